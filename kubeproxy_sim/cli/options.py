@@ -1,0 +1,275 @@
+"""Input flags shared by the commands: objects (-f) and one node's kube-proxy settings.
+
+Flag names are kube-proxy's own, so a node's command line can be pasted in.
+Precedence is kube-proxy's: defaults < ``--config`` file < flags. What kube-proxy
+learns from the host (node IPs, zone, pod CIDRs) comes from ``--node-ip`` or,
+failing that, from the Node object of this node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity
+from kubeproxy_sim.objects.model import Cluster, IPFamily, Node
+from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, ProxyConfig
+
+REPO_RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
+
+
+def parse_bool(text: str | bool) -> bool:
+    """Go's strconv.ParseBool, which kube-proxy's boolean flags use."""
+    if isinstance(text, bool):
+        return text
+    value = text.strip()
+    if value in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if value in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not a boolean (expected true or false)")
+
+
+def _bool_flag(group: argparse._ArgumentGroup, name: str, help_text: str) -> None:
+    group.add_argument(name, nargs="?", const=True, default=None, type=parse_bool, metavar="true|false",
+                       help=help_text)
+
+
+def add_node_flags(parser: argparse.ArgumentParser) -> None:
+    """kube-proxy's flags (and what it learns from the host) for the node whose rules we build."""
+    node = parser.add_argument_group("node and kube-proxy settings (kube-proxy's flag names)")
+    node.add_argument("--config", metavar="FILE", help="a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1)")
+    node.add_argument("--hostname-override", metavar="NAME",
+                      help="the node's name (default: the first Node object, else node1)")
+    node.add_argument("--node-ip", action="append", default=None, metavar="IP[/PREFIX]",
+                      help="an address of the node's interfaces (repeatable; the first is the primary node IP; "
+                      "default: the Node object's InternalIP addresses)")
+    node.add_argument("--ip-family", choices=["ipv4", "ipv6"], help="the family of this proxier "
+                      "(default: the primary node IP's)")
+    node.add_argument("--cluster-cidr", metavar="CIDR[,CIDR]", help="the pods' range, for detect-local-mode ClusterCIDR")
+    node.add_argument("--detect-local-mode", choices=[m.value for m in DetectLocalMode])
+    node.add_argument("--pod-bridge-interface", metavar="IFACE", help="for detect-local-mode BridgeInterface")
+    node.add_argument("--pod-interface-name-prefix", metavar="PREFIX",
+                      help="for detect-local-mode InterfaceNamePrefix")
+    _bool_flag(node, "--masquerade-all", "SNAT all traffic sent via Service cluster IPs")
+    node.add_argument("--iptables-masquerade-bit", type=int, metavar="0-31", help="the fwmark bit for masquerade")
+    _bool_flag(node, "--iptables-localhost-nodeports", "accept NodePort traffic to localhost (default true)")
+    node.add_argument("--nodeport-addresses", metavar="CIDR[,CIDR]|primary",
+                      help="the addresses NodePorts answer on (default: all local addresses)")
+    _bool_flag(node, "--conntrack-tcp-be-liberal", "nf_conntrack_tcp_be_liberal is set: no INVALID drop rule")
+    _bool_flag(node, "--random-fully", "iptables supports MASQUERADE --random-fully (default true)")
+    _bool_flag(node, "--nfacct", "the kernel has nfacct counters (default true)")
+
+
+def add_input_flags(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    """``-f PATH`` (repeatable) or ``--scenario NAME``, plus the node flags."""
+    src = parser.add_argument_group("input")
+    src.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
+                     help="manifests: a file or directory, YAML or JSON, as kubectl apply -f (repeatable)")
+    src.add_argument("--scenario", metavar="NAME",
+                     help="a built-in scenario from rulesets/ (its objects and node flags); see `scenarios`")
+    add_node_flags(parser)
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    cluster: Cluster
+    config: ProxyConfig
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
+
+
+def scenario_dir(name: str) -> Path:
+    path = Path(name)
+    if path.is_dir():
+        return path
+    candidate = REPO_RULESETS / name
+    if candidate.is_dir():
+        return candidate
+    known = sorted(p.name for p in REPO_RULESETS.iterdir() if p.is_dir()) if REPO_RULESETS.is_dir() else []
+    raise InputError(Diagnostic(f"no scenario {name!r}; expected one of: {', '.join(known) or '(none found)'}",
+                                field="--scenario"))
+
+
+def scenario_args(directory: Path) -> list[str]:
+    import yaml
+
+    data = yaml.safe_load((directory / "scenario.yaml").read_text()) or {}
+    return [str(a) for a in data.get("args", [])]
+
+
+def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> Inputs:
+    """Load the objects and build the node's config; diagnostics are returned, not raised."""
+    from kubeproxy_sim.objects import load_paths
+
+    paths = list(args.filename)
+    if args.scenario:
+        directory = scenario_dir(args.scenario)
+        paths.append(str(directory / "objects.yaml"))
+        # The scenario's flags come first so that flags given here override them.
+        node_parser = argparse.ArgumentParser(add_help=False)
+        add_node_flags(node_parser)
+        base = node_parser.parse_args(scenario_args(directory))
+        for key, value in vars(base).items():
+            if getattr(args, key, None) is None and value is not None:
+                setattr(args, key, value)
+    if not paths:
+        raise InputError(Diagnostic("no objects given; expected -f PATH or --scenario NAME", field="-f"))
+    loaded = load_paths(paths)
+    config, config_diags = build_config(args, loaded.cluster)
+    return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags))
+
+
+def config_from_args(argv: Sequence[str], cluster: Cluster) -> ProxyConfig:
+    """The config a list of node flags describes (scenario.yaml's ``args``); raises InputError if invalid."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_node_flags(parser)
+    config, diagnostics = build_config(parser.parse_args(list(argv)), cluster)
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    if errors:
+        raise InputError(errors)
+    return config
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(p.strip() for p in value.split(",") if p.strip()) if value else ()
+
+
+def _file_settings(path: str) -> tuple[dict[str, object], list[Diagnostic]]:
+    """Map a KubeProxyConfiguration to ProxyConfig fields."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        return {}, [Diagnostic(f"cannot read the configuration: {exc}", file=path)]
+    diags: list[Diagnostic] = []
+    kind = data.get("kind")
+    if kind != "KubeProxyConfiguration":
+        diags.append(Diagnostic(f"kind is {kind!r}; expected KubeProxyConfiguration", file=path, field="kind"))
+        return {}, diags
+    mode = data.get("mode") or "iptables"
+    if mode != "iptables":
+        diags.append(Diagnostic(f"mode {mode!r} is emulated as iptables", file=path, field="mode",
+                                severity=Severity.WARNING))
+    iptables = data.get("iptables") or {}
+    detect = data.get("detectLocal") or {}
+    conntrack = data.get("conntrack") or (data.get("linux") or {}).get("conntrack") or {}
+    settings: dict[str, object] = {
+        "node_name": data.get("hostnameOverride") or None,
+        "cluster_cidrs": _split(data.get("clusterCIDR")) or None,
+        "detect_local_mode": data.get("detectLocalMode") or None,
+        "bridge_interface": detect.get("bridgeInterface") or None,
+        "interface_name_prefix": detect.get("interfaceNamePrefix") or None,
+        "masquerade_all": iptables.get("masqueradeAll", (data.get("linux") or {}).get("masqueradeAll")),
+        "masquerade_bit": iptables.get("masqueradeBit"),
+        "localhost_nodeports": iptables.get("localhostNodePorts"),
+        "nodeport_addresses": tuple(data["nodePortAddresses"]) if data.get("nodePortAddresses") else None,
+        "conntrack_tcp_be_liberal": conntrack.get("tcpBeLiberal"),
+    }
+    return {k: v for k, v in settings.items() if v is not None}, diags
+
+
+def _flag_settings(args: argparse.Namespace) -> dict[str, object]:
+    settings: dict[str, object] = {
+        "node_name": args.hostname_override,
+        "cluster_cidrs": _split(args.cluster_cidr) or None,
+        "detect_local_mode": args.detect_local_mode,
+        "bridge_interface": args.pod_bridge_interface,
+        "interface_name_prefix": args.pod_interface_name_prefix,
+        "masquerade_all": args.masquerade_all,
+        "masquerade_bit": args.iptables_masquerade_bit,
+        "localhost_nodeports": args.iptables_localhost_nodeports,
+        "nodeport_addresses": _split(args.nodeport_addresses) or None,
+        "conntrack_tcp_be_liberal": args.conntrack_tcp_be_liberal,
+        "random_fully": args.random_fully,
+        "nfacct": args.nfacct,
+    }
+    return {k: v for k, v in settings.items() if v is not None}
+
+
+def _normalise_ip(text: str, field: str, diags: list[Diagnostic]) -> str | None:
+    """``IP[/PREFIX]`` in canonical form; the prefix defaults to a host route."""
+    import netaddr
+
+    try:
+        if "/" in text:
+            net = netaddr.IPNetwork(text.strip())
+            return f"{net.ip}/{net.prefixlen}"
+        ip = netaddr.IPAddress(text.strip())
+        return f"{ip}/{32 if ip.version == 4 else 128}"
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        diags.append(Diagnostic(f"{text!r} is not an IP address; expected IP or IP/PREFIX", field=field))
+        return None
+
+
+def _node_addresses(node: Node | None) -> tuple[str, ...]:
+    if node is None:
+        return ()
+    ips = [a.address for a in node.addresses if a.type == "InternalIP"]
+    ips += [a.address for a in node.addresses if a.type == "ExternalIP"]
+    return tuple(f"{ip}/{128 if ':' in ip else 32}" for ip in ips)
+
+
+def _pick_node(cluster: Cluster, name: str | None) -> tuple[str, Node | None]:
+    if name:
+        return name, cluster.node(name)
+    if cluster.nodes:
+        first = min(cluster.nodes, key=lambda n: n.name)
+        return first.name, first
+    return DEFAULT_NODE_NAME, None
+
+
+def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfig, list[Diagnostic]]:
+    """Defaults < --config file < flags; host facts from --node-ip or the Node object."""
+    diags: list[Diagnostic] = []
+    settings: dict[str, object] = {}
+    if getattr(args, "config", None):
+        file_settings, file_diags = _file_settings(args.config)
+        settings.update(file_settings)
+        diags.extend(file_diags)
+    settings.update(_flag_settings(args))
+    name, node = _pick_node(cluster, settings.pop("node_name", None))  # type: ignore[arg-type]
+    if node is None and cluster.nodes:
+        diags.append(Diagnostic(f"no Node object named {name!r}; node facts come from flags only",
+                                severity=Severity.WARNING, field="--hostname-override"))
+    raw_ips = args.node_ip if args.node_ip else _node_addresses(node)
+    node_ips = tuple(ip for ip in (_normalise_ip(t, "--node-ip", diags) for t in raw_ips) if ip)
+    family = _family(args.ip_family, node_ips)
+    if "detect_local_mode" in settings:
+        try:
+            settings["detect_local_mode"] = DetectLocalMode(settings["detect_local_mode"])
+        except ValueError:
+            diags.append(Diagnostic(f"{settings.pop('detect_local_mode')!r} is not a detect-local mode; expected "
+                                    + ", ".join(m.value for m in DetectLocalMode), field="detectLocalMode"))
+    bit = settings.get("masquerade_bit")
+    if bit is not None and not (isinstance(bit, int) and 0 <= bit <= 31):
+        diags.append(Diagnostic(f"{bit} is not in 0-31", field="--iptables-masquerade-bit"))
+        settings.pop("masquerade_bit")
+    config = ProxyConfig(
+        node_name=name,
+        ip_family=family,
+        node_ips=node_ips,
+        node_pod_cidrs=node.pod_cidrs if node else (),
+        node_labels=node.labels if node else (),
+        **settings,  # type: ignore[arg-type]
+    )
+    return config, diags
+
+
+def _family(flag: str | None, node_ips: tuple[str, ...]) -> IPFamily:
+    if flag:
+        return IPFamily.IPV6 if flag == "ipv6" else IPFamily.IPV4
+    if node_ips and ":" in node_ips[0]:
+        return IPFamily.IPV6
+    return IPFamily.IPV4
+
+
+def with_overrides(config: ProxyConfig, **changes: object) -> ProxyConfig:
+    return dataclasses.replace(config, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,82 @@
+"""The exception tree and the one diagnostic type every layer reports with.
+
+A user never sees a traceback: loaders collect :class:`Diagnostic` values (one
+bad object is reported and skipped, the rest are used), and the CLI turns the
+few exceptions below into a message and an exit status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One finding about the input, phrased as ``file: Kind ns/name: field.path: message``."""
+
+    message: str
+    file: str | None = None
+    kind: str | None = None
+    object: str | None = None  # "namespace/name" (or "name" for cluster-scoped objects)
+    field: str | None = None  # e.g. "spec.ports[1].port"
+    line: int | None = None
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(f"{self.file}:{self.line}" if self.line else self.file)
+        elif self.line:
+            parts.append(f"line {self.line}")
+        if self.kind or self.object:
+            parts.append(" ".join(p for p in (self.kind, self.object) if p))
+        if self.field:
+            parts.append(self.field)
+        prefix = "" if self.severity is Severity.ERROR else f"{self.severity.value}: "
+        return ": ".join([*parts, prefix + self.message])
+
+
+class KubeproxySimError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class InputError(KubeproxySimError):
+    """The input cannot be used at all (unreadable file, no objects, bad flag value)."""
+
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic | str) -> None:
+        if isinstance(diagnostics, str):
+            diagnostics = [Diagnostic(diagnostics)]
+        elif isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class RulesSyntaxError(InputError):
+    """iptables-save / iptables-restore text that does not parse.
+
+    The message names the line, the offending token and what was expected.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 token: str | None = None, expected: str | None = None) -> None:
+        self.line = line
+        self.token = token
+        self.expected = expected
+        text = message
+        if token is not None:
+            text += f" at {token!r}"
+        if expected:
+            text += f"; expected {expected}"
+        super().__init__(Diagnostic(text, file=file, line=line))
+
+
+class EnvironmentMissing(KubeproxySimError):
+    """Something the command needs is not on this machine (root, iptables, a kernel feature)."""

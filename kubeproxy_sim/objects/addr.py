@@ -1,0 +1,120 @@
+"""Reading IP addresses and CIDRs the way kube-proxy reads them, into canonical text.
+
+kube-proxy parses with Go's "sloppy" parsers, which still accept IPv4 octets
+with leading zeros and read them as *decimal* ("010.001.0.1" is 10.1.0.1, not
+the octal a C library would see). The loader must agree with that, and it must
+be fast: a large cluster has hundreds of thousands of endpoint addresses, so
+plain dotted quads take a string-only path and netaddr is used for the rest.
+
+Results are canonical strings: dotted decimal for IPv4 (an IPv4-mapped IPv6
+address counts as IPv4, as Go's ``To4`` does), RFC 5952 compressed lower case
+for IPv6, and CIDRs with the host bits cleared.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import netaddr
+
+from kubeproxy_sim.objects.model import IPFamily
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedIP:
+    """A parsed address: its canonical text, its family, and whether the input was a legacy form."""
+
+    text: str
+    family: IPFamily
+    legacy: bool = False  # leading zeros (or an IPv4-mapped IPv6 form) were normalised
+
+
+def _ipv4_fast(text: str) -> tuple[str, bool] | None:
+    """Parse a dotted quad without netaddr; returns (canonical, had_leading_zeros) or None.
+
+    Any digit run is accepted per octet as long as its decimal value fits in a
+    byte, which is what Go's sloppy parser allows.
+    """
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    legacy = False
+    for part in parts:
+        if not part.isascii() or not part.isdigit():
+            return None
+        if len(part) > 1 and part[0] == "0":
+            legacy = True
+        elif len(part) > 3:
+            return None
+    if not legacy:
+        for part in parts:
+            if len(part) == 3 and int(part) > 255:
+                return None
+        return text, False
+    values = [int(p) for p in parts]
+    if any(v > 255 for v in values):
+        return None
+    return ".".join(str(v) for v in values), True
+
+
+def parse_ip(text: object) -> ParsedIP | None:
+    """Parse one IP address as kube-proxy would; None when it is not an address at all."""
+    if not isinstance(text, str) or not text:
+        return None
+    if ":" not in text:
+        fast = _ipv4_fast(text)
+        if fast is None:
+            return None
+        return ParsedIP(fast[0], IPFamily.IPV4, fast[1])
+    return _parse_ipv6(text)
+
+
+def _parse_ipv6(text: str) -> ParsedIP | None:
+    """The slow path: anything with a colon goes through netaddr (no zones, no prefixes)."""
+    if "%" in text or "/" in text or text.strip() != text:
+        return None
+    try:
+        value = netaddr.IPAddress(text, 6)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return None
+    if value.is_ipv4_mapped():
+        return ParsedIP(str(value.ipv4()), IPFamily.IPV4, True)
+    return ParsedIP(str(ipaddress.IPv6Address(int(value))), IPFamily.IPV6)
+
+
+def canonical_ip(text: object) -> str | None:
+    """The canonical text of an address, or None; for callers that need no family or legacy flag."""
+    parsed = parse_ip(text)
+    return parsed.text if parsed else None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedCIDR:
+    text: str  # network address (host bits cleared) / prefix length
+    family: IPFamily
+    legacy: bool = False  # leading zeros, or host bits were set
+
+
+def parse_cidr(text: object) -> ParsedCIDR | None:
+    """Parse ``ADDRESS/PREFIX`` as Go's sloppy CIDR parser does; None when it is not one."""
+    if not isinstance(text, str) or text.count("/") != 1:
+        return None
+    addr_text, prefix_text = text.split("/")
+    if not prefix_text.isascii() or not prefix_text.isdigit() or len(prefix_text) > 3:
+        return None
+    address = parse_ip(addr_text)
+    if address is None:
+        return None
+    prefix = int(prefix_text)
+    bits = 32 if address.family is IPFamily.IPV4 else 128
+    if prefix > bits:
+        return None
+    network = netaddr.IPNetwork(f"{address.text}/{prefix}")
+    base = netaddr.IPAddress(network.first, network.version)
+    if network.version == 6:
+        base_text = str(ipaddress.IPv6Address(int(base)))
+    else:
+        base_text = str(base)
+    return ParsedCIDR(f"{base_text}/{prefix}", address.family,
+                      address.legacy or base_text != address.text)

@@ -1,0 +1,399 @@
+"""Turning one manifest (a parsed YAML/JSON mapping) into one typed, defaulted model object.
+
+Each ``decode_*`` function applies the defaults the API server would have
+filled in, checks what the data plane depends on, and returns the object, or
+None when it is unusable; its findings go to the :class:`Report` it is given.
+Where kube-proxy itself is lenient (legacy IPv4 forms, invalid external IPs,
+padded source ranges, odd node ports) the decoder is lenient too and only warns,
+so the simulation matches what a real node would do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubeproxy_sim.objects.addr import ParsedIP, parse_cidr, parse_ip
+from kubeproxy_sim.objects.model import (
+    DEFAULT_AFFINITY_TIMEOUT,
+    IPFamily,
+    LoadBalancerIngress,
+    Origin,
+    Protocol,
+    Service,
+    ServicePort,
+    ServiceType,
+    SessionAffinity,
+    TrafficPolicy,
+)
+from kubeproxy_sim.objects.report import Report, quote, type_name
+
+DEFAULT_NAMESPACE = "default"
+NODE_PORT_RANGE = (30000, 32767)
+_PROTOCOLS = {p.value: p for p in Protocol}
+_SERVICE_TYPES = {t.value: t for t in ServiceType}
+_POLICIES = {p.value: p for p in TrafficPolicy}
+_AFFINITIES = {a.value: a for a in SessionAffinity}
+_FAMILIES = {f.value: f for f in IPFamily}
+
+
+def _one_of(values: dict[str, Any]) -> str:
+    """'A, B or C' for an "expected ..." clause."""
+    names = list(values)
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+
+
+def read_enum(report: Report, parent: dict[str, Any], key: str, path: str, choices: dict[str, Any],
+              default: Any, what: str) -> Any:
+    """A string enum field (case-sensitive, as the API is); unknown values are errors."""
+    raw = report.string(parent, key, path)
+    if raw is None or raw == "":
+        return default
+    if raw in choices:
+        return choices[raw]
+    report.error(path, f"{quote(raw)} is not {what}; expected {_one_of(choices)}")
+    return default
+
+
+def read_protocol(report: Report, parent: dict[str, Any], path: str) -> Protocol:
+    return read_enum(report, parent, "protocol", path, _PROTOCOLS, Protocol.TCP, "a protocol")
+
+
+def read_ip(report: Report, value: Any, path: str, *, what: str = "an IP address") -> ParsedIP | None:
+    """An address that must parse; a legacy leading-zero form is accepted with a warning."""
+    parsed = parse_ip(value)
+    if parsed is None:
+        if isinstance(value, str):
+            report.error(path, f"{quote(value)} is not {what}")
+        else:
+            report.error(path, f"expected a string, got {report_type(value)}")
+        return None
+    if parsed.legacy:
+        report.warn(path, f"{quote(value)} is a legacy address form; kube-proxy reads it as {parsed.text}")
+    return parsed
+
+
+def report_type(value: object) -> str:
+    """'a string "x"', 'an integer 5': the type and the value, for "expected ..., got ..." messages."""
+    return f"{type_name(value)} {quote(value)}"
+
+
+# -- metadata ---------------------------------------------------------------------------------------
+
+
+def object_name(doc: dict[str, Any], *, namespaced: bool = True) -> tuple[str, str, str]:
+    """(namespace, name, display) read leniently, just to name the object in messages."""
+    meta = doc.get("metadata")
+    meta = meta if type(meta) is dict else {}
+    name = meta.get("name")
+    name = name if type(name) is str and name else ""
+    if not namespaced:
+        return "", name, name or "(unnamed)"
+    namespace = meta.get("namespace")
+    namespace = namespace if type(namespace) is str and namespace else DEFAULT_NAMESPACE
+    return namespace, name, f"{namespace}/{name or '(unnamed)'}"
+
+
+def check_metadata(report: Report, doc: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
+    """Check name/namespace types and presence; return the labels."""
+    meta = report.mapping(doc, "metadata", "metadata")
+    if meta is None:
+        report.error("metadata.name", f"required; every object needs a name ({where})")
+        return ()
+    report.string(meta, "name", "metadata.name")
+    if meta.get("name") is None or meta.get("name") == "":
+        report.error("metadata.name", f"required; every object needs a name ({where})")
+    report.string(meta, "namespace", "metadata.namespace")
+    return report.string_map(meta, "labels", "metadata.labels") or ()
+
+
+# -- Service ----------------------------------------------------------------------------------------
+
+
+def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> Service | None:
+    """A v1 Service, defaulted; None when the data plane could not use it."""
+    namespace, name, _ = object_name(doc)
+    labels = check_metadata(report, doc, where)
+    spec = report.mapping(doc, "spec", "spec") or {}
+    status = report.mapping(doc, "status", "status") or {}
+    svc_type = read_enum(report, spec, "type", "spec.type", _SERVICE_TYPES, ServiceType.CLUSTER_IP,
+                         "a Service type")
+    external_name = report.string(spec, "externalName", "spec.externalName", "") or ""
+    if svc_type is ServiceType.EXTERNAL_NAME:
+        if not external_name:
+            report.error("spec.externalName", "required for a Service of type ExternalName")
+        cluster_ips: tuple[str, ...] = ()
+        families: tuple[IPFamily, ...] = ()
+    else:
+        cluster_ips, families = _cluster_ips(report, spec, svc_type)
+    ports = _service_ports(report, spec, svc_type, headless=not cluster_ips)
+    raw_external = report.seq(spec, "externalIPs", "spec.externalIPs")
+    external_ips = _lenient_ips(report, raw_external, "spec.externalIPs")
+    source_ranges = _source_ranges(report, spec)
+    ingress = _lb_ingress(report, status)
+    affinity, timeout = _affinity(report, spec)
+    external_policy = _external_policy(report, spec, svc_type, bool(raw_external))
+    internal_policy = read_enum(report, spec, "internalTrafficPolicy", "spec.internalTrafficPolicy",
+                                _POLICIES, TrafficPolicy.CLUSTER, "a traffic policy")
+    hc_port = report.port_number(report.integer(spec, "healthCheckNodePort", "spec.healthCheckNodePort"),
+                                 "spec.healthCheckNodePort") or 0
+    selector = report.string_map(spec, "selector", "spec.selector") or None
+    distribution = report.string(spec, "trafficDistribution", "spec.trafficDistribution") or None
+    if report.failed:
+        return None
+    return Service(
+        namespace=namespace, name=name, type=svc_type, cluster_ips=cluster_ips, ip_families=families,
+        ports=ports, selector=selector, external_ips=external_ips, load_balancer_ingress=ingress,
+        load_balancer_source_ranges=source_ranges, external_traffic_policy=external_policy,
+        internal_traffic_policy=internal_policy, health_check_node_port=hc_port,
+        session_affinity=affinity, affinity_timeout=timeout, external_name=external_name,
+        traffic_distribution=distribution, labels=labels, origin=origin,
+    )
+
+
+def _cluster_ips(report: Report, spec: dict[str, Any],
+                 svc_type: ServiceType) -> tuple[tuple[str, ...], tuple[IPFamily, ...]]:
+    """clusterIP / clusterIPs / ipFamilies, reconciled as the API server keeps them consistent."""
+    single = report.string(spec, "clusterIP", "spec.clusterIP", "")
+    many = report.seq(spec, "clusterIPs", "spec.clusterIPs")
+    raw_families = report.seq(spec, "ipFamilies", "spec.ipFamilies")
+    given_families = _ip_families(report, raw_families)
+    if many and single and many[0] != single:
+        report.error("spec.clusterIPs[0]", f"{quote(many[0])} differs from spec.clusterIP {quote(single)}; "
+                                           "expected the same address (clusterIPs[0] is clusterIP)")
+        return (), ()
+    texts = list(many) if many else ([single] if single else [])
+    path = "spec.clusterIPs" if many else "spec.clusterIP"
+    if not texts:
+        report.warn(path, "not set; the API server would allocate one, and kube-proxy skips a Service "
+                          'without it (set an address, or "None" for a headless Service)')
+        return (), given_families
+    if texts[0] == "None":
+        if len(texts) > 1:
+            report.error(f"{path}[1]" if many else path, '"None" (headless) must be the only cluster IP')
+        if svc_type is not ServiceType.CLUSTER_IP:
+            report.error(path + ("[0]" if many else ""),
+                         f'"None" (headless) is only valid for type ClusterIP, not {svc_type.value}')
+        return (), given_families
+    return _parse_cluster_ips(report, texts, path if not many else None, given_families)
+
+
+def _parse_cluster_ips(report: Report, texts: list[Any], single_path: str | None,
+                       given_families: tuple[IPFamily, ...]) -> tuple[tuple[str, ...], tuple[IPFamily, ...]]:
+    """Parse the cluster IPs (at most one per family) and check them against ipFamilies."""
+    ips: list[str] = []
+    families: list[IPFamily] = []
+    if len(texts) > 2:
+        report.error("spec.clusterIPs", f"has {len(texts)} addresses; expected at most 2 (one per IP family)")
+    for i, text in enumerate(texts[:2]):
+        path = single_path or f"spec.clusterIPs[{i}]"
+        parsed = read_ip(report, text, path)
+        if parsed is None:
+            continue
+        if parsed.family in families:
+            report.error(path, f"{quote(text)} is {parsed.family.value} like spec.clusterIPs[0]; "
+                               "expected one address of each IP family")
+            continue
+        ips.append(parsed.text)
+        families.append(parsed.family)
+    for i, family in enumerate(given_families[: len(families)]):
+        if family is not families[i]:
+            report.error(f"spec.ipFamilies[{i}]", f"{family.value} does not match the cluster IP "
+                                                  f"{ips[i]} ({families[i].value})")
+    return tuple(ips), tuple(families)
+
+
+def _ip_families(report: Report, raw: list[Any]) -> tuple[IPFamily, ...]:
+    families = []
+    for i, item in enumerate(raw):
+        if item in _FAMILIES:
+            families.append(_FAMILIES[item])
+        else:
+            report.error(f"spec.ipFamilies[{i}]", f"{quote(item)} is not an IP family; expected IPv4 or IPv6")
+    return tuple(families)
+
+
+def _service_ports(report: Report, spec: dict[str, Any], svc_type: ServiceType,
+                   *, headless: bool) -> tuple[ServicePort, ...]:
+    """spec.ports: each port defaulted and checked, then the set checked for clashes."""
+    raw_ports = report.seq(spec, "ports", "spec.ports")
+    if not raw_ports and not headless and svc_type is not ServiceType.EXTERNAL_NAME:
+        report.error("spec.ports", "required; expected at least one port")
+    ports: list[tuple[int, ServicePort]] = []
+    for i, raw in enumerate(raw_ports):
+        path = f"spec.ports[{i}]"
+        if type(raw) is not dict:
+            report.error(path, f"expected a mapping, got {report_type(raw)}")
+            continue
+        port = _service_port(report, raw, path, svc_type, multi=len(raw_ports) > 1)
+        if port is not None:
+            ports.append((i, port))
+    _check_port_clashes(report, ports)
+    return tuple(port for _, port in ports)
+
+
+def _service_port(report: Report, raw: dict[str, Any], path: str, svc_type: ServiceType,
+                  *, multi: bool) -> ServicePort | None:
+    """One entry of spec.ports, with targetPort and protocol defaulted."""
+    name = report.string(raw, "name", f"{path}.name", "") or ""
+    if multi and not name:
+        report.error(f"{path}.name", "required when a Service has more than one port")
+    protocol = read_protocol(report, raw, f"{path}.protocol")
+    number = report.integer(raw, "port", f"{path}.port")
+    if number is None and raw.get("port") is None:
+        report.error(f"{path}.port", "required; expected a port number in 1-65535")
+    elif number == 0:
+        report.error(f"{path}.port", "0 is not a valid Service port; expected 1-65535")
+        number = None
+    else:
+        number = report.port_number(number, f"{path}.port")
+    target = _target_port(report, raw, f"{path}.targetPort", number)
+    node_port = report.port_number(report.integer(raw, "nodePort", f"{path}.nodePort"), f"{path}.nodePort")
+    node_port = _check_node_port(report, node_port or 0, f"{path}.nodePort", svc_type)
+    app_protocol = report.string(raw, "appProtocol", f"{path}.appProtocol")
+    if number is None or target is None:
+        return None
+    return ServicePort(name=name, protocol=protocol, port=number, target_port=target, node_port=node_port,
+                       app_protocol=app_protocol)
+
+
+def _target_port(report: Report, raw: dict[str, Any], path: str, port: int | None) -> int | str | None:
+    """targetPort: a number, or a container port name; unset, 0 and "" all mean "same as port"."""
+    value = raw.get("targetPort")
+    if value is None or value == 0 or value == "":
+        return port
+    if type(value) is int:
+        return report.port_number(value, path)
+    if type(value) is str:
+        if _is_port_name(value):
+            return value
+        report.error(path, f"{quote(value)} is not a port name; expected a number in 1-65535 "
+                           'or a name of up to 15 lower-case letters, digits and "-" with at least one letter')
+        return None
+    report.error(path, f"expected a port number or name, got {report_type(value)}")
+    return None
+
+
+def _is_port_name(text: str) -> bool:
+    """An IANA service name, the only form a named targetPort may take."""
+    if not 1 <= len(text) <= 15 or text[0] == "-" or text[-1] == "-" or "--" in text:
+        return False
+    if not all(c.isascii() and (c.islower() or c.isdigit() or c == "-") for c in text):
+        return False
+    return any(c.isalpha() for c in text)
+
+
+def _check_node_port(report: Report, node_port: int, path: str, svc_type: ServiceType) -> int:
+    """A node port outside the default range works (kube-proxy does not check), so only warn."""
+    external = svc_type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER)
+    if node_port and not external:
+        report.error(path, f"only valid for type NodePort or LoadBalancer, not {svc_type.value}")
+        return 0
+    if node_port and not NODE_PORT_RANGE[0] <= node_port <= NODE_PORT_RANGE[1]:
+        report.warn(path, f"{node_port} is outside the default node port range "
+                          f"{NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}; kube-proxy uses it as given")
+    elif not node_port and svc_type is ServiceType.NODE_PORT:
+        report.warn(path, "not set; the API server would allocate one, so no node port rules are made for "
+                          "this port")
+    return node_port
+
+
+def _check_port_clashes(report: Report, ports: list[tuple[int, ServicePort]]) -> None:
+    """Port names and port/protocol pairs must be unique: kube-proxy keys service ports by them."""
+    names: dict[str, int] = {}
+    pairs: dict[tuple[int, Protocol], int] = {}
+    for position, port in ports:
+        if port.name in names:
+            report.error(f"spec.ports[{position}].name", f"{quote(port.name)} is also the name of "
+                                                         f"spec.ports[{names[port.name]}]; "
+                                                         "expected unique port names")
+        else:
+            names[port.name] = position
+        key = (port.port, port.protocol)
+        if key in pairs:
+            report.error(f"spec.ports[{position}]", f"{port.port}/{port.protocol.value} is also "
+                                                    f"spec.ports[{pairs[key]}]; "
+                                                    "expected each port and protocol once")
+        else:
+            pairs[key] = position
+
+
+def _lenient_ips(report: Report, raw: list[Any], path: str) -> tuple[str, ...]:
+    """externalIPs: kube-proxy drops what it cannot parse, so an invalid entry is only a warning."""
+    out = []
+    for i, text in enumerate(raw):
+        parsed = parse_ip(text)
+        if parsed is None:
+            report.warn(f"{path}[{i}]", f"{quote(text)} is not an IP address; kube-proxy ignores it")
+            continue
+        if parsed.legacy:
+            report.warn(f"{path}[{i}]", f"{quote(text)} is a legacy address form; kube-proxy reads it "
+                                        f"as {parsed.text}")
+        out.append(parsed.text)
+    return tuple(out)
+
+
+def _source_ranges(report: Report, spec: dict[str, Any]) -> tuple[str, ...]:
+    """loadBalancerSourceRanges: padding is trimmed and bad CIDRs dropped, both as kube-proxy does."""
+    out = []
+    for i, text in enumerate(report.seq(spec, "loadBalancerSourceRanges", "spec.loadBalancerSourceRanges")):
+        path = f"spec.loadBalancerSourceRanges[{i}]"
+        parsed = parse_cidr(text.strip()) if isinstance(text, str) else None
+        if parsed is None:
+            report.warn(path, f"{quote(text)} is not a CIDR like 10.0.0.0/8; kube-proxy ignores it")
+            continue
+        out.append(parsed.text)
+    return tuple(out)
+
+
+def _lb_ingress(report: Report, status: dict[str, Any]) -> tuple[LoadBalancerIngress, ...]:
+    """status.loadBalancer.ingress; an unparseable IP is dropped (kube-proxy skips it)."""
+    lb = report.mapping(status, "loadBalancer", "status.loadBalancer") or {}
+    out = []
+    for i, raw in enumerate(report.seq(lb, "ingress", "status.loadBalancer.ingress")):
+        path = f"status.loadBalancer.ingress[{i}]"
+        if type(raw) is not dict:
+            report.error(path, f"expected a mapping, got {report_type(raw)}")
+            continue
+        ip_text = report.string(raw, "ip", f"{path}.ip")
+        ip = None
+        if ip_text:
+            parsed = parse_ip(ip_text)
+            if parsed is None:
+                report.warn(f"{path}.ip", f"{quote(ip_text)} is not an IP address; kube-proxy ignores it")
+            else:
+                ip = parsed.text
+        hostname = report.string(raw, "hostname", f"{path}.hostname") or None
+        ip_mode = read_enum(report, raw, "ipMode", f"{path}.ipMode", {"VIP": "VIP", "Proxy": "Proxy"}, None,
+                            "an IP mode")
+        out.append(LoadBalancerIngress(ip=ip, hostname=hostname, ip_mode=ip_mode))
+    return tuple(out)
+
+
+def _affinity(report: Report, spec: dict[str, Any]) -> tuple[SessionAffinity, int]:
+    """sessionAffinity and its ClientIP timeout (API default 10800 s, allowed 1-86400)."""
+    affinity = read_enum(report, spec, "sessionAffinity", "spec.sessionAffinity", _AFFINITIES,
+                         SessionAffinity.NONE, "a session affinity")
+    config = report.mapping(spec, "sessionAffinityConfig", "spec.sessionAffinityConfig") or {}
+    client = report.mapping(config, "clientIP", "spec.sessionAffinityConfig.clientIP") or {}
+    path = "spec.sessionAffinityConfig.clientIP.timeoutSeconds"
+    timeout = report.integer(client, "timeoutSeconds", path)
+    if timeout is None:
+        return affinity, DEFAULT_AFFINITY_TIMEOUT
+    if not 1 <= timeout <= 86400:
+        report.error(path, f"{timeout} is not in 1-86400")
+        return affinity, DEFAULT_AFFINITY_TIMEOUT
+    return affinity, timeout
+
+
+def _external_policy(report: Report, spec: dict[str, Any], svc_type: ServiceType,
+                     has_external_ips: bool) -> TrafficPolicy:
+    """externalTrafficPolicy; kube-proxy treats it as Cluster unless the Service is reachable from outside."""
+    policy = read_enum(report, spec, "externalTrafficPolicy", "spec.externalTrafficPolicy", _POLICIES,
+                       TrafficPolicy.CLUSTER, "a traffic policy")
+    accessible = svc_type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER) or (
+        svc_type is ServiceType.CLUSTER_IP and has_external_ips)
+    if policy is TrafficPolicy.LOCAL and not accessible:
+        report.warn("spec.externalTrafficPolicy", "Local has no effect on a Service without node ports, "
+                                                  "external IPs or a load balancer; read as Cluster")
+        return TrafficPolicy.CLUSTER
+    return policy

@@ -1,0 +1,213 @@
+"""Typed, validated Kubernetes objects: the subset of the API the data plane reads.
+
+Every value here is immutable and already defaulted the way the API server would
+default it, so later layers never re-check a manifest. Addresses are kept in
+their canonical text form (validated with netaddr when loaded): the rules
+kube-proxy writes are text, chain names hash that text, and strings keep a
+100,000-endpoint cluster cheap to hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Protocol(StrEnum):
+    TCP = "TCP"
+    UDP = "UDP"
+    SCTP = "SCTP"
+
+
+class ServiceType(StrEnum):
+    CLUSTER_IP = "ClusterIP"
+    NODE_PORT = "NodePort"
+    LOAD_BALANCER = "LoadBalancer"
+    EXTERNAL_NAME = "ExternalName"
+
+
+class TrafficPolicy(StrEnum):
+    CLUSTER = "Cluster"
+    LOCAL = "Local"
+
+
+class SessionAffinity(StrEnum):
+    NONE = "None"
+    CLIENT_IP = "ClientIP"
+
+
+class IPFamily(StrEnum):
+    IPV4 = "IPv4"
+    IPV6 = "IPv6"
+
+
+class AddressType(StrEnum):
+    IPV4 = "IPv4"
+    IPV6 = "IPv6"
+    FQDN = "FQDN"
+
+
+DEFAULT_AFFINITY_TIMEOUT = 10800
+"""Seconds; the API server's default for sessionAffinityConfig.clientIP.timeoutSeconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an object came from, so every message can name the file."""
+
+    file: str = "<memory>"
+    index: int = 0  # position of the document in the file (0-based)
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    name: str
+    protocol: Protocol
+    port: int
+    target_port: int | str  # a number, or a named port resolved through slice ports
+    node_port: int = 0  # 0: none allocated
+    app_protocol: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoadBalancerIngress:
+    ip: str | None = None
+    hostname: str | None = None
+    ip_mode: str | None = None  # "VIP" (default) or "Proxy"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    namespace: str
+    name: str
+    type: ServiceType = ServiceType.CLUSTER_IP
+    cluster_ips: tuple[str, ...] = ()  # empty for headless ("None") and ExternalName
+    ip_families: tuple[IPFamily, ...] = ()
+    ports: tuple[ServicePort, ...] = ()
+    selector: tuple[tuple[str, str], ...] | None = None  # None: no selector (manual endpoints)
+    external_ips: tuple[str, ...] = ()
+    load_balancer_ingress: tuple[LoadBalancerIngress, ...] = ()
+    load_balancer_source_ranges: tuple[str, ...] = ()  # canonical CIDRs
+    external_traffic_policy: TrafficPolicy = TrafficPolicy.CLUSTER
+    internal_traffic_policy: TrafficPolicy = TrafficPolicy.CLUSTER
+    health_check_node_port: int = 0
+    session_affinity: SessionAffinity = SessionAffinity.NONE
+    affinity_timeout: int = DEFAULT_AFFINITY_TIMEOUT
+    external_name: str = ""
+    traffic_distribution: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    origin: Origin = field(default=Origin(), compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def headless(self) -> bool:
+        return self.type is not ServiceType.EXTERNAL_NAME and not self.cluster_ips
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointConditions:
+    """Conditions as the API carries them; None means unset (kube-proxy reads unset ready as true)."""
+
+    ready: bool | None = None
+    serving: bool | None = None
+    terminating: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    addresses: tuple[str, ...]
+    conditions: EndpointConditions = EndpointConditions()
+    hostname: str | None = None
+    node_name: str | None = None
+    zone: str | None = None
+    hints_for_zones: tuple[str, ...] | None = None  # None: no hints at all
+    hints_for_nodes: tuple[str, ...] | None = None
+    target_ref: tuple[str, str, str] | None = None  # (kind, namespace, name)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointPort:
+    name: str | None = None
+    port: int | None = None
+    protocol: Protocol = Protocol.TCP
+    app_protocol: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSlice:
+    namespace: str
+    name: str
+    service_name: str  # label kubernetes.io/service-name; "" when missing
+    address_type: AddressType
+    endpoints: tuple[Endpoint, ...] = ()
+    ports: tuple[EndpointPort, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    origin: Origin = field(default=Origin(), compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeAddress:
+    type: str  # InternalIP, ExternalIP, Hostname, ...
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    name: str
+    addresses: tuple[NodeAddress, ...] = ()
+    pod_cidrs: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    origin: Origin = field(default=Origin(), compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    def label(self, name: str) -> str | None:
+        return dict(self.labels).get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerPort:
+    name: str | None
+    container_port: int
+    protocol: Protocol = Protocol.TCP
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    namespace: str
+    name: str
+    node_name: str | None = None
+    pod_ips: tuple[str, ...] = ()
+    host_network: bool = False
+    labels: tuple[tuple[str, str], ...] = ()
+    ports: tuple[ContainerPort, ...] = ()
+    phase: str = "Running"
+    ready: bool = True
+    terminating: bool = False  # metadata.deletionTimestamp is set
+    origin: Origin = field(default=Origin(), compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """Everything loaded: the input of rule generation and of the simulators."""
+
+    services: tuple[Service, ...] = ()
+    endpoint_slices: tuple[EndpointSlice, ...] = ()
+    nodes: tuple[Node, ...] = ()
+    pods: tuple[Pod, ...] = ()
+
+    def node(self, name: str) -> Node | None:
+        return next((n for n in self.nodes if n.name == name), None)

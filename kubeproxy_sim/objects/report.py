@@ -1,0 +1,138 @@
+"""Collecting the findings about one object, and type-checked reads of manifest fields.
+
+Every decoder reads untrusted, hand-written data. Instead of raising at the
+first problem, each read records a diagnostic that names the field path and
+returns None, so the user sees *all* problems of an object at once and the
+loader can skip just that object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubeproxy_sim.errors import Diagnostic, Severity
+
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    dict: "a mapping",
+    type(None): "null",
+}
+
+
+def type_name(value: object) -> str:
+    """How a YAML/JSON value's type is called in messages ("a string", "a mapping", ...)."""
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def quote(value: object) -> str:
+    """Show a user's value in a message: strings in double quotes, the rest as written."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+class Report:
+    """The diagnostics of one object; mutable on purpose, and local to one decode call."""
+
+    __slots__ = ("diagnostics", "failed", "file", "kind", "object")
+
+    def __init__(self, file: str, kind: str, obj: str | None) -> None:
+        self.file = file
+        self.kind = kind
+        self.object = obj
+        self.diagnostics: list[Diagnostic] = []
+        self.failed = False
+
+    def _add(self, severity: Severity, field: str | None, message: str) -> None:
+        self.diagnostics.append(Diagnostic(message, file=self.file, kind=self.kind, object=self.object,
+                                           field=field or None, severity=severity))
+
+    def error(self, field: str | None, message: str) -> None:
+        """The object cannot be used; it is skipped once all its fields are checked."""
+        self.failed = True
+        self._add(Severity.ERROR, field, message)
+
+    def warn(self, field: str | None, message: str) -> None:
+        """Accepted the way kube-proxy accepts it, but worth telling the user."""
+        self._add(Severity.WARNING, field, message)
+
+    def note(self, field: str | None, message: str) -> None:
+        self._add(Severity.NOTE, field, message)
+
+    # -- typed reads ------------------------------------------------------------------------------
+
+    def mapping(self, parent: dict[str, Any], key: str, path: str) -> dict[str, Any] | None:
+        """A nested object; missing or null is None, anything else but a mapping is an error."""
+        value = parent.get(key)
+        if value is None or type(value) is dict:
+            return value
+        self.error(path, f"expected a mapping, got {type_name(value)}")
+        return None
+
+    def seq(self, parent: dict[str, Any], key: str, path: str) -> list[Any]:
+        """A list; missing or null reads as empty."""
+        value = parent.get(key)
+        if value is None:
+            return []
+        if type(value) is list:
+            return value
+        self.error(path, f"expected a list, got {type_name(value)}")
+        return []
+
+    def string(self, parent: dict[str, Any], key: str, path: str, default: str | None = None) -> str | None:
+        """A string field; missing, null and (like the API's omitempty) absent all read as default."""
+        value = parent.get(key)
+        if value is None:
+            return default
+        if type(value) is str:
+            return value
+        self.error(path, f"expected a string, got {type_name(value)} {quote(value)}")
+        return default
+
+    def integer(self, parent: dict[str, Any], key: str, path: str) -> int | None:
+        """An integer field; a bool, a fraction or a quoted number is an error, as in the API's decoder."""
+        value = parent.get(key)
+        if value is None or type(value) is int:
+            return value
+        if type(value) is float and value.is_integer():
+            return int(value)
+        self.error(path, f"expected an integer, got {type_name(value)} {quote(value)}")
+        return None
+
+    def boolean(self, parent: dict[str, Any], key: str, path: str) -> bool | None:
+        value = parent.get(key)
+        if value is None or type(value) is bool:
+            return value
+        self.error(path, f"expected true or false, got {type_name(value)} {quote(value)}")
+        return None
+
+    def string_map(self, parent: dict[str, Any], key: str, path: str) -> tuple[tuple[str, str], ...] | None:
+        """Labels or a selector, as sorted pairs (stable and hashable); None when absent."""
+        value = self.mapping(parent, key, path)
+        if value is None:
+            return None
+        pairs = []
+        for name, item in value.items():
+            if type(item) is not str:
+                self.error(f"{path}.{name}", f"expected a string, got {type_name(item)} {quote(item)}")
+                continue
+            pairs.append((str(name), item))
+        pairs.sort()
+        return tuple(pairs)
+
+    def port_number(self, value: int | None, path: str, *, low: int = 0) -> int | None:
+        """Range-check a port read with :meth:`integer`."""
+        if value is None:
+            return None
+        if not low <= value <= 65535:
+            self.error(path, f"{value} is not in {low}-65535")
+            return None
+        return value

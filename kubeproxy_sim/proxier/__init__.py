@@ -1,0 +1,1 @@
+"""proxier layer."""

@@ -1,0 +1,112 @@
+"""Which endpoints a service port's traffic may reach from this node.
+
+A service port has up to two endpoint sets: the *cluster* set (Cluster
+traffic policy, narrowed by topology hints) and the *local* set (this node's
+endpoints, for a Local policy). Each falls back, independently, from ready
+endpoints to serving-but-terminating ones, so that a rolling update or a
+draining node keeps serving until nothing at all is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo
+
+
+class TopologyMode(StrEnum):
+    NONE = ""
+    PREFER_SAME_ZONE = "PreferSameZone"
+    PREFER_SAME_NODE = "PreferSameNode"
+
+
+@dataclass(frozen=True, slots=True)
+class Categorized:
+    """The endpoint sets of one service port (``has_any``: usable endpoints exist anywhere)."""
+
+    cluster: tuple[EndpointInfo, ...] = ()
+    local: tuple[EndpointInfo, ...] = ()
+    reachable: tuple[EndpointInfo, ...] = ()
+    has_any: bool = False
+
+
+def topology_mode(endpoints: Sequence[EndpointInfo], node_name: str, zone: str | None) -> TopologyMode:
+    """Use hints only when every ready endpoint carries them and some are meant for us.
+
+    Node hints (trafficDistribution PreferSameNode) win over zone hints
+    (PreferClose / PreferSameZone / topology-aware routing); a partial set of
+    hints means the EndpointSlice controller is mid-update, so they are ignored.
+    """
+    ready = [ep for ep in endpoints if ep.ready]
+    if not ready:
+        return TopologyMode.NONE
+    if all(ep.node_hints for ep in ready) and any(node_name in ep.node_hints for ep in ready):
+        return TopologyMode.PREFER_SAME_NODE
+    if all(ep.zone_hints for ep in ready) and any((zone or "") in ep.zone_hints for ep in ready):
+        return TopologyMode.PREFER_SAME_ZONE
+    return TopologyMode.NONE
+
+
+def _topology_filter(mode: TopologyMode, node_name: str, zone: str | None) -> Callable[[EndpointInfo], bool]:
+    if mode is TopologyMode.PREFER_SAME_NODE:
+        return lambda ep: node_name in (ep.node_hints or ())
+    if mode is TopologyMode.PREFER_SAME_ZONE:
+        return lambda ep: (zone or "") in (ep.zone_hints or ())
+    return lambda ep: True
+
+
+def _cluster_endpoints(endpoints: Sequence[EndpointInfo], mode: TopologyMode, node_name: str,
+                       zone: str | None) -> tuple[EndpointInfo, ...]:
+    allowed = _topology_filter(mode, node_name, zone)
+    chosen = tuple(ep for ep in endpoints if ep.ready and allowed(ep))
+    if chosen:
+        return chosen
+    # Nothing ready anywhere (topology already fell back if only our zone was empty).
+    return tuple(ep for ep in endpoints if ep.serving and ep.terminating)
+
+
+def _local_endpoints(endpoints: Sequence[EndpointInfo]) -> tuple[tuple[EndpointInfo, ...], bool, bool]:
+    """(local endpoints, usable endpoints exist anywhere, the local set is the terminating fallback)."""
+    has_any = local_ready = local_terminating = False
+    for ep in endpoints:
+        if ep.ready:
+            has_any = True
+            local_ready = local_ready or ep.is_local
+        elif ep.serving and ep.terminating:
+            has_any = True
+            local_terminating = local_terminating or ep.is_local
+    if local_ready:
+        return tuple(ep for ep in endpoints if ep.is_local and ep.ready), has_any, False
+    if local_terminating:
+        local = tuple(ep for ep in endpoints if ep.is_local and ep.serving and ep.terminating)
+        return local, has_any, True
+    return (), has_any, False
+
+
+def categorize(endpoints: Sequence[EndpointInfo], service: ServicePortInfo, node_name: str,
+               zone: str | None) -> Categorized:
+    """Split a service port's endpoints into its cluster, local and reachable sets."""
+    if not endpoints:
+        return Categorized()
+    mode = TopologyMode.NONE
+    cluster: tuple[EndpointInfo, ...] = ()
+    has_any = False
+    if service.uses_cluster_endpoints:
+        mode = topology_mode(endpoints, node_name, zone)
+        cluster = _cluster_endpoints(endpoints, mode, node_name, zone)
+        has_any = bool(cluster)
+    if not service.uses_local_endpoints:
+        return Categorized(cluster=cluster, reachable=cluster, has_any=has_any)
+    local, any_usable, local_is_fallback = _local_endpoints(endpoints)
+    has_any = has_any or any_usable
+    if not service.uses_cluster_endpoints:
+        return Categorized(local=local, reachable=local, has_any=has_any)
+    if mode is TopologyMode.NONE and not local_is_fallback:
+        # Every ready endpoint is in the cluster set, so it contains the local one.
+        return Categorized(cluster=cluster, local=local, reachable=cluster, has_any=has_any)
+    merged = {ep.endpoint: ep for ep in cluster}
+    merged.update((ep.endpoint, ep) for ep in local)
+    reachable = tuple(merged[k] for k in sorted(merged))
+    return Categorized(cluster=cluster, local=local, reachable=reachable, has_any=has_any)
