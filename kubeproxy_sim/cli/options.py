@@ -49,7 +49,8 @@ def add_node_flags(parser: argparse.ArgumentParser) -> None:
                       "default: the Node object's InternalIP addresses)")
     node.add_argument("--ip-family", choices=["ipv4", "ipv6"], help="the family of this proxier "
                       "(default: the primary node IP's)")
-    node.add_argument("--cluster-cidr", metavar="CIDR[,CIDR]", help="the pods' range, for detect-local-mode ClusterCIDR")
+    node.add_argument("--cluster-cidr", metavar="CIDR[,CIDR]",
+                      help="the pods' range, for detect-local-mode ClusterCIDR")
     node.add_argument("--detect-local-mode", choices=[m.value for m in DetectLocalMode])
     node.add_argument("--pod-bridge-interface", metavar="IFACE", help="for detect-local-mode BridgeInterface")
     node.add_argument("--pod-interface-name-prefix", metavar="PREFIX",
@@ -273,3 +274,29 @@ def _family(flag: str | None, node_ips: tuple[str, ...]) -> IPFamily:
 
 def with_overrides(config: ProxyConfig, **changes: object) -> ProxyConfig:
     return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRules:
+    """One node's whole nat and filter tables, generated from the objects, and what they came from."""
+
+    ruleset: object  # kubeproxy_sim.netfilter.model.Ruleset (kept untyped here to keep imports light)
+    inputs: Inputs
+
+    @property
+    def config(self) -> ProxyConfig:
+        return self.inputs.config
+
+    def node_addresses(self) -> tuple[str, ...]:
+        """The node's own addresses (without prefixes), for addrtype LOCAL and the local-origin test."""
+        return tuple(ip.split("/")[0] for ip in self.config.node_ips)
+
+
+def load_node_rules(args: argparse.Namespace) -> NodeRules:
+    """Objects + node flags -> the node's tables as kube-proxy leaves them (built-in chains with its jumps)."""
+    from kubeproxy_sim.proxier import generate
+    from kubeproxy_sim.proxier.full import node_tables
+
+    inputs = load_inputs(args)
+    result = generate(inputs.cluster, inputs.config)
+    return NodeRules(node_tables(result.ruleset, result.jumps), inputs)

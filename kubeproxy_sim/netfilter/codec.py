@@ -3,11 +3,32 @@
 Rendering writes the canonical form: one ``*table`` block per table, chain
 declarations (``:NAME POLICY [packets:bytes]``), rules chain by chain, the
 ``-X`` deletions of a restore input, ``COMMIT``.
+
+Parsing reads what iptables-save prints on real nodes (legacy and nf_tables
+variants, with or without counters, comment lines, blank lines between tables)
+and what kube-proxy and people feed to iptables-restore (``-N``, ``-I``, ``-D``,
+``-R``, ``-F``, ``-Z``, ``-P``, ``-X``): each command is applied, in order, to the
+table being built, so the result is the ruleset the kernel would hold if the
+table started empty. A chain written with ``[0:0]`` counters is stored with
+``counters=None``, which renders back as ``[0:0]``: generated rulesets carry no
+counters, and that is what makes ``parse(render(x)) == x`` hold for them.
 """
 
 from __future__ import annotations
 
-from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
+import re
+from dataclasses import dataclass, field
+
+from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.netfilter import syntax
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
+
+MAX_CHAIN_NAME = 28  # XT_EXTENSION_MAXNAMELEN - 1: the kernel rejects longer names
+POLICIES = frozenset({"ACCEPT", "DROP"})
+
+# ---------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------
 
 
 def _counters(counters: tuple[int, int] | None) -> str:
@@ -40,3 +61,449 @@ def render_ruleset(ruleset: Ruleset) -> str:
     for table in ruleset.tables:
         lines.extend(render_table(table))
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Is a rule's text already canonical? (the validate=False fast path)
+# ---------------------------------------------------------------------------
+
+# Flags the canonical text never contains: long aliases, restore's counters
+# option, and a flag followed by "!" (the old ``-s ! ADDR`` negation).
+_NOT_CANONICAL = re.compile(
+    r"(?:^| )(?:--(?:source|src|destination|dst|protocol|in-interface|out-interface|fragment|match|jump"
+    r"|goto|source-ports?|destination-ports?|set-counters)|-c)(?= |$)"
+    r"|(?:^| )-[^ ]* !(?: |$)|(?:^| )!(?: [^-]| ?$| -[mjg] | --(?:match|jump|goto) )"
+)
+_QUOTED = re.compile(r'"([^"\\]*)"')
+
+
+def _bare_text_canonical(text: str) -> bool:
+    if not text:
+        return True
+    if "  " in text or "\t" in text or text[0] == " " or text[-1] == " ":
+        return False
+    return _NOT_CANONICAL.search(text) is None
+
+
+def _needs_quotes(value: str) -> bool:
+    return syntax.quote(value) != value
+
+
+def is_canonical_text(spec: str) -> bool:
+    """True when ``spec`` is certainly what the canonical renderer would write for it.
+
+    Cheap string checks only, so a bulk parse can skip tokenising. False may be
+    a false alarm (the slow path then canonicalises); True is never wrong for
+    text that is a valid rule.
+    """
+    if '"' not in spec:
+        return "\\" not in spec and _bare_text_canonical(spec)
+    pieces: list[str] = []
+    pos = 0
+    for m in _QUOTED.finditer(spec):
+        start, end = m.span()
+        if (start and spec[start - 1] != " ") or (end < len(spec) and spec[end] != " "):
+            return False
+        if not _needs_quotes(m.group(1)):
+            return False
+        pieces.append(spec[pos:start])
+        pieces.append("V")
+        pos = end
+    pieces.append(spec[pos:])
+    rest = "".join(pieces)
+    return '"' not in rest and "\\" not in rest and _bare_text_canonical(rest)
+
+
+# ---------------------------------------------------------------------------
+# Parsing
+# ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _ChainState:
+    """A chain while its table is being read (mutable, private to one parse)."""
+
+    name: str
+    policy: str | None
+    counters: tuple[int, int] | None
+    rules: list[Rule] = field(default_factory=list)
+
+    def freeze(self) -> Chain:
+        return Chain(self.name, tuple(self.rules), self.policy, self.counters)
+
+
+@dataclass(slots=True)
+class _TableState:
+    name: str
+    line: int
+    chains: dict[str, _ChainState] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
+
+    def freeze(self) -> Table:
+        return Table(self.name, tuple(c.freeze() for c in self.chains.values()), tuple(self.deleted))
+
+
+_COMMANDS = {
+    "-A": "-A", "--append": "-A",
+    "-I": "-I", "--insert": "-I",
+    "-D": "-D", "--delete": "-D",
+    "-R": "-R", "--replace": "-R",
+    "-F": "-F", "--flush": "-F",
+    "-Z": "-Z", "--zero": "-Z",
+    "-N": "-N", "--new-chain": "-N",
+    "-X": "-X", "--delete-chain": "-X",
+    "-P": "-P", "--policy": "-P",
+}
+_RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R"})
+_COUNTERS = re.compile(r"\[(\d+):(\d+)\]")
+
+
+class _Parser:
+    """Reads one text, line by line, into tables; every error names the line."""
+
+    def __init__(self, file: str | None, validate: bool) -> None:
+        self.file = file
+        self.validate = validate
+        self.tables: list[_TableState] = []
+        self.table: _TableState | None = None
+        self.lineno = 0
+
+    # -- errors ---------------------------------------------------------------
+
+    def error(self, message: str, token: str | None = None, expected: str | None = None) -> RulesSyntaxError:
+        return RulesSyntaxError(message, file=self.file, line=self.lineno or None, token=token,
+                                expected=expected)
+
+    # -- driver ---------------------------------------------------------------
+
+    def run(self, text: str) -> list[_TableState]:
+        for lineno, raw in enumerate(text.splitlines(), 1):
+            self.lineno = lineno
+            line = raw.strip()
+            if not line or line[0] == "#":
+                continue
+            first = line[0]
+            if first == "-" and line[1:3] == "A ":
+                self.append_fast(line, None)
+            elif first == "*":
+                self.open_table(line)
+            elif first == ":":
+                self.declare(line)
+            elif first == "[":
+                self.counted_command(line)
+            elif line == "COMMIT":
+                self.commit()
+            elif first == "-":
+                self.command(line, None)
+            else:
+                raise self.error("unexpected line", line[:40],
+                                 "*TABLE, :CHAIN POLICY [p:b], a command such as -A CHAIN, COMMIT or # comment")
+        if self.table is not None:
+            self.lineno = len(text.splitlines())
+            raise self.error(f"table {self.table.name!r} (opened at line {self.table.line}) has no COMMIT",
+                             "end of input", "COMMIT")
+        return self.tables
+
+    # -- table structure -------------------------------------------------------
+
+    def open_table(self, line: str) -> None:
+        if self.table is not None:
+            raise self.error(f"table {self.table.name!r} (opened at line {self.table.line}) has no COMMIT",
+                             line, "COMMIT before the next *table")
+        name = line[1:].strip()
+        if name not in BUILTIN_CHAINS:
+            raise self.error("unknown table", name, "one of " + ", ".join(BUILTIN_CHAINS))
+        if any(t.name == name for t in self.tables):
+            earlier = next(t for t in self.tables if t.name == name)
+            raise self.error(f"table {name!r} appears twice (first at line {earlier.line})", line,
+                             "each table once")
+        self.table = _TableState(name, self.lineno)
+
+    def commit(self) -> None:
+        if self.table is None:
+            raise self.error("COMMIT outside a table", "COMMIT", "*TABLE before COMMIT")
+        self.tables.append(self.table)
+        self.table = None
+
+    def current(self, token: str) -> _TableState:
+        if self.table is None:
+            raise self.error("command before any *table line", token, "*filter, *nat, ... first")
+        return self.table
+
+    def declare(self, line: str) -> None:
+        table = self.current(line.split(" ", 1)[0])
+        parts = line[1:].split()
+        if not parts:
+            raise self.error("chain declaration without a name", line, ":NAME POLICY [packets:bytes]")
+        name = self.chain_name(parts[0])
+        policy = parts[1] if len(parts) > 1 else "-"
+        counters = self.counters(parts[2]) if len(parts) > 2 else None
+        if len(parts) > 3:
+            raise self.error("extra text after the chain declaration", parts[3], "end of line")
+        builtin = name in BUILTIN_CHAINS[table.name]
+        if policy == "-":
+            policy_value = None
+        elif policy not in POLICIES:
+            raise self.error(f"bad policy for chain {name}", policy, "ACCEPT, DROP or - (user-defined chain)")
+        elif not builtin:
+            raise self.error(f"chain {name} is not built into table {table.name}, so it has no policy",
+                             policy, "-")
+        else:
+            policy_value = policy
+        if counters == (0, 0):
+            counters = None
+        existing = table.chains.get(name)
+        if existing is not None:  # iptables-restore flushes a chain declared again
+            existing.rules.clear()
+            existing.policy, existing.counters = policy_value, counters
+        else:
+            table.chains[name] = _ChainState(name, policy_value, counters)
+
+    def chain_name(self, name: str) -> str:
+        if len(name) > MAX_CHAIN_NAME:
+            raise self.error("chain name too long", name, f"at most {MAX_CHAIN_NAME} characters")
+        if name[0] in "-!" or '"' in name:
+            raise self.error("bad chain name", name, "a name such as KUBE-SERVICES")
+        return name
+
+    def counters(self, text: str) -> tuple[int, int]:
+        m = _COUNTERS.fullmatch(text)
+        if m is None:
+            raise self.error("bad counters", text, "[packets:bytes] with two non-negative integers")
+        return int(m.group(1)), int(m.group(2))
+
+    def chain(self, table: _TableState, name: str) -> _ChainState:
+        chain = table.chains.get(name)
+        if chain is None:
+            hint = "ACCEPT" if name in BUILTIN_CHAINS[table.name] else "-"
+            raise self.error(f"chain {name} is not declared in table {table.name}", name,
+                             f"':{name} {hint} [0:0]' (or -N {name}) before its rules")
+        return chain
+
+    # -- commands --------------------------------------------------------------
+
+    def counted_command(self, line: str) -> None:
+        head, _, rest = line.partition(" ")
+        counters = self.counters(head)
+        rest = rest.lstrip()
+        if rest[:3] == "-A ":
+            self.append_fast(rest, counters)
+        else:
+            self.command(rest, counters)
+
+    def append_fast(self, line: str, counters: tuple[int, int] | None) -> None:
+        """``-A CHAIN spec``: the line kind that makes up nearly all of a big dump."""
+        table = self.table
+        if table is None:
+            raise self.error("rule before any *table line", line[:40], "*filter, *nat, ... first")
+        parts = line.split(" ", 2)
+        name = parts[1]
+        chain = table.chains.get(name)
+        if chain is None:  # undeclared, or odd spacing: the general path reports or copes
+            self.command(line, counters)
+            return
+        spec = parts[2] if len(parts) > 2 else ""
+        if not self.validate and is_canonical_text(spec):
+            chain.rules.append(Rule(name, spec, self.lineno, counters))
+            return
+        tokens = syntax.tokenize(spec, line=self.lineno, file=self.file)
+        inline = "-c" in spec or "--set-counters" in spec
+        chain.rules.append(self.rule(name, tokens, counters, inline))
+
+    def rule(self, chain: str, tokens: list[syntax.Token], counters: tuple[int, int] | None,
+             inline: bool = True) -> Rule:
+        """A rule with its canonical text and typed view (``-c P B`` inside the rule sets counters)."""
+        if inline:
+            tokens, found = self.inline_counters(tokens)
+            counters = found or counters
+        text, parsed = syntax.canonical_spec(tokens, line=self.lineno, file=self.file)
+        rule = Rule(chain, text, self.lineno, counters)
+        object.__setattr__(rule, "_parsed", parsed)
+        return rule
+
+    def inline_counters(self, tokens: list[syntax.Token]) -> tuple[list[syntax.Token], tuple[int, int] | None]:
+        for i, token in enumerate(tokens):
+            if not token.quoted and token.text in ("-c", "--set-counters"):
+                values = [t.text for t in tokens[i + 1:i + 3]]
+                if len(values) != 2 or not all(v.isdigit() for v in values):
+                    raise self.error("bad counters", " ".join([token.text, *values]), "-c PACKETS BYTES")
+                return tokens[:i] + tokens[i + 3:], (int(values[0]), int(values[1]))
+        return tokens, None
+
+    def command(self, line: str, counters: tuple[int, int] | None) -> None:
+        tokens = syntax.tokenize(line, line=self.lineno, file=self.file)
+        verb = _COMMANDS.get(tokens[0].text) if tokens else None
+        if verb is None:
+            raise self.error("unknown command", tokens[0].text if tokens else line,
+                             "-A, -I, -D, -R, -F, -Z, -N, -X or -P")
+        table = self.current(tokens[0].text)
+        args = tokens[1:]
+        if counters is not None and verb not in _RULE_COMMANDS:
+            raise self.error("counters before a command that takes none", verb, "[p:b] only before -A/-I/-R")
+        if verb in _RULE_COMMANDS:
+            self.rule_command(table, verb, args, counters)
+        elif verb in ("-F", "-Z"):
+            self.flush_or_zero(table, verb, args)
+        elif verb == "-N":
+            name = self.chain_name(self.one_arg(verb, args, "a chain name"))
+            if name in table.chains:
+                raise self.error(f"chain {name} already exists in table {table.name}", name, "a new chain name")
+            table.chains[name] = _ChainState(name, None, None)
+        elif verb == "-X":
+            self.delete_chain(table, self.one_arg(verb, args, "a chain name"))
+        else:
+            self.set_policy(table, args)
+
+    def one_arg(self, verb: str, args: list[syntax.Token], what: str) -> str:
+        if len(args) != 1:
+            raise self.error(f"{verb} takes {what}", " ".join(a.text for a in args) or "end of line", what)
+        return args[0].text
+
+    def rule_command(self, table: _TableState, verb: str, args: list[syntax.Token],
+                     counters: tuple[int, int] | None) -> None:
+        if not args:
+            raise self.error(f"{verb} needs a chain name", "end of line", f"{verb} CHAIN ...")
+        chain = self.chain(table, args[0].text)
+        rest = args[1:]
+        index: int | None = None
+        if verb != "-A" and rest and not rest[0].quoted and rest[0].text.isdigit():
+            index = int(rest[0].text)
+            rest = rest[1:]
+        if index is not None:
+            limit = len(chain.rules) + (1 if verb == "-I" else 0)
+            if not 1 <= index <= limit:
+                raise self.error(f"rule number {index} out of range for chain {chain.name} "
+                                 f"({len(chain.rules)} rules)", str(index), f"1..{limit}")
+        if verb == "-A":
+            chain.rules.append(self.rule(chain.name, args[1:], counters))
+        elif verb == "-I":
+            chain.rules.insert((index or 1) - 1, self.rule(chain.name, rest, counters))
+        elif verb == "-R":
+            if index is None:
+                raise self.error("-R needs a rule number", rest[0].text if rest else "end of line",
+                                 "-R CHAIN NUMBER spec")
+            chain.rules[index - 1] = self.rule(chain.name, rest, counters)
+        else:
+            self.delete_rule(chain, index, rest)
+
+    def delete_rule(self, chain: _ChainState, index: int | None, rest: list[syntax.Token]) -> None:
+        if index is not None and not rest:
+            del chain.rules[index - 1]
+            return
+        target = self.rule(chain.name, rest, None).spec
+        for i, existing in enumerate(chain.rules):
+            if existing.spec == target:
+                del chain.rules[i]
+                return
+        raise self.error(f"no such rule in chain {chain.name}", target or "(empty rule)",
+                         "a rule written exactly as it was added")
+
+    def flush_or_zero(self, table: _TableState, verb: str, args: list[syntax.Token]) -> None:
+        if len(args) > 1:
+            raise self.error(f"{verb} takes at most one chain name", args[1].text, "end of line")
+        chains = [self.chain(table, args[0].text)] if args else list(table.chains.values())
+        for chain in chains:
+            if verb == "-F":
+                chain.rules.clear()
+            else:
+                chain.counters = None
+                chain.rules[:] = [self.zeroed(r) for r in chain.rules]
+
+    @staticmethod
+    def zeroed(rule: Rule) -> Rule:
+        if rule.counters is None:
+            return rule
+        fresh = Rule(rule.chain, rule.spec, rule.line, (0, 0))
+        object.__setattr__(fresh, "_parsed", rule._parsed)
+        return fresh
+
+    def delete_chain(self, table: _TableState, name: str) -> None:
+        if name in BUILTIN_CHAINS[table.name]:
+            raise self.error(f"cannot delete built-in chain {name}", name, "a user-defined chain")
+        if name not in table.deleted:
+            table.deleted.append(name)
+
+    def set_policy(self, table: _TableState, args: list[syntax.Token]) -> None:
+        if len(args) != 2:
+            raise self.error("-P takes a chain and a policy", " ".join(a.text for a in args) or "end of line",
+                             "-P CHAIN ACCEPT|DROP")
+        name, policy = args[0].text, args[1].text
+        if name not in BUILTIN_CHAINS[table.name]:
+            raise self.error(f"only built-in chains of table {table.name} have a policy", name,
+                             ", ".join(BUILTIN_CHAINS[table.name]))
+        if policy not in POLICIES:
+            raise self.error(f"bad policy for chain {name}", policy, "ACCEPT or DROP")
+        chain = table.chains.get(name)
+        if chain is None:
+            table.chains[name] = _ChainState(name, policy, None)
+        else:
+            chain.policy = policy
+
+
+# ---------------------------------------------------------------------------
+# Address family
+# ---------------------------------------------------------------------------
+
+_ADDRESS = re.compile(r'(?:^| )(?:-[sd]|--(?:src|dst)-range|--to-(?:destination|source)) "?\[?([0-9A-Fa-f.:]+)')
+
+
+def _rule_family(spec: str) -> bool | None:
+    """True (IPv6), False (IPv4) or None (no address) from a rule's first address-like value."""
+    for m in _ADDRESS.finditer(spec):
+        value = m.group(1)
+        if ":" in value and value.count(":") >= 2:
+            return True
+        if value.count(".") == 3:
+            return False
+    return None
+
+
+def _family(tables: list[_TableState], ipv6: bool | None, validate: bool,
+            file: str | None) -> bool:
+    """The ruleset's family: given, else guessed from the first address; validated against every rule."""
+    guess = ipv6
+    for table in tables:
+        for chain in table.chains.values():
+            for rule in chain.rules:
+                family = _rule_family(rule.spec)
+                if family is None:
+                    continue
+                if guess is None:
+                    guess = family
+                    if not validate:
+                        return guess
+                elif family != guess and validate:
+                    want = "IPv6" if guess else "IPv4"
+                    raise RulesSyntaxError(f"rule in chain {rule.chain} has an address of the other family",
+                                           file=file, line=rule.line, token=rule.spec[:60],
+                                           expected=f"{want} addresses only")
+    return bool(guess)
+
+
+def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = None,
+                  validate: bool = True) -> Ruleset:
+    """Read iptables-save or iptables-restore text.
+
+    ``validate=True`` tokenises and interprets every rule (typed views filled,
+    every syntax error raised now, addresses checked against the family).
+    ``validate=False`` is the bulk path: rules whose text is already canonical
+    are stored as is and interpreted on first use of ``Rule.parsed``.
+    ``ipv6=None`` guesses the family from the first address in a rule.
+    """
+    tables = _Parser(file, validate).run(text)
+    family = _family(tables, ipv6, validate, file)
+    return Ruleset(tuple(t.freeze() for t in tables), family)
+
+
+def parse_ruleset_file(path: str, *, ipv6: bool | None = None, validate: bool = True) -> Ruleset:
+    """Read a dump from disk; an unreadable file is an InputError naming it."""
+    from kubeproxy_sim.errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read rules: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return parse_ruleset(text, file=path, ipv6=ipv6, validate=validate)

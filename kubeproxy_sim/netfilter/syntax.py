@@ -89,6 +89,12 @@ ZERO_ARG_FLAGS = frozenset(
     " --notrack --save-mark --restore-mark".split()
 )
 IMPLICIT_PROTOCOL_MODULES = {"tcp", "udp", "sctp", "udplite", "dccp", "icmp", "icmpv6", "ipv6-icmp"}
+# -p value (name or number, lower case) -> the match iptables loads implicitly for its options.
+PROTOCOL_MODULES = {
+    "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "sctp": "sctp", "132": "sctp",
+    "udplite": "udplite", "136": "udplite", "dccp": "dccp", "33": "dccp", "icmp": "icmp", "1": "icmp",
+    "icmpv6": "icmp6", "ipv6-icmp": "icmp6", "icmp6": "icmp6", "58": "icmp6",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +185,7 @@ class _Interpreter:
         self.protocol_module = ""
         self.target: Target | None = None
         self.target_options: list[Option] = []
+        self.modules_before_target = 0
 
     def error(self, message: str, token: str | None, expected: str) -> RulesSyntaxError:
         return RulesSyntaxError(message, file=self.file, line=self.line, token=token, expected=expected)
@@ -212,6 +219,8 @@ class _Interpreter:
         return RuleSpec(tuple(self.options), self.target)
 
     def option(self, flag: str, negated: bool) -> None:
+        if negated and (flag in MATCH_FLAGS or flag in TARGET_FLAGS):
+            raise self.error(f"'!' cannot negate {flag}", flag, "'!' before one of the match's options")
         if flag in MATCH_FLAGS:
             module = self.take_value(flag, "a match module name")
             self.modules.append(module)
@@ -220,9 +229,12 @@ class _Interpreter:
             if self.target is not None:
                 raise self.error("a rule has one target", flag, "no second -j/-g")
             self.target = Target(self.take_value(flag, "a target name"), (), TARGET_FLAGS[flag])
+            self.modules_before_target = len(self.modules)
         elif flag in BUILTIN_FLAGS:
             self.builtin(BUILTIN_FLAGS[flag], negated)
-        elif self.target is not None:
+        elif self.target is not None and self._owner(flag, self.modules_before_target, False) is None:
+            # iptables takes options in any order: after -j, an option belongs to the
+            # target unless a match loaded after the target knows it.
             self.target_options.append(Option(flag, self.args(flag)[0], negated, self.target.name))
         else:
             owner = self._owner(flag)
@@ -239,7 +251,7 @@ class _Interpreter:
         if len(args) != 1:
             raise self.error(f"{flag} takes one value", " ".join(args) or "nothing", "one value")
         if flag == "-p":
-            self.protocol_module = args[0].lower()
+            self.protocol_module = PROTOCOL_MODULES.get(args[0].lower(), "")
         self.options.append(Option(flag, args, negated or old_negation))
 
     def args(self, flag: str) -> tuple[tuple[str, ...], bool]:
@@ -257,14 +269,16 @@ class _Interpreter:
             self.pos += 1
         return tuple(values), old_negation
 
-    def _owner(self, flag: str) -> str | None:
+    def _owner(self, flag: str, first: int = 0, implicit: bool = True) -> str | None:
+        """The match that takes ``flag``: the latest loaded one (from index ``first``) that knows it,
+        else (``implicit``) the protocol's match that iptables loads on its own for ``-p tcp --dport``."""
         name = FLAG_ALIASES.get(flag, flag)
-        for module in reversed(self.modules):
+        for module in reversed(self.modules[first:]):
             known = MODULE_FLAGS.get(module)
             if known is None or flag in known or name in known:
                 return module
         proto = self.protocol_module
-        if proto in IMPLICIT_PROTOCOL_MODULES and flag in MODULE_FLAGS.get(proto, ()):
+        if implicit and proto and (flag in MODULE_FLAGS[proto] or name in MODULE_FLAGS[proto]):
             return proto
         return None
 

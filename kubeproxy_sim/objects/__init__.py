@@ -1,1 +1,52 @@
-"""objects layer."""
+"""The objects layer: Kubernetes manifests in, a typed, defaulted, validated :class:`Cluster` out."""
+
+from kubeproxy_sim.objects.load import LoadResult, load_paths, load_text
+from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
+from kubeproxy_sim.objects.model import (
+    AddressType,
+    Cluster,
+    ContainerPort,
+    Endpoint,
+    EndpointConditions,
+    EndpointPort,
+    EndpointSlice,
+    IPFamily,
+    LoadBalancerIngress,
+    Node,
+    NodeAddress,
+    Origin,
+    Pod,
+    Protocol,
+    Service,
+    ServicePort,
+    ServiceType,
+    SessionAffinity,
+    TrafficPolicy,
+)
+
+__all__ = [
+    "AddressType",
+    "Cluster",
+    "ContainerPort",
+    "Endpoint",
+    "EndpointConditions",
+    "EndpointPort",
+    "EndpointSlice",
+    "Endpoints",
+    "IPFamily",
+    "LoadBalancerIngress",
+    "LoadResult",
+    "Node",
+    "NodeAddress",
+    "Origin",
+    "Pod",
+    "Protocol",
+    "Service",
+    "ServicePort",
+    "ServiceType",
+    "SessionAffinity",
+    "TrafficPolicy",
+    "load_paths",
+    "load_text",
+    "mirror_endpoints",
+]

@@ -9,7 +9,6 @@ a ``recent`` list name and an ``iptables-save`` of a real node all contain.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 
 # Top-level chains kube-proxy creates and fills on every sync.
@@ -37,14 +36,21 @@ TOP_LEVEL_CHAINS = frozenset({
 })
 
 
-def _hash16(text: str, _sha=hashlib.sha256, _b32=base64.b32encode) -> str:
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_B32_PAIRS = tuple(a + b for a in _B32 for b in _B32)  # every 10-bit group as two base32 characters
+
+
+def _hash16(text: str, _sha=hashlib.sha256, _pairs=_B32_PAIRS, _int=int.from_bytes) -> str:
     """First 16 base32 characters of SHA-256(text).
 
-    16 base32 characters are exactly the first 10 digest bytes, so only those
-    are encoded: the result is identical and it halves the cost, which matters
+    16 base32 characters are exactly the first 80 digest bits, so only those
+    are encoded, ten bits at a time through a table: the result is identical to
+    ``base64.b32encode(digest)[:16]`` and several times cheaper, which matters
     with a hundred thousand endpoints.
     """
-    return _b32(_sha(text.encode()).digest()[:10]).decode()
+    n = _int(_sha(text.encode()).digest()[:10], "big")
+    return (_pairs[n >> 70] + _pairs[(n >> 60) & 1023] + _pairs[(n >> 50) & 1023] + _pairs[(n >> 40) & 1023]
+            + _pairs[(n >> 30) & 1023] + _pairs[(n >> 20) & 1023] + _pairs[(n >> 10) & 1023] + _pairs[n & 1023])
 
 
 def port_proto_hash(service_port_name: str, protocol: str) -> str:

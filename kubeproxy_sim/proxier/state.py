@@ -15,7 +15,7 @@ port with the slice port of the same *name* and protocol.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import netaddr
 
@@ -56,21 +56,18 @@ class ServicePortInfo:
     internal_policy_local: bool = False
     client_ip_affinity: bool = False
     affinity_timeout: int = 0
+    # Derived once here because every rule of the service writes them:
+    name_string: str = field(default="", compare=False)  # ns/name:port, ns/name when unnamed
+    proto: str = field(default="", compare=False)  # the protocol as iptables spells it (tcp)
+
+    def __post_init__(self) -> None:
+        base = f"{self.namespace}/{self.name}"
+        object.__setattr__(self, "name_string", f"{base}:{self.port_name}" if self.port_name else base)
+        object.__setattr__(self, "proto", self.protocol.value.lower())
 
     @property
     def key(self) -> PortKey:
         return (self.namespace, self.name, self.port_name, self.protocol)
-
-    @property
-    def name_string(self) -> str:
-        """``ns/name:port`` (``ns/name`` for an unnamed port): the text of comments and hashes."""
-        base = f"{self.namespace}/{self.name}"
-        return f"{base}:{self.port_name}" if self.port_name else base
-
-    @property
-    def proto(self) -> str:
-        """The protocol as iptables spells it (``-p tcp``)."""
-        return self.protocol.value.lower()
 
     @property
     def externally_accessible(self) -> bool:

@@ -39,12 +39,26 @@ def topology_mode(endpoints: Sequence[EndpointInfo], node_name: str, zone: str |
     (PreferClose / PreferSameZone / topology-aware routing); a partial set of
     hints means the EndpointSlice controller is mid-update, so they are ignored.
     """
-    ready = [ep for ep in endpoints if ep.ready]
-    if not ready:
-        return TopologyMode.NONE
-    if all(ep.node_hints for ep in ready) and any(node_name in ep.node_hints for ep in ready):
+    all_node = all_zone = True
+    any_ready = for_node = for_zone = False
+    my_zone = zone or ""
+    for ep in endpoints:
+        if not ep.ready:
+            continue
+        any_ready = True
+        if not ep.node_hints:
+            all_node = False
+        elif node_name in ep.node_hints:
+            for_node = True
+        if not ep.zone_hints:
+            all_zone = False
+        elif my_zone in ep.zone_hints:
+            for_zone = True
+        if not (all_node or all_zone):
+            return TopologyMode.NONE  # common case: no hints at all, decided at the first endpoint
+    if any_ready and all_node and for_node:
         return TopologyMode.PREFER_SAME_NODE
-    if all(ep.zone_hints for ep in ready) and any((zone or "") in ep.zone_hints for ep in ready):
+    if any_ready and all_zone and for_zone:
         return TopologyMode.PREFER_SAME_ZONE
     return TopologyMode.NONE
 

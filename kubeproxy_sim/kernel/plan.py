@@ -1,0 +1,248 @@
+"""The namespaces, links and addresses a cluster becomes: a pure plan, built before anything is touched.
+
+Everything the kernel builder creates is decided here from the objects alone, so
+the same input always gives the same names and addresses, a failed build knows
+exactly what to remove, and the plan is testable without root. IPv4 only: the
+kernel backend builds the IPv4 data plane (IPv6 addresses are left out and said so).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import netaddr
+
+from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.objects.model import AddressType, Cluster, Node, Protocol
+from kubeproxy_sim.proxier.config import ProxyConfig
+
+PREFIX = "kpsim-"
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+GATEWAY = "169.254.1.1"  # every node's pod bridge address: the pods' next hop (link scope)
+SYNTH_NODE_NET = netaddr.IPNetwork("198.18.0.0/24")  # node addresses when the objects give none
+SERVED = (Protocol.TCP, Protocol.UDP)  # this kernel has no SCTP sockets
+DEFAULT_CLIENT = "203.0.113.10"  # the ``external`` source when no address is asked for
+
+
+@dataclass(frozen=True, slots=True)
+class NodePlan:
+    name: str
+    netns: str
+    addresses: tuple[str, ...]  # IPv4, the first is the primary (masquerade source, next hop)
+    config: ProxyConfig
+    uplink: str  # the veth end in the node-network namespace
+    bridge: str  # the pods' bridge in the node namespace
+
+
+@dataclass(frozen=True, slots=True)
+class PodPlan:
+    key: str  # namespace/name
+    node: str
+    netns: str  # a pod namespace, or the node's for host-network workloads
+    ip: str
+    ports: tuple[tuple[str, int], ...] = ()  # (tcp|udp, port) its server answers on
+    host_network: bool = False
+    host_veth: str = ""  # the veth end on the node's bridge
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPlan:
+    ip: str
+    netns: str
+    uplink: str
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    name: str
+    net_netns: str
+    nodes: tuple[NodePlan, ...]
+    pods: tuple[PodPlan, ...]
+    clients: tuple[ClientPlan, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def prefix(self) -> str:
+        return cluster_prefix(self.name)
+
+    def namespaces(self) -> list[str]:
+        """Every namespace of the plan, node network first (each is created once)."""
+        names = [self.net_netns, *(n.netns for n in self.nodes)]
+        names += [p.netns for p in self.pods if not p.host_network]
+        names += [c.netns for c in self.clients]
+        return list(dict.fromkeys(names))
+
+    def node(self, name: str) -> NodePlan:
+        return next(n for n in self.nodes if n.name == name)
+
+
+def cluster_prefix(name: str) -> str:
+    """Namespaces of cluster NAME are ``kpsim-NAME.<role>``; the dot keeps cluster ``a`` off ``a-b``'s."""
+    return f"{PREFIX}{name}."
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise InputError(Diagnostic(f"{name!r} is not a usable cluster name; expected 1-32 lowercase letters, "
+                                    "digits and dashes, starting and ending with a letter or digit", field="--name"))
+    return name
+
+
+def _v4(addresses: Iterable[str]) -> list[str]:
+    return [a.split("/")[0] for a in addresses if ":" not in a]
+
+
+def _node_names(cluster: Cluster, primary: str) -> list[str]:
+    """The primary node first, then every node an object names, sorted."""
+    names = {n.name for n in cluster.nodes}
+    names |= {e.node_name for s in cluster.endpoint_slices for e in s.endpoints if e.node_name}
+    names |= {p.node_name for p in cluster.pods if p.node_name}
+    names.discard(primary)
+    return [primary, *sorted(names)]
+
+
+def _object_addresses(node: Node | None) -> list[str]:
+    if node is None:
+        return []
+    return _v4([a.address for a in node.addresses if a.type == "InternalIP"]
+               + [a.address for a in node.addresses if a.type == "ExternalIP"])
+
+
+def _taken_addresses(cluster: Cluster, config: ProxyConfig, extra: Iterable[str]) -> set[str]:
+    taken = set(_v4(config.node_ips)) | set(extra)
+    taken |= {a for n in cluster.nodes for a in _object_addresses(n)}
+    taken |= {a for s in cluster.endpoint_slices for e in s.endpoints for a in e.addresses}
+    taken |= {a for p in cluster.pods for a in p.pod_ips}
+    return taken
+
+
+def _synth_addresses(taken: set[str]) -> Iterable[str]:
+    for ip in SYNTH_NODE_NET.iter_hosts():
+        if str(ip) not in taken and int(ip) & 0xFF >= 10:
+            yield str(ip)
+
+
+def plan_nodes(name: str, cluster: Cluster, config: ProxyConfig, extra: Iterable[str] = ()) -> list[NodePlan]:
+    """One namespace per node; addresses from the config (primary), the Node objects, else synthesised."""
+    synth = _synth_addresses(_taken_addresses(cluster, config, extra))
+    plans = []
+    for index, node_name in enumerate(_node_names(cluster, config.node_name)):
+        node = cluster.node(node_name)
+        if index == 0:
+            addresses = _v4(config.node_ips) or _object_addresses(node)
+        else:
+            addresses = _object_addresses(node)
+        addresses = addresses or [next(synth)]
+        node_config = config if index == 0 else dataclasses.replace(
+            config, node_name=node_name, node_ips=tuple(f"{a}/32" for a in addresses),
+            node_pod_cidrs=node.pod_cidrs if node else (), node_labels=node.labels if node else ())
+        plans.append(NodePlan(node_name, f"{cluster_prefix(name)}n{index}", tuple(addresses), node_config,
+                              uplink=f"n{index}", bridge=config.bridge_interface or "cbr0"))
+    return plans
+
+
+def _endpoint_ports(cluster: Cluster) -> dict[str, set[tuple[str, int]]]:
+    """(proto, port) per endpoint address: what a server at that address must answer."""
+    ports: dict[str, set[tuple[str, int]]] = {}
+    for slc in cluster.endpoint_slices:
+        if slc.address_type is not AddressType.IPV4:
+            continue
+        served = {(p.protocol.value.lower(), p.port) for p in slc.ports if p.port and p.protocol in SERVED}
+        for endpoint in slc.endpoints:
+            for address in endpoint.addresses:
+                ports.setdefault(address, set()).update(served)
+    return ports
+
+
+def _endpoint_owners(cluster: Cluster) -> dict[str, tuple[str, str | None]]:
+    """address -> (pod key, node) for endpoints without a Pod object, named after their targetRef."""
+    owners: dict[str, tuple[str, str | None]] = {}
+    for slc in cluster.endpoint_slices:
+        if slc.address_type is not AddressType.IPV4:
+            continue
+        for endpoint in slc.endpoints:
+            for address in endpoint.addresses:
+                ref = endpoint.target_ref
+                key = f"{ref[1] or slc.namespace}/{ref[2]}" if ref and ref[0] == "Pod" else \
+                    f"{slc.namespace}/ep-{address.replace('.', '-')}"
+                owners.setdefault(address, (key, endpoint.node_name))
+    return owners
+
+
+class _PodPlanner:
+    """Hands out pod namespaces and veth names in a fixed order."""
+
+    def __init__(self, name: str, nodes: list[NodePlan]) -> None:
+        self.prefix = cluster_prefix(name)
+        self.nodes = {n.name: n for n in nodes}
+        self.node_of_address = {a: n.name for n in nodes for a in n.addresses}
+        self.primary = nodes[0]
+        self.pods: dict[str, PodPlan] = {}
+
+    def add(self, key: str, ip: str, node: str | None, ports: Iterable[tuple[str, int]]) -> None:
+        if ip in self.pods:
+            return
+        ports = tuple(sorted(ports))
+        if ip in self.node_of_address:
+            host = self.nodes[self.node_of_address[ip]]
+            self.pods[ip] = PodPlan(key, host.name, host.netns, ip, ports, host_network=True)
+            return
+        plan = self.nodes.get(node or "", self.primary)
+        index = sum(1 for p in self.pods.values() if not p.host_network)
+        prefix = plan.config.interface_name_prefix or "veth"
+        self.pods[ip] = PodPlan(key, plan.name, f"{self.prefix}p{index}", ip, ports,
+                                host_veth=f"{prefix}{index}"[:15])
+
+
+def _cluster_nets(nodes: list[NodePlan]) -> list[tuple[netaddr.IPNetwork, str]]:
+    """Where a client address that is no pod's lives: a node's pod CIDR, else the cluster CIDR (primary)."""
+    nets = [(netaddr.IPNetwork(c), n.name) for n in nodes for c in n.config.node_pod_cidrs if ":" not in c]
+    nets += [(netaddr.IPNetwork(c), nodes[0].name) for c in nodes[0].config.cluster_cidrs if ":" not in c]
+    return nets
+
+
+def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str] = ()) -> Topology:
+    """The whole topology; ``sources`` are extra addresses traffic must be able to come from."""
+    check_name(name)
+    sources = [s for s in dict.fromkeys([*sources, DEFAULT_CLIENT]) if ":" not in s]
+    nodes = plan_nodes(name, cluster, config, sources)
+    pods = _PodPlanner(name, nodes)
+    ports = _endpoint_ports(cluster)
+    for pod in sorted(cluster.pods, key=lambda p: p.key):
+        served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports if c.protocol in SERVED}
+        for ip in _v4(pod.pod_ips):
+            pods.add(pod.key, ip, pod.node_name, served | ports.get(ip, set()))
+    for ip, (key, node) in sorted(_endpoint_owners(cluster).items(), key=lambda kv: netaddr.IPAddress(kv[0])):
+        pods.add(key, ip, node, ports.get(ip, set()))
+    clients = _place_sources(name, sources, nodes, pods)
+    notes = _notes(cluster)
+    return Topology(name, f"{cluster_prefix(name)}net", tuple(nodes), tuple(pods.pods.values()), tuple(clients),
+                    notes)
+
+
+def _place_sources(name: str, sources: list[str], nodes: list[NodePlan], pods: _PodPlanner) -> list[ClientPlan]:
+    """A source in a pod range becomes a client pod; one elsewhere (not a node's) an external client."""
+    nets = _cluster_nets(nodes)
+    clients: list[ClientPlan] = []
+    for ip in sources:
+        if ip in pods.pods or ip in pods.node_of_address or netaddr.IPAddress(ip).is_loopback():
+            continue
+        owner = next((node for net, node in nets if netaddr.IPAddress(ip) in net), None)
+        if owner:
+            pods.add(f"client/{ip.replace('.', '-')}", ip, owner, ())
+        else:
+            index = len(clients)
+            clients.append(ClientPlan(ip, f"{cluster_prefix(name)}c{index}", f"c{index}"))
+    return clients
+
+
+def _notes(cluster: Cluster) -> tuple[str, ...]:
+    notes = []
+    if any(p.protocol is Protocol.SCTP for s in cluster.services for p in s.ports):
+        notes.append("SCTP: this kernel has no SCTP sockets; SCTP ports are not served")
+    if any(s.address_type is AddressType.IPV6 for s in cluster.endpoint_slices):
+        notes.append("IPv6: the kernel backend builds the IPv4 data plane only; IPv6 endpoints are left out")
+    return tuple(notes)

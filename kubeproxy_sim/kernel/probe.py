@@ -1,0 +1,122 @@
+"""The client side of ``netns send``: N connections from inside a source namespace, results as JSON.
+
+Run as ``python -m kubeproxy_sim.kernel.probe IP PORT PROTO COUNT TIMEOUT [BIND]`` by a
+child that entered the source namespace. Every attempt uses a fresh socket (a new
+source port, so a new conntrack entry and a new load-balancing draw). Attempts run
+concurrently so that dropped packets cost one timeout, not COUNT of them. Prints
+one JSON list: per attempt the server's answer, or ``{"error": reason}``.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import selectors
+import socket
+import sys
+import time
+
+REASONS = {
+    errno.ECONNREFUSED: "refused",
+    errno.EPERM: "EPERM",
+    errno.EACCES: "EPERM",
+    errno.ENETUNREACH: "unreachable",
+    errno.EHOSTUNREACH: "unreachable",
+    errno.ETIMEDOUT: "timeout",
+    errno.ECONNRESET: "reset",
+}
+PARALLEL = 64
+
+
+def reason(code: int) -> str:
+    return REASONS.get(code, errno.errorcode.get(code, str(code)))
+
+
+class Attempt:
+    """One connection: open, send (UDP) or connect (TCP), read the server's one line."""
+
+    def __init__(self, ip: str, port: int, proto: str, bind: str | None) -> None:
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        self.sock = socket.socket(socket.AF_INET, kind)
+        self.sock.setblocking(False)
+        self.proto = proto
+        self.connected = proto == "udp"
+        self.data = b""
+        self.result: dict[str, str] | None = None
+        try:
+            if bind:
+                self.sock.bind((bind, 0))
+            code = self.sock.connect_ex((ip, port))
+            if proto == "udp" and code == 0:
+                self.sock.send(b"?")
+            elif code not in (0, errno.EINPROGRESS):
+                self.fail(code)
+        except OSError as exc:
+            self.fail(exc.errno or 0)
+
+    def fail(self, code: int) -> None:
+        self.result = {"error": reason(code)}
+
+    def events(self) -> int:
+        return selectors.EVENT_READ if self.connected else selectors.EVENT_WRITE
+
+    def step(self) -> None:
+        """Advance on readiness: finish the connect, or read the reply."""
+        if not self.connected:
+            code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                self.fail(code)
+            self.connected = True
+            return
+        try:
+            chunk = self.sock.recv(4096)
+        except OSError as exc:
+            self.fail(exc.errno or 0)
+            return
+        self.data += chunk
+        if not chunk or b"\n" in self.data or self.proto == "udp":
+            self.finish()
+
+    def finish(self) -> None:
+        try:
+            self.result = json.loads(self.data.decode().splitlines()[0])
+        except (ValueError, IndexError):
+            self.result = {"error": "no reply"}
+
+
+def probe(ip: str, port: int, proto: str, count: int, timeout: float, bind: str | None) -> list[dict[str, str]]:
+    results: list[dict[str, str]] = []
+    pending = count
+    selector = selectors.DefaultSelector()
+    live: dict[Attempt, float] = {}
+    while pending or live:
+        while pending and len(live) < PARALLEL:
+            pending -= 1
+            attempt = Attempt(ip, port, proto, bind)
+            if attempt.result is not None:
+                attempt.sock.close()
+                results.append(attempt.result)
+                continue
+            live[attempt] = time.monotonic() + timeout
+            selector.register(attempt.sock, attempt.events(), attempt)
+        for key, _ in selector.select(timeout=0.05):
+            attempt = key.data
+            attempt.step()
+            if attempt.result is None:
+                selector.modify(attempt.sock, attempt.events(), attempt)
+        now = time.monotonic()
+        for attempt, deadline in list(live.items()):
+            if attempt.result is None and now > deadline:
+                attempt.result = {"error": "timeout"}
+            if attempt.result is not None:
+                selector.unregister(attempt.sock)
+                attempt.sock.close()
+                results.append(attempt.result)
+                del live[attempt]
+    return results
+
+
+if __name__ == "__main__":
+    target, port, protocol, n, wait = sys.argv[1:6]
+    source = sys.argv[6] if len(sys.argv) > 6 else None
+    print(json.dumps(probe(target, int(port), protocol, int(n), float(wait), source)))

@@ -1,0 +1,716 @@
+"""A ruleset compiled once into the form the evaluator walks quickly.
+
+Every rule becomes a tuple of small check functions (header checks first, as
+the kernel tests the ``ipt_entry`` header before any match module, then the
+match modules in written order), an optional probability split (statistic),
+the reasons it is uncertain, and a target kind. Jumps are resolved to chain
+objects, so no name is looked up while tracing.
+
+Long chains (KUBE-SERVICES, KUBE-NODEPORTS: one or two rules per service
+port) are indexed: rules that test one destination address (or one
+protocol/port) are bucketed by it, and a lookup returns that bucket merged in
+order with the rules the index cannot place. A trace then costs about the same
+at 100 or 10,000 services.
+
+A check takes the evaluator's branch state ``b`` and returns True, False or a
+:class:`Doubt` (the answer depends on something the model does not know; the
+doubt says which way it was assumed and why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Option, Rule, RuleSpec, Ruleset, Target
+from kubeproxy_sim.netfilter.packet import PROTOCOL_NUMBERS, parse_address, parse_network
+
+Check = Callable[[object], object]
+TWO_31 = 1 << 31
+INDEX_MIN_RULES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Doubt:
+    """An answer that depends on something unknown: ``assume`` is the answer used."""
+
+    reason: str
+    assume: bool = True
+
+
+class Kind(IntEnum):
+    """What a rule's target does to the walk."""
+
+    CONTINUE = 0  # no target, or one that only annotates (LOG, NFLOG, comment-only rules)
+    JUMP = 1
+    GOTO = 2
+    RETURN = 3
+    ACCEPT = 4
+    DROP = 5
+    REJECT = 6
+    DNAT = 7
+    SNAT = 8
+    MASQUERADE = 9
+    REDIRECT = 10
+    MARK = 11
+    CONNMARK = 12
+    NOTRACK = 13
+
+
+TERMINAL_NAT = frozenset({Kind.DNAT, Kind.SNAT, Kind.MASQUERADE, Kind.REDIRECT})
+# Targets that do not change anything this model follows (verdict, addresses, marks, conntrack).
+PASSIVE_TARGETS = frozenset(
+    "LOG NFLOG ULOG TRACE AUDIT CHECKSUM TCPMSS CLASSIFY DSCP TOS TTL HL SECMARK CONNSECMARK IDLETIMER LED"
+    " RATEEST TEE SYNPROXY".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NatRange:
+    """``--to-destination``/``--to-source``: an address range and a port range (None: unchanged)."""
+
+    addr_lo: int | None
+    addr_hi: int | None
+    port_lo: int | None
+    port_hi: int | None
+    text: str
+
+
+@dataclass(slots=True)
+class CompiledRule:
+    """One rule, ready to evaluate. ``jump`` is filled in once every chain exists."""
+
+    rule: Rule
+    table: str
+    checks: tuple[Check, ...]
+    kind: Kind
+    split: tuple[int, int] | None = None  # (numerator, denominator) of the match probability
+    split_mode: str = ""  # "random" or "nth" (how a sampling run draws it)
+    doubts: tuple[str, ...] = ()  # unmodelled parts, assumed to match
+    target: Target | None = None
+    jump_name: str = ""
+    jump: CompiledChain | None = None
+    nat: NatRange | None = None
+    mark: tuple[int, int, str] | None = None  # (value, mask, operation) for MARK/CONNMARK
+    recent: tuple[str, str, int] | None = None  # (name, command, addr mask) for recent side effects
+    index_key: object = None
+
+    @property
+    def line(self) -> int:
+        return self.rule.line
+
+    def text(self) -> str:
+        return self.rule.text()
+
+
+@dataclass(slots=True)
+class CompiledChain:
+    """A chain's rules; ``index`` maps a key of the packet to the rules that can match it."""
+
+    name: str
+    table: str
+    rules: tuple[CompiledRule, ...]
+    policy: str | None = None
+    index_on: str = ""  # "", "dst" or "dport"
+    index: dict[object, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    rest: tuple[CompiledRule, ...] = ()
+
+    def rules_for(self, b: object) -> tuple[CompiledRule, ...]:
+        """The rules that can match the branch's packet, in order."""
+        if not self.index_on:
+            return self.rules
+        key = b.dst if self.index_on == "dst" else (b.proto, b.dport)  # type: ignore[attr-defined]
+        return self.index.get(key, self.rest)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRuleset:
+    """Tables by name, each a dict of chains by name; ``family`` is 4 or 6."""
+
+    family: int
+    tables: dict[str, dict[str, CompiledChain]]
+    problems: tuple[tuple[Rule, str], ...] = ()  # rules that could not be compiled at all
+
+    def chain(self, table: str, name: str) -> CompiledChain | None:
+        return self.tables.get(table, {}).get(name)
+
+
+# --------------------------------------------------------------------------- header checks
+
+
+def _iface_check(attr: str, flag: str, name: str, negated: bool) -> Check:
+    """-i/-o: ``+`` at the end matches any interface with that prefix.
+
+    An interface the model does not know is assumed to be some other
+    interface than the one named (traffic from elsewhere arrives on an uplink
+    the dump does not name), and that assumption is reported.
+    """
+    prefix = name[:-1] if name.endswith("+") else None
+
+    def check(b: object) -> object:
+        iface = getattr(b, attr)
+        if iface is None:
+            return Doubt(f"the {'input' if attr == 'in_iface' else 'output'} interface is not known; "
+                         f"assumed not to be {name}", negated)
+        hit = iface.startswith(prefix) if prefix is not None else iface == name
+        return hit != negated
+
+    return check
+
+
+def _address_check(attr: str, flag: str, value: str, negated: bool, family: int) -> Check:
+    """-s/-d as a mask and a compare; an anonymised or foreign address never matches (reported)."""
+    try:
+        fam, net, mask = parse_network(value)
+    except ValueError:
+        doubt = Doubt(f"{flag} {value} is not an address (anonymised in the dump?); assumed not to match",
+                      negated)
+        return lambda b: doubt
+    if fam != family:
+        return lambda b: negated
+
+    if negated:
+        return lambda b: (getattr(b, attr) & mask) != net
+    return lambda b: (getattr(b, attr) & mask) == net
+
+
+def _protocol_check(value: str, negated: bool) -> Check:
+    name = value.lower()
+    if name in ("all", "0"):
+        return lambda b: not negated
+    number = PROTOCOL_NUMBERS.get(name, int(name) if name.isdigit() else -1)
+    names = frozenset(n for n, v in PROTOCOL_NUMBERS.items() if v == number) | {name}
+    return lambda b: (b.proto in names) != negated  # type: ignore[attr-defined]
+
+
+def header_checks(options: Sequence[Option], family: int) -> list[Check]:
+    """The checks of the built-in options, in the kernel's order (addresses, interfaces, protocol)."""
+    order = {"-s": 0, "-d": 1, "-i": 2, "-o": 3, "-p": 4, "-f": 5}
+    checks: list[Check] = []
+    for opt in sorted((o for o in options if o.module == "" and o.flag in order), key=lambda o: order[o.flag]):
+        if opt.flag in ("-s", "-d"):
+            checks.append(_address_check("src" if opt.flag == "-s" else "dst", opt.flag, opt.value,
+                                         opt.negated, family))
+        elif opt.flag in ("-i", "-o"):
+            checks.append(_iface_check("in_iface" if opt.flag == "-i" else "out_iface", opt.flag, opt.value,
+                                       opt.negated))
+        elif opt.flag == "-p":
+            checks.append(_protocol_check(opt.value, opt.negated))
+        else:  # -f: the first packet of a connection is never a non-first fragment
+            checks.append(lambda b, neg=opt.negated: neg)
+    return checks
+
+
+# --------------------------------------------------------------------------- match modules
+
+
+@dataclass(slots=True)
+class _RuleParts:
+    """What the match modules of one rule contribute while it is compiled."""
+
+    family: int
+    checks: list[Check] = field(default_factory=list)
+    doubts: list[str] = field(default_factory=list)
+    split: tuple[int, int] | None = None
+    split_mode: str = ""
+    recent: tuple[str, str, int] | None = None
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    lo, _, hi = text.partition(":")
+    low = int(lo) if lo else 0
+    return low, int(hi) if hi else (65535 if _ else low)
+
+
+def _ports_check(attr: str, spec: str, negated: bool) -> Check:
+    ranges = tuple(_port_range(p) for p in spec.split(","))
+    if len(ranges) == 1 and ranges[0][0] == ranges[0][1]:
+        port = ranges[0][0]
+        return lambda b: (getattr(b, attr) == port) != negated
+
+    def check(b: object) -> object:
+        value = getattr(b, attr)
+        if value is None:
+            return Doubt(f"the packet has no {attr}; assumed to match", True)
+        return any(lo <= value <= hi for lo, hi in ranges) != negated
+
+    return check
+
+
+TCP_FLAGS = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")
+
+
+def _flag_set(text: str) -> frozenset[str]:
+    if text.upper() == "ALL":
+        return frozenset(TCP_FLAGS)
+    if text.upper() == "NONE":
+        return frozenset()
+    return frozenset(f.upper() for f in text.split(","))
+
+
+def _tcp_flags_check(mask: str, comp: str, negated: bool) -> Check:
+    masked, wanted = _flag_set(mask), _flag_set(comp)
+    return lambda b: ((b.tcp_flags & masked) == wanted) != negated  # type: ignore[attr-defined]
+
+
+def _proto_module(parts: _RuleParts, module: str, opts: Sequence[Option]) -> None:
+    """tcp/udp/sctp/udplite/dccp: the protocol itself, then --sport/--dport (ranges, negation)."""
+    parts.checks.append(lambda b: b.proto == module)  # type: ignore[attr-defined]
+    for o in opts:
+        if o.flag in ("--sport", "--dport"):
+            parts.checks.append(_ports_check("sport" if o.flag == "--sport" else "dport", o.value, o.negated))
+        elif o.flag == "--syn":
+            parts.checks.append(_tcp_flags_check("SYN,RST,ACK,FIN", "SYN", o.negated))
+        elif o.flag == "--tcp-flags" and len(o.args) == 2:
+            parts.checks.append(_tcp_flags_check(o.args[0], o.args[1], o.negated))
+        else:
+            parts.doubts.append(f"{module} {o.flag} is not modelled; assumed to match")
+
+
+def _multiport(parts: _RuleParts, opts: Sequence[Option]) -> None:
+    for o in opts:
+        if o.flag == "--ports":
+            src = _ports_check("sport", o.value, False)
+            dst = _ports_check("dport", o.value, False)
+            neg = o.negated
+            parts.checks.append(lambda b, s=src, d=dst, n=neg: (s(b) is True or d(b) is True) != n)
+        else:
+            parts.checks.append(_ports_check("sport" if o.flag == "--sports" else "dport", o.value, o.negated))
+
+
+def parse_mark(text: str) -> tuple[int, int]:
+    """``VALUE[/MASK]`` (hex or decimal) as the mark match and MARK target read it."""
+    value, _, mask = text.partition("/")
+    return int(value, 0), int(mask, 0) if mask else 0xFFFFFFFF
+
+
+def _mark(parts: _RuleParts, attr: str, opts: Sequence[Option]) -> None:
+    for o in opts:
+        value, mask = parse_mark(o.value)
+        neg = o.negated
+        parts.checks.append(lambda b, v=value, m=mask, n=neg: ((getattr(b, attr) & m) == v) != n)
+
+
+ADDRESS_TYPES = frozenset(
+    "UNSPEC UNICAST LOCAL BROADCAST ANYCAST MULTICAST BLACKHOLE UNREACHABLE PROHIBIT THROW NAT XRESOLVE".split()
+)
+
+
+def _addrtype(parts: _RuleParts, opts: Sequence[Option]) -> None:
+    """--src-type/--dst-type, optionally limited to the packet's input or output interface."""
+    limit = ""
+    for o in opts:
+        if o.flag == "--limit-iface-in":
+            limit = "in_iface"
+        elif o.flag == "--limit-iface-out":
+            limit = "out_iface"
+    for o in opts:
+        if o.flag not in ("--src-type", "--dst-type"):
+            continue
+        wanted = frozenset(t.upper() for t in o.value.split(","))
+        attr = "src" if o.flag == "--src-type" else "dst"
+        neg = o.negated
+
+        def check(b: object, attr: str = attr, wanted: frozenset[str] = wanted, neg: bool = neg) -> object:
+            iface = getattr(b, limit) if limit else ""
+            kind = b.env.address_type(b.family, getattr(b, attr), iface)  # type: ignore[attr-defined]
+            if kind is None:
+                return Doubt(f"addrtype --limit-iface: the addresses of interface {iface or '(unknown)'} are "
+                             "not known; assumed to match", True)
+            return (kind in wanted) != neg
+
+        parts.checks.append(check)
+
+
+def _probability_threshold(text: str) -> int:
+    """libxt_statistic: lround(2^31 * p), halves away from zero, p read as a C double."""
+    scaled = float(text) * TWO_31  # exact: scaling by a power of two
+    whole = int(scaled)
+    if scaled - whole >= 0.5:
+        whole += 1
+    return min(whole, TWO_31)
+
+
+def _statistic(parts: _RuleParts, opts: Sequence[Option]) -> None:
+    """random: the kernel matches when (random & 0x7fffffff) < threshold; nth: one packet in ``every``."""
+    values = {o.flag: o.value for o in opts}
+    negated = any(o.negated for o in opts)
+    mode = values.get("--mode", "random")
+    if mode == "random":
+        threshold = _probability_threshold(values.get("--probability", "0"))
+        num, den = (TWO_31 - threshold if negated else threshold), TWO_31
+    elif mode == "nth":
+        every = int(values.get("--every", "1"))
+        num, den = (every - 1 if negated else 1), every
+        parts.doubts.append(f"statistic --mode nth --every {every}: one packet in {every} matches; "
+                            "which one depends on the counter, shown as a probability")
+    else:
+        parts.doubts.append(f"statistic --mode {mode} is not known; assumed to match")
+        return
+    if num == 0:
+        parts.checks.append(lambda b: False)
+    elif num != den:
+        parts.split, parts.split_mode = (num, den), mode
+
+
+def _recent(parts: _RuleParts, opts: Sequence[Option]) -> None:
+    """recent: --rcheck/--update match when the list holds the address (within --seconds/--hitcount)."""
+    values = {o.flag: o.value for o in opts}
+    name = values.get("--name", "DEFAULT")
+    command = next((f for f in ("--set", "--rcheck", "--update", "--remove") if f in values), "--set")
+    attr = "dst" if "--rdest" in values else "src"
+    mask_text = values.get("--mask")
+    mask = -1 if mask_text is None else parse_address(mask_text)[1]
+    seconds = int(values["--seconds"]) if "--seconds" in values else 0
+    hitcount = int(values["--hitcount"]) if "--hitcount" in values else 0
+    negated = any(o.negated for o in opts)
+    parts.recent = (name, command, mask)
+    if "--rttl" in values:
+        parts.doubts.append("recent --rttl is not modelled; assumed to match")
+    if command == "--set":
+        parts.checks.append(lambda b: not negated)
+        return
+
+    def check(b: object) -> object:
+        hit = b.env.recent_hit(name, getattr(b, attr) & mask, seconds, hitcount, command, b)  # type: ignore[attr-defined]
+        return hit != negated
+
+    parts.checks.append(check)
+
+
+CT_VIRTUAL = frozenset({"DNAT", "SNAT"})
+
+
+def _ctstate_check(states: frozenset[str], negated: bool) -> Check:
+    def check(b: object) -> object:
+        hit = (b.ctstate in states or ("DNAT" in states and b.dnat)  # type: ignore[attr-defined]
+               or ("SNAT" in states and b.snat))  # type: ignore[attr-defined]
+        return hit != negated
+
+    return check
+
+
+def _conntrack(parts: _RuleParts, opts: Sequence[Option]) -> None:
+    for o in opts:
+        neg = o.negated
+        if o.flag in ("--ctstate", "--state"):
+            parts.checks.append(_ctstate_check(frozenset(s.upper() for s in o.value.split(",")), neg))
+        elif o.flag == "--ctstatus":
+            wanted = frozenset(s.upper() for s in o.value.split(","))
+            parts.checks.append(
+                lambda b, w=wanted, n=neg: (bool(w & b.ctstatus) or ("NONE" in w and not b.ctstatus)) != n)
+        elif o.flag in ("--ctorigdst", "--ctorigsrc", "--ctreplsrc", "--ctrepldst"):
+            attr = {"--ctorigdst": "orig_dst", "--ctorigsrc": "orig_src",
+                    "--ctreplsrc": "dst", "--ctrepldst": "src"}[o.flag]
+            parts.checks.append(_address_check(attr, o.flag, o.value, neg, parts.family))
+        elif o.flag in ("--ctorigdstport", "--ctorigsrcport"):
+            attr = "orig_dport" if o.flag == "--ctorigdstport" else "orig_sport"
+            parts.checks.append(_ports_check(attr, o.value, neg))
+        elif o.flag == "--ctproto":
+            parts.checks.append(_protocol_check(o.value, neg))
+        elif o.flag == "--ctdir":
+            parts.checks.append(lambda b, v=o.value.upper(), n=neg: (v == "ORIGINAL") != n)
+        else:
+            parts.doubts.append(f"conntrack {o.flag} is not modelled; assumed to match")
+
+
+def _set(parts: _RuleParts, opts: Sequence[Option]) -> None:
+    for o in opts:
+        if o.flag != "--match-set" or len(o.args) < 2:
+            continue
+        name, dims, neg = o.args[0], tuple(o.args[1].split(",")), o.negated
+
+        def check(b: object, name: str = name, dims: tuple[str, ...] = dims, neg: bool = neg) -> object:
+            hit = b.env.ipset_member(name, dims, b)  # type: ignore[attr-defined]
+            if hit is None:
+                return Doubt(f"ipset {name} is not known; assumed to match", True)
+            return hit != neg
+
+        parts.checks.append(check)
+
+
+def _physdev(parts: _RuleParts, opts: Sequence[Option]) -> None:
+    """physdev: the bridge port the packet came in through; the way out of a bridge is not modelled."""
+    for o in opts:
+        neg = o.negated
+        if o.flag in ("--physdev-in", "--physdev-is-in"):
+            name = o.value
+
+            def check(b: object, name: str = name, neg: bool = neg) -> object:
+                port = b.bridge_port  # type: ignore[attr-defined]
+                hit = port is not None and (not name or port == name
+                                            or (name.endswith("+") and port.startswith(name[:-1])))
+                return hit != neg
+
+            parts.checks.append(check)
+        else:
+            flag = o.flag
+
+            def out_check(b: object, flag: str = flag, neg: bool = neg) -> object:
+                if b.bridge_port is None:  # type: ignore[attr-defined]
+                    return neg  # not bridged: no bridge port out either
+                return Doubt(f"physdev {flag}: the bridge port out is not modelled; assumed to match", True)
+
+            parts.checks.append(out_check)
+
+
+def _iprange(parts: _RuleParts, opts: Sequence[Option]) -> None:
+    for o in opts:
+        lo_text, _, hi_text = o.value.partition("-")
+        lo = parse_address(lo_text)[1]
+        hi = parse_address(hi_text)[1] if hi_text else lo
+        attr = "src" if o.flag == "--src-range" else "dst"
+        parts.checks.append(lambda b, a=attr, lo=lo, hi=hi, n=o.negated: (lo <= getattr(b, a) <= hi) != n)
+
+
+def _pkttype(parts: _RuleParts, opts: Sequence[Option]) -> None:
+    for o in opts:
+        wanted = o.value.upper()
+
+        def check(b: object, wanted: str = wanted, neg: bool = o.negated) -> object:
+            kind = b.env.address_type(b.family, b.dst, "")  # type: ignore[attr-defined]
+            kind = kind if kind in ("BROADCAST", "MULTICAST") else "UNICAST"
+            return (kind == wanted) != neg
+
+        parts.checks.append(check)
+
+
+def _comment(parts: _RuleParts, opts: Sequence[Option]) -> None:
+    """Comments and nfacct counters never change the answer."""
+
+
+def _limit(parts: _RuleParts, opts: Sequence[Option]) -> None:
+    rate = next((o.value for o in opts if o.flag == "--limit"), "3/hour")
+    parts.doubts.append(f"limit --limit {rate}: matches until its token bucket runs out; assumed to match")
+
+
+def _icmp(parts: _RuleParts, module: str, opts: Sequence[Option]) -> None:
+    parts.checks.append(lambda b: b.proto in ("icmp", "icmpv6"))  # type: ignore[attr-defined]
+    for o in opts:
+        parts.doubts.append(f"{module} {o.flag} {o.value} is not modelled; assumed to match")
+
+
+MODULES: dict[str, Callable[[_RuleParts, Sequence[Option]], None]] = {
+    "multiport": _multiport,
+    "comment": _comment,
+    "nfacct": _comment,
+    "mark": lambda p, o: _mark(p, "mark", o),
+    "connmark": lambda p, o: _mark(p, "ctmark", o),
+    "addrtype": _addrtype,
+    "statistic": _statistic,
+    "recent": _recent,
+    "conntrack": _conntrack,
+    "state": _conntrack,
+    "set": _set,
+    "physdev": _physdev,
+    "limit": _limit,
+    "iprange": _iprange,
+    "pkttype": _pkttype,
+}
+PROTOCOL_MODULES = frozenset({"tcp", "udp", "sctp", "udplite", "dccp"})
+
+
+def _module_groups(spec: RuleSpec) -> list[tuple[str, list[Option]]]:
+    """The match modules of a rule, each with its options, in written order."""
+    groups: list[tuple[str, list[Option]]] = []
+    for opt in spec.options:
+        if opt.module == "":
+            continue
+        if opt.flag == "-m":
+            groups.append((opt.module, []))
+            continue
+        owner = next((g for g in reversed(groups) if g[0] == opt.module), None)
+        if owner is None:  # a protocol module implied by -p
+            owner = (opt.module, [])
+            groups.append(owner)
+        owner[1].append(opt)
+    return groups
+
+
+def match_parts(spec: RuleSpec, family: int) -> _RuleParts:
+    parts = _RuleParts(family, header_checks(spec.options, family))
+    for module, opts in _module_groups(spec):
+        if module in PROTOCOL_MODULES:
+            _proto_module(parts, module, opts)
+        elif module in ("icmp", "icmp6", "icmpv6"):
+            _icmp(parts, module, opts)
+        elif module in MODULES:
+            MODULES[module](parts, opts)
+        else:
+            written = " ".join(f"{'! ' if o.negated else ''}{o.flag} {o.value}".strip() for o in opts)
+            parts.doubts.append(f"match module {module}{' (' + written + ')' if written else ''} "
+                                "is not modelled; assumed to match")
+    return parts
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def parse_nat_range(text: str, family: int) -> NatRange:
+    """``ADDR[-ADDR][:PORT[-PORT]]``; IPv6 addresses in brackets when a port follows."""
+    if text.startswith("["):
+        close = text.find("]")
+        addrs, rest = text[1:close], text[close + 1:]
+        if rest.startswith("-["):  # [a]-[b]:port
+            close2 = rest.find("]")
+            addrs, rest = f"{addrs}-{rest[2:close2]}", rest[close2 + 1:]
+        ports = rest[1:] if rest.startswith(":") else ""
+    elif family == 6:
+        addrs, ports = text, ""
+    else:
+        addrs, _, ports = text.partition(":")
+    lo = hi = None
+    if addrs:
+        lo_text, _, hi_text = addrs.partition("-") if family == 4 or addrs.count("-") else (addrs, "", "")
+        lo = parse_address(lo_text)[1]
+        hi = parse_address(hi_text)[1] if hi_text else lo
+    plo = phi = None
+    if ports:
+        p1, _, p2 = ports.partition("-")
+        plo = int(p1)
+        phi = int(p2) if p2 else plo
+    return NatRange(lo, hi, plo, phi, text)
+
+
+def _mark_target(target: Target) -> tuple[int, int, str]:
+    """MARK/CONNMARK as (value, mask, op); iptables-save writes most forms as --set-xmark."""
+    for opt in target.options:
+        if opt.flag in ("--set-xmark", "--set-mark"):
+            value, mask = parse_mark(opt.value)
+            return value, mask, "xset" if opt.flag == "--set-xmark" else "set"
+        if opt.flag in ("--or-mark", "--xor-mark", "--and-mark"):
+            return int(opt.value, 0), 0, opt.flag[2:-5]
+        if opt.flag in ("--save-mark", "--restore-mark"):
+            mask = target.option("--mask")
+            return 0, int(mask.value, 0) if mask else 0xFFFFFFFF, opt.flag[2:-5]
+    raise ValueError(f"{target.name} needs --set-xmark, --set-mark, --or-mark, --xor-mark or --and-mark")
+
+
+def _target_kind(target: Target | None, table: str, chains: set[str]) -> tuple[Kind, str]:
+    """The kind of a target and, for an unmodelled one, why it is uncertain."""
+    if target is None:
+        return Kind.CONTINUE, ""
+    name = target.name
+    if name in chains:
+        return (Kind.GOTO if target.goto else Kind.JUMP), ""
+    fixed = {"ACCEPT": Kind.ACCEPT, "DROP": Kind.DROP, "REJECT": Kind.REJECT, "RETURN": Kind.RETURN,
+             "DNAT": Kind.DNAT, "SNAT": Kind.SNAT, "MASQUERADE": Kind.MASQUERADE, "REDIRECT": Kind.REDIRECT,
+             "MARK": Kind.MARK, "CONNMARK": Kind.CONNMARK, "NOTRACK": Kind.NOTRACK}
+    if name in fixed:
+        return fixed[name], ""
+    if name == "CT":
+        notrack = target.option("--notrack") is not None
+        return (Kind.NOTRACK if notrack else Kind.CONTINUE), ""
+    if name in PASSIVE_TARGETS:
+        return Kind.CONTINUE, ""
+    if name in ("QUEUE", "NFQUEUE"):
+        return Kind.CONTINUE, f"target {name}: the verdict comes from a userspace program; assumed to continue"
+    return Kind.CONTINUE, (f"target {name} is neither a modelled target nor a chain of table {table}; "
+                           "assumed to continue")
+
+
+def compile_rule(rule: Rule, table: str, chains: set[str], family: int) -> CompiledRule:
+    """One rule; raises RulesSyntaxError/ValueError when its text cannot be used at all."""
+    spec = rule.parsed
+    parts = match_parts(spec, family)
+    kind, doubt = _target_kind(spec.target, table, chains)
+    doubts = [*parts.doubts, *([doubt] if doubt else [])]
+    compiled = CompiledRule(rule, table, tuple(parts.checks), kind, parts.split, parts.split_mode,
+                            tuple(doubts), spec.target, recent=parts.recent)
+    target = spec.target
+    if kind in (Kind.JUMP, Kind.GOTO) and target is not None:
+        compiled.jump_name = target.name
+    elif kind in (Kind.DNAT, Kind.SNAT, Kind.MASQUERADE, Kind.REDIRECT) and target is not None:
+        compiled.nat = _nat_of(target, kind, family)
+    elif kind in (Kind.MARK, Kind.CONNMARK) and target is not None:
+        compiled.mark = _mark_target(target)
+    compiled.index_key = _index_keys(spec, family)
+    return compiled
+
+
+def _nat_of(target: Target, kind: Kind, family: int) -> NatRange | None:
+    flag = {Kind.DNAT: "--to-destination", Kind.SNAT: "--to-source"}.get(kind, "--to-ports")
+    opt = target.option(flag)
+    if opt is None:
+        if kind in (Kind.DNAT, Kind.SNAT):
+            raise ValueError(f"{target.name} needs {flag}")
+        return None
+    if kind in (Kind.MASQUERADE, Kind.REDIRECT):
+        low, _, high = opt.value.partition("-")
+        return NatRange(None, None, int(low), int(high) if high else int(low), opt.value)
+    return parse_nat_range(opt.value, family)
+
+
+# --------------------------------------------------------------------------- indexes
+
+
+def _index_keys(spec: RuleSpec, family: int) -> tuple[object, object]:
+    """(destination, (protocol, port)) this rule can only match, each None when it is not that narrow."""
+    dst = port = None
+    proto = None
+    for opt in spec.options:
+        if opt.negated:
+            continue
+        if opt.flag == "-d" and opt.module == "":
+            try:
+                fam, net, mask = parse_network(opt.value)
+            except ValueError:
+                continue
+            if fam == family and mask == (0xFFFFFFFF if family == 4 else (1 << 128) - 1):
+                dst = net
+        elif opt.flag == "-p" and opt.module == "":
+            proto = opt.value.lower()
+        elif opt.flag == "--dport" and opt.module in PROTOCOL_MODULES and opt.value.isdigit():
+            port = int(opt.value)
+    return dst, ((proto, port) if proto is not None and port is not None else None)
+
+
+def _build_index(chain: CompiledChain) -> None:
+    """Index a long chain on whichever key places more of its rules."""
+    rules = chain.rules
+    if len(rules) < INDEX_MIN_RULES:
+        return
+    by_dst = sum(1 for r in rules if r.index_key[0] is not None)
+    by_port = sum(1 for r in rules if r.index_key[1] is not None)
+    if max(by_dst, by_port) < len(rules) // 2:
+        return
+    slot = 0 if by_dst >= by_port else 1
+    buckets: dict[object, list[CompiledRule]] = {}
+    rest: list[CompiledRule] = []
+    for rule in rules:
+        key = rule.index_key[slot]
+        if key is None:
+            rest.append(rule)
+        else:
+            buckets.setdefault(key, []).append(rule)
+    position = {id(r): i for i, r in enumerate(rules)}
+    chain.index = {k: tuple(sorted([*v, *rest], key=lambda r: position[id(r)])) for k, v in buckets.items()}
+    chain.rest = tuple(rest)
+    chain.index_on = "dst" if slot == 0 else "dport"
+
+
+def compile_ruleset(ruleset: Ruleset) -> CompiledRuleset:
+    """Compile every table; a rule that cannot be compiled is kept as a problem and skipped."""
+    family = 6 if ruleset.ipv6 else 4
+    tables: dict[str, dict[str, CompiledChain]] = {}
+    problems: list[tuple[Rule, str]] = []
+    for table in ruleset.tables:
+        names = {c.name for c in table.chains if not c.builtin} - set(BUILTIN_CHAINS.get(table.name, ()))
+        chains: dict[str, CompiledChain] = {}
+        for chain in table.chains:
+            compiled: list[CompiledRule] = []
+            for rule in chain.rules:
+                try:
+                    compiled.append(compile_rule(rule, table.name, names, family))
+                except (RulesSyntaxError, ValueError) as exc:
+                    problems.append((rule, str(exc)))
+            chains[chain.name] = CompiledChain(chain.name, table.name, tuple(compiled), chain.policy)
+        for chain in chains.values():
+            for rule in chain.rules:
+                if rule.jump_name:
+                    rule.jump = chains[rule.jump_name]
+            _build_index(chain)
+        tables[table.name] = chains
+    return CompiledRuleset(family, tables, tuple(problems))

@@ -1,0 +1,548 @@
+"""Walking a packet through the hooks of a compiled ruleset, with the kernel's semantics.
+
+The walk follows every branch of every probability split: a branch is a copy
+of the packet's state with its own call stack, path and probability (kept as
+an integer fraction until the end, since Fractions are slow). A sampling run
+(``Sampler``) instead draws each split with injected randomness, as the kernel
+does, and keeps xt_recent's lists in a :class:`RecentTable` with injected time.
+
+Hook order (the first packet of a connection):
+
+* from elsewhere: raw, mangle, nat PREROUTING; routing (a local destination
+  goes to INPUT, any other is forwarded); mangle, filter, security, nat INPUT,
+  or mangle, filter, security FORWARD then mangle, nat POSTROUTING;
+* locally generated: raw, mangle, nat OUTPUT; routing; filter, security
+  OUTPUT; mangle, nat POSTROUTING; a packet for a local address then comes
+  back in on ``lo`` through raw, mangle PREROUTING and mangle, filter,
+  security INPUT (its connection is already NATed, so nat is not consulted).
+
+The nat table is consulted only while the connection is NEW (not for an
+established or untracked one).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from kubeproxy_sim.netfilter.compile import TERMINAL_NAT, CompiledChain, CompiledRule, CompiledRuleset, Kind
+from kubeproxy_sim.netfilter.packet import (
+    CtState,
+    Packet,
+    format_endpoint,
+    loopback,
+    parse_address,
+    parse_network,
+)
+
+ACCEPT, DROP, REJECT = "ACCEPT", "DROP", "REJECT"
+TCP_FLAGS_NEW = frozenset({"SYN"})
+TCP_FLAGS_LATER = frozenset({"ACK"})
+
+
+@dataclass(frozen=True, slots=True)
+class NodeContext:
+    """What the node knows that the rules do not say.
+
+    ``addresses``: the node's own addresses (``IP`` or ``IP/PREFIX``); with
+    loopback they are LOCAL for addrtype and make a packet from them locally
+    generated. ``interfaces``: name -> its addresses (for MASQUERADE's source
+    and addrtype --limit-iface-*). ``routes``: (CIDR, interface) pairs, to
+    know the output interface. ``affinity``: the names of the xt_recent lists
+    (session affinity) that already hold the client. ``ipsets``: name ->
+    members (``IP``, ``CIDR`` or ``IP,proto:port``); a set not given is
+    uncertain.
+    """
+
+    addresses: tuple[str, ...] = ()
+    interfaces: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    routes: tuple[tuple[str, str], ...] = ()
+    affinity: frozenset[str] = frozenset()
+    ipsets: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+
+    @classmethod
+    def of(cls, addresses: Iterable[str] = (), *, interfaces: dict[str, Iterable[str]] | None = None,
+           routes: Iterable[tuple[str, str]] = (), affinity: Iterable[str] = (),
+           ipsets: dict[str, Iterable[str]] | None = None) -> NodeContext:
+        return cls(
+            tuple(addresses),
+            tuple((name, tuple(addrs)) for name, addrs in (interfaces or {}).items()),
+            tuple(routes),
+            frozenset(affinity),
+            None if ipsets is None else tuple((n, tuple(m)) for n, m in ipsets.items()),
+        )
+
+
+class RecentTable:
+    """xt_recent's lists: per name, addresses with their last hit times, LRU-evicted.
+
+    The kernel keeps ``ip_list_tot`` (100) entries per list, each with up to
+    ``ip_pkt_list_tot`` (20) timestamps; a new address in a full list evicts
+    the least recently updated one. Time is whatever the caller passes.
+    """
+
+    def __init__(self, size: int = 100, stamps: int = 20) -> None:
+        self.size = size
+        self.stamps = stamps
+        self.lists: dict[str, OrderedDict[int, list[float]]] = {}
+
+    def holds(self, name: str, addr: int) -> bool:
+        return addr in self.lists.get(name, {})
+
+    def add(self, name: str, addr: int, now: float) -> None:
+        """--set (and a matching --update): a new timestamp, and the entry becomes the most recent."""
+        entries = self.lists.setdefault(name, OrderedDict())
+        stamps = entries.pop(addr, None)
+        if stamps is None:
+            if len(entries) >= self.size:
+                entries.popitem(last=False)
+            stamps = []
+        stamps.append(now)
+        del stamps[:-self.stamps]
+        entries[addr] = stamps
+
+    def apply(self, command: str, name: str, addr: int, now: float, seconds: int, hitcount: int,
+              negated: bool, reap: bool = False) -> bool:
+        """Run one recent match as xt_recent does; returns whether the rule matches."""
+        entries = self.lists.setdefault(name, OrderedDict())
+        stamps = entries.get(addr)
+        matched = negated
+        if stamps is None:
+            if command == "--set":
+                self.add(name, addr, now)
+                return not negated
+            return matched
+        if command == "--set":
+            matched = not negated
+        elif command == "--remove":
+            del entries[addr]
+            return not negated
+        else:
+            recent = [t for t in stamps if not seconds or t >= now - seconds]
+            if recent and len(recent) >= max(hitcount, 1):
+                matched = not negated
+            if reap and seconds and stamps[-1] < now - seconds:
+                del entries[addr]
+                return matched
+        if command == "--set" or (command == "--update" and matched):
+            self.add(name, addr, now)
+        return matched
+
+
+@dataclass(slots=True)
+class Sampler:
+    """Resolve splits by drawing, as the kernel does: ``rng()`` returns 32 random bits."""
+
+    rng: Callable[[], int]
+    recent: RecentTable = field(default_factory=RecentTable)
+    now: float = 0.0
+    nth_counters: dict[int, int] = field(default_factory=dict)
+
+    def draw(self, rule: CompiledRule) -> bool:
+        num, den = rule.split  # type: ignore[misc]
+        if rule.split_mode == "nth":
+            count = self.nth_counters.get(id(rule), 0)
+            self.nth_counters[id(rule)] = (count + 1) % den
+            return (count == den - 1) if num == 1 else (count != den - 1)
+        return (self.rng() & 0x7FFFFFFF) < num
+
+
+class Env:
+    """The node's facts in the form the checks look them up (sets of integers)."""
+
+    def __init__(self, node: NodeContext, family: int, sampler: Sampler | None = None) -> None:
+        self.family = family
+        self.sampler = sampler
+        self.affinity = node.affinity
+        self.local = frozenset(v for f, v in map(_address, node.addresses) if f == family)
+        self.primary = next((v for f, v in map(_address, node.addresses) if f == family), None)
+        self.iface_addrs = {
+            name: tuple(v for f, v in map(_address, addrs) if f == family) for name, addrs in node.interfaces
+        }
+        nets = [(parse_network(cidr), iface) for cidr, iface in node.routes]
+        self.routes = sorted(((n, m, i) for (f, n, m), i in nets if f == family), key=lambda r: -r[1])
+        self.ipsets = None if node.ipsets is None else {n: _parse_members(m) for n, m in node.ipsets}
+
+    def address_type(self, family: int, value: int, iface: str | None = "") -> str | None:
+        """addrtype's answer for an address (None: the interface's addresses are not known)."""
+        if iface:
+            addrs = self.iface_addrs.get(iface)
+            if addrs is None and iface != "lo":
+                return None
+            if value in (addrs or ()) or (iface == "lo" and loopback(family, value)):
+                return "LOCAL"
+        elif iface is None:
+            return None
+        elif value in self.local or loopback(family, value):
+            return "LOCAL"
+        if value == 0:
+            return "UNSPEC"
+        if family == 4:
+            if value >> 28 == 0xE:
+                return "MULTICAST"
+            if value == 0xFFFFFFFF:
+                return "BROADCAST"
+        elif value >> 120 == 0xFF:
+            return "MULTICAST"
+        return "UNICAST"
+
+    def is_local(self, value: int) -> bool:
+        return value in self.local or loopback(self.family, value)
+
+    def route(self, value: int) -> str | None:
+        for net, mask, iface in self.routes:
+            if value & mask == net:
+                return iface
+        return None
+
+    def source_for(self, iface: str | None) -> int | None:
+        """MASQUERADE's new source: the output interface's address, else the primary node address."""
+        addrs = self.iface_addrs.get(iface or "")
+        return addrs[0] if addrs else self.primary
+
+    def recent_hit(self, name: str, addr: int, seconds: int, hitcount: int, command: str, b: Branch) -> bool:
+        if self.sampler is not None:
+            return self.sampler.recent.apply(command, name, addr, self.sampler.now, seconds, hitcount, False)
+        return name in self.affinity
+
+    def ipset_member(self, name: str, dims: tuple[str, ...], b: Branch) -> bool | None:
+        if self.ipsets is None or name not in self.ipsets:
+            return None
+        singles, tuples = self.ipsets[name]
+        addr = b.src if dims[0] == "src" else b.dst
+        if len(dims) == 1 or not tuples:
+            return any(addr & m == n for n, m in singles)
+        port = b.sport if dims[1] == "src" else b.dport
+        return (addr, b.proto, port) in tuples
+
+
+def _address(text: str) -> tuple[int, int]:
+    return parse_address(text.partition("/")[0])
+
+
+def _parse_members(members: Iterable[str]) -> tuple[list[tuple[int, int]], set[tuple[int, str, int]]]:
+    singles: list[tuple[int, int]] = []
+    tuples: set[tuple[int, str, int]] = set()
+    for member in members:
+        addr, _, rest = member.partition(",")
+        _, net, mask = parse_network(addr)
+        if rest:
+            proto, _, port = rest.partition(":")
+            tuples.add((net, proto.lower(), int(port)))
+        else:
+            singles.append((net, mask))
+    return singles, tuples
+
+
+class Branch:
+    """One possible history of the packet: its state now, how likely it is, and how it got here."""
+
+    __slots__ = ("bridge_port", "ctmark", "ctstate", "ctstatus", "den", "dnat", "doubts", "dport", "dst",
+                 "env", "family", "in_iface", "mark", "masq", "nat_text", "num", "orig_dport", "orig_dst",
+                 "orig_sport", "orig_src", "out_iface", "path", "proto", "snat", "sport", "src", "tcp_flags")
+
+    def __init__(self, packet: Packet, env: Env) -> None:
+        self.env = env
+        self.family = packet.family
+        self.proto = packet.proto
+        self.src = self.orig_src = packet.src
+        self.dst = self.orig_dst = packet.dst
+        self.sport = self.orig_sport = packet.sport
+        self.dport = self.orig_dport = packet.dport
+        self.in_iface = packet.in_iface
+        self.out_iface = packet.out_iface
+        self.mark = packet.mark
+        self.ctmark = 0
+        self.ctstate = packet.ctstate.value
+        self.ctstatus = packet.ctstatus
+        self.tcp_flags = TCP_FLAGS_NEW if packet.ctstate is CtState.NEW else TCP_FLAGS_LATER
+        self.bridge_port = packet.bridge_port
+        self.dnat = self.snat = self.masq = False
+        self.nat_text: str | None = None
+        self.num = self.den = 1
+        self.path: list[CompiledRule] = []
+        self.doubts: list[tuple[CompiledRule, str]] = []
+
+    def fork(self, num: int, den: int) -> Branch:
+        """A copy that takes ``num/den`` of this branch's probability."""
+        other = Branch.__new__(Branch)
+        for name in Branch.__slots__:
+            setattr(other, name, getattr(self, name))
+        other.path = list(self.path)
+        other.doubts = list(self.doubts)
+        other.num, other.den = self.num * num, self.den * den
+        return other
+
+    def destination(self) -> str:
+        """Where a DNATed packet goes, as ``IP:PORT`` (or the range the rule wrote)."""
+        return self.nat_text or format_endpoint(self.family, self.dst, self.dport)
+
+
+def rule_matches(rule: CompiledRule, b: Branch) -> bool:
+    """All checks of a rule (the split aside); doubts are recorded when the answer hangs on them."""
+    doubts = None
+    for check in rule.checks:
+        result = check(b)
+        if result is True:
+            continue
+        if result is False:
+            return False
+        if doubts is None:
+            doubts = [result]
+        else:
+            doubts.append(result)
+    matched = True
+    if doubts is not None:
+        for doubt in doubts:
+            b.doubts.append((rule, doubt.reason))
+            matched = matched and doubt.assume
+    if matched and rule.doubts:
+        b.doubts.extend((rule, reason) for reason in rule.doubts)
+    return matched
+
+
+Frame = tuple[CompiledChain, tuple[CompiledRule, ...], int]
+
+
+def walk_chain(chain: CompiledChain, b: Branch, sampler: Sampler | None) -> list[tuple[Branch, str]]:
+    """Every (branch, verdict) a packet entering a built-in chain can leave with."""
+    results: list[tuple[Branch, str]] = []
+    pending: list[tuple[Branch, list[Frame]]] = [(b, [(chain, chain.rules_for(b), 0)])]
+    while pending:
+        branch, stack = pending.pop()
+        results.append((branch, _walk(branch, stack, pending, sampler)))
+    return results
+
+
+def _walk(b: Branch, stack: list[Frame], pending: list[tuple[Branch, list[Frame]]],
+          sampler: Sampler | None) -> str:
+    """Walk one branch until this table's verdict; forks go to ``pending``."""
+    base = stack[0][0]
+    while stack:
+        chain, rules, i = stack.pop()
+        n = len(rules)
+        while i < n:
+            rule = rules[i]
+            i += 1
+            if not rule_matches(rule, b):
+                continue
+            split = rule.split
+            if split is not None:
+                if sampler is not None:
+                    if not sampler.draw(rule):
+                        continue
+                else:
+                    num, den = split
+                    pending.append((b.fork(den - num, den), [*stack, (chain, rules, i)]))
+                    b.num *= num
+                    b.den *= den
+            b.path.append(rule)
+            kind = rule.kind
+            if kind is Kind.CONTINUE:
+                continue
+            if kind is Kind.JUMP or kind is Kind.GOTO:
+                if kind is Kind.JUMP:
+                    stack.append((chain, rules, i))
+                chain = rule.jump  # type: ignore[assignment]
+                rules, i = chain.rules_for(b), 0
+                n = len(rules)
+                continue
+            if kind is Kind.RETURN:
+                break
+            verdict = _apply(rule, kind, b)
+            if verdict is not None:
+                return verdict
+    return DROP if base.policy == DROP else ACCEPT
+
+
+def _apply(rule: CompiledRule, kind: Kind, b: Branch) -> str | None:
+    """The effect of a non-jump target; returns the table's verdict when it ends the walk."""
+    if kind is Kind.ACCEPT:
+        return ACCEPT
+    if kind is Kind.DROP:
+        return DROP
+    if kind is Kind.REJECT:
+        return REJECT
+    if kind in TERMINAL_NAT:
+        _nat(rule, kind, b)
+        return ACCEPT
+    if kind is Kind.MARK or kind is Kind.CONNMARK:
+        _mark(rule, kind, b)
+    elif kind is Kind.NOTRACK:
+        b.ctstate = CtState.UNTRACKED.value
+    return None
+
+
+def _mark(rule: CompiledRule, kind: Kind, b: Branch) -> None:
+    value, mask, op = rule.mark  # type: ignore[misc]
+    attr = "mark" if kind is Kind.MARK else "ctmark"
+    old = getattr(b, attr)
+    if op == "xset":
+        new = (old & ~mask) ^ value
+    elif op == "set":
+        new = (old & ~mask) | value
+    elif op == "or":
+        new = old | value
+    elif op == "xor":
+        new = old ^ value
+    elif op == "and":
+        new = old & value
+    elif op == "save":  # CONNMARK --save-mark: ctmark takes the packet mark's masked bits
+        b.ctmark = (b.ctmark & ~mask) | (b.mark & mask)
+        return
+    else:  # restore
+        b.mark = (b.mark & ~mask) | (b.ctmark & mask)
+        return
+    setattr(b, attr, new & 0xFFFFFFFF)
+
+
+def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> None:
+    """DNAT/REDIRECT rewrite the destination, SNAT/MASQUERADE the source (first address of a range)."""
+    nat = rule.nat
+    if kind is Kind.DNAT or kind is Kind.REDIRECT:
+        if kind is Kind.REDIRECT:
+            local = b.env.source_for(b.in_iface) if b.in_iface else None
+            b.dst = local if local is not None else (1 if b.family == 6 else 0x7F000001)
+        elif nat is not None and nat.addr_lo is not None:
+            b.dst = nat.addr_lo
+        if nat is not None and nat.port_lo is not None:
+            b.dport = nat.port_lo
+        b.dnat = True
+        ranged = nat is not None and (nat.addr_lo != nat.addr_hi or nat.port_lo != nat.port_hi)
+        b.nat_text = nat.text if ranged and nat is not None else None
+        if ranged:
+            b.doubts.append((rule, "the NAT range has several addresses or ports; later rules see the first"))
+        return
+    if kind is Kind.MASQUERADE:
+        source = b.env.source_for(b.out_iface)
+        if source is None:
+            b.doubts.append((rule, "the outgoing interface's address is not known; the source is unchanged"))
+        else:
+            b.src = source
+        b.masq = True
+    elif nat is not None and nat.addr_lo is not None:
+        b.src = nat.addr_lo
+    if nat is not None and nat.port_lo is not None:
+        b.sport = nat.port_lo
+    b.snat = True
+    if kind is Kind.SNAT:
+        b.masq = True
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """One branch at the end of its walk."""
+
+    verdict: str  # DNAT, ACCEPT, DROP, REJECT
+    destination: str | None
+    masquerade: bool
+    num: int
+    den: int
+    path: tuple[CompiledRule, ...]
+    doubts: tuple[tuple[CompiledRule, str], ...]
+
+
+PRE_REMOTE = (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("nat", "PREROUTING"), "ROUTE")
+TO_INPUT = (("mangle", "INPUT"), ("filter", "INPUT"), ("security", "INPUT"), ("nat", "INPUT"))
+TO_FORWARD = (("mangle", "FORWARD"), ("filter", "FORWARD"), ("security", "FORWARD"),
+              ("mangle", "POSTROUTING"), ("nat", "POSTROUTING"))
+FROM_LOCAL = (("raw", "OUTPUT"), ("mangle", "OUTPUT"), ("nat", "OUTPUT"), "ROUTE_OUT", ("filter", "OUTPUT"),
+              ("security", "OUTPUT"), ("mangle", "POSTROUTING"), ("nat", "POSTROUTING"), "LOOPBACK")
+LOOPBACK_IN = (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("mangle", "INPUT"), ("filter", "INPUT"),
+               ("security", "INPUT"))
+
+
+class Engine:
+    """A compiled ruleset and a node: runs packets through the hooks."""
+
+    def __init__(self, compiled: CompiledRuleset, node: NodeContext, sampler: Sampler | None = None) -> None:
+        self.compiled = compiled
+        self.env = Env(node, compiled.family, sampler)
+        self.sampler = sampler
+        self.chains = {(t, c): chain for t, chains in compiled.tables.items() for c, chain in chains.items()}
+
+    def is_local_origin(self, packet: Packet) -> bool:
+        """Locally generated: from one of the node's addresses (or loopback), not received on an interface."""
+        return packet.in_iface is None and self.env.is_local(packet.src)
+
+    def run(self, packet: Packet) -> list[Finished]:
+        """Every way the packet can end, each with its probability as an integer fraction."""
+        if packet.family != self.compiled.family:
+            raise ValueError(f"the packet is IPv{packet.family} but the rules are IPv{self.compiled.family}")
+        start = Branch(packet, self.env)
+        local = self.is_local_origin(packet)
+        if local:
+            start.in_iface = ""
+        finished: list[Finished] = []
+        pending: list[tuple[Branch, tuple[object, ...]]] = [(start, FROM_LOCAL if local else PRE_REMOTE)]
+        while pending:
+            branch, steps = pending.pop()
+            self._advance(branch, steps, packet, pending, finished)
+        return finished
+
+    def _advance(self, b: Branch, steps: tuple[object, ...], packet: Packet,
+                 pending: list[tuple[Branch, tuple[object, ...]]], finished: list[Finished]) -> None:
+        """Run one branch through its remaining hooks; forks are queued with the steps they still need."""
+        for pos, step in enumerate(steps):
+            if isinstance(step, str):
+                following = self._route(step, b, packet, steps[pos + 1:])
+                if following:
+                    pending.append((b, following))
+                else:
+                    finished.append(self._finish(b, ACCEPT))
+                return
+            table, hook = step
+            if table == "nat" and b.ctstate != CtState.NEW.value:
+                continue
+            chain = self.chains.get(step)  # type: ignore[call-overload]
+            if chain is None:
+                continue
+            outcomes = walk_chain(chain, b, self.sampler)
+            rest = steps[pos + 1:]
+            for other, verdict in outcomes[1:]:
+                self._settle(other, verdict, rest, pending, finished)
+            b, verdict = outcomes[0]
+            if verdict != ACCEPT:
+                finished.append(self._finish(b, verdict))
+                return
+        finished.append(self._finish(b, ACCEPT))
+
+    def _settle(self, b: Branch, verdict: str, rest: tuple[object, ...],
+                pending: list[tuple[Branch, tuple[object, ...]]], finished: list[Finished]) -> None:
+        if verdict != ACCEPT:
+            finished.append(self._finish(b, verdict))
+        elif rest:
+            pending.append((b, rest))
+        else:
+            finished.append(self._finish(b, ACCEPT))
+
+    def _route(self, step: str, b: Branch, packet: Packet, rest: tuple[object, ...]) -> tuple[object, ...]:
+        """Routing decisions: they pick the next hooks and the output interface."""
+        if step == "ROUTE":
+            local = self.env.is_local(b.dst)
+            self._set_out_iface(b, packet, local)
+            return TO_INPUT if local else TO_FORWARD
+        if step == "ROUTE_OUT":
+            self._set_out_iface(b, packet, self.env.is_local(b.dst))
+            return rest
+        # LOOPBACK: a locally generated packet for a local address comes back in on lo.
+        if self.env.is_local(b.dst):
+            b.in_iface, b.out_iface = "lo", None
+            return LOOPBACK_IN
+        return ()
+
+    def _set_out_iface(self, b: Branch, packet: Packet, local: bool) -> None:
+        if packet.out_iface is not None:
+            b.out_iface = packet.out_iface
+        elif local:
+            b.out_iface = "lo"
+        else:
+            b.out_iface = self.env.route(b.dst)
+
+    @staticmethod
+    def _finish(b: Branch, verdict: str) -> Finished:
+        if verdict == ACCEPT and b.dnat:
+            return Finished("DNAT", b.destination(), b.masq, b.num, b.den, tuple(b.path), tuple(b.doubts))
+        return Finished(verdict, None, b.masq if verdict == ACCEPT else False, b.num, b.den, tuple(b.path),
+                        tuple(b.doubts))

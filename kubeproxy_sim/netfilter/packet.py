@@ -1,0 +1,136 @@
+"""The packet the evaluator follows, and the address arithmetic it needs.
+
+Addresses are kept as integers with their family (4 or 6): every address
+match in a ruleset is then a mask and a comparison, which is what makes a
+trace cheap. Text is parsed once, with netaddr, at the edges (building a
+packet, compiling a rule) and formatted back only for output.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import netaddr
+
+V4_BITS = 32
+V6_BITS = 128
+V4_ALL = (1 << V4_BITS) - 1
+V6_ALL = (1 << V6_BITS) - 1
+
+
+class CtState(StrEnum):
+    """The conntrack state of the packet as the conntrack/state matches see it."""
+
+    NEW = "NEW"
+    ESTABLISHED = "ESTABLISHED"
+    RELATED = "RELATED"
+    INVALID = "INVALID"
+    UNTRACKED = "UNTRACKED"
+
+
+PROTOCOLS = ("tcp", "udp", "sctp", "icmp", "icmpv6")
+PROTOCOL_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132}
+
+
+def parse_address(text: str) -> tuple[int, int]:
+    """(family, value) of one address; IPv6 may be written in brackets. Raises ValueError."""
+    raw = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        version = 6 if ":" in raw else 4
+        value = netaddr.IPAddress(raw, version)
+    except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
+        raise ValueError(f"{text!r} is not an IP address") from exc
+    return version, int(value)
+
+
+def parse_network(text: str) -> tuple[int, int, int]:
+    """(family, network, mask) of ``ADDR``, ``ADDR/LEN`` or ``ADDR/MASK`` as iptables writes them.
+
+    iptables clears the host bits itself (``-s 10.0.0.5/8`` is 10.0.0.0/8), so
+    the network is the address and the mask, not an error.
+    """
+    addr, _, prefix = text.partition("/")
+    family, value = parse_address(addr)
+    bits = V4_BITS if family == 4 else V6_BITS
+    full = V4_ALL if family == 4 else V6_ALL
+    if not prefix:
+        mask = full
+    elif prefix.isdigit():
+        length = int(prefix)
+        if length > bits:
+            raise ValueError(f"{text!r}: prefix length {length} is longer than {bits}")
+        mask = full ^ (full >> length)
+    else:
+        mask_family, mask = parse_address(prefix)
+        if mask_family != family:
+            raise ValueError(f"{text!r}: the mask is not of the address's family")
+    return family, value & mask, mask
+
+
+def format_address(family: int, value: int) -> str:
+    """Canonical text: dotted quad, or RFC 5952 compressed IPv6."""
+    if family == 4:
+        return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+    return str(ipaddress.IPv6Address(value))
+
+
+def format_endpoint(family: int, value: int, port: int | None) -> str:
+    """``10.0.0.1:80``, ``[fd00::1]:80``, or the bare address when there is no port."""
+    text = format_address(family, value)
+    if port is None:
+        return text
+    return f"{text}:{port}" if family == 4 else f"[{text}]:{port}"
+
+
+def loopback(family: int, value: int) -> bool:
+    """127.0.0.0/8 and ::1 are local on every host, whatever its interfaces."""
+    return (value >> 24) == 127 if family == 4 else value == 1
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """The first packet of a connection (unless ``ctstate`` says otherwise).
+
+    ``in_iface``/``out_iface`` None means "not known": a rule that tests them
+    is then reported as uncertain. ``bridge_port`` is the bridge port the
+    packet entered through (physdev), if it was bridged.
+    """
+
+    proto: str
+    family: int
+    src: int
+    dst: int
+    sport: int | None = None
+    dport: int | None = None
+    in_iface: str | None = None
+    out_iface: str | None = None
+    mark: int = 0
+    ctstate: CtState = CtState.NEW
+    ctstatus: frozenset[str] = field(default_factory=frozenset)
+    bridge_port: str | None = None
+
+    @classmethod
+    def of(cls, proto: str, src: str, dst: str, dport: int | None = None, sport: int | None = None,
+           **fields: object) -> Packet:
+        """A packet from text addresses; raises ValueError naming what is wrong."""
+        proto = proto.lower()
+        if proto not in PROTOCOLS:
+            raise ValueError(f"protocol {proto!r} is not one of {', '.join(PROTOCOLS)}")
+        src_family, src_value = parse_address(src)
+        dst_family, dst_value = parse_address(dst)
+        if src_family != dst_family:
+            raise ValueError(f"source {src} and destination {dst} are of different IP families")
+        for name, port in (("sport", sport), ("dport", dport)):
+            if port is not None and not 0 <= port <= 65535:
+                raise ValueError(f"{name} {port} is not a port (0-65535)")
+        return cls(proto, src_family, src_value, dst_value, sport, dport, **fields)  # type: ignore[arg-type]
+
+    @property
+    def src_text(self) -> str:
+        return format_address(self.family, self.src)
+
+    @property
+    def dst_text(self) -> str:
+        return format_address(self.family, self.dst)

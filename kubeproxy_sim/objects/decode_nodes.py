@@ -1,0 +1,151 @@
+"""Decoding v1 Nodes and v1 Pods: the host facts (addresses, pod CIDRs, zone labels) and pod state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubeproxy_sim.objects.addr import parse_cidr
+from kubeproxy_sim.objects.decode import check_metadata, object_name, read_ip, read_protocol, report_type
+from kubeproxy_sim.objects.model import ContainerPort, Node, NodeAddress, Origin, Pod
+from kubeproxy_sim.objects.report import Report, quote
+
+_IP_ADDRESS_TYPES = frozenset({"InternalIP", "ExternalIP"})
+
+
+def decode_node(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> Node | None:
+    """A Node: its addresses, pod CIDRs (podCIDRs, or the older single podCIDR) and labels."""
+    _, name, _ = object_name(doc, namespaced=False)
+    labels = check_metadata(report, doc, where)
+    spec = report.mapping(doc, "spec", "spec") or {}
+    status = report.mapping(doc, "status", "status") or {}
+    pod_cidrs = _pod_cidrs(report, spec)
+    addresses = _node_addresses(report, status)
+    if report.failed:
+        return None
+    return Node(name=name, addresses=addresses, pod_cidrs=pod_cidrs, labels=labels, origin=origin)
+
+
+def _pod_cidrs(report: Report, spec: dict[str, Any]) -> tuple[str, ...]:
+    """spec.podCIDRs, falling back to spec.podCIDR; the two must agree when both are set."""
+    single = report.string(spec, "podCIDR", "spec.podCIDR", "")
+    many = report.seq(spec, "podCIDRs", "spec.podCIDRs")
+    if many and single and many[0] != single:
+        report.error("spec.podCIDRs[0]", f"{quote(many[0])} differs from spec.podCIDR {quote(single)}; "
+                                         "expected the same CIDR (podCIDRs[0] is podCIDR)")
+        return ()
+    texts = [(f"spec.podCIDRs[{i}]", t) for i, t in enumerate(many)] if many else (
+        [("spec.podCIDR", single)] if single else [])
+    out = []
+    for path, text in texts:
+        parsed = parse_cidr(text)
+        if parsed is None:
+            report.error(path, f"{quote(text)} is not a CIDR like 10.244.0.0/24")
+            continue
+        out.append(parsed.text)
+    return tuple(out)
+
+
+def _node_addresses(report: Report, status: dict[str, Any]) -> tuple[NodeAddress, ...]:
+    """status.addresses; InternalIP and ExternalIP must be IP addresses, other types are names."""
+    out = []
+    for i, raw in enumerate(report.seq(status, "addresses", "status.addresses")):
+        path = f"status.addresses[{i}]"
+        if type(raw) is not dict:
+            report.error(path, f"expected a mapping, got {report_type(raw)}")
+            continue
+        kind = report.string(raw, "type", f"{path}.type", "")
+        address = report.string(raw, "address", f"{path}.address", "")
+        if not kind:
+            report.error(f"{path}.type", "required; expected InternalIP, ExternalIP, Hostname, ...")
+            continue
+        if not address:
+            report.error(f"{path}.address", "required")
+            continue
+        if kind in _IP_ADDRESS_TYPES:
+            parsed = read_ip(report, address, f"{path}.address")
+            if parsed is None:
+                continue
+            address = parsed.text
+        out.append(NodeAddress(type=kind, address=address))
+    return tuple(out)
+
+
+def decode_pod(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> Pod | None:
+    """A Pod: where it runs, its IPs, container ports, and whether it is ready or terminating."""
+    namespace, name, _ = object_name(doc)
+    labels = check_metadata(report, doc, where)
+    meta = report.mapping(doc, "metadata", "metadata") or {}
+    spec = report.mapping(doc, "spec", "spec") or {}
+    status = report.mapping(doc, "status", "status") or {}
+    node_name = report.string(spec, "nodeName", "spec.nodeName") or None
+    host_network = bool(report.boolean(spec, "hostNetwork", "spec.hostNetwork"))
+    ports = _container_ports(report, spec)
+    pod_ips = _pod_ips(report, status)
+    phase = report.string(status, "phase", "status.phase", "Running") or "Running"
+    ready = _ready(report, status)
+    terminating = meta.get("deletionTimestamp") is not None
+    if report.failed:
+        return None
+    return Pod(namespace=namespace, name=name, node_name=node_name, pod_ips=pod_ips, host_network=host_network,
+               labels=labels, ports=ports, phase=phase, ready=ready, terminating=terminating, origin=origin)
+
+
+def _container_ports(report: Report, spec: dict[str, Any]) -> tuple[ContainerPort, ...]:
+    """Every container's ports, in order: named targetPorts resolve through these."""
+    out = []
+    for c, container in enumerate(report.seq(spec, "containers", "spec.containers")):
+        path = f"spec.containers[{c}]"
+        if type(container) is not dict:
+            report.error(path, f"expected a mapping, got {report_type(container)}")
+            continue
+        for p, raw in enumerate(report.seq(container, "ports", f"{path}.ports")):
+            port_path = f"{path}.ports[{p}]"
+            if type(raw) is not dict:
+                report.error(port_path, f"expected a mapping, got {report_type(raw)}")
+                continue
+            name = report.string(raw, "name", f"{port_path}.name") or None
+            number = report.integer(raw, "containerPort", f"{port_path}.containerPort")
+            if number is None or number == 0:
+                if raw.get("containerPort") in (None, 0):
+                    report.error(f"{port_path}.containerPort", "required; expected a port number in 1-65535")
+                continue
+            number = report.port_number(number, f"{port_path}.containerPort")
+            protocol = read_protocol(report, raw, f"{port_path}.protocol")
+            if number is not None:
+                out.append(ContainerPort(name=name, container_port=number, protocol=protocol))
+    return tuple(out)
+
+
+def _pod_ips(report: Report, status: dict[str, Any]) -> tuple[str, ...]:
+    """status.podIPs, falling back to status.podIP; podIPs[0] must be podIP."""
+    single = report.string(status, "podIP", "status.podIP", "")
+    many = report.seq(status, "podIPs", "status.podIPs")
+    texts: list[tuple[str, Any]] = []
+    for i, item in enumerate(many):
+        if type(item) is not dict:
+            report.error(f"status.podIPs[{i}]", f"expected a mapping, got {report_type(item)}")
+            continue
+        texts.append((f"status.podIPs[{i}].ip", item.get("ip")))
+    if texts and single and texts[0][1] != single:
+        report.error("status.podIPs[0].ip", f"{quote(texts[0][1])} differs from status.podIP {quote(single)}; "
+                                            "expected the same address (podIPs[0] is podIP)")
+        return ()
+    if not texts and single:
+        texts = [("status.podIP", single)]
+    out = []
+    for path, text in texts:
+        parsed = read_ip(report, text, path)
+        if parsed is not None:
+            out.append(parsed.text)
+    return tuple(out)
+
+
+def _ready(report: Report, status: dict[str, Any]) -> bool:
+    """The Ready condition's status; a pod without one (a hand-written manifest) counts as ready."""
+    for i, raw in enumerate(report.seq(status, "conditions", "status.conditions")):
+        if type(raw) is not dict:
+            report.error(f"status.conditions[{i}]", f"expected a mapping, got {report_type(raw)}")
+            continue
+        if raw.get("type") == "Ready":
+            return raw.get("status") == "True"
+    return True

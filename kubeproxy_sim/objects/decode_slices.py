@@ -1,0 +1,331 @@
+"""Decoding discovery.k8s.io/v1 EndpointSlices and v1 Endpoints.
+
+Slices are the bulk of a large cluster (hundreds of thousands of endpoints), so
+the per-endpoint path avoids the generic helpers where it can: plain IPv4
+addresses are matched by a regex, unset or common condition combinations reuse
+shared immutable values, and the generic type-checked reads are only used for
+the rare fields.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+from typing import Any
+
+from kubeproxy_sim.objects.addr import is_plain_ipv4, parse_ip
+from kubeproxy_sim.objects.decode import check_metadata as _check_metadata
+from kubeproxy_sim.objects.decode import object_name, read_enum, read_protocol, report_type
+from kubeproxy_sim.objects.mirror import (
+    SERVICE_NAME_LABEL,
+    Endpoints,
+    EndpointsAddress,
+    EndpointsPort,
+    EndpointsSubset,
+)
+from kubeproxy_sim.objects.model import (
+    AddressType,
+    Endpoint,
+    EndpointConditions,
+    EndpointPort,
+    EndpointSlice,
+    IPFamily,
+    Origin,
+)
+from kubeproxy_sim.objects.report import Report, quote
+
+_ADDRESS_TYPES = {t.value: t for t in AddressType}
+_TRI = (None, True, False)
+_CONDITIONS = {key: EndpointConditions(*key) for key in product(_TRI, _TRI, _TRI)}
+MAX_ADDRESSES = 100
+
+
+# -- EndpointSlice ----------------------------------------------------------------------------------
+
+
+def decode_endpoint_slice(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> EndpointSlice | None:
+    """An EndpointSlice, with port protocols defaulted and the service name taken from its label."""
+    namespace, name, _ = object_name(doc)
+    labels = _check_metadata(report, doc, where)
+    address_type = _address_type(report, doc)
+    endpoints = _slice_endpoints(report, doc, address_type)
+    ports = _slice_ports(report, doc)
+    service_name = dict(labels).get(SERVICE_NAME_LABEL, "")
+    if not service_name:
+        report.warn(f"metadata.labels.{SERVICE_NAME_LABEL}",
+                    "not set; kube-proxy ignores an EndpointSlice that does not name its Service")
+    if report.failed:
+        return None
+    return EndpointSlice(namespace=namespace, name=name, service_name=service_name,
+                         address_type=address_type or AddressType.IPV4, endpoints=endpoints, ports=ports,
+                         labels=labels, origin=origin)
+
+
+def _address_type(report: Report, doc: dict[str, Any]) -> AddressType | None:
+    if doc.get("addressType") in (None, ""):
+        report.error("addressType", "required; expected IPv4, IPv6 or FQDN")
+        return None
+    return read_enum(report, doc, "addressType", "addressType", _ADDRESS_TYPES, None, "an address type")
+
+
+def _slice_endpoints(report: Report, doc: dict[str, Any],
+                     address_type: AddressType | None) -> tuple[Endpoint, ...]:
+    """All endpoints; well-formed ones take the inlined fast path, anything unusual the checked one."""
+    out = []
+    fast_v4 = address_type is AddressType.IPV4
+    match = is_plain_ipv4
+    for i, raw in enumerate(report.seq(doc, "endpoints", "endpoints")):
+        endpoint = _fast_endpoint(raw, match) if fast_v4 else None
+        if endpoint is None:
+            endpoint = _endpoint(report, raw, i, address_type)
+        if endpoint is not None:
+            out.append(endpoint)
+    return tuple(out)
+
+
+def _fast_endpoint(raw: Any, match: Any) -> Endpoint | None:
+    """The common IPv4 endpoint with plain fields, or None to fall back to the checked path.
+
+    Returning None is never an error by itself: the checked path decides, and reports.
+    """
+    if type(raw) is not dict:
+        return None
+    addresses = raw.get("addresses")
+    if type(addresses) is not list or len(addresses) != 1:
+        return None
+    address = addresses[0]
+    if type(address) is not str or not match(address):
+        return None
+    cond = raw.get("conditions")
+    if cond is None:
+        conditions = _CONDITIONS[(None, None, None)]
+    elif type(cond) is dict:
+        ready, serving, terminating = key = (cond.get("ready"), cond.get("serving"), cond.get("terminating"))
+        if not ((ready is None or ready is True or ready is False)
+                and (serving is None or serving is True or serving is False)
+                and (terminating is None or terminating is True or terminating is False)):
+            return None
+        conditions = _CONDITIONS[key]
+    else:
+        return None
+    hostname = raw.get("hostname")
+    node_name = raw.get("nodeName")
+    zone = raw.get("zone")
+    if not ((hostname is None or type(hostname) is str) and (node_name is None or type(node_name) is str)
+            and (zone is None or type(zone) is str)) or raw.get("hints") is not None:
+        return None
+    target = raw.get("targetRef")
+    target_ref = None
+    if target is not None:
+        if type(target) is not dict:
+            return None
+        kind, namespace, name = target_ref = (target.get("kind", ""), target.get("namespace", ""),
+                                              target.get("name", ""))
+        if type(kind) is not str or type(namespace) is not str or type(name) is not str:
+            return None
+    return Endpoint((address,), conditions, hostname or None, node_name or None, zone or None, None, None,
+                    target_ref)
+
+
+def _wrong_string(report: Report, path: str, value: Any) -> None:
+    report.error(path, f"expected a string, got {report_type(value)}")
+
+
+def _endpoint_addresses(report: Report, raw: Any, index: int,
+                        address_type: AddressType | None) -> tuple[str, ...] | None:
+    """1-100 addresses, all of the slice's address type, in canonical form."""
+    path = f"endpoints[{index}].addresses"
+    if type(raw) is not list:
+        if raw is None:
+            report.error(path, "required; expected 1 to 100 addresses")
+        else:
+            report.error(path, f"expected a list, got {report_type(raw)}")
+        return None
+    if not 1 <= len(raw) <= MAX_ADDRESSES:
+        report.error(path, f"has {len(raw)} addresses; expected 1 to {MAX_ADDRESSES}")
+        return None
+    if address_type is AddressType.IPV4 and len(raw) == 1:
+        first = raw[0]
+        if type(first) is str and is_plain_ipv4(first):
+            return (first,)
+    out = []
+    for k, text in enumerate(raw):
+        canonical = _slice_address(report, text, f"{path}[{k}]", address_type)
+        if canonical is not None:
+            out.append(canonical)
+    return tuple(out) if len(out) == len(raw) else None
+
+
+def _slice_address(report: Report, text: Any, path: str, address_type: AddressType | None) -> str | None:
+    """One address checked against the slice's address type (FQDN addresses are names, kept as is)."""
+    if type(text) is not str or not text:
+        report.error(path, f"expected an address, got {report_type(text)}")
+        return None
+    if address_type is AddressType.FQDN or address_type is None:
+        return text
+    parsed = parse_ip(text)
+    if parsed is None:
+        report.error(path, f"{quote(text)} is not an IP address")
+        return None
+    if parsed.family.value != address_type.value:
+        report.error(path, f"{quote(text)} is not an {address_type.value} address "
+                           f"(the slice's addressType is {address_type.value})")
+        return None
+    if parsed.legacy:
+        report.warn(path, f"{quote(text)} is a legacy address form; read as {parsed.text}")
+    return parsed.text
+
+
+def _conditions(report: Report, raw: Any, index: int) -> EndpointConditions | None:
+    """ready/serving/terminating as given; unset stays None (kube-proxy reads unset ready as true)."""
+    if raw is None:
+        return _CONDITIONS[(None, None, None)]
+    path = f"endpoints[{index}].conditions"
+    if type(raw) is not dict:
+        report.error(path, f"expected a mapping, got {report_type(raw)}")
+        return None
+    ready, serving, terminating = values = (raw.get("ready"), raw.get("serving"), raw.get("terminating"))
+    if (ready is None or ready is True or ready is False) and \
+            (serving is None or serving is True or serving is False) and \
+            (terminating is None or terminating is True or terminating is False):
+        return _CONDITIONS[values]
+    for key, value in zip(("ready", "serving", "terminating"), values, strict=True):
+        if value is not None and type(value) is not bool:
+            report.error(f"{path}.{key}", f"expected true or false, got {report_type(value)}")
+    return None
+
+
+def _hints(report: Report, raw: dict[str, Any], index: int) -> tuple[tuple[str, ...] | None, ...]:
+    """Topology hints: forZones / forNodes name lists; None when a list is absent."""
+    path = f"endpoints[{index}].hints"
+    hints = report.mapping(raw, "hints", path) or {}
+    out: list[tuple[str, ...] | None] = []
+    for key in ("forZones", "forNodes"):
+        if hints.get(key) is None:
+            out.append(None)
+            continue
+        names = []
+        for k, item in enumerate(report.seq(hints, key, f"{path}.{key}")):
+            item_path = f"{path}.{key}[{k}].name"
+            if type(item) is not dict or type(item.get("name")) is not str or not item["name"]:
+                report.error(item_path, f"required; expected a name, got {report_type(item)}")
+                continue
+            names.append(item["name"])
+        out.append(tuple(names))
+    return out[0], out[1]
+
+
+def _target_ref(report: Report, raw: dict[str, Any], path: str) -> tuple[str, str, str] | None:
+    ref = report.mapping(raw, "targetRef", path)
+    if ref is None:
+        return None
+    kind = report.string(ref, "kind", f"{path}.kind", "") or ""
+    namespace = report.string(ref, "namespace", f"{path}.namespace", "") or ""
+    name = report.string(ref, "name", f"{path}.name", "") or ""
+    return (kind, namespace, name)
+
+
+def _slice_ports(report: Report, doc: dict[str, Any]) -> tuple[EndpointPort, ...]:
+    """Slice ports: name defaults to "", protocol to TCP; names must be unique (they key service ports)."""
+    out = []
+    names: dict[str, int] = {}
+    for i, raw in enumerate(report.seq(doc, "ports", "ports")):
+        path = f"ports[{i}]"
+        if type(raw) is not dict:
+            report.error(path, f"expected a mapping, got {report_type(raw)}")
+            continue
+        name = report.string(raw, "name", f"{path}.name", "") or ""
+        if name in names:
+            report.error(f"{path}.name", f"{quote(name)} is also the name of ports[{names[name]}]; "
+                                         "expected unique port names")
+        names.setdefault(name, i)
+        port = report.port_number(report.integer(raw, "port", f"{path}.port"), f"{path}.port")
+        protocol = read_protocol(report, raw, f"{path}.protocol")
+        app_protocol = report.string(raw, "appProtocol", f"{path}.appProtocol")
+        out.append(EndpointPort(name=name, port=port, protocol=protocol, app_protocol=app_protocol))
+    return tuple(out)
+
+
+# -- v1 Endpoints -----------------------------------------------------------------------------------
+
+
+def decode_endpoints(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> Endpoints | None:
+    """A v1 Endpoints object, kept only to be mirrored into EndpointSlices."""
+    namespace, name, _ = object_name(doc)
+    labels = _check_metadata(report, doc, where)
+    meta = doc.get("metadata") if type(doc.get("metadata")) is dict else {}
+    annotations = meta.get("annotations")
+    annotation_keys = tuple(annotations) if type(annotations) is dict else ()
+    subsets = []
+    for i, raw in enumerate(report.seq(doc, "subsets", "subsets")):
+        subset = _subset(report, raw, f"subsets[{i}]")
+        if subset is not None:
+            subsets.append(subset)
+    if report.failed:
+        return None
+    return Endpoints(namespace=namespace, name=name, subsets=tuple(subsets), labels=labels,
+                     annotations=annotation_keys, origin=origin)
+
+
+def _subset(report: Report, raw: Any, path: str) -> EndpointsSubset | None:
+    if type(raw) is not dict:
+        report.error(path, f"expected a mapping, got {report_type(raw)}")
+        return None
+    ready = _legacy_addresses(report, raw, "addresses", path)
+    not_ready = _legacy_addresses(report, raw, "notReadyAddresses", path)
+    ports = _legacy_ports(report, raw, path)
+    return EndpointsSubset(addresses=ready, not_ready_addresses=not_ready, ports=ports)
+
+
+def _legacy_addresses(report: Report, raw: dict[str, Any], key: str, path: str) -> tuple[EndpointsAddress, ...]:
+    out = []
+    for i, item in enumerate(report.seq(raw, key, f"{path}.{key}")):
+        item_path = f"{path}.{key}[{i}]"
+        if type(item) is not dict:
+            report.error(item_path, f"expected a mapping, got {report_type(item)}")
+            continue
+        text = item.get("ip")
+        parsed = parse_ip(text)
+        if parsed is None:
+            if text is None:
+                report.error(f"{item_path}.ip", "required; expected an IP address")
+            else:
+                report.error(f"{item_path}.ip", f"{quote(text)} is not an IP address")
+            continue
+        if parsed.legacy:
+            report.warn(f"{item_path}.ip", f"{quote(text)} is a legacy address form; read as {parsed.text}")
+        hostname = report.string(item, "hostname", f"{item_path}.hostname") or None
+        node_name = report.string(item, "nodeName", f"{item_path}.nodeName") or None
+        target = _target_ref(report, item, f"{item_path}.targetRef") if item.get("targetRef") else None
+        out.append(EndpointsAddress(ip=parsed.text, family=IPFamily(parsed.family), hostname=hostname,
+                                    node_name=node_name, target_ref=target))
+    return tuple(out)
+
+
+def _legacy_ports(report: Report, raw: dict[str, Any], path: str) -> tuple[EndpointsPort, ...]:
+    """Endpoints ports: a port number is required, names must be set (if several) and unique."""
+    items = report.seq(raw, "ports", f"{path}.ports")
+    out = []
+    names: dict[str, int] = {}
+    for i, item in enumerate(items):
+        item_path = f"{path}.ports[{i}]"
+        if type(item) is not dict:
+            report.error(item_path, f"expected a mapping, got {report_type(item)}")
+            continue
+        name = report.string(item, "name", f"{item_path}.name", "") or ""
+        if len(items) > 1 and not name:
+            report.error(f"{item_path}.name", "required when a subset has more than one port")
+        elif name in names:
+            report.error(f"{item_path}.name", f"{quote(name)} is also the name of {path}.ports[{names[name]}]; "
+                                              "expected unique port names")
+        names.setdefault(name, i)
+        number = report.integer(item, "port", f"{item_path}.port")
+        if number is None and item.get("port") is None:
+            report.error(f"{item_path}.port", "required; expected a port number in 1-65535")
+        elif number == 0:
+            report.error(f"{item_path}.port", "0 is not a valid port; expected 1-65535")
+        number = report.port_number(number, f"{item_path}.port", low=0) if number else None
+        protocol = read_protocol(report, item, f"{item_path}.protocol")
+        app_protocol = report.string(item, "appProtocol", f"{item_path}.appProtocol")
+        if number is not None:
+            out.append(EndpointsPort(name=name, port=number, protocol=protocol, app_protocol=app_protocol))
+    return tuple(out)

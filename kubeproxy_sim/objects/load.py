@@ -1,0 +1,314 @@
+"""Loading manifests the way ``kubectl apply -f`` takes them, into a :class:`Cluster`.
+
+Files and directories (their *.yaml, *.yml and *.json files, sorted, not
+recursive) or stdin; YAML or JSON; several documents per file; ``kind: List``
+and ``kind: XxxList`` wrappers. Each object is decoded and checked on its own:
+a bad object is reported and skipped, everything else is still used, and a
+YAML syntax error costs only the broken document. Nothing here raises for bad
+input; everything the user should know ends up in ``LoadResult.diagnostics``.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.objects.decode import decode_service, object_name
+from kubeproxy_sim.objects.decode_nodes import decode_node, decode_pod
+from kubeproxy_sim.objects.decode_slices import decode_endpoint_slice, decode_endpoints
+from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
+from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
+from kubeproxy_sim.objects.report import Report, type_name
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+STDIN = "-"
+_DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
+
+_Decoder = Callable[[dict[str, Any], Origin, Report, str], Any]
+_DECODERS: dict[str, tuple[str, _Decoder, bool]] = {
+    # kind: (apiVersion, decoder, namespaced)
+    "Service": ("v1", decode_service, True),
+    "Endpoints": ("v1", decode_endpoints, True),
+    "EndpointSlice": ("discovery.k8s.io/v1", decode_endpoint_slice, True),
+    "Node": ("v1", decode_node, False),
+    "Pod": ("v1", decode_pod, True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """The cluster built from every usable object, and what was found along the way."""
+
+    cluster: Cluster
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# -- public entry points ----------------------------------------------------------------------------
+
+
+def load_text(text: str, file: str = "<memory>") -> LoadResult:
+    """Load the manifests in one text (YAML or JSON, one or more documents)."""
+    with _gc_paused():
+        builder = _Builder()
+        builder.add_text(text, file)
+        return builder.finish()
+
+
+def load_paths(paths: Sequence[str]) -> LoadResult:
+    """Load files, directories and stdin ("-"), in the order given, later objects replacing earlier ones."""
+    with _gc_paused():
+        builder = _Builder()
+        for path in paths:
+            for file, text, problem in _read_path(path):
+                if problem is not None:
+                    builder.diagnostics.append(problem)
+                else:
+                    builder.add_text(text, file)
+        return builder.finish()
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while loading, restoring its previous state afterwards.
+
+    Parsing and decoding allocate millions of containers and no cycles; with the
+    collector on, its repeated full passes over that growing heap cost more than
+    the parsing itself (measured: 10,000 Services + 100,000 endpoints load about
+    twice as fast without it).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# -- reading files ----------------------------------------------------------------------------------
+
+
+def _read_path(path: str) -> Iterator[tuple[str, str, Diagnostic | None]]:
+    """(display name, text, problem) for each file a path stands for."""
+    if path == STDIN:
+        yield "<stdin>", sys.stdin.read(), None
+        return
+    if os.path.isdir(path):
+        names = sorted(n for n in os.listdir(path) if n.endswith(MANIFEST_SUFFIXES))
+        files = [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
+        if not files:
+            yield path, "", Diagnostic("no *.yaml, *.yml or *.json files in this directory", file=path,
+                                       severity=Severity.WARNING)
+        for file in files:
+            yield _read_file(file)
+        return
+    yield _read_file(path)
+
+
+def _read_file(path: str) -> tuple[str, str, Diagnostic | None]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return path, handle.read(), None
+    except FileNotFoundError:
+        return path, "", Diagnostic("no such file or directory", file=path)
+    except UnicodeDecodeError as exc:
+        return path, "", Diagnostic(f"not UTF-8 text (byte {exc.start}); expected a YAML or JSON manifest",
+                                    file=path)
+    except OSError as exc:
+        return path, "", Diagnostic(f"cannot read: {exc.strerror or exc}", file=path)
+
+
+# -- parsing documents ------------------------------------------------------------------------------
+
+
+def _parse_documents(text: str, file: str) -> list[Any]:
+    """The documents of a text; JSON through json.loads (fast), the rest through the C YAML loader.
+
+    A document that does not parse is replaced by its Diagnostic, so messages keep the input order.
+    """
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "["):
+        try:
+            return [json.loads(text)]
+        except ValueError:
+            pass  # maybe YAML flow style; the YAML parser also gives a better error position
+    try:
+        return list(yaml.load_all(text, Loader=_Loader))
+    except yaml.YAMLError:
+        return _parse_chunks(text, file)
+
+
+def _parse_chunks(text: str, file: str) -> list[Any]:
+    """After a syntax error: parse document by document so one broken document costs only itself."""
+    documents: list[Any] = []
+    starts = [0] + [m.start() for m in _DOC_SEPARATOR.finditer(text)]
+    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        chunk = text[start:end]
+        first_line = text.count("\n", 0, start)
+        try:
+            documents.extend(yaml.load_all(chunk, Loader=_Loader))
+        except yaml.YAMLError as exc:
+            documents.append(_yaml_problem(exc, file, first_line))
+    return documents
+
+
+def _yaml_problem(exc: yaml.YAMLError, file: str, first_line: int) -> Diagnostic:
+    """A YAML syntax error as 'file:line: ...'."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = first_line + mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    if mark is not None:
+        message += f" at column {mark.column + 1}"
+    return Diagnostic(message + "; this document is skipped", file=file, line=line)
+
+
+# -- building the cluster ---------------------------------------------------------------------------
+
+
+class _Builder:
+    """Accumulates decoded objects across files; local to one load call."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+        self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in _DECODERS}
+
+    def add_text(self, text: str, file: str) -> None:
+        for index, document in enumerate(_parse_documents(text, file)):
+            if isinstance(document, Diagnostic):
+                self.diagnostics.append(document)
+            elif document is not None:
+                self._add_document(document, file, index)
+
+    def _add_document(self, document: Any, file: str, index: int) -> None:
+        where = f"document {index + 1}"
+        if type(document) is not dict:
+            self.diagnostics.append(Diagnostic(
+                f"{where} is {type_name(document)}; expected a Kubernetes object with apiVersion and kind",
+                file=file))
+            return
+        kind = document.get("kind")
+        items = document.get("items")
+        if type(kind) is str and kind.endswith("List") and (items is not None or kind == "List"):
+            self._add_list(document, file, index, where)
+            return
+        self._add_object(document, file, index, where)
+
+    def _add_list(self, document: dict[str, Any], file: str, index: int, where: str) -> None:
+        """kind: List (items carry their own kind) or kind: XxxList (items may omit it)."""
+        kind = document["kind"]
+        items = document.get("items")
+        if items is None:
+            return
+        if type(items) is not list:
+            self.diagnostics.append(Diagnostic(f"expected a list, got {type_name(items)}", file=file, kind=kind,
+                                               field="items"))
+            return
+        item_kind = kind[: -len("List")] or None
+        api_version = document.get("apiVersion")
+        for i, item in enumerate(items):
+            item_where = f"{where}, item {i + 1}"
+            if type(item) is not dict:
+                self.diagnostics.append(Diagnostic(
+                    f"expected a Kubernetes object, got {type_name(item)}", file=file, kind=kind,
+                    field=f"items[{i}]"))
+                continue
+            if item_kind and "kind" not in item:
+                item = {**item, "kind": item_kind}
+                if "apiVersion" not in item and api_version is not None:
+                    item["apiVersion"] = api_version
+            self._add_object(item, file, index, item_where)
+
+    def _add_object(self, document: dict[str, Any], file: str, index: int, where: str) -> None:
+        kind = document.get("kind")
+        if type(kind) is not str or not kind:
+            self.diagnostics.append(Diagnostic(f"kind is required ({where}); expected Service, EndpointSlice, "
+                                               "Endpoints, Node or Pod", file=file, field="kind"))
+            return
+        entry = _DECODERS.get(kind)
+        if entry is None:
+            _, _, display = object_name(document)
+            self.diagnostics.append(Diagnostic("skipped: kube-proxy does not read this kind", file=file,
+                                               kind=kind, object=display, severity=Severity.NOTE))
+            return
+        api_version, decoder, namespaced = entry
+        _, _, display = object_name(document, namespaced=namespaced)
+        if document.get("apiVersion") != api_version:
+            self.diagnostics.append(Diagnostic(
+                f"skipped: apiVersion {document.get('apiVersion')!s} is not supported; expected {api_version}",
+                file=file, kind=kind, object=display, severity=Severity.NOTE))
+            return
+        report = Report(file, kind, display)
+        try:
+            value = decoder(document, Origin(file, index), report, where)
+        except Exception as exc:  # a decoder bug must not cost the user every other object
+            report.error(None, f"internal error while reading this object ({type(exc).__name__}: {exc})")
+            value = None
+        self.diagnostics.extend(report.diagnostics)
+        if value is not None:
+            self._store(kind, value, file, display)
+
+    def _store(self, kind: str, value: Any, file: str, display: str) -> None:
+        """Keep the object; a second one with the same kind and name replaces the first, as apply would."""
+        table = self.objects[kind]
+        previous = table.get(value.key)
+        if previous is not None:
+            self.diagnostics.append(Diagnostic(
+                f"defined again; this definition replaces the one from {previous.origin.file} "
+                f"(document {previous.origin.index + 1})", file=file, kind=kind, object=display,
+                severity=Severity.WARNING))
+        table[value.key] = value
+
+    def finish(self) -> LoadResult:
+        services: dict[str, Service] = self.objects["Service"]
+        slices: dict[str, EndpointSlice] = dict(self.objects["EndpointSlice"])
+        self._mirror(services, slices)
+        cluster = Cluster(
+            services=tuple(services.values()),
+            endpoint_slices=tuple(slices.values()),
+            nodes=tuple(self.objects["Node"].values()),
+            pods=tuple(self.objects["Pod"].values()),
+        )
+        return LoadResult(cluster=cluster, diagnostics=tuple(self.diagnostics))
+
+    def _mirror(self, services: dict[str, Service], slices: dict[str, EndpointSlice]) -> None:
+        """Add the EndpointSlices the mirroring controller would make from v1 Endpoints."""
+        has_slices = {(s.namespace, s.service_name) for s in slices.values()}
+        endpoints: Endpoints
+        for endpoints in self.objects["Endpoints"].values():
+            result = mirror_endpoints(endpoints, services.get(endpoints.key))
+            where = {"file": endpoints.origin.file, "kind": "Endpoints", "object": endpoints.key}
+            if result.skipped_reason and (endpoints.namespace, endpoints.name) not in has_slices:
+                self.diagnostics.append(Diagnostic(result.skipped_reason, severity=Severity.NOTE, **where))
+            if result.dropped:
+                self.diagnostics.append(Diagnostic(
+                    f"{result.dropped} addresses not mirrored: the controller copies at most 1000 per subset",
+                    severity=Severity.WARNING, **where))
+            for mirrored in result.slices:
+                if mirrored.key in slices:
+                    self.diagnostics.append(Diagnostic(
+                        f"the mirrored EndpointSlice {mirrored.key} is not added: an EndpointSlice with that "
+                        "name was loaded", severity=Severity.WARNING, **where))
+                    continue
+                slices[mirrored.key] = mirrored
+

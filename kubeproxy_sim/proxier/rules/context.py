@@ -1,0 +1,159 @@
+"""Node-wide facts every rule family needs, computed once per sync from the config.
+
+Also the buffer the families write into: a plain per-table mapping from chain
+to rule texts, local to one :func:`generate` call, so building 300,000 rules
+costs one ``list.append`` each.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import netaddr
+
+from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
+from kubeproxy_sim.proxier.state import is_ipv6_text
+
+LARGE_CLUSTER_THRESHOLD = 1000
+"""More endpoints than this: kube-proxy drops per-endpoint comments to keep the ruleset small."""
+
+NFACCT_LOCALHOST_NODEPORTS = "localhost_nps_accepted_pkts"
+NFACCT_INVALID_DROPPED = "ct_state_invalid_dropped_pkts"
+
+IPV4_LOOPBACK = "127.0.0.1"
+IPV6_LOOPBACK = "::1"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalDetector:
+    """Match text for "from a pod on this node" and its negation (e.g. ``-s 10.0.0.0/8``)."""
+
+    if_local: str
+    if_not_local: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodePortDestinations:
+    """Where NodePorts are accepted: any local address (``match_all``) or the listed node IPs."""
+
+    match_all: bool
+    addresses: tuple[str, ...] = ()
+    contains_ipv4_loopback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SyncContext:
+    """Derived, read-only settings of one sync."""
+
+    config: ProxyConfig
+    ipv6: bool
+    mark: str
+    node_ip: str | None
+    detector: LocalDetector | None
+    nodeports: NodePortDestinations
+    localhost_nodeports: bool
+    large_cluster: bool
+
+    @property
+    def localhost_nodeport_counter(self) -> bool:
+        """NodePorts on 127.0.0.0/8 get their own counted rule (IPv4 only)."""
+        return self.localhost_nodeports and not self.ipv6 and self.config.nfacct
+
+
+@dataclass(slots=True)
+class RuleBuffer:
+    """Rule texts per chain, per table, plus the per-service nat chains declared so far."""
+
+    filter: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    nat: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    filter_chains: list[str] = field(default_factory=list)
+    nat_chains: list[str] = field(default_factory=list)
+
+
+def family_addresses(values: tuple[str, ...], ipv6: bool) -> list[str]:
+    """The entries of ``values`` (addresses or CIDRs, canonical text) of one family."""
+    return [v for v in values if is_ipv6_text(v) == ipv6]
+
+
+def local_detector(config: ProxyConfig) -> LocalDetector | None:
+    """The pod-traffic matcher of ``--detect-local-mode``; None when it cannot be built
+    (no CIDR of this family, no interface), which disables the rules that need it."""
+    mode = config.detect_local_mode
+    if mode in (DetectLocalMode.CLUSTER_CIDR, DetectLocalMode.NODE_CIDR):
+        cidrs = config.cluster_cidrs if mode is DetectLocalMode.CLUSTER_CIDR else config.node_pod_cidrs
+        matching = family_addresses(cidrs, config.ipv6)
+        if not matching:
+            return None
+        return LocalDetector(f"-s {matching[0]}", f"! -s {matching[0]}")
+    if mode is DetectLocalMode.BRIDGE_INTERFACE and config.bridge_interface:
+        return LocalDetector(f"-i {config.bridge_interface}", f"! -i {config.bridge_interface}")
+    if mode is DetectLocalMode.INTERFACE_NAME_PREFIX and config.interface_name_prefix:
+        name = config.interface_name_prefix + "+"
+        return LocalDetector(f"-i {name}", f"! -i {name}")
+    return None
+
+
+def primary_ip(config: ProxyConfig, ipv6: bool) -> str | None:
+    """The first configured node IP of this family, without its prefix length."""
+    ips = family_addresses(tuple(v.split("/")[0] for v in config.node_ips), ipv6)
+    return ips[0] if ips else None
+
+
+def _nodeport_cidrs(config: ProxyConfig) -> list[netaddr.IPNetwork]:
+    """``--nodeport-addresses`` of this family; "primary" stands for the node IP of each family."""
+    texts: list[str] = []
+    for value in config.nodeport_addresses:
+        if value == "primary":
+            for ipv6 in (False, True):
+                ip = primary_ip(config, ipv6)
+                if ip:
+                    texts.append(f"{ip}/128" if ipv6 else f"{ip}/32")
+        else:
+            texts.append(value)
+    return [netaddr.IPNetwork(t) for t in texts if is_ipv6_text(t) == config.ipv6]
+
+
+def _interface_addresses(config: ProxyConfig) -> list[netaddr.IPAddress]:
+    """This node's addresses: loopback (always present) then the configured interface IPs."""
+    texts = [IPV4_LOOPBACK, IPV6_LOOPBACK, *(v.split("/")[0] for v in config.node_ips)]
+    return [netaddr.IPAddress(t) for t in texts]
+
+
+def nodeport_destinations(config: ProxyConfig) -> NodePortDestinations:
+    """Resolve ``--nodeport-addresses`` against the node's addresses.
+
+    No CIDR of this family means every local address; a zero CIDR anywhere
+    means the same. Otherwise the node IPs inside the CIDRs, in CIDR order.
+    """
+    cidrs = _nodeport_cidrs(config)
+    if not cidrs:
+        cidrs = [netaddr.IPNetwork("::/0" if config.ipv6 else "0.0.0.0/0")]
+    loopback = netaddr.IPAddress("127.0.0.0")
+    contains_loopback = any(c.version == 4 and (c.network.is_loopback() or loopback in c) for c in cidrs)
+    if any(c.prefixlen == 0 for c in cidrs):
+        return NodePortDestinations(True, (), contains_loopback)
+    found: list[str] = []
+    addresses = _interface_addresses(config)
+    for cidr in cidrs:
+        for address in addresses:
+            text = str(address)
+            if address.version == cidr.version and address in cidr and text not in found:
+                found.append(text)
+    return NodePortDestinations(False, tuple(found), contains_loopback)
+
+
+def make_context(config: ProxyConfig, total_endpoints: int) -> SyncContext:
+    """Everything node-wide a sync needs, from the config and the cluster's endpoint count."""
+    nodeports = nodeport_destinations(config)
+    return SyncContext(
+        config=config,
+        ipv6=config.ipv6,
+        mark=config.masquerade_mark,
+        node_ip=primary_ip(config, config.ipv6),
+        detector=local_detector(config),
+        nodeports=nodeports,
+        localhost_nodeports=(config.localhost_nodeports and not config.ipv6
+                             and nodeports.contains_ipv4_loopback),
+        large_cluster=total_endpoints > LARGE_CLUSTER_THRESHOLD,
+    )

@@ -1,0 +1,82 @@
+"""KUBE-SVC / KUBE-SVL / KUBE-SEP chains: choosing an endpoint and DNATing to it.
+
+A policy chain picks one endpoint with a cascade of ``statistic`` matches
+(rule i of n matches with probability 1/(n-i), which makes the choice
+uniform), after ``recent`` checks that pin ClientIP-affinity clients to the
+endpoint they used last. Each endpoint chain marks hairpin traffic (a pod
+reaching itself through the service) for masquerade, records the client for
+affinity, and DNATs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kubeproxy_sim.proxier import naming
+from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext
+from kubeproxy_sim.proxier.rules.masquerade import cluster_ip_masquerade
+from kubeproxy_sim.proxier.rules.plan import ServicePlan
+from kubeproxy_sim.proxier.state import EndpointInfo
+
+_PROBABILITIES: tuple[str, ...] = tuple("%0.10f" % (1.0 / n) if n else "<bad value>" for n in range(1001))
+
+
+def probability(n: int) -> str:
+    """``1/n`` as kube-proxy writes it (ten decimals, e.g. 0.3333333333)."""
+    return _PROBABILITIES[n] if n < len(_PROBABILITIES) else "%0.10f" % (1.0 / n)
+
+
+def _comment(ctx: SyncContext, text: str) -> str:
+    """A per-endpoint comment, or nothing in large-cluster mode (it makes the ruleset ~40% bigger)."""
+    return "" if ctx.large_cluster else f"-m comment --comment {text} "
+
+
+def policy_chain_rules(ctx: SyncContext, plan: ServicePlan, chain: str, endpoints: Sequence[EndpointInfo],
+                       sep: dict[str, str], out: RuleBuffer) -> None:
+    """Declare and fill one SVC or SVL chain: affinity checks first, then the random cascade."""
+    out.nat_chains.append(chain)
+    svc = plan.svc
+    rules = out.nat[chain]
+    if chain == plan.internal_chain and plan.has_internal:
+        cluster_ip_masquerade(ctx, svc.name_string, svc.proto, svc.cluster_ip, svc.port, chain, out)
+    name = svc.name_string
+    if svc.client_ip_affinity:
+        for ep in endpoints:
+            target = sep[ep.endpoint]
+            comment = _comment(ctx, f'"{name} -> {ep.endpoint}"')
+            rules.append(f"{comment}-m recent --name {target} --rcheck --seconds {svc.affinity_timeout}"
+                         f" --reap -j {target}")
+    last = len(endpoints) - 1
+    for i, ep in enumerate(endpoints):
+        comment = _comment(ctx, f'"{name} -> {ep.endpoint}"')
+        if i < last:
+            rules.append(f"{comment}-m statistic --mode random --probability {probability(last + 1 - i)}"
+                         f" -j {sep[ep.endpoint]}")
+        else:
+            rules.append(f"{comment}-j {sep[ep.endpoint]}")
+
+
+def endpoint_chain_rules(ctx: SyncContext, plan: ServicePlan, ep: EndpointInfo, chain: str,
+                         out: RuleBuffer) -> None:
+    """Declare and fill one KUBE-SEP chain: hairpin masquerade, affinity record, DNAT."""
+    out.nat_chains.append(chain)
+    svc = plan.svc
+    head = _comment(ctx, svc.name_string)
+    recent = f"-m recent --name {chain} --set " if svc.client_ip_affinity else ""
+    rules = out.nat[chain]
+    rules.append(f"{head}-s {ep.ip} -j {naming.KUBE_MARK_MASQ}")
+    rules.append(f"{head}{recent}-m {svc.proto} -p {svc.proto} -j DNAT --to-destination {ep.endpoint}")
+
+
+def service_endpoint_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer) -> None:
+    """The SVC chain, the SVL chain and the SEP chains of one service port, as needed."""
+    svc = plan.svc
+    cats = plan.endpoints
+    name, proto = svc.name_string, svc.proto
+    sep = {ep.endpoint: naming.endpoint_chain(name, proto, ep.endpoint) for ep in cats.reachable}
+    if plan.uses_cluster_chain:
+        policy_chain_rules(ctx, plan, plan.cluster_chain, cats.cluster, sep, out)
+    if plan.uses_local_chain:
+        policy_chain_rules(ctx, plan, plan.local_chain, cats.local, sep, out)
+    for ep in cats.reachable:
+        endpoint_chain_rules(ctx, plan, ep, sep[ep.endpoint], out)

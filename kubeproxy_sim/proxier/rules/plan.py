@@ -1,0 +1,92 @@
+"""The decisions behind one service port's rules, made once and read by every family.
+
+Which chains exist, where internal and external traffic go, and what the
+filter table does when there is nowhere to go: REJECT when the service has no
+usable endpoint at all, DROP when only a Local policy has none on this node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubeproxy_sim.proxier import naming
+from kubeproxy_sim.proxier.state import ServicePortInfo
+from kubeproxy_sim.proxier.topology import Categorized
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A filter-table verdict for traffic that has no endpoint: target and quoted comment."""
+
+    target: str
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePlan:
+    """The chains and routing of one service port."""
+
+    svc: ServicePortInfo
+    endpoints: Categorized
+    cluster_chain: str
+    local_chain: str
+    external_chain: str
+    firewall_chain: str
+    uses_cluster_chain: bool
+    uses_local_chain: bool
+    internal_chain: str  # where cluster-IP traffic goes
+    has_internal: bool
+    external_policy_chain: str  # where the EXT chain finally sends outside traffic
+    has_external: bool
+    uses_external_chain: bool
+    uses_firewall_chain: bool
+    internal_verdict: Verdict | None  # None: internal traffic has endpoints
+    external_verdict: Verdict | None
+
+    @property
+    def has_endpoints(self) -> bool:
+        return self.endpoints.has_any
+
+    @property
+    def load_balancer_chain(self) -> str:
+        """Load-balancer IPs go through the firewall chain when source ranges are set."""
+        return self.firewall_chain if self.uses_firewall_chain else self.external_chain
+
+
+def _verdicts(name: str, has_any: bool, has_internal: bool,
+              has_external: bool) -> tuple[Verdict | None, Verdict | None]:
+    if not has_any:
+        reject = Verdict("REJECT", f'"{name} has no endpoints"')
+        return reject, reject
+    drop = Verdict("DROP", f'"{name} has no local endpoints"')
+    return (None if has_internal else drop), (None if has_external else drop)
+
+
+def plan_service(svc: ServicePortInfo, endpoints: Categorized) -> ServicePlan:
+    """Decide chains and targets for ``svc`` given its categorized endpoints."""
+    name, proto = svc.name_string, svc.proto
+    suffix = naming.port_proto_hash(name, proto)
+    cluster_chain = naming.SVC_PREFIX + suffix
+    local_chain = naming.SVL_PREFIX + suffix
+    has_any = endpoints.has_any
+    has_internal = has_any and (not svc.internal_policy_local or bool(endpoints.local))
+    has_external = has_any and (not svc.external_policy_local or bool(endpoints.local))
+    internal_verdict, external_verdict = _verdicts(name, has_any, has_internal, has_external)
+    return ServicePlan(
+        svc=svc,
+        endpoints=endpoints,
+        cluster_chain=cluster_chain,
+        local_chain=local_chain,
+        external_chain=naming.EXT_PREFIX + suffix,
+        firewall_chain=naming.FW_PREFIX + suffix,
+        uses_cluster_chain=bool(endpoints.cluster) and svc.uses_cluster_endpoints,
+        uses_local_chain=bool(endpoints.local) and svc.uses_local_endpoints,
+        internal_chain=local_chain if svc.internal_policy_local else cluster_chain,
+        has_internal=has_internal,
+        external_policy_chain=local_chain if svc.external_policy_local else cluster_chain,
+        has_external=has_external,
+        uses_external_chain=has_any and svc.externally_accessible,
+        uses_firewall_chain=has_any and bool(svc.load_balancer_vips) and bool(svc.source_ranges),
+        internal_verdict=internal_verdict,
+        external_verdict=external_verdict,
+    )

@@ -1,0 +1,187 @@
+"""One full sync: the cluster's objects in, kube-proxy's iptables-restore input out.
+
+The rule families write text into a buffer in the order kube-proxy writes
+each chain; this module runs them service port by service port and assembles
+the tables. Service ports are visited sorted by service name, so the result is
+already in the canonical order upstream's tests compare dumps in (chains:
+KUBE-NODEPORTS, KUBE-SERVICES, the other KUBE-* chains by name, the rest by
+name; within KUBE-SERVICES and KUBE-NODEPORTS, rules grouped by service name
+with the "must be the last rule" rule last).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
+from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.proxier import naming
+from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.proxier.rules import endpoints, external, masquerade, services
+from kubeproxy_sim.proxier.rules import filter as filter_rules
+from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext, make_context
+from kubeproxy_sim.proxier.rules.plan import plan_service
+from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
+from kubeproxy_sim.proxier.topology import categorize
+
+TOP_LEVEL_NAT_CHAINS = (naming.KUBE_SERVICES, naming.KUBE_NODEPORTS, naming.KUBE_POSTROUTING,
+                        naming.KUBE_MARK_MASQ)
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What one full sync installs.
+
+    ``ruleset``: the iptables-restore input (filter, then nat), canonically
+    ordered. ``jumps``: (table, built-in chain, rule) for the jumps kube-proxy
+    inserts into built-in chains with ``iptables -I``, in the order they end up
+    in each chain (filter INPUT/FORWARD/OUTPUT, then nat PREROUTING/OUTPUT/POSTROUTING).
+    """
+
+    ruleset: Ruleset
+    jumps: tuple[tuple[str, str, Rule], ...]
+
+
+def chain_order(name: str) -> tuple[int, str]:
+    """Sort key of upstream's canonical dump order for chains."""
+    if name == naming.KUBE_NODEPORTS:
+        return (0, name)
+    if name == naming.KUBE_SERVICES:
+        return (1, name)
+    return (2 if name.startswith("KUBE-") else 3, name)
+
+
+def _node_zone(cluster: Cluster, config: ProxyConfig) -> str | None:
+    """This node's zone: from the config's node labels, else from the Node object."""
+    if config.node_labels:
+        return config.zone
+    node = cluster.node(config.node_name)
+    return node.label(ZONE_LABEL) if node is not None else None
+
+
+def canonical_chain_order(names: list[str]) -> list[str]:
+    """Chain names in upstream's canonical dump order (same as sorting by :func:`chain_order`)."""
+    first = [n for n in (naming.KUBE_NODEPORTS, naming.KUBE_SERVICES) if n in names]
+    rest = sorted(n for n in names if n not in first)
+    kube = [n for n in rest if n.startswith("KUBE-")]
+    return first + kube + [n for n in rest if not n.startswith("KUBE-")]
+
+
+def _table(name: str, declared: list[str], rules: dict[str, list[str]]) -> Table:
+    """A table of the declared chains (each declared once), with their rules, canonically ordered."""
+    chains = []
+    empty: list[str] = []
+    for chain in canonical_chain_order(declared):
+        chains.append(Chain(chain, tuple([Rule(chain, spec) for spec in rules.get(chain, empty)])))
+    return Table(name, tuple(chains))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while hundreds of thousands of acyclic objects are built.
+
+    Every allocation burst otherwise triggers collections that rescan the whole
+    growing heap, which doubles the time of a large sync; nothing built here
+    forms a cycle, and the previous state is restored.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def generate(cluster: Cluster, config: ProxyConfig) -> SyncResult:
+    """The rules one full sync of kube-proxy (iptables mode) writes for this node and family."""
+    with _collector_paused():
+        return _generate(cluster, config)
+
+
+def _generate(cluster: Cluster, config: ProxyConfig) -> SyncResult:
+    ports = all_service_ports(cluster, config)
+    eps_map = endpoints_map(cluster.endpoint_slices, config)
+    pairs = [(svc, eps_map.get(svc.key, ())) for svc in ports]
+    ctx = make_context(config, sum(len(eps) for _, eps in pairs))
+    out = RuleBuffer(filter_chains=list(filter_rules.TOP_LEVEL_FILTER_CHAINS), nat_chains=list(TOP_LEVEL_NAT_CHAINS))
+    masquerade.postrouting_rules(ctx, out)
+    masquerade.mark_masq_rules(ctx, out)
+    filter_rules.localnet_firewall(ctx, out)
+    write_services(ctx, cluster, pairs, out)
+    services.nodeports_jump_rules(ctx, out)
+    filter_rules.forward_rules(ctx, out)
+    ruleset = Ruleset(
+        (_table("filter", out.filter_chains, out.filter), _table("nat", out.nat_chains, out.nat)),
+        ipv6=ctx.ipv6,
+    )
+    return SyncResult(ruleset, jump_rules(naming.KUBE_FIREWALL in out.filter_chains))
+
+
+def write_services(ctx: SyncContext, cluster: Cluster,
+                   pairs: list[tuple[ServicePortInfo, tuple[EndpointInfo, ...]]], out: RuleBuffer) -> None:
+    """Write the rules of every (service port, endpoints) pair, in order."""
+    config = ctx.config
+    zone = _node_zone(cluster, config)
+    for svc, eps in pairs:
+        plan = plan_service(svc, categorize(eps, svc, config.node_name, zone))
+        services.service_entry_rules(ctx, plan, out)
+        filter_rules.service_filter_rules(plan, out)
+        external.external_chain_rules(ctx, plan, out)
+        external.firewall_chain_rules(ctx, plan, out)
+        endpoints.service_endpoint_rules(ctx, plan, out)
+
+
+# (table, built-in chain, target chain, comment, extra match) in the order kube-proxy ensures them.
+_JUMPS = (
+    ("filter", "INPUT", naming.KUBE_EXTERNAL_SERVICES, "kubernetes externally-visible service portals", True),
+    ("filter", "FORWARD", naming.KUBE_EXTERNAL_SERVICES, "kubernetes externally-visible service portals", True),
+    ("filter", "INPUT", naming.KUBE_NODEPORTS, "kubernetes health check service ports", False),
+    ("filter", "FORWARD", naming.KUBE_SERVICES, "kubernetes service portals", True),
+    ("filter", "OUTPUT", naming.KUBE_SERVICES, "kubernetes service portals", True),
+    ("filter", "FORWARD", naming.KUBE_FORWARD, "kubernetes forwarding rules", False),
+    ("filter", "INPUT", naming.KUBE_PROXY_FIREWALL, "kubernetes load balancer firewall", True),
+    ("filter", "OUTPUT", naming.KUBE_PROXY_FIREWALL, "kubernetes load balancer firewall", True),
+    ("filter", "FORWARD", naming.KUBE_PROXY_FIREWALL, "kubernetes load balancer firewall", True),
+    ("nat", "OUTPUT", naming.KUBE_SERVICES, "kubernetes service portals", False),
+    ("nat", "PREROUTING", naming.KUBE_SERVICES, "kubernetes service portals", False),
+    ("nat", "POSTROUTING", naming.KUBE_POSTROUTING, "kubernetes postrouting rules", False),
+)
+# kubelet's KUBE-FIREWALL jumps, which kube-proxy ensures too (no comment, no match).
+_KUBELET_JUMPS = (
+    ("filter", "INPUT", naming.KUBE_FIREWALL, "", False),
+    ("filter", "OUTPUT", naming.KUBE_FIREWALL, "", False),
+)
+_BUILTIN_ORDER = {("filter", "INPUT"): 0, ("filter", "FORWARD"): 1, ("filter", "OUTPUT"): 2,
+                  ("nat", "PREROUTING"): 3, ("nat", "INPUT"): 4, ("nat", "OUTPUT"): 5, ("nat", "POSTROUTING"): 6}
+
+
+def _jump_spec(target: str, comment: str, new_only: bool) -> str:
+    parts = []
+    if new_only:
+        parts.append("-m conntrack --ctstate NEW")
+    if comment:
+        parts.append(f'-m comment --comment "{comment}"')
+    parts.append(f"-j {target}")
+    return " ".join(parts)
+
+
+def jump_rules(with_kubelet_firewall: bool) -> tuple[tuple[str, str, Rule], ...]:
+    """The jumps from built-in chains, each chain's in its final order.
+
+    kube-proxy inserts each jump at the top of its chain, in list order, so
+    within a chain the last one ensured ends up first. KUBE-FIREWALL's jumps
+    are included when the ruleset declares that chain (IPv4 with localhost
+    node ports), so every jump has a target.
+    """
+    entries = _JUMPS + (_KUBELET_JUMPS if with_kubelet_firewall else ())
+    by_chain: dict[tuple[str, str], list[Rule]] = {}
+    for table, builtin, target, comment, new_only in entries:
+        by_chain.setdefault((table, builtin), []).insert(0, Rule(builtin, _jump_spec(target, comment, new_only)))
+    ordered = sorted(by_chain.items(), key=lambda item: _BUILTIN_ORDER[item[0]])
+    return tuple((table, builtin, rule) for (table, builtin), rules in ordered for rule in rules)

@@ -1,0 +1,63 @@
+"""Folding watch events into the :class:`Cluster` value the proxier and the simulators take.
+
+The state is the informers' store: per kind, the latest object by key, plus the
+newest resourceVersion seen. ``cluster()`` returns an immutable snapshot with
+each kind sorted by key, so the same objects give the same Cluster whatever
+order the events came in; snapshots of kinds that did not change are reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.watch.events import EventType, Kind, WatchEvent
+
+
+class ClusterState:
+    """The latest object of every kind and key, from events."""
+
+    def __init__(self) -> None:
+        self._objects: dict[Kind, dict[str, Any]] = {kind: {} for kind in Kind}
+        self._sorted: dict[Kind, tuple[Any, ...]] = {kind: () for kind in Kind}
+        self._dirty: set[Kind] = set()
+        self.resource_versions: dict[Kind, str] = {}
+        self.synced: set[Kind] = set()  # kinds whose initial list has completed (a BOOKMARK was seen)
+
+    def apply(self, event: WatchEvent) -> Diagnostic | None:
+        """Fold one event; a DELETED for an unknown object is reported and changes nothing."""
+        self.resource_versions[event.kind] = event.resource_version
+        if event.type is EventType.BOOKMARK:
+            self.synced.add(event.kind)
+            return None
+        table = self._objects[event.kind]
+        if event.type is EventType.DELETED:
+            if table.pop(event.key, None) is None:
+                return Diagnostic("DELETED event for an object that was never added; ignored",
+                                  kind=event.kind.value, object=event.key, severity=Severity.WARNING)
+        else:
+            table[event.key] = event.obj
+        self._dirty.add(event.kind)
+        return None
+
+    def apply_all(self, events: Iterable[WatchEvent]) -> list[Diagnostic]:
+        return [d for d in map(self.apply, events) if d is not None]
+
+    def get(self, kind: Kind, key: str) -> Any | None:
+        return self._objects[kind].get(key)
+
+    def objects(self, kind: Kind) -> dict[str, Any]:
+        """A copy of one kind's objects by key."""
+        return dict(self._objects[kind])
+
+    def cluster(self) -> Cluster:
+        """An immutable snapshot of everything, each kind sorted by key."""
+        for kind in self._dirty:
+            table = self._objects[kind]
+            self._sorted[kind] = tuple(table[k] for k in sorted(table))
+        self._dirty.clear()
+        s = self._sorted
+        return Cluster(services=s[Kind.SERVICE], endpoint_slices=s[Kind.ENDPOINT_SLICE], nodes=s[Kind.NODE],
+                       pods=s[Kind.POD])

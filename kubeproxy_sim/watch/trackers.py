@@ -1,0 +1,238 @@
+"""Change trackers: what changed since the last sync, with changes that cancel out dropped.
+
+kube-proxy does not rewrite rules per event. Its trackers remember, per
+object, the state at the last sync and the latest state; at the next sync they
+hand the proxier the new object set and the set of Services whose rules need
+rewriting. An object added and deleted again, or edited back to what it was,
+between two syncs costs nothing. Upstream compares only what kube-proxy reads
+(a Service's port map, an EndpointSlice's ports and endpoints), so a label edit
+is not a change either: that comparison is the tracker's *effective view*,
+injectable so a proxier can narrow it further (one IP family, one node).
+
+Absorbing an event is a couple of dict operations; views are computed only at
+``pending()``/``apply()``, once per touched object, so bursts stay cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
+
+from kubeproxy_sim.objects.model import AddressType, EndpointSlice, Service, ServiceType
+from kubeproxy_sim.watch.events import EventType, Kind, WatchEvent
+
+T = TypeVar("T")
+_ABSENT: Any = object()
+
+
+def service_view(svc: Service | None) -> Hashable | None:
+    """What decides a Service's rules: None when kube-proxy skips it (headless, ExternalName).
+
+    Labels and origin are left out: the rules never read them.
+    """
+    if svc is None or svc.type is ServiceType.EXTERNAL_NAME or not svc.cluster_ips:
+        return None
+    return (svc.type, svc.cluster_ips, svc.ip_families, svc.ports, svc.external_ips, svc.load_balancer_ingress,
+            svc.load_balancer_source_ranges, svc.external_traffic_policy, svc.internal_traffic_policy,
+            svc.health_check_node_port, svc.session_affinity, svc.affinity_timeout, svc.traffic_distribution)
+
+
+def _endpoint_view(ep: Any) -> tuple:
+    """One endpoint as kube-proxy caches it: unset ready/serving read as true, unset terminating as false."""
+    c = ep.conditions
+    return (ep.addresses, ep.node_name, ep.zone, ep.hints_for_zones, ep.hints_for_nodes,
+            c.ready is not False, c.serving is not False, c.terminating is True)
+
+
+def slice_view(es: EndpointSlice | None) -> Hashable | None:
+    """What decides a slice's endpoints; None when kube-proxy ignores the slice.
+
+    Ports and endpoints are order-insensitive (sorted), as in upstream's slice cache; a
+    slice without a service-name label or of address type FQDN is ignored.
+    """
+    if es is None or not es.service_name or es.address_type is AddressType.FQDN:
+        return None
+    ports = tuple(sorted(es.ports, key=lambda p: (p.port or 0, p.name or "", p.protocol.value)))
+    endpoints = tuple(sorted((_endpoint_view(ep) for ep in es.endpoints), key=lambda v: (",".join(v[0]), v)))
+    return (es.namespace, es.service_name, es.address_type, ports, endpoints)
+
+
+def slice_service(es: EndpointSlice) -> str | None:
+    """The Service key ("ns/name") a slice belongs to; None when it names none."""
+    return f"{es.namespace}/{es.service_name}" if es.service_name else None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerUpdate(Generic[T]):
+    """The result of one ``apply()``: every object now, and the Services whose rules must be rewritten."""
+
+    objects: Mapping[str, T]
+    changed: frozenset[str]
+    by_service: Mapping[str, tuple[T, ...]] = field(default_factory=dict)
+
+
+class _Tracker(Generic[T]):
+    """The shared part: latest objects, plus the synced state of every object touched since the last sync."""
+
+    kind: Kind
+
+    def __init__(self, view: Callable[[Any], Hashable | None]) -> None:
+        self._view = view
+        self._current: dict[str, T] = {}
+        self._base: dict[str, Any] = {}  # key -> the object at the last sync, or _ABSENT
+
+    def _load(self, initial: Iterable[T]) -> None:
+        """Start from objects that count as already synced (no pending change)."""
+        for obj in initial:
+            self.set(obj.key, obj)  # type: ignore[attr-defined]
+        self._base = {}
+
+    def set(self, key: str, obj: T | None) -> None:
+        """Record the latest state of one object (None: deleted)."""
+        current = self._current
+        old = current.get(key, _ABSENT)
+        if key not in self._base:
+            self._base[key] = old
+        if obj is None:
+            if old is not _ABSENT:
+                del current[key]
+        else:
+            current[key] = obj
+
+    def observe(self, event: WatchEvent) -> None:
+        """Fold one event of this tracker's kind (others and bookmarks are ignored)."""
+        if event.kind is not self.kind or event.type is EventType.BOOKMARK:
+            return
+        self.set(event.key, None if event.type is EventType.DELETED else event.obj)
+
+    def observe_all(self, events: Iterable[WatchEvent]) -> None:
+        for event in events:
+            self.observe(event)
+
+    @property
+    def objects(self) -> Mapping[str, T]:
+        """The latest objects, pending changes included (read-only view; changes as events arrive)."""
+        return MappingProxyType(self._current)
+
+    def _touched(self) -> Iterable[tuple[str, Any, Any]]:
+        """(key, synced, latest) for each object touched since the last sync; None for absent."""
+        current = self._current
+        for key, base in self._base.items():
+            yield key, (None if base is _ABSENT else base), current.get(key)
+
+    def _changed_services(self) -> set[str]:
+        raise NotImplementedError
+
+    def pending(self) -> frozenset[str]:
+        """The Services whose effective state differs from the last sync."""
+        return frozenset(self._changed_services())
+
+    def has_pending(self) -> bool:
+        return bool(self._changed_services())
+
+    def _checkout(self) -> tuple[dict[str, T], frozenset[str]]:
+        changed = frozenset(self._changed_services())
+        self._base = {}
+        return dict(self._current), changed
+
+
+class ServiceChangeTracker(_Tracker[Service]):
+    """Services by "ns/name"; a Service is changed when its effective view differs from the last sync."""
+
+    kind = Kind.SERVICE
+
+    def __init__(self, view: Callable[[Service | None], Hashable | None] = service_view,
+                 initial: Iterable[Service] = ()) -> None:
+        super().__init__(view)
+        self._load(initial)
+
+    def _changed_services(self) -> set[str]:
+        view = self._view
+        changed = set()
+        for key, old, new in self._touched():
+            if old is not new and view(old) != view(new):
+                changed.add(key)
+        return changed
+
+    def apply(self) -> TrackerUpdate[Service]:
+        """Sync: the Services now and the changed ones; the latest state becomes the synced state."""
+        objects, changed = self._checkout()
+        return TrackerUpdate(MappingProxyType(objects), changed)
+
+
+class EndpointSliceChangeTracker(_Tracker[EndpointSlice]):
+    """EndpointSlices by "ns/name", reported per Service they belong to.
+
+    A slice that moves to another Service (its service-name label changed)
+    changes both. ``apply()`` also returns the slices grouped by Service, the
+    shape a partial sync reads.
+    """
+
+    kind = Kind.ENDPOINT_SLICE
+
+    def __init__(self, view: Callable[[EndpointSlice | None], Hashable | None] = slice_view,
+                 initial: Iterable[EndpointSlice] = ()) -> None:
+        super().__init__(view)
+        self._by_service: dict[str, dict[str, EndpointSlice]] = {}  # latest slices per Service
+        self._synced_by_service: Mapping[str, tuple[EndpointSlice, ...]] = MappingProxyType({})
+        self._load(initial)
+        self._synced_by_service = MappingProxyType({svc: self.slices_for(svc) for svc in self._by_service})
+
+    def set(self, key: str, obj: EndpointSlice | None) -> None:
+        old = self._current.get(key)
+        if old is not None:
+            svc = slice_service(old)
+            if svc is not None:
+                members = self._by_service[svc]
+                del members[key]
+                if not members:
+                    del self._by_service[svc]
+        if obj is not None:
+            svc = slice_service(obj)
+            if svc is not None:
+                self._by_service.setdefault(svc, {})[key] = obj
+        super().set(key, obj)
+
+    def slices_for(self, service: str) -> tuple[EndpointSlice, ...]:
+        """The latest slices of one Service ("ns/name"), by slice name."""
+        members = self._by_service.get(service, {})
+        return tuple(members[k] for k in sorted(members))
+
+    def _changed_services(self) -> set[str]:
+        view = self._view
+        changed = set()
+        for _, old, new in self._touched():
+            if old is new:
+                continue
+            old_view, new_view = view(old), view(new)
+            if old_view == new_view:
+                continue
+            if old_view is not None:
+                changed.add(slice_service(old))
+            if new_view is not None:
+                changed.add(slice_service(new))
+        return changed
+
+    def apply(self) -> TrackerUpdate[EndpointSlice]:
+        """Sync: every slice now, the Services whose slices changed, and the slices per Service.
+
+        The per-Service grouping is rebuilt only for Services a touched slice belongs or
+        belonged to, so a sync after one change costs a dict copy, not a regrouping.
+        """
+        touched = set()
+        for _, old, new in self._touched():
+            for es in (old, new):
+                svc = slice_service(es) if es is not None else None
+                if svc is not None:
+                    touched.add(svc)
+        objects, changed = self._checkout()
+        grouped = dict(self._synced_by_service)
+        for svc in touched:
+            if svc in self._by_service:
+                grouped[svc] = self.slices_for(svc)
+            else:
+                grouped.pop(svc, None)
+        self._synced_by_service = MappingProxyType(grouped)
+        return TrackerUpdate(MappingProxyType(objects), changed, self._synced_by_service)

@@ -1,0 +1,23 @@
+"""The CLI starts fast: building the parser (what --help and every command do first) imports no heavy module."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("scapy", "pyroute2", "kubernetes", "graphviz")
+
+
+def test_parser_imports_no_heavy_module() -> None:
+    code = (
+        "import sys; from kubeproxy_sim.cli.main import build_parser; build_parser(); "
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_help_lists_the_commands() -> None:
+    out = subprocess.run([sys.executable, "-m", "kubeproxy_sim", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    assert "rules" in out and "demo" in out

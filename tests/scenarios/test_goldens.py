@@ -1,0 +1,37 @@
+"""Every scenario's golden files equal a fresh run, and upstream scenarios equal upstream's expected dump.
+
+A failure here means the generator changed: regenerate with tools/regen_goldens.py and review the diff,
+or fix the generator. Goldens are never edited by hand.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from regen_goldens import GOLDENS, golden_outputs  # noqa: E402
+
+SCENARIOS = sorted(p for p in (ROOT / "rulesets").iterdir() if (p / "scenario.yaml").is_file())
+
+
+@pytest.mark.parametrize("directory", SCENARIOS, ids=lambda p: p.name)
+def test_goldens_match_a_fresh_run(directory: Path) -> None:
+    fresh = golden_outputs(directory)
+    for name in GOLDENS:
+        golden = directory / name
+        assert golden.exists(), f"{golden} is missing: run tools/regen_goldens.py {directory.name}"
+        assert fresh[name] == golden.read_text(), f"{golden} differs from a fresh run"
+
+
+UPSTREAM = [d for d in SCENARIOS if (d / "upstream.rules").is_file()]
+
+
+@pytest.mark.parametrize("directory", UPSTREAM, ids=lambda p: p.name)
+def test_upstream_expected_dump_is_reproduced_byte_for_byte(directory: Path) -> None:
+    ours = golden_outputs(directory)["rules.golden"]
+    assert ours == (directory / "upstream.rules").read_text()
