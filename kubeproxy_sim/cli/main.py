@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "kubeproxy_sim.cli.rules_cmd",
     "kubeproxy_sim.cli.trace_cmd",
     "kubeproxy_sim.cli.demo_cmd",
+    "kubeproxy_sim.cli.netns_cmd",
+    "kubeproxy_sim.cli.graph_cmd",
 )
 
 

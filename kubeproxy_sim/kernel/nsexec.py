@@ -61,7 +61,7 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def call(name: str, fn: Callable[..., Any], *args: Any, timeout: float = 30.0) -> Any:
+def call(name: str, fn: Callable[..., Any], *args: Any) -> Any:
     """Run ``fn(*args)`` in a forked child inside ``name``; returns its JSON-able result or raises OSError."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()

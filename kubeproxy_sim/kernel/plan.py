@@ -21,6 +21,7 @@ from kubeproxy_sim.proxier.config import ProxyConfig
 
 PREFIX = "kpsim-"
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+ROUTER = "198.18.0.1"  # the node network's upstream router: answers "unreachable" for unknown destinations
 GATEWAY = "169.254.1.1"  # every node's pod bridge address: the pods' next hop (link scope)
 SYNTH_NODE_NET = netaddr.IPNetwork("198.18.0.0/24")  # node addresses when the objects give none
 SERVED = (Protocol.TCP, Protocol.UDP)  # this kernel has no SCTP sockets
@@ -131,11 +132,8 @@ def plan_nodes(name: str, cluster: Cluster, config: ProxyConfig, extra: Iterable
     plans = []
     for index, node_name in enumerate(_node_names(cluster, config.node_name)):
         node = cluster.node(node_name)
-        if index == 0:
-            addresses = _v4(config.node_ips) or _object_addresses(node)
-        else:
-            addresses = _object_addresses(node)
-        addresses = addresses or [next(synth)]
+        own = _v4(config.node_ips) if index == 0 else []
+        addresses = own or _object_addresses(node) or [next(synth)]
         node_config = config if index == 0 else dataclasses.replace(
             config, node_name=node_name, node_ips=tuple(f"{a}/32" for a in addresses),
             node_pod_cidrs=node.pod_cidrs if node else (), node_labels=node.labels if node else ())

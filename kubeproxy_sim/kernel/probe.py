@@ -35,7 +35,7 @@ def reason(code: int) -> str:
 class Attempt:
     """One connection: open, send (UDP) or connect (TCP), read the server's one line."""
 
-    def __init__(self, ip: str, port: int, proto: str, bind: str | None) -> None:
+    def __init__(self, ip: str, port: int, proto: str, bind: str | None, sport: int = 0) -> None:
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
         self.sock = socket.socket(socket.AF_INET, kind)
         self.sock.setblocking(False)
@@ -44,8 +44,9 @@ class Attempt:
         self.data = b""
         self.result: dict[str, str] | None = None
         try:
-            if bind:
-                self.sock.bind((bind, 0))
+            if bind or sport:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                self.sock.bind((bind or "0.0.0.0", sport))
             code = self.sock.connect_ex((ip, port))
             if proto == "udp" and code == 0:
                 self.sock.send(b"?")
@@ -84,7 +85,9 @@ class Attempt:
             self.result = {"error": "no reply"}
 
 
-def probe(ip: str, port: int, proto: str, count: int, timeout: float, bind: str | None) -> list[dict[str, str]]:
+def probe(ip: str, port: int, proto: str, count: int, timeout: float, bind: str | None,
+          sports: list[int] | None = None) -> list[dict[str, str]]:
+    """``count`` attempts, at most PARALLEL at a time; ``sports`` fixes the source ports (a seeded run)."""
     results: list[dict[str, str]] = []
     pending = count
     selector = selectors.DefaultSelector()
@@ -92,7 +95,7 @@ def probe(ip: str, port: int, proto: str, count: int, timeout: float, bind: str 
     while pending or live:
         while pending and len(live) < PARALLEL:
             pending -= 1
-            attempt = Attempt(ip, port, proto, bind)
+            attempt = Attempt(ip, port, proto, bind, sports[pending] if sports else 0)
             if attempt.result is not None:
                 attempt.sock.close()
                 results.append(attempt.result)
@@ -118,5 +121,6 @@ def probe(ip: str, port: int, proto: str, count: int, timeout: float, bind: str 
 
 if __name__ == "__main__":
     target, port, protocol, n, wait = sys.argv[1:6]
-    source = sys.argv[6] if len(sys.argv) > 6 else None
-    print(json.dumps(probe(target, int(port), protocol, int(n), float(wait), source)))
+    source = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else None
+    ports = [int(p) for p in sys.argv[7].split(",")] if len(sys.argv) > 7 else None
+    print(json.dumps(probe(target, int(port), protocol, int(n), float(wait), source, ports)))

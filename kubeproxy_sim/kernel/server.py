@@ -9,6 +9,7 @@ serves until killed. Standard library only, so it starts fast.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -43,10 +44,8 @@ def _serve_tcp(pod: str, listener: socket.socket) -> None:
         return
     with conn:
         conn.settimeout(2)
-        try:
+        with contextlib.suppress(OSError):
             conn.sendall(_answer(pod, peer, conn.getsockname()))
-        except OSError:
-            pass
 
 
 def _serve_udp(pod: str, sock: socket.socket) -> None:

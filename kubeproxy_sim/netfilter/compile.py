@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from kubeproxy_sim.errors import RulesSyntaxError
-from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Option, Rule, RuleSpec, Ruleset, Target
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Option, Rule, Ruleset, RuleSpec, Target
 from kubeproxy_sim.netfilter.packet import PROTOCOL_NUMBERS, parse_address, parse_network
 
 Check = Callable[[object], object]
@@ -96,6 +96,7 @@ class CompiledRule:
     mark: tuple[int, int, str] | None = None  # (value, mask, operation) for MARK/CONNMARK
     recent: tuple[str, str, int] | None = None  # (name, command, addr mask) for recent side effects
     index_key: object = None
+    step: object = None  # the tracer's PathStep for this rule, made on first use
 
     @property
     def line(self) -> int:
@@ -185,11 +186,15 @@ def _protocol_check(value: str, negated: bool) -> Check:
     return lambda b: (b.proto in names) != negated  # type: ignore[attr-defined]
 
 
+HEADER_ORDER = {"-s": 0, "-d": 1, "-i": 2, "-o": 3, "-p": 4, "-f": 5}
+
+
 def header_checks(options: Sequence[Option], family: int) -> list[Check]:
     """The checks of the built-in options, in the kernel's order (addresses, interfaces, protocol)."""
-    order = {"-s": 0, "-d": 1, "-i": 2, "-o": 3, "-p": 4, "-f": 5}
+    builtin = [(HEADER_ORDER[o.flag], o) for o in options if not o.module and o.flag in HEADER_ORDER]
+    builtin.sort(key=lambda item: item[0])
     checks: list[Check] = []
-    for opt in sorted((o for o in options if o.module == "" and o.flag in order), key=lambda o: order[o.flag]):
+    for _, opt in builtin:
         if opt.flag in ("-s", "-d"):
             checks.append(_address_check("src" if opt.flag == "-s" else "dst", opt.flag, opt.value,
                                          opt.negated, family))
@@ -411,7 +416,8 @@ def _conntrack(parts: _RuleParts, opts: Sequence[Option]) -> None:
         elif o.flag == "--ctproto":
             parts.checks.append(_protocol_check(o.value, neg))
         elif o.flag == "--ctdir":
-            parts.checks.append(lambda b, v=o.value.upper(), n=neg: (v == "ORIGINAL") != n)
+            original = o.value.upper() == "ORIGINAL"  # every packet traced is in the original direction
+            parts.checks.append(lambda b, hit=original != neg: hit)
         else:
             parts.doubts.append(f"conntrack {o.flag} is not modelled; assumed to match")
 

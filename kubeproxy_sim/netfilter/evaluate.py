@@ -267,8 +267,14 @@ class Branch:
     def fork(self, num: int, den: int) -> Branch:
         """A copy that takes ``num/den`` of this branch's probability."""
         other = Branch.__new__(Branch)
-        for name in Branch.__slots__:
-            setattr(other, name, getattr(self, name))
+        other.env, other.family, other.proto = self.env, self.family, self.proto
+        other.src, other.dst, other.sport, other.dport = self.src, self.dst, self.sport, self.dport
+        other.orig_src, other.orig_dst = self.orig_src, self.orig_dst
+        other.orig_sport, other.orig_dport = self.orig_sport, self.orig_dport
+        other.in_iface, other.out_iface, other.bridge_port = self.in_iface, self.out_iface, self.bridge_port
+        other.mark, other.ctmark, other.ctstate, other.ctstatus = self.mark, self.ctmark, self.ctstate, self.ctstatus
+        other.tcp_flags, other.nat_text = self.tcp_flags, self.nat_text
+        other.dnat, other.snat, other.masq = self.dnat, self.snat, self.masq
         other.path = list(self.path)
         other.doubts = list(self.doubts)
         other.num, other.den = self.num * num, self.den * den
@@ -292,6 +298,11 @@ def rule_matches(rule: CompiledRule, b: Branch) -> bool:
             doubts = [result]
         else:
             doubts.append(result)
+    return _settle_doubts(rule, b, doubts)
+
+
+def _settle_doubts(rule: CompiledRule, b: Branch, doubts: list | None) -> bool:
+    """Record what a rule's answer hangs on; False when a doubt was assumed not to match."""
     matched = True
     if doubts is not None:
         for doubt in doubts:
@@ -306,9 +317,9 @@ Frame = tuple[CompiledChain, tuple[CompiledRule, ...], int]
 
 
 def walk_chain(chain: CompiledChain, b: Branch, sampler: Sampler | None) -> list[tuple[Branch, str]]:
-    """Every (branch, verdict) a packet entering a built-in chain can leave with."""
-    results: list[tuple[Branch, str]] = []
-    pending: list[tuple[Branch, list[Frame]]] = [(b, [(chain, chain.rules_for(b), 0)])]
+    """Every (branch, verdict) a packet entering a built-in chain can leave with; the first is ``b``'s."""
+    pending: list[tuple[Branch, list[Frame]]] = []
+    results = [(b, _walk(b, [(chain, chain.rules_for(b), 0)], pending, sampler))]
     while pending:
         branch, stack = pending.pop()
         results.append((branch, _walk(branch, stack, pending, sampler)))
@@ -317,42 +328,58 @@ def walk_chain(chain: CompiledChain, b: Branch, sampler: Sampler | None) -> list
 
 def _walk(b: Branch, stack: list[Frame], pending: list[tuple[Branch, list[Frame]]],
           sampler: Sampler | None) -> str:
-    """Walk one branch until this table's verdict; forks go to ``pending``."""
+    """Walk one branch until this table's verdict; forks go to ``pending``.
+
+    The match loop of :func:`rule_matches` is inlined: this is the hot path.
+    """
     base = stack[0][0]
+    path = b.path
     while stack:
         chain, rules, i = stack.pop()
         n = len(rules)
         while i < n:
             rule = rules[i]
             i += 1
-            if not rule_matches(rule, b):
-                continue
-            split = rule.split
-            if split is not None:
-                if sampler is not None:
-                    if not sampler.draw(rule):
-                        continue
+            doubts = None
+            for check in rule.checks:
+                result = check(b)
+                if result is True:
+                    continue
+                if result is False:
+                    break
+                if doubts is None:
+                    doubts = [result]
                 else:
-                    num, den = split
-                    pending.append((b.fork(den - num, den), [*stack, (chain, rules, i)]))
-                    b.num *= num
-                    b.den *= den
-            b.path.append(rule)
-            kind = rule.kind
-            if kind is Kind.CONTINUE:
-                continue
-            if kind is Kind.JUMP or kind is Kind.GOTO:
-                if kind is Kind.JUMP:
-                    stack.append((chain, rules, i))
-                chain = rule.jump  # type: ignore[assignment]
-                rules, i = chain.rules_for(b), 0
-                n = len(rules)
-                continue
-            if kind is Kind.RETURN:
-                break
-            verdict = _apply(rule, kind, b)
-            if verdict is not None:
-                return verdict
+                    doubts.append(result)
+            else:
+                if (doubts is not None or rule.doubts) and not _settle_doubts(rule, b, doubts):
+                    continue
+                split = rule.split
+                if split is not None:
+                    if sampler is not None:
+                        if not sampler.draw(rule):
+                            continue
+                    else:
+                        num, den = split
+                        pending.append((b.fork(den - num, den), [*stack, (chain, rules, i)]))
+                        b.num *= num
+                        b.den *= den
+                path.append(rule)
+                kind = rule.kind
+                if kind is Kind.CONTINUE:
+                    continue
+                if kind is Kind.JUMP or kind is Kind.GOTO:
+                    if kind is Kind.JUMP:
+                        stack.append((chain, rules, i))
+                    chain = rule.jump  # type: ignore[assignment]
+                    rules, i = chain.rules_for(b), 0
+                    n = len(rules)
+                    continue
+                if kind is Kind.RETURN:
+                    break
+                verdict = _apply(rule, kind, b)
+                if verdict is not None:
+                    return verdict
     return DROP if base.policy == DROP else ACCEPT
 
 
@@ -453,6 +480,9 @@ LOOPBACK_IN = (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("mangle", "INPU
                ("security", "INPUT"))
 
 
+Pipeline = tuple[object, ...]  # CompiledChain (nat chains as ("nat", chain)) or a routing step name
+
+
 class Engine:
     """A compiled ruleset and a node: runs packets through the hooks."""
 
@@ -460,7 +490,25 @@ class Engine:
         self.compiled = compiled
         self.env = Env(node, compiled.family, sampler)
         self.sampler = sampler
-        self.chains = {(t, c): chain for t, chains in compiled.tables.items() for c, chain in chains.items()}
+        self.pipelines: dict[str, Pipeline] = {
+            name: self._pipeline(steps) for name, steps in (
+                ("PRE_REMOTE", PRE_REMOTE), ("TO_INPUT", TO_INPUT), ("TO_FORWARD", TO_FORWARD),
+                ("FROM_LOCAL", FROM_LOCAL), ("LOOPBACK_IN", LOOPBACK_IN))
+        }
+
+    def _pipeline(self, steps: tuple[object, ...]) -> Pipeline:
+        """The hooks' chains that exist; an empty chain with an ACCEPT policy cannot change anything."""
+        out: list[object] = []
+        for step in steps:
+            if isinstance(step, str):
+                out.append(step)
+                continue
+            table, hook = step  # type: ignore[misc]
+            chain = self.compiled.chain(table, hook)
+            if chain is None or (not chain.rules and chain.policy != DROP):
+                continue
+            out.append(("nat", chain) if table == "nat" else chain)
+        return tuple(out)
 
     def is_local_origin(self, packet: Packet) -> bool:
         """Locally generated: from one of the node's addresses (or loopback), not received on an interface."""
@@ -475,41 +523,40 @@ class Engine:
         if local:
             start.in_iface = ""
         finished: list[Finished] = []
-        pending: list[tuple[Branch, tuple[object, ...]]] = [(start, FROM_LOCAL if local else PRE_REMOTE)]
+        pending = [(start, self.pipelines["FROM_LOCAL" if local else "PRE_REMOTE"])]
         while pending:
             branch, steps = pending.pop()
             self._advance(branch, steps, packet, pending, finished)
         return finished
 
-    def _advance(self, b: Branch, steps: tuple[object, ...], packet: Packet,
-                 pending: list[tuple[Branch, tuple[object, ...]]], finished: list[Finished]) -> None:
+    def _advance(self, b: Branch, steps: Pipeline, packet: Packet,
+                 pending: list[tuple[Branch, Pipeline]], finished: list[Finished]) -> None:
         """Run one branch through its remaining hooks; forks are queued with the steps they still need."""
         for pos, step in enumerate(steps):
-            if isinstance(step, str):
-                following = self._route(step, b, packet, steps[pos + 1:])
+            if step.__class__ is str:
+                following = self._route(step, b, packet, steps[pos + 1:])  # type: ignore[arg-type]
                 if following:
                     pending.append((b, following))
                 else:
                     finished.append(self._finish(b, ACCEPT))
                 return
-            table, hook = step
-            if table == "nat" and b.ctstate != CtState.NEW.value:
-                continue
-            chain = self.chains.get(step)  # type: ignore[call-overload]
-            if chain is None:
-                continue
-            outcomes = walk_chain(chain, b, self.sampler)
-            rest = steps[pos + 1:]
-            for other, verdict in outcomes[1:]:
-                self._settle(other, verdict, rest, pending, finished)
-            b, verdict = outcomes[0]
+            if step.__class__ is tuple:  # nat: only the first packet of a connection
+                if b.ctstate != "NEW":
+                    continue
+                step = step[1]  # type: ignore[index]
+            outcomes = walk_chain(step, b, self.sampler)  # type: ignore[arg-type]
+            if len(outcomes) > 1:
+                rest = steps[pos + 1:]
+                for other, verdict in outcomes[1:]:
+                    self._settle(other, verdict, rest, pending, finished)
+            verdict = outcomes[0][1]
             if verdict != ACCEPT:
                 finished.append(self._finish(b, verdict))
                 return
         finished.append(self._finish(b, ACCEPT))
 
-    def _settle(self, b: Branch, verdict: str, rest: tuple[object, ...],
-                pending: list[tuple[Branch, tuple[object, ...]]], finished: list[Finished]) -> None:
+    def _settle(self, b: Branch, verdict: str, rest: Pipeline,
+                pending: list[tuple[Branch, Pipeline]], finished: list[Finished]) -> None:
         if verdict != ACCEPT:
             finished.append(self._finish(b, verdict))
         elif rest:
@@ -517,19 +564,19 @@ class Engine:
         else:
             finished.append(self._finish(b, ACCEPT))
 
-    def _route(self, step: str, b: Branch, packet: Packet, rest: tuple[object, ...]) -> tuple[object, ...]:
+    def _route(self, step: str, b: Branch, packet: Packet, rest: Pipeline) -> Pipeline:
         """Routing decisions: they pick the next hooks and the output interface."""
         if step == "ROUTE":
             local = self.env.is_local(b.dst)
             self._set_out_iface(b, packet, local)
-            return TO_INPUT if local else TO_FORWARD
+            return self.pipelines["TO_INPUT" if local else "TO_FORWARD"]
         if step == "ROUTE_OUT":
             self._set_out_iface(b, packet, self.env.is_local(b.dst))
             return rest
         # LOOPBACK: a locally generated packet for a local address comes back in on lo.
         if self.env.is_local(b.dst):
             b.in_iface, b.out_iface = "lo", None
-            return LOOPBACK_IN
+            return self.pipelines["LOOPBACK_IN"]
         return ()
 
     def _set_out_iface(self, b: Branch, packet: Packet, local: bool) -> None:

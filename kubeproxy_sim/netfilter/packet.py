@@ -34,8 +34,27 @@ PROTOCOLS = ("tcp", "udp", "sctp", "icmp", "icmpv6")
 PROTOCOL_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132}
 
 
+def _dotted_quad(text: str) -> int | None:
+    """A plain dotted quad without netaddr (a dump holds many thousands); None for anything else."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or len(part) > 3 or (len(part) > 1 and part[0] == "0"):
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        value = value << 8 | octet
+    return value
+
+
 def parse_address(text: str) -> tuple[int, int]:
     """(family, value) of one address; IPv6 may be written in brackets. Raises ValueError."""
+    quad = _dotted_quad(text)
+    if quad is not None:
+        return 4, quad
     raw = text[1:-1] if text.startswith("[") and text.endswith("]") else text
     try:
         version = 6 if ":" in raw else 4

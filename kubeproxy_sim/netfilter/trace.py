@@ -18,11 +18,10 @@ from fractions import Fraction
 
 from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import Engine, Finished, NodeContext
-from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
 from kubeproxy_sim.netfilter.packet import Packet
 
-__all__ = ["NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty", "render_text", "trace",
-           "with_kube_jumps"]
+__all__ = ["NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty", "render_text", "trace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +85,11 @@ class TraceResult:
 
 
 def _step(rule: CompiledRule) -> PathStep:
-    return PathStep(rule.table, rule.rule.chain, rule.line or None, rule.text())
+    """The path step of a rule, made once per compiled rule (a trace reuses them)."""
+    step = rule.step
+    if step is None:
+        step = rule.step = PathStep(rule.table, rule.rule.chain, rule.line or None, rule.text())
+    return step  # type: ignore[return-value]
 
 
 class Tracer:
@@ -124,7 +127,7 @@ def _merge(finished: list[Finished]) -> tuple[Outcome, ...]:
         else:
             totals[key] = [share, branch.path]
     return tuple(
-        Outcome(verdict, dest, share, masq, tuple(_step(r) for r in path))  # type: ignore[arg-type, union-attr]
+        Outcome(verdict, dest, share, masq, tuple(map(_step, path)))  # type: ignore[arg-type, union-attr]
         for (verdict, dest, masq), (share, path) in totals.items()
     )
 
@@ -132,59 +135,6 @@ def _merge(finished: list[Finished]) -> tuple[Outcome, ...]:
 def trace(rules: Ruleset | CompiledRuleset, packet: Packet, node: NodeContext) -> TraceResult:
     """Trace one packet (compiles the rules; use :class:`Tracer` for many packets)."""
     return Tracer(rules, node).trace(packet)
-
-
-# --------------------------------------------------------------------------- a node's jump rules
-
-NEW = '-m conntrack --ctstate NEW -m comment --comment '
-KUBE_JUMPS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
-    # (table, built-in chain) -> (target chain, spec), in the order they end up on a node: kube-proxy
-    # inserts each at the front, so the last it ensures comes first.
-    ("nat", "PREROUTING"): (("KUBE-SERVICES", '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),),
-    ("nat", "OUTPUT"): (("KUBE-SERVICES", '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),),
-    ("nat", "POSTROUTING"): (
-        ("KUBE-POSTROUTING", '-m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING'),),
-    ("filter", "INPUT"): (
-        ("KUBE-PROXY-FIREWALL", NEW + '"kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL'),
-        ("KUBE-NODEPORTS", '-m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS'),
-        ("KUBE-EXTERNAL-SERVICES", NEW + '"kubernetes externally-visible service portals" '
-         '-j KUBE-EXTERNAL-SERVICES'),
-        ("KUBE-FIREWALL", "-j KUBE-FIREWALL"),
-    ),
-    ("filter", "FORWARD"): (
-        ("KUBE-PROXY-FIREWALL", NEW + '"kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL'),
-        ("KUBE-FORWARD", '-m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD'),
-        ("KUBE-SERVICES", NEW + '"kubernetes service portals" -j KUBE-SERVICES'),
-        ("KUBE-EXTERNAL-SERVICES", NEW + '"kubernetes externally-visible service portals" '
-         '-j KUBE-EXTERNAL-SERVICES'),
-    ),
-    ("filter", "OUTPUT"): (
-        ("KUBE-PROXY-FIREWALL", NEW + '"kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL'),
-        ("KUBE-SERVICES", NEW + '"kubernetes service portals" -j KUBE-SERVICES'),
-        ("KUBE-FIREWALL", "-j KUBE-FIREWALL"),
-    ),
-}
-
-
-def with_kube_jumps(ruleset: Ruleset) -> Ruleset:
-    """A restore input (kube-proxy's own chains only) as a node has it: built-in chains with the jumps.
-
-    Tables that already declare built-in chains (an ``iptables-save`` of a
-    node) are left as they are; jumps go only to chains the table declares.
-    """
-    tables = []
-    for table in ruleset.tables:
-        declared = {c.name for c in table.chains}
-        if any(c.builtin for c in table.chains) or table.name not in ("nat", "filter"):
-            tables.append(table)
-            continue
-        builtin = tuple(
-            Chain(hook, tuple(Rule(hook, spec) for target, spec in KUBE_JUMPS.get((table.name, hook), ())
-                              if target in declared), policy="ACCEPT")
-            for hook in BUILTIN_CHAINS[table.name]
-        )
-        tables.append(Table(table.name, builtin + table.chains, table.deleted))
-    return Ruleset(tuple(tables), ruleset.ipv6)
 
 
 # --------------------------------------------------------------------------- text for a person

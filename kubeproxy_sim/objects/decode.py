@@ -127,15 +127,18 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
         cluster_ips, families = _cluster_ips(report, spec, svc_type)
     ports = _service_ports(report, spec, svc_type, headless=not cluster_ips)
     raw_external = report.seq(spec, "externalIPs", "spec.externalIPs")
-    external_ips = _lenient_ips(report, raw_external, "spec.externalIPs")
-    source_ranges = _source_ranges(report, spec)
-    ingress = _lb_ingress(report, status)
-    affinity, timeout = _affinity(report, spec)
+    external_ips = _lenient_ips(report, raw_external, "spec.externalIPs") if raw_external else ()
+    source_ranges = _source_ranges(report, spec) if spec.get("loadBalancerSourceRanges") else ()
+    ingress = _lb_ingress(report, status) if status.get("loadBalancer") else ()
+    affinity, timeout = _affinity(report, spec) if "sessionAffinity" in spec or "sessionAffinityConfig" in spec \
+        else (SessionAffinity.NONE, DEFAULT_AFFINITY_TIMEOUT)
     external_policy = _external_policy(report, spec, svc_type, bool(raw_external))
     internal_policy = read_enum(report, spec, "internalTrafficPolicy", "spec.internalTrafficPolicy",
                                 _POLICIES, TrafficPolicy.CLUSTER, "a traffic policy")
-    hc_port = report.port_number(report.integer(spec, "healthCheckNodePort", "spec.healthCheckNodePort"),
-                                 "spec.healthCheckNodePort") or 0
+    hc_port = 0
+    if spec.get("healthCheckNodePort") is not None:
+        hc_port = report.port_number(report.integer(spec, "healthCheckNodePort", "spec.healthCheckNodePort"),
+                                     "spec.healthCheckNodePort") or 0
     selector = report.string_map(spec, "selector", "spec.selector") or None
     distribution = report.string(spec, "trafficDistribution", "spec.trafficDistribution") or None
     if report.failed:
@@ -216,7 +219,7 @@ def _service_ports(report: Report, spec: dict[str, Any], svc_type: ServiceType,
                    *, headless: bool) -> tuple[ServicePort, ...]:
     """spec.ports: each port defaulted and checked, then the set checked for clashes."""
     raw_ports = report.seq(spec, "ports", "spec.ports")
-    if not raw_ports and not headless and svc_type is not ServiceType.EXTERNAL_NAME:
+    if not spec.get("ports") and not headless and svc_type is not ServiceType.EXTERNAL_NAME:
         report.error("spec.ports", "required; expected at least one port")
     ports: list[tuple[int, ServicePort]] = []
     for i, raw in enumerate(raw_ports):

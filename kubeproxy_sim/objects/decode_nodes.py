@@ -105,10 +105,11 @@ def _container_ports(report: Report, spec: dict[str, Any]) -> tuple[ContainerPor
                 continue
             name = report.string(raw, "name", f"{port_path}.name") or None
             number = report.integer(raw, "containerPort", f"{port_path}.containerPort")
-            if number is None or number == 0:
-                if raw.get("containerPort") in (None, 0):
-                    report.error(f"{port_path}.containerPort", "required; expected a port number in 1-65535")
-                continue
+            if raw.get("containerPort") is None:
+                report.error(f"{port_path}.containerPort", "required; expected a port number in 1-65535")
+            elif number == 0:
+                report.error(f"{port_path}.containerPort", "0 is not a valid port; expected 1-65535")
+                number = None
             number = report.port_number(number, f"{port_path}.containerPort")
             protocol = read_protocol(report, raw, f"{port_path}.protocol")
             if number is not None:

@@ -126,6 +126,28 @@ def _fast_endpoint(raw: Any, match: Any) -> Endpoint | None:
                     target_ref)
 
 
+def _endpoint(report: Report, raw: Any, index: int, address_type: AddressType | None) -> Endpoint | None:
+    """One endpoint, every field checked and every problem reported."""
+    if type(raw) is not dict:
+        report.error(f"endpoints[{index}]", f"expected a mapping, got {report_type(raw)}")
+        return None
+    addresses = _endpoint_addresses(report, raw.get("addresses"), index, address_type)
+    conditions = _conditions(report, raw.get("conditions"), index)
+    names = []
+    for key in ("hostname", "nodeName", "zone"):
+        value = raw.get(key)
+        if not (value is None or type(value) is str):
+            _wrong_string(report, f"endpoints[{index}].{key}", value)
+            value = None
+        names.append(value or None)
+    zones, nodes = _hints(report, raw, index) if raw.get("hints") is not None else (None, None)
+    target = raw.get("targetRef")
+    target_ref = _target_ref(report, raw, f"endpoints[{index}].targetRef") if target is not None else None
+    if addresses is None or conditions is None:
+        return None
+    return Endpoint(addresses, conditions, names[0], names[1], names[2], zones, nodes, target_ref)
+
+
 def _wrong_string(report: Report, path: str, value: Any) -> None:
     report.error(path, f"expected a string, got {report_type(value)}")
 

@@ -177,7 +177,7 @@ def _yaml_problem(exc: yaml.YAMLError, file: str, first_line: int) -> Diagnostic
     line = first_line + mark.line + 1 if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
-    message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    message = f"syntax error: {problem}" + (f" ({context})" if context else "")
     if mark is not None:
         message += f" at column {mark.column + 1}"
     return Diagnostic(message + "; this document is skipped", file=file, line=line)

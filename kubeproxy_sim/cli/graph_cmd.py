@@ -1,0 +1,151 @@
+"""``kubeproxy-sim graph``: a node's chains as a picture (SVG, PNG) or as dot / Mermaid text."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.errors import Diagnostic, InputError
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.graph.model import Graph
+    from kubeproxy_sim.netfilter.model import Ruleset
+
+FORMATS = ("svg", "png", "dot", "mermaid")
+SUFFIX_FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
+                  ".mermaid": "mermaid"}
+EXAMPLES = """examples:
+  kubeproxy-sim graph --scenario bootcamp -o bootcamp.svg
+  kubeproxy-sim graph --scenario bootcamp --service default/kubernetes-bootcamp --format mermaid
+  kubeproxy-sim graph --scenario upstream-overall-iptables-rules --service ns5/svc5:p80 -o svc5.png
+  kubeproxy-sim graph --rules node.rules --table nat --max-endpoints 4 --format dot | dot -Tpdf > nat.pdf
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "graph",
+        help="draw a node's chains as a graph (SVG, PNG, dot or Mermaid)",
+        description="Draw the chains a packet can take on one node: built-in hooks -> KUBE-SERVICES -> "
+        "service, external and firewall chains -> endpoint chains -> DNAT and the other verdicts. Edges are "
+        "labelled with the rule's match, statistic shares as percentages of the chain's traffic, and "
+        "session affinity. Input: objects (-f/--scenario with the node flags) or a dump (--rules).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_input_flags(parser)
+    parser.add_argument("--rules", metavar="FILE",
+                        help="an iptables-save dump (or kube-proxy's iptables-restore input) instead of objects")
+    scope = parser.add_argument_group("what to draw")
+    scope.add_argument("--service", metavar="NS/NAME[:PORT]",
+                       help="one service port's path: its rules in the shared chains and all they lead to "
+                       "(PORT: the port's name, or its number for an unnamed port)")
+    scope.add_argument("--table", choices=["nat", "filter"], help="one table only (default: nat and filter)")
+    scope.add_argument("--max-endpoints", type=int, default=8, metavar="N",
+                       help="fold a service's endpoint chains beyond the first N into one node "
+                       "(default 8; 0: draw them all)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--format", choices=FORMATS,
+                     help="svg or png (need Graphviz), dot or mermaid text (default: from -o's suffix, else dot)")
+    out.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    parser.set_defaults(func=run)
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """--format, else the output file's suffix, else dot text."""
+    if args.format:
+        return args.format
+    if args.output:
+        suffix = Path(args.output).suffix.lower()
+        if suffix not in SUFFIX_FORMATS:
+            raise InputError(Diagnostic(f"cannot tell the format from {args.output!r}; expected --format "
+                                        f"{'|'.join(FORMATS)} or a file ending in "
+                                        f"{', '.join(SUFFIX_FORMATS)}", field="-o"))
+        return SUFFIX_FORMATS[suffix]
+    return "dot"
+
+
+def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool]:
+    """(ruleset, title, had errors): from a dump, or generated from the objects for one node."""
+    if args.rules:
+        if args.filename or args.scenario:
+            raise InputError(Diagnostic("both a dump and objects given; expected --rules FILE or -f/--scenario, "
+                                        "not both", field="--rules"))
+        from kubeproxy_sim.netfilter.codec import parse_ruleset_file
+        from kubeproxy_sim.netfilter.trace import with_kube_jumps
+
+        return with_kube_jumps(parse_ruleset_file(args.rules)), Path(args.rules).name, False
+    if not args.filename and not args.scenario:
+        raise InputError(Diagnostic("nothing to draw; expected --rules FILE, -f PATH or --scenario NAME",
+                                    field="--rules"))
+    from kubeproxy_sim.cli.options import load_node_rules
+
+    node_rules = load_node_rules(args)
+    for diagnostic in node_rules.inputs.diagnostics:
+        print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
+    errors = bool(node_rules.inputs.errors)
+    return node_rules.ruleset, f"node {node_rules.config.node_name}", errors  # type: ignore[return-value]
+
+
+def build(args: argparse.Namespace, ruleset: Ruleset, title: str) -> Graph:
+    """The graph the flags ask for: tables, service scope, folded endpoints."""
+    from kubeproxy_sim.graph import DEFAULT_TABLES, build_graph, collapse_endpoints, parse_service_ref
+    from kubeproxy_sim.graph.scope import scope_graph, select_service
+
+    tables = (args.table,) if args.table else DEFAULT_TABLES
+    selection = None
+    if args.service:
+        ref = parse_service_ref(args.service)
+        selection = select_service(ruleset, ref, tables)
+        title += f", service {ref}"
+    if args.table:
+        title += f", {args.table} table"
+    graph = build_graph(ruleset, tables=tables, title=title)
+    if selection is not None:
+        graph = scope_graph(graph, selection)
+    if not graph.nodes:
+        raise InputError(Diagnostic(f"no rules to draw in the {' and '.join(tables)} table(s)",
+                                    file=args.rules, field="--table" if args.table else None))
+    return collapse_endpoints(graph, args.max_endpoints)
+
+
+def render(graph: Graph, fmt: str) -> bytes:
+    from kubeproxy_sim.graph import render_image, to_dot, to_mermaid
+
+    if fmt == "mermaid":
+        return to_mermaid(graph).encode()
+    dot_text = to_dot(graph)
+    if fmt == "dot":
+        return dot_text.encode()
+    return render_image(dot_text, fmt)
+
+
+def write(data: bytes, fmt: str, output: str | None, summary: str) -> None:
+    if output:
+        try:
+            Path(output).write_bytes(data)
+        except OSError as exc:
+            raise InputError(Diagnostic(f"cannot write the graph: {exc.strerror or exc}", file=output,
+                                        field="-o")) from None
+        print(f"kubeproxy-sim: wrote {output} ({summary})", file=sys.stderr)
+        return
+    if fmt == "png" and sys.stdout.isatty():
+        raise InputError(Diagnostic("PNG is binary; expected -o FILE.png or a pipe", field="--format"))
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.max_endpoints < 0:
+        raise InputError(Diagnostic(f"{args.max_endpoints} is negative; expected 0 (no folding) or more",
+                                    field="--max-endpoints"))
+    fmt = output_format(args)
+    ruleset, title, had_errors = load_rules(args)
+    graph = build(args, ruleset, title)
+    chains = sum(1 for n in graph.nodes if n.kind.is_chain)
+    write(render(graph, fmt), fmt, args.output, f"{chains} chains, {len(graph.edges)} rules")
+    return 1 if had_errors else 0

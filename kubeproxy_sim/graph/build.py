@@ -1,0 +1,171 @@
+"""Ruleset -> chain graph, in pure functions.
+
+Every rule with a target becomes an edge; a target that is not a chain of the
+table becomes a verdict node of the chain it is in. Chains that neither jump
+nor are jumped to (an empty built-in hook, kube-proxy's canary) are left out:
+they carry no path a packet could take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+from kubeproxy_sim.graph.labels import SERVICE_PORT, chain_shares, comment, match_label, percent, verdict_label
+from kubeproxy_sim.graph.model import Edge, Graph, Node, NodeKind, chain_node_id, verdict_node_id
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
+
+DEFAULT_TABLES = ("nat", "filter")
+CHAIN_PREFIXES = (
+    ("KUBE-SVC-", NodeKind.SERVICE),
+    ("KUBE-SVL-", NodeKind.SERVICE),
+    ("KUBE-EXT-", NodeKind.EXTERNAL),
+    ("KUBE-FW-", NodeKind.FIREWALL),
+    ("KUBE-SEP-", NodeKind.ENDPOINT),
+)
+TERMINAL_TARGETS = frozenset({"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "ACCEPT", "DROP", "REJECT"})
+VERDICT_KINDS_BY_TARGET = {
+    "DNAT": NodeKind.DNAT, "SNAT": NodeKind.SNAT, "MASQUERADE": NodeKind.MASQUERADE, "MARK": NodeKind.MARK,
+    "ACCEPT": NodeKind.ACCEPT, "DROP": NodeKind.DROP, "REJECT": NodeKind.REJECT, "RETURN": NodeKind.RETURN,
+}
+
+
+def chain_kind(table: str, name: str, chain: Chain | None) -> NodeKind:
+    """What a chain is for, from kube-proxy's naming (the only thing a dump tells)."""
+    if (chain is not None and chain.builtin) or name in BUILTIN_CHAINS.get(table, ()):
+        return NodeKind.HOOK
+    for prefix, kind in CHAIN_PREFIXES:
+        if name.startswith(prefix):
+            return kind
+    return NodeKind.DISPATCH if name.startswith("KUBE-") else NodeKind.CHAIN
+
+
+def is_chain_target(table: Table, name: str) -> bool:
+    """A jump to a chain, as opposed to a target extension; a missing KUBE- chain is still a chain."""
+    return table.chain(name) is not None or name.startswith("KUBE-")
+
+
+def returning_chains(table: Table) -> frozenset[str]:
+    """Chains from which every packet comes back to the caller: no terminal verdict is reachable.
+
+    Jumps to them (KUBE-MARK-MASQ) are side trips, drawn differently and left
+    out of a split's shares.
+    """
+    memo: dict[str, bool] = {}
+
+    def returns(name: str) -> bool:
+        if name in memo:
+            return memo[name]
+        memo[name] = True  # a cycle does not make a chain terminal
+        chain = table.chain(name)
+        result = True
+        for rule in chain.rules if chain else ():
+            target = rule.target
+            if target is None:
+                continue
+            terminal = target.goto or target.name in TERMINAL_TARGETS
+            if terminal or (is_chain_target(table, target.name) and not returns(target.name)):
+                result = False
+                break
+        memo[name] = result
+        return result
+
+    return frozenset(c.name for c in table.chains if returns(c.name))
+
+
+def service_label(chain: Chain) -> str | None:
+    """The service port a per-service chain belongs to, from its rules' comments.
+
+    Most comments start with the service port name; the EXT chains' say it in
+    the middle ("masquerade traffic for ns/svc:p external destinations").
+    """
+    comments = [c for c in (comment(r.parsed) for r in chain.rules) if c]
+    for words in [c.split()[:1] for c in comments] + [c.split() for c in comments]:
+        for word in words:
+            match = SERVICE_PORT.match(word)
+            if match and not word[0].isdigit():
+                return word
+    return None
+
+
+def _chain_node(table: Table, name: str) -> Node:
+    chain = table.chain(name)
+    kind = chain_kind(table.name, name, chain)
+    label = name
+    tooltip = f"{table.name} {name}"
+    if chain is None:
+        label, tooltip = f"{name}\n(not declared)", tooltip + ": jumped to but not declared"
+    elif kind is NodeKind.HOOK:
+        tooltip += f", policy {chain.policy or 'ACCEPT'}"
+    elif kind in (NodeKind.SERVICE, NodeKind.EXTERNAL, NodeKind.FIREWALL, NodeKind.ENDPOINT):
+        owner = service_label(chain)
+        if owner:
+            label = f"{name}\n{owner}"
+    return Node(chain_node_id(table.name, name), kind, label, table.name, name, tooltip)
+
+
+def _edge_label(rule: Rule, share: Fraction | None, goto: bool) -> str:
+    parts = [match_label(rule.parsed)]
+    if share is not None:
+        parts.append(percent(share))
+    if goto:
+        parts.append("goto")
+    return ", ".join(p for p in parts if p)
+
+
+def _chain_edges(table: Table, chain: Chain, returning: frozenset[str]) -> tuple[list[Edge], list[Node]]:
+    """The edges of one chain's rules and the verdict nodes they end in."""
+    with_target = [(i, r) for i, r in enumerate(chain.rules, start=1) if r.target is not None]
+    calls = [is_chain_target(table, r.target.name) and r.target.name in returning  # type: ignore[union-attr]
+             for _, r in with_target]
+    shares = chain_shares([r.parsed for _, r in with_target], calls)
+    edges: list[Edge] = []
+    verdicts: list[Node] = []
+    source = chain_node_id(table.name, chain.name)
+    for (position, rule), call, share in zip(with_target, calls, shares, strict=True):
+        target = rule.target
+        assert target is not None
+        if is_chain_target(table, target.name):
+            target_id = chain_node_id(table.name, target.name)
+        else:
+            label = verdict_label(target)
+            target_id = verdict_node_id(table.name, chain.name, label)
+            kind = VERDICT_KINDS_BY_TARGET.get(target.name, NodeKind.TARGET)
+            verdicts.append(Node(target_id, kind, label, table.name, chain.name, f"{table.name} {chain.name}: "
+                                 f"{label}"))
+        edges.append(Edge(source, target_id, _edge_label(rule, share, target.goto), table.name, chain.name,
+                          position, rule.line, rule.text(), share, call, target.goto))
+    return edges, verdicts
+
+
+def table_graph(table: Table) -> tuple[list[Node], list[Edge]]:
+    """Nodes and edges of one table; chains that take part in no edge are left out."""
+    returning = returning_chains(table)
+    edges: list[Edge] = []
+    verdicts: dict[str, Node] = {}
+    for chain in table.chains:
+        chain_edges, chain_verdicts = _chain_edges(table, chain, returning)
+        edges.extend(chain_edges)
+        for node in chain_verdicts:
+            verdicts.setdefault(node.id, node)
+    used = {e.source for e in edges} | {e.target for e in edges}
+    names = [c.name for c in table.chains]
+    names += [e.target.split(":", 1)[1] for e in edges if e.target not in verdicts and
+              table.chain(e.target.split(":", 1)[1]) is None]
+    nodes = [_chain_node(table, name) for name in dict.fromkeys(names)
+             if chain_node_id(table.name, name) in used]
+    return nodes + list(verdicts.values()), edges
+
+
+def build_graph(ruleset: Ruleset, *, tables: Sequence[str] = DEFAULT_TABLES, title: str = "") -> Graph:
+    """The chain graph of the named tables of a ruleset (tables it lacks are skipped)."""
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    for name in tables:
+        table = ruleset.table(name)
+        if table is None:
+            continue
+        table_nodes, table_edges = table_graph(table)
+        nodes.extend(table_nodes)
+        edges.extend(table_edges)
+    return Graph(tuple(nodes), tuple(edges), title)

@@ -1,0 +1,76 @@
+"""Graph -> Graphviz dot text: one cluster per table, a shape and colour per kind of node.
+
+Node ids are the graph's own (``nat:KUBE-SERVICES``), so Graphviz's SVG names
+each node and edge by them in its ``<title>`` elements.
+"""
+
+from __future__ import annotations
+
+from kubeproxy_sim.graph.model import Edge, Graph, Node, NodeKind
+
+HIGHLIGHT = "#d62728"
+NODE_STYLES: dict[NodeKind, dict[str, str]] = {
+    NodeKind.HOOK: {"shape": "invhouse", "style": "filled,bold", "fillcolor": "#dddddd"},
+    NodeKind.DISPATCH: {"shape": "box", "style": "filled", "fillcolor": "#f2f2f2"},
+    NodeKind.SERVICE: {"shape": "box", "style": "filled,rounded", "fillcolor": "#cfe2f3"},
+    NodeKind.EXTERNAL: {"shape": "box", "style": "filled,rounded", "fillcolor": "#d9d2e9"},
+    NodeKind.FIREWALL: {"shape": "box", "style": "filled,rounded", "fillcolor": "#fce5cd"},
+    NodeKind.ENDPOINT: {"shape": "box", "style": "filled", "fillcolor": "#d9ead3"},
+    NodeKind.CHAIN: {"shape": "box", "style": "dashed"},
+    NodeKind.SUMMARY: {"shape": "box3d", "style": "filled", "fillcolor": "#d9ead3"},
+    NodeKind.DNAT: {"shape": "cds", "style": "filled", "fillcolor": "#93c47d"},
+    NodeKind.SNAT: {"shape": "hexagon", "style": "filled", "fillcolor": "#ffd966"},
+    NodeKind.MASQUERADE: {"shape": "hexagon", "style": "filled", "fillcolor": "#ffd966"},
+    NodeKind.MARK: {"shape": "note", "style": "filled", "fillcolor": "#fff2cc"},
+    NodeKind.ACCEPT: {"shape": "oval", "style": "filled", "fillcolor": "#b6d7a8"},
+    NodeKind.DROP: {"shape": "octagon", "style": "filled", "fillcolor": "#ea9999"},
+    NodeKind.REJECT: {"shape": "doubleoctagon", "style": "filled", "fillcolor": "#f4cccc"},
+    NodeKind.RETURN: {"shape": "circle", "style": "dashed", "fontsize": "9"},
+    NodeKind.TARGET: {"shape": "parallelogram"},
+}
+
+
+def quote(text: str) -> str:
+    """A dot string: quotes and backslashes escaped, newlines as dot's centred line break."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _attrs(attrs: dict[str, str]) -> str:
+    return "[" + ", ".join(f"{k}={quote(v)}" for k, v in attrs.items() if v != "") + "]"
+
+
+def _node_line(node: Node) -> str:
+    attrs = {"label": node.label, **NODE_STYLES[node.kind], "tooltip": node.tooltip}
+    if node.highlighted:
+        attrs.update(color=HIGHLIGHT, penwidth="3")
+    return f"    {quote(node.id)} {_attrs(attrs)}"
+
+
+def _edge_line(edge: Edge) -> str:
+    where = f"line {edge.line}" if edge.line else f"rule {edge.position}"
+    attrs = {"label": edge.label, "tooltip": f"{edge.table} {where}: {edge.rule}" if edge.rule else edge.label}
+    if edge.call:
+        attrs.update(style="dashed", color="#888888", fontcolor="#888888")
+    if edge.highlighted:
+        attrs.update(color=HIGHLIGHT, fontcolor=HIGHLIGHT, penwidth="3", style="bold")
+    return f"  {quote(edge.source)} -> {quote(edge.target)} {_attrs(attrs)}"
+
+
+def to_dot(graph: Graph) -> str:
+    """The whole graph as a ``digraph`` (left to right: hooks on the left, verdicts on the right)."""
+    lines = [f"digraph {quote(graph.title or 'kube-proxy chains')} {{",
+             "  rankdir=LR;",
+             '  graph [fontname="Helvetica", fontsize=12, nodesep=0.25, ranksep=0.6];',
+             '  node [fontname="Helvetica", fontsize=10];',
+             '  edge [fontname="Helvetica", fontsize=9];']
+    if graph.title:
+        lines.append(f"  label={quote(graph.title)}; labelloc=t;")
+    for table in graph.tables():
+        lines.append(f"  subgraph {quote('cluster_' + table)} {{")
+        lines.append(f"    label={quote(table + ' table')}; style=rounded; color=\"#999999\";")
+        lines.extend(_node_line(n) for n in graph.nodes if n.table == table)
+        lines.append("  }")
+    lines.extend(_edge_line(e) for e in graph.edges)
+    lines.append("}")
+    return "\n".join(lines) + "\n"

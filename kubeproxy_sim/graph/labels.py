@@ -1,0 +1,239 @@
+"""Short human forms of a rule's match and target, and the shares of a statistic split.
+
+An edge label has to be read at a glance in a picture: ``10.96.0.10:53/udp``
+rather than ``-d 10.96.0.10/32 -p udp -m udp --dport 53``. Comments and
+counters (nfacct) say nothing about where a packet goes, so they are left to
+the tooltip, which carries the whole rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+
+from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
+
+PORT_MODULES = ("tcp", "udp", "sctp", "udplite", "dccp", "multiport")
+SILENT_MODULES = frozenset({"comment", "nfacct"})
+SERVICE_PORT = re.compile(r"^([^\s/]+)/([^\s/:]+)(?::(\S+))?$")
+
+
+def _bang(option: Option) -> str:
+    return "! " if option.negated else ""
+
+
+def _address(value: str) -> str:
+    """Host routes are written without their prefix, as kube-proxy writes them."""
+    if value.endswith("/32") and ":" not in value:
+        return value[:-3]
+    if value.endswith("/128") and ":" in value:
+        return value[:-4]
+    return value
+
+
+def _first(options: Sequence[Option], flag: str, module: str | None = None) -> Option | None:
+    return next((o for o in options if o.flag == flag and (module is None or o.module == module)), None)
+
+
+def _port_option(options: Sequence[Option], flags: tuple[str, ...]) -> Option | None:
+    return next((o for o in options if o.flag in flags and o.module in PORT_MODULES), None)
+
+
+def _destination(options: Sequence[Option]) -> list[str]:
+    """``address:port/proto`` when the rule names both, which is how people think of a service."""
+    dest = _first(options, "-d", "")
+    proto = _first(options, "-p", "")
+    port = _port_option(options, ("--dport", "--dports"))
+    proto_text = proto.value if proto and not proto.negated else ""
+    port_text = ""
+    if port is not None:
+        port_text = _bang(port) + port.value.replace(":", "-")
+    parts: list[str] = []
+    if dest is not None and not dest.negated and port is not None and not port.negated:
+        host = _address(dest.value)
+        host = f"[{host}]" if ":" in host else host
+        parts.append(f"{host}:{port_text}" + (f"/{proto_text}" if proto_text else ""))
+        return parts
+    if dest is not None:
+        parts.append(f"dst {_bang(dest)}{_address(dest.value)}")
+    if port is not None:
+        parts.append(f"port {port_text}" + (f"/{proto_text}" if proto_text else ""))
+    elif proto is not None:
+        parts.append(f"{_bang(proto)}{proto.value}")
+    return parts
+
+
+def _source(options: Sequence[Option]) -> list[str]:
+    parts: list[str] = []
+    src = _first(options, "-s", "")
+    if src is not None:
+        parts.append(f"src {_bang(src)}{_address(src.value)}")
+    sport = _port_option(options, ("--sport", "--sports"))
+    if sport is not None:
+        parts.append(f"sport {_bang(sport)}{sport.value}")
+    for flag, word in (("-i", "in"), ("-o", "out")):
+        iface = _first(options, flag, "")
+        if iface is not None:
+            parts.append(f"{word} {_bang(iface)}{iface.value}")
+    if _first(options, "-f", "") is not None:
+        parts.append(f"{_bang(_first(options, '-f', ''))}fragment")  # type: ignore[arg-type]
+    return parts
+
+
+def _recent(options: Sequence[Option]) -> str:
+    """Session affinity: the rcheck rule keeps a client on its endpoint, the set rule records it."""
+    flags = {o.flag: o for o in options}
+    if "--rcheck" in flags or "--update" in flags:
+        seconds = flags.get("--seconds")
+        return "recent: sticky" + (f" {seconds.value}s" if seconds else "")
+    if "--set" in flags:
+        return "recent: remember source"
+    if "--remove" in flags:
+        return "recent: forget source"
+    return "recent: " + " ".join(_plain(o) for o in options)
+
+
+def _statistic(options: Sequence[Option]) -> str:
+    """Random splits are shown as shares (see :func:`chain_shares`); only nth mode needs words."""
+    flags = {o.flag: o for o in options}
+    mode = flags.get("--mode")
+    if mode is not None and mode.value == "nth":
+        every = flags.get("--every")
+        packet = flags.get("--packet")
+        return f"every {every.value if every else '?'} packets (#{packet.value if packet else '0'})"
+    return ""
+
+
+def _plain(option: Option) -> str:
+    text = option.flag.lstrip("-")
+    if option.args:
+        text += " " + option.value
+    return _bang(option) + text
+
+
+def _mark(options: Sequence[Option]) -> str:
+    return "; ".join(f"mark {_bang(o)}{o.value}" for o in options)
+
+
+def _addrtype(options: Sequence[Option]) -> str:
+    return ", ".join(f"{o.flag.lstrip('-')} {_bang(o)}{o.value}" for o in options)
+
+
+def _conntrack(options: Sequence[Option]) -> str:
+    return ", ".join(f"{o.flag.lstrip('-')} {_bang(o)}{o.value}" if o.args else _plain(o) for o in options)
+
+
+MODULE_LABELS: dict[str, Callable[[Sequence[Option]], str]] = {
+    "recent": _recent,
+    "statistic": _statistic,
+    "mark": _mark,
+    "connmark": lambda opts: "conn" + _mark(opts),
+    "addrtype": _addrtype,
+    "conntrack": _conntrack,
+    "state": _conntrack,
+}
+
+
+def _modules(spec: RuleSpec) -> list[str]:
+    """The other matches, each in its own short form, in the order the rule loads them."""
+    parts: list[str] = []
+    for module in dict.fromkeys(spec.modules()):
+        if module in SILENT_MODULES or module in PORT_MODULES:
+            continue
+        options = spec.module_options(module)
+        render = MODULE_LABELS.get(module)
+        text = render(options) if render else f"{module}: " + " ".join(_plain(o) for o in options)
+        if text:
+            parts.append(text.rstrip(": "))
+    return parts
+
+
+def match_label(spec: RuleSpec) -> str:
+    """What a packet must look like to take this rule, in a few words ("" when it takes everything)."""
+    return ", ".join([*_destination(spec.options), *_source(spec.options), *_modules(spec)])
+
+
+def percent(share: Fraction) -> str:
+    """A share as a percentage with one decimal: 1/4 -> ``25.0%``."""
+    return f"{float(share) * 100:.1f}%"
+
+
+def comment(spec: RuleSpec) -> str | None:
+    option = _first(spec.options, "--comment", "comment")
+    return option.value if option is not None else None
+
+
+def service_port_of(spec: RuleSpec) -> tuple[str, str, str | None] | None:
+    """``(namespace, name, port name)`` when the rule's comment starts with a service port name."""
+    text = comment(spec)
+    if not text:
+        return None
+    match = SERVICE_PORT.match(text.split()[0])
+    if match is None:
+        return None
+    return match.group(1), match.group(2), match.group(3)
+
+
+def statistic_probability(spec: RuleSpec) -> Fraction | None:
+    """The exact probability of a ``statistic --mode random`` match, None for any other rule."""
+    options = spec.module_options("statistic")
+    flags = {o.flag: o.value for o in options}
+    if flags.get("--mode") != "random" or "--probability" not in flags:
+        return None
+    try:
+        return Fraction(flags["--probability"])
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def chain_shares(specs: Sequence[RuleSpec], calls: Sequence[bool]) -> list[Fraction | None]:
+    """The part of a chain's traffic each rule takes, for the rules of a statistic split.
+
+    Each random rule takes ``p`` of what the rules before it left; the first
+    plain rule after a split takes the rest. Rules that jump to a chain that
+    returns (``calls``) and affinity checks do not consume traffic.
+    """
+    shares: list[Fraction | None] = []
+    remaining = Fraction(1)
+    open_split = False
+    for spec, call in zip(specs, calls, strict=True):
+        probability = statistic_probability(spec)
+        if probability is not None:
+            shares.append(remaining * probability)
+            remaining *= 1 - probability
+            open_split = True
+        elif open_split and not call and "recent" not in spec.modules() and spec.target is not None:
+            shares.append(remaining)
+            remaining, open_split = Fraction(1), False
+        else:
+            shares.append(None)
+    return shares
+
+
+def _target_option(target: Target, *flags: str) -> Option | None:
+    return next((o for o in target.options if o.flag in flags), None)
+
+
+MARK_WORDS = {"--or-mark": "or", "--xor-mark": "xor", "--and-mark": "and", "--set-mark": "set",
+              "--set-xmark": "set"}
+
+
+def verdict_label(target: Target) -> str:
+    """The verdict as a person names it: ``DNAT 10.244.1.2:8080``, ``MARK or 0x4000``."""
+    name = target.name
+    if name == "DNAT":
+        option = _target_option(target, "--to-destination", "--to")
+        return f"DNAT {option.value}" if option else "DNAT"
+    if name == "SNAT":
+        option = _target_option(target, "--to-source", "--to")
+        return f"SNAT {option.value}" if option else "SNAT"
+    if name == "MARK":
+        words = [f"{MARK_WORDS.get(o.flag, o.flag.lstrip('-'))} {o.value}" for o in target.options]
+        return " ".join(["MARK", *words])
+    if name in ("MASQUERADE", "REJECT"):
+        extras = [o.value if o.args else o.flag.lstrip("-") for o in target.options]
+        return " ".join([name, *extras])
+    if name in ("ACCEPT", "DROP", "RETURN"):
+        return name
+    return " ".join([name, *(_plain(o) for o in target.options)])

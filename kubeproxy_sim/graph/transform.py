@@ -1,0 +1,120 @@
+"""Graph -> graph: fold large endpoint fans into a summary node, lay a traced path over the picture."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from fractions import Fraction
+from typing import Any
+
+from kubeproxy_sim.graph.labels import percent
+from kubeproxy_sim.graph.model import Edge, Graph, Node, NodeKind
+
+DEFAULT_MAX_ENDPOINTS = 8
+
+
+def _endpoint_targets(graph: Graph, edges: Sequence[Edge], kinds: dict[str, NodeKind]) -> list[str]:
+    return list(dict.fromkeys(e.target for e in edges if kinds.get(e.target) is NodeKind.ENDPOINT))
+
+
+def _summary(source: str, folded: list[Edge], count: int) -> tuple[Node, Edge]:
+    """One node standing for ``count`` endpoints, reached with their combined share."""
+    first = folded[0]
+    node_id = f"{source}:+{count} endpoints"
+    shares = [e.share for e in folded if e.share is not None]
+    share = sum(shares, Fraction(0)) if shares else None
+    label = f"{count} endpoints" + (f", {percent(share)}" if share is not None else "")
+    names = sorted({e.target.split(":", 1)[1] for e in folded})
+    tooltip = "folded: " + ", ".join(names[:50]) + (" ..." if len(names) > 50 else "")
+    node = Node(node_id, NodeKind.SUMMARY, f"+{count} more endpoints", first.table, first.chain, tooltip)
+    edge = Edge(source, node_id, label, first.table, first.chain, first.position, first.line, "", share)
+    return node, edge
+
+
+def collapse_endpoints(graph: Graph, max_endpoints: int = DEFAULT_MAX_ENDPOINTS) -> Graph:
+    """Keep the first ``max_endpoints`` endpoint chains each chain jumps to; fold the rest into one node.
+
+    An endpoint chain (and its verdicts) disappears only when no kept edge
+    still leads to it: SVC and SVL chains of one service share endpoints.
+    ``max_endpoints`` < 1 keeps everything.
+    """
+    if max_endpoints < 1:
+        return graph
+    kinds = {n.id: n.kind for n in graph.nodes}
+    by_source: dict[str, list[Edge]] = {}
+    for edge in graph.edges:
+        by_source.setdefault(edge.source, []).append(edge)
+    drop_edges: set[int] = set()
+    summaries: dict[str, tuple[Node, Edge]] = {}
+    for source, edges in by_source.items():
+        targets = _endpoint_targets(graph, edges, kinds)
+        if len(targets) <= max_endpoints:
+            continue
+        folded_targets = set(targets[max_endpoints:])
+        folded = [e for e in edges if e.target in folded_targets]
+        drop_edges |= {id(e) for e in folded}
+        summaries[source] = _summary(source, folded, len(folded_targets))
+    if not summaries:
+        return graph
+    return _rebuild(graph, drop_edges, summaries)
+
+
+def _rebuild(graph: Graph, drop_edges: set[int], summaries: dict[str, tuple[Node, Edge]]) -> Graph:
+    """Put each summary after its chain's kept edges, then remove what nothing leads to any more."""
+    edges: list[Edge] = []
+    for edge in graph.edges:
+        if id(edge) in drop_edges:
+            summary = summaries.get(edge.source)
+            if summary is not None and summary[1] not in edges:
+                edges.append(summary[1])
+            continue
+        edges.append(edge)
+    reached = {e.target for e in edges}
+    orphans = {n.id for n in graph.nodes if n.kind is NodeKind.ENDPOINT and n.id not in reached
+               and any(id(e) in drop_edges and e.target == n.id for e in graph.edges)}
+    orphan_chains = {graph.node(o).chain for o in orphans}  # type: ignore[union-attr]
+    edges = [e for e in edges if e.source not in orphans]
+    reached = {e.target for e in edges} | {e.source for e in edges}
+    nodes = [n for n in graph.nodes if n.id not in orphans and not (
+        n.kind.is_verdict and n.chain in orphan_chains and n.id not in reached)]
+    nodes += [node for node, _ in summaries.values()]
+    return Graph(tuple(nodes), tuple(edges), graph.title)
+
+
+def _step_fields(step: Any) -> tuple[str, str, int | None, str | None]:
+    """(table, chain, line, rule text) of a path step: a tuple or an object such as trace's PathStep."""
+    if isinstance(step, tuple):
+        table, chain, line = step[:3]
+        rule = step[3] if len(step) > 3 else None
+        return table, chain, line, rule
+    return step.table, step.chain, getattr(step, "line", None), getattr(step, "rule", None)
+
+
+def _edge_for(graph: Graph, step: Any) -> Edge | None:
+    """The edge of a rule the path took: by dump line when there is one, else by the rule's text."""
+    table, chain, line, rule = _step_fields(step)
+    candidates = [e for e in graph.edges if e.table == table and e.chain == chain]
+    if line:
+        found = next((e for e in candidates if e.line == line), None)
+        if found is not None:
+            return found
+    if rule:
+        text = rule if rule.startswith("-A ") else f"-A {chain} {rule}"
+        return next((e for e in candidates if e.rule == text), None)
+    return None
+
+
+def highlight(graph: Graph, path: Iterable[Any]) -> Graph:
+    """The graph with the edges of ``path`` and the nodes they join marked.
+
+    ``path`` holds ``(table, chain, line)`` steps (line: the rule's line in the
+    dump) or objects with those attributes and, for generated rules that have
+    no line, ``rule`` (the ``-A CHAIN spec`` text). Steps whose rule is not in
+    the graph (outside a ``--service`` scope, a rule without target) are skipped.
+    """
+    marked = [e for e in (_edge_for(graph, step) for step in path) if e is not None]
+    edge_ids = {id(e) for e in marked}
+    node_ids = {e.source for e in marked} | {e.target for e in marked}
+    edges = tuple(replace(e, highlighted=True) if id(e) in edge_ids else e for e in graph.edges)
+    nodes = tuple(replace(n, highlighted=True) if n.id in node_ids else n for n in graph.nodes)
+    return Graph(nodes, edges, graph.title)

@@ -1,0 +1,191 @@
+"""``netns send``: real connections from a source namespace, tallied per destination pod.
+
+Addressing is the simulator's: a source is ``pod/NS/NAME``, ``node/NAME``,
+``external``, ``external:IP`` or a plain address; a destination is ``IP:PORT``,
+``node/NAME:NODEPORT`` or ``NAME.NS:PORT`` (the Service's cluster IP). The cluster
+is known only through its state record, so ``send`` works from any later process.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import netaddr
+
+from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.kernel import nsexec
+from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, Topology
+from kubeproxy_sim.objects.model import Cluster
+
+PROBE = "kubeproxy_sim.kernel.probe"
+DEFAULT_TIMEOUT = 1.0
+
+
+def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
+    """What ``send`` and ``exec`` need to know about a cluster, as JSON."""
+    return {
+        "nodes": {n.name: {"netns": n.netns, "addresses": list(n.addresses)} for n in topo.nodes},
+        "pods": {p.ip: {"key": p.key, "netns": p.netns, "node": p.node, "host_network": p.host_network}
+                 for p in topo.pods},
+        "clients": {c.ip: c.netns for c in topo.clients},
+        "services": {s.key: {"cluster_ips": list(s.cluster_ips),
+                             "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol.value,
+                                        "node_port": p.node_port} for p in s.ports]}
+                     for s in cluster.services},
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    label: str
+    netns: str
+    bind: str | None = None  # the source address to bind, when the namespace has several
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    label: str
+    ip: str
+    port: int
+
+
+def _bad(text: str, field: str, expected: str) -> InputError:
+    return InputError(Diagnostic(f"{text!r}: {expected}", field=field))
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        netaddr.IPAddress(text)
+    except (netaddr.AddrFormatError, ValueError):
+        return False
+    return "." in text
+
+
+def resolve_source(state: dict[str, Any], text: str) -> Source:
+    """pod/NS/NAME, node/NAME, external, external:IP or an address of a pod, node or client."""
+    if text.startswith("pod/"):
+        key = text[4:]
+        pod = next((p for p in state["pods"].values() if p["key"] == key), None)
+        if pod is None:
+            raise _bad(text, "--from", "no such pod; expected pod/NAMESPACE/NAME of a pod of this cluster")
+        return Source(text, pod["netns"])
+    if text.startswith("node/"):
+        node = state["nodes"].get(text[5:])
+        if node is None:
+            raise _bad(text, "--from", f"no such node; expected one of {', '.join(state['nodes'])}")
+        return Source(text, node["netns"])
+    if text == "external" or text.startswith("external:"):
+        ip = text.partition(":")[2] or DEFAULT_CLIENT
+        if ip not in state["clients"]:
+            raise _bad(text, "--from", f"no external client {ip}; clients: {', '.join(state['clients'])} "
+                       "(add one with `netns up --client IP`)")
+        return Source(text, state["clients"][ip])
+    if _is_ip(text):
+        return _source_by_address(state, text)
+    raise _bad(text, "--from", "expected pod/NS/NAME, node/NAME, external, external:IP or an IP address")
+
+
+def _source_by_address(state: dict[str, Any], ip: str) -> Source:
+    if ip in state["clients"]:
+        return Source(ip, state["clients"][ip])
+    pod = state["pods"].get(ip)
+    if pod is not None and not pod["host_network"]:
+        return Source(f"pod/{pod['key']}", pod["netns"])
+    for name, node in state["nodes"].items():
+        if ip in node["addresses"]:
+            return Source(f"node/{name}", node["netns"], bind=ip)
+    if netaddr.IPAddress(ip).is_loopback():
+        name, node = next(iter(state["nodes"].items()))
+        return Source(f"node/{name} ({ip})", node["netns"], bind=ip)
+    raise _bad(ip, "--from", "no pod, node or external client of this cluster has this address")
+
+
+def resolve_destination(state: dict[str, Any], text: str) -> Destination:
+    """IP:PORT, node/NAME:NODEPORT or NAME.NAMESPACE:PORT."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise _bad(text, "--to", "expected IP:PORT, node/NAME:NODEPORT or NAME.NAMESPACE:PORT")
+    port = int(port_text)
+    if host.startswith("node/"):
+        node = state["nodes"].get(host[5:])
+        if node is None:
+            raise _bad(text, "--to", f"no such node; expected one of {', '.join(state['nodes'])}")
+        return Destination(text, node["addresses"][0], port)
+    if _is_ip(host):
+        return Destination(text, host, port)
+    name, _, namespace = host.partition(".")
+    service = state["services"].get(f"{namespace or 'default'}/{name}")
+    ips = [ip for ip in (service or {}).get("cluster_ips", []) if ":" not in ip]
+    if not ips:
+        raise _bad(text, "--to", "no Service with an IPv4 cluster IP by that name (expected NAME.NAMESPACE:PORT)")
+    return Destination(text, ips[0], port)
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """The outcome of N attempts: per pod (and the address it was reached at), per failure reason."""
+
+    source: str
+    destination: str
+    proto: str
+    count: int
+    pods: dict[str, int] = field(default_factory=dict)  # "ns/name ip:port" -> replies
+    seen: dict[str, list[str]] = field(default_factory=dict)  # same key -> source addresses the pod saw
+    failures: dict[str, int] = field(default_factory=dict)  # reason -> attempts
+
+    def share(self, key: str) -> float:
+        return self.pods.get(key, 0) / self.count if self.count else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"from": self.source, "to": self.destination, "proto": self.proto, "count": self.count,
+                "pods": [{"pod": k, "count": n, "share": round(self.share(k), 4), "seen": self.seen[k]}
+                         for k, n in sorted(self.pods.items())],
+                "failures": dict(sorted(self.failures.items()))}
+
+
+def tally(source: Source, dest: Destination, proto: str, results: list[dict[str, str]]) -> Tally:
+    pods: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
+    seen: dict[str, set[str]] = {}
+    for result in results:
+        if "error" in result:
+            failures[result["error"]] += 1
+            continue
+        key = f"{result['pod']} {result['dst']}"
+        pods[key] += 1
+        seen.setdefault(key, set()).add(result["src"].rsplit(":", 1)[0])
+    return Tally(source.label, dest.label, proto, len(results), dict(pods),
+                 {k: sorted(v) for k, v in seen.items()}, dict(failures))
+
+
+def send(state: dict[str, Any], src: str, dst: str, *, proto: str = "tcp", count: int = 100,
+         seed: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> Tally:
+    """Resolve, run the probe in the source namespace, tally what came back."""
+    proto = proto.lower()
+    if proto == "sctp":
+        raise InputError(Diagnostic("SCTP is not supported by the kernel backend: this kernel has no SCTP sockets",
+                                    field="--proto"))
+    if proto not in ("tcp", "udp"):
+        raise InputError(Diagnostic(f"{proto!r} is not a protocol; expected tcp or udp", field="--proto"))
+    source = resolve_source(state, src)
+    dest = resolve_destination(state, dst)
+    args = [dest.ip, str(dest.port), proto, str(count), str(timeout), source.bind or ""]
+    if seed is not None:
+        args.append(",".join(str(p) for p in random.Random(seed).sample(range(20000, 60000), count)))
+    done = nsexec.run(source.netns, nsexec.python_module(PROBE, *args), timeout=60 + count * timeout)
+    if done.returncode != 0:
+        raise InputError(Diagnostic(f"the probe failed in {source.netns}: {done.stderr.strip()[-300:]}"))
+    return tally(source, dest, proto, json.loads(done.stdout))
+
+
+def render_text(result: Tally) -> str:
+    lines = [f"{result.count} {result.proto} connections from {result.source} to {result.destination}:"]
+    for key, n in sorted(result.pods.items()):
+        lines.append(f"  {key:<50} {n:>6}  {result.share(key):6.1%}  seen from {', '.join(result.seen[key])}")
+    for reason, n in sorted(result.failures.items()):
+        lines.append(f"  {'failed: ' + reason:<50} {n:>6}  {n / result.count:6.1%}")
+    return "\n".join(lines)

@@ -1,0 +1,245 @@
+"""A directory of manifests as a watch source: files added, edited or removed become events.
+
+Polling, not inotify, so it works everywhere and tests drive it with an
+injected clock: each ``poll()`` stats the directory's *.yaml, *.yml and *.json
+files (not recursive, as the loader reads directories). A file whose size,
+mtime or inode changed is read only once it has stayed unchanged for
+``debounce`` seconds, so an editor's truncate-then-write or a slow copy is seen
+once, finished. What is read goes through the objects loader, one file at a time.
+
+Things that go wrong are reported and never stop the source:
+
+* a file that does not parse yet (a half-written YAML or JSON, bytes that are
+  not UTF-8) keeps its previous objects; it is reported once and read again
+  after another debounce period, until it parses;
+* an object that fails validation keeps its previous version (as the API server
+  would refuse the update), and is reported;
+* an object defined in two files: the file later in name order wins, as in
+  ``kubectl apply -f DIR``, with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.objects.load import MANIFEST_SUFFIXES, load_text
+from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.watch.events import MODEL_KINDS, Batch, Kind, WatchEvent, bookmark, diff_events, kind_of
+
+Signature = tuple[int, int, int]  # (mtime_ns, size, inode)
+ObjectId = tuple[Kind, str]
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _parses(text: str) -> bool:
+    """Whether every document of a text parses: the sign a file is completely written."""
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            json.loads(text)
+            return True
+        except ValueError:
+            pass  # perhaps YAML flow style
+    try:
+        for _ in yaml.load_all(text, Loader=_Loader):
+            pass
+    except yaml.YAMLError:
+        return False
+    return True
+
+
+@dataclass(slots=True)
+class _FileState:
+    """What was last accepted from one file (mutable, private to the source)."""
+
+    signature: Signature | None = None
+    objects: dict[ObjectId, Any] = field(default_factory=dict)
+    reported: Signature | None = None  # the signature whose "does not parse" was already reported
+
+
+def _cluster_objects(cluster: Cluster) -> dict[ObjectId, Any]:
+    out: dict[ObjectId, Any] = {}
+    for group in (cluster.services, cluster.endpoint_slices, cluster.nodes, cluster.pods):
+        for obj in group:
+            out[(kind_of(obj), obj.key)] = obj
+    return out
+
+
+class DirectorySource:
+    """Watch one directory of manifests by polling; ``poll()`` returns the events ready now."""
+
+    def __init__(self, path: str, clock: Callable[[], float] = time.monotonic, debounce: float = 0.5) -> None:
+        self.path = path
+        self._clock = clock
+        self._debounce = debounce
+        self._files: dict[str, _FileState] = {}
+        self._waiting: dict[str, tuple[Signature | None, float]] = {}  # file -> (signature seen, since when)
+        self._emitted: dict[ObjectId, Any] = {}
+        self._rv = 0
+        self._listed = False
+        self._dir_problem: str | None = None
+
+    def _next_rv(self) -> str:
+        self._rv += 1
+        return str(self._rv)
+
+    # -- scanning ---------------------------------------------------------------------------------
+
+    def _scan(self, problems: list[Diagnostic]) -> dict[str, Signature] | None:
+        """The manifest files and their signatures; None (reported once) when the directory is unreadable."""
+        try:
+            names = os.listdir(self.path)
+        except OSError as exc:
+            message = f"cannot list the directory ({exc.strerror or exc}); keeping the objects read so far"
+            if message != self._dir_problem:
+                problems.append(Diagnostic(message, file=self.path))
+            self._dir_problem = message
+            return None
+        self._dir_problem = None
+        found: dict[str, Signature] = {}
+        for name in names:
+            if not name.endswith(MANIFEST_SUFFIXES):
+                continue
+            file = os.path.join(self.path, name)
+            try:
+                st = os.stat(file)
+            except OSError:
+                continue  # removed between listdir and stat: seen as removed
+            if os.path.isfile(file):
+                found[file] = (st.st_mtime_ns, st.st_size, st.st_ino)
+        return found
+
+    # -- reading one file -------------------------------------------------------------------------
+
+    def _read(self, file: str, signature: Signature, problems: list[Diagnostic]) -> bool:
+        """Read one file into its accepted state; False when it does not parse yet (to retry)."""
+        state = self._files.setdefault(file, _FileState())
+        try:
+            with open(file, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            return self._not_ready(state, signature, [Diagnostic(f"cannot read: {exc}", file=file)], problems)
+        result = load_text(text, file)
+        if not _parses(text):
+            unparsed = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
+            unparsed = unparsed or [Diagnostic("does not parse as YAML or JSON", file=file)]
+            return self._not_ready(state, signature, unparsed, problems)
+        objects = _cluster_objects(result.cluster)
+        for d in result.diagnostics:
+            problems.append(d)
+            kept = self._keep_previous(state, d, objects)
+            if kept:
+                problems.append(Diagnostic("this object is invalid; keeping its previous version", file=file,
+                                           kind=d.kind, object=d.object, severity=Severity.NOTE))
+        state.signature, state.objects, state.reported = signature, objects, None
+        return True
+
+    @staticmethod
+    def _keep_previous(state: _FileState, d: Diagnostic, objects: dict[ObjectId, Any]) -> bool:
+        """An invalid object that this file held before keeps its old version; True when that happened."""
+        if d.severity is not Severity.ERROR or d.kind not in Kind.__members__.values() or d.object is None:
+            return False
+        ident = (Kind(d.kind), d.object)
+        previous = state.objects.get(ident)
+        if previous is None or ident in objects:
+            return False
+        objects[ident] = previous
+        return True
+
+    def _not_ready(self, state: _FileState, signature: Signature, found: list[Diagnostic],
+                   problems: list[Diagnostic]) -> bool:
+        """Report a file that does not parse (once per version of it); its previous objects stay."""
+        if state.reported != signature:
+            state.reported = signature
+            held = f"; its {len(state.objects)} objects read before are kept" if state.objects else ""
+            problems.extend(found)
+            problems.append(Diagnostic(f"file not usable yet (half-written?); will read it again{held}",
+                                       file=found[0].file, severity=Severity.WARNING))
+        return False
+
+    # -- polling ----------------------------------------------------------------------------------
+
+    def poll(self) -> Batch:
+        """Events for the files that changed and settled since the last poll; the initial list first time."""
+        problems: list[Diagnostic] = []
+        found = self._scan(problems)
+        if found is None:
+            return Batch((), tuple(problems))
+        now = self._clock()
+        if not self._listed:
+            return self._initial_list(found, now, problems)
+        changed = self._settle(found, now, problems)
+        events = self._diff(changed, problems) if changed else []
+        return Batch(tuple(events), tuple(problems))
+
+    def _initial_list(self, found: dict[str, Signature], now: float, problems: list[Diagnostic]) -> Batch:
+        """The first poll reads every file at once (there is nothing to debounce against)."""
+        self._listed = True
+        for file in sorted(found):
+            if not self._read(file, found[file], problems):
+                self._waiting[file] = (found[file], now)
+        self._emitted = self._merge(set(found), problems)
+        rv = self._next_rv()
+        events = diff_events({}, self._emitted, lambda: rv)
+        events += [bookmark(kind, rv) for kind in MODEL_KINDS.values()]
+        return Batch(tuple(events), tuple(problems))
+
+    def _settle(self, found: dict[str, Signature], now: float, problems: list[Diagnostic]) -> set[str]:
+        """Track changed files; read (or drop) those unchanged for ``debounce`` seconds. Returns the files read."""
+        done: set[str] = set()
+        for file in sorted(found.keys() | self._files.keys() | self._waiting.keys()):
+            seen = found.get(file)
+            accepted = self._files[file].signature if file in self._files else None
+            waiting = self._waiting.get(file)
+            if seen == accepted:  # back to (or still at) what was read last
+                self._waiting.pop(file, None)
+                if seen is None:
+                    self._files.pop(file, None)
+                continue
+            if waiting is None or waiting[0] != seen:
+                self._waiting[file] = (seen, now)
+                if self._debounce > 0:
+                    continue
+                waiting = (seen, now)
+            if now - waiting[1] < self._debounce:
+                continue
+            if seen is None:
+                self._files.pop(file, None)
+                self._waiting.pop(file, None)
+                done.add(file)
+            elif self._read(file, seen, problems):
+                self._waiting.pop(file, None)
+                done.add(file)
+            else:
+                self._waiting[file] = (seen, now)  # retry after another debounce period
+        return done
+
+    def _merge(self, focus: set[str], problems: list[Diagnostic]) -> dict[ObjectId, Any]:
+        """All files' objects; a later file (by name) wins, with a warning when ``focus`` files are involved."""
+        merged: dict[ObjectId, Any] = {}
+        owner: dict[ObjectId, str] = {}
+        for file in sorted(self._files):
+            for ident, obj in self._files[file].objects.items():
+                if ident in owner and (file in focus or owner[ident] in focus):
+                    problems.append(Diagnostic(f"also defined in {owner[ident]}; this file's version is used",
+                                               file=file, kind=ident[0].value, object=ident[1],
+                                               severity=Severity.WARNING))
+                merged[ident] = obj
+                owner[ident] = file
+        return merged
+
+    def _diff(self, changed: set[str], problems: list[Diagnostic]) -> list[WatchEvent]:
+        desired = self._merge(changed, problems)
+        events = diff_events(self._emitted, desired, self._next_rv)
+        self._emitted = desired
+        return events
+
+    def close(self) -> None:
+        """Nothing to release (polling holds no handles)."""

@@ -1,0 +1,52 @@
+"""``netns up / send / exec / down / gc`` through the command line parser."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+from pyroute2 import netns
+
+from kubeproxy_sim.cli import netns_cmd
+from kubeproxy_sim.errors import EnvironmentMissing, InputError
+
+pytestmark = pytest.mark.kernel
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    netns_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, capfd) -> None:
+    monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
+    name = f"{run_tag}-cli"
+    assert run(["netns", "up", "--scenario", "bootcamp", "--name", name, "--client", "10.244.0.9"]) == 0
+    try:
+        assert f"cluster {name} is up: 2 nodes" in capfd.readouterr().out
+        assert run(["netns", "send", name, "--from", "pod/client/10-244-0-9", "--to",
+                    "kubernetes-bootcamp.default:8080", "--count", "40", "-o", "json"]) == 0
+        result = json.loads(capfd.readouterr().out)
+        assert sum(p["count"] for p in result["pods"]) == 40 and result["failures"] == {}
+        assert run(["netns", "exec", name, "node/node1", "--", "iptables-save", "-t", "nat"]) == 0
+        assert "KUBE-SERVICES" in capfd.readouterr().out
+        with pytest.raises(InputError, match="SCTP"):
+            run(["netns", "send", name, "--from", "external", "--to", "10.96.142.87:8080", "--proto", "sctp"])
+        with pytest.raises(InputError, match="no such node"):
+            run(["netns", "send", name, "--from", "node/nope", "--to", "10.96.142.87:8080"])
+    finally:
+        assert run(["netns", "down", name]) == 0
+    assert not [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]
+    with pytest.raises(InputError, match="no running cluster"):
+        run(["netns", "send", name, "--from", "external", "--to", "1.2.3.4:80"])
+    assert run(["netns", "gc"]) == 0
+
+
+def test_without_root_the_user_is_told(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    with pytest.raises(EnvironmentMissing, match="root privileges"):
+        run(["netns", "up", "--scenario", "bootcamp", "--name", "x"])

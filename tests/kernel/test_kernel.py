@@ -1,0 +1,224 @@
+"""The kernel backend on one small two-node cluster, built once for the module."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyroute2 import netns
+
+from kubeproxy_sim.kernel import build, nsexec
+from kubeproxy_sim.kernel.plan import Topology, cluster_prefix, plan
+from kubeproxy_sim.kernel.send import send, topology_record
+from kubeproxy_sim.kernel.state import read_state, write_state
+from kubeproxy_sim.objects import load_text
+from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.proxier.config import ProxyConfig
+
+pytestmark = pytest.mark.kernel
+
+OBJECTS = """
+apiVersion: v1
+kind: Node
+metadata: {name: node1}
+spec: {podCIDRs: [10.244.0.0/24]}
+status: {addresses: [{type: InternalIP, address: 192.168.49.2}]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node2}
+spec: {podCIDRs: [10.244.1.0/24]}
+status: {addresses: [{type: InternalIP, address: 192.168.49.3}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  type: NodePort
+  clusterIP: 10.96.0.10
+  ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP, nodePort: 30080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: empty, namespace: default}
+spec:
+  clusterIP: 10.96.0.20
+  ports: [{name: http, port: 80, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.244.0.3], nodeName: node1, targetRef: {kind: Pod, namespace: default, name: web-a}}
+- {addresses: [10.244.0.4], nodeName: node1, targetRef: {kind: Pod, namespace: default, name: web-b}}
+- {addresses: [10.244.1.3], nodeName: node2, targetRef: {kind: Pod, namespace: default, name: web-c}}
+ports: [{name: http, port: 8080, protocol: TCP}]
+"""
+CLIENT = "10.244.0.9"
+
+
+def small_cluster() -> tuple[Cluster, ProxyConfig]:
+    loaded = load_text(OBJECTS, "kernel-test.yaml")
+    config = ProxyConfig(node_name="node1", node_ips=("192.168.49.2/32",), cluster_cidrs=("10.244.0.0/16",),
+                         node_pod_cidrs=("10.244.0.0/24",))
+    return loaded.cluster, config
+
+
+def start(name: str, directory: Path, sources: tuple[str, ...] = (CLIENT,)) -> tuple[Topology, dict[str, Any]]:
+    cluster, config = small_cluster()
+    topo = plan(name, cluster, config, sources)
+    return topo, build.up(cluster, topo, directory, topology_record(topo, cluster))
+
+
+def ours(name: str) -> list[str]:
+    return [n for n in netns.listnetns() if n.startswith(cluster_prefix(name))]
+
+
+@pytest.fixture(scope="module")
+def cluster(kernel: None, run_tag: str, state_dir: Path) -> Iterator[tuple[Topology, dict[str, Any]]]:
+    name = f"{run_tag}-k"
+    topo, state = start(name, state_dir)
+    try:
+        yield topo, state
+    finally:
+        build.teardown(name, state_dir, read_state(state_dir, name))
+
+
+def binomial_interval(n: int, p: float, confidence: float = 0.999) -> tuple[int, int]:
+    """The smallest [lo, hi] with both tails outside it at most (1 - confidence) / 2, from math.comb."""
+    pmf = [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
+    alpha = (1 - confidence) / 2
+    lo, tail = 0, 0.0
+    while tail + pmf[lo] <= alpha:
+        tail += pmf[lo]
+        lo += 1
+    hi, tail = n, 0.0
+    while tail + pmf[hi] <= alpha:
+        tail += pmf[hi]
+        hi -= 1
+    return lo, hi
+
+
+def test_binomial_interval_is_exact() -> None:
+    lo, hi = binomial_interval(300, 1 / 3)
+    assert 70 < lo < 100 < hi < 130
+
+
+def test_build_creates_only_prefixed_namespaces(cluster: tuple[Topology, dict[str, Any]]) -> None:
+    topo, state = cluster
+    assert sorted(ours(topo.name)) == sorted(state["namespaces"])
+    assert all(n.startswith(f"kpsim-{topo.name}.") for n in state["namespaces"])
+
+
+def test_clusterip_shares_within_binomial_bound(cluster: tuple[Topology, dict[str, Any]]) -> None:
+    _, state = cluster
+    n = 300
+    result = send(state, f"pod/client/{CLIENT.replace('.', '-')}", "web.default:80", count=n, seed=1)
+    assert result.failures == {}
+    pods = {key.split()[0]: count for key, count in result.pods.items()}
+    assert set(pods) == {"default/web-a", "default/web-b", "default/web-c"}
+    lo, hi = binomial_interval(n, 1 / 3)
+    for pod, count in pods.items():
+        assert lo <= count <= hi, f"{pod}: {count} of {n} outside [{lo}, {hi}]"
+    # a pod on the cluster CIDR is not masqueraded: the endpoint sees the client itself
+    assert all(seen == [CLIENT] for seen in result.seen.values())
+
+
+def test_reject_reads_as_connection_refused(cluster: tuple[Topology, dict[str, Any]]) -> None:
+    _, state = cluster
+    result = send(state, f"pod/client/{CLIENT.replace('.', '-')}", "10.96.0.20:80", count=20)
+    assert result.pods == {} and result.failures == {"refused": 20}
+
+
+def test_masquerade_node_to_cluster_ip_shows_node_address(cluster: tuple[Topology, dict[str, Any]]) -> None:
+    _, state = cluster
+    result = send(state, "node/node1", "10.96.0.10:80", count=30)
+    assert result.failures == {}
+    assert {ip for seen in result.seen.values() for ip in seen} == {"192.168.49.2"}
+
+
+def test_nodeport_from_external_is_masqueraded(cluster: tuple[Topology, dict[str, Any]]) -> None:
+    _, state = cluster
+    result = send(state, "external", "node/node1:30080", count=30)
+    assert result.failures == {}
+    assert {key.split()[0] for key in result.pods} <= {"default/web-a", "default/web-b", "default/web-c"}
+    assert {ip for seen in result.seen.values() for ip in seen} == {"192.168.49.2"}
+
+
+def save(netns_name: str) -> str:
+    text = nsexec.run(netns_name, ["iptables-save"]).stdout
+    return "\n".join(line.split(" [")[0] for line in text.splitlines() if not line.startswith("#"))
+
+
+def test_rejected_restore_leaves_previous_rules(cluster: tuple[Topology, dict[str, Any]]) -> None:
+    topo, _ = cluster
+    node = topo.nodes[0].netns
+    before = save(node)
+    bad = "*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j KUBE-DOES-NOT-EXIST\nCOMMIT\n"
+    with pytest.raises(build.KernelError, match="iptables-restore rejected"):
+        build.load_rules(node, bad)
+    assert save(node) == before
+    assert "KUBE-SVC-" in before
+
+
+def test_two_clusters_do_not_interfere(cluster: tuple[Topology, dict[str, Any]], run_tag: str,
+                                       state_dir: Path) -> None:
+    topo, state = cluster
+    other = f"{run_tag}-k2"
+    _, other_state = start(other, state_dir)
+    try:
+        assert set(other_state["namespaces"]).isdisjoint(state["namespaces"])
+        build.load_rules(nsexec_node(other_state), "*nat\n-F KUBE-SERVICES\nCOMMIT\n", noflush=True)
+        broken = send(other_state, "node/node1", "10.96.0.10:80", count=10)
+        working = send(state, "node/node1", "10.96.0.10:80", count=10)
+        assert broken.pods == {}
+        assert working.failures == {} and sum(working.pods.values()) == 10
+    finally:
+        build.teardown(other, state_dir, read_state(state_dir, other))
+    assert ours(other) == []
+    assert sorted(ours(topo.name)) == sorted(state["namespaces"])
+
+
+def nsexec_node(state: dict[str, Any]) -> str:
+    return state["nodes"]["node1"]["netns"]
+
+
+def test_gc_after_killed_run(kernel: None, run_tag: str, state_dir: Path) -> None:
+    name = f"{run_tag}-gc"
+    _, state = start(name, state_dir, sources=())
+    for pid in state["servers"].values():  # the run dies: its servers with it
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert ours(name)
+    removed = build.gc(state_dir)
+    assert sorted(removed) == sorted(state["namespaces"])
+    assert ours(name) == [] and read_state(state_dir, name) is None
+
+
+def test_gc_after_killed_build_and_keeps_live_clusters(cluster: tuple[Topology, dict[str, Any]], run_tag: str,
+                                                       state_dir: Path) -> None:
+    topo, state = cluster
+    name = f"{run_tag}-dead"
+    dead_pid = os.fork()
+    if dead_pid == 0:
+        os._exit(0)
+    os.waitpid(dead_pid, 0)
+    write_state(state_dir, {"name": name, "status": "building", "owner_pid": dead_pid, "servers": {}})
+    netns.create(f"{cluster_prefix(name)}n0")
+    assert build.gc(state_dir) == [f"{cluster_prefix(name)}n0"]
+    assert sorted(ours(topo.name)) == sorted(state["namespaces"])
+
+
+def test_failed_build_removes_everything(kernel: None, run_tag: str, state_dir: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    name = f"{run_tag}-fail"
+    monkeypatch.setattr(build, "node_rules", lambda cluster, node: "*nat\n-A NO-SUCH-CHAIN -j ACCEPT\nCOMMIT\n")
+    with pytest.raises(build.KernelError):
+        start(name, state_dir)
+    assert ours(name) == [] and read_state(state_dir, name) is None

@@ -1,0 +1,84 @@
+"""The topology plan: pure, so checked without root."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeproxy_sim.errors import InputError
+from kubeproxy_sim.kernel import env
+from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, check_name, plan
+from kubeproxy_sim.objects import load_text
+from kubeproxy_sim.proxier.config import ProxyConfig
+
+UPSTREAM_STYLE = """
+apiVersion: v1
+kind: Service
+metadata: {name: svc, namespace: ns}
+spec:
+  clusterIP: 172.30.0.41
+  ports: [{name: p, port: 80, protocol: TCP}, {name: d, port: 53, protocol: UDP}, {name: s, port: 9, protocol: SCTP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: svc-1, namespace: ns, labels: {kubernetes.io/service-name: svc}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.180.0.1], nodeName: test-node}
+- {addresses: [10.180.2.1], nodeName: node2}
+- {addresses: [192.168.0.2], nodeName: test-node}
+ports: [{name: p, port: 80, protocol: TCP}, {name: d, port: 53, protocol: UDP}, {name: s, port: 9, protocol: SCTP}]
+"""
+CONFIG = ProxyConfig(node_name="test-node", node_ips=("192.168.0.2/24", "2001:db8::1/64"),
+                     cluster_cidrs=("10.0.0.0/8",))
+
+
+def topology(sources: tuple[str, ...] = ()):
+    return plan("demo", load_text(UPSTREAM_STYLE).cluster, CONFIG, sources)
+
+
+def test_nodes_come_from_config_objects_or_are_synthesised() -> None:
+    topo = topology()
+    assert [(n.name, n.netns, n.addresses) for n in topo.nodes] == [
+        ("test-node", "kpsim-demo.n0", ("192.168.0.2",)),
+        ("node2", "kpsim-demo.n1", ("198.18.0.10",)),
+    ]
+    assert topo.nodes[1].config.node_name == "node2"
+    assert topo.nodes[1].config.node_ips == ("198.18.0.10/32",)
+
+
+def test_workloads_serve_their_endpoint_ports_and_node_addresses_are_host_network() -> None:
+    topo = topology()
+    pods = {p.ip: p for p in topo.pods}
+    assert pods["10.180.0.1"].node == "test-node" and pods["10.180.2.1"].node == "node2"
+    assert pods["10.180.0.1"].ports == (("tcp", 80), ("udp", 53))  # SCTP is not served
+    assert pods["192.168.0.2"].host_network and pods["192.168.0.2"].netns == "kpsim-demo.n0"
+    assert any("SCTP" in note for note in topo.notes)
+
+
+def test_sources_become_client_pods_or_external_clients() -> None:
+    topo = topology(("10.0.0.2", "203.0.113.2", "127.0.0.1", "192.168.0.2", "2001:db8::9"))
+    pods = {p.ip: p for p in topo.pods}
+    assert pods["10.0.0.2"].node == "test-node" and not pods["10.0.0.2"].ports
+    assert [c.ip for c in topo.clients] == ["203.0.113.2", DEFAULT_CLIENT]
+
+
+def test_plan_is_deterministic_and_every_namespace_is_prefixed() -> None:
+    first, second = topology(("10.0.0.2",)), topology(("10.0.0.2",))
+    assert first == second
+    assert all(n.startswith("kpsim-demo.") for n in first.namespaces())
+    assert len(set(first.namespaces())) == len(first.namespaces())
+
+
+@pytest.mark.parametrize("name", ["", "Demo", "a.b", "-x", "x" * 40])
+def test_cluster_names_are_checked(name: str) -> None:
+    with pytest.raises(InputError, match="--name"):
+        check_name(name)
+
+
+def test_missing_root_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    monkeypatch.setattr("shutil.which", lambda tool: None)
+    problems = env.missing()
+    assert any("root" in p for p in problems) and any("iptables-restore" in p for p in problems)
+    with pytest.raises(env.EnvironmentMissing, match="root"):
+        env.require()

@@ -1,0 +1,253 @@
+"""Input forms: multi-document YAML, JSON, List wrappers, directories, stdin, syntax errors, duplicates."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from kubeproxy_sim.errors import Severity
+from kubeproxy_sim.objects import load_paths, load_text
+
+
+def _svc(name: str, ip: str, namespace: str = "default") -> dict:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"clusterIP": ip, "ports": [{"port": 80}]}}
+
+
+def _slice(name: str, service: str, ip: str) -> dict:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": name, "labels": {"kubernetes.io/service-name": service}},
+            "addressType": "IPv4", "endpoints": [{"addresses": [ip]}], "ports": [{"port": 80}]}
+
+
+def test_json_list_as_kubectl_get_writes_it():
+    text = json.dumps({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
+                       "items": [_svc("a", "10.0.0.1"), _slice("a-1", "a", "10.1.0.1")]}, indent=2)
+    result = load_text(text, "dump.json")
+    assert result.ok and result.diagnostics == ()
+    assert [s.name for s in result.cluster.services] == ["a"]
+    assert [s.name for s in result.cluster.endpoint_slices] == ["a-1"]
+    assert result.cluster.services[0].origin.file == "dump.json"
+
+
+def test_typed_list_items_may_omit_kind_and_api_version(load):
+    result = load("""
+        apiVersion: v1
+        kind: ServiceList
+        items:
+        - metadata: {name: a}
+          spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+        - metadata: {name: b}
+          spec: {clusterIP: 10.0.0.2, ports: [{port: 80}]}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSliceList
+        items:
+        - metadata: {name: a-1, labels: {kubernetes.io/service-name: a}}
+          addressType: IPv4
+          endpoints: [{addresses: [10.1.0.1]}]
+    """)
+    assert result.ok, result.diagnostics
+    assert [s.name for s in result.cluster.services] == ["a", "b"]
+    assert [s.name for s in result.cluster.endpoint_slices] == ["a-1"]
+
+
+def test_yaml_list_of_mixed_kinds_and_item_errors_name_the_item(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: List
+        items:
+        - apiVersion: v1
+          kind: Service
+          metadata: {name: a}
+          spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+        - 42
+        - apiVersion: v1
+          kind: ConfigMap
+          metadata: {name: cm}
+    """)
+    assert [s.name for s in result.cluster.services] == ["a"]
+    assert messages(result) == [
+        "t.yaml: List: items[1]: expected a Kubernetes object, got an integer",
+        "t.yaml: ConfigMap default/cm: note: skipped: kube-proxy does not read this kind",
+    ]
+
+
+def test_multi_document_yaml_with_empty_documents(load):
+    result = load("""
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+        ---
+        ---
+        # only a comment
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: b}
+        spec: {clusterIP: 10.0.0.2, ports: [{port: 80}]}
+    """)
+    assert result.ok and [s.name for s in result.cluster.services] == ["a", "b"]
+
+
+def test_unknown_kind_and_unsupported_api_version_are_notes(load, messages):
+    result = load("""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: ns}
+        ---
+        apiVersion: discovery.k8s.io/v1beta1
+        kind: EndpointSlice
+        metadata: {name: old}
+        ---
+        metadata: {name: nokind}
+    """)
+    assert messages(result) == [
+        "t.yaml: Deployment ns/web: note: skipped: kube-proxy does not read this kind",
+        "t.yaml: EndpointSlice default/old: note: skipped: apiVersion discovery.k8s.io/v1beta1 is not supported; "
+        "expected discovery.k8s.io/v1",
+        "t.yaml: kind: kind is required (document 3); expected Service, EndpointSlice, Endpoints, Node or Pod",
+    ]
+    assert [d.severity for d in result.diagnostics] == [Severity.NOTE, Severity.NOTE, Severity.ERROR]
+
+
+def test_yaml_syntax_error_names_line_and_keeps_other_documents(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: broken
+        spec: [
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: c}
+        spec: {clusterIP: 10.0.0.3, ports: [{port: 80}]}
+    """)
+    assert [s.name for s in result.cluster.services] == ["a", "c"]
+    (error,) = result.errors
+    assert error.file == "t.yaml" and error.line in (9, 10)
+    assert str(error).startswith(f"t.yaml:{error.line}: syntax error: ")
+    assert str(error).endswith("; this document is skipped")
+
+
+def test_duplicate_object_later_one_wins_with_warning(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a, namespace: default}
+        spec: {clusterIP: 10.0.0.9, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a, namespace: other}
+        spec: {clusterIP: 10.0.0.5, ports: [{port: 80}]}
+    """)
+    assert [(s.key, s.cluster_ips) for s in result.cluster.services] == [
+        ("default/a", ("10.0.0.9",)), ("other/a", ("10.0.0.5",))]
+    assert messages(result) == [
+        "t.yaml: Service default/a: warning: defined again; this definition replaces the one from t.yaml "
+        "(document 1)"]
+
+
+def test_an_invalid_redefinition_keeps_the_earlier_object(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a}
+        spec: {clusterIP: bogus, ports: [{port: 80}]}
+    """)
+    assert [s.cluster_ips for s in result.cluster.services] == [("10.0.0.1",)]
+    assert len(result.errors) == 1
+
+
+def test_directory_reads_manifests_sorted_not_recursive(tmp_path):
+    (tmp_path / "b.yaml").write_text(json.dumps(_svc("b", "10.0.0.2")))
+    (tmp_path / "a.json").write_text(json.dumps(_svc("a", "10.0.0.1")))
+    (tmp_path / "c.yml").write_text(json.dumps(_svc("c", "10.0.0.3")))
+    (tmp_path / "notes.txt").write_text("not yaml: [")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.yaml").write_text(json.dumps(_svc("d", "10.0.0.4")))
+    result = load_paths([str(tmp_path)])
+    assert result.ok and result.diagnostics == ()
+    assert [s.name for s in result.cluster.services] == ["a", "b", "c"]
+    assert result.cluster.services[0].origin.file == str(tmp_path / "a.json")
+
+
+def test_paths_in_order_later_files_win(tmp_path):
+    first = tmp_path / "first.yaml"
+    second = tmp_path / "second.yaml"
+    first.write_text(json.dumps(_svc("a", "10.0.0.1")))
+    second.write_text(json.dumps(_svc("a", "10.0.0.2")))
+    result = load_paths([str(first), str(second)])
+    assert result.cluster.services[0].cluster_ips == ("10.0.0.2",)
+    assert [str(d) for d in result.diagnostics] == [
+        f"{second}: Service default/a: warning: defined again; this definition replaces the one from {first} "
+        "(document 1)"]
+
+
+def test_missing_file_and_bad_encoding_are_errors_not_exceptions(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text(json.dumps(_svc("a", "10.0.0.1")))
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    missing = tmp_path / "missing.yaml"
+    result = load_paths([str(missing), str(binary), str(good)])
+    assert [s.name for s in result.cluster.services] == ["a"]
+    assert [str(d) for d in result.errors] == [
+        f"{missing}: no such file or directory",
+        f"{binary}: not UTF-8 text (byte 0); expected a YAML or JSON manifest",
+    ]
+
+
+def test_empty_directory_warns(tmp_path):
+    result = load_paths([str(tmp_path)])
+    assert result.ok
+    assert [str(d) for d in result.diagnostics] == [
+        f"{tmp_path}: warning: no *.yaml, *.yml or *.json files in this directory"]
+
+
+def test_stdin(monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(_svc("a", "10.0.0.1"))))
+    result = load_paths(["-"])
+    assert [s.name for s in result.cluster.services] == ["a"]
+    assert result.cluster.services[0].origin.file == "<stdin>"
+
+
+def test_non_mapping_document_and_wrong_metadata(load, messages):
+    result = load("""
+        just a string
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: [x]
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+    """)
+    assert messages(result) == [
+        "t.yaml: document 1 is a string; expected a Kubernetes object with apiVersion and kind",
+        "t.yaml: Service default/(unnamed): metadata: expected a mapping, got a list",
+        "t.yaml: Service default/(unnamed): metadata.name: required; every object needs a name (document 2)",
+    ]
+
+
+def test_json_syntax_error_is_reported_with_a_line():
+    result = load_text('{"apiVersion": "v1",\n "kind": "Service",\n "metadata": {"name": ["a"}\n}', "x.json")
+    (error,) = result.errors
+    assert error.file == "x.json" and error.line == 3
+    assert result.cluster.services == ()

@@ -1,0 +1,161 @@
+"""v1 Endpoints become EndpointSlices as the endpointslicemirroring controller makes them."""
+
+from __future__ import annotations
+
+from kubeproxy_sim.objects import AddressType, EndpointConditions, Protocol
+
+SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: ext, namespace: ns}
+spec: {clusterIP: 10.0.0.1, ports: [{name: http, port: 80}, {name: dns, port: 53, protocol: UDP}]}
+---
+"""
+
+
+def test_mirrors_ready_and_not_ready_split_by_family(load):
+    result = load(SERVICE + """
+        apiVersion: v1
+        kind: Endpoints
+        metadata: {name: ext, namespace: ns, labels: {team: a}}
+        subsets:
+        - addresses:
+          - {ip: 10.1.0.1, nodeName: node1, hostname: h1, targetRef: {kind: Pod, namespace: ns, name: p1}}
+          - {ip: "fd00::0:1"}
+          notReadyAddresses: [{ip: 10.1.0.2}]
+          ports: [{name: http, port: 8080}, {name: dns, port: 5353, protocol: UDP}]
+    """.replace("\n        ", "\n"))
+    assert result.ok, result.diagnostics
+    v4, v6 = result.cluster.endpoint_slices
+    assert (v4.namespace, v4.name, v4.service_name, v4.address_type) == ("ns", "ext-mirror-ipv4", "ext",
+                                                                         AddressType.IPV4)
+    assert (v6.name, v6.address_type) == ("ext-mirror-ipv6", AddressType.IPV6)
+    assert [(e.addresses, e.conditions) for e in v4.endpoints] == [
+        (("10.1.0.1",), EndpointConditions(ready=True)), (("10.1.0.2",), EndpointConditions(ready=False))]
+    assert v4.endpoints[0].node_name == "node1" and v4.endpoints[0].hostname == "h1"
+    assert v4.endpoints[0].target_ref == ("Pod", "ns", "p1")
+    assert [e.addresses for e in v6.endpoints] == [("fd00::1",)]
+    assert [(p.name, p.port, p.protocol) for p in v4.ports] == [("http", 8080, Protocol.TCP),
+                                                              ("dns", 5353, Protocol.UDP)]
+    assert dict(v4.labels) == {"team": "a", "kubernetes.io/service-name": "ext",
+                               "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io"}
+
+
+def test_subsets_with_same_ports_share_a_slice_and_different_ports_do_not(load):
+    result = load(SERVICE + """
+        apiVersion: v1
+        kind: Endpoints
+        metadata: {name: ext, namespace: ns}
+        subsets:
+        - addresses: [{ip: 10.1.0.1}]
+          ports: [{name: http, port: 8080}, {name: dns, port: 5353, protocol: UDP}]
+        - addresses: [{ip: 10.1.0.2}, {ip: 10.1.0.1}]
+          ports: [{name: dns, port: 5353, protocol: UDP}, {name: http, port: 8080}]
+        - addresses: [{ip: 10.1.0.3}]
+          ports: [{name: http, port: 9090}]
+    """.replace("\n        ", "\n"))
+    first, second = result.cluster.endpoint_slices
+    assert first.name == "ext-mirror-ipv4" and second.name == "ext-mirror-ipv4-2"
+    assert [e.addresses[0] for e in first.endpoints] == ["10.1.0.1", "10.1.0.2"]  # duplicate merged
+    assert [e.addresses[0] for e in second.endpoints] == ["10.1.0.3"]
+    assert [p.port for p in second.ports] == [9090]
+
+
+def test_not_mirrored_when_service_has_selector_or_is_missing_or_skip_label(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: sel}
+        spec: {clusterIP: 10.0.0.1, selector: {app: x}, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Endpoints
+        metadata: {name: sel}
+        subsets: [{addresses: [{ip: 10.1.0.1}], ports: [{port: 80}]}]
+        ---
+        apiVersion: v1
+        kind: Endpoints
+        metadata: {name: orphan}
+        subsets: [{addresses: [{ip: 10.1.0.1}], ports: [{port: 80}]}]
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: skip}
+        spec: {clusterIP: 10.0.0.2, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Endpoints
+        metadata: {name: skip, labels: {endpointslice.kubernetes.io/skip-mirror: "true"}}
+        subsets: [{addresses: [{ip: 10.1.0.1}], ports: [{port: 80}]}]
+        ---
+        apiVersion: v1
+        kind: Endpoints
+        metadata: {name: skip2, annotations: {control-plane.alpha.kubernetes.io/leader: "{}"}}
+    """)
+    assert result.cluster.endpoint_slices == ()
+    assert messages(result) == [
+        "t.yaml: Endpoints default/sel: note: not mirrored to EndpointSlices: Service default/sel has a "
+        "selector, so its EndpointSlices come from the EndpointSlice controller",
+        "t.yaml: Endpoints default/orphan: note: not mirrored to EndpointSlices: there is no Service "
+        "default/orphan",
+        't.yaml: Endpoints default/skip: note: not mirrored to EndpointSlices: it has the label '
+        'endpointslice.kubernetes.io/skip-mirror="true"',
+        "t.yaml: Endpoints default/skip2: note: not mirrored to EndpointSlices: it is a leader-election lock",
+    ]
+
+
+def test_no_note_for_selector_endpoints_when_slices_exist(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: sel}
+        spec: {clusterIP: 10.0.0.1, selector: {app: x}, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Endpoints
+        metadata: {name: sel}
+        subsets: [{addresses: [{ip: 10.1.0.1}], ports: [{port: 80}]}]
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: sel-x, labels: {kubernetes.io/service-name: sel}}
+        addressType: IPv4
+        endpoints: [{addresses: [10.1.0.1]}]
+    """)
+    assert result.diagnostics == ()
+    assert [s.name for s in result.cluster.endpoint_slices] == ["sel-x"]
+
+
+def test_empty_endpoints_make_no_slices(load):
+    result = load(SERVICE + "apiVersion: v1\nkind: Endpoints\nmetadata: {name: ext, namespace: ns}\n")
+    assert result.ok and result.cluster.endpoint_slices == ()
+
+
+def test_at_most_1000_addresses_per_subset(load):
+    addresses = ", ".join(f"{{ip: 10.1.{i // 250}.{i % 250 + 1}}}" for i in range(1005))
+    result = load(SERVICE + "apiVersion: v1\nkind: Endpoints\nmetadata: {name: ext, namespace: ns}\n"
+                  f"subsets: [{{addresses: [{addresses}], ports: [{{name: http, port: 80}}]}}]\n")
+    (eps,) = result.cluster.endpoint_slices
+    assert len(eps.endpoints) == 1000
+    assert [str(d) for d in result.diagnostics] == [
+        "t.yaml: Endpoints ns/ext: warning: 5 addresses not mirrored: the controller copies at most 1000 per subset"]
+
+
+def test_loaded_slice_with_the_mirrored_name_wins(load, messages):
+    result = load(SERVICE + """
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: ext-mirror-ipv4, namespace: ns, labels: {kubernetes.io/service-name: ext}}
+        addressType: IPv4
+        endpoints: [{addresses: [10.9.9.9]}]
+        ---
+        apiVersion: v1
+        kind: Endpoints
+        metadata: {name: ext, namespace: ns}
+        subsets: [{addresses: [{ip: 10.1.0.1}], ports: [{name: http, port: 80}]}]
+    """.replace("\n        ", "\n"))
+    (eps,) = result.cluster.endpoint_slices
+    assert eps.endpoints[0].addresses == ("10.9.9.9",)
+    assert messages(result) == [
+        "t.yaml: Endpoints ns/ext: warning: the mirrored EndpointSlice ns/ext-mirror-ipv4 is not added: an "
+        "EndpointSlice with that name was loaded"]

@@ -1,0 +1,110 @@
+"""Invariants: valid generated objects round-trip through YAML and JSON; no input makes the loader raise."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.objects import Protocol, ServiceType, load_text
+
+_names = st.from_regex(r"[a-z]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+_port_names = st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True)
+_ipv4 = st.integers(0, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
+_ipv6 = st.integers(0, 2**128 - 1).map(lambda n: ipaddress.IPv6Address(n)).filter(
+    lambda a: a.ipv4_mapped is None).map(str)
+
+
+@st.composite
+def services(draw):
+    """A valid Service manifest and the fields the loader must produce from it."""
+    svc_type = draw(st.sampled_from([ServiceType.CLUSTER_IP, ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER]))
+    ip = draw(st.one_of(_ipv4, _ipv6))
+    numbers = draw(st.lists(st.integers(1, 65535), min_size=1, max_size=4, unique=True))
+    names = draw(st.lists(_port_names, min_size=len(numbers), max_size=len(numbers), unique=True))
+    if len(numbers) == 1:
+        names = [draw(st.sampled_from(["", names[0]]))]
+    ports, expected_ports = [], []
+    for name, number in zip(names, numbers, strict=True):
+        protocol = draw(st.sampled_from(list(Protocol)))
+        target = draw(st.one_of(st.none(), st.integers(1, 65535), _port_names))
+        node_port = draw(st.integers(30000, 32767)) if svc_type is not ServiceType.CLUSTER_IP else 0
+        port = {"port": number, "protocol": protocol.value}
+        if name:
+            port["name"] = name
+        if target is not None:
+            port["targetPort"] = target
+        if node_port:
+            port["nodePort"] = node_port
+        ports.append(port)
+        expected_ports.append((name, protocol, number, number if target is None else target, node_port))
+    selector = draw(st.one_of(st.none(), st.dictionaries(_names, _names, min_size=1, max_size=3)))
+    timeout = draw(st.integers(1, 86400))
+    spec = {"type": svc_type.value, "clusterIP": ip, "ports": ports, "sessionAffinity": "ClientIP",
+            "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": timeout}}}
+    if selector is not None:
+        spec["selector"] = selector
+    manifest = {"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": draw(_names), "namespace": draw(_names)}, "spec": spec}
+    expected = {"type": svc_type, "cluster_ips": (str(ipaddress.ip_address(ip)),), "ports": expected_ports,
+                "selector": tuple(sorted(selector.items())) if selector else None, "timeout": timeout}
+    return manifest, expected
+
+
+def _check(manifest, expected, result):
+    assert result.errors == (), result.errors
+    (svc,) = result.cluster.services
+    assert (svc.namespace, svc.name) == (manifest["metadata"]["namespace"], manifest["metadata"]["name"])
+    assert svc.type is expected["type"]
+    assert svc.cluster_ips == expected["cluster_ips"]
+    assert [(p.name, p.protocol, p.port, p.target_port, p.node_port) for p in svc.ports] == expected["ports"]
+    assert svc.selector == expected["selector"]
+    assert svc.affinity_timeout == expected["timeout"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(services())
+def test_valid_services_round_trip_through_yaml_and_json(case):
+    manifest, expected = case
+    _check(manifest, expected, load_text(yaml.safe_dump(manifest), "s.yaml"))
+    _check(manifest, expected, load_text(json.dumps(manifest), "s.json"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_ipv4, st.booleans()), min_size=1, max_size=20))
+def test_endpoint_slices_round_trip(endpoints):
+    manifest = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": "s", "labels": {"kubernetes.io/service-name": "a"}},
+                "addressType": "IPv4", "ports": [{"name": "p", "port": 80}],
+                "endpoints": [{"addresses": [ip], "conditions": {"ready": ready}} for ip, ready in endpoints]}
+    result = load_text(yaml.safe_dump(manifest))
+    (eps,) = result.cluster.endpoint_slices
+    assert [(e.addresses[0], e.conditions.ready) for e in eps.endpoints] == endpoints
+
+
+_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-10, 70000), st.floats(allow_nan=False),
+              st.sampled_from(["", "None", "10.0.0.1", "fd00::1", "TCP", "IPv4", "ClientIP", "x", "80"])),
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.dictionaries(st.sampled_from(
+                                   ["name", "namespace", "port", "ports", "clusterIP", "clusterIPs", "spec",
+                                    "metadata", "addresses", "endpoints", "protocol", "targetPort", "type",
+                                    "conditions", "ready", "status", "subsets", "ip", "labels", "addressType",
+                                    "podIP", "podCIDR", "selector", "externalIPs", "ingress", "loadBalancer"]),
+                                   children, max_size=4)),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["Service", "EndpointSlice", "Endpoints", "Node", "Pod", "List", "ServiceList"]),
+       st.dictionaries(st.sampled_from(["metadata", "spec", "status", "endpoints", "addressType", "ports",
+                                        "subsets", "items"]), _json, max_size=5))
+def test_arbitrary_input_never_raises_and_never_hits_an_internal_error(kind, body):
+    version = "discovery.k8s.io/v1" if kind == "EndpointSlice" else "v1"
+    result = load_text(json.dumps({"apiVersion": version, "kind": kind, **body}), "fuzz.json")
+    for diagnostic in result.diagnostics:
+        assert "internal error" not in diagnostic.message, diagnostic
+        assert diagnostic.file == "fuzz.json"

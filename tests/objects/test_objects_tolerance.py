@@ -1,0 +1,172 @@
+"""Values kube-proxy accepts although a strict check would not: read them as kube-proxy does, and warn."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeproxy_sim.objects import IPFamily, TrafficPolicy
+from kubeproxy_sim.objects.addr import parse_cidr, parse_ip
+
+
+@pytest.mark.parametrize(("text", "canonical", "family", "legacy"), [
+    ("10.1.0.1", "10.1.0.1", IPFamily.IPV4, False),
+    ("010.001.0.1", "10.1.0.1", IPFamily.IPV4, True),  # decimal, as Go's ParseIPSloppy, not octal
+    ("0.0.0.0", "0.0.0.0", IPFamily.IPV4, False),
+    ("255.255.255.255", "255.255.255.255", IPFamily.IPV4, False),
+    ("2001:DB8:0:0:1:0:0:1", "2001:db8::1:0:0:1", IPFamily.IPV6, False),
+    ("fd00:0:0:0:0:0:0:1", "fd00::1", IPFamily.IPV6, False),
+    ("::1.2.3.4", "::102:304", IPFamily.IPV6, False),
+    ("::ffff:1.2.3.4", "1.2.3.4", IPFamily.IPV4, True),
+])
+def test_parse_ip_canonical(text, canonical, family, legacy):
+    parsed = parse_ip(text)
+    assert parsed is not None
+    assert (parsed.text, parsed.family, parsed.legacy) == (canonical, family, legacy)
+
+
+@pytest.mark.parametrize("text", [
+    "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "0256.1.1.1", " 1.2.3.4", "1.2.3.4 ", "1.2.3.-4", "a.b.c.d",
+    "fe80::1%eth0", "10.0.0.0/8", "::g", "1::2::3", "１.2.3.4", None, 5,
+])
+def test_parse_ip_rejects(text):
+    assert parse_ip(text) is None
+
+
+@pytest.mark.parametrize(("text", "canonical", "legacy"), [
+    ("10.0.0.0/8", "10.0.0.0/8", False),
+    ("10.1.2.3/8", "10.0.0.0/8", True),
+    ("010.0.0.0/8", "10.0.0.0/8", True),
+    ("2001:DB8::/32", "2001:db8::/32", False),
+    ("0.0.0.0/0", "0.0.0.0/0", False),
+])
+def test_parse_cidr(text, canonical, legacy):
+    parsed = parse_cidr(text)
+    assert parsed is not None and (parsed.text, parsed.legacy) == (canonical, legacy)
+
+
+@pytest.mark.parametrize("text", ["10.0.0.0", "10.0.0.0/33", "10.0.0.0/ 8", "10.0.0.0/-1", "x/8", "::/129",
+                                  "10.0.0.0/8/8"])
+def test_parse_cidr_rejects(text):
+    assert parse_cidr(text) is None
+
+
+def test_leading_zero_cluster_ip_is_read_as_decimal_with_warning(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a}
+        spec: {clusterIP: 010.001.0.1, ports: [{port: 80}]}
+    """)
+    assert result.ok and result.cluster.services[0].cluster_ips == ("10.1.0.1",)
+    assert messages(result) == [
+        't.yaml: Service default/a: spec.clusterIP: warning: "010.001.0.1" is a legacy address form; '
+        "kube-proxy reads it as 10.1.0.1"]
+
+
+def test_leading_zero_endpoint_address(load):
+    result = load("""
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: s, labels: {kubernetes.io/service-name: a}}
+        addressType: IPv4
+        endpoints: [{addresses: [010.180.000.001]}]
+    """)
+    assert result.ok
+    assert result.cluster.endpoint_slices[0].endpoints[0].addresses == ("10.180.0.1",)
+    assert [d.severity.value for d in result.diagnostics] == ["warning"]
+
+
+def test_invalid_external_ips_and_lb_ingress_are_dropped_with_warnings(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: lb}
+        spec:
+          type: LoadBalancer
+          clusterIP: 10.0.0.1
+          externalIPs: [1.2.3.4, not-an-ip, "0192.168.0.1"]
+          loadBalancerSourceRanges: ["  203.0.113.0/24 ", bogus, 10.1.2.3/8]
+          ports: [{port: 80, nodePort: 8080}]
+        status:
+          loadBalancer:
+            ingress: [{ip: 5.6.7.8}, {ip: nope, hostname: h.example}]
+    """)
+    assert result.ok
+    (svc,) = result.cluster.services
+    assert svc.external_ips == ("1.2.3.4", "192.168.0.1")
+    assert svc.load_balancer_source_ranges == ("203.0.113.0/24", "10.0.0.0/8")
+    assert [(i.ip, i.hostname) for i in svc.load_balancer_ingress] == [("5.6.7.8", None), (None, "h.example")]
+    assert svc.ports[0].node_port == 8080
+    assert messages(result) == [
+        "t.yaml: Service default/lb: spec.ports[0].nodePort: warning: 8080 is outside the default node port "
+        "range 30000-32767; kube-proxy uses it as given",
+        't.yaml: Service default/lb: spec.externalIPs[1]: warning: "not-an-ip" is not an IP address; '
+        "kube-proxy ignores it",
+        't.yaml: Service default/lb: spec.externalIPs[2]: warning: "0192.168.0.1" is a legacy address form; '
+        "kube-proxy reads it as 192.168.0.1",
+        't.yaml: Service default/lb: spec.loadBalancerSourceRanges[1]: warning: "bogus" is not a CIDR like '
+        "10.0.0.0/8; kube-proxy ignores it",
+        't.yaml: Service default/lb: status.loadBalancer.ingress[1].ip: warning: "nope" is not an IP address; '
+        "kube-proxy ignores it",
+    ]
+
+
+def test_nodeport_service_without_node_port_warns(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: np}
+        spec: {type: NodePort, clusterIP: 10.0.0.1, ports: [{port: 80}]}
+    """)
+    assert result.ok and result.cluster.services[0].ports[0].node_port == 0
+    assert messages(result) == [
+        "t.yaml: Service default/np: spec.ports[0].nodePort: warning: not set; the API server would allocate "
+        "one, so no node port rules are made for this port"]
+
+
+def test_service_without_cluster_ip_is_kept_and_skipped_like_kube_proxy(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: noip}
+        spec: {ports: [{port: 80}]}
+    """)
+    (svc,) = result.cluster.services
+    assert svc.cluster_ips == () and svc.headless
+    assert messages(result) == [
+        "t.yaml: Service default/noip: spec.clusterIP: warning: not set; the API server would allocate one, and "
+        'kube-proxy skips a Service without it (set an address, or "None" for a headless Service)']
+
+
+def test_external_policy_local_on_internal_service_reads_as_cluster(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a}
+        spec: {clusterIP: 10.0.0.1, externalTrafficPolicy: Local, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: b}
+        spec: {clusterIP: 10.0.0.2, externalIPs: [1.1.1.1], externalTrafficPolicy: Local, ports: [{port: 80}]}
+    """)
+    a, b = result.cluster.services
+    assert a.external_traffic_policy is TrafficPolicy.CLUSTER
+    assert b.external_traffic_policy is TrafficPolicy.LOCAL
+    assert messages(result) == [
+        "t.yaml: Service default/a: spec.externalTrafficPolicy: warning: Local has no effect on a Service "
+        "without node ports, external IPs or a load balancer; read as Cluster"]
+
+
+def test_slice_without_service_name_label_is_kept_with_warning(load, messages):
+    result = load("""
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: s}
+        addressType: IPv4
+        endpoints: [{addresses: [10.0.0.1]}]
+    """)
+    assert result.ok and result.cluster.endpoint_slices[0].service_name == ""
+    assert messages(result) == [
+        "t.yaml: EndpointSlice default/s: metadata.labels.kubernetes.io/service-name: warning: not set; "
+        "kube-proxy ignores an EndpointSlice that does not name its Service"]

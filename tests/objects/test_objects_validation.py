@@ -1,0 +1,271 @@
+"""Every validation message, exactly as the user reads it, and that bad objects never hide good ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeproxy_sim.errors import Severity
+
+SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: ns1}}
+spec:
+  clusterIP: 10.0.0.1
+  {spec}
+"""
+
+
+def _service_errors(load, spec: str) -> list[str]:
+    result = load(SERVICE.format(spec=spec), "svc.yaml")
+    assert result.cluster.services == ()  # the bad Service is skipped
+    return [str(d) for d in result.errors]
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("ports: [{name: a, port: 80}, {name: b, port: 70000}]",
+     "spec.ports[1].port: 70000 is not in 0-65535"),
+    ("ports: [{port: 0}]", "spec.ports[0].port: 0 is not a valid Service port; expected 1-65535"),
+    ("ports: [{name: a}]", "spec.ports[0].port: required; expected a port number in 1-65535"),
+    ('ports: [{port: "80"}]', 'spec.ports[0].port: expected an integer, got a string "80"'),
+    ("ports: [{port: true}]", "spec.ports[0].port: expected an integer, got a boolean true"),
+    ("ports: [{port: 80, protocol: ICMP}]",
+     'spec.ports[0].protocol: "ICMP" is not a protocol; expected TCP, UDP or SCTP'),
+    ("ports: [{port: 80, protocol: tcp}]",
+     'spec.ports[0].protocol: "tcp" is not a protocol; expected TCP, UDP or SCTP'),
+    ("ports: [{port: 80, targetPort: 65536}]", "spec.ports[0].targetPort: 65536 is not in 0-65535"),
+    ('ports: [{port: 80, targetPort: "8080"}]',
+     'spec.ports[0].targetPort: "8080" is not a port name; expected a number in 1-65535 or a name of up to 15 '
+     'lower-case letters, digits and "-" with at least one letter'),
+    ("ports: [{port: 80, targetPort: 1.5}]",
+     "spec.ports[0].targetPort: expected a port number or name, got a number 1.5"),
+    ("ports: [{name: a, port: 80}, {port: 81}]",
+     "spec.ports[1].name: required when a Service has more than one port"),
+    ("ports: [{name: http, port: 80}, {name: http, port: 81}]",
+     'spec.ports[1].name: "http" is also the name of spec.ports[0]; expected unique port names'),
+    ("ports: [{name: a, port: 80}, {name: b, port: 80}]",
+     "spec.ports[1]: 80/TCP is also spec.ports[0]; expected each port and protocol once"),
+    ("ports: [{port: 80, nodePort: 30001}]",
+     "spec.ports[0].nodePort: only valid for type NodePort or LoadBalancer, not ClusterIP"),
+    ("ports: [80]", 'spec.ports[0]: expected a mapping, got an integer 80'),
+    ("ports: {port: 80}", "spec.ports: expected a list, got a mapping"),
+    ("ports: []", "spec.ports: required; expected at least one port"),
+    ("type: Foo\n  ports: [{port: 80}]",
+     'spec.type: "Foo" is not a Service type; expected ClusterIP, NodePort, LoadBalancer or ExternalName'),
+    ("sessionAffinity: Sticky\n  ports: [{port: 80}]",
+     'spec.sessionAffinity: "Sticky" is not a session affinity; expected None or ClientIP'),
+    ("sessionAffinityConfig: {clientIP: {timeoutSeconds: 86401}}\n  ports: [{port: 80}]",
+     "spec.sessionAffinityConfig.clientIP.timeoutSeconds: 86401 is not in 1-86400"),
+    ("externalTrafficPolicy: Global\n  ports: [{port: 80}]",
+     'spec.externalTrafficPolicy: "Global" is not a traffic policy; expected Cluster or Local'),
+    ("internalTrafficPolicy: local\n  ports: [{port: 80}]",
+     'spec.internalTrafficPolicy: "local" is not a traffic policy; expected Cluster or Local'),
+    ("ipFamilies: [IPv5]\n  ports: [{port: 80}]",
+     'spec.ipFamilies[0]: "IPv5" is not an IP family; expected IPv4 or IPv6'),
+    ("ipFamilies: [IPv6]\n  ports: [{port: 80}]",
+     "spec.ipFamilies[0]: IPv6 does not match the cluster IP 10.0.0.1 (IPv4)"),
+    ("clusterIPs: [10.0.0.2]\n  ports: [{port: 80}]",
+     'spec.clusterIPs[0]: "10.0.0.2" differs from spec.clusterIP "10.0.0.1"; '
+     "expected the same address (clusterIPs[0] is clusterIP)"),
+    ("clusterIPs: [10.0.0.1, 10.0.0.2]\n  ports: [{port: 80}]",
+     'spec.clusterIPs[1]: "10.0.0.2" is IPv4 like spec.clusterIPs[0]; expected one address of each IP family'),
+    ("selector: [app]\n  ports: [{port: 80}]", "spec.selector: expected a mapping, got a list"),
+    ("selector: {app: 1}\n  ports: [{port: 80}]", "spec.selector.app: expected a string, got an integer 1"),
+    ("healthCheckNodePort: -5\n  ports: [{port: 80}]", "spec.healthCheckNodePort: -5 is not in 0-65535"),
+])
+def test_service_error_message(load, spec, expected):
+    assert _service_errors(load, spec) == [f"svc.yaml: Service ns1/web: {expected}"]
+
+
+def test_unparseable_cluster_ip(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, namespace: ns1}
+        spec: {clusterIP: 10.0.0.300, ports: [{port: 80}]}
+    """, "svc.yaml")
+    assert [str(d) for d in result.errors] == [
+        'svc.yaml: Service ns1/web: spec.clusterIP: "10.0.0.300" is not an IP address']
+
+
+def test_headless_only_for_cluster_ip_type(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: b}
+        spec: {type: NodePort, clusterIP: None, ports: [{port: 80, nodePort: 30001}]}
+    """)
+    assert [str(d) for d in result.errors] == [
+        't.yaml: Service default/b: spec.clusterIP: "None" (headless) is only valid for type ClusterIP, not NodePort']
+
+
+def test_external_name_needs_a_name(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: e}
+        spec: {type: ExternalName}
+    """)
+    assert [str(d) for d in result.errors] == [
+        "t.yaml: Service default/e: spec.externalName: required for a Service of type ExternalName"]
+
+
+def test_all_errors_of_one_object_are_reported(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, namespace: ns1}
+        spec:
+          clusterIP: 10.0.0.1
+          sessionAffinity: Sticky
+          ports:
+          - {name: a, port: 80, protocol: ICMP}
+          - {name: b, port: 70000}
+    """, "svc.yaml")
+    assert [str(d) for d in result.errors] == [
+        'svc.yaml: Service ns1/web: spec.ports[0].protocol: "ICMP" is not a protocol; expected TCP, UDP or SCTP',
+        "svc.yaml: Service ns1/web: spec.ports[1].port: 70000 is not in 0-65535",
+        'svc.yaml: Service ns1/web: spec.sessionAffinity: "Sticky" is not a session affinity; '
+        "expected None or ClientIP",
+    ]
+
+
+def test_missing_name(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {namespace: x}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+    """)
+    assert [str(d) for d in result.errors] == [
+        "t.yaml: Service x/(unnamed): metadata.name: required; every object needs a name (document 1)"]
+
+
+SLICE_ERRORS = [
+    ('addressType: IPv4\nendpoints: [{addresses: ["fd00::1"]}]',
+     'endpoints[0].addresses[0]: "fd00::1" is not an IPv4 address (the slice\'s addressType is IPv4)'),
+    ("addressType: IPv6\nendpoints: [{addresses: [10.0.0.1]}]",
+     'endpoints[0].addresses[0]: "10.0.0.1" is not an IPv6 address (the slice\'s addressType is IPv6)'),
+    ("addressType: IPv4\nendpoints: [{addresses: [nope]}]",
+     'endpoints[0].addresses[0]: "nope" is not an IP address'),
+    ("addressType: IPv4\nendpoints: [{addresses: [5]}]",
+     "endpoints[0].addresses[0]: expected an address, got an integer 5"),
+    ("addressType: IPv4\nendpoints: [{addresses: []}]",
+     "endpoints[0].addresses: has 0 addresses; expected 1 to 100"),
+    ("addressType: IPv4\nendpoints: [{nodeName: n}]",
+     "endpoints[0].addresses: required; expected 1 to 100 addresses"),
+    ("addressType: IPv4\nendpoints: [{addresses: [1.2.3.4], conditions: {ready: 'yes'}}]",
+     'endpoints[0].conditions.ready: expected true or false, got a string "yes"'),
+    ("addressType: IPv4\nendpoints: [{addresses: [1.2.3.4], conditions: {terminating: 1}}]",
+     "endpoints[0].conditions.terminating: expected true or false, got an integer 1"),
+    ("addressType: IPv4\nendpoints: [{addresses: [1.2.3.4], nodeName: 7}]",
+     "endpoints[0].nodeName: expected a string, got an integer 7"),
+    ("addressType: IPv4\nendpoints: [5]", "endpoints[0]: expected a mapping, got an integer 5"),
+    ("addressType: IPv4\nendpoints: {}", "endpoints: expected a list, got a mapping"),
+    ("addressType: Foo", 'addressType: "Foo" is not an address type; expected IPv4, IPv6 or FQDN'),
+    ("endpoints: []", "addressType: required; expected IPv4, IPv6 or FQDN"),
+    ("addressType: IPv4\nports: [{port: 70000}]", "ports[0].port: 70000 is not in 0-65535"),
+    ("addressType: IPv4\nports: [{port: 80, protocol: tcp}]",
+     'ports[0].protocol: "tcp" is not a protocol; expected TCP, UDP or SCTP'),
+    ("addressType: IPv4\nports: [{name: a, port: 80}, {name: a, port: 81}]",
+     'ports[1].name: "a" is also the name of ports[0]; expected unique port names'),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), SLICE_ERRORS)
+def test_endpoint_slice_error_message(load, body, expected):
+    text = ("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+            "metadata: {name: s, namespace: ns1, labels: {kubernetes.io/service-name: web}}\n" + body + "\n")
+    result = load(text, "eps.yaml")
+    assert result.cluster.endpoint_slices == ()
+    assert [str(d) for d in result.errors] == [f"eps.yaml: EndpointSlice ns1/s: {expected}"]
+
+
+@pytest.mark.parametrize(("doc", "expected"), [
+    ("kind: Node\nmetadata: {name: n}\nspec: {podCIDR: 10.0.0.0/33}",
+     'Node n: spec.podCIDR: "10.0.0.0/33" is not a CIDR like 10.244.0.0/24'),
+    ("kind: Node\nmetadata: {name: n}\nspec: {podCIDR: 10.0.0.0/8, podCIDRs: [10.1.0.0/16]}",
+     'Node n: spec.podCIDRs[0]: "10.1.0.0/16" differs from spec.podCIDR "10.0.0.0/8"; '
+     "expected the same CIDR (podCIDRs[0] is podCIDR)"),
+    ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{type: InternalIP, address: foo}]}",
+     'Node n: status.addresses[0].address: "foo" is not an IP address'),
+    ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{address: 1.2.3.4}]}",
+     "Node n: status.addresses[0].type: required; expected InternalIP, ExternalIP, Hostname, ..."),
+    ("kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: 'yes'}",
+     'Pod default/p: spec.hostNetwork: expected true or false, got a string "yes"'),
+    ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, ports: [{containerPort: 0}]}]}",
+     "Pod default/p: spec.containers[0].ports[0].containerPort: 0 is not a valid port; expected 1-65535"),
+    ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, ports: [{name: x}]}]}",
+     "Pod default/p: spec.containers[0].ports[0].containerPort: required; expected a port number in 1-65535"),
+    ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, ports: [{containerPort: 80, protocol: HTTP}]}]}",
+     'Pod default/p: spec.containers[0].ports[0].protocol: "HTTP" is not a protocol; expected TCP, UDP or SCTP'),
+    ("kind: Pod\nmetadata: {name: p}\nstatus: {podIP: 1.2.3.999}",
+     'Pod default/p: status.podIP: "1.2.3.999" is not an IP address'),
+    ("kind: Pod\nmetadata: {name: p}\nstatus: {podIP: 1.2.3.4, podIPs: [{ip: 1.2.3.5}]}",
+     'Pod default/p: status.podIPs[0].ip: "1.2.3.5" differs from status.podIP "1.2.3.4"; '
+     "expected the same address (podIPs[0] is podIP)"),
+    ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{addresses: [{ip: bad}], ports: [{port: 80}]}]",
+     'Endpoints default/e: subsets[0].addresses[0].ip: "bad" is not an IP address'),
+    ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{addresses: [{}], ports: [{port: 80}]}]",
+     "Endpoints default/e: subsets[0].addresses[0].ip: required; expected an IP address"),
+    ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{ports: [{port: 0}]}]",
+     "Endpoints default/e: subsets[0].ports[0].port: 0 is not a valid port; expected 1-65535"),
+    ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{ports: [{name: a, port: 1}, {port: 2}]}]",
+     "Endpoints default/e: subsets[0].ports[1].name: required when a subset has more than one port"),
+])
+def test_node_pod_endpoints_error_message(load, doc, expected):
+    result = load("apiVersion: v1\n" + doc + "\n", "o.yaml")
+    assert [str(d) for d in result.errors] == [f"o.yaml: {expected}"]
+    cluster = result.cluster
+    assert cluster.nodes == () and cluster.pods == () and cluster.endpoint_slices == ()
+
+
+def test_one_bad_object_never_hides_the_good_ones(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: good1}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: bad}
+        spec: {clusterIP: 10.0.0.2, ports: [{port: 70000}]}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: bad-slice, labels: {kubernetes.io/service-name: good1}}
+        addressType: IPv4
+        endpoints: [{addresses: [not-an-ip]}]
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: good-slice, labels: {kubernetes.io/service-name: good1}}
+        addressType: IPv4
+        endpoints: [{addresses: [10.1.0.1]}]
+        ---
+        [not, an, object]
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: good2}
+        spec: {clusterIP: 10.0.0.3, ports: [{port: 80}]}
+    """)
+    assert [s.name for s in result.cluster.services] == ["good1", "good2"]
+    assert [s.name for s in result.cluster.endpoint_slices] == ["good-slice"]
+    assert [str(d) for d in result.errors] == [
+        "t.yaml: Service default/bad: spec.ports[0].port: 70000 is not in 0-65535",
+        't.yaml: EndpointSlice default/bad-slice: endpoints[0].addresses[0]: "not-an-ip" is not an IP address',
+        "t.yaml: document 5 is a list; expected a Kubernetes object with apiVersion and kind",
+    ]
+    assert not result.ok
+
+
+def test_errors_property_filters_by_severity(load):
+    result = load("""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: d}
+    """)
+    assert result.ok and result.errors == ()
+    assert [d.severity for d in result.diagnostics] == [Severity.NOTE]

@@ -1,0 +1,109 @@
+"""Every packet-flow expectation in rulesets/*/flows.yaml, traced through the rules it is about.
+
+Upstream scenarios that carry upstream's expected dump (``upstream.rules``) are
+traced through that dump, parsed, with the built-in chains and the jumps
+kube-proxy installs added; the others through the node's tables generated from
+the scenario's objects and flags. The expectation is upstream's notation
+(proxier_test.go's ``packetFlowTest``): the set of DNAT destinations, or DROP,
+REJECT, ACCEPT (accepted by a filter rule), "" (accepted, not NATed), and
+whether the packet is masqueraded.
+
+Upstream's tracer treats the node's addresses (and loopback) as LOCAL and a
+packet from one of them as locally generated; so does ours.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.trace import NodeContext, TraceResult, Tracer
+
+ROOT = Path(__file__).resolve().parents[1]
+RULESETS = ROOT / "rulesets"
+UPSTREAM_NODE = ("192.168.0.2", "192.168.1.2", "192.168.99.11", "2001:db8::1", "2001:db8:1::2")
+
+
+def _flows() -> list[tuple[Path, dict]]:
+    cases = []
+    for path in sorted(RULESETS.glob("*/flows.yaml")):
+        for flow in yaml.safe_load(path.read_text()) or []:
+            cases.append((path.parent, flow))
+    return cases
+
+
+CASES = _flows()
+_TRACERS: dict[tuple[Path, int], tuple[Tracer, str]] = {}
+
+
+def _scenario_rules(folder: Path):
+    """The node's tables from the scenario's objects and flags, and the node's addresses."""
+    from kubeproxy_sim.cli.options import config_from_args
+    from kubeproxy_sim.objects import load_paths
+    from kubeproxy_sim.proxier import generate
+    from kubeproxy_sim.proxier.full import node_tables
+
+    loaded = load_paths([str(folder / "objects.yaml")])
+    args = (yaml.safe_load((folder / "scenario.yaml").read_text()) or {}).get("args") or []
+    config = config_from_args([str(a) for a in args], loaded.cluster)
+    result = generate(loaded.cluster, config)
+    return node_tables(result.ruleset, result.jumps), tuple(ip.split("/")[0] for ip in config.node_ips)
+
+
+def tracer_for(folder: Path, family: int) -> tuple[Tracer, str]:
+    """One tracer per scenario (and family), built on first use."""
+    key = (folder, family)
+    if key not in _TRACERS:
+        dump = folder / "upstream.rules"
+        if dump.is_file():
+            from kubeproxy_sim.cli.trace_cmd import with_node_jumps
+            from kubeproxy_sim.netfilter.codec import parse_ruleset_file
+
+            ruleset = with_node_jumps(parse_ruleset_file(str(dump), ipv6=family == 6))
+            _TRACERS[key] = (Tracer(ruleset, NodeContext.of(UPSTREAM_NODE)), "upstream.rules")
+        else:
+            ruleset, addresses = _scenario_rules(folder)
+            _TRACERS[key] = (Tracer(ruleset, NodeContext.of(addresses)), "generated rules")
+    return _TRACERS[key]
+
+
+def upstream_notation(result: TraceResult) -> tuple[str, bool]:
+    """(output, masq) as upstream's tracer reports them: destinations joined, or the one verdict."""
+    destinations = sorted({o.destination for o in result.outcomes if o.verdict == "DNAT"})
+    verdicts = {o.verdict for o in result.outcomes if o.verdict != "DNAT"}
+    parts = list(destinations)
+    for verdict in ("DROP", "REJECT"):
+        if verdict in verdicts:
+            parts.append(verdict)
+    if not parts and any(o.verdict == "ACCEPT" and _accepted_by_rule(o) for o in result.outcomes):
+        parts.append("ACCEPT")
+    return ", ".join(parts), any(o.masquerade for o in result.outcomes)
+
+
+def _accepted_by_rule(outcome) -> bool:
+    """An explicit ``-j ACCEPT`` in the filter table ended the walk (not a chain's policy)."""
+    last = outcome.path[-1] if outcome.path else None
+    return last is not None and last.table == "filter" and last.rule.endswith("-j ACCEPT")
+
+
+def _sorted_output(text: str) -> str:
+    return ", ".join(sorted(p.strip() for p in text.split(",") if p.strip()))
+
+
+@pytest.mark.parametrize(("folder", "flow"), CASES, ids=[f"{f.name}:{fl['name']}" for f, fl in CASES])
+def test_flow(folder: Path, flow: dict) -> None:
+    packet = Packet.of(flow.get("proto", "tcp"), flow["src"], flow["dst"], int(flow["dport"]))
+    tracer, source = tracer_for(folder, packet.family)
+    result = tracer.trace(packet)
+    output, masq = upstream_notation(result)
+    assert sum(o.probability_exact for o in result.outcomes) == 1
+    want = (_sorted_output(str(flow["output"] or "")), bool(flow.get("masq", False)))
+    assert (_sorted_output(output), masq) == want, (
+        f"{folder.name} ({source}): {flow['name']}: {packet.proto} {flow['src']} -> {flow['dst']}:{flow['dport']}"
+        f"\nwant output={want[0]!r} masq={want[1]}, got output={output!r} masq={masq}\n"
+        + "\n".join(f"  {o.verdict} {o.destination} {o.probability_exact} masq={o.masquerade}: "
+                    + " | ".join(s.rule for s in o.path) for o in result.outcomes)
+    )

@@ -1,0 +1,288 @@
+"""A small, faithful stand-in for the Kubernetes API server's list and watch protocol, for tests.
+
+It keeps an etcd-like history (one global resourceVersion, an event log) and
+serves, over real HTTP/1.1 on 127.0.0.1:
+
+* lists with ``metadata.resourceVersion``, paged with ``limit``/``continue``
+  (a continue token whose snapshot was compacted answers HTTP 410);
+* ``?watch=1&resourceVersion=RV&allowWatchBookmarks=true`` as a chunked stream
+  of JSON lines ``{"type": ..., "object": ...}``, replaying the log after RV and
+  then following it live; a compacted RV answers with an ERROR event carrying a
+  410 Status (or, with ``gone_as_http=True``, with HTTP 410);
+* one-shot faults queued in log order: raw lines (garbage, stale or bogus
+  events), BOOKMARKs, ERROR 410 events, and connections dropped mid-line.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+COLLECTIONS = {
+    "/api/v1/services": ("Service", "v1", True),
+    "/apis/discovery.k8s.io/v1/endpointslices": ("EndpointSlice", "discovery.k8s.io/v1", True),
+    "/api/v1/nodes": ("Node", "v1", False),
+    "/api/v1/pods": ("Pod", "v1", True),
+}
+_KIND_PATH = {kind: path for path, (kind, _, _) in COLLECTIONS.items()}
+
+
+def obj_key(kind: str, obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    namespaced = COLLECTIONS[_KIND_PATH[kind]][2]
+    return f"{meta.get('namespace', 'default')}/{meta['name']}" if namespaced else meta["name"]
+
+
+def status(code: int, reason: str, message: str) -> dict[str, Any]:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+            "reason": reason, "code": code}
+
+
+class FakeApiServer:
+    """Start with ``FakeApiServer().start()``; mutate with add/modify/delete; inject faults; ``stop()``."""
+
+    def __init__(self, *, gone_as_http: bool = False) -> None:
+        self.gone_as_http = gone_as_http
+        self.rv = 100
+        self.compacted = 0  # watches from an RV below this get 410
+        self.log: list[dict[str, Any]] = []  # {"kind", "rv", "type", "object"} or {"kind", "action", "done"}
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind, _, _ in COLLECTIONS.values()}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.cond = threading.Condition()
+        self.closing = False
+        self.server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> FakeApiServer:
+        fake = self
+
+        class Handler(_Handler):
+            server_state = fake
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def write_kubeconfig(self, path: str) -> str:
+        text = f"""apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: {self.url}
+users:
+- name: tester
+  user:
+    token: not-a-secret
+contexts:
+- name: fake
+  context:
+    cluster: fake
+    user: tester
+current-context: fake
+"""
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return path
+
+    def stop(self) -> None:
+        with self.cond:
+            self.closing = True
+            self.cond.notify_all()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def _record(self, kind: str, event_type: str, obj: dict[str, Any]) -> int:
+        with self.cond:
+            self.rv += 1
+            obj = json.loads(json.dumps(obj))
+            obj.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
+            key = obj_key(kind, obj)
+            if event_type == "DELETED":
+                self.objects[kind].pop(key, None)
+            else:
+                self.objects[kind][key] = obj
+            self.log.append({"kind": kind, "rv": self.rv, "type": event_type, "object": obj})
+            self.cond.notify_all()
+            return self.rv
+
+    def add(self, kind: str, obj: dict[str, Any]) -> int:
+        return self._record(kind, "ADDED", obj)
+
+    def modify(self, kind: str, obj: dict[str, Any]) -> int:
+        return self._record(kind, "MODIFIED", obj)
+
+    def delete(self, kind: str, obj: dict[str, Any]) -> int:
+        return self._record(kind, "DELETED", obj)
+
+    def compact(self) -> None:
+        """Forget history: a watch from any RV before now must relist."""
+        with self.cond:
+            self.compacted = self.rv
+            self.cond.notify_all()
+
+    def inject(self, kind: str, action: str, payload: Any = None) -> None:
+        """Queue a one-shot fault for the next watch of ``kind``, after the events logged so far.
+
+        actions: "line" (raw bytes sent as one line), "bookmark", "error410", "drop" (payload: bytes sent
+        before the connection is cut without a terminating chunk).
+        """
+        with self.cond:
+            self.log.append({"kind": kind, "action": action, "payload": payload, "done": False})
+            self.cond.notify_all()
+
+    def snapshot(self, kind: str, at_rv: int) -> list[dict[str, Any]]:
+        """The objects of a kind as they were at a resourceVersion (replaying the log)."""
+        state: dict[str, dict[str, Any]] = {}
+        for entry in self.log:
+            if entry["kind"] != kind or "rv" not in entry or entry["rv"] > at_rv:
+                continue
+            key = obj_key(kind, entry["object"])
+            if entry["type"] == "DELETED":
+                state.pop(key, None)
+            else:
+                state[key] = entry["object"]
+        return [state[k] for k in sorted(state)]
+
+    def watches(self, kind: str) -> list[dict[str, str]]:
+        path = _KIND_PATH[kind]
+        return [q for p, q in self.requests if p == path and q.get("watch") in ("1", "true")]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_state: FakeApiServer
+
+    def log_message(self, *_: Any) -> None:  # quiet
+        pass
+
+    def _json(self, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        parsed = urlparse(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        fake = self.server_state
+        fake.requests.append((parsed.path, query))
+        spec = COLLECTIONS.get(parsed.path)
+        if spec is None:
+            self._json(404, status(404, "NotFound", f"the server could not find {parsed.path}"))
+            return
+        if query.get("watch") in ("1", "true"):
+            self._watch(spec, query)
+        else:
+            self._list(spec, query)
+
+    # -- list -------------------------------------------------------------------------------------
+
+    def _list(self, spec: tuple[str, str, bool], query: dict[str, str]) -> None:
+        fake = self.server_state
+        kind, api_version, _ = spec
+        with fake.cond:
+            token = query.get("continue")
+            if token:
+                snap_rv, offset = json.loads(base64.b64decode(token))
+                if snap_rv < fake.compacted:
+                    self._json(410, status(410, "Expired", "The provided continue parameter is too old to "
+                                                           "display a consistent list result."))
+                    return
+            else:
+                snap_rv, offset = fake.rv, 0
+            items = fake.snapshot(kind, snap_rv)
+        limit = int(query.get("limit", "0") or 0)
+        page = items[offset:offset + limit] if limit else items[offset:]
+        meta: dict[str, Any] = {"resourceVersion": str(snap_rv)}
+        if limit and offset + limit < len(items):
+            meta["continue"] = base64.b64encode(json.dumps([snap_rv, offset + limit]).encode()).decode()
+        self._json(200, {"kind": f"{kind}List", "apiVersion": api_version, "metadata": meta, "items": page})
+
+    # -- watch ------------------------------------------------------------------------------------
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _line(self, message: dict[str, Any]) -> None:
+        self._chunk(json.dumps(message).encode() + b"\n")
+
+    def _watch(self, spec: tuple[str, str, bool], query: dict[str, str]) -> None:
+        fake = self.server_state
+        kind, api_version, _ = spec
+        start = int(query.get("resourceVersion") or "0")
+        bookmarks = query.get("allowWatchBookmarks") in ("1", "true")
+        deadline = time.monotonic() + float(query.get("timeoutSeconds") or 30)
+        if start < fake.compacted and fake.gone_as_http:
+            self._json(410, status(410, "Expired", f"too old resource version: {start} ({fake.compacted})"))
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if start < fake.compacted:
+            self._line({"type": "ERROR", "object": status(410, "Expired",
+                                                          f"too old resource version: {start} ({fake.compacted})")})
+            self._chunk(b"")
+            return
+        position = 0
+        while time.monotonic() < deadline:
+            with fake.cond:
+                if fake.closing:
+                    break
+                todo = [e for e in fake.log[position:] if e["kind"] == kind]
+                position = len(fake.log)
+                if not todo:
+                    fake.cond.wait(0.05)
+                    continue
+            for entry in todo:
+                if "rv" in entry:
+                    if entry["rv"] > start:
+                        self._line({"type": entry["type"], "object": entry["object"]})
+                    continue
+                if entry["done"]:
+                    continue
+                entry["done"] = True
+                if self._act(entry, kind, api_version, bookmarks):
+                    return
+        self._chunk(b"")
+
+    def _act(self, entry: dict[str, Any], kind: str, api_version: str, bookmarks: bool) -> bool:
+        """Carry out one injected fault; True when the connection is finished."""
+        action, payload = entry["action"], entry["payload"]
+        if action == "line":
+            self._chunk(payload + b"\n")
+        elif action == "bookmark" and bookmarks:
+            self._line({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version,
+                                                       "metadata": {"resourceVersion": str(self.server_state.rv)}}})
+        elif action == "error410":
+            self._line({"type": "ERROR", "object": status(410, "Expired", "too old resource version")})
+            self._chunk(b"")
+            return True
+        elif action == "drop":
+            if payload:
+                self._chunk(payload)
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return True
+        return False

@@ -1,0 +1,206 @@
+"""MemorySource, DirectorySource (injected clock, no sleeps) and ClusterState."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from kubeproxy_sim.errors import Severity
+from kubeproxy_sim.watch import ClusterState, DirectorySource, EventType, Kind, MemorySource, WatchEvent
+
+from ._objects import eps, node, pod, svc
+
+# -- MemorySource and ClusterState ------------------------------------------------------------------
+
+
+def test_memory_source_lists_then_streams_changes() -> None:
+    a, b = svc("a", "10.0.0.1"), svc("b", "10.0.0.2")
+    src = MemorySource([b, a, node("n1")])
+    src.apply(eps("a-1", "a", ["10.1.0.1"]))  # before the first poll: part of the list
+    first = src.poll()
+    assert [(e.type, e.key) for e in first.events if e.type is not EventType.BOOKMARK] == [
+        (EventType.ADDED, "default/a-1"), (EventType.ADDED, "n1"), (EventType.ADDED, "default/a"),
+        (EventType.ADDED, "default/b")]
+    assert {e.kind for e in first.events if e.type is EventType.BOOKMARK} == set(Kind)
+    assert len({e.resource_version for e in first.events}) == 1
+    src.apply(a)  # unchanged: no event
+    src.apply(svc("a", "10.0.0.1", port=81))
+    src.delete(Kind.SERVICE, "default/b")
+    src.delete("Pod", "default/nope")
+    batch = src.poll()
+    assert [(e.type, e.key) for e in batch.events] == [(EventType.MODIFIED, "default/a"),
+                                                       (EventType.DELETED, "default/b")]
+    assert batch.events[1].obj == b
+    assert int(batch.events[1].resource_version) > int(batch.events[0].resource_version)
+    assert len(batch.diagnostics) == 1 and batch.diagnostics[0].object == "default/nope"
+    assert not src.poll()
+
+
+def test_cluster_state_folds_events_into_a_sorted_cluster() -> None:
+    src = MemorySource([svc("b", "10.0.0.2"), svc("a", "10.0.0.1"), pod("p"), node("n2"), node("n1")])
+    state = ClusterState()
+    assert state.apply_all(src.poll().events) == []
+    assert state.synced == set(Kind)
+    cluster = state.cluster()
+    assert [s.name for s in cluster.services] == ["a", "b"]
+    assert [n.name for n in cluster.nodes] == ["n1", "n2"] and len(cluster.pods) == 1
+    src.delete(Kind.SERVICE, "default/a")
+    state.apply_all(src.poll().events)
+    again = state.cluster()
+    assert [s.name for s in again.services] == ["b"]
+    assert again.nodes is cluster.nodes  # untouched kinds are reused
+    ghost = WatchEvent(EventType.DELETED, Kind.POD, "default/ghost", "99", pod("ghost"))
+    problem = state.apply(ghost)
+    assert problem is not None and problem.object == "default/ghost" and "never added" in problem.message
+    assert state.resource_versions[Kind.POD] == "99"
+
+
+# -- DirectorySource ---------------------------------------------------------------------------------
+
+SERVICE = """apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: default}}
+spec:
+  clusterIP: {ip}
+  ports: [{{name: p, port: {port}, protocol: TCP}}]
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Dir:
+    """Writes files with strictly increasing mtimes, so every write is seen whatever the filesystem's granularity."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+        self.tick = 1_000_000_000_000_000_000
+
+    def write(self, name: str, text: str) -> str:
+        file = os.path.join(self.path, name)
+        with open(file, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        self.tick += 1_000_000
+        os.utime(file, ns=(self.tick, self.tick))
+        return file
+
+    def remove(self, name: str) -> None:
+        os.remove(os.path.join(self.path, name))
+
+
+def summary(batch) -> list[tuple[str, str, str]]:
+    return [(e.type.value, e.kind.value, e.key) for e in batch.events if e.type is not EventType.BOOKMARK]
+
+
+@pytest.fixture
+def setup(tmp_path):
+    d, clock = Dir(str(tmp_path)), Clock()
+    d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=80))
+    d.write("notes.txt", "not a manifest")
+    return d, clock, DirectorySource(str(tmp_path), clock=clock, debounce=1.0)
+
+
+def test_directory_initial_list_then_debounced_edits(setup) -> None:
+    d, clock, src = setup
+    first = src.poll()
+    assert summary(first) == [("ADDED", "Service", "default/a")]
+    assert {e.kind for e in first.events if e.type is EventType.BOOKMARK} == set(Kind)
+    assert not src.poll()
+    d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=81))
+    assert not src.poll()  # changed, not settled yet
+    clock.now += 0.6
+    d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=82))  # still being written: timer restarts
+    assert not src.poll()
+    clock.now += 0.6
+    assert not src.poll()
+    clock.now += 0.5
+    batch = src.poll()
+    assert summary(batch) == [("MODIFIED", "Service", "default/a")]
+    assert batch.events[0].obj.ports[0].port == 82
+    # a new file, then its removal
+    d.write("b.json", '{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}')
+    assert summary(src.poll()) == []
+    clock.now += 1.0
+    assert summary(src.poll()) == [("ADDED", "Node", "n1")]
+    d.remove("b.json")
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert summary(batch) == [("DELETED", "Node", "n1")] and batch.events[0].obj.name == "n1"
+    rvs = [int(e.resource_version) for e in batch.events]
+    assert rvs and rvs[0] > 1
+
+
+def test_directory_half_written_file_is_reported_once_and_retried(setup) -> None:
+    d, clock, src = setup
+    src.poll()
+    d.write("a.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: default\nspec:\n  cl")
+    clock.now += 1.0
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert batch.events == ()
+    errors = [x for x in batch.diagnostics if x.severity is Severity.ERROR]
+    assert errors and errors[0].file.endswith("a.yaml") and "syntax error" in errors[0].message
+    assert any("half-written" in x.message and "kept" in x.message for x in batch.diagnostics)
+    clock.now += 1.0
+    assert not src.poll()  # retried, still broken: not reported again
+    d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=90))
+    clock.now += 1.0
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert summary(batch) == [("MODIFIED", "Service", "default/a")] and not batch.diagnostics
+
+
+def test_directory_invalid_object_keeps_previous_version_and_others_flow(setup) -> None:
+    d, clock, src = setup
+    d.write("b.yaml", SERVICE.format(name="b", ip="10.0.0.2", port=80))
+    src.poll()
+    d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=99999))
+    d.write("b.yaml", SERVICE.format(name="b", ip="10.0.0.2", port=81))
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert summary(batch) == [("MODIFIED", "Service", "default/b")]
+    error = next(x for x in batch.diagnostics if x.severity is Severity.ERROR)
+    assert error.object == "default/a" and error.field == "spec.ports[0].port" and error.file.endswith("a.yaml")
+    assert any("keeping its previous version" in x.message for x in batch.diagnostics)
+
+
+def test_directory_duplicate_definitions_last_file_wins(setup) -> None:
+    d, clock, src = setup
+    src.poll()
+    d.write("z.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=70))
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert summary(batch) == [("MODIFIED", "Service", "default/a")] and batch.events[0].obj.ports[0].port == 70
+    assert any("also defined in" in x.message for x in batch.diagnostics)
+    d.remove("z.yaml")
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert summary(batch) == [("MODIFIED", "Service", "default/a")] and batch.events[0].obj.ports[0].port == 80
+
+
+def test_directory_missing_is_reported_once_and_objects_kept(tmp_path) -> None:
+    missing = str(tmp_path / "gone")
+    src = DirectorySource(missing, clock=Clock(), debounce=0)
+    batch = src.poll()
+    assert batch.events == () and batch.diagnostics[0].file == missing
+    assert not src.poll()
+
+
+def test_directory_zero_debounce_sees_changes_at_once(tmp_path) -> None:
+    d = Dir(str(tmp_path))
+    src = DirectorySource(str(tmp_path), clock=Clock(), debounce=0)
+    assert summary(src.poll()) == []
+    d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=80))
+    assert summary(src.poll()) == [("ADDED", "Service", "default/a")]

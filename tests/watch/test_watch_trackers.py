@@ -1,0 +1,187 @@
+"""Change trackers: pairs per object since the last sync, cancelled changes dropped, changed Services exact."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.objects.model import AddressType, Endpoint, EndpointConditions
+from kubeproxy_sim.watch import (
+    EndpointSliceChangeTracker,
+    EventType,
+    Kind,
+    ServiceChangeTracker,
+    WatchEvent,
+    service_view,
+    slice_view,
+)
+
+from ._objects import eps, svc
+
+
+def ev(kind: EventType, obj) -> WatchEvent:
+    k = Kind.SERVICE if obj.__class__.__name__ == "Service" else Kind.ENDPOINT_SLICE
+    return WatchEvent(kind, k, obj.key, "1", obj)
+
+
+def test_service_add_then_apply_reports_it_once() -> None:
+    t = ServiceChangeTracker()
+    a = svc("a", "10.0.0.1")
+    t.observe(ev(EventType.ADDED, a))
+    assert t.pending() == {"default/a"}
+    update = t.apply()
+    assert dict(update.objects) == {"default/a": a}
+    assert update.changed == {"default/a"}
+    assert t.pending() == frozenset()
+    assert t.apply().changed == frozenset()
+
+
+def test_service_add_then_delete_cancels_out() -> None:
+    t = ServiceChangeTracker()
+    a = svc("a", "10.0.0.1")
+    t.observe(ev(EventType.ADDED, a))
+    t.observe(ev(EventType.DELETED, a))
+    assert t.pending() == frozenset()
+    assert t.apply() .changed == frozenset()
+    assert dict(t.apply().objects) == {}
+
+
+def test_service_modified_back_to_original_cancels_out_but_keeps_latest_object() -> None:
+    a = svc("a", "10.0.0.1")
+    t = ServiceChangeTracker(initial=[a])
+    assert t.pending() == frozenset()
+    t.observe(ev(EventType.MODIFIED, svc("a", "10.0.0.1", port=81)))
+    assert t.pending() == {"default/a"}
+    relabelled = dataclasses.replace(a, labels=(("team", "x"),))
+    t.observe(ev(EventType.MODIFIED, relabelled))
+    assert t.pending() == frozenset()  # only a label differs from the synced state: no rules change
+    update = t.apply()
+    assert update.objects["default/a"] is relabelled
+    assert update.changed == frozenset()
+
+
+def test_headless_and_external_name_services_are_tracked_but_never_change_rules() -> None:
+    t = ServiceChangeTracker()
+    headless = dataclasses.replace(svc("h", "10.0.0.9"), cluster_ips=())
+    t.observe(ev(EventType.ADDED, headless))
+    assert t.pending() == frozenset()
+    assert "default/h" in t.apply().objects
+    # becoming a normal service is a change
+    t.observe(ev(EventType.MODIFIED, svc("h", "10.0.0.9")))
+    assert t.pending() == {"default/h"}
+
+
+def test_custom_view_narrows_what_counts() -> None:
+    t = ServiceChangeTracker(view=lambda s: None if s is None else s.cluster_ips)
+    t.observe(ev(EventType.ADDED, svc("a", "10.0.0.1")))
+    t.apply()
+    t.observe(ev(EventType.MODIFIED, svc("a", "10.0.0.1", port=8080)))
+    assert t.pending() == frozenset()
+
+
+def test_other_kinds_and_bookmarks_are_ignored() -> None:
+    t = ServiceChangeTracker()
+    t.observe(ev(EventType.ADDED, eps("a-1", "a", ["10.1.0.1"])))
+    t.observe(WatchEvent(EventType.BOOKMARK, Kind.SERVICE, "", "7"))
+    assert t.pending() == frozenset() and not t.objects
+
+
+def test_slice_changes_are_reported_per_service() -> None:
+    t = EndpointSliceChangeTracker()
+    t.observe_all([ev(EventType.ADDED, eps("a-1", "a", ["10.1.0.1"])),
+                   ev(EventType.ADDED, eps("a-2", "a", ["10.1.0.2"])),
+                   ev(EventType.ADDED, eps("b-1", "b", ["10.1.0.3"]))])
+    update = t.apply()
+    assert update.changed == {"default/a", "default/b"}
+    assert [s.name for s in update.by_service["default/a"]] == ["a-1", "a-2"]
+    # endpoints reordered and conditions spelled out the way kube-proxy defaults them: no change
+    t.observe(ev(EventType.MODIFIED, eps("a-1", "a", ["10.1.0.1"])))
+    same = dataclasses.replace(eps("b-1", "b", ["10.1.0.3"]),
+                               endpoints=(Endpoint(("10.1.0.3",), EndpointConditions(True, True, False)),))
+    t.observe(ev(EventType.MODIFIED, same))
+    assert t.pending() == frozenset()
+    # a slice moving from b to a changes both
+    t.observe(ev(EventType.MODIFIED, dataclasses.replace(eps("b-1", "a", ["10.1.0.3"]))))
+    assert t.pending() == {"default/a", "default/b"}
+    update = t.apply()
+    assert "default/b" not in update.by_service
+    assert [s.name for s in update.by_service["default/a"]] == ["a-1", "a-2", "b-1"]
+    assert t.slices_for("default/a") == update.by_service["default/a"]
+
+
+def test_slices_kube_proxy_ignores_never_change_a_service() -> None:
+    t = EndpointSliceChangeTracker()
+    fqdn = dataclasses.replace(eps("f-1", "f", ["10.1.0.1"]), address_type=AddressType.FQDN)
+    orphan = eps("o-1", "", ["10.1.0.2"])
+    t.observe_all([ev(EventType.ADDED, fqdn), ev(EventType.ADDED, orphan)])
+    assert t.pending() == frozenset()
+    assert set(t.apply().objects) == {"default/f-1", "default/o-1"}
+
+
+def test_slice_add_then_delete_cancels_out() -> None:
+    t = EndpointSliceChangeTracker(initial=[eps("a-1", "a", ["10.1.0.1"])])
+    extra = eps("a-2", "a", ["10.1.0.2"])
+    t.observe_all([ev(EventType.ADDED, extra), ev(EventType.DELETED, extra)])
+    assert t.pending() == frozenset()
+    update = t.apply()
+    assert update.changed == frozenset()
+    assert [s.name for s in update.by_service["default/a"]] == ["a-1"]
+
+
+# -- property: for any event sequence, the tracked state and the changed set are exact ------------
+
+_SERVICES = [svc(n, ip, port) for n in ("a", "b", "c") for ip in ("10.0.0.1", "10.0.0.2") for port in (80, 81)]
+_SERVICES += [dataclasses.replace(s, labels=(("l", "1"),)) for s in _SERVICES[:3]]
+_SERVICES += [dataclasses.replace(svc(n, "10.0.0.3"), cluster_ips=()) for n in ("a", "b")]
+_SLICES = [eps(name, service, ips) for name in ("s1", "s2", "s3") for service in ("a", "b", "")
+           for ips in (["10.1.0.1"], ["10.1.0.1", "10.1.0.2"], ["10.1.0.2", "10.1.0.1"])]
+
+_steps = st.lists(st.one_of(
+    st.tuples(st.just("svc"), st.sampled_from(_SERVICES), st.booleans()),
+    st.tuples(st.just("slice"), st.sampled_from(_SLICES), st.booleans()),
+    st.tuples(st.just("sync"), st.none(), st.none()),
+), max_size=60)
+
+
+def _slice_views_by_service(slices: dict) -> dict:
+    out: dict = {}
+    for key, s in slices.items():
+        view = slice_view(s)
+        if view is not None:
+            out.setdefault(f"{s.namespace}/{s.service_name}", {})[key] = view
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(_steps)
+def test_trackers_match_a_naive_model(steps) -> None:
+    services, slices = ServiceChangeTracker(), EndpointSliceChangeTracker()
+    truth_svc: dict = {}
+    truth_slices: dict = {}
+    synced_svc: dict = {}
+    synced_slices: dict = {}
+    for what, obj, delete in [*steps, ("sync", None, None)]:
+        if what == "sync":
+            svc_update, slice_update = services.apply(), slices.apply()
+            assert dict(svc_update.objects) == truth_svc
+            assert dict(slice_update.objects) == truth_slices
+            expected_svc = {k for k in truth_svc.keys() | synced_svc.keys()
+                            if service_view(truth_svc.get(k)) != service_view(synced_svc.get(k))}
+            assert svc_update.changed == expected_svc
+            now, before = _slice_views_by_service(truth_slices), _slice_views_by_service(synced_slices)
+            assert slice_update.changed == {k for k in now.keys() | before.keys() if now.get(k) != before.get(k)}
+            grouped = {k: tuple(sorted((s for s in truth_slices.values() if s.service_name
+                                        and f"{s.namespace}/{s.service_name}" == k), key=lambda s: s.name))
+                       for k in {f"{s.namespace}/{s.service_name}" for s in truth_slices.values() if s.service_name}}
+            assert dict(slice_update.by_service) == grouped
+            synced_svc, synced_slices = dict(truth_svc), dict(truth_slices)
+            continue
+        tracker, truth = (services, truth_svc) if what == "svc" else (slices, truth_slices)
+        if delete:
+            if obj.key in truth:
+                tracker.observe(ev(EventType.DELETED, truth.pop(obj.key)))
+        else:
+            tracker.observe(ev(EventType.MODIFIED if obj.key in truth else EventType.ADDED, obj))
+            truth[obj.key] = obj
