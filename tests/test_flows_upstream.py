@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from kubeproxy_sim.netfilter.packet import Packet
-from kubeproxy_sim.netfilter.trace import NodeContext, TraceResult, Tracer
+from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, TraceResult
 
 ROOT = Path(__file__).resolve().parents[1]
 RULESETS = ROOT / "rulesets"
@@ -50,7 +50,19 @@ def _scenario_rules(folder: Path):
     args = (yaml.safe_load((folder / "scenario.yaml").read_text()) or {}).get("args") or []
     config = config_from_args([str(a) for a in args], loaded.cluster)
     result = generate(loaded.cluster, config)
-    return node_tables(result.ruleset, result.jumps), tuple(ip.split("/")[0] for ip in config.node_ips)
+    node = NodeContext.of([ip.split("/")[0] for ip in config.node_ips], routes=_routes(loaded.cluster, config))
+    return node_tables(result.ruleset, result.jumps), node
+
+
+def _routes(cluster, config) -> list[tuple[str, str]]:
+    """The flows' convention: this node's pods sit behind its pod bridge (cni0, or the name prefix
+    kube-proxy is told), everything else is reached through eth0."""
+    node = cluster.node(config.node_name)
+    bridge = config.bridge_interface or (config.interface_name_prefix + "0" if config.interface_name_prefix
+                                         else "cni0")
+    pod_routes = [(cidr, bridge) for cidr in (node.pod_cidrs if node else ())]
+    default = "::/0" if config.ipv6 else "0.0.0.0/0"
+    return [*pod_routes, (default, "eth0")]
 
 
 def tracer_for(folder: Path, family: int) -> tuple[Tracer, str]:
@@ -65,8 +77,8 @@ def tracer_for(folder: Path, family: int) -> tuple[Tracer, str]:
             ruleset = with_node_jumps(parse_ruleset_file(str(dump), ipv6=family == 6))
             _TRACERS[key] = (Tracer(ruleset, NodeContext.of(UPSTREAM_NODE)), "upstream.rules")
         else:
-            ruleset, addresses = _scenario_rules(folder)
-            _TRACERS[key] = (Tracer(ruleset, NodeContext.of(addresses)), "generated rules")
+            ruleset, node = _scenario_rules(folder)
+            _TRACERS[key] = (Tracer(ruleset, node), "generated rules")
     return _TRACERS[key]
 
 

@@ -68,6 +68,20 @@ def output_format(args: argparse.Namespace) -> str:
     return "dot"
 
 
+def with_hooks(ruleset: Ruleset) -> Ruleset:
+    """A restore input (kube-proxy's chains only) drawn as a node holds it: built-in hooks with the jumps
+    kube-proxy ensures, to the chains the input declares. An iptables-save dump is drawn as read."""
+    from kubeproxy_sim.proxier.full import node_tables
+    from kubeproxy_sim.proxier.sync import jump_rules
+
+    if any(chain.builtin for table in ruleset.tables for chain in table.chains):
+        return ruleset
+    declared = {(t.name, c.name) for t in ruleset.tables for c in t.chains}
+    jumps = tuple(j for j in jump_rules(("filter", "KUBE-FIREWALL") in declared)
+                  if j[2].target is not None and (j[0], j[2].target.name) in declared)
+    return node_tables(ruleset, jumps)
+
+
 def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool]:
     """(ruleset, title, had errors): from a dump, or generated from the objects for one node."""
     if args.rules:
@@ -75,9 +89,8 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool]:
             raise InputError(Diagnostic("both a dump and objects given; expected --rules FILE or -f/--scenario, "
                                         "not both", field="--rules"))
         from kubeproxy_sim.netfilter.codec import parse_ruleset_file
-        from kubeproxy_sim.netfilter.trace import with_kube_jumps
 
-        return with_kube_jumps(parse_ruleset_file(args.rules)), Path(args.rules).name, False
+        return with_hooks(parse_ruleset_file(args.rules)), Path(args.rules).name, False
     if not args.filename and not args.scenario:
         raise InputError(Diagnostic("nothing to draw; expected --rules FILE, -f PATH or --scenario NAME",
                                     field="--rules"))
@@ -99,7 +112,7 @@ def build(args: argparse.Namespace, ruleset: Ruleset, title: str) -> Graph:
     selection = None
     if args.service:
         ref = parse_service_ref(args.service)
-        selection = select_service(ruleset, ref, tables)
+        selection = select_service(ruleset, ref, (args.table,) if args.table else None)
         title += f", service {ref}"
     if args.table:
         title += f", {args.table} table"

@@ -54,13 +54,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _packet(args: argparse.Namespace):
-    from kubeproxy_sim.netfilter.packet import CtState, Packet
+    from kubeproxy_sim.netfilter.packet import CtState, Packet, parse_address
 
+    for flag, value in (("--src", args.src), ("--dst", args.dst)):
+        try:
+            parse_address(value)
+        except ValueError as exc:
+            raise InputError(Diagnostic(f"{exc}; expected an IPv4 or IPv6 address", field=flag)) from None
     try:
         return Packet.of(args.proto, args.src, args.dst, args.dport, args.sport, in_iface=args.in_iface,
                          out_iface=args.out_iface, bridge_port=args.bridge_port, ctstate=CtState(args.ctstate))
     except ValueError as exc:
-        raise InputError(Diagnostic(f"{exc}; expected an IP address and ports 0-65535",
+        raise InputError(Diagnostic(f"{exc}; expected addresses of one family and ports 0-65535",
                                     field="--src/--dst/--dport/--sport")) from None
 
 

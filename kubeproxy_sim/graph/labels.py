@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
@@ -155,8 +156,15 @@ def match_label(spec: RuleSpec) -> str:
 
 
 def percent(share: Fraction) -> str:
-    """A share as a percentage with one decimal: 1/4 -> ``25.0%``."""
-    return f"{float(share) * 100:.1f}%"
+    """A share as a percentage with one decimal, half up: 1/4 -> ``25.0%``, 1/16 -> ``6.3%``.
+
+    kube-proxy writes probabilities with 10 decimals, so the shares of an even
+    split differ from 1/n by ~1e-11; snapping to 1e-8 first keeps them all on
+    the same side of a rounding boundary.
+    """
+    snapped = Fraction(round(share * 100 * 10**6), 10**6)
+    value = (Decimal(snapped.numerator) / Decimal(snapped.denominator)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return f"{value}%"
 
 
 def comment(spec: RuleSpec) -> str | None:

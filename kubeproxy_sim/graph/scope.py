@@ -204,7 +204,7 @@ def select_service(ruleset: Ruleset, ref: ServiceRef, tables: tuple[str, ...] | 
             return Selection(frozenset().union(*(p.full for p in parts)),
                              frozenset().union(*(p.positions for p in parts)))
     known = known_services(ruleset)
-    where = f" in the {'/'.join(tables)} table" if tables else ""
+    where = f" in the {' and '.join(tables)} table" + ("s" if len(tables) > 1 else "") if tables else ""
     choices = ", ".join(known[:20]) + (f" (and {len(known) - 20} more)" if len(known) > 20 else "")
     raise InputError(Diagnostic(f"no rules for service port {ref}{where}; expected one of: {choices or '(none)'}",
                                 field="--service"))

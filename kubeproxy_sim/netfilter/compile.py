@@ -371,16 +371,13 @@ def _recent(parts: _RuleParts, opts: Sequence[Option]) -> None:
     seconds = int(values["--seconds"]) if "--seconds" in values else 0
     hitcount = int(values["--hitcount"]) if "--hitcount" in values else 0
     negated = any(o.negated for o in opts)
+    reap = "--reap" in values
     parts.recent = (name, command, mask)
     if "--rttl" in values:
         parts.doubts.append("recent --rttl is not modelled; assumed to match")
-    if command == "--set":
-        parts.checks.append(lambda b: not negated)
-        return
 
     def check(b: object) -> object:
-        hit = b.env.recent_hit(name, getattr(b, attr) & mask, seconds, hitcount, command, b)  # type: ignore[attr-defined]
-        return hit != negated
+        return b.env.recent(command, name, getattr(b, attr) & mask, seconds, hitcount, negated, reap)  # type: ignore[attr-defined]
 
     parts.checks.append(check)
 

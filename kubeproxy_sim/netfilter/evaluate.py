@@ -49,7 +49,8 @@ class NodeContext:
     loopback they are LOCAL for addrtype and make a packet from them locally
     generated. ``interfaces``: name -> its addresses (for MASQUERADE's source
     and addrtype --limit-iface-*). ``routes``: (CIDR, interface) pairs, to
-    know the output interface. ``affinity``: the names of the xt_recent lists
+    know the output interface (by destination) and, when a packet does not
+    say, the input interface (by source). ``affinity``: the names of the xt_recent lists
     (session affinity) that already hold the client. ``ipsets``: name ->
     members (``IP``, ``CIDR`` or ``IP,proto:port``); a set not given is
     uncertain.
@@ -201,10 +202,14 @@ class Env:
         addrs = self.iface_addrs.get(iface or "")
         return addrs[0] if addrs else self.primary
 
-    def recent_hit(self, name: str, addr: int, seconds: int, hitcount: int, command: str, b: Branch) -> bool:
+    def recent(self, command: str, name: str, addr: int, seconds: int, hitcount: int, negated: bool,
+               reap: bool) -> bool:
+        """A recent match: sampled against the RecentTable, traced against the node's affinity lists."""
         if self.sampler is not None:
-            return self.sampler.recent.apply(command, name, addr, self.sampler.now, seconds, hitcount, False)
-        return name in self.affinity
+            return self.sampler.recent.apply(command, name, addr, self.sampler.now, seconds, hitcount, negated,
+                                             reap)
+        hit = command == "--set" or name in self.affinity
+        return hit != negated
 
     def ipset_member(self, name: str, dims: tuple[str, ...], b: Branch) -> bool | None:
         if self.ipsets is None or name not in self.ipsets:
@@ -522,6 +527,10 @@ class Engine:
         local = self.is_local_origin(packet)
         if local:
             start.in_iface = ""
+        elif packet.in_iface is None:
+            # With routes known, a packet arrives on the interface its source is routed through
+            # (what reverse-path filtering enforces); without them the interface stays unknown.
+            start.in_iface = self.env.route(packet.src)
         finished: list[Finished] = []
         pending = [(start, self.pipelines["FROM_LOCAL" if local else "PRE_REMOTE"])]
         while pending:

@@ -13,6 +13,7 @@ kube-proxy's output is already in that form, so it round-trips byte for byte.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from kubeproxy_sim.errors import RulesSyntaxError
@@ -109,8 +110,46 @@ class Token:
         return not self.quoted and self.text == "!"
 
 
+_WORD = re.compile(r"[^ \t\r\n]+")
+_QUOTED_OR_WORD = re.compile(r'"((?:[^"\\]|\\.)*)"|([^ \t\r\n"]+)', re.DOTALL)
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_BLANKS = " \t\r\n"
+
+
 def tokenize(text: str, *, line: int | None = None, file: str | None = None) -> list[Token]:
     """Split like iptables-restore: double quotes group words, ``\\`` escapes inside quotes."""
+    if '"' not in text:
+        return [Token(word) for word in _WORD.findall(text)]
+    fast = _tokenize_separated(text)
+    return fast if fast is not None else _tokenize_chars(text, line, file)
+
+
+def _tokenize_separated(text: str) -> list[Token] | None:
+    """Regex tokenising for the usual case: every quoted string stands alone between blanks.
+
+    None when a quote touches other text (``a"b c"``) or is left open: the
+    character-by-character tokenizer handles (or reports) those.
+    """
+    tokens: list[Token] = []
+    pos = 0
+    for m in _QUOTED_OR_WORD.finditer(text):
+        start = m.start()
+        gap = text[pos:start]
+        if (pos and not gap) or gap.strip(_BLANKS):
+            return None
+        quoted = m.group(1)
+        if quoted is None:
+            tokens.append(Token(m.group(2)))
+        else:
+            tokens.append(Token(_ESCAPE.sub(r"\1", quoted) if "\\" in quoted else quoted, True))
+        pos = m.end()
+    if text[pos:].strip(_BLANKS):
+        return None
+    return tokens
+
+
+def _tokenize_chars(text: str, line: int | None, file: str | None) -> list[Token]:
+    """The general tokenizer, one character at a time."""
     tokens: list[Token] = []
     buf: list[str] = []
     in_quotes = quoted = escaped = False
@@ -169,14 +208,39 @@ def render_spec(spec: RuleSpec) -> str:
 
 def parse_spec(spec: str, *, line: int | None = None, file: str | None = None) -> RuleSpec:
     """Typed view of a rule's specification text."""
-    return interpret(tokenize(spec, line=line, file=file), line=line, file=file)
+    if '"' in spec:
+        return interpret(tokenize(spec, line=line, file=file), line=line, file=file)
+    words = _WORD.findall(spec)  # no quotes: skip Token objects, classify the words directly
+    kinds = [
+        _BANG if w == "!" else _FLAG if (w[0] == "-" and len(w) > 1 and not w[1].isdigit()) else _VALUE
+        for w in words
+    ]
+    return _Interpreter(words, kinds, line, file).run()
+
+
+_VALUE, _FLAG, _BANG = 0, 1, 2
+
+
+def _kind(token: Token) -> int:
+    if token.quoted:
+        return _VALUE
+    text = token.text
+    if text == "!":
+        return _BANG
+    return _FLAG if len(text) > 1 and text[0] == "-" and not text[1].isdigit() else _VALUE
 
 
 class _Interpreter:
-    """Walks the tokens of one rule once, attributing each option to its owner."""
+    """Walks the tokens of one rule once, attributing each option to its owner.
 
-    def __init__(self, tokens: list[Token], line: int | None, file: str | None) -> None:
-        self.tokens = tokens
+    Token kinds (value, flag, bang) are computed once up front: this loop runs
+    for every rule of a dump, so it avoids per-token method calls.
+    """
+
+    def __init__(self, texts: list[str], kinds: list[int], line: int | None, file: str | None) -> None:
+        self.texts = texts
+        self.kinds = kinds
+        self.count = len(texts)
         self.pos = 0
         self.line = line
         self.file = file
@@ -190,30 +254,31 @@ class _Interpreter:
     def error(self, message: str, token: str | None, expected: str) -> RulesSyntaxError:
         return RulesSyntaxError(message, file=self.file, line=self.line, token=token, expected=expected)
 
-    def peek(self) -> Token | None:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+    def current_text(self) -> str:
+        return self.texts[self.pos] if self.pos < self.count else "end of rule"
 
     def take_value(self, flag: str, what: str) -> str:
-        token = self.peek()
-        if token is None or token.is_flag() or token.is_bang():
-            raise self.error(f"{flag} needs {what}", token.text if token else "end of rule", what)
-        self.pos += 1
-        return token.text
+        pos = self.pos
+        if pos >= self.count or self.kinds[pos] != _VALUE:
+            raise self.error(f"{flag} needs {what}", self.current_text(), what)
+        self.pos = pos + 1
+        return self.texts[pos]
 
     def run(self) -> RuleSpec:
-        while (token := self.peek()) is not None:
-            negated = False
-            if token.is_bang():
-                negated = True
-                self.pos += 1
-                token = self.peek()
-                if token is None or not token.is_flag():
-                    raise self.error("'!' must precede an option", token.text if token else "end of rule",
+        kinds, texts, count = self.kinds, self.texts, self.count
+        while self.pos < count:
+            pos = self.pos
+            negated = kinds[pos] == _BANG
+            if negated:
+                pos += 1
+                if pos >= count or kinds[pos] != _FLAG:
+                    self.pos = pos
+                    raise self.error("'!' must precede an option", self.current_text(),
                                      "an option such as -s or --dport")
-            if not token.is_flag():
-                raise self.error("unexpected value", token.text, "an option such as -s, -m or -j")
-            self.pos += 1
-            self.option(token.text, negated)
+            if kinds[pos] != _FLAG:
+                raise self.error("unexpected value", texts[pos], "an option such as -s, -m or -j")
+            self.pos = pos + 1
+            self.option(texts[pos], negated)
         if self.target is not None:
             self.target = Target(self.target.name, tuple(self.target_options), self.target.goto)
         return RuleSpec(tuple(self.options), self.target)
@@ -256,18 +321,19 @@ class _Interpreter:
 
     def args(self, flag: str) -> tuple[tuple[str, ...], bool]:
         """The values of an option; a leading ``!`` is the old negation form (``-s ! 10.0.0.1``)."""
-        old_negation = False
-        token = self.peek()
-        if token is not None and token.is_bang():
-            old_negation = True
-            self.pos += 1
+        kinds, count = self.kinds, self.count
+        pos = self.pos
+        old_negation = pos < count and kinds[pos] == _BANG
+        if old_negation:
+            pos += 1
         if flag in ZERO_ARG_FLAGS:
+            self.pos = pos
             return (), old_negation
-        values: list[str] = []
-        while (token := self.peek()) is not None and not token.is_flag() and not token.is_bang():
-            values.append(token.text)
-            self.pos += 1
-        return tuple(values), old_negation
+        start = pos
+        while pos < count and kinds[pos] == _VALUE:
+            pos += 1
+        self.pos = pos
+        return tuple(self.texts[start:pos]), old_negation
 
     def _owner(self, flag: str, first: int = 0, implicit: bool = True) -> str | None:
         """The match that takes ``flag``: the latest loaded one (from index ``first``) that knows it,
@@ -285,7 +351,7 @@ class _Interpreter:
 
 def interpret(tokens: list[Token], *, line: int | None = None, file: str | None = None) -> RuleSpec:
     """Typed view of a rule's tokens; raises RulesSyntaxError naming the token and what was expected."""
-    return _Interpreter(tokens, line, file).run()
+    return _Interpreter([t.text for t in tokens], [_kind(t) for t in tokens], line, file).run()
 
 
 def canonical_spec(tokens: list[Token], *, line: int | None = None, file: str | None = None) -> tuple[str, RuleSpec]:

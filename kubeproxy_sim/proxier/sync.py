@@ -23,7 +23,7 @@ from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.rules import endpoints, external, masquerade, services
 from kubeproxy_sim.proxier.rules import filter as filter_rules
 from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext, make_context
-from kubeproxy_sim.proxier.rules.plan import plan_service
+from kubeproxy_sim.proxier.rules.plan import ServicePlan, plan_service
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
 from kubeproxy_sim.proxier.topology import categorize
 
@@ -56,7 +56,7 @@ def chain_order(name: str) -> tuple[int, str]:
     return (2 if name.startswith("KUBE-") else 3, name)
 
 
-def _node_zone(cluster: Cluster, config: ProxyConfig) -> str | None:
+def node_zone(cluster: Cluster, config: ProxyConfig) -> str | None:
     """This node's zone: from the config's node labels, else from the Node object."""
     if config.node_labels:
         return config.zone
@@ -72,7 +72,7 @@ def canonical_chain_order(names: list[str]) -> list[str]:
     return first + kube + [n for n in rest if not n.startswith("KUBE-")]
 
 
-def _table(name: str, declared: list[str], rules: dict[str, list[str]]) -> Table:
+def build_table(name: str, declared: list[str], rules: dict[str, list[str]]) -> Table:
     """A table of the declared chains (each declared once), with their rules, canonically ordered."""
     chains = []
     empty: list[str] = []
@@ -117,7 +117,7 @@ def _generate(cluster: Cluster, config: ProxyConfig) -> SyncResult:
     services.nodeports_jump_rules(ctx, out)
     filter_rules.forward_rules(ctx, out)
     ruleset = Ruleset(
-        (_table("filter", out.filter_chains, out.filter), _table("nat", out.nat_chains, out.nat)),
+        (build_table("filter", out.filter_chains, out.filter), build_table("nat", out.nat_chains, out.nat)),
         ipv6=ctx.ipv6,
     )
     return SyncResult(ruleset, jump_rules(naming.KUBE_FIREWALL in out.filter_chains))
@@ -126,15 +126,21 @@ def _generate(cluster: Cluster, config: ProxyConfig) -> SyncResult:
 def write_services(ctx: SyncContext, cluster: Cluster,
                    pairs: list[tuple[ServicePortInfo, tuple[EndpointInfo, ...]]], out: RuleBuffer) -> None:
     """Write the rules of every (service port, endpoints) pair, in order."""
-    config = ctx.config
-    zone = _node_zone(cluster, config)
+    zone = node_zone(cluster, ctx.config)
     for svc, eps in pairs:
-        plan = plan_service(svc, categorize(eps, svc, config.node_name, zone))
-        services.service_entry_rules(ctx, plan, out)
-        filter_rules.service_filter_rules(plan, out)
-        external.external_chain_rules(ctx, plan, out)
-        external.firewall_chain_rules(ctx, plan, out)
-        endpoints.service_endpoint_rules(ctx, plan, out)
+        write_service_port(ctx, svc, eps, zone, out)
+
+
+def write_service_port(ctx: SyncContext, svc: ServicePortInfo, eps: tuple[EndpointInfo, ...], zone: str | None,
+                       out: RuleBuffer) -> ServicePlan:
+    """Write every rule of one service port; the plan is returned for callers that count verdicts."""
+    plan = plan_service(svc, categorize(eps, svc, ctx.config.node_name, zone))
+    services.service_entry_rules(ctx, plan, out)
+    filter_rules.service_filter_rules(plan, out)
+    external.external_chain_rules(ctx, plan, out)
+    external.firewall_chain_rules(ctx, plan, out)
+    endpoints.service_endpoint_rules(ctx, plan, out)
+    return plan
 
 
 # (table, built-in chain, target chain, comment, extra match) in the order kube-proxy ensures them.

@@ -16,9 +16,11 @@ tests run the whole protocol with no real waits.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import random
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -80,6 +82,22 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
         raise InputError(Diagnostic(f"cannot use this kubeconfig: {first}", file=kubeconfig)) from None
 
 
+def _interrupt(resp: Any) -> None:
+    """Make a read blocked on this response in another thread return, by shutting its socket down."""
+    try:
+        resp.shutdown()  # urllib3 >= 2.3
+        return
+    except Exception:  # older urllib3, or no socket handle kept on this response
+        pass
+    fp = getattr(getattr(resp, "_fp", None), "fp", None)
+    for sock in (getattr(getattr(resp, "connection", None), "sock", None),
+                 getattr(getattr(fp, "raw", None), "_sock", None)):
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+            return
+
+
 class _Stopped(Exception):
     """Raised inside a reflector when the source is closed, to unwind promptly."""
 
@@ -109,6 +127,8 @@ class ApiServerSource:
         self._page_size = page_size
         self._queue: queue.Queue[Any] = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._progress: dict[Kind, int] = {}  # lines read on the current watch, to reset the backoff
+        self._open: dict[Kind, Any] = {}  # the watch response each reflector is reading, to cut on close
         self.caches: dict[Kind, KindCache] = {
             k: KindCache(KIND_SPECS[k], self.host.rstrip("/") + KIND_SPECS[k].path) for k in self._kinds}
 
@@ -123,7 +143,10 @@ class ApiServerSource:
         return self
 
     def close(self, timeout: float = 5.0) -> None:
+        """Stop the reflectors; open watch connections are cut so blocked reads return at once."""
         self._stop.set()
+        for resp in list(self._open.values()):
+            _interrupt(resp)
         for thread in self._threads:
             thread.join(timeout)
         if hasattr(self._api, "close"):
@@ -171,7 +194,7 @@ class ApiServerSource:
                                                "listing again", severity=Severity.NOTE)])
                     need_list = True
                     continue
-                failures += 1
+                failures = 1 if self._progress.pop(kind, 0) else failures + 1  # a watch that delivered: fresh
                 self._retry(cache, f"{'list' if need_list else 'watch'} failed: {_describe(exc)}", failures)
                 continue
             if signal is StreamSignal.EXPIRED:
@@ -224,7 +247,11 @@ class ApiServerSource:
                       timeout_seconds=self._watch_timeout, _preload_content=False,
                       _request_timeout=self._read_timeout)
         lines, pending = 0, b""
+        self._open[cache.spec.kind] = resp
+        self._progress.pop(cache.spec.kind, None)
         try:
+            if self._stop.is_set():  # closed while connecting: close() may have missed this response
+                raise _Stopped
             for chunk in resp.stream(65536, decode_content=True):
                 if self._stop.is_set():
                     raise _Stopped
@@ -233,6 +260,7 @@ class ApiServerSource:
                     line, pending = pending.split(b"\n", 1)
                     if line.strip():
                         lines += 1
+                        self._progress[cache.spec.kind] = lines
                         items, signal = cache.watch_line(line, lines)
                         self._emit(items)
                         if signal is not StreamSignal.CONTINUE:
@@ -245,4 +273,5 @@ class ApiServerSource:
                     return signal
             return StreamSignal.CONTINUE if lines else None
         finally:
+            self._open.pop(cache.spec.kind, None)
             resp.close()

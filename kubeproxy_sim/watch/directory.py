@@ -36,6 +36,7 @@ from kubeproxy_sim.watch.events import MODEL_KINDS, Batch, Kind, WatchEvent, boo
 
 Signature = tuple[int, int, int]  # (mtime_ns, size, inode)
 ObjectId = tuple[Kind, str]
+_KIND_NAMES = frozenset(k.value for k in Kind)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -144,7 +145,7 @@ class DirectorySource:
     @staticmethod
     def _keep_previous(state: _FileState, d: Diagnostic, objects: dict[ObjectId, Any]) -> bool:
         """An invalid object that this file held before keeps its old version; True when that happened."""
-        if d.severity is not Severity.ERROR or d.kind not in Kind.__members__.values() or d.object is None:
+        if d.severity is not Severity.ERROR or d.kind not in _KIND_NAMES or d.object is None:
             return False
         ident = (Kind(d.kind), d.object)
         previous = state.objects.get(ident)

@@ -1,0 +1,176 @@
+"""The workload objects the controllers own, and the one immutable value that holds a cluster's state.
+
+Deployments, ReplicaSets and the controllers' view of Pods live only here: the
+data plane never reads them. What the proxier consumes (Pods, Services,
+EndpointSlices, Nodes) is projected from a :class:`World` with
+:func:`kubeproxy_sim.controllers.world.cluster_of`. Times are seconds on an
+injected clock (a float), never the wall clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from kubeproxy_sim.objects.model import ContainerPort, EndpointSlice, Node, Pod, Service
+
+POD_TEMPLATE_HASH = "pod-template-hash"
+DEFAULT_GRACE_PERIOD = 30
+DEFAULT_PROGRESS_DEADLINE = 600
+DEFAULT_SURGE = "25%"
+DEFAULT_UNAVAILABLE = "25%"
+DEFAULT_HISTORY_LIMIT = 10
+
+Labels = tuple[tuple[str, str], ...]
+
+
+class Strategy(StrEnum):
+    ROLLING_UPDATE = "RollingUpdate"
+    RECREATE = "Recreate"
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    name: str
+    image: str
+    ports: tuple[ContainerPort, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PodTemplate:
+    """spec.template: what every pod of a revision looks like; equal templates are the same revision."""
+
+    labels: Labels
+    containers: tuple[Container, ...]
+    grace_period: int = DEFAULT_GRACE_PERIOD
+
+    def images(self) -> tuple[str, ...]:
+        return tuple(c.image for c in self.containers)
+
+    def without_hash(self) -> PodTemplate:
+        """The template as the Deployment holds it (ReplicaSets add the pod-template-hash label)."""
+        return PodTemplate(tuple(kv for kv in self.labels if kv[0] != POD_TEMPLATE_HASH), self.containers,
+                           self.grace_period)
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    namespace: str
+    name: str
+    replicas: int
+    selector: Labels
+    template: PodTemplate
+    strategy: Strategy = Strategy.ROLLING_UPDATE
+    max_surge: int | str = DEFAULT_SURGE  # a count or "NN%"
+    max_unavailable: int | str = DEFAULT_UNAVAILABLE
+    progress_deadline: int = DEFAULT_PROGRESS_DEADLINE
+    history_limit: int = DEFAULT_HISTORY_LIMIT
+    labels: Labels = ()
+    change_cause: str = ""
+    last_progress: float = 0.0  # when the rollout last moved (for the progress deadline)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaSet:
+    namespace: str
+    name: str
+    owner: str  # the Deployment's name
+    template_hash: str
+    template: PodTemplate  # includes the pod-template-hash label
+    selector: Labels  # includes the pod-template-hash label
+    replicas: int
+    revision: int
+    serial: int  # creation order, the stand-in for creationTimestamp
+    desired: int = 0  # annotation deployment.kubernetes.io/desired-replicas
+    change_cause: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class SimPod:
+    """A pod as the controllers and the kubelet model see it; :meth:`at` gives the API's view at a time."""
+
+    namespace: str
+    name: str
+    labels: Labels
+    owner: str | None  # the ReplicaSet's name; None for a bare or orphaned pod
+    images: tuple[str, ...]
+    ports: tuple[ContainerPort, ...]
+    created: float
+    serial: int
+    node_name: str | None = None
+    pod_ips: tuple[str, ...] = ()
+    ready_at: float | None = None  # None: never becomes ready (a broken image)
+    deleted_at: float | None = None
+    gone_at: float | None = None
+    grace_period: int = DEFAULT_GRACE_PERIOD
+    host_network: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def terminating(self) -> bool:
+        return self.deleted_at is not None
+
+    def ready(self, now: float) -> bool:
+        """Ready once started; a terminating pod keeps the readiness it had when it was deleted."""
+        if self.ready_at is None:
+            return False
+        limit = self.deleted_at if self.deleted_at is not None else now
+        return self.ready_at <= limit
+
+    def at(self, now: float) -> Pod:
+        return Pod(namespace=self.namespace, name=self.name, node_name=self.node_name, pod_ips=self.pod_ips,
+                   host_network=self.host_network, labels=self.labels, ports=self.ports,
+                   phase="Running" if self.ready(now) else "Pending", ready=self.ready(now),
+                   terminating=self.terminating)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The kubelet model: how long a pod takes to start, and which images never start."""
+
+    start_delay: float = 5.0
+    broken_images: frozenset[str] = frozenset({"gcr.io/google-samples/kubernetes-bootcamp:v10"})
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    """A whole cluster at one instant; every controller step maps one World to the next."""
+
+    now: float = 0.0
+    nodes: tuple[Node, ...] = ()
+    not_ready_nodes: frozenset[str] = frozenset()
+    deployments: tuple[Deployment, ...] = ()
+    replica_sets: tuple[ReplicaSet, ...] = ()
+    pods: tuple[SimPod, ...] = ()
+    services: tuple[Service, ...] = ()
+    user_slices: tuple[EndpointSlice, ...] = ()  # slices the EndpointSlice controller does not manage
+    last_ips: tuple[tuple[str, str], ...] = ()  # (pod CIDR, last address handed out), like host-local IPAM
+    serial: int = 0  # the next creation serial number
+    timing: Timing = field(default=Timing())
+
+    def deployment(self, namespace: str, name: str) -> Deployment | None:
+        return next((d for d in self.deployments if d.namespace == namespace and d.name == name), None)
+
+    def pod(self, namespace: str, name: str) -> SimPod | None:
+        return next((p for p in self.pods if p.namespace == namespace and p.name == name), None)
+
+    def service(self, namespace: str, name: str) -> Service | None:
+        return next((s for s in self.services if s.namespace == namespace and s.name == name), None)
+
+    def owned_sets(self, deployment: Deployment) -> tuple[ReplicaSet, ...]:
+        return tuple(rs for rs in self.replica_sets
+                     if rs.namespace == deployment.namespace and rs.owner == deployment.name)
+
+    def owned_pods(self, rs: ReplicaSet) -> tuple[SimPod, ...]:
+        return tuple(p for p in self.pods if p.namespace == rs.namespace and p.owner == rs.name)

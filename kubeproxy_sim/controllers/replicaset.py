@@ -1,0 +1,125 @@
+"""The ReplicaSet controller and the kubelet model: keep each set's pod count, and move pods through time.
+
+A set counts its active pods (those not being deleted). Too few: it creates
+pods named after the set with a random suffix, which the scheduler places at
+once. Too many: it deletes the pods that matter least first, as upstream ranks
+them: unscheduled before scheduled, pending before running, not ready before
+ready, pods on crowded nodes first, then the youngest. A pod whose labels no
+longer match its set's selector (``kubectl label pods ... --overwrite``) is
+released and the set replaces it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import replace
+
+from kubeproxy_sim.controllers.model import ReplicaSet, SimPod, World
+from kubeproxy_sim.controllers.naming import generate_name
+from kubeproxy_sim.controllers.scheduler import place
+
+
+def matches(selector: tuple[tuple[str, str], ...], labels: tuple[tuple[str, str], ...]) -> bool:
+    """A matchLabels selector: every pair present in the labels (an empty selector matches nothing here)."""
+    if not selector:
+        return False
+    have = dict(labels)
+    return all(have.get(k) == v for k, v in selector)
+
+
+def start_time(world: World, images: tuple[str, ...]) -> float | None:
+    """When a pod placed now becomes ready: after the start delay, or never if an image is broken."""
+    if any(image in world.timing.broken_images for image in images):
+        return None
+    return world.now + world.timing.start_delay
+
+
+def bind(world: World, pod: SimPod) -> tuple[World, SimPod]:
+    """Schedule a pod and, once it has a node, start its containers (the kubelet's part)."""
+    world, placed = place(world, pod)
+    if placed.node_name is not None and pod.node_name is None:
+        placed = replace(placed, ready_at=start_time(world, placed.images))
+    return world, placed
+
+
+def new_pod(world: World, rs: ReplicaSet, rng: random.Random) -> tuple[World, SimPod]:
+    """A fresh pod of the set, placed and started; its name is unique among the pods."""
+    taken = {p.name for p in world.pods if p.namespace == rs.namespace}
+    name = generate_name(rs.name + "-", rng)
+    while name in taken:
+        name = generate_name(rs.name + "-", rng)
+    template = rs.template
+    pod = SimPod(namespace=rs.namespace, name=name, labels=template.labels, owner=rs.name,
+                 images=template.images(), ports=tuple(p for c in template.containers for p in c.ports),
+                 created=world.now, serial=world.serial, grace_period=template.grace_period)
+    world = replace(world, serial=world.serial + 1)
+    return bind(world, pod)
+
+
+def delete_pod(world: World, pod: SimPod) -> SimPod:
+    """Start a graceful deletion; a pod whose containers never ran goes at once."""
+    if pod.terminating:
+        return pod
+    started = pod.ready_at is not None and pod.ready_at <= world.now
+    grace = pod.grace_period if started else 0
+    return replace(pod, deleted_at=world.now, gone_at=world.now + grace)
+
+
+def deletion_order(world: World, pods: tuple[SimPod, ...]) -> list[SimPod]:
+    """Pods sorted so that the first ones are the cheapest to lose."""
+    crowding = Counter(p.node_name for p in pods if p.node_name)
+
+    def key(pod: SimPod) -> tuple[object, ...]:
+        ready = pod.ready(world.now)
+        return (pod.node_name is not None, ready, -crowding[pod.node_name],
+                -(pod.ready_at or 0.0) if ready else 0.0, -pod.serial)
+
+    return sorted(pods, key=key)
+
+
+def _release_strays(world: World, rs: ReplicaSet) -> World:
+    """Orphan the set's pods whose labels no longer match its selector."""
+    pods = tuple(replace(p, owner=None) if p.owner == rs.name and p.namespace == rs.namespace
+                 and not matches(rs.selector, p.labels) else p for p in world.pods)
+    return replace(world, pods=pods)
+
+
+def sync_replica_set(world: World, rs: ReplicaSet, rng: random.Random) -> World:
+    """Create or delete pods until the set's active pods equal its replicas."""
+    world = _release_strays(world, rs)
+    active = tuple(p for p in world.owned_pods(rs) if not p.terminating)
+    missing = rs.replicas - len(active)
+    if missing > 0:
+        for _ in range(missing):
+            world, pod = new_pod(world, rs, rng)
+            world = replace(world, pods=(*world.pods, pod))
+    elif missing < 0:
+        doomed = {p.name for p in deletion_order(world, active)[:-missing]}
+        world = replace(world, pods=tuple(delete_pod(world, p) if p.namespace == rs.namespace
+                                          and p.name in doomed else p for p in world.pods))
+    return world
+
+
+def retry_unscheduled(world: World) -> World:
+    """Place pods that found no node before (nodes may have appeared or become ready)."""
+    if all(p.node_name is not None or p.host_network or p.terminating for p in world.pods):
+        return world
+    for index, pod in enumerate(world.pods):
+        if pod.node_name is None and not pod.host_network and not pod.terminating:
+            world, placed = bind(world, pod)
+            world = replace(world, pods=(*world.pods[:index], placed, *world.pods[index + 1:]))
+    return world
+
+
+def expire(world: World) -> World:
+    """Remove pods whose grace period is over."""
+    alive = tuple(p for p in world.pods if p.gone_at is None or p.gone_at > world.now)
+    return world if len(alive) == len(world.pods) else replace(world, pods=alive)
+
+
+def next_pod_event(world: World) -> float | None:
+    """The next time a pod changes by itself (becomes ready, or is gone)."""
+    times = [t for p in world.pods for t in (p.ready_at, p.gone_at)
+             if t is not None and t > world.now and not (t == p.ready_at and p.terminating)]
+    return min(times, default=None)

@@ -1,0 +1,108 @@
+"""``kubeproxy-sim graph`` end to end: inputs, scopes, formats, files, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import kubeproxy_sim.cli.main as cli_main
+from kubeproxy_sim.graph.image import PNG_SIGNATURE
+
+SVC = "KUBE-SVC-2TYZFXBKM236ELT2"
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None and os.environ.get("CI") != "true",
+                               reason="Graphviz's dot is not installed (CI=true runs it anyway)")
+
+
+@pytest.fixture(autouse=True)
+def graph_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make sure the command is registered, whether or not main lists it yet."""
+    if "kubeproxy_sim.cli.graph_cmd" not in cli_main.COMMAND_MODULES:
+        monkeypatch.setattr(cli_main, "COMMAND_MODULES", (*cli_main.COMMAND_MODULES, "kubeproxy_sim.cli.graph_cmd"))
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli_main.main(["graph", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_dot_to_stdout_for_one_service(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["--scenario", "bootcamp", "--service", "default/kubernetes-bootcamp"], capsys)
+    assert code == 0, err
+    assert out.startswith('digraph "node node1, service default/kubernetes-bootcamp" {')
+    assert f'"nat:KUBE-SERVICES" -> "nat:{SVC}" [label="10.96.142.87:8080/tcp"' in out
+    assert "KUBE-FORWARD" not in out
+    assert "Traceback" not in err
+
+
+def test_mermaid_whole_node_and_one_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["--scenario", "bootcamp", "--format", "mermaid"], capsys)
+    assert code == 0 and out.splitlines()[1] == "flowchart LR"
+    assert 'subgraph t_nat["nat table"]' in out and 'subgraph t_filter["filter table"]' in out
+    code, out, _ = run(["--scenario", "bootcamp", "--format", "mermaid", "--table", "filter"], capsys)
+    assert code == 0 and "t_nat" not in out and '"KUBE-FORWARD"' in out
+
+
+@needs_dot
+def test_images_to_files_by_suffix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    svg, png = tmp_path / "bootcamp.svg", tmp_path / "svc5.png"
+    code, out, err = run(["--scenario", "bootcamp", "-o", str(svg)], capsys)
+    assert code == 0 and out == "" and f"wrote {svg}" in err
+    titles = {t.text for t in ET.parse(svg).getroot().iter("{http://www.w3.org/2000/svg}title")}
+    assert {"nat:PREROUTING", f"nat:{SVC}", "filter:KUBE-FORWARD", f"nat:KUBE-SERVICES->nat:{SVC}"} <= titles
+    code, _, _ = run(["--scenario", "upstream-overall-iptables-rules", "--service", "ns5/svc5:p80", "-o", str(png)],
+                     capsys)
+    assert code == 0 and png.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_from_a_dump_with_and_without_built_in_chains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from kubeproxy_sim.cli.options import add_input_flags, load_inputs
+    from kubeproxy_sim.cli.rules_cmd import rules_text
+
+    parser = argparse.ArgumentParser()
+    add_input_flags(parser)
+    restore = tmp_path / "restore.rules"
+    restore.write_text(rules_text(load_inputs(parser.parse_args(["--scenario", "bootcamp"])), full=False))
+    code, from_dump, err = run(["--rules", str(restore), "--format", "mermaid", "--table", "nat"], capsys)
+    assert code == 0, err
+    code, from_objects, _ = run(["--scenario", "bootcamp", "--format", "mermaid", "--table", "nat"], capsys)
+    # the same picture: the dump gets the hooks' jumps kube-proxy adds on a node
+    assert from_dump.splitlines()[1:] == from_objects.splitlines()[1:]
+    assert '>"PREROUTING"]' in from_dump
+
+
+def test_max_endpoints_folds(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["--scenario", "bootcamp", "--service", "default/kubernetes-bootcamp", "--max-endpoints", "2",
+                        "--format", "mermaid"], capsys)
+    assert code == 0
+    assert '[["+2 more endpoints"]]' in out and '-->|"2 endpoints, 50.0%"|' in out
+    assert out.count('-->|"25.0%"|') == 2
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--scenario", "bootcamp", "--service", "ns9/nope"],
+     "--service: no rules for service port ns9/nope; expected one of: default/kubernetes-bootcamp"),
+    (["--scenario", "bootcamp", "--service", "nope"], "--service: 'nope' is not a service; expected NAMESPACE/NAME"),
+    (["--scenario", "bootcamp", "-o", "graph.jpg"], "-o: cannot tell the format from 'graph.jpg'; expected --format"),
+    (["--scenario", "bootcamp", "--rules", "x.rules"], "--rules: both a dump and objects given"),
+    ([], "nothing to draw; expected --rules FILE, -f PATH or --scenario NAME"),
+    (["--scenario", "bootcamp", "--max-endpoints", "-1"], "--max-endpoints: -1 is negative"),
+    (["--rules", "/nonexistent/node.rules"], "/nonexistent/node.rules: cannot read rules"),
+])
+def test_errors_are_reported_not_raised(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(argv, capsys)
+    assert code == 1 and out == ""
+    assert message in err and "Traceback" not in err
+
+
+def test_bad_dump_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.rules"
+    bad.write_text("*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j\nCOMMIT\n")
+    code, out, err = run(["--rules", str(bad)], capsys)
+    assert code == 1 and out == "" and f"{bad}:3" in err

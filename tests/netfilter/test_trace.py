@@ -1,0 +1,221 @@
+"""The tracer: its public JSON, its text, exact probabilities, real dumps, and the ``trace`` command."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.netfilter.codec import parse_ruleset, parse_ruleset_file
+from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, render_text, trace
+
+ROOT = Path(__file__).resolve().parents[2]
+DUMPS = ROOT.parent / "shared" / "realworld-dumps"
+OVERALL = ROOT / "rulesets" / "upstream-overall-iptables-rules" / "upstream.rules"
+TWO_31 = 1 << 31
+
+SMALL = """*nat
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-SVC-A - [0:0]
+:KUBE-SEP-1 - [0:0]
+:KUBE-SEP-2 - [0:0]
+-A PREROUTING -j KUBE-SERVICES
+-A KUBE-SERVICES -d 172.30.0.41/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-A
+-A KUBE-SVC-A -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-1
+-A KUBE-SVC-A -j KUBE-SEP-2
+-A KUBE-SEP-1 -p tcp -m tcp -j DNAT --to-destination 10.180.0.1:80
+-A KUBE-SEP-2 -m owner --uid-owner 0 -p tcp -m tcp -j DNAT --to-destination 10.180.0.2:80
+COMMIT
+"""
+
+
+def test_json_contract() -> None:
+    result = trace(parse_ruleset(SMALL), Packet.of("tcp", "10.0.0.2", "172.30.0.41", 80), NodeContext.of())
+    svc = {"table": "nat", "chain": "PREROUTING", "line": 9, "rule": "-A PREROUTING -j KUBE-SERVICES"}
+    jump = {"table": "nat", "chain": "KUBE-SERVICES", "line": 10,
+            "rule": "-A KUBE-SERVICES -d 172.30.0.41/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-A"}
+    assert result.to_json() == {
+        "packet": {"proto": "tcp", "src": "10.0.0.2", "dst": "172.30.0.41", "sport": None, "dport": 80},
+        "origin": "remote",
+        "outcomes": [
+            {"verdict": "DNAT", "destination": "10.180.0.1:80", "probability": 0.5, "probability_exact": "1/2",
+             "masquerade": False, "path": [svc, jump, {
+                 "table": "nat", "chain": "KUBE-SVC-A", "line": 11,
+                 "rule": "-A KUBE-SVC-A -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-1"}, {
+                 "table": "nat", "chain": "KUBE-SEP-1", "line": 13,
+                 "rule": "-A KUBE-SEP-1 -p tcp -m tcp -j DNAT --to-destination 10.180.0.1:80"}]},
+            {"verdict": "DNAT", "destination": "10.180.0.2:80", "probability": 0.5, "probability_exact": "1/2",
+             "masquerade": False, "path": [svc, jump, {
+                 "table": "nat", "chain": "KUBE-SVC-A", "line": 12, "rule": "-A KUBE-SVC-A -j KUBE-SEP-2"}, {
+                 "table": "nat", "chain": "KUBE-SEP-2", "line": 14,
+                 "rule": "-A KUBE-SEP-2 -m owner --uid-owner 0 -p tcp -m tcp -j DNAT --to-destination 10.180.0.2:80"}]},
+        ],
+        "uncertain": [{"line": 14, "rule": "-A KUBE-SEP-2 -m owner --uid-owner 0 -p tcp -m tcp -j DNAT "
+                       "--to-destination 10.180.0.2:80",
+                       "reason": "match module owner (--uid-owner 0) is not modelled; assumed to match"}],
+    }
+    json.dumps(result.to_json())
+
+
+def test_text_shows_the_tree_and_probabilities() -> None:
+    result = trace(parse_ruleset(SMALL), Packet.of("tcp", "10.0.0.2", "172.30.0.41", 80), NodeContext.of())
+    text = render_text(result)
+    assert "DNAT to 10.180.0.1:80: 50% (1/2)" in text
+    assert "  nat PREROUTING\n    line 9: -A PREROUTING -j KUBE-SERVICES\n    KUBE-SERVICES\n" in text
+    assert "Uncertain" in text and "owner" in text
+
+
+def test_branches_to_one_destination_merge() -> None:
+    rules = SMALL.replace("--to-destination 10.180.0.2:80", "--to-destination 10.180.0.1:80")
+    result = trace(parse_ruleset(rules), Packet.of("tcp", "10.0.0.2", "172.30.0.41", 80), NodeContext.of())
+    assert [(o.destination, o.probability_exact) for o in result.outcomes] == [("10.180.0.1:80", 1)]
+
+
+def statistic_chain(n: int) -> str:
+    """A service chain with n endpoints, as kube-proxy writes it (1/(n-i) to 10 decimals, last rule bare)."""
+    lines = [":KUBE-SVC-A - [0:0]"] + [f":KUBE-SEP-{i} - [0:0]" for i in range(n)]
+    rules = ["-A PREROUTING -j KUBE-SVC-A"]
+    for i in range(n):
+        split = f"-m statistic --mode random --probability {1 / (n - i):.10f} " if i < n - 1 else ""
+        rules.append(f"-A KUBE-SVC-A {split}-j KUBE-SEP-{i}")
+        rules.append(f"-A KUBE-SEP-{i} -p tcp -m tcp -j DNAT --to-destination 10.1.{i // 250}.{i % 250 + 1}:80")
+    return "*nat\n:PREROUTING ACCEPT [0:0]\n" + "\n".join(lines + rules) + "\nCOMMIT\n"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=1, max_value=120))
+def test_statistic_chain_probabilities_are_exact(n: int) -> None:
+    result = Tracer(parse_ruleset(statistic_chain(n)), NodeContext.of()).trace(
+        Packet.of("tcp", "10.0.0.2", "172.30.0.41", 80))
+    shares = [o.probability_exact for o in result.outcomes]
+    assert len(shares) == n and sum(shares) == 1
+    assert all(s.denominator & (s.denominator - 1) == 0 for s in shares)  # dyadic: thresholds / 2^31 products
+    assert all(abs(s - Fraction(1, n)) <= Fraction(n, TWO_31) for s in shares)
+
+
+def test_statistic_branch_of_two_thirds_is_exact() -> None:
+    result = Tracer(parse_ruleset(statistic_chain(3)), NodeContext.of()).trace(
+        Packet.of("tcp", "10.0.0.2", "172.30.0.41", 80))
+    first = round(0.3333333333 * TWO_31)
+    assert result.outcomes[0].probability_exact == Fraction(first, TWO_31)
+
+
+# --------------------------------------------------------------------------- real-world dumps
+
+REALWORLD = {
+    "01-gke-1.2-loadbalancer-2016.rules": (["10.240.0.5"], [
+        (("tcp", "10.80.1.7", "10.83.252.224", 80), {("DNAT", "10.80.0.7:80", False): 1}),
+        (("tcp", "203.0.113.9", "146.148.10.228", 80), {("DNAT", "10.80.0.7:80", True): 1}),
+        (("tcp", "203.0.113.9", "10.240.0.5", 30007), {("DNAT", "10.80.0.7:80", True): 1}),
+        # GKE's own POSTROUTING masquerades anything leaving 10.0.0.0/8
+        (("tcp", "10.80.1.7", "10.83.240.1", 443), {("DNAT", "23.251.134.151:443", True): 1}),
+    ]),
+    "02-vagrant-flannel-externalip-2016.rules": (["192.168.121.201"], [
+        (("tcp", "10.246.1.2", "10.247.78.179", 80), {("DNAT", "10.246.92.7:80", False): Fraction(1, 2),
+                                                      ("DNAT", "10.246.92.9:80", False): Fraction(1, 2)}),
+        (("tcp", "192.168.121.201", "192.168.121.201", 80), {("DNAT", "10.246.92.7:80", True): Fraction(1, 2),
+                                                            ("DNAT", "10.246.92.9:80", True): Fraction(1, 2)}),
+    ]),
+    "03-bind-dns-externalip-affinity-2017.rules": ([], [
+        (("udp", "10.24.5.5", "10.24.138.29", 53), {("DNAT", "10.100.13.3:53", False): 1}),
+        (("udp", "203.0.113.9", "10.5.6.29", 53), {("DNAT", "10.100.13.3:53", True): 1}),
+        # KUBE-SEP-UPD7ND2TPNSDBE6L is declared without rules in this dump: nothing DNATs
+        (("tcp", "10.24.5.5", "10.24.0.1", 443), {("ACCEPT", None, False): 1}),
+    ]),
+    "04-kubeadm-docker-kubedns-noendpoints-2018.rules": (["192.168.1.10"], [
+        (("udp", "192.168.1.10", "10.96.0.10", 53), {("REJECT", None, False): 1}),
+        # filter KUBE-SERVICES hangs off OUTPUT only; FORWARD's policy is DROP
+        (("udp", "10.32.0.5", "10.96.0.10", 53), {("DROP", None, False): 1}),
+    ]),
+    "05-kubeadm-weave-npc-2018.rules": (["192.168.1.241"], [
+        (("udp", "192.168.1.241", "10.96.0.10", 53), {("DNAT", "10.32.0.2:53", True): Fraction(1, 2),
+                                                      ("DNAT", "10.32.0.3:53", True): Fraction(1, 2)}),
+        (("tcp", "192.168.1.241", "10.96.0.1", 443), {("DNAT", "192.168.1.241:6443", True): 1}),
+    ]),
+    "06-kind-1.23-traefik-2022.rules": (["172.18.0.5"], [
+        (("tcp", "10.244.0.9", "10.96.237.231", 80), {("DNAT", "10.244.0.5:8000", False): 1}),
+        (("tcp", "10.244.0.9", "10.96.0.10", 9153), {("DNAT", "10.244.0.3:9153", False): Fraction(1, 2),
+                                                     ("DNAT", "10.244.0.4:9153", False): Fraction(1, 2)}),
+        # Docker's embedded DNS for the kind node itself
+        (("udp", "172.18.0.5", "192.168.31.191", 53), {("DNAT", "127.0.0.11:50410", False): 1}),
+    ]),
+    "07-centos7-flannel-noendpoints-2024.rules": (["192.168.1.5"], [
+        (("tcp", "10.1.0.5", "10.2.73.220", 80), {("REJECT", None, False): 1}),
+        (("tcp", "192.168.1.5", "10.2.0.1", 443), {("DNAT", "192.168.1.5:6443", True): 1}),
+        (("tcp", "203.0.113.9", "192.168.1.5", 31674), {("REJECT", None, False): 1}),
+    ]),
+    "08-centos7-flannel-nodeport-2024.rules": (["192.168.1.5"], [
+        (("tcp", "203.0.113.9", "192.168.1.5", 31674), {("DNAT", "10.1.0.66:80", True): 1}),
+        (("udp", "10.1.0.5", "10.2.0.10", 53), {("DNAT", "10.1.0.64:53", False): Fraction(1, 2),
+                                                ("DNAT", "10.1.0.67:53", False): Fraction(1, 2)}),
+    ]),
+}
+
+
+def test_every_dump_is_covered() -> None:
+    assert sorted(p.name for p in DUMPS.glob("*.rules")) == sorted(REALWORLD)
+
+
+@pytest.mark.parametrize("name", sorted(REALWORLD))
+def test_realworld_dump(name: str) -> None:
+    addresses, cases = REALWORLD[name]
+    tracer = Tracer(parse_ruleset_file(str(DUMPS / name)), NodeContext.of(addresses))
+    for packet, expected in cases:
+        result = tracer.trace(Packet.of(*packet))
+        got = {(o.verdict, o.destination, o.masquerade): o.probability_exact for o in result.outcomes}
+        assert got == expected, (name, packet)
+
+
+def test_anonymised_addresses_in_dump_03_are_reported() -> None:
+    tracer = Tracer(parse_ruleset_file(str(DUMPS / "03-bind-dns-externalip-affinity-2017.rules")), NodeContext.of())
+    result = tracer.trace(Packet.of("udp", "10.1.1.1", "10.5.6.99", 53))
+    assert [o.verdict for o in result.outcomes] == ["ACCEPT"]
+    anonymised = [u for u in result.uncertain if "x.x.x.x" in u.reason]
+    # line 41 also needs --dst-type LOCAL, which fails on its own: the answer does not hang on x.x.x.x there
+    assert [u.line for u in anonymised] == [39, 40]
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["trace", "--rules", str(OVERALL), "--node-ip", "192.168.0.2", "--src", "10.0.0.2",
+                 "--dst", "172.30.0.44", "--dport", "80", "-o", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["origin"] == "remote" and data["uncertain"] == []
+    assert [(o["destination"], o["probability_exact"]) for o in data["outcomes"]] == [
+        ("10.180.0.4:80", "1/2"), ("10.180.0.5:80", "1/2")]
+    assert data["outcomes"][0]["path"][0] == {
+        "table": "nat", "chain": "PREROUTING", "line": None,
+        "rule": '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'}
+
+
+def test_cli_text_for_a_local_packet(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["trace", "--rules", str(OVERALL), "--node-ip", "192.168.0.2", "--src", "192.168.0.2",
+                 "--dst", "192.168.99.22", "--dport", "80"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("tcp 192.168.0.2 -> 192.168.99.22:80 (generated on the node)")
+    assert "DNAT to 10.180.0.2:80, masqueraded: 100% (1)" in out and "  nat OUTPUT" in out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--rules", "/nonexistent.rules", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"],
+     "/nonexistent.rules: cannot read rules"),
+    (["--rules", str(OVERALL), "--src", "10.0.0", "--dst", "10.0.0.2", "--dport", "80"],
+     "--src: '10.0.0' is not an IP address"),
+    (["--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"], "no rules given"),
+])
+def test_cli_errors_name_what_is_wrong(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", *argv]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
