@@ -8,10 +8,10 @@ they carry no path a packet could take.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from fractions import Fraction
 
-from kubeproxy_sim.graph.labels import SERVICE_PORT, chain_shares, comment, match_label, percent, verdict_label
+from kubeproxy_sim.graph.labels import SERVICE_PORT, chain_splits, comment, match_label, percent, verdict_label
 from kubeproxy_sim.graph.model import Edge, Graph, Node, NodeKind, chain_node_id, verdict_node_id
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
 
@@ -40,9 +40,14 @@ def chain_kind(table: str, name: str, chain: Chain | None) -> NodeKind:
     return NodeKind.DISPATCH if name.startswith("KUBE-") else NodeKind.CHAIN
 
 
-def is_chain_target(table: Table, name: str) -> bool:
+def chain_index(table: Table) -> dict[str, Chain]:
+    """Chains by name: a table can hold thousands, and Table.chain() searches them one by one."""
+    return {c.name: c for c in table.chains}
+
+
+def is_chain_target(declared: Container[str], name: str) -> bool:
     """A jump to a chain, as opposed to a target extension; a missing KUBE- chain is still a chain."""
-    return table.chain(name) is not None or name.startswith("KUBE-")
+    return name in declared or name.startswith("KUBE-")
 
 
 def returning_chains(table: Table) -> frozenset[str]:
@@ -52,19 +57,20 @@ def returning_chains(table: Table) -> frozenset[str]:
     out of a split's shares.
     """
     memo: dict[str, bool] = {}
+    chains = chain_index(table)
 
     def returns(name: str) -> bool:
         if name in memo:
             return memo[name]
         memo[name] = True  # a cycle does not make a chain terminal
-        chain = table.chain(name)
+        chain = chains.get(name)
         result = True
         for rule in chain.rules if chain else ():
             target = rule.target
             if target is None:
                 continue
             terminal = target.goto or target.name in TERMINAL_TARGETS
-            if terminal or (is_chain_target(table, target.name) and not returns(target.name)):
+            if terminal or (is_chain_target(chains, target.name) and not returns(target.name)):
                 result = False
                 break
         memo[name] = result
@@ -88,8 +94,8 @@ def service_label(chain: Chain) -> str | None:
     return None
 
 
-def _chain_node(table: Table, name: str) -> Node:
-    chain = table.chain(name)
+def _chain_node(table: Table, chains: dict[str, Chain], name: str) -> Node:
+    chain = chains.get(name)
     kind = chain_kind(table.name, name, chain)
     label = name
     tooltip = f"{table.name} {name}"
@@ -113,19 +119,21 @@ def _edge_label(rule: Rule, share: Fraction | None, goto: bool) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def _chain_edges(table: Table, chain: Chain, returning: frozenset[str]) -> tuple[list[Edge], list[Node]]:
+def _chain_edges(table: Table, chains: dict[str, Chain], chain: Chain,
+                 returning: frozenset[str]) -> tuple[list[Edge], list[Node]]:
     """The edges of one chain's rules and the verdict nodes they end in."""
     with_target = [(i, r) for i, r in enumerate(chain.rules, start=1) if r.target is not None]
-    calls = [is_chain_target(table, r.target.name) and r.target.name in returning  # type: ignore[union-attr]
+    calls = [is_chain_target(chains, r.target.name) and r.target.name in returning  # type: ignore[union-attr]
              for _, r in with_target]
-    shares = chain_shares([r.parsed for _, r in with_target], calls)
+    splits = chain_splits([r.parsed for _, r in with_target], calls)
     edges: list[Edge] = []
     verdicts: list[Node] = []
     source = chain_node_id(table.name, chain.name)
-    for (position, rule), call, share in zip(with_target, calls, shares, strict=True):
+    for (position, rule), call, split in zip(with_target, calls, splits, strict=True):
+        share, reached = split if split else (None, None)
         target = rule.target
         assert target is not None
-        if is_chain_target(table, target.name):
+        if is_chain_target(chains, target.name):
             target_id = chain_node_id(table.name, target.name)
         else:
             label = verdict_label(target)
@@ -134,25 +142,26 @@ def _chain_edges(table: Table, chain: Chain, returning: frozenset[str]) -> tuple
             verdicts.append(Node(target_id, kind, label, table.name, chain.name, f"{table.name} {chain.name}: "
                                  f"{label}"))
         edges.append(Edge(source, target_id, _edge_label(rule, share, target.goto), table.name, chain.name,
-                          position, rule.line, rule.text(), share, call, target.goto))
+                          position, rule.line, rule.text(), share, call, reached, target.goto))
     return edges, verdicts
 
 
 def table_graph(table: Table) -> tuple[list[Node], list[Edge]]:
     """Nodes and edges of one table; chains that take part in no edge are left out."""
     returning = returning_chains(table)
+    chains = chain_index(table)
     edges: list[Edge] = []
     verdicts: dict[str, Node] = {}
     for chain in table.chains:
-        chain_edges, chain_verdicts = _chain_edges(table, chain, returning)
+        chain_edges, chain_verdicts = _chain_edges(table, chains, chain, returning)
         edges.extend(chain_edges)
         for node in chain_verdicts:
             verdicts.setdefault(node.id, node)
     used = {e.source for e in edges} | {e.target for e in edges}
     names = [c.name for c in table.chains]
     names += [e.target.split(":", 1)[1] for e in edges if e.target not in verdicts and
-              table.chain(e.target.split(":", 1)[1]) is None]
-    nodes = [_chain_node(table, name) for name in dict.fromkeys(names)
+              e.target.split(":", 1)[1] not in chains]
+    nodes = [_chain_node(table, chains, name) for name in dict.fromkeys(names)
              if chain_node_id(table.name, name) in used]
     return nodes + list(verdicts.values()), edges
 

@@ -195,28 +195,33 @@ def statistic_probability(spec: RuleSpec) -> Fraction | None:
         return None
 
 
-def chain_shares(specs: Sequence[RuleSpec], calls: Sequence[bool]) -> list[Fraction | None]:
-    """The part of a chain's traffic each rule takes, for the rules of a statistic split.
+def chain_splits(specs: Sequence[RuleSpec], calls: Sequence[bool]) -> list[tuple[Fraction, Fraction] | None]:
+    """For each rule of a statistic split, (its share of the chain's traffic, the share that reached it).
 
     Each random rule takes ``p`` of what the rules before it left; the first
     plain rule after a split takes the rest. Rules that jump to a chain that
     returns (``calls``) and affinity checks do not consume traffic.
     """
-    shares: list[Fraction | None] = []
+    splits: list[tuple[Fraction, Fraction] | None] = []
     remaining = Fraction(1)
     open_split = False
     for spec, call in zip(specs, calls, strict=True):
         probability = statistic_probability(spec)
         if probability is not None:
-            shares.append(remaining * probability)
+            splits.append((remaining * probability, remaining))
             remaining *= 1 - probability
             open_split = True
         elif open_split and not call and "recent" not in spec.modules() and spec.target is not None:
-            shares.append(remaining)
+            splits.append((remaining, remaining))
             remaining, open_split = Fraction(1), False
         else:
-            shares.append(None)
-    return shares
+            splits.append(None)
+    return splits
+
+
+def chain_shares(specs: Sequence[RuleSpec], calls: Sequence[bool]) -> list[Fraction | None]:
+    """The part of a chain's traffic each rule takes (None: not part of a split); see :func:`chain_splits`."""
+    return [split[0] if split else None for split in chain_splits(specs, calls)]
 
 
 def _target_option(target: Target, *flags: str) -> Option | None:

@@ -69,7 +69,8 @@ class Edge:
     ``position`` is the rule's 1-based index in its chain, ``line`` its line in
     the dump (0 for generated rules), ``rule`` its ``-A CHAIN spec`` text.
     ``share`` is the part of the chain's traffic the rule takes when it belongs
-    to a statistic split; ``call`` is set when the target chain always returns
+    to a statistic split, ``reached`` the part that got as far as this rule
+    (what the rule and the rest of its split share); ``call`` is set when the target chain always returns
     (KUBE-MARK-MASQ): the packet goes on in the calling chain.
     """
 
@@ -83,6 +84,7 @@ class Edge:
     rule: str = ""
     share: Fraction | None = None
     call: bool = False
+    reached: Fraction | None = None
     goto: bool = False
     highlighted: bool = False
 

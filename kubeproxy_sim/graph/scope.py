@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from kubeproxy_sim.errors import Diagnostic, InputError
-from kubeproxy_sim.graph.build import CHAIN_PREFIXES, is_chain_target
+from kubeproxy_sim.graph.build import CHAIN_PREFIXES, chain_index, is_chain_target
 from kubeproxy_sim.graph.labels import service_port_of
 from kubeproxy_sim.graph.model import Graph
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
@@ -72,6 +72,7 @@ def _seeds(table: Table, ref: ServiceRef) -> dict[str, set[int]]:
 
 def _reachable(table: Table, starts: set[str]) -> set[str]:
     """Chains reachable from ``starts`` (included), following every jump."""
+    chains = chain_index(table)
     seen: set[str] = set()
     stack = list(starts)
     while stack:
@@ -79,10 +80,10 @@ def _reachable(table: Table, starts: set[str]) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        chain = table.chain(name)
+        chain = chains.get(name)
         for rule in chain.rules if chain else ():
             target = rule.target
-            if target is not None and is_chain_target(table, target.name):
+            if target is not None and is_chain_target(chains, target.name):
                 stack.append(target.name)
     return seen
 
@@ -152,13 +153,13 @@ def scope_table(table: Table, selection: Selection) -> Table | None:
 
 
 def _targets(table: Table, kept: dict[str, set[int]]) -> set[str]:
+    chains = chain_index(table)
     names: set[str] = set()
     for chain_name, indices in kept.items():
-        chain = table.chain(chain_name)
-        assert chain is not None
+        chain = chains[chain_name]
         for index in indices:
             target = chain.rules[index].target
-            if target is not None and is_chain_target(table, target.name):
+            if target is not None and is_chain_target(chains, target.name):
                 names.add(target.name)
     return names
 

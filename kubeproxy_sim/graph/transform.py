@@ -30,12 +30,28 @@ def _endpoint_targets(graph: Graph, edges: Sequence[Edge], kinds: dict[str, Node
     return list(dict.fromkeys(e.target for e in edges if kinds.get(e.target) is NodeKind.ENDPOINT))
 
 
-def _summary(source: str, folded: list[Edge], count: int) -> tuple[Node, Edge]:
+def folded_share(edges: Sequence[Edge], folded: Sequence[Edge]) -> Fraction | None:
+    """The combined share of the folded edges of one chain.
+
+    When they are the end of a split (kube-proxy's order: the first endpoints
+    kept, the rest folded), that is simply what reached the first of them;
+    otherwise their shares are added up.
+    """
+    split = [e for e in edges if e.share is not None]
+    tail = [e for e in folded if e.share is not None]
+    if not tail:
+        return None
+    last = split[-1]
+    if split[-len(tail):] == tail and last.share == last.reached and tail[0].reached is not None:
+        return tail[0].reached
+    return exact_sum([e.share for e in tail])  # type: ignore[misc]
+
+
+def _summary(source: str, edges: list[Edge], folded: list[Edge], count: int) -> tuple[Node, Edge]:
     """One node standing for ``count`` endpoints, reached with their combined share."""
     first = folded[0]
     node_id = f"{source}:+{count} endpoints"
-    shares = [e.share for e in folded if e.share is not None]
-    share = exact_sum(shares) if shares else None
+    share = folded_share(edges, folded)
     label = f"{count} endpoints" + (f", {percent(share)}" if share is not None else "")
     names = sorted({e.target.split(":", 1)[1] for e in folded})
     tooltip = "folded: " + ", ".join(names[:50]) + (" ..." if len(names) > 50 else "")
@@ -66,7 +82,7 @@ def collapse_endpoints(graph: Graph, max_endpoints: int = DEFAULT_MAX_ENDPOINTS)
         folded_targets = set(targets[max_endpoints:])
         folded = [e for e in edges if e.target in folded_targets]
         drop_edges |= {id(e) for e in folded}
-        summaries[source] = _summary(source, folded, len(folded_targets))
+        summaries[source] = _summary(source, edges, folded, len(folded_targets))
     if not summaries:
         return graph
     return _rebuild(graph, drop_edges, summaries)

@@ -114,6 +114,7 @@ _WORD = re.compile(r"[^ \t\r\n]+")
 _QUOTED_OR_WORD = re.compile(r'"((?:[^"\\]|\\.)*)"|([^ \t\r\n"]+)', re.DOTALL)
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _BLANKS = " \t\r\n"
+_BLANK_SET = frozenset(_BLANKS)
 
 
 def tokenize(text: str, *, line: int | None = None, file: str | None = None) -> list[Token]:
@@ -208,14 +209,50 @@ def render_spec(spec: RuleSpec) -> str:
 
 def parse_spec(spec: str, *, line: int | None = None, file: str | None = None) -> RuleSpec:
     """Typed view of a rule's specification text."""
-    if '"' in spec:
+    split = _split_words(spec)
+    if split is None:
         return interpret(tokenize(spec, line=line, file=file), line=line, file=file)
-    words = _WORD.findall(spec)  # no quotes: skip Token objects, classify the words directly
-    kinds = [
+    return _Interpreter(split[0], split[1], line, file).run()
+
+
+def _classify(words: list[str]) -> list[int]:
+    return [
         _BANG if w == "!" else _FLAG if (w[0] == "-" and len(w) > 1 and not w[1].isdigit()) else _VALUE
         for w in words
     ]
-    return _Interpreter(words, kinds, line, file).run()
+
+
+def _split_words(spec: str) -> tuple[list[str], list[int]] | None:
+    """Words and their kinds without Token objects, for the common shapes of rule text.
+
+    Handles text without quotes, and quoted values without backslashes that
+    stand alone between blanks; None sends anything else to :func:`tokenize`.
+    """
+    if '"' not in spec:
+        words = _WORD.findall(spec)
+        return words, _classify(words)
+    if "\\" in spec:
+        return None
+    parts = spec.split('"')
+    last = len(parts) - 1
+    if last % 2:
+        return None
+    texts: list[str] = []
+    kinds: list[int] = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            before, after = parts[i - 1], parts[i + 1]
+            if (i > 1 or before) and before[-1:] not in _BLANK_SET:
+                return None
+            if (i + 1 < last or after) and after[:1] not in _BLANK_SET:
+                return None
+            texts.append(part)
+            kinds.append(_VALUE)
+        elif part:
+            words = _WORD.findall(part)
+            texts.extend(words)
+            kinds.extend(_classify(words))
+    return texts, kinds
 
 
 _VALUE, _FLAG, _BANG = 0, 1, 2
