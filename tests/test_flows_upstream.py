@@ -71,10 +71,10 @@ def tracer_for(folder: Path, family: int) -> tuple[Tracer, str]:
     if key not in _TRACERS:
         dump = folder / "upstream.rules"
         if dump.is_file():
-            from kubeproxy_sim.cli.trace_cmd import with_node_jumps
             from kubeproxy_sim.netfilter.codec import parse_ruleset_file
+            from kubeproxy_sim.proxier.full import as_node_holds_it
 
-            ruleset = with_node_jumps(parse_ruleset_file(str(dump), ipv6=family == 6))
+            ruleset = as_node_holds_it(parse_ruleset_file(str(dump), ipv6=family == 6))
             _TRACERS[key] = (Tracer(ruleset, NodeContext.of(UPSTREAM_NODE)), "upstream.rules")
         else:
             ruleset, node = _scenario_rules(folder)

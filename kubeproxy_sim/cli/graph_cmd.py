@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import add_input_flags
 from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.proxier.full import as_node_holds_it
 
 if TYPE_CHECKING:
     from kubeproxy_sim.graph.model import Graph
@@ -68,20 +69,6 @@ def output_format(args: argparse.Namespace) -> str:
     return "dot"
 
 
-def with_hooks(ruleset: Ruleset) -> Ruleset:
-    """A restore input (kube-proxy's chains only) drawn as a node holds it: built-in hooks with the jumps
-    kube-proxy ensures, to the chains the input declares. An iptables-save dump is drawn as read."""
-    from kubeproxy_sim.proxier.full import node_tables
-    from kubeproxy_sim.proxier.sync import jump_rules
-
-    if any(chain.builtin for table in ruleset.tables for chain in table.chains):
-        return ruleset
-    declared = {(t.name, c.name) for t in ruleset.tables for c in t.chains}
-    jumps = tuple(j for j in jump_rules(("filter", "KUBE-FIREWALL") in declared)
-                  if j[2].target is not None and (j[0], j[2].target.name) in declared)
-    return node_tables(ruleset, jumps)
-
-
 def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool]:
     """(ruleset, title, had errors): from a dump, or generated from the objects for one node."""
     if args.rules:
@@ -90,7 +77,7 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool]:
                                         "not both", field="--rules"))
         from kubeproxy_sim.netfilter.codec import parse_ruleset_file
 
-        return with_hooks(parse_ruleset_file(args.rules)), Path(args.rules).name, False
+        return as_node_holds_it(parse_ruleset_file(args.rules)), Path(args.rules).name, False
     if not args.filename and not args.scenario:
         raise InputError(Diagnostic("nothing to draw; expected --rules FILE, -f PATH or --scenario NAME",
                                     field="--rules"))

@@ -14,6 +14,7 @@ import sys
 
 from kubeproxy_sim.cli.options import add_input_flags
 from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.proxier.full import as_node_holds_it
 
 EXAMPLES = """examples:
   kubeproxy-sim trace --scenario bootcamp --src 10.0.0.2 --dst 10.96.0.10 --dport 8080
@@ -69,25 +70,12 @@ def _packet(args: argparse.Namespace):
                                     field="--src/--dst/--dport/--sport")) from None
 
 
-def with_node_jumps(ruleset):
-    """A restore input as the node holds it: built-in chains with kube-proxy's jumps (dumps stay as read)."""
-    from kubeproxy_sim.proxier.full import node_tables
-    from kubeproxy_sim.proxier.sync import jump_rules
-
-    if any(chain.builtin for table in ruleset.tables for chain in table.chains):
-        return ruleset
-    declared = {(t.name, c.name) for t in ruleset.tables for c in t.chains}
-    jumps = tuple(j for j in jump_rules(("filter", "KUBE-FIREWALL") in declared)
-                  if (j[0], j[2].target.name) in declared)
-    return node_tables(ruleset, jumps)
-
-
 def _from_dump(args: argparse.Namespace, family: int):
     from kubeproxy_sim.netfilter.codec import parse_ruleset_file
 
     ruleset = parse_ruleset_file(args.rules, ipv6=family == 6)
     addresses = tuple(ip.split("/")[0] for ip in (args.node_ip or ()))
-    return with_node_jumps(ruleset), addresses, ()
+    return as_node_holds_it(ruleset), addresses, ()
 
 
 def _from_objects(args: argparse.Namespace, family: int):

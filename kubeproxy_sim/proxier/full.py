@@ -22,3 +22,16 @@ def node_tables(restore: Ruleset, jumps: tuple[tuple[str, str, Rule], ...]) -> R
         own = tuple(c for c in table.chains if c.name not in table.deleted)
         tables.append(Table(table.name, builtin + own))
     return Ruleset(tuple(tables), restore.ipv6)
+
+
+def as_node_holds_it(ruleset: Ruleset) -> Ruleset:
+    """A restore input (kube-proxy's chains only) as a node holds it: built-in chains with the jumps kube-proxy
+    ensures to the chains the input declares. A dump that already has built-in chains is returned as read."""
+    from kubeproxy_sim.proxier.sync import jump_rules
+
+    if any(chain.builtin for table in ruleset.tables for chain in table.chains):
+        return ruleset
+    declared = {(t.name, c.name) for t in ruleset.tables for c in t.chains}
+    jumps = tuple(j for j in jump_rules(("filter", "KUBE-FIREWALL") in declared)
+                  if j[2].target is not None and (j[0], j[2].target.name) in declared)
+    return node_tables(ruleset, jumps)

@@ -1,0 +1,49 @@
+"""The API server's allocators for what ``kubectl expose`` leaves out: a cluster IP and node ports.
+
+Both draw from the injected generator, as the real allocators pick at random;
+the first host of the service range is left for the ``kubernetes`` Service.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection
+
+import netaddr
+
+DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
+NODE_PORT_RANGE = (30000, 32767)
+
+
+class AllocationError(Exception):
+    """A range is full."""
+
+
+def cluster_ip(cidr: str, used: Collection[str], rng: random.Random) -> str:
+    """A free address of the service range (not the network address, the first host, or the broadcast)."""
+    network = netaddr.IPNetwork(cidr)
+    last = network.size - (2 if network.version == 4 else 1)
+    if last < 2:
+        raise AllocationError(f"the service range {cidr} is too small")
+    for _ in range(1000):
+        address = str(netaddr.IPAddress(int(network.network) + rng.randint(2, last), network.version))
+        if address not in used:
+            return address
+    for offset in range(2, last + 1):
+        address = str(netaddr.IPAddress(int(network.network) + offset, network.version))
+        if address not in used:
+            return address
+    raise AllocationError(f"the service range {cidr} is full")
+
+
+def node_port(used: Collection[int], rng: random.Random) -> int:
+    """A free port of the node port range."""
+    low, high = NODE_PORT_RANGE
+    for _ in range(1000):
+        port = rng.randint(low, high)
+        if port not in used:
+            return port
+    free = [p for p in range(low, high + 1) if p not in used]
+    if not free:
+        raise AllocationError("the node port range 30000-32767 is full")
+    return free[0]

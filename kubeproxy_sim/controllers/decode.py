@@ -1,0 +1,164 @@
+"""Decoding apps/v1 Deployment manifests (the loader of the objects layer skips them: kube-proxy never reads them).
+
+Only what the controllers model is read: replicas, matchLabels selector,
+template labels, containers (name, image, ports), grace period, strategy with
+maxSurge/maxUnavailable, progress deadline and history limit. Problems are
+reported like every other object's: file, Deployment namespace/name, field
+path, what is wrong and what is expected.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kubeproxy_sim.controllers.model import (
+    DEFAULT_GRACE_PERIOD,
+    DEFAULT_HISTORY_LIMIT,
+    DEFAULT_PROGRESS_DEADLINE,
+    DEFAULT_SURGE,
+    DEFAULT_UNAVAILABLE,
+    Container,
+    Deployment,
+    PodTemplate,
+    Strategy,
+)
+from kubeproxy_sim.errors import Diagnostic
+from kubeproxy_sim.objects.decode import check_metadata, object_name, read_protocol, report_type
+from kubeproxy_sim.objects.model import ContainerPort
+from kubeproxy_sim.objects.report import Report, quote
+
+API_VERSION = "apps/v1"
+_PERCENT = re.compile(r"^[0-9]+%$")
+_STRATEGIES = {s.value: s for s in Strategy}
+
+
+def is_deployment(document: object) -> bool:
+    return type(document) is dict and document.get("kind") == "Deployment"
+
+
+def decode_deployment(doc: dict[str, Any], file: str) -> tuple[Deployment | None, list[Diagnostic]]:
+    """One Deployment manifest: the object (None if unusable) and the findings."""
+    namespace, name, display = object_name(doc)
+    report = Report(file, "Deployment", display)
+    if doc.get("apiVersion") != API_VERSION:
+        report.error("apiVersion", f"{quote(doc.get('apiVersion'))} is not supported; expected {API_VERSION}")
+        return None, report.diagnostics
+    labels = check_metadata(report, doc, "Deployment")
+    spec = report.mapping(doc, "spec", "spec") or {}
+    replicas = _count(report, spec, "replicas", "spec.replicas", 1)
+    selector = _selector(report, spec)
+    template = _template(report, spec)
+    strategy, surge, unavailable = _strategy(report, spec)
+    deadline = _count(report, spec, "progressDeadlineSeconds", "spec.progressDeadlineSeconds",
+                      DEFAULT_PROGRESS_DEADLINE)
+    limit = _count(report, spec, "revisionHistoryLimit", "spec.revisionHistoryLimit", DEFAULT_HISTORY_LIMIT)
+    if template is not None and selector and not all(dict(template.labels).get(k) == v for k, v in selector):
+        report.error("spec.template.metadata.labels", "does not match spec.selector; expected every selector "
+                                                      "label among the template's labels")
+    if report.failed or template is None:
+        return None, report.diagnostics
+    return Deployment(namespace=namespace, name=name, replicas=replicas, selector=selector, template=template,
+                      strategy=strategy, max_surge=surge, max_unavailable=unavailable, progress_deadline=deadline,
+                      history_limit=limit, labels=labels), report.diagnostics
+
+
+def _count(report: Report, parent: dict[str, Any], key: str, path: str, default: int) -> int:
+    value = report.integer(parent, key, path)
+    if value is None:
+        return default
+    if value < 0:
+        report.error(path, f"{value} is negative; expected 0 or more")
+        return default
+    return value
+
+
+def _selector(report: Report, spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    selector = report.mapping(spec, "selector", "spec.selector")
+    if selector is None:
+        report.error("spec.selector", "required; expected matchLabels")
+        return ()
+    if selector.get("matchExpressions"):
+        report.error("spec.selector.matchExpressions", "not supported; expected matchLabels only")
+    pairs = report.string_map(selector, "matchLabels", "spec.selector.matchLabels") or ()
+    if not pairs and not report.failed:
+        report.error("spec.selector.matchLabels", "empty; expected at least one label")
+    return pairs
+
+
+def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
+    template = report.mapping(spec, "template", "spec.template") or {}
+    meta = report.mapping(template, "metadata", "spec.template.metadata") or {}
+    labels = report.string_map(meta, "labels", "spec.template.metadata.labels") or ()
+    pod_spec = report.mapping(template, "spec", "spec.template.spec") or {}
+    grace = _count(report, pod_spec, "terminationGracePeriodSeconds",
+                   "spec.template.spec.terminationGracePeriodSeconds", DEFAULT_GRACE_PERIOD)
+    containers = []
+    for i, raw in enumerate(report.seq(pod_spec, "containers", "spec.template.spec.containers")):
+        container = _container(report, raw, f"spec.template.spec.containers[{i}]")
+        if container is not None:
+            containers.append(container)
+    if not containers:
+        report.error("spec.template.spec.containers", "required; expected at least one container with an image")
+        return None
+    return PodTemplate(labels=labels, containers=tuple(containers), grace_period=grace)
+
+
+def _container(report: Report, raw: Any, path: str) -> Container | None:
+    if type(raw) is not dict:
+        report.error(path, f"expected a mapping, got {report_type(raw)}")
+        return None
+    name = report.string(raw, "name", f"{path}.name", "")
+    image = report.string(raw, "image", f"{path}.image", "")
+    if not name:
+        report.error(f"{path}.name", "required; expected a container name")
+    if not image:
+        report.error(f"{path}.image", "required; expected an image like registry/app:tag")
+    ports = []
+    for p, port in enumerate(report.seq(raw, "ports", f"{path}.ports")):
+        port_path = f"{path}.ports[{p}]"
+        if type(port) is not dict:
+            report.error(port_path, f"expected a mapping, got {report_type(port)}")
+            continue
+        number = report.port_number(report.integer(port, "containerPort", f"{port_path}.containerPort"),
+                                    f"{port_path}.containerPort", low=1)
+        if port.get("containerPort") is None:
+            report.error(f"{port_path}.containerPort", "required; expected a port number in 1-65535")
+        protocol = read_protocol(report, port, f"{port_path}.protocol")
+        if number is not None:
+            ports.append(ContainerPort(name=report.string(port, "name", f"{port_path}.name") or None,
+                                       container_port=number, protocol=protocol))
+    if not name or not image:
+        return None
+    return Container(name=name, image=image, ports=tuple(ports))
+
+
+def _int_or_percent(report: Report, parent: dict[str, Any], key: str, path: str, default: str) -> int | str:
+    value = parent.get(key)
+    if value is None:
+        return default
+    if type(value) is int and value >= 0:
+        return value
+    if type(value) is str and _PERCENT.match(value):
+        return value
+    report.error(path, f"{quote(value)} is not a count or a percentage; expected e.g. 1 or \"25%\"")
+    return default
+
+
+def _strategy(report: Report, spec: dict[str, Any]) -> tuple[Strategy, int | str, int | str]:
+    raw = report.mapping(spec, "strategy", "spec.strategy") or {}
+    kind_text = report.string(raw, "type", "spec.strategy.type", Strategy.ROLLING_UPDATE.value)
+    strategy = _STRATEGIES.get(kind_text or "", None)
+    if strategy is None:
+        report.error("spec.strategy.type", f"{quote(kind_text)} is not a strategy; expected RollingUpdate or Recreate")
+        strategy = Strategy.ROLLING_UPDATE
+    rolling = report.mapping(raw, "rollingUpdate", "spec.strategy.rollingUpdate") or {}
+    if strategy is Strategy.RECREATE and rolling:
+        report.error("spec.strategy.rollingUpdate", "may not be set when spec.strategy.type is Recreate")
+    surge = _int_or_percent(report, rolling, "maxSurge", "spec.strategy.rollingUpdate.maxSurge", DEFAULT_SURGE)
+    unavailable = _int_or_percent(report, rolling, "maxUnavailable", "spec.strategy.rollingUpdate.maxUnavailable",
+                                  DEFAULT_UNAVAILABLE)
+    if surge in (0, "0%") and unavailable in (0, "0%"):
+        report.error("spec.strategy.rollingUpdate.maxUnavailable",
+                     "may not be 0 when maxSurge is 0; expected one of them above 0")
+    return strategy, surge, unavailable

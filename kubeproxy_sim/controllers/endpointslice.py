@@ -1,0 +1,182 @@
+"""The EndpointSlice controller: a Service's selector and the matching Pods in, its slices out.
+
+Every pod the selector matches that has an address and has not finished is an
+endpoint, terminating ones included, with the conditions the controller
+writes: ``serving`` is the pod's readiness, ``terminating`` whether it is being
+deleted, ``ready`` is serving and not terminating. Each service port's target
+port is resolved per pod (a named port through the pod's container ports of
+the same protocol; a pod without that name gets no such port), pods with the
+same resolved ports share slices, one address family per slice and at most
+100 endpoints each. Slices are rebuilt from scratch on every sync, with names
+derived from what they hold so the same content keeps the same name.
+Services without a selector, and ExternalName Services, get nothing here:
+their slices are the user's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import netaddr
+
+from kubeproxy_sim.controllers.naming import MAX_NAME, SUFFIX_LENGTH, stable_suffix
+from kubeproxy_sim.objects.model import (
+    AddressType,
+    Endpoint,
+    EndpointConditions,
+    EndpointPort,
+    EndpointSlice,
+    IPFamily,
+    Node,
+    Pod,
+    Service,
+    ServicePort,
+    ServiceType,
+)
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+CONTROLLER_NAME = "endpointslice-controller.k8s.io"
+HEADLESS_LABEL = "service.kubernetes.io/headless"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+MAX_ENDPOINTS_PER_SLICE = 100
+_RESERVED_LABELS = frozenset({SERVICE_NAME_LABEL, MANAGED_BY_LABEL, HEADLESS_LABEL})
+_FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
+
+PortSet = tuple[EndpointPort, ...]
+
+
+def selects(service: Service, pod: Pod) -> bool:
+    """The Service's selector matches the pod (same namespace, every selector pair among its labels)."""
+    if service.selector is None or pod.namespace != service.namespace:
+        return False
+    labels = dict(pod.labels)
+    return all(labels.get(k) == v for k, v in service.selector)
+
+
+def is_endpoint(pod: Pod) -> bool:
+    """Pods the controller lists: addressed and not finished (terminating pods stay, marked as such)."""
+    return bool(pod.pod_ips) and pod.phase not in _FINISHED_PHASES
+
+
+def resolve_port(port: ServicePort, pod: Pod) -> int | None:
+    """The pod's number for a service port's target port; None when a named port is not in the pod."""
+    if isinstance(port.target_port, int):
+        return port.target_port or port.port
+    for container_port in pod.ports:
+        if container_port.name == port.target_port and container_port.protocol is port.protocol:
+            return container_port.container_port
+    return None
+
+
+def pod_ports(service: Service, pod: Pod) -> PortSet:
+    """The slice ports this pod's endpoint belongs with: service port names, resolved numbers."""
+    out = []
+    for port in service.ports:
+        number = resolve_port(port, pod)
+        if number is not None:
+            out.append(EndpointPort(name=port.name, port=number, protocol=port.protocol,
+                                    app_protocol=port.app_protocol))
+    return tuple(out)
+
+
+def conditions(pod: Pod) -> EndpointConditions:
+    serving = pod.ready
+    return EndpointConditions(ready=serving and not pod.terminating, serving=serving, terminating=pod.terminating)
+
+
+def _family_of(address: str) -> IPFamily:
+    return IPFamily.IPV6 if ":" in address else IPFamily.IPV4
+
+
+def service_families(service: Service, pods: Iterable[Pod] = ()) -> tuple[IPFamily, ...]:
+    """The address families the Service's slices are kept for."""
+    if service.ip_families:
+        return service.ip_families
+    if service.cluster_ips:
+        return tuple(dict.fromkeys(_family_of(ip) for ip in service.cluster_ips))
+    found = tuple(dict.fromkeys(_family_of(ip) for pod in pods for ip in pod.pod_ips[:1]))
+    return found or (IPFamily.IPV4,)
+
+
+def make_endpoint(pod: Pod, address: str, nodes: Mapping[str, Node]) -> Endpoint:
+    node = nodes.get(pod.node_name) if pod.node_name else None
+    return Endpoint(addresses=(address,), conditions=conditions(pod), node_name=pod.node_name,
+                    zone=node.label(ZONE_LABEL) if node is not None else None,
+                    target_ref=("Pod", pod.namespace, pod.name))
+
+
+def slice_labels(service: Service) -> tuple[tuple[str, str], ...]:
+    labels = {k: v for k, v in service.labels if k not in _RESERVED_LABELS}
+    labels[SERVICE_NAME_LABEL] = service.name
+    labels[MANAGED_BY_LABEL] = CONTROLLER_NAME
+    if service.headless:
+        labels[HEADLESS_LABEL] = ""
+    return tuple(sorted(labels.items()))
+
+
+def slice_name(service: Service, *parts: str) -> str:
+    """``<service>-<5 chars>`` like a generated name, but derived from what the slice is for."""
+    prefix = service.name[: MAX_NAME - SUFFIX_LENGTH - 1] + "-"
+    return prefix + stable_suffix(service.namespace, service.name, *parts)
+
+
+def _address_key(address: str) -> int:
+    return int(netaddr.IPAddress(address))
+
+
+def _group(service: Service, pods: Sequence[Pod], family: IPFamily,
+           nodes: Mapping[str, Node]) -> dict[PortSet, list[Endpoint]]:
+    """Endpoints of one family, grouped by their resolved ports."""
+    groups: dict[PortSet, list[Endpoint]] = {}
+    for pod in pods:
+        address = next((ip for ip in pod.pod_ips if _family_of(ip) is family), None)
+        if address is None:
+            continue
+        groups.setdefault(pod_ports(service, pod), []).append(make_endpoint(pod, address, nodes))
+    for endpoints in groups.values():
+        endpoints.sort(key=lambda e: _address_key(e.addresses[0]))
+    return groups
+
+
+def _port_text(ports: PortSet) -> str:
+    return ",".join(f"{p.name}:{p.port}/{p.protocol.value}" for p in ports)
+
+
+def service_slices(service: Service, pods: Sequence[Pod], nodes: Mapping[str, Node],
+                   max_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> tuple[EndpointSlice, ...]:
+    """The slices the controller keeps for one Service (none for ExternalName or selector-less ones)."""
+    if service.selector is None or service.type is ServiceType.EXTERNAL_NAME:
+        return ()
+    members = [p for p in pods if selects(service, p) and is_endpoint(p)]
+    labels = slice_labels(service)
+    out: list[EndpointSlice] = []
+    for family in service_families(service, members):
+        address_type = AddressType(family.value)
+        groups = _group(service, members, family, nodes)
+        if not groups:
+            out.append(EndpointSlice(namespace=service.namespace, name=slice_name(service, family.value, "empty"),
+                                     service_name=service.name, address_type=address_type, labels=labels))
+            continue
+        for ports in sorted(groups, key=_port_text):
+            endpoints = groups[ports]
+            for chunk, start in enumerate(range(0, len(endpoints), max_per_slice)):
+                name = slice_name(service, family.value, _port_text(ports), str(chunk))
+                out.append(EndpointSlice(namespace=service.namespace, name=name, service_name=service.name,
+                                         address_type=address_type,
+                                         endpoints=tuple(endpoints[start:start + max_per_slice]),
+                                         ports=ports, labels=labels))
+    return tuple(out)
+
+
+def controller_slices(services: Sequence[Service], pods: Sequence[Pod], nodes: Sequence[Node],
+                      max_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> tuple[EndpointSlice, ...]:
+    """Every Service's controller-managed slices, in Service order."""
+    by_name = {n.name: n for n in nodes}
+    by_namespace: dict[str, list[Pod]] = {}
+    for pod in pods:
+        by_namespace.setdefault(pod.namespace, []).append(pod)
+    out: list[EndpointSlice] = []
+    for service in services:
+        out.extend(service_slices(service, by_namespace.get(service.namespace, []), by_name, max_per_slice))
+    return tuple(out)

@@ -1,0 +1,353 @@
+"""Running the controllers: settle a World, let time pass, and the API actions kubectl performs.
+
+Every action returns a new World; nothing here reads a clock or draws random
+numbers except through the ``rng`` it is given. After an action the
+controllers run until nothing changes (``settle``): Deployments resize their
+ReplicaSets, the sets create or delete pods, the scheduler places them. Time
+moves only in :func:`advance` and :func:`wait_for_rollout`, event by event
+(a pod becoming ready, a grace period ending), settling after each.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+
+from kubeproxy_sim.controllers import deployment as deploy
+from kubeproxy_sim.controllers.allocate import DEFAULT_SERVICE_CIDR, cluster_ip, node_port
+from kubeproxy_sim.controllers.endpointslice import controller_slices, selects
+from kubeproxy_sim.controllers.model import Container, Deployment, PodTemplate, SimPod, World
+from kubeproxy_sim.controllers.replicaset import (
+    bind,
+    delete_pod,
+    expire,
+    next_pod_event,
+    retry_unscheduled,
+    sync_replica_set,
+)
+from kubeproxy_sim.objects.model import (
+    Cluster,
+    ContainerPort,
+    EndpointSlice,
+    IPFamily,
+    Node,
+    Pod,
+    Protocol,
+    Service,
+    ServicePort,
+    ServiceType,
+)
+
+MAX_SETTLE_ROUNDS = 50
+
+
+class ActionError(Exception):
+    """An action the API server or kubectl would refuse; the message is kubectl's kind of answer."""
+
+
+# -- running the controllers -------------------------------------------------------------------------
+
+
+def _collect_garbage(world: World) -> World:
+    """Sets whose Deployment is gone are deleted, and so (gracefully) are their pods."""
+    owners = {(d.namespace, d.name) for d in world.deployments}
+    orphans = {(rs.namespace, rs.name) for rs in world.replica_sets if (rs.namespace, rs.owner) not in owners}
+    if not orphans:
+        return world
+    pods = tuple(delete_pod(world, p) if (p.namespace, p.owner) in orphans else p for p in world.pods)
+    sets = tuple(rs for rs in world.replica_sets if (rs.namespace, rs.name) not in orphans)
+    return replace(world, pods=pods, replica_sets=sets)
+
+
+def _round(world: World, rng: random.Random) -> World:
+    world = expire(world)
+    world = _collect_garbage(world)
+    world = retry_unscheduled(world)
+    for d in world.deployments:
+        world = deploy.sync_deployment(world, d, rng)
+    for rs in world.replica_sets:
+        current = next(x for x in world.replica_sets if x.key == rs.key)
+        world = sync_replica_set(world, current, rng)
+    return world
+
+
+def settle(world: World, rng: random.Random) -> World:
+    """Run every controller until the world stops changing."""
+    for _ in range(MAX_SETTLE_ROUNDS):
+        after = _round(world, rng)
+        if after == world:
+            return after
+        world = after
+    return world
+
+
+def next_event(world: World) -> float | None:
+    return next_pod_event(world)
+
+
+def advance(world: World, seconds: float, rng: random.Random) -> World:
+    """Let ``seconds`` pass, stopping at each event on the way."""
+    target = world.now + seconds
+    while (when := next_event(world)) is not None and when <= target:
+        world = settle(replace(world, now=when), rng)
+    return settle(replace(world, now=target), rng)
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutWait:
+    world: World
+    done: bool
+    messages: tuple[tuple[float, str], ...]  # (time, kubectl's line), each new line once
+
+
+def wait_for_rollout(world: World, namespace: str, name: str, rng: random.Random) -> RolloutWait:
+    """``kubectl rollout status``: advance until the rollout completes or misses its progress deadline."""
+    d = _deployment(world, namespace, name)
+    messages: list[tuple[float, str]] = []
+    last_progress = world.now
+    status = deploy.rollout_status(world, d)
+    while True:
+        done, line = status.message(d)
+        if not messages or messages[-1][1] != line:
+            messages.append((world.now, line))
+        if done:
+            return RolloutWait(world, True, tuple(messages))
+        deadline = last_progress + d.progress_deadline
+        when = next_event(world)
+        if when is None or when > deadline:
+            world = settle(replace(world, now=max(world.now, deadline)), rng)
+            messages.append((world.now, f'error: deployment "{d.name}" exceeded its progress deadline'))
+            return RolloutWait(world, False, tuple(messages))
+        world = settle(replace(world, now=when), rng)
+        d = _deployment(world, namespace, name)
+        after = deploy.rollout_status(world, d)
+        if (after.updated, after.available) != (status.updated, status.available) or after.replicas < status.replicas:
+            last_progress = world.now
+        status = after
+
+
+# -- the projection the data plane reads ---------------------------------------------------------------
+
+
+def cluster_of(world: World) -> Cluster:
+    """Services, the user's and the controller's EndpointSlices, Nodes and Pods at ``world.now``."""
+    pods = tuple(p.at(world.now) for p in world.pods)
+    slices = controller_slices(world.services, pods, world.nodes)
+    return Cluster(services=world.services, endpoint_slices=(*world.user_slices, *slices), nodes=world.nodes,
+                   pods=pods)
+
+
+# -- Deployments -------------------------------------------------------------------------------------------
+
+
+def _deployment(world: World, namespace: str, name: str) -> Deployment:
+    d = world.deployment(namespace, name)
+    if d is None:
+        raise ActionError(f'deployments.apps "{name}" not found')
+    return d
+
+
+def _put_deployment(world: World, d: Deployment) -> World:
+    others = tuple(x for x in world.deployments if x.key != d.key)
+    return replace(world, deployments=(*others, d))
+
+
+def container_name(image: str) -> str:
+    """kubectl create deployment's container name: the image's last path element without tag or digest."""
+    base = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+    return base or "container"
+
+
+def new_deployment(namespace: str, name: str, images: list[str], replicas: int, port: int | None) -> Deployment:
+    """What ``kubectl create deployment`` submits: label app=NAME, one container per image."""
+    labels = (("app", name),)
+    ports = (ContainerPort(name=None, container_port=port, protocol=Protocol.TCP),) if port else ()
+    containers = tuple(Container(container_name(image), image, ports if i == 0 else ())
+                       for i, image in enumerate(images))
+    return Deployment(namespace=namespace, name=name, replicas=replicas, selector=labels,
+                      template=PodTemplate(labels=labels, containers=containers), labels=labels)
+
+
+def create_deployment(world: World, d: Deployment, rng: random.Random) -> World:
+    if world.deployment(d.namespace, d.name) is not None:
+        raise ActionError(f'deployments.apps "{d.name}" already exists')
+    return settle(_put_deployment(world, d), rng)
+
+
+def apply_deployment(world: World, d: Deployment, rng: random.Random) -> World:
+    """Create or replace a Deployment's spec (``kubectl apply``)."""
+    return settle(_put_deployment(world, d), rng)
+
+
+def scale(world: World, namespace: str, name: str, replicas: int, rng: random.Random) -> World:
+    d = _deployment(world, namespace, name)
+    return settle(_put_deployment(world, replace(d, replicas=replicas)), rng)
+
+
+def set_image(world: World, namespace: str, name: str, images: dict[str, str], rng: random.Random) -> World:
+    """``kubectl set image``: ``*`` names every container."""
+    d = _deployment(world, namespace, name)
+    known = {c.name for c in d.template.containers}
+    for container in images:
+        if container != "*" and container not in known:
+            raise ActionError(f'unable to find container named "{container}"')
+    containers = tuple(replace(c, image=images.get(c.name, images.get("*", c.image))) for c in d.template.containers)
+    template = replace(d.template, containers=containers)
+    return settle(_put_deployment(world, replace(d, template=template)), rng)
+
+
+def undo(world: World, namespace: str, name: str, rng: random.Random, to_revision: int = 0) -> tuple[World, str]:
+    """``kubectl rollout undo``: the Deployment takes the template of the previous (or given) revision."""
+    d = _deployment(world, namespace, name)
+    target, problem = deploy.undo_target(world, d, to_revision)
+    if target is None:
+        raise ActionError(problem)
+    template = target.template.without_hash()
+    if template == d.template:
+        return world, f"deployment.apps/{name} skipped rollback (current template already matches revision " \
+                      f"{target.revision})"
+    world = settle(_put_deployment(world, replace(d, template=template)), rng)
+    return world, f"deployment.apps/{name} rolled back"
+
+
+def delete_deployment(world: World, namespace: str, name: str, rng: random.Random) -> World:
+    _deployment(world, namespace, name)
+    kept = tuple(d for d in world.deployments if not (d.namespace == namespace and d.name == name))
+    return settle(replace(world, deployments=kept), rng)
+
+
+# -- Pods -------------------------------------------------------------------------------------------------------
+
+
+def _pod(world: World, namespace: str, name: str) -> SimPod:
+    pod = world.pod(namespace, name)
+    if pod is None:
+        raise ActionError(f'pods "{name}" not found')
+    return pod
+
+
+def label_pod(world: World, namespace: str, name: str, changes: dict[str, str | None], rng: random.Random,
+              *, overwrite: bool = False) -> World:
+    """``kubectl label pods``: ``None`` removes a label; changing an existing value needs ``overwrite``."""
+    pod = _pod(world, namespace, name)
+    labels = dict(pod.labels)
+    for key, value in changes.items():
+        if value is not None and key in labels and labels[key] != value and not overwrite:
+            raise ActionError(f"'{key}' already has a value ({labels[key]}), and --overwrite is false")
+        if value is None:
+            labels.pop(key, None)
+        else:
+            labels[key] = value
+    changed = replace(pod, labels=tuple(sorted(labels.items())))
+    return settle(replace(world, pods=tuple(changed if p is pod else p for p in world.pods)), rng)
+
+
+def delete_pods(world: World, namespace: str, names: list[str], rng: random.Random) -> World:
+    for name in names:
+        _pod(world, namespace, name)
+    doomed = set(names)
+    pods = tuple(delete_pod(world, p) if p.namespace == namespace and p.name in doomed else p for p in world.pods)
+    return settle(replace(world, pods=pods), rng)
+
+
+def add_pod(world: World, pod: Pod, rng: random.Random) -> World:
+    """A bare Pod as applied: kept as written if it has an address, else scheduled and started like any pod."""
+    sim = SimPod(namespace=pod.namespace, name=pod.name, labels=pod.labels, owner=None, images=(),
+                 ports=pod.ports, created=world.now, serial=world.serial, node_name=pod.node_name,
+                 pod_ips=pod.pod_ips, ready_at=world.now if pod.ready else None,
+                 deleted_at=world.now if pod.terminating else None, host_network=pod.host_network)
+    world = replace(world, serial=world.serial + 1)
+    if not sim.pod_ips and not sim.host_network:
+        world, sim = bind(world, replace(sim, node_name=None, ready_at=None))
+    others = tuple(p for p in world.pods if p.key != sim.key)
+    return settle(replace(world, pods=(*others, sim)), rng)
+
+
+# -- Services -----------------------------------------------------------------------------------------------------
+
+
+def _service_cidr_family(cidr: str) -> IPFamily:
+    return IPFamily.IPV6 if ":" in cidr else IPFamily.IPV4
+
+
+def admit_service(world: World, service: Service, rng: random.Random, *, allocate_ip: bool = True,
+                  service_cidr: str = DEFAULT_SERVICE_CIDR) -> Service:
+    """Fill in what the API server allocates: a cluster IP (unless headless or ExternalName) and node ports."""
+    if allocate_ip and not service.cluster_ips and service.type is not ServiceType.EXTERNAL_NAME:
+        previous = world.service(service.namespace, service.name)
+        if previous is not None and previous.cluster_ips:
+            service = replace(service, cluster_ips=previous.cluster_ips, ip_families=previous.ip_families)
+        else:
+            used = {ip for s in world.services for ip in s.cluster_ips}
+            address = cluster_ip(service_cidr, used, rng)
+            service = replace(service, cluster_ips=(address,), ip_families=(_service_cidr_family(service_cidr),))
+    if service.type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER):
+        used_ports = {p.node_port for s in world.services for p in s.ports if s.key != service.key}
+        ports = []
+        for port in service.ports:
+            if port.node_port == 0:
+                port = replace(port, node_port=node_port(used_ports, rng))
+            used_ports.add(port.node_port)
+            ports.append(port)
+        service = replace(service, ports=tuple(ports))
+    return service
+
+
+def put_service(world: World, service: Service) -> World:
+    others = tuple(s for s in world.services if s.key != service.key)
+    return replace(world, services=(*others, service))
+
+
+def expose(world: World, namespace: str, deployment: str, rng: random.Random, *, port: int,
+           target_port: int | str | None = None, service_type: ServiceType = ServiceType.CLUSTER_IP,
+           name: str | None = None, protocol: Protocol = Protocol.TCP,
+           service_cidr: str = DEFAULT_SERVICE_CIDR) -> tuple[World, Service]:
+    """``kubectl expose deployment``: the Deployment's selector and labels, one port, allocated addresses."""
+    d = _deployment(world, namespace, deployment)
+    service_name = name or d.name
+    if world.service(namespace, service_name) is not None:
+        raise ActionError(f'services "{service_name}" already exists')
+    service = Service(namespace=namespace, name=service_name, type=service_type,
+                      ports=(ServicePort(name="", protocol=protocol, port=port,
+                                         target_port=target_port if target_port is not None else port),),
+                      selector=d.selector, labels=d.labels)
+    service = admit_service(world, service, rng, service_cidr=service_cidr)
+    return put_service(world, service), service
+
+
+def delete_services(world: World, namespace: str, names: list[str]) -> World:
+    for name in names:
+        if world.service(namespace, name) is None:
+            raise ActionError(f'services "{name}" not found')
+    doomed = set(names)
+    return replace(world, services=tuple(s for s in world.services
+                                         if not (s.namespace == namespace and s.name in doomed)))
+
+
+def labelled(items: tuple[Service, ...] | tuple[SimPod, ...] | tuple[Deployment, ...], namespace: str,
+             selector: tuple[tuple[str, str], ...]) -> list[str]:
+    """Names of the objects in ``namespace`` whose labels match an equality selector."""
+    return [x.name for x in items if x.namespace == namespace and all(dict(x.labels).get(k) == v
+                                                                       for k, v in selector)]
+
+
+# -- applying loaded objects --------------------------------------------------------------------------------------
+
+
+def put_nodes(world: World, nodes: tuple[Node, ...], not_ready: frozenset[str], rng: random.Random) -> World:
+    """Add or replace Nodes; readiness as given."""
+    names = {n.name for n in nodes}
+    kept = tuple(n for n in world.nodes if n.name not in names)
+    ready_now = world.not_ready_nodes - names | not_ready
+    return settle(replace(world, nodes=(*kept, *nodes), not_ready_nodes=frozenset(ready_now)), rng)
+
+
+def put_slices(world: World, slices: tuple[EndpointSlice, ...]) -> World:
+    keys = {s.key for s in slices}
+    kept = tuple(s for s in world.user_slices if s.key not in keys)
+    return replace(world, user_slices=(*kept, *slices))
+
+
+def pods_of_service(world: World, service: Service) -> list[SimPod]:
+    """The pods a Service's selector picks (for messages and tests)."""
+    return [p for p in world.pods if selects(service, p.at(world.now))]

@@ -1,0 +1,461 @@
+"""Partial syncs: kube-proxy's sync loop, one step at a time, as pure values.
+
+After its first (full) sync kube-proxy rewrites only what changed: the
+per-service nat chains (KUBE-SVC/SVL/EXT/FW/SEP) of the services whose Service
+or EndpointSlices changed since the last sync. Whatever has to agree with every
+service is written each time: the whole filter table and nat KUBE-SERVICES,
+KUBE-NODEPORTS, KUBE-POSTROUTING and KUBE-MARK-MASQ. Chains no longer in use
+are declared (which flushes them) and deleted with ``-X``; with more than 1000
+endpoints that cleanup waits for a sync period, because listing the node's
+chains is what costs there.
+
+:func:`sync` is one step: the previous :class:`SyncState`, the objects, the
+changed services and a clock value in; the restore input, the metrics and the
+state to continue from (one if the restore was applied, one if it failed) out.
+:func:`apply_restore` is the node's half: what ``iptables-restore --noflush``
+does to its tables, including the refusals that make a restore fail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from kubeproxy_sim.errors import KubeproxySimError
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
+from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Service
+from kubeproxy_sim.proxier import naming
+from kubeproxy_sim.proxier import sync as full_sync
+from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.proxier.rules import filter as filter_rules
+from kubeproxy_sim.proxier.rules import masquerade
+from kubeproxy_sim.proxier.rules import services as service_rules
+from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext, make_context
+from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
+
+ChainRules = tuple[tuple[str, tuple[str, ...]], ...]
+"""(chain, rule texts) pairs, in the order they are written."""
+
+_ENTRY_CHAINS = (naming.KUBE_SERVICES, naming.KUBE_NODEPORTS)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncTiming:
+    """kube-proxy's periods, in seconds: ``sync_period`` (``--iptables-sync-period``, which also paces the
+    stale-chain cleanup of large clusters) and the forced full resync period (one hour upstream)."""
+
+    sync_period: float = 30.0
+    full_sync_period: float = 3600.0
+
+
+DEFAULT_TIMING = SyncTiming()
+
+
+@dataclass(frozen=True, slots=True)
+class PortRules:
+    """One service port's rules, split the way a partial sync treats them.
+
+    ``filter`` and ``entry`` (nat KUBE-SERVICES / KUBE-NODEPORTS) are written on
+    every sync; ``chains`` (the port's own nat chains) only when its service
+    changed, and are otherwise only counted.
+    """
+
+    filter: ChainRules
+    entry: ChainRules
+    chains: ChainRules
+    endpoints: int
+    no_local_internal: bool = False
+    no_local_external: bool = False
+
+    @property
+    def chain_rule_count(self) -> int:
+        return sum(len(rules) for _, rules in self.chains)
+
+
+ServiceRules = Mapping[str, tuple[PortRules, ...]]
+"""Rules per service ("namespace/name"), its ports in the service's order."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """What kube-proxy remembers between syncs.
+
+    ``nat_chains``: kube-proxy's per-service chains present in the node's nat
+    table (what its ``iptables-save`` would list), the source of stale chains.
+    ``services``: the rules of the last sync per service, reused for services
+    that did not change. ``basis``: the config and node zone they were built
+    for; when either changes the next sync is full, as kube-proxy restarts or
+    resyncs fully on a topology change.
+    """
+
+    need_full_sync: bool = True
+    last_full_sync: float | None = None
+    last_cleanup: float | None = None
+    nat_chains: frozenset[str] = frozenset()
+    services: ServiceRules = field(default_factory=lambda: MappingProxyType({}))
+    basis: tuple[ProxyConfig, str | None] | None = None
+
+    def forcing_full(self) -> SyncState:
+        """The state after kube-proxy's forced resync request (iptables monitor, topology change)."""
+        return replace(self, need_full_sync=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncMetrics:
+    """The rule-count metrics of one sync, counted as kube-proxy counts them.
+
+    ``filter_rules`` is both sync_proxy_rules_iptables_total and _last for the
+    filter table (always written whole); for nat, _last counts the rules
+    written and _total adds the rules of the chains a partial sync skipped.
+    """
+
+    full: bool
+    filter_rules: int
+    nat_rules_synced: int
+    nat_rules_total: int
+    deleted_chains: int
+    no_local_endpoints_internal: int
+    no_local_endpoints_external: int
+
+    def prometheus(self, ip_family: str = "IPv4") -> list[str]:
+        """The metrics as Prometheus text lines (kube-proxy's names and labels)."""
+        fam = f'ip_family="{ip_family}"'
+        return [
+            f'kubeproxy_sync_proxy_rules_iptables_total{{table="filter",{fam}}} {self.filter_rules}',
+            f'kubeproxy_sync_proxy_rules_iptables_last{{table="filter",{fam}}} {self.filter_rules}',
+            f'kubeproxy_sync_proxy_rules_iptables_total{{table="nat",{fam}}} {self.nat_rules_total}',
+            f'kubeproxy_sync_proxy_rules_iptables_last{{table="nat",{fam}}} {self.nat_rules_synced}',
+            f'kubeproxy_sync_proxy_rules_no_local_endpoints_total{{traffic_policy="internal",{fam}}} '
+            f"{self.no_local_endpoints_internal}",
+            f'kubeproxy_sync_proxy_rules_no_local_endpoints_total{{traffic_policy="external",{fam}}} '
+            f"{self.no_local_endpoints_external}",
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    """One sync: the restore input, whether it was full, its metrics, and the two possible next states.
+
+    ``jumps`` are the built-in-chain jumps a full sync ensures (empty for a
+    partial one). Continue from ``succeeded`` when the restore was applied,
+    from ``failed`` when it was refused: the changes are then lost, so the
+    next sync is full.
+    """
+
+    restore: Ruleset
+    full: bool
+    metrics: SyncMetrics
+    jumps: tuple[tuple[str, str, Rule], ...]
+    succeeded: SyncState
+    failed: SyncState
+
+    def next_state(self, applied: bool) -> SyncState:
+        return self.succeeded if applied else self.failed
+
+
+class RestoreError(KubeproxySimError):
+    """iptables-restore refused the input; nothing of it was applied."""
+
+
+# ---------------------------------------------------------------------------
+# Building rules per service
+# ---------------------------------------------------------------------------
+
+_Pair = tuple[ServicePortInfo, tuple[EndpointInfo, ...]]
+
+
+def _group_pairs(cluster: Cluster, config: ProxyConfig) -> dict[str, list[_Pair]]:
+    """(service port, endpoints) pairs per service key, ports in the service's order."""
+    eps_map = endpoints_map(cluster.endpoint_slices, config)
+    grouped: dict[str, list[_Pair]] = {}
+    for svc in all_service_ports(cluster, config):
+        grouped.setdefault(f"{svc.namespace}/{svc.name}", []).append((svc, eps_map.get(svc.key, ())))
+    return grouped
+
+
+def _pairs_for(cluster: Cluster, config: ProxyConfig, keys: frozenset[str]) -> dict[str, list[_Pair]]:
+    """The pairs of only the services in ``keys``: a partial sync looks at nothing else."""
+    services = tuple(s for s in cluster.services if s.key in keys)
+    slices = tuple(s for s in cluster.endpoint_slices if f"{s.namespace}/{s.service_name}" in keys)
+    return _group_pairs(Cluster(services, slices), config)
+
+
+def port_rules(ctx: SyncContext, svc: ServicePortInfo, eps: tuple[EndpointInfo, ...], zone: str | None) -> PortRules:
+    """Write one service port's rules into a buffer of its own and split them by how syncs treat them."""
+    buf = RuleBuffer()
+    plan = full_sync.write_service_port(ctx, svc, eps, zone, buf)
+    internal, external = plan.internal_verdict, plan.external_verdict
+    return PortRules(
+        filter=tuple((chain, tuple(rules)) for chain, rules in buf.filter.items() if rules),
+        entry=tuple((chain, tuple(buf.nat[chain])) for chain in _ENTRY_CHAINS if buf.nat.get(chain)),
+        chains=tuple((chain, tuple(buf.nat.get(chain, ()))) for chain in buf.nat_chains),
+        endpoints=len(eps),
+        no_local_internal=internal is not None and internal.target == "DROP",
+        no_local_external=external is not None and external.target == "DROP",
+    )
+
+
+def _render(ctx: SyncContext, pairs: dict[str, list[_Pair]], zone: str | None) -> dict[str, tuple[PortRules, ...]]:
+    return {key: tuple(port_rules(ctx, svc, eps, zone) for svc, eps in ports) for key, ports in pairs.items()}
+
+
+# ---------------------------------------------------------------------------
+# One sync
+# ---------------------------------------------------------------------------
+
+
+def _full_sync_due(state: SyncState, now: float, timing: SyncTiming) -> bool:
+    return state.last_full_sync is None or now - state.last_full_sync > timing.full_sync_period
+
+
+def _cleanup_due(state: SyncState, large_cluster: bool, now: float, timing: SyncTiming) -> bool:
+    """Small clusters look for stale chains on every sync; large ones once per sync period."""
+    return not large_cluster or state.last_cleanup is None or now - state.last_cleanup > timing.sync_period
+
+
+def _service_rules(state: SyncState, cluster: Cluster, config: ProxyConfig, zone: str | None, full: bool,
+                   changed: frozenset[str]) -> tuple[dict[str, tuple[PortRules, ...]], SyncContext]:
+    """Rules for every service: rebuilt for all (full) or for the changed ones, reused for the rest.
+
+    The endpoint total (and so large-cluster mode, which drops comments) is
+    known only once the changed services' endpoints are, so rendering waits
+    for it.
+    """
+    if full:
+        pairs = _group_pairs(cluster, config)
+        kept: dict[str, tuple[PortRules, ...]] = {}
+    else:
+        pairs = _pairs_for(cluster, config, changed)
+        kept = {key: ports for key, ports in state.services.items() if key not in changed}
+    total = sum(p.endpoints for ports in kept.values() for p in ports)
+    total += sum(len(eps) for ports in pairs.values() for _, eps in ports)
+    ctx = make_context(config, total)
+    kept.update(_render(ctx, pairs, zone))
+    return kept, ctx
+
+
+@dataclass(slots=True)
+class _Assembly:
+    out: RuleBuffer
+    skipped_rules: int = 0
+    written_chains: list[str] = field(default_factory=list)
+    no_local_internal: int = 0
+    no_local_external: int = 0
+
+
+def _assemble(ctx: SyncContext, services: Mapping[str, tuple[PortRules, ...]], full: bool,
+              changed: frozenset[str]) -> _Assembly:
+    """Lay the rules out in the order a full sync writes them, leaving out unchanged services' chains."""
+    out = RuleBuffer(filter_chains=list(filter_rules.TOP_LEVEL_FILTER_CHAINS),
+                     nat_chains=list(full_sync.TOP_LEVEL_NAT_CHAINS))
+    masquerade.postrouting_rules(ctx, out)
+    masquerade.mark_masq_rules(ctx, out)
+    filter_rules.localnet_firewall(ctx, out)
+    acc = _Assembly(out)
+    for key in sorted(services):
+        write = full or key in changed
+        for port in services[key]:
+            _add_port(acc, port, write)
+    service_rules.nodeports_jump_rules(ctx, out)
+    filter_rules.forward_rules(ctx, out)
+    return acc
+
+
+def _add_port(acc: _Assembly, port: PortRules, write: bool) -> None:
+    out = acc.out
+    for chain, rules in port.filter:
+        out.filter[chain].extend(rules)
+    for chain, rules in port.entry:
+        out.nat[chain].extend(rules)
+    if write:
+        for chain, rules in port.chains:
+            out.nat_chains.append(chain)
+            out.nat[chain].extend(rules)
+            acc.written_chains.append(chain)
+    else:
+        acc.skipped_rules += port.chain_rule_count
+    acc.no_local_internal += port.no_local_internal
+    acc.no_local_external += port.no_local_external
+
+
+def _restore_input(ctx: SyncContext, acc: _Assembly, stale: list[str]) -> Ruleset:
+    """The filter and nat tables; stale chains are declared (flushing them) and then deleted."""
+    out = acc.out
+    out.nat_chains.extend(stale)
+    nat = full_sync.build_table("nat", out.nat_chains, out.nat)
+    nat = Table(nat.name, nat.chains, tuple(full_sync.canonical_chain_order(stale)))
+    return Ruleset((full_sync.build_table("filter", out.filter_chains, out.filter), nat), ipv6=ctx.ipv6)
+
+
+def _count(table: Table | None) -> int:
+    return sum(len(c.rules) for c in table.chains) if table is not None else 0
+
+
+def sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed: Iterable[str], now: float,
+         timing: SyncTiming = DEFAULT_TIMING, existing_chains: frozenset[str] | None = None) -> SyncOutcome:
+    """One kube-proxy sync.
+
+    ``changed``: the services ("namespace/name") whose Service or EndpointSlices
+    changed since the previous sync, as the change trackers report them.
+    ``now``: the clock, in seconds. ``existing_chains``: the node's nat chains
+    when known from the node itself (default: what the state remembers).
+    """
+    changed_keys = frozenset(changed)
+    zone = full_sync.node_zone(cluster, config)
+    basis = (config, zone)
+    full = state.need_full_sync or state.basis != basis or _full_sync_due(state, now, timing)
+    services, ctx = _service_rules(state, cluster, config, zone, full, changed_keys)
+    acc = _assemble(ctx, services, full, changed_keys)
+    cleanup = _cleanup_due(state, ctx.large_cluster, now, timing)
+    existing = state.nat_chains if existing_chains is None else existing_chains
+    stale: list[str] = []
+    if cleanup:
+        active = {chain for ports in services.values() for port in ports for chain, _ in port.chains}
+        stale = sorted(c for c in existing - active if naming.is_service_chain(c))
+    restore = _restore_input(ctx, acc, stale)
+    nat_synced = _count(restore.table("nat"))
+    metrics = SyncMetrics(full, _count(restore.table("filter")), nat_synced, nat_synced + acc.skipped_rules,
+                          len(stale), acc.no_local_internal, acc.no_local_external)
+    kernel_after = (existing | set(acc.written_chains)) - set(stale)
+    succeeded = SyncState(
+        need_full_sync=False,
+        last_full_sync=now if full else state.last_full_sync,
+        last_cleanup=now if cleanup else state.last_cleanup,
+        nat_chains=frozenset(c for c in kernel_after if naming.is_service_chain(c)),
+        services=MappingProxyType(services),
+        basis=basis,
+    )
+    failed = replace(succeeded, need_full_sync=True, last_full_sync=state.last_full_sync, nat_chains=existing)
+    jumps = full_sync.jump_rules(naming.KUBE_FIREWALL in acc.out.filter_chains) if full else ()
+    return SyncOutcome(restore, full, metrics, jumps, succeeded, failed)
+
+
+# ---------------------------------------------------------------------------
+# What changed between two sets of objects
+# ---------------------------------------------------------------------------
+
+
+def _slices_by_service(slices: Iterable[EndpointSlice]) -> dict[str, dict[str, EndpointSlice]]:
+    grouped: dict[str, dict[str, EndpointSlice]] = {}
+    for es in slices:
+        grouped.setdefault(f"{es.namespace}/{es.service_name}", {})[es.key] = es
+    return grouped
+
+
+def changed_services(before: Cluster, after: Cluster) -> frozenset[str]:
+    """Services ("namespace/name") whose Service object or EndpointSlices differ between two snapshots.
+
+    A slice that moves from one service to another changes both. Where an
+    object came from (its file) does not count as a change.
+    """
+    old_svc: dict[str, Service] = {s.key: s for s in before.services}
+    new_svc: dict[str, Service] = {s.key: s for s in after.services}
+    changed = {key for key in old_svc.keys() | new_svc.keys() if old_svc.get(key) != new_svc.get(key)}
+    old_eps, new_eps = _slices_by_service(before.endpoint_slices), _slices_by_service(after.endpoint_slices)
+    changed.update(key for key in old_eps.keys() | new_eps.keys() if old_eps.get(key) != new_eps.get(key))
+    return frozenset(changed)
+
+
+# ---------------------------------------------------------------------------
+# The node's side: iptables-restore --noflush
+# ---------------------------------------------------------------------------
+
+# Targets that are extensions, not chains (a jump to anything else must name a chain of the table).
+TARGET_EXTENSIONS = frozenset({
+    "ACCEPT", "DROP", "REJECT", "RETURN", "QUEUE", "NFQUEUE", "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP",
+    "MARK", "CONNMARK", "LOG", "NFLOG", "NOTRACK", "CT", "TPROXY", "TCPMSS", "CLASSIFY", "AUDIT", "TRACE",
+    "SET", "CHECKSUM", "TEE",
+})
+_JUMP = re.compile(r'(?:^| )-[jg] ("[^"]*"|\S+)')
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def jump_target(spec: str) -> str | None:
+    """The ``-j``/``-g`` target of a rule's text (quoted comments cannot fake one)."""
+    m = _JUMP.search(_QUOTED.sub('""', spec))
+    return m.group(1) if m else None
+
+
+def _empty_table(name: str) -> Table:
+    """A table as the kernel creates it: its built-in chains with policy ACCEPT."""
+    return Table(name, tuple(Chain(c, (), "ACCEPT") for c in BUILTIN_CHAINS.get(name, ())))
+
+
+def _apply_table(current: Table, restore: Table) -> Table:
+    """Declared chains are flushed and refilled, ``-X`` deletes, every other chain is left alone."""
+    chains = {c.name: c for c in current.chains}
+    for chain in restore.chains:
+        old = chains.get(chain.name)
+        policy = chain.policy if chain.policy is not None else (old.policy if old is not None else None)
+        chains[chain.name] = Chain(chain.name, chain.rules, policy)
+    for name in restore.deleted:
+        _delete_chain(restore.name, chains, name)
+    _check_targets(restore.name, chains)
+    return Table(current.name, tuple(chains.values()))
+
+
+def _delete_chain(table: str, chains: dict[str, Chain], name: str) -> None:
+    if name in BUILTIN_CHAINS.get(table, ()):
+        raise RestoreError(f"iptables-restore: table {table}: cannot delete built-in chain {name}")
+    chain = chains.get(name)
+    if chain is None:
+        raise RestoreError(f"iptables-restore: table {table}: cannot delete chain {name}: no such chain")
+    if chain.rules:
+        raise RestoreError(f"iptables-restore: table {table}: cannot delete chain {name}: it still has "
+                           f"{len(chain.rules)} rules (declare it first to flush it)")
+    users = sorted(c.name for c in chains.values() if c.name != name
+                   and any(jump_target(r.spec) == name for r in c.rules))
+    if users:
+        raise RestoreError(f"iptables-restore: table {table}: cannot delete chain {name}: still referenced "
+                           f"from {', '.join(users)}")
+    del chains[name]
+
+
+def _check_targets(table: str, chains: dict[str, Chain]) -> None:
+    """Every jump must land on a chain of the table or a target extension, as the kernel insists."""
+    for chain in chains.values():
+        for rule in chain.rules:
+            target = jump_target(rule.spec)
+            if target is not None and target not in chains and target not in TARGET_EXTENSIONS:
+                raise RestoreError(f"iptables-restore: table {table}: rule in chain {chain.name} jumps to "
+                                   f"{target}, which is neither a chain nor a target")
+
+
+def apply_restore(state: Ruleset, restore: Ruleset) -> Ruleset:
+    """The node's tables after ``iptables-restore --noflush`` of ``restore``; raises RestoreError, with the
+    node unchanged, when the kernel would refuse it (deleting a chain still in use, jumping nowhere)."""
+    tables = {t.name: t for t in state.tables}
+    order = [t.name for t in state.tables]
+    for table in restore.tables:
+        if table.name not in tables:
+            order.append(table.name)
+        tables[table.name] = _apply_table(tables.get(table.name) or _empty_table(table.name), table)
+    return Ruleset(tuple(tables[name] for name in order), state.ipv6 if state.tables else restore.ipv6)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A sync applied to a node: the node and state after it, the sync, and the refusal if any."""
+
+    node: Ruleset
+    state: SyncState
+    outcome: SyncOutcome
+    error: RestoreError | None = None
+
+
+def sync_and_apply(node: Ruleset, state: SyncState, cluster: Cluster, config: ProxyConfig, changed: Iterable[str],
+                   now: float, timing: SyncTiming = DEFAULT_TIMING) -> Step:
+    """Run one sync and restore its output on ``node``; a refused restore leaves the node as it was.
+
+    The stale chains are found in ``node`` itself, as kube-proxy reads them with iptables-save.
+    """
+    nat = node.table("nat")
+    existing = frozenset(c.name for c in nat.chains if naming.is_service_chain(c.name)) if nat else frozenset()
+    outcome = sync(state, cluster, config, changed, now, timing, existing)
+    try:
+        after = apply_restore(node, outcome.restore)
+    except RestoreError as exc:
+        return Step(node, outcome.failed, outcome, exc)
+    return Step(after, outcome.succeeded, outcome)
