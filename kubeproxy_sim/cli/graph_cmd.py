@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.cli.output import add_color_flag, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.proxier.full import as_node_holds_it
 
@@ -52,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     out.add_argument("--format", choices=FORMATS,
                      help="svg or png (need Graphviz), dot or mermaid text (default: from -o's suffix, else dot)")
     out.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    add_color_flag(out)
     parser.set_defaults(func=run)
 
 
@@ -83,33 +85,43 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool]:
                                     field="--rules"))
     from kubeproxy_sim.cli.options import load_node_rules
 
-    node_rules = load_node_rules(args)
-    for diagnostic in node_rules.inputs.diagnostics:
-        print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
+    with progress("loading objects and generating rules"):
+        node_rules = load_node_rules(args)
+    report(node_rules.inputs.diagnostics, args)
     errors = bool(node_rules.inputs.errors)
     return node_rules.ruleset, f"node {node_rules.config.node_name}", errors  # type: ignore[return-value]
 
 
 def build(args: argparse.Namespace, ruleset: Ruleset, title: str) -> Graph:
     """The graph the flags ask for: tables, service scope, folded endpoints."""
+    return scoped_graph(ruleset, title, service=args.service, table=args.table, max_endpoints=args.max_endpoints,
+                        dump=args.rules)
+
+
+def scoped_graph(ruleset: Ruleset, title: str, *, service: str | None = None, table: str | None = None,
+                 max_endpoints: int = 8, dump: str | None = None) -> Graph:
+    """One node's graph, cut to one service port (``NS/NAME[:PORT]``) and/or one table, long fans folded.
+
+    ``trace --graph`` draws through here too, so its picture is the one ``graph --service`` shows.
+    """
     from kubeproxy_sim.graph import DEFAULT_TABLES, build_graph, collapse_endpoints, parse_service_ref
     from kubeproxy_sim.graph.scope import scope_graph, select_service
 
-    tables = (args.table,) if args.table else DEFAULT_TABLES
+    tables = (table,) if table else DEFAULT_TABLES
     selection = None
-    if args.service:
-        ref = parse_service_ref(args.service)
-        selection = select_service(ruleset, ref, (args.table,) if args.table else None)
+    if service:
+        ref = parse_service_ref(service)
+        selection = select_service(ruleset, ref, (table,) if table else None)
         title += f", service {ref}"
-    if args.table:
-        title += f", {args.table} table"
+    if table:
+        title += f", {table} table"
     graph = build_graph(ruleset, tables=tables, title=title)
     if selection is not None:
         graph = scope_graph(graph, selection)
     if not graph.nodes:
         raise InputError(Diagnostic(f"no rules to draw in the {' and '.join(tables)} table(s)",
-                                    file=args.rules, field="--table" if args.table else None))
-    return collapse_endpoints(graph, args.max_endpoints)
+                                    file=dump, field="--table" if table else None))
+    return collapse_endpoints(graph, max_endpoints)
 
 
 def render(graph: Graph, fmt: str) -> bytes:
@@ -145,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
                                     field="--max-endpoints"))
     fmt = output_format(args)
     ruleset, title, had_errors = load_rules(args)
-    graph = build(args, ruleset, title)
+    with progress("drawing the graph"):
+        graph = build(args, ruleset, title)
+        data = render(graph, fmt)
     chains = sum(1 for n in graph.nodes if n.kind.is_chain)
-    write(render(graph, fmt), fmt, args.output, f"{chains} chains, {len(graph.edges)} rules")
+    write(data, fmt, args.output, f"{chains} chains, {len(graph.edges)} rules")
     return 1 if had_errors else 0

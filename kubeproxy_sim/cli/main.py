@@ -26,6 +26,13 @@ COMMAND_MODULES = (
     "kubeproxy_sim.cli.demo_cmd",
     "kubeproxy_sim.cli.netns_cmd",
     "kubeproxy_sim.cli.graph_cmd",
+    "kubeproxy_sim.cli.scenario_cmd",
+    "kubeproxy_sim.cli.replay_cmd",
+    "kubeproxy_sim.cli.send_cmd",
+    "kubeproxy_sim.cli.healthz_cmd",
+    "kubeproxy_sim.cli.dist_cmd",
+    "kubeproxy_sim.cli.diff_cmd",
+    "kubeproxy_sim.cli.completion_cmd",
 )
 
 

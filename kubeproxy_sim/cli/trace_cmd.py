@@ -9,18 +9,39 @@ kube-proxy installs in them are added, so the packet reaches its chains.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.cli.output import (
+    INDENT_TREE,
+    UNICODE_TREE,
+    Console,
+    TreeNode,
+    add_output_flags,
+    console,
+    emit,
+    progress,
+    render_tree,
+    report,
+)
 from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.proxier.full import as_node_holds_it
 
+if TYPE_CHECKING:
+    from kubeproxy_sim.graph import Edge, Graph, ServiceRef
+    from kubeproxy_sim.netfilter.model import Ruleset
+    from kubeproxy_sim.netfilter.trace import PathStep, TraceResult
+
 EXAMPLES = """examples:
-  kubeproxy-sim trace --scenario bootcamp --src 10.0.0.2 --dst 10.96.0.10 --dport 8080
+  kubeproxy-sim trace --scenario bootcamp --src 10.244.0.9 --dst 10.96.142.87 --dport 8080
+  kubeproxy-sim trace --scenario bootcamp --src 192.168.49.1 --dst 192.168.49.2 --dport 31526 --graph path.svg
+  kubeproxy-sim trace --scenario bootcamp --src 10.244.0.9 --dst 10.96.142.87 --dport 8080 -o yaml
   kubeproxy-sim trace --rules node.rules --node-ip 192.168.0.2 --src 203.0.113.9 --dst 192.168.0.2 --dport 30080
   kubeproxy-sim trace --rules node.rules --src 10.0.0.2 --dst 172.30.0.41 --dport 80 -o json
 """
+GRAPH_SUFFIXES = ".svg, .png, .dot, .gv, .mmd or .mermaid"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,7 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     pkt.add_argument("--bridge-port", metavar="IFACE", help="the bridge port it came in through (physdev)")
     pkt.add_argument("--ctstate", default="NEW", choices=["NEW", "ESTABLISHED", "RELATED", "INVALID"],
                      help="its connection's conntrack state (default NEW: the first packet)")
-    parser.add_argument("-o", "--output", choices=["text", "json"], default="text", help="output format")
+    out = parser.add_argument_group("output")
+    add_output_flags(out)
+    out.add_argument("--graph", metavar="FILE", help="also draw the node's chains, scoped to the service the packet "
+                     f"hits, with the packet's paths highlighted and each outcome's probability ({GRAPH_SUFFIXES})")
     parser.set_defaults(func=run)
 
 
@@ -81,9 +105,9 @@ def _from_dump(args: argparse.Namespace, family: int):
 def _from_objects(args: argparse.Namespace, family: int):
     from kubeproxy_sim.cli.options import load_node_rules
 
-    node = load_node_rules(args)
-    for diagnostic in node.inputs.diagnostics:
-        print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
+    with progress("loading objects and generating rules"):
+        node = load_node_rules(args)
+    report(node.inputs.diagnostics, args)
     if (6 if node.ruleset.ipv6 else 4) != family:
         raise InputError(Diagnostic(f"the packet is IPv{family} but the node's proxier is "
                                     f"IPv{6 if node.ruleset.ipv6 else 4}; expected addresses of that family "
@@ -92,9 +116,10 @@ def _from_objects(args: argparse.Namespace, family: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, render_text
+    from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
     packet = _packet(args)
+    graph_format = _graph_format(args.graph) if args.graph else None
     if args.rules and (args.filename or args.scenario):
         raise InputError(Diagnostic("--rules and -f/--scenario both given; expected one source of rules",
                                     field="--rules"))
@@ -106,9 +131,164 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(Diagnostic("no rules given; expected --rules DUMP, -f PATH or --scenario NAME",
                                     field="--rules"))
     node = NodeContext.of(addresses, affinity=args.affinity)
-    result = Tracer(ruleset, node).trace(packet)
-    if args.output == "json":
-        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
-    else:
-        sys.stdout.write(render_text(result))
+    with progress("tracing"):
+        result = Tracer(ruleset, node).trace(packet)
+    con = console(args)
+    emit(result.to_json(), args.output, text=lambda: trace_text(result, con))
+    if args.graph:
+        write_trace_graph(ruleset, result, args.graph, graph_format, args.rules)  # type: ignore[arg-type]
     return 1 if errors else 0
+
+
+# --------------------------------------------------------------------------- text
+
+
+def path_forest(path: Sequence[PathStep]) -> tuple[TreeNode, ...]:
+    """A path as trees: one per built-in chain entered, a chain's rules under it, a jumped-to chain after
+    the rule that jumped (so returning to the caller reads naturally)."""
+    from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
+
+    roots: list[list] = []
+    stack: list[tuple[tuple[str, str], list]] = []
+    for step in path:
+        here = (step.table, step.chain)
+        keys = [key for key, _ in stack]
+        if here in keys:
+            del stack[keys.index(here) + 1:]
+        else:
+            if step.chain in BUILTIN_CHAINS.get(step.table, ()):
+                stack = []
+            node: list = [f"{step.table} {step.chain}" if not stack else step.chain, [], ("bold",)]
+            (stack[-1][1] if stack else roots).append(node)
+            stack.append((here, node[1]))
+        where = f"line {step.line}" if step.line else "added"
+        stack[-1][1].append([f"{where}: {step.rule}", [], ()])
+    return tuple(_freeze(n) for n in roots)
+
+
+def _freeze(node: list) -> TreeNode:
+    label, children, styles = node
+    return TreeNode(label, tuple(_freeze(c) for c in children), styles)
+
+
+def _percent(share) -> str:
+    text = f"{float(share) * 100:.4f}".rstrip("0").rstrip(".")
+    return f"{text}% ({share})"
+
+
+VERDICT_STYLES = {"DNAT": ("green", "bold"), "ACCEPT": ("green", "bold"), "DROP": ("red", "bold"),
+                  "REJECT": ("red", "bold")}
+
+
+def trace_text(result: TraceResult, con: Console | None = None) -> str:
+    """The person's view of a trace. Plain (a pipe, a file) it is the tracer's own text, line for line;
+    on a terminal the paths are drawn with box-drawing characters and the verdicts coloured."""
+    con = con or Console(sys.stdout)
+    p = result.packet
+    port = f":{p.dport}" if p.dport is not None else ""
+    origin = "generated on the node" if result.origin == "local" else "from elsewhere"
+    out = [con.paint(f"{p.proto} {p.src_text} -> {p.dst_text}{port}", "bold") + f" ({origin})", ""]
+    chars = UNICODE_TREE if con.unicode else INDENT_TREE
+    for o in result.outcomes:
+        head = f"DNAT to {o.destination}" if o.verdict == "DNAT" else o.verdict
+        head = con.paint(head, *VERDICT_STYLES.get(o.verdict, ()))
+        if o.masquerade:
+            head += ", " + con.paint("masqueraded", "yellow")
+        out.append(f"{head}: {con.paint(_percent(o.probability_exact), 'bold')}")
+        out.extend(render_tree(path_forest(o.path), chars, color=con.color, indent="  "))
+        out.append("")
+    if result.uncertain:
+        out.append(con.paint("Uncertain (the answer depends on these):", "yellow", "bold"))
+        for u in result.uncertain:
+            where = f"line {u.line}" if u.line else "rule"
+            out.append(f"  {where}: {u.rule}")
+            out.append(f"    {con.paint(u.reason, 'yellow')}")
+    return "\n".join(out).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- --graph
+
+
+def _graph_format(path: str) -> str:
+    from pathlib import Path
+
+    from kubeproxy_sim.cli.graph_cmd import SUFFIX_FORMATS
+
+    fmt = SUFFIX_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise InputError(Diagnostic(f"cannot tell the picture's format from {path!r}; expected a file ending in "
+                                    f"{GRAPH_SUFFIXES}", field="--graph"))
+    return fmt
+
+
+def service_hit(ruleset: Ruleset, result: TraceResult) -> ServiceRef | None:
+    """The service port whose rules in the shared chains the packet matched first (None: no service)."""
+    from kubeproxy_sim.graph import ServiceRef
+    from kubeproxy_sim.graph.labels import service_port_of
+    from kubeproxy_sim.graph.scope import PER_SERVICE_PREFIXES
+
+    for outcome in result.outcomes:
+        for step in outcome.path:
+            if step.chain.startswith(PER_SERVICE_PREFIXES):
+                continue
+            table = ruleset.table(step.table)
+            chain = table.chain(step.chain) if table else None
+            rule = next((r for r in chain.rules if r.text() == step.rule), None) if chain else None
+            owner = service_port_of(rule.parsed) if rule is not None else None
+            if owner is not None:
+                return ServiceRef(*owner)
+    return None
+
+
+def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None) -> Graph:
+    """The node's graph scoped to the service hit, every outcome's path highlighted, and each outcome's
+    verdict labelled with its probability."""
+    from kubeproxy_sim.cli.graph_cmd import scoped_graph
+    from kubeproxy_sim.graph import highlight
+
+    p = result.packet
+    title = f"trace {p.proto} {p.src_text} -> {p.dst_text}" + (f":{p.dport}" if p.dport is not None else "")
+    ref = service_hit(ruleset, result)
+    # Endpoints are never folded: a folded endpoint could hide the outcome being drawn.
+    graph = scoped_graph(ruleset, title, service=str(ref) if ref else None, max_endpoints=0, dump=dump)
+    for outcome in result.outcomes:
+        graph = highlight(graph, outcome.path)
+    return label_outcomes(graph, result)
+
+
+def path_edges(graph: Graph, path: Sequence[PathStep]) -> list[Edge]:
+    """The drawn edges of a path's rules, in path order (rules outside the drawing are left out)."""
+    found = []
+    for step in path:
+        candidates = [e for e in graph.edges if e.table == step.table and e.chain == step.chain]
+        edge = next((e for e in candidates if step.line and e.line == step.line), None)
+        edge = edge or next((e for e in candidates if e.rule == step.rule), None)
+        if edge is not None:
+            found.append(edge)
+    return found
+
+
+def label_outcomes(graph: Graph, result: TraceResult) -> Graph:
+    """Each outcome's probability on the verdict it ends in (the last verdict of its kind on its path)."""
+    from dataclasses import replace
+
+    kinds = {n.id: n.kind.value for n in graph.nodes}
+    shares: dict[str, list[str]] = {}
+    for outcome in result.outcomes:
+        ends = [e for e in path_edges(graph, outcome.path) if kinds.get(e.target) == outcome.verdict]
+        if ends:
+            text = _percent(outcome.probability_exact).split(" ")[0]
+            shares.setdefault(ends[-1].target, []).append(text + (" masqueraded" if outcome.masquerade else ""))
+    nodes = tuple(replace(n, label=n.label + "\ntraced: " + ", ".join(shares[n.id])) if n.id in shares else n
+                  for n in graph.nodes)
+    return replace(graph, nodes=nodes)
+
+
+def write_trace_graph(ruleset: Ruleset, result: TraceResult, path: str, fmt: str, dump: str | None) -> None:
+    from kubeproxy_sim.cli.graph_cmd import render, write
+
+    with progress("drawing the graph"):
+        graph = traced_graph(ruleset, result, dump)
+        data = render(graph, fmt)
+    marked = sum(1 for e in graph.edges if e.highlighted)
+    write(data, fmt, path, f"{marked} traced rules highlighted")

@@ -148,7 +148,7 @@ def _int_or_percent(report: Report, parent: dict[str, Any], key: str, path: str,
 def _strategy(report: Report, spec: dict[str, Any]) -> tuple[Strategy, int | str, int | str]:
     raw = report.mapping(spec, "strategy", "spec.strategy") or {}
     kind_text = report.string(raw, "type", "spec.strategy.type", Strategy.ROLLING_UPDATE.value)
-    strategy = _STRATEGIES.get(kind_text or "", None)
+    strategy = _STRATEGIES.get(kind_text or "")
     if strategy is None:
         report.error("spec.strategy.type", f"{quote(kind_text)} is not a strategy; expected RollingUpdate or Recreate")
         strategy = Strategy.ROLLING_UPDATE

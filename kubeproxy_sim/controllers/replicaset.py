@@ -6,7 +6,8 @@ once. Too many: it deletes the pods that matter least first, as upstream ranks
 them: unscheduled before scheduled, pending before running, not ready before
 ready, pods on crowded nodes first, then the youngest. A pod whose labels no
 longer match its set's selector (``kubectl label pods ... --overwrite``) is
-released and the set replaces it.
+released and the set replaces it; a bare pod that matches a set's selector
+(pod-template-hash included) is adopted.
 """
 
 from __future__ import annotations
@@ -78,16 +79,25 @@ def deletion_order(world: World, pods: tuple[SimPod, ...]) -> list[SimPod]:
     return sorted(pods, key=key)
 
 
-def _release_strays(world: World, rs: ReplicaSet) -> World:
-    """Orphan the set's pods whose labels no longer match its selector."""
-    pods = tuple(replace(p, owner=None) if p.owner == rs.name and p.namespace == rs.namespace
-                 and not matches(rs.selector, p.labels) else p for p in world.pods)
-    return replace(world, pods=pods)
+def _release_and_adopt(world: World, rs: ReplicaSet) -> World:
+    """Orphan the set's pods whose labels no longer match its selector; adopt live orphans that match."""
+
+    def owner(p: SimPod) -> str | None:
+        if p.namespace != rs.namespace:
+            return p.owner
+        if p.owner == rs.name and not matches(rs.selector, p.labels):
+            return None
+        if p.owner is None and not p.terminating and matches(rs.selector, p.labels):
+            return rs.name
+        return p.owner
+
+    pods = tuple(p if owner(p) == p.owner else replace(p, owner=owner(p)) for p in world.pods)
+    return world if pods == world.pods else replace(world, pods=pods)
 
 
 def sync_replica_set(world: World, rs: ReplicaSet, rng: random.Random) -> World:
     """Create or delete pods until the set's active pods equal its replicas."""
-    world = _release_strays(world, rs)
+    world = _release_and_adopt(world, rs)
     active = tuple(p for p in world.owned_pods(rs) if not p.terminating)
     missing = rs.replicas - len(active)
     if missing > 0:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from kubeproxy_sim.controllers import deployment as deploy
 from kubeproxy_sim.controllers.allocate import DEFAULT_SERVICE_CIDR, cluster_ip, node_port
-from kubeproxy_sim.controllers.endpointslice import controller_slices, selects
+from kubeproxy_sim.controllers.endpointslice import CONTROLLER_NAME, MANAGED_BY_LABEL, controller_slices, selects
 from kubeproxy_sim.controllers.model import Container, Deployment, PodTemplate, SimPod, World
 from kubeproxy_sim.controllers.replicaset import (
     bind,
@@ -130,11 +130,18 @@ def wait_for_rollout(world: World, namespace: str, name: str, rng: random.Random
 
 
 def cluster_of(world: World) -> Cluster:
-    """Services, the user's and the controller's EndpointSlices, Nodes and Pods at ``world.now``."""
+    """Services, the user's and the controller's EndpointSlices, Nodes and Pods at ``world.now``.
+
+    A loaded slice that claims to be the controller's, for a Service the controller now manages, is
+    replaced by the controller's own (as the controller would rewrite it).
+    """
     pods = tuple(p.at(world.now) for p in world.pods)
     slices = controller_slices(world.services, pods, world.nodes)
-    return Cluster(services=world.services, endpoint_slices=(*world.user_slices, *slices), nodes=world.nodes,
-                   pods=pods)
+    managed = {(s.namespace, s.name) for s in world.services if s.selector is not None}
+    kept = tuple(s for s in world.user_slices
+                 if not (dict(s.labels).get(MANAGED_BY_LABEL) == CONTROLLER_NAME
+                         and (s.namespace, s.service_name) in managed))
+    return Cluster(services=world.services, endpoint_slices=(*kept, *slices), nodes=world.nodes, pods=pods)
 
 
 # -- Deployments -------------------------------------------------------------------------------------------

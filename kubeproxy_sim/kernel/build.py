@@ -196,7 +196,7 @@ def _install_rules(cluster: Cluster, topo: Topology) -> tuple[Topology, list[str
     return dataclasses.replace(topo, nodes=tuple(nodes)), notes
 
 
-def _start_servers(topo: Topology) -> dict[str, int]:
+def start_servers(topo: Topology) -> dict[str, int]:
     """One server per workload namespace, each a background process in its own session."""
     groups: dict[str, list[PodPlan]] = {}
     for pod in topo.pods:
@@ -245,6 +245,26 @@ def _kill(pids: Any) -> None:
                 time.sleep(0.01)
 
 
+def wire(topo: Topology) -> None:
+    """Namespaces, sysctls, links and routes of a plan, without rules or servers (the caller tears down)."""
+    for name in topo.namespaces():
+        netns.create(name)
+    _sysctls(topo)
+    _lo_up(topo)
+    _node_network(topo)
+    for pod in topo.pods:
+        if not pod.host_network:
+            _pod_link(topo.node(pod.node), pod)
+    for node in topo.nodes:
+        _node_routes(topo, node)
+    _client_routes(topo)
+
+
+def exists(name: str) -> bool:
+    """Whether any namespace of cluster ``name`` is present."""
+    return any(n.startswith(cluster_prefix(name)) for n in netns.listnetns())
+
+
 def initial_state(topo: Topology) -> dict[str, Any]:
     return {
         "name": topo.name,
@@ -259,26 +279,16 @@ def initial_state(topo: Topology) -> dict[str, Any]:
 def up(cluster: Cluster, topo: Topology, directory: Path, extra_state: dict[str, Any] | None = None
        ) -> dict[str, Any]:
     """Build everything; on any failure remove whatever was built and re-raise."""
-    if any(n.startswith(cluster_prefix(topo.name)) for n in netns.listnetns()):
+    if exists(topo.name):
         raise KernelError(f"cluster {topo.name!r} already exists; run `netns down {topo.name}` first")
     state = initial_state(topo)
     state.update(extra_state or {})
     write_state(directory, state)
     try:
-        for name in topo.namespaces():
-            netns.create(name)
-        _sysctls(topo)
-        _lo_up(topo)
-        _node_network(topo)
-        for pod in topo.pods:
-            if not pod.host_network:
-                _pod_link(topo.node(pod.node), pod)
-        for node in topo.nodes:
-            _node_routes(topo, node)
-        _client_routes(topo)
+        wire(topo)
         topo, notes = _install_rules(cluster, topo)
         state["notes"] += notes
-        state["servers"] = _start_servers(topo)
+        state["servers"] = start_servers(topo)
         state["status"] = "up"
         write_state(directory, state)
     except BaseException:

@@ -62,8 +62,11 @@ def pid_alive(pid: int, mark: str | None = None) -> bool:
     return mark is None or mark in cmdline
 
 
+OWNER_BOUND = ("building", "verifying")  # states that live exactly as long as the process that wrote them
+
+
 def cluster_alive(state: dict[str, Any]) -> bool:
-    """A build in progress whose builder lives, or a cluster that is up with a live server."""
-    if state.get("status") == "building":
+    """A build (or a ``netns verify`` run) whose owner lives, or a cluster that is up with a live server."""
+    if state.get("status") in OWNER_BOUND:
         return pid_alive(int(state.get("owner_pid", 0)))
     return any(pid_alive(int(pid), SERVER_MARK) for pid in state.get("servers", {}).values())

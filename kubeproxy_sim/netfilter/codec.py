@@ -197,7 +197,7 @@ class _Parser:
     def run(self, text: str) -> list[_TableState]:
         bulk = not self.validate
         for lineno, raw in enumerate(text.split("\n"), 1):
-            line = raw.strip()
+            line = raw.strip(" \t\r")  # (str.strip() would also eat Unicode blanks)
             if line.startswith("-A "):
                 # The bulk path, inlined: nearly every line of a big dump is a canonical -A.
                 table = self.table
@@ -268,7 +268,7 @@ class _Parser:
                 table.chains[name] = _ChainState(name, None, None)
                 return
         table = self.current(line.split(" ", 1)[0])
-        parts = line[1:].split()
+        parts = [p for p in re.split(r"[ \t]+", line[1:]) if p]
         if not parts:
             raise self.error("chain declaration without a name", line, ":NAME POLICY [packets:bytes]")
         name = self.chain_name(parts[0])

@@ -19,6 +19,7 @@ does to its tables, including the refusals that make a restore fail.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -35,8 +36,8 @@ from kubeproxy_sim.proxier.rules import services as service_rules
 from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext, make_context
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
 
-ChainRules = tuple[tuple[str, tuple[str, ...]], ...]
-"""(chain, rule texts) pairs, in the order they are written."""
+ChainRules = tuple[tuple[str, tuple[Rule, ...]], ...]
+"""(chain, rules) pairs, in the order they are written (rules are built once and reused by later syncs)."""
 
 _ENTRY_CHAINS = (naming.KUBE_SERVICES, naming.KUBE_NODEPORTS)
 
@@ -68,10 +69,10 @@ class PortRules:
     endpoints: int
     no_local_internal: bool = False
     no_local_external: bool = False
+    chain_rule_count: int = field(default=0, compare=False)  # derived: the rules in ``chains``
 
-    @property
-    def chain_rule_count(self) -> int:
-        return sum(len(rules) for _, rules in self.chains)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "chain_rule_count", sum(len(rules) for _, rules in self.chains))
 
 
 ServiceRules = Mapping[str, tuple[PortRules, ...]]
@@ -85,7 +86,8 @@ class SyncState:
     ``nat_chains``: kube-proxy's per-service chains present in the node's nat
     table (what its ``iptables-save`` would list), the source of stale chains.
     ``services``: the rules of the last sync per service, reused for services
-    that did not change. ``basis``: the config and node zone they were built
+    that did not change; ``endpoint_total``: their endpoints (the large-cluster
+    threshold counts them). ``basis``: the config and node zone they were built
     for; when either changes the next sync is full, as kube-proxy restarts or
     resyncs fully on a topology change.
     """
@@ -96,6 +98,7 @@ class SyncState:
     nat_chains: frozenset[str] = frozenset()
     services: ServiceRules = field(default_factory=lambda: MappingProxyType({}))
     basis: tuple[ProxyConfig, str | None] | None = None
+    endpoint_total: int = 0
 
     def forcing_full(self) -> SyncState:
         """The state after kube-proxy's forced resync request (iptables monitor, topology change)."""
@@ -177,9 +180,14 @@ def _group_pairs(cluster: Cluster, config: ProxyConfig) -> dict[str, list[_Pair]
 
 def _pairs_for(cluster: Cluster, config: ProxyConfig, keys: frozenset[str]) -> dict[str, list[_Pair]]:
     """The pairs of only the services in ``keys``: a partial sync looks at nothing else."""
-    services = tuple(s for s in cluster.services if s.key in keys)
-    slices = tuple(s for s in cluster.endpoint_slices if f"{s.namespace}/{s.service_name}" in keys)
+    wanted = {tuple(key.split("/", 1)) for key in keys}
+    services = tuple(s for s in cluster.services if (s.namespace, s.name) in wanted)
+    slices = tuple(s for s in cluster.endpoint_slices if (s.namespace, s.service_name) in wanted)
     return _group_pairs(Cluster(services, slices), config)
+
+
+def _rules(chain: str, specs: list[str]) -> tuple[Rule, ...]:
+    return tuple([Rule(chain, spec) for spec in specs])
 
 
 def port_rules(ctx: SyncContext, svc: ServicePortInfo, eps: tuple[EndpointInfo, ...], zone: str | None) -> PortRules:
@@ -188,9 +196,9 @@ def port_rules(ctx: SyncContext, svc: ServicePortInfo, eps: tuple[EndpointInfo, 
     plan = full_sync.write_service_port(ctx, svc, eps, zone, buf)
     internal, external = plan.internal_verdict, plan.external_verdict
     return PortRules(
-        filter=tuple((chain, tuple(rules)) for chain, rules in buf.filter.items() if rules),
-        entry=tuple((chain, tuple(buf.nat[chain])) for chain in _ENTRY_CHAINS if buf.nat.get(chain)),
-        chains=tuple((chain, tuple(buf.nat.get(chain, ()))) for chain in buf.nat_chains),
+        filter=tuple((chain, _rules(chain, rules)) for chain, rules in buf.filter.items() if rules),
+        entry=tuple((chain, _rules(chain, buf.nat[chain])) for chain in _ENTRY_CHAINS if buf.nat.get(chain)),
+        chains=tuple((chain, _rules(chain, buf.nat.get(chain, []))) for chain in buf.nat_chains),
         endpoints=len(eps),
         no_local_internal=internal is not None and internal.target == "DROP",
         no_local_external=external is not None and external.target == "DROP",
@@ -216,8 +224,9 @@ def _cleanup_due(state: SyncState, large_cluster: bool, now: float, timing: Sync
 
 
 def _service_rules(state: SyncState, cluster: Cluster, config: ProxyConfig, zone: str | None, full: bool,
-                   changed: frozenset[str]) -> tuple[dict[str, tuple[PortRules, ...]], SyncContext]:
-    """Rules for every service: rebuilt for all (full) or for the changed ones, reused for the rest.
+                   changed: frozenset[str]) -> tuple[dict[str, tuple[PortRules, ...]], SyncContext, int]:
+    """Rules for every service, in service-name order, rebuilt for all (full) or for the changed ones; the
+    context they were written in; the endpoint total.
 
     The endpoint total (and so large-cluster mode, which drops comments) is
     known only once the changed services' endpoints are, so rendering waits
@@ -226,53 +235,74 @@ def _service_rules(state: SyncState, cluster: Cluster, config: ProxyConfig, zone
     if full:
         pairs = _group_pairs(cluster, config)
         kept: dict[str, tuple[PortRules, ...]] = {}
+        total = 0
     else:
         pairs = _pairs_for(cluster, config, changed)
-        kept = {key: ports for key, ports in state.services.items() if key not in changed}
-    total = sum(p.endpoints for ports in kept.values() for p in ports)
+        kept = dict(state.services)
+        old = (kept.get(key, ()) for key in changed)
+        total = state.endpoint_total - sum(p.endpoints for ports in old for p in ports)
+        for key in changed - pairs.keys():  # changed and gone (or no longer programmed)
+            kept.pop(key, None)
     total += sum(len(eps) for ports in pairs.values() for _, eps in ports)
     ctx = make_context(config, total)
-    kept.update(_render(ctx, pairs, zone))
-    return kept, ctx
+    rendered = _render(ctx, pairs, zone)
+    appeared = not rendered.keys() <= kept.keys()
+    kept.update(rendered)  # a service already there keeps its place
+    if full or appeared:
+        kept = {key: kept[key] for key in sorted(kept)}
+    return kept, ctx, total
 
 
 @dataclass(slots=True)
 class _Assembly:
-    out: RuleBuffer
+    """The restore input being laid out: declared chains and their rules, per table."""
+
+    filter_chains: list[str]
+    nat_chains: list[str]
+    filter: defaultdict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    nat: defaultdict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     skipped_rules: int = 0
     written_chains: list[str] = field(default_factory=list)
     no_local_internal: int = 0
     no_local_external: int = 0
 
+    def add_text(self, buf: RuleBuffer) -> None:
+        """Take over what the node-wide rule families wrote (text) into ``buf``."""
+        for target, source in ((self.filter, buf.filter), (self.nat, buf.nat)):
+            for chain, specs in source.items():
+                target[chain].extend(Rule(chain, spec) for spec in specs)
+        self.filter_chains.extend(c for c in buf.filter_chains if c not in self.filter_chains)
+
 
 def _assemble(ctx: SyncContext, services: Mapping[str, tuple[PortRules, ...]], full: bool,
               changed: frozenset[str]) -> _Assembly:
     """Lay the rules out in the order a full sync writes them, leaving out unchanged services' chains."""
-    out = RuleBuffer(filter_chains=list(filter_rules.TOP_LEVEL_FILTER_CHAINS),
-                     nat_chains=list(full_sync.TOP_LEVEL_NAT_CHAINS))
-    masquerade.postrouting_rules(ctx, out)
-    masquerade.mark_masq_rules(ctx, out)
-    filter_rules.localnet_firewall(ctx, out)
-    acc = _Assembly(out)
-    for key in sorted(services):
+    acc = _Assembly(list(filter_rules.TOP_LEVEL_FILTER_CHAINS), list(full_sync.TOP_LEVEL_NAT_CHAINS))
+    head = RuleBuffer()
+    masquerade.postrouting_rules(ctx, head)
+    masquerade.mark_masq_rules(ctx, head)
+    filter_rules.localnet_firewall(ctx, head)
+    acc.add_text(head)
+    for key, ports in services.items():  # already in service-name order
         write = full or key in changed
-        for port in services[key]:
+        for port in ports:
             _add_port(acc, port, write)
-    service_rules.nodeports_jump_rules(ctx, out)
-    filter_rules.forward_rules(ctx, out)
+    tail = RuleBuffer()
+    service_rules.nodeports_jump_rules(ctx, tail)
+    filter_rules.forward_rules(ctx, tail)
+    acc.add_text(tail)
     return acc
 
 
 def _add_port(acc: _Assembly, port: PortRules, write: bool) -> None:
-    out = acc.out
     for chain, rules in port.filter:
-        out.filter[chain].extend(rules)
+        acc.filter[chain].extend(rules)
     for chain, rules in port.entry:
-        out.nat[chain].extend(rules)
+        acc.nat[chain].extend(rules)
     if write:
         for chain, rules in port.chains:
-            out.nat_chains.append(chain)
-            out.nat[chain].extend(rules)
+            acc.nat_chains.append(chain)
+            acc.nat[chain].extend(rules)
             acc.written_chains.append(chain)
     else:
         acc.skipped_rules += port.chain_rule_count
@@ -280,13 +310,17 @@ def _add_port(acc: _Assembly, port: PortRules, write: bool) -> None:
     acc.no_local_external += port.no_local_external
 
 
+def _table(name: str, declared: list[str], rules: Mapping[str, list[Rule]], deleted: tuple[str, ...] = ()) -> Table:
+    """Declared chains in upstream's canonical order, each with its rules (none for a chain only declared)."""
+    empty: list[Rule] = []
+    return Table(name, tuple(Chain(chain, tuple(rules.get(chain, empty)))
+                             for chain in full_sync.canonical_chain_order(declared)), deleted)
+
+
 def _restore_input(ctx: SyncContext, acc: _Assembly, stale: list[str]) -> Ruleset:
     """The filter and nat tables; stale chains are declared (flushing them) and then deleted."""
-    out = acc.out
-    out.nat_chains.extend(stale)
-    nat = full_sync.build_table("nat", out.nat_chains, out.nat)
-    nat = Table(nat.name, nat.chains, tuple(full_sync.canonical_chain_order(stale)))
-    return Ruleset((full_sync.build_table("filter", out.filter_chains, out.filter), nat), ipv6=ctx.ipv6)
+    nat = _table("nat", [*acc.nat_chains, *stale], acc.nat, tuple(full_sync.canonical_chain_order(stale)))
+    return Ruleset((_table("filter", acc.filter_chains, acc.filter), nat), ipv6=ctx.ipv6)
 
 
 def _count(table: Table | None) -> int:
@@ -306,10 +340,13 @@ def sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed: Itera
     zone = full_sync.node_zone(cluster, config)
     basis = (config, zone)
     full = state.need_full_sync or state.basis != basis or _full_sync_due(state, now, timing)
-    services, ctx = _service_rules(state, cluster, config, zone, full, changed_keys)
+    services, ctx, endpoint_total = _service_rules(state, cluster, config, zone, full, changed_keys)
     acc = _assemble(ctx, services, full, changed_keys)
     cleanup = _cleanup_due(state, ctx.large_cluster, now, timing)
-    existing = state.nat_chains if existing_chains is None else existing_chains
+    if existing_chains is None:
+        existing = state.nat_chains
+    else:
+        existing = frozenset(c for c in existing_chains if naming.is_service_chain(c))
     stale: list[str] = []
     if cleanup:
         active = {chain for ports in services.values() for port in ports for chain, _ in port.chains}
@@ -318,17 +355,18 @@ def sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed: Itera
     nat_synced = _count(restore.table("nat"))
     metrics = SyncMetrics(full, _count(restore.table("filter")), nat_synced, nat_synced + acc.skipped_rules,
                           len(stale), acc.no_local_internal, acc.no_local_external)
-    kernel_after = (existing | set(acc.written_chains)) - set(stale)
+    kernel_after = (existing | set(acc.written_chains)).difference(stale)
     succeeded = SyncState(
         need_full_sync=False,
         last_full_sync=now if full else state.last_full_sync,
         last_cleanup=now if cleanup else state.last_cleanup,
-        nat_chains=frozenset(c for c in kernel_after if naming.is_service_chain(c)),
+        nat_chains=kernel_after,
         services=MappingProxyType(services),
         basis=basis,
+        endpoint_total=endpoint_total,
     )
     failed = replace(succeeded, need_full_sync=True, last_full_sync=state.last_full_sync, nat_chains=existing)
-    jumps = full_sync.jump_rules(naming.KUBE_FIREWALL in acc.out.filter_chains) if full else ()
+    jumps = full_sync.jump_rules(naming.KUBE_FIREWALL in acc.filter_chains) if full else ()
     return SyncOutcome(restore, full, metrics, jumps, succeeded, failed)
 
 

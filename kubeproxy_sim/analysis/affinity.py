@@ -1,0 +1,161 @@
+"""sessionAffinity ClientIP: how sticky it is, and where the stickiness ends.
+
+kube-proxy pins a client with one ``recent`` list per endpoint (named after
+the endpoint's KUBE-SEP chain): the endpoint chain ``--set``s the client's
+address on every new connection, and the service chain first ``--rcheck``s
+every list with ``--seconds TIMEOUT --reap`` before the random split. So:
+
+* a client whose address is in a list, stamped within the timeout, returns to
+  that endpoint with certainty (checked here by tracing with the list held);
+* the lists live in each node's kernel: a client entering through another node
+  (another NodePort, another balancer choice) starts afresh there;
+* xt_recent keeps at most ``ip_list_tot`` = 100 addresses per list and evicts
+  the least recently *set* one when a new address arrives. ``--rcheck`` does
+  not refresh an entry, but every new connection passes the endpoint chain's
+  ``--set``, which does. With m clients per endpoint connecting equally often,
+  the list holds the 100 most recent of them: by symmetry a returning client
+  finds its entry with probability min(1, 100/m) (the hit ratio of an LRU
+  cache under uniform independent requests is exactly size/population); a
+  client that misses is balanced again and lands on its old endpoint only with
+  that endpoint's share.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from fractions import Fraction
+
+from kubeproxy_sim.analysis.exact import Entry, ServiceDist, View, first_packet
+from kubeproxy_sim.analysis.nodes import NodeSet
+from kubeproxy_sim.analysis.sampling import ConnectionSampler
+from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from kubeproxy_sim.proxier import naming
+
+LIST_SIZE = 100  # xt_recent ip_list_tot default
+CLIENT_COUNTS = (50, 100, 150, 200, 400, 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class StickyCheck:
+    """A client held in ``list_name`` on ``node`` returns to ``endpoint`` with probability ``returns``."""
+
+    node: str
+    endpoint: str
+    list_name: str
+    returns: Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLoad:
+    """With ``clients`` clients per endpoint: the chance a returning client is still listed, and stays."""
+
+    clients: int
+    listed: Fraction
+    same_endpoint: Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class AffinityReport:
+    timeout: int
+    list_size: int
+    endpoints: int
+    checks: tuple[StickyCheck, ...]
+    loads: tuple[ClientLoad, ...]
+    live_within_timeout: float | None = None  # P(next connection within the timeout), if an interval is given
+    client_interval: float | None = None
+    sampled: tuple[int, int, int] | None = None  # (clients, returning connections, returned to the same endpoint)
+    seed: int | None = None
+
+    @property
+    def all_sticky(self) -> bool:
+        return all(c.returns == 1 for c in self.checks)
+
+
+def sticky_checks(nodes: NodeSet, view: View, svc_name: str, proto: str) -> tuple[StickyCheck, ...]:
+    """Trace each entry again with the client already in each endpoint's list: it must return there."""
+    checks = []
+    for entry in view.entries:
+        host, _, port = entry.destination.rpartition(":")
+        dst = host.strip("[]")
+        for share in entry.shares:
+            if share.verdict != "DNAT" or share.endpoint is None:
+                continue
+            list_name = naming.endpoint_chain(svc_name, proto, share.endpoint)
+            base = nodes.context(entry.node)
+            context = NodeContext(base.addresses, base.interfaces, base.routes, frozenset({list_name}), base.ipsets)
+            tracer = Tracer(nodes.compiled(entry.node), context)
+            result = tracer.trace(first_packet(nodes, entry.node, entry.source, dst, int(port), proto))
+            returns = sum((o.probability_exact for o in result.outcomes if o.destination == share.endpoint),
+                          Fraction(0))
+            checks.append(StickyCheck(entry.node, share.endpoint, list_name, returns))
+    return tuple(checks)
+
+
+def client_load(clients_per_endpoint: int, endpoints: int, size: int = LIST_SIZE) -> ClientLoad:
+    """The LRU model: listed with probability min(1, size/m); a miss re-balances (1/n to stay)."""
+    listed = Fraction(min(clients_per_endpoint, size), clients_per_endpoint) if clients_per_endpoint else Fraction(1)
+    same = listed + (1 - listed) * Fraction(1, max(endpoints, 1))
+    return ClientLoad(clients_per_endpoint, listed, same)
+
+
+def simulate_returns(nodes: NodeSet, entry: Entry, proto: str, clients: int, connections: int,
+                     seed: int, size: int = LIST_SIZE) -> tuple[int, int]:
+    """Seeded run through the node's real rules and an LRU ``recent`` table: clients picked at random.
+
+    Returns (returning connections, connections that reached the same endpoint
+    as that client's previous one).
+    """
+    rng = random.Random(seed)
+    sampler = ConnectionSampler(nodes, rng, recent_size=size)
+    host, _, port = entry.destination.rpartition(":")
+    dst, dport = host.strip("[]"), int(port)
+    base = _client_base(entry.source.address)
+    last: dict[int, str | None] = {}
+    returning = same = 0
+    for i in range(connections):
+        client = rng.randrange(clients)
+        sampler.now = i * 0.01
+        _, endpoint = sampler.connect(entry.node, entry.source, dst, dport, proto, client=_client(base, client))
+        if client in last:
+            returning += 1
+            same += last[client] == endpoint
+        last[client] = endpoint
+    return returning, same
+
+
+def _client_base(address: str) -> tuple[int, int]:
+    from kubeproxy_sim.netfilter.packet import parse_address
+
+    return parse_address(address)
+
+
+def _client(base: tuple[int, int], index: int) -> str:
+    from kubeproxy_sim.netfilter.packet import format_address
+
+    family, value = base
+    return format_address(family, value + index)
+
+
+def analyse_affinity(nodes: NodeSet, dist: ServiceDist, clients: int | None = None,
+                     client_interval: float | None = None, seed: int = 1) -> AffinityReport | None:
+    """The affinity report of a service port (None without ClientIP affinity)."""
+    svc = dist.svc
+    if not svc.client_ip_affinity or not dist.views:
+        return None
+    view = dist.views[0]
+    n = sum(1 for s in view.average if s.verdict == "DNAT")
+    counts = [max(1, math.ceil(clients / max(n, 1)))] if clients else list(CLIENT_COUNTS)
+    loads = tuple(client_load(m, n) for m in counts)
+    live = None
+    if client_interval:
+        live = 1 - math.exp(-svc.affinity_timeout / client_interval)
+    sampled = None
+    usable = [e for v in dist.views for e in v.entries if e.weight > 0]
+    entry = next((e for e in usable if e.source.kind == "external"), usable[0] if usable else None)
+    if clients and entry is not None:
+        returning, same = simulate_returns(nodes, entry, svc.proto, clients, max(4000, clients * 8), seed)
+        sampled = (clients, returning, same)
+    return AffinityReport(svc.affinity_timeout, LIST_SIZE, n, sticky_checks(nodes, view, svc.name_string, svc.proto),
+                          loads, live, client_interval, sampled, seed if sampled else None)

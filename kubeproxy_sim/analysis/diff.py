@@ -1,0 +1,245 @@
+"""What-if: what a change of the objects does to each service port's rules, shares and connections.
+
+Two cluster states are analysed alike (every node's rules, every view's exact
+shares). For each service port the comparison lists the rules added and
+removed on the chosen node, the endpoints gained, lost or changed, the shares
+before and after, and the fate of connections already open:
+
+* conntrack keeps an established flow on the endpoint it was DNATed to, so
+  TCP/SCTP flows stay where they are: on a pod that still runs they go on, on
+  an endpoint that disappeared they are black-holed until the client gives up
+  or is reset;
+* for UDP, kube-proxy (after an endpoint change) deletes the conntrack entries
+  of the service's addresses and NodePort whose reply source is not a serving
+  endpoint, but only when at least one serving endpoint remains: the next
+  datagram is then balanced again; with none left nothing is cleared;
+* new connections follow the new rules: REJECT when the service has no usable
+  endpoint, DROP where a Local policy has no local endpoint.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kubeproxy_sim.analysis.exact import EndpointRow, Selection, Share, View, endpoint_rows, service_views
+from kubeproxy_sim.analysis.nodes import NodeSet
+from kubeproxy_sim.objects.model import Protocol
+from kubeproxy_sim.proxier import naming
+from kubeproxy_sim.proxier.state import PortKey, ServicePortInfo, all_service_ports
+
+_COMMENT = re.compile(r'--comment "?([^" ]+)')
+
+
+@dataclass(frozen=True, slots=True)
+class ViewChange:
+    kind: str
+    destination: str
+    before: tuple[Share, ...]
+    after: tuple[Share, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Fate:
+    """What happens to connections already open to ``endpoint``."""
+
+    endpoint: str
+    fate: str  # "kept", "reset" or "black-holed"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PortDiff:
+    name: str
+    protocol: str
+    status: str  # "added", "removed", "changed", "unchanged"
+    gained: tuple[str, ...]
+    lost: tuple[str, ...]
+    changed: tuple[tuple[str, str, str], ...]  # (endpoint, condition before, condition after)
+    rules_added: tuple[str, ...]
+    rules_removed: tuple[str, ...]
+    views: tuple[ViewChange, ...]
+    fates: tuple[Fate, ...]
+    new_connections: tuple[str, ...]
+    pods: tuple[tuple[str, str], ...] = ()  # endpoint -> pod, both states
+
+
+@dataclass(frozen=True, slots=True)
+class DiffReport:
+    node: str
+    ports: tuple[PortDiff, ...]
+    other_added: tuple[str, ...]
+    other_removed: tuple[str, ...]
+
+
+def condition(row: EndpointRow | None) -> str:
+    if row is None:
+        return "absent"
+    if row.ready:
+        return "ready"
+    if row.serving and row.terminating:
+        return "serving-terminating"
+    return "terminating" if row.terminating else "not-ready"
+
+
+def _chains(svc: ServicePortInfo, endpoints: Sequence[str]) -> set[str]:
+    name, proto = svc.name_string, svc.proto
+    chains = {naming.service_chain(name, proto), naming.local_chain(name, proto),
+              naming.external_chain(name, proto), naming.firewall_chain(name, proto)}
+    chains |= {naming.endpoint_chain(name, proto, ep) for ep in endpoints}
+    return chains
+
+
+def _rules(nodes: NodeSet | None, node: str) -> list[tuple[str, str, str]]:
+    """(table, chain, '-A CHAIN spec' with the table) of the node's rules; none when the node is absent."""
+    if nodes is None or node not in nodes.configs:
+        return []
+    out = []
+    for table in nodes.ruleset(node).tables:
+        for rule in table.rules():
+            out.append((table.name, rule.chain, f"{table.name}: {rule.text()}"))
+    return out
+
+
+def _owner(chain: str, text: str, owners: dict[str, str]) -> str | None:
+    if chain in owners:
+        return owners[chain]
+    match = _COMMENT.search(text)
+    return owners.get("comment:" + match.group(1)) if match else None
+
+
+def rule_changes(before: NodeSet | None, after: NodeSet | None, node: str,
+                 ports: dict[PortKey, tuple[ServicePortInfo, Sequence[str]]]
+                 ) -> tuple[dict[str, tuple[list[str], list[str]]], list[str], list[str]]:
+    """Rules added/removed on ``node``, grouped by the service port they belong to (by chain or comment)."""
+    owners: dict[str, str] = {}
+    for svc, endpoints in ports.values():
+        for chain in _chains(svc, endpoints):
+            owners[chain] = svc.name_string
+        owners["comment:" + svc.name_string] = svc.name_string
+    old, new = Counter(r[2] for r in _rules(before, node)), Counter(r[2] for r in _rules(after, node))
+    by_text = {r[2]: r[1] for r in (*_rules(before, node), *_rules(after, node))}
+    grouped: dict[str, tuple[list[str], list[str]]] = {}
+    other_added: list[str] = []
+    other_removed: list[str] = []
+    for text, count in (new - old).items():
+        owner = _owner(by_text[text], text, owners)
+        target = grouped.setdefault(owner, ([], []))[0] if owner else other_added
+        target.extend([text] * count)
+    for text, count in (old - new).items():
+        owner = _owner(by_text[text], text, owners)
+        target = grouped.setdefault(owner, ([], []))[1] if owner else other_removed
+        target.extend([text] * count)
+    return grouped, other_added, other_removed
+
+
+def _align(before: Sequence[View], after: Sequence[View]) -> tuple[ViewChange, ...]:
+    keys = list(dict.fromkeys([(v.kind, v.destination) for v in (*before, *after)]))
+    b = {(v.kind, v.destination): v.average for v in before}
+    a = {(v.kind, v.destination): v.average for v in after}
+    return tuple(ViewChange(k, d, b.get((k, d), ()), a.get((k, d), ())) for k, d in keys)
+
+
+def _serving(row: EndpointRow | None) -> bool:
+    return row is not None and (row.ready or row.serving)
+
+
+def fates(svc: ServicePortInfo, before: Sequence[EndpointRow], after: Sequence[EndpointRow] | None) -> tuple[Fate, ...]:
+    """The fate of open connections to each endpoint that could have had them."""
+    now = {r.endpoint: r for r in after or ()}
+    udp = svc.protocol is Protocol.UDP
+    cleanup = udp and any(_serving(r) for r in now.values())
+    out = []
+    for row in before:
+        if not _serving(row):
+            continue
+        later = now.get(row.endpoint)
+        if after is None:
+            out.append(Fate(row.endpoint, "kept", "the service port's rules are gone, but conntrack keeps open flows "
+                            "DNATed to the pod while it runs"))
+        elif _serving(later):
+            out.append(Fate(row.endpoint, "kept", "still a serving endpoint; conntrack keeps the flow on it"))
+        elif cleanup:
+            out.append(Fate(row.endpoint, "reset", "UDP: kube-proxy deletes the conntrack entries whose reply source "
+                            "is no serving endpoint; the next datagram is balanced again"))
+        elif later is not None:
+            out.append(Fate(row.endpoint, "kept", "no longer chosen for new connections, but conntrack keeps open "
+                            "flows on the pod (still listed, not serving)"))
+        elif udp:
+            out.append(Fate(row.endpoint, "black-holed", "UDP: no serving endpoint is left, so kube-proxy clears "
+                            "nothing; datagrams follow the stale entry until it times out (30 s, 120 s if assured)"))
+        else:
+            out.append(Fate(row.endpoint, "black-holed", "the endpoint is gone; conntrack still sends the flow to "
+                            "its address until the client times out or is reset"))
+    return tuple(out)
+
+
+def new_connection_notes(views: Sequence[View]) -> tuple[str, ...]:
+    """Where new connections are refused after the change."""
+    notes = []
+    for view in views:
+        for entry in view.entries:
+            for share in entry.shares:
+                if share.verdict == "REJECT":
+                    notes.append(f"{view.kind} {view.destination} on {entry.node}: REJECT ({share.probability}) - "
+                                 "the service has no usable endpoint")
+                elif share.verdict == "DROP":
+                    notes.append(f"{view.kind} {view.destination} on {entry.node}: DROP ({share.probability}) - no "
+                                 "local endpoint for a Local policy (or a firewall rule)")
+    return tuple(dict.fromkeys(notes))
+
+
+def _ports(nodes: NodeSet) -> dict[PortKey, ServicePortInfo]:
+    return {s.key: s for s in all_service_ports(nodes.cluster, nodes.configs[nodes.order[0]])}
+
+
+def diff(before: NodeSet, after: NodeSet, node: str, only: set[PortKey] | None = None,
+         include_unchanged: bool = False) -> DiffReport:
+    """Compare two cluster states, service port by service port, on ``node`` for the rules."""
+    old, new = _ports(before), _ports(after)
+    keys = [k for k in dict.fromkeys([*old, *new]) if only is None or k in only]
+    rows_b = {k: endpoint_rows(before.cluster, before, old[k]) for k in keys if k in old}
+    rows_a = {k: endpoint_rows(after.cluster, after, new[k]) for k in keys if k in new}
+    owners = {k: ((new.get(k) or old[k]), [r.endpoint for r in (*rows_b.get(k, ()), *rows_a.get(k, ()))])
+              for k in keys}
+    grouped, other_added, other_removed = rule_changes(before, after, node, owners)
+    out = []
+    for key in keys:
+        port = _port_diff(key, old.get(key), new.get(key), rows_b.get(key, ()), rows_a.get(key), before, after,
+                          grouped)
+        if port.status != "unchanged" or include_unchanged:
+            out.append(port)
+    return DiffReport(node, tuple(out), tuple(other_added), tuple(other_removed))
+
+
+def _port_diff(key: PortKey, svc_b: ServicePortInfo | None, svc_a: ServicePortInfo | None,
+               rows_b: Sequence[EndpointRow], rows_a: Sequence[EndpointRow] | None, before: NodeSet,
+               after: NodeSet, grouped: dict[str, tuple[list[str], list[str]]]) -> PortDiff:
+    svc = svc_a or svc_b
+    assert svc is not None
+    views_b = service_views(before, Selection(svc_b), None) if svc_b else ()
+    views_a = service_views(after, Selection(svc_a), None) if svc_a else ()
+    cond_b = {r.endpoint: condition(r) for r in rows_b}
+    cond_a = {r.endpoint: condition(r) for r in rows_a or ()}
+    added, removed = grouped.get(svc.name_string, ([], []))
+    views = _align(views_b, views_a)
+    changed = tuple((e, cond_b[e], cond_a[e]) for e in cond_b if e in cond_a and cond_b[e] != cond_a[e])
+    gained = tuple(e for e in cond_a if e not in cond_b)
+    lost = tuple(e for e in cond_b if e not in cond_a)
+    if svc_b is None:
+        status = "added"
+    elif svc_a is None:
+        status = "removed"
+    elif added or removed or gained or lost or changed or svc_a != svc_b or any(v.before != v.after for v in views):
+        status = "changed"
+    else:
+        status = "unchanged"
+    pods = {r.endpoint: r.pod for r in (*rows_b, *(rows_a or ())) if r.pod}
+    notes = new_connection_notes(views_a)
+    if svc_a is None:
+        notes = ("the service port is gone: no rule catches its addresses any more; new connections are not "
+                 "load-balanced (they go wherever the address routes, usually nowhere)",)
+    return PortDiff(svc.name_string, svc.protocol.value, status, gained, lost, changed, tuple(sorted(added)),
+                    tuple(sorted(removed)), views, fates(svc, rows_b, rows_a), notes, tuple(sorted(pods.items())))

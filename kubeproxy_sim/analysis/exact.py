@@ -1,0 +1,345 @@
+"""Exact shares of a new connection over a service's endpoints, per node where the traffic enters.
+
+For every way into a service port (its cluster IP, each node's NodePort, each
+external IP, each load-balancer IP) and every node the traffic can enter on,
+the first packet is traced through that node's rules along every branch of
+every ``statistic`` split. The shares are therefore the kernel's exact
+rationals (thresholds of 31 bits), not the ideal 1/n, and they include DROP and
+REJECT where the rules say so. Views are averaged over their entry points with
+explicit weights: pods on every node alike for a cluster IP, every node alike
+for NodePorts and external IPs, and the nodes a load balancer would use (with
+externalTrafficPolicy Local, those whose health check passes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from kubeproxy_sim.analysis.nodes import (
+    EXTERNAL_IFACE,
+    NodeSet,
+    Source,
+    default_pod_source,
+    external_source,
+)
+from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
+
+CLUSTER_IP, NODE_PORT, EXTERNAL_IP, LOAD_BALANCER = "clusterIP", "nodePort", "externalIP", "loadBalancer"
+KINDS = (CLUSTER_IP, NODE_PORT, EXTERNAL_IP, LOAD_BALANCER)
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """One way a new connection ends, with its exact probability (``masqueraded``: the part masqueraded)."""
+
+    verdict: str  # DNAT, DROP, REJECT, ACCEPT
+    endpoint: str | None  # ip:port for DNAT
+    probability: Fraction
+    masqueraded: Fraction = Fraction(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """Traffic from one source entering one node, and where its new connections go."""
+
+    node: str
+    source: Source
+    destination: str
+    weight: Fraction
+    shares: tuple[Share, ...]
+    uncertain: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """One way into a service port (e.g. its cluster IP): every entry point, and their weighted average."""
+
+    kind: str
+    destination: str
+    entries: tuple[Entry, ...]
+    average: tuple[Share, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRow:
+    """An endpoint of the service port as the EndpointSlices list it."""
+
+    endpoint: str
+    ip: str
+    pod: str | None
+    node: str | None
+    ready: bool
+    serving: bool
+    terminating: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDist:
+    svc: ServicePortInfo
+    endpoints: tuple[EndpointRow, ...]
+    views: tuple[View, ...]
+    affinity: object | None = None  # analysis.affinity.AffinityReport
+    connections: object | None = None  # analysis.longlived.LongLived
+
+    @property
+    def name(self) -> str:
+        return self.svc.name_string
+
+
+@dataclass(frozen=True, slots=True)
+class DistReport:
+    services: tuple[ServiceDist, ...]
+    notes: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- arithmetic on shares
+
+
+def uniform_share(shares: Sequence[Share]) -> Fraction | None:
+    """What each delivered-to endpoint would get if the delivered traffic were split evenly."""
+    delivered = [s.probability for s in shares if s.verdict == "DNAT" and s.probability]
+    return sum(delivered, Fraction(0)) / len(delivered) if delivered else None
+
+
+def deviation(share: Share, uniform: Fraction | None) -> Fraction | None:
+    if share.verdict != "DNAT" or uniform is None:
+        return None
+    return share.probability - uniform
+
+
+def max_deviation(shares: Sequence[Share]) -> Fraction:
+    uniform = uniform_share(shares)
+    devs = [abs(d) for d in (deviation(s, uniform) for s in shares) if d is not None]
+    return max(devs, default=Fraction(0))
+
+
+def _endpoint_key(share: Share) -> tuple[int, tuple[int, ...], str]:
+    """DNAT shares by endpoint address (numerically), other verdicts after them."""
+    from kubeproxy_sim.netfilter.packet import parse_address
+
+    if share.verdict != "DNAT" or share.endpoint is None:
+        return (1, (), share.verdict)
+    host, _, port = share.endpoint.rpartition(":")
+    try:
+        family, value = parse_address(host.strip("[]"))
+    except ValueError:
+        return (0, (0,), share.endpoint)
+    return (0, (family, value, int(port) if port.isdigit() else 0), share.endpoint)
+
+
+def merge_shares(weighted: Iterable[tuple[Fraction, Iterable[Share]]]) -> tuple[Share, ...]:
+    """Sum weighted shares per (verdict, endpoint); the result is sorted by endpoint."""
+    totals: dict[tuple[str, str | None], list[Fraction]] = {}
+    for weight, shares in weighted:
+        if not weight:
+            continue
+        for s in shares:
+            acc = totals.setdefault((s.verdict, s.endpoint), [Fraction(0), Fraction(0)])
+            acc[0] += weight * s.probability
+            acc[1] += weight * s.masqueraded
+    merged = [Share(v, e, p, m) for (v, e), (p, m) in totals.items() if p]
+    return tuple(sorted(merged, key=_endpoint_key))
+
+
+# --------------------------------------------------------------------------- tracing one entry
+
+
+def first_packet(nodes: NodeSet, entry_node: str, source: Source, dst: str, dport: int, proto: str) -> Packet:
+    """The first packet as the entry node sees it (which interface, if any, it arrives on)."""
+    if source.kind in ("pod", "node") and source.node == entry_node:
+        iface = nodes.pod_iface(entry_node) if source.kind == "pod" else None
+    else:
+        iface = EXTERNAL_IFACE
+    return Packet.of(proto, source.address, dst, dport, in_iface=iface)
+
+
+def trace_entry(nodes: NodeSet, entry_node: str, source: Source, dst: str, dport: int, proto: str,
+                weight: Fraction = Fraction(1), note: str = "") -> Entry:
+    """Trace the first packet of a connection from ``source`` to dst:dport entering ``entry_node``."""
+    packet = first_packet(nodes, entry_node, source, dst, dport, proto)
+    result = nodes.tracer(entry_node).trace(packet)
+    shares = merge_shares([(Fraction(1), [
+        Share(o.verdict, o.destination, o.probability_exact, o.probability_exact if o.masquerade else Fraction(0))
+        for o in result.outcomes
+    ])])
+    uncertain = tuple(dict.fromkeys(f"{u.rule}: {u.reason}" for u in result.uncertain))
+    destination = f"[{dst}]:{dport}" if ":" in dst else f"{dst}:{dport}"
+    return Entry(entry_node, source, destination, weight, shares, uncertain, note)
+
+
+def _view(kind: str, destination: str, entries: list[Entry], notes: Iterable[str] = ()) -> View:
+    total = sum((e.weight for e in entries), Fraction(0))
+    if total:
+        entries = [Entry(e.node, e.source, e.destination, e.weight / total, e.shares, e.uncertain, e.note)
+                   for e in entries]
+    average = merge_shares((e.weight, e.shares) for e in entries)
+    return View(kind, destination, tuple(entries), average, tuple(notes))
+
+
+# --------------------------------------------------------------------------- the views of a service port
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What to analyse: a service port, which views (None: all), which address and nodes (None: all)."""
+
+    svc: ServicePortInfo
+    kinds: frozenset[str] | None = None
+    address: str | None = None
+    nodes: tuple[str, ...] | None = None
+
+
+def _fmt(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _entry_nodes(nodes: NodeSet, sel: Selection) -> list[str]:
+    return [n for n in nodes.order if sel.nodes is None or n in sel.nodes]
+
+
+def _vip_entries(nodes: NodeSet, sel: Selection, dst: str, sources: Sequence[Source] | None,
+                 default: str, balancer: dict[str, bool] | None = None) -> list[Entry]:
+    """Entries for a virtual IP: pods and nodes enter on their own node, external clients on each node."""
+    svc = sel.svc
+    entries: list[Entry] = []
+    wanted = _entry_nodes(nodes, sel)
+    if sources is None:
+        if default == "pod":
+            avoid = frozenset(r.ip for r in endpoint_rows(nodes.cluster, nodes, svc))
+            for node in wanted:
+                source = default_pod_source(nodes, node, avoid)
+                if source is not None:
+                    entries.append(trace_entry(nodes, node, source, dst, svc.port, svc.proto))
+            return entries
+        sources = [external_source(nodes.ipv6)]
+    for source in sources:
+        if source.kind in ("pod", "node") and source.node in nodes.configs:
+            entries.append(trace_entry(nodes, source.node, source, dst, svc.port, svc.proto))
+            continue
+        for node in wanted:
+            healthy = True if balancer is None else balancer.get(node, False)
+            note = "" if healthy else "the load balancer does not send here (health check fails)"
+            entries.append(trace_entry(nodes, node, source, dst, svc.port, svc.proto,
+                                       Fraction(1 if healthy else 0), note))
+    return entries
+
+
+def _nodeport_entries(nodes: NodeSet, sel: Selection, sources: Sequence[Source] | None) -> list[Entry]:
+    """NodePort: the traffic enters the node whose address it is sent to."""
+    svc = sel.svc
+    entries = []
+    for node in _entry_nodes(nodes, sel):
+        dst = nodes.primary(node)
+        for source in sources or [external_source(nodes.ipv6)]:
+            entries.append(trace_entry(nodes, node, source, dst, svc.node_port, svc.proto))
+    return entries
+
+
+def local_ready_nodes(cluster: Cluster, svc: ServicePortInfo, ipv6: bool) -> set[str]:
+    """Nodes whose kube-proxy health check answers 200: at least one local *ready* endpoint of the service."""
+    found = set()
+    for slc in cluster.endpoint_slices:
+        if slc.namespace != svc.namespace or slc.service_name != svc.name:
+            continue
+        if slc.address_type.value != ("IPv6" if ipv6 else "IPv4"):
+            continue
+        for ep in slc.endpoints:
+            ready = ep.conditions.ready is None or ep.conditions.ready
+            if ready and ep.node_name and not ep.conditions.terminating:
+                found.add(ep.node_name)
+    return found
+
+
+def balancer_nodes(nodes: NodeSet, svc: ServicePortInfo) -> tuple[dict[str, bool], list[str]]:
+    """Which nodes a load balancer sends new connections to, and why."""
+    if not svc.external_policy_local:
+        return {n: True for n in nodes.order}, ["the balancer spreads connections evenly over every node"]
+    healthy = local_ready_nodes(nodes.cluster, svc, nodes.ipv6)
+    if not healthy & set(nodes.order):
+        return ({n: True for n in nodes.order},
+                ["externalTrafficPolicy Local and no node has a local ready endpoint: every health check "
+                 "fails; balancers usually fail open to every node, which then DROPs or uses terminating "
+                 "endpoints"])
+    return ({n: n in healthy for n in nodes.order},
+            [f"externalTrafficPolicy Local: the balancer uses the nodes whose health check (port "
+             f"{svc.health_check_node_port}) reports a local ready endpoint: "
+             + ", ".join(n for n in nodes.order if n in healthy)])
+
+
+def service_views(nodes: NodeSet, sel: Selection, sources: Sequence[Source] | None) -> tuple[View, ...]:
+    """Every requested view of one service port."""
+    svc = sel.svc
+    kinds = sel.kinds if sel.kinds is not None else frozenset(KINDS)
+    views: list[View] = []
+
+    def wanted(kind: str, address: str | None) -> bool:
+        return kind in kinds and (sel.address is None or address is None or address == sel.address)
+
+    if wanted(CLUSTER_IP, svc.cluster_ip):
+        entries = _vip_entries(nodes, sel, svc.cluster_ip, sources, "pod")
+        views.append(_view(CLUSTER_IP, _fmt(svc.cluster_ip, svc.port), entries))
+    if svc.node_port and NODE_PORT in kinds:
+        views.append(_view(NODE_PORT, f"<node>:{svc.node_port}", _nodeport_entries(nodes, sel, sources)))
+    for ip in svc.external_ips:
+        if wanted(EXTERNAL_IP, ip):
+            entries = _vip_entries(nodes, sel, ip, sources, "external")
+            views.append(_view(EXTERNAL_IP, _fmt(ip, svc.port), entries,
+                               ["external IPs reach whichever node the network routes them to; every node alike"]))
+    for ip in svc.load_balancer_vips:
+        if wanted(LOAD_BALANCER, ip):
+            health, notes = balancer_nodes(nodes, svc)
+            entries = _vip_entries(nodes, sel, ip, sources, "external", health)
+            views.append(_view(LOAD_BALANCER, _fmt(ip, svc.port), entries, notes))
+    return tuple(views)
+
+
+# --------------------------------------------------------------------------- endpoints and the whole report
+
+
+def _pod_names(cluster: Cluster) -> dict[str, str]:
+    """Endpoint IP -> pod namespace/name, from targetRefs and Pod objects."""
+    names: dict[str, str] = {}
+    for slc in cluster.endpoint_slices:
+        for ep in slc.endpoints:
+            ref = ep.target_ref
+            if ref and ref[0] == "Pod":
+                for ip in ep.addresses:
+                    names.setdefault(ip, f"{ref[1] or slc.namespace}/{ref[2]}")
+    for pod in cluster.pods:
+        for ip in pod.pod_ips:
+            names.setdefault(ip, pod.key)
+    return names
+
+
+def _endpoint_nodes(cluster: Cluster) -> dict[str, str]:
+    return {ip: ep.node_name for s in cluster.endpoint_slices for ep in s.endpoints if ep.node_name
+            for ip in ep.addresses}
+
+
+def endpoint_rows(cluster: Cluster, nodes: NodeSet, svc: ServicePortInfo) -> tuple[EndpointRow, ...]:
+    """Every endpoint of the service port (any condition), with its pod and node."""
+    eps: tuple[EndpointInfo, ...] = endpoints_map(cluster.endpoint_slices, nodes.configs[nodes.order[0]]).get(
+        svc.key, ())
+    pods, where = _pod_names(cluster), _endpoint_nodes(cluster)
+    return tuple(EndpointRow(e.endpoint, e.ip, pods.get(e.ip), where.get(e.ip), e.ready, e.serving, e.terminating)
+                 for e in eps)
+
+
+def service_ports(nodes: NodeSet) -> list[ServicePortInfo]:
+    return all_service_ports(nodes.cluster, nodes.configs[nodes.order[0]])
+
+
+def analyse(nodes: NodeSet, selections: Sequence[Selection], sources: Sequence[Source] | None = None,
+            notes: Iterable[str] = ()) -> DistReport:
+    """The exact distribution of every selected service port."""
+    out = []
+    for sel in selections:
+        rows = endpoint_rows(nodes.cluster, nodes, sel.svc)
+        out.append(ServiceDist(sel.svc, rows, service_views(nodes, sel, sources)))
+    return DistReport(tuple(out), tuple(notes))

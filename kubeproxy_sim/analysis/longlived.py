@@ -1,0 +1,79 @@
+"""Keep-alive traffic: kube-proxy balances connections, not requests.
+
+With C connections of R requests each, pod i receives R times the number of
+connections that chose it: a Binomial(C, p_i) count scaled by R. The mean is
+even, but with few connections the spread is wide and some pods may get
+nothing at all, however many requests are sent. The expected figures are
+exact from the shares; the sampled ones come from a seeded Monte Carlo run of
+C connections through the nodes' rules (entry points drawn by their weights).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from kubeproxy_sim.analysis import stats
+from kubeproxy_sim.analysis.exact import View
+from kubeproxy_sim.analysis.nodes import NodeSet
+from kubeproxy_sim.analysis.sampling import exact_of, sample_connections
+
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True, slots=True)
+class PodSpread:
+    """One outcome (an endpoint, or DROP/REJECT): expected and sampled connections and requests."""
+
+    verdict: str
+    endpoint: str | None
+    probability: Fraction
+    expected_requests: float
+    requests_interval: tuple[int, int]  # 95 % of runs give between these many requests
+    idle_probability: float  # no connection at all lands here
+    sampled_connections: int
+    sampled_requests: int
+    sampled_share: float
+    sampled_share_interval: tuple[float, float]  # Wilson 95 % for the per-connection share
+
+
+@dataclass(frozen=True, slots=True)
+class LongLived:
+    view: str
+    connections: int
+    requests_per_connection: int
+    seed: int
+    engine: str  # what drew the samples: "sampler" (the rule engine's per-node Sampler) or "simulator"
+    pods: tuple[PodSpread, ...]
+    expected_idle: float
+    sampled_idle: int
+    chi_square: tuple[float, int, float]  # statistic, degrees of freedom, p-value (sampled vs exact)
+    note: str = ""
+
+
+def analyse_connections(nodes: NodeSet, view: View, proto: str, connections: int, requests: int,
+                        seed: int, affinity: bool = False) -> LongLived:
+    """Expected and sampled spread of ``connections`` x ``requests`` over the view's outcomes."""
+    exact = exact_of([e for e in view.entries if e.weight > 0])
+    counts = sample_connections(nodes, view.entries, proto, connections, seed)
+    pods = []
+    for (verdict, endpoint), p in sorted(exact.items(), key=lambda kv: (kv[0][0] != "DNAT", kv[0][1] or "")):
+        if not p:
+            continue
+        lo, hi = stats.binom_acceptance(connections, float(p), 1 - CONFIDENCE)
+        got = counts.get((verdict, endpoint), 0)
+        pods.append(PodSpread(
+            verdict, endpoint, p, float(p) * connections * requests, (lo * requests, hi * requests),
+            (1 - float(p)) ** connections, got, got * requests, got / connections if connections else 0.0,
+            stats.wilson(got, connections, CONFIDENCE)))
+    keys = list(exact)
+    unexpected = sum(c for k, c in counts.items() if k not in exact)
+    chi = stats.chi_square([counts.get(k, 0) for k in keys] + [unexpected],
+                           [float(exact[k]) for k in keys] + [0.0])
+    delivered = [p for p in pods if p.verdict == "DNAT"]
+    note = ("sessionAffinity ClientIP: each entry point's client is pinned after its first connection, so its "
+            "connections all reach one pod; the per-connection shares above hold across many clients"
+            if affinity else "")
+    return LongLived(view.kind, connections, requests, seed, "sampler", tuple(pods),
+                     sum(p.idle_probability for p in delivered),
+                     sum(1 for p in delivered if p.sampled_connections == 0), chi, note)

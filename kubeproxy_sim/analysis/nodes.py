@@ -1,0 +1,203 @@
+"""The cluster's nodes as the analysis sees them: one kube-proxy config and one ruleset per node.
+
+A distribution depends on where traffic enters: each node's kube-proxy writes
+its own rules (its local endpoints, its addresses, its zone). The base config
+(the command's node flags) describes the ``--hostname-override`` node; every
+other node gets the same settings with its own name, addresses, pod CIDRs and
+labels, the way the kernel backend and the simulator derive them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import netaddr
+
+from kubeproxy_sim.netfilter.compile import CompiledRuleset, compile_ruleset
+from kubeproxy_sim.netfilter.model import Ruleset
+from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from kubeproxy_sim.objects.model import Cluster, Node, Pod
+from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
+
+EXTERNAL_CLIENT_V4 = "203.0.113.10"  # the kernel backend's default ``external`` client
+EXTERNAL_CLIENT_V6 = "2001:db8:ffff::10"
+SYNTH_NODE_V4 = netaddr.IPNetwork("198.18.0.0/24")
+SYNTH_NODE_V6 = netaddr.IPNetwork("2001:db8:1800::/64")
+EXTERNAL_IFACE = "eth0"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a connection comes from: a pod, a node itself, or a client outside the cluster."""
+
+    kind: str  # "pod", "node" or "external"
+    address: str
+    node: str | None = None  # the pod's node, or the node itself
+    name: str | None = None  # the pod's namespace/name when it is a real Pod object
+
+    @property
+    def label(self) -> str:
+        if self.kind == "pod":
+            who = f"pod {self.name}" if self.name else "a pod"
+            return f"{who} ({self.address}) on {self.node}"
+        if self.kind == "node":
+            return f"node {self.node} itself ({self.address})"
+        return f"external client {self.address}"
+
+
+@dataclass(slots=True)
+class NodeSet:
+    """Every node's config, with its rules generated and compiled on first use (a per-run cache)."""
+
+    cluster: Cluster
+    configs: dict[str, ProxyConfig]
+    order: tuple[str, ...]
+    _tracers: dict[str, Tracer] = field(default_factory=dict)
+    _compiled: dict[str, CompiledRuleset] = field(default_factory=dict)
+    _rulesets: dict[str, Ruleset] = field(default_factory=dict)
+
+    @property
+    def ipv6(self) -> bool:
+        return self.configs[self.order[0]].ipv6
+
+    def addresses(self, node: str) -> tuple[str, ...]:
+        return tuple(ip.split("/")[0] for ip in self.configs[node].node_ips)
+
+    def primary(self, node: str) -> str:
+        return self.addresses(node)[0]
+
+    def context(self, node: str) -> NodeContext:
+        """The node's own addresses (addrtype LOCAL, the local-origin test and the masquerade source)."""
+        addresses = self.addresses(node)
+        return NodeContext.of(addresses, interfaces={EXTERNAL_IFACE: addresses})
+
+    def ruleset(self, node: str) -> Ruleset:
+        """The node's whole nat and filter tables after kube-proxy's sync."""
+        if node not in self._rulesets:
+            from kubeproxy_sim.proxier import generate
+            from kubeproxy_sim.proxier.full import node_tables
+
+            result = generate(self.cluster, self.configs[node])
+            self._rulesets[node] = node_tables(result.ruleset, result.jumps)
+        return self._rulesets[node]
+
+    def compiled(self, node: str) -> CompiledRuleset:
+        if node not in self._compiled:
+            self._compiled[node] = compile_ruleset(self.ruleset(node))
+        return self._compiled[node]
+
+    def tracer(self, node: str) -> Tracer:
+        if node not in self._tracers:
+            self._tracers[node] = Tracer(self.compiled(node), self.context(node))
+        return self._tracers[node]
+
+    def pod_iface(self, node: str) -> str:
+        """The interface a pod's packet arrives on, as the node's local-traffic detector expects it."""
+        config = self.configs[node]
+        if config.detect_local_mode is DetectLocalMode.INTERFACE_NAME_PREFIX and config.interface_name_prefix:
+            return f"{config.interface_name_prefix}0"
+        return config.bridge_interface or "cbr0"
+
+
+def node_names(cluster: Cluster, primary: str) -> list[str]:
+    """The primary node first, then every node an object names (Node, endpoint nodeName, pod), sorted."""
+    names = {n.name for n in cluster.nodes}
+    names |= {e.node_name for s in cluster.endpoint_slices for e in s.endpoints if e.node_name}
+    names |= {p.node_name for p in cluster.pods if p.node_name}
+    names.discard(primary)
+    return [primary, *sorted(names)]
+
+
+def _family_addresses(node: Node | None, ipv6: bool) -> list[str]:
+    if node is None:
+        return []
+    ordered = [a.address for a in node.addresses if a.type == "InternalIP"]
+    ordered += [a.address for a in node.addresses if a.type == "ExternalIP"]
+    return [a for a in ordered if (":" in a) == ipv6]
+
+
+def _synthesised(taken: set[str], ipv6: bool):
+    """Node addresses for nodes whose objects give none (benchmarking ranges, never real hosts)."""
+    for ip in (SYNTH_NODE_V6 if ipv6 else SYNTH_NODE_V4).iter_hosts():
+        if str(ip) not in taken and int(ip) & 0xFF >= 10:
+            yield str(ip)
+
+
+def node_set(cluster: Cluster, base: ProxyConfig) -> NodeSet:
+    """Configs for every node: the base config's node as given, the others derived from their objects."""
+    ipv6 = base.ipv6
+    names = node_names(cluster, base.node_name)
+    taken = {a.address for n in cluster.nodes for a in n.addresses}
+    taken |= {ip.split("/")[0] for ip in base.node_ips}
+    synth = _synthesised(taken, ipv6)
+    host = "/128" if ipv6 else "/32"
+    configs: dict[str, ProxyConfig] = {}
+    for index, name in enumerate(names):
+        node = cluster.node(name)
+        own = [ip for ip in base.node_ips if (":" in ip) == ipv6] if index == 0 else []
+        addresses = own or [a + host for a in _family_addresses(node, ipv6)] or [next(synth) + host]
+        if index == 0:
+            configs[name] = dataclasses.replace(base, node_ips=tuple(addresses))
+        else:
+            configs[name] = dataclasses.replace(
+                base, node_name=name, node_ips=tuple(addresses),
+                node_pod_cidrs=node.pod_cidrs if node else (), node_labels=node.labels if node else ())
+    return NodeSet(cluster, configs, tuple(names))
+
+
+# --------------------------------------------------------------------------- client sources
+
+
+def external_source(ipv6: bool, address: str | None = None) -> Source:
+    return Source("external", address or (EXTERNAL_CLIENT_V6 if ipv6 else EXTERNAL_CLIENT_V4))
+
+
+def node_source(nodes: NodeSet, name: str) -> Source:
+    return Source("node", nodes.primary(name), node=name)
+
+
+def pod_source(pod: Pod, ipv6: bool) -> Source | None:
+    ip = next((a for a in pod.pod_ips if (":" in a) == ipv6), None)
+    if ip is None or pod.host_network:
+        return None
+    return Source("pod", ip, node=pod.node_name, name=pod.key)
+
+
+def _used_addresses(cluster: Cluster) -> set[str]:
+    used = {a for p in cluster.pods for a in p.pod_ips}
+    used |= {a for s in cluster.endpoint_slices for e in s.endpoints for a in e.addresses}
+    return used
+
+
+def _free_address(cidrs: tuple[str, ...], ipv6: bool, used: set[str]) -> str | None:
+    """A client address no pod or endpoint uses, inside the first CIDR of the family."""
+    for cidr in cidrs:
+        net = netaddr.IPNetwork(cidr)
+        if (net.version == 6) != ipv6:
+            continue
+        for offset in range(200, 260):
+            if offset >= net.size:
+                break
+            candidate = str(net[offset])
+            if candidate not in used:
+                return candidate
+    return None
+
+
+def default_pod_source(nodes: NodeSet, node: str, avoid: frozenset[str] = frozenset()) -> Source | None:
+    """A pod on ``node`` to send from: a real client pod (not one of ``avoid``), else a free pod-CIDR address.
+
+    Endpoints of the service itself are avoided, so the default answer shows
+    ordinary traffic rather than hairpin traffic.
+    """
+    ipv6 = nodes.ipv6
+    pods = sorted((p for p in nodes.cluster.pods if p.node_name == node), key=lambda p: p.key)
+    for pod in pods:
+        source = pod_source(pod, ipv6)
+        if source is not None and source.address not in avoid:
+            return source
+    config = nodes.configs[node]
+    used = _used_addresses(nodes.cluster)
+    address = _free_address(config.node_pod_cidrs, ipv6, used) or _free_address(config.cluster_cidrs, ipv6, used)
+    return Source("pod", address, node=node) if address else None

@@ -1,0 +1,155 @@
+"""``--to DST`` and ``--from SRC``: which service ports and which clients an analysis is about.
+
+The syntax is the simulator's (``send``): DST is ``IP:PORT`` (a cluster IP,
+external IP, load-balancer IP, or a node address with a NodePort),
+``NAME.NS[:PORT]`` or ``NAME.NS.svc.cluster.local[:PORT]``, ``node/NAME:NODEPORT``,
+and, for convenience, ``NS/NAME[:PORT]``; PORT may be a number or a port name.
+SRC is ``pod/NS/NAME``, ``node/NAME``, ``external`` or ``external:IP``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import netaddr
+
+from kubeproxy_sim.analysis.exact import CLUSTER_IP, EXTERNAL_IP, LOAD_BALANCER, NODE_PORT, Selection, service_ports
+from kubeproxy_sim.analysis.nodes import NodeSet, Source, external_source, node_source, pod_source
+from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.proxier.state import ServicePortInfo
+
+DST_FORMS = "IP:PORT, NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], NS/NAME[:PORT] or node/NAME:NODEPORT"
+SRC_FORMS = "pod/NS/NAME, node/NAME, external or external:IP"
+
+
+def _bad(text: str, flag: str, why: str, forms: str) -> InputError:
+    return InputError(Diagnostic(f"{text!r}: {why}; expected {forms}", field=flag))
+
+
+def _split_port(text: str) -> tuple[str, str | None]:
+    """``host:port`` -> (host, port); IPv6 in brackets; a bare IPv6 address has no port."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, rest[1:] if rest.startswith(":") else None
+    if text.count(":") > 1:
+        return text, None
+    host, sep, port = text.partition(":")
+    return host, (port if sep else None)
+
+
+def _port_matches(svc: ServicePortInfo, port: str | None, node_port: bool = False) -> bool:
+    if port is None:
+        return True
+    if port.isdigit():
+        return int(port) == (svc.node_port if node_port else svc.port)
+    return port == svc.port_name
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        netaddr.IPAddress(text)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _by_name(ports: list[ServicePortInfo], namespace: str, name: str, port: str | None,
+             text: str) -> list[Selection]:
+    found = [s for s in ports if s.namespace == namespace and s.name == name]
+    if not found:
+        known = sorted({f"{s.namespace}/{s.name}" for s in ports})
+        raise _bad(text, "--to", f"no proxied service {namespace}/{name} (known: {', '.join(known) or 'none'})",
+                   DST_FORMS)
+    chosen = [s for s in found if _port_matches(s, port)]
+    if not chosen:
+        have = ", ".join(f"{s.port_name or '(unnamed)'}={s.port}" for s in found)
+        raise _bad(text, "--to", f"service {namespace}/{name} has no port {port} (ports: {have})", DST_FORMS)
+    return [Selection(s) for s in chosen]
+
+
+def _node_of_address(nodes: NodeSet, ip: str) -> str | None:
+    canonical = str(netaddr.IPAddress(ip))
+    return next((n for n in nodes.order if canonical in nodes.addresses(n)), None)
+
+
+def _by_address(nodes: NodeSet, ports: list[ServicePortInfo], ip: str, port: str | None,
+                text: str) -> list[Selection]:
+    ip = str(netaddr.IPAddress(ip))
+    out = []
+    for svc in ports:
+        if not _port_matches(svc, port):
+            continue
+        if svc.cluster_ip == ip:
+            out.append(Selection(svc, frozenset({CLUSTER_IP}), ip))
+        if ip in svc.external_ips:
+            out.append(Selection(svc, frozenset({EXTERNAL_IP}), ip))
+        if ip in svc.load_balancer_vips:
+            out.append(Selection(svc, frozenset({LOAD_BALANCER}), ip))
+    node = _node_of_address(nodes, ip)
+    if node is not None:
+        out += [Selection(s, frozenset({NODE_PORT}), None, (node,)) for s in ports
+                if s.node_port and _port_matches(s, port, node_port=True)]
+    if not out:
+        raise _bad(text, "--to", "no service port answers on that address and port", DST_FORMS)
+    return out
+
+
+def parse_destination(nodes: NodeSet, text: str | None) -> list[Selection]:
+    """The service ports (and views) ``--to`` names; every proxied service port when None."""
+    ports = service_ports(nodes)
+    if text is None:
+        return [Selection(s) for s in ports]
+    text = text.strip()
+    if text.startswith("node/"):
+        name, port = _split_port(text[len("node/"):])
+        if name not in nodes.configs:
+            raise _bad(text, "--to", f"no node {name!r} (nodes: {', '.join(nodes.order)})", DST_FORMS)
+        if port is None or not port.isdigit():
+            raise _bad(text, "--to", "a node destination needs a NodePort number", DST_FORMS)
+        chosen = [Selection(s, frozenset({NODE_PORT}), None, (name,)) for s in ports if s.node_port == int(port)]
+        if not chosen:
+            raise _bad(text, "--to", f"no service has NodePort {port}", DST_FORMS)
+        return chosen
+    if "/" in text:
+        ref, port = _split_port(text)
+        namespace, _, name = ref.partition("/")
+        return _by_name(ports, namespace, name, port, text)
+    host, port = _split_port(text)
+    if _is_ip(host):
+        return _by_address(nodes, ports, host, port, text)
+    labels = host.split(".")
+    if len(labels) >= 2 and (len(labels) == 2 or ".".join(labels[2:]) in ("svc", "svc.cluster.local")):
+        return _by_name(ports, labels[1], labels[0], port, text)
+    raise _bad(text, "--to", "not an address, a service name or a node", DST_FORMS)
+
+
+def parse_source(nodes: NodeSet, text: str) -> Source:
+    """One ``--from`` client."""
+    ipv6 = nodes.ipv6
+    if text == "external":
+        return external_source(ipv6)
+    if text.startswith("external:"):
+        address = text[len("external:"):].strip("[]")
+        if not _is_ip(address) or (":" in address) != ipv6:
+            raise _bad(text, "--from", f"not an IPv{6 if ipv6 else 4} address (the proxier's family)", SRC_FORMS)
+        return external_source(ipv6, str(netaddr.IPAddress(address)))
+    if text.startswith("node/"):
+        name = text[len("node/"):]
+        if name not in nodes.configs:
+            raise _bad(text, "--from", f"no node {name!r} (nodes: {', '.join(nodes.order)})", SRC_FORMS)
+        return node_source(nodes, name)
+    if text.startswith("pod/"):
+        key = text[len("pod/"):]
+        pod = next((p for p in nodes.cluster.pods if p.key == key), None)
+        if pod is None:
+            raise _bad(text, "--from", f"no Pod object {key}", SRC_FORMS)
+        source = pod_source(pod, ipv6)
+        if source is None or source.node not in nodes.configs:
+            raise _bad(text, "--from", f"pod {key} has no IPv{6 if ipv6 else 4} pod IP, no node, or uses the "
+                       "host network (use node/NAME)", SRC_FORMS)
+        return source
+    raise _bad(text, "--from", "not a known kind of source", SRC_FORMS)
+
+
+def parse_sources(nodes: NodeSet, texts: Sequence[str] | None) -> list[Source] | None:
+    return [parse_source(nodes, t) for t in texts] if texts else None

@@ -1,0 +1,121 @@
+"""``kubeproxy-sim dist``: the exact share of each endpoint for new connections, from the rules alone.
+
+Every node's rules are generated from the objects (the node flags describe the
+``--hostname-override`` node; the others are derived from their Node objects)
+and traced along every probability branch, per node where the traffic enters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.errors import Diagnostic, InputError
+
+EXAMPLES = """examples:
+  kubeproxy-sim dist --scenario bootcamp
+  kubeproxy-sim dist --scenario bootcamp --to kubernetes-bootcamp.default:8080 -o json
+  kubeproxy-sim dist --scenario session-affinity --to default/web --clients 500
+  kubeproxy-sim dist --scenario bootcamp --to default/kubernetes-bootcamp --connections 3 \\
+      --requests-per-connection 1000 --seed 7
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "dist",
+        help="exact load-balancing shares of a service's endpoints, per entry node",
+        description="For each way into a service port (cluster IP from pods on each node, NodePort on each "
+        "node, external IPs, load-balancer IPs through the nodes the balancer uses) the exact probability "
+        "of each endpoint for a new connection, as the rational the kernel's 31-bit statistic thresholds "
+        "give and as a percentage, with the deviation from an even split. Session affinity, keep-alive "
+        "connections (--connections) and the limits of both are explained.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_input_flags(parser)
+    what = parser.add_argument_group("what to analyse")
+    what.add_argument("--to", metavar="DST", help="IP:PORT, NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], "
+                      "NS/NAME[:PORT] or node/NAME:NODEPORT (default: every service port)")
+    what.add_argument("--from", dest="sources", action="append", default=None, metavar="SRC",
+                      help="pod/NS/NAME, node/NAME, external or external:IP (repeatable; default: a pod on each "
+                      "node for cluster IPs, an external client for the rest)")
+    what.add_argument("--node", action="append", default=None, metavar="NAME",
+                      help="only traffic entering these nodes (repeatable)")
+    more = parser.add_argument_group("keep-alive connections and affinity")
+    more.add_argument("--connections", type=int, metavar="C", help="sample C keep-alive connections per view")
+    more.add_argument("--requests-per-connection", type=int, default=1, metavar="R",
+                      help="requests each connection carries (default 1)")
+    more.add_argument("--seed", type=int, default=1, help="the Monte Carlo seed (default 1)")
+    more.add_argument("--clients", type=int, metavar="K",
+                      help="distinct clients (session affinity: how the 100-entry lists cope; sampled too)")
+    more.add_argument("--client-interval", type=float, metavar="SECONDS",
+                      help="mean time between one client's connections (session affinity timeout)")
+    parser.add_argument("-o", "--output", choices=["text", "json"], default="text", help="output format")
+    parser.set_defaults(func=run)
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    for flag, value, low in (("--connections", args.connections, 1), ("--requests-per-connection",
+                             args.requests_per_connection, 1), ("--clients", args.clients, 1)):
+        if value is not None and value < low:
+            raise InputError(Diagnostic(f"{value} is too small; expected a whole number >= {low}", field=flag))
+    if args.connections is not None and args.connections > 1_000_000:
+        raise InputError(Diagnostic(f"{args.connections} connections is more than this command samples; "
+                                    "expected at most 1000000", field="--connections"))
+    if args.client_interval is not None and args.client_interval <= 0:
+        raise InputError(Diagnostic("expected a positive number of seconds", field="--client-interval"))
+
+
+def build_report(args: argparse.Namespace, inputs):
+    """The analysis the flags ask for (pure: objects and flags in, report out)."""
+    import dataclasses
+
+    from kubeproxy_sim.analysis.affinity import analyse_affinity
+    from kubeproxy_sim.analysis.exact import analyse
+    from kubeproxy_sim.analysis.longlived import analyse_connections
+    from kubeproxy_sim.analysis.nodes import node_set
+    from kubeproxy_sim.analysis.targets import parse_destination, parse_sources
+
+    nodes = node_set(inputs.cluster, inputs.config)
+    selections = parse_destination(nodes, args.to)
+    if args.node:
+        unknown = [n for n in args.node if n not in nodes.configs]
+        if unknown:
+            raise InputError(Diagnostic(f"no node {unknown[0]!r}; expected one of {', '.join(nodes.order)}",
+                                        field="--node"))
+        selections = [dataclasses.replace(s, nodes=tuple(n for n in (s.nodes or nodes.order) if n in args.node))
+                      for s in selections]
+    sources = parse_sources(nodes, args.sources)
+    report = analyse(nodes, selections, sources)
+    services = []
+    for dist in report.services:
+        affinity = analyse_affinity(nodes, dist, args.clients, args.client_interval, args.seed)
+        connections = None
+        if args.connections and dist.views:
+            view = next((v for v in dist.views if any(e.weight > 0 for e in v.entries)), None)
+            if view is not None:
+                connections = analyse_connections(nodes, view, dist.svc.proto, args.connections,
+                                                  args.requests_per_connection, args.seed,
+                                                  dist.svc.client_ip_affinity)
+        services.append(dataclasses.replace(dist, affinity=affinity, connections=connections))
+    notes = [] if services else ["no service port matches"]
+    return dataclasses.replace(report, services=tuple(services), notes=tuple(notes)), nodes
+
+
+def run(args: argparse.Namespace) -> int:
+    from kubeproxy_sim.analysis.render import dist_json, dist_text
+    from kubeproxy_sim.cli.options import load_inputs
+
+    _check_counts(args)
+    inputs = load_inputs(args)
+    for diagnostic in inputs.diagnostics:
+        print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
+    report, nodes = build_report(args, inputs)
+    if args.output == "json":
+        sys.stdout.write(json.dumps(dist_json(report, nodes.order), indent=2) + "\n")
+    else:
+        sys.stdout.write(dist_text(report))
+    return 1 if inputs.errors else 0

@@ -1,0 +1,393 @@
+"""The presentation layer every command shares: colour, tables, trees, ``-o json|yaml|text``, progress.
+
+The rule throughout: decorations are for people at a terminal. Colour appears
+only when the stream is a terminal and NO_COLOR is unset (or ``--color always``);
+box-drawing characters only on a terminal; the progress bar only on a terminal
+stderr and only once a step has taken longer than a second. A pipe, a file or a
+test therefore always gets plain, stable text.
+
+A command wires it in with one or two calls::
+
+    add_output_flags(parser)                # -o text|json|yaml and --color
+    ...
+    emit(data, args.output, text=lambda: render(data, console(args)))
+
+and, around anything slow, ``with progress("loading objects"):``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TextIO
+
+FORMATS = ("text", "json", "yaml")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+CODES = {
+    "bold": "1", "dim": "2", "italic": "3", "underline": "4",
+    "red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36", "grey": "90",
+}
+
+
+class ColorMode(StrEnum):
+    AUTO = "auto"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+# --------------------------------------------------------------------------- flags
+
+
+def add_color_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--color auto|always|never``; SUPPRESS keeps a subcommand from hiding the top-level value."""
+    parser.add_argument("--color", choices=[m.value for m in ColorMode], default=argparse.SUPPRESS,
+                        help="colour the output: auto (a terminal and NO_COLOR unset), always or never")
+
+
+def add_output_flags(parser: argparse.ArgumentParser, formats: Sequence[str] = FORMATS,
+                     default: str = "text") -> None:
+    """``-o/--output FORMAT`` (text for people, json/yaml for programs) and ``--color``."""
+    parser.add_argument("-o", "--output", choices=list(formats), default=default, metavar="|".join(formats),
+                        help=f"output format (default {default}); json and yaml carry the same content")
+    add_color_flag(parser)
+
+
+def color_mode(args: argparse.Namespace | None) -> ColorMode:
+    return ColorMode(getattr(args, "color", None) or ColorMode.AUTO)
+
+
+# --------------------------------------------------------------------------- the console
+
+
+def is_terminal(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # closed or not a real stream
+        return False
+
+
+def color_enabled(stream: TextIO, mode: ColorMode = ColorMode.AUTO,
+                  environ: Mapping[str, str] | None = None) -> bool:
+    """Colour when asked, or (auto) on a terminal that is not dumb and when NO_COLOR is unset or empty."""
+    if mode is ColorMode.ALWAYS:
+        return True
+    if mode is ColorMode.NEVER:
+        return False
+    env = os.environ if environ is None else environ
+    if env.get("NO_COLOR") or env.get("TERM") == "dumb":
+        return False
+    return is_terminal(stream)
+
+
+def unicode_enabled(stream: TextIO) -> bool:
+    """Box drawing only on a terminal whose encoding can show it; pipes and files get ASCII."""
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    return is_terminal(stream) and encoding in ("utf8", "utf16", "utf32")
+
+
+def paint(text: str, *styles: str, enabled: bool = True) -> str:
+    """``text`` wrapped in ANSI SGR codes for ``styles`` (names of CODES); unchanged when disabled."""
+    codes = ";".join(CODES[s] for s in styles if s)
+    if not enabled or not codes or not text:
+        return text
+    return f"\x1b[{codes}m{text}\x1b[0m"
+
+
+def visible_len(text: str) -> int:
+    """The width a coloured string takes on screen."""
+    return len(ANSI.sub("", text))
+
+
+@dataclass(frozen=True, slots=True)
+class Console:
+    """Where output goes and what it may use there: colour and box-drawing characters."""
+
+    stream: TextIO
+    color: bool = False
+    unicode: bool = False
+
+    @classmethod
+    def of(cls, stream: TextIO, mode: ColorMode = ColorMode.AUTO,
+           environ: Mapping[str, str] | None = None) -> Console:
+        return cls(stream, color_enabled(stream, mode, environ), unicode_enabled(stream))
+
+    @property
+    def fancy(self) -> bool:
+        """Whether a person is (probably) watching: then richer layouts are worth it."""
+        return self.color or self.unicode
+
+    def paint(self, text: str, *styles: str) -> str:
+        return paint(text, *styles, enabled=self.color)
+
+    def write(self, text: str) -> None:
+        self.stream.write(text)
+
+
+def console(args: argparse.Namespace | None = None, stream: TextIO | None = None) -> Console:
+    """The console for standard output (or ``stream``), honouring ``--color`` when the command has it."""
+    return Console.of(stream if stream is not None else sys.stdout, color_mode(args))
+
+
+def err_console(args: argparse.Namespace | None = None) -> Console:
+    return Console.of(sys.stderr, color_mode(args))
+
+
+# --------------------------------------------------------------------------- -o json|yaml|text
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2) + "\n"
+
+
+def to_yaml(data: Any) -> str:
+    """YAML with the data's own key order (stable: the order the command builds its dicts in)."""
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                     width=1 << 16)
+
+
+def render(data: Any, fmt: str, text: str | Callable[[], str] | None = None) -> str:
+    """``data`` in ``fmt``; text is ``text`` (a string or a function making it), else YAML for people."""
+    if fmt == "json":
+        return to_json(data)
+    if fmt == "yaml":
+        return to_yaml(data)
+    if fmt != "text":
+        raise ValueError(f"output format {fmt!r}; expected one of {FORMATS}")
+    if text is None:
+        return to_yaml(data)
+    return text() if callable(text) else text
+
+
+def emit(data: Any, fmt: str, text: str | Callable[[], str] | None = None, stream: TextIO | None = None) -> None:
+    """Write ``data`` as ``-o`` asks: json/yaml from the data itself, text from ``text``."""
+    out = stream if stream is not None else sys.stdout
+    out.write(render(data, fmt, text))
+
+
+# --------------------------------------------------------------------------- diagnostics
+
+
+SEVERITY_STYLES = {"error": ("red", "bold"), "warning": ("yellow",), "note": ("dim",)}
+
+
+def report(diagnostics: Iterable[object], args: argparse.Namespace | None = None,
+           stream: TextIO | None = None) -> None:
+    """Each diagnostic on stderr as ``kubeproxy-sim: ...``, coloured by severity on a terminal."""
+    con = Console.of(stream if stream is not None else sys.stderr, color_mode(args))
+    for diagnostic in diagnostics:
+        severity = getattr(getattr(diagnostic, "severity", None), "value", "error")
+        con.write(con.paint(f"kubeproxy-sim: {diagnostic}", *SEVERITY_STYLES.get(severity, ())) + "\n")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A table column: its header, alignment, and a function choosing a cell's styles from its text."""
+
+    header: str
+    align: str = "left"  # or "right" (numbers)
+    style: Callable[[str], Sequence[str]] | None = None
+
+
+def render_table(columns: Sequence[Column | str], rows: Iterable[Sequence[object]], *,
+                 color: bool = False, gap: int = 3) -> str:
+    """kubectl-style columns: an upper-case header, cells padded to the widest, no trailing blanks."""
+    cols = [c if isinstance(c, Column) else Column(c) for c in columns]
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    for row in cells:
+        if len(row) != len(cols):
+            raise ValueError(f"a row has {len(row)} cells; expected {len(cols)}")
+    widths = [max([visible_len(c.header)] + [visible_len(r[i]) for r in cells]) for i, c in enumerate(cols)]
+    header = [paint(c.header.upper(), "bold", enabled=color) for c in cols]
+    lines = [_table_line(header, widths, cols, gap)]
+    for row in cells:
+        styled = [paint(v, *(c.style(v) if c.style else ()), enabled=color) for v, c in zip(row, cols, strict=True)]
+        lines.append(_table_line(styled, widths, cols, gap))
+    return "\n".join(lines) + "\n"
+
+
+def _table_line(values: Sequence[str], widths: Sequence[int], cols: Sequence[Column], gap: int) -> str:
+    parts = []
+    for value, width, col in zip(values, widths, cols, strict=True):
+        pad = " " * (width - visible_len(value))
+        parts.append(pad + value if col.align == "right" else value + pad)
+    return (" " * gap).join(parts).rstrip()
+
+
+# --------------------------------------------------------------------------- trees
+
+
+@dataclass(frozen=True, slots=True)
+class TreeNode:
+    label: str
+    children: tuple[TreeNode, ...] = ()
+    styles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TreeChars:
+    """The four prefixes of a tree: a child, the last child, under a child, under the last child."""
+
+    branch: str
+    last: str
+    pipe: str
+    space: str
+
+
+UNICODE_TREE = TreeChars("├── ", "└── ", "│   ", "    ")
+ASCII_TREE = TreeChars("|-- ", "`-- ", "|   ", "    ")
+INDENT_TREE = TreeChars("  ", "  ", "  ", "  ")  # plain indentation: the stable form scripts may read
+
+
+def tree_chars(con: Console) -> TreeChars:
+    return UNICODE_TREE if con.unicode else ASCII_TREE
+
+
+def render_tree(roots: Iterable[TreeNode], chars: TreeChars = ASCII_TREE, *, color: bool = False,
+                indent: str = "") -> list[str]:
+    """The lines of a forest: each root at ``indent``, children under it with ``chars``' prefixes."""
+    lines: list[str] = []
+    for root in roots:
+        lines.append(indent + paint(root.label, *root.styles, enabled=color))
+        _render_children(root.children, chars, color, indent, lines)
+    return lines
+
+
+def _render_children(children: Sequence[TreeNode], chars: TreeChars, color: bool, prefix: str,
+                     lines: list[str]) -> None:
+    """Iterative over siblings, recursive over depth (paths are a few dozen levels deep at most)."""
+    for index, child in enumerate(children):
+        last = index == len(children) - 1
+        lines.append(prefix + (chars.last if last else chars.branch) + paint(child.label, *child.styles,
+                                                                              enabled=color))
+        if child.children:
+            _render_children(child.children, chars, color, prefix + (chars.space if last else chars.pipe), lines)
+
+
+# --------------------------------------------------------------------------- progress
+
+SPINNER_UNICODE = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+SPINNER_ASCII = "|/-\\"
+
+
+@dataclass(slots=True)
+class Progress:
+    """A progress line for one slow step; drawn only once the step has lasted ``delay`` seconds.
+
+    ``total`` None is a step whose size is unknown (a spinner with the elapsed
+    time). The clock is injected so that drawing can be tested without sleeping.
+    """
+
+    label: str
+    total: int | None
+    stream: TextIO
+    clock: Callable[[], float] = time.monotonic
+    delay: float = 1.0
+    interval: float = 0.1
+    width: int = 30
+    unicode: bool = False
+    count: int = 0
+    started: float = 0.0
+    drawn_at: float | None = None
+    frame: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        self.started = self.clock()
+
+    def tick(self, n: int = 1) -> None:
+        self.count += n
+        now = self.clock()
+        if now - self.started >= self.delay and (self.drawn_at is None or now - self.drawn_at >= self.interval):
+            self.draw(now)
+
+    def line(self, now: float) -> str:
+        """The text of the progress line at time ``now`` (no control characters)."""
+        elapsed = f"{now - self.started:.1f}s"
+        if self.total is None or self.total <= 0:
+            frames = SPINNER_UNICODE if self.unicode else SPINNER_ASCII
+            spin = frames[self.frame % len(frames)]
+            count = f" {self.count}" if self.count else ""
+            return f"{self.label} {spin}{count} {elapsed}"
+        done = min(self.count, self.total)
+        filled = self.width * done // self.total
+        full, empty = ("█", "░") if self.unicode else ("#", "-")
+        bar = full * filled + empty * (self.width - filled)
+        return f"{self.label} [{bar}] {done}/{self.total} {100 * done // self.total}% {elapsed}"
+
+    def draw(self, now: float | None = None) -> None:
+        with self.lock:
+            now = self.clock() if now is None else now
+            self.stream.write("\r" + self.line(now) + "\x1b[K")
+            self.stream.flush()
+            self.drawn_at = now
+            self.frame += 1
+
+    def due(self) -> bool:
+        now = self.clock()
+        return now - self.started >= self.delay and (self.drawn_at is None or now - self.drawn_at >= self.interval)
+
+    def clear(self) -> None:
+        """Leave the terminal as it was: the line erased, nothing scrolled."""
+        with self.lock:
+            if self.drawn_at is not None:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+
+
+def progress_enabled(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return is_terminal(stream) and env.get("TERM") != "dumb" and not env.get("KUBEPROXY_SIM_NO_PROGRESS")
+
+
+def _noop(n: int = 1) -> None:
+    """The tick of a progress bar that is not shown: as cheap as a call can be."""
+
+
+@contextmanager
+def progress(label: str, total: int | None = None, *, stream: TextIO | None = None, enabled: bool | None = None,
+             clock: Callable[[], float] = time.monotonic, delay: float = 1.0,
+             threaded: bool = True) -> Iterator[Callable[..., None]]:
+    """``with progress("building", total=N) as tick:`` ... ``tick()`` per item (or ``tick(k)``).
+
+    Shown on stderr only when it is a terminal, and only after ``delay``
+    seconds; a background thread keeps a spinner or an idle bar moving between
+    ticks. Elsewhere (pipes, files, tests) ``tick`` does nothing.
+    """
+    out = stream if stream is not None else sys.stderr
+    if not (progress_enabled(out) if enabled is None else enabled):
+        yield _noop
+        return
+    bar = Progress(label, total, out, clock=clock, delay=delay, unicode=unicode_enabled(out))
+    bar.start()
+    stop = threading.Event()
+    worker = threading.Thread(target=_animate, args=(bar, stop), daemon=True) if threaded else None
+    if worker is not None:
+        worker.start()
+    try:
+        yield bar.tick
+    finally:
+        stop.set()
+        if worker is not None:
+            worker.join()
+        bar.clear()
+
+
+def _animate(bar: Progress, stop: threading.Event) -> None:
+    while not stop.wait(bar.interval):
+        if bar.due():
+            bar.draw()

@@ -1,0 +1,462 @@
+"""Scenario scripts: kubectl commands, one per line, parsed into steps and played against a World.
+
+The words are kubectl's (``create deployment``, ``expose``, ``scale``, ``set
+image``, ``rollout status|undo|history``, ``label pods``, ``delete``, ``apply
+-f``) plus ``wait DURATION`` for time to pass. Parsing is strict: an unknown
+command or flag, a missing value or a bad number stops the script with a
+message that names the line and says what was expected. Reading files for
+``apply -f`` is the caller's job (a loader function is injected), so playing a
+script stays free of I/O.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kubeproxy_sim.controllers import world as W
+from kubeproxy_sim.controllers.allocate import AllocationError
+from kubeproxy_sim.controllers.deployment import history
+from kubeproxy_sim.controllers.model import Deployment, World
+from kubeproxy_sim.errors import Diagnostic
+from kubeproxy_sim.objects.model import Cluster, Protocol, ServiceType
+
+DEFAULT_NAMESPACE = "default"
+COMMANDS = ("create deployment", "expose", "scale", "set image", "rollout status|undo|history", "label pods",
+            "delete service|deployment|pod", "apply -f", "wait")
+_DEPLOYMENT_KINDS = ("deployment", "deployments", "deploy", "deployment.apps", "deployments.apps")
+_SERVICE_KINDS = ("service", "services", "svc")
+_POD_KINDS = ("pod", "pods", "po")
+_SERVICE_TYPES = {t.value.lower(): t for t in ServiceType if t is not ServiceType.EXTERNAL_NAME}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+class ScriptError(Exception):
+    """A line that cannot be parsed or played; ``line`` is 1-based."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+# -- steps -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    line: int
+    text: str
+    verb: str  # "create deployment", "expose", ...
+    namespace: str = DEFAULT_NAMESPACE
+    name: str = ""
+    names: tuple[str, ...] = ()
+    kind: str = ""
+    replicas: int = 1
+    port: int | None = None
+    target_port: int | str | None = None
+    service_type: ServiceType = ServiceType.CLUSTER_IP
+    protocol: Protocol = Protocol.TCP
+    service_name: str | None = None
+    images: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str | None], ...] = ()
+    selector: tuple[tuple[str, str], ...] = ()
+    overwrite: bool = False
+    to_revision: int = 0
+    paths: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+@dataclass
+class _Args:
+    """One command line split into positional words and flags (local to one parse)."""
+
+    line: int
+    words: list[str]
+    flags: dict[str, list[str]] = field(default_factory=dict)
+
+    def one(self, flag: str, required: bool = False) -> str | None:
+        values = self.flags.get(flag)
+        if not values:
+            if required:
+                raise ScriptError(self.line, f"--{flag} is required")
+            return None
+        return values[-1]
+
+    def number(self, flag: str, *, required: bool = False, low: int = 0, high: int = 2**31 - 1) -> int | None:
+        text = self.one(flag, required)
+        if text is None:
+            return None
+        if not re.fullmatch(r"[0-9]+", text) or not low <= int(text) <= high:
+            raise ScriptError(self.line, f"--{flag}={text}: expected a whole number in {low}-{high}")
+        return int(text)
+
+
+_SHORT = {"-l": "selector", "-f": "filename", "-n": "namespace"}
+_BOOLEAN = frozenset({"overwrite"})
+
+
+def _split_flags(line: int, tokens: list[str], allowed: set[str]) -> _Args:
+    """Separate flags (``--x=v``, ``--x v``, ``-l v``) from words; reject flags the command does not take."""
+    args = _Args(line, [])
+    allowed = allowed | {"namespace"}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.startswith("-") and token != "-":
+            if token.startswith("--"):
+                name, eq, value = token[2:].partition("=")
+            else:
+                name, eq, value = _SHORT.get(token, token), "", ""
+            if name not in allowed:
+                expected = ", ".join(f"--{a}" for a in sorted(allowed)) or "no flags"
+                raise ScriptError(line, f"unknown flag {token}; expected {expected}")
+            if name in _BOOLEAN:
+                value = value if eq else "true"
+            elif not eq:
+                if i + 1 >= len(tokens):
+                    raise ScriptError(line, f"{token} needs a value")
+                i += 1
+                value = tokens[i]
+            args.flags.setdefault(name, []).append(value)
+        else:
+            args.words.append(token)
+        i += 1
+    return args
+
+
+def _ref(args: _Args, kinds: tuple[str, ...], what: str) -> str:
+    """``kind/NAME`` or ``kind NAME`` as the first words."""
+    words = args.words
+    if words and "/" in words[0]:
+        kind, _, name = words[0].partition("/")
+        rest = 1
+    elif len(words) >= 2:
+        kind, name, rest = words[0], words[1], 2
+    else:
+        raise ScriptError(args.line, f"expected {what} like deployments/NAME")
+    if kind not in kinds or not name:
+        raise ScriptError(args.line, f"{words[0]!r} is not {what}; expected deployments/NAME")
+    del words[:rest]
+    return name
+
+
+def _no_more(args: _Args, usage: str) -> None:
+    if args.words:
+        raise ScriptError(args.line, f"unexpected {' '.join(args.words)!r}; expected {usage}")
+
+
+def _labels(line: int, items: list[str], *, removals: bool) -> tuple[tuple[str, str | None], ...]:
+    out: list[tuple[str, str | None]] = []
+    for item in items:
+        if removals and item.endswith("-") and "=" not in item:
+            key, value = item[:-1], None
+        else:
+            key, eq, value = item.partition("=")
+            if not eq:
+                raise ScriptError(line, f"{item!r} is not a label; expected KEY=VALUE" + (" or KEY-" if removals
+                                                                                          else ""))
+        if not _LABEL_KEY.match(key):
+            raise ScriptError(line, f"{key!r} is not a valid label key")
+        out.append((key, value))
+    return tuple(out)
+
+
+def parse_duration(line: int, text: str) -> float:
+    """``30s``, ``2m``, ``1m30s``, ``500ms``, or plain seconds."""
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
+        return float(text)
+    parts = _DURATION.findall(text)
+    if not parts or "".join(a + b for a, b in parts) != text:
+        raise ScriptError(line, f"{text!r} is not a duration; expected e.g. 30s, 2m or 1m30s")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+# -- parsing each command --------------------------------------------------------------------------------
+
+
+def _create(line: int, text: str, tokens: list[str]) -> Step:
+    if not tokens or tokens[0] not in _DEPLOYMENT_KINDS:
+        raise ScriptError(line, "expected create deployment NAME --image=IMG [--replicas=N] [--port=P]")
+    args = _split_flags(line, tokens[1:], {"image", "replicas", "port"})
+    if len(args.words) != 1:
+        raise ScriptError(line, "expected one deployment name: create deployment NAME --image=IMG")
+    images = tuple(args.flags.get("image", []))
+    if not images:
+        raise ScriptError(line, "--image is required")
+    return Step(line, text, "create deployment", args.one("namespace") or DEFAULT_NAMESPACE, args.words[0],
+                replicas=args.number("replicas") if "replicas" in args.flags else 1,  # type: ignore[arg-type]
+                port=args.number("port", low=1, high=65535), images=tuple(("", i) for i in images))
+
+
+def _target_port(line: int, text: str | None) -> int | str | None:
+    if text is None:
+        return None
+    if text.isdigit():
+        number = int(text)
+        if not 1 <= number <= 65535:
+            raise ScriptError(line, f"--target-port={text}: expected 1-65535 or a port name")
+        return number
+    return text
+
+
+def _expose(line: int, text: str, tokens: list[str]) -> Step:
+    args = _split_flags(line, tokens, {"type", "port", "target-port", "name", "protocol"})
+    name = _ref(args, _DEPLOYMENT_KINDS, "a deployment")
+    _no_more(args, "expose deployment/NAME --port=P")
+    kind = (args.one("type") or "ClusterIP").lower()
+    if kind not in _SERVICE_TYPES:
+        raise ScriptError(line, f"--type={args.one('type')}: expected ClusterIP, NodePort or LoadBalancer")
+    protocol = (args.one("protocol") or "TCP").upper()
+    if protocol not in Protocol.__members__:
+        raise ScriptError(line, f"--protocol={args.one('protocol')}: expected TCP, UDP or SCTP")
+    return Step(line, text, "expose", args.one("namespace") or DEFAULT_NAMESPACE, name,
+                port=args.number("port", required=True, low=1, high=65535),
+                target_port=_target_port(line, args.one("target-port")), service_type=_SERVICE_TYPES[kind],
+                protocol=Protocol(protocol), service_name=args.one("name"))
+
+
+def _scale(line: int, text: str, tokens: list[str]) -> Step:
+    args = _split_flags(line, tokens, {"replicas"})
+    name = _ref(args, _DEPLOYMENT_KINDS, "a deployment")
+    _no_more(args, "scale deployments/NAME --replicas=N")
+    return Step(line, text, "scale", args.one("namespace") or DEFAULT_NAMESPACE, name,
+                replicas=args.number("replicas", required=True))  # type: ignore[arg-type]
+
+
+def _set(line: int, text: str, tokens: list[str]) -> Step:
+    if not tokens or tokens[0] != "image":
+        raise ScriptError(line, "expected set image deployments/NAME CONTAINER=IMAGE")
+    args = _split_flags(line, tokens[1:], set())
+    name = _ref(args, _DEPLOYMENT_KINDS, "a deployment")
+    pairs = []
+    for word in args.words:
+        container, eq, image = word.partition("=")
+        if not eq or not container or not image:
+            raise ScriptError(line, f"{word!r}: expected CONTAINER=IMAGE")
+        pairs.append((container, image))
+    if not pairs:
+        raise ScriptError(line, "expected at least one CONTAINER=IMAGE")
+    return Step(line, text, "set image", args.one("namespace") or DEFAULT_NAMESPACE, name, images=tuple(pairs))
+
+
+def _rollout(line: int, text: str, tokens: list[str]) -> Step:
+    if not tokens or tokens[0] not in ("status", "undo", "history"):
+        raise ScriptError(line, "expected rollout status|undo|history deployments/NAME")
+    action = tokens[0]
+    args = _split_flags(line, tokens[1:], {"to-revision"} if action == "undo" else set())
+    name = _ref(args, _DEPLOYMENT_KINDS, "a deployment")
+    _no_more(args, f"rollout {action} deployments/NAME")
+    return Step(line, text, f"rollout {action}", args.one("namespace") or DEFAULT_NAMESPACE, name,
+                to_revision=args.number("to-revision") or 0)
+
+
+def _label(line: int, text: str, tokens: list[str]) -> Step:
+    args = _split_flags(line, tokens, {"overwrite"})
+    words = args.words
+    if words and "/" in words[0]:
+        kind, _, first = words[0].partition("/")
+        names, rest = [first], words[1:]
+    elif len(words) >= 2:
+        kind, names, rest = words[0], [words[1]], words[2:]
+    else:
+        raise ScriptError(line, "expected label pods NAME KEY=VALUE")
+    if kind not in _POD_KINDS:
+        raise ScriptError(line, f"{kind!r}: only pods can be labelled here; expected label pods NAME KEY=VALUE")
+    labels = _labels(line, rest, removals=True)
+    if not labels:
+        raise ScriptError(line, "expected at least one KEY=VALUE")
+    overwrite = (args.one("overwrite") or "false").lower() == "true"
+    return Step(line, text, "label pods", args.one("namespace") or DEFAULT_NAMESPACE, names[0], names=tuple(names),
+                labels=labels, overwrite=overwrite)
+
+
+def _delete(line: int, text: str, tokens: list[str]) -> Step:
+    args = _split_flags(line, tokens, {"selector"})
+    if not args.words:
+        raise ScriptError(line, "expected delete service|deployment|pod NAME or -l KEY=VALUE")
+    kind_word = args.words.pop(0)
+    if "/" in kind_word:
+        kind_word, _, name = kind_word.partition("/")
+        args.words.insert(0, name)
+    kinds = {**dict.fromkeys(_SERVICE_KINDS, "service"), **dict.fromkeys(_DEPLOYMENT_KINDS, "deployment"),
+             **dict.fromkeys(_POD_KINDS, "pod")}
+    if kind_word not in kinds:
+        raise ScriptError(line, f"{kind_word!r} cannot be deleted here; expected service, deployment or pod")
+    selector_text = args.one("selector")
+    selector = tuple((k, v or "") for k, v in _labels(line, selector_text.split(","), removals=False)) \
+        if selector_text else ()
+    if bool(selector) == bool(args.words):
+        raise ScriptError(line, f"expected either names or -l KEY=VALUE: delete {kind_word} NAME")
+    return Step(line, text, "delete", args.one("namespace") or DEFAULT_NAMESPACE, kind=kinds[kind_word],
+                names=tuple(args.words), selector=selector)
+
+
+def _apply(line: int, text: str, tokens: list[str]) -> Step:
+    args = _split_flags(line, tokens, {"filename"})
+    _no_more(args, "apply -f FILE")
+    paths = tuple(args.flags.get("filename", []))
+    if not paths:
+        raise ScriptError(line, "expected apply -f FILE")
+    return Step(line, text, "apply", args.one("namespace") or DEFAULT_NAMESPACE, paths=paths)
+
+
+def _wait(line: int, text: str, tokens: list[str]) -> Step:
+    if len(tokens) != 1:
+        raise ScriptError(line, "expected wait DURATION, e.g. wait 30s")
+    return Step(line, text, "wait", seconds=parse_duration(line, tokens[0]))
+
+
+_PARSERS: dict[str, Callable[[int, str, list[str]], Step]] = {
+    "create": _create, "expose": _expose, "scale": _scale, "set": _set, "rollout": _rollout, "label": _label,
+    "delete": _delete, "apply": _apply, "wait": _wait,
+}
+
+
+def parse_line(line: int, text: str) -> Step | None:
+    """One script line as a step; None for blank and comment lines."""
+    try:
+        tokens = shlex.split(text, comments=True)
+    except ValueError as exc:
+        raise ScriptError(line, f"cannot split the line into words ({exc})") from None
+    if not tokens:
+        return None
+    if tokens[0] == "kubectl":
+        tokens = tokens[1:]
+    if not tokens or tokens[0] not in _PARSERS:
+        word = tokens[0] if tokens else ""
+        raise ScriptError(line, f"unknown command {word!r}; expected one of: {', '.join(COMMANDS)}")
+    return _PARSERS[tokens[0]](line, text.strip(), tokens[1:])
+
+
+def parse_script(text: str) -> list[Step]:
+    """Every step of a script; the first bad line raises."""
+    steps = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        step = parse_line(number, raw)
+        if step is not None:
+            steps.append(step)
+    return steps
+
+
+# -- playing -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Manifests:
+    """What ``apply -f`` read: the objects, the Deployments, and API facts the model does not carry."""
+
+    cluster: Cluster
+    deployments: tuple[Deployment, ...] = ()
+    not_ready_nodes: frozenset[str] = frozenset()
+    headless: frozenset[str] = frozenset()  # services that asked for clusterIP "None"
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+Loader = Callable[[tuple[str, ...]], Manifests]
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    world: World
+    notes: tuple[str, ...]  # what kubectl would print
+    ok: bool = True  # False when kubectl would exit non-zero (a rollout that missed its deadline)
+
+
+def _format_time(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
+def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random.Random) -> Played:
+    if manifests.cluster.nodes:
+        world = W.put_nodes(world, manifests.cluster.nodes, manifests.not_ready_nodes, rng)
+    notes = []
+    for node in manifests.cluster.nodes:
+        notes.append(f"node/{node.name} configured")
+    for service in manifests.cluster.services:
+        admitted = W.admit_service(world, service, rng, allocate_ip=service.key not in manifests.headless)
+        world = W.put_service(world, admitted)
+        notes.append(f"service/{service.name} configured")
+    world = W.put_slices(world, manifests.cluster.endpoint_slices)
+    notes += [f"endpointslice.discovery.k8s.io/{s.name} configured" for s in manifests.cluster.endpoint_slices]
+    for pod in manifests.cluster.pods:
+        world = W.add_pod(world, pod, rng)
+        notes.append(f"pod/{pod.name} configured")
+    for d in manifests.deployments:
+        world = W.apply_deployment(world, d, rng)
+        notes.append(f"deployment.apps/{d.name} configured")
+    return Played(world, tuple(notes))
+
+
+def _play_rollout(world: World, step: Step, rng: random.Random) -> Played:
+    action = step.verb.split()[1]
+    if action == "status":
+        waited = W.wait_for_rollout(world, step.namespace, step.name, rng)
+        notes = tuple(f"t={_format_time(t)}: {m}" for t, m in waited.messages)
+        return Played(waited.world, notes, waited.done)
+    if action == "undo":
+        world, message = W.undo(world, step.namespace, step.name, rng, step.to_revision)
+        return Played(world, (message,))
+    d = world.deployment(step.namespace, step.name)
+    if d is None:
+        raise W.ActionError(f'deployments.apps "{step.name}" not found')
+    rows = [f"deployment.apps/{step.name}", "REVISION  CHANGE-CAUSE"]
+    rows += [f"{revision:<9} {cause or '<none>'}" for revision, cause in history(world, d)]
+    return Played(world, tuple(rows))
+
+
+def _play_delete(world: World, step: Step, rng: random.Random) -> Played:
+    if step.kind == "service":
+        names = list(step.names) or W.labelled(world.services, step.namespace, step.selector)
+        world = W.delete_services(world, step.namespace, names)
+        return Played(world, tuple(f'service "{n}" deleted' for n in names) or ("No resources found",))
+    if step.kind == "deployment":
+        names = list(step.names) or W.labelled(world.deployments, step.namespace, step.selector)
+        for name in names:
+            world = W.delete_deployment(world, step.namespace, name, rng)
+        return Played(world, tuple(f'deployment.apps "{n}" deleted' for n in names) or ("No resources found",))
+    names = list(step.names) or W.labelled(world.pods, step.namespace, step.selector)
+    world = W.delete_pods(world, step.namespace, names, rng)
+    return Played(world, tuple(f'pod "{n}" deleted' for n in names) or ("No resources found",))
+
+
+def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
+    verb = step.verb
+    if verb == "create deployment":
+        d = W.new_deployment(step.namespace, step.name, [i for _, i in step.images], step.replicas, step.port)
+        return Played(W.create_deployment(world, d, rng), (f"deployment.apps/{step.name} created",))
+    if verb == "expose":
+        world, service = W.expose(world, step.namespace, step.name, rng, port=step.port or 0,
+                                  target_port=step.target_port, service_type=step.service_type,
+                                  name=step.service_name, protocol=step.protocol)
+        return Played(world, (f"service/{service.name} exposed",))
+    if verb == "scale":
+        return Played(W.scale(world, step.namespace, step.name, step.replicas, rng),
+                      (f"deployment.apps/{step.name} scaled",))
+    if verb == "set image":
+        return Played(W.set_image(world, step.namespace, step.name, dict(step.images), rng),
+                      (f"deployment.apps/{step.name} image updated",))
+    if verb.startswith("rollout"):
+        return _play_rollout(world, step, rng)
+    if verb == "label pods":
+        for name in step.names:
+            world = W.label_pod(world, step.namespace, name, dict(step.labels), rng, overwrite=step.overwrite)
+        return Played(world, tuple(f"pod/{n} labeled" for n in step.names))
+    if verb == "delete":
+        return _play_delete(world, step, rng)
+    if verb == "apply":
+        return _apply_manifests(world, step, load(step.paths), rng)
+    return Played(W.advance(world, step.seconds, rng), (f"t={_format_time(world.now + step.seconds)}",))
+
+
+def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
+    """Carry out one step; a refusal (not found, already exists, ...) raises ScriptError naming the line."""
+    try:
+        return _run(world, step, rng, load)
+    except (W.ActionError, AllocationError) as exc:
+        raise ScriptError(step.line, f"{step.verb}: {exc}") from None

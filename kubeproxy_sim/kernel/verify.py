@@ -1,0 +1,547 @@
+"""``netns verify``: the tracer's answer for a real node's dump, checked against the kernel running that dump.
+
+For each flow (a source — the client pod, the node, the external client — and a
+service address) the tracer predicts where the first packet goes, with exact
+shares; each prediction is turned into what the client's socket must see: a
+reply from an endpoint (with the source address the endpoint saw, so
+masquerading shows), ``refused``, ``unreachable``, ``EPERM`` or ``timeout``.
+The reply's way back is traced too (a filter that drops established traffic
+makes a correct DNAT look like a timeout). Then N real connections are counted,
+and every count is compared with an exact binomial acceptance range at 99.9%
+(Bonferroni-split across the outcomes of a flow), computed with integers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import netaddr
+
+from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.kernel import nsexec
+from kubeproxy_sim.kernel.send import PROBE
+from kubeproxy_sim.kernel.stage import LeftOut, Staged, StagePlan
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Rule, Ruleset
+from kubeproxy_sim.netfilter.packet import CtState, Packet
+from kubeproxy_sim.netfilter.trace import NodeContext, Outcome, PathStep, Tracer
+
+CONFIDENCE = Fraction(999, 1000)
+DEFAULT_COUNT = 100
+DEFAULT_TIMEOUT = 0.3
+REFUSED, UNREACHABLE, EPERM, TIMEOUT = "refused", "unreachable", "EPERM", "timeout"
+REJECT_ERRORS = {"icmp-port-unreachable": REFUSED, "port-unreach": REFUSED, "tcp-reset": REFUSED,
+                 "icmp-proto-unreachable": REFUSED}
+LOCAL_FAIL_HOOKS = ("OUTPUT", "POSTROUTING")
+SERVICE_CHAINS = ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES")
+KIND_WORDS = (("cluster IP", "ClusterIP"), ("external IP", "externalIP"), ("loadbalancer IP", "LoadBalancer"))
+
+
+class Origin(StrEnum):
+    POD = "pod"
+    NODE = "node"
+    EXTERNAL = "external"
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """Connections from ``origin`` to ``dst:port``; ``kind`` and ``service`` only label it."""
+
+    origin: Origin
+    dst: str
+    port: int
+    proto: str
+    kind: str = ""
+    service: str = ""
+    count: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.dst}:{self.port}/{self.proto}"
+
+
+# --------------------------------------------------------------------------- flows
+
+
+def _first(rule: Rule, flag: str) -> tuple[bool, tuple[str, ...]] | None:
+    for option in rule.parsed.options:
+        if option.flag == flag:
+            return option.negated, option.args
+    return None
+
+
+def _single_address(rule: Rule) -> str | None:
+    dest = _first(rule, "-d")
+    if dest is None or dest[0]:
+        return None
+    address, _, prefix = dest[1][0].partition("/")
+    if prefix not in ("", "32"):
+        return None
+    try:
+        return str(netaddr.IPAddress(address, 4))
+    except (netaddr.AddrFormatError, ValueError):
+        return None
+
+
+def _port_proto(rule: Rule) -> tuple[int, str] | None:
+    dport, proto = _first(rule, "--dport"), _first(rule, "-p")
+    if dport is None or proto is None or dport[0] or proto[0] or not dport[1][0].isdigit():
+        return None
+    return int(dport[1][0]), proto[1][0].lower()
+
+
+def _describe(rule: Rule, chain: str) -> tuple[str, str]:
+    comment = _first(rule, "--comment")
+    text = comment[1][0] if comment else ""
+    kind = next((k for words, k in KIND_WORDS if words in text), "")
+    kind = kind or ("ClusterIP" if chain == "KUBE-SERVICES" else "externalIP")
+    return kind, text.split(" ")[0] if text else ""
+
+
+def service_targets(ruleset: Ruleset) -> list[tuple[str, str | None, int, str, str]]:
+    """(kind, address or None for a NodePort, port, proto, service) of every service address in the dump."""
+    found: dict[tuple[str | None, int, str], tuple[str, str | None, int, str, str]] = {}
+    for table in (ruleset.table("nat"), ruleset.table("filter")):
+        for chain in table.chains if table else ():
+            for rule in chain.rules:
+                pp = _port_proto(rule)
+                if pp is None or pp[1] not in ("tcp", "udp"):
+                    continue
+                address = _single_address(rule)
+                local = _first(rule, "--dst-type")
+                nodeport = chain.name == "KUBE-NODEPORTS" and table.name == "nat"
+                nodeport |= chain.name == "KUBE-EXTERNAL-SERVICES" and local is not None and address is None
+                if nodeport:
+                    key = (None, *pp)
+                    found.setdefault(key, ("NodePort", None, *pp, _describe(rule, chain.name)[1]))
+                elif chain.name in SERVICE_CHAINS and address is not None:
+                    kind, service = _describe(rule, chain.name)
+                    found.setdefault((address, *pp), (kind, address, *pp, service))
+    return list(found.values())
+
+
+def _round_robin(targets: list[tuple[str, str | None, int, str, str]]) -> list[tuple[str, str | None, int, str, str]]:
+    """Interleave the kinds, so that a capped list still has each kind of address."""
+    by_kind: dict[str, list[tuple[str, str | None, int, str, str]]] = {}
+    for target in targets:
+        by_kind.setdefault(target[0], []).append(target)
+    out = []
+    while any(by_kind.values()):
+        for queue in by_kind.values():
+            if queue:
+                out.append(queue.pop(0))
+    return out
+
+
+def derive_flows(ruleset: Ruleset, node_ip: str, origins: Sequence[Origin] = tuple(Origin),
+                 limit: int | None = None) -> list[Flow]:
+    """Every ClusterIP, NodePort, externalIP and LoadBalancer address of the dump, from each origin."""
+    flows = [Flow(origin, address or node_ip, port, proto, kind, service)
+             for kind, address, port, proto, service in _round_robin(service_targets(ruleset))
+             for origin in origins]
+    return flows[:limit] if limit is not None else flows
+
+
+def _flow_error(file: str, index: int, key: str, message: str) -> InputError:
+    return InputError(Diagnostic(message, file=file, field=f"flows[{index}].{key}"))
+
+
+def _flow_entry(file: str, index: int, entry: Any, node_ip: str) -> Flow:
+    if not isinstance(entry, dict):
+        raise _flow_error(file, index, "from", "expected a mapping with from, to, proto and count")
+    origin = str(entry.get("from", ""))
+    if origin not in {o.value for o in Origin}:
+        raise _flow_error(file, index, "from", f"{origin!r} is not a source; expected pod, node or external")
+    host, _, port = str(entry.get("to", "")).rpartition(":")
+    host = node_ip if host == "node" else host
+    try:
+        address = str(netaddr.IPAddress(host, 4))
+    except (netaddr.AddrFormatError, ValueError):
+        raise _flow_error(file, index, "to", f"{entry.get('to')!r}: expected IPv4:PORT or node:PORT") from None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise _flow_error(file, index, "to", f"{entry.get('to')!r}: the port is not 1-65535")
+    proto = str(entry.get("proto", "tcp")).lower()
+    if proto not in ("tcp", "udp"):
+        raise _flow_error(file, index, "proto", f"{proto!r}: expected tcp or udp (this kernel has no SCTP sockets)")
+    count = entry.get("count")
+    if count is not None and (not isinstance(count, int) or count < 1):
+        raise _flow_error(file, index, "count", f"{count!r}: expected a whole number, 1 or more")
+    return Flow(Origin(origin), address, int(port), proto, str(entry.get("kind", "given")), "", count)
+
+
+def load_flows(path: str, node_ip: str) -> list[Flow]:
+    """A YAML file: ``flows: [{from: pod|node|external, to: IP:PORT|node:PORT, proto: tcp|udp, count: N}]``."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(Diagnostic(f"cannot read the flows: {exc.strerror or exc}", file=path)) from None
+    except yaml.YAMLError as exc:
+        raise InputError(Diagnostic(f"not YAML: {exc}", file=path)) from None
+    entries = data.get("flows") if isinstance(data, dict) else data
+    if not isinstance(entries, list) or not entries:
+        raise InputError(Diagnostic("expected a non-empty list under `flows:`", file=path, field="flows"))
+    return [_flow_entry(path, i, entry, node_ip) for i, entry in enumerate(entries)]
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def binomial_range(n: int, p: Fraction, alpha: Fraction) -> tuple[int, int]:
+    """The counts a Binomial(n, p) variable falls outside with probability at most ``alpha`` (exact).
+
+    All the probabilities share the denominator ``den**n``, so the tails are
+    compared as integers: no rounding can make the bound unsound.
+    """
+    if p <= 0:
+        return 0, 0
+    if p >= 1:
+        return n, n
+    num, den = p.numerator, p.denominator
+    weights = [math.comb(n, k) * num**k * (den - num) ** (n - k) for k in range(n + 1)]
+    limit = alpha * den**n / 2  # a tail may hold at most this much weight
+    low, tail = 0, 0
+    while low < n and tail + weights[low] <= limit:
+        tail += weights[low]
+        low += 1
+    high, tail = n, 0
+    while high > low and tail + weights[high] <= limit:
+        tail += weights[high]
+        high -= 1
+    return low, high
+
+
+# --------------------------------------------------------------------------- prediction
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """One predicted outcome as the client's socket sees it."""
+
+    key: tuple[str, ...]  # ("reply", endpoint ip:port, source it saw) or ("error", reason)
+    outcome: str  # the tracer's words
+    share: Fraction
+    masquerade: bool | None  # predicted (None: no reply to see it on)
+
+
+def observation_text(key: tuple[str, ...]) -> str:
+    return f"reply from {key[1]} (saw {key[2]})" if key[0] == "reply" else key[1]
+
+
+class Predictor:
+    """The tracer on the staged dump, with the stage's interfaces, routes, sets and sources."""
+
+    def __init__(self, staged: Staged, ruleset: Ruleset) -> None:
+        plan = staged.plan
+        self.plan = plan
+        self.ruleset = ruleset
+        bridge = plan.node.bridge
+        routes = [(f"{p.ip}/32", bridge) for p in plan.topology.pods if not p.host_network]
+        routes += [(f"{plan.external.ip}/32", "eth0"), ("0.0.0.0/0", "eth0")]
+        node = NodeContext.of(plan.node_ips, interfaces={"eth0": plan.node_ips, bridge: ()}, routes=routes,
+                              ipsets={name: () for name in staged.ipsets})
+        self.tracer = Tracer(ruleset, node)
+        self.served = {p.ip: set(p.ports) for p in plan.topology.pods}
+        self.node_served = {port for p in plan.topology.pods if p.host_network for port in p.ports}
+
+    def source(self, origin: Origin) -> tuple[str, str | None, str | None]:
+        """(address, input interface, bridge port) of an origin's packets."""
+        plan = self.plan
+        if origin is Origin.POD:
+            return plan.client_pod.ip, plan.node.bridge, plan.client_pod.host_veth
+        if origin is Origin.NODE:
+            return plan.node_ips[0], None, None
+        return plan.external.ip, "eth0", None
+
+    def _local(self, address: str) -> bool:
+        return address in self.plan.node_ips or netaddr.IPAddress(address).is_loopback()
+
+    def trace(self, flow: Flow) -> Any:
+        src, iface, port = self.source(flow.origin)
+        return self.tracer.trace(Packet.of(flow.proto, src, flow.dst, flow.port, in_iface=iface, bridge_port=port))
+
+    def expectations(self, flow: Flow) -> tuple[list[Expectation], Any]:
+        result = self.trace(flow)
+        client = self.source(flow.origin)[0]
+        return [self._expect(flow, o, client, result.origin == "local") for o in result.outcomes], result
+
+    def _expect(self, flow: Flow, o: Outcome, client: str, local: bool) -> Expectation:
+        if o.verdict in ("DROP", "REJECT"):
+            return Expectation(("error", self._failure(flow, o, local)), _outcome_text(o), o.probability_exact, None)
+        target = o.destination if o.verdict == "DNAT" and o.destination else f"{flow.dst}:{flow.port}"
+        host, _, port_text = target.rpartition(":")
+        text = _outcome_text(o) if o.verdict == "DNAT" else f"ACCEPT to {target} (no DNAT)"
+        if not self._serves(host, flow.proto, int(port_text)):
+            reason = REFUSED if self._local(host) or host in self.served else UNREACHABLE
+            return Expectation(("error", reason), text, o.probability_exact, None)
+        seen = self.plan.node_ips[0] if o.masquerade else client
+        lost = self._reply_lost(flow, host, int(port_text), client)
+        if lost:
+            return Expectation(("error", TIMEOUT), f"{text}; the reply is dropped ({lost})", o.probability_exact,
+                               o.masquerade)
+        return Expectation(("reply", target, seen), text, o.probability_exact, o.masquerade)
+
+    def _serves(self, host: str, proto: str, port: int) -> bool:
+        if self._local(host):
+            return (proto, port) in self.node_served
+        return (proto, port) in self.served.get(host, set())
+
+    def _reply_lost(self, flow: Flow, host: str, port: int, client: str) -> str | None:
+        """The verdict of the endpoint's answer on its way back (as FORWARD/INPUT see it), when not ACCEPT."""
+        pod = next((p for p in self.plan.topology.pods if p.ip == host and not p.host_network), None)
+        packet = Packet.of(flow.proto, host, client, None, port, in_iface=self.plan.node.bridge if pod else None,
+                           bridge_port=pod.host_veth if pod else None, ctstate=CtState.ESTABLISHED)
+        result = self.tracer.trace(packet)
+        lost = [o for o in result.outcomes if o.verdict in ("DROP", "REJECT")]
+        if not lost or sum(o.probability_exact for o in lost) < 1:
+            return None
+        step = lost[0].path[-1] if lost[0].path else None
+        return f"{lost[0].verdict} at line {step.line}" if step and step.line else f"{lost[0].verdict} by policy"
+
+    def _failure(self, flow: Flow, o: Outcome, local: bool) -> str:
+        """What the socket sees of a REJECT or DROP: EPERM on the way out of the node, else ICMP or nothing."""
+        hook = _hook(o.path, o.verdict, self.ruleset, local)
+        if local and hook in LOCAL_FAIL_HOOKS:
+            return EPERM
+        if o.verdict == "DROP":
+            return TIMEOUT
+        step = o.path[-1] if o.path else None
+        kind = _reject_with(step.rule) if step else "icmp-port-unreachable"
+        return REJECT_ERRORS.get(kind, UNREACHABLE)
+
+
+def _outcome_text(o: Outcome) -> str:
+    head = f"DNAT to {o.destination}" if o.verdict == "DNAT" else o.verdict
+    line = o.path[-1].line if o.path and o.verdict in ("DROP", "REJECT") else None
+    return head + (f" (line {line})" if line else "")
+
+
+def _reject_with(rule_text: str) -> str:
+    words = rule_text.split()
+    return words[words.index("--reject-with") + 1] if "--reject-with" in words[:-1] else "icmp-port-unreachable"
+
+
+def _hook(path: tuple[PathStep, ...], verdict: str, ruleset: Ruleset, local: bool) -> str:
+    """The built-in chain a verdict was given in: the nearest one above the deciding rule, else a DROP policy's."""
+    if path and path[-1].rule.split(" -j ")[-1].split()[0] == verdict:
+        table = path[-1].table
+        for step in reversed(path):
+            if step.table == table and step.chain in BUILTIN_CHAINS.get(table, ()):
+                return step.chain
+    hooks = LOCAL_FAIL_HOOKS if local else ()
+    for table in ruleset.tables:
+        for chain in table.chains:
+            if chain.policy == "DROP" and chain.name in hooks:
+                return chain.name
+    return "INPUT" if local else "FORWARD"
+
+
+# --------------------------------------------------------------------------- observation
+
+
+def observe(plan: StagePlan, flow: Flow, source: str, count: int, timeout: float) -> Counter[tuple[str, ...]]:
+    """``count`` real connections from the flow's origin namespace, keyed like :class:`Expectation`."""
+    namespace = {Origin.POD: plan.client_pod.netns, Origin.NODE: plan.node.netns,
+                 Origin.EXTERNAL: plan.external.netns}[flow.origin]
+    bind = source if flow.origin is Origin.NODE else ""
+    argv = nsexec.python_module(PROBE, flow.dst, str(flow.port), flow.proto, str(count), str(timeout), bind)
+    done = nsexec.run(namespace, argv, timeout=60 + count * timeout)
+    if done.returncode != 0:
+        raise InputError(Diagnostic(f"the probe failed in {namespace}: {done.stderr.strip()[-300:]}"))
+    seen: Counter[tuple[str, ...]] = Counter()
+    for result in json.loads(done.stdout):
+        if "error" in result:
+            seen[("error", result["error"])] += 1
+        else:
+            seen[("reply", result["dst"], result["src"].rsplit(":", 1)[0])] += 1
+    return seen
+
+
+# --------------------------------------------------------------------------- judging
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    outcome: str
+    expect: str
+    share: Fraction
+    low: int
+    high: int
+    observed: int
+    masq_predicted: bool | None
+    masq_observed: bool | None
+
+    @property
+    def ok(self) -> bool:
+        return self.low <= self.observed <= self.high
+
+
+@dataclass(frozen=True, slots=True)
+class FlowResult:
+    flow: Flow
+    source: str
+    count: int
+    rows: tuple[Row, ...]
+    uncertain: int
+
+    @property
+    def ok(self) -> bool:
+        return all(row.ok for row in self.rows)
+
+    def as_json(self) -> dict[str, Any]:
+        f = self.flow
+        return {"from": f.origin.value, "source": self.source, "to": f"{f.dst}:{f.port}", "proto": f.proto,
+                "kind": f.kind, "service": f.service, "count": self.count, "verdict": "ok" if self.ok else "mismatch",
+                "uncertain_rules": self.uncertain,
+                "outcomes": [{"predicted": r.outcome, "expect": r.expect, "share": str(r.share),
+                              "range": [r.low, r.high], "observed": r.observed,
+                              "masquerade_predicted": r.masq_predicted, "masquerade_observed": r.masq_observed,
+                              "ok": r.ok} for r in self.rows]}
+
+
+def judge(flow: Flow, source: str, expectations: Iterable[Expectation], seen: Counter[tuple[str, ...]],
+          count: int, confidence: Fraction = CONFIDENCE, uncertain: int = 0) -> FlowResult:
+    """Merge predictions that look alike to the socket, add what was seen but not predicted, bound each count."""
+    merged: dict[tuple[str, ...], list[Any]] = {}
+    for e in expectations:
+        entry = merged.setdefault(e.key, [[], Fraction(0), e.masquerade])
+        entry[0].append(e.outcome)
+        entry[1] += e.share
+    for key in seen:
+        merged.setdefault(key, [["(not predicted)"], Fraction(0), None])
+    random_rows = sum(1 for _, share, _ in merged.values() if 0 < share < 1)
+    alpha = (1 - confidence) / max(random_rows, 1)
+    rows = []
+    for key, (outcomes, share, masq) in merged.items():
+        low, high = binomial_range(count, share, alpha)
+        masq_seen = key[2] != source if key[0] == "reply" else None
+        rows.append(Row("; ".join(outcomes), observation_text(key), share, low, high, seen.get(key, 0), masq,
+                        masq_seen))
+    rows.sort(key=lambda r: (-r.share, r.expect))
+    return FlowResult(flow, source, count, tuple(rows), uncertain)
+
+
+def _yes(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def render_table(results: Sequence[FlowResult]) -> str:
+    head = ("#", "from", "to", "kind", "predicted", "share", "99.9% range", "observed", "masq pred/obs",
+            "socket sees", "verdict")
+    table: list[tuple[str, ...]] = [head]
+    for number, result in enumerate(results, start=1):
+        f = result.flow
+        for i, row in enumerate(result.rows):
+            first = i == 0
+            verdict = ("ok" if result.ok else "MISMATCH") if first else ("" if row.ok else "<-")
+            table.append((str(number) if first else "", f"{f.origin.value} {result.source}" if first else "",
+                          f.label if first else "", f.kind if first else "", row.outcome,
+                          f"{float(row.share):.1%}", f"{row.low}-{row.high}", f"{row.observed}/{result.count}",
+                          f"{_yes(row.masq_predicted)}/{_yes(row.masq_observed)}", row.expect, verdict))
+    widths = [max(len(r[c]) for r in table) for c in range(len(head))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table)
+
+
+# --------------------------------------------------------------------------- the whole run
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    file: str
+    plan: StagePlan
+    left_out: tuple[LeftOut, ...]
+    ipsets: tuple[str, ...]
+    nfacct: tuple[str, ...]
+    results: tuple[FlowResult, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    def warnings(self) -> list[str]:
+        """One line per rule left out of the staged dump, naming its line."""
+        return [f"{self.file}:{x.line}: warning: left out of the staged dump ({x.reason}): {x.rule}"
+                for x in self.left_out]
+
+    def summary(self) -> list[str]:
+        plan = self.plan
+        served = [p for p in plan.topology.pods if p.ports]
+        lines = [f"staged {self.file} in {plan.node.netns}: node {', '.join(plan.node_ips)}, "
+                 f"{len(served)} endpoints ({sum(p.host_network for p in served)} on the node), pod subnets "
+                 f"{', '.join(plan.pod_subnets) or 'none'} behind {plan.node.bridge}, client pod "
+                 f"{plan.client_pod.ip}, external client {plan.external.ip}"]
+        if self.ipsets or self.nfacct:
+            lines.append(f"created empty: {len(self.ipsets)} ipsets, {len(self.nfacct)} nfacct counters")
+        if self.left_out:
+            lines.append(f"left out: {len(self.left_out)} rules this kernel refused (lines "
+                         f"{', '.join(str(x.line) for x in self.left_out)})")
+        lines += list(self.notes)
+        mismatches = sum(not r.ok for r in self.results)
+        lines.append(f"{len(self.results)} flows: {len(self.results) - mismatches} ok, {mismatches} mismatched")
+        return lines
+
+    def as_json(self) -> dict[str, Any]:
+        plan = self.plan
+        return {"rules": self.file, "node_ips": list(plan.node_ips), "pod_subnets": list(plan.pod_subnets),
+                "client_pod": plan.client_pod.ip, "external_client": plan.external.ip,
+                "endpoints": {p.ip: {"on_node": p.host_network, "ports": [f"{a}:{b}" for a, b in p.ports]}
+                              for p in plan.topology.pods if p.ports},
+                "ipsets": list(self.ipsets), "nfacct": list(self.nfacct),
+                "left_out": [{"line": x.line, "rule": x.rule, "reason": x.reason} for x in self.left_out],
+                "notes": list(self.notes), "ok": self.ok, "flows": [r.as_json() for r in self.results]}
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(Diagnostic(f"cannot read rules: {exc.strerror or exc}", file=path)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path)) from None
+
+
+def _notes(ruleset: Ruleset) -> list[str]:
+    if any(chain.builtin for table in ruleset.tables for chain in table.chains):
+        return []
+    return ["note: the dump has no built-in chains (a kube-proxy restore input?): packets never reach its chains; "
+            "expected an iptables-save of a node"]
+
+
+def run_flow(predictor: Predictor, flow: Flow, count: int, timeout: float) -> FlowResult:
+    expectations, traced = predictor.expectations(flow)
+    source = predictor.source(flow.origin)[0]
+    n = flow.count or count
+    seen = observe(predictor.plan, flow, source, n, timeout)
+    return judge(flow, source, expectations, seen, n, uncertain=len(traced.uncertain))
+
+
+def verify(path: str, directory: Path, *, name: str, node_ips: Sequence[str] = (), flows_file: str | None = None,
+           count: int = DEFAULT_COUNT, timeout: float = DEFAULT_TIMEOUT, max_flows: int | None = None,
+           origins: Sequence[Origin] = tuple(Origin), bridge: str = "cbr0") -> Report:
+    """Stage the dump, predict and observe every flow, remove the stage (also on error)."""
+    from kubeproxy_sim.kernel.stage import plan_stage, read_dump, stage, unstage
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    text = _read(path)
+    ruleset = parse_ruleset(text, file=path, ipv6=False)
+    plan = plan_stage(name, read_dump(ruleset), node_ips, bridge)
+    given = load_flows(flows_file, plan.node_ips[0]) if flows_file else None
+    staged = stage(plan, text, path, directory)
+    try:
+        loaded = parse_ruleset(staged.text, file=path, ipv6=False)
+        flows = given[:max_flows] if given is not None else derive_flows(loaded, plan.node_ips[0], origins,
+                                                                          max_flows)
+        predictor = Predictor(staged, loaded)
+        results = tuple(run_flow(predictor, flow, count, timeout) for flow in flows)
+    finally:
+        unstage(staged, directory)
+    return Report(path, plan, staged.left_out, staged.ipsets, staged.nfacct, results, tuple(_notes(ruleset)))

@@ -1,0 +1,746 @@
+"""How iptables-save prints a ruleset that iptables-restore loaded.
+
+The kernel keeps rules in binary form; iptables-save prints them back from that
+form, so the text changes on the way: hosts get a prefix length (``-d 10.0.0.1``
+-> ``-d 10.0.0.1/32``), the built-in options come first in a fixed order
+(``-s -d -i -o -p -f``), the protocol match that ``-p tcp --dport`` loads
+implicitly is written out (``-m tcp``), every match prints its options in its
+own order with its defaults filled in (``recent``'s ``--mask`` and
+``--rsource``, ``REJECT``'s ``--reject-with``), numbers are printed the way its
+``save`` function prints them (``MARK --or-mark 0x4000`` ->
+``--set-xmark 0x4000/0x4000``; a probability is stored as a 31-bit fraction and
+printed with 11 decimals), and built-in chains come first, user chains sorted.
+
+:func:`to_save_form` applies all of that to a :class:`Ruleset` (whose rule text
+stays canonical); :func:`render_save` then writes the text with iptables-save's
+quoting (``xtables_save_string``: quoted unless only ``[A-Za-z0-9_-]``), which
+for rules in the save form is what the real tool prints, byte for byte.
+Values the normaliser does not understand (host names, ``x.x.x.x``, modules it
+does not model) are kept verbatim.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import netaddr
+
+from kubeproxy_sim.netfilter import syntax
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
+
+FULL32 = 0xFFFFFFFF
+BUILTIN_ORDER = ("-s", "-d", "-i", "-o", "-p", "-f")
+
+# /etc/protocols names, which the legacy iptables-save prints for -p.
+PROTOCOL_NAMES = {
+    "0": "all", "1": "icmp", "2": "igmp", "4": "ipencap", "6": "tcp", "17": "udp", "33": "dccp",
+    "41": "ipv6", "47": "gre", "50": "esp", "51": "ah", "58": "ipv6-icmp", "89": "ospf", "132": "sctp",
+    "135": "mobility-header", "136": "udplite",
+    "icmpv6": "ipv6-icmp", "icmp6": "ipv6-icmp", "mh": "mobility-header", "ipv6-mh": "mobility-header",
+}
+MODULE_ALIASES = {"icmpv6": "icmp6", "ipv6-icmp": "icmp6"}
+
+# ---------------------------------------------------------------------------
+# Small value helpers
+# ---------------------------------------------------------------------------
+
+
+def c_uint(text: str) -> int | None:
+    """An unsigned number as strtoul(base 0) reads it (0x.. hex, 0.. octal), or None."""
+    t = text.strip().lower()
+    try:
+        if t.startswith("0x"):
+            return int(t[2:], 16)
+        if len(t) > 1 and t.startswith("0"):
+            return int(t[1:], 8)
+        return int(t, 10) if t.isdigit() else None
+    except ValueError:
+        return None
+
+
+def _value_mask(text: str) -> tuple[int, int] | None:
+    value, _, mask = text.partition("/")
+    v = c_uint(value)
+    m = c_uint(mask) if mask else FULL32
+    return None if v is None or m is None else (v, m)
+
+
+def probability_text(text: str) -> str:
+    """``--probability`` as iptables-save prints it: the kernel keeps lround(p * 2^31)."""
+    try:
+        p = float(text)
+    except ValueError:
+        return text
+    if not 0.0 <= p <= 1.0:
+        return text
+    x = p * 0x80000000
+    whole = math.floor(x)
+    stored = whole + (1 if x - whole >= 0.5 else 0)  # lround: halves away from zero
+    return f"{stored / 0x80000000:.11f}"
+
+
+def _prefix_of(mask: int, bits: int) -> int | None:
+    inverted = ~mask & ((1 << bits) - 1)
+    return bits - inverted.bit_length() if inverted & (inverted + 1) == 0 else None
+
+
+def save_address(value: str, ipv6: bool, *, host_suffix: bool = True) -> str:
+    """``ADDR[/MASK]`` as iptables prints it: network address, then ``/prefix`` (or a dotted mask).
+
+    ``host_suffix=False`` drops a full-length mask, as the conntrack match prints its addresses.
+    """
+    addr, _, mask = value.partition("/")
+    flags = netaddr.INET_PTON if not ipv6 else 0
+    try:
+        ip = netaddr.IPAddress(addr, 6 if ipv6 else 4, flags=flags)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return value
+    bits = 128 if ipv6 else 32
+    if not mask:
+        prefix: int | None = bits
+        mask_int = (1 << bits) - 1
+    elif mask.isdigit() and int(mask) <= bits:
+        prefix = int(mask)
+        mask_int = ((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1)
+    else:
+        try:
+            mask_int = int(netaddr.IPAddress(mask, 6 if ipv6 else 4, flags=flags))
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            return value
+        prefix = _prefix_of(mask_int, bits)
+    network = netaddr.IPAddress(int(ip) & mask_int, 6 if ipv6 else 4)
+    if prefix is None:
+        return f"{network}/{netaddr.IPAddress(mask_int, 6 if ipv6 else 4)}"
+    if prefix == bits and not host_suffix:
+        return str(network)
+    return f"{network}/{prefix}"
+
+
+def _port_range(value: str, sep: str = ":") -> str | None:
+    """``lo:hi`` normalised (``4:4`` -> ``4``, ``:4`` -> ``0:4``); None for the full range."""
+    if sep in value:
+        lo, _, hi = value.partition(sep)
+        lo, hi = lo or "0", hi or "65535"
+    else:
+        lo = hi = value
+    if not (lo.isdigit() and hi.isdigit()):
+        return value
+    low, high = int(lo), int(hi)
+    if low == 0 and high == 65535:
+        return None
+    return str(low) if low == high else f"{low}{sep}{high}"
+
+
+def _ordered_list(value: str, order: Sequence[str], *, upper: bool = True) -> str:
+    """A comma list printed in the module's bit order; unknown words keep the value verbatim."""
+    words = [w.upper() if upper else w for w in value.split(",")]
+    if not all(w in order for w in words):
+        return value
+    return ",".join(w for w in order if w in words)
+
+
+# ---------------------------------------------------------------------------
+# Match modules: each returns the group's options in the module's save order
+# ---------------------------------------------------------------------------
+
+Options = list[Option]
+Normaliser = Callable[[Options, bool], Options]
+
+
+def _by_flag(options: Options) -> dict[str, Option]:
+    return {o.flag: o for o in options}
+
+
+def _with(option: Option, *args: str, flag: str | None = None, negated: bool | None = None) -> Option:
+    return Option(flag or option.flag, tuple(args), option.negated if negated is None else negated,
+                  option.module)
+
+
+def _in_order(options: Options, order: Sequence[str]) -> Options:
+    """Known flags in ``order``, then anything else as written."""
+    known = [o for flag in order for o in options if o.flag == flag]
+    return known + [o for o in options if o.flag not in order]
+
+
+def _ports_module(extra: Sequence[str]) -> Normaliser:
+    def normalise(options: Options, ipv6: bool) -> Options:
+        out: Options = []
+        for o in _in_order(options, ("--sport", "--dport", *extra)):
+            if o.flag in ("--sport", "--dport") and len(o.args) == 1:
+                ports = _port_range(o.args[0])
+                if ports is not None:
+                    out.append(_with(o, ports))
+            else:
+                out.append(o)
+        return out
+
+    return normalise
+
+
+TCP_FLAGS = ("FIN", "SYN", "RST", "PSH", "ACK", "URG")
+
+
+def _tcp_flag_list(value: str) -> str:
+    bits = 0
+    for word in value.upper().split(","):
+        if word == "ALL":
+            bits |= 0x3F
+        elif word in TCP_FLAGS:
+            bits |= 1 << TCP_FLAGS.index(word)
+        elif word != "NONE":
+            return value
+    return ",".join(f for i, f in enumerate(TCP_FLAGS) if bits & (1 << i)) or "NONE"
+
+
+def _tcp(options: Options, ipv6: bool) -> Options:
+    converted: Options = []
+    for o in options:
+        if o.flag == "--syn":
+            converted.append(Option("--tcp-flags", ("FIN,SYN,RST,ACK", "SYN"), o.negated, o.module))
+        elif o.flag == "--tcp-flags" and len(o.args) == 2:
+            converted.append(_with(o, _tcp_flag_list(o.args[0]), _tcp_flag_list(o.args[1])))
+        else:
+            converted.append(o)
+    return _ports_module(("--tcp-option", "--tcp-flags"))(converted, ipv6)
+
+
+def _multiport(options: Options, ipv6: bool) -> Options:
+    out: Options = []
+    for o in options:
+        if o.flag in ("--sports", "--dports", "--ports") and len(o.args) == 1:
+            items = [_port_range(p) or "0:65535" for p in o.args[0].split(",")]
+            out.append(_with(o, ",".join(items)))
+        else:
+            out.append(o)
+    return out
+
+
+def _comment(options: Options, ipv6: bool) -> Options:
+    # The kernel keeps at most 255 bytes of a comment.
+    return [_with(o, o.args[0].encode()[:255].decode(errors="ignore")) if o.flag == "--comment" and len(o.args) == 1
+            else o for o in options]
+
+
+def _mark_match(options: Options, ipv6: bool) -> Options:
+    out: Options = []
+    for o in options:
+        pair = _value_mask(o.args[0]) if o.flag == "--mark" and len(o.args) == 1 else None
+        if pair is None:
+            out.append(o)
+            continue
+        value, mask = pair
+        out.append(_with(o, f"{value:#x}" if mask == FULL32 else f"{value:#x}/{mask:#x}"))
+    return out
+
+
+ADDRTYPES = ("UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE",
+             "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE")
+
+
+def _addrtype(options: Options, ipv6: bool) -> Options:
+    out = [_with(o, _ordered_list(o.args[0], ADDRTYPES)) if o.flag in ("--src-type", "--dst-type")
+           and len(o.args) == 1 else o for o in options]
+    return _in_order(out, ("--src-type", "--dst-type", "--limit-iface-in", "--limit-iface-out"))
+
+
+def _statistic(options: Options, ipv6: bool) -> Options:
+    flags = _by_flag(options)
+    mode = flags.get("--mode")
+    negated = any(o.negated for o in options)
+    if mode is None or mode.args not in (("random",), ("nth",)):
+        return options
+    head = Option("--mode", mode.args, False, mode.module)
+    if mode.args == ("random",) and "--probability" in flags:
+        p = flags["--probability"]
+        return [head, Option("--probability", (probability_text(p.value),), negated, p.module)]
+    if mode.args == ("nth",) and "--every" in flags:
+        packet = flags.get("--packet")
+        return [head, Option("--every", flags["--every"].args, negated, mode.module),
+                Option("--packet", packet.args if packet is not None else ("0",), False, mode.module)]
+    return options
+
+
+RECENT_OPS = ("--set", "--rcheck", "--update", "--remove")
+
+
+def _recent(options: Options, ipv6: bool) -> Options:
+    flags = _by_flag(options)
+    module = options[0].module if options else "recent"
+    negated = any(o.negated for o in options if o.flag in RECENT_OPS)
+    out = [Option(op, (), negated, module) for op in RECENT_OPS if op in flags]
+    for flag in ("--seconds", "--hitcount"):
+        if flag in flags and c_uint(flags[flag].value) not in (0, None):
+            out.append(Option(flag, (str(c_uint(flags[flag].value)),), False, module))
+        if flag == "--seconds" and "--reap" in flags:
+            out.append(Option("--reap", (), False, module))
+    if "--rttl" in flags:
+        out.append(Option("--rttl", (), False, module))
+    out.append(Option("--name", flags["--name"].args if "--name" in flags else ("DEFAULT",), False, module))
+    mask = flags["--mask"].value if "--mask" in flags else ("ffff:" * 8)[:-1] if ipv6 else "255.255.255.255"
+    try:
+        mask = str(netaddr.IPAddress(mask, 6 if ipv6 else 4))
+    except (netaddr.AddrFormatError, ValueError):
+        pass
+    out.append(Option("--mask", (mask,), False, module))
+    sides = [o.flag for o in options if o.flag in ("--rsource", "--rdest")]
+    out.append(Option(sides[-1] if sides else "--rsource", (), False, module))  # the last one given wins
+    return out
+
+
+CT_STATES = ("INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED", "SNAT", "DNAT")
+CT_STATUSES = ("NONE", "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED")
+CONNTRACK_ORDER = ("--ctstate", "--ctproto", "--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst",
+                   "--ctorigsrcport", "--ctorigdstport", "--ctreplsrcport", "--ctrepldstport", "--ctstatus",
+                   "--ctexpire", "--ctdir")
+PROTOCOL_NUMBERS = {"tcp": "6", "udp": "17", "icmp": "1", "sctp": "132", "udplite": "136", "dccp": "33",
+                    "icmpv6": "58", "ipv6-icmp": "58", "esp": "50", "ah": "51", "gre": "47"}
+
+
+def _conntrack(options: Options, ipv6: bool) -> Options:
+    out: Options = []
+    for o in options:
+        value = o.args[0] if len(o.args) == 1 else None
+        if value is None:
+            out.append(o)
+        elif o.flag == "--ctstate":
+            out.append(_with(o, _ordered_list(value, CT_STATES)))
+        elif o.flag == "--ctstatus":
+            out.append(_with(o, _ordered_list(value, CT_STATUSES)))
+        elif o.flag == "--ctproto":
+            out.append(_with(o, PROTOCOL_NUMBERS.get(value.lower(), value)))
+        elif o.flag in ("--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst"):
+            out.append(_with(o, save_address(value, ipv6, host_suffix=False)))
+        elif o.flag.endswith("port") or o.flag == "--ctexpire":
+            lo, _, hi = value.partition(":")
+            out.append(_with(o, lo if hi in ("", lo) else value))
+        else:
+            out.append(o)
+    return _in_order(out, CONNTRACK_ORDER)
+
+
+STATES = ("INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED")
+
+
+def _state(options: Options, ipv6: bool) -> Options:
+    return [_with(o, _ordered_list(o.args[0], STATES)) if o.flag == "--state" and len(o.args) == 1 else o
+            for o in options]
+
+
+def _physdev(options: Options, ipv6: bool) -> Options:
+    return _in_order(options, ("--physdev-is-in", "--physdev-in", "--physdev-is-out", "--physdev-out",
+                               "--physdev-is-bridged"))
+
+
+ICMP_TYPES = {
+    "any": "any", "echo-reply": "0", "pong": "0", "destination-unreachable": "3",
+    "network-unreachable": "3/0", "host-unreachable": "3/1", "protocol-unreachable": "3/2",
+    "port-unreachable": "3/3", "fragmentation-needed": "3/4", "source-route-failed": "3/5",
+    "network-unknown": "3/6", "host-unknown": "3/7", "network-prohibited": "3/9", "host-prohibited": "3/10",
+    "TOS-network-unreachable": "3/11", "TOS-host-unreachable": "3/12", "communication-prohibited": "3/13",
+    "host-precedence-violation": "3/14", "precedence-cutoff": "3/15", "source-quench": "4",
+    "redirect": "5", "network-redirect": "5/0", "host-redirect": "5/1", "TOS-network-redirect": "5/2",
+    "TOS-host-redirect": "5/3", "echo-request": "8", "ping": "8", "router-advertisement": "9",
+    "router-solicitation": "10", "time-exceeded": "11", "ttl-exceeded": "11", "ttl-zero-during-transit": "11/0",
+    "ttl-zero-during-reassembly": "11/1", "parameter-problem": "12", "ip-header-bad": "12/0",
+    "required-option-missing": "12/1", "timestamp-request": "13", "timestamp-reply": "14",
+    "address-mask-request": "17", "address-mask-reply": "18",
+}
+ICMPV6_TYPES = {
+    "destination-unreachable": "1", "no-route": "1/0", "communication-prohibited": "1/1",
+    "beyond-scope": "1/2", "address-unreachable": "1/3", "port-unreachable": "1/4",
+    "failed-policy": "1/5", "reject-route": "1/6", "packet-too-big": "2", "time-exceeded": "3",
+    "ttl-exceeded": "3", "ttl-zero-during-transit": "3/0", "ttl-zero-during-reassembly": "3/1",
+    "parameter-problem": "4", "bad-header": "4/0", "unknown-header-type": "4/1", "unknown-option": "4/2",
+    "echo-request": "128", "ping": "128", "echo-reply": "129", "pong": "129",
+    "router-solicitation": "133", "router-advertisement": "134", "neighbour-solicitation": "135",
+    "neighbor-solicitation": "135", "neighbour-advertisement": "136", "neighbor-advertisement": "136",
+    "redirect": "137",
+}
+
+
+def _icmp_module(flag: str, names: dict[str, str]) -> Normaliser:
+    def normalise(options: Options, ipv6: bool) -> Options:
+        out: Options = []
+        for o in options:
+            if o.flag == flag and len(o.args) == 1:
+                value = names.get(o.args[0], o.args[0])
+                type_, _, code = value.partition("/")
+                if type_.isdigit() and code in ("", "0:255"):
+                    value = type_
+                out.append(_with(o, value))
+            else:
+                out.append(o)
+        return out
+
+    return normalise
+
+
+LIMIT_SCALE = 10000
+LIMIT_UNITS = (("day", 86400), ("hour", 3600), ("min", 60), ("sec", 1))
+
+
+def _limit_period(rate: str) -> int | None:
+    """``N/unit`` as the kernel stores it: the period between tokens, in 1/10000 s."""
+    count, _, unit = rate.partition("/")
+    if not count.isdigit() or int(count) == 0:
+        return None
+    unit = unit.lower() or "sec"
+    for name, seconds in (("second", 1), ("minute", 60), ("hour", 3600), ("day", 86400)):
+        if name.startswith(unit):
+            return LIMIT_SCALE * seconds // int(count)
+    return None
+
+
+def _limit_rate(period: int) -> str:
+    """The coarsest unit that still shows the rate as a whole number (libxt_limit's print_rate)."""
+    chosen = 0
+    for i in range(1, len(LIMIT_UNITS)):
+        mult = LIMIT_UNITS[i][1] * LIMIT_SCALE
+        if period > mult or mult // period < mult % period:
+            break
+        chosen = i
+    name, seconds = LIMIT_UNITS[chosen]
+    return f"{seconds * LIMIT_SCALE // period}/{name}"
+
+
+def _limit(options: Options, ipv6: bool) -> Options:
+    flags = _by_flag(options)
+    module = options[0].module if options else "limit"
+    period = _limit_period(flags["--limit"].value) if "--limit" in flags else LIMIT_SCALE * 3600 // 3
+    if period is None or period == 0:
+        return options
+    out = [Option("--limit", (_limit_rate(period),), False, module)]
+    burst = flags.get("--limit-burst")
+    if burst is not None and c_uint(burst.value) not in (5, None):
+        out.append(Option("--limit-burst", (str(c_uint(burst.value)),), False, module))
+    return out
+
+
+MATCHES: dict[str, Normaliser] = {
+    "limit": _limit,
+    "tcp": _tcp,
+    "udp": _ports_module(()),
+    "udplite": _ports_module(()),
+    "sctp": _ports_module(("--chunk-types",)),
+    "dccp": _ports_module(("--dccp-types", "--dccp-option")),
+    "multiport": _multiport,
+    "comment": _comment,
+    "mark": _mark_match,
+    "connmark": _mark_match,
+    "addrtype": _addrtype,
+    "statistic": _statistic,
+    "recent": _recent,
+    "conntrack": _conntrack,
+    "state": _state,
+    "physdev": _physdev,
+    "icmp": _icmp_module("--icmp-type", ICMP_TYPES),
+    "icmp6": _icmp_module("--icmpv6-type", ICMPV6_TYPES),
+}
+
+# ---------------------------------------------------------------------------
+# Targets
+# ---------------------------------------------------------------------------
+
+
+def _xmark(options: Options) -> tuple[int, int] | None:
+    """(mark, mask) of MARK/CONNMARK's set-* and and/or/xor forms, as the target stores them."""
+    for o in options:
+        if len(o.args) != 1:
+            continue
+        if o.flag in ("--set-xmark", "--set-mark"):
+            pair = _value_mask(o.args[0])
+            if pair is None:
+                return None
+            value, mask = pair
+            return (value, mask) if o.flag == "--set-xmark" else (value, (value | mask) & FULL32)
+        number = c_uint(o.args[0])
+        if number is None:
+            continue
+        if o.flag == "--and-mark":
+            return 0, ~number & FULL32
+        if o.flag == "--or-mark":
+            return number, number
+        if o.flag == "--xor-mark":
+            return number, 0
+    return None
+
+
+def _mark_target(name: str, options: Options, ipv6: bool) -> Options:
+    pair = _xmark(options)
+    if pair is None:
+        return options
+    return [Option("--set-xmark", (f"{pair[0]:#x}/{pair[1]:#x}",), False, name)]
+
+
+def _connmark_target(name: str, options: Options, ipv6: bool) -> Options:
+    flags = _by_flag(options)
+    if "--save-mark" in flags or "--restore-mark" in flags:
+        op = "--save-mark" if "--save-mark" in flags else "--restore-mark"
+        mask = c_uint(flags["--mask"].value) if "--mask" in flags else None
+        nfmask = c_uint(flags["--nfmask"].value) if "--nfmask" in flags else mask
+        ctmask = c_uint(flags["--ctmask"].value) if "--ctmask" in flags else mask
+        return [Option(op, (), False, name),
+                Option("--nfmask", (f"{FULL32 if nfmask is None else nfmask:#x}",), False, name),
+                Option("--ctmask", (f"{FULL32 if ctmask is None else ctmask:#x}",), False, name)]
+    return _mark_target(name, options, ipv6)
+
+
+REJECT_NAMES = {
+    "icmp-net-unreachable": "icmp-net-unreachable", "net-unreach": "icmp-net-unreachable",
+    "icmp-host-unreachable": "icmp-host-unreachable", "host-unreach": "icmp-host-unreachable",
+    "icmp-port-unreachable": "icmp-port-unreachable", "port-unreach": "icmp-port-unreachable",
+    "icmp-proto-unreachable": "icmp-proto-unreachable", "proto-unreach": "icmp-proto-unreachable",
+    "icmp-net-prohibited": "icmp-net-prohibited", "net-prohib": "icmp-net-prohibited",
+    "icmp-host-prohibited": "icmp-host-prohibited", "host-prohib": "icmp-host-prohibited",
+    "tcp-reset": "tcp-reset", "tcp-rst": "tcp-reset",
+    "icmp-admin-prohibited": "icmp-admin-prohibited", "admin-prohib": "icmp-admin-prohibited",
+}
+REJECT6_NAMES = {
+    "icmp6-no-route": "icmp6-no-route", "no-route": "icmp6-no-route",
+    "icmp6-adm-prohibited": "icmp6-adm-prohibited", "adm-prohibited": "icmp6-adm-prohibited",
+    "icmp6-addr-unreachable": "icmp6-addr-unreachable", "addr-unreach": "icmp6-addr-unreachable",
+    "icmp6-port-unreachable": "icmp6-port-unreachable", "port-unreach": "icmp6-port-unreachable",
+    "tcp-reset": "tcp-reset", "tcp-rst": "tcp-reset",
+    "icmp6-policy-fail": "icmp6-policy-fail", "policy-fail": "icmp6-policy-fail",
+    "icmp6-reject-route": "icmp6-reject-route", "reject-route": "icmp6-reject-route",
+}
+
+
+def _reject(name: str, options: Options, ipv6: bool) -> Options:
+    names = REJECT6_NAMES if ipv6 else REJECT_NAMES
+    given = _by_flag(options).get("--reject-with")
+    default = "icmp6-port-unreachable" if ipv6 else "icmp-port-unreachable"
+    value = names.get(given.value, given.value) if given is not None else default
+    return [Option("--reject-with", (value,), False, name)]
+
+
+def _nat_range(value: str, ipv6: bool) -> str:
+    """``ADDR[-ADDR][:PORT[-PORT]]`` with canonical addresses; IPv6 in brackets when a port follows."""
+    if ipv6:
+        if value.startswith("["):
+            addrs, _, rest = value[1:].partition("]")
+            ports = rest[1:] if rest.startswith(":") else ""
+        else:
+            addrs, ports = value, ""
+    else:
+        addrs, _, ports = value.partition(":")
+    lo, _, hi = addrs.partition("-")
+    lo_s = save_address(lo, ipv6, host_suffix=False) if lo else lo
+    hi_s = save_address(hi, ipv6, host_suffix=False) if hi else ""
+    text = lo_s if not hi_s or hi_s == lo_s else f"{lo_s}-{hi_s}"
+    if ports:
+        ports = _port_range(ports, "-") or "0-65535"
+        text = f"[{text}]:{ports}" if ipv6 else f"{text}:{ports}"
+    return text
+
+
+def _nat(flag: str, order: Sequence[str]) -> Callable[[str, Options, bool], Options]:
+    def normalise(name: str, options: Options, ipv6: bool) -> Options:
+        out = [_with(o, _nat_range(o.args[0], ipv6)) if o.flag == flag and len(o.args) == 1 else o
+               for o in options]
+        return _in_order(out, (flag, *order))
+
+    return normalise
+
+
+def _to_ports(name: str, options: Options, ipv6: bool) -> Options:
+    out = [_with(o, _port_range(o.args[0], "-") or "0-65535") if o.flag == "--to-ports" and len(o.args) == 1
+           else o for o in options]
+    return _in_order(out, ("--to-ports", "--random", "--random-fully"))
+
+
+LOG_LEVELS = {"emerg": "0", "alert": "1", "crit": "2", "err": "3", "error": "3", "warning": "4",
+              "warn": "4", "notice": "5", "info": "6", "debug": "7", "panic": "0"}
+
+
+def _log(name: str, options: Options, ipv6: bool) -> Options:
+    out: Options = []
+    for o in options:
+        if o.flag == "--log-level" and len(o.args) == 1:
+            level = LOG_LEVELS.get(o.args[0].lower(), o.args[0])
+            if level != "4":
+                out.append(_with(o, level))
+        elif o.flag == "--log-prefix" and o.args == ("",):
+            continue
+        else:
+            out.append(o)
+    return _in_order(out, ("--log-prefix", "--log-level", "--log-tcp-sequence", "--log-tcp-options",
+                           "--log-ip-options", "--log-uid", "--log-macdecode"))
+
+
+def _nflog(name: str, options: Options, ipv6: bool) -> Options:
+    out = [o for o in options if not (o.flag == "--nflog-group" and c_uint(o.value) == 0)]
+    return _in_order(out, ("--nflog-prefix", "--nflog-group", "--nflog-range", "--nflog-size",
+                           "--nflog-threshold"))
+
+
+TARGETS: dict[str, Callable[[str, Options, bool], Options]] = {
+    "MARK": _mark_target,
+    "CONNMARK": _connmark_target,
+    "REJECT": _reject,
+    "DNAT": _nat("--to-destination", ("--random", "--persistent")),
+    "SNAT": _nat("--to-source", ("--random", "--random-fully", "--persistent")),
+    "MASQUERADE": _to_ports,
+    "REDIRECT": _to_ports,
+    "LOG": _log,
+    "NFLOG": _nflog,
+}
+
+# ---------------------------------------------------------------------------
+# Rules
+# ---------------------------------------------------------------------------
+
+
+def _builtin(option: Option, ipv6: bool) -> list[Option]:
+    """One built-in option in save form: [] when iptables-save would omit it, several for a list of hosts."""
+    if option.flag in ("-s", "-d") and len(option.args) == 1:
+        values = option.args[0].split(",")
+        saved = [save_address(v, ipv6) for v in values]
+        full = "::/0" if ipv6 else "0.0.0.0/0"
+        if len(saved) == 1 and saved[0] == full and not option.negated:
+            return []
+        return [_with(option, v) for v in saved]
+    if option.flag == "-p" and len(option.args) == 1:
+        name = option.args[0].lower()
+        name = PROTOCOL_NAMES.get(name, name)
+        return [] if name == "all" and not option.negated else [_with(option, name)]
+    if option.flag in ("-i", "-o") and option.args == ("+",) and not option.negated:
+        return []
+    return [option]
+
+
+def _groups(options: Sequence[Option]) -> tuple[list[Option], list[list[Option]]]:
+    """Built-in options, and the matches in load order (an implicit protocol match where its first option is)."""
+    builtins: list[Option] = []
+    groups: list[list[Option]] = []
+    for o in options:
+        if o.module == "" and o.flag != "-m":
+            builtins.append(o)
+        elif o.flag == "-m":
+            groups.append([o])
+        else:
+            group = next((g for g in reversed(groups) if g[0].module == o.module), None)
+            if group is None:  # -p tcp --dport 80: iptables loads the tcp match here
+                group = [Option("-m", (o.module,), False, o.module)]
+                groups.append(group)
+            group.append(o)
+    return builtins, groups
+
+
+def _save_group(group: list[Option], ipv6: bool) -> list[Option]:
+    head = group[0]
+    name = MODULE_ALIASES.get(head.module, head.module)
+    normaliser = MATCHES.get(name)
+    body = group[1:] if name == head.module else [Option(o.flag, o.args, o.negated, name) for o in group[1:]]
+    body = normaliser(body, ipv6) if normaliser else body
+    return [Option("-m", (name,), False, name), *body]
+
+
+def save_specs(spec: RuleSpec, ipv6: bool = False) -> list[RuleSpec]:
+    """The save form of one rule; several rules when ``-s``/``-d`` list several hosts (as iptables adds them)."""
+    builtins, groups = _groups(spec.options)
+    by_flag: dict[str, list[list[Option]]] = {f: [] for f in BUILTIN_ORDER}
+    others: list[Option] = []
+    for o in builtins:
+        if o.flag in by_flag:
+            by_flag[o.flag].append(_builtin(o, ipv6))
+        else:
+            others.append(o)
+    matches = [o for g in groups for o in _save_group(g, ipv6)]
+    target = spec.target
+    if target is not None:
+        handler = TARGETS.get(target.name)
+        if handler is not None:
+            target = Target(target.name, tuple(handler(target.name, list(target.options), ipv6)), target.goto)
+    sources = [o for alts in by_flag["-s"] for o in alts] or [None]
+    dests = [o for alts in by_flag["-d"] for o in alts] or [None]
+    rest = [o for flag in BUILTIN_ORDER[2:] for alts in by_flag[flag] for o in alts] + others
+    return [
+        RuleSpec(tuple(o for o in (src, dst) if o is not None) + tuple(rest) + tuple(matches), target)
+        for src in sources for dst in dests
+    ]
+
+
+def _save_rules(rule: Rule, ipv6: bool) -> list[Rule]:
+    out = []
+    for spec in save_specs(rule.parsed, ipv6):
+        saved = Rule(rule.chain, syntax.render_spec(spec), rule.line, rule.counters)
+        object.__setattr__(saved, "_parsed", spec)
+        out.append(saved)
+    return out
+
+
+def _save_table(table: Table, ipv6: bool) -> Table:
+    """Chains as the kernel lists them: built-ins in hook order (always present), then user chains sorted."""
+    deleted = set(table.deleted)
+    chains = {c.name: c for c in table.chains if c.name not in deleted}
+    builtin_names = BUILTIN_CHAINS.get(table.name, ())
+    ordered = [chains.get(n) or Chain(n, (), "ACCEPT") for n in builtin_names]
+    ordered += [chains[n] for n in sorted(chains) if n not in builtin_names]
+    saved = tuple(
+        Chain(c.name, tuple(r for rule in c.rules for r in _save_rules(rule, ipv6)), c.policy or (
+            "ACCEPT" if c.name in builtin_names else None), c.counters)
+        for c in ordered
+    )
+    return Table(table.name, saved)
+
+
+def to_save_form(ruleset: Ruleset) -> Ruleset:
+    """The ruleset iptables-save would print after iptables-restore loaded ``ruleset``."""
+    return Ruleset(tuple(_save_table(t, ruleset.ipv6) for t in ruleset.tables), ruleset.ipv6)
+
+
+# ---------------------------------------------------------------------------
+# Text with iptables-save's quoting
+# ---------------------------------------------------------------------------
+
+_NO_QUOTE = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# Values iptables-save prints with xtables_save_string; every other value is printed raw.
+SAVE_STRING_OPTIONS = frozenset({("comment", "--comment"), ("LOG", "--log-prefix"),
+                                 ("NFLOG", "--nflog-prefix")})
+
+
+def save_string(value: str) -> str:
+    """xtables_save_string: bare when only ``[A-Za-z0-9_-]``, else double-quoted with ``"``, ``\\`` and ``'``
+    escaped. (A value that would read back as an option, ``-x``, is quoted too, so the text re-parses.)"""
+    if value and all(c in _NO_QUOTE for c in value) and not (value[0] == "-" and len(value) > 1
+                                                                and not value[1].isdigit()):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("'", "\\'") + '"'
+
+
+def _raw(value: str) -> str:
+    """A value printed with plain printf; quoted only when it would not read back as one word."""
+    return syntax.quote(value)
+
+
+def _render_option(option: Option, owner: str) -> str:
+    quote = save_string if (owner, option.flag) in SAVE_STRING_OPTIONS else _raw
+    head = f"! {option.flag}" if option.negated else option.flag
+    return " ".join([head, *(quote(a) for a in option.args)])
+
+
+def render_save_spec(spec: RuleSpec) -> str:
+    """A rule's text as iptables-save prints it (the spec should already be in save form)."""
+    parts = [_render_option(o, o.module) for o in spec.options]
+    if spec.target is not None:
+        parts.append(("-g " if spec.target.goto else "-j ") + spec.target.name)
+        parts.extend(_render_option(o, spec.target.name) for o in spec.target.options)
+    return " ".join(parts)
+
+
+def render_save(ruleset: Ruleset) -> str:
+    """iptables-save's text for a ruleset (apply :func:`to_save_form` first for the kernel's view)."""
+    lines: list[str] = []
+    for table in ruleset.tables:
+        lines.append(f"*{table.name}")
+        for c in table.chains:
+            packets, octets = c.counters or (0, 0)
+            lines.append(f":{c.name} {c.policy or '-'} [{packets}:{octets}]")
+        for c in table.chains:
+            for r in c.rules:
+                text = f"-A {c.name} {render_save_spec(r.parsed)}".rstrip()
+                lines.append(f"[{r.counters[0]}:{r.counters[1]}] {text}" if r.counters is not None else text)
+        lines.append("COMMIT")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,155 @@
+"""One node's connection tracking table, with the kernel's states and default timeouts.
+
+An entry is found by either of its tuples: the original one (as the first
+packet arrived) and the reply one (as the answer is expected, i.e. after NAT:
+from the DNAT destination to the SNAT source). Finding a packet by its reply
+tuple is what un-NATs the answer. Time is whatever the caller passes; expired
+entries are dropped when they are looked up, or by :meth:`Conntrack.expire`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+Tuple = tuple[str, int, int, int | None, int, int | None]
+"""(proto, family, src, sport, dst, dport) with addresses as integers."""
+
+
+class State(StrEnum):
+    """The protocol state the timeout depends on (TCP's states; UNREPLIED/REPLIED for the others)."""
+
+    SYN_SENT = "SYN_SENT"
+    SYN_RECV = "SYN_RECV"
+    ESTABLISHED = "ESTABLISHED"
+    UNREPLIED = "UNREPLIED"
+    REPLIED = "REPLIED"
+
+
+TIMEOUTS: dict[tuple[str, State], float] = {
+    # nf_conntrack_tcp_timeout_*, nf_conntrack_udp_timeout(_stream), nf_conntrack_sctp_timeout_* defaults
+    ("tcp", State.SYN_SENT): 120.0,
+    ("tcp", State.SYN_RECV): 60.0,
+    ("tcp", State.ESTABLISHED): 432000.0,
+    ("udp", State.UNREPLIED): 30.0,
+    ("udp", State.REPLIED): 120.0,
+    ("sctp", State.UNREPLIED): 3.0,  # COOKIE_WAIT
+    ("sctp", State.REPLIED): 210.0,  # ESTABLISHED
+}
+GENERIC_TIMEOUT = 600.0
+
+
+def reverse(t: Tuple) -> Tuple:
+    return (t[0], t[1], t[4], t[5], t[2], t[3])
+
+
+@dataclass(slots=True)
+class Entry:
+    """One tracked connection. ``reply`` is the tuple the answer comes back with (NAT applied)."""
+
+    orig: Tuple
+    reply: Tuple
+    state: State
+    expires: float
+    dnat: bool = False
+    snat: bool = False
+
+    @property
+    def proto(self) -> str:
+        return self.orig[0]
+
+    @property
+    def seen_reply(self) -> bool:
+        return self.state not in (State.SYN_SENT, State.UNREPLIED)
+
+
+def first_state(proto: str) -> State:
+    return State.SYN_SENT if proto == "tcp" else State.UNREPLIED
+
+
+def timeout(proto: str, state: State) -> float:
+    return TIMEOUTS.get((proto, state), GENERIC_TIMEOUT)
+
+
+class Conntrack:
+    """The table: both tuples of every entry point to it."""
+
+    def __init__(self) -> None:
+        self._by_tuple: dict[Tuple, tuple[Entry, bool]] = {}  # tuple -> (entry, is the reply direction)
+
+    def __len__(self) -> int:
+        return len(self._by_tuple) // 2
+
+    def entries(self) -> Iterator[Entry]:
+        return (entry for entry, is_reply in self._by_tuple.values() if not is_reply)
+
+    def lookup(self, t: Tuple, now: float) -> tuple[Entry, bool] | None:
+        """(entry, reply direction) of a packet's tuple; an expired entry is removed and not found."""
+        found = self._by_tuple.get(t)
+        if found is None:
+            return None
+        if found[0].expires <= now:
+            self._remove(found[0])
+            return None
+        return found
+
+    def taken(self, t: Tuple, now: float) -> bool:
+        """Whether a reply tuple is already in use (NAT must then pick another port)."""
+        return self.lookup(t, now) is not None
+
+    def add(self, orig: Tuple, reply: Tuple, now: float, *, dnat: bool, snat: bool) -> Entry:
+        state = first_state(orig[0])
+        entry = Entry(orig, reply, state, now + timeout(orig[0], state), dnat, snat)
+        self._by_tuple[orig] = (entry, False)
+        self._by_tuple[reply] = (entry, True)
+        return entry
+
+    def seen(self, entry: Entry, is_reply: bool, now: float) -> None:
+        """A later packet of the connection: move its state along and refresh its timeout.
+
+        TCP: SYN_SENT -> SYN_RECV on the SYN-ACK, ESTABLISHED on the client's
+        ACK. UDP (and SCTP here): the first reply makes it REPLIED (the stream timeout).
+        """
+        proto = entry.orig[0]
+        state = entry.state
+        if proto == "tcp":
+            if is_reply and state is State.SYN_SENT:
+                state = State.SYN_RECV
+            elif not is_reply and state is State.SYN_RECV:
+                state = State.ESTABLISHED
+        elif is_reply and state is State.UNREPLIED:
+            state = State.REPLIED
+        entry.state = state
+        entry.expires = now + timeout(proto, state)
+
+    def _remove(self, entry: Entry) -> None:
+        self._by_tuple.pop(entry.orig, None)
+        self._by_tuple.pop(entry.reply, None)
+
+    def delete(self, keep: Callable[[Entry], bool]) -> int:
+        """Remove the entries ``keep`` rejects; returns how many."""
+        doomed = [e for e in self.entries() if not keep(e)]
+        for entry in doomed:
+            self._remove(entry)
+        return len(doomed)
+
+    def expire(self, now: float) -> int:
+        return self.delete(lambda e: e.expires > now)
+
+    def clear_udp_to(self, endpoints: set[tuple[int, int]]) -> int:
+        """kube-proxy's cleanup when endpoints go away: UDP entries DNATed to them are deleted.
+
+        TCP entries are left alone (kube-proxy never flushes them; the
+        connection dies with the pod or lives on if it is only terminating).
+        """
+        return self.delete(lambda e: not (e.orig[0] == "udp" and e.dnat and (e.reply[2], e.reply[3]) in endpoints))
+
+    def clear_udp_for_services(self, destinations: set[tuple[int, int]]) -> int:
+        """UDP entries to service addresses that had no endpoints: kube-proxy deletes them when endpoints appear.
+
+        While a UDP service had no endpoints its packets were rejected or
+        black-holed, and a conntrack entry would keep them so after endpoints appear.
+        """
+        return self.delete(lambda e: not (e.orig[0] == "udp" and not e.dnat
+                                          and (e.orig[4], e.orig[5]) in destinations))

@@ -1,0 +1,212 @@
+"""Cluster DNS as CoreDNS's kubernetes plugin answers it, plus an upstream for everything else.
+
+Records (zone ``cluster.local``):
+
+* ``SVC.NS.svc.cluster.local``: the cluster IPs of a service with one; the ready
+  endpoint addresses of a headless one; a CNAME to ``spec.externalName`` for an
+  ExternalName service (then resolved like any name);
+* ``HOSTNAME.SVC.NS.svc.cluster.local``: an endpoint's address, by its hostname;
+* ``_PORT._PROTO.SVC.NS.svc.cluster.local``: SRV records for named ports;
+* ``A-B-C-D.NS.pod.cluster.local``: the dashed address itself;
+* any other name in the zone is NXDOMAIN; names outside it are looked up in the
+  upstream map (``--hosts``, /etc/hosts style), NXDOMAIN when absent.
+
+A pod's resolver uses the search path ``NS.svc.cluster.local svc.cluster.local
+cluster.local`` with ``ndots:5``, as the kubelet writes resolv.conf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.objects.model import AddressType, Cluster, Service, ServiceType
+
+DOMAIN = "cluster.local"
+NDOTS = 5
+MAX_CNAME_CHAIN = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    name: str
+    type: str  # A, AAAA, CNAME, SRV
+    value: str  # the address, the CNAME target, or the SRV target
+    port: int | None = None  # SRV only
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    query: str  # the name asked for
+    name: str  # the fully qualified name that answered (after the search path)
+    rcode: str  # NOERROR or NXDOMAIN
+    records: tuple[Record, ...] = ()
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(r.value for r in self.records if r.type in ("A", "AAAA"))
+
+    @property
+    def cname(self) -> str | None:
+        return next((r.value for r in self.records if r.type == "CNAME"), None)
+
+    def as_json(self) -> dict[str, object]:
+        return {"query": self.query, "name": self.name, "rcode": self.rcode,
+                "records": [{"name": r.name, "type": r.type, "value": r.value, **({"port": r.port} if r.port
+                                                                                  else {})} for r in self.records]}
+
+
+def parse_hosts(text: str, file: str = "<hosts>") -> tuple[tuple[str, str], ...]:
+    """/etc/hosts lines ``ADDRESS NAME [ALIAS...]`` -> (name, address) pairs; raises InputError naming the line."""
+    import netaddr
+
+    pairs: list[tuple[str, str]] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields = line.split()
+        try:
+            address = str(netaddr.IPAddress(fields[0]))
+        except (netaddr.AddrFormatError, ValueError):
+            raise InputError(Diagnostic(f"{fields[0]!r} is not an IP address; expected ADDRESS NAME [ALIAS...]",
+                                        file=file, line=number)) from None
+        if len(fields) < 2:
+            raise InputError(Diagnostic("no name after the address; expected ADDRESS NAME [ALIAS...]",
+                                        file=file, line=number))
+        pairs.extend((name.lower().rstrip("."), address) for name in fields[1:])
+    return tuple(pairs)
+
+
+def _ready(ready: bool | None) -> bool:
+    return ready is None or ready
+
+
+class ClusterDNS:
+    """The answers of the cluster's DNS for one IP family (A for IPv4, AAAA for IPv6)."""
+
+    def __init__(self, cluster: Cluster, upstream: Iterable[tuple[str, str]] = (), *, family: int = 4,
+                 domain: str = DOMAIN) -> None:
+        self.domain = domain
+        self.family = family
+        self.services: Mapping[tuple[str, str], Service] = {(s.namespace, s.name): s for s in cluster.services}
+        self.namespaces = {s.namespace for s in cluster.services} | {p.namespace for p in cluster.pods}
+        self.upstream: dict[str, list[str]] = {}
+        for name, address in upstream:
+            self.upstream.setdefault(name.lower(), []).append(address)
+        self._endpoints: dict[tuple[str, str], list[tuple[str, str | None, bool]]] = {}
+        self._ports: dict[tuple[str, str], set[tuple[str, str, int]]] = {}
+        for slc in cluster.endpoint_slices:
+            if slc.address_type is AddressType.FQDN or not slc.service_name:
+                continue
+            key = (slc.namespace, slc.service_name)
+            for ep in slc.endpoints:
+                for address in ep.addresses:
+                    self._endpoints.setdefault(key, []).append((address, ep.hostname, _ready(ep.conditions.ready)))
+            for port in slc.ports:
+                if port.name and port.port:
+                    self._ports.setdefault(key, set()).add((port.name, port.protocol.value.lower(), port.port))
+
+    @property
+    def qtype(self) -> str:
+        return "A" if self.family == 4 else "AAAA"
+
+    def search_path(self, namespace: str | None) -> tuple[str, ...]:
+        base = (f"svc.{self.domain}", self.domain)
+        return (f"{namespace}.svc.{self.domain}", *base) if namespace else ()
+
+    def resolve(self, name: str, namespace: str | None = None) -> Answer:
+        """A pod's lookup (``namespace``: the pod's; None: no search path, as a node's resolver)."""
+        query = name
+        if name.endswith("."):
+            return self._follow(query, name.rstrip(".").lower())
+        name = name.lower()
+        candidates = [f"{name}.{suffix}" for suffix in self.search_path(namespace)]
+        if name.count(".") >= NDOTS or not candidates:
+            candidates.insert(0, name)
+        else:
+            candidates.append(name)
+        last = Answer(query, name, "NXDOMAIN")
+        for candidate in candidates:
+            answer = self._follow(query, candidate)
+            if answer.rcode == "NOERROR":
+                return answer
+            last = answer
+        return last
+
+    def _follow(self, query: str, fqdn: str) -> Answer:
+        """Look a name up, following CNAMEs (an ExternalName) to their addresses."""
+        records: list[Record] = []
+        name = fqdn
+        for _ in range(MAX_CNAME_CHAIN):
+            rcode, found = self.lookup(name)
+            if rcode != "NOERROR":
+                return Answer(query, fqdn, rcode if not records else "NXDOMAIN", tuple(records))
+            records.extend(found)
+            target = next((r.value for r in found if r.type == "CNAME"), None)
+            if target is None:
+                return Answer(query, fqdn, "NOERROR", tuple(records))
+            name = target
+        return Answer(query, fqdn, "SERVFAIL", tuple(records))
+
+    def lookup(self, fqdn: str) -> tuple[str, tuple[Record, ...]]:
+        """One name, no search path, no CNAME following."""
+        fqdn = fqdn.lower().rstrip(".")
+        zone = "." + self.domain
+        if not fqdn.endswith(zone):
+            addresses = [a for a in self.upstream.get(fqdn, []) if (":" in a) == (self.family == 6)]
+            return ("NOERROR", tuple(Record(fqdn, self.qtype, a) for a in addresses)) if addresses \
+                else ("NXDOMAIN", ())
+        labels = fqdn[: -len(zone)].split(".")
+        if len(labels) >= 3 and labels[-1] == "svc":
+            return self._service_name(fqdn, labels[:-1])
+        if len(labels) == 3 and labels[-1] == "pod":
+            address = labels[0].replace("-", ":" if self.family == 6 else ".")
+            return "NOERROR", (Record(fqdn, self.qtype, address),)
+        return "NXDOMAIN", ()
+
+    def _service_name(self, fqdn: str, labels: list[str]) -> tuple[str, tuple[Record, ...]]:
+        namespace = labels[-1]
+        service = self.services.get((namespace, labels[-2]))
+        if service is None:
+            return "NXDOMAIN", ()
+        rest = labels[:-2]
+        if not rest:
+            return "NOERROR", self._service_records(fqdn, service)
+        if len(rest) == 2 and rest[0].startswith("_") and rest[1].startswith("_"):
+            return self._srv(fqdn, service, rest[0][1:], rest[1][1:])
+        if len(rest) == 1 and service.headless:
+            found = tuple(Record(fqdn, self.qtype, a) for a, host, ready in self._ready(service)
+                          if host == rest[0])
+            return ("NOERROR", found) if found else ("NXDOMAIN", ())
+        return "NXDOMAIN", ()
+
+    def _ready(self, service: Service) -> list[tuple[str, str | None, bool]]:
+        seen: set[str] = set()
+        out = []
+        for address, host, ready in self._endpoints.get((service.namespace, service.name), []):
+            if ready and address not in seen and (":" in address) == (self.family == 6):
+                seen.add(address)
+                out.append((address, host, ready))
+        return out
+
+    def _service_records(self, fqdn: str, service: Service) -> tuple[Record, ...]:
+        if service.type is ServiceType.EXTERNAL_NAME:
+            return (Record(fqdn, "CNAME", service.external_name.lower().rstrip(".")),)
+        if service.headless:
+            return tuple(Record(fqdn, self.qtype, a) for a, _, _ in self._ready(service))
+        return tuple(Record(fqdn, self.qtype, ip) for ip in service.cluster_ips if (":" in ip) == (self.family == 6))
+
+    def _srv(self, fqdn: str, service: Service, port_name: str, proto: str) -> tuple[str, tuple[Record, ...]]:
+        base = fqdn.split(".", 2)[2]
+        if service.headless:
+            ports = {p for n, pr, p in self._ports.get((service.namespace, service.name), set())
+                     if n == port_name and pr == proto}
+            targets = [f"{host or address.replace('.', '-').replace(':', '-')}.{base}"
+                       for address, host, _ in self._ready(service)]
+            found = tuple(Record(fqdn, "SRV", t, p) for p in sorted(ports) for t in targets)
+        else:
+            found = tuple(Record(fqdn, "SRV", base, p.port) for p in service.ports
+                          if p.name == port_name and p.protocol.value.lower() == proto)
+        return ("NOERROR", found) if found else ("NXDOMAIN", ())

@@ -1,0 +1,257 @@
+"""The cluster as a network: nodes with their kube-proxy configs and routes, pods, and the outside.
+
+Built from the objects alone, with the kernel backend's conventions so both
+answer alike: a node's addresses are its InternalIPs then ExternalIPs (or, when
+no Node object gives any, addresses from 198.18.0.0/24 starting at .10); pods
+hang off the node's bridge (``cbr0`` unless ``--pod-bridge-interface`` names
+another); an endpoint address that no Pod object owns becomes a pod named after
+its targetRef (or ``NS/ep-A-B-C-D``); an endpoint on a node address is a
+host-network workload of that node; ``external`` is 203.0.113.10.
+
+One IP family: the base config's. Every node gets the base config with its own
+name, addresses, pod CIDRs and labels; ``overrides`` change any field per node.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import netaddr
+
+from kubeproxy_sim.objects.model import AddressType, Cluster, IPFamily, Node, Protocol, ServiceType
+from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
+
+DEFAULT_CLIENT = "203.0.113.10"
+DEFAULT_CLIENT_V6 = "2001:db8:ffff::10"
+SYNTH_NODE_NET = {4: "198.18.0.0/24", 6: "fd00:198:18::/64"}
+UPLINK = "eth0"
+DEFAULT_BRIDGE = "cbr0"
+KUBE_PROXY_HEALTHZ_PORT = 10256
+
+
+@dataclass(frozen=True, slots=True)
+class SimPod:
+    """A workload with an address: a Pod object, or an endpoint address no Pod object owns.
+
+    ``ports``: the (proto, port) pairs a socket answers on; None when nothing
+    says (no containerPorts and no EndpointSlice port): it then answers on any.
+    """
+
+    key: str  # namespace/name
+    ip: str
+    node: str
+    host_network: bool = False
+    ports: frozenset[tuple[str, int]] | None = None
+    veth: str = ""
+
+    def serves(self, proto: str, port: int) -> bool:
+        return self.ports is None or (proto, port) in self.ports
+
+
+@dataclass(frozen=True, slots=True)
+class SimNode:
+    name: str
+    addresses: tuple[str, ...]  # the primary (masquerade source, next hop) first
+    pod_cidrs: tuple[str, ...]
+    config: ProxyConfig
+    bridge: str = DEFAULT_BRIDGE
+
+    @property
+    def primary(self) -> str:
+        return self.addresses[0]
+
+    @property
+    def pods_by_veth(self) -> bool:
+        """Pods on routed veths (no bridge): what interface-name-prefix detection expects (Calico-like)."""
+        return self.config.detect_local_mode is DetectLocalMode.INTERFACE_NAME_PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    family: int
+    nodes: tuple[SimNode, ...]
+    pods: tuple[SimPod, ...]
+    hosts: tuple[tuple[str, str], ...] = ()  # (name, address): the external hosts (--hosts)
+
+    def node(self, name: str) -> SimNode | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+    def pod(self, key: str) -> SimPod | None:
+        return next((p for p in self.pods if p.key == key), None)
+
+    @property
+    def default_client(self) -> str:
+        return DEFAULT_CLIENT if self.family == 4 else DEFAULT_CLIENT_V6
+
+
+def _family_of(text: str) -> int:
+    return 6 if ":" in text else 4
+
+
+def _of_family(addresses: Iterable[str], family: int) -> list[str]:
+    return [a.split("/")[0] for a in addresses if _family_of(a) == family]
+
+
+def node_names(cluster: Cluster, primary: str) -> list[str]:
+    """The base config's node first, then every node an object names, sorted."""
+    names = {n.name for n in cluster.nodes}
+    names |= {e.node_name for s in cluster.endpoint_slices for e in s.endpoints if e.node_name}
+    names |= {p.node_name for p in cluster.pods if p.node_name}
+    names.discard(primary)
+    return [primary, *sorted(names)]
+
+
+def _object_addresses(node: Node | None, family: int) -> list[str]:
+    if node is None:
+        return []
+    ordered = [a.address for a in node.addresses if a.type == "InternalIP"]
+    ordered += [a.address for a in node.addresses if a.type == "ExternalIP"]
+    return _of_family(ordered, family)
+
+
+def _synthetic(family: int, taken: set[str]) -> Iterable[str]:
+    for ip in netaddr.IPNetwork(SYNTH_NODE_NET[family]).iter_hosts():
+        if str(ip) not in taken and int(ip) & 0xFF >= 10:
+            yield str(ip)
+
+
+def _taken(cluster: Cluster, config: ProxyConfig) -> set[str]:
+    taken = {a.split("/")[0] for a in config.node_ips}
+    taken |= {a.address for n in cluster.nodes for a in n.addresses}
+    taken |= {a for s in cluster.endpoint_slices for e in s.endpoints for a in e.addresses}
+    taken |= {a for p in cluster.pods for a in p.pod_ips}
+    return taken
+
+
+def _prefixed(address: str) -> str:
+    return f"{address}/{128 if ':' in address else 32}"
+
+
+def plan_nodes(cluster: Cluster, base: ProxyConfig,
+               overrides: Mapping[str, Mapping[str, object]] | None = None) -> list[SimNode]:
+    """One node per name; its config is the base config made about that node, then its overrides."""
+    family = 6 if base.ipv6 else 4
+    synth = _synthetic(family, _taken(cluster, base))
+    nodes = []
+    for index, name in enumerate(node_names(cluster, base.node_name)):
+        obj = cluster.node(name)
+        own = _of_family(base.node_ips, family) if index == 0 else []
+        addresses = own or _object_addresses(obj, family) or [next(synth)]
+        config = base if index == 0 and base.node_ips else dataclasses.replace(
+            base, node_name=name, node_ips=tuple(_prefixed(a) for a in addresses))
+        if obj is not None:
+            config = dataclasses.replace(config, node_pod_cidrs=obj.pod_cidrs, node_labels=obj.labels)
+        config = dataclasses.replace(config, **dict((overrides or {}).get(name, {})))  # type: ignore[arg-type]
+        ips = _of_family(config.node_ips, family) or addresses
+        cidrs = tuple(c for c in config.node_pod_cidrs if _family_of(c) == family)
+        nodes.append(SimNode(name, tuple(ips), cidrs, config, config.bridge_interface or DEFAULT_BRIDGE))
+    return nodes
+
+
+def _slice_ports(cluster: Cluster) -> dict[str, set[tuple[str, int]]]:
+    """(proto, port) per endpoint address: what the workload at that address serves."""
+    ports: dict[str, set[tuple[str, int]]] = {}
+    for slc in cluster.endpoint_slices:
+        if slc.address_type is AddressType.FQDN:
+            continue
+        served = {(p.protocol.value.lower(), p.port) for p in slc.ports if p.port}
+        for endpoint in slc.endpoints:
+            for address in endpoint.addresses:
+                ports.setdefault(address, set()).update(served)
+    return ports
+
+
+class _PodPlacer:
+    """Places workloads on nodes, first come first served by address."""
+
+    def __init__(self, nodes: list[SimNode], family: int) -> None:
+        self.nodes = {n.name: n for n in nodes}
+        self.node_of_address = {a: n.name for n in nodes for a in n.addresses}
+        self.nets = [(netaddr.IPNetwork(c), n.name) for n in nodes for c in n.pod_cidrs]
+        self.primary = nodes[0].name
+        self.family = family
+        self.pods: dict[str, SimPod] = {}
+
+    def owner_node(self, ip: str, named: str | None) -> str:
+        if named and named in self.nodes:
+            return named
+        address = netaddr.IPAddress(ip)
+        return next((node for net, node in self.nets if address in net), self.primary)
+
+    def add(self, key: str, ip: str, node: str | None, ports: set[tuple[str, int]], host_network: bool) -> None:
+        if ip in self.pods or _family_of(ip) != self.family:
+            return
+        served = frozenset(ports) if ports else None
+        if ip in self.node_of_address:
+            self.pods[ip] = SimPod(key, ip, self.node_of_address[ip], True, served)
+            return
+        if host_network:  # a host-network pod whose address is not one we know: give it its node's
+            return
+        owner = self.owner_node(ip, node)
+        prefix = self.nodes[owner].config.interface_name_prefix or "veth"
+        index = sum(1 for p in self.pods.values() if p.node == owner and not p.host_network)
+        self.pods[ip] = SimPod(key, ip, owner, False, served, f"{prefix}{index}"[:15])
+
+
+def _endpoint_owners(cluster: Cluster) -> list[tuple[str, str, str | None]]:
+    """(address, pod key, node) of every endpoint address, named after its targetRef when it is a Pod."""
+    owners: dict[str, tuple[str, str, str | None]] = {}
+    for slc in cluster.endpoint_slices:
+        if slc.address_type is AddressType.FQDN:
+            continue
+        for endpoint in slc.endpoints:
+            for address in endpoint.addresses:
+                ref = endpoint.target_ref
+                dashed = address.replace(".", "-").replace(":", "-")
+                key = f"{ref[1] or slc.namespace}/{ref[2]}" if ref and ref[0] == "Pod" else \
+                    f"{slc.namespace}/ep-{dashed}"
+                owners.setdefault(address, (address, key, endpoint.node_name))
+    return sorted(owners.values(), key=lambda o: netaddr.IPAddress(o[0]))
+
+
+def build_topology(cluster: Cluster, base: ProxyConfig, *,
+                   overrides: Mapping[str, Mapping[str, object]] | None = None,
+                   hosts: Iterable[tuple[str, str]] = ()) -> Topology:
+    """Nodes, pods (Pod objects first, then endpoint-only addresses) and the external hosts."""
+    family = 6 if base.ipv6 else 4
+    nodes = plan_nodes(cluster, base, overrides)
+    placer = _PodPlacer(nodes, family)
+    slice_ports = _slice_ports(cluster)
+    for pod in sorted(cluster.pods, key=lambda p: p.key):
+        if pod.phase in ("Succeeded", "Failed"):
+            continue
+        served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports}
+        for ip in pod.pod_ips:
+            placer.add(pod.key, ip, pod.node_name, served | slice_ports.get(ip, set()), pod.host_network)
+    for ip, key, node in _endpoint_owners(cluster):
+        placer.add(key, ip, node, slice_ports.get(ip, set()), False)
+    return Topology(family, tuple(nodes), tuple(placer.pods.values()), tuple(hosts))
+
+
+def load_balancer_nodes(topology: Topology, cluster: Cluster) -> tuple[str, ...]:
+    """The nodes a cloud balancer sends to: all but those labelled to be excluded."""
+    excluded = {n.name for n in cluster.nodes
+                if n.label("node.kubernetes.io/exclude-from-external-load-balancers") is not None}
+    return tuple(n.name for n in topology.nodes if n.name not in excluded)
+
+
+def external_ips(cluster: Cluster, family: int) -> dict[str, str]:
+    """Service externalIPs of the family -> the service key (the outside routes them to the nodes)."""
+    found: dict[str, str] = {}
+    for svc in cluster.services:
+        if svc.type is ServiceType.EXTERNAL_NAME:
+            continue
+        for ip in svc.external_ips:
+            if _family_of(ip) == family:
+                found.setdefault(ip, svc.key)
+    return found
+
+
+def protocol_name(protocol: Protocol) -> str:
+    return protocol.value.lower()
+
+
+def is_family(text: str, family: IPFamily) -> bool:
+    return (_family_of(text) == 6) == (family is IPFamily.IPV6)

@@ -1,0 +1,108 @@
+"""``kubeproxy-sim replay`` end to end, on the small states in tests/cli/replay_states/.
+
+The states replay the start of upstream's TestSyncProxyRulesRepeated (add svc3,
+then delete svc2's Service) with upstream's fake node flags, so the partial
+syncs' chains and deletions are upstream's.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, main
+from kubeproxy_sim.cli.replay_cmd import duration
+
+STATES = Path(__file__).resolve().parent / "replay_states"
+NODE_FLAGS = ["--hostname-override", "test-node", "--node-ip", "192.168.0.2/24", "--cluster-cidr", "10.0.0.0/8",
+              "--random-fully=false"]
+
+
+@pytest.fixture(autouse=True)
+def replay_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run through the real ``main`` (its error handling included), with replay registered if it is not yet."""
+    from kubeproxy_sim.cli import main as main_module
+
+    if "kubeproxy_sim.cli.replay_cmd" not in main_module.COMMAND_MODULES:
+        monkeypatch.setattr(main_module, "COMMAND_MODULES",
+                            (*main_module.COMMAND_MODULES, "kubeproxy_sim.cli.replay_cmd"))
+
+
+def replay(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(["replay", *argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def syncs(out: str) -> list[tuple[str, str]]:
+    """[(header, restore text)] from the command's output."""
+    parts = re.split(r"^(# sync \d+ (?:full|partial))\n", out, flags=re.MULTILINE)
+    assert parts[0] == ""
+    return list(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def nat_chains(text: str) -> list[str]:
+    nat = text.split("*nat\n", 1)[1]
+    return [line[1:].split()[0] for line in nat.splitlines() if line.startswith(":")]
+
+
+def test_full_then_partial_syncs(capsys):
+    status, out, err = replay(capsys, str(STATES / "step1.yaml"), str(STATES / "step2"),
+                              str(STATES / "step3.yaml"), str(STATES / "step3.yaml"), *NODE_FLAGS)
+    assert status == 0, err
+    result = syncs(out)
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 partial", "# sync 3 partial", "# sync 4 partial"]
+    top = ["KUBE-NODEPORTS", "KUBE-SERVICES", "KUBE-MARK-MASQ", "KUBE-POSTROUTING"]
+    assert nat_chains(result[0][1]) == [*top[:2], "KUBE-MARK-MASQ", "KUBE-POSTROUTING", "KUBE-SEP-SNQ3ZNILQDEJNDQO",
+                                        "KUBE-SEP-UHEGFW77JX3KXTOV", "KUBE-SVC-2VJB64SDSIJUP5T6",
+                                        "KUBE-SVC-XPGD46QRK7WJZT7O"]
+    # svc3 added: only its chains are written, KUBE-SERVICES has all three services.
+    assert nat_chains(result[1][1]) == [*top, "KUBE-SEP-BSWRHOQ77KEXZLNL", "KUBE-SVC-X27LE4BHSL4DOUIK"]
+    assert result[1][1].count("-A KUBE-SERVICES ") == 4
+    # svc2's Service deleted: its chains are declared and deleted, its slice does not matter.
+    assert nat_chains(result[2][1]) == [*top, "KUBE-SEP-UHEGFW77JX3KXTOV", "KUBE-SVC-2VJB64SDSIJUP5T6"]
+    assert result[2][1].endswith("-X KUBE-SEP-UHEGFW77JX3KXTOV\n-X KUBE-SVC-2VJB64SDSIJUP5T6\nCOMMIT\n")
+    assert "ns2/svc2" not in result[2][1]
+    # Nothing changed: no service chain at all, no deletion.
+    assert nat_chains(result[3][1]) == top and "\n-X " not in result[3][1]
+
+
+def test_first_sync_is_what_rules_prints(capsys):
+    status, out, _ = replay(capsys, str(STATES / "step1.yaml"), *NODE_FLAGS)
+    assert status == 0
+    assert main(["rules", "-f", str(STATES / "step1.yaml"), *NODE_FLAGS]) == 0
+    assert out == "# sync 1 full\n" + capsys.readouterr().out
+
+
+def test_metrics_and_a_long_interval(capsys):
+    status, out, _ = replay(capsys, str(STATES / "step1.yaml"), str(STATES / "step2"), "--metrics",
+                            "--interval", "2h", *NODE_FLAGS)
+    assert status == 0
+    result = syncs(out)
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 full"]  # over an hour apart: a full resync
+    assert '# kubeproxy_sync_proxy_rules_iptables_last{table="nat",ip_family="IPv4"} 15\n' in result[0][1]
+    assert '# kubeproxy_sync_proxy_rules_iptables_total{table="nat",ip_family="IPv4"} 20\n' in result[1][1]
+
+
+def test_bad_object_is_reported_and_the_rest_synced(capsys):
+    status, out, err = replay(capsys, str(STATES / "step1.yaml"), str(STATES / "bad-step.yaml"), *NODE_FLAGS)
+    assert status == 1
+    assert "bad-step.yaml" in err and "ns9/broken" in err and "Traceback" not in err
+    header, text = syncs(out)[1]
+    assert header == "# sync 2 partial"
+    assert "-X KUBE-SVC-2VJB64SDSIJUP5T6" in text and "ns1/svc1:p80 cluster IP" in text
+
+
+def test_missing_state_is_refused_before_any_sync(capsys):
+    status, out, err = replay(capsys, str(STATES / "step1.yaml"), str(STATES / "nope.yaml"), *NODE_FLAGS)
+    assert status == EXIT_INVALID_INPUT
+    assert out == ""
+    assert "nope.yaml" in err and "no such file or directory" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30", 30.0), ("30s", 30.0), ("1m", 60.0), ("500ms", 0.5),
+                                               ("2h", 7200.0)])
+def test_durations(text, seconds):
+    assert duration(text) == seconds

@@ -1,0 +1,150 @@
+"""The EndpointSlice controller: conditions, nodes and zones, named ports, the 100-endpoint split."""
+
+from __future__ import annotations
+
+from kubeproxy_sim.controllers import world as W
+from kubeproxy_sim.controllers.endpointslice import (
+    CONTROLLER_NAME,
+    MANAGED_BY_LABEL,
+    SERVICE_NAME_LABEL,
+    controller_slices,
+    service_slices,
+)
+from kubeproxy_sim.objects.model import (
+    AddressType,
+    ContainerPort,
+    Endpoint,
+    EndpointSlice,
+    Pod,
+    Protocol,
+    Service,
+    ServicePort,
+    ServiceType,
+)
+
+from ._helpers import NODES, deployed
+
+
+def _service(**changes: object) -> Service:
+    base = dict(namespace="default", name="web", cluster_ips=("10.96.0.10",),
+                ports=(ServicePort(name="http", protocol=Protocol.TCP, port=80, target_port=8080),),
+                selector=(("app", "web"),))
+    base.update(changes)
+    return Service(**base)  # type: ignore[arg-type]
+
+
+def _pod(name: str, ip: str, **changes: object) -> Pod:
+    base = dict(namespace="default", name=name, node_name="node1", pod_ips=(ip,), labels=(("app", "web"),))
+    base.update(changes)
+    return Pod(**base)  # type: ignore[arg-type]
+
+
+def _conditions(slices: tuple[EndpointSlice, ...]) -> dict[str, tuple[bool | None, ...]]:
+    return {e.addresses[0]: (e.conditions.ready, e.conditions.serving, e.conditions.terminating)
+            for s in slices for e in s.endpoints}
+
+
+def test_endpoint_fields_follow_the_pod_and_its_node() -> None:
+    (slice_,) = service_slices(_service(), [_pod("a", "10.244.0.2")], {n.name: n for n in NODES})
+    (endpoint,) = slice_.endpoints
+    assert endpoint == Endpoint(addresses=("10.244.0.2",), conditions=endpoint.conditions, node_name="node1",
+                                zone="zone-a", target_ref=("Pod", "default", "a"))
+    assert slice_.address_type is AddressType.IPV4 and slice_.service_name == "web"
+    assert [(p.name, p.port, p.protocol) for p in slice_.ports] == [("http", 8080, Protocol.TCP)]
+    labels = dict(slice_.labels)
+    assert labels[SERVICE_NAME_LABEL] == "web" and labels[MANAGED_BY_LABEL] == CONTROLLER_NAME
+    assert slice_.name.startswith("web-") and len(slice_.name) == len("web-") + 5
+
+
+def test_conditions_for_ready_pending_terminating_pods() -> None:
+    pods = [_pod("ready", "10.244.0.2"), _pod("pending", "10.244.0.3", ready=False, phase="Pending"),
+            _pod("leaving", "10.244.0.4", terminating=True),
+            _pod("leaving-unready", "10.244.0.5", terminating=True, ready=False),
+            _pod("done", "10.244.0.6", phase="Succeeded", ready=False), _pod("no-ip", "x", pod_ips=()),
+            _pod("other", "10.244.0.7", labels=(("app", "other"),))]
+    got = _conditions(service_slices(_service(), pods, {}))
+    assert got == {"10.244.0.2": (True, True, False), "10.244.0.3": (False, False, False),
+                   "10.244.0.4": (False, True, True), "10.244.0.5": (False, False, True)}
+
+
+def test_terminating_pods_serve_while_terminating_then_disappear() -> None:
+    w, rng = deployed(4)
+    w, _ = W.expose(w, "default", "web", rng, port=80, target_port=8080)
+    w = W.scale(w, "default", "web", 1, rng)
+    conditions = sorted(_conditions(W.cluster_of(w).endpoint_slices).values())
+    assert conditions == [(False, True, True)] * 3 + [(True, True, False)]
+    w = W.advance(w, 29, rng)
+    assert len(_conditions(W.cluster_of(w).endpoint_slices)) == 4
+    w = W.advance(w, 1, rng)
+    assert sorted(_conditions(W.cluster_of(w).endpoint_slices).values()) == [(True, True, False)]
+
+
+def test_at_most_100_endpoints_per_slice_with_stable_names() -> None:
+    pods = [_pod(f"p{i}", f"10.244.{i // 250}.{i % 250 + 2}") for i in range(250)]
+    slices = service_slices(_service(), pods, {})
+    assert [len(s.endpoints) for s in slices] == [100, 100, 50]
+    assert len({s.name for s in slices}) == 3
+    assert [s.name for s in service_slices(_service(), list(reversed(pods)), {})] == [s.name for s in slices]
+    everyone = [e.addresses[0] for s in slices for e in s.endpoints]
+    assert sorted(everyone) == sorted(p.pod_ips[0] for p in pods) and len(set(everyone)) == 250
+
+
+def test_named_target_ports_resolve_per_pod() -> None:
+    service = _service(ports=(ServicePort(name="http", protocol=Protocol.TCP, port=80, target_port="web"),
+                              ServicePort(name="dns", protocol=Protocol.UDP, port=53, target_port="dns")))
+    pods = [_pod("a", "10.244.0.2", ports=(ContainerPort("web", 8080), ContainerPort("dns", 5353, Protocol.UDP))),
+            _pod("b", "10.244.0.3", ports=(ContainerPort("web", 9090), ContainerPort("dns", 5353, Protocol.TCP))),
+            _pod("c", "10.244.0.4", ports=(ContainerPort("web", 8080), ContainerPort("dns", 5353, Protocol.UDP)))]
+    slices = service_slices(service, pods, {})
+    shapes = sorted((tuple((p.name, p.port, p.protocol.value) for p in s.ports),
+                     tuple(e.addresses[0] for e in s.endpoints)) for s in slices)
+    assert shapes == [
+        ((("http", 8080, "TCP"), ("dns", 5353, "UDP")), ("10.244.0.2", "10.244.0.4")),
+        ((("http", 9090, "TCP"),), ("10.244.0.3",)),  # b's "dns" is TCP: no UDP port of that name
+    ]
+
+
+def test_no_slices_for_selectorless_or_external_name_services_and_a_placeholder_when_empty() -> None:
+    pods = [_pod("a", "10.244.0.2")]
+    assert service_slices(_service(selector=None), pods, {}) == ()
+    assert service_slices(_service(type=ServiceType.EXTERNAL_NAME, cluster_ips=(), external_name="x.example"),
+                          pods, {}) == ()
+    (placeholder,) = service_slices(_service(selector=(("app", "nobody"),)), pods, {})
+    assert placeholder.endpoints == () and placeholder.ports == ()
+
+
+def test_user_slices_are_kept_next_to_the_controllers() -> None:
+    w, rng = deployed(1)
+    manual = Service(namespace="default", name="db", cluster_ips=("10.96.0.20",),
+                     ports=(ServicePort(name="", protocol=Protocol.TCP, port=5432, target_port=5432),))
+    user = EndpointSlice(namespace="default", name="db-1", service_name="db", address_type=AddressType.IPV4,
+                         endpoints=(Endpoint(addresses=("192.0.2.10",)),), ports=())
+    w = W.put_slices(W.put_service(w, manual), (user,))
+    w, _ = W.expose(w, "default", "web", rng, port=80)
+    slices = W.cluster_of(w).endpoint_slices
+    assert user in slices
+    assert {s.service_name for s in slices} == {"db", "web"}
+
+
+def test_dual_stack_service_gets_one_slice_per_family() -> None:
+    service = _service(cluster_ips=("10.96.0.10", "fd00:96::10"), ip_families=())
+    pods = [_pod("a", "10.244.0.2", pod_ips=("10.244.0.2", "fd00:244::2"))]
+    slices = controller_slices([service], pods, NODES)
+    assert sorted((s.address_type.value, s.endpoints[0].addresses) for s in slices) == [
+        ("IPv4", ("10.244.0.2",)), ("IPv6", ("fd00:244::2",))]
+
+
+def test_a_loaded_controller_slice_is_replaced_and_matching_bare_pods_are_adopted() -> None:
+    w, rng = deployed(2)
+    w, _ = W.expose(w, "default", "web", rng, port=80)
+    (rs,) = w.replica_sets
+    stale = EndpointSlice(namespace="default", name="web-old", service_name="web", address_type=AddressType.IPV4,
+                          endpoints=(Endpoint(addresses=("192.0.2.99",)),),
+                          labels=((MANAGED_BY_LABEL, CONTROLLER_NAME), (SERVICE_NAME_LABEL, "web")))
+    w = W.put_slices(w, (stale,))
+    assert stale not in W.cluster_of(w).endpoint_slices
+    extra = _pod("web-bare", "10.244.0.200", labels=rs.selector)
+    w = W.add_pod(w, extra, rng)
+    # Adopted: the set now holds three pods for two replicas, so it removes one (without adoption: three live).
+    assert len([p for p in w.pods if not p.terminating]) == 2
+    assert all(p.owner == rs.name for p in w.pods)

@@ -1,0 +1,113 @@
+"""Generated names (template hashes, pod suffixes), pod placement and pod addresses."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import netaddr
+import pytest
+
+from kubeproxy_sim.controllers import world as W
+from kubeproxy_sim.controllers.model import Container, PodTemplate
+from kubeproxy_sim.controllers.naming import SAFE_ALPHABET, safe_encode, stable_suffix, template_hash
+from kubeproxy_sim.controllers.scheduler import next_address
+
+from ._helpers import IMAGE_V1, IMAGE_V2, NODES, deployed, node, world
+
+
+def _template(image: str) -> PodTemplate:
+    return PodTemplate(labels=(("app", "web"),), containers=(Container("web", image),))
+
+
+def test_template_hash_is_ten_safe_characters_and_depends_only_on_the_template() -> None:
+    first = template_hash(_template(IMAGE_V1))
+    assert len(first) == 10
+    assert set(first) <= set(SAFE_ALPHABET)
+    assert template_hash(_template(IMAGE_V1)) == first
+    assert template_hash(_template(IMAGE_V2)) != first
+    # The hash label itself does not change the hash (ReplicaSets carry it, Deployments do not).
+    labelled = PodTemplate(labels=(("app", "web"), ("pod-template-hash", first)), containers=_template(IMAGE_V1)
+                           .containers)
+    assert template_hash(labelled) == first
+
+
+def test_digits_map_into_the_alphabet_by_code_point() -> None:
+    # '0' is code 48, 48 % 27 = 21 -> '4'; '6' is 54, 54 % 27 = 0 -> 'b'.
+    assert safe_encode("0123456789") == "456789bcdf"
+
+
+def test_stable_suffix_is_five_safe_characters() -> None:
+    suffix = stable_suffix("default", "web", "IPv4")
+    assert len(suffix) == 5 and set(suffix) <= set(SAFE_ALPHABET)
+    assert stable_suffix("default", "web", "IPv4") == suffix
+
+
+def test_names_are_deterministic_per_seed() -> None:
+    names = lambda seed: sorted(p.name for p in deployed(3, seed)[0].pods)  # noqa: E731
+    assert names(7) == names(7)
+    assert names(7) != names(8)
+    w, _ = deployed(3, 7)
+    (rs,) = w.replica_sets
+    assert rs.name == f"web-{rs.template_hash}"
+    for pod in w.pods:
+        prefix, suffix = pod.name.rsplit("-", 1)
+        assert prefix == rs.name and len(suffix) == 5 and set(suffix) <= set(SAFE_ALPHABET)
+        assert dict(pod.labels) == {"app": "web", "pod-template-hash": rs.template_hash}
+
+
+def test_pods_spread_over_nodes_fewest_first_then_by_name() -> None:
+    w, _ = deployed(5)
+    by_node = sorted(p.node_name for p in w.pods)
+    assert by_node == ["node1", "node1", "node1", "node2", "node2"]
+
+
+def test_not_ready_nodes_and_nodes_without_pod_cidr_get_no_pods() -> None:
+    nodes = (*NODES, node("node0", "10.244.2.0/24", "192.168.49.4", "zone-c"),
+             dataclasses.replace(node("node00", "10.244.3.0/24", "192.168.49.5", "zone-c"), pod_cidrs=()))
+    rng = random.Random(0)
+    w = world(nodes, not_ready_nodes=frozenset({"node0"}))
+    w = W.create_deployment(w, W.new_deployment("default", "web", [IMAGE_V1], 4, None), rng)
+    assert {p.node_name for p in w.pods} == {"node1", "node2"}
+
+
+def test_pods_without_a_node_wait_and_are_placed_when_one_is_ready() -> None:
+    rng = random.Random(0)
+    w = world(nodes=(), )
+    w = W.create_deployment(w, W.new_deployment("default", "web", [IMAGE_V1], 2, None), rng)
+    assert [p.node_name for p in w.pods] == [None, None]
+    assert all(not p.pod_ips for p in w.pods)
+    w = W.put_nodes(w, NODES, frozenset(), rng)
+    assert sorted(p.node_name for p in w.pods) == ["node1", "node2"]
+    assert W.wait_for_rollout(w, "default", "web", rng).done
+
+
+def test_addresses_skip_network_and_gateway_and_go_round_robin() -> None:
+    w, rng = deployed(4)
+    ips = sorted((p.node_name, p.pod_ips[0]) for p in w.pods)
+    assert ips == [("node1", "10.244.0.2"), ("node1", "10.244.0.3"), ("node2", "10.244.1.2"), ("node2", "10.244.1.3")]
+    # After a scale-down and the grace period, new pods get the next addresses, not the freed ones.
+    w = W.scale(w, "default", "web", 2, rng)
+    w = W.advance(w, 60, rng)
+    w = W.scale(w, "default", "web", 4, rng)
+    new = sorted(ip for p in w.pods for ip in p.pod_ips)
+    assert "10.244.0.4" in new and "10.244.1.4" in new
+
+
+def test_next_address_wraps_and_skips_broadcast_and_used() -> None:
+    assert next_address("10.0.0.0/29", None, frozenset()) == "10.0.0.2"
+    assert next_address("10.0.0.0/29", "10.0.0.6", frozenset()) == "10.0.0.2"  # .7 is broadcast
+    assert next_address("10.0.0.0/29", "10.0.0.3", frozenset({"10.0.0.4"})) == "10.0.0.5"
+    full = frozenset(str(ip) for ip in netaddr.IPNetwork("10.0.0.0/29")[2:7])
+    assert next_address("10.0.0.0/29", None, full) is None
+    assert next_address("fd00::/120", None, frozenset()) == "fd00::2"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_addresses_are_unique_across_a_busy_history(seed: int) -> None:
+    w, rng = deployed(6, seed)
+    for replicas in (10, 3, 8, 1, 6):
+        w = W.scale(w, "default", "web", replicas, rng)
+        w = W.advance(w, 7, rng)
+        live = [ip for p in w.pods for ip in p.pod_ips]
+        assert len(live) == len(set(live))

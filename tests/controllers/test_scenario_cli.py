@@ -1,0 +1,209 @@
+"""``kubeproxy-sim scenario``: the script language, its errors, and the bootcamp tutorial end to end."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.controllers.decode import decode_deployment
+from kubeproxy_sim.controllers.script import ScriptError, parse_duration, parse_line, parse_script
+
+from ._helpers import run_cli
+
+REPO = Path(__file__).resolve().parents[2]
+BOOTCAMP = REPO / "rulesets" / "bootcamp" / "scenario"
+
+
+def _steps(text: str) -> list[tuple[str, list[str]]]:
+    """(header, body lines) per step of the command's output."""
+    out: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("# step "):
+            out.append((line, []))
+        elif out:
+            out[-1][1].append(line)
+    return out
+
+
+def _endpoint_states(body: list[str]) -> Counter[str]:
+    return Counter(line.split()[2] for line in body if not line.startswith("#") and "(no endpoints)" not in line)
+
+
+def test_bootcamp_tutorial_endpoints_after_each_step(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["scenario", str(BOOTCAMP), "--show", "endpoints", "--seed", "3"], monkeypatch) == 0
+    steps = _steps(capsys.readouterr().out)
+    states = [dict(_endpoint_states(body)) for _, body in steps]
+    assert states == [
+        {}, {},  # created, rolled out: no Service yet
+        {"ready": 1},  # exposed
+        {"ready": 1, "not-ready": 3},  # scaled to 4: three pods starting
+        {"ready": 4},  # rollout status
+        {"ready": 2, "serving-terminating": 2},  # scaled to 2
+        {"ready": 2},  # 30 s later
+        {"ready": 2, "not-ready": 1},  # set image v2: one surge pod
+        {"ready": 2, "serving-terminating": 2},  # rolled out to v2; the v1 pods still terminating
+        {"ready": 2},
+        {"ready": 2, "not-ready": 1},  # set image v10
+        {"ready": 2, "not-ready": 1},  # stuck: the v2 pods keep serving
+        {"ready": 2},  # undo
+        {"ready": 2},  # rolled out
+        {"ready": 2},  # history
+    ]
+    bodies = [body for _, body in steps]
+    v2_pods = {line.split("pod=")[1] for line in bodies[9] if "pod=" in line}
+    # undo went back to the same v2 pods
+    assert {line.split("pod=")[1] for line in bodies[13] if "pod=" in line} == v2_pods
+    assert any("exceeded its progress deadline" in line for line in bodies[11])
+    assert "# 4         <none>" in bodies[14]
+
+
+def test_bootcamp_rules_and_diff(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["scenario", str(BOOTCAMP), "--seed", "3"], monkeypatch) == 0
+    rules = _steps(capsys.readouterr().out)
+    scaled = "\n".join(rules[4][1])
+    assert len(re.findall(r"^-A KUBE-SVC-\S+ .* -j KUBE-SEP-", scaled, re.M)) == 4
+    assert "*nat" in scaled and scaled.rstrip().endswith("COMMIT")
+    assert run_cli(["scenario", str(BOOTCAMP), "--seed", "3", "--show", "diff"], monkeypatch) == 0
+    diffs = _steps(capsys.readouterr().out)
+    assert diffs[3][1][-1] == "# rules unchanged"  # scale to 4: the new pods are not ready yet
+    added = [line for line in diffs[4][1] if line.startswith("+-A KUBE-SEP-") and "DNAT" in line]
+    assert len(added) == 3
+
+
+def test_seed_makes_runs_reproducible(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = []
+    for seed in ("5", "5", "6"):
+        run_cli(["scenario", str(BOOTCAMP), "--seed", seed, "--show", "endpoints"], monkeypatch)
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] != outputs[2]
+
+
+def _script(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "script"
+    path.write_text(text)
+    return str(path)
+
+
+def test_unknown_command_stops_the_script_naming_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    script = _script(tmp_path, "# a comment\ncreate deployment web --image=nginx\nfrobnicate all\nwait 5s\n")
+    assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 1
+    captured = capsys.readouterr()
+    assert captured.out.count("# step") == 1  # the steps before the bad line ran
+    assert f"{script}:3: unknown command 'frobnicate'; expected one of: create deployment" in captured.err
+
+
+def test_refused_action_stops_at_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    script = _script(tmp_path, "create deployment web --image=nginx\nscale deployments/nope --replicas=2\nwait 1s\n")
+    assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 1
+    captured = capsys.readouterr()
+    assert captured.out.count("# step") == 1
+    assert f'{script}:2: scale: deployments.apps "nope" not found' in captured.err
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("scale deployments/web", "--replicas is required"),
+    ("scale deployments/web --replicas=two", "--replicas=two: expected a whole number"),
+    ("scale deployments/web --replica=2", "unknown flag --replica=2; expected --namespace, --replicas"),
+    ("expose deployment/web --type=Fancy --port=80", "--type=Fancy: expected ClusterIP, NodePort or LoadBalancer"),
+    ("set image deployments/web v2", "'v2': expected CONTAINER=IMAGE"),
+    ("rollout restart deployments/web", "expected rollout status|undo|history deployments/NAME"),
+    ("wait soon", "'soon' is not a duration"),
+    ("delete service", "expected either names or -l KEY=VALUE"),
+    ("label pods web-1 bad", "'bad' is not a label; expected KEY=VALUE or KEY-"),
+    ('create deployment web --image="nginx', "cannot split the line into words"),
+])
+def test_bad_lines_say_what_was_expected(line: str, message: str) -> None:
+    with pytest.raises(ScriptError) as caught:
+        parse_script(f"# header\n{line}\n")
+    assert caught.value.line == 2
+    assert message in caught.value.message
+
+
+def test_parsing_accepts_kubectl_spellings() -> None:
+    step = parse_line(1, "kubectl scale deployment web --replicas 3 -n prod  # trailing comment")
+    assert (step.verb, step.name, step.replicas, step.namespace) == ("scale", "web", 3, "prod")
+    step = parse_line(1, "delete svc -l app=web,tier=front")
+    assert (step.kind, step.selector) == ("service", (("app", "web"), ("tier", "front")))
+    assert parse_line(1, "   ") is None and parse_line(1, "# only a comment") is None
+    assert parse_duration(1, "1m30s") == 90 and parse_duration(1, "500ms") == 0.5 and parse_duration(1, "7") == 7
+
+
+def test_apply_label_and_delete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "app.yaml").write_text("""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, labels: {app: api}}
+spec:
+  replicas: 2
+  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+      - name: api
+        image: example/api:1
+        ports: [{name: http, containerPort: 9376}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, labels: {app: api}}
+spec:
+  selector: {app: api}
+  ports: [{name: web, port: 80, targetPort: http}]
+""")
+    script = _script(tmp_path, "apply -f app.yaml\nwait 10s\n")
+    assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 0
+    steps = _steps(capsys.readouterr().out)
+    pods = [line.split("pod=")[1] for line in steps[1][1] if "pod=" in line]
+    assert len(pods) == 2 and all(":9376/TCP ready" in line for line in steps[1][1] if "pod=" in line)
+    assert all(line.startswith("default/api:web ") for line in steps[1][1] if "pod=" in line)
+    # Relabel one pod: it leaves the Service and its ReplicaSet, which starts a replacement.
+    relabel = _script(tmp_path, "apply -f app.yaml\nwait 10s\n"
+                                f"label pods {pods[0]} app=debug --overwrite\nwait 10s\ndelete service -l app=api\n")
+    assert run_cli(["scenario", relabel, "--show", "endpoints"], monkeypatch) == 0
+    steps = _steps(capsys.readouterr().out)
+    after_label = [line for line in steps[2][1] if "pod=" in line]
+    assert len(after_label) == 2 and not any(pods[0] in line for line in after_label)
+    assert sorted(line.split()[2] for line in after_label) == ["not-ready", "ready"]  # the replacement starts
+    assert len([line for line in steps[3][1] if " ready " in line]) == 2
+    assert steps[4][1] == ['# service "api" deleted']
+
+
+def test_apply_reports_invalid_objects_with_file_and_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.yaml").write_text("""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  replicas: -1
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: other}}
+    spec: {containers: [{name: api}]}
+""")
+    script = _script(tmp_path, "apply -f bad.yaml\n")
+    assert run_cli(["scenario", script], monkeypatch) == 1
+    err = capsys.readouterr().err
+    bad = str(tmp_path / "bad.yaml")
+    assert f"{bad}: Deployment default/api: spec.replicas: -1 is negative; expected 0 or more" in err
+    assert f"{bad}: Deployment default/api: spec.template.spec.containers[0].image: required" in err
+    assert f"{script}:1: apply -f: the objects above are invalid; nothing was applied" in err
+
+
+def test_decode_deployment_defaults() -> None:
+    doc = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "ns"},
+           "spec": {"selector": {"matchLabels": {"a": "b"}},
+                    "template": {"metadata": {"labels": {"a": "b"}},
+                                 "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    d, diagnostics = decode_deployment(doc, "f.yaml")
+    assert diagnostics == [] and d is not None
+    assert (d.replicas, d.max_surge, d.max_unavailable, d.progress_deadline) == (1, "25%", "25%", 600)

@@ -1,0 +1,407 @@
+"""iptables-save / iptables-restore text <-> Ruleset: parsing, restore commands, errors, round trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.netfilter import syntax
+from kubeproxy_sim.netfilter.codec import is_canonical_text, parse_ruleset, render_ruleset
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
+
+ROOT = Path(__file__).resolve().parents[2]
+UPSTREAM_DUMPS = sorted(ROOT.glob("rulesets/*/upstream.rules"))
+
+# ---------------------------------------------------------------------------
+# Strategies: rule specs as the interpreter types them, and whole rulesets
+# ---------------------------------------------------------------------------
+
+names = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", min_size=1, max_size=28).filter(
+    lambda n: n[0] not in "-" and n not in {c for cs in BUILTIN_CHAINS.values() for c in cs}
+)
+ipv4 = st.builds(lambda a, b, c, d, p: f"{a}.{b}.{c}.{d}" + (f"/{p}" if p is not None else ""),
+                 *[st.integers(0, 255)] * 4, st.none() | st.integers(0, 32))
+free_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x0b\x0c\x1c\x1d\x1e"
+                                  "\x85\u2028\u2029"), max_size=30)
+ports = st.integers(0, 65535).map(str) | st.tuples(st.integers(0, 65535), st.integers(0, 65535)).map(
+    lambda t: f"{min(t)}:{max(t)}")
+neg = st.booleans()
+
+
+@st.composite
+def builtin_options(draw: st.DrawFn) -> list[Option]:
+    out = []
+    for flag in draw(st.lists(st.sampled_from(["-s", "-d", "-i", "-o"]), unique=True, max_size=3)):
+        value = draw(ipv4) if flag in ("-s", "-d") else draw(st.sampled_from(["eth0", "cni0", "veth+", "lo"]))
+        out.append(Option(flag, (value,), draw(neg)))
+    return out
+
+
+@st.composite
+def match_groups(draw: st.DrawFn, protocol: str | None) -> list[Option]:
+    out: list[Option] = []
+    kinds = ["comment", "mark", "conntrack", "statistic", "recent", "addrtype", "multiport"]
+    if protocol:
+        kinds.append(protocol)
+    for kind in draw(st.lists(st.sampled_from(kinds), max_size=4)):
+        m = Option("-m", (kind,), False, kind)
+        if kind == "comment":
+            body = [Option("--comment", (draw(free_text),), False, kind)]
+        elif kind in ("tcp", "udp"):
+            body = [Option(f, (draw(ports),), draw(neg), kind)
+                    for f in draw(st.lists(st.sampled_from(["--sport", "--dport"]), unique=True))]
+        elif kind in ("mark",):
+            body = [Option("--mark", (f"{draw(st.integers(0, 2**32 - 1)):#x}",), draw(neg), kind)]
+        elif kind == "conntrack":
+            states = draw(st.lists(st.sampled_from(["NEW", "ESTABLISHED", "RELATED", "INVALID", "DNAT"]),
+                                   min_size=1, unique=True))
+            body = [Option("--ctstate", (",".join(states),), draw(neg), kind)]
+        elif kind == "statistic":
+            body = [Option("--mode", ("random",), False, kind),
+                    Option("--probability", (f"{draw(st.floats(0, 1)):0.10f}",), False, kind)]
+        elif kind == "recent":
+            body = [Option("--name", (draw(names),), False, kind), Option("--rcheck", (), draw(neg), kind),
+                    Option("--seconds", (str(draw(st.integers(1, 100000))),), False, kind),
+                    Option("--reap", (), False, kind)]
+        elif kind == "addrtype":
+            body = [Option(draw(st.sampled_from(["--src-type", "--dst-type"])), ("LOCAL",), draw(neg), kind)]
+        else:
+            body = [Option("--dports", (",".join(draw(st.lists(ports, min_size=1, max_size=3))),), draw(neg), kind)]
+        out += [m, *body]
+    return out
+
+
+@st.composite
+def targets(draw: st.DrawFn) -> Target | None:
+    kind = draw(st.sampled_from(["none", "verdict", "jump", "goto", "dnat", "mark", "masq"]))
+    if kind == "none":
+        return None
+    if kind == "verdict":
+        return Target(draw(st.sampled_from(["ACCEPT", "DROP", "RETURN"])))
+    if kind in ("jump", "goto"):
+        return Target(draw(names), (), kind == "goto")
+    if kind == "dnat":
+        return Target("DNAT", (Option("--to-destination", (f"10.0.0.{draw(st.integers(0, 255))}:80",), False,
+                                      "DNAT"),))
+    if kind == "mark":
+        return Target("MARK", (Option(draw(st.sampled_from(["--or-mark", "--xor-mark", "--set-xmark"])),
+                                      (f"{draw(st.integers(0, 2**32 - 1)):#x}",), False, "MARK"),))
+    return Target("MASQUERADE", (Option("--random-fully", (), False, "MASQUERADE"),))
+
+
+@st.composite
+def rule_specs(draw: st.DrawFn) -> RuleSpec:
+    options = draw(builtin_options())
+    protocol = draw(st.none() | st.sampled_from(["tcp", "udp"]))
+    if protocol:
+        options.append(Option("-p", (protocol,), False))
+    options += draw(match_groups(protocol))
+    return RuleSpec(tuple(draw(st.permutations(options)) if not any(o.module for o in options) else options),
+                    draw(targets()))
+
+
+counters = st.none() | st.tuples(st.integers(0, 10**12), st.integers(1, 10**15))
+
+
+@st.composite
+def rulesets(draw: st.DrawFn) -> Ruleset:
+    tables = []
+    for table in draw(st.lists(st.sampled_from(sorted(BUILTIN_CHAINS)), unique=True, max_size=3)):
+        builtins = [Chain(n, (), draw(st.sampled_from(["ACCEPT", "DROP"])), draw(counters))
+                    for n in draw(st.lists(st.sampled_from(BUILTIN_CHAINS[table]), unique=True))]
+        users = [Chain(n, (), None, None) for n in draw(st.lists(names, unique=True, max_size=4))]
+        chains = []
+        for chain in builtins + users:
+            specs = draw(st.lists(rule_specs(), max_size=3))
+            rules = tuple(Rule(chain.name, syntax.render_spec(s), 0, draw(counters)) for s in specs)
+            chains.append(Chain(chain.name, rules, chain.policy, chain.counters))
+        deleted = tuple(draw(st.lists(names, unique=True, max_size=2)))
+        tables.append(Table(table, tuple(chains), deleted))
+    return Ruleset(tuple(tables), False)
+
+
+def noisy(spec: RuleSpec, draw: st.DrawFn) -> str:
+    """Text for ``spec`` in the forms people (and old iptables) write: aliases, old negation, quotes, blanks."""
+    alias = {"-s": "--source", "-d": "--destination", "-p": "--protocol", "-i": "--in-interface",
+             "-o": "--out-interface", "--sport": "--source-port", "--dport": "--destination-port",
+             "--dports": "--destination-ports", "-m": "--match"}
+    words: list[str] = []
+    for o in [*spec.options]:
+        flag = alias.get(o.flag, o.flag) if draw(st.booleans()) else o.flag
+        values = [f'"{a}"' if draw(st.booleans()) and '"' not in a and "\\" not in a else syntax.quote(a)
+                  for a in o.args]
+        if o.negated and o.module == "" and values and draw(st.booleans()):
+            words += [flag, "!", *values]  # -s ! 10.0.0.1
+        else:
+            words += (["!"] if o.negated else []) + [flag, *values]
+    if spec.target is not None:
+        words += [("--goto " if spec.target.goto else "--jump ") + syntax.quote(spec.target.name)]
+        words += [syntax.render_option(o) for o in spec.target.options]
+    return draw(st.sampled_from([" ", "  ", "\t"])).join(words)
+
+
+# ---------------------------------------------------------------------------
+# Round trips
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", UPSTREAM_DUMPS, ids=lambda p: p.parent.name)
+def test_kube_proxy_restore_input_round_trips_byte_for_byte(path: Path) -> None:
+    text = path.read_text()
+    assert render_ruleset(parse_ruleset(text, file=str(path))) == text
+    assert render_ruleset(parse_ruleset(text, validate=False)) == text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rulesets())
+def test_parse_of_render_is_identity(ruleset: Ruleset) -> None:
+    text = render_ruleset(ruleset)
+    parsed = parse_ruleset(text, ipv6=False)
+    assert parsed == ruleset
+    assert parse_ruleset(text, ipv6=False, validate=False) == ruleset
+    assert render_ruleset(parsed) == text
+    for table in parsed.tables:
+        for rule in table.rules():
+            assert rule._parsed is not None  # the typed view is filled while parsing
+            assert syntax.render_spec(rule.parsed) == rule.spec
+
+
+@settings(max_examples=200, deadline=None)
+@given(rule_specs())
+def test_typed_view_survives_rendering(spec: RuleSpec) -> None:
+    assert syntax.parse_spec(syntax.render_spec(spec)) == spec
+
+
+@settings(max_examples=200, deadline=None)
+@given(rule_specs(), st.data())
+def test_any_spelling_renders_to_one_canonical_form(spec: RuleSpec, data: st.DataObject) -> None:
+    text = noisy(spec, data.draw)
+    canonical = syntax.render_spec(spec)
+    dump = f"*filter\n:X - [0:0]\n-A X {text}\nCOMMIT\n"
+    for validate in (True, False):
+        rule = next(parse_ruleset(dump, validate=validate).tables[0].rules())
+        assert rule.spec == canonical
+        assert rule.parsed == spec
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(" \t\"\\!-abcs0:", max_size=30))
+def test_fast_tokenizer_agrees_with_the_character_tokenizer(text: str) -> None:
+    try:
+        expected = syntax._tokenize_chars(text, None, None)
+    except RulesSyntaxError:
+        with pytest.raises(RulesSyntaxError):
+            syntax.tokenize(text)
+        return
+    assert syntax.tokenize(text) == expected
+    split = syntax._split_words(text)
+    if split is not None:
+        assert split[0] == [t.text for t in expected]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(' \t"\\!-scjm0a', max_size=25))
+def test_canonical_check_is_never_wrong(text: str) -> None:
+    if not is_canonical_text(text):
+        return
+    try:
+        parsed = syntax.parse_spec(text)
+    except RulesSyntaxError:
+        return  # not a rule at all: the bulk path reports it when the typed view is first used
+    assert syntax.render_spec(parsed) == text
+
+
+# ---------------------------------------------------------------------------
+# What a dump may contain
+# ---------------------------------------------------------------------------
+
+SAVE_TEXT = """\
+# Warning: iptables-legacy tables present, use iptables-legacy-save to see them
+# Generated by iptables-nft-save v1.8.7 on Tue Jan  2 10:00:00 2024
+*mangle
+:PREROUTING ACCEPT [10:600]
+:KUBE-KUBELET-CANARY - [0:0]
+COMMIT
+# Completed on Tue Jan  2 10:00:00 2024
+
+*nat
+:PREROUTING ACCEPT [3:180]
+:KUBE-SERVICES - [0:0]
+[7:420] -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j ACCEPT
+COMMIT
+"""
+
+
+def test_iptables_save_text_with_comments_blank_lines_and_counters() -> None:
+    rs = parse_ruleset(SAVE_TEXT, file="node.rules")
+    assert [t.name for t in rs.tables] == ["mangle", "nat"]
+    nat = rs.table("nat")
+    assert nat is not None
+    pre = nat.chain("PREROUTING")
+    assert pre is not None and pre.policy == "ACCEPT" and pre.counters == (3, 180) and pre.builtin
+    user = nat.chain("KUBE-SERVICES")
+    assert user is not None and user.policy is None and user.counters is None  # [0:0] is stored as None
+    first = pre.rules[0]
+    assert first.counters == (7, 420) and first.line == 12
+    assert first.spec == '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES'
+    svc = user.rules[0]
+    assert svc.spec == ('-d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" '
+                        "-m tcp --dport 443 -j ACCEPT")
+    assert svc.parsed.module_options("tcp") == (Option("--dport", ("443",), False, "tcp"),)
+    assert render_ruleset(rs).startswith("*mangle\n:PREROUTING ACCEPT [10:600]\n:KUBE-KUBELET-CANARY - [0:0]\n")
+
+
+def test_quoted_values_are_unescaped_and_requoted_only_when_needed() -> None:
+    text = ('*filter\n:X - [0:0]\n-A X -m comment --comment "NOTE: go before \\\'-j KUBE-FORWARD\\\'" -j DROP\n'
+            '-A X -m comment --comment "plain" -j DROP\n-A X -m comment --comment "say \\"hi\\"" -j DROP\nCOMMIT\n')
+    rules = list(parse_ruleset(text).tables[0].rules())
+    assert rules[0].parsed.options[1].args == ("NOTE: go before '-j KUBE-FORWARD'",)
+    assert rules[0].spec == "-m comment --comment \"NOTE: go before '-j KUBE-FORWARD'\" -j DROP"
+    assert rules[1].spec == "-m comment --comment plain -j DROP"
+    assert rules[2].spec == '-m comment --comment "say \\"hi\\"" -j DROP'
+    assert rules[2].parsed.options[1].args == ('say "hi"',)
+
+
+def test_kube_proxy_restore_input_with_deleted_chains() -> None:
+    text = ("*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-OLD - [0:0]\n"
+            "-A KUBE-SERVICES -m comment --comment ns1/svc1:p80 -j KUBE-SVC-NEW\n-X KUBE-SVC-OLD\nCOMMIT\n")
+    rs = parse_ruleset(text)
+    assert rs.tables[0].deleted == ("KUBE-SVC-OLD",)
+    assert [c.name for c in rs.tables[0].chains] == ["KUBE-SERVICES", "KUBE-SVC-OLD"]
+    assert render_ruleset(rs) == text
+
+
+def _chain_specs(text: str, chain: str = "X") -> list[str]:
+    table = parse_ruleset(text).tables[0]
+    found = table.chain(chain)
+    assert found is not None
+    return [r.spec for r in found.rules]
+
+
+def test_restore_commands_edit_the_table_in_order() -> None:
+    text = """*filter
+:INPUT ACCEPT [0:0]
+-N X
+-A X -j RETURN
+-I X -s 10.0.0.1 -j DROP
+-I X 2 -s 10.0.0.2 -j DROP
+-A X -s 10.0.0.3 -j DROP
+-D X -s 10.0.0.1 -j DROP
+-R X 1 -s 10.0.0.9 -j ACCEPT
+-D X 3
+-P INPUT DROP
+COMMIT
+"""
+    assert _chain_specs(text) == ["-s 10.0.0.9 -j ACCEPT", "-j RETURN"]
+    rs = parse_ruleset(text)
+    chain = rs.tables[0].chain("INPUT")
+    assert chain is not None and chain.policy == "DROP"
+
+
+def test_flush_zero_and_counters_in_restore_input() -> None:
+    text = ("*filter\n:X - [0:0]\n:Y - [0:0]\n-A X -j DROP\n[5:6] -A Y -j ACCEPT\n-A Y -c 1 2 -j DROP\n"
+            "-F X\n-Z Y\nCOMMIT\n")
+    rs = parse_ruleset(text)
+    assert _chain_specs(text) == []
+    y = rs.tables[0].chain("Y")
+    assert y is not None and [(r.spec, r.counters) for r in y.rules] == [("-j ACCEPT", (0, 0)), ("-j DROP", (0, 0))]
+    text = "*filter\n:X - [0:0]\n-A X -j DROP\n-A X -j ACCEPT\n-F\nCOMMIT\n"
+    assert _chain_specs(text) == []
+
+
+def test_redeclaring_a_chain_flushes_it() -> None:
+    assert _chain_specs("*filter\n:X - [0:0]\n-A X -j DROP\n:X - [0:0]\n-A X -j ACCEPT\nCOMMIT\n") == ["-j ACCEPT"]
+
+
+def test_options_after_the_target_go_to_the_target_unless_a_later_match_knows_them() -> None:
+    spec = syntax.parse_spec("-j DNAT --to-destination 10.0.0.1:80 -m comment --comment x")
+    assert spec.target == Target("DNAT", (Option("--to-destination", ("10.0.0.1:80",), False, "DNAT"),))
+    assert spec.options[-1] == Option("--comment", ("x",), False, "comment")
+    assert syntax.render_spec(spec) == "-m comment --comment x -j DNAT --to-destination 10.0.0.1:80"
+
+
+def test_protocol_numbers_load_the_protocol_match() -> None:
+    spec = syntax.parse_spec("-p 6 --dport 80 -j ACCEPT")
+    assert spec.module_options("tcp") == (Option("--dport", ("80",), False, "tcp"),)
+    spec = syntax.parse_spec("-p ipv6-icmp --icmpv6-type 128 -j ACCEPT")
+    assert spec.module_options("icmp6") == (Option("--icmpv6-type", ("128",), False, "icmp6"),)
+
+
+# ---------------------------------------------------------------------------
+# Address family
+# ---------------------------------------------------------------------------
+
+
+def test_family_is_guessed_from_addresses_or_given() -> None:
+    v6 = "*nat\n:X - [0:0]\n-A X -d fd00:172:30::41/128 -p tcp -j DNAT --to-destination [fd00:10::1]:80\nCOMMIT\n"
+    assert parse_ruleset(v6).ipv6 is True
+    assert parse_ruleset(v6, validate=False).ipv6 is True
+    assert parse_ruleset(SAVE_TEXT).ipv6 is False
+    assert parse_ruleset("*filter\n:X - [0:0]\n-A X -j DROP\nCOMMIT\n").ipv6 is False
+    assert parse_ruleset("*filter\n:X - [0:0]\n-A X -j DROP\nCOMMIT\n", ipv6=True).ipv6 is True
+
+
+def test_mixed_families_are_reported() -> None:
+    text = "*filter\n:X - [0:0]\n-A X -s 10.0.0.1 -j DROP\n-A X -s fd00::1 -j DROP\nCOMMIT\n"
+    with pytest.raises(RulesSyntaxError) as info:
+        parse_ruleset(text, file="mixed.rules")
+    assert info.value.line == 4 and "mixed.rules:4" in str(info.value)
+    with pytest.raises(RulesSyntaxError):
+        parse_ruleset("*filter\n:X - [0:0]\n-A X -s 10.0.0.1 -j DROP\nCOMMIT\n", ipv6=True)
+
+
+# ---------------------------------------------------------------------------
+# Errors: the line, the offending token and what was expected
+# ---------------------------------------------------------------------------
+
+ERRORS = [
+    ("*bogus\nCOMMIT\n", 1, "unknown table", "bogus"),
+    ("-A X -j DROP\n", 1, "before any *table", "-A X -j DROP"),
+    ("*filter\n:X - [0:0]\n-A X -j DROP\n", 4, "no COMMIT", "end of input"),
+    ("*filter\n:X - [0:0]\n*nat\nCOMMIT\n", 3, "no COMMIT", "*nat"),
+    ("COMMIT\n", 1, "COMMIT outside a table", "COMMIT"),
+    ("*filter\n-A KUBE-MISSING -j DROP\nCOMMIT\n", 2, "KUBE-MISSING is not declared", "KUBE-MISSING"),
+    ("*filter\n:X - [a:b]\nCOMMIT\n", 2, "bad counters", "[a:b]"),
+    ("*filter\n:X - [0:0]\n[1:x] -A X -j DROP\nCOMMIT\n", 3, "bad counters", "[1:x]"),
+    ("*filter\n:X ACCEPT [0:0]\nCOMMIT\n", 2, "has no policy", "ACCEPT"),
+    ("*filter\n:INPUT MAYBE [0:0]\nCOMMIT\n", 2, "bad policy", "MAYBE"),
+    ("*filter\n:X - [0:0]\n-A X -m comment --comment \"open -j DROP\nCOMMIT\n", 3, "unterminated", None),
+    ("*filter\n:X - [0:0]\n-A X --bogus 1 -j DROP\nCOMMIT\n", 3, "unknown option", "--bogus"),
+    ("*filter\n:X - [0:0]\n-A X -j DROP -j ACCEPT\nCOMMIT\n", 3, "one target", "-j"),
+    ("*filter\n:X - [0:0]\n-D X -j DROP\nCOMMIT\n", 3, "no such rule", "-j DROP"),
+    ("*filter\n:X - [0:0]\n-I X 5 -j DROP\nCOMMIT\n", 3, "out of range", "5"),
+    ("*filter\n-N X\n-N X\nCOMMIT\n", 3, "already exists", "X"),
+    ("*filter\n-X INPUT\nCOMMIT\n", 2, "built-in", "INPUT"),
+    ("*filter\n-P X DROP\nCOMMIT\n", 2, "only built-in", "X"),
+    ("*filter\n-Q X\nCOMMIT\n", 2, "unknown command", "-Q"),
+    ("*filter\nhello\nCOMMIT\n", 2, "unexpected line", "hello"),
+    ("*filter\nCOMMIT\n*filter\nCOMMIT\n", 3, "appears twice", "*filter"),
+    ("*filter\n:" + "L" * 29 + " - [0:0]\nCOMMIT\n", 2, "too long", "L" * 29),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "message", "token"), ERRORS)
+def test_syntax_errors_name_line_token_and_expectation(text: str, line: int, message: str,
+                                                       token: str | None) -> None:
+    with pytest.raises(RulesSyntaxError) as info:
+        parse_ruleset(text, file="bad.rules")
+    err = info.value
+    assert err.line == line
+    assert message in str(err)
+    assert err.expected
+    if token is not None:
+        assert err.token == token
+    assert str(err).startswith(f"bad.rules:{line}: ")
+
+
+def test_bulk_mode_defers_rule_syntax_errors_to_the_typed_view() -> None:
+    rs = parse_ruleset("*filter\n:X - [0:0]\n-A X --bogus 1 -j DROP\nCOMMIT\n", validate=False)
+    rule = next(rs.tables[0].rules())
+    with pytest.raises(RulesSyntaxError) as info:
+        _ = rule.parsed
+    assert info.value.line == 3

@@ -1,0 +1,127 @@
+"""Partial syncs converge: after any sequence of object changes (and refused restores), the node holds
+exactly what one full sync of the final objects would give it, and every restore is accepted."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.netfilter.model import Ruleset
+from kubeproxy_sim.objects.model import (
+    AddressType,
+    Cluster,
+    Endpoint,
+    EndpointConditions,
+    EndpointPort,
+    EndpointSlice,
+    LoadBalancerIngress,
+    Protocol,
+    Service,
+    ServicePort,
+    ServiceType,
+    SessionAffinity,
+    TrafficPolicy,
+)
+from kubeproxy_sim.proxier import generate
+from kubeproxy_sim.proxier.naming import is_kube_proxy_chain
+from kubeproxy_sim.proxier.partial import SyncState, apply_restore, changed_services, sync_and_apply
+
+from .builders import TEST_NODE, fake_config
+
+NAMES = (("ns1", "a"), ("ns1", "b"), ("ns2", "a"), ("ns2", "c"))
+PORTS = (("p80", 80), ("p81", 81))
+ENDPOINT_IPS = tuple(f"10.0.{i}.{j}" for i in range(2) for j in range(1, 4))
+
+
+@st.composite
+def services(draw, index: int, ns: str, name: str) -> Service:
+    kind = draw(st.sampled_from([ServiceType.CLUSTER_IP, ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER]))
+    count = draw(st.integers(1, 2))
+    ports = tuple(ServicePort(pn, Protocol.TCP, number, number,
+                              node_port=30000 + 10 * index + k if kind is not ServiceType.CLUSTER_IP else 0)
+                  for k, (pn, number) in enumerate(PORTS[:count]))
+    lb = kind is ServiceType.LOAD_BALANCER
+    return Service(
+        ns, name, type=kind, cluster_ips=(f"172.30.0.{10 + index}",), ports=ports,
+        external_traffic_policy=draw(st.sampled_from(list(TrafficPolicy))),
+        internal_traffic_policy=draw(st.sampled_from(list(TrafficPolicy))),
+        external_ips=draw(st.sampled_from([(), (f"192.168.99.{20 + index}",)])),
+        load_balancer_ingress=(LoadBalancerIngress(ip=f"1.2.3.{index + 1}"),) if lb else (),
+        load_balancer_source_ranges=draw(st.sampled_from([(), ("203.0.113.0/25",)])) if lb else (),
+        health_check_node_port=32000 + index if lb else 0,
+        session_affinity=draw(st.sampled_from(list(SessionAffinity))),
+    )
+
+
+endpoints = st.builds(
+    lambda ip, node, ready, serving, terminating: Endpoint(
+        (ip,), EndpointConditions(ready, serving, terminating), node_name=node),
+    st.sampled_from(ENDPOINT_IPS), st.sampled_from([TEST_NODE, "node2", None]),
+    st.sampled_from([True, False, None]), st.sampled_from([True, False, None]), st.sampled_from([False, True, None]),
+)
+
+
+@st.composite
+def slices(draw, ns: str, name: str) -> tuple[EndpointSlice, ...]:
+    result = []
+    for n in range(draw(st.integers(0, 2))):
+        ports = tuple(EndpointPort(pn, number, Protocol.TCP) for pn, number in PORTS[:draw(st.integers(1, 2))])
+        eps = tuple(draw(st.lists(endpoints, max_size=3)))
+        result.append(EndpointSlice(ns, f"{name}-{n}", name, AddressType.IPV4, endpoints=eps, ports=ports))
+    return tuple(result)
+
+
+@st.composite
+def clusters(draw) -> Cluster:
+    svcs, eps = [], []
+    for index, (ns, name) in enumerate(NAMES):
+        if draw(st.booleans()):
+            svcs.append(draw(services(index, ns, name)))
+        eps.extend(draw(slices(ns, name)))  # slices may outlive (or precede) their Service
+    return Cluster(tuple(svcs), tuple(eps))
+
+
+steps = st.lists(st.tuples(clusters(), st.booleans(), st.sampled_from([1.0, 5.0, 4000.0])), min_size=1, max_size=6)
+
+
+def kube_chains(node: Ruleset) -> dict[tuple[str, str], tuple[str, ...]]:
+    """kube-proxy's chains of the node and their rules (what the comparison is about)."""
+    return {(t.name, c.name): tuple(r.spec for r in c.rules)
+            for t in node.tables for c in t.chains if is_kube_proxy_chain(c.name)}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps)
+def test_partial_syncs_reach_the_full_sync_state(sequence):
+    config = fake_config()
+    node, state, previous, now = Ruleset(), SyncState(), Cluster(), 0.0
+    for objects, refused, advance in sequence:
+        now += advance
+        step = sync_and_apply(node, state, objects, config, changed_services(previous, objects), now)
+        assert step.error is None, step.error
+        if refused:  # the kernel refused this restore: the node keeps its tables, the next sync is full
+            state = step.outcome.failed
+            assert state.need_full_sync
+        else:
+            node, state = step.node, step.state
+        previous = objects
+    if refused:  # a last sync so the final objects reach the node at all
+        step = sync_and_apply(node, state, previous, config, (), now + 1.0)
+        assert step.outcome.full and step.error is None
+        node = step.node
+    expected = apply_restore(Ruleset(), generate(previous, config).ruleset)
+    assert kube_chains(node) == kube_chains(expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(clusters(), clusters())
+def test_unchanged_objects_write_no_service_chain(first, second):
+    config = fake_config()
+    step = sync_and_apply(Ruleset(), SyncState(), first, config, (), 1.0)
+    step = sync_and_apply(step.node, step.state, second, config, changed_services(first, second), 2.0)
+    again = sync_and_apply(step.node, step.state, second, config, (), 3.0)
+    nat = again.outcome.restore.table("nat")
+    assert nat is not None
+    assert [c.name for c in nat.chains] == ["KUBE-NODEPORTS", "KUBE-SERVICES", "KUBE-MARK-MASQ", "KUBE-POSTROUTING"]
+    assert again.outcome.metrics.nat_rules_total == sum(len(c.rules) for t in generate(second, config).ruleset.tables
+                                                        if t.name == "nat" for c in t.chains)
