@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import Inputs, add_input_flags, load_inputs
+from kubeproxy_sim.cli.output import add_output_flags, emit, progress
+from kubeproxy_sim.cli.output import report as report_diagnostics
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.netfilter.model import Ruleset
 
 EXAMPLES = """examples:
   kubeproxy-sim rules --scenario bootcamp
+  kubeproxy-sim rules --scenario bootcamp --full -o json
   kubeproxy-sim rules -f cluster.yaml --hostname-override node1 --cluster-cidr 10.244.0.0/16
   kubeproxy-sim rules -f manifests/ --node-ip 192.168.0.2/24 --nodeport-addresses 192.168.0.0/24 --full
 """
@@ -19,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "rules",
         help="print the iptables rules kube-proxy writes for one node",
         description="Print the iptables-restore input of one full kube-proxy sync (filter and nat tables), "
-        "byte for byte as kube-proxy writes it, in upstream's canonical test order.",
+        "byte for byte as kube-proxy writes it, in upstream's canonical test order. -o json|yaml gives the same "
+        "rules as data: {tables: [{name, chains: [{name, policy, rules: [\"-A CHAIN ...\", ...]}]}]} (policy is "
+        "null for a chain kube-proxy creates, the built-in chain's policy with --full).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -27,29 +35,50 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--full", action="store_true",
                         help="print the node's whole nat and filter tables as iptables-save shows them "
                         "(built-in chains, kube-proxy's jump rules, kube-proxy's chains)")
+    add_output_flags(parser.add_argument_group("output"))
     parser.set_defaults(func=run)
 
 
-def report(inputs: Inputs) -> None:
-    for diagnostic in inputs.diagnostics:
-        print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
+def report(inputs: Inputs, args: argparse.Namespace | None = None) -> None:
+    report_diagnostics(inputs.diagnostics, args)
 
 
-def rules_text(inputs: Inputs, *, full: bool) -> str:
-    from kubeproxy_sim.netfilter.codec import render_ruleset
+def node_ruleset(inputs: Inputs, *, full: bool) -> Ruleset:
+    """The restore input kube-proxy writes, or (full) the node's whole tables as iptables-save shows them."""
     from kubeproxy_sim.proxier import generate
 
     result = generate(inputs.cluster, inputs.config)
     if not full:
-        return render_ruleset(result.ruleset)
+        return result.ruleset
     from kubeproxy_sim.netfilter.saveform import to_save_form
     from kubeproxy_sim.proxier.full import node_tables
 
-    return render_ruleset(to_save_form(node_tables(result.ruleset, result.jumps)))
+    return to_save_form(node_tables(result.ruleset, result.jumps))
+
+
+def rules_text(inputs: Inputs, *, full: bool) -> str:
+    from kubeproxy_sim.netfilter.codec import render_ruleset
+
+    return render_ruleset(node_ruleset(inputs, full=full))
+
+
+def rules_data(ruleset: Ruleset) -> dict[str, object]:
+    """The public ``-o json|yaml`` form: tables, chains and rule lines in the text's order."""
+    return {"tables": [
+        {"name": table.name,
+         "chains": [{"name": chain.name, "policy": chain.policy, "rules": [rule.text() for rule in chain.rules]}
+                    for chain in table.chains]}
+        for table in ruleset.tables
+    ]}
 
 
 def run(args: argparse.Namespace) -> int:
-    inputs = load_inputs(args)
-    report(inputs)
-    sys.stdout.write(rules_text(inputs, full=args.full))
+    from kubeproxy_sim.netfilter.codec import render_ruleset
+
+    with progress("loading objects"):
+        inputs = load_inputs(args)
+    report(inputs, args)
+    with progress("generating rules"):
+        ruleset = node_ruleset(inputs, full=args.full)
+    emit(rules_data(ruleset) if args.output != "text" else None, args.output, text=lambda: render_ruleset(ruleset))
     return 1 if inputs.errors else 0

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import netaddr
+from pyroute2 import IPRoute
 
 from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.kernel import build, nsexec, sysfs
@@ -47,6 +48,9 @@ MAX_LOAD_ATTEMPTS = 200
 LEFT_OUT = "# left out by kubeproxy-sim netns verify: "
 SET_TYPES = {1: "hash:net", 2: "hash:ip,port", 3: "hash:ip,port,ip"}
 ERROR_LINE = (re.compile(r"Error occurred at line: (\d+)"), re.compile(r"\bline (\d+):"))
+VOID = "void"
+VOID_RULES = (f"*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -o {VOID} -j REJECT --reject-with icmp-net-unreachable\n"
+              "COMMIT\n")
 RESTORE_PREFIX = re.compile(r"^iptables-restore v[\d.]+ \([^)]*\):\s*")
 
 
@@ -326,6 +330,27 @@ def load_dump(netns_name: str, text: str, file: str, lines: list[str] | None = N
     raise KernelError(f"{file}: this kernel refused more than {MAX_LOAD_ATTEMPTS} of its rules")
 
 
+def _answer_unknown(plan: StagePlan) -> None:
+    """The node network's router answers for addresses nobody owns with ICMP net unreachable, every time.
+
+    Its own "no route" answer is rate limited per sender (a burst of about five, then one a second),
+    which would turn most "unreachable" answers into timeouts; an iptables REJECT obeys the namespace's
+    icmp_ratelimit, which the builder sets to 0. Pods get a route back (through the node) for the answer.
+    """
+    topo = plan.topology
+    with IPRoute(netns=topo.net_netns) as ipr:
+        ipr.link("add", ifname=VOID, kind="veth", peer={"ifname": VOID + "-end"})  # no dummy module here
+        for name in (VOID + "-end", VOID):
+            void = ipr.link_lookup(ifname=name)[0]
+            ipr.link("set", index=void, state="up")
+        ipr.route("add", dst="0.0.0.0/0", oif=void)
+        bridge = ipr.link_lookup(ifname="br0")[0]
+        for pod in topo.pods:
+            if not pod.host_network:
+                ipr.route("add", dst=f"{pod.ip}/32", gateway=plan.node_ips[0], oif=bridge, flags=build.RTNH_F_ONLINK)
+    build.load_rules(topo.net_netns, VOID_RULES)
+
+
 def stage(plan: StagePlan, text: str, file: str, directory: Path) -> Staged:
     """Build the stage; on any failure everything built so far is removed and the error re-raised."""
     topo = plan.topology
@@ -336,6 +361,7 @@ def stage(plan: StagePlan, text: str, file: str, directory: Path) -> Staged:
     write_state(directory, state)
     try:
         build.wire(topo)
+        _answer_unknown(plan)
         lines = text.splitlines()
         sets, counters, left = _prepare_sets(plan, lines)
         staged, refused = load_dump(plan.node.netns, text, file, lines)

@@ -37,8 +37,17 @@ CONFIDENCE = Fraction(999, 1000)
 DEFAULT_COUNT = 100
 DEFAULT_TIMEOUT = 0.3
 REFUSED, UNREACHABLE, EPERM, TIMEOUT = "refused", "unreachable", "EPERM", "timeout"
-REJECT_ERRORS = {"icmp-port-unreachable": REFUSED, "port-unreach": REFUSED, "tcp-reset": REFUSED,
-                 "icmp-proto-unreachable": REFUSED}
+# what a socket reads from an ICMP error (REJECT's --reject-with), and whether a UDP socket hears it at all:
+# the kernel reports only "fatal" codes to a UDP socket; TCP gives up on any of them while connecting
+ICMP_ERRORS = {"icmp-net-unreachable": (UNREACHABLE, False), "icmp-host-unreachable": (UNREACHABLE, False),
+               "icmp-port-unreachable": (REFUSED, True), "icmp-proto-unreachable": ("ENOPROTOOPT", True),
+               "icmp-net-prohibited": (UNREACHABLE, True), "icmp-host-prohibited": (UNREACHABLE, True),
+               "icmp-admin-prohibited": (UNREACHABLE, True), "tcp-reset": (REFUSED, True)}
+ICMP_ALIASES = {"net-unreach": "icmp-net-unreachable", "host-unreach": "icmp-host-unreachable",
+                "port-unreach": "icmp-port-unreachable", "proto-unreach": "icmp-proto-unreachable",
+                "net-prohib": "icmp-net-prohibited", "host-prohib": "icmp-host-prohibited",
+                "admin-prohib": "icmp-admin-prohibited"}
+ROUTER_ANSWER = "icmp-net-unreachable"  # the stage's router, for addresses nobody owns (see stage.VOID_RULES)
 LOCAL_FAIL_HOOKS = ("OUTPUT", "POSTROUTING")
 SERVICE_CHAINS = ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES")
 KIND_WORDS = (("cluster IP", "ClusterIP"), ("external IP", "externalIP"), ("loadbalancer IP", "LoadBalancer"))
@@ -280,7 +289,8 @@ class Predictor:
         host, _, port_text = target.rpartition(":")
         text = _outcome_text(o) if o.verdict == "DNAT" else f"ACCEPT to {target} (no DNAT)"
         if not self._serves(host, flow.proto, int(port_text)):
-            reason = REFUSED if self._local(host) or host in self.served else UNREACHABLE
+            known = self._local(host) or host in self.served
+            reason = socket_error("icmp-port-unreachable" if known else ROUTER_ANSWER, flow.proto)
             return Expectation(("error", reason), text, o.probability_exact, None)
         seen = self.plan.node_ips[0] if o.masquerade else client
         lost = self._reply_lost(flow, host, int(port_text), client)
@@ -307,15 +317,23 @@ class Predictor:
         return f"{lost[0].verdict} at line {step.line}" if step and step.line else f"{lost[0].verdict} by policy"
 
     def _failure(self, flow: Flow, o: Outcome, local: bool) -> str:
-        """What the socket sees of a REJECT or DROP: EPERM on the way out of the node, else ICMP or nothing."""
+        """What the socket sees of a REJECT or DROP: EPERM for a datagram stopped on its way out, else ICMP or
+        nothing."""
         hook = _hook(o.path, o.verdict, self.ruleset, local)
-        if local and hook in LOCAL_FAIL_HOOKS:
+        if local and hook in LOCAL_FAIL_HOOKS and flow.proto == "udp":
             return EPERM
+        # TCP ignores a SYN it could not send and retries it: a DROP on the way out is a timeout, and a REJECT's
+        # ICMP error reaches the local socket like any other
         if o.verdict == "DROP":
             return TIMEOUT
         step = o.path[-1] if o.path else None
-        kind = _reject_with(step.rule) if step else "icmp-port-unreachable"
-        return REJECT_ERRORS.get(kind, UNREACHABLE)
+        return socket_error(_reject_with(step.rule) if step else "icmp-port-unreachable", flow.proto)
+
+
+def socket_error(icmp: str, proto: str) -> str:
+    """The probe's reason for an ICMP error of this kind (``timeout`` when a UDP socket is not told)."""
+    reason, fatal = ICMP_ERRORS.get(ICMP_ALIASES.get(icmp, icmp), (UNREACHABLE, True))
+    return reason if fatal or proto == "tcp" else TIMEOUT
 
 
 def _outcome_text(o: Outcome) -> str:

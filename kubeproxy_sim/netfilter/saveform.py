@@ -21,6 +21,7 @@ does not model) are kept verbatim.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 
@@ -278,10 +279,8 @@ def _recent(options: Options, ipv6: bool) -> Options:
         out.append(Option("--rttl", (), False, module))
     out.append(Option("--name", flags["--name"].args if "--name" in flags else ("DEFAULT",), False, module))
     mask = flags["--mask"].value if "--mask" in flags else ("ffff:" * 8)[:-1] if ipv6 else "255.255.255.255"
-    try:
+    with contextlib.suppress(netaddr.AddrFormatError, ValueError):
         mask = str(netaddr.IPAddress(mask, 6 if ipv6 else 4))
-    except (netaddr.AddrFormatError, ValueError):
-        pass
     out.append(Option("--mask", (mask,), False, module))
     sides = [o.flag for o in options if o.flag in ("--rsource", "--rdest")]
     out.append(Option(sides[-1] if sides else "--rsource", (), False, module))  # the last one given wins

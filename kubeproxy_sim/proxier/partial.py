@@ -336,7 +336,19 @@ def sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed: Itera
     ``now``: the clock, in seconds. ``existing_chains``: the node's nat chains
     when known from the node itself (default: what the state remembers).
     """
-    changed_keys = frozenset(changed)
+    with full_sync.collector_paused():  # a full sync of a big cluster builds ~10^6 acyclic objects
+        return _sync(state, cluster, config, frozenset(changed), now, timing, existing_chains)
+
+
+def _stale_chains(existing: frozenset[str], services: ServiceRules) -> list[str]:
+    """The node's per-service chains that no service uses any more, sorted."""
+    active = {chain for ports in services.values() for port in ports for chain, _ in port.chains}
+    return sorted(c for c in existing - active if naming.is_service_chain(c))
+
+
+def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys: frozenset[str], now: float,
+          timing: SyncTiming, existing_chains: frozenset[str] | None) -> SyncOutcome:
+    """:func:`sync` without the collector pause: decide full or partial, build, then both next states."""
     zone = full_sync.node_zone(cluster, config)
     basis = (config, zone)
     full = state.need_full_sync or state.basis != basis or _full_sync_due(state, now, timing)
@@ -347,10 +359,7 @@ def sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed: Itera
         existing = state.nat_chains
     else:
         existing = frozenset(c for c in existing_chains if naming.is_service_chain(c))
-    stale: list[str] = []
-    if cleanup:
-        active = {chain for ports in services.values() for port in ports for chain, _ in port.chains}
-        stale = sorted(c for c in existing - active if naming.is_service_chain(c))
+    stale = _stale_chains(existing, services) if cleanup else []
     restore = _restore_input(ctx, acc, stale)
     nat_synced = _count(restore.table("nat"))
     metrics = SyncMetrics(full, _count(restore.table("filter")), nat_synced, nat_synced + acc.skipped_rules,

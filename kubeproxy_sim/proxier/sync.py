@@ -98,6 +98,9 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+collector_paused = _collector_paused  # public name for the other sync entry points (proxier.partial)
+
+
 def generate(cluster: Cluster, config: ProxyConfig) -> SyncResult:
     """The rules one full sync of kube-proxy (iptables mode) writes for this node and family."""
     with _collector_paused():

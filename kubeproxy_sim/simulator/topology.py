@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import netaddr
 
-from kubeproxy_sim.objects.model import AddressType, Cluster, IPFamily, Node, Protocol, ServiceType
+from kubeproxy_sim.objects.model import AddressType, Cluster, Node, ServiceType
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 
 DEFAULT_CLIENT = "203.0.113.10"
@@ -28,7 +28,6 @@ DEFAULT_CLIENT_V6 = "2001:db8:ffff::10"
 SYNTH_NODE_NET = {4: "198.18.0.0/24", 6: "fd00:198:18::/64"}
 UPLINK = "eth0"
 DEFAULT_BRIDGE = "cbr0"
-KUBE_PROXY_HEALTHZ_PORT = 10256
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +171,8 @@ class _PodPlacer:
         self.nets = [(netaddr.IPNetwork(c), n.name) for n in nodes for c in n.pod_cidrs]
         self.primary = nodes[0].name
         self.family = family
-        self.pods: dict[str, SimPod] = {}
+        self.pods: dict[str, SimPod] = {}  # pods with their own address, by address
+        self.host_pods: dict[tuple[str, str], SimPod] = {}  # host-network workloads, by (address, key)
 
     def owner_node(self, ip: str, named: str | None) -> str:
         if named and named in self.nodes:
@@ -181,17 +181,20 @@ class _PodPlacer:
         return next((node for net, node in self.nets if address in net), self.primary)
 
     def add(self, key: str, ip: str, node: str | None, ports: set[tuple[str, int]], host_network: bool) -> None:
-        if ip in self.pods or _family_of(ip) != self.family:
+        if _family_of(ip) != self.family:
             return
         served = frozenset(ports) if ports else None
+        if host_network and ip not in self.node_of_address and node in self.nodes:
+            ip = self.nodes[node].primary  # its node's address, whatever the Pod object says
         if ip in self.node_of_address:
-            self.pods[ip] = SimPod(key, ip, self.node_of_address[ip], True, served)
+            if (ip, key) not in self.host_pods:
+                self.host_pods[(ip, key)] = SimPod(key, ip, self.node_of_address[ip], True, served)
             return
-        if host_network:  # a host-network pod whose address is not one we know: give it its node's
+        if ip in self.pods or host_network:
             return
         owner = self.owner_node(ip, node)
         prefix = self.nodes[owner].config.interface_name_prefix or "veth"
-        index = sum(1 for p in self.pods.values() if p.node == owner and not p.host_network)
+        index = sum(1 for p in self.pods.values() if p.node == owner)
         self.pods[ip] = SimPod(key, ip, owner, False, served, f"{prefix}{index}"[:15])
 
 
@@ -227,7 +230,7 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
             placer.add(pod.key, ip, pod.node_name, served | slice_ports.get(ip, set()), pod.host_network)
     for ip, key, node in _endpoint_owners(cluster):
         placer.add(key, ip, node, slice_ports.get(ip, set()), False)
-    return Topology(family, tuple(nodes), tuple(placer.pods.values()), tuple(hosts))
+    return Topology(family, tuple(nodes), (*placer.pods.values(), *placer.host_pods.values()), tuple(hosts))
 
 
 def load_balancer_nodes(topology: Topology, cluster: Cluster) -> tuple[str, ...]:
@@ -247,11 +250,3 @@ def external_ips(cluster: Cluster, family: int) -> dict[str, str]:
             if _family_of(ip) == family:
                 found.setdefault(ip, svc.key)
     return found
-
-
-def protocol_name(protocol: Protocol) -> str:
-    return protocol.value.lower()
-
-
-def is_family(text: str, family: IPFamily) -> bool:
-    return (_family_of(text) == 6) == (family is IPFamily.IPV6)

@@ -232,7 +232,7 @@ COMMIT
 :PREROUTING ACCEPT [3:180]
 :KUBE-SERVICES - [0:0]
 [7:420] -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
--A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j ACCEPT
+-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment "default/k8s:https cluster IP" -m tcp --dport 443 -j ACCEPT
 COMMIT
 """
 
@@ -250,7 +250,7 @@ def test_iptables_save_text_with_comments_blank_lines_and_counters() -> None:
     assert first.counters == (7, 420) and first.line == 12
     assert first.spec == '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES'
     svc = user.rules[0]
-    assert svc.spec == ('-d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" '
+    assert svc.spec == ('-d 10.96.0.1/32 -p tcp -m comment --comment "default/k8s:https cluster IP" '
                         "-m tcp --dport 443 -j ACCEPT")
     assert svc.parsed.module_options("tcp") == (Option("--dport", ("443",), False, "tcp"),)
     assert render_ruleset(rs).startswith("*mangle\n:PREROUTING ACCEPT [10:600]\n:KUBE-KUBELET-CANARY - [0:0]\n")

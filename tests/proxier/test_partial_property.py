@@ -90,6 +90,15 @@ def kube_chains(node: Ruleset) -> dict[tuple[str, str], tuple[str, ...]]:
             for t in node.tables for c in t.chains if is_kube_proxy_chain(c.name)}
 
 
+def assert_always_written_parts_are_whole(restore: Ruleset, full: Ruleset) -> None:
+    """Every sync writes the filter table and the top-level nat chains exactly as a full sync would."""
+    assert restore.table("filter") == full.table("filter")
+    nat, full_nat = restore.table("nat"), full.table("nat")
+    assert nat is not None and full_nat is not None
+    for name in ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"):
+        assert nat.chain(name) == full_nat.chain(name)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
 def test_partial_syncs_reach_the_full_sync_state(sequence):
@@ -99,6 +108,7 @@ def test_partial_syncs_reach_the_full_sync_state(sequence):
         now += advance
         step = sync_and_apply(node, state, objects, config, changed_services(previous, objects), now)
         assert step.error is None, step.error
+        assert_always_written_parts_are_whole(step.outcome.restore, generate(objects, config).ruleset)
         if refused:  # the kernel refused this restore: the node keeps its tables, the next sync is full
             state = step.outcome.failed
             assert state.need_full_sync

@@ -1,0 +1,566 @@
+"""The cluster, packet by packet: every node's rules and conntrack, the routes between them, the outside.
+
+A connection is its first packet, the reply, and (TCP) the client's ACK. Each
+packet walks hop by hop: out of a pod onto its node's bridge (or from the node
+itself, or from the outside through the router), through that node's hooks
+(:func:`.nodewalk.walk_node`) with its conntrack table, along the node's route
+to a local pod, to another node (whose FORWARD it crosses in turn), to itself,
+or out to the router; the router delivers to node addresses, external hosts,
+the load balancer, and spreads externalIPs over the nodes.
+
+Conntrack decides everything after the first packet: a packet matching an
+entry's original tuple is translated as the first one was, one matching the
+reply tuple is un-NATed, and the nat table is consulted only for new
+connections. A new forwarded connection from a pod to the outside is
+masqueraded to the node's address, as flat CNIs do (kube-proxy does not).
+
+Randomness (the statistic splits, ephemeral ports, the balancer's and the
+router's choices) comes from one injected ``random.Random``; time from
+:meth:`Simulator.advance` or an injected clock.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import netaddr
+
+from kubeproxy_sim.netfilter.compile import CompiledRuleset, compile_ruleset
+from kubeproxy_sim.netfilter.evaluate import ACCEPT, Engine, NodeContext, Sampler
+from kubeproxy_sim.netfilter.packet import CtState, Packet, format_address, parse_address
+from kubeproxy_sim.netfilter.trace import Tracer
+from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.proxier import generate
+from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.proxier.full import node_tables
+from kubeproxy_sim.simulator.conntrack import Conntrack, Tuple, reverse
+from kubeproxy_sim.simulator.dns import ClusterDNS
+from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
+from kubeproxy_sim.simulator.loadbalancer import Frontend, LoadBalancer
+from kubeproxy_sim.simulator.nodewalk import walk_node, verdict_rule
+from kubeproxy_sim.simulator.stale import stale_udp
+from kubeproxy_sim.simulator.topology import (
+    UPLINK,
+    SimNode,
+    SimPod,
+    Topology,
+    build_topology,
+    external_ips,
+    load_balancer_nodes,
+)
+
+MAX_HOPS = 32
+EPHEMERAL = (32768, 60999)  # net.ipv4.ip_local_port_range
+NAT_PORTS = (1024, 65535)
+
+REJECT, DROP, NO_ROUTE, WRONG_REPLY_SOURCE, TIMEOUT = "REJECT", "DROP", "NO_ROUTE", "WRONG_REPLY_SOURCE", "TIMEOUT"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    reason: str  # REJECT, DROP, NO_ROUTE, WRONG_REPLY_SOURCE, TIMEOUT
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Where connections start: a pod, a node (or a host-network pod), or a machine outside."""
+
+    label: str
+    ip: str
+    kind: str  # "pod", "node" or "external"
+    node: str | None = None
+    pod: SimPod | None = None
+
+    @property
+    def namespace(self) -> str | None:
+        return self.pod.key.split("/", 1)[0] if self.pod is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One connection's end: who answered (and the source it saw), or why it failed."""
+
+    target: str | None = None  # pod key, node/NAME, external/NAME
+    ip: str | None = None  # the address the server was reached at
+    node: str | None = None
+    seen: str | None = None  # the source address the server saw
+    failure: Failure | None = None
+    entry_node: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """A packet as seen at one place, for pcap files and explanations."""
+
+    time: float
+    where: str
+    packet: Tuple
+    flags: str
+
+
+Location = tuple[str, object]  # ("pod", SimPod) | ("local", node name) | ("router", None)
+Arrival = tuple[str, object, Tuple]  # ("pod", SimPod, pkt) | ("node", name, pkt) | ("external", ip, pkt) | ("lb", ...)
+
+
+class NodeRuntime:
+    """One node's running state: compiled rules, engine (with its Sampler), conntrack, routes."""
+
+    def __init__(self, node: SimNode, compiled: CompiledRuleset, context: NodeContext, sampler: Sampler) -> None:
+        self.node = node
+        self.name = node.name
+        self.compiled = compiled
+        self.context = context
+        self.sampler = sampler
+        self.engine = Engine(compiled, context, sampler)
+        self.conntrack = Conntrack()
+        self.local_pods: dict[int, SimPod] = {}
+        self.own_nets: list[tuple[int, int]] = []
+        self.peer_nets: list[tuple[int, int, str]] = []
+        self.listeners: dict[tuple[str, int], str] = {}
+        self._tracer: Tracer | None = None
+
+    @property
+    def tracer(self) -> Tracer:
+        """The all-branches tracer over the same compiled rules (for expected shares)."""
+        if self._tracer is None:
+            self._tracer = Tracer(self.compiled, self.context)
+        return self._tracer
+
+    def pod_iface(self, pod: SimPod) -> str:
+        return pod.veth if self.node.pods_by_veth else self.node.bridge
+
+
+def _net(cidr: str) -> tuple[int, int, int]:
+    net = netaddr.IPNetwork(cidr)
+    return net.version, int(net.network), int(net.netmask)
+
+
+def node_context(node: SimNode, topology: Topology) -> NodeContext:
+    """What the node's evaluator must know: its addresses, interfaces and (coarse) routes."""
+    default = "0.0.0.0/0" if topology.family == 4 else "::/0"
+    interfaces: dict[str, list[str]] = {UPLINK: list(node.addresses), node.bridge: []}
+    if node.pods_by_veth:
+        interfaces.update({p.veth: [] for p in topology.pods if p.node == node.name and not p.host_network})
+    routes = [(c, node.bridge) for c in node.pod_cidrs]
+    routes += [(c, UPLINK) for n in topology.nodes if n is not node for c in n.pod_cidrs]
+    routes.append((default, UPLINK))
+    return NodeContext.of(node.addresses, interfaces=interfaces, routes=routes)
+
+
+def node_rules(cluster: Cluster, config: ProxyConfig):
+    """The node's whole nat and filter tables after kube-proxy's sync."""
+    result = generate(cluster, config)
+    return node_tables(result.ruleset, result.jumps)
+
+
+class Simulator:
+    """A cluster of nodes, pods and outside hosts that connections can be made through."""
+
+    def __init__(self, cluster: Cluster, base: ProxyConfig, *, rng: random.Random | None = None,
+                 clock: Callable[[], float] | None = None, hosts: Iterable[tuple[str, str]] = (),
+                 overrides: Mapping[str, Mapping[str, object]] | None = None) -> None:
+        self.rng = rng if rng is not None else random.Random(0)
+        self._clock = clock
+        self._now = 0.0
+        self.base = base
+        self.overrides = overrides
+        self.hosts = tuple(hosts)
+        self.record: list[Hop] | None = None
+        self.router_flows: dict[Tuple, str] = {}
+        self.clients: set[int] = set()
+        self.runtimes: dict[str, NodeRuntime] = {}
+        self._load(cluster)
+
+    # ------------------------------------------------------------------ building
+
+    def _load(self, cluster: Cluster) -> None:
+        """(Re)build everything derived from the objects; conntrack and xt_recent state survive."""
+        self.cluster = cluster
+        self.topology = build_topology(cluster, self.base, overrides=self.overrides, hosts=self.hosts)
+        self.family = self.topology.family
+        getbits = self.rng.getrandbits
+        runtimes: dict[str, NodeRuntime] = {}
+        for node in self.topology.nodes:
+            old = self.runtimes.get(node.name)
+            sampler = old.sampler if old is not None else Sampler(rng=lambda: getbits(32))
+            rt = NodeRuntime(node, compile_ruleset(node_rules(cluster, node.config)),
+                             node_context(node, self.topology), sampler)
+            if old is not None:
+                rt.conntrack = old.conntrack
+            runtimes[node.name] = rt
+        self.runtimes = runtimes
+        self._index()
+        self.dns = ClusterDNS(cluster, self.hosts, family=self.family)
+        configs = {n.name: n.config for n in self.topology.nodes}
+        self.balancer = LoadBalancer(cluster, configs, load_balancer_nodes(self.topology, cluster), self.family)
+
+    def _index(self) -> None:
+        """Address lookups as integers: who owns an address, which node routes it."""
+        family = self.family
+        self.node_at = {parse_address(a)[1]: n.name for n in self.topology.nodes for a in n.addresses}
+        self.pod_at = {parse_address(p.ip)[1]: p for p in self.topology.pods if not p.host_network}
+        self.external_at = {parse_address(a)[1]: name for name, a in self.hosts if (":" in a) == (family == 6)}
+        self.external_ip_nodes = {parse_address(ip)[1]: svc for ip, svc in external_ips(self.cluster, family).items()}
+        all_nets = [(n.name, _net(c)) for n in self.topology.nodes for c in n.pod_cidrs]
+        for rt in self.runtimes.values():
+            rt.local_pods = {k: p for k, p in self.pod_at.items() if p.node == rt.name}
+            rt.own_nets = [(net, mask) for name, (_, net, mask) in all_nets if name == rt.name]
+            rt.peer_nets = [(net, mask, name) for name, (_, net, mask) in all_nets if name != rt.name]
+            rt.listeners = self._listeners(rt)
+
+    def _listeners(self, rt: NodeRuntime) -> dict[tuple[str, int], str]:
+        """(proto, port) -> who answers on the node's own addresses."""
+        found: dict[tuple[str, int], str] = {("tcp", KUBE_PROXY_HEALTHZ_PORT): f"node/{rt.name}"}
+        for port in health_ports(self.cluster, rt.node.config):
+            found[("tcp", port)] = f"node/{rt.name}"
+        return found
+
+    def update(self, cluster: Cluster) -> int:
+        """New objects (a scaled deployment, a removed endpoint): resync every node as kube-proxy does.
+
+        Returns the number of conntrack entries deleted: UDP entries to endpoints
+        that went away, and UDP entries of services that just got endpoints.
+        """
+        cleared = 0
+        stale = {n.name: stale_udp(self.cluster, cluster, n.config) for n in self.topology.nodes}
+        self._load(cluster)
+        for name, (endpoints, destinations) in stale.items():
+            rt = self.runtimes.get(name)
+            if rt is None:
+                continue
+            cleared += rt.conntrack.clear_udp_to({(parse_address(ip)[1], port) for ip, port in endpoints})
+            cleared += rt.conntrack.clear_udp_for_services({(parse_address(ip)[1], port) for ip, port in destinations})
+        return cleared
+
+    # ------------------------------------------------------------------ time and randomness
+
+    @property
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds
+
+    def ephemeral_port(self) -> int:
+        return self.rng.randint(*EPHEMERAL)
+
+    # ------------------------------------------------------------------ clients and addresses
+
+    def client(self, kind: str, name: str | None = None, ip: str | None = None) -> Client:
+        """A pod (``name`` NS/NAME), a node (``name``) or an external machine (``ip``, default 203.0.113.10)."""
+        if kind == "pod":
+            pod = self.topology.pod(name or "")
+            if pod is None:
+                raise KeyError(name)
+            if pod.host_network:
+                return Client(f"pod/{pod.key}", pod.ip, "node", pod.node, pod)
+            return Client(f"pod/{pod.key}", pod.ip, "pod", pod.node, pod)
+        if kind == "node":
+            node = self.topology.node(name or "")
+            if node is None:
+                raise KeyError(name)
+            return Client(f"node/{node.name}", node.primary, "node", node.name)
+        address = ip or self.topology.default_client
+        return Client("external" if ip is None else f"external:{address}", address, "external")
+
+    def _text(self, value: int) -> str:
+        return format_address(self.family, value)
+
+    # ------------------------------------------------------------------ connections
+
+    def connect(self, client: Client, dst: str, dport: int, proto: str = "tcp", *,
+                sport: int | None = None) -> Connection:
+        """One connection: first packet, reply (checked at the client), and the client's ACK for TCP."""
+        family, dst_value = parse_address(dst)
+        if family != self.family:
+            return Connection(failure=Failure(NO_ROUTE, f"{dst} is not an IPv{self.family} address"))
+        src_value = parse_address(client.ip)[1]
+        if client.kind == "external":
+            self.clients.add(src_value)
+        pkt: Tuple = (proto, family, src_value, sport or self.ephemeral_port(), dst_value, dport)
+        start = self._start(client)
+        self._entry: str | None = None
+        first = self._travel(pkt, start, "S")
+        entry = self._entry
+        if isinstance(first, Failure):
+            return Connection(failure=first, entry_node=entry)
+        if first[0] == "lb":
+            return self._proxied(client, pkt, first[1], first[2], proto)  # type: ignore[arg-type]
+        return self._answer(client, pkt, start, first, entry)
+
+    def _answer(self, client: Client, pkt: Tuple, start: Location, first: Arrival, entry: str | None) -> Connection:
+        """The server's side: is anything listening, does its reply reach the client from the right address."""
+        served = self._server(first)
+        if isinstance(served, Failure):
+            return Connection(failure=served, entry_node=entry)
+        target, ip, node = served
+        arrived = first[2]
+        seen = self._text(arrived[2])
+        back = self._travel(reverse(arrived), self._server_location(first), "SA")
+        failure = self._check_reply(client, pkt, back)
+        if failure is None and pkt[0] == "tcp":
+            later = self._travel(pkt, start, "A")
+            if isinstance(later, Failure):
+                failure = Failure(later.reason, f"the client's ACK: {later.detail}")
+            elif (later[0], later[1]) != (first[0], first[1]):
+                failure = Failure(TIMEOUT, f"the client's ACK went to {self._where(later)}, not to {target}")
+        if failure is not None:
+            return Connection(target, ip, node, seen, failure, entry)
+        return Connection(target, ip, node, seen, None, entry)
+
+    def _check_reply(self, client: Client, pkt: Tuple, back: Arrival | Failure) -> Failure | None:
+        if isinstance(back, Failure):
+            return Failure(back.reason, f"the reply: {back.detail}")
+        kind, where, reply = back
+        at_client = (kind == "external" and client.kind == "external" and where == client.ip) or \
+            (kind == "pod" and client.kind == "pod" and where is client.pod) or \
+            (kind == "node" and client.kind == "node" and where == client.node)
+        if not at_client or reply[4] != pkt[2] or reply[5] != pkt[3]:
+            return Failure(TIMEOUT, f"the reply went to {self._where(back)} "
+                           f"({self._text(reply[4])}:{reply[5]}), not to {client.label}")
+        if reply[2] != pkt[4] or reply[3] != pkt[5]:
+            return Failure(WRONG_REPLY_SOURCE, f"the reply came from {self._text(reply[2])}:{reply[3]}, "
+                           f"the client connected to {self._text(pkt[4])}:{pkt[5]}")
+        return None
+
+    def _where(self, arrival: Arrival) -> str:
+        kind, where, _ = arrival
+        if kind == "pod":
+            return f"pod {where.key}"  # type: ignore[attr-defined]
+        return f"{kind} {where}" if kind != "lb" else f"load balancer {where.label}"  # type: ignore[attr-defined]
+
+    def _server(self, arrival: Arrival) -> tuple[str, str, str | None] | Failure:
+        """Who answers a packet that reached a host: (target, address, node), or why nobody does."""
+        kind, where, pkt = arrival
+        proto, port, ip = pkt[0], pkt[5], self._text(pkt[4])
+        if kind == "pod":
+            pod: SimPod = where  # type: ignore[assignment]
+            if not pod.serves(proto, port):
+                return Failure(REJECT, f"pod {pod.key} ({ip}): nothing listens on {proto}/{port} "
+                               f"(it serves {', '.join(f'{p}/{n}' for p, n in sorted(pod.ports or ()))})")
+            return pod.key, ip, pod.node
+        if kind == "node":
+            name: str = where  # type: ignore[assignment]
+            for pod in self.topology.pods:
+                if pod.host_network and pod.node == name and pod.serves(proto, port) and pod.ports is not None:
+                    return pod.key, ip, name
+            listener = self.runtimes[name].listeners.get((proto, port))
+            if listener is None:
+                return Failure(REJECT, f"node {name} ({ip}): nothing listens on {proto}/{port} "
+                               "(connection refused)")
+            return listener, ip, name
+        address: str = where  # type: ignore[assignment]
+        value = pkt[4]
+        if value in self.clients or address in self.balancer.addresses:
+            return Failure(TIMEOUT, f"{address}: nothing answers on {proto}/{port}")
+        host = self.external_at.get(value)
+        return f"external/{host or address}", address, None
+
+    def _proxied(self, client: Client, pkt: Tuple, frontend: Frontend, arrived: Tuple, proto: str) -> Connection:
+        """ipMode Proxy: the balancer answers the client and opens its own connection to a node's NodePort."""
+        service = frontend.service
+        source = self._text(arrived[2])
+        if not LoadBalancer.source_allowed(service, source):
+            ranges = ", ".join(service.load_balancer_source_ranges)
+            return Connection(failure=Failure(DROP, f"load balancer {frontend.label}: source {source} is not in "
+                                              f"loadBalancerSourceRanges ({ranges})"))
+        node = self.balancer.choose(arrived, service, self.rng)
+        if node is None or not frontend.port.node_port:
+            return Connection(failure=Failure(TIMEOUT, f"load balancer {frontend.label}: no backend node "
+                                              "(no nodes, or no NodePort to proxy to)"))
+        proxy = Client(f"lb/{frontend.ip}", frontend.ip, "external")
+        inner = self.connect(proxy, self.runtimes[node].node.primary, frontend.port.node_port, proto)
+        if inner.failure is not None:
+            detail = f"load balancer {frontend.label} -> node {node}: {inner.failure.detail}"
+            return Connection(failure=Failure(inner.failure.reason, detail), entry_node=node)
+        self._entry = None
+        back = self._travel(reverse(arrived), ("router", None), "SA")
+        failure = self._check_reply(client, pkt, back)
+        return Connection(inner.target, inner.ip, inner.node, inner.seen, failure, node)
+
+    # ------------------------------------------------------------------ hops
+
+    def _start(self, client: Client) -> Location:
+        if client.kind == "pod":
+            return ("pod", client.pod)
+        if client.kind == "node":
+            return ("local", client.node)
+        return ("router", None)
+
+    def _server_location(self, arrival: Arrival) -> Location:
+        kind, where, _ = arrival
+        if kind == "pod":
+            return ("pod", where)
+        if kind == "node":
+            return ("local", where)
+        return ("router", None)
+
+    def _note(self, where: str, pkt: Tuple, flags: str) -> None:
+        if self.record is not None:
+            self.record.append(Hop(self.now, where, pkt, flags))
+
+    def _travel(self, pkt: Tuple, start: Location, flags: str) -> Arrival | Failure:
+        """Follow one packet from where it is sent to the host that receives it."""
+        kind, where = start
+        if kind == "pod":
+            pod: SimPod = where  # type: ignore[assignment]
+            rt = self.runtimes[pod.node]
+            iface = rt.pod_iface(pod)
+            self._note(f"pod {pod.key} eth0", pkt, flags)
+            hop: tuple = ("node", rt, iface, None if rt.node.pods_by_veth else pod.veth, False)
+        elif kind == "local":
+            hop = ("node", self.runtimes[where], None, None, False)  # type: ignore[index]
+        else:
+            hop = ("router",)
+        for _ in range(MAX_HOPS):
+            if hop[0] == "node":
+                rt, in_iface, bport = hop[1], hop[2], hop[3]
+                if self._entry is None:
+                    self._entry = rt.name
+                moved = self._through_node(rt, pkt, in_iface, bport, in_iface is None, flags)
+                if isinstance(moved, Failure) or moved[0] != "next":
+                    return moved  # type: ignore[return-value]
+                pkt, hop = moved[1], moved[2]
+            else:
+                routed = self._router(pkt, flags)
+                if isinstance(routed, Failure) or routed[0] != "next":
+                    return routed  # type: ignore[return-value]
+                hop = routed[2]
+        return Failure(TIMEOUT, "the packet went round in circles (more than 32 hops)")
+
+    def _router(self, pkt: Tuple, flags: str):
+        """The outside network: node addresses, the balancer, externalIPs, outside hosts."""
+        self._note("router", pkt, flags)
+        dst, proto, dport = pkt[4], pkt[0], pkt[5]
+        node = self.node_at.get(dst)
+        if node is not None:
+            return ("next", pkt, ("node", self.runtimes[node], UPLINK, None, False))
+        text = self._text(dst)
+        frontend = self.balancer.frontend(text, proto, dport)
+        if frontend is not None:
+            if frontend.proxy:
+                return ("lb", frontend, pkt)
+            chosen = self.balancer.choose(pkt, frontend.service, self.rng)
+            if chosen is None:
+                return Failure(TIMEOUT, f"load balancer {frontend.label}: no backend nodes")
+            self._note(f"load balancer {text} -> {chosen}", pkt, flags)
+            return ("next", pkt, ("node", self.runtimes[chosen], UPLINK, None, False))
+        if dst in self.external_ip_nodes:
+            chosen = self.router_flows.get(pkt)
+            if chosen is None:
+                names = list(self.runtimes)
+                chosen = self.router_flows[pkt] = names[self.rng.randrange(len(names))]
+            return ("next", pkt, ("node", self.runtimes[chosen], UPLINK, None, False))
+        if dst in self.clients or dst in self.external_at or text in self.balancer.addresses:
+            return ("external", text, pkt)
+        return Failure(NO_ROUTE, f"router: no route to {text} (no node, load balancer or outside host has it; "
+                       "the outside does not route pod or service addresses)")
+
+    def _next_hop(self, rt: NodeRuntime, dst: int) -> tuple[str, str, object]:
+        """(interface, kind, target) of the node's route to ``dst``: a local pod, a node, the router, nobody."""
+        pod = rt.local_pods.get(dst)
+        if pod is not None:
+            return rt.pod_iface(pod), "pod", pod
+        pod = self.pod_at.get(dst)
+        if pod is not None:
+            return UPLINK, "node", pod.node
+        node = self.node_at.get(dst)
+        if node is not None:
+            return UPLINK, "node", node
+        for net, mask in rt.own_nets:
+            if dst & mask == net:
+                return rt.node.bridge, "void", None
+        for net, mask, name in rt.peer_nets:
+            if dst & mask == net:
+                return UPLINK, "node", name
+        return UPLINK, "router", None
+
+    def _through_node(self, rt: NodeRuntime, pkt: Tuple, in_iface: str | None, bport: str | None,
+                      local_origin: bool, flags: str):
+        """One node: conntrack, the hooks, NAT, then the route. Returns the next hop or the end."""
+        now = self.now
+        rt.sampler.now = now
+        self._note(f"{rt.name} {in_iface or 'local'} in", pkt, flags)
+        found = rt.conntrack.lookup(pkt, now)
+        proto, family, src, sport, dst, dport = pkt
+        if found is not None:
+            entry, is_reply = found
+            ahead = entry.orig if is_reply else entry.reply  # the tuple the other side sends
+            dst, dport = ahead[2], ahead[3]
+            state = CtState.ESTABLISHED if (is_reply or entry.seen_reply) else CtState.NEW
+        else:
+            state = CtState.NEW
+        packet = Packet(proto, family, src, dst, sport, dport, in_iface, None, 0, state, frozenset(), bport)
+        hop_iface = self._iface_for(rt)
+        walked = walk_node(rt.engine, packet, local_origin=local_origin, nat=found is None, out_iface=hop_iface)
+        b = walked.branch
+        if walked.verdict != ACCEPT:
+            reason = REJECT if walked.verdict == "REJECT" else DROP
+            return Failure(reason, f"node {rt.name}: {verdict_rule(b, walked.verdict)}")
+        iface, kind, target = ("lo", "local", rt.name) if walked.local else self._next_hop(rt, b.dst)
+        if found is not None:
+            entry, is_reply = found
+            back = entry.orig if is_reply else entry.reply
+            out = (proto, family, back[4], back[5], b.dst, b.dport)
+            rt.conntrack.seen(entry, is_reply, now)
+        else:
+            out = self._new_entry(rt, pkt, b, kind, local_origin, now)
+        self._note(f"{rt.name} {iface} out", out, flags)
+        return self._deliver(rt, out, iface, kind, target)
+
+    def _iface_for(self, rt: NodeRuntime) -> Callable[[int], str]:
+        return lambda dst: self._next_hop(rt, dst)[0]
+
+    def _new_entry(self, rt: NodeRuntime, pkt: Tuple, b, kind: str, local_origin: bool, now: float) -> Tuple:
+        """Confirm a new connection: the SNAT port (if the source changed), egress masquerade, the entry."""
+        proto, family = pkt[0], pkt[1]
+        src, sport = b.src, b.sport
+        snat = src != pkt[2]
+        if not snat and kind == "router" and not local_origin and src in self.pod_at:
+            src, snat = parse_address(rt.node.primary)[1], True  # the CNI's masquerade of pod egress
+        if snat and (rt.node.config.random_fully or
+                     rt.conntrack.taken((proto, family, b.dst, b.dport, src, sport), now)):
+            sport = self.rng.randint(*NAT_PORTS)
+            while rt.conntrack.taken((proto, family, b.dst, b.dport, src, sport), now):
+                sport = self.rng.randint(*NAT_PORTS)
+        reply = (proto, family, b.dst, b.dport, src, sport)
+        dnat = (b.dst, b.dport) != (pkt[4], pkt[5])
+        rt.conntrack.add(pkt, reply, now, dnat=dnat, snat=snat)
+        return (proto, family, src, sport, b.dst, b.dport)
+
+    def _deliver(self, rt: NodeRuntime, out: Tuple, iface: str, kind: str, target: object):
+        if kind == "local":
+            return ("node", rt.name, out)
+        if kind == "pod":
+            self._note(f"pod {target.key} eth0", out, "")  # type: ignore[attr-defined]
+            return ("pod", target, out)
+        if kind == "node":
+            return ("next", out, ("node", self.runtimes[target], UPLINK, None, False))  # type: ignore[index]
+        if kind == "router":
+            return ("next", out, ("router",))
+        return Failure(TIMEOUT, f"node {rt.name}: no pod has {self._text(out[4])} on {iface} "
+                       "(nobody answers ARP for it)")
+
+    # ------------------------------------------------------------------ DNS
+
+    def resolve(self, client: Client, name: str):
+        """The client's DNS answer; from a pod, the query travels to kube-dns when that Service exists."""
+        answer = self.dns.resolve(name, client.namespace)
+        if client.kind != "pod":
+            return answer, None
+        server = self._dns_server()
+        if server is None:
+            return answer, None
+        query = self.connect(client, server, 53, "udp")
+        if query.failure is not None:
+            return None, Failure(query.failure.reason, f"DNS query to {server}:53: {query.failure.detail}")
+        return answer, None
+
+    def _dns_server(self) -> str | None:
+        kube_dns = next((s for s in self.cluster.services if s.key == "kube-system/kube-dns"), None)
+        if kube_dns is None or not any(p.port == 53 and p.protocol.value == "UDP" for p in kube_dns.ports):
+            return None
+        return next((ip for ip in kube_dns.cluster_ips if (":" in ip) == (self.family == 6)), None)
