@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kubeproxy_sim.analysis.diff import DiffReport, PortDiff, ViewChange
-from kubeproxy_sim.analysis.exact import Share
+from kubeproxy_sim.analysis.exact import Share, uniform_share
 from kubeproxy_sim.analysis.render import bar, outcome_json, percent
-from kubeproxy_sim.analysis.exact import uniform_share
 
 BAR = 20
 

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "kubeproxy_sim.cli.dist_cmd",
     "kubeproxy_sim.cli.diff_cmd",
     "kubeproxy_sim.cli.completion_cmd",
+    "kubeproxy_sim.cli.watch_cmd",
 )
 
 

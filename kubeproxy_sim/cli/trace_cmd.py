@@ -274,14 +274,18 @@ def label_outcomes(graph: Graph, result: TraceResult) -> Graph:
 
     kinds = {n.id: n.kind.value for n in graph.nodes}
     shares: dict[str, list[str]] = {}
+    unplaced: list[str] = []  # outcomes no drawn rule decides: a chain's policy (ACCEPT), or outside the scope
     for outcome in result.outcomes:
         ends = [e for e in path_edges(graph, outcome.path) if kinds.get(e.target) == outcome.verdict]
+        text = _percent(outcome.probability_exact).split(" ")[0] + (" masqueraded" if outcome.masquerade else "")
         if ends:
-            text = _percent(outcome.probability_exact).split(" ")[0]
-            shares.setdefault(ends[-1].target, []).append(text + (" masqueraded" if outcome.masquerade else ""))
+            shares.setdefault(ends[-1].target, []).append(text)
+        else:
+            unplaced.append(f"{outcome.verdict} {text}")
     nodes = tuple(replace(n, label=n.label + "\ntraced: " + ", ".join(shares[n.id])) if n.id in shares else n
                   for n in graph.nodes)
-    return replace(graph, nodes=nodes)
+    title = graph.title + (f" ({', '.join(unplaced)})" if unplaced else "")
+    return replace(graph, nodes=nodes, title=title)
 
 
 def write_trace_graph(ruleset: Ruleset, result: TraceResult, path: str, fmt: str, dump: str | None) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import netaddr
 from pyroute2 import IPRoute
 
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, KubeproxySimError
 from kubeproxy_sim.kernel import build, nsexec, sysfs
 from kubeproxy_sim.kernel.build import KernelError
 from kubeproxy_sim.kernel.plan import (
@@ -367,6 +367,12 @@ def stage(plan: StagePlan, text: str, file: str, directory: Path) -> Staged:
         staged, refused = load_dump(plan.node.netns, text, file, lines)
         state["servers"] = build.start_servers(topo)
         write_state(directory, state)
+    except KubeproxySimError:
+        build.teardown(topo.name, directory, state)
+        raise
+    except Exception as exc:  # netlink and OS errors: said in one line, never a traceback
+        build.teardown(topo.name, directory, state)
+        raise KernelError(f"{topo.name}: staging {file} failed: {type(exc).__name__}: {exc}") from exc
     except BaseException:
         build.teardown(topo.name, directory, state)
         raise

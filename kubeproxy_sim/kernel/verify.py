@@ -426,8 +426,12 @@ class FlowResult:
 
 
 def judge(flow: Flow, source: str, expectations: Iterable[Expectation], seen: Counter[tuple[str, ...]],
-          count: int, confidence: Fraction = CONFIDENCE, uncertain: int = 0) -> FlowResult:
-    """Merge predictions that look alike to the socket, add what was seen but not predicted, bound each count."""
+          count: int, confidence: Fraction = CONFIDENCE, uncertain: int = 0, masq_visible: bool = True) -> FlowResult:
+    """Merge predictions that look alike to the socket, add what was seen but not predicted, bound each count.
+
+    ``masq_visible`` is False for the node's own connections: masquerading to the node's own address leaves
+    their source unchanged, so the endpoint cannot tell.
+    """
     merged: dict[tuple[str, ...], list[Any]] = {}
     for e in expectations:
         entry = merged.setdefault(e.key, [[], Fraction(0), e.masquerade])
@@ -440,7 +444,7 @@ def judge(flow: Flow, source: str, expectations: Iterable[Expectation], seen: Co
     rows = []
     for key, (outcomes, share, masq) in merged.items():
         low, high = binomial_range(count, share, alpha)
-        masq_seen = key[2] != source if key[0] == "reply" else None
+        masq_seen = key[2] != source if key[0] == "reply" and masq_visible else None
         rows.append(Row("; ".join(outcomes), observation_text(key), share, low, high, seen.get(key, 0), masq,
                         masq_seen))
     rows.sort(key=lambda r: (-r.share, r.expect))
@@ -539,7 +543,8 @@ def run_flow(predictor: Predictor, flow: Flow, count: int, timeout: float) -> Fl
     source = predictor.source(flow.origin)[0]
     n = flow.count or count
     seen = observe(predictor.plan, flow, source, n, timeout)
-    return judge(flow, source, expectations, seen, n, uncertain=len(traced.uncertain))
+    return judge(flow, source, expectations, seen, n, uncertain=len(traced.uncertain),
+                 masq_visible=flow.origin is not Origin.NODE)
 
 
 def verify(path: str, directory: Path, *, name: str, node_ips: Sequence[str] = (), flows_file: str | None = None,

@@ -498,6 +498,8 @@ def _rule_family(spec: str) -> bool | None:
 def _family(tables: list[_TableState], ipv6: bool | None, validate: bool,
             file: str | None) -> bool:
     """The ruleset's family: given, else guessed from the first address; validated against every rule."""
+    if ipv6 is not None and not validate:
+        return ipv6
     guess = ipv6
     for table in tables:
         for chain in table.chains.values():

@@ -120,6 +120,8 @@ class NodeRuntime:
         self.own_nets: list[tuple[int, int]] = []
         self.peer_nets: list[tuple[int, int, str]] = []
         self.listeners: dict[tuple[str, int], str] = {}
+        self.by_veth = node.pods_by_veth
+        self.out_iface: Callable[[int], str] = lambda dst: UPLINK
         self._tracer: Tracer | None = None
 
     @property
@@ -130,7 +132,7 @@ class NodeRuntime:
         return self._tracer
 
     def pod_iface(self, pod: SimPod) -> str:
-        return pod.veth if self.node.pods_by_veth else self.node.bridge
+        return pod.veth if self.by_veth else self.node.bridge
 
 
 def _net(cidr: str) -> tuple[int, int, int]:
@@ -202,6 +204,10 @@ class Simulator:
         family = self.family
         self.node_at = {parse_address(a)[1]: n.name for n in self.topology.nodes for a in n.addresses}
         self.pod_at = {parse_address(p.ip)[1]: p for p in self.topology.pods if not p.host_network}
+        self.host_pods: dict[str, list[SimPod]] = {}
+        for pod in self.topology.pods:
+            if pod.host_network:
+                self.host_pods.setdefault(pod.node, []).append(pod)
         self.external_at = {parse_address(a)[1]: name for name, a in self.hosts if (":" in a) == (family == 6)}
         self.external_ip_nodes = {parse_address(ip)[1]: svc for ip, svc in external_ips(self.cluster, family).items()}
         all_nets = [(n.name, _net(c)) for n in self.topology.nodes for c in n.pod_cidrs]
@@ -210,6 +216,7 @@ class Simulator:
             rt.own_nets = [(net, mask) for name, (_, net, mask) in all_nets if name == rt.name]
             rt.peer_nets = [(net, mask, name) for name, (_, net, mask) in all_nets if name != rt.name]
             rt.listeners = self._listeners(rt)
+            rt.out_iface = self._iface_for(rt)
 
     def _listeners(self, rt: NodeRuntime) -> dict[tuple[str, int], str]:
         """(proto, port) -> who answers on the node's own addresses."""
@@ -344,8 +351,8 @@ class Simulator:
             return pod.key, ip, pod.node
         if kind == "node":
             name: str = where  # type: ignore[assignment]
-            for pod in self.topology.pods:
-                if pod.host_network and pod.node == name and pod.serves(proto, port) and pod.ports is not None:
+            for pod in self.host_pods.get(name, ()):
+                if pod.ports is not None and pod.serves(proto, port):
                     return pod.key, ip, name
             listener = self.runtimes[name].listeners.get((proto, port))
             if listener is None:
@@ -408,9 +415,9 @@ class Simulator:
         if kind == "pod":
             pod: SimPod = where  # type: ignore[assignment]
             rt = self.runtimes[pod.node]
-            iface = rt.pod_iface(pod)
-            self._note(f"pod {pod.key} eth0", pkt, flags)
-            hop: tuple = ("node", rt, iface, None if rt.node.pods_by_veth else pod.veth, False)
+            if self.record is not None:
+                self._note(f"pod {pod.key} eth0", pkt, flags)
+            hop: tuple = ("node", rt, rt.pod_iface(pod), None if rt.by_veth else pod.veth, False)
         elif kind == "local":
             hop = ("node", self.runtimes[where], None, None, False)  # type: ignore[index]
         else:
@@ -481,9 +488,10 @@ class Simulator:
     def _through_node(self, rt: NodeRuntime, pkt: Tuple, in_iface: str | None, bport: str | None,
                       local_origin: bool, flags: str):
         """One node: conntrack, the hooks, NAT, then the route. Returns the next hop or the end."""
-        now = self.now
+        now = self._clock() if self._clock is not None else self._now
         rt.sampler.now = now
-        self._note(f"{rt.name} {in_iface or 'local'} in", pkt, flags)
+        if self.record is not None:
+            self._note(f"{rt.name} {in_iface or 'local'} in", pkt, flags)
         found = rt.conntrack.lookup(pkt, now)
         proto, family, src, sport, dst, dport = pkt
         if found is not None:
@@ -494,8 +502,7 @@ class Simulator:
         else:
             state = CtState.NEW
         packet = Packet(proto, family, src, dst, sport, dport, in_iface, None, 0, state, frozenset(), bport)
-        hop_iface = self._iface_for(rt)
-        walked = walk_node(rt.engine, packet, local_origin=local_origin, nat=found is None, out_iface=hop_iface)
+        walked = walk_node(rt.engine, packet, local_origin=local_origin, nat=found is None, out_iface=rt.out_iface)
         b = walked.branch
         if walked.verdict != ACCEPT:
             reason = REJECT if walked.verdict == "REJECT" else DROP
@@ -508,7 +515,8 @@ class Simulator:
             rt.conntrack.seen(entry, is_reply, now)
         else:
             out = self._new_entry(rt, pkt, b, kind, local_origin, now)
-        self._note(f"{rt.name} {iface} out", out, flags)
+        if self.record is not None:
+            self._note(f"{rt.name} {iface} out", out, flags)
         return self._deliver(rt, out, iface, kind, target)
 
     def _iface_for(self, rt: NodeRuntime) -> Callable[[int], str]:
@@ -535,7 +543,8 @@ class Simulator:
         if kind == "local":
             return ("node", rt.name, out)
         if kind == "pod":
-            self._note(f"pod {target.key} eth0", out, "")  # type: ignore[attr-defined]
+            if self.record is not None:
+                self._note(f"pod {target.key} eth0", out, "")  # type: ignore[attr-defined]
             return ("pod", target, out)
         if kind == "node":
             return ("next", out, ("node", self.runtimes[target], UPLINK, None, False))  # type: ignore[index]

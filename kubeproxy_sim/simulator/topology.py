@@ -173,6 +173,7 @@ class _PodPlacer:
         self.family = family
         self.pods: dict[str, SimPod] = {}  # pods with their own address, by address
         self.host_pods: dict[tuple[str, str], SimPod] = {}  # host-network workloads, by (address, key)
+        self.per_node: dict[str, int] = {}  # the last veth index handed out per node
 
     def owner_node(self, ip: str, named: str | None) -> str:
         if named and named in self.nodes:
@@ -194,7 +195,7 @@ class _PodPlacer:
             return
         owner = self.owner_node(ip, node)
         prefix = self.nodes[owner].config.interface_name_prefix or "veth"
-        index = sum(1 for p in self.pods.values() if p.node == owner)
+        index = self.per_node[owner] = self.per_node.get(owner, -1) + 1
         self.pods[ip] = SimPod(key, ip, owner, False, served, f"{prefix}{index}"[:15])
 
 

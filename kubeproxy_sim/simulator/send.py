@@ -1,0 +1,309 @@
+"""``send``: N connections from a source to a destination, tallied per destination pod.
+
+Addressing (the kernel backend's ``netns send`` takes the same):
+
+* source: ``pod/NS/NAME``, ``node/NAME``, ``external`` (203.0.113.10),
+  ``external:IP``, or a plain address of a pod, a node or an outside machine;
+* destination: ``IP:PORT`` (``[IPv6]:PORT``; a LoadBalancer ingress IP goes
+  through the balancer), ``node/NAME:NODEPORT``, or a name ``HOST:PORT``
+  (``NAME.NS``, ``NAME.NS.svc.cluster.local``, an ExternalName service, any
+  name of ``--hosts``), resolved by the cluster DNS with the pod's search path.
+  A name with several addresses (a headless service) is resolved again for
+  every connection, and the client takes a random one of them.
+
+The expected share of each pod is the exact probability the all-branches
+tracer computes on the node where the connection enters, averaged over the
+nodes the balancer (or the router, for externalIPs) can pick. It is the share
+of *new* clients: with session affinity one client sticks to one pod.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.netfilter.packet import Packet, parse_address
+from kubeproxy_sim.simulator.network import NO_ROUTE, Client, Connection, Failure, Simulator
+from kubeproxy_sim.simulator.topology import UPLINK
+
+PROTOCOLS = ("tcp", "udp", "sctp")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A parsed destination: the addresses it stands for (one per connection is used) and the port."""
+
+    label: str
+    addresses: tuple[str, ...]
+    port: int
+    name: str | None = None  # the DNS name, when it was one
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    pod: str
+    ip: str
+    node: str | None
+    count: int
+    share: float
+    expected: float | None
+    sources_seen: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    reason: str
+    count: int
+    detail: str
+    expected: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    source: str
+    destination: str
+    proto: str
+    connections: int
+    seed: int | None
+    delivered: tuple[Delivered, ...]
+    failed: tuple[Failed, ...]
+    hops: tuple = field(default=(), compare=False, repr=False)
+
+    def as_json(self) -> dict[str, object]:
+        """The public ``-o json`` contract (shared with ``netns send``)."""
+        return {
+            "from": self.source, "to": self.destination, "proto": self.proto, "connections": self.connections,
+            "seed": self.seed,
+            "delivered": [{"pod": d.pod, "ip": d.ip, "node": d.node, "count": d.count, "share": d.share,
+                           "expected": d.expected, "sources_seen": list(d.sources_seen)} for d in self.delivered],
+            "failed": [{"reason": f.reason, "count": f.count, "detail": f.detail, "expected": f.expected}
+                       for f in self.failed],
+        }
+
+
+# ---------------------------------------------------------------------------- addressing
+
+
+def _bad(text: str, flag: str, expected: str) -> InputError:
+    return InputError(Diagnostic(f"{text!r}: {expected}", field=flag))
+
+
+def _is_address(text: str) -> bool:
+    try:
+        parse_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_source(sim: Simulator, text: str) -> Client:
+    """pod/NS/NAME, node/NAME, external, external:IP, or an address of a pod, node or outside machine."""
+    if text.startswith("pod/"):
+        if sim.topology.pod(text[4:]) is None:
+            known = ", ".join(sorted(p.key for p in sim.topology.pods)[:8])
+            raise _bad(text, "--from", f"no such pod; expected pod/NAMESPACE/NAME of a pod of the objects ({known})")
+        return sim.client("pod", text[4:])
+    if text.startswith("node/"):
+        if sim.topology.node(text[5:]) is None:
+            raise _bad(text, "--from", f"no such node; expected one of {', '.join(n.name for n in sim.topology.nodes)}")
+        return sim.client("node", text[5:])
+    if text == "external":
+        return sim.client("external")
+    if text.startswith("external:"):
+        ip = text.partition(":")[2]
+        if not _is_address(ip) or (":" in ip) != (sim.family == 6):
+            raise _bad(text, "--from", f"expected external:IP with an IPv{sim.family} address")
+        return sim.client("external", ip=str(_canonical(ip)))
+    if _is_address(text):
+        return _source_by_address(sim, text)
+    raise _bad(text, "--from", "expected pod/NS/NAME, node/NAME, external, external:IP or an IP address")
+
+
+def _canonical(ip: str) -> str:
+    import netaddr
+
+    return str(netaddr.IPAddress(ip.strip("[]")))
+
+
+def _source_by_address(sim: Simulator, text: str) -> Client:
+    ip = _canonical(text)
+    pod = next((p for p in sim.topology.pods if p.ip == ip and not p.host_network), None)
+    if pod is not None:
+        return sim.client("pod", pod.key)
+    node = next((n for n in sim.topology.nodes if ip in n.addresses), None)
+    if node is not None:
+        return Client(f"node/{node.name}", ip, "node", node.name)
+    return sim.client("external", ip=ip)
+
+
+def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
+    """IP:PORT, [IPv6]:PORT, node/NAME:NODEPORT, or HOST:PORT resolved by the client's DNS."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536 or not host:
+        raise _bad(text, "--to", "expected IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT "
+                   "or node/NAME:NODEPORT, with a port 1-65535")
+    port = int(port_text)
+    if host.startswith("node/"):
+        node = sim.topology.node(host[5:])
+        if node is None:
+            raise _bad(text, "--to", f"no such node; expected one of {', '.join(n.name for n in sim.topology.nodes)}")
+        return Target(text, (node.primary,), port)
+    if _is_address(host):
+        ip = _canonical(host)
+        if (":" in ip) != (sim.family == 6):
+            raise _bad(text, "--to", f"the cluster is simulated for IPv{sim.family}; expected such an address")
+        return Target(text, (ip,), port)
+    answer = sim.dns.resolve(host, client.namespace or "default")
+    if not answer.addresses:
+        why = f"the name resolves to {answer.cname}, which does not resolve (add it to --hosts)" if answer.cname \
+            else "no such name (NXDOMAIN); expected a Service (NAME.NAMESPACE) or a name of --hosts"
+        raise _bad(text, "--to", why)
+    return Target(text, answer.addresses, port, host)
+
+
+# ---------------------------------------------------------------------------- expected shares
+
+
+def _entries(sim: Simulator, client: Client, dst: str, port: int, proto: str) -> list[tuple[str, Fraction, Packet]]:
+    """(node, weight, first packet there) for every node the connection can enter by."""
+    if client.kind == "pod":
+        pod = client.pod
+        rt = sim.runtimes[pod.node]  # type: ignore[union-attr]
+        bport = None if rt.node.pods_by_veth else pod.veth  # type: ignore[union-attr]
+        return [(pod.node, Fraction(1), Packet.of(proto, client.ip, dst, port, in_iface=rt.pod_iface(pod),  # type: ignore
+                                                  bridge_port=bport))]
+    if client.kind == "node":
+        return [(client.node, Fraction(1), Packet.of(proto, client.ip, dst, port))]  # type: ignore[list-item]
+    node = next((n for n in sim.topology.nodes if dst in n.addresses), None)
+    if node is not None:
+        return [(node.name, Fraction(1), Packet.of(proto, client.ip, dst, port, in_iface=UPLINK))]
+    frontend = sim.balancer.frontend(dst, proto, port)
+    if frontend is not None:
+        nodes = sim.balancer.backends(frontend.service)
+        if frontend.proxy:
+            if not sim.balancer.source_allowed(frontend.service, client.ip) or not frontend.port.node_port:
+                return []
+            return [(n, Fraction(1, len(nodes)), Packet.of(proto, frontend.ip, sim.runtimes[n].node.primary,
+                                                            frontend.port.node_port, in_iface=UPLINK)) for n in nodes]
+        return [(n, Fraction(1, len(nodes)), Packet.of(proto, client.ip, dst, port, in_iface=UPLINK)) for n in nodes]
+    if parse_address(dst)[1] in sim.external_ip_nodes:
+        names = list(sim.runtimes)
+        return [(n, Fraction(1, len(names)), Packet.of(proto, client.ip, dst, port, in_iface=UPLINK)) for n in names]
+    return []
+
+
+def _target_of(sim: Simulator, node: str, ip: str, port: int, proto: str) -> str | None:
+    """Who answers at ip:port when the packet ends there (None: nobody, or not a simple hop away)."""
+    value = parse_address(ip)[1]
+    pkt = (proto, sim.family, 0, 0, value, port)
+    if value in sim.pod_at:
+        served = sim._server(("pod", sim.pod_at[value], pkt))
+    elif value in sim.node_at:
+        served = sim._server(("node", sim.node_at[value], pkt))
+    elif value in sim.external_at:
+        served = sim._server(("external", ip, pkt))
+    else:
+        return None
+    return None if isinstance(served, Failure) else served[0]
+
+
+def expected_shares(sim: Simulator, client: Client, target: Target, proto: str) -> dict[str, Fraction]:
+    """Exact probability per destination (pod key, node/NAME, external/NAME) and per failure reason."""
+    shares: Counter[str] = Counter()
+    weight = Fraction(1, len(target.addresses))
+    for dst in target.addresses:
+        entries = _entries(sim, client, dst, target.port, proto)
+        if not entries:
+            direct = _target_of(sim, "", dst, target.port, proto) if client.kind != "external" else None
+            shares[direct or NO_ROUTE] += weight
+            continue
+        for node, node_weight, packet in entries:
+            result = sim.runtimes[node].tracer.trace(packet)
+            for outcome in result.outcomes:
+                p = weight * node_weight * outcome.probability_exact
+                if outcome.verdict in ("DROP", "REJECT"):
+                    shares[outcome.verdict] += p
+                    continue
+                ip, port = packet.dst_text, packet.dport
+                if outcome.verdict == "DNAT" and outcome.destination:
+                    ip, _, port_text = outcome.destination.rpartition(":")
+                    ip, port = ip.strip("[]"), int(port_text)
+                shares[_target_of(sim, node, ip, port or 0, proto) or NO_ROUTE] += p
+    return dict(shares)
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+def _one(sim: Simulator, client: Client, target: Target, proto: str) -> Connection:
+    dst = target.addresses[0] if len(target.addresses) == 1 else \
+        target.addresses[sim.rng.randrange(len(target.addresses))]
+    if target.name is not None and client.kind == "pod":
+        _, failure = sim.resolve(client, target.name)
+        if failure is not None:
+            return Connection(failure=failure)
+    return sim.connect(client, dst, target.port, proto)
+
+
+def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", count: int = 100,
+         seed: int | None = None, interval: float = 0.001, record: bool = False) -> SendResult:
+    """Make ``count`` connections, ``interval`` simulated seconds apart, and tally them."""
+    proto = proto.lower()
+    if proto not in PROTOCOLS:
+        raise InputError(Diagnostic(f"{proto!r} is not a protocol; expected tcp, udp or sctp", field="--proto"))
+    if count < 1:
+        raise InputError(Diagnostic(f"{count} connections; expected at least 1", field="--count"))
+    client = parse_source(sim, source)
+    target = parse_destination(sim, client, destination)
+    sim.record = [] if record else None
+    results: list[Connection] = []
+    for _ in range(count):
+        results.append(_one(sim, client, target, proto))
+        sim.advance(interval)
+    hops = tuple(sim.record or ())
+    sim.record = None
+    expected = expected_shares(sim, client, target, proto)
+    return tally(client.label, destination, proto, seed, results, expected, hops)
+
+
+def tally(source: str, destination: str, proto: str, seed: int | None, results: list[Connection],
+          expected: dict[str, Fraction], hops: tuple = ()) -> SendResult:
+    total = len(results)
+    reached: dict[str, list[Connection]] = {}
+    failures: Counter[tuple[str, str]] = Counter()
+    for r in results:
+        if r.failure is not None:
+            failures[(r.failure.reason, r.failure.detail)] += 1
+        else:
+            reached.setdefault(r.target or "?", []).append(r)
+    delivered = []
+    for key in sorted(reached):
+        group = reached[key]
+        first = group[0]
+        exp = expected.get(key)
+        delivered.append(Delivered(key, first.ip or "", first.node, len(group), round(len(group) / total, 6),
+                                   None if not expected else round(float(exp or 0), 6),
+                                   tuple(sorted({c.seen or "" for c in group}))))
+    failed = [Failed(reason, n, detail, None if not expected else round(float(expected.get(reason, 0)), 6))
+              for (reason, detail), n in sorted(failures.items())]
+    return SendResult(source, destination, proto, total, seed, tuple(delivered), tuple(failed), hops)
+
+
+def render_text(result: SendResult) -> str:
+    """A person's view: one line per pod with a bar, then the failures."""
+    lines = [f"{result.connections} {result.proto} connections from {result.source} to {result.destination}"
+             + (f" (seed {result.seed})" if result.seed is not None else "") + ":", ""]
+    width = max([len(d.pod) for d in result.delivered] + [20])
+    for d in result.delivered:
+        bar = "#" * round(d.share * 40)
+        expected = f"expected {d.expected:6.1%}" if d.expected is not None else ""
+        lines.append(f"  {d.pod:<{width}} {d.ip:<15} {d.node or '-':<10} {d.count:>7} {d.share:6.1%}  {expected}  "
+                     f"{bar}")
+        lines.append(f"  {'':<{width}} saw the client as {', '.join(d.sources_seen)}")
+    for f in result.failed:
+        lines.append(f"  failed: {f.reason:<{width - 8}} {'':<26} {f.count:>7} {f.count / result.connections:6.1%}")
+        lines.append(f"    {f.detail}")
+    return "\n".join(lines) + "\n"

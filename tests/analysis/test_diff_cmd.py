@@ -1,0 +1,80 @@
+"""``kubeproxy-sim diff``: rules, endpoints, shares and the fate of open connections between two states."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kubeproxy_sim.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+AFFINITY = ROOT / "rulesets" / "session-affinity" / "objects.yaml"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _edited(tmp_path: Path, old: str, new: str, protocol: str = "TCP") -> Path:
+    path = tmp_path / "after.yaml"
+    path.write_text(AFFINITY.read_text().replace(old, new).replace("protocol: TCP", f"protocol: {protocol}"))
+    return path
+
+
+def test_replaced_endpoint_tcp(capsys, tmp_path) -> None:
+    after = _edited(tmp_path, "10.244.2.10", "10.244.2.11")
+    code, out, _ = run(capsys, "diff", "--scenario", "session-affinity", "--against", str(after), "-o", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["node"] == "node1" and doc["other_rules"] == {"added": [], "removed": []}
+    (port,) = doc["services"]
+    assert port["status"] == "changed"
+    assert port["endpoints"] == {"gained": ["10.244.2.11:8080"], "lost": ["10.244.2.10:8080"], "changed": []}
+    assert len(port["rules"]["added"]) == 4 and len(port["rules"]["removed"]) == 4
+    assert any("--to-destination 10.244.2.11:8080" in r for r in port["rules"]["added"])
+    fates = {f["endpoint"]: f["fate"] for f in port["existing_connections"]}
+    assert fates == {"10.244.1.10:8080": "kept", "10.244.2.10:8080": "black-holed"}
+    view = port["views"][0]
+    assert [o["endpoint"] for o in view["before"]] == ["10.244.1.10:8080", "10.244.2.10:8080"]
+    assert [(o["endpoint"], o["probability_exact"]) for o in view["after"]] == [
+        ("10.244.1.10:8080", "1/2"), ("10.244.2.11:8080", "1/2")]
+
+
+def test_udp_entries_are_cleared_when_serving_endpoints_remain(capsys, tmp_path) -> None:
+    before = tmp_path / "before.yaml"
+    before.write_text(AFFINITY.read_text().replace("protocol: TCP", "protocol: UDP"))
+    after = _edited(tmp_path, "ready: true\n  nodeName: node2", "ready: false\n    serving: false\n  nodeName: node2",
+                    "UDP")
+    code, out, _ = run(capsys, "diff", "-f", str(before), "--hostname-override", "node1", "--cluster-cidr",
+                       "10.244.0.0/16", "--against", str(after), "-o", "json")
+    assert code == 0
+    (port,) = json.loads(out)["services"]
+    assert port["endpoints"]["changed"] == [{"endpoint": "10.244.2.10:8080", "before": "ready",
+                                             "after": "not-ready"}]
+    fates = {f["endpoint"]: f["fate"] for f in port["existing_connections"]}
+    assert fates == {"10.244.1.10:8080": "kept", "10.244.2.10:8080": "reset"}
+
+
+def test_no_endpoints_left_rejects_new_connections(capsys, tmp_path) -> None:
+    text = AFFINITY.read_text()
+    after = tmp_path / "after.yaml"
+    after.write_text(text.split("apiVersion: discovery.k8s.io/v1")[0].rstrip().rstrip("-"))
+    code, out, _ = run(capsys, "diff", "--scenario", "session-affinity", "--against", str(after))
+    assert code == 0
+    assert "black-holed" in out and "REJECT (1)" in out and "the service has no usable endpoint" in out
+    assert "->   0.0000%" in out and "█" in out
+
+
+def test_unchanged_states_report_nothing(capsys) -> None:
+    code, out, _ = run(capsys, "diff", "--scenario", "bootcamp", "--against-scenario", "bootcamp")
+    assert code == 0 and "no service port changes" in out
+    code, out, _ = run(capsys, "diff", "--scenario", "bootcamp", "--against-scenario", "bootcamp", "--all", "-o",
+                       "json")
+    assert [p["status"] for p in json.loads(out)["services"]] == ["unchanged"]
+
+
+def test_missing_after_state_is_an_error(capsys) -> None:
+    code, out, err = run(capsys, "diff", "--scenario", "bootcamp")
+    assert code == 1 and out == "" and "--against: " in err

@@ -1,0 +1,124 @@
+"""``kubeproxy-sim dist``: the public JSON contract, the text, the flags and their errors."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+
+TOP = {"nodes", "notes", "services"}
+SERVICE = {"service", "name", "port_name", "port", "protocol", "endpoints", "views", "affinity", "connections"}
+ENDPOINT = {"endpoint", "pod", "node", "ready", "serving", "terminating"}
+VIEW = {"kind", "destination", "notes", "entries", "average"}
+ENTRY = {"node", "source", "destination", "weight", "weight_exact", "note", "uncertain", "outcomes", "uniform_exact",
+         "max_deviation", "max_deviation_exact"}
+AVERAGE = {"outcomes", "uniform_exact", "max_deviation", "max_deviation_exact"}
+OUTCOME = {"verdict", "endpoint", "pod", "probability", "probability_exact", "percent", "deviation",
+           "deviation_exact", "masquerade", "masquerade_exact"}
+AFFINITY = {"timeout_seconds", "list_size", "endpoints", "sticky", "clients_per_endpoint", "client_interval_seconds",
+            "live_within_timeout", "sampled"}
+CONNECTIONS = {"view", "connections", "requests_per_connection", "seed", "engine", "outcomes", "expected_idle_pods",
+               "sampled_idle_pods", "chi_square", "note"}
+CONN_OUTCOME = {"verdict", "endpoint", "probability_exact", "expected_requests", "requests_interval_95",
+                "idle_probability", "sampled_connections", "sampled_requests", "sampled_share",
+                "sampled_share_interval_95"}
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_json_contract_session_affinity(capsys) -> None:
+    code, out, _ = run(capsys, "dist", "--scenario", "session-affinity", "--to", "web.default:80", "--clients", "500",
+                       "--connections", "4", "--requests-per-connection", "10", "--seed", "3", "-o", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert set(doc) == TOP and doc["nodes"] == ["node1", "node2"] and doc["notes"] == []
+    (svc,) = doc["services"]
+    assert set(svc) == SERVICE
+    assert (svc["service"], svc["name"], svc["port_name"], svc["port"], svc["protocol"]) == (
+        "default/web", "default/web:http", "http", 80, "TCP")
+    assert all(set(e) == ENDPOINT for e in svc["endpoints"])
+    assert [v["kind"] for v in svc["views"]] == ["clusterIP", "nodePort"]
+    cluster_ip = svc["views"][0]
+    assert set(cluster_ip) == VIEW and cluster_ip["destination"] == "10.96.0.10:80"
+    first = cluster_ip["entries"][0]
+    assert set(first) == ENTRY and set(cluster_ip["average"]) == AVERAGE
+    assert first["node"] == "node1" and first["weight_exact"] == "1/2"
+    assert first["source"] == {"kind": "pod", "address": "10.244.1.200", "node": "node1", "name": None}
+    assert first["outcomes"][0] == {
+        "verdict": "DNAT", "endpoint": "10.244.1.10:8080", "pod": None, "probability": 0.5,
+        "probability_exact": "1/2", "percent": 50.0, "deviation": 0.0, "deviation_exact": "0",
+        "masquerade": False, "masquerade_exact": "0"}
+    node_port = svc["views"][1]
+    assert node_port["destination"] == "<node>:30080"
+    assert all(o["masquerade"] for e in node_port["entries"] for o in e["outcomes"])
+    aff = svc["affinity"]
+    assert set(aff) == AFFINITY and aff["timeout_seconds"] == 300 and aff["list_size"] == 100
+    assert all(s["returns_exact"] == "1" for s in aff["sticky"]) and len(aff["sticky"]) == 4
+    assert aff["clients_per_endpoint"] == [{"clients": 250, "listed": 0.4, "listed_exact": "2/5",
+                                            "same_endpoint": 0.7, "same_endpoint_exact": "7/10"}]
+    assert aff["sampled"]["clients"] == 500 and aff["sampled"]["seed"] == 3
+    conns = svc["connections"]
+    assert set(conns) == CONNECTIONS and conns["engine"] == "sampler" and conns["view"] == "clusterIP"
+    assert all(set(o) == CONN_OUTCOME for o in conns["outcomes"])
+    assert sum(o["sampled_connections"] for o in conns["outcomes"]) == 4
+    assert sum(o["expected_requests"] for o in conns["outcomes"]) == pytest.approx(40)
+
+
+def test_kernel_rounding_shows_in_exact_shares(capsys) -> None:
+    code, out, _ = run(capsys, "dist", "--scenario", "bootcamp", "--to", "default/kubernetes-bootcamp", "-o", "json")
+    assert code == 0
+    view = json.loads(out)["services"][0]["views"][0]
+    shares = [Fraction(o["probability_exact"]) for o in view["average"]["outcomes"]]
+    assert sum(shares) == 1 and len(shares) == 4
+    assert shares[0] == Fraction(1, 4) and shares[1] == Fraction(2147483649, 8589934592)  # 1/3 rounded up
+    assert 0 < Fraction(view["average"]["max_deviation_exact"]) < Fraction(1, 2**31)
+
+
+def test_local_policy_load_balancer_averages_over_healthy_nodes(capsys) -> None:
+    code, out, _ = run(capsys, "dist", "--scenario", "upstream-external-traffic-policy-local", "--to", "1.2.3.4:80",
+                       "-o", "json")
+    assert code == 0
+    (view,) = json.loads(out)["services"][0]["views"]
+    assert view["kind"] == "loadBalancer"
+    assert [(o["endpoint"], o["probability_exact"], o["masquerade"]) for o in view["average"]["outcomes"]] == [
+        ("10.180.2.1:80", "1", False)]
+
+
+def test_text_output_and_sources(capsys) -> None:
+    code, out, _ = run(capsys, "dist", "--scenario", "bootcamp", "--to", "node/node2:31526", "--from", "external")
+    assert code == 0
+    assert "nodePort <node>:31526" in out and "entering node2 from external client 203.0.113.10" in out
+    assert "masqueraded" in out and "node1" not in out.split("nodePort")[1]
+
+
+@pytest.mark.parametrize(("argv", "field", "words"), [
+    (["--to", "nosuch.default"], "--to", "no proxied service default/nosuch"),
+    (["--to", "default/kubernetes-bootcamp:9"], "--to", "has no port 9"),
+    (["--to", "10.1.2.3:80"], "--to", "no service port answers"),
+    (["--from", "pod/default/none"], "--from", "no Pod object default/none"),
+    (["--from", "external:2001:db8::1"], "--from", "not an IPv4 address"),
+    (["--connections", "0"], "--connections", "expected a whole number >= 1"),
+    (["--node", "nodeX"], "--node", "no node 'nodeX'"),
+])
+def test_errors_name_the_flag(capsys, argv, field, words) -> None:
+    code, out, err = run(capsys, "dist", "--scenario", "bootcamp", *argv)
+    assert code == 1 and out == ""
+    assert f"{field}: " in err and words in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("scenario", ["bootcamp", "session-affinity", "ipv6", "topology-hints", "sctp-udp",
+                                      "upstream-overall-iptables-rules", "upstream-no-endpoints-reject"])
+def test_runs_on_scenarios(capsys, scenario) -> None:
+    code, out, err = run(capsys, "dist", "--scenario", scenario, "-o", "json")
+    assert code == 0, err
+    for svc in json.loads(out)["services"]:
+        for view in svc["views"]:
+            for entry in view["entries"]:
+                assert sum(Fraction(o["probability_exact"]) for o in entry["outcomes"]) == 1

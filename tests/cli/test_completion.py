@@ -1,0 +1,180 @@
+"""``kubeproxy-sim completion``: the scripts are generated from the parser and complete what --help lists."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.cli import completion_cmd
+from kubeproxy_sim.cli.completion_cmd import command_spec, first_sentence, scenario_names
+from kubeproxy_sim.cli.main import build_parser, main
+
+needs_zsh = pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+
+
+@pytest.fixture(scope="module")
+def bash_script() -> str:
+    return completion_cmd.script("bash", build_parser())
+
+
+@pytest.fixture(scope="module")
+def zsh_script() -> str:
+    return completion_cmd.script("zsh", build_parser())
+
+
+def complete_bash(script: str, words: list[str], cwd: Path | None = None) -> list[str]:
+    """Run the completion function the way bash does on TAB after ``words`` (the last is being typed)."""
+    quoted = " ".join("'" + w.replace("'", "'\\''") + "'" for w in words)
+    program = (f"{script}\nCOMP_WORDS=(kubeproxy-sim {quoted}); COMP_CWORD={len(words)}\n"
+               "_kubeproxy_sim\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n")
+    out = subprocess.run(["bash", "--norc", "--noprofile", "-c", program], capture_output=True, text=True,
+                         check=True, cwd=cwd).stdout
+    return [line for line in out.splitlines() if line]
+
+
+# --------------------------------------------------------------------------- the parser as data
+
+
+def test_spec_covers_every_command_and_flag() -> None:
+    parser = build_parser()
+    spec = command_spec(parser)
+    names = {" ".join(c.path) for c in spec.walk()}
+    assert {"", "rules", "trace", "demo", "graph", "completion"} <= names
+    trace = next(c for c in spec.walk() if c.path == ("trace",))
+    flags = {f for o in trace.options for f in o.flags}
+    assert {"--src", "--dst", "--dport", "--graph", "-o", "--output", "--color", "--scenario", "--rules"} <= flags
+    by_flag = {f: o for o in trace.options for f in o.flags}
+    assert by_flag["--rules"].files and by_flag["--graph"].files and by_flag["--config"].files
+    assert by_flag["-f"].files and by_flag["-f"].repeatable
+    assert by_flag["--proto"].choices == ("tcp", "udp", "sctp")
+    assert by_flag["--scenario"].choices == scenario_names() and "bootcamp" in by_flag["--scenario"].choices
+    assert by_flag["--masquerade-all"].optional_value and by_flag["--masquerade-all"].choices == ("true", "false")
+    assert not by_flag["--src"].files and not by_flag["--src"].choices
+
+
+def test_scenario_names_are_the_folders_with_a_scenario(tmp_path: Path) -> None:
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "scenario.yaml").write_text("args: []\n")
+    (tmp_path / "notes").mkdir()
+    assert scenario_names(tmp_path) == ("one",)
+    assert scenario_names(tmp_path / "missing") == ()
+
+
+def test_first_sentence_keeps_parentheses_whole() -> None:
+    assert first_sentence("an address (repeatable; the first is primary). More.") == \
+        "an address (repeatable; the first is primary)"
+    assert first_sentence("one thing; another") == "one thing"
+
+
+def test_command_prints_the_script(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["completion", "bash"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# bash completion for kubeproxy-sim") and "complete -F _kubeproxy_sim kubeproxy-sim" in out
+    assert main(["completion", "zsh"]) == 0
+    assert capsys.readouterr().out.startswith("#compdef kubeproxy-sim\n")
+
+
+def test_nested_subcommands_are_walked() -> None:
+    parser = argparse.ArgumentParser(prog="tool")
+    sub = parser.add_subparsers()
+    outer = sub.add_parser("net", help="networks")
+    inner = outer.add_subparsers()
+    up = inner.add_parser("up", help="bring up")
+    up.add_argument("--rules", metavar="DUMP")
+    spec = command_spec(parser, scenarios=())
+    assert [c.path for c in spec.walk()] == [(), ("net",), ("net", "up")]
+    script = completion_cmd.bash_script(spec, "tool")
+    assert '"net") echo "up" ;;' in script and '"net up|--rules") echo "@file" ;;' in script
+
+
+# --------------------------------------------------------------------------- bash, for real
+
+
+def test_bash_script_is_valid(bash_script: str) -> None:
+    subprocess.run(["bash", "-n"], input=bash_script, text=True, check=True)
+
+
+def test_bash_completes_commands_flags_and_values(bash_script: str) -> None:
+    commands = complete_bash(bash_script, [""])
+    assert {"rules", "trace", "demo", "graph", "completion"} <= set(commands)
+    assert complete_bash(bash_script, ["tr"]) == ["trace"]
+    assert complete_bash(bash_script, ["--"]) == ["--help", "--version"]
+    assert complete_bash(bash_script, ["rules", "--fu"]) == ["--full"]
+    assert complete_bash(bash_script, ["trace", "--proto", ""]) == ["tcp", "udp", "sctp"]
+    assert complete_bash(bash_script, ["rules", "-o", ""]) == ["text", "json", "yaml"]
+    assert complete_bash(bash_script, ["rules", "--scenario", "bootc"]) == ["bootcamp"]
+    assert complete_bash(bash_script, ["completion", ""]) == ["bash", "zsh"]
+    assert complete_bash(bash_script, ["trace", "--src", ""]) == []  # an address: nothing to offer
+
+
+def test_bash_skips_option_values_when_finding_the_command(bash_script: str) -> None:
+    """A value that happens to be a command name is not taken for the command."""
+    assert "--dport" in complete_bash(bash_script, ["trace", "--hostname-override", "rules", "--dp"])
+    assert complete_bash(bash_script, ["rules", "--masquerade-all", "--fu"]) == ["--full"]  # optional value
+    assert complete_bash(bash_script, ["trace", "--proto=", ""]) == ["tcp", "udp", "sctp"]
+
+
+def test_bash_completes_files_for_path_flags(bash_script: str, tmp_path: Path) -> None:
+    (tmp_path / "cluster.yaml").write_text("")
+    (tmp_path / "node.rules").write_text("")
+    (tmp_path / "manifests").mkdir()
+    assert sorted(complete_bash(bash_script, ["rules", "-f", ""], tmp_path)) == ["cluster.yaml", "manifests",
+                                                                                  "node.rules"]
+    assert complete_bash(bash_script, ["trace", "--rules", "node"], tmp_path) == ["node.rules"]
+    assert complete_bash(bash_script, ["trace", "--graph", "clu"], tmp_path) == ["cluster.yaml"]
+    assert complete_bash(bash_script, ["graph", "-o", "no"], tmp_path) == ["node.rules"]  # graph's -o is a file
+
+
+# --------------------------------------------------------------------------- zsh
+
+
+@needs_zsh
+def test_zsh_script_is_valid_and_loads(zsh_script: str, tmp_path: Path) -> None:
+    path = tmp_path / "_kubeproxy-sim"
+    path.write_text(zsh_script)
+    subprocess.run(["zsh", "-n", str(path)], check=True)
+    program = (f"autoload -U compinit && compinit -u -D && source {path} && "
+               "whence -w _kubeproxy_sim _kubeproxy_sim_trace _kubeproxy_sim_completion && "
+               "print -r -- ${_comps[kubeproxy-sim]}")
+    out = subprocess.run(["zsh", "-f", "-c", program], capture_output=True, text=True, check=True,
+                         cwd=tmp_path).stdout
+    assert "_kubeproxy_sim: function" in out and out.strip().endswith("_kubeproxy_sim")
+
+
+ZSH_HARNESS = r"""
+zmodload zsh/zpty
+zpty kps zsh -f -i
+zpty -w kps 'PS1= PROMPT= RPROMPT=; unsetopt zle_bracketed_paste 2>/dev/null'
+zpty -w kps 'autoload -U compinit && compinit -u -D'
+zpty -w kps 'source %(script)s'
+zpty -w kps 'zstyle ":completion:*" list-grouped false; zstyle ":completion:*" menu no'
+zpty -w kps 'compadd() { local -a h; if [[ " $* " != *" -O "* && " $* " != *" -A "* && " $* " != *" -D "* ]]; then builtin compadd -O h "$@"; (( $#h )) && print -rl -- "@@"${^h}; fi; builtin compadd "$@"; }'
+zpty -w kps 'bindkey "^I" complete-word'
+zpty -w kps -n %(line)s$'\t'
+sleep 1
+zpty -r -t kps out '*@@*' >/dev/null
+print -rn -- "$out"
+zpty -rt kps rest
+print -rn -- "$rest"
+zpty -d kps
+"""
+
+
+def complete_zsh(script: Path, line: str, cwd: Path) -> set[str]:
+    quoted = "'" + line.replace("'", "'\\''") + "'"
+    program = ZSH_HARNESS % {"script": script, "line": quoted}
+    out = subprocess.run(["zsh", "-f", "-c", program], capture_output=True, text=True, cwd=cwd, timeout=30).stdout
+    return {part.split("\r")[0].strip() for part in out.split("@@")[1:]}
+
+
+@needs_zsh
+def test_zsh_completes_commands_and_choices(zsh_script: str, tmp_path: Path) -> None:
+    path = tmp_path / "_kubeproxy-sim"
+    path.write_text(zsh_script)
+    assert "trace" in complete_zsh(path, "kubeproxy-sim tr", tmp_path)
+    assert {"tcp", "udp", "sctp"} <= complete_zsh(path, "kubeproxy-sim trace --proto ", tmp_path)
+    assert "bootcamp" in complete_zsh(path, "kubeproxy-sim rules --scenario boot", tmp_path)

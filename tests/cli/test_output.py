@@ -1,0 +1,261 @@
+"""The presentation layer: colour rules, tables, trees, -o json|yaml, diagnostics and the progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.cli import output
+from kubeproxy_sim.cli.output import (
+    ASCII_TREE,
+    INDENT_TREE,
+    UNICODE_TREE,
+    ColorMode,
+    Column,
+    Console,
+    TreeNode,
+    color_enabled,
+    emit,
+    paint,
+    progress,
+    render_table,
+    render_tree,
+    visible_len,
+)
+from kubeproxy_sim.errors import Diagnostic, Severity
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a UTF-8 terminal."""
+
+    encoding = "utf-8"  # type: ignore[assignment]
+
+    def isatty(self) -> bool:
+        return True
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# --------------------------------------------------------------------------- colour
+
+
+@pytest.mark.parametrize(("tty", "mode", "env", "expected"), [
+    (True, ColorMode.AUTO, {}, True),
+    (False, ColorMode.AUTO, {}, False),
+    (True, ColorMode.AUTO, {"NO_COLOR": "1"}, False),
+    (True, ColorMode.AUTO, {"NO_COLOR": ""}, True),  # the NO_COLOR convention: an empty value does not count
+    (True, ColorMode.AUTO, {"TERM": "dumb"}, False),
+    (False, ColorMode.ALWAYS, {"NO_COLOR": "1"}, True),
+    (True, ColorMode.NEVER, {}, False),
+])
+def test_colour_only_on_a_terminal_without_no_color(tty: bool, mode: ColorMode, env: dict[str, str],
+                                                    expected: bool) -> None:
+    stream = Terminal() if tty else io.StringIO()
+    assert color_enabled(stream, mode, env) is expected
+    assert Console.of(stream, mode, env).color is expected
+
+
+def test_console_for_a_pipe_is_plain_and_ascii() -> None:
+    con = Console.of(io.StringIO(), environ={})
+    assert not con.fancy and con.paint("x", "red") == "x"
+    con = Console.of(Terminal(), environ={})
+    assert con.color and con.unicode and con.paint("x", "red", "bold") == "\x1b[31;1mx\x1b[0m"
+
+
+def test_color_flag_at_top_level_and_on_the_command() -> None:
+    parser = argparse.ArgumentParser()
+    output.add_color_flag(parser)
+    sub = parser.add_subparsers(dest="command")
+    output.add_output_flags(sub.add_parser("cmd"))
+    assert output.color_mode(parser.parse_args(["--color", "never", "cmd"])) is ColorMode.NEVER
+    assert output.color_mode(parser.parse_args(["cmd", "--color", "always"])) is ColorMode.ALWAYS
+    args = parser.parse_args(["cmd"])
+    assert output.color_mode(args) is ColorMode.AUTO and args.output == "text"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["cmd", "-o", "xml"])
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def test_table_aligns_columns_and_has_no_trailing_blanks() -> None:
+    text = render_table(["name", Column("count", align="right"), "note"],
+                        [("a", 1, ""), ("longer-name", 1234, "x")])
+    assert text == ("NAME          COUNT   NOTE\n"
+                    "a                 1\n"
+                    "longer-name    1234   x\n")
+
+
+def test_coloured_table_lines_up_like_the_plain_one() -> None:
+    rows = [("ready", "10.0.0.1"), ("not ready", "10.0.0.22")]
+    state = Column("state", style=lambda v: ("green",) if v == "ready" else ("red",))
+    plain = render_table([state, "ip"], rows)
+    coloured = render_table([state, "ip"], rows, color=True)
+    assert "\x1b[32mready\x1b[0m" in coloured
+    assert output.ANSI.sub("", coloured) == plain
+
+
+def test_table_rejects_a_ragged_row() -> None:
+    with pytest.raises(ValueError, match="expected 2"):
+        render_table(["a", "b"], [("1",)])
+
+
+# --------------------------------------------------------------------------- trees
+
+TREE = (TreeNode("root", (TreeNode("a", (TreeNode("a1"), TreeNode("a2"))), TreeNode("b", (TreeNode("b1"),)))),)
+
+
+def test_tree_shapes() -> None:
+    assert render_tree(TREE, UNICODE_TREE) == ["root", "├── a", "│   ├── a1", "│   └── a2", "└── b", "    └── b1"]
+    assert render_tree(TREE, ASCII_TREE) == ["root", "|-- a", "|   |-- a1", "|   `-- a2", "`-- b", "    `-- b1"]
+    assert render_tree(TREE, INDENT_TREE, indent="  ") == ["  root", "    a", "      a1", "      a2", "    b",
+                                                           "      b1"]
+
+
+def test_tree_colour_does_not_touch_the_prefixes() -> None:
+    tree = (TreeNode("root", (TreeNode("leaf", styles=("red",)),), styles=("bold",)),)
+    assert render_tree(tree, UNICODE_TREE, color=True) == ["\x1b[1mroot\x1b[0m", "└── \x1b[31mleaf\x1b[0m"]
+
+
+labels = st.text(alphabet="abcxyz.", min_size=1, max_size=5)  # no prefix characters
+trees = st.recursive(st.builds(TreeNode, labels),
+                     lambda kids: st.builds(TreeNode, labels, st.lists(kids, max_size=4).map(tuple)), max_leaves=25)
+
+
+def _count(node: TreeNode) -> int:
+    return 1 + sum(_count(c) for c in node.children)
+
+
+def _labels(node: TreeNode) -> list[str]:
+    return [node.label, *(label for c in node.children for label in _labels(c))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(trees, min_size=1, max_size=3))
+def test_tree_lines_are_the_nodes_in_order(roots: list[TreeNode]) -> None:
+    """One line per node, depth-first; stripping the prefix gives the label back; ASCII only when asked."""
+    for chars in (UNICODE_TREE, ASCII_TREE):
+        lines = render_tree(roots, chars)
+        assert len(lines) == sum(_count(r) for r in roots)
+        prefix_chars = set(chars.branch + chars.last + chars.pipe + chars.space)
+        assert [line.lstrip("".join(prefix_chars)) for line in lines] == [x for r in roots for x in _labels(r)]
+        if chars is ASCII_TREE:
+            assert all(line.isascii() for line in lines)
+
+
+# --------------------------------------------------------------------------- -o json|yaml|text
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=12)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(min_size=1, max_size=8), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=80, deadline=None)
+@given(json_values)
+def test_json_and_yaml_carry_the_same_content(data: object) -> None:
+    assert json.loads(output.render(data, "json")) == data
+    assert yaml.safe_load(output.render(data, "yaml")) == data
+
+
+def test_yaml_keeps_the_data_key_order() -> None:
+    text = output.render({"z": 1, "a": {"y": 2, "b": 3}}, "yaml")
+    assert text == "z: 1\na:\n  y: 2\n  b: 3\n"
+
+
+def test_emit_text_uses_the_text_renderer_lazily() -> None:
+    stream = io.StringIO()
+    calls = []
+    emit({"a": 1}, "json", text=lambda: calls.append(1) or "never", stream=stream)
+    assert calls == [] and json.loads(stream.getvalue()) == {"a": 1}
+    stream = io.StringIO()
+    emit({"a": 1}, "text", text=lambda: "for people\n", stream=stream)
+    assert stream.getvalue() == "for people\n"
+    with pytest.raises(ValueError, match="xml"):
+        output.render({}, "xml")
+
+
+# --------------------------------------------------------------------------- diagnostics
+
+
+def test_report_colours_by_severity_only_on_a_terminal() -> None:
+    diags = [Diagnostic("bad port", file="a.yaml", field="spec.ports[0].port"),
+             Diagnostic("skipped", severity=Severity.NOTE)]
+    pipe = io.StringIO()
+    output.report(diags, stream=pipe)
+    assert pipe.getvalue() == "kubeproxy-sim: a.yaml: spec.ports[0].port: bad port\nkubeproxy-sim: note: skipped\n"
+    term = Terminal()
+    output.report(diags, argparse.Namespace(color="always"), stream=term)
+    lines = term.getvalue().splitlines()
+    assert lines[0].startswith("\x1b[31;1mkubeproxy-sim: a.yaml") and lines[1].startswith("\x1b[2m")
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def test_progress_is_silent_off_a_terminal() -> None:
+    pipe = io.StringIO()
+    with progress("loading", total=10, stream=pipe) as tick:
+        for _ in range(10):
+            tick()
+    assert pipe.getvalue() == "" and tick is output._noop
+
+
+def test_progress_waits_a_second_then_draws_and_clears() -> None:
+    term, clock = Terminal(), FakeClock()
+    with progress("building", total=4, stream=term, clock=clock, threaded=False) as tick:
+        tick()
+        assert term.getvalue() == ""  # under a second: nothing
+        clock.now += 1.5
+        tick()
+        drawn = term.getvalue()
+        assert drawn.startswith("\r") and drawn.endswith("\x1b[K")
+        assert "building [" in drawn and "] 2/4 50% 1.5s" in drawn and "█" in drawn
+        tick()  # too soon after the last draw: not redrawn
+        assert term.getvalue() == drawn
+    assert term.getvalue().endswith("\r\x1b[K")  # the line is erased at the end
+
+
+def test_progress_line_forms() -> None:
+    clock = FakeClock()
+    bar = output.Progress("sync", 3, io.StringIO(), clock=clock, width=6)
+    bar.start()
+    bar.count = 2
+    clock.now += 2
+    assert bar.line(clock.now) == "sync [####--] 2/3 66% 2.0s"
+    spinner = output.Progress("loading", None, io.StringIO(), clock=clock)
+    spinner.start()
+    assert spinner.line(clock.now) == "loading | 0.0s"
+    spinner.count = 7
+    assert spinner.line(clock.now + 1) == "loading | 7 1.0s"
+
+
+def test_progress_thread_draws_a_spinner_and_stops() -> None:
+    term = Terminal()
+    with progress("waiting", stream=term, delay=0.0) as tick:
+        import time
+
+        deadline = time.monotonic() + 2
+        while "waiting" not in term.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        tick()
+    assert "waiting" in term.getvalue() and term.getvalue().endswith("\r\x1b[K")
+
+
+def test_paint_and_visible_len() -> None:
+    assert paint("x", "red", enabled=False) == "x"
+    assert paint("", "red") == ""
+    assert visible_len(paint("hello", "bold", "green")) == 5

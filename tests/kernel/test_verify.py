@@ -1,0 +1,166 @@
+"""``netns verify`` on every real-world dump this kernel accepts: staged, traced, probed, judged, removed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pyroute2 import netns
+
+from kubeproxy_sim.cli import netns_cmd
+from kubeproxy_sim.kernel import build
+from kubeproxy_sim.kernel.state import SERVER_MARK, pid_alive
+from kubeproxy_sim.kernel.verify import Origin, verify
+
+pytestmark = pytest.mark.kernel
+
+DUMPS = Path(__file__).resolve().parents[3] / "shared" / "realworld-dumps"
+# the node's own addresses where the dump shows them (the API server endpoint of a one-node cluster, the
+# externalIP that is the node's): they exercise endpoints served in the node namespace
+NODE_IPS = {"02": ["192.168.121.201"], "04": ["192.168.50.101"], "05": ["192.168.1.241"], "06": ["172.18.0.5"],
+            "07": ["192.168.1.5"], "08": ["192.168.1.5"]}
+MAX_FLOWS, COUNT = 24, 40
+
+
+def _dumps() -> list[Path]:
+    return sorted(DUMPS.glob("*.rules"))
+
+
+def _ours(name: str) -> list[str]:
+    return [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]
+
+
+@pytest.mark.parametrize("dump", _dumps(), ids=lambda p: p.name[:2])
+def test_every_dump_verifies(kernel: None, run_tag: str, state_dir: Path, dump: Path) -> None:
+    name = f"{run_tag}-v{dump.name[:2]}"
+    report = verify(str(dump), state_dir, name=name, node_ips=NODE_IPS.get(dump.name[:2], ()), count=COUNT,
+                    max_flows=MAX_FLOWS)
+    assert report.results, "flows are derived from the dump"
+    bad = [r.as_json() for r in report.results if not r.ok]
+    assert not bad, json.dumps(bad, indent=1)
+    assert {r.flow.origin for r in report.results} == set(Origin)
+    for result in report.results:
+        assert sum(row.observed for row in result.rows) == COUNT
+    assert not _ours(name), "the stage is removed"
+    assert not (state_dir / f"{name}.json").exists()
+
+
+def _run(dump: str, name: str, state_dir: Path, **extra: object):
+    return verify(str(DUMPS / dump), state_dir, name=name, count=COUNT, max_flows=MAX_FLOWS, **extra)
+
+
+def _rows(report, dst: str, origin: Origin):
+    return next(r for r in report.results if r.flow.label.startswith(dst) and r.flow.origin is origin).rows
+
+
+def test_refused_rules_are_left_out_and_named(kernel: None, run_tag: str, state_dir: Path) -> None:
+    report = _run("03-bind-dns-externalip-affinity-2017.rules", f"{run_tag}-v03b", state_dir)
+    assert [x.line for x in report.left_out] == [39, 40, 41, 47, 48, 49]
+    assert all("x.x.x.x" in x.reason and "x.x.x.x" in x.rule for x in report.left_out)
+    assert report.warnings()[0].startswith(f"{DUMPS / report.file.split('/')[-1]}:39: warning: left out")
+    # the externalIP rule is skipped for bridged pods (physdev) and the node: the packet goes on unchanged
+    # and nobody owns the address: TCP hears "unreachable", UDP is not told
+    assert _rows(report, "10.5.6.29:53/udp", Origin.POD)[0].expect == "timeout"
+    assert _rows(report, "10.5.6.29:53/udp", Origin.EXTERNAL)[0].expect.startswith("reply from 10.100.13.3:53")
+
+
+def test_ipsets_are_created_empty(kernel: None, run_tag: str, state_dir: Path) -> None:
+    report = _run("05-kubeadm-weave-npc-2018.rules", f"{run_tag}-v05b", state_dir, node_ips=["192.168.1.241"])
+    assert len(report.ipsets) == 6 and not report.left_out
+    assert report.ok
+
+
+def test_rejects_as_the_socket_sees_them(kernel: None, run_tag: str, state_dir: Path) -> None:
+    report = _run("07-centos7-flannel-noendpoints-2024.rules", f"{run_tag}-v07b", state_dir,
+                  node_ips=["192.168.1.5"])
+    assert report.ok
+    # a datagram rejected in OUTPUT fails the send; TCP retries the SYN and hears the ICMP error instead
+    assert [r.expect for r in _rows(report, "10.2.0.10:53/udp", Origin.NODE)] == ["EPERM"]
+    assert [r.expect for r in _rows(report, "10.2.0.10:53/tcp", Origin.NODE)] == ["refused"]
+    assert [r.expect for r in _rows(report, "10.2.0.10:53/tcp", Origin.POD)] == ["refused"]
+    # the API server endpoint is the node itself: reached through INPUT, whose last rule rejects it
+    assert [r.expect for r in _rows(report, "10.2.0.1:443/tcp", Origin.EXTERNAL)] == ["unreachable"]
+
+
+def _cli(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    netns_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_with_a_flows_file(kernel: None, run_tag: str, tmp_path: Path, monkeypatch, capfd) -> None:
+    monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
+    flows = tmp_path / "flows.yaml"
+    flows.write_text("flows:\n- {from: pod, to: 10.96.0.10:53, proto: udp, count: 60}\n"
+                     "- {from: external, to: '10.96.0.1:443'}\n- {from: node, to: node:30000}\n")
+    name = f"{run_tag}-vcli"
+    code = _cli(["netns", "verify", "--rules", str(DUMPS / "06-kind-1.23-traefik-2022.rules"), "--node-ip",
+                 "172.18.0.5", "--flows", str(flows), "--count", "20", "--name", name, "-o", "json"])
+    out = json.loads(capfd.readouterr().out)
+    assert code == 0 and out["ok"], out
+    udp, api, nodeport = out["flows"]
+    assert udp["count"] == 60 and [o["share"] for o in udp["outcomes"]] == ["1/2", "1/2"]
+    assert api["outcomes"][0]["expect"] == "reply from 172.18.0.5:6443 (saw 203.0.113.10)"
+    assert nodeport["outcomes"][0]["expect"] == "refused"  # no NodePort 30000: the node answers with a RST
+    assert not _ours(name)
+
+
+def test_bad_flows_file_names_the_field(kernel: None, run_tag: str, tmp_path: Path, monkeypatch) -> None:
+    from kubeproxy_sim.errors import InputError
+
+    monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
+    flows = tmp_path / "flows.yaml"
+    flows.write_text("flows:\n- {from: pod, to: 10.96.0.10:53}\n- {from: moon, to: 10.96.0.10:53}\n")
+    with pytest.raises(InputError, match=r"flows\.yaml: flows\[1\]\.from: 'moon' is not a source"):
+        _cli(["netns", "verify", "--rules", str(DUMPS / "06-kind-1.23-traefik-2022.rules"), "--flows", str(flows),
+              "--name", f"{run_tag}-vbad"])
+    assert not _ours(f"{run_tag}-vbad"), "nothing is staged before the flows are read"
+
+
+def _start(name: str, state: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "KPSIM_STATE_DIR": str(state)}
+    return subprocess.Popen([sys.executable, "-m", "kubeproxy_sim", "netns", "verify", "--rules",
+                             str(DUMPS / "08-centos7-flannel-nodeport-2024.rules"), "--name", name, "--count", "2000",
+                             "--timeout", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _await_stage(name: str, state: Path) -> list[int]:
+    """The stage's server pids, once they are recorded."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        record = state / f"{name}.json"
+        servers = json.loads(record.read_text()).get("servers") if record.exists() else None
+        if servers:
+            return list(servers.values())
+        time.sleep(0.05)
+    pytest.fail("the stage never came up")
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_killed_run_leaves_nothing(kernel: None, run_tag: str, tmp_path: Path, how: str) -> None:
+    name = f"{run_tag}-vk{how[3:5].lower()}"
+    proc = _start(name, tmp_path)
+    try:
+        servers = _await_stage(name, tmp_path)
+        assert _ours(name) and all(pid_alive(pid, SERVER_MARK) for pid in servers)
+        proc.send_signal(getattr(signal, how))
+        proc.wait(timeout=60)
+        if how == "SIGKILL":  # nothing could run: gc finds the owner dead and removes the stage
+            removed = build.gc(tmp_path)
+            assert removed and all(n.startswith(f"kpsim-{name}.") for n in removed)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not _ours(name)
+    assert not (tmp_path / f"{name}.json").exists()
+    assert not any(pid_alive(pid, SERVER_MARK) for pid in servers)
