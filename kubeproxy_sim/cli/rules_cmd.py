@@ -56,10 +56,19 @@ def node_ruleset(inputs: Inputs, *, full: bool) -> Ruleset:
     return to_save_form(node_tables(result.ruleset, result.jumps))
 
 
-def rules_text(inputs: Inputs, *, full: bool) -> str:
+def render_rules(ruleset: Ruleset, *, full: bool) -> str:
+    """Restore input in kube-proxy's text; the full tables in iptables-save's (its quoting included)."""
+    if full:
+        from kubeproxy_sim.netfilter.saveform import render_save
+
+        return render_save(ruleset)
     from kubeproxy_sim.netfilter.codec import render_ruleset
 
-    return render_ruleset(node_ruleset(inputs, full=full))
+    return render_ruleset(ruleset)
+
+
+def rules_text(inputs: Inputs, *, full: bool) -> str:
+    return render_rules(node_ruleset(inputs, full=full), full=full)
 
 
 def rules_data(ruleset: Ruleset) -> dict[str, object]:
@@ -73,12 +82,10 @@ def rules_data(ruleset: Ruleset) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kubeproxy_sim.netfilter.codec import render_ruleset
-
     with progress("loading objects"):
         inputs = load_inputs(args)
     report(inputs, args)
     with progress("generating rules"):
         ruleset = node_ruleset(inputs, full=args.full)
-    emit(rules_data(ruleset) if args.output != "text" else None, args.output, text=lambda: render_ruleset(ruleset))
+    emit(rules_data(ruleset) if args.output != "text" else None, args.output, text=lambda: render_rules(ruleset, full=args.full))
     return 1 if inputs.errors else 0

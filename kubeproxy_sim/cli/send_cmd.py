@@ -50,7 +50,8 @@ def read_hosts(path: str | None) -> tuple[tuple[str, str], ...]:
     if not path:
         return ()
     try:
-        text = open(path, encoding="utf-8").read()
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
     except OSError as exc:
         raise InputError(Diagnostic(f"cannot read the hosts file: {exc.strerror}", file=path,
                                     field="--hosts")) from None

@@ -697,7 +697,9 @@ def to_save_form(ruleset: Ruleset) -> Ruleset:
 _NO_QUOTE = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # Values iptables-save prints with xtables_save_string; every other value is printed raw.
 SAVE_STRING_OPTIONS = frozenset({("comment", "--comment"), ("LOG", "--log-prefix"),
-                                 ("NFLOG", "--nflog-prefix")})
+                                 ("NFLOG", "--nflog-prefix"), ("nfacct", "--nfacct-name")})
+# libxt_nfacct (iptables 1.8.9) prints "--nfacct-name " and then xtables_save_string's own leading space.
+DOUBLE_SPACED_OPTIONS = frozenset({("nfacct", "--nfacct-name")})
 
 
 def save_string(value: str) -> str:
@@ -717,6 +719,8 @@ def _raw(value: str) -> str:
 def _render_option(option: Option, owner: str) -> str:
     quote = save_string if (owner, option.flag) in SAVE_STRING_OPTIONS else _raw
     head = f"! {option.flag}" if option.negated else option.flag
+    if (owner, option.flag) in DOUBLE_SPACED_OPTIONS:
+        head += " "
     return " ".join([head, *(quote(a) for a in option.args)])
 
 

@@ -99,6 +99,7 @@ class SyncState:
     services: ServiceRules = field(default_factory=lambda: MappingProxyType({}))
     basis: tuple[ProxyConfig, str | None] | None = None
     endpoint_total: int = 0
+    port_totals: tuple[int, int, int] | None = None  # _port_totals(services.values()), kept up to date
 
     def forcing_full(self) -> SyncState:
         """The state after kube-proxy's forced resync request (iptables monitor, topology change)."""
@@ -158,6 +159,20 @@ class SyncOutcome:
         return self.succeeded if applied else self.failed
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectIndex:
+    """Services by key and their EndpointSlices grouped by Service key, as the change trackers keep them.
+
+    Given to :func:`sync`, it lets a partial sync look up the changed services
+    directly instead of scanning every object of the cluster, which is what
+    keeps a one-endpoint change cheap in a cluster of thousands of services.
+    It must describe the same objects as the Cluster passed alongside.
+    """
+
+    services: Mapping[str, Service]
+    slices: Mapping[str, tuple[EndpointSlice, ...]]
+
+
 class RestoreError(KubeproxySimError):
     """iptables-restore refused the input; nothing of it was applied."""
 
@@ -178,8 +193,13 @@ def _group_pairs(cluster: Cluster, config: ProxyConfig) -> dict[str, list[_Pair]
     return grouped
 
 
-def _pairs_for(cluster: Cluster, config: ProxyConfig, keys: frozenset[str]) -> dict[str, list[_Pair]]:
+def _pairs_for(cluster: Cluster, config: ProxyConfig, keys: frozenset[str],
+               index: ObjectIndex | None = None) -> dict[str, list[_Pair]]:
     """The pairs of only the services in ``keys``: a partial sync looks at nothing else."""
+    if index is not None:
+        services = tuple(index.services[key] for key in keys if key in index.services)
+        slices = tuple(es for key in keys for es in index.slices.get(key, ()))
+        return _group_pairs(Cluster(services, slices), config)
     wanted = {tuple(key.split("/", 1)) for key in keys}
     services = tuple(s for s in cluster.services if (s.namespace, s.name) in wanted)
     slices = tuple(s for s in cluster.endpoint_slices if (s.namespace, s.service_name) in wanted)
@@ -224,7 +244,8 @@ def _cleanup_due(state: SyncState, large_cluster: bool, now: float, timing: Sync
 
 
 def _service_rules(state: SyncState, cluster: Cluster, config: ProxyConfig, zone: str | None, full: bool,
-                   changed: frozenset[str]) -> tuple[dict[str, tuple[PortRules, ...]], SyncContext, int]:
+                   changed: frozenset[str], index: ObjectIndex | None = None,
+                   ) -> tuple[dict[str, tuple[PortRules, ...]], SyncContext, int]:
     """Rules for every service, in service-name order, rebuilt for all (full) or for the changed ones; the
     context they were written in; the endpoint total.
 
@@ -237,7 +258,7 @@ def _service_rules(state: SyncState, cluster: Cluster, config: ProxyConfig, zone
         kept: dict[str, tuple[PortRules, ...]] = {}
         total = 0
     else:
-        pairs = _pairs_for(cluster, config, changed)
+        pairs = _pairs_for(cluster, config, changed, index)
         kept = dict(state.services)
         old = (kept.get(key, ()) for key in changed)
         total = state.endpoint_total - sum(p.endpoints for ports in old for p in ports)
@@ -275,7 +296,7 @@ class _Assembly:
 
 
 def _assemble(ctx: SyncContext, services: Mapping[str, tuple[PortRules, ...]], full: bool,
-              changed: frozenset[str]) -> _Assembly:
+              changed: frozenset[str], totals: tuple[int, int, int]) -> _Assembly:
     """Lay the rules out in the order a full sync writes them, leaving out unchanged services' chains."""
     acc = _Assembly(list(filter_rules.TOP_LEVEL_FILTER_CHAINS), list(full_sync.TOP_LEVEL_NAT_CHAINS))
     head = RuleBuffer()
@@ -283,10 +304,12 @@ def _assemble(ctx: SyncContext, services: Mapping[str, tuple[PortRules, ...]], f
     masquerade.mark_masq_rules(ctx, head)
     filter_rules.localnet_firewall(ctx, head)
     acc.add_text(head)
-    for key, ports in services.items():  # already in service-name order
-        write = full or key in changed
-        for port in ports:
-            _add_port(acc, port, write)
+    if full:
+        for ports in services.values():  # already in service-name order
+            for port in ports:
+                _add_port(acc, port, True)
+    else:
+        _add_unchanged_and_changed(acc, services, changed, totals)
     tail = RuleBuffer()
     service_rules.nodeports_jump_rules(ctx, tail)
     filter_rules.forward_rules(ctx, tail)
@@ -310,6 +333,51 @@ def _add_port(acc: _Assembly, port: PortRules, write: bool) -> None:
     acc.no_local_external += port.no_local_external
 
 
+def _port_totals(groups: Iterable[tuple[PortRules, ...]]) -> tuple[int, int, int]:
+    """Over the ports of ``groups``: rules in their own chains, and how many have no local endpoint for
+    internal and for external traffic (the counts the metrics need, kept so partial syncs need not recount)."""
+    rules = internal = external = 0
+    for ports in groups:
+        for port in ports:
+            rules += port.chain_rule_count
+            internal += port.no_local_internal
+            external += port.no_local_external
+    return rules, internal, external
+
+
+def _totals_after(state: SyncState, services: Mapping[str, tuple[PortRules, ...]], full: bool,
+                  changed: frozenset[str]) -> tuple[int, int, int]:
+    """:func:`_port_totals` of ``services``, updated from the previous state's by the changed services alone."""
+    if full or state.port_totals is None:
+        return _port_totals(services.values())
+    old = _port_totals(state.services[key] for key in changed if key in state.services)
+    new = _port_totals(services[key] for key in changed if key in services)
+    rules, internal, external = state.port_totals
+    return rules - old[0] + new[0], internal - old[1] + new[1], external - old[2] + new[2]
+
+
+def _add_unchanged_and_changed(acc: _Assembly, services: Mapping[str, tuple[PortRules, ...]],
+                               changed: frozenset[str], totals: tuple[int, int, int]) -> None:
+    """:func:`_add_port` for a partial sync, as one tight loop: with thousands of unchanged services this
+    loop is most of a partial sync's cost, so it only copies rules; the counts come from ``totals``."""
+    filter_rules_, nat_rules = acc.filter, acc.nat
+    written_rules = 0
+    for key, ports in services.items():
+        if key in changed:
+            for port in ports:
+                _add_port(acc, port, True)
+                written_rules += port.chain_rule_count
+            continue
+        for port in ports:
+            if port.filter:
+                for chain, rules in port.filter:
+                    filter_rules_[chain].extend(rules)
+            for chain, rules in port.entry:
+                nat_rules[chain].extend(rules)
+    acc.skipped_rules = totals[0] - written_rules
+    acc.no_local_internal, acc.no_local_external = totals[1], totals[2]
+
+
 def _table(name: str, declared: list[str], rules: Mapping[str, list[Rule]], deleted: tuple[str, ...] = ()) -> Table:
     """Declared chains in upstream's canonical order, each with its rules (none for a chain only declared)."""
     empty: list[Rule] = []
@@ -328,16 +396,18 @@ def _count(table: Table | None) -> int:
 
 
 def sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed: Iterable[str], now: float,
-         timing: SyncTiming = DEFAULT_TIMING, existing_chains: frozenset[str] | None = None) -> SyncOutcome:
+         timing: SyncTiming = DEFAULT_TIMING, existing_chains: frozenset[str] | None = None,
+         index: ObjectIndex | None = None) -> SyncOutcome:
     """One kube-proxy sync.
 
     ``changed``: the services ("namespace/name") whose Service or EndpointSlices
     changed since the previous sync, as the change trackers report them.
     ``now``: the clock, in seconds. ``existing_chains``: the node's nat chains
     when known from the node itself (default: what the state remembers).
+    ``index``: the same objects by key (see :class:`ObjectIndex`), to make partial syncs cheap.
     """
     with full_sync.collector_paused():  # a full sync of a big cluster builds ~10^6 acyclic objects
-        return _sync(state, cluster, config, frozenset(changed), now, timing, existing_chains)
+        return _sync(state, cluster, config, frozenset(changed), now, timing, existing_chains, index)
 
 
 def _stale_chains(existing: frozenset[str], services: ServiceRules) -> list[str]:
@@ -347,13 +417,15 @@ def _stale_chains(existing: frozenset[str], services: ServiceRules) -> list[str]
 
 
 def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys: frozenset[str], now: float,
-          timing: SyncTiming, existing_chains: frozenset[str] | None) -> SyncOutcome:
+          timing: SyncTiming, existing_chains: frozenset[str] | None,
+          index: ObjectIndex | None = None) -> SyncOutcome:
     """:func:`sync` without the collector pause: decide full or partial, build, then both next states."""
     zone = full_sync.node_zone(cluster, config)
     basis = (config, zone)
     full = state.need_full_sync or state.basis != basis or _full_sync_due(state, now, timing)
-    services, ctx, endpoint_total = _service_rules(state, cluster, config, zone, full, changed_keys)
-    acc = _assemble(ctx, services, full, changed_keys)
+    services, ctx, endpoint_total = _service_rules(state, cluster, config, zone, full, changed_keys, index)
+    totals = _totals_after(state, services, full, changed_keys)
+    acc = _assemble(ctx, services, full, changed_keys, totals)
     cleanup = _cleanup_due(state, ctx.large_cluster, now, timing)
     if existing_chains is None:
         existing = state.nat_chains
@@ -364,7 +436,9 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
     nat_synced = _count(restore.table("nat"))
     metrics = SyncMetrics(full, _count(restore.table("filter")), nat_synced, nat_synced + acc.skipped_rules,
                           len(stale), acc.no_local_internal, acc.no_local_external)
-    kernel_after = (existing | set(acc.written_chains)).difference(stale)
+    written = frozenset(acc.written_chains)
+    # When nothing appeared or went, skip copying a set of every endpoint chain of the cluster.
+    kernel_after = (existing | written).difference(stale) if stale or not written <= existing else existing
     succeeded = SyncState(
         need_full_sync=False,
         last_full_sync=now if full else state.last_full_sync,
@@ -373,6 +447,7 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
         services=MappingProxyType(services),
         basis=basis,
         endpoint_total=endpoint_total,
+        port_totals=totals,
     )
     failed = replace(succeeded, need_full_sync=True, last_full_sync=state.last_full_sync, nat_chains=existing)
     jumps = full_sync.jump_rules(naming.KUBE_FIREWALL in acc.filter_chains) if full else ()
@@ -439,7 +514,7 @@ def _apply_table(current: Table, restore: Table) -> Table:
         chains[chain.name] = Chain(chain.name, chain.rules, policy)
     for name in restore.deleted:
         _delete_chain(restore.name, chains, name)
-    _check_targets(restore.name, chains)
+    _check_targets(restore.name, chains, [chains[c.name] for c in restore.chains if c.name in chains])
     return Table(current.name, tuple(chains.values()))
 
 
@@ -460,9 +535,13 @@ def _delete_chain(table: str, chains: dict[str, Chain], name: str) -> None:
     del chains[name]
 
 
-def _check_targets(table: str, chains: dict[str, Chain]) -> None:
-    """Every jump must land on a chain of the table or a target extension, as the kernel insists."""
-    for chain in chains.values():
+def _check_targets(table: str, chains: dict[str, Chain], written: Iterable[Chain] | None = None) -> None:
+    """Every jump must land on a chain of the table or a target extension, as the kernel insists.
+
+    Only the ``written`` chains (default: all) need looking at: the others' jumps were checked when they
+    were written, and a chain they jump to can only go away through ``-X``, which refuses while in use.
+    """
+    for chain in chains.values() if written is None else written:
         for rule in chain.rules:
             target = jump_target(rule.spec)
             if target is not None and target not in chains and target not in TARGET_EXTENSIONS:
@@ -493,14 +572,14 @@ class Step:
 
 
 def sync_and_apply(node: Ruleset, state: SyncState, cluster: Cluster, config: ProxyConfig, changed: Iterable[str],
-                   now: float, timing: SyncTiming = DEFAULT_TIMING) -> Step:
+                   now: float, timing: SyncTiming = DEFAULT_TIMING, index: ObjectIndex | None = None) -> Step:
     """Run one sync and restore its output on ``node``; a refused restore leaves the node as it was.
 
     The stale chains are found in ``node`` itself, as kube-proxy reads them with iptables-save.
     """
     nat = node.table("nat")
     existing = frozenset(c.name for c in nat.chains if naming.is_service_chain(c.name)) if nat else frozenset()
-    outcome = sync(state, cluster, config, changed, now, timing, existing)
+    outcome = sync(state, cluster, config, changed, now, timing, existing, index)
     try:
         after = apply_restore(node, outcome.restore)
     except RestoreError as exc:

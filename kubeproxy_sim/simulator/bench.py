@@ -33,7 +33,7 @@ def _ip(base: int, offset: int) -> str:
 
 
 def scale_cluster(services: int, endpoints: int, nodes: int = 3) -> Cluster:
-    """Services 10.96.0.0+i+1 port 80 -> endpoints 10.244.<node>.x / 10.128.0.0+k port 8080, round-robin on nodes."""
+    """Service i: 10.96.0.0+i+1 port 80; endpoints port 8080 round-robin on the nodes, in node N's 10.N.0.0/16."""
     node_objs = tuple(Node(f"node{i}", (NodeAddress("InternalIP", f"192.168.0.{9 + i}"),), (f"10.{i}.0.0/16",),
                            (("topology.kubernetes.io/zone", f"zone-{'abc'[(i - 1) % 3]}"),))
                       for i in range(1, nodes + 1))
@@ -47,8 +47,8 @@ def scale_cluster(services: int, endpoints: int, nodes: int = 3) -> Cluster:
         for _ in range(endpoints):
             k += 1
             node = (k - 1) % nodes + 1
-            eps.append(Endpoint((_ip(0x0A000000 + (node << 16), k // nodes + 2),), EndpointConditions(True, True, False),
-                                node_name=f"node{node}"))
+            address = _ip(0x0A000000 + (node << 16), k // nodes + 2)
+            eps.append(Endpoint((address,), EndpointConditions(True, True, False), node_name=f"node{node}"))
         slices.append(EndpointSlice("scale", f"{name}-000", name, AddressType.IPV4, tuple(eps),
                                     (EndpointPort("http", 8080, Protocol.TCP),)))
     return Cluster(tuple(svcs), tuple(slices), node_objs, ())

@@ -130,7 +130,7 @@ class ClusterDNS:
         last = Answer(query, name, "NXDOMAIN")
         for candidate in candidates:
             answer = self._follow(query, candidate)
-            if answer.rcode == "NOERROR":
+            if answer.rcode == "NOERROR" or answer.records:  # the name exists (maybe as a dangling CNAME)
                 return answer
             last = answer
         return last

@@ -39,7 +39,7 @@ from kubeproxy_sim.simulator.conntrack import Conntrack, Tuple, reverse
 from kubeproxy_sim.simulator.dns import ClusterDNS
 from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
 from kubeproxy_sim.simulator.loadbalancer import Frontend, LoadBalancer
-from kubeproxy_sim.simulator.nodewalk import walk_node, verdict_rule
+from kubeproxy_sim.simulator.nodewalk import verdict_rule, walk_node
 from kubeproxy_sim.simulator.stale import stale_udp
 from kubeproxy_sim.simulator.topology import (
     UPLINK,
@@ -174,6 +174,7 @@ class Simulator:
         self.router_flows: dict[Tuple, str] = {}
         self.clients: set[int] = set()
         self.runtimes: dict[str, NodeRuntime] = {}
+        self._addresses: dict[str, tuple[int, int]] = {}
         self._load(cluster)
 
     # ------------------------------------------------------------------ building
@@ -273,6 +274,13 @@ class Simulator:
         address = ip or self.topology.default_client
         return Client("external" if ip is None else f"external:{address}", address, "external")
 
+    def _address(self, text: str) -> tuple[int, int]:
+        """parse_address, remembered (a run connects to the same few addresses over and over)."""
+        found = self._addresses.get(text)
+        if found is None:
+            found = self._addresses[text] = parse_address(text)
+        return found
+
     def _text(self, value: int) -> str:
         return format_address(self.family, value)
 
@@ -281,10 +289,10 @@ class Simulator:
     def connect(self, client: Client, dst: str, dport: int, proto: str = "tcp", *,
                 sport: int | None = None) -> Connection:
         """One connection: first packet, reply (checked at the client), and the client's ACK for TCP."""
-        family, dst_value = parse_address(dst)
+        family, dst_value = self._address(dst)
         if family != self.family:
             return Connection(failure=Failure(NO_ROUTE, f"{dst} is not an IPv{self.family} address"))
-        src_value = parse_address(client.ip)[1]
+        src_value = self._address(client.ip)[1]
         if client.kind == "external":
             self.clients.add(src_value)
         pkt: Tuple = (proto, family, src_value, sport or self.ephemeral_port(), dst_value, dport)

@@ -19,7 +19,6 @@ of *new* clients: with session affinity one client sticks to one pod.
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -195,7 +194,7 @@ def _entries(sim: Simulator, client: Client, dst: str, port: int, proto: str) ->
     return []
 
 
-def _target_of(sim: Simulator, node: str, ip: str, port: int, proto: str) -> str | None:
+def _target_of(sim: Simulator, ip: str, port: int, proto: str) -> str | None:
     """Who answers at ip:port when the packet ends there (None: nobody, or not a simple hop away)."""
     value = parse_address(ip)[1]
     pkt = (proto, sim.family, 0, 0, value, port)
@@ -210,6 +209,27 @@ def _target_of(sim: Simulator, node: str, ip: str, port: int, proto: str) -> str
     return None if isinstance(served, Failure) else served[0]
 
 
+def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: str, shares: Counter[str],
+            depth: int = 0) -> None:
+    """Trace on ``node``; a packet forwarded unchanged to another node's address is traced there too."""
+    for outcome in sim.runtimes[node].tracer.trace(packet).outcomes:
+        p = weight * outcome.probability_exact
+        if outcome.verdict in ("DROP", "REJECT"):
+            shares[outcome.verdict] += p
+            continue
+        ip, port = packet.dst_text, packet.dport or 0
+        if outcome.verdict == "DNAT" and outcome.destination:
+            host, _, port_text = outcome.destination.rpartition(":")
+            ip, port = host.strip("[]"), int(port_text)
+        value = parse_address(ip)[1]
+        nxt = sim.node_at.get(value)
+        if outcome.verdict == "ACCEPT" and nxt is not None and nxt != node and depth < 3:
+            src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
+            _follow(sim, nxt, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, shares, depth + 1)
+            continue
+        shares[_target_of(sim, ip, port, proto) or NO_ROUTE] += p
+
+
 def expected_shares(sim: Simulator, client: Client, target: Target, proto: str) -> dict[str, Fraction]:
     """Exact probability per destination (pod key, node/NAME, external/NAME) and per failure reason."""
     shares: Counter[str] = Counter()
@@ -217,21 +237,9 @@ def expected_shares(sim: Simulator, client: Client, target: Target, proto: str) 
     for dst in target.addresses:
         entries = _entries(sim, client, dst, target.port, proto)
         if not entries:
-            direct = _target_of(sim, "", dst, target.port, proto) if client.kind != "external" else None
-            shares[direct or NO_ROUTE] += weight
-            continue
+            shares[NO_ROUTE] += weight
         for node, node_weight, packet in entries:
-            result = sim.runtimes[node].tracer.trace(packet)
-            for outcome in result.outcomes:
-                p = weight * node_weight * outcome.probability_exact
-                if outcome.verdict in ("DROP", "REJECT"):
-                    shares[outcome.verdict] += p
-                    continue
-                ip, port = packet.dst_text, packet.dport
-                if outcome.verdict == "DNAT" and outcome.destination:
-                    ip, _, port_text = outcome.destination.rpartition(":")
-                    ip, port = ip.strip("[]"), int(port_text)
-                shares[_target_of(sim, node, ip, port or 0, proto) or NO_ROUTE] += p
+            _follow(sim, node, packet, weight * node_weight, proto, shares)
     return dict(shares)
 
 

@@ -52,7 +52,7 @@ def test_every_dump_verifies(kernel: None, run_tag: str, state_dir: Path, dump: 
 
 
 def _run(dump: str, name: str, state_dir: Path, **extra: object):
-    return verify(str(DUMPS / dump), state_dir, name=name, count=COUNT, max_flows=MAX_FLOWS, **extra)
+    return verify(str(DUMPS / dump), state_dir, name=name, **{"count": COUNT, "max_flows": MAX_FLOWS, **extra})
 
 
 def _rows(report, dst: str, origin: Origin):
@@ -78,7 +78,7 @@ def test_ipsets_are_created_empty(kernel: None, run_tag: str, state_dir: Path) -
 
 def test_rejects_as_the_socket_sees_them(kernel: None, run_tag: str, state_dir: Path) -> None:
     report = _run("07-centos7-flannel-noendpoints-2024.rules", f"{run_tag}-v07b", state_dir,
-                  node_ips=["192.168.1.5"])
+                  node_ips=["192.168.1.5"], max_flows=None, count=20)
     assert report.ok
     # a datagram rejected in OUTPUT fails the send; TCP retries the SYN and hears the ICMP error instead
     assert [r.expect for r in _rows(report, "10.2.0.10:53/udp", Origin.NODE)] == ["EPERM"]

@@ -1,0 +1,259 @@
+"""kube-proxy's sync loop, driven by watch events: sources -> state and trackers -> partial syncs.
+
+kube-proxy never rewrites rules per event. Its informers fold events into the
+change trackers and ask for a sync; the sync runner honours two periods:
+a requested sync runs no sooner than ``min_sync_period`` after the previous
+one (so a burst of events costs one sync), and ``sync_period`` forces a sync
+even when nothing changed. Nothing is synced before the initial lists of the
+kinds the proxier needs are complete.
+
+:class:`SyncLoop` is that loop as an object with an injected clock and timer:
+``feed(batch)`` folds a source's batch, ``sync_if_due()`` runs a sync when one
+is due and returns its :class:`SyncReport`, and :func:`drive` strings them
+together over a source. The node's tables are kept by applying each restore
+input with :func:`~kubeproxy_sim.proxier.partial.apply_restore`, as
+``iptables-restore --noflush`` would.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kubeproxy_sim.errors import Diagnostic
+from kubeproxy_sim.netfilter.model import Ruleset
+from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.proxier.partial import (
+    ObjectIndex,
+    RestoreError,
+    SyncMetrics,
+    SyncState,
+    SyncTiming,
+    apply_restore,
+)
+from kubeproxy_sim.proxier.partial import sync as partial_sync
+from kubeproxy_sim.proxier.sync import node_zone
+from kubeproxy_sim.watch.events import Batch, Kind
+from kubeproxy_sim.watch.state import ClusterState
+from kubeproxy_sim.watch.trackers import EndpointSliceChangeTracker, ServiceChangeTracker
+
+Configure = Callable[[Cluster], tuple[ProxyConfig, Sequence[Diagnostic]]]
+"""Builds the node's config from the objects (its Node object supplies addresses, zone, pod CIDRs)."""
+
+DEFAULT_WAIT_FOR = frozenset({Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE})
+
+
+@dataclass(frozen=True, slots=True)
+class LoopTiming:
+    """kube-proxy's periods in seconds: ``--iptables-min-sync-period`` (1s), ``--iptables-sync-period``
+    (30s; also paces large clusters' stale-chain cleanup) and the forced full resync (one hour)."""
+
+    min_sync_period: float = 1.0
+    sync_period: float = 30.0
+    full_sync_period: float = 3600.0
+
+    def sync_timing(self) -> SyncTiming:
+        return SyncTiming(sync_period=self.sync_period, full_sync_period=self.full_sync_period)
+
+
+class SyncReason(StrEnum):
+    """Why a sync ran: the first one, changes waiting, or the sync period running out."""
+
+    INITIAL = "initial"
+    CHANGES = "changes"
+    PERIODIC = "sync-period"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """One sync of the loop.
+
+    ``duration``: seconds from taking the trackers' changes to the restore
+    input (the injected timer); ``apply_duration``: the emulated
+    iptables-restore on the node. ``diagnostics``: everything reported since
+    the previous sync (sources, folding, the node config). ``node``: the
+    node's tables after this sync (unchanged when ``error`` says the restore
+    was refused, in which case the next sync is full).
+    """
+
+    number: int
+    full: bool
+    reason: SyncReason
+    at: float
+    restore: Ruleset
+    duration: float
+    apply_duration: float
+    metrics: SyncMetrics
+    changed: frozenset[str]
+    diagnostics: tuple[Diagnostic, ...]
+    node: Ruleset
+    error: RestoreError | None = None
+
+
+def _fixed(config: ProxyConfig) -> Configure:
+    return lambda _cluster: (config, ())
+
+
+class SyncLoop:
+    """Watch events in, kube-proxy syncs out; see the module docstring for the scheduling rules."""
+
+    def __init__(self, config: ProxyConfig | Configure, *, clock: Callable[[], float] = time.monotonic,
+                 timer: Callable[[], float] = time.perf_counter, timing: LoopTiming = LoopTiming(),
+                 node: Ruleset | None = None, wait_for: frozenset[Kind] = DEFAULT_WAIT_FOR) -> None:
+        self._configure = _fixed(config) if isinstance(config, ProxyConfig) else config
+        self._clock = clock
+        self._timer = timer
+        self.timing = timing
+        self._wait_for = wait_for
+        self.state = ClusterState()
+        self.services = ServiceChangeTracker()
+        self.slices = EndpointSliceChangeTracker()
+        self.sync_state = SyncState()
+        self.node = node if node is not None else Ruleset()
+        self.number = 0
+        self.last_sync: float | None = None
+        self.requested = False
+        self._config: ProxyConfig | None = None
+        self._config_diagnostics: tuple[Diagnostic, ...] = ()
+        self._nodes_changed = True
+        self._diagnostics: list[Diagnostic] = []
+
+    # -- folding events -----------------------------------------------------------------------------
+
+    @property
+    def initialized(self) -> bool:
+        """Whether the initial lists of the kinds waited for are complete (kube-proxy's isInitialized)."""
+        return self._wait_for <= self.state.synced
+
+    @property
+    def config(self) -> ProxyConfig:
+        """The node's config for the objects as they are now (rebuilt when a Node object changed)."""
+        self._refresh_config(self._diagnostics)
+        assert self._config is not None
+        return self._config
+
+    def feed(self, batch: Batch) -> tuple[Diagnostic, ...]:
+        """Fold one batch into the state and the trackers; returns the problems it brought, to show now.
+
+        A change the trackers still hold (or a new node config) requests a sync;
+        changes that cancel out before the sync still leave it requested, as in
+        kube-proxy, whose sync then rewrites nothing service-specific.
+        """
+        found = list(batch.diagnostics)
+        for event in batch.events:
+            problem = self.state.apply(event)
+            if problem is not None:
+                found.append(problem)
+                continue
+            if event.kind is Kind.SERVICE:
+                self.services.observe(event)
+            elif event.kind is Kind.ENDPOINT_SLICE:
+                self.slices.observe(event)
+            elif event.kind is Kind.NODE:
+                self._nodes_changed = True
+        if self.initialized:
+            rebuilt = self._refresh_config(found)
+            if not self.requested and self.number:
+                self.requested = (self.services.has_pending() or self.slices.has_pending()
+                                  or (rebuilt and self._basis_changed()))
+        self._diagnostics.extend(found)
+        return tuple(found)
+
+    def _refresh_config(self, found: list[Diagnostic]) -> bool:
+        """Rebuild the config after Node changes (True when it did); its problems go to ``found`` when they
+        differ from last time, so a warning about the node is not repeated on every change."""
+        if not self._nodes_changed and self._config is not None:
+            return False
+        self._nodes_changed = False
+        config, problems = self._configure(self.state.cluster())
+        self._config = config
+        problems = tuple(problems)
+        if problems != self._config_diagnostics:
+            found.extend(problems)
+        self._config_diagnostics = problems
+        return True
+
+    def _basis_changed(self) -> bool:
+        """Whether the node config or zone differs from the last sync's (the next sync is then full)."""
+        config = self.config
+        return self.sync_state.basis != (config, node_zone(self.state.cluster(), config))
+
+    # -- scheduling ---------------------------------------------------------------------------------
+
+    def due_at(self) -> float | None:
+        """When the next sync is due (clock seconds); None before the initial lists are complete."""
+        if not self.initialized:
+            return None
+        if self.last_sync is None:
+            return float("-inf")
+        periodic = self.last_sync + self.timing.sync_period
+        if self.requested:
+            return min(periodic, self.last_sync + self.timing.min_sync_period)
+        return periodic
+
+    def sync_if_due(self, now: float | None = None) -> SyncReport | None:
+        """Run the sync that is due at ``now`` (default: the clock), if any."""
+        now = self._clock() if now is None else now
+        due = self.due_at()
+        if due is None or now < due:
+            return None
+        return self.sync_now(now)
+
+    # -- one sync -----------------------------------------------------------------------------------
+
+    def sync_now(self, now: float | None = None) -> SyncReport:
+        """Sync whatever the trackers hold, now, and restore the result on the node."""
+        now = self._clock() if now is None else now
+        reason = SyncReason.INITIAL if not self.number else (
+            SyncReason.CHANGES if self.requested else SyncReason.PERIODIC)
+        start = self._timer()
+        services, slices = self.services.apply(), self.slices.apply()
+        changed = services.changed | slices.changed
+        config = self.config
+        # The proxier sorts what it reads, so the trackers' objects serve as they are, unsorted: re-sorting
+        # ten thousand slices after one change would cost more than the partial sync itself.
+        cluster = Cluster(services=tuple(services.objects.values()), endpoint_slices=tuple(slices.objects.values()),
+                          nodes=tuple(self.state.objects(Kind.NODE).values()))
+        outcome = partial_sync(self.sync_state, cluster, config, changed, now, self.timing.sync_timing(),
+                               index=ObjectIndex(services.objects, slices.by_service))
+        duration = self._timer() - start
+        start = self._timer()
+        error = None
+        try:
+            self.node = apply_restore(self.node, outcome.restore)
+        except RestoreError as exc:
+            error = exc
+        apply_duration = self._timer() - start
+        self.sync_state = outcome.next_state(error is None)
+        self.number += 1
+        self.last_sync, self.requested = now, False
+        diagnostics, self._diagnostics = tuple(self._diagnostics), []
+        return SyncReport(self.number, outcome.full, reason, now, outcome.restore, duration, apply_duration,
+                          outcome.metrics, changed, diagnostics, self.node, error)
+
+
+def drive(loop: SyncLoop, poll: Callable[[float], Batch], *, clock: Callable[[], float] = time.monotonic,
+          poll_interval: float = 1.0, max_syncs: int | None = None,
+          on_diagnostics: Callable[[tuple[Diagnostic, ...]], None] | None = None) -> Iterator[SyncReport]:
+    """Poll a source and yield each sync's report, forever or until ``max_syncs``.
+
+    ``poll(timeout)`` returns the source's next batch, waiting up to
+    ``timeout`` seconds (a live source returns as soon as something arrives; a
+    polled one sleeps, then looks). The wait is the poll interval, cut short
+    when a sync falls due sooner. ``on_diagnostics`` sees problems as they
+    arrive, before the sync that carries them.
+    """
+    done, timeout = 0, 0.0
+    while max_syncs is None or done < max_syncs:
+        found = loop.feed(poll(timeout))
+        if found and on_diagnostics is not None:
+            on_diagnostics(found)
+        report = loop.sync_if_due()
+        if report is not None:
+            done += 1
+            yield report
+        due = loop.due_at()
+        timeout = poll_interval if due is None else max(0.0, min(poll_interval, due - clock()))

@@ -1,0 +1,138 @@
+"""The pure parts of ``netns verify``: reading a dump, the stage plan, flows, the binomial bound, the verdict."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.errors import InputError
+from kubeproxy_sim.kernel.stage import failing_line, plan_stage, pod_subnets, read_dump
+from kubeproxy_sim.kernel.verify import (
+    Expectation,
+    Flow,
+    Origin,
+    binomial_range,
+    derive_flows,
+    judge,
+    load_flows,
+    socket_error,
+)
+from kubeproxy_sim.netfilter.codec import parse_ruleset_file
+
+DUMPS = Path(__file__).resolve().parents[3] / "shared" / "realworld-dumps"
+
+
+def _rules(prefix: str):
+    return parse_ruleset_file(str(next(DUMPS.glob(prefix + "*"))), ipv6=False)
+
+
+def _weights(n: int, p: Fraction) -> list[Fraction]:
+    return [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 120), num=st.integers(1, 99), alpha_per_mille=st.integers(1, 100))
+def test_binomial_range_is_sound_and_tight(n: int, num: int, alpha_per_mille: int) -> None:
+    p, alpha = Fraction(num, 100), Fraction(alpha_per_mille, 1000)
+    low, high = binomial_range(n, p, alpha)
+    weights = _weights(n, p)
+    below, above = sum(weights[:low]), sum(weights[high + 1:])
+    assert below <= alpha / 2 and above <= alpha / 2  # each tail outside the range is at most alpha/2
+    assert low <= high
+    if low > 0:
+        assert below + weights[low] > alpha / 2  # one more count left out would overspend the tail
+    if high < n:
+        assert above + weights[high] > alpha / 2
+
+
+def test_binomial_range_known_values() -> None:
+    assert binomial_range(40, Fraction(1, 2), Fraction(1, 1000)) == (10, 30)
+    assert binomial_range(40, Fraction(1, 2), Fraction(1, 2000)) == (9, 31)  # two random outcomes: Bonferroni
+    assert binomial_range(40, Fraction(1), Fraction(1, 1000)) == (40, 40)
+    assert binomial_range(40, Fraction(0), Fraction(1, 1000)) == (0, 0)
+    # the tracer's shares have 2**31 denominators: still exact, still fast
+    assert binomial_range(500, Fraction(715827883, 2**31), Fraction(1, 1000))[0] > 100
+
+
+def test_read_dump_finds_endpoints_sets_and_cluster_cidr() -> None:
+    facts = read_dump(_rules("05"))
+    assert facts.endpoints["10.32.0.2"] == {("udp", 53), ("tcp", 53)}
+    assert facts.endpoints["192.168.1.241"] == {("tcp", 6443)}
+    assert len(facts.ipsets) == 6 and {d for d, _ in facts.ipsets.values()} == {1}
+    assert facts.ipsets["weave-;rGqyMIl1HN^cfDki~Z$3]6!N"][1] == (112,)
+    assert facts.cluster_cidrs == ("10.32.0.0/12",)
+
+
+def test_plan_serves_the_node_s_own_endpoints_in_its_namespace() -> None:
+    plan = plan_stage("t-unit", read_dump(_rules("06")), ["172.18.0.5"])
+    by_ip = {p.ip: p for p in plan.topology.pods}
+    assert by_ip["172.18.0.5"].host_network and by_ip["172.18.0.5"].netns == "kpsim-t-unit.n0"
+    assert by_ip["127.0.0.11"].host_network  # kind's DNS forwarder DNATs to loopback
+    assert not by_ip["10.244.0.5"].host_network and by_ip["10.244.0.5"].ports == (("tcp", 8000), ("tcp", 8443))
+    assert plan.client_pod.ip == "10.244.0.200" and plan.external.ip == "203.0.113.10"
+    assert plan.pod_subnets == ("10.244.0.0/16",)
+    assert all(n.startswith("kpsim-t-unit.") for n in plan.topology.namespaces())
+
+
+def test_plan_without_node_ips_makes_one_up() -> None:
+    plan = plan_stage("t-unit", read_dump(_rules("01")))
+    assert plan.node_ips == ("198.18.0.10",)
+    assert pod_subnets(["10.80.0.4", "23.251.134.151"], ["10.80.0.0/14"]) == ("10.80.0.0/14", "23.251.134.0/24")
+
+
+def test_derived_flows_cover_every_kind_of_address() -> None:
+    flows = derive_flows(_rules("01"), "198.18.0.10")
+    kinds = Counter(f.kind for f in flows if f.origin is Origin.POD)
+    assert kinds == {"ClusterIP": 8, "NodePort": 3, "LoadBalancer": 2}
+    assert Flow(Origin.EXTERNAL, "198.18.0.10", 30007, "tcp", "NodePort", "default/nginx:") in flows
+    capped = derive_flows(_rules("01"), "198.18.0.10", [Origin.POD], limit=3)
+    assert {f.kind for f in capped} == {"ClusterIP", "LoadBalancer", "NodePort"}  # round robin over kinds
+    nodeports = {f.port for f in derive_flows(_rules("07"), "192.168.1.5") if f.kind == "NodePort"}
+    assert nodeports == {31306, 31674, 32117}  # from filter KUBE-EXTERNAL-SERVICES "has no endpoints"
+
+
+def test_failing_line_reads_both_restore_messages() -> None:
+    assert failing_line("iptables-restore v1.8.9 (nf_tables): host/network `x.x.x.x' not found\n"
+                        "Error occurred at line: 39\nTry `iptables-restore -h' for more information.\n") == (
+        39, "host/network `x.x.x.x' not found")
+    assert failing_line("iptables-restore: line 45: RULE_APPEND failed (No such file or directory)")[0] == 45
+    assert failing_line("something else")[0] is None
+
+
+def test_flows_file_errors_name_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "f.yaml"
+    path.write_text("flows:\n- {from: node, to: node:30080, proto: udp}\n- {from: pod, to: 10.0.0.1:99999}\n")
+    with pytest.raises(InputError, match=r"f\.yaml: flows\[1\]\.to: '10\.0\.0\.1:99999': the port is not 1-65535"):
+        load_flows(str(path), "192.168.0.2")
+    path.write_text("- {from: node, to: 'node:30080', proto: udp, count: 7}\n")
+    assert load_flows(str(path), "192.168.0.2") == [Flow(Origin.NODE, "192.168.0.2", 30080, "udp", "given", "", 7)]
+    path.write_text("- {from: pod, to: 10.0.0.1:80, proto: sctp}\n")
+    with pytest.raises(InputError, match="no SCTP sockets"):
+        load_flows(str(path), "192.168.0.2")
+
+
+def test_socket_errors() -> None:
+    assert socket_error("icmp-port-unreachable", "udp") == "refused"
+    assert socket_error("icmp-net-unreachable", "tcp") == "unreachable"
+    assert socket_error("icmp-net-unreachable", "udp") == "timeout"  # not a fatal error for UDP
+    assert socket_error("host-prohib", "udp") == "unreachable"
+
+
+def test_judge_flags_what_was_not_predicted() -> None:
+    flow = Flow(Origin.POD, "10.96.0.10", 53, "udp")
+    a, b = ("reply", "10.0.0.3:53", "10.0.0.200"), ("reply", "10.0.0.4:53", "10.0.0.200")
+    half = Fraction(1, 2)
+    expect = [Expectation(a, "DNAT to 10.0.0.3:53", half, False), Expectation(b, "DNAT to 10.0.0.4:53", half, False)]
+    assert judge(flow, "10.0.0.200", expect, Counter({a: 21, b: 19}), 40).ok
+    assert not judge(flow, "10.0.0.200", expect, Counter({a: 39, b: 1}), 40).ok
+    odd = judge(flow, "10.0.0.200", expect, Counter({a: 20, b: 19, ("error", "timeout"): 1}), 40)
+    assert not odd.ok and odd.rows[-1].outcome == "(not predicted)" and (odd.rows[-1].low, odd.rows[-1].high) == (0, 0)
+    masq = judge(flow, "10.0.0.200", [Expectation(("reply", "10.0.0.3:53", "192.168.0.2"), "x", Fraction(1), True)],
+                 Counter({("reply", "10.0.0.3:53", "192.168.0.2"): 5}), 5)
+    assert masq.ok and masq.rows[0].masq_observed is True

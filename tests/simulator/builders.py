@@ -1,0 +1,158 @@
+"""A small two-node cluster with one service of every kind, built as manifests and loaded like files."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import yaml
+
+from kubeproxy_sim.objects import load_text
+from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.simulator.network import Simulator
+
+NODES = {"node1": ("192.168.0.10", "10.244.1.0/24", "zone-a"), "node2": ("192.168.0.11", "10.244.2.0/24", "zone-b")}
+PODS = {  # name: (node, ip, app)
+    "client": ("node1", "10.244.1.5", "client"),
+    "client2": ("node2", "10.244.2.5", "client"),
+    "web-1": ("node1", "10.244.1.10", "web"),
+    "web-2": ("node2", "10.244.2.10", "web"),
+    "web-3": ("node2", "10.244.2.11", "web"),
+}
+WEB = ("web-1", "web-2", "web-3")
+HOSTS = (("example.com", "93.184.216.34"),)
+
+
+def node(name: str) -> dict:
+    ip, cidr, zone = NODES[name]
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone}},
+            "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
+            "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}
+
+
+def pod(name: str) -> dict:
+    node_name, ip, app = PODS[name]
+    ports = [{"containerPort": 8080, "protocol": "TCP"}, {"containerPort": 5353, "protocol": "UDP"}] \
+        if app == "web" else []
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default",
+                                                            "labels": {"app": app}},
+            "spec": {"nodeName": node_name, "containers": [{"name": "c", "image": "x", "ports": ports}]},
+            "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def service(name: str, spec: dict, ingress: list | None = None) -> dict:
+    obj = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+           "spec": {"selector": {"app": "web"}, **spec}}
+    if ingress:
+        obj["status"] = {"loadBalancer": {"ingress": ingress}}
+    return obj
+
+
+def slice_(service_name: str, pods: tuple[str, ...], ports: list[dict]) -> dict:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": f"{service_name}-abc", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": service_name}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [PODS[p][1]], "conditions": {"ready": True}, "nodeName": PODS[p][0],
+                           "hostname": p, "targetRef": {"kind": "Pod", "namespace": "default", "name": p}}
+                          for p in pods],
+            "ports": ports}
+
+
+HTTP = [{"name": "http", "port": 8080, "protocol": "TCP"}]
+DNS = [{"name": "dns", "port": 5353, "protocol": "UDP"}]
+
+
+def objects(web_pods: tuple[str, ...] = WEB, dns_pods: tuple[str, ...] = WEB, local_pods: tuple[str, ...] = WEB,
+            extra: list[dict] | None = None) -> list[dict]:
+    http_port = [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]
+    docs = [node("node1"), node("node2"), *(pod(p) for p in PODS)]
+    services = [
+        ("web", {"type": "ClusterIP", "clusterIP": "10.96.0.10", "ports": http_port}, None, web_pods, HTTP),
+        ("web-np", {"type": "NodePort", "clusterIP": "10.96.0.11",
+                    "ports": [{**http_port[0], "nodePort": 30080}]}, None, web_pods, HTTP),
+        ("web-local", {"type": "LoadBalancer", "clusterIP": "10.96.0.12", "externalTrafficPolicy": "Local",
+                       "healthCheckNodePort": 32000, "ports": [{**http_port[0], "nodePort": 30081}]},
+         [{"ip": "203.0.113.100"}], local_pods, HTTP),
+        ("web-lb", {"type": "LoadBalancer", "clusterIP": "10.96.0.13", "loadBalancerSourceRanges": ["198.51.100.0/24"],
+                    "ports": [{**http_port[0], "nodePort": 30082}]}, [{"ip": "203.0.113.101"}], web_pods, HTTP),
+        ("web-proxy", {"type": "LoadBalancer", "clusterIP": "10.96.0.14",
+                       "loadBalancerSourceRanges": ["198.51.100.0/24"],
+                       "ports": [{**http_port[0], "nodePort": 30083}]},
+         [{"ip": "203.0.113.102", "ipMode": "Proxy"}], web_pods, HTTP),
+        ("web-ext", {"type": "ClusterIP", "clusterIP": "10.96.0.15", "externalIPs": ["203.0.113.200"],
+                     "ports": http_port}, None, web_pods, HTTP),
+        ("web-aff", {"type": "ClusterIP", "clusterIP": "10.96.0.16", "sessionAffinity": "ClientIP",
+                     "ports": http_port}, None, web_pods, HTTP),
+        ("dns", {"type": "ClusterIP", "clusterIP": "10.96.0.53",
+                 "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 5353}]}, None, dns_pods, DNS),
+        ("web-headless", {"type": "ClusterIP", "clusterIP": "None", "ports": http_port}, None, web_pods, HTTP),
+    ]
+    for name, spec, ingress, pods, ports in services:
+        docs.append(service(name, spec, ingress))
+        docs.append(slice_(name, pods, ports))
+    docs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ext", "namespace": "default"},
+                 "spec": {"type": "ExternalName", "externalName": "example.com"}})
+    return docs + (extra or [])
+
+
+def load(docs: list[dict]):
+    result = load_text(yaml.safe_dump_all(docs), "test.yaml")
+    errors = [d for d in result.diagnostics if d.severity.value == "error"]
+    assert not errors, errors
+    return result.cluster
+
+
+BASE = ProxyConfig(node_name="node1", cluster_cidrs=("10.244.0.0/16",))
+
+
+def simulator(seed: int = 1, docs: list[dict] | None = None, **kwargs) -> Simulator:
+    return Simulator(load(docs or objects()), BASE, rng=random.Random(seed), hosts=HOSTS, **kwargs)
+
+
+# ---------------------------------------------------------------------------- statistics (no scipy)
+
+
+def _gamma_q(a: float, x: float) -> float:
+    """The regularised upper incomplete gamma function Q(a, x) (series below a+1, continued fraction above)."""
+    if x <= 0:
+        return 1.0
+    log_front = a * math.log(x) - x - math.lgamma(a)
+    if x < a + 1:
+        term = total = 1.0 / a
+        n = a
+        while abs(term) > abs(total) * 1e-15:
+            n += 1
+            term *= x / n
+            total += term
+        return max(0.0, 1.0 - total * math.exp(log_front))
+    tiny = 1e-300
+    b = x + 1 - a
+    c = 1 / tiny
+    d = 1 / b
+    h = d
+    for i in range(1, 10000):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < 1e-15:
+            break
+    return math.exp(log_front) * h
+
+
+def chi_square_p(observed: dict[str, int], expected: dict[str, float]) -> float:
+    """p-value of the chi-square goodness-of-fit test of counts against exact shares."""
+    total = sum(observed.values())
+    keys = [k for k, p in expected.items() if p > 0]
+    assert set(observed) <= set(keys), (observed, expected)
+    statistic = sum((observed.get(k, 0) - total * expected[k]) ** 2 / (total * expected[k]) for k in keys)
+    dof = len(keys) - 1
+    return 1.0 if dof <= 0 else _gamma_q(dof / 2, statistic / 2)

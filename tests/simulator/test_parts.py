@@ -1,0 +1,135 @@
+"""The simulator's parts on their own: conntrack, DNS, the health server, the CLI commands, pcap."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.errors import InputError
+from kubeproxy_sim.simulator.conntrack import Conntrack, State
+from kubeproxy_sim.simulator.dns import ClusterDNS, parse_hosts
+from kubeproxy_sim.simulator.health import service_health
+from kubeproxy_sim.simulator.topology import plan_nodes
+from tests.simulator.builders import BASE, HOSTS, load, objects
+
+TCP = ("tcp", 4, 1, 1000, 2, 80)
+REPLY = ("tcp", 4, 3, 8080, 1, 1000)
+
+
+def test_conntrack_tcp_states_and_timeouts():
+    table = Conntrack()
+    entry = table.add(TCP, REPLY, 0.0, dnat=True, snat=False)
+    assert entry.state is State.SYN_SENT and entry.expires == 120
+    assert table.lookup(REPLY, 1.0) == (entry, True)
+    table.seen(entry, True, 1.0)
+    assert entry.state is State.SYN_RECV
+    table.seen(entry, False, 2.0)
+    assert entry.state is State.ESTABLISHED and entry.expires == 2.0 + 432000
+    assert table.lookup(TCP, 432001.0) is not None
+    assert table.lookup(TCP, 432003.0) is None and len(table) == 0
+
+
+def test_conntrack_udp_unreplied_and_stream_timeouts():
+    table = Conntrack()
+    udp, reply = ("udp", 4, 1, 5, 2, 53), ("udp", 4, 3, 53, 1, 5)
+    entry = table.add(udp, reply, 0.0, dnat=True, snat=False)
+    assert entry.expires == 30
+    table.seen(entry, True, 10.0)
+    assert entry.state is State.REPLIED and entry.expires == 130
+    assert table.clear_udp_to({(3, 53)}) == 1 and len(table) == 0
+
+
+def test_conntrack_clear_keeps_tcp():
+    table = Conntrack()
+    table.add(TCP, REPLY, 0.0, dnat=True, snat=False)
+    assert table.clear_udp_to({(3, 8080)}) == 0 and len(table) == 1
+
+
+def dns() -> ClusterDNS:
+    return ClusterDNS(load(objects()), HOSTS)
+
+
+def test_dns_service_names_and_search_path():
+    resolver = dns()
+    assert resolver.resolve("web", "default").addresses == ("10.96.0.10",)
+    assert resolver.resolve("web.default", "other").addresses == ("10.96.0.10",)
+    assert resolver.resolve("web.default.svc.cluster.local.").name == "web.default.svc.cluster.local"
+    assert resolver.resolve("web", "other").rcode == "NXDOMAIN"
+    assert resolver.resolve("nope.default", "default").rcode == "NXDOMAIN"
+
+
+def test_dns_headless_external_name_srv_and_pods():
+    resolver = dns()
+    assert set(resolver.resolve("web-headless.default", "default").addresses) == {"10.244.1.10", "10.244.2.10",
+                                                                              "10.244.2.11"}
+    assert resolver.resolve("web-1.web-headless.default.svc.cluster.local", None).addresses == ("10.244.1.10",)
+    answer = resolver.resolve("ext.default", "default")
+    assert answer.cname == "example.com" and answer.addresses == ("93.184.216.34",)
+    (srv,) = resolver.resolve("_http._tcp.web.default.svc.cluster.local", None).records
+    assert srv.type == "SRV" and srv.port == 80 and srv.value == "web.default.svc.cluster.local"
+    assert resolver.resolve("10-244-1-5.default.pod.cluster.local", None).addresses == ("10.244.1.5",)
+
+
+def test_parse_hosts():
+    assert parse_hosts("# c\n93.184.216.34 example.com www.example.com\n\n") == (
+        ("example.com", "93.184.216.34"), ("www.example.com", "93.184.216.34"))
+    with pytest.raises(InputError, match=r"hosts.txt:1"):
+        parse_hosts("not-an-ip name\n", "hosts.txt")
+
+
+def test_health_server_answers_as_kube_proxy():
+    cluster = load(objects(local_pods=("web-2", "web-3")))
+    service = next(s for s in cluster.services if s.name == "web-local")
+    nodes = {n.name: n.config for n in plan_nodes(cluster, BASE)}
+    healthy = service_health(cluster, nodes["node2"], service)
+    assert healthy.status == 200 and healthy.local_endpoints == 2
+    assert json.loads(healthy.body) == {"service": {"namespace": "default", "name": "web-local"},
+                                        "localEndpoints": 2, "serviceProxyHealthy": True}
+    assert dict(healthy.headers)["X-Load-Balancing-Endpoint-Weight"] == "2"
+    sick = service_health(cluster, nodes["node1"], service)
+    assert sick.status == 503 and sick.local_endpoints == 0
+
+
+@pytest.fixture
+def manifest(tmp_path):
+    import yaml
+
+    path = tmp_path / "objects.yaml"
+    path.write_text(yaml.safe_dump_all(objects()))
+    hosts = tmp_path / "hosts"
+    hosts.write_text("93.184.216.34 example.com\n")
+    return path, hosts
+
+
+def test_cli_send_json_and_pcap(manifest, tmp_path, capsys):
+    from scapy.utils import rdpcap
+
+    path, hosts = manifest
+    pcap = tmp_path / "out.pcap"
+    code = main(["send", "-f", str(path), "--hosts", str(hosts), "--cluster-cidr", "10.244.0.0/16",
+                 "--from", "pod/default/client", "--to", "ext.default:443", "--count", "3", "-o", "json",
+                 "--pcap", str(pcap)])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["delivered"][0]["pod"] == "external/example.com" and data["delivered"][0]["count"] == 3
+    frames = rdpcap(str(pcap))
+    assert len(frames) >= 3 * 3 and frames[0]["IP"].src == "10.244.1.5"
+
+
+def test_cli_send_text_and_errors(manifest, capsys):
+    path, _ = manifest
+    assert main(["send", "-f", str(path), "--from", "external", "--to", "node/node1:30080", "--count", "20"]) == 0
+    assert "expected" in capsys.readouterr().out
+    assert main(["send", "-f", str(path), "--from", "pod/x/y", "--to", "node/node1:30080"]) == 1
+    assert "--from" in capsys.readouterr().err
+
+
+def test_cli_healthz(manifest, capsys):
+    path, _ = manifest
+    assert main(["healthz", "-f", str(path), "--node", "node1", "default/web-local", "-o", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == 200 and data["body"]["localEndpoints"] == 1
+    assert main(["healthz", "-f", str(path), "--node", "node1", "default/web"]) == 1
+    assert "healthCheckNodePort" in capsys.readouterr().err

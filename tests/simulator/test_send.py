@@ -1,0 +1,276 @@
+"""End to end: connections through the simulated cluster, for every service type and policy."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
+from kubeproxy_sim.errors import InputError
+from kubeproxy_sim.objects import load_paths
+from kubeproxy_sim.simulator.network import Simulator
+from kubeproxy_sim.simulator.send import send
+from tests.simulator.builders import HOSTS, NODES, PODS, chi_square_p, load, objects, simulator
+
+NODE_IPS = {ip for ip, _, _ in NODES.values()}
+ALPHA = 0.001
+
+
+def shares_agree(result, seed) -> None:
+    """Chi-square at 99.9% of the delivered counts (and failures) against the tracer's exact shares."""
+    observed = {d.pod: d.count for d in result.delivered}
+    observed.update({f.reason: f.count for f in result.failed})
+    expected = {d.pod: d.expected for d in result.delivered if d.expected}
+    expected.update({f.reason: f.expected for f in result.failed if f.expected})
+    for key in observed:
+        assert expected.get(key), f"seed {seed}: {key} got connections but its expected share is 0: {result}"
+    p = chi_square_p(observed, expected)
+    assert p > ALPHA, f"seed {seed}: p={p:.2e}, observed {observed}, expected {expected}"
+
+
+def bootcamp(seed: int) -> Simulator:
+    directory = REPO_RULESETS / "bootcamp"
+    cluster = load_paths([str(directory / "objects.yaml")]).cluster
+    return Simulator(cluster, config_from_args(scenario_args(directory), cluster), rng=random.Random(seed))
+
+
+@pytest.mark.parametrize("client", ["client", "client2"])
+def test_cluster_ip_from_a_pod_on_each_node(client):
+    seed = 11
+    result = send(simulator(seed), f"pod/default/{client}", "web.default:80", count=3000, seed=seed)
+    assert not result.failed
+    assert {d.pod for d in result.delivered} == {"default/web-1", "default/web-2", "default/web-3"}
+    assert all(d.sources_seen == (PODS[client][1],) for d in result.delivered)  # no masquerade pod to pod
+    assert all(d.expected == pytest.approx(1 / 3, abs=1e-6) for d in result.delivered)
+    shares_agree(result, seed)
+
+
+@pytest.mark.parametrize("node,address", [("node1", "192.168.49.2"), ("node2", "192.168.49.3")])
+def test_bootcamp_node_port_from_outside_on_each_node_is_masqueraded(node, address):
+    seed = 5
+    result = send(bootcamp(seed), "external", f"node/{node}:31526", count=2000, seed=seed)
+    assert not result.failed and len(result.delivered) == 4
+    assert all(d.sources_seen == (address,) for d in result.delivered)
+    shares_agree(result, seed)
+
+
+def test_external_traffic_policy_local_node_port_keeps_the_source_and_stays_local():
+    result = send(simulator(), "external:198.51.100.7", "node/node2:30081", count=400)
+    assert {d.pod for d in result.delivered} == {"default/web-2", "default/web-3"}
+    assert all(d.sources_seen == ("198.51.100.7",) for d in result.delivered)
+    shares_agree(result, 1)
+
+
+def test_external_traffic_policy_local_drops_on_a_node_without_local_endpoints():
+    sim = simulator(docs=objects(local_pods=("web-2", "web-3")))
+    result = send(sim, "external", "node/node1:30081", count=50)
+    assert not result.delivered
+    (failed,) = result.failed
+    assert failed.reason == "DROP" and failed.expected == 1.0
+    assert "node node1" in failed.detail and "-j DROP" in failed.detail and "KUBE-EXT" in failed.detail
+
+
+def test_load_balancer_local_policy_uses_health_checks():
+    sim = simulator(docs=objects(local_pods=("web-2", "web-3")))
+    service = next(s for s in sim.cluster.services if s.name == "web-local")
+    assert sim.balancer.backends(service) == ("node2",)
+    result = send(sim, "external", "203.0.113.100:80", count=600, seed=3)
+    assert {d.pod for d in result.delivered} == {"default/web-2", "default/web-3"} and not result.failed
+    assert all(d.sources_seen == ("203.0.113.10",) for d in result.delivered)  # the client's address
+    shares_agree(result, 3)
+
+
+def test_load_balancer_local_policy_all_nodes_healthy_weights_by_node():
+    result = send(simulator(4), "external", "203.0.113.100:80", count=2000, seed=4)
+    shares = {d.pod: d.expected for d in result.delivered}
+    assert shares == {"default/web-1": 0.5, "default/web-2": 0.25, "default/web-3": 0.25}
+    shares_agree(result, 4)
+
+
+def test_load_balancer_source_ranges_vip_mode_dropped_by_the_nodes_rules():
+    sim = simulator()
+    denied = send(sim, "external", "203.0.113.101:80", count=40)
+    assert not denied.delivered and {f.reason for f in denied.failed} == {"DROP"}
+    assert all("KUBE-PROXY-FIREWALL" in f.detail or "KUBE-FW" in f.detail for f in denied.failed)
+    allowed = send(sim, "external:198.51.100.7", "203.0.113.101:80", count=300)
+    assert not allowed.failed and len(allowed.delivered) == 3
+    assert {s for d in allowed.delivered for s in d.sources_seen} <= NODE_IPS  # eTP Cluster: masqueraded
+
+
+def test_load_balancer_ip_mode_proxy():
+    sim = simulator()
+    allowed = send(sim, "external:198.51.100.7", "203.0.113.102:80", count=300)
+    assert not allowed.failed and len(allowed.delivered) == 3
+    assert "198.51.100.7" not in {s for d in allowed.delivered for s in d.sources_seen}
+    denied = send(sim, "external", "203.0.113.102:80", count=10)
+    (failed,) = denied.failed
+    assert failed.reason == "DROP" and "loadBalancerSourceRanges" in failed.detail
+
+
+def test_load_balancer_ip_mode_proxy_local_policy_pod_sees_the_balancer():
+    docs = objects(extra=[])
+    for doc in docs:
+        if doc["metadata"]["name"] == "web-proxy" and doc["kind"] == "Service":
+            doc["spec"]["externalTrafficPolicy"] = "Local"
+            doc["spec"]["healthCheckNodePort"] = 32001
+    result = send(simulator(docs=docs), "external:198.51.100.7", "203.0.113.102:80", count=100)
+    assert not result.failed
+    assert {s for d in result.delivered for s in d.sources_seen} == {"203.0.113.102"}
+
+
+def test_external_ips_from_outside():
+    result = send(simulator(6), "external", "203.0.113.200:80", count=1500, seed=6)
+    assert not result.failed and len(result.delivered) == 3
+    shares_agree(result, 6)
+
+
+def test_external_name_through_dns_and_hosts():
+    result = send(simulator(), "pod/default/client", "ext.default.svc.cluster.local:443", count=20)
+    (delivered,) = result.delivered
+    assert delivered.pod == "external/example.com" and delivered.ip == "93.184.216.34"
+    assert delivered.sources_seen == ("192.168.0.10",)  # pod egress is masqueraded by the node
+    assert delivered.expected == 1.0
+
+
+def test_external_name_without_hosts_entry_is_an_input_error():
+    sim = Simulator(load(objects()), simulator().base, rng=random.Random(1))
+    with pytest.raises(InputError, match=r"example\.com"):
+        send(sim, "pod/default/client", "ext.default:443")
+
+
+def test_headless_service_resolves_to_the_pods():
+    result = send(simulator(7), "pod/default/client", "web-headless:8080", count=1500, seed=7)
+    assert not result.failed
+    assert {d.pod: d.ip for d in result.delivered} == {f"default/{p}": PODS[p][1] for p in ("web-1", "web-2", "web-3")}
+    assert all(d.sources_seen == ("10.244.1.5",) for d in result.delivered)
+    shares_agree(result, 7)
+
+
+def test_hairpin_a_pod_reaching_itself_through_its_service():
+    result = send(simulator(8), "pod/default/web-1", "web.default:80", count=600, seed=8)
+    assert not result.failed
+    seen = {d.pod: d.sources_seen for d in result.delivered}
+    assert seen["default/web-1"] == ("192.168.0.10",)  # masqueraded, so the reply comes back through the node
+    assert seen["default/web-2"] == ("10.244.1.10",)
+    shares_agree(result, 8)
+
+
+def test_cross_node_connection_goes_through_the_other_nodes_forward_chain():
+    sim = simulator(9)
+    result = send(sim, "pod/default/client", "10.244.2.10:8080", count=1, record=True)
+    assert [d.pod for d in result.delivered] == ["default/web-2"]
+    places = [hop.where for hop in result.hops]
+    assert places[:5] == ["pod default/client eth0", "node1 cbr0 in", "node1 eth0 out", "node2 eth0 in",
+                          "node2 cbr0 out"]
+
+
+def test_reply_is_un_natted_on_its_way_back():
+    sim = simulator(10)
+    result = send(sim, "pod/default/client", "web.default:80", count=1, record=True)
+    assert not result.failed
+    vip = 0x0A60000A  # 10.96.0.10
+    client = 0x0AF40105  # 10.244.1.5
+    replies = [h for h in result.hops if h.flags == "SA"]
+    assert replies[0].packet[2] != vip  # the pod answers from its own address
+    last = [h for h in replies if h.packet[4] == client][-1]
+    assert last.packet[2] == vip and last.packet[3] == 80  # the client sees the service address
+
+
+def test_wrong_reply_source_when_a_pod_uses_another_nodes_local_node_port():
+    """eTP Local from a pod to another node's NodePort is not masqueraded: an endpoint on the client's
+    node answers it directly, from its own address, and the client drops that reply."""
+    result = send(simulator(12), "pod/default/client", "192.168.0.11:30081", count=600, seed=12)
+    (failed,) = result.failed
+    assert failed.reason == "WRONG_REPLY_SOURCE" and "10.244.1.10:8080" in failed.detail
+    assert {d.pod for d in result.delivered} == {"default/web-2", "default/web-3"}
+
+
+def test_session_affinity_sticks_per_client():
+    picked = set()
+    for seed in range(6):
+        sim = simulator(seed)
+        for client in ("client", "client2"):
+            result = send(sim, f"pod/default/{client}", "web-aff.default:80", count=30, seed=seed)
+            assert len(result.delivered) == 1 and not result.failed, (seed, result)
+            picked.add(result.delivered[0].pod)
+    assert len(picked) > 1  # different clients land on different pods
+
+
+def test_udp_entries_to_a_removed_endpoint_are_cleared_tcp_entries_persist():
+    sim = simulator(13)
+    client = sim.client("pod", "default/client")
+    first = sim.connect(client, "10.96.0.53", 53, "udp", sport=40000)
+    tcp = sim.connect(client, "10.96.0.10", 80, "tcp", sport=40001)
+    assert first.target and tcp.target
+    assert sim.connect(client, "10.96.0.53", 53, "udp", sport=40000).target == first.target  # conntrack
+    dns_left = tuple(p for p in ("web-1", "web-2", "web-3") if f"default/{p}" != first.target)
+    web_left = tuple(p for p in ("web-1", "web-2", "web-3") if f"default/{p}" != tcp.target)
+    cleared = sim.update(load(objects(web_pods=web_left, dns_pods=dns_left)))
+    assert cleared >= 1
+    again = sim.connect(client, "10.96.0.53", 53, "udp", sport=40000)
+    assert again.target in {f"default/{p}" for p in dns_left}
+    assert sim.connect(client, "10.96.0.10", 80, "tcp", sport=40001).target == tcp.target
+
+
+def test_udp_entries_expire_after_their_timeout():
+    sim = simulator(14)
+    client = sim.client("pod", "default/client")
+    sim.connect(client, "10.96.0.53", 53, "udp", sport=41000)
+    table = sim.runtimes["node1"].conntrack
+    assert len(table) == 1
+    sim.advance(121)
+    assert table.expire(sim.now) == 1
+
+
+def test_dns_queries_travel_to_kube_dns_when_it_exists():
+    kube_dns = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+                 "spec": {"clusterIP": "10.96.0.99", "selector": {"k8s-app": "kube-dns"},
+                          "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]}}]
+    sim = simulator(docs=objects(extra=kube_dns))
+    result = send(sim, "pod/default/client", "web.default:80", count=5)
+    assert {f.reason for f in result.failed} == {"REJECT"} and "DNS query" in result.failed[0].detail
+    assert send(sim, "pod/default/client", "10.96.0.10:80", count=5).delivered  # no name, no query
+
+
+def test_unknown_source_and_destination_are_input_errors():
+    sim = simulator()
+    with pytest.raises(InputError, match="--from"):
+        send(sim, "pod/default/nope", "web.default:80")
+    with pytest.raises(InputError, match="NXDOMAIN"):
+        send(sim, "pod/default/client", "nope.default:80")
+    with pytest.raises(InputError, match="--to"):
+        send(sim, "pod/default/client", "web.default")
+
+
+def test_json_contract():
+    result = send(simulator(), "pod/default/client", "web.default:80", count=10, seed=1)
+    data = result.as_json()
+    assert list(data) == ["from", "to", "proto", "connections", "seed", "delivered", "failed"]
+    assert data["from"] == "pod/default/client" and data["connections"] == 10 and data["seed"] == 1
+    entry = data["delivered"][0]
+    assert list(entry) == ["pod", "ip", "node", "count", "share", "expected", "sources_seen"]
+    assert sum(d["count"] for d in data["delivered"]) == 10
+
+
+def test_same_seed_same_result():
+    a = send(simulator(21), "external", "203.0.113.200:80", count=200, seed=21)
+    b = send(simulator(21), "external", "203.0.113.200:80", count=200, seed=21)
+    assert a.as_json() == b.as_json()
+
+
+def test_hosts_are_the_outside():
+    assert HOSTS[0][0] == "example.com"
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), client=st.sampled_from(["client", "client2", "web-2"]),
+       count=st.integers(1, 40))
+def test_every_connection_is_accounted_for_and_shares_sum_to_one(seed, client, count):
+    result = send(simulator(seed), f"pod/default/{client}", "web.default:80", count=count, seed=seed)
+    assert sum(d.count for d in result.delivered) + sum(f.count for f in result.failed) == count
+    assert not result.failed, f"seed {seed}"
+    assert sum(d.expected for d in result.delivered if d.expected) <= 1 + 1e-6
+    assert abs(sum(d.share for d in result.delivered) - 1) < 1e-5
