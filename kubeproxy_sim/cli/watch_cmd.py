@@ -1,0 +1,294 @@
+"""``kubeproxy-sim watch``: follow a directory of manifests or a live API server and print every sync."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TextIO
+
+from kubeproxy_sim.cli.options import add_node_flags
+from kubeproxy_sim.cli.output import add_output_flags
+from kubeproxy_sim.cli.replay_cmd import duration
+from kubeproxy_sim.errors import Diagnostic, InputError
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.netfilter.model import Ruleset, Table
+    from kubeproxy_sim.watch.events import Batch
+    from kubeproxy_sim.watch.sync_loop import SyncReport
+
+EXAMPLES = """examples:
+  kubeproxy-sim watch -f manifests/ --hostname-override node1 --cluster-cidr 10.244.0.0/16
+  kubeproxy-sim watch -f manifests/ --diff --min-sync-period 0
+  kubeproxy-sim watch --kubeconfig ~/.kube/config --context kind-kind --hostname-override kind-worker -o json
+
+The first sync is full; after it, each sync rewrites only the chains of the
+services whose Service or EndpointSlices changed, plus the chains kube-proxy
+always writes, and deletes the chains nothing uses any more (-X). A change
+syncs no sooner than --min-sync-period after the previous sync; --sync-period
+forces a sync even when nothing changed. Files in the directory are read once
+they have stopped changing for --debounce. Problems in the input are reported
+on stderr (file, object, field) and the other objects keep syncing. Ctrl-C stops.
+Exit status: 0, or 1 when --once/--max-syncs ended a run that reported errors.
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "watch",
+        help="follow a manifest directory or an API server and print each sync's iptables-restore input",
+        description="Follow a directory of manifests (-f DIR) or a live API server (--kubeconfig FILE) the way "
+        "kube-proxy follows its watches, and print each sync's iptables-restore input under a header line "
+        "'# sync N full|partial (X ms)'.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = parser.add_argument_group("source (one of)")
+    src.add_argument("-f", "--filename", metavar="DIR",
+                     help="a directory of manifests (YAML or JSON); files added, edited or removed are changes")
+    src.add_argument("--kubeconfig", metavar="FILE", help="watch the API server this kubeconfig points at")
+    src.add_argument("--context", metavar="NAME", help="the kubeconfig context to use (default: its current one)")
+    add_node_flags(parser)
+    timing = parser.add_argument_group("timing (kube-proxy's durations: 500ms, 1s, 2m, or plain seconds)")
+    timing.add_argument("--min-sync-period", "--iptables-min-sync-period", dest="min_sync_period", type=duration,
+                        default=1.0, metavar="DURATION",
+                        help="a change syncs no sooner than this after the previous sync (default 1s)")
+    timing.add_argument("--sync-period", "--iptables-sync-period", dest="sync_period", type=duration,
+                        default=30.0, metavar="DURATION",
+                        help="sync at least this often, changes or not (default 30s); large clusters delete "
+                        "stale chains at most once per period")
+    timing.add_argument("--poll-interval", type=duration, default=1.0, metavar="DURATION",
+                        help="how often to look at the source (default 1s; a live API server is followed "
+                        "as events arrive)")
+    timing.add_argument("--debounce", type=duration, default=0.5, metavar="DURATION",
+                        help="-f: read a file once it has stopped changing for this long (default 500ms)")
+    stop = parser.add_argument_group("stopping (default: run until Ctrl-C)")
+    stop.add_argument("--once", action="store_true", help="exit after the first sync")
+    stop.add_argument("--max-syncs", type=_positive_int, metavar="N", help="exit after N syncs")
+    parser.add_argument("--diff", action="store_true",
+                        help="instead of the restore input, a unified diff of the node's kube-proxy chains "
+                        "against the previous sync")
+    add_output_flags(parser, formats=("text", "json"))
+    parser.set_defaults(func=run)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _check_source(args: argparse.Namespace) -> None:
+    """Exactly one source, and a directory that exists: anything else is a usage error named by its flag."""
+    if bool(args.filename) == bool(args.kubeconfig):
+        raise InputError(Diagnostic("give exactly one source: -f DIR or --kubeconfig FILE", field="-f"))
+    if args.context and not args.kubeconfig:
+        raise InputError(Diagnostic("--context needs --kubeconfig", field="--context"))
+    if args.filename and not os.path.isdir(args.filename):
+        what = "is a file" if os.path.exists(args.filename) else "does not exist"
+        raise InputError(Diagnostic(f"{what}; expected a directory of manifests to watch "
+                                    "(put a single file in a directory of its own)", file=args.filename,
+                                    field="-f"))
+
+
+def _open_source(args: argparse.Namespace, sleep: Callable[[float], None]) -> tuple[Any, Callable[[float], Batch]]:
+    """The source and its ``poll(timeout)``: a live one waits for events, a directory is looked at after a nap."""
+    if args.kubeconfig:
+        from kubeproxy_sim.watch.apiserver import ApiServerSource
+
+        live = ApiServerSource(args.kubeconfig, context=args.context).start()
+        return live, live.poll
+
+    from kubeproxy_sim.watch.directory import DirectorySource
+
+    directory = DirectorySource(args.filename, debounce=args.debounce)
+
+    def poll(timeout: float) -> Batch:
+        if timeout > 0:
+            sleep(timeout)
+        return directory.poll()
+
+    return directory, poll
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _chain_lines(table: Table | None, names: list[str]) -> list[str]:
+    """Each named chain of ``table`` as a declaration followed by its rules (absent chains give nothing)."""
+    if table is None:
+        return []
+    wanted = set(names)
+    chains = {c.name: c for c in table.chains if c.name in wanted}
+    lines: list[str] = []
+    for name in names:
+        chain = chains.get(name)
+        if chain is not None:
+            lines.append(f":{name} {chain.policy or '-'}")
+            lines.extend(rule.text() for rule in chain.rules)
+    return lines
+
+
+def chains_diff(before: Ruleset, after: Ruleset, restore: Ruleset, old_label: str, new_label: str) -> list[str]:
+    """A unified diff of the node's kube-proxy chains that the restore input touched and that differ.
+
+    Only chains the restore declared or deleted can have changed, so only those are
+    compared (a partial sync of a big cluster touches a handful of its chains).
+    """
+    from kubeproxy_sim.proxier.naming import is_kube_proxy_chain
+
+    old_lines: list[str] = []
+    new_lines: list[str] = []
+    for table in restore.tables:
+        names = [c.name for c in table.chains] + list(table.deleted)
+        names = [n for n in dict.fromkeys(names) if is_kube_proxy_chain(n)]
+        old = _chain_lines(before.table(table.name), names)
+        new = _chain_lines(after.table(table.name), names)
+        changed = _changed_chains(old, new)
+        if changed:
+            old_lines += [f"*{table.name}", *_only(old, changed)]
+            new_lines += [f"*{table.name}", *_only(new, changed)]
+    return list(difflib.unified_diff(old_lines, new_lines, old_label, new_label, lineterm=""))
+
+
+def _split_chains(lines: list[str]) -> dict[str, list[str]]:
+    chains: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in lines:
+        if line.startswith(":"):
+            current = chains.setdefault(line[1:].split(" ", 1)[0], [])
+        current.append(line)
+    return chains
+
+
+def _changed_chains(old: list[str], new: list[str]) -> set[str]:
+    before, after = _split_chains(old), _split_chains(new)
+    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+
+
+def _only(lines: list[str], names: set[str]) -> Iterator[str]:
+    for name, chain_lines in _split_chains(lines).items():
+        if name in names:
+            yield from chain_lines
+
+
+class Printer:
+    """Writes each sync as text, a diff, or one JSON line, flushed at once (a pipe sees each sync as it ends)."""
+
+    def __init__(self, args: argparse.Namespace, out: TextIO) -> None:
+        from kubeproxy_sim.cli.output import console
+        from kubeproxy_sim.netfilter.model import Ruleset
+
+        self.out = out
+        self.diff = bool(args.diff)
+        self.json = args.output == "json"
+        self.console = console(args, out)
+        self.previous: Ruleset = Ruleset()
+
+    def show(self, report: SyncReport) -> None:
+        from kubeproxy_sim.netfilter.codec import render_ruleset
+
+        kind = "full" if report.full else "partial"
+        diff = (chains_diff(self.previous, report.node, report.restore, f"sync {report.number - 1}",
+                            f"sync {report.number}") if self.diff else None)
+        self.previous = report.node
+        if self.json:
+            self.out.write(json.dumps(self._record(report, diff, render_ruleset)) + "\n")
+        else:
+            header = f"# sync {report.number} {kind} ({report.duration * 1000:.1f} ms)"
+            self.out.write(self.console.paint(header, "bold") + "\n")
+            if diff is None:
+                self.out.write(render_ruleset(report.restore))
+            else:
+                self.out.write("".join(self._paint_diff(line) + "\n" for line in diff))
+        self.out.flush()
+
+    @staticmethod
+    def _record(report: SyncReport, diff: list[str] | None, render: Callable[[Ruleset], str]) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        record: dict[str, Any] = {
+            "number": report.number, "full": report.full, "reason": report.reason.value,
+            "duration_ms": round(report.duration * 1000, 3),
+            "apply_ms": round(report.apply_duration * 1000, 3),
+            "changed": sorted(report.changed), "metrics": asdict(report.metrics),
+            "restore": render(report.restore),
+            "error": str(report.error) if report.error is not None else None,
+        }
+        if diff is not None:
+            record["diff"] = "".join(line + "\n" for line in diff)
+        return record
+
+    def _paint_diff(self, line: str) -> str:
+        if line.startswith(("---", "+++")):
+            return self.console.paint(line, "bold")
+        if line.startswith("@@"):
+            return self.console.paint(line, "cyan")
+        if line.startswith("+"):
+            return self.console.paint(line, "green")
+        if line.startswith("-"):
+            return self.console.paint(line, "red")
+        return line
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None,
+        sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> int:
+    """Watch until Ctrl-C (exit 0) or until --once/--max-syncs (exit 1 if errors were reported)."""
+    _check_source(args)
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    from kubeproxy_sim.errors import Severity
+
+    errors: list[Diagnostic] = []
+
+    def report(found: tuple[Diagnostic, ...]) -> None:
+        for d in found:
+            print(f"kubeproxy-sim: {d}", file=err)
+        errors.extend(d for d in found if d.severity is Severity.ERROR)
+        err.flush()
+
+    source, poll = _open_source(args, sleep)
+    try:
+        _follow(args, poll, out, err, clock, report)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        try:
+            source.close()
+        except KeyboardInterrupt:
+            pass
+    return 1 if errors else 0
+
+
+def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextIO, err: TextIO,
+            clock: Callable[[], float], report: Callable[[tuple[Diagnostic, ...]], None]) -> None:
+    import gc
+
+    from kubeproxy_sim.cli.options import build_config
+    from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop, drive
+
+    timing = LoopTiming(min_sync_period=args.min_sync_period, sync_period=args.sync_period)
+    loop = SyncLoop(lambda cluster: build_config(args, cluster), timing=timing, clock=clock)
+    printer = Printer(args, out)
+    for sync in drive(loop, poll, clock=clock, poll_interval=args.poll_interval,
+                      max_syncs=1 if args.once else args.max_syncs, on_diagnostics=report):
+        printer.show(sync)
+        if sync.error is not None:
+            print(f"kubeproxy-sim: sync {sync.number}: {sync.error}; the next sync is full", file=err)
+        if sync.full:
+            # What a full sync built lives as long as the watch: keep the collector from rescanning it.
+            gc.freeze()
