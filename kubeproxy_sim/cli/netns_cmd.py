@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from kubeproxy_sim.cli.options import add_input_flags
@@ -39,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     send.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"])
     send.add_argument("--count", type=int, default=100)
     send.add_argument("--seed", type=int, help="fix our side's randomness (the source ports)")
-    send.add_argument("--timeout", type=float, default=1.0, help="seconds to wait per connection")
+    send.add_argument("--timeout", type=float, default=1.5, help="seconds to wait per connection (default 1.5: "
+                      "longer than TCP's first SYN retransmission, so a REJECT reads as refused)")
     send.add_argument("-o", "--output", choices=["text", "json"], default="text")
     send.set_defaults(func=run_send)
 
@@ -69,19 +72,29 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
         epilog="flows file (YAML):\n  flows:\n  - {from: pod, to: 10.96.0.10:53, proto: udp, count: 200}\n"
         "  - {from: external, to: node:30080}\n\nexamples:\n"
         "  kubeproxy-sim netns verify --rules node.rules --node-ip 192.168.1.5\n"
-        "  kubeproxy-sim netns verify --rules node.rules --flows flows.yaml -o json",
+        "  kubeproxy-sim netns verify --rules node.rules --flows flows.yaml -o json\n\n"
+        "objects mode (-f/--scenario): the whole cluster is built in namespaces and every flow is run both in the "
+        "simulator and in the kernel;\nflows file: flows: [{from: pod/NS/NAME|node/NAME|external, to: IP:PORT|"
+        "node/NAME:PORT, proto: tcp|udp}]\n"
+        "  kubeproxy-sim netns verify --scenario bootcamp\n"
+        "  kubeproxy-sim netns verify -f cluster.yaml --hostname-override node1 --flows flows.yaml -o json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    verify.add_argument("--rules", required=True, metavar="DUMP", help="an iptables-save of the node")
-    verify.add_argument("--node-ip", action="append", default=[], metavar="IP",
-                        help="the node's address (repeatable; the first is the primary; default: a made-up one)")
-    verify.add_argument("--flows", metavar="FILE", help="the flows to check (default: every ClusterIP, NodePort, "
-                        "externalIP and LoadBalancer address in the dump, from a pod, the node and outside)")
+    verify.add_argument("--rules", metavar="DUMP", help="an iptables-save of the node (dump mode)")
+    add_input_flags(verify)
+    verify.add_argument("--flows", metavar="FILE", help="the flows to check (default, dump mode: every ClusterIP, "
+                        "NodePort, externalIP and LoadBalancer address in the dump, from a pod, the node and outside; "
+                        "objects mode: each service's ClusterIP from a pod on each node and from the node, NodePorts "
+                        "from outside on each node, LoadBalancer IPs and externalIPs from outside, the hairpin)")
     verify.add_argument("--from", dest="origins", action="append", choices=["pod", "node", "external"],
                         help="derived flows only from these sources (repeatable)")
-    verify.add_argument("--count", type=int, default=100, help="connections per flow (default 100)")
-    verify.add_argument("--timeout", type=float, default=0.3, help="seconds to wait per connection (default 0.3)")
+    verify.add_argument("--count", type=int, default=100, help="dump mode: connections per flow (default 100; "
+                        "objects mode sizes each flow for its statistical test)")
+    verify.add_argument("--timeout", type=float, default=None, help="seconds to wait per connection (default 0.3 "
+                        "in dump mode, 1.5 in objects mode)")
     verify.add_argument("--max-flows", type=int, metavar="N", help="check at most N flows")
-    verify.add_argument("--bridge", default="cbr0", help="the pods' bridge on the node (default cbr0)")
+    verify.add_argument("--bridge", default="cbr0", help="dump mode: the pods' bridge on the node (default cbr0)")
+    verify.add_argument("--alpha", type=float, default=0.001, help="objects mode: the false alarm rate of the "
+                        "whole run, split over its comparisons (default 0.001)")
     verify.add_argument("--name", help="the stage's name (namespaces kpsim-NAME.*; default verify-PID)")
     verify.add_argument("-o", "--output", choices=["text", "json"], default="text")
     verify.set_defaults(func=run_verify)
@@ -132,9 +145,14 @@ def run_send(args: argparse.Namespace) -> int:
     env.require()
     if args.count < 1:
         raise InputError(Diagnostic(f"{args.count} is not a count; expected 1 or more", field="--count"))
-    result = send(_state(args.name), args.src, args.dst, proto=args.proto, count=args.count, seed=args.seed,
+    state = _state(args.name)
+    result = send(state, args.src, args.dst, proto=args.proto, count=args.count, seed=args.seed,
                   timeout=args.timeout)
-    print(json.dumps(result.as_json(), indent=1) if args.output == "json" else render_text(result))
+    # the simulator's `send` output, key for key and line for line, so the two can be diffed
+    if args.output == "json":
+        sys.stdout.write(json.dumps(result.as_json(state), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(result, state))
     return 0
 
 
@@ -183,7 +201,7 @@ def run_gc(args: argparse.Namespace) -> int:
 def _check_verify_args(args: argparse.Namespace) -> None:
     import netaddr
 
-    for ip in args.node_ip:
+    for ip in args.node_ip or []:
         try:
             netaddr.IPAddress(ip.split("/")[0], 4)
         except (netaddr.AddrFormatError, ValueError):
@@ -192,13 +210,12 @@ def _check_verify_args(args: argparse.Namespace) -> None:
     for flag, value in (("--count", args.count), ("--max-flows", args.max_flows)):
         if value is not None and value < 1:
             raise InputError(Diagnostic(f"{value} is not a count; expected 1 or more", field=flag))
-    if not 0 < args.timeout <= 30:
+    if args.timeout is not None and not 0 < args.timeout <= 30:
         raise InputError(Diagnostic(f"{args.timeout} seconds: expected more than 0 and at most 30", field="--timeout"))
 
 
 def run_verify(args: argparse.Namespace) -> int:
     import os
-    import signal
 
     from kubeproxy_sim.kernel import env
     from kubeproxy_sim.kernel.plan import check_name
@@ -207,24 +224,14 @@ def run_verify(args: argparse.Namespace) -> int:
 
     name = check_name(args.name or f"verify-{os.getpid()}")
     _check_verify_args(args)
+    if not args.rules:
+        return _run_verify_objects(args, name)
     env.require()
-
-    owner = os.getpid()
-
-    def stop(signum: int, _frame: Any) -> None:
-        """SIGTERM unwinds like Ctrl-C, so the stage is removed; a forked helper (pyroute2 stops its children
-        with SIGTERM, and they inherit this handler) must only exit, never unwind into our cleanup."""
-        if os.getpid() != owner:
-            os._exit(128 + signum)
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        report = verify(args.rules, state_dir(), name=name, node_ips=args.node_ip, flows_file=args.flows,
-                        count=args.count, timeout=args.timeout, max_flows=args.max_flows, bridge=args.bridge,
+    timeout = args.timeout if args.timeout is not None else 0.3
+    with _unwinding_on_sigterm():
+        report = verify(args.rules, state_dir(), name=name, node_ips=args.node_ip or [], flows_file=args.flows,
+                        count=args.count, timeout=timeout, max_flows=args.max_flows, bridge=args.bridge,
                         origins=tuple(Origin(o) for o in dict.fromkeys(args.origins or [o.value for o in Origin])))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     for warning in report.warnings():
         print(f"kubeproxy-sim: {warning}", file=sys.stderr)
     if args.output == "json":
@@ -232,4 +239,55 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         print("\n".join(report.summary()))
         print(render_table(report.results))
+    return 0 if report.ok else 1
+
+
+@contextlib.contextmanager
+def _unwinding_on_sigterm() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so the namespaces are removed; a forked helper (pyroute2 stops its children
+    with SIGTERM, and they inherit this handler) must only exit, never unwind into our cleanup."""
+    import os
+    import signal
+
+    owner = os.getpid()
+
+    def stop(signum: int, _frame: Any) -> None:
+        if os.getpid() != owner:
+            os._exit(128 + signum)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_verify_objects(args: argparse.Namespace, name: str) -> int:
+    """Objects mode: the cluster built in namespaces, every flow run in the simulator and the kernel."""
+    from fractions import Fraction
+
+    from kubeproxy_sim.cli.options import load_inputs
+    from kubeproxy_sim.kernel import env
+    from kubeproxy_sim.kernel.differential import DEFAULT_TIMEOUT, differential, load_flows, render_table
+    from kubeproxy_sim.kernel.state import state_dir
+
+    if not args.filename and not args.scenario:
+        raise InputError(Diagnostic("nothing to verify; expected --rules DUMP, or the objects (-f PATH or "
+                                    "--scenario NAME)", field="--rules"))
+    if not 0 < args.alpha < 1:
+        raise InputError(Diagnostic(f"{args.alpha}: expected a rate between 0 and 1", field="--alpha"))
+    inputs = load_inputs(args)
+    for diagnostic in inputs.diagnostics:
+        if diagnostic.severity is not Severity.NOTE:
+            print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
+    if inputs.errors:
+        raise InputError(list(inputs.errors))
+    flows = load_flows(args.flows) if args.flows else None
+    env.require()
+    with _unwinding_on_sigterm():
+        report = differential(inputs.cluster, inputs.config, state_dir(), name=name, flows=flows,
+                              max_flows=args.max_flows, alpha=Fraction(args.alpha).limit_denominator(10**9),
+                              timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT)
+    print(json.dumps(report.as_json(), indent=1) if args.output == "json" else render_table(report))
     return 0 if report.ok else 1

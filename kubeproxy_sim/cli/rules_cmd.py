@@ -87,5 +87,6 @@ def run(args: argparse.Namespace) -> int:
     report(inputs, args)
     with progress("generating rules"):
         ruleset = node_ruleset(inputs, full=args.full)
-    emit(rules_data(ruleset) if args.output != "text" else None, args.output, text=lambda: render_rules(ruleset, full=args.full))
+    emit(rules_data(ruleset) if args.output != "text" else None, args.output,
+         text=lambda: render_rules(ruleset, full=args.full))
     return 1 if inputs.errors else 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +21,14 @@ from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.kernel import nsexec
 from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, Topology
 from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult
+from kubeproxy_sim.simulator.send import render_text as sim_render_text
 
 PROBE = "kubeproxy_sim.kernel.probe"
-DEFAULT_TIMEOUT = 1.0
+# more than TCP's first SYN retransmission (1 s): an ICMP error that arrives while the connecting socket is busy
+# is only noted (a soft error), and the REJECT is heard when the retransmitted SYN is rejected again
+DEFAULT_TIMEOUT = 1.5
+COUNTED = re.compile(r"^\[(\d+):\d+\] -A (.* -j (\S+).*)$")  # iptables-save -c: [packets:bytes] rule
 
 
 def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
@@ -125,6 +131,22 @@ def resolve_destination(state: dict[str, Any], text: str) -> Destination:
     return Destination(text, ips[0], port)
 
 
+# What the probe's raw reasons mean in the simulator's words (its ``failed[].reason``). A socket cannot tell
+# every verdict apart, so two of them need the rules' own counters (see :func:`_verdicts_seen`):
+#   refused      ECONNREFUSED: a RST or an ICMP port unreachable (a REJECT rule, or nothing listens)  -> REJECT
+#   timeout      no answer: a DROP rule on the way (DROP), or a packet or its reply lost (TIMEOUT)    -> DROP
+#                when a DROP rule counted packets during the run, else TIMEOUT
+#   unreachable  ENETUNREACH/EHOSTUNREACH: ICMP net/host unreachable from a router                -> NO_ROUTE
+#   EPERM        the node's own datagram stopped by its OUTPUT/POSTROUTING rules at send time:
+#                REJECT when a REJECT rule counted packets during the run, else DROP
+#   reset        ECONNRESET after the handshake                                                   -> REJECT
+#   no reply     connected, but the server closed without a line                                  -> TIMEOUT
+REASONS = {"refused": ("REJECT", "connection refused (a REJECT rule answered, or nothing listens on the port)"),
+           "unreachable": ("NO_ROUTE", "network unreachable (a router has no route to the destination)"),
+           "reset": ("REJECT", "connection reset"),
+           "no reply": ("TIMEOUT", "connected, but the server closed the connection without answering")}
+
+
 @dataclass(frozen=True, slots=True)
 class Tally:
     """The outcome of N attempts: per pod (and the address it was reached at), per failure reason."""
@@ -135,19 +157,48 @@ class Tally:
     count: int
     pods: dict[str, int] = field(default_factory=dict)  # "ns/name ip:port" -> replies
     seen: dict[str, list[str]] = field(default_factory=dict)  # same key -> source addresses the pod saw
-    failures: dict[str, int] = field(default_factory=dict)  # reason -> attempts
+    failures: dict[str, int] = field(default_factory=dict)  # probe reason -> attempts
+    seed: int | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    verdicts: frozenset[str] = frozenset()  # DROP / REJECT rules that counted packets during the run
 
     def share(self, key: str) -> float:
         return self.pods.get(key, 0) / self.count if self.count else 0.0
 
-    def as_json(self) -> dict[str, Any]:
-        return {"from": self.source, "to": self.destination, "proto": self.proto, "count": self.count,
-                "pods": [{"pod": k, "count": n, "share": round(self.share(k), 4), "seen": self.seen[k]}
-                         for k, n in sorted(self.pods.items())],
-                "failures": dict(sorted(self.failures.items()))}
+    def result(self, state: dict[str, Any]) -> SendResult:
+        """The simulator's ``send`` result shape (``expected`` is null: the kernel alone predicts nothing)."""
+        delivered = []
+        for key, n in sorted(self.pods.items()):
+            label, _, where = key.partition(" ")
+            ip = where.rsplit(":", 1)[0]
+            pod = state["pods"].get(ip)
+            name = pod["key"] if pod is not None else label
+            node = pod["node"] if pod is not None else None
+            if pod is None:  # the node's own address: its workload answered
+                node = next((n for n, v in state["nodes"].items() if ip in v["addresses"]), None)
+            delivered.append(Delivered(name, ip, node, n, round(n / self.count, 6), None, tuple(self.seen[key])))
+        failed = [Failed(name, n, detail, None) for name, detail, n in
+                  ((*self._named(reason), n) for reason, n in sorted(self.failures.items()))]
+        failed.sort(key=lambda f: (f.reason, f.detail))
+        return SendResult(self.source, self.destination, self.proto, self.count, self.seed, tuple(delivered),
+                          tuple(failed))
+
+    def _named(self, reason: str) -> tuple[str, str]:
+        if reason == "timeout":
+            name = "DROP" if "DROP" in self.verdicts else "TIMEOUT"
+            return name, f"no answer within {self.timeout:g} s" + (
+                " (a DROP rule counted packets)" if name == "DROP" else " (no DROP rule counted packets: lost)")
+        if reason == "EPERM":
+            name = "REJECT" if "REJECT" in self.verdicts else "DROP"
+            return name, f"the send failed with EPERM: the node's own rules stopped the packet ({name})"
+        return REASONS.get(reason, (reason.upper(), f"the socket failed: {reason}"))
+
+    def as_json(self, state: dict[str, Any]) -> dict[str, object]:
+        return self.result(state).as_json()
 
 
-def tally(source: Source, dest: Destination, proto: str, results: list[dict[str, str]]) -> Tally:
+def tally(source: Source, dest: Destination, proto: str, results: list[dict[str, str]], *, seed: int | None = None,
+          timeout: float = DEFAULT_TIMEOUT, verdicts: frozenset[str] = frozenset()) -> Tally:
     pods: Counter[str] = Counter()
     failures: Counter[str] = Counter()
     seen: dict[str, set[str]] = {}
@@ -159,33 +210,67 @@ def tally(source: Source, dest: Destination, proto: str, results: list[dict[str,
         pods[key] += 1
         seen.setdefault(key, set()).add(result["src"].rsplit(":", 1)[0])
     return Tally(source.label, dest.label, proto, len(results), dict(pods),
-                 {k: sorted(v) for k, v in seen.items()}, dict(failures))
+                 {k: sorted(v) for k, v in seen.items()}, dict(failures), seed, timeout, verdicts)
 
 
-def send(state: dict[str, Any], src: str, dst: str, *, proto: str = "tcp", count: int = 100,
-         seed: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> Tally:
-    """Resolve, run the probe in the source namespace, tally what came back."""
+def check_proto(proto: str) -> str:
     proto = proto.lower()
     if proto == "sctp":
         raise InputError(Diagnostic("SCTP is not supported by the kernel backend: this kernel has no SCTP sockets",
                                     field="--proto"))
     if proto not in ("tcp", "udp"):
         raise InputError(Diagnostic(f"{proto!r} is not a protocol; expected tcp or udp", field="--proto"))
-    source = resolve_source(state, src)
-    dest = resolve_destination(state, dst)
+    return proto
+
+
+def probe(source: Source, dest: Destination, proto: str, count: int, timeout: float,
+          seed: int | None = None) -> list[dict[str, str]]:
+    """Run the probe in the source namespace: one result per attempt (the server's answer or an error)."""
     args = [dest.ip, str(dest.port), proto, str(count), str(timeout), source.bind or ""]
     if seed is not None:
         args.append(",".join(str(p) for p in random.Random(seed).sample(range(20000, 60000), count)))
     done = nsexec.run(source.netns, nsexec.python_module(PROBE, *args), timeout=60 + count * timeout)
     if done.returncode != 0:
         raise InputError(Diagnostic(f"the probe failed in {source.netns}: {done.stderr.strip()[-300:]}"))
-    return tally(source, dest, proto, json.loads(done.stdout))
+    return json.loads(done.stdout)
 
 
-def render_text(result: Tally) -> str:
-    lines = [f"{result.count} {result.proto} connections from {result.source} to {result.destination}:"]
-    for key, n in sorted(result.pods.items()):
-        lines.append(f"  {key:<50} {n:>6}  {result.share(key):6.1%}  seen from {', '.join(result.seen[key])}")
-    for reason, n in sorted(result.failures.items()):
-        lines.append(f"  {'failed: ' + reason:<50} {n:>6}  {n / result.count:6.1%}")
-    return "\n".join(lines)
+def _counters(state: dict[str, Any]) -> Counter[tuple[str, str, str]]:
+    """Packets counted so far by every DROP and REJECT rule of every node, keyed (node, rule, verdict)."""
+    found: Counter[tuple[str, str, str]] = Counter()
+    for name, node in state["nodes"].items():
+        text = nsexec.run(node["netns"], ["iptables-save", "-c"]).stdout
+        for line in text.splitlines():
+            match = COUNTED.match(line)
+            if match and match.group(3) in ("DROP", "REJECT"):
+                found[(name, match.group(2), match.group(3))] += int(match.group(1))
+    return found
+
+
+def _verdicts_seen(before: Counter[tuple[str, str, str]], after: Counter[tuple[str, str, str]]) -> frozenset[str]:
+    """DROP and REJECT, for whichever of them some rule counted packets between the two snapshots."""
+    return frozenset(key[2] for key, n in after.items() if n > before.get(key, 0))
+
+
+def send(state: dict[str, Any], src: str, dst: str, *, proto: str = "tcp", count: int = 100,
+         seed: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> Tally:
+    """Resolve, run the probe in the source namespace, tally what came back.
+
+    When some attempts fail silently (or with EPERM), the rules' packet counters
+    before and after tell whether a DROP (or REJECT) rule was hit, so the
+    failure gets the name the simulator gives it.
+    """
+    proto = check_proto(proto)
+    source = resolve_source(state, src)
+    dest = resolve_destination(state, dst)
+    before = _counters(state)
+    results = probe(source, dest, proto, count, timeout, seed)
+    verdicts: frozenset[str] = frozenset()
+    if any(r.get("error") in ("timeout", "EPERM") for r in results):
+        verdicts = _verdicts_seen(before, _counters(state))
+    return tally(source, dest, proto, results, seed=seed, timeout=timeout, verdicts=verdicts)
+
+
+def render_text(result: Tally, state: dict[str, Any]) -> str:
+    """The simulator's table, so the two can be diffed."""
+    return sim_render_text(result.result(state))

@@ -196,16 +196,24 @@ class _Parser:
 
     def run(self, text: str) -> list[_TableState]:
         bulk = not self.validate
+        make = Rule.make
+        parse = syntax.parse_spec
+        canonical = is_canonical_text
         for lineno, raw in enumerate(text.split("\n"), 1):
             line = raw.strip(" \t\r")  # (str.strip() would also eat Unicode blanks)
-            if line.startswith("-A "):
-                # The bulk path, inlined: nearly every line of a big dump is a canonical -A.
+            if line[:3] == "-A ":
+                # The common case, inlined: nearly every line of a big dump is a canonical -A.
                 table = self.table
-                if bulk and table is not None:
+                if table is not None:
                     parts = line.split(" ", 2)
                     chain = table.chains.get(parts[1])
-                    if chain is not None and len(parts) == 3 and is_canonical_text(parts[2]):
-                        chain.rules.append(Rule(parts[1], parts[2], lineno, None))
+                    if chain is not None and len(parts) == 3 and canonical(parts[2]):
+                        spec = parts[2]
+                        if bulk:
+                            chain.rules.append(make(parts[1], spec, lineno))
+                        else:
+                            chain.rules.append(make(parts[1], spec, lineno, None, parse(spec, line=lineno,
+                                                                                         file=self.file)))
                         continue
                 self.lineno = lineno
                 self.append_fast(line, None)
@@ -340,12 +348,12 @@ class _Parser:
             return
         spec = parts[2] if len(parts) > 2 else ""
         if not self.validate and is_canonical_text(spec):
-            chain.rules.append(Rule(name, spec, self.lineno, counters))
+            chain.rules.append(Rule.make(name, spec, self.lineno, counters))
             return
         if is_canonical_text(spec):  # (never true when the rule holds -c counters)
-            rule = Rule(name, spec, self.lineno, counters)  # text already canonical: no need to render
-            object.__setattr__(rule, "_parsed", syntax.parse_spec(spec, line=self.lineno, file=self.file))
-            chain.rules.append(rule)
+            # The text is already canonical: no need to render it again.
+            parsed = syntax.parse_spec(spec, line=self.lineno, file=self.file)
+            chain.rules.append(Rule.make(name, spec, self.lineno, counters, parsed))
         else:
             chain.rules.append(self.rule(name, syntax.tokenize(spec, line=self.lineno, file=self.file),
                                          counters))

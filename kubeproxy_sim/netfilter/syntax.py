@@ -209,6 +209,9 @@ def render_spec(spec: RuleSpec) -> str:
 
 def parse_spec(spec: str, *, line: int | None = None, file: str | None = None) -> RuleSpec:
     """Typed view of a rule's specification text."""
+    fast = _from_skeleton(spec)
+    if fast is not None:
+        return fast
     split = _split_words(spec)
     if split is None:
         return interpret(tokenize(spec, line=line, file=file), line=line, file=file)
@@ -256,6 +259,150 @@ def _split_words(spec: str) -> tuple[list[str], list[int]] | None:
 
 
 _VALUE, _FLAG, _BANG = 0, 1, 2
+
+
+# --------------------------------------------------------------------------- the skeleton fast path
+#
+# How a rule is interpreted (which module owns each option, how many values each
+# takes, whether it is valid at all) depends on its flags, its bangs and the values
+# of -m and -p only; every other value (the target's name too) is just carried
+# into place. A
+# dump of 10,000 services has a few dozen such *skeletons* and hundreds of
+# thousands of rules, so each skeleton is interpreted once and the result kept as
+# a small program that drops a rule's values into place.
+#
+# The skeleton is the canonical text with every free value replaced by NUL, done
+# by one C-level regex substitution. A value token is a quoted string or a bare
+# word the tokenizer reads as a value (not "!", not -flag), standing between
+# blanks, and not right after "-m " or "-p " (those are kept: they steer the
+# interpretation). Text the substitution cannot represent exactly (tabs,
+# backslashes, quotes touching other text, NUL, the long spellings --match,
+# --protocol, --jump and --goto whose values would be hidden) takes the general path.
+
+_VALUE_TOKEN = re.compile(r'(?<![^ ])(?<!-[mp] )("[^"\\]*"|(?:[^-! "]|-[0-9]|!(?=[^ ]))[^ "]*|-)(?![^ ])')
+"""A value token, captured, so that ``split`` yields the skeleton's pieces and the values in one pass."""
+_HOLE = "\x00"
+_STEERING_LONG_FLAGS = frozenset({"--match", "--protocol", "--jump", "--goto"})
+_SKELETON_LIMIT = 4096
+
+ArgSource = tuple[object, ...]  # per argument: an int (the value's index) or the literal text
+
+
+@dataclass(frozen=True, slots=True)
+class _Program:
+    """How to build the RuleSpec of any rule with one skeleton from its values.
+
+    ``options``: per option either a finished Option (no value of its own, shared by
+    every rule of the skeleton) or (flag, argument sources, negated, module source);
+    same for the target's options. A source is a value's index or literal text.
+    ``target_name``: the name's source, None when the rule has no target.
+    """
+
+    options: tuple[object, ...]
+    target_name: object
+    goto: bool
+    target_options: tuple[object, ...]
+
+
+_programs: dict[str, _Program | None] = {}
+"""Memo of :func:`_program` (a pure function of the skeleton): None marks a skeleton the
+fast path declines. Bounded; a dump has a few dozen skeletons."""
+
+
+def _fast_text(spec: str) -> bool:
+    """Text whose words the skeleton substitution splits exactly as the tokenizer does."""
+    return bool(spec) and "\\" not in spec and "\t" not in spec and "\r" not in spec and "\n" not in spec \
+        and "  " not in spec and _HOLE not in spec and spec[0] != " " and spec[-1] != " "
+
+
+def _from_skeleton(spec: str) -> RuleSpec | None:
+    """The typed view through the skeleton's program; None when the general path must decide."""
+    if not _fast_text(spec):
+        return None
+    pieces = _VALUE_TOKEN.split(spec)
+    skeleton = _HOLE.join(pieces[0::2])
+    program = _programs.get(skeleton, _programs)
+    if program is _programs:
+        program = _program(skeleton)
+        if len(_programs) >= _SKELETON_LIMIT:
+            _programs.clear()
+        _programs[skeleton] = program
+    if program is None:
+        return None
+    return _run_program(program, pieces[1::2])  # type: ignore[arg-type]
+
+
+def _program(skeleton: str) -> _Program | None:
+    """Interpret a skeleton once, with its holes as placeholders, and record where each value goes."""
+    if '"' in skeleton:
+        return None
+    words = skeleton.split(" ")
+    if _STEERING_LONG_FLAGS.intersection(words):
+        return None
+    texts: list[str] = []
+    holes = 0
+    for word in words:
+        if word == _HOLE:
+            texts.append(f"{_HOLE}{holes}")
+            holes += 1
+        else:
+            texts.append(word)
+    try:
+        spec = _Interpreter(texts, _classify(texts), None, None).run()
+    except RulesSyntaxError:
+        return None  # the general path raises the error with the real tokens
+    target = spec.target
+    if target is None:
+        return _Program(tuple(map(_option_source, spec.options)), None, False, ())
+    return _Program(tuple(map(_option_source, spec.options)), _source(target.name), target.goto,
+                    tuple(map(_option_source, target.options)))
+
+
+def _source(text: str) -> object:
+    """A placeholder -> the index of the value it stands for; anything else is literal text."""
+    return int(text[1:]) if text.startswith(_HOLE) else text
+
+
+def _option_source(option: Option) -> object:
+    """An option with placeholders (in its arguments, or as a target's name in ``module``) -> its
+    recipe; one without -> itself, shared by every rule of the skeleton."""
+    if not option.module.startswith(_HOLE) and not any(arg.startswith(_HOLE) for arg in option.args):
+        return option
+    return (option.flag, tuple(map(_source, option.args)), option.negated, _source(option.module))
+
+
+def _fill(recipes: tuple[object, ...], values: list[str]) -> tuple[Option, ...]:
+    """Options from recipes; a value keeps its text, a quoted one loses its quotes."""
+    out = []
+    make = Option.make
+    for recipe in recipes:
+        if type(recipe) is Option:
+            out.append(recipe)
+            continue
+        flag, sources, negated, module = recipe  # type: ignore[misc]
+        if type(module) is int:  # a target's option: its module is the target's name
+            module = values[module]
+            module = module[1:-1] if module[0] == '"' else module
+        args = []
+        for source in sources:
+            if type(source) is int:
+                value = values[source]
+                args.append(value[1:-1] if value[0] == '"' else value)
+            else:
+                args.append(source)
+        out.append(make(flag, tuple(args), negated, module))
+    return tuple(out)
+
+
+def _run_program(program: _Program, values: list[str]) -> RuleSpec:
+    name = program.target_name
+    target = None
+    if name is not None:
+        if type(name) is int:
+            name = values[name]
+            name = name[1:-1] if name[0] == '"' else name
+        target = Target(name, _fill(program.target_options, values), program.goto)  # type: ignore[arg-type]
+    return RuleSpec.make(_fill(program.options, values), target)
 
 
 def _kind(token: Token) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -115,7 +116,8 @@ def test_bash_skips_option_values_when_finding_the_command(bash_script: str) -> 
     """A value that happens to be a command name is not taken for the command."""
     assert "--dport" in complete_bash(bash_script, ["trace", "--hostname-override", "rules", "--dp"])
     assert complete_bash(bash_script, ["rules", "--masquerade-all", "--fu"]) == ["--full"]  # optional value
-    assert complete_bash(bash_script, ["trace", "--proto=", ""]) == ["tcp", "udp", "sctp"]
+    # bash splits "--proto=" at the "=" (COMP_WORDBREAKS)
+    assert complete_bash(bash_script, ["trace", "--proto", "=", ""]) == ["tcp", "udp", "sctp"]
 
 
 def test_bash_completes_files_for_path_flags(bash_script: str, tmp_path: Path) -> None:
@@ -145,36 +147,68 @@ def test_zsh_script_is_valid_and_loads(zsh_script: str, tmp_path: Path) -> None:
     assert "_kubeproxy_sim: function" in out and out.strip().endswith("_kubeproxy_sim")
 
 
-ZSH_HARNESS = r"""
-zmodload zsh/zpty
+# A zsh in a pseudo-terminal: each line is typed, TAB pressed, and every candidate compadd accepts after
+# matching is printed with a "@@" prefix, and "==done" when the completion has finished; then the line is erased.
+ZSH_HARNESS = r"""zmodload zsh/zpty
 zpty kps zsh -f -i
 zpty -w kps 'PS1= PROMPT= RPROMPT=; unsetopt zle_bracketed_paste 2>/dev/null'
 zpty -w kps 'autoload -U compinit && compinit -u -D'
-zpty -w kps 'source %(script)s'
-zpty -w kps 'zstyle ":completion:*" list-grouped false; zstyle ":completion:*" menu no'
-zpty -w kps 'compadd() { local -a h; if [[ " $* " != *" -O "* && " $* " != *" -A "* && " $* " != *" -D "* ]]; then builtin compadd -O h "$@"; (( $#h )) && print -rl -- "@@"${^h}; fi; builtin compadd "$@"; }'
-zpty -w kps 'bindkey "^I" complete-word'
-zpty -w kps -n %(line)s$'\t'
-sleep 1
-zpty -r -t kps out '*@@*' >/dev/null
-print -rn -- "$out"
-zpty -rt kps rest
-print -rn -- "$rest"
+zpty -w kps "source ${(q)1}"
+zpty -w kps 'zstyle ":completion:*" list-grouped false'
+zpty -w kps "source ${(q)2}"
+zpty -w kps "print -r -- \$'\\x3d\\x3d'ready"
+zpty -r kps out '*==ready*'
+shift 2
+integer n=0
+for line in "$@"; do
+  (( n++ ))
+  zpty -w -n kps "$line"$'\t'
+  zpty -r kps out '*==done*'
+  print -r -- "==line$n"
+  print -r -- "$out"
+  zpty -w -n kps $'\x15'
+done
 zpty -d kps
 """
 
 
-def complete_zsh(script: Path, line: str, cwd: Path) -> set[str]:
-    quoted = "'" + line.replace("'", "'\\''") + "'"
-    program = ZSH_HARNESS % {"script": script, "line": quoted}
-    out = subprocess.run(["zsh", "-f", "-c", program], capture_output=True, text=True, cwd=cwd, timeout=30).stdout
-    return {part.split("\r")[0].strip() for part in out.split("@@")[1:]}
+# Every candidate compadd keeps after matching, printed (calls that only filter, -O/-A/-D, are left alone).
+CAPTURE = r"""compadd() {
+    local -a hits
+    if [[ " $* " != *" -O "* && " $* " != *" -A "* && " $* " != *" -D "* ]]; then
+        builtin compadd -O hits "$@"
+        (( $#hits )) && print -rl -- $'\x40\x40'${^hits}
+    fi
+    builtin compadd "$@"
+}
+# TAB completes, then says it is done (comppostfuncs is emptied after every completion, so set it each time)
+_kps_done() { print -r -- $'\x3d\x3ddone' }
+_kps_complete() { comppostfuncs=(_kps_done); zle complete-word }
+zle -N _kps_complete
+bindkey "^I" _kps_complete
+"""
+
+
+def complete_zsh(script: Path, lines: list[str], cwd: Path) -> list[set[str]]:
+    hook = cwd / "capture.zsh"
+    hook.write_text(CAPTURE)
+    out = subprocess.run(["zsh", "-f", "-c", ZSH_HARNESS, "harness", str(script), str(hook), *lines],
+                         capture_output=True,
+                         text=True, cwd=cwd, timeout=60).stdout.replace("\r", "")
+    found: list[set[str]] = []
+    for chunk in out.split("==line")[1:]:
+        found.append({m for m in re.findall(r"@@([^@\x00-\x1f]*)", chunk)})
+    return found
 
 
 @needs_zsh
 def test_zsh_completes_commands_and_choices(zsh_script: str, tmp_path: Path) -> None:
     path = tmp_path / "_kubeproxy-sim"
     path.write_text(zsh_script)
-    assert "trace" in complete_zsh(path, "kubeproxy-sim tr", tmp_path)
-    assert {"tcp", "udp", "sctp"} <= complete_zsh(path, "kubeproxy-sim trace --proto ", tmp_path)
-    assert "bootcamp" in complete_zsh(path, "kubeproxy-sim rules --scenario boot", tmp_path)
+    (tmp_path / "node.rules").write_text("")
+    lines = ["kubeproxy-sim tr", "kubeproxy-sim trace --proto ", "kubeproxy-sim rules --scenario boot",
+             "kubeproxy-sim rules --masquerade-all --fu", "kubeproxy-sim rules --node-ip 1.2.3.4 --cl",
+             "kubeproxy-sim completion ", "kubeproxy-sim trace --rules no", "kubeproxy-sim rules -o "]
+    assert complete_zsh(path, lines, tmp_path) == [
+        {"trace"}, {"tcp", "udp", "sctp"}, {"bootcamp"}, {"--full"}, {"--cluster-cidr"}, {"bash", "zsh"},
+        {"node.rules"}, {"text", "json", "yaml"}]

@@ -120,7 +120,7 @@ def test_trace_graph_highlights_every_outcome_with_its_probability(tmp_path: Pat
     assert dot.startswith('digraph "trace tcp 192.168.49.1 -> 192.168.49.2:31526, service '
                           'default/kubernetes-bootcamp" {')
     traced = [line for line in dot.splitlines() if "->" in line and 'penwidth="3"' in line]
-    assert f'"nat:KUBE-SERVICES" -> "nat:KUBE-NODEPORTS"' in "\n".join(traced)
+    assert '"nat:KUBE-SERVICES" -> "nat:KUBE-NODEPORTS"' in "\n".join(traced)
     assert sum(f'"nat:{SVC}" -> "nat:KUBE-SEP-' in line for line in traced) == 4  # the four branches
     assert dot.count("traced: 25% masqueraded") == 4
     assert "KUBE-FORWARD" not in dot  # scoped to the service

@@ -30,7 +30,19 @@ def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, ca
         assert run(["netns", "send", name, "--from", "pod/client/10-244-0-9", "--to",
                     "kubernetes-bootcamp.default:8080", "--count", "40", "-o", "json"]) == 0
         result = json.loads(capfd.readouterr().out)
-        assert sum(p["count"] for p in result["pods"]) == 40 and result["failures"] == {}
+        assert set(result) == {"from", "to", "proto", "connections", "seed", "delivered", "failed"}
+        assert sum(d["count"] for d in result["delivered"]) == 40 and result["failed"] == []
+        assert {d["node"] for d in result["delivered"]} == {"node1", "node2"}
+        assert all(set(d) == {"pod", "ip", "node", "count", "share", "expected", "sources_seen"}
+                   for d in result["delivered"])
+        assert all(d["sources_seen"] == ["10.244.0.9"] for d in result["delivered"])
+        assert run(["netns", "send", name, "--from", "external", "--to", "10.244.9.9:80", "--count", "3",
+                    "--timeout", "0.3", "-o", "json"]) == 0
+        failed = json.loads(capfd.readouterr().out)["failed"]
+        assert [(f["reason"], f["count"]) for f in failed] == [("TIMEOUT", 3)] or failed[0]["reason"] == "NO_ROUTE"
+        assert run(["netns", "send", name, "--from", "node/node1", "--to", "kubernetes-bootcamp.default:8080",
+                    "--count", "4"]) == 0
+        assert "4 tcp connections from node/node1 to kubernetes-bootcamp.default:8080:" in capfd.readouterr().out
         assert run(["netns", "exec", name, "node/node1", "--", "iptables-save", "-t", "nat"]) == 0
         assert "KUBE-SERVICES" in capfd.readouterr().out
         with pytest.raises(InputError, match="SCTP"):

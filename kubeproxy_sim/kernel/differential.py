@@ -1,0 +1,695 @@
+"""The simulator proven against the kernel: the same cluster, the same flows, outcomes compared with statistics.
+
+For each flow (a source, a destination, a protocol) both sides are asked:
+
+* the simulator, exactly: the all-branches tracer on the node where the flow
+  enters gives every way the first packet can end with its probability (a
+  :class:`~fractions.Fraction`); each endpoint reached is mapped to what the
+  client's socket sees (a reply, with the source address the endpoint saw, or
+  a silent loss on the way back) by connecting through the simulator;
+* the kernel, by counting: N real connections in the namespaces built from the
+  same objects.
+
+Both are reduced to what a socket can tell apart (:data:`FAIL_CLASSES`); then
+per flow: the kernel may show nothing the simulator gives probability 0 (the
+same reachable pods, verdicts and source addresses), and each outcome's count
+must fall inside its exact binomial acceptance range. Flows to a Service with
+ClientIP affinity are sticky instead: one client, one outcome, on both sides.
+
+The false alarm rate is split (Bonferroni) over every random outcome of every
+flow of a run, so a whole run wrongly reports a difference with probability at
+most ``alpha``. N is sized per flow so that an outcome of the smallest
+predicted share is missed with at most that probability too (up to a cap).
+
+The kernel backend differs from the simulator's network in two places, and the
+simulator is pinned to match: the kernel has no cloud load balancer (outside
+traffic to LoadBalancer IPs and externalIPs enters the first node, by the
+client's default route), so the simulator's balancer and router use the first
+node only; ipMode Proxy LoadBalancer IPs have no kernel counterpart and are not
+derived.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import netaddr
+
+from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.kernel.verify import binomial_range
+from kubeproxy_sim.objects.model import (
+    AddressType,
+    Cluster,
+    Pod,
+    Protocol,
+    Service,
+    ServiceType,
+    SessionAffinity,
+)
+from kubeproxy_sim.proxier.config import ProxyConfig
+
+KERNEL_PROTOCOLS = ("tcp", "udp")  # this kernel has no SCTP sockets
+CLIENT_NAMESPACE = "kpsim-client"
+N_MIN, N_RANDOM, N_MAX, N_STICKY = 24, 100, 400, 16  # deterministic, random (at least), cap, affinity
+MC_MIN, MC_MAX = 64, 3000  # simulator connections per flow to map each endpoint to what the socket sees
+DEFAULT_ALPHA = Fraction(1, 1000)
+DEFAULT_TIMEOUT = 1.5  # see kernel.send.DEFAULT_TIMEOUT: a REJECT may be heard only at the SYN's retransmission
+PARALLEL_FLOWS = 4
+
+# what a client socket can tell apart, whatever the verdict's name
+REFUSED, SILENCE, UNREACHABLE, EPERM, NO_ROUTE = "refused", "silence", "unreachable", "EPERM", "no-route"
+FAIL_CLASSES = {
+    "refused": REFUSED, "reset": REFUSED,  # a RST or an ICMP port unreachable
+    "timeout": SILENCE, "no reply": SILENCE,  # dropped, lost, or the reply went elsewhere
+    "unreachable": UNREACHABLE,  # ICMP net/host unreachable from a router
+    "EPERM": EPERM,  # the node's own datagram stopped by its OUTPUT rules
+}
+HOOKS = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
+
+Key = tuple[str, ...]  # ("reply", ip, seen source) | ("fail", class)
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """Connections from ``src`` to ``dst``, in the simulator's ``send`` addressing."""
+
+    src: str  # pod/NS/NAME, node/NAME, external, external:IP
+    dst: str  # IP:PORT or node/NAME:PORT
+    proto: str = "tcp"
+    kind: str = "given"  # ClusterIP, NodePort, LoadBalancer, externalIP, hairpin, given
+    service: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.src} -> {self.dst}/{self.proto}"
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    flow: str
+    reason: str
+
+
+# --------------------------------------------------------------------------- the cluster both sides get
+
+
+def _free_address(cidr: str, taken: set[str]) -> str | None:
+    """A host address of ``cidr`` nobody uses, from the top of the range (where objects rarely put pods)."""
+    net = netaddr.IPNetwork(cidr)
+    if net.version != 4 or net.size < 4:
+        return None
+    for offset in range(2, min(net.size - 1, 200)):
+        candidate = str(net[net.size - offset])
+        if candidate not in taken:
+            return candidate
+    return None
+
+
+def _taken(cluster: Cluster) -> set[str]:
+    taken = {a for p in cluster.pods for a in p.pod_ips}
+    taken |= {a for s in cluster.endpoint_slices for e in s.endpoints for a in e.addresses}
+    taken |= {a.address for n in cluster.nodes for a in n.addresses}
+    return taken
+
+
+def with_clients(cluster: Cluster, config: ProxyConfig, nodes: Sequence[str]) -> tuple[Cluster, dict[str, str]]:
+    """One client Pod per node (an unused address of its pod CIDR, else of the cluster CIDR): node -> pod key.
+
+    A Pod object is invisible to kube-proxy's rules, and both sides place it the
+    same way, so traffic "from a pod on each node" has a real source on each.
+    """
+    taken = _taken(cluster)
+    pods: list[Pod] = []
+    clients: dict[str, str] = {}
+    for index, name in enumerate(nodes):
+        node = cluster.node(name)
+        cidrs = list(node.pod_cidrs if node else ())
+        if name == config.node_name:
+            cidrs = [*config.node_pod_cidrs, *cidrs, *config.cluster_cidrs]
+        address = next((a for a in (_free_address(c, taken) for c in cidrs if ":" not in c) if a), None)
+        if address is None:
+            continue
+        taken.add(address)
+        pod = Pod(CLIENT_NAMESPACE, f"client-{index}", name, (address,))
+        pods.append(pod)
+        clients[name] = pod.key
+    return dataclasses.replace(cluster, pods=(*cluster.pods, *pods)), clients
+
+
+# --------------------------------------------------------------------------- flows
+
+
+def _v4(addresses: Iterable[str]) -> list[str]:
+    return [a for a in addresses if ":" not in a]
+
+
+def _endpoint_pod(cluster: Cluster, sim: Any, service: Service) -> str | None:
+    """A pod (not host-network) that is an endpoint of the service: the source of its hairpin flow."""
+    addresses = {a for s in cluster.endpoint_slices if s.service_name == service.name
+                 and s.namespace == service.namespace and s.address_type is AddressType.IPV4
+                 for e in s.endpoints for a in e.addresses}
+    pods = sorted((p for p in sim.topology.pods if p.ip in addresses and not p.host_network), key=lambda p: p.ip)
+    return pods[0].key if pods else None
+
+
+def derive_flows(cluster: Cluster, sim: Any, clients: dict[str, str]) -> tuple[list[Flow], list[Skipped]]:
+    """Each service port's ClusterIP from a pod on each node and from the first node, its NodePort on each node
+    from outside, its LoadBalancer IPs and externalIPs from outside, and the hairpin from an endpoint pod."""
+    flows: list[Flow] = []
+    skipped: list[Skipped] = []
+    first = sim.topology.nodes[0].name
+    for svc in sorted(cluster.services, key=lambda s: s.key):
+        if svc.type is ServiceType.EXTERNAL_NAME or not _v4(svc.cluster_ips):
+            continue
+        cip = _v4(svc.cluster_ips)[0]
+        hairpin = _endpoint_pod(cluster, sim, svc)
+        for port in svc.ports:
+            proto = port.protocol.value.lower()
+            if port.protocol is Protocol.SCTP:
+                skipped.append(Skipped(f"{svc.key} {cip}:{port.port}/sctp", "SCTP: this kernel has no SCTP sockets"))
+                continue
+            made = [Flow(f"pod/{key}", f"{cip}:{port.port}", proto, "ClusterIP", svc.key) for key in clients.values()]
+            made.append(Flow(f"node/{first}", f"{cip}:{port.port}", proto, "ClusterIP", svc.key))
+            if hairpin:
+                made.append(Flow(f"pod/{hairpin}", f"{cip}:{port.port}", proto, "hairpin", svc.key))
+            if port.node_port:
+                made += [Flow("external", f"node/{n.name}:{port.node_port}", proto, "NodePort", svc.key)
+                         for n in sim.topology.nodes]
+            for ingress in svc.load_balancer_ingress if svc.type is ServiceType.LOAD_BALANCER else ():
+                if not ingress.ip or ":" in ingress.ip:
+                    continue
+                if ingress.ip_mode == "Proxy":
+                    skipped.append(Skipped(f"{svc.key} {ingress.ip}:{port.port}/{proto}", "ipMode Proxy: the kernel "
+                                           "backend has no load balancer to end the connection"))
+                    continue
+                made.append(Flow("external", f"{ingress.ip}:{port.port}", proto, "LoadBalancer", svc.key))
+            made += [Flow("external", f"{ip}:{port.port}", proto, "externalIP", svc.key)
+                     for ip in _v4(svc.external_ips)]
+            flows += made
+    return flows, skipped
+
+
+def round_robin(flows: Sequence[Flow], limit: int | None) -> list[Flow]:
+    """At most ``limit`` flows, taking each kind in turn so that a short list still has every kind."""
+    if limit is None or len(flows) <= limit:
+        return list(flows)
+    by_kind: dict[str, list[Flow]] = {}
+    for flow in flows:
+        by_kind.setdefault(flow.kind, []).append(flow)
+    out: list[Flow] = []
+    while len(out) < limit:
+        for queue in by_kind.values():
+            if queue and len(out) < limit:
+                out.append(queue.pop(0))
+    return out
+
+
+def load_flows(path: str) -> list[Flow]:
+    """``flows: [{from: SRC, to: DST, proto: tcp|udp}]`` with ``send``'s addressing."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(Diagnostic(f"cannot read the flows: {exc.strerror or exc}", file=path)) from None
+    except yaml.YAMLError as exc:
+        raise InputError(Diagnostic(f"not YAML: {exc}", file=path)) from None
+    entries = data.get("flows") if isinstance(data, dict) else data
+    if not isinstance(entries, list) or not entries:
+        raise InputError(Diagnostic("expected a non-empty list under `flows:`", file=path, field="flows"))
+    flows = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not entry.get("from") or not entry.get("to"):
+            raise InputError(Diagnostic("expected a mapping with from and to (and proto)", file=path,
+                                        field=f"flows[{index}]"))
+        proto = str(entry.get("proto", "tcp")).lower()
+        if proto not in KERNEL_PROTOCOLS:
+            raise InputError(Diagnostic(f"{proto!r}: expected tcp or udp (this kernel has no SCTP sockets)",
+                                        file=path, field=f"flows[{index}].proto"))
+        flows.append(Flow(str(entry["from"]), str(entry["to"]), proto))
+    return flows
+
+
+# --------------------------------------------------------------------------- the simulator's side
+
+
+def _hook(path: Sequence[Any]) -> str | None:
+    """The built-in chain the deciding rule was reached from."""
+    return next((step.chain for step in reversed(path) if step.chain in HOOKS), None)
+
+
+def fail_class(verdict: str, proto: str, *, sent_locally: bool, hook: str | None, routable: bool) -> str:
+    """What a socket sees of a verdict (DROP, REJECT, NO_ROUTE, TIMEOUT) the simulator names.
+
+    A node's own datagram stopped in OUTPUT or POSTROUTING fails the send (EPERM); a TCP SYN stopped there is
+    retried (DROP: silence) or answered by the local ICMP error (REJECT: refused). A router's "no route" reaches
+    the client only when the router can route back to the packet's source, and its answers are rate limited
+    by the kernel, so it may read as silence as well.
+    """
+    if verdict in ("DROP", "REJECT") and sent_locally and hook in ("OUTPUT", "POSTROUTING") and proto == "udp":
+        return EPERM
+    if verdict == "REJECT":
+        return REFUSED
+    if verdict == "NO_ROUTE":
+        return NO_ROUTE if routable and proto == "tcp" else SILENCE
+    return SILENCE
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """The simulator's exact share per socket outcome; ``exact`` False when an endpoint's outcome was not
+    pinned down (then only the set of outcomes is compared)."""
+
+    shares: dict[Key, Fraction]
+    sticky: bool = False
+    exact: bool = True
+    note: str = ""
+
+
+class SimulatorSide:
+    """Two simulators of the cluster with the first node as the only way in from outside: ``plain`` without
+    session affinity (every endpoint a new client could reach, and how it answers), ``real`` as given."""
+
+    def __init__(self, cluster: Cluster, config: ProxyConfig, seed: int = 1) -> None:
+        from kubeproxy_sim.simulator.network import Simulator
+
+        plain = dataclasses.replace(cluster, services=tuple(
+            dataclasses.replace(s, session_affinity=SessionAffinity.NONE) for s in cluster.services))
+        self.cluster = cluster
+        self.plain = Simulator(plain, config, rng=random.Random(seed))
+        self.real = Simulator(cluster, config, rng=random.Random(seed + 1))
+        self.rng = random.Random(seed + 2)
+        for sim in (self.plain, self.real):
+            first = sim.topology.nodes[0].name
+            sim.balancer.nodes = (first,)
+            sim.balancer.health = {}
+
+    @property
+    def first(self) -> str:
+        return self.plain.topology.nodes[0].name
+
+    def _resolve(self, sim: Any, flow: Flow) -> tuple[Any, Any]:
+        from kubeproxy_sim.simulator.send import parse_destination, parse_source
+
+        client = parse_source(sim, flow.src)
+        return client, parse_destination(sim, client, flow.dst)
+
+    def entries(self, sim: Any, client: Any, dst: str, port: int, proto: str) -> list[tuple[str, Fraction, Any]]:
+        """Where the first packet enters; outside traffic to an address no node has enters the first node."""
+        from kubeproxy_sim.simulator.send import _entries
+
+        found = _entries(sim, client, dst, port, proto)
+        if len(found) > 1:
+            found = [(node, Fraction(1), packet) for node, _, packet in found if node == self.first]
+        return found
+
+    def leaves(self, flow: Flow) -> Counter[Key]:
+        """Exact probability of each way the first packet ends: ("target", key, entry node) or ("fail", class)."""
+        sim = self.plain
+        client, target = self._resolve(sim, flow)
+        out: Counter[Key] = Counter()
+        for dst in target.addresses:
+            weight = Fraction(1, len(target.addresses))
+            entries = self.entries(sim, client, dst, target.port, flow.proto)
+            if not entries:
+                out[("fail", fail_class("NO_ROUTE", flow.proto, sent_locally=False, hook=None,
+                                        routable=client.kind != "pod"))] += weight
+            for node, share, packet in entries:
+                self._follow(client, node, node, packet, weight * share, flow.proto, out, 0)
+        return out
+
+    def _follow(self, client: Any, entry: str, node: str, packet: Any, weight: Fraction, proto: str,
+                out: Counter[Key], depth: int, masqueraded: bool = False) -> None:
+        from kubeproxy_sim.netfilter.packet import Packet, parse_address
+        from kubeproxy_sim.simulator.topology import UPLINK
+
+        sim = self.plain
+        for outcome in sim.runtimes[node].tracer.trace(packet).outcomes:
+            p = weight * outcome.probability_exact
+            local = client.kind == "node" and depth == 0
+            if outcome.verdict in ("DROP", "REJECT"):
+                out[("fail", fail_class(outcome.verdict, proto, sent_locally=local, hook=_hook(outcome.path),
+                                        routable=True))] += p
+                continue
+            ip, port = packet.dst_text, packet.dport or 0
+            if outcome.verdict == "DNAT" and outcome.destination:
+                host, _, port_text = outcome.destination.rpartition(":")
+                ip, port = host.strip("[]"), int(port_text)
+            value = parse_address(ip)[1]
+            nxt = sim.node_at.get(value)
+            masq = masqueraded or outcome.masquerade
+            if outcome.verdict == "ACCEPT" and nxt is not None and nxt != node and depth < 3:
+                src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
+                self._follow(client, entry, nxt, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, out,
+                             depth + 1, masq)
+                continue
+            out[self._leaf(client, entry, node, value, ip, port, proto, masq)] += p
+
+    def _leaf(self, client: Any, entry: str, node: str, value: int, ip: str, port: int, proto: str,
+              masq: bool) -> Key:
+        """Who the packet ends at: an answering workload (mapped later), or why nobody answers."""
+        from kubeproxy_sim.simulator.network import Failure
+
+        sim = self.plain
+        pkt = (proto, sim.family, 0, 0, value, port)
+        if value in sim.pod_at:
+            arrival: tuple[str, object, tuple] | None = ("pod", sim.pod_at[value], pkt)
+        elif value in sim.node_at:
+            arrival = ("node", sim.node_at[value], pkt)
+        elif value in sim.external_at:
+            arrival = ("external", ip, pkt)
+        else:
+            arrival = None
+        if arrival is not None:
+            served = sim._server(arrival)
+            if isinstance(served, Failure):
+                return ("fail", fail_class(served.reason, proto, sent_locally=False, hook=None, routable=True))
+            return ("target", served[0], entry)
+        kind = sim._next_hop(sim.runtimes[node], value)[1]
+        routable = client.kind != "pod" or masq
+        return ("fail", fail_class("NO_ROUTE" if kind == "router" else "TIMEOUT", proto, sent_locally=False,
+                                   hook=None, routable=routable))
+
+    def _connect(self, sim: Any, client: Any, target: Any, proto: str) -> Any:
+        """One simulated connection; outside traffic the router would spread over the nodes enters the first."""
+        from kubeproxy_sim.netfilter.packet import parse_address
+
+        dst = target.addresses[0]
+        sport = sim.ephemeral_port()
+        value = parse_address(dst)[1]
+        if client.kind == "external" and value in sim.external_ip_nodes:
+            key = (proto, sim.family, parse_address(client.ip)[1], sport, value, target.port)
+            sim.router_flows[key] = self.first
+        return sim.connect(client, dst, target.port, proto, sport=sport)
+
+    def outcome_map(self, flow: Flow, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], set[Key]]:
+        """(target, entry node) -> the socket outcomes simulated connections reaching it ended with."""
+        sim = self.plain
+        client, target = self._resolve(sim, flow)
+        found: dict[tuple[str, str], set[Key]] = {}
+        tries = 0
+        while tries < MC_MAX and (tries < MC_MIN or not wanted <= set(found)):
+            tries += 1
+            conn = self._connect(sim, client, target, flow.proto)
+            if conn.target is None:
+                continue
+            key: Key = ("fail", SILENCE) if conn.failure is not None else ("reply", conn.ip or "", conn.seen or "")
+            found.setdefault((conn.target, conn.entry_node or ""), set()).add(key)
+        return found
+
+    def sticky_outcomes(self, flow: Flow, count: int) -> set[Key]:
+        """The outcomes of ``count`` connections of one client through the cluster as given (with affinity)."""
+        client, target = self._resolve(self.real, flow)
+        seen: set[Key] = set()
+        for _ in range(count):
+            conn = self._connect(self.real, client, target, flow.proto)
+            if conn.failure is None:
+                seen.add(("reply", conn.ip or "", conn.seen or ""))
+            elif conn.target is not None:
+                seen.add(("fail", SILENCE))
+            else:
+                seen.add(("fail", conn.failure.reason))
+        return seen
+
+    def predict(self, flow: Flow) -> Prediction:
+        leaves = self.leaves(flow)
+        targets = {(k[1], k[2]) for k in leaves if k[0] == "target"}
+        mapping = self.outcome_map(flow, targets) if targets else {}
+        shares: Counter[Key] = Counter()
+        exact, notes = True, []
+        for key, p in leaves.items():
+            if key[0] != "target":
+                shares[key] += p
+                continue
+            outcomes = mapping.get((key[1], key[2]), set())
+            if len(outcomes) != 1:
+                exact = False
+                notes.append(f"{key[1]}: {'not reached' if not outcomes else 'answers differently'} in "
+                             f"{MC_MAX} simulated connections")
+            for outcome in outcomes or {("reply", key[1], "?")}:
+                shares[outcome] += p / max(len(outcomes), 1)
+        sticky = self._sticky(flow) and sum(1 for p in shares.values() if p > 0) > 1
+        return Prediction({k: v for k, v in shares.items() if v > 0}, sticky, exact, "; ".join(notes))
+
+    def _sticky(self, flow: Flow) -> bool:
+        """Whether the flow's destination is a Service with ClientIP affinity."""
+        svc = service_of(self.cluster, self.plain, flow)
+        return svc is not None and svc.session_affinity is SessionAffinity.CLIENT_IP
+
+
+def service_of(cluster: Cluster, sim: Any, flow: Flow) -> Service | None:
+    """The Service a destination belongs to (cluster IP, externalIP, LoadBalancer IP or a node's NodePort)."""
+    host, _, port_text = flow.dst.rpartition(":")
+    port = int(port_text)
+    if host.startswith("node/"):
+        return next((s for s in cluster.services for p in s.ports if p.node_port == port), None)
+    addresses = lambda s: {*s.cluster_ips, *s.external_ips, *(i.ip for i in s.load_balancer_ingress)}  # noqa: E731
+    found = next((s for s in cluster.services if host in addresses(s) and any(p.port == port for p in s.ports)),
+                 None)
+    if found is None and any(host in n.addresses for n in sim.topology.nodes):
+        found = next((s for s in cluster.services for p in s.ports if p.node_port == port), None)
+    return found
+
+
+# --------------------------------------------------------------------------- the kernel's side
+
+
+def observation(result: dict[str, str]) -> Key:
+    if "error" in result:
+        return ("fail", FAIL_CLASSES.get(result["error"], result["error"]))
+    return ("reply", result["dst"].rsplit(":", 1)[0], result["src"].rsplit(":", 1)[0])
+
+
+def observe(state: dict[str, Any], flow: Flow, count: int, timeout: float, sticky: bool) -> Counter[Key]:
+    """``count`` real connections; a sticky flow makes one first, so the rest find its affinity entry."""
+    from kubeproxy_sim.kernel.send import probe, resolve_destination, resolve_source
+
+    source = resolve_source(state, flow.src)
+    dest = resolve_destination(state, flow.dst)
+    results = probe(source, dest, flow.proto, 1, timeout) if sticky else []
+    results += probe(source, dest, flow.proto, count - len(results), timeout)
+    return Counter(observation(r) for r in results)
+
+
+# --------------------------------------------------------------------------- judging
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    outcome: str
+    share: Fraction
+    low: int
+    high: int
+    observed: int
+
+    @property
+    def ok(self) -> bool:
+        return self.low <= self.observed <= self.high
+
+
+@dataclass(frozen=True, slots=True)
+class FlowReport:
+    flow: Flow
+    count: int
+    rows: tuple[Row, ...]
+    sticky: bool
+    exact: bool
+    why: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def agree(self) -> bool:
+        return not self.why
+
+    def as_json(self) -> dict[str, Any]:
+        f = self.flow
+        return {"from": f.src, "to": f.dst, "proto": f.proto, "kind": f.kind, "service": f.service,
+                "connections": self.count, "verdict": "agree" if self.agree else "differ", "why": list(self.why),
+                "sticky": self.sticky, "exact": self.exact, "note": self.note,
+                "outcomes": [{"outcome": r.outcome, "expected": str(r.share), "range": [r.low, r.high],
+                              "observed": r.observed, "ok": r.ok} for r in self.rows]}
+
+
+def outcome_text(key: Key) -> str:
+    if key[0] == "reply":
+        return f"reply from {key[1]} (saw {key[2]})"
+    return {SILENCE: "no answer (DROP/TIMEOUT)", REFUSED: "refused (REJECT)", EPERM: "EPERM (REJECT/DROP)",
+            UNREACHABLE: "unreachable (NO_ROUTE)", NO_ROUTE: "unreachable or no answer (NO_ROUTE)"}.get(
+                key[1], key[1])
+
+
+def _merge_no_route(shares: dict[Key, Fraction], seen: Counter[Key]) -> Counter[Key]:
+    """A router's answer may be rate limited into silence: both count as "no route" when that is predicted."""
+    if ("fail", NO_ROUTE) not in shares:
+        return seen
+    merged: Counter[Key] = Counter()
+    for key, n in seen.items():
+        silent = key in (("fail", UNREACHABLE), ("fail", SILENCE)) and ("fail", SILENCE) not in shares
+        merged[("fail", NO_ROUTE) if silent else key] += n
+    return merged
+
+
+def sample_size(prediction: Prediction, alpha: Fraction) -> int:
+    """Enough connections that the rarest predicted outcome is seen, except with probability ``alpha``."""
+    if prediction.sticky:
+        return N_STICKY
+    rare = min((p for p in prediction.shares.values() if p < 1), default=None)
+    if rare is None:
+        return N_MIN
+    # P(never seen) = (1 - rare)**n must be well inside the lower tail (alpha / 2) for the range to start at 1
+    need = math.ceil(math.log(float(alpha) / 4) / math.log(1 - float(rare)))
+    return max(N_RANDOM, min(N_MAX, need))
+
+
+def judge(flow: Flow, prediction: Prediction, seen: Counter[Key], alpha: Fraction) -> FlowReport:
+    """Agree when the kernel shows only predicted outcomes, each count inside its exact binomial range (or,
+    sticky, exactly one predicted outcome)."""
+    seen = _merge_no_route(prediction.shares, seen)
+    count = sum(seen.values())
+    why = [f"the kernel shows {outcome_text(k)} ({n} of {count}), the simulator never does"
+           for k, n in sorted(seen.items()) if k not in prediction.shares]
+    rows = []
+    for key, share in sorted(prediction.shares.items(), key=lambda kv: (-kv[1], kv[0])):
+        if prediction.sticky or not prediction.exact:
+            low, high = 0, count
+        else:
+            low, high = binomial_range(count, share, alpha)
+        rows.append(Row(outcome_text(key), share, low, high, seen.get(key, 0)))
+    rows += [Row(outcome_text(k), Fraction(0), 0, 0, n) for k, n in sorted(seen.items())
+             if k not in prediction.shares]
+    if prediction.sticky and len(seen) > 1:
+        why.append(f"session affinity: one client reached {len(seen)} different outcomes, expected one")
+    why += [f"{r.outcome}: {r.observed} of {count}, expected {float(r.share):.1%} (range {r.low}-{r.high})"
+            for r in rows if not r.ok and r.share > 0]
+    return FlowReport(flow, count, tuple(rows), prediction.sticky, prediction.exact, tuple(why), prediction.note)
+
+
+# --------------------------------------------------------------------------- the whole run
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    flows: tuple[FlowReport, ...]
+    skipped: tuple[Skipped, ...] = ()
+    notes: tuple[str, ...] = ()
+    alpha: Fraction = DEFAULT_ALPHA
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.agree for f in self.flows)
+
+    def differences(self) -> list[FlowReport]:
+        return [f for f in self.flows if not f.agree]
+
+    def summary(self) -> str:
+        bad = len(self.differences())
+        return (f"{len(self.flows)} flows: {len(self.flows) - bad} agree, {bad} differ "
+                f"(false alarm rate of the whole run at most {float(self.alpha):.2%})")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "alpha": str(self.alpha), "notes": list(self.notes),
+                "skipped": [{"flow": s.flow, "reason": s.reason} for s in self.skipped],
+                "flows": [f.as_json() for f in self.flows]}
+
+
+def render_table(report: Report) -> str:
+    head = ("#", "flow", "kind", "outcome", "expected", "range", "kernel", "verdict")
+    table: list[tuple[str, ...]] = [head]
+    for number, flow in enumerate(report.flows, start=1):
+        for i, row in enumerate(flow.rows):
+            first = i == 0
+            verdict = ("agree" if flow.agree else "DIFFER") + (" (sticky)" if flow.sticky else "") if first else \
+                ("" if row.ok and row.share > 0 else "<-")
+            table.append((str(number) if first else "", flow.flow.label if first else "",
+                          flow.flow.kind if first else "", row.outcome, f"{float(row.share):.1%}",
+                          f"{row.low}-{row.high}", f"{row.observed}/{flow.count}", verdict))
+    widths = [max(len(r[c]) for r in table) for c in range(len(head))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    for number, flow in enumerate(report.flows, start=1):
+        lines += [f"#{number}: {why}" for why in flow.why]
+    lines += [f"skipped {s.flow}: {s.reason}" for s in report.skipped]
+    lines += [f"note: {n}" for n in report.notes]
+    lines.append(report.summary())
+    return "\n".join(lines)
+
+
+def compare(sims: SimulatorSide, state: dict[str, Any], flows: Sequence[Flow], *,
+            alpha: Fraction = DEFAULT_ALPHA, timeout: float = DEFAULT_TIMEOUT) -> list[FlowReport]:
+    """Predict every flow, run them in the kernel (a few at a time), judge each at its share of ``alpha``."""
+    predictions = [sims.predict(flow) for flow in flows]
+    random_rows = sum(sum(1 for p in pr.shares.values() if p < 1) or 1 for pr in predictions)
+    row_alpha = alpha / max(random_rows, 1)
+    sizes = [sample_size(pr, row_alpha) for pr in predictions]
+    with ThreadPoolExecutor(PARALLEL_FLOWS) as pool:
+        seen = list(pool.map(lambda job: observe(state, job[0], job[1], timeout, job[2].sticky),
+                             zip(flows, sizes, predictions, strict=True)))
+    reports = []
+    for flow, prediction, counts in zip(flows, predictions, seen, strict=True):
+        report = judge(flow, prediction, counts, row_alpha)
+        if prediction.sticky:
+            stuck = sims.sticky_outcomes(flow, N_STICKY)
+            if len(stuck) != 1:
+                report = dataclasses.replace(report, why=(*report.why, f"session affinity: the simulator's client "
+                                                          f"reached {len(stuck)} outcomes, expected one"))
+        reports.append(report)
+    return reports
+
+
+def _unlimited_icmp(namespaces: Iterable[str]) -> None:
+    """Lift the per-namespace burst of ICMP errors (50): flows run side by side, and a REJECT whose ICMP error
+    is rate limited away reads as silence, a DROP."""
+    from kubeproxy_sim.kernel import nsexec, sysfs
+
+    for name in namespaces:
+        nsexec.call(name, sysfs.write_sysctls, {"net.ipv4.icmp_msgs_burst": "100000"})
+
+
+def kernel_cluster(cluster: Cluster, config: ProxyConfig) -> tuple[Cluster, dict[str, str], list[str]]:
+    """The cluster with a client pod per node, and the notes on what the kernel backend leaves out."""
+    from kubeproxy_sim.simulator.topology import node_names
+
+    with_pods, clients = with_clients(cluster, config, node_names(cluster, config.node_name))
+    notes = []
+    missing = [n for n in node_names(cluster, config.node_name) if n not in clients]
+    if missing:
+        notes.append(f"no client pod on {', '.join(missing)}: no pod CIDR to give it an address")
+    return with_pods, clients, notes
+
+
+def differential(cluster: Cluster, config: ProxyConfig, directory: Path, *, name: str,
+                 flows: Sequence[Flow] | None = None, max_flows: int | None = None,
+                 alpha: Fraction = DEFAULT_ALPHA, timeout: float = DEFAULT_TIMEOUT, seed: int = 1) -> Report:
+    """Build the cluster in namespaces, compare every flow, remove everything (also on error)."""
+    from kubeproxy_sim.kernel import build
+    from kubeproxy_sim.kernel.plan import plan
+    from kubeproxy_sim.kernel.send import topology_record
+    from kubeproxy_sim.kernel.state import read_state
+
+    if config.ipv6:
+        raise InputError(Diagnostic("the kernel backend builds IPv4 clusters only; expected an IPv4 node config",
+                                    field="--ip-family"))
+    full, clients, notes = kernel_cluster(cluster, config)
+    sims = SimulatorSide(full, config, seed)
+    skipped: list[Skipped] = []
+    if flows is None:
+        flows, skipped = derive_flows(full, sims.plain, clients)
+    flows = round_robin(flows, max_flows)
+    sources = [f.src.partition(":")[2] for f in flows if f.src.startswith("external:")]
+    topo = plan(name, full, config, sources)
+    state = build.up(full, topo, directory, topology_record(topo, full))
+    try:
+        _unlimited_icmp(state["namespaces"])
+        reports = compare(sims, state, flows, alpha=alpha, timeout=timeout)
+    finally:
+        build.teardown(name, directory, read_state(directory, name) or state)
+    return Report(tuple(reports), tuple(skipped), (*notes, *state.get("notes", ())), alpha)
