@@ -102,7 +102,8 @@ def _check_source(args: argparse.Namespace) -> None:
                                     field="-f"))
 
 
-def _open_source(args: argparse.Namespace, sleep: Callable[[float], None]) -> tuple[Any, Callable[[float], Batch]]:
+def _open_source(args: argparse.Namespace, sleep: Callable[[float], None],
+                 clock: Callable[[], float]) -> tuple[Any, Callable[[float], Batch]]:
     """The source and its ``poll(timeout)``: a live one waits for events, a directory is looked at after a nap."""
     if args.kubeconfig:
         from kubeproxy_sim.watch.apiserver import ApiServerSource
@@ -112,7 +113,7 @@ def _open_source(args: argparse.Namespace, sleep: Callable[[float], None]) -> tu
 
     from kubeproxy_sim.watch.directory import DirectorySource
 
-    directory = DirectorySource(args.filename, debounce=args.debounce)
+    directory = DirectorySource(args.filename, clock=clock, debounce=args.debounce)
 
     def poll(timeout: float) -> Batch:
         if timeout > 0:
@@ -254,16 +255,23 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     from kubeproxy_sim.errors import Severity
 
     errors: list[Diagnostic] = []
+    notes_seen: set[str] = set()
 
     def report(found: tuple[Diagnostic, ...]) -> None:
+        """Errors and warnings every time they are found; a note (a skipped kind, say) once per run."""
         for d in found:
-            print(f"kubeproxy-sim: {d}", file=err)
+            text = str(d)
+            if d.severity is Severity.NOTE:
+                if text in notes_seen:
+                    continue
+                notes_seen.add(text)
+            print(f"kubeproxy-sim: {text}", file=err)
         errors.extend(d for d in found if d.severity is Severity.ERROR)
         err.flush()
 
-    source, poll = _open_source(args, sleep)
+    source, poll = _open_source(args, sleep, clock)
     try:
-        _follow(args, poll, out, err, clock, report)
+        _follow(args, poll, out, clock, report)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -274,7 +282,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     return 1 if errors else 0
 
 
-def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextIO, err: TextIO,
+def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextIO,
             clock: Callable[[], float], report: Callable[[tuple[Diagnostic, ...]], None]) -> None:
     import gc
 
@@ -288,7 +296,7 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
                       max_syncs=1 if args.once else args.max_syncs, on_diagnostics=report):
         printer.show(sync)
         if sync.error is not None:
-            print(f"kubeproxy-sim: sync {sync.number}: {sync.error}; the next sync is full", file=err)
+            report((Diagnostic(f"sync {sync.number}: {sync.error}; the next sync is full"),))
         if sync.full:
             # What a full sync built lives as long as the watch: keep the collector from rescanning it.
             gc.freeze()

@@ -103,7 +103,7 @@ def test_bash_completes_commands_flags_and_values(bash_script: str) -> None:
     commands = complete_bash(bash_script, [""])
     assert {"rules", "trace", "demo", "graph", "completion"} <= set(commands)
     assert complete_bash(bash_script, ["tr"]) == ["trace"]
-    assert complete_bash(bash_script, ["--"]) == ["--help", "--version"]
+    assert complete_bash(bash_script, ["--"]) == ["--help", "--version", "--color"]
     assert complete_bash(bash_script, ["rules", "--fu"]) == ["--full"]
     assert complete_bash(bash_script, ["trace", "--proto", ""]) == ["tcp", "udp", "sctp"]
     assert complete_bash(bash_script, ["rules", "-o", ""]) == ["text", "json", "yaml"]
