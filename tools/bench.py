@@ -106,6 +106,82 @@ def bench_parse(work: Path, quick: bool) -> None:
     print(f"parse: a {services}-service dump ({text.count(chr(10))} lines)")
     seconds = best_of(3, lambda: parse_ruleset(text))
     line("parse_ruleset, best of 3", f"{seconds:.2f} s", "target <= 1 s at 10,000 services")
+    bench_parse_bulk(text)
+
+
+def bench_parse_bulk(text: str) -> None:
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    seconds = best_of(3, lambda: parse_ruleset(text, validate=False))
+    line("parse_ruleset(validate=False), best of 3", f"{seconds:.2f} s", "target <= 1 s at 10,000 services")
+
+
+def node_ruleset(services: int, endpoints: int = 10) -> tuple:
+    """node1's whole nat and filter tables for the simulator's generated cluster (as `trace -f` builds them)."""
+    from kubeproxy_sim.proxier import generate
+    from kubeproxy_sim.proxier.config import ProxyConfig
+    from kubeproxy_sim.proxier.full import node_tables
+    from kubeproxy_sim.simulator.bench import scale_cluster
+
+    cluster = scale_cluster(services, endpoints)
+    config = ProxyConfig(node_name="node1", cluster_cidrs=("10.0.0.0/8",), node_ips=("192.168.0.10",))
+    result = generate(cluster, config)
+    return cluster, node_tables(result.ruleset, result.jumps)
+
+
+def bench_compile(work: Path, quick: bool) -> None:
+    from kubeproxy_sim.netfilter.codec import parse_ruleset, render_ruleset
+    from kubeproxy_sim.netfilter.compile import compile_ruleset
+
+    services = 1000 if quick else 10000
+    _, ruleset = node_ruleset(services)
+    text = render_ruleset(ruleset)
+    print(f"compile: node1's tables for {services} services x 10 endpoints ({text.count(chr(10))} lines)")
+    seconds = best_of(1, lambda: compile_ruleset(parse_ruleset(text, validate=False)))
+    line("compile_ruleset of a freshly read dump (typed views included)", f"{seconds:.2f} s",
+         "target: much faster than 5-12 s at 10,000 services")
+
+
+def bench_trace(work: Path, quick: bool) -> None:
+    """Traces per second on one core: TCP from a pod on another node to a random service's cluster IP."""
+    import random
+
+    from kubeproxy_sim.netfilter.packet import Packet
+    from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+
+    sizes = (100, 1000) if quick else (100, 1000, 10000)
+    count = 5000 if quick else 20000
+    print(f"trace: {count} packets to random services (10 endpoints each: 10 outcomes per trace)")
+    rates = {}
+    for services in sizes:
+        cluster, ruleset = node_ruleset(services)
+        start = time.perf_counter()
+        tracer = Tracer(ruleset, NodeContext.of(("192.168.0.10",)))
+        setup = time.perf_counter() - start
+        rng = random.Random(1)
+        vips = [s.cluster_ips[0] for s in cluster.services]
+        packets = [Packet.of("tcp", f"10.{rng.randint(2, 3)}.0.{rng.randint(2, 250)}", rng.choice(vips), 80,
+                             rng.randint(1024, 65535)) for _ in range(count)]
+        start = time.perf_counter()
+        for packet in packets:
+            tracer.trace(packet)
+        rates[services] = count / (time.perf_counter() - start)
+        line(f"{services} services: Tracer set-up (compile)", f"{setup:.2f} s")
+        line(f"{services} services: traces/s", f"{rates[services]:,.0f}",
+             "target >= 50,000/s at 10,000" if services == 10000 else "")
+    largest = max(sizes)
+    line(f"traces/s at {largest} / at 100", f"{rates[largest] / rates[100]:.2f}", "target >= 0.8")
+
+
+def bench_simulate(work: Path, quick: bool) -> None:
+    from kubeproxy_sim.simulator.bench import bench_connections
+
+    connections = 10_000 if quick else 100_000
+    print(f"simulate: {connections} TCP connections through 1000 services x 10 endpoints, 3 nodes")
+    figures = bench_connections(services=1000, endpoints=10, connections=connections)
+    line("set-up (generate and compile every node)", f"{figures['setup_s']:.2f} s")
+    line("connections", f"{figures['run_s']:.2f} s", "target <= 10 s for 100,000")
+    line("per connection", f"{figures['per_connection_us']:.0f} us", f"{figures['failed']:.0f} failed")
 
 
 def best_of(n: int, fn: Callable[[], object]) -> float:
@@ -117,7 +193,102 @@ def best_of(n: int, fn: Callable[[], object]) -> float:
     return min(times)
 
 
-SECTIONS: dict[str, Callable[[Path, bool], None]] = {"rules": bench_rules, "parse": bench_parse}
+def _scale_loop(work: Path, services: int):
+    """A SyncLoop over a gen_scale cluster (10 endpoints per service) fed from a MemorySource, seen from node1."""
+    from kubeproxy_sim.cli.options import add_node_flags, build_config
+    from kubeproxy_sim.objects import load_paths
+    from kubeproxy_sim.watch import MemorySource
+    from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop
+
+    cluster = load_paths([str(gen_cluster(work, services, 10, "json"))]).cluster
+    parser = argparse.ArgumentParser()
+    add_node_flags(parser)
+    args = parser.parse_args(["--hostname-override", "node1", "--cluster-cidr", "10.0.0.0/8"])
+    clock = [0.0]
+    source = MemorySource([*cluster.services, *cluster.endpoint_slices, *cluster.nodes])
+    loop = SyncLoop(lambda c: build_config(args, c), clock=lambda: clock[0], timing=LoopTiming(min_sync_period=0))
+    return cluster, source, loop, clock
+
+
+def _flip_first_endpoint(es):
+    """The slice with its first endpoint's readiness flipped: one endpoint change."""
+    import dataclasses
+
+    first = es.endpoints[0]
+    ready = first.conditions.ready is False
+    changed = dataclasses.replace(first, conditions=dataclasses.replace(first.conditions, ready=ready))
+    return dataclasses.replace(es, endpoints=(changed, *es.endpoints[1:]))
+
+
+def bench_partial(work: Path, quick: bool) -> None:
+    import gc
+    import statistics
+
+    services = 1000 if quick else 10000
+    print(f"partial: sync after one endpoint change, {services} services x 10 endpoints (watch loop, in process)")
+    cluster, source, loop, clock = _scale_loop(work, services)
+    loop.feed(source.poll())
+    first = loop.sync_now()
+    line("first (full) sync: rules / emulated iptables-restore", f"{first.duration:.2f} s / "
+         f"{first.apply_duration:.2f} s")
+    gc.freeze()  # as `watch` does after a full sync: the collector need not rescan what it built
+    durations, applies, written = [], [], set()
+    for round_ in range(9):
+        es = cluster.endpoint_slices[(round_ * 997) % len(cluster.endpoint_slices)]
+        source.apply(_flip_first_endpoint(es))
+        clock[0] += 1.0
+        loop.feed(source.poll())
+        report = loop.sync_now()
+        assert not report.full and report.changed == {f"{es.namespace}/{es.service_name}"}
+        durations.append(report.duration)
+        applies.append(report.apply_duration)
+        nat = report.restore.table("nat")
+        written.add(sum(1 for c in nat.chains if c.name.startswith(("KUBE-SVC-", "KUBE-SEP-"))))
+    line("partial sync, median of 9 (trackers -> restore input)", f"{statistics.median(durations) * 1000:.1f} ms",
+         f"target <= 20 ms at 10,000 services (best {min(durations) * 1000:.1f} ms)")
+    line("service chains written per partial sync", f"{'/'.join(map(str, sorted(written)))}",
+         "KUBE-SVC + KUBE-SEP of the changed service only")
+    line("emulated iptables-restore of it on the node, median", f"{statistics.median(applies) * 1000:.0f} ms",
+         "(not part of the target)")
+
+
+def bench_trackers(work: Path, quick: bool) -> None:
+    from kubeproxy_sim.watch import EndpointSliceChangeTracker, ServiceChangeTracker
+    from kubeproxy_sim.watch.events import modified
+
+    services = 1000
+    count = 50_000 if quick else 200_000
+    print(f"trackers: {count} MODIFIED events over the slices of {services} services")
+    cluster, source, loop, _clock = _scale_loop(work, services)
+    slices = cluster.endpoint_slices
+    flipped = [_flip_first_endpoint(es) for es in slices]
+    events = [modified((flipped if (i // len(slices)) % 2 == 0 else slices)[i % len(slices)], str(i + 2))
+              for i in range(count)]
+    services_tracker = ServiceChangeTracker(initial=cluster.services)
+    tracker = EndpointSliceChangeTracker(initial=slices)
+    start = time.perf_counter()
+    for event in events:
+        tracker.observe(event)
+        services_tracker.observe(event)
+    tracker.apply()
+    services_tracker.apply()
+    seconds = time.perf_counter() - start
+    line("both trackers: observe every event, then apply()", f"{count / seconds:,.0f} /s", "target >= 20,000/s")
+    loop.feed(source.poll())
+    loop.sync_now()
+    from kubeproxy_sim.watch import Batch
+
+    start = time.perf_counter()
+    for offset in range(0, count, 100):
+        loop.feed(Batch(tuple(events[offset:offset + 100])))
+    seconds = time.perf_counter() - start
+    line("watch loop feed (state + trackers), batches of 100", f"{count / seconds:,.0f} /s", "target >= 20,000/s")
+
+
+SECTIONS: dict[str, Callable[[Path, bool], None]] = {"rules": bench_rules, "parse": bench_parse,
+                                                     "partial": bench_partial, "trackers": bench_trackers,
+                                                     "compile": bench_compile, "trace": bench_trace,
+                                                     "simulate": bench_simulate}
 
 
 def main() -> int:

@@ -1,15 +1,54 @@
-"""``kubeproxy-sim demo``: a built-in scenario's objects and rules, explained for a person."""
+"""``kubeproxy-sim demo``: the Kubernetes tutorial's story told by the emulator, on the bootcamp cluster.
+
+The NodePort service's rules explained chain by chain; 1,000 requests from
+outside and the share each pod answered; the same with externalTrafficPolicy
+Local (the source is kept, a node without local pods drops); a request to an
+ExternalName service through the cluster DNS; then the tutorial's scaling and
+rolling update played by the controllers, with the endpoints and the changed
+rules at each step. Every change is made in memory, every random choice comes
+from ``--seed``, so two runs print the same text. With another ``--scenario``
+the demo explains its rules and makes one batch of requests.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import random
 import re
 import sys
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import Inputs, add_node_flags, load_inputs, scenario_dir
 from kubeproxy_sim.cli.output import Column, Console, add_color_flag, console, progress, render_table, report
+from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.netfilter.model import Chain, Ruleset
+from kubeproxy_sim.objects.model import Cluster, Node, Service, TrafficPolicy
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.simulator.network import Simulator
+    from kubeproxy_sim.simulator.send import SendResult
+
+DEFAULT_SCENARIO = "bootcamp"
+DEFAULT_SEED = 1
+DEMO_REQUESTS = 1000
+DEMO_SMALL = 100
+MAX_ROWS = 12
+EXTERNAL_NAME_SERVICE = "bootcamp-docs"
+EXTERNAL_HOST = ("docs.example.com", "198.51.100.20")
+TUTORIAL = (  # the tutorial's modules 2, 4, 5 and 6 (rulesets/bootcamp/scenario has the whole script)
+    "create deployment kubernetes-bootcamp --image=gcr.io/google-samples/kubernetes-bootcamp:v1",
+    "rollout status deployments/kubernetes-bootcamp",
+    "expose deployment/kubernetes-bootcamp --type=NodePort --port=8080",
+    "scale deployments/kubernetes-bootcamp --replicas=4",
+    "rollout status deployments/kubernetes-bootcamp",
+    "scale deployments/kubernetes-bootcamp --replicas=2",
+    "wait 30s",
+    "set image deployments/kubernetes-bootcamp kubernetes-bootcamp=docker.io/jocatalin/kubernetes-bootcamp:v2",
+    "rollout status deployments/kubernetes-bootcamp",
+    "wait 30s",
+)
 
 FIXED_CHAINS = {
     "KUBE-SERVICES": "every packet to a Service IP enters here (from PREROUTING and OUTPUT); "
@@ -29,6 +68,7 @@ FILTER_CHAINS = {
 }
 EXAMPLES = """examples:
   kubeproxy-sim demo
+  kubeproxy-sim demo --seed 7
   kubeproxy-sim demo --scenario upstream-overall-iptables-rules
   kubeproxy-sim demo --scenario session-affinity --color always | less -R
 """
@@ -46,13 +86,20 @@ COMMENT = re.compile(r'--comment (?:"([^"]*)"|(\S+))')
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "demo",
-        help="explain the rules of a built-in scenario (default: the kubernetes-bootcamp tutorial)",
-        description="Load a built-in scenario, print its Services and endpoints, then kube-proxy's rules "
-        "chain by chain with what each chain does and how it splits traffic.",
+        help="the tutorial's story: rules explained, requests, traffic policy, ExternalName, scaling, rollout",
+        description="On the built-in bootcamp cluster: the NodePort service's rules chain by chain, 1,000 "
+        "requests from outside and the share each pod answered, the same with externalTrafficPolicy Local, "
+        "a request to an ExternalName service through cluster DNS, then scaling and a rolling update played by "
+        "the controllers with the endpoints and changed rules at each step. Seeded: the same --seed prints the "
+        "same text. Another --scenario gets its rules explained and one batch of requests.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--scenario", default="bootcamp", metavar="NAME", help="a scenario in rulesets/")
+    parser.add_argument("--scenario", default=DEFAULT_SCENARIO, metavar="NAME",
+                        help=f"a scenario in rulesets/ (default {DEFAULT_SCENARIO})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S",
+                        help=f"seed of every random choice: the statistic splits, names, addresses "
+                        f"(default {DEFAULT_SEED})")
     add_color_flag(parser)
     add_node_flags(parser)
     parser.set_defaults(func=run, filename=[])
@@ -146,6 +193,264 @@ def _description(name: str) -> str:
     return str(data.get("description") or "")
 
 
+# --------------------------------------------------------------------------- the story's pieces
+
+
+def heading(number: int, title: str, con: Console) -> list[str]:
+    return ["", con.paint(f"== {number}. {title} ==", "bold"), ""]
+
+
+def shell(command: str, con: Console) -> str:
+    """A command the reader can run to see this part alone."""
+    return con.paint(f"$ {command}", "dim")
+
+
+def node_port_target(inputs: Inputs) -> tuple[Service, int] | None:
+    """The first service port with a NodePort (the tutorial's Service), and that port."""
+    for svc in sorted(inputs.cluster.services, key=lambda s: s.key):
+        port = next((p.node_port for p in svc.ports if p.node_port), 0)
+        if port:
+            return svc, port
+    return None
+
+
+def simulate(cluster: Cluster, inputs: Inputs, seed: int, hosts: tuple[tuple[str, str], ...] = ()) -> Simulator:
+    from kubeproxy_sim.simulator.network import Simulator
+
+    return Simulator(cluster, inputs.config, rng=random.Random(seed), hosts=hosts)
+
+
+def requests(sim: Simulator, source: str, destination: str, count: int, seed: int) -> SendResult:
+    """``count`` connections through the simulator, with a progress bar when it takes a while."""
+    from kubeproxy_sim.cli.send_cmd import send_counted
+
+    with progress(f"sending {count} connections", total=count) as tick:
+        return send_counted(sim, source, destination, count=count, seed=seed, tick=tick)
+
+
+def result_lines(result: SendResult, con: Console, limit: int | None = None) -> list[str]:
+    """The send table (pods with bars, then failures); past ``limit`` pods, the busiest ones and a count."""
+    from kubeproxy_sim.cli.send_cmd import delivered_table, failed_table
+
+    lines: list[str] = []
+    if result.delivered:
+        shown = result
+        if limit is not None and len(result.delivered) > limit:
+            busiest = sorted(result.delivered, key=lambda d: (-d.count, d.pod))[:limit]
+            shown = dataclasses.replace(result, delivered=tuple(sorted(busiest, key=lambda d: d.pod)))
+        lines += delivered_table(shown, con).splitlines()
+        if shown is not result:
+            lines.append(f"... and {len(result.delivered) - limit} more pods "  # type: ignore[operator]
+                         f"({limit} busiest shown)")
+    if result.failed:
+        lines += ["", *failed_table(result, con).splitlines()] if lines else failed_table(result, con).splitlines()
+    return lines
+
+
+def sources(result: SendResult) -> set[str]:
+    return {ip for d in result.delivered for ip in d.sources_seen}
+
+
+def send_section(inputs: Inputs, args: argparse.Namespace, con: Console, number: int) -> list[str]:
+    """1,000 requests to the NodePort from outside (or, without one, from the node to a cluster IP)."""
+    target = node_port_target(inputs)
+    node = inputs.config.node_name
+    if target is not None:
+        svc, port = target
+        source, destination = "external", f"node/{node}:{port}"
+        title = f"{DEMO_REQUESTS:,} requests from outside to {svc.key}'s NodePort on {node}"
+    else:
+        svc = next((s for s in inputs.cluster.services if s.cluster_ips and s.ports), None)
+        if svc is None:
+            return [*heading(number, "Requests", con), "No Service with a cluster IP or a NodePort to send to."]
+        ip = svc.cluster_ips[0]
+        source, destination = f"node/{node}", f"{f'[{ip}]' if ':' in ip else ip}:{svc.ports[0].port}"
+        title = f"{DEMO_REQUESTS:,} requests from {node} to {svc.key}'s cluster IP"
+    lines = heading(number, title, con)
+    lines.append(shell(f"kubeproxy-sim send --scenario {args.scenario} --from {source} --to {destination} "
+                       f"--count {DEMO_REQUESTS} --seed {args.seed}", con))
+    try:
+        result = requests(simulate(inputs.cluster, inputs, args.seed), source, destination, DEMO_REQUESTS, args.seed)
+    except InputError as exc:
+        return [*lines, "", *(f"Cannot simulate it here: {d}" for d in exc.diagnostics)]
+    lines += ["", *result_lines(result, con, limit=MAX_ROWS), "", summary(result, svc, inputs)]
+    return lines
+
+
+def summary(result: SendResult, svc: Service, inputs: Inputs) -> str:
+    """What the table shows, in a sentence: where connections went, what the pods saw, and why."""
+    from kubeproxy_sim.objects.model import SessionAffinity
+
+    if not result.delivered:
+        reasons = ", ".join(sorted({f.reason for f in result.failed}))
+        return f"No connection reached a pod ({reasons}): the DETAIL column names the rule that decided."
+    seen = sorted(sources(result))
+    node_ips = {ip.split("/")[0] for ip in inputs.config.node_ips}
+    text = "Each share is close to the exact probability the rules give (EXPECTED)"
+    if svc.session_affinity is SessionAffinity.CLIENT_IP:
+        text = ("sessionAffinity ClientIP: one client sticks to the pod it first reached; EXPECTED is the share "
+                "of new clients")
+    text += f"; the pods saw {', '.join(seen)}"
+    if set(seen) <= node_ips and result.source == "external" and \
+            svc.external_traffic_policy is TrafficPolicy.CLUSTER:
+        text += (": the node's own address, because external traffic under externalTrafficPolicy Cluster is "
+                 "masqueraded (it may be forwarded to a pod on another node, and the reply must come back "
+                 "through this node)")
+    return text + "."
+
+
+def with_service(cluster: Cluster, old: Service, new: Service) -> Cluster:
+    return dataclasses.replace(cluster, services=tuple(new if s is old else s for s in cluster.services))
+
+
+def extra_node(cluster: Cluster) -> Node:
+    """A node that joins the cluster with no pod of the app: the next name, address and pod range."""
+    import netaddr
+
+    from kubeproxy_sim.objects.model import NodeAddress
+
+    count = len(cluster.nodes) + 1
+    last = max((a.address for n in cluster.nodes for a in n.addresses if a.type == "InternalIP"),
+               key=lambda a: int(netaddr.IPAddress(a)), default="192.168.49.1")
+    cidrs = [netaddr.IPNetwork(c) for n in cluster.nodes for c in n.pod_cidrs if ":" not in c]
+    cidr = str(netaddr.IPNetwork(f"{max(cidrs).next().network}/{max(cidrs).prefixlen}")) if cidrs else \
+        f"10.244.{count - 1}.0/24"
+    return Node(f"node{count}", (NodeAddress("InternalIP", str(netaddr.IPAddress(last) + 1)),), (cidr,),
+                (("kubernetes.io/hostname", f"node{count}"), ("topology.kubernetes.io/zone", "zone-new")))
+
+
+def rules_text(cluster: Cluster, inputs: Inputs) -> str:
+    from kubeproxy_sim.netfilter.codec import render_ruleset
+    from kubeproxy_sim.proxier import generate
+
+    return render_ruleset(generate(cluster, inputs.config).ruleset)
+
+
+def changed_lines(before: str, after: str, con: Console) -> list[str]:
+    """Added rules in green with ``+``, removed ones in red with ``-``; ``-X`` chain deletions included."""
+    from kubeproxy_sim.cli.scenario_cmd import changed_rules
+
+    changed = [line for line in changed_rules(before, after) if not line[1:].startswith(":")]
+    if not changed:
+        return ["  (no rule changed)"]
+    return ["  " + con.paint(f"{line[0]} {line[1:]}", "green" if line.startswith("+") else "red") for line in changed]
+
+
+def local_section(inputs: Inputs, args: argparse.Namespace, con: Console, number: int) -> list[str]:
+    """The same requests with externalTrafficPolicy Local, then to a node that has no pod of the app."""
+    svc, port = node_port_target(inputs)  # type: ignore[misc]
+    node = inputs.config.node_name
+    local = dataclasses.replace(svc, external_traffic_policy=TrafficPolicy.LOCAL)
+    cluster = with_service(inputs.cluster, svc, local)
+    lines = heading(number, "The same with externalTrafficPolicy: Local", con)
+    lines += [shell(f"kubectl patch service {svc.name} -n {svc.namespace} "
+                    "-p '{\"spec\":{\"externalTrafficPolicy\":\"Local\"}}'   # done in memory here", con), "",
+              f"What changes in {node}'s rules:", *changed_lines(rules_text(inputs.cluster, inputs),
+                                                                 rules_text(cluster, inputs), con), ""]
+    newcomer = extra_node(cluster)
+    sim = simulate(dataclasses.replace(cluster, nodes=(*cluster.nodes, newcomer)), inputs, args.seed)
+    result = requests(sim, "external", f"node/{node}:{port}", DEMO_REQUESTS, args.seed)
+    lines += [f"{DEMO_REQUESTS:,} requests from outside to {node}'s NodePort again:", "", *result_lines(result, con),
+              "", f"Only {node}'s own pods answer, and they saw the client's own address "
+              f"({', '.join(sorted(sources(result)))}): no masquerade, no hop to another node.", ""]
+    dropped = requests(sim, "external", f"node/{newcomer.name}:{port}", DEMO_SMALL, args.seed)
+    lines += [f"Now a node with no pod of the app, {newcomer.name} (it joins the cluster, in memory), gets "
+              f"{DEMO_SMALL} requests on the NodePort:", "", *result_lines(dropped, con), "",
+              f"{newcomer.name} has no local endpoint, so its rules drop the traffic: a load balancer in front "
+              "must skip it, which is what kube-proxy's health check (healthCheckNodePort) tells it."]
+    return lines
+
+
+def external_name_section(inputs: Inputs, args: argparse.Namespace, con: Console, number: int) -> list[str]:
+    """An ExternalName service: a DNS alias, resolved by the cluster DNS, no kube-proxy rule at all."""
+    from kubeproxy_sim.objects.model import ServiceType
+
+    pod = next((p for p in sorted(inputs.cluster.pods, key=lambda p: p.key)
+                if p.node_name == inputs.config.node_name and p.pod_ips and not p.host_network), None)
+    if pod is None:
+        return []
+    alias = Service("default", EXTERNAL_NAME_SERVICE, ServiceType.EXTERNAL_NAME, external_name=EXTERNAL_HOST[0])
+    cluster = dataclasses.replace(inputs.cluster, services=(*inputs.cluster.services, alias))
+    sim = simulate(cluster, inputs, args.seed, hosts=(EXTERNAL_HOST,))
+    answer = sim.dns.resolve(f"{alias.name}.{alias.namespace}", pod.namespace)
+    result = requests(sim, f"pod/{pod.key}", f"{alias.name}.{alias.namespace}:443", 1, args.seed)
+    lines = heading(number, "A request to an ExternalName service", con)
+    lines += [shell(f"kubectl create service externalname {alias.name} --external-name {EXTERNAL_HOST[0]}"
+                    f"   # in memory, with {EXTERNAL_HOST[0]} at {EXTERNAL_HOST[1]} outside", con), "",
+              f"The rules do not change: kube-proxy ignores ExternalName services "
+              f"({'unchanged' if rules_text(cluster, inputs) == rules_text(inputs.cluster, inputs) else 'CHANGED'}).",
+              f"Cluster DNS answers {pod.key}'s query for {alias.name}.{alias.namespace}:"]
+    lines += [f"  {r.name} {r.type} {r.value}" for r in answer.records]
+    lines += ["", f"One request from {pod.key} to {alias.name}.{alias.namespace}:443:", "",
+              *result_lines(result, con), "",
+              "It leaves the cluster like any pod egress: the node masquerades it, so the outside host saw "
+              + ", ".join(sorted(sources(result))) + "."]
+    return lines
+
+
+def endpoint_table(cluster: Cluster, con: Console) -> list[str]:
+    from kubeproxy_sim.cli.scenario_cmd import endpoint_rows
+
+    rows = [(f"{r.address}:{r.port}", r.state, r.node or "-", r.pod or "-") for r in endpoint_rows(cluster)]
+    if not rows:
+        return ["  (no endpoints)"]
+    state = Column("state", style=lambda v: STATE_STYLES.get(v, ("yellow",)))
+    table = render_table([Column("endpoint"), state, Column("node"), Column("pod")], rows, color=con.color)
+    return ["  " + line for line in table.splitlines()]
+
+
+def step_title(text: str) -> str:
+    """A script line as the reader would type it: kubectl commands, and time passing for ``wait``."""
+    if text.startswith("wait "):
+        return f"... {text.split()[1]} later"
+    return f"$ kubectl {text}"
+
+
+def controllers_section(inputs: Inputs, args: argparse.Namespace, con: Console, number: int) -> list[str]:
+    """The tutorial's deploy, expose, scale and rolling update, with the endpoints and changed rules per step."""
+    from kubeproxy_sim.cli.options import build_config
+    from kubeproxy_sim.cli.scenario_cmd import _initial_world, _rules_text
+    from kubeproxy_sim.controllers import cluster_of, play
+    from kubeproxy_sim.controllers.script import parse_line
+
+    def no_files(_paths: tuple[str, ...]) -> object:
+        raise InputError(Diagnostic("the demo applies no files", field="apply -f"))
+
+    rng = random.Random(args.seed)
+    world = _initial_world(args, rng)
+    lines = heading(number, "Scaling and a rolling update, with the controllers", con)
+    lines += ["The tutorial's steps replayed by the Deployment, ReplicaSet and EndpointSlice controllers on a "
+              f"fresh cluster; after each, the endpoints kube-proxy sees and what changed in "
+              f"{inputs.config.node_name}'s rules.",
+              shell("kubeproxy-sim scenario rulesets/bootcamp/scenario --show diff", con)]
+    previous = ""
+    with progress("playing the tutorial", total=len(TUTORIAL)) as tick:
+        for index, text in enumerate(TUTORIAL, 1):
+            step = parse_line(index, text)
+            played = play(world, step, rng, no_files)  # type: ignore[arg-type]
+            world = played.world
+            cluster = cluster_of(world)
+            config, _ = build_config(args, cluster)
+            rules = _rules_text(cluster, config)
+            lines += ["", con.paint(step_title(text), "bold"), *(con.paint(f"  {n}", "dim") for n in played.notes)]
+            if cluster.services:
+                lines += [*endpoint_table(cluster, con), "  rules:", *changed_lines(previous, rules, con)]
+            previous = rules
+            tick()
+    return lines
+
+
+def story(inputs: Inputs, args: argparse.Namespace, con: Console) -> list[str]:
+    """The tutorial's story: rules, requests, the Local policy, ExternalName, then the controllers at work."""
+    lines = send_section(inputs, args, con, 2)
+    if args.scenario != DEFAULT_SCENARIO or node_port_target(inputs) is None:
+        return lines
+    lines += local_section(inputs, args, con, 3)
+    lines += external_name_section(inputs, args, con, 4)
+    lines += controllers_section(inputs, args, con, 5)
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.proxier import generate
 
@@ -157,11 +462,13 @@ def run(args: argparse.Namespace) -> int:
     con = console(args)
     description = _description(args.scenario)
     out = [con.paint(f"Scenario {args.scenario}", "bold") + (f": {description}" if description else ""), "",
-           *describe_cluster(inputs, con), "",
-           "The rules kube-proxy writes on this node (iptables-restore input), explained:", "",
-           *explain(result.ruleset, con), "",
-           "Raw restore input: kubeproxy-sim rules --scenario " + args.scenario,
-           "Follow a packet:   kubeproxy-sim trace --scenario " + args.scenario + " --src IP --dst IP --dport N",
-           "Draw the chains:   kubeproxy-sim graph --scenario " + args.scenario + " -o " + args.scenario + ".svg"]
+           *describe_cluster(inputs, con),
+           *heading(1, "The rules kube-proxy writes on this node (iptables-restore input), explained", con),
+           *explain(result.ruleset, con)]
+    if not inputs.errors:
+        out += story(inputs, args, con)
+    out += ["", "Raw restore input: kubeproxy-sim rules --scenario " + args.scenario,
+            "Follow a packet:   kubeproxy-sim trace --scenario " + args.scenario + " --src IP --dst IP --dport N",
+            "Draw the chains:   kubeproxy-sim graph --scenario " + args.scenario + " -o " + args.scenario + ".svg"]
     con.write("\n".join(out) + "\n")
     return 1 if inputs.errors else 0

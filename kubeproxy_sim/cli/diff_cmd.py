@@ -7,13 +7,16 @@ BEFORE is ``-f``/``--scenario``; AFTER is ``--against PATH`` (repeatable) or
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError
 
 EXAMPLES = """examples:
+  kubeproxy-sim diff --scenario upstream-terminating-endpoints-traffic-policy-cluster-ready-endpoints-exist \\
+      --against-scenario upstream-terminating-endpoints-traffic-policy-cluster-only-terminating-endpoints-exist
+  kubeproxy-sim diff --scenario upstream-internal-traffic-policy-cluster \\
+      --against-scenario upstream-internal-traffic-policy-local-and-there-is-one-local-endpoint -o yaml
   kubeproxy-sim diff -f before.yaml --against after.yaml
   kubeproxy-sim diff --scenario bootcamp --against scaled.yaml --to default/kubernetes-bootcamp -o json
 """
@@ -40,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--node", metavar="NAME", help="the node whose rules are compared (default: "
                       "--hostname-override, else the first node)")
     what.add_argument("--all", action="store_true", help="list unchanged service ports too")
-    parser.add_argument("-o", "--output", choices=["text", "json"], default="text", help="output format")
+    add_output_flags(parser.add_argument_group("output"))
     parser.set_defaults(func=run)
 
 
@@ -74,6 +77,23 @@ def _only(nodes_before, nodes_after, text: str | None):
     return keys
 
 
+def colour_text(text: str, con: Console) -> str:
+    """The comparison's text with added rules green, removed ones red and service ports bold, on a terminal."""
+    if not con.color:
+        return text
+    lines = []
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if stripped.startswith("+ "):
+            line = con.paint(line, "green")
+        elif stripped.startswith("- "):
+            line = con.paint(line, "red")
+        elif line and not line.startswith(" "):
+            line = con.paint(line, "bold")
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.analysis.diff import diff
     from kubeproxy_sim.analysis.diffrender import diff_json, diff_text
@@ -82,22 +102,21 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.objects import load_paths
 
     paths = _after_paths(args)
-    before = load_inputs(args)
-    loaded = load_paths(paths)
+    with progress("loading objects"):
+        before = load_inputs(args)
+        loaded = load_paths(paths)
     config, config_diags = build_config(args, loaded.cluster)
     diagnostics = [*before.diagnostics, *loaded.diagnostics, *config_diags]
-    for diagnostic in diagnostics:
-        print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
+    report(diagnostics, args)
     nodes_before = node_set(before.cluster, before.config)
     nodes_after = node_set(loaded.cluster, config)
     node = args.node or before.config.node_name
     if node not in nodes_before.configs and node not in nodes_after.configs:
         raise InputError(Diagnostic(f"no node {node!r}; expected one of {', '.join(nodes_before.order)}",
                                     field="--node"))
-    report = diff(nodes_before, nodes_after, node, _only(nodes_before, nodes_after, args.to), args.all)
-    if args.output == "json":
-        sys.stdout.write(json.dumps(diff_json(report), indent=2) + "\n")
-    else:
-        sys.stdout.write(diff_text(report))
+    with progress("comparing"):
+        result = diff(nodes_before, nodes_after, node, _only(nodes_before, nodes_after, args.to), args.all)
+    emit(diff_json(result) if args.output != "text" else None, args.output,
+         text=lambda: colour_text(diff_text(result), console(args)))
     errors = [d for d in diagnostics if getattr(d.severity, "value", "") == "error"]
     return 1 if errors else 0

@@ -8,10 +8,12 @@ and traced along every probability branch, per node where the traffic enters.
 from __future__ import annotations
 
 import argparse
-import json
+import re
 import sys
+from collections.abc import Callable
 
 from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError
 
 EXAMPLES = """examples:
@@ -20,6 +22,8 @@ EXAMPLES = """examples:
   kubeproxy-sim dist --scenario session-affinity --to default/web --clients 500
   kubeproxy-sim dist --scenario bootcamp --to default/kubernetes-bootcamp --connections 3 \\
       --requests-per-connection 1000 --seed 7
+  kubeproxy-sim dist --scenario upstream-external-traffic-policy-local -o yaml
+  kubeproxy-sim dist --scenario bootcamp --to node/node1:31526 --plot shares.png
 """
 
 
@@ -31,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "node, external IPs, load-balancer IPs through the nodes the balancer uses) the exact probability "
         "of each endpoint for a new connection, as the rational the kernel's 31-bit statistic thresholds "
         "give and as a percentage, with the deviation from an even split. Session affinity, keep-alive "
-        "connections (--connections) and the limits of both are explained.",
+        "connections (--connections) and the limits of both are explained. -o json|yaml is a public contract "
+        "(README).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -53,7 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="distinct clients (session affinity: how the 100-entry lists cope; sampled too)")
     more.add_argument("--client-interval", type=float, metavar="SECONDS",
                       help="mean time between one client's connections (session affinity timeout)")
-    parser.add_argument("-o", "--output", choices=["text", "json"], default="text", help="output format")
+    out = parser.add_argument_group("output")
+    out.add_argument("--plot", metavar="FILE.png|FILE.svg",
+                     help="also draw each endpoint's exact share, per entry node, as a bar chart")
+    add_output_flags(out)
     parser.set_defaults(func=run)
 
 
@@ -69,8 +77,8 @@ def _check_counts(args: argparse.Namespace) -> None:
         raise InputError(Diagnostic("expected a positive number of seconds", field="--client-interval"))
 
 
-def build_report(args: argparse.Namespace, inputs):
-    """The analysis the flags ask for (pure: objects and flags in, report out)."""
+def build_report(args: argparse.Namespace, inputs, tick: Callable[..., None] | None = None):
+    """The analysis the flags ask for (pure: objects and flags in, report out); ``tick`` per service port."""
     import dataclasses
 
     from kubeproxy_sim.analysis.affinity import analyse_affinity
@@ -101,8 +109,28 @@ def build_report(args: argparse.Namespace, inputs):
                                                   args.requests_per_connection, args.seed,
                                                   dist.svc.client_ip_affinity)
         services.append(dataclasses.replace(dist, affinity=affinity, connections=connections))
+        if tick is not None:
+            tick()
     notes = [] if services else ["no service port matches"]
     return dataclasses.replace(report, services=tuple(services), notes=tuple(notes)), nodes
+
+
+HEADING = re.compile(r"^(\S.*)$|^  ((?:clusterIP|nodePort|externalIP|loadBalancer) .*)$")
+
+
+def colour_text(text: str, con: Console) -> str:
+    """The analysis' text with its headings (service ports, ways in) emphasised on a colour terminal."""
+    if not con.color:
+        return text
+    lines = []
+    for line in text.split("\n"):
+        match = HEADING.match(line)
+        if match and match.group(1):
+            line = con.paint(line, "bold")
+        elif match:
+            line = "  " + con.paint(match.group(2), "cyan")
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,12 +138,21 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.options import load_inputs
 
     _check_counts(args)
-    inputs = load_inputs(args)
-    for diagnostic in inputs.diagnostics:
-        print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
-    report, nodes = build_report(args, inputs)
-    if args.output == "json":
-        sys.stdout.write(json.dumps(dist_json(report, nodes.order), indent=2) + "\n")
-    else:
-        sys.stdout.write(dist_text(report))
+    if args.plot:
+        from kubeproxy_sim.cli.plot import plot_format
+
+        plot_format(args.plot)
+    with progress("loading objects"):
+        inputs = load_inputs(args)
+    report(inputs.diagnostics, args)
+    with progress("analysing service ports") as tick:
+        dist, nodes = build_report(args, inputs, tick)
+    data = dist_json(dist, nodes.order) if (args.output != "text" or args.plot) else None
+    if args.plot:
+        from kubeproxy_sim.cli.plot import plot_dist
+
+        with progress("drawing"):
+            plot_dist(data, args.plot)
+        print(f"kubeproxy-sim: wrote {args.plot}", file=sys.stderr)
+    emit(data, args.output, text=lambda: colour_text(dist_text(dist), console(args)))
     return 1 if inputs.errors else 0

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError
+
+EXAMPLES = """examples:
+  kubeproxy-sim healthz --scenario upstream-external-traffic-policy-local --node test-node ns1/svc1
+  kubeproxy-sim healthz --scenario upstream-health-check-node-port --node test-node ns1/svc1 -o json
+  kubeproxy-sim healthz -f cluster.yaml --node node2 default/my-lb -o yaml
+
+200 carries the count of the node's local ready endpoints; 503 tells the load balancer to skip the node.
+"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,13 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Answer as kube-proxy's service health server on the node would: HTTP 200 with the count "
         "of the node's local ready endpoints when it has any, 503 otherwise (LoadBalancer services with "
         "externalTrafficPolicy Local only).",
-        epilog="example:\n  kubeproxy-sim healthz --scenario upstream-health-check-node-port --node test-node ns1/svc1",
+        epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_flags(parser)
     parser.add_argument("--node", required=True, metavar="NAME", help="the node whose kube-proxy answers")
     parser.add_argument("service", metavar="NS/SERVICE", help="the service")
-    parser.add_argument("-o", "--output", choices=["text", "json"], default="text", help="output format")
+    add_output_flags(parser.add_argument_group("output"))
     parser.set_defaults(func=run)
 
 
@@ -32,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.simulator.health import health_check_port, service_health
     from kubeproxy_sim.simulator.topology import plan_nodes
 
-    inputs = load_inputs(args)
-    for diagnostic in inputs.diagnostics:
-        print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
+    with progress("loading objects"):
+        inputs = load_inputs(args)
+    report(inputs.diagnostics, args)
     namespace, _, name = args.service.rpartition("/")
     service = next((s for s in inputs.cluster.services if s.namespace == (namespace or "default")
                     and s.name == name), None)
@@ -49,8 +56,12 @@ def run(args: argparse.Namespace) -> int:
                                     "with externalTrafficPolicy Local and a healthCheckNodePort",
                                     kind="Service", object=service.key, field="spec.healthCheckNodePort"))
     response = service_health(inputs.cluster, node.config, service)
-    if args.output == "json":
-        sys.stdout.write(json.dumps(response.as_json(), indent=2) + "\n")
-    else:
-        sys.stdout.write(response.render_http())
+    emit(response.as_json() if args.output != "text" else None, args.output,
+         text=lambda: http_text(response.render_http(), response.status, console(args)))
     return 0
+
+
+def http_text(text: str, status: int, con: Console) -> str:
+    """The HTTP answer as the health server sends it; on a colour terminal its status line says healthy or not."""
+    head, sep, rest = text.partition("\n")
+    return con.paint(head, "green" if status == 200 else "red", "bold") + sep + rest

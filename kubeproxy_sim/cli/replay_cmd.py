@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
-import sys
+from typing import Any
 
 from kubeproxy_sim.cli.options import add_node_flags
+from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render, report
 from kubeproxy_sim.errors import Diagnostic, InputError
 
 EXAMPLES = """examples:
+  kubeproxy-sim replay \\
+      rulesets/upstream-terminating-endpoints-traffic-policy-cluster-ready-endpoints-exist/objects.yaml \\
+      rulesets/upstream-terminating-endpoints-traffic-policy-cluster-only-terminating-endpoints-exist/objects.yaml \\
+      --hostname-override test-node --node-ip 192.168.0.2/24 --cluster-cidr 10.0.0.0/8 --metrics
+  kubeproxy-sim replay rulesets/bootcamp/objects.yaml rulesets/bootcamp/objects.yaml \\
+      --hostname-override node1 --cluster-cidr 10.244.0.0/16 -o yaml
   kubeproxy-sim replay step1.yaml step2.yaml step3/ --hostname-override node1 --cluster-cidr 10.244.0.0/16
   kubeproxy-sim replay before.yaml after.yaml --metrics
   kubeproxy-sim replay s1/ s2/ s3/ --interval 45 --iptables-sync-period 30s
@@ -39,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="print each sync's iptables-restore input for a sequence of object states",
         description="Replay kube-proxy's syncs over STATE1 STATE2 ...: print the iptables-restore input of "
         "each sync (a full one first, then partial ones) under a header line '# sync N full' or "
-        "'# sync N partial'.",
+        "'# sync N partial'. -o json|yaml: {syncs: [{sync, state, kind: full|partial, restore: {tables: [{name, "
+        "chains: [{name, policy, rules}], deleted: [CHAIN...]}]}, metrics: {...}, error}]}.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -54,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "delete stale chains at most once per period")
     parser.add_argument("--metrics", action="store_true",
                         help="after each sync, its rule-count metrics as '#' comment lines")
+    add_output_flags(parser.add_argument_group("output"))
     parser.set_defaults(func=run)
 
 
@@ -65,19 +75,45 @@ def _check_paths(paths: list[str]) -> None:
         raise InputError(missing)
 
 
-def _report(diagnostics, seen: set[str]) -> None:
+def _report(diagnostics, seen: set[str], args: argparse.Namespace | None = None) -> None:
     """Print each diagnostic once, even when every state repeats it (a node-flag warning, say)."""
-    for diagnostic in diagnostics:
-        text = str(diagnostic)
-        if text not in seen:
-            seen.add(text)
-            print(f"kubeproxy-sim: {text}", file=sys.stderr)
+    fresh = [d for d in diagnostics if str(d) not in seen]
+    seen.update(str(d) for d in fresh)
+    report(fresh, args)
+
+
+def sync_data(number: int, path: str, step: Any, config: Any) -> dict[str, object]:
+    """One sync as data: what the text shows, with the restore input's tables as ``rules -o json`` has them."""
+    restore = step.outcome.restore
+    metrics = step.outcome.metrics
+    return {
+        "sync": number, "state": path, "kind": "full" if step.outcome.full else "partial",
+        "restore": {"tables": [{"name": t.name,
+                                "chains": [{"name": c.name, "policy": c.policy, "rules": [r.text() for r in c.rules]}
+                                           for c in t.chains],
+                                "deleted": list(t.deleted)} for t in restore.tables]},
+        "metrics": {**dataclasses.asdict(metrics), "ip_family": "IPv6" if config.ipv6 else "IPv4"},
+        "error": None if step.error is None else str(step.error),
+    }
+
+
+def sync_text(number: int, step: Any, config: Any, metrics: bool, con: Console) -> str:
+    """One sync as the text shows it: a header line, the restore input, (--metrics) '#' metric lines."""
+    from kubeproxy_sim.netfilter.codec import render_ruleset
+
+    header = f"# sync {number} {'full' if step.outcome.full else 'partial'}"
+    out = [con.paint(header, "bold", "cyan") + "\n", render_ruleset(step.outcome.restore)]
+    if metrics:
+        family = "IPv6" if config.ipv6 else "IPv4"
+        out.extend(con.paint(f"# {line}", "dim") + "\n" for line in step.outcome.metrics.prometheus(family))
+    return "".join(out)
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from kubeproxy_sim.cli.options import build_config
     from kubeproxy_sim.errors import Severity
-    from kubeproxy_sim.netfilter.codec import render_ruleset
     from kubeproxy_sim.netfilter.model import Ruleset
     from kubeproxy_sim.objects import load_paths
     from kubeproxy_sim.objects.model import Cluster
@@ -88,23 +124,28 @@ def run(args: argparse.Namespace) -> int:
     node, state, previous, now = Ruleset(), SyncState(), Cluster(), 0.0
     seen: set[str] = set()
     failed = False
-    out = sys.stdout
-    for number, path in enumerate(args.states, 1):
-        loaded = load_paths([path])
-        config, config_diags = build_config(args, loaded.cluster)
-        diagnostics = (*loaded.diagnostics, *config_diags)
-        _report(diagnostics, seen)
-        failed |= any(d.severity is Severity.ERROR for d in diagnostics)
-        step = sync_and_apply(node, state, loaded.cluster, config, changed_services(previous, loaded.cluster),
-                              now, timing)
-        out.write(f"# sync {number} {'full' if step.outcome.full else 'partial'}\n")
-        out.write(render_ruleset(step.outcome.restore))
-        if args.metrics:
-            family = "IPv6" if config.ipv6 else "IPv4"
-            out.write("".join(f"# {line}\n" for line in step.outcome.metrics.prometheus(family)))
-        if step.error is not None:
-            print(f"kubeproxy-sim: sync {number} ({path}): {step.error}; the next sync is full", file=sys.stderr)
-            failed = True
-        node, state, previous = step.node, step.state, loaded.cluster
-        now += args.interval
+    con = console(args)
+    syncs: list[dict[str, object]] = []
+    with progress("replaying syncs", total=len(args.states)) as tick:
+        for number, path in enumerate(args.states, 1):
+            loaded = load_paths([path])
+            config, config_diags = build_config(args, loaded.cluster)
+            diagnostics = (*loaded.diagnostics, *config_diags)
+            _report(diagnostics, seen, args)
+            failed |= any(d.severity is Severity.ERROR for d in diagnostics)
+            step = sync_and_apply(node, state, loaded.cluster, config, changed_services(previous, loaded.cluster),
+                                  now, timing)
+            if args.output == "text":
+                sys.stdout.write(sync_text(number, step, config, args.metrics, con))
+                sys.stdout.flush()
+            else:
+                syncs.append(sync_data(number, path, step, config))
+            if step.error is not None:
+                report([f"sync {number} ({path}): {step.error}; the next sync is full"], args)
+                failed = True
+            node, state, previous = step.node, step.state, loaded.cluster
+            now += args.interval
+            tick()
+    if args.output != "text":
+        sys.stdout.write(render({"syncs": syncs}, args.output))
     return 1 if failed else 0

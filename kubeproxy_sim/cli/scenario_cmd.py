@@ -7,10 +7,14 @@ import difflib
 import os
 import random
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kubeproxy_sim.cli.options import REPO_RULESETS, add_node_flags, build_config, scenario_args
+from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render
+from kubeproxy_sim.cli.output import report as report_diagnostics
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity
 
 DEFAULT_NODES = REPO_RULESETS / "bootcamp"
@@ -28,7 +32,12 @@ EXAMPLES = """script lines (kubectl's words; # starts a comment):
 
 examples:
   kubeproxy-sim scenario rulesets/bootcamp/scenario --show endpoints
+  kubeproxy-sim scenario rulesets/bootcamp/scenario --show diff --seed 7
+  kubeproxy-sim scenario rulesets/bootcamp/scenario --show endpoints -o json
   kubeproxy-sim scenario my.script -f nodes.yaml --hostname-override node1 --show diff --seed 7
+
+-o json|yaml: {steps: [{step, line, command, notes: [...], endpoints: [{service, port_name, address, port,
+protocol, state, node, zone, pod}], rules: {tables: ...} (--show rules) | diff: "..." (--show diff)}]}
 """
 
 
@@ -51,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "previous step, or the endpoint set (default: rules)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random names and addresses (default 0)")
     add_node_flags(parser)
+    add_output_flags(parser.add_argument_group("output"))
     parser.set_defaults(func=run)
 
 
@@ -138,37 +148,78 @@ def _condition_word(conditions: Any) -> str:
     return "ready" if ready else "not-ready"
 
 
-def endpoints_text(cluster: Any) -> str:
-    """One line per service port and endpoint, as kube-proxy sees them through the slices."""
-    lines = []
+@dataclass(frozen=True, slots=True)
+class EndpointRow:
+    """One endpoint of one service port, as kube-proxy sees it through the slices."""
+
+    service: str  # NS/NAME
+    port_name: str
+    address: str
+    port: int
+    protocol: str
+    state: str  # ready, not-ready, serving-terminating, terminating
+    node: str | None
+    zone: str | None
+    pod: str | None
+
+    @property
+    def label(self) -> str:
+        return self.service + (f":{self.port_name}" if self.port_name else "")
+
+    def text(self) -> str:
+        where = " ".join(x for x in (f"node={self.node}" if self.node else "", f"zone={self.zone}" if self.zone
+                                     else "", f"pod={self.pod}" if self.pod else "") if x)
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{self.label} {host}:{self.port}/{self.protocol} {self.state} {where}".rstrip()
+
+    def as_json(self) -> dict[str, object]:
+        return {"service": self.service, "port_name": self.port_name, "address": self.address, "port": self.port,
+                "protocol": self.protocol, "state": self.state, "node": self.node, "zone": self.zone,
+                "pod": self.pod}
+
+
+def _service_ports(cluster: Any) -> Iterator[tuple[Any, Any, list[EndpointRow]]]:
+    """(service, port, its endpoint rows in text order) for every service port, services by namespace/name."""
     by_service: dict[tuple[str, str], list[Any]] = {}
     for s in cluster.endpoint_slices:
         by_service.setdefault((s.namespace, s.service_name), []).append(s)
     for service in sorted(cluster.services, key=lambda s: (s.namespace, s.name)):
         for port in service.ports:
-            label = f"{service.namespace}/{service.name}" + (f":{port.name}" if port.name else "")
             rows = []
             for s in by_service.get((service.namespace, service.name), []):
                 number = next((p.port for p in s.ports if (p.name or "") == port.name
                                and p.protocol is port.protocol), None)
                 if number is None:
                     continue
-                for e in s.endpoints:
-                    where = " ".join(x for x in (f"node={e.node_name}" if e.node_name else "",
-                                                 f"zone={e.zone}" if e.zone else "",
-                                                 f"pod={e.target_ref[2]}" if e.target_ref else "") if x)
-                    host = f"[{e.addresses[0]}]" if ":" in e.addresses[0] else e.addresses[0]
-                    rows.append(f"{label} {host}:{number}/{port.protocol.value} "
-                                f"{_condition_word(e.conditions)} {where}".rstrip())
-            lines.extend(sorted(rows) or [f"{label} (no endpoints)"])
+                rows.extend(EndpointRow(f"{service.namespace}/{service.name}", port.name or "", e.addresses[0],
+                                        number, port.protocol.value, _condition_word(e.conditions), e.node_name,
+                                        e.zone, e.target_ref[2] if e.target_ref else None) for e in s.endpoints)
+            yield service, port, sorted(rows, key=EndpointRow.text)
+
+
+def endpoint_rows(cluster: Any) -> list[EndpointRow]:
+    return [row for _, _, rows in _service_ports(cluster) for row in rows]
+
+
+def endpoints_text(cluster: Any) -> str:
+    """One line per service port and endpoint, as kube-proxy sees them through the slices."""
+    lines = []
+    for service, port, rows in _service_ports(cluster):
+        label = f"{service.namespace}/{service.name}" + (f":{port.name}" if port.name else "")
+        lines.extend([r.text() for r in rows] or [f"{label} (no endpoints)"])
     return "".join(line + "\n" for line in lines)
+
+
+def _ruleset(cluster: Any, config: Any) -> Any:
+    from kubeproxy_sim.proxier import generate
+
+    return generate(cluster, config).ruleset
 
 
 def _rules_text(cluster: Any, config: Any) -> str:
     from kubeproxy_sim.netfilter.codec import render_ruleset
-    from kubeproxy_sim.proxier import generate
 
-    return render_ruleset(generate(cluster, config).ruleset)
+    return render_ruleset(_ruleset(cluster, config))
 
 
 def _diff(previous: str, current: str, number: int) -> str:
@@ -176,6 +227,31 @@ def _diff(previous: str, current: str, number: int) -> str:
                                  fromfile=f"step {number - 1}", tofile=f"step {number}")
     text = "".join(lines)
     return text or "# rules unchanged\n"
+
+
+def changed_rules(previous: str, current: str) -> list[str]:
+    """The rule lines added (``+``) and removed (``-``) between two restore inputs, in the newer one's order."""
+    lines = difflib.unified_diff(previous.splitlines(), current.splitlines(), lineterm="", n=0)
+    return [line for line in lines if line[:1] in "+-" and not line.startswith(("+++", "---"))
+            and line[1:].startswith(("-A ", "-X ", ":"))]
+
+
+def colour_step(text: str, con: Console) -> str:
+    """A step's text with its header bold, notes dim, and added or removed rules green or red, on a terminal."""
+    if not con.color:
+        return text
+    out = []
+    for line in text.split("\n"):
+        if line.startswith("# step "):
+            line = con.paint(line, "bold", "cyan")
+        elif line.startswith("#"):
+            line = con.paint(line, "dim")
+        elif line.startswith("+") and not line.startswith("+++"):
+            line = con.paint(line, "green")
+        elif line.startswith("-") and not line.startswith(("---", "-A ", "-X ")):
+            line = con.paint(line, "red")
+        out.append(line)
+    return "\n".join(out)
 
 
 # -- the command ----------------------------------------------------------------------------------------------
@@ -209,9 +285,8 @@ def _initial_world(args: argparse.Namespace, rng: random.Random) -> Any:
     return play(World(), start, rng, lambda _paths: manifests).world
 
 
-def _report(diagnostics: Any) -> None:
-    for diagnostic in diagnostics:
-        print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
+def _report(diagnostics: Any, args: argparse.Namespace | None = None) -> None:
+    report_diagnostics(diagnostics, args)
 
 
 def _script_loader(script: Path, line_holder: list[int]) -> Any:
@@ -230,44 +305,72 @@ def _script_loader(script: Path, line_holder: list[int]) -> Any:
     return load
 
 
-def run(args: argparse.Namespace) -> int:
-    from kubeproxy_sim.controllers import cluster_of
-    from kubeproxy_sim.controllers.script import ScriptError, parse_line, play
+def step_data(number: int, step: Any, notes: Any, cluster: Any, show: str, rules: Any, diff: str | None
+              ) -> dict[str, object]:
+    """One step as data for -o json|yaml."""
+    data: dict[str, object] = {"step": number, "line": step.line, "command": step.text, "notes": list(notes),
+                               "endpoints": [r.as_json() for r in endpoint_rows(cluster)]}
+    if show == "rules":
+        data["rules"] = {"tables": [{"name": t.name, "chains": [
+            {"name": c.name, "policy": c.policy, "rules": [r.text() for r in c.rules]} for c in t.chains]}
+            for t in rules.tables]}
+    elif show == "diff":
+        data["diff"] = diff
+    return data
 
-    script = Path(args.script)
+
+def _read_script(script: Path) -> str:
     try:
-        text = script.read_text(encoding="utf-8")
+        return script.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(Diagnostic(f"cannot read the script: {exc}; expected a text file of kubectl commands",
                                     file=str(script))) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from kubeproxy_sim.controllers import cluster_of
+    from kubeproxy_sim.controllers.script import ScriptError, parse_line, play
+    from kubeproxy_sim.netfilter.codec import render_ruleset
+
+    script = Path(args.script)
+    text = _read_script(script)
     rng = random.Random(args.seed)
     world = _initial_world(args, rng)
     line_holder = [0]
     load = _script_loader(script, line_holder)
     previous = ""
+    con = console(args)
+    steps: list[dict[str, object]] = []
+    lines = text.splitlines()
     try:
         number = 0
-        for line_number, line in enumerate(text.splitlines(), start=1):
-            step = parse_line(line_number, line)  # parsed as it comes: the steps before a bad line still run
-            if step is None:
-                continue
-            number += 1
-            line_holder[0] = step.line
-            played = play(world, step, rng, load)
-            world = played.world
-            cluster = cluster_of(world)
-            config, diagnostics = build_config(args, cluster)
-            if number == 1:
-                _report(diagnostics)
-            out = [f"# step {number}: {step.text}\n", *(f"# {note}\n" for note in played.notes)]
-            if args.show == "endpoints":
-                out.append(endpoints_text(cluster))
-            else:
-                rules = _rules_text(cluster, config)
-                out.append(rules if args.show == "rules" else _diff(previous, rules, number))
-                previous = rules
-            sys.stdout.write("".join(out))
-            sys.stdout.flush()
+        with progress("playing the script", total=len(lines)) as tick:
+            for line_number, line in enumerate(lines, start=1):
+                tick()
+                step = parse_line(line_number, line)  # parsed as it comes: the steps before a bad line still run
+                if step is None:
+                    continue
+                number += 1
+                line_holder[0] = step.line
+                played = play(world, step, rng, load)
+                world = played.world
+                cluster = cluster_of(world)
+                config, diagnostics = build_config(args, cluster)
+                if number == 1:
+                    _report(diagnostics, args)
+                ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None
+                rules = render_ruleset(ruleset) if ruleset is not None else ""
+                diff = _diff(previous, rules, number) if args.show == "diff" else None
+                previous = rules or previous
+                if args.output != "text":
+                    steps.append(step_data(number, step, played.notes, cluster, args.show, ruleset, diff))
+                    continue
+                out = [f"# step {number}: {step.text}\n", *(f"# {note}\n" for note in played.notes)]
+                out.append(endpoints_text(cluster) if args.show == "endpoints" else (diff or rules))
+                sys.stdout.write(colour_step("".join(out), con))
+                sys.stdout.flush()
     except ScriptError as exc:
         raise InputError(Diagnostic(exc.message, file=str(script), line=exc.line)) from None
+    if args.output != "text":
+        sys.stdout.write(render({"steps": steps}, args.output))
     return 0

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.cli.output import Column, Console, add_output_flags, console, emit, progress, render_table, report
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.simulator.network import Simulator
+    from kubeproxy_sim.simulator.send import SendResult
 
 EXAMPLES = """examples:
   kubeproxy-sim send --scenario bootcamp --from external --to node/node1:31526 --count 1000
   kubeproxy-sim send --scenario bootcamp --from pod/default/kubernetes-bootcamp-855d5cc575-4lb7w \\
       --to kubernetes-bootcamp.default:8080 -o json
+  kubeproxy-sim send --scenario upstream-external-traffic-policy-local --from external --to 192.168.0.2:3001 -o yaml
+  kubeproxy-sim send --scenario bootcamp --from external --to node/node2:31526 --count 5000 --plot shares.svg
   kubeproxy-sim send -f objects.yaml --hosts hosts.txt --from pod/default/client --to my-externalname.default:443
 """
+BAR_WIDTH = 30
+EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Simulate the whole cluster (every node's kube-proxy rules, conntrack and routes, the "
         "pods, cluster DNS, the load balancer and the outside) and make connections from a source to a "
         "destination: per destination pod the count, the share, the exact expected share and the source "
-        "address the pod saw; failures with their reason.",
+        "address the pod saw; failures with their reason. -o json|yaml is a public contract (README).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -39,7 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--hosts", metavar="FILE", help="an /etc/hosts-style file: the outside hosts "
                         "(what ExternalName services point at)")
     parser.add_argument("--pcap", metavar="FILE", help="write every hop's packets to a pcap file")
-    parser.add_argument("-o", "--output", choices=["text", "json"], default="text", help="output format")
+    parser.add_argument("--plot", metavar="FILE.png|FILE.svg",
+                        help="also draw the shares (observed vs expected) as a bar chart")
+    add_output_flags(parser.add_argument_group("output"))
     parser.set_defaults(func=run)
 
 
@@ -58,7 +70,7 @@ def read_hosts(path: str | None) -> tuple[tuple[str, str], ...]:
     return parse_hosts(text, path)
 
 
-def build_simulator(args: argparse.Namespace):
+def build_simulator(args: argparse.Namespace) -> Simulator:
     """Objects and the base config from the input flags, then the simulator (with --seed and --hosts)."""
     import random
 
@@ -66,28 +78,118 @@ def build_simulator(args: argparse.Namespace):
     from kubeproxy_sim.errors import InputError
     from kubeproxy_sim.simulator.network import Simulator
 
-    inputs = load_inputs(args)
-    for diagnostic in inputs.diagnostics:
-        print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
+    with progress("loading objects"):
+        inputs = load_inputs(args)
+    report(inputs.diagnostics, args)
     if inputs.errors:
         raise InputError(list(inputs.errors))
-    return Simulator(inputs.cluster, inputs.config, rng=random.Random(getattr(args, "seed", 1)),
-                     hosts=read_hosts(getattr(args, "hosts", None)))
+    hosts = read_hosts(getattr(args, "hosts", None))
+    with progress("building the cluster"):
+        return Simulator(inputs.cluster, inputs.config, rng=random.Random(getattr(args, "seed", 1)), hosts=hosts)
+
+
+def send_counted(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", count: int = 100,
+                 seed: int | None = None, record: bool = False,
+                 tick: Callable[..., None] | None = None) -> SendResult:
+    """What :func:`kubeproxy_sim.simulator.send.send` does, calling ``tick`` after each connection.
+
+    The connections, their order and the random draws are the same as there
+    (a test holds the two to the same result), so a progress bar costs nothing
+    in reproducibility.
+    """
+    from kubeproxy_sim.errors import Diagnostic, InputError
+    from kubeproxy_sim.simulator import send as simsend
+
+    proto = proto.lower()
+    if proto not in simsend.PROTOCOLS:
+        raise InputError(Diagnostic(f"{proto!r} is not a protocol; expected tcp, udp or sctp", field="--proto"))
+    if count < 1:
+        raise InputError(Diagnostic(f"{count} connections; expected at least 1", field="--count"))
+    client = simsend.parse_source(sim, source)
+    target = simsend.parse_destination(sim, client, destination)
+    sim.record = [] if record else None
+    results = []
+    for _ in range(count):
+        results.append(simsend._one(sim, client, target, proto))
+        sim.advance(0.001)  # send()'s default interval between connections
+        if tick is not None:
+            tick()
+    hops = tuple(sim.record or ())
+    sim.record = None
+    expected = simsend.expected_shares(sim, client, target, proto)
+    return simsend.tally(client.label, destination, proto, seed, results, expected, hops)
+
+
+# --------------------------------------------------------------------------- text
+
+
+def share_bar(share: float, width: int = BAR_WIDTH, unicode: bool = False) -> str:
+    """A horizontal bar ``share`` of ``width`` long: eighth blocks on a terminal, ``#`` elsewhere."""
+    share = min(max(share, 0.0), 1.0)
+    if not unicode:
+        return "#" * round(share * width)
+    eighths = round(share * width * 8)
+    return "█" * (eighths // 8) + (EIGHTHS[eighths % 8] if eighths % 8 else "")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def delivered_table(result: SendResult, con: Console) -> str:
+    """One row per destination: count, share, expected share, the source it saw, and a bar of its share."""
+    rows = [(d.pod, d.ip, d.node or "-", d.count, _pct(d.share), _pct(d.expected), ", ".join(d.sources_seen),
+             con.paint(share_bar(d.share, unicode=con.unicode), "cyan")) for d in result.delivered]
+    columns = [Column("pod"), Column("ip"), Column("node"), Column("count", "right"), Column("share", "right"),
+               Column("expected", "right"), Column("source seen"), Column("")]
+    return render_table(columns, rows, color=con.color)
+
+
+def failed_table(result: SendResult, con: Console) -> str:
+    rows = [(f.reason, f.count, _pct(f.count / result.connections), _pct(f.expected), f.detail)
+            for f in result.failed]
+    columns = [Column("failed", style=lambda _v: ("red", "bold")), Column("count", "right"),
+               Column("share", "right"), Column("expected", "right"), Column("detail")]
+    return render_table(columns, rows, color=con.color)
+
+
+def send_text(result: SendResult, con: Console | None = None) -> str:
+    """A person's view: the run, the pods that answered as a table with bars, then the failures."""
+    con = con or Console(sys.stdout)
+    head = (f"{result.connections} {result.proto} connections from {result.source} to {result.destination}"
+            + (f" (seed {result.seed})" if result.seed is not None else ""))
+    parts = [con.paint(head, "bold"), ""]
+    if result.delivered:
+        parts.append(delivered_table(result, con))
+    if result.failed:
+        parts += [""] if result.delivered else []
+        parts.append(failed_table(result, con))
+    return "\n".join(p.rstrip("\n") for p in parts) + "\n"
+
+
+# --------------------------------------------------------------------------- the command
 
 
 def run(args: argparse.Namespace) -> int:
-    from kubeproxy_sim.simulator.send import render_text, send
+    if args.plot:
+        from kubeproxy_sim.cli.plot import plot_format
 
+        plot_format(args.plot)  # refuse a bad name before the work
     sim = build_simulator(args)
-    result = send(sim, args.source, args.destination, proto=args.proto, count=args.count, seed=args.seed,
-                  record=bool(args.pcap))
+    with progress("sending connections", total=max(args.count, 0)) as tick:
+        result = send_counted(sim, args.source, args.destination, proto=args.proto, count=args.count,
+                              seed=args.seed, record=bool(args.pcap), tick=tick)
     if args.pcap:
         from kubeproxy_sim.simulator.pcap import write_pcap
 
         frames = write_pcap(args.pcap, result.hops)
         print(f"kubeproxy-sim: wrote {frames} packets to {args.pcap}", file=sys.stderr)
-    if args.output == "json":
-        sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
-    else:
-        sys.stdout.write(render_text(result))
+    if args.plot:
+        from kubeproxy_sim.cli.plot import plot_send
+
+        with progress("drawing"):
+            plot_send(result.as_json(), args.plot)
+        print(f"kubeproxy-sim: wrote {args.plot}", file=sys.stderr)
+    emit(result.as_json() if args.output != "text" else None, args.output,
+         text=lambda: send_text(result, console(args)))
     return 0

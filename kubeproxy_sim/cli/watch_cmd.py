@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
@@ -275,10 +276,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     except KeyboardInterrupt:
         return 0
     finally:
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while closing
             source.close()
-        except KeyboardInterrupt:
-            pass
     return 1 if errors else 0
 
 

@@ -16,15 +16,13 @@ counters, and that is what makes ``parse(render(x)) == x`` hold for them.
 
 from __future__ import annotations
 
-import gc
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
+from kubeproxy_sim.objects.bulk import collector_paused
 
 MAX_CHAIN_NAME = 28  # XT_EXTENSION_MAXNAMELEN - 1: the kernel rejects longer names
 POLICIES = frozenset({"ACCEPT", "DROP"})
@@ -52,7 +50,10 @@ def render_table(table: Table) -> list[str]:
     lines = [f"*{table.name}"]
     lines.extend(render_chain_declaration(c) for c in table.chains)
     for chain in table.chains:
-        lines.extend(render_rule(r) for r in chain.rules)
+        prefix = f"-A {chain.name} "
+        # The common rule (no counters, a spec, filed in its own chain) is one concatenation.
+        lines.extend(prefix + r.spec if r.counters is None and r.spec and r.chain == chain.name else render_rule(r)
+                     for r in chain.rules)
     lines.extend(f"-X {name}" for name in table.deleted)
     lines.append("COMMIT")
     return lines
@@ -527,24 +528,6 @@ def _family(tables: list[_TableState], ipv6: bool | None, validate: bool,
     return bool(guess)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a big dump is read.
-
-    Parsing allocates hundreds of thousands of small acyclic objects; each
-    allocation burst would otherwise trigger full collections that scan all of
-    them again (a third of the parse time for a 300k-rule dump). The previous
-    state is restored on the way out.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = None,
                   validate: bool = True) -> Ruleset:
     """Read iptables-save or iptables-restore text.
@@ -555,10 +538,10 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
     are stored as is and interpreted on first use of ``Rule.parsed``.
     ``ipv6=None`` guesses the family from the first address in a rule.
     """
-    with _collector_paused():
+    with collector_paused():  # hundreds of thousands of acyclic objects: see objects.bulk
         tables = _Parser(file, validate).run(text)
-    family = _family(tables, ipv6, validate, file)
-    return Ruleset(tuple(t.freeze() for t in tables), family)
+        family = _family(tables, ipv6, validate, file)
+        return Ruleset(tuple(t.freeze() for t in tables), family)
 
 
 def parse_ruleset_file(path: str, *, ipv6: bool | None = None, validate: bool = True) -> Ruleset:

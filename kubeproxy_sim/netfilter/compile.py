@@ -22,10 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import lru_cache
 
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Option, Rule, Ruleset, RuleSpec, Target
 from kubeproxy_sim.netfilter.packet import PROTOCOL_NUMBERS, parse_address, parse_network
+from kubeproxy_sim.objects.bulk import collector_paused
 
 Check = Callable[[object], object]
 TWO_31 = 1 << 31
@@ -177,7 +179,9 @@ def _address_check(attr: str, flag: str, value: str, negated: bool, family: int)
     return lambda b: (getattr(b, attr) & mask) == net
 
 
+@lru_cache(maxsize=1024)
 def _protocol_check(value: str, negated: bool) -> Check:
+    """(Memoised: a pure function of its arguments, and every service rule names its protocol.)"""
     name = value.lower()
     if name in ("all", "0"):
         return lambda b: not negated
@@ -229,7 +233,9 @@ def _port_range(text: str) -> tuple[int, int]:
     return low, int(hi) if hi else (65535 if _ else low)
 
 
+@lru_cache(maxsize=4096)
 def _ports_check(attr: str, spec: str, negated: bool) -> Check:
+    """(Memoised like :func:`_protocol_check`: a few ports recur across thousands of rules.)"""
     ranges = tuple(_port_range(p) for p in spec.split(","))
     if len(ranges) == 1 and ranges[0][0] == ranges[0][1]:
         port = ranges[0][0]
@@ -260,9 +266,15 @@ def _tcp_flags_check(mask: str, comp: str, negated: bool) -> Check:
     return lambda b: ((b.tcp_flags & masked) == wanted) != negated  # type: ignore[attr-defined]
 
 
+@lru_cache(maxsize=64)
+def _is_protocol(module: str) -> Check:
+    """The check of ``-m tcp`` and its kin, one shared function per protocol."""
+    return lambda b: b.proto == module  # type: ignore[attr-defined]
+
+
 def _proto_module(parts: _RuleParts, module: str, opts: Sequence[Option]) -> None:
     """tcp/udp/sctp/udplite/dccp: the protocol itself, then --sport/--dport (ranges, negation)."""
-    parts.checks.append(lambda b: b.proto == module)  # type: ignore[attr-defined]
+    parts.checks.append(_is_protocol(module))
     for o in opts:
         if o.flag in ("--sport", "--dport"):
             parts.checks.append(_ports_check("sport" if o.flag == "--sport" else "dport", o.value, o.negated))
@@ -696,6 +708,11 @@ def _build_index(chain: CompiledChain) -> None:
 
 def compile_ruleset(ruleset: Ruleset) -> CompiledRuleset:
     """Compile every table; a rule that cannot be compiled is kept as a problem and skipped."""
+    with collector_paused():  # one closure and record per rule, no cycles: see objects.bulk
+        return _compile_ruleset(ruleset)
+
+
+def _compile_ruleset(ruleset: Ruleset) -> CompiledRuleset:
     family = 6 if ruleset.ipv6 else 4
     tables: dict[str, dict[str, CompiledChain]] = {}
     problems: list[tuple[Rule, str]] = []

@@ -377,8 +377,8 @@ def _walk(b: Branch, stack: list[Frame], pending: list[tuple[Branch, list[Frame]
                     if kind is Kind.JUMP:
                         stack.append((chain, rules, i))
                     chain = rule.jump  # type: ignore[assignment]
-                    rules, i = chain.rules_for(b), 0
-                    n = len(rules)
+                    rules = chain.rules if not chain.index_on else chain.rules_for(b)
+                    i, n = 0, len(rules)
                     continue
                 if kind is Kind.RETURN:
                     break

@@ -117,18 +117,25 @@ class Tracer:
 
 
 def _merge(finished: list[Finished]) -> tuple[Outcome, ...]:
-    """One outcome per (verdict, destination, masquerade); the path is the first branch's."""
-    totals: dict[tuple[str, str | None, bool], list[object]] = {}
+    """One outcome per (verdict, destination, masquerade); the path is the first branch's.
+
+    Shares are summed as plain integer fractions and normalised once per outcome: a
+    Fraction per branch (gcd and all) cost more than the rest of the merge.
+    """
+    totals: dict[tuple[str, str | None, bool], list] = {}
     for branch in finished:
         key = (branch.verdict, branch.destination, branch.masquerade)
-        share = Fraction(branch.num, branch.den)
-        if key in totals:
-            totals[key][0] += share  # type: ignore[operator]
+        total = totals.get(key)
+        if total is None:
+            totals[key] = [branch.num, branch.den, branch.path]
+        elif total[1] == branch.den:
+            total[0] += branch.num
         else:
-            totals[key] = [share, branch.path]
+            total[0] = total[0] * branch.den + branch.num * total[1]
+            total[1] *= branch.den
     return tuple(
-        Outcome(verdict, dest, share, masq, tuple(map(_step, path)))  # type: ignore[arg-type, union-attr]
-        for (verdict, dest, masq), (share, path) in totals.items()
+        Outcome(verdict, dest, Fraction(num, den), masq, tuple(map(_step, path)))
+        for (verdict, dest, masq), (num, den, path) in totals.items()
     )
 
 

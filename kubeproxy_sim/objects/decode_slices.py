@@ -122,8 +122,8 @@ def _fast_endpoint(raw: Any, match: Any) -> Endpoint | None:
                                               target.get("name", ""))
         if type(kind) is not str or type(namespace) is not str or type(name) is not str:
             return None
-    return Endpoint((address,), conditions, hostname or None, node_name or None, zone or None, None, None,
-                    target_ref)
+    return Endpoint.make((address,), conditions, hostname or None, node_name or None, zone or None, None, None,
+                         target_ref)
 
 
 def _endpoint(report: Report, raw: Any, index: int, address_type: AddressType | None) -> Endpoint | None:

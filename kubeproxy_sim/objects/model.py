@@ -127,6 +127,28 @@ class Endpoint:
     hints_for_nodes: tuple[str, ...] | None = None
     target_ref: tuple[str, str, str] | None = None  # (kind, namespace, name)
 
+    @classmethod
+    def make(cls, addresses: tuple[str, ...], conditions: EndpointConditions, hostname: str | None,
+             node_name: str | None, zone: str | None, hints_for_zones: tuple[str, ...] | None,
+             hints_for_nodes: tuple[str, ...] | None, target_ref: tuple[str, str, str] | None) -> Endpoint:
+        """The bulk path for the decoder (a large cluster has 100,000s of endpoints): every slot written
+        through its descriptor, skipping the frozen ``__init__``'s ``object.__setattr__`` per field."""
+        endpoint = object.__new__(cls)
+        (set_addresses, set_conditions, set_hostname, set_node, set_zone, set_zone_hints, set_node_hints,
+         set_target) = _ENDPOINT_SETTERS
+        set_addresses(endpoint, addresses)
+        set_conditions(endpoint, conditions)
+        set_hostname(endpoint, hostname)
+        set_node(endpoint, node_name)
+        set_zone(endpoint, zone)
+        set_zone_hints(endpoint, hints_for_zones)
+        set_node_hints(endpoint, hints_for_nodes)
+        set_target(endpoint, target_ref)
+        return endpoint
+
+
+_ENDPOINT_SETTERS = tuple(getattr(Endpoint, name).__set__ for name in Endpoint.__slots__)
+
 
 @dataclass(frozen=True, slots=True)
 class EndpointPort:

@@ -99,6 +99,28 @@ class EndpointInfo:
     zone_hints: frozenset[str] | None = None
     node_hints: frozenset[str] | None = None
 
+    @classmethod
+    def make(cls, ip: str, port: int, endpoint: str, is_local: bool, ready: bool, serving: bool,
+             terminating: bool, zone_hints: frozenset[str] | None, node_hints: frozenset[str] | None) -> EndpointInfo:
+        """The bulk path (one per endpoint of a large cluster): every slot written through its descriptor,
+        which skips the frozen ``__init__``'s ``object.__setattr__`` per field; the result is identical."""
+        info = object.__new__(cls)
+        set_ip, set_port, set_endpoint, set_local, set_ready, set_serving, set_terminating, set_zones, set_nodes = \
+            _ENDPOINT_INFO_SETTERS
+        set_ip(info, ip)
+        set_port(info, port)
+        set_endpoint(info, endpoint)
+        set_local(info, is_local)
+        set_ready(info, ready)
+        set_serving(info, serving)
+        set_terminating(info, terminating)
+        set_zones(info, zone_hints)
+        set_nodes(info, node_hints)
+        return info
+
+
+_ENDPOINT_INFO_SETTERS = tuple(getattr(EndpointInfo, f).__set__ for f in EndpointInfo.__slots__)
+
 
 def is_ipv6_text(address: str) -> bool:
     """Family test on canonical text: only IPv6 addresses contain a colon."""
@@ -229,6 +251,7 @@ def endpoints_map(slices: Iterable[EndpointSlice], config: ProxyConfig) -> dict[
 
 def _add_endpoints(found: dict[str, EndpointInfo], eps: EndpointSlice, port: int, node_name: str,
                    ipv6: bool) -> None:
+    make = EndpointInfo.make
     for ep in eps.endpoints:
         if not ep.addresses:
             continue
@@ -238,14 +261,11 @@ def _add_endpoints(found: dict[str, EndpointInfo], eps: EndpointSlice, port: int
         terminating = bool(cond.terminating)
         if text in found and terminating:
             continue
-        found[text] = EndpointInfo(
-            ip=ip, port=port, endpoint=text,
-            is_local=bool(node_name) and ep.node_name == node_name,
-            ready=cond.ready is None or cond.ready,
-            serving=cond.serving is None or cond.serving,
-            terminating=terminating,
-            zone_hints=frozenset(ep.hints_for_zones) if ep.hints_for_zones else None,
-            node_hints=frozenset(ep.hints_for_nodes) if ep.hints_for_nodes else None,
+        found[text] = make(
+            ip, port, text, bool(node_name) and ep.node_name == node_name,
+            cond.ready is None or cond.ready, cond.serving is None or cond.serving, terminating,
+            frozenset(ep.hints_for_zones) if ep.hints_for_zones else None,
+            frozenset(ep.hints_for_nodes) if ep.hints_for_nodes else None,
         )
 
 

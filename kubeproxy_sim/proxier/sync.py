@@ -11,12 +11,10 @@ with the "must be the last rule" rule last).
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
+from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.config import ProxyConfig
@@ -77,33 +75,13 @@ def build_table(name: str, declared: list[str], rules: dict[str, list[str]]) -> 
     chains = []
     empty: list[str] = []
     for chain in canonical_chain_order(declared):
-        chains.append(Chain(chain, tuple([Rule(chain, spec) for spec in rules.get(chain, empty)])))
+        chains.append(Chain(chain, Rule.many(chain, rules.get(chain, empty))))
     return Table(name, tuple(chains))
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while hundreds of thousands of acyclic objects are built.
-
-    Every allocation burst otherwise triggers collections that rescan the whole
-    growing heap, which doubles the time of a large sync; nothing built here
-    forms a cycle, and the previous state is restored.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-collector_paused = _collector_paused  # public name for the other sync entry points (proxier.partial)
 
 
 def generate(cluster: Cluster, config: ProxyConfig) -> SyncResult:
     """The rules one full sync of kube-proxy (iptables mode) writes for this node and family."""
-    with _collector_paused():
+    with collector_paused():  # ~10^6 acyclic objects: see objects.bulk
         return _generate(cluster, config)
 
 

@@ -55,7 +55,8 @@ def slice_view(es: EndpointSlice | None) -> Hashable | None:
     if es is None or not es.service_name or es.address_type is AddressType.FQDN:
         return None
     ports = tuple(sorted(es.ports, key=lambda p: (p.port or 0, p.name or "", p.protocol.value)))
-    endpoints = tuple(sorted((_endpoint_view(ep) for ep in es.endpoints), key=lambda v: (",".join(v[0]), v)))
+    # repr() breaks ties: the views hold None next to strings (an unset nodeName), which do not compare.
+    endpoints = tuple(sorted((_endpoint_view(ep) for ep in es.endpoints), key=lambda v: (",".join(v[0]), repr(v))))
     return (es.namespace, es.service_name, es.address_type, ports, endpoints)
 
 

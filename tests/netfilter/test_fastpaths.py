@@ -51,8 +51,8 @@ def test_fast_path_agrees_on_any_spelling(spec: RuleSpec, data: st.DataObject) -
 
 
 words = st.sampled_from(["-m", "-p", "-j", "-g", "!", "-s", "--dport", "--comment", "comment", "tcp", "X", '"a b"',
-                         '""', "-", "-5", "!x", "--set", "recent", "--name", "--match", "a\"b", "-d", "--to-destination",
-                         "DNAT", "--mode", "statistic", "--probability", "0.5", "\\", "--jump"])
+                         '""', "-", "-5", "!x", "--set", "recent", "--name", "--match", "a\"b", "-d",
+                         "--to-destination", "DNAT", "--mode", "statistic", "--probability", "0.5", "\\", "--jump"])
 
 
 @settings(max_examples=500, deadline=None)

@@ -1,0 +1,170 @@
+"""Bar charts of shares as PNG or SVG files (``send --plot``, ``dist --plot``).
+
+The charts are drawn from the commands' public JSON forms (``send -o json``,
+``dist -o json``), so a picture always shows exactly what the data says.
+matplotlib is imported here only, lazily and with the Agg backend: it needs no
+display, and commands that draw nothing never pay for its import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubeproxy_sim.errors import Diagnostic, InputError
+
+FORMATS = {".png": "png", ".svg": "svg"}
+OBSERVED_COLOUR, EXPECTED_COLOUR = "#3d85c6", "#bbbbbb"
+MAX_PANELS = 12  # more service ports than this: the first ones, and a note in the title
+FAILURE_COLOUR = "#cc0000"
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One set of bars: a legend label and a height per category (None: no bar)."""
+
+    label: str
+    values: tuple[float | None, ...]
+    colour: str | None = None
+    colours: tuple[str, ...] | None = None  # per bar (failures stand out), overriding ``colour``
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """One chart: a title, the category names along x, and one or more series of bars per category."""
+
+    title: str
+    categories: tuple[str, ...]
+    series: tuple[Series, ...]
+
+
+def plot_format(path: str, flag: str = "--plot") -> str:
+    """``png`` or ``svg`` from the file name; anything else is the user's mistake, said plainly."""
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise InputError(Diagnostic(f"cannot tell the picture's format from {path!r}; expected a file name "
+                                    "ending in .png or .svg", field=flag))
+    return fmt
+
+
+# --------------------------------------------------------------------------- from the JSON contracts
+
+
+def send_panels(data: Mapping[str, Any]) -> list[Panel]:
+    """send: per destination (pod, node, outside host) and per failure reason, observed vs expected share."""
+    names = [str(d["pod"]) for d in data["delivered"]]
+    names += [f"{f['reason']}: {f['detail']}"[:60] for f in data["failed"]]
+    observed = [float(d["share"]) for d in data["delivered"]]
+    total = max(int(data["connections"]), 1)
+    observed += [int(f["count"]) / total for f in data["failed"]]
+    expected = [d.get("expected") for d in data["delivered"]] + [f.get("expected") for f in data["failed"]]
+    title = f"{data['connections']} {data['proto']} connections from {data['from']} to {data['to']}"
+    if data.get("seed") is not None:
+        title += f" (seed {data['seed']})"
+    colours = (OBSERVED_COLOUR,) * len(data["delivered"]) + (FAILURE_COLOUR,) * len(data["failed"])
+    series = [Series("observed", tuple(observed), OBSERVED_COLOUR, colours)]
+    if any(e is not None for e in expected):
+        series.append(Series("expected (exact, from the rules)",
+                             tuple(None if e is None else float(e) for e in expected), EXPECTED_COLOUR))
+    return [Panel(title, tuple(names), tuple(series))]
+
+
+def _entry_label(entry: Mapping[str, Any]) -> str:
+    source = entry.get("source") or {}
+    who = source.get("name") or source.get("address") or source.get("kind") or "?"
+    return f"via {entry.get('node') or '?'} from {source.get('kind', '?')} {who}"
+
+
+def _outcome_name(outcome: Mapping[str, Any]) -> str:
+    if outcome.get("verdict") != "DNAT":
+        return str(outcome.get("verdict"))
+    return str(outcome.get("pod") or outcome.get("endpoint"))
+
+
+def dist_panels(data: Mapping[str, Any]) -> list[Panel]:
+    """dist: one chart per service port and way in; a bar per endpoint for every node the traffic enters by."""
+    panels: list[Panel] = []
+    for service in data["services"]:
+        for view in service["views"]:
+            entries = [e for e in view["entries"] if e.get("outcomes")]
+            names: list[str] = []
+            for entry in entries:
+                names.extend(n for n in map(_outcome_name, entry["outcomes"]) if n not in names)
+            if not names:
+                continue
+            series = []
+            for entry in entries:
+                shares = {_outcome_name(o): float(o["probability"]) for o in entry["outcomes"]}
+                series.append(Series(_entry_label(entry), tuple(shares.get(n) for n in names)))
+            title = f"{service['name']} {view['kind']} {view.get('destination') or ''}".rstrip()
+            panels.append(Panel(title, tuple(names), tuple(series)))
+    return panels
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+def _draw(ax: Any, panel: Panel) -> None:
+    """Grouped bars: categories along x, one bar per series side by side, shares as percentages."""
+    count = max(len(panel.series), 1)
+    width = 0.8 / count
+    for index, series in enumerate(panel.series):
+        xs = [i - 0.4 + width * (index + 0.5) for i in range(len(panel.categories))]
+        heights = [100 * (v or 0.0) for v in series.values]
+        colour = list(series.colours) if series.colours else series.colour
+        bars = ax.bar(xs, heights, width=width, label=series.label, color=colour)
+        for bar, value in zip(bars, series.values, strict=True):
+            if value is not None:
+                ax.annotate(f"{100 * value:.1f}%", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                            ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(panel.categories)))
+    ax.set_xticklabels(panel.categories, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("share of new connections (%)")
+    ax.set_title(panel.title, fontsize=9)
+    ax.set_ylim(0, max([100 * (v or 0) for s in panel.series for v in s.values] + [1]) * 1.15)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+
+
+def write_chart(panels: Sequence[Panel], path: str, title: str | None = None) -> str:
+    """Draw ``panels`` stacked vertically into ``path`` (PNG or SVG by its suffix); returns the format."""
+    fmt = plot_format(path)
+    if not panels:
+        raise InputError(Diagnostic("nothing to draw: no destination got any share", field="--plot"))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    shown = list(panels[:MAX_PANELS])
+    widest = max(len(p.categories) * max(len(p.series), 1) for p in shown)
+    figure = Figure(figsize=(max(9.0, 0.6 * widest + 5), 3.6 * len(shown) + 0.8), layout="constrained")
+    axes = figure.subplots(len(shown), 1, squeeze=False)
+    for ax, panel in zip(axes[:, 0], shown, strict=True):
+        _draw(ax, panel)
+    heading = title or ""
+    if len(panels) > len(shown):
+        heading += f" (the first {len(shown)} of {len(panels)} charts)"
+    if heading:
+        figure.suptitle(heading.strip(), fontsize=10)
+    try:
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "kubeproxy-sim"}):
+            figure.savefig(path, format=fmt, metadata=_metadata(fmt))
+    except OSError as exc:
+        raise InputError(Diagnostic(f"cannot write the picture: {exc.strerror or exc}", file=path,
+                                    field="--plot")) from None
+    return fmt
+
+
+def _metadata(fmt: str) -> dict[str, Any]:
+    """No creation date in the file: the same run gives the same bytes."""
+    return {"Date": None} if fmt == "svg" else {"Software": "kubeproxy-sim"}
+
+
+def plot_send(data: Mapping[str, Any], path: str) -> str:
+    return write_chart(send_panels(data), path)
+
+
+def plot_dist(data: Mapping[str, Any], path: str) -> str:
+    return write_chart(dist_panels(data), path, "exact share of each endpoint, per node the traffic enters by")

@@ -1,0 +1,39 @@
+"""Building hundreds of thousands of small objects without the cyclic collector's rescans.
+
+Loading a large cluster, generating its rules and reading a large dump each
+allocate millions of acyclic containers. With the collector on, every
+allocation burst triggers collections that walk the whole young heap again,
+and the first collection after a pause walks everything built during it; both
+cost more than the building itself (measured on 10,000 services: about a
+third of the time). :func:`collector_paused` pauses the collector, and on the
+way out, when a large number of objects were built, moves them to the
+collector's permanent generation (``gc.freeze``) so they are never scanned.
+
+Frozen objects are still freed by reference counting as soon as they are
+dropped; only reference cycles among them would outlive their use, and none of
+the models built here has one. Small builds (tests, one scenario) stay below
+the threshold and leave the collector exactly as they found it.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+FREEZE_THRESHOLD = 200_000
+"""Tracked objects allocated during a pause above which they are frozen rather than rescanned."""
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic collector; restore it afterwards, freezing a large build (see the module doc)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            if gc.get_count()[0] > FREEZE_THRESHOLD:
+                gc.freeze()
+            gc.enable()

@@ -1,0 +1,309 @@
+"""``kubeproxy-sim watch`` end to end: a manifest directory edited between syncs, a live API server, Ctrl-C.
+
+The directory runs are driven in-process with a fake clock: the command's
+``sleep`` advances it, and the output stream's ``flush`` (called once per
+sync) edits the files, so each edit lands between two syncs, deterministically.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.cli import watch_cmd
+from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, build_parser, main
+
+NODE_FLAGS = ["--hostname-override", "test-node", "--node-ip", "192.168.0.2/24", "--cluster-cidr", "10.0.0.0/8",
+              "--random-fully=false"]
+FAST = ["--poll-interval", "100ms", "--debounce", "200ms", "--min-sync-period", "1s"]
+SVC1_CHAIN = "KUBE-SVC-XPGD46QRK7WJZT7O"  # ns1/svc1:p80, as in upstream's tests
+SVC2_CHAIN = "KUBE-SVC-2VJB64SDSIJUP5T6"  # ns2/svc2:p8080
+
+
+@pytest.fixture(autouse=True)
+def watch_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() knows the command even before the lead registers it."""
+    from kubeproxy_sim.cli import main as main_module
+
+    if "kubeproxy_sim.cli.watch_cmd" not in main_module.COMMAND_MODULES:
+        monkeypatch.setattr(main_module, "COMMAND_MODULES",
+                            (*main_module.COMMAND_MODULES, "kubeproxy_sim.cli.watch_cmd"))
+
+
+def service(ns: str, name: str, ip: str, port: int, port_name: str) -> str:
+    return f"""apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  type: ClusterIP
+  clusterIP: {ip}
+  ports: [{{name: {port_name}, port: {port}, protocol: TCP}}]
+"""
+
+
+def endpoint_slice(ns: str, service_name: str, ips: list[str], port: int, port_name: str) -> str:
+    endpoints = "".join(f"- addresses: [{ip}]\n" for ip in ips)
+    return f"""apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: {service_name}-1
+  namespace: {ns}
+  labels: {{kubernetes.io/service-name: {service_name}}}
+addressType: IPv4
+endpoints:
+{endpoints}ports: [{{name: {port_name}, port: {port}, protocol: TCP}}]
+"""
+
+
+def write(path: Path, text: str) -> None:
+    """Write and move the mtime on, so the directory source sees a change even within one clock tick."""
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(text)
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+@pytest.fixture
+def manifests(tmp_path: Path) -> Path:
+    directory = tmp_path / "manifests"
+    directory.mkdir()
+    write(directory / "svc1.yaml", service("ns1", "svc1", "172.30.0.41", 80, "p80"))
+    write(directory / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1"], 80, "p80"))
+    write(directory / "svc2.yaml", service("ns2", "svc2", "172.30.0.42", 8080, "p8080"))
+    write(directory / "svc2-eps.yaml", endpoint_slice("ns2", "svc2", ["10.0.2.1"], 8080, "p8080"))
+    return directory
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert self.now < 2000.0, "the watch never got to the expected syncs"
+        self.now += seconds
+
+
+class ScriptedOut(io.StringIO):
+    """Runs ``actions[n]`` when sync n+1 has been written (the printer flushes once per sync)."""
+
+    def __init__(self, actions: list[Callable[[], None]]) -> None:
+        super().__init__()
+        self.actions = actions
+        self.syncs = 0
+
+    def flush(self) -> None:
+        super().flush()
+        if self.syncs < len(self.actions):
+            self.actions[self.syncs]()
+        self.syncs += 1
+
+
+def run_watch(argv: list[str], actions: list[Callable[[], None]] = ()) -> tuple[int, str, str]:
+    args = build_parser().parse_args(["watch", *argv])
+    out, err, clock = ScriptedOut(list(actions)), io.StringIO(), Clock()
+    status = watch_cmd.run(args, out=out, err=err, sleep=clock.sleep, clock=clock)
+    return status, out.getvalue(), err.getvalue()
+
+
+def syncs(out: str) -> list[tuple[str, str]]:
+    parts = re.split(r"^(# sync \d+ (?:full|partial)) \(\d+\.\d ms\)\n", out, flags=re.MULTILINE)
+    assert parts[0] == ""
+    return list(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def nat_chains(text: str) -> list[str]:
+    nat = text.split("*nat\n", 1)[1]
+    return [line[1:].split()[0] for line in nat.splitlines() if line.startswith(":")]
+
+
+# --------------------------------------------------------------------------- a directory
+
+
+def test_directory_edits_become_partial_syncs(manifests: Path):
+    actions = [
+        lambda: write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80, "p80")),
+        lambda: (os.remove(manifests / "svc2.yaml"), os.remove(manifests / "svc2-eps.yaml")),
+    ]
+    status, out, err = run_watch(["-f", str(manifests), *NODE_FLAGS, *FAST, "--max-syncs", "3"], actions)
+    assert status == 0, err
+    result = syncs(out)
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 partial", "# sync 3 partial"]
+    assert {SVC1_CHAIN, SVC2_CHAIN} <= set(nat_chains(result[0][1]))
+    second = result[1][1]
+    assert SVC1_CHAIN in nat_chains(second) and SVC2_CHAIN not in nat_chains(second)
+    assert "--to-destination 10.0.1.2:80" in second
+    third = result[2][1]
+    assert f"-X {SVC2_CHAIN}" in third and f":{SVC2_CHAIN} - [0:0]" in third
+    assert "svc2" not in third.split("*nat\n", 1)[1].split("-X", 1)[0].replace(f":{SVC2_CHAIN}", "")
+
+
+def test_bad_input_is_reported_and_the_rest_keeps_syncing(manifests: Path):
+    bad_service = service("ns3", "svc3", "not-an-ip", 80, "p80")
+    actions = [
+        lambda: (write(manifests / "bad.yaml", bad_service),
+                 write(manifests / "half.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: x\n"),
+                 write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.7"], 80, "p80"))),
+    ]
+    status, out, err = run_watch(["-f", str(manifests), *NODE_FLAGS, *FAST, "--max-syncs", "2"], actions)
+    assert status == EXIT_INVALID_INPUT  # errors were reported during a bounded run
+    result = syncs(out)
+    assert len(result) == 2 and "--to-destination 10.0.1.7:80" in result[1][1]
+    assert "Traceback" not in err
+    bad_line = next(line for line in err.splitlines() if "bad.yaml" in line)
+    assert "Service ns3/svc3" in bad_line and "spec.clusterIP" in bad_line
+    assert any("half.yaml" in line for line in err.splitlines())
+
+
+def test_diff_shows_the_chains_that_changed(manifests: Path):
+    actions = [lambda: write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.9"], 80, "p80"))]
+    status, out, err = run_watch(["-f", str(manifests), *NODE_FLAGS, *FAST, "--max-syncs", "2", "--diff"], actions)
+    assert status == 0, err
+    second = out.split("# sync 2 partial", 1)[1].splitlines()[1:]
+    assert second[:2] == ["--- sync 1", "+++ sync 2"]
+    removed = [line for line in second if line.startswith("-") and not line.startswith("---")]
+    added = [line for line in second if line.startswith("+") and not line.startswith("+++")]
+    assert any("10.0.1.1:80" in line for line in removed) and any("10.0.1.9:80" in line for line in added)
+    assert not any("svc2" in line for line in removed + added)  # svc2's chains did not change
+    first = out.split("# sync 2 partial", 1)[0]
+    assert "+++ sync 1" in first and f"+:{SVC2_CHAIN} -" in first
+
+
+def test_json_lines(manifests: Path):
+    actions = [lambda: write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", [], 80, "p80"))]
+    status, out, err = run_watch(["-f", str(manifests), *NODE_FLAGS, *FAST, "--max-syncs", "2", "-o", "json"],
+                                 actions)
+    assert status == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [(r["number"], r["full"], r["reason"]) for r in records] == [(1, True, "initial"), (2, False, "changes")]
+    assert records[1]["changed"] == ["ns1/svc1"] and records[1]["restore"].startswith("*filter\n")
+    assert isinstance(records[1]["duration_ms"], float) and records[1]["duration_ms"] >= 0
+    assert records[1]["metrics"]["full"] is False and records[1]["metrics"]["deleted_chains"] == 2
+
+
+def test_once_exits_after_the_first_sync(manifests: Path):
+    status, out, err = run_watch(["-f", str(manifests), *NODE_FLAGS, "--once"])
+    assert status == 0, err
+    assert [h for h, _ in syncs(out)] == ["# sync 1 full"]
+
+
+def test_the_sync_period_forces_syncs(manifests: Path):
+    status, out, _ = run_watch(["-f", str(manifests), *NODE_FLAGS, "--sync-period", "5s", "--max-syncs", "3",
+                                "-o", "json"])
+    records = [json.loads(line) for line in out.splitlines()]
+    assert status == 0 and [r["reason"] for r in records] == ["initial", "sync-period", "sync-period"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--kubeconfig", "kc", "-f", "."], "exactly one source"),
+    ([], "exactly one source"),
+    (["-f", "no-such-dir"], "no-such-dir: -f: does not exist; expected a directory"),
+    (["-f", __file__], "is a file; expected a directory"),
+    (["--context", "c", "-f", "."], "--context needs --kubeconfig"),
+])
+def test_usage_errors_name_the_flag(capsys, argv, message):
+    assert main(["watch", *argv]) == EXIT_INVALID_INPUT
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- a live API server
+
+
+def _fake_apiserver_module():
+    path = Path(__file__).resolve().parents[1] / "watch" / "_fake_apiserver.py"
+    spec = importlib.util.spec_from_file_location("kpsim_test_fake_apiserver", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _svc_json(ns: str, name: str, ip: str, port: int, port_name: str) -> dict:
+    return {"kind": "Service", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns},
+            "spec": {"type": "ClusterIP", "clusterIP": ip, "clusterIPs": [ip], "ipFamilies": ["IPv4"],
+                     "ports": [{"name": port_name, "port": port, "protocol": "TCP"}]}}
+
+
+def _slice_json(ns: str, service_name: str, ips: list[str], port: int, port_name: str) -> dict:
+    return {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
+            "metadata": {"name": f"{service_name}-1", "namespace": ns,
+                         "labels": {"kubernetes.io/service-name": service_name}},
+            "addressType": "IPv4", "endpoints": [{"addresses": [ip]} for ip in ips],
+            "ports": [{"name": port_name, "port": port, "protocol": "TCP"}]}
+
+
+def test_live_api_server_one_add_and_one_change(tmp_path: Path):
+    fake = _fake_apiserver_module().FakeApiServer().start()
+    try:
+        fake.add("Service", _svc_json("ns1", "svc1", "172.30.0.41", 80, "p80"))
+        fake.add("EndpointSlice", _slice_json("ns1", "svc1", ["10.0.1.1"], 80, "p80"))
+        kubeconfig = fake.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        records: list[dict] = []
+
+        class Out(io.StringIO):
+            """One JSON line per sync: change the server when the expected sync shows up, stop at the end."""
+
+            def flush(self) -> None:
+                records[:] = [json.loads(line) for line in self.getvalue().splitlines()]
+                restore = records[-1]["restore"]
+                if len(records) == 1:
+                    fake.add("Service", _svc_json("ns2", "svc2", "172.30.0.42", 8080, "p8080"))
+                    fake.add("EndpointSlice", _slice_json("ns2", "svc2", ["10.0.2.1"], 8080, "p8080"))
+                elif "10.0.2.1:8080" in restore and "svc2-added" not in self.marks:
+                    self.marks.add("svc2-added")
+                    fake.modify("EndpointSlice", _slice_json("ns1", "svc1", ["10.0.1.5"], 80, "p80"))
+                elif "10.0.1.5:80" in restore:
+                    raise KeyboardInterrupt  # what Ctrl-C does: the command stops cleanly
+
+            marks: set[str] = set()
+
+        deadline = time.monotonic() + 15
+
+        def clock() -> float:
+            assert time.monotonic() < deadline, f"no sync with the expected rules; got {records}"
+            return time.monotonic()
+
+        args = build_parser().parse_args(["watch", "--kubeconfig", kubeconfig, *NODE_FLAGS, "-o", "json",
+                                          "--min-sync-period", "300ms", "--poll-interval", "50ms"])
+        err = io.StringIO()
+        status = watch_cmd.run(args, out=Out(), err=err, clock=clock)
+        assert status == 0, err.getvalue()
+        assert records[0]["full"] and "10.0.1.1:80" in records[0]["restore"]
+        assert all(not r["full"] for r in records[1:])
+        added = next(r for r in records if "10.0.2.1:8080" in r["restore"])
+        assert "ns2/svc2" in added["changed"]
+        assert records[-1]["changed"] == ["ns1/svc1"] and "10.0.1.1:80" not in records[-1]["restore"]
+    finally:
+        fake.stop()
+
+
+# --------------------------------------------------------------------------- Ctrl-C, for real
+
+
+def test_ctrl_c_exits_zero_without_a_traceback(manifests: Path):
+    child = subprocess.Popen(
+        [sys.executable, "-m", "kubeproxy_sim", "watch", "-f", str(manifests), *NODE_FLAGS, "-o", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a shell's background job ignores it
+    try:
+        first = json.loads(child.stdout.readline())
+        assert first["number"] == 1 and first["full"]
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=10) == 0
+        assert "Traceback" not in child.stderr.read()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

@@ -1,0 +1,142 @@
+"""The differential's pure parts: outcome classes, sizing, judging, flows, and ``netns send``'s shared shape."""
+
+from __future__ import annotations
+
+from collections import Counter
+from fractions import Fraction
+
+import pytest
+
+from kubeproxy_sim.errors import InputError
+from kubeproxy_sim.kernel.differential import (
+    EPERM,
+    N_MIN,
+    N_STICKY,
+    NO_ROUTE,
+    REFUSED,
+    SILENCE,
+    UNREACHABLE,
+    Flow,
+    Prediction,
+    SimulatorSide,
+    derive_flows,
+    fail_class,
+    judge,
+    load_flows,
+    observation,
+    round_robin,
+    sample_size,
+    with_clients,
+)
+from kubeproxy_sim.kernel.send import Destination, Source, tally
+from tests.kernel.test_kernel import small_cluster
+
+A, B = ("reply", "10.0.0.1", "10.0.0.9"), ("reply", "10.0.0.2", "10.0.0.9")
+HALF = Fraction(1, 2)
+
+
+def test_fail_classes_are_what_a_socket_sees() -> None:
+    assert fail_class("REJECT", "tcp", sent_locally=False, hook="FORWARD", routable=True) == REFUSED
+    assert fail_class("DROP", "tcp", sent_locally=True, hook="OUTPUT", routable=True) == SILENCE
+    assert fail_class("DROP", "udp", sent_locally=True, hook="OUTPUT", routable=True) == EPERM
+    assert fail_class("REJECT", "udp", sent_locally=True, hook="OUTPUT", routable=True) == EPERM
+    assert fail_class("REJECT", "udp", sent_locally=True, hook="INPUT", routable=True) == REFUSED
+    assert fail_class("NO_ROUTE", "tcp", sent_locally=False, hook=None, routable=True) == NO_ROUTE
+    assert fail_class("NO_ROUTE", "udp", sent_locally=False, hook=None, routable=True) == SILENCE
+    assert fail_class("NO_ROUTE", "tcp", sent_locally=False, hook=None, routable=False) == SILENCE
+    assert fail_class("TIMEOUT", "tcp", sent_locally=False, hook=None, routable=True) == SILENCE
+
+
+def test_probe_results_become_outcomes() -> None:
+    assert observation({"pod": "x", "src": "10.0.0.9:4000", "dst": "10.0.0.1:80"}) == A
+    assert observation({"error": "refused"}) == ("fail", REFUSED)
+    assert observation({"error": "timeout"}) == ("fail", SILENCE)
+    assert observation({"error": "unreachable"}) == ("fail", UNREACHABLE)
+
+
+def test_sample_size_gives_the_rarest_outcome_a_chance() -> None:
+    alpha = Fraction(1, 10**5)
+    assert sample_size(Prediction({A: Fraction(1)}), alpha) == N_MIN
+    assert sample_size(Prediction({A: HALF, B: HALF}, sticky=True), alpha) == N_STICKY
+    rare = Fraction(1, 20)
+    n = sample_size(Prediction({A: 1 - rare, B: rare}), alpha)
+    assert (1 - float(rare)) ** n <= float(alpha) / 4
+
+
+def test_judge_agrees_within_the_range_and_names_differences() -> None:
+    alpha = Fraction(1, 1000)
+    even = Prediction({A: HALF, B: HALF})
+    assert judge(Flow("s", "d:1"), even, Counter({A: 52, B: 48}), alpha).agree
+    lopsided = judge(Flow("s", "d:1"), even, Counter({A: 95, B: 5}), alpha)
+    assert not lopsided.agree and any("expected 50.0%" in why for why in lopsided.why)
+    extra = judge(Flow("s", "d:1"), Prediction({A: Fraction(1)}), Counter({A: 20, ("fail", SILENCE): 4}), alpha)
+    assert extra.why == ("the kernel shows no answer (DROP/TIMEOUT) (4 of 24), the simulator never does",
+                         "reply from 10.0.0.1 (saw 10.0.0.9): 20 of 24, expected 100.0% (range 24-24)")
+
+
+def test_judge_sticky_and_no_route() -> None:
+    alpha = Fraction(1, 1000)
+    sticky = Prediction({A: HALF, B: HALF}, sticky=True)
+    assert judge(Flow("s", "d:1"), sticky, Counter({B: 16}), alpha).agree
+    assert "session affinity" in judge(Flow("s", "d:1"), sticky, Counter({A: 8, B: 8}), alpha).why[0]
+    # a router's answers are rate limited into silence: both read as "no route" when that is predicted
+    no_route = Prediction({("fail", NO_ROUTE): Fraction(1)})
+    assert judge(Flow("s", "d:1"), no_route, Counter({("fail", UNREACHABLE): 5, ("fail", SILENCE): 19}),
+                 alpha).agree
+
+
+def test_clients_and_derived_flows() -> None:
+    cluster, config = small_cluster()
+    full, clients = with_clients(cluster, config, ["node1", "node2"])
+    assert clients == {"node1": "kpsim-client/client-0", "node2": "kpsim-client/client-1"}
+    assert [p.pod_ips for p in full.pods] == [("10.244.0.254",), ("10.244.1.254",)]
+    sims = SimulatorSide(full, config)
+    flows, skipped = derive_flows(full, sims.plain, clients)
+    assert not skipped
+    kinds = Counter(f.kind for f in flows)
+    assert kinds == {"ClusterIP": 6, "NodePort": 2, "hairpin": 1}
+    assert Flow("external", "node/node2:30080", "tcp", "NodePort", "default/web") in flows
+    assert [f.kind for f in round_robin(flows, 3)] == ["ClusterIP", "hairpin", "NodePort"]
+
+
+def test_predictions_are_exact() -> None:
+    cluster, config = small_cluster()
+    full, clients = with_clients(cluster, config, ["node1", "node2"])
+    sims = SimulatorSide(full, config)
+    spread = sims.predict(Flow(f"pod/{clients['node2']}", "10.96.0.10:80"))
+    assert spread.exact and not spread.sticky
+    # exact in the kernel's own terms: the statistic match compares 31 random bits with a threshold
+    ips = ("10.244.0.3", "10.244.0.4", "10.244.1.3")
+    assert set(spread.shares) == {("reply", ip, "10.244.1.254") for ip in ips}
+    assert sum(spread.shares.values()) == 1
+    assert all(abs(p - Fraction(1, 3)) < Fraction(1, 2**30) for p in spread.shares.values())
+    assert sims.predict(Flow("node/node1", "10.96.0.20:80")).shares == {("fail", REFUSED): 1}
+    # no rule for UDP port 80: the datagram leaves for the router, which has no route, and UDP is not told
+    assert sims.predict(Flow("node/node1", "10.96.0.20:80", "udp")).shares == {("fail", SILENCE): 1}
+
+
+def test_flows_file_errors_name_the_field(tmp_path) -> None:
+    path = tmp_path / "flows.yaml"
+    path.write_text("flows:\n- {from: external, to: '10.0.0.1:80', proto: sctp}\n")
+    with pytest.raises(InputError, match=r"flows\[0\]\.proto"):
+        load_flows(str(path))
+    path.write_text("flows:\n- {to: '10.0.0.1:80'}\n")
+    with pytest.raises(InputError, match=r"flows\[0\]"):
+        load_flows(str(path))
+    path.write_text("flows:\n- {from: node/n1, to: '10.0.0.1:80', proto: UDP}\n")
+    assert load_flows(str(path)) == [Flow("node/n1", "10.0.0.1:80", "udp")]
+
+
+def test_kernel_send_result_has_the_simulators_shape() -> None:
+    state = {"nodes": {"node1": {"netns": "x", "addresses": ["192.168.49.2"]}},
+             "pods": {"10.244.0.3": {"key": "default/web-a", "netns": "y", "node": "node1", "host_network": False}}}
+    results = [{"pod": "default/web-a", "src": "10.244.0.9:1", "dst": "10.244.0.3:8080"}] * 3
+    results += [{"error": "timeout"}, {"error": "refused"}, {"error": "EPERM"}]
+    raw = tally(Source("pod/client/c", "z"), Destination("10.96.0.10:80", "10.96.0.10", 80), "tcp", results,
+                verdicts=frozenset({"DROP"}))
+    out = raw.as_json(state)
+    assert set(out) == {"from", "to", "proto", "connections", "seed", "delivered", "failed"}
+    assert out["delivered"] == [{"pod": "default/web-a", "ip": "10.244.0.3", "node": "node1", "count": 3,
+                                 "share": 0.5, "expected": None, "sources_seen": ["10.244.0.9"]}]
+    assert [(f["reason"], f["count"]) for f in out["failed"]] == [("DROP", 1), ("DROP", 1), ("REJECT", 1)]
+    assert {f["detail"].split(" ")[0] for f in out["failed"]} == {"no", "the", "connection"}

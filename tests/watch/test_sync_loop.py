@@ -1,0 +1,424 @@
+"""SyncLoop: sources -> state and trackers -> full, then partial, syncs, scheduled by an injected clock."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+
+import pytest
+
+from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
+from kubeproxy_sim.objects.model import Cluster, Node
+from kubeproxy_sim.proxier import generate
+from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.proxier.naming import is_kube_proxy_chain, is_service_chain
+from kubeproxy_sim.proxier.partial import apply_restore
+from kubeproxy_sim.watch import ApiServerSource, Batch, Kind, MemorySource
+from kubeproxy_sim.watch.events import added, bookmark
+from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop, SyncReason, drive
+
+from ._fake_apiserver import FakeApiServer
+from ._objects import eps, node_json, slice_json, svc, svc_json
+
+CONFIG = ProxyConfig(node_name="n1", node_ips=("192.168.0.1/24",), cluster_cidrs=("10.0.0.0/8",))
+ZONE = "topology.kubernetes.io/zone"
+
+
+class Clock:
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def kube_chains(node: Ruleset) -> dict[tuple[str, str], tuple[str, ...]]:
+    return {(t.name, c.name): tuple(r.spec for r in c.rules)
+            for t in node.tables for c in t.chains if is_kube_proxy_chain(c.name)}
+
+
+def full_sync_node(loop: SyncLoop) -> dict[tuple[str, str], tuple[str, ...]]:
+    """The node a single full sync of the loop's current objects would give."""
+    return kube_chains(apply_restore(Ruleset(), generate(loop.state.cluster(), CONFIG).ruleset))
+
+
+def service_chains(restore: Ruleset) -> set[str]:
+    nat = restore.table("nat")
+    assert nat is not None
+    return {c.name for c in nat.chains if is_service_chain(c.name)}
+
+
+def make(objects=(), **timing) -> tuple[MemorySource, SyncLoop, Clock]:
+    clock = Clock()
+    timing.setdefault("min_sync_period", 1.0)
+    timing.setdefault("sync_period", 30.0)
+    source = MemorySource(objects)
+    loop = SyncLoop(CONFIG, clock=clock, timing=LoopTiming(**timing))
+    return source, loop, clock
+
+
+def step(source: MemorySource, loop: SyncLoop):
+    loop.feed(source.poll())
+    return loop.sync_if_due()
+
+
+BASE = (svc("a", "172.30.0.1"), eps("a-1", "a", ["10.0.1.1", "10.0.1.2"]),
+        svc("b", "172.30.0.2"), eps("b-1", "b", ["10.0.2.1"]), Node("n1"))
+
+
+# --------------------------------------------------------------------------- scheduling
+
+
+def test_nothing_syncs_before_the_initial_lists_are_complete():
+    loop = SyncLoop(CONFIG, clock=Clock(), timing=LoopTiming())
+    loop.feed(Batch((added(svc("a", "172.30.0.1"), "1"), bookmark(Kind.SERVICE, "1"))))
+    assert loop.due_at() is None and loop.sync_if_due() is None
+    loop.feed(Batch((bookmark(Kind.ENDPOINT_SLICE, "1"),)))
+    assert loop.sync_if_due() is None  # the Node list is still missing: its addresses shape the rules
+    loop.feed(Batch((bookmark(Kind.NODE, "1"),)))
+    report = loop.sync_if_due()
+    assert report is not None and report.number == 1 and report.full and report.reason is SyncReason.INITIAL
+    assert "KUBE-SVC" not in str(service_chains(report.restore))  # no endpoints yet: no service chain
+
+
+def test_a_change_syncs_no_sooner_than_min_sync_period_after_the_last_sync():
+    source, loop, clock = make(BASE)
+    assert step(source, loop).full
+    clock.now += 0.2
+    source.apply(eps("a-1", "a", ["10.0.1.1"]))
+    assert step(source, loop) is None
+    assert loop.due_at() == pytest.approx(101.0)
+    clock.now = 100.9
+    source.apply(eps("b-1", "b", ["10.0.2.1", "10.0.2.2"]))  # a burst: joins the same sync
+    assert step(source, loop) is None
+    clock.now = 101.0
+    report = step(source, loop)
+    assert report is not None and not report.full and report.reason is SyncReason.CHANGES
+    assert report.changed == {"default/a", "default/b"} and report.at == 101.0
+    assert step(source, loop) is None  # nothing left
+
+
+def test_a_change_long_after_the_last_sync_syncs_at_once():
+    source, loop, clock = make(BASE)
+    step(source, loop)
+    clock.now += 10
+    source.apply(eps("a-1", "a", ["10.0.1.9"]))
+    report = step(source, loop)
+    assert report is not None and report.changed == {"default/a"}
+
+
+def test_sync_period_forces_a_sync_without_changes():
+    source, loop, clock = make(BASE, sync_period=30.0)
+    step(source, loop)
+    clock.now += 29.9
+    assert step(source, loop) is None
+    clock.now += 0.1
+    report = step(source, loop)
+    assert report is not None and report.reason is SyncReason.PERIODIC and not report.full
+    assert report.changed == frozenset() and service_chains(report.restore) == set()
+    assert kube_chains(report.node) == full_sync_node(loop)
+
+
+def test_changes_that_cancel_out_still_sync_but_rewrite_no_service_chain():
+    source, loop, clock = make(BASE)
+    step(source, loop)
+    clock.now += 0.5
+    source.apply(eps("a-1", "a", ["10.0.1.7"]))
+    assert step(source, loop) is None
+    source.apply(eps("a-1", "a", ["10.0.1.1", "10.0.1.2"]))  # back as it was
+    clock.now += 0.5
+    report = step(source, loop)
+    assert report is not None and report.changed == frozenset()
+    assert service_chains(report.restore) == set()
+
+
+def test_label_only_changes_request_no_sync():
+    source, loop, clock = make(BASE)
+    step(source, loop)
+    clock.now += 5
+    source.apply(dataclasses.replace(BASE[0], labels=(("team", "x"),)))
+    assert step(source, loop) is None and not loop.requested
+
+
+def test_full_sync_period_forces_a_full_sync():
+    source, loop, clock = make(BASE, full_sync_period=100.0, sync_period=30.0)
+    step(source, loop)
+    kinds = []
+    for _ in range(4):
+        clock.now += 30.0
+        kinds.append(step(source, loop).full)
+    assert kinds == [False, False, False, True]
+
+
+# --------------------------------------------------------------------------- full and partial
+
+
+def test_partial_sync_writes_only_the_changed_service_chains():
+    source, loop, clock = make(BASE)
+    assert step(source, loop).full
+    clock.now += 2
+    source.apply(eps("a-1", "a", ["10.0.1.1", "10.0.1.3"]))
+    report = step(source, loop)
+    expected = generate(loop.state.cluster(), CONFIG).ruleset
+    written = service_chains(report.restore)
+    b_chains = {c for c in service_chains(expected) if any(
+        "default/b" in r.spec for r in expected.table("nat").chain(c).rules)}
+    assert written and not written & b_chains
+    assert written <= service_chains(expected) | set(report.restore.table("nat").deleted)
+    assert report.metrics.nat_rules_total == sum(len(c.rules) for c in expected.table("nat").chains)
+    assert kube_chains(report.node) == full_sync_node(loop)
+
+
+def test_a_deleted_service_has_its_chains_deleted():
+    source, loop, clock = make(BASE)
+    first = step(source, loop)
+    b_chains = {c for c in service_chains(first.restore)
+                if any("default/b" in r.spec for r in first.restore.table("nat").chain(c).rules)}
+    assert len(b_chains) == 2  # KUBE-SVC and one KUBE-SEP
+    clock.now += 2
+    source.delete(Kind.SERVICE, "default/b")
+    source.delete(Kind.ENDPOINT_SLICE, "default/b-1")
+    report = step(source, loop)
+    nat = report.restore.table("nat")
+    assert not report.full and set(nat.deleted) == b_chains
+    assert report.metrics.deleted_chains == 2
+    assert not b_chains & {c.name for c in report.node.table("nat").chains}
+    assert kube_chains(report.node) == full_sync_node(loop)
+
+
+def test_a_node_zone_change_makes_the_next_sync_full():
+    source, loop, clock = make((*BASE[:4], Node("n1", labels=((ZONE, "z1"),))))
+    step(source, loop)
+    clock.now += 2
+    source.apply(Node("n2"))  # another node: not this one's config
+    assert step(source, loop) is None
+    source.apply(Node("n1", labels=((ZONE, "z2"),)))
+    report = step(source, loop)
+    assert report is not None and report.full and report.changed == frozenset()
+
+
+def test_node_config_follows_the_node_object():
+    from kubeproxy_sim.objects.model import NodeAddress
+
+    configs = []
+
+    def configure(cluster: Cluster):
+        node = cluster.node("n1")
+        ips = tuple(f"{a.address}/24" for a in node.addresses) if node else ()
+        configs.append(ips)
+        problems = () if node else (Diagnostic("no Node object named 'n1'", severity=Severity.WARNING),)
+        return dataclasses.replace(CONFIG, node_ips=ips), problems
+
+    clock = Clock()
+    source = MemorySource(BASE[:4])
+    loop = SyncLoop(configure, clock=clock, timing=LoopTiming(min_sync_period=0))
+    first = step(source, loop)
+    assert [d.message for d in first.diagnostics] == ["no Node object named 'n1'"]
+    source.apply(svc("c", "172.30.0.3"))  # no node change: the config is not rebuilt
+    step(source, loop)
+    assert configs == [()]
+    clock.now += 1
+    source.apply(Node("n1", addresses=(NodeAddress("InternalIP", "192.168.5.5"),)))
+    report = step(source, loop)
+    assert report.full and configs[-1] == ("192.168.5.5/24",) and report.diagnostics == ()
+
+
+def test_a_refused_restore_is_reported_and_the_next_sync_is_full():
+    source, loop, clock = make(BASE)
+    first = step(source, loop)
+    b_sep = next(c for c in service_chains(first.restore) if c.startswith("KUBE-SEP-")
+                 and "10.0.2.1" in str(first.restore.table("nat").chain(c).rules))
+    # someone else's rule jumps to b's endpoint chain: deleting b cannot delete that chain
+    nat = loop.node.table("nat")
+    foreign = Chain("FOREIGN", (Rule("FOREIGN", f"-j {b_sep}"),))
+    loop.node = loop.node.replace_table(Table("nat", (*nat.chains, foreign)))
+    clock.now += 2
+    source.delete(Kind.SERVICE, "default/b")
+    source.delete(Kind.ENDPOINT_SLICE, "default/b-1")
+    failed = step(source, loop)
+    assert failed.error is not None and b_sep in str(failed.error) and not failed.full
+    assert failed.node is loop.node and loop.sync_state.need_full_sync
+    clock.now += 29.0
+    assert step(source, loop) is None  # retried with the sync period
+    loop.node = loop.node.replace_table(Table("nat", nat.chains))  # the foreign rule goes away
+    clock.now += 1.0
+    retry = step(source, loop)
+    assert retry.full and retry.error is None and retry.reason is SyncReason.PERIODIC
+    assert kube_chains(retry.node) == full_sync_node(loop)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_input_is_reported_with_the_next_sync_and_the_rest_syncs():
+    source, loop, clock = make(BASE)
+    step(source, loop)
+    clock.now += 2
+    source.delete(Kind.SERVICE, "default/never-added")  # the source reports it
+    bad = Diagnostic("spec.ports[0].port: 0 is not a port", file="svc.yaml", kind="Service", object="default/x",
+                     field="spec.ports[0].port")
+    polled = source.poll()
+    found = loop.feed(Batch(polled.events, (*polled.diagnostics, bad)))
+    assert any(d.object == "default/never-added" for d in found)
+    source.apply(eps("a-1", "a", ["10.0.1.5"]))
+    found += loop.feed(source.poll())
+    # a DELETED for an object never added (as from a confused stream) is reported by the state
+    from kubeproxy_sim.watch.events import deleted
+
+    found += loop.feed(Batch((deleted(svc("ghost", "172.30.9.9"), "99"),)))
+    assert bad in found and any(d.object == "default/ghost" for d in found)
+    report = loop.sync_if_due()
+    assert report is not None and report.changed == {"default/a"}
+    assert bad in report.diagnostics and any(d.object == "default/ghost" for d in report.diagnostics)
+    assert kube_chains(report.node) == full_sync_node(loop)
+    clock.now += 2
+    source.apply(eps("a-1", "a", ["10.0.1.6"]))
+    assert step(source, loop).diagnostics == ()  # reported once
+
+
+def test_the_first_full_sync_equals_generate():
+    source, loop, _ = make(BASE)
+    report = step(source, loop)
+    assert report.restore == generate(loop.state.cluster(), CONFIG).ruleset
+
+
+def test_durations_come_from_the_injected_timer():
+    ticks = iter(range(0, 1000, 5))
+    source = MemorySource(BASE)
+    loop = SyncLoop(CONFIG, clock=Clock(), timer=lambda: next(ticks) / 1000)
+    report = step(source, loop)
+    assert report.duration == pytest.approx(0.005) and report.apply_duration == pytest.approx(0.005)
+
+
+# --------------------------------------------------------------------------- drive
+
+
+def test_drive_waits_for_what_is_due_and_stops_after_max_syncs():
+    source, loop, clock = make(BASE, min_sync_period=1.0, sync_period=10.0)
+    waits = []
+
+    def poll(timeout: float) -> Batch:
+        waits.append(timeout)
+        clock.now += timeout
+        if len(waits) == 3:
+            source.apply(eps("a-1", "a", ["10.0.1.4"]))
+        return source.poll()
+
+    reports = list(drive(loop, poll, clock=clock, poll_interval=0.4, max_syncs=3))
+    assert [(r.number, r.reason) for r in reports] == [
+        (1, SyncReason.INITIAL), (2, SyncReason.CHANGES), (3, SyncReason.PERIODIC)]
+    assert reports[1].at == pytest.approx(101.0)  # the change came at 100.8: min-sync-period from 100.0
+    assert reports[2].at == pytest.approx(111.0)
+    assert waits[0] == 0.0 and max(waits) <= 0.4 + 1e-9
+
+
+def test_drive_reports_diagnostics_as_they_arrive():
+    source, loop, clock = make(BASE)
+    seen = []
+    batches = iter([source.poll(), Batch((), (Diagnostic("garbage", file="x.yaml"),))])
+
+    def poll(timeout: float) -> Batch:
+        clock.now += timeout
+        return next(batches, Batch())
+
+    gen = drive(loop, poll, clock=clock, poll_interval=0.5, max_syncs=2, on_diagnostics=seen.append)
+    next(gen)
+    assert seen == []
+    clock.now += 28
+    report = next(gen)
+    assert [d.message for batch in seen for d in batch] == ["garbage"]
+    assert [d.message for d in report.diagnostics] == ["garbage"]
+
+
+# --------------------------------------------------------------------------- a live API server
+
+
+@pytest.fixture
+def fake():
+    server = FakeApiServer().start()
+    yield server
+    server.stop()
+
+
+def test_live_api_server_one_add_and_one_change(fake, tmp_path):
+    fake.add("Node", node_json("n1", "192.168.0.1"))
+    fake.add("Service", svc_json("a", "172.30.0.1"))
+    fake.add("EndpointSlice", slice_json("a-1", "a", ["10.0.1.1"]))
+    source = ApiServerSource(fake.write_kubeconfig(str(tmp_path / "kubeconfig")), sleep=lambda _: None,
+                             rng=random.Random(1), watch_timeout=5).start()
+    deadline = time.monotonic() + 10
+
+    def clock() -> float:
+        now = time.monotonic()
+        assert now < deadline, "timed out waiting for a sync"
+        return now
+
+    loop = SyncLoop(CONFIG, clock=clock, timing=LoopTiming(min_sync_period=0.2))
+    reports = []
+
+    def until(predicate) -> None:
+        for report in drive(loop, source.poll, clock=clock, poll_interval=0.05):
+            reports.append(report)
+            assert not [d for d in report.diagnostics if d.severity is Severity.ERROR], report.diagnostics
+            if predicate(report):
+                return
+
+    def has(report, text: str) -> bool:
+        return text in "\n".join(r.text() for t in report.node.tables for r in t.rules())
+
+    try:
+        until(lambda r: True)
+        assert reports[0].full and has(reports[0], "10.0.1.1:80")
+        fake.add("Service", svc_json("b", "172.30.0.2"))
+        fake.add("EndpointSlice", slice_json("b-1", "b", ["10.0.2.1"]))
+        until(lambda r: has(r, "10.0.2.1:80"))
+        assert not reports[-1].full and "default/b" in reports[-1].changed
+        fake.modify("EndpointSlice", slice_json("a-1", "a", ["10.0.1.2"]))
+        until(lambda r: has(r, "10.0.1.2:80"))
+        last = reports[-1]
+        assert not last.full and last.changed == {"default/a"} and not has(last, "10.0.1.1:80")
+        assert kube_chains(last.node) == full_sync_node(loop)
+    finally:
+        source.close(timeout=2)
+
+
+def test_a_slice_listing_one_address_twice_with_and_without_a_node_syncs():
+    from kubeproxy_sim.objects.model import Endpoint, EndpointConditions
+
+    twice = dataclasses.replace(eps("a-1", "a", []), endpoints=(
+        Endpoint(("10.0.1.1",), EndpointConditions(ready=True), node_name="n1"),
+        Endpoint(("10.0.1.1",), EndpointConditions(ready=True))))
+    source, loop, clock = make(BASE)
+    step(source, loop)
+    clock.now += 2
+    source.apply(twice)
+    report = step(source, loop)
+    assert report.changed == {"default/a"} and kube_chains(report.node) == full_sync_node(loop)
+
+
+def test_partial_sync_with_the_trackers_index_equals_one_without():
+    from kubeproxy_sim.proxier.partial import ObjectIndex, SyncState, sync
+    from kubeproxy_sim.watch import EndpointSliceChangeTracker, ServiceChangeTracker
+
+    before = Cluster(services=(BASE[0], BASE[2]), endpoint_slices=(BASE[1], BASE[3]), nodes=(BASE[4],))
+    after = dataclasses.replace(before, services=(BASE[0], svc("c", "172.30.0.3")),
+                                endpoint_slices=(eps("a-1", "a", ["10.0.1.9"]), BASE[3], eps("c-1", "c", ["10.0.3.1"])))
+    state = sync(SyncState(), before, CONFIG, (), 1.0).succeeded
+    services = ServiceChangeTracker(initial=before.services)
+    slices = EndpointSliceChangeTracker(initial=before.endpoint_slices)
+    for s in before.services:
+        services.set(s.key, None)
+    for s in after.services:
+        services.set(s.key, s)
+    for es in before.endpoint_slices:
+        slices.set(es.key, None)
+    for es in after.endpoint_slices:
+        slices.set(es.key, es)
+    svc_update, eps_update = services.apply(), slices.apply()
+    changed = svc_update.changed | eps_update.changed
+    assert changed == {"default/a", "default/b", "default/c"}
+    plain = sync(state, after, CONFIG, changed, 2.0)
+    indexed = sync(state, after, CONFIG, changed, 2.0, index=ObjectIndex(svc_update.objects, eps_update.by_service))
+    assert not plain.full and indexed == plain

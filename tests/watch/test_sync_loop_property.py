@@ -1,0 +1,117 @@
+"""For any stream of events and any timing, the node after every sync of the loop holds what one full sync
+of the objects at that moment gives (the loop's partial syncs use the trackers' per-service index)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.netfilter.model import Ruleset
+from kubeproxy_sim.objects.model import (
+    AddressType,
+    Endpoint,
+    EndpointConditions,
+    EndpointPort,
+    EndpointSlice,
+    Node,
+    Protocol,
+    Service,
+    ServicePort,
+    ServiceType,
+    TrafficPolicy,
+)
+from kubeproxy_sim.proxier import generate
+from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.proxier.naming import is_kube_proxy_chain
+from kubeproxy_sim.proxier.partial import SyncState, apply_restore, sync
+from kubeproxy_sim.watch import Kind, MemorySource
+from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop
+
+CONFIG = ProxyConfig(node_name="n1", node_ips=("192.168.0.1/24",), cluster_cidrs=("10.0.0.0/8",))
+NAMES = (("ns1", "a"), ("ns1", "b"), ("ns2", "a"))
+IPS = tuple(f"10.0.{i}.{j}" for i in range(2) for j in range(1, 4))
+ZONE = "topology.kubernetes.io/zone"
+
+
+@st.composite
+def services(draw) -> Service:
+    index = draw(st.integers(0, len(NAMES) - 1))
+    ns, name = NAMES[index]
+    kind = draw(st.sampled_from([ServiceType.CLUSTER_IP, ServiceType.NODE_PORT]))
+    ports = tuple(ServicePort(f"p{n}", Protocol.TCP, n, n, node_port=30000 + 10 * index + k
+                              if kind is ServiceType.NODE_PORT else 0)
+                  for k, n in enumerate((80, 81)[:draw(st.integers(1, 2))]))
+    return Service(ns, name, type=kind, cluster_ips=(f"172.30.0.{10 + index}",), ports=ports,
+                   external_traffic_policy=draw(st.sampled_from(list(TrafficPolicy))),
+                   internal_traffic_policy=draw(st.sampled_from(list(TrafficPolicy))))
+
+
+endpoints = st.builds(lambda ip, node, ready: Endpoint((ip,), EndpointConditions(ready=ready), node_name=node),
+                      st.sampled_from(IPS), st.sampled_from(["n1", "n2", None]), st.sampled_from([True, False]))
+
+
+@st.composite
+def slices(draw) -> EndpointSlice:
+    ns, name = draw(st.sampled_from(NAMES))
+    ports = tuple(EndpointPort(f"p{n}", n, Protocol.TCP) for n in (80, 81)[:draw(st.integers(1, 2))])
+    return EndpointSlice(ns, f"{name}-{draw(st.integers(0, 1))}", name, AddressType.IPV4,
+                         endpoints=tuple(draw(st.lists(endpoints, max_size=3))), ports=ports)
+
+
+operations = st.one_of(
+    st.tuples(st.just("apply"), st.one_of(services(), slices())),
+    st.tuples(st.just("delete-service"), st.sampled_from([f"{ns}/{n}" for ns, n in NAMES])),
+    st.tuples(st.just("delete-slice"), st.sampled_from([f"{ns}/{n}-{i}" for ns, n in NAMES for i in (0, 1)])),
+    st.tuples(st.just("zone"), st.sampled_from(["z1", "z2"])),
+    st.tuples(st.just("wait"), st.sampled_from([0.3, 1.0, 31.0])),
+)
+
+
+def kube_chains(node: Ruleset) -> dict[tuple[str, str], tuple[str, ...]]:
+    return {(t.name, c.name): tuple(r.spec for r in c.rules)
+            for t in node.tables for c in t.chains if is_kube_proxy_chain(c.name)}
+
+
+def assert_like_a_full_sync(loop: SyncLoop, report) -> None:
+    """The node, and the metrics that count every service, are those of one full sync of the objects now."""
+    assert report.error is None, report.error
+    cluster = loop.state.cluster()
+    assert kube_chains(report.node) == kube_chains(apply_restore(Ruleset(), generate(cluster, CONFIG).ruleset))
+    fresh, mine = sync(SyncState(), cluster, CONFIG, (), 0.0).metrics, report.metrics
+    assert mine.filter_rules == fresh.filter_rules and mine.nat_rules_total == fresh.nat_rules_total
+    assert mine.no_local_endpoints_internal == fresh.no_local_endpoints_internal
+    assert mine.no_local_endpoints_external == fresh.no_local_endpoints_external
+
+
+def check(loop: SyncLoop) -> None:
+    report = loop.sync_if_due()
+    if report is not None:
+        assert_like_a_full_sync(loop, report)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(operations, min_size=1, max_size=4), min_size=1, max_size=8))
+def test_every_sync_leaves_the_node_as_a_full_sync_would(batches):
+    now = [0.0]
+    source = MemorySource([Node("n1", labels=((ZONE, "z1"),))])
+    loop = SyncLoop(CONFIG, clock=lambda: now[0], timing=LoopTiming(min_sync_period=1.0, sync_period=30.0))
+    loop.feed(source.poll())
+    check(loop)
+    for batch in batches:
+        for op, arg in batch:
+            if op == "apply":
+                source.apply(arg)
+            elif op == "delete-service":
+                source.delete(Kind.SERVICE, arg)
+            elif op == "delete-slice":
+                source.delete(Kind.ENDPOINT_SLICE, arg)
+            elif op == "zone":
+                source.apply(Node("n1", labels=((ZONE, arg),)))
+            else:
+                now[0] += arg
+        loop.feed(source.poll())
+        check(loop)
+    now[0] += 30.0  # the sync period: whatever is pending is synced now
+    report = loop.sync_if_due()
+    assert report is not None
+    assert_like_a_full_sync(loop, report)
