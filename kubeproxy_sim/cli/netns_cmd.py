@@ -139,8 +139,10 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def run_send(args: argparse.Namespace) -> int:
+    from kubeproxy_sim.cli.output import console, emit
+    from kubeproxy_sim.cli.send_cmd import send_text
     from kubeproxy_sim.kernel import env
-    from kubeproxy_sim.kernel.send import render_text, send
+    from kubeproxy_sim.kernel.send import send
 
     env.require()
     if args.count < 1:
@@ -148,11 +150,10 @@ def run_send(args: argparse.Namespace) -> int:
     state = _state(args.name)
     result = send(state, args.src, args.dst, proto=args.proto, count=args.count, seed=args.seed,
                   timeout=args.timeout)
-    # the simulator's `send` output, key for key and line for line, so the two can be diffed
-    if args.output == "json":
-        sys.stdout.write(json.dumps(result.as_json(state), indent=2) + "\n")
-    else:
-        sys.stdout.write(render_text(result, state))
+    # the simulator's `send` output, key for key and line for line (its own renderer), so the two can be diffed
+    shared = result.result(state)
+    emit(shared.as_json() if args.output != "text" else None, args.output,
+         text=lambda: send_text(shared, console(args)))
     return 0
 
 

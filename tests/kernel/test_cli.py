@@ -42,7 +42,10 @@ def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, ca
         assert [(f["reason"], f["count"]) for f in failed] == [("TIMEOUT", 3)] or failed[0]["reason"] == "NO_ROUTE"
         assert run(["netns", "send", name, "--from", "node/node1", "--to", "kubernetes-bootcamp.default:8080",
                     "--count", "4"]) == 0
-        assert "4 tcp connections from node/node1 to kubernetes-bootcamp.default:8080:" in capfd.readouterr().out
+        text = capfd.readouterr().out
+        # the simulator's own renderer: the same head line and table columns as `send`
+        assert text.startswith("4 tcp connections from node/node1 to kubernetes-bootcamp.default:8080\n")
+        assert text.count("192.168.49.2") >= 1 and "POD" in text
         assert run(["netns", "exec", name, "node/node1", "--", "iptables-save", "-t", "nat"]) == 0
         assert "KUBE-SERVICES" in capfd.readouterr().out
         with pytest.raises(InputError, match="SCTP"):

@@ -1,0 +1,122 @@
+"""``kubeproxy-sim demo`` end to end: the tutorial's story on the bootcamp cluster, seeded and fast."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+
+NODE1_PODS = {"default/kubernetes-bootcamp-855d5cc575-4lb7w", "default/kubernetes-bootcamp-855d5cc575-9qzkx"}
+
+
+def demo(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(["demo", *argv]) == 0
+    return capsys.readouterr().out
+
+
+def section(text: str, number: int) -> str:
+    """The text of section ``== N. ... ==`` up to the next one (or the closing hints)."""
+    match = re.search(rf"^== {number}\. .*?(?=^== {number + 1}\. |^Raw restore input)", text, re.M | re.S)
+    assert match, f"no section {number}"
+    return match.group(0)
+
+
+def rows(text: str) -> dict[str, list[str]]:
+    """The send table's rows by pod: the words after the pod's name."""
+    return {line.split()[0]: line.split()[1:] for line in text.splitlines()
+            if re.match(r"^(default|external)/\S+\s+\d", line)}
+
+
+@pytest.fixture(scope="module")
+def story() -> str:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    started = time.monotonic()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["demo"]) == 0
+    assert time.monotonic() - started < 10, "the demo must stay fast"
+    return out.getvalue()
+
+
+def test_rules_are_explained_first(story: str) -> None:
+    rules = section(story, 1)
+    assert "== 1. The rules kube-proxy writes on this node (iptables-restore input), explained ==" in rules
+    assert "KUBE-SVC-2TYZFXBKM236ELT2  # the service port's load balancer" in rules
+    assert "# new connections split: 25.0%, 25.0%, 25.0%, 25.0%" in rules
+    assert story.index("SERVICE ") < story.index("== 1.")
+
+
+def test_a_thousand_requests_from_outside_spread_over_every_pod_masqueraded(story: str) -> None:
+    text = section(story, 2)
+    assert "== 2. 1,000 requests from outside to default/kubernetes-bootcamp's NodePort on node1 ==" in text
+    assert "$ kubeproxy-sim send --scenario bootcamp --from external --to node/node1:31526 --count 1000 --seed 1" \
+        in text
+    table = rows(text)
+    assert len(table) == 4 and sum(int(r[2]) for r in table.values()) == 1000
+    assert all(r[4] == "25.0%" and r[5] == "192.168.49.2" for r in table.values())
+    assert all(set(r[6]) == {"#"} for r in table.values())  # the bar chart
+    assert "masqueraded" in text
+
+
+def test_local_policy_keeps_the_source_stays_local_and_drops_without_local_pods(story: str) -> None:
+    text = section(story, 3)
+    assert "externalTrafficPolicy\":\"Local\"" in text
+    assert "+ -A KUBE-EXT-2TYZFXBKM236ELT2 -j KUBE-SVL-2TYZFXBKM236ELT2" in text
+    assert "- -A KUBE-EXT-2TYZFXBKM236ELT2 -m comment --comment \"masquerade traffic for" in text
+    table = rows(text)
+    assert set(table) == NODE1_PODS and sum(int(r[2]) for r in table.values()) == 1000
+    assert all(r[4] == "50.0%" and r[5] == "203.0.113.10" for r in table.values())
+    drop = next(line for line in text.splitlines() if line.startswith("DROP "))
+    assert drop.split()[1:4] == ["100", "100.0%", "100.0%"] and "node node3" in drop
+    assert "has no local endpoints" in drop
+
+
+def test_external_name_goes_through_cluster_dns(story: str) -> None:
+    text = section(story, 4)
+    assert "kube-proxy ignores ExternalName services (unchanged)" in text
+    assert "bootcamp-docs.default.svc.cluster.local CNAME docs.example.com" in text
+    assert "docs.example.com A 198.51.100.20" in text
+    (row,) = rows(text).items()
+    assert row[0] == "external/docs.example.com" and row[1][0] == "198.51.100.20" and row[1][2] == "1"
+
+
+def test_scaling_and_rolling_update_show_endpoints_and_changed_rules(story: str) -> None:
+    text = section(story, 5)
+    steps = re.split(r"\n(?=\$ kubectl |\.\.\. )", text)
+    played = [(s.splitlines()[0], s) for s in steps[1:]]
+    by_command = dict(played)  # the last of a repeated command
+    scale_up = by_command["$ kubectl scale deployments/kubernetes-bootcamp --replicas=4"]
+    assert scale_up.count(" not-ready ") == 3 and "(no rule changed)" in scale_up
+    ready = [s for c, s in played if c == "$ kubectl rollout status deployments/kubernetes-bootcamp"]
+    assert any(s.count(" ready ") == 4 and s.count("+ -A KUBE-SEP-") == 6 for s in ready)
+    scale_down = by_command["$ kubectl scale deployments/kubernetes-bootcamp --replicas=2"]
+    assert scale_down.count("serving-terminating") == 2 and "- -A KUBE-SEP-" in scale_down
+    image = by_command["$ kubectl set image deployments/kubernetes-bootcamp "
+                       "kubernetes-bootcamp=docker.io/jocatalin/kubernetes-bootcamp:v2"]
+    assert "not-ready" in image
+    assert "successfully rolled out" in ready[-1] and "- -A KUBE-SVC-2TYZFXBKM236ELT2" in ready[-1]
+    assert "... 30s later" in by_command
+
+
+def test_seeded_and_reproducible(story: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert demo(capsys) == story
+    other = demo(capsys, "--seed", "7")
+    assert section(other, 2) != section(story, 2) and section(other, 1) == section(story, 1)
+
+
+def test_colour_on_request(capsys: pytest.CaptureFixture[str]) -> None:
+    out = demo(capsys, "--color", "always")
+    assert "\x1b[1m== 2. 1,000 requests" in out and "\x1b[32m+ -A KUBE-" in out
+
+
+def test_another_scenario_gets_its_rules_and_one_send(capsys: pytest.CaptureFixture[str]) -> None:
+    out = demo(capsys, "--scenario", "externalname-and-headless")
+    assert "== 1. " in out and "== 2. 1,000 requests from node1 to default/web's cluster IP ==" in out
+    assert "== 3. " not in out
+    out = demo(capsys, "--scenario", "upstream-no-endpoints-reject")
+    assert "No connection reached a pod (REJECT)" in out and "== 3. " not in out
