@@ -91,33 +91,11 @@ def build_simulator(args: argparse.Namespace) -> Simulator:
 def send_counted(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", count: int = 100,
                  seed: int | None = None, record: bool = False,
                  tick: Callable[..., None] | None = None) -> SendResult:
-    """What :func:`kubeproxy_sim.simulator.send.send` does, calling ``tick`` after each connection.
-
-    The connections, their order and the random draws are the same as there
-    (a test holds the two to the same result), so a progress bar costs nothing
-    in reproducibility.
-    """
-    from kubeproxy_sim.errors import Diagnostic, InputError
+    """:func:`kubeproxy_sim.simulator.send.send`, calling ``tick`` after each connection (a progress bar)."""
     from kubeproxy_sim.simulator import send as simsend
 
-    proto = proto.lower()
-    if proto not in simsend.PROTOCOLS:
-        raise InputError(Diagnostic(f"{proto!r} is not a protocol; expected tcp, udp or sctp", field="--proto"))
-    if count < 1:
-        raise InputError(Diagnostic(f"{count} connections; expected at least 1", field="--count"))
-    client = simsend.parse_source(sim, source)
-    target = simsend.parse_destination(sim, client, destination)
-    sim.record = [] if record else None
-    results = []
-    for _ in range(count):
-        results.append(simsend._one(sim, client, target, proto))
-        sim.advance(0.001)  # send()'s default interval between connections
-        if tick is not None:
-            tick()
-    hops = tuple(sim.record or ())
-    sim.record = None
-    expected = simsend.expected_shares(sim, client, target, proto)
-    return simsend.tally(client.label, destination, proto, seed, results, expected, hops)
+    return simsend.send(sim, source, destination, proto=proto, count=count, seed=seed, record=record,
+                        on_connection=tick)
 
 
 # --------------------------------------------------------------------------- text

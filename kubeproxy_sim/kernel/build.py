@@ -3,9 +3,11 @@
 All changes happen inside namespaces named ``kpsim-NAME.*``: links are created
 from a netlink socket opened inside a namespace (pyroute2's ``netns=``), peers are
 placed straight into their target namespace, sysctls and rules are written by
-children that entered the namespace. :func:`teardown` removes exactly the
-namespaces of the cluster's prefix and the servers recorded for it; :func:`up`
-calls it on any failure.
+children that entered the namespace. The node-network namespace is created
+first and at once marked with its owner (see :mod:`.state`); :func:`teardown`
+removes exactly the namespaces of the cluster's prefix (that one last, so the
+marker outlives the rest) and the servers running in them; :func:`up` calls it
+on any failure; :func:`gc` calls it for clusters whose owner is gone.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Everything the kernel builder creates is decided here from the objects alone, so
 the same input always gives the same names and addresses, a failed build knows
-exactly what to remove, and the plan is testable without root. IPv4 only: the
-kernel backend builds the IPv4 data plane (IPv6 addresses are left out and said so).
+exactly what to remove, and the plan is testable without root. One IP family, the
+node config's (as the simulator): addresses of the other family are left out.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError
-from kubeproxy_sim.objects.model import AddressType, Cluster, Node, Protocol
-from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.objects.model import AddressType, Cluster, Node, Protocol, ServiceType
+from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 
 PREFIX = "kpsim-"
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
@@ -26,6 +26,19 @@ GATEWAY = "169.254.1.1"  # every node's pod bridge address: the pods' next hop (
 SYNTH_NODE_NET = netaddr.IPNetwork("198.18.0.0/24")  # node addresses when the objects give none
 SERVED = (Protocol.TCP, Protocol.UDP)  # this kernel has no SCTP sockets
 DEFAULT_CLIENT = "203.0.113.10"  # the ``external`` source when no address is asked for
+# the same roles in IPv6 (the simulator's synthetic node network and default client)
+ROUTER6 = "fd00:198:18::1"
+GATEWAY6 = "fe80::1"  # link-local: a pod's default route is on-link by definition
+SYNTH_NODE_NET6 = netaddr.IPNetwork("fd00:198:18::/64")
+DEFAULT_CLIENT6 = "2001:db8:ffff::10"
+
+
+def host_len(family: int) -> int:
+    return 32 if family == 4 else 128
+
+
+def any_net(family: int) -> str:
+    return "0.0.0.0/0" if family == 4 else "::/0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +49,11 @@ class NodePlan:
     config: ProxyConfig
     uplink: str  # the veth end in the node-network namespace
     bridge: str  # the pods' bridge in the node namespace
+
+    @property
+    def routed(self) -> bool:
+        """Pods on routed veths, not the bridge: what InterfaceNamePrefix detection expects (as the simulator)."""
+        return self.config.detect_local_mode is DetectLocalMode.INTERFACE_NAME_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +82,17 @@ class Topology:
     pods: tuple[PodPlan, ...]
     clients: tuple[ClientPlan, ...]
     notes: tuple[str, ...] = ()
+    family: int = 4
+    # what outside clients route through the first node (LoadBalancer IPs, externalIPs); None: everything
+    via_first_node: tuple[str, ...] | None = None
+
+    @property
+    def router(self) -> str:
+        return ROUTER if self.family == 4 else ROUTER6
+
+    @property
+    def gateway(self) -> str:
+        return GATEWAY if self.family == 4 else GATEWAY6
 
     @property
     def prefix(self) -> str:
@@ -92,8 +121,13 @@ def check_name(name: str) -> str:
     return name
 
 
-def _v4(addresses: Iterable[str]) -> list[str]:
-    return [a.split("/")[0] for a in addresses if ":" not in a]
+def family_of(address: str) -> int:
+    return 6 if ":" in address else 4
+
+
+def _of(addresses: Iterable[str], family: int) -> list[str]:
+    """The addresses of one family, without prefix lengths, in canonical form."""
+    return [str(netaddr.IPAddress(a.split("/")[0])) for a in addresses if family_of(a) == family]
 
 
 def _node_names(cluster: Cluster, primary: str) -> list[str]:
@@ -105,48 +139,53 @@ def _node_names(cluster: Cluster, primary: str) -> list[str]:
     return [primary, *sorted(names)]
 
 
-def _object_addresses(node: Node | None) -> list[str]:
+def _object_addresses(node: Node | None, family: int) -> list[str]:
     if node is None:
         return []
-    return _v4([a.address for a in node.addresses if a.type == "InternalIP"]
-               + [a.address for a in node.addresses if a.type == "ExternalIP"])
+    return _of([a.address for a in node.addresses if a.type == "InternalIP"]
+               + [a.address for a in node.addresses if a.type == "ExternalIP"], family)
 
 
 def _taken_addresses(cluster: Cluster, config: ProxyConfig, extra: Iterable[str]) -> set[str]:
-    taken = set(_v4(config.node_ips)) | set(extra)
-    taken |= {a for n in cluster.nodes for a in _object_addresses(n)}
+    taken = {a.split("/")[0] for a in config.node_ips} | set(extra)
+    taken |= {a.address for n in cluster.nodes for a in n.addresses}
     taken |= {a for s in cluster.endpoint_slices for e in s.endpoints for a in e.addresses}
     taken |= {a for p in cluster.pods for a in p.pod_ips}
     return taken
 
 
-def _synth_addresses(taken: set[str]) -> Iterable[str]:
-    for ip in SYNTH_NODE_NET.iter_hosts():
+def _synth_addresses(taken: set[str], family: int) -> Iterable[str]:
+    for ip in (SYNTH_NODE_NET if family == 4 else SYNTH_NODE_NET6).iter_hosts():
         if str(ip) not in taken and int(ip) & 0xFF >= 10:
             yield str(ip)
 
 
 def plan_nodes(name: str, cluster: Cluster, config: ProxyConfig, extra: Iterable[str] = ()) -> list[NodePlan]:
     """One namespace per node; addresses from the config (primary), the Node objects, else synthesised."""
-    synth = _synth_addresses(_taken_addresses(cluster, config, extra))
+    family = 6 if config.ipv6 else 4
+    synth = _synth_addresses(_taken_addresses(cluster, config, extra), family)
     plans = []
     for index, node_name in enumerate(_node_names(cluster, config.node_name)):
         node = cluster.node(node_name)
-        own = _v4(config.node_ips) if index == 0 else []
-        addresses = own or _object_addresses(node) or [next(synth)]
+        own = _of(config.node_ips, family) if index == 0 else []
+        addresses = own or _object_addresses(node, family) or [next(synth)]
         node_config = config if index == 0 else dataclasses.replace(
-            config, node_name=node_name, node_ips=tuple(f"{a}/32" for a in addresses),
+            config, node_name=node_name, node_ips=tuple(f"{a}/{host_len(family)}" for a in addresses),
             node_pod_cidrs=node.pod_cidrs if node else (), node_labels=node.labels if node else ())
         plans.append(NodePlan(node_name, f"{cluster_prefix(name)}n{index}", tuple(addresses), node_config,
                               uplink=f"n{index}", bridge=config.bridge_interface or "cbr0"))
     return plans
 
 
-def _endpoint_ports(cluster: Cluster) -> dict[str, set[tuple[str, int]]]:
+def _slice_type(family: int) -> AddressType:
+    return AddressType.IPV4 if family == 4 else AddressType.IPV6
+
+
+def _endpoint_ports(cluster: Cluster, family: int) -> dict[str, set[tuple[str, int]]]:
     """(proto, port) per endpoint address: what a server at that address must answer."""
     ports: dict[str, set[tuple[str, int]]] = {}
     for slc in cluster.endpoint_slices:
-        if slc.address_type is not AddressType.IPV4:
+        if slc.address_type is not _slice_type(family):
             continue
         served = {(p.protocol.value.lower(), p.port) for p in slc.ports if p.port and p.protocol in SERVED}
         for endpoint in slc.endpoints:
@@ -155,17 +194,17 @@ def _endpoint_ports(cluster: Cluster) -> dict[str, set[tuple[str, int]]]:
     return ports
 
 
-def _endpoint_owners(cluster: Cluster) -> dict[str, tuple[str, str | None]]:
+def _endpoint_owners(cluster: Cluster, family: int) -> dict[str, tuple[str, str | None]]:
     """address -> (pod key, node) for endpoints without a Pod object, named after their targetRef."""
     owners: dict[str, tuple[str, str | None]] = {}
     for slc in cluster.endpoint_slices:
-        if slc.address_type is not AddressType.IPV4:
+        if slc.address_type is not _slice_type(family):
             continue
         for endpoint in slc.endpoints:
             for address in endpoint.addresses:
                 ref = endpoint.target_ref
                 key = f"{ref[1] or slc.namespace}/{ref[2]}" if ref and ref[0] == "Pod" else \
-                    f"{slc.namespace}/ep-{address.replace('.', '-')}"
+                    f"{slc.namespace}/ep-{address.replace('.', '-').replace(':', '-')}"
                 owners.setdefault(address, (key, endpoint.node_name))
     return owners
 
@@ -195,52 +234,66 @@ class _PodPlanner:
                                 host_veth=f"{prefix}{index}"[:15])
 
 
-def _cluster_nets(nodes: list[NodePlan]) -> list[tuple[netaddr.IPNetwork, str]]:
+def _cluster_nets(nodes: list[NodePlan], family: int) -> list[tuple[netaddr.IPNetwork, str]]:
     """Where a client address that is no pod's lives: a node's pod CIDR, else the cluster CIDR (primary)."""
-    nets = [(netaddr.IPNetwork(c), n.name) for n in nodes for c in n.config.node_pod_cidrs if ":" not in c]
-    nets += [(netaddr.IPNetwork(c), nodes[0].name) for c in nodes[0].config.cluster_cidrs if ":" not in c]
+    nets = [(netaddr.IPNetwork(c), n.name) for n in nodes for c in n.config.node_pod_cidrs if family_of(c) == family]
+    nets += [(netaddr.IPNetwork(c), nodes[0].name) for c in nodes[0].config.cluster_cidrs if family_of(c) == family]
     return nets
+
+
+def _outside_routed(cluster: Cluster, family: int) -> tuple[str, ...]:
+    """LoadBalancer IPs and externalIPs: what the outside network sends to the nodes (here, the first node)."""
+    found = [a for s in cluster.services for a in s.external_ips]
+    found += [i.ip for s in cluster.services if s.type is ServiceType.LOAD_BALANCER
+              for i in s.load_balancer_ingress if i.ip]
+    return tuple(dict.fromkeys(_of(found, family)))
 
 
 def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str] = ()) -> Topology:
     """The whole topology; ``sources`` are extra addresses traffic must be able to come from."""
     check_name(name)
-    sources = [s for s in dict.fromkeys([*sources, DEFAULT_CLIENT]) if ":" not in s]
+    family = 6 if config.ipv6 else 4
+    default = DEFAULT_CLIENT if family == 4 else DEFAULT_CLIENT6
+    sources = _of(dict.fromkeys([*(s.strip("[]") for s in sources), default]), family)
     nodes = plan_nodes(name, cluster, config, sources)
     pods = _PodPlanner(name, nodes)
-    ports = _endpoint_ports(cluster)
+    ports = _endpoint_ports(cluster, family)
     for pod in sorted(cluster.pods, key=lambda p: p.key):
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports if c.protocol in SERVED}
-        for ip in _v4(pod.pod_ips):
+        for ip in _of(pod.pod_ips, family):
             pods.add(pod.key, ip, pod.node_name, served | ports.get(ip, set()))
-    for ip, (key, node) in sorted(_endpoint_owners(cluster).items(), key=lambda kv: netaddr.IPAddress(kv[0])):
+    owners = _endpoint_owners(cluster, family)
+    for ip, (key, node) in sorted(owners.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
         pods.add(key, ip, node, ports.get(ip, set()))
-    clients = _place_sources(name, sources, nodes, pods)
-    notes = _notes(cluster)
+    clients = _place_sources(name, sources, nodes, pods, family)
+    notes = _notes(cluster, family)
     return Topology(name, f"{cluster_prefix(name)}net", tuple(nodes), tuple(pods.pods.values()), tuple(clients),
-                    notes)
+                    notes, family, _outside_routed(cluster, family))
 
 
-def _place_sources(name: str, sources: list[str], nodes: list[NodePlan], pods: _PodPlanner) -> list[ClientPlan]:
+def _place_sources(name: str, sources: list[str], nodes: list[NodePlan], pods: _PodPlanner,
+                   family: int) -> list[ClientPlan]:
     """A source in a pod range becomes a client pod; one elsewhere (not a node's) an external client."""
-    nets = _cluster_nets(nodes)
+    nets = _cluster_nets(nodes, family)
     clients: list[ClientPlan] = []
     for ip in sources:
         if ip in pods.pods or ip in pods.node_of_address or netaddr.IPAddress(ip).is_loopback():
             continue
         owner = next((node for net, node in nets if netaddr.IPAddress(ip) in net), None)
         if owner:
-            pods.add(f"client/{ip.replace('.', '-')}", ip, owner, ())
+            pods.add(f"client/{ip.replace('.', '-').replace(':', '-')}", ip, owner, ())
         else:
             index = len(clients)
             clients.append(ClientPlan(ip, f"{cluster_prefix(name)}c{index}", f"c{index}"))
     return clients
 
 
-def _notes(cluster: Cluster) -> tuple[str, ...]:
+def _notes(cluster: Cluster, family: int) -> tuple[str, ...]:
     notes = []
     if any(p.protocol is Protocol.SCTP for s in cluster.services for p in s.ports):
         notes.append("SCTP: this kernel has no SCTP sockets; SCTP ports are not served")
-    if any(s.address_type is AddressType.IPV6 for s in cluster.endpoint_slices):
-        notes.append("IPv6: the kernel backend builds the IPv4 data plane only; IPv6 endpoints are left out")
+    other = AddressType.IPV6 if family == 4 else AddressType.IPV4
+    if any(s.address_type is other for s in cluster.endpoint_slices):
+        notes.append(f"the cluster is built for IPv{family} (the node config's family); "
+                     f"IPv{10 - family} endpoints are left out")
     return tuple(notes)

@@ -1,8 +1,11 @@
-"""The record of a running kernel cluster: a small JSON file per cluster, and liveness checks.
+"""The record of a running kernel cluster: a small JSON file per cluster, its owner, and liveness checks.
 
-The file is written before the first namespace is created, so a run killed at any
-point leaves enough behind for ``netns gc`` to find what is its own (by name
-prefix) and decide whether anyone still owns it (by recorded pids).
+The file is written before the first namespace is created. Ownership also
+travels with the namespaces themselves: the cluster's node-network namespace
+holds a link whose alias names the owning process (pid and start time, so a
+reused pid is not mistaken for it) and the state file. ``netns gc`` judges a
+cluster by that marker alone, whichever state directory it was started with,
+so it never removes a live cluster of another run.
 """
 
 from __future__ import annotations
@@ -10,10 +13,64 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 SERVER_MARK = "kubeproxy_sim.kernel.server"
+MARKER_HEAD = "kpsim-owner"
+IFALIAS_MAX = 255  # IFALIASZ - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The process a cluster lives and dies with: a build, a verify run, or the keeper of ``netns up``."""
+
+    pid: int
+    start: int  # /proc/PID/stat starttime (clock ticks since boot): a reused pid has another
+    state: str = ""  # the state file's path
+
+    def text(self) -> str:
+        """The marker's alias (one line, at most 255 bytes: a very long state path is cut)."""
+        return f"{MARKER_HEAD} pid={self.pid} start={self.start} state={self.state}"[:IFALIAS_MAX]
+
+    @classmethod
+    def parse(cls, text: str | None) -> Owner | None:
+        """The owner an alias names; None for anything that is not our marker."""
+        parts = (text or "").split(" ", 3)
+        if len(parts) != 4 or parts[0] != MARKER_HEAD:
+            return None
+        fields = dict(p.partition("=")[::2] for p in parts[1:])
+        try:
+            return cls(int(fields["pid"]), int(fields["start"]), fields.get("state", ""))
+        except (KeyError, ValueError):
+            return None
+
+    def alive(self) -> bool:
+        return process_start(self.pid) == self.start
+
+    def as_json(self) -> dict[str, Any]:
+        return {"pid": self.pid, "start": self.start}
+
+
+def process_start(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot), or None when no such process runs (zombies count as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    if not fields or fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])  # field 22 of proc(5); fields[0] is field 3
+
+
+def owner_of(pid: int, state_file: Path) -> Owner:
+    """The owner record for a running process (this one, or a child just started)."""
+    start = process_start(pid)
+    if start is None:
+        raise ProcessLookupError(pid)
+    return Owner(pid, start, str(state_file))
 
 
 def state_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -34,16 +91,21 @@ def write_state(directory: Path, state: dict[str, Any]) -> None:
     """Atomic replace, so a reader never sees half a file."""
     directory.mkdir(parents=True, exist_ok=True)
     path = state_path(directory, state["name"])
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
     tmp.replace(path)
 
 
 def read_state(directory: Path, name: str) -> dict[str, Any] | None:
+    return read_state_file(state_path(directory, name))
+
+
+def read_state_file(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(state_path(directory, name).read_text())
+        found = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return found if isinstance(found, dict) else None
 
 
 def remove_state(directory: Path, name: str) -> None:
@@ -52,21 +114,18 @@ def remove_state(directory: Path, name: str) -> None:
 
 def pid_alive(pid: int, mark: str | None = None) -> bool:
     """Running (not a zombie) and, when ``mark`` is given, running our code (guards against pid reuse)."""
+    if process_start(pid) is None:
+        return False
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
-        return False
-    if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
         return False
     return mark is None or mark in cmdline
 
 
-OWNER_BOUND = ("building", "verifying")  # states that live exactly as long as the process that wrote them
-
-
-def cluster_alive(state: dict[str, Any]) -> bool:
-    """A build (or a ``netns verify`` run) whose owner lives, or a cluster that is up with a live server."""
-    if state.get("status") in OWNER_BOUND:
-        return pid_alive(int(state.get("owner_pid", 0)))
-    return any(pid_alive(int(pid), SERVER_MARK) for pid in state.get("servers", {}).values())
+def state_owner_alive(state: dict[str, Any]) -> bool:
+    """Whether the owner a state file records still runs (for a state file whose namespaces are gone)."""
+    owner = state.get("owner")
+    if isinstance(owner, dict) and "pid" in owner and "start" in owner:
+        return Owner(int(owner["pid"]), int(owner["start"])).alive()
+    return False

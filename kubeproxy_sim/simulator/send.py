@@ -20,6 +20,7 @@ of *new* clients: with session affinity one client sticks to one pod.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -257,8 +258,12 @@ def _one(sim: Simulator, client: Client, target: Target, proto: str) -> Connecti
 
 
 def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", count: int = 100,
-         seed: int | None = None, interval: float = 0.001, record: bool = False) -> SendResult:
-    """Make ``count`` connections, ``interval`` simulated seconds apart, and tally them."""
+         seed: int | None = None, interval: float = 0.001, record: bool = False,
+         on_connection: Callable[[], None] | None = None) -> SendResult:
+    """Make ``count`` connections, ``interval`` simulated seconds apart, and tally them.
+
+    ``on_connection`` is called after each connection (a progress bar); it sees nothing and changes nothing.
+    """
     proto = proto.lower()
     if proto not in PROTOCOLS:
         raise InputError(Diagnostic(f"{proto!r} is not a protocol; expected tcp, udp or sctp", field="--proto"))
@@ -271,6 +276,8 @@ def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", c
     for _ in range(count):
         results.append(_one(sim, client, target, proto))
         sim.advance(interval)
+        if on_connection is not None:
+            on_connection()
     hops = tuple(sim.record or ())
     sim.record = None
     expected = expected_shares(sim, client, target, proto)
