@@ -22,13 +22,15 @@ every list with ``--seconds TIMEOUT --reap`` before the random split. So:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from kubeproxy_sim.analysis.exact import Entry, ServiceDist, View, first_packet
-from kubeproxy_sim.analysis.nodes import NodeSet
+from kubeproxy_sim.analysis.journeys import CONNECTION_GAP, Runner, address_of, build_simulator, entry_route, rewind
+from kubeproxy_sim.analysis.nodes import NodeSet, Source
 from kubeproxy_sim.analysis.sampling import ConnectionSampler
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 from kubeproxy_sim.proxier import naming
@@ -67,6 +69,7 @@ class AffinityReport:
     client_interval: float | None = None
     sampled: tuple[int, int, int] | None = None  # (clients, returning connections, returned to the same endpoint)
     seed: int | None = None
+    engine: str | None = None  # what drew ``sampled``: "simulator" or "sampler" (the rule engine's)
 
     @property
     def all_sticky(self) -> bool:
@@ -101,41 +104,66 @@ def client_load(clients_per_endpoint: int, endpoints: int, size: int = LIST_SIZE
 
 
 def simulate_returns(nodes: NodeSet, entry: Entry, proto: str, clients: int, connections: int,
-                     seed: int, size: int = LIST_SIZE) -> tuple[int, int]:
-    """Seeded run through the node's real rules and an LRU ``recent`` table: clients picked at random.
+                     seed: int, size: int = LIST_SIZE) -> tuple[int, int, str]:
+    """Seeded connections from ``clients`` distinct clients picked at random, all entering ``entry.node``.
 
-    Returns (returning connections, connections that reached the same endpoint
-    as that client's previous one).
+    Outside clients go through the cluster simulator (router, balancer,
+    conntrack, the node's ``recent`` lists of ``size`` entries); clients of
+    another kind, or entries the simulated network cannot carry, through the
+    node's rules with the rule engine's sampler. Returns (returning
+    connections, connections that reached the same endpoint as that client's
+    previous one, the engine: "simulator" or "sampler").
     """
+    if entry.source.kind == "external":
+        found = _simulated_returns(nodes, entry, proto, clients, connections, seed, size)
+        if found is not None:
+            return (*found, "simulator")
     rng = random.Random(seed)
     sampler = ConnectionSampler(nodes, rng, recent_size=size)
     host, _, port = entry.destination.rpartition(":")
     dst, dport = host.strip("[]"), int(port)
-    base = _client_base(entry.source.address)
-    last: dict[int, str | None] = {}
-    returning = same = 0
+    tally = _Returns()
     for i in range(connections):
         client = rng.randrange(clients)
         sampler.now = i * 0.01
-        _, endpoint = sampler.connect(entry.node, entry.source, dst, dport, proto, client=_client(base, client))
-        if client in last:
-            returning += 1
-            same += last[client] == endpoint
-        last[client] = endpoint
-    return returning, same
+        _, endpoint = sampler.connect(entry.node, entry.source, dst, dport, proto,
+                                      client=address_of(entry.source.address, client))
+        tally.see(client, endpoint)
+    return tally.returning, tally.same, "sampler"
 
 
-def _client_base(address: str) -> tuple[int, int]:
-    from kubeproxy_sim.netfilter.packet import parse_address
+@dataclass(slots=True)
+class _Returns:
+    """Per client, the endpoint of its previous connection; counts of returns and of returns to the same one."""
 
-    return parse_address(address)
+    last: dict[int, str | None] = field(default_factory=dict)
+    returning: int = 0
+    same: int = 0
+
+    def see(self, client: int, endpoint: str | None) -> None:
+        if client in self.last:
+            self.returning += 1
+            self.same += self.last[client] == endpoint
+        self.last[client] = endpoint
 
 
-def _client(base: tuple[int, int], index: int) -> str:
-    from kubeproxy_sim.netfilter.packet import format_address
-
-    family, value = base
-    return format_address(family, value + index)
+def _simulated_returns(nodes: NodeSet, entry: Entry, proto: str, clients: int, connections: int, seed: int,
+                       size: int) -> tuple[int, int] | None:
+    """The outside clients' run through the simulator (None: the network cannot carry them to the entry)."""
+    net = build_simulator(nodes, (), seed)
+    route = entry_route(net.sim, entry, proto)
+    if isinstance(route, str):
+        return None
+    rewind(net.sim, net.clock, seed, size)
+    runner = Runner(net.sim, net.clock, proto, {}, 1, 1)
+    tally = _Returns()
+    for _ in range(connections):
+        client = net.sim.rng.randrange(clients)
+        source = Source("external", address_of(entry.source.address, client))
+        key, _ = runner.one(net.sim.client("external", ip=source.address), dataclasses.replace(route, source=source))
+        tally.see(client, key[1] if key[0] == "DNAT" else key[0])
+        net.clock.now += CONNECTION_GAP
+    return tally.returning, tally.same
 
 
 def analyse_affinity(nodes: NodeSet, dist: ServiceDist, clients: int | None = None,
@@ -151,11 +179,11 @@ def analyse_affinity(nodes: NodeSet, dist: ServiceDist, clients: int | None = No
     live = None
     if client_interval:
         live = 1 - math.exp(-svc.affinity_timeout / client_interval)
-    sampled = None
+    sampled, engine = None, None
     usable = [e for v in dist.views for e in v.entries if e.weight > 0]
     entry = next((e for e in usable if e.source.kind == "external"), usable[0] if usable else None)
     if clients and entry is not None:
-        returning, same = simulate_returns(nodes, entry, svc.proto, clients, max(4000, clients * 8), seed)
+        returning, same, engine = simulate_returns(nodes, entry, svc.proto, clients, max(4000, clients * 8), seed)
         sampled = (clients, returning, same)
     return AffinityReport(svc.affinity_timeout, LIST_SIZE, n, sticky_checks(nodes, view, svc.name_string, svc.proto),
-                          loads, live, client_interval, sampled, seed if sampled else None)
+                          loads, live, client_interval, sampled, seed if sampled else None, engine)

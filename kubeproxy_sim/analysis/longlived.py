@@ -5,7 +5,11 @@ connections that chose it: a Binomial(C, p_i) count scaled by R. The mean is
 even, but with few connections the spread is wide and some pods may get
 nothing at all, however many requests are sent. The expected figures are
 exact from the shares; the sampled ones come from a seeded Monte Carlo run of
-C connections through the nodes' rules (entry points drawn by their weights).
+C connections through the cluster simulator (:mod:`.journeys`): each one
+opened from its client (entry points drawn by their weights), its R requests
+sent on the same 5-tuple so conntrack keeps them on one pod. Views the
+simulated network cannot carry (an outside client of a cluster IP) fall back
+to the rule engine's per-node sampler, and ``engine`` says which drew.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from fractions import Fraction
 
 from kubeproxy_sim.analysis import stats
 from kubeproxy_sim.analysis.exact import View
+from kubeproxy_sim.analysis.journeys import Key, endpoint_addresses, sample_view
 from kubeproxy_sim.analysis.nodes import NodeSet
 from kubeproxy_sim.analysis.sampling import exact_of, sample_connections
 
@@ -51,11 +56,37 @@ class LongLived:
     note: str = ""
 
 
+def _simulate(nodes: NodeSet, view: View, proto: str, connections: int, requests: int, seed: int,
+              exact: dict[Key, Fraction]) -> tuple[str, dict[Key, int], dict[Key, int], list[str]]:
+    """(engine, connections and requests per outcome, notes): the simulator, else the rule engine's sampler."""
+    tally = sample_view(nodes, view, proto, connections, requests, seed, endpoint_addresses(exact))
+    if isinstance(tally, str):
+        counts = sample_connections(nodes, view.entries, proto, connections, seed)
+        return "sampler", counts, {k: c * requests for k, c in counts.items()}, [
+            f"sampled with the rule engine's per-node sampler instead of the simulator: {tally}"]
+    notes = []
+    if tally.requests_sent < requests:
+        notes.append(f"the first {tally.requests_sent} requests of each connection were sent packet by packet; "
+                     f"the other {requests - tally.requests_sent} ride the same conntrack entry and are counted "
+                     "with it")
+    if tally.split_connections:
+        notes.append(f"{tally.split_connections} connection(s) had requests land elsewhere than their first one")
+    if tally.pinned:
+        notes.append("the balancer's or router's choice of entry node was drawn by the view's node weights")
+    strange = [(reason, detail, n) for (reason, detail), n in sorted(tally.failures.items())
+               if (reason, None) not in exact]
+    if strange:
+        reason, detail, n = strange[0]
+        notes.append(f"the simulator saw outcomes the rules alone do not give: {n} x {reason} ({detail})"
+                     + (f" and {len(strange) - 1} more kind(s)" if len(strange) > 1 else ""))
+    return "simulator", tally.connections, tally.requests, notes
+
+
 def analyse_connections(nodes: NodeSet, view: View, proto: str, connections: int, requests: int,
                         seed: int, affinity: bool = False) -> LongLived:
     """Expected and sampled spread of ``connections`` x ``requests`` over the view's outcomes."""
     exact = exact_of([e for e in view.entries if e.weight > 0])
-    counts = sample_connections(nodes, view.entries, proto, connections, seed)
+    engine, counts, request_counts, notes = _simulate(nodes, view, proto, connections, requests, seed, exact)
     pods = []
     for (verdict, endpoint), p in sorted(exact.items(), key=lambda kv: (kv[0][0] != "DNAT", kv[0][1] or "")):
         if not p:
@@ -64,16 +95,17 @@ def analyse_connections(nodes: NodeSet, view: View, proto: str, connections: int
         got = counts.get((verdict, endpoint), 0)
         pods.append(PodSpread(
             verdict, endpoint, p, float(p) * connections * requests, (lo * requests, hi * requests),
-            (1 - float(p)) ** connections, got, got * requests, got / connections if connections else 0.0,
-            stats.wilson(got, connections, CONFIDENCE)))
+            (1 - float(p)) ** connections, got, request_counts.get((verdict, endpoint), 0),
+            got / connections if connections else 0.0, stats.wilson(got, connections, CONFIDENCE)))
     keys = list(exact)
     unexpected = sum(c for k, c in counts.items() if k not in exact)
     chi = stats.chi_square([counts.get(k, 0) for k in keys] + [unexpected],
                            [float(exact[k]) for k in keys] + [0.0])
     delivered = [p for p in pods if p.verdict == "DNAT"]
-    note = ("sessionAffinity ClientIP: each entry point's client is pinned after its first connection, so its "
-            "connections all reach one pod; the per-connection shares above hold across many clients"
-            if affinity else "")
-    return LongLived(view.kind, connections, requests, seed, "sampler", tuple(pods),
+    if affinity:
+        notes.insert(0, "sessionAffinity ClientIP: each entry point's client is pinned after its first connection, "
+                     "so its connections all reach one pod; the per-connection shares above hold across many "
+                     "clients")
+    return LongLived(view.kind, connections, requests, seed, engine, tuple(pods),
                      sum(p.idle_probability for p in delivered),
-                     sum(1 for p in delivered if p.sampled_connections == 0), chi, note)
+                     sum(1 for p in delivered if p.sampled_connections == 0), chi, "; ".join(notes))

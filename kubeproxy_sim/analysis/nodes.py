@@ -56,6 +56,7 @@ class NodeSet:
     _tracers: dict[str, Tracer] = field(default_factory=dict)
     _compiled: dict[str, CompiledRuleset] = field(default_factory=dict)
     _rulesets: dict[str, Ruleset] = field(default_factory=dict)
+    cache: dict[object, object] = field(default_factory=dict)  # other layers' per-run state (e.g. simulators)
 
     @property
     def ipv6(self) -> bool:
@@ -164,7 +165,7 @@ def pod_source(pod: Pod, ipv6: bool) -> Source | None:
     return Source("pod", ip, node=pod.node_name, name=pod.key)
 
 
-def _used_addresses(cluster: Cluster) -> set[str]:
+def used_addresses(cluster: Cluster) -> set[str]:
     used = {a for p in cluster.pods for a in p.pod_ips}
     used |= {a for s in cluster.endpoint_slices for e in s.endpoints for a in e.addresses}
     return used
@@ -197,7 +198,12 @@ def default_pod_source(nodes: NodeSet, node: str, avoid: frozenset[str] = frozen
         source = pod_source(pod, ipv6)
         if source is not None and source.address not in avoid:
             return source
-    config = nodes.configs[node]
-    used = _used_addresses(nodes.cluster)
-    address = _free_address(config.node_pod_cidrs, ipv6, used) or _free_address(config.cluster_cidrs, ipv6, used)
+    address = free_pod_address(nodes, node, used_addresses(nodes.cluster))
     return Source("pod", address, node=node) if address else None
+
+
+def free_pod_address(nodes: NodeSet, node: str, used: set[str]) -> str | None:
+    """An address for a client pod on ``node`` that none of ``used`` has: its pod CIDR first, else the cluster's."""
+    config = nodes.configs[node]
+    return (_free_address(config.node_pod_cidrs, nodes.ipv6, used)
+            or _free_address(config.cluster_cidrs, nodes.ipv6, used))

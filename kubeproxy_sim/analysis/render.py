@@ -10,6 +10,7 @@ from kubeproxy_sim.analysis.exact import DistReport, Entry, ServiceDist, Share, 
 from kubeproxy_sim.analysis.longlived import LongLived
 
 BAR_WIDTH = 30
+ENGINES = {"simulator": "through the cluster simulator", "sampler": "via the rule engine's sampler"}
 
 
 def _exact(value: Fraction | None) -> str | None:
@@ -189,7 +190,8 @@ def affinity_text(report: AffinityReport) -> list[str]:
     if report.sampled:
         clients, returning, same = report.sampled
         rate = same / returning if returning else 0.0
-        out.append(f"    sampled through the rules with {clients} clients (seed {report.seed}): {same}/{returning} "
+        how = ENGINES.get(report.engine or "sampler", report.engine)
+        out.append(f"    sampled {how} with {clients} clients (seed {report.seed}): {same}/{returning} "
                    f"returning connections reached the same endpoint ({rate * 100:.2f}%)")
     out.append("    beyond the list: a client evicted (or idle past the timeout) is balanced again like a new one; "
                "entering through another node it is unknown there")
@@ -198,8 +200,9 @@ def affinity_text(report: AffinityReport) -> list[str]:
 
 def connections_text(ll: LongLived) -> list[str]:
     total = ll.connections * ll.requests_per_connection
+    engine = ENGINES.get(ll.engine, ll.engine)
     out = [f"  {ll.connections} keep-alive connections x {ll.requests_per_connection} requests = {total} requests "
-           f"({ll.view}; balanced per connection; seeded Monte Carlo, seed {ll.seed}, via the rule engine's sampler)"]
+           f"({ll.view}; balanced per connection; seeded Monte Carlo, seed {ll.seed}, {engine})"]
     for p in ll.pods:
         label = p.endpoint if p.verdict == "DNAT" else p.verdict
         lo, hi = p.sampled_share_interval

@@ -1,4 +1,9 @@
-"""Seeded sampling of new connections through the rules, as the kernel draws them.
+"""Seeded sampling of new connections through one node's rules, as the kernel draws them.
+
+This is the fallback of ``dist --connections`` and of the affinity sampling
+(:mod:`.journeys` runs whole journeys through the cluster simulator): it
+serves the entry points the simulated network cannot carry, such as an
+outside client sent straight to a cluster IP.
 
 Each node gets an :class:`Engine` with its own :class:`Sampler`, because each
 node's kernel has its own ``recent`` lists (session affinity is per node).

@@ -65,7 +65,7 @@ def test_json_contract_session_affinity(capsys) -> None:
                                             "same_endpoint": 0.7, "same_endpoint_exact": "7/10"}]
     assert aff["sampled"]["clients"] == 500 and aff["sampled"]["seed"] == 3
     conns = svc["connections"]
-    assert set(conns) == CONNECTIONS and conns["engine"] == "sampler" and conns["view"] == "clusterIP"
+    assert set(conns) == CONNECTIONS and conns["engine"] == "simulator" and conns["view"] == "clusterIP"
     assert all(set(o) == CONN_OUTCOME for o in conns["outcomes"])
     assert sum(o["sampled_connections"] for o in conns["outcomes"]) == 4
     assert sum(o["expected_requests"] for o in conns["outcomes"]) == pytest.approx(40)

@@ -1,4 +1,4 @@
-"""Sampling agrees with the exact answer; the statistics helpers are right.
+"""The rule engine's sampler (the fallback of ``dist --connections``) agrees with the exact answer; statistics.
 
 N seeded connections are drawn through the rules with the kernel's random
 draws; every endpoint's count must lie in the exact binomial 99.9 % interval
@@ -57,12 +57,21 @@ def test_affinity_lru_model_matches_the_rules() -> None:
     report = analyse(nodes, [Selection(s) for s in service_ports(nodes)])
     entry = next(e for v in report.services[0].views for e in v.entries if e.source.kind == "external")
     clients, connections = 400, 12000
-    returning, same = simulate_returns(nodes, entry, "tcp", clients, connections, SEED)
+    returning, same, engine = simulate_returns(nodes, entry, "tcp", clients, connections, SEED)
+    assert engine == "simulator"
     model = float(client_load(clients // 2, 2).same_endpoint)  # 2 endpoints, 200 clients each
     observed = same / returning
     assert abs(observed - model) < 0.04, f"seed {SEED}: observed {observed:.3f}, model {model:.3f}"
     few = simulate_returns(nodes, entry, "tcp", 150, 3000, SEED)  # 75 per endpoint: always listed
-    assert few[1] == few[0], f"seed {SEED}: clients within the list moved"
+    assert few[1] == few[0] and few[2] == "simulator", f"seed {SEED}: clients within the list moved"
+
+
+def test_affinity_sampling_falls_back_to_the_rules_for_pod_clients() -> None:
+    nodes = _nodes("session-affinity")
+    report = analyse(nodes, [Selection(s) for s in service_ports(nodes)])
+    entry = next(e for v in report.services[0].views for e in v.entries if e.source.kind == "pod")
+    returning, same, engine = simulate_returns(nodes, entry, "tcp", 50, 600, SEED)
+    assert engine == "sampler" and returning > 500 and same == returning, f"seed {SEED}"
 
 
 def test_binomial_interval_is_exact() -> None:
