@@ -87,7 +87,12 @@ def iptables_restore_seconds(rules: Path) -> float | None:
         start = time.perf_counter()
         code = ("import sys; from pyroute2 import netns; netns.setns(sys.argv[1]); import subprocess; "
                 "subprocess.run(['iptables-restore', '--noflush'], stdin=open(sys.argv[2]), check=True)")
-        subprocess.run([PYTHON, "-c", code, name, str(rules)], check=True)
+        done = subprocess.run([PYTHON, "-c", code, name, str(rules)], capture_output=True, text=True)
+        if done.returncode != 0:  # e.g. the kernel lacks nfacct objects the rules count into
+            lines = done.stderr.strip().splitlines() or ["no message"]
+            reason = next((t for t in lines if t.startswith("line ")), lines[0])[:90]
+            line("iptables-restore comparison", "failed", reason)
+            return None
         return time.perf_counter() - start
     finally:
         netns.remove(name)
@@ -138,7 +143,7 @@ def bench_compile(work: Path, quick: bool) -> None:
     text = render_ruleset(ruleset)
     print(f"compile: node1's tables for {services} services x 10 endpoints ({text.count(chr(10))} lines)")
     seconds = best_of(1, lambda: compile_ruleset(parse_ruleset(text, validate=False)))
-    line("compile_ruleset of a freshly read dump (typed views included)", f"{seconds:.2f} s",
+    line("read (bulk) + compile_ruleset, typed views included", f"{seconds:.2f} s",
          "target: much faster than 5-12 s at 10,000 services")
 
 

@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     send.add_argument("name")
     send.add_argument("--from", dest="src", required=True,
                       help="pod/NS/NAME, node/NAME, external, external:IP, or an address")
-    send.add_argument("--to", dest="dst", required=True, help="IP:PORT, node/NAME:NODEPORT or NAME.NS:PORT")
+    send.add_argument("--to", dest="dst", required=True,
+                      help="IP:PORT ([IPv6]:PORT), node/NAME:NODEPORT or NAME.NS:PORT")
     send.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"])
     send.add_argument("--count", type=int, default=100)
     send.add_argument("--seed", type=int, help="fix our side's randomness (the source ports)")
@@ -56,7 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     down.add_argument("name")
     down.set_defaults(func=run_down)
 
-    gc = verbs.add_parser("gc", help="remove what killed runs left behind")
+    gc = verbs.add_parser("gc", help="remove what killed runs left behind",
+                          description="Remove the namespaces of clusters whose owner process is gone (a killed "
+                          "build, verify or test run, or a cluster whose keeper was killed), whatever state "
+                          "directory they were started with; live clusters are never touched.")
     gc.set_defaults(func=run_gc)
 
     _register_verify(verbs)
@@ -126,7 +130,8 @@ def run_up(args: argparse.Namespace) -> int:
     if inputs.errors and not inputs.cluster.services:
         raise InputError(list(inputs.errors))
     topo = plan(args.name, inputs.cluster, inputs.config, args.client)
-    state = build.up(inputs.cluster, topo, state_dir(), topology_record(topo, inputs.cluster))
+    # persistent: the cluster outlives this command, owned by a keeper process until `netns down`
+    state = build.up(inputs.cluster, topo, state_dir(), topology_record(topo, inputs.cluster), persistent=True)
     print(f"cluster {args.name} is up: {len(topo.nodes)} nodes, {len(topo.pods)} workloads, "
           f"{len(topo.clients)} external clients, {len(state['namespaces'])} namespaces")
     for node in topo.nodes:

@@ -12,12 +12,15 @@ on any failure; :func:`gc` calls it for clusters whose owner is gone.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import select
+import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +28,30 @@ from pyroute2 import IPRoute, netns
 
 from kubeproxy_sim.errors import KubeproxySimError
 from kubeproxy_sim.kernel import nsexec, sysfs
-from kubeproxy_sim.kernel.plan import GATEWAY, PREFIX, ROUTER, NodePlan, PodPlan, Topology, cluster_prefix
-from kubeproxy_sim.kernel.state import SERVER_MARK, pid_alive, remove_state, write_state
+from kubeproxy_sim.kernel.plan import PREFIX, NodePlan, PodPlan, Topology, any_net, cluster_prefix, host_len
+from kubeproxy_sim.kernel.state import (
+    SERVER_MARK,
+    Owner,
+    owner_of,
+    pid_alive,
+    read_state_file,
+    remove_state,
+    state_owner_alive,
+    state_path,
+    write_state,
+)
 from kubeproxy_sim.objects.model import Cluster
 
 SCOPE_LINK = 253
 RTNH_F_ONLINK = 4
-SERVER_START_TIMEOUT = 15.0
+SERVER_START_TIMEOUT = 60.0  # a Python start on a loaded 2-core machine can take seconds
+RESTORE_TIMEOUT = 120.0
+OWNER_LINK = "kpsim-owner"
+GC_GRACE = 600.0  # seconds: a namespace without an owner marker this young may be a build still starting
+KEEPER = "keeper"
+VOID = "void"  # the router's dead-end link
+# per namespace only in newer kernels (where older ones keep them global, the namespace has no such file)
+OPTIONAL_SYSCTLS = ("net.ipv4.icmp_msgs_per_sec", "net.ipv4.icmp_msgs_burst")
 
 
 class KernelError(KubeproxySimError):
@@ -56,23 +76,65 @@ def _bridge(ipr: IPRoute, name: str) -> int:
     return _up(ipr, name)
 
 
+# --------------------------------------------------------------------------- ownership
+
+
+def mark_owner(net_netns: str, owner: Owner) -> None:
+    """Record the owner in the namespace itself: a link (dummy, else an empty bridge) whose alias names it."""
+    with IPRoute(netns=net_netns) as ipr:
+        if not ipr.link_lookup(ifname=OWNER_LINK):
+            try:
+                ipr.link("add", ifname=OWNER_LINK, kind="dummy")
+            except Exception:  # no dummy driver in this kernel: any link can carry an alias
+                ipr.link("add", ifname=OWNER_LINK, kind="bridge")
+        ipr.link("set", index=_link_index(ipr, OWNER_LINK), ifalias=owner.text())
+
+
+def read_owner(net_netns: str) -> Owner | None:
+    """The owner the marker names; None when the namespace or the marker is missing."""
+    if not os.path.exists(nsexec.netns_path(net_netns)):
+        return None  # pyroute2 would create a namespace it is asked to open
+    try:
+        with IPRoute(netns=net_netns) as ipr:
+            found = ipr.link_lookup(ifname=OWNER_LINK)
+            links = ipr.get_links(found[0]) if found else []
+    except Exception:  # the namespace went away meanwhile
+        return None
+    return Owner.parse(links[0].get_attr("IFLA_IFALIAS")) if links else None
+
+
+# --------------------------------------------------------------------------- namespaces, links, routes
+
+
 def _sysctls(topo: Topology) -> None:
     """Forwarding, no reverse-path filter (routes here are asymmetric by design), and kube-proxy's settings.
 
-    ICMP errors are not rate limited: a REJECT must read as "refused" on every attempt, not on the first six.
+    ICMP errors are not rate limited, per peer nor per namespace (the burst too: flows run side by side, and a
+    REJECT or "no route" answer dropped by the limiter would read as silence, a DROP). IPv6 addresses skip
+    duplicate address detection, so they are usable at once.
     """
     base = {"net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0",
-            "net.ipv4.icmp_ratelimit": "0", "net.ipv4.icmp_msgs_per_sec": "100000"}
+            "net.ipv4.icmp_ratelimit": "0", "net.ipv4.icmp_msgs_per_sec": "1000000",
+            "net.ipv4.icmp_msgs_burst": "1000000"}
+    if topo.family == 6:
+        base |= {"net.ipv6.icmp.ratelimit": "0", "net.ipv6.conf.all.accept_dad": "0",
+                 "net.ipv6.conf.default.accept_dad": "0", "net.ipv6.conf.all.disable_ipv6": "0",
+                 "net.ipv6.conf.default.disable_ipv6": "0"}
     for name in topo.namespaces():
-        nsexec.call(name, sysfs.write_sysctls, base)
-    nsexec.call(topo.net_netns, sysfs.write_sysctls, {"net.ipv4.ip_forward": "1"})
+        nsexec.call(name, sysfs.write_sysctls, base, OPTIONAL_SYSCTLS)
+    nsexec.call(topo.net_netns, sysfs.write_sysctls, _forwarding(topo.family))
     for node in topo.nodes:
-        values = {"net.ipv4.ip_forward": "1", "net.bridge.bridge-nf-call-iptables": "1"}
-        if node.config.localhost_nodeports:
+        values = _forwarding(topo.family) | {"net.bridge.bridge-nf-call-iptables": "1",
+                                             "net.bridge.bridge-nf-call-ip6tables": "1"}
+        if node.config.localhost_nodeports and topo.family == 4:
             values["net.ipv4.conf.all.route_localnet"] = "1"
         if node.config.conntrack_tcp_be_liberal:
             values["net.netfilter.nf_conntrack_tcp_be_liberal"] = "1"
         nsexec.call(node.netns, sysfs.write_sysctls, values)
+
+
+def _forwarding(family: int) -> dict[str, str]:
+    return {"net.ipv4.ip_forward": "1"} if family == 4 else {"net.ipv6.conf.all.forwarding": "1"}
 
 
 def _lo_up(topo: Topology) -> None:
@@ -81,76 +143,135 @@ def _lo_up(topo: Topology) -> None:
             _up(ipr, "lo")
 
 
+def _host(address: str, family: int) -> str:
+    return f"{address}/{host_len(family)}"
+
+
 def _uplink(topo: Topology, host_netns: str, peer: str, addresses: tuple[str, ...]) -> None:
-    """``eth0`` in ``host_netns``, its peer on the node network's bridge, each address as a /32."""
+    """``eth0`` in ``host_netns``, its peer on the node network's bridge, each address as a host address."""
     with IPRoute(netns=host_netns) as ipr:
         ipr.link("add", ifname="eth0", kind="veth", peer={"ifname": peer, "net_ns_fd": topo.net_netns})
         index = _up(ipr, "eth0")
-        for address in addresses:
-            ipr.addr("add", index=index, address=address, prefixlen=32)
+        # IPv6 MASQUERADE picks its source by address selection, not the route's prefsrc: among equals the
+        # address added last wins, so the primary (the simulator's masquerade source) is added last
+        for address in addresses if topo.family == 4 else reversed(addresses):
+            ipr.addr("add", index=index, address=address, prefixlen=host_len(topo.family))
     with IPRoute(netns=topo.net_netns) as ipr:
         _up(ipr, peer, master=_link_index(ipr, "br0"))
+
+
+def _gateway_address(ipr: IPRoute, index: int, topo: Topology) -> None:
+    """The pods' next hop on a node-side link (IPv6: the link-local fe80::1/64)."""
+    if topo.family == 4:
+        ipr.addr("add", index=index, address=topo.gateway, prefixlen=32, scope=SCOPE_LINK)
+    else:
+        ipr.addr("add", index=index, address=topo.gateway, prefixlen=64)
+
+
+def router_rules(family: int) -> str:
+    """The router's answer for destinations it has no route to (see :func:`_router_answers`)."""
+    answer = "icmp-net-unreachable" if family == 4 else "icmp6-no-route"
+    return f"*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -o {VOID} -j REJECT --reject-with {answer}\nCOMMIT\n"
+
+
+def _router_answers(topo: Topology) -> None:
+    """The node network's router answers every packet it has no route for with "network unreachable".
+
+    The kernel's own answer (IPv4 ``ip_error``) is rate limited per sender by the global, root-namespace-only
+    ``net.ipv4.route.error_cost``/``error_burst`` (about five, then one a second), which would turn most
+    answers into silence; a REJECT rule obeys this namespace's ICMP limits, which are lifted. So the default
+    route leads to a dead-end link (a veth pair: this kernel has no dummy driver) whose traffic is REJECTed.
+    """
+    with IPRoute(netns=topo.net_netns) as ipr:
+        ipr.link("add", ifname=VOID, kind="veth", peer={"ifname": VOID + "-end"})
+        for name in (VOID + "-end", VOID):
+            ipr.link("set", index=_link_index(ipr, name), state="up")
+        ipr.route("add", dst=any_net(topo.family), oif=_link_index(ipr, VOID))
+    load_rules(topo.net_netns, router_rules(topo.family), family=topo.family)
 
 
 def _node_network(topo: Topology) -> None:
     with IPRoute(netns=topo.net_netns) as ipr:
         index = _bridge(ipr, "br0")
-        ipr.addr("add", index=index, address=ROUTER, prefixlen=32)
+        ipr.addr("add", index=index, address=topo.router, prefixlen=host_len(topo.family))
         for address in [a for n in topo.nodes for a in n.addresses] + [c.ip for c in topo.clients]:
-            ipr.route("add", dst=f"{address}/32", oif=index, scope=SCOPE_LINK)
+            ipr.route("add", dst=_host(address, topo.family), oif=index, scope=SCOPE_LINK)
+    _router_answers(topo)
     for node in topo.nodes:
         _uplink(topo, node.netns, node.uplink, node.addresses)
         with IPRoute(netns=node.netns) as ipr:
-            index = _bridge(ipr, node.bridge)
-            ipr.addr("add", index=index, address=GATEWAY, prefixlen=32, scope=SCOPE_LINK)
+            _gateway_address(ipr, _bridge(ipr, node.bridge), topo)
     for client in topo.clients:
         _uplink(topo, client.netns, client.uplink, (client.ip,))
 
 
-def _pod_link(node: NodePlan, pod: PodPlan) -> None:
-    """A veth from the node's bridge to the pod; the pod routes everything through the bridge address."""
+def _pod_link(topo: Topology, node: NodePlan, pod: PodPlan) -> None:
+    """A veth from the node to the pod (on the node's bridge, or routed); the pod routes all through the gateway."""
     with IPRoute(netns=node.netns) as ipr:
         ipr.link("add", ifname=pod.host_veth, kind="veth", peer={"ifname": "eth0", "net_ns_fd": pod.netns})
-        index = _up(ipr, pod.host_veth, master=_link_index(ipr, node.bridge))
-        # hairpin: with bridge-nf-call-iptables, a pod's packet DNATed back to itself leaves by the port it came in
-        ipr.brport("set", index=index, mode=1)
+        if node.routed:
+            _gateway_address(ipr, _up(ipr, pod.host_veth), topo)
+        else:
+            index = _up(ipr, pod.host_veth, master=_link_index(ipr, node.bridge))
+            # hairpin: with bridge-nf-call-iptables, a pod's packet DNATed back to itself leaves by its own port
+            ipr.brport("set", index=index, mode=1)
     with IPRoute(netns=pod.netns) as ipr:
         index = _up(ipr, "eth0")
-        ipr.addr("add", index=index, address=pod.ip, prefixlen=32)
-        ipr.route("add", dst=f"{GATEWAY}/32", oif=index, scope=SCOPE_LINK)
-        ipr.route("add", dst="0.0.0.0/0", gateway=GATEWAY, oif=index)
+        ipr.addr("add", index=index, address=pod.ip, prefixlen=host_len(topo.family))
+        if topo.family == 4:
+            ipr.route("add", dst=f"{topo.gateway}/32", oif=index, scope=SCOPE_LINK)
+        ipr.route("add", dst=any_net(topo.family), gateway=topo.gateway, oif=index)
 
 
 def _node_routes(topo: Topology, node: NodePlan) -> None:
-    """Host routes: local pods on the bridge, remote pods via their node, other hosts on the wire."""
+    """Host routes: local pods on the bridge (or their veth), remote pods via their node, other hosts on the wire."""
     primary = node.addresses[0]
+    family = topo.family
     others = [a for n in topo.nodes if n is not node for a in n.addresses] + [c.ip for c in topo.clients]
     with IPRoute(netns=node.netns) as ipr:
         eth0 = _link_index(ipr, "eth0")
         bridge = _link_index(ipr, node.bridge)
-        for address in [*others, ROUTER]:
-            ipr.route("add", dst=f"{address}/32", oif=eth0, scope=SCOPE_LINK, prefsrc=primary)
+        for address in [*others, topo.router]:
+            ipr.route("add", dst=_host(address, family), oif=eth0, scope=SCOPE_LINK, prefsrc=primary)
         # like a real host, a default route: destinations nobody owns come back as ICMP unreachable
-        ipr.route("add", dst="0.0.0.0/0", gateway=ROUTER, oif=eth0, prefsrc=primary)
+        ipr.route("add", dst=any_net(family), gateway=topo.router, oif=eth0, prefsrc=primary)
         for pod in topo.pods:
             if pod.host_network:
                 continue
             if pod.node == node.name:
-                ipr.route("add", dst=f"{pod.ip}/32", oif=bridge, scope=SCOPE_LINK, prefsrc=primary)
+                oif = _link_index(ipr, pod.host_veth) if node.routed else bridge
+                ipr.route("add", dst=_host(pod.ip, family), oif=oif, scope=SCOPE_LINK, prefsrc=primary)
             else:
                 via = topo.node(pod.node).addresses[0]
-                ipr.route("add", dst=f"{pod.ip}/32", gateway=via, oif=eth0, flags=RTNH_F_ONLINK)
+                ipr.route("add", dst=_host(pod.ip, family), gateway=via, oif=eth0, flags=RTNH_F_ONLINK)
 
 
 def _client_routes(topo: Topology) -> None:
-    """External clients reach every node address on the wire and everything else through the first node."""
+    """External clients reach node addresses on the wire, LoadBalancer IPs and externalIPs through the first
+    node, and everything else through the node network's router, which routes no cluster range (unreachable).
+    A plan without that list (a staged dump) sends everything through the first node."""
+    family = topo.family
     first = topo.nodes[0].addresses[0]
+    on_wire = {a for n in topo.nodes for a in n.addresses} | {topo.router}
     for client in topo.clients:
         with IPRoute(netns=client.netns) as ipr:
             eth0 = _link_index(ipr, "eth0")
             for address in (a for n in topo.nodes for a in n.addresses):
-                ipr.route("add", dst=f"{address}/32", oif=eth0, scope=SCOPE_LINK)
-            ipr.route("add", dst="0.0.0.0/0", gateway=first, oif=eth0, flags=RTNH_F_ONLINK)
+                ipr.route("add", dst=_host(address, family), oif=eth0, scope=SCOPE_LINK)
+            if topo.via_first_node is None:
+                ipr.route("add", dst=any_net(family), gateway=first, oif=eth0, flags=RTNH_F_ONLINK)
+                continue
+            for address in (a for a in topo.via_first_node if a not in on_wire):
+                ipr.route("add", dst=_host(address, family), gateway=first, oif=eth0, flags=RTNH_F_ONLINK)
+            ipr.route("add", dst=_host(topo.router, family), oif=eth0, scope=SCOPE_LINK)
+            ipr.route("add", dst=any_net(family), gateway=topo.router, oif=eth0, flags=RTNH_F_ONLINK)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def restore_tool(family: int) -> str:
+    return "iptables-restore" if family == 4 else "ip6tables-restore"
 
 
 def node_rules(cluster: Cluster, node: NodePlan) -> str:
@@ -163,12 +284,12 @@ def node_rules(cluster: Cluster, node: NodePlan) -> str:
     return render_ruleset(node_tables(result.ruleset, result.jumps))
 
 
-def load_rules(netns_name: str, text: str, *, noflush: bool = False) -> None:
-    """iptables-restore inside the namespace; the kernel applies a table all or nothing."""
-    argv = ["iptables-restore", "-w", "5"] + (["--noflush"] if noflush else [])
-    done = nsexec.run(netns_name, argv, stdin=text)
+def load_rules(netns_name: str, text: str, *, noflush: bool = False, family: int = 4) -> None:
+    """(ip6)iptables-restore inside the namespace; the kernel applies a table all or nothing."""
+    argv = [restore_tool(family), "-w", "30"] + (["--noflush"] if noflush else [])
+    done = nsexec.run(netns_name, argv, stdin=text, timeout=RESTORE_TIMEOUT)
     if done.returncode != 0:
-        raise KernelError(f"{netns_name}: iptables-restore rejected the rules: {done.stderr.strip()}")
+        raise KernelError(f"{netns_name}: {argv[0]} rejected the rules: {done.stderr.strip()}")
 
 
 def _nfacct_ready(node: NodePlan, text: str) -> bool:
@@ -193,9 +314,18 @@ def _install_rules(cluster: Cluster, topo: Topology) -> tuple[Topology, list[str
             node = dataclasses.replace(node, config=dataclasses.replace(node.config, nfacct=False))
             text = node_rules(cluster, node)
             notes.append(f"{node.name}: this kernel has no nfacct counters; rules generated with --nfacct=false")
-        load_rules(node.netns, text)
+        load_rules(node.netns, text, family=topo.family)
         nodes.append(node)
     return dataclasses.replace(topo, nodes=tuple(nodes)), notes
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def _spawn(netns_name: str, label: str, specs: Iterable[str]) -> subprocess.Popen[str]:
+    return nsexec.popen(netns_name, nsexec.python_module(SERVER_MARK, label, *specs),
+                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        start_new_session=True, close_fds=True)
 
 
 def start_servers(topo: Topology) -> dict[str, int]:
@@ -205,58 +335,103 @@ def start_servers(topo: Topology) -> dict[str, int]:
         if pod.ports:
             groups.setdefault(pod.netns, []).append(pod)
     started: dict[str, subprocess.Popen[str]] = {}
-    for name, pods in groups.items():
-        ports = sorted({f"{proto}:{port}" for pod in pods for proto, port in pod.ports})
-        label = pods[0].key if len(pods) == 1 else "node/" + pods[0].node
-        started[name] = nsexec.popen(name, nsexec.python_module(SERVER_MARK, label, *ports),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     start_new_session=True, close_fds=True)
-    pids = {name: proc.pid for name, proc in started.items()}
     try:
+        for name, pods in groups.items():
+            ports = sorted({f"{proto}:{port}" for pod in pods for proto, port in pod.ports})
+            label = pods[0].key if len(pods) == 1 else "node/" + pods[0].node
+            started[name] = _spawn(name, label, ports)
         for name, proc in started.items():
             _await_ready(name, proc)
     except BaseException:
-        _kill(pids.values())
+        _kill(proc.pid for proc in started.values())
         raise
-    return pids
+    return {name: proc.pid for name, proc in started.items()}
+
+
+def start_keeper(topo: Topology) -> int:
+    """A process that only waits, in the node network: the owner of a cluster left up by ``netns up``."""
+    proc = _spawn(topo.net_netns, KEEPER, ())
+    try:
+        _await_ready(topo.net_netns, proc)
+    except BaseException:
+        _kill([proc.pid])
+        raise
+    return proc.pid
 
 
 def _await_ready(name: str, proc: subprocess.Popen[str]) -> None:
     assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], SERVER_START_TIMEOUT)
-    line = proc.stdout.readline() if ready else ""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    line = ""
+    while not line and proc.poll() is None and time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], max(deadline - time.monotonic(), 0))
+        line = proc.stdout.readline() if ready else ""
+        if ready and not line:
+            break  # end of file: the server exited
     if line.strip() != "ready":
-        problem = proc.stderr.read() if proc.stderr and proc.poll() is not None else "no answer"
+        problem = proc.stderr.read() if proc.stderr and proc.poll() is not None else \
+            f"no answer within {SERVER_START_TIMEOUT:g} s"
         raise KernelError(f"{name}: the server did not start: {problem.strip()[-500:]}")
     proc.stdout.close()
     if proc.stderr:
         proc.stderr.close()
 
 
-def _kill(pids: Any) -> None:
-    """SIGKILL our recorded servers (checked against pid reuse), and reap those that are our children."""
+def _kill(pids: Iterable[int]) -> None:
+    """SIGKILL our servers (checked against pid reuse), and reap those that are our children."""
+    pids = [int(p) for p in pids]
     for pid in pids:
-        if pid_alive(int(pid), SERVER_MARK):
-            os.kill(int(pid), signal.SIGKILL)
+        if pid_alive(pid, SERVER_MARK):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     for pid in pids:
         try:
-            os.waitpid(int(pid), 0)
+            os.waitpid(pid, 0)
         except ChildProcessError:
-            deadline = time.monotonic() + 2
-            while pid_alive(int(pid)) and time.monotonic() < deadline:
+            deadline = time.monotonic() + 5
+            while pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.01)
 
 
-def wire(topo: Topology) -> None:
-    """Namespaces, sysctls, links and routes of a plan, without rules or servers (the caller tears down)."""
-    for name in topo.namespaces():
+def _servers_in(namespaces: Iterable[str]) -> list[int]:
+    """Our server processes whose network namespace is one of ``namespaces`` (found without any state file)."""
+    inodes = set()
+    for name in namespaces:
+        try:
+            inodes.add(f"net:[{os.stat(nsexec.netns_path(name)).st_ino}]")
+        except OSError:
+            continue
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry.name}/ns/net") in inodes and pid_alive(int(entry.name), SERVER_MARK):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+# --------------------------------------------------------------------------- the whole cluster
+
+
+def wire(topo: Topology, owner: Owner | None = None) -> None:
+    """Namespaces, sysctls, links and routes of a plan, without rules or servers (the caller tears down).
+
+    The node network's namespace comes first, marked with ``owner`` before any other is created."""
+    names = topo.namespaces()
+    netns.create(names[0])
+    if owner is not None:
+        mark_owner(names[0], owner)
+    for name in names[1:]:
         netns.create(name)
     _sysctls(topo)
     _lo_up(topo)
     _node_network(topo)
     for pod in topo.pods:
         if not pod.host_network:
-            _pod_link(topo.node(pod.node), pod)
+            _pod_link(topo, topo.node(pod.node), pod)
     for node in topo.nodes:
         _node_routes(topo, node)
     _client_routes(topo)
@@ -267,30 +442,53 @@ def exists(name: str) -> bool:
     return any(n.startswith(cluster_prefix(name)) for n in netns.listnetns())
 
 
-def initial_state(topo: Topology) -> dict[str, Any]:
-    return {
+def initial_state(topo: Topology, directory: Path | None = None) -> dict[str, Any]:
+    """The state a build starts with, owned by this process."""
+    state: dict[str, Any] = {
         "name": topo.name,
         "status": "building",
         "owner_pid": os.getpid(),
         "namespaces": topo.namespaces(),
         "servers": {},
         "notes": list(topo.notes),
+        "family": topo.family,
     }
+    if directory is not None:
+        state["owner"] = owner_of(os.getpid(), state_path(directory, topo.name)).as_json()
+    return state
 
 
-def up(cluster: Cluster, topo: Topology, directory: Path, extra_state: dict[str, Any] | None = None
-       ) -> dict[str, Any]:
-    """Build everything; on any failure remove whatever was built and re-raise."""
+def require_tools(family: int) -> None:
+    tool = restore_tool(family)
+    if not shutil.which(tool):
+        raise KernelError(f"an IPv{family} cluster needs the {tool} command (install the iptables package)")
+
+
+def up(cluster: Cluster, topo: Topology, directory: Path, extra_state: dict[str, Any] | None = None, *,
+       persistent: bool = False) -> dict[str, Any]:
+    """Build everything; on any failure remove whatever was built and re-raise.
+
+    The cluster is owned by this process, so a killed caller's cluster is garbage; ``persistent`` (``netns
+    up``) hands it over to a keeper process that lives until ``netns down``.
+    """
     if exists(topo.name):
         raise KernelError(f"cluster {topo.name!r} already exists; run `netns down {topo.name}` first")
-    state = initial_state(topo)
+    require_tools(topo.family)
+    state = initial_state(topo, directory)
     state.update(extra_state or {})
     write_state(directory, state)
     try:
-        wire(topo)
+        wire(topo, owner_of(os.getpid(), state_path(directory, topo.name)))
         topo, notes = _install_rules(cluster, topo)
         state["notes"] += notes
         state["servers"] = start_servers(topo)
+        if persistent:
+            keeper = start_keeper(topo)
+            state["servers"][topo.net_netns] = keeper
+            owner = owner_of(keeper, state_path(directory, topo.name))
+            state["owner"] = owner.as_json()
+            write_state(directory, state)
+            mark_owner(topo.net_netns, owner)
         state["status"] = "up"
         write_state(directory, state)
     except BaseException:
@@ -300,15 +498,18 @@ def up(cluster: Cluster, topo: Topology, directory: Path, extra_state: dict[str,
 
 
 def teardown(name: str, directory: Path, state: dict[str, Any] | None) -> list[str]:
-    """Kill the cluster's servers, delete every namespace of its prefix, forget its state."""
-    if state:
-        _kill(state.get("servers", {}).values())
+    """Kill the cluster's servers, delete every namespace of its prefix (the marked one last), forget its state."""
     prefix = cluster_prefix(name)
+    ours = sorted(n for n in netns.listnetns() if n.startswith(prefix) and n.startswith(PREFIX))
+    pids = set(_servers_in(ours))
+    if state:
+        pids |= {int(p) for p in state.get("servers", {}).values()}
+    _kill(pids)
+    net = f"{prefix}net"
     removed = []
-    for ns_name in sorted(netns.listnetns()):
-        if ns_name.startswith(prefix) and ns_name.startswith(PREFIX):
-            netns.remove(ns_name)
-            removed.append(ns_name)
+    for ns_name in sorted(ours, key=lambda n: n == net):
+        netns.remove(ns_name)
+        removed.append(ns_name)
     remove_state(directory, name)
     return removed
 
@@ -320,16 +521,45 @@ def _owner_name(ns_name: str) -> str | None:
     return ns_name[len(PREFIX):].rsplit(".", 1)[0]
 
 
-def gc(directory: Path) -> list[str]:
-    """Remove the namespaces and state of clusters nobody owns any more (a killed build, killed servers)."""
-    from kubeproxy_sim.kernel.state import cluster_alive, read_state
+def _age(names: Iterable[str], now: float) -> float:
+    """Seconds since the youngest of ``names`` was created (its nsfs inode's time); 0 when unknown."""
+    times = []
+    for name in names:
+        try:
+            times.append(os.stat(nsexec.netns_path(name)).st_mtime)
+        except OSError:
+            continue
+    return now - max(times) if times else 0.0
 
-    names = {n for n in (_owner_name(ns) for ns in netns.listnetns()) if n}
-    if directory.is_dir():
-        names |= {p.stem for p in directory.glob("*.json")}
+
+def gc(directory: Path, *, now: float | None = None, grace: float = GC_GRACE, only: str = "") -> list[str]:
+    """Remove the namespaces (and state) of clusters whose owner is gone, whoever started them.
+
+    A cluster is judged by the owner marker in its own namespace, never by the state files of one
+    directory: a live cluster of another run or another state directory is left alone. A cluster without a
+    marker (a build killed in its first instant, a teardown cut short) is removed once it is ``grace``
+    seconds old. State files of this directory whose cluster has no namespace left go when their owner is.
+    ``only`` limits it to clusters whose name starts with it.
+    """
+    now = time.time() if now is None else now
+    clusters: dict[str, list[str]] = {}
+    for ns_name in netns.listnetns():
+        owner_name = _owner_name(ns_name)
+        if owner_name and owner_name.startswith(only):
+            clusters.setdefault(owner_name, []).append(ns_name)
     removed = []
-    for name in sorted(names):
-        state = read_state(directory, name)
-        if state is None or not cluster_alive(state):
-            removed += teardown(name, directory, state)
+    for name, names in sorted(clusters.items()):
+        owner = read_owner(f"{cluster_prefix(name)}net")
+        if owner is not None and owner.alive():
+            continue
+        if owner is None and _age(names, now) < grace:
+            continue
+        state_file = Path(owner.state) if owner is not None and owner.state.endswith(".json") else \
+            state_path(directory, name)
+        removed += teardown(name, state_file.parent, read_state_file(state_file))
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else ():
+        state = read_state_file(path)
+        if path.stem.startswith(only) and path.stem not in clusters and (state is None or
+                                                                        not state_owner_alive(state)):
+            path.unlink(missing_ok=True)
     return removed

@@ -24,7 +24,7 @@ predicted share is missed with at most that probability too (up to a cap).
 The kernel backend differs from the simulator's network in two places, and the
 simulator is pinned to match: the kernel has no cloud load balancer (outside
 traffic to LoadBalancer IPs and externalIPs enters the first node, by the
-client's default route), so the simulator's balancer and router use the first
+client's routes), so the simulator's balancer and router use the first
 node only; ipMode Proxy LoadBalancer IPs have no kernel counterpart and are not
 derived.
 """
@@ -66,7 +66,7 @@ DEFAULT_TIMEOUT = 1.5  # see kernel.send.DEFAULT_TIMEOUT: a REJECT may be heard 
 PARALLEL_FLOWS = 4
 
 # what a client socket can tell apart, whatever the verdict's name
-REFUSED, SILENCE, UNREACHABLE, EPERM, NO_ROUTE = "refused", "silence", "unreachable", "EPERM", "no-route"
+REFUSED, SILENCE, UNREACHABLE, EPERM = "refused", "silence", "unreachable", "EPERM"
 FAIL_CLASSES = {
     "refused": REFUSED, "reset": REFUSED,  # a RST or an ICMP port unreachable
     "timeout": SILENCE, "no reply": SILENCE,  # dropped, lost, or the reply went elsewhere
@@ -102,10 +102,10 @@ class Skipped:
 # --------------------------------------------------------------------------- the cluster both sides get
 
 
-def _free_address(cidr: str, taken: set[str]) -> str | None:
+def _free_address(cidr: str, taken: set[str], family: int = 4) -> str | None:
     """A host address of ``cidr`` nobody uses, from the top of the range (where objects rarely put pods)."""
     net = netaddr.IPNetwork(cidr)
-    if net.version != 4 or net.size < 4:
+    if net.version != family or net.size < 4:
         return None
     for offset in range(2, min(net.size - 1, 200)):
         candidate = str(net[net.size - offset])
@@ -128,6 +128,7 @@ def with_clients(cluster: Cluster, config: ProxyConfig, nodes: Sequence[str]) ->
     same way, so traffic "from a pod on each node" has a real source on each.
     """
     taken = _taken(cluster)
+    family = 6 if config.ipv6 else 4
     pods: list[Pod] = []
     clients: dict[str, str] = {}
     for index, name in enumerate(nodes):
@@ -135,7 +136,7 @@ def with_clients(cluster: Cluster, config: ProxyConfig, nodes: Sequence[str]) ->
         cidrs = list(node.pod_cidrs if node else ())
         if name == config.node_name:
             cidrs = [*config.node_pod_cidrs, *cidrs, *config.cluster_cidrs]
-        address = next((a for a in (_free_address(c, taken) for c in cidrs if ":" not in c) if a), None)
+        address = next((a for a in (_free_address(c, taken, family) for c in cidrs) if a), None)
         if address is None:
             continue
         taken.add(address)
@@ -148,14 +149,20 @@ def with_clients(cluster: Cluster, config: ProxyConfig, nodes: Sequence[str]) ->
 # --------------------------------------------------------------------------- flows
 
 
-def _v4(addresses: Iterable[str]) -> list[str]:
-    return [a for a in addresses if ":" not in a]
+def _of(addresses: Iterable[str], family: int) -> list[str]:
+    return [a for a in addresses if (":" in a) == (family == 6)]
+
+
+def host_port(ip: str, port: int) -> str:
+    """``IP:PORT``, the IPv6 address in brackets (the addressing of ``send``)."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 def _endpoint_pod(cluster: Cluster, sim: Any, service: Service) -> str | None:
     """A pod (not host-network) that is an endpoint of the service: the source of its hairpin flow."""
     addresses = {a for s in cluster.endpoint_slices if s.service_name == service.name
-                 and s.namespace == service.namespace and s.address_type is AddressType.IPV4
+                 and s.namespace == service.namespace
+                 and s.address_type is (AddressType.IPV4 if sim.family == 4 else AddressType.IPV6)
                  for e in s.endpoints for a in e.addresses}
     pods = sorted((p for p in sim.topology.pods if p.ip in addresses and not p.host_network), key=lambda p: p.ip)
     return pods[0].key if pods else None
@@ -167,33 +174,35 @@ def derive_flows(cluster: Cluster, sim: Any, clients: dict[str, str]) -> tuple[l
     flows: list[Flow] = []
     skipped: list[Skipped] = []
     first = sim.topology.nodes[0].name
+    family = sim.family
     for svc in sorted(cluster.services, key=lambda s: s.key):
-        if svc.type is ServiceType.EXTERNAL_NAME or not _v4(svc.cluster_ips):
+        if svc.type is ServiceType.EXTERNAL_NAME or not _of(svc.cluster_ips, family):
             continue
-        cip = _v4(svc.cluster_ips)[0]
+        cip = _of(svc.cluster_ips, family)[0]
         hairpin = _endpoint_pod(cluster, sim, svc)
         for port in svc.ports:
             proto = port.protocol.value.lower()
+            dst = host_port(cip, port.port)
             if port.protocol is Protocol.SCTP:
-                skipped.append(Skipped(f"{svc.key} {cip}:{port.port}/sctp", "SCTP: this kernel has no SCTP sockets"))
+                skipped.append(Skipped(f"{svc.key} {dst}/sctp", "SCTP: this kernel has no SCTP sockets"))
                 continue
-            made = [Flow(f"pod/{key}", f"{cip}:{port.port}", proto, "ClusterIP", svc.key) for key in clients.values()]
-            made.append(Flow(f"node/{first}", f"{cip}:{port.port}", proto, "ClusterIP", svc.key))
+            made = [Flow(f"pod/{key}", dst, proto, "ClusterIP", svc.key) for key in clients.values()]
+            made.append(Flow(f"node/{first}", dst, proto, "ClusterIP", svc.key))
             if hairpin:
-                made.append(Flow(f"pod/{hairpin}", f"{cip}:{port.port}", proto, "hairpin", svc.key))
+                made.append(Flow(f"pod/{hairpin}", dst, proto, "hairpin", svc.key))
             if port.node_port:
                 made += [Flow("external", f"node/{n.name}:{port.node_port}", proto, "NodePort", svc.key)
                          for n in sim.topology.nodes]
             for ingress in svc.load_balancer_ingress if svc.type is ServiceType.LOAD_BALANCER else ():
-                if not ingress.ip or ":" in ingress.ip:
+                if not ingress.ip or not _of([ingress.ip], family):
                     continue
                 if ingress.ip_mode == "Proxy":
-                    skipped.append(Skipped(f"{svc.key} {ingress.ip}:{port.port}/{proto}", "ipMode Proxy: the kernel "
-                                           "backend has no load balancer to end the connection"))
+                    skipped.append(Skipped(f"{svc.key} {host_port(ingress.ip, port.port)}/{proto}", "ipMode Proxy: "
+                                           "the kernel backend has no load balancer to end the connection"))
                     continue
-                made.append(Flow("external", f"{ingress.ip}:{port.port}", proto, "LoadBalancer", svc.key))
-            made += [Flow("external", f"{ip}:{port.port}", proto, "externalIP", svc.key)
-                     for ip in _v4(svc.external_ips)]
+                made.append(Flow("external", host_port(ingress.ip, port.port), proto, "LoadBalancer", svc.key))
+            made += [Flow("external", host_port(ip, port.port), proto, "externalIP", svc.key)
+                     for ip in _of(svc.external_ips, family)]
             flows += made
     return flows, skipped
 
@@ -251,16 +260,16 @@ def fail_class(verdict: str, proto: str, *, sent_locally: bool, hook: str | None
     """What a socket sees of a verdict (DROP, REJECT, NO_ROUTE, TIMEOUT) the simulator names.
 
     A node's own datagram stopped in OUTPUT or POSTROUTING fails the send (EPERM); a TCP SYN stopped there is
-    retried (DROP: silence) or answered by the local ICMP error (REJECT: refused). A router's "no route" reaches
-    the client only when the router can route back to the packet's source, and its answers are rate limited
-    by the kernel, so it may read as silence as well.
+    retried (DROP: silence) or answered by the local ICMP error (REJECT: refused). A router's "no route" (ICMP
+    net unreachable, never rate limited in the kernel backend) reaches the client only when the router can
+    route back to the packet's source, and only TCP hears it (for UDP it is a soft error: silence).
     """
     if verdict in ("DROP", "REJECT") and sent_locally and hook in ("OUTPUT", "POSTROUTING") and proto == "udp":
         return EPERM
     if verdict == "REJECT":
         return REFUSED
     if verdict == "NO_ROUTE":
-        return NO_ROUTE if routable and proto == "tcp" else SILENCE
+        return UNREACHABLE if routable and proto == "tcp" else SILENCE
     return SILENCE
 
 
@@ -449,7 +458,7 @@ class SimulatorSide:
 def service_of(cluster: Cluster, sim: Any, flow: Flow) -> Service | None:
     """The Service a destination belongs to (cluster IP, externalIP, LoadBalancer IP or a node's NodePort)."""
     host, _, port_text = flow.dst.rpartition(":")
-    port = int(port_text)
+    host, port = host.strip("[]"), int(port_text)
     if host.startswith("node/"):
         return next((s for s in cluster.services for p in s.ports if p.node_port == port), None)
     addresses = lambda s: {*s.cluster_ips, *s.external_ips, *(i.ip for i in s.load_balancer_ingress)}  # noqa: E731
@@ -523,19 +532,7 @@ def outcome_text(key: Key) -> str:
     if key[0] == "reply":
         return f"reply from {key[1]} (saw {key[2]})"
     return {SILENCE: "no answer (DROP/TIMEOUT)", REFUSED: "refused (REJECT)", EPERM: "EPERM (REJECT/DROP)",
-            UNREACHABLE: "unreachable (NO_ROUTE)", NO_ROUTE: "unreachable or no answer (NO_ROUTE)"}.get(
-                key[1], key[1])
-
-
-def _merge_no_route(shares: dict[Key, Fraction], seen: Counter[Key]) -> Counter[Key]:
-    """A router's answer may be rate limited into silence: both count as "no route" when that is predicted."""
-    if ("fail", NO_ROUTE) not in shares:
-        return seen
-    merged: Counter[Key] = Counter()
-    for key, n in seen.items():
-        silent = key in (("fail", UNREACHABLE), ("fail", SILENCE)) and ("fail", SILENCE) not in shares
-        merged[("fail", NO_ROUTE) if silent else key] += n
-    return merged
+            UNREACHABLE: "unreachable (NO_ROUTE)"}.get(key[1], key[1])
 
 
 def sample_size(prediction: Prediction, alpha: Fraction) -> int:
@@ -553,7 +550,6 @@ def sample_size(prediction: Prediction, alpha: Fraction) -> int:
 def judge(flow: Flow, prediction: Prediction, seen: Counter[Key], alpha: Fraction) -> FlowReport:
     """Agree when the kernel shows only predicted outcomes, each count inside its exact binomial range (or,
     sticky, exactly one predicted outcome)."""
-    seen = _merge_no_route(prediction.shares, seen)
     count = sum(seen.values())
     why = [f"the kernel shows {outcome_text(k)} ({n} of {count}), the simulator never does"
            for k, n in sorted(seen.items()) if k not in prediction.shares]
@@ -650,15 +646,6 @@ def compare(sims: SimulatorSide, state: dict[str, Any], flows: Sequence[Flow], *
     return reports
 
 
-def _unlimited_icmp(namespaces: Iterable[str]) -> None:
-    """Lift the per-namespace burst of ICMP errors (50): flows run side by side, and a REJECT whose ICMP error
-    is rate limited away reads as silence, a DROP."""
-    from kubeproxy_sim.kernel import nsexec, sysfs
-
-    for name in namespaces:
-        nsexec.call(name, sysfs.write_sysctls, {"net.ipv4.icmp_msgs_burst": "100000"})
-
-
 def kernel_cluster(cluster: Cluster, config: ProxyConfig) -> tuple[Cluster, dict[str, str], list[str]]:
     """The cluster with a client pod per node, and the notes on what the kernel backend leaves out."""
     from kubeproxy_sim.simulator.topology import node_names
@@ -680,9 +667,6 @@ def differential(cluster: Cluster, config: ProxyConfig, directory: Path, *, name
     from kubeproxy_sim.kernel.send import topology_record
     from kubeproxy_sim.kernel.state import read_state
 
-    if config.ipv6:
-        raise InputError(Diagnostic("the kernel backend builds IPv4 clusters only; expected an IPv4 node config",
-                                    field="--ip-family"))
     full, clients, notes = kernel_cluster(cluster, config)
     sims = SimulatorSide(full, config, seed)
     skipped: list[Skipped] = []
@@ -693,7 +677,6 @@ def differential(cluster: Cluster, config: ProxyConfig, directory: Path, *, name
     topo = plan(name, full, config, sources)
     state = build.up(full, topo, directory, topology_record(topo, full))
     try:
-        _unlimited_icmp(state["namespaces"])
         reports = compare(sims, state, flows, alpha=alpha, timeout=timeout)
     finally:
         build.teardown(name, directory, read_state(directory, name) or state)

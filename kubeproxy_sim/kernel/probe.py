@@ -3,7 +3,10 @@
 Run as ``python -m kubeproxy_sim.kernel.probe IP PORT PROTO COUNT TIMEOUT [BIND]`` by a
 child that entered the source namespace. Every attempt uses a fresh socket (a new
 source port, so a new conntrack entry and a new load-balancing draw). Attempts run
-concurrently so that dropped packets cost one timeout, not COUNT of them. Prints
+concurrently so that dropped packets cost one timeout, not COUNT of them. A TCP
+connection that is established has been let through by every rule, so its reply
+is waited for much longer (``REPLY_WAIT``): a server slowed down by a loaded
+machine is not mistaken for a DROP. Prints
 one JSON list: per attempt the server's answer, or ``{"error": reason}``.
 """
 
@@ -26,6 +29,7 @@ REASONS = {
     errno.ECONNRESET: "reset",
 }
 PARALLEL = 64
+REPLY_WAIT = 20.0  # seconds for the server's line once a TCP connection is established
 
 
 def reason(code: int) -> str:
@@ -37,7 +41,8 @@ class Attempt:
 
     def __init__(self, ip: str, port: int, proto: str, bind: str | None, sport: int = 0) -> None:
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-        self.sock = socket.socket(socket.AF_INET, kind)
+        family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        self.sock = socket.socket(family, kind)
         self.sock.setblocking(False)
         self.proto = proto
         self.connected = proto == "udp"
@@ -46,7 +51,7 @@ class Attempt:
         try:
             if bind or sport:
                 self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                self.sock.bind((bind or "0.0.0.0", sport))
+                self.sock.bind((bind or ("::" if family == socket.AF_INET6 else "0.0.0.0"), sport))
             code = self.sock.connect_ex((ip, port))
             if proto == "udp" and code == 0:
                 self.sock.send(b"?")
@@ -104,9 +109,12 @@ def probe(ip: str, port: int, proto: str, count: int, timeout: float, bind: str 
             selector.register(attempt.sock, attempt.events(), attempt)
         for key, _ in selector.select(timeout=0.05):
             attempt = key.data
+            was_connected = attempt.connected
             attempt.step()
             if attempt.result is None:
                 selector.modify(attempt.sock, attempt.events(), attempt)
+                if not was_connected:  # the handshake is done: the verdict is in, only the server is awaited
+                    live[attempt] = time.monotonic() + max(timeout, REPLY_WAIT)
         now = time.monotonic()
         for attempt, deadline in list(live.items()):
             if attempt.result is None and now > deadline:

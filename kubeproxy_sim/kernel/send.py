@@ -19,7 +19,7 @@ import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.kernel import nsexec
-from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, Topology
+from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology, family_of
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult
 from kubeproxy_sim.simulator.send import render_text as sim_render_text
@@ -34,6 +34,7 @@ COUNTED = re.compile(r"^\[(\d+):\d+\] -A (.* -j (\S+).*)$")  # iptables-save -c:
 def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
     """What ``send`` and ``exec`` need to know about a cluster, as JSON."""
     return {
+        "family": topo.family,
         "nodes": {n.name: {"netns": n.netns, "addresses": list(n.addresses)} for n in topo.nodes},
         "pods": {p.ip: {"key": p.key, "netns": p.netns, "node": p.node, "host_network": p.host_network}
                  for p in topo.pods},
@@ -64,11 +65,23 @@ def _bad(text: str, field: str, expected: str) -> InputError:
 
 
 def _is_ip(text: str) -> bool:
+    """A dotted IPv4 or an IPv6 address (``[...]`` allowed); a bare number is not one."""
+    raw = text.strip("[]")
+    if "." not in raw and ":" not in raw:
+        return False
     try:
-        netaddr.IPAddress(text)
+        netaddr.IPAddress(raw)
     except (netaddr.AddrFormatError, ValueError):
         return False
-    return "." in text
+    return True
+
+
+def _canonical(text: str) -> str:
+    return str(netaddr.IPAddress(text.strip("[]")))
+
+
+def _family(state: dict[str, Any]) -> int:
+    return int(state.get("family", 4))
 
 
 def resolve_source(state: dict[str, Any], text: str) -> Source:
@@ -85,13 +98,15 @@ def resolve_source(state: dict[str, Any], text: str) -> Source:
             raise _bad(text, "--from", f"no such node; expected one of {', '.join(state['nodes'])}")
         return Source(text, node["netns"])
     if text == "external" or text.startswith("external:"):
-        ip = text.partition(":")[2] or DEFAULT_CLIENT
+        given = text.partition(":")[2]
+        ip = _canonical(given) if _is_ip(given) else given or (DEFAULT_CLIENT if _family(state) == 4
+                                                               else DEFAULT_CLIENT6)
         if ip not in state["clients"]:
             raise _bad(text, "--from", f"no external client {ip}; clients: {', '.join(state['clients'])} "
                        "(add one with `netns up --client IP`)")
         return Source(text, state["clients"][ip])
     if _is_ip(text):
-        return _source_by_address(state, text)
+        return _source_by_address(state, _canonical(text))
     raise _bad(text, "--from", "expected pod/NS/NAME, node/NAME, external, external:IP or an IP address")
 
 
@@ -121,13 +136,17 @@ def resolve_destination(state: dict[str, Any], text: str) -> Destination:
         if node is None:
             raise _bad(text, "--to", f"no such node; expected one of {', '.join(state['nodes'])}")
         return Destination(text, node["addresses"][0], port)
+    family = _family(state)
     if _is_ip(host):
-        return Destination(text, host, port)
+        if family_of(host) != family:
+            raise _bad(text, "--to", f"the cluster is built for IPv{family}; expected such an address")
+        return Destination(text, _canonical(host), port)
     name, _, namespace = host.partition(".")
     service = state["services"].get(f"{namespace or 'default'}/{name}")
-    ips = [ip for ip in (service or {}).get("cluster_ips", []) if ":" not in ip]
+    ips = [ip for ip in (service or {}).get("cluster_ips", []) if family_of(ip) == family]
     if not ips:
-        raise _bad(text, "--to", "no Service with an IPv4 cluster IP by that name (expected NAME.NAMESPACE:PORT)")
+        raise _bad(text, "--to", f"no Service with an IPv{family} cluster IP by that name "
+                   "(expected NAME.NAMESPACE:PORT)")
     return Destination(text, ips[0], port)
 
 
@@ -229,7 +248,7 @@ def probe(source: Source, dest: Destination, proto: str, count: int, timeout: fl
     args = [dest.ip, str(dest.port), proto, str(count), str(timeout), source.bind or ""]
     if seed is not None:
         args.append(",".join(str(p) for p in random.Random(seed).sample(range(20000, 60000), count)))
-    done = nsexec.run(source.netns, nsexec.python_module(PROBE, *args), timeout=60 + count * timeout)
+    done = nsexec.run(source.netns, nsexec.python_module(PROBE, *args), timeout=120 + count * timeout)
     if done.returncode != 0:
         raise InputError(Diagnostic(f"the probe failed in {source.netns}: {done.stderr.strip()[-300:]}"))
     return json.loads(done.stdout)
@@ -239,7 +258,8 @@ def _counters(state: dict[str, Any]) -> Counter[tuple[str, str, str]]:
     """Packets counted so far by every DROP and REJECT rule of every node, keyed (node, rule, verdict)."""
     found: Counter[tuple[str, str, str]] = Counter()
     for name, node in state["nodes"].items():
-        text = nsexec.run(node["netns"], ["iptables-save", "-c"]).stdout
+        tool = "iptables-save" if _family(state) == 4 else "ip6tables-save"
+        text = nsexec.run(node["netns"], [tool, "-c"]).stdout
         for line in text.splitlines():
             match = COUNTED.match(line)
             if match and match.group(3) in ("DROP", "REJECT"):

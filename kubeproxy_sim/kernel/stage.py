@@ -13,6 +13,7 @@ removes whatever a killed run left.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -38,7 +39,7 @@ from kubeproxy_sim.kernel.plan import (
     check_name,
     cluster_prefix,
 )
-from kubeproxy_sim.kernel.state import write_state
+from kubeproxy_sim.kernel.state import owner_of, state_path, write_state
 from kubeproxy_sim.netfilter.model import Rule, Ruleset
 from kubeproxy_sim.proxier.config import ProxyConfig
 
@@ -48,9 +49,6 @@ MAX_LOAD_ATTEMPTS = 200
 LEFT_OUT = "# left out by kubeproxy-sim netns verify: "
 SET_TYPES = {1: "hash:net", 2: "hash:ip,port", 3: "hash:ip,port,ip"}
 ERROR_LINE = (re.compile(r"Error occurred at line: (\d+)"), re.compile(r"\bline (\d+):"))
-VOID = "void"
-VOID_RULES = (f"*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -o {VOID} -j REJECT --reject-with icmp-net-unreachable\n"
-              "COMMIT\n")
 RESTORE_PREFIX = re.compile(r"^iptables-restore v[\d.]+ \([^)]*\):\s*")
 
 
@@ -331,24 +329,14 @@ def load_dump(netns_name: str, text: str, file: str, lines: list[str] | None = N
 
 
 def _answer_unknown(plan: StagePlan) -> None:
-    """The node network's router answers for addresses nobody owns with ICMP net unreachable, every time.
-
-    Its own "no route" answer is rate limited per sender (a burst of about five, then one a second),
-    which would turn most "unreachable" answers into timeouts; an iptables REJECT obeys the namespace's
-    icmp_ratelimit, which the builder sets to 0. Pods get a route back (through the node) for the answer.
-    """
+    """The router (see :func:`build._router_answers`) gets a route back to the pods, through the node, so its
+    "network unreachable" answers reach them too."""
     topo = plan.topology
     with IPRoute(netns=topo.net_netns) as ipr:
-        ipr.link("add", ifname=VOID, kind="veth", peer={"ifname": VOID + "-end"})  # no dummy module here
-        for name in (VOID + "-end", VOID):
-            void = ipr.link_lookup(ifname=name)[0]
-            ipr.link("set", index=void, state="up")
-        ipr.route("add", dst="0.0.0.0/0", oif=void)
         bridge = ipr.link_lookup(ifname="br0")[0]
         for pod in topo.pods:
             if not pod.host_network:
                 ipr.route("add", dst=f"{pod.ip}/32", gateway=plan.node_ips[0], oif=bridge, flags=build.RTNH_F_ONLINK)
-    build.load_rules(topo.net_netns, VOID_RULES)
 
 
 def stage(plan: StagePlan, text: str, file: str, directory: Path) -> Staged:
@@ -356,11 +344,11 @@ def stage(plan: StagePlan, text: str, file: str, directory: Path) -> Staged:
     topo = plan.topology
     if build.exists(topo.name):
         raise KernelError(f"cluster {topo.name!r} already exists; run `netns down {topo.name}` first")
-    state = build.initial_state(topo)
+    state = build.initial_state(topo, directory)
     state.update(status="verifying", kind="verify", rules=file)
     write_state(directory, state)
     try:
-        build.wire(topo)
+        build.wire(topo, owner_of(os.getpid(), state_path(directory, topo.name)))
         _answer_unknown(plan)
         lines = text.splitlines()
         sets, counters, left = _prepare_sets(plan, lines)

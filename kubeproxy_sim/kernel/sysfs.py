@@ -8,9 +8,11 @@ values are never read or changed.
 from __future__ import annotations
 
 import errno
+import os
 import re
 import socket
 import struct
+from collections.abc import Iterable
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_ACCT = 7
@@ -21,12 +23,22 @@ NLMSG_ERROR = 2
 NFACCT_RULE = re.compile(r"--nfacct-name\s+(\S+)")
 
 
-def write_sysctls(values: dict[str, str]) -> dict[str, str]:
-    """Write ``net.x.y`` keys through /proc/sys (which shows the writer's own namespace)."""
+def write_sysctls(values: dict[str, str], optional: Iterable[str] = ()) -> dict[str, str]:
+    """Write ``net.x.y`` keys through /proc/sys (which shows the writer's own namespace).
+
+    A key of ``optional`` that this namespace does not have is skipped (a kernel where the setting is global:
+    it is never written from here, so the root namespace's value is never changed); the result is what was
+    written.
+    """
+    written = {}
     for key, value in values.items():
-        with open("/proc/sys/" + key.replace(".", "/"), "w") as handle:
+        path = "/proc/sys/" + key.replace(".", "/")
+        if key in optional and not os.path.exists(path):
+            continue
+        with open(path, "w") as handle:
             handle.write(value)
-    return values
+        written[key] = value
+    return written
 
 
 def nfacct_names(rules_text: str) -> list[str]:

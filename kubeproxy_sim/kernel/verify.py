@@ -47,7 +47,7 @@ ICMP_ALIASES = {"net-unreach": "icmp-net-unreachable", "host-unreach": "icmp-hos
                 "port-unreach": "icmp-port-unreachable", "proto-unreach": "icmp-proto-unreachable",
                 "net-prohib": "icmp-net-prohibited", "host-prohib": "icmp-host-prohibited",
                 "admin-prohib": "icmp-admin-prohibited"}
-ROUTER_ANSWER = "icmp-net-unreachable"  # the stage's router, for addresses nobody owns (see stage.VOID_RULES)
+ROUTER_ANSWER = "icmp-net-unreachable"  # the stage's router, for addresses nobody owns (see build.router_rules)
 LOCAL_FAIL_HOOKS = ("OUTPUT", "POSTROUTING")
 SERVICE_CHAINS = ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES")
 KIND_WORDS = (("cluster IP", "ClusterIP"), ("external IP", "externalIP"), ("loadbalancer IP", "LoadBalancer"))

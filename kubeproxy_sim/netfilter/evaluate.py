@@ -331,6 +331,11 @@ def walk_chain(chain: CompiledChain, b: Branch, sampler: Sampler | None) -> list
     return results
 
 
+# The kinds the walk loop tests on every matched rule, as module globals: a global lookup is
+# cheaper than an attribute of the enum class, and this loop runs for every rule of every branch.
+_CONTINUE, _JUMP, _GOTO, _RETURN = Kind.CONTINUE, Kind.JUMP, Kind.GOTO, Kind.RETURN
+
+
 def _walk(b: Branch, stack: list[Frame], pending: list[tuple[Branch, list[Frame]]],
           sampler: Sampler | None) -> str:
     """Walk one branch until this table's verdict; forks go to ``pending``.
@@ -371,16 +376,16 @@ def _walk(b: Branch, stack: list[Frame], pending: list[tuple[Branch, list[Frame]
                         b.den *= den
                 path.append(rule)
                 kind = rule.kind
-                if kind is Kind.CONTINUE:
+                if kind is _CONTINUE:
                     continue
-                if kind is Kind.JUMP or kind is Kind.GOTO:
-                    if kind is Kind.JUMP:
+                if kind is _JUMP or kind is _GOTO:
+                    if kind is _JUMP:
                         stack.append((chain, rules, i))
                     chain = rule.jump  # type: ignore[assignment]
                     rules = chain.rules if not chain.index_on else chain.rules_for(b)
                     i, n = 0, len(rules)
                     continue
-                if kind is Kind.RETURN:
+                if kind is _RETURN:
                     break
                 verdict = _apply(rule, kind, b)
                 if verdict is not None:

@@ -9,8 +9,10 @@ packet, compiling a rule) and formatted back only for output.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 import netaddr
 
@@ -34,20 +36,21 @@ PROTOCOLS = ("tcp", "udp", "sctp", "icmp", "icmpv6")
 PROTOCOL_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132}
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
+"""0-255 four times, ASCII digits without leading zeros: what iptables prints and kube-proxy writes."""
+
+
 def _dotted_quad(text: str) -> int | None:
-    """A plain dotted quad without netaddr (a dump holds many thousands); None for anything else."""
-    parts = text.split(".")
-    if len(parts) != 4:
+    """A plain dotted quad without netaddr (a dump holds many thousands); None for anything else.
+
+    One C-level match does the checking; only the four octets are converted in Python.
+    """
+    m = _DOTTED_QUAD.fullmatch(text)
+    if m is None:
         return None
-    value = 0
-    for part in parts:
-        if not (part.isascii() and part.isdigit()) or len(part) > 3 or (len(part) > 1 and part[0] == "0"):
-            return None
-        octet = int(part)
-        if octet > 255:
-            return None
-        value = value << 8 | octet
-    return value
+    a, b, c, d = m.groups()
+    return int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d)
 
 
 def parse_address(text: str) -> tuple[int, int]:
@@ -64,8 +67,12 @@ def parse_address(text: str) -> tuple[int, int]:
     return version, int(value)
 
 
+@lru_cache(maxsize=4096)
 def parse_network(text: str) -> tuple[int, int, int]:
     """(family, network, mask) of ``ADDR``, ``ADDR/LEN`` or ``ADDR/MASK`` as iptables writes them.
+
+    Memoised (a pure function): compiling a rule reads its ``-d`` twice, for the check and for the
+    chain index, and the same addresses recur across a dump's rules.
 
     iptables clears the host bits itself (``-s 10.0.0.5/8`` is 10.0.0.0/8), so
     the network is the address and the mask, not an error.

@@ -195,8 +195,9 @@ def _entries(sim: Simulator, client: Client, dst: str, port: int, proto: str) ->
     return []
 
 
-def _target_of(sim: Simulator, ip: str, port: int, proto: str) -> str | None:
-    """Who answers at ip:port when the packet ends there (None: nobody, or not a simple hop away)."""
+def _target_of(sim: Simulator, ip: str, port: int, proto: str) -> str:
+    """Who answers at ip:port when the packet ends there, else the failure's reason: a host with nothing
+    listening refuses (a TCP RST or an ICMP port unreachable: REJECT), an address nobody has is NO_ROUTE."""
     value = parse_address(ip)[1]
     pkt = (proto, sim.family, 0, 0, value, port)
     if value in sim.pod_at:
@@ -206,8 +207,8 @@ def _target_of(sim: Simulator, ip: str, port: int, proto: str) -> str | None:
     elif value in sim.external_at:
         served = sim._server(("external", ip, pkt))
     else:
-        return None
-    return None if isinstance(served, Failure) else served[0]
+        return NO_ROUTE
+    return served.reason if isinstance(served, Failure) else served[0]
 
 
 def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: str, shares: Counter[str],
@@ -228,7 +229,7 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
             src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
             _follow(sim, nxt, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, shares, depth + 1)
             continue
-        shares[_target_of(sim, ip, port, proto) or NO_ROUTE] += p
+        shares[_target_of(sim, ip, port, proto)] += p
 
 
 def expected_shares(sim: Simulator, client: Client, target: Target, proto: str) -> dict[str, Fraction]:

@@ -12,7 +12,6 @@ from kubeproxy_sim.kernel.differential import (
     EPERM,
     N_MIN,
     N_STICKY,
-    NO_ROUTE,
     REFUSED,
     SILENCE,
     UNREACHABLE,
@@ -41,7 +40,7 @@ def test_fail_classes_are_what_a_socket_sees() -> None:
     assert fail_class("DROP", "udp", sent_locally=True, hook="OUTPUT", routable=True) == EPERM
     assert fail_class("REJECT", "udp", sent_locally=True, hook="OUTPUT", routable=True) == EPERM
     assert fail_class("REJECT", "udp", sent_locally=True, hook="INPUT", routable=True) == REFUSED
-    assert fail_class("NO_ROUTE", "tcp", sent_locally=False, hook=None, routable=True) == NO_ROUTE
+    assert fail_class("NO_ROUTE", "tcp", sent_locally=False, hook=None, routable=True) == UNREACHABLE
     assert fail_class("NO_ROUTE", "udp", sent_locally=False, hook=None, routable=True) == SILENCE
     assert fail_class("NO_ROUTE", "tcp", sent_locally=False, hook=None, routable=False) == SILENCE
     assert fail_class("TIMEOUT", "tcp", sent_locally=False, hook=None, routable=True) == SILENCE
@@ -79,10 +78,12 @@ def test_judge_sticky_and_no_route() -> None:
     sticky = Prediction({A: HALF, B: HALF}, sticky=True)
     assert judge(Flow("s", "d:1"), sticky, Counter({B: 16}), alpha).agree
     assert "session affinity" in judge(Flow("s", "d:1"), sticky, Counter({A: 8, B: 8}), alpha).why[0]
-    # a router's answers are rate limited into silence: both read as "no route" when that is predicted
-    no_route = Prediction({("fail", NO_ROUTE): Fraction(1)})
-    assert judge(Flow("s", "d:1"), no_route, Counter({("fail", UNREACHABLE): 5, ("fail", SILENCE): 19}),
-                 alpha).agree
+    # the kernel backend never rate limits a router's answer: "no route" is heard every time, not merged with
+    # silence
+    no_route = Prediction({("fail", UNREACHABLE): Fraction(1)})
+    assert judge(Flow("s", "d:1"), no_route, Counter({("fail", UNREACHABLE): 24}), alpha).agree
+    assert not judge(Flow("s", "d:1"), no_route, Counter({("fail", UNREACHABLE): 5, ("fail", SILENCE): 19}),
+                     alpha).agree
 
 
 def test_clients_and_derived_flows() -> None:
@@ -140,3 +141,45 @@ def test_kernel_send_result_has_the_simulators_shape() -> None:
                                  "share": 0.5, "expected": None, "sources_seen": ["10.244.0.9"]}]
     assert [(f["reason"], f["count"]) for f in out["failed"]] == [("DROP", 1), ("DROP", 1), ("REJECT", 1)]
     assert {f["detail"].split(" ")[0] for f in out["failed"]} == {"no", "the", "connection"}
+
+
+def test_outside_to_a_cluster_ip_is_unreachable_on_both_sides() -> None:
+    """The outside routes node addresses, LoadBalancer IPs and externalIPs, never a cluster range."""
+    cluster, config = small_cluster()
+    full, _ = with_clients(cluster, config, ["node1", "node2"])
+    sims = SimulatorSide(full, config)
+    assert sims.predict(Flow("external", "10.96.0.10:80")).shares == {("fail", UNREACHABLE): 1}
+    assert sims.predict(Flow("external", "10.96.0.10:80", "udp")).shares == {("fail", SILENCE): 1}
+
+
+def test_simulator_expected_shares_name_a_refusal_reject() -> None:
+    """An endpoint that does not listen on the port refuses (RST / port unreachable): REJECT, not NO_ROUTE."""
+    from kubeproxy_sim.simulator.network import Simulator
+    from kubeproxy_sim.simulator.send import expected_shares, parse_destination, parse_source
+
+    cluster, config = small_cluster()
+    sim = Simulator(cluster, config)
+    client = parse_source(sim, "node/node1")
+    served = expected_shares(sim, client, parse_destination(sim, client, "10.96.0.10:80"), "tcp")
+    assert set(served) == {"default/web-a", "default/web-b", "default/web-c"}
+    refused = expected_shares(sim, client, parse_destination(sim, client, "10.244.0.3:9999"), "tcp")
+    assert refused == {"REJECT": 1}
+    assert expected_shares(sim, client, parse_destination(sim, client, "10.99.0.1:80"), "tcp") == {"NO_ROUTE": 1}
+
+
+def test_ipv6_flows_use_brackets_and_ipv6_clients() -> None:
+    from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
+    from kubeproxy_sim.objects import load_paths
+
+    directory = REPO_RULESETS / "ipv6"
+    cluster = load_paths([str(directory / "objects.yaml")]).cluster
+    config = config_from_args(scenario_args(directory), cluster)
+    full, clients = with_clients(cluster, config, ["node1", "node2"])
+    assert [p.pod_ips for p in full.pods[-2:]] == [("fd00:10:244:1:ffff:ffff:ffff:fffe",),
+                                                  ("fd00:10:244:2:ffff:ffff:ffff:fffe",)]
+    sims = SimulatorSide(full, config)
+    flows, _ = derive_flows(full, sims.plain, clients)
+    assert Flow("external", "[2001:db8:ffff::80]:80", "tcp", "LoadBalancer", "default/web") in flows
+    spread = sims.predict(Flow("node/node1", "[fd00:10:96::10]:80"))
+    assert spread.shares == {("reply", "fd00:10:244:1::10", "2001:db8:0:1::10"): HALF,
+                             ("reply", "fd00:10:244:2::10", "2001:db8:0:1::10"): HALF}

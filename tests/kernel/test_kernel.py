@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from pyroute2 import netns
 from kubeproxy_sim.kernel import build, nsexec
 from kubeproxy_sim.kernel.plan import Topology, cluster_prefix, plan
 from kubeproxy_sim.kernel.send import send, topology_record
-from kubeproxy_sim.kernel.state import read_state, write_state
+from kubeproxy_sim.kernel.state import SERVER_MARK, Owner, owner_of, pid_alive, read_state, write_state
 from kubeproxy_sim.objects import load_text
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.proxier.config import ProxyConfig
@@ -70,10 +71,11 @@ def small_cluster() -> tuple[Cluster, ProxyConfig]:
     return loaded.cluster, config
 
 
-def start(name: str, directory: Path, sources: tuple[str, ...] = (CLIENT,)) -> tuple[Topology, dict[str, Any]]:
+def start(name: str, directory: Path, sources: tuple[str, ...] = (CLIENT,),
+          persistent: bool = False) -> tuple[Topology, dict[str, Any]]:
     cluster, config = small_cluster()
     topo = plan(name, cluster, config, sources)
-    return topo, build.up(cluster, topo, directory, topology_record(topo, cluster))
+    return topo, build.up(cluster, topo, directory, topology_record(topo, cluster), persistent=persistent)
 
 
 def ours(name: str) -> list[str]:
@@ -131,9 +133,21 @@ def test_clusterip_shares_within_binomial_bound(cluster: tuple[Topology, dict[st
 
 
 def test_reject_reads_as_connection_refused(cluster: tuple[Topology, dict[str, Any]]) -> None:
+    """Every time: 300 attempts, 64 at once, are far beyond the kernel's default ICMP burst (50), which the
+    builder lifts in every namespace."""
+    topo, state = cluster
+    result = send(state, f"pod/client/{CLIENT.replace('.', '-')}", "10.96.0.20:80", count=300)
+    assert result.pods == {} and result.failures == {"refused": 300}
+    burst = nsexec.run(topo.nodes[0].netns, ["cat", "/proc/sys/net/ipv4/icmp_msgs_burst"]).stdout.strip()
+    assert int(burst) >= 100000
+
+
+def test_outside_reaches_no_cluster_range(cluster: tuple[Topology, dict[str, Any]]) -> None:
+    """The outside network routes node addresses only: a cluster IP is unreachable (the router's answer)."""
     _, state = cluster
-    result = send(state, f"pod/client/{CLIENT.replace('.', '-')}", "10.96.0.20:80", count=20)
-    assert result.pods == {} and result.failures == {"refused": 20}
+    result = send(state, "external", "10.96.0.10:80", count=100)
+    assert result.pods == {} and result.failures == {"unreachable": 100}
+    assert [f.reason for f in result.result(state).failed] == ["NO_ROUTE"]
 
 
 def test_masquerade_node_to_cluster_ip_shows_node_address(cluster: tuple[Topology, dict[str, Any]]) -> None:
@@ -190,29 +204,86 @@ def nsexec_node(state: dict[str, Any]) -> str:
 
 
 def test_gc_after_killed_run(kernel: None, run_tag: str, state_dir: Path) -> None:
+    """A cluster left up (`netns up`) lives as long as its keeper: killed with its servers, it is garbage."""
     name = f"{run_tag}-gc"
-    _, state = start(name, state_dir, sources=())
-    for pid in state["servers"].values():  # the run dies: its servers with it
+    topo, state = start(name, state_dir, sources=(), persistent=True)
+    assert state["servers"][topo.net_netns] == state["owner"]["pid"]
+    assert build.read_owner(topo.net_netns) == Owner(state["owner"]["pid"], state["owner"]["start"],
+                                                     str(state_dir / f"{name}.json"))
+    assert build.gc(state_dir, only=name) == []
+    for pid in state["servers"].values():  # the machine kills them: the cluster has no owner any more
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     assert ours(name)
-    removed = build.gc(state_dir)
+    removed = build.gc(state_dir, only=name)  # only: other runs' leftovers may be collected at the same time
     assert sorted(removed) == sorted(state["namespaces"])
+    assert removed[-1] == topo.net_netns  # the marker goes last
     assert ours(name) == [] and read_state(state_dir, name) is None
 
 
+def dead_owner(state_file: Path) -> Owner:
+    """The owner record of a process that has exited (its pid and start time, as a killed run leaves them)."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(write_fd)
+        os.read(read_fd, 1)
+        os._exit(0)
+    os.close(read_fd)
+    owner = owner_of(pid, state_file)
+    os.close(write_fd)
+    os.waitpid(pid, 0)
+    assert not owner.alive()
+    return owner
+
+
 def test_gc_after_killed_build_and_keeps_live_clusters(cluster: tuple[Topology, dict[str, Any]], run_tag: str,
-                                                       state_dir: Path) -> None:
+                                                       state_dir: Path, tmp_path: Path) -> None:
     topo, state = cluster
     name = f"{run_tag}-dead"
-    dead_pid = os.fork()
-    if dead_pid == 0:
-        os._exit(0)
-    os.waitpid(dead_pid, 0)
-    write_state(state_dir, {"name": name, "status": "building", "owner_pid": dead_pid, "servers": {}})
-    netns.create(f"{cluster_prefix(name)}n0")
-    assert build.gc(state_dir) == [f"{cluster_prefix(name)}n0"]
+    owner = dead_owner(state_dir / f"{name}.json")
+    write_state(state_dir, {"name": name, "status": "building", "owner": owner.as_json(), "servers": {}})
+    net, node = f"{cluster_prefix(name)}net", f"{cluster_prefix(name)}n0"
+    netns.create(net)
+    build.mark_owner(net, owner)
+    netns.create(node)
+    # another state directory: the marker, not the directory, says whose the namespaces are
+    assert build.gc(tmp_path, only=name) == [node, net]
+    assert read_state(state_dir, name) is None
     assert sorted(ours(topo.name)) == sorted(state["namespaces"])
+
+
+def test_gc_leaves_young_unmarked_namespaces_alone(kernel: None, run_tag: str, tmp_path: Path) -> None:
+    """Without a marker (a build in its first instant, another version's run), only age makes leftovers."""
+    name = f"{run_tag}-young"
+    netns.create(f"{cluster_prefix(name)}n0")
+    try:
+        assert build.gc(tmp_path, only=name) == []
+        assert ours(name)
+        assert build.gc(tmp_path, only=name, now=time.time() + build.GC_GRACE + 60) == [f"{cluster_prefix(name)}n0"]
+    finally:
+        for left in ours(name):
+            netns.remove(left)
+
+
+def test_gc_never_removes_live_clusters_of_another_state_dir(cluster: tuple[Topology, dict[str, Any]],
+                                                             run_tag: str, state_dir: Path,
+                                                             tmp_path_factory: pytest.TempPathFactory) -> None:
+    topo, state = cluster
+    first, second = tmp_path_factory.mktemp("kpsim-a"), tmp_path_factory.mktemp("kpsim-b")
+    names = [f"{run_tag}-sa", f"{run_tag}-sb"]
+    try:
+        for name, directory in zip(names, (first, second), strict=True):
+            start(name, directory, sources=())
+        for directory in (first, second, state_dir):
+            assert build.gc(directory, only=run_tag) == []
+        assert all(ours(name) for name in names)
+        assert read_state(first, names[0]) and read_state(second, names[1])
+        assert sorted(ours(topo.name)) == sorted(state["namespaces"])
+    finally:
+        for name, directory in zip(names, (first, second), strict=True):
+            build.teardown(name, directory, read_state(directory, name))
+    assert not any(ours(name) for name in names)
 
 
 def test_failed_build_removes_everything(kernel: None, run_tag: str, state_dir: Path,
@@ -222,3 +293,36 @@ def test_failed_build_removes_everything(kernel: None, run_tag: str, state_dir: 
     with pytest.raises(build.KernelError):
         start(name, state_dir)
     assert ours(name) == [] and read_state(state_dir, name) is None
+
+
+BUILDER = """
+import sys, time
+from pathlib import Path
+from tests.kernel.test_kernel import start
+topo, state = start(sys.argv[1], Path(sys.argv[2]))
+print(" ".join(str(p) for p in state["servers"].values()), flush=True)
+time.sleep(600)
+"""
+
+
+def test_gc_after_the_building_process_is_killed(kernel: None, run_tag: str, tmp_path: Path) -> None:
+    """A run killed with its cluster up leaves namespaces and orphaned servers: gc finds and removes both."""
+    import subprocess
+    import sys
+
+    name = f"{run_tag}-kill"
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", BUILDER, name, str(tmp_path)], cwd=root, text=True,
+                            stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        servers = [int(p) for p in proc.stdout.readline().split()]
+        assert servers and ours(name)
+        assert build.gc(tmp_path, only=name) == []  # its owner lives
+    finally:
+        proc.kill()
+        proc.wait()
+    removed = build.gc(tmp_path, only=name)
+    assert sorted(removed) == sorted(plan(name, *small_cluster(), (CLIENT,)).namespaces())
+    assert ours(name) == [] and read_state(tmp_path, name) is None
+    assert not [pid for pid in servers if pid_alive(pid, SERVER_MARK)]

@@ -6,7 +6,7 @@ import pytest
 
 from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.kernel import env
-from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, check_name, plan
+from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, ROUTER6, check_name, plan
 from kubeproxy_sim.objects import load_text
 from kubeproxy_sim.proxier.config import ProxyConfig
 
@@ -82,3 +82,34 @@ def test_missing_root_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     assert any("root" in p for p in problems) and any("iptables-restore" in p for p in problems)
     with pytest.raises(env.EnvironmentMissing, match="root"):
         env.require()
+
+
+def _scenario(name: str):
+    from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
+    from kubeproxy_sim.objects import load_paths
+
+    directory = REPO_RULESETS / name
+    cluster = load_paths([str(directory / "objects.yaml")]).cluster
+    return cluster, config_from_args(scenario_args(directory), cluster)
+
+
+def test_ipv6_plan_uses_the_config_family() -> None:
+    cluster, config = _scenario("ipv6")
+    topo = plan("six", cluster, config, ("fd00:10:244:1::5", "2001:db8:ffff::1", "10.0.0.1"))
+    assert topo.family == 6 and topo.router == ROUTER6 and topo.gateway == "fe80::1"
+    assert [(n.name, n.addresses) for n in topo.nodes] == [("node1", ("2001:db8:0:1::10",)),
+                                                           ("node2", ("2001:db8:0:1::11",))]
+    assert topo.nodes[1].config.node_ips == ("2001:db8:0:1::11/128",)
+    pods = {p.ip: p for p in topo.pods}
+    assert pods["fd00:10:244:1::10"].ports == (("tcp", 8080),) and pods["fd00:10:244:2::10"].node == "node2"
+    assert pods["fd00:10:244:1::5"].key == "client/fd00-10-244-1--5"
+    assert [c.ip for c in topo.clients] == ["2001:db8:ffff::1", "2001:db8:ffff::10"]  # no IPv4 source
+    assert topo.via_first_node == ("2001:db8:ffff::80",)  # the LoadBalancer IP, through the first node
+
+
+def test_interface_name_prefix_nodes_route_their_pods_on_veths() -> None:
+    cluster, config = _scenario("detect-local-interface-name-prefix")
+    topo = plan("pfx", cluster, config)
+    assert all(n.routed for n in topo.nodes)
+    assert all(p.host_veth.startswith("veth") for p in topo.pods if not p.host_network)
+    assert not plan("demo", load_text(UPSTREAM_STYLE).cluster, CONFIG).nodes[0].routed

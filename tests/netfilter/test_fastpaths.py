@@ -37,6 +37,9 @@ def test_fast_path_agrees_on_canonical_text(spec: RuleSpec) -> None:
     fast = syntax._from_skeleton(text)
     if fast is not None:
         assert fast == general(text) == spec
+        pieces = syntax._VALUE_TOKEN.split(text)
+        program = syntax._program(syntax._HOLE.join(pieces[0::2]))
+        assert program is not None and syntax._run_program(program, pieces[1::2]) == spec  # the reference
     assert syntax.parse_spec(text) == spec
 
 
@@ -94,3 +97,83 @@ def test_bulk_constructors_equal_init() -> None:
     assert Rule.many("C", ["-j X", "-j Y"]) == (Rule("C", "-j X"), Rule("C", "-j Y"))
     assert Option.make("-s", ("1.2.3.4",), True, "") == Option("-s", ("1.2.3.4",), True)
     assert RuleSpec.make((), None) == RuleSpec()
+
+
+def test_collector_pause_restores_the_collector_and_freezes_only_large_builds() -> None:
+    import gc
+
+    from kubeproxy_sim.objects import bulk
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    with bulk.collector_paused():
+        assert not gc.isenabled()
+        small = [[i] for i in range(1000)]
+    assert gc.isenabled() and gc.get_freeze_count() == frozen and small
+    try:
+        with bulk.collector_paused():
+            large = [[i] for i in range(bulk.FREEZE_THRESHOLD + 1000)]
+        assert gc.isenabled() and gc.get_freeze_count() > frozen + bulk.FREEZE_THRESHOLD and large
+    finally:
+        gc.unfreeze()
+    gc.disable()
+    try:
+        with bulk.collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own pause is left alone
+    finally:
+        gc.enable()
+
+
+def test_render_by_chain_equals_render_by_line() -> None:
+    from kubeproxy_sim.netfilter.codec import render_ruleset, render_table
+    from kubeproxy_sim.netfilter.model import Chain, Ruleset, Table
+
+    odd = Chain("X", (Rule("X", "-j A"), Rule("X", ""), Rule("Y", "-j B"), Rule("X", "-j C", 0, (1, 2))))
+    plain = Chain("Z", (Rule("Z", "-s 10.0.0.1 -j A"), Rule("Z", "-j B")))
+    ruleset = Ruleset((Table("nat", (odd, plain, Chain("E")), ("E",)), Table("filter")))
+    expected = "".join("\n".join(render_table(t)) + "\n" for t in ruleset.tables)
+    assert render_ruleset(ruleset) == expected
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_family_shortcut_agrees_with_the_rule_by_rule_check(validate: bool) -> None:
+    v4 = "*nat\n:X - [0:0]\n-A X -d 10.0.0.1 -j ACCEPT\nCOMMIT\n"
+    v6 = "*nat\n:X - [0:0]\n-A X -d fd00::1 -j ACCEPT\nCOMMIT\n"
+    bare = "*nat\n:X - [0:0]\n-A X -j ACCEPT\nCOMMIT\n"
+    assert parse_ruleset(v4, validate=validate).ipv6 is False
+    assert parse_ruleset(v6, validate=validate).ipv6 is True
+    assert parse_ruleset(bare, validate=validate).ipv6 is False
+    assert parse_ruleset(bare, ipv6=True, validate=validate).ipv6 is True
+    deleted = "*nat\n:X - [0:0]\n-A X -d fd00::1 -j ACCEPT\n-D X -d fd00::1 -j ACCEPT\n-A X -j ACCEPT\nCOMMIT\n"
+    assert parse_ruleset(deleted, validate=validate).ipv6 is False  # only the rules that remain count
+    if validate:
+        with pytest.raises(RulesSyntaxError, match="other family"):
+            parse_ruleset(v4, ipv6=True)
+        with pytest.raises(RulesSyntaxError, match="other family"):
+            parse_ruleset(v6, ipv6=False)
+
+
+def _dotted_quad_reference(text: str) -> int | None:
+    """The digit-by-digit reading the regex replaced."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or len(part) > 3 or (len(part) > 1 and part[0] == "0"):
+            return None
+        if int(part) > 255:
+            return None
+        value = value << 8 | int(part)
+    return value
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text("0123456789.٣ x", max_size=16) | st.builds(
+    lambda parts: ".".join(parts), st.lists(st.integers(0, 300).map(str) | st.sampled_from(["00", "01", "256"]),
+                                            min_size=3, max_size=5)))
+def test_dotted_quad_reads_exactly_what_it_read_before(text: str) -> None:
+    from kubeproxy_sim.netfilter.packet import _dotted_quad
+
+    assert _dotted_quad(text) == _dotted_quad_reference(text)
