@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from kubeproxy_sim.analysis.exact import CLUSTER_IP, EXTERNAL_IP, LOAD_BALANCER, NODE_PORT, Entry, View
-from kubeproxy_sim.analysis.nodes import NodeSet, Source, free_pod_address, used_addresses
+from kubeproxy_sim.analysis.nodes import NodeSet, Source, free_pod_address
 from kubeproxy_sim.netfilter.evaluate import RecentTable
 from kubeproxy_sim.netfilter.packet import format_address, parse_address
 from kubeproxy_sim.objects.model import Pod
+from kubeproxy_sim.objects.nodes import used_addresses
 from kubeproxy_sim.simulator.network import Client, Connection, Simulator
 
 CLIENT_NAMESPACE = "kubeproxy-sim"  # where client pods without a Pod object are placed

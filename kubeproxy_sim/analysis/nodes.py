@@ -17,13 +17,12 @@ import netaddr
 from kubeproxy_sim.netfilter.compile import CompiledRuleset, compile_ruleset
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
-from kubeproxy_sim.objects.model import Cluster, Node, Pod
+from kubeproxy_sim.objects.model import Cluster, Pod
+from kubeproxy_sim.objects.nodes import node_names, node_object_addresses, synthesised_node_addresses, used_addresses
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 
 EXTERNAL_CLIENT_V4 = "203.0.113.10"  # the kernel backend's default ``external`` client
 EXTERNAL_CLIENT_V6 = "2001:db8:ffff::10"
-SYNTH_NODE_V4 = netaddr.IPNetwork("198.18.0.0/24")
-SYNTH_NODE_V6 = netaddr.IPNetwork("2001:db8:1800::/64")
 EXTERNAL_IFACE = "eth0"
 
 
@@ -101,43 +100,17 @@ class NodeSet:
         return config.bridge_interface or "cbr0"
 
 
-def node_names(cluster: Cluster, primary: str) -> list[str]:
-    """The primary node first, then every node an object names (Node, endpoint nodeName, pod), sorted."""
-    names = {n.name for n in cluster.nodes}
-    names |= {e.node_name for s in cluster.endpoint_slices for e in s.endpoints if e.node_name}
-    names |= {p.node_name for p in cluster.pods if p.node_name}
-    names.discard(primary)
-    return [primary, *sorted(names)]
-
-
-def _family_addresses(node: Node | None, ipv6: bool) -> list[str]:
-    if node is None:
-        return []
-    ordered = [a.address for a in node.addresses if a.type == "InternalIP"]
-    ordered += [a.address for a in node.addresses if a.type == "ExternalIP"]
-    return [a for a in ordered if (":" in a) == ipv6]
-
-
-def _synthesised(taken: set[str], ipv6: bool):
-    """Node addresses for nodes whose objects give none (benchmarking ranges, never real hosts)."""
-    for ip in (SYNTH_NODE_V6 if ipv6 else SYNTH_NODE_V4).iter_hosts():
-        if str(ip) not in taken and int(ip) & 0xFF >= 10:
-            yield str(ip)
-
-
 def node_set(cluster: Cluster, base: ProxyConfig) -> NodeSet:
     """Configs for every node: the base config's node as given, the others derived from their objects."""
     ipv6 = base.ipv6
     names = node_names(cluster, base.node_name)
-    taken = {a.address for n in cluster.nodes for a in n.addresses}
-    taken |= {ip.split("/")[0] for ip in base.node_ips}
-    synth = _synthesised(taken, ipv6)
+    synth = synthesised_node_addresses(used_addresses(cluster, base.node_ips), 6 if ipv6 else 4)
     host = "/128" if ipv6 else "/32"
     configs: dict[str, ProxyConfig] = {}
     for index, name in enumerate(names):
         node = cluster.node(name)
         own = [ip for ip in base.node_ips if (":" in ip) == ipv6] if index == 0 else []
-        addresses = own or [a + host for a in _family_addresses(node, ipv6)] or [next(synth) + host]
+        addresses = own or [a + host for a in node_object_addresses(node, 6 if ipv6 else 4)] or [next(synth) + host]
         if index == 0:
             configs[name] = dataclasses.replace(base, node_ips=tuple(addresses))
         else:
@@ -163,12 +136,6 @@ def pod_source(pod: Pod, ipv6: bool) -> Source | None:
     if ip is None or pod.host_network:
         return None
     return Source("pod", ip, node=pod.node_name, name=pod.key)
-
-
-def used_addresses(cluster: Cluster) -> set[str]:
-    used = {a for p in cluster.pods for a in p.pod_ips}
-    used |= {a for s in cluster.endpoint_slices for e in s.endpoints for a in e.addresses}
-    return used
 
 
 def _free_address(cidrs: tuple[str, ...], ipv6: bool, used: set[str]) -> str | None:

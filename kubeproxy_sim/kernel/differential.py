@@ -648,7 +648,7 @@ def compare(sims: SimulatorSide, state: dict[str, Any], flows: Sequence[Flow], *
 
 def kernel_cluster(cluster: Cluster, config: ProxyConfig) -> tuple[Cluster, dict[str, str], list[str]]:
     """The cluster with a client pod per node, and the notes on what the kernel backend leaves out."""
-    from kubeproxy_sim.simulator.topology import node_names
+    from kubeproxy_sim.objects.nodes import node_names
 
     with_pods, clients = with_clients(cluster, config, node_names(cluster, config.node_name))
     notes = []

@@ -16,20 +16,19 @@ from dataclasses import dataclass
 import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError
-from kubeproxy_sim.objects.model import AddressType, Cluster, Node, Protocol, ServiceType
+from kubeproxy_sim.objects.model import AddressType, Cluster, Protocol, ServiceType
+from kubeproxy_sim.objects.nodes import node_names, node_object_addresses, synthesised_node_addresses, used_addresses
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 
 PREFIX = "kpsim-"
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 ROUTER = "198.18.0.1"  # the node network's upstream router: answers "unreachable" for unknown destinations
 GATEWAY = "169.254.1.1"  # every node's pod bridge address: the pods' next hop (link scope)
-SYNTH_NODE_NET = netaddr.IPNetwork("198.18.0.0/24")  # node addresses when the objects give none
 SERVED = (Protocol.TCP, Protocol.UDP)  # this kernel has no SCTP sockets
 DEFAULT_CLIENT = "203.0.113.10"  # the ``external`` source when no address is asked for
 # the same roles in IPv6 (the simulator's synthetic node network and default client)
 ROUTER6 = "fd00:198:18::1"
 GATEWAY6 = "fe80::1"  # link-local: a pod's default route is on-link by definition
-SYNTH_NODE_NET6 = netaddr.IPNetwork("fd00:198:18::/64")
 DEFAULT_CLIENT6 = "2001:db8:ffff::10"
 
 
@@ -130,45 +129,15 @@ def _of(addresses: Iterable[str], family: int) -> list[str]:
     return [str(netaddr.IPAddress(a.split("/")[0])) for a in addresses if family_of(a) == family]
 
 
-def _node_names(cluster: Cluster, primary: str) -> list[str]:
-    """The primary node first, then every node an object names, sorted."""
-    names = {n.name for n in cluster.nodes}
-    names |= {e.node_name for s in cluster.endpoint_slices for e in s.endpoints if e.node_name}
-    names |= {p.node_name for p in cluster.pods if p.node_name}
-    names.discard(primary)
-    return [primary, *sorted(names)]
-
-
-def _object_addresses(node: Node | None, family: int) -> list[str]:
-    if node is None:
-        return []
-    return _of([a.address for a in node.addresses if a.type == "InternalIP"]
-               + [a.address for a in node.addresses if a.type == "ExternalIP"], family)
-
-
-def _taken_addresses(cluster: Cluster, config: ProxyConfig, extra: Iterable[str]) -> set[str]:
-    taken = {a.split("/")[0] for a in config.node_ips} | set(extra)
-    taken |= {a.address for n in cluster.nodes for a in n.addresses}
-    taken |= {a for s in cluster.endpoint_slices for e in s.endpoints for a in e.addresses}
-    taken |= {a for p in cluster.pods for a in p.pod_ips}
-    return taken
-
-
-def _synth_addresses(taken: set[str], family: int) -> Iterable[str]:
-    for ip in (SYNTH_NODE_NET if family == 4 else SYNTH_NODE_NET6).iter_hosts():
-        if str(ip) not in taken and int(ip) & 0xFF >= 10:
-            yield str(ip)
-
-
 def plan_nodes(name: str, cluster: Cluster, config: ProxyConfig, extra: Iterable[str] = ()) -> list[NodePlan]:
     """One namespace per node; addresses from the config (primary), the Node objects, else synthesised."""
     family = 6 if config.ipv6 else 4
-    synth = _synth_addresses(_taken_addresses(cluster, config, extra), family)
+    synth = synthesised_node_addresses(used_addresses(cluster, (*config.node_ips, *extra)), family)
     plans = []
-    for index, node_name in enumerate(_node_names(cluster, config.node_name)):
+    for index, node_name in enumerate(node_names(cluster, config.node_name)):
         node = cluster.node(node_name)
         own = _of(config.node_ips, family) if index == 0 else []
-        addresses = own or _object_addresses(node, family) or [next(synth)]
+        addresses = own or node_object_addresses(node, family) or [next(synth)]
         node_config = config if index == 0 else dataclasses.replace(
             config, node_name=node_name, node_ips=tuple(f"{a}/{host_len(family)}" for a in addresses),
             node_pod_cidrs=node.pod_cidrs if node else (), node_labels=node.labels if node else ())

@@ -31,7 +31,6 @@ from kubeproxy_sim.kernel.plan import (
     DEFAULT_CLIENT,
     GATEWAY,
     ROUTER,
-    SYNTH_NODE_NET,
     ClientPlan,
     NodePlan,
     PodPlan,
@@ -41,6 +40,7 @@ from kubeproxy_sim.kernel.plan import (
 )
 from kubeproxy_sim.kernel.state import owner_of, state_path, write_state
 from kubeproxy_sim.netfilter.model import Rule, Ruleset
+from kubeproxy_sim.objects.nodes import synthesised_node_addresses
 from kubeproxy_sim.proxier.config import ProxyConfig
 
 NODE = "node"
@@ -220,7 +220,7 @@ def _external_ip(taken: set[str]) -> str:
 
 
 def _synth_node_ip(taken: set[str]) -> str:
-    return next(str(ip) for ip in SYNTH_NODE_NET.iter_hosts() if str(ip) not in taken and int(ip) & 0xFF >= 10)
+    return next(synthesised_node_addresses(taken, 4))
 
 
 def plan_stage(name: str, facts: DumpFacts, node_ips: Iterable[str] = (), bridge: str = "cbr0") -> StagePlan:

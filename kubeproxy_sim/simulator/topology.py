@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 import netaddr
 
-from kubeproxy_sim.objects.model import AddressType, Cluster, Node, ServiceType
+from kubeproxy_sim.objects.model import AddressType, Cluster, ServiceType
+from kubeproxy_sim.objects.nodes import node_names, node_object_addresses, synthesised_node_addresses, used_addresses
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 
 DEFAULT_CLIENT = "203.0.113.10"
 DEFAULT_CLIENT_V6 = "2001:db8:ffff::10"
-SYNTH_NODE_NET = {4: "198.18.0.0/24", 6: "fd00:198:18::/64"}
 UPLINK = "eth0"
 DEFAULT_BRIDGE = "cbr0"
 
@@ -93,37 +93,6 @@ def _of_family(addresses: Iterable[str], family: int) -> list[str]:
     return [a.split("/")[0] for a in addresses if _family_of(a) == family]
 
 
-def node_names(cluster: Cluster, primary: str) -> list[str]:
-    """The base config's node first, then every node an object names, sorted."""
-    names = {n.name for n in cluster.nodes}
-    names |= {e.node_name for s in cluster.endpoint_slices for e in s.endpoints if e.node_name}
-    names |= {p.node_name for p in cluster.pods if p.node_name}
-    names.discard(primary)
-    return [primary, *sorted(names)]
-
-
-def _object_addresses(node: Node | None, family: int) -> list[str]:
-    if node is None:
-        return []
-    ordered = [a.address for a in node.addresses if a.type == "InternalIP"]
-    ordered += [a.address for a in node.addresses if a.type == "ExternalIP"]
-    return _of_family(ordered, family)
-
-
-def _synthetic(family: int, taken: set[str]) -> Iterable[str]:
-    for ip in netaddr.IPNetwork(SYNTH_NODE_NET[family]).iter_hosts():
-        if str(ip) not in taken and int(ip) & 0xFF >= 10:
-            yield str(ip)
-
-
-def _taken(cluster: Cluster, config: ProxyConfig) -> set[str]:
-    taken = {a.split("/")[0] for a in config.node_ips}
-    taken |= {a.address for n in cluster.nodes for a in n.addresses}
-    taken |= {a for s in cluster.endpoint_slices for e in s.endpoints for a in e.addresses}
-    taken |= {a for p in cluster.pods for a in p.pod_ips}
-    return taken
-
-
 def _prefixed(address: str) -> str:
     return f"{address}/{128 if ':' in address else 32}"
 
@@ -132,12 +101,12 @@ def plan_nodes(cluster: Cluster, base: ProxyConfig,
                overrides: Mapping[str, Mapping[str, object]] | None = None) -> list[SimNode]:
     """One node per name; its config is the base config made about that node, then its overrides."""
     family = 6 if base.ipv6 else 4
-    synth = _synthetic(family, _taken(cluster, base))
+    synth = synthesised_node_addresses(used_addresses(cluster, base.node_ips), family)
     nodes = []
     for index, name in enumerate(node_names(cluster, base.node_name)):
         obj = cluster.node(name)
         own = _of_family(base.node_ips, family) if index == 0 else []
-        addresses = own or _object_addresses(obj, family) or [next(synth)]
+        addresses = own or node_object_addresses(obj, family) or [next(synth)]
         config = base if index == 0 and base.node_ips else dataclasses.replace(
             base, node_name=name, node_ips=tuple(_prefixed(a) for a in addresses))
         if obj is not None:
