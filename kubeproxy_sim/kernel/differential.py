@@ -45,7 +45,7 @@ from typing import Any
 import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError
-from kubeproxy_sim.kernel.verify import binomial_range
+from kubeproxy_sim.kernel.verify import binomial_range, read_flow_entries
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
@@ -224,19 +224,8 @@ def round_robin(flows: Sequence[Flow], limit: int | None) -> list[Flow]:
 
 def load_flows(path: str) -> list[Flow]:
     """``flows: [{from: SRC, to: DST, proto: tcp|udp}]`` with ``send``'s addressing."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(Diagnostic(f"cannot read the flows: {exc.strerror or exc}", file=path)) from None
-    except yaml.YAMLError as exc:
-        raise InputError(Diagnostic(f"not YAML: {exc}", file=path)) from None
-    entries = data.get("flows") if isinstance(data, dict) else data
-    if not isinstance(entries, list) or not entries:
-        raise InputError(Diagnostic("expected a non-empty list under `flows:`", file=path, field="flows"))
     flows = []
-    for index, entry in enumerate(entries):
+    for index, entry in enumerate(read_flow_entries(path)):
         if not isinstance(entry, dict) or not entry.get("from") or not entry.get("to"):
             raise InputError(Diagnostic("expected a mapping with from and to (and proto)", file=path,
                                         field=f"flows[{index}]"))

@@ -187,6 +187,11 @@ def _flow_entry(file: str, index: int, entry: Any, node_ip: str) -> Flow:
 
 def load_flows(path: str, node_ip: str) -> list[Flow]:
     """A YAML file: ``flows: [{from: pod|node|external, to: IP:PORT|node:PORT, proto: tcp|udp, count: N}]``."""
+    return [_flow_entry(path, i, entry, node_ip) for i, entry in enumerate(read_flow_entries(path))]
+
+
+def read_flow_entries(path: str) -> list[Any]:
+    """The entries of a flows file (``flows: [...]`` or a bare list); errors name the file and what was expected."""
     import yaml
 
     try:
@@ -198,7 +203,7 @@ def load_flows(path: str, node_ip: str) -> list[Flow]:
     entries = data.get("flows") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
         raise InputError(Diagnostic("expected a non-empty list under `flows:`", file=path, field="flows"))
-    return [_flow_entry(path, i, entry, node_ip) for i, entry in enumerate(entries)]
+    return entries
 
 
 # --------------------------------------------------------------------------- statistics

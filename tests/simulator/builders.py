@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import random
 
 import yaml
 
+from kubeproxy_sim.analysis.stats import chi2_sf
 from kubeproxy_sim.objects import load_text
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.simulator.network import Simulator
@@ -115,39 +115,6 @@ def simulator(seed: int = 1, docs: list[dict] | None = None, **kwargs) -> Simula
 # ---------------------------------------------------------------------------- statistics (no scipy)
 
 
-def _gamma_q(a: float, x: float) -> float:
-    """The regularised upper incomplete gamma function Q(a, x) (series below a+1, continued fraction above)."""
-    if x <= 0:
-        return 1.0
-    log_front = a * math.log(x) - x - math.lgamma(a)
-    if x < a + 1:
-        term = total = 1.0 / a
-        n = a
-        while abs(term) > abs(total) * 1e-15:
-            n += 1
-            term *= x / n
-            total += term
-        return max(0.0, 1.0 - total * math.exp(log_front))
-    tiny = 1e-300
-    b = x + 1 - a
-    c = 1 / tiny
-    d = 1 / b
-    h = d
-    for i in range(1, 10000):
-        an = -i * (i - a)
-        b += 2
-        d = an * d + b
-        d = tiny if abs(d) < tiny else d
-        c = b + an / c
-        c = tiny if abs(c) < tiny else c
-        d = 1 / d
-        delta = d * c
-        h *= delta
-        if abs(delta - 1) < 1e-15:
-            break
-    return math.exp(log_front) * h
-
-
 def chi_square_p(observed: dict[str, int], expected: dict[str, float]) -> float:
     """p-value of the chi-square goodness-of-fit test of counts against exact shares."""
     total = sum(observed.values())
@@ -155,4 +122,4 @@ def chi_square_p(observed: dict[str, int], expected: dict[str, float]) -> float:
     assert set(observed) <= set(keys), (observed, expected)
     statistic = sum((observed.get(k, 0) - total * expected[k]) ** 2 / (total * expected[k]) for k in keys)
     dof = len(keys) - 1
-    return 1.0 if dof <= 0 else _gamma_q(dof / 2, statistic / 2)
+    return 1.0 if dof <= 0 else chi2_sf(statistic, dof)
