@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_input_flags(parser)
     after = parser.add_argument_group("the state after")
-    after.add_argument("--against", action="append", default=[], metavar="PATH",
+    after.add_argument("--against", "-f2", dest="against", action="append", default=[], metavar="PATH",
                        help="the objects after the change: a file or directory (repeatable)")
     after.add_argument("--against-scenario", metavar="NAME", help="a built-in scenario's objects as the state after")
     what = parser.add_argument_group("what to compare")
