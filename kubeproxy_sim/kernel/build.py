@@ -18,6 +18,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterable
@@ -46,6 +47,7 @@ SCOPE_LINK = 253
 RTNH_F_ONLINK = 4
 SERVER_START_TIMEOUT = 60.0  # a Python start on a loaded 2-core machine can take seconds
 RESTORE_TIMEOUT = 120.0
+POOL_TABLE, POOL_LOCAL_PRIORITY = 200, 32000  # a pool's own routes, and where its local table moves to
 OWNER_LINK = "kpsim-owner"
 GC_GRACE = 600.0  # seconds: a namespace without an owner marker this young may be a build still starting
 KEEPER = "keeper"
@@ -205,8 +207,13 @@ def _node_network(topo: Topology) -> None:
         _uplink(topo, client.netns, client.uplink, (client.ip,))
 
 
-def _pod_link(topo: Topology, node: NodePlan, pod: PodPlan) -> None:
-    """A veth from the node to the pod (on the node's bridge, or routed); the pod routes all through the gateway."""
+def _pod_link(topo: Topology, node: NodePlan, pods: list[PodPlan]) -> None:
+    """A veth from the node to the pod (on the node's bridge, or routed); the pod routes all through the gateway.
+
+    A pool (several pods in one namespace) gets every address on its one veth, and a rule that routes whatever
+    it sends itself by the gateway too: an address of the pool reached through a Service answers by the node.
+    """
+    pod = pods[0]
     with IPRoute(netns=node.netns) as ipr:
         ipr.link("add", ifname=pod.host_veth, kind="veth", peer={"ifname": "eth0", "net_ns_fd": pod.netns})
         if node.routed:
@@ -217,10 +224,23 @@ def _pod_link(topo: Topology, node: NodePlan, pod: PodPlan) -> None:
             ipr.brport("set", index=index, mode=1)
     with IPRoute(netns=pod.netns) as ipr:
         index = _up(ipr, "eth0")
-        ipr.addr("add", index=index, address=pod.ip, prefixlen=host_len(topo.family))
-        if topo.family == 4:
-            ipr.route("add", dst=f"{topo.gateway}/32", oif=index, scope=SCOPE_LINK)
-        ipr.route("add", dst=any_net(topo.family), gateway=topo.gateway, oif=index)
+        for member in pods:
+            ipr.addr("add", index=index, address=member.ip, prefixlen=host_len(topo.family))
+        tables = (254, POOL_TABLE) if pod.pooled else (254,)
+        for table in tables:
+            if topo.family == 4:
+                ipr.route("add", dst=f"{topo.gateway}/32", oif=index, scope=SCOPE_LINK, table=table)
+            ipr.route("add", dst=any_net(topo.family), gateway=topo.gateway, oif=index, table=table)
+        if pod.pooled:
+            _pool_rules(ipr, topo.family)
+
+
+def _pool_rules(ipr: IPRoute, family: int) -> None:
+    """Locally generated packets (``iif lo``) take the pool's table, before the local table is looked at."""
+    af = socket.AF_INET if family == 4 else socket.AF_INET6
+    ipr.rule("add", family=af, table=POOL_TABLE, priority=100, iifname="lo")
+    ipr.rule("add", family=af, table=255, priority=POOL_LOCAL_PRIORITY)
+    ipr.rule("del", family=af, table=255, priority=0)
 
 
 def _node_routes(topo: Topology, node: NodePlan) -> None:
@@ -235,11 +255,14 @@ def _node_routes(topo: Topology, node: NodePlan) -> None:
             ipr.route("add", dst=_host(address, family), oif=eth0, scope=SCOPE_LINK, prefsrc=primary)
         # like a real host, a default route: destinations nobody owns come back as ICMP unreachable
         ipr.route("add", dst=any_net(family), gateway=topo.router, oif=eth0, prefsrc=primary)
+        veths: dict[str, int] = {}
         for pod in topo.pods:
             if pod.host_network:
                 continue
             if pod.node == node.name:
-                oif = _link_index(ipr, pod.host_veth) if node.routed else bridge
+                if node.routed and pod.host_veth not in veths:
+                    veths[pod.host_veth] = _link_index(ipr, pod.host_veth)
+                oif = veths[pod.host_veth] if node.routed else bridge
                 ipr.route("add", dst=_host(pod.ip, family), oif=oif, scope=SCOPE_LINK, prefsrc=primary)
             else:
                 via = topo.node(pod.node).addresses[0]
@@ -338,7 +361,7 @@ def start_servers(topo: Topology) -> dict[str, int]:
     try:
         for name, pods in groups.items():
             ports = sorted({f"{proto}:{port}" for pod in pods for proto, port in pod.ports})
-            label = pods[0].key if len(pods) == 1 else "node/" + pods[0].node
+            label = pods[0].key if len(pods) == 1 else ("pool/" if pods[0].pooled else "node/") + pods[0].node
             started[name] = _spawn(name, label, ports)
         for name, proc in started.items():
             _await_ready(name, proc)
@@ -429,9 +452,12 @@ def wire(topo: Topology, owner: Owner | None = None) -> None:
     _sysctls(topo)
     _lo_up(topo)
     _node_network(topo)
+    by_netns: dict[str, list[PodPlan]] = {}
     for pod in topo.pods:
         if not pod.host_network:
-            _pod_link(topo, topo.node(pod.node), pod)
+            by_netns.setdefault(pod.netns, []).append(pod)
+    for pods in by_netns.values():
+        _pod_link(topo, topo.node(pods[0].node), pods)
     for node in topo.nodes:
         _node_routes(topo, node)
     _client_routes(topo)

@@ -4,6 +4,16 @@ Everything the kernel builder creates is decided here from the objects alone, so
 the same input always gives the same names and addresses, a failed build knows
 exactly what to remove, and the plan is testable without root. One IP family, the
 node config's (as the simulator): addresses of the other family are left out.
+
+Large clusters: a namespace (and a server process) per endpoint would make a
+thousand-endpoint scenario cost minutes, so endpoints that have no Pod object
+and share a node and a port set are served from one *pool* namespace per
+(node, ports) once there are more than :data:`POOL_OVER` of them: one veth to
+the node's bridge (or a routed veth) carrying every address. For iptables the
+path is the same as a pod's (DNAT, then routing to the address through the
+node's bridge); inside the pool, policy routing sends every locally generated
+packet to the gateway, so a pooled address talking to another one of its pool
+still goes through the node (and its conntrack), as two pods would.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ DEFAULT_CLIENT = "203.0.113.10"  # the ``external`` source when no address is as
 ROUTER6 = "fd00:198:18::1"
 GATEWAY6 = "fe80::1"  # link-local: a pod's default route is on-link by definition
 DEFAULT_CLIENT6 = "2001:db8:ffff::10"
+POOL_OVER = 24  # endpoints without a Pod object per (node, ports) beyond which they share one namespace
 
 
 def host_len(family: int) -> int:
@@ -64,6 +75,7 @@ class PodPlan:
     ports: tuple[tuple[str, int], ...] = ()  # (tcp|udp, port) its server answers on
     host_network: bool = False
     host_veth: str = ""  # the veth end on the node's bridge
+    pooled: bool = False  # one of many addresses of a pool namespace (see the module's docstring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +209,21 @@ class _PodPlanner:
             self.pods[ip] = PodPlan(key, host.name, host.netns, ip, ports, host_network=True)
             return
         plan = self.nodes.get(node or "", self.primary)
-        index = sum(1 for p in self.pods.values() if not p.host_network)
+        index = sum(1 for p in self.pods.values() if not p.host_network and not p.pooled)
         prefix = plan.config.interface_name_prefix or "veth"
         self.pods[ip] = PodPlan(key, plan.name, f"{self.prefix}p{index}", ip, ports,
                                 host_veth=f"{prefix}{index}"[:15])
+
+    def add_pool(self, node: str | None, ports: tuple[tuple[str, int], ...],
+                 members: list[tuple[str, str]]) -> None:
+        """Many (key, ip) endpoints of one node and port set in one namespace behind one veth."""
+        plan = self.nodes.get(node or "", self.primary)
+        index = len({p.netns for p in self.pods.values() if p.pooled})
+        prefix = plan.config.interface_name_prefix or "veth"
+        for key, ip in members:
+            if ip not in self.pods:
+                self.pods[ip] = PodPlan(key, plan.name, f"{self.prefix}q{index}", ip, ports,
+                                        host_veth=f"{prefix}q{index}"[:15], pooled=True)
 
 
 def _cluster_nets(nodes: list[NodePlan], family: int) -> list[tuple[netaddr.IPNetwork, str]]:
@@ -232,12 +255,35 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
         for ip in _of(pod.pod_ips, family):
             pods.add(pod.key, ip, pod.node_name, served | ports.get(ip, set()))
     owners = _endpoint_owners(cluster, family)
+    pools = _pools(owners, ports, pods)
     for ip, (key, node) in sorted(owners.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
-        pods.add(key, ip, node, ports.get(ip, set()))
+        if ip not in pools.addresses:
+            pods.add(key, ip, node, ports.get(ip, set()))
+    for (node, served), members in sorted(pools.groups.items()):
+        pods.add_pool(node, served, members)
     clients = _place_sources(name, sources, nodes, pods, family)
     notes = _notes(cluster, family)
     return Topology(name, f"{cluster_prefix(name)}net", tuple(nodes), tuple(pods.pods.values()), tuple(clients),
                     notes, family, _outside_routed(cluster, family))
+
+
+@dataclass(frozen=True, slots=True)
+class _Pools:
+    groups: dict[tuple[str, tuple[tuple[str, int], ...]], list[tuple[str, str]]]
+    addresses: frozenset[str]
+
+
+def _pools(owners: dict[str, tuple[str, str | None]], ports: dict[str, set[tuple[str, int]]],
+           pods: _PodPlanner) -> _Pools:
+    """(node, ports) -> [(key, ip)] of endpoints without a Pod object, for the groups large enough to pool."""
+    groups: dict[tuple[str, tuple[tuple[str, int], ...]], list[tuple[str, str]]] = {}
+    for ip, (key, node) in sorted(owners.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
+        if ip in pods.pods or ip in pods.node_of_address:
+            continue
+        place = node if node in pods.nodes else pods.primary.name
+        groups.setdefault((place, tuple(sorted(ports.get(ip, set())))), []).append((key, ip))
+    big = {k: v for k, v in groups.items() if len(v) > POOL_OVER}
+    return _Pools(big, frozenset(ip for members in big.values() for _, ip in members))
 
 
 def _place_sources(name: str, sources: list[str], nodes: list[NodePlan], pods: _PodPlanner,

@@ -36,8 +36,8 @@ def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
     return {
         "family": topo.family,
         "nodes": {n.name: {"netns": n.netns, "addresses": list(n.addresses)} for n in topo.nodes},
-        "pods": {p.ip: {"key": p.key, "netns": p.netns, "node": p.node, "host_network": p.host_network}
-                 for p in topo.pods},
+        "pods": {p.ip: {"key": p.key, "netns": p.netns, "node": p.node, "host_network": p.host_network,
+                        **({"pooled": True} if p.pooled else {})} for p in topo.pods},
         "clients": {c.ip: c.netns for c in topo.clients},
         "services": {s.key: {"cluster_ips": list(s.cluster_ips),
                              "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol.value,
@@ -88,10 +88,10 @@ def resolve_source(state: dict[str, Any], text: str) -> Source:
     """pod/NS/NAME, node/NAME, external, external:IP or an address of a pod, node or client."""
     if text.startswith("pod/"):
         key = text[4:]
-        pod = next((p for p in state["pods"].values() if p["key"] == key), None)
+        ip, pod = next(((ip, p) for ip, p in state["pods"].items() if p["key"] == key), ("", None))
         if pod is None:
             raise _bad(text, "--from", "no such pod; expected pod/NAMESPACE/NAME of a pod of this cluster")
-        return Source(text, pod["netns"])
+        return Source(text, pod["netns"], bind=ip if pod.get("pooled") else None)  # a pool has many addresses
     if text.startswith("node/"):
         node = state["nodes"].get(text[5:])
         if node is None:
@@ -115,7 +115,7 @@ def _source_by_address(state: dict[str, Any], ip: str) -> Source:
         return Source(ip, state["clients"][ip])
     pod = state["pods"].get(ip)
     if pod is not None and not pod["host_network"]:
-        return Source(f"pod/{pod['key']}", pod["netns"])
+        return Source(f"pod/{pod['key']}", pod["netns"], bind=ip if pod.get("pooled") else None)
     for name, node in state["nodes"].items():
         if ip in node["addresses"]:
             return Source(f"node/{name}", node["netns"], bind=ip)

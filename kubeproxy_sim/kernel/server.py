@@ -70,15 +70,18 @@ def _serve_udp(pod: str, sock: socket.socket) -> None:
         _, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(20))
     except OSError:  # nothing to read, or an ICMP error queued on the socket
         return
-    # an unbound UDP socket does not know the address a datagram was sent to: IP(V6)_PKTINFO tells
-    local = ""
+    # an unbound UDP socket does not know the address a datagram was sent to: IP(V6)_PKTINFO tells; the reply
+    # leaves from that address (a pool namespace has many; the routing's choice would break the conntrack match)
+    local, reply = "", []
     for level, kind, data in ancillary:
         if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= 12:
             local = socket.inet_ntoa(struct.unpack("4s", data[8:12])[0])
+            reply = [(level, kind, struct.pack("=i4s4s", 0, data[8:12], b"\0" * 4))]
         elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(data) >= 16:
             local = socket.inet_ntop(socket.AF_INET6, data[:16])
+            reply = [(level, kind, struct.pack("=16si", data[:16], 0))]
     with contextlib.suppress(OSError):
-        sock.sendto(_answer(pod, peer, (local, sock.getsockname()[1])), peer)
+        sock.sendmsg([_answer(pod, peer, (local, sock.getsockname()[1]))], reply, 0, peer)
 
 
 def serve(pod: str, specs: list[str]) -> None:
