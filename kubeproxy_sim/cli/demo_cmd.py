@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import Inputs, add_node_flags, load_inputs, scenario_dir
 from kubeproxy_sim.cli.output import Column, Console, add_color_flag, console, progress, render_table, report
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity
 from kubeproxy_sim.netfilter.model import Chain, Ruleset
 from kubeproxy_sim.objects.model import Cluster, Node, Service, TrafficPolicy
 
@@ -456,7 +456,8 @@ def run(args: argparse.Namespace) -> int:
 
     with progress("loading objects"):
         inputs = load_inputs(args)
-    report(inputs.diagnostics, args)
+    # The built-in scenarios carry kinds kube-proxy ignores (the Deployment): notes would only be noise here.
+    report([d for d in inputs.diagnostics if d.severity is not Severity.NOTE], args)
     with progress("generating rules"):
         result = generate(inputs.cluster, inputs.config)
     con = console(args)
