@@ -81,9 +81,14 @@ def iptables_restore_seconds(rules: Path) -> float | None:
         return None
     from pyroute2 import netns
 
+    from kubeproxy_sim.kernel import nsexec, sysfs
+
     name = f"kpsim-bench-{os.getpid()}"
     netns.create(name)
     try:
+        text = rules.read_text()
+        if sysfs.nfacct_names(text):  # kube-proxy only writes nfacct rules when the counters exist
+            nsexec.call(name, sysfs.create_nfacct, sysfs.nfacct_names(text))
         start = time.perf_counter()
         code = ("import sys; from pyroute2 import netns; netns.setns(sys.argv[1]); import subprocess; "
                 "subprocess.run(['iptables-restore', '--noflush'], stdin=open(sys.argv[2]), check=True)")
