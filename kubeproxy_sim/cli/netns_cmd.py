@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.cli.output import add_output_flags, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity
 
 
@@ -21,19 +20,34 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Needs root and iptables. Only namespaces named kpsim-NAME.* are ever created or touched.",
         epilog="examples:\n  kubeproxy-sim netns up --scenario bootcamp --name demo\n"
         "  kubeproxy-sim netns send demo --from external --to node/node1:31526 --count 200\n"
-        "  kubeproxy-sim netns exec demo node/node1 -- iptables-save -t nat\n  kubeproxy-sim netns down demo",
+        "  kubeproxy-sim netns send demo --from node/node1 --to 10.96.142.87:8080 -o yaml\n"
+        "  kubeproxy-sim netns exec demo node/node1 -- iptables-save -t nat\n  kubeproxy-sim netns down demo\n"
+        "  kubeproxy-sim netns verify --scenario bootcamp\n  kubeproxy-sim netns gc",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
-    up = verbs.add_parser("up", help="build a cluster")
+    up = verbs.add_parser(
+        "up", help="build a cluster", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Build the cluster in namespaces kpsim-NAME.* and leave it up until `netns down NAME`. "
+        "Endpoints without a Pod object are served from one namespace per node and port set once there are "
+        "many of them (the packets' path through the rules is the same).",
+        epilog="examples:\n  kubeproxy-sim netns up --scenario bootcamp --name demo\n"
+        "  kubeproxy-sim netns up -f cluster.yaml --hostname-override node1 --name lab --client 198.51.100.7")
     add_input_flags(up)
     up.add_argument("--name", required=True, help="the cluster's name (namespaces are kpsim-NAME.*)")
     up.add_argument("--client", action="append", default=[], metavar="IP",
                     help="an external client address to create (repeatable; 203.0.113.10 always exists)")
     up.set_defaults(func=run_up)
 
-    send = verbs.add_parser("send", help="open connections and count which pod answered")
+    send = verbs.add_parser(
+        "send", help="open connections and count which pod answered",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Open COUNT real connections from a source namespace and report, as the simulator's `send` "
+        "does, which pod answered (and the source address it saw) or how the connection failed.",
+        epilog="examples:\n  kubeproxy-sim netns send demo --from external --to node/node1:31526 --count 200\n"
+        "  kubeproxy-sim netns send demo --from pod/default/kubernetes-bootcamp-855d5cc575-4lb7w "
+        "--to 10.96.142.87:8080\n  kubeproxy-sim netns send demo --from node/node1 --to 10.96.142.87:8080 -o json")
     send.add_argument("name")
     send.add_argument("--from", dest="src", required=True,
                       help="pod/NS/NAME, node/NAME, external, external:IP, or an address")
@@ -44,16 +58,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     send.add_argument("--seed", type=int, help="fix our side's randomness (the source ports)")
     send.add_argument("--timeout", type=float, default=1.5, help="seconds to wait per connection (default 1.5: "
                       "longer than TCP's first SYN retransmission, so a REJECT reads as refused)")
-    send.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    add_output_flags(send)
     send.set_defaults(func=run_send)
 
-    exe = verbs.add_parser("exec", help="run a command in a node's (or pod's) namespace")
+    exe = verbs.add_parser("exec", help="run a command in a node's (or pod's) namespace",
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           epilog="examples:\n  kubeproxy-sim netns exec demo node/node1 -- iptables-save -t nat\n"
+                           "  kubeproxy-sim netns exec demo node/node1 -- conntrack -L")
     exe.add_argument("name")
     exe.add_argument("target", help="node/NAME, pod/NS/NAME or external[:IP]")
     exe.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     exe.set_defaults(func=run_exec)
 
-    down = verbs.add_parser("down", help="remove a cluster")
+    down = verbs.add_parser("down", help="remove a cluster", epilog="example: kubeproxy-sim netns down demo")
     down.add_argument("name")
     down.set_defaults(func=run_down)
 
@@ -100,7 +117,7 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
     verify.add_argument("--alpha", type=float, default=0.001, help="objects mode: the false alarm rate of the "
                         "whole run, split over its comparisons (default 0.001)")
     verify.add_argument("--name", help="the stage's name (namespaces kpsim-NAME.*; default verify-PID)")
-    verify.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    add_output_flags(verify)
     verify.set_defaults(func=run_verify)
 
 
@@ -124,14 +141,14 @@ def run_up(args: argparse.Namespace) -> int:
     check_name(args.name)
     env.require()
     inputs = load_inputs(args)
-    for diagnostic in inputs.diagnostics:
-        if diagnostic.severity is not Severity.NOTE:
-            print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
+    report([d for d in inputs.diagnostics if d.severity is not Severity.NOTE], args)
     if inputs.errors and not inputs.cluster.services:
         raise InputError(list(inputs.errors))
     topo = plan(args.name, inputs.cluster, inputs.config, args.client)
     # persistent: the cluster outlives this command, owned by a keeper process until `netns down`
-    state = build.up(inputs.cluster, topo, state_dir(), topology_record(topo, inputs.cluster), persistent=True)
+    with progress(f"building {len(topo.namespaces())} namespaces"):
+        state = build.up(inputs.cluster, topo, state_dir(), topology_record(topo, inputs.cluster),
+                         persistent=True)
     print(f"cluster {args.name} is up: {len(topo.nodes)} nodes, {len(topo.pods)} workloads, "
           f"{len(topo.clients)} external clients, {len(state['namespaces'])} namespaces")
     for node in topo.nodes:
@@ -235,17 +252,15 @@ def run_verify(args: argparse.Namespace) -> int:
     env.require()
     timeout = args.timeout if args.timeout is not None else 0.3
     with _unwinding_on_sigterm():
-        report = verify(args.rules, state_dir(), name=name, node_ips=args.node_ip or [], flows_file=args.flows,
+        result = verify(args.rules, state_dir(), name=name, node_ips=args.node_ip or [], flows_file=args.flows,
                         count=args.count, timeout=timeout, max_flows=args.max_flows, bridge=args.bridge,
-                        origins=tuple(Origin(o) for o in dict.fromkeys(args.origins or [o.value for o in Origin])))
-    for warning in report.warnings():
-        print(f"kubeproxy-sim: {warning}", file=sys.stderr)
-    if args.output == "json":
-        print(json.dumps(report.as_json(), indent=1))
-    else:
-        print("\n".join(report.summary()))
-        print(render_table(report.results))
-    return 0 if report.ok else 1
+                        origins=tuple(Origin(o) for o in dict.fromkeys(args.origins or [o.value for o in Origin])),
+                        progress=progress)
+    report([Diagnostic(f"left out of the staged dump ({x.reason}): {x.rule}", file=args.rules, line=x.line,
+                       severity=Severity.WARNING) for x in result.left_out], args)
+    emit(result.as_json(), args.output,
+         text=lambda: "\n".join(result.summary()) + "\n" + render_table(result.results) + "\n")
+    return 0 if result.ok else 1
 
 
 @contextlib.contextmanager
@@ -284,16 +299,15 @@ def _run_verify_objects(args: argparse.Namespace, name: str) -> int:
     if not 0 < args.alpha < 1:
         raise InputError(Diagnostic(f"{args.alpha}: expected a rate between 0 and 1", field="--alpha"))
     inputs = load_inputs(args)
-    for diagnostic in inputs.diagnostics:
-        if diagnostic.severity is not Severity.NOTE:
-            print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
+    report([d for d in inputs.diagnostics if d.severity is not Severity.NOTE], args)
     if inputs.errors:
         raise InputError(list(inputs.errors))
     flows = load_flows(args.flows) if args.flows else None
     env.require()
     with _unwinding_on_sigterm():
-        report = differential(inputs.cluster, inputs.config, state_dir(), name=name, flows=flows,
+        result = differential(inputs.cluster, inputs.config, state_dir(), name=name, flows=flows,
                               max_flows=args.max_flows, alpha=Fraction(args.alpha).limit_denominator(10**9),
-                              timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT)
-    print(json.dumps(report.as_json(), indent=1) if args.output == "json" else render_table(report))
-    return 0 if report.ok else 1
+                              timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
+                              progress=progress)
+    emit(result.as_json(), args.output, text=lambda: render_table(result) + "\n")
+    return 0 if result.ok else 1

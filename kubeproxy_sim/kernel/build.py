@@ -256,6 +256,12 @@ def _node_routes(topo: Topology, node: NodePlan) -> None:
         # like a real host, a default route: destinations nobody owns come back as ICMP unreachable
         ipr.route("add", dst=any_net(family), gateway=topo.router, oif=eth0, prefsrc=primary)
         veths: dict[str, int] = {}
+        # a pool's other addresses are reached through its first: one neighbour entry per pool, not thousands
+        # (the kernel's ARP/NDP table is shared by every namespace and overflows near 1024 entries)
+        anchors: dict[str, str] = {}
+        for pod in topo.pods:
+            if pod.pooled:
+                anchors.setdefault(pod.netns, pod.ip)
         for pod in topo.pods:
             if pod.host_network:
                 continue
@@ -263,6 +269,10 @@ def _node_routes(topo: Topology, node: NodePlan) -> None:
                 if node.routed and pod.host_veth not in veths:
                     veths[pod.host_veth] = _link_index(ipr, pod.host_veth)
                 oif = veths[pod.host_veth] if node.routed else bridge
+                anchor = anchors.get(pod.netns, pod.ip)
+                if anchor != pod.ip:
+                    ipr.route("add", dst=_host(pod.ip, family), gateway=anchor, oif=oif, flags=RTNH_F_ONLINK)
+                    continue
                 ipr.route("add", dst=_host(pod.ip, family), oif=oif, scope=SCOPE_LINK, prefsrc=primary)
             else:
                 via = topo.node(pod.node).addresses[0]

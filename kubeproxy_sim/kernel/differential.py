@@ -21,6 +21,18 @@ flow of a run, so a whole run wrongly reports a difference with probability at
 most ``alpha``. N is sized per flow so that an outcome of the smallest
 predicted share is missed with at most that probability too (up to a cap).
 
+Large services (more than :data:`LARGE_SERVICE` endpoints) get a reduced but
+sound comparison: only the flows needed (ClusterIP from a pod on the first node,
+NodePort from outside into the first node, LoadBalancer IPs and externalIPs); every
+endpoint the kernel reached must be one the simulator gives a positive share, with
+the outcome (source address seen, or silence) the simulator gives its group; the
+endpoints are cut into a fixed set of about :data:`GROUPS` groups (by node, then
+contiguous address ranges), and the counts per group (and per DROP/REJECT class) are
+tested against the simulator's exact group shares by one chi-square test at the
+flow's corrected level. N is sized so that a group whose share is off by half is
+caught with probability :data:`POWER`. The endpoints themselves are served from pool
+namespaces (see :mod:`kubeproxy_sim.kernel.plan`).
+
 The kernel backend differs from the simulator's network in two places, and the
 simulator is pinned to match: the kernel has no cloud load balancer (outside
 traffic to LoadBalancer IPs and externalIPs enters the first node, by the
@@ -31,11 +43,12 @@ derived.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -44,6 +57,7 @@ from typing import Any
 
 import netaddr
 
+from kubeproxy_sim.analysis import stats
 from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.kernel.verify import binomial_range, read_flow_entries
 from kubeproxy_sim.objects.model import (
@@ -64,6 +78,9 @@ MC_MIN, MC_MAX = 64, 3000  # simulator connections per flow to map each endpoint
 DEFAULT_ALPHA = Fraction(1, 1000)
 DEFAULT_TIMEOUT = 1.5  # see kernel.send.DEFAULT_TIMEOUT: a REJECT may be heard only at the SYN's retransmission
 PARALLEL_FLOWS = 4
+# large services: endpoints beyond which only the needed flows run and the shares are compared by group
+LARGE_SERVICE, GROUPS, MC_PER_GROUP = 32, 8, 12
+EFFECT, POWER, N_GROUPED_MAX = 0.5, 0.9, 2400  # detect a group's share off by half, with this power
 
 # what a client socket can tell apart, whatever the verdict's name
 REFUSED, SILENCE, UNREACHABLE, EPERM = "refused", "silence", "unreachable", "EPERM"
@@ -75,7 +92,15 @@ FAIL_CLASSES = {
 }
 HOOKS = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
 
-Key = tuple[str, ...]  # ("reply", ip, seen source) | ("fail", class)
+Key = tuple[str, ...]  # ("reply", ip, seen source) | ("fail", class) | ("group", label, seen source)
+Tick = Callable[..., None]
+Progress = Callable[..., contextlib.AbstractContextManager[Tick]]  # (label, total) -> a context giving tick()
+
+
+@contextlib.contextmanager
+def no_progress(_label: str, _total: int | None = None) -> Iterator[Tick]:
+    """The default progress display: none (the command line passes its own, drawn on a terminal only)."""
+    yield lambda n=1: None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +193,18 @@ def _endpoint_pod(cluster: Cluster, sim: Any, service: Service) -> str | None:
     return pods[0].key if pods else None
 
 
+def _endpoint_count(cluster: Cluster, service: Service, family: int) -> int:
+    """Distinct endpoint addresses of the service's slices of the family."""
+    kind = AddressType.IPV4 if family == 4 else AddressType.IPV6
+    return len({a for s in cluster.endpoint_slices if s.service_name == service.name
+                and s.namespace == service.namespace and s.address_type is kind
+                for e in s.endpoints for a in e.addresses})
+
+
 def derive_flows(cluster: Cluster, sim: Any, clients: dict[str, str]) -> tuple[list[Flow], list[Skipped]]:
     """Each service port's ClusterIP from a pod on each node and from the first node, its NodePort on each node
-    from outside, its LoadBalancer IPs and externalIPs from outside, and the hairpin from an endpoint pod."""
+    from outside, its LoadBalancer IPs and externalIPs from outside, and the hairpin from an endpoint pod.
+    A large service gets the flows needed only (see the module's docstring)."""
     flows: list[Flow] = []
     skipped: list[Skipped] = []
     first = sim.topology.nodes[0].name
@@ -179,20 +213,25 @@ def derive_flows(cluster: Cluster, sim: Any, clients: dict[str, str]) -> tuple[l
         if svc.type is ServiceType.EXTERNAL_NAME or not _of(svc.cluster_ips, family):
             continue
         cip = _of(svc.cluster_ips, family)[0]
-        hairpin = _endpoint_pod(cluster, sim, svc)
+        large = _endpoint_count(cluster, svc, family) > LARGE_SERVICE
+        hairpin = None if large else _endpoint_pod(cluster, sim, svc)
+        sources = list(clients.values())
+        if large:  # the flows needed: one pod on the first node (else the node itself), NodePort into it
+            sources = [clients[first]] if first in clients else []
         for port in svc.ports:
             proto = port.protocol.value.lower()
             dst = host_port(cip, port.port)
             if port.protocol is Protocol.SCTP:
                 skipped.append(Skipped(f"{svc.key} {dst}/sctp", "SCTP: this kernel has no SCTP sockets"))
                 continue
-            made = [Flow(f"pod/{key}", dst, proto, "ClusterIP", svc.key) for key in clients.values()]
-            made.append(Flow(f"node/{first}", dst, proto, "ClusterIP", svc.key))
+            made = [Flow(f"pod/{key}", dst, proto, "ClusterIP", svc.key) for key in sources]
+            if not large or not sources:
+                made.append(Flow(f"node/{first}", dst, proto, "ClusterIP", svc.key))
             if hairpin:
                 made.append(Flow(f"pod/{hairpin}", dst, proto, "hairpin", svc.key))
             if port.node_port:
                 made += [Flow("external", f"node/{n.name}:{port.node_port}", proto, "NodePort", svc.key)
-                         for n in sim.topology.nodes]
+                         for n in (sim.topology.nodes[:1] if large else sim.topology.nodes)]
             for ingress in svc.load_balancer_ingress if svc.type is ServiceType.LOAD_BALANCER else ():
                 if not ingress.ip or not _of([ingress.ip], family):
                     continue
@@ -271,6 +310,22 @@ class Prediction:
     sticky: bool = False
     exact: bool = True
     note: str = ""
+    groups: dict[str, str] = field(default_factory=dict)  # endpoint ip -> its group, for a large service
+
+    @property
+    def grouped(self) -> bool:
+        """Judged by one chi-square test over the groups (not per outcome)."""
+        return bool(self.groups) and self.exact and not self.sticky
+
+    def reduce(self, seen: Counter[Key]) -> Counter[Key]:
+        """The kernel's replies from an endpoint in a group counted as replies from the group."""
+        if not self.groups:
+            return seen
+        out: Counter[Key] = Counter()
+        for key, n in seen.items():
+            grouped = key[0] == "reply" and key[1] in self.groups
+            out[("group", self.groups[key[1]], key[2]) if grouped else key] += n
+        return out
 
 
 class SimulatorSide:
@@ -421,6 +476,8 @@ class SimulatorSide:
     def predict(self, flow: Flow) -> Prediction:
         leaves = self.leaves(flow)
         targets = {(k[1], k[2]) for k in leaves if k[0] == "target"}
+        if len({t for t, _ in targets}) > LARGE_SERVICE:
+            return self._predict_grouped(flow, leaves)
         mapping = self.outcome_map(flow, targets) if targets else {}
         shares: Counter[Key] = Counter()
         exact, notes = True, []
@@ -437,6 +494,49 @@ class SimulatorSide:
                 shares[outcome] += p / max(len(outcomes), 1)
         sticky = self._sticky(flow) and sum(1 for p in shares.values() if p > 0) > 1
         return Prediction({k: v for k, v in shares.items() if v > 0}, sticky, exact, "; ".join(notes))
+
+    def _predict_grouped(self, flow: Flow, leaves: Counter[Key]) -> Prediction:
+        """Exact shares per group of endpoints; each group's socket outcome from simulated connections."""
+        pods = {p.key: p for p in self.plain.topology.pods}
+        names = sorted({k[1] for k in leaves if k[0] == "target"})
+        label = fixed_groups([(pods[n].node, pods[n].ip, n) for n in names if n in pods])
+        outcomes = self._group_outcomes(flow, label)
+        shares: Counter[Key] = Counter()
+        exact, notes = True, []
+        for key, p in leaves.items():
+            if key[0] != "target":
+                shares[key] += p
+                continue
+            group = label.get(key[1], key[1])
+            found = outcomes.get(group, set())
+            if len(found) != 1:
+                exact = False
+                notes.append(f"{group}: {'not reached' if not found else 'answers differently'} in simulated "
+                             "connections")
+            for outcome in found or {("group", group, "?")}:
+                shares[outcome] += p / max(len(found), 1)
+        ips = {pods[n].ip: g for n, g in label.items()}
+        sticky = self._sticky(flow) and sum(1 for p in shares.values() if p > 0) > 1
+        return Prediction({k: v for k, v in shares.items() if v > 0}, sticky, exact, "; ".join(notes), ips)
+
+    def _group_outcomes(self, flow: Flow, label: dict[str, str]) -> dict[str, set[Key]]:
+        """group -> the socket outcomes of simulated connections that reached one of its endpoints."""
+        sim = self.plain
+        client, target = self._resolve(sim, flow)
+        found: dict[str, set[Key]] = {}
+        hits: Counter[str] = Counter()
+        wanted = set(label.values())
+        tries = 0
+        while tries < MC_MAX and (tries < MC_MIN or any(hits[g] < MC_PER_GROUP for g in wanted)):
+            tries += 1
+            conn = self._connect(sim, client, target, flow.proto)
+            if conn.target is None:
+                continue
+            group = label.get(conn.target, conn.target)
+            hits[group] += 1
+            found.setdefault(group, set()).add(("fail", SILENCE) if conn.failure is not None else
+                                               ("group", group, conn.seen or ""))
+        return found
 
     def _sticky(self, flow: Flow) -> bool:
         """Whether the flow's destination is a Service with ClientIP affinity."""
@@ -456,6 +556,23 @@ def service_of(cluster: Cluster, sim: Any, flow: Flow) -> Service | None:
     if found is None and any(host in n.addresses for n in sim.topology.nodes):
         found = next((s for s in cluster.services for p in s.ports if p.node_port == port), None)
     return found
+
+
+def fixed_groups(endpoints: Sequence[tuple[str, str, str]], total: int = GROUPS) -> dict[str, str]:
+    """(node, ip, key) -> a group label: per node, about ``total`` groups in all (in proportion to its endpoints),
+    each a contiguous run of its addresses. Fixed by the objects alone, so both sides group alike."""
+    by_node: dict[str, list[tuple[str, str]]] = {}
+    for node, ip, key in endpoints:
+        by_node.setdefault(node, []).append((ip, key))
+    labels: dict[str, str] = {}
+    for node, members in sorted(by_node.items()):
+        members.sort(key=lambda m: netaddr.IPAddress(m[0]))
+        parts = max(1, min(len(members), round(total * len(members) / len(endpoints))))
+        chunks = [members[i * len(members) // parts:(i + 1) * len(members) // parts] for i in range(parts)]
+        for chunk in chunks:
+            text = f"{len(chunk)} endpoints on {node} ({chunk[0][0]}-{chunk[-1][0]})"
+            labels.update((key, text) for _, key in chunk)
+    return labels
 
 
 # --------------------------------------------------------------------------- the kernel's side
@@ -513,13 +630,21 @@ class FlowReport:
         return {"from": f.src, "to": f.dst, "proto": f.proto, "kind": f.kind, "service": f.service,
                 "connections": self.count, "verdict": "agree" if self.agree else "differ", "why": list(self.why),
                 "sticky": self.sticky, "exact": self.exact, "note": self.note,
-                "outcomes": [{"outcome": r.outcome, "expected": str(r.share), "range": [r.low, r.high],
+                "outcomes": [{"outcome": r.outcome, "expected": share_text(r.share), "range": [r.low, r.high],
                               "observed": r.observed, "ok": r.ok} for r in self.rows]}
+
+
+def share_text(share: Fraction) -> str:
+    """A share as a fraction string: exact, unless its denominator is beyond any use (a product of hundreds of
+    rounded rule probabilities), then the nearest fraction with a denominator up to 10**12."""
+    return str(share if share.denominator <= 10**12 else share.limit_denominator(10**12))
 
 
 def outcome_text(key: Key) -> str:
     if key[0] == "reply":
         return f"reply from {key[1]} (saw {key[2]})"
+    if key[0] == "group":
+        return f"reply from one of {key[1]} (saw {key[2]})"
     return {SILENCE: "no answer (DROP/TIMEOUT)", REFUSED: "refused (REJECT)", EPERM: "EPERM (REJECT/DROP)",
             UNREACHABLE: "unreachable (NO_ROUTE)"}.get(key[1], key[1])
 
@@ -528,6 +653,8 @@ def sample_size(prediction: Prediction, alpha: Fraction) -> int:
     """Enough connections that the rarest predicted outcome is seen, except with probability ``alpha``."""
     if prediction.sticky:
         return N_STICKY
+    if prediction.grouped:
+        return grouped_size([float(p) for p in prediction.shares.values()], float(alpha))
     rare = min((p for p in prediction.shares.values() if p < 1), default=None)
     if rare is None:
         return N_MIN
@@ -536,12 +663,69 @@ def sample_size(prediction: Prediction, alpha: Fraction) -> int:
     return max(N_RANDOM, min(N_MAX, need))
 
 
+def chi2_quantile(alpha: float, df: int) -> float:
+    """The x with P(chi-square(df) >= x) = alpha (bisection)."""
+    low, high = 0.0, 10.0 * df + 200.0
+    for _ in range(100):
+        mid = (low + high) / 2
+        low, high = (mid, high) if stats.chi2_sf(mid, df) > alpha else (low, mid)
+    return high
+
+
+def grouped_size(shares: Sequence[float], alpha: float) -> int:
+    """Connections enough that the chi-square test at ``alpha`` notices, with probability :data:`POWER`, the
+    smallest group's share off by :data:`EFFECT` of itself (up or down; the other cells scaled to match).
+
+    The power uses Patnaik's approximation of the noncentral chi-square (a scaled central one)."""
+    df = len(shares) - 1
+    if df < 1:
+        return N_MIN
+    crit = chi2_quantile(alpha, df)
+    index = min(range(len(shares)), key=lambda i: shares[i])
+    small, others = shares[index], [p for i, p in enumerate(shares) if i != index]
+    lam_per_n = math.inf  # the noncentrality per connection of the harder of the two departures
+    for moved in (small * (1 - EFFECT), min(small * (1 + EFFECT), 1.0)):
+        scale = (1 - moved) / (1 - small)
+        lam_per_n = min(lam_per_n, (moved - small) ** 2 / small + sum((p * scale - p) ** 2 / p for p in others))
+    for n in range(N_RANDOM, N_GROUPED_MAX + 1, 50):
+        lam = n * lam_per_n
+        c, h = (df + 2 * lam) / (df + lam), (df + lam) ** 2 / (df + 2 * lam)
+        if stats.chi2_sf(crit / c, h) >= POWER:
+            return n
+    return N_GROUPED_MAX
+
+
+def _judge_grouped(prediction: Prediction, seen: Counter[Key], alpha: Fraction) -> tuple[list[Row], list[str]]:
+    """One chi-square test over the groups and failure classes; per-row ranges are shown, not judged."""
+    count = sum(seen.values())
+    keys = sorted(prediction.shares, key=lambda k: (-prediction.shares[k], k))
+    rows = []
+    for key in keys:
+        low, high = stats.binom_acceptance(count, float(prediction.shares[key]), float(alpha))
+        rows.append(Row(outcome_text(key), prediction.shares[key], low, high, seen.get(key, 0)))
+    stat, df, p_value = stats.chi_square([seen.get(k, 0) for k in keys], [float(prediction.shares[k]) for k in keys])
+    why = []
+    if p_value < float(alpha):
+        why.append(f"the shares by group differ: chi-square {stat:.1f} on {df} degrees of freedom, "
+                   f"p = {p_value:.2g} < {float(alpha):.2g}")
+    return rows, why
+
+
 def judge(flow: Flow, prediction: Prediction, seen: Counter[Key], alpha: Fraction) -> FlowReport:
     """Agree when the kernel shows only predicted outcomes, each count inside its exact binomial range (or,
-    sticky, exactly one predicted outcome)."""
+    sticky, exactly one predicted outcome). A large service's replies are judged by group (chi-square)."""
     count = sum(seen.values())
-    why = [f"the kernel shows {outcome_text(k)} ({n} of {count}), the simulator never does"
-           for k, n in sorted(seen.items()) if k not in prediction.shares]
+    why = []
+    if prediction.sticky and prediction.groups and len(seen) > 1:
+        why.append(f"session affinity: one client reached {len(seen)} different endpoints, expected one")
+    seen = prediction.reduce(seen)
+    why += [f"the kernel shows {outcome_text(k)} ({n} of {count}), the simulator never does"
+            for k, n in sorted(seen.items()) if k not in prediction.shares]
+    if prediction.grouped:
+        rows, more = _judge_grouped(prediction, seen, alpha)
+        rows += [Row(outcome_text(k), Fraction(0), 0, 0, n) for k, n in sorted(seen.items())
+                 if k not in prediction.shares]
+        return FlowReport(flow, count, tuple(rows), False, True, tuple(why + more), prediction.note)
     rows = []
     for key, share in sorted(prediction.shares.items(), key=lambda kv: (-kv[1], kv[0])):
         if prediction.sticky or not prediction.exact:
@@ -609,15 +793,33 @@ def render_table(report: Report) -> str:
 
 
 def compare(sims: SimulatorSide, state: dict[str, Any], flows: Sequence[Flow], *,
-            alpha: Fraction = DEFAULT_ALPHA, timeout: float = DEFAULT_TIMEOUT) -> list[FlowReport]:
+            alpha: Fraction = DEFAULT_ALPHA, timeout: float = DEFAULT_TIMEOUT,
+            progress: Progress = no_progress) -> list[FlowReport]:
     """Predict every flow, run them in the kernel (a few at a time), judge each at its share of ``alpha``."""
-    predictions = [sims.predict(flow) for flow in flows]
-    random_rows = sum(sum(1 for p in pr.shares.values() if p < 1) or 1 for pr in predictions)
+    with progress("predicting", len(flows)) as tick:
+        predictions = []
+        for flow in flows:
+            predictions.append(sims.predict(flow))
+            tick()
+    with progress("running flows", len(flows)) as tick:
+        return _run_and_judge(sims, state, flows, predictions, alpha, timeout, tick)
+
+
+def _run_and_judge(sims: SimulatorSide, state: dict[str, Any], flows: Sequence[Flow],
+                   predictions: Sequence[Prediction], alpha: Fraction, timeout: float, tick: Tick) -> list[FlowReport]:
+    """Observe every flow in the kernel (PARALLEL_FLOWS at a time) and judge it; a difference is run again."""
+    random_rows = sum(1 if pr.grouped else sum(1 for p in pr.shares.values() if p < 1) or 1
+                      for pr in predictions)  # the tests of the run: a grouped flow is one
     row_alpha = alpha / max(random_rows, 1)
     sizes = [sample_size(pr, row_alpha) for pr in predictions]
+
+    def run(job: tuple[Flow, int, Prediction]) -> Counter[Key]:
+        counts = observe(state, job[0], job[1], timeout, job[2].sticky)
+        tick()
+        return counts
+
     with ThreadPoolExecutor(PARALLEL_FLOWS) as pool:
-        seen = list(pool.map(lambda job: observe(state, job[0], job[1], timeout, job[2].sticky),
-                             zip(flows, sizes, predictions, strict=True)))
+        seen = list(pool.map(run, zip(flows, sizes, predictions, strict=True)))
     reports = []
     for flow, prediction, counts, size in zip(flows, predictions, seen, sizes, strict=True):
         report = judge(flow, prediction, counts, row_alpha)
@@ -649,7 +851,8 @@ def kernel_cluster(cluster: Cluster, config: ProxyConfig) -> tuple[Cluster, dict
 
 def differential(cluster: Cluster, config: ProxyConfig, directory: Path, *, name: str,
                  flows: Sequence[Flow] | None = None, max_flows: int | None = None,
-                 alpha: Fraction = DEFAULT_ALPHA, timeout: float = DEFAULT_TIMEOUT, seed: int = 1) -> Report:
+                 alpha: Fraction = DEFAULT_ALPHA, timeout: float = DEFAULT_TIMEOUT, seed: int = 1,
+                 progress: Progress = no_progress) -> Report:
     """Build the cluster in namespaces, compare every flow, remove everything (also on error)."""
     from kubeproxy_sim.kernel import build
     from kubeproxy_sim.kernel.plan import plan
@@ -664,9 +867,10 @@ def differential(cluster: Cluster, config: ProxyConfig, directory: Path, *, name
     flows = round_robin(flows, max_flows)
     sources = [f.src.partition(":")[2] for f in flows if f.src.startswith("external:")]
     topo = plan(name, full, config, sources)
-    state = build.up(full, topo, directory, topology_record(topo, full))
+    with progress(f"building {len(topo.namespaces())} namespaces"):
+        state = build.up(full, topo, directory, topology_record(topo, full))
     try:
-        reports = compare(sims, state, flows, alpha=alpha, timeout=timeout)
+        reports = compare(sims, state, flows, alpha=alpha, timeout=timeout, progress=progress)
     finally:
         build.teardown(name, directory, read_state(directory, name) or state)
     return Report(tuple(reports), tuple(skipped), (*notes, *state.get("notes", ())), alpha)

@@ -554,8 +554,11 @@ def run_flow(predictor: Predictor, flow: Flow, count: int, timeout: float) -> Fl
 
 def verify(path: str, directory: Path, *, name: str, node_ips: Sequence[str] = (), flows_file: str | None = None,
            count: int = DEFAULT_COUNT, timeout: float = DEFAULT_TIMEOUT, max_flows: int | None = None,
-           origins: Sequence[Origin] = tuple(Origin), bridge: str = "cbr0") -> Report:
-    """Stage the dump, predict and observe every flow, remove the stage (also on error)."""
+           origins: Sequence[Origin] = tuple(Origin), bridge: str = "cbr0", progress: Any = None) -> Report:
+    """Stage the dump, predict and observe every flow, remove the stage (also on error).
+
+    ``progress`` (label, total) -> a context giving a tick function: the command line's progress display."""
+    from kubeproxy_sim.kernel.differential import no_progress
     from kubeproxy_sim.kernel.stage import plan_stage, read_dump, stage, unstage
     from kubeproxy_sim.netfilter.codec import parse_ruleset
 
@@ -563,13 +566,20 @@ def verify(path: str, directory: Path, *, name: str, node_ips: Sequence[str] = (
     ruleset = parse_ruleset(text, file=path, ipv6=False)
     plan = plan_stage(name, read_dump(ruleset), node_ips, bridge)
     given = load_flows(flows_file, plan.node_ips[0]) if flows_file else None
-    staged = stage(plan, text, path, directory)
+    progress = progress or no_progress
+    with progress("staging the node"):
+        staged = stage(plan, text, path, directory)
     try:
         loaded = parse_ruleset(staged.text, file=path, ipv6=False)
         flows = given[:max_flows] if given is not None else derive_flows(loaded, plan.node_ips[0], origins,
                                                                           max_flows)
         predictor = Predictor(staged, loaded)
-        results = tuple(run_flow(predictor, flow, count, timeout) for flow in flows)
+        results_list = []
+        with progress("running flows", len(flows)) as tick:
+            for flow in flows:
+                results_list.append(run_flow(predictor, flow, count, timeout))
+                tick()
+        results = tuple(results_list)
     finally:
         unstage(staged, directory)
     return Report(path, plan, staged.left_out, staged.ipsets, staged.nfacct, results, tuple(_notes(ruleset)))

@@ -6,6 +6,7 @@ import argparse
 import json
 
 import pytest
+import yaml
 from pyroute2 import netns
 
 from kubeproxy_sim.cli import netns_cmd
@@ -40,6 +41,11 @@ def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, ca
                     "--timeout", "0.3", "-o", "json"]) == 0
         failed = json.loads(capfd.readouterr().out)["failed"]
         assert [(f["reason"], f["count"]) for f in failed] == [("NO_ROUTE", 3)]
+        assert run(["netns", "send", name, "--from", "external", "--to", "10.244.9.9:80", "--count", "3",
+                    "--timeout", "0.3", "-o", "yaml"]) == 0
+        as_yaml = yaml.safe_load(capfd.readouterr().out)  # the same content as json
+        assert set(as_yaml) == set(result) and [(f["reason"], f["count"]) for f in as_yaml["failed"]] == \
+            [("NO_ROUTE", 3)]
         # left up by `netns up`, owned by its keeper: gc (of any state directory) leaves it alone
         assert run(["netns", "gc"]) == 0
         assert f"kpsim-{name}.net" in netns.listnetns() and name not in capfd.readouterr().out

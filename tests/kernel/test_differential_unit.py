@@ -183,3 +183,70 @@ def test_ipv6_flows_use_brackets_and_ipv6_clients() -> None:
     spread = sims.predict(Flow("node/node1", "[fd00:10:96::10]:80"))
     assert spread.shares == {("reply", "fd00:10:244:1::10", "2001:db8:0:1::10"): HALF,
                              ("reply", "fd00:10:244:2::10", "2001:db8:0:1::10"): HALF}
+
+
+# --------------------------------------------------------------------------- large services
+
+
+def _large() -> tuple:
+    from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
+    from kubeproxy_sim.kernel.differential import kernel_cluster
+    from kubeproxy_sim.objects import load_paths
+
+    directory = REPO_RULESETS / "large-cluster"
+    loaded = load_paths([str(directory / "objects.yaml")])
+    config = config_from_args(scenario_args(directory), loaded.cluster)
+    full, clients, _ = kernel_cluster(loaded.cluster, config)
+    return full, config, clients
+
+
+def test_fixed_groups_split_each_node_into_contiguous_address_runs() -> None:
+    from kubeproxy_sim.kernel.differential import fixed_groups
+
+    endpoints = [(f"n{i % 2}", f"10.0.{i // 256}.{i % 256}", f"k{i}") for i in range(400)]
+    labels = fixed_groups(endpoints, total=8)
+    assert len(set(labels.values())) == 8 and set(labels) == {k for _, _, k in endpoints}
+    for group in set(labels.values()):
+        members = [e for e in endpoints if labels[e[2]] == group]
+        assert len({node for node, _, _ in members}) == 1 and len(members) == 50
+    assert fixed_groups([("n", "10.0.0.1", "a")]) == {"a": "1 endpoints on n (10.0.0.1-10.0.0.1)"}
+
+
+def test_large_services_get_the_needed_flows_and_grouped_exact_shares() -> None:
+    full, config, clients = _large()
+    sims = SimulatorSide(full, config)
+    flows, _ = derive_flows(full, sims.plain, clients)
+    assert [(f.src, f.kind) for f in flows] == [("pod/kpsim-client/client-0", "ClusterIP")] * 3
+    prediction = sims.predict(flows[0])
+    assert prediction.grouped and prediction.exact and len(prediction.groups) == 400
+    assert sum(prediction.shares.values()) == 1 and len(prediction.shares) == 9
+    assert all(k[0] == "group" for k in prediction.shares)
+    # 400 shares of one in 400 (the rules' rounded probabilities), nine groups of 44 or 45 endpoints
+    assert all(min(abs(float(p) - 44 / 400), abs(float(p) - 45 / 400)) < 1e-4 for p in prediction.shares.values())
+
+
+def test_grouped_judging_by_chi_square() -> None:
+    from kubeproxy_sim.kernel.differential import grouped_size
+
+    groups = {f"10.0.0.{i}": ("g1" if i < 50 else "g2") for i in range(100)}
+    one, two = ("group", "g1", "s"), ("group", "g2", "s")
+    prediction = Prediction({one: HALF, two: HALF}, groups=groups)
+    alpha = Fraction(1, 10**4)
+    n = sample_size(prediction, alpha)
+    assert n == grouped_size([0.5, 0.5], 1e-4) and 100 <= n <= 400
+    even = Counter({("reply", "10.0.0.1", "s"): n // 2, ("reply", "10.0.0.77", "s"): n - n // 2})
+    assert judge(Flow("a", "b:1"), prediction, even, alpha).agree
+    skewed = Counter({("reply", "10.0.0.1", "s"): n * 3 // 4, ("reply", "10.0.0.77", "s"): n - n * 3 // 4})
+    report = judge(Flow("a", "b:1"), prediction, skewed, alpha)
+    assert not report.agree and "chi-square" in report.why[0]
+    stranger = Counter({("reply", "10.0.0.1", "s"): n // 2, ("reply", "10.9.9.9", "s"): n - n // 2})
+    assert "never does" in judge(Flow("a", "b:1"), prediction, stranger, alpha).why[0]
+    wrong_source = Counter({("reply", "10.0.0.1", "s"): n // 2, ("reply", "10.0.0.77", "x"): n - n // 2})
+    assert "never does" in judge(Flow("a", "b:1"), prediction, wrong_source, alpha).why[0]
+
+
+def test_grouped_size_grows_with_groups_and_confidence() -> None:
+    from kubeproxy_sim.kernel.differential import N_GROUPED_MAX, grouped_size
+
+    assert grouped_size([1 / 3] * 3, 1e-3) < grouped_size([1 / 9] * 9, 1e-3) <= grouped_size([1 / 9] * 9, 1e-6)
+    assert grouped_size([1 / 9] * 9, 1e-6) <= N_GROUPED_MAX

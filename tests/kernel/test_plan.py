@@ -113,3 +113,23 @@ def test_interface_name_prefix_nodes_route_their_pods_on_veths() -> None:
     assert all(n.routed for n in topo.nodes)
     assert all(p.host_veth.startswith("veth") for p in topo.pods if not p.host_network)
     assert not plan("demo", load_text(UPSTREAM_STYLE).cluster, CONFIG).nodes[0].routed
+
+
+def test_many_endpoints_without_pods_share_a_pool_namespace_per_node_and_ports() -> None:
+    from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
+    from kubeproxy_sim.kernel.plan import POOL_OVER
+    from kubeproxy_sim.objects import load_paths
+
+    directory = REPO_RULESETS / "large-cluster"
+    loaded = load_paths([str(directory / "objects.yaml")])
+    config = config_from_args(scenario_args(directory), loaded.cluster)
+    topo = plan("big", loaded.cluster, config)
+    pooled = [p for p in topo.pods if p.pooled]
+    assert len(pooled) == 1200 and len(topo.namespaces()) < 12
+    by_netns: dict[str, set[str]] = {}
+    for pod in pooled:
+        by_netns.setdefault(pod.netns, set()).add(pod.node)
+        assert pod.netns.startswith("kpsim-big.q") and pod.ports == (("tcp", 8080),)
+    assert all(len(nodes) == 1 for nodes in by_netns.values()) and len(by_netns) == 3
+    assert len({p.host_veth for p in pooled}) == 3
+    assert not any(p.pooled for p in topology().pods) and POOL_OVER >= 16
