@@ -393,10 +393,7 @@ class SimulatorSide:
                 out[("fail", fail_class(outcome.verdict, proto, sent_locally=local, hook=_hook(outcome.path),
                                         routable=True))] += p
                 continue
-            ip, port = packet.dst_text, packet.dport or 0
-            if outcome.verdict == "DNAT" and outcome.destination:
-                host, _, port_text = outcome.destination.rpartition(":")
-                ip, port = host.strip("[]"), int(port_text)
+            ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)
             value = parse_address(ip)[1]
             nxt = sim.node_at.get(value)
             masq = masqueraded or outcome.masquerade

@@ -48,6 +48,13 @@ class Outcome:
     def probability(self) -> float:
         return float(self.probability_exact)
 
+    def address_after(self, dst: str, dport: int) -> tuple[str, int]:
+        """Where the packet (to ``dst:dport``) goes next: the DNAT destination, else unchanged."""
+        if self.verdict == "DNAT" and self.destination:
+            host, _, port_text = self.destination.rpartition(":")
+            return host.strip("[]"), int(port_text)
+        return dst, dport
+
 
 @dataclass(frozen=True, slots=True)
 class Uncertainty:

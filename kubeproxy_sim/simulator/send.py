@@ -219,10 +219,7 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
         if outcome.verdict in ("DROP", "REJECT"):
             shares[outcome.verdict] += p
             continue
-        ip, port = packet.dst_text, packet.dport or 0
-        if outcome.verdict == "DNAT" and outcome.destination:
-            host, _, port_text = outcome.destination.rpartition(":")
-            ip, port = host.strip("[]"), int(port_text)
+        ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)
         value = parse_address(ip)[1]
         nxt = sim.node_at.get(value)
         if outcome.verdict == "ACCEPT" and nxt is not None and nxt != node and depth < 3:
