@@ -31,7 +31,7 @@ from fractions import Fraction
 from kubeproxy_sim.analysis.exact import CLUSTER_IP, EXTERNAL_IP, LOAD_BALANCER, NODE_PORT, Entry, View
 from kubeproxy_sim.analysis.nodes import NodeSet, Source, free_pod_address
 from kubeproxy_sim.netfilter.evaluate import RecentTable
-from kubeproxy_sim.netfilter.packet import format_address, parse_address
+from kubeproxy_sim.netfilter.packet import format_address, parse_address, split_endpoint
 from kubeproxy_sim.objects.model import Pod
 from kubeproxy_sim.objects.nodes import used_addresses
 from kubeproxy_sim.simulator.network import Client, Connection, Simulator
@@ -192,11 +192,6 @@ def sim_client(sim: Simulator, source: Source, pods: dict[Source, str]) -> Clien
 # --------------------------------------------------------------------------- planning a view's routes
 
 
-def _host_port(destination: str) -> tuple[str, int]:
-    host, _, port = destination.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
 def _natural_nodes(sim: Simulator, kind: str, dst: str, port: int, proto: str) -> dict[str, Fraction] | None:
     """The entry nodes the network model picks by itself for an outside client of a VIP (None: it cannot)."""
     if kind == LOAD_BALANCER:
@@ -215,7 +210,7 @@ def _natural_nodes(sim: Simulator, kind: str, dst: str, port: int, proto: str) -
 def _outside_routes(sim: Simulator, view: View, source: Source, entries, proto: str) -> Route | str:
     """One route for an outside client of a VIP: the balancer or router spreads it over nodes."""
     weight = sum((e.weight for e in entries), Fraction(0))
-    dst, port = _host_port(entries[0].destination)
+    dst, port = split_endpoint(entries[0].destination)
     natural = _natural_nodes(sim, view.kind, dst, port, proto)
     if natural is None:
         why = {CLUSTER_IP: "the outside routes no cluster IPs to the nodes",
@@ -239,12 +234,12 @@ def plan_routes(sim: Simulator, view: View, proto: str) -> list[Route] | str:
         if entry.node not in sim.runtimes:
             return f"node {entry.node} is not simulated"
         if view.kind == NODE_PORT:
-            _, port = _host_port(entry.destination)
+            _, port = split_endpoint(entry.destination)
             routes.append(Route(entry.source, sim.runtimes[entry.node].node.primary, port, entry.weight))
         elif entry.source.kind == "external":
             outside.setdefault(entry.source, []).append(entry)
         elif entry.source.node == entry.node:
-            dst, port = _host_port(entry.destination)
+            dst, port = split_endpoint(entry.destination)
             routes.append(Route(entry.source, dst, port, entry.weight))
         else:
             return f"{entry.source.label} does not enter {entry.node} on its way to {view.destination}"
@@ -260,7 +255,7 @@ def entry_route(sim: Simulator, entry: Entry, proto: str) -> Route | str:
     """A route that enters exactly ``entry.node`` (the balancer or router is told so when it would choose)."""
     if entry.node not in sim.runtimes:
         return f"node {entry.node} is not simulated"
-    dst, port = _host_port(entry.destination)
+    dst, port = split_endpoint(entry.destination)
     value = parse_address(dst)[1]
     owner = sim.node_at.get(value)
     if owner is not None:
@@ -317,7 +312,7 @@ def endpoint_addresses(keys) -> dict[str, str]:
     found = {}
     for verdict, endpoint in keys:
         if verdict == "DNAT" and endpoint:
-            found[_host_port(endpoint)[0]] = endpoint
+            found[split_endpoint(endpoint)[0]] = endpoint
     return found
 
 

@@ -21,7 +21,7 @@ from fractions import Fraction
 from kubeproxy_sim.analysis.exact import Entry
 from kubeproxy_sim.analysis.nodes import EXTERNAL_IFACE, NodeSet, Source
 from kubeproxy_sim.netfilter.evaluate import Engine, RecentTable, Sampler
-from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.packet import Packet, split_endpoint
 
 
 @dataclass(slots=True)
@@ -50,11 +50,6 @@ class ConnectionSampler:
         packet = Packet.of(proto, client or source.address, dst, dport, in_iface=iface)
         finished = engine.run(packet)[0]
         return finished.verdict, finished.destination
-
-
-def _host_port(destination: str) -> tuple[str, int]:
-    host, _, port = destination.rpartition(":")
-    return host.strip("[]"), int(port)
 
 
 def pick_entry(rng: random.Random, entries: Sequence[Entry]) -> Entry:
@@ -92,7 +87,7 @@ def sample_connections(nodes: NodeSet, entries: Sequence[Entry], proto: str, cou
     for i in range(count):
         entry = pick_entry(rng, usable)
         sampler.now = i * interval
-        dst, dport = _host_port(entry.destination)
+        dst, dport = split_endpoint(entry.destination)
         key = sampler.connect(entry.node, entry.source, dst, dport, proto)
         counts[key] = counts.get(key, 0) + 1
     return counts

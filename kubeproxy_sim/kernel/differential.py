@@ -60,6 +60,7 @@ import netaddr
 from kubeproxy_sim.analysis import stats
 from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.kernel.verify import binomial_range, read_flow_entries
+from kubeproxy_sim.netfilter.packet import split_endpoint
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
@@ -543,8 +544,7 @@ class SimulatorSide:
 
 def service_of(cluster: Cluster, sim: Any, flow: Flow) -> Service | None:
     """The Service a destination belongs to (cluster IP, externalIP, LoadBalancer IP or a node's NodePort)."""
-    host, _, port_text = flow.dst.rpartition(":")
-    host, port = host.strip("[]"), int(port_text)
+    host, port = split_endpoint(flow.dst)
     if host.startswith("node/"):
         return next((s for s in cluster.services for p in s.ports if p.node_port == port), None)
     addresses = lambda s: {*s.cluster_ips, *s.external_ips, *(i.ip for i in s.load_balancer_ingress)}  # noqa: E731

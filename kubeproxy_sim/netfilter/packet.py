@@ -110,6 +110,12 @@ def format_endpoint(family: int, value: int, port: int | None) -> str:
     return f"{text}:{port}" if family == 4 else f"[{text}]:{port}"
 
 
+def split_endpoint(text: str) -> tuple[str, int]:
+    """``10.0.0.1:80`` or ``[fd00::1]:80`` -> (address, port): the inverse of :func:`format_endpoint`."""
+    host, _, port = text.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
 def loopback(family: int, value: int) -> bool:
     """127.0.0.0/8 and ::1 are local on every host, whatever its interfaces."""
     return (value >> 24) == 127 if family == 4 else value == 1

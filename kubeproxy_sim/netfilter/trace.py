@@ -19,7 +19,7 @@ from fractions import Fraction
 from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import Engine, Finished, NodeContext
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
-from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.packet import Packet, split_endpoint
 
 __all__ = ["NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty", "render_text", "trace"]
 
@@ -51,8 +51,7 @@ class Outcome:
     def address_after(self, dst: str, dport: int) -> tuple[str, int]:
         """Where the packet (to ``dst:dport``) goes next: the DNAT destination, else unchanged."""
         if self.verdict == "DNAT" and self.destination:
-            host, _, port_text = self.destination.rpartition(":")
-            return host.strip("[]"), int(port_text)
+            return split_endpoint(self.destination)
         return dst, dport
 
 
