@@ -26,6 +26,7 @@ from types import MappingProxyType
 
 from kubeproxy_sim.errors import KubeproxySimError
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
+from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Service
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier import sync as full_sync
@@ -406,7 +407,7 @@ def sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed: Itera
     when known from the node itself (default: what the state remembers).
     ``index``: the same objects by key (see :class:`ObjectIndex`), to make partial syncs cheap.
     """
-    with full_sync.collector_paused():  # a full sync of a big cluster builds ~10^6 acyclic objects
+    with collector_paused():  # a full sync of a big cluster builds ~10^6 acyclic objects
         return _sync(state, cluster, config, frozenset(changed), now, timing, existing_chains, index)
 
 
