@@ -47,6 +47,40 @@ def run_process(argv: list[str], stdout_path: Path | None = None) -> tuple[float
     return wall, max(peak, before) / 1024
 
 
+def tree_memory_peak(argv: list[str], stdout_path: Path | None = None) -> float | None:
+    """Peak of the summed proportional set size (MB) of a process and its children, sampled every 5 ms.
+
+    `rules` on a large cluster runs in two processes that share the parsed input copy-on-write: the
+    sum of their PSS is the memory the machine really spends (the sum of RSS would count shared pages twice).
+    None where /proc has no smaps_rollup.
+    """
+    if not Path("/proc/self/smaps_rollup").exists():
+        return None
+    peak = 0.0
+    with open(stdout_path or os.devnull, "w") as out:
+        proc = subprocess.Popen(argv, stdout=out)
+        while proc.poll() is None:
+            peak = max(peak, sum(_pss_kb(pid) for pid in _process_tree(proc.pid)))
+            time.sleep(0.005)
+    return peak / 1024
+
+
+def _process_tree(pid: int) -> list[int]:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid, *(p for child in children for p in _process_tree(int(child)))]
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in text.splitlines() if line.startswith("Pss:")), 0)
+
+
 def line(name: str, value: str, target: str = "") -> None:
     print(f"  {name:<52} {value:>14}   {target}")
 
@@ -60,7 +94,10 @@ def bench_rules(work: Path, quick: bool) -> None:
     out = work / "rules.txt"
     wall, peak = run_process([*cli, "-f", str(json_file)], out)
     line("JSON List -> rules, wall", f"{wall:.2f} s", "target <= 1 s at 10,000 services")
-    line("JSON List -> rules, peak RSS (max over runs so far)", f"{peak:.0f} MB", "target <= 300 MB")
+    line("JSON List -> rules, peak RSS of one process", f"{peak:.0f} MB", "target <= 300 MB")
+    tree = tree_memory_peak([*cli, "-f", str(json_file)])
+    if tree is not None:
+        line("JSON List -> rules, peak PSS of both processes", f"{tree:.0f} MB", "target <= 300 MB")
     yaml_wall, _ = run_process([*cli, "-f", str(yaml_file)])
     import yaml
 

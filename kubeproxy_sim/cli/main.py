@@ -39,7 +39,13 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command-line parser: every command's, or only ``command``'s when that names one.
+
+    Importing and registering all thirteen commands costs more than a small command's own work, and a
+    command's parser does not depend on the others'; the top-level help and error messages (no command,
+    a misspelt one) use the full parser.
+    """
     parser = argparse.ArgumentParser(
         prog="kubeproxy-sim",
         description="Where does a packet to this Service go, and why? kube-proxy's iptables data plane, "
@@ -51,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_color_flag(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    module = f"kubeproxy_sim.cli.{command}_cmd"
+    for name in (module,) if module in COMMAND_MODULES else COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
@@ -60,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     # Exact probabilities of long statistic chains are rationals over 2^(31*n): thousands of digits at
     # 1,000 endpoints, past Python's default limit for printing an int.
     sys.set_int_max_str_digits(0)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(words[0] if words else None)
+    args = parser.parse_args(words)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

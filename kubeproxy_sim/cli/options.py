@@ -109,6 +109,13 @@ def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None
     """Load the objects and build the node's config; diagnostics are returned, not raised."""
     from kubeproxy_sim.objects import load_paths
 
+    loaded = load_paths(input_paths(args))
+    config, config_diags = build_config(args, loaded.cluster)
+    return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags))
+
+
+def input_paths(args: argparse.Namespace) -> list[str]:
+    """The manifest paths of ``-f`` and ``--scenario``; a scenario's node flags fill the flags not given."""
     paths = list(args.filename)
     if args.scenario:
         directory = scenario_dir(args.scenario)
@@ -122,9 +129,7 @@ def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None
                 setattr(args, key, value)
     if not paths:
         raise InputError(Diagnostic("no objects given; expected -f PATH or --scenario NAME", field="-f"))
-    loaded = load_paths(paths)
-    config, config_diags = build_config(args, loaded.cluster)
-    return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags))
+    return paths
 
 
 def config_from_args(argv: Sequence[str], cluster: Cluster) -> ProxyConfig:

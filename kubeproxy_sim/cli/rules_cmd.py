@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
-from kubeproxy_sim.cli.options import Inputs, add_input_flags, load_inputs
+from kubeproxy_sim.cli.options import Inputs, add_input_flags
 from kubeproxy_sim.cli.output import add_output_flags, emit, progress
 from kubeproxy_sim.cli.output import report as report_diagnostics
+from kubeproxy_sim.errors import Severity
 
 if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.model import Ruleset
+    from kubeproxy_sim.proxier.sync import SyncResult
 
 EXAMPLES = """examples:
   kubeproxy-sim rules --scenario bootcamp
@@ -47,7 +50,11 @@ def node_ruleset(inputs: Inputs, *, full: bool) -> Ruleset:
     """The restore input kube-proxy writes, or (full) the node's whole tables as iptables-save shows them."""
     from kubeproxy_sim.proxier import generate
 
-    result = generate(inputs.cluster, inputs.config)
+    return sync_ruleset(generate(inputs.cluster, inputs.config), full=full)
+
+
+def sync_ruleset(result: SyncResult, *, full: bool) -> Ruleset:
+    """A sync's restore input, or (full) the node's whole tables after it, as iptables-save shows them."""
     if not full:
         return result.ruleset
     from kubeproxy_sim.netfilter.saveform import to_save_form
@@ -82,11 +89,18 @@ def rules_data(ruleset: Ruleset) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
-    with progress("loading objects"):
-        inputs = load_inputs(args)
-    report(inputs, args)
-    with progress("generating rules"):
-        ruleset = node_ruleset(inputs, full=args.full)
-    emit(rules_data(ruleset) if args.output != "text" else None, args.output,
-         text=lambda: render_rules(ruleset, full=args.full))
-    return 1 if inputs.errors else 0
+    from kubeproxy_sim.cli.split_sync import load_and_generate
+
+    text_only = args.output == "text" and not args.full
+    with progress("loading objects and generating rules"):
+        synced = load_and_generate(args, text=text_only)
+        ruleset = None if text_only else sync_ruleset(synced.result, full=args.full)
+    report_diagnostics(synced.diagnostics, args)
+    if ruleset is None:
+        write = sys.stdout.write
+        for piece in synced.text or ():
+            write(piece)
+    else:
+        emit(rules_data(ruleset) if args.output != "text" else None, args.output,
+             text=lambda: render_rules(ruleset, full=args.full))
+    return 1 if any(d.severity is Severity.ERROR for d in synced.diagnostics) else 0

@@ -17,6 +17,7 @@ counters, and that is what makes ``parse(render(x)) == x`` hold for them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kubeproxy_sim.errors import RulesSyntaxError
@@ -58,30 +59,63 @@ def render_table(table: Table) -> list[str]:
 
 
 def _chain_rules_text(chain: Chain) -> str:
-    """A chain's rule lines as one string (no final newline).
+    """A chain's rule lines as one string (no final newline; "" for a chain without rules).
 
     The usual chain (rules without counters, filed under it) is written with one
     join of its specs: a large sync has 110,000 chains and 320,000 rules, and a
     string per line costs time and, at the peak of a render, tens of megabytes.
     """
     name = chain.name
+    prefix = f"-A {name} "
+    generated = chain.specs
+    if generated is not None and "" not in generated:
+        return prefix + ("\n" + prefix).join(generated) if generated else ""
+    if not chain.rules:
+        return ""
     specs = []
     for rule in chain.rules:
         if rule.counters is not None or not rule.spec or rule.chain != name:
             return "\n".join(render_rule(r) for r in chain.rules)
         specs.append(rule.spec)
-    prefix = f"-A {name} "
     return prefix + ("\n" + prefix).join(specs)
 
 
-def _table_pieces(table: Table) -> list[str]:
-    """The text of a table in pieces of whole lines (joined with newlines, they are its lines)."""
-    pieces = [f"*{table.name}", "\n".join([render_chain_declaration(c) for c in table.chains])] if table.chains \
-        else [f"*{table.name}"]
-    pieces.extend(_chain_rules_text(c) for c in table.chains if c.rules)
-    pieces.extend(f"-X {name}" for name in table.deleted)
+ChainText = tuple[str, str, str]
+"""One chain rendered: (name, declaration line, rule lines or ""). A table's text is its chains' texts in order
+(:func:`table_text`), so chains rendered apart (by the two processes of a split sync) join without re-rendering."""
+
+
+def chain_texts(chains: Iterable[Chain]) -> list[ChainText]:
+    """The texts of ``chains``, in the order given."""
+    return [(c.name, render_chain_declaration(c), _chain_rules_text(c)) for c in chains]
+
+
+def generated_rules_text(name: str, specs: list[str] | tuple[str, ...]) -> str:
+    """The rule lines of ``Chain.of_specs(name, specs)``, without building the chain."""
+    if "" in specs:
+        return _chain_rules_text(Chain.of_specs(name, specs))
+    prefix = f"-A {name} "
+    return prefix + ("\n" + prefix).join(specs) if specs else ""
+
+
+def generated_chain_text(name: str, rules_text: str) -> ChainText:
+    """The text of a generated chain (user-defined, no counters) from its rule lines."""
+    return name, f":{name} - [0:0]", rules_text
+
+
+def table_text(name: str, chains: Sequence[ChainText], deleted: Sequence[str] = ()) -> list[str]:
+    """A table's text in pieces of whole lines (joined with newlines, they are its lines)."""
+    pieces = [f"*{name}"]
+    if chains:
+        pieces.append("\n".join([c[1] for c in chains]))
+        pieces.extend([c[2] for c in chains if c[2]])
+    pieces.extend(f"-X {chain}" for chain in deleted)
     pieces.append("COMMIT")
     return pieces
+
+
+def _table_pieces(table: Table) -> list[str]:
+    return table_text(table.name, chain_texts(table.chains), table.deleted)
 
 
 def render_ruleset(ruleset: Ruleset) -> str:
@@ -165,15 +199,56 @@ def is_canonical_text(spec: str) -> bool:
 
 @dataclass(slots=True)
 class _ChainState:
-    """A chain while its table is being read (mutable, private to one parse)."""
+    """A chain while its table is being read (mutable, private to one parse).
+
+    Plain rules (canonical ``-A`` lines without counters) are kept as their texts and
+    line numbers, and the chain is frozen with :meth:`Chain.of_specs`, whose Rule
+    objects are made on first use: reading a 320,000-rule dump then builds no object
+    per rule (a third of the time). Any other edit (counters, -I, -D, -R, -Z, a
+    re-rendered rule) turns the chain into Rule objects first (:meth:`rule_list`);
+    ``specs`` is None from then on.
+    """
 
     name: str
     policy: str | None
     counters: tuple[int, int] | None
-    rules: list[Rule] = field(default_factory=list)
+    specs: list[str] | None = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    rules: list[Rule] | None = None  # set when specs becomes None
+
+    def add_plain(self, spec: str, line: int) -> None:
+        """Append a canonical rule without counters (its text is checked already)."""
+        if self.specs is not None:
+            self.specs.append(spec)
+            self.lines.append(line)
+        else:
+            self.rule_list().append(Rule.make(self.name, spec, line))
+
+    def rule_list(self) -> list[Rule]:
+        """The rules as objects, to be edited in place."""
+        if self.rules is None:
+            self.rules = list(Rule.many(self.name, self.specs or (), tuple(self.lines)))
+            self.specs, self.lines = None, []
+        return self.rules
+
+    def clear(self) -> None:
+        self.specs, self.lines, self.rules = [], [], None
+
+    def texts(self) -> list[tuple[str, int]]:
+        """(spec, line) of every rule, in order."""
+        if self.specs is not None:
+            return list(zip(self.specs, self.lines, strict=True))
+        return [(r.spec, r.line) for r in self.rules or ()]
 
     def freeze(self) -> Chain:
-        return Chain(self.name, tuple(self.rules), self.policy, self.counters)
+        specs = self.specs
+        if specs is None:
+            return Chain(self.name, tuple(self.rule_list()), self.policy, self.counters)
+        if not specs:
+            return Chain(self.name, (), self.policy, self.counters)
+        if self.policy is None and self.counters is None:
+            return Chain.of_specs(self.name, specs, self.lines)
+        return Chain(self.name, Rule.many(self.name, specs, tuple(self.lines)), self.policy, self.counters)
 
 
 @dataclass(slots=True)
@@ -199,7 +274,75 @@ _COMMANDS = {
     "-P": "-P", "--policy": "-P",
 }
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R"})
+_SHAPES_PER_BUCKET = 8  # shapes tried per rule at most; a kube-proxy dump puts 1-3 in a bucket
+_SHAPES_LIMIT = 256  # shapes learnt per parse at most: each costs a regex compile (a dump has a few dozen)
+_SKELETONS_MET_LIMIT = 4096  # skeletons remembered
+
+
+class _Shapes:
+    """The rule shapes (``syntax.shape_matcher``) met so far in one parse, all canonical and valid.
+
+    A validating parse interprets a rule only when its text matches no known shape, and
+    then learns the rule's shape: a kube-proxy dump of 320,000 rules has a few dozen
+    shapes, so nearly every rule is checked by one C-level fullmatch, and its typed
+    view is left to be built on first use. Shapes are filed by the text's number of
+    blanks, so a rule is tried against a handful of them, not all. A shape is learnt
+    when met a second time: one met once does not repay its compile.
+    """
+
+    __slots__ = ("buckets", "count", "met")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, list[Callable[[str], object]]] = {}
+        self.count = 0
+        self.met: dict[tuple[int, str], bool] = {}  # (blanks, skeleton) -> made into a shape (or refused)
+
+    def known(self, spec: str) -> bool:
+        """True when ``spec`` has a shape already learnt (so it is canonical and valid)."""
+        bucket = self.buckets.get(spec.count(" "))
+        if bucket is None:
+            return False
+        if bucket[0](spec) is not None:
+            return True
+        for i in range(1, len(bucket)):
+            if bucket[i](spec) is not None:
+                # Rules come in runs of one shape (a chain's rules, a kind of chain): the last hit goes first.
+                bucket.insert(0, bucket.pop(i))
+                return True
+        return False
+
+    def learn(self, spec: str) -> None:
+        """Remember the shape of ``spec``, canonical text that has just been interpreted without error."""
+        if self.count >= _SHAPES_LIMIT:
+            return
+        blanks = spec.count(" ")
+        bucket = self.buckets.get(blanks, ())
+        if len(bucket) >= _SHAPES_PER_BUCKET:
+            return
+        skeleton = syntax.skeleton(spec)
+        if skeleton is None:
+            return
+        key = (blanks, skeleton)
+        if self.met.get(key, False) or len(self.met) >= _SKELETONS_MET_LIMIT:
+            return
+        second = key in self.met
+        self.met[key] = second
+        if not second:
+            return
+        match = syntax.shape_matcher(spec)
+        if match is not None:
+            self.buckets[blanks] = [match, *bucket]
+            self.count += 1
+
+
 _COUNTERS = re.compile(r"\[(\d+):(\d+)\]")
+_NO_TABLE: dict[str, _ChainState] = {}  # (never written: a declaration outside a table takes the general path)
+
+
+def _plain_chain_name(name: str) -> bool:
+    """A chain name the general declaration path would take as it is (checked there otherwise)."""
+    return (0 < len(name) <= MAX_CHAIN_NAME and " " not in name and "\t" not in name and name[0] not in '-!"'
+            and '"' not in name)
 
 
 class _Parser:
@@ -212,6 +355,7 @@ class _Parser:
         self.table: _TableState | None = None
         self.lineno = 0
         self.verbatim = True  # every rule's text was stored as written (none was re-rendered)
+        self.shapes = _Shapes()
 
     # -- errors ---------------------------------------------------------------
 
@@ -222,41 +366,59 @@ class _Parser:
     # -- driver ---------------------------------------------------------------
 
     def run(self, text: str) -> list[_TableState]:
-        bulk = not self.validate
         make = Rule.make
-        parse = syntax.parse_spec
-        canonical = is_canonical_text
+        validate = self.validate
+        buckets = self.shapes.buckets
+        known = self.shapes.known
+        chains: dict[str, _ChainState] = _NO_TABLE  # the open table's chains
         for lineno, raw in enumerate(text.split("\n"), 1):
-            line = raw.strip(" \t\r")  # (str.strip() would also eat Unicode blanks)
-            if line[:3] == "-A ":
-                # The common case, inlined: nearly every line of a big dump is a canonical -A.
-                table = self.table
-                if table is not None:
-                    parts = line.split(" ", 2)
-                    chain = table.chains.get(parts[1])
-                    if chain is not None and len(parts) == 3 and canonical(parts[2]):
-                        spec = parts[2]
-                        if bulk:
-                            chain.rules.append(make(parts[1], spec, lineno))
+            if raw[:3] == "-A ":
+                # The common case, inlined: nearly every line of a big dump is a canonical -A of a known shape
+                # (validating; else canonical text). The shape test is _Shapes.known with its first try inlined.
+                # Blanks around the line fail both tests (a shape never ends in one), so it needs no strip here.
+                try:
+                    _, name, spec = raw.split(" ", 2)
+                except ValueError:  # "-A CHAIN" alone: the general path
+                    name = spec = ""
+                chain = chains.get(name)
+                if chain is not None:
+                    if validate:
+                        bucket = buckets.get(spec.count(" "))
+                        vouched = bucket is not None and (bucket[0](spec) is not None or known(spec))
+                    else:
+                        vouched = spec[-1:] != "\r" and is_canonical_text(spec)
+                    if vouched:
+                        specs = chain.specs
+                        if specs is not None:  # (_ChainState.add_plain, inlined)
+                            specs.append(spec)
+                            chain.lines.append(lineno)
                         else:
-                            chain.rules.append(make(parts[1], spec, lineno, None, parse(spec, line=lineno,
-                                                                                         file=self.file)))
+                            chain.rule_list().append(make(name, spec, lineno))
                         continue
                 self.lineno = lineno
-                self.append_fast(line, None)
+                self.append_fast(raw.strip(" \t\r"), None)
                 continue
+            if raw[-8:] == " - [0:0]" and raw[:1] == ":" and chains is not _NO_TABLE:
+                # The other common line, a user-defined chain's declaration (what declare() does first, inlined).
+                name = raw[1:-8]
+                if _plain_chain_name(name) and name not in chains:
+                    chains[name] = _ChainState(name, None, None)
+                    continue
+            line = raw.strip(" \t\r")  # (str.strip() would also eat Unicode blanks)
             self.lineno = lineno
             if not line or line[0] == "#":
                 continue
             first = line[0]
             if first == "*":
                 self.open_table(line)
+                chains = self.table.chains  # type: ignore[union-attr]
             elif first == ":":
                 self.declare(line)
             elif first == "[":
                 self.counted_command(line)
             elif line == "COMMIT":
                 self.commit()
+                chains = _NO_TABLE
             elif first == "-":
                 self.command(line, None)
             else:
@@ -298,8 +460,7 @@ class _Parser:
         table = self.table
         if table is not None and line.endswith(" - [0:0]"):  # the common user-chain line
             name = line[1:-8]
-            if (name and name not in table.chains and len(name) <= MAX_CHAIN_NAME and " " not in name
-                    and name[0] not in '-!"'):
+            if _plain_chain_name(name) and name not in table.chains:
                 table.chains[name] = _ChainState(name, None, None)
                 return
         table = self.current(line.split(" ", 1)[0])
@@ -325,7 +486,7 @@ class _Parser:
             counters = None
         existing = table.chains.get(name)
         if existing is not None:  # iptables-restore flushes a chain declared again
-            existing.rules.clear()
+            existing.clear()
             existing.policy, existing.counters = policy_value, counters
         else:
             table.chains[name] = _ChainState(name, policy_value, counters)
@@ -374,16 +535,24 @@ class _Parser:
             self.command(line, counters)
             return
         spec = parts[2] if len(parts) > 2 else ""
-        if not self.validate and is_canonical_text(spec):
-            chain.rules.append(Rule.make(name, spec, self.lineno, counters))
+        if self.shapes.known(spec) if self.validate else is_canonical_text(spec):
+            if counters is None:
+                chain.add_plain(spec, self.lineno)
+            else:
+                chain.rule_list().append(Rule.make(name, spec, self.lineno, counters))
             return
         if is_canonical_text(spec):  # (never true when the rule holds -c counters)
-            # The text is already canonical: no need to render it again.
-            parsed = syntax.parse_spec(spec, line=self.lineno, file=self.file)
-            chain.rules.append(Rule.make(name, spec, self.lineno, counters, parsed))
+            # The text is already canonical: no need to render it again. The typed view is checked
+            # here and built again on first use, like the views of the rules of a known shape.
+            syntax.parse_spec(spec, line=self.lineno, file=self.file)
+            self.shapes.learn(spec)
+            if counters is None:
+                chain.add_plain(spec, self.lineno)
+            else:
+                chain.rule_list().append(Rule.make(name, spec, self.lineno, counters))
         else:
-            chain.rules.append(self.rule(name, syntax.tokenize(spec, line=self.lineno, file=self.file),
-                                         counters))
+            chain.rule_list().append(self.rule(name, syntax.tokenize(spec, line=self.lineno, file=self.file),
+                                               counters))
 
     def rule(self, chain: str, tokens: list[syntax.Token], counters: tuple[int, int] | None) -> Rule:
         """A rule with its canonical text and typed view (``-c P B`` inside the rule sets counters)."""
@@ -443,30 +612,32 @@ class _Parser:
             index = int(rest[0].text)
             rest = rest[1:]
         if index is not None:
-            limit = len(chain.rules) + (1 if verb == "-I" else 0)
+            count = len(chain.rule_list())
+            limit = count + (1 if verb == "-I" else 0)
             if not 1 <= index <= limit:
                 raise self.error(f"rule number {index} out of range for chain {chain.name} "
-                                 f"({len(chain.rules)} rules)", str(index), f"1..{limit}")
+                                 f"({count} rules)", str(index), f"1..{limit}")
         if verb == "-A":
-            chain.rules.append(self.rule(chain.name, args[1:], counters))
+            chain.rule_list().append(self.rule(chain.name, args[1:], counters))
         elif verb == "-I":
-            chain.rules.insert((index or 1) - 1, self.rule(chain.name, rest, counters))
+            chain.rule_list().insert((index or 1) - 1, self.rule(chain.name, rest, counters))
         elif verb == "-R":
             if index is None:
                 raise self.error("-R needs a rule number", rest[0].text if rest else "end of line",
                                  "-R CHAIN NUMBER spec")
-            chain.rules[index - 1] = self.rule(chain.name, rest, counters)
+            chain.rule_list()[index - 1] = self.rule(chain.name, rest, counters)
         else:
             self.delete_rule(chain, index, rest)
 
     def delete_rule(self, chain: _ChainState, index: int | None, rest: list[syntax.Token]) -> None:
+        rules = chain.rule_list()
         if index is not None and not rest:
-            del chain.rules[index - 1]
+            del rules[index - 1]
             return
         target = self.rule(chain.name, rest, None).spec
-        for i, existing in enumerate(chain.rules):
+        for i, existing in enumerate(rules):
             if existing.spec == target:
-                del chain.rules[i]
+                del rules[i]
                 return
         raise self.error(f"no such rule in chain {chain.name}", target or "(empty rule)",
                          "a rule written exactly as it was added")
@@ -477,10 +648,11 @@ class _Parser:
         chains = [self.chain(table, args[0].text)] if args else list(table.chains.values())
         for chain in chains:
             if verb == "-F":
-                chain.rules.clear()
+                chain.clear()
             else:
                 chain.counters = None
-                chain.rules[:] = [self.zeroed(r) for r in chain.rules]
+                rules = chain.rule_list()
+                rules[:] = [self.zeroed(r) for r in rules]
 
     @staticmethod
     def zeroed(rule: Rule) -> Rule:
@@ -526,6 +698,30 @@ _IPV6_VALUE = re.compile(
 """An address value :func:`_rule_family` reads as IPv6 (two colons in its run of address characters)."""
 
 
+_COLON_PAIR = re.compile(r":[0-9A-Fa-f.]*:")
+"""Two colons with only address characters between: every :data:`_IPV6_VALUE` match holds one."""
+
+
+def _mentions_ipv6(text: str) -> bool:
+    """``_IPV6_VALUE.search(text) is not None``, searched only in the lines that hold a colon pair.
+
+    A pattern that starts with a literal colon skips through the text at memchr speed,
+    where the full pattern is tried at every position (0.5 s on a 32 MB dump). A match
+    never spans lines, and a line whose colon pair is hidden by an overlapping pair
+    was already searched for that pair.
+    """
+    searched_to = -1
+    for pair in _COLON_PAIR.finditer(text):
+        if pair.start() < searched_to:
+            continue
+        start = text.rfind("\n", 0, pair.start()) + 1
+        end = text.find("\n", pair.end())
+        searched_to = len(text) if end == -1 else end
+        if _IPV6_VALUE.search(text, start, searched_to) is not None:
+            return True
+    return False
+
+
 def _rule_family(spec: str) -> bool | None:
     """True (IPv6), False (IPv4) or None (no address) from a rule's first address-like value."""
     for m in _ADDRESS.finditer(spec):
@@ -545,8 +741,8 @@ def _family(tables: list[_TableState], ipv6: bool | None, validate: bool,
     guess = ipv6
     for table in tables:
         for chain in table.chains.values():
-            for rule in chain.rules:
-                family = _rule_family(rule.spec)
+            for spec, line in chain.texts():
+                family = _rule_family(spec)
                 if family is None:
                     continue
                 if guess is None:
@@ -555,8 +751,8 @@ def _family(tables: list[_TableState], ipv6: bool | None, validate: bool,
                         return guess
                 elif family != guess and validate:
                     want = "IPv6" if guess else "IPv4"
-                    raise RulesSyntaxError(f"rule in chain {rule.chain} has an address of the other family",
-                                           file=file, line=rule.line, token=rule.spec[:60],
+                    raise RulesSyntaxError(f"rule in chain {chain.name} has an address of the other family",
+                                           file=file, line=line, token=spec[:60],
                                            expected=f"{want} addresses only")
     return bool(guess)
 
@@ -565,18 +761,23 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
                   validate: bool = True) -> Ruleset:
     """Read iptables-save or iptables-restore text.
 
-    ``validate=True`` tokenises and interprets every rule (typed views filled,
-    every syntax error raised now, addresses checked against the family).
-    ``validate=False`` is the bulk path: rules whose text is already canonical
-    are stored as is and interpreted on first use of ``Rule.parsed``.
+    ``validate=True`` checks every rule now: every syntax error is raised with
+    its line, token and what was expected, and addresses are checked against the
+    family. A rule whose text has the shape of a rule already interpreted (the
+    same skeleton, see ``syntax.shape_matcher``) is checked by that alone; the
+    others are interpreted one by one. ``validate=False`` is the bulk path: rules
+    whose text is already canonical are stored as is, unchecked.
+    Either way, canonical rules without counters are kept as text: their
+    ``Rule`` objects are made on first use of ``Chain.rules`` and their typed
+    views on first use of ``Rule.parsed`` (the same ``syntax.parse_spec``).
     ``ipv6=None`` guesses the family from the first address in a rule.
     """
     with collector_paused():  # hundreds of thousands of acyclic objects: see objects.bulk
         parser = _Parser(file, validate)
         tables = parser.run(text)
-        if validate and parser.verbatim and ipv6 is not True and _IPV6_VALUE.search(text) is None:
+        if validate and parser.verbatim and ipv6 is not True and not _mentions_ipv6(text):
             # Every rule's text is a piece of the input and none of it reads as IPv6, so every rule
-            # is IPv4 or has no address: nothing to report, and the family is IPv4. One C-level
+            # is IPv4 or has no address: nothing to report, and the family is IPv4. A C-level
             # search instead of a regex per rule.
             family = False
         else:

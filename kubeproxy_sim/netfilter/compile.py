@@ -42,6 +42,16 @@ class Doubt:
     assume: bool = True
 
 
+def reading(check: Check, *fields: str) -> Check:
+    """Declare the branch fields ``check`` reads (its only inputs besides the node's constant facts).
+
+    The tracer's memo keys a walk on the fields its checks read, so a check without this
+    declaration makes every chain that reaches it unmemoised (correct, only slower).
+    """
+    check.reads = frozenset(fields)  # type: ignore[attr-defined]
+    return check
+
+
 class Kind(IntEnum):
     """What a rule's target does to the walk."""
 
@@ -99,6 +109,7 @@ class CompiledRule:
     recent: tuple[str, str, int] | None = None  # (name, command, addr mask) for recent side effects
     index_key: object = None
     step: object = None  # the tracer's PathStep for this rule, made on first use
+    reads: frozenset[str] | None = None  # branch fields the checks and the effect read (None: not known)
 
     @property
     def line(self) -> int:
@@ -160,7 +171,7 @@ def _iface_check(attr: str, flag: str, name: str, negated: bool) -> Check:
         hit = iface.startswith(prefix) if prefix is not None else iface == name
         return hit != negated
 
-    return check
+    return reading(check, attr)
 
 
 def _address_check(attr: str, flag: str, value: str, negated: bool, family: int) -> Check:
@@ -170,13 +181,13 @@ def _address_check(attr: str, flag: str, value: str, negated: bool, family: int)
     except ValueError:
         doubt = Doubt(f"{flag} {value} is not an address (anonymised in the dump?); assumed not to match",
                       negated)
-        return lambda b: doubt
+        return reading(lambda b: doubt)
     if fam != family:
-        return lambda b: negated
+        return reading(lambda b: negated)
 
     if negated:
-        return lambda b: (getattr(b, attr) & mask) != net
-    return lambda b: (getattr(b, attr) & mask) == net
+        return reading(lambda b: (getattr(b, attr) & mask) != net, attr)
+    return reading(lambda b: (getattr(b, attr) & mask) == net, attr)
 
 
 @lru_cache(maxsize=1024)
@@ -184,10 +195,10 @@ def _protocol_check(value: str, negated: bool) -> Check:
     """(Memoised: a pure function of its arguments, and every service rule names its protocol.)"""
     name = value.lower()
     if name in ("all", "0"):
-        return lambda b: not negated
+        return reading(lambda b: not negated)
     number = PROTOCOL_NUMBERS.get(name, int(name) if name.isdigit() else -1)
     names = frozenset(n for n, v in PROTOCOL_NUMBERS.items() if v == number) | {name}
-    return lambda b: (b.proto in names) != negated  # type: ignore[attr-defined]
+    return reading(lambda b: (b.proto in names) != negated, "proto")  # type: ignore[attr-defined]
 
 
 HEADER_ORDER = {"-s": 0, "-d": 1, "-i": 2, "-o": 3, "-p": 4, "-f": 5}
@@ -208,7 +219,7 @@ def header_checks(options: Sequence[Option], family: int) -> list[Check]:
         elif opt.flag == "-p":
             checks.append(_protocol_check(opt.value, opt.negated))
         else:  # -f: the first packet of a connection is never a non-first fragment
-            checks.append(lambda b, neg=opt.negated: neg)
+            checks.append(reading(lambda b, neg=opt.negated: neg))
     return checks
 
 
@@ -239,7 +250,7 @@ def _ports_check(attr: str, spec: str, negated: bool) -> Check:
     ranges = tuple(_port_range(p) for p in spec.split(","))
     if len(ranges) == 1 and ranges[0][0] == ranges[0][1]:
         port = ranges[0][0]
-        return lambda b: (getattr(b, attr) == port) != negated
+        return reading(lambda b: (getattr(b, attr) == port) != negated, attr)
 
     def check(b: object) -> object:
         value = getattr(b, attr)
@@ -247,7 +258,7 @@ def _ports_check(attr: str, spec: str, negated: bool) -> Check:
             return Doubt(f"the packet has no {attr}; assumed to match", True)
         return any(lo <= value <= hi for lo, hi in ranges) != negated
 
-    return check
+    return reading(check, attr)
 
 
 TCP_FLAGS = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")
@@ -263,13 +274,13 @@ def _flag_set(text: str) -> frozenset[str]:
 
 def _tcp_flags_check(mask: str, comp: str, negated: bool) -> Check:
     masked, wanted = _flag_set(mask), _flag_set(comp)
-    return lambda b: ((b.tcp_flags & masked) == wanted) != negated  # type: ignore[attr-defined]
+    return reading(lambda b: ((b.tcp_flags & masked) == wanted) != negated, "tcp_flags")  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=64)
 def _is_protocol(module: str) -> Check:
     """The check of ``-m tcp`` and its kin, one shared function per protocol."""
-    return lambda b: b.proto == module  # type: ignore[attr-defined]
+    return reading(lambda b: b.proto == module, "proto")  # type: ignore[attr-defined]
 
 
 def _proto_module(parts: _RuleParts, module: str, opts: Sequence[Option]) -> None:
@@ -292,7 +303,8 @@ def _multiport(parts: _RuleParts, opts: Sequence[Option]) -> None:
             src = _ports_check("sport", o.value, False)
             dst = _ports_check("dport", o.value, False)
             neg = o.negated
-            parts.checks.append(lambda b, s=src, d=dst, n=neg: (s(b) is True or d(b) is True) != n)
+            parts.checks.append(reading(lambda b, s=src, d=dst, n=neg: (s(b) is True or d(b) is True) != n,
+                                        "sport", "dport"))
         else:
             parts.checks.append(_ports_check("sport" if o.flag == "--sports" else "dport", o.value, o.negated))
 
@@ -307,7 +319,7 @@ def _mark(parts: _RuleParts, attr: str, opts: Sequence[Option]) -> None:
     for o in opts:
         value, mask = parse_mark(o.value)
         neg = o.negated
-        parts.checks.append(lambda b, v=value, m=mask, n=neg: ((getattr(b, attr) & m) == v) != n)
+        parts.checks.append(reading(lambda b, v=value, m=mask, n=neg: ((getattr(b, attr) & m) == v) != n, attr))
 
 
 ADDRESS_TYPES = frozenset(
@@ -338,7 +350,7 @@ def _addrtype(parts: _RuleParts, opts: Sequence[Option]) -> None:
                              "not known; assumed to match", True)
             return (kind in wanted) != neg
 
-        parts.checks.append(check)
+        parts.checks.append(reading(check, attr, *([limit] if limit else [])))
 
 
 def _probability_threshold(text: str) -> int:
@@ -367,7 +379,7 @@ def _statistic(parts: _RuleParts, opts: Sequence[Option]) -> None:
         parts.doubts.append(f"statistic --mode {mode} is not known; assumed to match")
         return
     if num == 0:
-        parts.checks.append(lambda b: False)
+        parts.checks.append(reading(lambda b: False))
     elif num != den:
         parts.split, parts.split_mode = (num, den), mode
 
@@ -391,7 +403,7 @@ def _recent(parts: _RuleParts, opts: Sequence[Option]) -> None:
     def check(b: object) -> object:
         return b.env.recent(command, name, getattr(b, attr) & mask, seconds, hitcount, negated, reap)  # type: ignore[attr-defined]
 
-    parts.checks.append(check)
+    parts.checks.append(reading(check, attr))
 
 
 CT_VIRTUAL = frozenset({"DNAT", "SNAT"})
@@ -403,7 +415,7 @@ def _ctstate_check(states: frozenset[str], negated: bool) -> Check:
                or ("SNAT" in states and b.snat))  # type: ignore[attr-defined]
         return hit != negated
 
-    return check
+    return reading(check, "ctstate", "dnat", "snat")
 
 
 def _conntrack(parts: _RuleParts, opts: Sequence[Option]) -> None:
@@ -413,8 +425,9 @@ def _conntrack(parts: _RuleParts, opts: Sequence[Option]) -> None:
             parts.checks.append(_ctstate_check(frozenset(s.upper() for s in o.value.split(",")), neg))
         elif o.flag == "--ctstatus":
             wanted = frozenset(s.upper() for s in o.value.split(","))
-            parts.checks.append(
-                lambda b, w=wanted, n=neg: (bool(w & b.ctstatus) or ("NONE" in w and not b.ctstatus)) != n)
+            parts.checks.append(reading(
+                lambda b, w=wanted, n=neg: (bool(w & b.ctstatus) or ("NONE" in w and not b.ctstatus)) != n,
+                "ctstatus"))
         elif o.flag in ("--ctorigdst", "--ctorigsrc", "--ctreplsrc", "--ctrepldst"):
             attr = {"--ctorigdst": "orig_dst", "--ctorigsrc": "orig_src",
                     "--ctreplsrc": "dst", "--ctrepldst": "src"}[o.flag]
@@ -426,7 +439,7 @@ def _conntrack(parts: _RuleParts, opts: Sequence[Option]) -> None:
             parts.checks.append(_protocol_check(o.value, neg))
         elif o.flag == "--ctdir":
             original = o.value.upper() == "ORIGINAL"  # every packet traced is in the original direction
-            parts.checks.append(lambda b, hit=original != neg: hit)
+            parts.checks.append(reading(lambda b, hit=original != neg: hit))
         else:
             parts.doubts.append(f"conntrack {o.flag} is not modelled; assumed to match")
 
@@ -443,7 +456,7 @@ def _set(parts: _RuleParts, opts: Sequence[Option]) -> None:
                 return Doubt(f"ipset {name} is not known; assumed to match", True)
             return hit != neg
 
-        parts.checks.append(check)
+        parts.checks.append(reading(check, "src", "dst", "proto", "sport", "dport"))
 
 
 def _physdev(parts: _RuleParts, opts: Sequence[Option]) -> None:
@@ -459,7 +472,7 @@ def _physdev(parts: _RuleParts, opts: Sequence[Option]) -> None:
                                             or (name.endswith("+") and port.startswith(name[:-1])))
                 return hit != neg
 
-            parts.checks.append(check)
+            parts.checks.append(reading(check, "bridge_port"))
         else:
             flag = o.flag
 
@@ -468,7 +481,7 @@ def _physdev(parts: _RuleParts, opts: Sequence[Option]) -> None:
                     return neg  # not bridged: no bridge port out either
                 return Doubt(f"physdev {flag}: the bridge port out is not modelled; assumed to match", True)
 
-            parts.checks.append(out_check)
+            parts.checks.append(reading(out_check, "bridge_port"))
 
 
 def _iprange(parts: _RuleParts, opts: Sequence[Option]) -> None:
@@ -477,7 +490,8 @@ def _iprange(parts: _RuleParts, opts: Sequence[Option]) -> None:
         lo = parse_address(lo_text)[1]
         hi = parse_address(hi_text)[1] if hi_text else lo
         attr = "src" if o.flag == "--src-range" else "dst"
-        parts.checks.append(lambda b, a=attr, lo=lo, hi=hi, n=o.negated: (lo <= getattr(b, a) <= hi) != n)
+        parts.checks.append(reading(lambda b, a=attr, lo=lo, hi=hi, n=o.negated: (lo <= getattr(b, a) <= hi) != n,
+                                    attr))
 
 
 def _pkttype(parts: _RuleParts, opts: Sequence[Option]) -> None:
@@ -489,7 +503,7 @@ def _pkttype(parts: _RuleParts, opts: Sequence[Option]) -> None:
             kind = kind if kind in ("BROADCAST", "MULTICAST") else "UNICAST"
             return (kind == wanted) != neg
 
-        parts.checks.append(check)
+        parts.checks.append(reading(check, "dst"))
 
 
 def _comment(parts: _RuleParts, opts: Sequence[Option]) -> None:
@@ -502,7 +516,7 @@ def _limit(parts: _RuleParts, opts: Sequence[Option]) -> None:
 
 
 def _icmp(parts: _RuleParts, module: str, opts: Sequence[Option]) -> None:
-    parts.checks.append(lambda b: b.proto in ("icmp", "icmpv6"))  # type: ignore[attr-defined]
+    parts.checks.append(reading(lambda b: b.proto in ("icmp", "icmpv6"), "proto"))  # type: ignore[attr-defined]
     for o in opts:
         parts.doubts.append(f"{module} {o.flag} {o.value} is not modelled; assumed to match")
 
@@ -642,7 +656,51 @@ def compile_rule(rule: Rule, table: str, chains: set[str], family: int) -> Compi
     elif kind in (Kind.MARK, Kind.CONNMARK) and target is not None:
         compiled.mark = _mark_target(target)
     compiled.index_key = _index_keys(spec, family)
+    compiled.reads = _rule_reads(compiled)
     return compiled
+
+
+# The branch fields a target's effect reads: a walk that rewrites them can make later checks depend on them.
+EFFECT_READS = {Kind.MARK: frozenset({"mark", "ctmark"}), Kind.CONNMARK: frozenset({"mark", "ctmark"}),
+                Kind.MASQUERADE: frozenset({"out_iface"}), Kind.REDIRECT: frozenset({"in_iface"})}
+
+
+def _rule_reads(rule: CompiledRule) -> frozenset[str] | None:
+    """Every branch field the rule's checks and effect read; None when a check does not declare its reads."""
+    fields = set(EFFECT_READS.get(rule.kind, ()))
+    for check in rule.checks:
+        reads = getattr(check, "reads", None)
+        if reads is None:
+            return None
+        fields |= reads
+    return frozenset(fields)
+
+
+INDEX_READS = {"": frozenset(), "dst": frozenset({"dst"}), "dport": frozenset({"proto", "dport"})}
+
+
+def chain_reads(chain: CompiledChain) -> frozenset[str] | None:
+    """The branch fields a walk from ``chain`` can read (through every chain it may jump to), or None.
+
+    This is what makes memoising a walk sound: two branches that agree on these fields take
+    the same rules, forks and verdicts.
+    """
+    fields: set[str] = set()
+    seen: set[int] = set()
+    todo = [chain]
+    while todo:
+        here = todo.pop()
+        if id(here) in seen:
+            continue
+        seen.add(id(here))
+        fields |= INDEX_READS[here.index_on]
+        for rule in here.rules:
+            if rule.reads is None:
+                return None
+            fields |= rule.reads
+            if rule.jump is not None:
+                todo.append(rule.jump)
+    return frozenset(fields)
 
 
 def _nat_of(target: Target, kind: Kind, family: int) -> NatRange | None:

@@ -18,6 +18,10 @@ Hook order (the first packet of a connection):
 
 The nat table is consulted only while the connection is NEW (not for an
 established or untracked one).
+
+When tracing (no Sampler), the pipelines after a routing decision are memoised
+(:class:`PipelineMemo`): keyed on the branch fields their chains can read, so
+every endpoint of every service shares one walk of filter FORWARD and POSTROUTING.
 """
 
 from __future__ import annotations
@@ -25,8 +29,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 
-from kubeproxy_sim.netfilter.compile import TERMINAL_NAT, CompiledChain, CompiledRule, CompiledRuleset, Kind
+from kubeproxy_sim.netfilter.compile import (
+    TERMINAL_NAT,
+    CompiledChain,
+    CompiledRule,
+    CompiledRuleset,
+    Kind,
+    chain_reads,
+)
 from kubeproxy_sim.netfilter.packet import (
     CtState,
     Packet,
@@ -149,10 +161,14 @@ class Sampler:
         return (self.rng() & 0x7FFFFFFF) < num
 
 
+ENDPOINT_TEXTS = 1 << 16  # formatted destinations an Env keeps before starting afresh
+
+
 class Env:
     """The node's facts in the form the checks look them up (sets of integers)."""
 
     def __init__(self, node: NodeContext, family: int, sampler: Sampler | None = None) -> None:
+        self.endpoint_texts: dict[tuple[int, int | None], str] = {}
         self.family = family
         self.sampler = sampler
         self.affinity = node.affinity
@@ -287,7 +303,16 @@ class Branch:
 
     def destination(self) -> str:
         """Where a DNATed packet goes, as ``IP:PORT`` (or the range the rule wrote)."""
-        return self.nat_text or format_endpoint(self.family, self.dst, self.dport)
+        if self.nat_text:
+            return self.nat_text
+        key = (self.dst, self.dport)
+        texts = self.env.endpoint_texts  # formatting an address cost more than the rest of an end
+        text = texts.get(key)
+        if text is None:
+            if len(texts) >= ENDPOINT_TEXTS:
+                texts.clear()
+            text = texts[key] = format_endpoint(self.family, self.dst, self.dport)
+        return text
 
 
 def rule_matches(rule: CompiledRule, b: Branch) -> bool:
@@ -480,6 +505,25 @@ class Finished:
     doubts: tuple[tuple[CompiledRule, str], ...]
 
 
+_FINISHED_SET = tuple(getattr(Finished, name).__set__
+                      for name in ("verdict", "destination", "masquerade", "num", "den", "path", "doubts"))
+
+
+def _finished(verdict: str, destination: str | None, masquerade: bool, num: int, den: int,
+              path: tuple[CompiledRule, ...], doubts: tuple[tuple[CompiledRule, str], ...]) -> Finished:
+    """``Finished(...)`` written through its slots: half the cost of the frozen ``__init__``, once per branch."""
+    end = object.__new__(Finished)
+    s_verdict, s_destination, s_masquerade, s_num, s_den, s_path, s_doubts = _FINISHED_SET
+    s_verdict(end, verdict)
+    s_destination(end, destination)
+    s_masquerade(end, masquerade)
+    s_num(end, num)
+    s_den(end, den)
+    s_path(end, path)
+    s_doubts(end, doubts)
+    return end
+
+
 PRE_REMOTE = (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("nat", "PREROUTING"), "ROUTE")
 TO_INPUT = (("mangle", "INPUT"), ("filter", "INPUT"), ("security", "INPUT"), ("nat", "INPUT"))
 TO_FORWARD = (("mangle", "FORWARD"), ("filter", "FORWARD"), ("security", "FORWARD"),
@@ -491,6 +535,47 @@ LOOPBACK_IN = (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("mangle", "INPU
 
 
 Pipeline = tuple[object, ...]  # CompiledChain (nat chains as ("nat", chain)) or a routing step name
+End = tuple[Branch, str]  # a branch at the end of its walk, with its verdict
+
+# The pipelines that follow a routing decision and hold no routing step themselves: what they do
+# to a branch depends only on the branch's fields, so the tracer can memoise them.
+MEMO_PIPELINES = ("TO_INPUT", "TO_FORWARD", "LOOPBACK_IN")
+MEMO_LIMIT = 1 << 16  # entries per pipeline before the memo starts afresh (bounded memory)
+EFFECT_KINDS = frozenset({*TERMINAL_NAT, Kind.MARK, Kind.CONNMARK, Kind.NOTRACK})
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """One way a memoised pipeline ends, relative to the branch that entered it.
+
+    ``path``/``doubts`` are appended to the branch's, ``effects`` are the matched rules whose
+    targets change the branch (applied again, in order), ``num/den`` scales its probability.
+    """
+
+    verdict: str
+    path: tuple[CompiledRule, ...]
+    doubts: tuple[tuple[CompiledRule, str], ...]
+    effects: tuple[CompiledRule, ...]
+    num: int
+    den: int
+
+
+class PipelineMemo:
+    """Walks of one routing-free pipeline, keyed on the branch fields its chains can read.
+
+    Two branches that agree on every field a check, an index or an effect of these chains
+    reads take the same rules, forks and verdicts (:func:`chain_reads`), so the second one
+    replays the first one's ends instead of walking: after DNAT, every endpoint of every
+    service meets the same filter and POSTROUTING rules, and this makes them nearly free.
+    Only for tracing (no Sampler): sampled walks draw randomness and change recent lists.
+    """
+
+    __slots__ = ("ends", "key")
+
+    def __init__(self, fields: frozenset[str]) -> None:
+        names = sorted(fields)
+        self.key: Callable[[Branch], object] = attrgetter(*names) if names else (lambda b: ())
+        self.ends: dict[object, tuple[Replay, ...]] = {}
 
 
 class Engine:
@@ -505,6 +590,22 @@ class Engine:
                 ("PRE_REMOTE", PRE_REMOTE), ("TO_INPUT", TO_INPUT), ("TO_FORWARD", TO_FORWARD),
                 ("FROM_LOCAL", FROM_LOCAL), ("LOOPBACK_IN", LOOPBACK_IN))
         }
+        self.memos: dict[int, PipelineMemo] = {} if sampler is not None else self._memos()
+
+    def _memos(self) -> dict[int, PipelineMemo]:
+        """A memo for each routing-free pipeline whose chains all declare what they read."""
+        memos: dict[int, PipelineMemo] = {}
+        for name in MEMO_PIPELINES:
+            steps = self.pipelines[name]
+            fields: set[str] = {"ctstate"}  # whether the nat table is consulted
+            for step in steps:
+                reads = chain_reads(step[1] if step.__class__ is tuple else step)  # type: ignore[index,arg-type]
+                if reads is None:
+                    break
+                fields |= reads
+            else:
+                memos[id(steps)] = PipelineMemo(frozenset(fields))
+        return memos
 
     def _pipeline(self, steps: tuple[object, ...]) -> Pipeline:
         """The hooks' chains that exist; an empty chain with an ACCEPT policy cannot change anything."""
@@ -536,15 +637,63 @@ class Engine:
             # With routes known, a packet arrives on the interface its source is routed through
             # (what reverse-path filtering enforces); without them the interface stays unknown.
             start.in_iface = self.env.route(packet.src)
-        finished: list[Finished] = []
-        pending = [(start, self.pipelines["FROM_LOCAL" if local else "PRE_REMOTE"])]
+        ends: list[End] = []
+        self._run(start, self.pipelines["FROM_LOCAL" if local else "PRE_REMOTE"], packet, ends)
+        finish = self._finish
+        return [finish(b, verdict) for b, verdict in ends]
+
+    def _run(self, start: Branch, steps: Pipeline, packet: Packet, ends: list[End]) -> None:
+        """Run a branch and every branch it forks to the end, depth first (the order of ``ends`` is the output's)."""
+        memos = self.memos
+        pending = [(start, steps)]
         while pending:
             branch, steps = pending.pop()
-            self._advance(branch, steps, packet, pending, finished)
-        return finished
+            memo = memos.get(id(steps)) if memos else None
+            if memo is None:
+                self._advance(branch, steps, packet, pending, ends)
+            else:
+                self._memoised(memo, branch, steps, packet, ends)
+
+    def _memoised(self, memo: PipelineMemo, b: Branch, steps: Pipeline, packet: Packet,
+                  ends: list[End]) -> None:
+        """A routing-free pipeline from the memo: recorded once per key, replayed for every branch.
+
+        Replaying is also how a fresh recording is applied, so the memo's answer is checked on
+        every trace, first time included. A branch's forks end contiguously after it (the run is
+        depth first), so appending all its ends here keeps the output's order.
+        """
+        key = memo.key(b)
+        replays = memo.ends.get(key)
+        if replays is None:
+            replays = self._record(b, steps, packet)
+            if len(memo.ends) >= MEMO_LIMIT:
+                memo.ends.clear()
+            memo.ends[key] = replays
+        first = replays[0]
+        forks = [b.fork(r.num, r.den) for r in replays[1:]] if len(replays) > 1 else ()
+        b.num *= first.num
+        b.den *= first.den
+        _replay(b, first)
+        ends.append((b, first.verdict))
+        for target, replay in zip(forks, replays[1:], strict=True):
+            _replay(target, replay)
+            ends.append((target, replay.verdict))
+
+    def _record(self, b: Branch, steps: Pipeline, packet: Packet) -> tuple[Replay, ...]:
+        """Walk a blank copy of the branch (no path, doubts or probability yet) and keep how each fork ended."""
+        blank = b.fork(1, 1)
+        blank.path, blank.doubts, blank.num, blank.den = [], [], 1, 1
+        ends: list[End] = []
+        pending = [(blank, steps)]
+        while pending:
+            branch, rest = pending.pop()
+            self._advance(branch, rest, packet, pending, ends)
+        return tuple(Replay(verdict, tuple(x.path), tuple(x.doubts),
+                            tuple(r for r in x.path if r.kind in EFFECT_KINDS), x.num, x.den)
+                     for x, verdict in ends)
 
     def _advance(self, b: Branch, steps: Pipeline, packet: Packet,
-                 pending: list[tuple[Branch, Pipeline]], finished: list[Finished]) -> None:
+                 pending: list[tuple[Branch, Pipeline]], finished: list[End]) -> None:
         """Run one branch through its remaining hooks; forks are queued with the steps they still need."""
         for pos, step in enumerate(steps):
             if step.__class__ is str:
@@ -552,7 +701,7 @@ class Engine:
                 if following:
                     pending.append((b, following))
                 else:
-                    finished.append(self._finish(b, ACCEPT))
+                    finished.append((b, ACCEPT))
                 return
             if step.__class__ is tuple:  # nat: only the first packet of a connection
                 if b.ctstate != "NEW":
@@ -565,18 +714,19 @@ class Engine:
                     self._settle(other, verdict, rest, pending, finished)
             verdict = outcomes[0][1]
             if verdict != ACCEPT:
-                finished.append(self._finish(b, verdict))
+                finished.append((b, verdict))
                 return
-        finished.append(self._finish(b, ACCEPT))
+        finished.append((b, ACCEPT))
 
-    def _settle(self, b: Branch, verdict: str, rest: Pipeline,
-                pending: list[tuple[Branch, Pipeline]], finished: list[Finished]) -> None:
+    @staticmethod
+    def _settle(b: Branch, verdict: str, rest: Pipeline,
+                pending: list[tuple[Branch, Pipeline]], finished: list[End]) -> None:
         if verdict != ACCEPT:
-            finished.append(self._finish(b, verdict))
+            finished.append((b, verdict))
         elif rest:
             pending.append((b, rest))
         else:
-            finished.append(self._finish(b, ACCEPT))
+            finished.append((b, ACCEPT))
 
     def _route(self, step: str, b: Branch, packet: Packet, rest: Pipeline) -> Pipeline:
         """Routing decisions: they pick the next hooks and the output interface."""
@@ -603,7 +753,20 @@ class Engine:
 
     @staticmethod
     def _finish(b: Branch, verdict: str) -> Finished:
+        """The public record of an end: a DNATed packet that is accepted ends as DNAT."""
         if verdict == ACCEPT and b.dnat:
-            return Finished("DNAT", b.destination(), b.masq, b.num, b.den, tuple(b.path), tuple(b.doubts))
-        return Finished(verdict, None, b.masq if verdict == ACCEPT else False, b.num, b.den, tuple(b.path),
-                        tuple(b.doubts))
+            return _finished("DNAT", b.destination(), b.masq, b.num, b.den, tuple(b.path), tuple(b.doubts))
+        return _finished(verdict, None, b.masq if verdict == ACCEPT else False, b.num, b.den, tuple(b.path),
+                         tuple(b.doubts))
+
+
+def _replay(b: Branch, replay: Replay) -> None:
+    """Apply a recorded ending to a branch that has its entry state (and, if forked, its probability)."""
+    b.path.extend(replay.path)
+    if replay.effects:
+        doubts, b.doubts = b.doubts, []  # the recorded doubts already hold what the effects report
+        for rule in replay.effects:
+            _apply(rule, rule.kind, b)
+        b.doubts = doubts
+    if replay.doubts:
+        b.doubts.extend(replay.doubts)

@@ -14,22 +14,19 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.decode import decode_service, object_name
 from kubeproxy_sim.objects.decode_nodes import decode_node, decode_pod
-from kubeproxy_sim.objects.decode_slices import decode_endpoint_slice, decode_endpoints
+from kubeproxy_sim.objects.decode_slices import SERVICE_NAME_LABEL, decode_endpoint_slice, decode_endpoints
 from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
 from kubeproxy_sim.objects.report import Report, type_name
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
 _DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
@@ -51,6 +48,9 @@ class LoadResult:
 
     cluster: Cluster
     diagnostics: tuple[Diagnostic, ...] = ()
+    positions: tuple[tuple[int, int], ...] = ()
+    """Per diagnostic, where in the input it arose (an ordering key): a split load merges its shares' messages
+    back into input order by it (see :class:`Share`)."""
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -63,26 +63,82 @@ class LoadResult:
 
 # -- public entry points ----------------------------------------------------------------------------
 
+Document = tuple[str, int, Any]
+"""(file, document index in the file, the parsed document or the Diagnostic of why it could not be read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """The objects one process of a split load decodes (``kubeproxy-sim rules`` on a large cluster).
+
+    A Service, and the EndpointSlices and Endpoints of its service, belong to
+    the share whose range [low, high) of ``namespace/name`` holds the
+    service's name: a sync writes services in that order, so the shares'
+    rules concatenate into the unsplit result. Every other object (Nodes,
+    Pods) is decoded by every share, and its messages kept by the first only.
+    """
+
+    low: str = ""
+    high: str | None = None
+
+    @property
+    def first(self) -> bool:
+        return self.low == ""
+
+    def owns(self, key: str) -> bool:
+        return self.low <= key and (self.high is None or key < self.high)
+
 
 def load_text(text: str, file: str = "<memory>") -> LoadResult:
     """Load the manifests in one text (YAML or JSON, one or more documents)."""
     with collector_paused():  # millions of acyclic containers: see objects.bulk
-        builder = _Builder()
-        builder.add_text(text, file)
-        return builder.finish()
+        return decode_documents(text_documents(text, file))
 
 
 def load_paths(paths: Sequence[str]) -> LoadResult:
     """Load files, directories and stdin ("-"), in the order given, later objects replacing earlier ones."""
     with collector_paused():  # millions of acyclic containers: see objects.bulk
-        builder = _Builder()
-        for path in paths:
-            for file, text, problem in _read_path(path):
-                if problem is not None:
-                    builder.diagnostics.append(problem)
-                else:
-                    builder.add_text(text, file)
-        return builder.finish()
+        return decode_documents(read_documents(paths))
+
+
+def read_documents(paths: Sequence[str]) -> Iterator[Document]:
+    """Every document of every path, in order, parsed file by file as they are consumed."""
+    for path in paths:
+        for file, text, problem in _read_path(path):
+            if problem is not None:
+                yield file, 0, problem
+            else:
+                yield from text_documents(text, file)
+
+
+def text_documents(text: str, file: str) -> Iterator[Document]:
+    """The documents of one text, each with its index."""
+    for index, document in enumerate(_parse_documents(text, file)):
+        yield file, index, document
+
+
+def decode_documents(documents: Iterable[Document], share: Share | None = None) -> LoadResult:
+    """Decode and check parsed documents into a cluster; with a share, only that share's objects."""
+    builder = _Builder(share)
+    for file, index, document in documents:
+        builder.add_document(document, file, index)
+    return builder.finish()
+
+
+def service_key(document: Any) -> str | None:
+    """``namespace/name`` of the service a raw Service, EndpointSlice or Endpoints belongs to; None for other
+    objects. Read leniently (an object that fails its checks later still needs a share)."""
+    if type(document) is not dict:
+        return None
+    kind = document.get("kind")
+    if kind == "Service" or kind == "Endpoints":
+        return object_name(document)[2]
+    if kind != "EndpointSlice":
+        return None
+    namespace, _, _ = object_name(document)
+    labels = (document.get("metadata") or {}).get("labels") if type(document.get("metadata")) is dict else None
+    service = labels.get(SERVICE_NAME_LABEL) if type(labels) is dict else None
+    return f"{namespace}/{service if type(service) is str else ''}"
 
 
 # -- reading files ----------------------------------------------------------------------------------
@@ -133,8 +189,8 @@ def _parse_documents(text: str, file: str) -> list[Any]:
         except ValueError:
             pass  # maybe YAML flow style; the YAML parser also gives a better error position
     try:
-        return list(yaml.load_all(text, Loader=_Loader))
-    except yaml.YAMLError:
+        return _load_yaml(text)
+    except _yaml().YAMLError:
         return _parse_chunks(text, file)
 
 
@@ -146,13 +202,26 @@ def _parse_chunks(text: str, file: str) -> list[Any]:
         chunk = text[start:end]
         first_line = text.count("\n", 0, start)
         try:
-            documents.extend(yaml.load_all(chunk, Loader=_Loader))
-        except yaml.YAMLError as exc:
+            documents.extend(_load_yaml(chunk))
+        except _yaml().YAMLError as exc:
             documents.append(_yaml_problem(exc, file, first_line))
     return documents
 
 
-def _yaml_problem(exc: yaml.YAMLError, file: str, first_line: int) -> Diagnostic:
+def _yaml() -> Any:
+    """PyYAML, imported on first use: a JSON input (what a large cluster comes as) never pays for it."""
+    import yaml
+
+    return yaml
+
+
+def _load_yaml(text: str) -> list[Any]:
+    """Every document of a YAML text, through libyaml's C loader when PyYAML has it."""
+    yaml = _yaml()
+    return list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+
+
+def _yaml_problem(exc: Any, file: str, first_line: int) -> Diagnostic:
     """A YAML syntax error as 'file:line: ...'."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = first_line + mark.line + 1 if mark is not None else None
@@ -170,23 +239,36 @@ def _yaml_problem(exc: yaml.YAMLError, file: str, first_line: int) -> Diagnostic
 class _Builder:
     """Accumulates decoded objects across files; local to one load call."""
 
-    def __init__(self) -> None:
+    def __init__(self, share: Share | None = None) -> None:
+        self.share = share
         self.diagnostics: list[Diagnostic] = []
+        self.positions: list[tuple[int, int]] = []
         self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in _DECODERS}
+        self.sequence = 0  # objects seen so far: the position of the messages of the current one
+        self.first_seen: dict[str, int] = {}  # Endpoints key -> position, for the mirroring messages
 
-    def add_text(self, text: str, file: str) -> None:
-        for index, document in enumerate(_parse_documents(text, file)):
-            if isinstance(document, Diagnostic):
+    def add_document(self, document: Any, file: str, index: int) -> None:
+        if isinstance(document, Diagnostic):
+            if self.share is None or self.share.first:
                 self.diagnostics.append(document)
-            elif document is not None:
-                self._add_document(document, file, index)
+        elif document is not None:
+            self._add_document(document, file, index)
+        self._mark()
+
+    def _mark(self, phase: int = 0) -> None:
+        """File the messages added since the last mark under the current position."""
+        missing = len(self.diagnostics) - len(self.positions)
+        if missing:
+            self.positions.extend([(phase, self.sequence)] * missing)
+        self.sequence += 1
 
     def _add_document(self, document: Any, file: str, index: int) -> None:
         where = f"document {index + 1}"
         if type(document) is not dict:
-            self.diagnostics.append(Diagnostic(
-                f"{where} is {type_name(document)}; expected a Kubernetes object with apiVersion and kind",
-                file=file))
+            if self.share is None or self.share.first:
+                self.diagnostics.append(Diagnostic(
+                    f"{where} is {type_name(document)}; expected a Kubernetes object with apiVersion and kind",
+                    file=file))
             return
         kind = document.get("kind")
         items = document.get("items")
@@ -201,26 +283,42 @@ class _Builder:
         items = document.get("items")
         if items is None:
             return
+        mine = self.share is None or self.share.first
         if type(items) is not list:
-            self.diagnostics.append(Diagnostic(f"expected a list, got {type_name(items)}", file=file, kind=kind,
-                                               field="items"))
+            if mine:
+                self.diagnostics.append(Diagnostic(f"expected a list, got {type_name(items)}", file=file,
+                                                   kind=kind, field="items"))
             return
         item_kind = kind[: -len("List")] or None
         api_version = document.get("apiVersion")
         for i, item in enumerate(items):
             item_where = f"{where}, item {i + 1}"
             if type(item) is not dict:
-                self.diagnostics.append(Diagnostic(
-                    f"expected a Kubernetes object, got {type_name(item)}", file=file, kind=kind,
-                    field=f"items[{i}]"))
-                continue
-            if item_kind and "kind" not in item:
-                item = {**item, "kind": item_kind}
-                if "apiVersion" not in item and api_version is not None:
-                    item["apiVersion"] = api_version
-            self._add_object(item, file, index, item_where)
+                if mine:
+                    self.diagnostics.append(Diagnostic(
+                        f"expected a Kubernetes object, got {type_name(item)}", file=file, kind=kind,
+                        field=f"items[{i}]"))
+            else:
+                if item_kind and "kind" not in item:
+                    item = {**item, "kind": item_kind}
+                    if "apiVersion" not in item and api_version is not None:
+                        item["apiVersion"] = api_version
+                self._add_object(item, file, index, item_where)
+            self._mark()
 
     def _add_object(self, document: dict[str, Any], file: str, index: int, where: str) -> None:
+        share = self.share
+        if share is not None:
+            key = service_key(document)
+            if not (share.owns(key) if key is not None else share.first):
+                if key is None:  # everyone's object (a Node): decoded here too, its messages kept by the first
+                    mark = len(self.diagnostics)
+                    self._decode_object(document, file, index, where)
+                    del self.diagnostics[mark:]
+                return
+        self._decode_object(document, file, index, where)
+
+    def _decode_object(self, document: dict[str, Any], file: str, index: int, where: str) -> None:
         kind = document.get("kind")
         if type(kind) is not str or not kind:
             self.diagnostics.append(Diagnostic(f"kind is required ({where}); expected Service, EndpointSlice, "
@@ -252,6 +350,8 @@ class _Builder:
     def _store(self, kind: str, value: Any, file: str, display: str) -> None:
         """Keep the object; a second one with the same kind and name replaces the first, as apply would."""
         table = self.objects[kind]
+        if kind == "Endpoints":
+            self.first_seen.setdefault(value.key, self.sequence)
         previous = table.get(value.key)
         if previous is not None:
             self.diagnostics.append(Diagnostic(
@@ -270,26 +370,33 @@ class _Builder:
             nodes=tuple(self.objects["Node"].values()),
             pods=tuple(self.objects["Pod"].values()),
         )
-        return LoadResult(cluster=cluster, diagnostics=tuple(self.diagnostics))
+        return LoadResult(cluster=cluster, diagnostics=tuple(self.diagnostics), positions=tuple(self.positions))
 
     def _mirror(self, services: dict[str, Service], slices: dict[str, EndpointSlice]) -> None:
         """Add the EndpointSlices the mirroring controller would make from v1 Endpoints."""
         has_slices = {(s.namespace, s.service_name) for s in slices.values()}
         endpoints: Endpoints
         for endpoints in self.objects["Endpoints"].values():
-            result = mirror_endpoints(endpoints, services.get(endpoints.key))
-            where = {"file": endpoints.origin.file, "kind": "Endpoints", "object": endpoints.key}
-            if result.skipped_reason and (endpoints.namespace, endpoints.name) not in has_slices:
-                self.diagnostics.append(Diagnostic(result.skipped_reason, severity=Severity.NOTE, **where))
-            if result.dropped:
+            self.sequence = self.first_seen[endpoints.key]
+            self._mirror_one(endpoints, services, slices, has_slices)
+            self._mark(phase=1)
+
+    def _mirror_one(self, endpoints: Endpoints, services: dict[str, Service], slices: dict[str, EndpointSlice],
+                    has_slices: set[tuple[str, str]]) -> None:
+        """Mirror one Endpoints object into ``slices``, with the messages the controller's choices call for."""
+        result = mirror_endpoints(endpoints, services.get(endpoints.key))
+        where = {"file": endpoints.origin.file, "kind": "Endpoints", "object": endpoints.key}
+        if result.skipped_reason and (endpoints.namespace, endpoints.name) not in has_slices:
+            self.diagnostics.append(Diagnostic(result.skipped_reason, severity=Severity.NOTE, **where))
+        if result.dropped:
+            self.diagnostics.append(Diagnostic(
+                f"{result.dropped} addresses not mirrored: the controller copies at most 1000 per subset",
+                severity=Severity.WARNING, **where))
+        for mirrored in result.slices:
+            if mirrored.key in slices:
                 self.diagnostics.append(Diagnostic(
-                    f"{result.dropped} addresses not mirrored: the controller copies at most 1000 per subset",
-                    severity=Severity.WARNING, **where))
-            for mirrored in result.slices:
-                if mirrored.key in slices:
-                    self.diagnostics.append(Diagnostic(
-                        f"the mirrored EndpointSlice {mirrored.key} is not added: an EndpointSlice with that "
-                        "name was loaded", severity=Severity.WARNING, **where))
-                    continue
-                slices[mirrored.key] = mirrored
+                    f"the mirrored EndpointSlice {mirrored.key} is not added: an EndpointSlice with that "
+                    "name was loaded", severity=Severity.WARNING, **where))
+                continue
+            slices[mirrored.key] = mirrored
 

@@ -11,6 +11,7 @@ with the "must be the last rule" rule last).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
@@ -63,40 +64,82 @@ def node_zone(cluster: Cluster, config: ProxyConfig) -> str | None:
 
 
 def canonical_chain_order(names: list[str]) -> list[str]:
-    """Chain names in upstream's canonical dump order (same as sorting by :func:`chain_order`)."""
+    """Chain names in upstream's canonical dump order (same as sorting by :func:`chain_order`).
+
+    One sort does it: every name starting with "KUBE-" sits in one contiguous
+    run of the sorted list, so the order is the two top-level chains, that run
+    without them, then the names before and after it.
+    """
+    ordered = sorted(names)
+    start = bisect_left(ordered, "KUBE-")
+    end = bisect_left(ordered, "KUBE.", start)  # "." follows "-": the first name past the KUBE- run
     first = [n for n in (naming.KUBE_NODEPORTS, naming.KUBE_SERVICES) if n in names]
-    rest = sorted(n for n in names if n not in first)
-    kube = [n for n in rest if n.startswith("KUBE-")]
-    return first + kube + [n for n in rest if not n.startswith("KUBE-")]
+    kube = ordered[start:end]
+    if first:
+        kube = [n for n in kube if n != naming.KUBE_NODEPORTS and n != naming.KUBE_SERVICES]
+    return first + kube + ordered[:start] + ordered[end:]
 
 
 def build_table(name: str, declared: list[str], rules: dict[str, list[str]]) -> Table:
     """A table of the declared chains (each declared once), with their rules, canonically ordered."""
-    chains = []
     empty: list[str] = []
-    for chain in canonical_chain_order(declared):
-        chains.append(Chain(chain, Rule.many(chain, rules.get(chain, empty))))
-    return Table(name, tuple(chains))
+    of_specs = Chain.of_specs
+    get = rules.get
+    return Table(name, tuple([of_specs(chain, get(chain, empty)) for chain in canonical_chain_order(declared)]))
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceWork:
+    """The service ports one sync (or one share of a split sync) writes, with their endpoints, in order."""
+
+    pairs: list[tuple[ServicePortInfo, tuple[EndpointInfo, ...]]]
+    zone: str | None
+
+    @property
+    def endpoint_count(self) -> int:
+        """What decides large-cluster mode; a split sync adds up its shares' counts."""
+        return sum(len(eps) for _, eps in self.pairs)
+
+
+def service_work(cluster: Cluster, config: ProxyConfig) -> ServiceWork:
+    """kube-proxy's view of the cluster's services and endpoints for this node and family."""
+    ports = all_service_ports(cluster, config)
+    eps_map = endpoints_map(cluster.endpoint_slices, config)
+    return ServiceWork([(svc, eps_map.get(svc.key, ())) for svc in ports], node_zone(cluster, config))
 
 
 def generate(cluster: Cluster, config: ProxyConfig) -> SyncResult:
     """The rules one full sync of kube-proxy (iptables mode) writes for this node and family."""
     with collector_paused():  # ~10^6 acyclic objects: see objects.bulk
-        return _generate(cluster, config)
+        work = service_work(cluster, config)
+        ctx = make_context(config, work.endpoint_count)
+        out = new_buffer()
+        write_head(ctx, out)
+        write_services(ctx, work, out)
+        write_tail(ctx, out)
+        return assemble(ctx, out)
 
 
-def _generate(cluster: Cluster, config: ProxyConfig) -> SyncResult:
-    ports = all_service_ports(cluster, config)
-    eps_map = endpoints_map(cluster.endpoint_slices, config)
-    pairs = [(svc, eps_map.get(svc.key, ())) for svc in ports]
-    ctx = make_context(config, sum(len(eps) for _, eps in pairs))
-    out = RuleBuffer(filter_chains=list(filter_rules.TOP_LEVEL_FILTER_CHAINS), nat_chains=list(TOP_LEVEL_NAT_CHAINS))
+def new_buffer() -> RuleBuffer:
+    """An empty buffer with the top-level chains every sync declares."""
+    return RuleBuffer(filter_chains=list(filter_rules.TOP_LEVEL_FILTER_CHAINS), nat_chains=list(TOP_LEVEL_NAT_CHAINS))
+
+
+def write_head(ctx: SyncContext, out: RuleBuffer) -> None:
+    """The node-wide rules written before any service's (they depend on the config only)."""
     masquerade.postrouting_rules(ctx, out)
     masquerade.mark_masq_rules(ctx, out)
     filter_rules.localnet_firewall(ctx, out)
-    write_services(ctx, cluster, pairs, out)
+
+
+def write_tail(ctx: SyncContext, out: RuleBuffer) -> None:
+    """The node-wide rules written after every service's: KUBE-SERVICES' last rule, KUBE-FORWARD."""
     services.nodeports_jump_rules(ctx, out)
     filter_rules.forward_rules(ctx, out)
+
+
+def assemble(ctx: SyncContext, out: RuleBuffer) -> SyncResult:
+    """The canonically ordered tables of a filled buffer, and the jumps from the built-in chains."""
     ruleset = Ruleset(
         (build_table("filter", out.filter_chains, out.filter), build_table("nat", out.nat_chains, out.nat)),
         ipv6=ctx.ipv6,
@@ -104,11 +147,10 @@ def _generate(cluster: Cluster, config: ProxyConfig) -> SyncResult:
     return SyncResult(ruleset, jump_rules(naming.KUBE_FIREWALL in out.filter_chains))
 
 
-def write_services(ctx: SyncContext, cluster: Cluster,
-                   pairs: list[tuple[ServicePortInfo, tuple[EndpointInfo, ...]]], out: RuleBuffer) -> None:
+def write_services(ctx: SyncContext, work: ServiceWork, out: RuleBuffer) -> None:
     """Write the rules of every (service port, endpoints) pair, in order."""
-    zone = node_zone(cluster, ctx.config)
-    for svc, eps in pairs:
+    zone = work.zone
+    for svc, eps in work.pairs:
         write_service_port(ctx, svc, eps, zone, out)
 
 

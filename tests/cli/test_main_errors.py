@@ -16,7 +16,7 @@ def test_an_internal_error_is_one_line_and_exit_4(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.delenv("KPSIM_DEBUG", raising=False)
     parser = cli.build_parser()
-    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(cli, "build_parser", lambda command=None: parser)
     parser._subparsers._group_actions[0].choices["rules"].set_defaults(func=boom)  # type: ignore[union-attr]
     err = io.StringIO()
     with contextlib.redirect_stderr(err):

@@ -14,7 +14,7 @@ import yaml
 
 from kubeproxy_sim.cli import demo_cmd, graph_cmd, rules_cmd, trace_cmd
 from kubeproxy_sim.cli.main import build_parser, main
-from kubeproxy_sim.cli.options import REPO_RULESETS, load_node_rules
+from kubeproxy_sim.cli.options import REPO_RULESETS, load_inputs, load_node_rules
 from kubeproxy_sim.cli.output import Console
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, render_text
 
@@ -60,7 +60,7 @@ def test_rules_full_json_has_builtin_policies(capsys: pytest.CaptureFixture[str]
 
 def test_rules_text_is_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
     parser = build_parser()
-    inputs = rules_cmd.load_inputs(parser.parse_args(["rules", "--scenario", "bootcamp"]))
+    inputs = load_inputs(parser.parse_args(["rules", "--scenario", "bootcamp"]))
     code, out, _ = run(["rules", "--scenario", "bootcamp"], capsys)
     assert code == 0 and out == rules_cmd.rules_text(inputs, full=False)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from kubeproxy_sim.netfilter.codec import render_ruleset
-from kubeproxy_sim.netfilter.model import Rule, Ruleset
+from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset
 from kubeproxy_sim.objects.model import Cluster, EndpointPort, EndpointSlice, Protocol, Service
 from kubeproxy_sim.proxier import generate
 from kubeproxy_sim.proxier.partial import (
@@ -226,7 +226,7 @@ def _chain(node: Ruleset, table: str, name: str):
 def _append_rule(node: Ruleset, table: str, chain: str, spec: str) -> Ruleset:
     t = node.table(table)
     assert t is not None
-    chains = tuple(dataclasses.replace(c, rules=(*c.rules, Rule(chain, spec))) if c.name == chain else c
+    chains = tuple(Chain(c.name, (*c.rules, Rule(chain, spec)), c.policy, c.counters) if c.name == chain else c
                    for c in t.chains)
     return node.replace_table(dataclasses.replace(t, chains=chains))
 

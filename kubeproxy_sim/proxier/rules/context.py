@@ -70,6 +70,21 @@ class RuleBuffer:
     filter_chains: list[str] = field(default_factory=list)
     nat_chains: list[str] = field(default_factory=list)
 
+    def extend(self, other: RuleBuffer) -> None:
+        """Append ``other``'s rules after this buffer's, chain by chain, and its declared chains.
+
+        Writing A then B into one buffer equals writing them into two and
+        extending the first with the second: how a split sync joins its shares.
+        """
+        for mine, theirs in ((self.filter, other.filter), (self.nat, other.nat)):
+            for chain, rules in theirs.items():
+                if chain in mine:
+                    mine[chain].extend(rules)
+                else:
+                    mine[chain] = rules
+        self.filter_chains.extend(other.filter_chains)
+        self.nat_chains.extend(other.nat_chains)
+
 
 def family_addresses(values: tuple[str, ...], ipv6: bool) -> list[str]:
     """The entries of ``values`` (addresses or CIDRs, canonical text) of one family."""

@@ -63,9 +63,8 @@ def endpoint_chain_rules(ctx: SyncContext, plan: ServicePlan, ep: EndpointInfo, 
     svc = plan.svc
     head = _comment(ctx, svc.name_string)
     recent = f"-m recent --name {chain} --set " if svc.client_ip_affinity else ""
-    rules = out.nat[chain]
-    rules.append(f"{head}-s {ep.ip} -j {naming.KUBE_MARK_MASQ}")
-    rules.append(f"{head}{recent}-m {svc.proto} -p {svc.proto} -j DNAT --to-destination {ep.endpoint}")
+    out.nat[chain] = [f"{head}-s {ep.ip} -j {naming.KUBE_MARK_MASQ}",
+                      f"{head}{recent}-m {svc.proto} -p {svc.proto} -j DNAT --to-destination {ep.endpoint}"]
 
 
 def service_endpoint_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer) -> None:
@@ -73,10 +72,12 @@ def service_endpoint_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer)
     svc = plan.svc
     cats = plan.endpoints
     name, proto = svc.name_string, svc.proto
-    sep = {ep.endpoint: naming.endpoint_chain(name, proto, ep.endpoint) for ep in cats.reachable}
+    reachable = cats.reachable
+    sep = dict(zip([ep.endpoint for ep in reachable],
+                   naming.endpoint_chains(name, proto, [ep.endpoint for ep in reachable]), strict=True))
     if plan.uses_cluster_chain:
         policy_chain_rules(ctx, plan, plan.cluster_chain, cats.cluster, sep, out)
     if plan.uses_local_chain:
         policy_chain_rules(ctx, plan, plan.local_chain, cats.local, sep, out)
-    for ep in cats.reachable:
+    for ep in reachable:
         endpoint_chain_rules(ctx, plan, ep, sep[ep.endpoint], out)

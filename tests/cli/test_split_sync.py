@@ -1,0 +1,180 @@
+"""`rules` split over two processes gives exactly what one process gives: text, ruleset and messages.
+
+The split is forced (threshold 0) on every scenario and on inputs with bad objects in both halves; the
+child's failure falls back to one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kubeproxy_sim.cli import split_sync
+from kubeproxy_sim.cli.main import build_parser, main
+from kubeproxy_sim.cli.options import REPO_RULESETS
+from kubeproxy_sim.netfilter.codec import render_ruleset
+from kubeproxy_sim.objects.load import Share, decode_documents, service_key, text_documents
+from kubeproxy_sim.proxier.rules.context import RuleBuffer
+from kubeproxy_sim.proxier.sync import canonical_chain_order, chain_order
+
+SCENARIOS = sorted(p.name for p in REPO_RULESETS.iterdir() if (p / "objects.yaml").is_file())
+
+
+def rules_args(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["rules", *argv])
+
+
+def both_ways(argv: list[str], *, text: bool) -> tuple[split_sync.Synced, split_sync.Synced]:
+    """One process, then two (a fallback to one would fail: the split must really happen)."""
+    whole = split_sync.load_and_generate(rules_args(*argv), text=text, threshold=10**9)
+    with pytest.MonkeyPatch.context() as patch:
+        if _service_count(argv) >= 2:
+            patch.setattr(split_sync, "_whole", _no_fallback)
+        split = split_sync.load_and_generate(rules_args(*argv), text=text, threshold=0)
+    return whole, split
+
+
+def _no_fallback(*args: object) -> None:
+    raise AssertionError("the split fell back to one process")
+
+
+def _service_count(argv: list[str]) -> int:
+    from kubeproxy_sim.objects.load import read_documents
+
+    paths = split_sync.input_paths(rules_args(*argv))
+    return len(set(split_sync._service_names(list(read_documents(paths)))))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_scenario_splits_into_the_same_text(scenario: str) -> None:
+    whole, split = both_ways(["--scenario", scenario], text=True)
+    assert whole.result is not None and whole.text == [render_ruleset(whole.result.ruleset)]
+    assert "".join(split.text or ()) == "".join(whole.text or ())
+    assert split.diagnostics == whole.diagnostics and split.config == whole.config
+
+
+@pytest.mark.parametrize("scenario", ["bootcamp", "upstream-load-balancer", "ipv6", "upstream-bad-ips"])
+def test_a_split_ruleset_is_the_same_ruleset(scenario: str) -> None:
+    whole, split = both_ways(["--scenario", scenario], text=False)
+    assert split.result is not None and whole.result is not None
+    assert split.result == whole.result and split.text is None
+
+
+def _service(name: str, port: object = 80, ip: str | None = None) -> dict:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"clusterIP": ip or f"10.96.0.{int(name[1:]) + 1}", "ports": [{"name": "p", "port": port}]}}
+
+
+def _slice(service: str, ips: list[str], name: str | None = None) -> dict:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": name or f"{service}-x", "namespace": "ns",
+                         "labels": {"kubernetes.io/service-name": service}},
+            "addressType": "IPv4", "ports": [{"name": "p", "port": 8080}],
+            "endpoints": [{"addresses": [ip], "nodeName": "n1"} for ip in ips]}
+
+
+def _endpoints(service: str, ips: list[str]) -> dict:
+    return {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": service, "namespace": "ns"},
+            "subsets": [{"addresses": [{"ip": ip} for ip in ips], "ports": [{"name": "p", "port": 8080}]}]}
+
+
+def _messy_manifests(tmp_path: Path) -> list[str]:
+    """Good and bad objects of both halves interleaved, across a List file and a YAML file."""
+    items: list[object] = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+                            "status": {"addresses": [{"type": "InternalIP", "address": "192.168.0.10"}]}}]
+    for i in range(12):
+        name = f"s{i:02d}"
+        items.append(_service(name, port=70000 if i in (1, 10) else 80))
+        items.append(_slice(name, [f"10.1.{i}.1", f"10.1.{i}.2", "not-an-ip" if i in (2, 9) else f"10.1.{i}.3"]))
+    items += [_service("s03"), _endpoints("s05", ["10.2.0.1"]), _endpoints("s11", ["10.2.0.2"]),
+              _endpoints("s99", ["10.2.0.3"]), {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}},
+              {"apiVersion": "v1", "kind": "Node", "metadata": {"name": 5}}, "junk", _slice("s07", ["10.3.0.1"], "odd")]
+    listing = tmp_path / "a.json"
+    listing.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    more = tmp_path / "b.yaml"
+    more.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: s04, namespace: ns}\n"
+                    "spec: {clusterIP: 10.96.1.4, ports: [{port: 81}]}\n---\n[not, an, object]\n---\n"
+                    "kind: Service\nmetadata: {name: bad: yaml\n")
+    return ["-f", str(listing), "-f", str(more)]
+
+
+def test_messages_of_both_halves_come_in_input_order(tmp_path: Path) -> None:
+    argv = [*_messy_manifests(tmp_path), "--hostname-override", "n1", "--cluster-cidr", "10.0.0.0/8"]
+    whole, split = both_ways(argv, text=True)
+    assert len(whole.diagnostics) >= 10 and any("70000" in str(d) for d in whole.diagnostics)
+    assert [str(d) for d in split.diagnostics] == [str(d) for d in whole.diagnostics]
+    assert "".join(split.text or ()) == "".join(whole.text or ())
+    whole_rs, split_rs = both_ways(argv, text=False)
+    assert split_rs.result == whole_rs.result and split_rs.diagnostics == whole.diagnostics
+
+
+def test_the_command_splits_and_exits_as_before(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["rules", *_messy_manifests(tmp_path), "--hostname-override", "n1"]
+    assert main(argv) == 1
+    expected = capsys.readouterr()
+    monkeypatch.setattr(split_sync, "SPLIT_THRESHOLD", 0)
+    monkeypatch.setattr(split_sync.load_and_generate, "__kwdefaults__", {"text": False, "threshold": 0})
+    assert main(argv) == 1
+    assert capsys.readouterr() == expected
+
+
+def test_a_failing_child_falls_back_to_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("the child breaks")
+
+    whole = split_sync.load_and_generate(rules_args("--scenario", "bootcamp"), text=True, threshold=10**9)
+    monkeypatch.setattr(split_sync, "_child", broken)
+    split = split_sync.load_and_generate(rules_args("--scenario", "bootcamp"), text=True, threshold=0)
+    assert split.text == whole.text and split.diagnostics == whole.diagnostics
+
+
+def test_shares_partition_services_with_their_slices() -> None:
+    text = json.dumps({"kind": "List", "apiVersion": "v1",
+                       "items": [_service("s01"), _slice("s01", ["10.1.0.1"]), _service("s02"),
+                                 _slice("s02", ["10.1.0.2"]), _endpoints("s02", ["10.1.0.3"])]})
+    documents = list(text_documents(text, "m.json"))
+    low, high = Share("", "ns/s02"), Share("ns/s02", None)
+    assert low.first and not high.first and low.owns("ns/s01") and not low.owns("ns/s02") and high.owns("ns/s02")
+    lower, upper = decode_documents(documents, low).cluster, decode_documents(documents, high).cluster
+    assert [s.name for s in lower.services] == ["s01"] and [s.name for s in upper.services] == ["s02"]
+    assert {s.service_name for s in lower.endpoint_slices} == {"s01"}
+    assert {s.service_name for s in upper.endpoint_slices} == {"s02"}
+    assert service_key(_slice("s07", [])) == "ns/s07" and service_key({"kind": "Node"}) is None
+
+
+_names = st.sampled_from(["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-", "KUBE", "KUBE.", "KUBEX", "INPUT", "A",
+                          "kube-x", "KUBE-SEP-AAAA", "KUBE-SVC-ZZ", "KUBE-MARK-MASQ", "Z", "KUBE-\u00e9"])
+
+
+@given(st.lists(_names, unique=True))
+def test_canonical_chain_order_is_the_sort_by_chain_order(names: list[str]) -> None:
+    assert canonical_chain_order(names) == sorted(names, key=chain_order)
+
+
+_specs = st.lists(st.sampled_from(["-j A", "-j B", "-s 10.0.0.1 -j C"]), max_size=3)
+_buffers = st.fixed_dictionaries({"KUBE-SERVICES": _specs, "KUBE-SEP-X": _specs, "KUBE-FORWARD": _specs})
+
+
+@given(_buffers, _buffers)
+def test_extending_a_buffer_is_writing_after_it(first: dict[str, list[str]], second: dict[str, list[str]]) -> None:
+    def buffer(*parts: dict[str, list[str]]) -> RuleBuffer:
+        out = RuleBuffer()
+        for part in parts:
+            for chain, specs in part.items():
+                out.nat[chain].extend(specs)
+                out.filter[chain].extend(specs[:1])
+            out.nat_chains.append(f"C{len(out.nat_chains)}")
+        return out
+
+    joined = buffer(first)
+    joined.extend(buffer(second))
+    once = buffer(first, second)
+    assert {k: v for k, v in joined.nat.items() if v} == {k: v for k, v in once.nat.items() if v}
+    assert {k: v for k, v in joined.filter.items() if v} == {k: v for k, v in once.filter.items() if v}
+    assert joined.nat_chains == ["C0", "C0"] and len(once.nat_chains) == 2
