@@ -21,3 +21,20 @@ def test_help_lists_the_commands() -> None:
     out = subprocess.run([sys.executable, "-m", "kubeproxy_sim", "--help"], capture_output=True, text=True,
                          check=True).stdout
     assert "rules" in out and "demo" in out
+
+
+def test_a_command_builds_only_its_own_parser() -> None:
+    from kubeproxy_sim.cli.main import build_parser
+
+    def commands(parser: object) -> list[str]:
+        return sorted(parser._subparsers._group_actions[0].choices)  # type: ignore[attr-defined]
+
+    assert commands(build_parser("rules")) == ["rules"]
+    assert len(commands(build_parser("no-such-command"))) == len(commands(build_parser())) >= 13
+
+
+def test_options_before_the_command_still_work(capsys: object) -> None:
+    from kubeproxy_sim.cli.main import main
+
+    assert main(["--color", "never", "rules", "--scenario", "bootcamp"]) == 0
+    assert main(["rules", "--scenario", "bootcamp"]) == 0
