@@ -8,10 +8,12 @@ mode. So once the input is parsed (before the fork: the child reads the same
 documents from copy-on-write memory), the services are cut at the median name.
 The child decodes and writes the upper half, the parent the lower half and the
 node-wide rules; half way they swap endpoint counts, and at the end the child
-sends its rule buffer, which the parent appends after its own (see
-``RuleBuffer.extend``). The result is byte for byte the one-process sync's (a
-test runs every scenario both ways); if the child fails in any way, the parent
-does the whole sync itself.
+sends its rules, which the parent appends after its own (see
+``RuleBuffer.extend``). When only the text is wanted, each process also renders
+its per-service chains, and the parent merges the two sorted runs by name: the
+rendering is done on two cores too. The result is byte for byte the
+one-process sync's (a test runs every scenario both ways); if the child fails
+in any way, the parent does the whole sync itself.
 """
 
 from __future__ import annotations

@@ -136,7 +136,8 @@ def service_key(document: Any) -> str | None:
     if kind != "EndpointSlice":
         return None
     namespace, _, _ = object_name(document)
-    labels = (document.get("metadata") or {}).get("labels") if type(document.get("metadata")) is dict else None
+    meta = document.get("metadata")
+    labels = meta.get("labels") if type(meta) is dict else None
     service = labels.get(SERVICE_NAME_LABEL) if type(labels) is dict else None
     return f"{namespace}/{service if type(service) is str else ''}"
 
