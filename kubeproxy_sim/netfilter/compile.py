@@ -26,7 +26,7 @@ from functools import lru_cache
 
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Option, Rule, Ruleset, RuleSpec, Target
-from kubeproxy_sim.netfilter.packet import PROTOCOL_NUMBERS, parse_address, parse_network
+from kubeproxy_sim.netfilter.packet import PROTOCOL_NUMBERS, format_endpoint, parse_address, parse_network
 from kubeproxy_sim.objects.bulk import collector_paused
 
 Check = Callable[[object], object]
@@ -88,6 +88,9 @@ class NatRange:
     port_lo: int | None
     port_hi: int | None
     text: str
+    endpoint: str | None = None
+    """``IP:PORT`` as a trace prints a destination, for one address and one port: formatted once here,
+    not once per traced branch (100,000 endpoints are too many to keep formatted in a cache)."""
 
 
 @dataclass(slots=True)
@@ -600,7 +603,8 @@ def parse_nat_range(text: str, family: int) -> NatRange:
         p1, _, p2 = ports.partition("-")
         plo = int(p1)
         phi = int(p2) if p2 else plo
-    return NatRange(lo, hi, plo, phi, text)
+    single = lo is not None and lo == hi and plo is not None and plo == phi
+    return NatRange(lo, hi, plo, phi, text, format_endpoint(family, lo, plo) if single else None)
 
 
 def _mark_target(target: Target) -> tuple[int, int, str]:

@@ -472,7 +472,7 @@ def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> None:
             b.dport = nat.port_lo
         b.dnat = True
         ranged = nat is not None and (nat.addr_lo != nat.addr_hi or nat.port_lo != nat.port_hi)
-        b.nat_text = nat.text if ranged and nat is not None else None
+        b.nat_text = (nat.text if ranged else nat.endpoint) if nat is not None else None
         if ranged:
             b.doubts.append((rule, "the NAT range has several addresses or ports; later rules see the first"))
         return
