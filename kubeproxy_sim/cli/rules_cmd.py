@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import Inputs, add_input_flags
@@ -97,9 +96,7 @@ def run(args: argparse.Namespace) -> int:
         ruleset = None if text_only else sync_ruleset(synced.result, full=args.full)
     report_diagnostics(synced.diagnostics, args)
     if ruleset is None:
-        write = sys.stdout.write
-        for piece in synced.text or ():
-            write(piece)
+        emit(None, "text", text=synced.text)
     else:
         emit(rules_data(ruleset) if args.output != "text" else None, args.output,
              text=lambda: render_rules(ruleset, full=args.full))

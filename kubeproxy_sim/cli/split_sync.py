@@ -41,13 +41,12 @@ from kubeproxy_sim.netfilter.codec import (
 from kubeproxy_sim.netfilter.model import Chain
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.load import STDIN, Document, Share, decode_documents, read_documents, service_key
-from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext, make_context
 from kubeproxy_sim.proxier.sync import (
     SyncResult,
     assemble,
-    canonical_chain_order,
+    chain_order,
     generate,
     new_buffer,
     service_work,
@@ -64,24 +63,23 @@ SPLIT_THRESHOLD = 2000
 class Synced:
     """A full sync from manifests: the node's config, every message about the input, and the rules.
 
-    ``text`` is the restore input, in pieces whose concatenation is the text (writing them one by one spares
-    a copy of tens of megabytes), when it was asked for; ``result`` the sync as a ruleset, which a split run
+    ``text`` is the restore input when it was asked for; ``result`` the sync as a ruleset, which a split run
     asked for text only does not build (rendering the two halves apart is what makes it fast).
     """
 
     config: ProxyConfig
     diagnostics: tuple[Diagnostic, ...]
     result: SyncResult | None
-    text: list[str] | None
+    text: str | None
 
 
-def load_and_generate(args: argparse.Namespace, *, text: bool = False,
-                      threshold: int = SPLIT_THRESHOLD) -> Synced:
+def load_and_generate(args: argparse.Namespace, *, text: bool = False, threshold: int | None = None) -> Synced:
     """Read the inputs ``args`` name and run one full sync, split over two processes when it is large.
 
     With ``text`` the restore input is rendered (and, split, rendered by halves); otherwise the ruleset is built.
     """
     paths = input_paths(args)
+    threshold = SPLIT_THRESHOLD if threshold is None else threshold
     with collector_paused():  # millions of acyclic containers: see objects.bulk
         documents = list(read_documents(paths))
         names = sorted(_service_names(documents))
@@ -102,7 +100,7 @@ def _whole(documents: list[Document], args: argparse.Namespace, text: bool) -> S
     config, config_diags = build_config(args, loaded.cluster)
     result = generate(loaded.cluster, config)
     return Synced(config, (*loaded.diagnostics, *config_diags), result,
-                  [render_ruleset(result.ruleset)] if text else None)
+                  render_ruleset(result.ruleset) if text else None)
 
 
 def _service_names(documents: list[Document]) -> Iterator[str]:
@@ -150,7 +148,6 @@ def _split(documents: list[Document], args: argparse.Namespace, lower: Share, te
 class _ShareRules:
     """What one process made of its share: the rules of its services, and its messages about the input."""
 
-    config: ProxyConfig
     config_diags: list[Diagnostic]
     ctx: SyncContext
     out: RuleBuffer
@@ -173,7 +170,7 @@ def _share_rules(documents: list[Document], args: argparse.Namespace, share: Sha
     ctx = make_context(config, work.endpoint_count + _receive(inbox))
     out = RuleBuffer()
     write_services(ctx, work, out)
-    return _ShareRules(config, config_diags, ctx, out, loaded.diagnostics, loaded.positions)
+    return _ShareRules(config_diags, ctx, out, loaded.diagnostics, loaded.positions)
 
 
 def _child(documents: list[Document], args: argparse.Namespace, share: Share, text: bool, release: bool,
@@ -186,7 +183,6 @@ def _child(documents: list[Document], args: argparse.Namespace, share: Share, te
 def _parent(documents: list[Document], args: argparse.Namespace, share: Share, text: bool, release: bool,
             inbox: BinaryIO, outbox: BinaryIO) -> Synced:
     mine = _share_rules(documents, args, share, release, inbox, outbox)
-    outbox.close()
     private = _private_texts(mine.out) if text else None
     theirs, their_private, their_diags, their_positions = _receive(inbox)
     ctx = mine.ctx
@@ -198,13 +194,13 @@ def _parent(documents: list[Document], args: argparse.Namespace, share: Share, t
     diagnostics = (*_in_input_order((mine.positions, mine.diagnostics), (their_positions, their_diags)),
                    *mine.config_diags)
     if private is None or their_private is None:
-        return Synced(mine.config, diagnostics, assemble(ctx, out), None)
-    tables = [("filter", out.filter_chains, out.filter, private[0].merged(their_private[0])),
-              ("nat", out.nat_chains, out.nat, private[1].merged(their_private[1]))]
+        return Synced(ctx.config, diagnostics, assemble(ctx, out), None)
+    tables = [("filter", out.filter_chains, out.filter, (private[0], their_private[0])),
+              ("nat", out.nat_chains, out.nat, (private[1], their_private[1]))]
     del private, their_private
     pieces = [piece for name, declared, rules, per_service in tables
-              for piece in table_text(name, _canonical_merge(_top_level_texts(declared, rules), per_service))]
-    return Synced(mine.config, diagnostics, None, ["\n".join(pieces), "\n"])
+              for piece in table_text(name, _table_chains(declared, rules, per_service))]
+    return Synced(ctx.config, diagnostics, None, "\n".join(pieces) + "\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,10 +217,8 @@ class _Blocks:
     def __reduce__(self) -> tuple[Any, tuple[str, str, bytes]]:
         return _unpack_blocks, ("\n".join(self.names), "".join(self.texts), array("Q", map(len, self.texts)).tobytes())
 
-    def merged(self, other: _Blocks) -> list[ChainText]:
-        """Both tables' chains, sorted by name, as chain texts."""
-        pairs = sorted(zip(self.names + other.names, self.texts + other.texts, strict=True))
-        return [generated_chain_text(name, text) for name, text in pairs]
+    def chain_texts(self) -> list[ChainText]:
+        return [generated_chain_text(name, text) for name, text in zip(self.names, self.texts, strict=True)]
 
 
 def _unpack_blocks(names: str, text: str, lengths: bytes) -> _Blocks:
@@ -246,20 +240,19 @@ def _private_texts(out: RuleBuffer) -> tuple[_Blocks, _Blocks]:
     return texts[0], texts[1]
 
 
-def _top_level_texts(declared: list[str], rules: dict[str, list[str]]) -> list[ChainText]:
-    return chain_texts([Chain.of_specs(name, rules.get(name, ())) for name in canonical_chain_order(declared)])
+def _table_chains(declared: list[str], rules: dict[str, list[str]],
+                  per_service: tuple[_Blocks, ...]) -> list[ChainText]:
+    """Every chain of a table in canonical order: the top-level chains of the joined buffer, and the
+    per-service chains as each process rendered them (sorted runs, so the one sort is a merge)."""
+    chains = chain_texts([Chain.of_specs(name, rules.get(name, ())) for name in declared])
+    for blocks in per_service:
+        chains += blocks.chain_texts()
+    chains.sort(key=_canonical_key)
+    return chains
 
 
-def _canonical_merge(top: list[ChainText], per_service: list[ChainText]) -> list[ChainText]:
-    """Top-level chains (canonically ordered) and per-service chains (two sorted runs) in canonical order.
-
-    Per-service chains are all KUBE-SVC/SEP/EXT/FW/SVL: they sort among the KUBE-* chains that follow
-    KUBE-NODEPORTS and KUBE-SERVICES, and before any other chain.
-    """
-    first = [c for c in top if c[0] in (naming.KUBE_NODEPORTS, naming.KUBE_SERVICES)]
-    kube = [c for c in top if c not in first and c[0].startswith("KUBE-")]
-    other = [c for c in top if not c[0].startswith("KUBE-")]
-    return first + sorted(kube + per_service) + other
+def _canonical_key(chain: ChainText) -> tuple[int, str]:
+    return chain_order(chain[0])
 
 
 def _in_input_order(*shares: tuple[tuple[tuple[int, int], ...], tuple[Diagnostic, ...]]) -> list[Diagnostic]:

@@ -87,12 +87,6 @@ def endpoint_chain(service_port_name: str, protocol: str, endpoint: str) -> str:
     return SEP_PREFIX + _hash16(service_port_name + protocol + endpoint)
 
 
-def endpoint_chains(service_port_name: str, protocol: str, endpoints: list[str]) -> list[str]:
-    """:func:`endpoint_chain` of each endpoint, in order: one call per service port, not per endpoint."""
-    base = service_port_name + protocol
-    return [SEP_PREFIX + _hash16(base + endpoint) for endpoint in endpoints]
-
-
 def is_service_chain(name: str) -> bool:
     """True for the per-service chains kube-proxy deletes when they are no longer used."""
     return name.startswith(SERVICE_CHAIN_PREFIXES)

@@ -63,8 +63,9 @@ def endpoint_chain_rules(ctx: SyncContext, plan: ServicePlan, ep: EndpointInfo, 
     svc = plan.svc
     head = _comment(ctx, svc.name_string)
     recent = f"-m recent --name {chain} --set " if svc.client_ip_affinity else ""
-    out.nat[chain] = [f"{head}-s {ep.ip} -j {naming.KUBE_MARK_MASQ}",
-                      f"{head}{recent}-m {svc.proto} -p {svc.proto} -j DNAT --to-destination {ep.endpoint}"]
+    rules = out.nat[chain]
+    rules.append(f"{head}-s {ep.ip} -j {naming.KUBE_MARK_MASQ}")
+    rules.append(f"{head}{recent}-m {svc.proto} -p {svc.proto} -j DNAT --to-destination {ep.endpoint}")
 
 
 def service_endpoint_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer) -> None:
@@ -72,12 +73,10 @@ def service_endpoint_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer)
     svc = plan.svc
     cats = plan.endpoints
     name, proto = svc.name_string, svc.proto
-    reachable = cats.reachable
-    sep = dict(zip([ep.endpoint for ep in reachable],
-                   naming.endpoint_chains(name, proto, [ep.endpoint for ep in reachable]), strict=True))
+    sep = {ep.endpoint: naming.endpoint_chain(name, proto, ep.endpoint) for ep in cats.reachable}
     if plan.uses_cluster_chain:
         policy_chain_rules(ctx, plan, plan.cluster_chain, cats.cluster, sep, out)
     if plan.uses_local_chain:
         policy_chain_rules(ctx, plan, plan.local_chain, cats.local, sep, out)
-    for ep in reachable:
+    for ep in cats.reachable:
         endpoint_chain_rules(ctx, plan, ep, sep[ep.endpoint], out)
