@@ -255,11 +255,19 @@ def _canonical_key(chain: ChainText) -> tuple[int, str]:
     return chain_order(chain[0])
 
 
-def _in_input_order(*shares: tuple[tuple[tuple[int, int], ...], tuple[Diagnostic, ...]]) -> list[Diagnostic]:
-    """The shares' (positions, messages) merged by where they arose, as one process would have listed them."""
-    tagged = [(position, n, i) for n, (positions, _) in enumerate(shares) for i, position in enumerate(positions)]
+def _in_input_order(lower: tuple[tuple[tuple[int, int], ...], tuple[Diagnostic, ...]],
+                    upper: tuple[tuple[tuple[int, int], ...], tuple[Diagnostic, ...]]) -> list[Diagnostic]:
+    """The shares' (positions, messages) merged by where they arose, as one process would have listed them.
+
+    Both shares read everything that is not a service's (Nodes, broken documents) and say the same about it
+    at the same position: those messages are kept once.
+    """
+    (low_positions, low_messages), (up_positions, up_messages) = lower, upper
+    shared = set(low_positions)
+    tagged = [(position, 0, i) for i, position in enumerate(low_positions)]
+    tagged += [(position, 1, i) for i, position in enumerate(up_positions) if position not in shared]
     tagged.sort()
-    return [shares[n][1][i] for _, n, i in tagged]
+    return [(low_messages, up_messages)[n][i] for _, n, i in tagged]
 
 
 def _send(stream: BinaryIO, value: Any) -> None:

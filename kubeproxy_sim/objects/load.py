@@ -75,15 +75,12 @@ class Share:
     the share whose range [low, high) of ``namespace/name`` holds the
     service's name: a sync writes services in that order, so the shares'
     rules concatenate into the unsplit result. Every other object (Nodes,
-    Pods) is decoded by every share, and its messages kept by the first only.
+    Pods) is decoded by every share: the shares report the same messages about
+    it, at the same position, and whoever merges them keeps one copy.
     """
 
     low: str = ""
     high: str | None = None
-
-    @property
-    def first(self) -> bool:
-        return self.low == ""
 
     def owns(self, key: str) -> bool:
         return self.low <= key and (self.high is None or key < self.high)
@@ -250,8 +247,7 @@ class _Builder:
 
     def add_document(self, document: Any, file: str, index: int) -> None:
         if isinstance(document, Diagnostic):
-            if self.share is None or self.share.first:
-                self.diagnostics.append(document)
+            self.diagnostics.append(document)
         elif document is not None:
             self._add_document(document, file, index)
         self._mark()
@@ -266,10 +262,9 @@ class _Builder:
     def _add_document(self, document: Any, file: str, index: int) -> None:
         where = f"document {index + 1}"
         if type(document) is not dict:
-            if self.share is None or self.share.first:
-                self.diagnostics.append(Diagnostic(
-                    f"{where} is {type_name(document)}; expected a Kubernetes object with apiVersion and kind",
-                    file=file))
+            self.diagnostics.append(Diagnostic(
+                f"{where} is {type_name(document)}; expected a Kubernetes object with apiVersion and kind",
+                file=file))
             return
         kind = document.get("kind")
         items = document.get("items")
@@ -284,21 +279,18 @@ class _Builder:
         items = document.get("items")
         if items is None:
             return
-        mine = self.share is None or self.share.first
         if type(items) is not list:
-            if mine:
-                self.diagnostics.append(Diagnostic(f"expected a list, got {type_name(items)}", file=file,
-                                                   kind=kind, field="items"))
+            self.diagnostics.append(Diagnostic(f"expected a list, got {type_name(items)}", file=file, kind=kind,
+                                               field="items"))
             return
         item_kind = kind[: -len("List")] or None
         api_version = document.get("apiVersion")
         for i, item in enumerate(items):
             item_where = f"{where}, item {i + 1}"
             if type(item) is not dict:
-                if mine:
-                    self.diagnostics.append(Diagnostic(
-                        f"expected a Kubernetes object, got {type_name(item)}", file=file, kind=kind,
-                        field=f"items[{i}]"))
+                self.diagnostics.append(Diagnostic(
+                    f"expected a Kubernetes object, got {type_name(item)}", file=file, kind=kind,
+                    field=f"items[{i}]"))
             else:
                 if item_kind and "kind" not in item:
                     item = {**item, "kind": item_kind}
@@ -308,18 +300,10 @@ class _Builder:
             self._mark()
 
     def _add_object(self, document: dict[str, Any], file: str, index: int, where: str) -> None:
-        share = self.share
-        if share is not None:
+        if self.share is not None:
             key = service_key(document)
-            if not (share.owns(key) if key is not None else share.first):
-                if key is None:  # everyone's object (a Node): decoded here too, its messages kept by the first
-                    mark = len(self.diagnostics)
-                    self._decode_object(document, file, index, where)
-                    del self.diagnostics[mark:]
-                return
-        self._decode_object(document, file, index, where)
-
-    def _decode_object(self, document: dict[str, Any], file: str, index: int, where: str) -> None:
+            if key is not None and not self.share.owns(key):
+                return  # another share's service
         kind = document.get("kind")
         if type(kind) is not str or not kind:
             self.diagnostics.append(Diagnostic(f"kind is required ({where}); expected Service, EndpointSlice, "

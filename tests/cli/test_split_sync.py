@@ -137,11 +137,13 @@ def test_a_failing_child_falls_back_to_one_process(monkeypatch: pytest.MonkeyPat
 def test_shares_partition_services_with_their_slices() -> None:
     text = json.dumps({"kind": "List", "apiVersion": "v1",
                        "items": [_service("s01"), _slice("s01", ["10.1.0.1"]), _service("s02"),
-                                 _slice("s02", ["10.1.0.2"]), _endpoints("s02", ["10.1.0.3"])]})
+                                 _slice("s02", ["10.1.0.2"]), _endpoints("s02", ["10.1.0.3"]),
+                                 {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}]})
     documents = list(text_documents(text, "m.json"))
     low, high = Share("", "ns/s02"), Share("ns/s02", None)
-    assert low.first and not high.first and low.owns("ns/s01") and not low.owns("ns/s02") and high.owns("ns/s02")
+    assert low.owns("ns/s01") and not low.owns("ns/s02") and high.owns("ns/s02") and not high.owns("ns/s01")
     lower, upper = decode_documents(documents, low).cluster, decode_documents(documents, high).cluster
+    assert [n.name for n in lower.nodes] == [n.name for n in upper.nodes] == ["n1"]  # everyone's object
     assert [s.name for s in lower.services] == ["s01"] and [s.name for s in upper.services] == ["s02"]
     assert {s.service_name for s in lower.endpoint_slices} == {"s01"}
     assert {s.service_name for s in upper.endpoint_slices} == {"s02"}
