@@ -39,7 +39,11 @@ def _counters(counters: tuple[int, int] | None) -> str:
 
 
 def render_chain_declaration(chain: Chain) -> str:
-    return f":{chain.name} {chain.policy or '-'} {_counters(chain.counters)}"
+    return _declaration(chain.name, chain.policy, chain.counters)
+
+
+def _declaration(name: str, policy: str | None, counters: tuple[int, int] | None) -> str:
+    return f":{name} {policy or '-'} {_counters(counters)}"
 
 
 def render_rule(rule: Rule) -> str:
@@ -66,18 +70,25 @@ def _chain_rules_text(chain: Chain) -> str:
     string per line costs time and, at the peak of a render, tens of megabytes.
     """
     name = chain.name
-    prefix = f"-A {name} "
     generated = chain.specs
-    if generated is not None and "" not in generated:
-        return prefix + ("\n" + prefix).join(generated) if generated else ""
-    if not chain.rules:
-        return ""
+    if generated is not None:
+        text = _spec_lines(name, generated)
+        if text is not None:
+            return text
     specs = []
     for rule in chain.rules:
         if rule.counters is not None or not rule.spec or rule.chain != name:
             return "\n".join(render_rule(r) for r in chain.rules)
         specs.append(rule.spec)
-    return prefix + ("\n" + prefix).join(specs)
+    return _spec_lines(name, specs) or ""
+
+
+def _spec_lines(name: str, specs: list[str] | tuple[str, ...]) -> str | None:
+    """``-A NAME SPEC`` per spec, joined; None when a spec is empty (that rule is written ``-A NAME``)."""
+    if "" in specs:
+        return None
+    prefix = f"-A {name} "
+    return prefix + ("\n" + prefix).join(specs) if specs else ""
 
 
 ChainText = tuple[str, str, str]
@@ -92,15 +103,13 @@ def chain_texts(chains: Iterable[Chain]) -> list[ChainText]:
 
 def generated_rules_text(name: str, specs: list[str] | tuple[str, ...]) -> str:
     """The rule lines of ``Chain.of_specs(name, specs)``, without building the chain."""
-    if "" in specs:
-        return _chain_rules_text(Chain.of_specs(name, specs))
-    prefix = f"-A {name} "
-    return prefix + ("\n" + prefix).join(specs) if specs else ""
+    text = _spec_lines(name, specs)
+    return text if text is not None else _chain_rules_text(Chain.of_specs(name, specs))
 
 
 def generated_chain_text(name: str, rules_text: str) -> ChainText:
     """The text of a generated chain (user-defined, no counters) from its rule lines."""
-    return name, f":{name} - [0:0]", rules_text
+    return name, _declaration(name, None, None), rules_text
 
 
 def table_text(name: str, chains: Sequence[ChainText], deleted: Sequence[str] = ()) -> list[str]:
