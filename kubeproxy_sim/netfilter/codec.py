@@ -466,12 +466,7 @@ class _Parser:
         return self.table
 
     def declare(self, line: str) -> None:
-        table = self.table
-        if table is not None and line.endswith(" - [0:0]"):  # the common user-chain line
-            name = line[1:-8]
-            if _plain_chain_name(name) and name not in table.chains:
-                table.chains[name] = _ChainState(name, None, None)
-                return
+        """``:NAME POLICY [packets:bytes]`` (the common user-chain line has its fast path in :meth:`run`)."""
         table = self.current(line.split(" ", 1)[0])
         parts = [p for p in re.split(r"[ \t]+", line[1:]) if p]
         if not parts:
