@@ -47,6 +47,7 @@ from kubeproxy_sim.netfilter.packet import (
     parse_address,
     parse_network,
 )
+from kubeproxy_sim.objects.bulk import slot_setters
 
 ACCEPT, DROP, REJECT = "ACCEPT", "DROP", "REJECT"
 TCP_FLAGS_NEW = frozenset({"SYN"})
@@ -505,8 +506,7 @@ class Finished:
     doubts: tuple[tuple[CompiledRule, str], ...]
 
 
-_FINISHED_SET = tuple(getattr(Finished, name).__set__
-                      for name in ("verdict", "destination", "masquerade", "num", "den", "path", "doubts"))
+_FINISHED_SET = slot_setters(Finished, "verdict destination masquerade num den path doubts")
 
 
 def _finished(verdict: str, destination: str | None, masquerade: bool, num: int, den: int,

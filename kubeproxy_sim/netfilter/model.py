@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
 
+from kubeproxy_sim.objects.bulk import slot_setters
+
 BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
     "raw": ("PREROUTING", "OUTPUT"),
     "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
@@ -158,14 +160,9 @@ class Rule:
 _new = object.__new__
 
 
-def _setters(cls: type, names: str) -> tuple:
-    """The slot descriptors' ``__set__`` of a slotted dataclass, for the ``make`` bulk constructors."""
-    return tuple(getattr(cls, name).__set__ for name in names.split())
-
-
-_OPTION_SET = _setters(Option, "flag args negated module")
-_SPEC_SET = _setters(RuleSpec, "options target")
-_RULE_SET = _setters(Rule, "chain spec line counters _parsed")
+_OPTION_SET = slot_setters(Option, "flag args negated module")
+_SPEC_SET = slot_setters(RuleSpec, "options target")
+_RULE_SET = slot_setters(Rule, "chain spec line counters _parsed")
 
 
 @dataclass(frozen=True, slots=True, init=False, eq=False, repr=False)
@@ -246,7 +243,7 @@ class Chain:
         return f"Chain(name={self.name!r}, rules={self.rules!r}, policy={self.policy!r}, counters={self.counters!r})"
 
 
-_CHAIN_SET = _setters(Chain, "name policy counters _rules _specs _lines")
+_CHAIN_SET = slot_setters(Chain, "name policy counters _rules _specs _lines")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, compi
 from kubeproxy_sim.netfilter.evaluate import Engine, Finished, NodeContext
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
 from kubeproxy_sim.netfilter.packet import Packet, split_endpoint
+from kubeproxy_sim.objects.bulk import slot_setters
 
 __all__ = ["NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty", "render_text", "trace"]
 
@@ -113,12 +114,8 @@ def _make_steps(compiled: CompiledRuleset) -> None:
                     rule.step = step
 
 
-def _slot_setters(cls: type, names: str) -> tuple:
-    return tuple(getattr(cls, name).__set__ for name in names.split())
-
-
-_OUTCOME_SET = _slot_setters(Outcome, "verdict destination probability_exact masquerade path")
-_STEP_SET = _slot_setters(PathStep, "table chain line rule")
+_OUTCOME_SET = slot_setters(Outcome, "verdict destination probability_exact masquerade path")
+_STEP_SET = slot_setters(PathStep, "table chain line rule")
 _new = object.__new__
 
 

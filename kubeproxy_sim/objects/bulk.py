@@ -18,8 +18,20 @@ the threshold and leave the collector exactly as they found it.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+
+def slot_setters(cls: type, names: str | None = None) -> tuple[Callable[[object, object], None], ...]:
+    """The ``__set__`` of a slotted class's slot descriptors (all slots, or the blank-separated ``names``).
+
+    The bulk constructors (``make``) write a frozen dataclass's slots through these: the
+    frozen ``__init__`` goes through ``object.__setattr__`` per field, about twice the cost,
+    and a large cluster or dump builds hundreds of thousands of such objects.
+    """
+    fields = cls.__slots__ if names is None else names.split()  # type: ignore[attr-defined]
+    return tuple(getattr(cls, name).__set__ for name in fields)
+
 
 FREEZE_THRESHOLD = 200_000
 """Tracked objects allocated during a pause above which they are frozen rather than rescanned."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from kubeproxy_sim.objects.bulk import slot_setters
+
 
 class Protocol(StrEnum):
     TCP = "TCP"
@@ -147,7 +149,7 @@ class Endpoint:
         return endpoint
 
 
-_ENDPOINT_SETTERS = tuple(getattr(Endpoint, name).__set__ for name in Endpoint.__slots__)
+_ENDPOINT_SETTERS = slot_setters(Endpoint)
 
 
 @dataclass(frozen=True, slots=True)

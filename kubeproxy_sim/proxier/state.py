@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import netaddr
 
+from kubeproxy_sim.objects.bulk import slot_setters
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
@@ -119,7 +120,7 @@ class EndpointInfo:
         return info
 
 
-_ENDPOINT_INFO_SETTERS = tuple(getattr(EndpointInfo, f).__set__ for f in EndpointInfo.__slots__)
+_ENDPOINT_INFO_SETTERS = slot_setters(EndpointInfo)
 
 
 def is_ipv6_text(address: str) -> bool:
