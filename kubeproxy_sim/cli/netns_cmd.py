@@ -111,7 +111,8 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
     verify.add_argument("--count", type=int, default=100, help="dump mode: connections per flow (default 100; "
                         "objects mode sizes each flow for its statistical test)")
     verify.add_argument("--timeout", type=float, default=None, help="seconds to wait per connection (default 0.3 "
-                        "in dump mode, 1.5 in objects mode)")
+                        "in dump mode, 1.5 in objects mode; dump mode waits at least 5 s for flows that must be "
+                        "answered)")
     verify.add_argument("--max-flows", type=int, metavar="N", help="check at most N flows")
     verify.add_argument("--bridge", default="cbr0", help="dump mode: the pods' bridge on the node (default cbr0)")
     verify.add_argument("--alpha", type=float, default=0.001, help="objects mode: the false alarm rate of the "

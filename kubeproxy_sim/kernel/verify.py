@@ -36,6 +36,10 @@ from kubeproxy_sim.netfilter.trace import NodeContext, Outcome, PathStep, Tracer
 CONFIDENCE = Fraction(999, 1000)
 DEFAULT_COUNT = 100
 DEFAULT_TIMEOUT = 0.3
+# How long a reply may take when no outcome predicts silence: then a silent attempt is a mismatch, so it must not
+# be a reply that a loaded machine delivered late (CI saw one UDP answer of 40 miss 0.3 s). Attempts run
+# concurrently, so this costs time only when a packet really is lost.
+PATIENT_TIMEOUT = 5.0
 REFUSED, UNREACHABLE, EPERM, TIMEOUT = "refused", "unreachable", "EPERM", "timeout"
 # what a socket reads from an ICMP error (REJECT's --reject-with), and whether a UDP socket hears it at all:
 # the kernel reports only "fatal" codes to a UDP socket; TCP gives up on any of them while connecting
@@ -543,11 +547,18 @@ def _notes(ruleset: Ruleset) -> list[str]:
             "expected an iptables-save of a node"]
 
 
+def reply_wait(expectations: Iterable[Expectation], timeout: float) -> float:
+    """Seconds an attempt waits: ``timeout`` when silence is a predicted outcome, else at least PATIENT_TIMEOUT."""
+    if any(e.key == ("error", TIMEOUT) for e in expectations):
+        return timeout
+    return max(timeout, PATIENT_TIMEOUT)
+
+
 def run_flow(predictor: Predictor, flow: Flow, count: int, timeout: float) -> FlowResult:
     expectations, traced = predictor.expectations(flow)
     source = predictor.source(flow.origin)[0]
     n = flow.count or count
-    seen = observe(predictor.plan, flow, source, n, timeout)
+    seen = observe(predictor.plan, flow, source, n, reply_wait(expectations, timeout))
     return judge(flow, source, expectations, seen, n, uncertain=len(traced.uncertain),
                  masq_visible=flow.origin is not Origin.NODE)
 

@@ -21,6 +21,7 @@ from kubeproxy_sim.kernel.verify import (
     derive_flows,
     judge,
     load_flows,
+    reply_wait,
     socket_error,
 )
 from kubeproxy_sim.netfilter.codec import parse_ruleset_file
@@ -136,3 +137,12 @@ def test_judge_flags_what_was_not_predicted() -> None:
     masq = judge(flow, "10.0.0.200", [Expectation(("reply", "10.0.0.3:53", "192.168.0.2"), "x", Fraction(1), True)],
                  Counter({("reply", "10.0.0.3:53", "192.168.0.2"): 5}), 5)
     assert masq.ok and masq.rows[0].masq_observed is True
+
+
+def test_a_flow_that_must_be_answered_waits_patiently() -> None:
+    """A late reply on a loaded machine must not count as a silent DROP when silence is not predicted."""
+    reply = Expectation(("reply", "10.0.0.3:53", "10.0.0.200"), "DNAT to 10.0.0.3:53", Fraction(1), False)
+    silent = Expectation(("error", "timeout"), "DROP", Fraction(1, 2), None)
+    assert reply_wait([reply], 0.3) == 5.0
+    assert reply_wait([reply], 8.0) == 8.0
+    assert reply_wait([reply, silent], 0.3) == 0.3
