@@ -25,7 +25,7 @@ from enum import IntEnum
 from functools import lru_cache
 
 from kubeproxy_sim.errors import RulesSyntaxError
-from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Option, Rule, Ruleset, RuleSpec, Target
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Option, Rule, Ruleset, RuleSpec, Table, Target
 from kubeproxy_sim.netfilter.packet import PROTOCOL_NUMBERS, format_endpoint, parse_address, parse_network
 from kubeproxy_sim.objects.bulk import collector_paused
 
@@ -779,20 +779,59 @@ def _compile_ruleset(ruleset: Ruleset) -> CompiledRuleset:
     tables: dict[str, dict[str, CompiledChain]] = {}
     problems: list[tuple[Rule, str]] = []
     for table in ruleset.tables:
-        names = {c.name for c in table.chains if not c.builtin} - set(BUILTIN_CHAINS.get(table.name, ()))
-        chains: dict[str, CompiledChain] = {}
-        for chain in table.chains:
+        chains, table_problems = _compile_table(table, family)
+        tables[table.name] = chains
+        problems += table_problems
+    return CompiledRuleset(family, tables, tuple(problems))
+
+
+def _compile_table(table: Table, family: int) -> tuple[dict[str, CompiledChain], list[tuple[Rule, str]]]:
+    """A table's chains, compiled in the order a walk reaches them (depth first from each chain in turn).
+
+    The order is for the memory a trace touches: a service's KUBE-SVC chain and its KUBE-SEP
+    chains (scattered through the dump, which sorts chains by name) are built one after the
+    other, so their objects lie together. The result keeps the dump's order of chains and problems.
+    """
+    names = {c.name for c in table.chains if not c.builtin} - set(BUILTIN_CHAINS.get(table.name, ()))
+    by_name = {chain.name: chain for chain in table.chains}
+    done: dict[str, CompiledChain] = {}
+    problems: dict[str, list[tuple[Rule, str]]] = {}
+    for root in table.chains:
+        stack = [root.name]
+        while stack:
+            name = stack.pop()
+            if name in done:
+                continue
+            chain = by_name[name]
             compiled: list[CompiledRule] = []
             for rule in chain.rules:
                 try:
                     compiled.append(compile_rule(rule, table.name, names, family))
                 except (RulesSyntaxError, ValueError) as exc:
-                    problems.append((rule, str(exc)))
-            chains[chain.name] = CompiledChain(chain.name, table.name, tuple(compiled), chain.policy)
-        for chain in chains.values():
-            for rule in chain.rules:
-                if rule.jump_name:
-                    rule.jump = chains[rule.jump_name]
-            _build_index(chain)
-        tables[table.name] = chains
-    return CompiledRuleset(family, tables, tuple(problems))
+                    problems.setdefault(name, []).append((rule, str(exc)))
+            done[name] = CompiledChain(name, table.name, tuple(compiled), chain.policy)
+            stack.extend(reversed([r.jump_name for r in compiled if r.jump_name in by_name
+                                   and r.jump_name not in done]))
+    chains = {chain.name: done[chain.name] for chain in table.chains}
+    for chain in chains.values():
+        for rule in chain.rules:
+            if rule.jump_name:
+                rule.jump = chains[rule.jump_name]
+        _build_index(chain)
+    return chains, [p for chain in table.chains for p in problems.get(chain.name, ())]
+
+
+def walk_order(chains: dict[str, CompiledChain]) -> list[CompiledChain]:
+    """A table's compiled chains in the order :func:`_compile_table` built them (for objects made per rule)."""
+    seen: set[str] = set()
+    order: list[CompiledChain] = []
+    for root in chains.values():
+        stack = [root]
+        while stack:
+            chain = stack.pop()
+            if chain.name in seen:
+                continue
+            seen.add(chain.name)
+            order.append(chain)
+            stack.extend(reversed([r.jump for r in chain.rules if r.jump is not None and r.jump.name not in seen]))
+    return order

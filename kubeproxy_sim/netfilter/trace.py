@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from operator import attrgetter
 
-from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, compile_ruleset
+from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, compile_ruleset, walk_order
 from kubeproxy_sim.netfilter.evaluate import Engine, Finished, NodeContext
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
 from kubeproxy_sim.netfilter.packet import Packet, split_endpoint
@@ -103,7 +103,7 @@ def _make_steps(compiled: CompiledRuleset) -> None:
     """
     set_table, set_chain, set_line, set_rule = _STEP_SET
     for chains in compiled.tables.values():
-        for chain in chains.values():
+        for chain in walk_order(chains):  # a service's steps lie together, as its rules do
             for rule in chain.rules:
                 if rule.step is None:
                     step = _new(PathStep)

@@ -177,3 +177,37 @@ def test_dotted_quad_reads_exactly_what_it_read_before(text: str) -> None:
     from kubeproxy_sim.netfilter.packet import _dotted_quad
 
     assert _dotted_quad(text) == _dotted_quad_reference(text)
+
+
+def test_compiling_in_walk_order_keeps_the_dump_s_order() -> None:
+    """Chains are compiled in the order a walk reaches them (for locality); nothing else may change:
+    the chains' order, their rules, the jumps, and the order of problems are the dump's."""
+    from kubeproxy_sim.netfilter.compile import compile_ruleset, walk_order
+
+    text = """*nat
+:PREROUTING ACCEPT [0:0]
+:KUBE-SEP-B - [0:0]
+:KUBE-SEP-A - [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-SVC-X - [0:0]
+:ORPHAN - [0:0]
+-A PREROUTING -j KUBE-SERVICES
+-A KUBE-SEP-B -p tcp -j DNAT
+-A KUBE-SEP-B -p tcp -j DNAT --to-destination 10.0.0.2:80
+-A KUBE-SEP-A -p tcp -j DNAT --to-destination 10.0.0.1:80
+-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-X
+-A KUBE-SVC-X -m statistic --mode random --probability 0.5 -j KUBE-SEP-A
+-A KUBE-SVC-X -j KUBE-SEP-B
+-A KUBE-SVC-X -j MARK
+-A ORPHAN -j MARK
+COMMIT
+"""
+    compiled = compile_ruleset(parse_ruleset(text))
+    chains = compiled.tables["nat"]
+    assert list(chains) == ["PREROUTING", "KUBE-SEP-B", "KUBE-SEP-A", "KUBE-SERVICES", "KUBE-SVC-X", "ORPHAN"]
+    assert [c.name for c in walk_order(chains)] == ["PREROUTING", "KUBE-SERVICES", "KUBE-SVC-X", "KUBE-SEP-A",
+                                                   "KUBE-SEP-B", "ORPHAN"]
+    assert [r.jump.name for r in chains["KUBE-SVC-X"].rules] == ["KUBE-SEP-A", "KUBE-SEP-B"]
+    # the walk meets line 15 (KUBE-SVC-X) before line 9 (KUBE-SEP-B)
+    assert [rule.line for rule, _ in compiled.problems] == [9, 15, 16]  # the dump's order
+    assert [len(c.rules) for c in chains.values()] == [1, 1, 1, 1, 2, 0]
