@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, TraceResult
 
@@ -36,7 +37,7 @@ def _flows() -> list[tuple[Path, dict]]:
 
 
 CASES = _flows()
-_TRACERS: dict[tuple[Path, int], tuple[Tracer, str]] = {}
+_TRACERS: dict[tuple[Path, int], tuple[Tracer, str, Ruleset, NodeContext]] = {}
 
 
 def _scenario_rules(folder: Path):
@@ -75,11 +76,19 @@ def tracer_for(folder: Path, family: int) -> tuple[Tracer, str]:
             from kubeproxy_sim.proxier.full import as_node_holds_it
 
             ruleset = as_node_holds_it(parse_ruleset_file(str(dump), ipv6=family == 6))
-            _TRACERS[key] = (Tracer(ruleset, NodeContext.of(UPSTREAM_NODE)), "upstream.rules")
+            node = NodeContext.of(UPSTREAM_NODE)
+            _TRACERS[key] = (Tracer(ruleset, node), "upstream.rules", ruleset, node)
         else:
             ruleset, node = _scenario_rules(folder)
-            _TRACERS[key] = (Tracer(ruleset, node), "generated rules")
-    return _TRACERS[key]
+            _TRACERS[key] = (Tracer(ruleset, node), "generated rules", ruleset, node)
+    return _TRACERS[key][:2]
+
+
+def lazy_tracer_for(folder: Path, family: int) -> Tracer:
+    """A new tracer over the same rules that compiles each chain when the packet first enters it."""
+    tracer_for(folder, family)
+    _, _, ruleset, node = _TRACERS[(folder, family)]
+    return Tracer(ruleset, node, lazy=True)
 
 
 def upstream_notation(result: TraceResult) -> tuple[str, bool]:
@@ -110,6 +119,7 @@ def test_flow(folder: Path, flow: dict) -> None:
     packet = Packet.of(flow.get("proto", "tcp"), flow["src"], flow["dst"], int(flow["dport"]))
     tracer, source = tracer_for(folder, packet.family)
     result = tracer.trace(packet)
+    assert lazy_tracer_for(folder, packet.family).trace(packet) == result  # compiling as it goes changes nothing
     output, masq = upstream_notation(result)
     assert sum(o.probability_exact for o in result.outcomes) == 1
     want = (_sorted_output(str(flow["output"] or "")), bool(flow.get("masq", False)))

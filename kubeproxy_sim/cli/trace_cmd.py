@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
                                     field="--rules"))
     node = NodeContext.of(addresses, affinity=args.affinity)
     with progress("tracing"):
-        result = Tracer(ruleset, node).trace(packet)
+        result = Tracer(ruleset, node, lazy=True).trace(packet)  # one packet: compile only the chains it enters
     con = console(args)
     emit(result.to_json(), args.output, text=lambda: trace_text(result, con))
     if args.graph:

@@ -14,7 +14,14 @@ at 100 or 10,000 services.
 
 A check takes the evaluator's branch state ``b`` and returns True, False or a
 :class:`Doubt` (the answer depends on something the model does not know; the
-doubt says which way it was assumed and why).
+doubt says which way it was assumed and why). A rule that cannot be compiled
+at all stays in its chain as a rule that never matches and says why, so a walk
+reports it exactly when it passes it.
+
+Compiling is most of the cost of tracing one packet through a large dump
+(about 25 µs a rule), so a ruleset can also be compiled lazily: each chain
+when a walk first enters it (``compile_ruleset(..., lazy=True)``). Many
+packets through one ruleset are faster compiled up front.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from functools import lru_cache
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Option, Rule, Ruleset, RuleSpec, Table, Target
 from kubeproxy_sim.netfilter.packet import PROTOCOL_NUMBERS, format_endpoint, parse_address, parse_network
-from kubeproxy_sim.objects.bulk import collector_paused
+from kubeproxy_sim.objects.bulk import collector_paused, slot_setters
 
 Check = Callable[[object], object]
 TWO_31 = 1 << 31
@@ -93,6 +100,30 @@ class NatRange:
     not once per traced branch (100,000 endpoints are too many to keep formatted in a cache)."""
 
 
+@dataclass(frozen=True, slots=True)
+class PathStep:
+    """A rule the packet matched; ``line`` is its line in the dump (None for a rule not read from one)."""
+
+    table: str
+    chain: str
+    line: int | None
+    rule: str
+
+
+_STEP_SET = slot_setters(PathStep, "table chain line rule")
+
+
+def _path_step(table: str, chain: str, line: int | None, text: str) -> PathStep:
+    """``PathStep(...)`` through its slots (half the cost of the frozen ``__init__``; one per rule compiled)."""
+    step = object.__new__(PathStep)
+    set_table, set_chain, set_line, set_rule = _STEP_SET
+    set_table(step, table)
+    set_chain(step, chain)
+    set_line(step, line)
+    set_rule(step, text)
+    return step
+
+
 @dataclass(slots=True)
 class CompiledRule:
     """One rule, ready to evaluate. ``jump`` is filled in once every chain exists."""
@@ -111,7 +142,7 @@ class CompiledRule:
     mark: tuple[int, int, str] | None = None  # (value, mask, operation) for MARK/CONNMARK
     recent: tuple[str, str, int] | None = None  # (name, command, addr mask) for recent side effects
     index_key: object = None
-    step: object = None  # the tracer's PathStep for this rule, made on first use
+    step: PathStep | None = None  # this rule as a step of a path
     reads: frozenset[str] | None = None  # branch fields the checks and the effect read (None: not known)
 
     @property
@@ -148,7 +179,7 @@ class CompiledRuleset:
 
     family: int
     tables: dict[str, dict[str, CompiledChain]]
-    problems: tuple[tuple[Rule, str], ...] = ()  # rules that could not be compiled at all
+    problems: tuple[tuple[Rule, str], ...] = ()  # rules that could not be compiled (empty when lazy)
 
     def chain(self, table: str, name: str) -> CompiledChain | None:
         return self.tables.get(table, {}).get(name)
@@ -768,70 +799,124 @@ def _build_index(chain: CompiledChain) -> None:
     chain.index_on = "dst" if slot == 0 else "dport"
 
 
-def compile_ruleset(ruleset: Ruleset) -> CompiledRuleset:
-    """Compile every table; a rule that cannot be compiled is kept as a problem and skipped."""
-    with collector_paused():  # one closure and record per rule, no cycles: see objects.bulk
-        return _compile_ruleset(ruleset)
+def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False) -> CompiledRuleset:
+    """Compile every table (or, ``lazy``, each chain when first walked).
 
-
-def _compile_ruleset(ruleset: Ruleset) -> CompiledRuleset:
+    A rule that cannot be compiled is listed in ``problems`` (when not lazy) and stays
+    in its chain as a rule that never matches and reports why.
+    """
     family = 6 if ruleset.ipv6 else 4
     tables: dict[str, dict[str, CompiledChain]] = {}
     problems: list[tuple[Rule, str]] = []
-    for table in ruleset.tables:
-        chains, table_problems = _compile_table(table, family)
-        tables[table.name] = chains
-        problems += table_problems
+    with collector_paused():  # one closure and record per rule, no cycles: see objects.bulk
+        for table in ruleset.tables:
+            compiler = _TableCompiler(table, family)
+            tables[table.name] = compiler.lazy_chains() if lazy else compiler.all_chains()
+            problems += compiler.problems
     return CompiledRuleset(family, tables, tuple(problems))
 
 
-def _compile_table(table: Table, family: int) -> tuple[dict[str, CompiledChain], list[tuple[Rule, str]]]:
-    """A table's chains, compiled in the order a walk reaches them (depth first from each chain in turn).
+class _TableCompiler:
+    """Compiles the chains of one table: all of them up front, or each when a walk first needs it."""
 
-    The order is for the memory a trace touches: a service's KUBE-SVC chain and its KUBE-SEP
-    chains (scattered through the dump, which sorts chains by name) are built one after the
-    other, so their objects lie together. The result keeps the dump's order of chains and problems.
-    """
-    names = {c.name for c in table.chains if not c.builtin} - set(BUILTIN_CHAINS.get(table.name, ()))
-    by_name = {chain.name: chain for chain in table.chains}
-    done: dict[str, CompiledChain] = {}
-    problems: dict[str, list[tuple[Rule, str]]] = {}
-    for root in table.chains:
-        stack = [root.name]
-        while stack:
-            name = stack.pop()
-            if name in done:
-                continue
-            chain = by_name[name]
-            compiled: list[CompiledRule] = []
-            for rule in chain.rules:
-                try:
-                    compiled.append(compile_rule(rule, table.name, names, family))
-                except (RulesSyntaxError, ValueError) as exc:
-                    problems.setdefault(name, []).append((rule, str(exc)))
-            done[name] = CompiledChain(name, table.name, tuple(compiled), chain.policy)
-            stack.extend(reversed([r.jump_name for r in compiled if r.jump_name in by_name
-                                   and r.jump_name not in done]))
-    chains = {chain.name: done[chain.name] for chain in table.chains}
-    for chain in chains.values():
-        for rule in chain.rules:
-            if rule.jump_name:
-                rule.jump = chains[rule.jump_name]
-        _build_index(chain)
-    return chains, [p for chain in table.chains for p in problems.get(chain.name, ())]
+    def __init__(self, table: Table, family: int) -> None:
+        self.table = table
+        self.family = family
+        self.names = {c.name for c in table.chains if not c.builtin} - set(BUILTIN_CHAINS.get(table.name, ()))
+        self.sources = {chain.name: chain for chain in table.chains}
+        self.problems: list[tuple[Rule, str]] = []
+
+    def rules(self, name: str) -> tuple[CompiledRule, ...]:
+        """A chain's rules compiled (jumps not linked yet), each with its path step."""
+        table = self.table.name
+        compiled: list[CompiledRule] = []
+        for rule in self.sources[name].rules:
+            try:
+                one = compile_rule(rule, table, self.names, self.family)
+            except (RulesSyntaxError, ValueError) as exc:
+                one = _unusable(rule, table, str(exc))
+                self.problems.append((rule, str(exc)))
+            one.step = _path_step(table, name, rule.line or None, rule.text())
+            compiled.append(one)
+        return tuple(compiled)
+
+    def all_chains(self) -> dict[str, CompiledChain]:
+        """Every chain, compiled in the order a walk reaches them (depth first from each chain in turn).
+
+        The order is for the memory a trace touches: a service's KUBE-SVC chain and its KUBE-SEP
+        chains (scattered through the dump, which sorts chains by name) are built one after the
+        other, so their objects lie together. The result keeps the dump's order of chains and problems.
+        """
+        done: dict[str, CompiledChain] = {}
+        for root in self.table.chains:
+            stack = [root.name]
+            while stack:
+                name = stack.pop()
+                if name in done:
+                    continue
+                compiled = self.rules(name)
+                done[name] = CompiledChain(name, self.table.name, compiled, self.sources[name].policy)
+                stack.extend(reversed([r.jump_name for r in compiled if r.jump_name and r.jump_name not in done]))
+        position = {name: i for i, name in enumerate(self.sources)}
+        self.problems.sort(key=lambda problem: position[problem[0].chain])  # stable: a chain's in rule order
+        chains = {chain.name: done[chain.name] for chain in self.table.chains}
+        for chain in chains.values():
+            _link(chain, chains)
+        return chains
+
+    def lazy_chains(self) -> dict[str, CompiledChain]:
+        chains: dict[str, CompiledChain] = {}
+        for chain in self.table.chains:
+            chains[chain.name] = LazyChain(chain.name, self.table.name, chain.policy, (self, chains))
+        return chains
 
 
-def walk_order(chains: dict[str, CompiledChain]) -> list[CompiledChain]:
-    """A table's compiled chains in the order :func:`_compile_table` built them (for objects made per rule)."""
-    seen: set[str] = set()
-    order: list[CompiledChain] = []
-    for root in chains.values():
-        stack = [root]
-        while stack:
-            chain = stack.pop()
-            if chain.name in seen:
-                continue
-            seen.add(chain.name)
-            order.append(chain)
-            stack.extend(reversed([r.jump for r in chain.rules if r.jump is not None and r.jump.name not in seen]))
-    return order
+def _link(chain: CompiledChain, chains: dict[str, CompiledChain]) -> None:
+    """Resolve the chain's jumps to chain objects and index it."""
+    for rule in chain.rules:
+        if rule.jump_name:
+            rule.jump = chains[rule.jump_name]
+    _build_index(chain)
+
+
+def _unusable(rule: Rule, table: str, why: str) -> CompiledRule:
+    """A rule that cannot be compiled: in its place, a rule that never matches and says why when passed."""
+    doubt = Doubt(f"the rule cannot be evaluated: {why}; it is skipped", False)
+    return CompiledRule(rule, table, (reading(lambda b: doubt),), Kind.CONTINUE, index_key=(None, None),
+                        reads=frozenset())
+
+
+def _lazy_field(name: str) -> property:
+    """A CompiledChain field that compiles the chain on first read (see :class:`LazyChain`)."""
+    slot = getattr(CompiledChain, name)
+
+    def get(self: LazyChain) -> object:
+        if self._compiler is not None:
+            self._compile()
+        return slot.__get__(self, CompiledChain)
+
+    return property(get, slot.__set__)
+
+
+class LazyChain(CompiledChain):
+    """A chain whose rules are compiled when first read: a walk pays only for the chains it enters."""
+
+    __slots__ = ("_compiler",)
+
+    def __init__(self, name: str, table: str, policy: str | None,
+                 compiler: tuple[_TableCompiler, dict[str, CompiledChain]]) -> None:
+        CompiledChain.__init__(self, name, table, (), policy)
+        self._compiler: tuple[_TableCompiler, dict[str, CompiledChain]] | None = compiler
+
+    def _compile(self) -> None:
+        table, chains = self._compiler  # type: ignore[misc]
+        self._compiler = None
+        with collector_paused():
+            self.rules = table.rules(self.name)
+            _link(self, chains)
+
+    rules = _lazy_field("rules")  # type: ignore[assignment]
+    index_on = _lazy_field("index_on")  # type: ignore[assignment]
+    index = _lazy_field("index")  # type: ignore[assignment]
+    rest = _lazy_field("rest")  # type: ignore[assignment]
+

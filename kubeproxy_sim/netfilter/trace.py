@@ -8,7 +8,9 @@ depends on but the model cannot know (an unmodelled match, an anonymised
 address, an unknown interface) is listed in ``uncertain`` with its rule.
 
 For many packets through one ruleset, build a :class:`Tracer` once: it
-compiles the rules (and indexes the long chains) a single time.
+compiles the rules (and indexes the long chains) a single time. For one
+packet through a large dump, ``Tracer(..., lazy=True)`` compiles only the
+chains the packet enters.
 """
 
 from __future__ import annotations
@@ -17,23 +19,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from operator import attrgetter
 
-from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, compile_ruleset, walk_order
+from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, PathStep, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import Engine, Finished, NodeContext
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
 from kubeproxy_sim.netfilter.packet import Packet, split_endpoint
 from kubeproxy_sim.objects.bulk import slot_setters
 
 __all__ = ["NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty", "render_text", "trace"]
-
-
-@dataclass(frozen=True, slots=True)
-class PathStep:
-    """A rule the packet matched; ``line`` is its line in the dump (None for a rule not read from one)."""
-
-    table: str
-    chain: str
-    line: int | None
-    rule: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,27 +87,7 @@ class TraceResult:
 _STEP_OF = attrgetter("step")
 
 
-def _make_steps(compiled: CompiledRuleset) -> None:
-    """Give every compiled rule its path step up front, so a path is one C-level map of the rules.
-
-    About a fifth of a microsecond per rule, once; looking the steps up lazily cost a Python
-    call per rule of every path of every trace.
-    """
-    set_table, set_chain, set_line, set_rule = _STEP_SET
-    for chains in compiled.tables.values():
-        for chain in walk_order(chains):  # a service's steps lie together, as its rules do
-            for rule in chain.rules:
-                if rule.step is None:
-                    step = _new(PathStep)
-                    set_table(step, rule.table)
-                    set_chain(step, rule.rule.chain)
-                    set_line(step, rule.rule.line or None)
-                    set_rule(step, rule.rule.text())
-                    rule.step = step
-
-
 _OUTCOME_SET = slot_setters(Outcome, "verdict destination probability_exact masquerade path")
-_STEP_SET = slot_setters(PathStep, "table chain line rule")
 _new = object.__new__
 
 
@@ -138,13 +110,11 @@ CACHE_LIMIT = 1 << 16  # entries of the tracer's share cache before it starts af
 class Tracer:
     """A ruleset compiled once, for one node; :meth:`trace` answers for one packet."""
 
-    def __init__(self, rules: Ruleset | CompiledRuleset, node: NodeContext) -> None:
-        self.compiled = rules if isinstance(rules, CompiledRuleset) else compile_ruleset(rules)
+    def __init__(self, rules: Ruleset | CompiledRuleset, node: NodeContext, *, lazy: bool = False) -> None:
+        """``lazy``: compile each chain when a packet first enters it (for few packets through a large dump)."""
+        self.compiled = rules if isinstance(rules, CompiledRuleset) else compile_ruleset(rules, lazy=lazy)
         self.engine = Engine(self.compiled, node)
-        self._problems = tuple(Uncertainty(r.line or None, r.text(), f"the rule cannot be evaluated: {why}; "
-                                           "it is skipped") for r, why in self.compiled.problems)
         self._shares: dict[tuple[int, int], Fraction] = {}  # the same split thresholds recur in every service
-        _make_steps(self.compiled)
 
     def trace(self, packet: Packet) -> TraceResult:
         finished = self.engine.run(packet)
@@ -167,7 +137,7 @@ class Tracer:
 
     @staticmethod
     def _path(rules: tuple[CompiledRule, ...]) -> tuple[PathStep, ...]:
-        """The rules' steps by a C-level map (every rule has its step: see :func:`_make_steps`)."""
+        """The rules' steps by a C-level map (compiling gave every rule its step)."""
         return tuple(map(_STEP_OF, rules))
 
     def _uncertain(self, finished: list[Finished]) -> tuple[Uncertainty, ...]:
@@ -177,7 +147,7 @@ class Tracer:
                 key = (id(rule), reason)
                 if key not in seen:
                     seen[key] = Uncertainty(rule.line or None, rule.text(), reason)
-        return (*self._problems, *seen.values())
+        return tuple(seen.values())
 
 
 def _totals(finished: list[Finished]) -> dict[tuple[str, str | None, bool], list]:

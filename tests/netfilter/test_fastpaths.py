@@ -181,8 +181,9 @@ def test_dotted_quad_reads_exactly_what_it_read_before(text: str) -> None:
 
 def test_compiling_in_walk_order_keeps_the_dump_s_order() -> None:
     """Chains are compiled in the order a walk reaches them (for locality); nothing else may change:
-    the chains' order, their rules, the jumps, and the order of problems are the dump's."""
-    from kubeproxy_sim.netfilter.compile import compile_ruleset, walk_order
+    the chains' order, their rules, the jumps, and the order of problems are the dump's. A rule that
+    cannot be compiled stays in place as one that never matches and says why."""
+    from kubeproxy_sim.netfilter.compile import Doubt, Kind, compile_ruleset
 
     text = """*nat
 :PREROUTING ACCEPT [0:0]
@@ -202,12 +203,16 @@ def test_compiling_in_walk_order_keeps_the_dump_s_order() -> None:
 -A ORPHAN -j MARK
 COMMIT
 """
-    compiled = compile_ruleset(parse_ruleset(text))
-    chains = compiled.tables["nat"]
-    assert list(chains) == ["PREROUTING", "KUBE-SEP-B", "KUBE-SEP-A", "KUBE-SERVICES", "KUBE-SVC-X", "ORPHAN"]
-    assert [c.name for c in walk_order(chains)] == ["PREROUTING", "KUBE-SERVICES", "KUBE-SVC-X", "KUBE-SEP-A",
-                                                   "KUBE-SEP-B", "ORPHAN"]
-    assert [r.jump.name for r in chains["KUBE-SVC-X"].rules] == ["KUBE-SEP-A", "KUBE-SEP-B"]
-    # the walk meets line 15 (KUBE-SVC-X) before line 9 (KUBE-SEP-B)
-    assert [rule.line for rule, _ in compiled.problems] == [9, 15, 16]  # the dump's order
-    assert [len(c.rules) for c in chains.values()] == [1, 1, 1, 1, 2, 0]
+    for lazy in (False, True):
+        compiled = compile_ruleset(parse_ruleset(text), lazy=lazy)
+        chains = compiled.tables["nat"]
+        assert list(chains) == ["PREROUTING", "KUBE-SEP-B", "KUBE-SEP-A", "KUBE-SERVICES", "KUBE-SVC-X", "ORPHAN"]
+        assert [r.jump.name for r in chains["KUBE-SVC-X"].rules if r.jump] == ["KUBE-SEP-A", "KUBE-SEP-B"]
+        assert [[r.line for r in c.rules] for c in chains.values()] == [[8], [9, 10], [11], [12], [13, 14, 15], [16]]
+        unusable = chains["KUBE-SVC-X"].rules[2]
+        doubt = unusable.checks[0](None)
+        assert unusable.kind is Kind.CONTINUE and isinstance(doubt, Doubt) and doubt.assume is False
+        assert doubt.reason.startswith("the rule cannot be evaluated: MARK needs")
+        assert [s.line for c in chains.values() for s in (r.step for r in c.rules)] == list(range(8, 17))
+    # the walk meets line 15 (KUBE-SVC-X) before line 9 (KUBE-SEP-B); problems keep the dump's order
+    assert [rule.line for rule, _ in compile_ruleset(parse_ruleset(text)).problems] == [9, 15, 16]

@@ -1,0 +1,83 @@
+"""A tracer that compiles each chain when a packet first enters it answers exactly what one compiled up front does.
+
+``trace`` on one packet compiles lazily (on a 10,000-service dump, compiling every chain
+is most of the time); simulations and benchmarks compile up front. Both must give the same
+outcomes, paths and uncertainties, whichever chains the lazy one has compiled so far.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.netfilter.codec import parse_ruleset, parse_ruleset_file
+from kubeproxy_sim.netfilter.compile import LazyChain, compile_ruleset
+from kubeproxy_sim.netfilter.model import Ruleset
+from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from tests.netfilter.test_trace_memo import DUMPS, NODE_ADDRESSES, PORT, QUAD, packets
+
+
+@cache
+def dump(name: str) -> tuple[Ruleset, NodeContext, Tracer, Tracer, list[str], list[int]]:
+    """The dump, its node, an eager tracer, a lazy one kept across examples, and what packets draw from."""
+    text = (DUMPS / name).read_text()
+    ruleset = parse_ruleset_file(str(DUMPS / name))
+    node = NodeContext.of(NODE_ADDRESSES[name], interfaces={"eth0": NODE_ADDRESSES[name] or ["10.0.2.15"]},
+                          routes=[("10.0.0.0/8", "cni0"), ("0.0.0.0/0", "eth0")])
+    addresses = sorted(set(QUAD.findall(text)) | set(NODE_ADDRESSES[name]) | {"127.0.0.1", "203.0.113.9"})
+    ports = sorted({int(p) for p in PORT.findall(text) if int(p) <= 65535} | {53, 80, 443})
+    return ruleset, node, Tracer(ruleset, node), Tracer(ruleset, node, lazy=True), addresses, ports
+
+
+@pytest.mark.parametrize("name", sorted(NODE_ADDRESSES))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), fresh=st.booleans())
+def test_lazy_tracer_equals_eager_tracer_on_real_dump(name: str, data: st.DataObject, fresh: bool) -> None:
+    ruleset, node, eager, kept, addresses, ports = dump(name)
+    lazy = Tracer(ruleset, node, lazy=True) if fresh else kept  # nothing compiled yet, or what earlier packets left
+    packet = data.draw(packets(addresses, ports))
+    assert lazy.trace(packet).to_json() == eager.trace(packet).to_json()
+
+
+def test_lazy_compile_builds_only_the_chains_a_packet_enters() -> None:
+    ruleset = parse_ruleset(BROKEN_BEHIND_A_JUMP)
+    compiled = compile_ruleset(ruleset, lazy=True)
+    Tracer(compiled, NodeContext.of()).trace(Packet.of("tcp", "10.0.0.2", "172.30.0.1", 80))
+    chains = compiled.tables["nat"]
+    assert all(isinstance(c, LazyChain) for c in chains.values())
+    assert [name for name, c in chains.items() if c._compiler is None] == ["PREROUTING", "OUTPUT", "POSTROUTING",
+                                                                          "SVC-A"]
+
+
+BROKEN_BEHIND_A_JUMP = """\
+*nat
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:SVC-A - [0:0]
+:SVC-B - [0:0]
+-A PREROUTING -d 172.30.0.1/32 -j SVC-A
+-A PREROUTING -d 172.30.0.2/32 -j SVC-B
+-A SVC-A -p tcp -j DNAT --to-destination 10.1.0.1:8080
+-A SVC-B -j MARK
+-A SVC-B -p tcp -j DNAT
+-A SVC-B -p tcp -j DNAT --to-destination 10.1.0.2:8080
+COMMIT
+"""
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_rule_that_cannot_be_compiled_is_uncertain_only_where_it_is_passed(lazy: bool) -> None:
+    """The answer depends on a broken rule only when the packet passes it: only then is it listed, in place."""
+    tracer = Tracer(parse_ruleset(BROKEN_BEHIND_A_JUMP), NodeContext.of(), lazy=lazy)
+    to_a = tracer.trace(Packet.of("tcp", "10.0.0.2", "172.30.0.1", 80))
+    assert [o.destination for o in to_a.outcomes] == ["10.1.0.1:8080"] and to_a.uncertain == ()
+    to_b = tracer.trace(Packet.of("tcp", "10.0.0.2", "172.30.0.2", 80))
+    assert [o.destination for o in to_b.outcomes] == ["10.1.0.2:8080"]
+    assert [(u.line, u.rule) for u in to_b.uncertain] == [(10, "-A SVC-B -j MARK"), (11, "-A SVC-B -p tcp -j DNAT")]
+    assert to_b.uncertain[1].reason == "the rule cannot be evaluated: DNAT needs --to-destination; it is skipped"
+    assert [s.line for s in to_b.outcomes[0].path] == [8, 12]  # the skipped rules are not on the path
