@@ -8,11 +8,15 @@ masquerading shows), ``refused``, ``unreachable``, ``EPERM`` or ``timeout``.
 The reply's way back is traced too (a filter that drops established traffic
 makes a correct DNAT look like a timeout). Then N real connections are counted,
 and every count is compared with an exact binomial acceptance range at 99.9%
-(Bonferroni-split across the outcomes of a flow), computed with integers.
+(Bonferroni-split across the outcomes of a flow), computed with integers. A
+flow that differs is run once more and judged on the second run: a real
+difference repeats, while a count just outside its range (one flow in a
+thousand) or a machine too busy to answer in time does not. The result says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections import Counter
@@ -418,10 +422,15 @@ class FlowResult:
     count: int
     rows: tuple[Row, ...]
     uncertain: int
+    note: str = ""  # set when the flow was run twice
 
     @property
     def ok(self) -> bool:
         return all(row.ok for row in self.rows)
+
+    def differences(self) -> str:
+        return "; ".join(f"{row.expect}: {row.observed} of {self.count}, expected {row.low}-{row.high}"
+                         for row in self.rows if not row.ok)
 
     def as_json(self) -> dict[str, Any]:
         f = self.flow
@@ -431,7 +440,8 @@ class FlowResult:
                 "outcomes": [{"predicted": r.outcome, "expect": r.expect, "share": str(r.share),
                               "range": [r.low, r.high], "observed": r.observed,
                               "masquerade_predicted": r.masq_predicted, "masquerade_observed": r.masq_observed,
-                              "ok": r.ok} for r in self.rows]}
+                              "ok": r.ok} for r in self.rows],
+                "note": self.note}
 
 
 def judge(flow: Flow, source: str, expectations: Iterable[Expectation], seen: Counter[tuple[str, ...]],
@@ -478,7 +488,9 @@ def render_table(results: Sequence[FlowResult]) -> str:
                           f"{float(row.share):.1%}", f"{row.low}-{row.high}", f"{row.observed}/{result.count}",
                           f"{_yes(row.masq_predicted)}/{_yes(row.masq_observed)}", row.expect, verdict))
     widths = [max(len(r[c]) for r in table) for c in range(len(head))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table)
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    lines += [f"#{number}: {result.note}" for number, result in enumerate(results, start=1) if result.note]
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- the whole run
@@ -558,9 +570,19 @@ def run_flow(predictor: Predictor, flow: Flow, count: int, timeout: float) -> Fl
     expectations, traced = predictor.expectations(flow)
     source = predictor.source(flow.origin)[0]
     n = flow.count or count
-    seen = observe(predictor.plan, flow, source, n, reply_wait(expectations, timeout))
-    return judge(flow, source, expectations, seen, n, uncertain=len(traced.uncertain),
-                 masq_visible=flow.origin is not Origin.NODE)
+    wait = reply_wait(expectations, timeout)
+
+    def run_once() -> FlowResult:
+        seen = observe(predictor.plan, flow, source, n, wait)
+        return judge(flow, source, expectations, seen, n, uncertain=len(traced.uncertain),
+                     masq_visible=flow.origin is not Origin.NODE)
+
+    first = run_once()
+    if first.ok:
+        return first
+    again = run_once()  # see the module doc: judged on this run, and the first one's difference is reported
+    note = "run twice: the first run differed too" if not again.ok else f"the first run differed: {first.differences()}"
+    return dataclasses.replace(again, note=note)
 
 
 def verify(path: str, directory: Path, *, name: str, node_ips: Sequence[str] = (), flows_file: str | None = None,

@@ -146,3 +146,49 @@ def test_a_flow_that_must_be_answered_waits_patiently() -> None:
     assert reply_wait([reply], 0.3) == 5.0
     assert reply_wait([reply], 8.0) == 8.0
     assert reply_wait([reply, silent], 0.3) == 0.3
+
+
+class _Traced:
+    uncertain = ()
+
+
+class _Predictor:
+    """What run_flow asks of a predictor: two endpoints, half each, for a pod's UDP flow."""
+
+    plan = None
+    a, b = ("reply", "10.0.0.3:53", "10.0.0.200"), ("reply", "10.0.0.4:53", "10.0.0.200")
+
+    def expectations(self, flow: Flow):
+        half = Fraction(1, 2)
+        return [Expectation(self.a, "DNAT to 10.0.0.3:53", half, False),
+                Expectation(self.b, "DNAT to 10.0.0.4:53", half, False)], _Traced()
+
+    def source(self, origin: Origin):
+        return "10.0.0.200", "cbr0", "veth0"
+
+
+@pytest.mark.parametrize(("runs", "ok", "note"), [
+    ([(20, 20)], True, ""),
+    ([(39, 1), (21, 19)], True, "the first run differed: reply from 10.0.0.3:53 (saw 10.0.0.200): 39 of 40"),
+    ([(39, 1), (40, 0)], False, "run twice: the first run differed too"),
+])
+def test_a_flow_that_differs_is_run_again_and_judged_on_the_second_run(monkeypatch: pytest.MonkeyPatch, runs,
+                                                                       ok: bool, note: str) -> None:
+    """A real difference repeats; a count just outside its range once in a thousand flows does not."""
+    from kubeproxy_sim.kernel import verify as module
+
+    predictor = _Predictor()
+    observed = iter(Counter({predictor.a: a, predictor.b: b}) for a, b in runs)
+    calls = []
+
+    def fake_observe(plan, flow, source, count, timeout):
+        calls.append((count, timeout))
+        return next(observed)
+
+    monkeypatch.setattr(module, "observe", fake_observe)
+    result = module.run_flow(predictor, Flow(Origin.POD, "10.96.0.10", 53, "udp"), 40, 0.3)  # type: ignore[arg-type]
+    assert len(calls) == len(runs) and calls[0] == (40, 5.0)  # every answer is predicted: a patient wait
+    assert result.ok is ok and result.note.startswith(note)
+    assert result.as_json()["note"] == result.note
+    if len(runs) > 1:
+        assert f"#1: {result.note}" in module.render_table([result])
