@@ -84,7 +84,8 @@ class NodeSet:
 
     def compiled(self, node: str) -> CompiledRuleset:
         if node not in self._compiled:
-            self._compiled[node] = compile_ruleset(self.ruleset(node))
+            # a chain is compiled when first walked: a question about one service compiles its chains only
+            self._compiled[node] = compile_ruleset(self.ruleset(node), lazy=True)
         return self._compiled[node]
 
     def tracer(self, node: str) -> Tracer:

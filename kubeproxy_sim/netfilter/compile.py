@@ -164,6 +164,7 @@ class CompiledChain:
     index_on: str = ""  # "", "dst" or "dport"
     index: dict[object, tuple[CompiledRule, ...]] = field(default_factory=dict)
     rest: tuple[CompiledRule, ...] = ()
+    compiler: object = field(default=None, repr=False, compare=False)  # what compiles a LazyChain
 
     def rules_for(self, b: object) -> tuple[CompiledRule, ...]:
         """The rules that can match the branch's packet, in order."""
@@ -891,26 +892,29 @@ def _lazy_field(name: str) -> property:
     slot = getattr(CompiledChain, name)
 
     def get(self: LazyChain) -> object:
-        if self._compiler is not None:
-            self._compile()
+        self._compile()
         return slot.__get__(self, CompiledChain)
 
     return property(get, slot.__set__)
 
 
 class LazyChain(CompiledChain):
-    """A chain whose rules are compiled when first read: a walk pays only for the chains it enters."""
+    """A chain whose rules are compiled when first read: a walk pays only for the chains it enters.
 
-    __slots__ = ("_compiler",)
+    Once compiled it becomes a plain :class:`CompiledChain` (same slots, so the class can be
+    swapped): walks through it cost exactly what they cost in a ruleset compiled up front.
+    """
+
+    __slots__ = ()
 
     def __init__(self, name: str, table: str, policy: str | None,
                  compiler: tuple[_TableCompiler, dict[str, CompiledChain]]) -> None:
-        CompiledChain.__init__(self, name, table, (), policy)
-        self._compiler: tuple[_TableCompiler, dict[str, CompiledChain]] | None = compiler
+        CompiledChain.__init__(self, name, table, (), policy, compiler=compiler)
 
     def _compile(self) -> None:
-        table, chains = self._compiler  # type: ignore[misc]
-        self._compiler = None
+        table, chains = self.compiler  # type: ignore[misc]
+        self.__class__ = CompiledChain  # type: ignore[assignment]
+        self.compiler = None
         with collector_paused():
             self.rules = table.rules(self.name)
             _link(self, chains)
@@ -919,4 +923,3 @@ class LazyChain(CompiledChain):
     index_on = _lazy_field("index_on")  # type: ignore[assignment]
     index = _lazy_field("index")  # type: ignore[assignment]
     rest = _lazy_field("rest")  # type: ignore[assignment]
-

@@ -163,8 +163,11 @@ class Simulator:
 
     def __init__(self, cluster: Cluster, base: ProxyConfig, *, rng: random.Random | None = None,
                  clock: Callable[[], float] | None = None, hosts: Iterable[tuple[str, str]] = (),
-                 overrides: Mapping[str, Mapping[str, object]] | None = None) -> None:
+                 overrides: Mapping[str, Mapping[str, object]] | None = None, lazy: bool = True) -> None:
+        """``lazy``: compile a node's chains when a packet first enters them (fast for a question about a few
+        services of a large cluster); False compiles every node's rules up front, at each (re)build."""
         self.rng = rng if rng is not None else random.Random(0)
+        self.lazy = lazy
         self._clock = clock
         self._now = 0.0
         self.base = base
@@ -189,7 +192,7 @@ class Simulator:
         for node in self.topology.nodes:
             old = self.runtimes.get(node.name)
             sampler = old.sampler if old is not None else Sampler(rng=lambda: getbits(32))
-            rt = NodeRuntime(node, compile_ruleset(node_rules(cluster, node.config)),
+            rt = NodeRuntime(node, compile_ruleset(node_rules(cluster, node.config), lazy=self.lazy),
                              node_context(node, self.topology), sampler)
             if old is not None:
                 rt.conntrack = old.conntrack

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.netfilter.codec import parse_ruleset, parse_ruleset_file
-from kubeproxy_sim.netfilter.compile import LazyChain, compile_ruleset
+from kubeproxy_sim.netfilter.compile import CompiledChain, LazyChain, compile_ruleset
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
@@ -48,9 +48,11 @@ def test_lazy_compile_builds_only_the_chains_a_packet_enters() -> None:
     compiled = compile_ruleset(ruleset, lazy=True)
     Tracer(compiled, NodeContext.of()).trace(Packet.of("tcp", "10.0.0.2", "172.30.0.1", 80))
     chains = compiled.tables["nat"]
-    assert all(isinstance(c, LazyChain) for c in chains.values())
-    assert [name for name, c in chains.items() if c._compiler is None] == ["PREROUTING", "OUTPUT", "POSTROUTING",
-                                                                          "SVC-A"]
+    assert [name for name, c in chains.items() if type(c) is CompiledChain] == ["PREROUTING", "OUTPUT",
+                                                                               "POSTROUTING", "SVC-A"]
+    assert type(chains["SVC-B"]) is LazyChain and chains["SVC-B"].compiler is not None
+    assert [r.line for r in chains["SVC-B"].rules] == [10, 11, 12]  # reading the rules compiles the chain
+    assert type(chains["SVC-B"]) is CompiledChain and chains["SVC-B"].compiler is None
 
 
 BROKEN_BEHIND_A_JUMP = """\
