@@ -105,10 +105,28 @@ def bench_rules(work: Path, quick: bool) -> None:
     line(f"YAML -> rules, wall ({loader})", f"{yaml_wall:.2f} s", f"{yaml_wall / wall:.1f}x the JSON run")
     lines = sum(1 for _ in out.open())
     line("restore input lines", f"{lines}")
+    bench_one_service(json_file)
     restore = iptables_restore_seconds(out)
     if restore is not None:
         line("iptables-restore of the same text (scratch netns)", f"{restore:.2f} s",
              f"ours is {wall / restore:.2f}x iptables-restore")
+
+
+def bench_one_service(cluster_json: Path) -> None:
+    """`dist` and `send` for one service of the cluster: every node's rules, compiled where packets go."""
+    import json
+
+    items = json.loads(cluster_json.read_text())["items"]
+    services = [i for i in items if i["kind"] == "Service"]
+    vip = services[len(services) // 2]["spec"]["clusterIP"]
+    node = "--cluster-cidr", "10.0.0.0/8"
+    wall, _ = run_process([PYTHON, "-m", "kubeproxy_sim", "dist", "-f", str(cluster_json), *node, "--to", f"{vip}:80",
+                           "-o", "json"])
+    line("`dist` of one service (3 nodes), wall", f"{wall:.2f} s")
+    client = next(i for i in items if i["kind"] == "EndpointSlice")["endpoints"][0]["addresses"][0]
+    wall, _ = run_process([PYTHON, "-m", "kubeproxy_sim", "send", "-f", str(cluster_json), *node, "--from", client,
+                           "--to", f"{vip}:80", "--count", "100", "-o", "json"])
+    line("`send --count 100` to one service (3 nodes), wall", f"{wall:.2f} s")
 
 
 def iptables_restore_seconds(rules: Path) -> float | None:
