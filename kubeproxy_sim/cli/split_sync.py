@@ -26,6 +26,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate
+from operator import itemgetter
 from typing import Any, BinaryIO
 
 from kubeproxy_sim.cli.options import build_config, input_paths
@@ -33,7 +34,7 @@ from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.netfilter.codec import (
     ChainText,
     chain_texts,
-    generated_chain_text,
+    generated_chain_texts,
     generated_rules_text,
     render_ruleset,
     table_text,
@@ -46,7 +47,7 @@ from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext, make_co
 from kubeproxy_sim.proxier.sync import (
     SyncResult,
     assemble,
-    chain_order,
+    canonical_chain_order,
     generate,
     new_buffer,
     service_work,
@@ -200,7 +201,8 @@ def _parent(documents: list[Document], args: argparse.Namespace, share: Share, t
     del private, their_private
     pieces = [piece for name, declared, rules, per_service in tables
               for piece in table_text(name, _table_chains(declared, rules, per_service))]
-    return Synced(ctx.config, diagnostics, None, "\n".join(pieces) + "\n")
+    pieces.append("")  # the final newline, without copying the whole text again
+    return Synced(ctx.config, diagnostics, None, "\n".join(pieces))
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,9 +218,6 @@ class _Blocks:
 
     def __reduce__(self) -> tuple[Any, tuple[str, str, bytes]]:
         return _unpack_blocks, ("\n".join(self.names), "".join(self.texts), array("Q", map(len, self.texts)).tobytes())
-
-    def chain_texts(self) -> list[ChainText]:
-        return [generated_chain_text(name, text) for name, text in zip(self.names, self.texts, strict=True)]
 
 
 def _unpack_blocks(names: str, text: str, lengths: bytes) -> _Blocks:
@@ -246,13 +245,11 @@ def _table_chains(declared: list[str], rules: dict[str, list[str]],
     per-service chains as each process rendered them (sorted runs, so the one sort is a merge)."""
     chains = chain_texts([Chain.of_specs(name, rules.get(name, ())) for name in declared])
     for blocks in per_service:
-        chains += blocks.chain_texts()
-    chains.sort(key=_canonical_key)
-    return chains
+        chains += generated_chain_texts(blocks.names, blocks.texts)
+    return canonical_chain_order(chains, _NAME)
 
 
-def _canonical_key(chain: ChainText) -> tuple[int, str]:
-    return chain_order(chain[0])
+_NAME = itemgetter(0)
 
 
 def _in_input_order(lower: tuple[tuple[tuple[int, int], ...], tuple[Diagnostic, ...]],

@@ -107,9 +107,13 @@ def generated_rules_text(name: str, specs: list[str] | tuple[str, ...]) -> str:
     return text if text is not None else _chain_rules_text(Chain.of_specs(name, specs))
 
 
-def generated_chain_text(name: str, rules_text: str) -> ChainText:
-    """The text of a generated chain (user-defined, no counters) from its rule lines."""
-    return name, _declaration(name, None, None), rules_text
+def generated_chain_texts(names: Sequence[str], rules_texts: Sequence[str]) -> list[ChainText]:
+    """The texts of generated chains (user-defined, no counters) from their names and rule lines.
+
+    The declaration is :func:`_declaration`'s for such a chain, written inline: this runs once
+    per chain of a large split sync, where a call per chain is a tenth of the merge.
+    """
+    return [(name, f":{name} - [0:0]", text) for name, text in zip(names, rules_texts, strict=True)]
 
 
 def table_text(name: str, chains: Sequence[ChainText], deleted: Sequence[str] = ()) -> list[str]:
@@ -132,7 +136,10 @@ def render_ruleset(ruleset: Ruleset) -> str:
     pieces: list[str] = []
     for table in ruleset.tables:
         pieces.extend(_table_pieces(table))
-    return "\n".join(pieces) + "\n"
+    if not pieces:
+        return "\n"
+    pieces.append("")  # the final newline, without copying the whole text again
+    return "\n".join(pieces)
 
 
 # ---------------------------------------------------------------------------

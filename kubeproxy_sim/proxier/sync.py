@@ -12,7 +12,9 @@ with the "must be the last rule" rule last).
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
 from kubeproxy_sim.objects.bulk import collector_paused
@@ -25,6 +27,8 @@ from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext, make_co
 from kubeproxy_sim.proxier.rules.plan import ServicePlan, plan_service
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
 from kubeproxy_sim.proxier.topology import categorize
+
+T = TypeVar("T")
 
 TOP_LEVEL_NAT_CHAINS = (naming.KUBE_SERVICES, naming.KUBE_NODEPORTS, naming.KUBE_POSTROUTING,
                         naming.KUBE_MARK_MASQ)
@@ -63,20 +67,23 @@ def node_zone(cluster: Cluster, config: ProxyConfig) -> str | None:
     return node.label(ZONE_LABEL) if node is not None else None
 
 
-def canonical_chain_order(names: list[str]) -> list[str]:
-    """Chain names in upstream's canonical dump order (same as sorting by :func:`chain_order`).
+def canonical_chain_order(items: list[T], name: Callable[[T], str] | None = None) -> list[T]:
+    """Chains (names, or items whose ``name`` is given) in upstream's canonical dump order.
 
-    One sort does it: every name starting with "KUBE-" sits in one contiguous
-    run of the sorted list, so the order is the two top-level chains, that run
-    without them, then the names before and after it.
+    The same as sorting by :func:`chain_order`, with one sort and no Python call per item
+    (a split sync orders 220,000 rendered chains this way): every name starting with "KUBE-"
+    sits in one contiguous run of the sorted list, so the order is the two top-level
+    chains, that run without them, then the items before and after it.
     """
-    ordered = sorted(names)
-    start = bisect_left(ordered, "KUBE-")
-    end = bisect_left(ordered, "KUBE.", start)  # "." follows "-": the first name past the KUBE- run
-    first = [n for n in (naming.KUBE_NODEPORTS, naming.KUBE_SERVICES) if n in names]
+    ordered = sorted(items, key=name)
+    start = bisect_left(ordered, "KUBE-", key=name)
+    end = bisect_left(ordered, "KUBE.", start, key=name)  # "." follows "-": the first name past the KUBE- run
     kube = ordered[start:end]
-    if first:
-        kube = [n for n in kube if n != naming.KUBE_NODEPORTS and n != naming.KUBE_SERVICES]
+    first = []
+    for top in (naming.KUBE_NODEPORTS, naming.KUBE_SERVICES):
+        at = bisect_left(kube, top, key=name)
+        if at < len(kube) and (kube[at] if name is None else name(kube[at])) == top:
+            first.append(kube.pop(at))
     return first + kube + ordered[:start] + ordered[end:]
 
 

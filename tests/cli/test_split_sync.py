@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from operator import itemgetter
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from hypothesis import strategies as st
 from kubeproxy_sim.cli import split_sync
 from kubeproxy_sim.cli.main import build_parser, main
 from kubeproxy_sim.cli.options import REPO_RULESETS
-from kubeproxy_sim.netfilter.codec import render_ruleset
+from kubeproxy_sim.netfilter.codec import chain_texts, generated_chain_texts, render_ruleset
+from kubeproxy_sim.netfilter.model import Chain
 from kubeproxy_sim.objects.load import Share, decode_documents, service_key, text_documents
 from kubeproxy_sim.proxier.rules.context import RuleBuffer
 from kubeproxy_sim.proxier.sync import canonical_chain_order, chain_order
@@ -157,6 +159,9 @@ _names = st.sampled_from(["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-", "KUBE", "K
 @given(st.lists(_names, unique=True))
 def test_canonical_chain_order_is_the_sort_by_chain_order(names: list[str]) -> None:
     assert canonical_chain_order(names) == sorted(names, key=chain_order)
+    texts = generated_chain_texts(names, [f"-A {n} -j X" for n in names])  # ordered by their names
+    assert [t[0] for t in canonical_chain_order(texts, itemgetter(0))] == sorted(names, key=chain_order)
+    assert texts == chain_texts([Chain.of_specs(n, ["-j X"]) for n in names])  # one declaration format
 
 
 _specs = st.lists(st.sampled_from(["-j A", "-j B", "-s 10.0.0.1 -j C"]), max_size=3)
