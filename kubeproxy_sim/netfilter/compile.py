@@ -903,6 +903,7 @@ class LazyChain(CompiledChain):
 
     Once compiled it becomes a plain :class:`CompiledChain` (same slots, so the class can be
     swapped): walks through it cost exactly what they cost in a ruleset compiled up front.
+    Like the tracer itself, it is for one thread at a time.
     """
 
     __slots__ = ()
