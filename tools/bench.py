@@ -245,6 +245,13 @@ def bench_trace(work: Path, quick: bool) -> None:
     line(f"traces/s at {largest} / at 100", f"{rates[largest] / rates[100]:.2f}", "target >= 0.8")
 
 
+def bench_demo(work: Path, quick: bool) -> None:
+    """The README's first command runs the demo: it should feel instant."""
+    wall, _ = run_process([PYTHON, "-m", "kubeproxy_sim", "demo"])
+    print("demo: the built-in bootcamp story, whole process")
+    line("wall", f"{wall:.2f} s", "target: a few seconds")
+
+
 def bench_simulate(work: Path, quick: bool) -> None:
     from kubeproxy_sim.simulator.bench import bench_connections
 
@@ -360,7 +367,7 @@ def bench_trackers(work: Path, quick: bool) -> None:
 SECTIONS: dict[str, Callable[[Path, bool], None]] = {"rules": bench_rules, "parse": bench_parse,
                                                      "partial": bench_partial, "trackers": bench_trackers,
                                                      "compile": bench_compile, "trace": bench_trace,
-                                                     "simulate": bench_simulate}
+                                                     "simulate": bench_simulate, "demo": bench_demo}
 
 
 def main() -> int:

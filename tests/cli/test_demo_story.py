@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -36,10 +35,8 @@ def story() -> str:
     import io
 
     out = io.StringIO()
-    started = time.monotonic()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        assert main(["demo"]) == 0
-    assert time.monotonic() - started < 10, "the demo must stay fast"
+        assert main(["demo"]) == 0  # its speed: tools/bench.py
     return out.getvalue()
 
 

@@ -1,15 +1,11 @@
-"""Scale: 10,000 services x 10 endpoints (320,000 rules) in one sync, in seconds, not minutes."""
+"""Scale: 10,000 services x 10 endpoints (320,000 rules) in one sync (its speed: tools/bench.py)."""
 
 from __future__ import annotations
-
-import time
 
 from kubeproxy_sim.objects.model import AddressType, Cluster, Endpoint, EndpointPort, EndpointSlice
 from kubeproxy_sim.proxier import generate
 
 from .builders import fake_config, service
-
-BUDGET_SECONDS = 20.0  # measured ~2-3 s on 2 cores; the bound only catches accidental quadratic work
 
 
 def big_cluster(n_services: int = 10_000, n_endpoints: int = 10) -> Cluster:
@@ -25,10 +21,7 @@ def big_cluster(n_services: int = 10_000, n_endpoints: int = 10) -> Cluster:
 
 def test_ten_thousand_services():
     c = big_cluster()
-    start = time.perf_counter()
     result = generate(c, fake_config())
-    elapsed = time.perf_counter() - start
     nat = result.ruleset.table("nat")
     assert sum(len(ch.rules) for ch in nat.chains) == 10_000 * 32 + 5
     assert not any("--comment" in r.spec for ch in nat.chains if ch.name.startswith("KUBE-SEP-") for r in ch.rules)
-    assert elapsed < BUDGET_SECONDS, f"full sync took {elapsed:.1f}s"
