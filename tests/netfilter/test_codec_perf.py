@@ -1,11 +1,13 @@
-"""Bulk parsing speed: a kube-proxy dump of thousands of services reads in about a second."""
+"""Bulk parsing (``validate=False``) of kube-proxy dumps of thousands of services is faithful.
+
+Its speed is a figure of ``tools/bench.py parse``, not an assertion here.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import os
-import time
 
 import pytest
 
@@ -46,14 +48,10 @@ def _rule_count(text: str) -> int:
     return sum(1 for line in text.split("\n") if line.startswith("-A "))
 
 
-def test_bulk_parse_of_a_2000_service_dump_is_fast_and_faithful() -> None:
+def test_bulk_parse_of_a_2000_service_dump_is_faithful() -> None:
     text = kube_proxy_dump(2000)
-    start = time.process_time()
     bulk = parse_ruleset(text, validate=False)
-    elapsed = time.process_time() - start
     assert sum(1 for _ in bulk.tables[0].rules()) == _rule_count(text) == 64001
-    # ~0.3 s on an idle core; the bound leaves room for a loaded CI machine.
-    assert elapsed < 2.5, f"bulk parse of 64k rules took {elapsed:.2f}s"
     sample = kube_proxy_dump(50)
     assert parse_ruleset(sample, validate=False) == parse_ruleset(sample)
     assert render_ruleset(parse_ruleset(sample, validate=False)) == render_ruleset(parse_ruleset(sample))
@@ -61,10 +59,8 @@ def test_bulk_parse_of_a_2000_service_dump_is_fast_and_faithful() -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("KPSIM_DEEP"), reason="deep run only (KPSIM_DEEP=1)")
-def test_bulk_parse_of_a_10000_service_dump_takes_about_a_second() -> None:
+def test_bulk_parse_of_a_10000_service_dump_equals_the_validating_parse() -> None:
     text = kube_proxy_dump(10000)
-    start = time.process_time()
     bulk = parse_ruleset(text, validate=False)
-    elapsed = time.process_time() - start
     assert sum(1 for _ in bulk.tables[0].rules()) == 320001
-    assert elapsed < 4.0, f"bulk parse of 320k rules took {elapsed:.2f}s"
+    assert bulk == parse_ruleset(text)
