@@ -41,6 +41,11 @@ _DOTTED_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 """0-255 four times, ASCII digits without leading zeros: what iptables prints and kube-proxy writes."""
 
 
+def is_dotted_quad(text: str) -> bool:
+    """Whether ``text`` is an IPv4 address in its canonical form (so it prints as itself)."""
+    return _DOTTED_QUAD.fullmatch(text) is not None
+
+
 def _dotted_quad(text: str) -> int | None:
     """A plain dotted quad without netaddr (a dump holds many thousands); None for anything else.
 

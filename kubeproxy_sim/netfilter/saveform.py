@@ -24,11 +24,14 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import netaddr
 
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
+from kubeproxy_sim.netfilter.packet import is_dotted_quad
+from kubeproxy_sim.objects.bulk import collector_paused
 
 FULL32 = 0xFFFFFFFF
 BUILTIN_ORDER = ("-s", "-d", "-i", "-o", "-p", "-f")
@@ -92,6 +95,8 @@ def save_address(value: str, ipv6: bool, *, host_suffix: bool = True) -> str:
     ``host_suffix=False`` drops a full-length mask, as the conntrack match prints its addresses.
     """
     addr, _, mask = value.partition("/")
+    if not ipv6 and (not mask or mask == "32") and is_dotted_quad(addr):  # a host, as kube-proxy writes them
+        return f"{addr}/32" if host_suffix else addr
     flags = netaddr.INET_PTON if not ipv6 else 0
     try:
         ip = netaddr.IPAddress(addr, 6 if ipv6 else 4, flags=flags)
@@ -158,10 +163,21 @@ def _with(option: Option, *args: str, flag: str | None = None, negated: bool | N
                   option.module)
 
 
-def _in_order(options: Options, order: Sequence[str]) -> Options:
-    """Known flags in ``order``, then anything else as written."""
-    known = [o for flag in order for o in options if o.flag == flag]
-    return known + [o for o in options if o.flag not in order]
+def _in_order(options: Options, order: tuple[str, ...]) -> Options:
+    """Known flags in ``order``, then anything else as written (a stable sort on each flag's rank)."""
+    if len(options) < 2:
+        return list(options)
+    return sorted(options, key=_ranks(order))
+
+
+@lru_cache(maxsize=64)
+def _ranks(order: tuple[str, ...]) -> Callable[[Option], int]:
+    """The sort key of :func:`_in_order`: a flag's place in ``order``, after all of them when not there."""
+    rank = {}
+    for i, flag in enumerate(order):
+        rank.setdefault(flag, i)
+    get, last = rank.get, len(order)
+    return lambda option: get(option.flag, last)
 
 
 def _ports_module(extra: Sequence[str]) -> Normaliser:
@@ -636,17 +652,32 @@ def _save_group(group: list[Option], ipv6: bool) -> list[Option]:
     return [Option("-m", (name,), False, name), *body]
 
 
-def save_specs(spec: RuleSpec, ipv6: bool = False) -> list[RuleSpec]:
+SaveMemo = dict[object, list[Option]]
+"""Save forms of built-in options and of match groups already seen in one ruleset: a dump repeats them
+(320,000 rules of a 10,000-service node hold 10,000 distinct match groups), and each is a pure function."""
+
+
+def save_specs(spec: RuleSpec, ipv6: bool = False, memo: SaveMemo | None = None) -> list[RuleSpec]:
     """The save form of one rule; several rules when ``-s``/``-d`` list several hosts (as iptables adds them)."""
+    memo = {} if memo is None else memo
     builtins, groups = _groups(spec.options)
     by_flag: dict[str, list[list[Option]]] = {f: [] for f in BUILTIN_ORDER}
     others: list[Option] = []
     for o in builtins:
         if o.flag in by_flag:
-            by_flag[o.flag].append(_builtin(o, ipv6))
+            saved = memo.get(o)
+            if saved is None:
+                saved = memo[o] = _builtin(o, ipv6)
+            by_flag[o.flag].append(saved)
         else:
             others.append(o)
-    matches = [o for g in groups for o in _save_group(g, ipv6)]
+    matches: list[Option] = []
+    for g in groups:
+        key = tuple(g)
+        saved = memo.get(key)
+        if saved is None:
+            saved = memo[key] = _save_group(g, ipv6)
+        matches += saved
     target = spec.target
     if target is not None:
         handler = TARGETS.get(target.name)
@@ -661,16 +692,16 @@ def save_specs(spec: RuleSpec, ipv6: bool = False) -> list[RuleSpec]:
     ]
 
 
-def _save_rules(rule: Rule, ipv6: bool) -> list[Rule]:
+def _save_rules(rule: Rule, ipv6: bool, memo: SaveMemo) -> list[Rule]:
     out = []
-    for spec in save_specs(rule.parsed, ipv6):
+    for spec in save_specs(rule.parsed, ipv6, memo):
         saved = Rule(rule.chain, syntax.render_spec(spec), rule.line, rule.counters)
         object.__setattr__(saved, "_parsed", spec)
         out.append(saved)
     return out
 
 
-def _save_table(table: Table, ipv6: bool) -> Table:
+def _save_table(table: Table, ipv6: bool, memo: SaveMemo) -> Table:
     """Chains as the kernel lists them: built-ins in hook order (always present), then user chains sorted."""
     deleted = set(table.deleted)
     chains = {c.name: c for c in table.chains if c.name not in deleted}
@@ -678,7 +709,7 @@ def _save_table(table: Table, ipv6: bool) -> Table:
     ordered = [chains.get(n) or Chain(n, (), "ACCEPT") for n in builtin_names]
     ordered += [chains[n] for n in sorted(chains) if n not in builtin_names]
     saved = tuple(
-        Chain(c.name, tuple(r for rule in c.rules for r in _save_rules(rule, ipv6)), c.policy or (
+        Chain(c.name, tuple(r for rule in c.rules for r in _save_rules(rule, ipv6, memo)), c.policy or (
             "ACCEPT" if c.name in builtin_names else None), c.counters)
         for c in ordered
     )
@@ -687,7 +718,9 @@ def _save_table(table: Table, ipv6: bool) -> Table:
 
 def to_save_form(ruleset: Ruleset) -> Ruleset:
     """The ruleset iptables-save would print after iptables-restore loaded ``ruleset``."""
-    return Ruleset(tuple(_save_table(t, ruleset.ipv6) for t in ruleset.tables), ruleset.ipv6)
+    with collector_paused():  # a few small acyclic records per rule: see objects.bulk
+        memo: SaveMemo = {}
+        return Ruleset(tuple(_save_table(t, ruleset.ipv6, memo) for t in ruleset.tables), ruleset.ipv6)
 
 
 # ---------------------------------------------------------------------------

@@ -221,3 +221,38 @@ def test_save_form_is_idempotent_and_reparses(texts: list[str]) -> None:
     saved = to_save_form(rs)
     assert to_save_form(saved) == saved
     assert parse_ruleset(render_save(saved), ipv6=False) == saved
+
+
+def _netaddr_save_address(value: str, host_suffix: bool) -> str:
+    """save_address without its fast path for hosts: netaddr's strict parse, then the network and prefix."""
+    import netaddr
+
+    addr, _, mask = value.partition("/")
+    try:
+        ip = netaddr.IPAddress(addr, 4, flags=netaddr.INET_PTON)
+    except (netaddr.AddrFormatError, ValueError):
+        return value
+    if mask not in ("", "32"):
+        return save_address(value, False, host_suffix=host_suffix)  # not the fast path's business
+    return f"{ip}/32" if host_suffix else str(ip)
+
+
+_octets = st.one_of(st.integers(0, 255).map(str), st.sampled_from(["01", "00", "256", "1a", "", " 1", "٣"]))
+
+
+@given(st.lists(_octets, min_size=3, max_size=5).map(".".join), st.sampled_from(["", "/32", "/24", "/255.0.0.0"]),
+       st.booleans())
+def test_the_host_fast_path_prints_what_netaddr_prints(address: str, mask: str, host_suffix: bool) -> None:
+    assert save_address(address + mask, False, host_suffix=host_suffix) == \
+        _netaddr_save_address(address + mask, host_suffix)
+
+
+@given(st.lists(st.sampled_from(["--a", "--b", "--c", "--x", "--y"]), max_size=6),
+       st.lists(st.sampled_from(["--a", "--b", "--c"]), max_size=4).map(tuple))
+def test_in_order_puts_known_flags_in_order_then_the_rest_as_written(flags: list[str], order: tuple) -> None:
+    from kubeproxy_sim.netfilter.model import Option
+    from kubeproxy_sim.netfilter.saveform import _in_order
+
+    options = [Option(flag, (str(i),), False, "m") for i, flag in enumerate(flags)]
+    known = [o for flag in dict.fromkeys(order) for o in options if o.flag == flag]
+    assert _in_order(options, order) == known + [o for o in options if o.flag not in order]
