@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.objects import yamlsplit
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.decode import decode_service, object_name
 from kubeproxy_sim.objects.decode_nodes import decode_node, decode_pod
@@ -214,9 +215,19 @@ def _yaml() -> Any:
 
 
 def _load_yaml(text: str) -> list[Any]:
-    """Every document of a YAML text, through libyaml's C loader when PyYAML has it."""
+    """Every document of a YAML text, through libyaml's C loader when PyYAML has it; a large text on two cores
+    (:mod:`kubeproxy_sim.objects.yamlsplit`), with the same result."""
     yaml = _yaml()
-    return list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    def load(part: str) -> list[Any]:
+        return list(yaml.load_all(part, Loader=loader))
+
+    if len(text) >= yamlsplit.MIN_PARALLEL_CHARS:
+        documents = yamlsplit.load_in_two(text, load)
+        if documents is not None:
+            return documents
+    return load(text)
 
 
 def _yaml_problem(exc: Any, file: str, first_line: int) -> Diagnostic:
