@@ -105,7 +105,7 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: str | None = None, ta
     ``trace --graph`` draws through here too, so its picture is the one ``graph --service`` shows.
     """
     from kubeproxy_sim.graph import DEFAULT_TABLES, build_graph, collapse_endpoints, parse_service_ref
-    from kubeproxy_sim.graph.scope import scope_graph, select_service
+    from kubeproxy_sim.graph.scope import select_service
 
     tables = (table,) if table else DEFAULT_TABLES
     selection = None
@@ -115,9 +115,7 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: str | None = None, ta
         title += f", service {ref}"
     if table:
         title += f", {table} table"
-    graph = build_graph(ruleset, tables=tables, title=title)
-    if selection is not None:
-        graph = scope_graph(graph, selection)
+    graph = build_graph(ruleset, tables=tables, title=title, scope=selection)
     if not graph.nodes:
         raise InputError(Diagnostic(f"no rules to draw in the {' and '.join(tables)} table(s)",
                                     file=dump, field="--table" if table else None))

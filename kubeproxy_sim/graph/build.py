@@ -8,8 +8,9 @@ they carry no path a packet could take.
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from fractions import Fraction
+from typing import Protocol
 
 from kubeproxy_sim.graph.labels import SERVICE_PORT, chain_splits, comment, match_label, percent, verdict_label
 from kubeproxy_sim.graph.model import Edge, Graph, Node, NodeKind, chain_node_id, verdict_node_id
@@ -56,8 +57,14 @@ def returning_chains(table: Table) -> frozenset[str]:
     Jumps to them (KUBE-MARK-MASQ) are side trips, drawn differently and left
     out of a split's shares.
     """
+    returns = returning_test(table)
+    return frozenset(c.name for c in table.chains if returns(c.name))
+
+
+def returning_test(table: Table, chains: dict[str, Chain] | None = None) -> Callable[[str], bool]:
+    """Whether a chain is one of :func:`returning_chains`, worked out for the chains asked about only."""
     memo: dict[str, bool] = {}
-    chains = chain_index(table)
+    chains = chain_index(table) if chains is None else chains
 
     def returns(name: str) -> bool:
         if name in memo:
@@ -76,7 +83,7 @@ def returning_chains(table: Table) -> frozenset[str]:
         memo[name] = result
         return result
 
-    return frozenset(c.name for c in table.chains if returns(c.name))
+    return returns
 
 
 def service_label(chain: Chain) -> str | None:
@@ -119,17 +126,21 @@ def _edge_label(rule: Rule, share: Fraction | None, goto: bool) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def _chain_edges(table: Table, chains: dict[str, Chain], chain: Chain,
-                 returning: frozenset[str]) -> tuple[list[Edge], list[Node]]:
-    """The edges of one chain's rules and the verdict nodes they end in."""
+def _chain_edges(table: Table, chains: dict[str, Chain], chain: Chain, returns: Callable[[str], bool],
+                 scope: Scope | None = None) -> tuple[list[Edge], list[Node]]:
+    """The edges of one chain's rules (those in ``scope``) and the verdict nodes they end in.
+
+    Shares are those of the whole chain, whatever the scope keeps of it."""
     with_target = [(i, r) for i, r in enumerate(chain.rules, start=1) if r.target is not None]
-    calls = [is_chain_target(chains, r.target.name) and r.target.name in returning  # type: ignore[union-attr]
+    calls = [is_chain_target(chains, r.target.name) and returns(r.target.name)  # type: ignore[union-attr]
              for _, r in with_target]
     splits = chain_splits([r.parsed for _, r in with_target], calls)
     edges: list[Edge] = []
     verdicts: list[Node] = []
     source = chain_node_id(table.name, chain.name)
     for (position, rule), call, split in zip(with_target, calls, splits, strict=True):
+        if scope is not None and not scope.keeps(table.name, chain.name, position):
+            continue
         share, reached = split if split else (None, None)
         target = rule.target
         assert target is not None
@@ -146,14 +157,25 @@ def _chain_edges(table: Table, chains: dict[str, Chain], chain: Chain,
     return edges, verdicts
 
 
-def table_graph(table: Table) -> tuple[list[Node], list[Edge]]:
-    """Nodes and edges of one table; chains that take part in no edge are left out."""
-    returning = returning_chains(table)
+class Scope(Protocol):
+    """The rules to draw (see ``graph.scope.Selection``): a service's graph draws a few chains of thousands."""
+
+    def keeps(self, table: str, chain: str, position: int) -> bool: ...
+
+    def chains(self) -> frozenset[tuple[str, str]]: ...
+
+
+def table_graph(table: Table, scope: Scope | None = None) -> tuple[list[Node], list[Edge]]:
+    """Nodes and edges of one table (of the rules in ``scope``); chains that take part in no edge are left out."""
     chains = chain_index(table)
+    returns = returning_test(table, chains)
+    drawn = scope.chains() if scope is not None else None
     edges: list[Edge] = []
     verdicts: dict[str, Node] = {}
     for chain in table.chains:
-        chain_edges, chain_verdicts = _chain_edges(table, chains, chain, returning)
+        if drawn is not None and (table.name, chain.name) not in drawn:
+            continue
+        chain_edges, chain_verdicts = _chain_edges(table, chains, chain, returns, scope)
         edges.extend(chain_edges)
         for node in chain_verdicts:
             verdicts.setdefault(node.id, node)
@@ -166,15 +188,17 @@ def table_graph(table: Table) -> tuple[list[Node], list[Edge]]:
     return nodes + list(verdicts.values()), edges
 
 
-def build_graph(ruleset: Ruleset, *, tables: Sequence[str] = DEFAULT_TABLES, title: str = "") -> Graph:
-    """The chain graph of the named tables of a ruleset (tables it lacks are skipped)."""
+def build_graph(ruleset: Ruleset, *, tables: Sequence[str] = DEFAULT_TABLES, title: str = "",
+                scope: Scope | None = None) -> Graph:
+    """The chain graph of the named tables of a ruleset (tables it lacks are skipped); with a ``scope``, of
+    the rules it keeps: the whole graph cut down to them, built without drawing the rest."""
     nodes: list[Node] = []
     edges: list[Edge] = []
     for name in tables:
         table = ruleset.table(name)
         if table is None:
             continue
-        table_nodes, table_edges = table_graph(table)
+        table_nodes, table_edges = table_graph(table, scope)
         nodes.extend(table_nodes)
         edges.extend(table_edges)
     return Graph(tuple(nodes), tuple(edges), title)

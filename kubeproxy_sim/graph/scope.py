@@ -124,6 +124,10 @@ class Selection:
     def __bool__(self) -> bool:
         return bool(self.full or self.positions)
 
+    def chains(self) -> frozenset[tuple[str, str]]:
+        """(table, chain) of every chain with a rule in the selection."""
+        return self.full | {(table, chain) for table, chain, _ in self.positions}
+
 
 def select_table(table: Table, ref: ServiceRef) -> Selection:
     """The part of one table a packet of the service can take (empty: the table has nothing about it)."""

@@ -39,7 +39,9 @@ def test_scenario_draws(scenario: str) -> None:
     assert to_dot(folded).rstrip().endswith("}") and to_mermaid(folded).startswith("flowchart LR")
     whole_edges = {(e.table, e.chain, e.position) for e in whole.edges}
     for service in known_services(ruleset):
-        scoped = scope_graph(whole, select_service(ruleset, parse_service_ref(service)))
+        selection = select_service(ruleset, parse_service_ref(service))
+        scoped = scope_graph(whole, selection)
+        assert build_graph(ruleset, scope=selection) == scoped  # built for the scope: the same graph, cheaper
         assert_consistent(scoped)
         assert scoped.edges and {(e.table, e.chain, e.position) for e in scoped.edges} <= whole_edges
         # every path starts at a built-in hook
