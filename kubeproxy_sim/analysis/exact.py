@@ -324,9 +324,15 @@ def _endpoint_nodes(cluster: Cluster) -> dict[str, str]:
 
 def endpoint_rows(cluster: Cluster, nodes: NodeSet, svc: ServicePortInfo) -> tuple[EndpointRow, ...]:
     """Every endpoint of the service port (any condition), with its pod and node."""
-    eps: tuple[EndpointInfo, ...] = endpoints_map(cluster.endpoint_slices, nodes.configs[nodes.order[0]]).get(
-        svc.key, ())
-    pods, where = _pod_names(cluster), _endpoint_nodes(cluster)
+    config = nodes.configs[nodes.order[0]]
+    if cluster is nodes.cluster:  # worked out once per run, not once per service: see NodeSet.derived
+        eps_map = nodes.derived("endpoints map", lambda: endpoints_map(cluster.endpoint_slices, config))
+        pods = nodes.derived("pod names", lambda: _pod_names(cluster))
+        where = nodes.derived("endpoint nodes", lambda: _endpoint_nodes(cluster))
+    else:
+        eps_map, pods, where = endpoints_map(cluster.endpoint_slices, config), _pod_names(cluster), \
+            _endpoint_nodes(cluster)
+    eps: tuple[EndpointInfo, ...] = eps_map.get(svc.key, ())
     return tuple(EndpointRow(e.endpoint, e.ip, pods.get(e.ip), where.get(e.ip), e.ready, e.serving, e.terminating)
                  for e in eps)
 

@@ -10,7 +10,9 @@ labels, the way the kernel backend and the simulator derive them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import netaddr
 
@@ -20,6 +22,8 @@ from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 from kubeproxy_sim.objects.model import Cluster, Pod
 from kubeproxy_sim.objects.nodes import node_names, node_object_addresses, synthesised_node_addresses, used_addresses
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
+
+T = TypeVar("T")
 
 EXTERNAL_CLIENT_V4 = "203.0.113.10"  # the kernel backend's default ``external`` client
 EXTERNAL_CLIENT_V6 = "2001:db8:ffff::10"
@@ -56,6 +60,13 @@ class NodeSet:
     _compiled: dict[str, CompiledRuleset] = field(default_factory=dict)
     _rulesets: dict[str, Ruleset] = field(default_factory=dict)
     cache: dict[object, object] = field(default_factory=dict)  # other layers' per-run state (e.g. simulators)
+
+    def derived(self, key: str, make: Callable[[], T]) -> T:
+        """A value worked out from the whole cluster, once per run: a report about every service asks for the
+        cluster's endpoints, pods and used addresses once per service, and each is a scan of the whole cluster."""
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]  # type: ignore[return-value]
 
     @property
     def ipv6(self) -> bool:
@@ -166,7 +177,7 @@ def default_pod_source(nodes: NodeSet, node: str, avoid: frozenset[str] = frozen
         source = pod_source(pod, ipv6)
         if source is not None and source.address not in avoid:
             return source
-    address = free_pod_address(nodes, node, used_addresses(nodes.cluster))
+    address = free_pod_address(nodes, node, nodes.derived("used addresses", lambda: used_addresses(nodes.cluster)))
     return Source("pod", address, node=node) if address else None
 
 

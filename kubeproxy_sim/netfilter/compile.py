@@ -916,9 +916,8 @@ class LazyChain(CompiledChain):
         table, chains = self.compiler  # type: ignore[misc]
         self.__class__ = CompiledChain  # type: ignore[assignment]
         self.compiler = None
-        with collector_paused():
-            self.rules = table.rules(self.name)
-            _link(self, chains)
+        self.rules = table.rules(self.name)  # a chain at a time: too few objects to pause the collector for
+        _link(self, chains)
 
     rules = _lazy_field("rules")  # type: ignore[assignment]
     index_on = _lazy_field("index_on")  # type: ignore[assignment]

@@ -78,3 +78,22 @@ def test_unchanged_states_report_nothing(capsys) -> None:
 def test_missing_after_state_is_an_error(capsys) -> None:
     code, out, err = run(capsys, "diff", "--scenario", "bootcamp")
     assert code == 1 and out == "" and "--against: " in err
+
+
+def test_the_cluster_is_scanned_once_per_state_not_once_per_service(capsys, monkeypatch) -> None:
+    """Every service port's endpoint rows come from one endpoints map per state (diff was quadratic)."""
+    from kubeproxy_sim.analysis import exact
+
+    calls = []
+    real = exact.endpoints_map
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(exact, "endpoints_map", counting)
+    code, out, _ = run(capsys, "diff", "--scenario", "upstream-overall-iptables-rules", "--against-scenario",
+                       "upstream-overall-iptables-rules", "--all", "-o", "json")
+    ports = json.loads(out)["services"]
+    assert code == 0 and len(ports) > 5 and {p["status"] for p in ports} == {"unchanged"}
+    assert len(calls) == 2  # before and after
