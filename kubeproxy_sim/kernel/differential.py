@@ -329,6 +329,29 @@ class Prediction:
         return out
 
 
+def _spread(leaves: Counter[Key], outcomes_of: Callable[[Key], tuple[str, set[Key], Key]],
+            seen_in: str) -> tuple[Counter[Key], bool, list[str]]:
+    """Each endpoint leaf's share spread evenly over the socket outcomes simulated connections showed for it.
+
+    ``outcomes_of(leaf)`` gives (its name in notes, its outcomes, the outcome to use when none was seen).
+    Returns (shares, whether every leaf had exactly one outcome, notes on those that did not).
+    """
+    shares: Counter[Key] = Counter()
+    exact, notes = True, []
+    for key, p in leaves.items():
+        if key[0] != "target":
+            shares[key] += p
+            continue
+        name, found, unknown = outcomes_of(key)
+        if len(found) != 1:
+            exact = False
+            notes.append(f"{name}: {'not reached' if not found else 'answers differently'} in {seen_in}")
+        for outcome in found or {unknown}:
+            shares[outcome] += p / max(len(found), 1)
+    return shares, exact, notes
+
+
+
 class SimulatorSide:
     """Two simulators of the cluster with the first node as the only way in from outside: ``plain`` without
     session affinity (every endpoint a new client could reach, and how it answers), ``real`` as given."""
@@ -477,19 +500,11 @@ class SimulatorSide:
         if len({t for t, _ in targets}) > LARGE_SERVICE:
             return self._predict_grouped(flow, leaves)
         mapping = self.outcome_map(flow, targets) if targets else {}
-        shares: Counter[Key] = Counter()
-        exact, notes = True, []
-        for key, p in leaves.items():
-            if key[0] != "target":
-                shares[key] += p
-                continue
-            outcomes = mapping.get((key[1], key[2]), set())
-            if len(outcomes) != 1:
-                exact = False
-                notes.append(f"{key[1]}: {'not reached' if not outcomes else 'answers differently'} in "
-                             f"{MC_MAX} simulated connections")
-            for outcome in outcomes or {("reply", key[1], "?")}:
-                shares[outcome] += p / max(len(outcomes), 1)
+
+        def endpoint(key: Key) -> tuple[str, set[Key], Key]:
+            return key[1], mapping.get((key[1], key[2]), set()), ("reply", key[1], "?")
+
+        shares, exact, notes = _spread(leaves, endpoint, f"{MC_MAX} simulated connections")
         sticky = self._sticky(flow) and sum(1 for p in shares.values() if p > 0) > 1
         return Prediction({k: v for k, v in shares.items() if v > 0}, sticky, exact, "; ".join(notes))
 
@@ -499,20 +514,12 @@ class SimulatorSide:
         names = sorted({k[1] for k in leaves if k[0] == "target"})
         label = fixed_groups([(pods[n].node, pods[n].ip, n) for n in names if n in pods])
         outcomes = self._group_outcomes(flow, label)
-        shares: Counter[Key] = Counter()
-        exact, notes = True, []
-        for key, p in leaves.items():
-            if key[0] != "target":
-                shares[key] += p
-                continue
-            group = label.get(key[1], key[1])
-            found = outcomes.get(group, set())
-            if len(found) != 1:
-                exact = False
-                notes.append(f"{group}: {'not reached' if not found else 'answers differently'} in simulated "
-                             "connections")
-            for outcome in found or {("group", group, "?")}:
-                shares[outcome] += p / max(len(found), 1)
+
+        def group(key: Key) -> tuple[str, set[Key], Key]:
+            name = label.get(key[1], key[1])
+            return name, outcomes.get(name, set()), ("group", name, "?")
+
+        shares, exact, notes = _spread(leaves, group, "simulated connections")
         ips = {pods[n].ip: g for n, g in label.items()}
         sticky = self._sticky(flow) and sum(1 for p in shares.values() if p > 0) > 1
         return Prediction({k: v for k, v in shares.items() if v > 0}, sticky, exact, "; ".join(notes), ips)
