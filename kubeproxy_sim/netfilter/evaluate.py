@@ -627,6 +627,11 @@ class Engine:
 
     def run(self, packet: Packet) -> list[Finished]:
         """Every way the packet can end, each with its probability as an integer fraction."""
+        finish = self._finish
+        return [finish(b, verdict) for b, verdict in self.walk(packet)]
+
+    def walk(self, packet: Packet) -> list[End]:
+        """Every branch of the packet at its end, with its verdict (what :meth:`run` makes records of)."""
         if packet.family != self.compiled.family:
             raise ValueError(f"the packet is IPv{packet.family} but the rules are IPv{self.compiled.family}")
         start = Branch(packet, self.env)
@@ -639,8 +644,7 @@ class Engine:
             start.in_iface = self.env.route(packet.src)
         ends: list[End] = []
         self._run(start, self.pipelines["FROM_LOCAL" if local else "PRE_REMOTE"], packet, ends)
-        finish = self._finish
-        return [finish(b, verdict) for b, verdict in ends]
+        return ends
 
     def _run(self, start: Branch, steps: Pipeline, packet: Packet, ends: list[End]) -> None:
         """Run a branch and every branch it forks to the end, depth first (the order of ``ends`` is the output's)."""
@@ -753,11 +757,16 @@ class Engine:
 
     @staticmethod
     def _finish(b: Branch, verdict: str) -> Finished:
-        """The public record of an end: a DNATed packet that is accepted ends as DNAT."""
-        if verdict == ACCEPT and b.dnat:
-            return _finished("DNAT", b.destination(), b.masq, b.num, b.den, tuple(b.path), tuple(b.doubts))
-        return _finished(verdict, None, b.masq if verdict == ACCEPT else False, b.num, b.den, tuple(b.path),
-                         tuple(b.doubts))
+        """The public record of an end (see :func:`end_of`)."""
+        verdict, destination, masquerade = end_of(b, verdict)
+        return _finished(verdict, destination, masquerade, b.num, b.den, tuple(b.path), tuple(b.doubts))
+
+
+def end_of(b: Branch, verdict: str) -> tuple[str, str | None, bool]:
+    """(verdict, destination, masquerade) of a branch at its end: a DNATed packet that is accepted ends as DNAT."""
+    if verdict == ACCEPT and b.dnat:
+        return "DNAT", b.destination(), b.masq
+    return verdict, None, b.masq if verdict == ACCEPT else False
 
 
 def _replay(b: Branch, replay: Replay) -> None:

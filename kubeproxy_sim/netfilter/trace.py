@@ -20,7 +20,7 @@ from fractions import Fraction
 from operator import attrgetter
 
 from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, PathStep, compile_ruleset
-from kubeproxy_sim.netfilter.evaluate import Engine, Finished, NodeContext
+from kubeproxy_sim.netfilter.evaluate import End, Engine, NodeContext, end_of
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
 from kubeproxy_sim.netfilter.packet import Packet, split_endpoint
 from kubeproxy_sim.objects.bulk import slot_setters
@@ -117,14 +117,14 @@ class Tracer:
         self._shares: dict[tuple[int, int], Fraction] = {}  # the same split thresholds recur in every service
 
     def trace(self, packet: Packet) -> TraceResult:
-        finished = self.engine.run(packet)
+        ends = self.engine.walk(packet)
         origin = "local" if self.engine.is_local_origin(packet) else "remote"
-        return TraceResult(packet, origin, self._merge(finished), self._uncertain(finished))
+        return TraceResult(packet, origin, self._merge(ends), self._uncertain(ends))
 
-    def _merge(self, finished: list[Finished]) -> tuple[Outcome, ...]:
+    def _merge(self, ends: list[End]) -> tuple[Outcome, ...]:
         """One outcome per (verdict, destination, masquerade); the path is the first branch's."""
         return tuple(_outcome(verdict, dest, self._share(num, den), masq, self._path(path))
-                     for (verdict, dest, masq), (num, den, path) in _totals(finished).items())
+                     for (verdict, dest, masq), (num, den, path) in _totals(ends).items())
 
     def _share(self, num: int, den: int) -> Fraction:
         """The exact probability, normalised once per distinct (num, den) rather than once per outcome."""
@@ -136,13 +136,13 @@ class Tracer:
         return share
 
     @staticmethod
-    def _path(rules: tuple[CompiledRule, ...]) -> tuple[PathStep, ...]:
+    def _path(rules: list[CompiledRule]) -> tuple[PathStep, ...]:
         """The rules' steps by a C-level map (compiling gave every rule its step)."""
         return tuple(map(_STEP_OF, rules))
 
-    def _uncertain(self, finished: list[Finished]) -> tuple[Uncertainty, ...]:
+    def _uncertain(self, ends: list[End]) -> tuple[Uncertainty, ...]:
         seen: dict[tuple[int, str], Uncertainty] = {}
-        for branch in finished:
+        for branch, _ in ends:
             for rule, reason in branch.doubts:
                 key = (id(rule), reason)
                 if key not in seen:
@@ -150,15 +150,15 @@ class Tracer:
         return tuple(seen.values())
 
 
-def _totals(finished: list[Finished]) -> dict[tuple[str, str | None, bool], list]:
+def _totals(ends: list[End]) -> dict[tuple[str, str | None, bool], list]:
     """(num, den, first path) per (verdict, destination, masquerade), in the order the ends came.
 
     Shares are summed as plain integer fractions and normalised once per outcome: a
     Fraction per branch (gcd and all) cost more than the rest of the merge.
     """
     totals: dict[tuple[str, str | None, bool], list] = {}
-    for branch in finished:
-        key = (branch.verdict, branch.destination, branch.masquerade)
+    for branch, verdict in ends:
+        key = end_of(branch, verdict)
         total = totals.get(key)
         if total is None:
             totals[key] = [branch.num, branch.den, branch.path]
