@@ -51,18 +51,13 @@ def is_chain_target(declared: Container[str], name: str) -> bool:
     return name in declared or name.startswith("KUBE-")
 
 
-def returning_chains(table: Table) -> frozenset[str]:
-    """Chains from which every packet comes back to the caller: no terminal verdict is reachable.
-
-    Jumps to them (KUBE-MARK-MASQ) are side trips, drawn differently and left
-    out of a split's shares.
-    """
-    returns = returning_test(table)
-    return frozenset(c.name for c in table.chains if returns(c.name))
-
-
 def returning_test(table: Table, chains: dict[str, Chain] | None = None) -> Callable[[str], bool]:
-    """Whether a chain is one of :func:`returning_chains`, worked out for the chains asked about only."""
+    """Whether every packet comes back from a chain to its caller (no terminal verdict is reachable from it).
+
+    Jumps to such chains (KUBE-MARK-MASQ) are side trips, drawn differently and
+    left out of a split's shares. Worked out only for the chains asked about:
+    a service's graph asks about a few of thousands.
+    """
     memo: dict[str, bool] = {}
     chains = chain_index(table) if chains is None else chains
 
