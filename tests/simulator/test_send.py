@@ -274,3 +274,17 @@ def test_every_connection_is_accounted_for_and_shares_sum_to_one(seed, client, c
     assert not result.failed, f"seed {seed}"
     assert sum(d.expected for d in result.delivered if d.expected) <= 1 + 1e-6
     assert abs(sum(d.share for d in result.delivered) - 1) < 1e-5
+
+
+@pytest.mark.parametrize(("source", "destination"), [
+    ("pod/default/kubernetes-bootcamp-855d5cc575-4lb7w", "kubernetes-bootcamp.default:8080"),  # hairpin too
+    ("external", "node/node1:31526"),
+])
+def test_compiling_chains_lazily_changes_no_connection(source: str, destination: str) -> None:
+    """The simulator compiles a node's chains when a packet first enters them; up front gives the same run."""
+    directory = REPO_RULESETS / "bootcamp"
+    cluster = load_paths([str(directory / "objects.yaml")]).cluster
+    config = config_from_args(scenario_args(directory), cluster)
+    runs = [send(Simulator(cluster, config, rng=random.Random(5), lazy=lazy), source, destination, count=300, seed=5)
+            for lazy in (True, False)]
+    assert runs[0] == runs[1] and runs[0].delivered
