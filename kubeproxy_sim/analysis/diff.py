@@ -119,8 +119,9 @@ def rule_changes(before: NodeSet | None, after: NodeSet | None, node: str,
         for chain in _chains(svc, endpoints):
             owners[chain] = svc.name_string
         owners["comment:" + svc.name_string] = svc.name_string
-    old, new = Counter(r[2] for r in _rules(before, node)), Counter(r[2] for r in _rules(after, node))
-    by_text = {r[2]: r[1] for r in (*_rules(before, node), *_rules(after, node))}
+    rules_before, rules_after = _rules(before, node), _rules(after, node)
+    old, new = Counter(r[2] for r in rules_before), Counter(r[2] for r in rules_after)
+    by_text = {r[2]: r[1] for r in (*rules_before, *rules_after)}
     grouped: dict[str, tuple[list[str], list[str]]] = {}
     other_added: list[str] = []
     other_removed: list[str] = []
