@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from kubeproxy_sim.analysis.exact import EndpointRow, Selection, Share, View, endpoint_rows, service_views
 from kubeproxy_sim.analysis.nodes import NodeSet
+from kubeproxy_sim.netfilter.model import Chain
 from kubeproxy_sim.objects.model import Protocol
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.state import PortKey, ServicePortInfo, all_service_ports
@@ -92,15 +93,28 @@ def _chains(svc: ServicePortInfo, endpoints: Sequence[str]) -> set[str]:
     return chains
 
 
-def _rules(nodes: NodeSet | None, node: str) -> list[tuple[str, str, str]]:
-    """(table, chain, '-A CHAIN spec' with the table) of the node's rules; none when the node is absent."""
+def _chains_of(nodes: NodeSet | None, node: str) -> dict[tuple[str, str], Chain]:
+    """The node's chains by (table, name); none when the node is absent."""
     if nodes is None or node not in nodes.configs:
-        return []
-    out = []
-    for table in nodes.ruleset(node).tables:
-        for rule in table.rules():
-            out.append((table.name, rule.chain, f"{table.name}: {rule.text()}"))
-    return out
+        return {}
+    return {(table.name, chain.name): chain for table in nodes.ruleset(node).tables for chain in table.chains}
+
+
+def _spec_texts(chain: Chain) -> tuple[str, ...]:
+    specs = chain.specs
+    return specs if specs is not None else tuple(rule.spec for rule in chain.rules)
+
+
+def _changed_rules(before: NodeSet | None, after: NodeSet | None,
+                   node: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(chain, 'table: -A CHAIN spec') of the rules of every chain that differs between the states, before
+    and after. A chain with the same rules in both is left out: its lines would cancel out anyway, and a
+    large node has 100,000 chains of which a change touches a few."""
+    old, new = _chains_of(before, node), _chains_of(after, node)
+    same = {key for key, chain in old.items() if key in new and _spec_texts(chain) == _spec_texts(new[key])}
+    return tuple([(chain.name, f"{key[0]}: {rule.text()}")  # type: ignore[return-value]
+                  for key, chain in chains.items() if key not in same for rule in chain.rules]
+                 for chains in (old, new))
 
 
 def _owner(chain: str, text: str, owners: dict[str, str]) -> str | None:
@@ -119,9 +133,9 @@ def rule_changes(before: NodeSet | None, after: NodeSet | None, node: str,
         for chain in _chains(svc, endpoints):
             owners[chain] = svc.name_string
         owners["comment:" + svc.name_string] = svc.name_string
-    rules_before, rules_after = _rules(before, node), _rules(after, node)
-    old, new = Counter(r[2] for r in rules_before), Counter(r[2] for r in rules_after)
-    by_text = {r[2]: r[1] for r in (*rules_before, *rules_after)}
+    rules_before, rules_after = _changed_rules(before, after, node)
+    old, new = Counter(r[1] for r in rules_before), Counter(r[1] for r in rules_after)
+    by_text = {r[1]: r[0] for r in (*rules_before, *rules_after)}
     grouped: dict[str, tuple[list[str], list[str]]] = {}
     other_added: list[str] = []
     other_removed: list[str] = []
