@@ -220,22 +220,30 @@ def diff(before: NodeSet, after: NodeSet, node: str, only: set[PortKey] | None =
     owners = {k: ((new.get(k) or old[k]), [r.endpoint for r in (*rows_b.get(k, ()), *rows_a.get(k, ()))])
               for k in keys}
     grouped, other_added, other_removed = rule_changes(before, after, node, owners)
+    views_b, views_a = _state_views(before, old, keys), _state_views(after, new, keys)
     out = []
     for key in keys:
-        port = _port_diff(key, old.get(key), new.get(key), rows_b.get(key, ()), rows_a.get(key), before, after,
-                          grouped)
+        port = _port_diff(key, old.get(key), new.get(key), rows_b.get(key, ()), rows_a.get(key),
+                          views_b.get(key, ()), views_a.get(key, ()), grouped)
         if port.status != "unchanged" or include_unchanged:
             out.append(port)
     return DiffReport(node, tuple(out), tuple(other_added), tuple(other_removed))
 
 
+def _state_views(nodes: NodeSet, ports: dict[PortKey, ServicePortInfo],
+                 keys: Sequence[PortKey]) -> dict[PortKey, tuple[View, ...]]:
+    """The views of the ports in one state; then the state's rules are let go, so that the two states'
+    compiled rules (every node's, a gigabyte or more for a large cluster) are never held at once."""
+    views = {key: service_views(nodes, Selection(ports[key]), None) for key in keys if key in ports}
+    nodes.forget_rules()
+    return views
+
+
 def _port_diff(key: PortKey, svc_b: ServicePortInfo | None, svc_a: ServicePortInfo | None,
-               rows_b: Sequence[EndpointRow], rows_a: Sequence[EndpointRow] | None, before: NodeSet,
-               after: NodeSet, grouped: dict[str, tuple[list[str], list[str]]]) -> PortDiff:
+               rows_b: Sequence[EndpointRow], rows_a: Sequence[EndpointRow] | None, views_b: Sequence[View],
+               views_a: Sequence[View], grouped: dict[str, tuple[list[str], list[str]]]) -> PortDiff:
     svc = svc_a or svc_b
     assert svc is not None
-    views_b = service_views(before, Selection(svc_b), None) if svc_b else ()
-    views_a = service_views(after, Selection(svc_a), None) if svc_a else ()
     cond_b = {r.endpoint: condition(r) for r in rows_b}
     cond_a = {r.endpoint: condition(r) for r in rows_a or ()}
     added, removed = grouped.get(svc.name_string, ([], []))
