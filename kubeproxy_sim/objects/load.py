@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from kubeproxy_sim.objects.report import Report, type_name
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
-_DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
 
 _Decoder = Callable[[dict[str, Any], Origin, Report, str], Any]
 _DECODERS: dict[str, tuple[str, _Decoder, bool]] = {
@@ -196,7 +194,7 @@ def _parse_documents(text: str, file: str) -> list[Any]:
 def _parse_chunks(text: str, file: str) -> list[Any]:
     """After a syntax error: parse document by document so one broken document costs only itself."""
     documents: list[Any] = []
-    starts = [0] + [m.start() for m in _DOC_SEPARATOR.finditer(text)]
+    starts = [0] + [m.start() for m in yamlsplit.DOCUMENT_MARKER.finditer(text)]
     for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
         chunk = text[start:end]
         first_line = text.count("\n", 0, start)

@@ -29,7 +29,8 @@ from typing import Any
 MIN_PARALLEL_CHARS = 1 << 20
 """Texts below this load in one process: a fork and the transfer cost more than half the load saves."""
 
-_MARKER = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
+DOCUMENT_MARKER = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
+"""A ``---`` line: where a YAML document starts (the loader's chunked retry after an error cuts there too)."""
 _ITEMS = re.compile(r"^items:[ \t]*$", re.MULTILINE)
 _LEADING = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")  # blank and comment lines
 _OTHER_TOP_LINE = re.compile(r"^[^-\s#]", re.MULTILINE)  # a column-0 line that is not an item, blank or comment
@@ -50,7 +51,7 @@ def find_cut(text: str) -> Cut | None:
     """Where to cut ``text`` into two loadable parts near its middle, or None."""
     middle = len(text) // 2
     lead = _LEADING.match(text).end()  # type: ignore[union-attr]  # a marker here starts the first document
-    markers = [m.start() for m in _MARKER.finditer(text) if m.start() > lead]
+    markers = [m.start() for m in DOCUMENT_MARKER.finditer(text) if m.start() > lead]
     if markers:
         at = min(markers, key=lambda start: abs(start - middle))
         return Cut(text[:at], text[at:], items=False)
