@@ -47,7 +47,6 @@ from kubeproxy_sim.netfilter.packet import (
     parse_address,
     parse_network,
 )
-from kubeproxy_sim.objects.bulk import slot_setters
 
 ACCEPT, DROP, REJECT = "ACCEPT", "DROP", "REJECT"
 TCP_FLAGS_NEW = frozenset({"SYN"})
@@ -162,14 +161,10 @@ class Sampler:
         return (self.rng() & 0x7FFFFFFF) < num
 
 
-ENDPOINT_TEXTS = 1 << 16  # formatted destinations an Env keeps before starting afresh
-
-
 class Env:
     """The node's facts in the form the checks look them up (sets of integers)."""
 
     def __init__(self, node: NodeContext, family: int, sampler: Sampler | None = None) -> None:
-        self.endpoint_texts: dict[tuple[int, int | None], str] = {}
         self.family = family
         self.sampler = sampler
         self.affinity = node.affinity
@@ -304,16 +299,8 @@ class Branch:
 
     def destination(self) -> str:
         """Where a DNATed packet goes, as ``IP:PORT`` (or the range the rule wrote)."""
-        if self.nat_text:
-            return self.nat_text
-        key = (self.dst, self.dport)
-        texts = self.env.endpoint_texts  # formatting an address cost more than the rest of an end
-        text = texts.get(key)
-        if text is None:
-            if len(texts) >= ENDPOINT_TEXTS:
-                texts.clear()
-            text = texts[key] = format_endpoint(self.family, self.dst, self.dport)
-        return text
+        # a DNAT to one IP:PORT carries its text from compiling (NatRange.endpoint); others are rare
+        return self.nat_text or format_endpoint(self.family, self.dst, self.dport)
 
 
 def rule_matches(rule: CompiledRule, b: Branch) -> bool:
@@ -504,24 +491,6 @@ class Finished:
     den: int
     path: tuple[CompiledRule, ...]
     doubts: tuple[tuple[CompiledRule, str], ...]
-
-
-_FINISHED_SET = slot_setters(Finished, "verdict destination masquerade num den path doubts")
-
-
-def _finished(verdict: str, destination: str | None, masquerade: bool, num: int, den: int,
-              path: tuple[CompiledRule, ...], doubts: tuple[tuple[CompiledRule, str], ...]) -> Finished:
-    """``Finished(...)`` written through its slots: half the cost of the frozen ``__init__``, once per branch."""
-    end = object.__new__(Finished)
-    s_verdict, s_destination, s_masquerade, s_num, s_den, s_path, s_doubts = _FINISHED_SET
-    s_verdict(end, verdict)
-    s_destination(end, destination)
-    s_masquerade(end, masquerade)
-    s_num(end, num)
-    s_den(end, den)
-    s_path(end, path)
-    s_doubts(end, doubts)
-    return end
 
 
 PRE_REMOTE = (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("nat", "PREROUTING"), "ROUTE")
@@ -759,7 +728,7 @@ class Engine:
     def _finish(b: Branch, verdict: str) -> Finished:
         """The public record of an end (see :func:`end_of`)."""
         verdict, destination, masquerade = end_of(b, verdict)
-        return _finished(verdict, destination, masquerade, b.num, b.den, tuple(b.path), tuple(b.doubts))
+        return Finished(verdict, destination, masquerade, b.num, b.den, tuple(b.path), tuple(b.doubts))
 
 
 def end_of(b: Branch, verdict: str) -> tuple[str, str | None, bool]:
