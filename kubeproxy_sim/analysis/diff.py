@@ -112,9 +112,12 @@ def _changed_rules(before: NodeSet | None, after: NodeSet | None,
     large node has 100,000 chains of which a change touches a few."""
     old, new = _chains_of(before, node), _chains_of(after, node)
     same = {key for key, chain in old.items() if key in new and _spec_texts(chain) == _spec_texts(new[key])}
-    return tuple([(chain.name, f"{key[0]}: {rule.text()}")  # type: ignore[return-value]
-                  for key, chain in chains.items() if key not in same for rule in chain.rules]
-                 for chains in (old, new))
+
+    def lines(chains: dict[tuple[str, str], Chain]) -> list[tuple[str, str]]:
+        return [(chain.name, f"{key[0]}: {rule.text()}")
+                for key, chain in chains.items() if key not in same for rule in chain.rules]
+
+    return lines(old), lines(new)
 
 
 def _owner(chain: str, text: str, owners: dict[str, str]) -> str | None:

@@ -85,8 +85,6 @@ class TraceResult:
 
 
 _STEP_OF = attrgetter("step")
-
-
 _OUTCOME_SET = slot_setters(Outcome, "verdict destination probability_exact masquerade path")
 _new = object.__new__
 
