@@ -41,10 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def report(inputs: Inputs, args: argparse.Namespace | None = None) -> None:
-    report_diagnostics(inputs.diagnostics, args)
-
-
 def node_ruleset(inputs: Inputs, *, full: bool) -> Ruleset:
     """The restore input kube-proxy writes, or (full) the node's whole tables as iptables-save shows them."""
     from kubeproxy_sim.proxier import generate
