@@ -49,13 +49,22 @@ class Doubt:
     assume: bool = True
 
 
-def reading(check: Check, *fields: str) -> Check:
+SOURCE_FIELDS = frozenset({"src", "orig_src"})
+
+
+def reading(check: Check, *fields: str, source: tuple | None = None) -> Check:
     """Declare the branch fields ``check`` reads (its only inputs besides the node's constant facts).
 
     The tracer's memo keys a walk on the fields its checks read, so a check without this
     declaration makes every chain that reaches it unmemoised (correct, only slower).
+
+    ``source`` says how a check that reads the source address tests it, so that a tracer can
+    class sources instead of keeping every address apart (:mod:`~kubeproxy_sim.netfilter.tracekey`):
+    ``("net", network, mask)``, ``("range", low, high)``, ``("type",)`` (addrtype) or ``("none",)``
+    (a trace's answer does not depend on the address; only a sampled walk's does).
     """
     check.reads = frozenset(fields)  # type: ignore[attr-defined]
+    check.source = source  # type: ignore[attr-defined]
     return check
 
 
@@ -220,9 +229,10 @@ def _address_check(attr: str, flag: str, value: str, negated: bool, family: int)
     if fam != family:
         return reading(lambda b: negated)
 
+    source = ("net", net, mask) if attr in SOURCE_FIELDS else None
     if negated:
-        return reading(lambda b: (getattr(b, attr) & mask) != net, attr)
-    return reading(lambda b: (getattr(b, attr) & mask) == net, attr)
+        return reading(lambda b: (getattr(b, attr) & mask) != net, attr, source=source)
+    return reading(lambda b: (getattr(b, attr) & mask) == net, attr, source=source)
 
 
 @lru_cache(maxsize=1024)
@@ -385,7 +395,8 @@ def _addrtype(parts: _RuleParts, opts: Sequence[Option]) -> None:
                              "not known; assumed to match", True)
             return (kind in wanted) != neg
 
-        parts.checks.append(reading(check, attr, *([limit] if limit else [])))
+        parts.checks.append(reading(check, attr, *([limit] if limit else []),
+                                    source=("type",) if attr == "src" else None))
 
 
 def _probability_threshold(text: str) -> int:
@@ -438,7 +449,8 @@ def _recent(parts: _RuleParts, opts: Sequence[Option]) -> None:
     def check(b: object) -> object:
         return b.env.recent(command, name, getattr(b, attr) & mask, seconds, hitcount, negated, reap)  # type: ignore[attr-defined]
 
-    parts.checks.append(reading(check, attr))
+    # traced, a list holds the client or not by its name alone (Env.recent); only sampling reads the address
+    parts.checks.append(reading(check, attr, source=("none",) if attr == "src" else None))
 
 
 CT_VIRTUAL = frozenset({"DNAT", "SNAT"})
@@ -526,7 +538,7 @@ def _iprange(parts: _RuleParts, opts: Sequence[Option]) -> None:
         hi = parse_address(hi_text)[1] if hi_text else lo
         attr = "src" if o.flag == "--src-range" else "dst"
         parts.checks.append(reading(lambda b, a=attr, lo=lo, hi=hi, n=o.negated: (lo <= getattr(b, a) <= hi) != n,
-                                    attr))
+                                    attr, source=("range", lo, hi) if attr == "src" else None))
 
 
 def _pkttype(parts: _RuleParts, opts: Sequence[Option]) -> None:
