@@ -23,6 +23,7 @@ from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, PathS
 from kubeproxy_sim.netfilter.evaluate import End, Engine, NodeContext, end_of
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
 from kubeproxy_sim.netfilter.packet import Packet, split_endpoint
+from kubeproxy_sim.netfilter.tracekey import TraceKeys, Unkeyable
 from kubeproxy_sim.objects.bulk import slot_setters
 
 __all__ = ["NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty", "render_text", "trace"]
@@ -103,18 +104,71 @@ def _outcome(verdict: str, destination: str | None, share: Fraction, masquerade:
 
 
 CACHE_LIMIT = 1 << 16  # entries of the tracer's share cache before it starts afresh
+ANSWER_LIMIT = 1 << 17  # answers a tracer keeps before it starts afresh (bounded memory)
 
 
 class Tracer:
-    """A ruleset compiled once, for one node; :meth:`trace` answers for one packet."""
+    """A ruleset compiled once, for one node; :meth:`trace` answers for one packet.
+
+    Answers are kept under the packet's key (:mod:`~kubeproxy_sim.netfilter.tracekey`), so a
+    packet that traces like an earlier one is answered from memory; :meth:`warm` traces every
+    service address up front, after which a trace to any of them is a lookup.
+    """
 
     def __init__(self, rules: Ruleset | CompiledRuleset, node: NodeContext, *, lazy: bool = False) -> None:
         """``lazy``: compile each chain when a packet first enters it (for few packets through a large dump)."""
         self.compiled = rules if isinstance(rules, CompiledRuleset) else compile_ruleset(rules, lazy=lazy)
         self.engine = Engine(self.compiled, node)
         self._shares: dict[tuple[int, int], Fraction] = {}  # the same split thresholds recur in every service
+        # answers by key: the outcomes alone, or the whole result when local or uncertain
+        self._answers: dict[tuple, tuple[Outcome, ...] | TraceResult] = {}
+        try:
+            self.keys: TraceKeys | None = TraceKeys(self.compiled, self.engine.env)
+        except Unkeyable:
+            self.keys = None
 
     def trace(self, packet: Packet) -> TraceResult:
+        if self.keys is None:
+            return self._walk(packet)
+        if packet.family != self.compiled.family:
+            raise ValueError(f"the packet is IPv{packet.family} but the rules are IPv{self.compiled.family}")
+        keys, answers = self.keys, self._answers
+        key = keys.quick(packet)
+        answer = answers.get(key)
+        if answer is None:
+            key = keys.key(packet)
+            answer = answers.get(key)
+            if answer is None:
+                return self._keep(key, self._walk(packet))
+        if answer.__class__ is tuple:
+            return TraceResult(packet, "remote", answer, ())  # type: ignore[arg-type]
+        return TraceResult(packet, answer.origin, answer.outcomes, answer.uncertain)  # type: ignore[union-attr]
+
+    def _keep(self, key: tuple, result: TraceResult) -> TraceResult:
+        """Keep the answer: the most common kind (from elsewhere, certain) as its bare outcomes."""
+        if len(self._answers) >= ANSWER_LIMIT:
+            self._answers.clear()
+        plain = result.origin == "remote" and not result.uncertain
+        self._answers[key] = result.outcomes if plain else result
+        return result
+
+    def warm(self) -> int:
+        """Trace every (address, protocol, port) a rule names as its one destination, from a source of each class.
+
+        Worth it before many traces to many services (each first trace to a service costs a
+        walk of all its branches; afterwards it costs a lookup). Returns how many were traced.
+        """
+        if self.keys is None:
+            return 0
+        count = 0
+        for packet in self.keys.warming():
+            if len(self._answers) >= ANSWER_LIMIT - 1:
+                break
+            self.trace(packet)
+            count += 1
+        return count
+
+    def _walk(self, packet: Packet) -> TraceResult:
         ends = self.engine.walk(packet)
         origin = "local" if self.engine.is_local_origin(packet) else "remote"
         return TraceResult(packet, origin, self._merge(ends), self._uncertain(ends))

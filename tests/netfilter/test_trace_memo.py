@@ -39,9 +39,14 @@ PORT = re.compile(r"--(?:dport|to-destination [^ ]*:|ports?) ?(\d+)")
 
 
 def pair(rules, node: NodeContext) -> tuple[Tracer, Tracer]:
-    """A tracer that keeps its memos and one that has none, over the same compiled rules."""
+    """A tracer that keeps its pipeline memos and one that has none, over the same compiled rules.
+
+    Neither keeps whole answers (tests/netfilter/test_trace_keys.py is about those): every
+    packet walks, so the pipeline memo is what is tested here.
+    """
     compiled = compile_ruleset(rules)
     memoised, fresh = Tracer(compiled, node), Tracer(compiled, node)
+    memoised.keys = fresh.keys = None
     fresh.engine.memos = {}
     assert memoised.engine.memos, "the forward/input pipelines of these tables are memoisable"
     return memoised, fresh
