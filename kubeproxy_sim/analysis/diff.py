@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from kubeproxy_sim.analysis.exact import EndpointRow, Selection, Share, View, endpoint_rows, service_views
 from kubeproxy_sim.analysis.nodes import NodeSet
 from kubeproxy_sim.netfilter.model import Chain
+from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.model import Protocol
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.state import PortKey, ServicePortInfo, all_service_ports
@@ -237,8 +238,9 @@ def _state_views(nodes: NodeSet, ports: dict[PortKey, ServicePortInfo],
                  keys: Sequence[PortKey]) -> dict[PortKey, tuple[View, ...]]:
     """The views of the ports in one state; then the state's rules are let go, so that the two states'
     compiled rules (every node's, a gigabyte or more for a large cluster) are never held at once."""
-    views = {key: service_views(nodes, Selection(ports[key]), None) for key in keys if key in ports}
-    nodes.forget_rules()
+    with collector_paused():  # every port traced on every node: see objects.bulk
+        views = {key: service_views(nodes, Selection(ports[key]), None) for key in keys if key in ports}
+        nodes.forget_rules()
     return views
 
 

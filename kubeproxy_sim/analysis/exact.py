@@ -25,6 +25,7 @@ from kubeproxy_sim.analysis.nodes import (
     external_source,
 )
 from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
 
@@ -345,7 +346,8 @@ def analyse(nodes: NodeSet, selections: Sequence[Selection], sources: Sequence[S
             notes: Iterable[str] = ()) -> DistReport:
     """The exact distribution of every selected service port."""
     out = []
-    for sel in selections:
-        rows = endpoint_rows(nodes.cluster, nodes, sel.svc)
-        out.append(ServiceDist(sel.svc, rows, service_views(nodes, sel, sources)))
+    with collector_paused():  # each port traced on every node, compiling chains as they are entered: see objects.bulk
+        for sel in selections:
+            rows = endpoint_rows(nodes.cluster, nodes, sel.svc)
+            out.append(ServiceDist(sel.svc, rows, service_views(nodes, sel, sources)))
     return DistReport(tuple(out), tuple(notes))

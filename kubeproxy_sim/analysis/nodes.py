@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import netaddr
 
-from kubeproxy_sim.netfilter.compile import CompiledRuleset, compile_ruleset
+from kubeproxy_sim.netfilter.compile import CompiledRuleset, RuleMemo, compile_ruleset
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 from kubeproxy_sim.objects.model import Cluster, Pod
@@ -58,6 +58,7 @@ class NodeSet:
     order: tuple[str, ...]
     _tracers: dict[str, Tracer] = field(default_factory=dict)
     _compiled: dict[str, CompiledRuleset] = field(default_factory=dict)
+    _memo: RuleMemo = field(default_factory=dict)
     _rulesets: dict[str, Ruleset] = field(default_factory=dict)
     cache: dict[object, object] = field(default_factory=dict)  # other layers' per-run state (e.g. simulators)
 
@@ -72,7 +73,10 @@ class NodeSet:
         """Let go of every node's generated and compiled rules (they are made again if asked for): a run done
         with a state frees them, about half a gigabyte a node for a 10,000-service cluster."""
         self._tracers.clear()
+        for compiled in self._compiled.values():
+            compiled.release()
         self._compiled.clear()
+        self._memo.clear()
         self._rulesets.clear()
 
     @property
@@ -103,7 +107,8 @@ class NodeSet:
     def compiled(self, node: str) -> CompiledRuleset:
         if node not in self._compiled:
             # a chain is compiled when first walked: a question about one service compiles its chains only
-            self._compiled[node] = compile_ruleset(self.ruleset(node), lazy=True)
+            # and a rule text met on another node is not compiled again (the memo is shared)
+            self._compiled[node] = compile_ruleset(self.ruleset(node), lazy=True, memo=self._memo)
         return self._compiled[node]
 
     def tracer(self, node: str) -> Tracer:

@@ -194,6 +194,18 @@ class CompiledRuleset:
     def chain(self, table: str, name: str) -> CompiledChain | None:
         return self.tables.get(table, {}).get(name)
 
+    def release(self) -> None:
+        """Cut the link each chain not compiled yet keeps to its table (a reference cycle, see LazyChain).
+
+        Dropping the ruleset then frees it at once, by reference counting: a run that lets go of
+        one large ruleset before building the next does not wait for the cyclic collector, and
+        can run with the collector paused. The chains not compiled yet can no longer be.
+        """
+        for chains in self.tables.values():
+            for chain in chains.values():
+                if isinstance(chain, LazyChain):
+                    chain.compiler = None
+
 
 # --------------------------------------------------------------------------- header checks
 
@@ -812,18 +824,28 @@ def _build_index(chain: CompiledChain) -> None:
     chain.index_on = "dst" if slot == 0 else "dport"
 
 
-def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False) -> CompiledRuleset:
+RuleMemo = dict[tuple[str, str], tuple[str, bool, CompiledRule]]
+"""Rules compiled before, by (table, spec): the target's name, whether it was a chain of the table, the rule.
+
+Every node of a cluster holds the same rule text for a service (chain names are hashes of the
+service and endpoint), so tracing a question on every node compiles each text once with a memo
+shared by the nodes' rulesets (``compile_ruleset(..., memo=...)``).
+"""
+
+
+def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | None = None) -> CompiledRuleset:
     """Compile every table (or, ``lazy``, each chain when first walked).
 
     A rule that cannot be compiled is listed in ``problems`` (when not lazy) and stays
-    in its chain as a rule that never matches and reports why.
+    in its chain as a rule that never matches and reports why. ``memo`` (shared by rulesets
+    of one family) reuses what compiling a rule with the same text in the same table made.
     """
     family = 6 if ruleset.ipv6 else 4
     tables: dict[str, dict[str, CompiledChain]] = {}
     problems: list[tuple[Rule, str]] = []
     with collector_paused():  # one closure and record per rule, no cycles: see objects.bulk
         for table in ruleset.tables:
-            compiler = _TableCompiler(table, family)
+            compiler = _TableCompiler(table, family, memo)
             tables[table.name] = compiler.lazy_chains() if lazy else compiler.all_chains()
             problems += compiler.problems
     return CompiledRuleset(family, tables, tuple(problems))
@@ -832,12 +854,13 @@ def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False) -> CompiledRuleset:
 class _TableCompiler:
     """Compiles the chains of one table: all of them up front, or each when a walk first needs it."""
 
-    def __init__(self, table: Table, family: int) -> None:
+    def __init__(self, table: Table, family: int, memo: RuleMemo | None = None) -> None:
         self.table = table
         self.family = family
         self.names = {c.name for c in table.chains if not c.builtin} - set(BUILTIN_CHAINS.get(table.name, ()))
         self.sources = {chain.name: chain for chain in table.chains}
         self.problems: list[tuple[Rule, str]] = []
+        self.memo = memo
 
     def rules(self, name: str) -> tuple[CompiledRule, ...]:
         """A chain's rules compiled (jumps not linked yet), each with its path step."""
@@ -845,13 +868,34 @@ class _TableCompiler:
         compiled: list[CompiledRule] = []
         for rule in self.sources[name].rules:
             try:
-                one = compile_rule(rule, table, self.names, self.family)
+                one = self._compile(rule, table)
             except (RulesSyntaxError, ValueError) as exc:
                 one = _unusable(rule, table, str(exc))
                 self.problems.append((rule, str(exc)))
             one.step = _path_step(table, name, rule.line or None, rule.text())
             compiled.append(one)
         return tuple(compiled)
+
+    def _compile(self, rule: Rule, table: str) -> CompiledRule:
+        """``compile_rule``, or a copy of what it made of the same text in another ruleset (``memo``).
+
+        The copy shares everything that depends on the text alone; whether the target is a
+        chain depends on the table too, so a text whose target is a chain here and was not
+        there (or the other way round) is compiled afresh.
+        """
+        memo = self.memo
+        if memo is None:
+            return compile_rule(rule, table, self.names, self.family)
+        key = (table, rule.spec)
+        seen = memo.get(key)
+        if seen is not None:
+            target, was_chain, done = seen
+            if (target in self.names) == was_chain:
+                return _reused(done, rule)
+        one = compile_rule(rule, table, self.names, self.family)
+        target = one.target.name if one.target is not None else ""
+        memo[key] = (target, target in self.names, one)
+        return one
 
     def all_chains(self) -> dict[str, CompiledChain]:
         """Every chain, compiled in the order a walk reaches them (depth first from each chain in turn).
@@ -882,6 +926,13 @@ class _TableCompiler:
         for chain in self.table.chains:
             chains[chain.name] = LazyChain(chain.name, self.table.name, chain.policy, (self, chains))
         return chains
+
+
+def _reused(done: CompiledRule, rule: Rule) -> CompiledRule:
+    """A compiled rule for ``rule`` from one compiled from the same text: its own rule, jump and step."""
+    return CompiledRule(rule, done.table, done.checks, done.kind, done.split, done.split_mode, done.doubts,
+                        done.target, done.jump_name, None, done.nat, done.mark, done.recent, done.index_key,
+                        None, done.reads)
 
 
 def _link(chain: CompiledChain, chains: dict[str, CompiledChain]) -> None:
@@ -915,7 +966,8 @@ class LazyChain(CompiledChain):
 
     Once compiled it becomes a plain :class:`CompiledChain` (same slots, so the class can be
     swapped): walks through it cost exactly what they cost in a ruleset compiled up front.
-    Like the tracer itself, it is for one thread at a time.
+    Like the tracer itself, it is for one thread at a time. Until compiled it refers to its
+    table's chains, itself among them: :meth:`CompiledRuleset.release` cuts that cycle.
     """
 
     __slots__ = ()

@@ -83,3 +83,26 @@ def test_a_rule_that_cannot_be_compiled_is_uncertain_only_where_it_is_passed(laz
     assert [(u.line, u.rule) for u in to_b.uncertain] == [(10, "-A SVC-B -j MARK"), (11, "-A SVC-B -p tcp -j DNAT")]
     assert to_b.uncertain[1].reason == "the rule cannot be evaluated: DNAT needs --to-destination; it is skipped"
     assert [s.line for s in to_b.outcomes[0].path] == [8, 12]  # the skipped rules are not on the path
+
+
+def test_a_released_lazy_ruleset_is_freed_without_the_cyclic_collector() -> None:
+    """Chains not compiled yet refer to their table (a cycle); release() cuts it, so dropping frees it at once.
+
+    ``diff`` lets go of one state's rules before building the next, with the collector paused.
+    """
+    import gc
+
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        compiled = compile_ruleset(parse_ruleset(BROKEN_BEHIND_A_JUMP), lazy=True)
+        Tracer(compiled, NodeContext.of()).trace(Packet.of("tcp", "10.0.0.2", "172.30.0.1", 80))
+        assert type(compiled.tables["nat"]["SVC-B"]) is LazyChain  # not entered: still holds its table
+        compiled.release()
+        assert all(c.compiler is None for t in compiled.tables.values() for c in t.values())
+        del compiled
+        assert gc.collect() == 0  # nothing was left for the collector
+    finally:
+        if was_enabled:
+            gc.enable()
