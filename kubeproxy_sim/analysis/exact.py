@@ -140,10 +140,16 @@ def merge_shares(weighted: Iterable[tuple[Fraction, Iterable[Share]]]) -> tuple[
     for weight, shares in weighted:
         if not weight:
             continue
+        whole = weight == 1  # one trace's own shares: no products (Fraction arithmetic is slow, and diff does ~10^5)
         for s in shares:
-            acc = totals.setdefault((s.verdict, s.endpoint), [Fraction(0), Fraction(0)])
-            acc[0] += weight * s.probability
-            acc[1] += weight * s.masqueraded
+            probability = s.probability if whole else weight * s.probability
+            masqueraded = s.masqueraded if whole else weight * s.masqueraded
+            acc = totals.get((s.verdict, s.endpoint))
+            if acc is None:
+                totals[(s.verdict, s.endpoint)] = [probability, masqueraded]
+            else:
+                acc[0] += probability
+                acc[1] += masqueraded
     merged = [Share(v, e, p, m) for (v, e), (p, m) in totals.items() if p]
     return tuple(sorted(merged, key=_endpoint_key))
 
