@@ -285,23 +285,35 @@ class TraceKeys:
         however many services there are. A tracer looks it up first: an answer kept under it was
         kept for this destination once seen, and a special destination's keys are marked apart.
         """
-        p = packet
-        src, dst = p.src, p.dst
-        everywhere = self.everywhere
-        if everywhere.opaque:
-            return self._shared(dst, (p.proto, p.dport, p.sport if self.sport else None, p.in_iface, p.out_iface,
-                                      p.mark, p.ctstate, p.ctstatus or None, p.bridge_port, src))
-        env = self.env
-        return self._shared(dst, (
-            p.proto, p.dport, p.sport if self.sport else None, p.in_iface, p.out_iface, p.mark, p.ctstate,
-            p.ctstatus or None, p.bridge_port,
-            src if src in self.global_exact or dst in self.owners.get(src, ()) else None,
-            *[src & mask == net for net, mask in everywhere.nets],
-            *[low <= src <= high for low, high in everywhere.ranges],
-            *(self._types(src) if everywhere.types else ()),
-            # whether the packet is the node's own, and the interface it arrives on (Engine.walk)
-            src in env.local or loopback(self.family, src),
-            env.route(src) if env.routes else None))
+        src, dst = packet.src, packet.dst
+        exact = src in self.global_exact or dst in self.owners.get(src, ())
+        return self._shared(dst, self._rest(packet, self.everywhere, exact))
+
+    def key(self, packet: Packet) -> tuple:
+        """The packet's key: ``(destination, rest)``, where ``rest`` holds every other field but the source
+        port (unless a rule reads it), and the source as its class; a special destination's is marked."""
+        place = self.destination(packet.dst)
+        if packet.dst not in self.special:
+            return self.quick(packet)
+        src = packet.src
+        exact = src in place.exact or src in self.global_exact
+        return self._shared((SPECIAL, packet.dst), self._rest(packet, place, exact))
+
+    def _rest(self, p: Packet, tests: Destination, exact: bool) -> tuple:
+        """The key's fields besides the destination: one flat tuple of small shared objects (interned
+        strings, small ints, True, False, None), so that comparing it touches no other object."""
+        src, env = p.src, self.env
+        head = (p.proto, p.dport, p.sport if self.sport else None, p.in_iface, p.out_iface, p.mark, p.ctstate,
+                p.ctstatus or None, p.bridge_port)
+        if tests.opaque:
+            return (*head, src)
+        return (*head, src if exact else None,
+                *[src & mask == net for net, mask in tests.nets],
+                *[low <= src <= high for low, high in tests.ranges],
+                *(self._types(src) if tests.types else ()),
+                # whether the packet is the node's own, and the interface it arrives on (Engine.walk)
+                src in env.local or loopback(self.family, src),
+                env.route(src) if env.routes else None)
 
     def _shared(self, dst: object, rest: tuple) -> tuple:
         """``(dst, rest)`` with one object for equal ``rest`` tuples (they recur: clients, ports).
@@ -315,28 +327,6 @@ class TraceKeys:
                 self._rests.clear()
             shared = self._rests[rest] = rest
         return dst, shared
-
-    def key(self, packet: Packet) -> tuple:
-        """The packet's key: every field but the source port (unless read) and the source (its class).
-
-        One flat tuple of small shared objects (interned strings, small ints, True, False, None):
-        comparing it with a kept key touches no other object.
-        """
-        place = self.destination(packet.dst)
-        if packet.dst not in self.special:
-            return self.quick(packet)
-        p, src, env = packet, packet.src, self.env
-        head = (p.proto, p.dport, p.sport if self.sport else None, p.in_iface, p.out_iface, p.mark, p.ctstate,
-                p.ctstatus or None, p.bridge_port)
-        if place.opaque:
-            return self._shared((SPECIAL, p.dst), (*head, src))
-        return self._shared((SPECIAL, p.dst), (
-            *head, src if src in place.exact or src in self.global_exact else None,
-            *[src & mask == net for net, mask in place.nets],
-            *[low <= src <= high for low, high in place.ranges],
-            *(self._types(src) if place.types else ()),
-            src in env.local or loopback(self.family, src),
-            env.route(src) if env.routes else None))
 
     def _types(self, src: int) -> tuple[str | None, ...]:
         """addrtype's answers for ``src`` on every interface it can be asked about (unknown ones: no answer)."""

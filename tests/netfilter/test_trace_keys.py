@@ -75,6 +75,14 @@ def check_keys_and_answers(kept: Tracer, walks: Tracer, packet: Packet, other_sr
     assert kept.trace(other) == walks.trace(other)
 
 
+def check_drawn(tracers: tuple[Tracer, Tracer, list[str], list[str], list[int]], data: st.DataObject) -> None:
+    """Draw a packet and a second source from what the rules name, and check both (see above)."""
+    kept, walks, sources, destinations, ports = tracers
+    packet = data.draw(packets(sources, destinations, ports))
+    check_keys_and_answers(kept, walks, packet, data.draw(st.sampled_from(sources)),
+                           data.draw(st.integers(1024, 65535)))
+
+
 # --------------------------------------------------------------------------- real dumps
 
 
@@ -97,10 +105,7 @@ def dump_tracers(name: str) -> tuple[Tracer, Tracer, list[str], list[str], list[
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_equal_keys_trace_alike_on_real_dump(name: str, data: st.DataObject) -> None:
-    kept, walks, sources, destinations, ports = dump_tracers(name)
-    packet = data.draw(packets(sources, destinations, ports))
-    check_keys_and_answers(kept, walks, packet, data.draw(st.sampled_from(sources)),
-                           data.draw(st.integers(1024, 65535)))
+    check_drawn(dump_tracers(name), data)
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -117,14 +122,20 @@ def scenario_tracers(folder: Path) -> tuple[Tracer, Tracer, list[str], list[str]
     kept.warm()
     family = compiled.family
     text = (folder / "rules.golden").read_text()
-    words = {w.split("/")[0].strip("[]") for w in text.replace(":", " : ").split()} if family == 4 else {
-        w.split("/")[0] for w in text.split()}
-    addresses = set(QUAD.findall(text)) | {w for w in words if ":" in w}
-    addresses |= set(node.addresses) | {"203.0.113.9", "2001:db8:ffff::9", "127.0.0.1", "::1"}
+    addresses = _addresses(text, family) | set(node.addresses)
+    addresses |= {"203.0.113.9", "2001:db8:ffff::9", "127.0.0.1", "::1"}
     addresses = {a for a in addresses if _family(a) == family}
     sources = sorted(addresses | set(boundary_sources(kept.keys)))
     ports = sorted({int(p) for p in PORT.findall(text) if int(p) <= 65535} | {80})
     return kept, walker(compiled, node), sources, sorted(addresses), ports
+
+
+def _addresses(text: str, family: int) -> set[str]:
+    """The addresses the rules name (for IPv6, the words that parse as one: ``-s fd00::1/128``, ``[fd00::1]:80``)."""
+    if family == 4:
+        return set(QUAD.findall(text))
+    words = {w.split("/")[0].rsplit("]:", 1)[0].strip("[]") for w in text.split()}
+    return {w for w in words if ":" in w and _family(w) == 6}
 
 
 def _family(text: str) -> int | None:
@@ -138,10 +149,7 @@ def _family(text: str) -> int | None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_equal_keys_trace_alike_in_scenario(folder: Path, data: st.DataObject) -> None:
-    kept, walks, sources, destinations, ports = scenario_tracers(folder)
-    packet = data.draw(packets(sources, destinations, ports))
-    check_keys_and_answers(kept, walks, packet, data.draw(st.sampled_from(sources)),
-                           data.draw(st.integers(1024, 65535)))
+    check_drawn(scenario_tracers(folder), data)
 
 
 # --------------------------------------------------------------------------- what the key tells apart
