@@ -9,6 +9,7 @@ SRC is ``pod/NS/NAME``, ``node/NAME``, ``external`` or ``external:IP``.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
 import netaddr
@@ -57,14 +58,26 @@ def _by_name(ports: list[ServicePortInfo], namespace: str, name: str, port: str 
              text: str) -> list[Selection]:
     found = [s for s in ports if s.namespace == namespace and s.name == name]
     if not found:
-        known = sorted({f"{s.namespace}/{s.name}" for s in ports})
-        raise _bad(text, "--to", f"no proxied service {namespace}/{name} (known: {', '.join(known) or 'none'})",
+        raise _bad(text, "--to", f"no proxied service {namespace}/{name} ({_known(ports, f'{namespace}/{name}')})",
                    DST_FORMS)
     chosen = [s for s in found if _port_matches(s, port)]
     if not chosen:
         have = ", ".join(f"{s.port_name or '(unnamed)'}={s.port}" for s in found)
         raise _bad(text, "--to", f"service {namespace}/{name} has no port {port} (ports: {have})", DST_FORMS)
     return [Selection(s) for s in chosen]
+
+
+KNOWN_SHOWN = 8  # services an error lists: a large cluster's every name would bury the message
+
+
+def _known(ports: list[ServicePortInfo], wanted: str) -> str:
+    """The services there are, for an error: all of a few, else the names closest to ``wanted`` and a count."""
+    known = sorted({f"{s.namespace}/{s.name}" for s in ports})
+    if len(known) <= KNOWN_SHOWN:
+        return f"known: {', '.join(known) or 'none'}"
+    close = difflib.get_close_matches(wanted, known, n=KNOWN_SHOWN, cutoff=0.6)
+    shown = close or known[:KNOWN_SHOWN]
+    return f"{'closest' if close else 'known'}: {', '.join(shown)}, of {len(known):,} services"
 
 
 def _node_of_address(nodes: NodeSet, ip: str) -> str | None:

@@ -122,3 +122,22 @@ def test_runs_on_scenarios(capsys, scenario) -> None:
         for view in svc["views"]:
             for entry in view["entries"]:
                 assert sum(Fraction(o["probability_exact"]) for o in entry["outcomes"]) == 1
+
+
+def test_an_unknown_service_names_the_closest_few_of_a_large_cluster() -> None:
+    """A 10,000-service cluster's every name would bury the message: the closest names and a count instead."""
+    from kubeproxy_sim.analysis.nodes import node_set
+    from kubeproxy_sim.analysis.targets import KNOWN_SHOWN, _known
+    from kubeproxy_sim.proxier.config import ProxyConfig
+    from kubeproxy_sim.proxier.state import all_service_ports
+    from kubeproxy_sim.simulator.bench import scale_cluster
+
+    cluster = scale_cluster(40, 1)
+    config = node_set(cluster, ProxyConfig(cluster_cidrs=("10.0.0.0/8",))).configs["node1"]
+    ports = all_service_ports(cluster, config)
+    name = f"{ports[7].namespace}/{ports[7].name}"
+    message = _known(ports, name[:-1])  # one character short
+    assert message.startswith("closest: ") and message.endswith(", of 40 services")
+    assert name in message and message.count(",") == KNOWN_SHOWN
+    assert _known(ports, "zz/nothing-like-it").startswith("known: ")
+    assert _known(ports[:3], "x/y") == "known: " + ", ".join(sorted(f"{p.namespace}/{p.name}" for p in ports[:3]))
