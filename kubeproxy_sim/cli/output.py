@@ -145,7 +145,70 @@ def err_console(args: argparse.Namespace | None = None) -> Console:
 
 
 def to_json(data: Any) -> str:
-    return json.dumps(data, indent=2) + "\n"
+    """``json.dumps(data, indent=2)`` and a newline, byte for byte, several times faster on large outputs.
+
+    The standard library's C encoder does not indent, and its pure-Python indenting encoder
+    took 3 of the 3.8 s of ``rules -o json`` on 10,000 services. Here the structure is walked
+    in Python and every string, the bulk of any output, is escaped by the C escaper that
+    ``json.dumps`` itself uses; anything else goes to ``json.dumps`` one value at a time.
+    """
+    parts: list[str] = []
+    _json_value(data, "\n", parts)
+    parts.append("\n")
+    return "".join(parts)
+
+
+_ESCAPE = json.encoder.encode_basestring_ascii  # what json.dumps(ensure_ascii=True) escapes strings with
+_INDENT = "  "
+_SCALARS = {None: "null", True: "true", False: "false"}
+
+
+def _json_value(value: Any, newline: str, parts: list[str]) -> None:
+    """Append ``value`` as indented JSON; ``newline`` is a newline and the indentation of this level."""
+    kind = type(value)
+    if kind is str:
+        parts.append(_ESCAPE(value))
+    elif value is None or kind is bool or kind is int:
+        parts.append(_SCALARS[value] if value is None or kind is bool else int.__repr__(value))
+    elif kind is dict:
+        _json_object(value, newline, parts)
+    elif kind is list or kind is tuple:
+        _json_array(value, newline, parts)
+    else:  # numbers, true/false/null, subclasses: json.dumps's own spelling (and its TypeError for the rest)
+        parts.append(json.dumps(value, indent=2).replace("\n", newline))
+
+
+def _json_array(items: list | tuple, newline: str, parts: list[str]) -> None:
+    if not items:
+        parts.append("[]")
+        return
+    inner = newline + _INDENT
+    if all(type(item) is str for item in items):  # lines of rules, names: one C call per string
+        parts.append("[" + inner + ("," + inner).join(map(_ESCAPE, items)) + newline + "]")
+        return
+    parts.append("[")
+    for n, item in enumerate(items):
+        parts.append(inner if n == 0 else "," + inner)
+        _json_value(item, inner, parts)
+    parts.append(newline + "]")
+
+
+def _json_object(obj: dict, newline: str, parts: list[str]) -> None:
+    if not obj:
+        parts.append("{}")
+        return
+    inner = newline + _INDENT
+    parts.append("{")
+    for n, (key, item) in enumerate(obj.items()):
+        name = key if type(key) is str else _json_key(key)
+        parts.append((inner if n == 0 else "," + inner) + _ESCAPE(name) + ": ")
+        _json_value(item, inner, parts)
+    parts.append(newline + "}")
+
+
+def _json_key(key: Any) -> str:
+    """A non-string key as json.dumps writes it (numbers, true/false/null; TypeError for the rest)."""
+    return next(iter(json.loads(json.dumps({key: 0}))))
 
 
 def to_yaml(data: Any) -> str:

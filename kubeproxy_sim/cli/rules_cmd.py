@@ -11,7 +11,7 @@ from kubeproxy_sim.cli.output import report as report_diagnostics
 from kubeproxy_sim.errors import Severity
 
 if TYPE_CHECKING:
-    from kubeproxy_sim.netfilter.model import Ruleset
+    from kubeproxy_sim.netfilter.model import Chain, Ruleset
     from kubeproxy_sim.proxier.sync import SyncResult
 
 EXAMPLES = """examples:
@@ -77,10 +77,21 @@ def rules_data(ruleset: Ruleset) -> dict[str, object]:
     """The public ``-o json|yaml`` form: tables, chains and rule lines in the text's order."""
     return {"tables": [
         {"name": table.name,
-         "chains": [{"name": chain.name, "policy": chain.policy, "rules": [rule.text() for rule in chain.rules]}
+         "chains": [{"name": chain.name, "policy": chain.policy, "rules": _rule_lines(chain)}
                     for chain in table.chains]}
         for table in ruleset.tables
     ]}
+
+
+def _rule_lines(chain: Chain) -> list[str]:
+    """Each rule as ``-A CHAIN SPEC`` (``Rule.text``), from the spec texts when the chain keeps them:
+    a generated chain's rule objects are otherwise built only to be printed."""
+    specs = chain.specs
+    if specs is None:
+        return [rule.text() for rule in chain.rules]
+    bare = f"-A {chain.name}"
+    head = bare + " "
+    return [head + spec if spec else bare for spec in specs]
 
 
 def run(args: argparse.Namespace) -> int:
