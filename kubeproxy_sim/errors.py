@@ -7,8 +7,25 @@ few exceptions below into a message and an exit status.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+
+CHOICES_SHOWN = 8  # names a message lists: a large cluster's every service or node would bury it
+
+
+def one_of(wanted: str, names: Iterable[str], noun: str) -> str:
+    """The names a message offers instead of ``wanted``: all of a few, else the closest few and how many.
+
+    A cluster of 10,000 services (or thousands of nodes) made errors of hundreds of kilobytes.
+    """
+    known = list(dict.fromkeys(names))
+    if len(known) <= CHOICES_SHOWN:
+        return ", ".join(known) or "none"
+    close = difflib.get_close_matches(wanted, known, n=CHOICES_SHOWN, cutoff=0.6)
+    shown = close or sorted(known)[:CHOICES_SHOWN]
+    return f"{', '.join(shown)} ({'the closest' if close else 'the first'} of {len(known):,} {noun})"
 
 
 class Severity(StrEnum):

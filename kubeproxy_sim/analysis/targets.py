@@ -9,14 +9,13 @@ SRC is ``pod/NS/NAME``, ``node/NAME``, ``external`` or ``external:IP``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 import netaddr
 
 from kubeproxy_sim.analysis.exact import CLUSTER_IP, EXTERNAL_IP, LOAD_BALANCER, NODE_PORT, Selection, service_ports
 from kubeproxy_sim.analysis.nodes import NodeSet, Source, external_source, node_source, pod_source
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.proxier.state import ServicePortInfo
 
 DST_FORMS = "IP:PORT, NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], NS/NAME[:PORT] or node/NAME:NODEPORT"
@@ -58,8 +57,8 @@ def _by_name(ports: list[ServicePortInfo], namespace: str, name: str, port: str 
              text: str) -> list[Selection]:
     found = [s for s in ports if s.namespace == namespace and s.name == name]
     if not found:
-        raise _bad(text, "--to", f"no proxied service {namespace}/{name} ({_known(ports, f'{namespace}/{name}')})",
-                   DST_FORMS)
+        wanted = f"{namespace}/{name}"
+        raise _bad(text, "--to", f"no proxied service {wanted} (known: {_services(ports, wanted)})", DST_FORMS)
     chosen = [s for s in found if _port_matches(s, port)]
     if not chosen:
         have = ", ".join(f"{s.port_name or '(unnamed)'}={s.port}" for s in found)
@@ -67,17 +66,8 @@ def _by_name(ports: list[ServicePortInfo], namespace: str, name: str, port: str 
     return [Selection(s) for s in chosen]
 
 
-KNOWN_SHOWN = 8  # services an error lists: a large cluster's every name would bury the message
-
-
-def _known(ports: list[ServicePortInfo], wanted: str) -> str:
-    """The services there are, for an error: all of a few, else the names closest to ``wanted`` and a count."""
-    known = sorted({f"{s.namespace}/{s.name}" for s in ports})
-    if len(known) <= KNOWN_SHOWN:
-        return f"known: {', '.join(known) or 'none'}"
-    close = difflib.get_close_matches(wanted, known, n=KNOWN_SHOWN, cutoff=0.6)
-    shown = close or known[:KNOWN_SHOWN]
-    return f"{'closest' if close else 'known'}: {', '.join(shown)}, of {len(known):,} services"
+def _services(ports: list[ServicePortInfo], wanted: str) -> str:
+    return one_of(wanted, sorted({f"{s.namespace}/{s.name}" for s in ports}), "services")
 
 
 def _node_of_address(nodes: NodeSet, ip: str) -> str | None:
@@ -116,7 +106,7 @@ def parse_destination(nodes: NodeSet, text: str | None) -> list[Selection]:
     if text.startswith("node/"):
         name, port = _split_port(text[len("node/"):])
         if name not in nodes.configs:
-            raise _bad(text, "--to", f"no node {name!r} (nodes: {', '.join(nodes.order)})", DST_FORMS)
+            raise _bad(text, "--to", f"no node {name!r} (nodes: {one_of(name, nodes.order, 'nodes')})", DST_FORMS)
         if port is None or not port.isdigit():
             raise _bad(text, "--to", "a node destination needs a NodePort number", DST_FORMS)
         chosen = [Selection(s, frozenset({NODE_PORT}), None, (name,)) for s in ports if s.node_port == int(port)]
@@ -149,7 +139,7 @@ def parse_source(nodes: NodeSet, text: str) -> Source:
     if text.startswith("node/"):
         name = text[len("node/"):]
         if name not in nodes.configs:
-            raise _bad(text, "--from", f"no node {name!r} (nodes: {', '.join(nodes.order)})", SRC_FORMS)
+            raise _bad(text, "--from", f"no node {name!r} (nodes: {one_of(name, nodes.order, 'nodes')})", SRC_FORMS)
         return node_source(nodes, name)
     if text.startswith("pod/"):
         key = text[len("pod/"):]

@@ -10,7 +10,7 @@ import argparse
 
 from kubeproxy_sim.cli.options import add_input_flags
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 
 EXAMPLES = """examples:
   kubeproxy-sim diff --scenario upstream-terminating-endpoints-traffic-policy-cluster-ready-endpoints-exist \\
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     nodes_after = node_set(loaded.cluster, config)
     node = args.node or before.config.node_name
     if node not in nodes_before.configs and node not in nodes_after.configs:
-        raise InputError(Diagnostic(f"no node {node!r}; expected one of {', '.join(nodes_before.order)}",
+        raise InputError(Diagnostic(f"no node {node!r}; expected one of {one_of(node, nodes_before.order, 'nodes')}",
                                     field="--node"))
     with progress("comparing"):
         result = diff(nodes_before, nodes_after, node, _only(nodes_before, nodes_after, args.to), args.all)

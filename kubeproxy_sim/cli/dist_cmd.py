@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from kubeproxy_sim.cli.options import add_input_flags
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 
 EXAMPLES = """examples:
   kubeproxy-sim dist --scenario bootcamp
@@ -92,8 +92,8 @@ def build_report(args: argparse.Namespace, inputs, tick: Callable[..., None] | N
     if args.node:
         unknown = [n for n in args.node if n not in nodes.configs]
         if unknown:
-            raise InputError(Diagnostic(f"no node {unknown[0]!r}; expected one of {', '.join(nodes.order)}",
-                                        field="--node"))
+            choices = one_of(unknown[0], nodes.order, "nodes")
+            raise InputError(Diagnostic(f"no node {unknown[0]!r}; expected one of {choices}", field="--node"))
         selections = [dataclasses.replace(s, nodes=tuple(n for n in (s.nodes or nodes.order) if n in args.node))
                       for s in selections]
     sources = parse_sources(nodes, args.sources)

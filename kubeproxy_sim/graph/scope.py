@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.graph.build import CHAIN_PREFIXES, chain_index, is_chain_target
 from kubeproxy_sim.graph.labels import service_port_of
 from kubeproxy_sim.graph.model import Graph
@@ -210,8 +210,8 @@ def select_service(ruleset: Ruleset, ref: ServiceRef, tables: tuple[str, ...] | 
                              frozenset().union(*(p.positions for p in parts)))
     known = known_services(ruleset)
     where = f" in the {' and '.join(tables)} table" + ("s" if len(tables) > 1 else "") if tables else ""
-    choices = ", ".join(known[:20]) + (f" (and {len(known) - 20} more)" if len(known) > 20 else "")
-    raise InputError(Diagnostic(f"no rules for service port {ref}{where}; expected one of: {choices or '(none)'}",
+    choices = one_of(str(ref), known, "service ports")
+    raise InputError(Diagnostic(f"no rules for service port {ref}{where}; expected one of: {choices}",
                                 field="--service"))
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import netaddr
 
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.kernel import nsexec
 from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology, family_of
 from kubeproxy_sim.objects.model import Cluster
@@ -95,7 +95,7 @@ def resolve_source(state: dict[str, Any], text: str) -> Source:
     if text.startswith("node/"):
         node = state["nodes"].get(text[5:])
         if node is None:
-            raise _bad(text, "--from", f"no such node; expected one of {', '.join(state['nodes'])}")
+            raise _bad(text, "--from", f"no such node; expected one of {one_of(text[5:], state['nodes'], 'nodes')}")
         return Source(text, node["netns"])
     if text == "external" or text.startswith("external:"):
         given = text.partition(":")[2]
@@ -134,7 +134,7 @@ def resolve_destination(state: dict[str, Any], text: str) -> Destination:
     if host.startswith("node/"):
         node = state["nodes"].get(host[5:])
         if node is None:
-            raise _bad(text, "--to", f"no such node; expected one of {', '.join(state['nodes'])}")
+            raise _bad(text, "--to", f"no such node; expected one of {one_of(host[5:], state['nodes'], 'nodes')}")
         return Destination(text, node["addresses"][0], port)
     family = _family(state)
     if _is_ip(host):

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.netfilter.packet import Packet, parse_address
 from kubeproxy_sim.simulator.network import NO_ROUTE, Client, Connection, Failure, Simulator
 from kubeproxy_sim.simulator.topology import UPLINK
@@ -99,16 +99,20 @@ def _is_address(text: str) -> bool:
     return True
 
 
+def _nodes(sim: Simulator, wanted: str) -> str:
+    return one_of(wanted, (n.name for n in sim.topology.nodes), "nodes")
+
+
 def parse_source(sim: Simulator, text: str) -> Client:
     """pod/NS/NAME, node/NAME, external, external:IP, or an address of a pod, node or outside machine."""
     if text.startswith("pod/"):
         if sim.topology.pod(text[4:]) is None:
-            known = ", ".join(sorted(p.key for p in sim.topology.pods)[:8])
+            known = one_of(text[4:], sorted(p.key for p in sim.topology.pods), "pods")
             raise _bad(text, "--from", f"no such pod; expected pod/NAMESPACE/NAME of a pod of the objects ({known})")
         return sim.client("pod", text[4:])
     if text.startswith("node/"):
         if sim.topology.node(text[5:]) is None:
-            raise _bad(text, "--from", f"no such node; expected one of {', '.join(n.name for n in sim.topology.nodes)}")
+            raise _bad(text, "--from", f"no such node; expected one of {_nodes(sim, text[5:])}")
         return sim.client("node", text[5:])
     if text == "external":
         return sim.client("external")
@@ -149,7 +153,7 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
     if host.startswith("node/"):
         node = sim.topology.node(host[5:])
         if node is None:
-            raise _bad(text, "--to", f"no such node; expected one of {', '.join(n.name for n in sim.topology.nodes)}")
+            raise _bad(text, "--to", f"no such node; expected one of {_nodes(sim, host[5:])}")
         return Target(text, (node.primary,), port)
     if _is_address(host):
         ip = _canonical(host)

@@ -127,17 +127,28 @@ def test_runs_on_scenarios(capsys, scenario) -> None:
 def test_an_unknown_service_names_the_closest_few_of_a_large_cluster() -> None:
     """A 10,000-service cluster's every name would bury the message: the closest names and a count instead."""
     from kubeproxy_sim.analysis.nodes import node_set
-    from kubeproxy_sim.analysis.targets import KNOWN_SHOWN, _known
+    from kubeproxy_sim.analysis.targets import parse_destination
+    from kubeproxy_sim.errors import CHOICES_SHOWN, InputError
     from kubeproxy_sim.proxier.config import ProxyConfig
-    from kubeproxy_sim.proxier.state import all_service_ports
     from kubeproxy_sim.simulator.bench import scale_cluster
 
-    cluster = scale_cluster(40, 1)
-    config = node_set(cluster, ProxyConfig(cluster_cidrs=("10.0.0.0/8",))).configs["node1"]
-    ports = all_service_ports(cluster, config)
-    name = f"{ports[7].namespace}/{ports[7].name}"
-    message = _known(ports, name[:-1])  # one character short
-    assert message.startswith("closest: ") and message.endswith(", of 40 services")
-    assert name in message and message.count(",") == KNOWN_SHOWN
-    assert _known(ports, "zz/nothing-like-it").startswith("known: ")
-    assert _known(ports[:3], "x/y") == "known: " + ", ".join(sorted(f"{p.namespace}/{p.name}" for p in ports[:3]))
+    nodes = node_set(scale_cluster(40, 1), ProxyConfig(cluster_cidrs=("10.0.0.0/8",)))
+    svc = nodes.cluster.services[7]
+    wanted = f"{svc.namespace}/{svc.name}"
+    with pytest.raises(InputError) as caught:
+        parse_destination(nodes, wanted[:-1] + ":80")  # one character short
+    message = str(caught.value.diagnostics[0])
+    known = message.split("(known: ")[1].split(")")[0]
+    assert known.endswith(" (the closest of 40 services") and wanted in known
+    assert known.count(",") == CHOICES_SHOWN - 1
+
+
+def test_one_of_lists_a_few_names_whole_and_many_by_the_closest() -> None:
+    from kubeproxy_sim.errors import CHOICES_SHOWN, one_of
+
+    assert one_of("x", ["b", "a", "b"], "nodes") == "b, a" and one_of("x", [], "nodes") == "none"
+    many = [f"node{n}" for n in range(1, 5001)]
+    assert one_of("node4321x", many, "nodes").endswith("(the closest of 5,000 nodes)")
+    assert one_of("node4321x", many, "nodes").startswith("node4321, ")
+    unlike = one_of("zzzz", many, "nodes")
+    assert unlike == ", ".join(sorted(many)[:CHOICES_SHOWN]) + " (the first of 5,000 nodes)"
