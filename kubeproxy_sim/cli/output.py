@@ -168,8 +168,10 @@ def _json_value(value: Any, newline: str, parts: list[str]) -> None:
     kind = type(value)
     if kind is str:
         parts.append(_ESCAPE(value))
-    elif value is None or kind is bool or kind is int:
-        parts.append(_SCALARS[value] if value is None or kind is bool else int.__repr__(value))
+    elif value is None or kind is bool:
+        parts.append(_SCALARS[value])
+    elif kind is int:
+        parts.append(int.__repr__(value))
     elif kind is dict:
         _json_object(value, newline, parts)
     elif kind is list or kind is tuple:

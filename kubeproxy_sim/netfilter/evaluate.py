@@ -599,10 +599,14 @@ class Engine:
         finish = self._finish
         return [finish(b, verdict) for b, verdict in self.walk(packet)]
 
-    def walk(self, packet: Packet) -> list[End]:
-        """Every branch of the packet at its end, with its verdict (what :meth:`run` makes records of)."""
+    def check_family(self, packet: Packet) -> None:
+        """Raise ValueError for a packet of the other IP family than the rules'."""
         if packet.family != self.compiled.family:
             raise ValueError(f"the packet is IPv{packet.family} but the rules are IPv{self.compiled.family}")
+
+    def walk(self, packet: Packet) -> list[End]:
+        """Every branch of the packet at its end, with its verdict (what :meth:`run` makes records of)."""
+        self.check_family(packet)
         start = Branch(packet, self.env)
         local = self.is_local_origin(packet)
         if local:

@@ -130,8 +130,7 @@ class Tracer:
     def trace(self, packet: Packet) -> TraceResult:
         if self.keys is None:
             return self._walk(packet)
-        if packet.family != self.compiled.family:
-            raise ValueError(f"the packet is IPv{packet.family} but the rules are IPv{self.compiled.family}")
+        self.engine.check_family(packet)  # before the key: addresses of two families can be equal integers
         keys, answers = self.keys, self._answers
         key = keys.quick(packet)
         answer = answers.get(key)

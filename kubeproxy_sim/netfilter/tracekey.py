@@ -70,12 +70,9 @@ class SourceTests:
     redirects: bool = False  # REDIRECT: the destination becomes a local address
 
     def add_rule(self, rule: CompiledRule, full: int) -> None:
-        for check in rule.checks:
-            reads = getattr(check, "reads", None)
-            if reads is None:
-                raise Unkeyable(f"a check of {rule.text()!r} does not declare what it reads")
-            if reads & SOURCE_FIELDS:
-                self._add_test(getattr(check, "source", None), full)
+        for check in rule.checks:  # every check declares its reads: TraceKeys._survey made sure
+            if check.reads & SOURCE_FIELDS:  # type: ignore[attr-defined]
+                self._add_test(check.source, full)  # type: ignore[attr-defined]
         if rule.kind is Kind.DNAT and rule.nat is not None and rule.nat.addr_lo is not None:
             self.targets.add(rule.nat.addr_lo)
         elif rule.kind is Kind.REDIRECT:
@@ -147,7 +144,7 @@ class TraceKeys:
                     raise Unkeyable(f"{rule.text()!r} does not declare what it reads")
                 if "sport" in reads or "orig_sport" in reads:
                     self.sport = True
-                if not reads.isdisjoint(SOURCE_FIELDS) or rule.kind is Kind.DNAT or rule.kind is Kind.REDIRECT:
+                if not reads.isdisjoint(SOURCE_FIELDS):
                     every.add_rule(rule, full)
         return every
 
