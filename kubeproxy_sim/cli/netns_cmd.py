@@ -86,12 +86,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _register_verify(verbs: argparse._SubParsersAction) -> None:
     verify = verbs.add_parser(
         "verify", help="replay a real node's iptables-save in the kernel and check the tracer against it",
-        description="Stage a namespace that plays the node (the dump loaded with iptables-restore, its addresses, "
+        description="Stage a namespace that plays the node (the dump loaded with iptables-restore, or "
+        "ip6tables-restore for an ip6tables-save, its addresses, "
         "a server in every DNAT target, a client pod and an external client), then for each flow compare the "
         "tracer's prediction with real connections: endpoints and shares, masquerading, REJECT/DROP as the "
         "socket sees them, each count against an exact 99.9% binomial range. Everything is removed at the end.",
         epilog="flows file (YAML):\n  flows:\n  - {from: pod, to: 10.96.0.10:53, proto: udp, count: 200}\n"
-        "  - {from: external, to: node:30080}\n\nexamples:\n"
+        "  - {from: external, to: node:30080}\n  - {from: pod, to: '[fd00:10:96::10]:80'}   (an ip6tables-save)\n\n"
+        "examples:\n"
         "  kubeproxy-sim netns verify --rules node.rules --node-ip 192.168.1.5\n"
         "  kubeproxy-sim netns verify --rules node.rules --flows flows.yaml -o json\n\n"
         "objects mode (-f/--scenario): the whole cluster is built in namespaces and every flow is run both in the "
@@ -100,7 +102,8 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
         "  kubeproxy-sim netns verify --scenario bootcamp\n"
         "  kubeproxy-sim netns verify -f cluster.yaml --hostname-override node1 --flows flows.yaml -o json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    verify.add_argument("--rules", metavar="DUMP", help="an iptables-save of the node (dump mode)")
+    verify.add_argument("--rules", metavar="DUMP", help="an iptables-save or ip6tables-save of the node (dump mode; "
+                        "the family is read off the dump, --node-ip must match it)")
     add_input_flags(verify)
     verify.add_argument("--flows", metavar="FILE", help="the flows to check (default, dump mode: every ClusterIP, "
                         "NodePort, externalIP and LoadBalancer address in the dump, from a pod, the node and outside; "
@@ -227,9 +230,9 @@ def _check_verify_args(args: argparse.Namespace) -> None:
 
     for ip in args.node_ip or []:
         try:
-            netaddr.IPAddress(ip.split("/")[0], 4)
+            netaddr.IPAddress(ip.split("/")[0])
         except (netaddr.AddrFormatError, ValueError):
-            raise InputError(Diagnostic(f"{ip!r} is not an IPv4 address; expected the node's address",
+            raise InputError(Diagnostic(f"{ip!r} is not an IP address; expected the node's address",
                                         field="--node-ip")) from None
     for flag, value in (("--count", args.count), ("--max-flows", args.max_flows)):
         if value is not None and value < 1:

@@ -60,7 +60,7 @@ import netaddr
 from kubeproxy_sim.analysis import stats
 from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.kernel.verify import binomial_range, read_flow_entries
-from kubeproxy_sim.netfilter.packet import split_endpoint
+from kubeproxy_sim.netfilter.packet import host_port, split_endpoint
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
@@ -177,11 +177,6 @@ def with_clients(cluster: Cluster, config: ProxyConfig, nodes: Sequence[str]) ->
 
 def _of(addresses: Iterable[str], family: int) -> list[str]:
     return [a for a in addresses if (":" in a) == (family == 6)]
-
-
-def host_port(ip: str, port: int) -> str:
-    """``IP:PORT``, the IPv6 address in brackets (the addressing of ``send``)."""
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 def _endpoint_pod(cluster: Cluster, sim: Any, service: Service) -> str | None:

@@ -29,17 +29,23 @@ from kubeproxy_sim.kernel import build, nsexec, sysfs
 from kubeproxy_sim.kernel.build import KernelError
 from kubeproxy_sim.kernel.plan import (
     DEFAULT_CLIENT,
+    DEFAULT_CLIENT6,
     GATEWAY,
+    GATEWAY6,
     ROUTER,
+    ROUTER6,
     ClientPlan,
     NodePlan,
     PodPlan,
     Topology,
     check_name,
     cluster_prefix,
+    family_of,
+    host_len,
 )
 from kubeproxy_sim.kernel.state import owner_of, state_path, write_state
 from kubeproxy_sim.netfilter.model import Rule, Ruleset
+from kubeproxy_sim.objects.model import IPFamily
 from kubeproxy_sim.objects.nodes import synthesised_node_addresses
 from kubeproxy_sim.proxier.config import ProxyConfig
 
@@ -48,8 +54,14 @@ SERVED = ("tcp", "udp")
 MAX_LOAD_ATTEMPTS = 200
 LEFT_OUT = "# left out by kubeproxy-sim netns verify: "
 SET_TYPES = {1: "hash:net", 2: "hash:ip,port", 3: "hash:ip,port,ip"}
+# where the client pod lives when the dump names no cluster CIDR and no endpoint subnet
+FALLBACK_POD_SUBNET = {4: "10.244.0.0/24", 6: "fd00:10:244::/64"}
+# the subnet an endpoint outside every cluster CIDR is given (a node's pod range is commonly this size)
+ENDPOINT_PREFIX = {4: 24, 6: 64}
+# the shortest prefix read as a cluster CIDR: a shorter one would hold the stage's own addresses
+SHORTEST_CLUSTER_PREFIX = {4: 8, 6: 16}
 ERROR_LINE = (re.compile(r"Error occurred at line: (\d+)"), re.compile(r"\bline (\d+):"))
-RESTORE_PREFIX = re.compile(r"^iptables-restore v[\d.]+ \([^)]*\):\s*")
+RESTORE_PREFIX = re.compile(r"^ip6?tables-restore v[\d.]+ \([^)]*\):\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +73,7 @@ class DumpFacts:
     nfacct: dict[str, tuple[int, ...]]  # counter name -> lines
     cluster_cidrs: tuple[str, ...]  # from the "! -s CIDR -j KUBE-MARK-MASQ" rules, most used first
     skipped: tuple[tuple[int, str], ...] = ()  # (line, why) for DNAT targets that cannot be served
+    family: int = 4  # an iptables-save (4) or an ip6tables-save (6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,20 +119,30 @@ def _option(rule: Rule, flag: str) -> tuple[str, ...] | None:
     return None
 
 
-def _dnat_target(rule: Rule) -> tuple[str, int | None] | str:
+def _split_target(text: str, family: int) -> tuple[str, str]:
+    """(address, port text) of a --to-destination: ``A``, ``A:P`` in IPv4; ``A``, ``[A]`` or ``[A]:P`` in IPv6."""
+    if family == 4:
+        return text.rpartition(":")[::2] if text.count(":") == 1 else (text, "")
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, rest[1:] if rest.startswith(":") else rest
+    return text, ""
+
+
+def _dnat_target(rule: Rule, family: int = 4) -> tuple[str, int | None] | str:
     """(address, port) of a DNAT rule, or why it cannot be served."""
     target = rule.target
     option = target.option("--to-destination") if target else None
     if option is None or not option.args:
         return "DNAT without --to-destination"
     text = option.args[0]
-    host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+    host, port = _split_target(text, family)
     if "-" in host or "-" in port:
         return f"DNAT to a range ({text}); only single addresses are served"
     try:
-        address = str(netaddr.IPAddress(host, 4))
+        address = str(netaddr.IPAddress(host, family))
     except (netaddr.AddrFormatError, ValueError):
-        return f"DNAT to {text!r}, not an IPv4 address"
+        return f"DNAT to {text!r}, not an IPv{family} address"
     return address, int(port) if port.isdigit() else None
 
 
@@ -129,13 +152,14 @@ def _protocols(rule: Rule) -> tuple[str, ...]:
 
 
 def _dnat_endpoints(ruleset: Ruleset) -> tuple[dict[str, set[tuple[str, int]]], list[tuple[int, str]]]:
+    family = 6 if ruleset.ipv6 else 4
     endpoints: dict[str, set[tuple[str, int]]] = {}
     skipped: list[tuple[int, str]] = []
     nat = ruleset.table("nat")
     for rule in nat.rules() if nat else ():
         if rule.target is None or rule.target.name != "DNAT":
             continue
-        found = _dnat_target(rule)
+        found = _dnat_target(rule, family)
         if isinstance(found, str):
             skipped.append((rule.line, found))
             continue
@@ -163,18 +187,19 @@ def read_dump(ruleset: Ruleset) -> DumpFacts:
                 elif option.flag == "-s" and option.negated and rule.target and rule.target.name == "KUBE-MARK-MASQ":
                     cidrs[option.args[0]] += 1
     return DumpFacts({a: frozenset(p) for a, p in endpoints.items()}, ipsets, nfacct,
-                     tuple(c for c, _ in cidrs.most_common()), tuple(skipped))
+                     tuple(c for c, _ in cidrs.most_common()), tuple(skipped), 6 if ruleset.ipv6 else 4)
 
 
 # --------------------------------------------------------------------------- the plan (pure)
 
 
-def _v4_cidr(text: str) -> netaddr.IPNetwork | None:
+def _cidr(text: str, family: int) -> netaddr.IPNetwork | None:
+    """A network of the dump's family that could be a cluster CIDR, or None."""
     try:
         net = netaddr.IPNetwork(text)
     except (netaddr.AddrFormatError, ValueError):
         return None
-    return net if net.version == 4 and net.prefixlen >= 8 else None
+    return net if net.version == family and net.prefixlen >= SHORTEST_CLUSTER_PREFIX[family] else None
 
 
 def _own(address: str, node_ips: Iterable[str]) -> bool:
@@ -182,13 +207,14 @@ def _own(address: str, node_ips: Iterable[str]) -> bool:
     return address in node_ips or netaddr.IPAddress(address).is_loopback()
 
 
-def pod_subnets(addresses: Iterable[str], cluster_cidrs: Iterable[str]) -> tuple[str, ...]:
-    """The subnets the endpoints live in: the cluster CIDR that holds them, else their /24."""
-    nets = [n for n in map(_v4_cidr, cluster_cidrs) if n is not None]
+def pod_subnets(addresses: Iterable[str], cluster_cidrs: Iterable[str], family: int = 4) -> tuple[str, ...]:
+    """The subnets the endpoints live in: the cluster CIDR that holds them, else their /24 (IPv6: /64)."""
+    nets = [n for n in (_cidr(c, family) for c in cluster_cidrs) if n is not None]
     found: dict[str, None] = {}
     for address in addresses:
         ip = netaddr.IPAddress(address)
-        net = next((n for n in nets if ip in n), None) or netaddr.IPNetwork(f"{address}/24").cidr
+        net = (next((n for n in nets if ip in n), None)
+               or netaddr.IPNetwork(f"{address}/{ENDPOINT_PREFIX[family]}").cidr)
         found[str(net.cidr)] = None
     return tuple(found)
 
@@ -196,7 +222,7 @@ def pod_subnets(addresses: Iterable[str], cluster_cidrs: Iterable[str]) -> tuple
 def _free_in(net: netaddr.IPNetwork, taken: set[str]) -> str | None:
     """A host address of ``net`` nobody uses, preferring high last octets (endpoints are usually low)."""
     for offset in range(200, min(net.size - 1, 200 + 4096)):
-        candidate = str(netaddr.IPAddress(net.first + offset))
+        candidate = str(netaddr.IPAddress(net.first + offset, net.version))
         if candidate not in taken and not candidate.endswith((".0", ".255")):
             return candidate
     return next((str(ip) for ip in net.iter_hosts() if str(ip) not in taken), None)
@@ -204,34 +230,51 @@ def _free_in(net: netaddr.IPNetwork, taken: set[str]) -> str | None:
 
 def _client_pod_ip(facts: DumpFacts, subnets: tuple[str, ...], taken: set[str]) -> str:
     """Inside the cluster CIDR when the dump names one (then kube-proxy does not masquerade it)."""
-    for text in (*facts.cluster_cidrs, *subnets, "10.244.0.0/24"):
-        net = _v4_cidr(text)
+    for text in (*facts.cluster_cidrs, *subnets, FALLBACK_POD_SUBNET[facts.family]):
+        net = _cidr(text, facts.family)
         free = _free_in(net, taken) if net is not None else None
         if free is not None:
             return free
     raise InputError(Diagnostic("no free address for the client pod", field="--rules"))
 
 
-def _external_ip(taken: set[str]) -> str:
-    candidate = netaddr.IPAddress(DEFAULT_CLIENT)
+def _external_ip(taken: set[str], family: int) -> str:
+    candidate = netaddr.IPAddress(DEFAULT_CLIENT if family == 4 else DEFAULT_CLIENT6)
     while str(candidate) in taken:
         candidate += 1
     return str(candidate)
 
 
-def _synth_node_ip(taken: set[str]) -> str:
-    return next(synthesised_node_addresses(taken, 4))
+def _address(text: str) -> str:
+    try:
+        return str(netaddr.IPAddress(text))
+    except (netaddr.AddrFormatError, ValueError):
+        raise InputError(Diagnostic(f"{text!r} is not an IP address", field="--node-ip")) from None
+
+
+def _node_ips(given: Iterable[str], family: int, taken: set[str]) -> tuple[str, ...]:
+    """The ``--node-ip`` addresses (without prefixes), which must be of the dump's family; else one made up."""
+    ips = tuple(dict.fromkeys(_address(ip.split("/")[0]) for ip in given))
+    other = [ip for ip in ips if family_of(ip) != family]
+    if other:
+        tool = "ip6tables-save" if family == 6 else "iptables-save"
+        raise InputError(Diagnostic(f"{other[0]} is an IPv{family_of(other[0])} address, but the dump is an "
+                                    f"{tool} (IPv{family}); expected IPv{family} node addresses",
+                                    field="--node-ip"))
+    return ips or (next(synthesised_node_addresses(taken, family)),)
 
 
 def plan_stage(name: str, facts: DumpFacts, node_ips: Iterable[str] = (), bridge: str = "cbr0") -> StagePlan:
     """Namespaces and addresses: the node, one namespace per endpoint, a client pod and an external client."""
     check_name(name)
     prefix = cluster_prefix(name)
-    taken = {*facts.endpoints, GATEWAY, ROUTER}
-    ips = tuple(dict.fromkeys(ip.split("/")[0] for ip in node_ips)) or (_synth_node_ip(taken),)
+    family = facts.family
+    taken = {*facts.endpoints, GATEWAY, ROUTER} if family == 4 else {*facts.endpoints, GATEWAY6, ROUTER6}
+    ips = _node_ips(node_ips, family, taken)
     taken |= set(ips)
-    node = NodePlan(NODE, f"{prefix}n0", ips, ProxyConfig(node_name=NODE, node_ips=tuple(f"{i}/32" for i in ips)),
-                    uplink="n0", bridge=bridge)
+    config = ProxyConfig(node_name=NODE, node_ips=tuple(f"{i}/{host_len(family)}" for i in ips),
+                         ip_family=IPFamily.IPV4 if family == 4 else IPFamily.IPV6)
+    node = NodePlan(NODE, f"{prefix}n0", ips, config, uplink="n0", bridge=bridge)
     pods: list[PodPlan] = []
     remote = sorted((a for a in facts.endpoints if not _own(a, ips)), key=netaddr.IPAddress)
     for address in sorted(facts.endpoints, key=netaddr.IPAddress):
@@ -242,13 +285,13 @@ def plan_stage(name: str, facts: DumpFacts, node_ips: Iterable[str] = (), bridge
             index = len([p for p in pods if not p.host_network])
             pods.append(PodPlan(f"endpoint/{address}", NODE, f"{prefix}p{index}", address, ports,
                                 host_veth=f"veth{index}"))
-    subnets = pod_subnets(remote, facts.cluster_cidrs)
+    subnets = pod_subnets(remote, facts.cluster_cidrs, family)
     client_ip = _client_pod_ip(facts, subnets, taken)
     taken.add(client_ip)
     index = len([p for p in pods if not p.host_network])
     client_pod = PodPlan("client/pod", NODE, f"{prefix}p{index}", client_ip, (), host_veth=f"veth{index}")
-    external = ClientPlan(_external_ip(taken), f"{prefix}c0", "c0")
-    topo = Topology(name, f"{prefix}net", (node,), (*pods, client_pod), (external,))
+    external = ClientPlan(_external_ip(taken, family), f"{prefix}c0", "c0")
+    topo = Topology(name, f"{prefix}net", (node,), (*pods, client_pod), (external,), family=family)
     return StagePlan(topo, ips, client_pod, external, subnets, facts)
 
 
@@ -308,13 +351,16 @@ def failing_line(stderr: str) -> tuple[int | None, str]:
     return number, complaint
 
 
-def load_dump(netns_name: str, text: str, file: str, lines: list[str] | None = None) -> tuple[str, list[LeftOut]]:
-    """iptables-restore the dump; each rule the kernel refuses is left out and the load retried."""
+def load_dump(netns_name: str, text: str, file: str, lines: list[str] | None = None,
+              family: int = 4) -> tuple[str, list[LeftOut]]:
+    """iptables-restore (ip6tables-restore) the dump; each rule the kernel refuses is left out and the load
+    retried."""
     lines = text.splitlines() if lines is None else lines
     left: list[LeftOut] = []
+    tool = "iptables-restore" if family == 4 else "ip6tables-restore"
     for _ in range(MAX_LOAD_ATTEMPTS):
         staged = "\n".join(lines) + "\n"
-        done = nsexec.run(netns_name, ["iptables-restore", "-w", "5"], stdin=staged)
+        done = nsexec.run(netns_name, [tool, "-w", "5"], stdin=staged)
         if done.returncode == 0:
             return staged, left
         number, complaint = failing_line(done.stderr)
@@ -336,7 +382,8 @@ def _answer_unknown(plan: StagePlan) -> None:
         bridge = ipr.link_lookup(ifname="br0")[0]
         for pod in topo.pods:
             if not pod.host_network:
-                ipr.route("add", dst=f"{pod.ip}/32", gateway=plan.node_ips[0], oif=bridge, flags=build.RTNH_F_ONLINK)
+                ipr.route("add", dst=f"{pod.ip}/{host_len(topo.family)}", gateway=plan.node_ips[0], oif=bridge,
+                          flags=build.RTNH_F_ONLINK)
 
 
 def stage(plan: StagePlan, text: str, file: str, directory: Path) -> Staged:
@@ -352,7 +399,7 @@ def stage(plan: StagePlan, text: str, file: str, directory: Path) -> Staged:
         _answer_unknown(plan)
         lines = text.splitlines()
         sets, counters, left = _prepare_sets(plan, lines)
-        staged, refused = load_dump(plan.node.netns, text, file, lines)
+        staged, refused = load_dump(plan.node.netns, text, file, lines, topo.family)
         state["servers"] = build.start_servers(topo)
         write_state(directory, state)
     except KubeproxySimError:

@@ -31,10 +31,11 @@ import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.kernel import nsexec
+from kubeproxy_sim.kernel.plan import any_net, family_of, host_len
 from kubeproxy_sim.kernel.send import PROBE
 from kubeproxy_sim.kernel.stage import LeftOut, Staged, StagePlan
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Rule, Ruleset
-from kubeproxy_sim.netfilter.packet import CtState, Packet
+from kubeproxy_sim.netfilter.packet import CtState, Packet, host_port, split_endpoint
 from kubeproxy_sim.netfilter.trace import NodeContext, Outcome, PathStep, Tracer
 
 CONFIDENCE = Fraction(999, 1000)
@@ -51,11 +52,20 @@ ICMP_ERRORS = {"icmp-net-unreachable": (UNREACHABLE, False), "icmp-host-unreacha
                "icmp-port-unreachable": (REFUSED, True), "icmp-proto-unreachable": ("ENOPROTOOPT", True),
                "icmp-net-prohibited": (UNREACHABLE, True), "icmp-host-prohibited": (UNREACHABLE, True),
                "icmp-admin-prohibited": (UNREACHABLE, True), "tcp-reset": (REFUSED, True)}
+# ICMPv6 (the kernel's icmpv6_err_convert): "no route" and "address unreachable" are not fatal, "administratively
+# prohibited" and its kin read as EACCES, which the probe calls EPERM
+ICMP_ERRORS |= {"icmp6-no-route": (UNREACHABLE, False), "icmp6-addr-unreachable": (UNREACHABLE, False),
+                "icmp6-port-unreachable": (REFUSED, True), "icmp6-adm-prohibited": (EPERM, True),
+                "icmp6-policy-fail": (EPERM, True), "icmp6-reject-route": (EPERM, True)}
 ICMP_ALIASES = {"net-unreach": "icmp-net-unreachable", "host-unreach": "icmp-host-unreachable",
                 "port-unreach": "icmp-port-unreachable", "proto-unreach": "icmp-proto-unreachable",
                 "net-prohib": "icmp-net-prohibited", "host-prohib": "icmp-host-prohibited",
-                "admin-prohib": "icmp-admin-prohibited"}
-ROUTER_ANSWER = "icmp-net-unreachable"  # the stage's router, for addresses nobody owns (see build.router_rules)
+                "admin-prohib": "icmp-admin-prohibited", "no-route": "icmp6-no-route",
+                "addr-unreach": "icmp6-addr-unreachable", "adm-prohibited": "icmp6-adm-prohibited",
+                "policy-fail": "icmp6-policy-fail", "reject-route": "icmp6-reject-route"}
+# what answers a packet to an address nobody owns (the stage's router, see build.router_rules), and a closed port
+ROUTER_ANSWER = {4: "icmp-net-unreachable", 6: "icmp6-no-route"}
+PORT_UNREACHABLE = {4: "icmp-port-unreachable", 6: "icmp6-port-unreachable"}
 LOCAL_FAIL_HOOKS = ("OUTPUT", "POSTROUTING")
 SERVICE_CHAINS = ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES")
 KIND_WORDS = (("cluster IP", "ClusterIP"), ("external IP", "externalIP"), ("loadbalancer IP", "LoadBalancer"))
@@ -81,7 +91,7 @@ class Flow:
 
     @property
     def label(self) -> str:
-        return f"{self.dst}:{self.port}/{self.proto}"
+        return f"{host_port(self.dst, self.port)}/{self.proto}"
 
 
 # --------------------------------------------------------------------------- flows
@@ -94,15 +104,15 @@ def _first(rule: Rule, flag: str) -> tuple[bool, tuple[str, ...]] | None:
     return None
 
 
-def _single_address(rule: Rule) -> str | None:
+def _single_address(rule: Rule, family: int) -> str | None:
     dest = _first(rule, "-d")
     if dest is None or dest[0]:
         return None
     address, _, prefix = dest[1][0].partition("/")
-    if prefix not in ("", "32"):
+    if prefix not in ("", str(host_len(family))):
         return None
     try:
-        return str(netaddr.IPAddress(address, 4))
+        return str(netaddr.IPAddress(address, family))
     except (netaddr.AddrFormatError, ValueError):
         return None
 
@@ -125,13 +135,14 @@ def _describe(rule: Rule, chain: str) -> tuple[str, str]:
 def service_targets(ruleset: Ruleset) -> list[tuple[str, str | None, int, str, str]]:
     """(kind, address or None for a NodePort, port, proto, service) of every service address in the dump."""
     found: dict[tuple[str | None, int, str], tuple[str, str | None, int, str, str]] = {}
+    family = 6 if ruleset.ipv6 else 4
     for table in (ruleset.table("nat"), ruleset.table("filter")):
         for chain in table.chains if table else ():
             for rule in chain.rules:
                 pp = _port_proto(rule)
                 if pp is None or pp[1] not in ("tcp", "udp"):
                     continue
-                address = _single_address(rule)
+                address = _single_address(rule, family)
                 local = _first(rule, "--dst-type")
                 nodeport = chain.name == "KUBE-NODEPORTS" and table.name == "nat"
                 nodeport |= chain.name == "KUBE-EXTERNAL-SERVICES" and local is not None and address is None
@@ -178,10 +189,16 @@ def _flow_entry(file: str, index: int, entry: Any, node_ip: str) -> Flow:
         raise _flow_error(file, index, "from", f"{origin!r} is not a source; expected pod, node or external")
     host, _, port = str(entry.get("to", "")).rpartition(":")
     host = node_ip if host == "node" else host
+    family = family_of(node_ip)
+    shape = "IPv4:PORT" if family == 4 else "[IPv6]:PORT"
+    if family == 6 and host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif family == 6 and host != node_ip:
+        host = ""  # an IPv6 address must be in brackets: "fd00::1:80" could be fd00::1 port 80, or fd00::1:80
     try:
-        address = str(netaddr.IPAddress(host, 4))
+        address = str(netaddr.IPAddress(host, family))
     except (netaddr.AddrFormatError, ValueError):
-        raise _flow_error(file, index, "to", f"{entry.get('to')!r}: expected IPv4:PORT or node:PORT") from None
+        raise _flow_error(file, index, "to", f"{entry.get('to')!r}: expected {shape} or node:PORT") from None
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise _flow_error(file, index, "to", f"{entry.get('to')!r}: the port is not 1-65535")
     proto = str(entry.get("proto", "tcp")).lower()
@@ -194,7 +211,8 @@ def _flow_entry(file: str, index: int, entry: Any, node_ip: str) -> Flow:
 
 
 def load_flows(path: str, node_ip: str) -> list[Flow]:
-    """A YAML file: ``flows: [{from: pod|node|external, to: IP:PORT|node:PORT, proto: tcp|udp, count: N}]``."""
+    """A YAML file: ``flows: [{from: pod|node|external, to: IP:PORT|node:PORT, proto: tcp|udp, count: N}]``
+    (an IPv6 address in brackets, ``[fd00::1]:80``: the family is the node's)."""
     return [_flow_entry(path, i, entry, node_ip) for i, entry in enumerate(read_flow_entries(path))]
 
 
@@ -266,8 +284,10 @@ class Predictor:
         self.plan = plan
         self.ruleset = ruleset
         bridge = plan.node.bridge
-        routes = [(f"{p.ip}/32", bridge) for p in plan.topology.pods if not p.host_network]
-        routes += [(f"{plan.external.ip}/32", "eth0"), ("0.0.0.0/0", "eth0")]
+        self.family = family = plan.topology.family
+        host = host_len(family)
+        routes = [(f"{p.ip}/{host}", bridge) for p in plan.topology.pods if not p.host_network]
+        routes += [(f"{plan.external.ip}/{host}", "eth0"), (any_net(family), "eth0")]
         node = NodeContext.of(plan.node_ips, interfaces={"eth0": plan.node_ips, bridge: ()}, routes=routes,
                               ipsets={name: () for name in staged.ipsets})
         self.tracer = Tracer(ruleset, node)
@@ -298,15 +318,15 @@ class Predictor:
     def _expect(self, flow: Flow, o: Outcome, client: str, local: bool) -> Expectation:
         if o.verdict in ("DROP", "REJECT"):
             return Expectation(("error", self._failure(flow, o, local)), _outcome_text(o), o.probability_exact, None)
-        target = o.destination if o.verdict == "DNAT" and o.destination else f"{flow.dst}:{flow.port}"
-        host, _, port_text = target.rpartition(":")
+        target = o.destination if o.verdict == "DNAT" and o.destination else host_port(flow.dst, flow.port)
+        host, port = split_endpoint(target)
         text = _outcome_text(o) if o.verdict == "DNAT" else f"ACCEPT to {target} (no DNAT)"
-        if not self._serves(host, flow.proto, int(port_text)):
+        if not self._serves(host, flow.proto, port):
             known = self._local(host) or host in self.served
-            reason = socket_error("icmp-port-unreachable" if known else ROUTER_ANSWER, flow.proto)
-            return Expectation(("error", reason), text, o.probability_exact, None)
+            answer = (PORT_UNREACHABLE if known else ROUTER_ANSWER)[self.family]
+            return Expectation(("error", socket_error(answer, flow.proto)), text, o.probability_exact, None)
         seen = self.plan.node_ips[0] if o.masquerade else client
-        lost = self._reply_lost(flow, host, int(port_text), client)
+        lost = self._reply_lost(flow, host, port, client)
         if lost:
             return Expectation(("error", TIMEOUT), f"{text}; the reply is dropped ({lost})", o.probability_exact,
                                o.masquerade)
@@ -340,7 +360,8 @@ class Predictor:
         if o.verdict == "DROP":
             return TIMEOUT
         step = o.path[-1] if o.path else None
-        return socket_error(_reject_with(step.rule) if step else "icmp-port-unreachable", flow.proto)
+        default = PORT_UNREACHABLE[self.family]
+        return socket_error(_reject_with(step.rule, default) if step else default, flow.proto)
 
 
 def socket_error(icmp: str, proto: str) -> str:
@@ -355,9 +376,9 @@ def _outcome_text(o: Outcome) -> str:
     return head + (f" (line {line})" if line else "")
 
 
-def _reject_with(rule_text: str) -> str:
+def _reject_with(rule_text: str, default: str) -> str:
     words = rule_text.split()
-    return words[words.index("--reject-with") + 1] if "--reject-with" in words[:-1] else "icmp-port-unreachable"
+    return words[words.index("--reject-with") + 1] if "--reject-with" in words[:-1] else default
 
 
 def _hook(path: tuple[PathStep, ...], verdict: str, ruleset: Ruleset, local: bool) -> str:
@@ -391,8 +412,9 @@ def observe(plan: StagePlan, flow: Flow, source: str, count: int, timeout: float
     for result in json.loads(done.stdout):
         if "error" in result:
             seen[("error", result["error"])] += 1
-        else:
-            seen[("reply", result["dst"], result["src"].rsplit(":", 1)[0])] += 1
+        else:  # the server writes ADDRESS:PORT, an IPv6 address without brackets
+            host, _, port = result["dst"].rpartition(":")
+            seen[("reply", host_port(host, int(port)), result["src"].rsplit(":", 1)[0])] += 1
     return seen
 
 
@@ -434,7 +456,7 @@ class FlowResult:
 
     def as_json(self) -> dict[str, Any]:
         f = self.flow
-        return {"from": f.origin.value, "source": self.source, "to": f"{f.dst}:{f.port}", "proto": f.proto,
+        return {"from": f.origin.value, "source": self.source, "to": host_port(f.dst, f.port), "proto": f.proto,
                 "kind": f.kind, "service": f.service, "count": self.count, "verdict": "ok" if self.ok else "mismatch",
                 "uncertain_rules": self.uncertain,
                 "outcomes": [{"predicted": r.outcome, "expect": r.expect, "share": str(r.share),
@@ -596,14 +618,14 @@ def verify(path: str, directory: Path, *, name: str, node_ips: Sequence[str] = (
     from kubeproxy_sim.netfilter.codec import parse_ruleset
 
     text = _read(path)
-    ruleset = parse_ruleset(text, file=path, ipv6=False)
+    ruleset = parse_ruleset(text, file=path)  # the family is the dump's: iptables-save or ip6tables-save
     plan = plan_stage(name, read_dump(ruleset), node_ips, bridge)
     given = load_flows(flows_file, plan.node_ips[0]) if flows_file else None
     progress = progress or no_progress
     with progress("staging the node"):
         staged = stage(plan, text, path, directory)
     try:
-        loaded = parse_ruleset(staged.text, file=path, ipv6=False)
+        loaded = parse_ruleset(staged.text, file=path, ipv6=ruleset.ipv6)
         flows = given[:max_flows] if given is not None else derive_flows(loaded, plan.node_ips[0], origins,
                                                                           max_flows)
         predictor = Predictor(staged, loaded)

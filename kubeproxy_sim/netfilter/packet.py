@@ -115,6 +115,11 @@ def format_endpoint(family: int, value: int, port: int | None) -> str:
     return f"{text}:{port}" if family == 4 else f"[{text}]:{port}"
 
 
+def host_port(ip: str, port: int) -> str:
+    """``IP:PORT`` from address text, the IPv6 address in brackets (the addressing of ``send`` and DNAT)."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
 def split_endpoint(text: str) -> tuple[str, int]:
     """``10.0.0.1:80`` or ``[fd00::1]:80`` -> (address, port): the inverse of :func:`format_endpoint`."""
     host, _, port = text.rpartition(":")

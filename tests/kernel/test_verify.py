@@ -126,6 +126,58 @@ def test_bad_flows_file_names_the_field(kernel: None, run_tag: str, tmp_path: Pa
     assert not _ours(f"{run_tag}-vbad"), "nothing is staged before the flows are read"
 
 
+IPV6_OBJECTS = Path(__file__).with_name("ipv6_rejects.yaml")
+REPO_RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
+# rules an administrator put in front of kube-proxy's: ICMPv6 errors a socket reads in its own way
+ADMIN_REJECTS = ("-A FORWARD -d fd00:10:244:1::50/128 -p udp -j REJECT --reject-with icmp6-adm-prohibited\n"
+                 "-A FORWARD -d fd00:10:244:1::50/128 -p tcp -j REJECT --reject-with icmp6-addr-unreachable\n")
+
+
+def _ip6tables_dump(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """node1's tables as ip6tables-save shows them after kube-proxy ran, with the administrator's rules first."""
+    from kubeproxy_sim.cli.main import main
+
+    assert main(["rules", "--full", "-f", str(IPV6_OBJECTS), "--hostname-override", "node1", "--node-ip",
+                 "2001:db8:0:1::10/64", "--ip-family", "ipv6", "--cluster-cidr", "fd00:10:244::/56"]) == 0
+    text = capsys.readouterr().out
+    first = text.index("-A FORWARD ")
+    path = tmp_path / "node1.rules"
+    path.write_text(text[:first] + ADMIN_REJECTS + text[first:])
+    return path
+
+
+def test_an_ip6tables_dump_verifies(kernel: None, run_tag: str, state_dir: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    name = f"{run_tag}-v6"
+    report = verify(str(_ip6tables_dump(tmp_path, capsys)), state_dir, name=name, node_ips=["2001:db8:0:1::10"],
+                    count=COUNT)
+    bad = [r.as_json() for r in report.results if not r.ok]
+    assert not bad, json.dumps(bad, indent=1)
+    assert report.plan.topology.family == 6 and len(report.results) == 27
+    sees = {(r.flow.label, r.flow.origin): r.rows[0].expect for r in report.results if len(r.rows) == 1}
+    assert sees[("[fd00:10:96::20]:80/tcp", Origin.POD)] == "refused"  # no endpoints: icmp6-port-unreachable
+    assert sees[("[fd00:10:96::20]:53/udp", Origin.NODE)] == "EPERM"  # a datagram rejected on its way out
+    assert sees[("[fd00:10:96::50]:53/udp", Origin.POD)] == "EPERM"  # icmp6-adm-prohibited is EACCES
+    assert sees[("[fd00:10:96::50]:80/tcp", Origin.POD)] == "unreachable"  # icmp6-addr-unreachable
+    assert sees[("[fd00:10:96::50]:80/tcp", Origin.NODE)].startswith("reply from [fd00:10:244:1::50]:8080")
+    assert sees[("[2001:db8:ffff::90]:80/tcp", Origin.EXTERNAL)] == "timeout"  # outside the source ranges
+    assert sees[("[2001:db8:0:1::10]:30081/tcp", Origin.EXTERNAL)] == "timeout"  # eTP Local, no local endpoint
+    assert sees[("[fd00:10:96::40]:80/tcp", Origin.POD)] == "reply from [fd00:10:244:1::40]:8080 (saw fd00:10:244::c8)"
+    assert not _ours(name), "the stage is removed"
+
+
+IPV6_SCENARIOS = sorted(p.parent.name for p in REPO_RULESETS.glob("*ipv6*/full.golden"))
+
+
+@pytest.mark.parametrize("scenario", IPV6_SCENARIOS)
+def test_ipv6_scenario_dumps_verify(kernel: None, run_tag: str, state_dir: Path, scenario: str) -> None:
+    name = f"{run_tag}-v6s{IPV6_SCENARIOS.index(scenario)}"
+    report = verify(str(REPO_RULESETS / scenario / "full.golden"), state_dir, name=name, count=COUNT)
+    assert report.results and report.plan.topology.family == 6
+    bad = [r.as_json() for r in report.results if not r.ok]
+    assert not bad, json.dumps(bad, indent=1)
+
+
 def _start(name: str, state: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KPSIM_STATE_DIR": str(state)}
     return subprocess.Popen([sys.executable, "-m", "kubeproxy_sim", "netns", "verify", "--rules",

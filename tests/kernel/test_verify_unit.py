@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.errors import InputError
-from kubeproxy_sim.kernel.stage import failing_line, plan_stage, pod_subnets, read_dump
+from kubeproxy_sim.kernel.stage import _dnat_target, failing_line, plan_stage, pod_subnets, read_dump
 from kubeproxy_sim.kernel.verify import (
     Expectation,
     Flow,
@@ -24,9 +24,10 @@ from kubeproxy_sim.kernel.verify import (
     reply_wait,
     socket_error,
 )
-from kubeproxy_sim.netfilter.codec import parse_ruleset_file
+from kubeproxy_sim.netfilter.codec import parse_ruleset, parse_ruleset_file
 
-DUMPS = Path(__file__).resolve().parents[3] / "shared" / "realworld-dumps"
+REPO = Path(__file__).resolve().parents[2]
+DUMPS = REPO.parent / "shared" / "realworld-dumps"
 
 
 def _rules(prefix: str):
@@ -123,6 +124,70 @@ def test_socket_errors() -> None:
     assert socket_error("icmp-net-unreachable", "tcp") == "unreachable"
     assert socket_error("icmp-net-unreachable", "udp") == "timeout"  # not a fatal error for UDP
     assert socket_error("host-prohib", "udp") == "unreachable"
+
+
+def test_icmpv6_errors_read_as_the_kernel_reports_them() -> None:
+    assert socket_error("icmp6-port-unreachable", "udp") == "refused"
+    assert socket_error("icmp6-adm-prohibited", "udp") == "EPERM"  # EACCES
+    assert socket_error("icmp6-no-route", "udp") == "timeout"  # not fatal: a UDP socket is not told
+    assert socket_error("icmp6-addr-unreachable", "tcp") == "unreachable"  # a connecting socket gives up on any
+    assert socket_error("no-route", "tcp") == "unreachable" and socket_error("adm-prohibited", "tcp") == "EPERM"
+
+
+IPV6_DUMP = REPO / "rulesets" / "ipv6" / "full.golden"
+
+
+def test_an_ip6tables_dump_is_read_and_staged_in_its_family() -> None:
+    rules = parse_ruleset_file(str(IPV6_DUMP))
+    facts = read_dump(rules)
+    assert facts.family == 6
+    assert facts.endpoints == {"fd00:10:244:1::10": {("tcp", 8080)}, "fd00:10:244:2::10": {("tcp", 8080)}}
+    assert facts.cluster_cidrs == ("fd00:10:244::/56",)
+    plan = plan_stage("t-unit", facts)
+    assert plan.topology.family == 6 and plan.node.config.ipv6
+    assert plan.node_ips == ("fd00:198:18::a",) and plan.node.config.node_ips == ("fd00:198:18::a/128",)
+    assert plan.client_pod.ip == "fd00:10:244::c8"  # inside the cluster CIDR: not masqueraded
+    assert plan.external.ip == "2001:db8:ffff::10"
+    assert plan.pod_subnets == ("fd00:10:244::/56",)
+    assert pod_subnets(["fd00:1::5"], ["fd00:10:244::/56"], 6) == ("fd00:1::/64",)
+    plan = plan_stage("t-unit", facts, ["2001:db8:0:1::10/64"])
+    assert plan.node_ips == ("2001:db8:0:1::10",)
+
+
+def test_node_ips_must_be_of_the_dump_s_family() -> None:
+    facts = read_dump(parse_ruleset_file(str(IPV6_DUMP)))
+    with pytest.raises(InputError, match=r"--node-ip: 192\.168\.1\.5 is an IPv4 address, but the dump is an "
+                       r"ip6tables-save \(IPv6\); expected IPv6 node addresses"):
+        plan_stage("t-unit", facts, ["192.168.1.5"])
+    with pytest.raises(InputError, match=r"--node-ip: 'fd00::1::2' is not an IP address"):
+        plan_stage("t-unit", facts, ["fd00::1::2"])
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("[fd00::1]:8080", ("fd00::1", 8080)),
+    ("[fd00::1]", ("fd00::1", None)),
+    ("fd00::1", ("fd00::1", None)),
+    ("[fd00::1]-[fd00::9]:80", "DNAT to a range ([fd00::1]-[fd00::9]:80); only single addresses are served"),
+    ("10.0.0.1:80", "DNAT to '10.0.0.1:80', not an IPv6 address"),
+])
+def test_ipv6_dnat_targets(text: str, found: object) -> None:
+    rule = parse_ruleset(f"*nat\n:X - [0:0]\n-A X -p tcp -j DNAT --to-destination {text}\nCOMMIT\n",
+                         ipv6=True, validate=False).table("nat").chains[0].rules[0]
+    assert _dnat_target(rule, 6) == found
+
+
+def test_ipv6_flows_are_written_with_brackets(tmp_path: Path) -> None:
+    flows = derive_flows(parse_ruleset_file(str(IPV6_DUMP)), "fd00:198:18::a")
+    assert {f.label for f in flows} == {"[fd00:198:18::a]:30080/tcp", "[fd00:10:96::10]:80/tcp",
+                                        "[2001:db8:ffff::80]:80/tcp"}
+    path = tmp_path / "f.yaml"
+    path.write_text("- {from: pod, to: '[fd00:10:96::10]:80'}\n- {from: external, to: 'node:30080'}\n")
+    assert load_flows(str(path), "fd00:198:18::a") == [
+        Flow(Origin.POD, "fd00:10:96::10", 80, "tcp", "given"), Flow(Origin.EXTERNAL, "fd00:198:18::a", 30080, "tcp",
+                                                                     "given")]
+    path.write_text("- {from: pod, to: 'fd00:10:96::10:80'}\n")  # fd00:10:96::10 port 80, or fd00:10:96::10:80?
+    with pytest.raises(InputError, match=r"flows\[0\]\.to: 'fd00:10:96::10:80': expected \[IPv6\]:PORT or node:PORT"):
+        load_flows(str(path), "fd00:198:18::a")
 
 
 def test_judge_flags_what_was_not_predicted() -> None:
