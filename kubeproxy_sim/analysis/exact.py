@@ -210,9 +210,48 @@ def _entry_nodes(nodes: NodeSet, sel: Selection) -> list[str]:
     return [n for n in nodes.order if sel.nodes is None or n in sel.nodes]
 
 
+def _onwards(nodes: NodeSet, entry: Entry, dst: str, svc: ServicePortInfo, hops: dict[str, Fraction],
+             carrier: str) -> Entry:
+    """``entry`` with what leaves its node unchanged (ACCEPT, no DNAT) followed to where ``carrier`` (the load
+    balancer, the network) takes it: ``hops``, node -> weight, each traced as arriving from outside.
+
+    A node's own traffic to a load-balancer IP of a service with no endpoints meets no rule on the way out
+    (kube-proxy rejects it in INPUT and FORWARD only): it goes to the balancer, and ends on the nodes it picks.
+    """
+    leaving = [s for s in entry.shares if s.verdict == "ACCEPT" and s.endpoint is None]
+    if not leaving or not hops:
+        return entry
+    weighted: list[tuple[Fraction, Iterable[Share]]] = [
+        (Fraction(1), [s for s in entry.shares if not (s.verdict == "ACCEPT" and s.endpoint is None)])]
+    uncertain = list(entry.uncertain)
+    for share in leaving:
+        for address, part in ((nodes.primary(entry.node), share.masqueraded),
+                              (entry.source.address, share.probability - share.masqueraded)):
+            if not part:
+                continue
+            for node, weight in hops.items():
+                hop = trace_entry(nodes, node, external_source(nodes.ipv6, address), dst, svc.port, svc.proto)
+                weighted.append((part * weight, hop.shares))
+                uncertain += hop.uncertain
+    note = (f"the packet leaves {entry.node} unchanged for the {carrier}, which sends it to "
+            f"{', '.join(hops)}: the shares are where it ends there")
+    return Entry(entry.node, entry.source, entry.destination, entry.weight, merge_shares(weighted),
+                 tuple(dict.fromkeys(uncertain)), note)
+
+
+def _hops(balancer: dict[str, bool] | None, order: Sequence[str]) -> dict[str, Fraction]:
+    """The nodes a packet for the address goes to once it leaves a node, each with its weight."""
+    chosen = [n for n in order if balancer is None or balancer.get(n, False)]
+    return {n: Fraction(1, len(chosen)) for n in chosen}
+
+
 def _vip_entries(nodes: NodeSet, sel: Selection, dst: str, sources: Sequence[Source] | None,
                  default: str, balancer: dict[str, bool] | None = None) -> list[Entry]:
-    """Entries for a virtual IP: pods and nodes enter on their own node, external clients on each node."""
+    """Entries for a virtual IP: pods and nodes enter on their own node, external clients on each node.
+
+    For a load-balancer IP or an external IP (not ``default == "pod"``), what a pod or node sends out unchanged
+    is followed to the nodes the balancer or the network hands it to (see :func:`_onwards`).
+    """
     svc = sel.svc
     entries: list[Entry] = []
     wanted = _entry_nodes(nodes, sel)
@@ -227,7 +266,11 @@ def _vip_entries(nodes: NodeSet, sel: Selection, dst: str, sources: Sequence[Sou
         sources = [external_source(nodes.ipv6)]
     for source in sources:
         if source.kind in ("pod", "node") and source.node in nodes.configs:
-            entries.append(trace_entry(nodes, source.node, source, dst, svc.port, svc.proto))
+            entry = trace_entry(nodes, source.node, source, dst, svc.port, svc.proto)
+            if default == "external":
+                carrier = "network" if balancer is None else "load balancer"
+                entry = _onwards(nodes, entry, dst, svc, _hops(balancer, nodes.order), carrier)
+            entries.append(entry)
             continue
         for node in wanted:
             healthy = True if balancer is None else balancer.get(node, False)

@@ -181,21 +181,27 @@ def _entries(sim: Simulator, client: Client, dst: str, port: int, proto: str) ->
                                                   bridge_port=bport))]
     if client.kind == "node":
         return [(client.node, Fraction(1), Packet.of(proto, client.ip, dst, port))]  # type: ignore[list-item]
+    return _router_entries(sim, client.ip, dst, port, proto)
+
+
+def _router_entries(sim: Simulator, src: str, dst: str, port: int, proto: str) -> list[tuple[str, Fraction, Packet]]:
+    """(node, weight, packet there) for a packet the outside network carries: to the node that has the address,
+    through the balancer to its backend nodes, or to any node for an external IP; none when nobody has it."""
     node = next((n for n in sim.topology.nodes if dst in n.addresses), None)
     if node is not None:
-        return [(node.name, Fraction(1), Packet.of(proto, client.ip, dst, port, in_iface=UPLINK))]
+        return [(node.name, Fraction(1), Packet.of(proto, src, dst, port, in_iface=UPLINK))]
     frontend = sim.balancer.frontend(dst, proto, port)
     if frontend is not None:
         nodes = sim.balancer.backends(frontend.service)
         if frontend.proxy:
-            if not sim.balancer.source_allowed(frontend.service, client.ip) or not frontend.port.node_port:
+            if not sim.balancer.source_allowed(frontend.service, src) or not frontend.port.node_port:
                 return []
             return [(n, Fraction(1, len(nodes)), Packet.of(proto, frontend.ip, sim.runtimes[n].node.primary,
                                                             frontend.port.node_port, in_iface=UPLINK)) for n in nodes]
-        return [(n, Fraction(1, len(nodes)), Packet.of(proto, client.ip, dst, port, in_iface=UPLINK)) for n in nodes]
+        return [(n, Fraction(1, len(nodes)), Packet.of(proto, src, dst, port, in_iface=UPLINK)) for n in nodes]
     if parse_address(dst)[1] in sim.external_ip_nodes:
         names = list(sim.runtimes)
-        return [(n, Fraction(1, len(names)), Packet.of(proto, client.ip, dst, port, in_iface=UPLINK)) for n in names]
+        return [(n, Fraction(1, len(names)), Packet.of(proto, src, dst, port, in_iface=UPLINK)) for n in names]
     return []
 
 
@@ -217,7 +223,9 @@ def _target_of(sim: Simulator, ip: str, port: int, proto: str) -> str:
 
 def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: str, shares: Counter[str],
             depth: int = 0) -> None:
-    """Trace on ``node``; a packet forwarded unchanged to another node's address is traced there too."""
+    """Trace on ``node``; a packet that leaves it unchanged for another node's address, a load balancer's or an
+    external IP is traced where the network takes it (a node sending to a LoadBalancer IP with no rules for it
+    on the way out reaches the balancer, which sends it back to the nodes)."""
     for outcome in sim.runtimes[node].tracer.trace(packet).outcomes:
         p = weight * outcome.probability_exact
         if outcome.verdict in ("DROP", "REJECT"):
@@ -225,11 +233,13 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
             continue
         ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)
         value = parse_address(ip)[1]
-        nxt = sim.node_at.get(value)
-        if outcome.verdict == "ACCEPT" and nxt is not None and nxt != node and depth < 3:
+        if outcome.verdict == "ACCEPT" and depth < 3 and sim.node_at.get(value) != node and value not in sim.pod_at:
             src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
-            _follow(sim, nxt, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, shares, depth + 1)
-            continue
+            onward = _router_entries(sim, src, ip, port, proto)
+            if onward:
+                for nxt, share, hop in onward:
+                    _follow(sim, nxt, hop, p * share, proto, shares, depth + 1)
+                continue
         shares[_target_of(sim, ip, port, proto)] += p
 
 

@@ -152,3 +152,24 @@ def test_one_of_lists_a_few_names_whole_and_many_by_the_closest() -> None:
     assert one_of("node4321x", many, "nodes").startswith("node4321, ")
     unlike = one_of("zzzz", many, "nodes")
     assert unlike == ", ".join(sorted(many)[:CHOICES_SHOWN]) + " (the first of 5,000 nodes)"
+
+
+def test_a_node_s_own_traffic_to_a_load_balancer_ip_is_followed_through_the_balancer(capsys, tmp_path) -> None:
+    """With no endpoints nothing stops the packet on its way out of the node: the view follows it to the nodes
+    the balancer sends it to, where it is rejected, as `send` sees it."""
+    import yaml
+
+    from tests.simulator.builders import objects
+
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(objects(local_pods=())))
+    code, out, _ = run(capsys, "dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16",
+                       "--to", "203.0.113.100:80", "--from", "node/node1", "-o", "json")
+    assert code == 0
+    (svc,) = json.loads(out)["services"]
+    (view,) = svc["views"]
+    (entry,) = view["entries"]
+    assert entry["node"] == "node1" and entry["source"]["kind"] == "node"
+    assert [(o["verdict"], o["probability_exact"]) for o in entry["outcomes"]] == [("REJECT", "1")]
+    assert entry["note"] == ("the packet leaves node1 unchanged for the load balancer, which sends it to node1, "
+                             "node2: the shares are where it ends there")

@@ -288,3 +288,14 @@ def test_compiling_chains_lazily_changes_no_connection(source: str, destination:
     runs = [send(Simulator(cluster, config, rng=random.Random(5), lazy=lazy), source, destination, count=300, seed=5)
             for lazy in (True, False)]
     assert runs[0] == runs[1] and runs[0].delivered
+
+
+def test_a_node_s_own_connection_to_a_load_balancer_ip_without_endpoints_ends_where_the_balancer_sends_it():
+    """kube-proxy rejects such a packet in INPUT and FORWARD, never on its way out: it leaves the node, and the
+    balancer (failing open, no node being healthy) hands it to either node, whose rules reject it."""
+    sim = simulator(docs=objects(local_pods=()))
+    result = send(sim, "node/node1", "203.0.113.100:80", count=200, seed=5)
+    assert not result.delivered
+    assert [(f.reason, f.expected) for f in result.failed] == [("REJECT", 1.0), ("REJECT", 1.0)]
+    assert {f.detail.split(":")[0] for f in result.failed} == {"node node1", "node node2"}
+    assert all("KUBE-EXTERNAL-SERVICES" in f.detail for f in result.failed)
