@@ -27,6 +27,7 @@ from kubeproxy_sim.analysis.nodes import (
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.objects.nodes import EXCLUDE_FROM_LB_LABEL, load_balancer_backends
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
 
 CLUSTER_IP, NODE_PORT, EXTERNAL_IP, LOAD_BALANCER = "clusterIP", "nodePort", "externalIP", "loadBalancer"
@@ -210,6 +211,12 @@ def _entry_nodes(nodes: NodeSet, sel: Selection) -> list[str]:
     return [n for n in nodes.order if sel.nodes is None or n in sel.nodes]
 
 
+def _not_sent_here(nodes: NodeSet, node: str) -> str:
+    if not load_balancer_backends(nodes.cluster, (node,)):
+        return f"the load balancer does not send here (the node is labelled {EXCLUDE_FROM_LB_LABEL})"
+    return "the load balancer does not send here (health check fails)"
+
+
 def _onwards(nodes: NodeSet, entry: Entry, dst: str, svc: ServicePortInfo, hops: dict[str, Fraction],
              carrier: str) -> Entry:
     """``entry`` with what leaves its node unchanged (ACCEPT, no DNAT) followed to where ``carrier`` (the load
@@ -274,7 +281,7 @@ def _vip_entries(nodes: NodeSet, sel: Selection, dst: str, sources: Sequence[Sou
             continue
         for node in wanted:
             healthy = True if balancer is None else balancer.get(node, False)
-            note = "" if healthy else "the load balancer does not send here (health check fails)"
+            note = "" if healthy else _not_sent_here(nodes, node)
             entries.append(trace_entry(nodes, node, source, dst, svc.port, svc.proto,
                                        Fraction(1 if healthy else 0), note))
     return entries
@@ -308,18 +315,22 @@ def local_ready_nodes(cluster: Cluster, svc: ServicePortInfo, ipv6: bool) -> set
 
 def balancer_nodes(nodes: NodeSet, svc: ServicePortInfo) -> tuple[dict[str, bool], list[str]]:
     """Which nodes a load balancer sends new connections to, and why."""
+    backends = load_balancer_backends(nodes.cluster, nodes.order)
+    excluded = [n for n in nodes.order if n not in backends]
+    left_out = [f"nodes labelled {EXCLUDE_FROM_LB_LABEL} are not backends: {', '.join(excluded)}"] if excluded else []
     if not svc.external_policy_local:
-        return {n: True for n in nodes.order}, ["the balancer spreads connections evenly over every node"]
-    healthy = local_ready_nodes(nodes.cluster, svc, nodes.ipv6)
-    if not healthy & set(nodes.order):
-        return ({n: True for n in nodes.order},
+        return ({n: n in backends for n in nodes.order},
+                [f"the balancer spreads connections evenly over every {'other ' if excluded else ''}node", *left_out])
+    healthy = local_ready_nodes(nodes.cluster, svc, nodes.ipv6) & set(backends)
+    if not healthy:
+        return ({n: n in backends for n in nodes.order},
                 ["externalTrafficPolicy Local and no node has a local ready endpoint: every health check "
                  "fails; balancers usually fail open to every node, which then DROPs or uses terminating "
-                 "endpoints"])
+                 "endpoints", *left_out])
     return ({n: n in healthy for n in nodes.order},
             [f"externalTrafficPolicy Local: the balancer uses the nodes whose health check (port "
              f"{svc.health_check_node_port}) reports a local ready endpoint: "
-             + ", ".join(n for n in nodes.order if n in healthy)])
+             + ", ".join(n for n in nodes.order if n in healthy), *left_out])
 
 
 def service_views(nodes: NodeSet, sel: Selection, sources: Sequence[Source] | None) -> tuple[View, ...]:

@@ -15,6 +15,16 @@ import netaddr
 from kubeproxy_sim.objects.model import Cluster, Node
 
 SYNTH_NODE_NETS = {4: netaddr.IPNetwork("198.18.0.0/24"), 6: netaddr.IPNetwork("fd00:198:18::/64")}
+EXCLUDE_FROM_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
+
+
+def load_balancer_backends(cluster: Cluster, names: Iterable[str]) -> tuple[str, ...]:
+    """The nodes of ``names`` a cloud load balancer may send to: all but those labelled to be excluded.
+
+    The simulator's balancer and ``dist``'s exact views both ask this, so that they pick the same nodes.
+    """
+    excluded = {n.name for n in cluster.nodes if n.label(EXCLUDE_FROM_LB_LABEL) is not None}
+    return tuple(n for n in names if n not in excluded)
 
 
 def node_names(cluster: Cluster, primary: str) -> list[str]:

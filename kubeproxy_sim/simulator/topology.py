@@ -21,7 +21,13 @@ from dataclasses import dataclass
 import netaddr
 
 from kubeproxy_sim.objects.model import AddressType, Cluster, ServiceType
-from kubeproxy_sim.objects.nodes import node_names, node_object_addresses, synthesised_node_addresses, used_addresses
+from kubeproxy_sim.objects.nodes import (
+    load_balancer_backends,
+    node_names,
+    node_object_addresses,
+    synthesised_node_addresses,
+    used_addresses,
+)
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 
 DEFAULT_CLIENT = "203.0.113.10"
@@ -205,9 +211,7 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
 
 def load_balancer_nodes(topology: Topology, cluster: Cluster) -> tuple[str, ...]:
     """The nodes a cloud balancer sends to: all but those labelled to be excluded."""
-    excluded = {n.name for n in cluster.nodes
-                if n.label("node.kubernetes.io/exclude-from-external-load-balancers") is not None}
-    return tuple(n.name for n in topology.nodes if n.name not in excluded)
+    return load_balancer_backends(cluster, (n.name for n in topology.nodes))
 
 
 def external_ips(cluster: Cluster, family: int) -> dict[str, str]:

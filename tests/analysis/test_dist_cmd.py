@@ -173,3 +173,29 @@ def test_a_node_s_own_traffic_to_a_load_balancer_ip_is_followed_through_the_bala
     assert [(o["verdict"], o["probability_exact"]) for o in entry["outcomes"]] == [("REJECT", "1")]
     assert entry["note"] == ("the packet leaves node1 unchanged for the load balancer, which sends it to node1, "
                              "node2: the shares are where it ends there")
+
+
+def test_nodes_excluded_from_load_balancers_are_no_backend_as_in_the_simulator(capsys, tmp_path) -> None:
+    """node2 holds web-local's only endpoints but is labelled out of the balancer: the balancer fails open to
+    node1, which has no local endpoint and DROPs (eTP Local), exactly what `send` expects."""
+    import yaml
+
+    from kubeproxy_sim.objects.nodes import EXCLUDE_FROM_LB_LABEL
+    from kubeproxy_sim.simulator.send import send
+    from tests.simulator.builders import objects, simulator
+
+    docs = objects(local_pods=("web-2", "web-3"))
+    next(d for d in docs if d["kind"] == "Node" and d["metadata"]["name"] == "node2")["metadata"]["labels"][
+        EXCLUDE_FROM_LB_LABEL] = ""
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    code, out, _ = run(capsys, "dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16",
+                       "--to", "203.0.113.100:80", "-o", "json")
+    assert code == 0
+    (view,) = json.loads(out)["services"][0]["views"]
+    assert [(e["node"], e["weight_exact"]) for e in view["entries"]] == [("node1", "1"), ("node2", "0")]
+    assert EXCLUDE_FROM_LB_LABEL in view["entries"][1]["note"]
+    assert [(o["verdict"], o["probability_exact"]) for o in view["average"]["outcomes"]] == [("DROP", "1")]
+    assert any("are not backends: node2" in note for note in view["notes"])
+    result = send(simulator(docs=docs), "external", "203.0.113.100:80", count=20)
+    assert [(f.reason, f.expected) for f in result.failed] == [("DROP", 1.0)] and not result.delivered
