@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,56 +143,25 @@ def config_from_args(argv: Sequence[str], cluster: Cluster) -> ProxyConfig:
     return config
 
 
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(p.strip() for p in value.split(",") if p.strip()) if value else ()
+def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic]) -> dict[str, object]:
+    """The node flags given; a CIDR that is not one is reported under its flag and left out."""
+    from kubeproxy_sim.cli.config_file import check_cidrs, check_nodeport_addresses, split_list
 
+    def reporter(flag: str) -> Callable[[str], None]:
+        return lambda message: diags.append(Diagnostic(message, field=flag))
 
-def _file_settings(path: str) -> tuple[dict[str, object], list[Diagnostic]]:
-    """Map a KubeProxyConfiguration to ProxyConfig fields."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        return {}, [Diagnostic(f"cannot read the configuration: {exc}", file=path)]
-    diags: list[Diagnostic] = []
-    kind = data.get("kind")
-    if kind != "KubeProxyConfiguration":
-        diags.append(Diagnostic(f"kind is {kind!r}; expected KubeProxyConfiguration", file=path, field="kind"))
-        return {}, diags
-    mode = data.get("mode") or "iptables"
-    if mode != "iptables":
-        diags.append(Diagnostic(f"mode {mode!r} is emulated as iptables", file=path, field="mode",
-                                severity=Severity.WARNING))
-    iptables = data.get("iptables") or {}
-    detect = data.get("detectLocal") or {}
-    conntrack = data.get("conntrack") or (data.get("linux") or {}).get("conntrack") or {}
-    settings: dict[str, object] = {
-        "node_name": data.get("hostnameOverride") or None,
-        "cluster_cidrs": _split(data.get("clusterCIDR")) or None,
-        "detect_local_mode": data.get("detectLocalMode") or None,
-        "bridge_interface": detect.get("bridgeInterface") or None,
-        "interface_name_prefix": detect.get("interfaceNamePrefix") or None,
-        "masquerade_all": iptables.get("masqueradeAll", (data.get("linux") or {}).get("masqueradeAll")),
-        "masquerade_bit": iptables.get("masqueradeBit"),
-        "localhost_nodeports": iptables.get("localhostNodePorts"),
-        "nodeport_addresses": tuple(data["nodePortAddresses"]) if data.get("nodePortAddresses") else None,
-        "conntrack_tcp_be_liberal": conntrack.get("tcpBeLiberal"),
-    }
-    return {k: v for k, v in settings.items() if v is not None}, diags
-
-
-def _flag_settings(args: argparse.Namespace) -> dict[str, object]:
+    cidrs = check_cidrs(split_list(args.cluster_cidr or ""), reporter("--cluster-cidr"))
+    nodeports = check_nodeport_addresses(split_list(args.nodeport_addresses or ""), reporter("--nodeport-addresses"))
     settings: dict[str, object] = {
         "node_name": args.hostname_override,
-        "cluster_cidrs": _split(args.cluster_cidr) or None,
-        "detect_local_mode": args.detect_local_mode,
+        "cluster_cidrs": cidrs or None,
+        "detect_local_mode": DetectLocalMode(args.detect_local_mode) if args.detect_local_mode else None,
         "bridge_interface": args.pod_bridge_interface,
         "interface_name_prefix": args.pod_interface_name_prefix,
         "masquerade_all": args.masquerade_all,
         "masquerade_bit": args.iptables_masquerade_bit,
         "localhost_nodeports": args.iptables_localhost_nodeports,
-        "nodeport_addresses": _split(args.nodeport_addresses) or None,
+        "nodeport_addresses": nodeports or None,
         "conntrack_tcp_be_liberal": args.conntrack_tcp_be_liberal,
         "random_fully": args.random_fully,
         "nfacct": args.nfacct,
@@ -237,10 +206,12 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
     diags: list[Diagnostic] = []
     settings: dict[str, object] = {}
     if getattr(args, "config", None):
-        file_settings, file_diags = _file_settings(args.config)
+        from kubeproxy_sim.cli.config_file import read_config_file
+
+        file_settings, file_diags = read_config_file(args.config)
         settings.update(file_settings)
         diags.extend(file_diags)
-    settings.update(_flag_settings(args))
+    settings.update(_flag_settings(args, diags))
     name, node = _pick_node(cluster, settings.pop("node_name", None))  # type: ignore[arg-type]
     if node is None and cluster.nodes:
         diags.append(Diagnostic(f"no Node object named {name!r}; node facts come from flags only",
@@ -248,14 +219,8 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
     raw_ips = args.node_ip if args.node_ip else _node_addresses(node)
     node_ips = tuple(ip for ip in (_normalise_ip(t, "--node-ip", diags) for t in raw_ips) if ip)
     family = _family(args.ip_family, node_ips)
-    if "detect_local_mode" in settings:
-        try:
-            settings["detect_local_mode"] = DetectLocalMode(settings["detect_local_mode"])
-        except ValueError:
-            diags.append(Diagnostic(f"{settings.pop('detect_local_mode')!r} is not a detect-local mode; expected "
-                                    + ", ".join(m.value for m in DetectLocalMode), field="detectLocalMode"))
-    bit = settings.get("masquerade_bit")
-    if bit is not None and not (isinstance(bit, int) and 0 <= bit <= 31):
+    bit = getattr(args, "iptables_masquerade_bit", None)
+    if bit is not None and not 0 <= bit <= 31:
         diags.append(Diagnostic(f"{bit} is not in 0-31", field="--iptables-masquerade-bit"))
         settings.pop("masquerade_bit")
     config = ProxyConfig(

@@ -67,25 +67,47 @@ def read_hosts(path: str | None) -> tuple[tuple[str, str], ...]:
     except OSError as exc:
         raise InputError(Diagnostic(f"cannot read the hosts file: {exc.strerror}", file=path,
                                     field="--hosts")) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(Diagnostic(f"the hosts file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                                    file=path, field="--hosts")) from None
     return parse_hosts(text, path)
 
 
-def build_simulator(args: argparse.Namespace) -> Simulator:
-    """Objects and the base config from the input flags, then the simulator (with --seed and --hosts)."""
+def check_writable(path: str, flag: str) -> None:
+    """Refuse an output file that cannot be written before the work, without creating it."""
+    import os
+    from pathlib import Path
+
+    from kubeproxy_sim.errors import Diagnostic, InputError
+
+    target = Path(path)
+    folder = target.parent
+    why = ("is a directory" if target.is_dir()
+           else "its directory does not exist" if not folder.is_dir()
+           else "permission denied" if not os.access(target if target.exists() else folder, os.W_OK)
+           else None)
+    if why is not None:
+        raise InputError(Diagnostic(f"cannot write it: {why}", file=path, field=flag))
+
+
+def build_simulator(args: argparse.Namespace) -> tuple[Simulator, bool]:
+    """Objects and the base config from the input flags, then the simulator (with --seed and --hosts).
+
+    Every message about the input is reported here, once; objects and settings in error are left out and the
+    rest is simulated, as kube-proxy would. The flag says whether there were errors (the exit status).
+    """
     import random
 
     from kubeproxy_sim.cli.options import load_inputs
-    from kubeproxy_sim.errors import InputError
     from kubeproxy_sim.simulator.network import Simulator
 
     with progress("loading objects"):
         inputs = load_inputs(args)
     report(inputs.diagnostics, args)
-    if inputs.errors:
-        raise InputError(list(inputs.errors))
     hosts = read_hosts(getattr(args, "hosts", None))
     with progress("building the cluster"):
-        return Simulator(inputs.cluster, inputs.config, rng=random.Random(getattr(args, "seed", 1)), hosts=hosts)
+        sim = Simulator(inputs.cluster, inputs.config, rng=random.Random(getattr(args, "seed", 1)), hosts=hosts)
+    return sim, bool(inputs.errors)
 
 
 def send_counted(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", count: int = 100,
@@ -153,7 +175,9 @@ def run(args: argparse.Namespace) -> int:
         from kubeproxy_sim.cli.plot import plot_format
 
         plot_format(args.plot)  # refuse a bad name before the work
-    sim = build_simulator(args)
+    if args.pcap:
+        check_writable(args.pcap, "--pcap")
+    sim, input_errors = build_simulator(args)
     with progress("sending connections", total=max(args.count, 0)) as tick:
         result = send_counted(sim, args.source, args.destination, proto=args.proto, count=args.count,
                               seed=args.seed, record=bool(args.pcap), tick=tick)
@@ -170,4 +194,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"kubeproxy-sim: wrote {args.plot}", file=sys.stderr)
     emit(result.as_json() if args.output != "text" else None, args.output,
          text=lambda: send_text(result, console(args)))
-    return 0
+    return 1 if input_errors else 0

@@ -19,6 +19,7 @@ of *new* clients: with session affinity one client sticks to one pod.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -230,6 +231,7 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
         p = weight * outcome.probability_exact
         if outcome.verdict in ("DROP", "REJECT"):
             shares[outcome.verdict] += p
+            shares[f"{outcome.verdict}@{node}"] += p  # what a failure row of this node expects (see tally)
             continue
         ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)
         value = parse_address(ip)[1]
@@ -314,9 +316,27 @@ def tally(source: str, destination: str, proto: str, seed: int | None, results: 
         delivered.append(Delivered(key, first.ip or "", first.node, len(group), round(len(group) / total, 6),
                                    None if not expected else round(float(exp or 0), 6),
                                    tuple(sorted({c.seen or "" for c in group}))))
-    failed = [Failed(reason, n, detail, None if not expected else round(float(expected.get(reason, 0)), 6))
+    rows = list(failures)
+    failed = [Failed(reason, n, detail, None if not expected else _failure_expected(expected, reason, detail, rows))
               for (reason, detail), n in sorted(failures.items())]
     return SendResult(source, destination, proto, total, seed, tuple(delivered), tuple(failed), hops)
+
+
+_RULE_NODE = re.compile(r"^node ([^\s:(]+): ")
+
+
+def _failure_expected(expected: dict[str, Fraction], reason: str, detail: str,
+                      rows: list[tuple[str, str]]) -> float | None:
+    """The exact share a failure row expects: its reason's on its node when a node's rule decided (each node's
+    row gets its own), else its reason's; None when several rows share that expectation."""
+    node = _RULE_NODE.match(detail)
+    if node is not None and any(key.startswith(f"{reason}@") for key in expected):
+        same = [d for r, d in rows if r == reason and (m := _RULE_NODE.match(d)) and m.group(1) == node.group(1)]
+        share = expected.get(f"{reason}@{node.group(1)}", Fraction(0))
+    else:
+        same = [d for r, d in rows if r == reason]
+        share = expected.get(reason, Fraction(0))
+    return round(float(share), 6) if len(same) == 1 else None
 
 
 def render_text(result: SendResult) -> str:

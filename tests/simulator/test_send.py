@@ -22,9 +22,9 @@ ALPHA = 0.001
 def shares_agree(result, seed) -> None:
     """Chi-square at 99.9% of the delivered counts (and failures) against the tracer's exact shares."""
     observed = {d.pod: d.count for d in result.delivered}
-    observed.update({f.reason: f.count for f in result.failed})
+    observed.update({f"{f.reason} {f.detail}": f.count for f in result.failed})
     expected = {d.pod: d.expected for d in result.delivered if d.expected}
-    expected.update({f.reason: f.expected for f in result.failed if f.expected})
+    expected.update({f"{f.reason} {f.detail}": f.expected for f in result.failed if f.expected})
     for key in observed:
         assert expected.get(key), f"seed {seed}: {key} got connections but its expected share is 0: {result}"
     p = chi_square_p(observed, expected)
@@ -296,6 +296,28 @@ def test_a_node_s_own_connection_to_a_load_balancer_ip_without_endpoints_ends_wh
     sim = simulator(docs=objects(local_pods=()))
     result = send(sim, "node/node1", "203.0.113.100:80", count=200, seed=5)
     assert not result.delivered
-    assert [(f.reason, f.expected) for f in result.failed] == [("REJECT", 1.0), ("REJECT", 1.0)]
+    assert [(f.reason, f.expected) for f in result.failed] == [("REJECT", 0.5), ("REJECT", 0.5)]  # each node's
+    shares_agree(result, 5)
     assert {f.detail.split(":")[0] for f in result.failed} == {"node node1", "node node2"}
     assert all("KUBE-EXTERNAL-SERVICES" in f.detail for f in result.failed)
+
+
+def test_each_failure_row_expects_its_own_node_s_share_and_null_when_rows_share_one():
+    from fractions import Fraction
+
+    from kubeproxy_sim.simulator.network import Connection, Failure
+    from kubeproxy_sim.simulator.send import tally
+
+    def fail(reason: str, detail: str) -> Connection:
+        return Connection(failure=Failure(reason, detail))
+
+    results = [fail("REJECT", "node a: filter table: -A X -j REJECT"),
+               fail("REJECT", "node b: filter table: -A X -j REJECT"),
+               fail("DROP", "node a: filter table: -A Y -j DROP"), fail("DROP", "node a: filter table: -A Z -j DROP"),
+               fail("TIMEOUT", "router: nothing")]
+    expected = {"REJECT": Fraction(1, 2), "REJECT@a": Fraction(1, 8), "REJECT@b": Fraction(3, 8),
+                "DROP": Fraction(1, 4), "DROP@a": Fraction(1, 4), "TIMEOUT": Fraction(1, 4)}
+    rows = {(f.reason, f.detail.split(":")[0]): f.expected for f in tally("s", "d", "tcp", 1, results, expected).failed}
+    assert rows[("REJECT", "node a")] == 0.125 and rows[("REJECT", "node b")] == 0.375
+    assert rows[("DROP", "node a")] is None  # two rules of node a share the node's expectation
+    assert rows[("TIMEOUT", "router")] == 0.25

@@ -1,0 +1,195 @@
+"""``--config FILE``: a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1), read as kube-proxy reads it.
+
+kube-proxy refuses to start on a configuration it cannot decode or validate. Here
+every field that cannot be used is reported on one line (the file, the field path,
+what is wrong and what is expected) and left at its default, so that the other
+fields and the flags still apply; the exit status says that something was wrong.
+The same CIDR checks serve ``--cluster-cidr`` and ``--nodeport-addresses``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.objects.addr import parse_cidr
+from kubeproxy_sim.proxier.config import DetectLocalMode
+
+KIND = "KubeProxyConfiguration"
+# v1alpha1's fields (and ``linux``, which some versions have): anything else is a typo kube-proxy would refuse
+KNOWN_FIELDS = frozenset({
+    "apiVersion", "kind", "featureGates", "clientConnection", "logging", "hostnameOverride", "bindAddress",
+    "healthzBindAddress", "metricsBindAddress", "bindAddressHardFail", "enableProfiling",
+    "showHiddenMetricsForVersion", "mode", "iptables", "ipvs", "nftables", "winkernel", "detectLocalMode",
+    "detectLocal", "clusterCIDR", "nodePortAddresses", "oomScoreAdj", "conntrack", "configSyncPeriod", "portRange",
+    "windowsRunAsService", "linux", "windows",
+})
+CIDR_EXAMPLE = "e.g. 10.244.0.0/16 or fd00:10:244::/56"
+
+
+def read_config_file(path: str) -> tuple[dict[str, object], list[Diagnostic]]:
+    """The ProxyConfig fields a KubeProxyConfiguration sets, and every problem with it."""
+    data, problem = _load(path)
+    if problem is not None:
+        return {}, [problem]
+    reader = _Reader(path, data)
+    return reader.settings(), reader.diags
+
+
+def _load(path: str) -> tuple[dict[str, Any], Diagnostic | None]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        return {}, Diagnostic(f"cannot read the configuration: {exc.strerror or exc}", file=path)
+    except UnicodeDecodeError as exc:
+        return {}, Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return {}, Diagnostic(f"not YAML{where}: {what}", file=path)
+    if not isinstance(data, dict):
+        return {}, Diagnostic(f"expected a {KIND} mapping, got {_type(data)}", file=path)
+    kind = data.get("kind")
+    if kind != KIND:
+        got = "not set" if kind is None else f"{kind!r}"
+        return {}, Diagnostic(f"kind is {got}; expected {KIND}", file=path, field="kind")
+    return data, None
+
+
+def _type(value: object) -> str:
+    if value is None:
+        return "nothing"
+    names = {bool: "a boolean", int: "an integer", str: "a string", list: "a list", dict: "a mapping",
+             float: "a number"}
+    return names.get(type(value), type(value).__name__)
+
+
+class _Reader:
+    """Reads typed fields of one document, reporting each wrong one by its path."""
+
+    def __init__(self, path: str, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+        self.diags: list[Diagnostic] = []
+
+    def error(self, field: str, message: str, severity: Severity = Severity.ERROR) -> None:
+        self.diags.append(Diagnostic(message, file=self.path, field=field, severity=severity))
+
+    def get(self, dotted: str, want: type, expected: str) -> Any:
+        """The value at ``dotted`` when it has type ``want``; None (reported) when it has another."""
+        value: Any = self.data
+        for part in dotted.split("."):
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        if value is None:
+            return None
+        if type(value) is not want:
+            self.error(dotted, f"expected {expected}, got {_type(value)} {value!r}"[:200])
+            return None
+        return value
+
+    def section(self, name: str) -> None:
+        value = self.data.get(name)
+        if value is not None and not isinstance(value, dict):
+            self.error(name, f"expected a mapping, got {_type(value)}")
+
+    def settings(self) -> dict[str, object]:
+        for name in sorted(set(self.data) - KNOWN_FIELDS):
+            self.error(name, f"unknown field of {KIND}; kube-proxy's strict decoding refuses it",
+                       Severity.WARNING)
+        for name in ("iptables", "detectLocal", "conntrack", "linux"):
+            self.section(name)
+        mode = self.get("mode", str, "a proxy mode") or "iptables"
+        if mode != "iptables":
+            self.error("mode", f"mode {mode!r} is emulated as iptables", Severity.WARNING)
+        settings: dict[str, object | None] = {
+            "node_name": self.get("hostnameOverride", str, "a node name") or None,
+            "cluster_cidrs": self._cidrs("clusterCIDR"),
+            "detect_local_mode": self._detect_local_mode(),
+            "bridge_interface": self.get("detectLocal.bridgeInterface", str, "an interface name") or None,
+            "interface_name_prefix": self.get("detectLocal.interfaceNamePrefix", str, "an interface name prefix")
+            or None,
+            "masquerade_all": self._first_bool("iptables.masqueradeAll", "linux.masqueradeAll"),
+            "masquerade_bit": self._masquerade_bit(),
+            "localhost_nodeports": self.get("iptables.localhostNodePorts", bool, "true or false"),
+            "nodeport_addresses": self._nodeport_addresses(),
+            "conntrack_tcp_be_liberal": self._first_bool("conntrack.tcpBeLiberal", "linux.conntrack.tcpBeLiberal"),
+        }
+        return {k: v for k, v in settings.items() if v is not None}
+
+    def _first_bool(self, *paths: str) -> bool | None:
+        for path in paths:
+            value = self.get(path, bool, "true or false")
+            if value is not None:
+                return value  # type: ignore[no-any-return]
+        return None
+
+    def _cidrs(self, field: str) -> tuple[str, ...] | None:
+        text = self.get(field, str, f"comma-separated CIDRs ({CIDR_EXAMPLE})")
+        if not text:
+            return None
+        return check_cidrs(split_list(text), lambda message: self.error(field, message)) or None
+
+    def _detect_local_mode(self) -> DetectLocalMode | None:
+        text = self.get("detectLocalMode", str, "a detect-local mode")
+        if not text:
+            return None
+        try:
+            return DetectLocalMode(text)
+        except ValueError:
+            self.error("detectLocalMode", f"{text!r} is not a detect-local mode; expected "
+                       + ", ".join(m.value for m in DetectLocalMode))
+            return None
+
+    def _masquerade_bit(self) -> int | None:
+        bit = self.get("iptables.masqueradeBit", int, "an integer in 0-31")
+        if bit is not None and not 0 <= bit <= 31:
+            self.error("iptables.masqueradeBit", f"{bit} is not in 0-31")
+            return None
+        return bit  # type: ignore[no-any-return]
+
+    def _nodeport_addresses(self) -> tuple[str, ...] | None:
+        values = self.get("nodePortAddresses", list, f"a list of CIDRs ({CIDR_EXAMPLE}) or 'primary'")
+        if not values:
+            return None
+        texts = []
+        for i, value in enumerate(values):
+            if isinstance(value, str):
+                texts.append(value)
+            else:
+                self.error(f"nodePortAddresses[{i}]", f"expected a CIDR or 'primary', got {_type(value)}")
+        return check_nodeport_addresses(texts, lambda message: self.error("nodePortAddresses", message)) or None
+
+
+def split_list(text: str) -> list[str]:
+    """A comma-separated flag or field value, blanks dropped."""
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def check_cidrs(texts: list[str], report: Callable[[str], None]) -> tuple[str, ...]:
+    """The CIDRs in canonical form (host bits cleared, as kube-proxy writes them); each bad one reported."""
+    found = []
+    for text in texts:
+        parsed = parse_cidr(text)
+        if parsed is None:
+            report(f"{text!r} is not a CIDR; expected {CIDR_EXAMPLE}")
+        else:
+            found.append(parsed.text)
+    return tuple(found)
+
+
+def check_nodeport_addresses(texts: list[str], report: Callable[[str], None]) -> tuple[str, ...]:
+    """CIDRs (canonical) and the keyword ``primary``; each bad entry reported."""
+    found = []
+    for text in texts:
+        if text == "primary":
+            found.append(text)
+        else:
+            found += check_cidrs([text], lambda message: report(message + " or 'primary'"))
+    return tuple(found)
