@@ -34,3 +34,51 @@ def test_exact_shares_of_a_thousand_endpoint_chain_print() -> None:
                          "--src", "10.0.0.2", "--dst", "172.30.0.41", "--dport", "80", "-o", "json"])
     assert code == 0
     assert '"probability_exact"' in out.getvalue()
+
+
+BROKEN = """apiVersion: v1
+kind: Service
+metadata: {name: broken, namespace: default}
+spec: {clusterIP: 10.96.0.99, ports: [{port: eighty}]}
+"""
+
+
+def _run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_send_reports_a_bad_object_once_and_simulates_the_rest(tmp_path) -> None:
+    """As every command: the bad object is named, skipped, the rest is used, and the exit status is 1."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(BROKEN)
+    code, out, err = _run(["send", "--scenario", "bootcamp", "-f", str(broken), "--from", "external",
+                           "--to", "node/node1:31526", "--count", "10"])
+    assert code == 1
+    assert err.count("Service default/broken: spec.ports[0].port: expected an integer") == 1
+    assert out.startswith("10 tcp connections from external")
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--pcap", "/nonexistent-dir/x.pcap"], "/nonexistent-dir/x.pcap: --pcap: cannot write it: its directory does not "
+     "exist"),
+    (["--cluster-cidr", "bogus"], "--cluster-cidr: 'bogus' is not a CIDR"),
+    (["--nodeport-addresses", "bogus"], "--nodeport-addresses: 'bogus' is not a CIDR"),
+])
+def test_send_flag_problems_are_one_line(flags: list[str], message: str) -> None:
+    code, _, err = _run(["send", "--scenario", "bootcamp", "--from", "external", "--to", "node/node1:31526",
+                         "--count", "3", *flags])
+    assert code == 1 and "Traceback" not in err and "internal error" not in err
+    assert err.count(message) == 1
+
+
+def test_send_hosts_file_not_utf8_is_one_line(tmp_path) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_bytes(b"\xff\xfe bad\n")
+    code, _, err = _run(["send", "--scenario", "bootcamp", "--hosts", str(hosts), "--from", "external",
+                         "--to", "node/node1:31526", "--count", "3"])
+    assert code == 1
+    assert err.strip().splitlines()[-1] == (f"kubeproxy-sim: {hosts}: --hosts: the hosts file is not UTF-8 text "
+                                           "(invalid start byte at byte 0)")

@@ -72,6 +72,10 @@ def test_config_file_then_flags(tmp_path) -> None:
     [
         (["--node-ip", "300.1.1.1"], "--node-ip: '300.1.1.1' is not an IP address; expected IP or IP/PREFIX"),
         (["--iptables-masquerade-bit", "40"], "--iptables-masquerade-bit: 40 is not in 0-31"),
+        (["--cluster-cidr", "10.244.0.0/16,bogus"],
+         "--cluster-cidr: 'bogus' is not a CIDR; expected e.g. 10.244.0.0/16 or fd00:10:244::/56"),
+        (["--nodeport-addresses", "10.0.0.0/33"], "--nodeport-addresses: '10.0.0.0/33' is not a CIDR; expected "
+         "e.g. 10.244.0.0/16 or fd00:10:244::/56 or 'primary'"),
     ],
 )
 def test_invalid_values_are_reported(argv: list[str], message: str) -> None:
@@ -84,3 +88,61 @@ def test_parse_bool_is_go_strconv() -> None:
     assert parse_bool("T") is True and parse_bool("0") is False
     with pytest.raises(Exception, match="not a boolean"):
         parse_bool("yes")
+
+
+def test_cidrs_are_written_as_kube_proxy_writes_them() -> None:
+    """kube-proxy parses --cluster-cidr sloppily (leading zeros) and prints the network: host bits cleared."""
+    config = config_from_args(["--cluster-cidr", "10.244.0.1/16, fd00:10:244::5/56", "--nodeport-addresses",
+                               "primary,192.168.1.7/24"], Cluster())
+    assert config.cluster_cidrs == ("10.244.0.0/16", "fd00:10:244::/56")
+    assert config.nodeport_addresses == ("primary", "192.168.1.0/24")
+
+
+CONFIG_HEAD = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "messages"),
+    [
+        ("- a\n", ["expected a KubeProxyConfiguration mapping, got a list"]),
+        ("", ["expected a KubeProxyConfiguration mapping, got nothing"]),
+        ("apiVersion: v1\n", ["kind: kind is not set; expected KubeProxyConfiguration"]),
+        ("kind: [\n", ["not YAML at line 2, column 1: expected the node content, but found '<stream end>'"]),
+        (CONFIG_HEAD + "iptables: 5\nclusterCIDR: 5\n",
+         ["iptables: expected a mapping, got an integer",
+          "clusterCIDR: expected comma-separated CIDRs (e.g. 10.244.0.0/16 or fd00:10:244::/56), got an integer 5"]),
+        (CONFIG_HEAD + "clusterCIDR: nope\niptables: {masqueradeAll: 'yes', masqueradeBit: 99}\n"
+         "nodePortAddresses: [nope, 7]\ndetectLocalMode: Bogus\n",
+         ["clusterCIDR: 'nope' is not a CIDR; expected e.g. 10.244.0.0/16 or fd00:10:244::/56",
+          "detectLocalMode: 'Bogus' is not a detect-local mode; expected ClusterCIDR, NodeCIDR, BridgeInterface, "
+          "InterfaceNamePrefix",
+          "iptables.masqueradeAll: expected true or false, got a string 'yes'",
+          "iptables.masqueradeBit: 99 is not in 0-31",
+          "nodePortAddresses[1]: expected a CIDR or 'primary', got an integer",
+          "nodePortAddresses: 'nope' is not a CIDR; expected e.g. 10.244.0.0/16 or fd00:10:244::/56 or 'primary'"]),
+    ],
+)
+def test_config_file_problems_name_the_file_and_field(tmp_path, text: str, messages: list[str]) -> None:
+    path = tmp_path / "kp.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        config_from_args(["--config", str(path)], Cluster())
+    assert [str(d) for d in info.value.diagnostics] == [f"{path}: {m}" for m in messages]
+
+
+def test_config_file_unknown_fields_warn_and_good_fields_still_apply(tmp_path) -> None:
+    from argparse import ArgumentParser
+
+    from kubeproxy_sim.cli.options import add_node_flags, build_config
+
+    path = tmp_path / "kp.yaml"
+    path.write_text(CONFIG_HEAD + "clusterCIDR: 10.1.0.0/16\nmasqueradeAll: true\nbindAddress: 0.0.0.0\n"
+                    "iptables: {masqueradeBit: 99}\n")
+    parser = ArgumentParser()
+    add_node_flags(parser)
+    config, diags = build_config(parser.parse_args(["--config", str(path)]), Cluster())
+    assert config.cluster_cidrs == ("10.1.0.0/16",) and config.masquerade_bit == 14
+    assert [str(d) for d in diags] == [
+        f"{path}: masqueradeAll: warning: unknown field of KubeProxyConfiguration; kube-proxy's strict decoding "
+        "refuses it",
+        f"{path}: iptables.masqueradeBit: 99 is not in 0-31"]
