@@ -318,9 +318,13 @@ def balancer_nodes(nodes: NodeSet, svc: ServicePortInfo) -> tuple[dict[str, bool
     backends = load_balancer_backends(nodes.cluster, nodes.order)
     excluded = [n for n in nodes.order if n not in backends]
     left_out = [f"nodes labelled {EXCLUDE_FROM_LB_LABEL} are not backends: {', '.join(excluded)}"] if excluded else []
-    if not svc.external_policy_local:
+    if not svc.external_policy_local or not svc.health_check_node_port:
+        why = [] if not svc.external_policy_local else [
+            "externalTrafficPolicy Local without a healthCheckNodePort: kube-proxy serves no health check, so the "
+            "balancer cannot tell the nodes apart"]
         return ({n: n in backends for n in nodes.order},
-                [f"the balancer spreads connections evenly over every {'other ' if excluded else ''}node", *left_out])
+                [f"the balancer spreads connections evenly over every {'other ' if excluded else ''}node", *why,
+                 *left_out])
     healthy = local_ready_nodes(nodes.cluster, svc, nodes.ipv6) & set(backends)
     if not healthy:
         return ({n: n in backends for n in nodes.order},

@@ -422,7 +422,7 @@ def controllers_section(inputs: Inputs, args: argparse.Namespace, con: Console, 
     lines += ["The tutorial's steps replayed by the Deployment, ReplicaSet and EndpointSlice controllers on a "
               f"fresh cluster; after each, the endpoints kube-proxy sees and what changed in "
               f"{inputs.config.node_name}'s rules.",
-              shell("kubeproxy-sim scenario rulesets/bootcamp/scenario --show diff", con)]
+              shell(f"kubeproxy-sim scenario rulesets/bootcamp/scenario --show diff --seed {args.seed}", con)]
     previous = ""
     with progress("playing the tutorial", total=len(TUTORIAL)) as tick:
         for index, text in enumerate(TUTORIAL, 1):

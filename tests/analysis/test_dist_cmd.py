@@ -199,3 +199,26 @@ def test_nodes_excluded_from_load_balancers_are_no_backend_as_in_the_simulator(c
     assert any("are not backends: node2" in note for note in view["notes"])
     result = send(simulator(docs=docs), "external", "203.0.113.100:80", count=20)
     assert [(f.reason, f.expected) for f in result.failed] == [("DROP", 1.0)] and not result.delivered
+
+
+def test_local_policy_without_a_health_check_port_spreads_over_every_node_as_the_simulator(capsys,
+                                                                                          tmp_path) -> None:
+    import yaml
+
+    from kubeproxy_sim.simulator.send import send
+    from tests.simulator.builders import objects, simulator
+
+    docs = objects(local_pods=("web-2", "web-3"))
+    del next(d for d in docs if d["metadata"]["name"] == "web-local" and d["kind"] == "Service")["spec"][
+        "healthCheckNodePort"]
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    code, out, _ = run(capsys, "dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16",
+                       "--to", "203.0.113.100:80", "-o", "json")
+    assert code == 0
+    (view,) = json.loads(out)["services"][0]["views"]
+    assert [(e["node"], e["weight_exact"]) for e in view["entries"]] == [("node1", "1/2"), ("node2", "1/2")]
+    assert any("without a healthCheckNodePort" in note for note in view["notes"])
+    drop = next(o["probability_exact"] for o in view["average"]["outcomes"] if o["verdict"] == "DROP")
+    result = send(simulator(docs=docs), "external", "203.0.113.100:80", count=10)
+    assert drop == "1/2" and [f.expected for f in result.failed if f.reason == "DROP"] == [0.5]

@@ -100,6 +100,17 @@ def test_scaling_and_rolling_update_show_endpoints_and_changed_rules(story: str)
     assert "... 30s later" in by_command
 
 
+def test_the_printed_scenario_command_reproduces_the_section(story: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    text = section(story, 5)
+    command = re.search(r"^\$ kubeproxy-sim (scenario .*)$", text, re.M).group(1).split()  # type: ignore[union-attr]
+    assert command[-2:] == ["--seed", "1"]
+    assert main(command) == 0
+    replayed = capsys.readouterr().out
+    ports = set(re.findall(r"--dport (3\d{4})", text))
+    assert ports and ports <= set(re.findall(r"--dport (3\d{4})", replayed))  # the same allocated NodePort
+
+
 def test_seeded_and_reproducible(story: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert demo(capsys) == story
     other = demo(capsys, "--seed", "7")
