@@ -131,6 +131,8 @@ def resolve_destination(state: dict[str, Any], text: str) -> Destination:
     if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise _bad(text, "--to", "expected IP:PORT, node/NAME:NODEPORT or NAME.NAMESPACE:PORT")
     port = int(port_text)
+    if ":" in host and not host.startswith("["):
+        raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80")
     if host.startswith("node/"):
         node = state["nodes"].get(host[5:])
         if node is None:

@@ -327,9 +327,10 @@ class _Builder:
         api_version, decoder, namespaced = entry
         _, _, display = object_name(document, namespaced=namespaced)
         if document.get("apiVersion") != api_version:
-            self.diagnostics.append(Diagnostic(
-                f"skipped: apiVersion {document.get('apiVersion')!s} is not supported; expected {api_version}",
-                file=file, kind=kind, object=display, severity=Severity.NOTE))
+            given = document.get("apiVersion")
+            what = "apiVersion is not set" if given is None else f"apiVersion {given!s} is not supported"
+            self.diagnostics.append(Diagnostic(f"skipped: {what}; expected {api_version}",
+                                               file=file, kind=kind, object=display, severity=Severity.NOTE))
             return
         report = Report(file, kind, display)
         try:

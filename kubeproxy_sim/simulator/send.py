@@ -151,6 +151,9 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
         raise _bad(text, "--to", "expected IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT "
                    "or node/NAME:NODEPORT, with a port 1-65535")
     port = int(port_text)
+    if ":" in host and not host.startswith("["):
+        # "fd00::1:80" is fd00::1 port 80, or fd00::1:80 with the port left out: the brackets say which
+        raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80")
     if host.startswith("node/"):
         node = sim.topology.node(host[5:])
         if node is None:

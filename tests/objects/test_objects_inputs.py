@@ -103,14 +103,18 @@ def test_unknown_kind_and_unsupported_api_version_are_notes(load, messages):
         metadata: {name: old}
         ---
         metadata: {name: nokind}
+        ---
+        kind: Service
+        metadata: {name: noversion}
     """)
     assert messages(result) == [
         "t.yaml: Deployment ns/web: note: skipped: kube-proxy does not read this kind",
         "t.yaml: EndpointSlice default/old: note: skipped: apiVersion discovery.k8s.io/v1beta1 is not supported; "
         "expected discovery.k8s.io/v1",
         "t.yaml: kind: kind is required (document 3); expected Service, EndpointSlice, Endpoints, Node or Pod",
+        "t.yaml: Service default/noversion: note: skipped: apiVersion is not set; expected v1",
     ]
-    assert [d.severity for d in result.diagnostics] == [Severity.NOTE, Severity.NOTE, Severity.ERROR]
+    assert [d.severity for d in result.diagnostics] == [Severity.NOTE, Severity.NOTE, Severity.ERROR, Severity.NOTE]
 
 
 def test_yaml_syntax_error_names_line_and_keeps_other_documents(load, messages):

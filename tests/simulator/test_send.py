@@ -243,6 +243,8 @@ def test_unknown_source_and_destination_are_input_errors():
         send(sim, "pod/default/client", "nope.default:80")
     with pytest.raises(InputError, match="--to"):
         send(sim, "pod/default/client", "web.default")
+    with pytest.raises(InputError, match=r"an IPv6 address with a port is written \[ADDRESS\]:PORT"):
+        send(sim, "pod/default/client", "2001:db8:ffff::80:80")
 
 
 def test_json_contract():
