@@ -56,8 +56,9 @@ def add_color_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) ->
 def add_output_flags(parser: argparse.ArgumentParser, formats: Sequence[str] = FORMATS,
                      default: str = "text") -> None:
     """``-o/--output FORMAT`` (text for people, json/yaml for programs) and ``--color``."""
+    same = "; json and yaml carry the same content" if {"json", "yaml"} <= set(formats) else ""
     parser.add_argument("-o", "--output", choices=list(formats), default=default, metavar="|".join(formats),
-                        help=f"output format (default {default}); json and yaml carry the same content")
+                        help=f"output format (default {default}){same}")
     add_color_flag(parser)
 
 

@@ -32,6 +32,7 @@ _SERVICE_KINDS = ("service", "services", "svc")
 _POD_KINDS = ("pod", "pods", "po")
 _SERVICE_TYPES = {t.value.lower(): t for t in ServiceType if t is not ServiceType.EXTERNAL_NAME}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
@@ -186,6 +187,10 @@ def _create(line: int, text: str, tokens: list[str]) -> Step:
     args = _split_flags(line, tokens[1:], {"image", "replicas", "port"})
     if len(args.words) != 1:
         raise ScriptError(line, "expected one deployment name: create deployment NAME --image=IMG")
+    if not _SUBDOMAIN.fullmatch(args.words[0]) or len(args.words[0]) > 253:
+        raise ScriptError(line, f"{args.words[0]!r} is not a valid deployment name; expected a lowercase RFC 1123 "
+                          "subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or "
+                          "digit), as the API server requires")
     images = tuple(args.flags.get("image", []))
     if not images:
         raise ScriptError(line, "--image is required")

@@ -117,6 +117,8 @@ def test_refused_action_stops_at_its_line(tmp_path: Path, monkeypatch: pytest.Mo
     ("delete service", "expected either names or -l KEY=VALUE"),
     ("label pods web-1 bad", "'bad' is not a label; expected KEY=VALUE or KEY-"),
     ('create deployment web --image="nginx', "cannot split the line into words"),
+    ("create deployment Bad_Name --image=nginx", "'Bad_Name' is not a valid deployment name; expected a lowercase "
+     "RFC 1123 subdomain"),
 ])
 def test_bad_lines_say_what_was_expected(line: str, message: str) -> None:
     with pytest.raises(ScriptError) as caught:
