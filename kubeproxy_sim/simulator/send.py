@@ -27,6 +27,7 @@ from fractions import Fraction
 
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.netfilter.packet import Packet, parse_address
+from kubeproxy_sim.simulator.dns import MAX_CNAME_CHAIN, Answer
 from kubeproxy_sim.simulator.network import NO_ROUTE, Client, Connection, Failure, Simulator
 from kubeproxy_sim.simulator.topology import UPLINK
 
@@ -166,10 +167,25 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
         return Target(text, (ip,), port)
     answer = sim.dns.resolve(host, client.namespace or "default")
     if not answer.addresses:
-        why = f"the name resolves to {answer.cname}, which does not resolve (add it to --hosts)" if answer.cname \
-            else "no such name (NXDOMAIN); expected a Service (NAME.NAMESPACE) or a name of --hosts"
-        raise _bad(text, "--to", why)
+        raise _bad(text, "--to", _unresolved(answer))
     return Target(text, answer.addresses, port, host)
+
+
+def _unresolved(answer: Answer) -> str:
+    """Why a name gives no address: no such name, a CNAME to a name nobody has, or a CNAME loop."""
+    chain = [r.value for r in answer.records if r.type == "CNAME"]
+    if answer.rcode == "SERVFAIL":
+        names = [answer.name]
+        for name in chain:
+            names.append(name)
+            if name in names[:-1]:
+                return (f"the CNAMEs (ExternalName services) go round: {' -> '.join(names)}; cluster DNS "
+                        "answers SERVFAIL")
+        return (f"the CNAMEs (ExternalName services) go on for more than {MAX_CNAME_CHAIN} names: "
+                f"{' -> '.join(names)}; cluster DNS answers SERVFAIL")
+    if chain:
+        return f"the name resolves to {chain[-1]}, which does not resolve (add it to --hosts)"
+    return "no such name (NXDOMAIN); expected a Service (NAME.NAMESPACE) or a name of --hosts"
 
 
 # ---------------------------------------------------------------------------- expected shares

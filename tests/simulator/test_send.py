@@ -323,3 +323,17 @@ def test_each_failure_row_expects_its_own_node_s_share_and_null_when_rows_share_
     assert rows[("REJECT", "node a")] == 0.125 and rows[("REJECT", "node b")] == 0.375
     assert rows[("DROP", "node a")] is None  # two rules of node a share the node's expectation
     assert rows[("TIMEOUT", "router")] == 0.25
+
+
+def test_an_external_name_loop_is_named_as_one():
+    def alias(name: str, target: str) -> dict:
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+                "spec": {"type": "ExternalName", "externalName": target}}
+
+    sim = simulator(docs=objects(extra=[alias("l1", "l2.default.svc.cluster.local"),
+                                        alias("l2", "l1.default.svc.cluster.local")]))
+    with pytest.raises(InputError) as caught:
+        send(sim, "pod/default/client", "l1.default:80")
+    assert str(caught.value.diagnostics[0]).endswith(
+        "the CNAMEs (ExternalName services) go round: l1.default.svc.cluster.local -> l2.default.svc.cluster.local "
+        "-> l1.default.svc.cluster.local; cluster DNS answers SERVFAIL")
