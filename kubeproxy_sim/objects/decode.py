@@ -10,6 +10,7 @@ so the simulation matches what a real node would do.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kubeproxy_sim.objects.addr import ParsedIP, parse_cidr, parse_ip
@@ -109,6 +110,10 @@ def check_metadata(report: Report, doc: dict[str, Any], where: str) -> tuple[tup
 # -- Service ----------------------------------------------------------------------------------------
 
 
+_DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+"""A lowercase RFC 1123 subdomain: what the API server accepts as a Service's spec.externalName."""
+
+
 def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> Service | None:
     """A v1 Service, defaulted; None when the data plane could not use it."""
     namespace, name, _ = object_name(doc)
@@ -121,6 +126,9 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
     if svc_type is ServiceType.EXTERNAL_NAME:
         if not external_name:
             report.error("spec.externalName", "required for a Service of type ExternalName")
+        elif not _DNS_NAME.fullmatch(external_name.removesuffix(".")) or len(external_name) > 254:
+            report.warn("spec.externalName", f"{external_name!r} is not a DNS name; the API server refuses it "
+                        "(kube-proxy ignores ExternalName services; cluster DNS answers with this CNAME)")
         cluster_ips: tuple[str, ...] = ()
         families: tuple[IPFamily, ...] = ()
     else:

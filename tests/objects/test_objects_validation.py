@@ -110,6 +110,24 @@ def test_external_name_needs_a_name(load):
         "t.yaml: Service default/e: spec.externalName: required for a Service of type ExternalName"]
 
 
+def test_an_external_name_the_api_server_refuses_is_warned_about(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: e}
+        spec: {type: ExternalName, externalName: "not a name!"}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: ok}
+        spec: {type: ExternalName, externalName: my.database.example.com.}
+    """)
+    assert not result.errors and [s.name for s in result.cluster.services] == ["e", "ok"]
+    assert [str(d) for d in result.diagnostics] == [
+        "t.yaml: Service default/e: spec.externalName: warning: 'not a name!' is not a DNS name; the API server "
+        "refuses it (kube-proxy ignores ExternalName services; cluster DNS answers with this CNAME)"]
+
+
 def test_all_errors_of_one_object_are_reported(load):
     result = load("""
         apiVersion: v1
