@@ -73,6 +73,7 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
     except ImportError:
         raise EnvironmentMissing("watching an API server needs the kubernetes client: "
                                  "pip install 'kubeproxy-sim[live]'") from None
+    _check_shape(kubeconfig)
     try:
         return config.new_client_from_config(config_file=kubeconfig, context=context)
     except FileNotFoundError:
@@ -80,6 +81,20 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
     except Exception as exc:  # ConfigException, YAML errors, bad certificates ...
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(Diagnostic(f"cannot use this kubeconfig: {first}", file=kubeconfig)) from None
+
+
+def _check_shape(kubeconfig: str) -> None:
+    """A file that is not a kubeconfig at all is said so, before the client trips over it in its own words."""
+    import yaml
+
+    try:
+        with open(kubeconfig, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return  # the client's own message names these
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("clusters", "contexts")):
+        raise InputError(Diagnostic("not a kubeconfig: expected a mapping with clusters, contexts and users "
+                                    "lists (what `kubectl config view --raw` prints)", file=kubeconfig))
 
 
 def _interrupt(resp: Any) -> None:

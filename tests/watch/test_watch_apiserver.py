@@ -269,3 +269,9 @@ def test_bad_kubeconfig_is_an_input_error(tmp_path) -> None:
     with pytest.raises(InputError) as err:
         ApiServerSource(str(broken))
     assert str(broken) in str(err.value) and "Traceback" not in str(err.value)
+    garbage = tmp_path / "garbage"
+    garbage.write_text("just some words\n")
+    with pytest.raises(InputError) as err:
+        ApiServerSource(str(garbage))
+    assert str(err.value) == (f"{garbage}: not a kubeconfig: expected a mapping with clusters, contexts and users "
+                              "lists (what `kubectl config view --raw` prints)")
