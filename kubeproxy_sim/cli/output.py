@@ -335,13 +335,19 @@ def render_tree(roots: Iterable[TreeNode], chars: TreeChars = ASCII_TREE, *, col
 
 def _render_children(children: Sequence[TreeNode], chars: TreeChars, color: bool, prefix: str,
                      lines: list[str]) -> None:
-    """Iterative over siblings, recursive over depth (paths are a few dozen levels deep at most)."""
-    for index, child in enumerate(children):
-        last = index == len(children) - 1
+    """Depth first with an explicit stack: a dump may nest chains thousands deep, past Python's recursion."""
+    stack = [(prefix, children, 0)]
+    while stack:
+        prefix, siblings, index = stack.pop()
+        if index >= len(siblings):
+            continue
+        child = siblings[index]
+        last = index == len(siblings) - 1
         lines.append(prefix + (chars.last if last else chars.branch) + paint(child.label, *child.styles,
                                                                               enabled=color))
+        stack.append((prefix, siblings, index + 1))
         if child.children:
-            _render_children(child.children, chars, color, prefix + (chars.space if last else chars.pipe), lines)
+            stack.append((prefix + (chars.space if last else chars.pipe), child.children, 0))
 
 
 # --------------------------------------------------------------------------- progress

@@ -166,9 +166,17 @@ def path_forest(path: Sequence[PathStep]) -> tuple[TreeNode, ...]:
     return tuple(_freeze(n) for n in roots)
 
 
-def _freeze(node: list) -> TreeNode:
-    label, children, styles = node
-    return TreeNode(label, tuple(_freeze(c) for c in children), styles)
+def _freeze(root: list) -> TreeNode:
+    """The tree of nested lists as TreeNodes, children first, without recursion (chains may nest deep)."""
+    order, todo = [], [root]
+    while todo:
+        node = todo.pop()
+        order.append(node)
+        todo.extend(node[1])
+    frozen: dict[int, TreeNode] = {}
+    for label, children, styles in reversed(order):
+        frozen[id(children)] = TreeNode(label, tuple(frozen[id(c[1])] for c in children), styles)
+    return frozen[id(root[1])]
 
 
 def _percent(share) -> str:

@@ -219,3 +219,35 @@ def test_cli_errors_name_what_is_wrong(argv: list[str], message: str, capsys: py
     assert main(["trace", *argv]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+LOOPS = {
+    "jump": ("-A PREROUTING -j A\n-A A -j B\n-A B -j A\n", "A -> B -> A"),
+    "goto": ("-A PREROUTING -j A\n-A A -g B\n-A B -j M\n-A B -g A\n", "B -> M -> A -> B"),
+    "self": ("-A PREROUTING -j A\n-A A -j A\n", "A -> A"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LOOPS))
+def test_chains_that_jump_in_a_circle_are_an_input_error_not_a_hang(kind: str) -> None:
+    """The kernel refuses such a table (RULE_APPEND failed (Too many links)); a walk round it would never end."""
+    from kubeproxy_sim.errors import InputError
+
+    rules, cycle = LOOPS[kind]
+    text = f"*nat\n:PREROUTING ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n:M - [0:0]\n{rules}COMMIT\n"
+    with pytest.raises(InputError) as caught:
+        trace(parse_ruleset(text), Packet.of("tcp", "1.1.1.1", "2.2.2.2", 80), NodeContext.of(()))
+    assert str(caught.value) == (f"the nat table's chains jump in a circle: {cycle}; the kernel refuses to load "
+                                 "such rules (iptables-restore: RULE_APPEND failed (Too many links))")
+
+
+def test_chains_nested_thousands_deep_trace_and_print(tmp_path, capsys) -> None:
+    depth = 3000
+    lines = ["*nat", ":PREROUTING ACCEPT [0:0]", *(f":C{i} - [0:0]" for i in range(depth)), "-A PREROUTING -j C0",
+             *(f"-A C{i} -j C{i + 1}" for i in range(depth - 1)), f"-A C{depth - 1} -j DNAT --to-destination 10.0.0.9",
+             "COMMIT"]
+    dump = tmp_path / "deep.rules"
+    dump.write_text("\n".join(lines) + "\n")
+    assert main(["trace", "--rules", str(dump), "--src", "1.1.1.1", "--dst", "2.2.2.2", "--dport", "80"]) == 0
+    out = capsys.readouterr().out
+    assert "DNAT to 10.0.0.9:80: 100% (1)" in out and f"-A C{depth - 1} -j DNAT" in out
