@@ -48,9 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _after_paths(args: argparse.Namespace) -> list[str]:
-    from kubeproxy_sim.cli.options import scenario_dir
+    from kubeproxy_sim.cli.options import require_paths, scenario_dir
 
-    paths = list(args.against)
+    paths = require_paths(list(args.against), "--against")
     if args.against_scenario:
         paths.append(str(scenario_dir(args.against_scenario) / "objects.yaml"))
     if not paths:

@@ -129,6 +129,19 @@ def input_paths(args: argparse.Namespace) -> list[str]:
                 setattr(args, key, value)
     if not paths:
         raise InputError(Diagnostic("no objects given; expected -f PATH or --scenario NAME", field="-f"))
+    return require_paths(paths, "-f")
+
+
+def require_paths(paths: list[str], flag: str) -> list[str]:
+    """The paths, when each exists: as kubectl apply -f, a path that is not there stops the command before any
+    answer (an analysis of the other files alone would read like an answer about the whole input)."""
+    import os
+
+    from kubeproxy_sim.objects.load import STDIN
+
+    missing = [p for p in paths if p != STDIN and not os.path.exists(p)]
+    if missing:
+        raise InputError([Diagnostic("no such file or directory", file=p, field=flag) for p in missing])
     return paths
 
 

@@ -82,3 +82,15 @@ def test_send_hosts_file_not_utf8_is_one_line(tmp_path) -> None:
     assert code == 1
     assert err.strip().splitlines()[-1] == (f"kubeproxy-sim: {hosts}: --hosts: the hosts file is not UTF-8 text "
                                            "(invalid start byte at byte 0)")
+
+
+@pytest.mark.parametrize("argv", [
+    ["trace", "-f", "{missing}", "--src", "10.0.0.1", "--dst", "10.96.0.10", "--dport", "7"],
+    ["rules", "--scenario", "bootcamp", "-f", "{missing}"],
+    ["diff", "--scenario", "bootcamp", "--against", "{missing}"],
+])
+def test_a_path_that_is_not_there_stops_the_command_before_any_answer(tmp_path, argv: list[str]) -> None:
+    missing = tmp_path / "nope.yaml"
+    code, out, err = _run([a.format(missing=missing) for a in argv])
+    flag = "--against" if "--against" in argv else "-f"
+    assert (code, out) == (1, "") and err == f"kubeproxy-sim: {missing}: {flag}: no such file or directory\n"
