@@ -32,7 +32,7 @@ from kubeproxy_sim.analysis.exact import Entry, ServiceDist, View, first_packet
 from kubeproxy_sim.analysis.journeys import CONNECTION_GAP, Runner, address_of, build_simulator, entry_route, rewind
 from kubeproxy_sim.analysis.nodes import NodeSet, Source
 from kubeproxy_sim.analysis.sampling import ConnectionSampler
-from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from kubeproxy_sim.netfilter.trace import Tracer
 from kubeproxy_sim.proxier import naming
 
 LIST_SIZE = 100  # xt_recent ip_list_tot default
@@ -87,7 +87,7 @@ def sticky_checks(nodes: NodeSet, view: View, svc_name: str, proto: str) -> tupl
                 continue
             list_name = naming.endpoint_chain(svc_name, proto, share.endpoint)
             base = nodes.context(entry.node)
-            context = NodeContext(base.addresses, base.interfaces, base.routes, frozenset({list_name}), base.ipsets)
+            context = dataclasses.replace(base, affinity=frozenset({list_name}))
             tracer = Tracer(nodes.compiled(entry.node), context)
             result = tracer.trace(first_packet(nodes, entry.node, entry.source, dst, int(port), proto))
             returns = sum((o.probability_exact for o in result.outcomes if o.destination == share.endpoint),

@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise InputError(Diagnostic("no rules given; expected --rules DUMP, -f PATH or --scenario NAME",
                                     field="--rules"))
-    node = NodeContext.of(addresses, affinity=args.affinity)
+    # a dump says nothing of the node's addresses: without --node-ip, addrtype LOCAL tests are uncertain
+    node = NodeContext.of(addresses, affinity=args.affinity, addresses_known=bool(addresses) or not args.rules)
     with progress("tracing"):
         result = Tracer(ruleset, node, lazy=True).trace(packet)  # one packet: compile only the chains it enters
     con = console(args)

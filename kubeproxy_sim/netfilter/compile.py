@@ -405,6 +405,9 @@ def _addrtype(parts: _RuleParts, opts: Sequence[Option]) -> None:
             if kind is None:
                 return Doubt(f"addrtype --limit-iface: the addresses of interface {iface or '(unknown)'} are "
                              "not known; assumed to match", True)
+            if kind == "UNICAST" and not b.env.addresses_known:  # type: ignore[attr-defined]
+                return Doubt("addrtype: the node's own addresses are not known (give --node-ip); assumed not "
+                             "to be one of them", (kind in wanted) != neg)
             return (kind in wanted) != neg
 
         parts.checks.append(reading(check, attr, *([limit] if limit else []),

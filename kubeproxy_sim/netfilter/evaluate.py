@@ -74,17 +74,19 @@ class NodeContext:
     routes: tuple[tuple[str, str], ...] = ()
     affinity: frozenset[str] = frozenset()
     ipsets: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    addresses_known: bool = True
 
     @classmethod
     def of(cls, addresses: Iterable[str] = (), *, interfaces: dict[str, Iterable[str]] | None = None,
            routes: Iterable[tuple[str, str]] = (), affinity: Iterable[str] = (),
-           ipsets: dict[str, Iterable[str]] | None = None) -> NodeContext:
+           ipsets: dict[str, Iterable[str]] | None = None, addresses_known: bool = True) -> NodeContext:
         return cls(
             tuple(addresses),
             tuple((name, tuple(addrs)) for name, addrs in (interfaces or {}).items()),
             tuple(routes),
             frozenset(affinity),
             None if ipsets is None else tuple((n, tuple(m)) for n, m in ipsets.items()),
+            addresses_known,
         )
 
 
@@ -169,6 +171,7 @@ class Env:
         self.family = family
         self.sampler = sampler
         self.affinity = node.affinity
+        self.addresses_known = node.addresses_known
         self.local = frozenset(v for f, v in map(_address, node.addresses) if f == family)
         self.primary = next((v for f, v in map(_address, node.addresses) if f == family), None)
         self.iface_addrs = {

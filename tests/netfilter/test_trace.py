@@ -251,3 +251,16 @@ def test_chains_nested_thousands_deep_trace_and_print(tmp_path, capsys) -> None:
     assert main(["trace", "--rules", str(dump), "--src", "1.1.1.1", "--dst", "2.2.2.2", "--dport", "80"]) == 0
     out = capsys.readouterr().out
     assert "DNAT to 10.0.0.9:80: 100% (1)" in out and f"-A C{depth - 1} -j DNAT" in out
+
+
+def test_a_dump_without_node_ip_makes_addrtype_local_uncertain(capsys) -> None:
+    dump = str(DUMPS / "08-centos7-flannel-nodeport-2024.rules")
+    argv = ["trace", "--rules", dump, "--src", "1.2.3.4", "--dst", "192.168.1.10", "--dport", "31674", "-o", "json"]
+    assert main(argv) == 0
+    unknown = json.loads(capsys.readouterr().out)
+    assert [o["verdict"] for o in unknown["outcomes"]] == ["ACCEPT"]  # assumed not the node's: not its NodePort
+    (doubt,) = unknown["uncertain"]
+    assert "--dst-type LOCAL -j KUBE-NODEPORTS" in doubt["rule"] and "give --node-ip" in doubt["reason"]
+    assert main([*argv, "--node-ip", "192.168.1.10"]) == 0
+    known = json.loads(capsys.readouterr().out)
+    assert [o["verdict"] for o in known["outcomes"]] == ["DNAT"] and known["uncertain"] == []
