@@ -41,6 +41,8 @@ class ViewChange:
     destination: str
     before: tuple[Share, ...]
     after: tuple[Share, ...]
+    new: bool = False  # no such view before (a view may exist with no shares: nobody to send from)
+    gone: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +160,8 @@ def _align(before: Sequence[View], after: Sequence[View]) -> tuple[ViewChange, .
     keys = list(dict.fromkeys([(v.kind, v.destination) for v in (*before, *after)]))
     b = {(v.kind, v.destination): v.average for v in before}
     a = {(v.kind, v.destination): v.average for v in after}
-    return tuple(ViewChange(k, d, b.get((k, d), ()), a.get((k, d), ())) for k, d in keys)
+    return tuple(ViewChange(k, d, b.get((k, d), ()), a.get((k, d), ()), (k, d) not in b, (k, d) not in a)
+                 for k, d in keys)
 
 
 def _serving(row: EndpointRow | None) -> bool:

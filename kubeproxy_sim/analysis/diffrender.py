@@ -48,8 +48,8 @@ def _share_map(shares: Sequence[Share]) -> dict[str, Share]:
 def view_text(change: ViewChange, pods: dict[str, str]) -> list[str]:
     before, after = _share_map(change.before), _share_map(change.after)
     labels = list(dict.fromkeys([*before, *after]))
-    out = [f"  {change.kind} {change.destination}" + ("" if change.before else "  (new)")
-           + ("" if change.after else "  (gone)")]
+    out = [f"  {change.kind} {change.destination}" + ("  (new)" if change.new else "")
+           + ("  (gone)" if change.gone else "")]
     width = max((len(_label(lbl, pods)) for lbl in labels), default=0)
     for label in labels:
         b, a = before.get(label), after.get(label)

@@ -31,6 +31,8 @@ from kubeproxy_sim.objects.nodes import EXCLUDE_FROM_LB_LABEL, load_balancer_bac
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
 
 CLUSTER_IP, NODE_PORT, EXTERNAL_IP, LOAD_BALANCER = "clusterIP", "nodePort", "externalIP", "loadBalancer"
+NO_POD_SOURCE = ("no pod to send from: no Pod object on any node, and no pod CIDR to make one up in (give the "
+                 "Node objects' spec.podCIDR or --cluster-cidr, or --from pod/NS/NAME)")
 KINDS = (CLUSTER_IP, NODE_PORT, EXTERNAL_IP, LOAD_BALANCER)
 
 
@@ -348,7 +350,8 @@ def service_views(nodes: NodeSet, sel: Selection, sources: Sequence[Source] | No
 
     if wanted(CLUSTER_IP, svc.cluster_ip):
         entries = _vip_entries(nodes, sel, svc.cluster_ip, sources, "pod")
-        views.append(_view(CLUSTER_IP, _fmt(svc.cluster_ip, svc.port), entries))
+        missing = [] if entries else [NO_POD_SOURCE]
+        views.append(_view(CLUSTER_IP, _fmt(svc.cluster_ip, svc.port), entries, missing))
     if svc.node_port and NODE_PORT in kinds:
         views.append(_view(NODE_PORT, f"<node>:{svc.node_port}", _nodeport_entries(nodes, sel, sources)))
     for ip in svc.external_ips:

@@ -10,7 +10,7 @@ labels, the way the kernel backend and the simulator derive them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -162,19 +162,37 @@ def pod_source(pod: Pod, ipv6: bool) -> Source | None:
     return Source("pod", ip, node=pod.node_name, name=pod.key)
 
 
-def _free_address(cidrs: tuple[str, ...], ipv6: bool, used: set[str]) -> str | None:
-    """A client address no pod or endpoint uses, inside the first CIDR of the family."""
+BLOCK_PREFIX = {4: 24, 6: 64}
+"""A node's share of a cluster CIDR is commonly a /24 (IPv6: /64): a client made up for a node without a pod
+CIDR takes a block no other node's pod CIDR overlaps, so it never looks like another node's pod."""
+
+
+def _free_address(cidrs: tuple[str, ...], ipv6: bool, used: set[str],
+                  taken: tuple[netaddr.IPNetwork, ...] = ()) -> str | None:
+    """A client address no pod or endpoint uses, inside the first CIDR of the family, outside ``taken``."""
     for cidr in cidrs:
         net = netaddr.IPNetwork(cidr)
         if (net.version == 6) != ipv6:
             continue
-        for offset in range(200, 260):
-            if offset >= net.size:
-                break
-            candidate = str(net[offset])
-            if candidate not in used:
-                return candidate
+        for block in _blocks(net):
+            if any(block.first <= t.last and t.first <= block.last for t in taken):
+                continue
+            for offset in range(200, min(260, block.size)):
+                candidate = str(block[offset])
+                if candidate not in used:
+                    return candidate
     return None
+
+
+def _blocks(net: netaddr.IPNetwork, most: int = 256) -> Iterator[netaddr.IPNetwork]:
+    """The first ``most`` node-sized blocks of a CIDR (the CIDR itself when it is no bigger)."""
+    prefix = BLOCK_PREFIX[net.version]
+    if net.prefixlen >= prefix:
+        yield net
+        return
+    step = 1 << ((32 if net.version == 4 else 128) - prefix)
+    for index in range(min(most, 1 << (prefix - net.prefixlen))):
+        yield netaddr.IPNetwork(f"{netaddr.IPAddress(net.first + index * step, net.version)}/{prefix}")
 
 
 def default_pod_source(nodes: NodeSet, node: str, avoid: frozenset[str] = frozenset()) -> Source | None:
@@ -196,5 +214,7 @@ def default_pod_source(nodes: NodeSet, node: str, avoid: frozenset[str] = frozen
 def free_pod_address(nodes: NodeSet, node: str, used: set[str]) -> str | None:
     """An address for a client pod on ``node`` that none of ``used`` has: its pod CIDR first, else the cluster's."""
     config = nodes.configs[node]
+    others = tuple(netaddr.IPNetwork(c) for name, other in nodes.configs.items() if name != node
+                   for c in other.node_pod_cidrs if (":" in c) == nodes.ipv6)
     return (_free_address(config.node_pod_cidrs, nodes.ipv6, used)
-            or _free_address(config.cluster_cidrs, nodes.ipv6, used))
+            or _free_address(config.cluster_cidrs, nodes.ipv6, used, others))

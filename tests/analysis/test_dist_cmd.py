@@ -222,3 +222,48 @@ def test_local_policy_without_a_health_check_port_spreads_over_every_node_as_the
     drop = next(o["probability_exact"] for o in view["average"]["outcomes"] if o["verdict"] == "DROP")
     result = send(simulator(docs=docs), "external", "203.0.113.100:80", count=10)
     assert drop == "1/2" and [f.expected for f in result.failed if f.reason == "DROP"] == [0.5]
+
+
+PODCIDR_CLUSTER = """apiVersion: v1
+kind: Node
+metadata: {name: node1}
+spec: {podCIDR: 10.244.0.0/24}
+status: {addresses: [{type: InternalIP, address: 192.168.0.2}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {type: NodePort, clusterIP: 10.96.0.10, ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30080}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.244.0.5], nodeName: node1}
+- {addresses: [10.244.1.5], nodeName: node2}
+ports: [{name: http, port: 8080}]
+"""
+
+
+def test_a_client_made_up_for_a_node_without_a_pod_cidr_stays_out_of_other_nodes_ranges(capsys, tmp_path) -> None:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(PODCIDR_CLUSTER)
+    code, out, _ = run(capsys, "dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16", "-o", "json")
+    assert code == 0
+    cluster_ip = json.loads(out)["services"][0]["views"][0]
+    assert [(e["node"], e["source"]["address"]) for e in cluster_ip["entries"]] == [
+        ("node1", "10.244.0.200"), ("node2", "10.244.1.200")]  # not in node1's 10.244.0.0/24
+
+
+def test_a_cluster_ip_view_with_nobody_to_send_from_says_so(capsys, tmp_path) -> None:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(PODCIDR_CLUSTER.replace("spec: {podCIDR: 10.244.0.0/24}", "spec: {}"))
+    code, out, _ = run(capsys, "dist", "-f", str(path), "-o", "json")
+    assert code == 0
+    cluster_ip = json.loads(out)["services"][0]["views"][0]
+    assert cluster_ip["entries"] == [] and cluster_ip["notes"][0].startswith("no pod to send from")
+    after = tmp_path / "after.yaml"
+    after.write_text(path.read_text().replace("10.244.1.5", "10.244.1.6"))
+    code, out, _ = run(capsys, "diff", "-f", str(path), "--against", str(after))
+    assert code == 0 and "  clusterIP 10.96.0.10:80\n" in out  # there before and after: neither new nor gone
