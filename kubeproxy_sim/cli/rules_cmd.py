@@ -73,12 +73,19 @@ def rules_text(inputs: Inputs, *, full: bool) -> str:
     return render_rules(node_ruleset(inputs, full=full), full=full)
 
 
-def rules_data(ruleset: Ruleset) -> dict[str, object]:
-    """The public ``-o json|yaml`` form: tables, chains and rule lines in the text's order."""
+def rules_data(ruleset: Ruleset, *, full: bool = False) -> dict[str, object]:
+    """The public ``-o json|yaml`` form: tables, chains and rule lines exactly as the text prints them, in its
+    order (``full``: iptables-save's lines, with its quoting and spacing)."""
+    if full:
+        from kubeproxy_sim.netfilter.saveform import save_rule_line
+
+        def lines(chain: Chain) -> list[str]:
+            return [save_rule_line(chain.name, rule) for rule in chain.rules]
+    else:
+        lines = _rule_lines
     return {"tables": [
         {"name": table.name,
-         "chains": [{"name": chain.name, "policy": chain.policy, "rules": _rule_lines(chain)}
-                    for chain in table.chains]}
+         "chains": [{"name": chain.name, "policy": chain.policy, "rules": lines(chain)} for chain in table.chains]}
         for table in ruleset.tables
     ]}
 
@@ -105,6 +112,6 @@ def run(args: argparse.Namespace) -> int:
     if ruleset is None:
         emit(None, "text", text=synced.text)
     else:
-        emit(rules_data(ruleset) if args.output != "text" else None, args.output,
+        emit(rules_data(ruleset, full=args.full) if args.output != "text" else None, args.output,
              text=lambda: render_rules(ruleset, full=args.full))
     return 1 if any(d.severity is Severity.ERROR for d in synced.diagnostics) else 0

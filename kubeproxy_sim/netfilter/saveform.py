@@ -766,6 +766,11 @@ def render_save_spec(spec: RuleSpec) -> str:
     return " ".join(parts)
 
 
+def save_rule_line(chain: str, rule: Rule) -> str:
+    """``-A CHAIN SPEC`` as iptables-save prints the rule (its quoting and spacing), without counters."""
+    return f"-A {chain} {render_save_spec(rule.parsed)}".rstrip()
+
+
 def render_save(ruleset: Ruleset) -> str:
     """iptables-save's text for a ruleset (apply :func:`to_save_form` first for the kernel's view)."""
     lines: list[str] = []
@@ -776,7 +781,7 @@ def render_save(ruleset: Ruleset) -> str:
             lines.append(f":{c.name} {c.policy or '-'} [{packets}:{octets}]")
         for c in table.chains:
             for r in c.rules:
-                text = f"-A {c.name} {render_save_spec(r.parsed)}".rstrip()
+                text = save_rule_line(c.name, r)
                 lines.append(f"[{r.counters[0]}:{r.counters[1]}] {text}" if r.counters is not None else text)
         lines.append("COMMIT")
     return "\n".join(lines) + "\n"

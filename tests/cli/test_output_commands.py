@@ -58,6 +58,17 @@ def test_rules_full_json_has_builtin_policies(capsys: pytest.CaptureFixture[str]
     assert code == 0 and policies["PREROUTING"] == "ACCEPT" and policies["KUBE-SERVICES"] is None
 
 
+@pytest.mark.parametrize("scenario", ["bootcamp", "upstream-overall-iptables-rules", "ipv6", "nfacct-off"])
+def test_rules_full_json_lines_are_the_iptables_save_lines(scenario: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --full the text is iptables-save's (quoted comments, its spacing): so are the JSON's lines."""
+    code, text, _ = run(["rules", "--scenario", scenario, "--full"], capsys)
+    assert code == 0 and '--comment "' in text
+    code, out, _ = run(["rules", "--scenario", scenario, "--full", "-o", "json"], capsys)
+    data = json.loads(out)
+    assert code == 0 and [r for t in data["tables"] for c in t["chains"] for r in c["rules"]] == [
+        line for line in text.splitlines() if line.startswith("-A ")]
+
+
 def test_rules_text_is_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
     parser = build_parser()
     inputs = load_inputs(parser.parse_args(["rules", "--scenario", "bootcamp"]))
