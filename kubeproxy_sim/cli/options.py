@@ -46,7 +46,7 @@ def add_node_flags(parser: argparse.ArgumentParser) -> None:
                       help="the node's name (default: the first Node object, else node1)")
     node.add_argument("--node-ip", action="append", default=None, metavar="IP[/PREFIX]",
                       help="an address of the node's interfaces (repeatable; the first is the primary node IP; "
-                      "default: the Node object's InternalIP addresses)")
+                      "default: the Node object's InternalIP, then ExternalIP addresses)")
     node.add_argument("--ip-family", choices=["ipv4", "ipv6"], help="the family of this proxier "
                       "(default: the primary node IP's)")
     node.add_argument("--cluster-cidr", metavar="CIDR[,CIDR]",

@@ -194,9 +194,8 @@ def trace_text(result: TraceResult, con: Console | None = None) -> str:
     on a terminal the paths are drawn with box-drawing characters and the verdicts coloured."""
     con = con or Console(sys.stdout)
     p = result.packet
-    port = f":{p.dport}" if p.dport is not None else ""
     origin = "generated on the node" if result.origin == "local" else "from elsewhere"
-    out = [con.paint(f"{p.proto} {p.src_text} -> {p.dst_text}{port}", "bold") + f" ({origin})", ""]
+    out = [con.paint(f"{p.proto} {p.src_text} -> {p.dst_endpoint}", "bold") + f" ({origin})", ""]
     chars = UNICODE_TREE if con.unicode else INDENT_TREE
     for o in result.outcomes:
         head = f"DNAT to {o.destination}" if o.verdict == "DNAT" else o.verdict
@@ -256,7 +255,7 @@ def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None)
     from kubeproxy_sim.graph import highlight
 
     p = result.packet
-    title = f"trace {p.proto} {p.src_text} -> {p.dst_text}" + (f":{p.dport}" if p.dport is not None else "")
+    title = f"trace {p.proto} {p.src_text} -> {p.dst_endpoint}"
     ref = service_hit(ruleset, result)
     # Endpoints are never folded: a folded endpoint could hide the outcome being drawn.
     graph = scoped_graph(ruleset, title, service=str(ref) if ref else None, max_endpoints=0, dump=dump)

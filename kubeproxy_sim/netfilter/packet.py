@@ -176,3 +176,8 @@ class Packet:
     @property
     def dst_text(self) -> str:
         return format_address(self.family, self.dst)
+
+    @property
+    def dst_endpoint(self) -> str:
+        """``10.0.0.1:80``, ``[fd00::1]:80``, or the bare address when the packet has no port."""
+        return format_endpoint(self.family, self.dst, self.dport)

@@ -256,9 +256,8 @@ def _tree(path: tuple[PathStep, ...]) -> list[str]:
 def render_text(result: TraceResult) -> str:
     """A person's view: each outcome with its probability and the chains it went through."""
     p = result.packet
-    port = f":{p.dport}" if p.dport is not None else ""
     origin = "generated on the node" if result.origin == "local" else "from elsewhere"
-    out = [f"{p.proto} {p.src_text} -> {p.dst_text}{port} ({origin})", ""]
+    out = [f"{p.proto} {p.src_text} -> {p.dst_endpoint} ({origin})", ""]
     for o in result.outcomes:
         head = f"DNAT to {o.destination}" if o.verdict == "DNAT" else o.verdict
         if o.masquerade:

@@ -264,3 +264,9 @@ def test_a_dump_without_node_ip_makes_addrtype_local_uncertain(capsys) -> None:
     assert main([*argv, "--node-ip", "192.168.1.10"]) == 0
     known = json.loads(capsys.readouterr().out)
     assert [o["verdict"] for o in known["outcomes"]] == ["DNAT"] and known["uncertain"] == []
+
+
+def test_an_ipv6_destination_is_written_in_brackets(capsys) -> None:
+    assert main(["trace", "--scenario", "ipv6", "--src", "fd00:10:244:1::99", "--dst", "fd00:10:96::10",
+                 "--dport", "80"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "tcp fd00:10:244:1::99 -> [fd00:10:96::10]:80 (from elsewhere)"
