@@ -17,7 +17,8 @@ from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
 
 PORT_MODULES = ("tcp", "udp", "sctp", "udplite", "dccp", "multiport")
 SILENT_MODULES = frozenset({"comment", "nfacct"})
-SERVICE_PORT = re.compile(r"^([^\s/]+)/([^\s/:]+)(?::(\S+))?$")
+SERVICE_PORT = re.compile(r"^([^\s/]+)/([^\s/:]+)(?::(\S*))?$")
+"""``ns/name``, ``ns/name:port``, and ``ns/name:`` (how kube-proxy wrote an unnamed port before 1.9 or so)."""
 
 
 def _bang(option: Option) -> str:
@@ -180,7 +181,7 @@ def service_port_of(spec: RuleSpec) -> tuple[str, str, str | None] | None:
     match = SERVICE_PORT.match(text.split()[0])
     if match is None:
         return None
-    return match.group(1), match.group(2), match.group(3)
+    return match.group(1), match.group(2), match.group(3) or None
 
 
 def statistic_probability(spec: RuleSpec) -> Fraction | None:

@@ -20,7 +20,7 @@ from kubeproxy_sim.graph.labels import service_port_of
 from kubeproxy_sim.graph.model import Graph
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
 
-SERVICE_REF = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)(?::([^\s:]+))?$")
+SERVICE_REF = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)(?::([^\s:]*))?$")
 PER_SERVICE_PREFIXES = tuple(prefix for prefix, _ in CHAIN_PREFIXES)
 MASQUERADE_CHAINS = ("KUBE-MARK-MASQ", "KUBE-POSTROUTING")
 
@@ -46,7 +46,7 @@ def parse_service_ref(text: str) -> ServiceRef:
     if match is None:
         raise InputError(Diagnostic(f"{text!r} is not a service; expected NAMESPACE/NAME or NAMESPACE/NAME:PORT "
                                     "(PORT: the port's name, or its number)", field="--service"))
-    return ServiceRef(match.group(1), match.group(3), match.group(5))
+    return ServiceRef(match.group(1), match.group(3), match.group(5) or None)
 
 
 def _is_per_service(name: str) -> bool:
@@ -168,10 +168,12 @@ def _targets(table: Table, kept: dict[str, set[int]]) -> set[str]:
     return names
 
 
-def known_services(ruleset: Ruleset) -> list[str]:
-    """Service ports named in the shared chains' comments, for a helpful error."""
+def known_services(ruleset: Ruleset, tables: tuple[str, ...] | None = None) -> list[str]:
+    """Service ports named in the shared chains' comments (of ``tables``, None: all), for a helpful error."""
     names: set[str] = set()
     for table in ruleset.tables:
+        if tables is not None and table.name not in tables:
+            continue
         for chain in table.chains:
             if _is_per_service(chain.name):
                 continue
@@ -200,19 +202,21 @@ def _port_names_for_number(ruleset: Ruleset, ref: ServiceRef) -> set[str | None]
 def select_service(ruleset: Ruleset, ref: ServiceRef, tables: tuple[str, ...] | None = None) -> Selection:
     """The rules one service port's packets can meet on this node; InputError naming the choices if none."""
     wanted = [t for t in ruleset.tables if tables is None or t.name in tables]
-    refs = [ref]
+    choices = [[ref]]
     if ref.port is not None and ref.port.isdigit():
-        refs += [ServiceRef(ref.namespace, ref.name, name) for name in _port_names_for_number(ruleset, ref)]
-    for candidate in refs:
-        parts = [select_table(t, candidate) for t in wanted]
+        # a number names every port with that number (53/UDP and 53/TCP, say): all of them are drawn
+        choices.append([ServiceRef(ref.namespace, ref.name, name)
+                        for name in sorted(_port_names_for_number(ruleset, ref), key=str)])
+    for refs in choices:
+        parts = [select_table(t, candidate) for t in wanted for candidate in refs]
         if any(parts):
             return Selection(frozenset().union(*(p.full for p in parts)),
                              frozenset().union(*(p.positions for p in parts)))
-    known = known_services(ruleset)
+    known = known_services(ruleset, tables)
     where = f" in the {' and '.join(tables)} table" + ("s" if len(tables) > 1 else "") if tables else ""
-    choices = one_of(str(ref), known, "service ports")
-    raise InputError(Diagnostic(f"no rules for service port {ref}{where}; expected one of: {choices}",
-                                field="--service"))
+    hint = f"expected one of: {one_of(str(ref), known, 'service ports')}" if known else \
+        "no rule there names a service"
+    raise InputError(Diagnostic(f"no rules for service port {ref}{where}; {hint}", field="--service"))
 
 
 def scope_service(ruleset: Ruleset, ref: ServiceRef, tables: tuple[str, ...] | None = None) -> Ruleset:

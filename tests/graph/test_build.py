@@ -132,8 +132,12 @@ def test_service_scope_by_port_number_and_errors(overall: Ruleset, bootcamp: Rul
     with pytest.raises(InputError, match=r"--service: no rules for service port ns9/nope.*expected one of: "
                        r"ns1/svc1:p80, ns2/svc2:p80"):
         select_service(overall, parse_service_ref("ns9/nope"))
-    with pytest.raises(InputError, match="in the filter table"):
+    with pytest.raises(InputError, match="in the filter table; no rule there names a service"):
         select_service(bootcamp, parse_service_ref("default/kubernetes-bootcamp"), ("filter",))
+    with pytest.raises(InputError, match=r"in the filter table; expected one of: ns2/svc2:p80, ns5/svc5:p80, "
+                       r"ns6/svc6:p80$"):  # the filter table's own
+        select_service(overall, parse_service_ref("ns1/svc1"), ("filter",))
+    assert parse_service_ref("default/nginx:") == ServiceRef("default", "nginx", None)
     with pytest.raises(InputError, match="expected NAMESPACE/NAME"):
         parse_service_ref("just-a-name")
 
@@ -233,3 +237,17 @@ def test_highlight_a_traced_path(bootcamp: Ruleset) -> None:
     assert (f"nat:{SVC}", "nat:KUBE-SEP-YBRCQ2MN75WMSUM6") in lit
     assert ("nat:KUBE-SEP-YBRCQ2MN75WMSUM6", "nat:KUBE-SEP-YBRCQ2MN75WMSUM6:DNAT 10.244.1.3:8080") in lit
     assert ("nat:KUBE-SERVICES", f"nat:{SVC}") in lit
+
+
+def test_a_port_number_two_protocols_share_draws_both() -> None:
+    from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
+    from kubeproxy_sim.objects import load_paths
+    from kubeproxy_sim.proxier import generate
+
+    directory = REPO_RULESETS / "sctp-udp"
+    cluster = load_paths([str(directory / "objects.yaml")]).cluster
+    ruleset = generate(cluster, config_from_args(scenario_args(directory), cluster)).ruleset
+    both = select_service(ruleset, parse_service_ref("default/dns:53"))
+    udp = select_service(ruleset, parse_service_ref("default/dns:dns-udp"))
+    tcp = select_service(ruleset, parse_service_ref("default/dns:dns-tcp"))
+    assert both.full == udp.full | tcp.full and udp.full != tcp.full

@@ -62,6 +62,9 @@ def test_service_port_from_comment() -> None:
     assert service_port_of(parse_spec("-m comment --comment default/kubernetes-bootcamp -j X")) == (
         "default", "kubernetes-bootcamp", None)
     assert service_port_of(parse_spec('-m comment --comment "kubernetes service nodeports; NOTE" -j X')) is None
+    # before kube-proxy 1.9 or so, an unnamed port was written with a trailing colon (real dump 01)
+    assert service_port_of(parse_spec('-m comment --comment "default/nginx: cluster IP" -j X')) == (
+        "default", "nginx", None)
 
 
 def kube_proxy_split(n: int) -> list[str]:
