@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     scope = parser.add_argument_group("what to draw")
     scope.add_argument("--service", metavar="NS/NAME[:PORT]",
                        help="one service port's path: its rules in the shared chains and all they lead to "
-                       "(PORT: the port's name, or its number for an unnamed port)")
+                       "(PORT: the port's name, or its number: every port with that number)")
     scope.add_argument("--table", choices=["nat", "filter"], help="one table only (default: nat and filter)")
     scope.add_argument("--max-endpoints", type=int, default=8, metavar="N",
                        help="fold a service's endpoint chains beyond the first N into one node "
