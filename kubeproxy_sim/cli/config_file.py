@@ -134,7 +134,7 @@ class _Reader:
         text = self.get(field, str, f"comma-separated CIDRs ({CIDR_EXAMPLE})")
         if not text:
             return None
-        return check_cidrs(split_list(text), lambda message: self.error(field, message)) or None
+        return check_cluster_cidrs(split_list(text), lambda message: self.error(field, message)) or None
 
     def _detect_local_mode(self) -> DetectLocalMode | None:
         text = self.get("detectLocalMode", str, "a detect-local mode")
@@ -182,6 +182,17 @@ def check_cidrs(texts: list[str], report: Callable[[str], None]) -> tuple[str, .
         else:
             found.append(parsed.text)
     return tuple(found)
+
+
+def check_cluster_cidrs(texts: list[str], report: Callable[[str], None]) -> tuple[str, ...]:
+    """kube-proxy's rule for the cluster CIDR: one CIDR, or a dual-stack pair (one per family)."""
+    found = check_cidrs(texts, report)
+    families = [":" in cidr for cidr in found]
+    if len(found) > 2 or len(set(families)) != len(families):
+        report(f"{','.join(texts)!r}: expected one CIDR, or two of different IP families (a dual-stack pair, "
+               "e.g. 10.244.0.0/16,fd00:10:244::/56)")
+        return found[:1]
+    return found
 
 
 def check_nodeport_addresses(texts: list[str], report: Callable[[str], None]) -> tuple[str, ...]:

@@ -158,12 +158,12 @@ def config_from_args(argv: Sequence[str], cluster: Cluster) -> ProxyConfig:
 
 def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic]) -> dict[str, object]:
     """The node flags given; a CIDR that is not one is reported under its flag and left out."""
-    from kubeproxy_sim.cli.config_file import check_cidrs, check_nodeport_addresses, split_list
+    from kubeproxy_sim.cli.config_file import check_cluster_cidrs, check_nodeport_addresses, split_list
 
     def reporter(flag: str) -> Callable[[str], None]:
         return lambda message: diags.append(Diagnostic(message, field=flag))
 
-    cidrs = check_cidrs(split_list(args.cluster_cidr or ""), reporter("--cluster-cidr"))
+    cidrs = check_cluster_cidrs(split_list(args.cluster_cidr or ""), reporter("--cluster-cidr"))
     nodeports = check_nodeport_addresses(split_list(args.nodeport_addresses or ""), reporter("--nodeport-addresses"))
     settings: dict[str, object] = {
         "node_name": args.hostname_override,

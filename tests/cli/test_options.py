@@ -74,6 +74,9 @@ def test_config_file_then_flags(tmp_path) -> None:
         (["--iptables-masquerade-bit", "40"], "--iptables-masquerade-bit: 40 is not in 0-31"),
         (["--cluster-cidr", "10.244.0.0/16,bogus"],
          "--cluster-cidr: 'bogus' is not a CIDR; expected e.g. 10.244.0.0/16 or fd00:10:244::/56"),
+        (["--cluster-cidr", "10.244.0.0/16,10.245.0.0/16"],
+         "--cluster-cidr: '10.244.0.0/16,10.245.0.0/16': expected one CIDR, or two of different IP families (a "
+         "dual-stack pair, e.g. 10.244.0.0/16,fd00:10:244::/56)"),
         (["--nodeport-addresses", "10.0.0.0/33"], "--nodeport-addresses: '10.0.0.0/33' is not a CIDR; expected "
          "e.g. 10.244.0.0/16 or fd00:10:244::/56 or 'primary'"),
     ],
