@@ -26,7 +26,7 @@ from kubeproxy_sim.objects.model import (
     SessionAffinity,
     TrafficPolicy,
 )
-from kubeproxy_sim.objects.report import Report, quote, type_name
+from kubeproxy_sim.objects.report import Report, described, quote
 
 DEFAULT_NAMESPACE = "default"
 NODE_PORT_RANGE = (30000, 32767)
@@ -74,8 +74,8 @@ def read_ip(report: Report, value: Any, path: str, *, what: str = "an IP address
 
 
 def report_type(value: object) -> str:
-    """'a string "x"', 'an integer 5': the type and the value, for "expected ..., got ..." messages."""
-    return f"{type_name(value)} {quote(value)}"
+    """'a string "x"', 'an integer 5', 'null': the type and the value, for "expected ..., got ..." messages."""
+    return described(value)
 
 
 # -- metadata ---------------------------------------------------------------------------------------
@@ -259,7 +259,9 @@ def _service_port(report: Report, raw: dict[str, Any], path: str, svc_type: Serv
         number = report.port_number(number, f"{path}.port")
     target = _target_port(report, raw, f"{path}.targetPort", number)
     node_port = report.port_number(report.integer(raw, "nodePort", f"{path}.nodePort"), f"{path}.nodePort")
-    node_port = _check_node_port(report, node_port or 0, f"{path}.nodePort", svc_type)
+    if node_port is not None or raw.get("nodePort") is None:  # else the value was reported as wrong already
+        node_port = _check_node_port(report, node_port or 0, f"{path}.nodePort", svc_type)
+    node_port = node_port or 0
     app_protocol = report.string(raw, "appProtocol", f"{path}.appProtocol")
     if number is None or target is None:
         return None

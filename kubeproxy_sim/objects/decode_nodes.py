@@ -127,12 +127,16 @@ def _pod_ips(report: Report, status: dict[str, Any]) -> tuple[str, ...]:
             report.error(f"status.podIPs[{i}]", f"expected a mapping, got {report_type(item)}")
             continue
         texts.append((f"status.podIPs[{i}].ip", item.get("ip")))
-    if texts and single and texts[0][1] != single:
-        report.error("status.podIPs[0].ip", f"{quote(texts[0][1])} differs from status.podIP {quote(single)}; "
-                                            "expected the same address (podIPs[0] is podIP)")
-        return ()
-    if not texts and single:
-        texts = [("status.podIP", single)]
+    if not texts:
+        texts = [("status.podIP", single)] if single else []
+    elif single:
+        if read_ip(report, single, "status.podIP") is None:
+            return ()
+        first_path, first = texts[0]
+        if first_path == "status.podIPs[0].ip" and first != single:
+            report.error(first_path, f"{quote(first)} differs from status.podIP {quote(single)}; "
+                                     "expected the same address (podIPs[0] is podIP)")
+            return ()
     out = []
     for path, text in texts:
         parsed = read_ip(report, text, path)

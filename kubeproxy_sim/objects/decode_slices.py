@@ -227,11 +227,13 @@ def _hints(report: Report, raw: dict[str, Any], index: int) -> tuple[tuple[str, 
             continue
         names = []
         for k, item in enumerate(report.seq(hints, key, f"{path}.{key}")):
-            item_path = f"{path}.{key}[{k}].name"
-            if type(item) is not dict or type(item.get("name")) is not str or not item["name"]:
-                report.error(item_path, f"required; expected a name, got {report_type(item)}")
-                continue
-            names.append(item["name"])
+            item_path = f"{path}.{key}[{k}]"
+            if type(item) is not dict:
+                report.error(item_path, f"expected a mapping with a name, got {report_type(item)}")
+            elif type(item.get("name")) is not str or not item["name"]:
+                report.error(f"{item_path}.name", f"required; expected a name, got {report_type(item.get('name'))}")
+            else:
+                names.append(item["name"])
         out.append(tuple(names))
     return out[0], out[1]
 

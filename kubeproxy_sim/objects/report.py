@@ -28,6 +28,11 @@ def type_name(value: object) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
+def described(value: object) -> str:
+    """'a string "x"', 'an integer 5', or 'null': what a user's value is, for "expected ..., got ..." messages."""
+    return "null" if value is None else f"{type_name(value)} {quote(value)}"
+
+
 def quote(value: object) -> str:
     """Show a user's value in a message: strings in double quotes, the rest as written."""
     if isinstance(value, str):
@@ -94,7 +99,7 @@ class Report:
             return default
         if type(value) is str:
             return value
-        self.error(path, f"expected a string, got {type_name(value)} {quote(value)}")
+        self.error(path, f"expected a string, got {described(value)}")
         return default
 
     def integer(self, parent: dict[str, Any], key: str, path: str) -> int | None:
@@ -104,14 +109,14 @@ class Report:
             return value
         if type(value) is float and value.is_integer():
             return int(value)
-        self.error(path, f"expected an integer, got {type_name(value)} {quote(value)}")
+        self.error(path, f"expected an integer, got {described(value)}")
         return None
 
     def boolean(self, parent: dict[str, Any], key: str, path: str) -> bool | None:
         value = parent.get(key)
         if value is None or type(value) is bool:
             return value
-        self.error(path, f"expected true or false, got {type_name(value)} {quote(value)}")
+        self.error(path, f"expected true or false, got {described(value)}")
         return None
 
     def string_map(self, parent: dict[str, Any], key: str, path: str) -> tuple[tuple[str, str], ...] | None:
@@ -122,7 +127,7 @@ class Report:
         pairs = []
         for name, item in value.items():
             if type(item) is not str:
-                self.error(f"{path}.{name}", f"expected a string, got {type_name(item)} {quote(item)}")
+                self.error(f"{path}.{name}", f"expected a string, got {described(item)}")
                 continue
             pairs.append((str(name), item))
         pairs.sort()

@@ -148,6 +148,38 @@ def test_all_errors_of_one_object_are_reported(load):
     ]
 
 
+def test_messages_name_the_wrong_value_once_and_where_it_is(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec:
+          type: NodePort
+          clusterIP: 10.0.0.1
+          ports: [null, {name: a, port: 80, nodePort: 99999}]
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: web-1, labels: {kubernetes.io/service-name: web}}
+        addressType: IPv4
+        endpoints: [{addresses: [10.0.0.5], hints: {forZones: [null, {name: 5}]}}]
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p}
+        status: {podIP: bad, podIPs: [null, {ip: 10.0.0.9}]}
+    """)
+    assert [str(d) for d in result.diagnostics] == [
+        "t.yaml: Service default/web: spec.ports[0]: expected a mapping, got null",
+        "t.yaml: Service default/web: spec.ports[1].nodePort: 99999 is not in 0-65535",
+        "t.yaml: EndpointSlice default/web-1: endpoints[0].hints.forZones[0]: expected a mapping with a name, got null",
+        "t.yaml: EndpointSlice default/web-1: endpoints[0].hints.forZones[1].name: required; expected a name, got an "
+        "integer 5",
+        "t.yaml: Pod default/p: status.podIPs[0]: expected a mapping, got null",
+        't.yaml: Pod default/p: status.podIP: "bad" is not an IP address',
+    ]
+
+
 def test_missing_name(load):
     result = load("""
         apiVersion: v1
