@@ -415,8 +415,12 @@ def _addrtype(parts: _RuleParts, opts: Sequence[Option]) -> None:
 
 
 def _probability_threshold(text: str) -> int:
-    """libxt_statistic: lround(2^31 * p), halves away from zero, p read as a C double."""
-    scaled = float(text) * TWO_31  # exact: scaling by a power of two
+    """libxt_statistic: lround(2^31 * p), halves away from zero, p read as a C double; iptables refuses a
+    probability outside 0-1 (a ValueError here: the rule cannot be compiled, and says so)."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"--probability {text} is not in 0-1; iptables refuses it")
+    scaled = value * TWO_31  # exact: scaling by a power of two
     whole = int(scaled)
     if scaled - whole >= 0.5:
         whole += 1

@@ -270,3 +270,12 @@ def test_an_ipv6_destination_is_written_in_brackets(capsys) -> None:
     assert main(["trace", "--scenario", "ipv6", "--src", "fd00:10:244:1::99", "--dst", "fd00:10:96::10",
                  "--dport", "80"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "tcp fd00:10:244:1::99 -> [fd00:10:96::10]:80 (from elsewhere)"
+
+
+def test_a_probability_iptables_refuses_is_a_rule_that_cannot_be_evaluated() -> None:
+    text = ("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m statistic --mode random --probability 1.5 "
+            "-j DNAT --to-destination 10.0.0.1\nCOMMIT\n")
+    result = trace(parse_ruleset(text), Packet.of("tcp", "1.1.1.1", "2.2.2.2", 80), NodeContext.of(()))
+    assert [o.verdict for o in result.outcomes] == ["ACCEPT"]  # skipped, as the rule could never be loaded
+    (doubt,) = result.uncertain
+    assert "--probability 1.5 is not in 0-1; iptables refuses it" in doubt.reason
