@@ -4,6 +4,8 @@ The rules come from a dump (``--rules FILE``, an iptables-save of a node or a
 kube-proxy restore input) or are generated from objects (``-f``/``--scenario``
 plus the node flags). A restore input has no built-in chains; the jumps
 kube-proxy installs in them are added, so the packet reaches its chains.
+Generated rules are numbered as ``rules --full`` prints them, so a path's
+``line N`` can be looked up there.
 """
 
 from __future__ import annotations
@@ -112,7 +114,10 @@ def _from_objects(args: argparse.Namespace, family: int):
         raise InputError(Diagnostic(f"the packet is IPv{family} but the node's proxier is "
                                     f"IPv{6 if node.ruleset.ipv6 else 4}; expected addresses of that family "
                                     "(or --ip-family)", field="--src/--dst"))
-    return node.ruleset, node.node_addresses(), node.inputs.errors
+    from kubeproxy_sim.netfilter.saveform import numbered_as_saved
+
+    # a path's lines are those of `rules --full` for the same inputs: the node's tables as iptables-save shows them
+    return numbered_as_saved(node.ruleset), node.node_addresses(), node.inputs.errors
 
 
 def run(args: argparse.Namespace) -> int:

@@ -701,13 +701,19 @@ def _save_rules(rule: Rule, ipv6: bool, memo: SaveMemo) -> list[Rule]:
     return out
 
 
-def _save_table(table: Table, ipv6: bool, memo: SaveMemo) -> Table:
+def saved_chain_order(table: Table) -> list[Chain]:
     """Chains as the kernel lists them: built-ins in hook order (always present), then user chains sorted."""
     deleted = set(table.deleted)
     chains = {c.name: c for c in table.chains if c.name not in deleted}
     builtin_names = BUILTIN_CHAINS.get(table.name, ())
     ordered = [chains.get(n) or Chain(n, (), "ACCEPT") for n in builtin_names]
     ordered += [chains[n] for n in sorted(chains) if n not in builtin_names]
+    return ordered
+
+
+def _save_table(table: Table, ipv6: bool, memo: SaveMemo) -> Table:
+    builtin_names = BUILTIN_CHAINS.get(table.name, ())
+    ordered = saved_chain_order(table)
     saved = tuple(
         Chain(c.name, tuple(r for rule in c.rules for r in _save_rules(rule, ipv6, memo)), c.policy or (
             "ACCEPT" if c.name in builtin_names else None), c.counters)
@@ -764,6 +770,32 @@ def render_save_spec(spec: RuleSpec) -> str:
         parts.append(("-g " if spec.target.goto else "-j ") + spec.target.name)
         parts.extend(_render_option(o, spec.target.name) for o in spec.target.options)
     return " ".join(parts)
+
+
+def numbered_as_saved(ruleset: Ruleset) -> Ruleset:
+    """The ruleset with each rule's ``line`` where iptables-save prints it after a restore
+    (:func:`to_save_form` then :func:`render_save`): generated rules then name their line in ``rules --full``'s
+    output. One line per rule: kube-proxy writes no rule that iptables expands into several."""
+    line = 0
+    tables = []
+    for table in ruleset.tables:
+        ordered = saved_chain_order(table)
+        line += 1 + len(ordered)  # "*table", then one declaration per chain
+        first: dict[str, int] = {}
+        for chain in ordered:
+            first[chain.name] = line + 1
+            line += len(chain.specs) if chain.specs is not None else len(chain.rules)
+        tables.append(Table(table.name, tuple(_numbered(c, first[c.name]) for c in table.chains
+                                              if c.name in first), table.deleted))
+        line += 1  # COMMIT
+    return Ruleset(tuple(tables), ruleset.ipv6)
+
+
+def _numbered(chain: Chain, start: int) -> Chain:
+    if chain.specs is not None:
+        return Chain.of_specs(chain.name, chain.specs, list(range(start, start + len(chain.specs))))
+    rules = tuple(Rule(r.chain, r.spec, start + i, r.counters) for i, r in enumerate(chain.rules))
+    return Chain(chain.name, rules, chain.policy, chain.counters)
 
 
 def save_rule_line(chain: str, rule: Rule) -> str:

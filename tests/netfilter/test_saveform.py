@@ -256,3 +256,33 @@ def test_in_order_puts_known_flags_in_order_then_the_rest_as_written(flags: list
     options = [Option(flag, (str(i),), False, "m") for i, flag in enumerate(flags)]
     known = [o for flag in dict.fromkeys(order) for o in options if o.flag == flag]
     assert _in_order(options, order) == known + [o for o in options if o.flag not in order]
+
+
+def _node_tables(scenario: str) -> Ruleset:
+    from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
+    from kubeproxy_sim.objects import load_paths
+    from kubeproxy_sim.proxier import generate
+    from kubeproxy_sim.proxier.full import node_tables
+
+    directory = REPO_RULESETS / scenario
+    cluster = load_paths([str(directory / "objects.yaml")]).cluster
+    result = generate(cluster, config_from_args(scenario_args(directory), cluster))
+    return node_tables(result.ruleset, result.jumps)
+
+
+@pytest.mark.parametrize("scenario", sorted(p.parent.name for p in
+                                            (Path(__file__).resolve().parents[2] / "rulesets").glob("*/full.golden")))
+def test_generated_rules_are_numbered_as_rules_full_prints_them(scenario: str) -> None:
+    """A trace of generated rules names lines of `rules --full`'s output: each rule's number is the line where
+    the save form prints that rule."""
+    from kubeproxy_sim.netfilter.saveform import numbered_as_saved, render_save, save_rule_line, to_save_form
+
+    tables = _node_tables(scenario)
+    saved = to_save_form(tables)
+    printed = render_save(saved).splitlines()
+    for table, saved_table in zip(numbered_as_saved(tables).tables, saved.tables, strict=True):
+        for chain in table.chains:
+            saved_rules = saved_table.chain(chain.name).rules
+            assert len(saved_rules) == len(chain.rules)  # one line per rule: nothing expanded
+            for rule, saved_rule in zip(chain.rules, saved_rules, strict=True):
+                assert printed[rule.line - 1] == save_rule_line(chain.name, saved_rule)
