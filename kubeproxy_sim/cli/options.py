@@ -129,7 +129,36 @@ def input_paths(args: argparse.Namespace) -> list[str]:
                 setattr(args, key, value)
     if not paths:
         raise InputError(Diagnostic("no objects given; expected -f PATH or --scenario NAME", field="-f"))
+    check_node_settings(args)
     return require_paths(paths, "-f")
+
+
+def check_node_settings(args: argparse.Namespace) -> None:
+    """Refuse node settings kube-proxy would refuse to start with, before any work.
+
+    kube-proxy validates its configuration and exits; rules made with a value left at its default instead
+    would be rules for another node. (Objects are different: a bad one is reported and skipped, as
+    kube-proxy does.) Warnings are left to :func:`build_config`, which reports them once.
+    """
+    diags: list[Diagnostic] = []
+    if getattr(args, "config", None):
+        from kubeproxy_sim.cli.config_file import read_config_file
+
+        diags += read_config_file(args.config)[1]
+    _flag_settings(args, diags)
+    for text in args.node_ip or ():
+        _normalise_ip(text, "--node-ip", diags)
+    diags += _masquerade_bit_problems(args)
+    errors = [d for d in diags if d.severity is Severity.ERROR]
+    if errors:
+        raise InputError(errors)
+
+
+def _masquerade_bit_problems(args: argparse.Namespace) -> list[Diagnostic]:
+    bit = getattr(args, "iptables_masquerade_bit", None)
+    if bit is not None and not 0 <= bit <= 31:
+        return [Diagnostic(f"{bit} is not in 0-31", field="--iptables-masquerade-bit")]
+    return []
 
 
 def require_paths(paths: list[str], flag: str) -> list[str]:
@@ -232,9 +261,9 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
     raw_ips = args.node_ip if args.node_ip else _node_addresses(node)
     node_ips = tuple(ip for ip in (_normalise_ip(t, "--node-ip", diags) for t in raw_ips) if ip)
     family = _family(args.ip_family, node_ips)
-    bit = getattr(args, "iptables_masquerade_bit", None)
-    if bit is not None and not 0 <= bit <= 31:
-        diags.append(Diagnostic(f"{bit} is not in 0-31", field="--iptables-masquerade-bit"))
+    bit_problems = _masquerade_bit_problems(args)
+    if bit_problems:
+        diags += bit_problems
         settings.pop("masquerade_bit")
     config = ProxyConfig(
         node_name=name,

@@ -112,12 +112,14 @@ def sync_text(number: int, step: Any, config: Any, metrics: bool, con: Console) 
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from kubeproxy_sim.cli.options import build_config
+    from kubeproxy_sim.cli.options import build_config, check_node_settings
     from kubeproxy_sim.errors import Severity
     from kubeproxy_sim.netfilter.model import Ruleset
     from kubeproxy_sim.objects import load_paths
     from kubeproxy_sim.objects.model import Cluster
     from kubeproxy_sim.proxier.partial import SyncState, SyncTiming, changed_services, sync_and_apply
+
+    check_node_settings(args)
 
     _check_paths(args.states)
     timing = SyncTiming(sync_period=args.iptables_sync_period)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubeproxy_sim.cli.options import REPO_RULESETS, add_node_flags, build_config, scenario_args
+from kubeproxy_sim.cli.options import REPO_RULESETS, add_node_flags, build_config, check_node_settings, scenario_args
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render
 from kubeproxy_sim.cli.output import report as report_diagnostics
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity
@@ -333,6 +333,7 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.controllers.script import ScriptError, parse_line, play
     from kubeproxy_sim.netfilter.codec import render_ruleset
 
+    check_node_settings(args)
     script = Path(args.script)
     text = _read_script(script)
     rng = random.Random(args.seed)

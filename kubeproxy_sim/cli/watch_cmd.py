@@ -285,9 +285,10 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
             clock: Callable[[], float], report: Callable[[tuple[Diagnostic, ...]], None]) -> None:
     import gc
 
-    from kubeproxy_sim.cli.options import build_config
+    from kubeproxy_sim.cli.options import build_config, check_node_settings
     from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop, drive
 
+    check_node_settings(args)
     timing = LoopTiming(min_sync_period=args.min_sync_period, sync_period=args.sync_period)
     loop = SyncLoop(lambda cluster: build_config(args, cluster), timing=timing, clock=clock)
     printer = Printer(args, out)

@@ -94,3 +94,15 @@ def test_a_path_that_is_not_there_stops_the_command_before_any_answer(tmp_path, 
     code, out, err = _run([a.format(missing=missing) for a in argv])
     flag = "--against" if "--against" in argv else "-f"
     assert (code, out) == (1, "") and err == f"kubeproxy-sim: {missing}: {flag}: no such file or directory\n"
+
+
+@pytest.mark.parametrize("argv", [
+    ["rules", "--scenario", "bootcamp", "--iptables-masquerade-bit", "32"],
+    ["rules", "--scenario", "bootcamp", "--cluster-cidr", "10.244.0.0/33"],
+    ["replay", "rulesets/bootcamp/objects.yaml", "--nodeport-addresses", "bogus"],
+    ["scenario", "rulesets/bootcamp/scenario", "--cluster-cidr", "bogus"],
+])
+def test_a_node_setting_kube_proxy_would_refuse_stops_the_command_before_any_output(argv: list[str]) -> None:
+    """Rules made with the value left at its default would be another node's rules."""
+    code, out, err = _run(argv)
+    assert (code, out) == (1, "") and err.count("kubeproxy-sim: ") == 1
