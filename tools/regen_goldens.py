@@ -41,6 +41,9 @@ def main() -> int:
     args = parser.parse_args()
     dirs = sorted(p for p in (ROOT / "rulesets").iterdir() if (p / "scenario.yaml").is_file())
     if args.scenarios:
+        unknown = sorted(set(args.scenarios) - {d.name for d in dirs})
+        if unknown:
+            parser.error(f"no scenario {unknown[0]!r} in rulesets/ (a folder with a scenario.yaml)")
         dirs = [d for d in dirs if d.name in args.scenarios]
     stale = []
     for directory in dirs:

@@ -71,7 +71,8 @@ def add_input_flags(parser: argparse.ArgumentParser, *, required: bool = False) 
     src.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
                      help="manifests: a file or directory, YAML or JSON, as kubectl apply -f (repeatable)")
     src.add_argument("--scenario", metavar="NAME",
-                     help="a built-in scenario from rulesets/ (its objects and node flags); see `scenarios`")
+                     help="a built-in scenario from rulesets/ (its objects and node flags; "
+                     "rulesets/README.md lists them)")
     add_node_flags(parser)
 
 
