@@ -43,7 +43,7 @@ def add_node_flags(parser: argparse.ArgumentParser) -> None:
     node = parser.add_argument_group("node and kube-proxy settings (kube-proxy's flag names)")
     node.add_argument("--config", metavar="FILE", help="a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1)")
     node.add_argument("--hostname-override", metavar="NAME",
-                      help="the node's name (default: the first Node object, else node1)")
+                      help="the node's name (default: the first Node object by name, else node1)")
     node.add_argument("--node-ip", action="append", default=None, metavar="IP[/PREFIX]",
                       help="an address of the node's interfaces (repeatable; the first is the primary node IP; "
                       "default: the Node object's InternalIP, then ExternalIP addresses)")
