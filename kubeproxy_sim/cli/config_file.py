@@ -48,10 +48,9 @@ def _load(path: str) -> tuple[dict[str, Any], Diagnostic | None]:
     except UnicodeDecodeError as exc:
         return {}, Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return {}, Diagnostic(f"not YAML{where}: {what}", file=path)
+        from kubeproxy_sim.objects.load import yaml_syntax_error
+
+        return {}, yaml_syntax_error(exc, path)
     if not isinstance(data, dict):
         return {}, Diagnostic(f"expected a {KIND} mapping, got {_type(data)}", file=path)
     kind = data.get("kind")

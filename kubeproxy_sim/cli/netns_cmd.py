@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_input_flags(up)
     up.add_argument("--name", required=True, help="the cluster's name (namespaces are kpsim-NAME.*)")
     up.add_argument("--client", action="append", default=[], metavar="IP",
-                    help="an external client address to create (repeatable; 203.0.113.10 always exists)")
+                    help="an external client address to create (repeatable; 203.0.113.10, or 2001:db8:ffff::10 "
+                    "in an IPv6 cluster, always exists)")
     up.set_defaults(func=run_up)
 
     send = verbs.add_parser(
@@ -126,11 +128,20 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
 
 
 def _state(name: str) -> dict[str, Any]:
+    from pyroute2 import netns
+
+    from kubeproxy_sim.kernel import build
     from kubeproxy_sim.kernel.state import read_state, state_dir
 
     state = read_state(state_dir(), name)
     if state is None or state.get("status") != "up":
-        raise InputError(Diagnostic(f"no running cluster {name!r}; start one with `netns up --name {name}`",
+        hint = f"`netns down {name}` first: its namespaces are still there" if build.exists(name) else \
+            f"start one with `netns up --name {name}`"
+        raise InputError(Diagnostic(f"no running cluster {name!r}; {hint}", field="NAME"))
+    gone = sorted(set(state.get("namespaces", ())) - set(netns.listnetns()))
+    if gone:
+        raise InputError(Diagnostic(f"cluster {name!r} is broken: {', '.join(gone)} is gone (removed outside "
+                                    f"kubeproxy-sim?); expected `netns down {name}` and a new `netns up`",
                                     field="NAME"))
     return state
 
@@ -148,9 +159,12 @@ def run_up(args: argparse.Namespace) -> int:
     report([d for d in inputs.diagnostics if d.severity is not Severity.NOTE], args)
     if inputs.errors and not inputs.cluster.services:
         raise InputError(list(inputs.errors))
-    topo = plan(args.name, inputs.cluster, inputs.config, args.client)
+    clients = _checked_clients(args.client, inputs.cluster, 6 if inputs.config.ipv6 else 4)
+    topo = plan(args.name, inputs.cluster, inputs.config, clients)
+    _check_placed(clients, topo)
     # persistent: the cluster outlives this command, owned by a keeper process until `netns down`
-    with progress(f"building {len(topo.namespaces())} namespaces"):
+    # a SIGTERM while building unwinds like Ctrl-C, so build.up removes what it made
+    with _unwinding_on_sigterm(), progress(f"building {len(topo.namespaces())} namespaces"):
         state = build.up(inputs.cluster, topo, state_dir(), topology_record(topo, inputs.cluster),
                          persistent=True)
     print(f"cluster {args.name} is up: {len(topo.nodes)} nodes, {len(topo.pods)} workloads, "
@@ -164,18 +178,67 @@ def run_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked_clients(texts: list[str], cluster: Any, family: int) -> list[str]:
+    """The ``--client`` addresses in canonical form; one that cannot be a client is an error naming why."""
+    import netaddr
+
+    from kubeproxy_sim.kernel.plan import GATEWAY, GATEWAY6, ROUTER, ROUTER6
+
+    services = {ip: s.key for s in cluster.services
+                for ip in (*s.cluster_ips, *s.external_ips, *(i.ip for i in s.load_balancer_ingress if i.ip))}
+    out = []
+    for text in texts:
+        try:
+            address = netaddr.IPAddress(text.strip("[]"))
+        except (netaddr.AddrFormatError, ValueError):
+            raise InputError(Diagnostic(f"{text!r} is not an IP address", field="--client")) from None
+        ip = str(address)
+        why = (f"an IPv{address.version} address, but the cluster is built for IPv{family}"
+               if address.version != family
+               else "not a unicast address" if address.is_loopback() or address.is_multicast() or int(address) == 0
+               else "the stage's own router or pod gateway" if ip in (ROUTER, ROUTER6, GATEWAY, GATEWAY6)
+               else f"an address of Service {services[ip]}" if ip in services
+               else None)
+        if why is not None:
+            raise InputError(Diagnostic(f"{text!r} is {why}; expected an address no node, pod or Service has",
+                                        field="--client"))
+        out.append(ip)
+    return out
+
+
+def _check_placed(clients: list[str], topo: Any) -> None:
+    """A client the plan could not place (an address a node or a pod already has) is an error, not dropped."""
+    placed = {c.ip for c in topo.clients} | {p.ip for p in topo.pods if p.key.startswith("client/")}
+    taken = {a: f"node/{n.name}" for n in topo.nodes for a in n.addresses}
+    taken.update({p.ip: p.key for p in topo.pods if not p.key.startswith("client/")})
+    for ip in clients:
+        if ip not in placed:
+            owner = taken.get(ip, "another workload")
+            raise InputError(Diagnostic(f"{ip!r} is {owner}'s address; expected an address no node or pod has "
+                                        "(send from it with --from instead)", field="--client"))
+
+
 def run_send(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.output import console, emit
     from kubeproxy_sim.cli.send_cmd import send_text
     from kubeproxy_sim.kernel import env
-    from kubeproxy_sim.kernel.send import send
+    from kubeproxy_sim.kernel.send import resolve_destination, send
 
     env.require()
     if args.count < 1:
         raise InputError(Diagnostic(f"{args.count} is not a count; expected 1 or more", field="--count"))
+    if not 0 < args.timeout <= 30:  # nan and inf fail this too
+        raise InputError(Diagnostic(f"{args.timeout} seconds: expected more than 0 and at most 30", field="--timeout"))
     state = _state(args.name)
     result = send(state, args.src, args.dst, proto=args.proto, count=args.count, seed=args.seed,
                   timeout=args.timeout)
+    address = resolve_destination(state, args.dst).ip
+    if address in state.get("via_first_node", ()):
+        first = next(iter(state["nodes"]))
+        report([Diagnostic(f"{address} is a LoadBalancer or external IP: the stage has no balancer "
+                           f"or router to spread it, so it enters node/{first}; the simulator's `send` spreads it "
+                           "over the nodes the balancer (health checks included) or the network picks",
+                           severity=Severity.NOTE)], args)
     # the simulator's `send` output, key for key and line for line (its own renderer), so the two can be diffed
     shared = result.result(state)
     emit(shared.as_json() if args.output != "text" else None, args.output,
@@ -193,13 +256,22 @@ def run_exec(args: argparse.Namespace) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise InputError(Diagnostic("no command; expected `netns exec NAME node/NODE -- CMD ARGS`", field="CMD"))
-    source = resolve_source(_state(args.name), args.target)
     try:
-        return nsexec.popen(source.netns, command).wait()
+        source = resolve_source(_state(args.name), args.target)
+    except InputError as exc:  # the target is this command's TARGET, not send's --from
+        raise InputError([dataclasses.replace(d, field="TARGET") if d.field == "--from" else d
+                          for d in exc.diagnostics]) from None
+    try:
+        code = nsexec.popen(source.netns, command).wait()
     except FileNotFoundError:
-        raise InputError(Diagnostic(f"{command[0]}: command not found", field="CMD")) from None
+        report([Diagnostic(f"{command[0]}: command not found", field="CMD")], args)
+        return 127  # as a shell says it
+    except PermissionError:
+        report([Diagnostic(f"{command[0]}: permission denied (not an executable)", field="CMD")], args)
+        return 126
     except subprocess.SubprocessError as exc:
         raise InputError(Diagnostic(str(exc), field="CMD")) from None
+    return 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell says it
 
 
 def run_down(args: argparse.Namespace) -> int:
@@ -210,7 +282,7 @@ def run_down(args: argparse.Namespace) -> int:
     check_name(args.name)
     env.require()
     removed = build.teardown(args.name, state_dir(), read_state(state_dir(), args.name))
-    print(f"cluster {args.name}: removed {len(removed)} namespaces" if removed else
+    print(f"cluster {args.name}: removed {len(removed)} namespace{'' if len(removed) == 1 else 's'}" if removed else
           f"cluster {args.name}: nothing to remove")
     return 0
 
@@ -221,7 +293,8 @@ def run_gc(args: argparse.Namespace) -> int:
 
     env.require()
     removed = build.gc(state_dir())
-    print(f"removed {len(removed)} leftover namespaces" + (": " + ", ".join(removed) if removed else ""))
+    print(f"removed {len(removed)} leftover namespace{'' if len(removed) == 1 else 's'}"
+          + (": " + ", ".join(removed) if removed else ""))
     return 0
 
 
@@ -239,6 +312,13 @@ def _check_verify_args(args: argparse.Namespace) -> None:
             raise InputError(Diagnostic(f"{value} is not a count; expected 1 or more", field=flag))
     if args.timeout is not None and not 0 < args.timeout <= 30:
         raise InputError(Diagnostic(f"{args.timeout} seconds: expected more than 0 and at most 30", field="--timeout"))
+    if args.rules and (args.filename or args.scenario):
+        raise InputError(Diagnostic("--rules and -f/--scenario both given; expected one: a node's dump, or the "
+                                    "objects of a cluster", field="--rules"))
+    if args.bridge in ("lo", "eth0") or args.bridge.startswith("veth") or not 0 < len(args.bridge) <= 15:
+        raise InputError(Diagnostic(f"{args.bridge!r}: the staged node has an interface of that name (or it is "
+                                    "not an interface name); expected another bridge name, e.g. cbr0",
+                                    field="--bridge"))
 
 
 def run_verify(args: argparse.Namespace) -> int:

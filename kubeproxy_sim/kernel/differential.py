@@ -47,6 +47,7 @@ import contextlib
 import dataclasses
 import math
 import random
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -257,6 +258,12 @@ def round_robin(flows: Sequence[Flow], limit: int | None) -> list[Flow]:
     return out
 
 
+_SOURCE_SHAPE = re.compile(r"^(pod/[^/\s]+/[^/\s]+|node/[^/\s]+|external(:\S+)?"
+                           r"|[0-9A-Fa-f.:\[\]]+[.:][0-9A-Fa-f.:\]]*)$")
+"""What ``send`` reads as a source (checked for real when the flow runs): here only to name a flows file's
+entry that cannot be one, e.g. a dump-mode ``from: pod``."""
+
+
 def load_flows(path: str) -> list[Flow]:
     """``flows: [{from: SRC, to: DST, proto: tcp|udp}]`` with ``send``'s addressing."""
     flows = []
@@ -264,6 +271,11 @@ def load_flows(path: str) -> list[Flow]:
         if not isinstance(entry, dict) or not entry.get("from") or not entry.get("to"):
             raise InputError(Diagnostic("expected a mapping with from and to (and proto)", file=path,
                                         field=f"flows[{index}]"))
+        source = str(entry["from"])
+        if not _SOURCE_SHAPE.match(source):
+            raise InputError(Diagnostic(f"{source!r} is not a source; expected pod/NS/NAME, node/NAME, external, "
+                                        "external:IP or an IP address (dump mode's pod|node|external need "
+                                        "--rules)", file=path, field=f"flows[{index}].from"))
         proto = str(entry.get("proto", "tcp")).lower()
         if proto not in KERNEL_PROTOCOLS:
             raise InputError(Diagnostic(f"{proto!r}: expected tcp or udp (this kernel has no SCTP sockets)",

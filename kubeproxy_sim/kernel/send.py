@@ -39,6 +39,7 @@ def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
         "pods": {p.ip: {"key": p.key, "netns": p.netns, "node": p.node, "host_network": p.host_network,
                         **({"pooled": True} if p.pooled else {})} for p in topo.pods},
         "clients": {c.ip: c.netns for c in topo.clients},
+        "via_first_node": list(topo.via_first_node or ()),
         "services": {s.key: {"cluster_ips": list(s.cluster_ips),
                              "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol.value,
                                         "node_port": p.node_port} for p in s.ports]}

@@ -225,7 +225,9 @@ def read_flow_entries(path: str) -> list[Any]:
     except OSError as exc:
         raise InputError(Diagnostic(f"cannot read the flows: {exc.strerror or exc}", file=path)) from None
     except yaml.YAMLError as exc:
-        raise InputError(Diagnostic(f"not YAML: {exc}", file=path)) from None
+        from kubeproxy_sim.objects.load import yaml_syntax_error
+
+        raise InputError(yaml_syntax_error(exc, path)) from None
     entries = data.get("flows") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
         raise InputError(Diagnostic("expected a non-empty list under `flows:`", file=path, field="flows"))

@@ -228,8 +228,9 @@ def _load_yaml(text: str) -> list[Any]:
     return load(text)
 
 
-def _yaml_problem(exc: Any, file: str, first_line: int) -> Diagnostic:
-    """A YAML syntax error as 'file:line: ...'."""
+def yaml_syntax_error(exc: Any, file: str, first_line: int = 0) -> Diagnostic:
+    """A YAML syntax error in one line, as 'file:line: syntax error: ... at column N' (PyYAML's own message
+    spans several lines and names "<unicode string>")."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = first_line + mark.line + 1 if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -237,7 +238,12 @@ def _yaml_problem(exc: Any, file: str, first_line: int) -> Diagnostic:
     message = f"syntax error: {problem}" + (f" ({context})" if context else "")
     if mark is not None:
         message += f" at column {mark.column + 1}"
-    return Diagnostic(message + "; this document is skipped", file=file, line=line)
+    return Diagnostic(message, file=file, line=line)
+
+
+def _yaml_problem(exc: Any, file: str, first_line: int) -> Diagnostic:
+    found = yaml_syntax_error(exc, file, first_line)
+    return Diagnostic(found.message + "; this document is skipped", file=file, line=found.line)
 
 
 # -- building the cluster ---------------------------------------------------------------------------

@@ -110,7 +110,8 @@ CONFIG_HEAD = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConf
         ("- a\n", ["expected a KubeProxyConfiguration mapping, got a list"]),
         ("", ["expected a KubeProxyConfiguration mapping, got nothing"]),
         ("apiVersion: v1\n", ["kind: kind is not set; expected KubeProxyConfiguration"]),
-        ("kind: [\n", ["not YAML at line 2, column 1: expected the node content, but found '<stream end>'"]),
+        ("kind: [\n", [":2: syntax error: expected the node content, but found '<stream end>' (while parsing a "
+                       "flow node) at column 1"]),
         (CONFIG_HEAD + "iptables: 5\nclusterCIDR: 5\n",
          ["iptables: expected a mapping, got an integer",
           "clusterCIDR: expected comma-separated CIDRs (e.g. 10.244.0.0/16 or fd00:10:244::/56), got an integer 5"]),
@@ -130,7 +131,8 @@ def test_config_file_problems_name_the_file_and_field(tmp_path, text: str, messa
     path.write_text(text)
     with pytest.raises(InputError) as info:
         config_from_args(["--config", str(path)], Cluster())
-    assert [str(d) for d in info.value.diagnostics] == [f"{path}: {m}" for m in messages]
+    assert [str(d) for d in info.value.diagnostics] == [f"{path}{m}" if m.startswith(":") else f"{path}: {m}"
+                                                        for m in messages]
 
 
 def test_config_file_unknown_fields_warn_and_good_fields_still_apply(tmp_path) -> None:

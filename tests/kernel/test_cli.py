@@ -74,3 +74,33 @@ def test_without_root_the_user_is_told(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr("os.geteuid", lambda: 1000)
     with pytest.raises(EnvironmentMissing, match="root privileges"):
         run(["netns", "up", "--scenario", "bootcamp", "--name", "x"])
+
+
+def test_up_send_and_exec_say_what_is_wrong(kernel: None, run_tag: str, tmp_path, monkeypatch, capfd) -> None:
+    monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
+    name = f"{run_tag}-cl6"
+    for client, why in [("notanip", "is not an IP address"), ("203.0.113.10", "an IPv4 address, but the cluster "
+                        "is built for IPv6"), ("fd00:198:18::1", "the stage's own router"),
+                        ("fd00:10:96::10", "an address of Service default/web"),
+                        ("2001:db8:0:1::10", "is node/node1's address")]:
+        with pytest.raises(InputError, match=why):
+            run(["netns", "up", "--scenario", "ipv6", "--name", name, "--client", client])
+        assert not [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]
+    assert run(["netns", "up", "--scenario", "ipv6", "--name", name]) == 0
+    try:
+        capfd.readouterr()
+        assert run(["netns", "send", name, "--from", "external", "--to", "[2001:db8:ffff::80]:80", "--count", "2"]) == 0
+        assert "2001:db8:ffff::80 is a LoadBalancer or external IP: the stage has no balancer" in capfd.readouterr().err
+        with pytest.raises(InputError, match="--timeout: nan seconds: expected more than 0"):
+            run(["netns", "send", name, "--from", "external", "--to", "[2001:db8:ffff::80]:80", "--timeout", "nan"])
+        with pytest.raises(InputError, match="TARGET: 'pod/default/nope'"):
+            run(["netns", "exec", name, "pod/default/nope", "--", "true"])
+        assert run(["netns", "exec", name, "node/node1", "--", "no-such-command-here"]) == 127
+        assert run(["netns", "exec", name, "node/node1", "--", "/etc/passwd"]) == 126
+        assert run(["netns", "exec", name, "node/node1", "--", "sh", "-c", "kill -9 $$"]) == 137
+        netns.remove(f"kpsim-{name}.c0")  # someone removes a namespace behind our back
+        with pytest.raises(InputError, match=f"cluster '{name}' is broken: kpsim-{name}.c0 is gone"):
+            run(["netns", "send", name, "--from", "external", "--to", "[2001:db8:ffff::80]:80"])
+    finally:
+        assert run(["netns", "down", name]) == 0
+    assert not [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]

@@ -216,3 +216,30 @@ def test_a_killed_run_leaves_nothing(kernel: None, run_tag: str, tmp_path: Path,
     assert not _ours(name)
     assert not (tmp_path / f"{name}.json").exists()
     assert not any(pid_alive(pid, SERVER_MARK) for pid in servers)
+
+
+def test_a_sigterm_while_netns_up_builds_removes_what_it_built(kernel: None, run_tag: str, tmp_path: Path) -> None:
+    """`netns up` unwinds on SIGTERM as on Ctrl-C; before, the namespaces and servers built so far stayed."""
+    env = {**os.environ, "KPSIM_STATE_DIR": str(tmp_path)}
+    for attempt in range(3):  # the signal must land while it builds; a build that wins the race is taken down
+        name = f"{run_tag}-upk{attempt}"
+        proc = subprocess.Popen([sys.executable, "-m", "kubeproxy_sim", "netns", "up", "--scenario", "bootcamp",
+                                 "--name", name], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while not _ours(name) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if proc.returncode == 0 and b"is up" in out:
+            build.teardown(name, tmp_path, json.loads((tmp_path / f"{name}.json").read_text()))
+            continue
+        assert proc.returncode == 128 + signal.SIGTERM
+        assert not _ours(name), "the namespaces built so far are removed"
+        assert not (tmp_path / f"{name}.json").exists()
+        return
+    pytest.fail("every build finished before the signal landed")

@@ -257,3 +257,35 @@ def test_a_flow_that_differs_is_run_again_and_judged_on_the_second_run(monkeypat
     assert result.as_json()["note"] == result.note
     if len(runs) > 1:
         assert f"#1: {result.note}" in module.render_table([result])
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--rules", "x.rules", "--scenario", "bootcamp"], "--rules: --rules and -f/--scenario both given"),
+    (["--scenario", "bootcamp", "--bridge", "eth0"], "--bridge: 'eth0': the staged node has an interface of that "
+                                                     "name"),
+])
+def test_verify_flag_clashes_are_said_before_anything_is_staged(argv: list[str], message: str) -> None:
+    import argparse
+
+    from kubeproxy_sim.cli import netns_cmd
+
+    parser = argparse.ArgumentParser()
+    netns_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["netns", "verify", *argv])
+    with pytest.raises(InputError) as caught:
+        netns_cmd._check_verify_args(args)
+    assert str(caught.value).startswith(message)
+
+
+def test_an_objects_mode_flows_file_names_a_dump_mode_source(tmp_path: Path) -> None:
+    from kubeproxy_sim.kernel.differential import load_flows as load_objects_flows
+
+    path = tmp_path / "f.yaml"
+    path.write_text("flows:\n- {from: pod/default/client, to: 10.96.0.10:53}\n- {from: pod, to: 10.96.0.10:53}\n")
+    with pytest.raises(InputError, match=r"f\.yaml: flows\[1\]\.from: 'pod' is not a source; expected pod/NS/NAME"):
+        load_objects_flows(str(path))
+    path.write_text("flows: [\n")
+    with pytest.raises(InputError) as caught:
+        load_objects_flows(str(path))
+    assert str(caught.value) == (f"{path}:2: syntax error: expected the node content, but found '<stream end>' "
+                                 "(while parsing a flow node) at column 1")
