@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
-from kubeproxy_sim.netfilter.packet import Packet, parse_address
+from kubeproxy_sim.netfilter.packet import Packet, loopback, parse_address
 from kubeproxy_sim.simulator.dns import MAX_CNAME_CHAIN, Answer
-from kubeproxy_sim.simulator.network import NO_ROUTE, Client, Connection, Failure, Simulator
+from kubeproxy_sim.simulator.network import DROP, NO_ROUTE, TIMEOUT, Client, Connection, Failure, Simulator
 from kubeproxy_sim.simulator.topology import UPLINK
 
 PROTOCOLS = ("tcp", "udp", "sctp")
@@ -191,50 +191,62 @@ def _unresolved(answer: Answer) -> str:
 # ---------------------------------------------------------------------------- expected shares
 
 
-def _entries(sim: Simulator, client: Client, dst: str, port: int, proto: str) -> list[tuple[str, Fraction, Packet]]:
-    """(node, weight, first packet there) for every node the connection can enter by."""
+Entries = list[tuple[str, Fraction, Packet]]
+
+
+def _entries(sim: Simulator, client: Client, dst: str, port: int, proto: str) -> tuple[Entries, str | None]:
+    """(node, weight, first packet there) for every node the connection can enter by; else why it ends first."""
     if client.kind == "pod":
         pod = client.pod
         rt = sim.runtimes[pod.node]  # type: ignore[union-attr]
         bport = None if rt.node.pods_by_veth else pod.veth  # type: ignore[union-attr]
         return [(pod.node, Fraction(1), Packet.of(proto, client.ip, dst, port, in_iface=rt.pod_iface(pod),  # type: ignore
-                                                  bridge_port=bport))]
+                                                  bridge_port=bport))], None
     if client.kind == "node":
-        return [(client.node, Fraction(1), Packet.of(proto, client.ip, dst, port))]  # type: ignore[list-item]
+        return [(client.node, Fraction(1), Packet.of(proto, client.ip, dst, port))], None  # type: ignore[list-item]
     return _router_entries(sim, client.ip, dst, port, proto)
 
 
-def _router_entries(sim: Simulator, src: str, dst: str, port: int, proto: str) -> list[tuple[str, Fraction, Packet]]:
+def _router_entries(sim: Simulator, src: str, dst: str, port: int, proto: str) -> tuple[Entries, str | None]:
     """(node, weight, packet there) for a packet the outside network carries: to the node that has the address,
-    through the balancer to its backend nodes, or to any node for an external IP; none when nobody has it."""
+    through the balancer to its backend nodes, or to any node for an external IP. None of them: no entries,
+    and the reason when the balancer ends the connection itself (as ``network._proxied`` and ``_router``)."""
     node = next((n for n in sim.topology.nodes if dst in n.addresses), None)
     if node is not None:
-        return [(node.name, Fraction(1), Packet.of(proto, src, dst, port, in_iface=UPLINK))]
+        return [(node.name, Fraction(1), Packet.of(proto, src, dst, port, in_iface=UPLINK))], None
     frontend = sim.balancer.frontend(dst, proto, port)
     if frontend is not None:
         nodes = sim.balancer.backends(frontend.service)
         if frontend.proxy:
-            if not sim.balancer.source_allowed(frontend.service, src) or not frontend.port.node_port:
-                return []
+            if not sim.balancer.source_allowed(frontend.service, src):
+                return [], DROP
+            if not frontend.port.node_port or not nodes:
+                return [], TIMEOUT
             return [(n, Fraction(1, len(nodes)), Packet.of(proto, frontend.ip, sim.runtimes[n].node.primary,
-                                                            frontend.port.node_port, in_iface=UPLINK)) for n in nodes]
-        return [(n, Fraction(1, len(nodes)), Packet.of(proto, src, dst, port, in_iface=UPLINK)) for n in nodes]
+                                                            frontend.port.node_port, in_iface=UPLINK))
+                    for n in nodes], None
+        if not nodes:
+            return [], TIMEOUT
+        return [(n, Fraction(1, len(nodes)), Packet.of(proto, src, dst, port, in_iface=UPLINK)) for n in nodes], None
     if parse_address(dst)[1] in sim.external_ip_nodes:
         names = list(sim.runtimes)
-        return [(n, Fraction(1, len(names)), Packet.of(proto, src, dst, port, in_iface=UPLINK)) for n in names]
-    return []
+        return [(n, Fraction(1, len(names)), Packet.of(proto, src, dst, port, in_iface=UPLINK))
+                for n in names], None
+    return [], None
 
 
-def _target_of(sim: Simulator, ip: str, port: int, proto: str) -> str:
+def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None = None) -> str:
     """Who answers at ip:port when the packet ends there, else the failure's reason: a host with nothing
-    listening refuses (a TCP RST or an ICMP port unreachable: REJECT), an address nobody has is NO_ROUTE."""
-    value = parse_address(ip)[1]
+    listening refuses (a TCP RST or an ICMP port unreachable: REJECT), an outside address (a client, a
+    balancer's address without this port) stays silent, an address nobody has is NO_ROUTE. Loopback is
+    ``node`` itself."""
+    family, value = parse_address(ip)
     pkt = (proto, sim.family, 0, 0, value, port)
     if value in sim.pod_at:
         served = sim._server(("pod", sim.pod_at[value], pkt))
-    elif value in sim.node_at:
-        served = sim._server(("node", sim.node_at[value], pkt))
-    elif value in sim.external_at:
+    elif value in sim.node_at or (node is not None and loopback(family, value)):
+        served = sim._server(("node", sim.node_at.get(value, node), pkt))
+    elif value in sim.external_at or value in sim.clients or ip in sim.balancer.addresses:
         served = sim._server(("external", ip, pkt))
     else:
         return NO_ROUTE
@@ -253,15 +265,18 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
             shares[f"{outcome.verdict}@{node}"] += p  # what a failure row of this node expects (see tally)
             continue
         ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)
-        value = parse_address(ip)[1]
-        if outcome.verdict == "ACCEPT" and depth < 3 and sim.node_at.get(value) != node and value not in sim.pod_at:
+        family, value = parse_address(ip)
+        here = sim.node_at.get(value) == node or loopback(family, value)
+        if outcome.verdict == "ACCEPT" and depth < 3 and not here and value not in sim.pod_at:
             src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
-            onward = _router_entries(sim, src, ip, port, proto)
-            if onward:
+            onward, ended = _router_entries(sim, src, ip, port, proto)
+            if onward or ended:
                 for nxt, share, hop in onward:
                     _follow(sim, nxt, hop, p * share, proto, shares, depth + 1)
+                if ended:
+                    shares[ended] += p
                 continue
-        shares[_target_of(sim, ip, port, proto)] += p
+        shares[_target_of(sim, ip, port, proto, node)] += p
 
 
 def expected_shares(sim: Simulator, client: Client, target: Target, proto: str) -> dict[str, Fraction]:
@@ -269,9 +284,9 @@ def expected_shares(sim: Simulator, client: Client, target: Target, proto: str) 
     shares: Counter[str] = Counter()
     weight = Fraction(1, len(target.addresses))
     for dst in target.addresses:
-        entries = _entries(sim, client, dst, target.port, proto)
+        entries, ended = _entries(sim, client, dst, target.port, proto)
         if not entries:
-            shares[NO_ROUTE] += weight
+            shares[ended or _target_of(sim, dst, target.port, proto)] += weight
         for node, node_weight, packet in entries:
             _follow(sim, node, packet, weight * node_weight, proto, shares)
     return dict(shares)

@@ -337,3 +337,20 @@ def test_an_external_name_loop_is_named_as_one():
     assert str(caught.value.diagnostics[0]).endswith(
         "the CNAMEs (ExternalName services) go round: l1.default.svc.cluster.local -> l2.default.svc.cluster.local "
         "-> l1.default.svc.cluster.local; cluster DNS answers SERVFAIL")
+
+
+@pytest.mark.parametrize(("source", "destination", "reason"), [
+    ("external", "203.0.113.101:81", "TIMEOUT"),  # a balancer's address without that port: nobody answers
+    ("external", "203.0.113.102:80", "DROP"),  # ipMode Proxy: the balancer drops a source outside the ranges
+])
+def test_failures_the_network_decides_are_expected_as_they_happen(source: str, destination: str, reason: str):
+    result = send(simulator(), source, destination, count=5)
+    assert [(f.reason, f.count, f.expected) for f in result.failed] == [(reason, 5, 1.0)] and not result.delivered
+
+
+def test_loopback_is_the_node_itself_in_the_expected_shares():
+    directory = REPO_RULESETS / "ipv6"
+    cluster = load_paths([str(directory / "objects.yaml")]).cluster
+    sim = Simulator(cluster, config_from_args(scenario_args(directory), cluster), rng=random.Random(1))
+    result = send(sim, "node/node1", "[::1]:30080", count=5)  # no localhost NodePorts in IPv6: nothing listens
+    assert [(f.reason, f.expected) for f in result.failed] == [("REJECT", 1.0)]
