@@ -391,7 +391,7 @@ class SimulatorSide:
         """Where the first packet enters; outside traffic to an address no node has enters the first node."""
         from kubeproxy_sim.simulator.send import _entries
 
-        found = _entries(sim, client, dst, port, proto)
+        found, _ = _entries(sim, client, dst, port, proto)  # the stage has no balancer to end a connection
         if len(found) > 1:
             found = [(node, Fraction(1), packet) for node, _, packet in found if node == self.first]
         return found

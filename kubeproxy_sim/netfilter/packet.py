@@ -131,6 +131,11 @@ def loopback(family: int, value: int) -> bool:
     return (value >> 24) == 127 if family == 4 else value == 1
 
 
+def loopback_source(family: int) -> int:
+    """The source address a host picks for a connection to a loopback address: 127.0.0.1 or ::1."""
+    return 0x7F000001 if family == 4 else 1
+
+
 @dataclass(frozen=True, slots=True)
 class Packet:
     """The first packet of a connection (unless ``ctstate`` says otherwise).

@@ -29,7 +29,7 @@ import netaddr
 
 from kubeproxy_sim.netfilter.compile import CompiledRuleset, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import ACCEPT, Engine, NodeContext, Sampler
-from kubeproxy_sim.netfilter.packet import CtState, Packet, format_address, parse_address
+from kubeproxy_sim.netfilter.packet import CtState, Packet, format_address, loopback, loopback_source, parse_address
 from kubeproxy_sim.netfilter.trace import Tracer
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.proxier import generate
@@ -296,6 +296,8 @@ class Simulator:
         if family != self.family:
             return Connection(failure=Failure(NO_ROUTE, f"{dst} is not an IPv{self.family} address"))
         src_value = self._address(client.ip)[1]
+        if client.kind == "node" and loopback(family, dst_value):
+            src_value = loopback_source(family)  # the kernel picks loopback's own address for a loopback peer
         if client.kind == "external":
             self.clients.add(src_value)
         pkt: Tuple = (proto, family, src_value, sport or self.ephemeral_port(), dst_value, dport)

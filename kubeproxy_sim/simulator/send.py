@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
-from kubeproxy_sim.netfilter.packet import Packet, loopback, parse_address
+from kubeproxy_sim.netfilter.packet import Packet, format_address, loopback, loopback_source, parse_address
 from kubeproxy_sim.simulator.dns import MAX_CNAME_CHAIN, Answer
 from kubeproxy_sim.simulator.network import DROP, NO_ROUTE, TIMEOUT, Client, Connection, Failure, Simulator
 from kubeproxy_sim.simulator.topology import UPLINK
@@ -203,7 +203,9 @@ def _entries(sim: Simulator, client: Client, dst: str, port: int, proto: str) ->
         return [(pod.node, Fraction(1), Packet.of(proto, client.ip, dst, port, in_iface=rt.pod_iface(pod),  # type: ignore
                                                   bridge_port=bport))], None
     if client.kind == "node":
-        return [(client.node, Fraction(1), Packet.of(proto, client.ip, dst, port))], None  # type: ignore[list-item]
+        family, value = parse_address(dst)
+        src = format_address(family, loopback_source(family)) if loopback(family, value) else client.ip
+        return [(client.node, Fraction(1), Packet.of(proto, src, dst, port))], None  # type: ignore[list-item]
     return _router_entries(sim, client.ip, dst, port, proto)
 
 

@@ -354,3 +354,13 @@ def test_loopback_is_the_node_itself_in_the_expected_shares():
     sim = Simulator(cluster, config_from_args(scenario_args(directory), cluster), rng=random.Random(1))
     result = send(sim, "node/node1", "[::1]:30080", count=5)  # no localhost NodePorts in IPv6: nothing listens
     assert [(f.reason, f.expected) for f in result.failed] == [("REJECT", 1.0)]
+
+
+def test_a_node_s_connection_to_loopback_comes_from_loopback():
+    """The kernel picks 127.0.0.1 as the source for a loopback peer: a localhost NodePort is masqueraded to the
+    node's address, and a loopback port nothing listens on is refused (not dropped as if from the node's IP)."""
+    nodeport = send(bootcamp(1), "node/node1", "127.0.0.1:31526", count=40)
+    assert not nodeport.failed and {s for d in nodeport.delivered for s in d.sources_seen} == {"192.168.49.2"}
+    closed = send(bootcamp(1), "node/node1", "127.0.0.1:31999", count=3)
+    assert [(f.reason, f.expected) for f in closed.failed] == [("REJECT", 1.0)]
+    assert "(127.0.0.1): nothing listens" in closed.failed[0].detail
