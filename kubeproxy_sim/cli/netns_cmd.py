@@ -281,10 +281,25 @@ def run_down(args: argparse.Namespace) -> int:
 
     check_name(args.name)
     env.require()
-    removed = build.teardown(args.name, state_dir(), read_state(state_dir(), args.name))
+    state = read_state(state_dir(), args.name)
+    _refuse_while_building(args.name, state)
+    removed = build.teardown(args.name, state_dir(), state)
     print(f"cluster {args.name}: removed {len(removed)} namespace{'' if len(removed) == 1 else 's'}" if removed else
           f"cluster {args.name}: nothing to remove")
     return 0
+
+
+def _refuse_while_building(name: str, state: dict[str, Any] | None) -> None:
+    """A cluster still being built (or staged by a verify run) belongs to its live builder: taking it down
+    under it would leave that build half-made, or report success for namespaces that are gone."""
+    from kubeproxy_sim.kernel.state import Owner
+
+    if not state or state.get("status") == "up" or not isinstance(state.get("owner"), dict):
+        return
+    owner = Owner(int(state["owner"].get("pid", 0)), int(state["owner"].get("start", -1)))
+    if owner.alive():
+        raise InputError(Diagnostic(f"cluster {name!r} is being built or verified by process {owner.pid}; "
+                                    "expected it to finish (or stop it: it removes what it built)", field="NAME"))
 
 
 def run_gc(args: argparse.Namespace) -> int:

@@ -104,3 +104,34 @@ def test_up_send_and_exec_say_what_is_wrong(kernel: None, run_tag: str, tmp_path
     finally:
         assert run(["netns", "down", name]) == 0
     assert not [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]
+
+
+def test_down_refuses_a_cluster_its_builder_is_still_building(kernel: None, run_tag: str, tmp_path,
+                                                               monkeypatch) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
+    name = f"{run_tag}-bld"
+    env = {**os.environ, "KPSIM_STATE_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "kubeproxy_sim", "netns", "up", "--scenario", "bootcamp",
+                             "--name", name], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / f"{name}.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        try:
+            run(["netns", "down", name])
+            refused = False
+        except InputError as exc:
+            refused = "is being built or verified by process" in str(exc)
+        assert proc.wait(timeout=60) == 0 or not refused
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        run(["netns", "down", name])
+    assert refused, "the build finished before `down` ran (race lost); rerun"
+    assert not [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]
