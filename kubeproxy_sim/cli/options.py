@@ -262,6 +262,12 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
     raw_ips = args.node_ip if args.node_ip else _node_addresses(node)
     node_ips = tuple(ip for ip in (_normalise_ip(t, "--node-ip", diags) for t in raw_ips) if ip)
     family = _family(args.ip_family, node_ips)
+    want6 = family is IPFamily.IPV6
+    if node_ips and not any((":" in ip) == want6 for ip in node_ips):
+        diags.append(Diagnostic(f"the node has no IPv{6 if want6 else 4} address (from --node-ip or its Node "
+                                f"object: {', '.join(node_ips)}); an IPv{6 if want6 else 4} proxier then has no "
+                                "node address to match NodePorts on, and the simulator makes one up",
+                                field="--ip-family", severity=Severity.WARNING))
     bit_problems = _masquerade_bit_problems(args)
     if bit_problems:
         diags += bit_problems

@@ -151,3 +151,17 @@ def test_config_file_unknown_fields_warn_and_good_fields_still_apply(tmp_path) -
         f"{path}: masqueradeAll: warning: unknown field of KubeProxyConfiguration; kube-proxy's strict decoding "
         "refuses it",
         f"{path}: iptables.masqueradeBit: 99 is not in 0-31"]
+
+
+def test_a_family_the_node_has_no_address_of_is_warned_about() -> None:
+    from argparse import ArgumentParser
+
+    from kubeproxy_sim.cli.options import add_node_flags, build_config
+
+    parser = ArgumentParser()
+    add_node_flags(parser)
+    config, diags = build_config(parser.parse_args(["--ip-family", "ipv6"]), Cluster(nodes=(NODE,)))
+    assert config.ipv6 and [d.field for d in diags] == ["--ip-family"]
+    assert "the node has no IPv6 address" in diags[0].message
+    _, diags = build_config(parser.parse_args(["--ip-family", "ipv4"]), Cluster(nodes=(NODE,)))
+    assert diags == []
