@@ -339,8 +339,9 @@ class Simulator:
             (kind == "pod" and client.kind == "pod" and where is client.pod) or \
             (kind == "node" and client.kind == "node" and where == client.node)
         if not at_client or reply[4] != pkt[2] or reply[5] != pkt[3]:
-            return Failure(TIMEOUT, f"the reply went to {self._where(back)} "
-                           f"({self._text(reply[4])}:{reply[5]}), not to {client.label}")
+            # the address only: the client's port differs per connection, and failures are grouped by detail
+            return Failure(TIMEOUT, f"the reply went to {self._where(back)} ({self._text(reply[4])}), "
+                           f"not to {client.label}")
         if reply[2] != pkt[4] or reply[3] != pkt[5]:
             return Failure(WRONG_REPLY_SOURCE, f"the reply came from {self._text(reply[2])}:{reply[3]}, "
                            f"the client connected to {self._text(pkt[4])}:{pkt[5]}")

@@ -364,3 +364,10 @@ def test_a_node_s_connection_to_loopback_comes_from_loopback():
     closed = send(bootcamp(1), "node/node1", "127.0.0.1:31999", count=3)
     assert [(f.reason, f.expected) for f in closed.failed] == [("REJECT", 1.0)]
     assert "(127.0.0.1): nothing listens" in closed.failed[0].detail
+
+
+def test_replies_lost_to_another_host_are_one_row():
+    """A client outside using a node's address: every reply goes to that node; the rows group (no port)."""
+    result = send(bootcamp(1), "external:192.168.49.2", "node/node2:31526", count=6)
+    assert [(f.reason, f.count) for f in result.failed] == [("TIMEOUT", 6)]
+    assert result.failed[0].detail == "the reply went to node node1 (192.168.49.2), not to external:192.168.49.2"
