@@ -11,8 +11,9 @@ before and after, and the fate of connections already open:
   or is reset;
 * for UDP, kube-proxy (after an endpoint change) deletes the conntrack entries
   of the service's addresses and NodePort whose reply source is not a serving
-  endpoint, but only when at least one serving endpoint remains: the next
-  datagram is then balanced again; with none left nothing is cleared;
+  endpoint's IP, but only when at least one serving endpoint remains: the next
+  datagram is then balanced again; with none left nothing is cleared (and a
+  pod that still runs goes on answering);
 * new connections follow the new rules: REJECT when the service has no usable
   endpoint, DROP where a Local policy has no local endpoint.
 """
@@ -28,7 +29,7 @@ from kubeproxy_sim.analysis.exact import EndpointRow, Selection, Share, View, en
 from kubeproxy_sim.analysis.nodes import NodeSet
 from kubeproxy_sim.netfilter.model import Chain
 from kubeproxy_sim.objects.bulk import collector_paused
-from kubeproxy_sim.objects.model import Protocol
+from kubeproxy_sim.objects.model import Cluster, Protocol
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.state import PortKey, ServicePortInfo, all_service_ports
 
@@ -168,34 +169,53 @@ def _serving(row: EndpointRow | None) -> bool:
     return row is not None and (row.ready or row.serving)
 
 
-def fates(svc: ServicePortInfo, before: Sequence[EndpointRow], after: Sequence[EndpointRow] | None) -> tuple[Fate, ...]:
-    """The fate of open connections to each endpoint that could have had them."""
+def fates(svc: ServicePortInfo, before: Sequence[EndpointRow], after: Sequence[EndpointRow] | None,
+          running: frozenset[str] = frozenset()) -> tuple[Fate, ...]:
+    """The fate of open connections to each endpoint that could have had them.
+
+    ``running``: the addresses of the after state's Pods that still run (an endpoint dropped from the slices,
+    e.g. by a changed label, whose pod goes on answering). UDP follows upstream's reconciler (see
+    ``simulator.stale``): with some serving endpoint left, an entry whose reply source is not a serving
+    endpoint's *IP* is deleted; with none left, nothing is.
+    """
     now = {r.endpoint: r for r in after or ()}
-    udp = svc.protocol is Protocol.UDP
-    cleanup = udp and any(_serving(r) for r in now.values())
-    out = []
-    for row in before:
-        if not _serving(row):
-            continue
-        later = now.get(row.endpoint)
-        if after is None:
-            out.append(Fate(row.endpoint, "kept", "the service port's rules are gone, but conntrack keeps open flows "
-                            "DNATed to the pod while it runs"))
-        elif _serving(later):
-            out.append(Fate(row.endpoint, "kept", "still a serving endpoint; conntrack keeps the flow on it"))
-        elif cleanup:
-            out.append(Fate(row.endpoint, "reset", "UDP: kube-proxy deletes the conntrack entries whose reply source "
-                            "is no serving endpoint; the next datagram is balanced again"))
-        elif later is not None:
-            out.append(Fate(row.endpoint, "kept", "no longer chosen for new connections, but conntrack keeps open "
-                            "flows on the pod (still listed, not serving)"))
-        elif udp:
-            out.append(Fate(row.endpoint, "black-holed", "UDP: no serving endpoint is left, so kube-proxy clears "
-                            "nothing; datagrams follow the stale entry until it times out (30 s, 120 s if assured)"))
-        else:
-            out.append(Fate(row.endpoint, "black-holed", "the endpoint is gone; conntrack still sends the flow to "
-                            "its address until the client times out or is reset"))
-    return tuple(out)
+    serving_ips = {r.ip for r in now.values() if _serving(r)}
+    cleanup = svc.protocol is Protocol.UDP and bool(serving_ips)
+    return tuple(_fate(row, now.get(row.endpoint), after is None, svc.protocol is Protocol.UDP, cleanup,
+                       serving_ips, row.ip in running) for row in before if _serving(row))
+
+
+def _fate(row: EndpointRow, later: EndpointRow | None, port_gone: bool, udp: bool, cleanup: bool,
+          serving_ips: set[str], alive: bool) -> Fate:
+    if port_gone:
+        return Fate(row.endpoint, "kept", "the service port's rules are gone, but conntrack keeps open flows "
+                    "DNATed to the pod while it runs")
+    if _serving(later):
+        return Fate(row.endpoint, "kept", "still a serving endpoint; conntrack keeps the flow on it")
+    if cleanup and row.ip not in serving_ips:
+        return Fate(row.endpoint, "reset", "UDP: kube-proxy deletes the conntrack entries whose reply source is "
+                    "no serving endpoint's IP; the next datagram is balanced again")
+    if cleanup:
+        return Fate(row.endpoint, "kept", "UDP: its IP is still a serving endpoint (on another port), which is "
+                    "what kube-proxy's cleanup compares, so the entries stay and datagrams go on to "
+                    f"{row.endpoint}")
+    if later is not None:
+        return Fate(row.endpoint, "kept", "no longer chosen for new connections, but conntrack keeps open flows "
+                    "on the pod (still listed, not serving)")
+    if alive:
+        return Fate(row.endpoint, "kept", "no longer an endpoint, but its pod still runs: conntrack keeps the "
+                    "flow on it" + (" (UDP: no serving endpoint is left, so kube-proxy clears nothing)"
+                                    if udp else ""))
+    if udp:
+        return Fate(row.endpoint, "black-holed", "UDP: no serving endpoint is left, so kube-proxy clears nothing; "
+                    "datagrams follow the stale entry until it times out (30 s, 120 s if assured)")
+    return Fate(row.endpoint, "black-holed", "the endpoint is gone; conntrack still sends the flow to its address "
+                "until the client times out or is reset")
+
+
+def running_pod_ips(cluster: Cluster) -> frozenset[str]:
+    """The addresses of the Pods that still run (not Succeeded or Failed): they answer flows conntrack keeps."""
+    return frozenset(ip for p in cluster.pods if p.phase not in ("Succeeded", "Failed") for ip in p.pod_ips)
 
 
 def new_connection_notes(views: Sequence[View]) -> tuple[str, ...]:
@@ -228,10 +248,11 @@ def diff(before: NodeSet, after: NodeSet, node: str, only: set[PortKey] | None =
               for k in keys}
     grouped, other_added, other_removed = rule_changes(before, after, node, owners)
     views_b, views_a = _state_views(before, old, keys), _state_views(after, new, keys)
+    running = running_pod_ips(after.cluster)
     out = []
     for key in keys:
         port = _port_diff(key, old.get(key), new.get(key), rows_b.get(key, ()), rows_a.get(key),
-                          views_b.get(key, ()), views_a.get(key, ()), grouped)
+                          views_b.get(key, ()), views_a.get(key, ()), grouped, running)
         if port.status != "unchanged" or include_unchanged:
             out.append(port)
     return DiffReport(node, tuple(out), tuple(other_added), tuple(other_removed))
@@ -249,7 +270,8 @@ def _state_views(nodes: NodeSet, ports: dict[PortKey, ServicePortInfo],
 
 def _port_diff(key: PortKey, svc_b: ServicePortInfo | None, svc_a: ServicePortInfo | None,
                rows_b: Sequence[EndpointRow], rows_a: Sequence[EndpointRow] | None, views_b: Sequence[View],
-               views_a: Sequence[View], grouped: dict[str, tuple[list[str], list[str]]]) -> PortDiff:
+               views_a: Sequence[View], grouped: dict[str, tuple[list[str], list[str]]],
+               running: frozenset[str] = frozenset()) -> PortDiff:
     svc = svc_a or svc_b
     assert svc is not None
     cond_b = {r.endpoint: condition(r) for r in rows_b}
@@ -273,4 +295,5 @@ def _port_diff(key: PortKey, svc_b: ServicePortInfo | None, svc_a: ServicePortIn
         notes = ("the service port is gone: no rule catches its addresses any more; new connections are not "
                  "load-balanced (they go wherever the address routes, usually nowhere)",)
     return PortDiff(svc.name_string, svc.protocol.value, status, gained, lost, changed, tuple(sorted(added)),
-                    tuple(sorted(removed)), views, fates(svc, rows_b, rows_a), notes, tuple(sorted(pods.items())))
+                    tuple(sorted(removed)), views, fates(svc, rows_b, rows_a, running), notes,
+                    tuple(sorted(pods.items())))

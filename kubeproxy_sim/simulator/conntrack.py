@@ -137,19 +137,8 @@ class Conntrack:
     def expire(self, now: float) -> int:
         return self.delete(lambda e: e.expires > now)
 
-    def clear_udp_to(self, endpoints: set[tuple[int, int]]) -> int:
-        """kube-proxy's cleanup when endpoints go away: UDP entries DNATed to them are deleted.
-
-        TCP entries are left alone (kube-proxy never flushes them; the
-        connection dies with the pod or lives on if it is only terminating).
-        """
-        return self.delete(lambda e: not (e.orig[0] == "udp" and e.dnat and (e.reply[2], e.reply[3]) in endpoints))
-
-    def clear_udp_for_services(self, destinations: set[tuple[int, int]]) -> int:
-        """UDP entries to service addresses that had no endpoints: kube-proxy deletes them when endpoints appear.
-
-        While a UDP service had no endpoints its packets were rejected or
-        black-holed, and a conntrack entry would keep them so after endpoints appear.
-        """
-        return self.delete(lambda e: not (e.orig[0] == "udp" and not e.dnat
-                                          and (e.orig[4], e.orig[5]) in destinations))
+    def clear_stale_udp(self, doomed: Callable[[int, int, int], bool]) -> int:
+        """kube-proxy's UDP reconciliation (see ``simulator.stale``): delete the UDP entries ``doomed`` names by
+        (original destination, its port, reply source). TCP entries are never touched: a connection dies with
+        its pod, or lives on when the pod is only terminating."""
+        return self.delete(lambda e: not (e.orig[0] == "udp" and doomed(e.orig[4], e.orig[5], e.reply[2])))

@@ -40,7 +40,7 @@ from kubeproxy_sim.simulator.dns import ClusterDNS
 from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
 from kubeproxy_sim.simulator.loadbalancer import Frontend, LoadBalancer
 from kubeproxy_sim.simulator.nodewalk import verdict_rule, walk_node
-from kubeproxy_sim.simulator.stale import stale_udp
+from kubeproxy_sim.simulator.stale import udp_cleanup
 from kubeproxy_sim.simulator.topology import (
     UPLINK,
     SimNode,
@@ -232,18 +232,16 @@ class Simulator:
     def update(self, cluster: Cluster) -> int:
         """New objects (a scaled deployment, a removed endpoint): resync every node as kube-proxy does.
 
-        Returns the number of conntrack entries deleted: UDP entries to endpoints
-        that went away, and UDP entries of services that just got endpoints.
+        Returns the number of conntrack entries deleted: the UDP entries of a service whose reply source is
+        no serving endpoint of it (see ``simulator.stale``).
         """
         cleared = 0
-        stale = {n.name: stale_udp(self.cluster, cluster, n.config) for n in self.topology.nodes}
+        plans = {n.name: udp_cleanup(self.cluster, cluster, n.config) for n in self.topology.nodes}
         self._load(cluster)
-        for name, (endpoints, destinations) in stale.items():
+        for name, plan in plans.items():
             rt = self.runtimes.get(name)
-            if rt is None:
-                continue
-            cleared += rt.conntrack.clear_udp_to({(parse_address(ip)[1], port) for ip, port in endpoints})
-            cleared += rt.conntrack.clear_udp_for_services({(parse_address(ip)[1], port) for ip, port in destinations})
+            if rt is not None and plan is not None:
+                cleared += rt.conntrack.clear_stale_udp(plan.doomed)
         return cleared
 
     # ------------------------------------------------------------------ time and randomness

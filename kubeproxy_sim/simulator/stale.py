@@ -2,51 +2,64 @@
 
 UDP has no connection teardown: a conntrack entry DNATed to an endpoint that
 is gone would keep sending a client's datagrams into the void for as long as
-the client keeps talking. So on every sync kube-proxy deletes, for UDP
-service ports only:
+the client keeps talking. kube-proxy (the pinned commit's
+``conntrack.CleanStaleEntries``) reconciles, after a sync in which the endpoints
+of some UDP service changed:
 
-* entries DNATed to an endpoint that was serving and no longer is (removed,
-  or no longer serving);
-* entries to the service's addresses (cluster IP, external IPs, load-balancer
-  IPs, NodePorts) when the service goes from no serving endpoint to some: while
-  it had none, its packets were rejected and the entries would keep that so.
+* for every UDP service port with at least one *serving* endpoint, the set of
+  their IPs (not IP:port: a changed targetPort keeps the entries);
+* an entry whose original destination is one of the port's addresses (cluster
+  IP, load-balancer IPs, external IPs, with the port) and whose reply source
+  is not in that set is deleted; so is one whose original destination port is
+  the service's NodePort (any address);
+* a service without serving endpoints is left alone: its entries stay.
 
 TCP entries are never touched.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from kubeproxy_sim.netfilter.packet import parse_address
 from kubeproxy_sim.objects.model import Cluster, Protocol
 from kubeproxy_sim.proxier.config import ProxyConfig
-from kubeproxy_sim.proxier.state import EndpointInfo, PortKey, all_service_ports, endpoints_map
-
-Endpoint = tuple[str, int]
+from kubeproxy_sim.proxier.state import all_service_ports, endpoints_map
 
 
-def _serving(eps: tuple[EndpointInfo, ...]) -> set[tuple[str, int]]:
-    return {(e.ip, e.port) for e in eps if e.serving}
+@dataclass(frozen=True, slots=True)
+class UdpCleanup:
+    """Serving endpoint IPs (as integers) by (service address, port), and by NodePort."""
+
+    by_address: dict[tuple[int, int], frozenset[int]]
+    by_node_port: dict[int, frozenset[int]]
+
+    def doomed(self, orig_dst: int, orig_port: int, reply_src: int) -> bool:
+        """Whether kube-proxy deletes a UDP entry with this original destination and reply source."""
+        serving = self.by_address.get((orig_dst, orig_port))
+        if serving is not None and reply_src not in serving:
+            return True
+        serving = self.by_node_port.get(orig_port)
+        return serving is not None and reply_src not in serving
 
 
-def stale_udp(old: Cluster, new: Cluster, config: ProxyConfig) -> tuple[set[Endpoint], set[Endpoint]]:
-    """(endpoints whose entries go, service destinations whose entries go) for one node's proxier."""
+def udp_cleanup(old: Cluster, new: Cluster, config: ProxyConfig) -> UdpCleanup | None:
+    """What one node's kube-proxy clears after going from ``old`` to ``new``; None when nothing runs (no UDP
+    service's endpoints changed: upstream's ConntrackCleanupRequired)."""
     before = endpoints_map(old.endpoint_slices, config)
     after = endpoints_map(new.endpoint_slices, config)
-    gone: set[Endpoint] = set()
-    woke: set[PortKey] = set()
-    for key in set(before) | set(after):
-        if key[3] is not Protocol.UDP:
-            continue
-        was, now = _serving(before.get(key, ())), _serving(after.get(key, ()))
-        gone |= was - now
-        if now and not was:
-            woke.add(key)
-    destinations: set[Endpoint] = set()
-    node_ips = [ip.split("/")[0] for ip in config.node_ips]
+    if not any(key[3] is Protocol.UDP and before.get(key) != after.get(key) for key in {*before, *after}):
+        return None
+    by_address: dict[tuple[int, int], frozenset[int]] = {}
+    by_node_port: dict[int, frozenset[int]] = {}
     for info in all_service_ports(new, config):
-        if info.key not in woke:
+        if info.protocol is not Protocol.UDP:
             continue
-        for ip in (info.cluster_ip, *info.external_ips, *info.load_balancer_vips):
-            destinations.add((ip, info.port))
+        serving = frozenset(parse_address(e.ip)[1] for e in after.get(info.key, ()) if e.serving)
+        if not serving:
+            continue  # a service without serving endpoints needs no cleanup
+        for ip in (info.cluster_ip, *info.load_balancer_vips, *info.external_ips):
+            by_address[(parse_address(ip)[1], info.port)] = serving
         if info.node_port:
-            destinations.update((ip, info.node_port) for ip in node_ips)
-    return gone, destinations
+            by_node_port[info.node_port] = serving
+    return UdpCleanup(by_address, by_node_port)

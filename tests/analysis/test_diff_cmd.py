@@ -97,3 +97,42 @@ def test_the_cluster_is_scanned_once_per_state_not_once_per_service(capsys, monk
     ports = json.loads(out)["services"]
     assert code == 0 and len(ports) > 5 and {p["status"] for p in ports} == {"unchanged"}
     assert len(calls) == 2  # before and after
+
+
+def _fates_between(capsys, tmp_path: Path, before: list[dict], after: list[dict], service: str) -> dict[str, str]:
+    import yaml
+
+    paths = []
+    for name, docs in (("before.yaml", before), ("after.yaml", after)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(yaml.safe_dump_all(docs))
+    code, out, _ = run(capsys, "diff", "-f", str(paths[0]), "--against", str(paths[1]), "--cluster-cidr",
+                       "10.244.0.0/16", "--to", service, "-o", "json")
+    assert code == 0
+    (port,) = json.loads(out)["services"]
+    return {f["endpoint"]: f["fate"] for f in port["existing_connections"]}
+
+
+def test_an_endpoint_whose_pod_still_runs_keeps_its_connections(capsys, tmp_path) -> None:
+    """web-2 leaves the slices (a changed label, say) but its Pod still runs: conntrack keeps the flows on it."""
+    from tests.simulator.builders import objects
+
+    fates = _fates_between(capsys, tmp_path, objects(), objects(web_pods=("web-1", "web-3")), "default/web")
+    assert set(fates.values()) == {"kept"} and len(fates) == 3
+    udp = _fates_between(capsys, tmp_path, objects(), objects(dns_pods=()), "default/dns")
+    assert set(udp.values()) == {"kept"}  # no serving endpoint left: nothing cleared, and the pods still answer
+
+
+def test_a_udp_target_port_change_keeps_the_entries(capsys, tmp_path) -> None:
+    """Upstream's cleanup compares the reply source's IP with the serving endpoints' IPs: they all still serve."""
+    from tests.simulator.builders import objects
+
+    import copy
+
+    after = copy.deepcopy(objects())  # the builders share their port lists
+    for doc in after:
+        if doc["metadata"]["name"].startswith("dns"):
+            for port in doc.get("spec", doc).get("ports", []):
+                port.update({k: 5454 for k in ("targetPort", "port") if port.get(k) == 5353})
+    fates = _fates_between(capsys, tmp_path, objects(), after, "default/dns")
+    assert fates and set(fates.values()) == {"kept"}

@@ -38,13 +38,37 @@ def test_conntrack_udp_unreplied_and_stream_timeouts():
     assert entry.expires == 30
     table.seen(entry, True, 10.0)
     assert entry.state is State.REPLIED and entry.expires == 130
-    assert table.clear_udp_to({(3, 53)}) == 1 and len(table) == 0
+    assert table.clear_stale_udp(lambda dst, port, reply_src: reply_src == 3) == 1 and len(table) == 0
 
 
 def test_conntrack_clear_keeps_tcp():
     table = Conntrack()
     table.add(TCP, REPLY, 0.0, dnat=True, snat=False)
-    assert table.clear_udp_to({(3, 8080)}) == 0 and len(table) == 1
+    assert table.clear_stale_udp(lambda dst, port, reply_src: True) == 0 and len(table) == 1
+
+
+def test_udp_cleanup_is_upstream_s_reconciler() -> None:
+    """By serving endpoint IP, per service address and NodePort; a service with none is left alone."""
+    from kubeproxy_sim.netfilter.packet import parse_address
+    from kubeproxy_sim.simulator.stale import udp_cleanup
+    from tests.simulator.builders import BASE, load, objects
+
+    def ip(text: str) -> int:
+        return parse_address(text)[1]
+
+    before = load(objects())
+    assert udp_cleanup(before, before, BASE) is None  # nothing changed: ConntrackCleanupRequired is false
+    after = load(objects(dns_pods=("web-1",)))
+    plan = udp_cleanup(before, after, BASE)
+    assert plan is not None
+    dns_ip = next(s.cluster_ips[0] for s in after.services if s.name == "dns")
+    web1 = next(p.pod_ips[0] for p in after.pods if p.name == "web-1")
+    web2 = next(p.pod_ips[0] for p in after.pods if p.name == "web-2")
+    assert not plan.doomed(ip(dns_ip), 53, ip(web1))  # still serving
+    assert plan.doomed(ip(dns_ip), 53, ip(web2))  # no longer an endpoint
+    assert not plan.doomed(ip(dns_ip), 54, ip(web2))  # another port: not the service's
+    none_left = udp_cleanup(before, load(objects(dns_pods=())), BASE)
+    assert none_left is not None and not none_left.by_address  # no serving endpoint: nothing is cleared
 
 
 def dns() -> ClusterDNS:
