@@ -13,6 +13,7 @@ externalTrafficPolicy Local, those whose health check passes).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -255,12 +256,15 @@ def _hops(balancer: dict[str, bool] | None, order: Sequence[str]) -> dict[str, F
 
 
 def _vip_entries(nodes: NodeSet, sel: Selection, dst: str, sources: Sequence[Source] | None,
-                 default: str, balancer: dict[str, bool] | None = None) -> list[Entry]:
-    """Entries for a virtual IP: pods and nodes enter on their own node, external clients on each node.
+                 default: str, balancer: dict[str, bool] | None = None, owner: str | None = None) -> list[Entry]:
+    """Entries for a virtual IP: pods and nodes enter on their own node, external clients on each node (the
+    nodes ``balancer`` uses; only ``owner`` for an address a node has).
 
     For a load-balancer IP or an external IP (not ``default == "pod"``), what a pod or node sends out unchanged
     is followed to the nodes the balancer or the network hands it to (see :func:`_onwards`).
     """
+    if owner is not None:
+        sel = dataclasses.replace(sel, nodes=(owner,))
     svc = sel.svc
     entries: list[Entry] = []
     wanted = _entry_nodes(nodes, sel)
@@ -278,7 +282,8 @@ def _vip_entries(nodes: NodeSet, sel: Selection, dst: str, sources: Sequence[Sou
             entry = trace_entry(nodes, source.node, source, dst, svc.port, svc.proto)
             if default == "external":
                 carrier = "network" if balancer is None else "load balancer"
-                entry = _onwards(nodes, entry, dst, svc, _hops(balancer, nodes.order), carrier)
+                hops = {owner: Fraction(1)} if owner is not None else _hops(balancer, nodes.order)
+                entry = _onwards(nodes, entry, dst, svc, hops, carrier)
             entries.append(entry)
             continue
         for node in wanted:
@@ -327,12 +332,15 @@ def balancer_nodes(nodes: NodeSet, svc: ServicePortInfo) -> tuple[dict[str, bool
         return ({n: n in backends for n in nodes.order},
                 [f"the balancer spreads connections evenly over every {'other ' if excluded else ''}node", *why,
                  *left_out])
-    healthy = local_ready_nodes(nodes.cluster, svc, nodes.ipv6) & set(backends)
+    ready = local_ready_nodes(nodes.cluster, svc, nodes.ipv6)
+    healthy = ready & set(backends)
     if not healthy:
+        why = ("every node with a local ready endpoint is excluded from the balancer" if ready & set(nodes.order)
+               else "no node has a local ready endpoint")
         return ({n: n in backends for n in nodes.order},
-                ["externalTrafficPolicy Local and no node has a local ready endpoint: every health check "
-                 "fails; balancers usually fail open to every node, which then DROPs or uses terminating "
-                 "endpoints", *left_out])
+                [f"externalTrafficPolicy Local and {why}: every health check the balancer makes fails; balancers "
+                 "usually fail open to every node they use, which then DROPs or uses terminating endpoints",
+                 *left_out])
     return ({n: n in healthy for n in nodes.order},
             [f"externalTrafficPolicy Local: the balancer uses the nodes whose health check (port "
              f"{svc.health_check_node_port}) reports a local ready endpoint: "
@@ -356,9 +364,14 @@ def service_views(nodes: NodeSet, sel: Selection, sources: Sequence[Source] | No
         views.append(_view(NODE_PORT, f"<node>:{svc.node_port}", _nodeport_entries(nodes, sel, sources)))
     for ip in svc.external_ips:
         if wanted(EXTERNAL_IP, ip):
-            entries = _vip_entries(nodes, sel, ip, sources, "external")
-            views.append(_view(EXTERNAL_IP, _fmt(ip, svc.port), entries,
-                               ["external IPs reach whichever node the network routes them to; every node alike"]))
+            owner = next((n for n in nodes.order if ip in nodes.addresses(n)), None)
+            if owner is None:
+                entries = _vip_entries(nodes, sel, ip, sources, "external")
+                note = "external IPs reach whichever node the network routes them to; every node alike"
+            else:  # the network delivers a node's own address to that node, and only there
+                entries = _vip_entries(nodes, sel, ip, sources, "external", owner=owner)
+                note = f"{ip} is node {owner}'s address: the network delivers it there"
+            views.append(_view(EXTERNAL_IP, _fmt(ip, svc.port), entries, [note]))
     for ip in svc.load_balancer_vips:
         if wanted(LOAD_BALANCER, ip):
             health, notes = balancer_nodes(nodes, svc)

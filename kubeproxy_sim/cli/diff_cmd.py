@@ -110,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
     report(diagnostics, args)
     nodes_before = node_set(before.cluster, before.config)
     nodes_after = node_set(loaded.cluster, config)
-    node = args.node or before.config.node_name
+    # the before state's node; a before state without Node objects (empty, say) names none: the after state's
+    node = args.node or (before.config.node_name if before.cluster.nodes or not loaded.cluster.nodes
+                         else config.node_name)
     if node not in nodes_before.configs and node not in nodes_after.configs:
         raise InputError(Diagnostic(f"no node {node!r}; expected one of {one_of(node, nodes_before.order, 'nodes')}",
                                     field="--node"))

@@ -125,9 +125,9 @@ def test_an_endpoint_whose_pod_still_runs_keeps_its_connections(capsys, tmp_path
 
 def test_a_udp_target_port_change_keeps_the_entries(capsys, tmp_path) -> None:
     """Upstream's cleanup compares the reply source's IP with the serving endpoints' IPs: they all still serve."""
-    from tests.simulator.builders import objects
-
     import copy
+
+    from tests.simulator.builders import objects
 
     after = copy.deepcopy(objects())  # the builders share their port lists
     for doc in after:

@@ -267,3 +267,15 @@ def test_a_cluster_ip_view_with_nobody_to_send_from_says_so(capsys, tmp_path) ->
     after.write_text(path.read_text().replace("10.244.1.5", "10.244.1.6"))
     code, out, _ = run(capsys, "diff", "-f", str(path), "--against", str(after))
     assert code == 0 and "  clusterIP 10.96.0.10:80\n" in out  # there before and after: neither new nor gone
+
+
+def test_an_external_ip_that_is_a_node_s_address_enters_that_node_only(capsys, tmp_path) -> None:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(PODCIDR_CLUSTER.replace("type: NodePort,", "type: NodePort, externalIPs: [192.168.0.2],"))
+    code, out, _ = run(capsys, "dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16", "--to", "192.168.0.2:80",
+                       "-o", "json")
+    assert code == 0
+    (view,) = json.loads(out)["services"][0]["views"]
+    assert view["kind"] == "externalIP" and [(e["node"], e["weight_exact"]) for e in view["entries"]] == [
+        ("node1", "1")]
+    assert view["notes"] == ["192.168.0.2 is node node1's address: the network delivers it there"]
