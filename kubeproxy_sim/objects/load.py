@@ -50,6 +50,9 @@ class LoadResult:
     positions: tuple[tuple[int, int], ...] = ()
     """Per diagnostic, where in the input it arose (an ordering key): a split load merges its shares' messages
     back into input order by it (see :class:`Share`)."""
+    endpoints: tuple[Endpoints, ...] = ()
+    """The v1 Endpoints read; with ``mirror=False`` they are not turned into EndpointSlices (a caller that reads
+    file by file mirrors them once it holds every Service: see :func:`mirror_one`)."""
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -85,10 +88,11 @@ class Share:
         return self.low <= key and (self.high is None or key < self.high)
 
 
-def load_text(text: str, file: str = "<memory>") -> LoadResult:
-    """Load the manifests in one text (YAML or JSON, one or more documents)."""
+def load_text(text: str, file: str = "<memory>", *, mirror: bool = True) -> LoadResult:
+    """Load the manifests in one text (YAML or JSON, one or more documents); ``mirror=False`` leaves v1
+    Endpoints unmirrored (in ``LoadResult.endpoints``), for a caller whose Services are in other texts."""
     with collector_paused():  # millions of acyclic containers: see objects.bulk
-        return decode_documents(text_documents(text, file))
+        return decode_documents(text_documents(text, file), mirror=mirror)
 
 
 def load_paths(paths: Sequence[str]) -> LoadResult:
@@ -113,12 +117,13 @@ def text_documents(text: str, file: str) -> Iterator[Document]:
         yield file, index, document
 
 
-def decode_documents(documents: Iterable[Document], share: Share | None = None) -> LoadResult:
+def decode_documents(documents: Iterable[Document], share: Share | None = None, *,
+                     mirror: bool = True) -> LoadResult:
     """Decode and check parsed documents into a cluster; with a share, only that share's objects."""
     builder = _Builder(share)
     for file, index, document in documents:
         builder.add_document(document, file, index)
-    return builder.finish()
+    return builder.finish(mirror)
 
 
 def service_key(document: Any) -> str | None:
@@ -361,17 +366,19 @@ class _Builder:
                 severity=Severity.WARNING))
         table[value.key] = value
 
-    def finish(self) -> LoadResult:
+    def finish(self, mirror: bool = True) -> LoadResult:
         services: dict[str, Service] = self.objects["Service"]
         slices: dict[str, EndpointSlice] = dict(self.objects["EndpointSlice"])
-        self._mirror(services, slices)
+        if mirror:
+            self._mirror(services, slices)
         cluster = Cluster(
             services=tuple(services.values()),
             endpoint_slices=tuple(slices.values()),
             nodes=tuple(self.objects["Node"].values()),
             pods=tuple(self.objects["Pod"].values()),
         )
-        return LoadResult(cluster=cluster, diagnostics=tuple(self.diagnostics), positions=tuple(self.positions))
+        return LoadResult(cluster=cluster, diagnostics=tuple(self.diagnostics), positions=tuple(self.positions),
+                          endpoints=tuple(self.objects["Endpoints"].values()))
 
     def _mirror(self, services: dict[str, Service], slices: dict[str, EndpointSlice]) -> None:
         """Add the EndpointSlices the mirroring controller would make from v1 Endpoints."""
@@ -384,20 +391,26 @@ class _Builder:
 
     def _mirror_one(self, endpoints: Endpoints, services: dict[str, Service], slices: dict[str, EndpointSlice],
                     has_slices: set[tuple[str, str]]) -> None:
-        """Mirror one Endpoints object into ``slices``, with the messages the controller's choices call for."""
-        result = mirror_endpoints(endpoints, services.get(endpoints.key))
-        where = {"file": endpoints.origin.file, "kind": "Endpoints", "object": endpoints.key}
-        if result.skipped_reason and (endpoints.namespace, endpoints.name) not in has_slices:
-            self.diagnostics.append(Diagnostic(result.skipped_reason, severity=Severity.NOTE, **where))
-        if result.dropped:
-            self.diagnostics.append(Diagnostic(
-                f"{result.dropped} addresses not mirrored: the controller copies at most 1000 per subset",
-                severity=Severity.WARNING, **where))
-        for mirrored in result.slices:
-            if mirrored.key in slices:
-                self.diagnostics.append(Diagnostic(
-                    f"the mirrored EndpointSlice {mirrored.key} is not added: an EndpointSlice with that "
-                    "name was loaded", severity=Severity.WARNING, **where))
-                continue
-            slices[mirrored.key] = mirrored
+        self.diagnostics.extend(mirror_one(endpoints, services, slices, has_slices))
+
+
+def mirror_one(endpoints: Endpoints, services: dict[str, Service], slices: dict[str, EndpointSlice],
+               has_slices: set[tuple[str, str]]) -> list[Diagnostic]:
+    """Mirror one Endpoints object into ``slices`` (by key), as the mirroring controller would; the messages
+    its choices call for. ``has_slices``: the (namespace, service) pairs that already have EndpointSlices."""
+    found = []
+    result = mirror_endpoints(endpoints, services.get(endpoints.key))
+    where = {"file": endpoints.origin.file, "kind": "Endpoints", "object": endpoints.key}
+    if result.skipped_reason and (endpoints.namespace, endpoints.name) not in has_slices:
+        found.append(Diagnostic(result.skipped_reason, severity=Severity.NOTE, **where))
+    if result.dropped:
+        found.append(Diagnostic(f"{result.dropped} addresses not mirrored: the controller copies at most 1000 per "
+                                "subset", severity=Severity.WARNING, **where))
+    for mirrored in result.slices:
+        if mirrored.key in slices:
+            found.append(Diagnostic(f"the mirrored EndpointSlice {mirrored.key} is not added: an EndpointSlice "
+                                    "with that name was loaded", severity=Severity.WARNING, **where))
+            continue
+        slices[mirrored.key] = mirrored
+    return found
 

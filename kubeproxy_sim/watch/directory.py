@@ -10,8 +10,10 @@ once, finished. What is read goes through the objects loader, one file at a time
 Things that go wrong are reported and never stop the source:
 
 * a file that does not parse yet (a half-written YAML or JSON, bytes that are
-  not UTF-8) keeps its previous objects; it is reported once and read again
-  after another debounce period, until it parses;
+  not UTF-8), or that parses as no object at all while it held some (a stray
+  line of text), keeps its previous objects; it is reported once and read again
+  after another debounce period, until it is usable (an emptied file removes
+  its objects);
 * an object that fails validation keeps its previous version (as the API server
   would refuse the update), and is reported;
 * an object defined in two files: the file later in name order wins, as in
@@ -30,7 +32,7 @@ from typing import Any
 import yaml
 
 from kubeproxy_sim.errors import Diagnostic, Severity
-from kubeproxy_sim.objects.load import MANIFEST_SUFFIXES, load_text
+from kubeproxy_sim.objects.load import MANIFEST_SUFFIXES, load_text, mirror_one
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.watch.events import MODEL_KINDS, Batch, Kind, WatchEvent, bookmark, diff_events, kind_of
 
@@ -62,6 +64,7 @@ class _FileState:
 
     signature: Signature | None = None
     objects: dict[ObjectId, Any] = field(default_factory=dict)
+    endpoints: dict[str, Any] = field(default_factory=dict)  # v1 Endpoints by key, mirrored once all files merge
     reported: Signature | None = None  # the signature whose "does not parse" was already reported
 
 
@@ -125,14 +128,23 @@ class DirectorySource:
         try:
             with open(file, encoding="utf-8") as handle:
                 text = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            return self._not_ready(state, signature, [Diagnostic(f"cannot read: {exc}", file=file)], problems)
-        result = load_text(text, file)
+        except UnicodeDecodeError as exc:
+            return self._not_ready(state, signature, [Diagnostic(
+                f"not UTF-8 text (byte {exc.start}); expected a YAML or JSON manifest", file=file)], problems)
+        except OSError as exc:
+            return self._not_ready(state, signature, [Diagnostic(f"cannot read: {exc.strerror or exc}",
+                                                                 file=file)], problems)
+        result = load_text(text, file, mirror=False)  # the Service of an Endpoints may be in another file
         if not _parses(text):
             unparsed = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
             unparsed = unparsed or [Diagnostic("does not parse as YAML or JSON", file=file)]
             return self._not_ready(state, signature, unparsed, problems)
         objects = _cluster_objects(result.cluster)
+        broken = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
+        if broken and not objects and not result.endpoints and (state.objects or state.endpoints):
+            # parses, but as no object at all (a stray line of text, a missing kind): an edit gone wrong, not
+            # the removal of everything the file held (an emptied file says that), so it is treated as unready
+            return self._not_ready(state, signature, broken, problems)
         for d in result.diagnostics:
             problems.append(d)
             kept = self._keep_previous(state, d, objects)
@@ -140,6 +152,7 @@ class DirectorySource:
                 problems.append(Diagnostic("this object is invalid; keeping its previous version", file=file,
                                            kind=d.kind, object=d.object, severity=Severity.NOTE))
         state.signature, state.objects, state.reported = signature, objects, None
+        state.endpoints = {e.key: e for e in result.endpoints}
         return True
 
     @staticmethod
@@ -234,7 +247,27 @@ class DirectorySource:
                                                severity=Severity.WARNING))
                 merged[ident] = obj
                 owner[ident] = file
+        self._mirror(merged, focus, problems)
         return merged
+
+    def _mirror(self, merged: dict[ObjectId, Any], focus: set[str], problems: list[Diagnostic]) -> None:
+        """v1 Endpoints become EndpointSlices as the mirroring controller makes them, with every file's Services
+        at hand (an Endpoints and its Service are often in different files); messages for the ``focus`` files."""
+        endpoints: dict[str, tuple[str, Any]] = {}
+        for file in sorted(self._files):
+            for key, item in self._files[file].endpoints.items():
+                endpoints[key] = (file, item)
+        if not endpoints:
+            return
+        services = {key: obj for (kind, key), obj in merged.items() if kind is Kind.SERVICE}
+        slices = {key: obj for (kind, key), obj in merged.items() if kind is Kind.ENDPOINT_SLICE}
+        has_slices = {(s.namespace, s.service_name) for s in slices.values()}
+        for file, item in endpoints.values():
+            found = mirror_one(item, services, slices, has_slices)
+            if file in focus:
+                problems.extend(found)
+        for key, obj in slices.items():
+            merged[(Kind.ENDPOINT_SLICE, key)] = obj
 
     def _diff(self, changed: set[str], problems: list[Diagnostic]) -> list[WatchEvent]:
         desired = self._merge(changed, problems)

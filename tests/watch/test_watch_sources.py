@@ -204,3 +204,55 @@ def test_directory_zero_debounce_sees_changes_at_once(tmp_path) -> None:
     assert summary(src.poll()) == []
     d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=80))
     assert summary(src.poll()) == [("ADDED", "Service", "default/a")]
+
+
+ENDPOINTS = """apiVersion: v1
+kind: Endpoints
+metadata: {name: a, namespace: default}
+subsets:
+- addresses: [{ip: 10.244.0.5}]
+  ports: [{name: p, port: 8080, protocol: TCP}]
+"""
+
+
+def test_directory_mirrors_endpoints_whose_service_is_in_another_file(setup) -> None:
+    """`kubectl get svc -o yaml > svc.yaml; kubectl get ep -o yaml > ep.yaml`: the Endpoints are mirrored to an
+    EndpointSlice with the Service of the other file, as `rules -f DIR` does."""
+    d, clock, src = setup
+    d.write("ep.yaml", ENDPOINTS)
+    first = src.poll()
+    assert ("ADDED", "EndpointSlice", "default/a-") in [(t, k, key[:len("default/a-")]) for t, k, key in
+                                                        summary(first)]
+    assert not [x for x in first.diagnostics if "not mirrored" in x.message]
+    d.remove("a.yaml")  # the Service goes: so does the mirrored slice
+    src.poll()
+    clock.now += 1.0
+    assert sorted(k for _, k, _ in summary(src.poll())) == ["EndpointSlice", "Service"]
+
+
+def test_directory_stray_text_keeps_the_objects_and_an_emptied_file_removes_them(setup) -> None:
+    d, clock, src = setup
+    src.poll()
+    d.write("a.yaml", "TODO: fix this file later\n")  # parses, as a mapping without a kind
+    clock.now += 1.0
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert batch.events == () and any("kept" in x.message for x in batch.diagnostics)
+    d.write("a.yaml", "# nothing here any more\n")
+    clock.now += 1.0
+    src.poll()
+    clock.now += 1.0
+    assert summary(src.poll()) == [("DELETED", "Service", "default/a")]
+
+
+def test_directory_non_utf8_file_is_said_so(setup) -> None:
+    d, clock, src = setup
+    src.poll()
+    with open(os.path.join(d.path, "a.yaml"), "wb") as handle:
+        handle.write(b"apiVersion: v1\n\xff\n")
+    clock.now += 1.0
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert any(x.message == "not UTF-8 text (byte 15); expected a YAML or JSON manifest" for x in batch.diagnostics)
