@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 from typing import Any
 
 from kubeproxy_sim.cli.options import add_node_flags
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render, report
+from kubeproxy_sim.durations import parse_duration
 from kubeproxy_sim.errors import Diagnostic, InputError
 
 EXAMPLES = """examples:
@@ -29,16 +29,13 @@ EndpointSlices changed since the previous state, plus the chains kube-proxy
 always writes, and delete the chains nothing uses any more (-X).
 """
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
 def duration(text: str) -> float:
-    """Seconds from ``30``, ``30s``, ``1m``, ``500ms`` or ``1h`` (the forms kube-proxy's durations take)."""
-    m = _DURATION.match(text.strip())
-    if m is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (expected e.g. 30s, 1m, 500ms or 30)")
-    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    """Seconds from a duration as kube-proxy's flags take it (``30s``, ``1m30s``, ``500ms``; a bare number is
+    seconds)."""
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (expected e.g. 30s, 1m30s, 500ms or 30)")
+    return seconds
 
 
 def register(sub: argparse._SubParsersAction) -> None:

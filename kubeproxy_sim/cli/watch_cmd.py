@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--kubeconfig", metavar="FILE", help="watch the API server this kubeconfig points at")
     src.add_argument("--context", metavar="NAME", help="the kubeconfig context to use (default: its current one)")
     add_node_flags(parser)
-    timing = parser.add_argument_group("timing (kube-proxy's durations: 500ms, 1s, 2m, or plain seconds)")
+    timing = parser.add_argument_group("timing (kube-proxy's durations: 500ms, 1s, 2m30s, or plain seconds)")
     timing.add_argument("--min-sync-period", "--iptables-min-sync-period", dest="min_sync_period", type=duration,
                         default=1.0, metavar="DURATION",
                         help="a change syncs no sooner than this after the previous sync (default 1s)")
@@ -90,6 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------- sources
 
 
+MIN_POLL_INTERVAL = 0.05
+
+
 def _check_source(args: argparse.Namespace) -> None:
     """Exactly one source, and a directory that exists: anything else is a usage error named by its flag."""
     if bool(args.filename) == bool(args.kubeconfig):
@@ -101,6 +104,12 @@ def _check_source(args: argparse.Namespace) -> None:
         raise InputError(Diagnostic(f"{what}; expected a directory of manifests to watch "
                                     "(put a single file in a directory of its own)", file=args.filename,
                                     field="-f"))
+    if args.kubeconfig and not os.path.exists(args.kubeconfig):
+        raise InputError(Diagnostic("no such file; expected a kubeconfig", file=args.kubeconfig,
+                                    field="--kubeconfig"))
+    if args.poll_interval < MIN_POLL_INTERVAL:  # 0 would poll as fast as a core runs
+        raise InputError(Diagnostic(f"{args.poll_interval:g} s: expected at least {MIN_POLL_INTERVAL:g} s",
+                                    field="--poll-interval"))
 
 
 def _open_source(args: argparse.Namespace, sleep: Callable[[float], None],

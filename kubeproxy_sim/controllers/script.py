@@ -17,6 +17,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from kubeproxy_sim import durations
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.allocate import AllocationError
 from kubeproxy_sim.controllers.deployment import history
@@ -31,9 +32,7 @@ _DEPLOYMENT_KINDS = ("deployment", "deployments", "deploy", "deployment.apps", "
 _SERVICE_KINDS = ("service", "services", "svc")
 _POD_KINDS = ("pod", "pods", "po")
 _SERVICE_TYPES = {t.value.lower(): t for t in ServiceType if t is not ServiceType.EXTERNAL_NAME}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
@@ -170,12 +169,10 @@ def _labels(line: int, items: list[str], *, removals: bool) -> tuple[tuple[str, 
 
 def parse_duration(line: int, text: str) -> float:
     """``30s``, ``2m``, ``1m30s``, ``500ms``, or plain seconds."""
-    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
-        return float(text)
-    parts = _DURATION.findall(text)
-    if not parts or "".join(a + b for a, b in parts) != text:
+    seconds = durations.parse_duration(text)
+    if seconds is None:
         raise ScriptError(line, f"{text!r} is not a duration; expected e.g. 30s, 2m or 1m30s")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
+    return seconds
 
 
 # -- parsing each command --------------------------------------------------------------------------------

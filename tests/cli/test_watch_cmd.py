@@ -212,6 +212,8 @@ def test_the_sync_period_forces_syncs(manifests: Path):
     (["-f", "no-such-dir"], "no-such-dir: -f: does not exist; expected a directory"),
     (["-f", __file__], "is a file; expected a directory"),
     (["--context", "c", "-f", "."], "--context needs --kubeconfig"),
+    (["--kubeconfig", "no-such-kubeconfig"], "no-such-kubeconfig: --kubeconfig: no such file; expected a kubeconfig"),
+    (["-f", ".", "--poll-interval", "0"], "--poll-interval: 0 s: expected at least 0.05 s"),
 ])
 def test_usage_errors_name_the_flag(capsys, argv, message):
     assert main(["watch", *argv]) == EXIT_INVALID_INPUT
@@ -307,3 +309,11 @@ def test_ctrl_c_exits_zero_without_a_traceback(manifests: Path):
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_durations_are_go_s() -> None:
+    from kubeproxy_sim.durations import parse_duration
+
+    assert parse_duration("2m30s") == 150 and parse_duration("1h1s") == 3601 and parse_duration("500ms") == 0.5
+    assert parse_duration("7") == 7 and parse_duration("1.5s") == 1.5
+    assert parse_duration("soon") is None and parse_duration("30x") is None and parse_duration("") is None

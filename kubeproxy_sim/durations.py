@@ -1,0 +1,21 @@
+"""Durations as kube-proxy and kubectl write them (Go's time.ParseDuration): ``30s``, ``1m30s``, ``2h45m``,
+``500ms``; a bare number is seconds. One parser for every flag and script line that takes one."""
+
+from __future__ import annotations
+
+import re
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PLAIN = re.compile(r"\d+(?:\.\d+)?")
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds, or None when ``text`` is not a duration."""
+    text = text.strip()
+    if _PLAIN.fullmatch(text):
+        return float(text)
+    parts = _PART.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        return None
+    return sum(float(number) * _SECONDS[unit] for number, unit in parts)
