@@ -133,13 +133,13 @@ def render(graph: Graph, fmt: str) -> bytes:
     return render_image(dot_text, fmt)
 
 
-def write(data: bytes, fmt: str, output: str | None, summary: str) -> None:
+def write(data: bytes, fmt: str, output: str | None, summary: str, flag: str = "-o") -> None:
     if output:
         try:
             Path(output).write_bytes(data)
         except OSError as exc:
             raise InputError(Diagnostic(f"cannot write the graph: {exc.strerror or exc}", file=output,
-                                        field="-o")) from None
+                                        field=flag)) from None
         print(f"kubeproxy-sim: wrote {output} ({summary})", file=sys.stderr)
         return
     if fmt == "png" and sys.stdout.isatty():

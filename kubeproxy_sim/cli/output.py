@@ -463,3 +463,19 @@ def _animate(bar: Progress, stop: threading.Event) -> None:
     while not stop.wait(bar.interval):
         if bar.due():
             bar.draw()
+
+
+def check_writable(path: str, flag: str) -> None:
+    """Refuse an output file that cannot be written before the work, without creating it."""
+    from pathlib import Path
+
+    from kubeproxy_sim.errors import Diagnostic, InputError
+
+    target = Path(path)
+    folder = target.parent
+    why = ("is a directory" if target.is_dir()
+           else "its directory does not exist" if not folder.is_dir()
+           else "permission denied" if not os.access(target if target.exists() else folder, os.W_OK)
+           else None)
+    if why is not None:
+        raise InputError(Diagnostic(f"cannot write it: {why}", file=path, field=flag))

@@ -8,7 +8,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import add_input_flags
-from kubeproxy_sim.cli.output import Column, Console, add_output_flags, console, emit, progress, render_table, report
+from kubeproxy_sim.cli.output import (
+    Column,
+    Console,
+    add_output_flags,
+    check_writable,
+    console,
+    emit,
+    progress,
+    render_table,
+    report,
+)
 
 if TYPE_CHECKING:
     from kubeproxy_sim.simulator.network import Simulator
@@ -71,23 +81,6 @@ def read_hosts(path: str | None) -> tuple[tuple[str, str], ...]:
         raise InputError(Diagnostic(f"the hosts file is not UTF-8 text ({exc.reason} at byte {exc.start})",
                                     file=path, field="--hosts")) from None
     return parse_hosts(text, path)
-
-
-def check_writable(path: str, flag: str) -> None:
-    """Refuse an output file that cannot be written before the work, without creating it."""
-    import os
-    from pathlib import Path
-
-    from kubeproxy_sim.errors import Diagnostic, InputError
-
-    target = Path(path)
-    folder = target.parent
-    why = ("is a directory" if target.is_dir()
-           else "its directory does not exist" if not folder.is_dir()
-           else "permission denied" if not os.access(target if target.exists() else folder, os.W_OK)
-           else None)
-    if why is not None:
-        raise InputError(Diagnostic(f"cannot write it: {why}", file=path, field=flag))
 
 
 def build_simulator(args: argparse.Namespace) -> tuple[Simulator, bool]:

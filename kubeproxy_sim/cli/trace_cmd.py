@@ -22,6 +22,7 @@ from kubeproxy_sim.cli.output import (
     Console,
     TreeNode,
     add_output_flags,
+    check_writable,
     console,
     emit,
     progress,
@@ -125,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
 
     packet = _packet(args)
     graph_format = _graph_format(args.graph) if args.graph else None
+    if args.graph:
+        check_writable(args.graph, "--graph")  # before the work, not after it
     if args.rules and (args.filename or args.scenario):
         raise InputError(Diagnostic("--rules and -f/--scenario both given; expected one source of rules",
                                     field="--rules"))
@@ -308,4 +311,4 @@ def write_trace_graph(ruleset: Ruleset, result: TraceResult, path: str, fmt: str
         graph = traced_graph(ruleset, result, dump)
         data = render(graph, fmt)
     marked = sum(1 for e in graph.edges if e.highlighted)
-    write(data, fmt, path, f"{marked} traced rules highlighted")
+    write(data, fmt, path, f"{marked} traced rules highlighted", "--graph")

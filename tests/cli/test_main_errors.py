@@ -106,3 +106,10 @@ def test_a_node_setting_kube_proxy_would_refuse_stops_the_command_before_any_out
     """Rules made with the value left at its default would be another node's rules."""
     code, out, err = _run(argv)
     assert (code, out) == (1, "") and err.count("kubeproxy-sim: ") == 1
+
+
+def test_trace_graph_to_a_folder_that_is_not_there_is_refused_before_the_trace() -> None:
+    code, out, err = _run(["trace", "--scenario", "bootcamp", "--src", "10.244.0.200", "--dst", "10.96.142.87",
+                           "--dport", "8080", "--graph", "/nonexistent-dir/t.svg"])
+    assert (code, out) == (1, "")
+    assert err.endswith("/nonexistent-dir/t.svg: --graph: cannot write it: its directory does not exist\n")
