@@ -122,10 +122,18 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: str | None = None, ta
     return collapse_endpoints(graph, max_endpoints)
 
 
+MERMAID_MAX_EDGES = 500
+"""Mermaid's default ``maxEdges``: a bigger chart is refused ("Edge limit exceeded")."""
+
+
 def render(graph: Graph, fmt: str) -> bytes:
     from kubeproxy_sim.graph import render_image, to_dot, to_mermaid
 
     if fmt == "mermaid":
+        if len(graph.edges) > MERMAID_MAX_EDGES:
+            print(f"kubeproxy-sim: warning: {len(graph.edges)} edges; Mermaid draws at most {MERMAID_MAX_EDGES} with "
+                  "its default maxEdges (GitHub's too): fewer with --max-endpoints or --service, or use dot or svg",
+                  file=sys.stderr)
         return to_mermaid(graph).encode()
     dot_text = to_dot(graph)
     if fmt == "dot":

@@ -106,3 +106,14 @@ def test_bad_dump_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixt
     bad.write_text("*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j\nCOMMIT\n")
     code, out, err = run(["--rules", str(bad)], capsys)
     assert code == 1 and out == "" and f"{bad}:3" in err
+
+
+def test_a_mermaid_chart_past_mermaid_s_edge_limit_is_warned_about(capsys: pytest.CaptureFixture[str]) -> None:
+    from kubeproxy_sim.cli.main import main
+
+    assert main(["graph", "--scenario", "upstream-sync-proxy-rules-large-cluster-mode-above-threshold",
+                 "--max-endpoints", "0", "--format", "mermaid"]) == 0
+    err = capsys.readouterr().err
+    assert "Mermaid draws at most 500" in err
+    assert main(["graph", "--scenario", "bootcamp", "--format", "mermaid"]) == 0
+    assert "Mermaid draws" not in capsys.readouterr().err
