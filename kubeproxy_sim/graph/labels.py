@@ -201,23 +201,36 @@ def chain_splits(specs: Sequence[RuleSpec], calls: Sequence[bool]) -> list[tuple
 
     Each random rule takes ``p`` of what the rules before it left; the first
     plain rule after a split takes the rest. Rules that jump to a chain that
-    returns (``calls``) and affinity checks do not consume traffic.
+    returns (``calls``) and affinity checks do not consume traffic: what a
+    random rule sends into a returning chain comes back and goes on. A rule
+    with a condition of its own (``-s``, a port...) inside a split takes an
+    unknown part: the split's shares are not known past it (None).
     """
     splits: list[tuple[Fraction, Fraction] | None] = []
-    remaining = Fraction(1)
+    remaining: Fraction | None = Fraction(1)
     open_split = False
     for spec, call in zip(specs, calls, strict=True):
         probability = statistic_probability(spec)
         if probability is not None:
-            splits.append((remaining * probability, remaining))
-            remaining *= 1 - probability
+            splits.append(None if remaining is None else (remaining * probability, remaining))
+            if remaining is not None and not call:
+                remaining *= 1 - probability
             open_split = True
         elif open_split and not call and "recent" not in spec.modules() and spec.target is not None:
-            splits.append((remaining, remaining))
+            if _has_condition(spec):
+                splits.append(None)
+                remaining = None  # it takes what matches its condition: nobody can say how much
+                continue
+            splits.append(None if remaining is None else (remaining, remaining))
             remaining, open_split = Fraction(1), False
         else:
             splits.append(None)
     return splits
+
+
+def _has_condition(spec: RuleSpec) -> bool:
+    """Whether a rule matches on something of the packet (not only a comment or a counter)."""
+    return any(o.flag != "-m" and o.module not in ("comment", "nfacct") for o in spec.options)
 
 
 def chain_shares(specs: Sequence[RuleSpec], calls: Sequence[bool]) -> list[Fraction | None]:

@@ -99,3 +99,16 @@ def test_affinity_checks_take_no_share() -> None:
     )]
     assert chain_shares(specs, [False] * 4) == [None, None, Fraction(1, 2), Fraction(1, 2)]
     assert percent(Fraction(1, 3)) == "33.3%"
+
+
+def test_a_split_past_a_conditional_rule_has_no_known_shares() -> None:
+    """A plain rule with a condition inside a split takes an unknown part: the shares after it are unknown."""
+    specs = [parse_spec(t) for t in ("-m statistic --mode random --probability 0.5 -j A", "-s 10.9.0.0/16 -j B",
+                                     "-m statistic --mode random --probability 0.5 -j B", "-j C")]
+    assert chain_shares(specs, [False] * 4) == [Fraction(1, 2), None, None, None]
+
+
+def test_a_random_rule_into_a_returning_chain_consumes_nothing() -> None:
+    """What it sends into a chain that returns comes back: the last rule still takes everything (as trace)."""
+    specs = [parse_spec(t) for t in ("-m statistic --mode random --probability 0.5 -j A", "-j B")]
+    assert chain_shares(specs, [True, False]) == [Fraction(1, 2), Fraction(1)]
