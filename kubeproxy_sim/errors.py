@@ -76,6 +76,11 @@ class InputError(KubeproxySimError):
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 
+class UsageError(InputError):
+    """The command line itself is wrong (flags that exclude or need one another, no source given): exit 2,
+    as argparse's own usage errors."""
+
+
 class RulesSyntaxError(InputError):
     """iptables-save / iptables-restore text that does not parse.
 

@@ -10,7 +10,7 @@ import argparse
 
 from kubeproxy_sim.cli.options import add_input_flags
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
-from kubeproxy_sim.errors import Diagnostic, InputError, one_of
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
 
 EXAMPLES = """examples:
   kubeproxy-sim diff --scenario upstream-terminating-endpoints-traffic-policy-cluster-ready-endpoints-exist \\
@@ -54,7 +54,7 @@ def _after_paths(args: argparse.Namespace) -> list[str]:
     if args.against_scenario:
         paths.append(str(scenario_dir(args.against_scenario) / "objects.yaml"))
     if not paths:
-        raise InputError(Diagnostic("no state to compare with; expected --against PATH or --against-scenario NAME",
+        raise UsageError(Diagnostic("no state to compare with; expected --against PATH or --against-scenario NAME",
                                     field="--against"))
     return paths
 

@@ -14,7 +14,7 @@ import os
 import sys
 
 from kubeproxy_sim import __version__
-from kubeproxy_sim.errors import EnvironmentMissing, InputError, KubeproxySimError
+from kubeproxy_sim.errors import EnvironmentMissing, InputError, KubeproxySimError, UsageError
 
 EXIT_OK = 0
 EXIT_INVALID_INPUT = 1
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         for diagnostic in exc.diagnostics:
             print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
-        return EXIT_INVALID_INPUT
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_INVALID_INPUT
     except KubeproxySimError as exc:
         print(f"kubeproxy-sim: {exc}", file=sys.stderr)
         return EXIT_INVALID_INPUT

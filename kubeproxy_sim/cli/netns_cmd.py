@@ -10,7 +10,7 @@ from typing import Any
 
 from kubeproxy_sim.cli.options import add_input_flags
 from kubeproxy_sim.cli.output import add_output_flags, emit, progress, report
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -328,7 +328,7 @@ def _check_verify_args(args: argparse.Namespace) -> None:
     if args.timeout is not None and not 0 < args.timeout <= 30:
         raise InputError(Diagnostic(f"{args.timeout} seconds: expected more than 0 and at most 30", field="--timeout"))
     if args.rules and (args.filename or args.scenario):
-        raise InputError(Diagnostic("--rules and -f/--scenario both given; expected one: a node's dump, or the "
+        raise UsageError(Diagnostic("--rules and -f/--scenario both given; expected one: a node's dump, or the "
                                     "objects of a cluster", field="--rules"))
     if args.bridge in ("lo", "eth0") or args.bridge.startswith("veth") or not 0 < len(args.bridge) <= 15:
         raise InputError(Diagnostic(f"{args.bridge!r}: the staged node has an interface of that name (or it is "
@@ -393,7 +393,7 @@ def _run_verify_objects(args: argparse.Namespace, name: str) -> int:
     from kubeproxy_sim.kernel.state import state_dir
 
     if not args.filename and not args.scenario:
-        raise InputError(Diagnostic("nothing to verify; expected --rules DUMP, or the objects (-f PATH or "
+        raise UsageError(Diagnostic("nothing to verify; expected --rules DUMP, or the objects (-f PATH or "
                                     "--scenario NAME)", field="--rules"))
     if not 0 < args.alpha < 1:
         raise InputError(Diagnostic(f"{args.alpha}: expected a rate between 0 and 1", field="--alpha"))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node
 from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, ProxyConfig
 
@@ -129,7 +129,7 @@ def input_paths(args: argparse.Namespace) -> list[str]:
             if getattr(args, key, None) is None and value is not None:
                 setattr(args, key, value)
     if not paths:
-        raise InputError(Diagnostic("no objects given; expected -f PATH or --scenario NAME", field="-f"))
+        raise UsageError(Diagnostic("no objects given; expected -f PATH or --scenario NAME", field="-f"))
     check_node_settings(args)
     return require_paths(paths, "-f")
 

@@ -29,7 +29,7 @@ from kubeproxy_sim.cli.output import (
     render_tree,
     report,
 )
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 from kubeproxy_sim.proxier.full import as_node_holds_it
 
 if TYPE_CHECKING:
@@ -129,14 +129,14 @@ def run(args: argparse.Namespace) -> int:
     if args.graph:
         check_writable(args.graph, "--graph")  # before the work, not after it
     if args.rules and (args.filename or args.scenario):
-        raise InputError(Diagnostic("--rules and -f/--scenario both given; expected one source of rules",
+        raise UsageError(Diagnostic("--rules and -f/--scenario both given; expected one source of rules",
                                     field="--rules"))
     if args.rules:
         ruleset, addresses, errors = _from_dump(args, packet.family)
     elif args.filename or args.scenario:
         ruleset, addresses, errors = _from_objects(args, packet.family)
     else:
-        raise InputError(Diagnostic("no rules given; expected --rules DUMP, -f PATH or --scenario NAME",
+        raise UsageError(Diagnostic("no rules given; expected --rules DUMP, -f PATH or --scenario NAME",
                                     field="--rules"))
     # a dump says nothing of the node's addresses: without --node-ip, addrtype LOCAL tests are uncertain
     node = NodeContext.of(addresses, affinity=args.affinity, addresses_known=bool(addresses) or not args.rules)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from kubeproxy_sim.cli.options import add_node_flags
 from kubeproxy_sim.cli.output import add_output_flags
 from kubeproxy_sim.cli.replay_cmd import duration
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 
 if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.model import Ruleset, Table
@@ -96,9 +96,9 @@ MIN_POLL_INTERVAL = 0.05
 def _check_source(args: argparse.Namespace) -> None:
     """Exactly one source, and a directory that exists: anything else is a usage error named by its flag."""
     if bool(args.filename) == bool(args.kubeconfig):
-        raise InputError(Diagnostic("give exactly one source: -f DIR or --kubeconfig FILE", field="-f"))
+        raise UsageError(Diagnostic("give exactly one source: -f DIR or --kubeconfig FILE", field="-f"))
     if args.context and not args.kubeconfig:
-        raise InputError(Diagnostic("--context needs --kubeconfig", field="--context"))
+        raise UsageError(Diagnostic("--context needs --kubeconfig", field="--context"))
     if args.filename and not os.path.isdir(args.filename):
         what = "is a file" if os.path.exists(args.filename) else "does not exist"
         raise InputError(Diagnostic(f"{what}; expected a directory of manifests to watch "

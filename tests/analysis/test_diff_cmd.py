@@ -77,7 +77,7 @@ def test_unchanged_states_report_nothing(capsys) -> None:
 
 def test_missing_after_state_is_an_error(capsys) -> None:
     code, out, err = run(capsys, "diff", "--scenario", "bootcamp")
-    assert code == 1 and out == "" and "--against: " in err
+    assert code == 2 and out == "" and "--against: " in err  # a usage error
 
 
 def test_the_cluster_is_scanned_once_per_state_not_once_per_service(capsys, monkeypatch) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from kubeproxy_sim.cli import watch_cmd
-from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, build_parser, main
+from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, EXIT_USAGE, build_parser, main
 
 NODE_FLAGS = ["--hostname-override", "test-node", "--node-ip", "192.168.0.2/24", "--cluster-cidr", "10.0.0.0/8",
               "--random-fully=false"]
@@ -206,17 +206,18 @@ def test_the_sync_period_forces_syncs(manifests: Path):
     assert status == 0 and [r["reason"] for r in records] == ["initial", "sync-period", "sync-period"]
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--kubeconfig", "kc", "-f", "."], "exactly one source"),
-    ([], "exactly one source"),
-    (["-f", "no-such-dir"], "no-such-dir: -f: does not exist; expected a directory"),
-    (["-f", __file__], "is a file; expected a directory"),
-    (["--context", "c", "-f", "."], "--context needs --kubeconfig"),
-    (["--kubeconfig", "no-such-kubeconfig"], "no-such-kubeconfig: --kubeconfig: no such file; expected a kubeconfig"),
-    (["-f", ".", "--poll-interval", "0"], "--poll-interval: 0 s: expected at least 0.05 s"),
+@pytest.mark.parametrize(("argv", "message", "code"), [
+    (["--kubeconfig", "kc", "-f", "."], "exactly one source", EXIT_USAGE),
+    ([], "exactly one source", EXIT_USAGE),
+    (["-f", "no-such-dir"], "no-such-dir: -f: does not exist; expected a directory", EXIT_INVALID_INPUT),
+    (["-f", __file__], "is a file; expected a directory", EXIT_INVALID_INPUT),
+    (["--context", "c", "-f", "."], "--context needs --kubeconfig", EXIT_USAGE),
+    (["--kubeconfig", "no-such-kubeconfig"], "no-such-kubeconfig: --kubeconfig: no such file; expected a kubeconfig",
+     EXIT_INVALID_INPUT),
+    (["-f", ".", "--poll-interval", "0"], "--poll-interval: 0 s: expected at least 0.05 s", EXIT_INVALID_INPUT),
 ])
-def test_usage_errors_name_the_flag(capsys, argv, message):
-    assert main(["watch", *argv]) == EXIT_INVALID_INPUT
+def test_usage_errors_name_the_flag(capsys, argv, message, code):
+    assert main(["watch", *argv]) == code
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 

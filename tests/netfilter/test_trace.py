@@ -208,15 +208,16 @@ def test_cli_text_for_a_local_packet(capsys: pytest.CaptureFixture[str]) -> None
     assert "DNAT to 10.180.0.2:80, masqueraded: 100% (1)" in out and "  nat OUTPUT" in out
 
 
-@pytest.mark.parametrize(("argv", "message"), [
+@pytest.mark.parametrize(("argv", "message", "code"), [
     (["--rules", "/nonexistent.rules", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"],
-     "/nonexistent.rules: cannot read rules"),
+     "/nonexistent.rules: cannot read rules", 1),
     (["--rules", str(OVERALL), "--src", "10.0.0", "--dst", "10.0.0.2", "--dport", "80"],
-     "--src: '10.0.0' is not an IP address"),
-    (["--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"], "no rules given"),
+     "--src: '10.0.0' is not an IP address", 1),
+    (["--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"], "no rules given", 2),  # a usage error
 ])
-def test_cli_errors_name_what_is_wrong(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["trace", *argv]) == 1
+def test_cli_errors_name_what_is_wrong(argv: list[str], message: str, code: int,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", *argv]) == code
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 
