@@ -103,9 +103,14 @@ def client_load(clients_per_endpoint: int, endpoints: int, size: int = LIST_SIZE
     return ClientLoad(clients_per_endpoint, listed, same)
 
 
+SAMPLER_GAP = 0.01
+"""Seconds between two sampled connections when no client interval is given."""
+
+
 def simulate_returns(nodes: NodeSet, entry: Entry, proto: str, clients: int, connections: int,
-                     seed: int, size: int = LIST_SIZE) -> tuple[int, int, str]:
-    """Seeded connections from ``clients`` distinct clients picked at random, all entering ``entry.node``.
+                     seed: int, size: int = LIST_SIZE, gap: float | None = None) -> tuple[int, int, str]:
+    """Seeded connections from ``clients`` distinct clients picked at random, all entering ``entry.node``,
+    ``gap`` seconds apart (by default a few milliseconds: every client comes back well within any timeout).
 
     Outside clients go through the cluster simulator (router, balancer,
     conntrack, the node's ``recent`` lists of ``size`` entries); clients of
@@ -115,7 +120,7 @@ def simulate_returns(nodes: NodeSet, entry: Entry, proto: str, clients: int, con
     previous one, the engine: "simulator" or "sampler").
     """
     if entry.source.kind == "external":
-        found = _simulated_returns(nodes, entry, proto, clients, connections, seed, size)
+        found = _simulated_returns(nodes, entry, proto, clients, connections, seed, size, gap)
         if found is not None:
             return (*found, "simulator")
     rng = random.Random(seed)
@@ -125,7 +130,7 @@ def simulate_returns(nodes: NodeSet, entry: Entry, proto: str, clients: int, con
     tally = _Returns()
     for i in range(connections):
         client = rng.randrange(clients)
-        sampler.now = i * 0.01
+        sampler.now = i * (gap if gap is not None else SAMPLER_GAP)
         _, endpoint = sampler.connect(entry.node, entry.source, dst, dport, proto,
                                       client=address_of(entry.source.address, client))
         tally.see(client, endpoint)
@@ -148,7 +153,7 @@ class _Returns:
 
 
 def _simulated_returns(nodes: NodeSet, entry: Entry, proto: str, clients: int, connections: int, seed: int,
-                       size: int) -> tuple[int, int] | None:
+                       size: int, gap: float | None = None) -> tuple[int, int] | None:
     """The outside clients' run through the simulator (None: the network cannot carry them to the entry)."""
     net = build_simulator(nodes, (), seed)
     route = entry_route(net.sim, entry, proto)
@@ -162,7 +167,7 @@ def _simulated_returns(nodes: NodeSet, entry: Entry, proto: str, clients: int, c
         source = Source("external", address_of(entry.source.address, client))
         key, _ = runner.one(net.sim.client("external", ip=source.address), dataclasses.replace(route, source=source))
         tally.see(client, key[1] if key[0] == "DNAT" else key[0])
-        net.clock.now += CONNECTION_GAP
+        net.clock.now += gap if gap is not None else CONNECTION_GAP
     return tally.returning, tally.same
 
 
@@ -183,7 +188,11 @@ def analyse_affinity(nodes: NodeSet, dist: ServiceDist, clients: int | None = No
     usable = [e for v in dist.views for e in v.entries if e.weight > 0]
     entry = next((e for e in usable if e.source.kind == "external"), usable[0] if usable else None)
     if clients and entry is not None:
-        returning, same, engine = simulate_returns(nodes, entry, svc.proto, clients, max(4000, clients * 8), seed)
+        # each of the clients comes back every client_interval seconds on average: one connection every
+        # client_interval / clients seconds, the clients picked at random
+        gap = client_interval / clients if client_interval else None
+        returning, same, engine = simulate_returns(nodes, entry, svc.proto, clients, max(4000, clients * 8), seed,
+                                                   gap=gap)
         sampled = (clients, returning, same)
     return AffinityReport(svc.affinity_timeout, LIST_SIZE, n, sticky_checks(nodes, view, svc.name_string, svc.proto),
                           loads, live, client_interval, sampled, seed if sampled else None, engine)

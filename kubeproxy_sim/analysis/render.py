@@ -191,8 +191,10 @@ def affinity_text(report: AffinityReport) -> list[str]:
         clients, returning, same = report.sampled
         rate = same / returning if returning else 0.0
         how = ENGINES.get(report.engine or "sampler", report.engine)
-        out.append(f"    sampled {how} with {clients} clients (seed {report.seed}): {same}/{returning} "
-                   f"returning connections reached the same endpoint ({rate * 100:.2f}%)")
+        pace = (f", each back every {report.client_interval:g} s on average" if report.client_interval
+                else ", each back within moments")
+        out.append(f"    sampled {how} with {clients} clients{pace}, entering one node (seed {report.seed}): "
+                   f"{same}/{returning} returning connections reached the same endpoint ({rate * 100:.2f}%)")
     out.append("    beyond the list: a client evicted (or idle past the timeout) is balanced again like a new one; "
                "entering through another node it is unknown there")
     return out

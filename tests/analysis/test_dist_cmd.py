@@ -279,3 +279,38 @@ def test_an_external_ip_that_is_a_node_s_address_enters_that_node_only(capsys, t
     assert view["kind"] == "externalIP" and [(e["node"], e["weight_exact"]) for e in view["entries"]] == [
         ("node1", "1")]
     assert view["notes"] == ["192.168.0.2 is node node1's address: the network delivers it there"]
+
+
+AFFINITY_10S = PODCIDR_CLUSTER.replace(
+    "spec: {type: NodePort, clusterIP: 10.96.0.10,",
+    "spec: {type: NodePort, clusterIP: 10.96.0.10, sessionAffinity: ClientIP, "
+    "sessionAffinityConfig: {clientIP: {timeoutSeconds: 10}},").replace(
+    "- {addresses: [10.244.1.5], nodeName: node2}",
+    "- {addresses: [10.244.1.5], nodeName: node2}\n- {addresses: [10.244.1.6], nodeName: node2}")
+
+
+def test_the_affinity_sample_keeps_the_client_interval(capsys, tmp_path) -> None:
+    """50 clients each back every 20 s on average against a 10 s timeout: a returning client finds its entry
+    with P(gap <= 10 s) (the gap a geometric number of 0.4 s steps), else is balanced again (1/3 to stay)."""
+    from fractions import Fraction
+
+    from kubeproxy_sim.kernel.verify import binomial_range
+
+    path = tmp_path / "cluster.yaml"
+    path.write_text(AFFINITY_10S)
+    code, out, _ = run(capsys, "dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16", "--to", "default/web",
+                       "--clients", "50", "--client-interval", "20", "--seed", "5", "-o", "json")
+    assert code == 0
+    affinity = json.loads(out)["services"][0]["affinity"]
+    sampled = affinity["sampled"]
+    returning, same = sampled["returning_connections"], sampled["same_endpoint"]
+    assert sampled["clients"] == 50 and affinity["endpoints"] == 3
+    listed = 1 - Fraction(49, 50) ** 25  # back within 25 steps of 0.4 s
+    expected = listed + (1 - listed) / 3
+    # the exact p has a 10^42 denominator (too slow for exact tails over 4,000 trials): bracket it between
+    # thousandths, and take the lower tail of the lower one and the upper tail of the upper one (sound: the
+    # binomial's tails are monotone in p)
+    below, above = Fraction(int(expected * 1000), 1000), Fraction(int(expected * 1000) + 1, 1000)
+    low, high = binomial_range(returning, below, Fraction(1, 1000))[0], binomial_range(returning, above,
+                                                                                      Fraction(1, 1000))[1]
+    assert low <= same <= high, (same, returning, float(expected))
