@@ -347,6 +347,43 @@ def balancer_nodes(nodes: NodeSet, svc: ServicePortInfo) -> tuple[dict[str, bool
              + ", ".join(n for n in nodes.order if n in healthy), *left_out])
 
 
+def proxy_ingress(nodes: NodeSet, svc: ServicePortInfo) -> tuple[str, ...]:
+    """The service's load-balancer IPs in ipMode Proxy, of the nodes' family: kube-proxy writes no rule for
+    them (the balancer proxies to the NodePorts), so they are not among ``load_balancer_vips``."""
+    service = next((s for s in nodes.cluster.services if (s.namespace, s.name) == (svc.namespace, svc.name)), None)
+    if service is None or not svc.node_port:
+        return ()
+    return tuple(i.ip for i in service.load_balancer_ingress
+                 if i.ip and i.ip_mode == "Proxy" and (":" in i.ip) == nodes.ipv6)
+
+
+def _proxied_view(nodes: NodeSet, sel: Selection, ip: str, sources: Sequence[Source] | None) -> View:
+    """An ipMode Proxy balancer: it ends the client's connection and opens its own, from its address, to a
+    node's NodePort (the simulator's ``network._proxied``); it drops clients outside loadBalancerSourceRanges
+    itself, since the nodes never see them."""
+    import netaddr
+
+    svc = sel.svc
+    health, notes = balancer_nodes(nodes, svc)
+    ranges = [netaddr.IPNetwork(r) for r in svc.source_ranges]
+    entries = []
+    for source in sources or [external_source(nodes.ipv6)]:
+        allowed = not ranges or any(netaddr.IPAddress(source.address) in r for r in ranges)
+        for node in _entry_nodes(nodes, sel):
+            weight = Fraction(1 if health.get(node, False) else 0)
+            if not allowed:
+                entries.append(Entry(node, source, _fmt(ip, svc.port), weight, (Share("DROP", None, Fraction(1)),),
+                                     (), "the balancer drops a client outside loadBalancerSourceRanges"))
+                continue
+            # what the node sees: the balancer's own connection to its NodePort (not the client's)
+            entries.append(trace_entry(nodes, node, Source("external", ip), nodes.primary(node), svc.node_port,
+                                       svc.proto, weight, f"for {source.label}, the balancer connects from {ip} "
+                                       f"to {node}'s NodePort {svc.node_port}"))
+    notes = ["ipMode Proxy: the balancer ends the client's connection and opens its own to a node's NodePort; "
+             "the pods see the balancer's address", *notes]
+    return _view(LOAD_BALANCER, _fmt(ip, svc.port), entries, notes)
+
+
 def service_views(nodes: NodeSet, sel: Selection, sources: Sequence[Source] | None) -> tuple[View, ...]:
     """Every requested view of one service port."""
     svc = sel.svc
@@ -372,6 +409,9 @@ def service_views(nodes: NodeSet, sel: Selection, sources: Sequence[Source] | No
                 entries = _vip_entries(nodes, sel, ip, sources, "external", owner=owner)
                 note = f"{ip} is node {owner}'s address: the network delivers it there"
             views.append(_view(EXTERNAL_IP, _fmt(ip, svc.port), entries, [note]))
+    for ip in proxy_ingress(nodes, svc):
+        if wanted(LOAD_BALANCER, ip):
+            views.append(_proxied_view(nodes, sel, ip, sources))
     for ip in svc.load_balancer_vips:
         if wanted(LOAD_BALANCER, ip):
             health, notes = balancer_nodes(nodes, svc)

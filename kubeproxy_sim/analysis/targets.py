@@ -13,7 +13,15 @@ from collections.abc import Sequence
 
 import netaddr
 
-from kubeproxy_sim.analysis.exact import CLUSTER_IP, EXTERNAL_IP, LOAD_BALANCER, NODE_PORT, Selection, service_ports
+from kubeproxy_sim.analysis.exact import (
+    CLUSTER_IP,
+    EXTERNAL_IP,
+    LOAD_BALANCER,
+    NODE_PORT,
+    Selection,
+    proxy_ingress,
+    service_ports,
+)
 from kubeproxy_sim.analysis.nodes import NodeSet, Source, external_source, node_source, pod_source
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.proxier.state import ServicePortInfo
@@ -86,7 +94,7 @@ def _by_address(nodes: NodeSet, ports: list[ServicePortInfo], ip: str, port: str
             out.append(Selection(svc, frozenset({CLUSTER_IP}), ip))
         if ip in svc.external_ips:
             out.append(Selection(svc, frozenset({EXTERNAL_IP}), ip))
-        if ip in svc.load_balancer_vips:
+        if ip in svc.load_balancer_vips or ip in proxy_ingress(nodes, svc):
             out.append(Selection(svc, frozenset({LOAD_BALANCER}), ip))
     node = _node_of_address(nodes, ip)
     if node is not None:

@@ -314,3 +314,25 @@ def test_the_affinity_sample_keeps_the_client_interval(capsys, tmp_path) -> None
     low, high = binomial_range(returning, below, Fraction(1, 1000))[0], binomial_range(returning, above,
                                                                                       Fraction(1, 1000))[1]
     assert low <= same <= high, (same, returning, float(expected))
+
+
+def test_an_ip_mode_proxy_balancer_has_a_view_through_the_node_ports(capsys, tmp_path) -> None:
+    """kube-proxy writes no rule for it: the balancer connects from its address to a NodePort (as `send`)."""
+    import yaml
+
+    from tests.simulator.builders import objects
+
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(objects()))
+    argv = ["dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16", "--to", "203.0.113.102:80", "-o", "json"]
+    code, out, _ = run(capsys, *argv, "--from", "external:198.51.100.7")
+    assert code == 0
+    (view,) = json.loads(out)["services"][0]["views"]
+    assert view["kind"] == "loadBalancer" and view["notes"][0].startswith("ipMode Proxy")
+    assert {(e["source"]["address"], e["destination"]) for e in view["entries"]} == {
+        ("203.0.113.102", "192.168.0.10:30083"), ("203.0.113.102", "192.168.0.11:30083")}
+    assert sorted(o["endpoint"] for o in view["average"]["outcomes"]) == [
+        "10.244.1.10:8080", "10.244.2.10:8080", "10.244.2.11:8080"]
+    code, out, _ = run(capsys, *argv)  # the default client is outside loadBalancerSourceRanges
+    (view,) = json.loads(out)["services"][0]["views"]
+    assert [(o["verdict"], o["probability_exact"]) for o in view["average"]["outcomes"]] == [("DROP", "1")]
