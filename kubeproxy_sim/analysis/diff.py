@@ -223,6 +223,8 @@ def new_connection_notes(views: Sequence[View]) -> tuple[str, ...]:
     notes = []
     for view in views:
         for entry in view.entries:
+            if not entry.weight:  # a node the balancer does not send to: nothing new arrives there
+                continue
             for share in entry.shares:
                 if share.verdict == "REJECT":
                     notes.append(f"{view.kind} {view.destination} on {entry.node}: REJECT ({share.probability}) - "

@@ -62,7 +62,7 @@ def _simulate(nodes: NodeSet, view: View, proto: str, connections: int, requests
     tally = sample_view(nodes, view, proto, connections, requests, seed, endpoint_addresses(exact))
     if isinstance(tally, str):
         counts = sample_connections(nodes, view.entries, proto, connections, seed)
-        return "sampler", counts, {k: c * requests for k, c in counts.items()}, [
+        return "sampler", counts, {k: c * requests * _carries(k[0]) for k, c in counts.items()}, [
             f"sampled with the rule engine's per-node sampler instead of the simulator: {tally}"]
     notes = []
     if tally.requests_sent < requests:
@@ -79,7 +79,12 @@ def _simulate(nodes: NodeSet, view: View, proto: str, connections: int, requests
         reason, detail, n = strange[0]
         notes.append(f"the simulator saw outcomes the rules alone do not give: {n} x {reason} ({detail})"
                      + (f" and {len(strange) - 1} more kind(s)" if len(strange) > 1 else ""))
-    return "simulator", tally.connections, tally.requests, notes
+    return "simulator", tally.connections, {k: n * _carries(k[0]) for k, n in tally.requests.items()}, notes
+
+
+def _carries(verdict: str) -> int:
+    """1 when a connection with this outcome carries its requests (it reached a server), else 0."""
+    return 1 if verdict in ("DNAT", "ACCEPT") else 0
 
 
 def analyse_connections(nodes: NodeSet, view: View, proto: str, connections: int, requests: int,
@@ -93,8 +98,9 @@ def analyse_connections(nodes: NodeSet, view: View, proto: str, connections: int
             continue
         lo, hi = stats.binom_acceptance(connections, float(p), 1 - CONFIDENCE)
         got = counts.get((verdict, endpoint), 0)
+        per = requests * _carries(verdict)  # a refused or dropped connection carries no request
         pods.append(PodSpread(
-            verdict, endpoint, p, float(p) * connections * requests, (lo * requests, hi * requests),
+            verdict, endpoint, p, float(p) * connections * per, (lo * per, hi * per),
             (1 - float(p)) ** connections, got, request_counts.get((verdict, endpoint), 0),
             got / connections if connections else 0.0, stats.wilson(got, connections, CONFIDENCE)))
     keys = list(exact)

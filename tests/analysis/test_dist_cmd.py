@@ -336,3 +336,18 @@ def test_an_ip_mode_proxy_balancer_has_a_view_through_the_node_ports(capsys, tmp
     code, out, _ = run(capsys, *argv)  # the default client is outside loadBalancerSourceRanges
     (view,) = json.loads(out)["services"][0]["views"]
     assert [(o["verdict"], o["probability_exact"]) for o in view["average"]["outcomes"]] == [("DROP", "1")]
+
+
+def test_dropped_connections_carry_no_requests(capsys, tmp_path) -> None:
+    import yaml
+
+    from tests.simulator.builders import objects
+
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(objects(local_pods=("web-2", "web-3"))))
+    code, out, _ = run(capsys, "dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16", "--to", "node/node1:30081",
+                       "--connections", "4", "--requests-per-connection", "10", "-o", "json")
+    assert code == 0
+    outcomes = json.loads(out)["services"][0]["connections"]["outcomes"]
+    (drop,) = [o for o in outcomes if o["verdict"] == "DROP"]
+    assert drop["sampled_connections"] == 4 and drop["sampled_requests"] == 0 and drop["expected_requests"] == 0
