@@ -33,6 +33,17 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+def dist_json(capsys, tmp_path, docs: list[dict], *argv: str) -> dict:
+    """``dist -o json`` on the builders' objects written to a file, with their cluster CIDR."""
+    import yaml
+
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    code, out, _ = run(capsys, "dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16", *argv, "-o", "json")
+    assert code == 0
+    return json.loads(out)
+
+
 def test_json_contract_session_affinity(capsys) -> None:
     code, out, _ = run(capsys, "dist", "--scenario", "session-affinity", "--to", "web.default:80", "--clients", "500",
                        "--connections", "4", "--requests-per-connection", "10", "--seed", "3", "-o", "json")
@@ -157,16 +168,10 @@ def test_one_of_lists_a_few_names_whole_and_many_by_the_closest() -> None:
 def test_a_node_s_own_traffic_to_a_load_balancer_ip_is_followed_through_the_balancer(capsys, tmp_path) -> None:
     """With no endpoints nothing stops the packet on its way out of the node: the view follows it to the nodes
     the balancer sends it to, where it is rejected, as `send` sees it."""
-    import yaml
-
     from tests.simulator.builders import objects
 
-    path = tmp_path / "cluster.yaml"
-    path.write_text(yaml.safe_dump_all(objects(local_pods=())))
-    code, out, _ = run(capsys, "dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16",
-                       "--to", "203.0.113.100:80", "--from", "node/node1", "-o", "json")
-    assert code == 0
-    (svc,) = json.loads(out)["services"]
+    (svc,) = dist_json(capsys, tmp_path, objects(local_pods=()), "--to", "203.0.113.100:80", "--from",
+                       "node/node1")["services"]
     (view,) = svc["views"]
     (entry,) = view["entries"]
     assert entry["node"] == "node1" and entry["source"]["kind"] == "node"
@@ -178,8 +183,6 @@ def test_a_node_s_own_traffic_to_a_load_balancer_ip_is_followed_through_the_bala
 def test_nodes_excluded_from_load_balancers_are_no_backend_as_in_the_simulator(capsys, tmp_path) -> None:
     """node2 holds web-local's only endpoints but is labelled out of the balancer: the balancer fails open to
     node1, which has no local endpoint and DROPs (eTP Local), exactly what `send` expects."""
-    import yaml
-
     from kubeproxy_sim.objects.nodes import EXCLUDE_FROM_LB_LABEL
     from kubeproxy_sim.simulator.send import send
     from tests.simulator.builders import objects, simulator
@@ -187,12 +190,7 @@ def test_nodes_excluded_from_load_balancers_are_no_backend_as_in_the_simulator(c
     docs = objects(local_pods=("web-2", "web-3"))
     next(d for d in docs if d["kind"] == "Node" and d["metadata"]["name"] == "node2")["metadata"]["labels"][
         EXCLUDE_FROM_LB_LABEL] = ""
-    path = tmp_path / "cluster.yaml"
-    path.write_text(yaml.safe_dump_all(docs))
-    code, out, _ = run(capsys, "dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16",
-                       "--to", "203.0.113.100:80", "-o", "json")
-    assert code == 0
-    (view,) = json.loads(out)["services"][0]["views"]
+    (view,) = dist_json(capsys, tmp_path, docs, "--to", "203.0.113.100:80")["services"][0]["views"]
     assert [(e["node"], e["weight_exact"]) for e in view["entries"]] == [("node1", "1"), ("node2", "0")]
     assert EXCLUDE_FROM_LB_LABEL in view["entries"][1]["note"]
     assert [(o["verdict"], o["probability_exact"]) for o in view["average"]["outcomes"]] == [("DROP", "1")]
@@ -203,20 +201,13 @@ def test_nodes_excluded_from_load_balancers_are_no_backend_as_in_the_simulator(c
 
 def test_local_policy_without_a_health_check_port_spreads_over_every_node_as_the_simulator(capsys,
                                                                                           tmp_path) -> None:
-    import yaml
-
     from kubeproxy_sim.simulator.send import send
     from tests.simulator.builders import objects, simulator
 
     docs = objects(local_pods=("web-2", "web-3"))
     del next(d for d in docs if d["metadata"]["name"] == "web-local" and d["kind"] == "Service")["spec"][
         "healthCheckNodePort"]
-    path = tmp_path / "cluster.yaml"
-    path.write_text(yaml.safe_dump_all(docs))
-    code, out, _ = run(capsys, "dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16",
-                       "--to", "203.0.113.100:80", "-o", "json")
-    assert code == 0
-    (view,) = json.loads(out)["services"][0]["views"]
+    (view,) = dist_json(capsys, tmp_path, docs, "--to", "203.0.113.100:80")["services"][0]["views"]
     assert [(e["node"], e["weight_exact"]) for e in view["entries"]] == [("node1", "1/2"), ("node2", "1/2")]
     assert any("without a healthCheckNodePort" in note for note in view["notes"])
     drop = next(o["probability_exact"] for o in view["average"]["outcomes"] if o["verdict"] == "DROP")
@@ -318,36 +309,24 @@ def test_the_affinity_sample_keeps_the_client_interval(capsys, tmp_path) -> None
 
 def test_an_ip_mode_proxy_balancer_has_a_view_through_the_node_ports(capsys, tmp_path) -> None:
     """kube-proxy writes no rule for it: the balancer connects from its address to a NodePort (as `send`)."""
-    import yaml
-
     from tests.simulator.builders import objects
 
-    path = tmp_path / "cluster.yaml"
-    path.write_text(yaml.safe_dump_all(objects()))
-    argv = ["dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16", "--to", "203.0.113.102:80", "-o", "json"]
-    code, out, _ = run(capsys, *argv, "--from", "external:198.51.100.7")
-    assert code == 0
-    (view,) = json.loads(out)["services"][0]["views"]
+    argv = ("--to", "203.0.113.102:80")
+    (view,) = dist_json(capsys, tmp_path, objects(), *argv, "--from", "external:198.51.100.7")["services"][0]["views"]
     assert view["kind"] == "loadBalancer" and view["notes"][0].startswith("ipMode Proxy")
     assert {(e["source"]["address"], e["destination"]) for e in view["entries"]} == {
         ("203.0.113.102", "192.168.0.10:30083"), ("203.0.113.102", "192.168.0.11:30083")}
     assert sorted(o["endpoint"] for o in view["average"]["outcomes"]) == [
         "10.244.1.10:8080", "10.244.2.10:8080", "10.244.2.11:8080"]
-    code, out, _ = run(capsys, *argv)  # the default client is outside loadBalancerSourceRanges
-    (view,) = json.loads(out)["services"][0]["views"]
+    (view,) = dist_json(capsys, tmp_path, objects(), *argv)["services"][0]["views"]  # outside the ranges
     assert [(o["verdict"], o["probability_exact"]) for o in view["average"]["outcomes"]] == [("DROP", "1")]
 
 
 def test_dropped_connections_carry_no_requests(capsys, tmp_path) -> None:
-    import yaml
-
     from tests.simulator.builders import objects
 
-    path = tmp_path / "cluster.yaml"
-    path.write_text(yaml.safe_dump_all(objects(local_pods=("web-2", "web-3"))))
-    code, out, _ = run(capsys, "dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16", "--to", "node/node1:30081",
-                       "--connections", "4", "--requests-per-connection", "10", "-o", "json")
-    assert code == 0
-    outcomes = json.loads(out)["services"][0]["connections"]["outcomes"]
+    doc = dist_json(capsys, tmp_path, objects(local_pods=("web-2", "web-3")), "--to", "node/node1:30081",
+                    "--connections", "4", "--requests-per-connection", "10")
+    outcomes = doc["services"][0]["connections"]["outcomes"]
     (drop,) = [o for o in outcomes if o["verdict"] == "DROP"]
     assert drop["sampled_connections"] == 4 and drop["sampled_requests"] == 0 and drop["expected_requests"] == 0
