@@ -350,11 +350,13 @@ def balancer_nodes(nodes: NodeSet, svc: ServicePortInfo) -> tuple[dict[str, bool
 def proxy_ingress(nodes: NodeSet, svc: ServicePortInfo) -> tuple[str, ...]:
     """The service's load-balancer IPs in ipMode Proxy, of the nodes' family: kube-proxy writes no rule for
     them (the balancer proxies to the NodePorts), so they are not among ``load_balancer_vips``."""
-    service = next((s for s in nodes.cluster.services if (s.namespace, s.name) == (svc.namespace, svc.name)), None)
-    if service is None or not svc.node_port:
+    if not svc.node_port:
         return ()
-    return tuple(i.ip for i in service.load_balancer_ingress
-                 if i.ip and i.ip_mode == "Proxy" and (":" in i.ip) == nodes.ipv6)
+    proxied = nodes.derived("ipMode Proxy ingress", lambda: {
+        (s.namespace, s.name): tuple(i.ip for i in s.load_balancer_ingress
+                                     if i.ip and i.ip_mode == "Proxy" and (":" in i.ip) == nodes.ipv6)
+        for s in nodes.cluster.services if any(i.ip_mode == "Proxy" for i in s.load_balancer_ingress)})
+    return proxied.get((svc.namespace, svc.name), ())
 
 
 def _proxied_view(nodes: NodeSet, sel: Selection, ip: str, sources: Sequence[Source] | None) -> View:
