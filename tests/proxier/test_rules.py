@@ -98,6 +98,16 @@ def test_load_balancer_source_ranges_allow_node_and_vips():
     assert check_jumps(text) == []
 
 
+def test_without_a_node_ip_the_loopback_address_stands_in_for_source_ranges():
+    """kube-proxy's detectNodeIPs keeps 127.0.0.1 (::1) when no node IP of the family is known: a range holding
+    it allows the VIPs as sources."""
+    c = cluster(lb_service("ns1", "svc1", "172.30.0.41", port(node_port=3001), lb=("1.2.3.4",),
+                           load_balancer_source_ranges=("0.0.0.0/0",)),
+                eps("ns1", "svc1", ep("10.180.0.1")))
+    fw = [r for r in rules_text(c, fake_config(node_ips=())).splitlines() if r.startswith("-A KUBE-FW-")]
+    assert [r.split(" -s ")[1].split()[0] for r in fw if " -s " in r] == ["0.0.0.0/0", "1.2.3.4"]
+
+
 def test_proxy_mode_load_balancer_gets_no_rules():
     c = cluster(lb_service("ns1", "svc1", "172.30.0.41", port(node_port=3001),
                            lb=(LoadBalancerIngress(ip="1.2.3.4", ip_mode="Proxy"),)),

@@ -49,7 +49,7 @@ class SyncContext:
     config: ProxyConfig
     ipv6: bool
     mark: str
-    node_ip: str | None
+    node_ip: str  # the primary node IP of the family, else loopback (as kube-proxy's detectNodeIPs)
     detector: LocalDetector | None
     nodeports: NodePortDestinations
     localhost_nodeports: bool
@@ -165,7 +165,9 @@ def make_context(config: ProxyConfig, total_endpoints: int) -> SyncContext:
         config=config,
         ipv6=config.ipv6,
         mark=config.masquerade_mark,
-        node_ip=primary_ip(config, config.ipv6),
+        # kube-proxy's detectNodeIPs starts from loopback for each family and keeps it when no node IP of the
+        # family is known; a source range holding it lets the LB VIPs in as sources ("allow from node")
+        node_ip=primary_ip(config, config.ipv6) or ("::1" if config.ipv6 else "127.0.0.1"),
         detector=local_detector(config),
         nodeports=nodeports,
         localhost_nodeports=(config.localhost_nodeports and not config.ipv6

@@ -41,8 +41,6 @@ def external_chain_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer) -
 
 def _node_ip_allowed(ctx: SyncContext, source_ranges: tuple[str, ...]) -> bool:
     """Whether a source range contains this node's IP (then the LB VIPs are allowed as sources)."""
-    if ctx.node_ip is None:
-        return False
     node_ip = netaddr.IPAddress(ctx.node_ip)
     return any(node_ip in netaddr.IPNetwork(cidr) for cidr in source_ranges
                if netaddr.IPNetwork(cidr).version == node_ip.version)
