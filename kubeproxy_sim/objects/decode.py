@@ -151,6 +151,10 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
     distribution = report.string(spec, "trafficDistribution", "spec.trafficDistribution") or None
     if report.failed:
         return None
+    for key, value in labels:
+        if key in ("service.kubernetes.io/service-proxy-name", "service.kubernetes.io/headless"):
+            report.note(f"metadata.labels.{key}", f"{key}={value}: kube-proxy does not watch this Service (another "
+                        "proxy serves it), so it writes no rules for it")
     return Service(
         namespace=namespace, name=name, type=svc_type, cluster_ips=cluster_ips, ip_families=families,
         ports=ports, selector=selector, external_ips=external_ips, load_balancer_ingress=ingress,

@@ -128,6 +128,20 @@ def test_an_external_name_the_api_server_refuses_is_warned_about(load):
         "refuses it (kube-proxy ignores ExternalName services; cluster DNS answers with this CNAME)"]
 
 
+def test_a_service_another_proxy_serves_is_noted(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: s, labels: {service.kubernetes.io/service-proxy-name: cilium}}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+    """)
+    assert [s.name for s in result.cluster.services] == ["s"]  # still there: cluster DNS serves it
+    assert [str(d) for d in result.diagnostics] == [
+        "t.yaml: Service default/s: metadata.labels.service.kubernetes.io/service-proxy-name: note: "
+        "service.kubernetes.io/service-proxy-name=cilium: kube-proxy does not watch this Service (another proxy "
+        "serves it), so it writes no rules for it"]
+
+
 def test_all_errors_of_one_object_are_reported(load):
     result = load("""
         apiVersion: v1

@@ -108,6 +108,18 @@ def test_without_a_node_ip_the_loopback_address_stands_in_for_source_ranges():
     assert [r.split(" -s ")[1].split()[0] for r in fw if " -s " in r] == ["0.0.0.0/0", "1.2.3.4"]
 
 
+@pytest.mark.parametrize("label", ["service.kubernetes.io/service-proxy-name", "service.kubernetes.io/headless"])
+def test_objects_kube_proxy_does_not_watch_get_no_rules(label: str):
+    """kube-proxy lists Services and EndpointSlices without these labels: another proxy serves such a Service."""
+    import dataclasses
+
+    svc, slc = service("ns1", "svc1", "172.30.0.41"), eps("ns1", "svc1", ep("10.180.0.1"))
+    assert "172.30.0.41" not in rules_text(cluster(dataclasses.replace(svc, labels=((label, "x"),)), slc),
+                                           fake_config())
+    unwatched_slice = rules_text(cluster(svc, dataclasses.replace(slc, labels=((label, "x"),))), fake_config())
+    assert "has no endpoints" in unwatched_slice and "KUBE-SEP-" not in unwatched_slice
+
+
 def test_proxy_mode_load_balancer_gets_no_rules():
     c = cluster(lb_service("ns1", "svc1", "172.30.0.41", port(node_port=3001),
                            lb=(LoadBalancerIngress(ip="1.2.3.4", ip_mode="Proxy"),)),
