@@ -15,6 +15,7 @@ from typing import Any
 
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.addr import parse_cidr
+from kubeproxy_sim.objects.report import described, type_name
 from kubeproxy_sim.proxier.config import DetectLocalMode
 
 KIND = "KubeProxyConfiguration"
@@ -52,20 +53,13 @@ def _load(path: str) -> tuple[dict[str, Any], Diagnostic | None]:
 
         return {}, yaml_syntax_error(exc, path)
     if not isinstance(data, dict):
-        return {}, Diagnostic(f"expected a {KIND} mapping, got {_type(data)}", file=path)
+        got = "nothing" if data is None else type_name(data)
+        return {}, Diagnostic(f"expected a {KIND} mapping, got {got}", file=path)
     kind = data.get("kind")
     if kind != KIND:
         got = "not set" if kind is None else f"{kind!r}"
         return {}, Diagnostic(f"kind is {got}; expected {KIND}", file=path, field="kind")
     return data, None
-
-
-def _type(value: object) -> str:
-    if value is None:
-        return "nothing"
-    names = {bool: "a boolean", int: "an integer", str: "a string", list: "a list", dict: "a mapping",
-             float: "a number"}
-    return names.get(type(value), type(value).__name__)
 
 
 class _Reader:
@@ -89,14 +83,14 @@ class _Reader:
         if value is None:
             return None
         if type(value) is not want:
-            self.error(dotted, f"expected {expected}, got {_type(value)} {value!r}"[:200])
+            self.error(dotted, f"expected {expected}, got {described(value)}"[:200])
             return None
         return value
 
     def section(self, name: str) -> None:
         value = self.data.get(name)
         if value is not None and not isinstance(value, dict):
-            self.error(name, f"expected a mapping, got {_type(value)}")
+            self.error(name, f"expected a mapping, got {type_name(value)}")
 
     def settings(self) -> dict[str, object]:
         for name in sorted(set(self.data) - KNOWN_FIELDS):
@@ -162,7 +156,7 @@ class _Reader:
             if isinstance(value, str):
                 texts.append(value)
             else:
-                self.error(f"nodePortAddresses[{i}]", f"expected a CIDR or 'primary', got {_type(value)}")
+                self.error(f"nodePortAddresses[{i}]", f"expected a CIDR or 'primary', got {type_name(value)}")
         return check_nodeport_addresses(texts, lambda message: self.error("nodePortAddresses", message)) or None
 
 
