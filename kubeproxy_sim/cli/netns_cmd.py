@@ -149,7 +149,7 @@ def _state(name: str) -> dict[str, Any]:
 def run_up(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.options import load_inputs
     from kubeproxy_sim.kernel import build, env
-    from kubeproxy_sim.kernel.plan import check_name, plan
+    from kubeproxy_sim.kernel.plan import check_name, check_placed, checked_clients, plan
     from kubeproxy_sim.kernel.send import topology_record
     from kubeproxy_sim.kernel.state import state_dir
 
@@ -159,9 +159,9 @@ def run_up(args: argparse.Namespace) -> int:
     report([d for d in inputs.diagnostics if d.severity is not Severity.NOTE], args)
     if inputs.errors and not inputs.cluster.services:
         raise InputError(list(inputs.errors))
-    clients = _checked_clients(args.client, inputs.cluster, 6 if inputs.config.ipv6 else 4)
+    clients = checked_clients(args.client, inputs.cluster, 6 if inputs.config.ipv6 else 4)
     topo = plan(args.name, inputs.cluster, inputs.config, clients)
-    _check_placed(clients, topo)
+    check_placed(clients, topo)
     # persistent: the cluster outlives this command, owned by a keeper process until `netns down`
     # a SIGTERM while building unwinds like Ctrl-C, so build.up removes what it made
     with _unwinding_on_sigterm(), progress(f"building {len(topo.namespaces())} namespaces"):
@@ -176,46 +176,6 @@ def run_up(args: argparse.Namespace) -> int:
     for note in state["notes"]:
         print(f"  note: {note}")
     return 0
-
-
-def _checked_clients(texts: list[str], cluster: Any, family: int) -> list[str]:
-    """The ``--client`` addresses in canonical form; one that cannot be a client is an error naming why."""
-    import netaddr
-
-    from kubeproxy_sim.kernel.plan import GATEWAY, GATEWAY6, ROUTER, ROUTER6
-
-    services = {ip: s.key for s in cluster.services
-                for ip in (*s.cluster_ips, *s.external_ips, *(i.ip for i in s.load_balancer_ingress if i.ip))}
-    out = []
-    for text in texts:
-        try:
-            address = netaddr.IPAddress(text.strip("[]"))
-        except (netaddr.AddrFormatError, ValueError):
-            raise InputError(Diagnostic(f"{text!r} is not an IP address", field="--client")) from None
-        ip = str(address)
-        why = (f"an IPv{address.version} address, but the cluster is built for IPv{family}"
-               if address.version != family
-               else "not a unicast address" if address.is_loopback() or address.is_multicast() or int(address) == 0
-               else "the stage's own router or pod gateway" if ip in (ROUTER, ROUTER6, GATEWAY, GATEWAY6)
-               else f"an address of Service {services[ip]}" if ip in services
-               else None)
-        if why is not None:
-            raise InputError(Diagnostic(f"{text!r} is {why}; expected an address no node, pod or Service has",
-                                        field="--client"))
-        out.append(ip)
-    return out
-
-
-def _check_placed(clients: list[str], topo: Any) -> None:
-    """A client the plan could not place (an address a node or a pod already has) is an error, not dropped."""
-    placed = {c.ip for c in topo.clients} | {p.ip for p in topo.pods if p.key.startswith("client/")}
-    taken = {a: f"node/{n.name}" for n in topo.nodes for a in n.addresses}
-    taken.update({p.ip: p.key for p in topo.pods if not p.key.startswith("client/")})
-    for ip in clients:
-        if ip not in placed:
-            owner = taken.get(ip, "another workload")
-            raise InputError(Diagnostic(f"{ip!r} is {owner}'s address; expected an address no node or pod has "
-                                        "(send from it with --from instead)", field="--client"))
 
 
 def run_send(args: argparse.Namespace) -> int:

@@ -312,3 +312,39 @@ def _notes(cluster: Cluster, family: int) -> tuple[str, ...]:
         notes.append(f"the cluster is built for IPv{family} (the node config's family); "
                      f"IPv{10 - family} endpoints are left out")
     return tuple(notes)
+
+
+def checked_clients(texts: list[str], cluster: Cluster, family: int) -> list[str]:
+    """The ``--client`` addresses in canonical form; one that cannot be a client is an error naming why."""
+    services = {ip: s.key for s in cluster.services
+                for ip in (*s.cluster_ips, *s.external_ips, *(i.ip for i in s.load_balancer_ingress if i.ip))}
+    out = []
+    for text in texts:
+        try:
+            address = netaddr.IPAddress(text.strip("[]"))
+        except (netaddr.AddrFormatError, ValueError):
+            raise InputError(Diagnostic(f"{text!r} is not an IP address", field="--client")) from None
+        ip = str(address)
+        why = (f"an IPv{address.version} address, but the cluster is built for IPv{family}"
+               if address.version != family
+               else "not a unicast address" if address.is_loopback() or address.is_multicast() or int(address) == 0
+               else "the stage's own router or pod gateway" if ip in (ROUTER, ROUTER6, GATEWAY, GATEWAY6)
+               else f"an address of Service {services[ip]}" if ip in services
+               else None)
+        if why is not None:
+            raise InputError(Diagnostic(f"{text!r} is {why}; expected an address no node, pod or Service has",
+                                        field="--client"))
+        out.append(ip)
+    return out
+
+
+def check_placed(clients: list[str], topo: Topology) -> None:
+    """A client the plan could not place (an address a node or a pod already has) is an error, not dropped."""
+    placed = {c.ip for c in topo.clients} | {p.ip for p in topo.pods if p.key.startswith("client/")}
+    taken = {a: f"node/{n.name}" for n in topo.nodes for a in n.addresses}
+    taken.update({p.ip: p.key for p in topo.pods if not p.key.startswith("client/")})
+    for ip in clients:
+        if ip not in placed:
+            owner = taken.get(ip, "another workload")
+            raise InputError(Diagnostic(f"{ip!r} is {owner}'s address; expected an address no node or pod has "
+                                        "(send from it with --from instead)", field="--client"))
