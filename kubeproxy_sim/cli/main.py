@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except KeyboardInterrupt:
+        # what the interrupt left half-done (pyroute2's event loop, a lock) is cleaned up at exit; its
+        # "Exception ignored in ..." noise is not for the user, who asked to stop
+        sys.unraisablehook = lambda _unraisable: None
         return 130
     except Exception as exc:  # a bug of ours: say so in one line, the traceback only on request
         if os.environ.get("KPSIM_DEBUG"):
