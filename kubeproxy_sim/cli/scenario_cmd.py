@@ -372,7 +372,9 @@ def run(args: argparse.Namespace) -> int:
                 sys.stdout.write(colour_step("".join(out), con))
                 sys.stdout.flush()
     except ScriptError as exc:
+        if args.output != "text" and steps:  # the steps played before the bad line, as the text shows them
+            sys.stdout.write(render({"steps": steps}, args.output))
         raise InputError(Diagnostic(exc.message, file=str(script), line=exc.line)) from None
     if args.output != "text":
         sys.stdout.write(render({"steps": steps}, args.output))
-    return 0
+    return 0  # a step kubectl would fail on (a rollout past its deadline) is part of the story, said in it

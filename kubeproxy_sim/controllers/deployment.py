@@ -81,6 +81,27 @@ class RolloutStatus:
         return True, f"deployment {quoted} successfully rolled out"
 
 
+def last_progress(world: World, d: Deployment) -> float | None:
+    """When the rollout last moved, as the controller's Progressing condition records it (upstream's
+    ``DeploymentProgressing``): a pod of the new set created, a pod of any set becoming ready, an old pod
+    deleted. None when none of that has happened yet."""
+    new, old = split_sets(world, d)
+    owners = {rs.name for rs in ([new] if new else []) + old}
+    old_names = {rs.name for rs in old}
+    events = []
+    for pod in world.pods:
+        if pod.namespace != d.namespace or pod.owner not in owners:
+            continue
+        if new is not None and pod.owner == new.name:
+            events.append(pod.created)
+        if pod.ready_at is not None:
+            events.append(pod.ready_at)
+        if pod.owner in old_names and pod.deleted_at is not None:
+            events.append(pod.deleted_at)
+    past = [t for t in events if t <= world.now]
+    return max(past) if past else None
+
+
 def rollout_status(world: World, d: Deployment) -> RolloutStatus:
     new, old = split_sets(world, d)
     sets = ([new] if new else []) + old

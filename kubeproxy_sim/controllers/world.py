@@ -104,7 +104,9 @@ def wait_for_rollout(world: World, namespace: str, name: str, rng: random.Random
     """``kubectl rollout status``: advance until the rollout completes or misses its progress deadline."""
     d = _deployment(world, namespace, name)
     messages: list[tuple[float, str]] = []
-    last_progress = world.now
+    # the deadline runs from the rollout's last progress, whenever that was, not from this command
+    last_progress = deploy.last_progress(world, d)
+    last_progress = world.now if last_progress is None else last_progress
     status = deploy.rollout_status(world, d)
     while True:
         done, line = status.message(d)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -209,3 +210,30 @@ def test_decode_deployment_defaults() -> None:
     d, diagnostics = decode_deployment(doc, "f.yaml")
     assert diagnostics == [] and d is not None
     assert (d.replicas, d.max_surge, d.max_unavailable, d.progress_deadline) == (1, "25%", "25%", 600)
+
+
+def test_the_progress_deadline_runs_from_the_rollout_s_last_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The controller marks a stuck rollout 600 s after it last moved, watched or not: a `rollout status` run
+    later says so at once (it used to count 600 s from when it ran)."""
+    script = _script(tmp_path, "create deployment web --image=gcr.io/google-samples/kubernetes-bootcamp:v1 "
+                     "--replicas=2\nrollout status deployments/web\nset image deployments/web "
+                     "kubernetes-bootcamp=gcr.io/google-samples/kubernetes-bootcamp:v10\n"
+                     "wait 700s\nrollout status deployments/web\n")
+    assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 0
+    out = capsys.readouterr().out
+    last = out[out.rindex("# step 5"):]
+    assert '# t=705s: error: deployment "web" exceeded its progress deadline' in last
+
+
+def test_a_bad_line_still_prints_the_steps_before_it_in_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Text output shows the steps played before a bad line; -o json says the same, then the error."""
+    script = _script(tmp_path, "create deployment web --image=gcr.io/google-samples/kubernetes-bootcamp:v1\n"
+                     "set image deployments/web nosuch=img:v2\n")
+    assert run_cli(["scenario", script, "-o", "json"], monkeypatch) == 1
+    captured = capsys.readouterr()
+    steps = json.loads(captured.out)["steps"]
+    assert [s["command"] for s in steps] == [
+        "create deployment web --image=gcr.io/google-samples/kubernetes-bootcamp:v1"]
+    assert ':2: set image: unable to find container named "nosuch"' in captured.err
