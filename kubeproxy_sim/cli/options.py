@@ -235,6 +235,17 @@ def _node_addresses(node: Node | None) -> tuple[str, ...]:
     return tuple(f"{ip}/{128 if ':' in ip else 32}" for ip in ips)
 
 
+def _hostname(name: str | None, diags: list[Diagnostic]) -> str | None:
+    """The node name as kube-proxy takes it from --hostname-override: trimmed and lower-cased (Node names are
+    lower-case DNS names, so ``Node1`` still finds node ``node1``). Blank is refused, as kube-proxy refuses it."""
+    if name is None:
+        return None
+    if not name.strip():
+        diags.append(Diagnostic(f"{name!r} is blank; expected a node name", field="--hostname-override"))
+        return None
+    return name.strip().lower()
+
+
 def _pick_node(cluster: Cluster, name: str | None) -> tuple[str, Node | None]:
     if name:
         return name, cluster.node(name)
@@ -255,7 +266,7 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
         settings.update(file_settings)
         diags.extend(file_diags)
     settings.update(_flag_settings(args, diags))
-    name, node = _pick_node(cluster, settings.pop("node_name", None))  # type: ignore[arg-type]
+    name, node = _pick_node(cluster, _hostname(settings.pop("node_name", None), diags))  # type: ignore[arg-type]
     if node is None and cluster.nodes:
         diags.append(Diagnostic(f"no Node object named {name!r}; node facts come from flags only",
                                 severity=Severity.WARNING, field="--hostname-override"))

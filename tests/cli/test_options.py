@@ -47,6 +47,14 @@ def test_flags_override_node_object_and_parse_like_kube_proxy() -> None:
     assert config.random_fully is False and config.nfacct is False
 
 
+def test_hostname_override_is_trimmed_and_lower_cased_as_kube_proxy_does() -> None:
+    config = config_from_args(["--hostname-override", " N1\n"], Cluster(nodes=(NODE,)))
+    assert config.node_name == "n1" and config.node_ips == ("192.168.49.2/32",)  # found the Node object
+    with pytest.raises(InputError) as info:
+        config_from_args(["--hostname-override", "  "], Cluster())
+    assert [str(d) for d in info.value.diagnostics] == ["--hostname-override: '  ' is blank; expected a node name"]
+
+
 def test_ipv6_family_follows_primary_node_ip() -> None:
     assert config_from_args(["--node-ip", "fd00::2"], Cluster()).ip_family is IPFamily.IPV6
     assert config_from_args(["--node-ip", "fd00::2", "--ip-family", "ipv4"], Cluster()).ip_family is IPFamily.IPV4
