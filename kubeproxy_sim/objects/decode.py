@@ -278,8 +278,8 @@ def _target_port(report: Report, raw: dict[str, Any], path: str, port: int | Non
     value = raw.get("targetPort")
     if value is None or value == 0 or value == "":
         return port
-    if type(value) is int:
-        return report.port_number(value, path)
+    if type(value) is int or (type(value) is float and value.is_integer()):  # kubectl sends 8080.0 as 8080
+        return report.port_number(int(value), path)
     if type(value) is str:
         if _is_port_name(value):
             return value

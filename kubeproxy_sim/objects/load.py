@@ -10,6 +10,7 @@ input; everything the user should know ends up in ``LoadResult.diagnostics``.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import sys
@@ -149,7 +150,9 @@ def service_key(document: Any) -> str | None:
 def _read_path(path: str) -> Iterator[tuple[str, str, Diagnostic | None]]:
     """(display name, text, problem) for each file a path stands for."""
     if path == STDIN:
-        yield "<stdin>", sys.stdin.read(), None
+        raw = getattr(sys.stdin, "buffer", None)
+        text, problem = decode_text(raw.read(), "<stdin>") if raw is not None else (sys.stdin.read(), None)
+        yield "<stdin>", text, problem
         return
     if os.path.isdir(path):
         names = sorted(n for n in os.listdir(path) if n.endswith(MANIFEST_SUFFIXES))
@@ -165,15 +168,31 @@ def _read_path(path: str) -> Iterator[tuple[str, str, Diagnostic | None]]:
 
 def _read_file(path: str) -> tuple[str, str, Diagnostic | None]:
     try:
-        with open(path, encoding="utf-8") as handle:
-            return path, handle.read(), None
+        with open(path, "rb") as handle:
+            data = handle.read()
     except FileNotFoundError:
         return path, "", Diagnostic("no such file or directory", file=path)
-    except UnicodeDecodeError as exc:
-        return path, "", Diagnostic(f"not UTF-8 text (byte {exc.start}); expected a YAML or JSON manifest",
-                                    file=path)
     except OSError as exc:
         return path, "", Diagnostic(f"cannot read: {exc.strerror or exc}", file=path)
+    text, problem = decode_text(data, path)
+    if problem is None and not text.strip():
+        problem = Diagnostic("empty; no objects in this file", file=path, severity=Severity.WARNING)
+    return path, text, problem
+
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE starts like UTF-16 LE
+
+
+def decode_text(data: bytes, file: str) -> tuple[str, Diagnostic | None]:
+    """A manifest's bytes as text, the way kubectl reads them: UTF-8, or the UTF-16 or UTF-32 its byte order
+    mark announces (what Windows editors and PowerShell's redirection write)."""
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(encoding), None
+    except UnicodeDecodeError as exc:
+        what = "UTF-8" if encoding == "utf-8" else f"{encoding.upper()} (its byte order mark says so)"
+        return "", Diagnostic(f"not {what} text (byte {exc.start}); expected a YAML or JSON manifest", file=file)
 
 
 # -- parsing documents ------------------------------------------------------------------------------
@@ -184,16 +203,35 @@ def _parse_documents(text: str, file: str) -> list[Any]:
 
     A document that does not parse is replaced by its Diagnostic, so messages keep the input order.
     """
-    stripped = text.lstrip()
-    if stripped[:1] in ("{", "["):
-        try:
-            return [json.loads(text)]
-        except ValueError:
-            pass  # maybe YAML flow style; the YAML parser also gives a better error position
+    documents = json_documents(text)
+    if documents is not None:
+        return documents
     try:
         return _load_yaml(text)
     except _yaml().YAMLError:
         return _parse_chunks(text, file)
+
+
+def json_documents(text: str) -> list[Any] | None:
+    """The documents of a JSON text: one value, or a stream of them one after another (``{...}{...}``, as
+    kubectl reads it); None when the text is not JSON (maybe YAML flow style, whose parser also gives the
+    better error position)."""
+    if text.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        return [json.loads(text)]
+    except ValueError as exc:
+        if not str(exc).startswith("Extra data"):
+            return None
+    decoder, documents, at = json.JSONDecoder(), [], 0
+    try:
+        while at < len(text):
+            value, at = decoder.raw_decode(text, at)
+            documents.append(value)
+            at = len(text) - len(text[at:].lstrip())  # whitespace (newlines, most often) between values
+    except ValueError:
+        return None
+    return documents
 
 
 def _parse_chunks(text: str, file: str) -> list[Any]:

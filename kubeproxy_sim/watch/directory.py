@@ -22,7 +22,6 @@ Things that go wrong are reported and never stop the source:
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from typing import Any
 import yaml
 
 from kubeproxy_sim.errors import Diagnostic, Severity
-from kubeproxy_sim.objects.load import MANIFEST_SUFFIXES, load_text, mirror_one
+from kubeproxy_sim.objects.load import MANIFEST_SUFFIXES, decode_text, json_documents, load_text, mirror_one
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.watch.events import MODEL_KINDS, Batch, Kind, WatchEvent, bookmark, diff_events, kind_of
 
@@ -44,12 +43,8 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def _parses(text: str) -> bool:
     """Whether every document of a text parses: the sign a file is completely written."""
-    if text.lstrip()[:1] in ("{", "["):
-        try:
-            json.loads(text)
-            return True
-        except ValueError:
-            pass  # perhaps YAML flow style
+    if json_documents(text) is not None:
+        return True
     try:
         for _ in yaml.load_all(text, Loader=_Loader):
             pass
@@ -126,14 +121,13 @@ class DirectorySource:
         """Read one file into its accepted state; False when it does not parse yet (to retry)."""
         state = self._files.setdefault(file, _FileState())
         try:
-            with open(file, encoding="utf-8") as handle:
-                text = handle.read()
-        except UnicodeDecodeError as exc:
-            return self._not_ready(state, signature, [Diagnostic(
-                f"not UTF-8 text (byte {exc.start}); expected a YAML or JSON manifest", file=file)], problems)
+            with open(file, "rb") as handle:
+                text, undecodable = decode_text(handle.read(), file)
         except OSError as exc:
             return self._not_ready(state, signature, [Diagnostic(f"cannot read: {exc.strerror or exc}",
                                                                  file=file)], problems)
+        if undecodable is not None:
+            return self._not_ready(state, signature, [undecodable], problems)
         result = load_text(text, file, mirror=False)  # the Service of an Endpoints may be in another file
         if not _parses(text):
             unparsed = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]

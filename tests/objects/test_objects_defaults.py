@@ -51,6 +51,19 @@ def test_target_port_zero_or_empty_means_port(load):
     assert [p.target_port for p in result.cluster.services[0].ports] == [80, 81, "http"]
 
 
+def test_whole_numbers_written_as_floats_read_as_integers_as_kubectl_sends_them(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec:
+          clusterIP: 10.96.0.10
+          ports: [{port: 80.0, targetPort: 8080.0}]
+    """)
+    assert result.diagnostics == ()
+    assert [(p.port, p.target_port) for p in result.cluster.services[0].ports] == [(80, 8080)]
+
+
 def test_client_ip_affinity_timeout_default_and_explicit(load):
     result = load("""
         apiVersion: v1

@@ -210,7 +210,7 @@ def test_missing_file_and_bad_encoding_are_errors_not_exceptions(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(json.dumps(_svc("a", "10.0.0.1")))
     binary = tmp_path / "bin.yaml"
-    binary.write_bytes(b"\xff\xfe\x00bad")
+    binary.write_bytes(b"\x80\x81bad")
     missing = tmp_path / "missing.yaml"
     result = load_paths([str(missing), str(binary), str(good)])
     assert [s.name for s in result.cluster.services] == ["a"]
@@ -255,3 +255,36 @@ def test_json_syntax_error_is_reported_with_a_line():
     (error,) = result.errors
     assert error.file == "x.json" and error.line == 3
     assert result.cluster.services == ()
+
+
+def test_a_stream_of_json_objects_reads_as_kubectl_reads_it():
+    text = json.dumps(_svc("a", "10.0.0.1")) + json.dumps(_svc("b", "10.0.0.2")) + "\n\n" + json.dumps(
+        _slice("a-1", "a", "10.1.0.1"), indent=2) + "\n"
+    result = load_text(text, "stream.json")
+    assert result.diagnostics == ()
+    assert [s.name for s in result.cluster.services] == ["a", "b"]
+    assert [s.name for s in result.cluster.endpoint_slices] == ["a-1"]
+
+
+def test_files_with_a_byte_order_mark_are_read_in_its_encoding(tmp_path):
+    text = json.dumps(_svc("a", "10.0.0.1"))
+    paths = []
+    for encoding in ("utf-8-sig", "utf-16", "utf-16-be", "utf-32"):
+        path = tmp_path / f"{encoding}.json"
+        data = text.encode(encoding)
+        path.write_bytes(b"\xfe\xff" + data if encoding == "utf-16-be" else data)
+        paths.append(str(path))
+    for path in paths:
+        result = load_paths([path])
+        assert result.diagnostics == () and [s.name for s in result.cluster.services] == ["a"], path
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(b"\xff\xfe" + b"\x00\xd8")  # a lone UTF-16 surrogate
+    assert [str(d) for d in load_paths([str(broken)]).errors] == [
+        f"{broken}: not UTF-16 (its byte order mark says so) text (byte 2); expected a YAML or JSON manifest"]
+
+
+def test_an_empty_file_is_a_warning(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("\n  \n")
+    result = load_paths([str(empty)])
+    assert result.ok and [str(d) for d in result.diagnostics] == [f"{empty}: warning: empty; no objects in this file"]
