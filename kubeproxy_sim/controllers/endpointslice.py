@@ -3,7 +3,8 @@
 Every pod the selector matches that has an address and has not finished is an
 endpoint, terminating ones included, with the conditions the controller
 writes: ``serving`` is the pod's readiness, ``terminating`` whether it is being
-deleted, ``ready`` is serving and not terminating. Each service port's target
+deleted, ``ready`` is serving and not terminating (always true when the Service
+sets publishNotReadyAddresses). Each service port's target
 port is resolved per pod (a named port through the pod's container ports of
 the same protocol; a pod without that name gets no such port), pods with the
 same resolved ports share slices, one address family per slice and at most
@@ -80,9 +81,12 @@ def pod_ports(service: Service, pod: Pod) -> PortSet:
     return tuple(out)
 
 
-def conditions(pod: Pod) -> EndpointConditions:
+def conditions(pod: Pod, service: Service) -> EndpointConditions:
+    """What the controller writes: ``ready`` is serving and not terminating, or always true when the Service
+    publishes not-ready addresses (its clients want every pod, e.g. a StatefulSet's peers finding each other)."""
     serving = pod.ready
-    return EndpointConditions(ready=serving and not pod.terminating, serving=serving, terminating=pod.terminating)
+    ready = service.publish_not_ready_addresses or (serving and not pod.terminating)
+    return EndpointConditions(ready=ready, serving=serving, terminating=pod.terminating)
 
 
 def _family_of(address: str) -> IPFamily:
@@ -99,9 +103,9 @@ def service_families(service: Service, pods: Iterable[Pod] = ()) -> tuple[IPFami
     return found or (IPFamily.IPV4,)
 
 
-def make_endpoint(pod: Pod, address: str, nodes: Mapping[str, Node]) -> Endpoint:
+def make_endpoint(pod: Pod, address: str, nodes: Mapping[str, Node], service: Service) -> Endpoint:
     node = nodes.get(pod.node_name) if pod.node_name else None
-    return Endpoint(addresses=(address,), conditions=conditions(pod), node_name=pod.node_name,
+    return Endpoint(addresses=(address,), conditions=conditions(pod, service), node_name=pod.node_name,
                     zone=node.label(ZONE_LABEL) if node is not None else None,
                     target_ref=("Pod", pod.namespace, pod.name))
 
@@ -133,7 +137,7 @@ def _group(service: Service, pods: Sequence[Pod], family: IPFamily,
         address = next((ip for ip in pod.pod_ips if _family_of(ip) is family), None)
         if address is None:
             continue
-        groups.setdefault(pod_ports(service, pod), []).append(make_endpoint(pod, address, nodes))
+        groups.setdefault(pod_ports(service, pod), []).append(make_endpoint(pod, address, nodes, service))
     for endpoints in groups.values():
         endpoints.sort(key=lambda e: _address_key(e.addresses[0]))
     return groups

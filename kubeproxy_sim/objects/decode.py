@@ -149,6 +149,7 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
                                      "spec.healthCheckNodePort") or 0
     selector = report.string_map(spec, "selector", "spec.selector") or None
     distribution = report.string(spec, "trafficDistribution", "spec.trafficDistribution") or None
+    publish = bool(report.boolean(spec, "publishNotReadyAddresses", "spec.publishNotReadyAddresses"))
     if report.failed:
         return None
     for key, value in labels:
@@ -161,7 +162,7 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
         load_balancer_source_ranges=source_ranges, external_traffic_policy=external_policy,
         internal_traffic_policy=internal_policy, health_check_node_port=hc_port,
         session_affinity=affinity, affinity_timeout=timeout, external_name=external_name,
-        traffic_distribution=distribution, labels=labels, origin=origin,
+        traffic_distribution=distribution, labels=labels, origin=origin, publish_not_ready_addresses=publish,
     )
 
 

@@ -99,6 +99,7 @@ class Service:
     traffic_distribution: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
     origin: Origin = field(default=Origin(), compare=False, repr=False)
+    publish_not_ready_addresses: bool = False  # for the EndpointSlice controller; kube-proxy never reads it
 
     @property
     def key(self) -> str:

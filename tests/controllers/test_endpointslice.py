@@ -67,6 +67,16 @@ def test_conditions_for_ready_pending_terminating_pods() -> None:
                    "10.244.0.4": (False, True, True), "10.244.0.5": (False, False, True)}
 
 
+def test_a_service_publishing_not_ready_addresses_gets_every_endpoint_ready() -> None:
+    """The controller marks every listed pod ready for such a Service (serving and terminating stay true to the
+    pod), so kube-proxy sends traffic to pods that are not ready yet or are going away."""
+    pods = [_pod("pending", "10.244.0.3", ready=False, phase="Pending"),
+            _pod("leaving", "10.244.0.4", terminating=True),
+            _pod("done", "10.244.0.6", phase="Succeeded", ready=False)]
+    got = _conditions(service_slices(_service(publish_not_ready_addresses=True), pods, {}))
+    assert got == {"10.244.0.3": (True, False, False), "10.244.0.4": (True, True, True)}
+
+
 def test_terminating_pods_serve_while_terminating_then_disappear() -> None:
     w, rng = deployed(4)
     w, _ = W.expose(w, "default", "web", rng, port=80, target_port=8080)

@@ -292,3 +292,18 @@ def test_pod_without_status_counts_as_ready(load):
     """)
     (pod,) = result.cluster.pods
     assert pod.ready and not pod.terminating and pod.host_network and pod.pod_ips == ()
+
+
+def test_publish_not_ready_addresses_is_read_for_the_controllers(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: peers}
+        spec: {clusterIP: None, publishNotReadyAddresses: true, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec: {clusterIP: 10.96.0.10, ports: [{port: 80}]}
+    """)
+    assert [s.publish_not_ready_addresses for s in result.cluster.services] == [True, False]
