@@ -16,6 +16,7 @@ from typing import Any
 from kubeproxy_sim.objects.addr import ParsedIP, parse_cidr, parse_ip
 from kubeproxy_sim.objects.model import (
     DEFAULT_AFFINITY_TIMEOUT,
+    UNWATCHED_LABELS,
     IPFamily,
     LoadBalancerIngress,
     Origin,
@@ -153,7 +154,7 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
     if report.failed:
         return None
     for key, value in labels:
-        if key in ("service.kubernetes.io/service-proxy-name", "service.kubernetes.io/headless"):
+        if key in UNWATCHED_LABELS:
             report.note(f"metadata.labels.{key}", f"{key}={value}: kube-proxy does not watch this Service (another "
                         "proxy serves it), so it writes no rules for it")
     return Service(

@@ -50,6 +50,18 @@ class AddressType(StrEnum):
 
 
 DEFAULT_AFFINITY_TIMEOUT = 10800
+
+SERVICE_PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name"
+HEADLESS_LABEL = "service.kubernetes.io/headless"
+UNWATCHED_LABELS = (SERVICE_PROXY_NAME_LABEL, HEADLESS_LABEL)
+"""kube-proxy's informers list Services and EndpointSlices with neither label (server.go's label selector):
+another proxy serves a Service naming one, and kube-proxy never sees it nor its slices."""
+
+
+def watched_by_kube_proxy(labels: tuple[tuple[str, str], ...]) -> bool:
+    """Whether kube-proxy sees an object with these labels at all (see :data:`UNWATCHED_LABELS`): a label
+    added later is, to kube-proxy, the object's deletion."""
+    return not any(key in UNWATCHED_LABELS for key, _ in labels)
 """Seconds; the API server's default for sessionAffinityConfig.clientIP.timeoutSeconds."""
 
 

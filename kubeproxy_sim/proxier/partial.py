@@ -36,6 +36,7 @@ from kubeproxy_sim.proxier.rules import masquerade
 from kubeproxy_sim.proxier.rules import services as service_rules
 from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext, make_context
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
+from kubeproxy_sim.proxier.views import service_view, slice_view
 
 ChainRules = tuple[tuple[str, tuple[Rule, ...]], ...]
 """(chain, rules) pairs, in the order they are written (rules are built once and reused by later syncs)."""
@@ -460,23 +461,26 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
 # ---------------------------------------------------------------------------
 
 
-def _slices_by_service(slices: Iterable[EndpointSlice]) -> dict[str, dict[str, EndpointSlice]]:
-    grouped: dict[str, dict[str, EndpointSlice]] = {}
+def _slice_views_by_service(slices: Iterable[EndpointSlice]) -> dict[str, dict[str, object]]:
+    grouped: dict[str, dict[str, object]] = {}
     for es in slices:
-        grouped.setdefault(f"{es.namespace}/{es.service_name}", {})[es.key] = es
+        view = slice_view(es)
+        if view is not None:
+            grouped.setdefault(f"{es.namespace}/{es.service_name}", {})[es.key] = view
     return grouped
 
 
 def changed_services(before: Cluster, after: Cluster) -> frozenset[str]:
-    """Services ("namespace/name") whose Service object or EndpointSlices differ between two snapshots.
+    """Services ("namespace/name") whose Service or EndpointSlices differ between two snapshots, as kube-proxy's
+    change trackers compare them (:mod:`~kubeproxy_sim.proxier.views`): an edit to labels or
+    annotations the rules never read is no change, so a partial sync leaves that service's chains alone.
 
-    A slice that moves from one service to another changes both. Where an
-    object came from (its file) does not count as a change.
+    A slice that moves from one service to another changes both.
     """
-    old_svc: dict[str, Service] = {s.key: s for s in before.services}
-    new_svc: dict[str, Service] = {s.key: s for s in after.services}
+    old_svc = {s.key: service_view(s) for s in before.services}
+    new_svc = {s.key: service_view(s) for s in after.services}
     changed = {key for key in old_svc.keys() | new_svc.keys() if old_svc.get(key) != new_svc.get(key)}
-    old_eps, new_eps = _slices_by_service(before.endpoint_slices), _slices_by_service(after.endpoint_slices)
+    old_eps, new_eps = _slice_views_by_service(before.endpoint_slices), _slice_views_by_service(after.endpoint_slices)
     changed.update(key for key in old_eps.keys() | new_eps.keys() if old_eps.get(key) != new_eps.get(key))
     return frozenset(changed)
 

@@ -30,6 +30,7 @@ from kubeproxy_sim.objects.model import (
     ServiceType,
     SessionAffinity,
     TrafficPolicy,
+    watched_by_kube_proxy,
 )
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.config import ProxyConfig
@@ -208,18 +209,6 @@ def _port_info(service: Service, port: ServicePort, cluster_ip: str, health_chec
     )
 
 
-SERVICE_PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name"
-HEADLESS_LABEL = "service.kubernetes.io/headless"
-UNWATCHED_LABELS = (SERVICE_PROXY_NAME_LABEL, HEADLESS_LABEL)
-"""kube-proxy's informers list Services and EndpointSlices with neither label (server.go's label selector):
-another proxy serves a Service naming one, and kube-proxy never sees it nor its slices."""
-
-
-def watched(labels: tuple[tuple[str, str], ...]) -> bool:
-    """Whether kube-proxy sees an object with these labels (see :data:`UNWATCHED_LABELS`)."""
-    return not any(key in UNWATCHED_LABELS for key, _ in labels)
-
-
 def all_service_ports(cluster: Cluster, config: ProxyConfig) -> list[ServicePortInfo]:
     """Every programmed service port, ordered by ``ns/name`` then by the service's port order.
 
@@ -227,7 +216,8 @@ def all_service_ports(cluster: Cluster, config: ProxyConfig) -> list[ServicePort
     the service name in their comment, stable otherwise), so rules generated in
     it need no sorting afterwards.
     """
-    services = sorted((s for s in cluster.services if watched(s.labels)), key=lambda s: f"{s.namespace}/{s.name}")
+    services = sorted((s for s in cluster.services if watched_by_kube_proxy(s.labels)),
+                      key=lambda s: f"{s.namespace}/{s.name}")
     result: list[ServicePortInfo] = []
     seen: set[PortKey] = set()
     for service in services:
@@ -252,7 +242,7 @@ def endpoints_map(slices: Iterable[EndpointSlice], config: ProxyConfig) -> dict[
     ipv6 = config.ipv6
     merged: dict[PortKey, dict[str, EndpointInfo]] = {}
     for eps in sorted(slices, key=lambda s: (s.namespace, s.service_name, s.name)):
-        if not eps.service_name or not _slice_family(eps.address_type, ipv6) or not watched(eps.labels):
+        if not eps.service_name or not _slice_family(eps.address_type, ipv6) or not watched_by_kube_proxy(eps.labels):
             continue
         for port in eps.ports:
             if not port.port:

@@ -3,11 +3,14 @@ exactly what one full sync of the final objects would give it, and every restore
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.objects.model import (
+    SERVICE_PROXY_NAME_LABEL,
     AddressType,
     Cluster,
     Endpoint,
@@ -30,6 +33,8 @@ from .builders import TEST_NODE, fake_config
 
 NAMES = (("ns1", "a"), ("ns1", "b"), ("ns2", "a"), ("ns2", "c"))
 PORTS = (("p80", 80), ("p81", 81))
+# no labels, one the rules never read, and one that hides the object from kube-proxy
+LABELS = ((), (("app", "x"),), ((SERVICE_PROXY_NAME_LABEL, "other-proxy"),))
 ENDPOINT_IPS = tuple(f"10.0.{i}.{j}" for i in range(2) for j in range(1, 4))
 
 
@@ -50,6 +55,7 @@ def services(draw, index: int, ns: str, name: str) -> Service:
         load_balancer_source_ranges=draw(st.sampled_from([(), ("203.0.113.0/25",)])) if lb else (),
         health_check_node_port=32000 + index if lb else 0,
         session_affinity=draw(st.sampled_from(list(SessionAffinity))),
+        labels=draw(st.sampled_from(LABELS)),
     )
 
 
@@ -67,7 +73,8 @@ def slices(draw, ns: str, name: str) -> tuple[EndpointSlice, ...]:
     for n in range(draw(st.integers(0, 2))):
         ports = tuple(EndpointPort(pn, number, Protocol.TCP) for pn, number in PORTS[:draw(st.integers(1, 2))])
         eps = tuple(draw(st.lists(endpoints, max_size=3)))
-        result.append(EndpointSlice(ns, f"{name}-{n}", name, AddressType.IPV4, endpoints=eps, ports=ports))
+        result.append(EndpointSlice(ns, f"{name}-{n}", name, AddressType.IPV4, endpoints=eps, ports=ports,
+                                    labels=draw(st.sampled_from(LABELS))))
     return tuple(result)
 
 
@@ -135,3 +142,26 @@ def test_unchanged_objects_write_no_service_chain(first, second):
     assert [c.name for c in nat.chains] == ["KUBE-NODEPORTS", "KUBE-SERVICES", "KUBE-MARK-MASQ", "KUBE-POSTROUTING"]
     assert again.outcome.metrics.nat_rules_total == sum(len(c.rules) for t in generate(second, config).ruleset.tables
                                                         if t.name == "nat" for c in t.chains)
+
+
+def test_a_label_edit_is_no_change_but_handing_the_service_to_another_proxy_removes_it():
+    """kube-proxy's trackers compare what the rules read, so a label edit rewrites nothing; a
+    service-proxy-name label makes the Service (and its slices) vanish from kube-proxy's view."""
+    config = fake_config()
+    web = Service("ns1", "web", cluster_ips=("172.30.0.10",), ports=(ServicePort("p80", Protocol.TCP, 80, 80),))
+    eps = EndpointSlice("ns1", "web-1", "web", AddressType.IPV4, endpoints=(Endpoint(("10.0.0.1",)),),
+                        ports=(EndpointPort("p80", 80, Protocol.TCP),))
+    first = Cluster((web,), (eps,))
+    relabelled = Cluster((replace(web, labels=(("app", "x"),)),), (replace(eps, labels=(("app", "x"),)),))
+    handed_over = Cluster((replace(web, labels=((SERVICE_PROXY_NAME_LABEL, "other-proxy"),)),), (eps,))
+    assert changed_services(first, relabelled) == frozenset()
+    assert changed_services(relabelled, handed_over) == {"ns1/web"}
+    step = sync_and_apply(Ruleset(), SyncState(), first, config, (), 1.0)
+    step = sync_and_apply(step.node, step.state, relabelled, config, changed_services(first, relabelled), 2.0)
+    nat = step.outcome.restore.table("nat")
+    assert nat is not None
+    assert [c.name for c in nat.chains] == ["KUBE-NODEPORTS", "KUBE-SERVICES", "KUBE-MARK-MASQ", "KUBE-POSTROUTING"]
+    step = sync_and_apply(step.node, step.state, handed_over, config, changed_services(relabelled, handed_over), 3.0)
+    assert step.error is None
+    assert kube_chains(step.node) == kube_chains(apply_restore(Ruleset(), generate(handed_over, config).ruleset))
+    assert not any(name.startswith(("KUBE-SVC-", "KUBE-SEP-")) for _, name in kube_chains(step.node))
