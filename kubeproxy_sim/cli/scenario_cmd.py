@@ -68,28 +68,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 # -- reading manifests ----------------------------------------------------------------------------------------
 
 
-def _manifest_files(path: str) -> list[str]:
-    if os.path.isdir(path):
-        return [os.path.join(path, n) for n in sorted(os.listdir(path)) if n.endswith((".yaml", ".yml", ".json"))]
-    return [path]
-
-
 def _raw_documents(paths: list[str]) -> list[tuple[str, Any]]:
-    """(file, document) for every parseable document; syntax errors are the object loader's to report."""
-    import yaml
+    """(file, document) for every parseable document, read as the object loader reads them (encodings, JSON
+    streams, YAML as kubectl's library reads it); problems are the object loader's to report."""
+    from kubeproxy_sim.errors import Diagnostic
+    from kubeproxy_sim.objects.load import STDIN, read_documents
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     out: list[tuple[str, Any]] = []
-    for path in paths:
-        for file in _manifest_files(path):
-            try:
-                with open(file, encoding="utf-8") as handle:
-                    documents = list(yaml.load_all(handle.read(), Loader=loader))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):
-                continue
-            for document in documents:
-                items = document.get("items") if isinstance(document, dict) else None
-                out.extend((file, item) for item in (items if isinstance(items, list) else [document]))
+    for file, _, document in read_documents([p for p in paths if p != STDIN]):  # stdin was read already
+        if isinstance(document, Diagnostic):
+            continue
+        items = document.get("items") if isinstance(document, dict) else None
+        out.extend((file, item) for item in (items if isinstance(items, list) else [document]))
     return out
 
 

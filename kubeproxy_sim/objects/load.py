@@ -11,8 +11,10 @@ input; everything the user should know ends up in ``LoadResult.diagnostics``.
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -255,11 +257,36 @@ def _yaml() -> Any:
     return yaml
 
 
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_NOT_BASE_60 = r"(?![-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$)"  # YAML 1.1's 1:30 and 1:30.5
+
+
+@functools.cache
+def manifest_loader() -> Any:
+    """PyYAML's safe loader (libyaml's C one when there) reading plain scalars as kubectl's YAML library does.
+
+    PyYAML follows YAML 1.1 to the letter and reads ``1:30`` as the base-60 integer 90, so an IPv6 address of
+    digits and colons (``2001:0:0:0:0:0:0:1``) or a time would turn into a number; Kubernetes' YAML library
+    has no base-60 numbers and keeps them strings. Everything else (booleans, octal, timestamps) already agrees.
+    """
+    yaml = _yaml()
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    def without_base_60(regexp: re.Pattern[str]) -> re.Pattern[str]:
+        return re.compile(_NOT_BASE_60 + regexp.pattern, regexp.flags)
+
+    resolvers = {first: [(tag, without_base_60(regexp) if tag in (_INT, _FLOAT) else regexp)
+                         for tag, regexp in entries]
+                 for first, entries in base.yaml_implicit_resolvers.items()}
+    return type("ManifestLoader", (base,), {"yaml_implicit_resolvers": resolvers})
+
+
 def _load_yaml(text: str) -> list[Any]:
     """Every document of a YAML text, through libyaml's C loader when PyYAML has it; a large text on two cores
     (:mod:`kubeproxy_sim.objects.yamlsplit`), with the same result."""
     yaml = _yaml()
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = manifest_loader()
 
     def load(part: str) -> list[Any]:
         return list(yaml.load_all(part, Loader=loader))

@@ -31,14 +31,20 @@ from typing import Any
 import yaml
 
 from kubeproxy_sim.errors import Diagnostic, Severity
-from kubeproxy_sim.objects.load import MANIFEST_SUFFIXES, decode_text, json_documents, load_text, mirror_one
+from kubeproxy_sim.objects.load import (
+    MANIFEST_SUFFIXES,
+    decode_text,
+    json_documents,
+    load_text,
+    manifest_loader,
+    mirror_one,
+)
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.watch.events import MODEL_KINDS, Batch, Kind, WatchEvent, bookmark, diff_events, kind_of
 
 Signature = tuple[int, int, int]  # (mtime_ns, size, inode)
 ObjectId = tuple[Kind, str]
 _KIND_NAMES = frozenset(k.value for k in Kind)
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _parses(text: str) -> bool:
@@ -46,7 +52,7 @@ def _parses(text: str) -> bool:
     if json_documents(text) is not None:
         return True
     try:
-        for _ in yaml.load_all(text, Loader=_Loader):
+        for _ in yaml.load_all(text, Loader=manifest_loader()):
             pass
     except yaml.YAMLError:
         return False

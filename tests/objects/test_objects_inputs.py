@@ -288,3 +288,21 @@ def test_an_empty_file_is_a_warning(tmp_path):
     empty.write_text("\n  \n")
     result = load_paths([str(empty)])
     assert result.ok and [str(d) for d in result.diagnostics] == [f"{empty}: warning: empty; no objects in this file"]
+
+
+def test_digits_and_colons_stay_strings_as_kubectl_reads_them(load):
+    """YAML 1.1 reads 1:30 as the base-60 number 90; Kubernetes' YAML library keeps it a string, so an IPv6
+    address written with digits only is an address, not a number."""
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, labels: {at: 1:30}}
+        spec:
+          clusterIP: 10.96.0.10
+          externalIPs: [2001:0:0:0:0:0:0:1]
+          ports: [{port: 0x50}]
+    """)
+    assert [str(d) for d in result.diagnostics] == []
+    (svc,) = result.cluster.services
+    assert svc.external_ips == ("2001::1",) and dict(svc.labels) == {"at": "1:30"}
+    assert svc.ports[0].port == 80  # other YAML 1.1 integers (hex, octal) read as before
