@@ -24,7 +24,7 @@ _SKIPPED_KIND = "skipped: kube-proxy does not read this kind"
 
 EXAMPLES = """script lines (kubectl's words; # starts a comment):
   create deployment NAME --image=IMG [--replicas=N] [--port=P]
-  expose deployment/NAME --type=NodePort|ClusterIP|LoadBalancer --port=P [--target-port=T]
+  expose deployment/NAME [--type=NodePort|ClusterIP|LoadBalancer] [--port=P] [--target-port=T]
   scale deployments/NAME --replicas=N        set image deployments/NAME CONTAINER=IMG
   rollout status|undo|history deployments/NAME
   label pods NAME KEY=VALUE [--overwrite]

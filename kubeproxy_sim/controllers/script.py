@@ -31,7 +31,8 @@ COMMANDS = ("create deployment", "expose", "scale", "set image", "rollout status
 _DEPLOYMENT_KINDS = ("deployment", "deployments", "deploy", "deployment.apps", "deployments.apps")
 _SERVICE_KINDS = ("service", "services", "svc")
 _POD_KINDS = ("pod", "pods", "po")
-_SERVICE_TYPES = {t.value.lower(): t for t in ServiceType if t is not ServiceType.EXTERNAL_NAME}
+_SERVICE_TYPES = {t.value: t for t in ServiceType if t is not ServiceType.EXTERNAL_NAME}
+_DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")  # RFC 1035, what a Service name must be
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
@@ -61,7 +62,7 @@ class Step:
     port: int | None = None
     target_port: int | str | None = None
     service_type: ServiceType = ServiceType.CLUSTER_IP
-    protocol: Protocol = Protocol.TCP
+    protocol: Protocol | None = None  # expose: None takes each port's own (or TCP)
     service_name: str | None = None
     images: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str | None], ...] = ()
@@ -211,16 +212,21 @@ def _expose(line: int, text: str, tokens: list[str]) -> Step:
     args = _split_flags(line, tokens, {"type", "port", "target-port", "name", "protocol"})
     name = _ref(args, _DEPLOYMENT_KINDS, "a deployment")
     _no_more(args, "expose deployment/NAME --port=P")
-    kind = (args.one("type") or "ClusterIP").lower()
-    if kind not in _SERVICE_TYPES:
-        raise ScriptError(line, f"--type={args.one('type')}: expected ClusterIP, NodePort or LoadBalancer")
-    protocol = (args.one("protocol") or "TCP").upper()
-    if protocol not in Protocol.__members__:
-        raise ScriptError(line, f"--protocol={args.one('protocol')}: expected TCP, UDP or SCTP")
+    kind = args.one("type") or "ClusterIP"
+    if kind not in _SERVICE_TYPES:  # the API server takes the type's exact spelling only
+        raise ScriptError(line, f"--type={kind}: expected ClusterIP, NodePort or LoadBalancer")
+    protocol = args.one("protocol")
+    if protocol is not None and protocol not in Protocol.__members__:
+        raise ScriptError(line, f"--protocol={protocol}: expected TCP, UDP or SCTP")
+    service_name = args.one("name") or name
+    if not _DNS_LABEL.fullmatch(service_name) or len(service_name) > 63:
+        raise ScriptError(line, f"{service_name!r} is not a valid Service name; expected an RFC 1035 label (up to "
+                          "63 lowercase letters, digits and '-', starting with a letter and ending with a letter or "
+                          "digit), as the API server requires" + ("" if args.one("name") else "; give one with --name"))
     return Step(line, text, "expose", args.one("namespace") or DEFAULT_NAMESPACE, name,
-                port=args.number("port", required=True, low=1, high=65535),
+                port=args.number("port", low=1, high=65535),
                 target_port=_target_port(line, args.one("target-port")), service_type=_SERVICE_TYPES[kind],
-                protocol=Protocol(protocol), service_name=args.one("name"))
+                protocol=Protocol(protocol) if protocol else None, service_name=args.one("name"))
 
 
 def _scale(line: int, text: str, tokens: list[str]) -> Step:
@@ -433,7 +439,7 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
         d = W.new_deployment(step.namespace, step.name, [i for _, i in step.images], step.replicas, step.port)
         return Played(W.create_deployment(world, d, rng), (f"deployment.apps/{step.name} created",))
     if verb == "expose":
-        world, service = W.expose(world, step.namespace, step.name, rng, port=step.port or 0,
+        world, service = W.expose(world, step.namespace, step.name, rng, port=step.port,
                                   target_port=step.target_port, service_type=step.service_type,
                                   name=step.service_name, protocol=step.protocol)
         return Played(world, (f"service/{service.name} exposed",))

@@ -307,21 +307,44 @@ def put_service(world: World, service: Service) -> World:
     return replace(world, services=(*others, service))
 
 
-def expose(world: World, namespace: str, deployment: str, rng: random.Random, *, port: int,
+def expose(world: World, namespace: str, deployment: str, rng: random.Random, *, port: int | None,
            target_port: int | str | None = None, service_type: ServiceType = ServiceType.CLUSTER_IP,
-           name: str | None = None, protocol: Protocol = Protocol.TCP,
+           name: str | None = None, protocol: Protocol | None = None,
            service_cidr: str = DEFAULT_SERVICE_CIDR) -> tuple[World, Service]:
-    """``kubectl expose deployment``: the Deployment's selector and labels, one port, allocated addresses."""
+    """``kubectl expose deployment``: the Deployment's selector and labels, its ports, allocated addresses."""
     d = _deployment(world, namespace, deployment)
     service_name = name or d.name
     if world.service(namespace, service_name) is not None:
         raise ActionError(f'services "{service_name}" already exists')
-    service = Service(namespace=namespace, name=service_name, type=service_type,
-                      ports=(ServicePort(name="", protocol=protocol, port=port,
-                                         target_port=target_port if target_port is not None else port),),
+    ports = exposed_ports(d, port, protocol)
+    if target_port is not None:
+        ports = tuple(replace(p, target_port=target_port) for p in ports)
+    service = Service(namespace=namespace, name=service_name, type=service_type, ports=ports,
                       selector=d.selector, labels=d.labels)
     service = admit_service(world, service, rng, service_cidr=service_cidr)
     return put_service(world, service), service
+
+
+def exposed_ports(d: Deployment, port: int | None, protocol: Protocol | None) -> tuple[ServicePort, ...]:
+    """The ports ``kubectl expose`` gives a Service: ``--port``, or else every container port of the pod
+    template. Several ports are named ``port-N`` (``port-N-udp`` for each protocol of a number two protocols
+    share); ``--protocol`` sets them all, else each keeps its container port's; the target port is the port."""
+    if port is not None:
+        return (ServicePort(name="", protocol=protocol or Protocol.TCP, port=port, target_port=port),)
+    found: dict[int, list[Protocol]] = {}
+    for container in d.template.containers:
+        for cp in container.ports:
+            found.setdefault(cp.container_port, []).append(cp.protocol)
+    if not found:
+        raise ActionError("couldn't find port via --port flag or introspection")
+    out: list[ServicePort] = []
+    for index, (number, protocols) in enumerate(found.items(), start=1):
+        name = f"port-{index}" if len(found) > 1 else ""
+        kinds = [protocol] if protocol else list(dict.fromkeys(protocols))
+        for kind in kinds:
+            label = f"port-{index}-{kind.value.lower()}" if len(kinds) > 1 else name
+            out.append(ServicePort(name=label, protocol=kind, port=number, target_port=number))
+    return tuple(out)
 
 
 def delete_services(world: World, namespace: str, names: list[str]) -> World:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.decode import decode_deployment
+from kubeproxy_sim.controllers.model import ContainerPort
 from kubeproxy_sim.controllers.script import ScriptError, parse_duration, parse_line, parse_script
+from kubeproxy_sim.controllers.world import ActionError
+from kubeproxy_sim.objects.model import Protocol
 
-from ._helpers import run_cli
+from ._helpers import deployed, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 BOOTCAMP = REPO / "rulesets" / "bootcamp" / "scenario"
@@ -120,6 +125,13 @@ def test_refused_action_stops_at_its_line(tmp_path: Path, monkeypatch: pytest.Mo
     ('create deployment web --image="nginx', "cannot split the line into words"),
     ("create deployment Bad_Name --image=nginx", "'Bad_Name' is not a valid deployment name; expected a lowercase "
      "RFC 1123 subdomain"),
+    ("expose deployment/web --type=nodeport --port=80", "--type=nodeport: expected ClusterIP, NodePort or"),
+    ("expose deployment/web --protocol=udp --port=80", "--protocol=udp: expected TCP, UDP or SCTP"),
+    ("expose deployment/web --port=80 --name=My_svc", "'My_svc' is not a valid Service name; expected an RFC 1035 "
+     "label"),
+    ("expose deployment/web.v2 --port=80", "'web.v2' is not a valid Service name; expected an RFC 1035 label (up to "
+     "63 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit), as the API "
+     "server requires; give one with --name"),
 ])
 def test_bad_lines_say_what_was_expected(line: str, message: str) -> None:
     with pytest.raises(ScriptError) as caught:
@@ -237,3 +249,25 @@ def test_a_bad_line_still_prints_the_steps_before_it_in_json(tmp_path: Path, mon
     assert [s["command"] for s in steps] == [
         "create deployment web --image=gcr.io/google-samples/kubernetes-bootcamp:v1"]
     assert ':2: set image: unable to find container named "nosuch"' in captured.err
+
+
+def test_expose_without_port_takes_the_pod_template_s_ports_as_kubectl_does() -> None:
+    w, rng = deployed(1)
+    w, service = W.expose(w, "default", "web", rng, port=None)
+    assert [(p.name, p.protocol, p.port, p.target_port) for p in service.ports] == [("", Protocol.TCP, 8080, 8080)]
+    d = W.new_deployment("default", "dns", ["coredns"], 1, None)
+    container = replace(d.template.containers[0], ports=(
+        ContainerPort("dns", 53, Protocol.UDP), ContainerPort("dns-tcp", 53, Protocol.TCP),
+        ContainerPort("metrics", 9153, Protocol.TCP)))
+    d = replace(d, template=replace(d.template, containers=(container,)))
+    w = W.create_deployment(w, d, rng)
+    w, service = W.expose(w, "default", "dns", rng, port=None)
+    assert [(p.name, p.protocol, p.port) for p in service.ports] == [
+        ("port-1-udp", Protocol.UDP, 53), ("port-1-tcp", Protocol.TCP, 53), ("port-2", Protocol.TCP, 9153)]
+    w, service = W.expose(w, "default", "dns", rng, port=None, protocol=Protocol.UDP, name="dns-udp",
+                          target_port="dns")
+    assert [(p.name, p.protocol, p.port, p.target_port) for p in service.ports] == [
+        ("port-1", Protocol.UDP, 53, "dns"), ("port-2", Protocol.UDP, 9153, "dns")]
+    w = W.create_deployment(w, W.new_deployment("default", "bare", ["nginx"], 1, None), rng)
+    with pytest.raises(ActionError, match="couldn't find port via --port flag or introspection"):
+        W.expose(w, "default", "bare", rng, port=None)
