@@ -32,6 +32,7 @@ _DEPLOYMENT_KINDS = ("deployment", "deployments", "deploy", "deployment.apps", "
 _SERVICE_KINDS = ("service", "services", "svc")
 _POD_KINDS = ("pod", "pods", "po")
 _SERVICE_TYPES = {t.value: t for t in ServiceType if t is not ServiceType.EXTERNAL_NAME}
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")  # RFC 1035, what a Service name must be
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -162,10 +163,21 @@ def _labels(line: int, items: list[str], *, removals: bool) -> tuple[tuple[str, 
             if not eq:
                 raise ScriptError(line, f"{item!r} is not a label; expected KEY=VALUE" + (" or KEY-" if removals
                                                                                           else ""))
-        if not _LABEL_KEY.match(key):
-            raise ScriptError(line, f"{key!r} is not a valid label key")
+        _check_label(line, key, value)
         out.append((key, value))
     return tuple(out)
+
+
+def _check_label(line: int, key: str, value: str | None) -> None:
+    """The API server's label rules: a key is an optional DNS-subdomain prefix (up to 253 characters) and a
+    name of up to 63; a value is empty or up to 63 letters, digits, '-', '_' and '.', alphanumeric at both ends."""
+    prefix, _, name = key.rpartition("/")
+    if not _LABEL_KEY.match(key) or len(name) > 63 or len(prefix) > 253:
+        raise ScriptError(line, f"{key!r} is not a valid label key; expected [PREFIX/]NAME, NAME up to 63 letters, "
+                          "digits, '-', '_' and '.' (alphanumeric at both ends), PREFIX a DNS subdomain")
+    if value and (len(value) > 63 or not _LABEL_VALUE.fullmatch(value)):
+        raise ScriptError(line, f"{value!r} is not a valid label value; expected up to 63 letters, digits, '-', '_' "
+                          "and '.', alphanumeric at both ends")
 
 
 def parse_duration(line: int, text: str) -> float:
@@ -192,6 +204,11 @@ def _create(line: int, text: str, tokens: list[str]) -> Step:
     images = tuple(args.flags.get("image", []))
     if not images:
         raise ScriptError(line, "--image is required")
+    names = [W.container_name(image) for image in images]
+    for index, name in enumerate(names):
+        if name in names[:index]:  # the API server refuses two containers of one name
+            raise ScriptError(line, f'spec.template.spec.containers[{index}].name: Duplicate value: "{name}" '
+                              f"(kubectl names containers after their images); expected different images")
     return Step(line, text, "create deployment", args.one("namespace") or DEFAULT_NAMESPACE, args.words[0],
                 replicas=args.number("replicas") if "replicas" in args.flags else 1,  # type: ignore[arg-type]
                 port=args.number("port", low=1, high=65535), images=tuple(("", i) for i in images))

@@ -17,6 +17,7 @@ from kubeproxy_sim.controllers import deployment as deploy
 from kubeproxy_sim.controllers.allocate import DEFAULT_SERVICE_CIDR, cluster_ip, node_port
 from kubeproxy_sim.controllers.endpointslice import CONTROLLER_NAME, MANAGED_BY_LABEL, controller_slices, selects
 from kubeproxy_sim.controllers.model import Container, Deployment, PodTemplate, SimPod, World
+from kubeproxy_sim.controllers.naming import stable_suffix
 from kubeproxy_sim.controllers.replicaset import (
     bind,
     delete_pod,
@@ -162,8 +163,12 @@ def _put_deployment(world: World, d: Deployment) -> World:
 
 
 def container_name(image: str) -> str:
-    """kubectl create deployment's container name: the image's last path element without tag or digest."""
+    """kubectl create deployment's container name: the image's last path element without tag or digest; one
+    with ``_`` or ``.`` (not allowed in a container name) has them turned into ``-`` and a suffix added (kubectl's
+    is random, this one is derived from the image so runs repeat)."""
     base = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+    if any(ch in base for ch in "_."):
+        base = f"{base.replace('_', '-').replace('.', '-')}-{stable_suffix(image)}"
     return base or "container"
 
 

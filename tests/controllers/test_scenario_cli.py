@@ -129,6 +129,11 @@ def test_refused_action_stops_at_its_line(tmp_path: Path, monkeypatch: pytest.Mo
     ("expose deployment/web --protocol=udp --port=80", "--protocol=udp: expected TCP, UDP or SCTP"),
     ("expose deployment/web --port=80 --name=My_svc", "'My_svc' is not a valid Service name; expected an RFC 1035 "
      "label"),
+    ("label pods web-1 app=" + "x" * 64, "is not a valid label value; expected up to 63 letters"),
+    ("label pods web-1 app=-x", "'-x' is not a valid label value"),
+    ("label pods web-1 " + "k" * 64 + "=v", "is not a valid label key; expected [PREFIX/]NAME"),
+    ("create deployment web --image=nginx --image=repo/nginx:2", 'spec.template.spec.containers[1].name: Duplicate '
+     'value: "nginx"'),
     ("expose deployment/web.v2 --port=80", "'web.v2' is not a valid Service name; expected an RFC 1035 label (up to "
      "63 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit), as the API "
      "server requires; give one with --name"),
@@ -271,3 +276,10 @@ def test_expose_without_port_takes_the_pod_template_s_ports_as_kubectl_does() ->
     w = W.create_deployment(w, W.new_deployment("default", "bare", ["nginx"], 1, None), rng)
     with pytest.raises(ActionError, match="couldn't find port via --port flag or introspection"):
         W.expose(w, "default", "bare", rng, port=None)
+
+
+def test_container_names_are_sanitised_as_kubectl_create_deployment_does() -> None:
+    assert W.container_name("gcr.io/google-samples/kubernetes-bootcamp:v1") == "kubernetes-bootcamp"
+    assert W.container_name("registry:5000/team/my_app@sha256:abc") == "my_app".replace("_", "-") + "-" + \
+        W.stable_suffix("registry:5000/team/my_app@sha256:abc")
+    assert re.fullmatch(r"web-app-[a-z0-9]{5}", W.container_name("web.app"))
