@@ -397,24 +397,34 @@ def _format_time(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def _applied(kind: str, name: str, before: object, after: object) -> str:
+    """kubectl apply's word for one object: created, configured, or unchanged."""
+    word = "created" if before is None else "unchanged" if before == after else "configured"
+    return f"{kind}/{name} {word}"
+
+
 def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random.Random) -> Played:
+    nodes_before = {n.name: n for n in world.nodes}
     if manifests.cluster.nodes:
         world = W.put_nodes(world, manifests.cluster.nodes, manifests.not_ready_nodes, rng)
-    notes = []
-    for node in manifests.cluster.nodes:
-        notes.append(f"node/{node.name} configured")
+    notes = [_applied("node", n.name, nodes_before.get(n.name), n) for n in manifests.cluster.nodes]
     for service in manifests.cluster.services:
         admitted = W.admit_service(world, service, rng, allocate_ip=service.key not in manifests.headless)
+        notes.append(_applied("service", service.name, world.service(service.namespace, service.name), admitted))
         world = W.put_service(world, admitted)
-        notes.append(f"service/{service.name} configured")
+    slices_before = {s.key: s for s in world.user_slices}
     world = W.put_slices(world, manifests.cluster.endpoint_slices)
-    notes += [f"endpointslice.discovery.k8s.io/{s.name} configured" for s in manifests.cluster.endpoint_slices]
+    notes += [_applied("endpointslice.discovery.k8s.io", s.name, slices_before.get(s.key), s)
+              for s in manifests.cluster.endpoint_slices]
     for pod in manifests.cluster.pods:
+        notes.append(_applied("pod", pod.name, world.pod(pod.namespace, pod.name), False))  # never unchanged
         world = W.add_pod(world, pod, rng)
-        notes.append(f"pod/{pod.name} configured")
     for d in manifests.deployments:
+        before = world.deployment(d.namespace, d.name)
+        if before is not None and before.selector != d.selector:
+            raise W.ActionError(f'The Deployment "{d.name}" is invalid: spec.selector: field is immutable')
         world = W.apply_deployment(world, d, rng)
-        notes.append(f"deployment.apps/{d.name} configured")
+        notes.append(_applied("deployment.apps", d.name, before, world.deployment(d.namespace, d.name)))
     return Played(world, tuple(notes))
 
 

@@ -283,3 +283,40 @@ def test_container_names_are_sanitised_as_kubectl_create_deployment_does() -> No
     assert W.container_name("registry:5000/team/my_app@sha256:abc") == "my_app".replace("_", "-") + "-" + \
         W.stable_suffix("registry:5000/team/my_app@sha256:abc")
     assert re.fullmatch(r"web-app-[a-z0-9]{5}", W.container_name("web.app"))
+
+
+APP = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx, ports: [{containerPort: 80}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+"""
+
+
+def test_apply_says_created_unchanged_or_configured_and_keeps_the_selector(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "app.yaml").write_text(APP)
+    (tmp_path / "app3.yaml").write_text(APP.replace("replicas: 2", "replicas: 3"))
+    (tmp_path / "sel.yaml").write_text(APP.replace("{app: web}}", "{app: web, tier: x}}"))
+    app, app3, sel = (tmp_path / n for n in ("app.yaml", "app3.yaml", "sel.yaml"))
+    script = _script(tmp_path, f"apply -f {app}\napply -f {app}\napply -f {app3}\napply -f {sel}\n")
+    assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 1
+    captured = capsys.readouterr()
+    notes = [line for line in captured.out.splitlines() if line.startswith("# ") and "step" not in line]
+    assert notes[:6] == ["# service/web created", "# deployment.apps/web created",
+                         "# service/web unchanged", "# deployment.apps/web unchanged",
+                         "# service/web unchanged", "# deployment.apps/web configured"]
+    assert 'sel.yaml' not in captured.err and ':4: apply: The Deployment "web" is invalid: spec.selector: field is ' \
+        'immutable' in captured.err
