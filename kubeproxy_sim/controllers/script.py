@@ -479,9 +479,14 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
     if verb.startswith("rollout"):
         return _play_rollout(world, step, rng)
     if verb == "label pods":
+        notes = []
         for name in step.names:
+            before = world.pod(step.namespace, name)
             world = W.label_pod(world, step.namespace, name, dict(step.labels), rng, overwrite=step.overwrite)
-        return Played(world, tuple(f"pod/{n} labeled" for n in step.names))
+            after = world.pod(step.namespace, name)
+            same = before is not None and after is not None and dict(before.labels) == dict(after.labels)
+            notes.append(f"pod/{name} {'not labeled' if same else 'labeled'}")  # kubectl's words for a no-op
+        return Played(world, tuple(notes))
     if verb == "delete":
         return _play_delete(world, step, rng)
     if verb == "apply":

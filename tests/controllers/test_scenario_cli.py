@@ -320,3 +320,13 @@ def test_apply_says_created_unchanged_or_configured_and_keeps_the_selector(
                          "# service/web unchanged", "# deployment.apps/web configured"]
     assert 'sel.yaml' not in captured.err and ':4: apply: The Deployment "web" is invalid: spec.selector: field is ' \
         'immutable' in captured.err
+
+
+def test_a_label_that_changes_nothing_is_not_labeled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "pod.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p1, labels: {app: web}}\n"
+                                       "spec: {containers: [{name: c, image: nginx}]}\n")
+    script = _script(tmp_path, f"apply -f {tmp_path / 'pod.yaml'}\nlabel pods p1 app=web\nlabel pods p1 tier=x\n")
+    assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "# pod/p1 not labeled" in out and "# pod/p1 labeled" in out
