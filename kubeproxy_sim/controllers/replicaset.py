@@ -4,7 +4,8 @@ A set counts its active pods (those not being deleted). Too few: it creates
 pods named after the set with a random suffix, which the scheduler places at
 once. Too many: it deletes the pods that matter least first, as upstream ranks
 them: unscheduled before scheduled, pending before running, not ready before
-ready, pods on crowded nodes first, then the youngest. A pod whose labels no
+ready, pods on nodes crowded with their Deployment's pods first, then the
+youngest. A pod whose labels no
 longer match its set's selector (``kubectl label pods ... --overwrite``) is
 released and the set replaces it; a bare pod that matches a set's selector
 (pod-template-hash included) is adopted.
@@ -67,9 +68,11 @@ def delete_pod(world: World, pod: SimPod) -> SimPod:
     return replace(pod, deleted_at=world.now, gone_at=world.now + grace)
 
 
-def deletion_order(world: World, pods: tuple[SimPod, ...]) -> list[SimPod]:
-    """Pods sorted so that the first ones are the cheapest to lose."""
-    crowding = Counter(p.node_name for p in pods if p.node_name)
+def deletion_order(world: World, pods: tuple[SimPod, ...], related: tuple[SimPod, ...] | None = None) -> list[SimPod]:
+    """Pods sorted so that the first ones are the cheapest to lose. A node is crowded by the active pods of
+    ``related`` (upstream counts every ReplicaSet of the same Deployment, so a rollout's old and new pods
+    spread out together); by default, by ``pods`` themselves."""
+    crowding = Counter(p.node_name for p in (pods if related is None else related) if p.node_name)
 
     def key(pod: SimPod) -> tuple[object, ...]:
         ready = pod.ready(world.now)
@@ -95,6 +98,12 @@ def _release_and_adopt(world: World, rs: ReplicaSet) -> World:
     return world if pods == world.pods else replace(world, pods=pods)
 
 
+def _related_pods(world: World, rs: ReplicaSet) -> tuple[SimPod, ...]:
+    """The active pods of every ReplicaSet the set's Deployment owns, the set's own included."""
+    siblings = {r.name for r in world.replica_sets if r.namespace == rs.namespace and r.owner == rs.owner}
+    return tuple(p for p in world.pods if p.namespace == rs.namespace and p.owner in siblings and not p.terminating)
+
+
 def sync_replica_set(world: World, rs: ReplicaSet, rng: random.Random) -> World:
     """Create or delete pods until the set's active pods equal its replicas."""
     world = _release_and_adopt(world, rs)
@@ -105,7 +114,7 @@ def sync_replica_set(world: World, rs: ReplicaSet, rng: random.Random) -> World:
             world, pod = new_pod(world, rs, rng)
             world = replace(world, pods=(*world.pods, pod))
     elif missing < 0:
-        doomed = {p.name for p in deletion_order(world, active)[:-missing]}
+        doomed = {p.name for p in deletion_order(world, active, _related_pods(world, rs))[:-missing]}
         world = replace(world, pods=tuple(delete_pod(world, p) if p.namespace == rs.namespace
                                           and p.name in doomed else p for p in world.pods))
     return world

@@ -111,3 +111,22 @@ def test_addresses_are_unique_across_a_busy_history(seed: int) -> None:
         w = W.advance(w, 7, rng)
         live = [ip for p in w.pods for ip in p.pod_ips]
         assert len(live) == len(set(live))
+
+
+def test_scale_down_counts_a_node_s_pods_of_every_revision_as_upstream_does() -> None:
+    """The set drops the pod on the node most crowded with its Deployment's pods, old revisions included."""
+    from kubeproxy_sim.controllers.model import SimPod
+    from kubeproxy_sim.controllers.replicaset import deletion_order
+
+    def pod(name: str, owner: str, node_name: str, serial: int) -> SimPod:
+        return SimPod("default", name, (), owner, (), (), created=0.0, serial=serial, node_name=node_name,
+                      pod_ips=(f"10.0.0.{serial}",), ready_at=0.0)
+
+    new = (pod("new-a", "web-new", "node1", 1), pod("new-b", "web-new", "node2", 0))
+    old = (pod("old-a", "web-old", "node1", 2), pod("old-b", "web-old", "node1", 3))
+    w = world()
+    assert deletion_order(w, new)[0].name == "new-a"  # alone: a tie on crowding, the youngest goes
+    assert deletion_order(w, new, new + old)[0].name == "new-a"
+    younger_on_node2 = (pod("new-a", "web-new", "node1", 0), pod("new-b", "web-new", "node2", 1))
+    assert deletion_order(w, younger_on_node2)[0].name == "new-b"
+    assert deletion_order(w, younger_on_node2, younger_on_node2 + old)[0].name == "new-a"  # node1 is crowded
