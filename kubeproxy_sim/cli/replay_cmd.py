@@ -132,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
             diagnostics = (*loaded.diagnostics, *config_diags)
             _report(diagnostics, seen, args)
             failed |= any(d.severity is Severity.ERROR for d in diagnostics)
-            step = sync_and_apply(node, state, loaded.cluster, config, changed_services(previous, loaded.cluster),
-                                  now, timing)
+            changed = changed_services(previous, loaded.cluster, config.ipv6)
+            step = sync_and_apply(node, state, loaded.cluster, config, changed, now, timing)
             if args.output == "text":
                 sys.stdout.write(sync_text(number, step, config, args.metrics, con))
                 sys.stdout.flush()

@@ -233,7 +233,8 @@ class Printer:
             "number": report.number, "full": report.full, "reason": report.reason.value,
             "duration_ms": round(report.duration * 1000, 3),
             "apply_ms": round(report.apply_duration * 1000, 3),
-            "changed": sorted(report.changed), "metrics": asdict(report.metrics),
+            "changed": sorted(report.changed),
+            "metrics": {**asdict(report.metrics), "ip_family": "IPv6" if report.restore.ipv6 else "IPv4"},  # as replay
             "restore": render(report.restore),
             "error": str(report.error) if report.error is not None else None,
         }

@@ -36,7 +36,7 @@ from kubeproxy_sim.proxier.rules import masquerade
 from kubeproxy_sim.proxier.rules import services as service_rules
 from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext, make_context
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
-from kubeproxy_sim.proxier.views import service_view, slice_view
+from kubeproxy_sim.proxier.views import service_view, slice_state
 
 ChainRules = tuple[tuple[str, tuple[Rule, ...]], ...]
 """(chain, rules) pairs, in the order they are written (rules are built once and reused by later syncs)."""
@@ -423,7 +423,8 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
           index: ObjectIndex | None = None) -> SyncOutcome:
     """:func:`sync` without the collector pause: decide full or partial, build, then both next states."""
     zone = full_sync.node_zone(cluster, config)
-    basis = (config, zone)
+    # Of the Node's labels only the zone counts (kube-proxy's node handler drops every other label change)
+    basis = (replace(config, node_labels=()), zone)
     full = state.need_full_sync or state.basis != basis or _full_sync_due(state, now, timing)
     services, ctx, endpoint_total = _service_rules(state, cluster, config, zone, full, changed_keys, index)
     totals = _totals_after(state, services, full, changed_keys)
@@ -461,26 +462,26 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
 # ---------------------------------------------------------------------------
 
 
-def _slice_views_by_service(slices: Iterable[EndpointSlice]) -> dict[str, dict[str, object]]:
-    grouped: dict[str, dict[str, object]] = {}
+def _seen_slices_by_service(slices: Iterable[EndpointSlice], ipv6: bool) -> dict[str, dict[str, EndpointSlice]]:
+    grouped: dict[str, dict[str, EndpointSlice]] = {}
     for es in slices:
-        view = slice_view(es)
-        if view is not None:
-            grouped.setdefault(f"{es.namespace}/{es.service_name}", {})[es.key] = view
+        if slice_state(es, ipv6) is not None:
+            grouped.setdefault(f"{es.namespace}/{es.service_name}", {})[es.key] = es
     return grouped
 
 
-def changed_services(before: Cluster, after: Cluster) -> frozenset[str]:
-    """Services ("namespace/name") whose Service or EndpointSlices differ between two snapshots, as kube-proxy's
-    change trackers compare them (:mod:`~kubeproxy_sim.proxier.views`): an edit to labels or
-    annotations the rules never read is no change, so a partial sync leaves that service's chains alone.
+def changed_services(before: Cluster, after: Cluster, ipv6: bool = False) -> frozenset[str]:
+    """Services ("namespace/name") a partial sync from ``before`` to ``after`` rewrites, as kube-proxy's change
+    trackers decide (:mod:`~kubeproxy_sim.proxier.views`): a Service whose port map for the proxier's family
+    changed, and the Service of every slice the proxier sees that changed in any way.
 
     A slice that moves from one service to another changes both.
     """
-    old_svc = {s.key: service_view(s) for s in before.services}
-    new_svc = {s.key: service_view(s) for s in after.services}
+    old_svc = {s.key: service_view(s, ipv6) for s in before.services}
+    new_svc = {s.key: service_view(s, ipv6) for s in after.services}
     changed = {key for key in old_svc.keys() | new_svc.keys() if old_svc.get(key) != new_svc.get(key)}
-    old_eps, new_eps = _slice_views_by_service(before.endpoint_slices), _slice_views_by_service(after.endpoint_slices)
+    old_eps = _seen_slices_by_service(before.endpoint_slices, ipv6)
+    new_eps = _seen_slices_by_service(after.endpoint_slices, ipv6)
     changed.update(key for key in old_eps.keys() | new_eps.keys() if old_eps.get(key) != new_eps.get(key))
     return frozenset(changed)
 

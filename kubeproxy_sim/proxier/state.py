@@ -179,9 +179,13 @@ def service_ports(service: Service, config: ProxyConfig) -> tuple[ServicePortInf
     ExternalName and headless services, and services without a cluster IP of
     this proxier's family, get no rules at all.
     """
+    return family_service_ports(service, config.ipv6)
+
+
+def family_service_ports(service: Service, ipv6: bool) -> tuple[ServicePortInfo, ...]:
+    """:func:`service_ports` for the proxier of one family (all it reads of the config)."""
     if service.type is ServiceType.EXTERNAL_NAME or not service.cluster_ips:
         return ()
-    ipv6 = config.ipv6
     cluster_ip = cluster_ip_for_family(service, ipv6)
     if cluster_ip is None:
         return ()

@@ -16,7 +16,7 @@ from kubeproxy_sim.watch.trackers import (
     TrackerUpdate,
     service_view,
     slice_service,
-    slice_view,
+    slice_state,
 )
 
 __all__ = [
@@ -35,7 +35,7 @@ __all__ = [
     "kind_of",
     "service_view",
     "slice_service",
-    "slice_view",
+    "slice_state",
 ]
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from kubeproxy_sim.errors import Diagnostic
@@ -36,6 +36,7 @@ from kubeproxy_sim.proxier.partial import (
 )
 from kubeproxy_sim.proxier.partial import sync as partial_sync
 from kubeproxy_sim.proxier.sync import node_zone
+from kubeproxy_sim.proxier.views import service_view, slice_state
 from kubeproxy_sim.watch.events import Batch, Kind
 from kubeproxy_sim.watch.state import ClusterState
 from kubeproxy_sim.watch.trackers import EndpointSliceChangeTracker, ServiceChangeTracker
@@ -109,8 +110,8 @@ class SyncLoop:
         self.timing = timing
         self._wait_for = wait_for
         self.state = ClusterState()
-        self.services = ServiceChangeTracker()
-        self.slices = EndpointSliceChangeTracker()
+        self.services = ServiceChangeTracker(lambda svc: service_view(svc, self._ipv6()))
+        self.slices = EndpointSliceChangeTracker(lambda es: slice_state(es, self._ipv6()))
         self.sync_state = SyncState()
         self.node = node if node is not None else Ruleset()
         self.number = 0
@@ -162,6 +163,10 @@ class SyncLoop:
         self._diagnostics.extend(found)
         return tuple(found)
 
+    def _ipv6(self) -> bool:
+        """The proxier's family, for the trackers: which Service fields and slices it reads."""
+        return self._config.ipv6 if self._config is not None else False
+
     def _refresh_config(self, found: list[Diagnostic]) -> bool:
         """Rebuild the config after Node changes (True when it did); its problems go to ``found`` when they
         differ from last time, so a warning about the node is not repeated on every change."""
@@ -179,7 +184,7 @@ class SyncLoop:
     def _basis_changed(self) -> bool:
         """Whether the node config or zone differs from the last sync's (the next sync is then full)."""
         config = self.config
-        return self.sync_state.basis != (config, node_zone(self.state.cluster(), config))
+        return self.sync_state.basis != (replace(config, node_labels=()), node_zone(self.state.cluster(), config))
 
     # -- scheduling ---------------------------------------------------------------------------------
 
@@ -210,9 +215,9 @@ class SyncLoop:
         reason = SyncReason.INITIAL if not self.number else (
             SyncReason.CHANGES if self.requested else SyncReason.PERIODIC)
         start = self._timer()
+        config = self.config  # first: the trackers read its family
         services, slices = self.services.apply(), self.slices.apply()
         changed = services.changed | slices.changed
-        config = self.config
         # The proxier sorts what it reads, so the trackers' objects serve as they are, unsorted: re-sorting
         # ten thousand slices after one change would cost more than the partial sync itself.
         cluster = Cluster(services=tuple(services.objects.values()), endpoint_slices=tuple(slices.objects.values()),

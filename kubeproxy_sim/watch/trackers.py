@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from kubeproxy_sim.objects.model import EndpointSlice, Service
-from kubeproxy_sim.proxier.views import service_view, slice_view
+from kubeproxy_sim.proxier.views import service_view, slice_state
 from kubeproxy_sim.watch.events import EventType, Kind, WatchEvent
 
 T = TypeVar("T")
@@ -141,16 +141,20 @@ class EndpointSliceChangeTracker(_Tracker[EndpointSlice]):
 
     kind = Kind.ENDPOINT_SLICE
 
-    def __init__(self, view: Callable[[EndpointSlice | None], Hashable | None] = slice_view,
+    def __init__(self, view: Callable[[EndpointSlice | None], Hashable | None] = slice_state,
                  initial: Iterable[EndpointSlice] = ()) -> None:
         super().__init__(view)
         self._by_service: dict[str, dict[str, EndpointSlice]] = {}  # latest slices per Service
         self._synced_by_service: Mapping[str, tuple[EndpointSlice, ...]] = MappingProxyType({})
+        self._updates: list[tuple[EndpointSlice | None, EndpointSlice | None]] = []  # since the last sync
         self._load(initial)
+        self._updates = []
         self._synced_by_service = MappingProxyType({svc: self.slices_for(svc) for svc in self._by_service})
 
     def set(self, key: str, obj: EndpointSlice | None) -> None:
         old = self._current.get(key)
+        if old != obj:  # an update kube-proxy's slice cache keeps as pending until the next sync
+            self._updates.append((old, obj))
         if old is not None:
             svc = slice_service(old)
             if svc is not None:
@@ -170,18 +174,18 @@ class EndpointSliceChangeTracker(_Tracker[EndpointSlice]):
         return tuple(members[k] for k in sorted(members))
 
     def _changed_services(self) -> set[str]:
+        """The Services of every slice update the proxier saw since the last sync. Unlike Services, an update
+        undone before the sync still counts: upstream's slice cache compares each update with the last one
+        it holds, not with what it last synced."""
         view = self._view
         changed = set()
-        for _, old, new in self._touched():
-            if old is new:
-                continue
+        for old, new in self._updates:
             old_view, new_view = view(old), view(new)
             if old_view == new_view:
                 continue
-            if old_view is not None:
-                changed.add(slice_service(old))
-            if new_view is not None:
-                changed.add(slice_service(new))
+            for es, seen in ((old, old_view), (new, new_view)):
+                if es is not None and seen is not None:
+                    changed.add(slice_service(es))
         return changed
 
     def apply(self) -> TrackerUpdate[EndpointSlice]:
@@ -197,6 +201,7 @@ class EndpointSliceChangeTracker(_Tracker[EndpointSlice]):
                 if svc is not None:
                     touched.add(svc)
         objects, changed = self._checkout()
+        self._updates = []
         grouped = dict(self._synced_by_service)
         for svc in touched:
             if svc in self._by_service:

@@ -157,7 +157,7 @@ def test_properties_hold_after_partial_syncs(data: st.DataObject) -> None:
     node, state, previous = Ruleset((), case.ipv6), SyncState(), None
     jumps = ()
     for step, cluster in enumerate(states):
-        changed = changed_services(previous, cluster) if previous is not None else frozenset()
+        changed = changed_services(previous, cluster, case.config.ipv6) if previous is not None else frozenset()
         result = sync_and_apply(node, state, cluster, case.config, changed, now=float(step))
         assert result.error is None
         node, state, previous = result.node, result.state, cluster

@@ -191,6 +191,7 @@ def test_json_lines(manifests: Path):
     assert records[1]["changed"] == ["ns1/svc1"] and records[1]["restore"].startswith("*filter\n")
     assert isinstance(records[1]["duration_ms"], float) and records[1]["duration_ms"] >= 0
     assert records[1]["metrics"]["full"] is False and records[1]["metrics"]["deleted_chains"] == 2
+    assert records[1]["metrics"]["ip_family"] == "IPv4"  # the same metrics object replay -o json prints
 
 
 def test_once_exits_after_the_first_sync(manifests: Path):

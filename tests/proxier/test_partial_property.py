@@ -144,17 +144,19 @@ def test_unchanged_objects_write_no_service_chain(first, second):
                                                         if t.name == "nat" for c in t.chains)
 
 
-def test_a_label_edit_is_no_change_but_handing_the_service_to_another_proxy_removes_it():
-    """kube-proxy's trackers compare what the rules read, so a label edit rewrites nothing; a
-    service-proxy-name label makes the Service (and its slices) vanish from kube-proxy's view."""
+def test_a_service_label_edit_is_no_change_but_handing_the_service_to_another_proxy_removes_it():
+    """kube-proxy's Service tracker compares what the rules read, so a Service label edit rewrites nothing (a
+    slice's does: the slice cache compares whole slices); a service-proxy-name label makes the Service (and
+    its slices) vanish from kube-proxy's view."""
     config = fake_config()
     web = Service("ns1", "web", cluster_ips=("172.30.0.10",), ports=(ServicePort("p80", Protocol.TCP, 80, 80),))
     eps = EndpointSlice("ns1", "web-1", "web", AddressType.IPV4, endpoints=(Endpoint(("10.0.0.1",)),),
                         ports=(EndpointPort("p80", 80, Protocol.TCP),))
     first = Cluster((web,), (eps,))
-    relabelled = Cluster((replace(web, labels=(("app", "x"),)),), (replace(eps, labels=(("app", "x"),)),))
+    relabelled = Cluster((replace(web, labels=(("app", "x"),)),), (eps,))
     handed_over = Cluster((replace(web, labels=((SERVICE_PROXY_NAME_LABEL, "other-proxy"),)),), (eps,))
     assert changed_services(first, relabelled) == frozenset()
+    assert changed_services(first, Cluster((web,), (replace(eps, labels=(("app", "x"),)),))) == {"ns1/web"}
     assert changed_services(relabelled, handed_over) == {"ns1/web"}
     step = sync_and_apply(Ruleset(), SyncState(), first, config, (), 1.0)
     step = sync_and_apply(step.node, step.state, relabelled, config, changed_services(first, relabelled), 2.0)
@@ -165,3 +167,17 @@ def test_a_label_edit_is_no_change_but_handing_the_service_to_another_proxy_remo
     assert step.error is None
     assert kube_chains(step.node) == kube_chains(apply_restore(Ruleset(), generate(handed_over, config).ruleset))
     assert not any(name.startswith(("KUBE-SVC-", "KUBE-SEP-")) for _, name in kube_chains(step.node))
+
+
+def test_of_the_node_s_labels_only_the_zone_forces_a_full_sync():
+    """kube-proxy's node handler ignores every Node label but the topology zone."""
+    zone = "topology.kubernetes.io/zone"
+    config = replace(fake_config(), node_labels=((zone, "a"),))
+    web = Service("ns1", "web", cluster_ips=("172.30.0.10",), ports=(ServicePort("p80", Protocol.TCP, 80, 80),))
+    objects = Cluster((web,), ())
+    step = sync_and_apply(Ruleset(), SyncState(), objects, config, (), 1.0)
+    team = replace(config, node_labels=((zone, "a"), ("team", "blue")))
+    step = sync_and_apply(step.node, step.state, objects, team, (), 2.0)
+    assert not step.outcome.full
+    moved = replace(config, node_labels=((zone, "b"), ("team", "blue")))
+    assert sync_and_apply(step.node, step.state, objects, moved, (), 3.0).outcome.full

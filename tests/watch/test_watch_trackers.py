@@ -15,7 +15,7 @@ from kubeproxy_sim.watch import (
     ServiceChangeTracker,
     WatchEvent,
     service_view,
-    slice_view,
+    slice_state,
 )
 
 from ._objects import eps, svc
@@ -96,12 +96,16 @@ def test_slice_changes_are_reported_per_service() -> None:
     update = t.apply()
     assert update.changed == {"default/a", "default/b"}
     assert [s.name for s in update.by_service["default/a"]] == ["a-1", "a-2"]
-    # endpoints reordered and conditions spelled out the way kube-proxy defaults them: no change
+    # an update carrying the very same slice is no update at all
     t.observe(ev(EventType.MODIFIED, eps("a-1", "a", ["10.1.0.1"])))
+    assert t.pending() == frozenset()
+    # conditions spelled out the way kube-proxy defaults them: the same endpoints, but another slice object,
+    # and kube-proxy's slice cache compares whole slices
     same = dataclasses.replace(eps("b-1", "b", ["10.1.0.3"]),
                                endpoints=(Endpoint(("10.1.0.3",), EndpointConditions(True, True, False)),))
     t.observe(ev(EventType.MODIFIED, same))
-    assert t.pending() == frozenset()
+    assert t.pending() == {"default/b"}
+    t.apply()
     # a slice moving from b to a changes both
     t.observe(ev(EventType.MODIFIED, dataclasses.replace(eps("b-1", "a", ["10.1.0.3"]))))
     assert t.pending() == {"default/a", "default/b"}
@@ -120,14 +124,32 @@ def test_slices_kube_proxy_ignores_never_change_a_service() -> None:
     assert set(t.apply().objects) == {"default/f-1", "default/o-1"}
 
 
-def test_slice_add_then_delete_cancels_out() -> None:
-    t = EndpointSliceChangeTracker(initial=[eps("a-1", "a", ["10.1.0.1"])])
+def test_slice_updates_undone_before_the_sync_still_change_the_service() -> None:
+    """Unlike Services: upstream's slice cache keeps each update that differs from the one it holds pending,
+    so a slice added and deleted again, or edited and edited back, still has its Service's chains rewritten."""
+    first = eps("a-1", "a", ["10.1.0.1"])
+    t = EndpointSliceChangeTracker(initial=[first, eps("b-1", "b", ["10.1.0.5"])])
     extra = eps("a-2", "a", ["10.1.0.2"])
     t.observe_all([ev(EventType.ADDED, extra), ev(EventType.DELETED, extra)])
-    assert t.pending() == frozenset()
+    assert t.pending() == {"default/a"}
     update = t.apply()
-    assert update.changed == frozenset()
+    assert update.changed == {"default/a"}
     assert [s.name for s in update.by_service["default/a"]] == ["a-1"]
+    t.observe_all([ev(EventType.MODIFIED, eps("b-1", "b", ["10.1.0.6"])),
+                   ev(EventType.MODIFIED, eps("b-1", "b", ["10.1.0.5"]))])
+    assert t.apply().changed == {"default/b"}
+    t.observe(ev(EventType.MODIFIED, dataclasses.replace(first, labels=(("team", "x"),))))  # labels count too
+    assert t.apply().changed == {"default/a"}
+
+
+def test_an_ipv6_proxier_hears_only_of_ipv6_slices() -> None:
+    t = EndpointSliceChangeTracker(lambda es: slice_state(es, True))
+    v4 = eps("a-1", "a", ["10.1.0.1"])
+    v6 = dataclasses.replace(eps("a-2", "a", ["fd00::1"]), address_type=AddressType.IPV6)
+    t.observe(ev(EventType.ADDED, v4))
+    assert t.pending() == frozenset()
+    t.observe(ev(EventType.ADDED, v6))
+    assert t.pending() == {"default/a"}
 
 
 # -- property: for any event sequence, the tracked state and the changed set are exact ------------
@@ -145,13 +167,19 @@ _steps = st.lists(st.one_of(
 ), max_size=60)
 
 
-def _slice_views_by_service(slices: dict) -> dict:
+def _seen_by_service(slices: dict) -> dict:
     out: dict = {}
     for key, s in slices.items():
-        view = slice_view(s)
-        if view is not None:
-            out.setdefault(f"{s.namespace}/{s.service_name}", {})[key] = view
+        if slice_state(s) is not None:
+            out.setdefault(f"{s.namespace}/{s.service_name}", {})[key] = s
     return out
+
+
+def _updated_services(old, new) -> set[str]:
+    """The Services an update of one slice touches, as kube-proxy's slice cache hears of it."""
+    if old == new:
+        return set()
+    return {f"{s.namespace}/{s.service_name}" for s in (old, new) if s is not None and slice_state(s) is not None}
 
 
 @settings(max_examples=300, deadline=None)
@@ -162,6 +190,7 @@ def test_trackers_match_a_naive_model(steps) -> None:
     truth_slices: dict = {}
     synced_svc: dict = {}
     synced_slices: dict = {}
+    updated: set = set()
     for what, obj, delete in [*steps, ("sync", None, None)]:
         if what == "sync":
             svc_update, slice_update = services.apply(), slices.apply()
@@ -170,8 +199,10 @@ def test_trackers_match_a_naive_model(steps) -> None:
             expected_svc = {k for k in truth_svc.keys() | synced_svc.keys()
                             if service_view(truth_svc.get(k)) != service_view(synced_svc.get(k))}
             assert svc_update.changed == expected_svc
-            now, before = _slice_views_by_service(truth_slices), _slice_views_by_service(synced_slices)
-            assert slice_update.changed == {k for k in now.keys() | before.keys() if now.get(k) != before.get(k)}
+            assert slice_update.changed == updated
+            now, before = _seen_by_service(truth_slices), _seen_by_service(synced_slices)
+            assert {k for k in now.keys() | before.keys() if now.get(k) != before.get(k)} <= updated  # none missed
+            updated = set()
             grouped = {k: tuple(sorted((s for s in truth_slices.values() if s.service_name
                                         and f"{s.namespace}/{s.service_name}" == k), key=lambda s: s.name))
                        for k in {f"{s.namespace}/{s.service_name}" for s in truth_slices.values() if s.service_name}}
@@ -179,6 +210,8 @@ def test_trackers_match_a_naive_model(steps) -> None:
             synced_svc, synced_slices = dict(truth_svc), dict(truth_slices)
             continue
         tracker, truth = (services, truth_svc) if what == "svc" else (slices, truth_slices)
+        if what == "slice":
+            updated |= _updated_services(truth.get(obj.key), None if delete else obj)
         if delete:
             if obj.key in truth:
                 tracker.observe(ev(EventType.DELETED, truth.pop(obj.key)))
