@@ -196,4 +196,7 @@ def check_nodeport_addresses(texts: list[str], report: Callable[[str], None]) ->
             found.append(text)
         else:
             found += check_cidrs([text], lambda message: report(message + " or 'primary'"))
+    if "primary" in found and len(texts) > 1:  # kube-proxy's validation refuses the mix
+        report(f"{','.join(texts)!r}: can't use both 'primary' and CIDRs; expected 'primary' alone, or CIDRs")
+        return tuple(cidr for cidr in found if cidr != "primary")
     return tuple(found)

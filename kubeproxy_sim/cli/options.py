@@ -142,11 +142,15 @@ def check_node_settings(args: argparse.Namespace) -> None:
     kube-proxy does.) Warnings are left to :func:`build_config`, which reports them once.
     """
     diags: list[Diagnostic] = []
+    settings: dict[str, object] = {}
     if getattr(args, "config", None):
         from kubeproxy_sim.cli.config_file import read_config_file
 
-        diags += read_config_file(args.config)[1]
-    _flag_settings(args, diags)
+        file_settings, file_diags = read_config_file(args.config)
+        settings.update(file_settings)
+        diags += file_diags
+    settings.update(_flag_settings(args, diags))
+    diags += _detect_local_problems(settings)
     for text in args.node_ip or ():
         _normalise_ip(text, "--node-ip", diags)
     diags += _masquerade_bit_problems(args)
@@ -283,6 +287,11 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
     if bit_problems:
         diags += bit_problems
         settings.pop("masquerade_bit")
+    diags += _detect_local_problems(settings)
+    if settings.get("detect_local_mode") is DetectLocalMode.NODE_CIDR and not (node and node.pod_cidrs):
+        raise InputError([Diagnostic(
+            f"NodeCIDR needs the node's pod CIDR, and {_whose(name, node)}; kube-proxy waits for spec.podCIDRs "
+            "and fails to start (give the Node object with -f, or choose another mode)", field="--detect-local-mode")])
     config = ProxyConfig(
         node_name=name,
         ip_family=family,
@@ -292,6 +301,27 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
         **settings,  # type: ignore[arg-type]
     )
     return config, diags
+
+
+def _whose(name: str, node: Node | None) -> str:
+    return f"node {name!r} has no spec.podCIDRs" if node is not None else f"there is no Node object named {name!r}"
+
+
+def _detect_local_problems(settings: dict[str, object]) -> list[Diagnostic]:
+    """The interface a detect-local mode reads must be named (kube-proxy's validation: "must not be empty")."""
+    needs = {DetectLocalMode.BRIDGE_INTERFACE: ("bridge_interface", "--pod-bridge-interface"),
+             DetectLocalMode.INTERFACE_NAME_PREFIX: ("interface_name_prefix", "--pod-interface-name-prefix")}
+    mode = settings.get("detect_local_mode")
+    if mode in needs and not settings.get(needs[mode][0]):  # type: ignore[index]
+        key, flag = needs[mode]  # type: ignore[index]
+        return [Diagnostic(f"{mode.value} needs an interface: {flag} (detectLocal.{_camel(key)}) must not be empty",
+                           field="--detect-local-mode")]
+    return []
+
+
+def _camel(key: str) -> str:
+    first, *rest = key.split("_")
+    return first + "".join(word.title() for word in rest)
 
 
 def _family(flag: str | None, node_ips: tuple[str, ...]) -> IPFamily:

@@ -384,6 +384,8 @@ def _lb_ingress(report: Report, status: dict[str, Any]) -> tuple[LoadBalancerIng
         hostname = report.string(raw, "hostname", f"{path}.hostname") or None
         ip_mode = read_enum(report, raw, "ipMode", f"{path}.ipMode", {"VIP": "VIP", "Proxy": "Proxy"}, None,
                             "an IP mode")
+        if raw.get("ipMode") == "":  # set but empty: not unset (kube-proxy writes no rule for it), and refused
+            report.error(f"{path}.ipMode", '"" is not an IP mode; expected "VIP" or "Proxy", or no ipMode at all')
         out.append(LoadBalancerIngress(ip=ip, hostname=hostname, ip_mode=ip_mode))
     return tuple(out)
 

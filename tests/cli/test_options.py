@@ -34,14 +34,14 @@ def test_flags_override_node_object_and_parse_like_kube_proxy() -> None:
     config = config_from_args(
         ["--hostname-override", "n1", "--node-ip", "10.1.1.1/24", "--node-ip", "2001:db8::1/64",
          "--cluster-cidr", "10.0.0.0/8, fd00::/48", "--masquerade-all", "--iptables-localhost-nodeports=false",
-         "--nodeport-addresses", "10.1.1.0/24,primary", "--detect-local-mode", "NodeCIDR",
+         "--nodeport-addresses", "10.1.1.0/24,10.2.0.0/16", "--detect-local-mode", "NodeCIDR",
          "--iptables-masquerade-bit", "5", "--random-fully=false", "--nfacct", "f"],
         Cluster(nodes=(NODE,)),
     )
     assert config.node_ips == ("10.1.1.1/24", "2001:db8::1/64")
     assert config.cluster_cidrs == ("10.0.0.0/8", "fd00::/48")
     assert config.masquerade_all is True and config.localhost_nodeports is False
-    assert config.nodeport_addresses == ("10.1.1.0/24", "primary")
+    assert config.nodeport_addresses == ("10.1.1.0/24", "10.2.0.0/16")
     assert config.detect_local_mode is DetectLocalMode.NODE_CIDR
     assert config.masquerade_mark == "0x20"
     assert config.random_fully is False and config.nfacct is False
@@ -85,6 +85,16 @@ def test_config_file_then_flags(tmp_path) -> None:
         (["--cluster-cidr", "10.244.0.0/16,10.245.0.0/16"],
          "--cluster-cidr: '10.244.0.0/16,10.245.0.0/16': expected one CIDR, or two of different IP families (a "
          "dual-stack pair, e.g. 10.244.0.0/16,fd00:10:244::/56)"),
+        (["--nodeport-addresses", "primary,10.0.0.0/8"], "--nodeport-addresses: 'primary,10.0.0.0/8': can't use "
+         "both 'primary' and CIDRs; expected 'primary' alone, or CIDRs"),
+        (["--detect-local-mode", "BridgeInterface"], "--detect-local-mode: BridgeInterface needs an interface: "
+         "--pod-bridge-interface (detectLocal.bridgeInterface) must not be empty"),
+        (["--detect-local-mode", "InterfaceNamePrefix", "--pod-interface-name-prefix", ""], "--detect-local-mode: "
+         "InterfaceNamePrefix needs an interface: --pod-interface-name-prefix (detectLocal.interfaceNamePrefix) must "
+         "not be empty"),
+        (["--detect-local-mode", "NodeCIDR", "--hostname-override", "n1"], "--detect-local-mode: NodeCIDR needs the "
+         "node's pod CIDR, and there is no Node object named 'n1'; kube-proxy waits for spec.podCIDRs and fails to "
+         "start (give the Node object with -f, or choose another mode)"),
         (["--nodeport-addresses", "10.0.0.0/33"], "--nodeport-addresses: '10.0.0.0/33' is not a CIDR; expected "
          "e.g. 10.244.0.0/16 or fd00:10:244::/56 or 'primary'"),
     ],
@@ -104,9 +114,9 @@ def test_parse_bool_is_go_strconv() -> None:
 def test_cidrs_are_written_as_kube_proxy_writes_them() -> None:
     """kube-proxy parses --cluster-cidr sloppily (leading zeros) and prints the network: host bits cleared."""
     config = config_from_args(["--cluster-cidr", "10.244.0.1/16, fd00:10:244::5/56", "--nodeport-addresses",
-                               "primary,192.168.1.7/24"], Cluster())
+                               "192.168.1.7/24,10.0.0.1/8"], Cluster())
     assert config.cluster_cidrs == ("10.244.0.0/16", "fd00:10:244::/56")
-    assert config.nodeport_addresses == ("primary", "192.168.1.0/24")
+    assert config.nodeport_addresses == ("192.168.1.0/24", "10.0.0.0/8")
 
 
 CONFIG_HEAD = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"

@@ -333,3 +333,17 @@ def test_errors_property_filters_by_severity(load):
     """)
     assert result.ok and result.errors == ()
     assert [d.severity for d in result.diagnostics] == [Severity.NOTE]
+
+
+def test_an_empty_ip_mode_is_not_an_unset_one(load):
+    """kube-proxy writes VIP rules for an unset ipMode only; the API server refuses an empty one."""
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: lb, namespace: ns1}
+        spec: {type: LoadBalancer, clusterIP: 10.0.0.1, ports: [{port: 80, nodePort: 30001}]}
+        status: {loadBalancer: {ingress: [{ip: 1.2.3.4, ipMode: ""}]}}
+    """, "svc.yaml")
+    assert [str(d) for d in result.errors] == [
+        'svc.yaml: Service ns1/lb: status.loadBalancer.ingress[0].ipMode: "" is not an IP mode; expected "VIP" or '
+        '"Proxy", or no ipMode at all']
