@@ -294,6 +294,8 @@ class Simulator:
         if family != self.family:
             return Connection(failure=Failure(NO_ROUTE, f"{dst} is not an IPv{self.family} address"))
         src_value = self._address(client.ip)[1]
+        if client.kind == "pod" and loopback(family, dst_value):
+            return self.own_loopback(client.pod, proto, dport)  # type: ignore[arg-type]
         if client.kind == "node" and loopback(family, dst_value):
             src_value = loopback_source(family)  # the kernel picks loopback's own address for a loopback peer
         if client.kind == "external":
@@ -308,6 +310,15 @@ class Simulator:
         if first[0] == "lb":
             return self._proxied(client, pkt, first[1], first[2], proto)  # type: ignore[arg-type]
         return self._answer(client, pkt, start, first, entry)
+
+    def own_loopback(self, pod: SimPod, proto: str, port: int) -> Connection:
+        """A pod's packet to its own loopback: its network namespace has its own ``lo``, so the packet never
+        reaches the node (no localhost NodePort, no KUBE-FIREWALL); the pod answers itself, or refuses."""
+        ip = format_address(self.family, loopback_source(self.family))
+        if not pod.serves(proto, port):
+            return Connection(failure=Failure(REJECT, f"pod {pod.key}: nothing listens on {proto}/{port} on its own "
+                                              "loopback (a pod's loopback never leaves the pod)"))
+        return Connection(pod.key, ip, pod.node, ip, None, None)
 
     def _answer(self, client: Client, pkt: Tuple, start: Location, first: Arrival, entry: str | None) -> Connection:
         """The server's side: is anything listening, does its reply reach the client from the right address."""

@@ -286,6 +286,10 @@ def expected_shares(sim: Simulator, client: Client, target: Target, proto: str) 
     shares: Counter[str] = Counter()
     weight = Fraction(1, len(target.addresses))
     for dst in target.addresses:
+        if client.kind == "pod" and loopback(*parse_address(dst)):  # answered inside the pod: see own_loopback
+            answer = sim.own_loopback(client.pod, proto, target.port)  # type: ignore[arg-type]
+            shares[answer.failure.reason if answer.failure else answer.target] += weight  # type: ignore[index]
+            continue
         entries, ended = _entries(sim, client, dst, target.port, proto)
         if not entries:
             shares[ended or _target_of(sim, dst, target.port, proto)] += weight

@@ -366,6 +366,18 @@ def test_a_node_s_connection_to_loopback_comes_from_loopback():
     assert "(127.0.0.1): nothing listens" in closed.failed[0].detail
 
 
+def test_a_pod_s_loopback_stays_in_the_pod():
+    """A pod has its own lo: its 127.0.0.1 never meets the node's localhost NodePort or KUBE-FIREWALL rules; the
+    pod answers itself on its own port and refuses the rest (what the kernel does in `netns`)."""
+    pod = "pod/default/kubernetes-bootcamp-855d5cc575-4lb7w"
+    own = send(bootcamp(1), pod, "127.0.0.1:8080", count=4)
+    assert [(d.pod, d.count, d.expected, d.sources_seen) for d in own.delivered] == [
+        ("default/kubernetes-bootcamp-855d5cc575-4lb7w", 4, 1.0, ("127.0.0.1",))]
+    nodeport = send(bootcamp(1), pod, "127.0.0.1:31526", count=4)
+    assert not nodeport.delivered and [(f.reason, f.expected) for f in nodeport.failed] == [("REJECT", 1.0)]
+    assert "on its own loopback" in nodeport.failed[0].detail
+
+
 def test_replies_lost_to_another_host_are_one_row():
     """A client outside using a node's address: every reply goes to that node; the rows group (no port)."""
     result = send(bootcamp(1), "external:192.168.49.2", "node/node2:31526", count=6)
