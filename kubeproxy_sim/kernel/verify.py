@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -447,10 +448,12 @@ class FlowResult:
     rows: tuple[Row, ...]
     uncertain: int
     note: str = ""  # set when the flow was run twice
+    sticky: bool = False  # ClientIP affinity: one client's connections all take one of the predicted outcomes
 
     @property
     def ok(self) -> bool:
-        return all(row.ok for row in self.rows)
+        one = not self.sticky or sum(1 for row in self.rows if row.observed) <= 1
+        return one and all(row.ok for row in self.rows)
 
     def differences(self) -> str:
         return "; ".join(f"{row.expect}: {row.observed} of {self.count}, expected {row.low}-{row.high}"
@@ -465,15 +468,18 @@ class FlowResult:
                               "range": [r.low, r.high], "observed": r.observed,
                               "masquerade_predicted": r.masq_predicted, "masquerade_observed": r.masq_observed,
                               "ok": r.ok} for r in self.rows],
-                "note": self.note}
+                "sticky": self.sticky, "note": self.note}
 
 
 def judge(flow: Flow, source: str, expectations: Iterable[Expectation], seen: Counter[tuple[str, ...]],
-          count: int, confidence: Fraction = CONFIDENCE, uncertain: int = 0, masq_visible: bool = True) -> FlowResult:
+          count: int, confidence: Fraction = CONFIDENCE, uncertain: int = 0, masq_visible: bool = True,
+          sticky: bool = False) -> FlowResult:
     """Merge predictions that look alike to the socket, add what was seen but not predicted, bound each count.
 
     ``masq_visible`` is False for the node's own connections: masquerading to the node's own address leaves
-    their source unchanged, so the endpoint cannot tell.
+    their source unchanged, so the endpoint cannot tell. A ``sticky`` flow (ClientIP affinity: the first
+    connection's endpoint is remembered for the client) is right when all its connections took one predicted
+    outcome, whichever.
     """
     merged: dict[tuple[str, ...], list[Any]] = {}
     for e in expectations:
@@ -485,13 +491,23 @@ def judge(flow: Flow, source: str, expectations: Iterable[Expectation], seen: Co
     random_rows = sum(1 for _, share, _ in merged.values() if 0 < share < 1)
     alpha = (1 - confidence) / max(random_rows, 1)
     rows = []
+    sticky = sticky and sum(1 for _, share, _ in merged.values() if share > 0) > 1
     for key, (outcomes, share, masq) in merged.items():
-        low, high = binomial_range(count, share, alpha)
+        low, high = (0, count if share > 0 else 0) if sticky else binomial_range(count, share, alpha)
         masq_seen = key[2] != source if key[0] == "reply" and masq_visible else None
         rows.append(Row("; ".join(outcomes), observation_text(key), share, low, high, seen.get(key, 0), masq,
                         masq_seen))
     rows.sort(key=lambda r: (-r.share, r.expect))
-    return FlowResult(flow, source, count, tuple(rows), uncertain)
+    return FlowResult(flow, source, count, tuple(rows), uncertain, sticky=sticky)
+
+
+_REMEMBERS = re.compile(r"-m recent (?:.* )?--set\b")
+
+
+def remembers_client(traced: Any) -> bool:
+    """Whether a path records the client in a ``recent`` list (kube-proxy's ClientIP affinity: the endpoint's
+    DNAT rule does), so that its later connections take the same way."""
+    return any(_REMEMBERS.search(step.rule) for o in traced.outcomes for step in o.path)
 
 
 def _yes(value: bool | None) -> str:
@@ -513,6 +529,8 @@ def render_table(results: Sequence[FlowResult]) -> str:
                           f"{_yes(row.masq_predicted)}/{_yes(row.masq_observed)}", row.expect, verdict))
     widths = [max(len(r[c]) for r in table) for c in range(len(head))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    lines += [f"#{number}: sticky (ClientIP affinity): one client's connections must all take one of these "
+              "outcomes" for number, result in enumerate(results, start=1) if result.sticky]
     lines += [f"#{number}: {result.note}" for number, result in enumerate(results, start=1) if result.note]
     return "\n".join(lines)
 
@@ -599,7 +617,7 @@ def run_flow(predictor: Predictor, flow: Flow, count: int, timeout: float) -> Fl
     def run_once() -> FlowResult:
         seen = observe(predictor.plan, flow, source, n, wait)
         return judge(flow, source, expectations, seen, n, uncertain=len(traced.uncertain),
-                     masq_visible=flow.origin is not Origin.NODE)
+                     masq_visible=flow.origin is not Origin.NODE, sticky=remembers_client(traced))
 
     first = run_once()
     if first.ok:

@@ -178,6 +178,16 @@ def test_ipv6_scenario_dumps_verify(kernel: None, run_tag: str, state_dir: Path,
     assert not bad, json.dumps(bad, indent=1)
 
 
+def test_an_affinity_dump_verifies_as_sticky(kernel: None, run_tag: str, state_dir: Path) -> None:
+    """The kernel keeps each client on its first endpoint (-m recent): verify judges those flows as sticky."""
+    report = verify(str(REPO_RULESETS / "session-affinity" / "full.golden"), state_dir, name=f"{run_tag}-aff",
+                    count=COUNT)
+    sticky = [r for r in report.results if r.sticky]
+    assert sticky and all(sum(1 for row in r.rows if row.observed) == 1 for r in sticky)
+    bad = [r.as_json() for r in report.results if not r.ok]
+    assert not bad, json.dumps(bad, indent=1)
+
+
 def _start(name: str, state: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KPSIM_STATE_DIR": str(state)}
     return subprocess.Popen([sys.executable, "-m", "kubeproxy_sim", "netns", "verify", "--rules",

@@ -21,10 +21,13 @@ from kubeproxy_sim.kernel.verify import (
     derive_flows,
     judge,
     load_flows,
+    remembers_client,
     reply_wait,
     socket_error,
 )
 from kubeproxy_sim.netfilter.codec import parse_ruleset, parse_ruleset_file
+from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
 REPO = Path(__file__).resolve().parents[2]
 DUMPS = REPO.parent / "shared" / "realworld-dumps"
@@ -204,6 +207,31 @@ def test_judge_flags_what_was_not_predicted() -> None:
     assert masq.ok and masq.rows[0].masq_observed is True
 
 
+def test_a_sticky_flow_is_right_when_every_connection_takes_one_predicted_outcome() -> None:
+    """ClientIP affinity: the kernel keeps one client on the endpoint of its first connection, whichever."""
+    flow = Flow(Origin.POD, "10.96.0.10", 80, "tcp")
+    a, b = ("reply", "10.0.0.3:80", "10.0.0.200"), ("reply", "10.0.0.4:80", "10.0.0.200")
+    half = Fraction(1, 2)
+    expect = [Expectation(a, "DNAT to 10.0.0.3:80", half, False), Expectation(b, "DNAT to 10.0.0.4:80", half, False)]
+    assert not judge(flow, "10.0.0.200", expect, Counter({a: 40}), 40).ok  # not sticky: 40/0 is not 50/50
+    sticky = judge(flow, "10.0.0.200", expect, Counter({a: 40}), 40, sticky=True)
+    assert sticky.ok and sticky.sticky and sticky.as_json()["sticky"] is True
+    assert judge(flow, "10.0.0.200", expect, Counter({b: 40}), 40, sticky=True).ok
+    assert not judge(flow, "10.0.0.200", expect, Counter({a: 21, b: 19}), 40, sticky=True).ok  # no affinity
+    assert not judge(flow, "10.0.0.200", expect, Counter({("error", "timeout"): 40}), 40, sticky=True).ok
+
+
+def test_affinity_services_are_recognised_in_a_dump() -> None:
+    """The endpoint's DNAT rule of an affinity service records the client (``-m recent --set``)."""
+    golden = REPO / "rulesets" / "session-affinity" / "full.golden"
+    ruleset = parse_ruleset_file(str(golden))
+    tracer = Tracer(ruleset, NodeContext.of(("192.168.49.2/24",)))
+    flows = derive_flows(ruleset, "192.168.49.2")
+    remembered = {f.dst for f in flows
+                  if remembers_client(tracer.trace(Packet.of(f.proto, "10.244.0.200", f.dst, f.port)))}
+    assert "10.96.0.10" in remembered
+
+
 def test_a_flow_that_must_be_answered_waits_patiently() -> None:
     """A late reply on a loaded machine must not count as a silent DROP when silence is not predicted."""
     reply = Expectation(("reply", "10.0.0.3:53", "10.0.0.200"), "DNAT to 10.0.0.3:53", Fraction(1), False)
@@ -215,6 +243,7 @@ def test_a_flow_that_must_be_answered_waits_patiently() -> None:
 
 class _Traced:
     uncertain = ()
+    outcomes = ()
 
 
 class _Predictor:
