@@ -9,10 +9,18 @@ policies and get the jump rules kube-proxy ensures at their front. This is what
 from __future__ import annotations
 
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
+from kubeproxy_sim.proxier import naming
+
+ENSURED_CHAINS = {"filter": (naming.KUBE_FIREWALL, naming.KUBE_PROXY_CANARY), "nat": (naming.KUBE_PROXY_CANARY,)}
+"""Chains kube-proxy creates outside its restore input, so empty unless the input fills them: the kubelet's
+KUBE-FIREWALL, which every full sync ensures with its INPUT and OUTPUT jumps (the input fills it only on IPv4
+with localhost NodePorts), and KUBE-PROXY-CANARY, which kube-proxy's monitor creates at start-up to notice a
+flush of the tables."""
 
 
 def node_tables(restore: Ruleset, jumps: tuple[tuple[str, str, Rule], ...]) -> Ruleset:
-    """Built-in chains (policy ACCEPT, with kube-proxy's jumps) followed by kube-proxy's chains."""
+    """Built-in chains (policy ACCEPT, with kube-proxy's jumps) followed by kube-proxy's chains, the ones it
+    ensures outside the restore input included."""
     tables = []
     for table in sorted(restore.tables, key=lambda t: t.name):
         builtin = tuple(
@@ -20,7 +28,9 @@ def node_tables(restore: Ruleset, jumps: tuple[tuple[str, str, Rule], ...]) -> R
             for name in BUILTIN_CHAINS[table.name]
         )
         own = tuple(c for c in table.chains if c.name not in table.deleted)
-        tables.append(Table(table.name, builtin + own))
+        names = {c.name for c in own}
+        ensured = tuple(Chain(name, ()) for name in ENSURED_CHAINS.get(table.name, ()) if name not in names)
+        tables.append(Table(table.name, builtin + own + ensured))
     return Ruleset(tuple(tables), restore.ipv6)
 
 
@@ -32,6 +42,6 @@ def as_node_holds_it(ruleset: Ruleset) -> Ruleset:
     if any(chain.builtin for table in ruleset.tables for chain in table.chains):
         return ruleset
     declared = {(t.name, c.name) for t in ruleset.tables for c in t.chains}
-    jumps = tuple(j for j in jump_rules(("filter", "KUBE-FIREWALL") in declared)
-                  if j[2].target is not None and (j[0], j[2].target.name) in declared)
+    declared |= {(table, name) for table, names in ENSURED_CHAINS.items() for name in names}
+    jumps = tuple(j for j in jump_rules() if j[2].target is not None and (j[0], j[2].target.name) in declared)
     return node_tables(ruleset, jumps)

@@ -453,7 +453,7 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
         port_totals=totals,
     )
     failed = replace(succeeded, need_full_sync=True, last_full_sync=state.last_full_sync, nat_chains=existing)
-    jumps = full_sync.jump_rules(naming.KUBE_FIREWALL in acc.filter_chains) if full else ()
+    jumps = full_sync.jump_rules() if full else ()
     return SyncOutcome(restore, full, metrics, jumps, succeeded, failed)
 
 

@@ -151,7 +151,7 @@ def assemble(ctx: SyncContext, out: RuleBuffer) -> SyncResult:
         (build_table("filter", out.filter_chains, out.filter), build_table("nat", out.nat_chains, out.nat)),
         ipv6=ctx.ipv6,
     )
-    return SyncResult(ruleset, jump_rules(naming.KUBE_FIREWALL in out.filter_chains))
+    return SyncResult(ruleset, jump_rules())
 
 
 def write_services(ctx: SyncContext, work: ServiceWork, out: RuleBuffer) -> None:
@@ -207,15 +207,15 @@ def _jump_spec(target: str, comment: str, new_only: bool) -> str:
     return " ".join(parts)
 
 
-def jump_rules(with_kubelet_firewall: bool) -> tuple[tuple[str, str, Rule], ...]:
+def jump_rules() -> tuple[tuple[str, str, Rule], ...]:
     """The jumps from built-in chains, each chain's in its final order.
 
     kube-proxy inserts each jump at the top of its chain, in list order, so
     within a chain the last one ensured ends up first. KUBE-FIREWALL's jumps
-    are included when the ruleset declares that chain (IPv4 with localhost
-    node ports), so every jump has a target.
+    are ensured on every node, in both families, with the (then empty) chain
+    itself (see :data:`~kubeproxy_sim.proxier.full.ENSURED_CHAINS`).
     """
-    entries = _JUMPS + (_KUBELET_JUMPS if with_kubelet_firewall else ())
+    entries = _JUMPS + _KUBELET_JUMPS
     by_chain: dict[tuple[str, str], list[Rule]] = {}
     for table, builtin, target, comment, new_only in entries:
         by_chain.setdefault((table, builtin), []).insert(0, Rule(builtin, _jump_spec(target, comment, new_only)))

@@ -8,6 +8,7 @@ from kubeproxy_sim.objects.model import EndpointPort, IPFamily, LoadBalancerIngr
 from kubeproxy_sim.objects.model import TrafficPolicy as TP
 from kubeproxy_sim.proxier import generate
 from kubeproxy_sim.proxier.config import DetectLocalMode
+from kubeproxy_sim.proxier.full import node_tables
 from kubeproxy_sim.proxier.rules.endpoints import probability
 
 from .builders import cluster, ep, eps, fake_config, lb_service, port, service
@@ -225,5 +226,8 @@ def test_jumps_end_up_in_reverse_insertion_order():
     ext = next(r for _, b, r in jumps if b == "INPUT" and r.spec.endswith("KUBE-EXTERNAL-SERVICES"))
     assert ext.spec == ('-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service'
                         ' portals" -j KUBE-EXTERNAL-SERVICES')
-    v6 = generate(cluster(), fake_config(ip_family=IPFamily.IPV6)).jumps
-    assert not any("KUBE-FIREWALL" in r.spec for _, _, r in v6)
+    v6 = generate(cluster(), fake_config(ip_family=IPFamily.IPV6))
+    assert v6.jumps == jumps  # every full sync ensures the kubelet's KUBE-FIREWALL and its jumps, in both families
+    assert not any(c.name == "KUBE-FIREWALL" for t in v6.ruleset.tables for c in t.chains)  # the input leaves it
+    held = node_tables(v6.ruleset, v6.jumps).table("filter")
+    assert held is not None and held.chain("KUBE-FIREWALL").rules == ()  # so the node holds it empty
