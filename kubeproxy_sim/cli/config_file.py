@@ -102,7 +102,7 @@ class _Reader:
         if mode != "iptables":
             self.error("mode", f"mode {mode!r} is emulated as iptables", Severity.WARNING)
         settings: dict[str, object | None] = {
-            "node_name": self.get("hostnameOverride", str, "a node name") or None,
+            "node_name": self._hostname(),
             "cluster_cidrs": self._cidrs("clusterCIDR"),
             "detect_local_mode": self._detect_local_mode(),
             "bridge_interface": self.get("detectLocal.bridgeInterface", str, "an interface name") or None,
@@ -115,6 +115,13 @@ class _Reader:
             "conntrack_tcp_be_liberal": self._first_bool("conntrack.tcpBeLiberal", "linux.conntrack.tcpBeLiberal"),
         }
         return {k: v for k, v in settings.items() if v is not None}
+
+    def _hostname(self) -> str | None:
+        name = self.get("hostnameOverride", str, "a node name")
+        if isinstance(name, str) and name and not name.strip():  # kube-proxy: "empty hostname is invalid"
+            self.error("hostnameOverride", f"{name!r} is blank; expected a node name")
+            return None
+        return name or None  # type: ignore[no-any-return]
 
     def _first_bool(self, *paths: str) -> bool | None:
         for path in paths:

@@ -199,8 +199,11 @@ def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic]) -> dict[st
 
     cidrs = check_cluster_cidrs(split_list(args.cluster_cidr or ""), reporter("--cluster-cidr"))
     nodeports = check_nodeport_addresses(split_list(args.nodeport_addresses or ""), reporter("--nodeport-addresses"))
+    if blank_hostname(args.hostname_override):
+        diags.append(Diagnostic(f"{args.hostname_override!r} is blank; expected a node name",
+                                field="--hostname-override"))
     settings: dict[str, object] = {
-        "node_name": args.hostname_override,
+        "node_name": None if blank_hostname(args.hostname_override) else args.hostname_override,
         "cluster_cidrs": cidrs or None,
         "detect_local_mode": DetectLocalMode(args.detect_local_mode) if args.detect_local_mode else None,
         "bridge_interface": args.pod_bridge_interface,
@@ -239,15 +242,15 @@ def _node_addresses(node: Node | None) -> tuple[str, ...]:
     return tuple(f"{ip}/{128 if ':' in ip else 32}" for ip in ips)
 
 
-def _hostname(name: str | None, diags: list[Diagnostic]) -> str | None:
+def _hostname(name: str | None) -> str | None:
     """The node name as kube-proxy takes it from --hostname-override: trimmed and lower-cased (Node names are
-    lower-case DNS names, so ``Node1`` still finds node ``node1``). Blank is refused, as kube-proxy refuses it."""
-    if name is None:
-        return None
-    if not name.strip():
-        diags.append(Diagnostic(f"{name!r} is blank; expected a node name", field="--hostname-override"))
-        return None
-    return name.strip().lower()
+    lower-case DNS names, so ``Node1`` still finds node ``node1``). A blank one was refused when read."""
+    return name.strip().lower() or None if name else None
+
+
+def blank_hostname(name: object) -> bool:
+    """Spaces only: kube-proxy refuses it ("empty hostname is invalid"); an empty one means the host's name."""
+    return isinstance(name, str) and bool(name) and not name.strip()
 
 
 def _pick_node(cluster: Cluster, name: str | None) -> tuple[str, Node | None]:
@@ -270,7 +273,7 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
         settings.update(file_settings)
         diags.extend(file_diags)
     settings.update(_flag_settings(args, diags))
-    name, node = _pick_node(cluster, _hostname(settings.pop("node_name", None), diags))  # type: ignore[arg-type]
+    name, node = _pick_node(cluster, _hostname(settings.pop("node_name", None)))  # type: ignore[arg-type]
     if node is None and cluster.nodes:
         diags.append(Diagnostic(f"no Node object named {name!r}; node facts come from flags only",
                                 severity=Severity.WARNING, field="--hostname-override"))

@@ -55,6 +55,18 @@ def test_hostname_override_is_trimmed_and_lower_cased_as_kube_proxy_does() -> No
     assert [str(d) for d in info.value.diagnostics] == ["--hostname-override: '  ' is blank; expected a node name"]
 
 
+def test_a_blank_hostname_stops_the_command_before_any_output(tmp_path, monkeypatch, capsys) -> None:
+    from kubeproxy_sim.cli.main import main
+
+    config = tmp_path / "kp.yaml"
+    config.write_text("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+                      "hostnameOverride: '  '\n")
+    for flags in (["--hostname-override", " "], ["--config", str(config)]):
+        assert main(["rules", "--scenario", "bootcamp", *flags]) == 1
+        captured = capsys.readouterr()
+        assert captured.out == "" and "is blank; expected a node name" in captured.err
+
+
 def test_ipv6_family_follows_primary_node_ip() -> None:
     assert config_from_args(["--node-ip", "fd00::2"], Cluster()).ip_family is IPFamily.IPV6
     assert config_from_args(["--node-ip", "fd00::2", "--ip-family", "ipv4"], Cluster()).ip_family is IPFamily.IPV4
