@@ -39,6 +39,28 @@ def read_config_file(path: str) -> tuple[dict[str, object], list[Diagnostic]]:
     return reader.settings(), reader.diags
 
 
+def read_sync_periods(path: str) -> tuple[dict[str, float], list[Diagnostic]]:
+    """``iptables.minSyncPeriod`` and ``iptables.syncPeriod`` (Go durations) in seconds, where the file sets
+    them; the problems of the file as a whole are :func:`read_config_file`'s to report."""
+    from kubeproxy_sim.durations import parse_duration
+
+    data, problem = _load(path)
+    if problem is not None:
+        return {}, []
+    reader = _Reader(path, data)
+    found: dict[str, float] = {}
+    for key in ("minSyncPeriod", "syncPeriod"):
+        text = reader.get(f"iptables.{key}", str, "a duration such as 30s")
+        if text is None:
+            continue
+        seconds = parse_duration(text)
+        if seconds is None:
+            reader.error(f"iptables.{key}", f"{text!r} is not a duration; expected e.g. 1s, 30s or 1m30s")
+        else:
+            found[key] = seconds
+    return found, reader.diags
+
+
 def _load(path: str) -> tuple[dict[str, Any], Diagnostic | None]:
     import yaml
 

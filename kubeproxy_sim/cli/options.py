@@ -159,6 +159,32 @@ def check_node_settings(args: argparse.Namespace) -> None:
         raise InputError(errors)
 
 
+def sync_periods(args: argparse.Namespace, min_flag: str = "--min-sync-period",
+                 sync_flag: str = "--sync-period") -> tuple[float, float]:
+    """(min sync period, sync period) in seconds: kube-proxy's defaults (1s, 30s) < ``--config``'s
+    ``iptables.minSyncPeriod``/``syncPeriod`` < the flags; refused as kube-proxy's validation refuses them
+    (a sync period that is not positive, or shorter than the minimum)."""
+    values = {"minSyncPeriod": 1.0, "syncPeriod": 30.0}
+    diags: list[Diagnostic] = []
+    if getattr(args, "config", None):
+        from kubeproxy_sim.cli.config_file import read_sync_periods
+
+        found, diags = read_sync_periods(args.config)
+        values.update(found)
+    for key, name in (("minSyncPeriod", "min_sync_period"), ("syncPeriod", "sync_period")):
+        if getattr(args, name, None) is not None:
+            values[key] = getattr(args, name)
+    low, period = values["minSyncPeriod"], values["syncPeriod"]
+    if period <= 0:
+        diags.append(Diagnostic(f"{period:g}s: must be greater than 0", field=sync_flag))
+    elif low > period:
+        diags.append(Diagnostic(f"{period:g}s is shorter than the minimum sync period ({low:g}s); expected at "
+                                f"least {min_flag}", field=sync_flag))
+    if diags:
+        raise InputError(diags)
+    return low, period
+
+
 def _masquerade_bit_problems(args: argparse.Namespace) -> list[Diagnostic]:
     bit = getattr(args, "iptables_masquerade_bit", None)
     if bit is not None and not 0 <= bit <= 31:

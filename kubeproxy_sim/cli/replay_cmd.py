@@ -119,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
     check_node_settings(args)
 
     _check_paths(args.states)
+    if args.iptables_sync_period <= 0:  # kube-proxy's validation: "must be greater than 0"
+        raise InputError(Diagnostic(f"{args.iptables_sync_period:g}s: must be greater than 0",
+                                    field="--iptables-sync-period"))
     timing = SyncTiming(sync_period=args.iptables_sync_period)
     node, state, previous, now = Ruleset(), SyncState(), Cluster(), 0.0
     seen: set[str] = set()

@@ -66,12 +66,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_node_flags(parser)
     timing = parser.add_argument_group("timing (kube-proxy's durations: 500ms, 1s, 2m30s, or plain seconds)")
     timing.add_argument("--min-sync-period", "--iptables-min-sync-period", dest="min_sync_period", type=duration,
-                        default=1.0, metavar="DURATION",
-                        help="a change syncs no sooner than this after the previous sync (default 1s)")
+                        metavar="DURATION",
+                        help="a change syncs no sooner than this after the previous sync (default 1s, or the "
+                        "--config file's iptables.minSyncPeriod)")
     timing.add_argument("--sync-period", "--iptables-sync-period", dest="sync_period", type=duration,
-                        default=30.0, metavar="DURATION",
-                        help="sync at least this often, changes or not (default 30s); large clusters delete "
-                        "stale chains at most once per period")
+                        metavar="DURATION",
+                        help="sync at least this often, changes or not (default 30s, or iptables.syncPeriod); "
+                        "large clusters delete stale chains at most once per period")
     timing.add_argument("--poll-interval", type=duration, default=1.0, metavar="DURATION",
                         help="how often to look at the source (default 1s; a live API server is followed "
                         "as events arrive)")
@@ -295,11 +296,12 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
             clock: Callable[[], float], report: Callable[[tuple[Diagnostic, ...]], None]) -> None:
     import gc
 
-    from kubeproxy_sim.cli.options import build_config, check_node_settings
+    from kubeproxy_sim.cli.options import build_config, check_node_settings, sync_periods
     from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop, drive
 
     check_node_settings(args)
-    timing = LoopTiming(min_sync_period=args.min_sync_period, sync_period=args.sync_period)
+    low, period = sync_periods(args)
+    timing = LoopTiming(min_sync_period=low, sync_period=period)
     loop = SyncLoop(lambda cluster: build_config(args, cluster), timing=timing, clock=clock)
     printer = Printer(args, out)
     for sync in drive(loop, poll, clock=clock, poll_interval=args.poll_interval,

@@ -106,3 +106,8 @@ def test_missing_state_is_refused_before_any_sync(capsys):
                                                ("2h", 7200.0)])
 def test_durations(text, seconds):
     assert duration(text) == seconds
+
+
+def test_a_sync_period_kube_proxy_refuses_stops_the_replay(capsys):
+    status, out, err = replay(capsys, str(STATES / "step1.yaml"), "--iptables-sync-period", "0", *NODE_FLAGS)
+    assert (status, out) == (1, "") and "--iptables-sync-period: 0s: must be greater than 0" in err

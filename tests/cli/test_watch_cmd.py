@@ -319,3 +319,33 @@ def test_durations_are_go_s() -> None:
     assert parse_duration("2m30s") == 150 and parse_duration("1h1s") == 3601 and parse_duration("500ms") == 0.5
     assert parse_duration("7") == 7 and parse_duration("1.5s") == 1.5
     assert parse_duration("soon") is None and parse_duration("30x") is None and parse_duration("") is None
+
+
+@pytest.mark.parametrize(("flags", "config", "message"), [
+    (["--sync-period", "0"], "", "--sync-period: 0s: must be greater than 0"),
+    (["--min-sync-period", "2m", "--sync-period", "1m"], "",
+     "--sync-period: 60s is shorter than the minimum sync period (120s); expected at least --min-sync-period"),
+    ([], "iptables: {syncPeriod: 10s, minSyncPeriod: 1m}\n",
+     "--sync-period: 10s is shorter than the minimum sync period (60s); expected at least --min-sync-period"),
+    ([], "iptables: {syncPeriod: soon}\n", "iptables.syncPeriod: 'soon' is not a duration"),
+])
+def test_sync_periods_kube_proxy_refuses_stop_the_watch(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        flags: list[str], config: str, message: str) -> None:
+    (tmp_path / "svc.yaml").write_text(service("ns1", "svc1", "172.30.0.41", 80, "p80"))
+    extra = []
+    if config:
+        path = tmp_path / "kp.conf"
+        path.write_text("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n" + config)
+        extra = ["--config", str(path)]
+    assert main(["watch", "-f", str(tmp_path), *NODE_FLAGS, "--once", *flags, *extra]) == EXIT_INVALID_INPUT
+    captured = capsys.readouterr()
+    assert captured.out == "" and message in captured.err
+
+
+def test_the_config_file_s_sync_periods_apply_and_flags_override_them() -> None:
+    import argparse
+
+    from kubeproxy_sim.cli.options import sync_periods
+
+    assert sync_periods(argparse.Namespace(min_sync_period=None, sync_period=None)) == (1.0, 30.0)
+    assert sync_periods(argparse.Namespace(min_sync_period=0.0, sync_period=5.0)) == (0.0, 5.0)
