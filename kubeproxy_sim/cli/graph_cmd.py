@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import add_input_flags
 from kubeproxy_sim.cli.output import add_color_flag, progress, report
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 from kubeproxy_sim.proxier.full import as_node_holds_it
 
 if TYPE_CHECKING:
@@ -75,13 +75,13 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool]:
     """(ruleset, title, had errors): from a dump, or generated from the objects for one node."""
     if args.rules:
         if args.filename or args.scenario:
-            raise InputError(Diagnostic("both a dump and objects given; expected --rules FILE or -f/--scenario, "
+            raise UsageError(Diagnostic("both a dump and objects given; expected --rules FILE or -f/--scenario, "
                                         "not both", field="--rules"))
         from kubeproxy_sim.netfilter.codec import parse_ruleset_file
 
         return as_node_holds_it(parse_ruleset_file(args.rules)), Path(args.rules).name, False
     if not args.filename and not args.scenario:
-        raise InputError(Diagnostic("nothing to draw; expected --rules FILE, -f PATH or --scenario NAME",
+        raise UsageError(Diagnostic("nothing to draw; expected --rules FILE, -f PATH or --scenario NAME",
                                     field="--rules"))
     from kubeproxy_sim.cli.options import load_node_rules
 

@@ -215,7 +215,7 @@ def run_exec(args: argparse.Namespace) -> int:
     env.require()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
-        raise InputError(Diagnostic("no command; expected `netns exec NAME node/NODE -- CMD ARGS`", field="CMD"))
+        raise UsageError(Diagnostic("no command; expected `netns exec NAME node/NODE -- CMD ARGS`", field="CMD"))
     try:
         source = resolve_source(_state(args.name), args.target)
     except InputError as exc:  # the target is this command's TARGET, not send's --from

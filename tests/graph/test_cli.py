@@ -90,8 +90,6 @@ def test_max_endpoints_folds(capsys: pytest.CaptureFixture[str]) -> None:
      "--service: no rules for service port ns9/nope; expected one of: default/kubernetes-bootcamp"),
     (["--scenario", "bootcamp", "--service", "nope"], "--service: 'nope' is not a service; expected NAMESPACE/NAME"),
     (["--scenario", "bootcamp", "-o", "graph.jpg"], "-o: cannot tell the format from 'graph.jpg'; expected --format"),
-    (["--scenario", "bootcamp", "--rules", "x.rules"], "--rules: both a dump and objects given"),
-    ([], "nothing to draw; expected --rules FILE, -f PATH or --scenario NAME"),
     (["--scenario", "bootcamp", "--max-endpoints", "-1"], "--max-endpoints: -1 is negative"),
     (["--rules", "/nonexistent/node.rules"], "/nonexistent/node.rules: cannot read rules"),
 ])
@@ -99,6 +97,15 @@ def test_errors_are_reported_not_raised(argv: list[str], message: str, capsys: p
     code, out, err = run(argv, capsys)
     assert code == 1 and out == ""
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--scenario", "bootcamp", "--rules", "x.rules"], "--rules: both a dump and objects given"),
+    ([], "nothing to draw; expected --rules FILE, -f PATH or --scenario NAME"),
+])
+def test_usage_errors_exit_2_as_trace_s_do(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(argv, capsys)
+    assert code == 2 and out == "" and message in err
 
 
 def test_bad_dump_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

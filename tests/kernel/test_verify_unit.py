@@ -318,3 +318,10 @@ def test_an_objects_mode_flows_file_names_a_dump_mode_source(tmp_path: Path) -> 
         load_objects_flows(str(path))
     assert str(caught.value) == (f"{path}:2: syntax error: expected the node content, but found '<stream end>' "
                                  "(while parsing a flow node) at column 1")
+
+
+def test_netns_exec_without_a_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from kubeproxy_sim.cli.main import main
+
+    assert main(["netns", "exec", "somename", "node/node1"]) == 2  # before any namespace is looked at
+    assert "CMD: no command; expected `netns exec NAME node/NODE -- CMD ARGS`" in capsys.readouterr().err
