@@ -281,7 +281,7 @@ def summary(result: SendResult, svc: Service, inputs: Inputs) -> str:
     """What the table shows, in a sentence: where connections went, what the pods saw, and why."""
     from kubeproxy_sim.objects.model import SessionAffinity
 
-    if not result.delivered:
+    if not any(d.count for d in result.delivered):
         reasons = ", ".join(sorted({f.reason for f in result.failed}))
         return f"No connection reached a pod ({reasons}): the DETAIL column names the rule that decided."
     seen = sorted(sources(result))

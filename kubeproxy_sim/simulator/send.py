@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -335,11 +335,17 @@ def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", c
     hops = tuple(sim.record or ())
     sim.record = None
     expected = expected_shares(sim, client, target, proto)
-    return tally(client.label, destination, proto, seed, results, expected, hops)
+    places = {p.key: (p.ip, p.node) for p in sim.topology.pods}
+    places.update({f"node/{name}": (rt.node.primary, name) for name, rt in sim.runtimes.items()})
+    return tally(client.label, destination, proto, seed, results, expected, hops, places)
 
 
 def tally(source: str, destination: str, proto: str, seed: int | None, results: list[Connection],
-          expected: dict[str, Fraction], hops: tuple = ()) -> SendResult:
+          expected: dict[str, Fraction], hops: tuple = (),
+          places: Mapping[str, tuple[str, str | None]] | None = None) -> SendResult:
+    """The rows: every destination reached, and every one the rules give a share that drew no connection
+    (count 0: what a short run missed, or what the network lost); failures by reason and detail.
+    ``places`` gives a destination's (address, node) for those rows."""
     total = len(results)
     reached: dict[str, list[Connection]] = {}
     failures: Counter[tuple[str, str]] = Counter()
@@ -348,12 +354,13 @@ def tally(source: str, destination: str, proto: str, seed: int | None, results: 
             failures[(r.failure.reason, r.failure.detail)] += 1
         else:
             reached.setdefault(r.target or "?", []).append(r)
+    missed = {key for key, share in expected.items() if share > 0 and "/" in key and key not in reached}
     delivered = []
-    for key in sorted(reached):
-        group = reached[key]
-        first = group[0]
+    for key in sorted(reached.keys() | missed):
+        group = reached.get(key, [])
+        ip, node = (group[0].ip or "", group[0].node) if group else (places or {}).get(key, ("", None))
         exp = expected.get(key)
-        delivered.append(Delivered(key, first.ip or "", first.node, len(group), round(len(group) / total, 6),
+        delivered.append(Delivered(key, ip, node, len(group), round(len(group) / total, 6),
                                    None if not expected else round(float(exp or 0), 6),
                                    tuple(sorted({c.seen or "" for c in group}))))
     rows = list(failures)

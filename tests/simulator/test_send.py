@@ -185,7 +185,16 @@ def test_wrong_reply_source_when_a_pod_uses_another_nodes_local_node_port():
     result = send(simulator(12), "pod/default/client", "192.168.0.11:30081", count=600, seed=12)
     (failed,) = result.failed
     assert failed.reason == "WRONG_REPLY_SOURCE" and "10.244.1.10:8080" in failed.detail
-    assert {d.pod for d in result.delivered} == {"default/web-2", "default/web-3"}
+    assert {d.pod for d in result.delivered if d.count} == {"default/web-2", "default/web-3"}
+    (lost,) = [d for d in result.delivered if not d.count]  # the rules' share for it, lost on the way back
+    assert lost.pod == "default/web-1" and lost.expected and lost.ip == "10.244.1.10"
+
+
+def test_a_pod_the_rules_give_a_share_is_listed_even_when_no_connection_reached_it():
+    result = send(simulator(1), "external", "192.168.0.11:30080", count=1, seed=1)
+    assert sum(d.count for d in result.delivered) == 1 and len(result.delivered) > 1
+    assert all(d.expected for d in result.delivered)
+    assert abs(sum(d.expected for d in result.delivered) + sum(f.expected or 0 for f in result.failed) - 1) < 1e-5
 
 
 def test_session_affinity_sticks_per_client():
@@ -194,8 +203,9 @@ def test_session_affinity_sticks_per_client():
         sim = simulator(seed)
         for client in ("client", "client2"):
             result = send(sim, f"pod/default/{client}", "web-aff.default:80", count=30, seed=seed)
-            assert len(result.delivered) == 1 and not result.failed, (seed, result)
-            picked.add(result.delivered[0].pod)
+            reached = [d for d in result.delivered if d.count]
+            assert len(reached) == 1 and not result.failed, (seed, result)
+            picked.add(reached[0].pod)
     assert len(picked) > 1  # different clients land on different pods
 
 
