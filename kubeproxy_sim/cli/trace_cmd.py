@@ -11,8 +11,9 @@ Generated rules are numbered as ``rules --full`` prints them, so a path's
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import add_input_flags
@@ -102,7 +103,19 @@ def _from_dump(args: argparse.Namespace, family: int):
 
     ruleset = parse_ruleset_file(args.rules, ipv6=family == 6)
     addresses = tuple(ip.split("/")[0] for ip in (args.node_ip or ()))
-    return as_node_holds_it(ruleset), addresses, ()
+
+    text: list[str] = []
+
+    def line_text(line: int, table: str | None, chain: str | None) -> str | None:
+        if not text:
+            try:
+                with open(args.rules, encoding="utf-8", errors="replace") as handle:
+                    text.extend(handle.read().splitlines())
+            except OSError:  # stdin, read once already: the parsed rules' own text stands in
+                return None
+        return text[line - 1].strip() if 0 < line <= len(text) else None
+
+    return as_node_holds_it(ruleset), addresses, (), line_text
 
 
 def _from_objects(args: argparse.Namespace, family: int):
@@ -118,7 +131,34 @@ def _from_objects(args: argparse.Namespace, family: int):
     from kubeproxy_sim.netfilter.saveform import numbered_as_saved
 
     # a path's lines are those of `rules --full` for the same inputs: the node's tables as iptables-save shows them
-    return numbered_as_saved(node.ruleset), node.node_addresses(), node.inputs.errors
+    numbered = numbered_as_saved(node.ruleset)
+    chains = {(t.name, c.name): c for t in numbered.tables for c in t.chains}
+
+    def line_text(line: int, table: str | None, chain: str | None) -> str | None:
+        from kubeproxy_sim.netfilter.saveform import saved_rule_text
+
+        found = chains.get((table or "", chain or ""))
+        rule = next((r for r in found.rules if r.line == line), None) if found is not None else None
+        return saved_rule_text(rule, numbered.ipv6) if rule is not None else None
+
+    return numbered, node.node_addresses(), node.inputs.errors, line_text
+
+
+LineText = Callable[[int, "str | None", "str | None"], "str | None"]
+
+
+def cite_lines(result: TraceResult, line_text: LineText) -> TraceResult:
+    """The result with every step's and uncertainty's rule as its cited line reads (the dump's own line, or
+    ``rules --full``'s): what a user finds there, not the rule re-rendered in another spelling."""
+
+    def at(line: int | None, rule: str, table: str | None = None, chain: str | None = None) -> str:
+        return (line_text(line, table, chain) or rule) if line else rule
+
+    outcomes = tuple(dataclasses.replace(o, path=tuple(
+        dataclasses.replace(step, rule=at(step.line, step.rule, step.table, step.chain)) for step in o.path))
+        for o in result.outcomes)
+    uncertain = tuple(dataclasses.replace(u, rule=at(u.line, u.rule)) for u in result.uncertain)
+    return dataclasses.replace(result, outcomes=outcomes, uncertain=uncertain)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,20 +172,21 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(Diagnostic("--rules and -f/--scenario both given; expected one source of rules",
                                     field="--rules"))
     if args.rules:
-        ruleset, addresses, errors = _from_dump(args, packet.family)
+        ruleset, addresses, errors, lines = _from_dump(args, packet.family)
     elif args.filename or args.scenario:
-        ruleset, addresses, errors = _from_objects(args, packet.family)
+        ruleset, addresses, errors, lines = _from_objects(args, packet.family)
     else:
         raise UsageError(Diagnostic("no rules given; expected --rules DUMP, -f PATH or --scenario NAME",
                                     field="--rules"))
     # a dump says nothing of the node's addresses: without --node-ip, addrtype LOCAL tests are uncertain
     node = NodeContext.of(addresses, affinity=args.affinity, addresses_known=bool(addresses) or not args.rules)
     with progress("tracing"):
-        result = Tracer(ruleset, node, lazy=True).trace(packet)  # one packet: compile only the chains it enters
+        traced = Tracer(ruleset, node, lazy=True).trace(packet)  # one packet: compile only the chains it enters
+        result = cite_lines(traced, lines)
     con = console(args)
     emit(result.to_json(), args.output, text=lambda: trace_text(result, con))
-    if args.graph:
-        write_trace_graph(ruleset, result, args.graph, graph_format, args.rules)  # type: ignore[arg-type]
+    if args.graph:  # the graph reads the rules' own text (their comments), not the cited lines' spelling
+        write_trace_graph(ruleset, traced, args.graph, graph_format, args.rules)  # type: ignore[arg-type]
     return 1 if errors else 0
 
 

@@ -798,6 +798,12 @@ def _numbered(chain: Chain, start: int) -> Chain:
     return Chain(chain.name, rules, chain.policy, chain.counters)
 
 
+def saved_rule_text(rule: Rule, ipv6: bool) -> str:
+    """The line iptables-save prints for one rule after a restore (the first, when iptables expands it)."""
+    saved = _save_rules(rule, ipv6, {})
+    return save_rule_line(rule.chain, saved[0]) if saved else rule.text()
+
+
 def save_rule_line(chain: str, rule: Rule) -> str:
     """``-A CHAIN SPEC`` as iptables-save prints the rule (its quoting and spacing), without counters."""
     return f"-A {chain} {render_save_spec(rule.parsed)}".rstrip()
