@@ -126,7 +126,8 @@ MERMAID_MAX_EDGES = 500
 """Mermaid's default ``maxEdges``: a bigger chart is refused ("Edge limit exceeded")."""
 
 
-def render(graph: Graph, fmt: str) -> bytes:
+def render(graph: Graph, fmt: str, instead: str | None = None) -> bytes:
+    """The graph as ``fmt``'s bytes; ``instead`` is what to suggest when an image cannot be drawn here."""
     from kubeproxy_sim.graph import render_image, to_dot, to_mermaid
 
     if fmt == "mermaid":
@@ -138,7 +139,7 @@ def render(graph: Graph, fmt: str) -> bytes:
     dot_text = to_dot(graph)
     if fmt == "dot":
         return dot_text.encode()
-    return render_image(dot_text, fmt)
+    return render_image(dot_text, fmt, instead) if instead else render_image(dot_text, fmt)
 
 
 def write(data: bytes, fmt: str, output: str | None, summary: str, flag: str = "-o") -> None:
@@ -162,6 +163,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(Diagnostic(f"{args.max_endpoints} is negative; expected 0 (no folding) or more",
                                     field="--max-endpoints"))
     fmt = output_format(args)
+    if fmt in ("svg", "png"):  # before loading a large cluster, not after
+        from kubeproxy_sim.graph.image import check_image_tools
+
+        check_image_tools()
     ruleset, title, had_errors = load_rules(args)
     with progress("drawing the graph"):
         graph = build(args, ruleset, title)

@@ -168,6 +168,10 @@ def run(args: argparse.Namespace) -> int:
     graph_format = _graph_format(args.graph) if args.graph else None
     if args.graph:
         check_writable(args.graph, "--graph")  # before the work, not after it
+        if graph_format in ("svg", "png"):
+            from kubeproxy_sim.graph.image import check_image_tools
+
+            check_image_tools(TRACE_GRAPH_ALTERNATIVE)
     if args.rules and (args.filename or args.scenario):
         raise UsageError(Diagnostic("--rules and -f/--scenario both given; expected one source of rules",
                                     field="--rules"))
@@ -345,11 +349,14 @@ def label_outcomes(graph: Graph, result: TraceResult) -> Graph:
     return replace(graph, nodes=nodes, title=title)
 
 
+TRACE_GRAPH_ALTERNATIVE = "name a .dot or .mmd file for --graph"
+
+
 def write_trace_graph(ruleset: Ruleset, result: TraceResult, path: str, fmt: str, dump: str | None) -> None:
     from kubeproxy_sim.cli.graph_cmd import render, write
 
     with progress("drawing the graph"):
         graph = traced_graph(ruleset, result, dump)
-        data = render(graph, fmt)
+        data = render(graph, fmt, TRACE_GRAPH_ALTERNATIVE)
     marked = sum(1 for e in graph.edges if e.highlighted)
     write(data, fmt, path, f"{marked} traced rules highlighted", "--graph")

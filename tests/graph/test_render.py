@@ -118,3 +118,19 @@ def test_missing_graphviz_is_an_environment_error(service_graph: Graph, monkeypa
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(EnvironmentMissing, match="apt-get install graphviz"):
         render_image(to_dot(service_graph), "svg")
+
+
+def test_without_graphviz_an_image_is_refused_before_any_work(monkeypatch: pytest.MonkeyPatch, tmp_path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """trace prints nothing and suggests what needs nothing (its --graph takes the format from the name)."""
+    from kubeproxy_sim.cli.main import main
+
+    pytest.importorskip("graphviz")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    argv = ["trace", "--scenario", "bootcamp", "--src", "1.2.3.4", "--dst", "192.168.49.2", "--dport", "31526",
+            "--graph", str(tmp_path / "t.png")]
+    assert main(argv) == 3
+    captured = capsys.readouterr()
+    assert captured.out == "" and "or name a .dot or .mmd file for --graph" in captured.err
+    assert main(["graph", "--scenario", "bootcamp", "-o", str(tmp_path / "g.svg")]) == 3
+    assert "or use --format dot|mermaid" in capsys.readouterr().err
