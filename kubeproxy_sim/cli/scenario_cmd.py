@@ -365,6 +365,9 @@ def run(args: argparse.Namespace) -> int:
         if args.output != "text" and steps:  # the steps played before the bad line, as the text shows them
             sys.stdout.write(render({"steps": steps}, args.output))
         raise InputError(Diagnostic(exc.message, file=str(script), line=exc.line)) from None
+    if not number:  # comments and blank lines only: nothing was played, and nothing would be shown
+        _report([Diagnostic("no steps in this script; expected kubectl lines such as `create deployment ...`",
+                            file=str(script), severity=Severity.WARNING)], args)
     if args.output != "text":
         sys.stdout.write(render({"steps": steps}, args.output))
     return 0  # a step kubectl would fail on (a rollout past its deadline) is part of the story, said in it

@@ -30,7 +30,7 @@ from kubeproxy_sim.cli.output import (
     render_tree,
     report,
 )
-from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.proxier.full import as_node_holds_it
 
 if TYPE_CHECKING:
@@ -102,6 +102,9 @@ def _from_dump(args: argparse.Namespace, family: int):
     from kubeproxy_sim.netfilter.codec import parse_ruleset_file
 
     ruleset = parse_ruleset_file(args.rules, ipv6=family == 6)
+    if not any(table.chains for table in ruleset.tables):  # every packet would read ACCEPT: likely the wrong file
+        report([Diagnostic("no tables in this file; expected iptables-save output (every packet is accepted)",
+                           file=args.rules, severity=Severity.WARNING)], args)
     addresses = tuple(ip.split("/")[0] for ip in (args.node_ip or ()))
 
     text: list[str] = []

@@ -36,3 +36,10 @@ def test_steps_read_as_the_lines_they_cite(packet: list[str], tmp_path: Path,
     text = dump.read_text().splitlines()
     cited = _cited(json.loads(_run(argv, capsys)))
     assert cited and all(text[line - 1] == rule and "  -j " in rule for line, rule in cited)
+
+
+def test_an_empty_dump_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.rules"
+    empty.write_text("")
+    assert main(["trace", "--rules", str(empty), "--src", "10.0.0.3", "--dst", "10.96.0.1", "--dport", "80"]) == 0
+    assert f"{empty}: warning: no tables in this file" in capsys.readouterr().err

@@ -330,3 +330,10 @@ def test_a_label_that_changes_nothing_is_not_labeled(tmp_path: Path, monkeypatch
     assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 0
     out = capsys.readouterr().out
     assert "# pod/p1 not labeled" in out and "# pod/p1 labeled" in out
+
+
+def test_a_script_without_steps_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    script = _script(tmp_path, "# only a comment\n\n")
+    assert run_cli(["scenario", script], monkeypatch) == 0
+    assert "warning: no steps in this script" in capsys.readouterr().err
