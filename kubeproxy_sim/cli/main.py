@@ -63,13 +63,26 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the command (and verb) given: argparse reports an unknown flag at the top level."""
+    current = parser
+    while True:
+        actions = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = getattr(args, actions[0].dest, None) if actions and actions[0].dest != argparse.SUPPRESS else None
+        if not actions or chosen not in actions[0].choices:
+            return current
+        current = actions[0].choices[chosen]
+
+
 def main(argv: list[str] | None = None) -> int:
     # Exact probabilities of long statistic chains are rationals over 2^(31*n): thousands of digits at
     # 1,000 endpoints, past Python's default limit for printing an int.
     sys.set_int_max_str_digits(0)
     words = sys.argv[1:] if argv is None else argv
     parser = build_parser(words[0] if words else None)
-    args = parser.parse_args(words)
+    args, extra = parser.parse_known_args(words)
+    if extra:  # said by the (sub)command that was given, with its own usage line, not the top level's
+        _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

@@ -113,3 +113,16 @@ def test_trace_graph_to_a_folder_that_is_not_there_is_refused_before_the_trace()
                            "--dport", "8080", "--graph", "/nonexistent-dir/t.svg"])
     assert (code, out) == (1, "")
     assert err.endswith("/nonexistent-dir/t.svg: --graph: cannot write it: its directory does not exist\n")
+
+
+def test_an_unknown_flag_is_said_with_the_command_s_own_usage(capsys) -> None:
+    import pytest as _pytest
+
+    from kubeproxy_sim.cli.main import main as cli_main
+
+    for argv, usage in ((["rules", "--scenario", "bootcamp", "--bogus"], "usage: kubeproxy-sim rules "),
+                        (["netns", "send", "x", "--bogus"], "usage: kubeproxy-sim netns send ")):
+        with _pytest.raises(SystemExit) as done:
+            cli_main(argv)
+        err = capsys.readouterr().err
+        assert done.value.code == 2 and err.startswith(usage) and "unrecognized arguments: --bogus" in err
