@@ -121,7 +121,8 @@ def test_an_unknown_flag_is_said_with_the_command_s_own_usage(capsys) -> None:
     from kubeproxy_sim.cli.main import main as cli_main
 
     for argv, usage in ((["rules", "--scenario", "bootcamp", "--bogus"], "usage: kubeproxy-sim rules "),
-                        (["netns", "send", "x", "--from", "a", "--to", "b", "--bogus"], "usage: kubeproxy-sim netns send ")):
+                        (["netns", "send", "x", "--from", "a", "--to", "b", "--bogus"],
+                         "usage: kubeproxy-sim netns send ")):
         with _pytest.raises(SystemExit) as done:
             cli_main(argv)
         err = capsys.readouterr().err
