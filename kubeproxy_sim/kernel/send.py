@@ -210,8 +210,9 @@ class Tally:
             name = "DROP" if "DROP" in self.verdicts else "TIMEOUT"
             return name, f"no answer within {self.timeout:g} s" + (
                 " (a DROP rule counted packets)" if name == "DROP" else
-                " (no DROP rule counted packets: the packet or its answer was lost on the way, e.g. the router's "
-                "'no route' answer, which cannot reach a pod address; the simulator's send names that NO_ROUTE)")
+                " (no DROP rule counted packets: the packet or its answer was lost on the way: nobody answered, "
+                "the reply came from an address the client did not connect to, or the router's 'no route' "
+                "answer could not reach a pod address)")
         if reason == "EPERM":
             name = "REJECT" if "REJECT" in self.verdicts else "DROP"
             return name, f"the send failed with EPERM: the node's own rules stopped the packet ({name})"

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import netaddr
 
+from kubeproxy_sim.netfilter.packet import host_port
 from kubeproxy_sim.objects.model import Cluster, Service, ServicePort, ServiceType, TrafficPolicy
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.simulator.health import HealthResponse, service_health
@@ -40,7 +41,7 @@ class Frontend:
 
     @property
     def label(self) -> str:
-        return f"{self.service.key} {self.ip}:{self.port.port}/{self.port.protocol.value.lower()}"
+        return f"{self.service.key} {host_port(self.ip, self.port.port)}/{self.port.protocol.value.lower()}"
 
 
 class LoadBalancer:

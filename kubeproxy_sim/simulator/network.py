@@ -29,7 +29,15 @@ import netaddr
 
 from kubeproxy_sim.netfilter.compile import CompiledRuleset, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import ACCEPT, Engine, NodeContext, Sampler
-from kubeproxy_sim.netfilter.packet import CtState, Packet, format_address, loopback, loopback_source, parse_address
+from kubeproxy_sim.netfilter.packet import (
+    CtState,
+    Packet,
+    format_address,
+    host_port,
+    loopback,
+    loopback_source,
+    parse_address,
+)
 from kubeproxy_sim.netfilter.trace import Tracer
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.proxier import generate
@@ -352,8 +360,8 @@ class Simulator:
             return Failure(TIMEOUT, f"the reply went to {self._where(back)} ({self._text(reply[4])}), "
                            f"not to {client.label}")
         if reply[2] != pkt[4] or reply[3] != pkt[5]:
-            return Failure(WRONG_REPLY_SOURCE, f"the reply came from {self._text(reply[2])}:{reply[3]}, "
-                           f"the client connected to {self._text(pkt[4])}:{pkt[5]}")
+            return Failure(WRONG_REPLY_SOURCE, f"the reply came from {host_port(self._text(reply[2]), reply[3])}, "
+                           f"the client connected to {host_port(self._text(pkt[4]), pkt[5])}")
         return None
 
     def _where(self, arrival: Arrival) -> str:
