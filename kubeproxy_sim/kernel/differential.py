@@ -884,4 +884,10 @@ def differential(cluster: Cluster, config: ProxyConfig, directory: Path, *, name
         reports = compare(sims, state, flows, alpha=alpha, timeout=timeout, progress=progress)
     finally:
         build.teardown(name, directory, read_state(directory, name) or state)
+    via = set(state.get("via_first_node", ()))
+    if any(f.dst.rpartition(":")[0].strip("[]") in via for f in flows):
+        first = next(iter(state.get("nodes", {})), "the first node")
+        notes.append(f"LoadBalancer and external IPs enter node/{first} on both sides here (no balancer, no health "
+                     "checks): an agreement is about that node; `send` spreads them over the nodes a balancer "
+                     "(health checks included) or the network picks")
     return Report(tuple(reports), tuple(skipped), (*notes, *state.get("notes", ())), alpha)

@@ -59,6 +59,8 @@ def test_scenario_agrees_with_kernel(kernel: None, run_tag: str, state_dir: Path
     _check(report, scenario)
     assert all("SCTP" in s.reason or "ipMode Proxy" in s.reason for s in report.skipped)
     assert not _ours(name), "the cluster is removed"
+    balanced = any(f.flow.kind in ("LoadBalancer", "externalIP") for f in report.flows)
+    assert balanced == any(n.startswith("LoadBalancer and external IPs enter node/") for n in report.notes)
     if scenario in LARGE:  # judged by group, every group of endpoints answered, on a few flows only
         grouped = [f for f in report.flows if any(r.outcome.startswith("reply from one of") for r in f.rows)]
         assert grouped and len(report.flows) <= 6
