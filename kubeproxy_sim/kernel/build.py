@@ -362,7 +362,9 @@ def _spawn(netns_name: str, label: str, specs: Iterable[str]) -> subprocess.Pope
 
 
 def start_servers(topo: Topology) -> dict[str, int]:
-    """One server per workload namespace, each a background process in its own session."""
+    """One server per workload namespace, and one per node for kube-proxy's healthz and health-check node
+    ports (answering as the node, as the simulator's listeners do), each a background process in its own
+    session."""
     groups: dict[str, list[PodPlan]] = {}
     for pod in topo.pods:
         if pod.ports:
@@ -373,6 +375,11 @@ def start_servers(topo: Topology) -> dict[str, int]:
             ports = sorted({f"{proto}:{port}" for pod in pods for proto, port in pod.ports})
             label = pods[0].key if len(pods) == 1 else ("pool/" if pods[0].pooled else "node/") + pods[0].node
             started[name] = _spawn(name, label, ports)
+        for node in topo.nodes:  # kube-proxy's own listeners, on the ports no host-network pod took
+            taken = {port for pod in groups.get(node.netns, ()) for proto, port in pod.ports if proto == "tcp"}
+            ports = [f"tcp:{port}" for port in node.listeners if port not in taken]
+            if ports:
+                started[f"{node.netns}:kube-proxy"] = _spawn(node.netns, f"node/{node.name}", ports)
         for name, proc in started.items():
             _await_ready(name, proc)
     except BaseException:

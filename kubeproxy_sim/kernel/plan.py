@@ -29,6 +29,7 @@ from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.objects.model import AddressType, Cluster, Protocol, ServiceType
 from kubeproxy_sim.objects.nodes import node_names, node_object_addresses, synthesised_node_addresses, used_addresses
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
+from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
 
 PREFIX = "kpsim-"
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
@@ -59,6 +60,7 @@ class NodePlan:
     config: ProxyConfig
     uplink: str  # the veth end in the node-network namespace
     bridge: str  # the pods' bridge in the node namespace
+    listeners: tuple[int, ...] = ()  # kube-proxy's own TCP ports on the node: healthz, health-check node ports
 
     @property
     def routed(self) -> bool:
@@ -153,8 +155,9 @@ def plan_nodes(name: str, cluster: Cluster, config: ProxyConfig, extra: Iterable
         node_config = config if index == 0 else dataclasses.replace(
             config, node_name=node_name, node_ips=tuple(f"{a}/{host_len(family)}" for a in addresses),
             node_pod_cidrs=node.pod_cidrs if node else (), node_labels=node.labels if node else ())
+        listeners = (KUBE_PROXY_HEALTHZ_PORT, *sorted(health_ports(cluster, node_config)))
         plans.append(NodePlan(node_name, f"{cluster_prefix(name)}n{index}", tuple(addresses), node_config,
-                              uplink=f"n{index}", bridge=config.bridge_interface or "cbr0"))
+                              uplink=f"n{index}", bridge=config.bridge_interface or "cbr0", listeners=listeners))
     return plans
 
 

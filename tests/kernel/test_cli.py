@@ -135,3 +135,20 @@ def test_down_refuses_a_cluster_its_builder_is_still_building(kernel: None, run_
         run(["netns", "down", name])
     assert refused, "the build finished before `down` ran (race lost); rerun"
     assert not [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]
+
+
+def test_kube_proxy_s_own_ports_answer_as_the_node(kernel: None, run_tag: str, tmp_path, monkeypatch,
+                                                   capfd) -> None:
+    """healthz (10256) and a health-check node port answer on every node as in the simulator's `send`."""
+    monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
+    name = f"{run_tag}-hc"
+    assert run(["netns", "up", "--scenario", "upstream-health-check-node-port", "--name", name]) == 0
+    try:
+        capfd.readouterr()
+        for port in ("10256", "30000"):
+            assert run(["netns", "send", name, "--from", "external", "--to", f"node/test-node:{port}", "--count",
+                        "3", "-o", "json"]) == 0
+            result = json.loads(capfd.readouterr().out)
+            assert [(d["pod"], d["count"]) for d in result["delivered"]] == [("node/test-node", 3)], result
+    finally:
+        assert run(["netns", "down", name]) == 0
