@@ -530,10 +530,15 @@ class Simulator:
             ahead = entry.orig if is_reply else entry.reply  # the tuple the other side sends
             dst, dport = ahead[2], ahead[3]
             state = CtState.ESTABLISHED if (is_reply or entry.seen_reply) else CtState.NEW
+        elif proto == "tcp" and flags in ("SA", "R"):
+            # conntrack's TCP tracker starts no connection on a SYN/ACK or a RST it has no entry for (a reply
+            # that took another way back than its SYN came): the packet is INVALID, and no NAT sees it
+            state = CtState.INVALID
         else:
             state = CtState.NEW
         packet = Packet(proto, family, src, dst, sport, dport, in_iface, None, 0, state, frozenset(), bport)
-        walked = walk_node(rt.engine, packet, local_origin=local_origin, nat=found is None, out_iface=rt.out_iface)
+        walked = walk_node(rt.engine, packet, local_origin=local_origin, nat=found is None and state is CtState.NEW,
+                           out_iface=rt.out_iface)
         b = walked.branch
         if walked.verdict != ACCEPT:
             reason = REJECT if walked.verdict == "REJECT" else DROP
@@ -544,6 +549,8 @@ class Simulator:
             back = entry.orig if is_reply else entry.reply
             out = (proto, family, back[4], back[5], b.dst, b.dport)
             rt.conntrack.seen(entry, is_reply, now)
+        elif state is CtState.INVALID:  # accepted (no INVALID drop rule, tcp-be-liberal): on, untracked
+            out = pkt
         else:
             out = self._new_entry(rt, pkt, b, kind, local_origin, now)
         if self.record is not None:

@@ -28,7 +28,16 @@ from fractions import Fraction
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.netfilter.packet import Packet, format_address, loopback, loopback_source, parse_address
 from kubeproxy_sim.simulator.dns import MAX_CNAME_CHAIN, Answer
-from kubeproxy_sim.simulator.network import DROP, NO_ROUTE, TIMEOUT, Client, Connection, Failure, Simulator
+from kubeproxy_sim.simulator.network import (
+    DROP,
+    NO_ROUTE,
+    TIMEOUT,
+    WRONG_REPLY_SOURCE,
+    Client,
+    Connection,
+    Failure,
+    Simulator,
+)
 from kubeproxy_sim.simulator.topology import UPLINK
 
 PROTOCOLS = ("tcp", "udp", "sctp")
@@ -376,6 +385,8 @@ def _failure_expected(expected: dict[str, Fraction], reason: str, detail: str,
                       rows: list[tuple[str, str]]) -> float | None:
     """The exact share a failure row expects: its reason's on its node when a node's rule decided (each node's
     row gets its own), else its reason's; None when several rows share that expectation."""
+    if reason == WRONG_REPLY_SOURCE or detail.startswith(("the reply", "the client's ACK")):
+        return None  # lost on the way back: the expectation follows the rules forward only
     node = _RULE_NODE.match(detail)
     if node is not None and any(key.startswith(f"{reason}@") for key in expected):
         same = [d for r, d in rows if r == reason and (m := _RULE_NODE.match(d)) and m.group(1) == node.group(1)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -393,3 +394,23 @@ def test_replies_lost_to_another_host_are_one_row():
     result = send(bootcamp(1), "external:192.168.49.2", "node/node2:31526", count=6)
     assert [(f.reason, f.count) for f in result.failed] == [("TIMEOUT", 6)]
     assert result.failed[0].detail == "the reply went to node node1 (192.168.49.2), not to external:192.168.49.2"
+
+
+def test_a_reply_that_comes_back_another_way_is_invalid_to_conntrack():
+    """eTP Local NodePort of node1 from a pod on node3, its endpoint on node2: node1 forwards unmasqueraded,
+    the SYN/ACK reaches node3 straight from node2, and node3's conntrack, which never saw the SYN, calls it
+    INVALID: kube-proxy's KUBE-FORWARD drops it there (what the kernel does in `netns`)."""
+    path = Path(__file__).with_name("asymmetric_reply.yaml")
+    cluster = load_paths([str(path)]).cluster
+    config = config_from_args(["--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16"], cluster)
+    result = send(Simulator(cluster, config, rng=random.Random(1)), "pod/default/client-3", "192.168.49.2:30007",
+                  count=5)
+    (failed,) = result.failed
+    assert failed.reason == "DROP" and failed.expected is None  # the expectation follows the rules forward only
+    assert failed.detail.startswith("the reply: node node3: filter table: -A KUBE-FORWARD -m conntrack --ctstate "
+                                    "INVALID")
+    liberal = config_from_args(["--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16",
+                                "--conntrack-tcp-be-liberal"], cluster)
+    result = send(Simulator(cluster, liberal, rng=random.Random(1)), "pod/default/client-3", "192.168.49.2:30007",
+                  count=5)  # no INVALID drop rule: the SYN/ACK reaches the client, from the wrong address
+    assert [f.reason for f in result.failed] == ["WRONG_REPLY_SOURCE"]
