@@ -195,6 +195,7 @@ class Simulator:
         self.cluster = cluster
         self.topology = build_topology(cluster, self.base, overrides=self.overrides, hosts=self.hosts)
         self.family = self.topology.family
+        self.clients.add(parse_address(self.topology.default_client)[1])  # `external` is a host out there
         getbits = self.rng.getrandbits
         runtimes: dict[str, NodeRuntime] = {}
         for node in self.topology.nodes:
@@ -392,7 +393,9 @@ class Simulator:
             return listener, ip, name
         address: str = where  # type: ignore[assignment]
         value = pkt[4]
-        if value in self.clients or address in self.balancer.addresses:
+        if value in self.clients:  # a client's host: its stack refuses a port nothing listens on
+            return Failure(REJECT, f"{address}: nothing listens on {proto}/{port} (connection refused)")
+        if address in self.balancer.addresses:
             return Failure(TIMEOUT, f"{address}: nothing answers on {proto}/{port}")
         host = self.external_at.get(value)
         return f"external/{host or address}", address, None

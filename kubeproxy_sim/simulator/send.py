@@ -248,9 +248,8 @@ def _router_entries(sim: Simulator, src: str, dst: str, port: int, proto: str) -
 
 def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None = None) -> str:
     """Who answers at ip:port when the packet ends there, else the failure's reason: a host with nothing
-    listening refuses (a TCP RST or an ICMP port unreachable: REJECT), an outside address (a client, a
-    balancer's address without this port) stays silent, an address nobody has is NO_ROUTE. Loopback is
-    ``node`` itself."""
+    listening refuses (a TCP RST or an ICMP port unreachable: REJECT; a client's host too), a balancer's
+    address without this port stays silent, an address nobody has is NO_ROUTE. Loopback is ``node`` itself."""
     family, value = parse_address(ip)
     pkt = (proto, sim.family, 0, 0, value, port)
     if value in sim.pod_at:
