@@ -38,6 +38,10 @@ def topology_mode(endpoints: Sequence[EndpointInfo], node_name: str, zone: str |
     Node hints (trafficDistribution PreferSameNode) win over zone hints
     (PreferClose / PreferSameZone / topology-aware routing); a partial set of
     hints means the EndpointSlice controller is mid-update, so they are ignored.
+    Upstream reads node hints only with the PreferSameTrafficDistribution
+    feature gate (alpha in 1.33, on by default from 1.34); the API server drops
+    ``forNodes`` without it, so a slice that carries them comes from a cluster
+    that has it, and they are honoured here.
     """
     all_node = all_zone = True
     any_ready = for_node = for_zone = False
