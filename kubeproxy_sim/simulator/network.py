@@ -500,6 +500,10 @@ class Simulator:
         return Failure(NO_ROUTE, f"router: no route to {text} (no node, load balancer or outside host has it; "
                        "the outside does not route pod or service addresses)")
 
+    def in_pod_subnet(self, address: int) -> bool:
+        """Whether the address is inside a node's pod subnet (a pod may have it, or nobody: no ARP answer)."""
+        return any(address & mask == net for rt in self.runtimes.values() for net, mask in rt.own_nets)
+
     def _next_hop(self, rt: NodeRuntime, dst: int) -> tuple[str, str, object]:
         """(interface, kind, target) of the node's route to ``dst``: a local pod, a node, the router, nobody."""
         pod = rt.local_pods.get(dst)

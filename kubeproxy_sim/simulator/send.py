@@ -239,10 +239,13 @@ def _router_entries(sim: Simulator, src: str, dst: str, port: int, proto: str) -
         if not nodes:
             return [], TIMEOUT
         return [(n, Fraction(1, len(nodes)), Packet.of(proto, src, dst, port, in_iface=UPLINK)) for n in nodes], None
-    if parse_address(dst)[1] in sim.external_ip_nodes:
+    value = parse_address(dst)[1]
+    if value in sim.external_ip_nodes:
         names = list(sim.runtimes)
         return [(n, Fraction(1, len(names)), Packet.of(proto, src, dst, port, in_iface=UPLINK))
                 for n in names], None
+    if value in sim.pod_at or sim.in_pod_subnet(value):
+        return [], NO_ROUTE  # the outside network has no route to pod addresses
     return [], None
 
 
@@ -258,6 +261,8 @@ def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None 
         served = sim._server(("node", sim.node_at.get(value, node), pkt))
     elif value in sim.external_at or value in sim.clients or ip in sim.balancer.addresses:
         served = sim._server(("external", ip, pkt))
+    elif sim.in_pod_subnet(value):
+        return TIMEOUT  # a pod subnet's address no pod has: nobody answers ARP for it
     else:
         return NO_ROUTE
     return served.reason if isinstance(served, Failure) else served[0]
@@ -277,7 +282,8 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
         ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)
         family, value = parse_address(ip)
         here = sim.node_at.get(value) == node or loopback(family, value)
-        if outcome.verdict == "ACCEPT" and depth < 3 and not here and value not in sim.pod_at:
+        if outcome.verdict == "ACCEPT" and depth < 3 and not here and value not in sim.pod_at \
+                and not sim.in_pod_subnet(value):  # the nodes route pod subnets among themselves
             src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
             onward, ended = _router_entries(sim, src, ip, port, proto)
             if onward or ended:

@@ -414,3 +414,11 @@ def test_a_reply_that_comes_back_another_way_is_invalid_to_conntrack():
     result = send(Simulator(cluster, liberal, rng=random.Random(1)), "pod/default/client-3", "192.168.49.2:30007",
                   count=5)  # no INVALID drop rule: the SYN/ACK reaches the client, from the wrong address
     assert [f.reason for f in result.failed] == ["WRONG_REPLY_SOURCE"]
+
+
+def test_expectations_for_pod_addresses_follow_the_routes():
+    """The outside has no route to pod addresses; an address of a pod subnet no pod has gets no ARP answer."""
+    outside = send(bootcamp(1), "external", "10.244.1.2:8080", count=2)
+    assert [(f.reason, f.expected) for f in outside.failed] == [("NO_ROUTE", 1.0)] and not outside.delivered
+    unused = send(bootcamp(1), "pod/default/kubernetes-bootcamp-855d5cc575-4lb7w", "10.244.1.99:80", count=2)
+    assert [(f.reason, f.expected) for f in unused.failed] == [("TIMEOUT", 1.0)]
