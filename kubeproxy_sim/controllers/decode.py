@@ -56,11 +56,22 @@ def decode_deployment(doc: dict[str, Any], file: str) -> tuple[Deployment | None
     if template is not None and selector and not all(dict(template.labels).get(k) == v for k, v in selector):
         report.error("spec.template.metadata.labels", "does not match spec.selector; expected every selector "
                                                       "label among the template's labels")
+    cause = _change_cause(report, doc)
     if report.failed or template is None:
         return None, report.diagnostics
     return Deployment(namespace=namespace, name=name, replicas=replicas, selector=selector, template=template,
                       strategy=strategy, max_surge=surge, max_unavailable=unavailable, progress_deadline=deadline,
-                      history_limit=limit, labels=labels), report.diagnostics
+                      history_limit=limit, labels=labels, change_cause=cause), report.diagnostics
+
+
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+
+
+def _change_cause(report: Report, doc: dict[str, Any]) -> str:
+    """The annotation ``kubectl rollout history`` shows as CHANGE-CAUSE (copied to the revision it made)."""
+    meta = doc.get("metadata")
+    annotations = report.mapping(meta, "annotations", "metadata.annotations") if isinstance(meta, dict) else None
+    return report.string(annotations or {}, CHANGE_CAUSE, f"metadata.annotations.{CHANGE_CAUSE}") or ""
 
 
 def _count(report: Report, parent: dict[str, Any], key: str, path: str, default: int) -> int:

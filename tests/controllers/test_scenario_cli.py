@@ -337,3 +337,28 @@ def test_a_script_without_steps_says_so(tmp_path: Path, monkeypatch: pytest.Monk
     script = _script(tmp_path, "# only a comment\n\n")
     assert run_cli(["scenario", script], monkeypatch) == 0
     assert "warning: no steps in this script" in capsys.readouterr().err
+
+
+CAUSED = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, annotations: {kubernetes.io/change-cause: "first release"}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx, ports: [{containerPort: 80}]}]
+"""
+
+
+def test_rollout_history_shows_the_change_cause_annotation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "v1.yaml").write_text(CAUSED)
+    (tmp_path / "v2.yaml").write_text(CAUSED.replace("first release", "image bump").replace("image: nginx",
+                                                                                            "image: nginx:2"))
+    script = _script(tmp_path, f"apply -f {tmp_path / 'v1.yaml'}\nwait 10s\napply -f {tmp_path / 'v2.yaml'}\n"
+                     "wait 30s\nrollout history deployments/web\n")
+    assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "# 1         first release\n# 2         image bump\n" in out
