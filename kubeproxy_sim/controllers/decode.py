@@ -59,9 +59,13 @@ def decode_deployment(doc: dict[str, Any], file: str) -> tuple[Deployment | None
     cause = _change_cause(report, doc)
     if report.failed or template is None:
         return None, report.diagnostics
+    for key, what in (("paused", "a paused rollout"), ("minReadySeconds", "minReadySeconds")):
+        if spec.get(key):
+            report.warn(f"spec.{key}", f"{what} is not modelled; the rollout is played without it")
     return Deployment(namespace=namespace, name=name, replicas=replicas, selector=selector, template=template,
                       strategy=strategy, max_surge=surge, max_unavailable=unavailable, progress_deadline=deadline,
-                      history_limit=limit, labels=labels, change_cause=cause), report.diagnostics
+                      history_limit=limit, labels=labels, change_cause=cause,
+                      replicas_given=spec.get("replicas") is not None), report.diagnostics
 
 
 CHANGE_CAUSE = "kubernetes.io/change-cause"

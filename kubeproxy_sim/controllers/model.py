@@ -68,6 +68,8 @@ class Deployment:
     labels: Labels = ()
     change_cause: str = ""
     last_progress: float = 0.0  # when the rollout last moved (for the progress deadline)
+    # a manifest without spec.replicas: 1 on create, the live count kept on apply (what an autoscaler sets)
+    replicas_given: bool = field(default=True, compare=False)
 
     @property
     def key(self) -> str:

@@ -15,7 +15,8 @@ import random
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from kubeproxy_sim import durations
 from kubeproxy_sim.controllers import world as W
@@ -403,6 +404,12 @@ def _applied(kind: str, name: str, before: object, after: object) -> str:
     return f"{kind}/{name} {word}"
 
 
+def _same_pod(running: Any, pod: Any) -> bool:
+    """Whether a manifest asks nothing new of a running pod (what it leaves out, the pod keeps)."""
+    return (not running.terminating and dict(running.labels) == dict(pod.labels) and running.ports == pod.ports
+            and pod.node_name in (None, running.node_name) and (not pod.pod_ips or pod.pod_ips == running.pod_ips))
+
+
 def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random.Random) -> Played:
     nodes_before = {n.name: n for n in world.nodes}
     if manifests.cluster.nodes:
@@ -417,10 +424,16 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     notes += [_applied("endpointslice.discovery.k8s.io", s.name, slices_before.get(s.key), s)
               for s in manifests.cluster.endpoint_slices]
     for pod in manifests.cluster.pods:
-        notes.append(_applied("pod", pod.name, world.pod(pod.namespace, pod.name), False))  # never unchanged
+        before = world.pod(pod.namespace, pod.name)
+        if before is not None and _same_pod(before, pod):  # a running pod keeps its node, address and readiness
+            notes.append(f"pod/{pod.name} unchanged")
+            continue
+        notes.append(_applied("pod", pod.name, before, False))
         world = W.add_pod(world, pod, rng)
     for d in manifests.deployments:
         before = world.deployment(d.namespace, d.name)
+        if before is not None and not d.replicas_given:  # apply leaves a field the manifest omits alone
+            d = replace(d, replicas=before.replicas)
         if before is not None and before.selector != d.selector:
             raise W.ActionError(f'The Deployment "{d.name}" is invalid: spec.selector: field is immutable')
         world = W.apply_deployment(world, d, rng)
@@ -474,14 +487,19 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
         return Played(W.scale(world, step.namespace, step.name, step.replicas, rng),
                       (f"deployment.apps/{step.name} scaled",))
     if verb == "set image":
-        return Played(W.set_image(world, step.namespace, step.name, dict(step.images), rng),
-                      (f"deployment.apps/{step.name} image updated",))
+        before = world.deployment(step.namespace, step.name)
+        world = W.set_image(world, step.namespace, step.name, dict(step.images), rng)
+        after = world.deployment(step.namespace, step.name)
+        same = before is not None and after is not None and before.template == after.template
+        return Played(world, () if same else (f"deployment.apps/{step.name} image updated",))  # kubectl: silent
     if verb.startswith("rollout"):
         return _play_rollout(world, step, rng)
     if verb == "label pods":
         notes = []
         for name in step.names:
             before = world.pod(step.namespace, name)
+            present = dict(before.labels) if before is not None else {}
+            notes += [f'label "{key}" not found.' for key, value in step.labels if value is None and key not in present]
             world = W.label_pod(world, step.namespace, name, dict(step.labels), rng, overwrite=step.overwrite)
             after = world.pod(step.namespace, name)
             same = before is not None and after is not None and dict(before.labels) == dict(after.labels)

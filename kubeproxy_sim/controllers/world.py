@@ -37,6 +37,7 @@ from kubeproxy_sim.objects.model import (
     Service,
     ServicePort,
     ServiceType,
+    TrafficPolicy,
 )
 
 MAX_SETTLE_ROUNDS = 50
@@ -111,11 +112,14 @@ def wait_for_rollout(world: World, namespace: str, name: str, rng: random.Random
     status = deploy.rollout_status(world, d)
     while True:
         done, line = status.message(d)
+        deadline = last_progress + d.progress_deadline
+        if not done and world.now >= deadline:  # kubectl reads the Progressing condition first: the error alone
+            messages.append((world.now, f'error: deployment "{d.name}" exceeded its progress deadline'))
+            return RolloutWait(world, False, tuple(messages))
         if not messages or messages[-1][1] != line:
             messages.append((world.now, line))
         if done:
             return RolloutWait(world, True, tuple(messages))
-        deadline = last_progress + d.progress_deadline
         when = next_event(world)
         if when is None or when > deadline:
             world = settle(replace(world, now=max(world.now, deadline)), rng)
@@ -220,7 +224,8 @@ def undo(world: World, namespace: str, name: str, rng: random.Random, to_revisio
     if template == d.template:
         return world, f"deployment.apps/{name} skipped rollback (current template already matches revision " \
                       f"{target.revision})"
-    world = settle(_put_deployment(world, replace(d, template=template)), rng)
+    # kubectl copies the revision's annotations back, its change-cause among them
+    world = settle(_put_deployment(world, replace(d, template=template, change_cause=target.change_cause)), rng)
     return world, f"deployment.apps/{name} rolled back"
 
 
@@ -296,14 +301,21 @@ def admit_service(world: World, service: Service, rng: random.Random, *, allocat
             address = cluster_ip(service_cidr, used, rng)
             service = replace(service, cluster_ips=(address,), ip_families=(_service_cidr_family(service_cidr),))
     if service.type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER):
+        previous = world.service(service.namespace, service.name)
+        kept = {(p.name, p.protocol): p.node_port for p in previous.ports} if previous is not None else {}
         used_ports = {p.node_port for s in world.services for p in s.ports if s.key != service.key}
+        used_ports |= {s.health_check_node_port for s in world.services if s.key != service.key}
         ports = []
         for port in service.ports:
-            if port.node_port == 0:
-                port = replace(port, node_port=node_port(used_ports, rng))
+            if port.node_port == 0:  # an allocated port stays with its Service port (apply leaves it alone)
+                port = replace(port, node_port=kept.get((port.name, port.protocol)) or node_port(used_ports, rng))
             used_ports.add(port.node_port)
             ports.append(port)
         service = replace(service, ports=tuple(ports))
+        if (service.type is ServiceType.LOAD_BALANCER and service.external_traffic_policy is TrafficPolicy.LOCAL
+                and not service.health_check_node_port):
+            hc = previous.health_check_node_port if previous is not None else 0
+            service = replace(service, health_check_node_port=hc or node_port(used_ports, rng))
     return service
 
 
@@ -334,12 +346,12 @@ def exposed_ports(d: Deployment, port: int | None, protocol: Protocol | None) ->
     """The ports ``kubectl expose`` gives a Service: ``--port``, or else every container port of the pod
     template. Several ports are named ``port-N`` (``port-N-udp`` for each protocol of a number two protocols
     share); ``--protocol`` sets them all, else each keeps its container port's; the target port is the port."""
-    if port is not None:
-        return (ServicePort(name="", protocol=protocol or Protocol.TCP, port=port, target_port=port),)
     found: dict[int, list[Protocol]] = {}
     for container in d.template.containers:
         for cp in container.ports:
             found.setdefault(cp.container_port, []).append(cp.protocol)
+    if port is not None:  # the number given, with the protocols the template gives it (else TCP)
+        found = {port: found.get(port, [Protocol.TCP])}
     if not found:
         raise ActionError("couldn't find port via --port flag or introspection")
     out: list[ServicePort] = []

@@ -362,3 +362,87 @@ def test_rollout_history_shows_the_change_cause_annotation(tmp_path: Path, monke
     assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 0
     out = capsys.readouterr().out
     assert "# 1         first release\n# 2         image bump\n" in out
+
+
+NOREP = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1
+        ports: [{containerPort: 80}]
+"""
+NODEPORT = """apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {type: NodePort, selector: {app: web}, ports: [{port: 80}]}
+"""
+SOLO = """apiVersion: v1
+kind: Pod
+metadata: {name: solo, labels: {app: solo}}
+spec: {containers: [{name: c, image: nginx:1, ports: [{containerPort: 80}]}]}
+"""
+
+
+def test_apply_again_leaves_what_the_manifest_omits_as_kubectl_apply_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """No spec.replicas keeps the scaled count, an allocated nodePort stays, a running bare Pod stays put."""
+    for name, text in (("d.yaml", NOREP), ("s.yaml", NODEPORT), ("p.yaml", SOLO)):
+        (tmp_path / name).write_text(text)
+    d, svc, pod = (tmp_path / n for n in ("d.yaml", "s.yaml", "p.yaml"))
+    script = _script(tmp_path, f"apply -f {d}\napply -f {svc}\napply -f {pod}\nscale deployments/web --replicas=3\n"
+                     f"wait 10s\napply -f {d}\napply -f {svc}\napply -f {pod}\n")
+    assert run_cli(["scenario", script, "--show", "endpoints", "-o", "json"], monkeypatch) == 0
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    assert [n for step in steps[5:] for n in step["notes"]] == [
+        "deployment.apps/web unchanged", "service/web unchanged", "pod/solo unchanged"]
+    assert steps[4]["endpoints"] == steps[7]["endpoints"]  # the same pods, addresses and conditions
+
+
+def test_expose_with_a_port_takes_its_protocols_from_the_pod_template() -> None:
+    w, rng = deployed(1)
+    d = W.new_deployment("default", "dns", ["coredns"], 1, None)
+    container = replace(d.template.containers[0], ports=(
+        ContainerPort("dns", 53, Protocol.UDP), ContainerPort("dns-tcp", 53, Protocol.TCP),
+        ContainerPort("syslog", 514, Protocol.UDP)))
+    d = replace(d, template=replace(d.template, containers=(container,)))
+    w = W.create_deployment(w, d, rng)
+    w, both = W.expose(w, "default", "dns", rng, port=53)
+    assert [(p.name, p.protocol) for p in both.ports] == [("port-1-udp", Protocol.UDP), ("port-1-tcp", Protocol.TCP)]
+    w, udp = W.expose(w, "default", "dns", rng, port=514, name="syslog")
+    assert [(p.name, p.protocol) for p in udp.ports] == [("", Protocol.UDP)]
+    w, other = W.expose(w, "default", "dns", rng, port=8080, name="web8080")
+    assert [(p.name, p.protocol) for p in other.ports] == [("", Protocol.TCP)]
+
+
+def test_kubectl_s_words_for_no_ops_and_deadlines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    script = _script(tmp_path, "create deployment web --image=nginx:1 --replicas=2\nrollout status deployments/web\n"
+                     "set image deployments/web nginx=nginx:1\nset image deployments/web "
+                     "nginx=gcr.io/google-samples/kubernetes-bootcamp:v10\nrollout status deployments/web\n"
+                     "rollout status deployments/web\n")
+    assert run_cli(["scenario", script, "--show", "endpoints", "-o", "json"], monkeypatch) == 0
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    assert steps[2]["notes"] == []  # the same image: kubectl prints nothing
+    assert steps[5]["notes"] == ['t=605s: error: deployment "web" exceeded its progress deadline']  # no Waiting line
+
+
+def test_removing_a_label_the_pod_lacks_says_so_and_undo_restores_the_change_cause(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "v1.yaml").write_text(CAUSED)
+    (tmp_path / "v2.yaml").write_text(CAUSED.replace("first release", "v2").replace("image: nginx", "image: nginx:2"))
+    (tmp_path / "pod.yaml").write_text(SOLO)
+    script = _script(tmp_path, f"apply -f {tmp_path / 'pod.yaml'}\nlabel pods solo tier-\n"
+                     f"apply -f {tmp_path / 'v1.yaml'}\nrollout status deployments/web\n"
+                     f"apply -f {tmp_path / 'v2.yaml'}\n"
+                     "rollout status deployments/web\nrollout undo deployments/web\nrollout status deployments/web\n"
+                     "rollout history deployments/web\n")
+    assert run_cli(["scenario", script, "--show", "endpoints", "-o", "json"], monkeypatch) == 0
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    assert steps[1]["notes"] == ['label "tier" not found.', "pod/solo not labeled"]
+    assert steps[8]["notes"][-2:] == ["2         v2", "3         first release"]
