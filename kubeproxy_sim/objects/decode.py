@@ -178,6 +178,10 @@ def _cluster_ips(report: Report, spec: dict[str, Any],
         report.error("spec.clusterIPs[0]", f"{quote(many[0])} differs from spec.clusterIP {quote(single)}; "
                                            "expected the same address (clusterIPs[0] is clusterIP)")
         return (), ()
+    if many and not single:
+        report.error("spec.clusterIPs", "set without spec.clusterIP; expected spec.clusterIP too (the API server "
+                                        "refuses clusterIPs alone, and kube-proxy reads spec.clusterIP)")
+        return (), ()
     texts = list(many) if many else ([single] if single else [])
     path = "spec.clusterIPs" if many else "spec.clusterIP"
     if not texts:
@@ -394,6 +398,8 @@ def _affinity(report: Report, spec: dict[str, Any]) -> tuple[SessionAffinity, in
     """sessionAffinity and its ClientIP timeout (API default 10800 s, allowed 1-86400)."""
     affinity = read_enum(report, spec, "sessionAffinity", "spec.sessionAffinity", _AFFINITIES,
                          SessionAffinity.NONE, "a session affinity")
+    if affinity is not SessionAffinity.CLIENT_IP:  # the API server's defaulting clears the config then
+        return affinity, DEFAULT_AFFINITY_TIMEOUT
     config = report.mapping(spec, "sessionAffinityConfig", "spec.sessionAffinityConfig") or {}
     client = report.mapping(config, "clientIP", "spec.sessionAffinityConfig.clientIP") or {}
     path = "spec.sessionAffinityConfig.clientIP.timeoutSeconds"

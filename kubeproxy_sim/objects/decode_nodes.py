@@ -26,13 +26,14 @@ def decode_node(doc: dict[str, Any], origin: Origin, report: Report, where: str)
 
 
 def _pod_cidrs(report: Report, spec: dict[str, Any]) -> tuple[str, ...]:
-    """spec.podCIDRs, falling back to spec.podCIDR; the two must agree when both are set."""
+    """spec.podCIDRs, falling back to spec.podCIDR; when the two differ, podCIDR wins, as the API server's
+    conversion keeps it (the authoritative field for older clients) and stores podCIDRs = [podCIDR]."""
     single = report.string(spec, "podCIDR", "spec.podCIDR", "")
     many = report.seq(spec, "podCIDRs", "spec.podCIDRs")
     if many and single and many[0] != single:
-        report.error("spec.podCIDRs[0]", f"{quote(many[0])} differs from spec.podCIDR {quote(single)}; "
-                                         "expected the same CIDR (podCIDRs[0] is podCIDR)")
-        return ()
+        report.warn("spec.podCIDRs[0]", f"{quote(many[0])} differs from spec.podCIDR {quote(single)}; the API "
+                                        "server keeps spec.podCIDR alone, and so does this")
+        many = [single]
     texts = [(f"spec.podCIDRs[{i}]", t) for i, t in enumerate(many)] if many else (
         [("spec.podCIDR", single)] if single else [])
     out = []
@@ -118,7 +119,7 @@ def _container_ports(report: Report, spec: dict[str, Any]) -> tuple[ContainerPor
 
 
 def _pod_ips(report: Report, status: dict[str, Any]) -> tuple[str, ...]:
-    """status.podIPs, falling back to status.podIP; podIPs[0] must be podIP."""
+    """status.podIPs, falling back to status.podIP; when they differ, podIP wins (the API server's conversion)."""
     single = report.string(status, "podIP", "status.podIP", "")
     many = report.seq(status, "podIPs", "status.podIPs")
     texts: list[tuple[str, Any]] = []
@@ -133,10 +134,10 @@ def _pod_ips(report: Report, status: dict[str, Any]) -> tuple[str, ...]:
         if read_ip(report, single, "status.podIP") is None:
             return ()
         first_path, first = texts[0]
-        if first_path == "status.podIPs[0].ip" and first != single:
-            report.error(first_path, f"{quote(first)} differs from status.podIP {quote(single)}; "
-                                     "expected the same address (podIPs[0] is podIP)")
-            return ()
+        if first_path == "status.podIPs[0].ip" and first != single:  # the API server keeps podIP alone
+            report.warn(first_path, f"{quote(first)} differs from status.podIP {quote(single)}; the API server "
+                                    "keeps status.podIP alone, and so does this")
+            texts = [("status.podIP", single)]
     out = []
     for path, text in texts:
         parsed = read_ip(report, text, path)

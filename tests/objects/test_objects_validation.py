@@ -54,7 +54,7 @@ def _service_errors(load, spec: str) -> list[str]:
      'spec.type: "Foo" is not a Service type; expected ClusterIP, NodePort, LoadBalancer or ExternalName'),
     ("sessionAffinity: Sticky\n  ports: [{port: 80}]",
      'spec.sessionAffinity: "Sticky" is not a session affinity; expected None or ClientIP'),
-    ("sessionAffinityConfig: {clientIP: {timeoutSeconds: 86401}}\n  ports: [{port: 80}]",
+    ("sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: 86401}}\n  ports: [{port: 80}]",
      "spec.sessionAffinityConfig.clientIP.timeoutSeconds: 86401 is not in 1-86400"),
     ("externalTrafficPolicy: Global\n  ports: [{port: 80}]",
      'spec.externalTrafficPolicy: "Global" is not a traffic policy; expected Cluster or Local'),
@@ -248,9 +248,6 @@ def test_endpoint_slice_error_message(load, body, expected):
 @pytest.mark.parametrize(("doc", "expected"), [
     ("kind: Node\nmetadata: {name: n}\nspec: {podCIDR: 10.0.0.0/33}",
      'Node n: spec.podCIDR: "10.0.0.0/33" is not a CIDR like 10.244.0.0/24'),
-    ("kind: Node\nmetadata: {name: n}\nspec: {podCIDR: 10.0.0.0/8, podCIDRs: [10.1.0.0/16]}",
-     'Node n: spec.podCIDRs[0]: "10.1.0.0/16" differs from spec.podCIDR "10.0.0.0/8"; '
-     "expected the same CIDR (podCIDRs[0] is podCIDR)"),
     ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{type: InternalIP, address: foo}]}",
      'Node n: status.addresses[0].address: "foo" is not an IP address'),
     ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{address: 1.2.3.4}]}",
@@ -265,9 +262,6 @@ def test_endpoint_slice_error_message(load, body, expected):
      'Pod default/p: spec.containers[0].ports[0].protocol: "HTTP" is not a protocol; expected TCP, UDP or SCTP'),
     ("kind: Pod\nmetadata: {name: p}\nstatus: {podIP: 1.2.3.999}",
      'Pod default/p: status.podIP: "1.2.3.999" is not an IP address'),
-    ("kind: Pod\nmetadata: {name: p}\nstatus: {podIP: 1.2.3.4, podIPs: [{ip: 1.2.3.5}]}",
-     'Pod default/p: status.podIPs[0].ip: "1.2.3.5" differs from status.podIP "1.2.3.4"; '
-     "expected the same address (podIPs[0] is podIP)"),
     ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{addresses: [{ip: bad}], ports: [{port: 80}]}]",
      'Endpoints default/e: subsets[0].addresses[0].ip: "bad" is not an IP address'),
     ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{addresses: [{}], ports: [{port: 80}]}]",
@@ -347,3 +341,43 @@ def test_an_empty_ip_mode_is_not_an_unset_one(load):
     assert [str(d) for d in result.errors] == [
         'svc.yaml: Service ns1/lb: status.loadBalancer.ingress[0].ipMode: "" is not an IP mode; expected "VIP" or '
         '"Proxy", or no ipMode at all']
+
+
+def test_the_singular_field_wins_as_the_api_server_s_conversion_keeps_it(load, messages):
+    """A Node's podCIDR and a Pod's podIP are authoritative when the plural disagrees: kept, with a warning."""
+    result = load("""
+        apiVersion: v1
+        kind: Node
+        metadata: {name: n}
+        spec: {podCIDR: 10.0.0.0/8, podCIDRs: [10.1.0.0/16]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p}
+        status: {podIP: 1.2.3.4, podIPs: [{ip: 1.2.3.5}]}
+    """)
+    assert result.errors == ()
+    assert result.cluster.nodes[0].pod_cidrs == ("10.0.0.0/8",) and result.cluster.pods[0].pod_ips == ("1.2.3.4",)
+    assert messages(result) == [
+        't.yaml: Node n: spec.podCIDRs[0]: warning: "10.1.0.0/16" differs from spec.podCIDR "10.0.0.0/8"; the API '
+        "server keeps spec.podCIDR alone, and so does this",
+        't.yaml: Pod default/p: status.podIPs[0].ip: warning: "1.2.3.5" differs from status.podIP "1.2.3.4"; the '
+        "API server keeps status.podIP alone, and so does this"]
+
+
+def test_affinity_config_without_client_ip_affinity_is_cleared_as_defaulting_does(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec: {clusterIP: 10.0.0.1, sessionAffinityConfig: {clientIP: {timeoutSeconds: 0}}, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: only-ips}
+        spec: {clusterIPs: [10.0.0.2], ports: [{port: 80}]}
+    """)
+    assert [s.name for s in result.cluster.services] == ["web"]
+    assert [str(d) for d in result.errors] == [
+        "t.yaml: Service default/only-ips: spec.clusterIPs: set without spec.clusterIP; expected spec.clusterIP too "
+        "(the API server refuses clusterIPs alone, and kube-proxy reads spec.clusterIP)"]
