@@ -139,6 +139,10 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
     external_ips = _lenient_ips(report, raw_external, "spec.externalIPs") if raw_external else ()
     source_ranges = _source_ranges(report, spec) if spec.get("loadBalancerSourceRanges") else ()
     ingress = _lb_ingress(report, status) if status.get("loadBalancer") else ()
+    if ingress and svc_type is not ServiceType.LOAD_BALANCER:  # refused by the API server since 1.29
+        report.warn("status.loadBalancer.ingress", f"only a LoadBalancer Service has one, not {svc_type.value}; "
+                    "ignored")
+        ingress = ()
     affinity, timeout = _affinity(report, spec) if "sessionAffinity" in spec or "sessionAffinityConfig" in spec \
         else (SessionAffinity.NONE, DEFAULT_AFFINITY_TIMEOUT)
     external_policy = _external_policy(report, spec, svc_type, bool(raw_external))
@@ -148,6 +152,9 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
     if spec.get("healthCheckNodePort") is not None:
         hc_port = report.port_number(report.integer(spec, "healthCheckNodePort", "spec.healthCheckNodePort"),
                                      "spec.healthCheckNodePort") or 0
+    elif svc_type is ServiceType.LOAD_BALANCER and external_policy is TrafficPolicy.LOCAL:
+        report.warn("spec.healthCheckNodePort", "not set; the API server would allocate one, so no health check "
+                    "node port rule is made")
     selector = report.string_map(spec, "selector", "spec.selector") or None
     distribution = report.string(spec, "trafficDistribution", "spec.trafficDistribution") or None
     publish = bool(report.boolean(spec, "publishNotReadyAddresses", "spec.publishNotReadyAddresses"))
@@ -245,7 +252,10 @@ def _service_ports(report: Report, spec: dict[str, Any], svc_type: ServiceType,
         if type(raw) is not dict:
             report.error(path, f"expected a mapping, got {report_type(raw)}")
             continue
-        port = _service_port(report, raw, path, svc_type, multi=len(raw_ports) > 1)
+        port = _service_port(report, raw, path, svc_type, multi=len(raw_ports) > 1,
+                             allocated=svc_type is ServiceType.NODE_PORT or (
+                                 svc_type is ServiceType.LOAD_BALANCER
+                                 and spec.get("allocateLoadBalancerNodePorts") is not False))
         if port is not None:
             ports.append((i, port))
     _check_port_clashes(report, ports)
@@ -253,7 +263,7 @@ def _service_ports(report: Report, spec: dict[str, Any], svc_type: ServiceType,
 
 
 def _service_port(report: Report, raw: dict[str, Any], path: str, svc_type: ServiceType,
-                  *, multi: bool) -> ServicePort | None:
+                  *, multi: bool, allocated: bool = False) -> ServicePort | None:
     """One entry of spec.ports, with targetPort and protocol defaulted."""
     name = report.string(raw, "name", f"{path}.name", "") or ""
     if multi and not name:
@@ -270,7 +280,7 @@ def _service_port(report: Report, raw: dict[str, Any], path: str, svc_type: Serv
     target = _target_port(report, raw, f"{path}.targetPort", number)
     node_port = report.port_number(report.integer(raw, "nodePort", f"{path}.nodePort"), f"{path}.nodePort")
     if node_port is not None or raw.get("nodePort") is None:  # else the value was reported as wrong already
-        node_port = _check_node_port(report, node_port or 0, f"{path}.nodePort", svc_type)
+        node_port = _check_node_port(report, node_port or 0, f"{path}.nodePort", svc_type, allocated)
     node_port = node_port or 0
     app_protocol = report.string(raw, "appProtocol", f"{path}.appProtocol")
     if number is None or target is None:
@@ -305,8 +315,11 @@ def _is_port_name(text: str) -> bool:
     return any(c.isalpha() for c in text)
 
 
-def _check_node_port(report: Report, node_port: int, path: str, svc_type: ServiceType) -> int:
-    """A node port outside the default range works (kube-proxy does not check), so only warn."""
+def _check_node_port(report: Report, node_port: int, path: str, svc_type: ServiceType,
+                     allocated: bool = False) -> int:
+    """A node port outside the default range works (kube-proxy does not check), so only warn; one the API
+    server would allocate (NodePort, LoadBalancer unless allocateLoadBalancerNodePorts is false) but the
+    manifest lacks is warned about too: its rules are missing."""
     external = svc_type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER)
     if node_port and not external:
         report.error(path, f"only valid for type NodePort or LoadBalancer, not {svc_type.value}")
@@ -314,7 +327,7 @@ def _check_node_port(report: Report, node_port: int, path: str, svc_type: Servic
     if node_port and not NODE_PORT_RANGE[0] <= node_port <= NODE_PORT_RANGE[1]:
         report.warn(path, f"{node_port} is outside the default node port range "
                           f"{NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}; kube-proxy uses it as given")
-    elif not node_port and svc_type is ServiceType.NODE_PORT:
+    elif not node_port and allocated:
         report.warn(path, "not set; the API server would allocate one, so no node port rules are made for "
                           "this port")
     return node_port
@@ -324,7 +337,12 @@ def _check_port_clashes(report: Report, ports: list[tuple[int, ServicePort]]) ->
     """Port names and port/protocol pairs must be unique: kube-proxy keys service ports by them."""
     names: dict[str, int] = {}
     pairs: dict[tuple[int, Protocol], int] = {}
+    node_ports: dict[tuple[int, Protocol], int] = {}
     for position, port in ports:
+        taken = node_ports.setdefault((port.node_port, port.protocol), position) if port.node_port else position
+        if taken != position:
+            report.error(f"spec.ports[{position}].nodePort", f"{port.node_port}/{port.protocol.value} is also "
+                         f"spec.ports[{taken}]'s; expected each node port and protocol once")
         if port.name in names:
             report.error(f"spec.ports[{position}].name", f"{quote(port.name)} is also the name of "
                                                          f"spec.ports[{names[port.name]}]; "

@@ -27,11 +27,13 @@ def services(draw):
     names = draw(st.lists(_port_names, min_size=len(numbers), max_size=len(numbers), unique=True))
     if len(numbers) == 1:
         names = [draw(st.sampled_from(["", names[0]]))]
+    node_ports = draw(st.lists(st.integers(30000, 32767), min_size=len(numbers), max_size=len(numbers),
+                               unique=True))  # the API server refuses a node port used twice
     ports, expected_ports = [], []
-    for name, number in zip(names, numbers, strict=True):
+    for name, number, drawn_node_port in zip(names, numbers, node_ports, strict=True):
         protocol = draw(st.sampled_from(list(Protocol)))
         target = draw(st.one_of(st.none(), st.integers(1, 65535), _port_names))
-        node_port = draw(st.integers(30000, 32767)) if svc_type is not ServiceType.CLUSTER_IP else 0
+        node_port = drawn_node_port if svc_type is not ServiceType.CLUSTER_IP else 0
         port = {"port": number, "protocol": protocol.value}
         if name:
             port["name"] = name

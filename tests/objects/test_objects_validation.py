@@ -381,3 +381,37 @@ def test_affinity_config_without_client_ip_affinity_is_cleared_as_defaulting_doe
     assert [str(d) for d in result.errors] == [
         "t.yaml: Service default/only-ips: spec.clusterIPs: set without spec.clusterIP; expected spec.clusterIP too "
         "(the API server refuses clusterIPs alone, and kube-proxy reads spec.clusterIP)"]
+
+
+def test_what_the_api_server_would_refuse_or_allocate_is_said(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: ci}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+        status: {loadBalancer: {ingress: [{ip: 203.0.113.9}]}}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: lb}
+        spec: {type: LoadBalancer, clusterIP: 10.0.0.2, externalTrafficPolicy: Local, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: twice}
+        spec:
+          type: NodePort
+          clusterIP: 10.0.0.3
+          ports: [{name: a, port: 80, nodePort: 30080}, {name: b, port: 81, nodePort: 30080}]
+    """)
+    ci, lb = result.cluster.services
+    assert ci.load_balancer_ingress == () and lb.ports[0].node_port == 0
+    assert messages(result) == [
+        "t.yaml: Service default/ci: status.loadBalancer.ingress: warning: only a LoadBalancer Service has one, "
+        "not ClusterIP; ignored",
+        "t.yaml: Service default/lb: spec.ports[0].nodePort: warning: not set; the API server would allocate one, "
+        "so no node port rules are made for this port",
+        "t.yaml: Service default/lb: spec.healthCheckNodePort: warning: not set; the API server would allocate one, "
+        "so no health check node port rule is made",
+        "t.yaml: Service default/twice: spec.ports[1].nodePort: 30080/TCP is also spec.ports[0]'s; expected each "
+        "node port and protocol once"]
