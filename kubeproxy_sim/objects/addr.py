@@ -118,6 +118,27 @@ def _parse_ipv6(text: str) -> ParsedIP | None:
     return ParsedIP(str(ipaddress.IPv6Address(int(value))), IPFamily.IPV6)
 
 
+MAYBE_SPECIAL_V4 = ("0.", "127.", "169.254.", "224.0.0.")
+"""Prefixes of the IPv4 texts :func:`special_address` may refuse: the bulk paths leave those to it."""
+
+
+def special_address(parsed: ParsedIP) -> str | None:
+    """What makes an address one the API server refuses as an endpoint or external IP (its
+    ``ValidateNonSpecialIP``): unspecified, loopback, link-local, link-local multicast; None for the rest."""
+    import ipaddress
+
+    ip = ipaddress.ip_address(parsed.text)
+    if ip.is_unspecified:
+        return "an unspecified"
+    if ip.is_loopback:
+        return "a loopback"
+    if ip.is_link_local:
+        return "a link-local"
+    if ip in (_V4_LINK_LOCAL_MULTICAST if ip.version == 4 else _V6_LINK_LOCAL_MULTICAST):
+        return "a link-local multicast"
+    return None
+
+
 def canonical_ip(text: object) -> str | None:
     """The canonical text of an address, or None; for callers that need no family or legacy flag."""
     parsed = parse_ip(text)
@@ -150,3 +171,13 @@ def parse_cidr(text: object) -> ParsedCIDR | None:
     base_text = str(ipaddress.IPv6Address(int(base))) if network.version == 6 else str(base)
     return ParsedCIDR(f"{base_text}/{prefix}", address.family,
                       address.legacy or base_text != address.text)
+
+
+def _network(text: str) -> object:
+    import ipaddress
+
+    return ipaddress.ip_network(text)
+
+
+_V4_LINK_LOCAL_MULTICAST = _network("224.0.0.0/24")
+_V6_LINK_LOCAL_MULTICAST = _network("ff02::/16")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kubeproxy_sim.objects.addr import ParsedIP, parse_cidr, parse_ip
+from kubeproxy_sim.objects.addr import ParsedIP, parse_cidr, parse_ip, special_address
 from kubeproxy_sim.objects.model import (
     DEFAULT_AFFINITY_TIMEOUT,
     UNWATCHED_LABELS,
@@ -365,6 +365,11 @@ def _lenient_ips(report: Report, raw: list[Any], path: str) -> tuple[str, ...]:
         parsed = parse_ip(text)
         if parsed is None:
             report.warn(f"{path}[{i}]", f"{quote(text)} is not an IP address; kube-proxy ignores it")
+            continue
+        special = special_address(parsed)
+        if special is not None:  # the API server refuses the Service over it; here the address alone goes
+            report.warn(f"{path}[{i}]", f"{quote(text)} is {special} address, which the API server refuses as an "
+                                        "external IP; ignored")
             continue
         if parsed.legacy:
             report.warn(f"{path}[{i}]", f"{quote(text)} is a legacy address form; kube-proxy reads it "

@@ -12,7 +12,7 @@ from __future__ import annotations
 from itertools import product
 from typing import Any
 
-from kubeproxy_sim.objects.addr import is_plain_ipv4, parse_ip
+from kubeproxy_sim.objects.addr import MAYBE_SPECIAL_V4, is_plain_ipv4, parse_ip, special_address
 from kubeproxy_sim.objects.decode import check_metadata as _check_metadata
 from kubeproxy_sim.objects.decode import object_name, read_enum, read_protocol, report_type
 from kubeproxy_sim.objects.mirror import (
@@ -36,6 +36,8 @@ from kubeproxy_sim.objects.report import Report, quote
 _ADDRESS_TYPES = {t.value: t for t in AddressType}
 _TRI = (None, True, False)
 _CONDITIONS = {key: EndpointConditions(*key) for key in product(_TRI, _TRI, _TRI)}
+MAX_SLICE_ENDPOINTS = 1000  # the API server's limits for one EndpointSlice
+MAX_SLICE_PORTS = 100
 MAX_ADDRESSES = 100
 
 
@@ -73,7 +75,12 @@ def _slice_endpoints(report: Report, doc: dict[str, Any],
     out = []
     fast_v4 = address_type is AddressType.IPV4
     match = is_plain_ipv4
-    for i, raw in enumerate(report.seq(doc, "endpoints", "endpoints")):
+    raw_endpoints = report.seq(doc, "endpoints", "endpoints")
+    if len(raw_endpoints) > MAX_SLICE_ENDPOINTS:
+        report.error("endpoints", f"has {len(raw_endpoints)} endpoints; expected at most {MAX_SLICE_ENDPOINTS} "
+                                  "(the API server refuses more in one slice)")
+        return ()
+    for i, raw in enumerate(raw_endpoints):
         endpoint = _fast_endpoint(raw, match) if fast_v4 else None
         if endpoint is None:
             endpoint = _endpoint(report, raw, i, address_type)
@@ -93,7 +100,7 @@ def _fast_endpoint(raw: Any, match: Any) -> Endpoint | None:
     if type(addresses) is not list or len(addresses) != 1:
         return None
     address = addresses[0]
-    if type(address) is not str or not match(address):
+    if type(address) is not str or not match(address) or address.startswith(MAYBE_SPECIAL_V4):
         return None
     cond = raw.get("conditions")
     if cond is None:
@@ -167,7 +174,7 @@ def _endpoint_addresses(report: Report, raw: Any, index: int,
         return None
     if address_type is AddressType.IPV4 and len(raw) == 1:
         first = raw[0]
-        if type(first) is str and is_plain_ipv4(first):
+        if type(first) is str and is_plain_ipv4(first) and not first.startswith(MAYBE_SPECIAL_V4):
             return (first,)
     out = []
     for k, text in enumerate(raw):
@@ -191,6 +198,10 @@ def _slice_address(report: Report, text: Any, path: str, address_type: AddressTy
     if parsed.family.value != address_type.value:
         report.error(path, f"{quote(text)} is not an {address_type.value} address "
                            f"(the slice's addressType is {address_type.value})")
+        return None
+    special = special_address(parsed)
+    if special is not None:
+        report.error(path, f"{quote(text)} is {special} address; the API server refuses it as an endpoint")
         return None
     if parsed.legacy:
         report.warn(path, f"{quote(text)} is a legacy address form; read as {parsed.text}")
@@ -252,7 +263,11 @@ def _slice_ports(report: Report, doc: dict[str, Any]) -> tuple[EndpointPort, ...
     """Slice ports: name defaults to "", protocol to TCP; names must be unique (they key service ports)."""
     out = []
     names: dict[str, int] = {}
-    for i, raw in enumerate(report.seq(doc, "ports", "ports")):
+    raw_ports = report.seq(doc, "ports", "ports")
+    if len(raw_ports) > MAX_SLICE_PORTS:
+        report.error("ports", f"has {len(raw_ports)} ports; expected at most {MAX_SLICE_PORTS}")
+        return ()
+    for i, raw in enumerate(raw_ports):
         path = f"ports[{i}]"
         if type(raw) is not dict:
             report.error(path, f"expected a mapping, got {report_type(raw)}")
@@ -314,6 +329,11 @@ def _legacy_addresses(report: Report, raw: dict[str, Any], key: str, path: str) 
                 report.error(f"{item_path}.ip", "required; expected an IP address")
             else:
                 report.error(f"{item_path}.ip", f"{quote(text)} is not an IP address")
+            continue
+        special = special_address(parsed)
+        if special is not None:
+            report.error(f"{item_path}.ip", f"{quote(text)} is {special} address; the API server refuses it as "
+                                            "an endpoint")
             continue
         if parsed.legacy:
             report.warn(f"{item_path}.ip", f"{quote(text)} is a legacy address form; read as {parsed.text}")

@@ -6,10 +6,11 @@ import ipaddress
 import json
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.objects import Protocol, ServiceType, load_text
+from kubeproxy_sim.objects.addr import parse_ip, special_address
 
 _names = st.from_regex(r"[a-z]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 _port_names = st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True)
@@ -75,8 +76,11 @@ def test_valid_services_round_trip_through_yaml_and_json(case):
     _check(manifest, expected, load_text(json.dumps(manifest), "s.json"))
 
 
+_endpoint_ipv4 = _ipv4.filter(lambda a: special_address(parse_ip(a)) is None)  # the API refuses the others
+
+
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(_ipv4, st.booleans()), min_size=1, max_size=20))
+@given(st.lists(st.tuples(_endpoint_ipv4, st.booleans()), min_size=1, max_size=20))
 def test_endpoint_slices_round_trip(endpoints):
     manifest = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                 "metadata": {"name": "s", "labels": {"kubernetes.io/service-name": "a"}},
@@ -85,6 +89,27 @@ def test_endpoint_slices_round_trip(endpoints):
     result = load_text(yaml.safe_dump(manifest))
     (eps,) = result.cluster.endpoint_slices
     assert [(e.addresses[0], e.conditions.ready) for e in eps.endpoints] == endpoints
+
+
+@settings(max_examples=100, deadline=None)
+@given(_ipv4)
+@example("127.0.0.1")
+@example("0.0.0.0")
+@example("169.254.169.254")
+@example("224.0.0.5")
+@example("224.0.1.5")
+@example("0.1.2.3")
+def test_an_endpoint_the_api_server_would_refuse_is_refused_on_both_paths(ip):
+    """The bulk path and the checked one agree on which addresses the API server refuses (its
+    ValidateNonSpecialIP: unspecified, loopback, link-local, link-local multicast)."""
+    manifest = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": "s", "labels": {"kubernetes.io/service-name": "a"}},
+                "addressType": "IPv4", "ports": [{"name": "p", "port": 80}], "endpoints": [{"addresses": [ip]}]}
+    result = load_text(json.dumps(manifest))
+    refused = ipaddress.IPv4Address(ip)
+    expected = refused.is_unspecified or refused.is_loopback or refused.is_link_local or \
+        refused in ipaddress.IPv4Network("224.0.0.0/24")
+    assert bool(result.errors) == expected and len(result.cluster.endpoint_slices) == (0 if expected else 1)
 
 
 _json = st.recursive(
@@ -110,3 +135,13 @@ def test_arbitrary_input_never_raises_and_never_hits_an_internal_error(kind, bod
     for diagnostic in result.diagnostics:
         assert "internal error" not in diagnostic.message, diagnostic
         assert diagnostic.file == "fuzz.json"
+
+
+def test_a_slice_over_the_api_server_s_endpoint_limit_is_refused():
+    manifest = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": "s", "labels": {"kubernetes.io/service-name": "a"}}, "addressType": "IPv4",
+                "endpoints": [{"addresses": [f"10.1.{i // 250}.{i % 250 + 1}"]} for i in range(1001)]}
+    result = load_text(json.dumps(manifest), "big.json")
+    assert [str(d) for d in result.errors] == [
+        "big.json: EndpointSlice default/s: endpoints: has 1001 endpoints; expected at most 1000 (the API server "
+        "refuses more in one slice)"]
