@@ -11,6 +11,7 @@ input; everything the user should know ends up in ``LoadResult.diagnostics``.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import functools
 import json
 import os
@@ -268,7 +269,10 @@ def manifest_loader() -> Any:
 
     PyYAML follows YAML 1.1 to the letter and reads ``1:30`` as the base-60 integer 90, so an IPv6 address of
     digits and colons (``2001:0:0:0:0:0:0:1``) or a time would turn into a number; Kubernetes' YAML library
-    has no base-60 numbers and keeps them strings. Everything else (booleans, octal, timestamps) already agrees.
+    has no base-60 numbers and keeps them strings. The common forms agree (true/false/yes/no/on/off, 0x and
+    leading-zero octal integers, decimals, timestamps); a few rare ones still differ from kubectl's go-yaml,
+    which reads ``080`` and ``1e2`` as numbers, ``0o120`` as 80 and ``y``/``n`` as booleans, where PyYAML keeps
+    strings (a field then says it expected a number or a boolean).
     """
     yaml = _yaml()
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -329,6 +333,7 @@ class _Builder:
         self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in _DECODERS}
         self.sequence = 0  # objects seen so far: the position of the messages of the current one
         self.first_seen: dict[str, int] = {}  # Endpoints key -> position, for the mirroring messages
+        self.refused_services: set[str] = set()  # "ns/name" of Services skipped over an error
 
     def add_document(self, document: Any, file: str, index: int) -> None:
         if isinstance(document, Diagnostic):
@@ -417,6 +422,8 @@ class _Builder:
         self.diagnostics.extend(report.diagnostics)
         if value is not None:
             self._store(kind, value, file, display)
+        elif kind == "Service":
+            self.refused_services.add(display)  # its Endpoints' note then says why nothing is mirrored
 
     def _store(self, kind: str, value: Any, file: str, display: str) -> None:
         """Keep the object; a second one with the same kind and name replaces the first, as apply would."""
@@ -456,7 +463,13 @@ class _Builder:
 
     def _mirror_one(self, endpoints: Endpoints, services: dict[str, Service], slices: dict[str, EndpointSlice],
                     has_slices: set[tuple[str, str]]) -> None:
-        self.diagnostics.extend(mirror_one(endpoints, services, slices, has_slices))
+        found = mirror_one(endpoints, services, slices, has_slices)
+        if endpoints.key in self.refused_services:  # not "there is no Service": it was skipped, said above
+            found = [dataclasses.replace(d, message=f"not mirrored to EndpointSlices: its Service {endpoints.key} "
+                                                    "was skipped (see its error)")
+                     if d.message.startswith("not mirrored to EndpointSlices: there is no Service") else d
+                     for d in found]
+        self.diagnostics.extend(found)
 
 
 def mirror_one(endpoints: Endpoints, services: dict[str, Service], slices: dict[str, EndpointSlice],

@@ -159,3 +159,19 @@ def test_loaded_slice_with_the_mirrored_name_wins(load, messages):
     assert messages(result) == [
         "t.yaml: Endpoints ns/ext: warning: the mirrored EndpointSlice ns/ext-mirror-ipv4 is not added: an "
         "EndpointSlice with that name was loaded"]
+
+
+def test_the_endpoints_of_a_refused_service_say_so(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: b}
+        spec: {clusterIP: 10.0.0.9, ports: [{port: 80, protocol: tcp}]}
+        ---
+        apiVersion: v1
+        kind: Endpoints
+        metadata: {name: b}
+        subsets: [{addresses: [{ip: 10.1.0.9}], ports: [{port: 80}]}]
+    """)
+    assert messages(result)[-1] == ("t.yaml: Endpoints default/b: note: not mirrored to EndpointSlices: its Service "
+                                    "default/b was skipped (see its error)")
