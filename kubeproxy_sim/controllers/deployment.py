@@ -130,9 +130,28 @@ def _scale(world: World, d: Deployment, rs: ReplicaSet, replicas: int) -> tuple[
     return _put(world, scaled), scaled
 
 
+def _observed_hash(world: World, d: Deployment) -> str | None:
+    """The pod-template-hash of loaded pods (a cluster snapshot) this Deployment's first set would own: they
+    were made by its current ReplicaSet, whose hash is upstream's, not this model's, so the set takes theirs
+    and adopts them instead of starting a second set of pods."""
+    if any(rs.namespace == d.namespace and rs.owner == d.name for rs in world.replica_sets):
+        return None
+    wanted = dict(d.template.labels)
+    for pod in world.pods:
+        labels = dict(pod.labels)
+        digest = labels.pop(POD_TEMPLATE_HASH, None)
+        if (digest and pod.owner is None and not pod.terminating and pod.namespace == d.namespace
+                and labels == wanted):
+            return digest
+    return None
+
+
 def _set_name(world: World, d: Deployment) -> tuple[str, str]:
     """(name, hash) for a new set, stepping the collision count if the name is held by another template."""
     template = d.template
+    observed = _observed_hash(world, d)
+    if observed is not None:
+        return f"{d.name}-{observed}", observed
     for collisions in range(100):
         digest = template_hash(template, collisions)
         name = f"{d.name}-{digest}"

@@ -446,3 +446,14 @@ def test_removing_a_label_the_pod_lacks_says_so_and_undo_restores_the_change_cau
     steps = json.loads(capsys.readouterr().out)["steps"]
     assert steps[1]["notes"] == ['label "tier" not found.', "pod/solo not labeled"]
     assert steps[8]["notes"][-2:] == ["2         v2", "3         first release"]
+
+
+def test_a_snapshot_s_running_pods_are_the_deployment_s_current_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The bootcamp objects hold the Deployment and its 4 pods: the first ReplicaSet takes their hash and adopts
+    them (upstream's hash is not this model's), instead of starting 4 more."""
+    objects = Path(__file__).resolve().parents[2] / "rulesets" / "bootcamp" / "objects.yaml"
+    script = _script(tmp_path, "wait 10s\n")
+    assert run_cli(["scenario", script, "-f", str(objects), "--show", "endpoints"], monkeypatch) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("default/kubernetes-bootcamp")]
+    assert len(lines) == 4 and all("pod=kubernetes-bootcamp-855d5cc575-" in line for line in lines)
