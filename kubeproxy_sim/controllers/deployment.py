@@ -286,10 +286,15 @@ def recreate(world: World, d: Deployment) -> World:
 
 
 def _prune_history(world: World, d: Deployment) -> World:
-    """Drop the oldest empty old sets beyond revisionHistoryLimit."""
+    """Drop old sets beyond revisionHistoryLimit, as upstream's cleanup does once a rollout is complete: of the
+    oldest ones past the limit, those scaled to 0 with no active pod (pods still terminating do not count)."""
     _, old = split_sets(world, d)
-    idle = [rs for rs in sorted(old, key=lambda rs: rs.revision) if rs.replicas == 0 and not world.owned_pods(rs)]
-    doomed = {rs.name for rs in idle[: max(0, len(idle) - d.history_limit)]}
+    if not old or not rollout_status(world, d).message(d)[0]:
+        return world
+    ordered = sorted(old, key=lambda rs: rs.revision)
+    past = ordered[: max(0, len(ordered) - d.history_limit)]
+    doomed = {rs.name for rs in past
+              if rs.replicas == 0 and not any(not p.terminating for p in world.owned_pods(rs))}
     if not doomed:
         return world
     return replace(world, replica_sets=tuple(rs for rs in world.replica_sets

@@ -457,3 +457,19 @@ def test_a_snapshot_s_running_pods_are_the_deployment_s_current_set(tmp_path: Pa
     assert run_cli(["scenario", script, "-f", str(objects), "--show", "endpoints"], monkeypatch) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("default/kubernetes-bootcamp")]
     assert len(lines) == 4 and all("pod=kubernetes-bootcamp-855d5cc575-" in line for line in lines)
+
+
+def test_old_revisions_are_cleaned_up_once_the_rollout_completes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """revisionHistoryLimit 0: when the rollout completes the old set goes at once (its terminating pods do not
+    keep it), so there is nothing to undo to, as upstream says."""
+    limited = CAUSED.replace("replicas: 1\n", "replicas: 1\n  revisionHistoryLimit: 0\n")
+    (tmp_path / "v1.yaml").write_text(limited)
+    (tmp_path / "v2.yaml").write_text(limited.replace("first release", "v2").replace("image: nginx", "image: nginx:2"))
+    script = _script(tmp_path, f"apply -f {tmp_path / 'v1.yaml'}\nrollout status deployments/web\n"
+                     f"apply -f {tmp_path / 'v2.yaml'}\nrollout status deployments/web\n"
+                     "rollout history deployments/web\nrollout undo deployments/web\n")
+    assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 1
+    captured = capsys.readouterr()
+    assert "# REVISION  CHANGE-CAUSE\n# 2         v2\n" in captured.out
+    assert ':6: rollout undo: no rollout history found for deployment "web"' in captured.err
