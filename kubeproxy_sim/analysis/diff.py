@@ -187,9 +187,13 @@ def fates(svc: ServicePortInfo, before: Sequence[EndpointRow], after: Sequence[E
 
 def _fate(row: EndpointRow, later: EndpointRow | None, port_gone: bool, udp: bool, cleanup: bool,
           serving_ips: set[str], alive: bool) -> Fate:
-    if port_gone:
+    if port_gone and alive:
         return Fate(row.endpoint, "kept", "the service port's rules are gone, but conntrack keeps open flows "
-                    "DNATed to the pod while it runs")
+                    "DNATed to the pod, which still runs")
+    if port_gone:  # the pod is gone too (or no Pod object says it runs), as for a lost endpoint below
+        return Fate(row.endpoint, "black-holed", "the service port and its pod are gone; conntrack still sends "
+                    "the flow to the pod's address until " + ("the entry times out (30 s, 120 s if assured)"
+                                                              if udp else "the client times out or is reset"))
     if _serving(later):
         return Fate(row.endpoint, "kept", "still a serving endpoint; conntrack keeps the flow on it")
     if cleanup and row.ip not in serving_ips:

@@ -12,11 +12,12 @@ BAR = 20
 
 
 def _view_json(change: ViewChange, pods: dict[str, str]) -> dict[str, object]:
+    even_before, even_after = uniform_share(change.before), uniform_share(change.after)  # once: big rationals
     return {
         "kind": change.kind,
         "destination": change.destination,
-        "before": [outcome_json(s, uniform_share(change.before), pods) for s in change.before],
-        "after": [outcome_json(s, uniform_share(change.after), pods) for s in change.after],
+        "before": [outcome_json(s, even_before, pods) for s in change.before],
+        "after": [outcome_json(s, even_after, pods) for s in change.after],
     }
 
 

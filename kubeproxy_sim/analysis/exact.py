@@ -314,8 +314,8 @@ def local_ready_nodes(cluster: Cluster, svc: ServicePortInfo, ipv6: bool) -> set
         if slc.address_type.value != ("IPv6" if ipv6 else "IPv4"):
             continue
         for ep in slc.endpoints:
-            ready = ep.conditions.ready is None or ep.conditions.ready
-            if ready and ep.node_name and not ep.conditions.terminating:
+            ready = ep.conditions.ready is None or ep.conditions.ready  # upstream's LocalReadyEndpoints: the
+            if ready and ep.node_name:  # ready condition alone (publishNotReadyAddresses: ready and terminating)
                 found.add(ep.node_name)
     return found
 

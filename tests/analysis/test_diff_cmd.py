@@ -136,3 +136,27 @@ def test_a_udp_target_port_change_keeps_the_entries(capsys, tmp_path) -> None:
                 port.update({k: 5454 for k in ("targetPort", "port") if port.get(k) == 5353})
     fates = _fates_between(capsys, tmp_path, objects(), after, "default/dns")
     assert fates and set(fates.values()) == {"kept"}
+
+
+DATA = Path(__file__).with_name("data")
+
+
+def test_deleting_an_app_with_its_pods_black_holes_its_open_connections(capsys) -> None:
+    """The Service, its slice and its Pods all gone: nothing answers the flows conntrack keeps (as for a lost
+    endpoint whose pod is gone), where a Service deleted with its pods still running keeps them."""
+    code, out, _ = run(capsys, "diff", "-f", str(DATA / "gone_before.yaml"), "--against",
+                       str(DATA / "gone_after.yaml"), "-o", "json")
+    assert code == 0
+    (port,) = json.loads(out)["services"]
+    assert {f["fate"] for f in port["existing_connections"]} == {"black-holed"}
+
+
+def test_a_local_endpoint_ready_and_terminating_passes_the_health_check(capsys) -> None:
+    """Upstream's health check counts local endpoints by the ready condition alone (publishNotReadyAddresses
+    keeps terminating pods ready): the balancer sends to that node, in dist as in send and healthz."""
+    code, out, _ = run(capsys, "dist", "-f", str(DATA / "lb_local_terminating.yaml"), "--to", "198.51.100.10:80",
+                       "-o", "json")
+    assert code == 0
+    (svc,) = json.loads(out)["services"]
+    (view,) = [v for v in svc["views"] if v["kind"] == "loadBalancer"]
+    assert sorted((e["node"], e["weight_exact"]) for e in view["entries"]) == [("n1", "1/2"), ("n2", "1/2")]
