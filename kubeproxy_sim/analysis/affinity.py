@@ -70,6 +70,7 @@ class AffinityReport:
     sampled: tuple[int, int, int] | None = None  # (clients, returning connections, returned to the same endpoint)
     seed: int | None = None
     engine: str | None = None  # what drew ``sampled``: "simulator" or "sampler" (the rule engine's)
+    sampled_entry: tuple[str, str, str] | None = None  # (view kind, destination, node) the sample went through
 
     @property
     def all_sticky(self) -> bool:
@@ -178,21 +179,27 @@ def analyse_affinity(nodes: NodeSet, dist: ServiceDist, clients: int | None = No
     if not svc.client_ip_affinity or not dist.views:
         return None
     view = dist.views[0]
-    n = sum(1 for s in view.average if s.verdict == "DNAT")
+    usable = [(v, e) for v in dist.views for e in v.entries if e.weight > 0]
+    chosen = next(((v, e) for v, e in usable if e.source.kind == "external"), usable[0] if usable else None)
+    if not clients:
+        chosen = None
+    # the model is the sampled entry's (an eTP Local node may reach fewer endpoints than the cluster IP)
+    shares = chosen[1].shares if chosen is not None else view.average
+    n = sum(1 for s in shares if s.verdict == "DNAT")
     counts = [max(1, math.ceil(clients / max(n, 1)))] if clients else list(CLIENT_COUNTS)
     loads = tuple(client_load(m, n) for m in counts)
     live = None
     if client_interval:
         live = 1 - math.exp(-svc.affinity_timeout / client_interval)
-    sampled, engine = None, None
-    usable = [e for v in dist.views for e in v.entries if e.weight > 0]
-    entry = next((e for e in usable if e.source.kind == "external"), usable[0] if usable else None)
-    if clients and entry is not None:
+    sampled, engine, where = None, None, None
+    if chosen is not None and clients:
+        sampled_view, entry = chosen
         # each of the clients comes back every client_interval seconds on average: one connection every
         # client_interval / clients seconds, the clients picked at random
         gap = client_interval / clients if client_interval else None
         returning, same, engine = simulate_returns(nodes, entry, svc.proto, clients, max(4000, clients * 8), seed,
                                                    gap=gap)
         sampled = (clients, returning, same)
+        where = (sampled_view.kind, entry.destination, entry.node)
     return AffinityReport(svc.affinity_timeout, LIST_SIZE, n, sticky_checks(nodes, view, svc.name_string, svc.proto),
-                          loads, live, client_interval, sampled, seed if sampled else None, engine)
+                          loads, live, client_interval, sampled, seed if sampled else None, engine, where)

@@ -76,7 +76,10 @@ def affinity_json(report: AffinityReport) -> dict[str, object]:
         "live_within_timeout": report.live_within_timeout,
         "sampled": None if report.sampled is None else {
             "clients": report.sampled[0], "returning_connections": report.sampled[1],
-            "same_endpoint": report.sampled[2], "seed": report.seed},
+            "same_endpoint": report.sampled[2], "seed": report.seed,
+            "view": report.sampled_entry[0] if report.sampled_entry else None,
+            "destination": report.sampled_entry[1] if report.sampled_entry else None,
+            "node": report.sampled_entry[2] if report.sampled_entry else None},
     }
 
 
@@ -193,8 +196,11 @@ def affinity_text(report: AffinityReport) -> list[str]:
         how = ENGINES.get(report.engine or "sampler", report.engine)
         pace = (f", each back every {report.client_interval:g} s on average" if report.client_interval
                 else ", each back within moments")
-        out.append(f"    sampled {how} with {clients} clients{pace}, entering one node (seed {report.seed}): "
-                   f"{same}/{returning} returning connections reached the same endpoint ({rate * 100:.2f}%)")
+        via = (f"through {report.sampled_entry[0]} {report.sampled_entry[1]} on node {report.sampled_entry[2]}"
+               if report.sampled_entry else "entering one node")
+        out.append(f"    sampled {how} with {clients} clients{pace}, {via} (seed {report.seed}; the lists fill "
+                   f"up first, so the share starts above the steady state): {same}/{returning} returning "
+                   f"connections reached the same endpoint ({rate * 100:.2f}%)")
     out.append("    beyond the list: a client evicted (or idle past the timeout) is balanced again like a new one; "
                "entering through another node it is unknown there")
     return out

@@ -75,6 +75,7 @@ def test_json_contract_session_affinity(capsys) -> None:
     assert aff["clients_per_endpoint"] == [{"clients": 250, "listed": 0.4, "listed_exact": "2/5",
                                             "same_endpoint": 0.7, "same_endpoint_exact": "7/10"}]
     assert aff["sampled"]["clients"] == 500 and aff["sampled"]["seed"] == 3
+    assert (aff["sampled"]["view"], aff["sampled"]["node"]) == ("nodePort", "node1")  # the model's entry too
     conns = svc["connections"]
     assert set(conns) == CONNECTIONS and conns["engine"] == "simulator" and conns["view"] == "clusterIP"
     assert all(set(o) == CONN_OUTCOME for o in conns["outcomes"])
