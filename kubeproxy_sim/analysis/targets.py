@@ -24,6 +24,7 @@ from kubeproxy_sim.analysis.exact import (
 )
 from kubeproxy_sim.analysis.nodes import NodeSet, Source, external_source, node_source, pod_source
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
+from kubeproxy_sim.objects.model import ServiceType, watched_by_kube_proxy
 from kubeproxy_sim.proxier.state import ServicePortInfo
 
 DST_FORMS = "IP:PORT, NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], NS/NAME[:PORT] or node/NAME:NODEPORT"
@@ -61,11 +62,29 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+def _unproxied(nodes: NodeSet, namespace: str, name: str) -> str | None:
+    """Why kube-proxy writes no rules for a Service that exists; None when there is no such Service."""
+    svc = next((s for s in nodes.cluster.services if s.namespace == namespace and s.name == name), None)
+    if svc is None:
+        return None
+    if svc.type is ServiceType.EXTERNAL_NAME:
+        return (f"{svc.key} is an ExternalName Service: kube-proxy writes no rules for it (cluster DNS answers "
+                f"a CNAME to {svc.external_name})")
+    if svc.headless:
+        return f"{svc.key} is headless (clusterIP None): kube-proxy writes no rules; clients reach its pods directly"
+    if not watched_by_kube_proxy(svc.labels):
+        return f"{svc.key} is labelled for another proxy: kube-proxy does not watch it"
+    return f"{svc.key} has no IPv{6 if nodes.ipv6 else 4} cluster IP, so this proxier writes no rules for it"
+
+
 def _by_name(ports: list[ServicePortInfo], namespace: str, name: str, port: str | None,
-             text: str) -> list[Selection]:
+             text: str, nodes: NodeSet | None = None) -> list[Selection]:
     found = [s for s in ports if s.namespace == namespace and s.name == name]
     if not found:
         wanted = f"{namespace}/{name}"
+        why = _unproxied(nodes, namespace, name) if nodes is not None else None
+        if why is not None:
+            raise _bad(text, "--to", why, DST_FORMS)
         raise _bad(text, "--to", f"no proxied service {wanted} (known: {_services(ports, wanted)})", DST_FORMS)
     chosen = [s for s in found if _port_matches(s, port)]
     if not chosen:
@@ -100,6 +119,9 @@ def _by_address(nodes: NodeSet, ports: list[ServicePortInfo], ip: str, port: str
     if node is not None:
         out += [Selection(s, frozenset({NODE_PORT}), None, (node,)) for s in ports
                 if s.node_port and _port_matches(s, port, node_port=True)]
+    if not out and netaddr.IPAddress(ip).is_loopback():
+        raise _bad(text, "--to", "a NodePort on loopback answers the node's own connections only, which dist does "
+                   "not sample (`send --from node/NAME` does)", DST_FORMS)
     if not out:
         raise _bad(text, "--to", "no service port answers on that address and port", DST_FORMS)
     return out
@@ -124,13 +146,13 @@ def parse_destination(nodes: NodeSet, text: str | None) -> list[Selection]:
     if "/" in text:
         ref, port = _split_port(text)
         namespace, _, name = ref.partition("/")
-        return _by_name(ports, namespace, name, port, text)
+        return _by_name(ports, namespace, name, port, text, nodes)
     host, port = _split_port(text)
     if _is_ip(host):
         return _by_address(nodes, ports, host, port, text)
     labels = host.split(".")
     if len(labels) >= 2 and (len(labels) == 2 or ".".join(labels[2:]) in ("svc", "svc.cluster.local")):
-        return _by_name(ports, labels[1], labels[0], port, text)
+        return _by_name(ports, labels[1], labels[0], port, text, nodes)
     raise _bad(text, "--to", "not an address, a service name or a node", DST_FORMS)
 
 

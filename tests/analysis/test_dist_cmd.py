@@ -331,3 +331,15 @@ def test_dropped_connections_carry_no_requests(capsys, tmp_path) -> None:
     outcomes = doc["services"][0]["connections"]["outcomes"]
     (drop,) = [o for o in outcomes if o["verdict"] == "DROP"]
     assert drop["sampled_connections"] == 4 and drop["sampled_requests"] == 0 and drop["expected_requests"] == 0
+
+
+@pytest.mark.parametrize(("scenario", "to", "message"), [
+    ("externalname-and-headless", "default/web-headless", "default/web-headless is headless (clusterIP None): "
+     "kube-proxy writes no rules; clients reach its pods directly"),
+    ("externalname-and-headless", "default/docs", "default/docs is an ExternalName Service: kube-proxy writes no "
+     "rules for it"),
+    ("bootcamp", "127.0.0.1:31526", "a NodePort on loopback answers the node's own connections only"),
+])
+def test_a_destination_without_rules_says_why(capsys, scenario: str, to: str, message: str) -> None:
+    code, _, err = run(capsys, "dist", "--scenario", scenario, "--to", to)
+    assert code == 1 and message in err
