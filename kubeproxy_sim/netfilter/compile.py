@@ -91,7 +91,7 @@ TERMINAL_NAT = frozenset({Kind.DNAT, Kind.SNAT, Kind.MASQUERADE, Kind.REDIRECT})
 # Targets that do not change anything this model follows (verdict, addresses, marks, conntrack).
 PASSIVE_TARGETS = frozenset(
     "LOG NFLOG ULOG TRACE AUDIT CHECKSUM TCPMSS CLASSIFY DSCP TOS TTL HL SECMARK CONNSECMARK IDLETIMER LED"
-    " RATEEST TEE SYNPROXY".split()
+    " RATEEST TEE".split()
 )
 
 
@@ -491,9 +491,8 @@ def _conntrack(parts: _RuleParts, opts: Sequence[Option]) -> None:
             parts.checks.append(_ctstate_check(frozenset(s.upper() for s in o.value.split(",")), neg))
         elif o.flag == "--ctstatus":
             wanted = frozenset(s.upper() for s in o.value.split(","))
-            parts.checks.append(reading(
-                lambda b, w=wanted, n=neg: (bool(w & b.ctstatus) or ("NONE" in w and not b.ctstatus)) != n,
-                "ctstatus"))
+            parts.checks.append(reading(  # the kernel tests the status bits alone: NONE (no bit) never matches
+                lambda b, w=wanted, n=neg: bool(w & b.ctstatus) != n, "ctstatus"))
         elif o.flag in ("--ctorigdst", "--ctorigsrc", "--ctreplsrc", "--ctrepldst"):
             attr = {"--ctorigdst": "orig_dst", "--ctorigsrc": "orig_src",
                     "--ctreplsrc": "dst", "--ctrepldst": "src"}[o.flag]
@@ -678,9 +677,11 @@ def _mark_target(target: Target) -> tuple[int, int, str]:
             return value, mask, "xset" if opt.flag == "--set-xmark" else "set"
         if opt.flag in ("--or-mark", "--xor-mark", "--and-mark"):
             return int(opt.value, 0), 0, opt.flag[2:-5]
-        if opt.flag in ("--save-mark", "--restore-mark"):
-            mask = target.option("--mask")
-            return 0, int(mask.value, 0) if mask else 0xFFFFFFFF, opt.flag[2:-5]
+        if opt.flag in ("--save-mark", "--restore-mark"):  # (nfmask, ctmask, op); --mask M sets both to M
+            both = target.option("--mask")
+            nf, ct = target.option("--nfmask") or both, target.option("--ctmask") or both
+            return (int(nf.value, 0) if nf else 0xFFFFFFFF), (int(ct.value, 0) if ct else 0xFFFFFFFF), \
+                opt.flag[2:-5]
     raise ValueError(f"{target.name} needs --set-xmark, --set-mark, --or-mark, --xor-mark or --and-mark")
 
 
@@ -701,8 +702,13 @@ def _target_kind(target: Target | None, table: str, chains: set[str]) -> tuple[K
         return (Kind.NOTRACK if notrack else Kind.CONTINUE), ""
     if name in PASSIVE_TARGETS:
         return Kind.CONTINUE, ""
-    if name in ("QUEUE", "NFQUEUE"):
-        return Kind.CONTINUE, f"target {name}: the verdict comes from a userspace program; assumed to continue"
+    if name in ("QUEUE", "NFQUEUE"):  # always the end of the walk here: a userspace verdict, or the default
+        bypass = target.option("--queue-bypass") is not None
+        return (Kind.ACCEPT if bypass else Kind.DROP), (
+            f"target {name}: a userspace program listening on the queue decides; with none the kernel "
+            + ("accepts (--queue-bypass)" if bypass else "drops the packet"))
+    if name == "SYNPROXY":  # answers a SYN itself (a cookie) and takes the handshake's ACK: nothing goes on
+        return Kind.DROP, "target SYNPROXY: the proxy answers the SYN itself; the packet goes no further"
     return Kind.CONTINUE, (f"target {name} is neither a modelled target nor a chain of table {table}; "
                            "assumed to continue")
 
@@ -786,6 +792,9 @@ def _nat_of(target: Target, kind: Kind, family: int) -> NatRange | None:
 # --------------------------------------------------------------------------- indexes
 
 
+PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "132": "sctp", "1": "icmp", "58": "ipv6-icmp"}
+
+
 def _index_keys(spec: RuleSpec, family: int) -> tuple[object, object]:
     """(destination, (protocol, port)) this rule can only match, each None when it is not that narrow."""
     dst = port = None
@@ -801,7 +810,7 @@ def _index_keys(spec: RuleSpec, family: int) -> tuple[object, object]:
             if fam == family and mask == (0xFFFFFFFF if family == 4 else (1 << 128) - 1):
                 dst = net
         elif opt.flag == "-p" and opt.module == "":
-            proto = opt.value.lower()
+            proto = PROTOCOL_NAMES.get(opt.value.lower(), opt.value.lower())  # -p 6 is tcp, as packets say
         elif opt.flag == "--dport" and opt.module in PROTOCOL_MODULES and opt.value.isdigit():
             port = int(opt.value)
     return dst, ((proto, port) if proto is not None and port is not None else None)

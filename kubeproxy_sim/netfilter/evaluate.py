@@ -464,11 +464,11 @@ def _mark(rule: CompiledRule, kind: Kind, b: Branch) -> None:
         new = old ^ value
     elif op == "and":
         new = old & value
-    elif op == "save":  # CONNMARK --save-mark: ctmark takes the packet mark's masked bits
-        b.ctmark = (b.ctmark & ~mask) | (b.mark & mask)
+    elif op == "save":  # CONNMARK --save-mark (value: nfmask, mask: ctmask), as xt_CONNMARK computes it
+        b.ctmark = ((b.ctmark & ~mask) ^ (b.mark & value)) & 0xFFFFFFFF
         return
-    else:  # restore
-        b.mark = (b.mark & ~mask) | (b.ctmark & mask)
+    else:  # --restore-mark
+        b.mark = ((b.mark & ~value) ^ (b.ctmark & mask)) & 0xFFFFFFFF
         return
     setattr(b, attr, new & 0xFFFFFFFF)
 

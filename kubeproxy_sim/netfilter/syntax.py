@@ -219,6 +219,10 @@ def parse_spec(spec: str, *, line: int | None = None, file: str | None = None) -
     return _Interpreter(split[0], split[1], line, file).run()
 
 
+ONE_STRING_FLAGS = frozenset({"--comment", "--log-prefix", "--nflog-prefix", "--nfacct-name", "--name"})
+"""Options that take one free-form string: their value may look like an option (``--comment -x``)."""
+
+
 def _classify(words: list[str]) -> list[int]:
     return [
         _BANG if w == "!" else _FLAG if (w[0] == "-" and len(w) > 1 and not w[1].isdigit()) else _VALUE
@@ -610,6 +614,11 @@ class _Interpreter:
         if flag in ZERO_ARG_FLAGS:
             self.pos = pos
             return (), old_negation
+        if flag in ONE_STRING_FLAGS and pos < count and kinds[pos] == _FLAG:
+            # getopt: an option with a required argument takes the next word, whatever it looks like
+            # (iptables-save leaves --comment -x unquoted: xtables_save_string quotes only odd characters)
+            self.pos = pos + 1
+            return (self.texts[pos],), old_negation
         start = pos
         while pos < count and kinds[pos] == _VALUE:
             pos += 1

@@ -1,0 +1,61 @@
+"""Targets and options as the kernel treats them, checked against real kernel runs (QA session 6): NFQUEUE and
+SYNPROXY end the walk, CONNMARK's two masks, ctstatus NONE, numeric protocols in an indexed chain, and
+free-form values that look like options."""
+
+from __future__ import annotations
+
+from kubeproxy_sim.netfilter.codec import parse_ruleset
+from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+
+HEAD = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+
+
+def verdicts(text: str, dport: int, proto: str = "udp") -> list[str]:
+    tracer = Tracer(parse_ruleset(text), NodeContext.of(("10.9.0.1/24",)))
+    result = tracer.trace(Packet.of(proto, "10.9.0.2", "10.9.0.1", dport))
+    return [o.verdict for o in result.outcomes]
+
+
+def test_nfqueue_ends_the_walk_with_the_kernel_s_default_verdict() -> None:
+    text = HEAD + ("-A INPUT -p udp -m udp --dport 6020 -j NFQUEUE --queue-num 3 --queue-bypass\n"
+                   "-A INPUT -p udp -m udp --dport 6020 -j DROP\n"
+                   "-A INPUT -p udp -m udp --dport 6021 -j NFQUEUE --queue-num 4\n"
+                   "-A INPUT -p udp -m udp --dport 6021 -j ACCEPT\nCOMMIT\n")
+    assert verdicts(text, 6020) == ["ACCEPT"] and verdicts(text, 6021) == ["DROP"]
+
+
+def test_synproxy_takes_the_packet() -> None:
+    text = HEAD + ("-A INPUT -p tcp -m tcp --dport 6060 -j SYNPROXY --sack-perm --timestamp --wscale 7 --mss 1460\n"
+                   "-A INPUT -p tcp -m tcp --dport 6060 -j REJECT --reject-with tcp-reset\nCOMMIT\n")
+    assert verdicts(text, 6060, "tcp") == ["DROP"]
+
+
+def test_connmark_save_uses_both_masks() -> None:
+    text = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            ":POSTROUTING ACCEPT [0:0]\n-A PREROUTING -p udp -m udp --dport 6003 -j MARK --set-xmark 0x105/0xffffffff\n"
+            "-A PREROUTING -p udp -m udp --dport 6003 -j CONNMARK --save-mark --nfmask 0xff --ctmask 0xff\nCOMMIT\n"
+            + HEAD + "-A INPUT -p udp -m udp --dport 6003 -m connmark --mark 0x105 -j DROP\n"
+            "-A INPUT -p udp -m udp --dport 6003 -m connmark --mark 0x5 -j REJECT\nCOMMIT\n")
+    assert verdicts(text, 6003) == ["REJECT"]  # ctmark = (0 & ~0xff) ^ (0x105 & 0xff) = 0x5
+
+
+def test_ctstatus_none_never_matches_in_the_kernel() -> None:
+    text = HEAD + "-A INPUT -m conntrack --ctstatus NONE -j DROP\nCOMMIT\n"
+    assert verdicts(text, 7000) == ["ACCEPT"]
+
+
+def test_a_numeric_protocol_is_found_in_an_indexed_chain() -> None:
+    rules = "".join(f"-A INPUT -p tcp -m tcp --dport {1000 + i} -j ACCEPT\n" for i in range(1, 21))
+    text = HEAD + "-A INPUT -p 6 -m tcp --dport 80 -j DROP\n" + rules + "COMMIT\n"
+    assert verdicts(text, 80, "tcp") == ["DROP"]
+
+
+def test_free_form_values_may_look_like_options() -> None:
+    text = HEAD + ("-A INPUT -p udp -m comment --comment --to-ports -j LOG --log-prefix -j\n"
+                   "-A INPUT -p udp -m comment --comment - -j NFLOG --nflog-prefix --x\n"
+                   "-A INPUT -p udp -j DROP\nCOMMIT\n")
+    assert verdicts(text, 53) == ["DROP"]
+    (table,) = parse_ruleset(text).tables
+    comments = [o.value for r in table.chain("INPUT").rules[:2] for o in r.parsed.options if o.flag == "--comment"]
+    assert comments == ["--to-ports", "-"]
