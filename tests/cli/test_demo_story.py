@@ -128,3 +128,23 @@ def test_another_scenario_gets_its_rules_and_one_send(capsys: pytest.CaptureFixt
     assert "== 3. " not in out
     out = demo(capsys, "--scenario", "upstream-no-endpoints-reject")
     assert "No connection reached a pod (REJECT)" in out and "== 3. " not in out
+
+
+def test_the_shares_are_judged_by_a_chi_square_test(story: str) -> None:
+    assert "a chi-square test over all 4 destinations finds nothing chance would not explain" in section(story, 2)
+
+
+def test_a_udp_node_port_gets_udp_requests(capsys: pytest.CaptureFixture[str]) -> None:
+    """sctp-udp's first NodePort is dns-udp: sent as TCP, every connection would be refused."""
+    text = section(demo(capsys, "--scenario", "sctp-udp"), 2)
+    assert "--to node/node1:30053 --count 1000 --seed 1 --proto udp" in text
+    assert sum(int(r[2]) for r in rows(text).values()) == 1000 and "REJECT" not in text
+
+
+def test_a_node_without_pods_says_why_nothing_answers_and_sections_have_no_gap(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = demo(capsys, "--hostname-override", "node9")
+    local = section(out, 3)
+    assert "No connection reached a pod (DROP): node9 has no ready pod of the app" in local
+    assert "Only node9's own pods answer" not in local
+    assert "== 4. Scaling and a rolling update" in out and "== 5. " not in out  # no pod on node9 to ask the DNS
