@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from regen_goldens import GOLDENS, golden_outputs  # noqa: E402
+from regen_goldens import GOLDENS, FailedRun, golden_outputs  # noqa: E402
 
 SCENARIOS = sorted(p for p in (ROOT / "rulesets").iterdir() if (p / "scenario.yaml").is_file())
 
@@ -35,3 +35,15 @@ UPSTREAM = [d for d in SCENARIOS if (d / "upstream.rules").is_file()]
 def test_upstream_expected_dump_is_reproduced_byte_for_byte(directory: Path) -> None:
     ours = golden_outputs(directory)["rules.golden"]
     assert ours == (directory / "upstream.rules").read_text()
+
+
+def test_a_failed_run_is_not_a_golden(tmp_path: Path) -> None:
+    """A broken object makes the CLI exit 1: the tool must say so, not write what the failed run printed."""
+    import shutil
+
+    broken = tmp_path / "ipv6"
+    shutil.copytree(ROOT / "rulesets" / "ipv6", broken)
+    with (broken / "objects.yaml").open("a") as objects:
+        objects.write("---\napiVersion: v1\nkind: Service\nmetadata: {name: broken\n")
+    with pytest.raises(FailedRun, match=r"exited 1:\n.*objects.yaml"):
+        golden_outputs(broken)
