@@ -9,6 +9,7 @@ start fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -21,6 +22,8 @@ EXIT_INVALID_INPUT = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
 EXIT_INTERNAL = 4
+# errors writing the output that come from where it goes, not from kubeproxy-sim
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF})
 
 COMMAND_MODULES = (
     "kubeproxy_sim.cli.rules_cmd",
@@ -86,8 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    if sys.stdout is None:  # started with standard output closed (``>&-``): nowhere to write an answer
+        print("kubeproxy-sim: cannot write the output: standard output is closed", file=sys.stderr)
+        return EXIT_INVALID_INPUT
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a full disk shows here, while it can still be reported, not at interpreter exit
+        return status
     except EnvironmentMissing as exc:
         print(f"kubeproxy-sim: {exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
@@ -106,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.unraisablehook = lambda _unraisable: None
         return 130
     except Exception as exc:  # a bug of ours: say so in one line, the traceback only on request
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+            # the environment (a full disk, a vanished terminal), not a bug: say what failed, as cat would
+            print(f"kubeproxy-sim: cannot write the output: {exc.strerror}", file=sys.stderr)
+            return EXIT_INVALID_INPUT
         if os.environ.get("KPSIM_DEBUG"):
             raise
         print(f"kubeproxy-sim: internal error ({type(exc).__name__}: {exc}); this is a bug in kubeproxy-sim, "

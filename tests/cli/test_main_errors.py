@@ -127,3 +127,20 @@ def test_an_unknown_flag_is_said_with_the_command_s_own_usage(capsys) -> None:
             cli_main(argv)
         err = capsys.readouterr().err
         assert done.value.code == 2 and err.startswith(usage) and "unrecognized arguments: --bogus" in err
+
+
+@pytest.mark.parametrize("redirect, message", [
+    (">/dev/full", "kubeproxy-sim: cannot write the output: No space left on device"),
+    (">&-", "kubeproxy-sim: cannot write the output: standard output is closed"),
+])
+def test_an_output_that_cannot_be_written_is_the_environment_not_a_bug(redirect: str, message: str) -> None:
+    """A full disk or a closed standard output exits 1 with what failed, not 'internal error' and 4."""
+    import subprocess
+    import sys
+
+    if redirect == ">/dev/full" and not __import__("os").path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    run = subprocess.run(["sh", "-c", f'"$0" -m kubeproxy_sim rules --scenario bootcamp {redirect}', sys.executable],
+                         capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-1] == message and "internal error" not in run.stderr
