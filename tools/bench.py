@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -225,6 +226,16 @@ def bench_compile(work: Path, quick: bool) -> None:
          "whole process: parse, then compile only the chains the packet enters")
 
 
+TRACE_REPEATS = 3
+
+
+def traces_per_second(tracer: Any, packets: list[Any]) -> float:
+    start = time.perf_counter()
+    for packet in packets:
+        tracer.trace(packet)
+    return len(packets) / (time.perf_counter() - start)
+
+
 def bench_trace(work: Path, quick: bool) -> None:
     """Traces per second on one core: TCP from a pod on another node to a random service's cluster IP.
 
@@ -232,7 +243,8 @@ def bench_trace(work: Path, quick: bool) -> None:
     answers kept as they come (a service's first trace walks); after ``Tracer.warm()``, which
     traces every service once per class of source up front (a client that is an endpoint of the
     service it calls is a class of its own, and walks the first time); and the same packets
-    again, when every trace is a lookup.
+    again, when every trace is a lookup. Each figure is the best of a few runs on a fresh tracer;
+    ``--quick`` runs 100 and 1,000 services only, whose ratio is a smoke check, not the target's proof.
     """
     import random
 
@@ -256,25 +268,26 @@ def bench_trace(work: Path, quick: bool) -> None:
                              rng.randint(1024, 65535)) for _ in range(count)]
         line(f"{services} services: compile", f"{setup:.2f} s")
         for mode in ("walked", "kept", "warmed"):
-            tracer = Tracer(compiled, node)
-            if mode == "walked":
-                tracer.keys = None
-            elif mode == "warmed":
-                start = time.perf_counter()
-                warmed = tracer.warm()
-                line(f"{services} services: warm() ({warmed:,} traces)", f"{time.perf_counter() - start:.2f} s")
-            start = time.perf_counter()
-            for packet in packets:
-                tracer.trace(packet)
-            rates[mode][services] = count / (time.perf_counter() - start)
+            best, again = 0.0, 0.0
+            for _ in range(TRACE_REPEATS):  # best of a few: one timing of a few ms is mostly the machine's noise
+                tracer = Tracer(compiled, node)
+                if mode == "walked":
+                    tracer.keys = None
+                elif mode == "warmed":
+                    start = time.perf_counter()
+                    warmed = tracer.warm()
+                    warm_time = time.perf_counter() - start
+                best = max(best, traces_per_second(tracer, packets))
+                if mode == "warmed":  # the same packets again: every class seen, every trace a lookup
+                    again = max(again, traces_per_second(tracer, packets))
+            if mode == "warmed":
+                line(f"{services} services: warm() ({warmed:,} traces)", f"{warm_time:.2f} s")
+            rates[mode][services] = best
             target = "target >= 50,000/s at 10,000" if services == 10000 and mode == "warmed" else ""
-            line(f"{services} services: traces/s, {mode}", f"{rates[mode][services]:,.0f}", target)
-            if mode == "warmed":  # the same packets again: every class seen, every trace a lookup
-                start = time.perf_counter()
-                for packet in packets:
-                    tracer.trace(packet)
-                rates["again"][services] = count / (time.perf_counter() - start)
-                line(f"{services} services: traces/s, the same packets again", f"{rates['again'][services]:,.0f}")
+            line(f"{services} services: traces/s, {mode}", f"{best:,.0f}", target)
+            if mode == "warmed":
+                rates["again"][services] = again
+                line(f"{services} services: traces/s, the same packets again", f"{again:,.0f}")
     largest = max(sizes)
     for mode, figures in rates.items():
         line(f"traces/s at {largest} / at 100, {mode}", f"{figures[largest] / figures[100]:.2f}",

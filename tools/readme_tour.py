@@ -170,9 +170,9 @@ def tour(steps: Sequence[Step] = STEPS, root: Path = ROOT, warn=print) -> str:
     return "\n".join([*sections, END])
 
 
-def replace_section(readme: str, section: str) -> str:
+def replace_section(readme: str, section: str, name: str = "README.md") -> str:
     if START not in readme or END not in readme:
-        raise StepFailed(f"README.md has no {START} ... {END} markers; add them where the tour belongs")
+        raise StepFailed(f"{name} has no {START} ... {END} markers; add them where the tour belongs")
     before, rest = readme.split(START, 1)
     _, after = rest.split(END, 1)
     return before + section + after
@@ -183,9 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when README.md is stale (do not write)")
     parser.add_argument("--readme", type=Path, default=README, help="the file to update (default README.md)")
     args = parser.parse_args(argv)
-    current = args.readme.read_text()
     try:
-        updated = replace_section(current, tour(warn=lambda m: print(m, file=sys.stderr)))
+        current = args.readme.read_text()
+    except OSError as exc:
+        print(f"readme_tour: cannot read {args.readme}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        updated = replace_section(current, tour(warn=lambda m: print(m, file=sys.stderr)), args.readme.name)
     except StepFailed as exc:
         print(f"readme_tour: {exc}", file=sys.stderr)
         return 2
@@ -193,10 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"readme_tour: {args.readme.name} is up to date", file=sys.stderr)
         return 0
     if args.check:
-        diff = difflib.unified_diff(current.splitlines(), updated.splitlines(), "README.md", "regenerated",
+        diff = difflib.unified_diff(current.splitlines(), updated.splitlines(), args.readme.name, "regenerated",
                                     lineterm="", n=1)
         sys.stderr.write("\n".join(list(diff)[:60]) + "\n")
-        print("readme_tour: README.md is stale; run .venv/bin/python tools/readme_tour.py", file=sys.stderr)
+        print(f"readme_tour: {args.readme.name} is stale; run .venv/bin/python tools/readme_tour.py", file=sys.stderr)
         return 1
     args.readme.write_text(updated)
     print(f"readme_tour: wrote the tour into {args.readme.name}", file=sys.stderr)

@@ -285,7 +285,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     try:
         _follow(args, poll, out, clock, report)
     except KeyboardInterrupt:
-        return 0
+        pass  # Ctrl-C is how a watch ends: the status says, as with --once, whether invalid objects were seen
     finally:
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while closing
             source.close()

@@ -48,10 +48,15 @@ def test_check_reports_a_stale_readme_and_the_tool_fixes_it(tmp_path: Path) -> N
 
 
 def test_missing_markers_are_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    readme = tmp_path / "README.md"
+    readme = tmp_path / "OTHER.md"
     readme.write_text("# no markers\n")
     assert _tool().main(["--check", "--readme", str(readme)]) == 2
-    assert "no <!-- tour:start --> ... <!-- tour:end --> markers" in capsys.readouterr().err
+    assert "OTHER.md has no <!-- tour:start --> ... <!-- tour:end --> markers" in capsys.readouterr().err
+
+
+def test_a_readme_that_is_not_there_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _tool().main(["--check", "--readme", str(tmp_path / "nope.md")]) == 2
+    assert capsys.readouterr().err == f"readme_tour: cannot read {tmp_path / 'nope.md'}: No such file or directory\n"
 
 
 def test_steps_of_absent_commands_are_left_out_and_failing_optional_ones_warned(tmp_path: Path) -> None:

@@ -296,7 +296,11 @@ def test_live_api_server_one_add_and_one_change(tmp_path: Path):
 # --------------------------------------------------------------------------- Ctrl-C, for real
 
 
-def test_ctrl_c_exits_zero_without_a_traceback(manifests: Path):
+@pytest.mark.parametrize("invalid", [False, True], ids=["valid", "with-an-invalid-object"])
+def test_ctrl_c_ends_the_watch_without_a_traceback(manifests: Path, invalid: bool):
+    """Ctrl-C is how a watch ends: 0, or 1 when it reported invalid objects (as ``--once`` says)."""
+    if invalid:
+        write(manifests / "bad.yaml", service("ns3", "bad", "172.30.0.43", 99999, "p"))
     child = subprocess.Popen(
         [sys.executable, "-m", "kubeproxy_sim", "watch", "-f", str(manifests), *NODE_FLAGS, "-o", "json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -305,8 +309,9 @@ def test_ctrl_c_exits_zero_without_a_traceback(manifests: Path):
         first = json.loads(child.stdout.readline())
         assert first["number"] == 1 and first["full"]
         child.send_signal(signal.SIGINT)
-        assert child.wait(timeout=10) == 0
-        assert "Traceback" not in child.stderr.read()
+        assert child.wait(timeout=10) == int(invalid)
+        stderr = child.stderr.read()
+        assert "Traceback" not in stderr and ("99999 is not in 0-65535" in stderr) == invalid
     finally:
         if child.poll() is None:
             child.kill()
