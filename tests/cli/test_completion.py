@@ -212,3 +212,24 @@ def test_zsh_completes_commands_and_choices(zsh_script: str, tmp_path: Path) -> 
     assert complete_zsh(path, lines, tmp_path) == [
         {"trace"}, {"tcp", "udp", "sctp"}, {"bootcamp"}, {"--full"}, {"--cluster-cidr"}, {"bash", "zsh"},
         {"node.rules"}, {"text", "json", "yaml"}]
+
+
+def test_bash_completes_positional_files_names_with_spaces_and_every_scenario_flag(
+        bash_script: str, tmp_path: Path) -> None:
+    (tmp_path / "my cluster.yaml").write_text("")
+    (tmp_path / "state1.yaml").write_text("")
+    assert complete_bash(bash_script, ["rules", "-f", "my"], tmp_path) == ["my cluster.yaml"]  # one candidate
+    assert complete_bash(bash_script, ["replay", "sta"], tmp_path) == ["state1.yaml"]  # replay STATE...
+    assert complete_bash(bash_script, ["scenario", "st"], tmp_path) == ["state1.yaml"]  # scenario FILE
+    assert complete_bash(bash_script, ["diff", "--against-scenario", "bootc"]) == ["bootcamp"]
+    assert complete_bash(bash_script, ["rules", "--masquerade-all", ""]) == ["true", "false"]
+
+
+@needs_zsh
+def test_zsh_completes_values_after_an_equals_sign_and_every_scenario_flag(zsh_script: str, tmp_path: Path) -> None:
+    path = tmp_path / "_kubeproxy-sim"
+    path.write_text(zsh_script)
+    (tmp_path / "state1.yaml").write_text("")
+    lines = ["kubeproxy-sim rules --scenario=boot", "kubeproxy-sim diff --against-scenario boot",
+             "kubeproxy-sim replay sta"]
+    assert complete_zsh(path, lines, tmp_path) == [{"bootcamp"}, {"bootcamp"}, {"state1.yaml"}]
