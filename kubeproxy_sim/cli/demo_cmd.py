@@ -525,6 +525,9 @@ def run(args: argparse.Namespace) -> int:
         result = generate(inputs.cluster, inputs.config)
     con = console(args)
     description = _description(args.scenario)
+    node = inputs.config.node_name
+    if "seen from " in description and f"seen from {node}" not in description:
+        description += f" Here seen from {node}, as --hostname-override asks."
     out = [con.paint(f"Scenario {args.scenario}", "bold") + (f": {description}" if description else ""), "",
            *describe_cluster(inputs, con),
            *heading(1, "The rules kube-proxy writes on this node (iptables-restore input), explained", con),

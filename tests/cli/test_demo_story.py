@@ -148,3 +148,8 @@ def test_a_node_without_pods_says_why_nothing_answers_and_sections_have_no_gap(
     assert "No connection reached a pod (DROP): node9 has no ready pod of the app" in local
     assert "Only node9's own pods answer" not in local
     assert "== 4. Scaling and a rolling update" in out and "== 5. " not in out  # no pod on node9 to ask the DNS
+
+
+def test_another_node_is_named_in_the_opening_line(capsys: pytest.CaptureFixture[str]) -> None:
+    first = demo(capsys, "--hostname-override", "node2").splitlines()[0]
+    assert first.endswith("seen from node1. Here seen from node2, as --hostname-override asks.")
