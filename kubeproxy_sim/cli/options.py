@@ -329,7 +329,38 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
         node_labels=node.labels if node else (),
         **settings,  # type: ignore[arg-type]
     )
-    return config, diags
+    return config, [*diags, *_logged_at_start(config)]
+
+
+def _logged_at_start(config: ProxyConfig) -> list[Diagnostic]:
+    """What kube-proxy logs about a setting it then works around, so the user of the rules hears it too.
+
+    A loopback address in ``--nodeport-addresses`` that the proxier skips (IPv6 has no localhost NodePorts,
+    and IPv4 only with ``--iptables-localhost-nodeports``); and a detect-local mode with nothing to detect
+    with, which silently drops the rules that masquerade traffic from outside the pod network.
+    """
+    from kubeproxy_sim.proxier.rules.context import local_detector, nodeport_destinations
+
+    found: list[Diagnostic] = []
+    loopback = [ip for ip in nodeport_destinations(config).addresses if ip in ("127.0.0.1", "::1")]
+    if loopback and config.ipv6:
+        found.append(Diagnostic("includes localhost (::1), but localhost NodePorts are not supported on IPv6; "
+                                "kube-proxy logs an error and skips it", field="--nodeport-addresses",
+                                severity=Severity.WARNING))
+    elif loopback and not config.localhost_nodeports:
+        found.append(Diagnostic("includes localhost (127.0.0.1), but --iptables-localhost-nodeports=false; "
+                                "kube-proxy logs an error and skips it", field="--nodeport-addresses",
+                                severity=Severity.WARNING))
+    if local_detector(config) is None:
+        family = 6 if config.ipv6 else 4
+        missing = (f"no IPv{family} cluster CIDR (--cluster-cidr)"
+                   if config.detect_local_mode is DetectLocalMode.CLUSTER_CIDR else f"no IPv{family} pod CIDR")
+        found.append(Diagnostic(
+            f"{config.detect_local_mode.value} with {missing}: kube-proxy then tells no pod traffic from other "
+            "traffic: the rules that masquerade traffic from outside the pod network to cluster IPs, and under "
+            "externalTrafficPolicy Local the one that sends pods' traffic to every endpoint, are left out",
+            field="--detect-local-mode", severity=Severity.NOTE))
+    return found
 
 
 def _whose(name: str, node: Node | None) -> str:

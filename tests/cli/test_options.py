@@ -191,7 +191,29 @@ def test_a_family_the_node_has_no_address_of_is_warned_about() -> None:
     parser = ArgumentParser()
     add_node_flags(parser)
     config, diags = build_config(parser.parse_args(["--ip-family", "ipv6"]), Cluster(nodes=(NODE,)))
-    assert config.ipv6 and [d.field for d in diags] == ["--ip-family"]
+    assert config.ipv6 and [d.field for d in diags] == ["--ip-family", "--detect-local-mode"]
     assert "the node has no IPv6 address" in diags[0].message
     _, diags = build_config(parser.parse_args(["--ip-family", "ipv4"]), Cluster(nodes=(NODE,)))
-    assert diags == []
+    assert [d.field for d in diags] == ["--detect-local-mode"]  # no --cluster-cidr: a note, no warning
+
+
+@pytest.mark.parametrize("flags, field, message", [
+    (["--node-ip", "192.168.0.2/24", "--iptables-localhost-nodeports=false",
+      "--nodeport-addresses", "192.168.0.0/24,127.0.0.1/32"], "--nodeport-addresses",
+     "includes localhost (127.0.0.1), but --iptables-localhost-nodeports=false; kube-proxy logs an error and skips it"),
+    (["--node-ip", "2001:db8::2/64", "--ip-family", "ipv6", "--nodeport-addresses", "::1/128,2001:db8::/64"],
+     "--nodeport-addresses", "includes localhost (::1), but localhost NodePorts are not supported on IPv6"),
+    (["--node-ip", "192.168.0.2"], "--detect-local-mode", "ClusterCIDR with no IPv4 cluster CIDR (--cluster-cidr)"),
+])
+def test_what_kube_proxy_logs_and_works_around_is_said(flags: list[str], field: str, message: str) -> None:
+    """kube-proxy logs these and carries on; silently, a user would not know why rules are missing."""
+    from argparse import ArgumentParser
+
+    from kubeproxy_sim.cli.options import add_node_flags, build_config
+
+    parser = ArgumentParser()
+    add_node_flags(parser)
+    _, diags = build_config(parser.parse_args(flags), Cluster())
+    assert any(d.field == field and message in d.message for d in diags), diags
+    _, quiet = build_config(parser.parse_args(["--node-ip", "192.168.0.2", "--cluster-cidr", "10.0.0.0/8"]), Cluster())
+    assert quiet == []
