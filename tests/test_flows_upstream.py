@@ -10,11 +10,19 @@ whether the packet is masqueraded.
 
 Upstream's tracer treats the node's addresses (and loopback) as LOCAL and a
 packet from one of them as locally generated; so does ours.
+
+Some upstream tests delete objects, sync again and check more flows; a folder's
+``flows-after-delete.yaml`` names what is deleted (``delete``: kind, namespace,
+name) and lists those flows (``flows``, as in flows.yaml). They are traced
+through rules generated from the objects that remain, even where flows.yaml
+uses ``upstream.rules``: upstream has no dump of that second sync.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -22,10 +30,14 @@ import yaml
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, TraceResult
+from kubeproxy_sim.objects import Cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 RULESETS = ROOT / "rulesets"
 UPSTREAM_NODE = ("192.168.0.2", "192.168.1.2", "192.168.99.11", "2001:db8::1", "2001:db8:1::2")
+AFTER_DELETE = "flows-after-delete.yaml"
+_KINDS = {"Service": "services", "EndpointSlice": "endpoint_slices", "Node": "nodes", "Pod": "pods"}
+"""The kinds a ``delete`` entry may name, and the Cluster field that holds them."""
 
 
 def _flows() -> list[tuple[Path, dict]]:
@@ -36,12 +48,47 @@ def _flows() -> list[tuple[Path, dict]]:
     return cases
 
 
+def _after_delete_spec(folder: Path) -> dict[str, Any]:
+    """A folder's flows-after-delete.yaml: ``delete`` and ``flows``, nothing else (a misspelt key is an error,
+    not a file that silently checks nothing)."""
+    spec = yaml.safe_load((folder / AFTER_DELETE).read_text())
+    if not isinstance(spec, dict) or set(spec) != {"delete", "flows"}:
+        raise ValueError(f"{folder.name}/{AFTER_DELETE}: a mapping with exactly the keys delete and flows")
+    return spec
+
+
+def _flows_after_delete() -> list[tuple[Path, dict]]:
+    return [(path.parent, flow) for path in sorted(RULESETS.glob(f"*/{AFTER_DELETE}"))
+            for flow in _after_delete_spec(path.parent)["flows"]]
+
+
 CASES = _flows()
-_TRACERS: dict[tuple[Path, int], tuple[Tracer, str, Ruleset, NodeContext]] = {}
+AFTER_DELETE_CASES = _flows_after_delete()
+_TRACERS: dict[tuple[Path, int, bool], tuple[Tracer, str, Ruleset, NodeContext]] = {}
 
 
-def _scenario_rules(folder: Path):
-    """The node's tables from the scenario's objects and flags, and the node's addresses."""
+def cluster_without(cluster: Cluster, delete: list[dict[str, Any]]) -> Cluster:
+    """The cluster after upstream's OnServiceDelete / OnEndpointSliceDelete calls. An unknown kind, or a
+    namespace/name that is not there, raises: a typo must not delete nothing and leave the flows traced
+    through the first sync's objects (where they would fail, or worse, pass for the wrong reason)."""
+    fields: dict[str, tuple[Any, ...]] = {}
+    for item in delete:
+        well_formed = isinstance(item, dict) and set(item) <= {"kind", "namespace", "name"}
+        if not well_formed or item.get("kind") not in _KINDS:
+            raise ValueError(f"cannot delete {item!r}: want {{kind, namespace, name}}, kind one of {sorted(_KINDS)}")
+        field = _KINDS[item["kind"]]
+        objects = fields.get(field, getattr(cluster, field))
+        key = (item.get("namespace"), item.get("name"))
+        kept = tuple(o for o in objects if (getattr(o, "namespace", None), o.name) != key)
+        if len(kept) == len(objects):
+            raise ValueError(f"cannot delete {item!r}: no such {item['kind']} in the scenario's objects")
+        fields[field] = kept
+    return dataclasses.replace(cluster, **fields)
+
+
+def _scenario_rules(folder: Path, delete: list[dict[str, Any]] | None = None) -> tuple[Ruleset, NodeContext]:
+    """The node's tables from the scenario's objects (less ``delete``) and flags, and the node's addresses.
+    The flags and the node's routes come from all the objects: kube-proxy reads its settings once, at start."""
     from kubeproxy_sim.cli.options import config_from_args
     from kubeproxy_sim.objects import load_paths
     from kubeproxy_sim.proxier import generate
@@ -50,7 +97,7 @@ def _scenario_rules(folder: Path):
     loaded = load_paths([str(folder / "objects.yaml")])
     args = (yaml.safe_load((folder / "scenario.yaml").read_text()) or {}).get("args") or []
     config = config_from_args([str(a) for a in args], loaded.cluster)
-    result = generate(loaded.cluster, config)
+    result = generate(cluster_without(loaded.cluster, delete or []), config)
     node = NodeContext.of([ip.split("/")[0] for ip in config.node_ips], routes=_routes(loaded.cluster, config))
     return node_tables(result.ruleset, result.jumps), node
 
@@ -66,12 +113,15 @@ def _routes(cluster, config) -> list[tuple[str, str]]:
     return [*pod_routes, (default, "eth0")]
 
 
-def tracer_for(folder: Path, family: int) -> tuple[Tracer, str]:
-    """One tracer per scenario (and family), built on first use."""
-    key = (folder, family)
+def tracer_for(folder: Path, family: int, after_delete: bool = False) -> tuple[Tracer, str]:
+    """One tracer per scenario (and family, and before or after the deletions), built on first use."""
+    key = (folder, family, after_delete)
     if key not in _TRACERS:
         dump = folder / "upstream.rules"
-        if dump.is_file():
+        if after_delete:
+            ruleset, node = _scenario_rules(folder, _after_delete_spec(folder)["delete"])
+            _TRACERS[key] = (Tracer(ruleset, node), "generated rules after delete", ruleset, node)
+        elif dump.is_file():
             from kubeproxy_sim.netfilter.codec import parse_ruleset_file
             from kubeproxy_sim.proxier.full import as_node_holds_it
 
@@ -84,10 +134,10 @@ def tracer_for(folder: Path, family: int) -> tuple[Tracer, str]:
     return _TRACERS[key][:2]
 
 
-def lazy_tracer_for(folder: Path, family: int) -> Tracer:
+def lazy_tracer_for(folder: Path, family: int, after_delete: bool = False) -> Tracer:
     """A new tracer over the same rules that compiles each chain when the packet first enters it."""
-    tracer_for(folder, family)
-    _, _, ruleset, node = _TRACERS[(folder, family)]
+    tracer_for(folder, family, after_delete)
+    _, _, ruleset, node = _TRACERS[(folder, family, after_delete)]
     return Tracer(ruleset, node, lazy=True)
 
 
@@ -116,10 +166,37 @@ def _sorted_output(text: str) -> str:
 
 @pytest.mark.parametrize(("folder", "flow"), CASES, ids=[f"{f.name}:{fl['name']}" for f, fl in CASES])
 def test_flow(folder: Path, flow: dict) -> None:
+    check_flow(folder, flow)
+
+
+@pytest.mark.parametrize(("folder", "flow"), AFTER_DELETE_CASES,
+                         ids=[f"{f.name}:{fl['name']}" for f, fl in AFTER_DELETE_CASES])
+def test_flow_after_delete(folder: Path, flow: dict) -> None:
+    check_flow(folder, flow, after_delete=True)
+
+
+def test_delete_names_an_existing_object() -> None:
+    """A misspelt kind or name in ``delete`` fails instead of deleting nothing."""
+    from kubeproxy_sim.objects import load_paths
+
+    cluster = load_paths([str(RULESETS / "upstream-internal-traffic-policy-cluster" / "objects.yaml")]).cluster
+    slice_ = {"kind": "EndpointSlice", "namespace": "ns1", "name": "svc1-1"}
+    assert not cluster_without(cluster, [slice_]).endpoint_slices and cluster.endpoint_slices
+    for typo in ({"kind": "EndpointSlices", "namespace": "ns1", "name": "svc1-1"},
+                 {"kind": "EndpointSlice", "namespace": "ns1", "name": "svc1"},
+                 {"kind": "Service", "name": "svc1"},
+                 {"kind": "Service", "namespace": "ns1", "name": "svc1", "nmae": "x"}):
+        with pytest.raises(ValueError, match="cannot delete"):
+            cluster_without(cluster, [typo])
+
+
+def check_flow(folder: Path, flow: dict, after_delete: bool = False) -> None:
+    """Trace one flow (eagerly and lazily compiled, which must agree) and compare with upstream's notation."""
     packet = Packet.of(flow.get("proto", "tcp"), flow["src"], flow["dst"], int(flow["dport"]))
-    tracer, source = tracer_for(folder, packet.family)
+    tracer, source = tracer_for(folder, packet.family, after_delete)
     result = tracer.trace(packet)
-    assert lazy_tracer_for(folder, packet.family).trace(packet) == result  # compiling as it goes changes nothing
+    # compiling as it goes changes nothing
+    assert lazy_tracer_for(folder, packet.family, after_delete).trace(packet) == result
     output, masq = upstream_notation(result)
     assert sum(o.probability_exact for o in result.outcomes) == 1
     want = (_sorted_output(str(flow["output"] or "")), bool(flow.get("masq", False)))
