@@ -1,18 +1,34 @@
 """TestSyncProxyRulesRepeated and TestSyncProxyRulesLargeClusterMode (upstream, 531be81208e2) step by step.
 
-Each sync's restore input is compared byte for byte with upstream's expected
-dump (already in upstream's canonical sort order, which ours is written in),
-and the rule-count metrics are checked the way upstream checks them: nat
-"last sync" equals the rules in the dump, nat "total" moves by the deltas the
-test states.
+TestSyncProxyRulesRepeated's objects and upstream's expected dumps are files of
+rulesets/upstream-sync-proxy-rules-repeated/: objects.yaml and upstream.rules for
+the first, full sync; syncs/state-N.yaml and syncs/sync-N.rules for the partial
+syncs 2-8; syncs/state-9.yaml and syncs/sync-9-recovery.rules for the full sync
+that follows the forced partial-restore failure. Upstream's dumps are kept
+verbatim (the test's text after dedent), never assembled here.
+
+Each sync's restore input is compared the way assertIPTablesRulesEqual compares
+(sortIPTablesRules applied to ours, then equal to upstream's text), and also byte
+for byte (ours is written in that order); the consistency check runs where
+upstream runs it (the first sync). The rule-count metrics are checked the way
+upstream checks them: nat "last sync" equals the rules in the expected dump, nat
+"total" moves by the deltas the test states.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
+from pathlib import Path
 
+import pytest
+import yaml
+
+from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.cli.options import config_from_args
 from kubeproxy_sim.netfilter.codec import render_ruleset
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset
+from kubeproxy_sim.objects import load_paths
 from kubeproxy_sim.objects.model import Cluster, EndpointPort, EndpointSlice, Protocol, Service
 from kubeproxy_sim.proxier import generate
 from kubeproxy_sim.proxier.partial import (
@@ -27,124 +43,37 @@ from kubeproxy_sim.proxier.partial import (
 )
 
 from .builders import cluster, ep, eps, fake_config, port, service
+from .dumps import check_jumps, parse_dump, upstream_sort
 
-FILTER = """*filter
-:KUBE-NODEPORTS - [0:0]
-:KUBE-SERVICES - [0:0]
-:KUBE-EXTERNAL-SERVICES - [0:0]
-:KUBE-FIREWALL - [0:0]
-:KUBE-FORWARD - [0:0]
-:KUBE-PROXY-FIREWALL - [0:0]
-{extra}-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
--A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name ct_state_invalid_dropped_pkts -j DROP
--A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
--A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-COMMIT
-"""  # noqa: E501
-NAT_HEAD = """*nat
-:KUBE-NODEPORTS - [0:0]
-:KUBE-SERVICES - [0:0]
-:KUBE-MARK-MASQ - [0:0]
-:KUBE-POSTROUTING - [0:0]
-"""
-LAST_RULE = ('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in'
-             ' this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n')
-MASQ = """-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
--A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
--A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
--A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE
-"""
-SVC1 = '-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O\n'  # noqa: E501
-SVC2 = '-A KUBE-SERVICES -m comment --comment "ns2/svc2:p8080 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 8080 -j KUBE-SVC-2VJB64SDSIJUP5T6\n'  # noqa: E501
-SVC3 = '-A KUBE-SERVICES -m comment --comment "ns3/svc3:p80 cluster IP" -m tcp -p tcp -d 172.30.0.43 --dport 80 -j KUBE-SVC-X27LE4BHSL4DOUIK\n'  # noqa: E501
-SVC4 = '-A KUBE-SERVICES -m comment --comment "ns4/svc4:p80 cluster IP" -m tcp -p tcp -d 172.30.0.44 --dport 80 -j KUBE-SVC-4SW47YFZTEDKD3PK\n'  # noqa: E501
+SCENARIO = Path(__file__).resolve().parents[2] / "rulesets" / "upstream-sync-proxy-rules-repeated"
+SYNCS = SCENARIO / "syncs"
+ARGS = [str(a) for a in yaml.safe_load((SCENARIO / "scenario.yaml").read_text())["args"]]
 
 
-def _dump(nat_chains: str, services: str, chain_rules: str = "", deletes: str = "", filter_extra: str = "") -> str:
-    return (FILTER.format(extra=filter_extra) + NAT_HEAD + nat_chains + services + LAST_RULE + MASQ + chain_rules
-            + deletes + "COMMIT\n")
+def state_path(n: int) -> Path:
+    """The complete objects of sync n (the scenario's objects.yaml for the first)."""
+    return SCENARIO / "objects.yaml" if n == 1 else SYNCS / f"state-{n}.yaml"
 
 
-SYNC1 = _dump(""":KUBE-SEP-SNQ3ZNILQDEJNDQO - [0:0]
-:KUBE-SEP-UHEGFW77JX3KXTOV - [0:0]
-:KUBE-SVC-2VJB64SDSIJUP5T6 - [0:0]
-:KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
-""", SVC1 + SVC2, """-A KUBE-SEP-SNQ3ZNILQDEJNDQO -m comment --comment ns1/svc1:p80 -s 10.0.1.1 -j KUBE-MARK-MASQ
--A KUBE-SEP-SNQ3ZNILQDEJNDQO -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.1.1:80
--A KUBE-SEP-UHEGFW77JX3KXTOV -m comment --comment ns2/svc2:p8080 -s 10.0.2.1 -j KUBE-MARK-MASQ
--A KUBE-SEP-UHEGFW77JX3KXTOV -m comment --comment ns2/svc2:p8080 -m tcp -p tcp -j DNAT --to-destination 10.0.2.1:8080
--A KUBE-SVC-2VJB64SDSIJUP5T6 -m comment --comment "ns2/svc2:p8080 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 8080 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
--A KUBE-SVC-2VJB64SDSIJUP5T6 -m comment --comment "ns2/svc2:p8080 -> 10.0.2.1:8080" -j KUBE-SEP-UHEGFW77JX3KXTOV
--A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
--A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.0.1.1:80" -j KUBE-SEP-SNQ3ZNILQDEJNDQO
-""")  # noqa: E501
+def expected_path(n: int) -> Path:
+    """Upstream's expected dump of sync n (9: the recovery after the failed partial restore)."""
+    return {1: SCENARIO / "upstream.rules", 9: SYNCS / "sync-9-recovery.rules"}.get(n, SYNCS / f"sync-{n}.rules")
 
-SYNC2 = _dump(""":KUBE-SEP-BSWRHOQ77KEXZLNL - [0:0]
-:KUBE-SVC-X27LE4BHSL4DOUIK - [0:0]
-""", SVC1 + SVC2 + SVC3, """-A KUBE-SEP-BSWRHOQ77KEXZLNL -m comment --comment ns3/svc3:p80 -s 10.0.3.1 -j KUBE-MARK-MASQ
--A KUBE-SEP-BSWRHOQ77KEXZLNL -m comment --comment ns3/svc3:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.3.1:80
--A KUBE-SVC-X27LE4BHSL4DOUIK -m comment --comment "ns3/svc3:p80 cluster IP" -m tcp -p tcp -d 172.30.0.43 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
--A KUBE-SVC-X27LE4BHSL4DOUIK -m comment --comment "ns3/svc3:p80 -> 10.0.3.1:80" -j KUBE-SEP-BSWRHOQ77KEXZLNL
-""")  # noqa: E501
 
-SYNC3 = _dump(""":KUBE-SEP-UHEGFW77JX3KXTOV - [0:0]
-:KUBE-SVC-2VJB64SDSIJUP5T6 - [0:0]
-""", SVC1 + SVC3, deletes="-X KUBE-SEP-UHEGFW77JX3KXTOV\n-X KUBE-SVC-2VJB64SDSIJUP5T6\n")
+def expected(n: int) -> str:
+    # assertIPTablesRulesEqual compares strings.TrimLeft(expected, " \t\n"); the files hold that text.
+    return expected_path(n).read_text()
 
-SYNC4 = _dump("", SVC1 + SVC3, filter_extra='-A KUBE-SERVICES -m comment --comment "ns4/svc4:p80 has no endpoints" -m tcp -p tcp -d 172.30.0.44 --dport 80 -j REJECT\n')  # noqa: E501
 
-SYNC5 = _dump(""":KUBE-SEP-AYCN5HPXMIRJNJXU - [0:0]
-:KUBE-SVC-4SW47YFZTEDKD3PK - [0:0]
-""", SVC1 + SVC3 + SVC4, """-A KUBE-SEP-AYCN5HPXMIRJNJXU -m comment --comment ns4/svc4:p80 -s 10.0.4.1 -j KUBE-MARK-MASQ
--A KUBE-SEP-AYCN5HPXMIRJNJXU -m comment --comment ns4/svc4:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.4.1:80
--A KUBE-SVC-4SW47YFZTEDKD3PK -m comment --comment "ns4/svc4:p80 cluster IP" -m tcp -p tcp -d 172.30.0.44 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
--A KUBE-SVC-4SW47YFZTEDKD3PK -m comment --comment "ns4/svc4:p80 -> 10.0.4.1:80" -j KUBE-SEP-AYCN5HPXMIRJNJXU
-""")  # noqa: E501
-
-SYNC6 = _dump(""":KUBE-SEP-BSWRHOQ77KEXZLNL - [0:0]
-:KUBE-SEP-DKCFIS26GWF2WLWC - [0:0]
-:KUBE-SVC-X27LE4BHSL4DOUIK - [0:0]
-""", SVC1 + SVC3 + SVC4, """-A KUBE-SEP-DKCFIS26GWF2WLWC -m comment --comment ns3/svc3:p80 -s 10.0.3.2 -j KUBE-MARK-MASQ
--A KUBE-SEP-DKCFIS26GWF2WLWC -m comment --comment ns3/svc3:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.3.2:80
--A KUBE-SVC-X27LE4BHSL4DOUIK -m comment --comment "ns3/svc3:p80 cluster IP" -m tcp -p tcp -d 172.30.0.43 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
--A KUBE-SVC-X27LE4BHSL4DOUIK -m comment --comment "ns3/svc3:p80 -> 10.0.3.2:80" -j KUBE-SEP-DKCFIS26GWF2WLWC
-""", deletes="-X KUBE-SEP-BSWRHOQ77KEXZLNL\n")  # noqa: E501
-
-SVC3_TWO_ENDPOINTS = """-A KUBE-SEP-DKCFIS26GWF2WLWC -m comment --comment ns3/svc3:p80 -s 10.0.3.2 -j KUBE-MARK-MASQ
--A KUBE-SEP-DKCFIS26GWF2WLWC -m comment --comment ns3/svc3:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.3.2:80
--A KUBE-SEP-JVVZVJ7BSEPPRNBS -m comment --comment ns3/svc3:p80 -s 10.0.3.3 -j KUBE-MARK-MASQ
--A KUBE-SEP-JVVZVJ7BSEPPRNBS -m comment --comment ns3/svc3:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.3.3:80
-"""
-SVC3_CHAIN = """-A KUBE-SVC-X27LE4BHSL4DOUIK -m comment --comment "ns3/svc3:p80 cluster IP" -m tcp -p tcp -d 172.30.0.43 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
--A KUBE-SVC-X27LE4BHSL4DOUIK -m comment --comment "ns3/svc3:p80 -> 10.0.3.2:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-DKCFIS26GWF2WLWC
--A KUBE-SVC-X27LE4BHSL4DOUIK -m comment --comment "ns3/svc3:p80 -> 10.0.3.3:80" -j KUBE-SEP-JVVZVJ7BSEPPRNBS
-"""  # noqa: E501
-
-SYNC7 = _dump(""":KUBE-SEP-DKCFIS26GWF2WLWC - [0:0]
-:KUBE-SEP-JVVZVJ7BSEPPRNBS - [0:0]
-:KUBE-SVC-X27LE4BHSL4DOUIK - [0:0]
-""", SVC1 + SVC3 + SVC4, SVC3_TWO_ENDPOINTS + SVC3_CHAIN)
-
-SYNC8 = _dump("", SVC1 + SVC3 + SVC4)
-
-SYNC10 = _dump(""":KUBE-SEP-AYCN5HPXMIRJNJXU - [0:0]
-:KUBE-SEP-DKCFIS26GWF2WLWC - [0:0]
-:KUBE-SEP-JVVZVJ7BSEPPRNBS - [0:0]
-:KUBE-SEP-SNQ3ZNILQDEJNDQO - [0:0]
-:KUBE-SVC-4SW47YFZTEDKD3PK - [0:0]
-:KUBE-SVC-X27LE4BHSL4DOUIK - [0:0]
-:KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
-""", SVC1 + SVC3, SVC3_TWO_ENDPOINTS + """-A KUBE-SEP-SNQ3ZNILQDEJNDQO -m comment --comment ns1/svc1:p80 -s 10.0.1.1 -j KUBE-MARK-MASQ
--A KUBE-SEP-SNQ3ZNILQDEJNDQO -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.1.1:80
-""" + SVC3_CHAIN + """-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
--A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.0.1.1:80" -j KUBE-SEP-SNQ3ZNILQDEJNDQO
-""", deletes="-X KUBE-SEP-AYCN5HPXMIRJNJXU\n-X KUBE-SVC-4SW47YFZTEDKD3PK\n")  # noqa: E501
+def load_state(n: int) -> Cluster:
+    loaded = load_paths([str(state_path(n))])
+    assert not loaded.diagnostics, loaded.diagnostics
+    return loaded.cluster
 
 
 def _nat_rules(text: str) -> int:
-    """upstream's countRules for the nat table: the -A lines of its block."""
-    nat = text.split("*nat\n", 1)[1]
-    return sum(1 for line in nat.splitlines() if line.startswith("-A "))
+    """upstream's countRules for the nat table: the rules of its chains."""
+    return sum(len(c.rules) for t in parse_dump(text) if t.name == "nat" for c in t.chains)
 
 
 class Driver:
@@ -180,42 +109,80 @@ def _slice(ns: str, name: str, *ips: str, name_port: str = "p80", number: int = 
 
 
 def test_sync_proxy_rules_repeated():
-    d = Driver(fake_config())
-    svc1, svc2 = _svc("ns1", "svc1", "172.30.0.41"), _svc("ns2", "svc2", "172.30.0.42", "p8080", 8080)
-    eps1, eps2 = _slice("ns1", "svc1", "10.0.1.1"), _slice("ns2", "svc2", "10.0.2.1", name_port="p8080", number=8080)
-    svc3, svc4 = _svc("ns3", "svc3", "172.30.0.43"), _svc("ns4", "svc4", "172.30.0.44")
-    expected_totals = []
+    d = Driver(config_from_args(ARGS, load_state(1)))
+    expected_totals: list[int] = []
 
-    def check(step: Step, expected: str, full: bool, delta: int | None) -> None:
-        assert d.text() == expected
+    def check(n: int, full: bool, delta: int | None, consistent: bool = False) -> None:
+        step, want, text = d.last, expected(n), d.text()
+        assert step is not None
+        assert upstream_sort(text) == want, f"sync {n}: not upstream's {expected_path(n).name}"
+        assert text == want, f"sync {n}: upstream's rules, but not in upstream's order"
+        if consistent:  # assertIPTablesRulesEqual's checkConsistency (true only for the first sync)
+            assert check_jumps(want) == []
         assert step.outcome.full is full and step.error is None
-        assert step.outcome.metrics.nat_rules_synced == _nat_rules(expected)
-        total = _nat_rules(expected) if delta is None else expected_totals[-1] + delta
+        assert step.outcome.metrics.nat_rules_synced == _nat_rules(want)
+        total = _nat_rules(want) if delta is None else expected_totals[-1] + delta
         assert step.outcome.metrics.nat_rules_total == total
         expected_totals.append(total)
 
-    check(d.sync(cluster(svc1, svc2, eps1, eps2)), SYNC1, True, None)
-    check(d.sync(cluster(svc1, svc2, svc3, eps1, eps2, _slice("ns3", "svc3", "10.0.3.1"))), SYNC2, False, +5)
-    check(d.sync(cluster(svc1, svc3, eps1, eps2, _slice("ns3", "svc3", "10.0.3.1"))), SYNC3, False, -5)
-    check(d.sync(cluster(svc1, svc3, svc4, eps1, eps2, _slice("ns3", "svc3", "10.0.3.1"))), SYNC4, False, 0)
-    eps4 = _slice("ns4", "svc4", "10.0.4.1")
-    check(d.sync(cluster(svc1, svc3, svc4, eps1, eps2, _slice("ns3", "svc3", "10.0.3.1"), eps4)), SYNC5, False, +5)
-    check(d.sync(cluster(svc1, svc3, svc4, eps1, eps2, _slice("ns3", "svc3", "10.0.3.2"), eps4)), SYNC6, False, 0)
-    eps3 = _slice("ns3", "svc3", "10.0.3.2", "10.0.3.3")
-    check(d.sync(cluster(svc1, svc3, svc4, eps1, eps2, eps3, eps4)), SYNC7, False, +3)
-    check(d.sync(d.objects), SYNC8, False, 0)
+    d.sync(load_state(1))
+    check(1, True, None, consistent=True)
+    # (sync, nat rules added to the total), the deltas upstream's comments count
+    for n, delta in ((2, +5), (3, -5), (4, 0), (5, +5), (6, 0), (7, +3), (8, 0)):
+        d.sync(load_state(n))
+        check(n, False, delta)
 
     # A foreign jump from svc3's chain to svc4's endpoint: the partial sync deleting svc4 cannot delete
     # that endpoint's chain, so the restore is refused and the next sync is a full one.
+    assert not d.state.need_full_sync
     d.node = _append_rule(d.node, "nat", "KUBE-SVC-X27LE4BHSL4DOUIK", "-j KUBE-SEP-AYCN5HPXMIRJNJXU")
-    failed = d.sync(cluster(svc1, svc3, eps1, eps2, eps3, eps4))
+    failed = d.sync(load_state(9))
     assert not failed.outcome.full and isinstance(failed.error, RestoreError)
     assert "KUBE-SEP-AYCN5HPXMIRJNJXU" in str(failed.error)
     assert d.state.need_full_sync
     assert _chain(d.node, "nat", "KUBE-SEP-AYCN5HPXMIRJNJXU") is not None
-    check(d.sync(d.objects), SYNC10, True, -5)
+    d.sync(d.objects)
+    check(9, True, -5)
     assert _chain(d.node, "nat", "KUBE-SEP-AYCN5HPXMIRJNJXU") is None
     assert "KUBE-SEP-AYCN5HPXMIRJNJXU" not in str(_chain(d.node, "nat", "KUBE-SVC-X27LE4BHSL4DOUIK"))
+
+
+def test_replay_command_writes_upstreams_dumps(capsys: pytest.CaptureFixture[str]):
+    """`kubeproxy-sim replay` over the state files prints upstream's dump for every sync, 1 to 8."""
+    status = main(["replay", *(str(state_path(n)) for n in range(1, 9)), *ARGS])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    parts = re.split(r"^# sync (\d+) (full|partial)\n", captured.out, flags=re.MULTILINE)
+    assert parts[0] == ""
+    syncs = list(zip(parts[1::3], parts[2::3], parts[3::3], strict=True))
+    assert [(int(n), kind) for n, kind, _ in syncs] == [(1, "full")] + [(n, "partial") for n in range(2, 9)]
+    for n, _, text in syncs:
+        assert text == expected(int(n)), f"replay's sync {n} is not upstream's {expected_path(int(n)).name}"
+
+
+def test_the_expected_dumps_are_in_upstreams_order_and_full_ones_are_consistent():
+    """sortIPTablesRules leaves upstream's expected text as it is (its -X lines last in their table), and a full
+    sync's dump passes checkIPTablesRuleJumps once the chains it deletes are not counted as created (upstream
+    only checks the first; the recovery, which deletes svc4's chains, passes too)."""
+    for n in range(1, 10):
+        assert upstream_sort(expected(n)) == expected(n), expected_path(n).name
+    assert check_jumps(expected(1)) == []
+    assert check_jumps(expected(9)) == []
+    # A partial sync's dump jumps to chains it does not write: why upstream passes checkConsistency=false.
+    assert check_jumps(expected(2))
+
+
+def test_upstream_sort_prints_deleted_chains_at_the_end_of_their_table():
+    """parse.go reads -X anywhere among a table's rules and String() prints the deletions after the rules."""
+    want = expected(3)
+    deletes = "-X KUBE-SEP-UHEGFW77JX3KXTOV\n-X KUBE-SVC-2VJB64SDSIJUP5T6\n"
+    svc3 = next(line for line in want.splitlines(keepends=True) if '"ns3/svc3:p80 cluster IP"' in line)
+    moved = want.replace(deletes, "").replace(svc3, "").replace(":KUBE-SVC-2VJB64SDSIJUP5T6 - [0:0]\n",
+                                                               ":KUBE-SVC-2VJB64SDSIJUP5T6 - [0:0]\n" + deletes + svc3)
+    assert moved != want
+    assert upstream_sort(moved) == want
+    with pytest.raises(ValueError, match="cannot add rules to deleted chain"):
+        parse_dump(moved.replace(deletes, deletes + "-A KUBE-SVC-2VJB64SDSIJUP5T6 -j KUBE-MARK-MASQ\n"))
 
 
 def _chain(node: Ruleset, table: str, name: str):
