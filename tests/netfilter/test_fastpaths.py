@@ -125,6 +125,30 @@ def test_collector_pause_restores_the_collector_and_freezes_only_large_builds() 
         gc.enable()
 
 
+def test_a_large_build_does_not_freeze_the_caller_s_garbage() -> None:
+    """gc.freeze takes every tracked object: a dropped cycle of the caller's must be collected first."""
+    import gc
+    import weakref
+
+    from kubeproxy_sim.objects import bulk
+
+    class Peer:
+        other: object
+
+    a, b = Peer(), Peer()
+    a.other, b.other = b, a
+    gc.collect()  # the cycle is old, as a long-lived caller's state is
+    dropped = weakref.ref(a)
+    del a, b
+    try:
+        with bulk.collector_paused():
+            large = [[i] for i in range(bulk.FREEZE_THRESHOLD + 1000)]
+        gc.collect()
+        assert dropped() is None and large
+    finally:
+        gc.unfreeze()
+
+
 def test_render_by_chain_equals_render_by_line() -> None:
     from kubeproxy_sim.netfilter.codec import render_ruleset, render_table
     from kubeproxy_sim.netfilter.model import Chain, Ruleset, Table
