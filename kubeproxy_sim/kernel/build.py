@@ -93,15 +93,21 @@ def mark_owner(net_netns: str, owner: Owner) -> None:
 
 
 def read_owner(net_netns: str) -> Owner | None:
-    """The owner the marker names; None when the namespace or the marker is missing."""
+    """The owner the marker names; None when the namespace or the marker is missing.
+
+    Any other failure to read it (out of file descriptors, a netlink error) raises: "no marker" lets
+    :func:`gc` tear the cluster down, which must never happen to a live one because a read failed.
+    """
     if not os.path.exists(nsexec.netns_path(net_netns)):
         return None  # pyroute2 would create a namespace it is asked to open
     try:
         with IPRoute(netns=net_netns) as ipr:
             found = ipr.link_lookup(ifname=OWNER_LINK)
             links = ipr.get_links(found[0]) if found else []
-    except Exception:  # the namespace went away meanwhile
-        return None
+    except Exception:
+        if not os.path.exists(nsexec.netns_path(net_netns)):
+            return None  # the namespace went away meanwhile
+        raise
     return Owner.parse(links[0].get_attr("IFLA_IFALIAS")) if links else None
 
 
@@ -592,7 +598,10 @@ def gc(directory: Path, *, now: float | None = None, grace: float = GC_GRACE, on
             clusters.setdefault(owner_name, []).append(ns_name)
     removed = []
     for name, names in sorted(clusters.items()):
-        owner = read_owner(f"{cluster_prefix(name)}net")
+        try:
+            owner = read_owner(f"{cluster_prefix(name)}net")
+        except Exception:  # the marker is there but unreadable just now: the cluster may be live, keep it
+            continue
         if owner is not None and owner.alive():
             continue
         if owner is None and _age(names, now) < grace:

@@ -233,7 +233,7 @@ def _parse_cluster_ips(report: Report, texts: list[Any], single_path: str | None
 def _ip_families(report: Report, raw: list[Any]) -> tuple[IPFamily, ...]:
     families = []
     for i, item in enumerate(raw):
-        if item in _FAMILIES:
+        if isinstance(item, str) and item in _FAMILIES:  # a list or a mapping here is not hashable
             families.append(_FAMILIES[item])
         else:
             report.error(f"spec.ipFamilies[{i}]", f"{quote(item)} is not an IP family; expected IPv4 or IPv6")

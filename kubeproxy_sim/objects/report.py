@@ -41,6 +41,10 @@ def quote(value: object) -> str:
         return "true" if value else "false"
     if value is None:
         return "null"
+    if isinstance(value, list | dict):  # as JSON, the way it could be written, not as a Python repr
+        import json
+
+        return json.dumps(value, default=str)
     return str(value)
 
 

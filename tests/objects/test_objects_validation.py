@@ -62,6 +62,8 @@ def _service_errors(load, spec: str) -> list[str]:
      'spec.internalTrafficPolicy: "local" is not a traffic policy; expected Cluster or Local'),
     ("ipFamilies: [IPv5]\n  ports: [{port: 80}]",
      'spec.ipFamilies[0]: "IPv5" is not an IP family; expected IPv4 or IPv6'),
+    ("ipFamilies: [[IPv4]]\n  ports: [{port: 80}]",
+     'spec.ipFamilies[0]: ["IPv4"] is not an IP family; expected IPv4 or IPv6'),
     ("ipFamilies: [IPv6]\n  ports: [{port: 80}]",
      "spec.ipFamilies[0]: IPv6 does not match the cluster IP 10.0.0.1 (IPv4)"),
     ("clusterIPs: [10.0.0.2]\n  ports: [{port: 80}]",

@@ -1,0 +1,27 @@
+"""netns gc's judgement of a cluster, with the kernel mocked: checked without root."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_gc_keeps_a_cluster_whose_owner_marker_cannot_be_read(tmp_path) -> None:
+    """A failed read (here out of file descriptors) is not "no marker": the cluster may be live."""
+    import errno
+    from unittest import mock
+
+    from kubeproxy_sim.kernel import build
+
+    class FailingIPRoute:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise OSError(errno.EMFILE, "Too many open files")
+
+    torn: list[str] = []
+    with mock.patch.object(build.netns, "listnetns", return_value=["kpsim-demo.net", "kpsim-demo.node1"]), \
+            mock.patch.object(build.os.path, "exists", return_value=True), \
+            mock.patch.object(build, "IPRoute", FailingIPRoute), \
+            mock.patch.object(build, "_age", return_value=3600.0), \
+            mock.patch.object(build, "teardown", side_effect=lambda name, *_: torn.append(name) or [name]):
+        with pytest.raises(OSError):
+            build.read_owner("kpsim-demo.net")
+        assert build.gc(tmp_path) == [] and torn == []
