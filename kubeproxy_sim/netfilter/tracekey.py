@@ -103,9 +103,6 @@ class Destination:
     opaque: bool
 
 
-NOTHING = SourceTests()  # under an address no index holds (never changed)
-
-
 class TraceKeys:
     """Keys of whole traces through one compiled ruleset on one node (see the module's docstring)."""
 
@@ -123,6 +120,7 @@ class TraceKeys:
         every = self._survey(chains)
         self.global_tests, self._whole, self._rest_only = self._global(compiled)
         self._targets: dict[int, SourceTests] = {}
+        self._nothing = SourceTests()  # under an address no index holds; this instance's own, never changed
         self._global_done: set[int] = set()
         self._global_parts = [self.global_tests, *self._closure(self.global_tests.targets,
                                                                 self.global_tests.redirects, self._global_done)]
@@ -179,7 +177,7 @@ class TraceKeys:
         if found is not None:
             return found
         if not any(dst in chain.index for chain in self.indexed):
-            return NOTHING  # an endpoint's address, say: no index holds it
+            return self._nothing  # an endpoint's address, say: no index holds it
         tests = SourceTests()
         todo: list[CompiledChain] = []
         for chain in self.indexed:
