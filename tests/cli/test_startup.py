@@ -17,6 +17,15 @@ def test_parser_imports_no_heavy_module() -> None:
     assert out.strip() == "[]"
 
 
+def test_a_command_s_help_loads_no_manifest_reader_or_rule_family() -> None:
+    """Flag parsing needs the model and the config, not YAML, the decoders or the generator."""
+    code = ("import sys; from kubeproxy_sim.cli.main import build_parser; build_parser('rules'); "
+            "print(sorted(m for m in ('yaml', 'kubeproxy_sim.objects.load', 'kubeproxy_sim.proxier.sync') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_help_lists_the_commands() -> None:
     out = subprocess.run([sys.executable, "-m", "kubeproxy_sim", "--help"], capture_output=True, text=True,
                          check=True).stdout
