@@ -8,7 +8,7 @@ packet, compiling a rule) and formatted back only for output.
 
 from __future__ import annotations
 
-import ipaddress
+import ipaddress  # IPv6 text as the objects loader writes it (::102:304, not netaddr's ::1.2.3.4)
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum

@@ -13,7 +13,7 @@ for IPv6, and CIDRs with the host bits cleared.
 
 from __future__ import annotations
 
-import ipaddress
+import ipaddress  # RFC 5952 text as Go's netip prints it (::102:304), where netaddr writes ::1.2.3.4
 import re
 import socket
 from dataclasses import dataclass
