@@ -25,6 +25,7 @@ from kubeproxy_sim.cli.output import Column, Console, add_color_flag, console, p
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity
 from kubeproxy_sim.netfilter.model import Chain, Ruleset
 from kubeproxy_sim.objects.model import Cluster, Node, Service, TrafficPolicy
+from kubeproxy_sim.proxier.naming import EXT_PREFIX, FW_PREFIX, SEP_PREFIX, SVC_PREFIX, SVL_PREFIX
 
 if TYPE_CHECKING:
     from kubeproxy_sim.simulator.network import Simulator
@@ -73,11 +74,11 @@ EXAMPLES = """examples:
   kubeproxy-sim demo --scenario session-affinity --color always | less -R
 """
 PREFIXES = {
-    "KUBE-SVC-": "the service port's load balancer: one statistic rule per endpoint",
-    "KUBE-SVL-": "the service port's load balancer over node-local endpoints only (traffic policy Local)",
-    "KUBE-EXT-": "external traffic (NodePort, LoadBalancer, externalIPs): masquerade decision, then the service",
-    "KUBE-FW-": "loadBalancerSourceRanges: allowed sources continue, others are dropped",
-    "KUBE-SEP-": "one endpoint: mark hairpin traffic for masquerade, then DNAT to the pod",
+    SVC_PREFIX: "the service port's load balancer: one statistic rule per endpoint",
+    SVL_PREFIX: "the service port's load balancer over node-local endpoints only (traffic policy Local)",
+    EXT_PREFIX: "external traffic (NodePort, LoadBalancer, externalIPs): masquerade decision, then the service",
+    FW_PREFIX: "loadBalancerSourceRanges: allowed sources continue, others are dropped",
+    SEP_PREFIX: "one endpoint: mark hairpin traffic for masquerade, then DNAT to the pod",
 }
 PROBABILITY = re.compile(r"--probability (\S+)")
 COMMENT = re.compile(r'--comment (?:"([^"]*)"|(\S+))')
@@ -119,7 +120,7 @@ def split_summary(chain: Chain) -> str | None:
     shares = []
     for rule in chain.rules:
         target = rule.spec.rsplit("-j ", 1)[-1]
-        if not target.startswith("KUBE-SEP-") or "--rcheck" in rule.spec:
+        if not target.startswith(SEP_PREFIX) or "--rcheck" in rule.spec:
             continue
         match = PROBABILITY.search(rule.spec)
         p = Fraction(match.group(1)) if match else Fraction(1)
@@ -141,7 +142,7 @@ def explain(ruleset: Ruleset, con: Console | None = None) -> list[str]:
             lines.append("")
             lines.append(con.paint(chain.name, "bold", "cyan") + (con.paint(f"  # {purpose}", "dim") if purpose
                                                                    else ""))
-            summary = split_summary(chain) if chain.name.startswith(("KUBE-SVC-", "KUBE-SVL-")) else None
+            summary = split_summary(chain) if chain.name.startswith((SVC_PREFIX, SVL_PREFIX)) else None
             if summary:
                 lines.append(con.paint(f"  # new connections split: {summary}", "green"))
             lines.extend(f"  {rule.text()}" for rule in chain.rules)
