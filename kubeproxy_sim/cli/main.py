@@ -61,7 +61,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     add_color_flag(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     module = f"kubeproxy_sim.cli.{command}_cmd"
-    for name in (module,) if module in COMMAND_MODULES else COMMAND_MODULES:
+    chosen = () if command == "--version" else (module,) if module in COMMAND_MODULES else COMMAND_MODULES
+    for name in chosen:
         importlib.import_module(name).register(sub)
     return parser
 
@@ -77,12 +78,25 @@ def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
         current = actions[0].choices[chosen]
 
 
+def _command_word(words: list[str]) -> str | None:
+    """The command the words name, past the top-level options (``--color never rules``), so only its parser
+    is built; ``--version`` alone needs none."""
+    index = 0
+    while index < len(words) and words[index].startswith("-"):
+        if words[index] == "--version":
+            return "--version"  # no command registers: the version action exits first
+        if words[index] in ("-h", "--help"):
+            return None  # the top-level help lists every command
+        index += 2 if words[index] == "--color" else 1
+    return words[index] if index < len(words) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     # Exact probabilities of long statistic chains are rationals over 2^(31*n): thousands of digits at
     # 1,000 endpoints, past Python's default limit for printing an int.
     sys.set_int_max_str_digits(0)
     words = sys.argv[1:] if argv is None else argv
-    parser = build_parser(words[0] if words else None)
+    parser = build_parser(_command_word(words))
     args, extra = parser.parse_known_args(words)
     if extra:  # said by the (sub)command that was given, with its own usage line, not the top level's
         _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")

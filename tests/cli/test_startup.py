@@ -47,3 +47,12 @@ def test_options_before_the_command_still_work(capsys: object) -> None:
 
     assert main(["--color", "never", "rules", "--scenario", "bootcamp"]) == 0
     assert main(["rules", "--scenario", "bootcamp"]) == 0
+
+
+def test_the_command_word_is_found_past_top_level_options() -> None:
+    from kubeproxy_sim.cli.main import _command_word
+
+    assert _command_word(["--color", "never", "rules", "-f", "x"]) == "rules"
+    assert _command_word(["--color=never", "trace"]) == "trace"
+    assert _command_word(["--version"]) == "--version"  # builds no command's parser at all
+    assert _command_word(["--help", "rules"]) is None and _command_word([]) is None
