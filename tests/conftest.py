@@ -1,13 +1,27 @@
-"""Shared pytest setup: hypothesis profiles (a small default budget; KPSIM_DEEP=1 selects "deep")."""
+"""Shared pytest setup: the hypothesis profiles.
+
+* ``ci`` (the default): 30 examples a test, derandomized and without an example database, so every run (CI's,
+  a developer's) tries the same inputs in the same order and a failure reproduces by running the test again.
+* ``deep`` (``KPSIM_DEEP=1``): 500 examples a test, randomized (new inputs every run), with the example database
+  in the repository's ``.hypothesis/`` (git-ignored), which replays the failures it found first on the next run.
+
+A test that needs its own number of examples asks :func:`tests.budget.budget` for it, so that it scales with the
+profile (its CI number in ``ci``, proportionally more in ``deep``); ``settings(max_examples=N)`` would not.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
-settings.register_profile("default", max_examples=30, deadline=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("deep", max_examples=500, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("deep" if os.environ.get("KPSIM_DEEP") == "1" else "default")
+from tests.budget import CI_EXAMPLES, DEEP_EXAMPLES
+
+COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", max_examples=CI_EXAMPLES, derandomize=True, database=None, **COMMON)
+settings.register_profile("deep", max_examples=DEEP_EXAMPLES, derandomize=False, print_blob=True,
+                          database=DirectoryBasedExampleDatabase(Path(__file__).resolve().parent.parent /
+                                                                 ".hypothesis" / "examples"), **COMMON)
+settings.load_profile("deep" if os.environ.get("KPSIM_DEEP") == "1" else "ci")

@@ -816,12 +816,19 @@ def compare(sims: SimulatorSide, state: dict[str, Any], flows: Sequence[Flow], *
         return _run_and_judge(sims, state, flows, predictions, alpha, timeout, tick)
 
 
+def per_row_alpha(predictions: Sequence[Prediction], alpha: Fraction) -> Fraction:
+    """Bonferroni: ``alpha`` (the whole run's false-alarm rate) split evenly over the run's tests, so that the run
+    fails by chance with probability at most ``alpha``. Every outcome of a flow with a share below 1 is a test, a
+    flow with one certain outcome is one, and a grouped flow (one chi-square) is one."""
+    random_rows = sum(1 if pr.grouped else sum(1 for p in pr.shares.values() if p < 1) or 1
+                      for pr in predictions)
+    return alpha / max(random_rows, 1)
+
+
 def _run_and_judge(sims: SimulatorSide, state: dict[str, Any], flows: Sequence[Flow],
                    predictions: Sequence[Prediction], alpha: Fraction, timeout: float, tick: Tick) -> list[FlowReport]:
     """Observe every flow in the kernel (PARALLEL_FLOWS at a time) and judge it; a difference is run again."""
-    random_rows = sum(1 if pr.grouped else sum(1 for p in pr.shares.values() if p < 1) or 1
-                      for pr in predictions)  # the tests of the run: a grouped flow is one
-    row_alpha = alpha / max(random_rows, 1)
+    row_alpha = per_row_alpha(predictions, alpha)
     sizes = [sample_size(pr, row_alpha) for pr in predictions]
 
     def run(job: tuple[Flow, int, Prediction]) -> Counter[Key]:

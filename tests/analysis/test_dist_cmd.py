@@ -103,6 +103,35 @@ def test_local_policy_load_balancer_averages_over_healthy_nodes(capsys) -> None:
         ("10.180.2.1:80", "1", False)]
 
 
+def test_the_even_split_is_over_delivered_traffic_only(capsys) -> None:
+    """README: ``deviation`` is the share minus the even split of *delivered* traffic (null for DROP/REJECT). The
+    load balancer's average here is 1/2 to the one endpoint (through node-1) and 1/2 dropped (test-node has only a
+    remote terminating endpoint): the lone endpoint gets all the delivered traffic, so it deviates by 0."""
+    code, out, _ = run(capsys, "dist", "--scenario",
+                       "upstream-terminating-endpoints-traffic-policy-local-terminating-endpoints-on-remote-node",
+                       "--to", "1.2.3.4:80", "-o", "json")
+    assert code == 0
+    (view,) = json.loads(out)["services"][0]["views"]
+    assert view["kind"] == "loadBalancer"
+    average = view["average"]
+    assert [(o["verdict"], o["probability_exact"], o["deviation_exact"]) for o in average["outcomes"]] == [
+        ("DNAT", "1/2", "0"), ("DROP", "1/2", None)]
+    assert (average["uniform_exact"], average["max_deviation_exact"], average["max_deviation"]) == ("1/2", "0", 0)
+    dropping = next(e for e in view["entries"] if e["node"] == "test-node")
+    assert (dropping["uniform_exact"], dropping["max_deviation_exact"]) == (None, "0")  # nothing delivered
+
+
+def test_even_split_and_deviation_leave_out_dropped_and_rejected_shares() -> None:
+    from kubeproxy_sim.analysis.exact import Share, deviation, max_deviation, uniform_share
+
+    shares = [Share("DNAT", "10.0.0.1:80", Fraction(1, 2)), Share("DNAT", "10.0.0.2:80", Fraction(1, 4)),
+              Share("DROP", None, Fraction(1, 8)), Share("REJECT", None, Fraction(1, 8))]
+    assert uniform_share(shares) == Fraction(3, 8)  # (1/2 + 1/4) / 2 endpoints
+    assert [deviation(s, Fraction(3, 8)) for s in shares] == [Fraction(1, 8), Fraction(-1, 8), None, None]
+    assert max_deviation(shares) == Fraction(1, 8)
+    assert uniform_share([Share("DROP", None, Fraction(1))]) is None
+
+
 def test_text_output_and_sources(capsys) -> None:
     code, out, _ = run(capsys, "dist", "--scenario", "bootcamp", "--to", "node/node2:31526", "--from", "external")
     assert code == 0

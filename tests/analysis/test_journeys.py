@@ -2,8 +2,10 @@
 
 Every sampled spread is checked against the exact (rule-derived) shares with
 exact binomial acceptance intervals per outcome and Pearson's chi-square over
-all of them, both at 99.9 %, with fixed seeds; N is chosen so that a share off
-by 5 points would be caught with power 0.99. Failures print scenario, view and seed.
+all of them, with fixed seeds: the k intervals and the chi-square of a check
+share its 0.1 % (Bonferroni, each at 0.1 % / (k + 1)), so a check fails by
+chance at most once in a thousand; N is chosen so that a share off by 5 points
+would be caught with power 0.99 at that level. Failures print scenario, view and seed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import ClusterCase, clusters
 
 from kubeproxy_sim.analysis import stats
 from kubeproxy_sim.analysis.exact import Selection, analyse, service_ports
@@ -37,6 +38,8 @@ from kubeproxy_sim.analysis.targets import parse_sources
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
 from kubeproxy_sim.objects import load_paths
+from tests.budget import budget
+from tests.strategies import ClusterCase, clusters
 
 ALPHA = 0.001
 SEED = 20240607
@@ -58,14 +61,21 @@ def _views(nodes: NodeSet, sources: list[str] | None = None, only: tuple[str, ..
                 yield dist, view
 
 
+def _tests(exact: dict) -> int:
+    """The tests of one check: an interval per outcome and the chi-square."""
+    return len(exact) + 1
+
+
 def _size(exact: dict, alpha: float = ALPHA) -> int:
     smallest = min(float(p) for p in exact.values())
-    return max(1000, stats.samples_for_power(smallest, SHIFT, alpha, 0.99)) if smallest < 1 else 200
+    return max(1000, stats.samples_for_power(smallest, SHIFT, alpha / _tests(exact), 0.99)) if smallest < 1 else 200
 
 
 def assert_agrees(where: str, counts: dict, exact: dict, n: int, alpha: float = ALPHA) -> None:
-    """Every outcome inside its exact binomial interval; chi-square does not reject; nothing unexpected."""
+    """Every outcome inside its exact binomial interval; chi-square does not reject; nothing unexpected. The
+    k + 1 tests share ``alpha`` (Bonferroni): the check fails by chance with probability at most ``alpha``."""
     assert sum(counts.values()) == n, f"{where}: {counts}"
+    alpha /= _tests(exact)
     assert set(counts) <= set(exact), f"{where}: the simulator saw outcomes the exact answer excludes: {counts}"
     for key, p in exact.items():
         lo, hi = stats.binom_acceptance(n, float(p), alpha)
@@ -239,11 +249,11 @@ def test_cli_keep_alive_spread_through_the_simulator(capsys) -> None:
     assert code == 0 and "through the cluster simulator" in capsys.readouterr().out
 
 
-EXAMPLES = 20  # fixed (not the profile's budget): each example samples a few thousand connections
+EXAMPLES = budget(20)  # few (each example samples a few thousand connections), more under KPSIM_DEEP=1
 
 
-# Over generated clusters, the run's 99.9 % is shared by its examples (Bonferroni): a run fails by
-# chance at most once in a thousand.
+# Over generated clusters, ALPHA is shared by the examples (Bonferroni), and each example's check shares its part
+# among its tests (assert_agrees): a run fails by chance at most once in a thousand.
 @settings(max_examples=EXAMPLES)
 @given(clusters(), st.data())
 def test_generated_clusters_sample_like_the_exact_shares(case: ClusterCase, data: st.DataObject) -> None:

@@ -12,7 +12,6 @@ from fractions import Fraction
 
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import CONDITIONS, ClusterCase, clusters
 
 from kubeproxy_sim.analysis.affinity import sticky_checks
 from kubeproxy_sim.analysis.exact import (
@@ -29,6 +28,7 @@ from kubeproxy_sim.netfilter.model import Ruleset, Table
 from kubeproxy_sim.objects.model import Cluster, Endpoint, EndpointSlice
 from kubeproxy_sim.proxier.full import node_tables
 from kubeproxy_sim.proxier.partial import SyncState, changed_services, sync_and_apply
+from tests.strategies import CONDITIONS, ClusterCase, clusters
 
 # Per statistic rule: kube-proxy's ten decimals (5e-11) plus the kernel's 31-bit threshold (2^-32),
 # plus the double the decimal is read into. A share is a product of at most n such factors.

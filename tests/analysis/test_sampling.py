@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from fractions import Fraction
 
 import pytest
 
@@ -52,16 +53,34 @@ def test_sampled_connections_agree_with_exact_shares(scenario: str) -> None:
 
 
 def test_affinity_lru_model_matches_the_rules() -> None:
-    """More clients than the 100-entry list: the returning clients still listed are about 100/m."""
+    """More clients than the 100-entry list: the returning clients still listed are 100/m.
+
+    Why an exact binomial test applies although a client's connections are not independent: 400 clients pick
+    uniformly at random among themselves, 2 endpoints, each with a 100-entry ``recent`` list. A client is in at
+    most one list (it is added only when it is in none), and a full list stays full (an addition evicts one, the
+    timeout is never reached). Once every client has been seen and both lists are full, the next connection's
+    client is listed with probability exactly 200/400, and then returns to the same endpoint; otherwise the
+    kernel's 1/2 split (exact in 31 bits) sends it back with probability 1/2. So *whatever the history*, the next
+    connection returns to the same endpoint with probability 3/4 = the model's; after that point the count of
+    same-endpoint returns is exactly Binomial(connections, 3/4). The runs are seeded and a longer run starts with
+    the shorter one's connections, so the difference of a WARM run and a WARM + MEASURED run is that count.
+    WARM = 15 connections per client: some client is still unseen with probability <= 400 * exp(-15) < 1.3e-4
+    (checked: every measured connection is a return); a list not full after every client's first, evenly split,
+    connection has probability P(Bin(400, 1/2) < 100) < 1e-20. The family-wise false-alarm rate is at most ALPHA.
+    """
     nodes = _nodes("session-affinity")
     report = analyse(nodes, [Selection(s) for s in service_ports(nodes)])
     entry = next(e for v in report.services[0].views for e in v.entries if e.source.kind == "external")
-    clients, connections = 400, 12000
-    returning, same, engine = simulate_returns(nodes, entry, "tcp", clients, connections, SEED)
-    assert engine == "simulator"
-    model = float(client_load(clients // 2, 2).same_endpoint)  # 2 endpoints, 200 clients each
-    observed = same / returning
-    assert abs(observed - model) < 0.04, f"seed {SEED}: observed {observed:.3f}, model {model:.3f}"
+    clients, warm, measured = 400, 6000, 6000
+    warm_fails = clients * math.exp(-warm / clients) + 1e-20  # the warm-up leaves someone unseen or a list short
+    returning0, same0, engine0 = simulate_returns(nodes, entry, "tcp", clients, warm, SEED)
+    returning, same, engine = simulate_returns(nodes, entry, "tcp", clients, warm + measured, SEED)
+    assert engine0 == engine == "simulator"
+    model = client_load(clients // 2, 2).same_endpoint  # 2 endpoints, 200 clients each
+    assert model == Fraction(3, 4)
+    assert returning - returning0 == measured, f"seed {SEED}: a client unseen after {warm} connections"
+    lo, hi = stats.binom_acceptance(measured, float(model), ALPHA - warm_fails)
+    assert lo <= same - same0 <= hi, f"seed {SEED}: {same - same0} of {measured} returned, not in [{lo}, {hi}]"
     few = simulate_returns(nodes, entry, "tcp", 150, 3000, SEED)  # 75 per endpoint: always listed
     assert few[1] == few[0] and few[2] == "simulator", f"seed {SEED}: clients within the list moved"
 
@@ -85,6 +104,18 @@ def test_chi_square_survival_matches_known_values() -> None:
     assert stats.chi2_sf(3.841458820694124, 1) == pytest.approx(0.05, rel=1e-9)
     assert stats.chi2_sf(16.26623619623813, 3) == pytest.approx(0.001, rel=1e-9)
     assert stats.chi2_sf(2.0, 2) == pytest.approx(math.exp(-1), rel=1e-12)
+
+
+def test_chi_square_statistic_degrees_of_freedom_and_p_value() -> None:
+    """Pearson's test of 4 cells has 3 degrees of freedom (cells - 1; an impossible cell is no cell): (30, 20, 25, 25)
+    against 1/4 each gives 2.0 on 3 df, whose survival is erfc(1) + 2/sqrt(pi)/e (the closed form for 3 df)."""
+    p_value = math.erfc(1.0) + 2 / math.sqrt(math.pi) * math.exp(-1.0)  # 0.5724067...
+    statistic, df, p = stats.chi_square([30, 20, 25, 25], [0.25] * 4)
+    assert statistic == pytest.approx(2.0, rel=1e-12) and df == 3
+    assert p == pytest.approx(p_value, rel=1e-9) and p == pytest.approx(0.5724, abs=1e-4)
+    assert stats.chi_square([30, 20, 25, 25, 0], [0.25, 0.25, 0.25, 0.25, 0.0]) == (statistic, 3, p)
+    assert stats.chi_square([40, 60], [0.5, 0.5]) == (4.0, 1, pytest.approx(0.0455003, abs=1e-7))  # z = 2
+    assert stats.chi_square([7], [1.0]) == (0.0, 0, 1.0)  # one cell: nothing to test
 
 
 def test_chi_square_rejects_a_biased_sample() -> None:

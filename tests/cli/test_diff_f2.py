@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from pathlib import Path
 
 from kubeproxy_sim.cli.main import main
 
-AFTER = "rulesets/upstream-cluster-ip-general/objects.yaml"
+REPO = Path(__file__).resolve().parents[2]
+AFTER = str(REPO / "rulesets" / "upstream-cluster-ip-general" / "objects.yaml")  # from any working directory
 
 
 def run(argv: list[str]) -> tuple[int, dict]:

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.cli.output import to_json
+from tests.budget import budget
 
 RULE = "-A KUBE-SVC-X -m comment --comment \"ns/svc:p\" -j DNAT"
 SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
@@ -23,7 +24,7 @@ DATA = st.recursive(SCALARS, lambda children: st.lists(children) | st.tuples(chi
                     | st.dictionaries(KEYS, children), max_leaves=40)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=budget(400), deadline=None)
 @given(DATA)
 def test_writes_what_json_dumps_writes(data: object) -> None:
     assert to_json(data) == json.dumps(data, indent=2) + "\n"

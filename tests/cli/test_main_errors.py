@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+from pathlib import Path
 
 import pytest
 
 from kubeproxy_sim.cli import main as cli
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_an_internal_error_is_one_line_and_exit_4(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,13 +102,14 @@ def test_a_path_that_is_not_there_stops_the_command_before_any_answer(tmp_path, 
 @pytest.mark.parametrize("argv", [
     ["rules", "--scenario", "bootcamp", "--iptables-masquerade-bit", "32"],
     ["rules", "--scenario", "bootcamp", "--cluster-cidr", "10.244.0.0/33"],
-    ["replay", "rulesets/bootcamp/objects.yaml", "--nodeport-addresses", "bogus"],
-    ["scenario", "rulesets/bootcamp/scenario", "--cluster-cidr", "bogus"],
+    ["replay", str(REPO / "rulesets" / "bootcamp" / "objects.yaml"), "--nodeport-addresses", "bogus"],
+    ["scenario", str(REPO / "rulesets" / "bootcamp" / "scenario"), "--cluster-cidr", "bogus"],
 ])
 def test_a_node_setting_kube_proxy_would_refuse_stops_the_command_before_any_output(argv: list[str]) -> None:
     """Rules made with the value left at its default would be another node's rules."""
     code, out, err = _run(argv)
     assert (code, out) == (1, "") and err.count("kubeproxy-sim: ") == 1
+    assert err.startswith(f"kubeproxy-sim: {argv[-2]}: "), err  # the flag's own error, not the input's
 
 
 def test_trace_graph_to_a_folder_that_is_not_there_is_refused_before_the_trace() -> None:

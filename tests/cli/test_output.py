@@ -29,6 +29,7 @@ from kubeproxy_sim.cli.output import (
     visible_len,
 )
 from kubeproxy_sim.errors import Diagnostic, Severity
+from tests.budget import budget
 
 
 class Terminal(io.StringIO):
@@ -142,7 +143,7 @@ def _labels(node: TreeNode) -> list[str]:
     return [node.label, *(label for c in node.children for label in _labels(c))]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=budget(60), deadline=None)
 @given(st.lists(trees, min_size=1, max_size=3))
 def test_tree_lines_are_the_nodes_in_order(roots: list[TreeNode]) -> None:
     """One line per node, depth-first; stripping the prefix gives the label back; ASCII only when asked."""
@@ -164,7 +165,7 @@ json_values = st.recursive(
     max_leaves=20)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=budget(80), deadline=None)
 @given(json_values)
 def test_json_and_yaml_carry_the_same_content(data: object) -> None:
     assert json.loads(output.render(data, "json")) == data

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.deployment import fenceposts, history, scaled_value, split_sets
 from kubeproxy_sim.controllers.model import Deployment, Strategy, World
+from tests.budget import budget
 
 from ._helpers import IMAGE_BROKEN, IMAGE_V1, IMAGE_V2, deployed
 
@@ -54,7 +55,7 @@ def _check_bounds(w: World, d: Deployment) -> None:
 intish = st.one_of(st.integers(0, 4), st.sampled_from(["0%", "10%", "25%", "50%", "100%"]))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(replicas=st.integers(1, 9), surge=intish, unavailable=intish, broken=st.booleans(), seed=st.integers(0, 3))
 def test_rolling_update_stays_within_surge_and_unavailable_at_every_step(
         replicas: int, surge: int | str, unavailable: int | str, broken: bool, seed: int) -> None:

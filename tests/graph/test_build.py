@@ -226,7 +226,7 @@ def test_highlight_by_dump_line() -> None:
 
 
 def test_highlight_a_traced_path(bootcamp: Ruleset) -> None:
-    trace = pytest.importorskip("kubeproxy_sim.netfilter.trace")
+    from kubeproxy_sim.netfilter import trace
     from kubeproxy_sim.netfilter.packet import Packet
 
     result = trace.trace(bootcamp, Packet.of("tcp", "10.244.0.9", "10.96.142.87", 8080),

@@ -22,9 +22,19 @@ def run(argv: list[str]) -> int:
     return args.func(args)
 
 
+def only_ours(monkeypatch, prefix: str) -> None:
+    """`netns gc` has no name filter: it would collect every dead or marker-less kpsim-* cluster on the machine,
+    other people's and other runs' included. Its library call is narrowed to this test's own clusters."""
+    from kubeproxy_sim.kernel import build
+
+    collect = build.gc
+    monkeypatch.setattr(build, "gc", lambda directory, **kw: collect(directory, **{**kw, "only": prefix}))
+
+
 def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, capfd) -> None:
     monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
     name = f"{run_tag}-cli"
+    only_ours(monkeypatch, name)
     assert run(["netns", "up", "--scenario", "bootcamp", "--name", name, "--client", "10.244.0.9"]) == 0
     try:
         assert f"cluster {name} is up: 2 nodes" in capfd.readouterr().out
@@ -48,7 +58,8 @@ def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, ca
             [("NO_ROUTE", 3)]
         # left up by `netns up`, owned by its keeper: gc (of any state directory) leaves it alone
         assert run(["netns", "gc"]) == 0
-        assert f"kpsim-{name}.net" in netns.listnetns() and name not in capfd.readouterr().out
+        out = capfd.readouterr().out
+        assert f"kpsim-{name}.net" in netns.listnetns() and out == "removed 0 leftover namespaces\n"
         assert run(["netns", "send", name, "--from", "node/node1", "--to", "kubernetes-bootcamp.default:8080",
                     "--count", "4"]) == 0
         text = capfd.readouterr().out
@@ -66,7 +77,9 @@ def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, ca
     assert not [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]
     with pytest.raises(InputError, match="no running cluster"):
         run(["netns", "send", name, "--from", "external", "--to", "1.2.3.4:80"])
+    capfd.readouterr()
     assert run(["netns", "gc"]) == 0
+    assert capfd.readouterr().out == "removed 0 leftover namespaces\n"
 
 
 def test_without_root_the_user_is_told(monkeypatch, tmp_path) -> None:

@@ -245,6 +245,51 @@ def test_grouped_judging_by_chi_square() -> None:
     assert "never does" in judge(Flow("a", "b:1"), prediction, wrong_source, alpha).why[0]
 
 
+def test_the_run_s_alpha_is_split_over_its_tests() -> None:
+    """Bonferroni: a run of k tests judges each at alpha / k, so it fails by chance at most alpha. Every outcome
+    with a share below 1 is a test, a certain flow is one, a grouped flow (one chi-square) is one."""
+    from kubeproxy_sim.kernel.differential import per_row_alpha
+
+    alpha = Fraction(1, 1000)
+    c = ("reply", "10.0.0.3", "10.0.0.9")
+    third = Fraction(1, 3)
+    certain, halves = Prediction({A: Fraction(1)}), Prediction({A: HALF, B: HALF})
+    thirds = Prediction({A: third, B: third, c: third})
+    groups = {f"10.0.0.{i}": ("g1" if i < 50 else "g2") for i in range(100)}
+    grouped = Prediction({("group", "g1", "s"): HALF, ("group", "g2", "s"): HALF}, groups=groups)
+    assert per_row_alpha([halves], alpha) == alpha / 2
+    assert per_row_alpha([halves, thirds], alpha) == alpha / 5
+    assert per_row_alpha([certain, halves, thirds, grouped], alpha) == alpha / 7
+    assert per_row_alpha([grouped, grouped], alpha) == alpha / 2
+    assert per_row_alpha([certain], alpha) == per_row_alpha([], alpha) == alpha
+
+
+def test_a_run_sizes_and_judges_every_flow_at_its_share_of_alpha(monkeypatch) -> None:
+    """``_run_and_judge`` uses the split: two flows with three tests between them are each sized and judged at
+    alpha / 3 (the kernel is replaced by counts that match the prediction exactly)."""
+    from kubeproxy_sim.kernel import differential
+
+    alpha = Fraction(1, 1000)
+    flows = [Flow("pod/default/c", "10.96.0.1:80"), Flow("pod/default/c", "10.96.0.2:80")]
+    predictions = [Prediction({A: HALF, B: HALF}), Prediction({A: Fraction(1)})]
+
+    def exact_counts(state, flow, count, timeout, sticky) -> Counter:
+        shares = predictions[flows.index(flow)].shares
+        counts = Counter({k: int(count * p) for k, p in shares.items()})
+        counts[A] += count - sum(counts.values())
+        return counts
+
+    sized, judged = [], []
+    real_size, real_judge = differential.sample_size, differential.judge
+    monkeypatch.setattr(differential, "observe", exact_counts)
+    monkeypatch.setattr(differential, "sample_size", lambda pr, a: sized.append(a) or real_size(pr, a))
+    monkeypatch.setattr(differential, "judge", lambda f, pr, seen, a: judged.append(a) or real_judge(f, pr, seen, a))
+    reports = differential._run_and_judge(None, {}, flows, predictions, alpha, 1.0, lambda *_: None)
+    assert [r.agree for r in reports] == [True, True]
+    assert sized == judged == [alpha / 3, alpha / 3]
+    assert [r.count for r in reports] == [real_size(pr, alpha / 3) for pr in predictions]
+
+
 def test_grouped_size_grows_with_groups_and_confidence() -> None:
     from kubeproxy_sim.kernel.differential import N_GROUPED_MAX, grouped_size
 

@@ -217,7 +217,7 @@ def test_a_killed_run_leaves_nothing(kernel: None, run_tag: str, tmp_path: Path,
         proc.send_signal(getattr(signal, how))
         proc.wait(timeout=60)
         if how == "SIGKILL":  # nothing could run: gc finds the owner dead and removes the stage
-            removed = build.gc(tmp_path)
+            removed = build.gc(tmp_path, only=name)  # only ours: never other runs' or people's clusters
             assert removed and all(n.startswith(f"kpsim-{name}.") for n in removed)
     finally:
         if proc.poll() is None:

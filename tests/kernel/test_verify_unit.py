@@ -28,6 +28,7 @@ from kubeproxy_sim.kernel.verify import (
 from kubeproxy_sim.netfilter.codec import parse_ruleset, parse_ruleset_file
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from tests.budget import budget
 
 REPO = Path(__file__).resolve().parents[2]
 DUMPS = REPO.parent / "shared" / "realworld-dumps"
@@ -41,7 +42,7 @@ def _weights(n: int, p: Fraction) -> list[Fraction]:
     return [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=budget(60), deadline=None)
 @given(n=st.integers(1, 120), num=st.integers(1, 99), alpha_per_mille=st.integers(1, 100))
 def test_binomial_range_is_sound_and_tight(n: int, num: int, alpha_per_mille: int) -> None:
     p, alpha = Fraction(num, 100), Fraction(alpha_per_mille, 1000)

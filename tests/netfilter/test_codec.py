@@ -12,6 +12,7 @@ from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.codec import is_canonical_text, parse_ruleset, render_ruleset
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
+from tests.budget import budget
 
 ROOT = Path(__file__).resolve().parents[2]
 UPSTREAM_DUMPS = sorted(ROOT.glob("rulesets/*/upstream.rules"))
@@ -156,7 +157,7 @@ def test_kube_proxy_restore_input_round_trips_byte_for_byte(path: Path) -> None:
     assert render_ruleset(parse_ruleset(text, validate=False)) == text
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rulesets())
 def test_parse_of_render_is_identity(ruleset: Ruleset) -> None:
     text = render_ruleset(ruleset)
@@ -169,13 +170,13 @@ def test_parse_of_render_is_identity(ruleset: Ruleset) -> None:
             assert syntax.render_spec(rule.parsed) == rule.spec  # (checked while parsing, built on first use)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=budget(200), deadline=None)
 @given(rule_specs())
 def test_typed_view_survives_rendering(spec: RuleSpec) -> None:
     assert syntax.parse_spec(syntax.render_spec(spec)) == spec
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=budget(200), deadline=None)
 @given(rule_specs(), st.data())
 def test_any_spelling_renders_to_one_canonical_form(spec: RuleSpec, data: st.DataObject) -> None:
     text = noisy(spec, data.draw)
@@ -187,7 +188,7 @@ def test_any_spelling_renders_to_one_canonical_form(spec: RuleSpec, data: st.Dat
         assert rule.parsed == spec
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=budget(300), deadline=None)
 @given(st.text(" \t\"\\!-abcs0:", max_size=30))
 def test_fast_tokenizer_agrees_with_the_character_tokenizer(text: str) -> None:
     try:
@@ -202,7 +203,7 @@ def test_fast_tokenizer_agrees_with_the_character_tokenizer(text: str) -> None:
         assert split[0] == [t.text for t in expected]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=budget(300), deadline=None)
 @given(st.text(' \t"\\!-scjm0a', max_size=25))
 def test_canonical_check_is_never_wrong(text: str) -> None:
     if not is_canonical_text(text):

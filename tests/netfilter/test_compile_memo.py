@@ -19,6 +19,7 @@ from kubeproxy_sim.netfilter.codec import parse_ruleset, parse_ruleset_file
 from kubeproxy_sim.netfilter.compile import Kind, RuleMemo, compile_ruleset
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from tests.budget import budget
 from tests.netfilter.test_trace_memo import DUMPS, NODE_ADDRESSES, PORT, QUAD, packets
 
 SHARED: RuleMemo = {}
@@ -37,7 +38,7 @@ def dump_tracers(name: str, shared: bool) -> tuple[Tracer, list[str], list[int]]
 
 
 @pytest.mark.parametrize("name", sorted(NODE_ADDRESSES))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=budget(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_dumps_through_a_shared_memo_trace_as_alone(name: str, data: st.DataObject) -> None:
     for other in sorted(NODE_ADDRESSES):  # every dump's rules in the memo, in some order, before and between

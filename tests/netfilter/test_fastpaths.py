@@ -19,6 +19,7 @@ from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.model import Option, Rule, RuleSpec, Target
+from tests.budget import budget
 from tests.netfilter.test_codec import noisy, rule_specs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +31,7 @@ def general(spec: str) -> RuleSpec:
     return syntax.interpret(syntax.tokenize(spec))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule_specs())
 def test_fast_path_agrees_on_canonical_text(spec: RuleSpec) -> None:
     text = syntax.render_spec(spec)
@@ -43,7 +44,7 @@ def test_fast_path_agrees_on_canonical_text(spec: RuleSpec) -> None:
     assert syntax.parse_spec(text) == spec
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule_specs(), st.data())
 def test_fast_path_agrees_on_any_spelling(spec: RuleSpec, data: st.DataObject) -> None:
     text = noisy(spec, data.draw)
@@ -58,7 +59,7 @@ words = st.sampled_from(["-m", "-p", "-j", "-g", "!", "-s", "--dport", "--commen
                          "--to-destination", "DNAT", "--mode", "statistic", "--probability", "0.5", "\\", "--jump"])
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=budget(500), deadline=None)
 @given(st.lists(words, max_size=10))
 def test_fast_path_agrees_or_declines_on_arbitrary_words(parts: list[str]) -> None:
     """Including invalid rules: the fast path never answers what the general path rejects."""
@@ -193,7 +194,7 @@ def _dotted_quad_reference(text: str) -> int | None:
     return value
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=budget(500), deadline=None)
 @given(st.text("0123456789.٣ x", max_size=16) | st.builds(
     lambda parts: ".".join(parts), st.lists(st.integers(0, 300).map(str) | st.sampled_from(["00", "01", "256"]),
                                             min_size=3, max_size=5)))

@@ -24,6 +24,7 @@ from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter import codec, syntax
 from kubeproxy_sim.netfilter.codec import is_canonical_text, parse_ruleset, render_ruleset
 from kubeproxy_sim.netfilter.model import Ruleset, RuleSpec
+from tests.budget import budget
 from tests.netfilter.test_codec import rule_specs
 from tests.netfilter.test_codec_perf import kube_proxy_dump
 
@@ -74,7 +75,7 @@ def respell(text: str, draw: st.DrawFn) -> str:
     return "".join(pieces)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule_specs(), st.data())
 def test_a_shape_vouches_only_for_canonical_text_that_interprets_alike(spec: RuleSpec, data: st.DataObject) -> None:
     text = syntax.render_spec(spec)
@@ -92,7 +93,7 @@ def test_a_shape_vouches_only_for_canonical_text_that_interprets_alike(spec: Rul
     assert (view.target is None) == (spec.target is None)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule_specs(), st.data())
 def test_a_shape_accepts_every_plain_canonical_respelling(spec: RuleSpec, data: st.DataObject) -> None:
     """The other way round: the fast path is really taken for the texts it is meant for."""
@@ -117,7 +118,7 @@ words = st.sampled_from(["-m", "-p", "-j", "-g", "!", "-s", "--dport", "--commen
                          "--protocol", "--jump", "udp", "multiport", "--dports", "80,443", "--random-fully"])
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=budget(600), deadline=None)
 @given(st.lists(words, max_size=10), st.lists(words, max_size=10))
 def test_shapes_of_arbitrary_words_never_vouch_for_an_invalid_rule(first: list[str], second: list[str]) -> None:
     text, other = " ".join(first), " ".join(second)
@@ -154,7 +155,7 @@ lines = st.sampled_from([
 ])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(lines, max_size=25))
 def test_a_parse_equals_the_rule_by_rule_parse(body: list[str]) -> None:
     text = "\n".join(["*nat", ":X - [0:0]", ":Y - [0:0]", *body, "COMMIT", ""])
@@ -250,7 +251,7 @@ fragments = st.sampled_from(["-s ", "-d ", "--to-destination ", "--src-range ", 
                              "a:b:", "1:2:3", "\n", " ", '"', "[", "x", "-A X ", "0:0", "."])
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=budget(500), deadline=None)
 @given(st.lists(fragments, max_size=20))
 def test_the_ipv6_search_finds_what_the_full_pattern_finds(parts: list[str]) -> None:
     text = "".join(parts)

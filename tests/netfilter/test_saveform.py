@@ -26,6 +26,7 @@ from kubeproxy_sim.netfilter.saveform import (
     save_string,
     to_save_form,
 )
+from tests.budget import budget
 
 ROOT = Path(__file__).resolve().parents[2]
 DUMPS = sorted((ROOT.parent / "shared" / "realworld-dumps").glob("*.rules"))
@@ -213,7 +214,7 @@ def test_kube_proxy_output_normalises_to_a_fixed_point() -> None:
 rule_texts = st.lists(st.sampled_from([t for t, _ in EXAMPLES_V4] + [s for _, s in EXAMPLES_V4]), max_size=6)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=budget(60), deadline=None)
 @given(rule_texts)
 def test_save_form_is_idempotent_and_reparses(texts: list[str]) -> None:
     body = "".join(f"-A X {t}\n" for t in texts)

@@ -14,6 +14,7 @@ from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.netfilter.codec import parse_ruleset, parse_ruleset_file
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, render_text, trace
+from tests.budget import budget
 
 ROOT = Path(__file__).resolve().parents[2]
 DUMPS = ROOT.parent / "shared" / "realworld-dumps"
@@ -91,7 +92,7 @@ def statistic_chain(n: int) -> str:
     return "*nat\n:PREROUTING ACCEPT [0:0]\n" + "\n".join(lines + rules) + "\nCOMMIT\n"
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=budget(40), deadline=None)
 @given(st.integers(min_value=1, max_value=120))
 def test_statistic_chain_probabilities_are_exact(n: int) -> None:
     result = Tracer(parse_ruleset(statistic_chain(n)), NodeContext.of()).trace(

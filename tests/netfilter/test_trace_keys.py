@@ -23,6 +23,7 @@ from kubeproxy_sim.netfilter.compile import INDEX_MIN_RULES, compile_ruleset
 from kubeproxy_sim.netfilter.packet import CtState, Packet, format_address
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, TraceResult
 from kubeproxy_sim.netfilter.tracekey import KEYED_FIELDS, TraceKeys
+from tests.budget import budget
 from tests.netfilter.test_trace_memo import DUMPS, IFACES, NODE_ADDRESSES, PORT, QUAD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +103,7 @@ def dump_tracers(name: str) -> tuple[Tracer, Tracer, list[str], list[str], list[
 
 
 @pytest.mark.parametrize("name", sorted(NODE_ADDRESSES))
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=budget(120), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_equal_keys_trace_alike_on_real_dump(name: str, data: st.DataObject) -> None:
     check_drawn(dump_tracers(name), data)
@@ -146,7 +147,7 @@ def _family(text: str) -> int | None:
 
 
 @pytest.mark.parametrize("folder", SCENARIOS, ids=[f.name for f in SCENARIOS])
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=budget(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_equal_keys_trace_alike_in_scenario(folder: Path, data: st.DataObject) -> None:
     check_drawn(scenario_tracers(folder), data)

@@ -18,6 +18,7 @@ from kubeproxy_sim.netfilter.compile import CompiledChain, LazyChain, compile_ru
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from tests.budget import budget
 from tests.netfilter.test_trace_memo import DUMPS, NODE_ADDRESSES, PORT, QUAD, packets
 
 
@@ -34,7 +35,7 @@ def dump(name: str) -> tuple[Ruleset, NodeContext, Tracer, Tracer, list[str], li
 
 
 @pytest.mark.parametrize("name", sorted(NODE_ADDRESSES))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=budget(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), fresh=st.booleans())
 def test_lazy_tracer_equals_eager_tracer_on_real_dump(name: str, data: st.DataObject, fresh: bool) -> None:
     ruleset, node, eager, kept, addresses, ports = dump(name)

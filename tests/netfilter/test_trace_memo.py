@@ -21,6 +21,7 @@ from kubeproxy_sim.netfilter.compile import chain_reads, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import Engine, Sampler
 from kubeproxy_sim.netfilter.packet import CtState, Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from tests.budget import budget
 
 DUMPS = Path(__file__).resolve().parents[3] / "shared" / "realworld-dumps"
 NODE_ADDRESSES = {
@@ -90,7 +91,7 @@ def test_every_dump_is_exercised() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(NODE_ADDRESSES))
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=budget(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_memoised_tracer_equals_fresh_tracer_on_real_dump(name: str, data: st.DataObject) -> None:
     memoised, fresh, addresses, ports = dump_pair(name)
@@ -119,7 +120,7 @@ def generated_pair(masquerade_all: bool) -> tuple[Tracer, Tracer, list[str]]:
 
 
 @pytest.mark.parametrize("masquerade_all", [False, True])
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=budget(200), deadline=None)
 @given(data=st.data())
 def test_memoised_tracer_equals_fresh_tracer_on_generated_tables(masquerade_all: bool,
                                                                  data: st.DataObject) -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from kubeproxy_sim.objects import Protocol, ServiceType, load_text
 from kubeproxy_sim.objects.addr import parse_ip, special_address
+from tests.budget import budget
 
 _names = st.from_regex(r"[a-z]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 _port_names = st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True)
@@ -68,7 +69,7 @@ def _check(manifest, expected, result):
     assert svc.affinity_timeout == expected["timeout"]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(services())
 def test_valid_services_round_trip_through_yaml_and_json(case):
     manifest, expected = case
@@ -79,7 +80,7 @@ def test_valid_services_round_trip_through_yaml_and_json(case):
 _endpoint_ipv4 = _ipv4.filter(lambda a: special_address(parse_ip(a)) is None)  # the API refuses the others
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=budget(100), deadline=None)
 @given(st.lists(st.tuples(_endpoint_ipv4, st.booleans()), min_size=1, max_size=20))
 def test_endpoint_slices_round_trip(endpoints):
     manifest = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
@@ -91,7 +92,7 @@ def test_endpoint_slices_round_trip(endpoints):
     assert [(e.addresses[0], e.conditions.ready) for e in eps.endpoints] == endpoints
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=budget(100), deadline=None)
 @given(_ipv4)
 @example("127.0.0.1")
 @example("0.0.0.0")
@@ -125,7 +126,7 @@ _json = st.recursive(
     max_leaves=20)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=budget(300), deadline=None)
 @given(st.sampled_from(["Service", "EndpointSlice", "Endpoints", "Node", "Pod", "List", "ServiceList"]),
        st.dictionaries(st.sampled_from(["metadata", "spec", "status", "endpoints", "addressType", "ports",
                                         "subsets", "items"]), _json, max_size=5))

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from kubeproxy_sim.objects import load, yamlsplit
 from kubeproxy_sim.objects.yamlsplit import find_cut, load_in_two
+from tests.budget import budget
 
 
 def _load(text: str) -> list:
@@ -34,7 +35,7 @@ _object = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_object, min_size=1, max_size=6), st.sampled_from(["stream", "list", "list-block-scalars"]))
 def test_two_parts_load_what_the_whole_text_loads(objects: list, form: str) -> None:
     if form == "stream":

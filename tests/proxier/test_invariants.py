@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from kubeproxy_sim.objects.model import EndpointPort, IPFamily, Protocol, ServiceType
 from kubeproxy_sim.objects.model import SessionAffinity as SA
 from kubeproxy_sim.objects.model import TrafficPolicy as TP
+from tests.budget import budget
 
 from .builders import cluster, ep, eps, fake_config, port, service
 from .dumps import check_jumps, rules_text, upstream_sort
@@ -55,7 +56,7 @@ CONFIGS = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(services_and_slices(), CONFIGS)
 def test_output_is_canonical_and_consistent(c, config):
     text = rules_text(c, config)
@@ -63,7 +64,7 @@ def test_output_is_canonical_and_consistent(c, config):
     assert check_jumps(text) == []
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=budget(50), deadline=None)
 @given(services_and_slices(), CONFIGS)
 def test_generation_is_deterministic_and_independent_of_object_order(c, config):
     reordered = type(c)(tuple(reversed(c.services)), tuple(reversed(c.endpoint_slices)))

@@ -28,6 +28,7 @@ from kubeproxy_sim.objects.model import (
 from kubeproxy_sim.proxier import generate
 from kubeproxy_sim.proxier.naming import is_kube_proxy_chain
 from kubeproxy_sim.proxier.partial import SyncState, apply_restore, changed_services, sync_and_apply
+from tests.budget import budget
 
 from .builders import TEST_NODE, fake_config
 
@@ -106,7 +107,7 @@ def assert_always_written_parts_are_whole(restore: Ruleset, full: Ruleset) -> No
         assert nat.chain(name) == full_nat.chain(name)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
 def test_partial_syncs_reach_the_full_sync_state(sequence):
     config = fake_config()
@@ -130,7 +131,7 @@ def test_partial_syncs_reach_the_full_sync_state(sequence):
     assert kube_chains(node) == kube_chains(expected)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=budget(60), deadline=None)
 @given(clusters(), clusters())
 def test_unchanged_objects_write_no_service_chain(first, second):
     config = fake_config()

@@ -98,6 +98,25 @@ def objects(web_pods: tuple[str, ...] = WEB, dns_pods: tuple[str, ...] = WEB, lo
     return docs + (extra or [])
 
 
+def with_conditions(docs: list[dict], service_name: str, pod_name: str, **conditions: bool) -> list[dict]:
+    """``docs`` with the conditions of ``pod_name``'s endpoint in ``service_name``'s slice replaced."""
+    for doc in docs:
+        if doc["kind"] == "EndpointSlice" and doc["metadata"]["labels"]["kubernetes.io/service-name"] == service_name:
+            for endpoint in doc["endpoints"]:
+                if endpoint["addresses"] == [PODS[pod_name][1]]:
+                    endpoint["conditions"] = dict(conditions)
+    return docs
+
+
+def dns_node_port(docs: list[dict]) -> list[dict]:
+    """The builders' UDP ``dns`` service made a NodePort (30053)."""
+    for doc in docs:
+        if doc["kind"] == "Service" and doc["metadata"]["name"] == "dns":
+            doc["spec"]["type"] = "NodePort"
+            doc["spec"]["ports"][0]["nodePort"] = 30053
+    return docs
+
+
 def load(docs: list[dict]):
     result = load_text(yaml.safe_dump_all(docs), "test.yaml")
     errors = [d for d in result.diagnostics if d.severity.value == "error"]

@@ -12,7 +12,7 @@ from kubeproxy_sim.simulator.conntrack import Conntrack, State
 from kubeproxy_sim.simulator.dns import ClusterDNS, parse_hosts
 from kubeproxy_sim.simulator.health import service_health
 from kubeproxy_sim.simulator.topology import plan_nodes
-from tests.simulator.builders import BASE, HOSTS, load, objects
+from tests.simulator.builders import BASE, HOSTS, dns_node_port, load, objects, with_conditions
 
 TCP = ("tcp", 4, 1, 1000, 2, 80)
 REPLY = ("tcp", 4, 3, 8080, 1, 1000)
@@ -71,6 +71,56 @@ def test_udp_cleanup_is_upstream_s_reconciler() -> None:
     assert none_left is not None and not none_left.by_address  # no serving endpoint: nothing is cleared
 
 
+def test_udp_cleanup_clears_node_port_entries_on_any_address() -> None:
+    """Upstream's CleanStaleEntries also filters on --orig-port-dst NodePort: an entry to the NodePort, whatever the
+    node address it was sent to, whose reply source is no longer a serving endpoint is deleted."""
+    from kubeproxy_sim.netfilter.packet import parse_address
+    from kubeproxy_sim.simulator.stale import udp_cleanup
+
+    def ip(text: str) -> int:
+        return parse_address(text)[1]
+
+    before = load(dns_node_port(objects()))
+    after = load(dns_node_port(objects(dns_pods=("web-1",))))
+    plan = udp_cleanup(before, after, BASE)
+    assert plan is not None
+    web1 = next(p.pod_ips[0] for p in after.pods if p.name == "web-1")
+    web2 = next(p.pod_ips[0] for p in after.pods if p.name == "web-2")
+    assert plan.by_node_port == {30053: frozenset({ip(web1)})}
+    for address in ("192.168.0.10", "192.168.0.11", "127.0.0.1", "203.0.113.7"):  # any destination address
+        assert plan.doomed(ip(address), 30053, ip(web2)), address  # no longer an endpoint
+        assert not plan.doomed(ip(address), 30053, ip(web1)), address  # still serving
+        assert not plan.doomed(ip(address), 30054, ip(web2)), address  # not the service's NodePort
+    none_left = udp_cleanup(before, load(dns_node_port(objects(dns_pods=()))), BASE)
+    assert none_left is not None and not none_left.by_node_port  # no serving endpoint: nothing is cleared
+
+
+def test_snat_without_random_fully_keeps_the_port_unless_its_reply_tuple_is_taken() -> None:
+    """--random-fully=false: MASQUERADE keeps the client's source port when it is free. Two outside clients with the
+    same source port, masqueraded by node1 to the one endpoint (on node2), would share a reply tuple: the second
+    gets another port, so each keeps its own entry and its own replies."""
+    import dataclasses
+    import random
+
+    from kubeproxy_sim.netfilter.packet import parse_address
+    from kubeproxy_sim.simulator.network import Simulator
+
+    config = dataclasses.replace(BASE, random_fully=False)
+    sim = Simulator(load(objects(web_pods=("web-2",))), config, rng=random.Random(7), hosts=HOSTS)
+    assert sim.runtimes["node1"].node.config.random_fully is False
+    first, second = sim.client("external", ip="198.51.100.7"), sim.client("external", ip="198.51.100.8")
+    for client in (first, second):
+        connection = sim.connect(client, "192.168.0.10", 30080, "tcp", sport=40000)
+        assert (connection.target, connection.seen) == ("default/web-2", "192.168.0.10"), connection
+    entries = {entry.orig[2]: entry for entry in sim.runtimes["node1"].conntrack.entries()}  # by client address
+    ours = [entries[parse_address(c.ip)[1]] for c in (first, second)]
+    assert [e.snat for e in ours] == [True, True]
+    assert ours[0].reply[5] == 40000  # the first keeps its port: no random-fully
+    assert ours[1].reply[5] != 40000 and ours[0].reply != ours[1].reply
+    again = sim.connect(first, "192.168.0.10", 30080, "tcp", sport=40000)  # the first connection's next packet
+    assert (again.target, again.failure) == ("default/web-2", None), again
+
+
 def dns() -> ClusterDNS:
     return ClusterDNS(load(objects()), HOSTS)
 
@@ -114,6 +164,21 @@ def test_health_server_answers_as_kube_proxy():
     assert dict(healthy.headers)["X-Load-Balancing-Endpoint-Weight"] == "2"
     sick = service_health(cluster, nodes["node1"], service)
     assert sick.status == 503 and sick.local_endpoints == 0
+
+
+def test_health_server_does_not_count_a_serving_terminating_endpoint():
+    """Upstream counts only *ready* local endpoints (endpointschangetracker.go, LocalReadyEndpoints): a node whose
+    only local endpoint is draining (serving and terminating, not ready) must fail the check even though its rules
+    still fall back to that endpoint."""
+    docs = with_conditions(objects(), "web-local", "web-1", ready=False, serving=True, terminating=True)
+    cluster = load(docs)
+    service = next(s for s in cluster.services if s.name == "web-local")
+    nodes = {n.name: n.config for n in plan_nodes(cluster, BASE)}
+    draining = service_health(cluster, nodes["node1"], service)
+    assert draining.status == 503 and draining.local_endpoints == 0
+    assert json.loads(draining.body)["localEndpoints"] == 0
+    assert dict(draining.headers)["X-Load-Balancing-Endpoint-Weight"] == "0"
+    assert service_health(cluster, nodes["node2"], service).local_endpoints == 2
 
 
 @pytest.fixture

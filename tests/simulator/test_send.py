@@ -14,7 +14,18 @@ from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.objects import load_paths
 from kubeproxy_sim.simulator.network import Simulator
 from kubeproxy_sim.simulator.send import send
-from tests.simulator.builders import HOSTS, NODES, PODS, chi_square_p, load, objects, simulator
+from tests.budget import budget
+from tests.simulator.builders import (
+    HOSTS,
+    NODES,
+    PODS,
+    chi_square_p,
+    dns_node_port,
+    load,
+    objects,
+    simulator,
+    with_conditions,
+)
 
 NODE_IPS = {ip for ip, _, _ in NODES.values()}
 ALPHA = 0.001
@@ -82,6 +93,23 @@ def test_load_balancer_local_policy_uses_health_checks():
     assert {d.pod for d in result.delivered} == {"default/web-2", "default/web-3"} and not result.failed
     assert all(d.sources_seen == ("203.0.113.10",) for d in result.delivered)  # the client's address
     shares_agree(result, 3)
+
+
+def test_load_balancer_local_policy_skips_a_node_whose_only_local_endpoint_is_terminating():
+    """node1's only local endpoint is serving and terminating but not ready: its health check fails (upstream
+    counts ready endpoints only), so the balancer never sends the eTP Local service's traffic there, although
+    node1's own rules would still fall back to the draining pod."""
+    docs = with_conditions(objects(), "web-local", "web-1", ready=False, serving=True, terminating=True)
+    sim = simulator(docs=docs)
+    service = next(s for s in sim.cluster.services if s.name == "web-local")
+    assert sim.balancer.backends(service) == ("node2",)
+    result = send(sim, "external", "203.0.113.100:80", count=400, seed=3)
+    assert not result.failed
+    assert {d.pod for d in result.delivered} == {"default/web-2", "default/web-3"}
+    assert {d.pod: d.expected for d in result.delivered} == {"default/web-2": 0.5, "default/web-3": 0.5}
+    shares_agree(result, 3)
+    local = send(sim, "external", "node/node1:30081", count=50, seed=3)  # the node's rules do use the draining pod
+    assert {d.pod for d in local.delivered} == {"default/web-1"}
 
 
 def test_load_balancer_local_policy_all_nodes_healthy_weights_by_node():
@@ -226,6 +254,20 @@ def test_udp_entries_to_a_removed_endpoint_are_cleared_tcp_entries_persist():
     assert sim.connect(client, "10.96.0.10", 80, "tcp", sport=40001).target == tcp.target
 
 
+def test_udp_entries_to_a_node_port_whose_endpoint_was_removed_are_cleared():
+    """The NodePort half of kube-proxy's stale UDP cleanup: an outside client that keeps talking to a UDP NodePort
+    is moved off a removed endpoint instead of staying pinned to it."""
+    sim = simulator(15, docs=dns_node_port(objects()))
+    client = sim.client("external", ip="198.51.100.7")
+    first = sim.connect(client, "192.168.0.10", 30053, "udp", sport=42000)
+    assert first.target
+    assert sim.connect(client, "192.168.0.10", 30053, "udp", sport=42000).target == first.target  # conntrack
+    dns_left = tuple(p for p in ("web-1", "web-2", "web-3") if f"default/{p}" != first.target)
+    assert sim.update(load(dns_node_port(objects(dns_pods=dns_left)))) >= 1
+    again = sim.connect(client, "192.168.0.10", 30053, "udp", sport=42000)
+    assert again.target in {f"default/{p}" for p in dns_left}
+
+
 def test_udp_entries_expire_after_their_timeout():
     sim = simulator(14)
     client = sim.client("pod", "default/client")
@@ -278,7 +320,7 @@ def test_hosts_are_the_outside():
     assert HOSTS[0][0] == "example.com"
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=budget(15), deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), client=st.sampled_from(["client", "client2", "web-2"]),
        count=st.integers(1, 40))
 def test_every_connection_is_accounted_for_and_shares_sum_to_one(seed, client, count):
