@@ -79,6 +79,9 @@ def _only(nodes_before, nodes_after, text: str | None):
 
 def colour_text(text: str, con: Console) -> str:
     """The comparison's text with added rules green, removed ones red and service ports bold, on a terminal."""
+    from kubeproxy_sim.cli.output import plain_bars
+
+    text = plain_bars(text, con)
     if not con.color:
         return text
     lines = []

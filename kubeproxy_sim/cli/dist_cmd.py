@@ -120,6 +120,9 @@ HEADING = re.compile(r"^(\S.*)$|^  ((?:clusterIP|nodePort|externalIP|loadBalance
 
 def colour_text(text: str, con: Console) -> str:
     """The analysis' text with its headings (service ports, ways in) emphasised on a colour terminal."""
+    from kubeproxy_sim.cli.output import plain_bars
+
+    text = plain_bars(text, con)
     if not con.color:
         return text
     lines = []

@@ -95,6 +95,15 @@ def unicode_enabled(stream: TextIO) -> bool:
     return is_terminal(stream) and encoding in ("utf8", "utf16", "utf32")
 
 
+ASCII_BARS = str.maketrans({"█": "#", "▏": None, "▎": None, "▍": None, "▌": "#", "▋": "#", "▊": "#", "▉": "#"})
+"""Eighth-block bars in ASCII: a full block is ``#``, a part of half or more rounds up to one, less to none."""
+
+
+def plain_bars(text: str, con: Console) -> str:
+    """Bars drawn in eighth blocks, as ``#`` where the console cannot show them (a pipe, a file, ASCII)."""
+    return text if con.unicode else text.translate(ASCII_BARS)
+
+
 def paint(text: str, *styles: str, enabled: bool = True) -> str:
     """``text`` wrapped in ANSI SGR codes for ``styles`` (names of CODES); unchanged when disabled."""
     codes = ";".join(CODES[s] for s in styles if s)
@@ -215,11 +224,15 @@ def _json_key(key: Any) -> str:
 
 
 def to_yaml(data: Any) -> str:
-    """YAML with the data's own key order (stable: the order the command builds its dicts in)."""
+    """YAML with the data's own key order (stable: the order the command builds its dicts in).
+
+    Non-ASCII text is escaped, as ``-o json`` escapes it: a machine format must not depend on the locale of
+    the stream it is written to (an ASCII or Latin-1 terminal could not encode a comment's emoji).
+    """
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=False,
                      width=1 << 16)
 
 
