@@ -260,3 +260,20 @@ def test_paint_and_visible_len() -> None:
     assert paint("x", "red", enabled=False) == "x"
     assert paint("", "red") == ""
     assert visible_len(paint("hello", "bold", "green")) == 5
+
+
+def test_an_ascii_stdout_gets_ascii_bars_and_yaml() -> None:
+    """dist and diff draw eighth blocks only where they can be shown; YAML escapes as JSON does."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    for argv in (["dist", "--scenario", "bootcamp"], ["trace", "--scenario", "bootcamp", "--src", "10.244.0.9",
+                                                     "--dst", "10.96.142.87", "--dport", "8080", "-o", "yaml"]):
+        done = subprocess.run([sys.executable, "-m", "kubeproxy_sim", *argv], capture_output=True, env=env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.isascii()
+    from kubeproxy_sim.cli.output import to_yaml
+
+    assert to_yaml({"comment": "café ☕"}) == 'comment: "caf\\xE9 \\u2615"\n'
