@@ -35,6 +35,8 @@ CLUSTER_IP, NODE_PORT, EXTERNAL_IP, LOAD_BALANCER = "clusterIP", "nodePort", "ex
 NO_POD_SOURCE = ("no pod to send from: no Pod object on any node, and no pod CIDR to make one up in (give the "
                  "Node objects' spec.podCIDR or --cluster-cidr, or --from pod/NS/NAME)")
 KINDS = (CLUSTER_IP, NODE_PORT, EXTERNAL_IP, LOAD_BALANCER)
+OUTSIDE_TO_CLUSTER_IP = ("the outside routes no cluster IPs to the nodes: these are the shares of a packet from "
+                         "outside that reaches a node anyway; send and netns find no route")
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +400,8 @@ def service_views(nodes: NodeSet, sel: Selection, sources: Sequence[Source] | No
     if wanted(CLUSTER_IP, svc.cluster_ip):
         entries = _vip_entries(nodes, sel, svc.cluster_ip, sources, "pod")
         missing = [] if entries else [NO_POD_SOURCE]
+        if any(source.kind == "external" for source in sources or ()):
+            missing.append(OUTSIDE_TO_CLUSTER_IP)
         views.append(_view(CLUSTER_IP, _fmt(svc.cluster_ip, svc.port), entries, missing))
     if svc.node_port and NODE_PORT in kinds:
         views.append(_view(NODE_PORT, f"<node>:{svc.node_port}", _nodeport_entries(nodes, sel, sources)))

@@ -372,3 +372,14 @@ def test_dropped_connections_carry_no_requests(capsys, tmp_path) -> None:
 def test_a_destination_without_rules_says_why(capsys, scenario: str, to: str, message: str) -> None:
     code, _, err = run(capsys, "dist", "--scenario", scenario, "--to", to)
     assert code == 1 and message in err
+
+
+def test_outside_clients_to_a_cluster_ip_are_told_the_outside_does_not_route_there(capsys) -> None:
+    """send finds no route from outside to a cluster IP; dist's shares for it must say so."""
+    code, out, _ = run(capsys, "dist", "--scenario", "bootcamp", "--to", "10.96.142.87:8080", "--from", "external",
+                       "-o", "json")
+    view = json.loads(out)["services"][0]["views"][0]
+    assert code == 0 and view["kind"] == "clusterIP"
+    assert any("the outside routes no cluster IPs to the nodes" in note for note in view["notes"])
+    code, out, _ = run(capsys, "dist", "--scenario", "bootcamp", "--to", "10.96.142.87:8080", "-o", "json")
+    assert json.loads(out)["services"][0]["views"][0]["notes"] == []
