@@ -157,6 +157,9 @@ def send_text(result: SendResult, con: Console | None = None) -> str:
     if result.failed:
         parts += [""] if result.delivered else []
         parts.append(failed_table(result, con))
+    if result.sticky:
+        parts += ["", "sessionAffinity ClientIP: one client's connections stay with the pod its first one reached; "
+                      "EXPECTED is the share of new clients"]
     return "\n".join(p.rstrip("\n") for p in parts) + "\n"
 
 

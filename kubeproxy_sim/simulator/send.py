@@ -82,6 +82,7 @@ class SendResult:
     delivered: tuple[Delivered, ...]
     failed: tuple[Failed, ...]
     hops: tuple = field(default=(), compare=False, repr=False)
+    sticky: bool | None = None  # ClientIP affinity on the way: one client keeps its pod (None: not predicted)
 
     def as_json(self) -> dict[str, object]:
         """The public ``-o json`` contract (shared with ``netns send``)."""
@@ -92,6 +93,7 @@ class SendResult:
                            "expected": d.expected, "sources_seen": list(d.sources_seen)} for d in self.delivered],
             "failed": [{"reason": f.reason, "count": f.count, "detail": f.detail, "expected": f.expected}
                        for f in self.failed],
+            "sticky": self.sticky,
         }
 
 
@@ -201,6 +203,9 @@ def _unresolved(answer: Answer) -> str:
 
 
 Entries = list[tuple[str, Fraction, Packet]]
+STICKY = "sticky:"
+"""A key of the expected shares: the probability that the way taken records the client for ClientIP affinity."""
+_REMEMBERS = re.compile(r"-m recent (?:.* )?--set\b")
 
 
 def _entries(sim: Simulator, client: Client, dst: str, port: int, proto: str) -> tuple[Entries, str | None]:
@@ -275,6 +280,8 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
     on the way out reaches the balancer, which sends it back to the nodes)."""
     for outcome in sim.runtimes[node].tracer.trace(packet).outcomes:
         p = weight * outcome.probability_exact
+        if any(_REMEMBERS.search(step.rule) for step in outcome.path):  # kube-proxy's affinity: the SEP's --set
+            shares[STICKY] += p
         if outcome.verdict in ("DROP", "REJECT"):
             shares[outcome.verdict] += p
             shares[f"{outcome.verdict}@{node}"] += p  # what a failure row of this node expects (see tally)
@@ -380,7 +387,8 @@ def tally(source: str, destination: str, proto: str, seed: int | None, results: 
     rows = list(failures)
     failed = [Failed(reason, n, detail, None if not expected else _failure_expected(expected, reason, detail, rows))
               for (reason, detail), n in sorted(failures.items())]
-    return SendResult(source, destination, proto, total, seed, tuple(delivered), tuple(failed), hops)
+    sticky = None if not expected else expected.get(STICKY, 0) > 0
+    return SendResult(source, destination, proto, total, seed, tuple(delivered), tuple(failed), hops, sticky)
 
 
 _RULE_NODE = re.compile(r"^node ([^\s:(]+): ")

@@ -136,7 +136,7 @@ def test_kernel_send_result_has_the_simulators_shape() -> None:
     raw = tally(Source("pod/client/c", "z"), Destination("10.96.0.10:80", "10.96.0.10", 80), "tcp", results,
                 verdicts=frozenset({"DROP"}))
     out = raw.as_json(state)
-    assert set(out) == {"from", "to", "proto", "connections", "seed", "delivered", "failed"}
+    assert set(out) == {"from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky"}
     assert out["delivered"] == [{"pod": "default/web-a", "ip": "10.244.0.3", "node": "node1", "count": 3,
                                  "share": 0.5, "expected": None, "sources_seen": ["10.244.0.9"]}]
     assert [(f["reason"], f["count"]) for f in out["failed"]] == [("DROP", 1), ("DROP", 1), ("REJECT", 1)]

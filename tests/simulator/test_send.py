@@ -303,8 +303,9 @@ def test_unknown_source_and_destination_are_input_errors():
 def test_json_contract():
     result = send(simulator(), "pod/default/client", "web.default:80", count=10, seed=1)
     data = result.as_json()
-    assert list(data) == ["from", "to", "proto", "connections", "seed", "delivered", "failed"]
+    assert list(data) == ["from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky"]
     assert data["from"] == "pod/default/client" and data["connections"] == 10 and data["seed"] == 1
+    assert data["sticky"] is False
     entry = data["delivered"][0]
     assert list(entry) == ["pod", "ip", "node", "count", "share", "expected", "sources_seen"]
     assert sum(d["count"] for d in data["delivered"]) == 10
@@ -464,3 +465,18 @@ def test_expectations_for_pod_addresses_follow_the_routes():
     assert [(f.reason, f.expected) for f in outside.failed] == [("NO_ROUTE", 1.0)] and not outside.delivered
     unused = send(bootcamp(1), "pod/default/kubernetes-bootcamp-855d5cc575-4lb7w", "10.244.1.99:80", count=2)
     assert [(f.reason, f.expected) for f in unused.failed] == [("TIMEOUT", 1.0)]
+
+
+def test_a_sticky_service_says_so_and_expected_is_per_new_client():
+    """ClientIP affinity: all of one client's connections on one pod is right, and the result must say why."""
+    from kubeproxy_sim.cli.options import scenario_dir
+    from kubeproxy_sim.objects import load_paths
+    from kubeproxy_sim.proxier.config import ProxyConfig
+    from kubeproxy_sim.simulator.network import Simulator
+
+    loaded = load_paths([str(scenario_dir("session-affinity") / "objects.yaml")])
+    config = ProxyConfig(node_name="node1", cluster_cidrs=("10.244.0.0/16",))
+    result = send(Simulator(loaded.cluster, config, rng=random.Random(1)), "external", "node/node1:30080",
+                  count=20, seed=1)
+    assert result.sticky is True and result.as_json()["sticky"] is True
+    assert sorted(d.count for d in result.delivered) == [0, 20] and {d.expected for d in result.delivered} == {0.5}
