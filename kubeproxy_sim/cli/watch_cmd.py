@@ -34,8 +34,22 @@ syncs no sooner than --min-sync-period after the previous sync; --sync-period
 forces a sync even when nothing changed. Files in the directory are read once
 they have stopped changing for --debounce. Problems in the input are reported
 on stderr (file, object, field) and the other objects keep syncing. Ctrl-C stops.
-Exit status: 0, or 1 when --once/--max-syncs ended a run that reported errors.
+
+--kubeconfig asks for what kube-proxy's informers ask for: Services and
+EndpointSlices without the service-proxy-name and headless labels, and only
+the Node named by --hostname-override (every Node without it); no Pods. A
+failing request is retried with backoff, and said once until it works again.
+With --once or --max-syncs a list the server refuses for good (HTTP 400, 401,
+403, 404, a TLS verification error), or one that still fails after 4
+attempts (an unreachable server), ends the run with exit status 1.
+
+Exit status: 0; 1 when the run reported invalid objects (ended by --once,
+--max-syncs or Ctrl-C) or gave up on the API server; 130 when Ctrl-C came
+before the first sync (interrupted with nothing done).
 """
+
+GIVE_UP_ATTEMPTS = 4
+"""--once/--max-syncs: failed attempts at a kind's first list before the run gives up (~6 s of backoff)."""
 
 
 def _positive_int(text: str) -> int:
@@ -119,7 +133,9 @@ def _open_source(args: argparse.Namespace, sleep: Callable[[float], None],
     if args.kubeconfig:
         from kubeproxy_sim.watch.apiserver import ApiServerSource
 
-        live = ApiServerSource(args.kubeconfig, context=args.context).start()
+        bounded = bool(args.once or args.max_syncs)
+        live = ApiServerSource(args.kubeconfig, context=args.context, node_name=_node_name(args),
+                               give_up=GIVE_UP_ATTEMPTS if bounded else None).start()
         return live, live.poll
 
     from kubeproxy_sim.watch.directory import DirectorySource
@@ -132,6 +148,19 @@ def _open_source(args: argparse.Namespace, sleep: Callable[[float], None],
         return directory.poll()
 
     return directory, poll
+
+
+def _node_name(args: argparse.Namespace) -> str | None:
+    """The node kube-proxy would run as: --hostname-override, else the --config file's hostnameOverride
+    (trimmed and lower-cased, as build_config takes it); None when neither names one."""
+    from kubeproxy_sim.cli.options import blank_hostname
+
+    name = args.hostname_override if not blank_hostname(args.hostname_override) else None
+    if not name and getattr(args, "config", None):
+        from kubeproxy_sim.cli.config_file import read_config_file
+
+        name = read_config_file(args.config)[0].get("node_name")  # type: ignore[assignment]
+    return name.strip().lower() or None if isinstance(name, str) else None
 
 
 # --------------------------------------------------------------------------- output
@@ -260,8 +289,12 @@ class Printer:
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None,
         sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> int:
-    """Watch until Ctrl-C (exit 0) or until --once/--max-syncs (exit 1 if errors were reported)."""
+    """Watch until Ctrl-C or --once/--max-syncs: exit 1 if invalid objects were reported, else 0; 130 when
+    Ctrl-C came before the first sync."""
     _check_source(args)
+    from kubeproxy_sim.cli.options import check_node_settings
+
+    check_node_settings(args)  # a node setting kube-proxy refuses stops the command before it connects
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     from kubeproxy_sim.errors import Severity
@@ -282,10 +315,14 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         err.flush()
 
     source, poll = _open_source(args, sleep, clock)
+    synced: list[int] = []
     try:
-        _follow(args, poll, out, clock, report)
+        _follow(args, poll, out, clock, report, synced)
     except KeyboardInterrupt:
-        pass  # Ctrl-C is how a watch ends: the status says, as with --once, whether invalid objects were seen
+        # Ctrl-C is how a watch ends: the status says, as with --once, whether invalid objects were seen;
+        # before the first sync nothing was done, and the status is the interrupted command's (main's)
+        if not synced:
+            return 130
     finally:
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while closing
             source.close()
@@ -293,19 +330,21 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
 
 
 def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextIO,
-            clock: Callable[[], float], report: Callable[[tuple[Diagnostic, ...]], None]) -> None:
+            clock: Callable[[], float], report: Callable[[tuple[Diagnostic, ...]], None],
+            synced: list[int]) -> None:
+    """Sync as the source changes; ``synced`` gets each sync's number before it is printed."""
     import gc
 
-    from kubeproxy_sim.cli.options import build_config, check_node_settings, sync_periods
+    from kubeproxy_sim.cli.options import build_config, sync_periods
     from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop, drive
 
-    check_node_settings(args)
     low, period = sync_periods(args)
     timing = LoopTiming(min_sync_period=low, sync_period=period)
     loop = SyncLoop(lambda cluster: build_config(args, cluster), timing=timing, clock=clock)
     printer = Printer(args, out)
     for sync in drive(loop, poll, clock=clock, poll_interval=args.poll_interval,
                       max_syncs=1 if args.once else args.max_syncs, on_diagnostics=report):
+        synced.append(sync.number)  # done, if not yet all printed: a Ctrl-C from here on ends a watch that ran
         printer.show(sync)
         if sync.error is not None:
             report((Diagnostic(f"sync {sync.number}: {sync.error}; the next sync is full"),))

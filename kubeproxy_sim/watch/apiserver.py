@@ -4,14 +4,29 @@ One reflector thread per kind does what client-go's reflector does: list
 (paged; a 410 on a continue token restarts the list), emit the differences
 against its store, then watch from the listed resourceVersion with bookmarks
 on. When the server says the resourceVersion is gone (an ERROR event with a
-410 Status, or HTTP 410), it relists and emits exactly what changed meanwhile;
-when a connection drops, it reconnects from the last resourceVersion it saw,
-after an exponential backoff with jitter. The decoding and bookkeeping are in
+410 Status, or HTTP 410), it relists and emits exactly what changed meanwhile.
+A watch that ends cleanly after lasting a second or delivering anything is
+followed at once by the next one (the server's timeoutSeconds, an idle proxy);
+only a "very short watch" (under a second, nothing received) and failures wait,
+with exponential backoff and jitter, before reconnecting from the last
+resourceVersion seen. The decoding and bookkeeping are in
 :mod:`kubeproxy_sim.watch.cache`; this module only moves bytes.
 
+It asks for what kube-proxy's informers ask for (cmd/kube-proxy/app/server.go):
+Services and EndpointSlices without the ``service-proxy-name`` and ``headless``
+labels, and only this node's Node (``metadata.name=<node>``); no Pods. A problem
+is said once until that request works again (once for the whole server when it
+is the server's: unreachable, TLS, credentials), with the server's own reason
+(the Status ``message`` of a 403). With ``give_up`` (bounded runs), a list that
+retrying cannot cure (HTTP 400, 401, 403, 404, a TLS verification error), or a
+kind's first list still failing after ``give_up`` attempts, ends the source:
+``poll()`` raises it as an :class:`~kubeproxy_sim.errors.InputError`.
+
 The client is imported lazily, so the rest of the package works without it
-(``pip install kubeproxy-sim[live]``). Sleeping and randomness are injected:
-tests run the whole protocol with no real waits.
+(``pip install kubeproxy-sim[live]``); only its kubeconfig loading and its
+connection pool are used (the generated ``CoreV1Api`` costs a second or two to
+import, for a URL this module builds itself). Sleeping, the clock and
+randomness are injected: tests run the whole protocol with no real waits.
 """
 
 from __future__ import annotations
@@ -22,13 +37,30 @@ import queue
 import random
 import socket
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from kubeproxy_sim.errors import Diagnostic, EnvironmentMissing, InputError, Severity
+from kubeproxy_sim.objects.model import UNWATCHED_LABELS
 from kubeproxy_sim.watch.cache import KIND_SPECS, KindCache, StreamSignal
 from kubeproxy_sim.watch.events import Batch, Kind, WatchEvent
+
+DEFAULT_KINDS = (Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE)
+"""kube-proxy's informers: no Pods (its ClusterRole, system:node-proxier, cannot list them)."""
+
+KUBE_PROXY_SELECTOR = ",".join(f"!{label}" for label in sorted(UNWATCHED_LABELS))
+"""The label selector kube-proxy lists Services and EndpointSlices with (labels.Selector sorts by key)."""
+
+VERY_SHORT_WATCH = 1.0
+"""Seconds: a watch that ends cleanly sooner, having delivered nothing, is a failure (client-go's reflector)."""
+
+CONNECT_TIMEOUT = 10.0
+PERMANENT_STATUSES = frozenset({400, 401, 403, 404})  # retrying the same request gets the same answer
+SERVER_WIDE_STATUSES = frozenset({401})  # the credentials, not one resource
+STATUS_HINTS = {401: "the server did not accept the kubeconfig's credentials"}  # a Status that says no more
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,25 +77,92 @@ class Backoff:
         return min(self.maximum, base * (1.0 + self.jitter * rng.random()))
 
 
-def _describe(exc: BaseException) -> str:
-    """A one-line account of a failed request (the client's own messages span many lines)."""
+class HttpStatusError(Exception):
+    """A response other than 200, with the Status ``message`` of its body when it has one."""
+
+    def __init__(self, status: int, reason: str, message: str = "") -> None:
+        self.status = status
+        self.reason = reason
+        self.message = message
+        super().__init__(f"HTTP {status} {reason}".rstrip() + (f": {message}" if message else ""))
+
+
+def _status_message(body: bytes) -> str:
+    """The ``message`` of a Status body (what kubectl prints after "Error from server"), on one line."""
+    try:
+        status = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    message = status.get("message") if type(status) is dict else None
+    return " ".join(message.split()) if type(message) is str else ""
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what it wraps: urllib3's ``reason``, exception arguments, cause and context."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo and len(seen) < 16:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        reason = getattr(current, "reason", None)
+        todo += [e for e in (reason, *current.args, current.__cause__, current.__context__)
+                 if isinstance(e, BaseException)]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """What a failed request means: the words for the user, and whether retrying can help."""
+
+    text: str
+    permanent: bool = False
+    server_wide: bool = False  # the same for every kind (the server, the network, the credentials)
+
+
+def classify(exc: BaseException, server: str) -> Failure:
+    """A one-line account of a failed request (``server`` is HOST:PORT), instead of the client's 330 characters."""
     status = getattr(exc, "status", None)
-    if status:
-        return f"HTTP {status} {getattr(exc, 'reason', '') or ''}".rstrip()
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if isinstance(status, int) and status:
+        message = getattr(exc, "message", "") or _status_message(getattr(exc, "body", b"") or b"")
+        reason = str(getattr(exc, "reason", "") or "")
+        if not message or message == reason:
+            message = STATUS_HINTS.get(status, "")
+        text = f"HTTP {status} {reason}".rstrip() + (f": {message}" if message else "")
+        return Failure(text, status in PERMANENT_STATUSES, status in SERVER_WIDE_STATUSES)
+    causes = list(_causes(exc))
+    tls = next((c for c in causes if _is_tls(c)), None)
+    if tls is not None:
+        inner = next((c for c in reversed(causes) if _is_tls(c)), tls)
+        text = _first_line(inner)
+        verification = any(word in text.upper() for word in (
+            "CERTIFICATE", "X509", "UNKNOWN_CA", "HOSTNAME", "PEM", "NO_CERTIFICATE"))
+        return Failure(f"TLS with {server} failed: {text}", verification, True)
+    names = {type(c).__name__ for c in causes}
+    if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in str(exc).lower():
+        return Failure(f"connection refused by {server} (is the API server running there?)", server_wide=True)
+    if "ConnectTimeoutError" in names:
+        return Failure(f"no connection to {server} within {CONNECT_TIMEOUT:g}s", server_wide=True)
+    if "NewConnectionError" in names or "NameResolutionError" in names:
+        errno_text = next((c.strerror for c in causes if isinstance(c, OSError) and c.strerror), None)
+        return Failure(f"cannot connect to {server}: {errno_text or _first_line(exc)}", server_wide=True)
+    if "ReadTimeoutError" in names:
+        return Failure(f"{server} stopped answering (read timed out)")
+    if "ProtocolError" in names:
+        return Failure(f"the connection to {server} broke ({_first_line(causes[-1])})")
+    return Failure(f"{type(exc).__name__}: {_first_line(exc)}" if str(exc).strip() else type(exc).__name__)
 
 
-def _listers(api_client: Any) -> dict[Kind, Callable[..., Any]]:
-    from kubernetes import client  # lazily: only this source needs the client
+def _is_tls(exc: BaseException) -> bool:
+    import ssl
 
-    core, discovery = client.CoreV1Api(api_client), client.DiscoveryV1Api(api_client)
-    return {
-        Kind.SERVICE: core.list_service_for_all_namespaces,
-        Kind.ENDPOINT_SLICE: discovery.list_endpoint_slice_for_all_namespaces,
-        Kind.NODE: core.list_node,
-        Kind.POD: core.list_pod_for_all_namespaces,
-    }
+    return isinstance(exc, ssl.SSLError) or type(exc).__name__ in ("SSLError", "CertificateError")
 
 
 def connect(kubeconfig: str, context: str | None = None) -> Any:
@@ -97,6 +196,58 @@ def _check_shape(kubeconfig: str) -> None:
                                     "lists (what `kubectl config view --raw` prints)", file=kubeconfig))
 
 
+def _kubeconfig_tls(kubeconfig: str, context: str | None) -> tuple[bool, bool]:
+    """(certificates, insecure): whether the context's cluster or user names a CA or a client certificate,
+    and whether it skips verification; either makes client-go give a server without a scheme https."""
+    import yaml
+
+    try:
+        with open(kubeconfig, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+        name = context or data.get("current-context")
+        ctx = next(c["context"] for c in data["contexts"] if c["name"] == name)
+        cluster = next(c["cluster"] for c in data["clusters"] if c["name"] == ctx["cluster"])
+        user = next((u.get("user") or {} for u in data.get("users") or [] if u["name"] == ctx.get("user")), {})
+    except Exception:  # the client read it; anything odd here only means "no TLS settings found"
+        return False, False
+    certificates = any(cluster.get(k) for k in ("certificate-authority", "certificate-authority-data")) or any(
+        user.get(k) for k in ("client-certificate", "client-certificate-data"))
+    return certificates, bool(cluster.get("insecure-skip-tls-verify"))
+
+
+def _with_scheme(configuration: Any, kubeconfig: str, context: str | None) -> str | None:
+    """Give a server without a scheme the one client-go gives it (https with TLS settings, else http); the
+    note to show. The Python client reads a CA and client certificates only for an https:// server, so a
+    server without a scheme that needs them is refused in one line rather than failing the TLS handshake."""
+    host = str(getattr(configuration, "host", "") or "")
+    if not host or "://" in host:
+        return None
+    certificates, insecure = _kubeconfig_tls(kubeconfig, context)
+    if certificates:
+        raise InputError(Diagnostic(f"the server {host!r} has no scheme; kubectl would use https://{host} with "
+                                    "the kubeconfig's certificates, which the Python client reads only for an "
+                                    f"https:// server: write server: https://{host}", file=kubeconfig))
+    configuration.host = ("https://" if insecure else "http://") + host
+    return (f"the server {host!r} has no scheme; using {configuration.host}, as kubectl does "
+            f"{'with insecure-skip-tls-verify' if insecure else 'without TLS settings'}")
+
+
+def _quiet_insecure_warnings() -> None:
+    """insecure-skip-tls-verify was asked for: kubectl does not warn on every request, nor do we."""
+    import warnings
+
+    with contextlib.suppress(ImportError):
+        from urllib3.exceptions import InsecureRequestWarning
+
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+
+
+def _shutdown(sock: Any) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def _interrupt(resp: Any) -> None:
     """Make a read blocked on this response in another thread return, by shutting its socket down."""
     try:
@@ -108,33 +259,64 @@ def _interrupt(resp: Any) -> None:
     for sock in (getattr(getattr(resp, "connection", None), "sock", None),
                  getattr(getattr(fp, "raw", None), "_sock", None)):
         if sock is not None:
-            with contextlib.suppress(OSError):  # already closed
-                sock.shutdown(socket.SHUT_RDWR)
+            _shutdown(sock)
             return
+
+
+def _track_connections(pool_manager: Any, note: Callable[[Any], None]) -> None:
+    """Have every connection the pool manager makes call ``note(conn)`` when it sends a request, so that
+    ``close()`` can cut a request still waiting for its response headers (a hung LIST), not only a body."""
+    classes = getattr(pool_manager, "pool_classes_by_scheme", None)
+    if not isinstance(classes, dict):
+        return
+
+    def tracked(pool_cls: type) -> type:
+        class Connection(pool_cls.ConnectionCls):  # type: ignore[name-defined,misc]
+            def request(self, *args: Any, **kwargs: Any) -> Any:
+                note(self)
+                return super().request(*args, **kwargs)
+
+        return type(pool_cls.__name__, (pool_cls,), {"ConnectionCls": Connection})
+
+    with contextlib.suppress(Exception):  # an unexpected urllib3: cutting falls back to responses only
+        pool_manager.pool_classes_by_scheme = {scheme: tracked(cls) for scheme, cls in classes.items()}
 
 
 class _Stopped(Exception):
     """Raised inside a reflector when the source is closed, to unwind promptly."""
 
 
+_FAILED = object()  # put on the queue to wake poll() when the source gave up
+
+
 class ApiServerSource:
-    """Services, EndpointSlices, Nodes and Pods from a live API server, as watch events.
+    """Services, EndpointSlices and this node's Node from a live API server, as watch events.
 
     ``start()`` launches the reflectors; ``poll(timeout)`` returns what they
     produced (events in the order each kind received them; kinds interleave);
     ``close()`` stops them. Each kind's initial list ends with a BOOKMARK.
+    ``node_name`` selects the Node watched (all Nodes without it); ``give_up``
+    (attempts) makes failures end the source instead of being retried forever.
     """
 
-    def __init__(self, kubeconfig: str, *, context: str | None = None, kinds: Iterable[Kind] = tuple(Kind),
-                 sleep: Callable[[float], None] | None = None, rng: random.Random | None = None,
-                 backoff: Backoff = Backoff(), watch_timeout: int = 300, read_timeout: float | None = None,
-                 page_size: int = 500, api_client: Any = None) -> None:
+    def __init__(self, kubeconfig: str, *, context: str | None = None, kinds: Iterable[Kind] = DEFAULT_KINDS,
+                 node_name: str | None = None, give_up: int | None = None,
+                 sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None, backoff: Backoff = Backoff(), watch_timeout: int = 300,
+                 read_timeout: float | None = None, page_size: int = 500, api_client: Any = None) -> None:
         self._api = api_client if api_client is not None else connect(kubeconfig, context)
-        self.host = str(getattr(self._api.configuration, "host", "") or kubeconfig)
-        self._listers = _listers(self._api)
+        configuration = self._api.configuration
+        scheme_note = _with_scheme(configuration, kubeconfig, context)
+        if getattr(configuration, "verify_ssl", True) is False:
+            _quiet_insecure_warnings()
+        self.host = str(getattr(configuration, "host", "") or kubeconfig).rstrip("/")
+        self._server = urlsplit(self.host).netloc or self.host
         self._kinds = tuple(Kind(k) for k in kinds)
+        self._node_name = node_name
+        self._give_up = give_up
         self._stop = threading.Event()
         self._sleep = sleep if sleep is not None else self._stop.wait
+        self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._backoff = backoff
         self._watch_timeout = watch_timeout
@@ -142,10 +324,19 @@ class ApiServerSource:
         self._page_size = page_size
         self._queue: queue.Queue[Any] = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
         self._progress: dict[Kind, int] = {}  # lines read on the current watch, to reset the backoff
-        self._open: dict[Kind, Any] = {}  # the watch response each reflector is reading, to cut on close
-        self.caches: dict[Kind, KindCache] = {
-            k: KindCache(KIND_SPECS[k], self.host.rstrip("/") + KIND_SPECS[k].path) for k in self._kinds}
+        self._open: dict[Kind, Any] = {}  # the response each reflector is reading, to cut on close
+        self._sending: dict[int, Any] = {}  # thread id -> the connection it last sent a request on
+        self._said: set[tuple[str, str]] = set()  # (scope, problem) said since that scope last worked
+        self._node_missing = False
+        self.failure: Diagnostic | None = None  # why the source gave up (bounded runs only)
+        self.caches: dict[Kind, KindCache] = {k: KindCache(KIND_SPECS[k], self.host + KIND_SPECS[k].path)
+                                              for k in self._kinds}
+        _track_connections(getattr(getattr(self._api, "rest_client", None), "pool_manager", None),
+                           self._note_connection)
+        if scheme_note:
+            self._emit([Diagnostic(scheme_note, file=kubeconfig, severity=Severity.NOTE)])
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -157,15 +348,18 @@ class ApiServerSource:
             thread.start()
         return self
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop the reflectors; open watch connections are cut so blocked reads return at once."""
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the reflectors: requests under way (lists and watches, even ones still waiting for the
+        server's first byte) are cut so blocked reads return at once; all threads are awaited against one
+        deadline of ``timeout`` seconds (they are daemons: one stuck past it does not hold the exit)."""
         self._stop.set()
-        for resp in list(self._open.values()):
-            _interrupt(resp)
+        self._cut_all()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         if hasattr(self._api, "close"):
-            self._api.close()
+            with contextlib.suppress(Exception):
+                self._api.close()
 
     def __enter__(self) -> ApiServerSource:
         return self.start()
@@ -174,77 +368,194 @@ class ApiServerSource:
         self.close()
 
     def poll(self, timeout: float = 0.0) -> Batch:
-        """Everything produced so far; waits up to ``timeout`` seconds for the first item."""
+        """Everything produced so far; waits up to ``timeout`` seconds for the first item. Once the source
+        has given up, and what it produced before is handed out, raises its failure (an InputError)."""
         items: list[Any] = []
         try:
-            items.append(self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait())
+            wait = timeout > 0 and self.failure is None
+            items.append(self._queue.get(timeout=timeout) if wait else self._queue.get_nowait())
             while True:
                 items.append(self._queue.get_nowait())
         except queue.Empty:
             pass
-        events = tuple(i for i in items if isinstance(i, WatchEvent))
-        return Batch(events, tuple(i for i in items if isinstance(i, Diagnostic)))
+        batch = Batch(tuple(i for i in items if isinstance(i, WatchEvent)),
+                      tuple(i for i in items if isinstance(i, Diagnostic)))
+        if self.failure is not None and not batch:
+            raise InputError(self.failure)
+        return batch
 
-    # -- one reflector ----------------------------------------------------------------------------
+    def _note_connection(self, conn: Any) -> None:
+        self._sending[threading.get_ident()] = conn
+        if self._stop.is_set():  # closed while this request was being prepared
+            _shutdown(getattr(conn, "sock", None))
+
+    def _cut_all(self) -> None:
+        for resp in list(self._open.values()):
+            _interrupt(resp)
+        for conn in list(self._sending.values()):
+            _shutdown(getattr(conn, "sock", None))
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def _params(self, kind: Kind) -> dict[str, Any]:
+        """kube-proxy's list options for a kind (cmd/kube-proxy/app/server.go)."""
+        if kind in (Kind.SERVICE, Kind.ENDPOINT_SLICE):
+            return {"labelSelector": KUBE_PROXY_SELECTOR}
+        if kind is Kind.NODE and self._node_name:
+            return {"fieldSelector": f"metadata.name={self._node_name}"}
+        return {}
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", **dict(getattr(self._api, "default_headers", {}) or {})}
+        settings = self._api.configuration.auth_settings()  # refreshes exec-plugin and expiring tokens
+        for setting in settings.values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        return headers
+
+    def _get(self, kind: Kind, params: dict[str, Any]) -> Any:
+        """GET a collection; the raw response, streaming (a response other than 200 raises HttpStatusError)."""
+        import urllib3
+
+        if self._stop.is_set():
+            raise _Stopped
+        query = {k: v for k, v in params.items() if v is not None}
+        url = f"{self.host}{KIND_SPECS[kind].path}?{urlencode(query)}"
+        resp = self._api.rest_client.pool_manager.request(
+            "GET", url, headers=self._headers(), preload_content=False, retries=False,
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=self._read_timeout))
+        if resp.status != 200:
+            try:
+                body = resp.read(65536)
+            finally:
+                resp.release_conn()
+            raise HttpStatusError(resp.status, str(resp.reason or ""), _status_message(body))
+        self._open[kind] = resp
+        if self._stop.is_set():  # closed while connecting: close() may have missed this response
+            self._open.pop(kind, None)
+            resp.release_conn()
+            raise _Stopped
+        return resp
+
+    # -- saying things once -----------------------------------------------------------------------
 
     def _emit(self, items: Iterable[Any]) -> None:
         for item in items:
             self._queue.put(item)
 
+    def _say(self, scope: str, diagnostic: Diagnostic) -> None:
+        """A problem is said once, until its scope (a kind, or the whole server) works again."""
+        key = (scope, diagnostic.message)
+        with self._lock:
+            if key in self._said:
+                return
+            self._said.add(key)
+        self._emit([diagnostic])
+
+    def _worked(self, kind: Kind) -> None:
+        with self._lock:
+            self._said = {key for key in self._said if key[0] not in (kind.value, self.host)}
+
+    def _give_up_with(self, diagnostic: Diagnostic) -> None:
+        with self._lock:
+            if self.failure is None:
+                self.failure = diagnostic
+        self._stop.set()
+        self._cut_all()
+        self._queue.put(_FAILED)
+
+    # -- one reflector ----------------------------------------------------------------------------
+
     def _reflect(self, kind: Kind) -> None:
-        """List, then watch, forever: relist on 410, reconnect with backoff on anything else."""
-        cache, lister = self.caches[kind], self._listers[kind]
-        failures, need_list = 0, True
+        """List, then watch, forever: relist on 410, watch again at once after a watch that lasted,
+        back off after failures and very short watches."""
+        cache = self.caches[kind]
+        failures, need_list, listed = 0, True, False
         while not self._stop.is_set():
             try:
                 if need_list:
-                    self._list(lister, cache)
-                    need_list = False
-                signal = self._watch(lister, cache)
+                    self._list(kind, cache)
+                    need_list, listed = False, True
+                    self._worked(kind)
+                started = self._clock()  # before the request, as client-go: a proxy may hold the headers
+                signal, lines = self._watch(kind, cache)
             except _Stopped:
                 return
-            except Exception as exc:  # HTTP errors, dropped connections, bad bodies: never fatal
+            except Exception as exc:  # HTTP errors, dropped connections, bad bodies: retried unless bounded
+                if self._stop.is_set():
+                    return
+                what = "list" if need_list else "watch"
                 if getattr(exc, "status", None) == 410:
-                    self._emit([cache.problem(f"{'list' if need_list else 'watch'}: {_describe(exc)} (expired); "
+                    self._emit([cache.problem(f"{what}: {classify(exc, self._server).text} (expired); "
                                                "listing again", severity=Severity.NOTE)])
                     need_list = True
                     continue
-                failures = 1 if self._progress.pop(kind, 0) else failures + 1  # a watch that delivered: fresh
-                self._retry(cache, f"{'list' if need_list else 'watch'} failed: {_describe(exc)}", failures)
+                if self._progress.pop(kind, 0):  # a watch that delivered before it broke: a fresh start
+                    self._worked(kind)
+                    failures = 1
+                else:
+                    failures += 1
+                if not self._failed(kind, cache, what, classify(exc, self._server), failures, listed):
+                    return
                 continue
+            if lines:
+                self._worked(kind)
             if signal is StreamSignal.EXPIRED:
                 need_list, failures = True, 0
-            elif signal is StreamSignal.FAILED:
-                failures += 1
-                self._retry(cache, "watch failed", failures)
-            elif signal is None:  # a clean but empty stream: back off quietly so a terse server is not hammered
+            elif signal is StreamSignal.FAILED:  # the ERROR event was reported with its code and message
                 failures += 1
                 self._sleep(self._backoff.delay(failures, self._rng))
+            elif lines or self._clock() - started >= VERY_SHORT_WATCH:
+                failures = 0  # the server's timeout, an idle proxy: watch again at once
             else:
-                failures = 0
+                failures += 1
+                self._say(kind.value, cache.problem(
+                    "very short watch: it ended within a second with nothing received; reconnecting "
+                    f"from resourceVersion {cache.resource_version} with backoff", severity=Severity.WARNING))
+                self._sleep(self._backoff.delay(failures, self._rng))
 
-    def _retry(self, cache: KindCache, what: str, failures: int) -> None:
-        delay = self._backoff.delay(failures, self._rng)
+    def _failed(self, kind: Kind, cache: KindCache, what: str, failure: Failure, failures: int,
+                listed: bool) -> bool:
+        """Say a failure (once), then wait before the next attempt; False when the source gives up."""
+        file = self.host if failure.server_wide else cache.source
+        who = None if failure.server_wide else kind.value
+        # Only a list gives up: a bounded run's first sync needs the lists alone, so whether a watch failed
+        # before it must not decide the outcome (a watch that cannot work is said once and retried).
+        bounded = self._give_up is not None and what == "list" and not listed
+        if self._give_up is not None and what == "list" and (
+                failure.permanent or (not listed and failures >= self._give_up)):
+            after = "" if failure.permanent else f"; gave up after {failures} attempts"
+            self._give_up_with(Diagnostic(f"{what} failed: {failure.text}{after}", file=file, kind=who))
+            return False
         resume = f"resourceVersion {cache.resource_version}" if cache.resource_version else "a new list"
-        self._emit([cache.problem(f"{what}; retrying from {resume} in {delay:.1f}s (attempt {failures + 1})",
-                                   severity=Severity.WARNING)])
-        self._sleep(delay)
+        until = f"up to {self._give_up} attempts" if bounded else "until it works"
+        scope = self.host if failure.server_wide else kind.value
+        self._say(scope, Diagnostic(f"{what} failed: {failure.text}; retrying from {resume} with backoff, "
+                                    f"{until}", file=file, kind=who, severity=Severity.WARNING))
+        self._sleep(self._backoff.delay(failures, self._rng))
+        return True
 
-    def _list(self, lister: Callable[..., Any], cache: KindCache) -> None:
+    def _list(self, kind: Kind, cache: KindCache) -> None:
         """A complete, paged list, folded into the cache in one go."""
         items: list[Any] = []
         token: str | None = None
         while True:
-            resp = lister(limit=self._page_size, _continue=token, _preload_content=False,
-                          _request_timeout=self._read_timeout)
+            resp = self._get(kind, {**self._params(kind), "limit": self._page_size, "continue": token})
             try:
-                body = json.loads(resp.data)
-            except ValueError as exc:
-                raise ValueError(f"the list response is not JSON ({exc})") from None
+                data = resp.data
+            except Exception:
+                if self._stop.is_set():
+                    raise _Stopped from None
+                raise
             finally:
+                self._open.pop(kind, None)
                 resp.release_conn()
             if self._stop.is_set():
                 raise _Stopped
+            try:
+                body = json.loads(data)
+            except ValueError as exc:
+                raise ValueError(f"the list response is not JSON ({exc})") from None
             meta = body.get("metadata") if type(body) is dict and type(body.get("metadata")) is dict else {}
             page = body.get("items") if type(body) is dict else None
             items.extend(page if type(page) is list else [])
@@ -254,19 +565,25 @@ class ApiServerSource:
                 if type(rv) is not str or not rv:
                     raise ValueError("the list response has no metadata.resourceVersion")
                 self._emit(cache.replace(items, rv))
+                if kind is Kind.NODE and self._node_name:
+                    self._check_node(cache, bool(items))
                 return
 
-    def _watch(self, lister: Callable[..., Any], cache: KindCache) -> StreamSignal | None:
-        """One watch connection; CONTINUE when it ended cleanly, None when it ended without a line."""
-        resp = lister(watch=True, resource_version=cache.resource_version, allow_watch_bookmarks=True,
-                      timeout_seconds=self._watch_timeout, _preload_content=False,
-                      _request_timeout=self._read_timeout)
+    def _check_node(self, cache: KindCache, found: bool) -> None:
+        """Only this node's Node is watched: say when the server has none of that name."""
+        if not found and not self._node_missing:
+            self._emit([cache.problem(f"no Node object named {self._node_name!r}; node facts come from flags "
+                                      "only", severity=Severity.WARNING)])
+        self._node_missing = not found
+
+    def _watch(self, kind: Kind, cache: KindCache) -> tuple[StreamSignal, int]:
+        """One watch connection: what ended it (CONTINUE when it ended cleanly) and how many lines it read."""
+        resp = self._get(kind, {**self._params(kind), "allowWatchBookmarks": "true",
+                                "resourceVersion": cache.resource_version or None,
+                                "timeoutSeconds": self._watch_timeout, "watch": "true"})
         lines, pending = 0, b""
-        self._open[cache.spec.kind] = resp
-        self._progress.pop(cache.spec.kind, None)
+        self._progress.pop(kind, None)
         try:
-            if self._stop.is_set():  # closed while connecting: close() may have missed this response
-                raise _Stopped
             for chunk in resp.stream(65536, decode_content=True):
                 if self._stop.is_set():
                     raise _Stopped
@@ -275,18 +592,24 @@ class ApiServerSource:
                     line, pending = pending.split(b"\n", 1)
                     if line.strip():
                         lines += 1
-                        self._progress[cache.spec.kind] = lines
+                        self._progress[kind] = lines
                         items, signal = cache.watch_line(line, lines)
                         self._emit(items)
                         if signal is not StreamSignal.CONTINUE:
-                            return signal
+                            return signal, lines
+            if self._stop.is_set():
+                raise _Stopped
             if pending.strip():  # a last line without its newline, in a stream that ended cleanly
                 lines += 1
                 items, signal = cache.watch_line(pending, lines)
                 self._emit(items)
                 if signal is not StreamSignal.CONTINUE:
-                    return signal
-            return StreamSignal.CONTINUE if lines else None
+                    return signal, lines
+            return StreamSignal.CONTINUE, lines
+        except Exception:
+            if self._stop.is_set():
+                raise _Stopped from None
+            raise
         finally:
-            self._open.pop(cache.spec.kind, None)
+            self._open.pop(kind, None)
             resp.close()

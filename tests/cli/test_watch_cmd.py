@@ -354,3 +354,125 @@ def test_the_config_file_s_sync_periods_apply_and_flags_override_them() -> None:
 
     assert sync_periods(argparse.Namespace(min_sync_period=None, sync_period=None)) == (1.0, 30.0)
     assert sync_periods(argparse.Namespace(min_sync_period=0.0, sync_period=5.0)) == (0.0, 5.0)
+
+
+# --------------------------------------------------------------------------- a live API server that says no
+
+
+def test_live_once_gives_up_on_a_refusal_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """--once against a server that refuses the list for good: exit 1 at once with the server's reason."""
+    fake = _fake_apiserver_module().FakeApiServer().start()
+    try:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(Path(fake.write_kubeconfig(str(kubeconfig))).read_text().replace(
+            f"server: {fake.url}", f"server: {fake.url}/not-here"))
+        start = time.monotonic()
+        status = main(["watch", "--kubeconfig", str(kubeconfig), *NODE_FLAGS, "--once"])
+        assert time.monotonic() - start < 5
+    finally:
+        fake.stop()
+    captured = capsys.readouterr()
+    assert status == EXIT_INVALID_INPUT and captured.out == ""
+    # (the in-process fake's handler threads print to the same stderr when their clients hang up)
+    lines = [line for line in captured.err.splitlines()
+             if line.startswith("kubeproxy-sim:") and "--detect-local-mode" not in line]
+    assert len(lines) == 1, lines  # whichever kind was refused first: one line, no "retrying"
+    assert re.fullmatch(rf"kubeproxy-sim: {re.escape(fake.url)}/not-here(?P<path>/\S+): (Service|EndpointSlice|Node): "
+                        r"list failed: HTTP 404 Not Found: the server could not find /not-here(?P=path)", lines[0])
+
+
+@pytest.mark.parametrize(("argv", "node", "give_up"), [
+    ([*NODE_FLAGS, "--once"], "test-node", watch_cmd.GIVE_UP_ATTEMPTS),
+    ([*NODE_FLAGS, "--max-syncs", "3"], "test-node", watch_cmd.GIVE_UP_ATTEMPTS),
+    (["--hostname-override", " Node-1 "], "node-1", None),
+    ([], None, None),
+])
+def test_the_live_source_gets_the_node_and_whether_the_run_is_bounded(monkeypatch: pytest.MonkeyPatch,
+                                                                      argv: list[str], node: str | None,
+                                                                      give_up: int | None):
+    from kubeproxy_sim.watch import apiserver
+
+    seen: dict = {}
+
+    class Recorder:
+        def __init__(self, kubeconfig: str, **kw: object) -> None:
+            seen.update(kw)
+
+        def start(self) -> Recorder:
+            return self
+
+        def poll(self, timeout: float) -> None:
+            return None
+
+    monkeypatch.setattr(apiserver, "ApiServerSource", Recorder)
+    args = build_parser().parse_args(["watch", "--kubeconfig", __file__, *argv])
+    watch_cmd._open_source(args, time.sleep, time.monotonic)
+    assert seen["node_name"] == node and seen["give_up"] == give_up
+
+
+def test_the_node_comes_from_the_config_file_without_the_flag(tmp_path: Path):
+    config = tmp_path / "kp.conf"
+    config.write_text("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+                      "hostnameOverride: Worker-2\n")
+    args = build_parser().parse_args(["watch", "--kubeconfig", __file__, "--config", str(config)])
+    assert watch_cmd._node_name(args) == "worker-2"
+    args = build_parser().parse_args(["watch", "--kubeconfig", __file__, "--config", str(config),
+                                      "--hostname-override", "node-9"])
+    assert watch_cmd._node_name(args) == "node-9"
+
+
+def test_ctrl_c_before_the_first_sync_is_130_and_prompt_even_during_a_list(tmp_path: Path):
+    """A LIST the server holds (a slow or hung API server): Ctrl-C cuts it and says "interrupted" (130)."""
+    import threading
+
+    fake = _fake_apiserver_module().FakeApiServer().start()
+    release = threading.Event()
+    real_snapshot = fake.snapshot
+
+    def held(kind: str, at_rv: int) -> list:
+        fake.held = True
+        release.wait(30)
+        return real_snapshot(kind, at_rv)
+
+    fake.snapshot = held
+    child = None
+    try:
+        kubeconfig = fake.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        child = subprocess.Popen(
+            [sys.executable, "-m", "kubeproxy_sim", "watch", "--kubeconfig", kubeconfig, *NODE_FLAGS],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 20
+        while not getattr(fake, "held", False):
+            assert time.monotonic() < deadline and child.poll() is None, "the watch never listed"
+            time.sleep(0.02)
+        time.sleep(0.2)
+        child.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        assert child.wait(timeout=10) == 130
+        assert time.monotonic() - start < 3
+        out, err = child.communicate()
+        assert out == "" and "Traceback" not in err
+    finally:
+        release.set()
+        fake.stop()
+        if child is not None and child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_ctrl_c_before_the_first_sync_in_process(manifests: Path):
+    args = build_parser().parse_args(["watch", "-f", str(manifests), *NODE_FLAGS])
+
+    def interrupted() -> float:
+        raise KeyboardInterrupt
+
+    assert watch_cmd.run(args, out=io.StringIO(), err=io.StringIO(), sleep=lambda _: None, clock=interrupted) == 130
+
+
+def test_help_says_the_exit_statuses(capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit):
+        main(["watch", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "130 when Ctrl-C came before the first sync" in text
+    assert "1 when the run reported invalid objects (ended by --once, --max-syncs or Ctrl-C)" in text

@@ -1,0 +1,588 @@
+"""ApiServerSource against a local server: what it asks for, quiet watches, failures said once, give-up in
+bounded runs, Ctrl-C during a LIST, TLS and kubeconfig quirks.
+
+Everything runs on 127.0.0.1 with injected sleep (and, for the watch-duration rule, an injected clock): no
+test waits for a backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import ssl
+import threading
+import time
+import warnings
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import pytest
+
+from kubeproxy_sim.errors import InputError, Severity
+from kubeproxy_sim.watch import ApiServerSource, Backoff, EventType, Kind
+from kubeproxy_sim.watch.apiserver import KUBE_PROXY_SELECTOR, HttpStatusError, classify
+
+from ._fake_apiserver import FakeApiServer, _Handler, status
+from ._objects import node_json, pod_json, slice_json, svc_json
+
+# A self-signed certificate for IP 127.0.0.1 (CA:TRUE, so it is its own CA), valid until 2126; test-only key.
+TEST_CERT = """-----BEGIN CERTIFICATE-----
+MIIBkzCCATigAwIBAgIUTkQ/+WXxbl7G2L7HtL31C9A6+HIwCgYIKoZIzj0EAwIw
+FTETMBEGA1UEAwwKa3BzaW0tdGVzdDAgFw0yNjExMjkwODU3MDRaGA8yMTI2MTEw
+NTA4NTcwNFowFTETMBEGA1UEAwwKa3BzaW0tdGVzdDBZMBMGByqGSM49AgEGCCqG
+SM49AwEHA0IABElALEIchLpE8WxfQwsPyhsNP6MYAdWp3wEbQnlJZb2ws3NeumrM
+gtRKN/J1FP1MopRX0rG6QFDSMe9tNzTNtdCjZDBiMB0GA1UdDgQWBBTCrbDW25NW
+0IolaQVtJGpPB28AnzAfBgNVHSMEGDAWgBTCrbDW25NW0IolaQVtJGpPB28AnzAP
+BgNVHRMBAf8EBTADAQH/MA8GA1UdEQQIMAaHBH8AAAEwCgYIKoZIzj0EAwIDSQAw
+RgIhAK5Axvx7qs9wcLqvgKFaDhlOlQfJJprNl6mNQPQWGTJ2AiEA8URltBPAhiQs
+hKz08e5reMjUzImMQFfMkGVkV5ra12Y=
+-----END CERTIFICATE-----
+"""
+TEST_KEY = """-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgAhyC2mLm2zXhicg4
+6Ic7ZrpIwo/2ewINCL5E0KU/A/ihRANCAARJQCxCHIS6RPFsX0MLD8obDT+jGAHV
+qd8BG0J5SWW9sLNzXrpqzILUSjfydRT9TKKUV9KxukBQ0jHvbTc0zbXQ
+-----END PRIVATE KEY-----
+"""
+
+SERVICES, SLICES, NODES, PODS = ("/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices", "/api/v1/nodes",
+                                 "/api/v1/pods")
+
+
+# --------------------------------------------------------------------------- a fake with more faults
+
+
+class LiveFake(FakeApiServer):
+    """The protocol fake, plus: selectors honoured in lists, refusals with a Status body, LISTs held before
+    their headers or in the middle of their body, and TLS."""
+
+    def __init__(self, *, cert_dir: Path | None = None) -> None:
+        super().__init__()
+        self.fail: dict[str, tuple[int, str, str]] = {}  # path -> (code, reason, Status message)
+        self.hold_lists = False  # LISTs wait for ``release`` before answering at all
+        self.stall_bodies = False  # LISTs send headers and half a body, then wait for ``release``
+        self.release = threading.Event()
+        self.watch_seconds: str | None = None  # overrides the timeoutSeconds a watch asks for
+        self.cert_dir = cert_dir
+
+    def start(self) -> LiveFake:
+        fake = self
+
+        class Handler(_LiveHandler):
+            server_state = fake
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        if self.cert_dir is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.cert_dir / "server.crt", self.cert_dir / "server.key")
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        scheme = "https" if self.cert_dir is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.release.set()
+        super().stop()
+
+    def previous(self, obj: dict[str, Any], rv: int) -> dict[str, Any] | None:
+        """The object's state before the event at ``rv`` (None when it did not exist)."""
+        name = obj.get("kind"), obj["metadata"]["name"], obj["metadata"].get("namespace")
+        before = None
+        for entry in self.log:
+            meta = entry.get("object", {}).get("metadata", {})
+            if "rv" in entry and entry["rv"] < rv and (entry["kind"], meta["name"], meta.get("namespace")) == name:
+                before = None if entry["type"] == "DELETED" else entry["object"]
+        return before
+
+    def lists(self, path: str) -> list[dict[str, str]]:
+        return [q for p, q in self.requests if p == path and q.get("watch") not in ("1", "true")]
+
+
+def _selected(obj: dict[str, Any], query: dict[str, str]) -> bool:
+    labels = obj.get("metadata", {}).get("labels") or {}
+    for requirement in filter(None, query.get("labelSelector", "").split(",")):
+        assert requirement.startswith("!"), requirement  # the only form kube-proxy sends
+        if requirement[1:] in labels:
+            return False
+    field = query.get("fieldSelector", "")
+    return not field or field == f"metadata.name={obj['metadata']['name']}"
+
+
+class _LiveHandler(_Handler):
+    server_state: LiveFake
+
+    def _query(self) -> tuple[str, dict[str, str]]:
+        parsed = urlparse(self.path)
+        return parsed.path, {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+
+    def do_GET(self) -> None:
+        fake = self.server_state
+        path, query = self._query()
+        watching = query.get("watch") in ("1", "true")
+        if path in fake.fail:
+            fake.requests.append((path, query))
+            code, reason, message = fake.fail[path]
+            self._json(code, status(code, reason, message))
+            return
+        if fake.hold_lists and not watching:
+            fake.requests.append((path, query))
+            fake.release.wait(10)
+            self.close_connection = True
+            return
+        if watching and fake.watch_seconds is not None:
+            self.path = f"{path}?{urlencode({**query, 'timeoutSeconds': fake.watch_seconds})}"
+        super().do_GET()
+
+    def _line(self, message: dict[str, Any]) -> None:
+        """Watch events through the selectors as the API server's watch cache does: an object that starts
+        matching is ADDED, one that stops matching is DELETED (with its last matching state)."""
+        _, query = self._query()
+        obj = message.get("object") or {}
+        if message.get("type") not in ("ADDED", "MODIFIED", "DELETED") or not query.get("labelSelector"):
+            super()._line(message)
+            return
+        rv = int(obj["metadata"]["resourceVersion"])
+        prev = self.server_state.previous(obj, rv)
+        now, before = _selected(obj, query), prev is not None and _selected(prev, query)
+        if message["type"] == "MODIFIED" and now != before:
+            if now:
+                message = {"type": "ADDED", "object": obj}
+            else:
+                gone = json.loads(json.dumps(prev))
+                gone["metadata"]["resourceVersion"] = str(rv)
+                message = {"type": "DELETED", "object": gone}
+        elif not now:
+            return
+        super()._line(message)
+
+    def _json(self, code: int, body: dict[str, Any]) -> None:
+        fake = self.server_state
+        _, query = self._query()
+        if code == 200 and isinstance(body.get("items"), list):
+            body = {**body, "items": [o for o in body["items"] if _selected(o, query)]}
+            if fake.stall_bodies:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                fake.release.wait(10)
+                self.close_connection = True
+                return
+        super()._json(code, body)
+
+
+# --------------------------------------------------------------------------- fixtures and helpers
+
+
+@pytest.fixture
+def fake():
+    server = LiveFake().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def make(fake, tmp_path, sleeps):
+    """An ApiServerSource on ``fake`` (no jitter, injected sleep), closed at the end of the test."""
+    sources: list[ApiServerSource] = []
+
+    def make(**kw: Any) -> ApiServerSource:
+        kubeconfig = kw.pop("kubeconfig", None) or fake.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        kw.setdefault("sleep", sleeps.append)
+        kw.setdefault("rng", random.Random(7))
+        kw.setdefault("backoff", Backoff(initial=1, maximum=8, jitter=0))
+        kw.setdefault("watch_timeout", 5)
+        src = ApiServerSource(kubeconfig, **kw).start()
+        sources.append(src)
+        return src
+
+    yield make
+    for src in sources:
+        src.close(timeout=2)
+
+
+class Seen:
+    """What a source produced so far."""
+
+    def __init__(self, src: ApiServerSource) -> None:
+        self.src = src
+        self.events: list[Any] = []
+        self.diagnostics: list[Any] = []
+
+    def until(self, predicate, timeout: float = 10.0) -> None:
+        """Poll until ``predicate`` holds, and once more after: what was said before it came true is seen."""
+        deadline = time.monotonic() + timeout
+        while True:
+            done = predicate()
+            assert done or time.monotonic() < deadline, f"timed out; said: {[str(d) for d in self.diagnostics]}"
+            batch = self.src.poll(0 if done else 0.02)
+            self.events += batch.events
+            self.diagnostics += batch.diagnostics
+            if done:
+                return
+
+    def synced(self, kind: Kind) -> bool:
+        return any(e.type is EventType.BOOKMARK and e.kind is kind for e in self.events)
+
+    def keys(self, kind: Kind) -> set[str]:
+        return {e.key for e in self.events if e.kind is kind and e.type is EventType.ADDED}
+
+    def said(self, severity: Severity = Severity.WARNING) -> list[str]:
+        return [str(d) for d in self.diagnostics if d.severity is severity]
+
+
+class StepClock:
+    """The reflector reads the clock before each watch and when it ends: each watch "lasts" the next of
+    ``durations`` (then ``rest``), whatever the wall clock says."""
+
+    def __init__(self, durations: list[float], rest: float) -> None:
+        self.durations, self.rest = list(durations), rest
+        self.now, self.calls = 1000.0, 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        if self.calls % 2 == 0:  # the end of a watch
+            self.now += self.durations.pop(0) if self.durations else self.rest
+        return self.now
+
+
+def populate(fake: FakeApiServer) -> None:
+    fake.add("Service", svc_json("s1", "10.0.0.1"))
+    fake.add("EndpointSlice", slice_json("s1-1", "s1", ["10.1.0.1"]))
+    fake.add("Node", node_json("n1", "192.168.0.1"))
+    fake.add("Node", node_json("n2", "192.168.0.2"))
+    fake.add("Pod", pod_json("p1", "10.1.0.1"))
+
+
+# --------------------------------------------------------------------------- what kube-proxy asks for
+
+
+def test_asks_for_what_kube_proxy_asks_for(fake, make) -> None:
+    populate(fake)
+    hidden = svc_json("other", "10.0.0.2")
+    hidden["metadata"]["labels"] = {"service.kubernetes.io/service-proxy-name": "foo"}
+    fake.add("Service", hidden)
+    seen = Seen(make(node_name="n1"))
+    seen.until(lambda: all(seen.synced(k) for k in (Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE)))
+    # cmd/kube-proxy/app/server.go: both label requirements on Services and EndpointSlices, its own Node only
+    assert KUBE_PROXY_SELECTOR == "!service.kubernetes.io/headless,!service.kubernetes.io/service-proxy-name"
+    for path in (SERVICES, SLICES):
+        assert {q["labelSelector"] for q in fake.lists(path) + fake.watches(_kind(path))} == {KUBE_PROXY_SELECTOR}
+    assert {q["fieldSelector"] for q in fake.lists(NODES) + fake.watches("Node")} == {"metadata.name=n1"}
+    assert not [p for p, _ in fake.requests if p == PODS]  # no Pod informer in kube-proxy
+    assert seen.keys(Kind.SERVICE) == {"default/s1"} and seen.keys(Kind.NODE) == {"n1"}
+    assert seen.said() == []
+
+
+def test_an_object_leaving_the_selector_is_deleted_and_one_entering_it_added(fake, make) -> None:
+    """kube-proxy relies on the server for this (a label added later is, to it, the object's deletion)."""
+    populate(fake)
+    seen = Seen(make(kinds=[Kind.SERVICE]))
+    seen.until(lambda: seen.synced(Kind.SERVICE))
+    labelled = svc_json("s1", "10.0.0.1")
+    labelled["metadata"]["labels"] = {"service.kubernetes.io/headless": ""}
+    fake.modify("Service", labelled)
+    fake.modify("Service", svc_json("s1", "10.0.0.1", port=81))
+    seen.until(lambda: [e.type for e in seen.events if e.key == "default/s1"] == [
+        EventType.ADDED, EventType.DELETED, EventType.ADDED])
+    assert seen.events[-1].obj.ports[0].port == 81 and seen.said() == []
+
+
+def _kind(path: str) -> str:
+    return {SERVICES: "Service", SLICES: "EndpointSlice", NODES: "Node"}[path]
+
+
+def test_every_node_without_a_node_name(fake, make) -> None:
+    populate(fake)
+    seen = Seen(make(kinds=[Kind.NODE]))
+    seen.until(lambda: seen.synced(Kind.NODE))
+    assert "fieldSelector" not in fake.lists(NODES)[0] and seen.keys(Kind.NODE) == {"n1", "n2"}
+
+
+def test_a_node_the_server_does_not_have_is_said(fake, make) -> None:
+    populate(fake)
+    seen = Seen(make(kinds=[Kind.NODE], node_name="ghost"))
+    seen.until(lambda: seen.synced(Kind.NODE))
+    assert seen.keys(Kind.NODE) == set()
+    assert seen.said() == [f"{fake.url}/api/v1/nodes: Node: warning: no Node object named 'ghost'; node facts "
+                           "come from flags only"]
+
+
+# --------------------------------------------------------------------------- quiet watches (client-go's rule)
+
+
+def test_a_quiet_watch_that_lasted_is_followed_at_once_by_the_next(fake, make, sleeps) -> None:
+    """The server's timeoutSeconds or an idle proxy ends a watch with nothing in it: watch again now."""
+    populate(fake)
+    seen = Seen(make(kinds=[Kind.SERVICE], watch_timeout=0, clock=StepClock([], rest=2.0)))  # ends at once
+    seen.until(lambda: len(fake.watches("Service")) >= 6)
+    assert sleeps == [] and seen.said() == []
+    assert len(fake.lists(SERVICES)) == 1  # each resumed from the list's resourceVersion, never relisted
+    assert {q["resourceVersion"] for q in fake.watches("Service")} == {str(fake.rv)}
+
+
+def test_a_very_short_empty_watch_backs_off_and_one_that_lasted_resets_it(fake, make, sleeps) -> None:
+    populate(fake)
+    clock = StepClock([0.5, 0.5, 0.5, 1.0, 0.5, 0.5], rest=0.5)  # under a second, nothing received: failures
+    seen = Seen(make(kinds=[Kind.SERVICE], watch_timeout=0, clock=clock))
+    seen.until(lambda: len(sleeps) >= 5)
+    assert sleeps[:5] == [1, 2, 4, 1, 2]  # the watch that lasted a second restarted the count
+    warnings_said = seen.said()
+    assert len(warnings_said) == 1 and "very short watch" in warnings_said[0]
+
+
+def test_a_watch_that_delivered_resets_the_backoff(fake, make, sleeps) -> None:
+    populate(fake)
+    fake.watch_seconds = "0.05"  # every watch ends cleanly at once: very short unless it delivered
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 2:  # the third watch replays this, then ends
+            fake.add("Service", svc_json("s2", "10.0.0.2"))
+
+    seen = Seen(make(kinds=[Kind.SERVICE], sleep=sleep, clock=StepClock([], rest=0.1)))
+    seen.until(lambda: len(sleeps) >= 4)
+    assert sleeps[:4] == [1, 2, 1, 2]  # not [1, 2, 4, 8]: the watch that delivered reset the count
+    assert "default/s2" in seen.keys(Kind.SERVICE)
+
+
+# --------------------------------------------------------------------------- failures: said once, given up on
+
+
+FORBIDDEN = ('services is forbidden: User "system:serviceaccount:kube-system:kube-proxy" cannot list resource '
+             '"services" in API group "" at the cluster scope')
+
+
+def test_a_refusal_is_said_once_with_the_server_s_reason_and_retried_until_it_works(fake, make, sleeps) -> None:
+    populate(fake)
+    fake.fail[SERVICES] = (403, "Forbidden", FORBIDDEN)
+    seen = Seen(make(kinds=[Kind.SERVICE]))
+    seen.until(lambda: len(sleeps) >= 4)
+    assert sleeps[:4] == [1, 2, 4, 8]
+    assert seen.said() == [f"{fake.url}/api/v1/services: Service: warning: list failed: HTTP 403 Forbidden: "
+                           f"{FORBIDDEN}; retrying from a new list with backoff, until it works"]
+    del fake.fail[SERVICES]  # RBAC fixed: the follower gets there by itself
+    seen.until(lambda: seen.synced(Kind.SERVICE))
+    assert seen.keys(Kind.SERVICE) == {"default/s1"}
+
+
+@pytest.mark.parametrize(("code", "reason", "message", "expected"), [
+    (403, "Forbidden", FORBIDDEN, f"/api/v1/services: Service: list failed: HTTP 403 Forbidden: {FORBIDDEN}"),
+    (401, "Unauthorized", "Unauthorized",
+     ": list failed: HTTP 401 Unauthorized: the server did not accept the kubeconfig's credentials"),
+    (404, "NotFound", "the server could not find the requested resource",
+     "/api/v1/services: Service: list failed: HTTP 404 Not Found: the server could not find the requested "
+     "resource"),
+])
+def test_a_bounded_run_gives_up_at_once_on_a_refusal(fake, make, sleeps, code, reason, message, expected) -> None:
+    populate(fake)
+    fake.fail[SERVICES] = (code, reason, message)
+    src = make(give_up=4)
+    with pytest.raises(InputError) as err:
+        Seen(src).until(lambda: False)
+    assert str(err.value) == fake.url + expected
+    assert len(fake.lists(SERVICES)) == 1 and sleeps == []  # not retried
+
+
+def test_a_bounded_run_gives_up_on_an_unreachable_server_after_some_attempts(tmp_path, sleeps) -> None:
+    fake = FakeApiServer().start()
+    kubeconfig = fake.write_kubeconfig(str(tmp_path / "kc"))
+    port = fake.url.rsplit(":", 1)[1]
+    fake.stop()
+    src = ApiServerSource(kubeconfig, sleep=sleeps.append, give_up=4,
+                          backoff=Backoff(initial=1, maximum=8, jitter=0)).start()
+    seen = Seen(src)
+    try:
+        with pytest.raises(InputError) as err:
+            seen.until(lambda: False)
+    finally:
+        src.close(timeout=2)
+    assert str(err.value) == (f"{fake.url}: list failed: connection refused by 127.0.0.1:{port} (is the API server "
+                              "running there?); gave up after 4 attempts")
+    assert set(sleeps) <= {1, 2, 4} and 4 in sleeps  # three kinds back off side by side: 1, 2, 4, then give up
+    # the kinds share one server: said once, not once per kind and attempt
+    assert seen.said() == [f"{fake.url}: warning: list failed: connection refused by 127.0.0.1:{port} (is the "
+                           "API server running there?); retrying from a new list with backoff, up to 4 attempts"]
+
+
+def test_failures_are_described_in_one_line() -> None:
+    import urllib3
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, SSLError
+
+    conn = urllib3.connection.HTTPConnection("127.0.0.1", 9)
+    refused = NewConnectionError(conn, "Failed to establish a new connection: [Errno 111] Connection refused")
+    refused.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    wrapped = MaxRetryError(urllib3.HTTPConnectionPool("127.0.0.1", 9), "/api/v1/nodes?limit=500", refused)
+    failure = classify(wrapped, "127.0.0.1:9")
+    assert failure.text == "connection refused by 127.0.0.1:9 (is the API server running there?)"
+    assert not failure.permanent and failure.server_wide
+    verify = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+                                             "self-signed certificate in certificate chain (_ssl.c:1006)")
+    failure = classify(MaxRetryError(None, "/", SSLError(verify)), "k8s:6443")
+    assert failure.permanent and failure.server_wide and failure.text.startswith(
+        "TLS with k8s:6443 failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    assert not classify(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), "k8s:6443").permanent
+    assert classify(HttpStatusError(500, "Internal Server Error", "etcd timeout"), "x").permanent is False
+    broken = classify(ProtocolError("Connection broken: IncompleteRead(0 bytes read)"), "k8s:6443")
+    assert broken.text == "the connection to k8s:6443 broke (Connection broken: IncompleteRead(0 bytes read))"
+
+
+def test_an_api_exception_body_gives_its_status_message() -> None:
+    body = json.dumps(status(403, "Forbidden", FORBIDDEN)).encode()
+
+    class ApiException(Exception):  # the client's shape: status, reason, body
+        def __init__(self) -> None:
+            super().__init__("(403)")
+            self.status, self.reason, self.body = 403, "Forbidden", body
+
+    assert classify(ApiException(), "x").text == f"HTTP 403 Forbidden: {FORBIDDEN}"
+
+
+# --------------------------------------------------------------------------- Ctrl-C while a LIST is pending
+
+
+@pytest.mark.parametrize("where", ["before-headers", "mid-body"])
+def test_close_cuts_a_pending_list_at_once(fake, make, where) -> None:
+    populate(fake)
+    if where == "before-headers":
+        fake.hold_lists = True
+    else:
+        fake.stall_bodies = True
+    src = make()
+    deadline = time.monotonic() + 10
+    while len([p for p, q in fake.requests if "watch" not in q]) < 3:
+        assert time.monotonic() < deadline, fake.requests
+        time.sleep(0.01)
+    time.sleep(0.05)  # the reflectors are now blocked reading
+    start = time.monotonic()
+    src.close(timeout=5)
+    assert time.monotonic() - start < 1.0  # cut, not waited out against the deadline
+    assert not [t for t in src._threads if t.is_alive()]
+    assert src.poll().diagnostics == ()  # stopping is not a failure to report
+
+
+# --------------------------------------------------------------------------- TLS and kubeconfig quirks
+
+
+def _tls_kubeconfig(path: Path, server: str, cluster: str) -> str:
+    path.write_text(f"""apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster:
+    server: {server}
+{cluster}users:
+- name: u
+  user:
+    token: not-a-secret
+contexts:
+- name: c
+  context: {{cluster: c, user: u}}
+current-context: c
+""")
+    return str(path)
+
+
+@pytest.fixture
+def tls_fake(tmp_path):
+    (tmp_path / "server.crt").write_text(TEST_CERT)
+    (tmp_path / "server.key").write_text(TEST_KEY)
+    server = LiveFake(cert_dir=tmp_path).start()
+    populate(server)
+    yield server
+    server.stop()
+
+
+def test_tls_with_the_ca_works_and_without_it_is_given_up_on_at_once(tls_fake, tmp_path, sleeps) -> None:
+    good = _tls_kubeconfig(tmp_path / "good", tls_fake.url, f"    certificate-authority: {tmp_path}/server.crt\n")
+    src = ApiServerSource(good, kinds=[Kind.SERVICE], sleep=sleeps.append).start()
+    try:
+        seen = Seen(src)
+        seen.until(lambda: seen.synced(Kind.SERVICE))
+    finally:
+        src.close(timeout=2)
+    bad = _tls_kubeconfig(tmp_path / "bad", tls_fake.url, "")  # the system's CAs do not know this one
+    src = ApiServerSource(bad, kinds=[Kind.SERVICE], sleep=sleeps.append, give_up=4).start()
+    try:
+        with pytest.raises(InputError) as err:
+            Seen(src).until(lambda: False)
+    finally:
+        src.close(timeout=2)
+    assert str(err.value).startswith(f"{tls_fake.url}: list failed: TLS with 127.0.0.1:") and (
+        "CERTIFICATE_VERIFY_FAILED" in str(err.value))
+    assert sleeps == []
+
+
+def test_insecure_skip_tls_verify_is_quiet(tls_fake, tmp_path, sleeps) -> None:
+    kubeconfig = _tls_kubeconfig(tmp_path / "insecure", tls_fake.url, "    insecure-skip-tls-verify: true\n")
+    with warnings.catch_warnings(record=True) as caught:
+        src = ApiServerSource(kubeconfig, kinds=[Kind.SERVICE], sleep=sleeps.append).start()
+        try:
+            seen = Seen(src)
+            seen.until(lambda: seen.synced(Kind.SERVICE))
+        finally:
+            src.close(timeout=2)
+    assert seen.keys(Kind.SERVICE) == {"default/s1"}
+    assert [w for w in caught if "Unverified HTTPS request" in str(w.message)] == []
+
+
+def test_a_server_without_a_scheme(fake, tmp_path, sleeps) -> None:
+    populate(fake)
+    bare = fake.url.removeprefix("http://")
+    kubeconfig = _tls_kubeconfig(tmp_path / "bare", bare, "")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        src = ApiServerSource(kubeconfig, kinds=[Kind.SERVICE], sleep=sleeps.append).start()
+        try:
+            seen = Seen(src)
+            seen.until(lambda: seen.synced(Kind.SERVICE))
+        finally:
+            src.close(timeout=2)
+    assert [w for w in caught if "scheme" in str(w.message)] == []  # no urllib3 FutureWarning
+    assert seen.said(Severity.NOTE) == [f"{kubeconfig}: note: the server '{bare}' has no scheme; using "
+                                        f"http://{bare}, as kubectl does without TLS settings"]
+    with_ca = _tls_kubeconfig(tmp_path / "bare-ca", bare, f"    certificate-authority: {tmp_path}/ca.crt\n")
+    with pytest.raises(InputError) as err:
+        ApiServerSource(with_ca)
+    assert str(err.value) == (f"{with_ca}: the server '{bare}' has no scheme; kubectl would use https://{bare} "
+                              "with the kubeconfig's certificates, which the Python client reads only for an "
+                              f"https:// server: write server: https://{bare}")
+
+
+def test_the_generated_api_classes_are_not_imported(fake, tmp_path) -> None:
+    """CoreV1Api costs a second or two to import; the source builds its URLs itself."""
+    import subprocess
+    import sys
+
+    populate(fake)
+    kubeconfig = fake.write_kubeconfig(str(tmp_path / "kubeconfig"))
+    code = f"""import sys
+import kubernetes.config  # what reading a kubeconfig costs anyway (older clients load every API class here)
+def apis(): return {{m for m in sys.modules if m.startswith("kubernetes.client.api.")}}
+before = apis()
+from kubeproxy_sim.watch import ApiServerSource, Kind
+src = ApiServerSource({kubeconfig!r}, kinds=[Kind.SERVICE]).start()
+while not any(e.type.value == "BOOKMARK" for e in src.poll(0.05).events):
+    pass
+src.close()
+print(sorted(apis() - before))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
