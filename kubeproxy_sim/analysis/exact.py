@@ -120,10 +120,11 @@ def deviation(share: Share, uniform: Fraction | None) -> Fraction | None:
     return share.probability - uniform
 
 
-def max_deviation(shares: Sequence[Share]) -> Fraction:
+def max_deviation(shares: Sequence[Share]) -> Fraction | None:
+    """The largest distance of a delivered share from the even split; None when nothing is delivered."""
     uniform = uniform_share(shares)
     devs = [abs(d) for d in (deviation(s, uniform) for s in shares) if d is not None]
-    return max(devs, default=Fraction(0))
+    return max(devs, default=None)
 
 
 def _endpoint_key(share: Share) -> tuple[int, tuple[int, ...], str]:

@@ -43,8 +43,8 @@ def shares_json(shares: Sequence[Share], pods: dict[str, str | None]) -> dict[st
     return {
         "outcomes": [outcome_json(s, uniform, pods) for s in shares],
         "uniform_exact": _exact(uniform),
-        "max_deviation": float(worst),
-        "max_deviation_exact": str(worst),
+        "max_deviation": None if worst is None else float(worst),
+        "max_deviation_exact": _exact(worst),
     }
 
 
@@ -98,7 +98,7 @@ def connections_json(ll: LongLived) -> dict[str, object]:
             "sampled_requests": p.sampled_requests, "sampled_share": p.sampled_share,
             "sampled_share_interval_95": list(p.sampled_share_interval),
         } for p in ll.pods],
-        "expected_idle_pods": ll.expected_idle,
+        "expected_idle_pods": float(ll.expected_idle),
         "sampled_idle_pods": ll.sampled_idle,
         "chi_square": {"statistic": stat if stat != float("inf") else None, "df": df, "p_value": p_value},
         "note": ll.note or None,
@@ -248,7 +248,10 @@ def service_text(dist: ServiceDist) -> list[str]:
             if entry.uncertain:
                 out.append(f"     uncertain: {len(entry.uncertain)} rule(s) the answer depends on (see trace)")
         if len(view.entries) > 1:
-            out.append(f"   average (max deviation from even {float(max_deviation(view.average)) * 100:.2e} pts)")
+            worst = max_deviation(view.average)
+            spread = "nothing delivered" if worst is None else \
+                f"max deviation from even {float(worst) * 100:.2e} pts"
+            out.append(f"   average ({spread})")
             out += shares_text(view.average, pods)
     if isinstance(dist.affinity, AffinityReport):
         out += affinity_text(dist.affinity)

@@ -129,5 +129,6 @@ def test_chi_square_rejects_a_biased_sample() -> None:
 def test_wilson_interval_and_power() -> None:
     lo, hi = stats.wilson(50, 100)
     assert lo == pytest.approx(0.4038, abs=1e-4) and hi == pytest.approx(0.5962, abs=1e-4)
+    assert stats.wilson(3, 3)[1] == 1.0 and stats.wilson(0, 3)[0] == 0.0  # the exact ends, not a hair inside
     assert stats.normal_quantile(0.975) == pytest.approx(1.959963985, abs=1e-8)
     assert 1000 < stats.samples_for_power(0.25, 0.03) < 10000
