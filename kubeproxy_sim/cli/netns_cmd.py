@@ -80,6 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                           description="Remove the namespaces of clusters whose owner process is gone (a killed "
                           "build, verify or test run, or a cluster whose keeper was killed), whatever state "
                           "directory they were started with; live clusters are never touched.")
+    gc.add_argument("--only", metavar="PREFIX", default="",
+                    help="only clusters whose name starts with PREFIX (a test run's own, say)")
     gc.set_defaults(func=run_gc)
 
     _register_verify(verbs)
@@ -267,7 +269,7 @@ def run_gc(args: argparse.Namespace) -> int:
     from kubeproxy_sim.kernel.state import state_dir
 
     env.require()
-    removed = build.gc(state_dir())
+    removed = build.gc(state_dir(), only=args.only)
     print(f"removed {len(removed)} leftover namespace{'' if len(removed) == 1 else 's'}"
           + (": " + ", ".join(removed) if removed else ""))
     return 0

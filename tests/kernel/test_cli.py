@@ -22,19 +22,9 @@ def run(argv: list[str]) -> int:
     return args.func(args)
 
 
-def only_ours(monkeypatch, prefix: str) -> None:
-    """`netns gc` has no name filter: it would collect every dead or marker-less kpsim-* cluster on the machine,
-    other people's and other runs' included. Its library call is narrowed to this test's own clusters."""
-    from kubeproxy_sim.kernel import build
-
-    collect = build.gc
-    monkeypatch.setattr(build, "gc", lambda directory, **kw: collect(directory, **{**kw, "only": prefix}))
-
-
 def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, capfd) -> None:
     monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
     name = f"{run_tag}-cli"
-    only_ours(monkeypatch, name)
     assert run(["netns", "up", "--scenario", "bootcamp", "--name", name, "--client", "10.244.0.9"]) == 0
     try:
         assert f"cluster {name} is up: 2 nodes" in capfd.readouterr().out
@@ -58,7 +48,7 @@ def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, ca
         assert set(as_yaml) == set(result) and [(f["reason"], f["count"]) for f in as_yaml["failed"]] == \
             [("NO_ROUTE", 3)]
         # left up by `netns up`, owned by its keeper: gc (of any state directory) leaves it alone
-        assert run(["netns", "gc"]) == 0
+        assert run(["netns", "gc", "--only", name]) == 0  # never other people's clusters
         out = capfd.readouterr().out
         assert f"kpsim-{name}.net" in netns.listnetns() and out == "removed 0 leftover namespaces\n"
         assert run(["netns", "send", name, "--from", "node/node1", "--to", "kubernetes-bootcamp.default:8080",
@@ -79,7 +69,7 @@ def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, ca
     with pytest.raises(InputError, match="no running cluster"):
         run(["netns", "send", name, "--from", "external", "--to", "1.2.3.4:80"])
     capfd.readouterr()
-    assert run(["netns", "gc"]) == 0
+    assert run(["netns", "gc", "--only", name]) == 0  # never other people's clusters
     assert capfd.readouterr().out == "removed 0 leftover namespaces\n"
 
 
