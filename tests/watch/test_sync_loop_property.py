@@ -26,6 +26,7 @@ from kubeproxy_sim.proxier.naming import is_kube_proxy_chain
 from kubeproxy_sim.proxier.partial import SyncState, apply_restore, sync
 from kubeproxy_sim.watch import Kind, MemorySource
 from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop
+from tests.budget import budget
 
 CONFIG = ProxyConfig(node_name="n1", node_ips=("192.168.0.1/24",), cluster_cidrs=("10.0.0.0/8",))
 NAMES = (("ns1", "a"), ("ns1", "b"), ("ns2", "a"))
@@ -89,7 +90,7 @@ def check(loop: SyncLoop) -> None:
         assert_like_a_full_sync(loop, report)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=budget(200), deadline=None)
 @given(st.lists(st.lists(operations, min_size=1, max_size=4), min_size=1, max_size=8))
 def test_every_sync_leaves_the_node_as_a_full_sync_would(batches):
     now = [0.0]

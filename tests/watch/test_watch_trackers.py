@@ -17,6 +17,7 @@ from kubeproxy_sim.watch import (
     service_view,
     slice_state,
 )
+from tests.budget import budget
 
 from ._objects import eps, svc
 
@@ -182,7 +183,7 @@ def _updated_services(old, new) -> set[str]:
     return {f"{s.namespace}/{s.service_name}" for s in (old, new) if s is not None and slice_state(s) is not None}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=budget(300), deadline=None)
 @given(_steps)
 def test_trackers_match_a_naive_model(steps) -> None:
     services, slices = ServiceChangeTracker(), EndpointSliceChangeTracker()
