@@ -1,0 +1,343 @@
+"""The JSON outputs README.md documents as public contracts keep their keys (fields may only be added).
+
+diff, replay, watch and scenario run through the real commands on the built-in scenarios; netns verify's two
+shapes are built from the pure parts that make them (no root), and netns send's ``seed`` from its tally. Each
+key set is pinned exactly, nested ones too, so that adding, renaming or dropping a key breaks a test here; the
+last test checks that the README's section for each command names every pinned key.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections import Counter
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubeproxy_sim.cli import watch_cmd
+from kubeproxy_sim.cli.main import build_parser, main
+from kubeproxy_sim.cli.options import REPO_RULESETS
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOTCAMP = REPO_RULESETS / "bootcamp"
+BOOTCAMP_FLAGS = ["--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16"]
+TERMINATING = "upstream-terminating-endpoints-traffic-policy-cluster-"
+
+# --------------------------------------------------------------------------- the pinned key sets
+
+DIFF = {"node", "services", "other_rules"}
+DIFF_RULE_LISTS = {"added", "removed"}  # other_rules and services[].rules
+DIFF_SERVICE = {"name", "protocol", "status", "endpoints", "rules", "views", "existing_connections", "new_connections"}
+DIFF_ENDPOINTS = {"gained", "lost", "changed"}
+DIFF_CHANGED = {"endpoint", "before", "after"}
+DIFF_VIEW = {"kind", "destination", "before", "after"}
+DIFF_CONNECTION = {"endpoint", "pod", "fate", "reason"}
+OUT = {"verdict", "endpoint", "pod", "probability", "probability_exact", "percent", "deviation", "deviation_exact",
+       "masquerade", "masquerade_exact"}  # dist's OUT, which diff's views reuse
+
+REPLAY = {"syncs"}
+REPLAY_SYNC = {"sync", "state", "kind", "restore", "metrics", "error"}
+REPLAY_TABLE = {"name", "chains", "deleted"}
+CHAIN = {"name", "policy", "rules"}  # as rules -o json
+METRICS = {"full", "filter_rules", "nat_rules_synced", "nat_rules_total", "deleted_chains",
+           "no_local_endpoints_internal", "no_local_endpoints_external", "ip_family"}
+
+WATCH = {"number", "full", "reason", "duration_ms", "apply_ms", "changed", "metrics", "restore", "error"}
+WATCH_DIFF = WATCH | {"diff"}
+
+SCENARIO = {"steps"}
+SCENARIO_STEP = {"step", "line", "command", "notes", "endpoints"}  # + rules | diff, by --show
+SCENARIO_ENDPOINT = {"service", "port_name", "address", "port", "protocol", "state", "node", "zone", "pod"}
+SCENARIO_TABLE = {"name", "chains"}
+
+VERIFY_OBJECTS = {"ok", "alpha", "notes", "skipped", "flows"}
+VERIFY_OBJECTS_SKIPPED = {"flow", "reason"}
+VERIFY_OBJECTS_FLOW = {"from", "to", "proto", "kind", "service", "connections", "verdict", "why", "sticky", "exact",
+                       "note", "outcomes"}
+VERIFY_OBJECTS_OUTCOME = {"outcome", "expected", "range", "observed", "ok"}
+
+VERIFY_DUMP = {"rules", "node_ips", "pod_subnets", "client_pod", "external_client", "endpoints", "ipsets", "nfacct",
+               "left_out", "notes", "ok", "flows"}
+VERIFY_DUMP_ENDPOINT = {"on_node", "ports"}
+VERIFY_DUMP_LEFT_OUT = {"line", "rule", "reason"}
+VERIFY_DUMP_FLOW = {"from", "source", "to", "proto", "kind", "service", "count", "verdict", "uncertain_rules",
+                    "outcomes", "sticky", "note"}
+VERIFY_DUMP_OUTCOME = {"predicted", "expect", "share", "range", "observed", "masquerade_predicted",
+                       "masquerade_observed", "ok"}
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def bootcamp_without(tmp_path: Path, ip: str = "10.244.1.3") -> Path:
+    """bootcamp with one pod and its endpoint gone (a scale-down): a changed service port, a partial sync."""
+    docs = [d for d in yaml.safe_load_all((BOOTCAMP / "objects.yaml").read_text()) if d]
+    out = []
+    for doc in docs:
+        if doc["kind"] == "Pod" and doc["status"].get("podIP") == ip:
+            continue
+        if doc["kind"] == "EndpointSlice":
+            doc["endpoints"] = [e for e in doc["endpoints"] if e["addresses"] != [ip]]
+        out.append(doc)
+    path = tmp_path / "bootcamp-3.yaml"
+    path.write_text(yaml.safe_dump_all(out, sort_keys=False))
+    return path
+
+
+def check_tables(tables: list[dict], table_keys: set[str]) -> None:
+    assert [t["name"] for t in tables] == ["filter", "nat"]
+    for table in tables:
+        assert set(table) == table_keys
+        assert table["chains"] and all(set(c) == CHAIN for c in table["chains"])
+        assert all(isinstance(r, str) and r.startswith("-A ") for c in table["chains"] for r in c["rules"])
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def check_diff(data: dict) -> None:
+    assert set(data) == DIFF
+    assert isinstance(data["node"], str) and set(data["other_rules"]) == DIFF_RULE_LISTS
+    for port in data["services"]:
+        assert set(port) == DIFF_SERVICE
+        assert port["status"] in ("added", "removed", "changed", "unchanged")
+        assert set(port["endpoints"]) == DIFF_ENDPOINTS and set(port["rules"]) == DIFF_RULE_LISTS
+        assert all(set(c) == DIFF_CHANGED for c in port["endpoints"]["changed"])
+        assert all(line.startswith(("nat: -A ", "filter: -A ")) for lines in port["rules"].values() for line in lines)
+        assert port["rules"]["added"] == sorted(port["rules"]["added"])
+        for view in port["views"]:
+            assert set(view) == DIFF_VIEW
+            assert all(set(o) == OUT for o in (*view["before"], *view["after"]))
+        for connection in port["existing_connections"]:
+            assert set(connection) == DIFF_CONNECTION and connection["fate"] in ("kept", "reset", "black-holed")
+        assert all(isinstance(n, str) for n in port["new_connections"])
+
+
+def test_diff_json_keys_terminating_endpoints(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run(["diff", "--scenario", TERMINATING + "ready-endpoints-exist", "--against-scenario",
+                TERMINATING + "only-terminating-endpoints-exist", "-o", "json"], capsys)
+    check_diff(data)
+    (port,) = data["services"]
+    assert port["status"] == "changed" and port["endpoints"]["lost"] == ["10.0.1.1:80"]
+    assert port["endpoints"]["changed"][0] == {"endpoint": "10.0.1.2:80", "before": "ready",
+                                               "after": "serving-terminating"}
+    assert {v["kind"] for v in port["views"]} == {"clusterIP", "loadBalancer"}
+    assert port["existing_connections"][0]["pod"] is None  # no Pod objects in this scenario
+
+
+def test_diff_json_keys_scale_down_and_removal(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    scaled = run(["diff", "--scenario", "bootcamp", "--against", str(bootcamp_without(tmp_path)), "-o", "json"], capsys)
+    check_diff(scaled)
+    port = scaled["services"][0]
+    assert scaled["node"] == "node1" and port["endpoints"]["lost"] == ["10.244.1.3:8080"]
+    assert [(v["kind"], v["destination"]) for v in port["views"]] == [("clusterIP", "10.96.142.87:8080"),
+                                                                      ("nodePort", "<node>:31526")]
+    gone = port["existing_connections"][-1]
+    assert gone["pod"] == "default/kubernetes-bootcamp-855d5cc575-w7tdp" and gone["fate"] == "black-holed"
+    docs = [d for d in yaml.safe_load_all((BOOTCAMP / "objects.yaml").read_text())
+            if d and d["kind"] not in ("Service", "EndpointSlice")]
+    (tmp_path / "nosvc.yaml").write_text(yaml.safe_dump_all(docs))
+    removed = run(["diff", "--scenario", "bootcamp", "--against", str(tmp_path / "nosvc.yaml"), "-o", "json"], capsys)
+    check_diff(removed)
+    port = removed["services"][0]
+    assert port["status"] == "removed" and all(v["after"] == [] for v in port["views"])
+    assert len(port["new_connections"]) == 1
+
+
+def test_diff_json_of_identical_states(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run(["diff", "--scenario", "bootcamp", "--against-scenario", "bootcamp", "-o", "json"], capsys)
+    assert data == {"node": "node1", "services": [], "other_rules": {"added": [], "removed": []}}
+    every = run(["diff", "--scenario", "bootcamp", "--against-scenario", "bootcamp", "--all", "-o", "json"], capsys)
+    check_diff(every)
+    assert [p["status"] for p in every["services"]] == ["unchanged"]
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def test_replay_json_keys(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = run(["replay", str(BOOTCAMP / "objects.yaml"), str(bootcamp_without(tmp_path)), *BOOTCAMP_FLAGS,
+                "-o", "json"], capsys)
+    assert set(data) == REPLAY
+    first, second = data["syncs"]
+    for number, sync in enumerate(data["syncs"], 1):
+        assert set(sync) == REPLAY_SYNC and sync["sync"] == number and sync["error"] is None
+        assert set(sync["restore"]) == {"tables"}
+        check_tables(sync["restore"]["tables"], REPLAY_TABLE)
+        assert set(sync["metrics"]) == METRICS and sync["metrics"]["ip_family"] == "IPv4"
+        assert sync["metrics"]["full"] is (sync["kind"] == "full")
+    assert (first["kind"], second["kind"]) == ("full", "partial")
+    assert first["state"] == str(BOOTCAMP / "objects.yaml")
+    nat = second["restore"]["tables"][1]
+    assert nat["deleted"] == ["KUBE-SEP-YBRCQ2MN75WMSUM6"] and second["metrics"]["deleted_chains"] == 1
+    assert {"name": "KUBE-SEP-YBRCQ2MN75WMSUM6", "policy": None, "rules": []} in nat["chains"]
+
+
+# --------------------------------------------------------------------------- watch
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert self.now < 2000.0, "the watch never synced"
+        self.now += seconds
+
+
+def watch_records(directory: Path, *flags: str) -> list[dict]:
+    args = build_parser().parse_args(["watch", "-f", str(directory), *BOOTCAMP_FLAGS, "--once", "-o", "json", *flags])
+    out, err, clock = io.StringIO(), io.StringIO(), Clock()
+    assert watch_cmd.run(args, out=out, err=err, sleep=clock.sleep, clock=clock) == 0, err.getvalue()
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_watch_json_keys_with_and_without_diff(tmp_path: Path) -> None:
+    (tmp_path / "objects.yaml").write_text((BOOTCAMP / "objects.yaml").read_text())
+    (record,) = watch_records(tmp_path, "--diff")
+    assert set(record) == WATCH_DIFF and set(record["metrics"]) == METRICS
+    assert (record["number"], record["full"], record["reason"], record["error"]) == (1, True, "initial", None)
+    assert record["changed"] == ["default/kubernetes-bootcamp"]
+    assert isinstance(record["duration_ms"], float) and isinstance(record["apply_ms"], float)
+    assert record["restore"].startswith("*filter\n") and record["restore"].endswith("COMMIT\n")
+    assert record["diff"].startswith("--- sync 0\n+++ sync 1\n@@ ")
+    (plain,) = watch_records(tmp_path)
+    assert set(plain) == WATCH  # `diff` only with --diff
+
+
+# --------------------------------------------------------------------------- scenario
+
+
+@pytest.mark.parametrize("show", ["rules", "diff", "endpoints"])
+def test_scenario_json_keys(show: str, capsys: pytest.CaptureFixture[str]) -> None:
+    data = run(["scenario", str(BOOTCAMP / "scenario"), "--show", show, "-o", "json"], capsys)
+    assert set(data) == SCENARIO
+    extra = {"rules": {"rules"}, "diff": {"diff"}, "endpoints": set()}[show]
+    steps = data["steps"]
+    assert steps and [s["step"] for s in steps] == list(range(1, len(steps) + 1))
+    for step in steps:
+        assert set(step) == SCENARIO_STEP | extra
+        assert isinstance(step["line"], int) and all(isinstance(n, str) for n in step["notes"])
+        for endpoint in step["endpoints"]:
+            assert set(endpoint) == SCENARIO_ENDPOINT
+            assert endpoint["state"] in ("ready", "not-ready", "serving-terminating", "terminating")
+        if show == "rules":
+            assert set(step["rules"]) == {"tables"}
+            check_tables(step["rules"]["tables"], SCENARIO_TABLE)
+        if show == "diff":
+            assert step["diff"] == "# rules unchanged\n" or step["diff"].startswith(
+                f"--- step {step['step'] - 1}\n+++ step {step['step']}\n")
+    exposed = next(s for s in steps if s["command"].startswith("expose deployment/kubernetes-bootcamp"))
+    lines = (BOOTCAMP / "scenario").read_text().splitlines()
+    assert lines[exposed["line"] - 1] == exposed["command"]  # the script's line, counted from 1
+    pod = exposed["endpoints"][0]["pod"]
+    assert pod.startswith("kubernetes-bootcamp-") and "/" not in pod  # the bare name (dist, send, diff: NS/NAME)
+
+
+# --------------------------------------------------------------------------- netns verify, netns send (no root)
+
+
+def test_netns_verify_objects_mode_json_keys() -> None:
+    from kubeproxy_sim.kernel.differential import Flow, Prediction, Report, Skipped, judge
+
+    a, b = ("reply", "10.244.0.3", "192.168.49.2"), ("reply", "10.244.1.2", "192.168.49.2")
+    half, alpha = Fraction(1, 2), Fraction(1, 1000)
+    flow = Flow("external", "node/node1:31526", "tcp", "NodePort", "default/kubernetes-bootcamp")
+    agree = judge(flow, Prediction({a: half, b: half}), Counter({a: 52, b: 48}), alpha)
+    differ = judge(flow, Prediction({a: Fraction(1)}), Counter({a: 20, ("fail", "silence"): 4}), alpha)
+    report = Report((agree, differ), (Skipped("default/x 10.96.0.9:80/sctp", "SCTP: no sockets"),), ("a note",), alpha)
+    data = json.loads(json.dumps(report.as_json()))
+    assert set(data) == VERIFY_OBJECTS and data["ok"] is False and data["alpha"] == "1/1000"
+    assert [set(s) for s in data["skipped"]] == [VERIFY_OBJECTS_SKIPPED]
+    for flow_json in data["flows"]:
+        assert set(flow_json) == VERIFY_OBJECTS_FLOW
+        assert all(set(o) == VERIFY_OBJECTS_OUTCOME for o in flow_json["outcomes"])
+    assert [(f["verdict"], bool(f["why"])) for f in data["flows"]] == [("agree", False), ("differ", True)]
+    first = data["flows"][0]["outcomes"][0]
+    assert first["expected"] == "1/2" and isinstance(first["range"], list) and len(first["range"]) == 2
+    assert data["flows"][1]["outcomes"][-1]["expected"] == "0"  # what only the kernel showed
+
+
+def test_netns_verify_dump_mode_json_keys() -> None:
+    from kubeproxy_sim.kernel.stage import LeftOut, plan_stage, read_dump
+    from kubeproxy_sim.kernel.verify import Expectation, Report, derive_flows, judge
+    from kubeproxy_sim.netfilter.codec import parse_ruleset_file
+
+    ruleset = parse_ruleset_file(str(BOOTCAMP / "full.golden"), ipv6=False)
+    plan = plan_stage("t-contract", read_dump(ruleset), ["192.168.49.2"])
+    flow = derive_flows(ruleset, "192.168.49.2")[0]
+    reply = ("reply", "10.244.0.3:8080", "192.168.49.2")
+    expect = [Expectation(reply, "DNAT to 10.244.0.3:8080", Fraction(1, 2), True),
+              Expectation(("error", "timeout"), "DROP", Fraction(1, 2), None)]
+    result = judge(flow, plan.client_pod.ip, expect, Counter({reply: 20, ("error", "timeout"): 20}), 40)
+    report = Report("boot.full", plan, (LeftOut(7, "-A X -j Y", "refused"),), ("s",), ("c",), (result,), ("n",))
+    data = json.loads(json.dumps(report.as_json()))
+    assert set(data) == VERIFY_DUMP and data["ok"] is True and data["rules"] == "boot.full"
+    assert data["endpoints"] and all(set(e) == VERIFY_DUMP_ENDPOINT for e in data["endpoints"].values())
+    assert data["endpoints"]["10.244.0.3"] == {"on_node": False, "ports": ["tcp:8080"]}
+    assert [set(x) for x in data["left_out"]] == [VERIFY_DUMP_LEFT_OUT]
+    (flow_json,) = data["flows"]
+    assert set(flow_json) == VERIFY_DUMP_FLOW and flow_json["verdict"] == "ok" and flow_json["note"] == ""
+    assert all(set(o) == VERIFY_DUMP_OUTCOME for o in flow_json["outcomes"])
+    by_expect = {o["expect"]: o for o in flow_json["outcomes"]}
+    assert by_expect["timeout"]["masquerade_predicted"] is None and by_expect["timeout"]["share"] == "1/2"
+
+
+def test_netns_send_seed_is_null_without_seed() -> None:
+    from kubeproxy_sim.kernel.send import Destination, Source, tally
+
+    state = {"nodes": {"node1": {"netns": "x", "addresses": ["192.168.49.2"]}},
+             "pods": {"10.244.0.3": {"key": "default/web-a", "netns": "y", "node": "node1", "host_network": False}}}
+    results = [{"pod": "default/web-a", "src": "192.168.49.2:1", "dst": "10.244.0.3:8080"}] * 2
+    source, dest = Source("external", "z"), Destination("node/node1:31526", "192.168.49.2", 31526)
+    unseeded = tally(source, dest, "tcp", results).as_json(state)
+    assert unseeded["seed"] is None and unseeded["sticky"] is None
+    assert tally(source, dest, "tcp", results, seed=3).as_json(state)["seed"] == 3
+
+
+# --------------------------------------------------------------------------- the README names every key
+
+
+def readme_section(heading: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"\n### {heading}")
+    end = text.find("\n### ", start + 1)
+    return text[start:end if end != -1 else len(text)]
+
+
+def documented_words(section: str) -> set[str]:
+    """Every quoted word of the section's examples and every word in backticks in its prose."""
+    examples = "".join(re.findall(r"```\w*\n(.*?)```", section, flags=re.DOTALL))
+    prose = re.sub(r"```.*?```", "", section, flags=re.DOTALL)
+    words = set(re.findall(r'"(\w+)"', examples))
+    for span in re.findall(r"`([^`\n]+)`", prose):
+        words |= set(re.findall(r"\w+", span))
+    return words
+
+
+@pytest.mark.parametrize(("heading", "keys"), [
+    ("`diff -o json`", DIFF | DIFF_RULE_LISTS | DIFF_SERVICE | DIFF_ENDPOINTS | DIFF_CHANGED | DIFF_VIEW
+     | DIFF_CONNECTION),
+    ("`replay -o json`", REPLAY | REPLAY_SYNC | REPLAY_TABLE | CHAIN | METRICS),
+    ("`watch -o json`", WATCH_DIFF),
+    ("`scenario -o json`", SCENARIO | SCENARIO_STEP | SCENARIO_ENDPOINT | {"rules", "diff", "tables"}),
+    ("`rules -o json|yaml`", {"tables"} | SCENARIO_TABLE | CHAIN),  # the tables scenario and replay reuse
+    ("`netns verify -o json`", VERIFY_OBJECTS | VERIFY_OBJECTS_SKIPPED | VERIFY_OBJECTS_FLOW | VERIFY_OBJECTS_OUTCOME
+     | VERIFY_DUMP | VERIFY_DUMP_ENDPOINT | VERIFY_DUMP_LEFT_OUT | VERIFY_DUMP_FLOW | VERIFY_DUMP_OUTCOME),
+    ("`dist -o json`", OUT),
+    ("`send -o json`", {"seed"}),
+])
+def test_readme_documents_every_pinned_key(heading: str, keys: set[str]) -> None:
+    missing = keys - documented_words(readme_section(heading))
+    assert not missing, f"README.md's {heading} section does not name {sorted(missing)}"
