@@ -113,6 +113,7 @@ def test_up_send_and_exec_say_what_is_wrong(kernel: None, run_tag: str, tmp_path
 def test_down_refuses_a_cluster_its_builder_is_still_building(kernel: None, run_tag: str, tmp_path,
                                                                monkeypatch) -> None:
     import os
+    import signal
     import subprocess
     import sys
     import time
@@ -126,18 +127,21 @@ def test_down_refuses_a_cluster_its_builder_is_still_building(kernel: None, run_
         deadline = time.monotonic() + 60
         while not (tmp_path / f"{name}.json").exists() and time.monotonic() < deadline:
             time.sleep(0.005)
+        os.kill(proc.pid, signal.SIGSTOP)  # held mid-build while `down` runs: no race with the build finishing
         try:
             run(["netns", "down", name])
             refused = False
         except InputError as exc:
             refused = "is being built or verified by process" in str(exc)
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
         assert proc.wait(timeout=60) == 0 or not refused
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         run(["netns", "down", name])
-    assert refused, "the build finished before `down` ran (race lost); rerun"
+    assert refused, "down took a cluster its builder was still building"
     assert not [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]
 
 
