@@ -96,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     # 1,000 endpoints, past Python's default limit for printing an int.
     sys.set_int_max_str_digits(0)
     words = sys.argv[1:] if argv is None else argv
-    parser = build_parser(_command_word(words))
-    args, extra = parser.parse_known_args(words)
+    try:  # building the parser imports the command: Ctrl-C there is an interrupt too, not a traceback
+        parser = build_parser(_command_word(words))
+        args, extra = parser.parse_known_args(words)
+    except KeyboardInterrupt:
+        return 130
     if extra:  # said by the (sub)command that was given, with its own usage line, not the top level's
         _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import queue
 import random
 import socket
@@ -58,6 +59,7 @@ VERY_SHORT_WATCH = 1.0
 """Seconds: a watch that ends cleanly sooner, having delivered nothing, is a failure (client-go's reflector)."""
 
 CONNECT_TIMEOUT = 10.0
+CREDENTIALS_RELOAD_GAP = 2.0  # seconds between two readings of the kubeconfig's credentials after 401s
 PERMANENT_STATUSES = frozenset({400, 401, 403, 404})  # retrying the same request gets the same answer
 SERVER_WIDE_STATUSES = frozenset({401})  # the credentials, not one resource
 STATUS_HINTS = {401: "the server did not accept the kubeconfig's credentials"}  # a Status that says no more
@@ -155,8 +157,22 @@ def classify(exc: BaseException, server: str) -> Failure:
     if "ReadTimeoutError" in names:
         return Failure(f"{server} stopped answering (read timed out)")
     if "ProtocolError" in names:
+        if any(isinstance(c, ValueError) for c in causes) or "IncompleteRead" in names:
+            return Failure(f"{server} closed the connection in the middle of a response")
         return Failure(f"the connection to {server} broke ({_first_line(causes[-1])})")
     return Failure(f"{type(exc).__name__}: {_first_line(exc)}" if str(exc).strip() else type(exc).__name__)
+
+
+def relist_after(exc: BaseException) -> bool:
+    """Whether a failed watch request calls for a new list rather than the same watch again.
+
+    client-go's reflector opens the same watch again only after "connection refused" or 429 (the server is
+    briefly away or busy; ``isWatchErrorRetriable``), and after a stream that merely ended; any other refusal
+    ends the round and the next one lists. That is what rescues a server whose history went back (restored
+    from a backup): it refuses the old resourceVersion as too large, forever, but answers a list.
+    """
+    status = getattr(exc, "status", None)
+    return isinstance(status, int) and status not in (0, 429)
 
 
 def _is_tls(exc: BaseException) -> bool:
@@ -174,12 +190,45 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
                                  "pip install 'kubeproxy-sim[live]'") from None
     _check_shape(kubeconfig)
     try:
-        return config.new_client_from_config(config_file=kubeconfig, context=context)
+        with _client_errors_logged() as logged:
+            client = config.new_client_from_config(config_file=kubeconfig, context=context)
+        if logged:  # the client logs an exec plugin's failure and carries on without credentials
+            raise InputError(Diagnostic(f"cannot get the kubeconfig's credentials: {logged[0]}", file=kubeconfig))
+        return client
+    except InputError:
+        raise
     except FileNotFoundError:
         raise InputError(Diagnostic("no such file; expected a kubeconfig", file=kubeconfig)) from None
     except Exception as exc:  # ConfigException, YAML errors, bad certificates ...
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(Diagnostic(f"cannot use this kubeconfig: {first}", file=kubeconfig)) from None
+
+
+class _LoggedErrors(logging.Handler):
+    """The kubernetes client's ``logging.error`` calls (an exec credential plugin that failed), kept as text
+    instead of the root logger's raw ``ERROR:root:`` lines on stderr; ``said`` passes each one on."""
+
+    def __init__(self, said: Callable[[str], None] | None = None) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+        self._said = said
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = " ".join(record.getMessage().split())
+        self.messages.append(message)
+        if self._said is not None:
+            self._said(message)
+
+
+@contextlib.contextmanager
+def _client_errors_logged() -> Iterator[list[str]]:
+    handler = _LoggedErrors()
+    root = logging.getLogger()
+    root.addHandler(handler)  # a handler present also keeps logging.error from configuring the root logger
+    try:
+        yield handler.messages
+    finally:
+        root.removeHandler(handler)
 
 
 def _check_shape(kubeconfig: str) -> None:
@@ -306,6 +355,11 @@ class ApiServerSource:
                  read_timeout: float | None = None, page_size: int = 500, api_client: Any = None) -> None:
         self._api = api_client if api_client is not None else connect(kubeconfig, context)
         configuration = self._api.configuration
+        self._auth = configuration  # where request headers come from; replaced when a 401 says they went stale
+        self._kubeconfig, self._context = kubeconfig, context
+        self._auth_loaded = time.monotonic()
+        self._logged = _LoggedErrors(lambda message: self._say(self.host, Diagnostic(
+            f"credentials: {message}", file=self.host, severity=Severity.WARNING)))
         scheme_note = _with_scheme(configuration, kubeconfig, context)
         if getattr(configuration, "verify_ssl", True) is False:
             _quiet_insecure_warnings()
@@ -341,6 +395,7 @@ class ApiServerSource:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> ApiServerSource:
+        logging.getLogger().addHandler(self._logged)  # an exec plugin run again to refresh a token, failing
         for kind in self._kinds:
             thread = threading.Thread(target=self._reflect, args=(kind,), name=f"kpsim-watch-{kind.value}",
                                       daemon=True)
@@ -357,6 +412,7 @@ class ApiServerSource:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        logging.getLogger().removeHandler(self._logged)
         if hasattr(self._api, "close"):
             with contextlib.suppress(Exception):
                 self._api.close()
@@ -407,10 +463,11 @@ class ApiServerSource:
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", **dict(getattr(self._api, "default_headers", {}) or {})}
-        settings = self._api.configuration.auth_settings()  # refreshes exec-plugin and expiring tokens
+        settings = self._auth.auth_settings()  # refreshes exec-plugin and expiring tokens
         for setting in settings.values():
             if setting.get("in") == "header" and setting.get("value"):
-                headers[setting["key"]] = setting["value"]
+                # a token file written by echo or a secret ends in a newline; client-go trims it, so do we
+                headers[setting["key"]] = " ".join(str(setting["value"]).split())
         return headers
 
     def _get(self, kind: Kind, params: dict[str, Any]) -> Any:
@@ -436,6 +493,19 @@ class ApiServerSource:
             resp.release_conn()
             raise _Stopped
         return resp
+
+    def _reload_credentials(self) -> None:
+        """Read the kubeconfig's credentials again after a 401, as client-go does: a rotated token file (kube-proxy's
+        own projected service-account token) or an exec plugin's new token. At most once every few seconds."""
+        with self._lock:
+            if time.monotonic() - self._auth_loaded < CREDENTIALS_RELOAD_GAP:
+                return
+            self._auth_loaded = time.monotonic()
+        try:
+            fresh = connect(self._kubeconfig, self._context)
+        except Exception:  # the kubeconfig itself went bad meanwhile: keep what works for the TLS part
+            return
+        self._auth = fresh.configuration
 
     # -- saying things once -----------------------------------------------------------------------
 
@@ -495,6 +565,10 @@ class ApiServerSource:
                     failures = 1
                 else:
                     failures += 1
+                if what == "watch" and relist_after(exc):
+                    need_list = True
+                if getattr(exc, "status", None) == 401:
+                    self._reload_credentials()
                 if not self._failed(kind, cache, what, classify(exc, self._server), failures, listed):
                     return
                 continue
@@ -504,6 +578,7 @@ class ApiServerSource:
                 need_list, failures = True, 0
             elif signal is StreamSignal.FAILED:  # the ERROR event was reported with its code and message
                 failures += 1
+                need_list = True  # as client-go: an error that ends a watch ends the round; the next one lists
                 self._sleep(self._backoff.delay(failures, self._rng))
             elif lines or self._clock() - started >= VERY_SHORT_WATCH:
                 failures = 0  # the server's timeout, an idle proxy: watch again at once

@@ -61,6 +61,9 @@ class LiveFake(FakeApiServer):
     def __init__(self, *, cert_dir: Path | None = None) -> None:
         super().__init__()
         self.fail: dict[str, tuple[int, str, str]] = {}  # path -> (code, reason, Status message)
+        self.fail_watch: dict[str, tuple[int, str, str]] = {}  # the same, for watch requests only
+        self.authorization: list[str | None] = []  # each request's Authorization header
+        self.require_authorization: str | None = None  # any other Authorization gets a 401
         self.hold_lists = False  # LISTs wait for ``release`` before answering at all
         self.stall_bodies = False  # LISTs send headers and half a body, then wait for ``release``
         self.release = threading.Event()
@@ -126,10 +129,15 @@ class _LiveHandler(_Handler):
     def do_GET(self) -> None:
         fake = self.server_state
         path, query = self._query()
+        fake.authorization.append(self.headers.get("Authorization"))
         watching = query.get("watch") in ("1", "true")
-        if path in fake.fail:
+        if fake.require_authorization not in (None, self.headers.get("Authorization")):
+            self._json(401, status(401, "Unauthorized", "Unauthorized"))
+            return
+        failing = fake.fail_watch if watching and path in fake.fail_watch else fake.fail
+        if path in failing:
             fake.requests.append((path, query))
-            code, reason, message = fake.fail[path]
+            code, reason, message = failing[path]
             self._json(code, status(code, reason, message))
             return
         if fake.hold_lists and not watching:
@@ -586,3 +594,100 @@ print(sorted(apis() - before))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+
+# --------------------------------------------------------------------------- servers and credentials that change
+
+
+def test_a_watch_refused_for_its_resource_version_is_followed_by_a_new_list(fake, make, sleeps) -> None:
+    """A server restored from a backup refuses the old resourceVersion as too large, forever; client-go lists
+    again after any watch refusal but 429, and so must we, or the rules stay stale."""
+    populate(fake)
+    fake.watch_seconds = "0.05"
+    seen = Seen(make(kinds=[Kind.SERVICE], clock=StepClock([], rest=2.0)))
+    seen.until(lambda: seen.synced(Kind.SERVICE))
+    fake.fail_watch[SERVICES] = (504, "Gateway Timeout", "Too large resource version: 138, current: 109")
+    lists = len(fake.lists(SERVICES))
+    seen.until(lambda: len(fake.lists(SERVICES)) > lists)
+    assert any("Too large resource version" in said for said in seen.said())
+
+
+@pytest.mark.parametrize("code", [429])
+def test_a_busy_server_gets_the_same_watch_again(fake, make, sleeps, code) -> None:
+    populate(fake)
+    fake.watch_seconds = "0.05"
+    seen = Seen(make(kinds=[Kind.SERVICE], clock=StepClock([], rest=2.0)))
+    seen.until(lambda: seen.synced(Kind.SERVICE))
+    fake.fail_watch[SERVICES] = (code, "Too Many Requests", "storage is (re)initializing")
+    seen.until(lambda: len(sleeps) >= 3)
+    assert len(fake.lists(SERVICES)) == 1  # the same watch again, from the same resourceVersion
+
+
+def test_a_token_file_ending_in_a_newline_works(fake, tmp_path) -> None:
+    """echo and secret tooling end a token file with a newline; client-go trims it."""
+    import yaml
+
+    kubeconfig = Path(fake.write_kubeconfig(str(tmp_path / "kc")))
+    config = yaml.safe_load(kubeconfig.read_text())
+    (tmp_path / "token").write_text("tok1\n")
+    config["users"][0]["user"] = {"tokenFile": str(tmp_path / "token")}
+    kubeconfig.write_text(yaml.safe_dump(config))
+    populate(fake)
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE]).start()
+    try:
+        seen = Seen(src)
+        seen.until(lambda: seen.synced(Kind.SERVICE))
+    finally:
+        src.close(timeout=2)
+    assert seen.said() == []
+
+
+def test_credentials_are_read_again_after_a_401(fake, tmp_path, sleeps, monkeypatch) -> None:
+    """A rotated token file (kube-proxy's projected service-account token): the follower recovers."""
+    import yaml
+
+    kubeconfig = Path(fake.write_kubeconfig(str(tmp_path / "kc")))
+    config = yaml.safe_load(kubeconfig.read_text())
+    token = tmp_path / "token"
+    token.write_text("old")
+    config["users"][0]["user"] = {"tokenFile": str(token)}
+    kubeconfig.write_text(yaml.safe_dump(config))
+    populate(fake)
+    fake.require_authorization = "Bearer new"  # the server has rotated the token; the file is behind
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=sleeps.append,
+                          backoff=Backoff(initial=1, maximum=8, jitter=0))
+    monkeypatch.setattr("kubeproxy_sim.watch.apiserver.CREDENTIALS_RELOAD_GAP", 0.0)
+    try:
+        src.start()
+        seen = Seen(src)
+        seen.until(lambda: len(sleeps) >= 1)
+        token.write_text("new")  # the kubelet rotates the projected token
+        seen.until(lambda: seen.synced(Kind.SERVICE))
+    finally:
+        src.close(timeout=2)
+    assert fake.authorization[0] == "Bearer old" and fake.authorization[-1] == "Bearer new"
+
+
+def test_a_failing_exec_plugin_is_one_line_about_the_plugin(fake, tmp_path) -> None:
+    import sys
+
+    import yaml
+
+    kubeconfig = Path(fake.write_kubeconfig(str(tmp_path / "kc")))
+    config = yaml.safe_load(kubeconfig.read_text())
+    config["users"][0]["user"] = {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1beta1", "command": sys.executable,
+        "args": ["-c", "import sys; sys.stderr.write('you must be logged in'); sys.exit(1)"],
+        "interactiveMode": "Never"}}
+    kubeconfig.write_text(yaml.safe_dump(config))
+    with pytest.raises(InputError, match="cannot get the kubeconfig's credentials: exec: process returned 1"):
+        ApiServerSource(str(kubeconfig))
+
+
+def test_a_stream_cut_mid_response_says_so() -> None:
+    from urllib3.exceptions import ProtocolError
+
+    cut = ProtocolError("Connection broken: InvalidChunkLength(got length b'', 0 bytes read)")
+    cut.__cause__ = ValueError("invalid literal for int() with base 16: b''")
+    assert classify(cut, "127.0.0.1:6443").text == "127.0.0.1:6443 closed the connection in the middle of a response"
