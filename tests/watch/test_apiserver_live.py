@@ -255,6 +255,27 @@ class Seen:
         return [str(d) for d in self.diagnostics if d.severity is severity]
 
 
+def synced(kubeconfig: str | Path, **kw: Any) -> Seen:
+    """A source on ``kubeconfig`` run until its Services are listed, then closed: what it produced."""
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], **kw).start()
+    try:
+        seen = Seen(src)
+        seen.until(lambda: seen.synced(Kind.SERVICE))
+    finally:
+        src.close(timeout=2)
+    return seen
+
+
+def with_user(fake: FakeApiServer, path: Path, user: dict[str, Any]) -> Path:
+    """The fake's kubeconfig at ``path`` with ``user`` as its credentials."""
+    import yaml
+
+    config = yaml.safe_load(Path(fake.write_kubeconfig(str(path))).read_text())
+    config["users"][0]["user"] = user
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 class StepClock:
     """The reflector reads the clock before each watch and when it ends: each watch "lasts" the next of
     ``durations`` (then ``rest``), whatever the wall clock says."""
@@ -519,12 +540,7 @@ def tls_fake(tmp_path):
 
 def test_tls_with_the_ca_works_and_without_it_is_given_up_on_at_once(tls_fake, tmp_path, sleeps) -> None:
     good = _tls_kubeconfig(tmp_path / "good", tls_fake.url, f"    certificate-authority: {tmp_path}/server.crt\n")
-    src = ApiServerSource(good, kinds=[Kind.SERVICE], sleep=sleeps.append).start()
-    try:
-        seen = Seen(src)
-        seen.until(lambda: seen.synced(Kind.SERVICE))
-    finally:
-        src.close(timeout=2)
+    synced(good, sleep=sleeps.append)
     bad = _tls_kubeconfig(tmp_path / "bad", tls_fake.url, "")  # the system's CAs do not know this one
     src = ApiServerSource(bad, kinds=[Kind.SERVICE], sleep=sleeps.append, give_up=4).start()
     try:
@@ -540,12 +556,7 @@ def test_tls_with_the_ca_works_and_without_it_is_given_up_on_at_once(tls_fake, t
 def test_insecure_skip_tls_verify_is_quiet(tls_fake, tmp_path, sleeps) -> None:
     kubeconfig = _tls_kubeconfig(tmp_path / "insecure", tls_fake.url, "    insecure-skip-tls-verify: true\n")
     with warnings.catch_warnings(record=True) as caught:
-        src = ApiServerSource(kubeconfig, kinds=[Kind.SERVICE], sleep=sleeps.append).start()
-        try:
-            seen = Seen(src)
-            seen.until(lambda: seen.synced(Kind.SERVICE))
-        finally:
-            src.close(timeout=2)
+        seen = synced(kubeconfig, sleep=sleeps.append)
     assert seen.keys(Kind.SERVICE) == {"default/s1"}
     assert [w for w in caught if "Unverified HTTPS request" in str(w.message)] == []
 
@@ -556,12 +567,7 @@ def test_a_server_without_a_scheme(fake, tmp_path, sleeps) -> None:
     kubeconfig = _tls_kubeconfig(tmp_path / "bare", bare, "")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        src = ApiServerSource(kubeconfig, kinds=[Kind.SERVICE], sleep=sleeps.append).start()
-        try:
-            seen = Seen(src)
-            seen.until(lambda: seen.synced(Kind.SERVICE))
-        finally:
-            src.close(timeout=2)
+        seen = synced(kubeconfig, sleep=sleeps.append)
     assert [w for w in caught if "scheme" in str(w.message)] == []  # no urllib3 FutureWarning
     assert seen.said(Severity.NOTE) == [f"{kubeconfig}: note: the server '{bare}' has no scheme; using "
                                         f"http://{bare}, as kubectl does without TLS settings"]
@@ -626,33 +632,17 @@ def test_a_busy_server_gets_the_same_watch_again(fake, make, sleeps, code) -> No
 
 def test_a_token_file_ending_in_a_newline_works(fake, tmp_path) -> None:
     """echo and secret tooling end a token file with a newline; client-go trims it."""
-    import yaml
-
-    kubeconfig = Path(fake.write_kubeconfig(str(tmp_path / "kc")))
-    config = yaml.safe_load(kubeconfig.read_text())
     (tmp_path / "token").write_text("tok1\n")
-    config["users"][0]["user"] = {"tokenFile": str(tmp_path / "token")}
-    kubeconfig.write_text(yaml.safe_dump(config))
     populate(fake)
-    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE]).start()
-    try:
-        seen = Seen(src)
-        seen.until(lambda: seen.synced(Kind.SERVICE))
-    finally:
-        src.close(timeout=2)
-    assert seen.said() == []
+    seen = synced(with_user(fake, tmp_path / "kc", {"tokenFile": str(tmp_path / "token")}))
+    assert seen.said() == [] and fake.authorization[-1] == "Bearer tok1"
 
 
 def test_credentials_are_read_again_after_a_401(fake, tmp_path, sleeps, monkeypatch) -> None:
     """A rotated token file (kube-proxy's projected service-account token): the follower recovers."""
-    import yaml
-
-    kubeconfig = Path(fake.write_kubeconfig(str(tmp_path / "kc")))
-    config = yaml.safe_load(kubeconfig.read_text())
     token = tmp_path / "token"
     token.write_text("old")
-    config["users"][0]["user"] = {"tokenFile": str(token)}
-    kubeconfig.write_text(yaml.safe_dump(config))
+    kubeconfig = with_user(fake, tmp_path / "kc", {"tokenFile": str(token)})
     populate(fake)
     fake.require_authorization = "Bearer new"  # the server has rotated the token; the file is behind
     src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=sleeps.append,
@@ -672,15 +662,10 @@ def test_credentials_are_read_again_after_a_401(fake, tmp_path, sleeps, monkeypa
 def test_a_failing_exec_plugin_is_one_line_about_the_plugin(fake, tmp_path) -> None:
     import sys
 
-    import yaml
-
-    kubeconfig = Path(fake.write_kubeconfig(str(tmp_path / "kc")))
-    config = yaml.safe_load(kubeconfig.read_text())
-    config["users"][0]["user"] = {"exec": {
+    kubeconfig = with_user(fake, tmp_path / "kc", {"exec": {
         "apiVersion": "client.authentication.k8s.io/v1beta1", "command": sys.executable,
         "args": ["-c", "import sys; sys.stderr.write('you must be logged in'); sys.exit(1)"],
-        "interactiveMode": "Never"}}
-    kubeconfig.write_text(yaml.safe_dump(config))
+        "interactiveMode": "Never"}})
     with pytest.raises(InputError, match="cannot get the kubeconfig's credentials: exec: process returned 1"):
         ApiServerSource(str(kubeconfig))
 
