@@ -308,8 +308,7 @@ def summary(result: SendResult, svc: Service, inputs: Inputs) -> str:
     from kubeproxy_sim.objects.model import SessionAffinity
 
     if not any(d.count for d in result.delivered):
-        reasons = ", ".join(sorted({f.reason for f in result.failed}))
-        return f"No connection reached a pod ({reasons}): the DETAIL column names the rule that decided."
+        return f"{nothing_reached(result)}: the DETAIL column names the rule that decided."
     seen = sorted(sources(result))
     node_ips = {ip.split("/")[0] for ip in inputs.config.node_ips}
     text = share_verdict(result)
@@ -409,11 +408,14 @@ def local_section(inputs: Inputs, args: argparse.Namespace, con: Console, number
     return lines
 
 
+def nothing_reached(result: SendResult) -> str:
+    return f"No connection reached a pod ({', '.join(sorted({f.reason for f in result.failed}))})"
+
+
 def local_summary(result: SendResult, node: str) -> str:
     """What the Local run shows: the node's own pods with the client's address, or why nothing answered."""
     if not any(d.count for d in result.delivered):
-        reasons = ", ".join(sorted({f.reason for f in result.failed}))
-        return (f"No connection reached a pod ({reasons}): {node} has no ready pod of the app, and under "
+        return (f"{nothing_reached(result)}: {node} has no ready pod of the app, and under "
                 "externalTrafficPolicy Local a node sends external traffic only to its own pods.")
     return (f"Only {node}'s own pods answer, and they saw the client's own address "
             f"({', '.join(sorted(sources(result)))}): no masquerade, no hop to another node.")

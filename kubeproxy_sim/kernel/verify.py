@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from kubeproxy_sim.kernel.stage import LeftOut, Staged, StagePlan
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Rule, Ruleset
 from kubeproxy_sim.netfilter.packet import CtState, Packet, host_port, split_endpoint
 from kubeproxy_sim.netfilter.trace import NodeContext, Outcome, PathStep, Tracer
+from kubeproxy_sim.simulator.send import remembers_client
 
 CONFIDENCE = Fraction(999, 1000)
 DEFAULT_COUNT = 100
@@ -501,15 +501,6 @@ def judge(flow: Flow, source: str, expectations: Iterable[Expectation], seen: Co
     return FlowResult(flow, source, count, tuple(rows), uncertain, sticky=sticky)
 
 
-_REMEMBERS = re.compile(r"-m recent (?:.* )?--set\b")
-
-
-def remembers_client(traced: Any) -> bool:
-    """Whether a path records the client in a ``recent`` list (kube-proxy's ClientIP affinity: the endpoint's
-    DNAT rule does), so that its later connections take the same way."""
-    return any(_REMEMBERS.search(step.rule) for o in traced.outcomes for step in o.path)
-
-
 def _yes(value: bool | None) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
@@ -617,7 +608,7 @@ def run_flow(predictor: Predictor, flow: Flow, count: int, timeout: float) -> Fl
     def run_once() -> FlowResult:
         seen = observe(predictor.plan, flow, source, n, wait)
         return judge(flow, source, expectations, seen, n, uncertain=len(traced.uncertain),
-                     masq_visible=flow.origin is not Origin.NODE, sticky=remembers_client(traced))
+                     masq_visible=flow.origin is not Origin.NODE, sticky=remembers_client(traced.outcomes))
 
     first = run_once()
     if first.ok:

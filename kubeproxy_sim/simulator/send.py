@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.netfilter.packet import Packet, format_address, loopback, loopback_source, parse_address
+from kubeproxy_sim.netfilter.trace import Outcome
 from kubeproxy_sim.simulator.dns import MAX_CNAME_CHAIN, Answer
 from kubeproxy_sim.simulator.network import (
     DROP,
@@ -208,6 +209,12 @@ STICKY = "sticky:"
 _REMEMBERS = re.compile(r"-m recent (?:.* )?--set\b")
 
 
+def remembers_client(outcomes: Iterable[Outcome]) -> bool:
+    """Whether a traced path records the client in a ``recent`` list (kube-proxy's ClientIP affinity: the
+    endpoint's DNAT rule does), so that its later connections take the same way."""
+    return any(_REMEMBERS.search(step.rule) for outcome in outcomes for step in outcome.path)
+
+
 def _entries(sim: Simulator, client: Client, dst: str, port: int, proto: str) -> tuple[Entries, str | None]:
     """(node, weight, first packet there) for every node the connection can enter by; else why it ends first."""
     if client.kind == "pod":
@@ -280,7 +287,7 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
     on the way out reaches the balancer, which sends it back to the nodes)."""
     for outcome in sim.runtimes[node].tracer.trace(packet).outcomes:
         p = weight * outcome.probability_exact
-        if any(_REMEMBERS.search(step.rule) for step in outcome.path):  # kube-proxy's affinity: the SEP's --set
+        if remembers_client([outcome]):
             shares[STICKY] += p
         if outcome.verdict in ("DROP", "REJECT"):
             shares[outcome.verdict] += p

@@ -21,6 +21,7 @@ import yaml
 from kubeproxy_sim.cli import watch_cmd
 from kubeproxy_sim.cli.main import build_parser, main
 from kubeproxy_sim.cli.options import REPO_RULESETS
+from tests.cli.test_watch_cmd import Clock
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTCAMP = REPO_RULESETS / "bootcamp"
@@ -182,18 +183,6 @@ def test_replay_json_keys(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
 
 
 # --------------------------------------------------------------------------- watch
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert self.now < 2000.0, "the watch never synced"
-        self.now += seconds
 
 
 def watch_records(directory: Path, *flags: str) -> list[dict]:

@@ -21,13 +21,13 @@ from kubeproxy_sim.kernel.verify import (
     derive_flows,
     judge,
     load_flows,
-    remembers_client,
     reply_wait,
     socket_error,
 )
 from kubeproxy_sim.netfilter.codec import parse_ruleset, parse_ruleset_file
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from kubeproxy_sim.simulator.send import remembers_client
 from tests.budget import budget
 
 REPO = Path(__file__).resolve().parents[2]
@@ -229,7 +229,7 @@ def test_affinity_services_are_recognised_in_a_dump() -> None:
     tracer = Tracer(ruleset, NodeContext.of(("192.168.49.2/24",)))
     flows = derive_flows(ruleset, "192.168.49.2")
     remembered = {f.dst for f in flows
-                  if remembers_client(tracer.trace(Packet.of(f.proto, "10.244.0.200", f.dst, f.port)))}
+                  if remembers_client(tracer.trace(Packet.of(f.proto, "10.244.0.200", f.dst, f.port)).outcomes)}
     assert "10.96.0.10" in remembered
 
 

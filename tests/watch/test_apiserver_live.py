@@ -619,13 +619,12 @@ def test_a_watch_refused_for_its_resource_version_is_followed_by_a_new_list(fake
     assert any("Too large resource version" in said for said in seen.said())
 
 
-@pytest.mark.parametrize("code", [429])
-def test_a_busy_server_gets_the_same_watch_again(fake, make, sleeps, code) -> None:
+def test_a_busy_server_gets_the_same_watch_again(fake, make, sleeps) -> None:
     populate(fake)
     fake.watch_seconds = "0.05"
     seen = Seen(make(kinds=[Kind.SERVICE], clock=StepClock([], rest=2.0)))
     seen.until(lambda: seen.synced(Kind.SERVICE))
-    fake.fail_watch[SERVICES] = (code, "Too Many Requests", "storage is (re)initializing")
+    fake.fail_watch[SERVICES] = (429, "Too Many Requests", "storage is (re)initializing")
     seen.until(lambda: len(sleeps) >= 3)
     assert len(fake.lists(SERVICES)) == 1  # the same watch again, from the same resourceVersion
 
