@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.addr import parse_cidr
 from kubeproxy_sim.objects.report import described, type_name
 from kubeproxy_sim.proxier.config import DetectLocalMode
+
+T = TypeVar("T")
 
 KIND = "KubeProxyConfiguration"
 # v1alpha1's fields (and ``linux``, which some versions have): anything else is a typo kube-proxy would refuse
@@ -95,7 +97,7 @@ class _Reader:
     def error(self, field: str, message: str, severity: Severity = Severity.ERROR) -> None:
         self.diags.append(Diagnostic(message, file=self.path, field=field, severity=severity))
 
-    def get(self, dotted: str, want: type, expected: str) -> Any:
+    def get(self, dotted: str, want: type[T], expected: str) -> T | None:
         """The value at ``dotted`` when it has type ``want``; None (reported) when it has another."""
         value: Any = self.data
         for part in dotted.split("."):
@@ -143,13 +145,13 @@ class _Reader:
         if isinstance(name, str) and name and not name.strip():  # kube-proxy: "empty hostname is invalid"
             self.error("hostnameOverride", f"{name!r} is blank; expected a node name")
             return None
-        return name or None  # type: ignore[no-any-return]
+        return name or None
 
     def _first_bool(self, *paths: str) -> bool | None:
         for path in paths:
             value = self.get(path, bool, "true or false")
             if value is not None:
-                return value  # type: ignore[no-any-return]
+                return value
         return None
 
     def _cidrs(self, field: str) -> tuple[str, ...] | None:
@@ -174,7 +176,7 @@ class _Reader:
         if bit is not None and not 0 <= bit <= 31:
             self.error("iptables.masqueradeBit", f"{bit} is not in 0-31")
             return None
-        return bit  # type: ignore[no-any-return]
+        return bit
 
     def _nodeport_addresses(self) -> tuple[str, ...] | None:
         values = self.get("nodePortAddresses", list, f"a list of CIDRs ({CIDR_EXAMPLE}) or 'primary'")

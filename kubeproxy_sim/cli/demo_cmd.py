@@ -284,9 +284,10 @@ def send_section(inputs: Inputs, args: argparse.Namespace, con: Console, number:
         source, destination = "external", f"node/{node}:{target.node_port}"
         title = f"{DEMO_REQUESTS:,} requests from outside to {svc.key}'s NodePort on {node}"
     else:
-        svc = next((s for s in inputs.cluster.services if s.cluster_ips and s.ports), None)
-        if svc is None:
+        found = next((s for s in inputs.cluster.services if s.cluster_ips and s.ports), None)
+        if found is None:
             return [*heading(number, "Requests", con), "No Service with a cluster IP or a NodePort to send to."]
+        svc = found
         ip = svc.cluster_ips[0]
         source, destination = f"node/{node}", f"{f'[{ip}]' if ':' in ip else ip}:{svc.ports[0].port}"
         proto = svc.ports[0].protocol.value.lower()
@@ -335,9 +336,9 @@ def share_verdict(result: SendResult) -> str:
     rows = [(d.count, d.expected) for d in result.delivered if d.expected] + \
         [(f.count, f.expected) for f in result.failed if f.expected]
     if len(rows) < 2 or sum(count for count, _ in rows) != result.connections or \
-            abs(sum(e for _, e in rows) - 1) > 1e-9:  # type: ignore[misc]
+            abs(sum(e for _, e in rows) - 1) > 1e-9:
         return "EXPECTED is the exact probability the rules give each destination"
-    _, _, p_value = chi_square([c for c, _ in rows], [e for _, e in rows])  # type: ignore[misc]
+    _, _, p_value = chi_square([c for c, _ in rows], [e for _, e in rows])
     if p_value >= 0.001:
         return (f"The shares agree with the exact probabilities the rules give (EXPECTED): a chi-square test over "
                 f"all {len(rows)} destinations finds nothing chance would not explain (p = {p_value:.2f})")

@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     with progress("analysing service ports") as tick:
         dist, nodes = build_report(args, inputs, tick)
     data = dist_json(dist, nodes.order) if (args.output != "text" or args.plot) else None
-    if args.plot:
+    if data is not None and args.plot:
         from kubeproxy_sim.cli.plot import plot_dist
 
         with progress("drawing"):

@@ -89,7 +89,7 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool]:
         node_rules = load_node_rules(args)
     report(node_rules.inputs.diagnostics, args)
     errors = bool(node_rules.inputs.errors)
-    return node_rules.ruleset, f"node {node_rules.config.node_name}", errors  # type: ignore[return-value]
+    return node_rules.ruleset, f"node {node_rules.config.node_name}", errors
 
 
 def build(args: argparse.Namespace, ruleset: Ruleset, title: str) -> Graph:

@@ -13,10 +13,14 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node
 from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, ProxyConfig
+
+if TYPE_CHECKING:  # the model is imported by the commands that build rules, not at start-up
+    from kubeproxy_sim.netfilter.model import Ruleset
 
 REPO_RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
 
@@ -125,9 +129,10 @@ def input_paths(args: argparse.Namespace) -> list[str]:
         node_parser = argparse.ArgumentParser(add_help=False)
         add_node_flags(node_parser)
         base = node_parser.parse_args(scenario_args(directory))
-        for key, value in vars(base).items():
-            if getattr(args, key, None) is None and value is not None:
-                setattr(args, key, value)
+        filled = {key for key, value in vars(base).items() if getattr(args, key, None) is None and value is not None}
+        for key in filled:
+            setattr(args, key, getattr(base, key))
+        args.from_scenario = frozenset(filled) | getattr(args, "from_scenario", frozenset())
     if not paths:
         raise UsageError(Diagnostic("no objects given; expected -f PATH or --scenario NAME", field="-f"))
     check_node_settings(args)
@@ -216,6 +221,20 @@ def config_from_args(argv: Sequence[str], cluster: Cluster) -> ProxyConfig:
     return config
 
 
+def _split_flags(args: argparse.Namespace) -> tuple[argparse.Namespace | None, argparse.Namespace]:
+    """The flags a ``--scenario`` filled in, and those given on the command line.
+
+    A scenario's flags are presets: a ``--config`` file given with the scenario overrides them, as a flag does.
+    """
+    filled = getattr(args, "from_scenario", frozenset())
+    if not filled:
+        return None, args
+    scenario, given = argparse.Namespace(**vars(args)), argparse.Namespace(**vars(args))
+    for key in vars(args):
+        setattr(given if key in filled else scenario, key, None)
+    return scenario, given
+
+
 def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic]) -> dict[str, object]:
     """The node flags given; a CIDR that is not one is reported under its flag and left out."""
     from kubeproxy_sim.cli.config_file import check_cluster_cidrs, check_nodeport_addresses, split_list
@@ -289,16 +308,17 @@ def _pick_node(cluster: Cluster, name: str | None) -> tuple[str, Node | None]:
 
 
 def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfig, list[Diagnostic]]:
-    """Defaults < --config file < flags; host facts from --node-ip or the Node object."""
+    """Defaults < a scenario's flags < --config file < flags; host facts from --node-ip or the Node object."""
     diags: list[Diagnostic] = []
-    settings: dict[str, object] = {}
+    scenario, given = _split_flags(args)
+    settings = _flag_settings(scenario, diags) if scenario is not None else {}
     if getattr(args, "config", None):
         from kubeproxy_sim.cli.config_file import read_config_file
 
         file_settings, file_diags = read_config_file(args.config)
         settings.update(file_settings)
         diags.extend(file_diags)
-    settings.update(_flag_settings(args, diags))
+    settings.update(_flag_settings(given, diags))
     name, node = _pick_node(cluster, _hostname(settings.pop("node_name", None)))  # type: ignore[arg-type]
     if node is None and cluster.nodes:
         diags.append(Diagnostic(f"no Node object named {name!r}; node facts come from flags only",
@@ -372,8 +392,8 @@ def _detect_local_problems(settings: dict[str, object]) -> list[Diagnostic]:
     needs = {DetectLocalMode.BRIDGE_INTERFACE: ("bridge_interface", "--pod-bridge-interface"),
              DetectLocalMode.INTERFACE_NAME_PREFIX: ("interface_name_prefix", "--pod-interface-name-prefix")}
     mode = settings.get("detect_local_mode")
-    if mode in needs and not settings.get(needs[mode][0]):  # type: ignore[index]
-        key, flag = needs[mode]  # type: ignore[index]
+    if isinstance(mode, DetectLocalMode) and mode in needs and not settings.get(needs[mode][0]):
+        key, flag = needs[mode]
         return [Diagnostic(f"{mode.value} needs an interface: {flag} (detectLocal.{_camel(key)}) must not be empty",
                            field="--detect-local-mode")]
     return []
@@ -400,7 +420,7 @@ def with_overrides(config: ProxyConfig, **changes: object) -> ProxyConfig:
 class NodeRules:
     """One node's whole nat and filter tables, generated from the objects, and what they came from."""
 
-    ruleset: object  # kubeproxy_sim.netfilter.model.Ruleset (kept untyped here to keep imports light)
+    ruleset: Ruleset
     inputs: Inputs
 
     @property

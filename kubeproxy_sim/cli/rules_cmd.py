@@ -107,7 +107,10 @@ def run(args: argparse.Namespace) -> int:
     text_only = args.output == "text" and not args.full
     with progress("loading objects and generating rules"):
         synced = load_and_generate(args, text=text_only)
-        ruleset = None if text_only else sync_ruleset(synced.result, full=args.full)
+        ruleset = None
+        if not text_only:
+            assert synced.result is not None  # built whenever the text alone is not what was asked for
+            ruleset = sync_ruleset(synced.result, full=args.full)
     report_diagnostics(synced.diagnostics, args)
     if ruleset is None:
         emit(None, "text", text=synced.text)

@@ -84,7 +84,9 @@ def _raw_documents(paths: list[str]) -> list[tuple[str, Any]]:
 
 
 def _not_ready(doc: dict[str, Any]) -> bool:
-    status = doc.get("status") if isinstance(doc.get("status"), dict) else {}
+    status = doc.get("status")
+    if not isinstance(status, dict):
+        status = {}
     for condition in status.get("conditions") or []:
         if isinstance(condition, dict) and condition.get("type") == "Ready":
             return condition.get("status") != "True"
@@ -92,7 +94,9 @@ def _not_ready(doc: dict[str, Any]) -> bool:
 
 
 def _wants_headless(doc: dict[str, Any]) -> bool:
-    spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+    spec = doc.get("spec")
+    if not isinstance(spec, dict):
+        spec = {}
     ips = spec.get("clusterIPs") or [spec.get("clusterIP")]
     return isinstance(ips, list) and bool(ips) and ips[0] == "None"
 
@@ -176,7 +180,7 @@ def _service_ports(cluster: Any) -> Iterator[tuple[Any, Any, list[EndpointRow]]]
         by_service.setdefault((s.namespace, s.service_name), []).append(s)
     for service in sorted(cluster.services, key=lambda s: (s.namespace, s.name)):
         for port in service.ports:
-            rows = []
+            rows: list[EndpointRow] = []
             for s in by_service.get((service.namespace, service.name), []):
                 number = next((p.port for p in s.ports if (p.name or "") == port.name
                                and p.protocol is port.protocol), None)

@@ -159,7 +159,7 @@ def _node_name(args: argparse.Namespace) -> str | None:
     if not name and getattr(args, "config", None):
         from kubeproxy_sim.cli.config_file import read_config_file
 
-        name = read_config_file(args.config)[0].get("node_name")  # type: ignore[assignment]
+        name = read_config_file(args.config)[0].get("node_name")
     return name.strip().lower() or None if isinstance(name, str) else None
 
 

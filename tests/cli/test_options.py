@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
+from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.cli.options import config_from_args, parse_bool
 from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node, NodeAddress
@@ -217,3 +221,21 @@ def test_what_kube_proxy_logs_and_works_around_is_said(flags: list[str], field: 
     assert any(d.field == field and message in d.message for d in diags), diags
     _, quiet = build_config(parser.parse_args(["--node-ip", "192.168.0.2", "--cluster-cidr", "10.0.0.0/8"]), Cluster())
     assert quiet == []
+
+
+def test_a_config_file_overrides_a_scenarios_flags_and_a_flag_overrides_both(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Precedence: defaults < the scenario's flags < --config < flags given (bootcamp presets 10.244.0.0/16)."""
+    config_file = tmp_path / "kube-proxy.yaml"
+    config_file.write_text("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+                           "clusterCIDR: 10.99.0.0/16\n")
+
+    def masquerade_source(*extra: str) -> str:
+        assert main(["rules", "--scenario", "bootcamp", *extra]) == 0
+        found = re.search(r"-A KUBE-SVC-\S+ .* ! -s (\S+) -j KUBE-MARK-MASQ", capsys.readouterr().out)
+        assert found is not None
+        return found.group(1)
+
+    assert masquerade_source() == "10.244.0.0/16"
+    assert masquerade_source("--config", str(config_file)) == "10.99.0.0/16"
+    assert masquerade_source("--config", str(config_file), "--cluster-cidr", "10.55.0.0/16") == "10.55.0.0/16"
