@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kubeproxy_sim.analysis.exact import EndpointRow, Selection, Share, View, endpoint_rows, service_views
@@ -132,7 +132,7 @@ def _owner(chain: str, text: str, owners: dict[str, str]) -> str | None:
 
 
 def rule_changes(before: NodeSet | None, after: NodeSet | None, node: str,
-                 ports: dict[PortKey, tuple[ServicePortInfo, Sequence[str]]]
+                 ports: Mapping[PortKey, tuple[ServicePortInfo, Sequence[str]]]
                  ) -> tuple[dict[str, tuple[list[str], list[str]]], list[str], list[str]]:
     """Rules added/removed on ``node``, grouped by the service port they belong to (by chain or comment)."""
     owners: dict[str, str] = {}

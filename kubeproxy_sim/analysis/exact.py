@@ -338,10 +338,10 @@ def balancer_nodes(nodes: NodeSet, svc: ServicePortInfo) -> tuple[dict[str, bool
     ready = local_ready_nodes(nodes.cluster, svc, nodes.ipv6)
     healthy = ready & set(backends)
     if not healthy:
-        why = ("every node with a local ready endpoint is excluded from the balancer" if ready & set(nodes.order)
-               else "no node has a local ready endpoint")
+        cause = ("every node with a local ready endpoint is excluded from the balancer" if ready & set(nodes.order)
+                 else "no node has a local ready endpoint")
         return ({n: n in backends for n in nodes.order},
-                [f"externalTrafficPolicy Local and {why}: every health check the balancer makes fails; balancers "
+                [f"externalTrafficPolicy Local and {cause}: every health check the balancer makes fails; balancers "
                  "usually fail open to every node they use, which then DROPs or uses terminating endpoints",
                  *left_out])
     return ({n: n in healthy for n in nodes.order},

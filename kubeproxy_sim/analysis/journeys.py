@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 from kubeproxy_sim.analysis.exact import CLUSTER_IP, EXTERNAL_IP, LOAD_BALANCER, NODE_PORT, Entry, View
 from kubeproxy_sim.analysis.nodes import NodeSet, Source, free_pod_address
@@ -152,7 +153,8 @@ def build_simulator(nodes: NodeSet, sources: Sequence[Source], seed: int) -> Net
     """
     made = client_pods(nodes, sources)
     key = ("journeys", tuple(sorted(pod.key for pod in made.values())))
-    cached = nodes.cache.get(key)
+    # the node set's cache is shared by every layer; the entries under this key are always (sim, clock)
+    cached = cast("tuple[Simulator, SimClock] | None", nodes.cache.get(key))
     if cached is None:
         cluster = dataclasses.replace(nodes.cluster, pods=(*nodes.cluster.pods, *made.values()))
         overrides = {name: {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 from kubeproxy_sim.analysis.affinity import AffinityReport
@@ -21,7 +21,7 @@ def _float(value: Fraction | None) -> float | None:
     return None if value is None else float(value)
 
 
-def outcome_json(share: Share, uniform: Fraction | None, pods: dict[str, str | None]) -> dict[str, object]:
+def outcome_json(share: Share, uniform: Fraction | None, pods: Mapping[str, str | None]) -> dict[str, object]:
     dev = deviation(share, uniform)
     return {
         "verdict": share.verdict,

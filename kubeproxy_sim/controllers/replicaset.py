@@ -72,7 +72,7 @@ def deletion_order(world: World, pods: tuple[SimPod, ...], related: tuple[SimPod
     """Pods sorted so that the first ones are the cheapest to lose. A node is crowded by the active pods of
     ``related`` (upstream counts every ReplicaSet of the same Deployment, so a rollout's old and new pods
     spread out together); by default, by ``pods`` themselves."""
-    crowding = Counter(p.node_name for p in (pods if related is None else related) if p.node_name)
+    crowding: Counter[str | None] = Counter(p.node_name for p in (pods if related is None else related) if p.node_name)
 
     def key(pod: SimPod) -> tuple[object, ...]:
         ready = pod.ready(world.now)

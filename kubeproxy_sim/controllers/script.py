@@ -431,13 +431,13 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
         notes.append(_applied("pod", pod.name, before, False))
         world = W.add_pod(world, pod, rng)
     for d in manifests.deployments:
-        before = world.deployment(d.namespace, d.name)
-        if before is not None and not d.replicas_given:  # apply leaves a field the manifest omits alone
-            d = replace(d, replicas=before.replicas)
-        if before is not None and before.selector != d.selector:
+        existing = world.deployment(d.namespace, d.name)
+        if existing is not None and not d.replicas_given:  # apply leaves a field the manifest omits alone
+            d = replace(d, replicas=existing.replicas)
+        if existing is not None and existing.selector != d.selector:
             raise W.ActionError(f'The Deployment "{d.name}" is invalid: spec.selector: field is immutable')
         world = W.apply_deployment(world, d, rng)
-        notes.append(_applied("deployment.apps", d.name, before, world.deployment(d.namespace, d.name)))
+        notes.append(_applied("deployment.apps", d.name, existing, world.deployment(d.namespace, d.name)))
     return Played(world, tuple(notes))
 
 
@@ -497,12 +497,13 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
     if verb == "label pods":
         notes = []
         for name in step.names:
-            before = world.pod(step.namespace, name)
-            present = dict(before.labels) if before is not None else {}
+            pod_before = world.pod(step.namespace, name)
+            present = dict(pod_before.labels) if pod_before is not None else {}
             notes += [f'label "{key}" not found.' for key, value in step.labels if value is None and key not in present]
             world = W.label_pod(world, step.namespace, name, dict(step.labels), rng, overwrite=step.overwrite)
-            after = world.pod(step.namespace, name)
-            same = before is not None and after is not None and dict(before.labels) == dict(after.labels)
+            pod_after = world.pod(step.namespace, name)
+            same = (pod_before is not None and pod_after is not None
+                    and dict(pod_before.labels) == dict(pod_after.labels))
             notes.append(f"pod/{name} {'not labeled' if same else 'labeled'}")  # kubectl's words for a no-op
         return Played(world, tuple(notes))
     if verb == "delete":

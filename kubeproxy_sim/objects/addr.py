@@ -173,7 +173,7 @@ def parse_cidr(text: object) -> ParsedCIDR | None:
                       address.legacy or base_text != address.text)
 
 
-def _network(text: str) -> object:
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     import ipaddress
 
     return ipaddress.ip_network(text)

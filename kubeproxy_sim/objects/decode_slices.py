@@ -291,7 +291,9 @@ def decode_endpoints(doc: dict[str, Any], origin: Origin, report: Report, where:
     """A v1 Endpoints object, kept only to be mirrored into EndpointSlices."""
     namespace, name, _ = object_name(doc)
     labels = _check_metadata(report, doc, where)
-    meta = doc.get("metadata") if type(doc.get("metadata")) is dict else {}
+    meta = doc.get("metadata")
+    if type(meta) is not dict:
+        meta = {}
     annotations = meta.get("annotations")
     annotation_keys = tuple(annotations) if type(annotations) is dict else ()
     subsets = []

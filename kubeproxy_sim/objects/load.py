@@ -19,7 +19,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects import yamlsplit
@@ -472,13 +472,21 @@ class _Builder:
         self.diagnostics.extend(found)
 
 
+class _Where(TypedDict):
+    """The fields naming the Endpoints object in :func:`mirror_one`'s messages."""
+
+    file: str
+    kind: str
+    object: str
+
+
 def mirror_one(endpoints: Endpoints, services: dict[str, Service], slices: dict[str, EndpointSlice],
                has_slices: set[tuple[str, str]]) -> list[Diagnostic]:
     """Mirror one Endpoints object into ``slices`` (by key), as the mirroring controller would; the messages
     its choices call for. ``has_slices``: the (namespace, service) pairs that already have EndpointSlices."""
     found = []
     result = mirror_endpoints(endpoints, services.get(endpoints.key))
-    where = {"file": endpoints.origin.file, "kind": "Endpoints", "object": endpoints.key}
+    where: _Where = {"file": endpoints.origin.file, "kind": "Endpoints", "object": endpoints.key}
     if result.skipped_reason and (endpoints.namespace, endpoints.name) not in has_slices:
         found.append(Diagnostic(result.skipped_reason, severity=Severity.NOTE, **where))
     if result.dropped:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
 from kubeproxy_sim.objects.bulk import collector_paused
@@ -67,7 +67,12 @@ def node_zone(cluster: Cluster, config: ProxyConfig) -> str | None:
     return node.label(ZONE_LABEL) if node is not None else None
 
 
-def canonical_chain_order(items: list[T], name: Callable[[T], str] | None = None) -> list[T]:
+@overload
+def canonical_chain_order(items: list[str], name: None = None) -> list[str]: ...
+@overload
+def canonical_chain_order(items: list[T], name: Callable[[T], str]) -> list[T]: ...
+# (one body for both: no key means the items are the names themselves, which mypy cannot tie to T)
+def canonical_chain_order(items: list[Any], name: Callable[[Any], str] | None = None) -> list[Any]:
     """Chains (names, or items whose ``name`` is given) in upstream's canonical dump order.
 
     The same as sorting by :func:`chain_order`, with one sort and no Python call per item

@@ -320,7 +320,7 @@ def _track_connections(pool_manager: Any, note: Callable[[Any], None]) -> None:
         return
 
     def tracked(pool_cls: type) -> type:
-        class Connection(pool_cls.ConnectionCls):  # type: ignore[name-defined,misc]
+        class Connection(pool_cls.ConnectionCls):  # type: ignore[name-defined]
             def request(self, *args: Any, **kwargs: Any) -> Any:
                 note(self)
                 return super().request(*args, **kwargs)
@@ -631,7 +631,9 @@ class ApiServerSource:
                 body = json.loads(data)
             except ValueError as exc:
                 raise ValueError(f"the list response is not JSON ({exc})") from None
-            meta = body.get("metadata") if type(body) is dict and type(body.get("metadata")) is dict else {}
+            meta = body.get("metadata") if type(body) is dict else None
+            if type(meta) is not dict:
+                meta = {}
             page = body.get("items") if type(body) is dict else None
             items.extend(page if type(page) is list else [])
             token = meta.get("continue") or None

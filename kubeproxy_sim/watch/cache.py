@@ -96,7 +96,9 @@ class KindCache:
             out.append(self.problem(f"{where}: expected an object, got {type_name(raw)}"))
             return None
         namespace, name, display = object_name(raw, namespaced=self.spec.namespaced)
-        meta = raw.get("metadata") if type(raw.get("metadata")) is dict else {}
+        meta = raw.get("metadata")
+        if type(meta) is not dict:
+            meta = {}
         rv = meta.get("resourceVersion")
         if not name:
             out.append(self.problem(f"{where}: the object has no name; skipped", field="metadata.name"))

@@ -15,6 +15,7 @@ Absorbing an event is a couple of dict operations; views are computed only at
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -91,7 +92,7 @@ class _Tracker(Generic[T]):
         for key, base in self._base.items():
             yield key, (None if base is _ABSENT else base), current.get(key)
 
-    def _changed_services(self) -> set[str]:
+    def _changed_services(self) -> builtins.set[str]:  # `set` here is the method
         raise NotImplementedError
 
     def pending(self) -> frozenset[str]:
@@ -173,7 +174,7 @@ class EndpointSliceChangeTracker(_Tracker[EndpointSlice]):
         members = self._by_service.get(service, {})
         return tuple(members[k] for k in sorted(members))
 
-    def _changed_services(self) -> set[str]:
+    def _changed_services(self) -> builtins.set[str]:  # `set` here is the method
         """The Services of every slice update the proxier saw since the last sync. Unlike Services, an update
         undone before the sync still counts: upstream's slice cache compares each update with the last one
         it holds, not with what it last synced."""
@@ -185,7 +186,9 @@ class EndpointSliceChangeTracker(_Tracker[EndpointSlice]):
                 continue
             for es, seen in ((old, old_view), (new, new_view)):
                 if es is not None and seen is not None:
-                    changed.add(slice_service(es))
+                    svc = slice_service(es)
+                    if svc is not None:  # always, under a view that (like slice_state) hides Service-less slices
+                        changed.add(svc)
         return changed
 
     def apply(self) -> TrackerUpdate[EndpointSlice]:
