@@ -16,6 +16,7 @@ def _view_json(change: ViewChange, pods: dict[str, str]) -> dict[str, object]:
     return {
         "kind": change.kind,
         "destination": change.destination,
+        "status": "added" if change.new else "removed" if change.gone else "kept",
         "before": [outcome_json(s, even_before, pods) for s in change.before],
         "after": [outcome_json(s, even_after, pods) for s in change.after],
     }

@@ -35,7 +35,7 @@ DIFF_RULE_LISTS = {"added", "removed"}  # other_rules and services[].rules
 DIFF_SERVICE = {"name", "protocol", "status", "endpoints", "rules", "views", "existing_connections", "new_connections"}
 DIFF_ENDPOINTS = {"gained", "lost", "changed"}
 DIFF_CHANGED = {"endpoint", "before", "after"}
-DIFF_VIEW = {"kind", "destination", "before", "after"}
+DIFF_VIEW = {"kind", "destination", "status", "before", "after"}
 DIFF_CONNECTION = {"endpoint", "pod", "fate", "reason"}
 OUT = {"verdict", "endpoint", "pod", "probability", "probability_exact", "percent", "deviation", "deviation_exact",
        "masquerade", "masquerade_exact"}  # dist's OUT, which diff's views reuse
@@ -115,7 +115,7 @@ def check_diff(data: dict) -> None:
         assert all(line.startswith(("nat: -A ", "filter: -A ")) for lines in port["rules"].values() for line in lines)
         assert port["rules"]["added"] == sorted(port["rules"]["added"])
         for view in port["views"]:
-            assert set(view) == DIFF_VIEW
+            assert set(view) == DIFF_VIEW and view["status"] in ("added", "removed", "kept")
             assert all(set(o) == OUT for o in (*view["before"], *view["after"]))
         for connection in port["existing_connections"]:
             assert set(connection) == DIFF_CONNECTION and connection["fate"] in ("kept", "reset", "black-holed")
@@ -150,6 +150,14 @@ def test_diff_json_keys_scale_down_and_removal(capsys: pytest.CaptureFixture[str
     check_diff(removed)
     port = removed["services"][0]
     assert port["status"] == "removed" and all(v["after"] == [] for v in port["views"])
+    assert {v["status"] for v in port["views"]} == {"removed"}
+    assert {v["status"] for v in scaled["services"][0]["views"]} == {"kept"}
+    added = run(["diff", "-f", str(tmp_path / "nosvc.yaml"), "--hostname-override", "node1", "--against",
+                 str(BOOTCAMP / "objects.yaml"), "-o", "json"], capsys)
+    check_diff(added)
+    new_port = added["services"][0]
+    assert new_port["status"] == "added" and {v["status"] for v in new_port["views"]} == {"added"}
+    assert all(v["before"] == [] and v["after"] for v in new_port["views"])
     assert len(port["new_connections"]) == 1
 
 
