@@ -37,6 +37,8 @@ from kubeproxy_sim.netfilter.packet import PROTOCOL_NUMBERS, format_endpoint, pa
 from kubeproxy_sim.objects.bulk import collector_paused, slot_setters
 
 Check = Callable[[object], object]
+# A check made in a loop binds the loop's values through a lambda's default arguments; mypy
+# cannot type such a lambda against Check (python/mypy#15459), hence "ignore[misc]  # mypy#15459".
 TWO_31 = 1 << 31
 INDEX_MIN_RULES = 16
 
@@ -133,6 +135,10 @@ def _path_step(table: str, chain: str, line: int | None, text: str) -> PathStep:
     return step
 
 
+IndexKey = tuple[int | None, tuple[str, int] | None]
+"""What a rule can only match (see :func:`_index_keys`): (destination address, (protocol, port)), None when wider."""
+
+
 @dataclass(slots=True)
 class CompiledRule:
     """One rule, ready to evaluate. ``jump`` is filled in once every chain exists."""
@@ -150,7 +156,7 @@ class CompiledRule:
     nat: NatRange | None = None
     mark: tuple[int, int, str] | None = None  # (value, mask, operation) for MARK/CONNMARK
     recent: tuple[str, str, int] | None = None  # (name, command, addr mask) for recent side effects
-    index_key: object = None
+    index_key: IndexKey = (None, None)
     step: PathStep | None = None  # this rule as a step of a path
     reads: frozenset[str] | None = None  # branch fields the checks and the effect read (None: not known)
 
@@ -173,7 +179,8 @@ class CompiledChain:
     index_on: str = ""  # "", "dst" or "dport"
     index: dict[object, tuple[CompiledRule, ...]] = field(default_factory=dict)
     rest: tuple[CompiledRule, ...] = ()
-    compiler: object = field(default=None, repr=False, compare=False)  # what compiles a LazyChain
+    compiler: tuple[_TableCompiler, dict[str, CompiledChain]] | None = field(
+        default=None, repr=False, compare=False)  # what compiles a LazyChain
 
     def rules_for(self, b: object) -> tuple[CompiledRule, ...]:
         """The rules that can match the branch's packet, in order."""
@@ -276,7 +283,7 @@ def header_checks(options: Sequence[Option], family: int) -> list[Check]:
         elif opt.flag == "-p":
             checks.append(_protocol_check(opt.value, opt.negated))
         else:  # -f: the first packet of a connection is never a non-first fragment
-            checks.append(reading(lambda b, neg=opt.negated: neg))
+            checks.append(reading(lambda b, neg=opt.negated: neg))  # type: ignore[misc]  # mypy#15459
     return checks
 
 
@@ -360,8 +367,9 @@ def _multiport(parts: _RuleParts, opts: Sequence[Option]) -> None:
             src = _ports_check("sport", o.value, False)
             dst = _ports_check("dport", o.value, False)
             neg = o.negated
-            parts.checks.append(reading(lambda b, s=src, d=dst, n=neg: (s(b) is True or d(b) is True) != n,
-                                        "sport", "dport"))
+            parts.checks.append(reading(
+                lambda b, s=src, d=dst, n=neg: (s(b) is True or d(b) is True) != n,  # type: ignore[misc]  # mypy#15459
+                "sport", "dport"))
         else:
             parts.checks.append(_ports_check("sport" if o.flag == "--sports" else "dport", o.value, o.negated))
 
@@ -376,7 +384,9 @@ def _mark(parts: _RuleParts, attr: str, opts: Sequence[Option]) -> None:
     for o in opts:
         value, mask = parse_mark(o.value)
         neg = o.negated
-        parts.checks.append(reading(lambda b, v=value, m=mask, n=neg: ((getattr(b, attr) & m) == v) != n, attr))
+        parts.checks.append(reading(
+            lambda b, v=value, m=mask, n=neg: ((getattr(b, attr) & m) == v) != n,  # type: ignore[misc]  # mypy#15459
+            attr))
 
 
 ADDRESS_TYPES = frozenset(
@@ -492,7 +502,8 @@ def _conntrack(parts: _RuleParts, opts: Sequence[Option]) -> None:
         elif o.flag == "--ctstatus":
             wanted = frozenset(s.upper() for s in o.value.split(","))
             parts.checks.append(reading(  # the kernel tests the status bits alone: NONE (no bit) never matches
-                lambda b, w=wanted, n=neg: bool(w & b.ctstatus) != n, "ctstatus"))
+                lambda b, w=wanted, n=neg: bool(w & b.ctstatus) != n,  # type: ignore[misc]  # mypy#15459
+                "ctstatus"))
         elif o.flag in ("--ctorigdst", "--ctorigsrc", "--ctreplsrc", "--ctrepldst"):
             attr = {"--ctorigdst": "orig_dst", "--ctorigsrc": "orig_src",
                     "--ctreplsrc": "dst", "--ctrepldst": "src"}[o.flag]
@@ -504,7 +515,7 @@ def _conntrack(parts: _RuleParts, opts: Sequence[Option]) -> None:
             parts.checks.append(_protocol_check(o.value, neg))
         elif o.flag == "--ctdir":
             original = o.value.upper() == "ORIGINAL"  # every packet traced is in the original direction
-            parts.checks.append(reading(lambda b, hit=original != neg: hit))
+            parts.checks.append(reading(lambda b, hit=original != neg: hit))  # type: ignore[misc]  # mypy#15459
         else:
             parts.doubts.append(f"conntrack {o.flag} is not modelled; assumed to match")
 
@@ -555,8 +566,10 @@ def _iprange(parts: _RuleParts, opts: Sequence[Option]) -> None:
         lo = parse_address(lo_text)[1]
         hi = parse_address(hi_text)[1] if hi_text else lo
         attr = "src" if o.flag == "--src-range" else "dst"
-        parts.checks.append(reading(lambda b, a=attr, lo=lo, hi=hi, n=o.negated: (lo <= getattr(b, a) <= hi) != n,
-                                    attr, source=("range", lo, hi) if attr == "src" else None))
+        parts.checks.append(reading(
+            lambda b, a=attr, lo=lo, hi=hi, n=o.negated:  # type: ignore[misc]  # mypy#15459
+            (lo <= getattr(b, a) <= hi) != n,
+            attr, source=("range", lo, hi) if attr == "src" else None))
 
 
 def _pkttype(parts: _RuleParts, opts: Sequence[Option]) -> None:
@@ -665,8 +678,10 @@ def parse_nat_range(text: str, family: int) -> NatRange:
         p1, _, p2 = ports.partition("-")
         plo = int(p1)
         phi = int(p2) if p2 else plo
-    single = lo is not None and lo == hi and plo is not None and plo == phi
-    return NatRange(lo, hi, plo, phi, text, format_endpoint(family, lo, plo) if single else None)
+    endpoint = None
+    if lo is not None and lo == hi and plo is not None and plo == phi:  # one address, one port
+        endpoint = format_endpoint(family, lo, plo)
+    return NatRange(lo, hi, plo, phi, text, endpoint)
 
 
 def _mark_target(target: Target) -> tuple[int, int, str]:
@@ -795,7 +810,7 @@ def _nat_of(target: Target, kind: Kind, family: int) -> NatRange | None:
 PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "132": "sctp", "1": "icmp", "58": "ipv6-icmp"}
 
 
-def _index_keys(spec: RuleSpec, family: int) -> tuple[object, object]:
+def _index_keys(spec: RuleSpec, family: int) -> IndexKey:
     """(destination, (protocol, port)) this rule can only match, each None when it is not that narrow."""
     dst = port = None
     proto = None
@@ -993,13 +1008,15 @@ class LazyChain(CompiledChain):
         CompiledChain.__init__(self, name, table, (), policy, compiler=compiler)
 
     def _compile(self) -> None:
-        table, chains = self.compiler  # type: ignore[misc]
+        if self.compiler is None:  # cut by CompiledRuleset.release(): the chain can no longer be compiled
+            raise TypeError(f"chain {self.name} was released before it was compiled")
+        table, chains = self.compiler
         self.__class__ = CompiledChain  # type: ignore[assignment]
         self.compiler = None
         self.rules = table.rules(self.name)  # a chain at a time: too few objects to pause the collector for
         _link(self, chains)
 
-    rules = _lazy_field("rules")  # type: ignore[assignment]
-    index_on = _lazy_field("index_on")  # type: ignore[assignment]
-    index = _lazy_field("index")  # type: ignore[assignment]
-    rest = _lazy_field("rest")  # type: ignore[assignment]
+    rules = _lazy_field("rules")
+    index_on = _lazy_field("index_on")
+    index = _lazy_field("index")
+    rest = _lazy_field("rest")

@@ -529,7 +529,8 @@ LOOPBACK_IN = (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("mangle", "INPU
                ("security", "INPUT"))
 
 
-Pipeline = tuple[object, ...]  # CompiledChain (nat chains as ("nat", chain)) or a routing step name
+Step = CompiledChain | tuple[str, CompiledChain] | str  # a chain (nat chains as ("nat", chain)), or a routing step
+Pipeline = tuple[Step, ...]
 End = tuple[Branch, str]  # a branch at the end of its walk, with its verdict
 
 # The pipelines that follow a routing decision and hold no routing step themselves: what they do
@@ -594,7 +595,9 @@ class Engine:
             steps = self.pipelines[name]
             fields: set[str] = {"ctstate"}  # whether the nat table is consulted
             for step in steps:
-                reads = chain_reads(step[1] if step.__class__ is tuple else step)  # type: ignore[index,arg-type]
+                chain = step[1] if isinstance(step, tuple) else step
+                assert not isinstance(chain, str)  # these pipelines hold no routing step
+                reads = chain_reads(chain)
                 if reads is None:
                     break
                 fields |= reads
@@ -602,14 +605,14 @@ class Engine:
                 memos[id(steps)] = PipelineMemo(frozenset(fields))
         return memos
 
-    def _pipeline(self, steps: tuple[object, ...]) -> Pipeline:
+    def _pipeline(self, steps: tuple[str | tuple[str, str], ...]) -> Pipeline:
         """The hooks' chains that exist; an empty chain with an ACCEPT policy cannot change anything."""
-        out: list[object] = []
+        out: list[Step] = []
         for step in steps:
             if isinstance(step, str):
                 out.append(step)
                 continue
-            table, hook = step  # type: ignore[misc]
+            table, hook = step
             chain = self.compiled.chain(table, hook)
             if chain is None or (not chain.rules and chain.policy != DROP):
                 continue
@@ -700,7 +703,7 @@ class Engine:
         """Run one branch through its remaining hooks; forks are queued with the steps they still need."""
         for pos, step in enumerate(steps):
             if step.__class__ is str:
-                following = self._route(step, b, packet, steps[pos + 1:])  # type: ignore[arg-type]
+                following = self._route(step, b, packet, steps[pos + 1:])
                 if following:
                     pending.append((b, following))
                 else:
@@ -709,8 +712,8 @@ class Engine:
             if step.__class__ is tuple:  # nat: only the first packet of a connection
                 if b.ctstate != "NEW":
                     continue
-                step = step[1]  # type: ignore[index]
-            outcomes = walk_chain(step, b, self.sampler)  # type: ignore[arg-type]
+                step = step[1]
+            outcomes = walk_chain(step, b, self.sampler)  # type: ignore[arg-type]  # str, tuple: handled above
             if len(outcomes) > 1:
                 rest = steps[pos + 1:]
                 for other, verdict in outcomes[1:]:

@@ -144,7 +144,7 @@ class Rule:
         ``lines``: where each rule was read instead (a chain parsed from a dump).
         """
         new, set_chain, set_spec, set_line, set_counters, set_parsed = _new, *_RULE_SET
-        out = []
+        out: list[Rule] = []
         append = out.append
         for spec, line in zip(specs, repeat(0) if lines is None else lines, strict=False):
             rule = new(cls)

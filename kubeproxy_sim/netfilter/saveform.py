@@ -173,7 +173,7 @@ def _in_order(options: Options, order: tuple[str, ...]) -> Options:
 @lru_cache(maxsize=64)
 def _ranks(order: tuple[str, ...]) -> Callable[[Option], int]:
     """The sort key of :func:`_in_order`: a flag's place in ``order``, after all of them when not there."""
-    rank = {}
+    rank: dict[str, int] = {}
     for i, flag in enumerate(order):
         rank.setdefault(flag, i)
     get, last = rank.get, len(order)
@@ -683,8 +683,8 @@ def save_specs(spec: RuleSpec, ipv6: bool = False, memo: SaveMemo | None = None)
         handler = TARGETS.get(target.name)
         if handler is not None:
             target = Target(target.name, tuple(handler(target.name, list(target.options), ipv6)), target.goto)
-    sources = [o for alts in by_flag["-s"] for o in alts] or [None]
-    dests = [o for alts in by_flag["-d"] for o in alts] or [None]
+    sources: list[Option | None] = [o for alts in by_flag["-s"] for o in alts] or [None]
+    dests: list[Option | None] = [o for alts in by_flag["-d"] for o in alts] or [None]
     rest = [o for flag in BUILTIN_ORDER[2:] for alts in by_flag[flag] for o in alts] + others
     return [
         RuleSpec(tuple(o for o in (src, dst) if o is not None) + tuple(rest) + tuple(matches), target)

@@ -290,7 +290,9 @@ _HOLE = "\x00"
 _STEERING_LONG_FLAGS = frozenset({"--match", "--protocol", "--jump", "--goto"})
 _SKELETON_LIMIT = 4096
 
-ArgSource = tuple[object, ...]  # per argument: an int (the value's index) or the literal text
+Source = int | str  # a value's index, or literal text
+Recipe = Option | tuple[str, tuple[Source, ...], bool, Source]
+"""A finished Option, or (flag, argument sources, negated, module source)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,10 +305,10 @@ class _Program:
     ``target_name``: the name's source, None when the rule has no target.
     """
 
-    options: tuple[object, ...]
-    target_name: object
+    options: tuple[Recipe, ...]
+    target_name: Source | None
     goto: bool
-    target_options: tuple[object, ...]
+    target_options: tuple[Recipe, ...]
 
 
 _programs: dict[str, Callable[[list[str]], RuleSpec] | None] = {}
@@ -364,12 +366,12 @@ def _program(skeleton: str) -> _Program | None:
                     tuple(map(_option_source, target.options)))
 
 
-def _source(text: str) -> object:
+def _source(text: str) -> Source:
     """A placeholder -> the index of the value it stands for; anything else is literal text."""
     return int(text[1:]) if text.startswith(_HOLE) else text
 
 
-def _option_source(option: Option) -> object:
+def _option_source(option: Option) -> Recipe:
     """An option with placeholders (in its arguments, or as a target's name in ``module``) -> its
     recipe; one without -> itself, shared by every rule of the skeleton."""
     if not option.module.startswith(_HOLE) and not any(arg.startswith(_HOLE) for arg in option.args):
@@ -377,29 +379,29 @@ def _option_source(option: Option) -> object:
     return (option.flag, tuple(map(_source, option.args)), option.negated, _source(option.module))
 
 
-def _fill(recipes: tuple[object, ...], values: list[str]) -> tuple[Option, ...]:
+def _fill(recipes: tuple[Recipe, ...], values: list[str]) -> tuple[Option, ...]:
     """Options from recipes; a value keeps its text, a quoted one loses its quotes.
 
     The usual recipe is one value for one option of a known module (``-s ADDR``,
     ``--comment TEXT``): that case is spelled out first, it is nearly every option built.
     """
-    out = []
+    out: list[Option] = []
     make = Option.make
     for recipe in recipes:
-        if type(recipe) is Option:
+        if isinstance(recipe, Option):
             out.append(recipe)
             continue
-        flag, sources, negated, module = recipe  # type: ignore[misc]
-        if type(module) is int:  # a target's option: its module is the target's name
+        flag, sources, negated, module = recipe
+        if isinstance(module, int):  # a target's option: its module is the target's name
             module = values[module]
             module = module[1:-1] if module[0] == '"' else module
-        if len(sources) == 1 and type(sources[0]) is int:
+        if len(sources) == 1 and isinstance(sources[0], int):
             value = values[sources[0]]
             out.append(make(flag, (value[1:-1] if value[0] == '"' else value,), negated, module))
             continue
-        args = []
+        args: list[str] = []
         for source in sources:
-            if type(source) is int:
+            if isinstance(source, int):
                 value = values[source]
                 args.append(value[1:-1] if value[0] == '"' else value)
             else:
@@ -421,18 +423,18 @@ def _builder(program: _Program) -> Callable[[list[str]], RuleSpec]:
     shared: dict[str, object] = {"_option": Option.make, "_spec": RuleSpec.make, "_Target": Target}
     holes: set[int] = set()
 
-    def source(item: object) -> str:
-        if type(item) is int:
+    def source(item: Source) -> str:
+        if isinstance(item, int):
             holes.add(item)
             return f"a{item}"
         return repr(item)
 
-    def option(recipe: object) -> str:
-        if type(recipe) is Option:
+    def option(recipe: Recipe) -> str:
+        if isinstance(recipe, Option):
             name = f"o{len(shared)}"
             shared[name] = recipe
             return name
-        flag, sources, negated, module = recipe  # type: ignore[misc]
+        flag, sources, negated, module = recipe
         args = "".join(source(s) + ", " for s in sources)
         return f"_option({flag!r}, ({args}), {negated!r}, {source(module)})"
 
@@ -454,10 +456,10 @@ def _run_program(program: _Program, values: list[str]) -> RuleSpec:
     name = program.target_name
     target = None
     if name is not None:
-        if type(name) is int:
+        if isinstance(name, int):
             name = values[name]
             name = name[1:-1] if name[0] == '"' else name
-        target = Target(name, _fill(program.target_options, values), program.goto)  # type: ignore[arg-type]
+        target = Target(name, _fill(program.target_options, values), program.goto)
     return RuleSpec.make(_fill(program.options, values), target)
 
 

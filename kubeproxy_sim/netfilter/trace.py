@@ -140,7 +140,7 @@ class Tracer:
             if answer is None:
                 return self._keep(key, self._walk(packet))
         if answer.__class__ is tuple:
-            return TraceResult(packet, "remote", answer, ())  # type: ignore[arg-type]
+            return TraceResult(packet, "remote", answer, ())
         return TraceResult(packet, answer.origin, answer.outcomes, answer.uncertain)  # type: ignore[union-attr]
 
     def _keep(self, key: tuple, result: TraceResult) -> TraceResult:

@@ -182,7 +182,7 @@ class TraceKeys:
         todo: list[CompiledChain] = []
         for chain in self.indexed:
             for rule in chain.index.get(dst, ()):
-                if rule.index_key[0] is not None:  # type: ignore[index]  # the rest is global already
+                if rule.index_key[0] is not None:  # the rest is global already
                     tests.add_rule(rule, self.full)
                     if rule.jump is not None:
                         todo.append(rule.jump)
@@ -205,7 +205,7 @@ class TraceKeys:
             return chain.rules
         rules = chain.index.get(dst, chain.rest)
         if id(chain) in self._rest_only:
-            return [r for r in rules if r.index_key[0] is not None]  # type: ignore[index]
+            return [r for r in rules if r.index_key[0] is not None]
         return rules
 
     def _closure(self, addresses: Iterable[int], redirects: bool, done: set[int],
@@ -349,7 +349,7 @@ class TraceKeys:
         ports: dict[int, set[tuple[str, int]]] = {}
         for chain in self.chains:
             for rule in chain.rules:
-                dst, port = rule.index_key  # type: ignore[misc]
+                dst, port = rule.index_key
                 if dst is not None and port is not None:
                     ports.setdefault(dst, set()).add(port)
         return ports
