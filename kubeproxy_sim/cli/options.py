@@ -226,7 +226,7 @@ def _split_flags(args: argparse.Namespace) -> tuple[argparse.Namespace | None, a
 
     A scenario's flags are presets: a ``--config`` file given with the scenario overrides them, as a flag does.
     """
-    filled = getattr(args, "from_scenario", frozenset())
+    filled: frozenset[str] = getattr(args, "from_scenario", frozenset())
     if not filled:
         return None, args
     scenario, given = argparse.Namespace(**vars(args)), argparse.Namespace(**vars(args))

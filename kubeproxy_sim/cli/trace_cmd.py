@@ -191,7 +191,9 @@ def run(args: argparse.Namespace) -> int:
         traced = Tracer(ruleset, node, lazy=True).trace(packet)  # one packet: compile only the chains it enters
         result = cite_lines(traced, lines)
     con = console(args)
-    emit(result.to_json(), args.output, text=lambda: trace_text(result, con))
+    data = result.to_json()
+    data["packet"]["affinity"] = list(args.affinity)  # the recent lists that hold the client: the trace's input too
+    emit(data, args.output, text=lambda: trace_text(result, con))
     if args.graph:  # the graph reads the rules' own text (their comments), not the cited lines' spelling
         write_trace_graph(ruleset, traced, args.graph, graph_format, args.rules)  # type: ignore[arg-type]
     return 1 if errors else 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from operator import attrgetter
+from typing import Any
 
 from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, PathStep, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import End, Engine, NodeContext, end_of
@@ -64,11 +65,13 @@ class TraceResult:
     outcomes: tuple[Outcome, ...]
     uncertain: tuple[Uncertainty, ...]
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         """The public ``-o json`` form."""
         p = self.packet
         return {
-            "packet": {"proto": p.proto, "src": p.src_text, "dst": p.dst_text, "sport": p.sport, "dport": p.dport},
+            "packet": {"proto": p.proto, "src": p.src_text, "dst": p.dst_text, "sport": p.sport, "dport": p.dport,
+                       "in_iface": p.in_iface, "out_iface": p.out_iface, "bridge_port": p.bridge_port,
+                       "ctstate": str(p.ctstate)},
             "origin": self.origin,
             "outcomes": [
                 {

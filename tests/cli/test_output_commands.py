@@ -120,6 +120,18 @@ def test_trace_yaml_is_the_json(capsys: pytest.CaptureFixture[str]) -> None:
         "10.244.0.3:8080", "10.244.0.4:8080", "10.244.1.2:8080", "10.244.1.3:8080"]
     code, out, _ = run(["trace", *CLIENT_TO_CLUSTER_IP, "-o", "yaml"], capsys)
     assert code == 0 and yaml.safe_load(out) == data and out.startswith("packet:\n  proto: tcp\n")
+    assert data["packet"] == {"proto": "tcp", "src": "10.244.0.9", "dst": "10.96.142.87", "sport": None,
+                              "dport": 8080, "in_iface": None, "out_iface": None, "bridge_port": None,
+                              "ctstate": "NEW", "affinity": []}
+
+
+def test_trace_json_packet_says_what_was_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every packet flag is echoed, so a saved answer says which question it answers."""
+    code, out, _ = run(["trace", *CLIENT_TO_CLUSTER_IP, "--sport", "40000", "--in-iface", "cni0", "--ctstate",
+                        "ESTABLISHED", "--affinity", "KUBE-SEP-A", "--affinity", "KUBE-SEP-B", "-o", "json"], capsys)
+    packet = json.loads(out)["packet"]
+    assert code == 0 and packet["sport"] == 40000 and packet["in_iface"] == "cni0"
+    assert packet["ctstate"] == "ESTABLISHED" and packet["affinity"] == ["KUBE-SEP-A", "KUBE-SEP-B"]
 
 
 def test_trace_graph_highlights_every_outcome_with_its_probability(tmp_path: Path,
