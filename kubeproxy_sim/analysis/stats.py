@@ -90,8 +90,8 @@ def _gamma_q(a: float, x: float) -> float:
     return min(1.0, math.exp(log_front) * h)
 
 
-def chi2_sf(x: float, df: int) -> float:
-    """P(chi-square with df degrees of freedom >= x)."""
+def chi2_sf(x: float, df: float) -> float:
+    """P(chi-square with df degrees of freedom >= x); df may be any positive real (Patnaik's approximation)."""
     if df <= 0:
         return 1.0
     return _gamma_q(df / 2, x / 2)

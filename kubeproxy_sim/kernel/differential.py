@@ -48,8 +48,8 @@ import dataclasses
 import math
 import random
 import re
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -336,14 +336,14 @@ class Prediction:
         return out
 
 
-def _spread(leaves: Counter[Key], outcomes_of: Callable[[Key], tuple[str, set[Key], Key]],
-            seen_in: str) -> tuple[Counter[Key], bool, list[str]]:
+def _spread(leaves: Mapping[Key, Fraction], outcomes_of: Callable[[Key], tuple[str, set[Key], Key]],
+            seen_in: str) -> tuple[dict[Key, Fraction], bool, list[str]]:
     """Each endpoint leaf's share spread evenly over the socket outcomes simulated connections showed for it.
 
     ``outcomes_of(leaf)`` gives (its name in notes, its outcomes, the outcome to use when none was seen).
     Returns (shares, whether every leaf had exactly one outcome, notes on those that did not).
     """
-    shares: Counter[Key] = Counter()
+    shares: defaultdict[Key, Fraction] = defaultdict(Fraction)
     exact, notes = True, []
     for key, p in leaves.items():
         if key[0] != "target":
@@ -396,11 +396,11 @@ class SimulatorSide:
             found = [(node, Fraction(1), packet) for node, _, packet in found if node == self.first]
         return found
 
-    def leaves(self, flow: Flow) -> Counter[Key]:
+    def leaves(self, flow: Flow) -> dict[Key, Fraction]:
         """Exact probability of each way the first packet ends: ("target", key, entry node) or ("fail", class)."""
         sim = self.plain
         client, target = self._resolve(sim, flow)
-        out: Counter[Key] = Counter()
+        out: defaultdict[Key, Fraction] = defaultdict(Fraction)
         for dst in target.addresses:
             weight = Fraction(1, len(target.addresses))
             entries = self.entries(sim, client, dst, target.port, flow.proto)
@@ -412,7 +412,7 @@ class SimulatorSide:
         return out
 
     def _follow(self, client: Any, entry: str, node: str, packet: Any, weight: Fraction, proto: str,
-                out: Counter[Key], depth: int, masqueraded: bool = False) -> None:
+                out: defaultdict[Key, Fraction], depth: int, masqueraded: bool = False) -> None:
         from kubeproxy_sim.netfilter.packet import Packet, parse_address
         from kubeproxy_sim.simulator.topology import UPLINK
 
@@ -433,32 +433,23 @@ class SimulatorSide:
                 self._follow(client, entry, nxt, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, out,
                              depth + 1, masq)
                 continue
-            out[self._leaf(client, entry, node, value, ip, port, proto, masq)] += p
+            out[self._leaf(client, entry, value, ip, port, proto, masq)] += p
 
-    def _leaf(self, client: Any, entry: str, node: str, value: int, ip: str, port: int, proto: str,
-              masq: bool) -> Key:
+    def _leaf(self, client: Any, entry: str, value: int, ip: str, port: int, proto: str, masq: bool) -> Key:
         """Who the packet ends at: an answering workload (mapped later), or why nobody answers."""
         from kubeproxy_sim.simulator.network import Failure
 
         sim = self.plain
-        pkt = (proto, sim.family, 0, 0, value, port)
-        if value in sim.pod_at:
-            arrival: tuple[str, object, tuple] | None = ("pod", sim.pod_at[value], pkt)
-        elif value in sim.node_at:
-            arrival = ("node", sim.node_at[value], pkt)
-        elif value in sim.external_at:
-            arrival = ("external", ip, pkt)
-        else:
-            arrival = None
-        if arrival is not None:
-            served = sim._server(arrival)
-            if isinstance(served, Failure):
-                return ("fail", fail_class(served.reason, proto, sent_locally=False, hook=None, routable=True))
+        served = sim.server_at(ip, port, proto)
+        if isinstance(served, Failure):
+            return ("fail", fail_class(served.reason, proto, sent_locally=False, hook=None, routable=True))
+        if served is not None:
             return ("target", served[0], entry)
-        kind = sim._next_hop(sim.runtimes[node], value)[1]
+        # no host has the address: inside a node's pod subnet the node routes it (to a pod nobody is, or to the
+        # peer node owning the subnet) and it is lost; anywhere else it goes out to the router, which has no route
         routable = client.kind != "pod" or masq
-        return ("fail", fail_class("NO_ROUTE" if kind == "router" else "TIMEOUT", proto, sent_locally=False,
-                                   hook=None, routable=routable))
+        return ("fail", fail_class("TIMEOUT" if sim.in_pod_subnet(value) else "NO_ROUTE", proto,
+                                   sent_locally=False, hook=None, routable=routable))
 
     def _connect(self, sim: Any, client: Any, target: Any, proto: str) -> Any:
         """One simulated connection; outside traffic the router would spread over the nodes enters the first."""
@@ -515,7 +506,7 @@ class SimulatorSide:
         sticky = self._sticky(flow) and sum(1 for p in shares.values() if p > 0) > 1
         return Prediction({k: v for k, v in shares.items() if v > 0}, sticky, exact, "; ".join(notes))
 
-    def _predict_grouped(self, flow: Flow, leaves: Counter[Key]) -> Prediction:
+    def _predict_grouped(self, flow: Flow, leaves: Mapping[Key, Fraction]) -> Prediction:
         """Exact shares per group of endpoints; each group's socket outcome from simulated connections."""
         pods = {p.key: p for p in self.plain.topology.pods}
         names = sorted({k[1] for k in leaves if k[0] == "target"})
@@ -701,7 +692,7 @@ def grouped_size(shares: Sequence[float], alpha: float) -> int:
     for n in range(N_RANDOM, N_GROUPED_MAX + 1, 50):
         lam = n * lam_per_n
         c, h = (df + 2 * lam) / (df + lam), (df + lam) ** 2 / (df + 2 * lam)
-        if stats.chi2_sf(crit / c, h) >= POWER:
+        if stats.chi2_sf(crit / c, h) >= POWER:  # Patnaik's h is no integer: chi2_sf takes any real df
             return n
     return N_GROUPED_MAX
 

@@ -262,8 +262,8 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     for ip, (key, node) in sorted(owners.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
         if ip not in pools.addresses:
             pods.add(key, ip, node, ports.get(ip, set()))
-    for (node, served), members in sorted(pools.groups.items()):
-        pods.add_pool(node, served, members)
+    for (node, pool_ports), members in sorted(pools.groups.items()):
+        pods.add_pool(node, pool_ports, members)
     clients = _place_sources(name, sources, nodes, pods, family)
     notes = _notes(cluster, family)
     return Topology(name, f"{cluster_prefix(name)}net", tuple(nodes), tuple(pods.pods.values()), tuple(clients),

@@ -311,7 +311,7 @@ def _create_ipsets(sets: dict[str, int]) -> list[str]:
 def _prepare_sets(plan: StagePlan, lines: list[str]) -> tuple[list[str], list[str], list[LeftOut]]:
     """Create the ipsets and nfacct counters; when this kernel cannot, their rules are left out."""
     node_ns, facts = plan.node.netns, plan.facts
-    left: list[LeftOut] = []
+    left: list[LeftOut | None] = []  # None: a line already left out (dropped at the end)
     sets: list[str] = []
     counters: list[str] = []
     if facts.ipsets:

@@ -138,7 +138,9 @@ def service_targets(ruleset: Ruleset) -> list[tuple[str, str | None, int, str, s
     found: dict[tuple[str | None, int, str], tuple[str, str | None, int, str, str]] = {}
     family = 6 if ruleset.ipv6 else 4
     for table in (ruleset.table("nat"), ruleset.table("filter")):
-        for chain in table.chains if table else ():
+        if table is None:
+            continue
+        for chain in table.chains:
             for rule in chain.rules:
                 pp = _port_proto(rule)
                 if pp is None or pp[1] not in ("tcp", "udp"):
@@ -392,8 +394,8 @@ def _hook(path: tuple[PathStep, ...], verdict: str, ruleset: Ruleset, local: boo
             if step.table == table and step.chain in BUILTIN_CHAINS.get(table, ()):
                 return step.chain
     hooks = LOCAL_FAIL_HOOKS if local else ()
-    for table in ruleset.tables:
-        for chain in table.chains:
+    for dumped in ruleset.tables:
+        for chain in dumped.chains:
             if chain.policy == "DROP" and chain.name in hooks:
                 return chain.name
     return "INPUT" if local else "FORWARD"

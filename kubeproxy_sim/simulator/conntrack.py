@@ -141,4 +141,8 @@ class Conntrack:
         """kube-proxy's UDP reconciliation (see ``simulator.stale``): delete the UDP entries ``doomed`` names by
         (original destination, its port, reply source). TCP entries are never touched: a connection dies with
         its pod, or lives on when the pod is only terminating."""
-        return self.delete(lambda e: not (e.orig[0] == "udp" and doomed(e.orig[4], e.orig[5], e.reply[2])))
+        def keep(e: Entry) -> bool:
+            port = e.orig[5]  # a UDP tuple always has ports; a portless one is matched by nothing anyway
+            return not (e.orig[0] == "udp" and port is not None and doomed(e.orig[4], port, e.reply[2]))
+
+        return self.delete(keep)

@@ -184,7 +184,7 @@ class ClusterDNS:
 
     def _ready(self, service: Service) -> list[tuple[str, str | None, bool]]:
         seen: set[str] = set()
-        out = []
+        out: list[tuple[str, str | None, bool]] = []
         for address, host, ready in self._endpoints.get((service.namespace, service.name), []):
             if ready and address not in seen and (":" in address) == (self.family == 6):
                 seen.add(address)

@@ -151,7 +151,7 @@ def _net(cidr: str) -> tuple[int, int, int]:
 def node_context(node: SimNode, topology: Topology) -> NodeContext:
     """What the node's evaluator must know: its addresses, interfaces and (coarse) routes."""
     default = "0.0.0.0/0" if topology.family == 4 else "::/0"
-    interfaces: dict[str, list[str]] = {UPLINK: list(node.addresses), node.bridge: []}
+    interfaces: dict[str, Iterable[str]] = {UPLINK: list(node.addresses), node.bridge: []}
     if node.pods_by_veth:
         interfaces.update({p.veth: [] for p in topology.pods if p.node == node.name and not p.host_network})
     routes = [(c, node.bridge) for c in node.pod_cidrs]
@@ -361,6 +361,7 @@ class Simulator:
             return Failure(TIMEOUT, f"the reply went to {self._where(back)} ({self._text(reply[4])}), "
                            f"not to {client.label}")
         if reply[2] != pkt[4] or reply[3] != pkt[5]:
+            assert reply[3] is not None and pkt[5] is not None  # TCP/UDP/SCTP only here: ports always set
             return Failure(WRONG_REPLY_SOURCE, f"the reply came from {host_port(self._text(reply[2]), reply[3])}, "
                            f"the client connected to {host_port(self._text(pkt[4]), pkt[5])}")
         return None
@@ -375,6 +376,7 @@ class Simulator:
         """Who answers a packet that reached a host: (target, address, node), or why nobody does."""
         kind, where, pkt = arrival
         proto, port, ip = pkt[0], pkt[5], self._text(pkt[4])
+        assert port is not None  # the simulator's connections are TCP/UDP/SCTP: always a port
         if kind == "pod":
             pod: SimPod = where  # type: ignore[assignment]
             if not pod.serves(proto, port):
@@ -399,6 +401,19 @@ class Simulator:
             return Failure(TIMEOUT, f"{address}: nothing answers on {proto}/{port}")
         host = self.external_at.get(value)
         return f"external/{host or address}", address, None
+
+    def server_at(self, address: str, port: int, proto: str) -> tuple[str, str, str | None] | Failure | None:
+        """Who answers a packet to ``address``:``port`` that reached the pod, node or outside host having the
+        address: (target, address, node), or why nobody does; None when no pod, node or outside host has it."""
+        value = self._address(address)[1]
+        pkt: Tuple = (proto, self.family, 0, 0, value, port)
+        if value in self.pod_at:
+            return self._server(("pod", self.pod_at[value], pkt))
+        if value in self.node_at:
+            return self._server(("node", self.node_at[value], pkt))
+        if value in self.external_at:
+            return self._server(("external", address, pkt))
+        return None
 
     def _proxied(self, client: Client, pkt: Tuple, frontend: Frontend, arrived: Tuple, proto: str) -> Connection:
         """ipMode Proxy: the balancer answers the client and opens its own connection to a node's NodePort."""
@@ -463,12 +478,12 @@ class Simulator:
                     self._entry = rt.name
                 moved = self._through_node(rt, pkt, in_iface, bport, in_iface is None, flags)
                 if isinstance(moved, Failure) or moved[0] != "next":
-                    return moved  # type: ignore[return-value]
+                    return moved
                 pkt, hop = moved[1], moved[2]
             else:
                 routed = self._router(pkt, flags)
                 if isinstance(routed, Failure) or routed[0] != "next":
-                    return routed  # type: ignore[return-value]
+                    return routed
                 hop = routed[2]
         return Failure(TIMEOUT, "the packet went round in circles (more than 32 hops)")
 
@@ -476,6 +491,7 @@ class Simulator:
         """The outside network: node addresses, the balancer, externalIPs, outside hosts."""
         self._note("router", pkt, flags)
         dst, proto, dport = pkt[4], pkt[0], pkt[5]
+        assert dport is not None  # the simulator's connections are TCP/UDP/SCTP: always a port
         node = self.node_at.get(dst)
         if node is not None:
             return ("next", pkt, ("node", self.runtimes[node], UPLINK, None, False))

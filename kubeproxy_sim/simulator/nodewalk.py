@@ -56,7 +56,8 @@ def walk_node(engine: Engine, packet: Packet, *, local_origin: bool, nat: bool,
         if step.__class__ is tuple:
             if not nat:
                 continue
-            step = step[1]  # type: ignore[index]
+            step = step[1]
+        # a Pipeline step (typed object) that is no routing name is a CompiledChain, nat ones unwrapped above
         verdict = walk_chain(step, b, sampler)[0][1]  # type: ignore[arg-type]
         if verdict != ACCEPT:
             return NodeVerdict(verdict, b, local)

@@ -19,11 +19,13 @@ def _frame(hop: Hop, ident: int):
     from scapy.layers.inet6 import IPv6
     from scapy.layers.l2 import Ether
     from scapy.layers.sctp import SCTP
+    from scapy.packet import Packet
 
     proto, family, src, sport, dst, dport = hop.packet
     ip = IP(src=format_address(4, src), dst=format_address(4, dst), id=ident & 0xFFFF) if family == 4 else \
         IPv6(src=format_address(6, src), dst=format_address(6, dst), fl=ident & 0xFFFFF)
     sport, dport = sport or 0, dport or 0
+    l4: Packet
     if proto == "tcp":
         l4 = TCP(sport=sport, dport=dport, flags=hop.flags or "A")
     elif proto == "udp":

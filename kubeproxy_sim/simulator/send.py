@@ -20,7 +20,7 @@ of *new* clients: with session affinity one client sticks to one pod.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -219,14 +219,16 @@ def _entries(sim: Simulator, client: Client, dst: str, port: int, proto: str) ->
     """(node, weight, first packet there) for every node the connection can enter by; else why it ends first."""
     if client.kind == "pod":
         pod = client.pod
-        rt = sim.runtimes[pod.node]  # type: ignore[union-attr]
-        bport = None if rt.node.pods_by_veth else pod.veth  # type: ignore[union-attr]
-        return [(pod.node, Fraction(1), Packet.of(proto, client.ip, dst, port, in_iface=rt.pod_iface(pod),  # type: ignore
+        assert pod is not None  # a pod client always has its pod (Simulator.client)
+        rt = sim.runtimes[pod.node]
+        bport = None if rt.node.pods_by_veth else pod.veth
+        return [(pod.node, Fraction(1), Packet.of(proto, client.ip, dst, port, in_iface=rt.pod_iface(pod),
                                                   bridge_port=bport))], None
     if client.kind == "node":
+        assert client.node is not None  # a node client (or a host-network pod's) always names its node
         family, value = parse_address(dst)
         src = format_address(family, loopback_source(family)) if loopback(family, value) else client.ip
-        return [(client.node, Fraction(1), Packet.of(proto, src, dst, port))], None  # type: ignore[list-item]
+        return [(client.node, Fraction(1), Packet.of(proto, src, dst, port))], None
     return _router_entries(sim, client.ip, dst, port, proto)
 
 
@@ -280,8 +282,8 @@ def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None 
     return served.reason if isinstance(served, Failure) else served[0]
 
 
-def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: str, shares: Counter[str],
-            depth: int = 0) -> None:
+def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: str,
+            shares: defaultdict[str, Fraction], depth: int = 0) -> None:
     """Trace on ``node``; a packet that leaves it unchanged for another node's address, a load balancer's or an
     external IP is traced where the network takes it (a node sending to a LoadBalancer IP with no rules for it
     on the way out reaches the balancer, which sends it back to the nodes)."""
@@ -311,11 +313,12 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
 
 def expected_shares(sim: Simulator, client: Client, target: Target, proto: str) -> dict[str, Fraction]:
     """Exact probability per destination (pod key, node/NAME, external/NAME) and per failure reason."""
-    shares: Counter[str] = Counter()
+    shares: defaultdict[str, Fraction] = defaultdict(Fraction)
     weight = Fraction(1, len(target.addresses))
     for dst in target.addresses:
         if client.kind == "pod" and loopback(*parse_address(dst)):  # answered inside the pod: see own_loopback
             answer = sim.own_loopback(client.pod, proto, target.port)  # type: ignore[arg-type]
+            # own_loopback names the target whenever it names no failure
             shares[answer.failure.reason if answer.failure else answer.target] += weight  # type: ignore[index]
             continue
         entries, ended = _entries(sim, client, dst, target.port, proto)

@@ -121,6 +121,22 @@ def test_snat_without_random_fully_keeps_the_port_unless_its_reply_tuple_is_take
     assert (again.target, again.failure) == ("default/web-2", None), again
 
 
+def test_server_at_names_who_answers_at_a_host_s_address() -> None:
+    """A pod, a node or an outside host answers, or refuses; an address no host has (a pod subnet's free address,
+    the outside, a load balancer's) is None."""
+    from kubeproxy_sim.simulator.network import REJECT, Failure
+    from tests.simulator.builders import simulator
+
+    sim = simulator()
+    assert sim.server_at("10.244.2.10", 8080, "tcp") == ("default/web-2", "10.244.2.10", "node2")
+    assert sim.server_at("192.168.0.10", 10256, "tcp") == ("node/node1", "192.168.0.10", "node1")  # healthz
+    assert sim.server_at("93.184.216.34", 443, "tcp") == ("external/example.com", "93.184.216.34", None)
+    for address, port in (("10.244.2.10", 9999), ("192.168.0.10", 1)):
+        refused = sim.server_at(address, port, "tcp")
+        assert isinstance(refused, Failure) and refused.reason == REJECT, refused
+    assert [sim.server_at(a, 80, "tcp") for a in ("10.244.1.99", "8.8.8.8", "203.0.113.100")] == [None] * 3
+
+
 def dns() -> ClusterDNS:
     return ClusterDNS(load(objects()), HOSTS)
 
