@@ -74,7 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      "(repeatable)")
     pkt.add_argument("--bridge-port", metavar="IFACE", help="the bridge port it came in through (physdev)")
     pkt.add_argument("--ctstate", default="NEW", choices=["NEW", "ESTABLISHED", "RELATED", "INVALID"],
-                     help="its connection's conntrack state (default NEW: the first packet)")
+                     help="its connection's conntrack state (default NEW: the first packet; ESTABLISHED: a later "
+                     "one, which keeps the translation its first packet got and walks no nat rule)")
     out = parser.add_argument_group("output")
     add_output_flags(out)
     out.add_argument("--graph", metavar="FILE", help="also draw the node's chains, scoped to the service the packet "
@@ -165,6 +166,8 @@ def cite_lines(result: TraceResult, line_text: LineText) -> TraceResult:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kubeproxy_sim.netfilter.established import trace_later
+    from kubeproxy_sim.netfilter.packet import CtState
     from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
     packet = _packet(args)
@@ -188,7 +191,8 @@ def run(args: argparse.Namespace) -> int:
     # a dump says nothing of the node's addresses: without --node-ip, addrtype LOCAL tests are uncertain
     node = NodeContext.of(addresses, affinity=args.affinity, addresses_known=bool(addresses) or not args.rules)
     with progress("tracing"):
-        traced = Tracer(ruleset, node, lazy=True).trace(packet)  # one packet: compile only the chains it enters
+        tracer = Tracer(ruleset, node, lazy=True)  # one packet: compile only the chains it enters
+        traced = trace_later(tracer, packet) if packet.ctstate is CtState.ESTABLISHED else tracer.trace(packet)
         result = cite_lines(traced, lines)
     con = console(args)
     data = result.to_json()
@@ -250,10 +254,12 @@ VERDICT_STYLES = {"DNAT": ("green", "bold"), "ACCEPT": ("green", "bold"), "DROP"
 def trace_text(result: TraceResult, con: Console | None = None) -> str:
     """The person's view of a trace. Plain (a pipe, a file) it is the tracer's own text, line for line;
     on a terminal the paths are drawn with box-drawing characters and the verdicts coloured."""
+    from kubeproxy_sim.netfilter.trace import state_note
+
     con = con or Console(sys.stdout)
     p = result.packet
     origin = "generated on the node" if result.origin == "local" else "from elsewhere"
-    out = [con.paint(f"{p.proto} {p.src_text} -> {p.dst_endpoint}", "bold") + f" ({origin})", ""]
+    out = [con.paint(f"{p.proto} {p.src_text} -> {p.dst_endpoint}", "bold") + f" ({origin})", *state_note(p), ""]
     chars = UNICODE_TREE if con.unicode else INDENT_TREE
     for o in result.outcomes:
         head = f"DNAT to {o.destination}" if o.verdict == "DNAT" else o.verdict

@@ -23,7 +23,7 @@ from typing import Any
 from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, PathStep, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import End, Engine, NodeContext, end_of
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
-from kubeproxy_sim.netfilter.packet import Packet, split_endpoint
+from kubeproxy_sim.netfilter.packet import CtState, Packet, split_endpoint
 from kubeproxy_sim.netfilter.tracekey import TraceKeys, Unkeyable
 from kubeproxy_sim.objects.bulk import slot_setters
 
@@ -256,11 +256,22 @@ def _tree(path: tuple[PathStep, ...]) -> list[str]:
     return lines
 
 
+def state_note(packet: Packet) -> list[str]:
+    """The header's second line for a packet that is not its connection's first: why no nat rule is on its path."""
+    if packet.ctstate is CtState.NEW:
+        return []
+    if packet.ctstate is CtState.ESTABLISHED:
+        return ["a later packet of its connection: nat rules are read only for the first packet, whose translation "
+                "it keeps (--ctstate NEW shows how that was chosen)"]
+    return [f"{packet.ctstate}: nat rules are read only for a connection's first packet; none is walked"]
+
+
+
 def render_text(result: TraceResult) -> str:
     """A person's view: each outcome with its probability and the chains it went through."""
     p = result.packet
     origin = "generated on the node" if result.origin == "local" else "from elsewhere"
-    out = [f"{p.proto} {p.src_text} -> {p.dst_endpoint} ({origin})", ""]
+    out = [f"{p.proto} {p.src_text} -> {p.dst_endpoint} ({origin})", *state_note(p), ""]
     for o in result.outcomes:
         head = f"DNAT to {o.destination}" if o.verdict == "DNAT" else o.verdict
         if o.masquerade:

@@ -1,0 +1,84 @@
+"""A later packet of a connection keeps the translation its first packet got (the nat table is not read again).
+
+Facts: the kernel consults nat rules only for a connection's first packet and applies the stored binding to
+every later one (nf_nat_inet_fn), so an ESTABLISHED packet to a cluster IP is routed to the endpoint, not
+forwarded with the cluster IP as its destination.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.netfilter.codec import parse_ruleset_file
+from kubeproxy_sim.netfilter.established import trace_later
+from kubeproxy_sim.netfilter.packet import CtState, Packet
+from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, render_text
+
+ROOT = Path(__file__).resolve().parents[2]
+KUBEADM = ROOT.parent / "shared" / "realworld-dumps" / "04-kubeadm-docker-kubedns-noendpoints-2018.rules"
+
+
+def later(packet: Packet) -> Packet:
+    return replace(packet, ctstate=CtState.ESTABLISHED)
+
+
+def test_a_later_packet_to_the_api_servers_cluster_ip_is_delivered_to_the_node_as_its_first_was() -> None:
+    """kubeadm: default/kubernetes DNATs to the node's own :6443. Walked without its binding, the later packet
+    would keep 10.96.0.1, be forwarded and meet FORWARD's DROP policy; the kernel delivers it (netns verify)."""
+    tracer = Tracer(parse_ruleset_file(str(KUBEADM)), NodeContext.of(["192.168.50.101/24"]))
+    first = Packet.of("tcp", "203.0.113.10", "10.96.0.1", 443)
+    assert [(o.verdict, o.destination) for o in tracer.trace(first).outcomes] == [("DNAT", "192.168.50.101:6443")]
+    walked_alone = tracer.trace(later(first))
+    assert [o.verdict for o in walked_alone.outcomes] == ["DROP"]  # what the old answer was
+    result = trace_later(tracer, later(first))
+    (outcome,) = result.outcomes
+    assert (outcome.verdict, outcome.destination, outcome.probability_exact) == ("DNAT", "192.168.50.101:6443", 1)
+    assert {step.table for step in outcome.path} == {"filter"} and outcome.path[0].chain == "INPUT"
+
+
+def _scenario_tracer(scenario: str, tmp_path: Path, *node_ips: str) -> Tracer:
+    """A tracer over the node's whole tables for a scenario, as `rules --full` prints them."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["rules", "--scenario", scenario, "--full"]) == 0
+    (tmp_path / "rules").write_text(buffer.getvalue())
+    return Tracer(parse_ruleset_file(str(tmp_path / "rules")), NodeContext.of(list(node_ips)))
+
+
+def test_later_packets_keep_each_endpoints_share_and_walk_no_nat_rule(tmp_path: Path) -> None:
+    tracer = _scenario_tracer("bootcamp", tmp_path, "192.168.49.2/24")
+    first = Packet.of("tcp", "10.244.0.9", "10.96.142.87", 8080)
+    opened = {o.destination: o.probability_exact for o in tracer.trace(first).outcomes}
+    result = trace_later(tracer, later(first))
+    assert {o.destination: o.probability_exact for o in result.outcomes} == opened
+    assert sum(o.probability_exact for o in result.outcomes) == 1
+    assert all(o.verdict == "DNAT" and all(s.table != "nat" for s in o.path) for o in result.outcomes)
+    assert "a later packet of its connection" in render_text(result)
+
+
+@pytest.mark.parametrize("scenario", ["upstream-no-endpoints-reject", "upstream-overall-iptables-rules"])
+def test_a_first_packet_that_is_refused_opens_no_connection_and_keeps_its_verdict(scenario: str,
+                                                                                 tmp_path: Path) -> None:
+    flows = yaml.safe_load((ROOT / "rulesets" / scenario / "flows.yaml").read_text()) or []
+    refused = [f for f in flows if str(f.get("output", "")).startswith(("REJECT", "DROP")) and ":" not in f["src"]]
+    assert refused, "the scenario has a refused flow"
+    tracer = _scenario_tracer(scenario, tmp_path, "192.168.0.2/24", "192.168.1.2/24", "192.168.99.11/24")
+    for flow in refused:
+        first = Packet.of(flow.get("proto", "tcp"), flow["src"], flow["dst"], flow["dport"])
+        new = [(o.verdict, o.probability_exact) for o in tracer.trace(first).outcomes]
+        assert {v for v, _ in new} <= {"REJECT", "DROP"}, flow["name"]
+        assert [(o.verdict, o.probability_exact) for o in trace_later(tracer, later(first)).outcomes] == new
+
+
+def test_the_cli_traces_established_packets_as_later_packets(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", "--rules", str(KUBEADM), "--node-ip", "192.168.50.101", "--src", "203.0.113.10",
+                 "--dst", "10.96.0.1", "--dport", "443", "--ctstate", "ESTABLISHED"]) == 0
+    out = capsys.readouterr().out
+    assert "DNAT to 192.168.50.101:6443: 100% (1)" in out and "a later packet of its connection" in out
