@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -32,6 +33,8 @@ from kubeproxy_sim.cli.output import (
 )
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.proxier.full import as_node_holds_it
+
+_RECENT_NAME = re.compile(r"-m recent\b.*?--name (\S+)")
 
 if TYPE_CHECKING:
     from kubeproxy_sim.graph import Edge, Graph, ServiceRef
@@ -188,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise UsageError(Diagnostic("no rules given; expected --rules DUMP, -f PATH or --scenario NAME",
                                     field="--rules"))
+    report(_unknown_lists(ruleset, args.affinity), args)
     # a dump says nothing of the node's addresses: without --node-ip, addrtype LOCAL tests are uncertain
     node = NodeContext.of(addresses, affinity=args.affinity, addresses_known=bool(addresses) or not args.rules)
     with progress("tracing"):
@@ -249,6 +253,19 @@ def _percent(share) -> str:
 
 VERDICT_STYLES = {"DNAT": ("green", "bold"), "ACCEPT": ("green", "bold"), "DROP": ("red", "bold"),
                   "REJECT": ("red", "bold")}
+
+
+def _unknown_lists(ruleset: Ruleset, lists: Sequence[str]) -> list[Diagnostic]:
+    """An --affinity list no rule names (a typo, another service's chain) changes nothing: say so."""
+    if not lists:
+        return []
+    named = {m.group(1) for t in ruleset.tables for c in t.chains for r in c.rules
+             for m in _RECENT_NAME.finditer(r.spec)}
+    shown = sorted(named)[:4]
+    here = ", ".join(shown) + (f" and {len(named) - len(shown)} more" if len(named) > len(shown) else "")
+    return [Diagnostic(f"no rule of these tables uses the xt_recent list {name!r}, so it changes nothing; the "
+                       f"lists they use: {here or 'none'}", field="--affinity", severity=Severity.WARNING)
+            for name in dict.fromkeys(lists) if name not in named]
 
 
 def trace_text(result: TraceResult, con: Console | None = None) -> str:

@@ -232,3 +232,13 @@ def test_help_examples_parse_and_the_built_in_ones_run(command: str, tmp_path: P
 def test_modules_keep_their_examples() -> None:
     for module in (rules_cmd, trace_cmd, demo_cmd, graph_cmd):
         assert "examples:" in module.EXAMPLES
+
+
+def test_trace_warns_of_an_affinity_list_no_rule_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in --affinity would silently give the no-affinity answer; the warning names the lists in use."""
+    flags = ["trace", "--scenario", "session-affinity", "--src", "10.244.1.5", "--dst", "10.96.0.10", "--dport", "80"]
+    code, _, err = run([*flags, "--affinity", "KUBE-SEP-GWQABTP5GBYXHJY5"], capsys)
+    assert code == 0 and "--affinity" not in err
+    code, _, err = run([*flags, "--affinity", "KUBE-SEP-TYPO", "--affinity", "KUBE-SEP-TYPO"], capsys)
+    assert code == 0 and err.count("xt_recent list 'KUBE-SEP-TYPO'") == 1
+    assert "the lists they use: KUBE-SEP-GWQABTP5GBYXHJY5, KUBE-SEP-IQIBSY2R4USWK4F3" in err
