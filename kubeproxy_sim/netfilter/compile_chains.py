@@ -1,0 +1,207 @@
+"""The compiled form a walk moves through: rules, chains and the ruleset, and chains compiled on demand.
+
+Jumps are resolved to chain objects, so no name is looked up while tracing.
+Long chains (KUBE-SERVICES, KUBE-NODEPORTS: one or two rules per service
+port) are indexed: rules that test one destination address (or one
+protocol/port) are bucketed by it, and a lookup returns that bucket merged in
+order with the rules the index cannot place. A trace then costs about the same
+at 100 or 10,000 services.
+
+A :class:`LazyChain` compiles its rules when a walk first reads them, through
+the table compiler it was made with (:mod:`~kubeproxy_sim.netfilter.compile_tables`,
+seen here only as a :class:`ChainCompiler`, so this module does not import it).
+:func:`chain_reads` is what a tracer memoises a walk from a chain on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kubeproxy_sim.netfilter.compile_types import Check, IndexKey, Kind, NatRange, PathStep
+from kubeproxy_sim.netfilter.model import Rule, Target
+
+INDEX_MIN_RULES = 16
+
+
+class ChainCompiler(Protocol):
+    """What compiles the rules of a :class:`LazyChain` (the table compiler of ``compile_tables``)."""
+
+    def rules(self, name: str) -> tuple[CompiledRule, ...]:
+        """A chain's rules compiled, jumps not linked yet."""
+        ...
+
+
+@dataclass(slots=True)
+class CompiledRule:
+    """One rule, ready to evaluate. ``jump`` is filled in once every chain exists."""
+
+    rule: Rule
+    table: str
+    checks: tuple[Check, ...]
+    kind: Kind
+    split: tuple[int, int] | None = None  # (numerator, denominator) of the match probability
+    split_mode: str = ""  # "random" or "nth" (how a sampling run draws it)
+    doubts: tuple[str, ...] = ()  # unmodelled parts, assumed to match
+    target: Target | None = None
+    jump_name: str = ""
+    jump: CompiledChain | None = None
+    nat: NatRange | None = None
+    mark: tuple[int, int, str] | None = None  # (value, mask, operation) for MARK/CONNMARK
+    recent: tuple[str, str, int] | None = None  # (name, command, addr mask) for recent side effects
+    index_key: IndexKey = (None, None)
+    step: PathStep | None = None  # this rule as a step of a path
+    reads: frozenset[str] | None = None  # branch fields the checks and the effect read (None: not known)
+
+    @property
+    def line(self) -> int:
+        return self.rule.line
+
+    def text(self) -> str:
+        return self.rule.text()
+
+
+@dataclass(slots=True)
+class CompiledChain:
+    """A chain's rules; ``index`` maps a key of the packet to the rules that can match it."""
+
+    name: str
+    table: str
+    rules: tuple[CompiledRule, ...]
+    policy: str | None = None
+    index_on: str = ""  # "", "dst" or "dport"
+    index: dict[object, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    rest: tuple[CompiledRule, ...] = ()
+    compiler: tuple[ChainCompiler, dict[str, CompiledChain]] | None = field(
+        default=None, repr=False, compare=False)  # what compiles a LazyChain
+
+    def rules_for(self, b: object) -> tuple[CompiledRule, ...]:
+        """The rules that can match the branch's packet, in order."""
+        if not self.index_on:
+            return self.rules
+        key = b.dst if self.index_on == "dst" else (b.proto, b.dport)  # type: ignore[attr-defined]
+        return self.index.get(key, self.rest)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRuleset:
+    """Tables by name, each a dict of chains by name; ``family`` is 4 or 6."""
+
+    family: int
+    tables: dict[str, dict[str, CompiledChain]]
+    problems: tuple[tuple[Rule, str], ...] = ()  # rules that could not be compiled (empty when lazy)
+
+    def chain(self, table: str, name: str) -> CompiledChain | None:
+        return self.tables.get(table, {}).get(name)
+
+    def release(self) -> None:
+        """Cut the link each chain not compiled yet keeps to its table (a reference cycle, see LazyChain).
+
+        Dropping the ruleset then frees it at once, by reference counting: a run that lets go of
+        one large ruleset before building the next does not wait for the cyclic collector, and
+        can run with the collector paused. The chains not compiled yet can no longer be.
+        """
+        for chains in self.tables.values():
+            for chain in chains.values():
+                if isinstance(chain, LazyChain):
+                    chain.compiler = None
+
+
+def link_chain(chain: CompiledChain, chains: dict[str, CompiledChain]) -> None:
+    """Resolve the chain's jumps to chain objects and index it."""
+    for rule in chain.rules:
+        if rule.jump_name:
+            rule.jump = chains[rule.jump_name]
+    build_index(chain)
+
+
+def build_index(chain: CompiledChain) -> None:
+    """Index a long chain on whichever key places more of its rules."""
+    rules = chain.rules
+    if len(rules) < INDEX_MIN_RULES:
+        return
+    by_dst = sum(1 for r in rules if r.index_key[0] is not None)
+    by_port = sum(1 for r in rules if r.index_key[1] is not None)
+    if max(by_dst, by_port) < len(rules) // 2:
+        return
+    slot = 0 if by_dst >= by_port else 1
+    buckets: dict[object, list[CompiledRule]] = {}
+    rest: list[CompiledRule] = []
+    for rule in rules:
+        key = rule.index_key[slot]
+        if key is None:
+            rest.append(rule)
+        else:
+            buckets.setdefault(key, []).append(rule)
+    position = {id(r): i for i, r in enumerate(rules)}
+    chain.index = {k: tuple(sorted([*v, *rest], key=lambda r: position[id(r)])) for k, v in buckets.items()}
+    chain.rest = tuple(rest)
+    chain.index_on = "dst" if slot == 0 else "dport"
+
+
+INDEX_READS = {"": frozenset(), "dst": frozenset({"dst"}), "dport": frozenset({"proto", "dport"})}
+
+
+def chain_reads(chain: CompiledChain) -> frozenset[str] | None:
+    """The branch fields a walk from ``chain`` can read (through every chain it may jump to), or None.
+
+    This is what makes memoising a walk sound: two branches that agree on these fields take
+    the same rules, forks and verdicts.
+    """
+    fields: set[str] = set()
+    seen: set[int] = set()
+    todo = [chain]
+    while todo:
+        here = todo.pop()
+        if id(here) in seen:
+            continue
+        seen.add(id(here))
+        fields |= INDEX_READS[here.index_on]
+        for rule in here.rules:
+            if rule.reads is None:
+                return None
+            fields |= rule.reads
+            if rule.jump is not None:
+                todo.append(rule.jump)
+    return frozenset(fields)
+
+
+def _lazy_field(name: str) -> property:
+    """A CompiledChain field that compiles the chain on first read (see :class:`LazyChain`)."""
+    slot = getattr(CompiledChain, name)
+
+    def get(self: LazyChain) -> object:
+        self._compile()
+        return slot.__get__(self, CompiledChain)
+
+    return property(get, slot.__set__)
+
+
+class LazyChain(CompiledChain):
+    """A chain whose rules are compiled when first read: a walk pays only for the chains it enters.
+
+    Once compiled it becomes a plain :class:`CompiledChain` (same slots, so the class can be
+    swapped): walks through it cost exactly what they cost in a ruleset compiled up front.
+    Like the tracer itself, it is for one thread at a time. Until compiled it refers to its
+    table's chains, itself among them: :meth:`CompiledRuleset.release` cuts that cycle.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, name: str, table: str, policy: str | None,
+                 compiler: tuple[ChainCompiler, dict[str, CompiledChain]]) -> None:
+        CompiledChain.__init__(self, name, table, (), policy, compiler=compiler)
+
+    def _compile(self) -> None:
+        if self.compiler is None:  # cut by CompiledRuleset.release(): the chain can no longer be compiled
+            raise TypeError(f"chain {self.name} was released before it was compiled")
+        table, chains = self.compiler
+        self.__class__ = CompiledChain  # type: ignore[assignment]
+        self.compiler = None
+        self.rules = table.rules(self.name)  # a chain at a time: too few objects to pause the collector for
+        link_chain(self, chains)
+
+    rules = _lazy_field("rules")
+    index_on = _lazy_field("index_on")
+    index = _lazy_field("index")
+    rest = _lazy_field("rest")

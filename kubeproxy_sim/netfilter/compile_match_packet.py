@@ -1,0 +1,187 @@
+"""Match compilers for what the packet's own headers say: addresses, interfaces, protocols and ports.
+
+The built-in options (``-s -d -i -o -p -f``, tested in the kernel's header
+order before any match module) and the match modules that read only header
+fields (tcp/udp/sctp/udplite/dccp with their ports and flags, multiport,
+iprange, icmp). The conntrack match reuses the address, port and protocol
+checks here for the addresses its connection recorded.
+
+Several checks are memoised (``lru_cache``): a few protocols and ports recur
+across thousands of service rules, and one shared function serves them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+from kubeproxy_sim.netfilter.compile_types import SOURCE_FIELDS, Check, Doubt, RuleParts, reading
+from kubeproxy_sim.netfilter.model import Option
+from kubeproxy_sim.netfilter.packet import PROTOCOL_NUMBERS, parse_address, parse_network
+
+
+def _iface_check(attr: str, flag: str, name: str, negated: bool) -> Check:
+    """-i/-o: ``+`` at the end matches any interface with that prefix.
+
+    An interface the model does not know is assumed to be some other
+    interface than the one named (traffic from elsewhere arrives on an uplink
+    the dump does not name), and that assumption is reported.
+    """
+    prefix = name[:-1] if name.endswith("+") else None
+
+    def check(b: object) -> object:
+        iface = getattr(b, attr)
+        if iface is None:
+            return Doubt(f"the {'input' if attr == 'in_iface' else 'output'} interface is not known; "
+                         f"assumed not to be {name}", negated)
+        hit = iface.startswith(prefix) if prefix is not None else iface == name
+        return hit != negated
+
+    return reading(check, attr)
+
+
+def address_check(attr: str, flag: str, value: str, negated: bool, family: int) -> Check:
+    """-s/-d as a mask and a compare; an anonymised or foreign address never matches (reported)."""
+    try:
+        fam, net, mask = parse_network(value)
+    except ValueError:
+        doubt = Doubt(f"{flag} {value} is not an address (anonymised in the dump?); assumed not to match",
+                      negated)
+        return reading(lambda b: doubt)
+    if fam != family:
+        return reading(lambda b: negated)
+
+    source = ("net", net, mask) if attr in SOURCE_FIELDS else None
+    if negated:
+        return reading(lambda b: (getattr(b, attr) & mask) != net, attr, source=source)
+    return reading(lambda b: (getattr(b, attr) & mask) == net, attr, source=source)
+
+
+@lru_cache(maxsize=1024)
+def protocol_check(value: str, negated: bool) -> Check:
+    """(Memoised: a pure function of its arguments, and every service rule names its protocol.)"""
+    name = value.lower()
+    if name in ("all", "0"):
+        return reading(lambda b: not negated)
+    number = PROTOCOL_NUMBERS.get(name, int(name) if name.isdigit() else -1)
+    names = frozenset(n for n, v in PROTOCOL_NUMBERS.items() if v == number) | {name}
+    return reading(lambda b: (b.proto in names) != negated, "proto")  # type: ignore[attr-defined]
+
+
+HEADER_ORDER = {"-s": 0, "-d": 1, "-i": 2, "-o": 3, "-p": 4, "-f": 5}
+
+
+def header_checks(options: Sequence[Option], family: int) -> list[Check]:
+    """The checks of the built-in options, in the kernel's order (addresses, interfaces, protocol)."""
+    builtin = [(HEADER_ORDER[o.flag], o) for o in options if not o.module and o.flag in HEADER_ORDER]
+    builtin.sort(key=lambda item: item[0])
+    checks: list[Check] = []
+    for _, opt in builtin:
+        if opt.flag in ("-s", "-d"):
+            checks.append(address_check("src" if opt.flag == "-s" else "dst", opt.flag, opt.value,
+                                         opt.negated, family))
+        elif opt.flag in ("-i", "-o"):
+            checks.append(_iface_check("in_iface" if opt.flag == "-i" else "out_iface", opt.flag, opt.value,
+                                       opt.negated))
+        elif opt.flag == "-p":
+            checks.append(protocol_check(opt.value, opt.negated))
+        else:  # -f: the first packet of a connection is never a non-first fragment
+            checks.append(reading(lambda b, neg=opt.negated: neg))  # type: ignore[misc]  # mypy#15459
+    return checks
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    lo, _, hi = text.partition(":")
+    low = int(lo) if lo else 0
+    return low, int(hi) if hi else (65535 if _ else low)
+
+
+@lru_cache(maxsize=4096)
+def ports_check(attr: str, spec: str, negated: bool) -> Check:
+    """(Memoised like :func:`protocol_check`: a few ports recur across thousands of rules.)"""
+    ranges = tuple(_port_range(p) for p in spec.split(","))
+    if len(ranges) == 1 and ranges[0][0] == ranges[0][1]:
+        port = ranges[0][0]
+        return reading(lambda b: (getattr(b, attr) == port) != negated, attr)
+
+    def check(b: object) -> object:
+        value = getattr(b, attr)
+        if value is None:
+            return Doubt(f"the packet has no {attr}; assumed to match", True)
+        return any(lo <= value <= hi for lo, hi in ranges) != negated
+
+    return reading(check, attr)
+
+
+TCP_FLAGS = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")
+
+
+def _flag_set(text: str) -> frozenset[str]:
+    if text.upper() == "ALL":
+        return frozenset(TCP_FLAGS)
+    if text.upper() == "NONE":
+        return frozenset()
+    return frozenset(f.upper() for f in text.split(","))
+
+
+def _tcp_flags_check(mask: str, comp: str, negated: bool) -> Check:
+    masked, wanted = _flag_set(mask), _flag_set(comp)
+    return reading(lambda b: ((b.tcp_flags & masked) == wanted) != negated, "tcp_flags")  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=64)
+def _is_protocol(module: str) -> Check:
+    """The check of ``-m tcp`` and its kin, one shared function per protocol."""
+    return reading(lambda b: b.proto == module, "proto")  # type: ignore[attr-defined]
+
+
+def proto_module(parts: RuleParts, module: str, opts: Sequence[Option]) -> None:
+    """tcp/udp/sctp/udplite/dccp: the protocol itself, then --sport/--dport (ranges, negation)."""
+    parts.checks.append(_is_protocol(module))
+    for o in opts:
+        if o.flag in ("--sport", "--dport"):
+            parts.checks.append(ports_check("sport" if o.flag == "--sport" else "dport", o.value, o.negated))
+        elif o.flag == "--syn":
+            parts.checks.append(_tcp_flags_check("SYN,RST,ACK,FIN", "SYN", o.negated))
+        elif o.flag == "--tcp-flags" and len(o.args) == 2:
+            parts.checks.append(_tcp_flags_check(o.args[0], o.args[1], o.negated))
+        else:
+            parts.doubts.append(f"{module} {o.flag} is not modelled; assumed to match")
+
+
+def _multiport(parts: RuleParts, opts: Sequence[Option]) -> None:
+    for o in opts:
+        if o.flag == "--ports":
+            src = ports_check("sport", o.value, False)
+            dst = ports_check("dport", o.value, False)
+            neg = o.negated
+            parts.checks.append(reading(
+                lambda b, s=src, d=dst, n=neg: (s(b) is True or d(b) is True) != n,  # type: ignore[misc]  # mypy#15459
+                "sport", "dport"))
+        else:
+            parts.checks.append(ports_check("sport" if o.flag == "--sports" else "dport", o.value, o.negated))
+
+
+def _iprange(parts: RuleParts, opts: Sequence[Option]) -> None:
+    for o in opts:
+        lo_text, _, hi_text = o.value.partition("-")
+        lo = parse_address(lo_text)[1]
+        hi = parse_address(hi_text)[1] if hi_text else lo
+        attr = "src" if o.flag == "--src-range" else "dst"
+        parts.checks.append(reading(
+            lambda b, a=attr, lo=lo, hi=hi, n=o.negated:  # type: ignore[misc]  # mypy#15459
+            (lo <= getattr(b, a) <= hi) != n,
+            attr, source=("range", lo, hi) if attr == "src" else None))
+
+
+def icmp_module(parts: RuleParts, module: str, opts: Sequence[Option]) -> None:
+    parts.checks.append(reading(lambda b: b.proto in ("icmp", "icmpv6"), "proto"))  # type: ignore[attr-defined]
+    for o in opts:
+        parts.doubts.append(f"{module} {o.flag} {o.value} is not modelled; assumed to match")
+
+
+PROTOCOL_MODULES = frozenset({"tcp", "udp", "sctp", "udplite", "dccp"})  # each by proto_module; icmp by icmp_module
+PACKET_MODULES: dict[str, Callable[[RuleParts, Sequence[Option]], None]] = {  # the others here, by name
+    "multiport": _multiport,
+    "iprange": _iprange,
+}

@@ -1,0 +1,150 @@
+"""The ruleset compiler: each table's chains compiled up front, or lazily, with a memo shared across rulesets.
+
+Compiling is most of the cost of tracing one packet through a large dump
+(about 25 µs a rule), so a ruleset can also be compiled lazily: each chain
+when a walk first enters it (``compile_ruleset(..., lazy=True)``). Many
+packets through one ruleset are faster compiled up front.
+
+A rule that cannot be compiled at all stays in its chain as a rule that never
+matches and says why, so a walk reports it exactly when it passes it.
+"""
+
+from __future__ import annotations
+
+from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.netfilter.compile_chains import CompiledChain, CompiledRule, CompiledRuleset, LazyChain, link_chain
+from kubeproxy_sim.netfilter.compile_rules import compile_rule
+from kubeproxy_sim.netfilter.compile_types import Doubt, Kind, PathStep, reading
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Rule, Ruleset, Table
+from kubeproxy_sim.objects.bulk import collector_paused, slot_setters
+
+_STEP_SET = slot_setters(PathStep, "table chain line rule")
+
+
+def _path_step(table: str, chain: str, line: int | None, text: str) -> PathStep:
+    """``PathStep(...)`` through its slots (half the cost of the frozen ``__init__``; one per rule compiled)."""
+    step = object.__new__(PathStep)
+    set_table, set_chain, set_line, set_rule = _STEP_SET
+    set_table(step, table)
+    set_chain(step, chain)
+    set_line(step, line)
+    set_rule(step, text)
+    return step
+
+
+RuleMemo = dict[tuple[str, str], tuple[str, bool, CompiledRule]]
+"""Rules compiled before, by (table, spec): the target's name, whether it was a chain of the table, the rule.
+
+Every node of a cluster holds the same rule text for a service (chain names are hashes of the
+service and endpoint), so tracing a question on every node compiles each text once with a memo
+shared by the nodes' rulesets (``compile_ruleset(..., memo=...)``).
+"""
+
+
+def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | None = None) -> CompiledRuleset:
+    """Compile every table (or, ``lazy``, each chain when first walked).
+
+    A rule that cannot be compiled is listed in ``problems`` (when not lazy) and stays
+    in its chain as a rule that never matches and reports why. ``memo`` (shared by rulesets
+    of one family) reuses what compiling a rule with the same text in the same table made.
+    """
+    family = 6 if ruleset.ipv6 else 4
+    tables: dict[str, dict[str, CompiledChain]] = {}
+    problems: list[tuple[Rule, str]] = []
+    with collector_paused():  # one closure and record per rule, no cycles: see objects.bulk
+        for table in ruleset.tables:
+            compiler = _TableCompiler(table, family, memo)
+            tables[table.name] = compiler.lazy_chains() if lazy else compiler.all_chains()
+            problems += compiler.problems
+    return CompiledRuleset(family, tables, tuple(problems))
+
+
+class _TableCompiler:
+    """Compiles the chains of one table: all of them up front, or each when a walk first needs it."""
+
+    def __init__(self, table: Table, family: int, memo: RuleMemo | None = None) -> None:
+        self.table = table
+        self.family = family
+        self.names = {c.name for c in table.chains if not c.builtin} - set(BUILTIN_CHAINS.get(table.name, ()))
+        self.sources = {chain.name: chain for chain in table.chains}
+        self.problems: list[tuple[Rule, str]] = []
+        self.memo = memo
+
+    def rules(self, name: str) -> tuple[CompiledRule, ...]:
+        """A chain's rules compiled (jumps not linked yet), each with its path step."""
+        table = self.table.name
+        compiled: list[CompiledRule] = []
+        for rule in self.sources[name].rules:
+            try:
+                one = self._compile(rule, table)
+            except (RulesSyntaxError, ValueError) as exc:
+                one = _unusable(rule, table, str(exc))
+                self.problems.append((rule, str(exc)))
+            one.step = _path_step(table, name, rule.line or None, rule.text())
+            compiled.append(one)
+        return tuple(compiled)
+
+    def _compile(self, rule: Rule, table: str) -> CompiledRule:
+        """``compile_rule``, or a copy of what it made of the same text in another ruleset (``memo``).
+
+        The copy shares everything that depends on the text alone; whether the target is a
+        chain depends on the table too, so a text whose target is a chain here and was not
+        there (or the other way round) is compiled afresh.
+        """
+        memo = self.memo
+        if memo is None:
+            return compile_rule(rule, table, self.names, self.family)
+        key = (table, rule.spec)
+        seen = memo.get(key)
+        if seen is not None:
+            target, was_chain, done = seen
+            if (target in self.names) == was_chain:
+                return _reused(done, rule)
+        one = compile_rule(rule, table, self.names, self.family)
+        target = one.target.name if one.target is not None else ""
+        memo[key] = (target, target in self.names, one)
+        return one
+
+    def all_chains(self) -> dict[str, CompiledChain]:
+        """Every chain, compiled in the order a walk reaches them (depth first from each chain in turn).
+
+        The order is for the memory a trace touches: a service's KUBE-SVC chain and its KUBE-SEP
+        chains (scattered through the dump, which sorts chains by name) are built one after the
+        other, so their objects lie together. The result keeps the dump's order of chains and problems.
+        """
+        done: dict[str, CompiledChain] = {}
+        for root in self.table.chains:
+            stack = [root.name]
+            while stack:
+                name = stack.pop()
+                if name in done:
+                    continue
+                compiled = self.rules(name)
+                done[name] = CompiledChain(name, self.table.name, compiled, self.sources[name].policy)
+                stack.extend(reversed([r.jump_name for r in compiled if r.jump_name and r.jump_name not in done]))
+        position = {name: i for i, name in enumerate(self.sources)}
+        self.problems.sort(key=lambda problem: position[problem[0].chain])  # stable: a chain's in rule order
+        chains = {chain.name: done[chain.name] for chain in self.table.chains}
+        for chain in chains.values():
+            link_chain(chain, chains)
+        return chains
+
+    def lazy_chains(self) -> dict[str, CompiledChain]:
+        chains: dict[str, CompiledChain] = {}
+        for chain in self.table.chains:
+            chains[chain.name] = LazyChain(chain.name, self.table.name, chain.policy, (self, chains))
+        return chains
+
+
+def _reused(done: CompiledRule, rule: Rule) -> CompiledRule:
+    """A compiled rule for ``rule`` from one compiled from the same text: its own rule, jump and step."""
+    return CompiledRule(rule, done.table, done.checks, done.kind, done.split, done.split_mode, done.doubts,
+                        done.target, done.jump_name, None, done.nat, done.mark, done.recent, done.index_key,
+                        None, done.reads)
+
+
+def _unusable(rule: Rule, table: str, why: str) -> CompiledRule:
+    """A rule that cannot be compiled: in its place, a rule that never matches and says why when passed."""
+    doubt = Doubt(f"the rule cannot be evaluated: {why}; it is skipped", False)
+    return CompiledRule(rule, table, (reading(lambda b: doubt),), Kind.CONTINUE, index_key=(None, None),
+                        reads=frozenset())

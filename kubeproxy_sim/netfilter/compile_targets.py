@@ -1,0 +1,106 @@
+"""Target compilers: what a rule's target does to a walk, and the parameters of the targets that act.
+
+A target is a :class:`~kubeproxy_sim.netfilter.compile_types.Kind` (a jump or goto
+when it names a chain of the table, a verdict, a NAT, a mark, or nothing this
+model follows), the reason when that kind is only assumed, and for
+DNAT/SNAT/MASQUERADE/REDIRECT and MARK/CONNMARK their range or mark operation.
+"""
+
+from __future__ import annotations
+
+from kubeproxy_sim.netfilter.compile_match_state import parse_mark
+from kubeproxy_sim.netfilter.compile_types import Kind, NatRange
+from kubeproxy_sim.netfilter.model import Target
+from kubeproxy_sim.netfilter.packet import format_endpoint, parse_address
+
+# Targets that do not change anything this model follows (verdict, addresses, marks, conntrack).
+PASSIVE_TARGETS = frozenset(
+    "LOG NFLOG ULOG TRACE AUDIT CHECKSUM TCPMSS CLASSIFY DSCP TOS TTL HL SECMARK CONNSECMARK IDLETIMER LED"
+    " RATEEST TEE".split()
+)
+
+
+def parse_nat_range(text: str, family: int) -> NatRange:
+    """``ADDR[-ADDR][:PORT[-PORT]]``; IPv6 addresses in brackets when a port follows."""
+    if text.startswith("["):
+        close = text.find("]")
+        addrs, rest = text[1:close], text[close + 1:]
+        if rest.startswith("-["):  # [a]-[b]:port
+            close2 = rest.find("]")
+            addrs, rest = f"{addrs}-{rest[2:close2]}", rest[close2 + 1:]
+        ports = rest[1:] if rest.startswith(":") else ""
+    elif family == 6:
+        addrs, ports = text, ""
+    else:
+        addrs, _, ports = text.partition(":")
+    lo = hi = None
+    if addrs:
+        lo_text, _, hi_text = addrs.partition("-") if family == 4 or addrs.count("-") else (addrs, "", "")
+        lo = parse_address(lo_text)[1]
+        hi = parse_address(hi_text)[1] if hi_text else lo
+    plo = phi = None
+    if ports:
+        p1, _, p2 = ports.partition("-")
+        plo = int(p1)
+        phi = int(p2) if p2 else plo
+    endpoint = None
+    if lo is not None and lo == hi and plo is not None and plo == phi:  # one address, one port
+        endpoint = format_endpoint(family, lo, plo)
+    return NatRange(lo, hi, plo, phi, text, endpoint)
+
+
+def mark_target(target: Target) -> tuple[int, int, str]:
+    """MARK/CONNMARK as (value, mask, op); iptables-save writes most forms as --set-xmark."""
+    for opt in target.options:
+        if opt.flag in ("--set-xmark", "--set-mark"):
+            value, mask = parse_mark(opt.value)
+            return value, mask, "xset" if opt.flag == "--set-xmark" else "set"
+        if opt.flag in ("--or-mark", "--xor-mark", "--and-mark"):
+            return int(opt.value, 0), 0, opt.flag[2:-5]
+        if opt.flag in ("--save-mark", "--restore-mark"):  # (nfmask, ctmask, op); --mask M sets both to M
+            both = target.option("--mask")
+            nf, ct = target.option("--nfmask") or both, target.option("--ctmask") or both
+            return (int(nf.value, 0) if nf else 0xFFFFFFFF), (int(ct.value, 0) if ct else 0xFFFFFFFF), \
+                opt.flag[2:-5]
+    raise ValueError(f"{target.name} needs --set-xmark, --set-mark, --or-mark, --xor-mark or --and-mark")
+
+
+def target_kind(target: Target | None, table: str, chains: set[str]) -> tuple[Kind, str]:
+    """The kind of a target and, for an unmodelled one, why it is uncertain."""
+    if target is None:
+        return Kind.CONTINUE, ""
+    name = target.name
+    if name in chains:
+        return (Kind.GOTO if target.goto else Kind.JUMP), ""
+    fixed = {"ACCEPT": Kind.ACCEPT, "DROP": Kind.DROP, "REJECT": Kind.REJECT, "RETURN": Kind.RETURN,
+             "DNAT": Kind.DNAT, "SNAT": Kind.SNAT, "MASQUERADE": Kind.MASQUERADE, "REDIRECT": Kind.REDIRECT,
+             "MARK": Kind.MARK, "CONNMARK": Kind.CONNMARK, "NOTRACK": Kind.NOTRACK}
+    if name in fixed:
+        return fixed[name], ""
+    if name == "CT":
+        notrack = target.option("--notrack") is not None
+        return (Kind.NOTRACK if notrack else Kind.CONTINUE), ""
+    if name in PASSIVE_TARGETS:
+        return Kind.CONTINUE, ""
+    if name in ("QUEUE", "NFQUEUE"):  # always the end of the walk here: a userspace verdict, or the default
+        bypass = target.option("--queue-bypass") is not None
+        return (Kind.ACCEPT if bypass else Kind.DROP), (
+            f"target {name}: a userspace program listening on the queue decides; with none the kernel "
+            + ("accepts (--queue-bypass)" if bypass else "drops the packet"))
+    if name == "SYNPROXY":  # answers a SYN itself (a cookie) and takes the handshake's ACK: nothing goes on
+        return Kind.DROP, "target SYNPROXY: the proxy answers the SYN itself; the packet goes no further"
+    return Kind.CONTINUE, (f"target {name} is neither a modelled target nor a chain of table {table}; "
+                           "assumed to continue")
+
+
+def nat_of(target: Target, kind: Kind, family: int) -> NatRange | None:
+    flag = {Kind.DNAT: "--to-destination", Kind.SNAT: "--to-source"}.get(kind, "--to-ports")
+    opt = target.option(flag)
+    if opt is None:
+        if kind in (Kind.DNAT, Kind.SNAT):
+            raise ValueError(f"{target.name} needs {flag}")
+        return None
+    if kind in (Kind.MASQUERADE, Kind.REDIRECT):
+        low, _, high = opt.value.partition("-")
+        return NatRange(None, None, int(low), int(high) if high else int(low), opt.value)
+    return parse_nat_range(opt.value, family)
