@@ -135,7 +135,9 @@ def explain(ruleset: Ruleset, con: Console | None = None) -> list[str]:
     """Chain by chain: what the chain is for, how a service chain splits new connections, its rules."""
     con = con or Console(sys.stdout)
     lines: list[str] = []
-    for table in ruleset.tables:
+    for number, table in enumerate(ruleset.tables):
+        if number:
+            lines.append("")  # the last chain of the table before is not run into this heading
         lines.append(con.paint(f"== table {table.name} ==", "bold"))
         for chain in table.chains:
             purpose = chain_purpose(chain.name, table.name)
