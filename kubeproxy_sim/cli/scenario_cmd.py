@@ -136,11 +136,13 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
 
 
 def _condition_word(conditions: Any) -> str:
-    ready = conditions.ready is not False
-    serving = conditions.serving if conditions.serving is not None else ready
+    """As kube-proxy reads the conditions (endpointslicecache): an unset ready or serving is true, and a ready
+    endpoint is used as ready whether or not it is terminating."""
+    if conditions.ready is not False:
+        return "ready"
     if conditions.terminating:
-        return "serving-terminating" if serving else "terminating"
-    return "ready" if ready else "not-ready"
+        return "serving-terminating" if conditions.serving is not False else "terminating"
+    return "not-ready"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,16 +182,20 @@ def _service_ports(cluster: Any) -> Iterator[tuple[Any, Any, list[EndpointRow]]]
         by_service.setdefault((s.namespace, s.service_name), []).append(s)
     for service in sorted(cluster.services, key=lambda s: (s.namespace, s.name)):
         for port in service.ports:
-            rows: list[EndpointRow] = []
-            for s in by_service.get((service.namespace, service.name), []):
+            rows: dict[tuple[str, int], EndpointRow] = {}
+            for s in sorted(by_service.get((service.namespace, service.name), []), key=lambda s: s.name):
                 number = next((p.port for p in s.ports if (p.name or "") == port.name
                                and p.protocol is port.protocol), None)
                 if number is None:
                     continue
-                rows.extend(EndpointRow(f"{service.namespace}/{service.name}", port.name or "", e.addresses[0],
-                                        number, port.protocol.value, _condition_word(e.conditions), e.node_name,
-                                        e.zone, e.target_ref[2] if e.target_ref else None) for e in s.endpoints)
-            yield service, port, sorted(rows, key=EndpointRow.text)
+                for e in s.endpoints:
+                    key = (e.addresses[0], number)
+                    if key in rows and e.conditions.terminating:
+                        continue  # an address in two slices is one endpoint; kube-proxy keeps a non-terminating copy
+                    rows[key] = EndpointRow(f"{service.namespace}/{service.name}", port.name or "", e.addresses[0],
+                                            number, port.protocol.value, _condition_word(e.conditions), e.node_name,
+                                            e.zone, e.target_ref[2] if e.target_ref else None)
+            yield service, port, sorted(rows.values(), key=EndpointRow.text)
 
 
 def endpoint_rows(cluster: Any) -> list[EndpointRow]:

@@ -22,6 +22,7 @@ import netaddr
 
 from kubeproxy_sim.controllers.naming import MAX_NAME, SUFFIX_LENGTH, stable_suffix
 from kubeproxy_sim.objects.model import (
+    TRAFFIC_DISTRIBUTIONS,
     AddressType,
     Endpoint,
     EndpointConditions,
@@ -103,11 +104,31 @@ def service_families(service: Service, pods: Iterable[Pod] = ()) -> tuple[IPFami
     return found or (IPFamily.IPV4,)
 
 
+CLOSE_TRAFFIC_DISTRIBUTIONS = TRAFFIC_DISTRIBUTIONS
+"""The trafficDistribution values for which the controller hints endpoints (upstream's trafficdist package)."""
+
+
 def make_endpoint(pod: Pod, address: str, nodes: Mapping[str, Node], service: Service) -> Endpoint:
     node = nodes.get(pod.node_name) if pod.node_name else None
-    return Endpoint(addresses=(address,), conditions=conditions(pod, service), node_name=pod.node_name,
-                    zone=node.label(ZONE_LABEL) if node is not None else None,
+    cond = conditions(pod, service)
+    zone = node.label(ZONE_LABEL) if node is not None else None
+    for_zones, for_nodes = _hints(service, cond, zone, pod.node_name)
+    return Endpoint(addresses=(address,), conditions=cond, node_name=pod.node_name, zone=zone,
+                    hints_for_zones=for_zones, hints_for_nodes=for_nodes,
                     target_ref=("Pod", pod.namespace, pod.name))
+
+
+def _hints(service: Service, cond: EndpointConditions, zone: str | None,
+           node_name: str | None) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """The hints the controller writes for trafficDistribution: each ready endpoint is hinted for its own zone
+    (and, under PreferSameNode, its own node), so kube-proxy keeps traffic close; others get none. Without a
+    close distribution the controller removes hints. (The topology-mode annotation's CPU-proportional heuristic
+    is not modelled.)"""
+    if service.traffic_distribution not in CLOSE_TRAFFIC_DISTRIBUTIONS or cond.ready is not True:
+        return None, None
+    for_zones = (zone,) if zone is not None else None
+    for_nodes = (node_name,) if node_name and service.traffic_distribution == "PreferSameNode" else None
+    return for_zones, for_nodes
 
 
 def slice_labels(service: Service) -> tuple[tuple[str, str], ...]:

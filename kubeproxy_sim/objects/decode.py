@@ -16,6 +16,7 @@ from typing import Any
 from kubeproxy_sim.objects.addr import ParsedIP, parse_cidr, parse_ip, special_address
 from kubeproxy_sim.objects.model import (
     DEFAULT_AFFINITY_TIMEOUT,
+    TRAFFIC_DISTRIBUTIONS,
     UNWATCHED_LABELS,
     IPFamily,
     LoadBalancerIngress,
@@ -157,6 +158,10 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
                     "node port rule is made")
     selector = report.string_map(spec, "selector", "spec.selector") or None
     distribution = report.string(spec, "trafficDistribution", "spec.trafficDistribution") or None
+    if distribution is not None and distribution not in TRAFFIC_DISTRIBUTIONS:
+        report.warn("spec.trafficDistribution", f"{quote(distribution)} is not a value the API server accepts; "
+                    "expected PreferClose, PreferSameZone or PreferSameNode (the EndpointSlice controller then "
+                    "writes no hints)")
     publish = bool(report.boolean(spec, "publishNotReadyAddresses", "spec.publishNotReadyAddresses"))
     if report.failed:
         return None

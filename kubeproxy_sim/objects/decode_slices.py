@@ -228,7 +228,11 @@ def _conditions(report: Report, raw: Any, index: int) -> EndpointConditions | No
 
 
 def _hints(report: Report, raw: dict[str, Any], index: int) -> tuple[tuple[str, ...] | None, ...]:
-    """Topology hints: forZones / forNodes name lists; None when a list is absent."""
+    """Topology hints: forZones / forNodes name lists; None when a list is absent.
+
+    A zone hint is validated as a label value, which may be empty: kube-proxy on a node without a zone label
+    (zone "") uses an endpoint hinted for zone "". A node hint names a Node, which cannot be empty.
+    """
     path = f"endpoints[{index}].hints"
     hints = report.mapping(raw, "hints", path) or {}
     out: list[tuple[str, ...] | None] = []
@@ -241,7 +245,7 @@ def _hints(report: Report, raw: dict[str, Any], index: int) -> tuple[tuple[str, 
             item_path = f"{path}.{key}[{k}]"
             if type(item) is not dict:
                 report.error(item_path, f"expected a mapping with a name, got {report_type(item)}")
-            elif type(item.get("name")) is not str or not item["name"]:
+            elif type(item.get("name")) is not str or not (item["name"] or key == "forZones"):  # see below
                 report.error(f"{item_path}.name", f"required; expected a name, got {report_type(item.get('name'))}")
             else:
                 names.append(item["name"])

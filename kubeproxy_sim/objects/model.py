@@ -90,6 +90,10 @@ class LoadBalancerIngress:
     ip_mode: str | None = None  # "VIP" (default) or "Proxy"
 
 
+TRAFFIC_DISTRIBUTIONS = frozenset({"PreferClose", "PreferSameZone", "PreferSameNode"})
+"""spec.trafficDistribution values the API server accepts (PreferSameZone and PreferSameNode: 1.34's beta gate, on)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Service:
     namespace: str

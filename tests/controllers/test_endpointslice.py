@@ -158,3 +158,22 @@ def test_a_loaded_controller_slice_is_replaced_and_matching_bare_pods_are_adopte
     # Adopted: the set now holds three pods for two replicas, so it removes one (without adoption: three live).
     assert len([p for p in w.pods if not p.terminating]) == 2
     assert all(p.owner == rs.name for p in w.pods)
+
+
+def _hints(distribution: str | None) -> dict[str, tuple[tuple[str, ...] | None, tuple[str, ...] | None]]:
+    pods = [_pod("a", "10.244.0.2"), _pod("b", "10.244.1.2", node_name="node2"),
+            _pod("pending", "10.244.0.3", ready=False, phase="Pending"), _pod("far", "10.244.9.2", node_name="node9")]
+    slices = service_slices(_service(traffic_distribution=distribution), pods, {n.name: n for n in NODES})
+    return {e.addresses[0]: (e.hints_for_zones, e.hints_for_nodes) for s in slices for e in s.endpoints}
+
+
+def test_trafficdistribution_hints_each_ready_endpoint_for_its_own_zone_as_upstreams_controller() -> None:
+    """trafficdist.preferCloseHeuristic: ready endpoints get forZones=[their zone] (and, for PreferSameNode,
+    forNodes=[their node]); not-ready ones none; without a close distribution no hints at all."""
+    close = {"10.244.0.2": (("zone-a",), None), "10.244.1.2": (("zone-b",), None),
+             "10.244.0.3": (None, None), "10.244.9.2": (None, None)}  # node9 is unknown: no zone, no hint
+    assert _hints("PreferClose") == close and _hints("PreferSameZone") == close
+    assert _hints("PreferSameNode") == {"10.244.0.2": (("zone-a",), ("node1",)),
+                                        "10.244.1.2": (("zone-b",), ("node2",)),
+                                        "10.244.0.3": (None, None), "10.244.9.2": (None, ("node9",))}
+    assert set(_hints(None).values()) == set(_hints("Closest").values()) == {(None, None)}

@@ -473,3 +473,74 @@ def test_old_revisions_are_cleaned_up_once_the_rollout_completes(tmp_path: Path,
     captured = capsys.readouterr()
     assert "# REVISION  CHANGE-CAUSE\n# 2         v2\n" in captured.out
     assert ':6: rollout undo: no rollout history found for deployment "web"' in captured.err
+
+
+ZONED_NODES = """\
+apiVersion: v1
+kind: Node
+metadata: {name: node1, labels: {topology.kubernetes.io/zone: zone-a}}
+spec: {podCIDR: 10.244.1.0/24}
+status: {addresses: [{type: InternalIP, address: 192.168.0.10}]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node2, labels: {topology.kubernetes.io/zone: zone-b}}
+spec: {podCIDR: 10.244.2.0/24}
+status: {addresses: [{type: InternalIP, address: 192.168.0.11}]}
+"""
+
+
+def _zoned(tmp_path: Path, script: str, objects: str) -> list[str]:
+    (tmp_path / "nodes.yaml").write_text(ZONED_NODES)
+    (tmp_path / "objects.yaml").write_text(objects)
+    return [_script(tmp_path, script), "-f", str(tmp_path / "nodes.yaml"), "--hostname-override", "node1",
+            "--cluster-cidr", "10.244.0.0/16"]
+
+
+def test_prefer_close_keeps_node1_in_its_zone_as_the_controllers_hints_make_kube_proxy_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The EndpointSlice controller hints each ready endpoint for its zone (trafficdist); kube-proxy on node1
+    (zone-a) then uses node1's pods only. Without the hints it spread over both zones."""
+    service = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n"
+               "  selector: {app: web}\n  clusterIP: 10.96.0.10\n  trafficDistribution: PreferClose\n"
+               "  ports: [{port: 80, protocol: TCP, targetPort: 8080}]\n")
+    script = "create deployment web --image=nginx --replicas=4 --port=8080\napply -f objects.yaml\nwait 30s\n"
+    argv = _zoned(tmp_path, script, service)
+    assert run_cli(["scenario", *argv, "--show", "rules"], monkeypatch) == 0
+    last = _steps(capsys.readouterr().out)[-1][1]
+    targets = [line.split("-> ")[1].split(":")[0] for line in last if "KUBE-SVC" in line and "-> " in line]
+    assert targets and all(t.startswith("10.244.1.") for t in targets), targets
+    assert len(targets) == 2  # node1's two pods of four, half each
+
+
+def test_scenario_endpoints_are_shown_as_kube_proxy_reads_the_conditions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """ready wins over terminating; an unset serving is true; an address in two slices is one endpoint."""
+    objects = """\
+apiVersion: v1
+kind: Service
+metadata: {name: manual, namespace: default}
+spec: {clusterIP: 10.96.0.77, ports: [{port: 80, protocol: TCP, targetPort: 8080}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: manual-a, namespace: default, labels: {kubernetes.io/service-name: manual}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.244.1.10], conditions: {ready: true, terminating: true}, nodeName: node1}
+- {addresses: [10.244.2.10], conditions: {ready: false, terminating: true}, nodeName: node2}
+ports: [{port: 8080, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: manual-b, namespace: default, labels: {kubernetes.io/service-name: manual}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.244.2.10], conditions: {ready: false, serving: false, terminating: true}, nodeName: node2}
+ports: [{port: 8080, protocol: TCP}]
+"""
+    assert run_cli(["scenario", *_zoned(tmp_path, "apply -f objects.yaml\n", objects), "--show", "endpoints"],
+                   monkeypatch) == 0
+    rows = [line for line in _steps(capsys.readouterr().out)[-1][1] if line.startswith("default/manual ")]
+    assert rows == ["default/manual 10.244.1.10:8080/TCP ready node=node1",
+                    "default/manual 10.244.2.10:8080/TCP serving-terminating node=node2"]

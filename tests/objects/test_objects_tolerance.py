@@ -170,3 +170,38 @@ def test_slice_without_service_name_label_is_kept_with_warning(load, messages):
     assert messages(result) == [
         "t.yaml: EndpointSlice default/s: metadata.labels.kubernetes.io/service-name: warning: not set; "
         "kube-proxy ignores an EndpointSlice that does not name its Service"]
+
+
+def test_an_empty_zone_hint_is_kept_as_the_api_keeps_it(load, messages):
+    """Zone hints are validated as label values, which may be empty; a node hint names a Node and may not."""
+    result = load("""
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: s, labels: {kubernetes.io/service-name: a}}
+        addressType: IPv4
+        endpoints: [{addresses: [10.180.0.1], hints: {forZones: [{name: ""}]}}]
+    """)
+    assert result.ok and messages(result) == []
+    assert result.cluster.endpoint_slices[0].endpoints[0].hints_for_zones == ("",)
+    refused = load("""
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: s, labels: {kubernetes.io/service-name: a}}
+        addressType: IPv4
+        endpoints: [{addresses: [10.180.0.1], hints: {forNodes: [{name: ""}]}}]
+    """)
+    assert not refused.ok and "endpoints[0].hints.forNodes[0].name" in messages(refused)[0]
+
+
+def test_a_traffic_distribution_the_api_refuses_is_kept_with_a_warning(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a}
+        spec: {clusterIP: 10.96.0.1, trafficDistribution: Closest, ports: [{port: 80}]}
+    """)
+    assert result.ok and result.cluster.services[0].traffic_distribution == "Closest"
+    assert messages(result) == [
+        't.yaml: Service default/a: spec.trafficDistribution: warning: "Closest" is not a value the API server '
+        "accepts; expected PreferClose, PreferSameZone or PreferSameNode (the EndpointSlice controller then "
+        "writes no hints)"]
