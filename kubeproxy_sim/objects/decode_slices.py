@@ -282,6 +282,9 @@ def _slice_ports(report: Report, doc: dict[str, Any]) -> tuple[EndpointPort, ...
                                          "expected unique port names")
         names.setdefault(name, i)
         port = report.port_number(report.integer(raw, "port", f"{path}.port"), f"{path}.port")
+        if port is None and raw.get("port") is None:  # valid in the API; kube-proxy logs it and skips the port
+            report.warn(f"{path}.port", "not set; kube-proxy ignores a slice port without a number, so no "
+                                        "service port gets these endpoints through it")
         protocol = read_protocol(report, raw, f"{path}.protocol")
         app_protocol = report.string(raw, "appProtocol", f"{path}.appProtocol")
         out.append(EndpointPort(name=name, port=port, protocol=protocol, app_protocol=app_protocol))

@@ -205,3 +205,19 @@ def test_a_traffic_distribution_the_api_refuses_is_kept_with_a_warning(load, mes
         't.yaml: Service default/a: spec.trafficDistribution: warning: "Closest" is not a value the API server '
         "accepts; expected PreferClose, PreferSameZone or PreferSameNode (the EndpointSlice controller then "
         "writes no hints)"]
+
+
+def test_a_slice_port_without_a_number_is_kept_with_kube_proxys_warning(load, messages):
+    """endpointslicecache skips such a port ("Ignoring invalid endpoint port"); the API allows it."""
+    result = load("""
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: s, labels: {kubernetes.io/service-name: a}}
+        addressType: IPv4
+        endpoints: [{addresses: [10.180.0.1]}]
+        ports: [{name: http, protocol: TCP}]
+    """)
+    assert result.ok and result.cluster.endpoint_slices[0].ports[0].port is None
+    assert messages(result) == [
+        "t.yaml: EndpointSlice default/s: ports[0].port: warning: not set; kube-proxy ignores a slice port without "
+        "a number, so no service port gets these endpoints through it"]
