@@ -141,10 +141,10 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.options import load_inputs
 
     _check_counts(args)
-    if args.plot:
-        from kubeproxy_sim.cli.plot import plot_format
+    if args.plot is not None:
+        from kubeproxy_sim.cli.plot import check_plot_path
 
-        plot_format(args.plot)
+        check_plot_path(args.plot)  # refuse a bad name or an unwritable place before the work
     with progress("loading objects"):
         inputs = load_inputs(args)
     report(inputs.diagnostics, args)

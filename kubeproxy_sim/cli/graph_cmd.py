@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import add_input_flags
-from kubeproxy_sim.cli.output import add_color_flag, progress, report
+from kubeproxy_sim.cli.output import add_color_flag, check_writable, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 from kubeproxy_sim.proxier.full import as_node_holds_it
 
@@ -102,7 +102,8 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: str | None = None, ta
                  max_endpoints: int = 8, dump: str | None = None) -> Graph:
     """One node's graph, cut to one service port (``NS/NAME[:PORT]``) and/or one table, long fans folded.
 
-    ``trace --graph`` draws through here too, so its picture is the one ``graph --service`` shows.
+    ``trace --graph`` draws through here too, so its picture is the one ``graph --service`` shows. With
+    a ``dump`` (its file name), the rules it does not hold (a restore input's hooks' jumps) are marked added.
     """
     from kubeproxy_sim.graph import DEFAULT_TABLES, build_graph, collapse_endpoints, parse_service_ref
     from kubeproxy_sim.graph.scope import select_service
@@ -119,11 +120,41 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: str | None = None, ta
     if not graph.nodes:
         raise InputError(Diagnostic(f"no rules to draw in the {' and '.join(tables)} table(s)",
                                     file=dump, field="--table" if table else None))
+    if dump:
+        from kubeproxy_sim.graph.transform import mark_added
+
+        graph = mark_added(graph)
     return collapse_endpoints(graph, max_endpoints)
 
 
 MERMAID_MAX_EDGES = 500
 """Mermaid's default ``maxEdges``: a bigger chart is refused ("Edge limit exceeded")."""
+
+GRAPHVIZ_SLOW_EDGES = 3000
+"""Above this many edges, ``dot``'s layout takes long enough to warn before it starts (it is not refused).
+
+Its time grows much faster than the graph: a whole node of 100 services (2,623 edges) took about 12 s, of
+300 services (7,823 edges) about 194 s, and of 1,000 services (26,023 edges) did not finish in 10 minutes,
+while the same graphs as dot text took seconds. 3,000 edges is about 15 s of layout."""
+
+MERMAID_ADVICE = "fewer with --max-endpoints or --service, or use dot or svg"
+IMAGE_ADVICE = "narrow it with --service or --table, or write text with --format dot or -o FILE.dot"
+
+
+def warn_size(graph: Graph, fmt: str, *, mermaid_advice: str = MERMAID_ADVICE,
+              image_advice: str = IMAGE_ADVICE) -> None:
+    """A one-line warning when the graph is too big for its format; it is drawn anyway.
+
+    The advice is what the command printing it offers (``trace --graph`` has neither --service nor
+    --max-endpoints). Called before :func:`render`, outside a progress line, so the two do not mix.
+    """
+    edges = len(graph.edges)
+    if fmt == "mermaid" and edges > MERMAID_MAX_EDGES:
+        warn(f"{edges} edges; Mermaid draws at most {MERMAID_MAX_EDGES} with its default maxEdges (GitHub's "
+             f"too): {mermaid_advice}")
+    elif fmt in ("svg", "png") and edges > GRAPHVIZ_SLOW_EDGES:
+        warn(f"{edges} edges; Graphviz may take minutes to lay them out (2,600 took about 12 s, 7,800 over 3 "
+             f"minutes): {image_advice}")
 
 
 def render(graph: Graph, fmt: str, instead: str | None = None) -> bytes:
@@ -131,15 +162,15 @@ def render(graph: Graph, fmt: str, instead: str | None = None) -> bytes:
     from kubeproxy_sim.graph import render_image, to_dot, to_mermaid
 
     if fmt == "mermaid":
-        if len(graph.edges) > MERMAID_MAX_EDGES:
-            print(f"kubeproxy-sim: warning: {len(graph.edges)} edges; Mermaid draws at most {MERMAID_MAX_EDGES} with "
-                  "its default maxEdges (GitHub's too): fewer with --max-endpoints or --service, or use dot or svg",
-                  file=sys.stderr)
         return to_mermaid(graph).encode()
     dot_text = to_dot(graph)
     if fmt == "dot":
         return dot_text.encode()
     return render_image(dot_text, fmt, instead) if instead else render_image(dot_text, fmt)
+
+
+def warn(message: str) -> None:
+    print(f"kubeproxy-sim: warning: {message}", file=sys.stderr, flush=True)
 
 
 def write(data: bytes, fmt: str, output: str | None, summary: str, flag: str = "-o") -> None:
@@ -162,14 +193,21 @@ def run(args: argparse.Namespace) -> int:
     if args.max_endpoints < 0:
         raise InputError(Diagnostic(f"{args.max_endpoints} is negative; expected 0 (no folding) or more",
                                     field="--max-endpoints"))
+    if args.output is not None and not args.output.strip():
+        raise UsageError(Diagnostic("an empty file name; expected -o FILE (or no -o: standard output)",
+                                    field="-o"))
     fmt = output_format(args)
+    if args.output:
+        check_writable(args.output, "-o")  # before the work: a large graph takes minutes to draw
     if fmt in ("svg", "png"):  # before loading a large cluster, not after
         from kubeproxy_sim.graph.image import check_image_tools
 
         check_image_tools()
     ruleset, title, had_errors = load_rules(args)
-    with progress("drawing the graph"):
+    with progress("building the graph"):
         graph = build(args, ruleset, title)
+    warn_size(graph, fmt)
+    with progress("drawing the graph"):
         data = render(graph, fmt)
     chains = sum(1 for n in graph.nodes if n.kind.is_chain)
     write(data, fmt, args.output, f"{chains} chains, {len(graph.edges)} rules")

@@ -19,6 +19,14 @@ FORMATS = {".png": "png", ".svg": "svg"}
 OBSERVED_COLOUR, EXPECTED_COLOUR = "#3d85c6", "#bbbbbb"
 MAX_PANELS = 12  # more service ports than this: the first ones, and a note in the title
 FAILURE_COLOUR = "#cc0000"
+OTHERS_COLOUR = "#999999"
+MAX_BARS = 40
+"""Bars in one chart (destinations x series) beyond which it shows only the largest and smallest shares and one
+bar for the mean of the others, and says so in its title. A bar per endpoint made a 1,500-endpoint service's
+chart 270,500 pixels wide: too wide to read, and to open (PIL refuses it as a decompression bomb)."""
+MAX_WIDTH_INCHES = 30.0
+"""The widest a figure gets (3,000 pixels at matplotlib's 100 dpi), however many series a chart has."""
+SHARE_AXIS = "share of new connections (%)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,7 @@ class Panel:
     title: str
     categories: tuple[str, ...]
     series: tuple[Series, ...]
+    ylabel: str = SHARE_AXIS
 
 
 def plot_format(path: str, flag: str = "--plot") -> str:
@@ -46,6 +55,19 @@ def plot_format(path: str, flag: str = "--plot") -> str:
     if fmt is None:
         raise InputError(Diagnostic(f"cannot tell the picture's format from {path!r}; expected a file name "
                                     "ending in .png or .svg", field=flag))
+    return fmt
+
+
+def check_plot_path(path: str, flag: str = "--plot") -> str:
+    """Before the work: an empty name (``--plot "$OUT"`` with OUT unset) is a usage error, a name without
+    .png or .svg or a place that cannot be written an input error; returns the format."""
+    from kubeproxy_sim.cli.output import check_writable
+    from kubeproxy_sim.errors import UsageError
+
+    if not path.strip():
+        raise UsageError(Diagnostic("an empty file name; expected FILE.png or FILE.svg", field=flag))
+    fmt = plot_format(path, flag)
+    check_writable(path, flag)
     return fmt
 
 
@@ -63,12 +85,16 @@ def send_panels(data: Mapping[str, Any]) -> list[Panel]:
     title = f"{data['connections']} {data['proto']} connections from {data['from']} to {data['to']}"
     if data.get("seed") is not None:
         title += f" (seed {data['seed']})"
+    sticky = bool(data.get("sticky"))
+    if sticky:  # observed 100% against expected 50% is right here: say so where the bars are
+        title += "\nClientIP session affinity: each client stays with one pod;\nexpected is the share of new clients"
     colours = (OBSERVED_COLOUR,) * len(data["delivered"]) + (FAILURE_COLOUR,) * len(data["failed"])
-    series = [Series("observed", tuple(observed), OBSERVED_COLOUR, colours)]
+    series = [Series("observed (share of connections)" if sticky else "observed", tuple(observed),
+                     OBSERVED_COLOUR, colours)]
     if any(e is not None for e in expected):
-        series.append(Series("expected (exact, from the rules)",
+        series.append(Series("expected: share of new clients" if sticky else "expected (exact, from the rules)",
                              tuple(None if e is None else float(e) for e in expected), EXPECTED_COLOUR))
-    return [Panel(title, tuple(names), tuple(series))]
+    return [Panel(title, tuple(names), tuple(series), "share (%)" if sticky else SHARE_AXIS)]
 
 
 def _entry_label(entry: Mapping[str, Any]) -> str:
@@ -89,9 +115,10 @@ def dist_panels(data: Mapping[str, Any]) -> list[Panel]:
     for service in data["services"]:
         for view in service["views"]:
             entries = [e for e in view["entries"] if e.get("outcomes")]
-            names: list[str] = []
+            seen: dict[str, None] = {}  # a dict keeps the order and finds fast: a service may have thousands
             for entry in entries:
-                names.extend(n for n in map(_outcome_name, entry["outcomes"]) if n not in names)
+                seen.update(dict.fromkeys(map(_outcome_name, entry["outcomes"])))
+            names = list(seen)
             if not names:
                 continue
             series = []
@@ -106,6 +133,36 @@ def dist_panels(data: Mapping[str, Any]) -> list[Panel]:
 # --------------------------------------------------------------------------- drawing
 
 
+def summarise(panel: Panel, max_bars: int = MAX_BARS) -> Panel:
+    """The panel itself when its bars fit in ``max_bars``; else its largest and smallest shares (by the mean
+    over the series) and one bar for the mean of the others, with the title saying so."""
+    count = len(panel.categories)
+    room = max(max_bars // max(len(panel.series), 1), 3)  # categories that fit, the others' bar included
+    if count <= room:
+        return panel
+
+    def mean(values: Sequence[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return sum(known) / len(known) if known else None
+
+    def rank(index: int) -> float:
+        return mean([s.values[index] for s in panel.series]) or 0.0
+
+    order = sorted(range(count), key=lambda i: (-rank(i), i))
+    largest, smallest = room // 2, (room - 1) // 2  # and the others' bar: room in all
+    shown = order[:largest] + (order[count - smallest:] if smallest else [])
+    others = order[largest:count - smallest]
+    series = []
+    for s in panel.series:
+        values = (*(s.values[i] for i in shown), mean([s.values[i] for i in others]))
+        colours = (*(s.colours[i] for i in shown), OTHERS_COLOUR) if s.colours else None
+        series.append(Series(s.label, values, s.colour, colours))
+    categories = (*(panel.categories[i] for i in shown), f"mean of the {len(others):,} others")
+    title = (f"{panel.title}\n(the {largest} largest and {smallest} smallest shares of {count:,} destinations, "
+             f"and one bar for the mean of the other {len(others):,})")
+    return Panel(title, categories, tuple(series), panel.ylabel)
+
+
 def _draw(ax: Any, panel: Panel) -> None:
     """Grouped bars: categories along x, one bar per series side by side, shares as percentages."""
     count = max(len(panel.series), 1)
@@ -117,14 +174,20 @@ def _draw(ax: Any, panel: Panel) -> None:
         bars = ax.bar(xs, heights, width=width, label=series.label, color=colour)
         for bar, value in zip(bars, series.values, strict=True):
             if value is not None:
-                ax.annotate(f"{100 * value:.1f}%", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ax.annotate(_percent(value), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                             ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(panel.categories)))
     ax.set_xticklabels(panel.categories, rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel("share of new connections (%)")
+    ax.set_ylabel(panel.ylabel)
     ax.set_title(panel.title, fontsize=9)
     ax.set_ylim(0, max([100 * (v or 0) for s in panel.series for v in s.values] + [1]) * 1.15)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+
+
+def _percent(share: float) -> str:
+    """A bar's label: one decimal, or two significant digits for the small shares of a large service."""
+    pct = 100 * share
+    return f"{pct:.1f}%" if pct >= 1 or pct == 0 else f"{pct:.2g}%"
 
 
 def write_chart(panels: Sequence[Panel], path: str, title: str | None = None) -> str:
@@ -137,9 +200,10 @@ def write_chart(panels: Sequence[Panel], path: str, title: str | None = None) ->
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    shown = list(panels[:MAX_PANELS])
+    shown = [summarise(p) for p in panels[:MAX_PANELS]]
     widest = max(len(p.categories) * max(len(p.series), 1) for p in shown)
-    figure = Figure(figsize=(max(9.0, 0.6 * widest + 5), 3.6 * len(shown) + 0.8), layout="constrained")
+    width = min(max(9.0, 0.6 * widest + 5), MAX_WIDTH_INCHES)
+    figure = Figure(figsize=(width, 3.6 * len(shown) + 0.8), layout="constrained")
     axes = figure.subplots(len(shown), 1, squeeze=False)
     for ax, panel in zip(axes[:, 0], shown, strict=True):
         _draw(ax, panel)

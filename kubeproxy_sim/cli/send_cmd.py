@@ -167,10 +167,10 @@ def send_text(result: SendResult, con: Console | None = None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.plot:
-        from kubeproxy_sim.cli.plot import plot_format
+    if args.plot is not None:
+        from kubeproxy_sim.cli.plot import check_plot_path
 
-        plot_format(args.plot)  # refuse a bad name before the work
+        check_plot_path(args.plot)  # refuse a bad name or an unwritable place before the work
     if args.pcap:
         check_writable(args.pcap, "--pcap")
     sim, input_errors = build_simulator(args)

@@ -331,18 +331,60 @@ def service_hit(ruleset: Ruleset, result: TraceResult) -> ServiceRef | None:
 
 def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None) -> Graph:
     """The node's graph scoped to the service hit, every outcome's path highlighted, and each outcome's
-    verdict labelled with its probability."""
+    verdict labelled with its probability.
+
+    A packet no service catches gets the rules its paths matched, not the whole node: on a large cluster
+    that is tens of thousands of edges, of which a handful are the packet's. The title says so.
+    """
     from kubeproxy_sim.cli.graph_cmd import scoped_graph
     from kubeproxy_sim.graph import highlight
 
     p = result.packet
     title = f"trace {p.proto} {p.src_text} -> {p.dst_endpoint}"
     ref = service_hit(ruleset, result)
-    # Endpoints are never folded: a folded endpoint could hide the outcome being drawn.
-    graph = scoped_graph(ruleset, title, service=str(ref) if ref else None, max_endpoints=0, dump=dump)
+    if ref is None:
+        graph = path_graph(ruleset, result, title, dump)
+    else:
+        # Endpoints are never folded: a folded endpoint could hide the outcome being drawn.
+        graph = scoped_graph(ruleset, title, service=str(ref), max_endpoints=0, dump=dump)
     for outcome in result.outcomes:
         graph = highlight(graph, outcome.path)
     return label_outcomes(graph, result)
+
+
+def path_graph(ruleset: Ruleset, result: TraceResult, title: str, dump: str | None = None) -> Graph:
+    """Only the rules the outcomes' paths matched (and the chains and verdicts they lead to), in every
+    table the paths cross; with no rule matched, an empty graph whose title says so. From a ``dump``, the
+    jumps the node adds to it (a restore input's hooks) are marked as added."""
+    from kubeproxy_sim.graph import Graph, Selection, build_graph
+    from kubeproxy_sim.graph.transform import mark_added
+
+    positions: set[tuple[str, str, int]] = set()
+    tables: dict[str, None] = {}  # in the order the paths enter them
+    for outcome in result.outcomes:
+        for step in outcome.path:
+            position = _step_position(ruleset, step)
+            if position is not None:
+                positions.add((step.table, step.chain, position))
+                tables.setdefault(step.table)
+    if not positions:
+        return Graph(title=f"{title}: no rule matched it")
+    graph = build_graph(ruleset, tables=tuple(tables), title=f"{title}, only the rules it matched (it hits no service)",
+                        scope=Selection(positions=frozenset(positions)))
+    return mark_added(graph) if dump else graph
+
+
+def _step_position(ruleset: Ruleset, step: PathStep) -> int | None:
+    """The 1-based position in its chain of the rule a path step matched: by line, else by its text."""
+    table = ruleset.table(step.table)
+    chain = table.chain(step.chain) if table is not None else None
+    if chain is None:
+        return None
+    if step.line:
+        found = next((i for i, r in enumerate(chain.rules, start=1) if r.line == step.line), None)
+        if found is not None:
+            return found
+    return next((i for i, r in enumerate(chain.rules, start=1) if r.text() == step.rule), None)
 
 
 def path_edges(graph: Graph, path: Sequence[PathStep]) -> list[Edge]:
@@ -378,13 +420,17 @@ def label_outcomes(graph: Graph, result: TraceResult) -> Graph:
 
 
 TRACE_GRAPH_ALTERNATIVE = "name a .dot or .mmd file for --graph"
+TRACE_MERMAID_ADVICE = "name a .dot or .svg file for --graph instead"
+TRACE_IMAGE_ADVICE = "name a .dot file for --graph instead (text, written at once)"
 
 
 def write_trace_graph(ruleset: Ruleset, result: TraceResult, path: str, fmt: str, dump: str | None) -> None:
-    from kubeproxy_sim.cli.graph_cmd import render, write
+    from kubeproxy_sim.cli.graph_cmd import render, warn_size, write
 
-    with progress("drawing the graph"):
+    with progress("building the graph"):
         graph = traced_graph(ruleset, result, dump)
+    warn_size(graph, fmt, mermaid_advice=TRACE_MERMAID_ADVICE, image_advice=TRACE_IMAGE_ADVICE)
+    with progress("drawing the graph"):
         data = render(graph, fmt, TRACE_GRAPH_ALTERNATIVE)
     marked = sum(1 for e in graph.edges if e.highlighted)
     write(data, fmt, path, f"{marked} traced rules highlighted", "--graph")

@@ -12,7 +12,15 @@ from collections.abc import Callable, Container, Sequence
 from fractions import Fraction
 from typing import Protocol
 
-from kubeproxy_sim.graph.labels import SERVICE_PORT, chain_splits, comment, match_label, percent, verdict_label
+from kubeproxy_sim.graph.labels import (
+    SERVICE_PORT,
+    chain_splits,
+    comment,
+    match_label,
+    percent,
+    statistic_probability,
+    verdict_label,
+)
 from kubeproxy_sim.graph.model import Edge, Graph, Node, NodeKind, chain_node_id, verdict_node_id
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
 
@@ -127,9 +135,20 @@ def _chain_edges(table: Table, chains: dict[str, Chain], chain: Chain, returns: 
 
     Shares are those of the whole chain, whatever the scope keeps of it."""
     with_target = [(i, r) for i, r in enumerate(chain.rules, start=1) if r.target is not None]
-    calls = [is_chain_target(chains, r.target.name) and returns(r.target.name)  # type: ignore[union-attr]
-             for _, r in with_target]
-    splits = chain_splits([r.parsed for _, r in with_target], calls)
+    first_split = _first_split(with_target)
+
+    def wanted(k: int, position: int) -> bool:
+        """Whether a rule's ``call`` matters: it is drawn, or a split's shares depend on it. Working it out
+        walks the target chain and what it jumps to, so for a service's graph it is not done for the
+        thousands of KUBE-SERVICES rules the scope leaves out."""
+        return (scope is None or scope.keeps(table.name, chain.name, position)
+                or (first_split is not None and k >= first_split))
+
+    calls = [wanted(k, position) and is_chain_target(chains, r.target.name)  # type: ignore[union-attr]
+             and returns(r.target.name)  # type: ignore[union-attr]
+             for k, (position, r) in enumerate(with_target)]
+    splits = (chain_splits([r.parsed for _, r in with_target], calls) if first_split is not None
+              else [None] * len(with_target))
     edges: list[Edge] = []
     verdicts: list[Node] = []
     source = chain_node_id(table.name, chain.name)
@@ -150,6 +169,14 @@ def _chain_edges(table: Table, chains: dict[str, Chain], chain: Chain, returns: 
         edges.append(Edge(source, target_id, _edge_label(rule, share, target.goto), table.name, chain.name,
                           position, rule.line, rule.text(), share, call, reached, target.goto))
     return edges, verdicts
+
+
+def _first_split(with_target: Sequence[tuple[int, Rule]]) -> int | None:
+    """Where a chain's first statistic rule is (an index into ``with_target``), None: the chain has no split.
+
+    Before it no rule is part of a split, whatever its target does (see :func:`chain_splits`)."""
+    return next((k for k, (_, rule) in enumerate(with_target)
+                 if "statistic" in rule.spec and statistic_probability(rule.parsed) is not None), None)
 
 
 class Scope(Protocol):

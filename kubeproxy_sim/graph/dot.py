@@ -48,12 +48,14 @@ def _node_line(node: Node) -> str:
 
 
 def _edge_line(edge: Edge) -> str:
-    where = f"line {edge.line}" if edge.line else f"rule {edge.position}"
+    where = "added" if edge.added else f"line {edge.line}" if edge.line else f"rule {edge.position}"
     attrs = {"label": edge.label, "tooltip": f"{edge.table} {where}: {edge.rule}" if edge.rule else edge.label}
     if edge.call:
         attrs.update(style="dashed", color="#888888", fontcolor="#888888")
     if edge.highlighted:
         attrs.update(color=HIGHLIGHT, fontcolor=HIGHLIGHT, penwidth="3", style="bold")
+    if edge.added:  # not in the file: dotted, highlighted or not
+        attrs.update(style="dotted")
     return f"  {quote(edge.source)} -> {quote(edge.target)} {_attrs(attrs)}"
 
 

@@ -65,10 +65,11 @@ def _class_name(kind: NodeKind) -> str:
 
 
 def _edge_line(edge: Edge, ids: dict[str, str]) -> str:
-    arrow = "-.->" if edge.call else "-->"
+    arrow = "-.->" if edge.call or edge.added else "-->"
     if edge.highlighted:
         arrow = "==>"
-    label = f'|"{escape(edge.label)}"|' if edge.label else ""
+    text = ", ".join(p for p in ("added" if edge.added else "", edge.label) if p)  # Mermaid has no edge tooltips
+    label = f'|"{escape(text)}"|' if text else ""
     return f"  {ids[edge.source]} {arrow}{label} {ids[edge.target]}"
 
 

@@ -71,7 +71,8 @@ class Edge:
     ``share`` is the part of the chain's traffic the rule takes when it belongs
     to a statistic split, ``reached`` the part that got as far as this rule
     (what the rule and the rest of its split share); ``call`` is set when the target chain always returns
-    (KUBE-MARK-MASQ): the packet goes on in the calling chain.
+    (KUBE-MARK-MASQ): the packet goes on in the calling chain. ``added`` marks a rule the input did not
+    hold: a jump a node adds to a restore input's built-in hooks (trace's text says ``added:`` for it).
     """
 
     source: str
@@ -87,6 +88,7 @@ class Edge:
     reached: Fraction | None = None
     goto: bool = False
     highlighted: bool = False
+    added: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ can mark packets for masquerading, since that is where the mark takes effect.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
@@ -57,48 +58,70 @@ def _owner(rule: Rule) -> tuple[str, str, str | None] | None:
     return service_port_of(rule.parsed)
 
 
-def _seeds(table: Table, ref: ServiceRef) -> dict[str, set[int]]:
-    """Rules about the service in the shared chains, by chain and index."""
-    seeds: dict[str, set[int]] = {}
-    for chain in table.chains:
-        if _is_per_service(chain.name):
-            continue
-        for index, rule in enumerate(chain.rules):
-            owner = _owner(rule)
-            if owner is not None and ref.names(owner):
-                seeds.setdefault(chain.name, set()).add(index)
-    return seeds
+class _TableIndex:
+    """One table's chains by name, and its shared chains' rules (not per-service ones) by owner and by
+    target, read once: a large cluster's KUBE-SERVICES holds thousands of rules, and a scope asks of them
+    several times (every candidate port, every step back towards the hooks)."""
 
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.chains = chain_index(table)
+        self.owned: dict[tuple[str, str, str | None], dict[str, set[int]]] = {}
+        self.jumps: dict[str, dict[str, set[int]]] = {}
+        for chain in table.chains:
+            if _is_per_service(chain.name):
+                continue
+            for index, rule in enumerate(chain.rules):
+                owner = _owner(rule)
+                if owner is not None:
+                    self.owned.setdefault(owner, {}).setdefault(chain.name, set()).add(index)
+                target = rule.target
+                if target is not None:
+                    self.jumps.setdefault(target.name, {}).setdefault(chain.name, set()).add(index)
 
-def _reachable(table: Table, starts: set[str]) -> set[str]:
-    """Chains reachable from ``starts`` (included), following every jump."""
-    chains = chain_index(table)
-    seen: set[str] = set()
-    stack = list(starts)
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        chain = chains.get(name)
-        for rule in chain.rules if chain else ():
-            target = rule.target
-            if target is not None and is_chain_target(chains, target.name):
-                stack.append(target.name)
-    return seen
+    def seeds(self, ref: ServiceRef) -> dict[str, set[int]]:
+        """Rules about the service in the shared chains, by chain and index."""
+        seeds: dict[str, set[int]] = {}
+        for owner, where in self.owned.items():
+            if ref.names(owner):
+                _merge(seeds, where)
+        return seeds
 
+    def reachable(self, starts: set[str]) -> set[str]:
+        """Chains reachable from ``starts`` (included), following every jump."""
+        chains = self.chains
+        seen: set[str] = set()
+        stack = list(starts)
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            chain = chains.get(name)
+            for rule in chain.rules if chain else ():
+                target = rule.target
+                if target is not None and is_chain_target(chains, target.name):
+                    stack.append(target.name)
+        return seen
 
-def _jumps_to(table: Table, targets: set[str], exclude: set[str]) -> dict[str, set[int]]:
-    """Jump rules into ``targets`` from the chains that are not per-service and not in ``exclude``."""
-    found: dict[str, set[int]] = {}
-    for chain in table.chains:
-        if chain.name in exclude or _is_per_service(chain.name):
-            continue
-        for index, rule in enumerate(chain.rules):
-            target = rule.target
-            if target is not None and target.name in targets:
-                found.setdefault(chain.name, set()).add(index)
-    return found
+    def jumps_to(self, targets: set[str], exclude: set[str]) -> dict[str, set[int]]:
+        """Jump rules into ``targets`` from the chains that are not per-service and not in ``exclude``."""
+        found: dict[str, set[int]] = {}
+        for target in targets:
+            _merge(found, {name: indices for name, indices in self.jumps.get(target, {}).items()
+                           if name not in exclude})
+        return found
+
+    def targets(self, kept: dict[str, set[int]]) -> set[str]:
+        """The chains the kept rules jump to."""
+        names: set[str] = set()
+        for chain_name, indices in kept.items():
+            chain = self.chains[chain_name]
+            for index in indices:
+                target = chain.rules[index].target
+                if target is not None and is_chain_target(self.chains, target.name):
+                    names.add(target.name)
+        return names
 
 
 def _merge(into: dict[str, set[int]], more: dict[str, set[int]]) -> bool:
@@ -129,21 +152,22 @@ class Selection:
         return self.full | {(table, chain) for table, chain, _ in self.positions}
 
 
-def select_table(table: Table, ref: ServiceRef) -> Selection:
+def select_table(table: Table | _TableIndex, ref: ServiceRef) -> Selection:
     """The part of one table a packet of the service can take (empty: the table has nothing about it)."""
-    kept = _seeds(table, ref)
+    index = table if isinstance(table, _TableIndex) else _TableIndex(table)
+    name = index.table.name
+    kept = {chain: set(indices) for chain, indices in index.seeds(ref).items()}
     if not kept:
         return Selection()
-    full = _reachable(table, _targets(table, kept))
-    if "KUBE-MARK-MASQ" in full and table.chain("KUBE-POSTROUTING") is not None:
-        _merge(kept, _jumps_to(table, {"KUBE-POSTROUTING"}, full))
-        full |= _reachable(table, {"KUBE-POSTROUTING"})
+    full = index.reachable(index.targets(kept))
+    if "KUBE-MARK-MASQ" in full and "KUBE-POSTROUTING" in index.chains:
+        _merge(kept, index.jumps_to({"KUBE-POSTROUTING"}, full))
+        full |= index.reachable({"KUBE-POSTROUTING"})
     anchors = set(kept)
-    while _merge(kept, _jumps_to(table, anchors, full)):
+    while _merge(kept, index.jumps_to(anchors, full)):
         anchors = set(kept)
-    positions = {(table.name, name, index + 1) for name, indices in kept.items() if name not in full
-                 for index in indices}
-    return Selection(frozenset((table.name, name) for name in full), frozenset(positions))
+    positions = {(name, chain, i + 1) for chain, indices in kept.items() if chain not in full for i in indices}
+    return Selection(frozenset((name, chain) for chain in full), frozenset(positions))
 
 
 def scope_table(table: Table, selection: Selection) -> Table | None:
@@ -154,18 +178,6 @@ def scope_table(table: Table, selection: Selection) -> Table | None:
         if (table.name, chain.name) in selection.full or rules:
             chains.append(Chain(chain.name, rules, chain.policy, chain.counters))
     return Table(table.name, tuple(chains)) if chains else None
-
-
-def _targets(table: Table, kept: dict[str, set[int]]) -> set[str]:
-    chains = chain_index(table)
-    names: set[str] = set()
-    for chain_name, indices in kept.items():
-        chain = chains[chain_name]
-        for index in indices:
-            target = chain.rules[index].target
-            if target is not None and is_chain_target(chains, target.name):
-                names.add(target.name)
-    return names
 
 
 def known_services(ruleset: Ruleset, tables: tuple[str, ...] | None = None) -> list[str]:
@@ -184,29 +196,45 @@ def known_services(ruleset: Ruleset, tables: tuple[str, ...] | None = None) -> l
     return sorted(names)
 
 
-def _port_names_for_number(ruleset: Ruleset, ref: ServiceRef) -> set[str | None]:
-    """Port names of the service whose KUBE-SERVICES rule matches ``--dport`` = ref.port (unnamed ports)."""
+NODE_PORT_CHAINS = ("KUBE-NODEPORTS",)
+
+
+def _is_node_port_rule(rule: Rule) -> bool:
+    """A rule on the node's own addresses (``--dst-type LOCAL``): its ``--dport`` is a node port."""
+    return any(o.flag == "--dst-type" and o.value == "LOCAL" and not o.negated for o in rule.parsed.options)
+
+
+def _port_names_for_number(tables: Iterable[Table], ref: ServiceRef) -> set[str | None]:
+    """Port names of the service whose rules in the shared chains match ``--dport`` = ref.port.
+
+    Every table searched counts: a service without endpoints has no nat rules, only filter REJECTs
+    (KUBE-SERVICES, KUBE-EXTERNAL-SERVICES) that carry the port. Node-port rules (KUBE-NODEPORTS, and
+    ``--dst-type LOCAL`` ones) match the node port, not the service's, and are left out.
+    """
     names: set[str | None] = set()
-    nat = ruleset.table("nat")
-    services = nat.chain("KUBE-SERVICES") if nat else None
-    for rule in services.rules if services else ():
-        owner = _owner(rule)
-        if owner is None or owner[:2] != (ref.namespace, ref.name):
-            continue
-        ports = [o.value for o in rule.parsed.options if o.flag in ("--dport", "--dports") and not o.negated]
-        if ref.port in ports:
-            names.add(owner[2])
+    for table in tables:
+        for chain in table.chains:
+            if _is_per_service(chain.name) or chain.name in NODE_PORT_CHAINS:
+                continue
+            for rule in chain.rules:
+                owner = _owner(rule)
+                if owner is None or owner[:2] != (ref.namespace, ref.name) or owner[2] in names:
+                    continue
+                ports = [o.value for o in rule.parsed.options if o.flag in ("--dport", "--dports")
+                         and not o.negated]
+                if ref.port in ports and not _is_node_port_rule(rule):
+                    names.add(owner[2])
     return names
 
 
 def select_service(ruleset: Ruleset, ref: ServiceRef, tables: tuple[str, ...] | None = None) -> Selection:
     """The rules one service port's packets can meet on this node; InputError naming the choices if none."""
-    wanted = [t for t in ruleset.tables if tables is None or t.name in tables]
+    wanted = [_TableIndex(t) for t in ruleset.tables if tables is None or t.name in tables]
     choices = [[ref]]
     if ref.port is not None and ref.port.isdigit():
         # a number names every port with that number (53/UDP and 53/TCP, say): all of them are drawn
         choices.append([ServiceRef(ref.namespace, ref.name, name)
-                        for name in sorted(_port_names_for_number(ruleset, ref), key=str)])
+                        for name in sorted(_port_names_for_number((t.table for t in wanted), ref), key=str)])
     for refs in choices:
         parts = [select_table(t, candidate) for t in wanted for candidate in refs]
         if any(parts):

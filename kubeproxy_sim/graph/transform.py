@@ -1,4 +1,5 @@
-"""Graph -> graph: fold large endpoint fans into a summary node, lay a traced path over the picture."""
+"""Graph -> graph: fold large endpoint fans into a summary node, mark the rules a dump lacks, lay a traced path
+over the picture."""
 
 from __future__ import annotations
 
@@ -110,6 +111,18 @@ def _rebuild(graph: Graph, drop_edges: set[int], summaries: dict[str, tuple[Node
         n.kind.is_verdict and n.chain in orphan_chains and n.id not in reached)]
     nodes += [node for node, _ in summaries.values()]
     return Graph(tuple(nodes), tuple(edges), graph.title)
+
+
+def mark_added(graph: Graph) -> Graph:
+    """The graph of a dump with the rules the dump does not hold marked ``added``.
+
+    Every rule read from a file has its line; the jumps a node adds to a restore input's built-in hooks
+    (``as_node_holds_it``) have none.
+    """
+    if not any(e.line == 0 and e.rule for e in graph.edges):
+        return graph
+    edges = tuple(replace(e, added=True) if e.line == 0 and e.rule else e for e in graph.edges)
+    return replace(graph, edges=edges)
 
 
 def _step_fields(step: Any) -> tuple[str, str, int | None, str | None]:

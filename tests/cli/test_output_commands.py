@@ -149,8 +149,8 @@ def test_trace_graph_highlights_every_outcome_with_its_probability(tmp_path: Pat
     assert "KUBE-FORWARD" not in dot  # scoped to the service
 
 
-def test_trace_graph_mermaid_without_a_service_draws_the_node(tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_trace_graph_mermaid_without_a_service_draws_only_its_path(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "path.mmd"
     argv = ["trace", "--scenario", "bootcamp", "--src", "192.168.49.1", "--dst", "192.168.49.3", "--dport", "31526",
             "--graph", str(target)]
@@ -158,8 +158,10 @@ def test_trace_graph_mermaid_without_a_service_draws_the_node(tmp_path: Path,
     text = target.read_text()
     assert code == 0 and "ACCEPT: 100%" in out
     # ACCEPT by the chains' policies: no rule to label, so the title says it
-    assert text.startswith("%% trace tcp 192.168.49.1 -> 192.168.49.3:31526 (ACCEPT 100%)\nflowchart LR")
-    assert "linkStyle" in text and '"KUBE-FORWARD"' in text
+    assert text.startswith("%% trace tcp 192.168.49.1 -> 192.168.49.3:31526, only the rules it matched (it hits no "
+                           "service) (ACCEPT 100%)\nflowchart LR")
+    assert "linkStyle" in text and '"KUBE-FORWARD"' in text  # on its path: FORWARD jumps there
+    assert "KUBE-SVC-" not in text and "KUBE-MARK-MASQ" not in text  # not the whole node
 
 
 @needs_dot
