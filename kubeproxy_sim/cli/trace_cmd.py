@@ -82,7 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     out = parser.add_argument_group("output")
     add_output_flags(out)
     out.add_argument("--graph", metavar="FILE", help="also draw the node's chains, scoped to the service the packet "
-                     f"hits, with the packet's paths highlighted and each outcome's probability ({GRAPH_SUFFIXES})")
+                     "hits (or, when it hits none, to the rules it matched), with the packet's paths highlighted "
+                     f"and each outcome's probability ({GRAPH_SUFFIXES})")
     parser.set_defaults(func=run)
 
 
