@@ -306,7 +306,7 @@ class Predictor:
             return plan.client_pod.ip, plan.node.bridge, plan.client_pod.host_veth
         if origin is Origin.NODE:
             return plan.node_ips[0], None, None
-        return plan.external.ip, "eth0", None
+        return plan.external.ip, "eth0", ""  # routed in from the uplink: no bridge port ("" is not bridged)
 
     def _local(self, address: str) -> bool:
         return address in self.plan.node_ips or netaddr.IPAddress(address).is_loopback()
@@ -376,6 +376,8 @@ def socket_error(icmp: str, proto: str) -> str:
 
 
 def _outcome_text(o: Outcome) -> str:
+    """The tracer's outcome in a few words; a DROP or REJECT names its line (a rule's, or the declaration of the
+    chain whose policy decided: the path ends with it)."""
     head = f"DNAT to {o.destination}" if o.verdict == "DNAT" else o.verdict
     line = o.path[-1].line if o.path and o.verdict in ("DROP", "REJECT") else None
     return head + (f" (line {line})" if line else "")
@@ -387,7 +389,10 @@ def _reject_with(rule_text: str, default: str) -> str:
 
 
 def _hook(path: tuple[PathStep, ...], verdict: str, ruleset: Ruleset, local: bool) -> str:
-    """The built-in chain a verdict was given in: the nearest one above the deciding rule, else a DROP policy's."""
+    """The built-in chain a verdict was given in: the nearest one above the deciding rule, or the chain whose
+    policy decided (the path's last step is then that chain's declaration)."""
+    if path and path[-1].rule.startswith(":"):
+        return path[-1].chain
     if path and path[-1].rule.split(" -j ")[-1].split()[0] == verdict:
         table = path[-1].table
         for step in reversed(path):

@@ -231,6 +231,7 @@ class _ChainState:
     specs: list[str] | None = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     rules: list[Rule] | None = None  # set when specs becomes None
+    line: int = 0  # where it was declared, or its policy last set (a built-in chain's: a trace cites it)
 
     def add_plain(self, spec: str, line: int) -> None:
         """Append a canonical rule without counters (its text is checked already)."""
@@ -259,12 +260,13 @@ class _ChainState:
     def freeze(self) -> Chain:
         specs = self.specs
         if specs is None:
-            return Chain(self.name, tuple(self.rule_list()), self.policy, self.counters)
+            return Chain(self.name, tuple(self.rule_list()), self.policy, self.counters, self.line)
         if not specs:
-            return Chain(self.name, (), self.policy, self.counters)
+            return Chain(self.name, (), self.policy, self.counters, self.line)
         if self.policy is None and self.counters is None:
             return Chain.of_specs(self.name, specs, self.lines)
-        return Chain(self.name, Rule.many(self.name, specs, tuple(self.lines)), self.policy, self.counters)
+        return Chain(self.name, Rule.many(self.name, specs, tuple(self.lines)), self.policy, self.counters,
+                     self.line)
 
 
 @dataclass(slots=True)
@@ -498,9 +500,9 @@ class _Parser:
         existing = table.chains.get(name)
         if existing is not None:  # iptables-restore flushes a chain declared again
             existing.clear()
-            existing.policy, existing.counters = policy_value, counters
+            existing.policy, existing.counters, existing.line = policy_value, counters, self.lineno
         else:
-            table.chains[name] = _ChainState(name, policy_value, counters)
+            table.chains[name] = _ChainState(name, policy_value, counters, line=self.lineno)
 
     def chain_name(self, name: str) -> str:
         if len(name) > MAX_CHAIN_NAME:
@@ -691,9 +693,9 @@ class _Parser:
             raise self.error(f"bad policy for chain {name}", policy, "ACCEPT or DROP")
         chain = table.chains.get(name)
         if chain is None:
-            table.chains[name] = _ChainState(name, policy, None)
+            table.chains[name] = _ChainState(name, policy, None, line=self.lineno)
         else:
-            chain.policy = policy
+            chain.policy, chain.line = policy, self.lineno
 
 
 # ---------------------------------------------------------------------------

@@ -28,8 +28,8 @@ and the callers outside netfilter use. The work is done in (each imports only
 those above it):
 
 - ``compile_types``: checks, :class:`Doubt`, :func:`reading`, :class:`Kind`, :class:`NatRange`, :class:`PathStep`;
-- ``compile_chains``: :class:`CompiledRule`, :class:`CompiledChain` and its index, :class:`LazyChain`,
-  :class:`CompiledRuleset`, :func:`chain_reads`;
+- ``compile_chains``: :class:`CompiledRule`, :class:`PseudoRule` (a policy, a routing decision),
+  :class:`CompiledChain` and its index, :class:`LazyChain`, :class:`CompiledRuleset`, :func:`chain_reads`;
 - ``compile_match_packet``: the header options and the match modules that read header fields;
 - ``compile_match_state``: the match modules that read conntrack, marks, lists, the node or chance;
 - ``compile_targets``: a target's kind and its NAT range or mark operation;
@@ -45,7 +45,9 @@ from kubeproxy_sim.netfilter.compile_chains import (
     CompiledRule,
     CompiledRuleset,
     LazyChain,
+    PseudoRule,
     chain_reads,
+    policy_rule,
 )
 from kubeproxy_sim.netfilter.compile_match_packet import header_checks
 from kubeproxy_sim.netfilter.compile_match_state import _probability_threshold, parse_mark
@@ -78,6 +80,7 @@ __all__ = [
     "LazyChain",
     "NatRange",
     "PathStep",
+    "PseudoRule",
     "RuleMemo",
     "_probability_threshold",
     "chain_reads",
@@ -87,5 +90,6 @@ __all__ = [
     "match_parts",
     "parse_mark",
     "parse_nat_range",
+    "policy_rule",
     "reading",
 ]

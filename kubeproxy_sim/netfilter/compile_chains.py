@@ -61,6 +61,35 @@ class CompiledRule:
         return self.rule.text()
 
 
+class PseudoRule(CompiledRule):
+    """A step of a walk that is no rule of a chain: a built-in chain's policy, or a routing decision.
+
+    It has no checks; its :meth:`text` is its own (the chain's declaration, ``routing decision``)
+    and its line the declaration's (0 when not known, and for a routing decision). A walk that
+    falls off the end of a built-in chain with a DROP policy puts that policy on the path (its
+    kind is the verdict, so a reader of the path's last step sees what decided); the routing
+    decisions only carry doubts (the ``rule`` of an ``uncertain`` entry with no line).
+    """
+
+    __slots__ = ("label",)
+
+    def __init__(self, table: str, chain: str, line: int, label: str, kind: Kind = Kind.CONTINUE) -> None:
+        CompiledRule.__init__(self, Rule(chain, "", line), table, (), kind, reads=frozenset())
+        self.label = label
+        self.step = PathStep(table, chain, line or None, label)
+
+    def text(self) -> str:
+        return self.label
+
+
+def policy_rule(table: str, chain: str, policy: str, line: int = 0,
+                counters: tuple[int, int] | None = None) -> PseudoRule:
+    """A built-in chain's policy as a path step: its declaration as iptables-save prints it, at its line."""
+    packets, octets = counters or (0, 0)
+    kind = Kind.DROP if policy == "DROP" else Kind.ACCEPT
+    return PseudoRule(table, chain, line, f":{chain} {policy} [{packets}:{octets}]", kind)
+
+
 @dataclass(slots=True)
 class CompiledChain:
     """A chain's rules; ``index`` maps a key of the packet to the rules that can match it."""
@@ -74,6 +103,8 @@ class CompiledChain:
     rest: tuple[CompiledRule, ...] = ()
     compiler: tuple[ChainCompiler, dict[str, CompiledChain]] | None = field(
         default=None, repr=False, compare=False)  # what compiles a LazyChain
+    policy_rule: CompiledRule | None = field(default=None, repr=False, compare=False)
+    """A built-in chain's DROP policy as a path step (:func:`policy_rule`); made on first use when None."""
 
     def rules_for(self, b: object) -> tuple[CompiledRule, ...]:
         """The rules that can match the branch's packet, in order."""
@@ -189,8 +220,9 @@ class LazyChain(CompiledChain):
     __slots__ = ()
 
     def __init__(self, name: str, table: str, policy: str | None,
-                 compiler: tuple[ChainCompiler, dict[str, CompiledChain]]) -> None:
-        CompiledChain.__init__(self, name, table, (), policy, compiler=compiler)
+                 compiler: tuple[ChainCompiler, dict[str, CompiledChain]],
+                 policy_step: CompiledRule | None = None) -> None:
+        CompiledChain.__init__(self, name, table, (), policy, compiler=compiler, policy_rule=policy_step)
 
     def _compile(self) -> None:
         if self.compiler is None:  # cut by CompiledRuleset.release(): the chain can no longer be compiled

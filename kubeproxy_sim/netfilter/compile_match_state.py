@@ -1,10 +1,11 @@
 """Match compilers for what the packet does not carry: conntrack, marks, lists, the node and chance.
 
 conntrack/state, mark/connmark, recent, set (ipset), addrtype and pkttype (the
-node's addresses), physdev (the bridge port), statistic (a probability split,
-not a check) and limit (a token bucket, assumed to match), plus comment and
-nfacct, which never change the answer. Most of their checks ask the
-evaluator's environment (``b.env``) rather than the packet's fields.
+node's addresses), physdev (the bridge port), rpfilter (the node's routes),
+statistic (a probability split, not a check) and limit (a token bucket, assumed
+to match), plus comment and nfacct, which never change the answer. Most of
+their checks ask the evaluator's environment (``b.env``) rather than the
+packet's fields.
 """
 
 from __future__ import annotations
@@ -172,29 +173,96 @@ def _set(parts: RuleParts, opts: Sequence[Option]) -> None:
         parts.checks.append(reading(check, "src", "dst", "proto", "sport", "dport"))
 
 
-def _physdev(parts: RuleParts, opts: Sequence[Option]) -> None:
-    """physdev: the bridge port the packet came in through; the way out of a bridge is not modelled."""
-    for o in opts:
-        neg = o.negated
-        if o.flag in ("--physdev-in", "--physdev-is-in"):
-            name = o.value
+PHYSDEV_OUT = frozenset({"--physdev-out", "--physdev-is-out", "--physdev-is-bridged"})
 
-            def check(b: object, name: str = name, neg: bool = neg) -> object:
+
+def _physdev(parts: RuleParts, opts: Sequence[Option]) -> None:
+    """physdev, as xt_physdev decides it for a routed packet (the path the tracer follows).
+
+    ``b.bridge_port`` is the port the packet came in through: a name (bridged in), ``""`` (not
+    bridged) or None (not known). A packet that did not come in through a bridge carries no
+    bridge information, and each option then matches only negated. One that did has its port
+    in; routed, it has no port out (br_netfilter sets one only for a frame the bridge forwards
+    itself), so --physdev-out does not match, negated or not, and --physdev-is-out and
+    --physdev-is-bridged match only negated.
+
+    What is not known is a :class:`Doubt`: with the port in not known, the packet is assumed not
+    bridged; a bridged packet that may leave by the bridge it came in on (the output interface
+    is that bridge, or not known) may be forwarded by the bridge through a port out the tracer
+    does not know, and is assumed routed. A test whose answer is the same either way is certain.
+    """
+    for o in opts:
+        neg, flag = o.negated, o.flag
+        written = f"physdev {'! ' if neg else ''}{flag} {o.value}".rstrip()
+        if flag in PHYSDEV_OUT:
+            routed = False if flag == "--physdev-out" else neg  # a routed packet has no port out
+            unknown = _unknown_port(written, neg)
+            forwarded = Doubt(f"{written}: the packet came in through a bridge port and may leave by that bridge, "
+                              "which would forward it through a port out that is not known; assumed routed, with "
+                              "no port out", routed)
+
+            def out_check(b: object, routed: bool = routed, neg: bool = neg, unknown: Doubt = unknown,
+                          forwarded: Doubt = forwarded) -> object:
                 port = b.bridge_port  # type: ignore[attr-defined]
-                hit = port is not None and (not name or port == name
-                                            or (name.endswith("+") and port.startswith(name[:-1])))
+                if port == "":
+                    return neg
+                into, out = b.in_iface, b.out_iface  # type: ignore[attr-defined]
+                leaves_elsewhere = out is not None and into is not None and out != into
+                if port is None:
+                    return neg if leaves_elsewhere and routed == neg else unknown
+                return routed if leaves_elsewhere else forwarded
+
+            parts.checks.append(reading(out_check, "bridge_port", "in_iface", "out_iface"))
+        elif flag in ("--physdev-in", "--physdev-is-in"):
+            name = o.value if flag == "--physdev-in" else ""
+            unknown = _unknown_port(written, neg)
+
+            def check(b: object, name: str = name, neg: bool = neg, unknown: Doubt = unknown) -> object:
+                port = b.bridge_port  # type: ignore[attr-defined]
+                if port is None:
+                    return unknown
+                if not port:
+                    return neg
+                hit = not name or port == name or (name.endswith("+") and port.startswith(name[:-1]))
                 return hit != neg
 
             parts.checks.append(reading(check, "bridge_port"))
         else:
-            flag = o.flag
+            parts.doubts.append(f"physdev {flag} is not modelled; assumed to match")
 
-            def out_check(b: object, flag: str = flag, neg: bool = neg) -> object:
-                if b.bridge_port is None:  # type: ignore[attr-defined]
-                    return neg  # not bridged: no bridge port out either
-                return Doubt(f"physdev {flag}: the bridge port out is not modelled; assumed to match", True)
 
-            parts.checks.append(reading(out_check, "bridge_port"))
+def _unknown_port(written: str, assume: bool) -> Doubt:
+    return Doubt(f"{written}: the bridge port the packet came in through is not known; assumed not bridged "
+                 "(give --bridge-port)", assume)
+
+
+def _rpfilter(parts: RuleParts, opts: Sequence[Option]) -> None:
+    """rpfilter: the reverse-path test of xt_rpfilter (is the source routed back through the input interface?).
+
+    The node's routes decide it when they hold the source (:meth:`Env.reverse_path`); when they
+    do not, the packet is assumed to pass, as real traffic does (the rule exists to drop spoofed
+    sources), so ``--invert`` does not match, and the doubt says so. --validmark only adds the
+    packet's mark to the route lookup, which matters with policy routing by mark: not modelled
+    (the routes are one table).
+    """
+    flags = {o.flag for o in opts}
+    loose, accept_local, invert = "--loose" in flags, "--accept-local" in flags, "--invert" in flags
+    written = " ".join(["rpfilter", *(o.flag for o in opts)])
+    doubt = Doubt(f"{written}: the route back to the source is not known; assumed to pass the reverse-path "
+                  f"check{' (so --invert does not match)' if invert else ''}", not invert)
+    for o in opts:
+        if o.flag not in ("--loose", "--validmark", "--accept-local", "--invert"):
+            parts.doubts.append(f"rpfilter {o.flag} is not known; assumed to match")
+
+    def check(b: object) -> object:
+        passed = b.env.reverse_path(b.src, b.dst, b.in_iface, loose, accept_local)  # type: ignore[attr-defined]
+        return doubt if passed is None else passed != invert
+
+    # IPv4: the answer reads the source as the tracer's key already holds it (whether it is local, where it
+    # is routed), but for 0.0.0.0/8 (one network test, see tracekey). IPv6 also tells link-local and
+    # multicast sources apart: the key then holds the address.
+    source = ("net", 0, 0xFF000000) if parts.family == 4 else None
+    parts.checks.append(reading(check, "src", "dst", "in_iface", source=source))
 
 
 def _pkttype(parts: RuleParts, opts: Sequence[Option]) -> None:
@@ -230,6 +298,7 @@ STATE_MODULES: dict[str, Callable[[RuleParts, Sequence[Option]], None]] = {
     "state": _conntrack,
     "set": _set,
     "physdev": _physdev,
+    "rpfilter": _rpfilter,
     "limit": _limit,
     "pkttype": _pkttype,
 }

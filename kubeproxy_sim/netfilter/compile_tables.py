@@ -12,7 +12,14 @@ matches and says why, so a walk reports it exactly when it passes it.
 from __future__ import annotations
 
 from kubeproxy_sim.errors import RulesSyntaxError
-from kubeproxy_sim.netfilter.compile_chains import CompiledChain, CompiledRule, CompiledRuleset, LazyChain, link_chain
+from kubeproxy_sim.netfilter.compile_chains import (
+    CompiledChain,
+    CompiledRule,
+    CompiledRuleset,
+    LazyChain,
+    link_chain,
+    policy_rule,
+)
 from kubeproxy_sim.netfilter.compile_rules import compile_rule
 from kubeproxy_sim.netfilter.compile_types import Doubt, Kind, PathStep, reading
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Rule, Ruleset, Table
@@ -120,7 +127,8 @@ class _TableCompiler:
                 if name in done:
                     continue
                 compiled = self.rules(name)
-                done[name] = CompiledChain(name, self.table.name, compiled, self.sources[name].policy)
+                done[name] = CompiledChain(name, self.table.name, compiled, self.sources[name].policy,
+                                           policy_rule=self.policy_step(name))
                 stack.extend(reversed([r.jump_name for r in compiled if r.jump_name and r.jump_name not in done]))
         position = {name: i for i, name in enumerate(self.sources)}
         self.problems.sort(key=lambda problem: position[problem[0].chain])  # stable: a chain's in rule order
@@ -132,8 +140,16 @@ class _TableCompiler:
     def lazy_chains(self) -> dict[str, CompiledChain]:
         chains: dict[str, CompiledChain] = {}
         for chain in self.table.chains:
-            chains[chain.name] = LazyChain(chain.name, self.table.name, chain.policy, (self, chains))
+            chains[chain.name] = LazyChain(chain.name, self.table.name, chain.policy, (self, chains),
+                                           self.policy_step(chain.name))
         return chains
+
+    def policy_step(self, name: str) -> CompiledRule | None:
+        """A built-in chain's DROP policy as the step a walk ends its path with (None for the others)."""
+        chain = self.sources[name]
+        if chain.policy != "DROP":
+            return None
+        return policy_rule(self.table.name, name, chain.policy, chain.line, chain.counters)
 
 
 def _reused(done: CompiledRule, rule: Rule) -> CompiledRule:

@@ -19,6 +19,11 @@ Hook order (the first packet of a connection):
 The nat table is consulted only while the connection is NEW (not for an
 established or untracked one).
 
+A walk that falls off the end of a built-in chain with a DROP policy ends its
+path with that policy (a :class:`~kubeproxy_sim.netfilter.compile.PseudoRule`),
+so the path names what decided. A routing decision that hangs on the node's
+addresses when they are not known records a doubt charged to :data:`ROUTING`.
+
 When tracing (no Sampler), the pipelines after a routing decision are memoised
 (:class:`PipelineMemo`): keyed on the branch fields their chains can read, so
 every endpoint of every service shares one walk of filter FORWARD and POSTROUTING.
@@ -38,11 +43,14 @@ from kubeproxy_sim.netfilter.compile import (
     CompiledRule,
     CompiledRuleset,
     Kind,
+    PseudoRule,
     chain_reads,
+    policy_rule,
 )
 from kubeproxy_sim.netfilter.packet import (
     CtState,
     Packet,
+    format_address,
     format_endpoint,
     loopback,
     parse_address,
@@ -50,6 +58,8 @@ from kubeproxy_sim.netfilter.packet import (
 )
 
 ACCEPT, DROP, REJECT = "ACCEPT", "DROP", "REJECT"
+ROUTING = PseudoRule("", "", 0, "routing decision")
+"""What a doubt about a routing decision is charged to: ``uncertain`` lists it with no line and this text."""
 TCP_FLAGS_NEW = frozenset({"SYN"})
 TCP_FLAGS_LATER = frozenset({"ACK"})
 
@@ -206,6 +216,40 @@ class Env:
 
     def is_local(self, value: int) -> bool:
         return value in self.local or loopback(self.family, value)
+
+    def reverse_path(self, src: int, dst: int, in_iface: str | None, loose: bool, accept_local: bool) -> bool | None:
+        """Whether a packet passes xt_rpfilter's test (None: the node's facts do not say).
+
+        As the kernel: a packet on ``lo`` passes; so does one from the unspecified address
+        (IPv4: 0.0.0.0/8 to a broadcast or link-local multicast address, as DHCP sends).
+        Otherwise the source is looked up as a destination: a local route passes only with
+        --accept-local (and then, strict, when the address is on the input interface: not known
+        here), a unicast one when it leaves by the input interface (or any interface, --loose).
+        A source the given routes do not cover is not known (the node's table may hold more),
+        nor is any source when the node's own addresses are not known (it may be one of them),
+        nor an IPv6 link-local or multicast one (looked up on its link).
+        """
+        if in_iface == "lo":
+            return True
+        family = self.family
+        if family == 6 and src == 0:
+            return True
+        if family == 4 and src >> 24 == 0 and (dst == 0xFFFFFFFF or dst >> 8 == 0xE00000):
+            return True
+        if family == 6 and (src >> 118 == 0x3FA or src >> 120 == 0xFF):  # fe80::/10, ff00::/8: looked up per link
+            return None
+        if self.is_local(src):
+            if not accept_local:
+                return False
+            return True if loose or family == 6 else None
+        if not self.addresses_known or not self.routes:
+            return None
+        out = self.route(src)
+        if out is None:
+            return None
+        if loose:
+            return True
+        return None if in_iface is None else out == in_iface
 
     def route(self, value: int) -> str | None:
         for net, mask, iface in self.routes:
@@ -429,7 +473,13 @@ def _walk(b: Branch, stack: list[Frame], pending: list[tuple[Branch, list[Frame]
                 verdict = _apply(rule, kind, b)
                 if verdict is not None:
                     return verdict
-    return DROP if base.policy == DROP else ACCEPT
+    if base.policy == DROP:  # the path ends with the policy that decided (rare: not worth a step per ACCEPT)
+        policy = base.policy_rule
+        if policy is None:  # a chain compiled without its declaration
+            policy = base.policy_rule = policy_rule(base.table, base.name, DROP)
+        path.append(policy)
+        return DROP
+    return ACCEPT
 
 
 def _apply(rule: CompiledRule, kind: Kind, b: Branch) -> str | None:
@@ -640,6 +690,8 @@ class Engine:
         local = self.is_local_origin(packet)
         if local:
             start.in_iface = ""
+            if start.bridge_port is None:  # generated on the node: it came in through no bridge
+                start.bridge_port = ""
         elif packet.in_iface is None:
             # With routes known, a packet arrives on the interface its source is routed through
             # (what reverse-path filtering enforces); without them the interface stays unknown.
@@ -736,16 +788,19 @@ class Engine:
 
     def _route(self, step: str, b: Branch, packet: Packet, rest: Pipeline) -> Pipeline:
         """Routing decisions: they pick the next hooks and the output interface."""
+        env = self.env
+        local = env.is_local(b.dst)
+        if not local and not env.addresses_known:
+            _routing_doubt(b)
         if step == "ROUTE":
-            local = self.env.is_local(b.dst)
             self._set_out_iface(b, packet, local)
             return self.pipelines["TO_INPUT" if local else "TO_FORWARD"]
         if step == "ROUTE_OUT":
-            self._set_out_iface(b, packet, self.env.is_local(b.dst))
+            self._set_out_iface(b, packet, local)
             return rest
-        # LOOPBACK: a locally generated packet for a local address comes back in on lo.
-        if self.env.is_local(b.dst):
-            b.in_iface, b.out_iface = "lo", None
+        # LOOPBACK: a locally generated packet for a local address comes back in on lo (not bridged).
+        if local:
+            b.in_iface, b.out_iface, b.bridge_port = "lo", None, ""
             return self.pipelines["LOOPBACK_IN"]
         return ()
 
@@ -762,6 +817,14 @@ class Engine:
         """The public record of an end (see :func:`end_of`)."""
         verdict, destination, masquerade = end_of(b, verdict)
         return Finished(verdict, destination, masquerade, b.num, b.den, tuple(b.path), tuple(b.doubts))
+
+
+def _routing_doubt(b: Branch) -> None:
+    """A routing decision took the destination for another host's, not knowing the node's addresses: it may
+    be one of them (any address but loopback, which is local on every node)."""
+    what = "DNAT destination" if b.dnat else "destination"
+    b.doubts.append((ROUTING, f"the {what} {format_address(b.family, b.dst)} is assumed not to be an address of "
+                              "this node (give --node-ip)"))
 
 
 def end_of(b: Branch, verdict: str) -> tuple[str, str | None, bool]:

@@ -183,15 +183,19 @@ class Chain:
     _rules: tuple[Rule, ...] | None
     _specs: tuple[str, ...] | None
     _lines: tuple[int, ...] | None
+    line: int
+    """Where the chain was declared (``:NAME POLICY [p:b]``, or its last ``-P``); 0 when not read from a dump.
+    Like a rule's line it is not part of equality."""
 
     def __init__(self, name: str, rules: tuple[Rule, ...] = (), policy: str | None = None,
-                 counters: tuple[int, int] | None = None) -> None:
+                 counters: tuple[int, int] | None = None, line: int = 0) -> None:
         _CHAIN_SET[0](self, name)
         _CHAIN_SET[1](self, policy)
         _CHAIN_SET[2](self, counters)
         _CHAIN_SET[3](self, rules)
         _CHAIN_SET[4](self, None)
         _CHAIN_SET[5](self, None)
+        _CHAIN_SET[6](self, line)
 
     @classmethod
     def of_specs(cls, name: str, specs: list[str] | tuple[str, ...],
@@ -207,6 +211,7 @@ class Chain:
         _CHAIN_SET[3](chain, None)
         _CHAIN_SET[4](chain, tuple(specs))
         _CHAIN_SET[5](chain, None if lines is None else tuple(lines))
+        _CHAIN_SET[6](chain, 0)
         return chain
 
     @property
@@ -243,7 +248,7 @@ class Chain:
         return f"Chain(name={self.name!r}, rules={self.rules!r}, policy={self.policy!r}, counters={self.counters!r})"
 
 
-_CHAIN_SET = slot_setters(Chain, "name policy counters _rules _specs _lines")
+_CHAIN_SET = slot_setters(Chain, "name policy counters _rules _specs _lines line")
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,7 +142,9 @@ class Packet:
 
     ``in_iface``/``out_iface`` None means "not known": a rule that tests them
     is then reported as uncertain. ``bridge_port`` is the bridge port the
-    packet entered through (physdev), if it was bridged.
+    packet entered through (physdev): None when not known (a physdev test whose
+    answer hangs on it is then uncertain, and the packet assumed not bridged),
+    ``""`` when it was not bridged (a packet generated on the node is not).
     """
 
     proto: str

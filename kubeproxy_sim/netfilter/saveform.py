@@ -780,22 +780,24 @@ def numbered_as_saved(ruleset: Ruleset) -> Ruleset:
     tables = []
     for table in ruleset.tables:
         ordered = saved_chain_order(table)
+        declared = {chain.name: line + 2 + i for i, chain in enumerate(ordered)}
         line += 1 + len(ordered)  # "*table", then one declaration per chain
         first: dict[str, int] = {}
         for chain in ordered:
             first[chain.name] = line + 1
             line += len(chain.specs) if chain.specs is not None else len(chain.rules)
-        tables.append(Table(table.name, tuple(_numbered(c, first[c.name]) for c in table.chains
+        tables.append(Table(table.name, tuple(_numbered(c, first[c.name], declared[c.name]) for c in table.chains
                                               if c.name in first), table.deleted))
         line += 1  # COMMIT
     return Ruleset(tuple(tables), ruleset.ipv6)
 
 
-def _numbered(chain: Chain, start: int) -> Chain:
+def _numbered(chain: Chain, start: int, declared: int) -> Chain:
+    """The chain with its rules numbered from ``start`` and its declaration at line ``declared``."""
     if chain.specs is not None:
         return Chain.of_specs(chain.name, chain.specs, list(range(start, start + len(chain.specs))))
     rules = tuple(Rule(r.chain, r.spec, start + i, r.counters) for i, r in enumerate(chain.rules))
-    return Chain(chain.name, rules, chain.policy, chain.counters)
+    return Chain(chain.name, rules, chain.policy, chain.counters, declared)
 
 
 def saved_rule_text(rule: Rule, ipv6: bool) -> str:

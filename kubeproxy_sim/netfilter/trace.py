@@ -5,7 +5,12 @@ split (see :mod:`kubeproxy_sim.netfilter.evaluate`) and merges the branches
 that end the same way: same verdict, same destination, same masquerading.
 Probabilities are exact fractions that sum to exactly 1. Everything the answer
 depends on but the model cannot know (an unmodelled match, an anonymised
-address, an unknown interface) is listed in ``uncertain`` with its rule.
+address, an unknown interface or bridge port, a route back to the source) is
+listed in ``uncertain`` with its rule; a routing decision that hangs on the
+node's addresses (not given) is listed with no line and the rule text
+``routing decision``. A verdict given by a built-in chain's DROP policy ends
+its path with a step for that policy: the chain's declaration
+(``:FORWARD DROP [0:0]``) at its line in the dump.
 
 For many packets through one ruleset, build a :class:`Tracer` once: it
 compiles the rules (and indexes the long chains) a single time. For one
@@ -251,7 +256,7 @@ def _tree(path: tuple[PathStep, ...]) -> list[str]:
             stack.append(here)
             label = f"{step.table} {step.chain}" if len(stack) == 1 else step.chain
             lines.append("  " * len(stack) + label)
-        where = f"line {step.line}" if step.line else "added"
+        where = f"line {step.line}" if step.line else ("policy" if step.rule.startswith(":") else "added")
         lines.append("  " * (len(stack) + 1) + f"{where}: {step.rule}")
     return lines
 

@@ -262,8 +262,11 @@ def test_a_dump_without_node_ip_makes_addrtype_local_uncertain(capsys) -> None:
     assert main(argv) == 0
     unknown = json.loads(capsys.readouterr().out)
     assert [o["verdict"] for o in unknown["outcomes"]] == ["ACCEPT"]  # assumed not the node's: not its NodePort
-    (doubt,) = unknown["uncertain"]
+    # the addrtype test, then the routing decision (INPUT or FORWARD), which hangs on the same unknown
+    doubt, routing = unknown["uncertain"]
     assert "--dst-type LOCAL -j KUBE-NODEPORTS" in doubt["rule"] and "give --node-ip" in doubt["reason"]
+    assert routing == {"line": None, "rule": "routing decision", "reason": "the destination 192.168.1.10 is "
+                       "assumed not to be an address of this node (give --node-ip)"}
     assert main([*argv, "--node-ip", "192.168.1.10"]) == 0
     known = json.loads(capsys.readouterr().out)
     assert [o["verdict"] for o in known["outcomes"]] == ["DNAT"] and known["uncertain"] == []

@@ -1,0 +1,70 @@
+"""``netns verify``'s predictions where the tracer states what it assumed (no namespaces: the Predictor alone).
+
+From a QA pass on real dumps (s8): verify cited an unrelated RETURN as the line of a DROP by FORWARD's
+policy, and predicted DROP for every pod flow of a Calico node (an unmodelled rpfilter rule), where the
+kernel delivered them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kubeproxy_sim.kernel.stage import Staged, plan_stage, read_dump
+from kubeproxy_sim.kernel.verify import Flow, Origin, Predictor, _hook, _outcome_text
+from kubeproxy_sim.netfilter.codec import parse_ruleset
+from kubeproxy_sim.netfilter.trace import PathStep
+
+DUMPS = Path(__file__).resolve().parents[3] / "shared" / "realworld-dumps"
+CALICO_RAW = (  # Calico's raw PREROUTING, as s8 put it before dump 06
+    "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:cali-PREROUTING - [0:0]\n"
+    '-A PREROUTING -m comment --comment "cali:6gwbT8clXdHdC1b1" -j cali-PREROUTING\n'
+    '-A cali-PREROUTING -m comment --comment "cali:XFX5xbM8B9qR10JG" -j MARK --set-xmark 0x0/0xf0000\n'
+    '-A cali-PREROUTING -i cali+ -m comment --comment "cali:EWMPb0zVROM-woQp" -j MARK --set-xmark 0x40000/0x40000\n'
+    '-A cali-PREROUTING -m comment --comment "cali:PWuxTAIaFCtsg5Qa" -m mark --mark 0x40000/0x40000 '
+    "-m rpfilter --validmark --invert -j DROP\nCOMMIT\n"
+)
+
+
+def predictor(text: str, node_ip: str, bridge: str = "cbr0") -> Predictor:
+    ruleset = parse_ruleset(text)
+    facts = read_dump(ruleset)
+    plan = plan_stage("t-unit", facts, [node_ip], bridge)
+    return Predictor(Staged(plan, text, (), tuple(facts.ipsets), ()), ruleset)
+
+
+def test_a_drop_by_forward_s_policy_is_cited_at_the_policy_s_line() -> None:
+    text = (DUMPS / "04-kubeadm-docker-kubedns-noendpoints-2018.rules").read_text()
+    p = predictor(text, "192.168.50.101")
+    for origin in (Origin.POD, Origin.EXTERNAL):
+        (expected,), traced = p.expectations(Flow(origin, "10.96.0.10", 53, "udp"))
+        assert expected.outcome == "DROP (line 36)" and expected.key == ("error", "timeout")  # not line 58's RETURN
+        assert traced.outcomes[0].path[-1] == PathStep("filter", "FORWARD", 36, ":FORWARD DROP [0:0]")
+
+
+def test_the_hook_of_a_policy_verdict_is_its_chain() -> None:
+    policy = PathStep("filter", "OUTPUT", 5, ":OUTPUT DROP [0:0]")
+    ruleset = parse_ruleset("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT DROP [0:0]\nCOMMIT\n")
+    assert _hook((policy,), "DROP", ruleset, True) == "OUTPUT"
+    forward = PathStep("filter", "FORWARD", 3, ":FORWARD DROP [0:0]")
+    assert _hook((forward,), "DROP", ruleset, False) == "FORWARD"
+
+
+def test_calico_pod_flows_pass_rpfilter_with_the_stage_s_routes() -> None:
+    text = CALICO_RAW + (DUMPS / "06-kind-1.23-traefik-2022.rules").read_text()
+    p = predictor(text, "172.18.0.5", bridge="cali0")
+    for origin in Origin:
+        (expected,), traced = p.expectations(Flow(origin, "10.96.237.231", 80, "tcp"))
+        assert expected.outcome == "DNAT to 10.244.0.5:8000", origin
+        assert traced.uncertain == (), origin  # the routes decide the reverse path: nothing assumed
+
+
+def test_the_external_client_is_not_bridged() -> None:
+    """Dump 02's externalIP rule tests ``! --physdev-is-in``: the uplink's packets are known not to be bridged."""
+    text = (DUMPS / "02-vagrant-flannel-externalip-2016.rules").read_text()
+    p = predictor(text, "192.168.121.10")
+    _, traced = p.expectations(Flow(Origin.EXTERNAL, "192.168.121.201", 80, "tcp"))
+    assert {o.verdict for o in traced.outcomes} == {"DNAT"}
+    assert not any("bridge port" in u.reason for u in traced.uncertain)
+    _, pod = p.expectations(Flow(Origin.POD, "192.168.121.201", 80, "tcp"))
+    assert [o.verdict for o in pod.outcomes] == ["ACCEPT"]  # bridged in: the externalIP rule skips it
+    assert _outcome_text(pod.outcomes[0]) == "ACCEPT"
