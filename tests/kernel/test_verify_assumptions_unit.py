@@ -7,22 +7,11 @@ kernel delivered them.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from kubeproxy_sim.kernel.stage import Staged, plan_stage, read_dump
 from kubeproxy_sim.kernel.verify import Flow, Origin, Predictor, _hook, _outcome_text
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.trace import PathStep
-
-DUMPS = Path(__file__).resolve().parents[3] / "shared" / "realworld-dumps"
-CALICO_RAW = (  # Calico's raw PREROUTING, as s8 put it before dump 06
-    "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:cali-PREROUTING - [0:0]\n"
-    '-A PREROUTING -m comment --comment "cali:6gwbT8clXdHdC1b1" -j cali-PREROUTING\n'
-    '-A cali-PREROUTING -m comment --comment "cali:XFX5xbM8B9qR10JG" -j MARK --set-xmark 0x0/0xf0000\n'
-    '-A cali-PREROUTING -i cali+ -m comment --comment "cali:EWMPb0zVROM-woQp" -j MARK --set-xmark 0x40000/0x40000\n'
-    '-A cali-PREROUTING -m comment --comment "cali:PWuxTAIaFCtsg5Qa" -m mark --mark 0x40000/0x40000 '
-    "-m rpfilter --validmark --invert -j DROP\nCOMMIT\n"
-)
+from tests.realworld import CALICO_RAW, DUMPS
 
 
 def predictor(text: str, node_ip: str, bridge: str = "cbr0") -> Predictor:

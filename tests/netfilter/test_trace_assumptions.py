@@ -10,7 +10,6 @@ ended its path at an unrelated RETURN.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -22,19 +21,11 @@ from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.saveform import numbered_as_saved, render_save, to_save_form
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, render_text
+from tests.realworld import CALICO_RAW, DUMPS
 
-DUMPS = Path(__file__).resolve().parents[3] / "shared" / "realworld-dumps"
 NODE = NodeContext.of(["192.168.0.2"], interfaces={"eth0": ["192.168.0.2"]})
 UNKNOWN_NODE = NodeContext.of((), addresses_known=False)  # a dump traced without --node-ip
 
-CALICO_RAW = (  # Calico's raw PREROUTING (firewalld writes the same test): what s8 put before dump 06
-    "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:cali-PREROUTING - [0:0]\n"
-    '-A PREROUTING -m comment --comment "cali:6gwbT8clXdHdC1b1" -j cali-PREROUTING\n'
-    '-A cali-PREROUTING -m comment --comment "cali:XFX5xbM8B9qR10JG" -j MARK --set-xmark 0x0/0xf0000\n'
-    '-A cali-PREROUTING -i cali+ -m comment --comment "cali:EWMPb0zVROM-woQp" -j MARK --set-xmark 0x40000/0x40000\n'
-    '-A cali-PREROUTING -m comment --comment "cali:PWuxTAIaFCtsg5Qa" -m mark --mark 0x40000/0x40000 '
-    "-m rpfilter --validmark --invert -j DROP\nCOMMIT\n"
-)
 
 
 def filter_table(rules: str, policy: str = "ACCEPT") -> str:
