@@ -95,8 +95,10 @@ def unicode_enabled(stream: TextIO) -> bool:
     return is_terminal(stream) and encoding in ("utf8", "utf16", "utf32")
 
 
-ASCII_BARS = str.maketrans({"█": "#", "▏": None, "▎": None, "▍": None, "▌": "#", "▋": "#", "▊": "#", "▉": "#"})
-"""Eighth-block bars in ASCII: a full block is ``#``, a part of half or more rounds up to one, less to none."""
+ASCII_BARS = str.maketrans({"█": "#", "▏": " ", "▎": " ", "▍": " ", "▌": "#", "▋": "#", "▊": "#", "▉": "#"})
+"""Eighth-block bars in ASCII: a full block is ``#``, a part of half or more rounds up to one, less to a space.
+
+One character for one, so a bar keeps its width and the columns after it stay aligned."""
 
 
 def plain_bars(text: str, con: Console) -> str:

@@ -277,3 +277,16 @@ def test_an_ascii_stdout_gets_ascii_bars_and_yaml() -> None:
     from kubeproxy_sim.cli.output import to_yaml
 
     assert to_yaml({"comment": "café ☕"}) == 'comment: "caf\\xE9 \\u2615"\n'
+
+
+def test_ascii_bars_keep_their_width() -> None:
+    """A bar ending in a small eighth block becomes a space, not nothing: the columns after it stay put."""
+    from kubeproxy_sim.analysis.render import bar
+    from kubeproxy_sim.cli.output import plain_bars
+
+    plain = Console(io.StringIO())
+    for value in (0.0, 0.01, 0.11, 0.5, 0.95, 1.0):
+        drawn = plain_bars(bar(value), plain)
+        assert len(drawn) == len(bar(value)) and drawn.isascii()
+    assert plain_bars(bar(0.11), plain) == "### " + " " * 26
+    assert plain_bars("█▌", Console(Terminal(), unicode=True)) == "█▌"
