@@ -138,6 +138,18 @@ def test_the_shares_are_judged_by_a_chi_square_test(story: str) -> None:
     assert "a chi-square test over all 4 destinations finds nothing chance would not explain" in section(story, 2)
 
 
+def test_shares_not_exact_in_six_decimals_are_judged_too() -> None:
+    """Three pods: EXPECTED is 0.333333 each (rounded), which must not hide the verdict."""
+    from kubeproxy_sim.cli.demo_cmd import share_verdict
+    from kubeproxy_sim.simulator.send import send
+    from tests.simulator.builders import simulator
+
+    result = send(simulator(), "pod/default/client", "web.default:80", count=1000, seed=1)
+    assert [d.expected for d in result.delivered] == [0.333333] * 3
+    assert "a chi-square test over all 3 destinations finds nothing chance would not explain" in \
+        share_verdict(result)
+
+
 def test_a_udp_node_port_gets_udp_requests(capsys: pytest.CaptureFixture[str]) -> None:
     """sctp-udp's first NodePort is dns-udp: sent as TCP, every connection would be refused."""
     text = section(demo(capsys, "--scenario", "sctp-udp"), 2)
