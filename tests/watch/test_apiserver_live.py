@@ -309,11 +309,16 @@ def test_asks_for_what_kube_proxy_asks_for(fake, make) -> None:
     fake.add("Service", hidden)
     seen = Seen(make(node_name="n1"))
     seen.until(lambda: all(seen.synced(k) for k in (Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE)))
+    # each kind's list BOOKMARK comes before its watch is opened: wait for the watches too, or they go unchecked
+    seen.until(lambda: all(fake.watches(_kind(path)) for path in (SERVICES, SLICES, NODES)))
     # cmd/kube-proxy/app/server.go: both label requirements on Services and EndpointSlices, its own Node only
     assert KUBE_PROXY_SELECTOR == "!service.kubernetes.io/headless,!service.kubernetes.io/service-proxy-name"
     for path in (SERVICES, SLICES):
-        assert {q["labelSelector"] for q in fake.lists(path) + fake.watches(_kind(path))} == {KUBE_PROXY_SELECTOR}
-    assert {q["fieldSelector"] for q in fake.lists(NODES) + fake.watches("Node")} == {"metadata.name=n1"}
+        assert fake.lists(path) and {q["labelSelector"] for q in fake.lists(path)} == {KUBE_PROXY_SELECTOR}
+        watches = fake.watches(_kind(path))
+        assert watches and {q["labelSelector"] for q in watches} == {KUBE_PROXY_SELECTOR}
+    assert fake.lists(NODES) and {q["fieldSelector"] for q in fake.lists(NODES)} == {"metadata.name=n1"}
+    assert fake.watches("Node") and {q["fieldSelector"] for q in fake.watches("Node")} == {"metadata.name=n1"}
     assert not [p for p, _ in fake.requests if p == PODS]  # no Pod informer in kube-proxy
     assert seen.keys(Kind.SERVICE) == {"default/s1"} and seen.keys(Kind.NODE) == {"n1"}
     assert seen.said() == []
