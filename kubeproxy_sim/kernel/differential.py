@@ -60,7 +60,7 @@ import netaddr
 
 from kubeproxy_sim.analysis import stats
 from kubeproxy_sim.errors import Diagnostic, InputError
-from kubeproxy_sim.kernel.verify import binomial_range, read_flow_entries
+from kubeproxy_sim.kernel.verify import binomial_range, queued, read_flow_entries, verdict_hook
 from kubeproxy_sim.netfilter.packet import host_port, split_endpoint
 from kubeproxy_sim.objects.model import (
     AddressType,
@@ -92,7 +92,6 @@ FAIL_CLASSES = {
     "unreachable": UNREACHABLE,  # ICMP net/host unreachable from a router
     "EPERM": EPERM,  # the node's own datagram stopped by its OUTPUT rules
 }
-HOOKS = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
 
 Key = tuple[str, ...]  # ("reply", ip, seen source) | ("fail", class) | ("group", label, seen source)
 Tick = Callable[..., None]
@@ -287,18 +286,14 @@ def load_flows(path: str) -> list[Flow]:
 # --------------------------------------------------------------------------- the simulator's side
 
 
-def _hook(path: Sequence[Any]) -> str | None:
-    """The built-in chain the deciding rule was reached from."""
-    return next((step.chain for step in reversed(path) if step.chain in HOOKS), None)
-
-
 def fail_class(verdict: str, proto: str, *, sent_locally: bool, hook: str | None, routable: bool) -> str:
-    """What a socket sees of a verdict (DROP, REJECT, NO_ROUTE, TIMEOUT) the simulator names.
+    """What a socket sees of a verdict (DROP, REJECT, QUEUE, NO_ROUTE, TIMEOUT) the simulator names.
 
     A node's own datagram stopped in OUTPUT or POSTROUTING fails the send (EPERM); a TCP SYN stopped there is
-    retried (DROP: silence) or answered by the local ICMP error (REJECT: refused). A router's "no route" (ICMP
-    net unreachable, never rate limited in the kernel backend) reaches the client only when the router can
-    route back to the packet's source, and only TCP hears it (for UDP it is a soft error: silence).
+    retried (DROP: silence) or answered by the local ICMP error (REJECT: refused). A packet queued to no listener
+    (QUEUE: a QUEUE or NFQUEUE rule decided) is freed and the send succeeds, wherever it was: silence. A router's
+    "no route" (ICMP net unreachable, never rate limited in the kernel backend) reaches the client only when the
+    router can route back to the packet's source, and only TCP hears it (for UDP it is a soft error: silence).
     """
     if verdict in ("DROP", "REJECT") and sent_locally and hook in ("OUTPUT", "POSTROUTING") and proto == "udp":
         return EPERM
@@ -421,7 +416,8 @@ class SimulatorSide:
             p = weight * outcome.probability_exact
             local = client.kind == "node" and depth == 0
             if outcome.verdict in ("DROP", "REJECT"):
-                out[("fail", fail_class(outcome.verdict, proto, sent_locally=local, hook=_hook(outcome.path),
+                verdict = "QUEUE" if queued(outcome.path) else outcome.verdict
+                out[("fail", fail_class(verdict, proto, sent_locally=local, hook=verdict_hook(outcome.path),
                                         routable=True))] += p
                 continue
             ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)

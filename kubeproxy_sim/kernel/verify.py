@@ -68,6 +68,7 @@ ICMP_ALIASES = {"net-unreach": "icmp-net-unreachable", "host-unreach": "icmp-hos
 ROUTER_ANSWER = {4: "icmp-net-unreachable", 6: "icmp6-no-route"}
 PORT_UNREACHABLE = {4: "icmp-port-unreachable", 6: "icmp6-port-unreachable"}
 LOCAL_FAIL_HOOKS = ("OUTPUT", "POSTROUTING")
+QUEUE_TARGETS = ("QUEUE", "NFQUEUE")
 SERVICE_CHAINS = ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES")
 KIND_WORDS = (("cluster IP", "ClusterIP"), ("external IP", "externalIP"), ("loadbalancer IP", "LoadBalancer"))
 
@@ -355,10 +356,9 @@ class Predictor:
         return f"{lost[0].verdict} at line {step.line}" if step and step.line else f"{lost[0].verdict} by policy"
 
     def _failure(self, flow: Flow, o: Outcome, local: bool) -> str:
-        """What the socket sees of a REJECT or DROP: EPERM for a datagram stopped on its way out, else ICMP or
-        nothing."""
-        hook = _hook(o.path, o.verdict, self.ruleset, local)
-        if local and hook in LOCAL_FAIL_HOOKS and flow.proto == "udp":
+        """What the socket sees of a REJECT or DROP: EPERM for a datagram stopped on its way out (not one queued:
+        see :func:`queued`), else ICMP or nothing."""
+        if local and verdict_hook(o.path) in LOCAL_FAIL_HOOKS and flow.proto == "udp" and not queued(o.path):
             return EPERM
         # TCP ignores a SYN it could not send and retries it: a DROP on the way out is a timeout, and a REJECT's
         # ICMP error reaches the local socket like any other
@@ -388,22 +388,21 @@ def _reject_with(rule_text: str, default: str) -> str:
     return words[words.index("--reject-with") + 1] if "--reject-with" in words[:-1] else default
 
 
-def _hook(path: tuple[PathStep, ...], verdict: str, ruleset: Ruleset, local: bool) -> str:
-    """The built-in chain a verdict was given in: the nearest one above the deciding rule, or the chain whose
-    policy decided (the path's last step is then that chain's declaration)."""
-    if path and path[-1].rule.startswith(":"):
-        return path[-1].chain
-    if path and path[-1].rule.split(" -j ")[-1].split()[0] == verdict:
-        table = path[-1].table
-        for step in reversed(path):
-            if step.table == table and step.chain in BUILTIN_CHAINS.get(table, ()):
-                return step.chain
-    hooks = LOCAL_FAIL_HOOKS if local else ()
-    for dumped in ruleset.tables:
-        for chain in dumped.chains:
-            if chain.policy == "DROP" and chain.name in hooks:
-                return chain.name
-    return "INPUT" if local else "FORWARD"
+def verdict_hook(path: Sequence[PathStep]) -> str | None:
+    """The built-in chain a verdict was given in: the nearest one at or above the path's last step, in that step's
+    table (a policy's verdict ends the path with its chain's declaration: that chain); None for an empty path."""
+    if not path:
+        return None
+    table = path[-1].table
+    return next((s.chain for s in reversed(path) if s.table == table and s.chain in BUILTIN_CHAINS.get(table, ())),
+                None)
+
+
+def queued(path: Sequence[PathStep]) -> bool:
+    """Whether a QUEUE or NFQUEUE rule (without --queue-bypass: the tracer's DROP) decided. With no listener the
+    kernel frees the packet and reports success (``nf_queue`` returns 0, not NF_DROP's -EPERM): the sender is
+    not told, even on its way out."""
+    return bool(path) and path[-1].rule.split(" -j ")[-1].split()[0] in QUEUE_TARGETS
 
 
 # --------------------------------------------------------------------------- observation

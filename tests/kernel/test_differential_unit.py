@@ -40,6 +40,7 @@ def test_fail_classes_are_what_a_socket_sees() -> None:
     assert fail_class("DROP", "udp", sent_locally=True, hook="OUTPUT", routable=True) == EPERM
     assert fail_class("REJECT", "udp", sent_locally=True, hook="OUTPUT", routable=True) == EPERM
     assert fail_class("REJECT", "udp", sent_locally=True, hook="INPUT", routable=True) == REFUSED
+    assert fail_class("QUEUE", "udp", sent_locally=True, hook="OUTPUT", routable=True) == SILENCE  # no listener
     assert fail_class("NO_ROUTE", "tcp", sent_locally=False, hook=None, routable=True) == UNREACHABLE
     assert fail_class("NO_ROUTE", "udp", sent_locally=False, hook=None, routable=True) == SILENCE
     assert fail_class("NO_ROUTE", "tcp", sent_locally=False, hook=None, routable=False) == SILENCE

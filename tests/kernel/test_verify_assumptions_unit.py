@@ -8,7 +8,7 @@ kernel delivered them.
 from __future__ import annotations
 
 from kubeproxy_sim.kernel.stage import Staged, plan_stage, read_dump
-from kubeproxy_sim.kernel.verify import Flow, Origin, Predictor, _hook, _outcome_text
+from kubeproxy_sim.kernel.verify import Flow, Origin, Predictor, _outcome_text, queued, verdict_hook
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.trace import PathStep
 from tests.realworld import CALICO_RAW, DUMPS
@@ -32,10 +32,28 @@ def test_a_drop_by_forward_s_policy_is_cited_at_the_policy_s_line() -> None:
 
 def test_the_hook_of_a_policy_verdict_is_its_chain() -> None:
     policy = PathStep("filter", "OUTPUT", 5, ":OUTPUT DROP [0:0]")
-    ruleset = parse_ruleset("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT DROP [0:0]\nCOMMIT\n")
-    assert _hook((policy,), "DROP", ruleset, True) == "OUTPUT"
+    assert verdict_hook((policy,)) == "OUTPUT"
     forward = PathStep("filter", "FORWARD", 3, ":FORWARD DROP [0:0]")
-    assert _hook((forward,), "DROP", ruleset, False) == "FORWARD"
+    assert verdict_hook((forward,)) == "FORWARD"
+    assert verdict_hook(()) is None
+
+
+QUEUED = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT {policy} [0:0]\n:X - [0:0]\n"
+          "-A OUTPUT -p udp -m udp --dport 6021 -j X\n-A OUTPUT -j ACCEPT\n"
+          "-A X -p udp -j NFQUEUE --queue-num 4\nCOMMIT\n")
+
+
+def test_a_queued_drop_has_its_hook_whatever_another_chain_s_policy() -> None:
+    """A node's datagram queued (no listener) from OUTPUT: the hook is OUTPUT whatever OUTPUT's policy, and the
+    send is not refused (the kernel frees a queued packet and returns 0, not EPERM): the socket times out."""
+    for policy in ("ACCEPT", "DROP"):
+        p = predictor(QUEUED.format(policy=policy), "10.9.0.1")
+        (expected,), traced = p.expectations(Flow(Origin.NODE, "10.9.0.7", 6021, "udp"))
+        (outcome,) = traced.outcomes
+        assert outcome.verdict == "DROP" and queued(outcome.path), policy
+        assert verdict_hook(outcome.path) == "OUTPUT", policy
+        assert expected.key == ("error", "timeout"), policy
+    assert not queued((PathStep("filter", "OUTPUT", 9, "-A OUTPUT -p udp -j DROP"),))
 
 
 def test_calico_pod_flows_pass_rpfilter_with_the_stage_s_routes() -> None:
