@@ -297,24 +297,10 @@ def _shutdown(sock: Any) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-def _interrupt(resp: Any) -> None:
-    """Make a read blocked on this response in another thread return, by shutting its socket down."""
-    try:
-        resp.shutdown()  # urllib3 >= 2.3
-        return
-    except Exception:  # older urllib3, or no socket handle kept on this response
-        pass
-    fp = getattr(getattr(resp, "_fp", None), "fp", None)
-    for sock in (getattr(getattr(resp, "connection", None), "sock", None),
-                 getattr(getattr(fp, "raw", None), "_sock", None)):
-        if sock is not None:
-            _shutdown(sock)
-            return
-
-
 def _track_connections(pool_manager: Any, note: Callable[[Any], None]) -> None:
     """Have every connection the pool manager makes call ``note(conn)`` when it sends a request, so that
-    ``close()`` can cut a request still waiting for its response headers (a hung LIST), not only a body."""
+    ``close()`` can cut a request still waiting for its response headers (a hung LIST) or reading its body (a
+    streaming response keeps its connection, so it is the same socket)."""
     classes = getattr(pool_manager, "pool_classes_by_scheme", None)
     if not isinstance(classes, dict):
         return
@@ -327,7 +313,7 @@ def _track_connections(pool_manager: Any, note: Callable[[Any], None]) -> None:
 
         return type(pool_cls.__name__, (pool_cls,), {"ConnectionCls": Connection})
 
-    with contextlib.suppress(Exception):  # an unexpected urllib3: cutting falls back to responses only
+    with contextlib.suppress(Exception):  # urllib3 1.26 and 2.x have both; else close() waits for reads to end
         pool_manager.pool_classes_by_scheme = {scheme: tracked(cls) for scheme, cls in classes.items()}
 
 
@@ -380,7 +366,6 @@ class ApiServerSource:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._progress: dict[Kind, int] = {}  # lines read on the current watch, to reset the backoff
-        self._open: dict[Kind, Any] = {}  # the response each reflector is reading, to cut on close
         self._sending: dict[int, Any] = {}  # thread id -> the connection it last sent a request on
         self._said: set[tuple[str, str]] = set()  # (scope, problem) said since that scope last worked
         self._node_missing = False
@@ -446,8 +431,6 @@ class ApiServerSource:
             _shutdown(getattr(conn, "sock", None))
 
     def _cut_all(self) -> None:
-        for resp in list(self._open.values()):
-            _interrupt(resp)
         for conn in list(self._sending.values()):
             _shutdown(getattr(conn, "sock", None))
 
@@ -487,9 +470,7 @@ class ApiServerSource:
             finally:
                 resp.release_conn()
             raise HttpStatusError(resp.status, str(resp.reason or ""), _status_message(body))
-        self._open[kind] = resp
-        if self._stop.is_set():  # closed while connecting: close() may have missed this response
-            self._open.pop(kind, None)
+        if self._stop.is_set():  # closed while connecting: the cut may have come before the socket existed
             resp.release_conn()
             raise _Stopped
         return resp
@@ -623,7 +604,6 @@ class ApiServerSource:
                     raise _Stopped from None
                 raise
             finally:
-                self._open.pop(kind, None)
                 resp.release_conn()
             if self._stop.is_set():
                 raise _Stopped
@@ -688,5 +668,4 @@ class ApiServerSource:
                 raise _Stopped from None
             raise
         finally:
-            self._open.pop(kind, None)
             resp.close()
