@@ -599,10 +599,6 @@ class ApiServerSource:
             resp = self._get(kind, {**self._params(kind), "limit": self._page_size, "continue": token})
             try:
                 data = resp.data
-            except Exception:
-                if self._stop.is_set():
-                    raise _Stopped from None
-                raise
             finally:
                 resp.release_conn()
             if self._stop.is_set():
@@ -663,9 +659,5 @@ class ApiServerSource:
                 if signal is not StreamSignal.CONTINUE:
                     return signal, lines
             return StreamSignal.CONTINUE, lines
-        except Exception:
-            if self._stop.is_set():
-                raise _Stopped from None
-            raise
         finally:
             resp.close()
