@@ -2,24 +2,23 @@
 
 rulesets/upstream-overall-iptables-rules/tracepacket.rules is the test's dump verbatim and
 tracepacket-flows.yaml its flows. Unlike upstream.rules, which holds kube-proxy's chains only (so
-tests/test_flows_upstream.py adds the built-in chains and kube-proxy's jumps), this dump declares the
-built-in chains itself (``:INPUT - [0:0]``) with the jumps in them: restored on a node, as by
-iptables-restore or upstream's fake iptables, those lines name the built-in chains (policy unchanged,
-ACCEPT on a fresh node), so the dump is traced as it stands, nothing added. The node's addresses are
+tests/test_flows_upstream.py adds the built-in chains and kube-proxy's jumps), this dump declares the built-in
+chains itself (``:INPUT - [0:0]``) with the jumps in them: restored on a node, as by iptables-restore or
+upstream's fake iptables, those lines name the built-in chains (policy unchanged, ACCEPT on a fresh node), so
+``as_node_holds_it`` (what ``trace --rules`` runs) gives them ACCEPT and adds nothing. The node's addresses are
 upstream's testNodeIPs, as in runPacketFlowTests. The expectation is upstream's notation: the sorted DNAT
 destinations, or DROP, REJECT, ACCEPT (an explicit filter ACCEPT), "" (accepted, not NATed), and masq.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
 from kubeproxy_sim.netfilter.codec import parse_ruleset_file
-from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Ruleset
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, TraceResult
 from kubeproxy_sim.proxier.full import as_node_holds_it
@@ -32,18 +31,7 @@ FLOWS = yaml.safe_load((SCENARIO / "tracepacket-flows.yaml").read_text())
 TEST_NODE_IPS = ("192.168.0.2", "192.168.1.2", "192.168.99.11", "2001:db8::1", "2001:db8:1::2")
 
 
-def restored(ruleset: Ruleset) -> Ruleset:
-    """The dump as a node holds it after the restore: a declared built-in chain name is the built-in chain."""
-    tables = []
-    for table in ruleset.tables:
-        builtin = BUILTIN_CHAINS.get(table.name, ())
-        chains = tuple(Chain(c.name, c.rules, "ACCEPT", c.counters) if c.name in builtin and c.policy is None else c
-                       for c in table.chains)
-        tables.append(dataclasses.replace(table, chains=chains))
-    return Ruleset(tuple(tables), ruleset.ipv6)
-
-
-RULESET = restored(parse_ruleset_file(str(DUMP), ipv6=False))
+RULESET = as_node_holds_it(parse_ruleset_file(str(DUMP), ipv6=False))  # what trace --rules DUMP traces
 NODE = NodeContext.of(TEST_NODE_IPS)
 TRACER = Tracer(RULESET, NODE)
 
@@ -66,9 +54,12 @@ def test_the_dump_is_upstreams_fixture():
     for table in tables:
         declared = [c.name for c in table.chains]
         assert declared[:len(BUILTIN_CHAINS[table.name])] == list(BUILTIN_CHAINS[table.name])
-    # Nothing is added: the node holds the dump's own built-in chains.
+    # Nothing is added: the node holds the dump's own built-in chains, once each, with a fresh node's policy.
     assert as_node_holds_it(RULESET) is RULESET
     assert [c.name for c in RULESET.table("filter").chains if c.builtin] == ["INPUT", "FORWARD", "OUTPUT"]
+    for table, parsed in zip(RULESET.tables, tables, strict=True):
+        assert [c.name for c in table.chains] == [c.name for c in parsed.chains]
+        assert {c.policy for c in table.chains if c.name in BUILTIN_CHAINS[table.name]} == {"ACCEPT"}
 
 
 def test_the_scenarios_flows_are_these():
