@@ -193,12 +193,9 @@ def run(args: argparse.Namespace) -> int:
     if args.max_endpoints < 0:
         raise InputError(Diagnostic(f"{args.max_endpoints} is negative; expected 0 (no folding) or more",
                                     field="--max-endpoints"))
-    if args.output is not None and not args.output.strip():
-        raise UsageError(Diagnostic("an empty file name; expected -o FILE (or no -o: standard output)",
-                                    field="-o"))
+    if args.output is not None:  # before the work: a large graph takes minutes to draw
+        check_writable(args.output, "-o", expected="-o FILE (or no -o: standard output)")
     fmt = output_format(args)
-    if args.output:
-        check_writable(args.output, "-o")  # before the work: a large graph takes minutes to draw
     if fmt in ("svg", "png"):  # before loading a large cluster, not after
         from kubeproxy_sim.graph.image import check_image_tools
 

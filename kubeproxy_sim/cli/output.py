@@ -480,12 +480,17 @@ def _animate(bar: Progress, stop: threading.Event) -> None:
             bar.draw()
 
 
-def check_writable(path: str, flag: str) -> None:
-    """Refuse an output file that cannot be written before the work, without creating it."""
+def check_writable(path: str, flag: str, expected: str = "FILE") -> None:
+    """Refuse an output file that cannot be written before the work, without creating it.
+
+    An empty name (``--flag "$OUT"`` with OUT unset) is a usage error; ``expected`` says what to give instead.
+    """
     from pathlib import Path
 
-    from kubeproxy_sim.errors import Diagnostic, InputError
+    from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 
+    if not path.strip():
+        raise UsageError(Diagnostic(f"an empty file name; expected {expected}", field=flag))
     target = Path(path)
     folder = target.parent
     why = ("is a directory" if target.is_dir()

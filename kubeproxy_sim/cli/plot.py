@@ -62,13 +62,9 @@ def check_plot_path(path: str, flag: str = "--plot") -> str:
     """Before the work: an empty name (``--plot "$OUT"`` with OUT unset) is a usage error, a name without
     .png or .svg or a place that cannot be written an input error; returns the format."""
     from kubeproxy_sim.cli.output import check_writable
-    from kubeproxy_sim.errors import UsageError
 
-    if not path.strip():
-        raise UsageError(Diagnostic("an empty file name; expected FILE.png or FILE.svg", field=flag))
-    fmt = plot_format(path, flag)
-    check_writable(path, flag)
-    return fmt
+    check_writable(path, flag, expected="FILE.png or FILE.svg")
+    return plot_format(path, flag)
 
 
 # --------------------------------------------------------------------------- from the JSON contracts

@@ -171,18 +171,18 @@ def run(args: argparse.Namespace) -> int:
         from kubeproxy_sim.cli.plot import check_plot_path
 
         check_plot_path(args.plot)  # refuse a bad name or an unwritable place before the work
-    if args.pcap:
-        check_writable(args.pcap, "--pcap")
+    if args.pcap is not None:
+        check_writable(args.pcap, "--pcap", expected="FILE.pcap")
     sim, input_errors = build_simulator(args)
     with progress("sending connections", total=max(args.count, 0)) as tick:
         result = send_counted(sim, args.source, args.destination, proto=args.proto, count=args.count,
-                              seed=args.seed, record=bool(args.pcap), tick=tick)
-    if args.pcap:
+                              seed=args.seed, record=args.pcap is not None, tick=tick)
+    if args.pcap is not None:
         from kubeproxy_sim.simulator.pcap import write_pcap
 
         frames = write_pcap(args.pcap, result.hops)
         print(f"kubeproxy-sim: wrote {frames} packets to {args.pcap}", file=sys.stderr)
-    if args.plot:
+    if args.plot is not None:
         from kubeproxy_sim.cli.plot import plot_send
 
         with progress("drawing"):

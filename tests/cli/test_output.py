@@ -290,3 +290,23 @@ def test_ascii_bars_keep_their_width() -> None:
         assert len(drawn) == len(bar(value)) and drawn.isascii()
     assert plain_bars(bar(0.11), plain) == "### " + " " * 26
     assert plain_bars("█▌", Console(Terminal(), unicode=True)) == "█▌"
+
+
+def test_check_writable_refuses_an_empty_name_as_a_usage_error() -> None:
+    """``--flag "$OUT"`` with OUT unset: every output file flag says so, not only the ones that test for it."""
+    from kubeproxy_sim.cli.output import check_writable
+    from kubeproxy_sim.errors import UsageError
+
+    for name in ("", "  "):
+        with pytest.raises(UsageError, match=r"--pcap: an empty file name; expected FILE\.pcap"):
+            check_writable(name, "--pcap", expected="FILE.pcap")
+    with pytest.raises(UsageError, match=r"--graph: an empty file name; expected FILE$"):
+        check_writable("", "--graph")
+
+
+def test_send_pcap_with_an_empty_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from kubeproxy_sim.cli.main import main
+
+    argv = ["send", "--scenario", "bootcamp", "--from", "external", "--to", "node/node1:31526", "--pcap", ""]
+    assert main(argv) == 2
+    assert "--pcap: an empty file name; expected FILE.pcap" in capsys.readouterr().err
