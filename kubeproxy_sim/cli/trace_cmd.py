@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -33,8 +32,6 @@ from kubeproxy_sim.cli.output import (
 )
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.proxier.full import as_node_holds_it
-
-_RECENT_NAME = re.compile(r"-m recent\b.*?--name (\S+)")
 
 if TYPE_CHECKING:
     from kubeproxy_sim.graph import Edge, Graph, ServiceRef
@@ -260,13 +257,34 @@ def _unknown_lists(ruleset: Ruleset, lists: Sequence[str]) -> list[Diagnostic]:
     """An --affinity list no rule names (a typo, another service's chain) changes nothing: say so."""
     if not lists:
         return []
-    named = {m.group(1) for t in ruleset.tables for c in t.chains for r in c.rules
-             for m in _RECENT_NAME.finditer(r.spec)}
+    named = _recent_lists(ruleset)
     shown = sorted(named)[:4]
     here = ", ".join(shown) + (f" and {len(named) - len(shown)} more" if len(named) > len(shown) else "")
     return [Diagnostic(f"no rule of these tables uses the xt_recent list {name!r}, so it changes nothing; the "
                        f"lists they use: {here or 'none'}", field="--affinity", severity=Severity.WARNING)
             for name in dict.fromkeys(lists) if name not in named]
+
+
+def _recent_lists(ruleset: Ruleset) -> set[str]:
+    """The xt_recent lists the rules name (``DEFAULT`` for a recent match without ``--name``, as the kernel
+    does). Reads the spec texts and parses only the few rules that mention recent: most chains are kept as
+    texts (a full sync's 110,000), and building every Rule would cost more than the trace."""
+    from kubeproxy_sim.netfilter.model import Rule
+
+    named: set[str] = set()
+    for table in ruleset.tables:
+        for chain in table.chains:
+            specs = chain.specs if chain.specs is not None else (r.spec for r in chain.rules)
+            for spec in specs:
+                if "recent" not in spec:
+                    continue
+                options = Rule.make(chain.name, spec).parsed.options
+                matches = sum(1 for o in options if o.flag == "-m" and o.args[:1] == ("recent",))
+                names = [o.value for o in options if o.module == "recent" and o.flag == "--name"]
+                named.update(names)
+                if len(names) < matches:
+                    named.add("DEFAULT")
+    return named
 
 
 def trace_text(result: TraceResult, con: Console | None = None) -> str:

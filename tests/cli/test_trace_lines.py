@@ -43,3 +43,30 @@ def test_an_empty_dump_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixtur
     empty.write_text("")
     assert main(["trace", "--rules", str(empty), "--src", "10.0.0.3", "--dst", "10.96.0.1", "--dport", "80"]) == 0
     assert f"{empty}: warning: no tables in this file" in capsys.readouterr().err
+
+
+def test_affinity_lists_are_read_off_the_specs(capsys: pytest.CaptureFixture[str]) -> None:
+    """--affinity's check reads the rules' texts: the same lists as the typed rules name, no Rule built for
+    a chain kept as texts (at 10,000 services building them cost more than the trace)."""
+    from kubeproxy_sim.cli.trace_cmd import _recent_lists
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    ruleset = parse_ruleset(_run(["rules", "--scenario", "session-affinity", "--full"], capsys))
+    assert any(c.specs is not None for t in ruleset.tables for c in t.chains)
+    named = _recent_lists(ruleset)
+    assert not [c.name for t in ruleset.tables for c in t.chains if c.specs is not None and c._rules is not None]
+    typed = {o.value for t in ruleset.tables for c in t.chains for r in c.rules for o in r.parsed.options
+             if o.module == "recent" and o.flag == "--name"}
+    assert named == typed and any(name.startswith("KUBE-SEP-") for name in named)
+
+
+def test_a_recent_match_without_a_name_uses_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dump = tmp_path / "node.rules"
+    dump.write_text("*filter\n:FORWARD ACCEPT [0:0]\n:X - [0:0]\n-A FORWARD -j X\n"
+                    "-A X -m recent --rcheck --seconds 60 --reap -j DROP\nCOMMIT\n")
+    argv = ["trace", "--rules", str(dump), "--src", "10.0.0.3", "--dst", "10.0.0.4", "--dport", "80"]
+    assert main([*argv, "--affinity", "DEFAULT", "-o", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert "--affinity" not in err and [o["verdict"] for o in json.loads(out)["outcomes"]] == ["DROP"]
+    assert main([*argv, "--affinity", "OTHER", "-o", "json"]) == 0
+    assert "the lists they use: DEFAULT" in capsys.readouterr().err
