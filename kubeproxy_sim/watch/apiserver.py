@@ -80,9 +80,12 @@ class Backoff:
 
 
 class HttpStatusError(Exception):
-    """A response other than 200, with the Status ``message`` of its body when it has one."""
+    """A response other than 200, with the Status ``message`` of its body when it says more than the reason
+    (else a hint of our own, for a 401)."""
 
     def __init__(self, status: int, reason: str, message: str = "") -> None:
+        if not message or message == reason:
+            message = STATUS_HINTS.get(status, "")
         self.status = status
         self.reason = reason
         self.message = message
@@ -130,14 +133,8 @@ class Failure:
 
 def classify(exc: BaseException, server: str) -> Failure:
     """A one-line account of a failed request (``server`` is HOST:PORT), instead of the client's 330 characters."""
-    status = getattr(exc, "status", None)
-    if isinstance(status, int) and status:
-        message = getattr(exc, "message", "") or _status_message(getattr(exc, "body", b"") or b"")
-        reason = str(getattr(exc, "reason", "") or "")
-        if not message or message == reason:
-            message = STATUS_HINTS.get(status, "")
-        text = f"HTTP {status} {reason}".rstrip() + (f": {message}" if message else "")
-        return Failure(text, status in PERMANENT_STATUSES, status in SERVER_WIDE_STATUSES)
+    if isinstance(exc, HttpStatusError):
+        return Failure(str(exc), exc.status in PERMANENT_STATUSES, exc.status in SERVER_WIDE_STATUSES)
     causes = list(_causes(exc))
     tls = next((c for c in causes if _is_tls(c)), None)
     if tls is not None:
@@ -171,8 +168,7 @@ def relist_after(exc: BaseException) -> bool:
     ends the round and the next one lists. That is what rescues a server whose history went back (restored
     from a backup): it refuses the old resourceVersion as too large, forever, but answers a list.
     """
-    status = getattr(exc, "status", None)
-    return isinstance(status, int) and status not in (0, 429)
+    return isinstance(exc, HttpStatusError) and exc.status != 429
 
 
 def _is_tls(exc: BaseException) -> bool:

@@ -22,7 +22,7 @@ import pytest
 
 from kubeproxy_sim.errors import InputError, Severity
 from kubeproxy_sim.watch import ApiServerSource, Backoff, EventType, Kind
-from kubeproxy_sim.watch.apiserver import KUBE_PROXY_SELECTOR, HttpStatusError, classify
+from kubeproxy_sim.watch.apiserver import KUBE_PROXY_SELECTOR, HttpStatusError, _status_message, classify
 
 from ._fake_apiserver import FakeApiServer, _Handler, status
 from ._objects import node_json, pod_json, slice_json, svc_json
@@ -477,15 +477,14 @@ def test_failures_are_described_in_one_line() -> None:
     assert broken.text == "the connection to k8s:6443 broke (Connection broken: IncompleteRead(0 bytes read))"
 
 
-def test_an_api_exception_body_gives_its_status_message() -> None:
+def test_a_status_body_gives_its_message() -> None:
     body = json.dumps(status(403, "Forbidden", FORBIDDEN)).encode()
-
-    class ApiException(Exception):  # the client's shape: status, reason, body
-        def __init__(self) -> None:
-            super().__init__("(403)")
-            self.status, self.reason, self.body = 403, "Forbidden", body
-
-    assert classify(ApiException(), "x").text == f"HTTP 403 Forbidden: {FORBIDDEN}"
+    refused = HttpStatusError(403, "Forbidden", _status_message(body))  # what a refused request raises
+    assert classify(refused, "x").text == f"HTTP 403 Forbidden: {FORBIDDEN}"
+    # a Status that says no more than its reason: our hint, or nothing
+    assert str(HttpStatusError(401, "Unauthorized", "Unauthorized")) == (
+        "HTTP 401 Unauthorized: the server did not accept the kubeconfig's credentials")
+    assert str(HttpStatusError(404, "Not Found", "Not Found")) == "HTTP 404 Not Found"
 
 
 # --------------------------------------------------------------------------- Ctrl-C while a LIST is pending
