@@ -212,6 +212,7 @@ def path_forest(path: Sequence[PathStep]) -> tuple[TreeNode, ...]:
     """A path as trees: one per built-in chain entered, a chain's rules under it, a jumped-to chain after
     the rule that jumped (so returning to the caller reads naturally)."""
     from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
+    from kubeproxy_sim.netfilter.trace import step_where
 
     roots: list[list] = []
     stack: list[tuple[tuple[str, str], list]] = []
@@ -226,8 +227,7 @@ def path_forest(path: Sequence[PathStep]) -> tuple[TreeNode, ...]:
             node: list = [f"{step.table} {step.chain}" if not stack else step.chain, [], ("bold",)]
             (stack[-1][1] if stack else roots).append(node)
             stack.append((here, node[1]))
-        where = f"line {step.line}" if step.line else "added"
-        stack[-1][1].append([f"{where}: {step.rule}", [], ()])
+        stack[-1][1].append([f"{step_where(step)}: {step.rule}", [], ()])
     return tuple(_freeze(n) for n in roots)
 
 
@@ -242,11 +242,6 @@ def _freeze(root: list) -> TreeNode:
     for label, children, styles in reversed(order):
         frozen[id(children)] = TreeNode(label, tuple(frozen[id(c[1])] for c in children), styles)
     return frozen[id(root[1])]
-
-
-def _percent(share) -> str:
-    text = f"{float(share) * 100:.4f}".rstrip("0").rstrip(".")
-    return f"{text}% ({share})"
 
 
 VERDICT_STYLES = {"DNAT": ("green", "bold"), "ACCEPT": ("green", "bold"), "DROP": ("red", "bold"),
@@ -290,7 +285,7 @@ def _recent_lists(ruleset: Ruleset) -> set[str]:
 def trace_text(result: TraceResult, con: Console | None = None) -> str:
     """The person's view of a trace. Plain (a pipe, a file) it is the tracer's own text, line for line;
     on a terminal the paths are drawn with box-drawing characters and the verdicts coloured."""
-    from kubeproxy_sim.netfilter.trace import state_note
+    from kubeproxy_sim.netfilter.trace import percent, state_note
 
     con = con or Console(sys.stdout)
     p = result.packet
@@ -302,7 +297,7 @@ def trace_text(result: TraceResult, con: Console | None = None) -> str:
         head = con.paint(head, *VERDICT_STYLES.get(o.verdict, ()))
         if o.masquerade:
             head += ", " + con.paint("masqueraded", "yellow")
-        out.append(f"{head}: {con.paint(_percent(o.probability_exact), 'bold')}")
+        out.append(f"{head}: {con.paint(percent(o.probability_exact), 'bold')}")
         out.extend(render_tree(path_forest(o.path), chars, color=con.color, indent="  "))
         out.append("")
     if result.uncertain:
@@ -422,12 +417,14 @@ def label_outcomes(graph: Graph, result: TraceResult) -> Graph:
     """Each outcome's probability on the verdict it ends in (the last verdict of its kind on its path)."""
     from dataclasses import replace
 
+    from kubeproxy_sim.netfilter.trace import percent
+
     kinds = {n.id: n.kind.value for n in graph.nodes}
     shares: dict[str, list[str]] = {}
     unplaced: list[str] = []  # outcomes no drawn rule decides: a chain's policy (ACCEPT), or outside the scope
     for outcome in result.outcomes:
         ends = [e for e in path_edges(graph, outcome.path) if kinds.get(e.target) == outcome.verdict]
-        text = _percent(outcome.probability_exact).split(" ")[0] + (" masqueraded" if outcome.masquerade else "")
+        text = percent(outcome.probability_exact).split(" ")[0] + (" masqueraded" if outcome.masquerade else "")
         if ends:
             shares.setdefault(ends[-1].target, []).append(text)
         else:

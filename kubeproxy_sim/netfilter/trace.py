@@ -237,9 +237,16 @@ def trace(rules: Ruleset | CompiledRuleset, packet: Packet, node: NodeContext) -
 # --------------------------------------------------------------------------- text for a person
 
 
-def _percent(share: Fraction) -> str:
+def percent(share: Fraction) -> str:
+    """A share as a person reads it: ``33.3333% (1/3)``."""
     text = f"{float(share) * 100:.4f}".rstrip("0").rstrip(".")
     return f"{text}% ({share})"
+
+
+def step_where(step: PathStep) -> str:
+    """Where a path step's rule is: ``line N``; for one not read from a dump, ``policy`` (a chain's declaration:
+    its policy decided) or ``added``."""
+    return f"line {step.line}" if step.line else ("policy" if step.rule.startswith(":") else "added")
 
 
 def _tree(path: tuple[PathStep, ...]) -> list[str]:
@@ -256,8 +263,7 @@ def _tree(path: tuple[PathStep, ...]) -> list[str]:
             stack.append(here)
             label = f"{step.table} {step.chain}" if len(stack) == 1 else step.chain
             lines.append("  " * len(stack) + label)
-        where = f"line {step.line}" if step.line else ("policy" if step.rule.startswith(":") else "added")
-        lines.append("  " * (len(stack) + 1) + f"{where}: {step.rule}")
+        lines.append("  " * (len(stack) + 1) + f"{step_where(step)}: {step.rule}")
     return lines
 
 
@@ -281,7 +287,7 @@ def render_text(result: TraceResult) -> str:
         head = f"DNAT to {o.destination}" if o.verdict == "DNAT" else o.verdict
         if o.masquerade:
             head += ", masqueraded"
-        out.append(f"{head}: {_percent(o.probability_exact)}")
+        out.append(f"{head}: {percent(o.probability_exact)}")
         out.extend(_tree(o.path))
         out.append("")
     if result.uncertain:

@@ -70,3 +70,17 @@ def test_a_recent_match_without_a_name_uses_default(tmp_path: Path, capsys: pyte
     assert "--affinity" not in err and [o["verdict"] for o in json.loads(out)["outcomes"]] == ["DROP"]
     assert main([*argv, "--affinity", "OTHER", "-o", "json"]) == 0
     assert "the lists they use: DEFAULT" in capsys.readouterr().err
+
+
+def test_plain_text_labels_a_policy_step_as_the_tracer_does() -> None:
+    """A generated chain never numbered: its policy's step has no line; both texts call it ``policy``."""
+    from kubeproxy_sim.cli.trace_cmd import trace_text
+    from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
+    from kubeproxy_sim.netfilter.packet import Packet
+    from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, render_text
+
+    forward = Chain("FORWARD", (Rule("FORWARD", "-j KUBE-FORWARD"),), "DROP")
+    ruleset = Ruleset((Table("filter", (forward, Chain.of_specs("KUBE-FORWARD", ["-j RETURN"]))),))
+    result = Tracer(ruleset, NodeContext.of(("10.9.0.1",))).trace(Packet.of("tcp", "10.1.0.2", "10.2.0.3", 80))
+    text = trace_text(result)
+    assert text == render_text(result) and "    policy: :FORWARD DROP [0:0]\n" in text
