@@ -204,27 +204,33 @@ def _is_node_port_rule(rule: Rule) -> bool:
     return any(o.flag == "--dst-type" and o.value == "LOCAL" and not o.negated for o in rule.parsed.options)
 
 
-def _port_names_for_number(tables: Iterable[Table], ref: ServiceRef) -> set[str | None]:
+def _port_names_for_number(indexes: Iterable[_TableIndex], ref: ServiceRef) -> set[str | None]:
     """Port names of the service whose rules in the shared chains match ``--dport`` = ref.port.
 
     Every table searched counts: a service without endpoints has no nat rules, only filter REJECTs
     (KUBE-SERVICES, KUBE-EXTERNAL-SERVICES) that carry the port. Node-port rules (KUBE-NODEPORTS, and
-    ``--dst-type LOCAL`` ones) match the node port, not the service's, and are left out.
+    ``--dst-type LOCAL`` ones) match the node port, not the service's, and are left out. Only the
+    service's own rules are read, from each table's index of owners.
     """
     names: set[str | None] = set()
-    for table in tables:
-        for chain in table.chains:
-            if _is_per_service(chain.name) or chain.name in NODE_PORT_CHAINS:
+    for index in indexes:
+        for owner, where in index.owned.items():
+            if owner[:2] != (ref.namespace, ref.name) or owner[2] in names:
                 continue
-            for rule in chain.rules:
-                owner = _owner(rule)
-                if owner is None or owner[:2] != (ref.namespace, ref.name) or owner[2] in names:
+            for chain_name, positions in where.items():
+                if chain_name in NODE_PORT_CHAINS:
                     continue
-                ports = [o.value for o in rule.parsed.options if o.flag in ("--dport", "--dports")
-                         and not o.negated]
-                if ref.port in ports and not _is_node_port_rule(rule):
+                rules = index.chains[chain_name].rules
+                if any(_matches_port(rules[i], ref.port) for i in positions):
                     names.add(owner[2])
+                    break
     return names
+
+
+def _matches_port(rule: Rule, port: str | None) -> bool:
+    """A service-port rule whose ``--dport`` is ``port`` (not a node port's)."""
+    ports = [o.value for o in rule.parsed.options if o.flag in ("--dport", "--dports") and not o.negated]
+    return port in ports and not _is_node_port_rule(rule)
 
 
 def select_service(ruleset: Ruleset, ref: ServiceRef, tables: tuple[str, ...] | None = None) -> Selection:
@@ -234,7 +240,7 @@ def select_service(ruleset: Ruleset, ref: ServiceRef, tables: tuple[str, ...] | 
     if ref.port is not None and ref.port.isdigit():
         # a number names every port with that number (53/UDP and 53/TCP, say): all of them are drawn
         choices.append([ServiceRef(ref.namespace, ref.name, name)
-                        for name in sorted(_port_names_for_number((t.table for t in wanted), ref), key=str)])
+                        for name in sorted(_port_names_for_number(wanted, ref), key=str)])
     for refs in choices:
         parts = [select_table(t, candidate) for t in wanted for candidate in refs]
         if any(parts):
