@@ -82,12 +82,11 @@ class PseudoRule(CompiledRule):
         return self.label
 
 
-def policy_rule(table: str, chain: str, policy: str, line: int = 0,
-                counters: tuple[int, int] | None = None) -> PseudoRule:
-    """A built-in chain's policy as a path step: its declaration as iptables-save prints it, at its line."""
+def policy_rule(table: str, chain: str, line: int = 0, counters: tuple[int, int] | None = None) -> PseudoRule:
+    """A built-in chain's DROP policy as a path step: its declaration as iptables-save prints it, at its line
+    (line 0, a chain not read from a dump: the step has no line and reads ``policy``)."""
     packets, octets = counters or (0, 0)
-    kind = Kind.DROP if policy == "DROP" else Kind.ACCEPT
-    return PseudoRule(table, chain, line, f":{chain} {policy} [{packets}:{octets}]", kind)
+    return PseudoRule(table, chain, line, f":{chain} DROP [{packets}:{octets}]", Kind.DROP)
 
 
 @dataclass(slots=True)
@@ -104,7 +103,7 @@ class CompiledChain:
     compiler: tuple[ChainCompiler, dict[str, CompiledChain]] | None = field(
         default=None, repr=False, compare=False)  # what compiles a LazyChain
     policy_rule: CompiledRule | None = field(default=None, repr=False, compare=False)
-    """A built-in chain's DROP policy as a path step (:func:`policy_rule`); made on first use when None."""
+    """A built-in chain's DROP policy as a path step (:func:`policy_rule`); None for any other chain."""
 
     def rules_for(self, b: object) -> tuple[CompiledRule, ...]:
         """The rules that can match the branch's packet, in order."""

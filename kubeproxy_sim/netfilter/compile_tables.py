@@ -149,7 +149,7 @@ class _TableCompiler:
         chain = self.sources[name]
         if chain.policy != "DROP":
             return None
-        return policy_rule(self.table.name, name, chain.policy, chain.line, chain.counters)
+        return policy_rule(self.table.name, name, chain.line, chain.counters)
 
 
 def _reused(done: CompiledRule, rule: Rule) -> CompiledRule:

@@ -45,7 +45,6 @@ from kubeproxy_sim.netfilter.compile import (
     Kind,
     PseudoRule,
     chain_reads,
-    policy_rule,
 )
 from kubeproxy_sim.netfilter.packet import (
     CtState,
@@ -475,8 +474,7 @@ def _walk(b: Branch, stack: list[Frame], pending: list[tuple[Branch, list[Frame]
                     return verdict
     if base.policy == DROP:  # the path ends with the policy that decided (rare: not worth a step per ACCEPT)
         policy = base.policy_rule
-        if policy is None:  # a chain compiled without its declaration
-            policy = base.policy_rule = policy_rule(base.table, base.name, DROP)
+        assert policy is not None  # compile_tables gives every DROP-policy chain its step
         path.append(policy)
         return DROP
     return ACCEPT

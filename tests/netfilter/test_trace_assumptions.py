@@ -310,11 +310,11 @@ def test_an_accept_policy_adds_no_step_and_a_set_policy_cites_its_line() -> None
     assert dropped.path == (PathStep("filter", "FORWARD", 3, ":FORWARD DROP [0:0]"),)
 
 
-def test_a_policy_of_a_chain_compiled_without_its_declaration_has_no_line() -> None:
-    compiled = compile_ruleset(parse_ruleset(filter_table("", policy="DROP")))
+def test_a_policy_of_a_chain_not_read_from_a_dump_has_no_line() -> None:
+    """A generated chain never numbered (line 0): its policy's step has no line and reads ``policy``."""
+    compiled = compile_ruleset(Ruleset((Table("filter", (Chain("FORWARD", (), "DROP"),)),)))
     forward = compiled.chain("filter", "FORWARD")
     assert isinstance(forward, CompiledChain) and forward.policy_rule is not None
-    forward.policy_rule = None  # as a chain built by hand would be
     (end,) = Engine(compiled, NODE).run(tcp())
     assert end.verdict == "DROP" and end.path[-1].step == PathStep("filter", "FORWARD", None, ":FORWARD DROP [0:0]")
     assert "    policy: :FORWARD DROP [0:0]\n" in render_text(Tracer(compiled, NODE).trace(tcp()))
