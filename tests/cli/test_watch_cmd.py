@@ -423,18 +423,8 @@ def test_the_node_comes_from_the_config_file_without_the_flag(tmp_path: Path):
 
 def test_ctrl_c_before_the_first_sync_is_130_and_prompt_even_during_a_list(tmp_path: Path):
     """A LIST the server holds (a slow or hung API server): Ctrl-C cuts it and says "interrupted" (130)."""
-    import threading
-
     fake = _fake_apiserver_module().FakeApiServer().start()
-    release = threading.Event()
-    real_snapshot = fake.snapshot
-
-    def held(kind: str, at_rv: int) -> list:
-        fake.held = True
-        release.wait(30)
-        return real_snapshot(kind, at_rv)
-
-    fake.snapshot = held
+    fake.hold_lists = True  # until release (or stop)
     child = None
     try:
         kubeconfig = fake.write_kubeconfig(str(tmp_path / "kubeconfig"))
@@ -443,7 +433,7 @@ def test_ctrl_c_before_the_first_sync_is_130_and_prompt_even_during_a_list(tmp_p
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 20
-        while not getattr(fake, "held", False):
+        while not any(fake.lists(kind) for kind in ("Service", "EndpointSlice", "Node")):
             assert time.monotonic() < deadline and child.poll() is None, "the watch never listed"
             time.sleep(0.02)
         time.sleep(0.2)
@@ -454,7 +444,6 @@ def test_ctrl_c_before_the_first_sync_is_130_and_prompt_even_during_a_list(tmp_p
         out, err = child.communicate()
         assert out == "" and "Traceback" not in err
     finally:
-        release.set()
         fake.stop()
         if child is not None and child.poll() is None:
             child.kill()

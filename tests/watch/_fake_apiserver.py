@@ -10,7 +10,16 @@ serves, over real HTTP/1.1 on 127.0.0.1:
   then following it live; a compacted RV answers with an ERROR event carrying a
   410 Status (or, with ``gone_as_http=True``, with HTTP 410);
 * one-shot faults queued in log order: raw lines (garbage, stale or bogus
-  events), BOOKMARKs, ERROR 410 events, and connections dropped mid-line.
+  events), BOOKMARKs, ERROR 410 events, and connections dropped mid-line;
+* ``labelSelector`` (``!label`` requirements) and ``fieldSelector``
+  (``metadata.name=NAME``) in lists and watches, as the API server's watch
+  cache applies them: an object that starts matching is ADDED, one that stops
+  matching is DELETED.
+
+Knobs, all off by default: refusals with a Status body (``fail``,
+``fail_watch``), a required Authorization header, LISTs held before their
+headers or in the middle of their body until ``release``, a watch length of
+its own (``watch_seconds``), and TLS (``cert_dir``).
 """
 
 from __future__ import annotations
@@ -18,9 +27,11 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -30,12 +41,12 @@ COLLECTIONS = {
     "/api/v1/nodes": ("Node", "v1", False),
     "/api/v1/pods": ("Pod", "v1", True),
 }
-_KIND_PATH = {kind: path for path, (kind, _, _) in COLLECTIONS.items()}
+KIND_PATH = {kind: path for path, (kind, _, _) in COLLECTIONS.items()}
 
 
 def obj_key(kind: str, obj: dict[str, Any]) -> str:
     meta = obj["metadata"]
-    namespaced = COLLECTIONS[_KIND_PATH[kind]][2]
+    namespaced = COLLECTIONS[KIND_PATH[kind]][2]
     return f"{meta.get('namespace', 'default')}/{meta['name']}" if namespaced else meta["name"]
 
 
@@ -45,18 +56,31 @@ def status(code: int, reason: str, message: str) -> dict[str, Any]:
 
 
 class FakeApiServer:
-    """Start with ``FakeApiServer().start()``; mutate with add/modify/delete; inject faults; ``stop()``."""
+    """Start with ``FakeApiServer().start()``; mutate with add/modify/delete; inject faults; ``stop()``.
 
-    def __init__(self, *, gone_as_http: bool = False) -> None:
+    ``cert_dir`` (holding server.crt and server.key) serves https.
+    """
+
+    def __init__(self, *, gone_as_http: bool = False, cert_dir: Path | None = None) -> None:
         self.gone_as_http = gone_as_http
+        self.cert_dir = cert_dir
         self.rv = 100
         self.compacted = 0  # watches from an RV below this get 410
         self.log: list[dict[str, Any]] = []  # {"kind", "rv", "type", "object"} or {"kind", "action", "done"}
         self.objects: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind, _, _ in COLLECTIONS.values()}
-        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.requests: list[tuple[str, dict[str, str]]] = []  # (path, query) of every request, as asked
+        self.authorization: list[str | None] = []  # each request's Authorization header
         self.cond = threading.Condition()
         self.closing = False
         self.server: ThreadingHTTPServer | None = None
+        # faults, all off by default
+        self.fail: dict[str, tuple[int, str, str]] = {}  # kind -> (code, reason, Status message) for its requests
+        self.fail_watch: dict[str, tuple[int, str, str]] = {}  # the same, for watch requests only (wins)
+        self.require_authorization: str | None = None  # any other Authorization header gets a 401
+        self.hold_lists = False  # LISTs wait for ``release`` before answering at all
+        self.stall_bodies = False  # LISTs send headers and half a body, then wait for ``release``
+        self.release = threading.Event()
+        self.watch_seconds: float | None = None  # how long a watch lasts, whatever timeoutSeconds it asks for
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -68,13 +92,18 @@ class FakeApiServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if self.cert_dir is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.cert_dir / "server.crt", self.cert_dir / "server.key")
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "https" if self.cert_dir is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def write_kubeconfig(self, path: str) -> str:
         text = f"""apiVersion: v1
@@ -99,6 +128,7 @@ current-context: fake
         return path
 
     def stop(self) -> None:
+        self.release.set()
         with self.cond:
             self.closing = True
             self.cond.notify_all()
@@ -160,9 +190,32 @@ current-context: fake
                 state[key] = entry["object"]
         return [state[k] for k in sorted(state)]
 
+    def previous(self, kind: str, obj: dict[str, Any], rv: int) -> dict[str, Any] | None:
+        """The object's state before the event at ``rv`` (None when it did not exist)."""
+        return {obj_key(kind, o): o for o in self.snapshot(kind, rv - 1)}.get(obj_key(kind, obj))
+
+    def lists(self, kind: str) -> list[dict[str, str]]:
+        path = KIND_PATH[kind]
+        return [q for p, q in self.requests if p == path and not _watching(q)]
+
     def watches(self, kind: str) -> list[dict[str, str]]:
-        path = _KIND_PATH[kind]
-        return [q for p, q in self.requests if p == path and q.get("watch") in ("1", "true")]
+        path = KIND_PATH[kind]
+        return [q for p, q in self.requests if p == path and _watching(q)]
+
+
+def _watching(query: dict[str, str]) -> bool:
+    return query.get("watch") in ("1", "true")
+
+
+def selected(obj: dict[str, Any], query: dict[str, str]) -> bool:
+    """Whether the query's selectors take ``obj`` (the forms kube-proxy sends: ``!label``, ``metadata.name=``)."""
+    labels = obj.get("metadata", {}).get("labels") or {}
+    for requirement in filter(None, query.get("labelSelector", "").split(",")):
+        assert requirement.startswith("!"), requirement  # the only form kube-proxy sends
+        if requirement[1:] in labels:
+            return False
+    field = query.get("fieldSelector", "")
+    return not field or field == f"metadata.name={obj['metadata']['name']}"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -185,12 +238,24 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         fake = self.server_state
         fake.requests.append((parsed.path, query))
+        fake.authorization.append(self.headers.get("Authorization"))
+        if fake.require_authorization not in (None, self.headers.get("Authorization")):
+            self._json(401, status(401, "Unauthorized", "Unauthorized"))
+            return
         spec = COLLECTIONS.get(parsed.path)
         if spec is None:
             self._json(404, status(404, "NotFound", f"the server could not find {parsed.path}"))
             return
-        if query.get("watch") in ("1", "true"):
+        watching = _watching(query)
+        refusal = (fake.fail_watch if watching else {}).get(spec[0]) or fake.fail.get(spec[0])
+        if refusal is not None:
+            code, reason, message = refusal
+            self._json(code, status(code, reason, message))
+        elif watching:
             self._watch(spec, query)
+        elif fake.hold_lists:
+            fake.release.wait(10)
+            self.close_connection = True
         else:
             self._list(spec, query)
 
@@ -209,13 +274,25 @@ class _Handler(BaseHTTPRequestHandler):
                     return
             else:
                 snap_rv, offset = fake.rv, 0
-            items = fake.snapshot(kind, snap_rv)
+            items = [o for o in fake.snapshot(kind, snap_rv) if selected(o, query)]
         limit = int(query.get("limit", "0") or 0)
         page = items[offset:offset + limit] if limit else items[offset:]
         meta: dict[str, Any] = {"resourceVersion": str(snap_rv)}
         if limit and offset + limit < len(items):
             meta["continue"] = base64.b64encode(json.dumps([snap_rv, offset + limit]).encode()).decode()
-        self._json(200, {"kind": f"{kind}List", "apiVersion": api_version, "metadata": meta, "items": page})
+        body = {"kind": f"{kind}List", "apiVersion": api_version, "metadata": meta, "items": page}
+        if not fake.stall_bodies:
+            self._json(200, body)
+            return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        fake.release.wait(10)
+        self.close_connection = True
 
     # -- watch ------------------------------------------------------------------------------------
 
@@ -226,12 +303,34 @@ class _Handler(BaseHTTPRequestHandler):
     def _line(self, message: dict[str, Any]) -> None:
         self._chunk(json.dumps(message).encode() + b"\n")
 
+    def _event(self, entry: dict[str, Any], query: dict[str, str]) -> None:
+        """A logged change through the query's selectors, as the API server's watch cache sends it: an object
+        that starts matching is ADDED, one that stops matching is DELETED (with its last matching state)."""
+        message = {"type": entry["type"], "object": entry["object"]}
+        if not (query.get("labelSelector") or query.get("fieldSelector")):
+            self._line(message)
+            return
+        obj, rv = entry["object"], entry["rv"]
+        prev = self.server_state.previous(entry["kind"], obj, rv)
+        now, before = selected(obj, query), prev is not None and selected(prev, query)
+        if entry["type"] == "MODIFIED" and now != before:
+            if now:
+                message = {"type": "ADDED", "object": obj}
+            else:
+                gone = json.loads(json.dumps(prev))
+                gone["metadata"]["resourceVersion"] = str(rv)
+                message = {"type": "DELETED", "object": gone}
+        elif not now:
+            return
+        self._line(message)
+
     def _watch(self, spec: tuple[str, str, bool], query: dict[str, str]) -> None:
         fake = self.server_state
         kind, api_version, _ = spec
         start = int(query.get("resourceVersion") or "0")
         bookmarks = query.get("allowWatchBookmarks") in ("1", "true")
-        deadline = time.monotonic() + float(query.get("timeoutSeconds") or 30)
+        seconds = fake.watch_seconds if fake.watch_seconds is not None else float(query.get("timeoutSeconds") or 30)
+        deadline = time.monotonic() + seconds
         if start < fake.compacted and fake.gone_as_http:
             self._json(410, status(410, "Expired", f"too old resource version: {start} ({fake.compacted})"))
             return
@@ -257,7 +356,7 @@ class _Handler(BaseHTTPRequestHandler):
             for entry in todo:
                 if "rv" in entry:
                     if entry["rv"] > start:
-                        self._line({"type": entry["type"], "object": entry["object"]})
+                        self._event(entry, query)
                     continue
                 if entry["done"]:
                     continue

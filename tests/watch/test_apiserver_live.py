@@ -7,16 +7,13 @@ test waits for a backoff.
 
 from __future__ import annotations
 
+import functools
 import json
-import random
 import ssl
-import threading
 import time
 import warnings
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
@@ -24,8 +21,9 @@ from kubeproxy_sim.errors import InputError, Severity
 from kubeproxy_sim.watch import ApiServerSource, Backoff, EventType, Kind
 from kubeproxy_sim.watch.apiserver import KUBE_PROXY_SELECTOR, HttpStatusError, _status_message, classify
 
-from ._fake_apiserver import FakeApiServer, _Handler, status
+from ._fake_apiserver import KIND_PATH, FakeApiServer, status
 from ._objects import node_json, pod_json, slice_json, svc_json
+from .conftest import Mirror
 
 # A self-signed certificate for IP 127.0.0.1 (CA:TRUE, so it is its own CA), valid until 2126; test-only key.
 TEST_CERT = """-----BEGIN CERTIFICATE-----
@@ -47,220 +45,22 @@ qd8BG0J5SWW9sLNzXrpqzILUSjfydRT9TKKUV9KxukBQ0jHvbTc0zbXQ
 -----END PRIVATE KEY-----
 """
 
-SERVICES, SLICES, NODES, PODS = ("/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices", "/api/v1/nodes",
-                                 "/api/v1/pods")
-
-
-# --------------------------------------------------------------------------- a fake with more faults
-
-
-class LiveFake(FakeApiServer):
-    """The protocol fake, plus: selectors honoured in lists, refusals with a Status body, LISTs held before
-    their headers or in the middle of their body, and TLS."""
-
-    def __init__(self, *, cert_dir: Path | None = None) -> None:
-        super().__init__()
-        self.fail: dict[str, tuple[int, str, str]] = {}  # path -> (code, reason, Status message)
-        self.fail_watch: dict[str, tuple[int, str, str]] = {}  # the same, for watch requests only
-        self.authorization: list[str | None] = []  # each request's Authorization header
-        self.require_authorization: str | None = None  # any other Authorization gets a 401
-        self.hold_lists = False  # LISTs wait for ``release`` before answering at all
-        self.stall_bodies = False  # LISTs send headers and half a body, then wait for ``release``
-        self.release = threading.Event()
-        self.watch_seconds: str | None = None  # overrides the timeoutSeconds a watch asks for
-        self.cert_dir = cert_dir
-
-    def start(self) -> LiveFake:
-        fake = self
-
-        class Handler(_LiveHandler):
-            server_state = fake
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        if self.cert_dir is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(self.cert_dir / "server.crt", self.cert_dir / "server.key")
-            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        scheme = "https" if self.cert_dir is not None else "http"
-        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.release.set()
-        super().stop()
-
-    def previous(self, obj: dict[str, Any], rv: int) -> dict[str, Any] | None:
-        """The object's state before the event at ``rv`` (None when it did not exist)."""
-        name = obj.get("kind"), obj["metadata"]["name"], obj["metadata"].get("namespace")
-        before = None
-        for entry in self.log:
-            meta = entry.get("object", {}).get("metadata", {})
-            if "rv" in entry and entry["rv"] < rv and (entry["kind"], meta["name"], meta.get("namespace")) == name:
-                before = None if entry["type"] == "DELETED" else entry["object"]
-        return before
-
-    def lists(self, path: str) -> list[dict[str, str]]:
-        return [q for p, q in self.requests if p == path and q.get("watch") not in ("1", "true")]
-
-
-def _selected(obj: dict[str, Any], query: dict[str, str]) -> bool:
-    labels = obj.get("metadata", {}).get("labels") or {}
-    for requirement in filter(None, query.get("labelSelector", "").split(",")):
-        assert requirement.startswith("!"), requirement  # the only form kube-proxy sends
-        if requirement[1:] in labels:
-            return False
-    field = query.get("fieldSelector", "")
-    return not field or field == f"metadata.name={obj['metadata']['name']}"
-
-
-class _LiveHandler(_Handler):
-    server_state: LiveFake
-
-    def _query(self) -> tuple[str, dict[str, str]]:
-        parsed = urlparse(self.path)
-        return parsed.path, {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-
-    def do_GET(self) -> None:
-        fake = self.server_state
-        path, query = self._query()
-        fake.authorization.append(self.headers.get("Authorization"))
-        watching = query.get("watch") in ("1", "true")
-        if fake.require_authorization not in (None, self.headers.get("Authorization")):
-            self._json(401, status(401, "Unauthorized", "Unauthorized"))
-            return
-        failing = fake.fail_watch if watching and path in fake.fail_watch else fake.fail
-        if path in failing:
-            fake.requests.append((path, query))
-            code, reason, message = failing[path]
-            self._json(code, status(code, reason, message))
-            return
-        if fake.hold_lists and not watching:
-            fake.requests.append((path, query))
-            fake.release.wait(10)
-            self.close_connection = True
-            return
-        if watching and fake.watch_seconds is not None:
-            self.path = f"{path}?{urlencode({**query, 'timeoutSeconds': fake.watch_seconds})}"
-        super().do_GET()
-
-    def _line(self, message: dict[str, Any]) -> None:
-        """Watch events through the selectors as the API server's watch cache does: an object that starts
-        matching is ADDED, one that stops matching is DELETED (with its last matching state)."""
-        _, query = self._query()
-        obj = message.get("object") or {}
-        if message.get("type") not in ("ADDED", "MODIFIED", "DELETED") or not query.get("labelSelector"):
-            super()._line(message)
-            return
-        rv = int(obj["metadata"]["resourceVersion"])
-        prev = self.server_state.previous(obj, rv)
-        now, before = _selected(obj, query), prev is not None and _selected(prev, query)
-        if message["type"] == "MODIFIED" and now != before:
-            if now:
-                message = {"type": "ADDED", "object": obj}
-            else:
-                gone = json.loads(json.dumps(prev))
-                gone["metadata"]["resourceVersion"] = str(rv)
-                message = {"type": "DELETED", "object": gone}
-        elif not now:
-            return
-        super()._line(message)
-
-    def _json(self, code: int, body: dict[str, Any]) -> None:
-        fake = self.server_state
-        _, query = self._query()
-        if code == 200 and isinstance(body.get("items"), list):
-            body = {**body, "items": [o for o in body["items"] if _selected(o, query)]}
-            if fake.stall_bodies:
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data[: len(data) // 2])
-                self.wfile.flush()
-                fake.release.wait(10)
-                self.close_connection = True
-                return
-        super()._json(code, body)
-
 
 # --------------------------------------------------------------------------- fixtures and helpers
 
 
 @pytest.fixture
-def fake():
-    server = LiveFake().start()
-    yield server
-    server.stop()
+def make(connect):
+    """``connect`` with whole-second backoff and no jitter, so the sleeps are 1, 2, 4, 8."""
+    return functools.partial(connect, backoff=Backoff(initial=1, maximum=8, jitter=0))
 
 
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def make(fake, tmp_path, sleeps):
-    """An ApiServerSource on ``fake`` (no jitter, injected sleep), closed at the end of the test."""
-    sources: list[ApiServerSource] = []
-
-    def make(**kw: Any) -> ApiServerSource:
-        kubeconfig = kw.pop("kubeconfig", None) or fake.write_kubeconfig(str(tmp_path / "kubeconfig"))
-        kw.setdefault("sleep", sleeps.append)
-        kw.setdefault("rng", random.Random(7))
-        kw.setdefault("backoff", Backoff(initial=1, maximum=8, jitter=0))
-        kw.setdefault("watch_timeout", 5)
-        src = ApiServerSource(kubeconfig, **kw).start()
-        sources.append(src)
-        return src
-
-    yield make
-    for src in sources:
-        src.close(timeout=2)
-
-
-class Seen:
-    """What a source produced so far."""
-
-    def __init__(self, src: ApiServerSource) -> None:
-        self.src = src
-        self.events: list[Any] = []
-        self.diagnostics: list[Any] = []
-
-    def until(self, predicate, timeout: float = 10.0) -> None:
-        """Poll until ``predicate`` holds, and once more after: what was said before it came true is seen."""
-        deadline = time.monotonic() + timeout
-        while True:
-            done = predicate()
-            assert done or time.monotonic() < deadline, f"timed out; said: {[str(d) for d in self.diagnostics]}"
-            batch = self.src.poll(0 if done else 0.02)
-            self.events += batch.events
-            self.diagnostics += batch.diagnostics
-            if done:
-                return
-
-    def synced(self, kind: Kind) -> bool:
-        return any(e.type is EventType.BOOKMARK and e.kind is kind for e in self.events)
-
-    def keys(self, kind: Kind) -> set[str]:
-        return {e.key for e in self.events if e.kind is kind and e.type is EventType.ADDED}
-
-    def said(self, severity: Severity = Severity.WARNING) -> list[str]:
-        return [str(d) for d in self.diagnostics if d.severity is severity]
-
-
-def synced(kubeconfig: str | Path, **kw: Any) -> Seen:
+def synced(kubeconfig: str | Path, **kw: Any) -> Mirror:
     """A source on ``kubeconfig`` run until its Services are listed, then closed: what it produced."""
     src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], **kw).start()
     try:
-        seen = Seen(src)
-        seen.until(lambda: seen.synced(Kind.SERVICE))
+        seen = Mirror(src)
+        seen.until(lambda: Kind.SERVICE in seen.synced)
     finally:
         src.close(timeout=2)
     return seen
@@ -307,19 +107,19 @@ def test_asks_for_what_kube_proxy_asks_for(fake, make) -> None:
     hidden = svc_json("other", "10.0.0.2")
     hidden["metadata"]["labels"] = {"service.kubernetes.io/service-proxy-name": "foo"}
     fake.add("Service", hidden)
-    seen = Seen(make(node_name="n1"))
-    seen.until(lambda: all(seen.synced(k) for k in (Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE)))
+    seen = Mirror(make(node_name="n1"))
+    seen.until(lambda: seen.synced == {Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE})
     # each kind's list BOOKMARK comes before its watch is opened: wait for the watches too, or they go unchecked
-    seen.until(lambda: all(fake.watches(_kind(path)) for path in (SERVICES, SLICES, NODES)))
+    seen.until(lambda: all(fake.watches(kind) for kind in ("Service", "EndpointSlice", "Node")))
     # cmd/kube-proxy/app/server.go: both label requirements on Services and EndpointSlices, its own Node only
     assert KUBE_PROXY_SELECTOR == "!service.kubernetes.io/headless,!service.kubernetes.io/service-proxy-name"
-    for path in (SERVICES, SLICES):
-        assert fake.lists(path) and {q["labelSelector"] for q in fake.lists(path)} == {KUBE_PROXY_SELECTOR}
-        watches = fake.watches(_kind(path))
+    for kind in ("Service", "EndpointSlice"):
+        assert fake.lists(kind) and {q["labelSelector"] for q in fake.lists(kind)} == {KUBE_PROXY_SELECTOR}
+        watches = fake.watches(kind)
         assert watches and {q["labelSelector"] for q in watches} == {KUBE_PROXY_SELECTOR}
-    assert fake.lists(NODES) and {q["fieldSelector"] for q in fake.lists(NODES)} == {"metadata.name=n1"}
+    assert fake.lists("Node") and {q["fieldSelector"] for q in fake.lists("Node")} == {"metadata.name=n1"}
     assert fake.watches("Node") and {q["fieldSelector"] for q in fake.watches("Node")} == {"metadata.name=n1"}
-    assert not [p for p, _ in fake.requests if p == PODS]  # no Pod informer in kube-proxy
+    assert not [p for p, _ in fake.requests if p == KIND_PATH["Pod"]]  # no Pod informer in kube-proxy
     assert seen.keys(Kind.SERVICE) == {"default/s1"} and seen.keys(Kind.NODE) == {"n1"}
     assert seen.said() == []
 
@@ -327,8 +127,8 @@ def test_asks_for_what_kube_proxy_asks_for(fake, make) -> None:
 def test_an_object_leaving_the_selector_is_deleted_and_one_entering_it_added(fake, make) -> None:
     """kube-proxy relies on the server for this (a label added later is, to it, the object's deletion)."""
     populate(fake)
-    seen = Seen(make(kinds=[Kind.SERVICE]))
-    seen.until(lambda: seen.synced(Kind.SERVICE))
+    seen = Mirror(make(kinds=[Kind.SERVICE]))
+    seen.until(lambda: Kind.SERVICE in seen.synced)
     labelled = svc_json("s1", "10.0.0.1")
     labelled["metadata"]["labels"] = {"service.kubernetes.io/headless": ""}
     fake.modify("Service", labelled)
@@ -338,21 +138,17 @@ def test_an_object_leaving_the_selector_is_deleted_and_one_entering_it_added(fak
     assert seen.events[-1].obj.ports[0].port == 81 and seen.said() == []
 
 
-def _kind(path: str) -> str:
-    return {SERVICES: "Service", SLICES: "EndpointSlice", NODES: "Node"}[path]
-
-
 def test_every_node_without_a_node_name(fake, make) -> None:
     populate(fake)
-    seen = Seen(make(kinds=[Kind.NODE]))
-    seen.until(lambda: seen.synced(Kind.NODE))
-    assert "fieldSelector" not in fake.lists(NODES)[0] and seen.keys(Kind.NODE) == {"n1", "n2"}
+    seen = Mirror(make(kinds=[Kind.NODE]))
+    seen.until(lambda: Kind.NODE in seen.synced)
+    assert "fieldSelector" not in fake.lists("Node")[0] and seen.keys(Kind.NODE) == {"n1", "n2"}
 
 
 def test_a_node_the_server_does_not_have_is_said(fake, make) -> None:
     populate(fake)
-    seen = Seen(make(kinds=[Kind.NODE], node_name="ghost"))
-    seen.until(lambda: seen.synced(Kind.NODE))
+    seen = Mirror(make(kinds=[Kind.NODE], node_name="ghost"))
+    seen.until(lambda: Kind.NODE in seen.synced)
     assert seen.keys(Kind.NODE) == set()
     assert seen.said() == [f"{fake.url}/api/v1/nodes: Node: warning: no Node object named 'ghost'; node facts "
                            "come from flags only"]
@@ -364,17 +160,17 @@ def test_a_node_the_server_does_not_have_is_said(fake, make) -> None:
 def test_a_quiet_watch_that_lasted_is_followed_at_once_by_the_next(fake, make, sleeps) -> None:
     """The server's timeoutSeconds or an idle proxy ends a watch with nothing in it: watch again now."""
     populate(fake)
-    seen = Seen(make(kinds=[Kind.SERVICE], watch_timeout=0, clock=StepClock([], rest=2.0)))  # ends at once
+    seen = Mirror(make(kinds=[Kind.SERVICE], watch_timeout=0, clock=StepClock([], rest=2.0)))  # ends at once
     seen.until(lambda: len(fake.watches("Service")) >= 6)
     assert sleeps == [] and seen.said() == []
-    assert len(fake.lists(SERVICES)) == 1  # each resumed from the list's resourceVersion, never relisted
+    assert len(fake.lists("Service")) == 1  # each resumed from the list's resourceVersion, never relisted
     assert {q["resourceVersion"] for q in fake.watches("Service")} == {str(fake.rv)}
 
 
 def test_a_very_short_empty_watch_backs_off_and_one_that_lasted_resets_it(fake, make, sleeps) -> None:
     populate(fake)
     clock = StepClock([0.5, 0.5, 0.5, 1.0, 0.5, 0.5], rest=0.5)  # under a second, nothing received: failures
-    seen = Seen(make(kinds=[Kind.SERVICE], watch_timeout=0, clock=clock))
+    seen = Mirror(make(kinds=[Kind.SERVICE], watch_timeout=0, clock=clock))
     seen.until(lambda: len(sleeps) >= 5)
     assert sleeps[:5] == [1, 2, 4, 1, 2]  # the watch that lasted a second restarted the count
     warnings_said = seen.said()
@@ -383,14 +179,14 @@ def test_a_very_short_empty_watch_backs_off_and_one_that_lasted_resets_it(fake, 
 
 def test_a_watch_that_delivered_resets_the_backoff(fake, make, sleeps) -> None:
     populate(fake)
-    fake.watch_seconds = "0.05"  # every watch ends cleanly at once: very short unless it delivered
+    fake.watch_seconds = 0.05  # every watch ends cleanly at once: very short unless it delivered
 
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
         if len(sleeps) == 2:  # the third watch replays this, then ends
             fake.add("Service", svc_json("s2", "10.0.0.2"))
 
-    seen = Seen(make(kinds=[Kind.SERVICE], sleep=sleep, clock=StepClock([], rest=0.1)))
+    seen = Mirror(make(kinds=[Kind.SERVICE], sleep=sleep, clock=StepClock([], rest=0.1)))
     seen.until(lambda: len(sleeps) >= 4)
     assert sleeps[:4] == [1, 2, 1, 2]  # not [1, 2, 4, 8]: the watch that delivered reset the count
     assert "default/s2" in seen.keys(Kind.SERVICE)
@@ -405,14 +201,14 @@ FORBIDDEN = ('services is forbidden: User "system:serviceaccount:kube-system:kub
 
 def test_a_refusal_is_said_once_with_the_server_s_reason_and_retried_until_it_works(fake, make, sleeps) -> None:
     populate(fake)
-    fake.fail[SERVICES] = (403, "Forbidden", FORBIDDEN)
-    seen = Seen(make(kinds=[Kind.SERVICE]))
+    fake.fail["Service"] = (403, "Forbidden", FORBIDDEN)
+    seen = Mirror(make(kinds=[Kind.SERVICE]))
     seen.until(lambda: len(sleeps) >= 4)
     assert sleeps[:4] == [1, 2, 4, 8]
     assert seen.said() == [f"{fake.url}/api/v1/services: Service: warning: list failed: HTTP 403 Forbidden: "
                            f"{FORBIDDEN}; retrying from a new list with backoff, until it works"]
-    del fake.fail[SERVICES]  # RBAC fixed: the follower gets there by itself
-    seen.until(lambda: seen.synced(Kind.SERVICE))
+    del fake.fail["Service"]  # RBAC fixed: the follower gets there by itself
+    seen.until(lambda: Kind.SERVICE in seen.synced)
     assert seen.keys(Kind.SERVICE) == {"default/s1"}
 
 
@@ -426,12 +222,12 @@ def test_a_refusal_is_said_once_with_the_server_s_reason_and_retried_until_it_wo
 ])
 def test_a_bounded_run_gives_up_at_once_on_a_refusal(fake, make, sleeps, code, reason, message, expected) -> None:
     populate(fake)
-    fake.fail[SERVICES] = (code, reason, message)
+    fake.fail["Service"] = (code, reason, message)
     src = make(give_up=4)
     with pytest.raises(InputError) as err:
-        Seen(src).until(lambda: False)
+        Mirror(src).until(lambda: False)
     assert str(err.value) == fake.url + expected
-    assert len(fake.lists(SERVICES)) == 1 and sleeps == []  # not retried
+    assert len(fake.lists("Service")) == 1 and sleeps == []  # not retried
 
 
 def test_a_bounded_run_gives_up_on_an_unreachable_server_after_some_attempts(tmp_path, sleeps) -> None:
@@ -441,7 +237,7 @@ def test_a_bounded_run_gives_up_on_an_unreachable_server_after_some_attempts(tmp
     fake.stop()
     src = ApiServerSource(kubeconfig, sleep=sleeps.append, give_up=4,
                           backoff=Backoff(initial=1, maximum=8, jitter=0)).start()
-    seen = Seen(src)
+    seen = Mirror(src)
     try:
         with pytest.raises(InputError) as err:
             seen.until(lambda: False)
@@ -536,7 +332,7 @@ current-context: c
 def tls_fake(tmp_path):
     (tmp_path / "server.crt").write_text(TEST_CERT)
     (tmp_path / "server.key").write_text(TEST_KEY)
-    server = LiveFake(cert_dir=tmp_path).start()
+    server = FakeApiServer(cert_dir=tmp_path).start()
     populate(server)
     yield server
     server.stop()
@@ -549,7 +345,7 @@ def test_tls_with_the_ca_works_and_without_it_is_given_up_on_at_once(tls_fake, t
     src = ApiServerSource(bad, kinds=[Kind.SERVICE], sleep=sleeps.append, give_up=4).start()
     try:
         with pytest.raises(InputError) as err:
-            Seen(src).until(lambda: False)
+            Mirror(src).until(lambda: False)
     finally:
         src.close(timeout=2)
     assert str(err.value).startswith(f"{tls_fake.url}: list failed: TLS with 127.0.0.1:") and (
@@ -614,23 +410,23 @@ def test_a_watch_refused_for_its_resource_version_is_followed_by_a_new_list(fake
     """A server restored from a backup refuses the old resourceVersion as too large, forever; client-go lists
     again after any watch refusal but 429, and so must we, or the rules stay stale."""
     populate(fake)
-    fake.watch_seconds = "0.05"
-    seen = Seen(make(kinds=[Kind.SERVICE], clock=StepClock([], rest=2.0)))
-    seen.until(lambda: seen.synced(Kind.SERVICE))
-    fake.fail_watch[SERVICES] = (504, "Gateway Timeout", "Too large resource version: 138, current: 109")
-    lists = len(fake.lists(SERVICES))
-    seen.until(lambda: len(fake.lists(SERVICES)) > lists)
+    fake.watch_seconds = 0.05
+    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock([], rest=2.0)))
+    seen.until(lambda: Kind.SERVICE in seen.synced)
+    fake.fail_watch["Service"] = (504, "Gateway Timeout", "Too large resource version: 138, current: 109")
+    lists = len(fake.lists("Service"))
+    seen.until(lambda: len(fake.lists("Service")) > lists)
     assert any("Too large resource version" in said for said in seen.said())
 
 
 def test_a_busy_server_gets_the_same_watch_again(fake, make, sleeps) -> None:
     populate(fake)
-    fake.watch_seconds = "0.05"
-    seen = Seen(make(kinds=[Kind.SERVICE], clock=StepClock([], rest=2.0)))
-    seen.until(lambda: seen.synced(Kind.SERVICE))
-    fake.fail_watch[SERVICES] = (429, "Too Many Requests", "storage is (re)initializing")
+    fake.watch_seconds = 0.05
+    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock([], rest=2.0)))
+    seen.until(lambda: Kind.SERVICE in seen.synced)
+    fake.fail_watch["Service"] = (429, "Too Many Requests", "storage is (re)initializing")
     seen.until(lambda: len(sleeps) >= 3)
-    assert len(fake.lists(SERVICES)) == 1  # the same watch again, from the same resourceVersion
+    assert len(fake.lists("Service")) == 1  # the same watch again, from the same resourceVersion
 
 
 def test_a_token_file_ending_in_a_newline_works(fake, tmp_path) -> None:
@@ -653,10 +449,10 @@ def test_credentials_are_read_again_after_a_401(fake, tmp_path, sleeps, monkeypa
     monkeypatch.setattr("kubeproxy_sim.watch.apiserver.CREDENTIALS_RELOAD_GAP", 0.0)
     try:
         src.start()
-        seen = Seen(src)
+        seen = Mirror(src)
         seen.until(lambda: len(sleeps) >= 1)
         token.write_text("new")  # the kubelet rotates the projected token
-        seen.until(lambda: seen.synced(Kind.SERVICE))
+        seen.until(lambda: Kind.SERVICE in seen.synced)
     finally:
         src.close(timeout=2)
     assert fake.authorization[0] == "Bearer old" and fake.authorization[-1] == "Bearer new"

@@ -19,7 +19,6 @@ from kubeproxy_sim.watch import ApiServerSource, Batch, Kind, MemorySource
 from kubeproxy_sim.watch.events import added, bookmark
 from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop, SyncReason, drive
 
-from ._fake_apiserver import FakeApiServer
 from ._objects import eps, node_json, slice_json, svc, svc_json
 
 CONFIG = ProxyConfig(node_name="n1", node_ips=("192.168.0.1/24",), cluster_cidrs=("10.0.0.0/8",))
@@ -348,13 +347,6 @@ def test_drive_reports_diagnostics_as_they_arrive():
 
 
 # --------------------------------------------------------------------------- a live API server
-
-
-@pytest.fixture
-def fake():
-    server = FakeApiServer().start()
-    yield server
-    server.stop()
 
 
 def test_live_api_server_one_add_and_one_change(fake, tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
@@ -13,76 +12,11 @@ from kubeproxy_sim.watch.apiserver import DEFAULT_KINDS
 
 from ._fake_apiserver import FakeApiServer
 from ._objects import node_json, pod_json, slice_json, svc_json
-
-
-class Mirror:
-    """Folds events strictly: an ADDED for a held key, or a MODIFIED/DELETED for an absent one, is a bug."""
-
-    def __init__(self) -> None:
-        self.objects: dict[Kind, dict[str, object]] = {k: {} for k in Kind}
-        self.events: list = []
-        self.diagnostics: list = []
-        self.synced: set[Kind] = set()
-
-    def fold(self, batch) -> None:
-        self.diagnostics += batch.diagnostics
-        for e in batch.events:
-            self.events.append(e)
-            table = self.objects[e.kind]
-            if e.type is EventType.BOOKMARK:
-                self.synced.add(e.kind)
-            elif e.type is EventType.ADDED:
-                assert e.key not in table, f"duplicate ADDED {e.kind} {e.key}"
-                table[e.key] = e.obj
-            elif e.type is EventType.MODIFIED:
-                assert e.key in table, f"MODIFIED before ADDED {e.kind} {e.key}"
-                table[e.key] = e.obj
-            else:
-                assert table.pop(e.key, None) is not None, f"DELETED unknown {e.kind} {e.key}"
-
-    def keys(self, kind: Kind) -> set[str]:
-        return set(self.objects[kind])
-
-
-def wait(src, mirror: Mirror, until, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not until():
-        assert time.monotonic() < deadline, "timed out waiting for the source"
-        mirror.fold(src.poll(0.05))
+from .conftest import Mirror
 
 
 def server_keys(fake: FakeApiServer, kind: Kind) -> set[str]:
     return set(fake.objects[kind.value])
-
-
-@pytest.fixture
-def fake():
-    server = FakeApiServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
-def connect(fake, tmp_path, sleeps):
-    sources = []
-
-    def make(**kw) -> ApiServerSource:
-        kubeconfig = fake.write_kubeconfig(str(tmp_path / "kubeconfig"))
-        kw.setdefault("sleep", sleeps.append)
-        kw.setdefault("rng", random.Random(7))
-        kw.setdefault("watch_timeout", 5)
-        src = ApiServerSource(kubeconfig, **kw).start()
-        sources.append(src)
-        return src
-
-    yield make
-    for src in sources:
-        src.close(timeout=2)
 
 
 def populate(fake: FakeApiServer) -> None:
@@ -96,11 +30,11 @@ def populate(fake: FakeApiServer) -> None:
 def test_paged_list_then_watch_across_kinds(fake, connect) -> None:
     populate(fake)
     src = connect(page_size=2)
-    m = Mirror()
-    wait(src, m, lambda: m.synced == set(DEFAULT_KINDS))
+    m = Mirror(src)
+    m.until(lambda: m.synced == set(DEFAULT_KINDS))
     for kind in DEFAULT_KINDS:
         assert m.keys(kind) == server_keys(fake, kind)
-    lists = [q for p, q in fake.requests if p == "/api/v1/services" and "watch" not in q]
+    lists = fake.lists("Service")
     assert [q.get("limit") for q in lists] == ["2", "2", "2"] and "continue" in lists[1]
     # changes on every kind, interleaved
     fake.modify("Service", svc_json("s0", "10.0.0.1", port=8080))
@@ -109,7 +43,7 @@ def test_paged_list_then_watch_across_kinds(fake, connect) -> None:
     fake.inject("Node", "bookmark")
     fake.delete("Service", svc_json("s4", "10.0.0.5"))
     fake.add("Node", node_json("n2", "192.168.0.2"))
-    wait(src, m, lambda: all(m.keys(k) == server_keys(fake, k) for k in DEFAULT_KINDS))
+    m.until(lambda: all(m.keys(k) == server_keys(fake, k) for k in DEFAULT_KINDS))
     assert not m.objects[Kind.POD]  # kube-proxy has no Pod informer: never asked for
     assert m.objects[Kind.SERVICE]["default/s0"].ports[0].port == 8080
     # watches resumed from the listed resourceVersion with bookmarks on
@@ -121,23 +55,23 @@ def test_paged_list_then_watch_across_kinds(fake, connect) -> None:
 def test_bookmarks_move_the_resume_point(fake, connect) -> None:
     populate(fake)
     src = connect()
-    m = Mirror()
-    wait(src, m, lambda: m.synced == set(DEFAULT_KINDS))
+    m = Mirror(src)
+    m.until(lambda: m.synced == set(DEFAULT_KINDS))
     fake.add("Pod", pod_json("p9", "10.1.0.9"))  # moves the global RV past what Services saw
     fake.inject("Service", "bookmark")
-    wait(src, m, lambda: any(e.type is EventType.BOOKMARK and e.kind is Kind.SERVICE
-                             and e.resource_version == str(fake.rv) for e in m.events))
+    m.until(lambda: any(e.type is EventType.BOOKMARK and e.kind is Kind.SERVICE
+                        and e.resource_version == str(fake.rv) for e in m.events))
     fake.inject("Service", "drop")
     fake.add("Service", svc_json("late", "10.0.0.99"))
-    wait(src, m, lambda: "default/late" in m.keys(Kind.SERVICE))
+    m.until(lambda: "default/late" in m.keys(Kind.SERVICE))
     assert fake.watches("Service")[-1]["resourceVersion"] == str(fake.rv - 1)
 
 
 def test_garbage_and_bad_objects_are_reported_and_the_rest_flows(fake, connect) -> None:
     populate(fake)
     src = connect()
-    m = Mirror()
-    wait(src, m, lambda: m.synced == set(DEFAULT_KINDS))
+    m = Mirror(src)
+    m.until(lambda: m.synced == set(DEFAULT_KINDS))
     fake.inject("Service", "line", b"\x00garbage{{")
     bad = svc_json("bad", "10.0.0.50")
     bad["spec"]["ports"][0]["protocol"] = "ICMP"
@@ -145,7 +79,7 @@ def test_garbage_and_bad_objects_are_reported_and_the_rest_flows(fake, connect) 
     fake.inject("Service", "line", b'{"type": "DELETED", "object": {"metadata": {"name": "ghost", '
                                    b'"namespace": "default", "resourceVersion": "999999"}}}')
     fake.add("Service", svc_json("good", "10.0.0.51"))
-    wait(src, m, lambda: "default/good" in m.keys(Kind.SERVICE))
+    m.until(lambda: "default/good" in m.keys(Kind.SERVICE))
     text = [str(d) for d in m.diagnostics]
     assert any("is not JSON" in t and "/api/v1/services" in t for t in text)
     assert any("default/bad" in t and "spec.ports[0].protocol" in t for t in text)
@@ -156,17 +90,16 @@ def test_garbage_and_bad_objects_are_reported_and_the_rest_flows(fake, connect) 
 def test_dropped_connection_resumes_without_loss_or_duplicates(fake, connect, sleeps) -> None:
     populate(fake)
     src = connect()
-    m = Mirror()
-    wait(src, m, lambda: m.synced == set(DEFAULT_KINDS))
+    m = Mirror(src)
+    m.until(lambda: m.synced == set(DEFAULT_KINDS))
     fake.add("Service", svc_json("x1", "10.0.0.61"))
     fake.inject("Service", "drop", b'{"type": "ADDED", "object": {"metad')  # cut mid-line
     fake.add("Service", svc_json("x2", "10.0.0.62"))
     fake.inject("Service", "drop", b"")
     fake.modify("Service", svc_json("x2", "10.0.0.62", port=81))
-    wait(src, m, lambda: m.keys(Kind.SERVICE) == server_keys(fake, Kind.SERVICE)
-         and m.objects[Kind.SERVICE]["default/x2"].ports[0].port == 81)
-    lists = [q for p, q in fake.requests if p == "/api/v1/services" and "watch" not in q]
-    assert len(lists) == 1  # resumed by watching again, never relisted
+    m.until(lambda: m.keys(Kind.SERVICE) == server_keys(fake, Kind.SERVICE)
+                    and m.objects[Kind.SERVICE]["default/x2"].ports[0].port == 81)
+    assert len(fake.lists("Service")) == 1  # resumed by watching again, never relisted
     assert len(fake.watches("Service")) >= 3
     r = _jitter(7, 2)
     assert sleeps == pytest.approx([0.8 * (1 + 0.5 * r[0]), 0.8 * (1 + 0.5 * r[1])])  # reset after success
@@ -187,8 +120,8 @@ def test_410_gone_relists_and_emits_exactly_what_changed(tmp_path, sleeps, gone_
         kubeconfig = fake.write_kubeconfig(str(tmp_path / "kc"))
         src = ApiServerSource(kubeconfig, sleep=sleeps.append, rng=random.Random(1), watch_timeout=5,
                               kinds=[Kind.SERVICE]).start()
-        m = Mirror()
-        wait(src, m, lambda: Kind.SERVICE in m.synced)
+        m = Mirror(src)
+        m.until(lambda: Kind.SERVICE in m.synced)
         before = len(m.events)
         # the client is cut off, history is compacted meanwhile; its resume point is gone
         fake.inject("Service", "drop")
@@ -196,8 +129,8 @@ def test_410_gone_relists_and_emits_exactly_what_changed(tmp_path, sleeps, gone_
         fake.delete("Service", svc_json("s1", "10.0.0.2"))
         fake.add("Service", svc_json("new", "10.0.0.77"))
         fake.compact()
-        wait(src, m, lambda: m.keys(Kind.SERVICE) == server_keys(fake, Kind.SERVICE)
-             and m.objects[Kind.SERVICE]["default/s0"].ports[0].port == 9090)
+        m.until(lambda: m.keys(Kind.SERVICE) == server_keys(fake, Kind.SERVICE)
+                        and m.objects[Kind.SERVICE]["default/s0"].ports[0].port == 9090)
         src.close(timeout=2)
         changes = [(e.type.value, e.key) for e in m.events[before:] if e.type is not EventType.BOOKMARK]
         assert sorted(changes) == sorted([("MODIFIED", "default/s0"), ("DELETED", "default/s1"),
@@ -210,13 +143,12 @@ def test_410_gone_relists_and_emits_exactly_what_changed(tmp_path, sleeps, gone_
 def test_error_410_event_mid_stream_relists(fake, connect) -> None:
     populate(fake)
     src = connect(kinds=[Kind.NODE])
-    m = Mirror()
-    wait(src, m, lambda: Kind.NODE in m.synced)
+    m = Mirror(src)
+    m.until(lambda: Kind.NODE in m.synced)
     fake.inject("Node", "error410")
     fake.add("Node", node_json("n7", "192.168.0.7"))
-    wait(src, m, lambda: "n7" in m.keys(Kind.NODE))
-    lists = [q for p, q in fake.requests if p == "/api/v1/nodes" and "watch" not in q]
-    assert len(lists) == 2
+    m.until(lambda: "n7" in m.keys(Kind.NODE))
+    assert len(fake.lists("Node")) == 2
     assert [e.key for e in m.events if e.type is EventType.ADDED].count("n7") == 1
 
 
@@ -233,11 +165,10 @@ def test_expired_continue_token_restarts_the_list(fake, connect) -> None:
 
     fake.snapshot = compact_during_paging
     src = connect(page_size=2, kinds=[Kind.SERVICE])
-    m = Mirror()
-    wait(src, m, lambda: Kind.SERVICE in m.synced)
+    m = Mirror(src)
+    m.until(lambda: Kind.SERVICE in m.synced)
     assert m.keys(Kind.SERVICE) == server_keys(fake, Kind.SERVICE)
-    first_pages = [q for p, q in fake.requests if p == "/api/v1/services" and "watch" not in q
-                   and "continue" not in q]
+    first_pages = [q for q in fake.lists("Service") if "continue" not in q]
     assert len(first_pages) == 2
     assert any("expired" in d.message for d in m.diagnostics)
 
@@ -255,8 +186,8 @@ def test_server_unreachable_is_retried_with_backoff(tmp_path, sleeps) -> None:
     fake.stop()
     src = ApiServerSource(kubeconfig, sleep=sleeps.append, rng=random.Random(3), kinds=[Kind.POD],
                           backoff=Backoff(initial=1, maximum=4, jitter=0)).start()
-    m = Mirror()
-    wait(src, m, lambda: len(sleeps) >= 4)
+    m = Mirror(src)
+    m.until(lambda: len(sleeps) >= 4)
     src.close(timeout=2)
     m.fold(src.poll())  # what was said before the last sleep
     assert sleeps[:4] == [1, 2, 4, 4]
