@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import add_input_flags
 from kubeproxy_sim.cli.output import add_color_flag, check_writable, progress, report
-from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.proxier.full import as_node_holds_it
 
 if TYPE_CHECKING:
@@ -142,19 +142,23 @@ IMAGE_ADVICE = "narrow it with --service or --table, or write text with --format
 
 
 def warn_size(graph: Graph, fmt: str, *, mermaid_advice: str = MERMAID_ADVICE,
-              image_advice: str = IMAGE_ADVICE) -> None:
+              image_advice: str = IMAGE_ADVICE, args: argparse.Namespace | None = None) -> None:
     """A one-line warning when the graph is too big for its format; it is drawn anyway.
 
     The advice is what the command printing it offers (``trace --graph`` has neither --service nor
-    --max-endpoints). Called before :func:`render`, outside a progress line, so the two do not mix.
+    --max-endpoints); ``args`` carries its ``--color``. Called before :func:`render`, outside a progress
+    line, so the two do not mix.
     """
     edges = len(graph.edges)
     if fmt == "mermaid" and edges > MERMAID_MAX_EDGES:
-        warn(f"{edges} edges; Mermaid draws at most {MERMAID_MAX_EDGES} with its default maxEdges (GitHub's "
-             f"too): {mermaid_advice}")
+        message = (f"{edges} edges; Mermaid draws at most {MERMAID_MAX_EDGES} with its default maxEdges "
+                   f"(GitHub's too): {mermaid_advice}")
     elif fmt in ("svg", "png") and edges > GRAPHVIZ_SLOW_EDGES:
-        warn(f"{edges} edges; Graphviz may take minutes to lay them out (2,600 took about 12 s, 7,800 over 3 "
-             f"minutes): {image_advice}")
+        message = (f"{edges} edges; Graphviz may take minutes to lay them out (2,600 took about 12 s, 7,800 "
+                   f"over 3 minutes): {image_advice}")
+    else:
+        return
+    report([Diagnostic(message, severity=Severity.WARNING)], args)
 
 
 def render(graph: Graph, fmt: str, instead: str | None = None) -> bytes:
@@ -167,10 +171,6 @@ def render(graph: Graph, fmt: str, instead: str | None = None) -> bytes:
     if fmt == "dot":
         return dot_text.encode()
     return render_image(dot_text, fmt, instead) if instead else render_image(dot_text, fmt)
-
-
-def warn(message: str) -> None:
-    print(f"kubeproxy-sim: warning: {message}", file=sys.stderr, flush=True)
 
 
 def write(data: bytes, fmt: str, output: str | None, summary: str, flag: str = "-o") -> None:
@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     ruleset, title, had_errors = load_rules(args)
     with progress("building the graph"):
         graph = build(args, ruleset, title)
-    warn_size(graph, fmt)
+    warn_size(graph, fmt, args=args)
     with progress("drawing the graph"):
         data = render(graph, fmt)
     chains = sum(1 for n in graph.nodes if n.kind.is_chain)

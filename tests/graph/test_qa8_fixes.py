@@ -108,6 +108,18 @@ def test_trace_graph_warnings_name_what_trace_offers(tmp_path: Path, monkeypatch
     assert code == 0 and "fewer with --max-endpoints or --service, or use dot or svg" in err
 
 
+def test_graph_size_warning_is_a_diagnostic_that_honours_color(monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Printed as every other warning is: yellow with --color always, plain text with --color never."""
+    monkeypatch.setattr(graph_cmd, "MERMAID_MAX_EDGES", 3)
+    code, _, err = run(["graph", "--scenario", "bootcamp", "--format", "mermaid", "--color", "always"], capsys)
+    (warning,) = [line for line in err.splitlines() if "warning" in line]
+    assert code == 0 and warning.startswith("\x1b[33mkubeproxy-sim: warning: ") and "Mermaid draws at most 3" in warning
+    code, _, err = run(["graph", "--scenario", "bootcamp", "--format", "mermaid", "--color", "never"], capsys)
+    (warning,) = [line for line in err.splitlines() if "warning" in line]
+    assert code == 0 and warning.startswith("kubeproxy-sim: warning: ") and "\x1b[" not in err
+
+
 # --------------------------------------------------------------------------- 3: slow Graphviz layouts
 
 
