@@ -201,7 +201,10 @@ def run(args: argparse.Namespace) -> int:
     data["packet"]["affinity"] = list(args.affinity)  # the recent lists that hold the client: the trace's input too
     emit(data, args.output, text=lambda: trace_text(result, con))
     if args.graph:  # the graph reads the rules' own text (their comments), not the cited lines' spelling
-        write_trace_graph(ruleset, traced, args.graph, graph_format, args.rules)  # type: ignore[arg-type]
+        # a later packet walks no nat rule: its first packet's path tells the service it belongs to
+        later = packet.ctstate is CtState.ESTABLISHED
+        first = tracer.trace(dataclasses.replace(packet, ctstate=CtState.NEW)) if later else None
+        write_trace_graph(ruleset, traced, args.graph, graph_format, args.rules, first)  # type: ignore[arg-type]
     return 1 if errors else 0
 
 
@@ -343,9 +346,11 @@ def service_hit(ruleset: Ruleset, result: TraceResult) -> ServiceRef | None:
     return None
 
 
-def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None) -> Graph:
+def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None,
+                 first: TraceResult | None = None) -> Graph:
     """The node's graph scoped to the service hit, every outcome's path highlighted, and each outcome's
-    verdict labelled with its probability.
+    verdict labelled with its probability. For a later packet of a connection (no nat rule on its paths),
+    ``first``, its connection's first packet traced, tells the service.
 
     A packet no service catches gets the rules its paths matched, not the whole node: on a large cluster
     that is tens of thousands of edges, of which a handful are the packet's. The title says so.
@@ -355,7 +360,7 @@ def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None)
 
     p = result.packet
     title = f"trace {p.proto} {p.src_text} -> {p.dst_endpoint}"
-    ref = service_hit(ruleset, result)
+    ref = service_hit(ruleset, first or result)
     if ref is None:
         graph = path_graph(ruleset, result, title, dump)
     else:
@@ -440,11 +445,12 @@ TRACE_MERMAID_ADVICE = "name a .dot or .svg file for --graph instead"
 TRACE_IMAGE_ADVICE = "name a .dot file for --graph instead (text, written at once)"
 
 
-def write_trace_graph(ruleset: Ruleset, result: TraceResult, path: str, fmt: str, dump: str | None) -> None:
+def write_trace_graph(ruleset: Ruleset, result: TraceResult, path: str, fmt: str, dump: str | None,
+                      first: TraceResult | None = None) -> None:
     from kubeproxy_sim.cli.graph_cmd import render, warn_size, write
 
     with progress("building the graph"):
-        graph = traced_graph(ruleset, result, dump)
+        graph = traced_graph(ruleset, result, dump, first)
     warn_size(graph, fmt, mermaid_advice=TRACE_MERMAID_ADVICE, image_advice=TRACE_IMAGE_ADVICE)
     with progress("drawing the graph"):
         data = render(graph, fmt, TRACE_GRAPH_ALTERNATIVE)

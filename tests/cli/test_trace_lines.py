@@ -84,3 +84,12 @@ def test_plain_text_labels_a_policy_step_as_the_tracer_does() -> None:
     result = Tracer(ruleset, NodeContext.of(("10.9.0.1",))).trace(Packet.of("tcp", "10.1.0.2", "10.2.0.3", 80))
     text = trace_text(result)
     assert text == render_text(result) and "    policy: :FORWARD DROP [0:0]\n" in text
+
+
+def test_a_later_packet_s_graph_is_of_its_connection_s_service(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """An ESTABLISHED packet walks no nat rule; its first packet's path tells the service the graph is of."""
+    out = tmp_path / "later.dot"
+    _run(["trace", "--scenario", "bootcamp", *PACKETS[0], "--ctstate", "ESTABLISHED", "--graph", str(out)], capsys)
+    title = next(line for line in out.read_text().splitlines() if line.strip().startswith("label="))
+    assert "service default/kubernetes-bootcamp" in title and "hits no service" not in title
