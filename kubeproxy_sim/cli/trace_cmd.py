@@ -172,9 +172,10 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
     packet = _packet(args)
-    graph_format = _graph_format(args.graph) if args.graph else None
-    if args.graph:
+    graph_format = None
+    if args.graph is not None:  # --graph "" too: check_writable says it is a usage error
         check_writable(args.graph, "--graph")  # before the work, not after it
+        graph_format = _graph_format(args.graph)
         if graph_format in ("svg", "png"):
             from kubeproxy_sim.graph.image import check_image_tools
 
@@ -200,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     data = result.to_json()
     data["packet"]["affinity"] = list(args.affinity)  # the recent lists that hold the client: the trace's input too
     emit(data, args.output, text=lambda: trace_text(result, con))
-    if args.graph:  # the graph reads the rules' own text (their comments), not the cited lines' spelling
+    if args.graph is not None:  # the graph reads the rules' own text (their comments), not the cited lines' spelling
         # a later packet walks no nat rule: its first packet's path tells the service it belongs to
         later = packet.ctstate is CtState.ESTABLISHED
         first = tracer.trace(dataclasses.replace(packet, ctstate=CtState.NEW)) if later else None

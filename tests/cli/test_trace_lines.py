@@ -93,3 +93,10 @@ def test_a_later_packet_s_graph_is_of_its_connection_s_service(tmp_path: Path,
     _run(["trace", "--scenario", "bootcamp", *PACKETS[0], "--ctstate", "ESTABLISHED", "--graph", str(out)], capsys)
     title = next(line for line in out.read_text().splitlines() if line.strip().startswith("label="))
     assert "service default/kubernetes-bootcamp" in title and "hits no service" not in title
+
+
+def test_an_empty_graph_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--graph "$OUT"`` with OUT unset: refused before the trace, not taken as no --graph."""
+    assert main(["trace", "--scenario", "bootcamp", *PACKETS[0], "--graph", ""]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.endswith("--graph: an empty file name; expected FILE\n")
