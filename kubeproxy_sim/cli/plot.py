@@ -24,6 +24,9 @@ MAX_BARS = 40
 """Bars in one chart (destinations x series) beyond which it shows only the largest and smallest shares and one
 bar for the mean of the others, and says so in its title. A bar per endpoint made a 1,500-endpoint service's
 chart 270,500 pixels wide: too wide to read, and to open (PIL refuses it as a decompression bomb)."""
+MAX_SERIES = MAX_BARS // 3
+"""Entry points (dist's nodes the traffic enters by) drawn side by side in one chart. With more, a chart draws
+their weighted average alone, and says so: a bar per node for 100 nodes left room for one destination."""
 MAX_WIDTH_INCHES = 30.0
 """The widest a figure gets (3,000 pixels at matplotlib's 100 dpi), however many series a chart has."""
 SHARE_AXIS = "share of new connections (%)"
@@ -117,11 +120,17 @@ def dist_panels(data: Mapping[str, Any]) -> list[Panel]:
             names = list(seen)
             if not names:
                 continue
-            series = []
-            for entry in entries:
-                shares = {_outcome_name(o): float(o["probability"]) for o in entry["outcomes"]}
-                series.append(Series(_entry_label(entry), tuple(shares.get(n) for n in names)))
             title = f"{service['name']} {view['kind']} {view.get('destination') or ''}".rstrip()
+            average = (view.get("average") or {}).get("outcomes")
+            if len(entries) > MAX_SERIES and average:
+                drawn = [(f"average of {len(entries):,} entry points", average)]
+                title += f"\n(the weighted average of {len(entries):,} entry points: too many to draw side by side)"
+            else:
+                drawn = [(_entry_label(entry), entry["outcomes"]) for entry in entries]
+            series = []
+            for label, outcomes in drawn:
+                shares = {_outcome_name(o): float(o["probability"]) for o in outcomes}
+                series.append(Series(label, tuple(shares.get(n) for n in names)))
             panels.append(Panel(title, tuple(names), tuple(series)))
     return panels
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import struct
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -63,10 +64,11 @@ def dist_data(endpoints: int, entries: int = 3) -> dict[str, Any]:
     def share(i: int) -> float:
         return (2.0 if i == 7 else 0.5 if i == 3 else 1.0) / endpoints
 
+    outcomes = [{"verdict": "DNAT", "pod": f"scale/pod-{i:04d}", "probability": share(i)} for i in range(endpoints)]
     return {"services": [{"name": "scale/big:http", "views": [{"kind": "clusterIP", "destination": "10.96.0.1:80",
             "entries": [{"node": f"node{n}", "source": {"kind": "pod", "address": f"10.244.{n}.200"},
-                         "outcomes": [{"verdict": "DNAT", "pod": f"scale/pod-{i:04d}", "probability": share(i)}
-                                      for i in range(endpoints)]} for n in range(1, entries + 1)]}]}]}
+                         "outcomes": outcomes} for n in range(1, entries + 1)],
+            "average": {"outcomes": outcomes}}]}]}
 
 
 def test_a_chart_of_1500_endpoints_stays_a_readable_size(tmp_path: Path) -> None:
@@ -90,6 +92,25 @@ def test_the_summary_keeps_the_extremes_and_says_so(tmp_path: Path) -> None:
     plot.plot_dist(dist_data(1500), str(target))
     texts = svg_texts(target)
     assert f"mean of the {others:,} others" in texts and "0.13%" in texts  # small shares keep two digits
+
+
+def test_many_entry_points_are_drawn_as_their_average(tmp_path: Path) -> None:
+    """A cluster of 100 nodes: one series (the average), not 100 squeezed side by side, and the title says so."""
+    (panel,) = plot.dist_panels(dist_data(1500, entries=100))
+    assert [s.label for s in panel.series] == ["average of 100 entry points"]
+    assert "the weighted average of 100 entry points" in panel.title
+    summary = plot.summarise(panel)
+    assert len(summary.categories) * len(summary.series) <= plot.MAX_BARS
+    assert summary.categories[0] == "scale/pod-0007" and "scale/pod-0003" in summary.categories
+    target = tmp_path / "n100.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "constrained_layout not applied" among them
+        plot.plot_dist(dist_data(1500, entries=100), str(target))
+    width, height = png_size(target)
+    assert width <= 3000 and height <= 1000
+    # up to MAX_SERIES, every entry point keeps its own bars
+    (few,) = plot.dist_panels(dist_data(10, entries=plot.MAX_SERIES))
+    assert len(few.series) == plot.MAX_SERIES and few.series[0].label == "via node1 from pod 10.244.1.200"
 
 
 def test_a_chart_that_fits_is_drawn_as_it_is() -> None:
