@@ -573,14 +573,13 @@ class ApiServerSource:
         who = None if failure.server_wide else kind.value
         # Only a list gives up: a bounded run's first sync needs the lists alone, so whether a watch failed
         # before it must not decide the outcome (a watch that cannot work is said once and retried).
-        bounded = self._give_up is not None and what == "list" and not listed
-        if self._give_up is not None and what == "list" and (
-                failure.permanent or (not listed and failures >= self._give_up)):
+        give_up = self._give_up if what == "list" else None
+        if give_up is not None and (failure.permanent or (not listed and failures >= give_up)):
             after = "" if failure.permanent else f"; gave up after {failures} attempts"
             self._give_up_with(Diagnostic(f"{what} failed: {failure.text}{after}", file=file, kind=who))
             return False
         resume = f"resourceVersion {cache.resource_version}" if cache.resource_version else "a new list"
-        until = f"up to {self._give_up} attempts" if bounded else "until it works"
+        until = f"up to {give_up} attempts" if give_up is not None and not listed else "until it works"
         scope = self.host if failure.server_wide else kind.value
         self._say(scope, Diagnostic(f"{what} failed: {failure.text}; retrying from {resume} with backoff, "
                                     f"{until}", file=file, kind=who, severity=Severity.WARNING))
