@@ -196,8 +196,7 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
     except FileNotFoundError:
         raise InputError(Diagnostic("no such file; expected a kubeconfig", file=kubeconfig)) from None
     except Exception as exc:  # ConfigException, YAML errors, bad certificates ...
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(Diagnostic(f"cannot use this kubeconfig: {first}", file=kubeconfig)) from None
+        raise InputError(Diagnostic(f"cannot use this kubeconfig: {_first_line(exc)}", file=kubeconfig)) from None
 
 
 class _LoggedErrors(logging.Handler):
