@@ -315,13 +315,13 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         err.flush()
 
     source, poll = _open_source(args, sleep, clock)
-    synced: list[int] = []
+    synced = [False]  # a flag _follow sets: a sync was done
     try:
         _follow(args, poll, out, clock, report, synced)
     except KeyboardInterrupt:
         # Ctrl-C is how a watch ends: the status says, as with --once, whether invalid objects were seen;
         # before the first sync nothing was done, and the status is the interrupted command's (main's)
-        if not synced:
+        if not synced[0]:
             return 130
     finally:
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while closing
@@ -331,8 +331,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
 
 def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextIO,
             clock: Callable[[], float], report: Callable[[tuple[Diagnostic, ...]], None],
-            synced: list[int]) -> None:
-    """Sync as the source changes; ``synced`` gets each sync's number before it is printed."""
+            synced: list[bool]) -> None:
+    """Sync as the source changes; ``synced[0]`` turns True when the first sync is done, before it is printed."""
     import gc
 
     from kubeproxy_sim.cli.options import build_config, sync_periods
@@ -344,7 +344,7 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
     printer = Printer(args, out)
     for sync in drive(loop, poll, clock=clock, poll_interval=args.poll_interval,
                       max_syncs=1 if args.once else args.max_syncs, on_diagnostics=report):
-        synced.append(sync.number)  # done, if not yet all printed: a Ctrl-C from here on ends a watch that ran
+        synced[0] = True  # done, if not yet all printed: a Ctrl-C from here on ends a watch that ran
         printer.show(sync)
         if sync.error is not None:
             report((Diagnostic(f"sync {sync.number}: {sync.error}; the next sync is full"),))
