@@ -47,49 +47,25 @@ from kubeproxy_sim.netfilter.compile_chains import (
     LazyChain,
     PseudoRule,
     chain_reads,
-    policy_rule,
 )
-from kubeproxy_sim.netfilter.compile_match_packet import header_checks
-from kubeproxy_sim.netfilter.compile_match_state import _probability_threshold, parse_mark
-from kubeproxy_sim.netfilter.compile_rules import compile_rule, match_parts
 from kubeproxy_sim.netfilter.compile_tables import RuleMemo, compile_ruleset
 from kubeproxy_sim.netfilter.compile_targets import parse_nat_range
-from kubeproxy_sim.netfilter.compile_types import (
-    SOURCE_FIELDS,
-    TERMINAL_NAT,
-    Check,
-    Doubt,
-    IndexKey,
-    Kind,
-    NatRange,
-    PathStep,
-    reading,
-)
+from kubeproxy_sim.netfilter.compile_types import SOURCE_FIELDS, TERMINAL_NAT, Doubt, Kind, PathStep
 
 __all__ = [
     "INDEX_MIN_RULES",
     "SOURCE_FIELDS",
     "TERMINAL_NAT",
-    "Check",
     "CompiledChain",
     "CompiledRule",
     "CompiledRuleset",
     "Doubt",
-    "IndexKey",
     "Kind",
     "LazyChain",
-    "NatRange",
     "PathStep",
     "PseudoRule",
     "RuleMemo",
-    "_probability_threshold",
     "chain_reads",
-    "compile_rule",
     "compile_ruleset",
-    "header_checks",
-    "match_parts",
-    "parse_mark",
     "parse_nat_range",
-    "policy_rule",
-    "reading",
 ]

@@ -7,7 +7,8 @@ from fractions import Fraction
 import pytest
 
 from kubeproxy_sim.netfilter.codec import parse_ruleset
-from kubeproxy_sim.netfilter.compile import _probability_threshold, compile_ruleset, parse_nat_range
+from kubeproxy_sim.netfilter.compile import compile_ruleset, parse_nat_range
+from kubeproxy_sim.netfilter.compile_match_state import _probability_threshold
 from kubeproxy_sim.netfilter.evaluate import Engine, RecentTable, Sampler
 from kubeproxy_sim.netfilter.packet import CtState, Packet, parse_address, parse_network
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
