@@ -7,7 +7,6 @@ sync) edits the files, so each edit lands between two syncs, deterministically.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -23,6 +22,7 @@ import pytest
 
 from kubeproxy_sim.cli import watch_cmd
 from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, EXIT_USAGE, build_parser, main
+from tests.watch._fake_apiserver import FakeApiServer
 
 NODE_FLAGS = ["--hostname-override", "test-node", "--node-ip", "192.168.0.2/24", "--cluster-cidr", "10.0.0.0/8",
               "--random-fully=false"]
@@ -226,14 +226,6 @@ def test_usage_errors_name_the_flag(capsys, argv, message, code):
 # --------------------------------------------------------------------------- a live API server
 
 
-def _fake_apiserver_module():
-    path = Path(__file__).resolve().parents[1] / "watch" / "_fake_apiserver.py"
-    spec = importlib.util.spec_from_file_location("kpsim_test_fake_apiserver", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _svc_json(ns: str, name: str, ip: str, port: int, port_name: str) -> dict:
     return {"kind": "Service", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns},
             "spec": {"type": "ClusterIP", "clusterIP": ip, "clusterIPs": [ip], "ipFamilies": ["IPv4"],
@@ -249,7 +241,7 @@ def _slice_json(ns: str, service_name: str, ips: list[str], port: int, port_name
 
 
 def test_live_api_server_one_add_and_one_change(tmp_path: Path):
-    fake = _fake_apiserver_module().FakeApiServer().start()
+    fake = FakeApiServer().start()
     try:
         fake.add("Service", _svc_json("ns1", "svc1", "172.30.0.41", 80, "p80"))
         fake.add("EndpointSlice", _slice_json("ns1", "svc1", ["10.0.1.1"], 80, "p80"))
@@ -361,7 +353,7 @@ def test_the_config_file_s_sync_periods_apply_and_flags_override_them() -> None:
 
 def test_live_once_gives_up_on_a_refusal_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     """--once against a server that refuses the list for good: exit 1 at once with the server's reason."""
-    fake = _fake_apiserver_module().FakeApiServer().start()
+    fake = FakeApiServer().start()
     try:
         kubeconfig = tmp_path / "kubeconfig"
         kubeconfig.write_text(Path(fake.write_kubeconfig(str(kubeconfig))).read_text().replace(
@@ -423,7 +415,7 @@ def test_the_node_comes_from_the_config_file_without_the_flag(tmp_path: Path):
 
 def test_ctrl_c_before_the_first_sync_is_130_and_prompt_even_during_a_list(tmp_path: Path):
     """A LIST the server holds (a slow or hung API server): Ctrl-C cuts it and says "interrupted" (130)."""
-    fake = _fake_apiserver_module().FakeApiServer().start()
+    fake = FakeApiServer().start()
     fake.hold_lists = True  # until release (or stop)
     child = None
     try:
