@@ -40,6 +40,17 @@ def test_connmark_save_uses_both_masks() -> None:
     assert verdicts(text, 6003) == ["REJECT"]  # ctmark = (0 & ~0xff) ^ (0x105 & 0xff) = 0x5
 
 
+def test_connmark_restore_uses_both_masks() -> None:
+    text = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            ":POSTROUTING ACCEPT [0:0]\n"
+            "-A PREROUTING -p udp -m udp --dport 6004 -j CONNMARK --set-xmark 0x105/0xffffffff\n"
+            "-A PREROUTING -p udp -m udp --dport 6004 -j MARK --set-xmark 0x1234/0xffffffff\n"
+            "-A PREROUTING -p udp -m udp --dport 6004 -j CONNMARK --restore-mark --nfmask 0xff00 --ctmask 0xff\n"
+            "COMMIT\n" + HEAD + "-A INPUT -p udp -m udp --dport 6004 -m mark --mark 0x1300 -j DROP\n"
+            "-A INPUT -p udp -m udp --dport 6004 -m mark --mark 0x31 -j REJECT\nCOMMIT\n")
+    assert verdicts(text, 6004) == ["REJECT"]  # mark = (0x1234 & ~0xff00) ^ (0x105 & 0xff) = 0x31 (a kernel run)
+
+
 def test_ctstatus_none_never_matches_in_the_kernel() -> None:
     text = HEAD + "-A INPUT -m conntrack --ctstatus NONE -j DROP\nCOMMIT\n"
     assert verdicts(text, 7000) == ["ACCEPT"]

@@ -292,10 +292,15 @@ def test_the_policy_step_has_the_declaration_s_line_counters_and_survives_every_
     policy = PathStep("filter", "FORWARD", 3, ":FORWARD DROP [7:420]")
     for lazy in (False, True):
         tracer = Tracer(parse_ruleset(text), NODE, lazy=lazy)
-        for dst in ("10.1.0.1", "10.2.0.1", "10.1.0.1"):  # the second and third walk replay the memo
+        recorded: list[object] = []
+        record = tracer.engine._record
+        tracer.engine._record = (  # type: ignore[method-assign]
+            lambda *a, seen=recorded, real=record: seen.append(a) or real(*a))
+        for dst in ("10.1.0.1", "10.2.0.1", "10.1.0.1"):  # the third walk replays the first's memo
             (outcome,) = tracer._walk(tcp(dst=dst)).outcomes
             assert outcome.verdict == "DROP" and outcome.path[-1] == policy, (lazy, dst)
             assert [s.line for s in outcome.path] == [6, 8, 3]
+        assert len(recorded) == 2, lazy  # KEEP reads the destination: two walks recorded, the third replayed
     assert Tracer(parse_ruleset(text), NODE).engine.memos  # the memo was there to be replayed
     (accepted,) = trace(text, tcp(dst="10.9.0.1")).outcomes
     assert accepted.verdict == "ACCEPT" and accepted.path[-1].line == 7  # a rule decided: no policy step
