@@ -77,18 +77,16 @@ def with_user(fake: FakeApiServer, path: Path, user: dict[str, Any]) -> Path:
 
 
 class StepClock:
-    """The reflector reads the clock before each watch and when it ends: each watch "lasts" the next of
-    ``durations`` (then ``rest``), whatever the wall clock says."""
+    """Each watch "lasts" the next of ``durations`` (then ``rest``), whatever the wall clock says: the time is
+    the sum of the durations of the watches ``fake`` has been asked for, so a read before a watch request and
+    one after it differ by that watch's duration, however often the reflector reads the clock."""
 
-    def __init__(self, durations: list[float], rest: float) -> None:
-        self.durations, self.rest = list(durations), rest
-        self.now, self.calls = 1000.0, 0
+    def __init__(self, fake: FakeApiServer, durations: list[float], rest: float) -> None:
+        self.fake, self.durations, self.rest = fake, list(durations), rest
 
     def __call__(self) -> float:
-        self.calls += 1
-        if self.calls % 2 == 0:  # the end of a watch
-            self.now += self.durations.pop(0) if self.durations else self.rest
-        return self.now
+        watches = sum(1 for _, q in self.fake.requests if q.get("watch") in ("1", "true"))
+        return 1000.0 + sum(self.durations[:watches]) + self.rest * max(0, watches - len(self.durations))
 
 
 def populate(fake: FakeApiServer) -> None:
@@ -160,7 +158,7 @@ def test_a_node_the_server_does_not_have_is_said(fake, make) -> None:
 def test_a_quiet_watch_that_lasted_is_followed_at_once_by_the_next(fake, make, sleeps) -> None:
     """The server's timeoutSeconds or an idle proxy ends a watch with nothing in it: watch again now."""
     populate(fake)
-    seen = Mirror(make(kinds=[Kind.SERVICE], watch_timeout=0, clock=StepClock([], rest=2.0)))  # ends at once
+    seen = Mirror(make(kinds=[Kind.SERVICE], watch_timeout=0, clock=StepClock(fake, [], rest=2.0)))  # ends at once
     seen.until(lambda: len(fake.watches("Service")) >= 6)
     assert sleeps == [] and seen.said() == []
     assert len(fake.lists("Service")) == 1  # each resumed from the list's resourceVersion, never relisted
@@ -169,7 +167,7 @@ def test_a_quiet_watch_that_lasted_is_followed_at_once_by_the_next(fake, make, s
 
 def test_a_very_short_empty_watch_backs_off_and_one_that_lasted_resets_it(fake, make, sleeps) -> None:
     populate(fake)
-    clock = StepClock([0.5, 0.5, 0.5, 1.0, 0.5, 0.5], rest=0.5)  # under a second, nothing received: failures
+    clock = StepClock(fake, [0.5, 0.5, 0.5, 1.0, 0.5, 0.5], rest=0.5)  # under a second, nothing received: failures
     seen = Mirror(make(kinds=[Kind.SERVICE], watch_timeout=0, clock=clock))
     seen.until(lambda: len(sleeps) >= 5)
     assert sleeps[:5] == [1, 2, 4, 1, 2]  # the watch that lasted a second restarted the count
@@ -186,7 +184,7 @@ def test_a_watch_that_delivered_resets_the_backoff(fake, make, sleeps) -> None:
         if len(sleeps) == 2:  # the third watch replays this, then ends
             fake.add("Service", svc_json("s2", "10.0.0.2"))
 
-    seen = Mirror(make(kinds=[Kind.SERVICE], sleep=sleep, clock=StepClock([], rest=0.1)))
+    seen = Mirror(make(kinds=[Kind.SERVICE], sleep=sleep, clock=StepClock(fake, [], rest=0.1)))
     seen.until(lambda: len(sleeps) >= 4)
     assert sleeps[:4] == [1, 2, 1, 2]  # not [1, 2, 4, 8]: the watch that delivered reset the count
     assert "default/s2" in seen.keys(Kind.SERVICE)
@@ -411,7 +409,7 @@ def test_a_watch_refused_for_its_resource_version_is_followed_by_a_new_list(fake
     again after any watch refusal but 429, and so must we, or the rules stay stale."""
     populate(fake)
     fake.watch_seconds = 0.05
-    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock([], rest=2.0)))
+    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock(fake, [], rest=2.0)))
     seen.until(lambda: Kind.SERVICE in seen.synced)
     fake.fail_watch["Service"] = (504, "Gateway Timeout", "Too large resource version: 138, current: 109")
     lists = len(fake.lists("Service"))
@@ -422,7 +420,7 @@ def test_a_watch_refused_for_its_resource_version_is_followed_by_a_new_list(fake
 def test_a_busy_server_gets_the_same_watch_again(fake, make, sleeps) -> None:
     populate(fake)
     fake.watch_seconds = 0.05
-    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock([], rest=2.0)))
+    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock(fake, [], rest=2.0)))
     seen.until(lambda: Kind.SERVICE in seen.synced)
     fake.fail_watch["Service"] = (429, "Too Many Requests", "storage is (re)initializing")
     seen.until(lambda: len(sleeps) >= 3)
