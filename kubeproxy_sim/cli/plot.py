@@ -155,7 +155,7 @@ def summarise(panel: Panel, max_bars: int = MAX_BARS) -> Panel:
 
     order = sorted(range(count), key=lambda i: (-rank(i), i))
     largest, smallest = room // 2, (room - 1) // 2  # and the others' bar: room in all
-    shown = order[:largest] + (order[count - smallest:] if smallest else [])
+    shown = order[:largest] + order[count - smallest:]  # room >= 3: smallest >= 1
     others = order[largest:count - smallest]
     series = []
     for s in panel.series:

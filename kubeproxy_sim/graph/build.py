@@ -136,24 +136,21 @@ def _chain_edges(table: Table, chains: dict[str, Chain], chain: Chain, returns: 
     Shares are those of the whole chain, whatever the scope keeps of it."""
     with_target = [(i, r) for i, r in enumerate(chain.rules, start=1) if r.target is not None]
     first_split = _first_split(with_target)
-
-    def wanted(k: int, position: int) -> bool:
-        """Whether a rule's ``call`` matters: it is drawn, or a split's shares depend on it. Working it out
-        walks the target chain and what it jumps to, so for a service's graph it is not done for the
-        thousands of KUBE-SERVICES rules the scope leaves out."""
-        return (scope is None or scope.keeps(table.name, chain.name, position)
-                or (first_split is not None and k >= first_split))
-
-    calls = [wanted(k, position) and is_chain_target(chains, r.target.name)  # type: ignore[union-attr]
+    keep = [scope is None or scope.keeps(table.name, chain.name, position) for position, _ in with_target]
+    # A rule's ``call`` is worked out only where it matters: the rule is drawn, or a split's shares depend
+    # on it. It walks the target chain and what that jumps to, so for a service's graph it is not done for
+    # the thousands of KUBE-SERVICES rules the scope leaves out.
+    calls = [(keep[k] or (first_split is not None and k >= first_split))
+             and is_chain_target(chains, r.target.name)  # type: ignore[union-attr]
              and returns(r.target.name)  # type: ignore[union-attr]
-             for k, (position, r) in enumerate(with_target)]
+             for k, (_, r) in enumerate(with_target)]
     splits = (chain_splits([r.parsed for _, r in with_target], calls) if first_split is not None
               else [None] * len(with_target))
     edges: list[Edge] = []
     verdicts: list[Node] = []
     source = chain_node_id(table.name, chain.name)
-    for (position, rule), call, split in zip(with_target, calls, splits, strict=True):
-        if scope is not None and not scope.keeps(table.name, chain.name, position):
+    for (position, rule), kept, call, split in zip(with_target, keep, calls, splits, strict=True):
+        if not kept:
             continue
         share, reached = split if split else (None, None)
         target = rule.target

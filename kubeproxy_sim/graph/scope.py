@@ -152,11 +152,10 @@ class Selection:
         return self.full | {(table, chain) for table, chain, _ in self.positions}
 
 
-def select_table(table: Table | _TableIndex, ref: ServiceRef) -> Selection:
+def select_table(index: _TableIndex, ref: ServiceRef) -> Selection:
     """The part of one table a packet of the service can take (empty: the table has nothing about it)."""
-    index = table if isinstance(table, _TableIndex) else _TableIndex(table)
     name = index.table.name
-    kept = {chain: set(indices) for chain, indices in index.seeds(ref).items()}
+    kept = index.seeds(ref)  # fresh sets, built by _merge: growing them below changes no index
     if not kept:
         return Selection()
     full = index.reachable(index.targets(kept))
