@@ -68,6 +68,15 @@ def fake() -> Iterator[FakeApiServer]:
 
 
 @pytest.fixture
+def dead_server(tmp_path) -> tuple[str, str]:
+    """The kubeconfig and URL of an API server that has stopped: its port refuses connections."""
+    server = FakeApiServer().start()
+    kubeconfig = server.write_kubeconfig(str(tmp_path / "kc"))
+    server.stop()
+    return kubeconfig, server.url
+
+
+@pytest.fixture
 def sleeps() -> list[float]:
     return []
 

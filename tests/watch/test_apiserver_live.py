@@ -228,11 +228,9 @@ def test_a_bounded_run_gives_up_at_once_on_a_refusal(fake, make, sleeps, code, r
     assert len(fake.lists("Service")) == 1 and sleeps == []  # not retried
 
 
-def test_a_bounded_run_gives_up_on_an_unreachable_server_after_some_attempts(tmp_path, sleeps) -> None:
-    fake = FakeApiServer().start()
-    kubeconfig = fake.write_kubeconfig(str(tmp_path / "kc"))
-    port = fake.url.rsplit(":", 1)[1]
-    fake.stop()
+def test_a_bounded_run_gives_up_on_an_unreachable_server_after_some_attempts(dead_server, sleeps) -> None:
+    kubeconfig, url = dead_server
+    port = url.rsplit(":", 1)[1]
     src = ApiServerSource(kubeconfig, sleep=sleeps.append, give_up=4,
                           backoff=Backoff(initial=1, maximum=8, jitter=0)).start()
     seen = Mirror(src)
@@ -241,11 +239,11 @@ def test_a_bounded_run_gives_up_on_an_unreachable_server_after_some_attempts(tmp
             seen.until(lambda: False)
     finally:
         src.close(timeout=2)
-    assert str(err.value) == (f"{fake.url}: list failed: connection refused by 127.0.0.1:{port} (is the API server "
+    assert str(err.value) == (f"{url}: list failed: connection refused by 127.0.0.1:{port} (is the API server "
                               "running there?); gave up after 4 attempts")
     assert set(sleeps) <= {1, 2, 4} and 4 in sleeps  # three kinds back off side by side: 1, 2, 4, then give up
     # the kinds share one server: said once, not once per kind and attempt
-    assert seen.said() == [f"{fake.url}: warning: list failed: connection refused by 127.0.0.1:{port} (is the "
+    assert seen.said() == [f"{url}: warning: list failed: connection refused by 127.0.0.1:{port} (is the "
                            "API server running there?); retrying from a new list with backoff, up to 4 attempts"]
 
 

@@ -180,10 +180,8 @@ def test_backoff_grows_and_is_capped() -> None:
     assert all(4 <= j.delay(3, rng) <= 6 for _ in range(50))
 
 
-def test_server_unreachable_is_retried_with_backoff(tmp_path, sleeps) -> None:
-    fake = FakeApiServer().start()
-    kubeconfig = fake.write_kubeconfig(str(tmp_path / "kc"))
-    fake.stop()
+def test_server_unreachable_is_retried_with_backoff(dead_server, sleeps) -> None:
+    kubeconfig, url = dead_server
     src = ApiServerSource(kubeconfig, sleep=sleeps.append, rng=random.Random(3), kinds=[Kind.POD],
                           backoff=Backoff(initial=1, maximum=4, jitter=0)).start()
     m = Mirror(src)
@@ -192,9 +190,9 @@ def test_server_unreachable_is_retried_with_backoff(tmp_path, sleeps) -> None:
     m.fold(src.poll())  # what was said before the last sleep
     assert sleeps[:4] == [1, 2, 4, 4]
     # said once, in one line, not once per attempt
-    port = fake.url.rsplit(":", 1)[1]
+    port = url.rsplit(":", 1)[1]
     assert [str(d) for d in m.diagnostics] == [
-        f"{fake.url}: warning: list failed: connection refused by 127.0.0.1:{port} (is the API server running "
+        f"{url}: warning: list failed: connection refused by 127.0.0.1:{port} (is the API server running "
         "there?); retrying from a new list with backoff, until it works"]
 
 
