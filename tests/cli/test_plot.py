@@ -11,8 +11,8 @@ import pytest
 from kubeproxy_sim.cli import plot
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.errors import InputError
+from kubeproxy_sim.graph.image import PNG_SIGNATURE
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PODS = ("default/kubernetes-bootcamp-855d5cc575-4lb7w", "default/kubernetes-bootcamp-855d5cc575-9qzkx",
         "default/kubernetes-bootcamp-855d5cc575-hx2nv", "default/kubernetes-bootcamp-855d5cc575-w7tdp")
 SEND = ["send", "--scenario", "bootcamp", "--from", "external", "--to", "node/node1:31526", "--count", "200"]

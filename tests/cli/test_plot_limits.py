@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import struct
 import warnings
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +12,8 @@ import pytest
 
 from kubeproxy_sim.cli import options, plot, send_cmd
 from kubeproxy_sim.cli.main import main
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def svg_texts(path: Path) -> list[str]:
-    root = ET.parse(path).getroot()
-    return ["".join(node.itertext()) for node in root.iter("{http://www.w3.org/2000/svg}text")]
+from kubeproxy_sim.graph.image import PNG_SIGNATURE
+from tests.cli.test_plot import svg_texts
 
 
 def png_size(path: Path) -> tuple[int, int]:

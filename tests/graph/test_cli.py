@@ -12,6 +12,8 @@ import pytest
 import kubeproxy_sim.cli.main as cli_main
 from kubeproxy_sim.graph.image import PNG_SIGNATURE
 
+from .conftest import restore_input
+
 SVC = "KUBE-SVC-2TYZFXBKM236ELT2"
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None and os.environ.get("CI") != "true",
                                reason="Graphviz's dot is not installed (CI=true runs it anyway)")
@@ -60,15 +62,7 @@ def test_images_to_files_by_suffix(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_from_a_dump_with_and_without_built_in_chains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import argparse
-
-    from kubeproxy_sim.cli.options import add_input_flags, load_inputs
-    from kubeproxy_sim.cli.rules_cmd import rules_text
-
-    parser = argparse.ArgumentParser()
-    add_input_flags(parser)
-    restore = tmp_path / "restore.rules"
-    restore.write_text(rules_text(load_inputs(parser.parse_args(["--scenario", "bootcamp"])), full=False))
+    restore = restore_input(tmp_path)
     code, from_dump, err = run(["--rules", str(restore), "--format", "mermaid", "--table", "nat"], capsys)
     assert code == 0, err
     code, from_objects, _ = run(["--scenario", "bootcamp", "--format", "mermaid", "--table", "nat"], capsys)

@@ -15,6 +15,8 @@ from kubeproxy_sim.graph.scope import ServiceRef
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.model import Ruleset
 
+from .conftest import restore_input
+
 NO_ENDPOINTS = ["graph", "--scenario", "upstream-no-endpoints-reject", "--format", "mermaid"]
 BOOTCAMP_MISS = ["trace", "--scenario", "bootcamp", "--src", "10.0.0.9", "--dst", "10.200.0.1", "--dport", "80"]
 BOOTCAMP_HIT = ["trace", "--scenario", "bootcamp", "--src", "10.244.0.9", "--dst", "10.96.142.87", "--dport", "8080"]
@@ -233,20 +235,6 @@ def test_a_split_s_shares_do_not_depend_on_what_the_scope_keeps() -> None:
 
 
 # --------------------------------------------------------------------------- 7 (second bullet): added jumps
-
-
-def restore_input(tmp_path: Path) -> Path:
-    """kube-proxy's restore input for bootcamp: its chains, no built-in ones."""
-    import argparse
-
-    from kubeproxy_sim.cli.options import add_input_flags, load_inputs
-    from kubeproxy_sim.cli.rules_cmd import rules_text
-
-    parser = argparse.ArgumentParser()
-    add_input_flags(parser)
-    restore = tmp_path / "restore.rules"
-    restore.write_text(rules_text(load_inputs(parser.parse_args(["--scenario", "bootcamp"])), full=False))
-    return restore
 
 
 def test_jumps_the_graph_adds_to_a_restore_input_are_drawn_as_added(tmp_path: Path,
