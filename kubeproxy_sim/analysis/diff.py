@@ -268,7 +268,7 @@ def _state_views(nodes: NodeSet, ports: dict[PortKey, ServicePortInfo],
                  keys: Sequence[PortKey]) -> dict[PortKey, tuple[View, ...]]:
     """The views of the ports in one state; then the state's rules are let go, so that the two states'
     compiled rules (every node's, a gigabyte or more for a large cluster) are never held at once."""
-    with collector_paused():  # every port traced on every node: see objects.bulk
+    with collector_paused(30 * len(keys) * len(nodes.order)):  # every port traced on every node: see objects.bulk
         views = {key: service_views(nodes, Selection(ports[key]), None) for key in keys if key in ports}
         nodes.forget_rules()
     return views

@@ -122,7 +122,9 @@ def service_work(cluster: Cluster, config: ProxyConfig) -> ServiceWork:
 
 def generate(cluster: Cluster, config: ProxyConfig) -> SyncResult:
     """The rules one full sync of kube-proxy (iptables mode) writes for this node and family."""
-    with collector_paused():  # ~10^6 acyclic objects: see objects.bulk
+    endpoints = sum(len(s.endpoints) for s in cluster.endpoint_slices)
+    # ~10^6 acyclic objects at 10,000 services, about two per service and endpoint: see objects.bulk
+    with collector_paused(2 * (len(cluster.services) + endpoints)):
         work = service_work(cluster, config)
         ctx = make_context(config, work.endpoint_count)
         out = new_buffer()
