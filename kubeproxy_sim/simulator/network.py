@@ -402,16 +402,22 @@ class Simulator:
         host = self.external_at.get(value)
         return f"external/{host or address}", address, None
 
-    def server_at(self, address: str, port: int, proto: str) -> tuple[str, str, str | None] | Failure | None:
+    def server_at(self, address: str, port: int, proto: str, *, node: str | None = None,
+                  senders: bool = False) -> tuple[str, str, str | None] | Failure | None:
         """Who answers a packet to ``address``:``port`` that reached the pod, node or outside host having the
-        address: (target, address, node), or why nobody does; None when no pod, node or outside host has it."""
-        value = self._address(address)[1]
+        address: (target, address, node), or why nobody does; None when no pod, node or outside host has it.
+
+        ``node``: the node the packet ends on, whose loopback addresses are its own. ``senders``: the clients'
+        hosts and the load balancer's addresses are outside hosts too (a client's stack refuses, the balancer
+        stays silent), as they are for a packet the rules send back out.
+        """
+        family, value = self._address(address)
         pkt: Tuple = (proto, self.family, 0, 0, value, port)
         if value in self.pod_at:
             return self._server(("pod", self.pod_at[value], pkt))
-        if value in self.node_at:
-            return self._server(("node", self.node_at[value], pkt))
-        if value in self.external_at:
+        if value in self.node_at or (node is not None and loopback(family, value)):
+            return self._server(("node", self.node_at.get(value, node), pkt))
+        if value in self.external_at or (senders and (value in self.clients or address in self.balancer.addresses)):
             return self._server(("external", address, pkt))
         return None
 

@@ -267,18 +267,9 @@ def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None 
     """Who answers at ip:port when the packet ends there, else the failure's reason: a host with nothing
     listening refuses (a TCP RST or an ICMP port unreachable: REJECT; a client's host too), a balancer's
     address without this port stays silent, an address nobody has is NO_ROUTE. Loopback is ``node`` itself."""
-    family, value = parse_address(ip)
-    pkt = (proto, sim.family, 0, 0, value, port)
-    if value in sim.pod_at:
-        served = sim._server(("pod", sim.pod_at[value], pkt))
-    elif value in sim.node_at or (node is not None and loopback(family, value)):
-        served = sim._server(("node", sim.node_at.get(value, node), pkt))
-    elif value in sim.external_at or value in sim.clients or ip in sim.balancer.addresses:
-        served = sim._server(("external", ip, pkt))
-    elif sim.in_pod_subnet(value):
-        return TIMEOUT  # a pod subnet's address no pod has: nobody answers ARP for it
-    else:
-        return NO_ROUTE
+    served = sim.server_at(ip, port, proto, node=node, senders=True)
+    if served is None:  # a pod subnet's address no pod has: nobody answers ARP for it; else nowhere to go
+        return TIMEOUT if sim.in_pod_subnet(parse_address(ip)[1]) else NO_ROUTE
     return served.reason if isinstance(served, Failure) else served[0]
 
 

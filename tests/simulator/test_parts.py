@@ -137,6 +137,20 @@ def test_server_at_names_who_answers_at_a_host_s_address() -> None:
     assert [sim.server_at(a, 80, "tcp") for a in ("10.244.1.99", "8.8.8.8", "203.0.113.100")] == [None] * 3
 
 
+def test_server_at_for_a_packet_the_rules_send_on() -> None:
+    """send's view: loopback is the node the packet is on; a client's host refuses, a balancer is silent."""
+    from kubeproxy_sim.simulator.network import REJECT, TIMEOUT
+    from tests.simulator.builders import simulator
+
+    sim = simulator()
+    assert sim.server_at("127.0.0.1", 10256, "tcp") is None
+    assert sim.server_at("127.0.0.1", 10256, "tcp", node="node1") == ("node/node1", "127.0.0.1", "node1")
+    client = "203.0.113.10"  # the builders' outside client
+    assert sim.server_at(client, 80, "tcp") is None
+    assert [getattr(sim.server_at(a, 80, "tcp", senders=True), "reason", None)
+            for a in (client, "203.0.113.100", "8.8.8.8")] == [REJECT, TIMEOUT, None]
+
+
 def dns() -> ClusterDNS:
     return ClusterDNS(load(objects()), HOSTS)
 
