@@ -109,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         before = load_inputs(args)
         loaded = load_paths(paths)
     config, config_diags = build_config(args, loaded.cluster)
-    diagnostics = [*before.diagnostics, *loaded.diagnostics, *config_diags]
+    # Both states are read with the same node flags, and often from the same files: a message both give is one
+    diagnostics = list({str(d): d for d in (*before.diagnostics, *loaded.diagnostics, *config_diags)}.values())
     report(diagnostics, args)
     nodes_before = node_set(before.cluster, before.config)
     nodes_after = node_set(loaded.cluster, config)

@@ -26,3 +26,15 @@ def test_f2_is_against() -> None:
     assert code_f2 == code_against == 0
     assert f2 == against
     assert any(s["name"] == "default/kubernetes-bootcamp" and s["status"] == "removed" for s in f2["services"])
+
+
+def test_a_message_both_states_give_is_reported_once() -> None:
+    """The same file on both sides: its skipped Deployment and the node's detect-local note, once each."""
+    state = str(REPO / "rulesets" / "bootcamp" / "objects.yaml")
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        assert main(["diff", "-f", state, "--against", state, "--hostname-override", "node1"]) == 0
+    lines = err.getvalue().splitlines()
+    skipped = [line for line in lines if "Deployment default/kubernetes-bootcamp: note: skipped" in line]
+    detect_local = [line for line in lines if "--detect-local-mode: note: ClusterCIDR with no IPv4" in line]
+    assert len(skipped) == len(detect_local) == 1, lines
