@@ -28,6 +28,7 @@ from kubeproxy_sim.objects.model import Cluster, Node, Service, TrafficPolicy
 from kubeproxy_sim.proxier.naming import EXT_PREFIX, FW_PREFIX, SEP_PREFIX, SVC_PREFIX, SVL_PREFIX
 
 if TYPE_CHECKING:
+    from kubeproxy_sim.proxier.config import ProxyConfig
     from kubeproxy_sim.simulator.network import Simulator
     from kubeproxy_sim.simulator.send import SendResult
 
@@ -453,10 +454,10 @@ def external_name_section(inputs: Inputs, args: argparse.Namespace, con: Console
     return lines
 
 
-def endpoint_table(cluster: Cluster, con: Console) -> list[str]:
+def endpoint_table(cluster: Cluster, config: ProxyConfig, con: Console) -> list[str]:
     from kubeproxy_sim.cli.scenario_cmd import endpoint_rows
 
-    rows = [(f"{r.address}:{r.port}", r.state, r.node or "-", r.pod or "-") for r in endpoint_rows(cluster)]
+    rows = [(f"{r.address}:{r.port}", r.state, r.node or "-", r.pod or "-") for r in endpoint_rows(cluster, config)]
     if not rows:
         return ["  (no endpoints)"]
     state = Column("state", style=lambda v: STATE_STYLES.get(v, ("yellow",)))
@@ -499,7 +500,7 @@ def controllers_section(inputs: Inputs, args: argparse.Namespace, con: Console, 
             rules = _rules_text(cluster, config)
             lines += ["", con.paint(step_title(text), "bold"), *(con.paint(f"  {n}", "dim") for n in played.notes)]
             if cluster.services:
-                lines += [*endpoint_table(cluster, con), "  rules:", *changed_lines(previous, rules, con)]
+                lines += [*endpoint_table(cluster, config, con), "  rules:", *changed_lines(previous, rules, con)]
             previous = rules
             tick()
     return lines

@@ -135,13 +135,13 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
 # -- showing a step -------------------------------------------------------------------------------------------
 
 
-def _condition_word(conditions: Any) -> str:
-    """As kube-proxy reads the conditions (endpointslicecache): an unset ready or serving is true, and a ready
-    endpoint is used as ready whether or not it is terminating."""
-    if conditions.ready is not False:
+def _state_word(endpoint: Any) -> str:
+    """A word for the conditions kube-proxy made of the slices (an EndpointInfo): a ready endpoint is used as ready
+    whether or not it is terminating."""
+    if endpoint.ready:
         return "ready"
-    if conditions.terminating:
-        return "serving-terminating" if conditions.serving is not False else "terminating"
+    if endpoint.terminating:
+        return "serving-terminating" if endpoint.serving else "terminating"
     return "not-ready"
 
 
@@ -175,39 +175,36 @@ class EndpointRow:
                 "pod": self.pod}
 
 
-def _service_ports(cluster: Any) -> Iterator[tuple[Any, Any, list[EndpointRow]]]:
-    """(service, port, its endpoint rows in text order) for every service port, services by namespace/name."""
-    by_service: dict[tuple[str, str], list[Any]] = {}
-    for s in cluster.endpoint_slices:
-        by_service.setdefault((s.namespace, s.service_name), []).append(s)
-    for service in sorted(cluster.services, key=lambda s: (s.namespace, s.name)):
-        for port in service.ports:
-            rows: dict[tuple[str, int], EndpointRow] = {}
-            for s in sorted(by_service.get((service.namespace, service.name), []), key=lambda s: s.name):
-                number = next((p.port for p in s.ports if (p.name or "") == port.name
-                               and p.protocol is port.protocol), None)
-                if number is None:
-                    continue
-                for e in s.endpoints:
-                    key = (e.addresses[0], number)
-                    if key in rows and e.conditions.terminating:
-                        continue  # an address in two slices is one endpoint; kube-proxy keeps a non-terminating copy
-                    rows[key] = EndpointRow(f"{service.namespace}/{service.name}", port.name or "", e.addresses[0],
-                                            number, port.protocol.value, _condition_word(e.conditions), e.node_name,
-                                            e.zone, e.target_ref[2] if e.target_ref else None)
-            yield service, port, sorted(rows.values(), key=EndpointRow.text)
+def _service_ports(cluster: Any, config: Any) -> Iterator[tuple[Any, list[EndpointRow]]]:
+    """(service port, its endpoint rows in text order) for every service port this node's proxier programs, as
+    the proxier merged the slices (proxier.state); node, zone and pod from the slice's copy of the endpoint."""
+    from kubeproxy_sim.proxier.state import all_service_ports, endpoints_map
+
+    eps_map = endpoints_map(cluster.endpoint_slices, config)
+    copies: dict[tuple[str, str, str, bool], Any] = {}
+    for s in sorted(cluster.endpoint_slices, key=lambda s: s.name):
+        for e in s.endpoints:
+            if e.addresses:  # an address in two slices: the copy kube-proxy kept has its terminating flag
+                copies.setdefault((s.namespace, s.service_name, e.addresses[0], bool(e.conditions.terminating)), e)
+    for info in all_service_ports(cluster, config):
+        rows = []
+        for ep in eps_map.get(info.key, ()):
+            e = copies.get((info.namespace, info.name, ep.ip, ep.terminating))
+            rows.append(EndpointRow(f"{info.namespace}/{info.name}", info.port_name, ep.ip, ep.port,
+                                    info.protocol.value, _state_word(ep), e.node_name if e else None,
+                                    e.zone if e else None, e.target_ref[2] if e and e.target_ref else None))
+        yield info, sorted(rows, key=EndpointRow.text)
 
 
-def endpoint_rows(cluster: Any) -> list[EndpointRow]:
-    return [row for _, _, rows in _service_ports(cluster) for row in rows]
+def endpoint_rows(cluster: Any, config: Any) -> list[EndpointRow]:
+    return [row for _, rows in _service_ports(cluster, config) for row in rows]
 
 
-def endpoints_text(cluster: Any) -> str:
+def endpoints_text(cluster: Any, config: Any) -> str:
     """One line per service port and endpoint, as kube-proxy sees them through the slices."""
     lines = []
-    for service, port, rows in _service_ports(cluster):
-        label = f"{service.namespace}/{service.name}" + (f":{port.name}" if port.name else "")
-        lines.extend([r.text() for r in rows] or [f"{label} (no endpoints)"])
+    for info, rows in _service_ports(cluster, config):
+        lines.extend([r.text() for r in rows] or [f"{info.name_string} (no endpoints)"])
     return "".join(line + "\n" for line in lines)
 
 
@@ -306,11 +303,11 @@ def _script_loader(script: Path, line_holder: list[int]) -> Any:
     return load
 
 
-def step_data(number: int, step: Any, notes: Any, cluster: Any, show: str, rules: Any, diff: str | None
-              ) -> dict[str, object]:
+def step_data(number: int, step: Any, notes: Any, cluster: Any, config: Any, show: str, rules: Any,
+              diff: str | None) -> dict[str, object]:
     """One step as data for -o json|yaml."""
     data: dict[str, object] = {"step": number, "line": step.line, "command": step.text, "notes": list(notes),
-                               "endpoints": [r.as_json() for r in endpoint_rows(cluster)]}
+                               "endpoints": [r.as_json() for r in endpoint_rows(cluster, config)]}
     if show == "rules":
         data["rules"] = {"tables": [{"name": t.name, "chains": [
             {"name": c.name, "policy": c.policy, "rules": [r.text() for r in c.rules]} for c in t.chains]}
@@ -365,10 +362,10 @@ def run(args: argparse.Namespace) -> int:
                 diff = _diff(previous, rules, number) if args.show == "diff" else None
                 previous = rules or previous
                 if args.output != "text":
-                    steps.append(step_data(number, step, played.notes, cluster, args.show, ruleset, diff))
+                    steps.append(step_data(number, step, played.notes, cluster, config, args.show, ruleset, diff))
                     continue
                 out = [f"# step {number}: {step.text}\n", *(f"# {note}\n" for note in played.notes)]
-                out.append(endpoints_text(cluster) if args.show == "endpoints" else (diff or rules))
+                out.append(endpoints_text(cluster, config) if args.show == "endpoints" else (diff or rules))
                 sys.stdout.write(colour_step("".join(out), con))
                 sys.stdout.flush()
     except ScriptError as exc:

@@ -544,3 +544,35 @@ ports: [{port: 8080, protocol: TCP}]
     rows = [line for line in _steps(capsys.readouterr().out)[-1][1] if line.startswith("default/manual ")]
     assert rows == ["default/manual 10.244.1.10:8080/TCP ready node=node1",
                     "default/manual 10.244.2.10:8080/TCP serving-terminating node=node2"]
+
+
+def test_scenario_endpoints_are_the_proxiers_own_view() -> None:
+    """Only what kube-proxy programs: not a headless Service's slices, nor a Service another proxy serves, nor
+    the other family's slices; an unset condition is true and the slice's node, zone and pod are kept."""
+    from kubeproxy_sim.cli.scenario_cmd import endpoint_rows, endpoints_text
+    from kubeproxy_sim.objects import load_text
+    from kubeproxy_sim.proxier.config import ProxyConfig
+
+    def service(name: str, cluster_ip: str, labels: str = "{}") -> str:
+        return (f"apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: default, labels: {labels}}}\n"
+                f"spec: {{clusterIP: {cluster_ip}, ports: [{{port: 80, protocol: TCP}}]}}\n---\n")
+
+    def endpoint_slice(name: str, service: str, address: str, labels: str = "", family: str = "IPv4") -> str:
+        return (f"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: {name}, namespace: default, "
+                f"labels: {{kubernetes.io/service-name: {service}{labels}}}}}\naddressType: {family}\n"
+                f"endpoints: [{{addresses: ['{address}'], nodeName: node1, zone: z1, "
+                f"targetRef: {{kind: Pod, name: {name}-pod, namespace: default}}}}]\n"
+                f"ports: [{{port: 80, protocol: TCP}}]\n---\n")
+
+    other = "{service.kubernetes.io/service-proxy-name: someone-else}"
+    text = (service("db", "None") + endpoint_slice("db-1", "db", "10.244.1.10", ", service.kubernetes.io/headless: ''")
+            + service("other", "10.96.0.8", other)
+            + endpoint_slice("other-1", "other", "10.244.1.12", ", service.kubernetes.io/service-proxy-name: x")
+            + service("web", "10.96.0.9") + endpoint_slice("web-1", "web", "10.244.1.11")
+            + endpoint_slice("web-6", "web", "fd00::11", family="IPv6"))
+    cluster = load_text(text, "objects.yaml").cluster
+    config = ProxyConfig(node_name="node1", cluster_cidrs=("10.244.0.0/16",))
+    assert endpoints_text(cluster, config) == "default/web 10.244.1.11:80/TCP ready node=node1 zone=z1 pod=web-1-pod\n"
+    assert [r.as_json() for r in endpoint_rows(cluster, config)] == [
+        {"service": "default/web", "port_name": "", "address": "10.244.1.11", "port": 80, "protocol": "TCP",
+         "state": "ready", "node": "node1", "zone": "z1", "pod": "web-1-pod"}]
