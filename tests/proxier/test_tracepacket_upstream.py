@@ -1,7 +1,7 @@
 """TestTracePacket (upstream, 531be81208e2): its 7 packet flows traced through its static rule dump.
 
-rulesets/upstream-overall-iptables-rules/tracepacket.rules is the test's dump verbatim and
-tracepacket-flows.yaml its flows. Unlike upstream.rules, which holds kube-proxy's chains only (so
+rulesets/upstream-overall-iptables-rules/tracepacket.rules is the test's dump verbatim, and the folder's
+flows.yaml its flows (which upstream.rules passes too). Unlike upstream.rules, which holds kube-proxy's chains only (so
 tests/test_flows_upstream.py adds the built-in chains and kube-proxy's jumps), this dump declares the built-in
 chains itself (``:INPUT - [0:0]``) with the jumps in them: restored on a node, as by iptables-restore or
 upstream's fake iptables, those lines name the built-in chains (policy unchanged, ACCEPT on a fresh node), so
@@ -27,7 +27,7 @@ from .dumps import parse_dump
 
 SCENARIO = Path(__file__).resolve().parents[2] / "rulesets" / "upstream-overall-iptables-rules"
 DUMP = SCENARIO / "tracepacket.rules"
-FLOWS = yaml.safe_load((SCENARIO / "tracepacket-flows.yaml").read_text())
+FLOWS = yaml.safe_load((SCENARIO / "flows.yaml").read_text())  # TestTracePacket's flows, upstream.rules' too
 TEST_NODE_IPS = ("192.168.0.2", "192.168.1.2", "192.168.99.11", "2001:db8::1", "2001:db8:1::2")
 
 
@@ -63,8 +63,10 @@ def test_the_dump_is_upstreams_fixture():
 
 
 def test_the_scenarios_flows_are_these():
-    """upstream-overall-iptables-rules/flows.yaml reuses these flows for upstream.rules."""
-    assert yaml.safe_load((SCENARIO / "flows.yaml").read_text()) == FLOWS
+    """tests/test_flows_upstream.py traces these same flows through upstream.rules."""
+    from tests.test_flows_upstream import CASES
+
+    assert [flow for folder, flow in CASES if folder == SCENARIO] == FLOWS
 
 
 @pytest.mark.parametrize("flow", FLOWS, ids=[f["name"] for f in FLOWS])
