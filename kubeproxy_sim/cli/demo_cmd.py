@@ -20,7 +20,7 @@ import sys
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from kubeproxy_sim.cli.options import Inputs, add_node_flags, load_inputs, scenario_dir
+from kubeproxy_sim.cli.options import Inputs, add_node_flags, load_inputs, scenario_args, scenario_dir
 from kubeproxy_sim.cli.output import Column, Console, add_color_flag, console, progress, render_table, report
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity
 from kubeproxy_sim.netfilter.model import Chain, Ruleset
@@ -185,6 +185,14 @@ def describe_cluster(inputs: Inputs, con: Console | None = None) -> list[str]:
         columns = [Column("endpoint"), Column("node"), state, Column("service")]
         lines += ["", *render_table(columns, endpoints, color=con.color).splitlines()]
     return lines
+
+
+def _scenario_node(name: str) -> str | None:
+    """The node the scenario's own flags name (its --hostname-override, as kube-proxy takes it), if any."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_node_flags(parser)
+    preset = parser.parse_known_args(scenario_args(scenario_dir(name)))[0].hostname_override
+    return preset.strip().lower() or None if preset else None
 
 
 def _description(name: str) -> str:
@@ -535,7 +543,7 @@ def run(args: argparse.Namespace) -> int:
     con = console(args)
     description = _description(args.scenario)
     node = inputs.config.node_name
-    if "seen from " in description and f"seen from {node}" not in description:
+    if _scenario_node(args.scenario) not in (None, node):
         description += f" Here seen from {node}, as --hostname-override asks."
     out = [con.paint(f"Scenario {args.scenario}", "bold") + (f": {description}" if description else ""), "",
            *describe_cluster(inputs, con),

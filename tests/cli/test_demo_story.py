@@ -169,3 +169,5 @@ def test_a_node_without_pods_says_why_nothing_answers_and_sections_have_no_gap(
 def test_another_node_is_named_in_the_opening_line(capsys: pytest.CaptureFixture[str]) -> None:
     first = demo(capsys, "--hostname-override", "node2").splitlines()[0]
     assert first.endswith("seen from node1. Here seen from node2, as --hostname-override asks.")
+    # the scenario's own node, however spelt, moves nothing
+    assert demo(capsys, "--hostname-override", " Node1").splitlines()[0].endswith("seen from node1.")
