@@ -104,10 +104,6 @@ def service_families(service: Service, pods: Iterable[Pod] = ()) -> tuple[IPFami
     return found or (IPFamily.IPV4,)
 
 
-CLOSE_TRAFFIC_DISTRIBUTIONS = TRAFFIC_DISTRIBUTIONS
-"""The trafficDistribution values for which the controller hints endpoints (upstream's trafficdist package)."""
-
-
 def make_endpoint(pod: Pod, address: str, nodes: Mapping[str, Node], service: Service) -> Endpoint:
     node = nodes.get(pod.node_name) if pod.node_name else None
     cond = conditions(pod, service)
@@ -124,7 +120,8 @@ def _hints(service: Service, cond: EndpointConditions, zone: str | None,
     (and, under PreferSameNode, its own node), so kube-proxy keeps traffic close; others get none. Without a
     close distribution the controller removes hints. (The topology-mode annotation's CPU-proportional heuristic
     is not modelled.)"""
-    if service.traffic_distribution not in CLOSE_TRAFFIC_DISTRIBUTIONS or cond.ready is not True:
+    # every trafficDistribution value asks for closeness, so each gets hints (upstream's trafficdist package)
+    if service.traffic_distribution not in TRAFFIC_DISTRIBUTIONS or cond.ready is not True:
         return None, None
     for_zones = (zone,) if zone is not None else None
     for_nodes = (node_name,) if node_name and service.traffic_distribution == "PreferSameNode" else None
