@@ -470,9 +470,7 @@ def test_expectations_for_pod_addresses_follow_the_routes():
 def test_a_sticky_service_says_so_and_expected_is_per_new_client():
     """ClientIP affinity: all of one client's connections on one pod is right, and the result must say why."""
     from kubeproxy_sim.cli.options import scenario_dir
-    from kubeproxy_sim.objects import load_paths
     from kubeproxy_sim.proxier.config import ProxyConfig
-    from kubeproxy_sim.simulator.network import Simulator
 
     loaded = load_paths([str(scenario_dir("session-affinity") / "objects.yaml")])
     config = ProxyConfig(node_name="node1", cluster_cidrs=("10.244.0.0/16",))
