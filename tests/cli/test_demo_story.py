@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from kubeproxy_sim.cli.main import main
-
-REPO = Path(__file__).resolve().parents[2]
+from kubeproxy_sim.cli.options import REPO_RULESETS
 
 NODE1_PODS = {"default/kubernetes-bootcamp-855d5cc575-4lb7w", "default/kubernetes-bootcamp-855d5cc575-9qzkx"}
 
@@ -109,7 +107,8 @@ def test_the_printed_scenario_command_reproduces_the_section(story: str,
     command = re.search(r"^\$ kubeproxy-sim (scenario .*)$", text, re.M).group(1).split()  # type: ignore[union-attr]
     assert command[-2:] == ["--seed", "1"]
     # the printed path is relative to the repository (where the README runs it), not to the tests' working directory
-    assert main([str(REPO / a) if a.startswith("rulesets/") else a for a in command]) == 0
+    argv = [str(REPO_RULESETS / a.removeprefix("rulesets/")) if a.startswith("rulesets/") else a for a in command]
+    assert main(argv) == 0
     replayed = capsys.readouterr().out
     ports = set(re.findall(r"--dport (3\d{4})", text))
     assert ports and ports <= set(re.findall(r"--dport (3\d{4})", replayed))  # the same allocated NodePort

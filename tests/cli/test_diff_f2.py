@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from pathlib import Path
 
 from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.cli.options import REPO_RULESETS
 
-REPO = Path(__file__).resolve().parents[2]
-AFTER = str(REPO / "rulesets" / "upstream-cluster-ip-general" / "objects.yaml")  # from any working directory
+AFTER = str(REPO_RULESETS / "upstream-cluster-ip-general" / "objects.yaml")  # from any working directory
 
 
 def run(argv: list[str]) -> tuple[int, dict]:
@@ -30,7 +29,7 @@ def test_f2_is_against() -> None:
 
 def test_a_message_both_states_give_is_reported_once() -> None:
     """The same file on both sides: its skipped Deployment and the node's detect-local note, once each."""
-    state = str(REPO / "rulesets" / "bootcamp" / "objects.yaml")
+    state = str(REPO_RULESETS / "bootcamp" / "objects.yaml")
     err = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
         assert main(["diff", "-f", state, "--against", state, "--hostname-override", "node1"]) == 0

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import io
-from pathlib import Path
 
 import pytest
 
 from kubeproxy_sim.cli import main as cli
-
-REPO = Path(__file__).resolve().parents[2]
+from kubeproxy_sim.cli.options import REPO_RULESETS
 
 
 def test_an_internal_error_is_one_line_and_exit_4(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,8 +100,8 @@ def test_a_path_that_is_not_there_stops_the_command_before_any_answer(tmp_path, 
 @pytest.mark.parametrize("argv", [
     ["rules", "--scenario", "bootcamp", "--iptables-masquerade-bit", "32"],
     ["rules", "--scenario", "bootcamp", "--cluster-cidr", "10.244.0.0/33"],
-    ["replay", str(REPO / "rulesets" / "bootcamp" / "objects.yaml"), "--nodeport-addresses", "bogus"],
-    ["scenario", str(REPO / "rulesets" / "bootcamp" / "scenario"), "--cluster-cidr", "bogus"],
+    ["replay", str(REPO_RULESETS / "bootcamp" / "objects.yaml"), "--nodeport-addresses", "bogus"],
+    ["scenario", str(REPO_RULESETS / "bootcamp" / "scenario"), "--cluster-cidr", "bogus"],
 ])
 def test_a_node_setting_kube_proxy_would_refuse_stops_the_command_before_any_output(argv: list[str]) -> None:
     """Rules made with the value left at its default would be another node's rules."""

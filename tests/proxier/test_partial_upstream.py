@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from kubeproxy_sim.cli.main import main
-from kubeproxy_sim.cli.options import config_from_args
+from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args
 from kubeproxy_sim.netfilter.codec import render_ruleset
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset
 from kubeproxy_sim.objects import load_paths
@@ -45,7 +45,7 @@ from kubeproxy_sim.proxier.partial import (
 from .builders import cluster, ep, eps, fake_config, port, service
 from .dumps import check_jumps, parse_dump, upstream_sort
 
-SCENARIO = Path(__file__).resolve().parents[2] / "rulesets" / "upstream-sync-proxy-rules-repeated"
+SCENARIO = REPO_RULESETS / "upstream-sync-proxy-rules-repeated"
 SYNCS = SCENARIO / "syncs"
 ARGS = [str(a) for a in yaml.safe_load((SCENARIO / "scenario.yaml").read_text())["args"]]
 

@@ -12,11 +12,10 @@ destinations, or DROP, REJECT, ACCEPT (an explicit filter ACCEPT), "" (accepted,
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
+from kubeproxy_sim.cli.options import REPO_RULESETS
 from kubeproxy_sim.netfilter.codec import parse_ruleset_file
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
 from kubeproxy_sim.netfilter.packet import Packet
@@ -25,7 +24,7 @@ from kubeproxy_sim.proxier.full import as_node_holds_it
 
 from .dumps import parse_dump
 
-SCENARIO = Path(__file__).resolve().parents[2] / "rulesets" / "upstream-overall-iptables-rules"
+SCENARIO = REPO_RULESETS / "upstream-overall-iptables-rules"
 DUMP = SCENARIO / "tracepacket.rules"
 FLOWS = yaml.safe_load((SCENARIO / "flows.yaml").read_text())  # TestTracePacket's flows, upstream.rules' too
 TEST_NODE_IPS = ("192.168.0.2", "192.168.1.2", "192.168.99.11", "2001:db8::1", "2001:db8:1::2")
