@@ -287,7 +287,7 @@ def _node_addresses(node: Node | None) -> tuple[str, ...]:
     return tuple(f"{ip}/{128 if ':' in ip else 32}" for ip in ips)
 
 
-def _hostname(name: str | None) -> str | None:
+def normal_node_name(name: str | None) -> str | None:
     """The node name as kube-proxy takes it from --hostname-override: trimmed and lower-cased (Node names are
     lower-case DNS names, so ``Node1`` still finds node ``node1``). A blank one was refused when read."""
     return name.strip().lower() or None if name else None
@@ -319,7 +319,7 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
         settings.update(file_settings)
         diags.extend(file_diags)
     settings.update(_flag_settings(given, diags))
-    name, node = _pick_node(cluster, _hostname(settings.pop("node_name", None)))  # type: ignore[arg-type]
+    name, node = _pick_node(cluster, normal_node_name(settings.pop("node_name", None)))  # type: ignore[arg-type]
     if node is None and cluster.nodes:
         diags.append(Diagnostic(f"no Node object named {name!r}; node facts come from flags only",
                                 severity=Severity.WARNING, field="--hostname-override"))

@@ -153,14 +153,14 @@ def _open_source(args: argparse.Namespace, sleep: Callable[[float], None],
 def _node_name(args: argparse.Namespace) -> str | None:
     """The node kube-proxy would run as: --hostname-override, else the --config file's hostnameOverride
     (trimmed and lower-cased, as build_config takes it); None when neither names one."""
-    from kubeproxy_sim.cli.options import _hostname, blank_hostname
+    from kubeproxy_sim.cli.options import blank_hostname, normal_node_name
 
     name = args.hostname_override if not blank_hostname(args.hostname_override) else None
     if not name and getattr(args, "config", None):
         from kubeproxy_sim.cli.config_file import read_config_file
 
         name = read_config_file(args.config)[0].get("node_name")
-    return _hostname(name) if isinstance(name, str) else None
+    return normal_node_name(name) if isinstance(name, str) else None
 
 
 # --------------------------------------------------------------------------- output
