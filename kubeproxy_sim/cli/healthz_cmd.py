@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable
 
 from kubeproxy_sim.cli.options import add_input_flags
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
@@ -34,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, *, clock: Callable[[], float] = time.time) -> int:
+    """``clock``: Unix seconds, for the answer's Date header."""
     from kubeproxy_sim.cli.options import load_inputs
     from kubeproxy_sim.simulator.health import health_check_port, service_health
     from kubeproxy_sim.simulator.topology import plan_nodes
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(Diagnostic("kube-proxy serves no health check for it; expected a LoadBalancer service "
                                     "with externalTrafficPolicy Local and a healthCheckNodePort",
                                     kind="Service", object=service.key, field="spec.healthCheckNodePort"))
-    response = service_health(inputs.cluster, node.config, service)
+    response = service_health(inputs.cluster, node.config, service).sent(clock())
     emit(response.as_json() if args.output != "text" else None, args.output,
          text=lambda: http_text(response.render_http(), response.status, console(args)))
     return 0

@@ -6,11 +6,18 @@ the service (distinct IPs over all its ports, so a pod serving two ports counts
 once; terminating endpoints do not count) and answers 200 when there is at
 least one, 503 otherwise, with a small JSON body and the count in a header.
 Load balancers use it to send traffic only to nodes that can serve it locally.
+
+:func:`service_health` is the handler's answer: its status, the headers it sets
+and its body. :meth:`HealthResponse.sent` adds what Go's net/http server writes
+around it (service_health.go's handler sets no Date or Content-Length): a
+``Date`` from the caller's clock, and a ``Content-Length``, since the handler
+writes its small body in one go and returns before the server's chunking
+buffer fills.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kubeproxy_sim.objects.model import Cluster, Service
 from kubeproxy_sim.proxier.config import ProxyConfig
@@ -35,6 +42,18 @@ class HealthResponse:
         import json
 
         return {"status": self.status, "headers": dict(self.headers), "body": json.loads(self.body)}
+
+    def sent(self, now: float) -> HealthResponse:
+        """The answer as net/http puts it on the wire at ``now`` (Unix seconds, from the caller's clock): the
+        handler's headers in key order, then ``Date`` and ``Content-Length`` unless already set (server.go,
+        chunkWriter.writeHeader and extraHeader.Write)."""
+        from email.utils import formatdate
+
+        have = {key for key, _ in self.headers}
+        extra = [(key, value) for key, value in (("Date", formatdate(now, usegmt=True)),
+                                                 ("Content-Length", str(len(self.body.encode()))))
+                 if key not in have]
+        return replace(self, headers=(*sorted(self.headers), *extra))
 
     def render_http(self) -> str:
         head = [f"HTTP/1.1 {self.status} {self.reason}", *(f"{k}: {v}" for k, v in self.headers)]

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.cli import healthz_cmd
+from kubeproxy_sim.cli.main import build_parser, main
 from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.simulator.conntrack import Conntrack, State
 from kubeproxy_sim.simulator.dns import ClusterDNS, parse_hosts
@@ -196,6 +197,27 @@ def test_health_server_answers_as_kube_proxy():
     assert sick.status == 503 and sick.local_endpoints == 0
 
 
+def test_health_answer_on_the_wire_has_net_http_date_and_length():
+    """Go's net/http adds Date (from the clock: here the injected one) and, for a small body written in one go,
+    Content-Length after the handler's headers, which it writes in key order (server.go, extraHeader.Write)."""
+    cluster = load(objects(local_pods=("web-2", "web-3")))
+    service = next(s for s in cluster.services if s.name == "web-local")
+    nodes = {n.name: n.config for n in plan_nodes(cluster, BASE)}
+    for node, status in (("node2", 200), ("node1", 503)):
+        handler = service_health(cluster, nodes[node], service)
+        assert "Date" not in dict(handler.headers)  # the handler sets neither; the server writes them
+        wire = handler.sent(1136214245.9)  # 2006-01-02 15:04:05.9 UTC: Go's reference time, truncated
+        assert wire.status == status and wire.body == handler.body
+        assert [key for key, _ in wire.headers] == ["Content-Type", "X-Content-Type-Options",
+                                                    "X-Load-Balancing-Endpoint-Weight", "Date", "Content-Length"]
+        assert dict(wire.headers)["Date"] == "Mon, 02 Jan 2006 15:04:05 GMT"
+        assert dict(wire.headers)["Content-Length"] == str(len(wire.body.encode()))
+        again = wire.sent(0.0)  # a Date or Content-Length already set is kept, as net/http keeps the handler's
+        assert sorted(again.headers) == sorted(wire.headers) and len(again.headers) == 5
+        http = wire.render_http()
+        assert f"\nDate: Mon, 02 Jan 2006 15:04:05 GMT\nContent-Length: {len(wire.body)}\n\n{{" in http
+
+
 def test_health_server_does_not_count_a_serving_terminating_endpoint():
     """Upstream counts only *ready* local endpoints (endpointschangetracker.go, LocalReadyEndpoints): a node whose
     only local endpoint is draining (serving and terminating, not ready) must fail the check even though its rules
@@ -250,5 +272,9 @@ def test_cli_healthz(manifest, capsys):
     assert main(["healthz", "-f", str(path), "--node", "node1", "default/web-local", "-o", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["status"] == 200 and data["body"]["localEndpoints"] == 1
+    assert data["headers"]["Content-Length"] == str(len(json.dumps(data["body"], indent="\t")))
+    args = build_parser("healthz").parse_args(["healthz", "-f", str(path), "--node", "node1", "default/web-local"])
+    assert healthz_cmd.run(args, clock=lambda: 86400.0) == 0  # the Date is the injected clock's
+    assert "\nDate: Fri, 02 Jan 1970 00:00:00 GMT\nContent-Length: " in capsys.readouterr().out
     assert main(["healthz", "-f", str(path), "--node", "node1", "default/web"]) == 1
     assert "healthCheckNodePort" in capsys.readouterr().err
