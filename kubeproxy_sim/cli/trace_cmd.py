@@ -34,7 +34,7 @@ from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.proxier.full import as_node_holds_it
 
 if TYPE_CHECKING:
-    from kubeproxy_sim.graph import Edge, Graph, ServiceRef
+    from kubeproxy_sim.graph import Graph, ServiceRef
     from kubeproxy_sim.netfilter.model import Ruleset
     from kubeproxy_sim.netfilter.trace import PathStep, TraceResult
 
@@ -333,15 +333,14 @@ def service_hit(ruleset: Ruleset, result: TraceResult) -> ServiceRef | None:
     from kubeproxy_sim.graph import ServiceRef
     from kubeproxy_sim.graph.labels import service_port_of
     from kubeproxy_sim.graph.scope import PER_SERVICE_PREFIXES
+    from kubeproxy_sim.graph.steps import step_rule
 
     for outcome in result.outcomes:
         for step in outcome.path:
             if step.chain.startswith(PER_SERVICE_PREFIXES):
                 continue
-            table = ruleset.table(step.table)
-            chain = table.chain(step.chain) if table else None
-            rule = next((r for r in chain.rules if r.text() == step.rule), None) if chain else None
-            owner = service_port_of(rule.parsed) if rule is not None else None
+            found = step_rule(ruleset, step)
+            owner = service_port_of(found[1].parsed) if found is not None else None
             if owner is not None:
                 return ServiceRef(*owner)
     return None
@@ -376,53 +375,23 @@ def path_graph(ruleset: Ruleset, result: TraceResult, title: str, dump: str | No
     """Only the rules the outcomes' paths matched (and the chains and verdicts they lead to), in every
     table the paths cross; with no rule matched, an empty graph whose title says so. From a ``dump``, the
     jumps the node adds to it (a restore input's hooks) are marked as added."""
-    from kubeproxy_sim.graph import Graph, Selection, build_graph
+    from kubeproxy_sim.graph import Graph, build_graph
+    from kubeproxy_sim.graph.steps import path_selection
     from kubeproxy_sim.graph.transform import mark_added
 
-    positions: set[tuple[str, str, int]] = set()
-    tables: dict[str, None] = {}  # in the order the paths enter them
-    for outcome in result.outcomes:
-        for step in outcome.path:
-            position = _step_position(ruleset, step)
-            if position is not None:
-                positions.add((step.table, step.chain, position))
-                tables.setdefault(step.table)
-    if not positions:
+    selection, tables = path_selection(ruleset, (o.path for o in result.outcomes))
+    if not selection:
         return Graph(title=f"{title}: no rule matched it")
-    graph = build_graph(ruleset, tables=tuple(tables), title=f"{title}, only the rules it matched (it hits no service)",
-                        scope=Selection(positions=frozenset(positions)))
+    graph = build_graph(ruleset, tables=tables, title=f"{title}, only the rules it matched (it hits no service)",
+                        scope=selection)
     return mark_added(graph) if dump else graph
-
-
-def _step_position(ruleset: Ruleset, step: PathStep) -> int | None:
-    """The 1-based position in its chain of the rule a path step matched: by line, else by its text."""
-    table = ruleset.table(step.table)
-    chain = table.chain(step.chain) if table is not None else None
-    if chain is None:
-        return None
-    if step.line:
-        found = next((i for i, r in enumerate(chain.rules, start=1) if r.line == step.line), None)
-        if found is not None:
-            return found
-    return next((i for i, r in enumerate(chain.rules, start=1) if r.text() == step.rule), None)
-
-
-def path_edges(graph: Graph, path: Sequence[PathStep]) -> list[Edge]:
-    """The drawn edges of a path's rules, in path order (rules outside the drawing are left out)."""
-    found = []
-    for step in path:
-        candidates = [e for e in graph.edges if e.table == step.table and e.chain == step.chain]
-        edge = next((e for e in candidates if step.line and e.line == step.line), None)
-        edge = edge or next((e for e in candidates if e.rule == step.rule), None)
-        if edge is not None:
-            found.append(edge)
-    return found
 
 
 def label_outcomes(graph: Graph, result: TraceResult) -> Graph:
     """Each outcome's probability on the verdict it ends in (the last verdict of its kind on its path)."""
     from dataclasses import replace
 
+    from kubeproxy_sim.graph.steps import path_edges
     from kubeproxy_sim.netfilter.trace import percent
 
     kinds = {n.id: n.kind.value for n in graph.nodes}

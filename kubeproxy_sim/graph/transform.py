@@ -10,6 +10,7 @@ from typing import Any
 
 from kubeproxy_sim.graph.labels import percent
 from kubeproxy_sim.graph.model import Edge, Graph, Node, NodeKind
+from kubeproxy_sim.graph.steps import path_edges
 
 DEFAULT_MAX_ENDPOINTS = 8
 
@@ -125,29 +126,6 @@ def mark_added(graph: Graph) -> Graph:
     return replace(graph, edges=edges)
 
 
-def _step_fields(step: Any) -> tuple[str, str, int | None, str | None]:
-    """(table, chain, line, rule text) of a path step: a tuple or an object such as trace's PathStep."""
-    if isinstance(step, tuple):
-        table, chain, line = step[:3]
-        rule = step[3] if len(step) > 3 else None
-        return table, chain, line, rule
-    return step.table, step.chain, getattr(step, "line", None), getattr(step, "rule", None)
-
-
-def _edge_for(graph: Graph, step: Any) -> Edge | None:
-    """The edge of a rule the path took: by dump line when there is one, else by the rule's text."""
-    table, chain, line, rule = _step_fields(step)
-    candidates = [e for e in graph.edges if e.table == table and e.chain == chain]
-    if line:
-        found = next((e for e in candidates if e.line == line), None)
-        if found is not None:
-            return found
-    if rule:
-        text = rule if rule.startswith("-A ") else f"-A {chain} {rule}"
-        return next((e for e in candidates if e.rule == text), None)
-    return None
-
-
 def highlight(graph: Graph, path: Iterable[Any]) -> Graph:
     """The graph with the edges of ``path`` and the nodes they join marked.
 
@@ -156,7 +134,7 @@ def highlight(graph: Graph, path: Iterable[Any]) -> Graph:
     no line, ``rule`` (the ``-A CHAIN spec`` text). Steps whose rule is not in
     the graph (outside a ``--service`` scope, a rule without target) are skipped.
     """
-    marked = [e for e in (_edge_for(graph, step) for step in path) if e is not None]
+    marked = path_edges(graph, path)
     edge_ids = {id(e) for e in marked}
     node_ids = {e.source for e in marked} | {e.target for e in marked}
     edges = tuple(replace(e, highlighted=True) if id(e) in edge_ids else e for e in graph.edges)
