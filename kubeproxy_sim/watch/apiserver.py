@@ -17,10 +17,12 @@ Services and EndpointSlices without the ``service-proxy-name`` and ``headless``
 labels, and only this node's Node (``metadata.name=<node>``); no Pods. A problem
 is said once until that request works again (once for the whole server when it
 is the server's: unreachable, TLS, credentials), with the server's own reason
-(the Status ``message`` of a 403). With ``give_up`` (bounded runs), a list that
-retrying cannot cure (HTTP 400, 401, 403, 404, a TLS verification error), or a
-kind's first list still failing after ``give_up`` attempts, ends the source:
-``poll()`` raises it as an :class:`~kubeproxy_sim.errors.InputError`.
+(the Status ``message`` of a 403). A TLS handshake the server closes, with a
+kubeconfig user that has no client certificate, is said to be that. With
+``give_up`` (bounded runs), a list that retrying cannot cure (HTTP 400, 401,
+403, 404, a TLS verification error), or a kind's first list still failing
+after ``give_up`` attempts, ends the source: ``poll()`` raises it as an
+:class:`~kubeproxy_sim.errors.InputError`.
 
 The client is imported lazily, so the rest of the package works without it
 (``pip install kubeproxy-sim[live]``); only its kubeconfig loading and its
@@ -40,7 +42,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -129,10 +131,13 @@ class Failure:
     text: str
     permanent: bool = False
     server_wide: bool = False  # the same for every kind (the server, the network, the credentials)
+    handshake_closed: bool = False  # the server ended the TLS handshake: what one wanting a client certificate does
 
 
 def classify(exc: BaseException, server: str) -> Failure:
     """A one-line account of a failed request (``server`` is HOST:PORT), instead of the client's 330 characters."""
+    import ssl
+
     if isinstance(exc, HttpStatusError):
         return Failure(str(exc), exc.status in PERMANENT_STATUSES, exc.status in SERVER_WIDE_STATUSES)
     causes = list(_causes(exc))
@@ -142,7 +147,9 @@ def classify(exc: BaseException, server: str) -> Failure:
         text = _first_line(inner)
         verification = any(word in text.upper() for word in (
             "CERTIFICATE", "X509", "UNKNOWN_CA", "HOSTNAME", "PEM", "NO_CERTIFICATE"))
-        return Failure(f"TLS with {server} failed: {text}", verification, True)
+        closed = any(isinstance(c, ssl.SSLEOFError) for c in causes) or any(word in text.upper() for word in (
+            "EOF OCCURRED", "UNEXPECTED_EOF", "CERTIFICATE_REQUIRED", "HANDSHAKE_FAILURE"))
+        return Failure(f"TLS with {server} failed: {text}", verification, True, closed)
     names = {type(c).__name__ for c in causes}
     if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in str(exc).lower():
         return Failure(f"connection refused by {server} (is the API server running there?)", server_wide=True)
@@ -240,9 +247,11 @@ def _check_shape(kubeconfig: str) -> None:
                                     "lists (what `kubectl config view --raw` prints)", file=kubeconfig))
 
 
-def _kubeconfig_tls(kubeconfig: str, context: str | None) -> tuple[bool, bool]:
-    """(certificates, insecure): whether the context's cluster or user names a CA or a client certificate,
-    and whether it skips verification; either makes client-go give a server without a scheme https."""
+CLIENT_CERTIFICATE_KEYS = ("client-certificate", "client-certificate-data")
+
+
+def _kubeconfig_entries(kubeconfig: str, context: str | None) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
+    """The context's cluster, user name and user (empty when the file says nothing usable about them)."""
     import yaml
 
     try:
@@ -251,12 +260,33 @@ def _kubeconfig_tls(kubeconfig: str, context: str | None) -> tuple[bool, bool]:
         name = context or data.get("current-context")
         ctx = next(c["context"] for c in data["contexts"] if c["name"] == name)
         cluster = next(c["cluster"] for c in data["clusters"] if c["name"] == ctx["cluster"])
-        user = next((u.get("user") or {} for u in data.get("users") or [] if u["name"] == ctx.get("user")), {})
-    except Exception:  # the client read it; anything odd here only means "no TLS settings found"
-        return False, False
+        user_name = ctx.get("user")
+        user = next((u.get("user") or {} for u in data.get("users") or [] if u["name"] == user_name), {})
+    except Exception:  # the client read it; anything odd here only means "no such settings found"
+        return {}, None, {}
+    return (cluster if isinstance(cluster, dict) else {}, user_name if isinstance(user_name, str) else None,
+            user if isinstance(user, dict) else {})
+
+
+def _kubeconfig_tls(kubeconfig: str, context: str | None) -> tuple[bool, bool]:
+    """(certificates, insecure): whether the context's cluster or user names a CA or a client certificate,
+    and whether it skips verification; either makes client-go give a server without a scheme https."""
+    cluster, _, user = _kubeconfig_entries(kubeconfig, context)
     certificates = any(cluster.get(k) for k in ("certificate-authority", "certificate-authority-data")) or any(
-        user.get(k) for k in ("client-certificate", "client-certificate-data"))
+        user.get(k) for k in CLIENT_CERTIFICATE_KEYS)
     return certificates, bool(cluster.get("insecure-skip-tls-verify"))
+
+
+def _no_client_certificate(kubeconfig: str, context: str | None) -> str | None:
+    """Why a TLS handshake the server closed is likely a missing client certificate, or None: when the
+    kubeconfig's user gives one, or an exec plugin that may hand one out."""
+    _, user_name, user = _kubeconfig_entries(kubeconfig, context)
+    if any(user.get(k) for k in CLIENT_CERTIFICATE_KEYS) or user.get("exec"):
+        return None
+    who = f"the kubeconfig's user {user_name!r} has" if user_name else "the kubeconfig's context names no user, so"
+    return (f"the server closed the TLS handshake, as a server that requires a client certificate does, and {who} "
+            f"no client-certificate (expected client-certificate and client-key, or client-certificate-data and "
+            f"client-key-data, for that user in {kubeconfig})")
 
 
 def _with_scheme(configuration: Any, kubeconfig: str, context: str | None) -> str | None:
@@ -364,6 +394,7 @@ class ApiServerSource:
         self._sending: dict[int, Any] = {}  # thread id -> the connection it last sent a request on
         self._said: set[tuple[str, str]] = set()  # (scope, problem) said since that scope last worked
         self._node_missing = False
+        self._no_client_cert = _no_client_certificate(kubeconfig, context) if self.host.startswith("https:") else None
         self.failure: Diagnostic | None = None  # why the source gave up (bounded runs only)
         self.caches: dict[Kind, KindCache] = {k: KindCache(KIND_SPECS[k], self.host + KIND_SPECS[k].path)
                                               for k in self._kinds}
@@ -545,7 +576,7 @@ class ApiServerSource:
                     need_list = True
                 if getattr(exc, "status", None) == 401:
                     self._reload_credentials()
-                if not self._failed(kind, cache, what, classify(exc, self._server), failures, listed):
+                if not self._failed(kind, cache, what, self._classify(exc), failures, listed):
                     return
                 continue
             if lines:
@@ -565,22 +596,31 @@ class ApiServerSource:
                     f"from resourceVersion {cache.resource_version} with backoff", severity=Severity.WARNING))
                 self._sleep(self._backoff.delay(failures, self._rng))
 
+    def _classify(self, exc: BaseException) -> Failure:
+        """:func:`classify`, and a closed TLS handshake explained when the kubeconfig gives no client certificate."""
+        failure = classify(exc, self._server)
+        if failure.handshake_closed and self._no_client_cert:
+            detail = failure.text.removeprefix(f"TLS with {self._server} failed: ")
+            return replace(failure, text=f"TLS with {self._server} failed: {self._no_client_cert} ({detail})")
+        return failure
+
     def _failed(self, kind: Kind, cache: KindCache, what: str, failure: Failure, failures: int,
                 listed: bool) -> bool:
         """Say a failure (once), then wait before the next attempt; False when the source gives up."""
         file = self.host if failure.server_wide else cache.source
         who = None if failure.server_wide else kind.value
+        text = failure.text
         # Only a list gives up: a bounded run's first sync needs the lists alone, so whether a watch failed
         # before it must not decide the outcome (a watch that cannot work is said once and retried).
         give_up = self._give_up if what == "list" else None
         if give_up is not None and (failure.permanent or (not listed and failures >= give_up)):
             after = "" if failure.permanent else f"; gave up after {failures} attempts"
-            self._give_up_with(Diagnostic(f"{what} failed: {failure.text}{after}", file=file, kind=who))
+            self._give_up_with(Diagnostic(f"{what} failed: {text}{after}", file=file, kind=who))
             return False
         resume = f"resourceVersion {cache.resource_version}" if cache.resource_version else "a new list"
         until = f"up to {give_up} attempts" if give_up is not None and not listed else "until it works"
         scope = self.host if failure.server_wide else kind.value
-        self._say(scope, Diagnostic(f"{what} failed: {failure.text}; retrying from {resume} with backoff, "
+        self._say(scope, Diagnostic(f"{what} failed: {text}; retrying from {resume} with backoff, "
                                     f"{until}", file=file, kind=who, severity=Severity.WARNING))
         self._sleep(self._backoff.delay(failures, self._rng))
         return True

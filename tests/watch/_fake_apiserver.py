@@ -19,7 +19,8 @@ serves, over real HTTP/1.1 on 127.0.0.1:
 Knobs, all off by default: refusals with a Status body (``fail``,
 ``fail_watch``), a required Authorization header, LISTs held before their
 headers or in the middle of their body until ``release``, a watch length of
-its own (``watch_seconds``), and TLS (``cert_dir``).
+its own (``watch_seconds``), and TLS (``cert_dir``), requiring a client certificate that server.crt
+signed (``require_client_cert``).
 """
 
 from __future__ import annotations
@@ -58,12 +59,15 @@ def status(code: int, reason: str, message: str) -> dict[str, Any]:
 class FakeApiServer:
     """Start with ``FakeApiServer().start()``; mutate with add/modify/delete; inject faults; ``stop()``.
 
-    ``cert_dir`` (holding server.crt and server.key) serves https.
+    ``cert_dir`` (holding server.crt and server.key) serves https; ``require_client_cert`` also asks every
+    client for a certificate that server.crt signed (ssl.CERT_REQUIRED) and ends the handshake without one.
     """
 
-    def __init__(self, *, gone_as_http: bool = False, cert_dir: Path | None = None) -> None:
+    def __init__(self, *, gone_as_http: bool = False, cert_dir: Path | None = None,
+                 require_client_cert: bool = False) -> None:
         self.gone_as_http = gone_as_http
         self.cert_dir = cert_dir
+        self.require_client_cert = require_client_cert
         self.rv = 100
         self.compacted = 0  # watches from an RV below this get 410
         self.log: list[dict[str, Any]] = []  # {"kind", "rv", "type", "object"} or {"kind", "action", "done"}
@@ -95,6 +99,9 @@ class FakeApiServer:
         if self.cert_dir is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self.cert_dir / "server.crt", self.cert_dir / "server.key")
+            if self.require_client_cert:
+                context.verify_mode = ssl.CERT_REQUIRED
+                context.load_verify_locations(self.cert_dir / "server.crt")
             self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self

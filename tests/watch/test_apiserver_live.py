@@ -349,6 +349,55 @@ def test_tls_with_the_ca_works_and_without_it_is_given_up_on_at_once(tls_fake, t
     assert sleeps == []
 
 
+@pytest.fixture
+def mtls_fake(tmp_path):
+    """A server that ends the TLS handshake of a client without a certificate signed by TEST_CERT."""
+    (tmp_path / "server.crt").write_text(TEST_CERT)
+    (tmp_path / "server.key").write_text(TEST_KEY)
+    server = FakeApiServer(cert_dir=tmp_path, require_client_cert=True).start()
+    populate(server)
+    yield server
+    server.stop()
+
+
+def test_a_server_requiring_a_client_certificate_is_named_as_such(mtls_fake, tmp_path, sleeps) -> None:
+    """Its refusal reaches the client as an EOF or an alert, neither of which says what is missing."""
+    ca = f"    certificate-authority: {tmp_path}/server.crt\n"
+    without = _tls_kubeconfig(tmp_path / "no-cert", mtls_fake.url, ca)
+    src = ApiServerSource(without, kinds=[Kind.SERVICE], sleep=sleeps.append, give_up=4).start()
+    seen = Mirror(src)
+    try:
+        with pytest.raises(InputError) as err:
+            seen.until(lambda: False)
+    finally:
+        src.close(timeout=2)
+    port = mtls_fake.url.rsplit(":", 1)[1]
+    why = (f"list failed: TLS with 127.0.0.1:{port} failed: the server closed the TLS handshake, as a server that "
+           "requires a client certificate does, and the kubeconfig's user 'u' has no client-certificate (expected "
+           "client-certificate and client-key, or client-certificate-data and client-key-data, for that user in "
+           f"{without}) (")
+    said = [*seen.said(), str(err.value)]  # the first of them is what the user reads first
+    assert all(why in text for text in said), said
+    with_cert = Path(without).read_text().replace(
+        "    token: not-a-secret\n",
+        f"    client-certificate: {tmp_path}/server.crt\n    client-key: {tmp_path}/server.key\n")
+    (tmp_path / "cert").write_text(with_cert)
+    assert synced(tmp_path / "cert", sleep=sleeps.append).keys(Kind.SERVICE) == {"default/s1"}
+
+
+def test_a_closed_handshake_is_not_blamed_on_a_certificate_the_kubeconfig_gives(tmp_path) -> None:
+    from kubeproxy_sim.watch.apiserver import _no_client_certificate
+
+    base = _tls_kubeconfig(tmp_path / "kc", "https://k8s:6443", "")
+    assert _no_client_certificate(base, None) is not None
+    for user in ("    client-certificate-data: Zm9v\n    client-key-data: Zm9v\n",
+                 "    exec: {apiVersion: client.authentication.k8s.io/v1, command: mint}\n"):
+        (tmp_path / "other").write_text(Path(base).read_text().replace("    token: not-a-secret\n", user))
+        assert _no_client_certificate(str(tmp_path / "other"), None) is None, user
+    failure = classify(ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:2427)"), "k8s:6443")
+    assert failure.handshake_closed and not failure.permanent
+
+
 def test_insecure_skip_tls_verify_is_quiet(tls_fake, tmp_path, sleeps) -> None:
     kubeconfig = _tls_kubeconfig(tmp_path / "insecure", tls_fake.url, "    insecure-skip-tls-verify: true\n")
     with warnings.catch_warnings(record=True) as caught:
