@@ -40,8 +40,9 @@ EndpointSlices without the service-proxy-name and headless labels, and only
 the Node named by --hostname-override (every Node without it); no Pods. A
 failing request is retried with backoff, and said once until it works again.
 With --once or --max-syncs a list the server refuses for good (HTTP 400, 401,
-403, 404, a TLS verification error), or one that still fails after 4
-attempts (an unreachable server), ends the run with exit status 1.
+403, 404, a TLS verification error), one that still fails after 4 attempts
+(an unreachable server), or a first watch refused for good (a role that may
+list but not watch) ends the run with exit status 1, before the first sync.
 
 Exit status: 0; 1 when the run reported invalid objects (ended by --once,
 --max-syncs or Ctrl-C) or gave up on the API server; 130 when Ctrl-C came

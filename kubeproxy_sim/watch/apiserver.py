@@ -17,12 +17,15 @@ Services and EndpointSlices without the ``service-proxy-name`` and ``headless``
 labels, and only this node's Node (``metadata.name=<node>``); no Pods. A problem
 is said once until that request works again (once for the whole server when it
 is the server's: unreachable, TLS, credentials), with the server's own reason
-(the Status ``message`` of a 403). A TLS handshake the server closes, with a
+(the Status ``message`` of a 403; for a watch refused after its list was
+allowed, the RBAC verb missing). A TLS handshake the server closes, with a
 kubeconfig user that has no client certificate, is said to be that. With
 ``give_up`` (bounded runs), a list that retrying cannot cure (HTTP 400, 401,
-403, 404, a TLS verification error), or a kind's first list still failing
-after ``give_up`` attempts, ends the source: ``poll()`` raises it as an
-:class:`~kubeproxy_sim.errors.InputError`.
+403, 404, a TLS verification error), a kind's first list still failing after
+``give_up`` attempts, or a kind's first watch refused for good, ends the
+source: ``poll()`` raises it as an :class:`~kubeproxy_sim.errors.InputError`
+(a list's BOOKMARK waits for its first watch to be answered, so the first
+sync of a bounded run does not come before that).
 
 The client is imported lazily, so the rest of the package works without it
 (``pip install kubeproxy-sim[live]``); only its kubeconfig loading and its
@@ -176,6 +179,14 @@ def relist_after(exc: BaseException) -> bool:
     from a backup): it refuses the old resourceVersion as too large, forever, but answers a list.
     """
     return isinstance(exc, HttpStatusError) and exc.status != 429
+
+
+def watch_refused_hint(kind: Kind) -> str:
+    """What a 403 on a watch, after the list was allowed, says about RBAC."""
+    path = KIND_SPECS[kind].path.split("/")  # /api/v1/services, /apis/discovery.k8s.io/v1/endpointslices
+    resource = path[-1] + (f".{path[2]}" if path[1] == "apis" else "")
+    return (f"the list of {resource} was allowed but not the watch: the kubeconfig's user needs the \"watch\" verb "
+            f"on {resource} (kube-proxy's ClusterRole system:node-proxier grants list and watch)")
 
 
 def _is_tls(exc: BaseException) -> bool:
@@ -394,6 +405,8 @@ class ApiServerSource:
         self._sending: dict[int, Any] = {}  # thread id -> the connection it last sent a request on
         self._said: set[tuple[str, str]] = set()  # (scope, problem) said since that scope last worked
         self._node_missing = False
+        self._held: dict[Kind, WatchEvent] = {}  # bounded runs: a list's BOOKMARK until the kind's first watch works
+        self._answered: set[Kind] = set()  # the kinds whose watch the server accepted once
         self._no_client_cert = _no_client_certificate(kubeconfig, context) if self.host.startswith("https:") else None
         self.failure: Diagnostic | None = None  # why the source gave up (bounded runs only)
         self.caches: dict[Kind, KindCache] = {k: KindCache(KIND_SPECS[k], self.host + KIND_SPECS[k].path)
@@ -529,9 +542,22 @@ class ApiServerSource:
             self._said.add(key)
         self._emit([diagnostic])
 
-    def _worked(self, kind: Kind) -> None:
+    def _worked(self, kind: Kind, what: str = "watch") -> None:
+        """A request for ``kind`` worked: what was said about it (and about the server) may be said again. A
+        list that works keeps what was said about the watch: the watch refused after it is not said anew."""
         with self._lock:
-            self._said = {key for key in self._said if key[0] not in (kind.value, self.host)}
+            self._said = {key for key in self._said if key[0] not in (kind.value, self.host)
+                          or (what == "list" and key[1].startswith("watch failed"))}
+
+    def _watch_answered(self, kind: Kind) -> None:
+        """The server accepted a watch of ``kind``: a refusal said before may be said again, and a bounded run's
+        list BOOKMARK held until now is handed out (its first sync waits for the watches to be allowed)."""
+        with self._lock:
+            self._said = {key for key in self._said if not key[1].startswith("watch failed")
+                          or key[0] not in (kind.value, self.host)}
+            held = self._held.pop(kind, None)
+        if held is not None:
+            self._emit([held])
 
     def _give_up_with(self, diagnostic: Diagnostic) -> None:
         with self._lock:
@@ -553,7 +579,7 @@ class ApiServerSource:
                 if need_list:
                     self._list(kind, cache)
                     need_list, listed = False, True
-                    self._worked(kind)
+                    self._worked(kind, "list")
                 started = self._clock()  # before the request, as client-go: a proxy may hold the headers
                 signal, lines = self._watch(kind, cache)
             except _Stopped:
@@ -576,7 +602,7 @@ class ApiServerSource:
                     need_list = True
                 if getattr(exc, "status", None) == 401:
                     self._reload_credentials()
-                if not self._failed(kind, cache, what, self._classify(exc), failures, listed):
+                if not self._failed(kind, cache, what, self._classify(exc), failures, listed, need_list):
                     return
                 continue
             if lines:
@@ -605,19 +631,29 @@ class ApiServerSource:
         return failure
 
     def _failed(self, kind: Kind, cache: KindCache, what: str, failure: Failure, failures: int,
-                listed: bool) -> bool:
+                listed: bool, relist: bool = True) -> bool:
         """Say a failure (once), then wait before the next attempt; False when the source gives up."""
         file = self.host if failure.server_wide else cache.source
         who = None if failure.server_wide else kind.value
         text = failure.text
-        # Only a list gives up: a bounded run's first sync needs the lists alone, so whether a watch failed
-        # before it must not decide the outcome (a watch that cannot work is said once and retried).
+        if what == "watch" and text.startswith("HTTP 403"):
+            text += f"; {watch_refused_hint(kind)}"
+        # A bounded run gives up on a list refused for good or failing too long, and on a kind's first watch
+        # refused for good: its first sync waits for the watches (the BOOKMARK is held), so a role that may
+        # list but not watch ends it. A later watch failure, or a first one retrying may cure, is retried.
         give_up = self._give_up if what == "list" else None
+        first_watch = what == "watch" and kind in self._held
+        if first_watch and self._give_up is not None and failure.permanent:
+            self._give_up_with(Diagnostic(f"{what} failed: {text}", file=file, kind=who))
+            return False
+        if first_watch:  # a failure retrying may cure: the first sync need not wait for it
+            self._watch_answered(kind)
         if give_up is not None and (failure.permanent or (not listed and failures >= give_up)):
             after = "" if failure.permanent else f"; gave up after {failures} attempts"
             self._give_up_with(Diagnostic(f"{what} failed: {text}{after}", file=file, kind=who))
             return False
-        resume = f"resourceVersion {cache.resource_version}" if cache.resource_version else "a new list"
+        resume = (f"resourceVersion {cache.resource_version}" if cache.resource_version and not relist
+                  else "a new list")
         until = f"up to {give_up} attempts" if give_up is not None and not listed else "until it works"
         scope = self.host if failure.server_wide else kind.value
         self._say(scope, Diagnostic(f"{what} failed: {text}; retrying from {resume} with backoff, "
@@ -651,7 +687,11 @@ class ApiServerSource:
                 rv = meta.get("resourceVersion")
                 if type(rv) is not str or not rv:
                     raise ValueError("the list response has no metadata.resourceVersion")
-                self._emit(cache.replace(items, rv))
+                events = cache.replace(items, rv)
+                if self._give_up is not None and kind not in self._answered:  # until the first watch is answered
+                    with self._lock:
+                        self._held[kind] = events.pop()  # the list's BOOKMARK
+                self._emit(events)
                 if kind is Kind.NODE and self._node_name:
                     self._check_node(cache, bool(items))
                 return
@@ -668,6 +708,8 @@ class ApiServerSource:
         resp = self._get(kind, {**self._params(kind), "allowWatchBookmarks": "true",
                                 "resourceVersion": cache.resource_version or None,
                                 "timeoutSeconds": self._watch_timeout, "watch": "true"})
+        self._answered.add(kind)
+        self._watch_answered(kind)
         lines, pending = 0, b""
         self._progress.pop(kind, None)
         try:

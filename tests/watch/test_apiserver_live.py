@@ -228,6 +228,67 @@ def test_a_bounded_run_gives_up_at_once_on_a_refusal(fake, make, sleeps, code, r
     assert len(fake.lists("Service")) == 1 and sleeps == []  # not retried
 
 
+WATCH_FORBIDDEN = ('endpointslices.discovery.k8s.io is forbidden: User "system:serviceaccount:kube-system:kube-proxy" '
+                   'cannot watch resource "endpointslices" in API group "discovery.k8s.io" at the cluster scope')
+WATCH_REFUSED = (f"watch failed: HTTP 403 Forbidden: {WATCH_FORBIDDEN}; the list of endpointslices.discovery.k8s.io "
+                 "was allowed but not the watch: the kubeconfig's user needs the \"watch\" verb on "
+                 "endpointslices.discovery.k8s.io (kube-proxy's ClusterRole system:node-proxier grants list and watch)")
+
+
+def test_a_bounded_run_gives_up_on_a_watch_refused_for_good(fake, make, sleeps) -> None:
+    """A role that may list but not watch: the bounded run's first sync waits for the watches, so it ends."""
+    populate(fake)
+    fake.fail_watch["EndpointSlice"] = (403, "Forbidden", WATCH_FORBIDDEN)
+    seen = Mirror(make(kinds=[Kind.ENDPOINT_SLICE], give_up=4))
+    with pytest.raises(InputError) as err:
+        seen.until(lambda: False)
+    assert str(err.value) == f"{fake.url}/apis/discovery.k8s.io/v1/endpointslices: EndpointSlice: {WATCH_REFUSED}"
+    assert seen.keys(Kind.ENDPOINT_SLICE) == {"default/s1-1"}  # what the list gave is handed out ...
+    assert Kind.ENDPOINT_SLICE not in seen.synced  # ... but not its BOOKMARK: no first sync on it
+    assert len(fake.lists("EndpointSlice")) == 1 and sleeps == []  # not retried
+    assert seen.said() == []
+
+
+def test_a_bounded_run_syncs_once_the_watches_are_allowed(fake, make) -> None:
+    populate(fake)
+    seen = Mirror(make(kinds=[Kind.SERVICE, Kind.ENDPOINT_SLICE], give_up=4))
+    seen.until(lambda: seen.synced == {Kind.SERVICE, Kind.ENDPOINT_SLICE})
+    assert fake.watches("Service") and fake.watches("EndpointSlice") and seen.said() == []
+
+
+def test_a_follower_retries_a_refused_watch_as_the_reflector_does_and_says_so_once(fake, make, sleeps) -> None:
+    populate(fake)
+    fake.fail_watch["EndpointSlice"] = (403, "Forbidden", WATCH_FORBIDDEN)
+    seen = Mirror(make(kinds=[Kind.ENDPOINT_SLICE]))
+    seen.until(lambda: len(sleeps) >= 4)
+    assert Kind.ENDPOINT_SLICE in seen.synced  # a follower syncs on its list, as kube-proxy does
+    assert sleeps[:4] == [1, 2, 4, 8]  # the reflector's backoff, not reset by the lists that work between
+    assert len(fake.lists("EndpointSlice")) >= 4  # as client-go: a refused watch ends the round, the next lists
+    assert seen.said() == [f"{fake.url}/apis/discovery.k8s.io/v1/endpointslices: EndpointSlice: warning: "
+                           f"{WATCH_REFUSED}; retrying from a new list with backoff, until it works"]
+    del fake.fail_watch["EndpointSlice"]  # RBAC fixed: the follower gets there by itself
+    fake.add("EndpointSlice", slice_json("s1-2", "s1", ["10.1.0.2"]))
+    seen.until(lambda: "default/s1-2" in seen.keys(Kind.ENDPOINT_SLICE))
+    assert len(seen.said()) == 1
+
+
+def test_live_once_ends_on_a_refused_watch_with_exit_status_1(fake, tmp_path, capsys) -> None:
+    from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, main
+
+    populate(fake)
+    fake.fail_watch["EndpointSlice"] = (403, "Forbidden", WATCH_FORBIDDEN)
+    kubeconfig = fake.write_kubeconfig(str(tmp_path / "kubeconfig"))
+    start = time.monotonic()
+    status = main(["watch", "--kubeconfig", kubeconfig, "--hostname-override", "n1", "--cluster-cidr",
+                   "10.0.0.0/8", "--once"])
+    assert time.monotonic() - start < 5
+    captured = capsys.readouterr()
+    assert status == EXIT_INVALID_INPUT and captured.out == ""  # no sync: the run ended before it
+    lines = [line for line in captured.err.splitlines() if line.startswith("kubeproxy-sim:")]
+    assert lines == [f"kubeproxy-sim: {fake.url}/apis/discovery.k8s.io/v1/endpointslices: EndpointSlice: "
+                     f"{WATCH_REFUSED}"]
+
+
 def test_a_bounded_run_gives_up_on_an_unreachable_server_after_some_attempts(dead_server, sleeps) -> None:
     kubeconfig, url = dead_server
     port = url.rsplit(":", 1)[1]
