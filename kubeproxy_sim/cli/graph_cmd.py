@@ -14,6 +14,7 @@ from kubeproxy_sim.proxier.full import as_node_holds_it
 
 if TYPE_CHECKING:
     from kubeproxy_sim.graph.model import Graph
+    from kubeproxy_sim.graph.scope import Selection
     from kubeproxy_sim.netfilter.model import Ruleset
 
 FORMATS = ("svg", "png", "dot", "mermaid")
@@ -99,21 +100,27 @@ def build(args: argparse.Namespace, ruleset: Ruleset, title: str) -> Graph:
 
 
 def scoped_graph(ruleset: Ruleset, title: str, *, service: str | None = None, table: str | None = None,
-                 max_endpoints: int = 8, dump: str | None = None) -> Graph:
+                 max_endpoints: int = 8, dump: str | None = None, also: Selection | None = None) -> Graph:
     """One node's graph, cut to one service port (``NS/NAME[:PORT]``) and/or one table, long fans folded.
 
-    ``trace --graph`` draws through here too, so its picture is the one ``graph --service`` shows. With
-    a ``dump`` (its file name), the rules it does not hold (a restore input's hooks' jumps) are marked added.
+    ``trace --graph`` draws through here too, so its picture is the one ``graph --service`` shows; ``also``
+    adds rules to the service's (a later packet's path, which meets none of its nat rules), in their tables
+    too. With a ``dump`` (its file name), the rules it does not hold (a restore input's hooks' jumps) are
+    marked added.
     """
     from kubeproxy_sim.graph import DEFAULT_TABLES, build_graph, collapse_endpoints, parse_service_ref
     from kubeproxy_sim.graph.scope import select_service
 
-    tables = (table,) if table else DEFAULT_TABLES
+    tables: tuple[str, ...] = (table,) if table else DEFAULT_TABLES
     selection = None
     if service:
         ref = parse_service_ref(service)
         selection = select_service(ruleset, ref, (table,) if table else None)
         title += f", service {ref}"
+        if also:
+            selection |= also
+            if not table:
+                tables += tuple(sorted({t for t, _ in also.chains()} - set(tables)))
     if table:
         title += f", {table} table"
     graph = build_graph(ruleset, tables=tables, title=title, scope=selection)

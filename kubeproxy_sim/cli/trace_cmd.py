@@ -350,13 +350,15 @@ def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None,
                  first: TraceResult | None = None) -> Graph:
     """The node's graph scoped to the service hit, every outcome's path highlighted, and each outcome's
     verdict labelled with its probability. For a later packet of a connection (no nat rule on its paths),
-    ``first``, its connection's first packet traced, tells the service.
+    ``first``, its connection's first packet traced, tells the service, and the rules its own paths matched
+    (filter's, say) are drawn beside the service's to be highlighted; when none is, the title says why.
 
     A packet no service catches gets the rules its paths matched, not the whole node: on a large cluster
     that is tens of thousands of edges, of which a handful are the packet's. The title says so.
     """
     from kubeproxy_sim.cli.graph_cmd import scoped_graph
     from kubeproxy_sim.graph import highlight
+    from kubeproxy_sim.graph.steps import path_selection
 
     p = result.packet
     title = f"trace {p.proto} {p.src_text} -> {p.dst_endpoint}"
@@ -364,11 +366,18 @@ def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None,
     if ref is None:
         graph = path_graph(ruleset, result, title, dump)
     else:
+        also = path_selection(ruleset, (o.path for o in result.outcomes))[0] if first is not None else None
         # Endpoints are never folded: a folded endpoint could hide the outcome being drawn.
-        graph = scoped_graph(ruleset, title, service=str(ref), max_endpoints=0, dump=dump)
+        graph = scoped_graph(ruleset, title, service=str(ref), max_endpoints=0, dump=dump, also=also)
     for outcome in result.outcomes:
         graph = highlight(graph, outcome.path)
+    if first is not None and graph.edges and not any(e.highlighted for e in graph.edges):
+        graph = graph.with_title(f"{graph.title}; nothing highlighted: {LATER_UNMARKED}")
     return label_outcomes(graph, result)
+
+
+LATER_UNMARKED = ("a later packet of a connection meets no nat rule (its first packet did, --ctstate NEW shows "
+                  "them), and it matched no other rule drawn")
 
 
 def path_graph(ruleset: Ruleset, result: TraceResult, title: str, dump: str | None = None) -> Graph:
@@ -425,4 +434,5 @@ def write_trace_graph(ruleset: Ruleset, result: TraceResult, path: str, fmt: str
     with progress("drawing the graph"):
         data = render(graph, fmt, TRACE_GRAPH_ALTERNATIVE)
     marked = sum(1 for e in graph.edges if e.highlighted)
-    write(data, fmt, path, f"{marked} traced rules highlighted", "--graph")
+    why = f": {LATER_UNMARKED}" if first is not None and not marked else ""
+    write(data, fmt, path, f"{marked} traced rules highlighted{why}", "--graph")

@@ -151,6 +151,10 @@ class Selection:
         """(table, chain) of every chain with a rule in the selection."""
         return self.full | {(table, chain) for table, chain, _ in self.positions}
 
+    def __or__(self, other: Selection) -> Selection:
+        """The rules of both selections."""
+        return Selection(self.full | other.full, self.positions | other.positions)
+
 
 def select_table(index: _TableIndex, ref: ServiceRef) -> Selection:
     """The part of one table a packet of the service can take (empty: the table has nothing about it)."""

@@ -95,6 +95,42 @@ def test_a_later_packet_s_graph_is_of_its_connection_s_service(tmp_path: Path,
     assert "service default/kubernetes-bootcamp" in title and "hits no service" not in title
 
 
+def test_a_later_packet_s_graph_highlights_the_rules_its_path_matched(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Its path is filter's: those rules are drawn beside the service's and highlighted, not a silent graph."""
+    from kubeproxy_sim.cli.trace_cmd import LATER_UNMARKED
+
+    out = tmp_path / "later.dot"
+    argv = ["trace", "--scenario", "bootcamp", *PACKETS[0], "--ctstate", "ESTABLISHED"]
+    assert main([*argv, "--graph", str(out)]) == 0
+    err = capsys.readouterr().err
+    steps = {(s["chain"], s["line"]) for o in json.loads(_run([*argv, "-o", "json"], capsys))["outcomes"]
+             for s in o["path"]}
+    assert steps == {("FORWARD", 17), ("KUBE-FORWARD", 26)}
+    marked = [line for line in out.read_text().splitlines() if " -> " in line and "#d62728" in line]
+    assert sorted(m.split(" [")[0].strip() for m in marked) == [
+        '"filter:FORWARD" -> "filter:KUBE-FORWARD"', '"filter:KUBE-FORWARD" -> "filter:KUBE-FORWARD:ACCEPT"']
+    assert all("filter line 17:" in m or "filter line 26:" in m for m in marked)
+    assert "(2 traced rules highlighted)" in err and LATER_UNMARKED not in out.read_text()
+    assert '"nat:KUBE-SVC-2TYZFXBKM236ELT2"' in out.read_text()  # still the service's picture
+
+
+def test_a_later_packet_matching_no_drawn_rule_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A dump of the nat table alone: the later packet matches no rule, and the graph and stderr say why."""
+    from kubeproxy_sim.cli.trace_cmd import LATER_UNMARKED
+
+    full = _run(["rules", "--scenario", "bootcamp", "--full"], capsys)
+    dump = tmp_path / "nat.rules"
+    dump.write_text(full[full.index("*nat"):full.index("COMMIT", full.index("*nat")) + len("COMMIT\n")])
+    out = tmp_path / "later.dot"
+    assert main(["trace", "--rules", str(dump), "--node-ip", "192.168.49.2", *PACKETS[0], "--ctstate",
+                 "ESTABLISHED", "--graph", str(out)]) == 0
+    err = capsys.readouterr().err
+    title = next(line for line in out.read_text().splitlines() if line.strip().startswith("label="))
+    assert "service default/kubernetes-bootcamp" in title and f"nothing highlighted: {LATER_UNMARKED}" in title
+    assert f"(0 traced rules highlighted: {LATER_UNMARKED})" in err and "#d62728" not in out.read_text()
+
+
 def test_an_empty_graph_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     """``--graph "$OUT"`` with OUT unset: refused before the trace, not taken as no --graph."""
     assert main(["trace", "--scenario", "bootcamp", *PACKETS[0], "--graph", ""]) == 2
