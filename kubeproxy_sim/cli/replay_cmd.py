@@ -10,7 +10,7 @@ from typing import Any
 from kubeproxy_sim.cli.options import add_node_flags
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render, report
 from kubeproxy_sim.durations import parse_duration
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity
 
 EXAMPLES = """examples:
   kubeproxy-sim replay \\
@@ -27,6 +27,11 @@ Each STATE holds the complete objects at that step (not a patch). The first sync
 is full; later ones rewrite only the chains of services whose Service or
 EndpointSlices changed since the previous state, plus the chains kube-proxy
 always writes, and delete the chains nothing uses any more (-X).
+
+A state without the node's Node object, after one that had it, keeps that
+Node's zone (and addresses and pod CIDRs): kube-proxy ignores a Node's
+deletion (its topology handler acts on adds and updates only, and the proxier
+reads its addresses once, at start), as the note printed then says.
 """
 
 def duration(text: str) -> float:
@@ -79,6 +84,21 @@ def _report(diagnostics, seen: set[str], args: argparse.Namespace | None = None)
     report(fresh, args)
 
 
+def _keep_deleted_node(cluster: Any, last_node: Any) -> tuple[Any, Diagnostic | None]:
+    """The state's objects, with the node's last Node object when the state has none of that name: kube-proxy
+    ignores a Node's deletion (kubernetes 531be81208e2: NodeTopologyConfig's DeleteFunc does nothing, and the
+    proxier has no other node handler), so the zone it had stays; a note says so."""
+    if last_node is None or cluster.node(last_node.name) is not None:
+        return cluster, None
+    from kubeproxy_sim.proxier.sync import ZONE_LABEL
+
+    zone = last_node.label(ZONE_LABEL)
+    kept = f"its zone {zone!r}" if zone is not None else "no zone, as before"
+    note = Diagnostic(f"no Node object named {last_node.name!r} any more; kube-proxy ignores a Node's deletion, "
+                      f"so the node keeps {kept} and the addresses it started with", severity=Severity.NOTE)
+    return dataclasses.replace(cluster, nodes=(*cluster.nodes, last_node)), note
+
+
 def sync_data(number: int, path: str, step: Any, config: Any) -> dict[str, object]:
     """One sync as data: what the text shows, with the restore input's tables as ``rules -o json`` has them."""
     restore = step.outcome.restore
@@ -110,7 +130,6 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from kubeproxy_sim.cli.options import build_config, check_node_settings
-    from kubeproxy_sim.errors import Severity
     from kubeproxy_sim.netfilter.model import Ruleset
     from kubeproxy_sim.objects import load_paths
     from kubeproxy_sim.objects.model import Cluster
@@ -124,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
                                     field="--iptables-sync-period"))
     timing = SyncTiming(sync_period=args.iptables_sync_period)
     node, state, previous, now = Ruleset(), SyncState(), Cluster(), 0.0
+    last_node = None  # the node's Node object as last seen: a state without it keeps it (kube-proxy does)
     seen: set[str] = set()
     failed = False
     con = console(args)
@@ -131,12 +151,14 @@ def run(args: argparse.Namespace) -> int:
     with progress("replaying syncs", total=len(args.states)) as tick:
         for number, path in enumerate(args.states, 1):
             loaded = load_paths([path])
-            config, config_diags = build_config(args, loaded.cluster)
-            diagnostics = (*loaded.diagnostics, *config_diags)
+            cluster, kept = _keep_deleted_node(loaded.cluster, last_node)
+            config, config_diags = build_config(args, cluster)
+            last_node = cluster.node(config.node_name) or last_node
+            diagnostics = (*loaded.diagnostics, *config_diags, *([kept] if kept else []))
             _report(diagnostics, seen, args)
             failed |= any(d.severity is Severity.ERROR for d in diagnostics)
             changed = changed_services(previous, loaded.cluster, config.ipv6)
-            step = sync_and_apply(node, state, loaded.cluster, config, changed, now, timing)
+            step = sync_and_apply(node, state, cluster, config, changed, now, timing)
             if args.output == "text":
                 sys.stdout.write(sync_text(number, step, config, args.metrics, con))
                 sys.stdout.flush()

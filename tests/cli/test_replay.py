@@ -111,3 +111,52 @@ def test_durations(text, seconds):
 def test_a_sync_period_kube_proxy_refuses_stops_the_replay(capsys):
     status, out, err = replay(capsys, str(STATES / "step1.yaml"), "--iptables-sync-period", "0", *NODE_FLAGS)
     assert (status, out) == (1, "") and "--iptables-sync-period: 0s: must be greater than 0" in err
+
+
+ZONED_OBJECTS = """apiVersion: v1
+kind: Service
+metadata: {name: svc1, namespace: ns1}
+spec:
+  clusterIP: 172.30.0.41
+  trafficDistribution: PreferClose
+  ports: [{name: p80, port: 80, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: svc1-1, namespace: ns1, labels: {kubernetes.io/service-name: svc1}}
+addressType: IPv4
+ports: [{name: p80, port: 80, protocol: TCP}]
+endpoints:
+- {addresses: [10.0.1.1], conditions: {ready: true}, zone: a, hints: {forZones: [{name: a}]}}
+- {addresses: [10.0.1.2], conditions: {ready: true}, zone: b, hints: {forZones: [{name: b}]}}
+"""
+ZONED_NODE = """---
+apiVersion: v1
+kind: Node
+metadata: {name: test-node, labels: {topology.kubernetes.io/zone: a}}
+status: {addresses: [{type: InternalIP, address: 192.168.0.2}]}
+"""
+
+
+def test_a_deleted_node_keeps_its_zone(capsys, tmp_path):
+    """kube-proxy ignores a Node's deletion (kubernetes 531be81208e2: NodeTopologyConfig's DeleteFunc does
+    nothing, and the proxier's only node handler is OnTopologyChange): the zone it had stays, and with it the
+    zone hints' choice of endpoints; the sync after the deletion has nothing to rewrite."""
+    (tmp_path / "with-node.yaml").write_text(ZONED_OBJECTS + ZONED_NODE)
+    (tmp_path / "without.yaml").write_text(ZONED_OBJECTS)
+    status, out, err = replay(capsys, str(tmp_path / "with-node.yaml"), str(tmp_path / "without.yaml"),
+                              str(tmp_path / "without.yaml"), "--hostname-override", "test-node",
+                              "--cluster-cidr", "10.0.0.0/8")
+    assert status == 0, err
+    result = syncs(out)
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 partial", "# sync 3 partial"]
+    assert "10.0.1.1:80" in result[0][1] and "10.0.1.2:80" not in result[0][1]  # zone a's endpoint only
+    # the zone did not change: the service's chains are left alone, and no endpoint of zone b comes in
+    assert ":KUBE-SVC-" not in result[1][1] and ":KUBE-SEP-" not in result[1][1] and "10.0.1.2" not in result[1][1]
+    assert err.splitlines() == ["kubeproxy-sim: note: no Node object named 'test-node' any more; kube-proxy ignores "
+                                "a Node's deletion, so the node keeps its zone 'a' and the addresses it started "
+                                "with"]
+    # never having had the Node is another matter: no zone, every endpoint
+    status, out, err = replay(capsys, str(tmp_path / "without.yaml"), "--hostname-override", "test-node",
+                              "--cluster-cidr", "10.0.0.0/8", "--node-ip", "192.168.0.2")
+    assert status == 0 and "10.0.1.2:80" in syncs(out)[0][1]
