@@ -101,8 +101,35 @@ def _wants_headless(doc: dict[str, Any]) -> bool:
     return isinstance(ips, list) and bool(ips) and ips[0] == "None"
 
 
+def _allocatable_cpu(doc: dict[str, Any], file: str, name: str) -> tuple[int | None, Diagnostic | None]:
+    """A Node's status.allocatable.cpu in millicores (None when unset), or the error the API server gives a
+    value that is not a quantity."""
+    from kubeproxy_sim.controllers.topology import cpu_millis
+
+    status = doc.get("status")
+    allocatable = status.get("allocatable") if isinstance(status, dict) else None
+    value = allocatable.get("cpu") if isinstance(allocatable, dict) else None
+    if value is None:
+        return None, None
+    millis = cpu_millis(value)
+    if millis is None or millis < 0:
+        return None, Diagnostic(f"{value!r} is not a CPU quantity; expected e.g. \"4\" or \"3500m\"", file=file,
+                                kind="Node", object=name, field="status.allocatable.cpu")
+    return millis, None
+
+
+def _topology_annotations(meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    from kubeproxy_sim.controllers.topology import ANNOTATIONS
+
+    annotations = meta.get("annotations")
+    if not isinstance(annotations, dict):
+        return ()
+    return tuple(sorted((k, v) for k, v in annotations.items() if k in ANNOTATIONS and isinstance(v, str)))
+
+
 def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
-    """``apply -f``: objects through the objects layer, Deployments and API facts from the raw documents."""
+    """``apply -f``: objects through the objects layer, Deployments and API facts from the raw documents (Node
+    readiness and allocatable CPU, headless Services, Services' topology annotations)."""
     from kubeproxy_sim.controllers.decode import decode_deployment, is_deployment
     from kubeproxy_sim.controllers.script import Manifests
     from kubeproxy_sim.objects import load_paths
@@ -112,24 +139,34 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                    if not (d.kind == "Deployment" and d.message.startswith(_SKIPPED_KIND))
                    and not (d.kind == "Service" and d.message.startswith(_ALLOCATED_WARNING))]
     deployments, not_ready, headless = [], set(), set()
+    node_cpu: dict[str, int] = {}
+    annotations: dict[str, tuple[tuple[str, str], ...]] = {}
     for file, doc in _raw_documents(list(paths)):
         if not isinstance(doc, dict):
             continue
+        raw_meta = doc.get("metadata")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         if is_deployment(doc):
             deployment, found = decode_deployment(doc, file)
             diagnostics.extend(found)
             if deployment is not None:
                 deployments.append(deployment)
-        elif doc.get("kind") == "Node" and _not_ready(doc):
-            name = (doc.get("metadata") or {}).get("name")
-            if isinstance(name, str):
-                not_ready.add(name)
-        elif doc.get("kind") == "Service" and _wants_headless(doc):
-            meta = doc.get("metadata") or {}
-            namespace = meta.get("namespace") or "default"
-            headless.add(f"{namespace}/{meta.get('name')}")
+        elif doc.get("kind") == "Node" and isinstance(meta.get("name"), str):
+            if _not_ready(doc):
+                not_ready.add(meta["name"])
+            millis, problem = _allocatable_cpu(doc, file, meta["name"])
+            if problem is not None:
+                diagnostics.append(problem)
+            elif millis is not None:
+                node_cpu[meta["name"]] = millis
+        elif doc.get("kind") == "Service":
+            key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+            if _wants_headless(doc):
+                headless.add(key)
+            if found_annotations := _topology_annotations(meta):
+                annotations[key] = found_annotations
     return Manifests(loaded.cluster, tuple(deployments), frozenset(not_ready), frozenset(headless),
-                     tuple(diagnostics))
+                     tuple(diagnostics), tuple(sorted(node_cpu.items())), tuple(sorted(annotations.items())))
 
 
 # -- showing a step -------------------------------------------------------------------------------------------
@@ -158,6 +195,8 @@ class EndpointRow:
     node: str | None
     zone: str | None
     pod: str | None
+    for_zones: tuple[str, ...] = ()  # the slice's hints (the EndpointSlice controller's decision), in text only
+    for_nodes: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -165,7 +204,9 @@ class EndpointRow:
 
     def text(self) -> str:
         where = " ".join(x for x in (f"node={self.node}" if self.node else "", f"zone={self.zone}" if self.zone
-                                     else "", f"pod={self.pod}" if self.pod else "") if x)
+                                     else "", f"pod={self.pod}" if self.pod else "",
+                                     f"for-zones={','.join(self.for_zones)}" if self.for_zones else "",
+                                     f"for-nodes={','.join(self.for_nodes)}" if self.for_nodes else "") if x)
         host = f"[{self.address}]" if ":" in self.address else self.address
         return f"{self.label} {host}:{self.port}/{self.protocol} {self.state} {where}".rstrip()
 
@@ -192,7 +233,9 @@ def _service_ports(cluster: Any, config: Any) -> Iterator[tuple[Any, list[Endpoi
             e = copies.get((info.namespace, info.name, ep.ip, ep.terminating))
             rows.append(EndpointRow(f"{info.namespace}/{info.name}", info.port_name, ep.ip, ep.port,
                                     info.protocol.value, _state_word(ep), e.node_name if e else None,
-                                    e.zone if e else None, e.target_ref[2] if e and e.target_ref else None))
+                                    e.zone if e else None, e.target_ref[2] if e and e.target_ref else None,
+                                    tuple(e.hints_for_zones or ()) if e else (),
+                                    tuple(e.hints_for_nodes or ()) if e else ()))
         yield info, sorted(rows, key=EndpointRow.text)
 
 
@@ -275,7 +318,8 @@ def _initial_world(args: argparse.Namespace, rng: random.Random) -> Any:
 
     manifests = load_manifests(_start_paths(args))
     if not args.filename:
-        manifests = Manifests(Cluster(nodes=manifests.cluster.nodes), not_ready_nodes=manifests.not_ready_nodes)
+        manifests = Manifests(Cluster(nodes=manifests.cluster.nodes), not_ready_nodes=manifests.not_ready_nodes,
+                              node_cpu=manifests.node_cpu)
     _report(manifests.diagnostics)
     if any(d.severity is Severity.ERROR for d in manifests.diagnostics):
         raise InputError(Diagnostic("the starting objects have errors (above); fix them first", field="-f"))
@@ -285,6 +329,20 @@ def _initial_world(args: argparse.Namespace, rng: random.Random) -> Any:
 
 def _report(diagnostics: Any, args: argparse.Namespace | None = None) -> None:
     report_diagnostics(diagnostics, args)
+
+
+def event_diagnostics(events: Any, seen: Any, file: str | None = None, line: int | None = None) -> list[Diagnostic]:
+    """The EndpointSlice controller's events on Services not already said at the previous step, as kube-proxy-sim
+    diagnostics: ``Service NS/NAME: warning: REASON: MESSAGE`` (a Normal event is a note)."""
+    out = []
+    for item in events:
+        if item in seen:
+            continue
+        event = item.event
+        severity = Severity.WARNING if event.type == "Warning" else Severity.NOTE
+        out.append(Diagnostic(f"{event.reason}: {event.message}", file=file, line=line, kind="Service",
+                              object=item.service, severity=severity))
+    return out
 
 
 def _script_loader(script: Path, line_holder: list[int]) -> Any:
@@ -326,8 +384,8 @@ def _read_script(script: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kubeproxy_sim.controllers import cluster_of
     from kubeproxy_sim.controllers.script import ScriptError, parse_line, play
+    from kubeproxy_sim.controllers.world import controller_sync
     from kubeproxy_sim.netfilter.codec import render_ruleset
 
     check_node_settings(args)
@@ -335,6 +393,8 @@ def run(args: argparse.Namespace) -> int:
     text = _read_script(script)
     rng = random.Random(args.seed)
     world = _initial_world(args, rng)
+    sync = controller_sync(world)  # the controller's memory (hints populated) and events carry from step to step
+    _report(event_diagnostics(sync.events, ()), args)
     line_holder = [0]
     load = _script_loader(script, line_holder)
     previous = ""
@@ -353,21 +413,25 @@ def run(args: argparse.Namespace) -> int:
                 line_holder[0] = step.line
                 played = play(world, step, rng, load)
                 world = played.world
-                cluster = cluster_of(world)
+                before, sync = sync, controller_sync(world, sync.populated)
+                cluster = sync.cluster
                 config, diagnostics = build_config(args, cluster)
                 if number == 1:
                     _report(diagnostics, args)
+                events = event_diagnostics(sync.events, set(before.events), str(script), step.line)
                 ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None
                 rules = render_ruleset(ruleset) if ruleset is not None else ""
                 diff = _diff(previous, rules, number) if args.show == "diff" else None
                 previous = rules or previous
                 if args.output != "text":
                     steps.append(step_data(number, step, played.notes, cluster, config, args.show, ruleset, diff))
+                    _report(events, args)
                     continue
                 out = [f"# step {number}: {step.text}\n", *(f"# {note}\n" for note in played.notes)]
                 out.append(endpoints_text(cluster, config) if args.show == "endpoints" else (diff or rules))
                 sys.stdout.write(colour_step("".join(out), con))
                 sys.stdout.flush()
+                _report(events, args)  # the controller's events on Services, after the step they came with
     except ScriptError as exc:
         if args.output != "text" and steps:  # the steps played before the bad line, as the text shows them
             sys.stdout.write(render({"steps": steps}, args.output))

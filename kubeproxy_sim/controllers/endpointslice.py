@@ -12,14 +12,22 @@ same resolved ports share slices, one address family per slice and at most
 derived from what they hold so the same content keeps the same name.
 Services without a selector, and ExternalName Services, get nothing here:
 their slices are the user's.
+
+Hints: a Service whose annotations ask for Topology Aware Routing
+(``topology-mode: Auto``) gets the topology cache's CPU-proportional zone hints
+(:mod:`kubeproxy_sim.controllers.topology`) and its trafficDistribution is then
+ignored, as upstream's reconciler does; otherwise a close trafficDistribution
+gets each ready endpoint hinted for its own zone (and node); otherwise none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import netaddr
 
+from kubeproxy_sim.controllers import topology
 from kubeproxy_sim.controllers.naming import MAX_NAME, SUFFIX_LENGTH, stable_suffix
 from kubeproxy_sim.objects.model import (
     TRAFFIC_DISTRIBUTIONS,
@@ -118,8 +126,8 @@ def _hints(service: Service, cond: EndpointConditions, zone: str | None,
            node_name: str | None) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
     """The hints the controller writes for trafficDistribution: each ready endpoint is hinted for its own zone
     (and, under PreferSameNode, its own node), so kube-proxy keeps traffic close; others get none. Without a
-    close distribution the controller removes hints. (The topology-mode annotation's CPU-proportional heuristic
-    is not modelled.)"""
+    close distribution the controller removes hints. (A Service with the topology-mode annotation has these
+    replaced by the topology cache's, in :func:`reconcile_service`.)"""
     # every trafficDistribution value asks for closeness, so each gets hints (upstream's trafficdist package)
     if service.traffic_distribution not in TRAFFIC_DISTRIBUTIONS or cond.ready is not True:
         return None, None
@@ -165,40 +173,123 @@ def _port_text(ports: PortSet) -> str:
     return ",".join(f"{p.name}:{p.port}/{p.protocol.value}" for p in ports)
 
 
-def service_slices(service: Service, pods: Sequence[Pod], nodes: Mapping[str, Node],
-                   max_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> tuple[EndpointSlice, ...]:
-    """The slices the controller keeps for one Service (none for ExternalName or selector-less ones)."""
-    if service.selector is None or service.type is ServiceType.EXTERNAL_NAME:
-        return ()
-    members = [p for p in pods if selects(service, p) and is_endpoint(p)]
+@dataclass(frozen=True, slots=True)
+class TopologyView:
+    """What the controller's topology cache holds when it syncs: the zones' CPU ratios (None: it knows too little
+    about the Nodes), the Services whose annotations ask for hints, and those whose hints it populated before."""
+
+    ratios: Mapping[str, float] | None = None
+    auto: frozenset[str] = frozenset()
+    populated: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceEvent:
+    """An event the controller records on a Service (``NS/NAME``)."""
+
+    service: str
+    event: topology.Event
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """One Service's (or every Service's) slices, the events recorded on the way, and the cache's populated set."""
+
+    slices: tuple[EndpointSlice, ...]
+    events: tuple[ServiceEvent, ...] = ()
+    populated: frozenset[str] = frozenset()
+
+
+def _chunks(service: Service, family: IPFamily, groups: dict[PortSet, list[Endpoint]],
+            max_per_slice: int) -> list[EndpointSlice]:
     labels = slice_labels(service)
+    address_type = AddressType(family.value)
+    if not groups:
+        return [EndpointSlice(namespace=service.namespace, name=slice_name(service, family.value, "empty"),
+                              service_name=service.name, address_type=address_type, labels=labels)]
+    out = []
+    for ports in sorted(groups, key=_port_text):
+        endpoints = groups[ports]
+        for chunk, start in enumerate(range(0, len(endpoints), max_per_slice)):
+            name = slice_name(service, family.value, _port_text(ports), str(chunk))
+            out.append(EndpointSlice(namespace=service.namespace, name=name, service_name=service.name,
+                                     address_type=address_type, endpoints=tuple(endpoints[start:start + max_per_slice]),
+                                     ports=ports, labels=labels))
+    return out
+
+
+def _topology_hints(groups: dict[PortSet, list[Endpoint]], view: TopologyView,
+                    family: IPFamily) -> topology.Hinted:
+    """The topology cache over one family's endpoints, all its slices at once in slice order; ``groups`` is
+    rewritten with the result."""
+    order = sorted(groups, key=_port_text)
+    hinted = topology.add_hints([e for ports in order for e in groups[ports]], view.ratios, family.value)
+    start = 0
+    for ports in order:
+        count = len(groups[ports])
+        groups[ports] = list(hinted.endpoints[start:start + count])
+        start += count
+    return hinted
+
+
+def reconcile_service(service: Service, pods: Sequence[Pod], nodes: Mapping[str, Node],
+                      max_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
+                      view: TopologyView = TopologyView()) -> Reconciled:
+    """The slices the controller keeps for one Service, with the hints upstream's reconciler settles on: the
+    topology cache's when the annotations ask for it (trafficDistribution is then not used), else
+    trafficDistribution's, else none; and the events it records. ``populated`` in the result says whether the
+    cache now holds hints for the Service (``{key}`` or empty)."""
+    key = service.key
+    if service.selector is None or service.type is ServiceType.EXTERNAL_NAME:
+        return Reconciled((), (), frozenset({key}) & view.populated)  # not synced: the cache is left alone
+    members = [p for p in pods if selects(service, p) and is_endpoint(p)]
+    populated = key in view.populated
+    events: list[ServiceEvent] = []
     out: list[EndpointSlice] = []
     for family in service_families(service, members):
-        address_type = AddressType(family.value)
         groups = _group(service, members, family, nodes)
-        if not groups:
-            out.append(EndpointSlice(namespace=service.namespace, name=slice_name(service, family.value, "empty"),
-                                     service_name=service.name, address_type=address_type, labels=labels))
-            continue
-        for ports in sorted(groups, key=_port_text):
-            endpoints = groups[ports]
-            for chunk, start in enumerate(range(0, len(endpoints), max_per_slice)):
-                name = slice_name(service, family.value, _port_text(ports), str(chunk))
-                out.append(EndpointSlice(namespace=service.namespace, name=name, service_name=service.name,
-                                         address_type=address_type,
-                                         endpoints=tuple(endpoints[start:start + max_per_slice]),
-                                         ports=ports, labels=labels))
-    return tuple(out)
+        if key in view.auto:
+            hinted = _topology_hints(groups, view, family)
+            if hinted.warning is not None:
+                events.append(ServiceEvent(key, hinted.warning))
+            if hinted.ok and not populated:
+                events.append(ServiceEvent(key, topology.enabled_event(family.value)))
+            populated = hinted.ok
+        elif populated:  # the annotation went away: the cache forgets the Service and says so once
+            events.append(ServiceEvent(key, topology.disabled_event(family.value)))
+            populated = False
+        out.extend(_chunks(service, family, groups, max_per_slice))
+    return Reconciled(tuple(out), tuple(events), frozenset({key}) if populated else frozenset())
 
 
-def controller_slices(services: Sequence[Service], pods: Sequence[Pod], nodes: Sequence[Node],
-                      max_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> tuple[EndpointSlice, ...]:
-    """Every Service's controller-managed slices, in Service order."""
+def service_slices(service: Service, pods: Sequence[Pod], nodes: Mapping[str, Node],
+                   max_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
+                   view: TopologyView = TopologyView()) -> tuple[EndpointSlice, ...]:
+    """The slices the controller keeps for one Service (none for ExternalName or selector-less ones)."""
+    return reconcile_service(service, pods, nodes, max_per_slice, view).slices
+
+
+def reconcile_all(services: Sequence[Service], pods: Sequence[Pod], nodes: Sequence[Node],
+                  max_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
+                  view: TopologyView = TopologyView()) -> Reconciled:
+    """Every Service synced, in Service order: their slices, events and the cache's new populated set."""
     by_name = {n.name: n for n in nodes}
     by_namespace: dict[str, list[Pod]] = {}
     for pod in pods:
         by_namespace.setdefault(pod.namespace, []).append(pod)
-    out: list[EndpointSlice] = []
+    slices: list[EndpointSlice] = []
+    events: list[ServiceEvent] = []
+    populated: set[str] = set()
     for service in services:
-        out.extend(service_slices(service, by_namespace.get(service.namespace, []), by_name, max_per_slice))
-    return tuple(out)
+        done = reconcile_service(service, by_namespace.get(service.namespace, []), by_name, max_per_slice, view)
+        slices.extend(done.slices)
+        events.extend(done.events)
+        populated |= done.populated
+    return Reconciled(tuple(slices), tuple(events), frozenset(populated))
+
+
+def controller_slices(services: Sequence[Service], pods: Sequence[Pod], nodes: Sequence[Node],
+                      max_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
+                      view: TopologyView = TopologyView()) -> tuple[EndpointSlice, ...]:
+    """Every Service's controller-managed slices, in Service order."""
+    return reconcile_all(services, pods, nodes, max_per_slice, view).slices

@@ -157,6 +157,10 @@ class World:
     pods: tuple[SimPod, ...] = ()
     services: tuple[Service, ...] = ()
     user_slices: tuple[EndpointSlice, ...] = ()  # slices the EndpointSlice controller does not manage
+    # facts the objects layer does not carry: Nodes' allocatable CPU in millicores (status.allocatable.cpu), and
+    # the topology annotations of Services (service key -> (annotation, value) pairs), for Topology Aware Routing
+    node_cpu: tuple[tuple[str, int], ...] = ()
+    service_annotations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     last_ips: tuple[tuple[str, str], ...] = ()  # (pod CIDR, last address handed out), like host-local IPAM
     serial: int = 0  # the next creation serial number
     timing: Timing = field(default=Timing())

@@ -382,6 +382,9 @@ class Manifests:
     not_ready_nodes: frozenset[str] = frozenset()
     headless: frozenset[str] = frozenset()  # services that asked for clusterIP "None"
     diagnostics: tuple[Diagnostic, ...] = ()
+    node_cpu: tuple[tuple[str, int], ...] = ()  # Node name -> status.allocatable.cpu in millicores
+    # Service key -> its topology annotations (topology-mode, the deprecated topology-aware-hints)
+    service_annotations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
 
 Loader = Callable[[tuple[str, ...]], Manifests]
@@ -412,13 +415,20 @@ def _same_pod(running: Any, pod: Any) -> bool:
 
 def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random.Random) -> Played:
     nodes_before = {n.name: n for n in world.nodes}
+    cpu_before = dict(world.node_cpu)
+    cpu = dict(manifests.node_cpu)
     if manifests.cluster.nodes:
-        world = W.put_nodes(world, manifests.cluster.nodes, manifests.not_ready_nodes, rng)
-    notes = [_applied("node", n.name, nodes_before.get(n.name), n) for n in manifests.cluster.nodes]
+        world = W.put_nodes(world, manifests.cluster.nodes, manifests.not_ready_nodes, rng, cpu)
+    notes = [_applied("node", n.name, nodes_before.get(n.name) and (nodes_before[n.name], cpu_before.get(n.name)),
+                      (n, cpu.get(n.name))) for n in manifests.cluster.nodes]
+    annotations = dict(manifests.service_annotations)
     for service in manifests.cluster.services:
         admitted = W.admit_service(world, service, rng, allocate_ip=service.key not in manifests.headless)
-        notes.append(_applied("service", service.name, world.service(service.namespace, service.name), admitted))
-        world = W.put_service(world, admitted)
+        current = world.service(service.namespace, service.name)
+        wanted = annotations.get(service.key, ())  # a changed topology annotation is a change too
+        notes.append(_applied("service", service.name, current and (current, W.annotations_of(world, service.key)),
+                              (admitted, tuple(sorted(wanted)))))
+        world = W.put_service(world, admitted, wanted)
     slices_before = {s.key: s for s in world.user_slices}
     world = W.put_slices(world, manifests.cluster.endpoint_slices)
     notes += [_applied("endpointslice.discovery.k8s.io", s.name, slices_before.get(s.key), s)

@@ -11,11 +11,19 @@ moves only in :func:`advance` and :func:`wait_for_rollout`, event by event
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from kubeproxy_sim.controllers import deployment as deploy
 from kubeproxy_sim.controllers.allocate import DEFAULT_SERVICE_CIDR, cluster_ip, node_port
-from kubeproxy_sim.controllers.endpointslice import CONTROLLER_NAME, MANAGED_BY_LABEL, controller_slices, selects
+from kubeproxy_sim.controllers.endpointslice import (
+    CONTROLLER_NAME,
+    MANAGED_BY_LABEL,
+    ServiceEvent,
+    TopologyView,
+    reconcile_all,
+    selects,
+)
 from kubeproxy_sim.controllers.model import Container, Deployment, PodTemplate, SimPod, World
 from kubeproxy_sim.controllers.naming import stable_suffix
 from kubeproxy_sim.controllers.replicaset import (
@@ -26,6 +34,7 @@ from kubeproxy_sim.controllers.replicaset import (
     retry_unscheduled,
     sync_replica_set,
 )
+from kubeproxy_sim.controllers.topology import ANNOTATIONS, hints_enabled, zone_ratios
 from kubeproxy_sim.objects.model import (
     Cluster,
     ContainerPort,
@@ -136,19 +145,46 @@ def wait_for_rollout(world: World, namespace: str, name: str, rng: random.Random
 # -- the projection the data plane reads ---------------------------------------------------------------
 
 
-def cluster_of(world: World) -> Cluster:
-    """Services, the user's and the controller's EndpointSlices, Nodes and Pods at ``world.now``.
+@dataclass(frozen=True, slots=True)
+class ControllerSync:
+    """The projection at one instant, with what the EndpointSlice controller recorded on Services on the way and
+    the Services whose topology hints its cache now holds (to pass to the next sync)."""
+
+    cluster: Cluster
+    events: tuple[ServiceEvent, ...] = ()
+    populated: frozenset[str] = frozenset()
+
+
+def topology_view(world: World, populated: frozenset[str] = frozenset()) -> TopologyView:
+    """The topology cache as the controller sees the world: zone CPU ratios of the ready Nodes, the Services
+    whose annotations ask for hints, and those whose hints were populated by the previous sync."""
+    auto = frozenset(key for key, annotations in world.service_annotations if hints_enabled(dict(annotations)))
+    ratios = zone_ratios(world.nodes, world.not_ready_nodes, dict(world.node_cpu)) if auto else None
+    return TopologyView(ratios=ratios, auto=auto, populated=populated)
+
+
+def controller_sync(world: World, populated: frozenset[str] = frozenset()) -> ControllerSync:
+    """Services, the user's and the controller's EndpointSlices, Nodes and Pods at ``world.now``, and the
+    controller's events (``populated``: the Services whose hints the previous sync populated, so that enabling
+    hints is said once, and dropping the annotation is noticed).
 
     A loaded slice that claims to be the controller's, for a Service the controller now manages, is
     replaced by the controller's own (as the controller would rewrite it).
     """
     pods = tuple(p.at(world.now) for p in world.pods)
-    slices = controller_slices(world.services, pods, world.nodes)
+    done = reconcile_all(world.services, pods, world.nodes, view=topology_view(world, populated))
     managed = {(s.namespace, s.name) for s in world.services if s.selector is not None}
     kept = tuple(s for s in world.user_slices
                  if not (dict(s.labels).get(MANAGED_BY_LABEL) == CONTROLLER_NAME
                          and (s.namespace, s.service_name) in managed))
-    return Cluster(services=world.services, endpoint_slices=(*kept, *slices), nodes=world.nodes, pods=pods)
+    cluster = Cluster(services=world.services, endpoint_slices=(*kept, *done.slices), nodes=world.nodes, pods=pods)
+    return ControllerSync(cluster, done.events, done.populated)
+
+
+def cluster_of(world: World) -> Cluster:
+    """Services, the user's and the controller's EndpointSlices, Nodes and Pods at ``world.now``
+    (:func:`controller_sync` without its events)."""
+    return controller_sync(world).cluster
 
 
 # -- Deployments -------------------------------------------------------------------------------------------
@@ -319,9 +355,24 @@ def admit_service(world: World, service: Service, rng: random.Random, *, allocat
     return service
 
 
-def put_service(world: World, service: Service) -> World:
+def put_service(world: World, service: Service, annotations: tuple[tuple[str, str], ...] | None = None) -> World:
+    """Add or replace a Service; ``annotations`` (when given) replace its topology annotations, the only ones
+    the model keeps (others are dropped)."""
     others = tuple(s for s in world.services if s.key != service.key)
-    return replace(world, services=(*others, service))
+    world = replace(world, services=(*others, service))
+    if annotations is None:
+        return world
+    return put_annotations(world, service.key, annotations)
+
+
+def put_annotations(world: World, key: str, annotations: tuple[tuple[str, str], ...]) -> World:
+    kept = tuple(sorted((k, v) for k, v in annotations if k in ANNOTATIONS))
+    others = tuple(entry for entry in world.service_annotations if entry[0] != key)
+    return replace(world, service_annotations=(*others, (key, kept)) if kept else others)
+
+
+def annotations_of(world: World, key: str) -> tuple[tuple[str, str], ...]:
+    return next((a for k, a in world.service_annotations if k == key), ())
 
 
 def expose(world: World, namespace: str, deployment: str, rng: random.Random, *, port: int | None,
@@ -368,9 +419,9 @@ def delete_services(world: World, namespace: str, names: list[str]) -> World:
     for name in names:
         if world.service(namespace, name) is None:
             raise ActionError(f'services "{name}" not found')
-    doomed = set(names)
-    return replace(world, services=tuple(s for s in world.services
-                                         if not (s.namespace == namespace and s.name in doomed)))
+    doomed = {f"{namespace}/{name}" for name in names}
+    return replace(world, services=tuple(s for s in world.services if s.key not in doomed),
+                   service_annotations=tuple(a for a in world.service_annotations if a[0] not in doomed))
 
 
 def labelled(items: tuple[Service, ...] | tuple[SimPod, ...] | tuple[Deployment, ...], namespace: str,
@@ -383,12 +434,18 @@ def labelled(items: tuple[Service, ...] | tuple[SimPod, ...] | tuple[Deployment,
 # -- applying loaded objects --------------------------------------------------------------------------------------
 
 
-def put_nodes(world: World, nodes: tuple[Node, ...], not_ready: frozenset[str], rng: random.Random) -> World:
-    """Add or replace Nodes; readiness as given."""
+def put_nodes(world: World, nodes: tuple[Node, ...], not_ready: frozenset[str], rng: random.Random,
+              cpu: Mapping[str, int] | None = None) -> World:
+    """Add or replace Nodes; readiness and allocatable CPU (millicores by name; a Node left out has none) as
+    given."""
     names = {n.name for n in nodes}
     kept = tuple(n for n in world.nodes if n.name not in names)
     ready_now = world.not_ready_nodes - names | not_ready
-    return settle(replace(world, nodes=(*kept, *nodes), not_ready_nodes=frozenset(ready_now)), rng)
+    given = cpu or {}
+    node_cpu = tuple((name, m) for name, m in world.node_cpu if name not in names)
+    node_cpu += tuple((n.name, given[n.name]) for n in nodes if n.name in given)
+    return settle(replace(world, nodes=(*kept, *nodes), not_ready_nodes=frozenset(ready_now), node_cpu=node_cpu),
+                  rng)
 
 
 def put_slices(world: World, slices: tuple[EndpointSlice, ...]) -> World:
