@@ -6,6 +6,8 @@ each node and edge by them in its ``<title>`` elements.
 
 from __future__ import annotations
 
+import html
+
 from kubeproxy_sim.graph.model import Edge, Graph, Node, NodeKind
 
 HIGHLIGHT = "#d62728"
@@ -31,8 +33,25 @@ NODE_STYLES: dict[NodeKind, dict[str, str]] = {
 
 
 def quote(text: str) -> str:
-    """A dot string: quotes and backslashes escaped, newlines as dot's centred line break."""
+    """A dot string for a label or tooltip (an escString): quotes and backslashes escaped, newlines as dot's
+    centred line break."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def quote_id(text: str) -> str:
+    """A dot ID (a graph, cluster or node name) that Graphviz reads back as ``text`` exactly: the name its SVG
+    ``<title>`` elements show.
+
+    An ID is no escString: Graphviz's lexer keeps a name's backslashes as written (only ``\\"`` is an escape;
+    ``\\\\`` stays two characters), so the doubling a label needs would double them in the title. A backslash
+    just before a quote or at the end cannot be written in quotes at all (iptables allows both in a chain
+    name): such a name becomes an HTML-string ID, ``&<>`` written as entities, which the SVG keeps as entities,
+    so that it reads as the name.
+    """
+    if text.endswith("\\") or '\\"' in text or "\\\n" in text:
+        return f"<{html.escape(text, quote=False)}>"
+    escaped = text.replace('"', '\\"')
     return f'"{escaped}"'
 
 
@@ -44,7 +63,7 @@ def _node_line(node: Node) -> str:
     attrs = {"label": node.label, **NODE_STYLES[node.kind], "tooltip": node.tooltip}
     if node.highlighted:
         attrs.update(color=HIGHLIGHT, penwidth="3")
-    return f"    {quote(node.id)} {_attrs(attrs)}"
+    return f"    {quote_id(node.id)} {_attrs(attrs)}"
 
 
 def _edge_line(edge: Edge) -> str:
@@ -56,12 +75,12 @@ def _edge_line(edge: Edge) -> str:
         attrs.update(color=HIGHLIGHT, fontcolor=HIGHLIGHT, penwidth="3", style="bold")
     if edge.added:  # not in the file: dotted, highlighted or not
         attrs.update(style="dotted")
-    return f"  {quote(edge.source)} -> {quote(edge.target)} {_attrs(attrs)}"
+    return f"  {quote_id(edge.source)} -> {quote_id(edge.target)} {_attrs(attrs)}"
 
 
 def to_dot(graph: Graph) -> str:
     """The whole graph as a ``digraph`` (left to right: hooks on the left, verdicts on the right)."""
-    lines = [f"digraph {quote(graph.title or 'kube-proxy chains')} {{",
+    lines = [f"digraph {quote_id(graph.title or 'kube-proxy chains')} {{",
              "  rankdir=LR;",
              '  graph [fontname="Helvetica", fontsize=12, nodesep=0.25, ranksep=0.6];',
              '  node [fontname="Helvetica", fontsize=10];',
@@ -69,7 +88,7 @@ def to_dot(graph: Graph) -> str:
     if graph.title:
         lines.append(f"  label={quote(graph.title)}; labelloc=t;")
     for table in graph.tables():
-        lines.append(f"  subgraph {quote('cluster_' + table)} {{")
+        lines.append(f"  subgraph {quote_id('cluster_' + table)} {{")
         lines.append(f"    label={quote(table + ' table')}; style=rounded; color=\"#999999\";")
         lines.extend(_node_line(n) for n in graph.nodes if n.table == table)
         lines.append("  }")

@@ -135,3 +135,31 @@ def test_without_graphviz_an_image_is_refused_before_any_work(monkeypatch: pytes
     assert captured.out == "" and "or name a .dot or .mmd file for --graph" in captured.err
     assert main(["graph", "--scenario", "bootcamp", "-o", str(tmp_path / "g.svg")]) == 3
     assert "or use --format dot|mermaid" in capsys.readouterr().err
+
+
+# iptables 1.8.9 (legacy and nft) takes all of these as chain names, and iptables-save prints them as is.
+ODD_NAMES = ("a\\b", "e\\", "l<g>&", "X\\\\Y")
+ODD_DUMP = "*filter\n:FORWARD ACCEPT [0:0]\n" + "".join(f":{n} - [0:0]\n" for n in ODD_NAMES) + \
+    "".join(f"-A FORWARD -s 10.0.0.{i}/32 -j {n}\n" for i, n in enumerate(ODD_NAMES, start=1)) + \
+    "".join(f"-A {n} -j DROP\n" for n in ODD_NAMES) + "COMMIT\n"
+
+
+def test_dot_ids_keep_a_chain_name_s_backslashes() -> None:
+    """An ID is no escString: Graphviz keeps its backslashes as written, so they are not doubled there (the
+    labels and tooltips, escStrings, double them); a name no quoted ID can hold is an HTML-string ID."""
+    dot = to_dot(build_graph(parse_ruleset(ODD_DUMP), tables=("filter",)))
+    assert '"filter:FORWARD" -> "filter:a\\b" [label="src 10.0.0.1", tooltip="filter line 7: -A FORWARD ' \
+           '-s 10.0.0.1/32 -j a\\\\b"]' in dot
+    assert '<filter:e\\> [label="e\\\\",' in dot  # a trailing backslash would escape the closing quote
+    assert '"filter:X\\\\Y" [label="X\\\\\\\\Y",' in dot and '"filter:l<g>&" [label="l<g>&",' in dot
+
+
+@needs_dot
+def test_svg_titles_show_a_chain_name_exactly() -> None:
+    svg = render_image(to_dot(build_graph(parse_ruleset(ODD_DUMP), tables=("filter",))), "svg")
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    root = ET.fromstring(svg)
+    titles = {t.text for t in root.iterfind(".//svg:title", ns)}
+    assert {f"filter:{n}" for n in ODD_NAMES} | {f"filter:FORWARD->filter:{n}" for n in ODD_NAMES} <= titles
+    assert {f"filter:{n}:DROP" for n in ODD_NAMES} <= titles
+    assert set(ODD_NAMES) <= {t.text for t in root.iterfind(".//svg:text", ns)}  # the labels too
