@@ -441,11 +441,9 @@ class SimulatorSide:
             return ("fail", fail_class(served.reason, proto, sent_locally=False, hook=None, routable=True))
         if served is not None:
             return ("target", served[0], entry)
-        # no host has the address: inside a node's pod subnet the node routes it (to a pod nobody is, or to the
-        # peer node owning the subnet) and it is lost; anywhere else it goes out to the router, which has no route
-        routable = client.kind != "pod" or masq
-        return ("fail", fail_class("TIMEOUT" if sim.in_pod_subnet(value) else "NO_ROUTE", proto,
-                                   sent_locally=False, hook=None, routable=routable))
+        routable = client.kind != "pod" or masq  # no host has the address: lost as the simulator says
+        return ("fail", fail_class(sim.unowned_reason(value), proto, sent_locally=False, hook=None,
+                                   routable=routable))
 
     def _connect(self, sim: Any, client: Any, target: Any, proto: str) -> Any:
         """One simulated connection; outside traffic the router would spread over the nodes enters the first."""

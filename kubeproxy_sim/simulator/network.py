@@ -526,6 +526,12 @@ class Simulator:
         """Whether the address is inside a node's pod subnet (a pod may have it, or nobody: no ARP answer)."""
         return any(address & mask == net for rt in self.runtimes.values() for net, mask in rt.own_nets)
 
+    def unowned_reason(self, address: int) -> str:
+        """Why a packet to an address no pod, node or outside host has gets no answer: inside a node's pod subnet
+        the nodes route it (to a pod nobody is, or to the peer node owning the subnet) and nobody answers ARP
+        (TIMEOUT); anywhere else it goes out to the router, which has no route (NO_ROUTE)."""
+        return TIMEOUT if self.in_pod_subnet(address) else NO_ROUTE
+
     def _next_hop(self, rt: NodeRuntime, dst: int) -> tuple[str, str, object]:
         """(interface, kind, target) of the node's route to ``dst``: a local pod, a node, the router, nobody."""
         pod = rt.local_pods.get(dst)

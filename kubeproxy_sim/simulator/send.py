@@ -268,8 +268,8 @@ def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None 
     listening refuses (a TCP RST or an ICMP port unreachable: REJECT; a client's host too), a balancer's
     address without this port stays silent, an address nobody has is NO_ROUTE. Loopback is ``node`` itself."""
     served = sim.server_at(ip, port, proto, node=node, senders=True)
-    if served is None:  # a pod subnet's address no pod has: nobody answers ARP for it; else nowhere to go
-        return TIMEOUT if sim.in_pod_subnet(parse_address(ip)[1]) else NO_ROUTE
+    if served is None:
+        return sim.unowned_reason(parse_address(ip)[1])
     return served.reason if isinstance(served, Failure) else served[0]
 
 
