@@ -1,7 +1,9 @@
-"""The API server's allocators for what ``kubectl expose`` leaves out: a cluster IP and node ports.
+"""The API server's allocators for what ``kubectl expose`` leaves out: cluster IPs and node ports.
 
 Both draw from the injected generator, as the real allocators pick at random;
 the first host of the service range is left for the ``kubernetes`` Service.
+The default ranges are kubeadm's IPv4 one and, as kubeadm has no IPv6 default,
+kind's IPv6 one.
 """
 
 from __future__ import annotations
@@ -11,7 +13,11 @@ from collections.abc import Collection
 
 import netaddr
 
+from kubeproxy_sim.objects.model import IPFamily
+
 DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
+DEFAULT_SERVICE_CIDR_V6 = "fd00:10:96::/112"
+DEFAULT_SERVICE_CIDRS = {IPFamily.IPV4: DEFAULT_SERVICE_CIDR, IPFamily.IPV6: DEFAULT_SERVICE_CIDR_V6}
 NODE_PORT_RANGE = (30000, 32767)
 
 

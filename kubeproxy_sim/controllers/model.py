@@ -164,6 +164,9 @@ class World:
     last_ips: tuple[tuple[str, str], ...] = ()  # (pod CIDR, last address handed out), like host-local IPAM
     serial: int = 0  # the next creation serial number
     timing: Timing = field(default=Timing())
+    # the API server's --service-cluster-ip-range, primary first; empty: one default range per address family of
+    # the Nodes (world.service_ranges)
+    service_cidrs: tuple[str, ...] = ()
 
     def deployment(self, namespace: str, name: str) -> Deployment | None:
         return next((d for d in self.deployments if d.namespace == namespace and d.name == name), None)

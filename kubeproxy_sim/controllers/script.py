@@ -385,6 +385,8 @@ class Manifests:
     node_cpu: tuple[tuple[str, int], ...] = ()  # Node name -> status.allocatable.cpu in millicores
     # Service key -> its topology annotations (topology-mode, the deprecated topology-aware-hints)
     service_annotations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    # Service key -> spec.ipFamilyPolicy as written (controllers.decode.family_policy); one left out is not given
+    family_policies: tuple[tuple[str, str], ...] = ()
 
 
 Loader = Callable[[tuple[str, ...]], Manifests]
@@ -422,8 +424,10 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     notes = [_applied("node", n.name, nodes_before.get(n.name) and (nodes_before[n.name], cpu_before.get(n.name)),
                       (n, cpu.get(n.name))) for n in manifests.cluster.nodes]
     annotations = dict(manifests.service_annotations)
+    policies = dict(manifests.family_policies)
     for service in manifests.cluster.services:
-        admitted = W.admit_service(world, service, rng, allocate_ip=service.key not in manifests.headless)
+        admitted = W.admit_service(world, service, rng, allocate_ip=service.key not in manifests.headless,
+                                   policy=policies.get(service.key))
         current = world.service(service.namespace, service.name)
         wanted = annotations.get(service.key, ())  # a changed topology annotation is a change too
         notes.append(_applied("service", service.name, current and (current, W.annotations_of(world, service.key)),

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from kubeproxy_sim.controllers import deployment as deploy
-from kubeproxy_sim.controllers.allocate import DEFAULT_SERVICE_CIDR, cluster_ip, node_port
+from kubeproxy_sim.controllers.allocate import DEFAULT_SERVICE_CIDRS, cluster_ip, node_port
 from kubeproxy_sim.controllers.endpointslice import (
     CONTROLLER_NAME,
     MANAGED_BY_LABEL,
@@ -321,21 +321,83 @@ def add_pod(world: World, pod: Pod, rng: random.Random) -> World:
 # -- Services -----------------------------------------------------------------------------------------------------
 
 
-def _service_cidr_family(cidr: str) -> IPFamily:
-    return IPFamily.IPV6 if ":" in cidr else IPFamily.IPV4
+SINGLE_STACK, PREFER_DUAL_STACK, REQUIRE_DUAL_STACK = "SingleStack", "PreferDualStack", "RequireDualStack"
+FAMILY_POLICIES = (SINGLE_STACK, PREFER_DUAL_STACK, REQUIRE_DUAL_STACK)
+
+
+def _family(address: str) -> IPFamily:
+    return IPFamily.IPV6 if ":" in address else IPFamily.IPV4
+
+
+def service_ranges(world: World) -> dict[IPFamily, str]:
+    """The API server's service ranges by family, primary (its default family) first: ``world.service_cidrs`` when
+    set, else one default range for each address family of the Nodes (pod CIDRs, else InternalIPs), in the order
+    of the first Node by name that has any; IPv4 alone without Nodes."""
+    if world.service_cidrs:
+        return {_family(cidr): cidr for cidr in world.service_cidrs}
+    families: dict[IPFamily, None] = {}
+    for node in sorted(world.nodes, key=lambda n: n.name):
+        addresses = node.pod_cidrs or tuple(a.address for a in node.addresses if a.type == "InternalIP")
+        families.update((_family(a), None) for a in addresses)
+    return {family: DEFAULT_SERVICE_CIDRS[family] for family in families or (IPFamily.IPV4,)}
+
+
+def _invalid(service: Service, path: str, value: str, why: str) -> ActionError:
+    return ActionError(f'The Service "{service.name}" is invalid: {path}: Invalid value: "{value}": {why}')
+
+
+def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str | None) -> Service:
+    """clusterIPs and ipFamilies as the API server completes them (531be81208e2
+    pkg/registry/core/service/storage/alloc.go: initIPFamilyFields, allocClusterIPs): a policy left out is
+    SingleStack on create, and the previous one on update (here: dual when the Service already has, or asks for,
+    two families); requested families must have a service range; a Service naming none gets the primary family,
+    and a dual-stack policy the other family too when the cluster has both (RequireDualStack refuses a single-stack
+    cluster); a missing address of a family is allocated from its range; clusterIPs follow ipFamilies' order. A
+    SingleStack policy on an update releases the secondary address."""
+    previous = world.service(service.namespace, service.name)
+    kept = not service.cluster_ips and previous is not None and bool(previous.cluster_ips)
+    ips = list(previous.cluster_ips if kept and previous is not None else service.cluster_ips)
+    requested = list(service.ip_families) or (list(previous.ip_families) if kept and previous is not None else [])
+    if policy is None:  # the API server takes two families only with a dual-stack policy
+        policy = PREFER_DUAL_STACK if max(len(ips), len(requested)) > 1 else SINGLE_STACK
+    if policy == SINGLE_STACK:
+        if kept:  # clear intent on an update: the secondary address and family go
+            ips, requested = ips[:1], requested[:1]
+        for path, items in (("spec.clusterIPs", ips), ("spec.ipFamilies", requested)):
+            if len(items) > 1:
+                raise _invalid(service, "spec.ipFamilyPolicy", policy, "must be 'RequireDualStack' or "
+                               f"'PreferDualStack' when multiple {'cluster IPs' if 'IPs' in path else 'IP families'} "
+                               "are specified")
+    families = [_family(ip) for ip in ips]
+    for i, family in enumerate(requested[: len(families)]):
+        if family is not families[i]:
+            raise _invalid(service, f"spec.ipFamilies[{i}]", family.value, "may not change once set")
+    families += requested[len(families):]
+    ranges = service_ranges(world)
+    where = f"(the service ranges here are {', '.join(ranges.values())}"
+    where += ", from the Nodes' address families)" if not world.service_cidrs else ")"
+    if policy == REQUIRE_DUAL_STACK and len(ranges) < 2:
+        raise _invalid(service, "spec.ipFamilyPolicy", policy, f"this cluster is not configured for dual-stack "
+                       f"services {where}")
+    for i, family in enumerate(families):
+        if family not in ranges and i >= len(ips):
+            raise _invalid(service, f"spec.ipFamilies[{i}]", family.value, f"not configured on this cluster {where}")
+    if not families:
+        families = [next(iter(ranges))]
+    if policy != SINGLE_STACK and len(families) == 1 and len(ranges) == 2:
+        families.append(IPFamily.IPV6 if families[0] is IPFamily.IPV4 else IPFamily.IPV4)
+    used = {ip for s in world.services for ip in s.cluster_ips}
+    for family in families[len(ips):]:
+        ips.append(cluster_ip(ranges[family], used, rng))
+    return replace(service, cluster_ips=tuple(ips), ip_families=tuple(families))
 
 
 def admit_service(world: World, service: Service, rng: random.Random, *, allocate_ip: bool = True,
-                  service_cidr: str = DEFAULT_SERVICE_CIDR) -> Service:
-    """Fill in what the API server allocates: a cluster IP (unless headless or ExternalName) and node ports."""
-    if allocate_ip and not service.cluster_ips and service.type is not ServiceType.EXTERNAL_NAME:
-        previous = world.service(service.namespace, service.name)
-        if previous is not None and previous.cluster_ips:
-            service = replace(service, cluster_ips=previous.cluster_ips, ip_families=previous.ip_families)
-        else:
-            used = {ip for s in world.services for ip in s.cluster_ips}
-            address = cluster_ip(service_cidr, used, rng)
-            service = replace(service, cluster_ips=(address,), ip_families=(_service_cidr_family(service_cidr),))
+                  policy: str | None = None) -> Service:
+    """Fill in what the API server allocates: cluster IPs (unless headless or ExternalName; ``policy`` is
+    spec.ipFamilyPolicy, None when not given) and node ports."""
+    if allocate_ip and service.type is not ServiceType.EXTERNAL_NAME:
+        service = _cluster_ips(world, service, rng, policy)
     if service.type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER):
         previous = world.service(service.namespace, service.name)
         kept = {(p.name, p.protocol): p.node_port for p in previous.ports} if previous is not None else {}
@@ -377,9 +439,9 @@ def annotations_of(world: World, key: str) -> tuple[tuple[str, str], ...]:
 
 def expose(world: World, namespace: str, deployment: str, rng: random.Random, *, port: int | None,
            target_port: int | str | None = None, service_type: ServiceType = ServiceType.CLUSTER_IP,
-           name: str | None = None, protocol: Protocol | None = None,
-           service_cidr: str = DEFAULT_SERVICE_CIDR) -> tuple[World, Service]:
-    """``kubectl expose deployment``: the Deployment's selector and labels, its ports, allocated addresses."""
+           name: str | None = None, protocol: Protocol | None = None) -> tuple[World, Service]:
+    """``kubectl expose deployment``: the Deployment's selector and labels, its ports, allocated addresses (a
+    single-stack Service of the cluster's primary family, as kubectl sets no family)."""
     d = _deployment(world, namespace, deployment)
     service_name = name or d.name
     if world.service(namespace, service_name) is not None:
@@ -389,7 +451,7 @@ def expose(world: World, namespace: str, deployment: str, rng: random.Random, *,
         ports = tuple(replace(p, target_port=target_port) for p in ports)
     service = Service(namespace=namespace, name=service_name, type=service_type, ports=ports,
                       selector=d.selector, labels=d.labels)
-    service = admit_service(world, service, rng, service_cidr=service_cidr)
+    service = admit_service(world, service, rng)
     return put_service(world, service), service
 
 

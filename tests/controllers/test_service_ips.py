@@ -1,0 +1,117 @@
+"""Cluster IPs as the API server allocates them: per family, by ipFamilyPolicy and ipFamilies, primary first."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from dataclasses import replace
+
+import pytest
+
+from kubeproxy_sim.controllers import world as W
+from kubeproxy_sim.controllers.decode import family_policy
+from kubeproxy_sim.controllers.script import Manifests, Step, play
+from kubeproxy_sim.objects.model import Cluster, IPFamily, Protocol, Service, ServicePort
+
+from ._helpers import NODES, node, world
+
+V4, V6 = IPFamily.IPV4, IPFamily.IPV6
+V6_NODES = (node("node1", "fd00:10:244:1::/64", "2001:db8:0:1::10", "zone-a"),
+            node("node2", "fd00:10:244:2::/64", "2001:db8:0:1::11", "zone-b"))
+DS_NODES = tuple(replace(n, pod_cidrs=(n.pod_cidrs[0], f"fd00:10:244:{i}::/64"))
+                 for i, n in enumerate(NODES, start=1))
+V6_FIRST = tuple(replace(n, pod_cidrs=tuple(reversed(n.pod_cidrs))) for n in DS_NODES)
+
+
+def _service(name: str = "web", families: tuple[IPFamily, ...] = (), ips: tuple[str, ...] = ()) -> Service:
+    return Service("default", name, cluster_ips=ips, ip_families=families, selector=(("app", "web"),),
+                   ports=(ServicePort("", Protocol.TCP, 80, 80),))
+
+
+def _admit(nodes: tuple, service: Service, policy: str | None = None, **changes: object) -> Service:
+    return W.admit_service(world(nodes, **changes), service, random.Random(0), policy=policy)
+
+
+def _in(address: str, cidr: str) -> bool:
+    return ipaddress.ip_address(address) in ipaddress.ip_network(cidr)
+
+
+def test_the_service_ranges_follow_the_nodes_families_primary_first_unless_set() -> None:
+    assert W.service_ranges(world(NODES)) == {V4: "10.96.0.0/12"}
+    assert W.service_ranges(world(V6_NODES)) == {V6: "fd00:10:96::/112"}
+    assert list(W.service_ranges(world(DS_NODES))) == [V4, V6]
+    assert list(W.service_ranges(world(V6_FIRST))) == [V6, V4]
+    assert W.service_ranges(world(())) == {V4: "10.96.0.0/12"}
+    assert W.service_ranges(world(NODES, service_cidrs=("fd00:1::/108", "10.0.0.0/16"))) == {
+        V6: "fd00:1::/108", V4: "10.0.0.0/16"}
+
+
+def test_a_service_naming_no_family_gets_the_primary_family_single_stack() -> None:
+    v6 = _admit(V6_NODES, _service())
+    assert v6.ip_families == (V6,) and _in(v6.cluster_ips[0], "fd00:10:96::/112")
+    ds = _admit(DS_NODES, _service())
+    assert ds.ip_families == (V4,) and _in(ds.cluster_ips[0], "10.96.0.0/12")
+    assert _admit(V6_FIRST, _service()).ip_families == (V6,)
+    w, rng = world(V6_NODES), random.Random(0)
+    w = W.create_deployment(w, W.new_deployment("default", "web", ["nginx"], 1, 80), rng)
+    _, exposed = W.expose(w, "default", "web", rng, port=80)
+    assert exposed.ip_families == (V6,) and _in(exposed.cluster_ips[0], "fd00:10:96::/112")
+
+
+def test_requested_families_and_dual_stack_policies_get_one_address_per_family_in_family_order() -> None:
+    v6 = _admit(DS_NODES, _service(families=(V6,)), "SingleStack")
+    assert v6.ip_families == (V6,) and _in(v6.cluster_ips[0], "fd00:10:96::/112")
+    for policy in ("PreferDualStack", "RequireDualStack"):
+        both = _admit(DS_NODES, _service(), policy)
+        assert both.ip_families == (V4, V6)
+        assert _in(both.cluster_ips[0], "10.96.0.0/12") and _in(both.cluster_ips[1], "fd00:10:96::/112")
+        six_first = _admit(DS_NODES, _service(families=(V6,)), policy)
+        assert six_first.ip_families == (V6, V4) and ":" in six_first.cluster_ips[0]
+    # two families without a policy (the manifest must have had a dual-stack one): both
+    assert _admit(DS_NODES, _service(families=(V6, V4))).ip_families == (V6, V4)
+    # PreferDualStack on a single-stack cluster: the one family
+    assert _admit(V6_NODES, _service(), "PreferDualStack").ip_families == (V6,)
+    # a given address keeps its place; a dual-stack policy adds the other family's
+    given = _admit(DS_NODES, _service(families=(V4,), ips=("10.96.0.50",)), "RequireDualStack")
+    assert given.cluster_ips[0] == "10.96.0.50" and given.ip_families == (V4, V6)
+    assert _admit(DS_NODES, _service(families=(V4,), ips=("10.96.0.50",))).cluster_ips == ("10.96.0.50",)
+
+
+def test_families_the_cluster_has_no_range_for_are_refused_as_the_api_server_does() -> None:
+    with pytest.raises(W.ActionError, match=r'spec.ipFamilies\[0\]: Invalid value: "IPv6": not configured on this '
+                                            r"cluster \(the service ranges here are 10.96.0.0/12, from the Nodes"):
+        _admit(NODES, _service(families=(V6,)))
+    with pytest.raises(W.ActionError, match=r'spec\.ipFamilyPolicy: Invalid value: "RequireDualStack": this '
+                                            r"cluster is not configured for dual-stack services"):
+        _admit(V6_NODES, _service(), "RequireDualStack")
+    with pytest.raises(W.ActionError, match="must be 'RequireDualStack' or 'PreferDualStack' when multiple IP "
+                                            "families are specified"):
+        _admit(DS_NODES, _service(families=(V4, V6)), "SingleStack")
+    with pytest.raises(W.ActionError, match=r"not configured on this cluster \(the service ranges here are "
+                                            r"10.0.0.0/16\)"):
+        _admit(V6_NODES, _service(families=(V6,)), service_cidrs=("10.0.0.0/16",))
+
+
+def test_an_update_keeps_the_addresses_adds_a_requested_family_and_single_stack_releases_the_secondary() -> None:
+    rng = random.Random(0)
+    w = world(DS_NODES)
+    first = W.admit_service(w, _service(), rng)
+    w = W.put_service(w, first)
+    assert W.admit_service(w, _service(), rng) == first  # apply again: unchanged
+    upgraded = W.admit_service(w, _service(), rng, policy="PreferDualStack")
+    assert upgraded.cluster_ips[0] == first.cluster_ips[0] and upgraded.ip_families == (V4, V6)
+    w = W.put_service(w, upgraded)
+    assert W.admit_service(w, _service(), rng) == upgraded
+    assert W.admit_service(w, _service(), rng, policy="SingleStack").cluster_ips == first.cluster_ips
+    with pytest.raises(W.ActionError, match=r'spec.ipFamilies\[0\]: Invalid value: "IPv6": may not change once set'):
+        W.admit_service(w, _service(families=(V6,)), rng)
+
+
+def test_apply_passes_each_service_s_ip_family_policy_to_the_allocator() -> None:
+    assert family_policy({"spec": {"ipFamilyPolicy": "RequireDualStack"}}) == "RequireDualStack"
+    assert family_policy({"spec": {"ipFamilyPolicy": "Dual"}}) is None
+    assert family_policy({"spec": None}) is None
+    manifests = Manifests(Cluster(services=(_service(),)), family_policies=(("default/web", "RequireDualStack"),))
+    played = play(world(DS_NODES), Step(1, "apply -f s.yaml", "apply", paths=("s.yaml",)), random.Random(0),
+                  lambda _paths: manifests)
+    assert played.world.service("default", "web").ip_families == (V4, V6)  # type: ignore[union-attr]
