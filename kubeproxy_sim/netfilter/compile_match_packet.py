@@ -3,7 +3,8 @@
 The built-in options (``-s -d -i -o -p -f``, tested in the kernel's header
 order before any match module) and the match modules that read only header
 fields (tcp/udp/sctp/udplite/dccp with their ports and flags, multiport,
-iprange, icmp). The conntrack match reuses the address, port and protocol
+iprange, icmp, and IPv6's extension-header matches: rt, frag, hbh, dst, ah,
+ipv6header). The conntrack match reuses the address, port and protocol
 checks here for the addresses its connection recorded.
 
 Several checks are memoised (``lru_cache``): a few protocols and ports recur
@@ -180,8 +181,54 @@ def icmp_module(parts: RuleParts, module: str, opts: Sequence[Option]) -> None:
         parts.doubts.append(f"{module} {o.flag} {o.value} is not modelled; assumed to match")
 
 
+_NEVER = reading(lambda b: False)
+
+
+def _extension_header(parts: RuleParts, opts: Sequence[Option]) -> None:
+    """rt, frag, hbh, dst, ah: the kernel looks for its header (``ipv6_find_hdr``) and, without one, the match
+    fails whatever its options and their ``!`` say (ip6t_rt.c, ip6t_frag.c, ip6t_hbh.c, ip6t_ah.c); the packets
+    traced and sent here carry no extension header (IPv4's ah and esp need ``-p ah``/``-p esp`` anyway)."""
+    parts.checks.append(_NEVER)
+
+
+# ipv6header --header names (libip6t_ipv6header.c: its own names, /etc/protocols' and the numbers) -> the header
+_IPV6_HEADERS = {
+    **dict.fromkeys(("hop", "hop-by-hop", "hopopt", "0"), "hop"), **dict.fromkeys(("dst", "ipv6-opts", "60"), "dst"),
+    **dict.fromkeys(("route", "ipv6-route", "43"), "route"), **dict.fromkeys(("frag", "ipv6-frag", "44"), "frag"),
+    **dict.fromkeys(("auth", "ah", "51"), "auth"), **dict.fromkeys(("esp", "50"), "esp"),
+    **dict.fromkeys(("none", "ipv6-nonxt", "59"), "none"),
+    **dict.fromkeys(("prot", "protocol", "255"), "proto"),
+}
+
+
+def _ipv6header(parts: RuleParts, opts: Sequence[Option]) -> None:
+    """ipv6header (ip6t_ipv6header.c): the headers a packet has, as a set, against the ``--header`` list. A packet
+    here has no extension header, only its protocol's: the set is {proto}. Exact (no ``--soft``): a list of just
+    ``proto`` matches, ``!`` matches any other list. ``--soft`` (the packet has all of them): a list within
+    {proto} matches; ``! --soft`` (it has none of them): a list without ``proto`` matches."""
+    header = next((o for o in opts if o.flag == "--header"), None)
+    soft = any(o.flag == "--soft" for o in opts)
+    if header is None:
+        return
+    names = [name.strip().lower() for name in header.value.split(",")]
+    unknown = [name for name in names if name not in _IPV6_HEADERS]
+    if unknown:
+        parts.doubts.append(f"ipv6header --header {header.value}: {', '.join(unknown)} is not a header name "
+                            "(hop, dst, route, frag, auth, esp, none, prot); assumed to match")
+        return
+    wanted = {_IPV6_HEADERS[name] for name in names}
+    if soft:
+        hit = wanted <= {"proto"} if not header.negated else "proto" not in wanted
+    else:
+        hit = (wanted == {"proto"}) != header.negated
+    if not hit:
+        parts.checks.append(_NEVER)
+
+
 PROTOCOL_MODULES = frozenset({"tcp", "udp", "sctp", "udplite", "dccp"})  # each by proto_module; icmp by icmp_module
 PACKET_MODULES: dict[str, Callable[[RuleParts, Sequence[Option]], None]] = {  # the others here, by name
     "multiport": _multiport,
     "iprange": _iprange,
+    **dict.fromkeys(("rt", "frag", "hbh", "dst", "ah"), _extension_header),
+    "ipv6header": _ipv6header,
 }
