@@ -28,7 +28,7 @@ from fractions import Fraction
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.netfilter.packet import Packet, format_address, loopback, loopback_source, parse_address
 from kubeproxy_sim.netfilter.trace import Outcome
-from kubeproxy_sim.simulator.dns import MAX_CNAME_CHAIN, Answer
+from kubeproxy_sim.simulator.dns import MAX_CNAME_CHAIN, Answer, ClusterDNS
 from kubeproxy_sim.simulator.network import (
     DROP,
     NO_ROUTE,
@@ -39,7 +39,7 @@ from kubeproxy_sim.simulator.network import (
     Failure,
     Simulator,
 )
-from kubeproxy_sim.simulator.topology import UPLINK
+from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 
@@ -175,17 +175,25 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
     if _is_address(host):
         ip = _canonical(host)
         if (":" in ip) != (sim.family == 6):
-            raise _bad(text, "--to", f"the cluster is simulated for IPv{sim.family}; expected such an address")
+            raise _bad(text, "--to", family_mismatch("the packet", 6 if ":" in ip else 4, sim.family))
         return Target(text, (ip,), port)
     answer = sim.dns.resolve(host, client.namespace or "default")
     if not answer.addresses:
-        raise _bad(text, "--to", _unresolved(answer))
+        raise _bad(text, "--to", _unresolved(answer, sim.dns))
     return Target(text, answer.addresses, port, host)
 
 
-def _unresolved(answer: Answer) -> str:
-    """Why a name gives no address: no such name, a CNAME to a name nobody has, or a CNAME loop."""
+def _unresolved(answer: Answer, dns: ClusterDNS) -> str:
+    """Why a name gives no address: no such name, a CNAME to a name nobody has, a CNAME loop, or a name --hosts
+    gives only addresses of the other family."""
     chain = [r.value for r in answer.records if r.type == "CNAME"]
+    name = chain[-1] if chain else answer.query.lower().rstrip(".")
+    other = [a for a in dns.upstream.get(name, ()) if (":" in a) != (dns.family == 6)]
+    if other and answer.rcode != "SERVFAIL":
+        what = f"the name resolves to {name}, whose" if chain else "its"
+        return family_mismatch(f"{what} only {'address' if len(other) == 1 else 'addresses'} in --hosts "
+                               f"({', '.join(other)})", 4 if dns.family == 6 else 6, dns.family,
+                               f"an IPv{dns.family} address for {name} in --hosts")
     if answer.rcode == "SERVFAIL":
         names = [answer.name]
         for name in chain:

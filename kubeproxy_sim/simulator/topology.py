@@ -91,6 +91,13 @@ class Topology:
         return DEFAULT_CLIENT if self.family == 4 else DEFAULT_CLIENT_V6
 
 
+def family_mismatch(what: str, family: int, proxier_family: int,
+                    expected: str = "addresses of that family") -> str:
+    """``trace``'s words for an address of the other family than the node's proxier (one family per proxier, as
+    upstream's; a dual-stack node runs one of each and ``--ip-family`` picks which is simulated)."""
+    return f"{what} is IPv{family} but the node's proxier is IPv{proxier_family}; expected {expected} (or --ip-family)"
+
+
 def _family_of(text: str) -> int:
     return 6 if ":" in text else 4
 

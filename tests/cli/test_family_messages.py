@@ -1,0 +1,56 @@
+"""Addresses and names of the other IP family: send and dist say so in trace's words (the node's proxier is
+of one family; --ip-family picks the other), instead of "no service port" or "does not resolve"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.simulator.topology import family_mismatch
+
+DS = Path(__file__).parent / "family_states" / "ds.yaml"  # web: clusterIPs [fd00:10:96::10, 10.96.0.10]
+DS_FLAGS = ["--cluster-cidr", "10.244.0.0/16,fd00:10:244::/56"]
+EXTERNAL_NAME = ("apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: default}\n"
+                 "spec: {type: ExternalName, externalName: db.example.com, ports: [{port: 5432}]}\n")
+
+
+def test_the_helper_is_trace_s_wording() -> None:
+    assert family_mismatch("the packet", 6, 4) == ("the packet is IPv6 but the node's proxier is IPv4; expected "
+                                                   "addresses of that family (or --ip-family)")
+
+
+@pytest.mark.parametrize("to", ["[fd00:10:96::10]:80", "fd00:10:96::10"])
+def test_dist_to_an_address_of_the_other_family_says_so(to: str, capsys) -> None:
+    assert main(["dist", "-f", str(DS), *DS_FLAGS, "--to", to]) == 1
+    err = capsys.readouterr().err
+    assert f"--to: '{to}': the packet is IPv6 but the node's proxier is IPv4; expected addresses of that family " \
+           "(or --ip-family)" in err
+    assert main(["dist", "-f", str(DS), *DS_FLAGS, "--to", to, "--ip-family", "ipv6"]) == 0
+    assert "default/web:http (TCP)" in capsys.readouterr().out
+
+
+def test_send_to_an_address_of_the_other_family_says_so(capsys) -> None:
+    assert main(["send", "--scenario", "ipv6", "--from", "external", "--to", "10.96.0.1:443"]) == 1
+    assert ("'10.96.0.1:443': the packet is IPv4 but the node's proxier is IPv6; expected addresses of that family "
+            "(or --ip-family)") in capsys.readouterr().err
+
+
+def test_a_hosts_name_with_only_the_other_family_s_address_says_so(tmp_path, capsys) -> None:
+    objects = tmp_path / "en6.yaml"
+    objects.write_text(EXTERNAL_NAME)
+    hosts = tmp_path / "hosts"
+    hosts.write_text("198.51.100.9 db.example.com\n")
+    common = ["send", "--scenario", "ipv6", "-f", str(objects), "--hosts", str(hosts), "--from", "node/node1"]
+    assert main([*common, "--to", "ext.default:5432"]) == 1
+    assert ("'ext.default:5432': the name resolves to db.example.com, whose only address in --hosts (198.51.100.9) "
+            "is IPv4 but the node's proxier is IPv6; expected an IPv6 address for db.example.com in --hosts "
+            "(or --ip-family)") in capsys.readouterr().err
+    assert main([*common, "--to", "db.example.com:5432"]) == 1
+    assert "'db.example.com:5432': its only address in --hosts (198.51.100.9) is IPv4" in capsys.readouterr().err
+    assert main([*common, "--to", "nope.example.com:5432"]) == 1
+    assert "no such name (NXDOMAIN)" in capsys.readouterr().err
+    hosts.write_text("198.51.100.9 db.example.com\n2001:db8:abcd::5 db.example.com\n")
+    assert main([*common, "--to", "ext.default:5432", "--count", "2"]) == 0
+    assert "2001:db8:abcd::5" in capsys.readouterr().out
