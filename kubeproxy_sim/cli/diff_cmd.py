@@ -10,7 +10,7 @@ import argparse
 
 from kubeproxy_sim.cli.options import add_input_flags
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
-from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, one_of
 
 EXAMPLES = """examples:
   kubeproxy-sim diff --scenario upstream-terminating-endpoints-traffic-policy-cluster-ready-endpoints-exist \\
@@ -77,6 +77,42 @@ def _only(nodes_before, nodes_after, text: str | None):
     return keys
 
 
+def _has_family(cluster, family: int) -> bool:
+    """Whether the objects give the family anything to proxy: a cluster IP or a slice of it."""
+    return (any((":" in ip) == (family == 6) for s in cluster.services for ip in s.cluster_ips)
+            or any(s.address_type.value == f"IPv{family}" for s in cluster.endpoint_slices))
+
+
+def _other_family_note(args: argparse.Namespace, before, after, node: str, family: int) -> list[Diagnostic]:
+    """Dual-stack objects compared without --ip-family: the node's primary family's proxier is compared, as
+    upstream runs one proxier per family; a note when the other family's proxier sees changes too (they are not
+    shown), naming the --ip-family that shows them."""
+    from kubeproxy_sim.analysis.diff import diff
+    from kubeproxy_sim.analysis.nodes import node_set
+    from kubeproxy_sim.cli.options import build_config
+
+    other = 4 if family == 6 else 6
+    if not (_has_family(before, other) or _has_family(after, other)):
+        return []
+    flags = argparse.Namespace(**{**vars(args), "ip_family": f"ipv{other}"})
+    nodes_before = node_set(before, build_config(flags, before)[0])  # its messages are the other proxier's
+    nodes_after = node_set(after, build_config(flags, after)[0])
+    try:
+        only = _only(nodes_before, nodes_after, args.to)
+    except InputError:  # --to names an address of this family only
+        return []
+    with progress(f"comparing the IPv{other} proxier"):
+        result = diff(nodes_before, nodes_after, node, only)
+    if not (result.ports or result.other_added or result.other_removed):
+        return []
+    names = ", ".join(p.name for p in result.ports[:3]) + (", ..." if len(result.ports) > 3 else "")
+    what = f"{len(result.ports)} service port{'s' if len(result.ports) != 1 else ''} ({names})" if result.ports \
+        else "rules outside service ports"
+    return [Diagnostic(f"the objects are dual-stack and the IPv{other} proxier sees changes too: {what}; this "
+                       f"compares the node's IPv{family} proxier's (expected --ip-family ipv{other} to see them)",
+                       field="--ip-family", severity=Severity.NOTE)]
+
+
 def colour_text(text: str, con: Console) -> str:
     """The comparison's text with added rules green, removed ones red and service ports bold, on a terminal."""
     from kubeproxy_sim.cli.output import plain_bars
@@ -122,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
                                     field="--node"))
     with progress("comparing"):
         result = diff(nodes_before, nodes_after, node, _only(nodes_before, nodes_after, args.to), args.all)
+    if args.ip_family is None and before.cluster != loaded.cluster:
+        report(_other_family_note(args, before.cluster, loaded.cluster, node, 6 if before.config.ipv6 else 4), args)
     emit(diff_json(result) if args.output != "text" else None, args.output,
          text=lambda: colour_text(diff_text(result), console(args)))
     errors = [d for d in diagnostics if getattr(d.severity, "value", "") == "error"]

@@ -1,4 +1,4 @@
-"""Addresses and names of the other IP family: send and dist say so in trace's words (the node's proxier is
+"""Addresses and names of the other IP family: send, dist and diff say so in trace's words (the node's proxier is
 of one family; --ip-family picks the other), instead of "no service port" or "does not resolve"."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.simulator.topology import family_mismatch
@@ -54,3 +55,28 @@ def test_a_hosts_name_with_only_the_other_family_s_address_says_so(tmp_path, cap
     hosts.write_text("198.51.100.9 db.example.com\n2001:db8:abcd::5 db.example.com\n")
     assert main([*common, "--to", "ext.default:5432", "--count", "2"]) == 0
     assert "2001:db8:abcd::5" in capsys.readouterr().out
+
+
+def _without_one_ipv6_endpoint(tmp_path: Path) -> Path:
+    docs = list(yaml.safe_load_all(DS.read_text()))
+    for doc in docs:
+        if doc.get("kind") == "EndpointSlice" and doc.get("addressType") == "IPv6":
+            doc["endpoints"] = doc["endpoints"][:1]
+    after = tmp_path / "after.yaml"
+    after.write_text(yaml.safe_dump_all(docs))
+    return after
+
+
+def test_diff_of_dual_stack_objects_notes_the_other_family_s_changes(tmp_path, capsys) -> None:
+    after = _without_one_ipv6_endpoint(tmp_path)
+    assert main(["diff", "-f", str(DS), "--against", str(after), *DS_FLAGS]) == 0
+    captured = capsys.readouterr()
+    assert "no service port changes" in captured.out  # the IPv4 proxier's answer, as upstream's
+    assert ("--ip-family: note: the objects are dual-stack and the IPv6 proxier sees changes too: 1 service port "
+            "(default/web:http); this compares the node's IPv4 proxier's (expected --ip-family ipv6 to see them)"
+            ) in captured.err
+    assert main(["diff", "-f", str(DS), "--against", str(after), *DS_FLAGS, "--ip-family", "ipv6"]) == 0
+    captured = capsys.readouterr()
+    assert "endpoints lost:   [fd00:10:244:2::10]:8080" in captured.out and "dual-stack" not in captured.err
+    assert main(["diff", "-f", str(DS), "--against", str(DS), *DS_FLAGS]) == 0
+    assert "dual-stack" not in capsys.readouterr().err
