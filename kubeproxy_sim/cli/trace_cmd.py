@@ -130,9 +130,10 @@ def _from_objects(args: argparse.Namespace, family: int):
         node = load_node_rules(args)
     report(node.inputs.diagnostics, args)
     if (6 if node.ruleset.ipv6 else 4) != family:
-        raise InputError(Diagnostic(f"the packet is IPv{family} but the node's proxier is "
-                                    f"IPv{6 if node.ruleset.ipv6 else 4}; expected addresses of that family "
-                                    "(or --ip-family)", field="--src/--dst"))
+        from kubeproxy_sim.simulator.topology import family_mismatch
+
+        raise InputError(Diagnostic(family_mismatch("the packet", family, 6 if node.ruleset.ipv6 else 4),
+                                    field="--src/--dst"))
     from kubeproxy_sim.netfilter.saveform import numbered_as_saved
 
     # a path's lines are those of `rules --full` for the same inputs: the node's tables as iptables-save shows them

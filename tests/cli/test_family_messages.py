@@ -22,6 +22,13 @@ def test_the_helper_is_trace_s_wording() -> None:
                                                    "addresses of that family (or --ip-family)")
 
 
+def test_trace_of_a_packet_of_the_other_family_says_so_through_the_helper(capsys) -> None:
+    common = ["trace", "-f", str(DS), *DS_FLAGS, "--src", "fd00:10:244::5", "--dst", "fd00:10:96::10", "--dport", "80"]
+    assert main(common) == 1
+    assert f"--src/--dst: {family_mismatch('the packet', 6, 4)}" in capsys.readouterr().err
+    assert main([*common, "--ip-family", "ipv6"]) == 0
+
+
 @pytest.mark.parametrize("to", ["[fd00:10:96::10]:80", "fd00:10:96::10"])
 def test_dist_to_an_address_of_the_other_family_says_so(to: str, capsys) -> None:
     assert main(["dist", "-f", str(DS), *DS_FLAGS, "--to", to]) == 1
