@@ -129,8 +129,8 @@ def _topology_annotations(meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 
 def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     """``apply -f``: objects through the objects layer, Deployments and API facts from the raw documents (Node
-    readiness and allocatable CPU, headless Services, Services' topology annotations)."""
-    from kubeproxy_sim.controllers.decode import decode_deployment, is_deployment
+    readiness and allocatable CPU, headless Services, Services' topology annotations and ipFamilyPolicy)."""
+    from kubeproxy_sim.controllers.decode import decode_deployment, family_policy, is_deployment
     from kubeproxy_sim.controllers.script import Manifests
     from kubeproxy_sim.objects import load_paths
 
@@ -141,6 +141,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     deployments, not_ready, headless = [], set(), set()
     node_cpu: dict[str, int] = {}
     annotations: dict[str, tuple[tuple[str, str], ...]] = {}
+    policies: dict[str, str] = {}
     for file, doc in _raw_documents(list(paths)):
         if not isinstance(doc, dict):
             continue
@@ -165,8 +166,11 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                 headless.add(key)
             if found_annotations := _topology_annotations(meta):
                 annotations[key] = found_annotations
+            if (policy := family_policy(doc)) is not None:
+                policies[key] = policy
     return Manifests(loaded.cluster, tuple(deployments), frozenset(not_ready), frozenset(headless),
-                     tuple(diagnostics), tuple(sorted(node_cpu.items())), tuple(sorted(annotations.items())))
+                     tuple(diagnostics), tuple(sorted(node_cpu.items())), tuple(sorted(annotations.items())),
+                     tuple(sorted(policies.items())))
 
 
 # -- showing a step -------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import random
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from kubeproxy_sim.controllers.decode import family_policy
 from kubeproxy_sim.controllers.script import Manifests, Step, play
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Protocol, Service, ServicePort
 
-from ._helpers import NODES, node, world
+from ._helpers import NODES, node, run_cli, world
 
 V4, V6 = IPFamily.IPV4, IPFamily.IPV6
 V6_NODES = (node("node1", "fd00:10:244:1::/64", "2001:db8:0:1::10", "zone-a"),
@@ -115,3 +116,33 @@ def test_apply_passes_each_service_s_ip_family_policy_to_the_allocator() -> None
     played = play(world(DS_NODES), Step(1, "apply -f s.yaml", "apply", paths=("s.yaml",)), random.Random(0),
                   lambda _paths: manifests)
     assert played.world.service("default", "web").ip_families == (V4, V6)  # type: ignore[union-attr]
+
+
+DS_NODE_FILE = """apiVersion: v1
+kind: Node
+metadata: {name: node1}
+spec: {podCIDRs: [10.244.1.0/24, "fd00:10:244:1::/64"]}
+status: {addresses: [{type: InternalIP, address: 192.168.0.10}, {type: InternalIP, address: "2001:db8::10"}]}
+"""
+
+
+@pytest.mark.parametrize(("policy", "dual"), [("RequireDualStack", True), ("PreferDualStack", True),
+                                              ("SingleStack", False), (None, False)])
+def test_a_scenario_s_manifest_ip_family_policy_reaches_the_allocator(
+        policy: str | None, dual: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "nodes.yaml").write_text(DS_NODE_FILE)
+    spec = f"  ipFamilyPolicy: {policy}\n" if policy else ""
+    (tmp_path / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n" + spec
+                                       + "  selector: {app: web}\n  ports: [{port: 80}]\n")
+    (tmp_path / "script").write_text("apply -f svc.yaml\n")
+    common = ["scenario", str(tmp_path / "script"), "-f", str(tmp_path / "nodes.yaml"),
+              "--cluster-cidr", "10.244.0.0/16,fd00:10:244::/56"]
+    for family, cidr, wanted in (("ipv4", "10.96.0.0/12", True), ("ipv6", "fd00:10:96::/112", dual)):
+        assert run_cli([*common, "--ip-family", family], monkeypatch) == 0
+        web = [line for line in capsys.readouterr().out.splitlines()
+               if line.startswith("-A KUBE-SERVICES") and "default/web" in line]
+        assert len(web) == int(wanted), (family, web)
+        if wanted:
+            address = web[0].split(" -d ")[1].split()[0]
+            assert _in(address, cidr)
