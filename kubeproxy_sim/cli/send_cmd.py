@@ -158,8 +158,11 @@ def send_text(result: SendResult, con: Console | None = None) -> str:
         parts += [""] if result.delivered else []
         parts.append(failed_table(result, con))
     if result.sticky:
-        parts += ["", "sessionAffinity ClientIP: one client's connections stay with the pod its first one reached; "
-                      "EXPECTED is the share of new clients"]
+        # kube-proxy's affinity is a recent table in each node's kernel: a balancer or router that spreads one
+        # client over several nodes gives it one pod per node (each node's first pick)
+        parts += ["", "sessionAffinity ClientIP: each node remembers the client, so its connections through one node "
+                      "stay with the pod the first of them reached (one pod per node it enters, when a load "
+                      "balancer or router spreads it over nodes); EXPECTED is the share of new clients"]
     return "\n".join(p.rstrip("\n") for p in parts) + "\n"
 
 
