@@ -590,7 +590,7 @@ class Simulator:
             out = self._new_entry(rt, pkt, b, kind, local_origin, now)
         if self.record is not None:
             self._note(f"{rt.name} {iface} out", out, flags)
-        return self._deliver(rt, out, iface, kind, target)
+        return self._deliver(rt, out, iface, kind, target, flags)
 
     def _iface_for(self, rt: NodeRuntime) -> Callable[[int], str]:
         return lambda dst: self._next_hop(rt, dst)[0]
@@ -612,12 +612,13 @@ class Simulator:
         rt.conntrack.add(pkt, reply, now, dnat=dnat, snat=snat)
         return (proto, family, src, sport, b.dst, b.dport)
 
-    def _deliver(self, rt: NodeRuntime, out: Tuple, iface: str, kind: str, target: object):
+    def _deliver(self, rt: NodeRuntime, out: Tuple, iface: str, kind: str, target: object, flags: str):
         if kind == "local":
             return ("node", rt.name, out)
         if kind == "pod":
             if self.record is not None:
-                self._note(f"pod {target.key} eth0", out, "")  # type: ignore[attr-defined]
+                # the pod's side of the veth sees the packet's own flags: NAT changes addresses and ports only
+                self._note(f"pod {target.key} eth0", out, flags)  # type: ignore[attr-defined]
             return ("pod", target, out)
         if kind == "node":
             return ("next", out, ("node", self.runtimes[target], UPLINK, None, False))  # type: ignore[index]

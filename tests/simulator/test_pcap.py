@@ -82,3 +82,26 @@ def test_cli_send_pcap_on_ipv6_is_fast_and_stays_off_the_host_network(no_network
     frames = rdpcap(str(path))
     assert frames and all(f.haslayer("IPv6") and MAC.fullmatch(f.src) and MAC.fullmatch(f.dst) for f in frames)
     assert no_network == []
+
+
+@pytest.mark.parametrize(("scenario", "to"), [("bootcamp", "node/node1:31526"), ("ipv6", "node/node1:30080")])
+def test_cli_send_pcap_keeps_each_packet_s_tcp_flags_on_every_hop_to_the_pod(no_network, tmp_path, capsys,
+                                                                            scenario: str, to: str) -> None:
+    """A SYN is a SYN on every hop, the pod's eth0 included (NAT rewrites addresses and ports, never flags); then
+    the SYN-ACK's hops, then the ACK's."""
+    from scapy.layers.inet import TCP
+    from scapy.utils import rdpcap
+
+    path = tmp_path / "flags.pcap"
+    assert main(["send", "--scenario", scenario, "--from", "external", "--to", to, "--count", "1",
+                 "--pcap", str(path)]) == 0
+    capsys.readouterr()
+    frames = rdpcap(str(path))
+    flags = [str(f[TCP].flags) for f in frames]
+    syn, synack, ack = flags.count("S"), flags.count("SA"), flags.count("A")
+    assert syn and synack and syn == ack and len(flags) == syn + synack + ack
+    assert flags == ["S"] * syn + ["SA"] * synack + ["A"] * ack, flags
+    first_reply = frames[syn]
+    pod, port = first_reply[1].src, first_reply[TCP].sport
+    to_pod = [str(f[TCP].flags) for f in frames[:syn] if f[1].dst == pod and f[TCP].dport == port]
+    assert to_pod == ["S", "S"]  # the node's interface out, then the pod's eth0: a SYN on both
