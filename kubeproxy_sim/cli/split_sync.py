@@ -31,15 +31,7 @@ from typing import Any, BinaryIO
 
 from kubeproxy_sim.cli.options import build_config, input_paths
 from kubeproxy_sim.errors import Diagnostic
-from kubeproxy_sim.netfilter.codec import (
-    ChainText,
-    chain_texts,
-    generated_chain_texts,
-    generated_rules_text,
-    render_ruleset,
-    table_text,
-)
-from kubeproxy_sim.netfilter.model import Chain
+from kubeproxy_sim.netfilter.codec import generated_rules_text, generated_table_text, render_ruleset
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.load import STDIN, Document, Share, decode_documents, read_documents, service_key
 from kubeproxy_sim.proxier.config import ProxyConfig
@@ -185,7 +177,12 @@ def _parent(documents: list[Document], args: argparse.Namespace, share: Share, t
             inbox: BinaryIO, outbox: BinaryIO) -> Synced:
     mine = _share_rules(documents, args, share, release, inbox, outbox)
     private = _private_texts(mine.out) if text else None
-    theirs, their_private, their_diags, their_positions = _receive(inbox)
+    return _joined(mine, private, _receive(inbox))
+
+
+def _joined(mine: _ShareRules, private: tuple[_Blocks, _Blocks] | None, received: tuple[Any, ...]) -> Synced:
+    """The sync of both shares: the parent's, then what the child sent (see :func:`_child`)."""
+    theirs, their_private, their_diags, their_positions = received
     ctx = mine.ctx
     out = new_buffer()
     write_head(ctx, out)
@@ -196,12 +193,10 @@ def _parent(documents: list[Document], args: argparse.Namespace, share: Share, t
                    *mine.config_diags)
     if private is None or their_private is None:
         return Synced(ctx.config, diagnostics, assemble(ctx, out), None)
-    tables = [("filter", out.filter_chains, out.filter, (private[0], their_private[0])),
-              ("nat", out.nat_chains, out.nat, (private[1], their_private[1]))]
-    del private, their_private
-    pieces = [piece for name, declared, rules, per_service in tables
-              for piece in table_text(name, _table_chains(declared, rules, per_service))]
-    pieces.append("")  # the final newline, without copying the whole text again
+    pieces = [*generated_table_text("filter", _table_chains(out.filter_chains, out.filter,
+                                                            (private[0], their_private[0]))),
+              *generated_table_text("nat", _table_chains(out.nat_chains, out.nat, (private[1], their_private[1]))),
+              ""]  # the final newline, without copying the whole text again
     return Synced(ctx.config, diagnostics, None, "\n".join(pieces))
 
 
@@ -240,12 +235,12 @@ def _private_texts(out: RuleBuffer) -> tuple[_Blocks, _Blocks]:
 
 
 def _table_chains(declared: list[str], rules: dict[str, list[str]],
-                  per_service: tuple[_Blocks, ...]) -> list[ChainText]:
-    """Every chain of a table in canonical order: the top-level chains of the joined buffer, and the
-    per-service chains as each process rendered them (sorted runs, so the one sort is a merge)."""
-    chains = chain_texts([Chain.of_specs(name, rules.get(name, ())) for name in declared])
+                  per_service: tuple[_Blocks, ...]) -> list[tuple[str, str]]:
+    """(name, rule lines) of every chain of a table in canonical order: the top-level chains of the joined
+    buffer, and the per-service chains as each process rendered them (sorted runs, so the one sort is a merge)."""
+    chains = [(name, generated_rules_text(name, rules.get(name, ()))) for name in declared]
     for blocks in per_service:
-        chains += generated_chain_texts(blocks.names, blocks.texts)
+        chains += zip(blocks.names, blocks.texts, strict=True)
     return canonical_chain_order(chains, _NAME)
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from kubeproxy_sim.cli import split_sync
 from kubeproxy_sim.cli.main import build_parser, main
 from kubeproxy_sim.cli.options import REPO_RULESETS
-from kubeproxy_sim.netfilter.codec import chain_texts, generated_chain_texts, render_ruleset
+from kubeproxy_sim.netfilter.codec import chain_texts, generated_table_text, render_ruleset, table_text
 from kubeproxy_sim.netfilter.model import Chain
 from kubeproxy_sim.objects.load import Share, decode_documents, service_key, text_documents
 from kubeproxy_sim.proxier.rules.context import RuleBuffer
@@ -159,9 +159,11 @@ _names = st.sampled_from(["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-", "KUBE", "K
 @given(st.lists(_names, unique=True))
 def test_canonical_chain_order_is_the_sort_by_chain_order(names: list[str]) -> None:
     assert canonical_chain_order(names) == sorted(names, key=chain_order)
-    texts = generated_chain_texts(names, [f"-A {n} -j X" for n in names])  # ordered by their names
+    texts = [(n, f"-A {n} -j X") for n in names]
     assert [t[0] for t in canonical_chain_order(texts, itemgetter(0))] == sorted(names, key=chain_order)
-    assert texts == chain_texts([Chain.of_specs(n, ["-j X"]) for n in names])  # one declaration format
+    chains = [Chain.of_specs(n, ["-j X"] if i % 2 else []) for i, n in enumerate(names)]
+    generated = generated_table_text("nat", [(c.name, "\n".join(r.text() for r in c.rules)) for c in chains])
+    assert generated == table_text("nat", chain_texts(chains))  # one declaration format
 
 
 _specs = st.lists(st.sampled_from(["-j A", "-j B", "-s 10.0.0.1 -j C"]), max_size=3)
