@@ -13,6 +13,7 @@ import errno
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 from kubeproxy_sim import __version__
 from kubeproxy_sim.errors import EnvironmentMissing, InputError, KubeproxySimError, UsageError
@@ -91,6 +92,18 @@ def _command_word(words: list[str]) -> str | None:
     return words[index] if index < len(words) else None
 
 
+def _exit_now(status: int) -> NoReturn:
+    """End the program with ``status`` without the interpreter's teardown, its output already flushed.
+
+    The teardown frees every module and all it holds, one object at a time: 30-50 ms after a large
+    ``rules``, a twentieth of the run. A command that leaves nothing to clean up (no threads, files or
+    atexit work of its own) says so with ``quick_exit`` in its parser's defaults; only the program itself
+    (``argv`` from the command line) exits this way, never a caller of :func:`main`.
+    """
+    sys.stderr.flush()
+    os._exit(status)
+
+
 def main(argv: list[str] | None = None) -> int:
     # Exact probabilities of long statistic chains are rationals over 2^(31*n): thousands of digits at
     # 1,000 endpoints, past Python's default limit for printing an int.
@@ -112,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = int(args.func(args) or 0)
         sys.stdout.flush()  # a full disk shows here, while it can still be reported, not at interpreter exit
+        if argv is None and getattr(args, "quick_exit", False):
+            _exit_now(status)
         return status
     except EnvironmentMissing as exc:
         print(f"kubeproxy-sim: {exc}", file=sys.stderr)

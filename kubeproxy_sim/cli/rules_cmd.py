@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="print the node's whole nat and filter tables as iptables-save shows them "
                         "(built-in chains, kube-proxy's jump rules, kube-proxy's chains)")
     add_output_flags(parser.add_argument_group("output"))
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, quick_exit=True)  # leaves nothing to clean up: see main._exit_now
 
 
 def node_ruleset(inputs: Inputs, *, full: bool) -> Ruleset:

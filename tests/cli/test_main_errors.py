@@ -146,3 +146,21 @@ def test_an_output_that_cannot_be_written_is_the_environment_not_a_bug(redirect:
                          capture_output=True, text=True)
     assert run.returncode == 1
     assert run.stderr.splitlines()[-1] == message and "internal error" not in run.stderr
+
+
+@pytest.mark.parametrize("objects", ["", "kind: Service\napiVersion: v1\nmetadata: {name: x}\nspec: {ports: 80}\n"])
+def test_rules_run_as_the_program_ends_with_its_whole_output_and_status(tmp_path, capsys, objects: str) -> None:
+    """``rules`` skips the interpreter's teardown when it is the program (main._exit_now): its text, its
+    messages and its status (1 for an object in error) are still all there, as main() returns them."""
+    import subprocess
+    import sys
+
+    argv = ["rules", "--scenario", "bootcamp"]
+    if objects:
+        (tmp_path / "bad.yaml").write_text(objects)
+        argv += ["-f", str(tmp_path / "bad.yaml")]
+    run = subprocess.run([sys.executable, "-m", "kubeproxy_sim", *argv], capture_output=True, text=True)
+    status = cli.main(argv)
+    captured = capsys.readouterr()
+    assert (run.returncode, run.stdout, run.stderr) == (status, captured.out, captured.err)
+    assert status == (1 if objects else 0) and run.stdout.endswith("COMMIT\n")
