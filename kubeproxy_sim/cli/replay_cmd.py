@@ -84,21 +84,6 @@ def _report(diagnostics, seen: set[str], args: argparse.Namespace | None = None)
     report(fresh, args)
 
 
-def _keep_deleted_node(cluster: Any, last_node: Any) -> tuple[Any, Diagnostic | None]:
-    """The state's objects, with the node's last Node object when the state has none of that name: kube-proxy
-    ignores a Node's deletion (kubernetes 531be81208e2: NodeTopologyConfig's DeleteFunc does nothing, and the
-    proxier has no other node handler), so the zone it had stays; a note says so."""
-    if last_node is None or cluster.node(last_node.name) is not None:
-        return cluster, None
-    from kubeproxy_sim.proxier.sync import ZONE_LABEL
-
-    zone = last_node.label(ZONE_LABEL)
-    kept = f"its zone {zone!r}" if zone is not None else "no zone, as before"
-    note = Diagnostic(f"no Node object named {last_node.name!r} any more; kube-proxy ignores a Node's deletion, "
-                      f"so the node keeps {kept} and the addresses it started with", severity=Severity.NOTE)
-    return dataclasses.replace(cluster, nodes=(*cluster.nodes, last_node)), note
-
-
 def sync_data(number: int, path: str, step: Any, config: Any) -> dict[str, object]:
     """One sync as data: what the text shows, with the restore input's tables as ``rules -o json`` has them."""
     restore = step.outcome.restore
@@ -132,8 +117,9 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.options import build_config, check_node_settings
     from kubeproxy_sim.netfilter.model import Ruleset
     from kubeproxy_sim.objects import load_paths
-    from kubeproxy_sim.objects.model import Cluster
+    from kubeproxy_sim.objects.model import Cluster, Node
     from kubeproxy_sim.proxier.partial import SyncState, SyncTiming, changed_services, sync_and_apply
+    from kubeproxy_sim.watch.state import keep_deleted_node
 
     check_node_settings(args)
 
@@ -143,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
                                     field="--iptables-sync-period"))
     timing = SyncTiming(sync_period=args.iptables_sync_period)
     node, state, previous, now = Ruleset(), SyncState(), Cluster(), 0.0
-    last_node = None  # the node's Node object as last seen: a state without it keeps it (kube-proxy does)
+    last_node: Node | None = None  # the node's Node object as last seen: a state without it keeps it (kube-proxy does)
     seen: set[str] = set()
     failed = False
     con = console(args)
@@ -151,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     with progress("replaying syncs", total=len(args.states)) as tick:
         for number, path in enumerate(args.states, 1):
             loaded = load_paths([path])
-            cluster, kept = _keep_deleted_node(loaded.cluster, last_node)
+            cluster, kept = keep_deleted_node(loaded.cluster, last_node)
             config, config_diags = build_config(args, cluster)
             last_node = cluster.node(config.node_name) or last_node
             diagnostics = (*loaded.diagnostics, *config_diags, *([kept] if kept else []))

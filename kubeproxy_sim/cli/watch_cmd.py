@@ -34,6 +34,8 @@ syncs no sooner than --min-sync-period after the previous sync; --sync-period
 forces a sync even when nothing changed. Files in the directory are read once
 they have stopped changing for --debounce. Problems in the input are reported
 on stderr (file, object, field) and the other objects keep syncing. Ctrl-C stops.
+The node's Node object, once deleted, keeps its zone (and addresses and pod
+CIDRs), as in replay: kube-proxy ignores a Node's deletion; a note says so.
 
 --kubeconfig asks for what kube-proxy's informers ask for: Services and
 EndpointSlices without the service-proxy-name and headless labels, and only

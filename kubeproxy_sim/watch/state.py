@@ -8,12 +8,29 @@ order the events came in; snapshots of kinds that did not change are reused.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
 from kubeproxy_sim.errors import Diagnostic, Severity
-from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.objects.model import Cluster, Node
 from kubeproxy_sim.watch.events import EventType, Kind, WatchEvent
+
+
+def keep_deleted_node(cluster: Cluster, last_node: Node | None) -> tuple[Cluster, Diagnostic | None]:
+    """The objects, with the node's last Node object when they have none of that name, and a note saying so (None
+    when nothing was kept): kube-proxy ignores a Node's deletion (kubernetes 531be81208e2: NodeTopologyConfig's
+    DeleteFunc does nothing, and the proxier has no other node handler), so the zone it had stays, and the
+    addresses it started with. ``replay`` calls it per state, the watch sync loop per Node change."""
+    if last_node is None or cluster.node(last_node.name) is not None:
+        return cluster, None
+    from kubeproxy_sim.proxier.sync import ZONE_LABEL
+
+    zone = last_node.label(ZONE_LABEL)
+    kept = f"its zone {zone!r}" if zone is not None else "no zone, as before"
+    note = Diagnostic(f"no Node object named {last_node.name!r} any more; kube-proxy ignores a Node's deletion, "
+                      f"so the node keeps {kept} and the addresses it started with", severity=Severity.NOTE)
+    return dataclasses.replace(cluster, nodes=(*cluster.nodes, last_node)), note
 
 
 class ClusterState:

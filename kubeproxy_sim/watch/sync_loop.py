@@ -24,7 +24,7 @@ from enum import StrEnum
 
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.netfilter.model import Ruleset
-from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.objects.model import Cluster, Node
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.partial import (
     ObjectIndex,
@@ -38,7 +38,7 @@ from kubeproxy_sim.proxier.partial import sync as partial_sync
 from kubeproxy_sim.proxier.sync import node_zone
 from kubeproxy_sim.proxier.views import service_view, slice_state
 from kubeproxy_sim.watch.events import Batch, Kind
-from kubeproxy_sim.watch.state import ClusterState
+from kubeproxy_sim.watch.state import ClusterState, keep_deleted_node
 from kubeproxy_sim.watch.trackers import EndpointSliceChangeTracker, ServiceChangeTracker
 
 Configure = Callable[[Cluster], tuple[ProxyConfig, Sequence[Diagnostic]]]
@@ -121,6 +121,10 @@ class SyncLoop:
         self._config_diagnostics: tuple[Diagnostic, ...] = ()
         self._nodes_changed = True
         self._diagnostics: list[Diagnostic] = []
+        # the node's Node object as last seen, and that object while the state has none of its name: kube-proxy
+        # ignores a Node's deletion, so the node keeps its zone (replay does the same per state)
+        self._last_node: Node | None = None
+        self._kept_node: Node | None = None
 
     # -- folding events -----------------------------------------------------------------------------
 
@@ -173,9 +177,12 @@ class SyncLoop:
         if not self._nodes_changed and self._config is not None:
             return False
         self._nodes_changed = False
-        config, problems = self._configure(self.state.cluster())
+        cluster, kept = keep_deleted_node(self.state.cluster(), self._last_node)
+        config, problems = self._configure(cluster)
         self._config = config
-        problems = tuple(problems)
+        self._kept_node = self._last_node if kept is not None else None
+        self._last_node = cluster.node(config.node_name) or self._last_node
+        problems = (*problems, *([kept] if kept is not None else []))
         if problems != self._config_diagnostics:
             found.extend(problems)
         self._config_diagnostics = problems
@@ -184,7 +191,16 @@ class SyncLoop:
     def _basis_changed(self) -> bool:
         """Whether the node config or zone differs from the last sync's (the next sync is then full)."""
         config = self.config
-        return self.sync_state.basis != (replace(config, node_labels=()), node_zone(self.state.cluster(), config))
+        return self.sync_state.basis != (replace(config, node_labels=()), node_zone(self._with_kept_node(), config))
+
+    def _nodes(self) -> tuple[Node, ...]:
+        """The Node objects the proxier sees: the state's, and the node's own deleted one it keeps."""
+        nodes = tuple(self.state.objects(Kind.NODE).values())
+        return nodes if self._kept_node is None else (*nodes, self._kept_node)
+
+    def _with_kept_node(self) -> Cluster:
+        cluster = self.state.cluster()
+        return cluster if self._kept_node is None else replace(cluster, nodes=(*cluster.nodes, self._kept_node))
 
     # -- scheduling ---------------------------------------------------------------------------------
 
@@ -221,7 +237,7 @@ class SyncLoop:
         # The proxier sorts what it reads, so the trackers' objects serve as they are, unsorted: re-sorting
         # ten thousand slices after one change would cost more than the partial sync itself.
         cluster = Cluster(services=tuple(services.objects.values()), endpoint_slices=tuple(slices.objects.values()),
-                          nodes=tuple(self.state.objects(Kind.NODE).values()))
+                          nodes=self._nodes())
         outcome = partial_sync(self.sync_state, cluster, config, changed, now, self.timing.sync_timing(),
                                index=ObjectIndex(services.objects, slices.by_service))
         duration = self._timer() - start

@@ -194,6 +194,52 @@ def test_json_lines(manifests: Path):
     assert records[1]["metrics"]["ip_family"] == "IPv4"  # the same metrics object replay -o json prints
 
 
+def zoned_slice(endpoints: list[tuple[str, str]]) -> str:
+    """svc1's slice with each endpoint's zone and the controller's matching hint."""
+    lines = "".join(f"- {{addresses: [{ip}], conditions: {{ready: true}}, zone: {zone}, "
+                    f"hints: {{forZones: [{{name: {zone}}}]}}}}\n" for ip, zone in endpoints)
+    return ("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: svc1-1, namespace: ns1, "
+            "labels: {kubernetes.io/service-name: svc1}}\naddressType: IPv4\n"
+            "ports: [{name: p80, port: 80, protocol: TCP}]\nendpoints:\n" + lines)
+
+
+def zoned_node(zone: str) -> str:
+    return ("apiVersion: v1\nkind: Node\nmetadata: {name: test-node, labels: {topology.kubernetes.io/zone: "
+            f"{zone}}}}}\nstatus: {{addresses: [{{type: InternalIP, address: 192.168.0.2}}]}}\n")
+
+
+def test_a_deleted_node_keeps_its_zone_as_in_replay(tmp_path: Path):
+    """kube-proxy ignores a Node's deletion (kubernetes 531be81208e2: NodeTopologyConfig's DeleteFunc does
+    nothing): the watch keeps the node's zone, says so once, and the syncs after it stay partial with zone a's
+    endpoints; a Node object of that name coming back is a Node change again."""
+    directory = tmp_path / "manifests"
+    directory.mkdir()
+    write(directory / "svc1.yaml", service("ns1", "svc1", "172.30.0.41", 80, "p80")
+          + "  trafficDistribution: PreferClose\n")
+    write(directory / "svc1-eps.yaml", zoned_slice([("10.0.1.1", "a"), ("10.0.1.2", "b")]))
+    write(directory / "node.yaml", zoned_node("a"))
+    actions = [
+        lambda: (os.remove(directory / "node.yaml"),
+                 write(directory / "svc1-eps.yaml", zoned_slice([("10.0.1.1", "a"), ("10.0.1.2", "b"),
+                                                                 ("10.0.1.3", "a")]))),
+        lambda: write(directory / "svc1-eps.yaml", zoned_slice([("10.0.1.1", "a"), ("10.0.1.2", "b"),
+                                                                ("10.0.1.4", "a")])),
+        lambda: write(directory / "node.yaml", zoned_node("b")),
+    ]
+    flags = ["--hostname-override", "test-node", "--cluster-cidr", "10.0.0.0/8", "--random-fully=false"]
+    status, out, err = run_watch(["-f", str(directory), *flags, *FAST, "--max-syncs", "4"], actions)
+    assert status == 0, err
+    result = syncs(out)
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 partial", "# sync 3 partial", "# sync 4 full"]
+    assert "10.0.1.1:80" in result[0][1] and "10.0.1.2:80" not in result[0][1]  # zone a's endpoint only
+    for text, added in ((result[1][1], "10.0.1.3:80"), (result[2][1], "10.0.1.4:80")):
+        assert added in text and "10.0.1.2:80" not in text  # still zone a after the Node's deletion
+    assert "10.0.1.2:80" in result[3][1] and "10.0.1.1:80" not in result[3][1]  # back, in zone b
+    notes = [line for line in err.splitlines() if "any more" in line]
+    assert notes == ["kubeproxy-sim: note: no Node object named 'test-node' any more; kube-proxy ignores a Node's "
+                     "deletion, so the node keeps its zone 'a' and the addresses it started with"]
+
+
 def test_once_exits_after_the_first_sync(manifests: Path):
     status, out, err = run_watch(["-f", str(manifests), *NODE_FLAGS, "--once"])
     assert status == 0, err
