@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import netaddr
 from pyroute2 import IPRoute, netns
 
 from kubeproxy_sim.errors import KubeproxySimError
@@ -358,6 +359,31 @@ def _install_rules(cluster: Cluster, topo: Topology) -> tuple[Topology, list[str
     return dataclasses.replace(topo, nodes=tuple(nodes)), notes
 
 
+EGRESS_CHAIN = "KPSIM-POD-EGRESS"  # not kube-proxy's: the CNI's part of the node's nat table
+
+
+def egress_rules(topo: Topology, node: NodePlan) -> str:
+    """The CNI's masquerade of pod egress on ``node``, as the simulator models it (flat CNIs do this, kube-proxy
+    does not): a new connection of one of the node's pods leaving by ``eth0`` for an address that is no node's
+    and no pod's is masqueraded to the node's address, so the outside host's answer can come back. Appended after
+    kube-proxy's ``KUBE-POSTROUTING`` jump, so its own masquerade comes first; empty when the node has no pods."""
+    own = [p.ip for p in topo.pods if not p.host_network and p.node == node.name]
+    if not own:
+        return ""
+    inside = [a for n in topo.nodes for a in n.addresses] + [p.ip for p in topo.pods if not p.host_network]
+    lines = ["*nat", f":{EGRESS_CHAIN} - [0:0]", f"-A POSTROUTING -o eth0 -j {EGRESS_CHAIN}"]
+    lines += [f"-A {EGRESS_CHAIN} -d {net} -j RETURN" for net in netaddr.cidr_merge(inside)]
+    lines += [f"-A {EGRESS_CHAIN} -s {net} -j MASQUERADE" for net in netaddr.cidr_merge(own)]
+    return "\n".join([*lines, "COMMIT", ""])
+
+
+def _pod_egress(topo: Topology) -> None:
+    for node in topo.nodes:
+        text = egress_rules(topo, node)
+        if text:
+            load_rules(node.netns, text, noflush=True, family=topo.family)
+
+
 # --------------------------------------------------------------------------- servers
 
 
@@ -529,6 +555,7 @@ def up(cluster: Cluster, topo: Topology, directory: Path, extra_state: dict[str,
     try:
         wire(topo, owner_of(os.getpid(), state_path(directory, topo.name)))
         topo, notes = _install_rules(cluster, topo)
+        _pod_egress(topo)
         state["notes"] += notes
         state["servers"] = start_servers(topo)
         if persistent:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import signal
 import time
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from kubeproxy_sim.kernel.state import SERVER_MARK, Owner, owner_of, pid_alive, 
 from kubeproxy_sim.objects import load_text
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.simulator.network import Simulator
+from kubeproxy_sim.simulator.send import send as sim_send
 
 pytestmark = pytest.mark.kernel
 
@@ -167,6 +170,26 @@ def test_nodeport_from_external_is_masqueraded(cluster: tuple[Topology, dict[str
     assert result.failures == {}
     assert {key.split()[0] for key in result.pods} <= {"default/web-a", "default/web-b", "default/web-c"}
     assert {ip for seen in result.seen.values() for ip in seen} == {"192.168.49.2"}
+
+
+def test_pod_to_an_outside_host_is_masqueraded_as_the_simulator_models(
+        cluster: tuple[Topology, dict[str, Any]]) -> None:
+    """The CNI's egress masquerade: the outside host's answer (here a RST: nothing listens) comes back to the pod,
+    which it could not while the pod's address left the cluster; the simulator says the same."""
+    topo, state = cluster
+    result = send(state, f"pod/client/{CLIENT.replace('.', '-')}", "203.0.113.10:80", count=10)
+    assert result.pods == {} and result.failures == {"refused": 10}
+    assert [f.reason for f in result.result(state).failed] == ["REJECT"]
+    cluster_objects, config = small_cluster()
+    simulated = sim_send(Simulator(cluster_objects, config, rng=random.Random(1)),
+                         f"{CLIENT}", "203.0.113.10:80", count=10, seed=1)
+    assert [f.reason for f in simulated.failed] == ["REJECT"] and not simulated.delivered
+    # outside kube-proxy's chains: its own nat chains are what the generator made
+    nat = nsexec.run(topo.nodes[0].netns, ["iptables-save", "-t", "nat"]).stdout
+    assert f"-A POSTROUTING -o eth0 -j {build.EGRESS_CHAIN}" in nat
+    assert all(f"-A {build.EGRESS_CHAIN} -s 10.244.0.{i}/32 -j MASQUERADE" in nat for i in (3, 4, 9))
+    # a pod to a pod of another node keeps its address
+    assert f"-A {build.EGRESS_CHAIN} -d 10.244.1.3/32 -j RETURN" in nat
 
 
 def save(netns_name: str) -> str:
