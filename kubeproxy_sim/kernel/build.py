@@ -384,6 +384,25 @@ def _pod_egress(topo: Topology) -> None:
             load_rules(node.netns, text, noflush=True, family=topo.family)
 
 
+CATCH_ALL_PORT = 65535  # where a pod that declares no port listens (see :func:`catch_all_rules`)
+
+
+def catch_all_rules() -> str:
+    """A port-less pod answers on every port, as the simulator has it: new TCP and UDP connections to the pod
+    (from outside its namespace, or from itself to one of its own addresses) are redirected to one server, which
+    reports the port asked for (the conntrack original). The pod's own connections elsewhere are left alone."""
+    lines = ["*nat"]
+    for proto in ("tcp", "udp"):
+        lines.append(f"-A PREROUTING -p {proto} -j REDIRECT --to-ports {CATCH_ALL_PORT}")
+        lines.append(f"-A OUTPUT -p {proto} -m addrtype --dst-type LOCAL -j REDIRECT --to-ports {CATCH_ALL_PORT}")
+    return "\n".join([*lines, "COMMIT", ""])
+
+
+def _catch_all(topo: Topology) -> None:
+    for name in dict.fromkeys(p.netns for p in topo.pods if p.any_port and not p.host_network):
+        load_rules(name, catch_all_rules(), noflush=True, family=topo.family)
+
+
 # --------------------------------------------------------------------------- servers
 
 
@@ -399,12 +418,14 @@ def start_servers(topo: Topology) -> dict[str, int]:
     session."""
     groups: dict[str, list[PodPlan]] = {}
     for pod in topo.pods:
-        if pod.ports:
+        if pod.ports or (pod.any_port and not pod.host_network):
             groups.setdefault(pod.netns, []).append(pod)
     started: dict[str, subprocess.Popen[str]] = {}
     try:
         for name, pods in groups.items():
             ports = sorted({f"{proto}:{port}" for pod in pods for proto, port in pod.ports})
+            if any(pod.any_port for pod in pods):
+                ports.append(f"any:{CATCH_ALL_PORT}")
             label = pods[0].key if len(pods) == 1 else ("pool/" if pods[0].pooled else "node/") + pods[0].node
             started[name] = _spawn(name, label, ports)
         for node in topo.nodes:  # kube-proxy's own listeners, on the ports no host-network pod took
@@ -556,6 +577,7 @@ def up(cluster: Cluster, topo: Topology, directory: Path, extra_state: dict[str,
         wire(topo, owner_of(os.getpid(), state_path(directory, topo.name)))
         topo, notes = _install_rules(cluster, topo)
         _pod_egress(topo)
+        _catch_all(topo)
         state["notes"] += notes
         state["servers"] = start_servers(topo)
         if persistent:

@@ -78,6 +78,9 @@ class PodPlan:
     host_network: bool = False
     host_veth: str = ""  # the veth end on the node's bridge
     pooled: bool = False  # one of many addresses of a pool namespace (see the module's docstring)
+    # it declares no port (no containerPort, no EndpointSlice port): as in the simulator it answers on any, by a
+    # catch-all redirect in its namespace to one server (a host-network workload answers only its listed ports)
+    any_port: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,12 @@ def _endpoint_ports(cluster: Cluster, family: int) -> dict[str, set[tuple[str, i
     return ports
 
 
+def _declared(cluster: Cluster) -> set[str]:
+    """Addresses some EndpointSlice gives a port (any protocol, as the simulator counts them)."""
+    return {address for slc in cluster.endpoint_slices if slc.address_type is not AddressType.FQDN
+            and any(p.port for p in slc.ports) for endpoint in slc.endpoints for address in endpoint.addresses}
+
+
 def _endpoint_owners(cluster: Cluster, family: int) -> dict[str, tuple[str, str | None]]:
     """address -> (pod key, node) for endpoints without a Pod object, named after their targetRef."""
     owners: dict[str, tuple[str, str | None]] = {}
@@ -203,7 +212,8 @@ class _PodPlanner:
         self.primary = nodes[0]
         self.pods: dict[str, PodPlan] = {}
 
-    def add(self, key: str, ip: str, node: str | None, ports: Iterable[tuple[str, int]]) -> None:
+    def add(self, key: str, ip: str, node: str | None, ports: Iterable[tuple[str, int]],
+            any_port: bool = False) -> None:
         if ip in self.pods:
             return
         ports = tuple(sorted(ports))
@@ -215,10 +225,10 @@ class _PodPlanner:
         index = sum(1 for p in self.pods.values() if not p.host_network and not p.pooled)
         prefix = plan.config.interface_name_prefix or "veth"
         self.pods[ip] = PodPlan(key, plan.name, f"{self.prefix}p{index}", ip, ports,
-                                host_veth=f"{prefix}{index}"[:15])
+                                host_veth=f"{prefix}{index}"[:15], any_port=any_port)
 
     def add_pool(self, node: str | None, ports: tuple[tuple[str, int], ...],
-                 members: list[tuple[str, str]]) -> None:
+                 members: list[tuple[str, str]], declared: bool = True) -> None:
         """Many (key, ip) endpoints of one node and port set in one namespace behind one veth."""
         plan = self.nodes.get(node or "", self.primary)
         index = len({p.netns for p in self.pods.values() if p.pooled})
@@ -226,7 +236,7 @@ class _PodPlanner:
         for key, ip in members:
             if ip not in self.pods:
                 self.pods[ip] = PodPlan(key, plan.name, f"{self.prefix}q{index}", ip, ports,
-                                        host_veth=f"{prefix}q{index}"[:15], pooled=True)
+                                        host_veth=f"{prefix}q{index}"[:15], pooled=True, any_port=not declared)
 
 
 def _cluster_nets(nodes: list[NodePlan], family: int) -> list[tuple[netaddr.IPNetwork, str]]:
@@ -253,17 +263,19 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     nodes = plan_nodes(name, cluster, config, sources)
     pods = _PodPlanner(name, nodes)
     ports = _endpoint_ports(cluster, family)
+    declared = _declared(cluster)
     for pod in sorted(cluster.pods, key=lambda p: p.key):
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports if c.protocol in SERVED}
         for ip in _of(pod.pod_ips, family):
-            pods.add(pod.key, ip, pod.node_name, served | ports.get(ip, set()))
+            pods.add(pod.key, ip, pod.node_name, served | ports.get(ip, set()),
+                     any_port=not pod.ports and ip not in declared)
     owners = _endpoint_owners(cluster, family)
     pools = _pools(owners, ports, pods)
     for ip, (key, node) in sorted(owners.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
         if ip not in pools.addresses:
-            pods.add(key, ip, node, ports.get(ip, set()))
+            pods.add(key, ip, node, ports.get(ip, set()), any_port=ip not in declared)
     for (node, pool_ports), members in sorted(pools.groups.items()):
-        pods.add_pool(node, pool_ports, members)
+        pods.add_pool(node, pool_ports, members, declared=all(ip in declared for _, ip in members))
     clients = _place_sources(name, sources, nodes, pods, family)
     notes = _notes(cluster, family)
     return Topology(name, f"{cluster_prefix(name)}net", tuple(nodes), tuple(pods.pods.values()), tuple(clients),

@@ -5,13 +5,16 @@ already entered the pod's namespace. Each port is served on IPv4 and on IPv6 (wh
 the namespace has IPv6). Each reply is one JSON line: the pod's name, the address
 the request came from (after any masquerade) and the address it arrived at (after
 DNAT). It prints ``ready`` once every socket is bound, then serves until killed
-(with no ports it only waits: the keeper of a cluster left up). Standard library
-only, so it starts fast.
+(with no ports it only waits: the keeper of a cluster left up). ``any:PORT`` is a
+catch-all: TCP and UDP on PORT, where the namespace's rules redirect every port, so
+the address reported is the one asked for (the conntrack original). Standard
+library only, so it starts fast.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import selectors
@@ -21,6 +24,8 @@ import sys
 
 IP_PKTINFO = 8
 IPV6_RECVPKTINFO, IPV6_PKTINFO = 49, 50
+SO_ORIGINAL_DST = 80  # IPv4 (SOL_IP) and IPv6 (SOL_IPV6, IP6T_SO_ORIGINAL_DST): a redirected connection's address
+CONNTRACK = "/proc/net/nf_conntrack"
 
 
 def _bind(proto: str, port: int, family: socket.AddressFamily) -> socket.socket:
@@ -54,7 +59,45 @@ def _answer(pod: str, peer: tuple, local: tuple) -> bytes:
     return (json.dumps({"pod": pod, "src": f"{peer[0]}:{peer[1]}", "dst": f"{local[0]}:{local[1]}"}) + "\n").encode()
 
 
-def _serve_tcp(pod: str, listener: socket.socket) -> None:
+def _original(conn: socket.socket) -> tuple:
+    """The address a redirected TCP connection was made to; its own address when it was not redirected."""
+    local = conn.getsockname()
+    try:
+        if conn.family == socket.AF_INET6:
+            raw = conn.getsockopt(socket.IPPROTO_IPV6, SO_ORIGINAL_DST, 28)
+            return socket.inet_ntop(socket.AF_INET6, raw[8:24]), struct.unpack("!H", raw[2:4])[0]
+        raw = conn.getsockopt(socket.IPPROTO_IP, SO_ORIGINAL_DST, 16)
+        return socket.inet_ntoa(raw[4:8]), struct.unpack("!H", raw[2:4])[0]
+    except OSError:
+        return local
+
+
+def _asked_port(peer: tuple, port: int) -> int:
+    """The port a redirected datagram from ``peer`` was sent to, from this namespace's conntrack table (no socket
+    option tells it for UDP); ``port`` when the table cannot be read."""
+    try:
+        with open(CONNTRACK) as table:
+            lines = table.read().splitlines()
+    except OSError:
+        return port
+    want = (ipaddress.ip_address(peer[0].split("%")[0]), peer[1], port)
+    for line in lines:
+        words = line.split()
+        if len(words) < 3 or words[2] != "udp":
+            continue
+        values: dict[str, list[str]] = {}
+        for word in words:
+            key, eq, value = word.partition("=")
+            if eq:
+                values.setdefault(key, []).append(value)
+        # original direction first: src, dst, sport, dport; the reply's sport is the server's own port
+        if len(values.get("sport", ())) == 2 and len(values.get("src", ())) == 2 and \
+                (ipaddress.ip_address(values["src"][0]), int(values["sport"][0]), int(values["sport"][1])) == want:
+            return int(values["dport"][0])
+    return port
+
+
+def _serve_tcp(pod: str, listener: socket.socket, catch_all: bool = False) -> None:
     try:
         conn, peer = listener.accept()
     except OSError:  # nothing pending, or the client gave up before we accepted
@@ -62,14 +105,15 @@ def _serve_tcp(pod: str, listener: socket.socket) -> None:
     with conn:
         conn.settimeout(2)
         with contextlib.suppress(OSError):
-            conn.sendall(_answer(pod, peer, conn.getsockname()))
+            conn.sendall(_answer(pod, peer, _original(conn) if catch_all else conn.getsockname()))
 
 
-def _serve_udp(pod: str, sock: socket.socket) -> None:
+def _serve_udp(pod: str, sock: socket.socket, catch_all: bool = False) -> None:
     try:
-        _, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(20))
+        _, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(20) + socket.CMSG_SPACE(28))
     except OSError:  # nothing to read, or an ICMP error queued on the socket
         return
+    port = sock.getsockname()[1]
     # an unbound UDP socket does not know the address a datagram was sent to: IP(V6)_PKTINFO tells; the reply
     # leaves from that address (a pool namespace has many; the routing's choice would break the conntrack match)
     local, reply = "", []
@@ -80,22 +124,27 @@ def _serve_udp(pod: str, sock: socket.socket) -> None:
         elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(data) >= 16:
             local = socket.inet_ntop(socket.AF_INET6, data[:16])
             reply = [(level, kind, struct.pack("=16si", data[:16], 0))]
+    if catch_all:
+        port = _asked_port(peer, port)
     with contextlib.suppress(OSError):
-        sock.sendmsg([_answer(pod, peer, (local, sock.getsockname()[1]))], reply, 0, peer)
+        sock.sendmsg([_answer(pod, peer, (local, port))], reply, 0, peer)
 
 
 def serve(pod: str, specs: list[str]) -> None:
     selector = selectors.DefaultSelector()
     for spec in specs:
         proto, port = spec.split(":")
-        for sock in _sockets(proto, int(port)):
-            selector.register(sock, selectors.EVENT_READ, _serve_tcp if proto == "tcp" else _serve_udp)
+        catch_all = proto == "any"
+        for kind in ("tcp", "udp") if catch_all else (proto,):
+            for sock in _sockets(kind, int(port)):
+                selector.register(sock, selectors.EVENT_READ, (_serve_tcp if kind == "tcp" else _serve_udp, catch_all))
     print("ready", flush=True)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     while True:
         for key, _ in selector.select():
-            key.data(pod, key.fileobj)
+            handler, catch_all = key.data
+            handler(pod, key.fileobj, catch_all)
 
 
 if __name__ == "__main__":

@@ -63,8 +63,15 @@ endpoints:
 - {addresses: [10.244.0.4], nodeName: node1, targetRef: {kind: Pod, namespace: default, name: web-b}}
 - {addresses: [10.244.1.3], nodeName: node2, targetRef: {kind: Pod, namespace: default, name: web-c}}
 ports: [{name: http, port: 8080, protocol: TCP}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: idle, namespace: default}
+spec: {nodeName: node2, containers: [{name: c, image: x}]}
+status: {phase: Running, podIP: 10.244.1.9, podIPs: [{ip: 10.244.1.9}]}
 """
 CLIENT = "10.244.0.9"
+IDLE = "10.244.1.9"  # a pod that declares no port: it answers on every one (the simulator's SimPod.serves)
 
 
 def small_cluster() -> tuple[Cluster, ProxyConfig]:
@@ -190,6 +197,33 @@ def test_pod_to_an_outside_host_is_masqueraded_as_the_simulator_models(
     assert all(f"-A {build.EGRESS_CHAIN} -s 10.244.0.{i}/32 -j MASQUERADE" in nat for i in (3, 4, 9))
     # a pod to a pod of another node keeps its address
     assert f"-A {build.EGRESS_CHAIN} -d 10.244.1.3/32 -j RETURN" in nat
+
+
+def test_a_pod_without_ports_answers_on_every_port_as_in_the_simulator(
+        cluster: tuple[Topology, dict[str, Any]]) -> None:
+    _, state = cluster
+    cluster_objects, config = small_cluster()
+    simulator = Simulator(cluster_objects, config, rng=random.Random(1))
+    flows = [(f"pod/client/{CLIENT.replace('.', '-')}", f"{IDLE}:1234", "tcp"),
+             (f"pod/client/{CLIENT.replace('.', '-')}", f"{IDLE}:5353", "udp"),
+             ("node/node1", f"{IDLE}:80", "tcp"),
+             ("node/node1", f"{IDLE}:53", "udp"),
+             ("pod/default/idle", "127.0.0.1:9999", "tcp"),  # its own loopback: delivered to itself
+             ("pod/default/idle", "127.0.0.1:5353", "udp")]
+    for src, dst, proto in flows:
+        result = send(state, src, dst, proto=proto, count=5)
+        port = dst.rsplit(":", 1)[1]
+        assert result.failures == {}, (src, dst, proto, result.failures)
+        assert {key.split()[0] for key in result.pods} == {"default/idle"}, (src, dst, result.pods)
+        assert all(key.endswith(f":{port}") for key in result.pods), result.pods  # the port asked for
+        if src.startswith("pod/client/"):
+            continue  # the stage's client pod is no pod of the simulator (there an outside address)
+        simulated = sim_send(simulator, src, dst, proto=proto, count=5, seed=1)
+        assert [d.pod for d in simulated.delivered] == ["default/idle"] and not simulated.failed, (src, dst)
+    # its own connections elsewhere are not redirected: the Service still balances them
+    result = send(state, "pod/default/idle", "web.default:80", count=30)
+    assert result.failures == {} and {key.split()[0] for key in result.pods} <= {
+        "default/web-a", "default/web-b", "default/web-c"}
 
 
 def save(netns_name: str) -> str:
