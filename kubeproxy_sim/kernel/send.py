@@ -209,7 +209,9 @@ class Tally:
         if reason == "timeout":
             name = "DROP" if "DROP" in self.verdicts else "TIMEOUT"
             return name, f"no answer within {self.timeout:g} s" + (
-                " (a DROP rule counted packets)" if name == "DROP" else
+                " (a DROP rule counted packets during the run: the counters are every node's, not this flow's, so "
+                "an earlier flow's late retransmissions, or another run at the same time, can be what they counted)"
+                if name == "DROP" else
                 " (no DROP rule counted packets: the packet or its answer was lost on the way: nobody answered, "
                 "the reply came from an address the client did not connect to, or the router's 'no route' "
                 "answer could not reach a pod address)")
