@@ -115,6 +115,27 @@ def test_messages_of_both_halves_come_in_input_order(tmp_path: Path) -> None:
     assert split_rs.result == whole_rs.result and split_rs.diagnostics == whole.diagnostics
 
 
+@pytest.mark.parametrize("sizes, large", [
+    ([300] * 8, True),  # each share is large alone: neither waits for the other's count
+    ([1100] + [1] * 7, True),  # the parent's share alone is (it reads the child's count only at the end)
+    ([1] * 7 + [1100], True),  # the child's share alone is
+    ([130] * 8, True),  # only together: each share needs the other's count
+    ([100] * 8, False),
+])
+def test_large_cluster_mode_is_decided_on_the_whole_cluster(tmp_path: Path, sizes: list[int], large: bool) -> None:
+    items: list[object] = []
+    for n, size in enumerate(sizes):
+        ips = [f"10.{n}.{i // 250}.{i % 250 + 1}" for i in range(size)]
+        items += [_service(f"s{n:02d}"), *(_slice(f"s{n:02d}", ips[at:at + 500], f"s{n:02d}-{at}")  # 1000 a slice
+                                           for at in range(0, size, 500))]
+    listing = tmp_path / "large.json"
+    listing.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    whole, split = both_ways(["-f", str(listing)], text=True)
+    assert split.text == whole.text and whole.text is not None
+    endpoint_comments = any(line.startswith("-A KUBE-SEP-") and "-m comment" in line for line in whole.text.split("\n"))
+    assert endpoint_comments != large  # a large cluster's endpoint chains have no comments
+
+
 def test_the_command_splits_and_exits_as_before(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     argv = ["rules", *_messy_manifests(tmp_path), "--hostname-override", "n1"]
