@@ -63,6 +63,8 @@ endpoints:
 - {addresses: [10.244.0.4], nodeName: node1, targetRef: {kind: Pod, namespace: default, name: web-b}}
 - {addresses: [10.244.1.3], nodeName: node2, targetRef: {kind: Pod, namespace: default, name: web-c}}
 ports: [{name: http, port: 8080, protocol: TCP}]
+"""
+IDLE_POD = """
 ---
 apiVersion: v1
 kind: Pod
@@ -74,16 +76,16 @@ CLIENT = "10.244.0.9"
 IDLE = "10.244.1.9"  # a pod that declares no port: it answers on every one (the simulator's SimPod.serves)
 
 
-def small_cluster() -> tuple[Cluster, ProxyConfig]:
-    loaded = load_text(OBJECTS, "kernel-test.yaml")
+def small_cluster(extra: str = "") -> tuple[Cluster, ProxyConfig]:
+    loaded = load_text(OBJECTS + extra, "kernel-test.yaml")
     config = ProxyConfig(node_name="node1", node_ips=("192.168.49.2/32",), cluster_cidrs=("10.244.0.0/16",),
                          node_pod_cidrs=("10.244.0.0/24",))
     return loaded.cluster, config
 
 
 def start(name: str, directory: Path, sources: tuple[str, ...] = (CLIENT,),
-          persistent: bool = False) -> tuple[Topology, dict[str, Any]]:
-    cluster, config = small_cluster()
+          persistent: bool = False, extra: str = "") -> tuple[Topology, dict[str, Any]]:
+    cluster, config = small_cluster(extra)
     topo = plan(name, cluster, config, sources)
     return topo, build.up(cluster, topo, directory, topology_record(topo, cluster), persistent=persistent)
 
@@ -95,7 +97,7 @@ def ours(name: str) -> list[str]:
 @pytest.fixture(scope="module")
 def cluster(kernel: None, run_tag: str, state_dir: Path) -> Iterator[tuple[Topology, dict[str, Any]]]:
     name = f"{run_tag}-k"
-    topo, state = start(name, state_dir)
+    topo, state = start(name, state_dir, extra=IDLE_POD)
     try:
         yield topo, state
     finally:
@@ -202,7 +204,7 @@ def test_pod_to_an_outside_host_is_masqueraded_as_the_simulator_models(
 def test_a_pod_without_ports_answers_on_every_port_as_in_the_simulator(
         cluster: tuple[Topology, dict[str, Any]]) -> None:
     _, state = cluster
-    cluster_objects, config = small_cluster()
+    cluster_objects, config = small_cluster(IDLE_POD)
     simulator = Simulator(cluster_objects, config, rng=random.Random(1))
     flows = [(f"pod/client/{CLIENT.replace('.', '-')}", f"{IDLE}:1234", "tcp"),
              (f"pod/client/{CLIENT.replace('.', '-')}", f"{IDLE}:5353", "udp"),
