@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import mmap
 from operator import itemgetter
 from pathlib import Path
 
@@ -145,6 +146,18 @@ def test_the_command_splits_and_exits_as_before(tmp_path: Path, capsys: pytest.C
     monkeypatch.setattr(split_sync, "_whole", _no_fallback)  # the split must really happen
     assert main(argv) == 1
     assert capsys.readouterr() == expected
+
+
+def test_rules_too_large_for_the_shared_mapping_come_through_the_pipe(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = [*_messy_manifests(tmp_path), "--hostname-override", "n1"]
+    monkeypatch.setattr(split_sync, "HANDOVER_BYTES", mmap.PAGESIZE)
+    received: list[object] = []
+    receive = split_sync._receive
+    monkeypatch.setattr(split_sync, "_receive", lambda stream: received.append(receive(stream)) or received[-1])
+    whole, split = both_ways(argv, text=True)
+    assert split.text == whole.text and split.diagnostics == whole.diagnostics
+    assert None in received  # the child said its rules did not fit, and sent them through the pipe
 
 
 def test_a_failing_child_falls_back_to_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
