@@ -21,6 +21,7 @@ DEFAULT_NODES = REPO_RULESETS / "bootcamp"
 SHOW_CHOICES = ("rules", "diff", "endpoints")
 _ALLOCATED_WARNING = "not set; the API server would allocate one"
 _SKIPPED_KIND = "skipped: kube-proxy does not read this kind"
+SANDBOX_PODS_SHOWN = 3  # pods a node's sandbox warning names; thousands of replicas would bury it
 
 EXAMPLES = """script lines (kubectl's words; # starts a comment):
   create deployment NAME --image=IMG [--replicas=N] [--port=P]
@@ -349,6 +350,22 @@ def event_diagnostics(events: Any, seen: Any, file: str | None = None, line: int
     return out
 
 
+def sandbox_diagnostics(world: Any, file: str | None = None, line: int | None = None) -> list[Diagnostic]:
+    """One warning per node with pods that have no address because its pod CIDR is full (the kubelet's
+    FailedCreatePodSandBox event with host-local's error); the scheduler, as upstream, placed them anyway."""
+    from kubeproxy_sim.controllers.scheduler import sandbox_failures
+
+    out = []
+    for failure in sandbox_failures(world):
+        count = len(failure.pods)
+        shown = ", ".join(failure.pods[:SANDBOX_PODS_SHOWN])
+        more = f" and {count - SANDBOX_PODS_SHOWN:,} more" if count > SANDBOX_PODS_SHOWN else ""
+        what = f"pod {shown} stays" if count == 1 else f"{count:,} pods ({shown}{more}) stay"
+        out.append(Diagnostic(f"FailedCreatePodSandBox: {what} ContainerCreating: {failure.message}", file=file,
+                              line=line, kind="Node", object=failure.node, severity=Severity.WARNING))
+    return out
+
+
 def _script_loader(script: Path, line_holder: list[int]) -> Any:
     """``apply -f`` paths are relative to the script's folder; errors stop the script at that line."""
 
@@ -423,6 +440,7 @@ def run(args: argparse.Namespace) -> int:
                 if number == 1:
                     _report(diagnostics, args)
                 events = event_diagnostics(sync.events, set(before.events), str(script), step.line)
+                events += sandbox_diagnostics(world, str(script), step.line)
                 ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None
                 rules = render_ruleset(ruleset) if ruleset is not None else ""
                 diff = _diff(previous, rules, number) if args.show == "diff" else None

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from kubeproxy_sim.controllers.model import ReplicaSet, SimPod, World
 from kubeproxy_sim.controllers.naming import generate_name
-from kubeproxy_sim.controllers.scheduler import place
+from kubeproxy_sim.controllers.scheduler import Ipam, place, waiting_for_address
 
 
 def matches(selector: tuple[tuple[str, str], ...], labels: tuple[tuple[str, str], ...]) -> bool:
@@ -37,26 +37,31 @@ def start_time(world: World, images: tuple[str, ...]) -> float | None:
     return world.now + world.timing.start_delay
 
 
-def bind(world: World, pod: SimPod) -> tuple[World, SimPod]:
-    """Schedule a pod and, once it has a node, start its containers (the kubelet's part)."""
-    world, placed = place(world, pod)
-    if placed.node_name is not None and pod.node_name is None:
+def bind(world: World, pod: SimPod, ipam: Ipam | None = None) -> tuple[World, SimPod]:
+    """Schedule a pod and, once it has a node and an address, start its containers (the kubelet's part); a pod
+    whose node's range is full stays ContainerCreating. ``ipam``: a batch's shared state (see :class:`Ipam`)."""
+    world, placed = place(world, pod, ipam)
+    if placed.pod_ips and not pod.pod_ips:
         placed = replace(placed, ready_at=start_time(world, placed.images))
     return world, placed
 
 
-def new_pod(world: World, rs: ReplicaSet, rng: random.Random) -> tuple[World, SimPod]:
-    """A fresh pod of the set, placed and started; its name is unique among the pods."""
-    taken = {p.name for p in world.pods if p.namespace == rs.namespace}
+def new_pod(world: World, rs: ReplicaSet, rng: random.Random, ipam: Ipam | None = None,
+            taken: set[str] | None = None) -> tuple[World, SimPod]:
+    """A fresh pod of the set, placed and started; its name is unique among the pods (``taken``: the names in
+    the set's namespace, kept up to date by a caller that makes many)."""
+    if taken is None:
+        taken = {p.name for p in world.pods if p.namespace == rs.namespace}
     name = generate_name(rs.name + "-", rng)
     while name in taken:
         name = generate_name(rs.name + "-", rng)
+    taken.add(name)
     template = rs.template
     pod = SimPod(namespace=rs.namespace, name=name, labels=template.labels, owner=rs.name,
                  images=template.images(), ports=tuple(p for c in template.containers for p in c.ports),
                  created=world.now, serial=world.serial, grace_period=template.grace_period)
     world = replace(world, serial=world.serial + 1)
-    return bind(world, pod)
+    return bind(world, pod, ipam)
 
 
 def delete_pod(world: World, pod: SimPod) -> SimPod:
@@ -110,9 +115,13 @@ def sync_replica_set(world: World, rs: ReplicaSet, rng: random.Random) -> World:
     active = tuple(p for p in world.owned_pods(rs) if not p.terminating)
     missing = rs.replicas - len(active)
     if missing > 0:
+        ipam = Ipam(world)
+        taken = {p.name for p in world.pods if p.namespace == rs.namespace}
+        made = []
         for _ in range(missing):
-            world, pod = new_pod(world, rs, rng)
-            world = replace(world, pods=(*world.pods, pod))
+            world, pod = new_pod(world, rs, rng, ipam, taken)
+            made.append(pod)
+        world = replace(world, pods=(*world.pods, *made))
     elif missing < 0:
         doomed = {p.name for p in deletion_order(world, active, _related_pods(world, rs))[:-missing]}
         world = replace(world, pods=tuple(delete_pod(world, p) if p.namespace == rs.namespace
@@ -120,15 +129,22 @@ def sync_replica_set(world: World, rs: ReplicaSet, rng: random.Random) -> World:
     return world
 
 
+def _unplaced(pod: SimPod) -> bool:
+    return (pod.node_name is None and not pod.host_network and not pod.terminating) or waiting_for_address(pod)
+
+
 def retry_unscheduled(world: World) -> World:
-    """Place pods that found no node before (nodes may have appeared or become ready)."""
-    if all(p.node_name is not None or p.host_network or p.terminating for p in world.pods):
+    """Place pods that found no node before (nodes may have appeared or become ready), and retry the sandbox of
+    pods whose node had no free address (one may have been freed), as the kubelet does."""
+    if not any(_unplaced(p) for p in world.pods):
         return world
-    for index, pod in enumerate(world.pods):
-        if pod.node_name is None and not pod.host_network and not pod.terminating:
-            world, placed = bind(world, pod)
-            world = replace(world, pods=(*world.pods[:index], placed, *world.pods[index + 1:]))
-    return world
+    ipam = Ipam(world)
+    pods = list(world.pods)
+    for index, pod in enumerate(pods):
+        if _unplaced(pod):
+            world, pods[index] = bind(world, pod, ipam)
+    pods_now = tuple(pods)
+    return world if pods_now == world.pods else replace(world, pods=pods_now)
 
 
 def expire(world: World) -> World:

@@ -1,22 +1,29 @@
-"""Placing pods on nodes and giving them addresses, the way a plain cluster does.
+"""Placing pods on nodes and giving them addresses, the way a plain cluster splits the work.
 
 The scheduler model spreads pods: the ready node with the fewest pods wins,
-ties broken by name, so a run is reproducible. Addresses come from the node's
-pod CIDR like the host-local IPAM plugin hands them out: the network address
-and the gateway (the first host, the bridge) are never used, nor IPv4's
-broadcast address, and each new pod gets the next free address after the last
-one handed out, wrapping around, so a freed address is not reused at once.
+ties broken by name, so a run is reproducible. Like kube-scheduler it knows
+nothing of pod CIDRs: a node whose range is full still gets pods. Addresses
+are the CNI's part, handed out when the kubelet creates a pod's sandbox: from
+the node's pod CIDR like the host-local IPAM plugin, the network address and
+the gateway (the first host, the bridge) never used, nor IPv4's broadcast
+address, and each new pod gets the next free address after the last one
+handed out, wrapping around, so a freed address is not reused at once. A pod
+on a node whose range is full stays bound without an address (ContainerCreating,
+never ready), and the kubelet retries its sandbox as the controllers run, so it
+starts once an address is freed (:func:`sandbox_failures` says which pods wait).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import netaddr
 
 from kubeproxy_sim.controllers.model import SimPod, World
 from kubeproxy_sim.objects.model import Node
+
+_SCAN_LIMIT = 1 << 16  # a scan bound: a /64 is never exhausted by a simulated cluster
 
 
 def schedulable_nodes(world: World) -> tuple[Node, ...]:
@@ -26,49 +33,164 @@ def schedulable_nodes(world: World) -> tuple[Node, ...]:
 
 def pick_node(world: World) -> Node | None:
     """The node with the fewest pods (terminating ones still occupy it), then the first by name."""
-    nodes = schedulable_nodes(world)
-    if not nodes:
-        return None
-    load = Counter(p.node_name for p in world.pods if p.node_name)
-    return min(nodes, key=lambda n: (load[n.name], n.name))
+    return Ipam(world).pick_node()
 
 
-def _usable(network: netaddr.IPNetwork, address: netaddr.IPAddress) -> bool:
-    if address == network.network or address == network.network + 1:
-        return False
-    return not (network.version == 4 and network.prefixlen < 31 and address == network.broadcast)
+@dataclass(frozen=True, slots=True)
+class _Range:
+    """A pod CIDR as integers: the first address and the size, and the first and last address host-local hands
+    out (the range set its error message shows)."""
+
+    base: int
+    size: int
+    version: int
+    first: int  # offset of the first usable address (the gateway, offset 1, is never handed out)
+    last: int  # offset of the last usable address (IPv4's broadcast is not)
+
+    @classmethod
+    def of(cls, cidr: str) -> _Range:
+        network = netaddr.IPNetwork(cidr)
+        size = network.size
+        broadcast = network.version == 4 and network.prefixlen < 31
+        return cls(int(network.network), size, network.version, 2, size - 2 if broadcast else size - 1)
+
+    def text(self, offset: int) -> str:
+        return str(netaddr.IPAddress(self.base + offset, self.version))
+
+    def range_set(self) -> str:
+        """host-local's range set: the subnet's first host to its last (IPv4: before the broadcast)."""
+        return f"{self.text(min(1, self.size - 1))}-{self.text(self.last)}"
+
+
+def _scan(cidr: _Range, last: str | None, in_use: set[str] | frozenset[str]) -> str | None:
+    """The first usable free address after ``last`` (round robin); None when none is free within the scan bound."""
+    start = int(netaddr.IPAddress(last)) - cidr.base + 1 if last else cidr.first
+    for step in range(min(cidr.size, _SCAN_LIMIT)):
+        offset = (start + step) % cidr.size
+        if cidr.first <= offset <= cidr.last:
+            text = cidr.text(offset)
+            if text not in in_use:
+                return text
+    return None
 
 
 def next_address(cidr: str, last: str | None, in_use: frozenset[str]) -> str | None:
     """The first usable free address after ``last`` (round robin); None when the range is full."""
-    network = netaddr.IPNetwork(cidr)
-    size = network.size
-    start = int(netaddr.IPAddress(last)) - int(network.network) + 1 if last else 2
-    limit = min(size, 1 << 16)  # a scan bound: a /64 is never exhausted by a simulated cluster
-    for step in range(limit):
-        offset = (start + step) % size
-        address = netaddr.IPAddress(int(network.network) + offset, network.version)
-        text = str(address)
-        if _usable(network, address) and text not in in_use:
-            return text
-    return None
+    return _scan(_Range.of(cidr), last, in_use)
 
 
-def place(world: World, pod: SimPod) -> tuple[World, SimPod]:
-    """Bind an unscheduled pod to a node and give it one address per pod CIDR; unchanged if none fits."""
-    if pod.host_network or pod.node_name is not None:
+class Ipam:
+    """The scheduler's and the IPAM's view of a World, built once and kept up to date as pods are placed, so a
+    burst of pods costs O(1) each, not a pass over every pod (and a full range is scanned once, not per pod).
+
+    Valid while the caller only adds the pods it places through it: addresses are freed only when pods are
+    gone (``expire``), between batches.
+    """
+
+    def __init__(self, world: World) -> None:
+        self.nodes = schedulable_nodes(world)
+        self.by_name = {n.name: n for n in world.nodes}
+        self.in_use = {ip for p in world.pods for ip in p.pod_ips}
+        self.load = Counter(p.node_name for p in world.pods if p.node_name)
+        self.last = dict(world.last_ips)
+        self.ranges: dict[str, _Range] = {}
+        self.full: set[str] = set()  # ranges found full in this batch (nothing is freed during one)
+
+    def pick_node(self) -> Node | None:
+        if not self.nodes:
+            return None
+        return min(self.nodes, key=lambda n: (self.load[n.name], n.name))
+
+    def _range(self, cidr: str) -> _Range:
+        found = self.ranges.get(cidr)
+        if found is None:
+            found = self.ranges[cidr] = _Range.of(cidr)
+        return found
+
+    def full_range(self, node: Node) -> tuple[int, str] | None:
+        """(index, range set) of the node's first pod CIDR with no free address, or None if each has one."""
+        for index, cidr in enumerate(node.pod_cidrs):
+            if cidr in self.full or _scan(self._range(cidr), self.last.get(cidr), self.in_use) is None:
+                self.full.add(cidr)
+                return index, self._range(cidr).range_set()
+        return None
+
+    def allocate(self, node: Node) -> tuple[str, ...] | None:
+        """One address per pod CIDR of the node (host-local's ranges), or None (nothing taken) if one is full."""
+        addresses = []
+        for cidr in node.pod_cidrs:
+            address = None if cidr in self.full else _scan(self._range(cidr), self.last.get(cidr), self.in_use)
+            if address is None:
+                self.full.add(cidr)
+                return None
+            addresses.append(address)
+        for cidr, address in zip(node.pod_cidrs, addresses, strict=True):
+            self.in_use.add(address)
+            self.last[cidr] = address
+        return tuple(addresses)
+
+    def last_ips(self) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(self.last.items()))
+
+
+def waiting_for_address(pod: SimPod) -> bool:
+    """Bound to a node but without an address: its sandbox failed (the node's range was full)."""
+    return pod.node_name is not None and not pod.pod_ips and not pod.host_network and not pod.terminating
+
+
+def place(world: World, pod: SimPod, ipam: Ipam | None = None) -> tuple[World, SimPod]:
+    """Bind an unscheduled pod to a node (the scheduler) and give it one address per pod CIDR (the kubelet and
+    the CNI); a pod bound already but without an address gets another try at one. A pod no node takes is
+    unchanged; one whose node's range is full stays bound without an address. ``ipam``: the batch's state
+    (built from ``world`` when not given)."""
+    if pod.host_network or pod.pod_ips:
         return world, pod
-    node = pick_node(world)
-    if node is None:
-        return world, pod
-    in_use = frozenset(ip for p in world.pods for ip in p.pod_ips)
-    last = dict(world.last_ips)
-    addresses = []
-    for cidr in node.pod_cidrs:
-        address = next_address(cidr, last.get(cidr), in_use)
-        if address is None:
+    ipam = ipam if ipam is not None else Ipam(world)
+    if pod.node_name is None:
+        node = ipam.pick_node()
+        if node is None:
             return world, pod
-        addresses.append(address)
-        last[cidr] = address
-    placed = replace(pod, node_name=node.name, pod_ips=tuple(addresses))
-    return replace(world, last_ips=tuple(sorted(last.items()))), placed
+        ipam.load[node.name] += 1
+        pod = replace(pod, node_name=node.name)
+    else:
+        found = ipam.by_name.get(pod.node_name)
+        if found is None or not found.pod_cidrs:
+            return world, pod
+        node = found
+    addresses = ipam.allocate(node)
+    if addresses is None:
+        return world, pod
+    return replace(world, last_ips=ipam.last_ips()), replace(pod, pod_ips=addresses)
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxFailure:
+    """The kubelet's FailedCreatePodSandBox on one node: its pods that wait for an address, and the CNI's why."""
+
+    node: str
+    pods: tuple[str, ...]  # NS/NAME, in the World's order
+    message: str
+
+
+def sandbox_failures(world: World) -> list[SandboxFailure]:
+    """Per node (by name), the pods bound there that have no address because its pod range is full, with
+    host-local's error ("failed to allocate for range 0: no IP addresses available in range set: ...")."""
+    waiting: dict[str, list[str]] = {}
+    for pod in world.pods:
+        if waiting_for_address(pod):
+            waiting.setdefault(pod.node_name or "", []).append(pod.key)
+    if not waiting:
+        return []
+    ipam = Ipam(world)
+    out = []
+    for name in sorted(waiting):
+        node = ipam.by_name.get(name)
+        full = ipam.full_range(node) if node is not None else None
+        if node is None or not node.pod_cidrs:
+            why = "the node has no pod CIDR"
+        elif full is None:
+            why = "an address is free again; the kubelet's next retry takes it"
+        else:
+            why = f"failed to allocate for range {full[0]}: no IP addresses available in range set: {full[1]}"
+        out.append(SandboxFailure(name, tuple(waiting[name]), why))
+    return out

@@ -130,3 +130,51 @@ def test_scale_down_counts_a_node_s_pods_of_every_revision_as_upstream_does() ->
     younger_on_node2 = (pod("new-a", "web-new", "node1", 0), pod("new-b", "web-new", "node2", 1))
     assert deletion_order(w, younger_on_node2)[0].name == "new-b"
     assert deletion_order(w, younger_on_node2, younger_on_node2 + old)[0].name == "new-a"  # node1 is crowded
+
+
+SMALL = (node("node1", "10.244.0.0/28", "192.168.49.2", "zone-a"), NODES[1])  # node1: 13 usable addresses
+
+
+def test_a_full_pod_cidr_leaves_pods_containercreating_and_the_other_node_s_pods_run() -> None:
+    """The scheduler, like kube-scheduler, does not know pod CIDRs: it goes on spreading, the pods bound to the
+    full node get no address (the CNI's sandbox fails) and never become ready, and node2's pods all run."""
+    from kubeproxy_sim.controllers.scheduler import sandbox_failures
+
+    rng = random.Random(0)
+    w = W.create_deployment(world(SMALL), W.new_deployment("default", "web", [IMAGE_V1], 40, 8080), rng)
+    w = W.advance(w, 30, rng)
+    assert sorted(p.node_name for p in w.pods) == ["node1"] * 20 + ["node2"] * 20
+    addressed = sorted(p.node_name for p in w.pods if p.pod_ips)
+    assert addressed == ["node1"] * 13 + ["node2"] * 20
+    assert all(p.ready(w.now) == bool(p.pod_ips) for p in w.pods)
+    waiting = [p.key for p in w.pods if not p.pod_ips]
+    [failure] = sandbox_failures(w)
+    assert failure.node == "node1" and list(failure.pods) == waiting and len(waiting) == 7
+    assert failure.message == ("failed to allocate for range 0: no IP addresses available in range set: "
+                               "10.244.0.1-10.244.0.14")
+    live = [ip for p in w.pods for ip in p.pod_ips]
+    assert len(live) == len(set(live))
+    # Scaling down deletes the pods that never started first; a freed address then goes to a waiting pod.
+    w = W.advance(W.scale(w, "default", "web", 33, rng), 1, rng)
+    assert all(p.pod_ips for p in w.pods if not p.terminating) and sandbox_failures(w) == []
+    w = W.advance(W.scale(w, "default", "web", 40, rng), 1, rng)
+    assert len(sandbox_failures(w)[0].pods) == 7
+    doomed = next(p.name for p in w.pods if p.node_name == "node1" and p.pod_ips)
+    w = W.advance(W.delete_pods(w, "default", [doomed], rng), 60, rng)  # its 30 s grace, then the address is free
+    assert sum(1 for p in w.pods if p.node_name == "node1" and p.pod_ips and not p.terminating) == 13
+    assert len(sandbox_failures(w)[0].pods) == 7  # the set's replacement took one, a waiting pod the other
+
+
+def test_five_thousand_replicas_complete() -> None:
+    """A burst far beyond every node's range: each pod costs O(1) (no pass over all pods or a full range per pod),
+    so this finishes in about a second rather than minutes; the addresses stay unique."""
+    from kubeproxy_sim.controllers.scheduler import sandbox_failures
+
+    rng = random.Random(0)
+    w = W.create_deployment(world(), W.new_deployment("default", "web", [IMAGE_V1], 5000, 8080), rng)
+    w = W.advance(w, 10, rng)
+    assert len(w.pods) == 5000
+    live = [ip for p in w.pods for ip in p.pod_ips]
+    assert len(live) == len(set(live)) == 2 * 253
+    assert sum(p.ready(w.now) for p in w.pods) == 506
+    assert [(f.node, len(f.pods)) for f in sandbox_failures(w)] == [("node1", 2247), ("node2", 2247)]

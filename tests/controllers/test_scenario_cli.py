@@ -576,3 +576,39 @@ def test_scenario_endpoints_are_the_proxiers_own_view() -> None:
     assert [r.as_json() for r in endpoint_rows(cluster, config)] == [
         {"service": "default/web", "port_name": "", "address": "10.244.1.11", "port": 80, "protocol": "TCP",
          "state": "ready", "node": "node1", "zone": "z1", "pod": "web-1-pod"}]
+
+
+SMALL_NODES = """
+apiVersion: v1
+kind: Node
+metadata: {name: node1, labels: {topology.kubernetes.io/zone: zone-a}}
+spec: {podCIDR: 10.244.0.0/28, podCIDRs: [10.244.0.0/28]}
+status: {addresses: [{address: 192.168.49.2, type: InternalIP}]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node2, labels: {topology.kubernetes.io/zone: zone-b}}
+spec: {podCIDR: 10.244.1.0/24, podCIDRs: [10.244.1.0/24]}
+status: {addresses: [{address: 192.168.49.3, type: InternalIP}]}
+"""
+
+
+def test_a_full_pod_cidr_is_warned_per_node_and_step_and_caps_no_other_node(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """node1's /28 holds 13 pods: the 7 more the scheduler binds there stay ContainerCreating, said once per step
+    as the kubelet's event, while node2 runs its 20 (it used to stop at 13 too, silently)."""
+    (tmp_path / "nodes.yaml").write_text(SMALL_NODES)
+    script = _script(tmp_path, "create deployment web --image=nginx\nexpose deployment/web --port=80\n"
+                               "scale deployments/web --replicas=40\nwait 30s\n")
+    argv = ["scenario", script, "-f", str(tmp_path / "nodes.yaml"), "--hostname-override", "node1",
+            "--show", "endpoints", "-o", "json"]
+    assert run_cli(argv, monkeypatch) == 0
+    captured = capsys.readouterr()
+    last = json.loads(captured.out)["steps"][-1]["endpoints"]
+    assert Counter(e["node"] for e in last) == {"node1": 13, "node2": 20}
+    assert {e["state"] for e in last} == {"ready"}
+    warnings = [line for line in captured.err.splitlines() if "FailedCreatePodSandBox" in line]
+    assert [w.split(": warning:")[0] for w in warnings] == [f"kubeproxy-sim: {script}:{n}: Node node1" for n in (3, 4)]
+    assert re.fullmatch(r".*: 7 pods \(default/web-\S+, default/web-\S+, default/web-\S+ and 4 more\) stay "
+                        r"ContainerCreating: failed to allocate for range 0: no IP addresses available in range "
+                        r"set: 10\.244\.0\.1-10\.244\.0\.14", warnings[0])
