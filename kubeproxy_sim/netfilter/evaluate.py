@@ -404,14 +404,17 @@ walks take a handful of jumps; this bound is far above any of them."""
 
 
 def loop_error(path: list[CompiledRule]) -> InputError:
-    """The chains a looping walk goes round, named from the last jumps of its path."""
-    names = [r.jump_name for r in path[-256:] if r.jump_name]
+    """The chains a looping walk goes round, named from the last jumps of its path, at the line of the jump that
+    closes the circle (the last one taken: the circle's last arrow); a caller that read a dump adds its file."""
+    jumps = [r for r in path[-256:] if r.jump_name]
+    names = [r.jump_name for r in jumps]
     last = names[-1] if names else "?"
     earlier = [i for i, name in enumerate(names[:-1]) if name == last]
     cycle = names[earlier[-1]:] if earlier else names[-8:]
     table = path[-1].table if path else "?"
     return InputError(Diagnostic(f"the {table} table's chains jump in a circle: {' -> '.join(cycle)}; the kernel "
-                                 "refuses to load such rules (iptables-restore: RULE_APPEND failed (Too many links))"))
+                                 "refuses to load such rules (iptables-restore: RULE_APPEND failed (Too many links))",
+                                 line=(jumps[-1].line or None) if jumps else None))
 
 
 def _walk(b: Branch, stack: list[Frame], pending: list[tuple[Branch, list[Frame]]],

@@ -224,10 +224,10 @@ def test_cli_errors_name_what_is_wrong(argv: list[str], message: str, code: int,
     assert message in err and "Traceback" not in err
 
 
-LOOPS = {
-    "jump": ("-A PREROUTING -j A\n-A A -j B\n-A B -j A\n", "A -> B -> A"),
-    "goto": ("-A PREROUTING -j A\n-A A -g B\n-A B -j M\n-A B -g A\n", "B -> M -> A -> B"),
-    "self": ("-A PREROUTING -j A\n-A A -j A\n", "A -> A"),
+LOOPS = {  # the rules (from line 6), the circle, and the line of the jump that closes it (the last arrow)
+    "jump": ("-A PREROUTING -j A\n-A A -j B\n-A B -j A\n", "A -> B -> A", 8),
+    "goto": ("-A PREROUTING -j A\n-A A -g B\n-A B -j M\n-A B -g A\n", "B -> M -> A -> B", 7),
+    "self": ("-A PREROUTING -j A\n-A A -j A\n", "A -> A", 7),
 }
 
 
@@ -236,12 +236,14 @@ def test_chains_that_jump_in_a_circle_are_an_input_error_not_a_hang(kind: str) -
     """The kernel refuses such a table (RULE_APPEND failed (Too many links)); a walk round it would never end."""
     from kubeproxy_sim.errors import InputError
 
-    rules, cycle = LOOPS[kind]
+    rules, cycle, line = LOOPS[kind]
     text = f"*nat\n:PREROUTING ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n:M - [0:0]\n{rules}COMMIT\n"
     with pytest.raises(InputError) as caught:
         trace(parse_ruleset(text), Packet.of("tcp", "1.1.1.1", "2.2.2.2", 80), NodeContext.of(()))
-    assert str(caught.value) == (f"the nat table's chains jump in a circle: {cycle}; the kernel refuses to load "
-                                 "such rules (iptables-restore: RULE_APPEND failed (Too many links))")
+    assert str(caught.value) == (f"line {line}: the nat table's chains jump in a circle: {cycle}; the kernel refuses "
+                                 "to load such rules (iptables-restore: RULE_APPEND failed (Too many links))")
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.line == line and diagnostic.file is None  # the caller that read the dump names its file
 
 
 def test_chains_nested_thousands_deep_trace_and_print(tmp_path, capsys) -> None:
