@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import netaddr
 
+from kubeproxy_sim.objects.addr import NETADDR_ERRORS, drop_tracebacks
+
 V4_BITS = 32
 V6_BITS = 128
 V4_ALL = (1 << V4_BITS) - 1
@@ -64,11 +66,12 @@ def parse_address(text: str) -> tuple[int, int]:
     if quad is not None:
         return 4, quad
     raw = text[1:-1] if text.startswith("[") and text.endswith("]") else text
-    try:
-        version = 6 if ":" in raw else 4
+    version = 6 if ":" in raw else 4  # given, or netaddr leaves a cycle even for valid IPv6: see objects.addr
+    try:  # objects.addr.netaddr_address inline, this being the hot path of IPv6 dumps and traces
         value = netaddr.IPAddress(raw, version)
-    except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
-        raise ValueError(f"{text!r} is not an IP address") from exc
+    except NETADDR_ERRORS as exc:
+        drop_tracebacks(exc)  # netaddr's error is a cycle holding the callers' frames
+        raise ValueError(f"{text!r} is not an IP address") from None
     return version, int(value)
 
 

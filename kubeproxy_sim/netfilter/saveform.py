@@ -21,7 +21,6 @@ does not model) are kept verbatim.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -31,6 +30,7 @@ import netaddr
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
 from kubeproxy_sim.netfilter.packet import is_dotted_quad
+from kubeproxy_sim.objects.addr import NETADDR_ERRORS, drop_tracebacks, netaddr_address
 from kubeproxy_sim.objects.bulk import collector_paused
 
 FULL32 = 0xFFFFFFFF
@@ -98,9 +98,10 @@ def save_address(value: str, ipv6: bool, *, host_suffix: bool = True) -> str:
     if not ipv6 and (not mask or mask == "32") and is_dotted_quad(addr):  # a host, as kube-proxy writes them
         return f"{addr}/32" if host_suffix else addr
     flags = netaddr.INET_PTON if not ipv6 else 0
-    try:
+    try:  # objects.addr.netaddr_address inline (every IPv6 address of a dump comes here)
         ip = netaddr.IPAddress(addr, 6 if ipv6 else 4, flags=flags)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
+    except NETADDR_ERRORS as exc:
+        drop_tracebacks(exc)  # netaddr's error is a cycle holding the callers' frames (x.x.x.x in a dump)
         return value
     bits = 128 if ipv6 else 32
     if not mask:
@@ -110,10 +111,10 @@ def save_address(value: str, ipv6: bool, *, host_suffix: bool = True) -> str:
         prefix = int(mask)
         mask_int = ((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1)
     else:
-        try:
-            mask_int = int(netaddr.IPAddress(mask, 6 if ipv6 else 4, flags=flags))
-        except (netaddr.AddrFormatError, ValueError, TypeError):
+        mask_ip = netaddr_address(mask, 6 if ipv6 else 4, flags)
+        if mask_ip is None:
             return value
+        mask_int = int(mask_ip)
         prefix = _prefix_of(mask_int, bits)
     network = netaddr.IPAddress(int(ip) & mask_int, 6 if ipv6 else 4)
     if prefix is None:
@@ -295,8 +296,9 @@ def _recent(options: Options, ipv6: bool) -> Options:
         out.append(Option("--rttl", (), False, module))
     out.append(Option("--name", flags["--name"].args if "--name" in flags else ("DEFAULT",), False, module))
     mask = flags["--mask"].value if "--mask" in flags else ("ffff:" * 8)[:-1] if ipv6 else "255.255.255.255"
-    with contextlib.suppress(netaddr.AddrFormatError, ValueError):
-        mask = str(netaddr.IPAddress(mask, 6 if ipv6 else 4))
+    mask_ip = netaddr_address(mask, 6 if ipv6 else 4)
+    if mask_ip is not None:
+        mask = str(mask_ip)
     out.append(Option("--mask", (mask,), False, module))
     sides = [o.flag for o in options if o.flag in ("--rsource", "--rdest")]
     out.append(Option(sides[-1] if sides else "--rsource", (), False, module))  # the last one given wins
