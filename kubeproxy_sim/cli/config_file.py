@@ -9,6 +9,7 @@ The same CIDR checks serve ``--cluster-cidr`` and ``--nodeport-addresses``.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +30,27 @@ KNOWN_FIELDS = frozenset({
     "detectLocal", "clusterCIDR", "nodePortAddresses", "oomScoreAdj", "conntrack", "configSyncPeriod", "portRange",
     "windowsRunAsService", "linux", "windows",
 })
+API_VERSION = "kubeproxy.config.k8s.io/v1alpha1"  # the one version kube-proxy's scheme registers
+# The fields of v1alpha1's nested structs (and of ``linux``/``windows``): strict decoding finds an unknown field at
+# any depth, and kube-proxy then decodes leniently and ignores it. ``logging`` (component-base's, with its own
+# nested options) and ``featureGates`` (a map) are not checked.
+_CONNTRACK = frozenset({"maxPerCore", "min", "tcpEstablishedTimeout", "tcpCloseWaitTimeout", "tcpBeLiberal",
+                        "udpTimeout", "udpStreamTimeout"})
+NESTED_FIELDS: dict[str, frozenset[str]] = {
+    "clientConnection": frozenset({"kubeconfig", "acceptContentTypes", "contentType", "qps", "burst"}),
+    "iptables": frozenset({"masqueradeBit", "masqueradeAll", "localhostNodePorts", "snatNodeInternalIP",
+                           "syncPeriod", "minSyncPeriod"}),
+    "ipvs": frozenset({"syncPeriod", "minSyncPeriod", "scheduler", "excludeCIDRs", "strictARP", "tcpTimeout",
+                       "tcpFinTimeout", "udpTimeout"}),
+    "nftables": frozenset({"masqueradeBit", "masqueradeAll", "syncPeriod", "minSyncPeriod"}),
+    "winkernel": frozenset({"networkName", "sourceVip", "enableDSR", "rootHnsEndpointName",
+                            "forwardHealthCheckVip"}),
+    "detectLocal": frozenset({"bridgeInterface", "interfaceNamePrefix"}),
+    "conntrack": _CONNTRACK,
+    "linux": frozenset({"masqueradeAll", "conntrack", "oomScoreAdj"}),
+    "linux.conntrack": _CONNTRACK,
+    "windows": frozenset({"runAsService"}),
+}
 CIDR_EXAMPLE = "e.g. 10.244.0.0/16 or fd00:10:244::/56"
 
 
@@ -43,7 +65,8 @@ def read_config_file(path: str) -> tuple[dict[str, object], list[Diagnostic]]:
 
 def read_sync_periods(path: str) -> tuple[dict[str, float], list[Diagnostic]]:
     """``iptables.minSyncPeriod`` and ``iptables.syncPeriod`` (Go durations) in seconds, where the file sets
-    them; the problems of the file as a whole are :func:`read_config_file`'s to report."""
+    them, and what is wrong with either (naming the file and field); the problems of the file as a whole are
+    :func:`read_config_file`'s to report."""
     from kubeproxy_sim.durations import parse_duration
 
     data, problem = _load(path)
@@ -83,6 +106,11 @@ def _load(path: str) -> tuple[dict[str, Any], Diagnostic | None]:
     if kind != KIND:
         got = "not set" if kind is None else f"{kind!r}"
         return {}, Diagnostic(f"kind is {got}; expected {KIND}", file=path, field="kind")
+    version = data.get("apiVersion")
+    if version != API_VERSION:  # kube-proxy: no kind "KubeProxyConfiguration" is registered for version "..."
+        got = "not set" if version is None else f"{version!r}"[:200]
+        return {}, Diagnostic(f"apiVersion is {got}; kube-proxy decodes {KIND} only as {API_VERSION}", file=path,
+                              field="apiVersion")
     return data, None
 
 
@@ -116,10 +144,28 @@ class _Reader:
         if value is not None and not isinstance(value, dict):
             self.error(name, f"expected a mapping, got {type_name(value)}")
 
+    def unknown_fields(self) -> None:
+        """Each field v1alpha1 does not have, at any depth checked, as a warning: kube-proxy's strict decoding
+        fails on it, and kube-proxy then decodes leniently (logging why) and ignores the field."""
+        sections: list[tuple[str, object, frozenset[str]]] = [("", self.data, KNOWN_FIELDS)]
+        sections += [(f"{name}.", self._at(name), known) for name, known in NESTED_FIELDS.items()]
+        for prefix, value, known in sections:
+            if not isinstance(value, dict):
+                continue
+            for name in sorted((k for k in value if k not in known), key=str):
+                close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.8)
+                hint = f"; did you mean {prefix}{close[0]}?" if close else ""
+                self.error(f"{prefix}{name}"[:200], f"unknown field of {KIND}; kube-proxy's strict decoding "
+                           f"refuses it{hint}", Severity.WARNING)
+
+    def _at(self, dotted: str) -> object:
+        value: Any = self.data
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
     def settings(self) -> dict[str, object]:
-        for name in sorted(set(self.data) - KNOWN_FIELDS):
-            self.error(name, f"unknown field of {KIND}; kube-proxy's strict decoding refuses it",
-                       Severity.WARNING)
+        self.unknown_fields()
         for name in ("iptables", "detectLocal", "conntrack", "linux"):
             self.section(name)
         mode = self.get("mode", str, "a proxy mode") or "iptables"

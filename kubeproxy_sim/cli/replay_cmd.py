@@ -60,9 +60,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     timing = parser.add_argument_group("timing")
     timing.add_argument("--interval", type=duration, default=1.0, metavar="DURATION",
                         help="time between two syncs (default 1s); more than an hour forces a full sync")
-    timing.add_argument("--iptables-sync-period", type=duration, default=30.0, metavar="DURATION",
-                        help="kube-proxy's sync period (default 30s): large clusters (over 1000 endpoints) "
-                        "delete stale chains at most once per period")
+    timing.add_argument("--iptables-sync-period", type=duration, metavar="DURATION",
+                        help="kube-proxy's sync period (default 30s, or --config's iptables.syncPeriod): large "
+                        "clusters (over 1000 endpoints) delete stale chains at most once per period")
+    timing.add_argument("--iptables-min-sync-period", type=duration, metavar="DURATION",
+                        help="kube-proxy's minimum time between syncs (default 1s, or --config's "
+                        "iptables.minSyncPeriod): a shorter --interval is stretched to it, as kube-proxy's "
+                        "sync runner delays a sync that comes sooner")
     parser.add_argument("--metrics", action="store_true",
                         help="after each sync, its rule-count metrics as '#' comment lines")
     add_output_flags(parser.add_argument_group("output"))
@@ -75,6 +79,17 @@ def _check_paths(paths: list[str]) -> None:
                           file=p, field="STATE") for p in paths if p != "-" and not os.path.exists(p)]
     if missing:
         raise InputError(missing)
+
+
+def _sync_periods(args: argparse.Namespace) -> tuple[float, float]:
+    """(min sync period, sync period): kube-proxy's defaults (1s, 30s) < --config's iptables.minSyncPeriod and
+    iptables.syncPeriod < the flags, refused as kube-proxy's validation refuses them (a bad duration in the file
+    named by file and field, a sync period not above 0 or below the minimum)."""
+    from kubeproxy_sim.cli.options import sync_periods
+
+    names = argparse.Namespace(config=getattr(args, "config", None), min_sync_period=args.iptables_min_sync_period,
+                               sync_period=args.iptables_sync_period)
+    return sync_periods(names, "--iptables-min-sync-period", "--iptables-sync-period")
 
 
 def _report(diagnostics, seen: set[str], args: argparse.Namespace | None = None) -> None:
@@ -124,10 +139,9 @@ def run(args: argparse.Namespace) -> int:
     check_node_settings(args)
 
     _check_paths(args.states)
-    if args.iptables_sync_period <= 0:  # kube-proxy's validation: "must be greater than 0"
-        raise InputError(Diagnostic(f"{args.iptables_sync_period:g}s: must be greater than 0",
-                                    field="--iptables-sync-period"))
-    timing = SyncTiming(sync_period=args.iptables_sync_period)
+    min_sync, sync_period = _sync_periods(args)
+    timing = SyncTiming(sync_period=sync_period)
+    step_seconds = max(args.interval, min_sync)
     node, state, previous, now = Ruleset(), SyncState(), Cluster(), 0.0
     last_node: Node | None = None  # the node's Node object as last seen: a state without it keeps it (kube-proxy does)
     seen: set[str] = set()
@@ -154,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
                 report([f"sync {number} ({path}): {step.error}; the next sync is full"], args)
                 failed = True
             node, state, previous = step.node, step.state, loaded.cluster
-            now += args.interval
+            now += step_seconds
             tick()
     if args.output != "text":
         sys.stdout.write(render({"syncs": syncs}, args.output))

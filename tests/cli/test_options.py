@@ -9,7 +9,7 @@ import pytest
 
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.cli.options import config_from_args, parse_bool
-from kubeproxy_sim.errors import InputError
+from kubeproxy_sim.errors import InputError, Severity
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node, NodeAddress
 from kubeproxy_sim.proxier.config import DetectLocalMode
 
@@ -239,3 +239,39 @@ def test_a_config_file_overrides_a_scenarios_flags_and_a_flag_overrides_both(
     assert masquerade_source() == "10.244.0.0/16"
     assert masquerade_source("--config", str(config_file)) == "10.99.0.0/16"
     assert masquerade_source("--config", str(config_file), "--cluster-cidr", "10.55.0.0/16") == "10.55.0.0/16"
+
+
+def test_unknown_nested_fields_warn_like_top_level_ones_and_the_rest_still_applies(tmp_path) -> None:
+    """kube-proxy's strict decoder finds a typo at any depth (then decodes leniently, ignoring it, and logs why)."""
+    from argparse import ArgumentParser
+
+    from kubeproxy_sim.cli.options import add_node_flags, build_config
+
+    path = tmp_path / "kp.yaml"
+    path.write_text(CONFIG_HEAD + "iptables: {masqueradBit: 20, masqueradeAl: true, masqueradeBit: 3}\n"
+                    "conntrack: {max: 0, tcpBeLiberal: true}\nlinux: {conntrack: {minn: 1}}\n"
+                    "detectLocal: {bridgeInterface: cbr0}\nlogging: {format: text}\n")
+    parser = ArgumentParser()
+    add_node_flags(parser)
+    config, diags = build_config(parser.parse_args(["--config", str(path)]), Cluster())
+    assert config.masquerade_bit == 3 and config.conntrack_tcp_be_liberal
+    unknown = "warning: unknown field of KubeProxyConfiguration; kube-proxy's strict decoding refuses it"
+    assert [str(d) for d in diags if d.severity is Severity.WARNING] == [
+        f"{path}: iptables.masqueradBit: {unknown}; did you mean iptables.masqueradeBit?",
+        f"{path}: iptables.masqueradeAl: {unknown}; did you mean iptables.masqueradeAll?",
+        f"{path}: conntrack.max: {unknown}",
+        f"{path}: linux.conntrack.minn: {unknown}; did you mean linux.conntrack.min?"]
+
+
+@pytest.mark.parametrize(("head", "message"), [
+    ("apiVersion: kubeproxy.config.k8s.io/v9\n", "apiVersion is 'kubeproxy.config.k8s.io/v9'"),
+    ("", "apiVersion is not set"),
+])
+def test_an_api_version_kube_proxy_cannot_decode_is_refused(tmp_path, head: str, message: str) -> None:
+    path = tmp_path / "kp.yaml"
+    path.write_text(head + "kind: KubeProxyConfiguration\niptables: {masqueradeBit: 3}\n")
+    with pytest.raises(InputError) as info:
+        config_from_args(["--config", str(path)], Cluster())
+    assert [str(d) for d in info.value.diagnostics] == [
+        f"{path}: apiVersion: {message}; kube-proxy decodes KubeProxyConfiguration only as "
+        "kubeproxy.config.k8s.io/v1alpha1"]

@@ -160,3 +160,43 @@ def test_a_deleted_node_keeps_its_zone(capsys, tmp_path):
     status, out, err = replay(capsys, str(tmp_path / "without.yaml"), "--hostname-override", "test-node",
                               "--cluster-cidr", "10.0.0.0/8", "--node-ip", "192.168.0.2")
     assert status == 0 and "10.0.1.2:80" in syncs(out)[0][1]
+
+
+def _kube_proxy_config(tmp_path, iptables: str):
+    path = tmp_path / "kube-proxy.yaml"
+    path.write_text("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+                    f"iptables: {iptables}\n")
+    return str(path)
+
+
+def test_the_config_file_s_sync_periods_are_used_and_flags_override_them(tmp_path, capsys):
+    """Precedence as kube-proxy's: defaults (1s, 30s) < --config's iptables.minSyncPeriod/syncPeriod < flags. A
+    minimum sync period of 2h stretches the 1s interval, so the second sync is over an hour later: full."""
+    from kubeproxy_sim.cli import replay_cmd
+    from kubeproxy_sim.cli.main import build_parser
+
+    config = _kube_proxy_config(tmp_path, "{syncPeriod: 3h, minSyncPeriod: 2h}")
+    states = [str(STATES / "step1.yaml"), str(STATES / "step2")]
+
+    def periods(*flags: str) -> tuple[float, float]:
+        return replay_cmd._sync_periods(build_parser().parse_args(["replay", *states, *flags]))
+
+    assert periods() == (1.0, 30.0)
+    assert periods("--config", config) == (7200.0, 10800.0)
+    assert periods("--config", config, "--iptables-sync-period", "4h", "--iptables-min-sync-period", "0s") == (
+        0.0, 14400.0)
+    status, out, _ = replay(capsys, *states, "--config", config, *NODE_FLAGS)
+    assert status == 0 and [h for h, _ in syncs(out)] == ["# sync 1 full", "# sync 2 full"]
+    status, out, _ = replay(capsys, *states, "--config", config, "--iptables-min-sync-period", "1s", *NODE_FLAGS)
+    assert status == 0 and [h for h, _ in syncs(out)] == ["# sync 1 full", "# sync 2 partial"]
+
+
+def test_bad_sync_periods_in_the_config_file_name_the_file_and_field(tmp_path, capsys):
+    config = _kube_proxy_config(tmp_path, "{syncPeriod: 5, minSyncPeriod: forever}")
+    status, out, err = replay(capsys, str(STATES / "step1.yaml"), "--config", config, *NODE_FLAGS)
+    assert (status, out) == (1, "")
+    assert f"{config}: iptables.minSyncPeriod: 'forever' is not a duration; expected e.g. 1s, 30s or 1m30s" in err
+    assert f"{config}: iptables.syncPeriod: expected a duration such as 30s, got an integer 5" in err
+    config = _kube_proxy_config(tmp_path, "{syncPeriod: 10s, minSyncPeriod: 20s}")
+    status, out, err = replay(capsys, str(STATES / "step1.yaml"), "--config", config, *NODE_FLAGS)
+    assert (status, out) == (1, "") and "10s is shorter than the minimum sync period (20s)" in err
