@@ -8,7 +8,7 @@ they carry no path a packet could take.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from fractions import Fraction
 from typing import Protocol
 
@@ -69,22 +69,39 @@ def returning_test(table: Table, chains: dict[str, Chain] | None = None) -> Call
     memo: dict[str, bool] = {}
     chains = chain_index(table) if chains is None else chains
 
+    def rules_of(name: str) -> Iterator[Rule]:
+        chain = chains.get(name)
+        return iter(chain.rules if chain else ())
+
     def returns(name: str) -> bool:
+        """A depth-first walk with its own stack (a dump may nest jumps thousands deep): each frame is a chain
+        part way through its rules, jumping to the frame above it."""
         if name in memo:
             return memo[name]
         memo[name] = True  # a cycle does not make a chain terminal
-        chain = chains.get(name)
-        result = True
-        for rule in chain.rules if chain else ():
-            target = rule.target
-            if target is None:
-                continue
-            terminal = target.goto or target.name in TERMINAL_TARGETS
-            if terminal or (is_chain_target(chains, target.name) and not returns(target.name)):
-                result = False
-                break
-        memo[name] = result
-        return result
+        frames = [(name, rules_of(name))]
+        while frames:
+            rules = frames[-1][1]
+            for rule in rules:
+                target = rule.target
+                if target is None:
+                    continue
+                terminal = target.goto or target.name in TERMINAL_TARGETS
+                if not terminal and is_chain_target(chains, target.name):
+                    known = memo.get(target.name)
+                    if known is None:  # walk it first; this chain goes on with its next rule if it returns
+                        memo[target.name] = True
+                        frames.append((target.name, rules_of(target.name)))
+                        break
+                    terminal = not known
+                if terminal:  # no packet need come back: nor from any chain on the way here
+                    for caller, _ in frames:
+                        memo[caller] = False
+                    frames.clear()
+                    break
+            else:
+                frames.pop()  # every rule passed: it returns (memo stays True)
+        return memo[name]
 
     return returns
 

@@ -251,3 +251,40 @@ def test_a_port_number_two_protocols_share_draws_both() -> None:
     udp = select_service(ruleset, parse_service_ref("default/dns:dns-udp"))
     tcp = select_service(ruleset, parse_service_ref("default/dns:dns-tcp"))
     assert both.full == udp.full | tcp.full and udp.full != tcp.full
+
+
+def _nat(rules: list[str], chains: list[str]) -> Ruleset:
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    declared = [f":{name} - [0:0]" for name in chains]
+    return parse_ruleset("\n".join(["*nat", ":PREROUTING ACCEPT [0:0]", *declared, *rules, "COMMIT"]) + "\n")
+
+
+def test_jumps_nested_thousands_deep_are_drawn_without_recursion() -> None:
+    """A walk of its own stack: 3,000 nested jumps (trace handles as many) used to end in RecursionError at 1,000."""
+    from kubeproxy_sim.graph.build import returning_test
+
+    depth = 3000
+    names = [f"DEEP{i}" for i in range(depth)]
+    ruleset = _nat(["-A PREROUTING -j DEEP0", *(f"-A DEEP{i} -j DEEP{i + 1}" for i in range(depth - 1)),
+                    f"-A DEEP{depth - 1} -j DNAT --to-destination 10.0.0.9"], names)
+    graph = build_graph(ruleset, tables=("nat",))
+    assert len(graph.edges) == depth + 1 and not any(e.call for e in graph.edges)  # each leads to the DNAT
+    table = ruleset.table("nat")
+    assert table is not None
+    returns = returning_test(table)
+    assert not returns("DEEP0") and not returns(f"DEEP{depth // 2}")
+    side = _nat(["-A PREROUTING -j DEEP0", *(f"-A DEEP{i} -j DEEP{i + 1}" for i in range(depth - 1)),
+                 f"-A DEEP{depth - 1} -j MARK --set-xmark 0x4000/0x4000"], names).table("nat")
+    assert side is not None and returning_test(side)("DEEP0")  # a side trip however deep: every packet comes back
+
+
+def test_returning_test_keeps_its_answers_for_cycles_and_terminal_branches() -> None:
+    from kubeproxy_sim.graph.build import returning_test
+
+    table = _nat(["-A A -j B", "-A B -j A", "-A B -j C", "-A C -j ACCEPT", "-A D -j B", "-A E -j F", "-A F -j E",
+                  "-A G -j KUBE-MARK-MASQ", "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000",
+                  "-A H -g G"], ["A", "B", "C", "D", "E", "F", "G", "H", "KUBE-MARK-MASQ"]).table("nat")
+    assert table is not None
+    returns = returning_test(table)
+    assert [returns(n) for n in "ABCDEFGH"] == [False, False, False, False, True, True, True, False]
