@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from kubeproxy_sim.errors import Diagnostic, Severity
-from kubeproxy_sim.objects import yamlsplit
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.decode import decode_service, object_name
 from kubeproxy_sim.objects.decode_nodes import decode_node, decode_pod
@@ -261,6 +260,8 @@ def json_documents(text: str) -> list[Any] | None:
 
 def _parse_chunks(text: str, file: str) -> list[Any]:
     """After a syntax error: parse document by document so one broken document costs only itself."""
+    from kubeproxy_sim.objects import yamlsplit  # YAML only, like _yaml()
+
     documents: list[Any] = []
     starts = [0] + [m.start() for m in yamlsplit.DOCUMENT_MARKER.finditer(text)]
     for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
@@ -311,6 +312,8 @@ def manifest_loader() -> Any:
 def _load_yaml(text: str) -> list[Any]:
     """Every document of a YAML text, through libyaml's C loader when PyYAML has it; a large text on two cores
     (:mod:`kubeproxy_sim.objects.yamlsplit`), with the same result."""
+    from kubeproxy_sim.objects import yamlsplit  # YAML only, like _yaml(): a JSON input never pays for it
+
     yaml = _yaml()
     loader = manifest_loader()
 

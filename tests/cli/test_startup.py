@@ -26,6 +26,16 @@ def test_a_command_s_help_loads_no_manifest_reader_or_rule_family() -> None:
     assert out.strip() == "[]"
 
 
+def test_rules_from_json_loads_no_yaml_reader(tmp_path) -> None:
+    """A JSON input (how a large cluster comes) pays for neither PyYAML nor the YAML splitter."""
+    listing = tmp_path / "cluster.json"
+    listing.write_text('{"apiVersion": "v1", "kind": "List", "items": []}')
+    code = (f"import sys; from kubeproxy_sim.cli.main import main; main(['rules', '-f', {str(listing)!r}]); "
+            "print(sorted(m for m in ('yaml', 'kubeproxy_sim.objects.yamlsplit') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "[]"
+
+
 def test_help_lists_the_commands() -> None:
     out = subprocess.run([sys.executable, "-m", "kubeproxy_sim", "--help"], capture_output=True, text=True,
                          check=True).stdout
