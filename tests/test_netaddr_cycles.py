@@ -189,3 +189,20 @@ def test_netfilter_parse_compile_and_save_form_of_redacted_addresses(collector_o
             with pytest.raises(ValueError, match="is not an IP address"):
                 parse_network(text) if "/" in text else parse_address(text)
     _leaves_nothing(work)
+
+
+def test_node_object_addresses(collector_off: None) -> None:
+    """A Node's addresses of one family (objects.nodes.of_family): netaddr is given the family, so IPv6 text
+    leaves no cycle; text that is no address is skipped, as kube-proxy skips it."""
+    from kubeproxy_sim.objects.model import Node, NodeAddress
+    from kubeproxy_sim.objects.nodes import node_object_addresses, of_family
+
+    node = Node("n1", (NodeAddress("ExternalIP", "2001:db8::0:1"), NodeAddress("InternalIP", "fd00::10"),
+                       NodeAddress("InternalIP", "10.0.0.1"), NodeAddress("Hostname", "n1")))
+
+    def work() -> None:
+        assert node_object_addresses(node, 6) == ["fd00::10", "2001:db8::1"]
+        assert node_object_addresses(node, 4) == ["10.0.0.1"]
+        assert of_family(["fd00::1/64", "zz::1", "10.0.0.1/24", "x.x.x.x"], 6) == ["fd00::1"]
+        assert of_family(["fd00::1/64", "zz::1", "10.0.0.1/24", "x.x.x.x"], 4) == ["10.0.0.1"]
+    _leaves_nothing(work)

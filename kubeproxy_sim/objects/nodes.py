@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 import netaddr
 
+from kubeproxy_sim.objects.addr import netaddr_address
 from kubeproxy_sim.objects.model import Cluster, Node
 
 SYNTH_NODE_NETS = {4: netaddr.IPNetwork("198.18.0.0/24"), 6: netaddr.IPNetwork("fd00:198:18::/64")}
@@ -41,8 +42,14 @@ def family_of(address: str) -> int:
 
 
 def of_family(addresses: Iterable[str], family: int) -> list[str]:
-    """The addresses of one family, without prefix lengths, in canonical form."""
-    return [str(netaddr.IPAddress(a.split("/")[0])) for a in addresses if family_of(a) == family]
+    """The addresses of one family, without prefix lengths, in canonical form; text that is no address is
+    skipped, as kube-proxy skips a node address it cannot parse (a decoded Node holds none).
+
+    netaddr is read through objects.addr, given the family: without it every IPv6 text leaves a reference
+    cycle, which outlives a build with the collector paused (objects.bulk).
+    """
+    parsed = (netaddr_address(a.split("/")[0], family) for a in addresses if family_of(a) == family)
+    return [str(ip) for ip in parsed if ip is not None]
 
 
 def node_object_addresses(node: Node | None, family: int) -> list[str]:
