@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import add_input_flags
@@ -150,6 +151,19 @@ def _from_objects(args: argparse.Namespace, family: int):
     return numbered, node.node_addresses(), node.inputs.errors, line_text
 
 
+@contextmanager
+def in_dump(file: str | None) -> Iterator[None]:
+    """An InputError a walk raises at a line of the dump (chains that jump in a circle) names the dump's file as
+    well (``FILE:LINE: ...``, as the dump's parse errors do); None: the rules were generated, nothing to add."""
+    try:
+        yield
+    except InputError as exc:
+        if file is None or not any(d.line and not d.file for d in exc.diagnostics):
+            raise
+        raise type(exc)([dataclasses.replace(d, file=file) if d.line and not d.file else d
+                         for d in exc.diagnostics]) from None
+
+
 LineText = Callable[[int, "str | None", "str | None"], "str | None"]
 
 
@@ -194,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     report(_unknown_lists(ruleset, args.affinity), args)
     # a dump says nothing of the node's addresses: without --node-ip, addrtype LOCAL tests are uncertain
     node = NodeContext.of(addresses, affinity=args.affinity, addresses_known=bool(addresses) or not args.rules)
-    with progress("tracing"):
+    with progress("tracing"), in_dump(args.rules):
         tracer = Tracer(ruleset, node, lazy=True)  # one packet: compile only the chains it enters
         traced = trace_later(tracer, packet) if packet.ctstate is CtState.ESTABLISHED else tracer.trace(packet)
         result = cite_lines(traced, lines)

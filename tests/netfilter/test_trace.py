@@ -246,6 +246,22 @@ def test_chains_that_jump_in_a_circle_are_an_input_error_not_a_hang(kind: str) -
     assert diagnostic.line == line and diagnostic.file is None  # the caller that read the dump names its file
 
 
+@pytest.mark.parametrize("ctstate", ["NEW", "ESTABLISHED"])
+@pytest.mark.parametrize("kind", sorted(LOOPS))
+def test_cli_names_the_dump_and_line_of_chains_that_jump_in_a_circle(kind: str, ctstate: str, tmp_path,
+                                                                     capsys) -> None:
+    """``trace --rules`` prefixes the dump's file to the line (FILE:LINE: ...), as its parse errors do; a later
+    packet meets the nat table's circle too, through its first packet's walk."""
+    rules, cycle, line = LOOPS[kind]
+    dump = tmp_path / "loop.rules"
+    dump.write_text(f"*nat\n:PREROUTING ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n:M - [0:0]\n{rules}COMMIT\n")
+    assert main(["trace", "--rules", str(dump), "--src", "1.1.1.1", "--dst", "2.2.2.2", "--dport", "80",
+                 "--ctstate", ctstate]) == 1
+    err = capsys.readouterr().err
+    assert f"{dump}:{line}: the nat table's chains jump in a circle: {cycle}; the kernel refuses" in err
+    assert "Traceback" not in err
+
+
 def test_chains_nested_thousands_deep_trace_and_print(tmp_path, capsys) -> None:
     depth = 3000
     lines = ["*nat", ":PREROUTING ACCEPT [0:0]", *(f":C{i} - [0:0]" for i in range(depth)), "-A PREROUTING -j C0",
