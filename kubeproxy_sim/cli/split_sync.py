@@ -125,9 +125,12 @@ def _split(documents: list[Document], args: argparse.Namespace, lower: Share, te
            release: bool) -> Synced | None:
     """Fork; the child takes the services from ``lower.high`` on. None when the child failed."""
     upper = Share(lower.high or "", None)
+    try:
+        handover = mmap.mmap(-1, HANDOVER_BYTES)  # shared: what the child writes there, the parent reads
+    except OSError:  # not even the reservation is allowed (strict overcommit): one process does it all
+        return None
     from_child, child_out = os.pipe()
     child_in, to_child = os.pipe()
-    handover = mmap.mmap(-1, HANDOVER_BYTES)  # shared: what the child writes there, the parent reads
     pid = os.fork()
     if pid == 0:  # the child: never returns, never touches stdout (os._exit skips flushing inherited buffers)
         os.close(from_child)

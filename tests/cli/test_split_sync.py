@@ -160,6 +160,18 @@ def test_rules_too_large_for_the_shared_mapping_come_through_the_pipe(tmp_path: 
     assert None in received  # the child said its rules did not fit, and sent them through the pipe
 
 
+def test_no_room_for_the_shared_mapping_is_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*args: object) -> None:
+        raise OSError(12, "Cannot allocate memory")
+
+    argv = [*_messy_manifests(tmp_path), "--hostname-override", "n1"]
+    whole = split_sync.load_and_generate(rules_args(*argv), text=True, threshold=10**9)
+    monkeypatch.setattr(split_sync.mmap, "mmap", refused)
+    monkeypatch.setattr(split_sync.os, "fork", _no_fallback)  # (no fork either)
+    split = split_sync.load_and_generate(rules_args(*argv), text=True, threshold=0)
+    assert split.text == whole.text and split.diagnostics == whole.diagnostics
+
+
 def test_a_failing_child_falls_back_to_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object) -> None:
         raise RuntimeError("the child breaks")
