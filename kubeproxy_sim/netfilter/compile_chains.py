@@ -9,12 +9,15 @@ at 100 or 10,000 services.
 
 A :class:`LazyChain` compiles its rules when a walk first reads them, through
 the table compiler it was made with (:mod:`~kubeproxy_sim.netfilter.compile_tables`,
-seen here only as a :class:`ChainCompiler`, so this module does not import it).
+seen here only as a :class:`ChainCompiler`, so this module does not import it),
+and links them to its table's chains (a :class:`LazyTable`, reached through a
+weak reference: a lazy ruleset holds no reference cycle).
 :func:`chain_reads` is what a tracer memoises a walk from a chain on.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -100,8 +103,7 @@ class CompiledChain:
     index_on: str = ""  # "", "dst" or "dport"
     index: dict[object, tuple[CompiledRule, ...]] = field(default_factory=dict)
     rest: tuple[CompiledRule, ...] = ()
-    compiler: tuple[ChainCompiler, dict[str, CompiledChain]] | None = field(
-        default=None, repr=False, compare=False)  # what compiles a LazyChain
+    compiler: LazyCompiler | None = field(default=None, repr=False, compare=False)  # what compiles a LazyChain
     policy_rule: CompiledRule | None = field(default=None, repr=False, compare=False)
     """A built-in chain's DROP policy as a path step (:func:`policy_rule`); None for any other chain."""
 
@@ -125,11 +127,11 @@ class CompiledRuleset:
         return self.tables.get(table, {}).get(name)
 
     def release(self) -> None:
-        """Cut the link each chain not compiled yet keeps to its table (a reference cycle, see LazyChain).
+        """Cut the link each chain not compiled yet keeps to its table compiler (and through it to the source
+        table and the memo), for a caller that may keep a chain: the chains not compiled yet can no longer be.
 
-        Dropping the ruleset then frees it at once, by reference counting: a run that lets go of
-        one large ruleset before building the next does not wait for the cyclic collector, and
-        can run with the collector paused. The chains not compiled yet can no longer be.
+        Dropping a lazy ruleset frees it by reference counting, released or not (a LazyChain reaches its
+        table's chains through a weak reference: there is no cycle for the cyclic collector to find).
         """
         for chains in self.tables.values():
             for chain in chains.values():
@@ -207,26 +209,42 @@ def _lazy_field(name: str) -> property:
     return property(get, slot.__set__)
 
 
+class LazyTable(dict[str, "CompiledChain"]):
+    """A table's chains by name when they are compiled lazily: a dict its :class:`LazyChain` s can refer to
+    weakly (a plain dict cannot be), so that the table and its chains make no reference cycle."""
+
+    __slots__ = ("__weakref__",)
+
+
+LazyCompiler = tuple[ChainCompiler, "weakref.ref[LazyTable]"]
+"""What a :class:`LazyChain` compiles with: its table compiler, and its table's chains (weakly), shared by the
+table's lazy chains."""
+
+
 class LazyChain(CompiledChain):
     """A chain whose rules are compiled when first read: a walk pays only for the chains it enters.
 
     Once compiled it becomes a plain :class:`CompiledChain` (same slots, so the class can be
     swapped): walks through it cost exactly what they cost in a ruleset compiled up front.
     Like the tracer itself, it is for one thread at a time. Until compiled it refers to its
-    table's chains, itself among them: :meth:`CompiledRuleset.release` cuts that cycle.
+    table's chains, itself among them, through a weak reference (no cycle: a dropped ruleset is freed by
+    reference counting, and a bulk build of one need not wait for the cyclic collector); so it can be
+    compiled while its table (its ruleset) is held, as a tracer holds it.
     """
 
     __slots__ = ()
 
-    def __init__(self, name: str, table: str, policy: str | None,
-                 compiler: tuple[ChainCompiler, dict[str, CompiledChain]],
+    def __init__(self, name: str, table: str, policy: str | None, compiler: LazyCompiler,
                  policy_step: CompiledRule | None = None) -> None:
         CompiledChain.__init__(self, name, table, (), policy, compiler=compiler, policy_rule=policy_step)
 
     def _compile(self) -> None:
         if self.compiler is None:  # cut by CompiledRuleset.release(): the chain can no longer be compiled
             raise TypeError(f"chain {self.name} was released before it was compiled")
-        table, chains = self.compiler
+        table, held = self.compiler
+        chains = held()
+        if chains is None:
+            raise TypeError(f"chain {self.name} outlived its table before it was compiled")
         self.__class__ = CompiledChain  # type: ignore[assignment]
         self.compiler = None
         self.rules = table.rules(self.name)  # a chain at a time: too few objects to pause the collector for

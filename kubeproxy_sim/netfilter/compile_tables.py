@@ -11,12 +11,15 @@ matches and says why, so a walk reports it exactly when it passes it.
 
 from __future__ import annotations
 
+import weakref
+
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.compile_chains import (
     CompiledChain,
     CompiledRule,
     CompiledRuleset,
     LazyChain,
+    LazyTable,
     link_chain,
     policy_rule,
 )
@@ -56,6 +59,9 @@ overstate a build (objects.bulk's ``expected``)."""
 BUILT_PER_MEMO_RULE = 3
 """As :data:`BUILT_PER_RULE` with a memo: 3.1 a rule whose text the memo already holds (19 when it does not)."""
 
+BUILT_PER_LAZY_CHAIN = 2
+"""Objects tracked by the collector that compiling one chain lazily builds: the chain and its (empty) index."""
+
 
 def rule_count(ruleset: Ruleset) -> int:
     """The ruleset's rules, counted without building the rules of a chain made of spec texts."""
@@ -72,9 +78,13 @@ def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | No
     family = 6 if ruleset.ipv6 else 4
     tables: dict[str, dict[str, CompiledChain]] = {}
     problems: list[tuple[Rule, str]] = []
-    # One closure and record per rule (see objects.bulk): a large ruleset is collected on the way in. No garbage
-    # cycle is made inside (netaddr's errors are dropped by objects.addr's helpers; a test checks every dump).
-    expected = 0 if lazy else rule_count(ruleset) * (BUILT_PER_MEMO_RULE if memo is not None else BUILT_PER_RULE)
+    # One closure and record per rule, or two objects per chain when lazy (see objects.bulk): a large ruleset is
+    # collected on the way in. No garbage cycle is made inside (netaddr's errors are dropped by objects.addr's
+    # helpers, a lazy chain refers to its table weakly; a test checks every dump).
+    if lazy:
+        expected = sum(len(table.chains) for table in ruleset.tables) * BUILT_PER_LAZY_CHAIN
+    else:
+        expected = rule_count(ruleset) * (BUILT_PER_MEMO_RULE if memo is not None else BUILT_PER_RULE)
     with collector_paused(expected):
         for table in ruleset.tables:
             compiler = _TableCompiler(table, family, memo)
@@ -155,9 +165,11 @@ class _TableCompiler:
         return chains
 
     def lazy_chains(self) -> dict[str, CompiledChain]:
-        chains: dict[str, CompiledChain] = {}
+        """Every chain, to be compiled when first read; each reaches the others weakly (see LazyChain)."""
+        chains = LazyTable()
+        compiler = (self, weakref.ref(chains))  # one for the table's chains
         for chain in self.table.chains:
-            chains[chain.name] = LazyChain(chain.name, self.table.name, chain.policy, (self, chains),
+            chains[chain.name] = LazyChain(chain.name, self.table.name, chain.policy, compiler,
                                            self.policy_step(chain.name))
         return chains
 

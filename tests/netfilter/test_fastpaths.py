@@ -279,10 +279,11 @@ def test_parsing_makes_no_garbage_cycles_so_a_large_dump_is_collected_on_the_way
 
 def test_compile_and_save_form_make_no_garbage_cycles_so_a_large_ruleset_is_collected_on_the_way_in(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """compile_ruleset (up front) and to_save_form collect a large ruleset's heap on the way into their pause
-    (objects.bulk, ``expected`` from the rule count), which cannot free a cycle made inside: neither may make one,
-    on every dump here (a redacted address, rules that cannot be compiled and IPv6 among them), nor may the
-    result hold one, with the typed views still to build or already built, with a memo or without."""
+    """compile_ruleset and to_save_form collect a large ruleset's heap on the way into their pause (objects.bulk,
+    ``expected`` from the rule count, or the chain count when compiling lazily), which cannot free a cycle made
+    inside: neither may make one, on every dump here (a redacted address, rules that cannot be compiled and IPv6
+    among them), nor may the result hold one, with the typed views still to build or already built, with a memo
+    or without, compiled up front or lazily."""
     import gc
     from contextlib import nullcontext
 
@@ -303,7 +304,7 @@ def test_compile_and_save_form_make_no_garbage_cycles_so_a_large_ruleset_is_coll
     assert any("x.x.x.x" in text for text in texts[:-2])  # a redacted address is among the dumps
     families: set[bool] = set()
     builds = (lambda ruleset: compile_ruleset(ruleset), lambda ruleset: compile_ruleset(ruleset, memo={}),
-              to_save_form)
+              to_save_form, lambda ruleset: compile_ruleset(ruleset, lazy=True))
     was = gc.isenabled()
     try:
         for text in texts:
@@ -324,6 +325,8 @@ def test_compile_and_save_form_make_no_garbage_cycles_so_a_large_ruleset_is_coll
     generated = Chain.of_specs("KUBE-SVC-X", ["-j KUBE-SEP-A", "-j KUBE-SEP-B"])
     assert compile_tables.rule_count(Ruleset((Table("nat", (generated,)),))) == 2
     assert generated._rules is None  # counted from the spec texts, no rule built
-    assert asked[-6:] == [("compile", rules * compile_tables.BUILT_PER_RULE),
+    chains = sum(len(table.chains) for table in ruleset.tables)
+    assert asked[-8:] == [("compile", rules * compile_tables.BUILT_PER_RULE),
                           ("compile", rules * compile_tables.BUILT_PER_MEMO_RULE),
-                          ("save", rules * saveform.SAVED_PER_RULE)] * 2
+                          ("save", rules * saveform.SAVED_PER_RULE),
+                          ("compile", chains * compile_tables.BUILT_PER_LAZY_CHAIN)] * 2
