@@ -8,6 +8,7 @@ few exceptions below into a message and an exit status.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,6 +27,28 @@ def one_of(wanted: str, names: Iterable[str], noun: str) -> str:
     close = difflib.get_close_matches(wanted, known, n=CHOICES_SHOWN, cutoff=0.6)
     shown = close or sorted(known)[:CHOICES_SHOWN]
     return f"{', '.join(shown)} ({'the closest' if close else 'the first'} of {len(known):,} {noun})"
+
+
+SHOWN_CHARS = 200  # a user's value longer than this is cut in messages (a 5,000-character name made a 5 kB line)
+
+# What must not reach a terminal raw from a user's name or value: C0 and C1 controls (a newline forges a second
+# diagnostic line, ESC colours the terminal), DEL, and the invisible format characters that reorder or hide text
+# (bidi overrides such as U+202E, zero-width characters, the BOM, line and paragraph separators).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]  # as Python writes it (a backslash, then n, x1b or u202e), as dump messages do
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every control and invisible format character escaped (``\n``, ``\x1b``, ``\u202e``)."""
+    return _UNSAFE.sub(_escape_char, text) if _UNSAFE.search(text) else text
+
+
+def shortened(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` cut at ``limit`` characters, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 class Severity(StrEnum):
@@ -47,17 +70,19 @@ class Diagnostic:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
+        """The one line a user reads; control characters of a user's name or value escaped (see
+        :func:`printable`), and a long object name cut."""
         parts = []
         if self.file:
             parts.append(f"{self.file}:{self.line}" if self.line else self.file)
         elif self.line:
             parts.append(f"line {self.line}")
         if self.kind or self.object:
-            parts.append(" ".join(p for p in (self.kind, self.object) if p))
+            parts.append(" ".join(p for p in (self.kind, self.object and shortened(self.object)) if p))
         if self.field:
             parts.append(self.field)
         prefix = "" if self.severity is Severity.ERROR else f"{self.severity.value}: "
-        return ": ".join([*parts, prefix + self.message])
+        return printable(": ".join([*parts, prefix + self.message]))
 
 
 class KubeproxySimError(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.errors import SHOWN_CHARS, Diagnostic, Severity, shortened
 
 _TYPE_NAMES = {
     str: "a string",
@@ -34,9 +34,12 @@ def described(value: object) -> str:
 
 
 def quote(value: object) -> str:
-    """Show a user's value in a message: strings in double quotes, the rest as written."""
+    """Show a user's value in a message: strings in double quotes, the rest as written; cut at 200 characters
+    as ``--config`` messages are (control characters are escaped where every diagnostic is formatted)."""
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        cut = value[:SHOWN_CHARS]
+        more = f"... ({len(value):,} characters)" if len(value) > SHOWN_CHARS else ""
+        return '"' + cut.replace("\\", "\\\\").replace('"', '\\"') + '"' + more
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -44,8 +47,8 @@ def quote(value: object) -> str:
     if isinstance(value, list | dict):  # as JSON, the way it could be written, not as a Python repr
         import json
 
-        return json.dumps(value, default=str)
-    return str(value)
+        return shortened(json.dumps(value, default=str))
+    return shortened(str(value))
 
 
 class Report:
