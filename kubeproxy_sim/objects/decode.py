@@ -96,30 +96,93 @@ def object_name(doc: dict[str, Any], *, namespaced: bool = True) -> tuple[str, s
     return namespace, name, f"{namespace}/{name or '(unnamed)'}"
 
 
-def check_metadata(report: Report, doc: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
-    """Check name/namespace types and presence; return the labels."""
+_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+class NameRule:
+    """How the API server validates one kind's metadata.name (pkg/apis/core/validation: ValidateServiceName is
+    NameIsDNS1035Label; Endpoints, EndpointSlice, Pod and Node names are NameIsDNSSubdomain; a namespace is a
+    DNS-1123 label): one precompiled fullmatch, and what to say when it fails."""
+
+    __slots__ = ("expected", "limit", "match", "what")
+
+    def __init__(self, pattern: re.Pattern[str], limit: int, what: str, expected: str) -> None:
+        self.match = pattern.fullmatch
+        self.limit = limit
+        self.what = what
+        self.expected = expected
+
+    def problem(self, name: str) -> str | None:
+        """None when ``name`` is valid; else the message (it is used unquoted in rule comments and chain keys,
+        where a quote or a newline would break or inject rules)."""
+        if len(name) <= self.limit and self.match(name) is not None:
+            return None
+        if len(name) > self.limit:
+            return f"{quote(name)} is {len(name):,} characters long; expected at most {self.limit} ({self.what})"
+        return f"{quote(name)} is not {self.what}; expected {self.expected} (the API server refuses it)"
+
+
+_LABEL_WORDS = 'lower-case letters, digits and "-"'
+DNS1035_LABEL = NameRule(_DNS1035_LABEL, 63, "a DNS-1035 label",
+                         f"at most 63 {_LABEL_WORDS}, starting with a letter and ending with a letter or digit")
+DNS1123_LABEL = NameRule(_DNS1123_LABEL, 63, "a DNS-1123 label",
+                         f"at most 63 {_LABEL_WORDS}, starting and ending with a letter or digit")
+LABEL_VALUE = NameRule(re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?"), 63, "a label value",
+                        'at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit')
+DNS1123_SUBDOMAIN = NameRule(_DNS1123_SUBDOMAIN, 253, "a DNS-1123 subdomain",
+                             f'at most 253 {_LABEL_WORDS} and ".", each "."-separated part starting and ending '
+                             "with a letter or digit")
+
+
+_GOOD_NAMESPACES: set[str] = {DEFAULT_NAMESPACE}  # namespaces already found valid (a cluster has few)
+
+
+def check_metadata(report: Report, doc: dict[str, Any], where: str,
+                   rule: NameRule = DNS1123_SUBDOMAIN, *, namespaced: bool = True) -> tuple[tuple[str, str], ...]:
+    """Check name/namespace types, presence and form (``rule`` for the name, a DNS-1123 label for the
+    namespace, as the API server does); return the labels."""
+    meta = doc.get("metadata")
+    if type(meta) is dict:  # the common case in one pass; anything unusual takes the reporting path below
+        name = meta.get("name")
+        namespace = meta.get("namespace")
+        if type(name) is str and len(name) <= rule.limit and rule.match(name) is not None and (
+                namespace is None or not namespaced or namespace in _GOOD_NAMESPACES):
+            return report.string_map(meta, "labels", "metadata.labels") or ()
     meta = report.mapping(doc, "metadata", "metadata")
     if meta is None:
         report.error("metadata.name", f"required; every object needs a name ({where})")
         return ()
-    report.string(meta, "name", "metadata.name")
-    if meta.get("name") is None or meta.get("name") == "":
-        report.error("metadata.name", f"required; every object needs a name ({where})")
-    report.string(meta, "namespace", "metadata.namespace")
+    name = report.string(meta, "name", "metadata.name")
+    if not name:
+        if meta.get("name") is None or meta.get("name") == "":
+            report.error("metadata.name", f"required; every object needs a name ({where})")
+    else:
+        problem = rule.problem(name)
+        if problem is not None:
+            report.error("metadata.name", problem)
+    namespace = report.string(meta, "namespace", "metadata.namespace")
+    if namespaced and namespace:
+        problem = DNS1123_LABEL.problem(namespace)
+        if problem is not None:
+            report.error("metadata.namespace", problem)
+        elif len(_GOOD_NAMESPACES) < 4096:
+            _GOOD_NAMESPACES.add(namespace)
     return report.string_map(meta, "labels", "metadata.labels") or ()
 
 
 # -- Service ----------------------------------------------------------------------------------------
 
 
-_DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS_NAME = _DNS1123_SUBDOMAIN
 """A lowercase RFC 1123 subdomain: what the API server accepts as a Service's spec.externalName."""
 
 
 def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> Service | None:
     """A v1 Service, defaulted; None when the data plane could not use it."""
     namespace, name, _ = object_name(doc)
-    labels = check_metadata(report, doc, where)
+    labels = check_metadata(report, doc, where, DNS1035_LABEL)
     spec = report.mapping(doc, "spec", "spec") or {}
     status = report.mapping(doc, "status", "status") or {}
     svc_type = read_enum(report, spec, "type", "spec.type", _SERVICE_TYPES, ServiceType.CLUSTER_IP,
@@ -273,6 +336,8 @@ def _service_port(report: Report, raw: dict[str, Any], path: str, svc_type: Serv
     name = report.string(raw, "name", f"{path}.name", "") or ""
     if multi and not name:
         report.error(f"{path}.name", "required when a Service has more than one port")
+    elif name and (problem := DNS1123_LABEL.problem(name)) is not None:  # it is written into rule comments
+        report.error(f"{path}.name", problem)
     protocol = read_protocol(report, raw, f"{path}.protocol")
     number = report.integer(raw, "port", f"{path}.port")
     if number is None and raw.get("port") is None:

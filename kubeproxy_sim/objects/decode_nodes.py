@@ -15,7 +15,7 @@ _IP_ADDRESS_TYPES = frozenset({"InternalIP", "ExternalIP"})
 def decode_node(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> Node | None:
     """A Node: its addresses, pod CIDRs (podCIDRs, or the older single podCIDR) and labels."""
     _, name, _ = object_name(doc, namespaced=False)
-    labels = check_metadata(report, doc, where)
+    labels = check_metadata(report, doc, where, namespaced=False)
     spec = report.mapping(doc, "spec", "spec") or {}
     status = report.mapping(doc, "status", "status") or {}
     pod_cidrs = _pod_cidrs(report, spec)

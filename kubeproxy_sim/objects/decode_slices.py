@@ -13,8 +13,8 @@ from itertools import product
 from typing import Any
 
 from kubeproxy_sim.objects.addr import MAYBE_SPECIAL_V4, is_plain_ipv4, parse_ip, special_address
+from kubeproxy_sim.objects.decode import LABEL_VALUE, object_name, read_enum, read_protocol, report_type
 from kubeproxy_sim.objects.decode import check_metadata as _check_metadata
-from kubeproxy_sim.objects.decode import object_name, read_enum, read_protocol, report_type
 from kubeproxy_sim.objects.mirror import (
     SERVICE_NAME_LABEL,
     Endpoints,
@@ -55,6 +55,8 @@ def decode_endpoint_slice(doc: dict[str, Any], origin: Origin, report: Report, w
     if not service_name:
         report.warn(f"metadata.labels.{SERVICE_NAME_LABEL}",
                     "not set; kube-proxy ignores an EndpointSlice that does not name its Service")
+    elif (problem := LABEL_VALUE.problem(service_name)) is not None:
+        report.error(f"metadata.labels.{SERVICE_NAME_LABEL}", problem)
     if report.failed:
         return None
     return EndpointSlice(namespace=namespace, name=name, service_name=service_name,

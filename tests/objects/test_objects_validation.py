@@ -417,3 +417,90 @@ def test_what_the_api_server_would_refuse_or_allocate_is_said(load, messages):
         "so no health check node port rule is made",
         "t.yaml: Service default/twice: spec.ports[1].nodePort: 30080/TCP is also spec.ports[0]'s; expected each "
         "node port and protocol once"]
+
+
+# -- names, as the API server validates them (a quote or a newline in a name broke or injected rules) ------------
+
+_LABEL_RULE = ('expected at most 63 lower-case letters, digits and "-", starting with a letter and ending with a '
+               "letter or digit (the API server refuses it)")
+
+
+@pytest.mark.parametrize(("name", "shown", "message"), [
+    ('web"x', 'web"x', '"web\\"x" is not a DNS-1035 label; ' + _LABEL_RULE),
+    ("web\n-A KUBE-SERVICES -j ACCEPT #", "web\\n-A KUBE-SERVICES -j ACCEPT #",
+     '"web\\n-A KUBE-SERVICES -j ACCEPT #" is not a DNS-1035 label; ' + _LABEL_RULE),
+    ("1web", "1web", '"1web" is not a DNS-1035 label; ' + _LABEL_RULE),
+    ("Web", "Web", '"Web" is not a DNS-1035 label; ' + _LABEL_RULE),
+    ("a" * 64, "a" * 64, f'"{"a" * 64}" is 64 characters long; expected at most 63 (a DNS-1035 label)'),
+])
+def test_a_service_name_the_api_server_refuses_skips_the_service(load, name, shown, message):
+    import json
+
+    result = load(f"""
+        apiVersion: v1
+        kind: Service
+        metadata: {{name: {json.dumps(name)}}}
+        spec: {{clusterIP: 10.0.0.1, ports: [{{port: 80}}]}}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {{name: ok}}
+        spec: {{clusterIP: 10.0.0.2, ports: [{{port: 80}}]}}
+    """)
+    assert [s.name for s in result.cluster.services] == ["ok"]
+    assert [str(d) for d in result.errors] == [f"t.yaml: Service default/{shown}: metadata.name: {message}"]
+    assert "\n" not in str(result.errors[0])
+
+
+def test_namespace_slice_label_pod_node_and_port_names_are_checked(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, namespace: "Ns_1"}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web2}
+        spec: {clusterIP: 10.0.0.2, ports: [{name: "http\\"", port: 80}]}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: web-abc, labels: {kubernetes.io/service-name: "web x"}}
+        addressType: IPv4
+        endpoints: [{addresses: [10.244.0.5]}]
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: "web_abc", labels: {kubernetes.io/service-name: web}}
+        addressType: IPv4
+        ---
+        apiVersion: v1
+        kind: Node
+        metadata: {name: "node 1"}
+        ---
+        apiVersion: v1
+        kind: Node
+        metadata: {name: node-1.example.com}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: "p/1"}
+    """)
+    assert [n.name for n in result.cluster.nodes] == ["node-1.example.com"]
+    subdomain = ('expected at most 253 lower-case letters, digits and "-" and ".", each "."-separated part starting '
+                 "and ending with a letter or digit (the API server refuses it)")
+    assert [str(d) for d in result.errors] == [
+        't.yaml: Service Ns_1/web: metadata.namespace: "Ns_1" is not a DNS-1123 label; expected at most 63 '
+        'lower-case letters, digits and "-", starting and ending with a letter or digit (the API server refuses it)',
+        't.yaml: Service default/web2: spec.ports[0].name: "http\\"" is not a DNS-1123 label; expected at most 63 '
+        'lower-case letters, digits and "-", starting and ending with a letter or digit (the API server refuses it)',
+        't.yaml: EndpointSlice default/web-abc: metadata.labels.kubernetes.io/service-name: "web x" is not a label '
+        'value; expected at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit '
+        "(the API server refuses it)",
+        f't.yaml: EndpointSlice default/web_abc: metadata.name: "web_abc" is not a DNS-1123 subdomain; {subdomain}',
+        f't.yaml: Node node 1: metadata.name: "node 1" is not a DNS-1123 subdomain; {subdomain}',
+        f't.yaml: Pod default/p/1: metadata.name: "p/1" is not a DNS-1123 subdomain; {subdomain}',
+    ]
+    assert not result.cluster.services and not result.cluster.endpoint_slices and not result.cluster.pods
+
