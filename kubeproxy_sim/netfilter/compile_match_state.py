@@ -78,6 +78,14 @@ def _probability_threshold(text: str) -> int:
     return min(whole, TWO_31)
 
 
+def _nth_every(text: str) -> int:
+    """libxt_statistic's ``--every``: a uint32 of at least 1 (its option table has ``.min = 1``), so
+    iptables-restore refuses 0 (a ValueError here, as for a probability outside 0-1)."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 0xFFFFFFFF:
+        raise ValueError(f"--every {text} is not in 1-4294967295; iptables refuses it")
+    return int(text)
+
+
 def _statistic(parts: RuleParts, opts: Sequence[Option]) -> None:
     """random: the kernel matches when (random & 0x7fffffff) < threshold; nth: one packet in ``every``."""
     values = {o.flag: o.value for o in opts}
@@ -87,7 +95,7 @@ def _statistic(parts: RuleParts, opts: Sequence[Option]) -> None:
         threshold = _probability_threshold(values.get("--probability", "0"))
         num, den = (TWO_31 - threshold if negated else threshold), TWO_31
     elif mode == "nth":
-        every = int(values.get("--every", "1"))
+        every = _nth_every(values.get("--every", "1"))
         num, den = (every - 1 if negated else 1), every
         parts.doubts.append(f"statistic --mode nth --every {every}: one packet in {every} matches; "
                             "which one depends on the counter, shown as a probability")

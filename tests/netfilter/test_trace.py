@@ -303,3 +303,15 @@ def test_a_probability_iptables_refuses_is_a_rule_that_cannot_be_evaluated() -> 
     assert [o.verdict for o in result.outcomes] == ["ACCEPT"]  # skipped, as the rule could never be loaded
     (doubt,) = result.uncertain
     assert "--probability 1.5 is not in 0-1; iptables refuses it" in doubt.reason
+
+
+@pytest.mark.parametrize("every", ["0", "x", "-2", "4294967296", "\u0661"])
+def test_an_nth_every_iptables_refuses_is_a_rule_that_cannot_be_evaluated(every) -> None:
+    """libxt_statistic's --every has .min = 1: iptables-restore refuses 0 (it was a ZeroDivisionError)."""
+    text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SVC-X - [0:0]\n-A PREROUTING -j KUBE-SVC-X\n"
+            f"-A KUBE-SVC-X -m statistic --mode nth --every {every} --packet 0 -j DNAT --to-destination 10.0.0.1:80\n"
+            "COMMIT\n")
+    result = trace(parse_ruleset(text), Packet.of("tcp", "1.1.1.1", "2.2.2.2", 80), NodeContext.of(()))
+    assert [o.verdict for o in result.outcomes] == ["ACCEPT"]
+    (doubt,) = result.uncertain
+    assert doubt.line == 5 and f"--every {every} is not in 1-4294967295; iptables refuses it" in doubt.reason
