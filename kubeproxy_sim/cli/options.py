@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node
@@ -91,23 +91,126 @@ class Inputs:
         return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
 
 
+SCENARIO_FILES = ("scenario.yaml", "objects.yaml")  # what a --scenario folder holds (rulesets/*/)
+
+
 def scenario_dir(name: str) -> Path:
+    """The folder ``--scenario NAME`` stands for: a folder of rulesets/, or a directory of the user's own that
+    holds scenario.yaml and objects.yaml (an own directory of the same name as a built-in one wins)."""
     path = Path(name)
-    if path.is_dir():
+    plain = bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
+    candidate = REPO_RULESETS / name if plain else path  # (a path joined to an absolute one is that one)
+    if path.is_dir() and (any((path / f).exists() for f in SCENARIO_FILES) or not plain or not candidate.is_dir()):
+        missing = [f for f in SCENARIO_FILES if not (path / f).is_file()]
+        if missing:
+            raise UsageError([Diagnostic(f"no such file; a --scenario directory holds {' and '.join(SCENARIO_FILES)} "
+                                         "(as rulesets/bootcamp does)", file=str(path / f)) for f in missing])
         return path
-    candidate = REPO_RULESETS / name
-    if candidate.is_dir():
+    if plain and candidate.is_dir():
         return candidate
     known = sorted(p.name for p in REPO_RULESETS.iterdir() if p.is_dir()) if REPO_RULESETS.is_dir() else []
     raise InputError(Diagnostic(f"no scenario {name!r}; expected one of: {', '.join(known) or '(none found)'}",
                                 field="--scenario"))
 
 
+class _ArgsError(Exception):
+    """argparse's complaint about a scenario's args, raised instead of printing usage and exiting."""
+
+
+class _ArgsParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _ArgsError(message)
+
+
 def scenario_args(directory: Path) -> list[str]:
+    """The node flags of ``DIR/scenario.yaml``'s ``args``, checked as the command line's are: a file that cannot
+    be read, is not a mapping, or whose args are not a list of known flags is one usage error naming the file and
+    the field."""
     import yaml
 
-    data = yaml.safe_load((directory / "scenario.yaml").read_text()) or {}
-    return [str(a) for a in data.get("args", [])]
+    from kubeproxy_sim.objects.report import described
+
+    file = str(directory / "scenario.yaml")
+    try:
+        data = yaml.safe_load((directory / "scenario.yaml").read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(Diagnostic(f"cannot read the scenario: {exc.strerror or exc}", file=file)) from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=file)) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        if isinstance(exc, RecursionError):
+            raise UsageError(Diagnostic("syntax error: nested too deeply", file=file)) from None
+        from kubeproxy_sim.objects.load import yaml_syntax_error
+
+        raise UsageError(yaml_syntax_error(exc, file)) from None
+    if data is None:
+        return []
+    if type(data) is not dict:
+        raise UsageError(Diagnostic(f"expected a mapping with description and args, got {described(data)}",
+                                    file=file))
+    raw = data.get("args")
+    if raw is None:
+        return []
+    if type(raw) is not list:
+        raise UsageError(Diagnostic(f"expected a list of flags and values (args: [--hostname-override, node1]), "
+                                    f"got {described(raw)}", file=file, field="args"))
+    texts: list[str] = []
+    for i, item in enumerate(raw):
+        if type(item) is bool:
+            texts.append("true" if item else "false")
+        elif type(item) in (str, int, float):
+            texts.append(str(item))
+        else:
+            raise UsageError(Diagnostic(f"expected a flag or a value, got {described(item)}", file=file,
+                                        field=f"args[{i}]"))
+    _check_scenario_flags(texts, file)
+    return texts
+
+
+def _check_scenario_flags(texts: list[str], file: str) -> None:
+    """Every flag a known node flag, and every value of the right shape; else a usage error at its index."""
+    from kubeproxy_sim.errors import one_of
+
+    parser = _ArgsParser(add_help=False)
+    add_node_flags(parser)
+    known = [flag for action in parser._actions for flag in action.option_strings]
+    for i, text in enumerate(texts):
+        flag = text.split("=", 1)[0]
+        if text.startswith("-") and len(text) > 1 and not _is_number(text) and flag not in known:
+            raise UsageError(Diagnostic(f"unknown flag {flag}; expected one of {one_of(flag, known, 'flags')}",
+                                        file=file, field=f"args[{i}]"))
+    try:
+        values, extra = parser.parse_known_args(texts)
+    except _ArgsError as exc:
+        message = str(exc)
+        at = next((i for i, t in enumerate(texts) if t.startswith("-") and t.split("=", 1)[0] in message), None)
+        raise UsageError(Diagnostic(message, file=file, field="args" if at is None else f"args[{at}]")) from None
+    if extra:
+        at = len(texts) - 1 - texts[::-1].index(extra[0])
+        raise UsageError(Diagnostic(f"{extra[0]!r} is not a flag, nor the value of one", file=file,
+                                    field=f"args[{at}]"))
+    try:  # values of the right shape that kube-proxy refuses (--iptables-masquerade-bit 99): as on the command line
+        check_node_settings(values)
+    except InputError as exc:
+        raise InputError([_at_arg(d, texts, file) for d in exc.diagnostics]) from None
+
+
+def _at_arg(diagnostic: Diagnostic, texts: list[str], file: str) -> Diagnostic:
+    """A flag's diagnostic moved to the scenario.yaml ``args`` entry that gave the flag."""
+    flag = diagnostic.field or ""
+    at = next((i for i in range(len(texts) - 1, -1, -1) if texts[i].split("=", 1)[0] == flag), None)
+    if at is None:
+        return diagnostic
+    return dataclasses.replace(diagnostic, file=diagnostic.file or file, field=f"args[{at}]",
+                               message=f"{flag}: {diagnostic.message}")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> Inputs:
@@ -170,21 +273,33 @@ def sync_periods(args: argparse.Namespace, min_flag: str = "--min-sync-period",
     ``iptables.minSyncPeriod``/``syncPeriod`` < the flags; refused as kube-proxy's validation refuses them
     (a sync period that is not positive, or shorter than the minimum)."""
     values = {"minSyncPeriod": 1.0, "syncPeriod": 30.0}
+    # where each value came from, to blame the right one: (file, field) of --config, or (None, flag)
+    sources: dict[str, tuple[str | None, str] | None] = {"minSyncPeriod": None, "syncPeriod": None}
     diags: list[Diagnostic] = []
     if getattr(args, "config", None):
         from kubeproxy_sim.cli.config_file import read_sync_periods
 
         found, diags = read_sync_periods(args.config)
         values.update(found)
-    for key, name in (("minSyncPeriod", "min_sync_period"), ("syncPeriod", "sync_period")):
+        sources.update({key: (args.config, f"iptables.{key}") for key in found})
+    for key, name, flag in (("minSyncPeriod", "min_sync_period", min_flag),
+                            ("syncPeriod", "sync_period", sync_flag)):
         if getattr(args, name, None) is not None:
             values[key] = getattr(args, name)
+            sources[key] = (None, flag)
     low, period = values["minSyncPeriod"], values["syncPeriod"]
+    low_from, period_from = sources["minSyncPeriod"], sources["syncPeriod"]
     if period <= 0:
-        diags.append(Diagnostic(f"{period:g}s: must be greater than 0", field=sync_flag))
+        file, field = period_from or (None, sync_flag)
+        diags.append(Diagnostic(f"{period:g}s: must be greater than 0", file=file, field=field))
+    elif low > period and period_from is None and low_from is not None:  # the default sync period: blame the minimum
+        file, field = low_from
+        diags.append(Diagnostic(f"{low:g}s is longer than the sync period ({period:g}s, kube-proxy's default); "
+                                f"expected at most that, or a longer {sync_flag}", file=file, field=field))
     elif low > period:
+        file, field = period_from or (None, sync_flag)
         diags.append(Diagnostic(f"{period:g}s is shorter than the minimum sync period ({low:g}s); expected at "
-                                f"least {min_flag}", field=sync_flag))
+                                f"least {(low_from or (None, min_flag))[1]}", file=file, field=field))
     if diags:
         raise InputError(diags)
     return low, period

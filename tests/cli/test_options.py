@@ -275,3 +275,57 @@ def test_an_api_version_kube_proxy_cannot_decode_is_refused(tmp_path, head: str,
     assert [str(d) for d in info.value.diagnostics] == [
         f"{path}: apiVersion: {message}; kube-proxy decodes KubeProxyConfiguration only as "
         "kubeproxy.config.k8s.io/v1alpha1"]
+
+
+# -- --scenario DIR of the user's own: one line naming scenario.yaml and the field, no traceback, no usage dump --
+
+BOOTCAMP_OBJECTS = Path(__file__).resolve().parents[2] / "rulesets" / "bootcamp" / "objects.yaml"
+
+
+@pytest.mark.parametrize(("scenario", "status", "message"), [
+    ("args: [\n", 2, "scenario.yaml:2: syntax error: expected the node content, but found '<stream end>' "
+     "(while parsing a flow node) at column 1"),
+    ("- a\n- b\n", 2, 'scenario.yaml: expected a mapping with description and args, got a list ["a", "b"]'),
+    ('args: "--hostname-override node1"\n', 2, "scenario.yaml: args: expected a list of flags and values "
+     '(args: [--hostname-override, node1]), got a string "--hostname-override node1"'),
+    ("args: [--hostname-override, node1, {a: 1}]\n", 2,
+     'scenario.yaml: args[2]: expected a flag or a value, got a mapping {"a": 1}'),
+    ("args: [--hostname-override, node1, --bogus, x]\n", 2, "scenario.yaml: args[2]: unknown flag --bogus; "
+     "expected one of --cluster-cidr, --config, --conntrack-tcp-be-liberal, --detect-local-mode, "
+     "--hostname-override, --ip-family, --iptables-localhost-nodeports, --iptables-masquerade-bit (the first of "
+     "15 flags)"),
+    ("args: [--hostnme-override=node1]\n", 2,
+     "scenario.yaml: args[0]: unknown flag --hostnme-override; expected one of --hostname-override (the closest "
+     "of 15 flags)"),
+    ("args: [--hostname-override, node1, stray]\n", 2,
+     "scenario.yaml: args[2]: 'stray' is not a flag, nor the value of one"),
+    ("args: [--iptables-masquerade-bit, x]\n", 2,
+     "scenario.yaml: args[0]: argument --iptables-masquerade-bit: invalid int value: 'x'"),
+    ("args: [--iptables-masquerade-bit, 99]\n", 1, "scenario.yaml: args[0]: --iptables-masquerade-bit: 99 is not "
+     "in 0-31"),
+])
+def test_a_scenario_directory_of_ones_own_is_checked_by_file_and_field(tmp_path, capsys, scenario, status,
+                                                                       message) -> None:
+    (tmp_path / "objects.yaml").write_text(BOOTCAMP_OBJECTS.read_text())
+    (tmp_path / "scenario.yaml").write_text(scenario)
+    assert main(["rules", "--scenario", str(tmp_path)]) == status
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"kubeproxy-sim: {tmp_path}/{message}\n"
+
+
+def test_a_directory_that_is_not_a_scenario_names_what_it_lacks(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in (".", str(tmp_path)):
+        assert main(["rules", "--scenario", name]) == 2
+        prefix = "" if name == "." else f"{tmp_path}/"
+        assert capsys.readouterr().err == "".join(
+            f"kubeproxy-sim: {prefix}{f}: no such file; a --scenario directory holds scenario.yaml and objects.yaml "
+            "(as rulesets/bootcamp does)\n" for f in ("scenario.yaml", "objects.yaml"))
+    (tmp_path / "bootcamp").mkdir()  # a folder of the same name that is no scenario: the built-in one is meant
+    assert main(["rules", "--scenario", "bootcamp"]) == 0
+    capsys.readouterr()
+    (tmp_path / "scen").mkdir()
+    (tmp_path / "scen" / "objects.yaml").write_text(BOOTCAMP_OBJECTS.read_text())
+    (tmp_path / "scen" / "scenario.yaml").write_text("description: mine\nargs: [--hostname-override, node9]\n")
+    assert main(["rules", "--scenario", "scen"]) == 0
+    assert "no Node object named 'node9'" in capsys.readouterr().err

@@ -368,8 +368,15 @@ def test_durations_are_go_s() -> None:
     (["--sync-period", "0"], "", "--sync-period: 0s: must be greater than 0"),
     (["--min-sync-period", "2m", "--sync-period", "1m"], "",
      "--sync-period: 60s is shorter than the minimum sync period (120s); expected at least --min-sync-period"),
-    ([], "iptables: {syncPeriod: 10s, minSyncPeriod: 1m}\n",
-     "--sync-period: 10s is shorter than the minimum sync period (60s); expected at least --min-sync-period"),
+    ([], "iptables: {syncPeriod: 10s, minSyncPeriod: 1m}\n",  # the file's values: the file and its field are named
+     "kp.conf: iptables.syncPeriod: 10s is shorter than the minimum sync period (60s); expected at least "
+     "iptables.minSyncPeriod"),
+    (["--min-sync-period", "1m"], "iptables: {syncPeriod: 10s}\n",
+     "kp.conf: iptables.syncPeriod: 10s is shorter than the minimum sync period (60s); expected at least "
+     "--min-sync-period"),
+    (["--min-sync-period", "2m"], "", "--min-sync-period: 120s is longer than the sync period (30s, kube-proxy's "
+     "default); expected at most that, or a longer --sync-period"),
+    ([], "iptables: {syncPeriod: 0s}\n", "kp.conf: iptables.syncPeriod: 0s: must be greater than 0"),
     ([], "iptables: {syncPeriod: soon}\n", "iptables.syncPeriod: 'soon' is not a duration"),
 ])
 def test_sync_periods_kube_proxy_refuses_stop_the_watch(tmp_path: Path, capsys: pytest.CaptureFixture[str],
