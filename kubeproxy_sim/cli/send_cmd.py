@@ -169,7 +169,15 @@ def send_text(result: SendResult, con: Console | None = None) -> str:
 # --------------------------------------------------------------------------- the command
 
 
+MAX_COUNT = 1_000_000  # as dist --connections: about 0.35 ms a connection, so a slip of the finger cost hours
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.count > MAX_COUNT:  # before any work
+        from kubeproxy_sim.errors import Diagnostic, InputError
+
+        raise InputError(Diagnostic(f"{args.count} connections is more than this command samples; "
+                                    f"expected at most {MAX_COUNT}", field="--count"))
     if args.plot is not None:
         from kubeproxy_sim.cli.plot import check_plot_path
 

@@ -217,3 +217,15 @@ def test_parser_does_not_import_matplotlib() -> None:
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_send_count_has_dist_connections_bound(capsys) -> None:
+    """send --count 99999999999999999999999 ran until killed; dist --connections stops at 1,000,000."""
+    argv = ["--scenario", "bootcamp", "--from", "external", "--to", "node/node1:31526"]
+    assert main(["send", *argv, "--count", "99999999999999999999999"]) == 1
+    assert capsys.readouterr().err == ("kubeproxy-sim: --count: 99999999999999999999999 connections is more than this "
+                                       "command samples; expected at most 1000000\n")
+    assert main(["dist", "--scenario", "bootcamp", "--to", "default/kubernetes-bootcamp",
+                 "--connections", "1000001"]) == 1
+    assert capsys.readouterr().err.endswith("kubeproxy-sim: --connections: 1000001 connections is more than this "
+                                            "command samples; expected at most 1000000\n")
