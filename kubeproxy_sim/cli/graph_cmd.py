@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.cli.options import add_input_flags, parse_int
 from kubeproxy_sim.cli.output import add_color_flag, check_writable, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.proxier.full import as_node_holds_it
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="one service port's path: its rules in the shared chains and all they lead to "
                        "(PORT: the port's name, or its number: every port with that number)")
     scope.add_argument("--table", choices=["nat", "filter"], help="one table only (default: nat and filter)")
-    scope.add_argument("--max-endpoints", type=int, default=8, metavar="N",
+    scope.add_argument("--max-endpoints", type=parse_int, default=8, metavar="N",
                        help="fold a service's endpoint chains beyond the first N into one node "
                        "(default 8; 0: draw them all)")
     out = parser.add_argument_group("output")
@@ -114,6 +114,7 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: str | None = None, ta
     tables: tuple[str, ...] = (table,) if table else DEFAULT_TABLES
     selection = None
     if service:
+        check_service_shape(service)
         ref = parse_service_ref(service)
         selection = select_service(ruleset, ref, (table,) if table else None)
         title += f", service {ref}"
@@ -196,7 +197,16 @@ def write(data: bytes, fmt: str, output: str | None, summary: str, flag: str = "
     sys.stdout.buffer.flush()
 
 
+def check_service_shape(service: str) -> None:
+    """``NS/NAME:`` is a usage error, not "no port": the port was left out by mistake."""
+    if service.strip().endswith(":"):
+        raise UsageError(Diagnostic(f"{service!r} has an empty port; expected NAMESPACE/NAME or NAMESPACE/NAME:PORT "
+                                    "(PORT: the port's name, or its number)", field="--service"))
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.service:  # before the work
+        check_service_shape(args.service)
     if args.max_endpoints < 0:
         raise InputError(Diagnostic(f"{args.max_endpoints} is negative; expected 0 (no folding) or more",
                                     field="--max-endpoints"))

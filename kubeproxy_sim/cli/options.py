@@ -37,6 +37,16 @@ def parse_bool(text: str | bool) -> bool:
     raise argparse.ArgumentTypeError(f"{text!r} is not a boolean (expected true or false)")
 
 
+def parse_int(text: str) -> int:
+    """An integer flag's value: ASCII decimal digits, with a "-" for a negative number, and nothing else (Python's
+    int() also takes " 14", "+5", "1_4" and other scripts' digits such as Arabic-Indic ones). One parser for every
+    integer flag."""
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (expected decimal digits 0-9)")
+    return int(text)
+
+
 def _bool_flag(group: argparse._ArgumentGroup, name: str, help_text: str) -> None:
     group.add_argument(name, nargs="?", const=True, default=None, type=parse_bool, metavar="true|false",
                        help=help_text)
@@ -60,7 +70,7 @@ def add_node_flags(parser: argparse.ArgumentParser) -> None:
     node.add_argument("--pod-interface-name-prefix", metavar="PREFIX",
                       help="for detect-local-mode InterfaceNamePrefix")
     _bool_flag(node, "--masquerade-all", "SNAT all traffic sent via Service cluster IPs")
-    node.add_argument("--iptables-masquerade-bit", type=int, metavar="0-31", help="the fwmark bit for masquerade")
+    node.add_argument("--iptables-masquerade-bit", type=parse_int, metavar="0-31", help="the fwmark bit for masquerade")
     _bool_flag(node, "--iptables-localhost-nodeports", "accept NodePort traffic to localhost (default true)")
     node.add_argument("--nodeport-addresses", metavar="CIDR[,CIDR]|primary",
                       help="the addresses NodePorts answer on (default: all local addresses)")
@@ -358,7 +368,16 @@ def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic]) -> dict[st
         return lambda message: diags.append(Diagnostic(message, field=flag))
 
     cidrs = check_cluster_cidrs(split_list(args.cluster_cidr or ""), reporter("--cluster-cidr"))
-    nodeports = check_nodeport_addresses(split_list(args.nodeport_addresses or ""), reporter("--nodeport-addresses"))
+    # kube-proxy's string slice: "" is no entry (the default), but an empty entry ("," or "10.0.0.0/8,") is one
+    # its validation refuses ("must be a valid CIDR")
+    nodeport_texts = [p.strip() for p in args.nodeport_addresses.split(",")] if args.nodeport_addresses else []
+    if "" in nodeport_texts:
+        from kubeproxy_sim.cli.config_file import CIDR_EXAMPLE
+
+        diags.append(Diagnostic(f"{args.nodeport_addresses!r} has an empty entry, which kube-proxy refuses (must be "
+                                f"a valid CIDR); expected CIDRs ({CIDR_EXAMPLE}) or 'primary', separated by single "
+                                "commas", field="--nodeport-addresses"))
+    nodeports = check_nodeport_addresses([t for t in nodeport_texts if t], reporter("--nodeport-addresses"))
     if blank_hostname(args.hostname_override):
         diags.append(Diagnostic(f"{args.hostname_override!r} is blank; expected a node name",
                                 field="--hostname-override"))

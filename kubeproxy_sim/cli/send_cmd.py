@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.cli.options import add_input_flags, parse_int
 from kubeproxy_sim.cli.output import (
     Column,
     Console,
@@ -54,8 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="IP:PORT, NAME.NS:PORT, NAME.NS.svc.cluster.local:PORT, node/NAME:NODEPORT, or a "
                         "LoadBalancer ingress IP:PORT")
     parser.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"], help="protocol (default tcp)")
-    parser.add_argument("--count", type=int, default=100, metavar="N", help="connections (default 100)")
-    parser.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
+    parser.add_argument("--count", type=parse_int, default=100, metavar="N", help="connections (default 100)")
+    parser.add_argument("--seed", type=parse_int, default=1, metavar="S", help="random seed (default 1)")
     parser.add_argument("--hosts", metavar="FILE", help="an /etc/hosts-style file: the outside hosts "
                         "(what ExternalName services point at)")
     parser.add_argument("--pcap", metavar="FILE", help="write every hop's packets to a pcap file")

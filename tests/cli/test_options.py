@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
 import pytest
 
 from kubeproxy_sim.cli.main import main
-from kubeproxy_sim.cli.options import config_from_args, parse_bool
+from kubeproxy_sim.cli.options import config_from_args, parse_bool, parse_int
 from kubeproxy_sim.errors import InputError, Severity
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node, NodeAddress
 from kubeproxy_sim.proxier.config import DetectLocalMode
@@ -113,6 +114,9 @@ def test_config_file_then_flags(tmp_path) -> None:
          "start (give the Node object with -f, or choose another mode)"),
         (["--nodeport-addresses", "10.0.0.0/33"], "--nodeport-addresses: '10.0.0.0/33' is not a CIDR; expected "
          "e.g. 10.244.0.0/16 or fd00:10:244::/56 or 'primary'"),
+        *[(["--nodeport-addresses", text], f"--nodeport-addresses: {text!r} has an empty entry, which kube-proxy "
+           "refuses (must be a valid CIDR); expected CIDRs (e.g. 10.244.0.0/16 or fd00:10:244::/56) or 'primary', "
+           "separated by single commas") for text in (",", "10.0.0.0/8,", "10.0.0.0/8,,fd00::/64")],
     ],
 )
 def test_invalid_values_are_reported(argv: list[str], message: str) -> None:
@@ -300,7 +304,8 @@ BOOTCAMP_OBJECTS = Path(__file__).resolve().parents[2] / "rulesets" / "bootcamp"
     ("args: [--hostname-override, node1, stray]\n", 2,
      "scenario.yaml: args[2]: 'stray' is not a flag, nor the value of one"),
     ("args: [--iptables-masquerade-bit, x]\n", 2,
-     "scenario.yaml: args[0]: argument --iptables-masquerade-bit: invalid int value: 'x'"),
+     "scenario.yaml: args[0]: argument --iptables-masquerade-bit: 'x' is not a whole number (expected decimal "
+     "digits 0-9)"),
     ("args: [--iptables-masquerade-bit, 99]\n", 1, "scenario.yaml: args[0]: --iptables-masquerade-bit: 99 is not "
      "in 0-31"),
 ])
@@ -329,3 +334,29 @@ def test_a_directory_that_is_not_a_scenario_names_what_it_lacks(tmp_path, capsys
     (tmp_path / "scen" / "scenario.yaml").write_text("description: mine\nargs: [--hostname-override, node9]\n")
     assert main(["rules", "--scenario", "scen"]) == 0
     assert "no Node object named 'node9'" in capsys.readouterr().err
+
+
+def test_nodeport_addresses_given_empty_is_the_default_as_kube_proxys_string_slice() -> None:
+    assert config_from_args(["--nodeport-addresses", ""], Cluster()).nodeport_addresses == ()
+
+
+def test_integer_flags_take_ascii_decimal_digits_only(capsys) -> None:
+    assert parse_int("14") == 14 and parse_int("-1") == -1 and parse_int("007") == 7
+    for text in (" 14", "14 ", "+5", "1_4", "\u0661\u0664", "0x1f", "1e3", "", "-"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not a whole number"):
+            parse_int(text)
+    argv = ["--scenario", "bootcamp", "--from", "external", "--to", "node/node1:31526"]
+    for flag, command in (("--iptables-masquerade-bit", ["rules", "--scenario", "bootcamp"]),
+                          ("--count", ["send", *argv]), ("--seed", ["send", *argv]),
+                          ("--max-endpoints", ["graph", "--scenario", "bootcamp"])):
+        with pytest.raises(SystemExit) as info:
+            main([*command, flag, "1_4"])
+        assert info.value.code == 2
+        assert f"argument {flag}: '1_4' is not a whole number (expected decimal digits 0-9)" in capsys.readouterr().err
+
+
+def test_graph_service_with_an_empty_port_is_a_usage_error(capsys) -> None:
+    assert main(["graph", "--scenario", "bootcamp", "--service", "default/kubernetes-bootcamp:"]) == 2
+    assert capsys.readouterr().err == ("kubeproxy-sim: --service: 'default/kubernetes-bootcamp:' has an empty port; "
+                                       "expected NAMESPACE/NAME or NAMESPACE/NAME:PORT (PORT: the port's name, or its "
+                                       "number)\n")
