@@ -547,9 +547,9 @@ class _Parser:
         if table is None:
             raise self.error("rule before any *table line", line[:40], "*filter, *nat, ... first")
         parts = line.split(" ", 2)
-        name = parts[1]
+        name = parts[1] if len(parts) > 1 else ""  # ("-A " stripped is "-A": the general path names the line)
         chain = table.chains.get(name)
-        if chain is None:  # undeclared, or odd spacing: the general path reports or copes
+        if chain is None:  # undeclared, no name, or odd spacing: the general path reports or copes
             self.command(line, counters)
             return
         spec = parts[2] if len(parts) > 2 else ""

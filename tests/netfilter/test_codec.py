@@ -399,6 +399,19 @@ def test_syntax_errors_name_line_token_and_expectation(text: str, line: int, mes
     assert str(err).startswith(f"bad.rules:{line}: ")
 
 
+@pytest.mark.parametrize("validate", [True, False])
+@pytest.mark.parametrize("blank", ["", " ", "  ", "\t", " \t", " \r"])
+@pytest.mark.parametrize("command", ["-A", "-I", "-D", "-R", "-N", "-X", "-P", ":", "[0:0] -A", "[0:0] -I"])
+def test_a_command_with_only_blanks_after_it_is_a_syntax_error_at_its_line(command: str, blank: str,
+                                                                           validate: bool) -> None:
+    """"-A " (a truncated line) takes the fast paths' split before any strip: it is reported as "-A" is."""
+    with pytest.raises(RulesSyntaxError) as info:
+        parse_ruleset(f"*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-X - [0:0]\n{command}{blank}\nCOMMIT\n",
+                      file="bad.rules", validate=validate)
+    assert str(info.value).startswith("bad.rules:4: ")
+    assert info.value.expected
+
+
 def test_bulk_mode_defers_rule_syntax_errors_to_the_typed_view() -> None:
     rs = parse_ruleset("*filter\n:X - [0:0]\n-A X --bogus 1 -j DROP\nCOMMIT\n", validate=False)
     rule = next(rs.tables[0].rules())
