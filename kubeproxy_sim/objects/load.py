@@ -227,7 +227,7 @@ def _parse_documents(text: str, file: str) -> list[Any]:
 
     A document that does not parse is replaced by its Diagnostic, so messages keep the input order.
     """
-    documents = json_documents(text)
+    documents = json_documents(text, file)
     if documents is not None:
         return documents
     try:
@@ -236,10 +236,12 @@ def _parse_documents(text: str, file: str) -> list[Any]:
         return _parse_chunks(text, file)
 
 
-def json_documents(text: str) -> list[Any] | None:
+def json_documents(text: str, file: str = "<memory>") -> list[Any] | None:
     """The documents of a JSON text: one value, or a stream of them one after another (``{...}{...}``, as
     kubectl reads it); None when the text is not JSON (maybe YAML flow style, whose parser also gives the
-    better error position)."""
+    better error position). A value nested deeper than Python's JSON reader follows (it recurses: about 1,000
+    levels) becomes a Diagnostic, after the documents before it: the rest of that text is skipped, not the run.
+    """
     if text.lstrip()[:1] not in ("{", "["):
         return None
     try:
@@ -247,6 +249,8 @@ def json_documents(text: str) -> list[Any] | None:
     except ValueError as exc:
         if not str(exc).startswith("Extra data"):
             return None
+    except RecursionError:
+        pass  # (the stream reader below keeps the documents before the deep one and names where it is)
     decoder, documents, at = json.JSONDecoder(), [], 0
     try:
         while at < len(text):
@@ -255,7 +259,34 @@ def json_documents(text: str) -> list[Any] | None:
             at = len(text) - len(text[at:].lstrip())  # whitespace (newlines, most often) between values
     except ValueError:
         return None
+    except RecursionError:
+        documents.append(_json_too_deep(text, at, file))
     return documents
+
+
+_JSON_NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[][{}]')  # a string (skipped) or a bracket
+
+
+def _json_too_deep(text: str, start: int, file: str) -> Diagnostic:
+    """The error for the JSON value at ``start`` that nests too deeply, at its deepest point (as libyaml's
+    "exceeded maximum nesting depth" is for YAML). Only after the reader gave up: no cost on the common path."""
+    depth = deepest = 0
+    where = start
+    for match in _JSON_NESTING.finditer(text, start):
+        found = match.group()
+        if found == "[" or found == "{":
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, match.start()
+        elif found == "]" or found == "}":
+            depth -= 1
+            if depth <= 0:
+                break
+    line = text.count("\n", 0, where) + 1
+    column = where - text.rfind("\n", 0, where)
+    return Diagnostic(f"syntax error: exceeded maximum nesting depth ({deepest} levels of arrays and objects; "
+                      f"the JSON reader follows fewer than {sys.getrecursionlimit()}) at column {column}; "
+                      "this document and the rest of the file are skipped", file=file, line=line)
 
 
 def _parse_chunks(text: str, file: str) -> list[Any]:

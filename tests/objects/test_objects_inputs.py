@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 
 from kubeproxy_sim.errors import Severity
 from kubeproxy_sim.objects import load_paths, load_text
@@ -306,3 +307,25 @@ def test_digits_and_colons_stay_strings_as_kubectl_reads_them(load):
     (svc,) = result.cluster.services
     assert svc.external_ips == ("2001::1",) and dict(svc.labels) == {"at": "1:30"}
     assert svc.ports[0].port == 80  # other YAML 1.1 integers (hex, octal) read as before
+
+
+def test_json_nested_deeper_than_the_reader_follows_is_an_error_and_the_other_files_are_read(tmp_path):
+    """Python's JSON reader recurses (about 1,000 levels): a RecursionError must cost the deep document and
+    the rest of its text, not the run; the message names the file, the line and the deepest point."""
+    deep = _svc("x", "10.0.0.9")
+    deep["spec"]["x"] = "HERE"
+    deep_text = json.dumps(deep).replace('"HERE"', "[" * 1500 + '"]"' + "]" * 1500)  # a bracket in a string
+    before, after = json.dumps(_svc("a", "10.0.0.1")), json.dumps(_svc("c", "10.0.0.3"))
+    stream = tmp_path / "a-stream.json"
+    stream.write_text(before + "\n" + deep_text + "\n" + after)
+    alone = tmp_path / "b-deep.json"
+    alone.write_text(deep_text)
+    good = tmp_path / "c-good.json"
+    good.write_text(json.dumps(_svc("b", "10.0.0.2")))
+    result = load_paths([str(tmp_path)])
+    assert [s.name for s in result.cluster.services] == ["a", "b"]  # c came after the deep one in its stream
+    column = deep_text.index("[" * 1500) + 1500
+    assert [str(d) for d in result.errors] == [
+        f"{path}:{line}: syntax error: exceeded maximum nesting depth (1502 levels of arrays and objects; the "
+        f"JSON reader follows fewer than {sys.getrecursionlimit()}) at column {column}; this document and the "
+        "rest of the file are skipped" for path, line in ((stream, 2), (alone, 1))]
