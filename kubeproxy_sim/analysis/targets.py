@@ -26,6 +26,7 @@ from kubeproxy_sim.analysis.nodes import NodeSet, Source, external_source, node_
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.objects.model import ServiceType, watched_by_kube_proxy
 from kubeproxy_sim.proxier.state import ServicePortInfo
+from kubeproxy_sim.simulator.topology import family_mismatch
 
 DST_FORMS = "IP:PORT, NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], NS/NAME[:PORT] or node/NAME:NODEPORT"
 SRC_FORMS = "pod/NS/NAME, node/NAME, external or external:IP"
@@ -104,7 +105,8 @@ def _node_of_address(nodes: NodeSet, ip: str) -> str | None:
 
 def _by_address(nodes: NodeSet, ports: list[ServicePortInfo], ip: str, port: str | None,
                 text: str) -> list[Selection]:
-    ip = str(netaddr.IPAddress(ip))
+    address = netaddr.IPAddress(ip)
+    ip = str(address)
     out = []
     for svc in ports:
         if not _port_matches(svc, port):
@@ -119,12 +121,16 @@ def _by_address(nodes: NodeSet, ports: list[ServicePortInfo], ip: str, port: str
     if node is not None:
         out += [Selection(s, frozenset({NODE_PORT}), None, (node,)) for s in ports
                 if s.node_port and _port_matches(s, port, node_port=True)]
-    if not out and netaddr.IPAddress(ip).is_loopback():
+    if out:
+        return out
+    proxier_family = 6 if nodes.ipv6 else 4
+    if address.version != proxier_family:  # every address of a NodeSet is of its proxier's family
+        raise InputError(Diagnostic(f"{text!r}: {family_mismatch('the packet', address.version, proxier_family)}",
+                                    field="--to"))
+    if address.is_loopback():
         raise _bad(text, "--to", "a NodePort on loopback answers the node's own connections only, which dist does "
                    "not sample (`send --from node/NAME` does)", DST_FORMS)
-    if not out:
-        raise _bad(text, "--to", "no service port answers on that address and port", DST_FORMS)
-    return out
+    raise _bad(text, "--to", "no service port answers on that address and port", DST_FORMS)
 
 
 def parse_destination(nodes: NodeSet, text: str | None) -> list[Selection]:

@@ -77,27 +77,6 @@ def _check_counts(args: argparse.Namespace) -> None:
         raise InputError(Diagnostic("expected a positive number of seconds", field="--client-interval"))
 
 
-def _check_family(text: str | None, proxier_family: int) -> None:
-    """An address --to of the other family than the node's proxier is refused as trace refuses it (no service
-    port of this proxier can answer there; --ip-family picks the other)."""
-    import netaddr
-
-    from kubeproxy_sim.simulator.topology import family_mismatch
-
-    host = (text or "").strip()
-    if host.startswith("["):
-        host = host[1:].partition("]")[0]
-    elif host.count(":") == 1:
-        host = host.partition(":")[0]
-    try:
-        family = netaddr.IPAddress(host).version if host else None
-    except (netaddr.AddrFormatError, ValueError):
-        return
-    if family is not None and family != proxier_family:
-        raise InputError(Diagnostic(f"{text!r}: {family_mismatch('the packet', family, proxier_family)}",
-                                    field="--to"))
-
-
 def build_report(args: argparse.Namespace, inputs, tick: Callable[..., None] | None = None):
     """The analysis the flags ask for (pure: objects and flags in, report out); ``tick`` per service port."""
     import dataclasses
@@ -108,7 +87,6 @@ def build_report(args: argparse.Namespace, inputs, tick: Callable[..., None] | N
     from kubeproxy_sim.analysis.nodes import node_set
     from kubeproxy_sim.analysis.targets import parse_destination, parse_sources
 
-    _check_family(args.to, 6 if inputs.config.ipv6 else 4)
     nodes = node_set(inputs.cluster, inputs.config)
     selections = parse_destination(nodes, args.to)
     if args.node:

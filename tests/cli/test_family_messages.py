@@ -39,6 +39,11 @@ def test_dist_to_an_address_of_the_other_family_says_so(to: str, capsys) -> None
     assert "default/web:http (TCP)" in capsys.readouterr().out
 
 
+def test_diff_to_an_address_of_the_other_family_says_so_in_trace_s_words(capsys) -> None:
+    assert main(["diff", "-f", str(DS), "--against", str(DS), *DS_FLAGS, "--to", "[fd00:10:96::10]:80"]) == 1
+    assert (f"--to: '[fd00:10:96::10]:80': {family_mismatch('the packet', 6, 4)}") in capsys.readouterr().err
+
+
 def test_send_to_an_address_of_the_other_family_says_so(capsys) -> None:
     assert main(["send", "--scenario", "ipv6", "--from", "external", "--to", "10.96.0.1:443"]) == 1
     assert ("'10.96.0.1:443': the packet is IPv4 but the node's proxier is IPv6; expected addresses of that family "
