@@ -550,11 +550,17 @@ class ApiServerSource:
                           or (what == "list" and key[1].startswith("watch failed"))}
 
     def _watch_answered(self, kind: Kind) -> None:
-        """The server accepted a watch of ``kind``: a refusal said before may be said again, and a bounded run's
-        list BOOKMARK held until now is handed out (its first sync waits for the watches to be allowed)."""
+        """The server accepted a watch of ``kind``: a refusal said before may be said again, and the held
+        BOOKMARK is handed out."""
         with self._lock:
             self._said = {key for key in self._said if not key[1].startswith("watch failed")
                           or key[0] not in (kind.value, self.host)}
+        self._release_bookmark(kind)
+
+    def _release_bookmark(self, kind: Kind) -> None:
+        """A bounded run's list BOOKMARK held until now is handed out (its first sync waits for the watches
+        to be allowed)."""
+        with self._lock:
             held = self._held.pop(kind, None)
         if held is not None:
             self._emit([held])
@@ -646,8 +652,8 @@ class ApiServerSource:
         if first_watch and self._give_up is not None and failure.permanent:
             self._give_up_with(Diagnostic(f"{what} failed: {text}", file=file, kind=who))
             return False
-        if first_watch:  # a failure retrying may cure: the first sync need not wait for it
-            self._watch_answered(kind)
+        if first_watch:  # a failure retrying may cure: the first sync need not wait for it (nor is it said anew)
+            self._release_bookmark(kind)
         if give_up is not None and (failure.permanent or (not listed and failures >= give_up)):
             after = "" if failure.permanent else f"; gave up after {failures} attempts"
             self._give_up_with(Diagnostic(f"{what} failed: {text}{after}", file=file, kind=who))

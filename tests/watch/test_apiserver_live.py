@@ -272,6 +272,36 @@ def test_a_follower_retries_a_refused_watch_as_the_reflector_does_and_says_so_on
     assert len(seen.said()) == 1
 
 
+WATCH_500 = ("watch failed: HTTP 500 Internal Server Error: etcd is sad; retrying from a new list with backoff, "
+             "until it works")
+
+
+@pytest.mark.parametrize("give_up", [None, 4])
+def test_a_first_watch_failing_with_a_retryable_error_is_said_once(fake, make, sleeps, give_up) -> None:
+    """A bounded run's first watch failing with an error retrying may cure hands its BOOKMARK out (its first
+    sync need not wait) and is retried as a follower's: said once, not on every retry."""
+    populate(fake)
+    fake.fail_watch["EndpointSlice"] = (500, "Internal Server Error", "etcd is sad")
+    seen = Mirror(make(kinds=[Kind.ENDPOINT_SLICE], give_up=give_up))
+    seen.until(lambda: len(sleeps) >= 4)
+    assert Kind.ENDPOINT_SLICE in seen.synced
+    assert seen.said() == [f"{fake.url}/apis/discovery.k8s.io/v1/endpointslices: EndpointSlice: warning: "
+                           f"{WATCH_500}"]
+
+
+def test_a_bounded_run_still_gives_up_on_a_watch_refused_for_good_after_a_retryable_failure(
+        fake, make, sleeps) -> None:
+    populate(fake)
+    fake.fail_watch["EndpointSlice"] = (500, "Internal Server Error", "etcd is sad")
+    seen = Mirror(make(kinds=[Kind.ENDPOINT_SLICE], give_up=4))
+    seen.until(lambda: len(sleeps) >= 2)
+    fake.fail_watch["EndpointSlice"] = (403, "Forbidden", WATCH_FORBIDDEN)
+    with pytest.raises(InputError) as err:
+        seen.until(lambda: False)
+    assert str(err.value) == f"{fake.url}/apis/discovery.k8s.io/v1/endpointslices: EndpointSlice: {WATCH_REFUSED}"
+    assert len(seen.said()) == 1
+
+
 def test_live_once_ends_on_a_refused_watch_with_exit_status_1(fake, tmp_path, capsys) -> None:
     from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, main
 
