@@ -169,15 +169,10 @@ def send_text(result: SendResult, con: Console | None = None) -> str:
 # --------------------------------------------------------------------------- the command
 
 
-MAX_COUNT = 1_000_000  # as dist --connections: about 0.35 ms a connection, so a slip of the finger cost hours
-
-
 def run(args: argparse.Namespace) -> int:
-    if args.count > MAX_COUNT:  # before any work
-        from kubeproxy_sim.errors import Diagnostic, InputError
+    from kubeproxy_sim.cli.dist_cmd import check_connections
 
-        raise InputError(Diagnostic(f"{args.count} connections is more than this command samples; "
-                                    f"expected at most {MAX_COUNT}", field="--count"))
+    check_connections(args.count, "--count")  # before any work
     if args.plot is not None:
         from kubeproxy_sim.cli.plot import check_plot_path
 
