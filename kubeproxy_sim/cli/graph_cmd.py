@@ -14,7 +14,7 @@ from kubeproxy_sim.proxier.full import as_node_holds_it
 
 if TYPE_CHECKING:
     from kubeproxy_sim.graph.model import Graph
-    from kubeproxy_sim.graph.scope import Selection
+    from kubeproxy_sim.graph.scope import Selection, ServiceRef
     from kubeproxy_sim.netfilter.model import Ruleset
 
 FORMATS = ("svg", "png", "dot", "mermaid")
@@ -93,13 +93,13 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool]:
     return node_rules.ruleset, f"node {node_rules.config.node_name}", errors
 
 
-def build(args: argparse.Namespace, ruleset: Ruleset, title: str) -> Graph:
-    """The graph the flags ask for: tables, service scope, folded endpoints."""
-    return scoped_graph(ruleset, title, service=args.service, table=args.table, max_endpoints=args.max_endpoints,
+def build(args: argparse.Namespace, ruleset: Ruleset, title: str, service: ServiceRef | None) -> Graph:
+    """The graph the flags ask for: tables, service scope (``--service`` parsed), folded endpoints."""
+    return scoped_graph(ruleset, title, service=service, table=args.table, max_endpoints=args.max_endpoints,
                         dump=args.rules)
 
 
-def scoped_graph(ruleset: Ruleset, title: str, *, service: str | None = None, table: str | None = None,
+def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = None, table: str | None = None,
                  max_endpoints: int = 8, dump: str | None = None, also: Selection | None = None) -> Graph:
     """One node's graph, cut to one service port (``NS/NAME[:PORT]``) and/or one table, long fans folded.
 
@@ -108,16 +108,14 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: str | None = None, ta
     too. With a ``dump`` (its file name), the rules it does not hold (a restore input's hooks' jumps) are
     marked added.
     """
-    from kubeproxy_sim.graph import DEFAULT_TABLES, build_graph, collapse_endpoints, parse_service_ref
+    from kubeproxy_sim.graph import DEFAULT_TABLES, build_graph, collapse_endpoints
     from kubeproxy_sim.graph.scope import select_service
 
     tables: tuple[str, ...] = (table,) if table else DEFAULT_TABLES
     selection = None
     if service:
-        check_service_shape(service)
-        ref = parse_service_ref(service)
-        selection = select_service(ruleset, ref, (table,) if table else None)
-        title += f", service {ref}"
+        selection = select_service(ruleset, service, (table,) if table else None)
+        title += f", service {service}"
         if also:
             selection |= also
             if not table:
@@ -197,16 +195,12 @@ def write(data: bytes, fmt: str, output: str | None, summary: str, flag: str = "
     sys.stdout.buffer.flush()
 
 
-def check_service_shape(service: str) -> None:
-    """``NS/NAME:`` is a usage error, not "no port": the port was left out by mistake."""
-    if service.strip().endswith(":"):
-        raise UsageError(Diagnostic(f"{service!r} has an empty port; expected NAMESPACE/NAME or NAMESPACE/NAME:PORT "
-                                    "(PORT: the port's name, or its number)", field="--service"))
-
-
 def run(args: argparse.Namespace) -> int:
+    service = None
     if args.service:  # before the work
-        check_service_shape(args.service)
+        from kubeproxy_sim.graph.scope import parse_service_ref
+
+        service = parse_service_ref(args.service)
     if args.max_endpoints < 0:
         raise InputError(Diagnostic(f"{args.max_endpoints} is negative; expected 0 (no folding) or more",
                                     field="--max-endpoints"))
@@ -219,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         check_image_tools()
     ruleset, title, had_errors = load_rules(args)
     with progress("building the graph"):
-        graph = build(args, ruleset, title)
+        graph = build(args, ruleset, title, service)
     warn_size(graph, fmt, args=args)
     with progress("drawing the graph"):
         data = render(graph, fmt)

@@ -383,7 +383,7 @@ def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None,
     else:
         also = path_selection(ruleset, (o.path for o in result.outcomes))[0] if first is not None else None
         # Endpoints are never folded: a folded endpoint could hide the outcome being drawn.
-        graph = scoped_graph(ruleset, title, service=str(ref), max_endpoints=0, dump=dump, also=also)
+        graph = scoped_graph(ruleset, title, service=ref, max_endpoints=0, dump=dump, also=also)
     for outcome in result.outcomes:
         graph = highlight(graph, outcome.path)
     if first is not None and graph.edges and not any(e.highlighted for e in graph.edges):

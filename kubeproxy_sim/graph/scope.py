@@ -15,13 +15,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kubeproxy_sim.errors import Diagnostic, InputError, one_of
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
 from kubeproxy_sim.graph.build import CHAIN_PREFIXES, chain_index, is_chain_target
 from kubeproxy_sim.graph.labels import service_port_of
 from kubeproxy_sim.graph.model import Graph
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
 
-SERVICE_REF = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)(?::([^\s:]*))?$")
+SERVICE_REF = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)(?::([^\s:]+))?$")
 PER_SERVICE_PREFIXES = tuple(prefix for prefix, _ in CHAIN_PREFIXES)
 MASQUERADE_CHAINS = ("KUBE-MARK-MASQ", "KUBE-POSTROUTING")
 
@@ -43,11 +43,15 @@ class ServiceRef:
 
 
 def parse_service_ref(text: str) -> ServiceRef:
-    match = SERVICE_REF.match(text.strip())
+    """``NS/NAME[:PORT]``; any other shape (``NS/NAME:``, an empty port, too) is a usage error."""
+    stripped = text.strip()
+    match = SERVICE_REF.match(stripped)
     if match is None:
-        raise InputError(Diagnostic(f"{text!r} is not a service; expected NAMESPACE/NAME or NAMESPACE/NAME:PORT "
-                                    "(PORT: the port's name, or its number)", field="--service"))
-    return ServiceRef(match.group(1), match.group(3), match.group(5) or None)
+        empty_port = stripped.endswith(":") and SERVICE_REF.match(stripped[:-1]) is not None
+        raise UsageError(Diagnostic(f"{text!r} {'has an empty port' if empty_port else 'is not a service'}; expected "
+                                    "NAMESPACE/NAME or NAMESPACE/NAME:PORT (PORT: the port's name, or its number)",
+                                    field="--service"))
+    return ServiceRef(match.group(1), match.group(3), match.group(5))
 
 
 def _is_per_service(name: str) -> bool:

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from kubeproxy_sim.errors import InputError
+from kubeproxy_sim.errors import InputError, UsageError
 from kubeproxy_sim.graph import (
     NodeKind,
     ServiceRef,
@@ -137,9 +137,14 @@ def test_service_scope_by_port_number_and_errors(overall: Ruleset, bootcamp: Rul
     with pytest.raises(InputError, match=r"in the filter table; expected one of: ns2/svc2:p80, ns5/svc5:p80, "
                        r"ns6/svc6:p80$"):  # the filter table's own
         select_service(overall, parse_service_ref("ns1/svc1"), ("filter",))
-    assert parse_service_ref("default/nginx:") == ServiceRef("default", "nginx", None)
+    with pytest.raises(UsageError, match="'default/nginx:' has an empty port; expected NAMESPACE/NAME"):
+        parse_service_ref("default/nginx:")  # refused by the pattern itself (it was read as no port)
     with pytest.raises(InputError, match="expected NAMESPACE/NAME"):
         parse_service_ref("just-a-name")
+    for text in ("just-a-name", "default/nginx::", "Default/nginx:", "default/nginx:p 80"):
+        with pytest.raises(UsageError, match=f"{text!r} is not a service; expected NAMESPACE/NAME"):
+            parse_service_ref(text)
+    assert parse_service_ref(" default/nginx:80 ") == ServiceRef("default", "nginx", "80")
 
 
 def test_health_check_and_no_local_endpoints_rules_in_filter(overall: Ruleset) -> None:

@@ -82,7 +82,6 @@ def test_max_endpoints_folds(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(("argv", "message"), [
     (["--scenario", "bootcamp", "--service", "ns9/nope"],
      "--service: no rules for service port ns9/nope; expected one of: default/kubernetes-bootcamp"),
-    (["--scenario", "bootcamp", "--service", "nope"], "--service: 'nope' is not a service; expected NAMESPACE/NAME"),
     (["--scenario", "bootcamp", "-o", "graph.jpg"], "-o: cannot tell the format from 'graph.jpg'; expected --format"),
     (["--scenario", "bootcamp", "--max-endpoints", "-1"], "--max-endpoints: -1 is negative"),
     (["--rules", "/nonexistent/node.rules"], "/nonexistent/node.rules: cannot read rules"),
@@ -95,11 +94,26 @@ def test_errors_are_reported_not_raised(argv: list[str], message: str, capsys: p
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--scenario", "bootcamp", "--rules", "x.rules"], "--rules: both a dump and objects given"),
+    # a value of the wrong shape, as the README's exit statuses say (it exited 1, after the rules were made)
+    (["--scenario", "bootcamp", "--service", "nope"], "--service: 'nope' is not a service; expected NAMESPACE/NAME"),
     ([], "nothing to draw; expected --rules FILE, -f PATH or --scenario NAME"),
 ])
 def test_usage_errors_exit_2_as_trace_s_do(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(argv, capsys)
     assert code == 2 and out == "" and message in err
+
+
+@pytest.mark.parametrize("service", ["nope", "default/kubernetes-bootcamp:", "default/kubernetes-bootcamp::80"])
+def test_a_malformed_service_is_refused_before_the_rules_are_loaded(service: str, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from kubeproxy_sim.cli import graph_cmd
+
+    def no_loading(*_args: object) -> None:
+        raise AssertionError("the rules were loaded before --service was parsed")
+
+    monkeypatch.setattr(graph_cmd, "load_rules", no_loading)
+    code, out, err = run(["--scenario", "bootcamp", "--service", service], capsys)
+    assert code == 2 and out == "" and err.startswith(f"kubeproxy-sim: --service: {service!r} ")
 
 
 def test_bad_dump_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
