@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.cli.options import add_input_flags, parse_int
 from kubeproxy_sim.cli.output import (
     INDENT_TREE,
     UNICODE_TREE,
@@ -64,8 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pkt = parser.add_argument_group("the packet")
     pkt.add_argument("--src", required=True, metavar="IP", help="source address")
     pkt.add_argument("--dst", required=True, metavar="IP", help="destination address")
-    pkt.add_argument("--dport", required=True, type=int, metavar="N", help="destination port")
-    pkt.add_argument("--sport", type=int, metavar="N", help="source port (default: unknown)")
+    pkt.add_argument("--dport", required=True, type=parse_int, metavar="N", help="destination port")
+    pkt.add_argument("--sport", type=parse_int, metavar="N", help="source port (default: unknown)")
     pkt.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"], help="protocol (default tcp)")
     pkt.add_argument("--in-iface", metavar="IFACE", help="the interface it arrives on (default: unknown, or "
                      "none for a packet from the node itself)")

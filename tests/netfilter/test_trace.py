@@ -224,6 +224,23 @@ def test_cli_errors_name_what_is_wrong(argv: list[str], message: str, code: int,
     assert message in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("flag", ["--dport", "--sport"])
+@pytest.mark.parametrize("text", [" 80", "+80", "8_0", "\u0668\u0660", "http"])
+def test_port_flags_take_ascii_decimal_digits_only_as_other_commands_integer_flags(
+        flag: str, text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["trace", "--rules", str(OVERALL), "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"]
+    with pytest.raises(SystemExit) as info:
+        main([*argv, flag, text])  # a repeated --dport: the last one counts
+    assert info.value.code == 2  # a value of the wrong shape: a usage error
+    assert f"argument {flag}: {text!r} is not a whole number (expected decimal digits 0-9)" in capsys.readouterr().err
+
+
+def test_a_port_out_of_range_is_invalid_input(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["trace", "--rules", str(OVERALL), "--src", "10.0.0.1", "--dst", "10.0.0.2"]
+    assert main([*argv, "--dport", "70000"]) == 1
+    assert "expected addresses of one family and ports 0-65535" in capsys.readouterr().err
+
+
 LOOPS = {  # the rules (from line 6), the circle, and the line of the jump that closes it (the last arrow)
     "jump": ("-A PREROUTING -j A\n-A A -j B\n-A B -j A\n", "A -> B -> A", 8),
     "goto": ("-A PREROUTING -j A\n-A A -g B\n-A B -j M\n-A B -g A\n", "B -> M -> A -> B", 7),
