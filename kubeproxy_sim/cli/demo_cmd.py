@@ -20,7 +20,7 @@ import sys
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from kubeproxy_sim.cli.options import Inputs, add_node_flags, load_inputs, scenario_args, scenario_dir
+from kubeproxy_sim.cli.options import Inputs, add_node_flags, load_inputs, parse_int, scenario_args, scenario_dir
 from kubeproxy_sim.cli.output import Column, Console, add_color_flag, console, progress, render_table, report
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity
 from kubeproxy_sim.netfilter.model import Chain, Ruleset
@@ -99,7 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--scenario", default=DEFAULT_SCENARIO, metavar="NAME",
                         help=f"a scenario in rulesets/ (default {DEFAULT_SCENARIO})")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S",
+    parser.add_argument("--seed", type=parse_int, default=DEFAULT_SEED, metavar="S",
                         help=f"seed of every random choice: the statistic splits, names, addresses "
                         f"(default {DEFAULT_SEED})")
     add_color_flag(parser)

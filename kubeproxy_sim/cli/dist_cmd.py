@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Callable
 
-from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.cli.options import add_input_flags, parse_int
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 
@@ -50,11 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--node", action="append", default=None, metavar="NAME",
                       help="only traffic entering these nodes (repeatable)")
     more = parser.add_argument_group("keep-alive connections and affinity")
-    more.add_argument("--connections", type=int, metavar="C", help="sample C keep-alive connections per view")
-    more.add_argument("--requests-per-connection", type=int, default=1, metavar="R",
+    more.add_argument("--connections", type=parse_int, metavar="C", help="sample C keep-alive connections per view")
+    more.add_argument("--requests-per-connection", type=parse_int, default=1, metavar="R",
                       help="requests each connection carries (default 1)")
-    more.add_argument("--seed", type=int, default=1, help="the Monte Carlo seed (default 1)")
-    more.add_argument("--clients", type=int, metavar="K",
+    more.add_argument("--seed", type=parse_int, default=1, help="the Monte Carlo seed (default 1)")
+    more.add_argument("--clients", type=parse_int, metavar="K",
                       help="distinct clients (session affinity: how the 100-entry lists cope; sampled too)")
     more.add_argument("--client-interval", type=float, metavar="SECONDS",
                       help="mean time between one client's connections (session affinity timeout)")

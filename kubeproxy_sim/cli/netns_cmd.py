@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.cli.options import add_input_flags, parse_int
 from kubeproxy_sim.cli.output import add_output_flags, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 
@@ -56,8 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     send.add_argument("--to", dest="dst", required=True,
                       help="IP:PORT ([IPv6]:PORT), node/NAME:NODEPORT or NAME.NS:PORT")
     send.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"])
-    send.add_argument("--count", type=int, default=100)
-    send.add_argument("--seed", type=int, help="fix our side's randomness (the source ports)")
+    send.add_argument("--count", type=parse_int, default=100)
+    send.add_argument("--seed", type=parse_int, help="fix our side's randomness (the source ports)")
     send.add_argument("--timeout", type=float, default=1.5, help="seconds to wait per connection (default 1.5: "
                       "longer than TCP's first SYN retransmission, so a REJECT reads as refused)")
     add_output_flags(send)
@@ -115,12 +115,12 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
                         "from outside on each node, LoadBalancer IPs and externalIPs from outside, the hairpin)")
     verify.add_argument("--from", dest="origins", action="append", choices=["pod", "node", "external"],
                         help="derived flows only from these sources (repeatable)")
-    verify.add_argument("--count", type=int, default=100, help="dump mode: connections per flow (default 100; "
+    verify.add_argument("--count", type=parse_int, default=100, help="dump mode: connections per flow (default 100; "
                         "objects mode sizes each flow for its statistical test)")
     verify.add_argument("--timeout", type=float, default=None, help="seconds to wait per connection (default 0.3 "
                         "in dump mode, 1.5 in objects mode; dump mode waits at least 5 s for flows that must be "
                         "answered)")
-    verify.add_argument("--max-flows", type=int, metavar="N", help="check at most N flows")
+    verify.add_argument("--max-flows", type=parse_int, metavar="N", help="check at most N flows")
     verify.add_argument("--bridge", default="cbr0", help="dump mode: the pods' bridge on the node (default cbr0)")
     verify.add_argument("--alpha", type=float, default=0.001, help="objects mode: the false alarm rate of the "
                         "whole run, split over its comparisons (default 0.001)")

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubeproxy_sim.cli.options import REPO_RULESETS, add_node_flags, build_config, check_node_settings, scenario_args
+from kubeproxy_sim.cli.options import (
+    REPO_RULESETS,
+    add_node_flags,
+    build_config,
+    check_node_settings,
+    parse_int,
+    scenario_args,
+)
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render
 from kubeproxy_sim.cli.output import report as report_diagnostics
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity
@@ -60,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--show", choices=SHOW_CHOICES, default="rules",
                         help="after each step: the rules (iptables-restore input), a unified diff against the "
                         "previous step, or the endpoint set (default: rules)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random names and addresses (default 0)")
+    parser.add_argument("--seed", type=parse_int, default=0, help="seed of the random names and addresses (default 0)")
     add_node_flags(parser)
     add_output_flags(parser.add_argument_group("output"))
     parser.set_defaults(func=run)
