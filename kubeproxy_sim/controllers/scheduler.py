@@ -31,11 +31,6 @@ def schedulable_nodes(world: World) -> tuple[Node, ...]:
     return tuple(n for n in world.nodes if n.name not in world.not_ready_nodes and n.pod_cidrs)
 
 
-def pick_node(world: World) -> Node | None:
-    """The node with the fewest pods (terminating ones still occupy it), then the first by name."""
-    return Ipam(world).pick_node()
-
-
 @dataclass(frozen=True, slots=True)
 class _Range:
     """A pod CIDR as integers: the first address and the size, and the first and last address host-local hands
@@ -97,6 +92,7 @@ class Ipam:
         self.full: set[str] = set()  # ranges found full in this batch (nothing is freed during one)
 
     def pick_node(self) -> Node | None:
+        """The node with the fewest pods (terminating ones still occupy it), then the first by name."""
         if not self.nodes:
             return None
         return min(self.nodes, key=lambda n: (self.load[n.name], n.name))
