@@ -37,13 +37,17 @@ def is_deployment(document: object) -> bool:
     return type(document) is dict and document.get("kind") == "Deployment"
 
 
+SINGLE_STACK, PREFER_DUAL_STACK, REQUIRE_DUAL_STACK = "SingleStack", "PreferDualStack", "RequireDualStack"
+FAMILY_POLICIES = (SINGLE_STACK, PREFER_DUAL_STACK, REQUIRE_DUAL_STACK)
+
+
 def family_policy(doc: dict[str, Any]) -> str | None:
     """A Service document's spec.ipFamilyPolicy (SingleStack, PreferDualStack, RequireDualStack), for the cluster IP
     allocator (the objects layer does not keep it: kube-proxy reads the addresses); None when absent or not one of
     those (the objects layer reports nothing of it either way)."""
     spec = doc.get("spec")
     policy = spec.get("ipFamilyPolicy") if isinstance(spec, dict) else None
-    return policy if policy in ("SingleStack", "PreferDualStack", "RequireDualStack") else None
+    return policy if policy in FAMILY_POLICIES else None
 
 
 def decode_deployment(doc: dict[str, Any], file: str) -> tuple[Deployment | None, list[Diagnostic]]:

@@ -48,7 +48,6 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"
 HEADLESS_LABEL = "service.kubernetes.io/headless"
-ZONE_LABEL = "topology.kubernetes.io/zone"
 MAX_ENDPOINTS_PER_SLICE = 100
 _RESERVED_LABELS = frozenset({SERVICE_NAME_LABEL, MANAGED_BY_LABEL, HEADLESS_LABEL})
 _FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
@@ -98,7 +97,8 @@ def conditions(pod: Pod, service: Service) -> EndpointConditions:
     return EndpointConditions(ready=ready, serving=serving, terminating=pod.terminating)
 
 
-def _family_of(address: str) -> IPFamily:
+def ip_family(address: str) -> IPFamily:
+    """The family of an address (or CIDR) known to be valid."""
     return IPFamily.IPV6 if ":" in address else IPFamily.IPV4
 
 
@@ -107,15 +107,15 @@ def service_families(service: Service, pods: Iterable[Pod] = ()) -> tuple[IPFami
     if service.ip_families:
         return service.ip_families
     if service.cluster_ips:
-        return tuple(dict.fromkeys(_family_of(ip) for ip in service.cluster_ips))
-    found = tuple(dict.fromkeys(_family_of(ip) for pod in pods for ip in pod.pod_ips[:1]))
+        return tuple(dict.fromkeys(ip_family(ip) for ip in service.cluster_ips))
+    found = tuple(dict.fromkeys(ip_family(ip) for pod in pods for ip in pod.pod_ips[:1]))
     return found or (IPFamily.IPV4,)
 
 
 def make_endpoint(pod: Pod, address: str, nodes: Mapping[str, Node], service: Service) -> Endpoint:
     node = nodes.get(pod.node_name) if pod.node_name else None
     cond = conditions(pod, service)
-    zone = node.label(ZONE_LABEL) if node is not None else None
+    zone = node.label(topology.ZONE_LABEL) if node is not None else None
     for_zones, for_nodes = _hints(service, cond, zone, pod.node_name)
     return Endpoint(addresses=(address,), conditions=cond, node_name=pod.node_name, zone=zone,
                     hints_for_zones=for_zones, hints_for_nodes=for_nodes,
@@ -160,7 +160,7 @@ def _group(service: Service, pods: Sequence[Pod], family: IPFamily,
     """Endpoints of one family, grouped by their resolved ports."""
     groups: dict[PortSet, list[Endpoint]] = {}
     for pod in pods:
-        address = next((ip for ip in pod.pod_ips if _family_of(ip) is family), None)
+        address = next((ip for ip in pod.pod_ips if ip_family(ip) is family), None)
         if address is None:
             continue
         groups.setdefault(pod_ports(service, pod), []).append(make_endpoint(pod, address, nodes, service))

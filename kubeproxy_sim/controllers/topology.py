@@ -72,7 +72,9 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Allocation:
-    """How many endpoints one zone should get: at least ``minimum``, at most ``maximum``, ideally ``desired``."""
+    """How many endpoints one zone should get: at least ``minimum``, at most ``maximum``, ideally ``desired``.
+    Only ``desired`` steers the hints (giving_and_receiving); the bounds are upstream's Allocation's, kept for the
+    tests that pin them."""
 
     minimum: int
     maximum: int
@@ -229,7 +231,7 @@ class Hinted:
     endpoints: tuple[Endpoint, ...]
     ok: bool
     warning: Event | None = None
-    per_zone: tuple[tuple[str, int], ...] = ()  # endpoints hinted for each zone, when ok
+    per_zone: tuple[tuple[str, int], ...] = ()  # endpoints hinted for each zone, when ok (read by the tests only)
 
 
 def _cleared(endpoints: Sequence[Endpoint]) -> tuple[Endpoint, ...]:

@@ -16,11 +16,13 @@ from dataclasses import dataclass, replace
 
 from kubeproxy_sim.controllers import deployment as deploy
 from kubeproxy_sim.controllers.allocate import DEFAULT_SERVICE_CIDRS, cluster_ip, node_port
+from kubeproxy_sim.controllers.decode import PREFER_DUAL_STACK, REQUIRE_DUAL_STACK, SINGLE_STACK
 from kubeproxy_sim.controllers.endpointslice import (
     CONTROLLER_NAME,
     MANAGED_BY_LABEL,
     ServiceEvent,
     TopologyView,
+    ip_family,
     reconcile_all,
     selects,
 )
@@ -321,24 +323,16 @@ def add_pod(world: World, pod: Pod, rng: random.Random) -> World:
 # -- Services -----------------------------------------------------------------------------------------------------
 
 
-SINGLE_STACK, PREFER_DUAL_STACK, REQUIRE_DUAL_STACK = "SingleStack", "PreferDualStack", "RequireDualStack"
-FAMILY_POLICIES = (SINGLE_STACK, PREFER_DUAL_STACK, REQUIRE_DUAL_STACK)
-
-
-def _family(address: str) -> IPFamily:
-    return IPFamily.IPV6 if ":" in address else IPFamily.IPV4
-
-
 def service_ranges(world: World) -> dict[IPFamily, str]:
     """The API server's service ranges by family, primary (its default family) first: ``world.service_cidrs`` when
     set, else one default range for each address family of the Nodes (pod CIDRs, else InternalIPs), in the order
     of the first Node by name that has any; IPv4 alone without Nodes."""
     if world.service_cidrs:
-        return {_family(cidr): cidr for cidr in world.service_cidrs}
+        return {ip_family(cidr): cidr for cidr in world.service_cidrs}
     families: dict[IPFamily, None] = {}
     for node in sorted(world.nodes, key=lambda n: n.name):
         addresses = node.pod_cidrs or tuple(a.address for a in node.addresses if a.type == "InternalIP")
-        families.update((_family(a), None) for a in addresses)
+        families.update((ip_family(a), None) for a in addresses)
     return {family: DEFAULT_SERVICE_CIDRS[family] for family in families or (IPFamily.IPV4,)}
 
 
@@ -368,7 +362,7 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
                 raise _invalid(service, "spec.ipFamilyPolicy", policy, "must be 'RequireDualStack' or "
                                f"'PreferDualStack' when multiple {'cluster IPs' if 'IPs' in path else 'IP families'} "
                                "are specified")
-    families = [_family(ip) for ip in ips]
+    families = [ip_family(ip) for ip in ips]
     for i, family in enumerate(requested[: len(families)]):
         if family is not families[i]:
             raise _invalid(service, f"spec.ipFamilies[{i}]", family.value, "may not change once set")
