@@ -53,19 +53,14 @@ shared by the nodes' rulesets (``compile_ruleset(..., memo=...)``).
 
 BUILT_PER_RULE = 8
 """Objects tracked by the collector that compiling one rule up front builds, at least: 17 a rule of a kube-proxy
-dump whose typed views (``Rule.parsed``) are still to build, 9.6 once they are, so ``rule_count * 8`` does not
-overstate a build (objects.bulk's ``expected``)."""
+dump whose typed views (``Rule.parsed``) are still to build, 9.6 once they are, so ``Ruleset.rule_count() * 8``
+does not overstate a build (objects.bulk's ``expected``)."""
 
 BUILT_PER_MEMO_RULE = 3
 """As :data:`BUILT_PER_RULE` with a memo: 3.1 a rule whose text the memo already holds (19 when it does not)."""
 
 BUILT_PER_LAZY_CHAIN = 2
 """Objects tracked by the collector that compiling one chain lazily builds: the chain and its (empty) index."""
-
-
-def rule_count(ruleset: Ruleset) -> int:
-    """The ruleset's rules, counted without building the rules of a chain made of spec texts."""
-    return sum(len(c.specs) if c.specs is not None else len(c.rules) for t in ruleset.tables for c in t.chains)
 
 
 def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | None = None) -> CompiledRuleset:
@@ -84,7 +79,7 @@ def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | No
     if lazy:
         expected = sum(len(table.chains) for table in ruleset.tables) * BUILT_PER_LAZY_CHAIN
     else:
-        expected = rule_count(ruleset) * (BUILT_PER_MEMO_RULE if memo is not None else BUILT_PER_RULE)
+        expected = ruleset.rule_count() * (BUILT_PER_MEMO_RULE if memo is not None else BUILT_PER_RULE)
     with collector_paused(expected):
         for table in ruleset.tables:
             compiler = _TableCompiler(table, family, memo)

@@ -281,6 +281,10 @@ class Ruleset:
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
 
+    def rule_count(self) -> int:
+        """The rules of every table, counted without building the rules of a chain made of spec texts."""
+        return sum(len(c._specs) if c._specs is not None else len(c.rules) for t in self.tables for c in t.chains)
+
     def replace_table(self, table: Table) -> Ruleset:
         """A copy with ``table`` in place of the table of the same name (appended when new)."""
         names = [t.name for t in self.tables]

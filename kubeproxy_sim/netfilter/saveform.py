@@ -733,8 +733,7 @@ def to_save_form(ruleset: Ruleset) -> Ruleset:
     """The ruleset iptables-save would print after iptables-restore loaded ``ruleset``."""
     # A few small acyclic records per rule (see objects.bulk): a large ruleset is collected on the way in. No garbage
     # cycle is made inside (netaddr is read through objects.addr's helpers; a test checks every dump).
-    rules = sum(len(c.specs) if c.specs is not None else len(c.rules) for t in ruleset.tables for c in t.chains)
-    with collector_paused(rules * SAVED_PER_RULE):
+    with collector_paused(ruleset.rule_count() * SAVED_PER_RULE):
         memo: SaveMemo = {}
         return Ruleset(tuple(_save_table(t, ruleset.ipv6, memo) for t in ruleset.tables), ruleset.ipv6)
 
