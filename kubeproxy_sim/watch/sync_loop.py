@@ -121,10 +121,12 @@ class SyncLoop:
         self._config_diagnostics: tuple[Diagnostic, ...] = ()
         self._nodes_changed = True
         self._diagnostics: list[Diagnostic] = []
-        # the node's Node object as last seen, and that object while the state has none of its name: kube-proxy
-        # ignores a Node's deletion, so the node keeps its zone (replay does the same per state)
+        # the node's Node object as last seen, kept while the state has none of its name: kube-proxy ignores a
+        # Node's deletion, so the node keeps its zone (replay does the same per state). The Node objects the
+        # proxier sees (the state's, and that kept one) and the node's zone, as the config was last built on.
         self._last_node: Node | None = None
-        self._kept_node: Node | None = None
+        self._nodes_seen: tuple[Node, ...] = ()
+        self._zone: str | None = None
 
     # -- folding events -----------------------------------------------------------------------------
 
@@ -180,7 +182,7 @@ class SyncLoop:
         cluster, kept = keep_deleted_node(self.state.cluster(), self._last_node)
         config, problems = self._configure(cluster)
         self._config = config
-        self._kept_node = self._last_node if kept is not None else None
+        self._nodes_seen, self._zone = cluster.nodes, node_zone(cluster, config)
         self._last_node = cluster.node(config.node_name) or self._last_node
         problems = (*problems, *([kept] if kept is not None else []))
         if problems != self._config_diagnostics:
@@ -190,17 +192,8 @@ class SyncLoop:
 
     def _basis_changed(self) -> bool:
         """Whether the node config or zone differs from the last sync's (the next sync is then full)."""
-        config = self.config
-        return self.sync_state.basis != (replace(config, node_labels=()), node_zone(self._with_kept_node(), config))
-
-    def _nodes(self) -> tuple[Node, ...]:
-        """The Node objects the proxier sees: the state's, and the node's own deleted one it keeps."""
-        nodes = tuple(self.state.objects(Kind.NODE).values())
-        return nodes if self._kept_node is None else (*nodes, self._kept_node)
-
-    def _with_kept_node(self) -> Cluster:
-        cluster = self.state.cluster()
-        return cluster if self._kept_node is None else replace(cluster, nodes=(*cluster.nodes, self._kept_node))
+        config = self.config  # first: its refresh sets the zone
+        return self.sync_state.basis != (replace(config, node_labels=()), self._zone)
 
     # -- scheduling ---------------------------------------------------------------------------------
 
@@ -231,13 +224,13 @@ class SyncLoop:
         reason = SyncReason.INITIAL if not self.number else (
             SyncReason.CHANGES if self.requested else SyncReason.PERIODIC)
         start = self._timer()
-        config = self.config  # first: the trackers read its family
+        config = self.config  # first: the trackers read its family, and its refresh sets the nodes seen
         services, slices = self.services.apply(), self.slices.apply()
         changed = services.changed | slices.changed
         # The proxier sorts what it reads, so the trackers' objects serve as they are, unsorted: re-sorting
         # ten thousand slices after one change would cost more than the partial sync itself.
         cluster = Cluster(services=tuple(services.objects.values()), endpoint_slices=tuple(slices.objects.values()),
-                          nodes=self._nodes())
+                          nodes=self._nodes_seen)
         outcome = partial_sync(self.sync_state, cluster, config, changed, now, self.timing.sync_timing(),
                                index=ObjectIndex(services.objects, slices.by_service))
         duration = self._timer() - start
