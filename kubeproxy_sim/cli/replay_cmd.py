@@ -60,10 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     timing = parser.add_argument_group("timing")
     timing.add_argument("--interval", type=duration, default=1.0, metavar="DURATION",
                         help="time between two syncs (default 1s); more than an hour forces a full sync")
-    timing.add_argument("--iptables-sync-period", type=duration, metavar="DURATION",
+    timing.add_argument("--iptables-sync-period", dest="sync_period", type=duration, metavar="DURATION",
                         help="kube-proxy's sync period (default 30s, or --config's iptables.syncPeriod): large "
                         "clusters (over 1000 endpoints) delete stale chains at most once per period")
-    timing.add_argument("--iptables-min-sync-period", type=duration, metavar="DURATION",
+    timing.add_argument("--iptables-min-sync-period", dest="min_sync_period", type=duration, metavar="DURATION",
                         help="kube-proxy's minimum time between syncs (default 1s, or --config's "
                         "iptables.minSyncPeriod): a shorter --interval is stretched to it, as kube-proxy's "
                         "sync runner delays a sync that comes sooner")
@@ -79,17 +79,6 @@ def _check_paths(paths: list[str]) -> None:
                           file=p, field="STATE") for p in paths if p != "-" and not os.path.exists(p)]
     if missing:
         raise InputError(missing)
-
-
-def _sync_periods(args: argparse.Namespace) -> tuple[float, float]:
-    """(min sync period, sync period): kube-proxy's defaults (1s, 30s) < --config's iptables.minSyncPeriod and
-    iptables.syncPeriod < the flags, refused as kube-proxy's validation refuses them (a bad duration in the file
-    named by file and field, a sync period not above 0 or below the minimum)."""
-    from kubeproxy_sim.cli.options import sync_periods
-
-    names = argparse.Namespace(config=getattr(args, "config", None), min_sync_period=args.iptables_min_sync_period,
-                               sync_period=args.iptables_sync_period)
-    return sync_periods(names, "--iptables-min-sync-period", "--iptables-sync-period")
 
 
 def _report(diagnostics, seen: set[str], args: argparse.Namespace | None = None) -> None:
@@ -129,7 +118,7 @@ def sync_text(number: int, step: Any, config: Any, metrics: bool, con: Console) 
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from kubeproxy_sim.cli.options import build_config, check_node_settings
+    from kubeproxy_sim.cli.options import build_config, check_node_settings, sync_periods
     from kubeproxy_sim.netfilter.model import Ruleset
     from kubeproxy_sim.objects import load_paths
     from kubeproxy_sim.objects.model import Cluster, Node
@@ -139,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     check_node_settings(args)
 
     _check_paths(args.states)
-    min_sync, sync_period = _sync_periods(args)
+    min_sync, sync_period = sync_periods(args, "--iptables-min-sync-period", "--iptables-sync-period")
     timing = SyncTiming(sync_period=sync_period)
     step_seconds = max(args.interval, min_sync)
     node, state, previous, now = Ruleset(), SyncState(), Cluster(), 0.0

@@ -172,14 +172,15 @@ def _kube_proxy_config(tmp_path, iptables: str):
 def test_the_config_file_s_sync_periods_are_used_and_flags_override_them(tmp_path, capsys):
     """Precedence as kube-proxy's: defaults (1s, 30s) < --config's iptables.minSyncPeriod/syncPeriod < flags. A
     minimum sync period of 2h stretches the 1s interval, so the second sync is over an hour later: full."""
-    from kubeproxy_sim.cli import replay_cmd
     from kubeproxy_sim.cli.main import build_parser
+    from kubeproxy_sim.cli.options import sync_periods
 
     config = _kube_proxy_config(tmp_path, "{syncPeriod: 3h, minSyncPeriod: 2h}")
     states = [str(STATES / "step1.yaml"), str(STATES / "step2")]
 
     def periods(*flags: str) -> tuple[float, float]:
-        return replay_cmd._sync_periods(build_parser().parse_args(["replay", *states, *flags]))
+        return sync_periods(build_parser().parse_args(["replay", *states, *flags]), "--iptables-min-sync-period",
+                            "--iptables-sync-period")
 
     assert periods() == (1.0, 30.0)
     assert periods("--config", config) == (7200.0, 10800.0)
