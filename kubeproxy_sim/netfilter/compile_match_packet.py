@@ -181,14 +181,14 @@ def icmp_module(parts: RuleParts, module: str, opts: Sequence[Option]) -> None:
         parts.doubts.append(f"{module} {o.flag} {o.value} is not modelled; assumed to match")
 
 
-_NEVER = reading(lambda b: False)
+NEVER = reading(lambda b: False)  # a match no packet passes (also statistic with no chance, in compile_match_state)
 
 
 def _extension_header(parts: RuleParts, opts: Sequence[Option]) -> None:
     """rt, frag, hbh, dst, ah: the kernel looks for its header (``ipv6_find_hdr``) and, without one, the match
     fails whatever its options and their ``!`` say (ip6t_rt.c, ip6t_frag.c, ip6t_hbh.c, ip6t_ah.c); the packets
     traced and sent here carry no extension header (IPv4's ah and esp need ``-p ah``/``-p esp`` anyway)."""
-    parts.checks.append(_NEVER)
+    parts.checks.append(NEVER)
 
 
 # ipv6header --header names (libip6t_ipv6header.c: its own names, /etc/protocols' and the numbers) -> the header
@@ -222,7 +222,7 @@ def _ipv6header(parts: RuleParts, opts: Sequence[Option]) -> None:
     else:
         hit = (wanted == {"proto"}) != header.negated
     if not hit:
-        parts.checks.append(_NEVER)
+        parts.checks.append(NEVER)
 
 
 PROTOCOL_MODULES = frozenset({"tcp", "udp", "sctp", "udplite", "dccp"})  # each by proto_module; icmp by icmp_module

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from kubeproxy_sim.netfilter.compile_match_packet import address_check, ports_check, protocol_check
+from kubeproxy_sim.netfilter.compile_match_packet import NEVER, address_check, ports_check, protocol_check
 from kubeproxy_sim.netfilter.compile_types import Check, Doubt, RuleParts, reading
 from kubeproxy_sim.netfilter.model import Option
 from kubeproxy_sim.netfilter.packet import parse_address
@@ -103,7 +103,7 @@ def _statistic(parts: RuleParts, opts: Sequence[Option]) -> None:
         parts.doubts.append(f"statistic --mode {mode} is not known; assumed to match")
         return
     if num == 0:
-        parts.checks.append(reading(lambda b: False))
+        parts.checks.append(NEVER)
     elif num != den:
         parts.split, parts.split_mode = (num, den), mode
 
