@@ -160,8 +160,9 @@ def in_dump(file: str | None) -> Iterator[None]:
     except InputError as exc:
         if file is None or not any(d.line and not d.file for d in exc.diagnostics):
             raise
-        raise type(exc)([dataclasses.replace(d, file=file) if d.line and not d.file else d
-                         for d in exc.diagnostics]) from None
+        named = [dataclasses.replace(d, file=file) if d.line and not d.file else d for d in exc.diagnostics]
+        # the same exit status; not type(exc)(named): a RulesSyntaxError's first argument is one message
+        raise (UsageError if isinstance(exc, UsageError) else InputError)(named) from None
 
 
 LineText = Callable[[int, "str | None", "str | None"], "str | None"]

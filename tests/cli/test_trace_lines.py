@@ -136,3 +136,25 @@ def test_an_empty_graph_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]
     assert main(["trace", "--scenario", "bootcamp", *PACKETS[0], "--graph", ""]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.endswith("--graph: an empty file name; expected FILE\n")
+
+
+@pytest.mark.parametrize("raised, kind", [
+    ("syntax", "InputError"), ("input", "InputError"), ("usage", "UsageError")])
+def test_an_error_at_a_dump_line_names_the_dump_and_keeps_its_exit_status(raised: str, kind: str) -> None:
+    """in_dump adds the dump's file to a diagnostic that names only a line. A RulesSyntaxError takes one message,
+    not a list: rebuilt as its own type, its text was the list's. A usage error stays one (exit 2)."""
+    from kubeproxy_sim.cli.trace_cmd import in_dump
+    from kubeproxy_sim.errors import Diagnostic, InputError, RulesSyntaxError, UsageError
+
+    errors = {"syntax": RulesSyntaxError("unknown option", line=7, token="--bogus", expected="a match"),
+              "input": InputError(Diagnostic("chains jump in a circle", line=7)),
+              "usage": UsageError(Diagnostic("chains jump in a circle", line=7))}
+    with pytest.raises(InputError) as caught, in_dump("node.rules"):
+        raise errors[raised]
+    assert type(caught.value) is {"InputError": InputError, "UsageError": UsageError}[kind]
+    text = ("unknown option at '--bogus'; expected a match" if raised == "syntax" else "chains jump in a circle")
+    assert str(caught.value) == f"node.rules:7: {text}"
+    assert [(d.file, d.line) for d in caught.value.diagnostics] == [("node.rules", 7)]
+    with pytest.raises(RulesSyntaxError) as untouched, in_dump(None):  # rules generated: raised as it was
+        raise RulesSyntaxError("unknown option", line=7)
+    assert str(untouched.value) == "line 7: unknown option"
