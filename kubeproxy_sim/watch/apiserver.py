@@ -46,6 +46,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -407,7 +408,6 @@ class ApiServerSource:
         self._node_missing = False
         self._held: dict[Kind, WatchEvent] = {}  # bounded runs: a list's BOOKMARK until the kind's first watch works
         self._answered: set[Kind] = set()  # the kinds whose watch the server accepted once
-        self._no_client_cert = _no_client_certificate(kubeconfig, context) if self.host.startswith("https:") else None
         self.failure: Diagnostic | None = None  # why the source gave up (bounded runs only)
         self.caches: dict[Kind, KindCache] = {k: KindCache(KIND_SPECS[k], self.host + KIND_SPECS[k].path)
                                               for k in self._kinds}
@@ -628,8 +628,14 @@ class ApiServerSource:
                     f"from resourceVersion {cache.resource_version} with backoff", severity=Severity.WARNING))
                 self._sleep(self._backoff.delay(failures, self._rng))
 
+    @cached_property
+    def _no_client_cert(self) -> str | None:
+        """:func:`_no_client_certificate` for this source's kubeconfig, read at the first closed handshake only."""
+        return _no_client_certificate(self._kubeconfig, self._context) if self.host.startswith("https:") else None
+
     def _classify(self, exc: BaseException) -> Failure:
-        """:func:`classify`, and a closed TLS handshake explained when the kubeconfig gives no client certificate."""
+        """:func:`classify`, and a closed TLS handshake explained when the kubeconfig gives no client certificate
+        (the kubeconfig is read again for that only then: a source that never meets one never parses it twice)."""
         failure = classify(exc, self._server)
         if failure.handshake_closed and self._no_client_cert:
             detail = failure.text.removeprefix(f"TLS with {self._server} failed: ")

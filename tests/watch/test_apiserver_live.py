@@ -455,13 +455,15 @@ def test_a_server_requiring_a_client_certificate_is_named_as_such(mtls_fake, tmp
     """Its refusal reaches the client as an EOF or an alert, neither of which says what is missing."""
     ca = f"    certificate-authority: {tmp_path}/server.crt\n"
     without = _tls_kubeconfig(tmp_path / "no-cert", mtls_fake.url, ca)
-    src = ApiServerSource(without, kinds=[Kind.SERVICE], sleep=sleeps.append, give_up=4).start()
-    seen = Mirror(src)
+    src = ApiServerSource(without, kinds=[Kind.SERVICE], sleep=sleeps.append, give_up=4)
+    assert "_no_client_cert" not in vars(src)  # the kubeconfig is read again for the hint only once a handshake fails
+    seen = Mirror(src.start())
     try:
         with pytest.raises(InputError) as err:
             seen.until(lambda: False)
     finally:
         src.close(timeout=2)
+    assert vars(src)["_no_client_cert"] is not None  # read at the first closed handshake, kept for the retries
     port = mtls_fake.url.rsplit(":", 1)[1]
     why = (f"list failed: TLS with 127.0.0.1:{port} failed: the server closed the TLS handshake, as a server that "
            "requires a client certificate does, and the kubeconfig's user 'u' has no client-certificate (expected "
