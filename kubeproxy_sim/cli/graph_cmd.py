@@ -100,13 +100,15 @@ def build(args: argparse.Namespace, ruleset: Ruleset, title: str, service: Servi
 
 
 def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = None, table: str | None = None,
-                 max_endpoints: int = 8, dump: str | None = None, also: Selection | None = None) -> Graph:
+                 max_endpoints: int = 8, dump: str | None = None,
+                 also: tuple[Selection, tuple[str, ...]] | None = None) -> Graph:
     """One node's graph, cut to one service port (``NS/NAME[:PORT]``) and/or one table, long fans folded.
 
     ``trace --graph`` draws through here too, so its picture is the one ``graph --service`` shows; ``also``
-    adds rules to the service's (a later packet's path, which meets none of its nat rules), in their tables
-    too. With a ``dump`` (its file name), the rules it does not hold (a restore input's hooks' jumps) are
-    marked added.
+    (:func:`~kubeproxy_sim.graph.steps.path_selection`'s rules and tables) adds rules to the service's (a later
+    packet's path, which meets none of its nat rules), in their tables too, after the default ones in the order
+    the path enters them. With a ``dump`` (its file name), the rules it does not hold (a restore input's hooks'
+    jumps) are marked added.
     """
     from kubeproxy_sim.graph import DEFAULT_TABLES, build_graph, collapse_endpoints
     from kubeproxy_sim.graph.scope import select_service
@@ -116,10 +118,10 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = N
     if service:
         selection = select_service(ruleset, service, (table,) if table else None)
         title += f", service {service}"
-        if also:
-            selection |= also
+        if also and also[0]:
+            selection |= also[0]
             if not table:
-                tables += tuple(sorted({t for t, _ in also.chains()} - set(tables)))
+                tables += tuple(t for t in also[1] if t not in tables)
     if table:
         title += f", {table} table"
     graph = build_graph(ruleset, tables=tables, title=title, scope=selection)

@@ -382,7 +382,7 @@ def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None,
     if ref is None:
         graph = path_graph(ruleset, result, title, dump)
     else:
-        also = path_selection(ruleset, (o.path for o in result.outcomes))[0] if first is not None else None
+        also = path_selection(ruleset, (o.path for o in result.outcomes)) if first is not None else None
         # Endpoints are never folded: a folded endpoint could hide the outcome being drawn.
         graph = scoped_graph(ruleset, title, service=ref, max_endpoints=0, dump=dump, also=also)
     for outcome in result.outcomes:

@@ -115,6 +115,23 @@ def test_a_later_packet_s_graph_highlights_the_rules_its_path_matched(tmp_path: 
     assert '"nat:KUBE-SVC-2TYZFXBKM236ELT2"' in out.read_text()  # still the service's picture
 
 
+def test_a_later_packet_s_other_tables_are_drawn_in_the_order_its_path_enters_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """raw before mangle, as the packet meets them (and as a packet no service catches has them drawn), after the
+    service's nat and filter: not in name order."""
+    full = _run(["rules", "--scenario", "bootcamp", "--full"], capsys)
+    dump = tmp_path / "more.rules"
+    dump.write_text("*mangle\n:PREROUTING ACCEPT [0:0]\n:MARKED - [0:0]\n-A PREROUTING -s 10.244.0.9/32 -j MARKED\n"
+                    "COMMIT\n*raw\n:PREROUTING ACCEPT [0:0]\n:SEEN - [0:0]\n-A PREROUTING -s 10.244.0.9/32 -j SEEN\n"
+                    "COMMIT\n" + full)
+    out = tmp_path / "later.dot"
+    assert main(["trace", "--rules", str(dump), "--node-ip", "192.168.49.2", *PACKETS[0], "--ctstate",
+                 "ESTABLISHED", "--graph", str(out)]) == 0
+    assert "(4 traced rules highlighted)" in capsys.readouterr().err
+    clusters = [line.split('"')[1] for line in out.read_text().splitlines() if line.strip().startswith("subgraph")]
+    assert clusters == ["cluster_nat", "cluster_filter", "cluster_raw", "cluster_mangle"]
+
+
 def test_a_later_packet_matching_no_drawn_rule_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A dump of the nat table alone: the later packet matches no rule, and the graph and stderr say why."""
     from kubeproxy_sim.cli.trace_cmd import LATER_UNMARKED
