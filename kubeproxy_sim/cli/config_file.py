@@ -57,11 +57,12 @@ CIDR_EXAMPLE = "e.g. 10.244.0.0/16 or fd00:10:244::/56"
 
 def read_config_file(path: str) -> tuple[dict[str, object], list[Diagnostic]]:
     """The ProxyConfig fields a KubeProxyConfiguration sets, and every problem with it."""
-    data, problem = _load(path)
+    data, problem, duplicates = _load(path)
     if problem is not None:
         return {}, [problem]
     reader = _Reader(path, data)
-    return reader.settings(), reader.diags
+    settings = reader.settings()
+    return settings, [*duplicates, *reader.diags]
 
 
 def read_sync_periods(path: str) -> tuple[dict[str, float], list[Diagnostic]]:
@@ -70,7 +71,7 @@ def read_sync_periods(path: str) -> tuple[dict[str, float], list[Diagnostic]]:
     :func:`read_config_file`'s to report."""
     from kubeproxy_sim.durations import parse_duration
 
-    data, problem = _load(path)
+    data, problem, _ = _load(path)
     if problem is not None:
         return {}, []
     reader = _Reader(path, data)
@@ -87,35 +88,55 @@ def read_sync_periods(path: str) -> tuple[dict[str, float], list[Diagnostic]]:
     return found, reader.diags
 
 
-def _load(path: str) -> tuple[dict[str, Any], Diagnostic | None]:
+def _load(path: str) -> tuple[dict[str, Any], Diagnostic | None, list[Diagnostic]]:
+    """The file's mapping, or the problem that makes it unusable; and a warning for each key given twice
+    (kube-proxy's strict decoding fails on it, and kube-proxy then decodes leniently, the last one winning)."""
+    data, problem, duplicates = _parse(path)
+    if problem is not None:
+        return {}, problem, []
+    warnings = [Diagnostic(f'mapping key "{key}" already defined at line {first.line + 1}; kube-proxy\'s strict '
+                           "decoding refuses it, and its lenient decoding keeps the last", file=path,
+                           line=mark.line + 1, severity=Severity.WARNING)
+                for mark, key, first in sorted(duplicates, key=lambda found: found[0].index)]
+    return data, None, warnings
+
+
+def _parse(path: str) -> tuple[dict[str, Any], Diagnostic | None, list[tuple[Any, Any, Any]]]:
     import yaml
 
+    from kubeproxy_sim.objects.load import strict_loader
+
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        loader = strict_loader(record=True, base=yaml.SafeLoader)(Path(path).read_text(encoding="utf-8"))
+        try:
+            loader.duplicates = []
+            data = loader.get_single_data()  # (yaml.safe_load, noting keys given twice)
+        finally:
+            loader.dispose()
     except OSError as exc:
-        return {}, Diagnostic(f"cannot read the configuration: {exc.strerror or exc}", file=path)
+        return {}, Diagnostic(f"cannot read the configuration: {exc.strerror or exc}", file=path), []
     except UnicodeDecodeError as exc:
-        return {}, Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path)
+        return {}, Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path), []
     except yaml.YAMLError as exc:
         from kubeproxy_sim.objects.load import yaml_syntax_error
 
-        return {}, yaml_syntax_error(exc, path)
+        return {}, yaml_syntax_error(exc, path), []
     except RecursionError:  # PyYAML's Python composer recurses once per level of nesting
         return {}, Diagnostic(f"syntax error: exceeded maximum nesting depth (the YAML reader follows fewer than "
-                              f"{sys.getrecursionlimit()} levels)", file=path)
+                              f"{sys.getrecursionlimit()} levels)", file=path), []
     if not isinstance(data, dict):
         got = "nothing" if data is None else type_name(data)
-        return {}, Diagnostic(f"expected a {KIND} mapping, got {got}", file=path)
+        return {}, Diagnostic(f"expected a {KIND} mapping, got {got}", file=path), []
     kind = data.get("kind")
     if kind != KIND:
         got = "not set" if kind is None else f"{kind!r}"
-        return {}, Diagnostic(f"kind is {got}; expected {KIND}", file=path, field="kind")
+        return {}, Diagnostic(f"kind is {got}; expected {KIND}", file=path, field="kind"), []
     version = data.get("apiVersion")
     if version != API_VERSION:  # kube-proxy: no kind "KubeProxyConfiguration" is registered for version "..."
         got = "not set" if version is None else f"{version!r}"[:200]
         return {}, Diagnostic(f"apiVersion is {got}; kube-proxy decodes {KIND} only as {API_VERSION}", file=path,
-                              field="apiVersion")
-    return data, None
+                              field="apiVersion"), []
+    return data, None, loader.duplicates
 
 
 class _Reader:

@@ -300,6 +300,8 @@ def _parse_chunks(text: str, file: str) -> list[Any]:
         first_line = text.count("\n", 0, start)
         try:
             documents.extend(_load_yaml(chunk))
+        except DuplicateKeyError:
+            documents.extend(_refuse_duplicates(chunk, file, first_line))
         except _yaml().YAMLError as exc:
             documents.append(_yaml_problem(exc, file, first_line))
     return documents
@@ -340,13 +342,131 @@ def manifest_loader() -> Any:
     return type("ManifestLoader", (base,), {"yaml_implicit_resolvers": resolvers})
 
 
+class DuplicateKeyError(Exception):
+    """A mapping with the same key twice (raised by :func:`strict_loader`'s loader; it is a ``yaml.YAMLError``
+    too, as the class the loader raises derives from both)."""
+
+
+@functools.cache
+def _duplicate_key_error() -> type[DuplicateKeyError]:
+    return type("YAMLDuplicateKeyError", (DuplicateKeyError, _yaml().constructor.ConstructorError), {})
+
+
+@functools.cache
+def strict_loader(record: bool = False, base: Any = None) -> Any:
+    """:func:`manifest_loader` (or ``base``) refusing a mapping that has a key twice, as kubectl's strict YAML
+    reading does (sigs.k8s.io/yaml: 'mapping key "port" already defined at line 16'); PyYAML keeps the last.
+
+    The check costs a length comparison per mapping: the mapping built has fewer keys than the node has pairs
+    only when a key came twice, or a merge key (``<<``) brought one the mapping also has (which is allowed).
+    ``record``: keep going, the last one wins, and note each duplicate in the loader's ``duplicates`` list
+    (the error path's second reading, which finds the objects to skip).
+    """
+    yaml = _yaml()
+    base = manifest_loader() if base is None else base
+    error = _duplicate_key_error()
+    mapping_node, flatten = yaml.MappingNode, base.flatten_mapping
+    construct = yaml.constructor.BaseConstructor.construct_mapping
+
+    def construct_mapping(self: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
+        # SafeConstructor.construct_mapping's two lines, then the check (no extra call per mapping)
+        pairs = node.value  # its own pairs: flatten_mapping deletes the merge keys from this list in place
+        if isinstance(node, mapping_node):
+            flatten(self, node)
+        mapping: dict[Any, Any] = construct(self, node, deep)
+        if len(mapping) != len(node.value):
+            seen: dict[tuple[type, Any], Any] = {}
+            for key_node, _ in pairs:
+                key = self.construct_object(key_node)  # (built above: this is the cached object)
+                first = seen.setdefault((type(key), key), key_node)
+                if first is key_node:
+                    continue
+                if not record:
+                    raise error("while constructing a mapping", node.start_mark,
+                                f'mapping key "{key}" already defined at line {first.start_mark.line + 1}',
+                                key_node.start_mark)
+                self.duplicates.append((key_node.start_mark, key, first.start_mark))
+        return mapping
+
+    return type("Strict" + base.__name__, (base,), {"construct_mapping": construct_mapping, "duplicates": ()})
+
+
+def _refuse_duplicates(text: str, file: str, first_line: int) -> list[Any]:
+    """The documents of a text with duplicate keys, read again (the error path only): each object with a key
+    twice replaced by an error naming it, as kubectl refuses it; a List keeps its other items."""
+    yaml = _yaml()
+    loader = strict_loader(record=True)(text)
+    documents: list[Any] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            loader.duplicates = []
+            document = loader.construct_document(node)
+            documents.extend(_without_duplicates(document, node, loader.duplicates, file, first_line))
+    except yaml.YAMLError as exc:
+        documents.append(_yaml_problem(exc, file, first_line))
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _without_duplicates(document: Any, node: Any, duplicates: list[tuple[Any, Any, Any]], file: str,
+                        first_line: int) -> list[Any]:
+    """The errors for the duplicate keys of one document, then what is left of it: nothing, or a List without
+    the items that have them."""
+    if not duplicates:
+        return [document]
+    item_nodes: list[Any] = []
+    kind = document.get("kind") if type(document) is dict else None
+    items = document.get("items") if type(document) is dict else None
+    if type(kind) is str and kind.endswith("List") and type(items) is list:
+        item_nodes = next((value.value for key, value in node.value
+                           if key.id == "scalar" and key.value == "items" and value.id == "sequence"), [])
+        if len(item_nodes) != len(items):
+            item_nodes = []
+    refused: dict[int, list[tuple[Any, Any, Any]]] = {}
+    whole: list[tuple[Any, Any, Any]] = []
+    for found in sorted(duplicates, key=lambda found: found[0].index):  # (found outer mappings first)
+        at = found[0].index
+        index = next((i for i, item in enumerate(item_nodes) if item.start_mark.index <= at < item.end_mark.index),
+                     None)
+        (whole if index is None else refused.setdefault(index, [])).append(found)
+    if whole or type(kind) is not str or type(items) is not list:  # (only the first: every one is in an item)
+        return _duplicate_errors(document, None, whole, file, first_line)
+    kept = []
+    out: list[Any] = []
+    for i, item in enumerate(items):
+        if i in refused:
+            out.extend(_duplicate_errors(item, kind[: -len("List")] or None, refused[i], file, first_line))
+        else:
+            kept.append(item)
+    out.append({**document, "items": kept})
+    return out
+
+
+def _duplicate_errors(document: Any, default_kind: str | None, duplicates: list[tuple[Any, Any, Any]], file: str,
+                      first_line: int) -> list[Diagnostic]:
+    kind = document.get("kind", default_kind) if type(document) is dict else None
+    named = type(kind) is str and bool(kind)
+    display: str | None = None
+    if type(kind) is str and kind:
+        entry = _DECODERS.get(kind)
+        _, name, display = object_name(document, namespaced=entry[2] if entry else True)
+        display = display if name or entry else None  # (a List has no name to give)
+    what = "object" if named else "document"
+    return [Diagnostic(f'mapping key "{key}" already defined at line {first_line + first.line + 1}; kubectl '
+                       f"refuses the {what} (strict YAML), so it is skipped", file=file,
+                       line=first_line + mark.line + 1, kind=kind if named else None, object=display)
+            for mark, key, first in duplicates]
+
+
 def _load_yaml(text: str) -> list[Any]:
     """Every document of a YAML text, through libyaml's C loader when PyYAML has it; a large text on two cores
     (:mod:`kubeproxy_sim.objects.yamlsplit`), with the same result."""
     from kubeproxy_sim.objects import yamlsplit  # YAML only, like _yaml(): a JSON input never pays for it
 
     yaml = _yaml()
-    loader = manifest_loader()
+    loader = strict_loader()
 
     def load(part: str) -> list[Any]:
         return list(yaml.load_all(part, Loader=loader))

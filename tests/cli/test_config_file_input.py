@@ -26,3 +26,23 @@ def test_a_config_nested_too_deeply_is_a_syntax_error_naming_the_file(tmp_path, 
     assert _problems(tmp_path, CONFIG_HEAD + "featureGates: " + "[" * depth + "]" * depth + "\n") == [
         f"kp.yaml: syntax error: exceeded maximum nesting depth (the YAML reader follows fewer than "
         f"{sys.getrecursionlimit()} levels)"]
+
+
+def test_a_key_given_twice_is_a_warning_and_the_last_one_wins_as_kube_proxy_decodes_it(tmp_path) -> None:
+    """kube-proxy's strict decoding fails on a duplicate key (sigs.k8s.io/yaml's YAMLToJSONStrict), and
+    kube-proxy then decodes leniently (logging why), where the last one wins: so does this, with a warning."""
+    from argparse import ArgumentParser
+
+    from kubeproxy_sim.cli.options import add_node_flags, build_config
+
+    path = tmp_path / "kp.yaml"
+    path.write_text(CONFIG_HEAD + "iptables: {masqueradeBit: 14}\niptables:\n  masqueradeBit: 12\n"
+                    "  masqueradeBit: 13\n")
+    parser = ArgumentParser()
+    add_node_flags(parser)
+    config, diags = build_config(parser.parse_args(["--config", str(path)]), Cluster())
+    assert config.masquerade_bit == 13
+    assert [str(d) for d in diags if d.file] == [
+        f'{path}:{line}: warning: mapping key "{key}" already defined at line {first}; kube-proxy\'s strict '
+        "decoding refuses it, and its lenient decoding keeps the last"
+        for line, key, first in ((4, "iptables", 3), (6, "masqueradeBit", 5))]

@@ -102,6 +102,8 @@ def _messy_manifests(tmp_path: Path) -> list[str]:
     more = tmp_path / "b.yaml"
     more.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: s04, namespace: ns}\n"
                     "spec: {clusterIP: 10.96.1.4, ports: [{port: 81}]}\n---\n[not, an, object]\n---\n"
+                    "apiVersion: v1\nkind: Service\nmetadata: {name: s08, namespace: ns}\n"
+                    "spec: {clusterIP: 10.96.1.8, clusterIP: 10.96.1.9, ports: [{port: 81}]}\n---\n"
                     "kind: Service\nmetadata: {name: bad: yaml\n")
     return ["-f", str(listing), "-f", str(more)]
 

@@ -329,3 +329,96 @@ def test_json_nested_deeper_than_the_reader_follows_is_an_error_and_the_other_fi
         f"{path}:{line}: syntax error: exceeded maximum nesting depth (1502 levels of arrays and objects; the "
         f"JSON reader follows fewer than {sys.getrecursionlimit()}) at column {column}; this document and the "
         "rest of the file are skipped" for path, line in ((stream, 2), (alone, 1))]
+
+
+def test_a_duplicate_key_refuses_the_object_as_kubectl_does(load, messages):
+    """PyYAML keeps the last of two equal keys; kubectl's strict YAML refuses the object ('mapping key "port"
+    already defined at line N'), so the object is named and skipped and the others are used."""
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a}
+        spec:
+          clusterIP: 10.0.0.1
+          ports:
+          - port: 80
+            port: 90
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: b}
+        spec: {clusterIP: 10.0.0.2, ports: [{port: 80}]}
+        ---
+        metadata: {name: c}
+        metadata: {name: d}
+    """)
+    assert [s.name for s in result.cluster.services] == ["b"]
+    assert messages(result) == [
+        't.yaml:9: Service default/a: mapping key "port" already defined at line 8; kubectl refuses the object '
+        "(strict YAML), so it is skipped",
+        't.yaml:17: mapping key "metadata" already defined at line 16; kubectl refuses the document (strict YAML), '
+        "so it is skipped"]
+
+
+def test_a_duplicate_key_in_a_list_item_refuses_that_item_and_one_in_the_list_refuses_the_list(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: ServiceList
+        items:
+        - metadata: {name: a}
+          spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+        - metadata: {name: b, name: c}
+          spec: {clusterIP: 10.0.0.2, ports: [{port: 80}]}
+        - metadata: {name: d}
+          spec: {clusterIP: 10.0.0.4, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: List
+        kind: List
+        items:
+        - {apiVersion: v1, kind: Service, metadata: {name: e}, spec: {clusterIP: 10.0.0.5, ports: [{port: 80}]}}
+    """)
+    assert [s.name for s in result.cluster.services] == ["a", "d"]
+    assert messages(result) == [
+        't.yaml:7: Service default/c: mapping key "name" already defined at line 7; kubectl refuses the object '
+        "(strict YAML), so it is skipped",
+        't.yaml:14: List: mapping key "kind" already defined at line 13; kubectl refuses the object (strict YAML), '
+        "so it is skipped"]
+
+
+def test_merge_keys_may_be_overridden_and_equal_looking_keys_of_other_types_are_not_duplicates(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: a
+          labels: &base {app: web, tier: front}
+          annotations:
+            <<: *base
+            app: other
+            1: one
+            true: yes
+            "1": string
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+    """)
+    assert result.diagnostics == () and [s.name for s in result.cluster.services] == ["a"]
+
+
+def test_a_duplicate_key_and_a_syntax_error_cost_only_their_documents(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}], clusterIP: 10.0.0.9}
+        ---
+        kind: [
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: b}
+        spec: {clusterIP: 10.0.0.2, ports: [{port: 80}]}
+    """)
+    assert [s.name for s in result.cluster.services] == ["b"]
+    assert [d.line for d in result.errors] == [5, 8]
+    assert 'mapping key "clusterIP" already defined at line 5' in messages(result)[0]
+    assert "syntax error" in messages(result)[1]
