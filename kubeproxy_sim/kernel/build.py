@@ -399,7 +399,7 @@ def catch_all_rules() -> str:
 
 
 def _catch_all(topo: Topology) -> None:
-    for name in dict.fromkeys(p.netns for p in topo.pods if p.any_port and not p.host_network):
+    for name in dict.fromkeys(p.netns for p in topo.pods if p.any_port):
         load_rules(name, catch_all_rules(), noflush=True, family=topo.family)
 
 
@@ -418,7 +418,7 @@ def start_servers(topo: Topology) -> dict[str, int]:
     session."""
     groups: dict[str, list[PodPlan]] = {}
     for pod in topo.pods:
-        if pod.ports or (pod.any_port and not pod.host_network):
+        if pod.ports or pod.any_port:
             groups.setdefault(pod.netns, []).append(pod)
     started: dict[str, subprocess.Popen[str]] = {}
     try:

@@ -30,6 +30,7 @@ from kubeproxy_sim.objects.model import AddressType, Cluster, Protocol, ServiceT
 from kubeproxy_sim.objects.nodes import node_names, node_object_addresses, synthesised_node_addresses, used_addresses
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
+from kubeproxy_sim.simulator.topology import slice_ports
 
 PREFIX = "kpsim-"
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
@@ -181,12 +182,6 @@ def _endpoint_ports(cluster: Cluster, family: int) -> dict[str, set[tuple[str, i
     return ports
 
 
-def _declared(cluster: Cluster) -> set[str]:
-    """Addresses some EndpointSlice gives a port (any protocol, as the simulator counts them)."""
-    return {address for slc in cluster.endpoint_slices if slc.address_type is not AddressType.FQDN
-            and any(p.port for p in slc.ports) for endpoint in slc.endpoints for address in endpoint.addresses}
-
-
 def _endpoint_owners(cluster: Cluster, family: int) -> dict[str, tuple[str, str | None]]:
     """address -> (pod key, node) for endpoints without a Pod object, named after their targetRef."""
     owners: dict[str, tuple[str, str | None]] = {}
@@ -263,7 +258,7 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     nodes = plan_nodes(name, cluster, config, sources)
     pods = _PodPlanner(name, nodes)
     ports = _endpoint_ports(cluster, family)
-    declared = _declared(cluster)
+    declared = {address for address, served in slice_ports(cluster).items() if served}  # as SimPod.serves
     for pod in sorted(cluster.pods, key=lambda p: p.key):
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports if c.protocol in SERVED}
         for ip in _of(pod.pod_ips, family):

@@ -131,8 +131,9 @@ def plan_nodes(cluster: Cluster, base: ProxyConfig,
     return nodes
 
 
-def _slice_ports(cluster: Cluster) -> dict[str, set[tuple[str, int]]]:
-    """(proto, port) per endpoint address: what the workload at that address serves."""
+def slice_ports(cluster: Cluster) -> dict[str, set[tuple[str, int]]]:
+    """(proto, port) per endpoint address: what the workload at that address serves (the kernel's builder reads
+    it too, so that an address with an empty set answers on any port there as here)."""
     ports: dict[str, set[tuple[str, int]]] = {}
     for slc in cluster.endpoint_slices:
         if slc.address_type is AddressType.FQDN:
@@ -204,15 +205,15 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
     family = 6 if base.ipv6 else 4
     nodes = plan_nodes(cluster, base, overrides)
     placer = _PodPlacer(nodes, family)
-    slice_ports = _slice_ports(cluster)
+    declared = slice_ports(cluster)
     for pod in sorted(cluster.pods, key=lambda p: p.key):
         if pod.phase in ("Succeeded", "Failed"):
             continue
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports}
         for ip in pod.pod_ips:
-            placer.add(pod.key, ip, pod.node_name, served | slice_ports.get(ip, set()), pod.host_network)
+            placer.add(pod.key, ip, pod.node_name, served | declared.get(ip, set()), pod.host_network)
     for ip, key, node in _endpoint_owners(cluster):
-        placer.add(key, ip, node, slice_ports.get(ip, set()), False)
+        placer.add(key, ip, node, declared.get(ip, set()), False)
     return Topology(family, tuple(nodes), (*placer.pods.values(), *placer.host_pods.values()), tuple(hosts))
 
 
