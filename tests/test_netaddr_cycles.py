@@ -206,3 +206,32 @@ def test_node_object_addresses(collector_off: None) -> None:
         assert of_family(["fd00::1/64", "zz::1", "10.0.0.1/24", "x.x.x.x"], 6) == ["fd00::1"]
         assert of_family(["fd00::1/64", "zz::1", "10.0.0.1/24", "x.x.x.x"], 4) == ["10.0.0.1"]
     _leaves_nothing(work)
+
+
+def test_the_firewall_chain_s_node_ip_check_on_an_ipv6_proxier(collector_off: None) -> None:
+    """KUBE-FW's "is the node inside a source range" (every LoadBalancer with source ranges, every sync): netaddr is
+    given the family, so an IPv6 node IP and ranges leave no cycle inside generate()'s collector pause."""
+    from types import SimpleNamespace
+
+    from kubeproxy_sim.proxier.rules.external import _node_ip_allowed
+
+    def work() -> None:
+        for node_ip, allowed in (("fd00::10", True), ("2001:db8::1", False), ("10.0.0.5", True)):
+            ctx = SimpleNamespace(node_ip=node_ip)
+            assert _node_ip_allowed(ctx, ("fd00::/64", "10.0.0.0/8", "fd01::/64")) is allowed  # type: ignore[arg-type]
+    _leaves_nothing(work)
+
+
+def test_the_node_s_interface_addresses_and_nodeport_cidrs_on_an_ipv6_proxier(collector_off: None) -> None:
+    from kubeproxy_sim.proxier.config import ProxyConfig
+    from kubeproxy_sim.proxier.rules.context import _interface_addresses, nodeport_destinations
+
+    config = ProxyConfig(ip_family=IPFamily.IPV6, node_ips=("10.0.0.5/24", "fd00::10/64"),
+                         nodeport_addresses=("fd00::/64", "10.0.0.0/8"))
+    every = dataclasses.replace(config, nodeport_addresses=())
+
+    def work() -> None:
+        assert [str(a) for a in _interface_addresses(config)] == ["127.0.0.1", "::1", "10.0.0.5", "fd00::10"]
+        assert nodeport_destinations(config).addresses == ("fd00::10",)
+        assert nodeport_destinations(every).match_all
+    _leaves_nothing(work)

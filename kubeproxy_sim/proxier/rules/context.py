@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import netaddr
 
+from kubeproxy_sim.objects.addr import netaddr_address, netaddr_network
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.proxier.state import is_ipv6_text
 
@@ -126,13 +127,14 @@ def _nodeport_cidrs(config: ProxyConfig) -> list[netaddr.IPNetwork]:
                     texts.append(f"{ip}/128" if ipv6 else f"{ip}/32")
         else:
             texts.append(value)
-    return [netaddr.IPNetwork(t) for t in texts if is_ipv6_text(t) == config.ipv6]
+    # (objects.addr's helpers give netaddr the family: without it, IPv6 text leaves a reference cycle)
+    return [n for n in (netaddr_network(t) for t in texts if is_ipv6_text(t) == config.ipv6) if n is not None]
 
 
 def _interface_addresses(config: ProxyConfig) -> list[netaddr.IPAddress]:
     """This node's addresses: loopback (always present) then the configured interface IPs."""
     texts = [IPV4_LOOPBACK, IPV6_LOOPBACK, *(v.split("/")[0] for v in config.node_ips)]
-    return [netaddr.IPAddress(t) for t in texts]
+    return [a for a in map(netaddr_address, texts) if a is not None]  # (with the family, as _nodeport_cidrs)
 
 
 def nodeport_destinations(config: ProxyConfig) -> NodePortDestinations:
@@ -143,7 +145,7 @@ def nodeport_destinations(config: ProxyConfig) -> NodePortDestinations:
     """
     cidrs = _nodeport_cidrs(config)
     if not cidrs:
-        cidrs = [netaddr.IPNetwork("::/0" if config.ipv6 else "0.0.0.0/0")]
+        cidrs = [netaddr.IPNetwork("::/0", 6) if config.ipv6 else netaddr.IPNetwork("0.0.0.0/0", 4)]
     loopback = netaddr.IPAddress("127.0.0.0")
     contains_loopback = any(c.version == 4 and (c.network.is_loopback() or loopback in c) for c in cidrs)
     if any(c.prefixlen == 0 for c in cidrs):

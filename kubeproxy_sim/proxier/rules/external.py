@@ -9,8 +9,7 @@ Cluster chain, as if it had gone out to the load balancer and come back.
 
 from __future__ import annotations
 
-import netaddr
-
+from kubeproxy_sim.objects.addr import netaddr_address, netaddr_network
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext
 from kubeproxy_sim.proxier.rules.plan import ServicePlan
@@ -40,10 +39,19 @@ def external_chain_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer) -
 
 
 def _node_ip_allowed(ctx: SyncContext, source_ranges: tuple[str, ...]) -> bool:
-    """Whether a source range contains this node's IP (then the LB VIPs are allowed as sources)."""
-    node_ip = netaddr.IPAddress(ctx.node_ip)
-    return any(node_ip in netaddr.IPNetwork(cidr) for cidr in source_ranges
-               if netaddr.IPNetwork(cidr).version == node_ip.version)
+    """Whether a source range contains this node's IP (then the LB VIPs are allowed as sources).
+
+    Through objects.addr's netaddr helpers, which give netaddr the family: read without one, IPv6 text leaves
+    a reference cycle (netaddr swallows its IPv4 attempt's error), inside generate()'s collector pause.
+    """
+    node_ip = netaddr_address(ctx.node_ip)
+    if node_ip is None:
+        return False
+    for cidr in source_ranges:
+        network = netaddr_network(cidr)
+        if network is not None and network.version == node_ip.version and node_ip in network:
+            return True
+    return False
 
 
 def firewall_chain_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer) -> None:
