@@ -174,14 +174,27 @@ def test_no_room_for_the_shared_mapping_is_one_process(tmp_path: Path, monkeypat
     assert split.text == whole.text and split.diagnostics == whole.diagnostics
 
 
-def test_a_failing_child_falls_back_to_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_child_falls_back_to_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fork happens (six services, threshold 2), the child fails, and the one-process fallback then gives
+    exactly the one-process result."""
+    scenario = "upstream-overall-iptables-rules"
+    assert _service_count(["--scenario", scenario]) >= 2
+    ran = tmp_path / "child-ran"
+
     def broken(*args: object) -> None:
+        ran.touch()  # (the child is another process: a file is what the test can see of it)
         raise RuntimeError("the child breaks")
 
-    whole = split_sync.load_and_generate(rules_args("--scenario", "bootcamp"), text=True, threshold=10**9)
+    splits: list[object] = []
+    wholes: list[object] = []
+    split_once, whole_once = split_sync._split, split_sync._whole
+    whole = split_sync.load_and_generate(rules_args("--scenario", scenario), text=True, threshold=10**9)
     monkeypatch.setattr(split_sync, "_child", broken)
-    split = split_sync.load_and_generate(rules_args("--scenario", "bootcamp"), text=True, threshold=0)
-    assert split.text == whole.text and split.diagnostics == whole.diagnostics
+    monkeypatch.setattr(split_sync, "_split", lambda *a: splits.append(split_once(*a)) or splits[-1])
+    monkeypatch.setattr(split_sync, "_whole", lambda *a: wholes.append(whole_once(*a)) or wholes[-1])
+    split = split_sync.load_and_generate(rules_args("--scenario", scenario), text=True, threshold=2)
+    assert ran.exists() and splits == [None] and len(wholes) == 1  # forked, the child failed, one process did it
+    assert whole.text is not None and split.text == whole.text and split.diagnostics == whole.diagnostics
 
 
 def test_shares_partition_services_with_their_slices() -> None:
