@@ -28,7 +28,7 @@ from kubeproxy_sim.objects.decode_nodes import decode_node, decode_pod
 from kubeproxy_sim.objects.decode_slices import SERVICE_NAME_LABEL, decode_endpoint_slice, decode_endpoints
 from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
-from kubeproxy_sim.objects.report import Report, type_name
+from kubeproxy_sim.objects.report import Report, described, quote, type_name
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -572,8 +572,7 @@ class _Builder:
                 return  # another share's service
         kind = document.get("kind")
         if type(kind) is not str or not kind:
-            self.diagnostics.append(Diagnostic(f"kind is required ({where}); expected Service, EndpointSlice, "
-                                               "Endpoints, Node or Pod", file=file, field="kind"))
+            self.diagnostics.append(_kind_problem(document, kind, file, where))
             return
         entry = _DECODERS.get(kind)
         if entry is None:
@@ -585,7 +584,8 @@ class _Builder:
         _, _, display = object_name(document, namespaced=namespaced)
         if document.get("apiVersion") != api_version:
             given = document.get("apiVersion")
-            what = "apiVersion is not set" if given is None else f"apiVersion {given!s} is not supported"
+            shown = given if given and type(given) is str else quote(given)  # "" and non-strings in quotes
+            what = "apiVersion is not set" if given is None else f"apiVersion {shown} is not supported"
             self.diagnostics.append(Diagnostic(f"skipped: {what}; expected {api_version}",
                                                file=file, kind=kind, object=display, severity=Severity.NOTE))
             return
@@ -676,3 +676,15 @@ def mirror_one(endpoints: Endpoints, services: dict[str, Service], slices: dict[
         slices[mirrored.key] = mirrored
     return found
 
+
+
+def _kind_problem(document: dict[str, Any], kind: object, file: str, where: str) -> Diagnostic:
+    """What is wrong with a document's kind: missing, or not a string (named by the object when it has a name,
+    since ``kind: [Service]`` is there, just of the wrong type)."""
+    expected = "expected Service, EndpointSlice, Endpoints, Node or Pod"
+    if kind is None or kind == "":
+        return Diagnostic(f"kind is required ({where}); {expected}", file=file, field="kind")
+    _, name, display = object_name(document, namespaced=False)
+    problem = f"expected a string, got {described(kind)}"
+    return Diagnostic(f"{problem} ({where}); {expected}", file=file, object=display if name else None,
+                      field="kind")

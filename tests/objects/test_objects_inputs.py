@@ -422,3 +422,20 @@ def test_a_duplicate_key_and_a_syntax_error_cost_only_their_documents(load, mess
     assert [d.line for d in result.errors] == [5, 8]
     assert 'mapping key "clusterIP" already defined at line 5' in messages(result)[0]
     assert "syntax error" in messages(result)[1]
+
+
+def test_a_kind_of_the_wrong_type_and_an_empty_api_version_are_named(load, messages):
+    result = load("""
+        apiVersion: v1
+        kind: [Service]
+        metadata: {name: web}
+        ---
+        apiVersion: ""
+        kind: Service
+        metadata: {name: blank}
+    """)
+    assert messages(result) == [
+        't.yaml: web: kind: expected a string, got a list ["Service"] (document 1); expected Service, '
+        "EndpointSlice, Endpoints, Node or Pod",
+        't.yaml: Service default/blank: note: skipped: apiVersion "" is not supported; expected v1',
+    ]
