@@ -1,7 +1,9 @@
 """The EndpointSlice controller: a Service's selector and the matching Pods in, its slices out.
 
 Every pod the selector matches that has an address and has not finished is an
-endpoint, terminating ones included, with the conditions the controller
+endpoint, terminating ones included, unless its Node does not exist (upstream's
+reconciler skips such a pod, and records the failed sync on the Service, unless
+the Service sets publishNotReadyAddresses), with the conditions the controller
 writes: ``serving`` is the pod's readiness, ``terminating`` whether it is being
 deleted, ``ready`` is serving and not terminating (always true when the Service
 sets publishNotReadyAddresses). Each service port's target
@@ -49,6 +51,7 @@ MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"
 HEADLESS_LABEL = "service.kubernetes.io/headless"
 MAX_ENDPOINTS_PER_SLICE = 100
+FAILED_UPDATE_REASON = "FailedToUpdateEndpointSlices"
 _RESERVED_LABELS = frozenset({SERVICE_NAME_LABEL, MANAGED_BY_LABEL, HEADLESS_LABEL})
 _FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 
@@ -66,6 +69,22 @@ def selects(service: Service, pod: Pod) -> bool:
 def is_endpoint(pod: Pod) -> bool:
     """Pods the controller lists: addressed and not finished (terminating pods stay, marked as such)."""
     return bool(pod.pod_ips) and pod.phase not in _FINISHED_PHASES
+
+
+def node_missing(pod: Pod, nodes: Mapping[str, Node], service: Service) -> bool:
+    """Upstream's reconciler skips a pod whose Node is not found (none named is not found either), unless the
+    Service publishes not-ready addresses: the user asked for every pod's address."""
+    return not service.publish_not_ready_addresses and (pod.node_name is None or pod.node_name not in nodes)
+
+
+def skipped_event(service: Service, skipped: Sequence[Pod]) -> topology.Event:
+    """The event the controller records when a sync skipped pods for a missing Node (endpointslice_controller.go
+    syncService over reconciler.go's errors, aggregated as k8s.io/apimachinery's Aggregate prints them)."""
+    errors = [f"skipping Pod {p.name} for Service {service.namespace}/{service.name}: Node {p.node_name or ''} "
+              "Not Found" for p in skipped]
+    text = errors[0] if len(errors) == 1 else f"[{', '.join(errors)}]"
+    return topology.Event(topology.WARNING, FAILED_UPDATE_REASON,
+                          f"Error updating Endpoint Slices for Service {service.namespace}/{service.name}: {text}")
 
 
 def resolve_port(port: ServicePort, pod: Pod) -> int | None:
@@ -243,6 +262,9 @@ def reconcile_service(service: Service, pods: Sequence[Pod], nodes: Mapping[str,
     if service.selector is None or service.type is ServiceType.EXTERNAL_NAME:
         return Reconciled((), (), frozenset({key}) & view.populated)  # not synced: the cache is left alone
     members = [p for p in pods if selects(service, p) and is_endpoint(p)]
+    skipped = [p for p in members if node_missing(p, nodes, service)]  # reconciler.go: "Node not found"
+    if skipped:
+        members = [p for p in members if not node_missing(p, nodes, service)]
     populated = key in view.populated
     events: list[ServiceEvent] = []
     out: list[EndpointSlice] = []
@@ -259,6 +281,8 @@ def reconcile_service(service: Service, pods: Sequence[Pod], nodes: Mapping[str,
             events.append(ServiceEvent(key, topology.disabled_event(family.value)))
             populated = False
         out.extend(_chunks(service, family, groups, max_per_slice))
+    if skipped:  # once per sync, whatever the families: the sync's error, after the cache's events
+        events.append(ServiceEvent(key, skipped_event(service, skipped)))
     return Reconciled(tuple(out), tuple(events), frozenset({key}) if populated else frozenset())
 
 

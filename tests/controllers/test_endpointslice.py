@@ -8,6 +8,7 @@ from kubeproxy_sim.controllers.endpointslice import (
     MANAGED_BY_LABEL,
     SERVICE_NAME_LABEL,
     controller_slices,
+    reconcile_service,
     service_slices,
 )
 from kubeproxy_sim.objects.model import (
@@ -15,6 +16,8 @@ from kubeproxy_sim.objects.model import (
     ContainerPort,
     Endpoint,
     EndpointSlice,
+    IPFamily,
+    Node,
     Pod,
     Protocol,
     Service,
@@ -23,6 +26,8 @@ from kubeproxy_sim.objects.model import (
 )
 
 from ._helpers import NODES, deployed
+
+BY_NAME = {n.name: n for n in NODES}
 
 
 def _service(**changes: object) -> Service:
@@ -62,7 +67,7 @@ def test_conditions_for_ready_pending_terminating_pods() -> None:
             _pod("leaving-unready", "10.244.0.5", terminating=True, ready=False),
             _pod("done", "10.244.0.6", phase="Succeeded", ready=False), _pod("no-ip", "x", pod_ips=()),
             _pod("other", "10.244.0.7", labels=(("app", "other"),))]
-    got = _conditions(service_slices(_service(), pods, {}))
+    got = _conditions(service_slices(_service(), pods, BY_NAME))
     assert got == {"10.244.0.2": (True, True, False), "10.244.0.3": (False, False, False),
                    "10.244.0.4": (False, True, True), "10.244.0.5": (False, False, True)}
 
@@ -73,7 +78,7 @@ def test_a_service_publishing_not_ready_addresses_gets_every_endpoint_ready() ->
     pods = [_pod("pending", "10.244.0.3", ready=False, phase="Pending"),
             _pod("leaving", "10.244.0.4", terminating=True),
             _pod("done", "10.244.0.6", phase="Succeeded", ready=False)]
-    got = _conditions(service_slices(_service(publish_not_ready_addresses=True), pods, {}))
+    got = _conditions(service_slices(_service(publish_not_ready_addresses=True), pods, BY_NAME))
     assert got == {"10.244.0.3": (True, False, False), "10.244.0.4": (True, True, True)}
 
 
@@ -91,10 +96,10 @@ def test_terminating_pods_serve_while_terminating_then_disappear() -> None:
 
 def test_at_most_100_endpoints_per_slice_with_stable_names() -> None:
     pods = [_pod(f"p{i}", f"10.244.{i // 250}.{i % 250 + 2}") for i in range(250)]
-    slices = service_slices(_service(), pods, {})
+    slices = service_slices(_service(), pods, BY_NAME)
     assert [len(s.endpoints) for s in slices] == [100, 100, 50]
     assert len({s.name for s in slices}) == 3
-    assert [s.name for s in service_slices(_service(), list(reversed(pods)), {})] == [s.name for s in slices]
+    assert [s.name for s in service_slices(_service(), list(reversed(pods)), BY_NAME)] == [s.name for s in slices]
     everyone = [e.addresses[0] for s in slices for e in s.endpoints]
     assert sorted(everyone) == sorted(p.pod_ips[0] for p in pods) and len(set(everyone)) == 250
 
@@ -105,7 +110,7 @@ def test_named_target_ports_resolve_per_pod() -> None:
     pods = [_pod("a", "10.244.0.2", ports=(ContainerPort("web", 8080), ContainerPort("dns", 5353, Protocol.UDP))),
             _pod("b", "10.244.0.3", ports=(ContainerPort("web", 9090), ContainerPort("dns", 5353, Protocol.TCP))),
             _pod("c", "10.244.0.4", ports=(ContainerPort("web", 8080), ContainerPort("dns", 5353, Protocol.UDP)))]
-    slices = service_slices(service, pods, {})
+    slices = service_slices(service, pods, BY_NAME)
     shapes = sorted((tuple((p.name, p.port, p.protocol.value) for p in s.ports),
                      tuple(e.addresses[0] for e in s.endpoints)) for s in slices)
     assert shapes == [
@@ -116,10 +121,10 @@ def test_named_target_ports_resolve_per_pod() -> None:
 
 def test_no_slices_for_selectorless_or_external_name_services_and_a_placeholder_when_empty() -> None:
     pods = [_pod("a", "10.244.0.2")]
-    assert service_slices(_service(selector=None), pods, {}) == ()
+    assert service_slices(_service(selector=None), pods, BY_NAME) == ()
     assert service_slices(_service(type=ServiceType.EXTERNAL_NAME, cluster_ips=(), external_name="x.example"),
-                          pods, {}) == ()
-    (placeholder,) = service_slices(_service(selector=(("app", "nobody"),)), pods, {})
+                          pods, BY_NAME) == ()
+    (placeholder,) = service_slices(_service(selector=(("app", "nobody"),)), pods, BY_NAME)
     assert placeholder.endpoints == () and placeholder.ports == ()
 
 
@@ -163,7 +168,8 @@ def test_a_loaded_controller_slice_is_replaced_and_matching_bare_pods_are_adopte
 def _hints(distribution: str | None) -> dict[str, tuple[tuple[str, ...] | None, tuple[str, ...] | None]]:
     pods = [_pod("a", "10.244.0.2"), _pod("b", "10.244.1.2", node_name="node2"),
             _pod("pending", "10.244.0.3", ready=False, phase="Pending"), _pod("far", "10.244.9.2", node_name="node9")]
-    slices = service_slices(_service(traffic_distribution=distribution), pods, {n.name: n for n in NODES})
+    zoneless = Node(name="node9", pod_cidrs=("10.244.9.0/24",))  # a Node without a zone label
+    slices = service_slices(_service(traffic_distribution=distribution), pods, {**BY_NAME, "node9": zoneless})
     return {e.addresses[0]: (e.hints_for_zones, e.hints_for_nodes) for s in slices for e in s.endpoints}
 
 
@@ -171,9 +177,29 @@ def test_trafficdistribution_hints_each_ready_endpoint_for_its_own_zone_as_upstr
     """trafficdist.preferCloseHeuristic: ready endpoints get forZones=[their zone] (and, for PreferSameNode,
     forNodes=[their node]); not-ready ones none; without a close distribution no hints at all."""
     close = {"10.244.0.2": (("zone-a",), None), "10.244.1.2": (("zone-b",), None),
-             "10.244.0.3": (None, None), "10.244.9.2": (None, None)}  # node9 is unknown: no zone, no hint
+             "10.244.0.3": (None, None), "10.244.9.2": (None, None)}  # node9 has no zone: no zone hint
     assert _hints("PreferClose") == close and _hints("PreferSameZone") == close
     assert _hints("PreferSameNode") == {"10.244.0.2": (("zone-a",), ("node1",)),
                                         "10.244.1.2": (("zone-b",), ("node2",)),
                                         "10.244.0.3": (None, None), "10.244.9.2": (None, ("node9",))}
     assert set(_hints(None).values()) == set(_hints("Closest").values()) == {(None, None)}
+
+
+def test_a_pod_whose_node_is_not_found_is_skipped_unless_the_service_publishes_not_ready_addresses() -> None:
+    """reconciler.go: "skipping Pod for Service, Node not found" (none named is not found either); the sync's
+    error is recorded on the Service once, naming every such pod and its node."""
+    pods = [_pod("a", "10.244.0.2"), _pod("ghost", "10.244.9.9", node_name="ghost-node"),
+            _pod("nowhere", "10.244.9.8", node_name=None)]
+    done = reconcile_service(_service(), pods, BY_NAME)
+    assert list(_conditions(done.slices)) == ["10.244.0.2"]
+    assert [(e.service, e.event.type, e.event.reason, e.event.message) for e in done.events] == [
+        ("default/web", "Warning", "FailedToUpdateEndpointSlices",
+         "Error updating Endpoint Slices for Service default/web: [skipping Pod ghost for Service default/web: "
+         "Node ghost-node Not Found, skipping Pod nowhere for Service default/web: Node  Not Found]")]
+    dual = _service(ip_families=(IPFamily.IPV4, IPFamily.IPV6))  # once per sync, not once per family
+    assert len(reconcile_service(dual, pods[:2], BY_NAME).events) == 1
+    assert reconcile_service(dual, pods[:2], BY_NAME).events[0].event.message.endswith(
+        ": skipping Pod ghost for Service default/web: Node ghost-node Not Found")
+    published = reconcile_service(_service(publish_not_ready_addresses=True), pods, BY_NAME)
+    assert sorted(_conditions(published.slices)) == ["10.244.0.2", "10.244.9.8", "10.244.9.9"]
+    assert published.events == ()

@@ -300,3 +300,39 @@ def test_scenario_nodes_without_cpu_say_insufficient_node_info(
     (tmp_path / "s.script").write_text("apply -f bad.yaml\n")
     assert run_cli(["scenario", str(tmp_path / "s.script"), "--show", "endpoints"], monkeypatch) == 1
     assert "Node node9: status.allocatable.cpu: 'lots' is not a CPU quantity" in capsys.readouterr().err
+
+
+def test_scenario_a_pod_on_a_missing_node_is_skipped_and_the_others_keep_their_hints(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Upstream's reconciler skips a pod whose Node is not found ("Node not found"): it is no endpoint, so it
+    takes no zone-less endpoint into the topology cache, and node1 keeps to its zone's two endpoints."""
+    (tmp_path / "nodes.yaml").write_text("".join(_node_yaml(f"node{i}", f"zone-{z}", i, "4")
+                                                 for i, z in ((1, "a"), (2, "b"), (3, "c"))))
+    (tmp_path / "svc.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations: {service.kubernetes.io/topology-mode: "
+        "Auto}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 8080}]\n")
+    (tmp_path / "ghost.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: ghost, labels: {app: web}}\nspec:\n  nodeName: ghost-node\n"
+        "  containers: [{name: c, image: nginx, ports: [{containerPort: 8080}]}]\nstatus:\n  podIP: 10.244.9.9\n"
+        "  phase: Running\n  conditions: [{type: Ready, status: 'True'}]\n")
+    (tmp_path / "s.script").write_text("create deployment web --image=nginx --replicas=6 --port=8080\n"
+                                       "apply -f svc.yaml\nwait 30s\napply -f ghost.yaml\nwait 30s\n")
+    argv = ["scenario", str(tmp_path / "s.script"), "-f", str(tmp_path / "nodes.yaml"), "--hostname-override",
+            "node1", "--cluster-cidr", "10.244.0.0/16"]
+    assert run_cli([*argv, "--show", "endpoints"], monkeypatch) == 0
+    captured = capsys.readouterr()
+    for step in captured.out.split("# step ")[3:]:
+        rows = [line for line in step.splitlines() if line.startswith("default/web ")]
+        assert len(rows) == 6 and "10.244.9.9" not in step
+        assert sorted(row.rsplit("for-zones=", 1)[1] for row in rows) == ["zone-a", "zone-a", "zone-b", "zone-b",
+                                                                          "zone-c", "zone-c"]
+    skipped = ("Service default/web: warning: FailedToUpdateEndpointSlices: Error updating Endpoint Slices for "
+               "Service default/web: skipping Pod ghost for Service default/web: Node ghost-node Not Found")
+    err = captured.err.splitlines()
+    assert f"kubeproxy-sim: {tmp_path / 's.script'}:4: {skipped}" in err
+    assert sum(skipped in line for line in err) == 1 and "do not have a zone" not in captured.err
+    assert run_cli([*argv, "--show", "rules"], monkeypatch) == 0
+    last = capsys.readouterr().out.split("# step ")[-1]
+    targets = [line.split("-> ")[1].split(":")[0] for line in last.splitlines()
+               if line.startswith("-A KUBE-SVC-") and "-> " in line]
+    assert sorted(targets) == ["10.244.1.2", "10.244.1.3"]  # zone-a's own two, not the ghost's address
