@@ -138,7 +138,7 @@ def _topology_annotations(meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     """``apply -f``: objects through the objects layer, Deployments and API facts from the raw documents (Node
     readiness and allocatable CPU, headless Services, Services' topology annotations and ipFamilyPolicy)."""
-    from kubeproxy_sim.controllers.decode import decode_deployment, family_policy, is_deployment
+    from kubeproxy_sim.controllers.decode import decode_deployment, family_policy, family_policy_problem, is_deployment
     from kubeproxy_sim.controllers.script import Manifests
     from kubeproxy_sim.objects import load_paths
 
@@ -176,6 +176,9 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                 annotations[key] = found_annotations
             if (policy := family_policy(doc)) is not None:
                 policies[key] = policy
+            elif (refusal := family_policy_problem(doc)) is not None:  # refused, as the API server's validation does
+                diagnostics.append(Diagnostic(refusal, file=file, kind="Service", object=key,
+                                              field="spec.ipFamilyPolicy"))
     return Manifests(loaded.cluster, tuple(deployments), frozenset(not_ready), frozenset(headless),
                      tuple(diagnostics), tuple(sorted(node_cpu.items())), tuple(sorted(annotations.items())),
                      tuple(sorted(policies.items())))

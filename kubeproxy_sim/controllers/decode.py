@@ -41,13 +41,27 @@ SINGLE_STACK, PREFER_DUAL_STACK, REQUIRE_DUAL_STACK = "SingleStack", "PreferDual
 FAMILY_POLICIES = (SINGLE_STACK, PREFER_DUAL_STACK, REQUIRE_DUAL_STACK)
 
 
+def _written_policy(doc: dict[str, Any]) -> object:
+    spec = doc.get("spec")
+    return spec.get("ipFamilyPolicy") if isinstance(spec, dict) else None
+
+
 def family_policy(doc: dict[str, Any]) -> str | None:
     """A Service document's spec.ipFamilyPolicy (SingleStack, PreferDualStack, RequireDualStack), for the cluster IP
     allocator (the objects layer does not keep it: kube-proxy reads the addresses); None when absent or not one of
-    those (the objects layer reports nothing of it either way)."""
-    spec = doc.get("spec")
-    policy = spec.get("ipFamilyPolicy") if isinstance(spec, dict) else None
+    those (a value given and not one of those is refused: :func:`family_policy_problem`)."""
+    policy = _written_policy(doc)
     return policy if policy in FAMILY_POLICIES else None
+
+
+def family_policy_problem(doc: dict[str, Any]) -> str | None:
+    """The API server's refusal of a spec.ipFamilyPolicy given and not one of the three, in its words
+    (531be81208e2 pkg/apis/core/validation/validation.go ValidateServiceClusterIPsRelatedFields: field.NotSupported,
+    the supported values sorted); None when it is absent (null too) or supported."""
+    policy = _written_policy(doc)
+    if policy is None or policy in FAMILY_POLICIES:
+        return None
+    return f"Unsupported value: {quote(policy)}: supported values: {', '.join(map(quote, sorted(FAMILY_POLICIES)))}"
 
 
 def decode_deployment(doc: dict[str, Any], file: str) -> tuple[Deployment | None, list[Diagnostic]]:

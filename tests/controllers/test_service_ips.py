@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kubeproxy_sim.controllers import world as W
-from kubeproxy_sim.controllers.decode import family_policy
+from kubeproxy_sim.controllers.decode import family_policy, family_policy_problem
 from kubeproxy_sim.controllers.script import Manifests, Step, play
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Protocol, Service, ServicePort
 
@@ -146,3 +146,34 @@ def test_a_scenario_s_manifest_ip_family_policy_reaches_the_allocator(
         if wanted:
             address = web[0].split(" -d ")[1].split()[0]
             assert _in(address, cidr)
+
+
+UNSUPPORTED = ': Unsupported value: "PreferDualstack": supported values: "PreferDualStack", "RequireDualStack", ' \
+              '"SingleStack"'
+
+
+def test_an_unsupported_ip_family_policy_is_refused_in_the_api_server_s_words(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """validation.go: field.NotSupported with the supported values sorted; the apply is refused (nothing applied),
+    not played as a Service without a policy."""
+    assert family_policy_problem({"spec": {"ipFamilyPolicy": "PreferDualstack"}}) == UNSUPPORTED[2:]
+    assert family_policy_problem({"spec": {"ipFamilyPolicy": 5}}) == (
+        'Unsupported value: 5: supported values: "PreferDualStack", "RequireDualStack", "SingleStack"')
+    for spec in ({"ipFamilyPolicy": "SingleStack"}, {"ipFamilyPolicy": None}, {}, None):
+        assert family_policy_problem({"spec": spec}) is None
+    (tmp_path / "nodes.yaml").write_text(DS_NODE_FILE)
+    (tmp_path / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
+                                       "  ipFamilyPolicy: PreferDualstack\n  selector: {app: web}\n"
+                                       "  ports: [{port: 80}]\n")
+    (tmp_path / "script").write_text("create deployment web --image=nginx --replicas=1 --port=80\napply -f svc.yaml\n")
+    common = ["scenario", str(tmp_path / "script"), "--cluster-cidr", "10.244.0.0/16,fd00:10:244::/56",
+              "--show", "endpoints"]
+    assert run_cli([*common, "-f", str(tmp_path / "nodes.yaml")], monkeypatch) == 1
+    captured = capsys.readouterr()
+    assert "default/web" not in captured.out
+    assert captured.err.splitlines() == [
+        f"kubeproxy-sim: {tmp_path / 'svc.yaml'}: Service default/web: spec.ipFamilyPolicy" + UNSUPPORTED,
+        f"kubeproxy-sim: {tmp_path / 'script'}:2: apply -f: the objects above are invalid; nothing was applied"]
+    # among the starting objects too
+    assert run_cli([*common, "-f", str(tmp_path / "nodes.yaml"), "-f", str(tmp_path / "svc.yaml")], monkeypatch) == 1
+    assert f"svc.yaml: Service default/web: spec.ipFamilyPolicy{UNSUPPORTED}" in capsys.readouterr().err
