@@ -110,7 +110,7 @@ def _serve_tcp(pod: str, listener: socket.socket, catch_all: bool = False) -> No
 
 def _serve_udp(pod: str, sock: socket.socket, catch_all: bool = False) -> None:
     try:
-        _, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(20) + socket.CMSG_SPACE(28))
+        _, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(20))  # one in(6)_pktinfo: 12 or 20 bytes
     except OSError:  # nothing to read, or an ICMP error queued on the socket
         return
     port = sock.getsockname()[1]
