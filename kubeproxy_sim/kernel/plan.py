@@ -27,7 +27,14 @@ import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.objects.model import AddressType, Cluster, Protocol, ServiceType
-from kubeproxy_sim.objects.nodes import node_names, node_object_addresses, synthesised_node_addresses, used_addresses
+from kubeproxy_sim.objects.nodes import (
+    family_of,
+    node_names,
+    node_object_addresses,
+    of_family,
+    synthesised_node_addresses,
+    used_addresses,
+)
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
 from kubeproxy_sim.simulator.topology import slice_ports
@@ -138,15 +145,6 @@ def check_name(name: str) -> str:
     return name
 
 
-def family_of(address: str) -> int:
-    return 6 if ":" in address else 4
-
-
-def _of(addresses: Iterable[str], family: int) -> list[str]:
-    """The addresses of one family, without prefix lengths, in canonical form."""
-    return [str(netaddr.IPAddress(a.split("/")[0])) for a in addresses if family_of(a) == family]
-
-
 def plan_nodes(name: str, cluster: Cluster, config: ProxyConfig, extra: Iterable[str] = ()) -> list[NodePlan]:
     """One namespace per node; addresses from the config (primary), the Node objects, else synthesised."""
     family = 6 if config.ipv6 else 4
@@ -154,7 +152,7 @@ def plan_nodes(name: str, cluster: Cluster, config: ProxyConfig, extra: Iterable
     plans = []
     for index, node_name in enumerate(node_names(cluster, config.node_name)):
         node = cluster.node(node_name)
-        own = _of(config.node_ips, family) if index == 0 else []
+        own = of_family(config.node_ips, family) if index == 0 else []
         addresses = own or node_object_addresses(node, family) or [next(synth)]
         node_config = config if index == 0 else dataclasses.replace(
             config, node_name=node_name, node_ips=tuple(f"{a}/{host_len(family)}" for a in addresses),
@@ -246,7 +244,7 @@ def _outside_routed(cluster: Cluster, family: int) -> tuple[str, ...]:
     found = [a for s in cluster.services for a in s.external_ips]
     found += [i.ip for s in cluster.services if s.type is ServiceType.LOAD_BALANCER
               for i in s.load_balancer_ingress if i.ip]
-    return tuple(dict.fromkeys(_of(found, family)))
+    return tuple(dict.fromkeys(of_family(found, family)))
 
 
 def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str] = ()) -> Topology:
@@ -254,14 +252,14 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     check_name(name)
     family = 6 if config.ipv6 else 4
     default = DEFAULT_CLIENT if family == 4 else DEFAULT_CLIENT6
-    sources = _of(dict.fromkeys([*(s.strip("[]") for s in sources), default]), family)
+    sources = of_family(dict.fromkeys([*(s.strip("[]") for s in sources), default]), family)
     nodes = plan_nodes(name, cluster, config, sources)
     pods = _PodPlanner(name, nodes)
     ports = _endpoint_ports(cluster, family)
     declared = {address for address, served in slice_ports(cluster).items() if served}  # as SimPod.serves
     for pod in sorted(cluster.pods, key=lambda p: p.key):
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports if c.protocol in SERVED}
-        for ip in _of(pod.pod_ips, family):
+        for ip in of_family(pod.pod_ips, family):
             pods.add(pod.key, ip, pod.node_name, served | ports.get(ip, set()),
                      any_port=not pod.ports and ip not in declared)
     owners = _endpoint_owners(cluster, family)

@@ -19,8 +19,9 @@ import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.kernel import nsexec
-from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology, family_of
+from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology
 from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.objects.nodes import family_of
 from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult
 from kubeproxy_sim.simulator.send import render_text as sim_render_text
 

@@ -40,13 +40,12 @@ from kubeproxy_sim.kernel.plan import (
     Topology,
     check_name,
     cluster_prefix,
-    family_of,
     host_len,
 )
 from kubeproxy_sim.kernel.state import owner_of, state_path, write_state
 from kubeproxy_sim.netfilter.model import Rule, Ruleset
 from kubeproxy_sim.objects.model import IPFamily
-from kubeproxy_sim.objects.nodes import synthesised_node_addresses
+from kubeproxy_sim.objects.nodes import family_of, synthesised_node_addresses
 from kubeproxy_sim.proxier.config import ProxyConfig
 
 NODE = "node"

@@ -31,12 +31,13 @@ import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.kernel import nsexec
-from kubeproxy_sim.kernel.plan import any_net, family_of, host_len
+from kubeproxy_sim.kernel.plan import any_net, host_len
 from kubeproxy_sim.kernel.send import PROBE
 from kubeproxy_sim.kernel.stage import LeftOut, Staged, StagePlan
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Rule, Ruleset
 from kubeproxy_sim.netfilter.packet import CtState, Packet, host_port, split_endpoint
 from kubeproxy_sim.netfilter.trace import NodeContext, Outcome, PathStep, Tracer
+from kubeproxy_sim.objects.nodes import family_of
 from kubeproxy_sim.simulator.send import remembers_client
 
 CONFIDENCE = Fraction(999, 1000)

@@ -21,11 +21,12 @@ import yaml
 
 from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
 from kubeproxy_sim.kernel import build
-from kubeproxy_sim.kernel.plan import family_of, plan
+from kubeproxy_sim.kernel.plan import plan
 from kubeproxy_sim.kernel.send import send, topology_record
 from kubeproxy_sim.kernel.state import read_state
 from kubeproxy_sim.netfilter.packet import host_port
 from kubeproxy_sim.objects import load_paths
+from kubeproxy_sim.objects.nodes import family_of
 
 pytestmark = pytest.mark.kernel
 
