@@ -14,6 +14,8 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+import netaddr
+
 from kubeproxy_sim.controllers import deployment as deploy
 from kubeproxy_sim.controllers.allocate import DEFAULT_SERVICE_CIDRS, cluster_ip, node_port
 from kubeproxy_sim.controllers.decode import PREFER_DUAL_STACK, REQUIRE_DUAL_STACK, SINGLE_STACK
@@ -336,8 +338,22 @@ def service_ranges(world: World) -> dict[IPFamily, str]:
     return {family: DEFAULT_SERVICE_CIDRS[family] for family in families or (IPFamily.IPV4,)}
 
 
-def _invalid(service: Service, path: str, value: str, why: str) -> ActionError:
-    return ActionError(f'The Service "{service.name}" is invalid: {path}: Invalid value: "{value}": {why}')
+def _invalid(service: Service, path: str, value: str | list[str], why: str) -> ActionError:
+    """The API server's field.Invalid: a value (a string, or clusterIPs as Go prints a []string) and why."""
+    shown = f'"{value}"' if isinstance(value, str) else "[]string{" + ", ".join(f'"{v}"' for v in value) + "}"
+    return ActionError(f'The Service "{service.name}" is invalid: {path}: Invalid value: {shown}: {why}')
+
+
+def _given_ip_problem(world: World, service: Service, ip: str, cidr: str, used: set[str]) -> str | None:
+    """Why the family's allocator refuses a written address (ipallocator Allocate): outside the range (its network
+    address and, for IPv4, broadcast address included), or held by another Service (``used``: every Service's)."""
+    network, address = netaddr.IPNetwork(cidr), netaddr.IPAddress(ip)
+    if not 1 <= int(address) - int(network.network) <= network.size - (2 if network.version == 4 else 1):
+        return f"the provided IP ({ip}) is not in the valid range. The range of valid IPs is {network.cidr}"
+    if ip not in used:
+        return None
+    holder = next((s for s in world.services if s.key != service.key and ip in s.cluster_ips), None)
+    return None if holder is None else f"provided IP is already allocated (Service {holder.key} has it)"
 
 
 def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str | None) -> Service:
@@ -370,17 +386,28 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
     ranges = service_ranges(world)
     where = f"(the service ranges here are {', '.join(ranges.values())}"
     where += ", from the Nodes' address families)" if not world.service_cidrs else ")"
+    # a written address of a family without a range is named, as upstream does for a family inferred from it (the
+    # objects layer fills ipFamilies from the addresses, so this is said even where ipFamilies was written too)
+    for i in range(len(ips)):
+        if families[i] not in ranges:
+            raise _invalid(service, f"spec.clusterIPs[{i}]", ips, f"{families[i].value} is not configured on this "
+                           f"cluster {where}")
     if policy == REQUIRE_DUAL_STACK and len(ranges) < 2:
         raise _invalid(service, "spec.ipFamilyPolicy", policy, f"this cluster is not configured for dual-stack "
                        f"services {where}")
     for i, family in enumerate(families):
-        if family not in ranges and i >= len(ips):
+        if family not in ranges:
             raise _invalid(service, f"spec.ipFamilies[{i}]", family.value, f"not configured on this cluster {where}")
     if not families:
         families = [next(iter(ranges))]
     if policy != SINGLE_STACK and len(families) == 1 and len(ranges) == 2:
         families.append(IPFamily.IPV6 if families[0] is IPFamily.IPV4 else IPFamily.IPV4)
     used = {ip for s in world.services for ip in s.cluster_ips}
+    held = set(previous.cluster_ips) if previous is not None else set()
+    for ip, family in zip(ips, families, strict=False):  # allocIPs: a written address the Service does not hold yet
+        if ip not in held and (problem := _given_ip_problem(world, service, ip, ranges[family], used)) is not None:
+            shown = ips + [""] * (len(families) - len(ips))  # Go's marker for each address still to allocate
+            raise _invalid(service, "spec.clusterIPs", shown, f"failed to allocate IP {ip}: {problem}")
     for family in families[len(ips):]:
         ips.append(cluster_ip(ranges[family], used, rng))
     return replace(service, cluster_ips=tuple(ips), ip_families=tuple(families))

@@ -177,3 +177,49 @@ def test_an_unsupported_ip_family_policy_is_refused_in_the_api_server_s_words(
     # among the starting objects too
     assert run_cli([*common, "-f", str(tmp_path / "nodes.yaml"), "-f", str(tmp_path / "svc.yaml")], monkeypatch) == 1
     assert f"svc.yaml: Service default/web: spec.ipFamilyPolicy{UNSUPPORTED}" in capsys.readouterr().err
+
+
+def test_written_cluster_ips_are_checked_as_initipfamilyfields_and_allocips_do() -> None:
+    """A written address of a family the cluster lacks (alone, or the second of a dual-stack pair), outside its
+    family's range (the network and broadcast addresses too), or held by another Service is refused in the API
+    server's words; the Service's own address, applied again, is not another's."""
+    v6_alone = r'spec\.clusterIPs\[0\]: Invalid value: \[\]string\{"fd00:10:96::50"\}: IPv6 is not configured on this '
+    with pytest.raises(W.ActionError, match=v6_alone + r"cluster \(the service ranges here are 10.96.0.0/12, from"):
+        _admit(NODES, _service(ips=("fd00:10:96::50",)))
+    with pytest.raises(W.ActionError, match=r'spec\.clusterIPs\[1\]: Invalid value: \[\]string\{"10.96.0.7", '
+                                            r'"fd00:10:96::7"\}: IPv6 is not configured on this cluster'):
+        _admit(NODES, _service(ips=("10.96.0.7", "fd00:10:96::7")), "PreferDualStack")
+    for outside in ("172.30.0.5", "10.96.0.0", "10.111.255.255"):
+        with pytest.raises(W.ActionError, match=rf'^The Service "web" is invalid: spec\.clusterIPs: Invalid value: '
+                                                rf'\[\]string\{{"{outside}"\}}: failed to allocate IP {outside}: the '
+                                                rf"provided IP \({outside}\) is not in the valid range\. The range of "
+                                                r"valid IPs is 10\.96\.0\.0/12$"):
+            _admit(NODES, _service(ips=(outside,)))
+    with pytest.raises(W.ActionError, match=r'\[\]string\{"10.1.0.5", ""\}: failed to allocate IP 10.1.0.5: the '
+                                            r"provided IP \(10.1.0.5\) is not in the valid range"):
+        _admit(DS_NODES, _service(ips=("10.1.0.5",)), "RequireDualStack")  # the marker of the IPv6 one to allocate
+    assert _admit(NODES, _service(ips=("10.111.255.254",))).cluster_ips == ("10.111.255.254",)
+    assert _admit(V6_NODES, _service(ips=("fd00:10:96::ffff",))).cluster_ips == ("fd00:10:96::ffff",)
+    rng = random.Random(0)
+    w = W.put_service(world(NODES), W.admit_service(world(NODES), _service("a", ips=("10.96.0.50",)), rng))
+    with pytest.raises(W.ActionError, match=r'^The Service "b" is invalid: spec\.clusterIPs: Invalid value: '
+                                            r'\[\]string\{"10.96.0.50"\}: failed to allocate IP 10.96.0.50: provided '
+                                            r"IP is already allocated \(Service default/a has it\)$"):
+        W.admit_service(w, _service("b", ips=("10.96.0.50",)), rng)
+    assert W.admit_service(w, _service("a", ips=("10.96.0.50",)), rng).cluster_ips == ("10.96.0.50",)
+
+
+def test_a_scenario_refuses_a_second_service_on_a_taken_address(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "svc.yaml").write_text("".join(
+        f"apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  selector: {{app: web}}\n"
+        f"  clusterIP: 10.96.0.50\n  ports: [{{port: {port}, targetPort: 8080}}]\n---\n"
+        for name, port in (("a", 80), ("b", 81))))
+    (tmp_path / "script").write_text("create deployment web --image=nginx --replicas=2 --port=8080\n"
+                                     "apply -f svc.yaml\n")
+    assert run_cli(["scenario", str(tmp_path / "script"), "--show", "endpoints"], monkeypatch) == 1
+    captured = capsys.readouterr()
+    assert "default/a" not in captured.out and "default/b" not in captured.out
+    assert captured.err == (f"kubeproxy-sim: {tmp_path / 'script'}:2: apply: The Service \"b\" is invalid: "
+                            'spec.clusterIPs: Invalid value: []string{"10.96.0.50"}: failed to allocate IP '
+                            "10.96.0.50: provided IP is already allocated (Service default/a has it)\n")
