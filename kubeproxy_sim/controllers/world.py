@@ -356,20 +356,32 @@ def _given_ip_problem(world: World, service: Service, ip: str, cidr: str, used: 
     return None if holder is None else f"provided IP is already allocated (Service {holder.key} has it)"
 
 
-def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str | None) -> Service:
+def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str | None, *,
+                 headless: bool = False) -> Service:
     """clusterIPs and ipFamilies as the API server completes them (531be81208e2
     pkg/registry/core/service/storage/alloc.go: initIPFamilyFields, allocClusterIPs): a policy left out is
     SingleStack on create, and the previous one on update (here: dual when the Service already has, or asks for,
     two families); requested families must have a service range; a Service naming none gets the primary family,
     and a dual-stack policy the other family too when the cluster has both (RequireDualStack refuses a single-stack
     cluster); a missing address of a family is allocated from its range; clusterIPs follow ipFamilies' order. A
-    SingleStack policy on an update releases the secondary address."""
+    SingleStack policy on an update releases the secondary address.
+
+    A ``headless`` Service gets its families the same way and no address (allocClusterIPs skips it); one without a
+    selector defaults to RequireDualStack and takes the other family under a dual-stack policy even on a
+    single-stack cluster, unchecked (initIPFamilyFields' headless-and-selectorless special case)."""
     previous = world.service(service.namespace, service.name)
-    kept = not service.cluster_ips and previous is not None and bool(previous.cluster_ips)
-    ips = list(previous.cluster_ips if kept and previous is not None else service.cluster_ips)
-    requested = list(service.ip_families) or (list(previous.ip_families) if kept and previous is not None else [])
+    if headless:  # an update naming no family keeps the previous ones (as kubectl apply leaves them)
+        kept = not service.ip_families and previous is not None and previous.headless and bool(previous.ip_families)
+        ips: list[str] = []
+        requested = list(previous.ip_families if kept and previous is not None else service.ip_families)
+    else:
+        kept = not service.cluster_ips and previous is not None and bool(previous.cluster_ips)
+        ips = list(previous.cluster_ips if kept and previous is not None else service.cluster_ips)
+        requested = list(service.ip_families) or (list(previous.ip_families) if kept and previous is not None else [])
+    selectorless = headless and not service.selector
     if policy is None:  # the API server takes two families only with a dual-stack policy
         policy = PREFER_DUAL_STACK if max(len(ips), len(requested)) > 1 else SINGLE_STACK
+        policy = REQUIRE_DUAL_STACK if selectorless else policy
     if policy == SINGLE_STACK:
         if kept:  # clear intent on an update: the secondary address and family go
             ips, requested = ips[:1], requested[:1]
@@ -386,6 +398,11 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
     ranges = service_ranges(world)
     where = f"(the service ranges here are {', '.join(ranges.values())}"
     where += ", from the Nodes' address families)" if not world.service_cidrs else ")"
+    if selectorless:
+        families = families or [next(iter(ranges))]
+        if len(families) < 2 and policy != SINGLE_STACK:
+            families.append(IPFamily.IPV6 if families[0] is IPFamily.IPV4 else IPFamily.IPV4)
+        return replace(service, ip_families=tuple(families))
     # a written address of a family without a range is named, as upstream does for a family inferred from it (the
     # objects layer fills ipFamilies from the addresses, so this is said even where ipFamilies was written too)
     for i in range(len(ips)):
@@ -402,6 +419,8 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
         families = [next(iter(ranges))]
     if policy != SINGLE_STACK and len(families) == 1 and len(ranges) == 2:
         families.append(IPFamily.IPV6 if families[0] is IPFamily.IPV4 else IPFamily.IPV4)
+    if headless:
+        return replace(service, ip_families=tuple(families))
     used = {ip for s in world.services for ip in s.cluster_ips}
     held = set(previous.cluster_ips) if previous is not None else set()
     for ip, family in zip(ips, families, strict=False):  # allocIPs: a written address the Service does not hold yet
@@ -415,10 +434,11 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
 
 def admit_service(world: World, service: Service, rng: random.Random, *, allocate_ip: bool = True,
                   policy: str | None = None) -> Service:
-    """Fill in what the API server allocates: cluster IPs (unless headless or ExternalName; ``policy`` is
-    spec.ipFamilyPolicy, None when not given) and node ports."""
-    if allocate_ip and service.type is not ServiceType.EXTERNAL_NAME:
-        service = _cluster_ips(world, service, rng, policy)
+    """Fill in what the API server allocates: IP families, cluster IPs (not for a headless Service, for which
+    ``allocate_ip`` is false, nor ExternalName; ``policy`` is spec.ipFamilyPolicy, None when not given) and node
+    ports."""
+    if service.type is not ServiceType.EXTERNAL_NAME:
+        service = _cluster_ips(world, service, rng, policy, headless=not allocate_ip)
     if service.type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER):
         previous = world.service(service.namespace, service.name)
         kept = {(p.name, p.protocol): p.node_port for p in previous.ports} if previous is not None else {}

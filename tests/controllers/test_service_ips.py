@@ -223,3 +223,58 @@ def test_a_scenario_refuses_a_second_service_on_a_taken_address(
     assert captured.err == (f"kubeproxy-sim: {tmp_path / 'script'}:2: apply: The Service \"b\" is invalid: "
                             'spec.clusterIPs: Invalid value: []string{"10.96.0.50"}: failed to allocate IP '
                             "10.96.0.50: provided IP is already allocated (Service default/a has it)\n")
+
+
+def _headless(selector: tuple[tuple[str, str], ...] | None = (("app", "web"),),
+              families: tuple[IPFamily, ...] = ()) -> Service:
+    return replace(_service(families=families), selector=selector)
+
+
+def test_headless_services_get_families_as_initipfamilyfields_gives_them_and_no_address() -> None:
+    """Headless with a selector: defaulted from the policy and the cluster like any Service (RequireDualStack still
+    refuses a single-stack cluster); without a selector: RequireDualStack by default, and a dual-stack policy
+    takes both families even on a single-stack cluster."""
+    def admit(nodes: tuple, service: Service, policy: str | None = None) -> Service:
+        return W.admit_service(world(nodes), service, random.Random(0), allocate_ip=False, policy=policy)
+
+    assert admit(DS_NODES, _headless(), "PreferDualStack").ip_families == (V4, V6)
+    assert admit(V6_FIRST, _headless(), "RequireDualStack").ip_families == (V6, V4)
+    assert admit(DS_NODES, _headless()).ip_families == (V4,)
+    assert admit(V6_NODES, _headless(), "PreferDualStack").ip_families == (V6,)
+    with pytest.raises(W.ActionError, match=r'spec\.ipFamilyPolicy: Invalid value: "RequireDualStack": this '
+                                            r"cluster is not configured for dual-stack services"):
+        admit(NODES, _headless(), "RequireDualStack")
+    with pytest.raises(W.ActionError, match=r'spec\.ipFamilies\[0\]: Invalid value: "IPv6": not configured'):
+        admit(NODES, _headless(families=(V6,)))
+    assert admit(NODES, _headless(None)).ip_families == (V4, V6)
+    assert admit(V6_NODES, _headless(None)).ip_families == (V6, V4)
+    assert admit(NODES, _headless(None, (V6,))).ip_families == (V6, V4)
+    assert admit(NODES, _headless(None), "SingleStack").ip_families == (V4,)
+    for headless in (admit(DS_NODES, _headless(), "RequireDualStack"), admit(NODES, _headless(None))):
+        assert headless.cluster_ips == () and headless.headless
+    rng = random.Random(0)  # an update naming no family keeps them; SingleStack releases the secondary
+    w = W.put_service(world(DS_NODES), W.admit_service(world(DS_NODES), _headless(), rng, allocate_ip=False,
+                                                       policy="PreferDualStack"))
+    assert W.admit_service(w, _headless(), rng, allocate_ip=False).ip_families == (V4, V6)
+    assert W.admit_service(w, _headless(), rng, allocate_ip=False, policy="SingleStack").ip_families == (V4,)
+
+
+def test_a_scenario_s_headless_dual_stack_service_gets_slices_of_both_families(tmp_path: Path) -> None:
+    """Through apply -f as the scenario reads it: the headless Service's ipFamilies, so the controller keeps a
+    slice per family, each with the pods' address of that family."""
+    from kubeproxy_sim.cli.scenario_cmd import load_manifests
+
+    (tmp_path / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
+                                       "  clusterIP: None\n  ipFamilyPolicy: PreferDualStack\n  selector: {app: web}\n"
+                                       "  ports: [{port: 80, targetPort: 80}]\n")
+    rng = random.Random(0)
+    w = W.create_deployment(world(DS_NODES), W.new_deployment("default", "web", ["nginx"], 2, 80), rng)
+    w = W.wait_for_rollout(w, "default", "web", rng).world
+    step = Step(1, "apply -f svc.yaml", "apply", paths=("svc.yaml",))
+    played = play(w, step, rng, lambda _paths: load_manifests((str(tmp_path / "svc.yaml"),)))
+    web = played.world.service("default", "web")
+    assert web is not None and web.headless and web.ip_families == (V4, V6)
+    slices = [s for s in W.cluster_of(played.world).endpoint_slices if s.service_name == "web"]
+    assert [s.address_type.value for s in slices] == ["IPv4", "IPv6"]
+    for s, cidr in zip(slices, ("10.244.0.0/16", "fd00:10:244::/56"), strict=True):
+        assert len(s.endpoints) == 2 and all(_in(e.addresses[0], cidr) for e in s.endpoints)
