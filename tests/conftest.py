@@ -11,9 +11,12 @@ profile (its CI number in ``ci``, proportionally more in ``deep``); ``settings(m
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
@@ -25,3 +28,17 @@ settings.register_profile("deep", max_examples=DEEP_EXAMPLES, derandomize=False,
                           database=DirectoryBasedExampleDatabase(Path(__file__).resolve().parent.parent /
                                                                  ".hypothesis" / "examples"), **COMMON)
 settings.load_profile("deep" if os.environ.get("KPSIM_DEEP") == "1" else "ci")
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    """The garbage collector off for the test (after one collection), so ``gc.collect() == 0`` at its end proves
+    the work under test left no reference cycle: the kind a collector pause (objects.bulk) would freeze for good."""
+    was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

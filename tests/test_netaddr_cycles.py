@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import gc
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import netaddr
 import pytest
@@ -61,18 +61,6 @@ spec:
 status:
   loadBalancer: {ingress: [{ip: "::ffff:x.x.x.x"}]}
 """
-
-
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _leaves_nothing(work: Callable[[], object]) -> None:

@@ -248,7 +248,7 @@ def test_compiling_in_walk_order_keeps_the_dump_s_order() -> None:
 
 
 def test_parsing_makes_no_garbage_cycles_so_a_large_dump_is_collected_on_the_way_in(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, collector_off: None) -> None:
     """parse_ruleset collects a large dump's heap on the way into its pause (objects.bulk), which cannot free a
     cycle made inside: parsing must make none, on every dump here, with or without validation. (compile and
     to_save_form must make none either: see the next test.)"""
@@ -262,23 +262,16 @@ def test_parsing_makes_no_garbage_cycles_so_a_large_dump_is_collected_on_the_way
     monkeypatch.setattr(codec, "collector_paused", lambda expected=0: asked.append(expected) or nullcontext())
     texts = [path.read_text() for path in [*GOLDEN_RULES, *sorted(DUMPS.glob("*.rules"))]]
     assert any("x.x.x.x" in text for text in texts)  # a redacted address is among them
-    was = gc.isenabled()
-    try:
-        for text in texts:
-            for validate in (True, False):
-                gc.collect()
-                gc.disable()
-                assert parse_ruleset(text, validate=validate).tables
-                assert gc.collect() == 0
-                gc.enable()
-    finally:
-        if was:
-            gc.enable()
+    for text in texts:
+        for validate in (True, False):
+            gc.collect()
+            assert parse_ruleset(text, validate=validate).tables
+            assert gc.collect() == 0
     assert asked[-1] == len(texts[-1]) // codec.BYTES_PER_OBJECT
 
 
 def test_compile_and_save_form_make_no_garbage_cycles_so_a_large_ruleset_is_collected_on_the_way_in(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, collector_off: None) -> None:
     """compile_ruleset and to_save_form collect a large ruleset's heap on the way into their pause (objects.bulk,
     ``expected`` from the rule count, or the chain count when compiling lazily), which cannot free a cycle made
     inside: neither may make one, on every dump here (a redacted address, rules that cannot be compiled and IPv6
@@ -305,20 +298,13 @@ def test_compile_and_save_form_make_no_garbage_cycles_so_a_large_ruleset_is_coll
     families: set[bool] = set()
     builds = (lambda ruleset: compile_ruleset(ruleset), lambda ruleset: compile_ruleset(ruleset, memo={}),
               to_save_form, lambda ruleset: compile_ruleset(ruleset, lazy=True))
-    was = gc.isenabled()
-    try:
-        for text in texts:
-            gc.collect()
-            gc.disable()
-            ruleset = parse_ruleset(text, validate=False)
-            families.add(ruleset.ipv6)
-            for build in (*builds, *builds):  # the second time round, the typed views are built
-                assert build(ruleset).tables
-            assert gc.collect() == 0, text[:200]
-            gc.enable()
-    finally:
-        if was:
-            gc.enable()
+    for text in texts:
+        gc.collect()
+        ruleset = parse_ruleset(text, validate=False)
+        families.add(ruleset.ipv6)
+        for build in (*builds, *builds):  # the second time round, the typed views are built
+            assert build(ruleset).tables
+        assert gc.collect() == 0, text[:200]
     assert families == {False, True}
     rules = ruleset.rule_count()
     assert rules == sum(len(chain.rules) for table in ruleset.tables for chain in table.chains) > 0

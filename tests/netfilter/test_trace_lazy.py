@@ -86,30 +86,23 @@ def test_a_rule_that_cannot_be_compiled_is_uncertain_only_where_it_is_passed(laz
     assert [s.line for s in to_b.outcomes[0].path] == [8, 12]  # the skipped rules are not on the path
 
 
-def test_a_released_lazy_ruleset_is_freed_without_the_cyclic_collector() -> None:
+def test_a_released_lazy_ruleset_is_freed_without_the_cyclic_collector(collector_off: None) -> None:
     """release() cuts the link of the chains not compiled yet to their table compiler; dropping frees it at once.
 
     ``diff`` lets go of one state's rules before building the next, with the collector paused.
     """
     import gc
 
-    gc.collect()
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        compiled = compile_ruleset(parse_ruleset(BROKEN_BEHIND_A_JUMP), lazy=True)
-        Tracer(compiled, NodeContext.of()).trace(Packet.of("tcp", "10.0.0.2", "172.30.0.1", 80))
-        assert type(compiled.tables["nat"]["SVC-B"]) is LazyChain  # not entered: still holds its table
-        compiled.release()
-        assert all(c.compiler is None for t in compiled.tables.values() for c in t.values())
-        del compiled
-        assert gc.collect() == 0  # nothing was left for the collector
-    finally:
-        if was_enabled:
-            gc.enable()
+    compiled = compile_ruleset(parse_ruleset(BROKEN_BEHIND_A_JUMP), lazy=True)
+    Tracer(compiled, NodeContext.of()).trace(Packet.of("tcp", "10.0.0.2", "172.30.0.1", 80))
+    assert type(compiled.tables["nat"]["SVC-B"]) is LazyChain  # not entered: still holds its table
+    compiled.release()
+    assert all(c.compiler is None for t in compiled.tables.values() for c in t.values())
+    del compiled
+    assert gc.collect() == 0  # nothing was left for the collector
 
 
-def test_a_lazy_ruleset_holds_no_cycle_so_dropping_it_frees_it_without_release() -> None:
+def test_a_lazy_ruleset_holds_no_cycle_so_dropping_it_frees_it_without_release(collector_off: None) -> None:
     """A chain not compiled yet reaches its table's chains (itself among them) through a weak reference: a lazy
     ruleset is freed by reference counting, released or not, so compile_ruleset(lazy=True) collects a large
     one's heap on the way into its pause (objects.bulk) and a frozen one is not kept for ever. A chain kept
@@ -117,23 +110,16 @@ def test_a_lazy_ruleset_holds_no_cycle_so_dropping_it_frees_it_without_release()
     import gc
     import weakref
 
-    gc.collect()
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        compiled = compile_ruleset(parse_ruleset(BROKEN_BEHIND_A_JUMP), lazy=True)
-        Tracer(compiled, NodeContext.of()).trace(Packet.of("tcp", "10.0.0.2", "172.30.0.1", 80))
-        chains = compiled.tables["nat"]
-        assert type(chains["SVC-B"]) is LazyChain and chains["SVC-B"].compiler is not None  # not entered yet
-        assert type(chains["SVC-A"]) is CompiledChain
-        table = weakref.ref(chains)
-        kept = chains["SVC-B"]
-        del compiled, chains
-        assert gc.collect() == 0 and table() is None  # freed when dropped: nothing left for the collector
-        with pytest.raises(TypeError, match="chain SVC-B outlived its table before it was compiled"):
-            kept.rules  # noqa: B018
-        del kept
-        assert gc.collect() == 0
-    finally:
-        if was_enabled:
-            gc.enable()
+    compiled = compile_ruleset(parse_ruleset(BROKEN_BEHIND_A_JUMP), lazy=True)
+    Tracer(compiled, NodeContext.of()).trace(Packet.of("tcp", "10.0.0.2", "172.30.0.1", 80))
+    chains = compiled.tables["nat"]
+    assert type(chains["SVC-B"]) is LazyChain and chains["SVC-B"].compiler is not None  # not entered yet
+    assert type(chains["SVC-A"]) is CompiledChain
+    table = weakref.ref(chains)
+    kept = chains["SVC-B"]
+    del compiled, chains
+    assert gc.collect() == 0 and table() is None  # freed when dropped: nothing left for the collector
+    with pytest.raises(TypeError, match="chain SVC-B outlived its table before it was compiled"):
+        kept.rules  # noqa: B018
+    del kept
+    assert gc.collect() == 0
