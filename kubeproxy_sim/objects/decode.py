@@ -148,7 +148,7 @@ def check_metadata(report: Report, doc: dict[str, Any], where: str,
         name = meta.get("name")
         namespace = meta.get("namespace")
         if type(name) is str and len(name) <= rule.limit and rule.match(name) is not None and (
-                namespace is None or not namespaced or namespace in _GOOD_NAMESPACES):
+                namespace is None or not namespaced or (type(namespace) is str and namespace in _GOOD_NAMESPACES)):
             return report.string_map(meta, "labels", "metadata.labels") or ()
     meta = report.mapping(doc, "metadata", "metadata")
     if meta is None:

@@ -207,6 +207,23 @@ def test_missing_name(load):
         "t.yaml: Service x/(unnamed): metadata.name: required; every object needs a name (document 1)"]
 
 
+def test_a_namespace_that_is_a_list_or_a_map_is_reported_as_not_a_string(load):
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a, namespace: [x]}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p, namespace: {x: 1}}
+        spec: {nodeName: node1}
+    """)
+    problems = [str(d) for d in result.errors]
+    assert len(problems) == 2 and not any("internal error" in p for p in problems), problems
+    assert all("metadata.namespace: expected a string" in p for p in problems), problems
+
+
 SLICE_ERRORS = [
     ('addressType: IPv4\nendpoints: [{addresses: ["fd00::1"]}]',
      'endpoints[0].addresses[0]: "fd00::1" is not an IPv4 address (the slice\'s addressType is IPv4)'),
