@@ -25,10 +25,16 @@ class AllocationError(Exception):
     """A range is full."""
 
 
+def host_offsets(cidr: str) -> tuple[netaddr.IPNetwork, int]:
+    """The service range and the last offset its allocator gives out (the broadcast address excluded for IPv4):
+    the one bound both allocation and the check of a written address use."""
+    network = netaddr.IPNetwork(cidr)
+    return network, network.size - (2 if network.version == 4 else 1)
+
+
 def cluster_ip(cidr: str, used: Collection[str], rng: random.Random) -> str:
     """A free address of the service range (not the network address, the first host, or the broadcast)."""
-    network = netaddr.IPNetwork(cidr)
-    last = network.size - (2 if network.version == 4 else 1)
+    network, last = host_offsets(cidr)
     if last < 2:
         raise AllocationError(f"the service range {cidr} is too small")
     for _ in range(1000):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import netaddr
 
 from kubeproxy_sim.controllers import deployment as deploy
-from kubeproxy_sim.controllers.allocate import DEFAULT_SERVICE_CIDRS, cluster_ip, node_port
+from kubeproxy_sim.controllers.allocate import DEFAULT_SERVICE_CIDRS, cluster_ip, host_offsets, node_port
 from kubeproxy_sim.controllers.decode import PREFER_DUAL_STACK, REQUIRE_DUAL_STACK, SINGLE_STACK
 from kubeproxy_sim.controllers.endpointslice import (
     CONTROLLER_NAME,
@@ -347,8 +347,8 @@ def _invalid(service: Service, path: str, value: str | list[str], why: str) -> A
 def _given_ip_problem(world: World, service: Service, ip: str, cidr: str, used: set[str]) -> str | None:
     """Why the family's allocator refuses a written address (ipallocator Allocate): outside the range (its network
     address and, for IPv4, broadcast address included), or held by another Service (``used``: every Service's)."""
-    network, address = netaddr.IPNetwork(cidr), netaddr.IPAddress(ip)
-    if not 1 <= int(address) - int(network.network) <= network.size - (2 if network.version == 4 else 1):
+    (network, last), address = host_offsets(cidr), netaddr.IPAddress(ip)
+    if not 1 <= int(address) - int(network.network) <= last:
         return f"the provided IP ({ip}) is not in the valid range. The range of valid IPs is {network.cidr}"
     if ip not in used:
         return None
