@@ -46,9 +46,16 @@ def printable(text: str) -> str:
     return _UNSAFE.sub(_escape_char, text) if _UNSAFE.search(text) else text
 
 
+def cut(text: str, limit: int = SHOWN_CHARS) -> tuple[str, str]:
+    """``text``'s first ``limit`` characters, and what to add after them: how long it was ("" when it fits).
+    Apart, so that a quoted value keeps the length outside its quotes."""
+    return (text, "") if len(text) <= limit else (text[:limit], f"... ({len(text):,} characters)")
+
+
 def shortened(text: str, limit: int = SHOWN_CHARS) -> str:
     """``text`` cut at ``limit`` characters, saying how long it was."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+    shown, more = cut(text, limit)
+    return shown + more
 
 
 class Severity(StrEnum):

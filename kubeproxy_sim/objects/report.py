@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeproxy_sim.errors import SHOWN_CHARS, Diagnostic, Severity, shortened
+from kubeproxy_sim.errors import Diagnostic, Severity, cut, shortened
 
 _TYPE_NAMES = {
     str: "a string",
@@ -37,9 +37,8 @@ def quote(value: object) -> str:
     """Show a user's value in a message: strings in double quotes, the rest as written; cut at 200 characters
     as ``--config`` messages are (control characters are escaped where every diagnostic is formatted)."""
     if isinstance(value, str):
-        cut = value[:SHOWN_CHARS]
-        more = f"... ({len(value):,} characters)" if len(value) > SHOWN_CHARS else ""
-        return '"' + cut.replace("\\", "\\\\").replace('"', '\\"') + '"' + more
+        shown, more = cut(value)
+        return '"' + shown.replace("\\", "\\\\").replace('"', '\\"') + '"' + more
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
