@@ -426,7 +426,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     annotations = dict(manifests.service_annotations)
     policies = dict(manifests.family_policies)
     for service in manifests.cluster.services:
-        admitted = W.admit_service(world, service, rng, allocate_ip=service.key not in manifests.headless,
+        admitted = W.admit_service(world, service, rng, headless=service.key in manifests.headless,
                                    policy=policies.get(service.key))
         current = world.service(service.namespace, service.name)
         wanted = annotations.get(service.key, ())  # a changed topology annotation is a change too

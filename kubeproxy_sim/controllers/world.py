@@ -356,6 +356,11 @@ def _given_ip_problem(world: World, service: Service, ip: str, cidr: str, used: 
     return None if holder is None else f"provided IP is already allocated (Service {holder.key} has it)"
 
 
+def _other_family(family: IPFamily) -> IPFamily:
+    """The family a dual-stack Service takes second."""
+    return IPFamily.IPV6 if family is IPFamily.IPV4 else IPFamily.IPV4
+
+
 def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str | None, *,
                  headless: bool = False) -> Service:
     """clusterIPs and ipFamilies as the API server completes them (531be81208e2
@@ -401,7 +406,7 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
     if selectorless:
         families = families or [next(iter(ranges))]
         if len(families) < 2 and policy != SINGLE_STACK:
-            families.append(IPFamily.IPV6 if families[0] is IPFamily.IPV4 else IPFamily.IPV4)
+            families.append(_other_family(families[0]))
         return replace(service, ip_families=tuple(families))
     # a written address of a family without a range is named, as upstream does for a family inferred from it (the
     # objects layer fills ipFamilies from the addresses, so this is said even where ipFamilies was written too)
@@ -418,7 +423,7 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
     if not families:
         families = [next(iter(ranges))]
     if policy != SINGLE_STACK and len(families) == 1 and len(ranges) == 2:
-        families.append(IPFamily.IPV6 if families[0] is IPFamily.IPV4 else IPFamily.IPV4)
+        families.append(_other_family(families[0]))
     if headless:
         return replace(service, ip_families=tuple(families))
     used = {ip for s in world.services for ip in s.cluster_ips}
@@ -432,13 +437,12 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
     return replace(service, cluster_ips=tuple(ips), ip_families=tuple(families))
 
 
-def admit_service(world: World, service: Service, rng: random.Random, *, allocate_ip: bool = True,
+def admit_service(world: World, service: Service, rng: random.Random, *, headless: bool = False,
                   policy: str | None = None) -> Service:
-    """Fill in what the API server allocates: IP families, cluster IPs (not for a headless Service, for which
-    ``allocate_ip`` is false, nor ExternalName; ``policy`` is spec.ipFamilyPolicy, None when not given) and node
-    ports."""
+    """Fill in what the API server allocates: IP families, cluster IPs (not for a ``headless`` Service, nor
+    ExternalName; ``policy`` is spec.ipFamilyPolicy, None when not given) and node ports."""
     if service.type is not ServiceType.EXTERNAL_NAME:
-        service = _cluster_ips(world, service, rng, policy, headless=not allocate_ip)
+        service = _cluster_ips(world, service, rng, policy, headless=headless)
     if service.type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER):
         previous = world.service(service.namespace, service.name)
         kept = {(p.name, p.protocol): p.node_port for p in previous.ports} if previous is not None else {}

@@ -235,7 +235,7 @@ def test_headless_services_get_families_as_initipfamilyfields_gives_them_and_no_
     refuses a single-stack cluster); without a selector: RequireDualStack by default, and a dual-stack policy
     takes both families even on a single-stack cluster."""
     def admit(nodes: tuple, service: Service, policy: str | None = None) -> Service:
-        return W.admit_service(world(nodes), service, random.Random(0), allocate_ip=False, policy=policy)
+        return W.admit_service(world(nodes), service, random.Random(0), headless=True, policy=policy)
 
     assert admit(DS_NODES, _headless(), "PreferDualStack").ip_families == (V4, V6)
     assert admit(V6_FIRST, _headless(), "RequireDualStack").ip_families == (V6, V4)
@@ -253,10 +253,10 @@ def test_headless_services_get_families_as_initipfamilyfields_gives_them_and_no_
     for headless in (admit(DS_NODES, _headless(), "RequireDualStack"), admit(NODES, _headless(None))):
         assert headless.cluster_ips == () and headless.headless
     rng = random.Random(0)  # an update naming no family keeps them; SingleStack releases the secondary
-    w = W.put_service(world(DS_NODES), W.admit_service(world(DS_NODES), _headless(), rng, allocate_ip=False,
-                                                       policy="PreferDualStack"))
-    assert W.admit_service(w, _headless(), rng, allocate_ip=False).ip_families == (V4, V6)
-    assert W.admit_service(w, _headless(), rng, allocate_ip=False, policy="SingleStack").ip_families == (V4,)
+    w = W.put_service(world(DS_NODES), W.admit_service(world(DS_NODES), _headless(), rng, headless=True,
+                                                    policy="PreferDualStack"))
+    assert W.admit_service(w, _headless(), rng, headless=True).ip_families == (V4, V6)
+    assert W.admit_service(w, _headless(), rng, headless=True, policy="SingleStack").ip_families == (V4,)
 
 
 def test_a_scenario_s_headless_dual_stack_service_gets_slices_of_both_families(tmp_path: Path) -> None:
