@@ -22,6 +22,7 @@ import netaddr
 
 from kubeproxy_sim.objects.model import AddressType, Cluster, ServiceType
 from kubeproxy_sim.objects.nodes import (
+    family_of,
     load_balancer_backends,
     node_names,
     node_object_addresses,
@@ -98,12 +99,10 @@ def family_mismatch(what: str, family: int, proxier_family: int,
     return f"{what} is IPv{family} but the node's proxier is IPv{proxier_family}; expected {expected} (or --ip-family)"
 
 
-def _family_of(text: str) -> int:
-    return 6 if ":" in text else 4
-
-
 def _of_family(addresses: Iterable[str], family: int) -> list[str]:
-    return [a.split("/")[0] for a in addresses if _family_of(a) == family]
+    """A config's node addresses of one family, without prefix lengths but otherwise as given (unlike
+    objects.nodes.of_family, which canonicalises them and skips text that is no address)."""
+    return [a.split("/")[0] for a in addresses if family_of(a) == family]
 
 
 def _prefixed(address: str) -> str:
@@ -126,7 +125,7 @@ def plan_nodes(cluster: Cluster, base: ProxyConfig,
             config = dataclasses.replace(config, node_pod_cidrs=obj.pod_cidrs, node_labels=obj.labels)
         config = dataclasses.replace(config, **dict((overrides or {}).get(name, {})))  # type: ignore[arg-type]
         ips = _of_family(config.node_ips, family) or addresses
-        cidrs = tuple(c for c in config.node_pod_cidrs if _family_of(c) == family)
+        cidrs = tuple(c for c in config.node_pod_cidrs if family_of(c) == family)
         nodes.append(SimNode(name, tuple(ips), cidrs, config, config.bridge_interface or DEFAULT_BRIDGE))
     return nodes
 
@@ -165,7 +164,7 @@ class _PodPlacer:
         return next((node for net, node in self.nets if address in net), self.primary)
 
     def add(self, key: str, ip: str, node: str | None, ports: set[tuple[str, int]], host_network: bool) -> None:
-        if _family_of(ip) != self.family:
+        if family_of(ip) != self.family:
             return
         served = frozenset(ports) if ports else None
         if host_network and ip not in self.node_of_address and node in self.nodes:
@@ -229,6 +228,6 @@ def external_ips(cluster: Cluster, family: int) -> dict[str, str]:
         if svc.type is ServiceType.EXTERNAL_NAME:
             continue
         for ip in svc.external_ips:
-            if _family_of(ip) == family:
+            if family_of(ip) == family:
                 found.setdefault(ip, svc.key)
     return found
