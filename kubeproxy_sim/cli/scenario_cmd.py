@@ -68,6 +68,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="after each step: the rules (iptables-restore input), a unified diff against the "
                         "previous step, or the endpoint set (default: rules)")
     parser.add_argument("--seed", type=parse_int, default=0, help="seed of the random names and addresses (default 0)")
+    parser.add_argument("--service-cluster-ip-range", metavar="CIDR[,CIDR]",
+                        help="the API server's service range (kube-apiserver's flag): one CIDR, or two of different "
+                        "families, primary first (default: 10.96.0.0/12 and fd00:10:96::/112 for the Nodes' "
+                        "families)")
     add_node_flags(parser)
     add_output_flags(parser.add_argument_group("output"))
     parser.set_defaults(func=run)
@@ -325,10 +329,27 @@ def _start_paths(args: argparse.Namespace) -> list[str]:
     return [str(DEFAULT_NODES / "objects.yaml")]
 
 
-def _initial_world(args: argparse.Namespace, rng: random.Random) -> Any:
-    """A World holding the starting objects; with the default, only the bootcamp Nodes."""
+def service_cidrs(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--service-cluster-ip-range`` as kube-apiserver validates it (empty when not given: the defaults); a value
+    it would refuse to start with stops the command before any step."""
+    from kubeproxy_sim.controllers.allocate import SERVICE_RANGE_FLAG, service_ranges_flag
+
+    text = getattr(args, "service_cluster_ip_range", None)
+    if text is None:
+        return ()
+    cidrs, problem = service_ranges_flag(text)
+    if problem is not None:
+        raise InputError(Diagnostic(f"{text!r}: {problem}; expected one CIDR of at most 20 host bits (e.g. "
+                                    "10.96.0.0/12), or two of different families (10.96.0.0/12,fd00:10:96::/112)",
+                                    field=SERVICE_RANGE_FLAG))
+    return cidrs
+
+
+def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[str, ...] = ()) -> Any:
+    """A World holding the starting objects (``cidrs``: the service ranges); with the default, only the bootcamp
+    Nodes. A starting object the API server would refuse (a cluster IP outside the range) stops the command."""
     from kubeproxy_sim.controllers.model import World
-    from kubeproxy_sim.controllers.script import Manifests, Step, play
+    from kubeproxy_sim.controllers.script import Manifests, ScriptError, Step, play
     from kubeproxy_sim.objects.model import Cluster
 
     manifests = load_manifests(_start_paths(args))
@@ -339,7 +360,13 @@ def _initial_world(args: argparse.Namespace, rng: random.Random) -> Any:
     if any(d.severity is Severity.ERROR for d in manifests.diagnostics):
         raise InputError(Diagnostic("the starting objects have errors (above); fix them first", field="-f"))
     start = Step(0, "apply", "apply", paths=())
-    return play(World(), start, rng, lambda _paths: manifests).world
+    try:
+        return play(World(service_cidrs=cidrs), start, rng, lambda _paths: manifests).world
+    except ScriptError as exc:
+        hint = "" if cidrs or "not in the valid range" not in exc.message else \
+            "; expected an address of the service range, or the cluster's range as --service-cluster-ip-range"
+        raise InputError(Diagnostic(exc.message.removeprefix("apply: ") + hint, file=exc.file,
+                                    field=None if exc.file else "-f")) from None
 
 
 def _report(diagnostics: Any, args: argparse.Namespace | None = None) -> None:
@@ -423,7 +450,7 @@ def run(args: argparse.Namespace) -> int:
     script = Path(args.script)
     text = _read_script(script)
     rng = random.Random(args.seed)
-    world = _initial_world(args, rng)
+    world = _initial_world(args, rng, service_cidrs(args))
     sync = controller_sync(world)  # the controller's memory (hints populated) and events carry from step to step
     _report(event_diagnostics(sync.events, ()), args)
     line_holder = [0]

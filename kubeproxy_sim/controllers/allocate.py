@@ -19,10 +19,53 @@ DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
 DEFAULT_SERVICE_CIDR_V6 = "fd00:10:96::/112"
 DEFAULT_SERVICE_CIDRS = {IPFamily.IPV4: DEFAULT_SERVICE_CIDR, IPFamily.IPV6: DEFAULT_SERVICE_CIDR_V6}
 NODE_PORT_RANGE = (30000, 32767)
+SERVICE_RANGE_FLAG = "--service-cluster-ip-range"
+MAX_SERVICE_RANGE_HOST_BITS = 20  # kube-apiserver's maxCIDRBits, the bitmap allocator's limit (kept in etcd)
+MIN_PRIMARY_RANGE_SIZE = 8  # controlplane ServiceIPRange: the primary range's least number of addresses
 
 
 class AllocationError(Exception):
     """A range is full."""
+
+
+def service_ranges_flag(text: str) -> tuple[tuple[str, ...], str | None]:
+    """``--service-cluster-ip-range`` as kube-apiserver reads and validates it (options' getServiceIPAndRanges,
+    controlplane ServiceIPRange, validateClusterIPFlags): one CIDR, or two of different families (primary first),
+    each at most 20 host bits, the primary at least 8 addresses. The canonical ranges, or kube-apiserver's reason
+    for refusing the value (it exits, so nothing is played)."""
+    from kubeproxy_sim.objects.addr import parse_cidr
+
+    entries = text.split(",")
+    if len(entries) > 2:
+        return (), f"{SERVICE_RANGE_FLAG} must not contain more than two entries"
+    parsed = [parse_cidr(entry) for entry in entries]
+    cidrs: list[str] = []
+    for index, cidr in enumerate(parsed):
+        if cidr is None:  # the two parse errors' words differ upstream
+            what = "not a valid cidr" if index == 0 else "not an ip net"
+            return (), f"service-cluster-ip-range[{index}] is {what}"
+        cidrs.append(cidr.text)
+    network = netaddr.IPNetwork(cidrs[0])
+    if network.size < MIN_PRIMARY_RANGE_SIZE:
+        return (), ("error determining service IP ranges for primary service cidr: the service cluster IP range "
+                    f"must be at least {MIN_PRIMARY_RANGE_SIZE} IP addresses")
+    problems = [_too_large(cidrs[0], SERVICE_RANGE_FLAG)]
+    if len(cidrs) == 2:
+        if parsed[0].family is parsed[1].family:  # type: ignore[union-attr]
+            problems.append(f"{SERVICE_RANGE_FLAG}[0] and {SERVICE_RANGE_FLAG}[1] must be of different IP family")
+        problems.append(_too_large(cidrs[1], f"{SERVICE_RANGE_FLAG}[1]"))
+    found = [p for p in problems if p]
+    return (tuple(cidrs), None) if not found else ((), "; ".join(found))
+
+
+def _too_large(cidr: str, flag: str) -> str | None:
+    """validateMaxCIDRRange's refusal of a range with more than 20 host bits."""
+    network = netaddr.IPNetwork(cidr)
+    bits = 32 if network.version == 4 else 128
+    if bits - network.prefixlen <= MAX_SERVICE_RANGE_HOST_BITS:
+        return None
+    return f"specified {flag} is too large; for {bits}-bit addresses, the mask must be >= " \
+           f"{bits - MAX_SERVICE_RANGE_HOST_BITS}"
 
 
 def host_offsets(cidr: str) -> tuple[netaddr.IPNetwork, int]:

@@ -42,10 +42,11 @@ _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-
 class ScriptError(Exception):
     """A line that cannot be parsed or played; ``line`` is 1-based."""
 
-    def __init__(self, line: int, message: str) -> None:
+    def __init__(self, line: int, message: str, file: str | None = None) -> None:
         super().__init__(message)
         self.line = line
         self.message = message
+        self.file = file  # the manifest of an object the API server refused, when known
 
 
 # -- steps -------------------------------------------------------------------------------------------------
@@ -532,4 +533,4 @@ def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
     try:
         return _run(world, step, rng, load)
     except (W.ActionError, AllocationError) as exc:
-        raise ScriptError(step.line, f"{step.verb}: {exc}") from None
+        raise ScriptError(step.line, f"{step.verb}: {exc}", getattr(exc, "file", None)) from None

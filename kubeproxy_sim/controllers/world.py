@@ -45,6 +45,7 @@ from kubeproxy_sim.objects.model import (
     EndpointSlice,
     IPFamily,
     Node,
+    Origin,
     Pod,
     Protocol,
     Service,
@@ -57,7 +58,12 @@ MAX_SETTLE_ROUNDS = 50
 
 
 class ActionError(Exception):
-    """An action the API server or kubectl would refuse; the message is kubectl's kind of answer."""
+    """An action the API server or kubectl would refuse; the message is kubectl's kind of answer (``file``: the
+    manifest of the refused object, when it came from one)."""
+
+    def __init__(self, message: str, file: str | None = None) -> None:
+        super().__init__(message)
+        self.file = file
 
 
 # -- running the controllers -------------------------------------------------------------------------
@@ -341,7 +347,8 @@ def service_ranges(world: World) -> dict[IPFamily, str]:
 def _invalid(service: Service, path: str, value: str | list[str], why: str) -> ActionError:
     """The API server's field.Invalid: a value (a string, or clusterIPs as Go prints a []string) and why."""
     shown = f'"{value}"' if isinstance(value, str) else "[]string{" + ", ".join(f'"{v}"' for v in value) + "}"
-    return ActionError(f'The Service "{service.name}" is invalid: {path}: Invalid value: {shown}: {why}')
+    file = service.origin.file if service.origin.file != Origin().file else None
+    return ActionError(f'The Service "{service.name}" is invalid: {path}: Invalid value: {shown}: {why}', file)
 
 
 def _given_ip_problem(world: World, service: Service, ip: str, cidr: str, used: set[str]) -> str | None:

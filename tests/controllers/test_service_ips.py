@@ -278,3 +278,84 @@ def test_a_scenario_s_headless_dual_stack_service_gets_slices_of_both_families(t
     assert [s.address_type.value for s in slices] == ["IPv4", "IPv6"]
     for s, cidr in zip(slices, ("10.244.0.0/16", "fd00:10:244::/56"), strict=True):
         assert len(s.endpoints) == 2 and all(_in(e.addresses[0], cidr) for e in s.endpoints)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("10.0.0.0/8", "specified --service-cluster-ip-range is too large; for 32-bit addresses, the mask must be >= 12"),
+    ("fd00::/64", "specified --service-cluster-ip-range is too large; for 128-bit addresses, the mask must be >= 108"),
+    ("10.0.0.0/30", "error determining service IP ranges for primary service cidr: the service cluster IP range must "
+                    "be at least 8 IP addresses"),
+    ("10.0.0.0/16,fd00::/112,10.1.0.0/16", "--service-cluster-ip-range must not contain more than two entries"),
+    ("10.0.0.0", "service-cluster-ip-range[0] is not a valid cidr"),
+    ("", "service-cluster-ip-range[0] is not a valid cidr"),
+    ("10.0.0.0/16,fd00::", "service-cluster-ip-range[1] is not an ip net"),
+    ("10.0.0.0/16,10.1.0.0/16", "--service-cluster-ip-range[0] and --service-cluster-ip-range[1] must be of "
+                                "different IP family"),
+    ("10.0.0.0/16,fd00::/96", "specified --service-cluster-ip-range[1] is too large; for 128-bit addresses, the mask "
+                              "must be >= 108"),
+])
+def test_the_service_range_flag_is_refused_as_kube_apiserver_refuses_it(text: str, problem: str) -> None:
+    from kubeproxy_sim.controllers.allocate import service_ranges_flag
+
+    assert service_ranges_flag(text) == ((), problem)
+
+
+def test_the_service_range_flag_keeps_its_order_and_canonical_networks() -> None:
+    from kubeproxy_sim.controllers.allocate import service_ranges_flag
+
+    assert service_ranges_flag("172.30.0.0/16") == (("172.30.0.0/16",), None)
+    assert service_ranges_flag("10.0.0.0/29") == (("10.0.0.0/29",), None)  # 8 addresses: the least
+    assert service_ranges_flag("fd00:0::5/112,10.96.3.4/12") == (("fd00::/112", "10.96.0.0/12"), None)
+    assert service_ranges_flag("fd00::/108") == (("fd00::/108",), None)  # 20 host bits: the most
+
+
+UPSTREAM_OBJECTS = Path(__file__).resolve().parents[2] / "rulesets" / "upstream-cluster-ip-general" / "objects.yaml"
+
+
+def test_a_scenario_takes_the_api_server_s_service_range_from_the_flag(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """upstream's objects (cluster IPs in 172.30.0.0/16) are refused as starting objects by the default range, with
+    the file and the Service named (once an internal error), and accepted with that range; allocation uses it."""
+    (tmp_path / "script").write_text("create deployment web --image=nginx --port=80\n"
+                                     "expose deployment/web --port=80\n")
+    common = ["scenario", str(tmp_path / "script"), "-f", str(UPSTREAM_OBJECTS), "--hostname-override", "test-node"]
+    assert run_cli(common, monkeypatch) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines()[0] == (
+        f'kubeproxy-sim: {UPSTREAM_OBJECTS}: The Service "svc1" is invalid: spec.clusterIPs: Invalid value: '
+        '[]string{"172.30.0.41"}: failed to allocate IP 172.30.0.41: the provided IP (172.30.0.41) is not in the '
+        "valid range. The range of valid IPs is 10.96.0.0/12; expected an address of the service range, or the "
+        "cluster's range as --service-cluster-ip-range")
+    assert run_cli([*common, "--service-cluster-ip-range", "172.30.0.0/16"], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert '"ns1/svc1:http cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80' in out
+    web = [line for line in out.split("# step 2")[1].splitlines()
+           if line.startswith("-A KUBE-SERVICES") and "default/web" in line]
+    assert len(web) == 1 and _in(web[0].split(" -d ")[1].split()[0], "172.30.0.0/16")
+
+
+def test_a_bad_service_range_flag_stops_the_scenario_naming_the_flag(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "script").write_text("wait 1s\n")
+    assert run_cli(["scenario", str(tmp_path / "script"), "--service-cluster-ip-range", "10.0.0.0/16,10.1.0.0/16"],
+                   monkeypatch) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "kubeproxy-sim: --service-cluster-ip-range: '10.0.0.0/16,10.1.0.0/16': --service-cluster-ip-range[0] and "
+        "--service-cluster-ip-range[1] must be of different IP family; expected one CIDR of at most 20 host bits "
+        "(e.g. 10.96.0.0/12), or two of different families (10.96.0.0/12,fd00:10:96::/112)\n")
+
+
+def test_a_dual_stack_service_range_flag_sets_the_primary_family(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Its first range is the primary family, whatever the Nodes' order: a Service naming no family gets it."""
+    (tmp_path / "nodes.yaml").write_text(DS_NODE_FILE)
+    (tmp_path / "script").write_text("create deployment web --image=nginx --port=80\nexpose deployment/web --port=80\n")
+    assert run_cli(["scenario", str(tmp_path / "script"), "-f", str(tmp_path / "nodes.yaml"), "--cluster-cidr",
+                    "10.244.0.0/16,fd00:10:244::/56", "--ip-family", "ipv6", "--service-cluster-ip-range",
+                    "fd00:10:96::/112,10.96.0.0/12"], monkeypatch) == 0
+    web = [line for line in capsys.readouterr().out.split("# step 2")[1].splitlines()
+           if line.startswith("-A KUBE-SERVICES") and "default/web" in line]
+    assert len(web) == 1 and _in(web[0].split(" -d ")[1].split()[0], "fd00:10:96::/112")
