@@ -141,8 +141,16 @@ def _topology_annotations(meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 
 def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     """``apply -f``: objects through the objects layer, Deployments and API facts from the raw documents (Node
-    readiness and allocatable CPU, headless Services, Services' topology annotations and ipFamilyPolicy)."""
-    from kubeproxy_sim.controllers.decode import decode_deployment, family_policy, family_policy_problem, is_deployment
+    readiness and allocatable CPU, headless Services, Services' topology annotations, ipFamilyPolicy, and what
+    they wrote of clusterIPs and ipFamilies)."""
+    from kubeproxy_sim.controllers.decode import (
+        WrittenIPFields,
+        decode_deployment,
+        family_policy,
+        family_policy_problem,
+        is_deployment,
+        written_ip_fields,
+    )
     from kubeproxy_sim.controllers.script import Manifests
     from kubeproxy_sim.objects import load_paths
 
@@ -154,6 +162,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     node_cpu: dict[str, int] = {}
     annotations: dict[str, tuple[tuple[str, str], ...]] = {}
     policies: dict[str, str] = {}
+    ip_fields: dict[str, WrittenIPFields] = {}
     for file, doc in _raw_documents(list(paths)):
         if not isinstance(doc, dict):
             continue
@@ -178,6 +187,8 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                 headless.add(key)
             if found_annotations := _topology_annotations(meta):
                 annotations[key] = found_annotations
+            if (written := written_ip_fields(doc)) != WrittenIPFields():
+                ip_fields[key] = written
             if (policy := family_policy(doc)) is not None:
                 policies[key] = policy
             elif (refusal := family_policy_problem(doc)) is not None:  # refused, as the API server's validation does
@@ -185,7 +196,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                                               field="spec.ipFamilyPolicy"))
     return Manifests(loaded.cluster, tuple(deployments), frozenset(not_ready), frozenset(headless),
                      tuple(diagnostics), tuple(sorted(node_cpu.items())), tuple(sorted(annotations.items())),
-                     tuple(sorted(policies.items())))
+                     tuple(sorted(policies.items())), tuple(sorted(ip_fields.items())))
 
 
 # -- showing a step -------------------------------------------------------------------------------------------

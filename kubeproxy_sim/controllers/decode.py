@@ -10,6 +10,7 @@ path, what is wrong and what is expected.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from kubeproxy_sim.controllers.model import (
@@ -62,6 +63,30 @@ def family_policy_problem(doc: dict[str, Any]) -> str | None:
     if policy is None or policy in FAMILY_POLICIES:
         return None
     return f"Unsupported value: {quote(policy)}: supported values: {', '.join(map(quote, sorted(FAMILY_POLICIES)))}"
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenIPFields:
+    """What a manifest wrote of the fields the objects layer folds into cluster_ips and ip_families, where the API
+    server tells them apart: whether the list ``spec.clusterIPs`` was written (kubectl apply writing ``clusterIP``
+    alone leaves the live list, which the API server keeps when that address is unchanged), and how many
+    ``spec.ipFamilies`` entries were (a written family is where it reports a family without a range)."""
+
+    cluster_ips_list: bool = False
+    ip_families: int = 0
+
+
+NOTHING_WRITTEN = WrittenIPFields()  # kubectl expose's Service, and a manifest writing neither field
+
+
+def written_ip_fields(doc: dict[str, Any]) -> WrittenIPFields:
+    """What a Service document wrote of spec.clusterIPs (the list) and spec.ipFamilies (badly typed values are the
+    objects layer's to refuse)."""
+    spec = doc.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
+    ips, families = spec.get("clusterIPs"), spec.get("ipFamilies")
+    return WrittenIPFields(cluster_ips_list=isinstance(ips, list) and bool(ips),
+                           ip_families=len(families) if isinstance(families, list) else 0)
 
 
 def decode_deployment(doc: dict[str, Any], file: str) -> tuple[Deployment | None, list[Diagnostic]]:

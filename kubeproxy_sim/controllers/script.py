@@ -21,6 +21,7 @@ from typing import Any
 from kubeproxy_sim import durations
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.allocate import AllocationError
+from kubeproxy_sim.controllers.decode import WrittenIPFields
 from kubeproxy_sim.controllers.deployment import history
 from kubeproxy_sim.controllers.model import Deployment, World
 from kubeproxy_sim.errors import Diagnostic
@@ -388,6 +389,9 @@ class Manifests:
     service_annotations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     # Service key -> spec.ipFamilyPolicy as written (controllers.decode.family_policy); one left out is not given
     family_policies: tuple[tuple[str, str], ...] = ()
+    # Service key -> what it wrote of clusterIPs and ipFamilies (controllers.decode.written_ip_fields); a Service
+    # left out wrote neither the list clusterIPs nor ipFamilies
+    ip_fields: tuple[tuple[str, WrittenIPFields], ...] = ()
 
 
 Loader = Callable[[tuple[str, ...]], Manifests]
@@ -425,10 +429,11 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     notes = [_applied("node", n.name, nodes_before.get(n.name) and (nodes_before[n.name], cpu_before.get(n.name)),
                       (n, cpu.get(n.name))) for n in manifests.cluster.nodes]
     annotations = dict(manifests.service_annotations)
-    policies = dict(manifests.family_policies)
+    policies, written = dict(manifests.family_policies), dict(manifests.ip_fields)
     for service in manifests.cluster.services:
         admitted = W.admit_service(world, service, rng, headless=service.key in manifests.headless,
-                                   policy=policies.get(service.key))
+                                   policy=policies.get(service.key),
+                                   written=written.get(service.key, WrittenIPFields()))
         current = world.service(service.namespace, service.name)
         wanted = annotations.get(service.key, ())  # a changed topology annotation is a change too
         notes.append(_applied("service", service.name, current and (current, W.annotations_of(world, service.key)),

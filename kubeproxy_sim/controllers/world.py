@@ -18,7 +18,13 @@ import netaddr
 
 from kubeproxy_sim.controllers import deployment as deploy
 from kubeproxy_sim.controllers.allocate import DEFAULT_SERVICE_CIDRS, cluster_ip, host_offsets, node_port
-from kubeproxy_sim.controllers.decode import PREFER_DUAL_STACK, REQUIRE_DUAL_STACK, SINGLE_STACK
+from kubeproxy_sim.controllers.decode import (
+    NOTHING_WRITTEN,
+    PREFER_DUAL_STACK,
+    REQUIRE_DUAL_STACK,
+    SINGLE_STACK,
+    WrittenIPFields,
+)
 from kubeproxy_sim.controllers.endpointslice import (
     CONTROLLER_NAME,
     MANAGED_BY_LABEL,
@@ -344,11 +350,32 @@ def service_ranges(world: World) -> dict[IPFamily, str]:
     return {family: DEFAULT_SERVICE_CIDRS[family] for family in families or (IPFamily.IPV4,)}
 
 
-def _invalid(service: Service, path: str, value: str | list[str], why: str) -> ActionError:
-    """The API server's field.Invalid: a value (a string, or clusterIPs as Go prints a []string) and why."""
-    shown = f'"{value}"' if isinstance(value, str) else "[]string{" + ", ".join(f'"{v}"' for v in value) + "}"
+Problem = tuple[str, str | list[str], str]  # (field path, value, why): one of the API server's field.Invalid
+
+
+def _refusal(service: Service, problems: list[Problem]) -> ActionError:
+    """The API server's Invalid status for one or more field.Invalid errors: a value (a string, or clusterIPs as Go
+    prints a []string) and why; several are listed in brackets, as Go's error aggregate prints them."""
+    texts = []
+    for path, value, why in problems:
+        shown = f'"{value}"' if isinstance(value, str) else "[]string{" + ", ".join(f'"{v}"' for v in value) + "}"
+        texts.append(f"{path}: Invalid value: {shown}: {why}")
+    body = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
     file = service.origin.file if service.origin.file != Origin().file else None
-    return ActionError(f'The Service "{service.name}" is invalid: {path}: Invalid value: {shown}: {why}', file)
+    return ActionError(f'The Service "{service.name}" is invalid: {body}', file)
+
+
+def _invalid(service: Service, path: str, value: str | list[str], why: str) -> ActionError:
+    """The API server's field.Invalid, alone."""
+    return _refusal(service, [(path, value, why)])
+
+
+def _changed_ips(before: tuple[str, ...], after: list[str]) -> list[int]:
+    """The clusterIPs indexes an update changed, which the API server refuses (validateUpgradeDowngradeClusterIPs):
+    any, when the count is the same; else the primary (a secondary may be added, or released under SingleStack)."""
+    if len(before) == len(after):
+        return [i for i, (old, new) in enumerate(zip(before, after, strict=True)) if old != new]
+    return [0] if before and after and before[0] != after[0] else []
 
 
 def _given_ip_problem(world: World, service: Service, ip: str, cidr: str, used: set[str]) -> str | None:
@@ -369,7 +396,7 @@ def _other_family(family: IPFamily) -> IPFamily:
 
 
 def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str | None, *,
-                 headless: bool = False) -> Service:
+                 headless: bool = False, written: WrittenIPFields = NOTHING_WRITTEN) -> Service:
     """clusterIPs and ipFamilies as the API server completes them (531be81208e2
     pkg/registry/core/service/storage/alloc.go: initIPFamilyFields, allocClusterIPs): a policy left out is
     SingleStack on create, and the previous one on update (here: dual when the Service already has, or asks for,
@@ -380,28 +407,39 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
 
     A ``headless`` Service gets its families the same way and no address (allocClusterIPs skips it); one without a
     selector defaults to RequireDualStack and takes the other family under a dual-stack policy even on a
-    single-stack cluster, unchecked (initIPFamilyFields' headless-and-selectorless special case)."""
+    single-stack cluster, unchecked (initIPFamilyFields' headless-and-selectorless special case).
+
+    On an update (``written``: what the manifest wrote of the folded fields), a changed address is refused as
+    validateUpgradeDowngradeClusterIPs refuses it ("may not change once set"), and so is releasing the secondary
+    address under a policy other than SingleStack; the old Service stays. A written address of a family without a
+    range is reported at ``spec.ipFamilies[i]`` when that family was written, else at ``spec.clusterIPs[i]``."""
     previous = world.service(service.namespace, service.name)
+    before = previous.cluster_ips if previous is not None and not headless else ()
     if headless:  # an update naming no family keeps the previous ones (as kubectl apply leaves them)
         kept = not service.ip_families and previous is not None and previous.headless and bool(previous.ip_families)
         ips: list[str] = []
         requested = list(previous.ip_families if kept and previous is not None else service.ip_families)
-    else:
-        kept = not service.cluster_ips and previous is not None and bool(previous.cluster_ips)
-        ips = list(previous.cluster_ips if kept and previous is not None else service.cluster_ips)
+    else:  # kubectl apply keeps the live clusterIPs unless the manifest writes the list, or changes clusterIP
+        kept = bool(before) and (not service.cluster_ips or (
+            not written.cluster_ips_list and service.cluster_ips == before[:1]))
+        ips = list(before if kept else service.cluster_ips)
         requested = list(service.ip_families) or (list(previous.ip_families) if kept and previous is not None else [])
     selectorless = headless and not service.selector
-    if policy is None:  # the API server takes two families only with a dual-stack policy
-        policy = PREFER_DUAL_STACK if max(len(ips), len(requested)) > 1 else SINGLE_STACK
+    if policy is None:  # the API server takes two families only with a dual-stack policy (an update: the old one)
+        policy = PREFER_DUAL_STACK if max(len(ips), len(requested), len(before)) > 1 else SINGLE_STACK
         policy = REQUIRE_DUAL_STACK if selectorless else policy
+    problems: list[Problem] = []
+    if policy != SINGLE_STACK and 0 < len(ips) < len(before):
+        problems.append(("spec.ipFamilyPolicy", policy, "must be 'SingleStack' to release the secondary cluster IP"))
     if policy == SINGLE_STACK:
         if kept:  # clear intent on an update: the secondary address and family go
             ips, requested = ips[:1], requested[:1]
-        for path, items in (("spec.clusterIPs", ips), ("spec.ipFamilies", requested)):
+        for what, items in (("cluster IPs", ips), ("IP families", requested)):
             if len(items) > 1:
-                raise _invalid(service, "spec.ipFamilyPolicy", policy, "must be 'RequireDualStack' or "
-                               f"'PreferDualStack' when multiple {'cluster IPs' if 'IPs' in path else 'IP families'} "
-                               "are specified")
+                problems.append(("spec.ipFamilyPolicy", policy, "must be 'RequireDualStack' or 'PreferDualStack' "
+                                 f"when multiple {what} are specified"))
+    if problems:
+        raise _refusal(service, problems)
     families = [ip_family(ip) for ip in ips]
     for i, family in enumerate(requested[: len(families)]):
         if family is not families[i]:
@@ -415,24 +453,26 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
         if len(families) < 2 and policy != SINGLE_STACK:
             families.append(_other_family(families[0]))
         return replace(service, ip_families=tuple(families))
-    # a written address of a family without a range is named, as upstream does for a family inferred from it (the
-    # objects layer fills ipFamilies from the addresses, so this is said even where ipFamilies was written too)
-    for i in range(len(ips)):
-        if families[i] not in ranges:
-            raise _invalid(service, f"spec.clusterIPs[{i}]", ips, f"{families[i].value} is not configured on this "
-                           f"cluster {where}")
+    # a written address whose family was not written: the family inferred from it is named at the address
+    problems = [(f"spec.clusterIPs[{i}]", ips, f"{families[i].value} is not configured on this cluster {where}")
+                for i in range(written.ip_families, len(ips)) if families[i] not in ranges]
+    if problems:
+        raise _refusal(service, problems)
     if policy == REQUIRE_DUAL_STACK and len(ranges) < 2:
-        raise _invalid(service, "spec.ipFamilyPolicy", policy, f"this cluster is not configured for dual-stack "
-                       f"services {where}")
-    for i, family in enumerate(families):
-        if family not in ranges:
-            raise _invalid(service, f"spec.ipFamilies[{i}]", family.value, f"not configured on this cluster {where}")
+        problems.append(("spec.ipFamilyPolicy", policy, f"this cluster is not configured for dual-stack services "
+                         f"{where}"))
+    problems += [(f"spec.ipFamilies[{i}]", family.value, f"not configured on this cluster {where}")
+                 for i, family in enumerate(families) if family not in ranges]
+    if problems:
+        raise _refusal(service, problems)
     if not families:
         families = [next(iter(ranges))]
     if policy != SINGLE_STACK and len(families) == 1 and len(ranges) == 2:
         families.append(_other_family(families[0]))
     if headless:
         return replace(service, ip_families=tuple(families))
+    if changed := _changed_ips(before, ips):  # validation, after allocation (which leaves a changed one alone)
+        raise _refusal(service, [(f"spec.clusterIPs[{i}]", ips, "may not change once set") for i in changed])
     used = {ip for s in world.services for ip in s.cluster_ips}
     held = set(previous.cluster_ips) if previous is not None else set()
     for ip, family in zip(ips, families, strict=False):  # allocIPs: a written address the Service does not hold yet
@@ -444,12 +484,28 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
     return replace(service, cluster_ips=tuple(ips), ip_families=tuple(families))
 
 
+def _headless_update(previous: Service | None, service: Service, headless: bool) -> bool:
+    """Whether an update leaves the Service headless: an apply that leaves clusterIP out of a headless ClusterIP
+    Service keeps "None" (patchAllocatedValues). Turning a headless Service into one with an address, or back, is
+    refused as any change of clusterIPs[0] is ("may not change once set"); to and from ExternalName is free."""
+    if previous is None or ServiceType.EXTERNAL_NAME in (previous.type, service.type):
+        return headless
+    if previous.headless and not headless and not service.cluster_ips and service.type is ServiceType.CLUSTER_IP:
+        return True
+    if previous.headless != headless and (headless or service.cluster_ips):
+        raise _invalid(service, "spec.clusterIPs[0]", ["None"] if headless else list(service.cluster_ips),
+                       "may not change once set")
+    return headless
+
+
 def admit_service(world: World, service: Service, rng: random.Random, *, headless: bool = False,
-                  policy: str | None = None) -> Service:
+                  policy: str | None = None, written: WrittenIPFields = NOTHING_WRITTEN) -> Service:
     """Fill in what the API server allocates: IP families, cluster IPs (not for a ``headless`` Service, nor
-    ExternalName; ``policy`` is spec.ipFamilyPolicy, None when not given) and node ports."""
+    ExternalName; ``policy`` is spec.ipFamilyPolicy, None when not given; ``written``: what the manifest wrote of
+    clusterIPs and ipFamilies) and node ports; an update the API server refuses raises ActionError."""
     if service.type is not ServiceType.EXTERNAL_NAME:
-        service = _cluster_ips(world, service, rng, policy, headless=headless)
+        headless = _headless_update(world.service(service.namespace, service.name), service, headless)
+        service = _cluster_ips(world, service, rng, policy, headless=headless, written=written)
     if service.type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER):
         previous = world.service(service.namespace, service.name)
         kept = {(p.name, p.protocol): p.node_port for p in previous.ports} if previous is not None else {}

@@ -359,3 +359,130 @@ def test_a_dual_stack_service_range_flag_sets_the_primary_family(
     web = [line for line in capsys.readouterr().out.split("# step 2")[1].splitlines()
            if line.startswith("-A KUBE-SERVICES") and "default/web" in line]
     assert len(web) == 1 and _in(web[0].split(" -d ")[1].split()[0], "fd00:10:96::/112")
+
+
+def _held(nodes: tuple, service: Service, policy: str | None = None) -> tuple[object, random.Random]:
+    """A world holding ``service`` as admitted, and the generator to go on with."""
+    rng = random.Random(0)
+    w = world(nodes)
+    return W.put_service(w, W.admit_service(w, service, rng, policy=policy)), rng
+
+
+def test_an_update_may_not_change_a_cluster_ip_as_validation_refuses_it() -> None:
+    """validateUpgradeDowngradeClusterIPs: a changed clusterIPs[i] is refused ("may not change once set", with the
+    new list); leaving the address out, or writing it again, keeps it; the old Service is what the world holds."""
+    from kubeproxy_sim.controllers.decode import WrittenIPFields
+
+    w, rng = _held(NODES, _service(ips=("10.96.0.50",)))
+    with pytest.raises(W.ActionError, match=r'^The Service "web" is invalid: spec\.clusterIPs\[0\]: Invalid value: '
+                                            r'\[\]string\{"10.96.0.60"\}: may not change once set$'):
+        W.admit_service(w, _service(ips=("10.96.0.60",)), rng)  # type: ignore[arg-type]
+    with pytest.raises(W.ActionError, match=r"spec\.clusterIPs\[0\]: .*: may not change once set"):  # even outside
+        W.admit_service(w, _service(ips=("172.30.0.5",)), rng)  # type: ignore[arg-type]
+    for same in (_service(), _service(ips=("10.96.0.50",))):
+        assert W.admit_service(w, same, rng).cluster_ips == ("10.96.0.50",)  # type: ignore[arg-type]
+    # dual-stack: both changed is two errors, listed as Go's aggregate prints them
+    w, rng = _held(DS_NODES, _service(ips=("10.96.0.50", "fd00:10:96::50")), "PreferDualStack")
+    with pytest.raises(W.ActionError, match=r'^The Service "web" is invalid: \[spec\.clusterIPs\[0\]: Invalid value: '
+                                            r'\[\]string\{"10.96.0.51", "fd00:10:96::51"\}: may not change once set, '
+                                            r"spec\.clusterIPs\[1\]: Invalid value: \[\]string\{\"10.96.0.51\", "
+                                            r'"fd00:10:96::51"\}: may not change once set\]$'):
+        W.admit_service(w, _service(ips=("10.96.0.51", "fd00:10:96::51")), rng,  # type: ignore[arg-type]
+                        written=WrittenIPFields(cluster_ips_list=True))
+    # upgrading keeps the primary: a new secondary is allocated, a new primary refused
+    w, rng = _held(DS_NODES, _service(ips=("10.96.0.50",)))
+    upgraded = W.admit_service(w, _service(), rng, policy="RequireDualStack")  # type: ignore[arg-type]
+    assert upgraded.cluster_ips[0] == "10.96.0.50" and _in(upgraded.cluster_ips[1], "fd00:10:96::/112")
+    with pytest.raises(W.ActionError, match=r"spec\.clusterIPs\[0\]: Invalid value: \[\]string\{\"10.96.0.7\", "
+                                            r'"fd00:10:96::7"\}: may not change once set'):
+        W.admit_service(w, _service(ips=("10.96.0.7", "fd00:10:96::7")), rng,  # type: ignore[arg-type]
+                        policy="RequireDualStack", written=WrittenIPFields(cluster_ips_list=True))
+
+
+def test_releasing_the_secondary_cluster_ip_needs_single_stack_as_init_ip_family_fields_says() -> None:
+    """A written list that drops the secondary under a dual-stack policy (given, or the old one) is refused;
+    SingleStack releases it; clusterIP alone, unchanged, leaves the live list as kubectl apply does."""
+    from kubeproxy_sim.controllers.decode import WrittenIPFields
+
+    w, rng = _held(DS_NODES, _service(ips=("10.96.0.50", "fd00:10:96::50")), "PreferDualStack")
+    listed = WrittenIPFields(cluster_ips_list=True)
+    for policy in (None, "RequireDualStack"):
+        shown = policy or "PreferDualStack"
+        with pytest.raises(W.ActionError, match=rf'^The Service "web" is invalid: spec\.ipFamilyPolicy: Invalid value: '
+                                                rf'"{shown}": must be \'SingleStack\' to release the secondary '
+                                                r"cluster IP$"):
+            W.admit_service(w, _service(ips=("10.96.0.50",)), rng, policy=policy,  # type: ignore[arg-type]
+                            written=listed)
+    single = W.admit_service(w, _service(ips=("10.96.0.50",)), rng, policy="SingleStack",  # type: ignore[arg-type]
+                             written=listed)
+    assert single.cluster_ips == ("10.96.0.50",) and single.ip_families == (V4,)
+    kept = W.admit_service(w, _service(ips=("10.96.0.50",)), rng)  # type: ignore[arg-type]
+    assert kept.cluster_ips == ("10.96.0.50", "fd00:10:96::50")
+    with pytest.raises(W.ActionError, match="must be 'SingleStack' to release the secondary cluster IP"):
+        W.admit_service(w, _service(ips=("10.96.0.60",)), rng)  # type: ignore[arg-type]  # clusterIP changed alone
+
+
+def test_headless_and_external_name_updates_follow_the_api_server() -> None:
+    """None <-> an address is a change of clusterIPs[0]; an apply leaving clusterIP out keeps "None"
+    (patchAllocatedValues); to and from ExternalName the addresses are released and allocated afresh."""
+    from kubeproxy_sim.objects.model import ServiceType
+
+    rng = random.Random(0)
+    w = world(NODES)
+    w = W.put_service(w, W.admit_service(w, _service(), rng, headless=True))
+    with pytest.raises(W.ActionError, match=r'spec\.clusterIPs\[0\]: Invalid value: \[\]string\{"10.96.0.50"\}: '
+                                            "may not change once set"):
+        W.admit_service(w, _service(ips=("10.96.0.50",)), rng)
+    still = W.admit_service(w, _service(), rng)
+    assert still.headless and still.ip_families == (V4,)
+    w, rng = _held(NODES, _service(ips=("10.96.0.50",)))
+    with pytest.raises(W.ActionError, match=r'spec\.clusterIPs\[0\]: Invalid value: \[\]string\{"None"\}: '
+                                            "may not change once set"):
+        W.admit_service(w, _service(), rng, headless=True)  # type: ignore[arg-type]
+    external = replace(_service(), type=ServiceType.EXTERNAL_NAME, external_name="example.com", selector=None)
+    gone = W.admit_service(w, external, rng)  # type: ignore[arg-type]
+    assert gone.cluster_ips == ()
+    w = W.put_service(w, gone)  # type: ignore[arg-type]
+    assert W.admit_service(w, _service(ips=("10.96.0.60",)), rng).cluster_ips == ("10.96.0.60",)
+
+
+def test_a_written_family_without_a_range_is_reported_where_upstream_reports_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """initIPFamilyFields names a written address at spec.clusterIPs[i] only when ipFamilies[i] was left to be
+    inferred from it; a written family is named at spec.ipFamilies[i] (with a RequireDualStack refusal, both)."""
+    from kubeproxy_sim.controllers.decode import WrittenIPFields, written_ip_fields
+
+    assert written_ip_fields({"spec": {"clusterIPs": ["10.0.0.1"], "ipFamilies": ["IPv4", "IPv6"]}}) == \
+        WrittenIPFields(cluster_ips_list=True, ip_families=2)
+    assert written_ip_fields({"spec": {"clusterIP": "10.0.0.1", "ipFamilies": "IPv4"}}) == WrittenIPFields()
+    v6 = _service(ips=("fd00:10:96::5",))
+    with pytest.raises(W.ActionError, match=r'^The Service "web" is invalid: spec\.ipFamilies\[0\]: Invalid value: '
+                                            r'"IPv6": not configured on this cluster \(the service ranges here are '
+                                            r"10\.96\.0\.0/12, from the Nodes' address families\)$"):
+        W.admit_service(world(NODES), v6, random.Random(0), written=WrittenIPFields(ip_families=1))
+    with pytest.raises(W.ActionError, match=r'^The Service "web" is invalid: \[spec\.ipFamilyPolicy: Invalid value: '
+                                            r'"RequireDualStack": this cluster is not configured for dual-stack '
+                                            r".*, spec\.ipFamilies\[1\]: Invalid value: \"IPv6\": not configured"):
+        W.admit_service(world(NODES), _service(ips=("10.96.0.7", "fd00:10:96::7")), random.Random(0),
+                        policy="RequireDualStack", written=WrittenIPFields(cluster_ips_list=True, ip_families=2))
+    (tmp_path / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
+                                       "  clusterIP: fd00:10:96::5\n  ipFamilies: [IPv6]\n  selector: {app: web}\n"
+                                       "  ports: [{port: 80}]\n")
+    (tmp_path / "script").write_text("apply -f svc.yaml\n")
+    assert run_cli(["scenario", str(tmp_path / "script")], monkeypatch) == 1
+    assert 'spec.ipFamilies[0]: Invalid value: "IPv6": not configured on this cluster' in capsys.readouterr().err
+
+
+def test_a_scenario_refuses_a_changed_cluster_ip_and_keeps_the_old_service(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, address in (("a", "10.96.0.50"), ("b", "10.96.0.60")):
+        (tmp_path / f"{name}.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
+                                               f"  clusterIP: {address}\n  selector: {{app: web}}\n"
+                                               "  ports: [{port: 80, targetPort: 8080}]\n")
+    (tmp_path / "script").write_text("create deployment web --image=nginx --port=8080\napply -f a.yaml\n"
+                                     "apply -f b.yaml\n")
+    assert run_cli(["scenario", str(tmp_path / "script")], monkeypatch) == 1
+    captured = capsys.readouterr()
+    assert "-d 10.96.0.50 --dport 80" in captured.out and "10.96.0.60" not in captured.out
+    assert captured.err == (f"kubeproxy-sim: {tmp_path / 'script'}:3: apply: The Service \"web\" is invalid: "
+                            'spec.clusterIPs[0]: Invalid value: []string{"10.96.0.60"}: may not change once set\n')
