@@ -350,7 +350,7 @@ def service_cidrs(args: argparse.Namespace) -> tuple[str, ...]:
         return ()
     cidrs, problem = service_ranges_flag(text)
     if problem is not None:
-        raise InputError(Diagnostic(f"{text!r}: {problem}; expected one CIDR of at most 20 host bits (e.g. "
+        raise InputError(Diagnostic(f"{text!r}: {problem}; expected one CIDR of at most 64 host bits (e.g. "
                                     "10.96.0.0/12), or two of different families (10.96.0.0/12,fd00:10:96::/112)",
                                     field=SERVICE_RANGE_FLAG))
     return cidrs

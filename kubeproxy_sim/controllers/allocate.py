@@ -20,7 +20,9 @@ DEFAULT_SERVICE_CIDR_V6 = "fd00:10:96::/112"
 DEFAULT_SERVICE_CIDRS = {IPFamily.IPV4: DEFAULT_SERVICE_CIDR, IPFamily.IPV6: DEFAULT_SERVICE_CIDR_V6}
 NODE_PORT_RANGE = (30000, 32767)
 SERVICE_RANGE_FLAG = "--service-cluster-ip-range"
-MAX_SERVICE_RANGE_HOST_BITS = 20  # kube-apiserver's maxCIDRBits, the bitmap allocator's limit (kept in etcd)
+MAX_SERVICE_RANGE_HOST_BITS = 64
+"""kube-apiserver's maxCIDRBits with MultiCIDRServiceAllocator on (GA and locked on by 1.34, the release of the
+reference commit: it has trafficDistribution PreferSameNode); 20 was the old bitmap allocator's limit."""
 MIN_PRIMARY_RANGE_SIZE = 8  # controlplane ServiceIPRange: the primary range's least number of addresses
 
 
@@ -31,7 +33,7 @@ class AllocationError(Exception):
 def service_ranges_flag(text: str) -> tuple[tuple[str, ...], str | None]:
     """``--service-cluster-ip-range`` as kube-apiserver reads and validates it (options' getServiceIPAndRanges,
     controlplane ServiceIPRange, validateClusterIPFlags): one CIDR, or two of different families (primary first),
-    each at most 20 host bits, the primary at least 8 addresses. The canonical ranges, or kube-apiserver's reason
+    each at most 64 host bits, the primary at least 8 addresses. The canonical ranges, or kube-apiserver's reason
     for refusing the value (it exits, so nothing is played)."""
     from kubeproxy_sim.objects.addr import parse_cidr
 
@@ -59,7 +61,7 @@ def service_ranges_flag(text: str) -> tuple[tuple[str, ...], str | None]:
 
 
 def _too_large(cidr: str, flag: str) -> str | None:
-    """validateMaxCIDRRange's refusal of a range with more than 20 host bits."""
+    """validateMaxCIDRRange's refusal of a range with more than 64 host bits (only IPv6 can have that many)."""
     network = netaddr.IPNetwork(cidr)
     bits = 32 if network.version == 4 else 128
     if bits - network.prefixlen <= MAX_SERVICE_RANGE_HOST_BITS:

@@ -281,8 +281,7 @@ def test_a_scenario_s_headless_dual_stack_service_gets_slices_of_both_families(t
 
 
 @pytest.mark.parametrize(("text", "problem"), [
-    ("10.0.0.0/8", "specified --service-cluster-ip-range is too large; for 32-bit addresses, the mask must be >= 12"),
-    ("fd00::/64", "specified --service-cluster-ip-range is too large; for 128-bit addresses, the mask must be >= 108"),
+    ("fd00::/63", "specified --service-cluster-ip-range is too large; for 128-bit addresses, the mask must be >= 64"),
     ("10.0.0.0/30", "error determining service IP ranges for primary service cidr: the service cluster IP range must "
                     "be at least 8 IP addresses"),
     ("10.0.0.0/16,fd00::/112,10.1.0.0/16", "--service-cluster-ip-range must not contain more than two entries"),
@@ -291,8 +290,8 @@ def test_a_scenario_s_headless_dual_stack_service_gets_slices_of_both_families(t
     ("10.0.0.0/16,fd00::", "service-cluster-ip-range[1] is not an ip net"),
     ("10.0.0.0/16,10.1.0.0/16", "--service-cluster-ip-range[0] and --service-cluster-ip-range[1] must be of "
                                 "different IP family"),
-    ("10.0.0.0/16,fd00::/96", "specified --service-cluster-ip-range[1] is too large; for 128-bit addresses, the mask "
-                              "must be >= 108"),
+    ("10.0.0.0/16,fd00::/48", "specified --service-cluster-ip-range[1] is too large; for 128-bit addresses, the mask "
+                              "must be >= 64"),
 ])
 def test_the_service_range_flag_is_refused_as_kube_apiserver_refuses_it(text: str, problem: str) -> None:
     from kubeproxy_sim.controllers.allocate import service_ranges_flag
@@ -306,7 +305,9 @@ def test_the_service_range_flag_keeps_its_order_and_canonical_networks() -> None
     assert service_ranges_flag("172.30.0.0/16") == (("172.30.0.0/16",), None)
     assert service_ranges_flag("10.0.0.0/29") == (("10.0.0.0/29",), None)  # 8 addresses: the least
     assert service_ranges_flag("fd00:0::5/112,10.96.3.4/12") == (("fd00::/112", "10.96.0.0/12"), None)
-    assert service_ranges_flag("fd00::/108") == (("fd00::/108",), None)  # 20 host bits: the most
+    assert service_ranges_flag("fd00::/108") == (("fd00::/108",), None)
+    assert service_ranges_flag("fd00::/64") == (("fd00::/64",), None)  # 64 host bits: the most
+    assert service_ranges_flag("10.0.0.0/8") == (("10.0.0.0/8",), None)  # no IPv4 range has more
 
 
 UPSTREAM_OBJECTS = Path(__file__).resolve().parents[2] / "rulesets" / "upstream-cluster-ip-general" / "objects.yaml"
@@ -344,7 +345,7 @@ def test_a_bad_service_range_flag_stops_the_scenario_naming_the_flag(
     assert captured.out == ""
     assert captured.err == (
         "kubeproxy-sim: --service-cluster-ip-range: '10.0.0.0/16,10.1.0.0/16': --service-cluster-ip-range[0] and "
-        "--service-cluster-ip-range[1] must be of different IP family; expected one CIDR of at most 20 host bits "
+        "--service-cluster-ip-range[1] must be of different IP family; expected one CIDR of at most 64 host bits "
         "(e.g. 10.96.0.0/12), or two of different families (10.96.0.0/12,fd00:10:96::/112)\n")
 
 
