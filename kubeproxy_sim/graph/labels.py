@@ -242,8 +242,37 @@ def _target_option(target: Target, *flags: str) -> Option | None:
     return next((o for o in target.options if o.flag in flags), None)
 
 
-MARK_WORDS = {"--or-mark": "or", "--xor-mark": "xor", "--and-mark": "and", "--set-mark": "set",
-              "--set-xmark": "set"}
+MARK_WORDS = {"--or-mark": "or", "--xor-mark": "xor", "--and-mark": "and", "--set-mark": "set"}
+MARK_BITS = 0xFFFFFFFF
+
+
+def _xmark(value: str) -> str:
+    """``--set-xmark V[/M]`` (``mark = (mark & ~M) ^ V``, M 0xffffffff when left out) by what it does, in the
+    words ``iptables -L`` uses (libxt_MARK's ``mark_tg_print``): iptables-save writes every MARK rule this way,
+    so a dump's ``--or-mark 0x4000`` reads ``--set-xmark 0x4000/0x4000`` and is labelled ``or 0x4000`` again."""
+    mark_text, _, mask_text = value.partition("/")
+    try:
+        mark = int(mark_text, 0)
+        mask = int(mask_text, 0) if mask_text else MARK_BITS
+    except ValueError:
+        return f"set-xmark {value}"
+    if not (0 <= mark <= MARK_BITS and 0 <= mask <= MARK_BITS):
+        return f"set-xmark {value}"
+    if mark == 0:
+        return f"and {(~mask & MARK_BITS):#x}"  # clears the mask's bits
+    if mark == mask:
+        return f"or {mark:#x}"  # sets them
+    if mask == 0:
+        return f"xor {mark:#x}"
+    if mask == MARK_BITS:
+        return f"set {mark:#x}"
+    return f"set-xmark {mark:#x}/{mask:#x}"
+
+
+def _mark_word(option: Option) -> str:
+    if option.flag == "--set-xmark":
+        return _xmark(option.value)
+    return f"{MARK_WORDS.get(option.flag, option.flag.lstrip('-'))} {option.value}"
 
 
 def verdict_label(target: Target) -> str:
@@ -256,7 +285,7 @@ def verdict_label(target: Target) -> str:
         option = _target_option(target, "--to-source", "--to")
         return f"SNAT {option.value}" if option else "SNAT"
     if name == "MARK":
-        words = [f"{MARK_WORDS.get(o.flag, o.flag.lstrip('-'))} {o.value}" for o in target.options]
+        words = [_mark_word(o) for o in target.options]
         return " ".join(["MARK", *words])
     if name in ("MASQUERADE", "REJECT"):
         extras = [o.value if o.args else o.flag.lstrip("-") for o in target.options]

@@ -52,6 +52,15 @@ def test_verdicts() -> None:
     assert verdict("-j MARK --or-mark 0x4000") == "MARK or 0x4000"
     assert verdict("-j MARK --xor-mark 0x4000") == "MARK xor 0x4000"
     assert verdict("-j MASQUERADE --random-fully") == "MASQUERADE random-fully"
+    # iptables-save writes every MARK as --set-xmark V/M, mark = (mark & ~M) ^ V: named by what it does, in
+    # iptables -L's words, so a dump's rules read as the generated ones (KUBE-POSTROUTING's is an xor, real dump 06)
+    assert verdict("-j MARK --set-xmark 0x4000/0x0") == "MARK xor 0x4000"
+    assert verdict("-j MARK --set-xmark 0x4000/0x4000") == "MARK or 0x4000"
+    assert verdict("-j MARK --set-xmark 0x0/0x4000") == "MARK and 0xffffbfff"
+    assert verdict("-j MARK --set-xmark 0x4000/0xffffffff") == "MARK set 0x4000"
+    assert verdict("-j MARK --set-xmark 0x4000") == "MARK set 0x4000"  # no mask: all 32 bits
+    assert verdict("-j MARK --set-xmark 0x1/0x3") == "MARK set-xmark 0x1/0x3"
+    assert verdict("-j MARK --set-xmark junk") == "MARK set-xmark junk"
     assert verdict("-j REJECT") == "REJECT"
     assert verdict("-j DROP") == "DROP"
 
