@@ -108,9 +108,10 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = N
     (:func:`~kubeproxy_sim.graph.steps.path_selection`'s rules and tables) adds rules to the service's (a later
     packet's path, which meets none of its nat rules), in their tables too, after the default ones in the order
     the path enters them. With a ``dump`` (its file name), the rules it does not hold (a restore input's hooks'
-    jumps) are marked added.
+    jumps) are marked added, and its rules' tooltips quote its lines as they read (as trace cites them).
     """
     from kubeproxy_sim.graph import DEFAULT_TABLES, build_graph, collapse_endpoints
+    from kubeproxy_sim.graph.build import dump_cite
     from kubeproxy_sim.graph.scope import select_service
 
     tables: tuple[str, ...] = (table,) if table else DEFAULT_TABLES
@@ -124,7 +125,8 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = N
                 tables += tuple(t for t in also[1] if t not in tables)
     if table:
         title += f", {table} table"
-    graph = build_graph(ruleset, tables=tables, title=title, scope=selection)
+    graph = build_graph(ruleset, tables=tables, title=title, scope=selection,
+                        cite=dump_cite(dump, ruleset.ipv6) if dump else None)
     if not graph.nodes:
         raise InputError(Diagnostic(f"no rules to draw in the {' and '.join(tables)} table(s)",
                                     file=dump, field="--table" if table else None))

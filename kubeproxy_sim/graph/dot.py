@@ -68,7 +68,8 @@ def _node_line(node: Node) -> str:
 
 def _edge_line(edge: Edge) -> str:
     where = "added" if edge.added else f"line {edge.line}" if edge.line else f"rule {edge.position}"
-    attrs = {"label": edge.label, "tooltip": f"{edge.table} {where}: {edge.rule}" if edge.rule else edge.label}
+    text = edge.cited or edge.rule
+    attrs = {"label": edge.label, "tooltip": f"{edge.table} {where}: {text}" if text else edge.label}
     if edge.call:
         attrs.update(style="dashed", color="#888888", fontcolor="#888888")
     if edge.highlighted:

@@ -67,7 +67,9 @@ class Edge:
     """One rule with a target, drawn from its chain to where it sends the packet.
 
     ``position`` is the rule's 1-based index in its chain, ``line`` its line in
-    the dump (0 for generated rules), ``rule`` its ``-A CHAIN spec`` text.
+    the dump (0 for generated rules), ``rule`` its ``-A CHAIN spec`` text (what a traced step is found by),
+    ``cited`` the text of its line as the file (or ``rules --full``) has it, which the tooltip quotes with
+    the line ("": no line, the tooltip quotes ``rule``).
     ``share`` is the part of the chain's traffic the rule takes when it belongs
     to a statistic split, ``reached`` the part that got as far as this rule
     (what the rule and the rest of its split share); ``call`` is set when the target chain always returns
@@ -89,6 +91,7 @@ class Edge:
     goto: bool = False
     highlighted: bool = False
     added: bool = False
+    cited: str = ""
 
 
 @dataclass(frozen=True, slots=True)
