@@ -46,7 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "send", help="open connections and count which pod answered",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Open COUNT real connections from a source namespace and report, as the simulator's `send` "
-        "does, which pod answered (and the source address it saw) or how the connection failed.",
+        "does, which pod answered (and the source address it saw) or how the connection failed. A silent failure "
+        "is named DROP (a node's own refused datagram REJECT) only when the nodes' counting copies of their DROP "
+        "(REJECT) rules met this run's packets, which carry a DSCP value of their own; else TIMEOUT (DROP).",
         epilog="examples:\n  kubeproxy-sim netns send demo --from external --to node/node1:31526 --count 200\n"
         "  kubeproxy-sim netns send demo --from pod/default/kubernetes-bootcamp-855d5cc575-4lb7w "
         "--to 10.96.142.87:8080\n  kubeproxy-sim netns send demo --from node/node1 --to 10.96.142.87:8080 -o json")

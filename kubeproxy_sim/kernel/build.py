@@ -29,7 +29,7 @@ import netaddr
 from pyroute2 import IPRoute, netns
 
 from kubeproxy_sim.errors import KubeproxySimError
-from kubeproxy_sim.kernel import nsexec, sysfs
+from kubeproxy_sim.kernel import dscp, nsexec, sysfs
 from kubeproxy_sim.kernel.plan import PREFIX, NodePlan, PodPlan, Topology, any_net, cluster_prefix, host_len
 from kubeproxy_sim.kernel.state import (
     SERVER_MARK,
@@ -53,8 +53,9 @@ OWNER_LINK = "kpsim-owner"
 GC_GRACE = 600.0  # seconds: a namespace without an owner marker this young may be a build still starting
 KEEPER = "keeper"
 VOID = "void"  # the router's dead-end link
-# per namespace only in newer kernels (where older ones keep them global, the namespace has no such file)
-OPTIONAL_SYSCTLS = ("net.ipv4.icmp_msgs_per_sec", "net.ipv4.icmp_msgs_burst")
+# per namespace only in newer kernels (where older ones keep them global, the namespace has no such file);
+# tcp_reflect_tos is 5.10's
+OPTIONAL_SYSCTLS = ("net.ipv4.icmp_msgs_per_sec", "net.ipv4.icmp_msgs_burst", "net.ipv4.tcp_reflect_tos")
 
 
 class KernelError(KubeproxySimError):
@@ -120,11 +121,12 @@ def _sysctls(topo: Topology) -> None:
 
     ICMP errors are not rate limited, per peer nor per namespace (the burst too: flows run side by side, and a
     REJECT or "no route" answer dropped by the limiter would read as silence, a DROP). IPv6 addresses skip
-    duplicate address detection, so they are usable at once.
+    duplicate address detection, so they are usable at once. A TCP server answers with the DSCP value of the
+    SYN it accepted (IPv4 and IPv6): ``netns send`` counts its run's packets by it (see :mod:`.dscp`).
     """
     base = {"net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0",
             "net.ipv4.icmp_ratelimit": "0", "net.ipv4.icmp_msgs_per_sec": "1000000",
-            "net.ipv4.icmp_msgs_burst": "1000000"}
+            "net.ipv4.icmp_msgs_burst": "1000000", "net.ipv4.tcp_reflect_tos": "1"}
     if topo.family == 6:
         base |= {"net.ipv6.icmp.ratelimit": "0", "net.ipv6.conf.all.accept_dad": "0",
                  "net.ipv6.conf.default.accept_dad": "0", "net.ipv6.conf.all.disable_ipv6": "0",
@@ -345,7 +347,11 @@ def _nfacct_ready(node: NodePlan, text: str) -> bool:
 
 
 def _install_rules(cluster: Cluster, topo: Topology) -> tuple[Topology, list[str]]:
-    """Load every node's tables; without nfacct support, regenerate them with --nfacct=false."""
+    """Load every node's tables; without nfacct support, regenerate them with --nfacct=false.
+
+    Beside kube-proxy's rules go ``netns send``'s counting copies of its DROP and REJECT rules (the
+    ``KPSIM-COUNT-*`` chains, see :mod:`.dscp`): they have no verdict, so every packet meets the generated rules
+    exactly as generated."""
     notes = []
     nodes = []
     for node in topo.nodes:
@@ -354,7 +360,7 @@ def _install_rules(cluster: Cluster, topo: Topology) -> tuple[Topology, list[str
             node = dataclasses.replace(node, config=dataclasses.replace(node.config, nfacct=False))
             text = node_rules(cluster, node)
             notes.append(f"{node.name}: this kernel has no nfacct counters; rules generated with --nfacct=false")
-        load_rules(node.netns, text, family=topo.family)
+        load_rules(node.netns, dscp.with_counting(text), family=topo.family)
         nodes.append(node)
     return dataclasses.replace(topo, nodes=tuple(nodes)), notes
 
@@ -551,6 +557,7 @@ def initial_state(topo: Topology, directory: Path | None = None) -> dict[str, An
     }
     if directory is not None:
         state["owner"] = owner_of(os.getpid(), state_path(directory, topo.name)).as_json()
+        state["dscp_leases"] = str(dscp.lease_dir(directory, topo.name))
     return state
 
 
@@ -609,6 +616,7 @@ def teardown(name: str, directory: Path, state: dict[str, Any] | None) -> list[s
         netns.remove(ns_name)
         removed.append(ns_name)
     remove_state(directory, name)
+    dscp.forget(directory, name)
     return removed
 
 
@@ -663,4 +671,5 @@ def gc(directory: Path, *, now: float | None = None, grace: float = GC_GRACE, on
         if path.stem.startswith(only) and path.stem not in clusters and (state is None or
                                                                         not state_owner_alive(state)):
             path.unlink(missing_ok=True)
+            dscp.forget(directory, path.stem)
     return removed

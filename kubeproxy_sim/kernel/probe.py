@@ -1,7 +1,8 @@
 """The client side of ``netns send``: N connections from inside a source namespace, results as JSON.
 
-Run as ``python -m kubeproxy_sim.kernel.probe IP PORT PROTO COUNT TIMEOUT [BIND]`` by a
-child that entered the source namespace. Every attempt uses a fresh socket (a new
+Run as ``python -m kubeproxy_sim.kernel.probe IP PORT PROTO COUNT TIMEOUT [BIND [SPORTS [DSCP]]]``
+by a child that entered the source namespace (SPORTS: comma-separated source ports, or empty; DSCP: the
+run's mark on every packet it sends, see :mod:`.dscp`). Every attempt uses a fresh socket (a new
 source port, so a new conntrack entry and a new load-balancing draw). Attempts run
 concurrently so that dropped packets cost one timeout, not COUNT of them. A TCP
 connection that is established has been let through by every rule, so its reply
@@ -39,11 +40,15 @@ def reason(code: int) -> str:
 class Attempt:
     """One connection: open, send (UDP) or connect (TCP), read the server's one line."""
 
-    def __init__(self, ip: str, port: int, proto: str, bind: str | None, sport: int = 0) -> None:
+    def __init__(self, ip: str, port: int, proto: str, bind: str | None, sport: int = 0, dscp: int = 0) -> None:
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
         family = socket.AF_INET6 if ":" in ip else socket.AF_INET
         self.sock = socket.socket(family, kind)
         self.sock.setblocking(False)
+        if dscp:  # the upper six bits of the TOS / traffic class byte; the lower two are ECN's
+            level, option = (socket.IPPROTO_IPV6, socket.IPV6_TCLASS) if family == socket.AF_INET6 else \
+                (socket.IPPROTO_IP, socket.IP_TOS)
+            self.sock.setsockopt(level, option, dscp << 2)
         self.proto = proto
         self.connected = proto == "udp"
         self.data = b""
@@ -91,8 +96,9 @@ class Attempt:
 
 
 def probe(ip: str, port: int, proto: str, count: int, timeout: float, bind: str | None,
-          sports: list[int] | None = None) -> list[dict[str, str]]:
-    """``count`` attempts, at most PARALLEL at a time; ``sports`` fixes the source ports (a seeded run)."""
+          sports: list[int] | None = None, dscp: int = 0) -> list[dict[str, str]]:
+    """``count`` attempts, at most PARALLEL at a time; ``sports`` fixes the source ports (a seeded run), ``dscp``
+    marks every packet."""
     results: list[dict[str, str]] = []
     pending = count
     selector = selectors.DefaultSelector()
@@ -100,7 +106,7 @@ def probe(ip: str, port: int, proto: str, count: int, timeout: float, bind: str 
     while pending or live:
         while pending and len(live) < PARALLEL:
             pending -= 1
-            attempt = Attempt(ip, port, proto, bind, sports[pending] if sports else 0)
+            attempt = Attempt(ip, port, proto, bind, sports[pending] if sports else 0, dscp)
             if attempt.result is not None:
                 attempt.sock.close()
                 results.append(attempt.result)
@@ -130,5 +136,6 @@ def probe(ip: str, port: int, proto: str, count: int, timeout: float, bind: str 
 if __name__ == "__main__":
     target, port, protocol, n, wait = sys.argv[1:6]
     source = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else None
-    ports = [int(p) for p in sys.argv[7].split(",")] if len(sys.argv) > 7 else None
-    print(json.dumps(probe(target, int(port), protocol, int(n), float(wait), source, ports)))
+    ports = [int(p) for p in sys.argv[7].split(",")] if len(sys.argv) > 7 and sys.argv[7] else None
+    mark = int(sys.argv[8]) if len(sys.argv) > 8 else 0
+    print(json.dumps(probe(target, int(port), protocol, int(n), float(wait), source, ports, mark)))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
-from kubeproxy_sim.kernel import nsexec
+from kubeproxy_sim.kernel import dscp, nsexec
 from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.objects.nodes import family_of
@@ -29,7 +28,6 @@ PROBE = "kubeproxy_sim.kernel.probe"
 # more than TCP's first SYN retransmission (1 s): an ICMP error that arrives while the connecting socket is busy
 # is only noted (a soft error), and the REJECT is heard when the retransmitted SYN is rejected again
 DEFAULT_TIMEOUT = 1.5
-COUNTED = re.compile(r"^\[(\d+):\d+\] -A (.* -j (\S+).*)$")  # iptables-save -c: [packets:bytes] rule
 
 
 def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
@@ -155,13 +153,13 @@ def resolve_destination(state: dict[str, Any], text: str) -> Destination:
 
 
 # What the probe's raw reasons mean in the simulator's words (its ``failed[].reason``). A socket cannot tell
-# every verdict apart, so two of them need the rules' own counters (see :func:`_verdicts_seen`):
+# every verdict apart, so two of them need counters of this run's packets (its DSCP value, see kernel.dscp):
 #   refused      ECONNREFUSED: a RST or an ICMP port unreachable (a REJECT rule, or nothing listens)  -> REJECT
 #   timeout      no answer: a DROP rule on the way (DROP), or a packet or its reply lost (TIMEOUT)    -> DROP
-#                when a DROP rule counted packets during the run, else TIMEOUT
+#                when a node counted this run's packets at a DROP rule, else TIMEOUT
 #   unreachable  ENETUNREACH/EHOSTUNREACH: ICMP net/host unreachable from a router                -> NO_ROUTE
 #   EPERM        the node's own datagram stopped by its OUTPUT/POSTROUTING rules at send time:
-#                REJECT when a REJECT rule counted packets during the run, else DROP
+#                REJECT when a node counted this run's packets at a REJECT rule, else DROP
 #   reset        ECONNRESET after the handshake                                                   -> REJECT
 #   no reply     connected, but the server closed without a line                                  -> TIMEOUT
 REASONS = {"refused": ("REJECT", "connection refused (a REJECT rule answered, or nothing listens on the port)"),
@@ -183,7 +181,7 @@ class Tally:
     failures: dict[str, int] = field(default_factory=dict)  # probe reason -> attempts
     seed: int | None = None
     timeout: float = DEFAULT_TIMEOUT
-    verdicts: frozenset[str] = frozenset()  # DROP / REJECT rules that counted packets during the run
+    verdicts: frozenset[str] = frozenset()  # DROP / REJECT: some node's rules of that verdict met this run's packets
 
     def share(self, key: str) -> float:
         return self.pods.get(key, 0) / self.count if self.count else 0.0
@@ -210,12 +208,10 @@ class Tally:
         if reason == "timeout":
             name = "DROP" if "DROP" in self.verdicts else "TIMEOUT"
             return name, f"no answer within {self.timeout:g} s" + (
-                " (a DROP rule counted packets during the run: the counters are every node's, not this flow's, so "
-                "an earlier flow's late retransmissions, or another run at the same time, can be what they counted)"
-                if name == "DROP" else
-                " (no DROP rule counted packets: the packet or its answer was lost on the way: nobody answered, "
-                "the reply came from an address the client did not connect to, or the router's 'no route' "
-                "answer could not reach a pod address)")
+                " (a DROP rule met this run's packets)" if name == "DROP" else
+                " (no DROP rule met this run's packets: the packet or its answer was lost on the way: nobody "
+                "answered, the reply came from an address the client did not connect to, or the router's "
+                "'no route' answer could not reach a pod address)")
         if reason == "EPERM":
             name = "REJECT" if "REJECT" in self.verdicts else "DROP"
             return name, f"the send failed with EPERM: the node's own rules stopped the packet ({name})"
@@ -252,51 +248,49 @@ def check_proto(proto: str) -> str:
 
 
 def probe(source: Source, dest: Destination, proto: str, count: int, timeout: float,
-          seed: int | None = None) -> list[dict[str, str]]:
-    """Run the probe in the source namespace: one result per attempt (the server's answer or an error)."""
-    args = [dest.ip, str(dest.port), proto, str(count), str(timeout), source.bind or ""]
-    if seed is not None:
-        args.append(",".join(str(p) for p in random.Random(seed).sample(range(20000, 60000), count)))
+          seed: int | None = None, mark: int = 0) -> list[dict[str, str]]:
+    """Run the probe in the source namespace: one result per attempt (the server's answer or an error).
+
+    ``mark``: the DSCP value of every packet the probe sends (0: unmarked, as any other traffic)."""
+    sports = "" if seed is None else ",".join(str(p) for p in random.Random(seed).sample(range(20000, 60000), count))
+    args = [dest.ip, str(dest.port), proto, str(count), str(timeout), source.bind or "", sports, str(mark)]
     done = nsexec.run(source.netns, nsexec.python_module(PROBE, *args), timeout=120 + count * timeout)
     if done.returncode != 0:
         raise InputError(Diagnostic(f"the probe failed in {source.netns}: {done.stderr.strip()[-300:]}"))
     return json.loads(done.stdout)
 
 
-def _counters(state: dict[str, Any]) -> Counter[tuple[str, str, str]]:
-    """Packets counted so far by every DROP and REJECT rule of every node, keyed (node, rule, verdict)."""
-    found: Counter[tuple[str, str, str]] = Counter()
+def _counters(state: dict[str, Any], mark: int) -> Counter[tuple[str, str]]:
+    """Packets of DSCP ``mark`` that met a DROP or REJECT rule of each node so far, keyed (node, verdict)."""
+    found: Counter[tuple[str, str]] = Counter()
     for name, node in state["nodes"].items():
-        tool = "iptables-save" if _family(state) == 4 else "ip6tables-save"
-        text = nsexec.run(node["netns"], [tool, "-c"]).stdout
-        for line in text.splitlines():
-            match = COUNTED.match(line)
-            if match and match.group(3) in ("DROP", "REJECT"):
-                found[(name, match.group(2), match.group(3))] += int(match.group(1))
+        for verdict, n in dscp.counted(node["netns"], _family(state), mark).items():
+            found[(name, verdict)] += n
     return found
 
 
-def _verdicts_seen(before: Counter[tuple[str, str, str]], after: Counter[tuple[str, str, str]]) -> frozenset[str]:
-    """DROP and REJECT, for whichever of them some rule counted packets between the two snapshots."""
-    return frozenset(key[2] for key, n in after.items() if n > before.get(key, 0))
+def _verdicts_seen(before: Counter[tuple[str, str]], after: Counter[tuple[str, str]]) -> frozenset[str]:
+    """DROP and REJECT, for whichever of them some node counted packets between the two snapshots."""
+    return frozenset(key[1] for key, n in after.items() if n > before.get(key, 0))
 
 
 def send(state: dict[str, Any], src: str, dst: str, *, proto: str = "tcp", count: int = 100,
          seed: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> Tally:
     """Resolve, run the probe in the source namespace, tally what came back.
 
-    When some attempts fail silently (or with EPERM), the rules' packet counters
-    before and after tell whether a DROP (or REJECT) rule was hit, so the
-    failure gets the name the simulator gives it.
+    The run's packets carry a DSCP value no other run on the cluster holds (see :mod:`.dscp`). When some
+    attempts fail silently (or with EPERM), the nodes' counts of that value before and after tell whether
+    this run's packets met a DROP (or REJECT) rule, so the failure gets the name the simulator gives it.
     """
     proto = check_proto(proto)
     source = resolve_source(state, src)
     dest = resolve_destination(state, dst)
-    before = _counters(state)
-    results = probe(source, dest, proto, count, timeout, seed)
-    verdicts: frozenset[str] = frozenset()
-    if any(r.get("error") in ("timeout", "EPERM") for r in results):
-        verdicts = _verdicts_seen(before, _counters(state))
+    with dscp.lease(state.get("dscp_leases")) as mark:
+        before = _counters(state, mark)
+        results = probe(source, dest, proto, count, timeout, seed, mark)
+        verdicts: frozenset[str] = frozenset()
+        if any(r.get("error") in ("timeout", "EPERM") for r in results):
+            verdicts = _verdicts_seen(before, _counters(state, mark))
     return tally(source, dest, proto, results, seed=seed, timeout=timeout, verdicts=verdicts)
 
 

@@ -24,6 +24,8 @@ import sys
 
 IP_PKTINFO = 8
 IPV6_RECVPKTINFO, IPV6_PKTINFO = 49, 50
+IP_TOS, IP_RECVTOS = 1, 13
+IPV6_RECVTCLASS, IPV6_TCLASS = 66, 67
 SO_ORIGINAL_DST = 80  # IPv4 (SOL_IP) and IPv6 (SOL_IPV6, IP6T_SO_ORIGINAL_DST): a redirected connection's address
 CONNTRACK = "/proc/net/nf_conntrack"
 
@@ -39,10 +41,12 @@ def _bind(proto: str, port: int, family: socket.AddressFamily) -> socket.socket:
         sock.bind(("0.0.0.0", port))
     if kind == socket.SOCK_STREAM:
         sock.listen(512)
-    elif family == socket.AF_INET6:
+    elif family == socket.AF_INET6:  # the address a datagram came to, and its traffic class (see _serve_udp)
         sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVTCLASS, 1)
     else:
         sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        sock.setsockopt(socket.IPPROTO_IP, IP_RECVTOS, 1)
     sock.setblocking(False)
     return sock
 
@@ -109,21 +113,27 @@ def _serve_tcp(pod: str, listener: socket.socket, catch_all: bool = False) -> No
 
 
 def _serve_udp(pod: str, sock: socket.socket, catch_all: bool = False) -> None:
-    try:
-        _, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(20))  # one in(6)_pktinfo: 12 or 20 bytes
+    try:  # one in(6)_pktinfo (12 or 20 bytes) and the TOS (one byte) or traffic class (an int)
+        _, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4))
     except OSError:  # nothing to read, or an ICMP error queued on the socket
         return
     port = sock.getsockname()[1]
     # an unbound UDP socket does not know the address a datagram was sent to: IP(V6)_PKTINFO tells; the reply
-    # leaves from that address (a pool namespace has many; the routing's choice would break the conntrack match)
+    # leaves from that address (a pool namespace has many; the routing's choice would break the conntrack match).
+    # It carries the request's DSCP, as TCP's answers do with tcp_reflect_tos: `netns send` counts a run's
+    # packets by it, answers included (see kernel.dscp)
     local, reply = "", []
     for level, kind, data in ancillary:
         if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= 12:
             local = socket.inet_ntoa(struct.unpack("4s", data[8:12])[0])
-            reply = [(level, kind, struct.pack("=i4s4s", 0, data[8:12], b"\0" * 4))]
+            reply.append((level, kind, struct.pack("=i4s4s", 0, data[8:12], b"\0" * 4)))
         elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(data) >= 16:
             local = socket.inet_ntop(socket.AF_INET6, data[:16])
-            reply = [(level, kind, struct.pack("=16si", data[:16], 0))]
+            reply.append((level, kind, struct.pack("=16si", data[:16], 0)))
+        elif level == socket.IPPROTO_IP and kind == IP_TOS and data:
+            reply.append((level, IP_TOS, struct.pack("=i", data[0] & ~3)))
+        elif level == socket.IPPROTO_IPV6 and kind == IPV6_TCLASS and len(data) >= 4:
+            reply.append((level, IPV6_TCLASS, struct.pack("=i", struct.unpack("=i", data[:4])[0] & ~3)))
     if catch_all:
         port = _asked_port(peer, port)
     with contextlib.suppress(OSError):
