@@ -247,11 +247,13 @@ def diff(before: NodeSet, after: NodeSet, node: str, only: set[PortKey] | None =
          include_unchanged: bool = False) -> DiffReport:
     """Compare two cluster states, service port by service port, on ``node`` for the rules."""
     old, new = _ports(before), _ports(after)
-    keys = [k for k in dict.fromkeys([*old, *new]) if only is None or k in only]
-    rows_b = {k: endpoint_rows(before.cluster, before, old[k]) for k in keys if k in old}
-    rows_a = {k: endpoint_rows(after.cluster, after, new[k]) for k in keys if k in new}
+    every = list(dict.fromkeys([*old, *new]))
+    keys = [k for k in every if only is None or k in only]
+    rows_b = {k: endpoint_rows(before.cluster, before, old[k]) for k in every if k in old}
+    rows_a = {k: endpoint_rows(after.cluster, after, new[k]) for k in every if k in new}
+    # every port owns its rules, the ones --to leaves out too: else their rules would be "other rules"
     owners = {k: ((new.get(k) or old[k]), [r.endpoint for r in (*rows_b.get(k, ()), *rows_a.get(k, ()))])
-              for k in keys}
+              for k in every}
     grouped, other_added, other_removed = rule_changes(before, after, node, owners)
     views_b, views_a = _state_views(before, old, keys), _state_views(after, new, keys)
     running = running_pod_ips(after.cluster)

@@ -160,3 +160,25 @@ def test_a_local_endpoint_ready_and_terminating_passes_the_health_check(capsys) 
     (svc,) = json.loads(out)["services"]
     (view,) = [v for v in svc["views"] if v["kind"] == "loadBalancer"]
     assert sorted((e["node"], e["weight_exact"]) for e in view["entries"]) == [("n1", "1/2"), ("n2", "1/2")]
+
+
+def test_to_leaves_the_other_services_rules_out_not_under_other_rules(capsys, tmp_path) -> None:
+    """--to shows one service; the rules of the other changed services are theirs, not "other rules" (QA-docs 1)."""
+    def service(name: str, ip: str, port: int) -> str:
+        return (f"apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: default}}\n"
+                f"spec: {{clusterIP: {ip}, ports: [{{port: {port}}}]}}\n")
+
+    before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
+    before.write_text(service("a", "10.96.0.10", 80) + "---\n" + service("b", "10.96.0.11", 80))
+    after.write_text(service("a", "10.96.0.10", 81))
+    code, out, _ = run(capsys, "diff", "-f", str(before), "--against", str(after), "--to", "default/a", "-o", "json")
+    doc = json.loads(out)
+    assert code == 0 and [p["name"] for p in doc["services"]] == ["default/a"]
+    assert doc["other_rules"] == {"added": [], "removed": []}
+    code, out, _ = run(capsys, "diff", "-f", str(before), "--against", str(after), "--to", "default/a")
+    assert code == 0 and "default/b" not in out and "other rules" not in out
+    code, out, _ = run(capsys, "diff", "-f", str(before), "--against", str(after), "-o", "json")
+    doc = json.loads(out)
+    assert doc["other_rules"] == {"added": [], "removed": []}
+    removed = {p["name"]: p["rules"]["removed"] for p in doc["services"]}
+    assert any("default/b has no endpoints" in r for r in removed["default/b"])
