@@ -33,10 +33,21 @@ NODE_STYLES: dict[NodeKind, dict[str, str]] = {
 
 
 def quote(text: str) -> str:
-    """A dot string for a label or tooltip (an escString): quotes and backslashes escaped, newlines as dot's
-    centred line break."""
+    """A dot string for a label (an escString): quotes and backslashes escaped, newlines as dot's centred line
+    break. A tooltip needs :func:`quote_tooltip`."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
+
+
+def quote_tooltip(text: str) -> str:
+    r"""A dot string for a tooltip: Graphviz un-escapes a tooltip's backslashes twice, so each backslash of the
+    text is doubled once more than a label's.
+
+    Graphviz 2.43 applies the escString escapes to a tooltip twice: one written ``X\\\\Y`` in dot comes out
+    ``X\Y`` in the SVG's ``xlink:title``, and ``\\N`` as the node's name. With the extra doubling the tooltip
+    reads as the text: a dump's ``\'`` and ``\\`` as the file has them.
+    """
+    return quote(text.replace("\\", "\\\\"))
 
 
 def quote_id(text: str) -> str:
@@ -56,7 +67,8 @@ def quote_id(text: str) -> str:
 
 
 def _attrs(attrs: dict[str, str]) -> str:
-    return "[" + ", ".join(f"{k}={quote(v)}" for k, v in attrs.items() if v != "") + "]"
+    return "[" + ", ".join(f"{k}={quote_tooltip(v) if k == 'tooltip' else quote(v)}" for k, v in attrs.items()
+                           if v != "") + "]"
 
 
 def _node_line(node: Node) -> str:

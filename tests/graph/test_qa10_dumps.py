@@ -1,15 +1,20 @@
-"""Session 10 QA-dumps findings on pictures of a dump: a tooltip citing a line quotes that line (9)."""
+"""Session 10 QA-dumps findings on pictures of a dump: a tooltip citing a line quotes that line (9), and its
+SVG tooltip reads so (Graphviz un-escapes tooltips twice)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 import kubeproxy_sim.cli.main as cli_main
+from kubeproxy_sim.graph import render_image, to_dot
 from kubeproxy_sim.graph.build import build_graph, dump_cite
 from kubeproxy_sim.graph.model import Edge
 from kubeproxy_sim.netfilter.codec import parse_ruleset
@@ -38,10 +43,11 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 
 def cited_lines(dot: str) -> dict[int, str]:
-    """``{line: text}`` of every ``TABLE line N: TEXT`` tooltip, its dot escapes read back."""
+    """``{line: text}`` of every ``TABLE line N: TEXT`` tooltip, its dot escapes read back (a tooltip's
+    backslashes are doubled twice: Graphviz un-escapes them twice)."""
     found: dict[int, str] = {}
     for match in re.finditer(r'tooltip="((?:[^"\\]|\\.)*)"', dot):
-        text = re.sub(r"\\(.)", r"\1", match.group(1))
+        text = re.sub(r"\\(.)", r"\1", match.group(1)).replace("\\\\", "\\")
         cited = re.match(r"\w+ line (\d+): (.*)$", text)
         if cited:
             found[int(cited.group(1))] = cited.group(2)
@@ -103,3 +109,23 @@ def test_trace_graph_from_objects_quotes_rules_full_s_lines(tmp_path: Path,
     cited = cited_lines(picture.read_text())
     assert len(cited) > 10
     assert all(text == lines[line - 1] for line, text in cited.items())
+
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None and os.environ.get("CI") != "true",
+                               reason="Graphviz's dot is not installed (CI=true runs it anyway)")
+
+
+@needs_dot
+def test_an_svg_tooltip_reads_as_the_dump_s_line() -> None:
+    """Graphviz un-escapes a tooltip twice: a chain named ``n\\N`` read ``n`` plus the node's name, ``X\\\\Y`` read
+    ``X\\Y``; a comment's ``\\'`` (real dump 05) stays as the file has it."""
+    dump = ("*filter\n:FORWARD ACCEPT [0:0]\n:n\\N - [0:0]\n:X\\\\Y - [0:0]\n"
+            "-A FORWARD -s 10.0.0.1/32 -j n\\N\n-A FORWARD -s 10.0.0.2/32 -j X\\\\Y\n"
+            "-A FORWARD -i weave -m comment --comment \"NOTE: this must go before \\'-j KUBE-FORWARD\\'\" -j DROP\n"
+            "COMMIT\n")
+    svg = render_image(to_dot(build_graph(parse_ruleset(dump), tables=("filter",))), "svg")
+    root = ET.fromstring(svg)
+    tips = {a.get("{http://www.w3.org/1999/xlink}title") for a in root.iter("{http://www.w3.org/2000/svg}a")}
+    lines = dump.splitlines()
+    assert {f"filter line {i}: {lines[i - 1]}" for i in (5, 6, 7)} <= tips
+    assert {"filter n\\N", "filter X\\\\Y"} <= tips

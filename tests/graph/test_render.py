@@ -146,10 +146,11 @@ ODD_DUMP = "*filter\n:FORWARD ACCEPT [0:0]\n" + "".join(f":{n} - [0:0]\n" for n 
 
 def test_dot_ids_keep_a_chain_name_s_backslashes() -> None:
     """An ID is no escString: Graphviz keeps its backslashes as written, so they are not doubled there (the
-    labels and tooltips, escStrings, double them); a name no quoted ID can hold is an HTML-string ID."""
+    labels, escStrings, double them; tooltips, which Graphviz un-escapes twice, quadruple them); a name no
+    quoted ID can hold is an HTML-string ID."""
     dot = to_dot(build_graph(parse_ruleset(ODD_DUMP), tables=("filter",)))
     assert '"filter:FORWARD" -> "filter:a\\b" [label="src 10.0.0.1", tooltip="filter line 7: -A FORWARD ' \
-           '-s 10.0.0.1/32 -j a\\\\b"]' in dot
+           '-s 10.0.0.1/32 -j a\\\\\\\\b"]' in dot
     assert '<filter:e\\> [label="e\\\\",' in dot  # a trailing backslash would escape the closing quote
     assert '"filter:X\\\\Y" [label="X\\\\\\\\Y",' in dot and '"filter:l<g>&" [label="l<g>&",' in dot
 
@@ -163,3 +164,8 @@ def test_svg_titles_show_a_chain_name_exactly() -> None:
     assert {f"filter:{n}" for n in ODD_NAMES} | {f"filter:FORWARD->filter:{n}" for n in ODD_NAMES} <= titles
     assert {f"filter:{n}:DROP" for n in ODD_NAMES} <= titles
     assert set(ODD_NAMES) <= {t.text for t in root.iterfind(".//svg:text", ns)}  # the labels too
+    # and the tooltips, which Graphviz un-escapes twice: a rule's X\\Y read X\Y, and a \N the node's name
+    tips = {a.get("{http://www.w3.org/1999/xlink}title") for a in root.iterfind(".//svg:a", ns)}
+    lines = ODD_DUMP.splitlines()
+    assert {f"filter line {i}: {lines[i - 1]}" for i in range(7, 7 + 2 * len(ODD_NAMES))} <= tips
+    assert {f"filter {n}" for n in ODD_NAMES} <= tips
