@@ -1,4 +1,4 @@
-"""Unreadable addresses leave no reference cycles behind (objects.addr.drop_tracebacks).
+"""Unreadable addresses leave no reference cycles behind (objects.netaddr_safe.drop_tracebacks).
 
 netaddr's errors are cycles (its str_to_int keeps the OSError it chains from in a local), and
 their tracebacks reach the callers' frames: with the collector paused (objects.bulk), one bad
@@ -23,15 +23,9 @@ from kubeproxy_sim.netfilter.compile_tables import compile_ruleset
 from kubeproxy_sim.netfilter.packet import parse_address, parse_network
 from kubeproxy_sim.netfilter.saveform import save_address, to_save_form
 from kubeproxy_sim.objects import load_text
-from kubeproxy_sim.objects.addr import (
-    ParsedCIDR,
-    drop_tracebacks,
-    netaddr_address,
-    netaddr_network,
-    parse_cidr,
-    parse_ip,
-)
+from kubeproxy_sim.objects.addr import ParsedCIDR, parse_cidr, parse_ip
 from kubeproxy_sim.objects.model import IPFamily, Protocol, Service, ServicePort, ServiceType
+from kubeproxy_sim.objects.netaddr_safe import drop_tracebacks, netaddr_address, netaddr_network
 from kubeproxy_sim.proxier.state import family_service_ports
 
 BAD_RANGES = ("x.x.x.x/8", "1.2.3.4/99", "zz::/64", "::1::2/64", " 10.0.0.0/8 ", "fd00::/64")

@@ -398,8 +398,19 @@ def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic]) -> dict[st
     return {k: v for k, v in settings.items() if v is not None}
 
 
+_IPV4_PREFIXES = frozenset(str(n) for n in range(33))
+"""IPv4 prefix lengths as netaddr reads and prints them (no sign, no leading zero)."""
+
+
 def _normalise_ip(text: str, field: str, diags: list[Diagnostic]) -> str | None:
     """``IP[/PREFIX]`` in canonical form; the prefix defaults to a host route."""
+    from kubeproxy_sim.objects.addr import is_plain_ipv4
+
+    address, slash, prefix = text.strip().partition("/")
+    if is_plain_ipv4(address) and (not slash or prefix in _IPV4_PREFIXES):
+        # the usual node address (a Node object's, a plain --node-ip), canonical as it is: no netaddr needed,
+        # whose import is a sixth of the start-up of ``rules``
+        return f"{address}/{prefix or 32}"
     import netaddr
 
     try:

@@ -74,7 +74,7 @@ def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | No
     tables: dict[str, dict[str, CompiledChain]] = {}
     problems: list[tuple[Rule, str]] = []
     # One closure and record per rule, or two objects per chain when lazy (see objects.bulk): a large ruleset is
-    # collected on the way in. No garbage cycle is made inside (netaddr's errors are dropped by objects.addr's
+    # collected on the way in. No garbage cycle is made inside (netaddr's errors are dropped by objects.netaddr_safe's
     # helpers, a lazy chain refers to its table weakly; a test checks every dump).
     if lazy:
         expected = sum(len(table.chains) for table in ruleset.tables) * BUILT_PER_LAZY_CHAIN

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import netaddr
 
-from kubeproxy_sim.objects.addr import NETADDR_ERRORS, drop_tracebacks
+from kubeproxy_sim.objects.netaddr_safe import NETADDR_ERRORS, drop_tracebacks
 
 V4_BITS = 32
 V6_BITS = 128
@@ -66,8 +66,8 @@ def parse_address(text: str) -> tuple[int, int]:
     if quad is not None:
         return 4, quad
     raw = text[1:-1] if text.startswith("[") and text.endswith("]") else text
-    version = 6 if ":" in raw else 4  # given, or netaddr leaves a cycle even for valid IPv6: see objects.addr
-    try:  # objects.addr.netaddr_address inline, this being the hot path of IPv6 dumps and traces
+    version = 6 if ":" in raw else 4  # given, or netaddr leaves a cycle even for valid IPv6: see objects.netaddr_safe
+    try:  # objects.netaddr_safe.netaddr_address inline, this being the hot path of IPv6 dumps and traces
         value = netaddr.IPAddress(raw, version)
     except NETADDR_ERRORS as exc:
         drop_tracebacks(exc)  # netaddr's error is a cycle holding the callers' frames

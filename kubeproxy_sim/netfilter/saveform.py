@@ -30,8 +30,8 @@ import netaddr
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
 from kubeproxy_sim.netfilter.packet import is_dotted_quad
-from kubeproxy_sim.objects.addr import NETADDR_ERRORS, drop_tracebacks, netaddr_address
 from kubeproxy_sim.objects.bulk import collector_paused
+from kubeproxy_sim.objects.netaddr_safe import NETADDR_ERRORS, drop_tracebacks, netaddr_address
 
 FULL32 = 0xFFFFFFFF
 BUILTIN_ORDER = ("-s", "-d", "-i", "-o", "-p", "-f")
@@ -98,7 +98,7 @@ def save_address(value: str, ipv6: bool, *, host_suffix: bool = True) -> str:
     if not ipv6 and (not mask or mask == "32") and is_dotted_quad(addr):  # a host, as kube-proxy writes them
         return f"{addr}/32" if host_suffix else addr
     flags = netaddr.INET_PTON if not ipv6 else 0
-    try:  # objects.addr.netaddr_address inline (every IPv6 address of a dump comes here)
+    try:  # objects.netaddr_safe.netaddr_address inline (every IPv6 address of a dump comes here)
         ip = netaddr.IPAddress(addr, 6 if ipv6 else 4, flags=flags)
     except NETADDR_ERRORS as exc:
         drop_tracebacks(exc)  # netaddr's error is a cycle holding the callers' frames (x.x.x.x in a dump)
@@ -732,7 +732,7 @@ typed views (``Rule.parsed``) are still to build, 6.1 once they are (objects.bul
 def to_save_form(ruleset: Ruleset) -> Ruleset:
     """The ruleset iptables-save would print after iptables-restore loaded ``ruleset``."""
     # A few small acyclic records per rule (see objects.bulk): a large ruleset is collected on the way in. No garbage
-    # cycle is made inside (netaddr is read through objects.addr's helpers; a test checks every dump).
+    # cycle is made inside (netaddr is read through objects.netaddr_safe; a test checks every dump).
     with collector_paused(ruleset.rule_count() * SAVED_PER_RULE):
         memo: SaveMemo = {}
         return Ruleset(tuple(_save_table(t, ruleset.ipv6, memo) for t in ruleset.tables), ruleset.ipv6)

@@ -4,7 +4,10 @@ kube-proxy parses with Go's "sloppy" parsers, which still accept IPv4 octets
 with leading zeros and read them as *decimal* ("010.001.0.1" is 10.1.0.1, not
 the octal a C library would see). The loader must agree with that, and it must
 be fast: a large cluster has hundreds of thousands of endpoint addresses, so
-plain dotted quads take a string-only path and netaddr is used for the rest.
+plain dotted quads take a string-only path and IPv6 text is read by the C
+library's inet_pton (what netaddr reads it with). No netaddr here: reading it
+with no reference cycle left behind is :mod:`kubeproxy_sim.objects.netaddr_safe`'s
+work, and ``rules`` on an IPv4 cluster need not import it at all.
 
 Results are canonical strings: dotted decimal for IPv4 (an IPv4-mapped IPv6
 address counts as IPv4, as Go's ``To4`` does), RFC 5952 compressed lower case
@@ -16,10 +19,7 @@ from __future__ import annotations
 import ipaddress  # RFC 5952 text as Go's netip prints it (::102:304), where netaddr writes ::1.2.3.4
 import re
 import socket
-import traceback
 from dataclasses import dataclass
-
-import netaddr
 
 from kubeproxy_sim.objects.model import IPFamily
 
@@ -53,66 +53,6 @@ def _pton_plain_ipv4(text: str) -> bool:
 
 is_plain_ipv4 = _pton_plain_ipv4 if _pton_is_strict() else _regex_plain_ipv4
 """True for a canonical dotted quad; inet_pton in C is three times faster than the regex, when strict."""
-
-
-NETADDR_ERRORS = (netaddr.AddrFormatError, ValueError, TypeError)
-"""What netaddr raises for text (or a value) it cannot read."""
-
-
-def drop_tracebacks(exc: BaseException) -> None:
-    """Free the frames of a caught exception's chain (``__cause__`` and ``__context__``) now.
-
-    netaddr's errors are reference cycles: ``str_to_int`` keeps the OSError it chains from
-    in a local (exc -> ``__traceback__`` -> frame -> local -> exc), and the frames of its
-    traceback reach the callers' frames and their data. Without the cyclic collector (objects.bulk
-    pauses it around bulk work) one unreadable address would keep a whole build alive.
-    Clearing each traceback's finished frames and dropping the tracebacks breaks every such cycle.
-    """
-    pending = [exc]
-    seen: set[int] = set()
-    while pending:
-        one = pending.pop()
-        if id(one) in seen:
-            continue
-        seen.add(id(one))
-        if one.__traceback__ is not None:
-            traceback.clear_frames(one.__traceback__)  # frames still running are left alone
-            one.__traceback__ = None
-        pending += [e for e in (one.__cause__, one.__context__) if e is not None]
-
-
-def _version(text: object, version: int | None) -> int | None:
-    """The family netaddr is told: a text with a colon can only be IPv6, one without only IPv4.
-
-    Without it netaddr tries IPv4 first and swallows that error inside itself: every IPv6 text,
-    valid or not, would leave a cycle that no caller can reach to break.
-    """
-    if version is None and isinstance(text, str):
-        return 6 if ":" in text else 4
-    return version
-
-
-def netaddr_address(text: object, version: int | None = None, flags: int = 0) -> netaddr.IPAddress | None:
-    """``netaddr.IPAddress(text, version, flags)``, or None where it raises, leaving no cycle behind.
-
-    Every caller that reads untrusted text with netaddr and goes on after a refusal comes
-    through here (or :func:`netaddr_network`): the family is given (:func:`_version`) and a
-    refusal's tracebacks are dropped (:func:`drop_tracebacks`). Reads what netaddr reads.
-    """
-    try:
-        return netaddr.IPAddress(text, _version(text, version), flags)
-    except NETADDR_ERRORS as exc:
-        drop_tracebacks(exc)
-        return None
-
-
-def netaddr_network(text: object) -> netaddr.IPNetwork | None:
-    """``netaddr.IPNetwork(text)``, or None where it raises, leaving no cycle behind (as :func:`netaddr_address`)."""
-    try:
-        return netaddr.IPNetwork(text, _version(text, None))
-    except NETADDR_ERRORS as exc:
-        drop_tracebacks(exc)
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,18 +106,21 @@ def parse_ip(text: object) -> ParsedIP | None:
     return _parse_ipv6(text)
 
 
+_IPV4_MAPPED_PREFIX = bytes(10) + b"\xff\xff"
+"""The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d)."""
+
+
 def _parse_ipv6(text: str) -> ParsedIP | None:
-    """The slow path: anything with a colon goes through netaddr (no zones, no prefixes)."""
+    """The slow path: anything with a colon, read as netaddr's IPv6 reader does (inet_pton; no zones, no prefixes)."""
     if "%" in text or "/" in text or text.strip() != text:
         return None
-    try:  # netaddr_address's work inline: this is the decode hot path of IPv6 clusters
-        value = netaddr.IPAddress(text, 6)
-    except NETADDR_ERRORS as exc:
-        drop_tracebacks(exc)
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, text)
+    except (OSError, ValueError):  # ValueError: embedded NUL
         return None
-    if value.is_ipv4_mapped():
-        return ParsedIP(str(value.ipv4()), IPFamily.IPV4, True)
-    return ParsedIP(str(ipaddress.IPv6Address(int(value))), IPFamily.IPV6)
+    if packed[:12] == _IPV4_MAPPED_PREFIX:  # ::ffff:a.b.c.d is IPv4, as Go's To4 has it
+        return ParsedIP(socket.inet_ntop(socket.AF_INET, packed[12:]), IPFamily.IPV4, True)
+    return ParsedIP(str(ipaddress.IPv6Address(packed)), IPFamily.IPV6)
 
 
 MAYBE_SPECIAL_V4 = ("0.", "127.", "169.254.", "224.0.0.")
@@ -228,9 +171,9 @@ def parse_cidr(text: object) -> ParsedCIDR | None:
     bits = 32 if address.family is IPFamily.IPV4 else 128
     if prefix > bits:
         return None
-    network = netaddr.IPNetwork(f"{address.text}/{prefix}", 4 if bits == 32 else 6)  # no family: a cycle (_version)
-    base = netaddr.IPAddress(network.first, network.version)
-    base_text = str(ipaddress.IPv6Address(int(base))) if network.version == 6 else str(base)
+    address_type = ipaddress.IPv4Address if bits == 32 else ipaddress.IPv6Address
+    host_bits = bits - prefix
+    base_text = str(address_type(int(address_type(address.text)) >> host_bits << host_bits))
     return ParsedCIDR(f"{base_text}/{prefix}", address.family,
                       address.legacy or base_text != address.text)
 

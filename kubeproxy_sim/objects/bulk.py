@@ -25,7 +25,7 @@ stay below the threshold and leave the collector exactly as they found it.
 netaddr's errors are reference cycles (their tracebacks reach the frames that
 hold them), and so is netaddr reading IPv6 text without a family, even valid
 text: it tries IPv4 first and swallows that error inside itself. A paused body
-that parses with netaddr therefore goes through :mod:`kubeproxy_sim.objects.addr`'s
+that parses with netaddr therefore goes through :mod:`kubeproxy_sim.objects.netaddr_safe`'s
 ``netaddr_address``/``netaddr_network``, or gives the version and calls
 ``drop_tracebacks`` on what it catches (tests/test_netaddr_cycles.py checks each
 such caller with the collector off).

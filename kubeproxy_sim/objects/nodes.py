@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 
 import netaddr
 
-from kubeproxy_sim.objects.addr import netaddr_address
 from kubeproxy_sim.objects.model import Cluster, Node
+from kubeproxy_sim.objects.netaddr_safe import netaddr_address
 
 SYNTH_NODE_NETS = {4: netaddr.IPNetwork("198.18.0.0/24"), 6: netaddr.IPNetwork("fd00:198:18::/64")}
 EXCLUDE_FROM_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
@@ -45,7 +45,7 @@ def of_family(addresses: Iterable[str], family: int) -> list[str]:
     """The addresses of one family, without prefix lengths, in canonical form; text that is no address is
     skipped, as kube-proxy skips a node address it cannot parse (a decoded Node holds none).
 
-    netaddr is read through objects.addr, given the family: without it every IPv6 text leaves a reference
+    netaddr is read through objects.netaddr_safe, given the family: without it every IPv6 text leaves a reference
     cycle, which outlives a build with the collector paused (objects.bulk).
     """
     parsed = (netaddr_address(a.split("/")[0], family) for a in addresses if family_of(a) == family)

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kubeproxy_sim.objects.addr import netaddr_network
 from kubeproxy_sim.objects.bulk import slot_setters
 from kubeproxy_sim.objects.model import (
     AddressType,
@@ -146,6 +145,11 @@ def _external_policy_local(service: Service) -> bool:
 def _source_ranges(service: Service, ipv6: bool) -> tuple[str, ...]:
     """loadBalancerSourceRanges of this family, trimmed (validation lets padding through) and
     masked; unparsable entries are ignored as kube-proxy ignores them."""
+    if not service.load_balancer_source_ranges:
+        return ()
+    # netaddr only for a Service that has ranges: most clusters' rules never import it (~15 ms of start-up)
+    from kubeproxy_sim.objects.netaddr_safe import netaddr_network
+
     result = []
     for raw in service.load_balancer_source_ranges:
         network = netaddr_network(raw.strip())  # an error left as a cycle would outlive a paused build

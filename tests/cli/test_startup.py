@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 HEAVY = ("scapy", "pyroute2", "kubernetes", "graphviz")
 
@@ -34,6 +37,45 @@ def test_rules_from_json_loads_no_yaml_reader(tmp_path) -> None:
             "print(sorted(m for m in ('yaml', 'kubeproxy_sim.objects.yamlsplit') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "[]"
+
+
+IPV4_CLUSTER = {"apiVersion": "v1", "kind": "List", "items": [
+    {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1"},
+     "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]},
+     "status": {"addresses": [{"type": "InternalIP", "address": "192.168.0.10"}]}},
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+     "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"},
+              "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080}]}},
+    {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+     "metadata": {"name": "web-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+     "addressType": "IPv4", "ports": [{"port": 8080, "protocol": "TCP"}],
+     "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": True}, "nodeName": "node1"}]},
+]}
+"""The common input: IPv4 objects, a Node with its pod CIDR, a NodePort Service and its endpoints."""
+
+
+def _rules_modules(tmp_path: Path, watched: tuple[str, ...], *flags: str) -> tuple[list[str], str]:
+    """The ``watched`` modules a ``rules`` run on :data:`IPV4_CLUSTER` imported, and its output."""
+    listing = tmp_path / "cluster.json"
+    listing.write_text(json.dumps(IPV4_CLUSTER))
+    code = (f"import sys; from kubeproxy_sim.cli.main import main; "
+            f"main(['rules', '-f', {str(listing)!r}, *{flags!r}]); "
+            f"print(sorted(m for m in {watched!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return ast.literal_eval(out.splitlines()[-1]), out
+
+
+def test_rules_on_an_ipv4_cluster_loads_no_netaddr(tmp_path: Path) -> None:
+    """IPv4 addresses and CIDRs are read without netaddr, and so is kube-proxy's default --nodeport-addresses:
+    importing it was a sixth of the start-up. A setting that needs it still gets it."""
+    watched = ("netaddr", "kubeproxy_sim.objects.netaddr_safe")
+    loaded, out = _rules_modules(tmp_path, watched, "--hostname-override", "node1")
+    assert loaded == []
+    assert "-A KUBE-NODEPORTS -m comment --comment default/web -m tcp -p tcp --dport 30080 -j KUBE-EXT-" in out
+    loaded, out = _rules_modules(tmp_path, watched, "--hostname-override", "node1",
+                                 "--nodeport-addresses", "192.168.0.0/24")
+    assert loaded == sorted(watched)
+    assert 'this must be the last rule in this chain" -d 192.168.0.10 -j KUBE-NODEPORTS' in out
 
 
 def test_help_lists_the_commands() -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import netaddr
-
-from kubeproxy_sim.objects.addr import netaddr_address, netaddr_network
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.proxier.state import is_ipv6_text
+
+if TYPE_CHECKING:
+    import netaddr
 
 LARGE_CLUSTER_THRESHOLD = 1000
 """More endpoints than this: kube-proxy drops per-endpoint comments to keep the ruleset small."""
@@ -116,7 +117,7 @@ def primary_ip(config: ProxyConfig, ipv6: bool) -> str | None:
     return ips[0] if ips else None
 
 
-def _nodeport_cidrs(config: ProxyConfig) -> list[netaddr.IPNetwork]:
+def _nodeport_texts(config: ProxyConfig) -> list[str]:
     """``--nodeport-addresses`` of this family; "primary" stands for the node IP of each family."""
     texts: list[str] = []
     for value in config.nodeport_addresses:
@@ -127,14 +128,7 @@ def _nodeport_cidrs(config: ProxyConfig) -> list[netaddr.IPNetwork]:
                     texts.append(f"{ip}/128" if ipv6 else f"{ip}/32")
         else:
             texts.append(value)
-    # (objects.addr's helpers give netaddr the family: without it, IPv6 text leaves a reference cycle)
-    return [n for n in (netaddr_network(t) for t in texts if is_ipv6_text(t) == config.ipv6) if n is not None]
-
-
-def _interface_addresses(config: ProxyConfig) -> list[netaddr.IPAddress]:
-    """This node's addresses: loopback (always present) then the configured interface IPs."""
-    texts = [IPV4_LOOPBACK, IPV6_LOOPBACK, *(v.split("/")[0] for v in config.node_ips)]
-    return [a for a in map(netaddr_address, texts) if a is not None]  # (with the family, as _nodeport_cidrs)
+    return [t for t in texts if is_ipv6_text(t) == config.ipv6]
 
 
 def nodeport_destinations(config: ProxyConfig) -> NodePortDestinations:
@@ -143,7 +137,21 @@ def nodeport_destinations(config: ProxyConfig) -> NodePortDestinations:
     No CIDR of this family means every local address; a zero CIDR anywhere
     means the same. Otherwise the node IPs inside the CIDRs, in CIDR order.
     """
-    cidrs = _nodeport_cidrs(config)
+    texts = _nodeport_texts(config)
+    if not texts:  # kube-proxy's default, without netaddr: 0.0.0.0/0 (which holds 127.0.0.0) or ::/0
+        return NodePortDestinations(True, (), contains_ipv4_loopback=not config.ipv6)
+    return _matching_destinations(config, texts)
+
+
+def _matching_destinations(config: ProxyConfig, texts: list[str]) -> NodePortDestinations:
+    """:func:`nodeport_destinations` for the CIDR ``texts`` of this family."""
+    # imported here: only --nodeport-addresses needs netaddr (the default does not: ~15 ms of start-up)
+    import netaddr
+
+    from kubeproxy_sim.objects.netaddr_safe import netaddr_network
+
+    # (netaddr_safe gives netaddr the family: without it, IPv6 text leaves a reference cycle)
+    cidrs = [n for n in map(netaddr_network, texts) if n is not None]
     if not cidrs:
         cidrs = [netaddr.IPNetwork("::/0", 6) if config.ipv6 else netaddr.IPNetwork("0.0.0.0/0", 4)]
     loopback = netaddr.IPAddress("127.0.0.0")
@@ -158,6 +166,14 @@ def nodeport_destinations(config: ProxyConfig) -> NodePortDestinations:
             if address.version == cidr.version and address in cidr and text not in found:
                 found.append(text)
     return NodePortDestinations(False, tuple(found), contains_loopback)
+
+
+def _interface_addresses(config: ProxyConfig) -> list[netaddr.IPAddress]:
+    """This node's addresses: loopback (always present) then the configured interface IPs."""
+    from kubeproxy_sim.objects.netaddr_safe import netaddr_address  # (as _matching_destinations)
+
+    texts = [IPV4_LOOPBACK, IPV6_LOOPBACK, *(v.split("/")[0] for v in config.node_ips)]
+    return [a for a in map(netaddr_address, texts) if a is not None]  # (with the family, as for the CIDRs)
 
 
 def make_context(config: ProxyConfig, total_endpoints: int) -> SyncContext:

@@ -9,7 +9,6 @@ Cluster chain, as if it had gone out to the load balancer and come back.
 
 from __future__ import annotations
 
-from kubeproxy_sim.objects.addr import netaddr_address, netaddr_network
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext
 from kubeproxy_sim.proxier.rules.plan import ServicePlan
@@ -41,9 +40,12 @@ def external_chain_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer) -
 def _node_ip_allowed(ctx: SyncContext, source_ranges: tuple[str, ...]) -> bool:
     """Whether a source range contains this node's IP (then the LB VIPs are allowed as sources).
 
-    Through objects.addr's netaddr helpers, which give netaddr the family: read without one, IPv6 text leaves
+    Through objects.netaddr_safe, which gives netaddr the family: read without one, IPv6 text leaves
     a reference cycle (netaddr swallows its IPv4 attempt's error), inside generate()'s collector pause.
     """
+    # imported here: only a Service with source ranges needs netaddr (~15 ms of start-up for the rest)
+    from kubeproxy_sim.objects.netaddr_safe import netaddr_address, netaddr_network
+
     node_ip = netaddr_address(ctx.node_ip)
     if node_ip is None:
         return False
