@@ -104,7 +104,9 @@ def _packet(args: argparse.Namespace):
 def _from_dump(args: argparse.Namespace, family: int):
     from kubeproxy_sim.netfilter.codec import parse_ruleset_file
 
-    ruleset = parse_ruleset_file(args.rules, ipv6=family == 6)
+    ruleset = parse_ruleset_file(args.rules)  # in the dump's own family: an iptables-save is IPv4
+    if (6 if ruleset.ipv6 else 4) != family:
+        ruleset = _of_packet_family(args.rules, family)
     if not any(table.chains for table in ruleset.tables):  # every packet would read ACCEPT: likely the wrong file
         report([Diagnostic("no tables in this file; expected iptables-save output (every packet is accepted)",
                            file=args.rules, severity=Severity.WARNING)], args)
@@ -122,6 +124,20 @@ def _from_dump(args: argparse.Namespace, family: int):
         return text[line - 1].strip() if 0 < line <= len(text) else None
 
     return as_node_holds_it(ruleset), addresses, (), line_text
+
+
+def _of_packet_family(path: str, family: int) -> Ruleset:
+    """A dump read as the family of a packet of the other family: its rules hold no address (their family is
+    only guessed), else the packet is refused in the words for an input of the other family than the dump's."""
+    from kubeproxy_sim.errors import RulesSyntaxError
+    from kubeproxy_sim.netfilter.codec import parse_ruleset_file
+    from kubeproxy_sim.netfilter.dumpfile import dump_family_mismatch
+
+    try:
+        return parse_ruleset_file(path, ipv6=family == 6)
+    except RulesSyntaxError:  # a rule has an address of the dump's family, the other one
+        raise InputError(Diagnostic(dump_family_mismatch(f"the packet is IPv{family}", 10 - family, "addresses"),
+                                    file=path, field="--src/--dst")) from None
 
 
 def _from_objects(args: argparse.Namespace, family: int):

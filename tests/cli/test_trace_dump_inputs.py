@@ -1,0 +1,44 @@
+"""``trace --rules``: what the command line gives with a dump (the packet, --node-ip, other flags, stdin) is
+read against the dump's own facts, and what the dump cannot tell is said, not silently assumed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+from tests.realworld import DUMPS
+
+KIND = DUMPS / "06-kind-1.23-traefik-2022.rules"
+
+
+def _trace(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict | None, str]:
+    code = main(["trace", *argv, "-o", "json"])
+    out, err = capsys.readouterr()
+    return code, json.loads(out) if code == 0 else None, err
+
+
+def test_a_packet_of_the_other_family_is_refused_in_the_dump_s_family(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The dump is read in its own family; the packet is what is of the other one (not a 'syntax error' at
+    the dump's first address)."""
+    code, _, err = _trace(["--rules", str(KIND), "--src", "fd00::1", "--dst", "fd00::2", "--dport", "80"], capsys)
+    assert code == 1 and "has an address of the other family" not in err
+    assert "the packet is IPv6, but the dump is an iptables-save (IPv4); expected IPv4 addresses" in err
+    assert main(["rules", "--full", "--scenario", "ipv6"]) == 0
+    v6 = tmp_path / "v6.rules"
+    v6.write_text(capsys.readouterr().out)
+    code, _, err = _trace(["--rules", str(v6), "--src", "10.0.0.1", "--dst", "10.96.0.1", "--dport", "80"], capsys)
+    assert code == 1 and "the packet is IPv4, but the dump is an ip6tables-save (IPv6); expected IPv6" in err
+
+
+def test_a_dump_without_addresses_takes_a_packet_of_either_family(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    dump = tmp_path / "plain.rules"
+    dump.write_text("*filter\n:FORWARD DROP [0:0]\n-A FORWARD -p tcp --dport 80 -j ACCEPT\nCOMMIT\n")
+    for src, dst in (("10.0.0.1", "10.0.0.2"), ("fd00::1", "fd00::2")):
+        code, data, _ = _trace(["--rules", str(dump), "--src", src, "--dst", dst, "--dport", "80"], capsys)
+        assert code == 0 and data is not None
+        assert [(o["verdict"], o["path"][-1]["line"]) for o in data["outcomes"]] == [("ACCEPT", 3)]
