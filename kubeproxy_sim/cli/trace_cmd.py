@@ -103,6 +103,7 @@ def _packet(args: argparse.Namespace):
 
 def _from_dump(args: argparse.Namespace, family: int):
     from kubeproxy_sim.netfilter.codec import parse_ruleset_file
+    from kubeproxy_sim.netfilter.dumpfile import dump_node_addresses
 
     ruleset = parse_ruleset_file(args.rules)  # in the dump's own family: an iptables-save is IPv4
     if (6 if ruleset.ipv6 else 4) != family:
@@ -110,7 +111,8 @@ def _from_dump(args: argparse.Namespace, family: int):
     if not any(table.chains for table in ruleset.tables):  # every packet would read ACCEPT: likely the wrong file
         report([Diagnostic("no tables in this file; expected iptables-save output (every packet is accepted)",
                            file=args.rules, severity=Severity.WARNING)], args)
-    addresses = tuple(ip.split("/")[0] for ip in (args.node_ip or ()))
+    # of the dump's family, as netns verify --rules takes them: one of the other family is refused
+    addresses = dump_node_addresses(args.node_ip or (), 6 if ruleset.ipv6 else 4)
 
     text: list[str] = []
 

@@ -43,9 +43,10 @@ from kubeproxy_sim.kernel.plan import (
     host_len,
 )
 from kubeproxy_sim.kernel.state import owner_of, state_path, write_state
+from kubeproxy_sim.netfilter.dumpfile import dump_node_addresses
 from kubeproxy_sim.netfilter.model import Rule, Ruleset
 from kubeproxy_sim.objects.model import IPFamily
-from kubeproxy_sim.objects.nodes import family_of, synthesised_node_addresses
+from kubeproxy_sim.objects.nodes import synthesised_node_addresses
 from kubeproxy_sim.proxier.config import ProxyConfig
 
 NODE = "node"
@@ -244,23 +245,9 @@ def _external_ip(taken: set[str], family: int) -> str:
     return str(candidate)
 
 
-def _address(text: str) -> str:
-    try:
-        return str(netaddr.IPAddress(text))
-    except (netaddr.AddrFormatError, ValueError):
-        raise InputError(Diagnostic(f"{text!r} is not an IP address", field="--node-ip")) from None
-
-
 def _node_ips(given: Iterable[str], family: int, taken: set[str]) -> tuple[str, ...]:
     """The ``--node-ip`` addresses (without prefixes), which must be of the dump's family; else one made up."""
-    ips = tuple(dict.fromkeys(_address(ip.split("/")[0]) for ip in given))
-    other = [ip for ip in ips if family_of(ip) != family]
-    if other:
-        tool = "ip6tables-save" if family == 6 else "iptables-save"
-        raise InputError(Diagnostic(f"{other[0]} is an IPv{family_of(other[0])} address, but the dump is an "
-                                    f"{tool} (IPv{family}); expected IPv{family} node addresses",
-                                    field="--node-ip"))
-    return ips or (next(synthesised_node_addresses(taken, family)),)
+    return dump_node_addresses(given, family) or (next(synthesised_node_addresses(taken, family)),)
 
 
 def plan_stage(name: str, facts: DumpFacts, node_ips: Iterable[str] = (), bridge: str = "cbr0") -> StagePlan:

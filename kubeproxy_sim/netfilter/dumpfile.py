@@ -1,11 +1,15 @@
 """A node's dump as the commands that read one (``trace``, ``graph``, ``netns verify``) take it: its family's
-tool, and the words for an input of the other family than the dump's.
+tool, the words for an input of the other family than the dump's, and the node addresses given with it.
 
 A dump's family is its own (an iptables-save is IPv4, an ip6tables-save IPv6): a packet or a node address of
 the other family is refused in one wording, naming the tool, not blamed on the dump's rules.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kubeproxy_sim.errors import Diagnostic, InputError
 
 
 def save_tool(family: int) -> str:
@@ -18,3 +22,24 @@ def dump_family_mismatch(what: str, dump_family: int, expected: str) -> str:
     than the dump's: ``..., but the dump is an iptables-save (IPv4); expected IPv4 EXPECTED``."""
     tool = save_tool(dump_family)
     return f"{what}, but the dump is an {tool} (IPv{dump_family}); expected IPv{dump_family} {expected}"
+
+
+def dump_node_addresses(given: Iterable[str], family: int) -> tuple[str, ...]:
+    """The ``--node-ip`` addresses given with a dump of this family: without prefix lengths, canonical, once
+    each. Text that is no address, or an address of the other family (a dual-stack node's IPv6 InternalIP with
+    an iptables-save), is refused at ``--node-ip``: taken as given, it would make the dump's family of node
+    addresses known and empty."""
+    from kubeproxy_sim.netfilter.packet import format_address, parse_address
+
+    found: dict[str, None] = {}
+    for text in given:
+        try:
+            of, value = parse_address(text.split("/")[0])
+        except ValueError as exc:
+            raise InputError(Diagnostic(str(exc), field="--node-ip")) from None
+        address = format_address(of, value)
+        if of != family:
+            raise InputError(Diagnostic(dump_family_mismatch(f"{address} is an IPv{of} address", family,
+                                                             "node addresses"), field="--node-ip"))
+        found.setdefault(address)
+    return tuple(found)

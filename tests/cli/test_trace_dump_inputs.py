@@ -42,3 +42,23 @@ def test_a_dump_without_addresses_takes_a_packet_of_either_family(tmp_path: Path
         code, data, _ = _trace(["--rules", str(dump), "--src", src, "--dst", dst, "--dport", "80"], capsys)
         assert code == 0 and data is not None
         assert [(o["verdict"], o["path"][-1]["line"]) for o in data["outcomes"]] == [("ACCEPT", 3)]
+
+
+FLANNEL = DUMPS / "08-centos7-flannel-nodeport-2024.rules"
+NODEPORT = ["--rules", str(FLANNEL), "--src", "8.8.8.8", "--dst", "192.168.1.5", "--dport", "31674"]
+
+
+def test_a_node_ip_of_the_other_family_is_refused_as_netns_verify_refuses_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A dual-stack node's IPv6 InternalIP given with an iptables-save made the node's IPv4 addresses 'known'
+    and empty: a definite, wrong ACCEPT with nothing uncertain. Refused in netns verify's words (one check)."""
+    code, _, err = _trace([*NODEPORT, "--node-ip", "fd00::1"], capsys)
+    assert code == 1
+    assert ("--node-ip: fd00::1 is an IPv6 address, but the dump is an iptables-save (IPv4); expected IPv4 node "
+            "addresses") in err
+    code, _, err = _trace([*NODEPORT, "--node-ip", "192.168.1.5", "--node-ip", "node1"], capsys)
+    assert code == 1 and "--node-ip: 'node1' is not an IP address" in err
+    code, data, _ = _trace([*NODEPORT, "--node-ip", "192.168.1.5/24"], capsys)
+    assert code == 0 and data is not None
+    assert [(o["verdict"], o["destination"], o["masquerade"]) for o in data["outcomes"]] == [
+        ("DNAT", "10.1.0.66:80", True)]
