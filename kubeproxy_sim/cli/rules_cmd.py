@@ -64,7 +64,7 @@ def render_rules(ruleset: Ruleset, *, full: bool) -> str:
         from kubeproxy_sim.netfilter.saveform import render_save
 
         return render_save(ruleset)
-    from kubeproxy_sim.netfilter.codec import render_ruleset
+    from kubeproxy_sim.netfilter.render import render_ruleset
 
     return render_ruleset(ruleset)
 

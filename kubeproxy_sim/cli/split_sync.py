@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 
 from kubeproxy_sim.cli.options import build_config, input_paths
 from kubeproxy_sim.errors import Diagnostic
-from kubeproxy_sim.netfilter.codec import generated_rules_text, generated_table_text, render_ruleset
+from kubeproxy_sim.netfilter.render import generated_rules_text, generated_table_text, render_ruleset
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.load import STDIN, Document, Share, decode_documents, read_documents, service_key
 from kubeproxy_sim.proxier.config import ProxyConfig

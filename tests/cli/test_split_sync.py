@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from kubeproxy_sim.cli import split_sync
 from kubeproxy_sim.cli.main import build_parser, main
 from kubeproxy_sim.cli.options import REPO_RULESETS
-from kubeproxy_sim.netfilter.codec import chain_texts, generated_table_text, render_ruleset, table_text
 from kubeproxy_sim.netfilter.model import Chain
+from kubeproxy_sim.netfilter.render import chain_texts, generated_table_text, render_ruleset, table_text
 from kubeproxy_sim.objects.load import Share, decode_documents, service_key, text_documents
 from kubeproxy_sim.proxier.rules.context import RuleBuffer
 from kubeproxy_sim.proxier.sync import canonical_chain_order, chain_order

@@ -78,6 +78,16 @@ def test_rules_on_an_ipv4_cluster_loads_no_netaddr(tmp_path: Path) -> None:
     assert 'this must be the last rule in this chain" -d 192.168.0.10 -j KUBE-NODEPORTS' in out
 
 
+def test_rules_writes_without_the_rules_parser(tmp_path: Path) -> None:
+    """``rules`` only writes rules: the iptables-save tokenizer and parser are not imported (netfilter.render
+    holds the writer)."""
+    watched = ("kubeproxy_sim.netfilter.codec", "kubeproxy_sim.netfilter.syntax")
+    for flags in ((), ("-o", "json")):
+        loaded, out = _rules_modules(tmp_path, watched, *flags)
+        assert loaded == []
+        assert "KUBE-SVC-LOLE4ISW44XBNF3G" in out
+
+
 def test_help_lists_the_commands() -> None:
     out = subprocess.run([sys.executable, "-m", "kubeproxy_sim", "--help"], capture_output=True, text=True,
                          check=True).stdout

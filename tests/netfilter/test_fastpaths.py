@@ -151,8 +151,8 @@ def test_a_large_build_does_not_freeze_the_caller_s_garbage() -> None:
 
 
 def test_render_by_chain_equals_render_by_line() -> None:
-    from kubeproxy_sim.netfilter.codec import render_ruleset, render_table
     from kubeproxy_sim.netfilter.model import Chain, Ruleset, Table
+    from kubeproxy_sim.netfilter.render import render_ruleset, render_table
 
     odd = Chain("X", (Rule("X", "-j A"), Rule("X", ""), Rule("Y", "-j B"), Rule("X", "-j C", 0, (1, 2))))
     plain = Chain("Z", (Rule("Z", "-s 10.0.0.1 -j A"), Rule("Z", "-j B")))
