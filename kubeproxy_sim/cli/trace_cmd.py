@@ -226,7 +226,9 @@ def run(args: argparse.Namespace) -> int:
                                     field="--rules"))
     report(_unknown_lists(ruleset, args.affinity), args)
     # a dump says nothing of the node's addresses: without --node-ip, addrtype LOCAL tests are uncertain
-    node = NodeContext.of(addresses, affinity=args.affinity, addresses_known=bool(addresses) or not args.rules)
+    # nor says it (nor do objects) whether the client is in a session-affinity list: one not named is uncertain
+    node = NodeContext.of(addresses, affinity=args.affinity, addresses_known=bool(addresses) or not args.rules,
+                          affinity_known=False)
     with progress("tracing"), in_dump(args.rules):
         tracer = Tracer(ruleset, node, lazy=True)  # one packet: compile only the chains it enters
         traced = trace_later(tracer, packet) if packet.ctstate is CtState.ESTABLISHED else tracer.trace(packet)

@@ -123,9 +123,13 @@ def _recent(parts: RuleParts, opts: Sequence[Option]) -> None:
     parts.recent = (name, command, mask)
     if "--rttl" in values:
         parts.doubts.append("recent --rttl is not modelled; assumed to match")
+    # the client's history is not known (a dump, or any node but a fresh one): not holding it is assumed
+    unknown = Doubt(f"recent list {name} is not known; assumed not to hold the client (give --affinity {name} "
+                    "if it does)", negated)
 
     def check(b: object) -> object:
-        return b.env.recent(command, name, getattr(b, attr) & mask, seconds, hitcount, negated, reap)  # type: ignore[attr-defined]
+        hit = b.env.recent(command, name, getattr(b, attr) & mask, seconds, hitcount, negated, reap)  # type: ignore[attr-defined]
+        return unknown if hit is None else hit
 
     # traced, a list holds the client or not by its name alone (Env.recent); only sampling reads the address
     parts.checks.append(reading(check, attr, source=("none",) if attr == "src" else None))

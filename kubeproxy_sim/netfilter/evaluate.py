@@ -73,8 +73,9 @@ class NodeContext:
     and addrtype --limit-iface-*). ``routes``: (CIDR, interface) pairs, to
     know the output interface (by destination) and, when a packet does not
     say, the input interface (by source). ``affinity``: the names of the xt_recent lists
-    (session affinity) that already hold the client. ``ipsets``: name ->
-    members (``IP``, ``CIDR`` or ``IP,proto:port``); a set not given is
+    (session affinity) that already hold the client; ``affinity_known``: whether those are all
+    that do (a new client: none), else a list not named is uncertain and assumed not to hold
+    it. ``ipsets``: name -> members (``IP``, ``CIDR`` or ``IP,proto:port``); a set not given is
     uncertain.
     """
 
@@ -84,11 +85,13 @@ class NodeContext:
     affinity: frozenset[str] = frozenset()
     ipsets: tuple[tuple[str, tuple[str, ...]], ...] | None = None
     addresses_known: bool = True
+    affinity_known: bool = True
 
     @classmethod
     def of(cls, addresses: Iterable[str] = (), *, interfaces: dict[str, Iterable[str]] | None = None,
            routes: Iterable[tuple[str, str]] = (), affinity: Iterable[str] = (),
-           ipsets: dict[str, Iterable[str]] | None = None, addresses_known: bool = True) -> NodeContext:
+           ipsets: dict[str, Iterable[str]] | None = None, addresses_known: bool = True,
+           affinity_known: bool = True) -> NodeContext:
         return cls(
             tuple(addresses),
             tuple((name, tuple(addrs)) for name, addrs in (interfaces or {}).items()),
@@ -96,6 +99,7 @@ class NodeContext:
             frozenset(affinity),
             None if ipsets is None else tuple((n, tuple(m)) for n, m in ipsets.items()),
             addresses_known,
+            affinity_known,
         )
 
 
@@ -180,6 +184,7 @@ class Env:
         self.family = family
         self.sampler = sampler
         self.affinity = node.affinity
+        self.affinity_known = node.affinity_known
         self.addresses_known = node.addresses_known
         self.local = frozenset(v for f, v in map(_address, node.addresses) if f == family)
         self.primary = next((v for f, v in map(_address, node.addresses) if f == family), None)
@@ -262,12 +267,17 @@ class Env:
         return addrs[0] if addrs else self.primary
 
     def recent(self, command: str, name: str, addr: int, seconds: int, hitcount: int, negated: bool,
-               reap: bool) -> bool:
-        """A recent match: sampled against the RecentTable, traced against the node's affinity lists."""
+               reap: bool) -> bool | None:
+        """A recent match: sampled against the RecentTable, traced against the node's affinity lists.
+
+        None (traced only): the match reads a list (--rcheck, --update, --remove) that is not among
+        ``affinity`` when those are not known to be all the lists holding the client."""
         if self.sampler is not None:
             return self.sampler.recent.apply(command, name, addr, self.sampler.now, seconds, hitcount, negated,
                                              reap)
         hit = command == "--set" or name in self.affinity
+        if not hit and not self.affinity_known:
+            return None
         return hit != negated
 
     def ipset_member(self, name: str, dims: tuple[str, ...], b: Branch) -> bool | None:

@@ -174,6 +174,27 @@ def test_recent_uses_the_affinity_lists_of_the_node() -> None:
     assert verdicts(text, tcp(), node) == {("DROP", None, False): 1}
 
 
+def test_recent_lists_not_known_are_uncertain_and_assumed_not_to_hold_the_client() -> None:
+    """A dump holds no xt_recent list (as it holds no ipset's members): with affinity_known off, a list read by
+    --rcheck/--update and not named in affinity is a doubt, assumed empty; --set reads no list (QA-dumps 5)."""
+    text = tables(filt="-A F -m recent --name KUBE-SEP-A --rcheck --seconds 10800 --reap -j DROP\n"
+                       "-A F -m recent --name KUBE-SEP-B --update --seconds 60 -j REJECT\n"
+                       "-A F -m recent --name KUBE-SEP-C --set -j ACCEPT\n")
+    unknown = NodeContext.of(["192.168.0.2"], affinity_known=False)
+    result = run(text, tcp(), unknown)
+    assert [o.verdict for o in result.outcomes] == ["ACCEPT"]
+    assert [(u.rule.split(" --")[2], u.reason) for u in result.uncertain] == [
+        ("rcheck", "recent list KUBE-SEP-A is not known; assumed not to hold the client (give --affinity "
+                   "KUBE-SEP-A if it does)"),
+        ("update", "recent list KUBE-SEP-B is not known; assumed not to hold the client (give --affinity "
+                   "KUBE-SEP-B if it does)")]
+    assert run(text, tcp()).uncertain == ()  # the simulator's new client: known to be in no list
+    named = run(text, tcp(), NodeContext.of(["192.168.0.2"], affinity=["KUBE-SEP-B"], affinity_known=False))
+    assert [o.verdict for o in named.outcomes] == ["REJECT"] and len(named.uncertain) == 1
+    negated = run(tables(filt="-A F -m recent ! --rcheck --name L -j DROP\n"), tcp(), unknown)
+    assert [o.verdict for o in negated.outcomes] == ["DROP"] and "recent list L" in negated.uncertain[0].reason
+
+
 def test_recent_table_semantics() -> None:
     table = RecentTable(size=2)
     assert not table.apply("--rcheck", "L", 1, 0.0, 0, 0, False)

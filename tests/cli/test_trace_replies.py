@@ -1,0 +1,67 @@
+"""trace with session-affinity lists that neither a dump nor objects describe (QA-dumps finding 5, session 10)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+
+# dump 03's KUBE-SVC-NPX46M4PTMTKRN6Y shape: an rcheck per endpoint, then the split; each SEP --set's its list
+AFFINITY = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-SVC-NPX46M4PTMTKRN6Y - [0:0]
+:KUBE-SEP-AAAAAAAAAAAAAAAA - [0:0]
+:KUBE-SEP-BBBBBBBBBBBBBBBB - [0:0]
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A KUBE-SERVICES -d 10.24.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y
+-A KUBE-SVC-NPX46M4PTMTKRN6Y -m comment --comment "default/kubernetes:https" -m recent --rcheck --seconds 10800 --reap --name KUBE-SEP-AAAAAAAAAAAAAAAA --mask 255.255.255.255 --rsource -j KUBE-SEP-AAAAAAAAAAAAAAAA
+-A KUBE-SVC-NPX46M4PTMTKRN6Y -m comment --comment "default/kubernetes:https" -m recent --rcheck --seconds 10800 --reap --name KUBE-SEP-BBBBBBBBBBBBBBBB --mask 255.255.255.255 --rsource -j KUBE-SEP-BBBBBBBBBBBBBBBB
+-A KUBE-SVC-NPX46M4PTMTKRN6Y -m comment --comment "default/kubernetes:https" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-AAAAAAAAAAAAAAAA
+-A KUBE-SVC-NPX46M4PTMTKRN6Y -m comment --comment "default/kubernetes:https" -j KUBE-SEP-BBBBBBBBBBBBBBBB
+-A KUBE-SEP-AAAAAAAAAAAAAAAA -m comment --comment "default/kubernetes:https" -m recent --set --name KUBE-SEP-AAAAAAAAAAAAAAAA --mask 255.255.255.255 --rsource -m tcp -p tcp -j DNAT --to-destination 10.0.0.1:6443
+-A KUBE-SEP-BBBBBBBBBBBBBBBB -m comment --comment "default/kubernetes:https" -m recent --set --name KUBE-SEP-BBBBBBBBBBBBBBBB --mask 255.255.255.255 --rsource -m tcp -p tcp -j DNAT --to-destination 10.0.0.2:6443
+COMMIT
+"""  # noqa: E501
+
+
+def _json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    assert main([*argv, "-o", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_affinity_lists_a_dump_does_not_hold_are_uncertain(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """As an ipset's members, a recent list's clients are not in a dump: the even split is said to assume that
+    the client is in neither (QA-dumps 5); --affinity names a list that holds it, the other stays assumed."""
+    dump = tmp_path / "aff.rules"
+    dump.write_text(AFFINITY)
+    argv = ["trace", "--rules", str(dump), "--src", "10.24.5.5", "--dst", "10.24.0.1", "--dport", "443",
+            "--node-ip", "10.5.6.30"]
+    data = _json(argv, capsys)
+    assert [(o["destination"], o["probability_exact"]) for o in data["outcomes"]] == [
+        ("10.0.0.1:6443", "1/2"), ("10.0.0.2:6443", "1/2")]
+    assert [(u["line"], u["reason"]) for u in data["uncertain"]] == [
+        (12, "recent list KUBE-SEP-AAAAAAAAAAAAAAAA is not known; assumed not to hold the client (give --affinity "
+             "KUBE-SEP-AAAAAAAAAAAAAAAA if it does)"),
+        (13, "recent list KUBE-SEP-BBBBBBBBBBBBBBBB is not known; assumed not to hold the client (give --affinity "
+             "KUBE-SEP-BBBBBBBBBBBBBBBB if it does)")]
+    data = _json([*argv, "--affinity", "KUBE-SEP-BBBBBBBBBBBBBBBB"], capsys)
+    assert [(o["destination"], o["probability_exact"]) for o in data["outcomes"]] == [("10.0.0.2:6443", "1")]
+    assert [u["line"] for u in data["uncertain"]] == [12]
+
+
+def test_affinity_lists_are_uncertain_from_objects_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """Objects say no more than a dump of which clients a node's lists hold: the same assumption is listed."""
+    data = _json(["trace", "--scenario", "session-affinity", "--src", "10.244.1.5", "--dst", "10.96.0.10",
+                  "--dport", "80"], capsys)
+    reasons = [u["reason"] for u in data["uncertain"]]
+    assert reasons and all(r.startswith("recent list KUBE-SEP-") and "assumed not to hold the client" in r
+                           for r in reasons)
+    assert len(reasons) == len(data["outcomes"])  # one rcheck per endpoint, each a share of the split
