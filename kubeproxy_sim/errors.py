@@ -7,7 +7,6 @@ few exceptions below into a message and an exit status.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ def one_of(wanted: str, names: Iterable[str], noun: str) -> str:
     known = list(dict.fromkeys(names))
     if len(known) <= CHOICES_SHOWN:
         return ", ".join(known) or "none"
+    import difflib  # here: only this error path needs it, and every command imports this module
+
     close = difflib.get_close_matches(wanted, known, n=CHOICES_SHOWN, cutoff=0.6)
     shown = close or sorted(known)[:CHOICES_SHOWN]
     return f"{', '.join(shown)} ({'the closest' if close else 'the first'} of {len(known):,} {noun})"

@@ -9,7 +9,6 @@ The same CIDR checks serve ``--cluster-cidr`` and ``--nodeport-addresses``.
 
 from __future__ import annotations
 
-import difflib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -172,6 +171,8 @@ class _Reader:
     def unknown_fields(self) -> None:
         """Each field v1alpha1 does not have, at any depth checked, as a warning: kube-proxy's strict decoding
         fails on it, and kube-proxy then decodes leniently (logging why) and ignores the field."""
+        import difflib  # here: only a --config file needs it, and every rules run imports this module
+
         sections: list[tuple[str, object, frozenset[str]]] = [("", self.data, KNOWN_FIELDS)]
         sections += [(f"{name}.", self._at(name), known) for name, known in NESTED_FIELDS.items()]
         for prefix, value, known in sections:

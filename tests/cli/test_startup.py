@@ -88,6 +88,17 @@ def test_rules_writes_without_the_rules_parser(tmp_path: Path) -> None:
         assert "KUBE-SVC-LOLE4ISW44XBNF3G" in out
 
 
+def test_rules_loads_no_close_match_finder(tmp_path: Path) -> None:
+    """difflib only suggests a name for a misspelt one (errors.one_of, an unknown --config field): a run that
+    goes well does not import it."""
+    from kubeproxy_sim.errors import one_of
+
+    loaded, _ = _rules_modules(tmp_path, ("difflib",), "--hostname-override", "node1")
+    assert loaded == []
+    nodes = [f"worker-{n}" for n in range(20)]
+    assert one_of("worker-1O", nodes, "nodes").endswith("(the closest of 20 nodes)")  # imported when needed
+
+
 def test_help_lists_the_commands() -> None:
     out = subprocess.run([sys.executable, "-m", "kubeproxy_sim", "--help"], capture_output=True, text=True,
                          check=True).stdout
