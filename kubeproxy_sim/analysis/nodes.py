@@ -10,7 +10,7 @@ labels, the way the kernel backend and the simulator derive them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -218,3 +218,22 @@ def free_pod_address(nodes: NodeSet, node: str, used: set[str]) -> str | None:
                    for c in other.node_pod_cidrs if (":" in c) == nodes.ipv6)
     return (_free_address(config.node_pod_cidrs, nodes.ipv6, used)
             or _free_address(config.cluster_cidrs, nodes.ipv6, used, others))
+
+
+def has_family(cluster: Cluster, family: int) -> bool:
+    """Whether the objects give the family's proxier anything to proxy: a cluster IP or a slice of it."""
+    return (any((":" in ip) == (family == 6) for s in cluster.services for ip in s.cluster_ips)
+            or any(s.address_type.value == f"IPv{family}" for s in cluster.endpoint_slices))
+
+
+def other_family_note(family: int, ports: Sequence[str], seen: str, shown: str) -> str:
+    """The one wording for dual-stack objects of which a command gave the node's ``family`` proxier's answer
+    alone (upstream runs one proxier per family; ``--ip-family`` picks the one simulated): the other family's
+    proxier ``seen`` too (``sees changes``) for ``ports`` (names; none: rules outside service ports), and what this
+    command ``shown`` (``compares``) of its own."""
+    other = 4 if family == 6 else 6
+    names = ", ".join(ports[:3]) + (", ..." if len(ports) > 3 else "")
+    what = f"{len(ports)} service port{'s' if len(ports) != 1 else ''} ({names})" if ports \
+        else "rules outside service ports"
+    return (f"the objects are dual-stack and the IPv{other} proxier {seen} too: {what}; this {shown} the node's "
+            f"IPv{family} proxier's (expected --ip-family ipv{other} to see them)")

@@ -77,22 +77,16 @@ def _only(nodes_before, nodes_after, text: str | None):
     return keys
 
 
-def _has_family(cluster, family: int) -> bool:
-    """Whether the objects give the family anything to proxy: a cluster IP or a slice of it."""
-    return (any((":" in ip) == (family == 6) for s in cluster.services for ip in s.cluster_ips)
-            or any(s.address_type.value == f"IPv{family}" for s in cluster.endpoint_slices))
-
-
 def _other_family_note(args: argparse.Namespace, before, after, node: str, family: int) -> list[Diagnostic]:
     """Dual-stack objects compared without --ip-family: the node's primary family's proxier is compared, as
     upstream runs one proxier per family; a note when the other family's proxier sees changes too (they are not
     shown), naming the --ip-family that shows them."""
     from kubeproxy_sim.analysis.diff import diff
-    from kubeproxy_sim.analysis.nodes import node_set
+    from kubeproxy_sim.analysis.nodes import has_family, node_set, other_family_note
     from kubeproxy_sim.cli.options import build_config
 
     other = 4 if family == 6 else 6
-    if not (_has_family(before, other) or _has_family(after, other)):
+    if not (has_family(before, other) or has_family(after, other)):
         return []
     flags = argparse.Namespace(**{**vars(args), "ip_family": f"ipv{other}"})
     nodes_before = node_set(before, build_config(flags, before)[0])  # its messages are the other proxier's
@@ -105,11 +99,7 @@ def _other_family_note(args: argparse.Namespace, before, after, node: str, famil
         result = diff(nodes_before, nodes_after, node, only)
     if not (result.ports or result.other_added or result.other_removed):
         return []
-    names = ", ".join(p.name for p in result.ports[:3]) + (", ..." if len(result.ports) > 3 else "")
-    what = f"{len(result.ports)} service port{'s' if len(result.ports) != 1 else ''} ({names})" if result.ports \
-        else "rules outside service ports"
-    return [Diagnostic(f"the objects are dual-stack and the IPv{other} proxier sees changes too: {what}; this "
-                       f"compares the node's IPv{family} proxier's (expected --ip-family ipv{other} to see them)",
+    return [Diagnostic(other_family_note(family, [p.name for p in result.ports], "sees changes", "compares"),
                        field="--ip-family", severity=Severity.NOTE)]
 
 

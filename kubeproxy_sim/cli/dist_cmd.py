@@ -119,8 +119,29 @@ def build_report(args: argparse.Namespace, inputs, tick: Callable[..., None] | N
         services.append(dataclasses.replace(dist, affinity=affinity, connections=connections))
         if tick is not None:
             tick()
-    notes = [] if services else ["no service port matches"]
+    notes = ([] if services else ["no service port matches"]) + _other_family_notes(args, inputs.cluster, nodes)
     return dataclasses.replace(report, services=tuple(services), notes=tuple(notes)), nodes
+
+
+def _other_family_notes(args: argparse.Namespace, cluster, nodes) -> list[str]:
+    """Dual-stack objects read without --ip-family: the shares are the node's primary family's proxier's, as
+    upstream runs one proxier per family; diff's note when the other family's proxier has the ports --to names
+    (every port without it) too, naming the --ip-family that shows them."""
+    from kubeproxy_sim.analysis.nodes import has_family, node_set, other_family_note
+    from kubeproxy_sim.analysis.targets import parse_destination
+    from kubeproxy_sim.cli.options import build_config
+
+    family = 6 if nodes.ipv6 else 4
+    other = 4 if family == 6 else 6
+    if args.ip_family is not None or not has_family(cluster, other):
+        return []
+    flags = argparse.Namespace(**{**vars(args), "ip_family": f"ipv{other}"})
+    try:
+        selections = parse_destination(node_set(cluster, build_config(flags, cluster)[0]), args.to)
+    except InputError:  # --to names an address of this family, or a port the other proxier does not have
+        return []
+    names = list(dict.fromkeys(s.svc.name_string for s in selections))
+    return [other_family_note(family, names, "has shares", "shows")] if names else []
 
 
 HEADING = re.compile(r"^(\S.*)$|^  ((?:clusterIP|nodePort|externalIP|loadBalancer) .*)$")

@@ -92,3 +92,26 @@ def test_diff_of_dual_stack_objects_notes_the_other_family_s_changes(tmp_path, c
     assert "endpoints lost:   [fd00:10:244:2::10]:8080" in captured.out and "dual-stack" not in captured.err
     assert main(["diff", "-f", str(DS), "--against", str(DS), *DS_FLAGS]) == 0
     assert "dual-stack" not in capsys.readouterr().err
+
+
+def test_dist_of_dual_stack_objects_notes_the_other_family_s_shares_as_diff_does(capsys) -> None:
+    """dist gave the IPv4 half of a dual-stack Service as if it were the whole (QA-docs 4): its notes say, in
+    diff's words (one helper), that the IPv6 proxier has shares too and which --ip-family shows them."""
+    import json
+
+    from kubeproxy_sim.analysis.nodes import other_family_note
+
+    note = other_family_note(4, ["default/web:http"], "has shares", "shows")
+    assert note == ("the objects are dual-stack and the IPv6 proxier has shares too: 1 service port "
+                    "(default/web:http); this shows the node's IPv4 proxier's (expected --ip-family ipv6 to see them)")
+    assert other_family_note(4, ["default/web:http"], "sees changes", "compares").startswith(
+        "the objects are dual-stack and the IPv6 proxier sees changes too: 1 service port (default/web:http); this "
+        "compares the node's IPv4 proxier's")
+    for to in ([], ["--to", "default/web"]):
+        assert main(["dist", "-f", str(DS), *DS_FLAGS, *to, "-o", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["notes"] == [note]
+    assert main(["dist", "-f", str(DS), *DS_FLAGS, "--to", "default/web"]) == 0
+    assert f"note: {note}" in capsys.readouterr().out
+    for flags in (["--ip-family", "ipv4"], ["--ip-family", "ipv6"], ["--to", "10.96.0.10:80"]):
+        assert main(["dist", "-f", str(DS), *DS_FLAGS, *flags, "-o", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["notes"] == []
