@@ -77,6 +77,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     pkt.add_argument("--ctstate", default="NEW", choices=["NEW", "ESTABLISHED", "RELATED", "INVALID"],
                      help="its connection's conntrack state (default NEW: the first packet; ESTABLISHED: a later "
                      "one, which keeps the translation its first packet got and walks no nat rule)")
+    pkt.add_argument("--ctdir", default="ORIGINAL", choices=["ORIGINAL", "REPLY"],
+                     help="its direction in the connection, as -m conntrack --ctdir tests it (default ORIGINAL; "
+                     "REPLY, with --ctstate ESTABLISHED or RELATED: a reply, given as the filter table sees it, "
+                     "from the endpoint to the client; walked through no nat rule)")
     out = parser.add_argument_group("output")
     add_output_flags(out)
     out.add_argument("--graph", metavar="FILE", help="also draw the node's chains, scoped to the service the packet "
@@ -201,11 +205,16 @@ def cite_lines(result: TraceResult, line_text: LineText) -> TraceResult:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kubeproxy_sim.netfilter.established import trace_later
+    from kubeproxy_sim.netfilter.established import trace_later, trace_reply
     from kubeproxy_sim.netfilter.packet import CtState
     from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
     packet = _packet(args)
+    reply = args.ctdir == "REPLY"
+    if reply and packet.ctstate not in (CtState.ESTABLISHED, CtState.RELATED):
+        raise UsageError(Diagnostic(f"a {packet.ctstate} packet has no reply direction (a connection's first packet "
+                                    "is its original direction); expected --ctstate ESTABLISHED or RELATED with "
+                                    "--ctdir REPLY", field="--ctdir"))
     graph_format = None
     if args.graph is not None:  # --graph "" too: check_writable says it is a usage error
         check_writable(args.graph, "--graph")  # before the work, not after it
@@ -231,7 +240,12 @@ def run(args: argparse.Namespace) -> int:
                           affinity_known=False)
     with progress("tracing"), in_dump(args.rules):
         tracer = Tracer(ruleset, node, lazy=True)  # one packet: compile only the chains it enters
-        traced = trace_later(tracer, packet) if packet.ctstate is CtState.ESTABLISHED else tracer.trace(packet)
+        if reply:
+            traced = trace_reply(tracer, packet)
+        elif packet.ctstate is CtState.ESTABLISHED:
+            traced = trace_later(tracer, packet)
+        else:
+            traced = tracer.trace(packet)
         result = cite_lines(traced, lines)
     con = console(args)
     data = result.to_json()
@@ -239,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
     emit(data, args.output, text=lambda: trace_text(result, con))
     if args.graph is not None:  # the graph reads the rules' own text (their comments), not the cited lines' spelling
         # a later packet walks no nat rule: its first packet's path tells the service it belongs to
-        later = packet.ctstate is CtState.ESTABLISHED
+        later = packet.ctstate is CtState.ESTABLISHED and not reply  # a reply's first packet is not known
         first = tracer.trace(dataclasses.replace(packet, ctstate=CtState.NEW)) if later else None
         write_trace_graph(ruleset, traced, args.graph, graph_format, args.rules, first)  # type: ignore[arg-type]
     return 1 if errors else 0

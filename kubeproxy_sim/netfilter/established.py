@@ -9,17 +9,44 @@ to a cluster IP is forwarded, not delivered to the node's API server it was DNAT
 
 The later packet is translated before its first chain: raw and mangle PREROUTING (or OUTPUT) then see the
 new destination, where the kernel shows them the old one. kube-proxy writes nothing there.
+
+A reply (conntrack direction REPLY, :func:`trace_reply`) is walked as given, with no nat rule: its
+connection's first packet went the other way, from a client the trace is not told of, so the translation
+conntrack undoes for it (a masqueraded client's address restored as the destination before routing, the
+service's address put back as the source on the way out) is not known. That is listed as uncertain.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from kubeproxy_sim.netfilter.compile_match_state import REPLY
 from kubeproxy_sim.netfilter.packet import CtState, Packet, parse_address, split_endpoint
 from kubeproxy_sim.netfilter.trace import Outcome, Tracer, TraceResult, Uncertainty
 
 CLOSED = ("DROP", "REJECT")
 """Verdicts of a first packet that open no connection: no later packet exists on those branches."""
+REVERSE_NAT = Uncertainty(
+    None, "conntrack's reverse translation",
+    "the connection's first packet is not known, so the translation conntrack undoes for its replies is not: the "
+    "reply keeps the addresses given all the way (the kernel restores a masqueraded client's address as the "
+    "destination before routing, and a DNATed service's address as the source on the way out; give the endpoint "
+    "as --src and the client as --dst)")
+"""What a reply's trace assumes: listed first, as conntrack applies it before the first nat hook's rules."""
+
+
+def as_reply(packet: Packet) -> Packet:
+    """``packet`` in its connection's reply direction, as ``-m conntrack --ctdir REPLY`` sees it."""
+    return replace(packet, ctstatus=packet.ctstatus | {REPLY})
+
+
+def trace_reply(tracer: Tracer, packet: Packet) -> TraceResult:
+    """Trace ``packet`` (ESTABLISHED or RELATED) as a reply of its connection: walked as given, reading no nat
+    rule (conntrack's reverse translation applies instead, unknown here and listed as uncertain)."""
+    if packet.ctstate in (CtState.NEW, CtState.INVALID, CtState.UNTRACKED):
+        raise ValueError(f"a {packet.ctstate} packet has no reply direction; expected ESTABLISHED or RELATED")
+    result = tracer.trace(as_reply(packet))
+    return replace(result, uncertain=(REVERSE_NAT, *result.uncertain))
 
 
 def trace_later(tracer: Tracer, packet: Packet) -> TraceResult:
@@ -75,4 +102,4 @@ def _note(seen: dict[tuple[int | None, str, str], Uncertainty], found: tuple[Unc
         seen.setdefault((doubt.line, doubt.rule, doubt.reason), doubt)
 
 
-__all__ = ["trace_later"]
+__all__ = ["REVERSE_NAT", "as_reply", "trace_later", "trace_reply"]

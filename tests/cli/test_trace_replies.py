@@ -1,4 +1,5 @@
-"""trace with session-affinity lists that neither a dump nor objects describe (QA-dumps finding 5, session 10)."""
+"""trace of a reply (--ctdir REPLY), and session-affinity lists that neither a dump nor objects describe (QA-dumps
+findings 2 and 5, session 10)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ from pathlib import Path
 import pytest
 
 from kubeproxy_sim.cli.main import main
+from tests.realworld import DUMPS
+
+DOCKER = str(DUMPS / "04-kubeadm-docker-kubedns-noendpoints-2018.rules")
+NODE = ["--node-ip", "192.168.50.101"]
+CONTAINER_REPLY = ["--src", "1.2.3.4", "--sport", "443", "--dst", "172.17.0.2", "--dport", "40000",
+                   "--in-iface", "eth0", "--out-iface", "docker0", "--ctstate", "ESTABLISHED"]
+REVERSE = "conntrack's reverse translation"
 
 # dump 03's KUBE-SVC-NPX46M4PTMTKRN6Y shape: an rcheck per endpoint, then the split; each SEP --set's its list
 AFFINITY = """*nat
@@ -34,6 +42,46 @@ COMMIT
 def _json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
     assert main([*argv, "-o", "json"]) == 0
     return json.loads(capsys.readouterr().out)
+
+
+def test_a_containers_reply_is_accepted_by_the_rule_for_replies(capsys: pytest.CaptureFixture[str]) -> None:
+    """Dump 04, FORWARD DROP: line 51 (`-o docker0 --ctstate RELATED,ESTABLISHED -j ACCEPT`) accepts the reply, as
+    the kernel does; read in the original direction it was dropped by the policy at line 36."""
+    data = _json(["trace", "--rules", DOCKER, *NODE, *CONTAINER_REPLY, "--ctdir", "REPLY"], capsys)
+    assert data["packet"]["ctdir"] == "REPLY" and data["packet"]["ctstate"] == "ESTABLISHED"
+    (outcome,) = data["outcomes"]
+    assert outcome["verdict"] == "ACCEPT" and outcome["path"][-1]["line"] == 51
+    assert outcome["path"][-1]["rule"] == "-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+    assert all(step["table"] != "nat" for step in outcome["path"]) and "no_connection" not in outcome
+    assert data["uncertain"][0]["line"] is None and data["uncertain"][0]["rule"] == REVERSE
+    assert main(["trace", "--rules", DOCKER, *NODE, *CONTAINER_REPLY, "--ctdir", "REPLY"]) == 0
+    text = capsys.readouterr().out
+    assert "a reply (ESTABLISHED, conntrack direction REPLY)" in text and "line 51: -A FORWARD -o docker0" in text
+
+
+def test_a_pods_reply_is_accepted_by_kube_forward(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(["trace", "--rules", DOCKER, *NODE, "--src", "10.32.0.9", "--sport", "53", "--dst", "10.32.0.5",
+                  "--dport", "40000", "--ctstate", "ESTABLISHED", "--ctdir", "REPLY"], capsys)
+    assert [(o["verdict"], o["path"][-1]["line"]) for o in data["outcomes"]] == [("ACCEPT", 64)]
+
+
+def test_a_reply_traced_from_objects_meets_kube_forward(capsys: pytest.CaptureFixture[str]) -> None:
+    """The simulator's rules take a reply the same way: the endpoint pod answering the client, accepted by
+    KUBE-FORWARD's RELATED,ESTABLISHED rule (the FORWARD chain's --ctstate NEW jumps are not taken)."""
+    data = _json(["trace", "--scenario", "bootcamp", "--src", "10.244.0.3", "--sport", "8080", "--dst", "10.244.0.9",
+                  "--dport", "40000", "--ctstate", "ESTABLISHED", "--ctdir", "REPLY"], capsys)
+    (outcome,) = data["outcomes"]
+    assert outcome["verdict"] == "ACCEPT" and outcome["path"][-1]["chain"] == "KUBE-FORWARD"
+    assert "RELATED,ESTABLISHED" in outcome["path"][-1]["rule"]
+    assert [u["rule"] for u in data["uncertain"]] == [REVERSE]
+
+
+@pytest.mark.parametrize("state", ["NEW", "INVALID"])
+def test_a_reply_needs_a_connection(state: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", "--rules", DOCKER, "--src", "1.2.3.4", "--dst", "172.17.0.2", "--dport", "80",
+                 "--ctstate", state, "--ctdir", "REPLY"]) == 2
+    err = capsys.readouterr().err
+    assert f"a {state} packet has no reply direction" in err and "--ctdir" in err
 
 
 def test_affinity_lists_a_dump_does_not_hold_are_uncertain(tmp_path: Path,

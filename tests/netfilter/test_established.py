@@ -17,7 +17,7 @@ import yaml
 
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.netfilter.codec import parse_ruleset_file
-from kubeproxy_sim.netfilter.established import trace_later
+from kubeproxy_sim.netfilter.established import REVERSE_NAT, trace_later, trace_reply
 from kubeproxy_sim.netfilter.packet import CtState, Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, render_text
 
@@ -82,3 +82,39 @@ def test_the_cli_traces_established_packets_as_later_packets(capsys: pytest.Capt
                  "--dst", "10.96.0.1", "--dport", "443", "--ctstate", "ESTABLISHED"]) == 0
     out = capsys.readouterr().out
     assert "DNAT to 192.168.50.101:6443: 100% (1)" in out and "a later packet of its connection" in out
+
+
+def test_a_reply_is_walked_as_given_and_meets_the_rules_for_replies() -> None:
+    """Dump 04 (Docker, FORWARD DROP): a container's connection out is accepted by line 53; its reply is accepted by
+    line 51 (`-o docker0 --ctstate RELATED,ESTABLISHED -j ACCEPT`). Taken as a later packet of a connection it
+    opens itself (the only reading before --ctdir REPLY), it was dropped by the policy (QA-dumps 2)."""
+    tracer = Tracer(parse_ruleset_file(str(KUBEADM)), NodeContext.of(["192.168.50.101/24"]))
+    reply = Packet.of("tcp", "1.2.3.4", "172.17.0.2", 40000, 443, in_iface="eth0", out_iface="docker0",
+                      ctstate=CtState.ESTABLISHED)
+    assert [o.verdict for o in trace_later(tracer, reply).outcomes] == ["DROP"]  # the original direction's answer
+    result = trace_reply(tracer, reply)
+    (outcome,) = result.outcomes
+    assert (outcome.verdict, outcome.destination, outcome.masquerade) == ("ACCEPT", None, False)
+    assert [(s.table, s.line) for s in outcome.path][-1] == ("filter", 51)
+    assert all(s.table != "nat" for s in outcome.path)
+    assert result.uncertain[0] == REVERSE_NAT and "--src" in REVERSE_NAT.reason
+    assert result.to_json()["packet"]["ctdir"] == "REPLY" and result.packet.ctstate is CtState.ESTABLISHED
+    text = render_text(result)
+    assert "a reply (ESTABLISHED, conntrack direction REPLY): nat rules are not read" in text
+    assert "rule: conntrack's reverse translation" in text
+
+
+def test_a_pods_reply_is_accepted_by_kube_forward_under_a_drop_policy() -> None:
+    """04's KUBE-FORWARD line 64 accepts a pod's replies (`-s 10.32.0.0/12 --ctstate RELATED,ESTABLISHED`)."""
+    tracer = Tracer(parse_ruleset_file(str(KUBEADM)), NodeContext.of(["192.168.50.101/24"]))
+    reply = Packet.of("tcp", "10.32.0.9", "10.32.0.5", 40000, 53, ctstate=CtState.ESTABLISHED)
+    (outcome,) = trace_reply(tracer, reply).outcomes
+    assert outcome.verdict == "ACCEPT" and outcome.path[-1].line == 64
+
+
+@pytest.mark.parametrize("state", [CtState.NEW, CtState.INVALID, CtState.UNTRACKED])
+def test_only_a_packet_of_a_connection_has_a_reply_direction(state: CtState) -> None:
+    tracer = Tracer(parse_ruleset_file(str(KUBEADM)), NodeContext.of(["192.168.50.101/24"]))
+    with pytest.raises(ValueError, match="has no reply direction; expected ESTABLISHED or RELATED"):
+        trace_reply(tracer, Packet.of("tcp", "1.2.3.4", "172.17.0.2", 80, ctstate=state))
+

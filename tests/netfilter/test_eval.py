@@ -9,6 +9,7 @@ import pytest
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.compile import compile_ruleset, parse_nat_range
 from kubeproxy_sim.netfilter.compile_match_state import _probability_threshold
+from kubeproxy_sim.netfilter.established import as_reply
 from kubeproxy_sim.netfilter.evaluate import Engine, RecentTable, Sampler
 from kubeproxy_sim.netfilter.packet import CtState, Packet, parse_address, parse_network
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
@@ -230,6 +231,18 @@ def test_recent_table_keeps_100_addresses_per_list() -> None:
 ])
 def test_conntrack(rule: str, state: CtState, verdict: str) -> None:
     assert filt_verdict(rule, tcp(ctstate=state)) == verdict
+
+
+@pytest.mark.parametrize(("rule", "reply", "verdict"), [
+    ("-m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL", False, "DROP"),
+    ("-m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL", True, "ACCEPT"),
+    ("-m conntrack --ctstate ESTABLISHED --ctdir REPLY", False, "ACCEPT"),
+    ("-m conntrack --ctstate ESTABLISHED --ctdir REPLY", True, "DROP"),
+    ("-m conntrack --ctstatus SEEN_REPLY", True, "ACCEPT"),  # the direction is no status bit
+])
+def test_ctdir_reads_the_packets_direction(rule: str, reply: bool, verdict: str) -> None:
+    packet = tcp(ctstate=CtState.ESTABLISHED)
+    assert filt_verdict(rule, as_reply(packet) if reply else packet) == verdict
 
 
 def test_ctstate_dnat_after_a_dnat() -> None:
