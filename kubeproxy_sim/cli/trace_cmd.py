@@ -339,7 +339,7 @@ def _recent_lists(ruleset: Ruleset) -> set[str]:
 def trace_text(result: TraceResult, con: Console | None = None) -> str:
     """The person's view of a trace. Plain (a pipe, a file) it is the tracer's own text, line for line;
     on a terminal the paths are drawn with box-drawing characters and the verdicts coloured."""
-    from kubeproxy_sim.netfilter.trace import percent, state_note
+    from kubeproxy_sim.netfilter.trace import no_connection_note, percent, state_note
 
     con = con or Console(sys.stdout)
     p = result.packet
@@ -352,6 +352,9 @@ def trace_text(result: TraceResult, con: Console | None = None) -> str:
         if o.masquerade:
             head += ", " + con.paint("masqueraded", "yellow")
         out.append(f"{head}: {con.paint(percent(o.probability_exact), 'bold')}")
+        note = no_connection_note(o)
+        if note:
+            out.append(f"  ({note})")
         out.extend(render_tree(path_forest(o.path), chars, color=con.color, indent="  "))
         out.append("")
     if result.uncertain:

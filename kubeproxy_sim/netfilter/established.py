@@ -22,7 +22,7 @@ from dataclasses import replace
 
 from kubeproxy_sim.netfilter.compile_match_state import REPLY
 from kubeproxy_sim.netfilter.packet import CtState, Packet, parse_address, split_endpoint
-from kubeproxy_sim.netfilter.trace import Outcome, Tracer, TraceResult, Uncertainty
+from kubeproxy_sim.netfilter.trace import FirstPacketOutcome, Outcome, Tracer, TraceResult, Uncertainty
 
 CLOSED = ("DROP", "REJECT")
 """Verdicts of a first packet that open no connection: no later packet exists on those branches."""
@@ -52,17 +52,19 @@ def trace_reply(tracer: Tracer, packet: Packet) -> TraceResult:
 def trace_later(tracer: Tracer, packet: Packet) -> TraceResult:
     """Trace ``packet`` (ESTABLISHED) as a later packet of the connection its NEW twin opens.
 
-    A branch on which the first packet is dropped or rejected keeps that outcome: the connection
-    never exists, which is what a client sending to that address sees. Outcomes are merged as the
-    tracer merges them (one per verdict, destination and masquerade; the first path kept).
+    A branch on which the first packet is dropped or rejected keeps that outcome, as a
+    :class:`FirstPacketOutcome` with the first packet's path: the connection never exists, which
+    is what a client sending to that address sees. Outcomes are merged as the tracer merges them
+    (one per verdict, destination and masquerade, and whether the first packet decided it; the
+    first path kept).
     """
     first = tracer.trace(replace(packet, ctstate=CtState.NEW))
-    merged: dict[tuple[str, str | None, bool], Outcome] = {}
+    merged: dict[tuple[str, str | None, bool, bool], Outcome] = {}
     uncertain: dict[tuple[int | None, str, str], Uncertainty] = {}
     _note(uncertain, first.uncertain)
     for opened in first.outcomes:
         if opened.verdict in CLOSED:
-            _add(merged, opened)
+            _add(merged, FirstPacketOutcome(opened.verdict, None, opened.probability_exact, False, opened.path))
             continue
         later = tracer.trace(_translated(packet, opened))
         _note(uncertain, later.uncertain)
@@ -88,8 +90,8 @@ def _through(opened: Outcome, later: Outcome) -> Outcome:
     return Outcome(verdict, opened.destination, share, opened.masquerade, later.path)
 
 
-def _add(merged: dict[tuple[str, str | None, bool], Outcome], outcome: Outcome) -> None:
-    key = (outcome.verdict, outcome.destination, outcome.masquerade)
+def _add(merged: dict[tuple[str, str | None, bool, bool], Outcome], outcome: Outcome) -> None:
+    key = (outcome.verdict, outcome.destination, outcome.masquerade, isinstance(outcome, FirstPacketOutcome))
     kept = merged.get(key)
     if kept is None:
         merged[key] = outcome

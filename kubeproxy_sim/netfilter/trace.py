@@ -33,7 +33,8 @@ from kubeproxy_sim.netfilter.packet import CtState, Packet, split_endpoint
 from kubeproxy_sim.netfilter.tracekey import TraceKeys, Unkeyable
 from kubeproxy_sim.objects.bulk import slot_setters
 
-__all__ = ["NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty", "render_text", "trace"]
+__all__ = ["FirstPacketOutcome", "NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty",
+           "no_connection_note", "render_text", "trace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,28 @@ class Outcome:
         if self.verdict == "DNAT" and self.destination:
             return split_endpoint(self.destination)
         return dst, dport
+
+
+@dataclass(frozen=True, slots=True)
+class FirstPacketOutcome(Outcome):
+    """A later packet's outcome that its connection's first packet decided: that packet was dropped or
+    rejected, so no connection exists (:func:`~kubeproxy_sim.netfilter.established.trace_later`); ``path`` is
+    the first packet's walk, not the later packet's."""
+
+
+def no_connection_note(outcome: Outcome) -> str | None:
+    """For a :class:`FirstPacketOutcome`, what decided it, in words; None for any other outcome."""
+    if not isinstance(outcome, FirstPacketOutcome):
+        return None
+    verb = "rejected" if outcome.verdict == "REJECT" else "dropped"
+    last = outcome.path[-1] if outcome.path else None
+    if last is None:
+        where = ""
+    elif last.line:
+        where = f" at line {last.line}"
+    else:
+        where = f" by {last.chain}'s policy" if last.rule.startswith(":") else f" by {last.chain}"
+    return f"the connection's first packet is {verb}{where}, so no connection exists; the path is that packet's"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +110,7 @@ class TraceResult:
                     "probability_exact": str(o.probability_exact),
                     "masquerade": o.masquerade,
                     "path": [{"table": s.table, "chain": s.chain, "line": s.line, "rule": s.rule} for s in o.path],
+                    **({"no_connection": True} if isinstance(o, FirstPacketOutcome) else {}),
                 }
                 for o in self.outcomes
             ],
@@ -292,6 +316,9 @@ def render_text(result: TraceResult) -> str:
         if o.masquerade:
             head += ", masqueraded"
         out.append(f"{head}: {percent(o.probability_exact)}")
+        note = no_connection_note(o)
+        if note:
+            out.append(f"  ({note})")
         out.extend(_tree(o.path))
         out.append("")
     if result.uncertain:

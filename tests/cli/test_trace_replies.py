@@ -1,5 +1,5 @@
-"""trace of a reply (--ctdir REPLY), and session-affinity lists that neither a dump nor objects describe (QA-dumps
-findings 2 and 5, session 10)."""
+"""trace of a reply (--ctdir REPLY), a later packet whose connection never opened, and session-affinity lists
+that neither a dump nor objects describe (QA-dumps findings 2, 4 and 5, session 10)."""
 
 from __future__ import annotations
 
@@ -82,6 +82,18 @@ def test_a_reply_needs_a_connection(state: str, capsys: pytest.CaptureFixture[st
                  "--ctstate", state, "--ctdir", "REPLY"]) == 2
     err = capsys.readouterr().err
     assert f"a {state} packet has no reply direction" in err and "--ctdir" in err
+
+
+def test_a_later_packet_whose_first_is_dropped_says_no_connection_exists(capsys: pytest.CaptureFixture[str]) -> None:
+    """The reply read in the original direction: its first packet (NEW, from 1.2.3.4) is dropped by FORWARD's
+    policy, and the outcome says so instead of passing that walk off as the later packet's (QA-dumps 4)."""
+    argv = ["trace", "--rules", DOCKER, *NODE, *CONTAINER_REPLY]
+    (outcome,) = _json(argv, capsys)["outcomes"]
+    assert outcome["verdict"] == "DROP" and outcome["no_connection"] is True
+    assert outcome["path"][-1] == {"table": "filter", "chain": "FORWARD", "line": 36, "rule": ":FORWARD DROP [0:0]"}
+    assert main(argv) == 0
+    assert ("DROP: 100% (1)\n  (the connection's first packet is dropped at line 36, so no connection exists; the "
+            "path is that packet's)\n") in capsys.readouterr().out
 
 
 def test_affinity_lists_a_dump_does_not_hold_are_uncertain(tmp_path: Path,

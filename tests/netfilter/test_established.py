@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,25 @@ def test_only_a_packet_of_a_connection_has_a_reply_direction(state: CtState) -> 
     with pytest.raises(ValueError, match="has no reply direction; expected ESTABLISHED or RELATED"):
         trace_reply(tracer, Packet.of("tcp", "1.2.3.4", "172.17.0.2", 80, ctstate=state))
 
+
+def test_a_later_packet_whose_first_is_dropped_says_no_connection_exists() -> None:
+    """The closed branch's path is its first packet's, and says so (QA-dumps 4); a later packet dropped on its own
+    walk stays an ordinary outcome, not merged with it."""
+    text = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A FORWARD -m conntrack --ctstate NEW -m statistic --mode random --probability 0.5 -j ACCEPT\n"
+            "-A FORWARD -m conntrack --ctstate ESTABLISHED -m mark --mark 0x1 -j ACCEPT\nCOMMIT\n")
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+    from kubeproxy_sim.netfilter.trace import FirstPacketOutcome, no_connection_note
+
+    tracer = Tracer(parse_ruleset(text), NodeContext.of(["192.168.0.2"]))
+    result = trace_later(tracer, Packet.of("tcp", "10.0.0.2", "10.9.0.1", 80, ctstate=CtState.ESTABLISHED))
+    assert [(o.verdict, o.probability_exact, type(o).__name__) for o in result.outcomes] == [
+        ("DROP", Fraction(1, 2), "FirstPacketOutcome"), ("DROP", Fraction(1, 2), "Outcome")]
+    closed, later_drop = result.outcomes
+    assert isinstance(closed, FirstPacketOutcome) and no_connection_note(later_drop) is None
+    assert no_connection_note(closed) == ("the connection's first packet is dropped at line 3, so no connection "
+                                          "exists; the path is that packet's")
+    assert closed.path[-1].rule == ":FORWARD DROP [0:0]"
+    outcomes = result.to_json()["outcomes"]
+    assert outcomes[0]["no_connection"] is True and "no_connection" not in outcomes[1]
+    assert "DROP: 50% (1/2)\n  (the connection's first packet is dropped at line 3, so" in render_text(result)
