@@ -7,7 +7,9 @@ Records (zone ``cluster.local``):
   ExternalName service (then resolved like any name);
 * ``HOSTNAME.SVC.NS.svc.cluster.local``: an endpoint's address, by its hostname;
 * ``_PORT._PROTO.SVC.NS.svc.cluster.local``: SRV records for named ports;
-* ``A-B-C-D.NS.pod.cluster.local``: the dashed address itself;
+* ``A-B-C-D.NS.pod.cluster.local``: the dashed address itself (IPv4 for exactly three
+  dashes, none doubled, else IPv6 with ``-`` for ``:``), in a namespace that exists;
+  NXDOMAIN when the label is no address, no data for the other family;
 * any other name in the zone is NXDOMAIN; names outside it are looked up in the
   upstream map (``--hosts``, /etc/hosts style), NXDOMAIN when absent.
 
@@ -26,6 +28,7 @@ from kubeproxy_sim.objects.model import AddressType, Cluster, Service, ServiceTy
 DOMAIN = "cluster.local"
 NDOTS = 5
 MAX_CNAME_CHAIN = 8
+ALWAYS_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,30 @@ def parse_hosts(text: str, file: str = "<hosts>") -> tuple[tuple[str, str], ...]
     return tuple(pairs)
 
 
+def pod_label_address(label: str) -> str | None:
+    """The address ``A-B-C-D`` (or IPv6 with ``-`` for ``:``) stands for, canonical; None when it is none."""
+    import ipaddress
+
+    text = label.replace("-", ".") if label.count("-") == 3 and "--" not in label else label.replace("-", ":")
+    if "%" in text:  # Go's net.ParseIP takes no zone
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)  # CoreDNS answers A for an IPv4-mapped address (To4)
+    return str(address)
+
+
+def pod_record_address(fqdn: str, domain: str = DOMAIN) -> str | None:
+    """The address a pod name ``A-B-C-D.NS.pod.DOMAIN`` stands for; None for any other name."""
+    labels = fqdn.lower().rstrip(".").removesuffix("." + domain).split(".")
+    if len(labels) != 3 or labels[2] != "pod" or not fqdn.lower().rstrip(".").endswith("." + domain):
+        return None
+    return pod_label_address(labels[0])
+
+
 def _ready(ready: bool | None) -> bool:
     return ready is None or ready
 
@@ -91,7 +118,9 @@ class ClusterDNS:
         self.domain = domain
         self.family = family
         self.services: Mapping[tuple[str, str], Service] = {(s.namespace, s.name): s for s in cluster.services}
-        self.namespaces = {s.namespace for s in cluster.services} | {p.namespace for p in cluster.pods}
+        # the namespaces that exist: those of the objects, and the ones every cluster has
+        self.namespaces = {s.namespace for s in cluster.services} | {p.namespace for p in cluster.pods} | \
+            {s.namespace for s in cluster.endpoint_slices} | ALWAYS_NAMESPACES
         self.upstream: dict[str, list[str]] = {}
         for name, address in upstream:
             self.upstream.setdefault(name.lower(), []).append(address)
@@ -162,9 +191,20 @@ class ClusterDNS:
         if len(labels) >= 3 and labels[-1] == "svc":
             return self._service_name(fqdn, labels[:-1])
         if len(labels) == 3 and labels[-1] == "pod":
-            address = labels[0].replace("-", ":" if self.family == 6 else ".")
-            return "NOERROR", (Record(fqdn, self.qtype, address),)
+            return self._pod_name(fqdn, labels[0], labels[1])
         return "NXDOMAIN", ()
+
+    def _pod_name(self, fqdn: str, label: str, namespace: str) -> tuple[str, tuple[Record, ...]]:
+        """CoreDNS findPods (pods insecure): the label's family from its dashes (IPv4: exactly three, none
+        doubled), NXDOMAIN when it is no address or the namespace does not exist, no data for the other family."""
+        if namespace not in self.namespaces:
+            return "NXDOMAIN", ()
+        address = pod_label_address(label)
+        if address is None:
+            return "NXDOMAIN", ()
+        if (":" in address) != (self.family == 6):
+            return "NOERROR", ()
+        return "NOERROR", (Record(fqdn, self.qtype, address),)
 
     def _service_name(self, fqdn: str, labels: list[str]) -> tuple[str, tuple[Record, ...]]:
         namespace = labels[-1]

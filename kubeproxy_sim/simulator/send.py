@@ -28,7 +28,7 @@ from fractions import Fraction
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.netfilter.packet import Packet, format_address, loopback, loopback_source, parse_address
 from kubeproxy_sim.netfilter.trace import Outcome
-from kubeproxy_sim.simulator.dns import MAX_CNAME_CHAIN, Answer, ClusterDNS
+from kubeproxy_sim.simulator.dns import MAX_CNAME_CHAIN, Answer, ClusterDNS, pod_record_address
 from kubeproxy_sim.simulator.network import (
     DROP,
     NO_ROUTE,
@@ -203,6 +203,10 @@ def _unresolved(answer: Answer, dns: ClusterDNS) -> str:
                         "answers SERVFAIL")
         return (f"the CNAMEs (ExternalName services) go on for more than {MAX_CNAME_CHAIN} names: "
                 f"{' -> '.join(names)}; cluster DNS answers SERVFAIL")
+    pod = pod_record_address(answer.name, dns.domain)
+    if pod is not None and (":" in pod) != (dns.family == 6):
+        return family_mismatch(f"the pod name {answer.name} stands for {pod}, which", 6 if ":" in pod else 4,
+                               dns.family, "a pod name of that family")
     if chain:
         return f"the name resolves to {chain[-1]}, which does not resolve (add it to --hosts)"
     return "no such name (NXDOMAIN); expected a Service (NAME.NAMESPACE) or a name of --hosts"

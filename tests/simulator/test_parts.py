@@ -177,6 +177,21 @@ def test_dns_headless_external_name_srv_and_pods():
     assert resolver.resolve("10-244-1-5.default.pod.cluster.local", None).addresses == ("10.244.1.5",)
 
 
+def test_dns_pod_names_take_their_family_from_the_label_as_coredns_findpods():
+    """QA-dns H1: no address in the label is NXDOMAIN (send used to end in an internal error); an address of the
+    other family is no data; the namespace must exist."""
+    v4, v6 = dns(), ClusterDNS(load(objects()), HOSTS, family=6)
+    for label in ("foo", "1-2-3", "999-1-1-1", "1-2-3-4-5", "fe80--1%eth0"):
+        assert v4.resolve(f"{label}.default.pod.cluster.local", None).rcode == "NXDOMAIN", label
+        assert v6.resolve(f"{label}.default.pod.cluster.local", None).rcode == "NXDOMAIN", label
+    assert v6.resolve("10-244-1-5.default.pod.cluster.local", None).rcode == "NOERROR"
+    assert v6.resolve("10-244-1-5.default.pod.cluster.local", None).records == ()
+    assert v6.resolve("fd00-10-244-1--5.default.pod.cluster.local", None).addresses == ("fd00:10:244:1::5",)
+    assert v4.resolve("fd00-10-244-1--5.default.pod.cluster.local", None).addresses == ()
+    assert v4.resolve("10-244-1-5.nosuchns.pod.cluster.local", None).rcode == "NXDOMAIN"  # QA-dns L6
+    assert v4.resolve("10-244-1-5.kube-system.pod.cluster.local", None).addresses == ("10.244.1.5",)
+
+
 def test_parse_hosts():
     assert parse_hosts("# c\n93.184.216.34 example.com www.example.com\n\n") == (
         ("example.com", "93.184.216.34"), ("www.example.com", "93.184.216.34"))

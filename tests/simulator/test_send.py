@@ -379,6 +379,17 @@ def test_each_failure_row_expects_its_own_node_s_share_and_null_when_rows_share_
     assert rows[("TIMEOUT", "router")] == 0.25
 
 
+def test_a_pod_name_that_is_no_address_is_no_such_name_and_one_of_the_other_family_is_named():
+    """QA-dns H1: these ended in an internal error (ValueError from the simulator's address parsing)."""
+    sim = simulator()
+    for name in ("foo", "1-2-3", "999-1-1-1"):
+        with pytest.raises(InputError, match="NXDOMAIN"):
+            send(sim, "pod/default/client", f"{name}.default.pod.cluster.local:80")
+    with pytest.raises(InputError) as caught:
+        send(sim, "pod/default/client", "fd00-10-244-1--5.default.pod.cluster.local:80")
+    assert "stands for fd00:10:244:1::5, which is IPv6 but the node's proxier is IPv4" in str(caught.value)
+
+
 def test_an_external_name_loop_is_named_as_one():
     def alias(name: str, target: str) -> dict:
         return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
