@@ -149,7 +149,8 @@ def failed_table(result: SendResult, con: Console) -> str:
 def send_text(result: SendResult, con: Console | None = None) -> str:
     """A person's view: the run, the pods that answered as a table with bars, then the failures."""
     con = con or Console(sys.stdout)
-    head = (f"{result.connections} {result.proto} connections from {result.source} to {result.destination}"
+    head = (f"{result.connections} {result.proto} connection{'' if result.connections == 1 else 's'} from "
+            f"{result.source} to {result.destination}"
             + (f" (seed {result.seed})" if result.seed is not None else ""))
     parts = [con.paint(head, "bold"), ""]
     if result.delivered:

@@ -128,6 +128,12 @@ def test_send_text_is_a_table_with_bars(capsys: pytest.CaptureFixture[str]) -> N
     assert set(row[7]) == {"#"}
 
 
+def test_send_text_says_one_connection_in_the_singular(capsys: pytest.CaptureFixture[str]) -> None:
+    """`send` and `netns send` (the same text) said "1 tcp connections" (QA-docs 7)."""
+    code, out, _ = run([*SEND, "--count", "1"], capsys)
+    assert code == 0 and out.splitlines()[0] == "1 tcp connection from external to node/node1:31526 (seed 1)"
+
+
 def test_colour_only_when_asked_or_on_a_terminal(capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, _ = run([*SEND, "--color", "always"], capsys)
