@@ -5,8 +5,11 @@ Records (zone ``cluster.local``):
 * ``SVC.NS.svc.cluster.local``: the cluster IPs of a service with one; the ready
   endpoint addresses of a headless one; a CNAME to ``spec.externalName`` for an
   ExternalName service (then resolved like any name);
-* ``HOSTNAME.SVC.NS.svc.cluster.local``: an endpoint's address, by its hostname;
-* ``_PORT._PROTO.SVC.NS.svc.cluster.local``: SRV records for named ports;
+* ``ENDPOINT.SVC.NS.svc.cluster.local``: a ready endpoint's address, by its hostname or else
+  its address with ``-`` for ``.`` or ``:`` (CoreDNS's endpointHostname), of any Service but
+  an ExternalName one;
+* ``_PORT._PROTO.SVC.NS.svc.cluster.local``: SRV records for named ports (a headless
+  Service's: each slice's endpoints with that slice's ports);
 * ``A-B-C-D.NS.pod.cluster.local``: the dashed address itself (IPv4 for exactly three
   dashes, none doubled, else IPv6 with ``-`` for ``:``), in a namespace that exists;
   NXDOMAIN when the label is no address, no data for the other family;
@@ -106,6 +109,15 @@ def pod_record_address(fqdn: str, domain: str = DOMAIN) -> str | None:
     return pod_label_address(labels[0])
 
 
+Subset = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, int], ...]]
+"""One slice's ready (address, endpoint name) pairs and its named (port name, protocol, port) triples."""
+
+
+def endpoint_name(address: str, hostname: str | None) -> str:
+    """An endpoint's DNS label, as CoreDNS endpointHostname: its hostname, else its address with - for . or :."""
+    return hostname or address.replace(".", "-").replace(":", "-")
+
+
 def _ready(ready: bool | None) -> bool:
     return ready is None or ready
 
@@ -124,18 +136,17 @@ class ClusterDNS:
         self.upstream: dict[str, list[str]] = {}
         for name, address in upstream:
             self.upstream.setdefault(name.lower(), []).append(address)
-        self._endpoints: dict[tuple[str, str], list[tuple[str, str | None, bool]]] = {}
-        self._ports: dict[tuple[str, str], set[tuple[str, str, int]]] = {}
+        # per Service, one subset per slice as CoreDNS's EndpointSliceToEndpoints makes them: the ready
+        # addresses with their endpoint names, and the slice's named ports
+        self._subsets: dict[tuple[str, str], list[Subset]] = {}
         for slc in cluster.endpoint_slices:
             if slc.address_type is AddressType.FQDN or not slc.service_name:
                 continue
-            key = (slc.namespace, slc.service_name)
-            for ep in slc.endpoints:
-                for address in ep.addresses:
-                    self._endpoints.setdefault(key, []).append((address, ep.hostname, _ready(ep.conditions.ready)))
-            for port in slc.ports:
-                if port.name and port.port:
-                    self._ports.setdefault(key, set()).add((port.name, port.protocol.value.lower(), port.port))
+            ready = tuple((address, endpoint_name(address, ep.hostname)) for ep in slc.endpoints
+                          if _ready(ep.conditions.ready) for address in ep.addresses)
+            ports = tuple((port.name, port.protocol.value.lower(), port.port) for port in slc.ports
+                          if port.name and port.port)
+            self._subsets.setdefault((slc.namespace, slc.service_name), []).append((ready, ports))
 
     @property
     def qtype(self) -> str:
@@ -213,39 +224,45 @@ class ClusterDNS:
             return "NXDOMAIN", ()
         rest = labels[:-2]
         if not rest:
-            return "NOERROR", self._service_records(fqdn, service)
+            return self._service_records(fqdn, service)
         if len(rest) == 2 and rest[0].startswith("_") and rest[1].startswith("_"):
             return self._srv(fqdn, service, rest[0][1:], rest[1][1:])
-        if len(rest) == 1 and service.headless:
-            found = tuple(Record(fqdn, self.qtype, a) for a, host, ready in self._ready(service)
-                          if host == rest[0])
-            return ("NOERROR", found) if found else ("NXDOMAIN", ())
+        if len(rest) == 1 and service.type is not ServiceType.EXTERNAL_NAME:
+            # CoreDNS answers an endpoint's name for every Service with endpoints, headless or not
+            named = [address for address, name in self._addresses(service) if name.lower() == rest[0]]
+            if not named:
+                return "NXDOMAIN", ()
+            return "NOERROR", tuple(Record(fqdn, self.qtype, a) for a in self._of_family(named))
         return "NXDOMAIN", ()
 
-    def _ready(self, service: Service) -> list[tuple[str, str | None, bool]]:
-        seen: set[str] = set()
-        out: list[tuple[str, str | None, bool]] = []
-        for address, host, ready in self._endpoints.get((service.namespace, service.name), []):
-            if ready and address not in seen and (":" in address) == (self.family == 6):
-                seen.add(address)
-                out.append((address, host, ready))
-        return out
+    def _addresses(self, service: Service) -> list[tuple[str, str]]:
+        """The ready (address, endpoint name) pairs of a Service's slices, both families."""
+        return [pair for ready, _ in self._subsets.get((service.namespace, service.name), ()) for pair in ready]
 
-    def _service_records(self, fqdn: str, service: Service) -> tuple[Record, ...]:
+    def _of_family(self, addresses: Iterable[str]) -> list[str]:
+        seen: dict[str, None] = {}
+        for address in addresses:
+            if (":" in address) == (self.family == 6):
+                seen.setdefault(address)
+        return list(seen)
+
+    def _service_records(self, fqdn: str, service: Service) -> tuple[str, tuple[Record, ...]]:
         if service.type is ServiceType.EXTERNAL_NAME:
-            return (Record(fqdn, "CNAME", service.external_name.lower().rstrip(".")),)
+            return "NOERROR", (Record(fqdn, "CNAME", service.external_name.lower().rstrip(".")),)
         if service.headless:
-            return tuple(Record(fqdn, self.qtype, a) for a, _, _ in self._ready(service))
-        return tuple(Record(fqdn, self.qtype, ip) for ip in service.cluster_ips if (":" in ip) == (self.family == 6))
+            addresses = self._addresses(service)
+            if not addresses:  # the spec (2.4.1): a headless Service without ready endpoints is NXDOMAIN
+                return "NXDOMAIN", ()
+            return "NOERROR", tuple(Record(fqdn, self.qtype, a) for a in self._of_family(a for a, _ in addresses))
+        return "NOERROR", tuple(Record(fqdn, self.qtype, ip) for ip in self._of_family(service.cluster_ips))
 
     def _srv(self, fqdn: str, service: Service, port_name: str, proto: str) -> tuple[str, tuple[Record, ...]]:
         base = fqdn.split(".", 2)[2]
-        if service.headless:
-            ports = {p for n, pr, p in self._ports.get((service.namespace, service.name), set())
-                     if n == port_name and pr == proto}
-            targets = [f"{host or address.replace('.', '-').replace(':', '-')}.{base}"
-                       for address, host, _ in self._ready(service)]
-            found = tuple(Record(fqdn, "SRV", t, p) for p in sorted(ports) for t in targets)
+        if service.headless:  # per slice: its endpoints with its ports (both families: SRV names no address)
+            pairs = {(f"{name.lower()}.{base}", p) for ready, ports in self._subsets.get((service.namespace,
+                                                                                          service.name), ())
+                     for n, pr, p in ports if n == port_name and pr == proto for _, name in ready}
+            found = tuple(Record(fqdn, "SRV", t, p) for t, p in sorted(pairs, key=lambda tp: (tp[1], tp[0])))
         else:
             found = tuple(Record(fqdn, "SRV", base, p.port) for p in service.ports
                           if p.name == port_name and p.protocol.value.lower() == proto)

@@ -192,6 +192,56 @@ def test_dns_pod_names_take_their_family_from_the_label_as_coredns_findpods():
     assert v4.resolve("10-244-1-5.kube-system.pod.cluster.local", None).addresses == ("10.244.1.5",)
 
 
+def _headless_slices() -> list[dict]:
+    """Headless ``hl``: slice hl-a (web-1, named web-1, and the unready web-3; http=8080) and slice hl-b (web-2,
+    no hostname; http=9090), as during a rollout that changes a named targetPort; ``none``: no ready endpoint."""
+    def slice_of(name: str, service: str, endpoints: list[dict], port: int) -> dict:
+        return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                "metadata": {"name": name, "namespace": "default", "labels": {"kubernetes.io/service-name": service}},
+                "endpoints": endpoints, "ports": [{"name": "http", "port": port, "protocol": "TCP"}]}
+
+    def svc(name: str) -> dict:
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+                "spec": {"clusterIP": "None", "ports": [{"name": "http", "port": 80}]}}
+
+    return [svc("hl"), svc("none"),
+            slice_of("hl-a", "hl", [{"addresses": ["10.244.1.10"], "hostname": "web-1"},
+                                    {"addresses": ["10.244.2.11"], "conditions": {"ready": False}}], 8080),
+            slice_of("hl-b", "hl", [{"addresses": ["10.244.2.10"]}], 9090),
+            slice_of("none-a", "none", [{"addresses": ["10.244.2.11"], "conditions": {"ready": False}}], 8080)]
+
+
+def test_dns_endpoint_names_are_hostnames_else_dashed_addresses_for_every_service():
+    """QA-dns H2 and L2: CoreDNS endpointHostname names an endpoint without a hostname by its dashed address (the
+    SRV answer already did), for a ClusterIP Service's endpoints too; an unready endpoint has no name."""
+    resolver = ClusterDNS(load(objects(extra=_headless_slices())), HOSTS)
+    assert resolver.resolve("10-244-2-10.hl.default", "default").addresses == ("10.244.2.10",)
+    assert resolver.resolve("Web-1.HL.default", "default").addresses == ("10.244.1.10",)
+    assert resolver.resolve("10-244-1-10.hl.default", "default").rcode == "NXDOMAIN"  # it has a hostname
+    assert resolver.resolve("10-244-2-11.hl.default", "default").rcode == "NXDOMAIN"  # not ready
+    assert resolver.resolve("web-2.web.default.svc.cluster.local", None).addresses == ("10.244.2.10",)
+    assert resolver.resolve("web-2.ext.default.svc.cluster.local", None).rcode == "NXDOMAIN"
+    assert ClusterDNS(load(objects(extra=_headless_slices())), HOSTS, family=6).resolve(
+        "10-244-2-10.hl.default", "default").records == ()  # the name exists: no data for IPv6
+
+
+def test_dns_headless_srv_pairs_each_slice_s_endpoints_with_that_slice_s_ports():
+    """QA-dns M4: as CoreDNS's one subset per slice, not every endpoint with every slice's port."""
+    resolver = ClusterDNS(load(objects(extra=_headless_slices())), HOSTS)
+    answer = resolver.resolve("_http._tcp.hl.default.svc.cluster.local", None)
+    assert [(r.value, r.port) for r in answer.records] == [("web-1.hl.default.svc.cluster.local", 8080),
+                                                           ("10-244-2-10.hl.default.svc.cluster.local", 9090)]
+    for record in answer.records:  # every SRV target resolves
+        assert resolver.resolve(record.value, None).addresses
+
+
+def test_dns_headless_without_ready_endpoints_is_nxdomain():
+    """QA-dns M3: the spec (2.4.1) answers NXDOMAIN for a headless Service without ready endpoints."""
+    resolver = ClusterDNS(load(objects(extra=_headless_slices())), HOSTS)
+    assert resolver.resolve("none.default", "default").rcode == "NXDOMAIN"
+    assert resolver.resolve("hl.default", "default").addresses == ("10.244.1.10", "10.244.2.10")
+
+
 def test_parse_hosts():
     assert parse_hosts("# c\n93.184.216.34 example.com www.example.com\n\n") == (
         ("example.com", "93.184.216.34"), ("www.example.com", "93.184.216.34"))
