@@ -239,6 +239,8 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
         internal_traffic_policy=internal_policy, health_check_node_port=hc_port,
         session_affinity=affinity, affinity_timeout=timeout, external_name=external_name,
         traffic_distribution=distribution, labels=labels, origin=origin, publish_not_ready_addresses=publish,
+        cluster_ip_unset=svc_type is not ServiceType.EXTERNAL_NAME and not spec.get("clusterIP")
+        and not spec.get("clusterIPs"),
     )
 
 

@@ -116,6 +116,8 @@ class Service:
     labels: tuple[tuple[str, str], ...] = ()
     origin: Origin = field(default=Origin(), compare=False, repr=False)
     publish_not_ready_addresses: bool = False  # for the EndpointSlice controller; kube-proxy never reads it
+    # spec.clusterIP not set (a manifest before the API server allocates one): no address yet, and not headless
+    cluster_ip_unset: bool = False
 
     @property
     def key(self) -> str:
@@ -123,7 +125,12 @@ class Service:
 
     @property
     def headless(self) -> bool:
-        return self.type is not ServiceType.EXTERNAL_NAME and not self.cluster_ips
+        """clusterIP "None" (CoreDNS's Service.Headless): not an ExternalName one, nor one whose clusterIP is not
+        set yet. kube-proxy skips all three alike (it reads only ``cluster_ips``). A Service with ipFamilies and
+        no address is headless whatever its manifest said: the API server fills ipFamilies when it admits one
+        (controllers.world keeps "None" for an apply that leaves clusterIP out)."""
+        return self.type is not ServiceType.EXTERNAL_NAME and not self.cluster_ips and \
+            (not self.cluster_ip_unset or bool(self.ip_families))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 
 Records (zone ``cluster.local``):
 
-* ``SVC.NS.svc.cluster.local``: the cluster IPs of a service with one; the ready
-  endpoint addresses of a headless one; a CNAME to ``spec.externalName`` for an
+* ``SVC.NS.svc.cluster.local``: the cluster IPs of a service with one (none while its
+  clusterIP is not set); the ready endpoint addresses of a headless one (clusterIP
+  "None"); a CNAME to ``spec.externalName`` for an
   ExternalName service (then resolved like any name);
 * ``ENDPOINT.SVC.NS.svc.cluster.local``: a ready endpoint's address, by its hostname or else
   its address with ``-`` for ``.`` or ``:`` (CoreDNS's endpointHostname), of any Service but
@@ -216,6 +217,13 @@ class ClusterDNS:
         if (":" in address) != (self.family == 6):
             return "NOERROR", ()
         return "NOERROR", (Record(fqdn, self.qtype, address),)
+
+    def service_named(self, fqdn: str) -> Service | None:
+        """The Service ``SVC.NS.svc.DOMAIN`` names; None for any other name."""
+        fqdn = fqdn.lower().rstrip(".")
+        zone = f".svc.{self.domain}"
+        labels = fqdn[: -len(zone)].split(".") if fqdn.endswith(zone) else []
+        return self.services.get((labels[1], labels[0])) if len(labels) == 2 else None
 
     def _service_name(self, fqdn: str, labels: list[str]) -> tuple[str, tuple[Record, ...]]:
         namespace = labels[-1]

@@ -203,6 +203,10 @@ def _unresolved(answer: Answer, dns: ClusterDNS) -> str:
                         "answers SERVFAIL")
         return (f"the CNAMEs (ExternalName services) go on for more than {MAX_CNAME_CHAIN} names: "
                 f"{' -> '.join(names)}; cluster DNS answers SERVFAIL")
+    service = dns.service_named(answer.name)
+    if service is not None and service.cluster_ip_unset and not service.headless and not service.cluster_ips:
+        return (f"{service.key} has no cluster IP (its spec.clusterIP is not set: the API server would allocate one; "
+                "a headless Service says \"None\"), so cluster DNS answers no address")
     pod = pod_record_address(answer.name, dns.domain)
     if pod is not None and (":" in pod) != (dns.family == 6):
         return family_mismatch(f"the pod name {answer.name} stands for {pod}, which", 6 if ":" in pod else 4,

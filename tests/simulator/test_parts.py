@@ -242,6 +242,28 @@ def test_dns_headless_without_ready_endpoints_is_nxdomain():
     assert resolver.resolve("hl.default", "default").addresses == ("10.244.1.10", "10.244.2.10")
 
 
+def test_dns_a_headless_service_applied_again_without_cluster_ip_stays_headless():
+    """QA-dns H3 kept apart from an unset clusterIP: the API server keeps "None" for an apply that leaves clusterIP
+    out (controllers.world), so the Service still answers its pods, and a further apply gives it no address."""
+    import random
+    from dataclasses import replace
+
+    from kubeproxy_sim.controllers import world as W
+    from kubeproxy_sim.objects.model import Cluster
+
+    cluster = load(objects())
+    headless = next(s for s in cluster.services if s.name == "web-headless")
+    w = W.World(nodes=cluster.nodes)
+    rng = random.Random(0)
+    w = W.put_service(w, W.admit_service(w, headless, rng, headless=True))
+    for _ in range(2):
+        w = W.put_service(w, W.admit_service(w, replace(headless, cluster_ip_unset=True), rng))
+    kept = w.service("default", "web-headless")
+    assert kept is not None and kept.headless and kept.cluster_ips == ()
+    resolver = ClusterDNS(Cluster(services=(kept,), endpoint_slices=cluster.endpoint_slices), HOSTS)
+    assert len(resolver.resolve("web-headless.default", "default").addresses) == 3
+
+
 def test_parse_hosts():
     assert parse_hosts("# c\n93.184.216.34 example.com www.example.com\n\n") == (
         ("example.com", "93.184.216.34"), ("www.example.com", "93.184.216.34"))

@@ -390,6 +390,20 @@ def test_a_pod_name_that_is_no_address_is_no_such_name_and_one_of_the_other_fami
     assert "stands for fd00:10:244:1::5, which is IPv6 but the node's proxier is IPv4" in str(caught.value)
 
 
+def test_a_service_whose_cluster_ip_is_not_set_is_not_headless():
+    """QA-dns H3: it went straight to the pods as a headless one; CoreDNS (ClusterIPs [""]) answers no address."""
+    noip = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "noip", "namespace": "default"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}
+    docs = objects(extra=[noip, {**objects()[-2], "metadata": {**objects()[-2]["metadata"], "name": "noip-abc",
+                                                               "labels": {"kubernetes.io/service-name": "noip"}}}])
+    sim = simulator(docs=docs)
+    assert sim.dns.resolve("noip.default", "default").rcode == "NOERROR"
+    assert sim.dns.resolve("noip.default", "default").records == ()
+    with pytest.raises(InputError) as caught:
+        send(sim, "pod/default/client", "noip.default:8080")
+    assert "default/noip has no cluster IP (its spec.clusterIP is not set" in str(caught.value)
+
+
 def test_an_external_name_loop_is_named_as_one():
     def alias(name: str, target: str) -> dict:
         return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
