@@ -187,6 +187,33 @@ def in_dump(file: str | None) -> Iterator[None]:
         raise (UsageError if isinstance(exc, UsageError) else InputError)(named) from None
 
 
+ORIGIN = "packet origin"
+"""The ``rule`` of an uncertain entry about where the packet comes from (no line: no rule decides it)."""
+
+
+def unstated(result: TraceResult, from_dump: bool, addresses: Sequence[str]) -> TraceResult:
+    """The result with what the trace took for granted that neither the rules nor the flags say, as uncertain
+    entries: from a dump without ``--node-ip``, that a packet not given an input interface comes from elsewhere
+    (its source may be the node's: then it starts in OUTPUT)."""
+    from kubeproxy_sim.netfilter.established import REVERSE_NAT
+    from kubeproxy_sim.netfilter.trace import Uncertainty
+
+    if result.origin != "remote":
+        return result
+    p = result.packet
+    first: list[Uncertainty] = []
+    if from_dump and not addresses and p.in_iface is None:  # (a loopback source is local on every node)
+        first.append(Uncertainty(None, ORIGIN, f"the source {p.src_text} is assumed not to be an address of this "
+                                 "node, so the packet comes from elsewhere, not from the node itself (give "
+                                 "--node-ip)"))
+    if not first:
+        return result
+    # after a reply's reverse translation, which conntrack applies before the packet meets any rule
+    at = 1 if result.uncertain and result.uncertain[0] is REVERSE_NAT else 0
+    listed = result.uncertain
+    return dataclasses.replace(result, uncertain=(*listed[:at], *first, *listed[at:]))
+
+
 LineText = Callable[[int, "str | None", "str | None"], "str | None"]
 
 
@@ -246,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
             traced = trace_later(tracer, packet)
         else:
             traced = tracer.trace(packet)
-        result = cite_lines(traced, lines)
+        result = cite_lines(unstated(traced, bool(args.rules), addresses), lines)
     con = console(args)
     data = result.to_json()
     data["packet"]["affinity"] = list(args.affinity)  # the recent lists that hold the client: the trace's input too

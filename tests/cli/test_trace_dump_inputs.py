@@ -62,3 +62,34 @@ def test_a_node_ip_of_the_other_family_is_refused_as_netns_verify_refuses_it(
     assert code == 0 and data is not None
     assert [(o["verdict"], o["destination"], o["masquerade"]) for o in data["outcomes"]] == [
         ("DNAT", "10.1.0.66:80", True)]
+
+
+def _uncertain(data: dict) -> list[tuple[int | None, str, str]]:
+    return [(u["line"], u["rule"], u["reason"]) for u in data["uncertain"]]
+
+
+def test_without_node_ip_the_origin_is_an_uncertain_assumption(capsys: pytest.CaptureFixture[str]) -> None:
+    """The kind node's own address, traced from a dump without --node-ip, was taken as remote silently."""
+    argv = ["--rules", str(KIND), "--src", "172.18.0.5", "--dst", "10.96.0.1", "--dport", "443"]
+    code, data, _ = _trace(argv, capsys)
+    assert code == 0 and data is not None and data["origin"] == "remote"
+    assert _uncertain(data)[0] == (None, "packet origin", "the source 172.18.0.5 is assumed not to be an address "
+                                   "of this node, so the packet comes from elsewhere, not from the node itself "
+                                   "(give --node-ip)")
+    for more in (["--node-ip", "172.18.0.2"], ["--in-iface", "eth0"]):  # the origin is known then
+        code, data, _ = _trace([*argv, *more], capsys)
+        assert code == 0 and data is not None and "packet origin" not in [u[1] for u in _uncertain(data)]
+    code, data, _ = _trace([*argv, "--node-ip", "172.18.0.5"], capsys)
+    assert code == 0 and data is not None and data["origin"] == "local"
+    assert "packet origin" not in [u[1] for u in _uncertain(data)]
+    code, data, _ = _trace(["--scenario", "bootcamp", "--src", "10.244.0.9", "--dst", "10.96.142.87",
+                            "--dport", "8080"], capsys)  # objects: the node's addresses are known
+    assert code == 0 and data is not None and data["uncertain"] == []
+
+
+def test_a_reply_s_origin_is_listed_after_its_reverse_translation(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--rules", str(FLANNEL), "--src", "10.1.0.66", "--sport", "80", "--dst", "8.8.8.8", "--dport", "40000",
+            "--ctstate", "ESTABLISHED", "--ctdir", "REPLY"]
+    code, data, _ = _trace(argv, capsys)
+    assert code == 0 and data is not None
+    assert [u[1] for u in _uncertain(data)][:2] == ["conntrack's reverse translation", "packet origin"]

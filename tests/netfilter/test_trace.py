@@ -297,8 +297,10 @@ def test_a_dump_without_node_ip_makes_addrtype_local_uncertain(capsys) -> None:
     assert main(argv) == 0
     unknown = json.loads(capsys.readouterr().out)
     assert [o["verdict"] for o in unknown["outcomes"]] == ["ACCEPT"]  # assumed not the node's: not its NodePort
-    # the addrtype test, then the routing decision (INPUT or FORWARD), which hangs on the same unknown
-    doubt, routing = unknown["uncertain"]
+    # where it comes from (the source may be the node's), the addrtype test, then the routing decision (INPUT
+    # or FORWARD), which hang on the same unknown
+    origin, doubt, routing = unknown["uncertain"]
+    assert origin["rule"] == "packet origin" and origin["line"] is None and "give --node-ip" in origin["reason"]
     assert "--dst-type LOCAL -j KUBE-NODEPORTS" in doubt["rule"] and "give --node-ip" in doubt["reason"]
     assert routing == {"line": None, "rule": "routing decision", "reason": "the destination 192.168.1.10 is "
                        "assumed not to be an address of this node (give --node-ip)"}
