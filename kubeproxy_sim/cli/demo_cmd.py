@@ -39,7 +39,7 @@ DEMO_SMALL = 100
 MAX_ROWS = 12
 EXTERNAL_NAME_SERVICE = "bootcamp-docs"
 EXTERNAL_HOST = ("docs.example.com", "198.51.100.20")
-TUTORIAL = (  # the tutorial's modules 2, 4, 5 and 6 (rulesets/bootcamp/scenario has the whole script)
+TUTORIAL = (  # the tutorial's modules 2, 4, 5 and 6 (`scenario bootcamp` plays the whole script)
     "create deployment kubernetes-bootcamp --image=gcr.io/google-samples/kubernetes-bootcamp:v1",
     "rollout status deployments/kubernetes-bootcamp",
     "expose deployment/kubernetes-bootcamp --type=NodePort --port=8080",
@@ -495,8 +495,10 @@ def controllers_section(inputs: Inputs, args: argparse.Namespace, con: Console, 
     lines = heading(number, "Scaling and a rolling update, with the controllers", con)
     lines += ["The tutorial's steps replayed by the Deployment, ReplicaSet and EndpointSlice controllers on a "
               f"fresh cluster; after each, the endpoints kube-proxy sees and what changed in "
-              f"{inputs.config.node_name}'s rules.",
-              shell(f"kubeproxy-sim scenario rulesets/bootcamp/scenario --show diff --seed {args.seed}", con)]
+              f"{inputs.config.node_name}'s rules: the script's first {len(TUTORIAL)} steps, abridged from these "
+              "two (the rules as a unified diff of the whole restore input, and the endpoints):",
+              shell(f"kubeproxy-sim scenario bootcamp --show diff --seed {args.seed}", con),
+              shell(f"kubeproxy-sim scenario bootcamp --show endpoints --seed {args.seed}", con)]
     previous = ""
     with progress("playing the tutorial", total=len(TUTORIAL)) as tick:
         for index, text in enumerate(TUTORIAL, 1):

@@ -25,6 +25,7 @@ from kubeproxy_sim.cli.output import report as report_diagnostics
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity
 
 DEFAULT_NODES = REPO_RULESETS / "bootcamp"
+SCRIPT_FILE = "scenario"  # a built-in scenario's kubectl script, rulesets/NAME/scenario: `scenario NAME` plays it
 SHOW_CHOICES = ("rules", "diff", "endpoints")
 _ALLOCATED_WARNING = "not set; the API server would allocate one"
 _SKIPPED_KIND = "skipped: kube-proxy does not read this kind"
@@ -40,8 +41,8 @@ EXAMPLES = """script lines (kubectl's words; # starts a comment):
   apply -f FILE                               wait 30s
 
 examples:
-  kubeproxy-sim scenario rulesets/bootcamp/scenario --show endpoints
-  kubeproxy-sim scenario rulesets/bootcamp/scenario --show diff --seed 7
+  kubeproxy-sim scenario bootcamp --show endpoints
+  kubeproxy-sim scenario bootcamp --show diff --seed 7
   kubeproxy-sim scenario rulesets/bootcamp/scenario --show endpoints -o json
   kubeproxy-sim scenario my.script -f nodes.yaml --hostname-override node1 --show diff --seed 7
 
@@ -60,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("script", metavar="FILE", help="the script: one kubectl command per line")
+    parser.add_argument("script", metavar="FILE|NAME", help="the script: one kubectl command per line; or a built-in "
+                        "scenario's name (bootcamp: the Kubernetes basics tutorial)")
     parser.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
                         help="the cluster's Node objects (and any other objects to start with); "
                         "default: the bootcamp tutorial's two nodes")
@@ -444,11 +446,27 @@ def step_data(number: int, step: Any, notes: Any, cluster: Any, config: Any, sho
     return data
 
 
+def builtin_scripts() -> list[str]:
+    """The built-in scenarios that have a kubectl script."""
+    return sorted(p.parent.name for p in REPO_RULESETS.glob(f"*/{SCRIPT_FILE}") if p.is_file())
+
+
+def script_path(text: str) -> Path:
+    """The script FILE|NAME names: a file as given, else for a plain name (no slash) a built-in scenario's
+    script, as ``--scenario NAME`` finds rulesets/NAME (a file of the user's own of that name wins)."""
+    path = Path(text)
+    plain = bool(text) and text not in (".", "..") and "/" not in text and "\\" not in text
+    builtin = REPO_RULESETS / text / SCRIPT_FILE
+    return builtin if plain and not path.exists() and builtin.is_file() else path
+
+
 def _read_script(script: Path) -> str:
     try:
         return script.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(Diagnostic(f"cannot read the script: {exc}; expected a text file of kubectl commands",
+        names = ", ".join(builtin_scripts())
+        raise InputError(Diagnostic(f"cannot read the script: {exc}; expected a text file of kubectl commands"
+                                    + (f" or a built-in scenario's name ({names})" if names else ""),
                                     file=str(script))) from None
 
 
@@ -458,7 +476,7 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.netfilter.codec import render_ruleset
 
     check_node_settings(args)
-    script = Path(args.script)
+    script = script_path(args.script)
     text = _read_script(script)
     rng = random.Random(args.seed)
     world = _initial_world(args, rng, service_cidrs(args))

@@ -7,7 +7,6 @@ import re
 import pytest
 
 from kubeproxy_sim.cli.main import main
-from kubeproxy_sim.cli.options import REPO_RULESETS
 
 NODE1_PODS = {"default/kubernetes-bootcamp-855d5cc575-4lb7w", "default/kubernetes-bootcamp-855d5cc575-9qzkx"}
 
@@ -101,17 +100,25 @@ def test_scaling_and_rolling_update_show_endpoints_and_changed_rules(story: str)
     assert "... 30s later" in by_command
 
 
-def test_the_printed_scenario_command_reproduces_the_section(story: str,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_printed_scenario_commands_reproduce_the_section(story: str, capsys: pytest.CaptureFixture[str],
+                                                              tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The section says it abridges the two commands it prints, which name the built-in script and so run from
+    any directory (QA-docs 6: it printed one repository-relative path, whose output looks different)."""
     text = section(story, 5)
-    command = re.search(r"^\$ kubeproxy-sim (scenario .*)$", text, re.M).group(1).split()  # type: ignore[union-attr]
-    assert command[-2:] == ["--seed", "1"]
-    # the printed path is relative to the repository (where the README runs it), not to the tests' working directory
-    argv = [str(REPO_RULESETS / a.removeprefix("rulesets/")) if a.startswith("rulesets/") else a for a in command]
-    assert main(argv) == 0
-    replayed = capsys.readouterr().out
+    assert "abridged" in text
+    commands = [line.split() for line in re.findall(r"^\$ kubeproxy-sim (scenario .*)$", text, re.M)]
+    assert [c[:4] for c in commands] == [["scenario", "bootcamp", "--show", "diff"],
+                                         ["scenario", "bootcamp", "--show", "endpoints"]]
+    monkeypatch.chdir(tmp_path)  # not the repository
+    replayed = {}
+    for command in commands:
+        assert command[-2:] == ["--seed", "1"]
+        assert main(command) == 0
+        replayed[command[3]] = capsys.readouterr().out
     ports = set(re.findall(r"--dport (3\d{4})", text))
-    assert ports and ports <= set(re.findall(r"--dport (3\d{4})", replayed))  # the same allocated NodePort
+    assert ports and ports <= set(re.findall(r"--dport (3\d{4})", replayed["diff"]))  # the same allocated NodePort
+    pods = set(re.findall(r"kubernetes-bootcamp-[0-9a-z]+-[0-9a-z]{5}", text))
+    assert pods and pods <= set(re.findall(r"pod=(\S+)", replayed["endpoints"]))  # the same pods, by name
 
 
 def test_seeded_and_reproducible(story: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,36 @@
+"""``scenario NAME`` plays a built-in scenario's script from any directory, as ``--scenario NAME`` finds its
+objects; a path is read as given, and a file of the user's own of that name wins (QA-docs 6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.cli.options import REPO_RULESETS
+
+BOOTCAMP_SCRIPT = REPO_RULESETS / "bootcamp" / "scenario"
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["scenario", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_a_built_in_name_plays_its_script_from_any_directory(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    by_name = _run(capsys, "bootcamp", "--show", "endpoints", "--seed", "3")
+    by_path = _run(capsys, str(BOOTCAMP_SCRIPT), "--show", "endpoints", "--seed", "3")
+    assert by_name[0] == 0 and by_name[1].startswith("# step 1: create deployment kubernetes-bootcamp")
+    assert by_name[1] == by_path[1]
+
+
+def test_a_file_of_that_name_wins_and_an_unknown_name_lists_the_built_in_ones(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bootcamp").write_text("create deployment web --image=nginx\n")
+    code, out, _ = _run(capsys, "bootcamp", "--show", "endpoints")
+    assert code == 0 and out.startswith("# step 1: create deployment web") and "kubernetes-bootcamp" not in out
+    code, out, err = _run(capsys, "no-such-scenario")
+    assert code == 1 and out == ""
+    assert err.startswith("kubeproxy-sim: no-such-scenario: cannot read the script: ")
+    assert err.rstrip().endswith("expected a text file of kubectl commands or a built-in scenario's name (bootcamp)")
