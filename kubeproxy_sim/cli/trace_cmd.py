@@ -194,8 +194,11 @@ ORIGIN = "packet origin"
 def unstated(result: TraceResult, from_dump: bool, addresses: Sequence[str]) -> TraceResult:
     """The result with what the trace took for granted that neither the rules nor the flags say, as uncertain
     entries: from a dump without ``--node-ip``, that a packet not given an input interface comes from elsewhere
-    (its source may be the node's: then it starts in OUTPUT)."""
+    (its source may be the node's: then it starts in OUTPUT); and that a packet from elsewhere DNATed to 127/8
+    reaches it, which the kernel allows only where route_localnet is set (a sysctl no dump holds)."""
     from kubeproxy_sim.netfilter.established import REVERSE_NAT
+    from kubeproxy_sim.netfilter.evaluate import ROUTING
+    from kubeproxy_sim.netfilter.packet import split_endpoint
     from kubeproxy_sim.netfilter.trace import Uncertainty
 
     if result.origin != "remote":
@@ -206,12 +209,20 @@ def unstated(result: TraceResult, from_dump: bool, addresses: Sequence[str]) -> 
         first.append(Uncertainty(None, ORIGIN, f"the source {p.src_text} is assumed not to be an address of this "
                                  "node, so the packet comes from elsewhere, not from the node itself (give "
                                  "--node-ip)"))
-    if not first:
+    loopback = dict.fromkeys(split_endpoint(o.destination)[0] for o in result.outcomes
+                             if o.verdict == "DNAT" and o.destination and o.destination.startswith("127.")
+                             and p.in_iface != "lo")
+    last = [Uncertainty(None, ROUTING.text(), f"the DNAT destination {address} is a loopback address, which a "
+                        "packet from elsewhere reaches only where route_localnet is set (net.ipv4.conf.all or the "
+                        "input interface's); assumed set (a dump holds no sysctls), else the kernel drops it as a "
+                        "martian")
+            for address in loopback]
+    if not first and not last:
         return result
     # after a reply's reverse translation, which conntrack applies before the packet meets any rule
     at = 1 if result.uncertain and result.uncertain[0] is REVERSE_NAT else 0
     listed = result.uncertain
-    return dataclasses.replace(result, uncertain=(*listed[:at], *first, *listed[at:]))
+    return dataclasses.replace(result, uncertain=(*listed[:at], *first, *listed[at:], *last))
 
 
 LineText = Callable[[int, "str | None", "str | None"], "str | None"]

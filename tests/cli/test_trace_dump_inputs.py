@@ -93,3 +93,20 @@ def test_a_reply_s_origin_is_listed_after_its_reverse_translation(capsys: pytest
     code, data, _ = _trace(argv, capsys)
     assert code == 0 and data is not None
     assert [u[1] for u in _uncertain(data)][:2] == ["conntrack's reverse translation", "packet origin"]
+
+
+def test_a_dnat_to_loopback_from_elsewhere_assumes_route_localnet(capsys: pytest.CaptureFixture[str]) -> None:
+    """kind's DOCKER_OUTPUT DNATs DNS to 127.0.0.11: from a pod the kernel drops it as a martian unless
+    route_localnet is set, which no dump says."""
+    argv = ["--rules", str(KIND), "--node-ip", "192.168.31.191", "--src", "10.244.0.7", "--dst", "192.168.31.191",
+            "--dport", "53", "--proto", "udp"]
+    code, data, _ = _trace(argv, capsys)
+    assert code == 0 and data is not None and data["origin"] == "remote"
+    assert [o["destination"] for o in data["outcomes"]] == ["127.0.0.11:50410"]
+    assert _uncertain(data)[-1] == (None, "routing decision", "the DNAT destination 127.0.0.11 is a loopback "
+                                    "address, which a packet from elsewhere reaches only where route_localnet is "
+                                    "set (net.ipv4.conf.all or the input interface's); assumed set (a dump holds "
+                                    "no sysctls), else the kernel drops it as a martian")
+    code, data, _ = _trace([*argv[:4], "--src", "192.168.31.191", *argv[6:]], capsys)  # from the node itself
+    assert code == 0 and data is not None and data["origin"] == "local"
+    assert "route_localnet" not in json.dumps(data["uncertain"])
