@@ -8,30 +8,15 @@ start fast.
 
 from __future__ import annotations
 
-# signal's C half, loaded with the interpreter (it has no stubs): signal.py's enums would add ~1 ms to start-up
-import _signal  # type: ignore[import-not-found]
-import contextlib
+import argparse
 import errno
 import importlib
 import os
 import sys
+from typing import NoReturn
 
-
-def _interrupted_while_starting(_signum: int, _frame: object) -> None:
-    raise SystemExit(130)
-
-
-# Ctrl-C while the modules below load exits 130 as any later one does, not with a traceback: main() catches
-# KeyboardInterrupt only once they are loaded, and gets Python's own handler back at the end of this module
-if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
-    with contextlib.suppress(ValueError):  # imported by a thread other than the main one, which may not set it
-        _signal.signal(_signal.SIGINT, _interrupted_while_starting)
-
-import argparse  # noqa: E402
-from typing import NoReturn  # noqa: E402
-
-from kubeproxy_sim import __version__  # noqa: E402
-from kubeproxy_sim.errors import EnvironmentMissing, InputError, KubeproxySimError, UsageError  # noqa: E402
+from kubeproxy_sim import __version__
+from kubeproxy_sim.errors import EnvironmentMissing, InputError, KubeproxySimError, UsageError
 
 EXIT_OK = 0
 EXIT_INVALID_INPUT = 1
@@ -171,9 +156,6 @@ def main(argv: list[str] | None = None) -> int:
               "please report it with the command line (KPSIM_DEBUG=1 shows the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
 
-
-if _signal.getsignal(_signal.SIGINT) is _interrupted_while_starting:
-    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -164,39 +164,3 @@ def test_rules_run_as_the_program_ends_with_its_whole_output_and_status(tmp_path
     captured = capsys.readouterr()
     assert (run.returncode, run.stdout, run.stderr) == (status, captured.out, captured.err)
     assert status == (1 if objects else 0) and run.stdout.endswith("COMMIT\n")
-
-
-# Ctrl-C while kubeproxy_sim.cli.main's own imports load (here: as it imports kubeproxy_sim.errors), then the
-# console script's call of main(); the interrupt is sent to the process, as a terminal sends it
-_CTRL_C_WHILE_STARTING = """
-import builtins, os, signal, sys
-real = builtins.__import__
-def interrupting(name, *args, **kwargs):
-    if name == "kubeproxy_sim.errors":
-        os.kill(os.getpid(), signal.SIGINT)
-    return real(name, *args, **kwargs)
-builtins.__import__ = interrupting
-from kubeproxy_sim.cli.main import main
-sys.exit(main(["--version"]))
-"""
-
-
-def test_ctrl_c_while_the_program_starts_exits_130_without_a_traceback() -> None:
-    """The README's "130 interrupted (Ctrl-C)" from the first import on, not a KeyboardInterrupt traceback
-    (exit 1) or death by SIGINT (QA-docs 3)."""
-    import subprocess
-    import sys
-
-    run = subprocess.run([sys.executable, "-c", _CTRL_C_WHILE_STARTING], capture_output=True, text=True)
-    assert (run.returncode, run.stdout, run.stderr) == (130, "", "")
-
-
-def test_python_s_own_ctrl_c_handler_is_back_once_the_cli_is_loaded() -> None:
-    """Only the imports exit at once: from main() on, Ctrl-C is a KeyboardInterrupt, which main() and the
-    commands (watch's "interrupted", netns's clean-up) handle."""
-    import subprocess
-    import sys
-
-    code = "import signal, kubeproxy_sim.cli.main; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert run.stdout == "True\n"
