@@ -4,8 +4,9 @@ Records (zone ``cluster.local``):
 
 * ``SVC.NS.svc.cluster.local``: the cluster IPs of a service with one (none while its
   clusterIP is not set); the ready endpoint addresses of a headless one (clusterIP
-  "None"); a CNAME to ``spec.externalName`` for an
-  ExternalName service (then resolved like any name);
+  "None"; NXDOMAIN without one); a CNAME to ``spec.externalName`` for an ExternalName
+  service, followed as CoreDNS follows it (at most 8 CNAMEs; a loop or a longer chain
+  answers no data), none for an address (NXDOMAIN);
 * ``ENDPOINT.SVC.NS.svc.cluster.local``: a ready endpoint's address, by its hostname or else
   its address with ``-`` for ``.`` or ``:`` (CoreDNS's endpointHostname), of any Service but
   an ExternalName one;
@@ -14,11 +15,13 @@ Records (zone ``cluster.local``):
 * ``A-B-C-D.NS.pod.cluster.local``: the dashed address itself (IPv4 for exactly three
   dashes, none doubled, else IPv6 with ``-`` for ``:``), in a namespace that exists;
   NXDOMAIN when the label is no address, no data for the other family;
+* the zone, ``svc``/``pod`` and ``NS.svc``/``NS.pod`` of a namespace that exists: no data;
 * any other name in the zone is NXDOMAIN; names outside it are looked up in the
   upstream map (``--hosts``, /etc/hosts style), NXDOMAIN when absent.
 
 A pod's resolver uses the search path ``NS.svc.cluster.local svc.cluster.local
-cluster.local`` with ``ndots:5``, as the kubelet writes resolv.conf.
+cluster.local`` with ``ndots:5``, as the kubelet writes resolv.conf; a name that exists
+without data does not end the search (glibc).
 """
 
 from __future__ import annotations
@@ -110,6 +113,18 @@ def pod_record_address(fqdn: str, domain: str = DOMAIN) -> str | None:
     return pod_label_address(labels[0])
 
 
+def external_name_is_address(service: Service) -> bool:
+    """An ExternalName that is an IP address: cluster DNS answers no record for it ("ExternalNames that resemble
+    IPv4 addresses are not resolved by DNS servers")."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(service.external_name.rstrip("."))
+    except ValueError:
+        return False
+    return True
+
+
 Subset = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, int], ...]]
 """One slice's ready (address, endpoint name) pairs and its named (port name, protocol, port) triples."""
 
@@ -157,52 +172,85 @@ class ClusterDNS:
         base = (f"svc.{self.domain}", self.domain)
         return (f"{namespace}.svc.{self.domain}", *base) if namespace else ()
 
-    def resolve(self, name: str, namespace: str | None = None) -> Answer:
-        """A pod's lookup (``namespace``: the pod's; None: no search path, as a node's resolver)."""
-        query = name
+    def candidates(self, name: str, namespace: str | None = None) -> list[str]:
+        """The names a pod's resolver asks, in order (a trailing dot: the name alone)."""
         if name.endswith("."):
-            return self._follow(query, name.rstrip(".").lower())
+            return [name.rstrip(".").lower()]
         name = name.lower()
         candidates = [f"{name}.{suffix}" for suffix in self.search_path(namespace)]
         if name.count(".") >= NDOTS or not candidates:
             candidates.insert(0, name)
         else:
             candidates.append(name)
-        last = Answer(query, name, "NXDOMAIN")
-        for candidate in candidates:
+        return candidates
+
+    def resolve(self, name: str, namespace: str | None = None) -> Answer:
+        """A pod's lookup (``namespace``: the pod's; None: no search path, as a node's resolver). As glibc's
+        res_search, a name that exists without data (NODATA) does not end the search: the first answer with
+        data does, else the first NODATA one, else the last NXDOMAIN."""
+        query = name
+        nodata: Answer | None = None
+        last = Answer(query, name.lower().rstrip("."), "NXDOMAIN")
+        for candidate in self.candidates(name, namespace):
             answer = self._follow(query, candidate)
-            if answer.rcode == "NOERROR" or answer.records:  # the name exists (maybe as a dangling CNAME)
+            if any(r.type != "CNAME" for r in answer.records):
                 return answer
+            if answer.rcode == "NOERROR":
+                nodata = nodata or answer
             last = answer
-        return last
+        return nodata or last
 
     def _follow(self, query: str, fqdn: str) -> Answer:
         """Look a name up, following CNAMEs (an ExternalName) to their addresses."""
-        records: list[Record] = []
-        name = fqdn
-        for _ in range(MAX_CNAME_CHAIN):
-            rcode, found = self.lookup(name)
-            if rcode != "NOERROR":
-                return Answer(query, fqdn, rcode if not records else "NXDOMAIN", tuple(records))
-            records.extend(found)
-            target = next((r.value for r in found if r.type == "CNAME"), None)
-            if target is None:
-                return Answer(query, fqdn, "NOERROR", tuple(records))
-            name = target
-        return Answer(query, fqdn, "SERVFAIL", tuple(records))
+        rcode, found = self.lookup(fqdn)
+        if rcode != "NOERROR":
+            return Answer(query, fqdn, rcode)
+        return Answer(query, fqdn, "NOERROR", tuple(self._expand(fqdn, found, ())))
+
+    def _expand(self, name: str, found: tuple[Record, ...], previous: tuple[Record, ...]) -> list[Record]:
+        """CoreDNS's A/AAAA (backend_lookup.go): a CNAME to itself, one more after MAX_CNAME_CHAIN of them, or
+        one whose target an earlier one had (a loop) is dropped; one into the zone is kept only when its target
+        gives records; one out of the zone is kept with what the upstream has (maybe nothing). A name that exists
+        answers NOERROR even when every CNAME was dropped (no data), never SERVFAIL."""
+        out: list[Record] = []
+        for record in found:
+            if record.type != "CNAME":
+                out.append(record)
+                continue
+            target = record.value
+            if target == name or len(previous) >= MAX_CNAME_CHAIN or any(p.value == target for p in previous):
+                continue
+            rcode, more = self.lookup(target)
+            if self.in_zone(target):
+                rest = self._expand(target, more, (*previous, record)) if rcode == "NOERROR" else []
+                if rest:
+                    out += [record, *rest]
+            else:
+                out += [record, *more]
+        return out
+
+    def in_zone(self, fqdn: str) -> bool:
+        return fqdn == self.domain or fqdn.endswith("." + self.domain)
 
     def lookup(self, fqdn: str) -> tuple[str, tuple[Record, ...]]:
         """One name, no search path, no CNAME following."""
         fqdn = fqdn.lower().rstrip(".")
         zone = "." + self.domain
-        if not fqdn.endswith(zone):
-            addresses = [a for a in self.upstream.get(fqdn, []) if (":" in a) == (self.family == 6)]
-            return ("NOERROR", tuple(Record(fqdn, self.qtype, a) for a in addresses)) if addresses \
-                else ("NXDOMAIN", ())
+        if not self.in_zone(fqdn):
+            known = self.upstream.get(fqdn)
+            if not known:
+                return "NXDOMAIN", ()
+            return "NOERROR", tuple(Record(fqdn, self.qtype, a) for a in known if (":" in a) == (self.family == 6))
+        if fqdn == self.domain:
+            return "NOERROR", ()  # the apex: NODATA (CoreDNS parseRequest)
         labels = fqdn[: -len(zone)].split(".")
-        if len(labels) >= 3 and labels[-1] == "svc":
+        if labels[-1] not in ("svc", "pod"):
+            return "NXDOMAIN", ()
+        if len(labels) <= 2:  # svc.DOMAIN, pod.DOMAIN: NODATA; NS.svc|pod.DOMAIN: NODATA when NS exists
+            return ("NOERROR", ()) if len(labels) == 1 or labels[0] in self.namespaces else ("NXDOMAIN", ())
+        if labels[-1] == "svc":
             return self._service_name(fqdn, labels[:-1])
-        if len(labels) == 3 and labels[-1] == "pod":
+        if len(labels) == 3:
             return self._pod_name(fqdn, labels[0], labels[1])
         return "NXDOMAIN", ()
 
@@ -237,13 +285,13 @@ class ClusterDNS:
             return self._srv(fqdn, service, rest[0][1:], rest[1][1:])
         if len(rest) == 1 and service.type is not ServiceType.EXTERNAL_NAME:
             # CoreDNS answers an endpoint's name for every Service with endpoints, headless or not
-            named = [address for address, name in self._addresses(service) if name.lower() == rest[0]]
+            named = [address for address, name in self.ready_endpoints(service) if name.lower() == rest[0]]
             if not named:
                 return "NXDOMAIN", ()
             return "NOERROR", tuple(Record(fqdn, self.qtype, a) for a in self._of_family(named))
         return "NXDOMAIN", ()
 
-    def _addresses(self, service: Service) -> list[tuple[str, str]]:
+    def ready_endpoints(self, service: Service) -> list[tuple[str, str]]:
         """The ready (address, endpoint name) pairs of a Service's slices, both families."""
         return [pair for ready, _ in self._subsets.get((service.namespace, service.name), ()) for pair in ready]
 
@@ -256,9 +304,11 @@ class ClusterDNS:
 
     def _service_records(self, fqdn: str, service: Service) -> tuple[str, tuple[Record, ...]]:
         if service.type is ServiceType.EXTERNAL_NAME:
+            if external_name_is_address(service):  # CoreDNS findServices keeps only a name (HostType CNAME)
+                return "NXDOMAIN", ()
             return "NOERROR", (Record(fqdn, "CNAME", service.external_name.lower().rstrip(".")),)
         if service.headless:
-            addresses = self._addresses(service)
+            addresses = self.ready_endpoints(service)
             if not addresses:  # the spec (2.4.1): a headless Service without ready endpoints is NXDOMAIN
                 return "NXDOMAIN", ()
             return "NOERROR", tuple(Record(fqdn, self.qtype, a) for a in self._of_family(a for a, _ in addresses))

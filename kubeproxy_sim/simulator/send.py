@@ -28,7 +28,14 @@ from fractions import Fraction
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.netfilter.packet import Packet, format_address, loopback, loopback_source, parse_address
 from kubeproxy_sim.netfilter.trace import Outcome
-from kubeproxy_sim.simulator.dns import MAX_CNAME_CHAIN, Answer, ClusterDNS, pod_record_address
+from kubeproxy_sim.objects.model import ServiceType
+from kubeproxy_sim.simulator.dns import (
+    MAX_CNAME_CHAIN,
+    Answer,
+    ClusterDNS,
+    external_name_is_address,
+    pod_record_address,
+)
 from kubeproxy_sim.simulator.network import (
     DROP,
     NO_ROUTE,
@@ -179,41 +186,99 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
         return Target(text, (ip,), port)
     answer = sim.dns.resolve(host, client.namespace or "default")
     if not answer.addresses:
-        raise _bad(text, "--to", _unresolved(answer, sim.dns))
+        raise _bad(text, "--to", _unresolved(answer, sim.dns, client.namespace or "default"))
     return Target(text, answer.addresses, port, host)
 
 
-def _unresolved(answer: Answer, dns: ClusterDNS) -> str:
-    """Why a name gives no address: no such name, a CNAME to a name nobody has, a CNAME loop, or a name --hosts
-    gives only addresses of the other family."""
-    chain = [r.value for r in answer.records if r.type == "CNAME"]
-    name = chain[-1] if chain else answer.query.lower().rstrip(".")
-    other = [a for a in dns.upstream.get(name, ()) if (":" in a) != (dns.family == 6)]
-    if other and answer.rcode != "SERVFAIL":
-        what = f"the name resolves to {name}, whose" if chain else "its"
-        return family_mismatch(f"{what} only {'address' if len(other) == 1 else 'addresses'} in --hosts "
-                               f"({', '.join(other)})", 4 if dns.family == 6 else 6, dns.family,
-                               f"an IPv{dns.family} address for {name} in --hosts")
-    if answer.rcode == "SERVFAIL":
-        names = [answer.name]
-        for name in chain:
-            names.append(name)
-            if name in names[:-1]:
-                return (f"the CNAMEs (ExternalName services) go round: {' -> '.join(names)}; cluster DNS "
-                        "answers SERVFAIL")
+def _unresolved(answer: Answer, dns: ClusterDNS, namespace: str | None = None) -> str:
+    """Why a name gives no address: no such name, a Service without an address of this family (or none at all),
+    a CNAME to a name nobody has, a CNAME loop or chain too long, or a name --hosts gives only addresses of the
+    other family. An NXDOMAIN answer is explained by the first name of the search path that is a Service."""
+    start = answer.name
+    if answer.rcode == "NXDOMAIN":
+        start = next((c for c in dns.candidates(answer.query, namespace) if dns.service_named(c) is not None),
+                     start)
+    names, ending = _cname_walk(dns, start)
+    if ending == "loop":
+        return (f"the CNAMEs (ExternalName services) go round: {' -> '.join(names)}; cluster DNS answers no address "
+                "(NOERROR, no data)")
+    if ending == "long":
         return (f"the CNAMEs (ExternalName services) go on for more than {MAX_CNAME_CHAIN} names: "
-                f"{' -> '.join(names)}; cluster DNS answers SERVFAIL")
-    service = dns.service_named(answer.name)
-    if service is not None and service.cluster_ip_unset and not service.headless and not service.cluster_ips:
-        return (f"{service.key} has no cluster IP (its spec.clusterIP is not set: the API server would allocate one; "
-                "a headless Service says \"None\"), so cluster DNS answers no address")
-    pod = pod_record_address(answer.name, dns.domain)
-    if pod is not None and (":" in pod) != (dns.family == 6):
-        return family_mismatch(f"the pod name {answer.name} stands for {pod}, which", 6 if ":" in pod else 4,
-                               dns.family, "a pod name of that family")
-    if chain:
-        return f"the name resolves to {chain[-1]}, which does not resolve (add it to --hosts)"
+                f"{' -> '.join(names)}; cluster DNS follows {MAX_CNAME_CHAIN} and answers no address (NOERROR, no "
+                "data)")
+    name = names[-1]
+    hosts = _hosts_other_family(dns, name, len(names) > 1)
+    if hosts is not None:
+        return hosts
+    reason = _no_address(dns, name)
+    if len(names) > 1:
+        if reason is not None:
+            return f"the name resolves to {name}: {reason}"
+        if dns.in_zone(name):
+            return (f"the name resolves to {name}, which is no name of the cluster (NXDOMAIN; --hosts answers only "
+                    f"names outside {dns.domain})")
+        return f"the name resolves to {name}, which does not resolve (add it to --hosts)"
+    if reason is not None:
+        return reason
+    if answer.rcode == "NOERROR":
+        return ("the name exists but has no address (NOERROR, no data); expected a Service (NAME.NAMESPACE) or a "
+                "name of --hosts")
     return "no such name (NXDOMAIN); expected a Service (NAME.NAMESPACE) or a name of --hosts"
+
+
+def _cname_walk(dns: ClusterDNS, name: str) -> tuple[list[str], str | None]:
+    """The names from ``name`` along its CNAMEs, and "loop" or "long" when cluster DNS gives up on them."""
+    names = [name]
+    while True:
+        _, found = dns.lookup(names[-1])
+        target = next((r.value for r in found if r.type == "CNAME"), None)
+        if target is None:
+            return names, None
+        names.append(target)
+        if target in names[:-1]:
+            return names, "loop"
+        if len(names) - 1 > MAX_CNAME_CHAIN:
+            return names, "long"
+
+
+def _no_address(dns: ClusterDNS, name: str) -> str | None:
+    """Why one name (no CNAME) has no address of the simulated family, when the cluster or --hosts says why."""
+    family, other = dns.family, 4 if dns.family == 6 else 6
+    service = dns.service_named(name)
+    if service is not None:
+        if service.type is ServiceType.EXTERNAL_NAME:
+            if external_name_is_address(service):
+                return (f"{service.key} is an ExternalName Service whose externalName {service.external_name} is an "
+                        "IP address: cluster DNS answers no record for it (NXDOMAIN); use the address itself")
+            return None
+        if service.headless:
+            ready = sorted({a for a, _ in dns.ready_endpoints(service)})
+            if not ready:
+                return (f"{service.key} is headless (clusterIP None) and has no ready endpoint: cluster DNS answers "
+                        "NXDOMAIN")
+            return family_mismatch(f"{service.key} is headless, and every ready endpoint of it "
+                                   f"({', '.join(ready)})", other, family, "a Service with endpoints of that family")
+        if not service.cluster_ips:
+            return (f"{service.key} has no cluster IP (its spec.clusterIP is not set: the API server would allocate "
+                    "one; a headless Service says \"None\"), so cluster DNS answers no address")
+        return family_mismatch(f"{service.key} has no IPv{family} cluster IP: its cluster IP "
+                               f"{service.cluster_ips[0]}", other, family, "a Service with a cluster IP of that family")
+    pod = pod_record_address(name, dns.domain)
+    if pod is not None and (":" in pod) != (family == 6):
+        return family_mismatch(f"the pod name {name} stands for {pod}, which", other, family,
+                               "a pod name of that family")
+    return None
+
+
+def _hosts_other_family(dns: ClusterDNS, name: str, chained: bool) -> str | None:
+    """A name --hosts gives only addresses of the other family."""
+    family, other = dns.family, 4 if dns.family == 6 else 6
+    known = [a for a in dns.upstream.get(name, ()) if (":" in a) != (family == 6)]
+    if not known:
+        return None
+    what = f"the name resolves to {name}, whose" if chained else "its"
+    return family_mismatch(f"{what} only {'address' if len(known) == 1 else 'addresses'} in --hosts "
+                           f"({', '.join(known)})", other, family, f"an IPv{family} address for {name} in --hosts")
 
 
 # ---------------------------------------------------------------------------- expected shares

@@ -264,6 +264,40 @@ def test_dns_a_headless_service_applied_again_without_cluster_ip_stays_headless(
     assert len(resolver.resolve("web-headless.default", "default").addresses) == 3
 
 
+def _alias(name: str, target: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"type": "ExternalName", "externalName": target}}
+
+
+def test_dns_follows_cnames_as_coredns_and_answers_no_data_where_it_gives_up():
+    """QA-dns L1: 8 CNAMEs are followed (a 9th is dropped); a loop or a dropped chain is NOERROR without data,
+    never SERVFAIL; a CNAME into the zone to a name without records is dropped; an IP ExternalName gives no
+    record (M3)."""
+    chain = [_alias(f"c{i}", f"c{i + 1}.default.svc.cluster.local") for i in range(1, 9)]
+    chain.append(_alias("c9", "web.default.svc.cluster.local"))
+    resolver = ClusterDNS(load(objects(extra=[*chain, _alias("self", "self.default.svc.cluster.local"),
+                                              _alias("gone", "gone.nowhere.svc.cluster.local"),
+                                              _alias("ip", "192.0.2.7")])), HOSTS)
+    eight = resolver.resolve("c2.default", "default")
+    assert eight.addresses == ("10.96.0.10",) and [r.type for r in eight.records].count("CNAME") == 8
+    nine = resolver.resolve("c1.default", "default")
+    assert (nine.rcode, nine.records) == ("NOERROR", ())
+    for name in ("self.default", "gone.default"):
+        assert (resolver.resolve(name, "default").rcode, resolver.resolve(name, "default").records) == ("NOERROR", ())
+    assert resolver.resolve("ip.default", "default").rcode == "NXDOMAIN"
+
+
+def test_dns_apex_svc_pod_and_namespace_names_are_no_data():
+    """QA-dns L5: CoreDNS's parseRequest and findServices answer these NOERROR without records."""
+    resolver = dns()
+    for name in ("cluster.local.", "svc.cluster.local.", "pod.cluster.local.", "default.svc.cluster.local.",
+                 "kube-system.pod.cluster.local."):
+        answer = resolver.resolve(name, "default")
+        assert (answer.rcode, answer.records) == ("NOERROR", ()), name
+    assert resolver.resolve("nosuchns.svc.cluster.local.", "default").rcode == "NXDOMAIN"
+    assert resolver.resolve("foo.cluster.local.", "default").rcode == "NXDOMAIN"
+
+
 def test_parse_hosts():
     assert parse_hosts("# c\n93.184.216.34 example.com www.example.com\n\n") == (
         ("example.com", "93.184.216.34"), ("www.example.com", "93.184.216.34"))

@@ -404,6 +404,34 @@ def test_a_service_whose_cluster_ip_is_not_set_is_not_headless():
     assert "default/noip has no cluster IP (its spec.clusterIP is not set" in str(caught.value)
 
 
+def test_a_name_without_an_address_is_explained_by_its_service():
+    """QA-dns M3: the Service is named with why it gives no address, not "no such name" nor "add it to --hosts"."""
+    def doc(name: str, spec: dict) -> dict:
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+                "spec": spec}
+
+    unready = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+               "metadata": {"name": "hlnr-a", "namespace": "default", "labels": {"kubernetes.io/service-name": "hlnr"}},
+               "endpoints": [{"addresses": ["10.244.2.10"], "conditions": {"ready": False}}],
+               "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+    sim = simulator(docs=objects(extra=[
+        doc("v6only", {"clusterIP": "fd00:10:96::20", "ports": [{"port": 80}]}),
+        doc("hlnr", {"clusterIP": "None", "ports": [{"port": 80}]}), unready,
+        doc("extip", {"type": "ExternalName", "externalName": "192.0.2.7"}),
+        doc("extin", {"type": "ExternalName", "externalName": "gone.default.svc.cluster.local"})]))
+    expected = {
+        "v6only.default:80": "default/v6only has no IPv4 cluster IP: its cluster IP fd00:10:96::20 is IPv6",
+        "hlnr.default:80": "default/hlnr is headless (clusterIP None) and has no ready endpoint",
+        "extip.default:80": "default/extip is an ExternalName Service whose externalName 192.0.2.7 is an IP address",
+        "extin.default:80": "the name resolves to gone.default.svc.cluster.local, which is no name of the cluster "
+                            "(NXDOMAIN; --hosts answers only names outside cluster.local)"}
+    for destination, text in expected.items():
+        with pytest.raises(InputError) as caught:
+            send(sim, "pod/default/client", destination)
+        assert text in str(caught.value), destination
+        assert "add it to --hosts" not in str(caught.value) and "no such name" not in str(caught.value)
+
+
 def test_an_external_name_loop_is_named_as_one():
     def alias(name: str, target: str) -> dict:
         return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
@@ -415,7 +443,7 @@ def test_an_external_name_loop_is_named_as_one():
         send(sim, "pod/default/client", "l1.default:80")
     assert str(caught.value.diagnostics[0]).endswith(
         "the CNAMEs (ExternalName services) go round: l1.default.svc.cluster.local -> l2.default.svc.cluster.local "
-        "-> l1.default.svc.cluster.local; cluster DNS answers SERVFAIL")
+        "-> l1.default.svc.cluster.local; cluster DNS answers no address (NOERROR, no data)")  # QA-dns L1
 
 
 @pytest.mark.parametrize(("source", "destination", "reason"), [
