@@ -52,15 +52,16 @@ def _bool_flag(group: argparse._ArgumentGroup, name: str, help_text: str) -> Non
                        help=help_text)
 
 
-def add_node_flags(parser: argparse.ArgumentParser) -> None:
-    """kube-proxy's flags (and what it learns from the host) for the node whose rules we build."""
+def add_node_flags(parser: argparse.ArgumentParser, *, node_ip_help: str = "") -> None:
+    """kube-proxy's flags (and what it learns from the host) for the node whose rules we build; ``node_ip_help``
+    is added to --node-ip's help (what else a command reads it for)."""
     node = parser.add_argument_group("node and kube-proxy settings (kube-proxy's flag names)")
     node.add_argument("--config", metavar="FILE", help="a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1)")
     node.add_argument("--hostname-override", metavar="NAME",
                       help="the node's name (default: the first Node object by name, else node1)")
     node.add_argument("--node-ip", action="append", default=None, metavar="IP[/PREFIX]",
                       help="an address of the node's interfaces (repeatable; the first is the primary node IP; "
-                      "default: the Node object's InternalIP, then ExternalIP addresses)")
+                      "default: the Node object's InternalIP, then ExternalIP addresses)" + node_ip_help)
     node.add_argument("--ip-family", choices=["ipv4", "ipv6"], help="the family of this proxier "
                       "(default: the primary node IP's)")
     node.add_argument("--cluster-cidr", metavar="CIDR[,CIDR]",
@@ -79,7 +80,7 @@ def add_node_flags(parser: argparse.ArgumentParser) -> None:
     _bool_flag(node, "--nfacct", "the kernel has nfacct counters (default true)")
 
 
-def add_input_flags(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+def add_input_flags(parser: argparse.ArgumentParser, *, required: bool = False, node_ip_help: str = "") -> None:
     """``-f PATH`` (repeatable) or ``--scenario NAME``, plus the node flags."""
     src = parser.add_argument_group("input")
     src.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
@@ -87,7 +88,7 @@ def add_input_flags(parser: argparse.ArgumentParser, *, required: bool = False) 
     src.add_argument("--scenario", metavar="NAME",
                      help="a built-in scenario from rulesets/ (its objects and node flags; "
                      "rulesets/README.md lists them)")
-    add_node_flags(parser)
+    add_node_flags(parser, node_ip_help=node_ip_help)
 
 
 @dataclass(frozen=True, slots=True)

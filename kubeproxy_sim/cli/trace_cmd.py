@@ -46,6 +46,9 @@ EXAMPLES = """examples:
   kubeproxy-sim trace --rules node.rules --node-ip 192.168.0.2 --src 203.0.113.9 --dst 192.168.0.2 --dport 30080
   kubeproxy-sim trace --rules node.rules --src 10.0.0.2 --dst 172.30.0.41 --dport 80 -o json
 """
+NODE_IP_WITH_DUMP = (". With --rules, list every local address of the node, a bridge's (cni0, docker0) "
+                     "included: one not listed is taken as not the node's (without --node-ip, the node's "
+                     "addresses are unknown and tests that hang on them are listed as uncertain)")
 GRAPH_SUFFIXES = ".svg, .png, .dot, .gv, .mmd or .mermaid"
 
 
@@ -60,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--rules", metavar="DUMP", help="an iptables-save (or iptables-restore) text file")
-    add_input_flags(parser)
+    add_input_flags(parser, node_ip_help=NODE_IP_WITH_DUMP)
     pkt = parser.add_argument_group("the packet")
     pkt.add_argument("--src", required=True, metavar="IP", help="source address")
     pkt.add_argument("--dst", required=True, metavar="IP", help="destination address")

@@ -110,3 +110,15 @@ def test_a_dnat_to_loopback_from_elsewhere_assumes_route_localnet(capsys: pytest
     code, data, _ = _trace([*argv[:4], "--src", "192.168.31.191", *argv[6:]], capsys)  # from the node itself
     assert code == 0 and data is not None and data["origin"] == "local"
     assert "route_localnet" not in json.dumps(data["uncertain"])
+
+
+def test_trace_s_help_says_node_ip_lists_every_local_address(capsys: pytest.CaptureFixture[str]) -> None:
+    """One --node-ip made the list complete: the node's other addresses (cni0's 10.1.0.1) were definitely not
+    LOCAL. That is what --node-ip means with a dump; the help says so (other commands' help is unchanged)."""
+    with pytest.raises(SystemExit):
+        main(["trace", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "With --rules, list every local address of the node, a bridge's (cni0, docker0) included" in text
+    with pytest.raises(SystemExit):
+        main(["rules", "--help"])
+    assert "every local address" not in capsys.readouterr().out
