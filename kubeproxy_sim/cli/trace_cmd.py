@@ -477,8 +477,10 @@ LATER_UNMARKED = ("a later packet of a connection meets no nat rule (its first p
 def path_graph(ruleset: Ruleset, result: TraceResult, title: str, dump: str | None = None) -> Graph:
     """Only the rules the outcomes' paths matched (and the chains and verdicts they lead to), in every
     table the paths cross; with no rule matched, an empty graph whose title says so. From a ``dump``, the
-    jumps the node adds to it (a restore input's hooks) are marked as added."""
+    jumps the node adds to it (a restore input's hooks) are marked as added, and its rules' tooltips quote its
+    lines as they read (as ``graph --rules`` and trace's ``rule`` do)."""
     from kubeproxy_sim.graph import Graph, build_graph
+    from kubeproxy_sim.graph.build import dump_cite
     from kubeproxy_sim.graph.steps import path_selection
     from kubeproxy_sim.graph.transform import mark_added
 
@@ -486,7 +488,7 @@ def path_graph(ruleset: Ruleset, result: TraceResult, title: str, dump: str | No
     if not selection:
         return Graph(title=f"{title}: no rule matched it")
     graph = build_graph(ruleset, tables=tables, title=f"{title}, only the rules it matched (it hits no service)",
-                        scope=selection)
+                        scope=selection, cite=dump_cite(dump, ruleset.ipv6) if dump else None)
     return mark_added(graph) if dump else graph
 
 
