@@ -18,10 +18,6 @@ from kubeproxy_sim.netfilter.model import Option
 from kubeproxy_sim.netfilter.packet import parse_address
 
 TWO_31 = 1 << 31
-REPLY = "reply"
-"""A packet in its connection's reply direction carries this in its ``ctstatus``. The direction is the kernel's
-ctinfo, not a status bit, but kept with them the tracer's keys and memos, which hold ``ctstatus``, tell the two
-directions apart without a field of their own; lower case, it equals no status a rule names (they are upper-cased)."""
 
 
 def parse_mark(text: str) -> tuple[int, int]:
@@ -167,11 +163,11 @@ def _conntrack(parts: RuleParts, opts: Sequence[Option]) -> None:
             parts.checks.append(ports_check(attr, o.value, neg))
         elif o.flag == "--ctproto":
             parts.checks.append(protocol_check(o.value, neg))
-        elif o.flag == "--ctdir":  # a packet is in the original direction unless it carries REPLY
+        elif o.flag == "--ctdir":
             reply = o.value.upper() == "REPLY"
             parts.checks.append(reading(
-                lambda b, r=reply, n=neg: ((REPLY in b.ctstatus) == r) != n,  # type: ignore[misc]  # mypy#15459
-                "ctstatus"))
+                lambda b, r=reply, n=neg: (b.reply == r) != n,  # type: ignore[misc]  # mypy#15459
+                "reply"))
         else:
             parts.doubts.append(f"conntrack {o.flag} is not modelled; assumed to match")
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kubeproxy_sim.netfilter.compile_match_state import REPLY
 from kubeproxy_sim.netfilter.packet import CtState, Packet, parse_address, split_endpoint
 from kubeproxy_sim.netfilter.trace import FirstPacketOutcome, Outcome, Tracer, TraceResult, Uncertainty
 
@@ -37,7 +36,7 @@ REVERSE_NAT = Uncertainty(
 
 def as_reply(packet: Packet) -> Packet:
     """``packet`` in its connection's reply direction, as ``-m conntrack --ctdir REPLY`` sees it."""
-    return replace(packet, ctstatus=packet.ctstatus | {REPLY})
+    return replace(packet, reply=True)
 
 
 def trace_reply(tracer: Tracer, packet: Packet) -> TraceResult:

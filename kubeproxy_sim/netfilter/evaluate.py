@@ -314,7 +314,7 @@ class Branch:
 
     __slots__ = ("bridge_port", "ctmark", "ctstate", "ctstatus", "den", "dnat", "doubts", "dport", "dst",
                  "env", "family", "in_iface", "mark", "masq", "nat_text", "num", "orig_dport", "orig_dst",
-                 "orig_sport", "orig_src", "out_iface", "path", "proto", "snat", "sport", "src", "tcp_flags")
+                 "orig_sport", "orig_src", "out_iface", "path", "proto", "reply", "snat", "sport", "src", "tcp_flags")
 
     def __init__(self, packet: Packet, env: Env) -> None:
         self.env = env
@@ -330,6 +330,7 @@ class Branch:
         self.ctmark = 0
         self.ctstate = packet.ctstate.value
         self.ctstatus = packet.ctstatus
+        self.reply = packet.reply
         self.tcp_flags = TCP_FLAGS_NEW if packet.ctstate is CtState.NEW else TCP_FLAGS_LATER
         self.bridge_port = packet.bridge_port
         self.dnat = self.snat = self.masq = False
@@ -347,7 +348,7 @@ class Branch:
         other.orig_sport, other.orig_dport = self.orig_sport, self.orig_dport
         other.in_iface, other.out_iface, other.bridge_port = self.in_iface, self.out_iface, self.bridge_port
         other.mark, other.ctmark, other.ctstate, other.ctstatus = self.mark, self.ctmark, self.ctstate, self.ctstatus
-        other.tcp_flags, other.nat_text = self.tcp_flags, self.nat_text
+        other.tcp_flags, other.nat_text, other.reply = self.tcp_flags, self.nat_text, self.reply
         other.dnat, other.snat, other.masq = self.dnat, self.snat, self.masq
         other.path = list(self.path)
         other.doubts = list(self.doubts)

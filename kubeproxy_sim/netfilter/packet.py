@@ -162,6 +162,9 @@ class Packet:
     ctstate: CtState = CtState.NEW
     ctstatus: frozenset[str] = field(default_factory=frozenset)
     bridge_port: str | None = None
+    reply: bool = False
+    """In its connection's reply direction (the kernel's ctinfo, not a status bit), as ``-m conntrack --ctdir
+    REPLY`` tests it: a reply of an ESTABLISHED or RELATED connection."""
 
     @classmethod
     def of(cls, proto: str, src: str, dst: str, dport: int | None = None, sport: int | None = None,

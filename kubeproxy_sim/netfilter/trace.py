@@ -26,7 +26,6 @@ from operator import attrgetter
 from typing import Any
 
 from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, PathStep, compile_ruleset
-from kubeproxy_sim.netfilter.compile_match_state import REPLY
 from kubeproxy_sim.netfilter.evaluate import End, Engine, NodeContext, end_of
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
 from kubeproxy_sim.netfilter.packet import CtState, Packet, split_endpoint
@@ -100,7 +99,7 @@ class TraceResult:
         return {
             "packet": {"proto": p.proto, "src": p.src_text, "dst": p.dst_text, "sport": p.sport, "dport": p.dport,
                        "in_iface": p.in_iface, "out_iface": p.out_iface, "bridge_port": p.bridge_port,
-                       "ctstate": str(p.ctstate), "ctdir": "REPLY" if REPLY in p.ctstatus else "ORIGINAL"},
+                       "ctstate": str(p.ctstate), "ctdir": "REPLY" if p.reply else "ORIGINAL"},
             "origin": self.origin,
             "outcomes": [
                 {
@@ -296,7 +295,7 @@ def state_note(packet: Packet) -> list[str]:
     """The header's second line for a packet that is not its connection's first: why no nat rule is on its path."""
     if packet.ctstate is CtState.NEW:
         return []
-    if REPLY in packet.ctstatus:
+    if packet.reply:
         return [f"a reply ({packet.ctstate}, conntrack direction REPLY): nat rules are not read; conntrack undoes "
                 "the connection's translation, which is not known here (see Uncertain)"]
     if packet.ctstate is CtState.ESTABLISHED:

@@ -41,7 +41,8 @@ from kubeproxy_sim.netfilter.packet import Packet, loopback, parse_address
 
 # Every field of a Packet that the key holds as it is; the source address and port are treated apart,
 # and the family is the tracer's own. A test checks that this covers every field of Packet.
-KEYED_FIELDS = ("proto", "dst", "dport", "in_iface", "out_iface", "mark", "ctstate", "ctstatus", "bridge_port")
+KEYED_FIELDS = ("proto", "dst", "dport", "in_iface", "out_iface", "mark", "ctstate", "ctstatus", "bridge_port",
+                "reply")
 
 # Sources for warming a destination's classes: documentation addresses, outside any cluster.
 FOREIGN_SOURCE = {4: "203.0.113.1", 6: "2001:db8::1"}
@@ -299,7 +300,7 @@ class TraceKeys:
         strings, small ints, True, False, None), so that comparing it touches no other object."""
         src, env = p.src, self.env
         head = (p.proto, p.dport, p.sport if self.sport else None, p.in_iface, p.out_iface, p.mark, p.ctstate,
-                p.ctstatus or None, p.bridge_port)
+                p.ctstatus or None, p.bridge_port, p.reply)
         if tests.opaque:
             return (*head, src)
         return (*head, src if exact else None,
