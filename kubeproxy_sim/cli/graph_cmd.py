@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kubeproxy_sim.cli.options import add_input_flags, parse_int
+from kubeproxy_sim.cli.options import add_input_flags, idle_with_dump, parse_int
 from kubeproxy_sim.cli.output import add_color_flag, check_writable, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.proxier.full import as_node_holds_it
@@ -80,7 +80,9 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool]:
                                         "not both", field="--rules"))
         from kubeproxy_sim.netfilter.codec import parse_ruleset_file
 
-        return as_node_holds_it(parse_ruleset_file(args.rules)), Path(args.rules).name, False
+        ruleset = parse_ruleset_file(args.rules)
+        report(idle_with_dump(args, family=6 if ruleset.ipv6 else 4), args)  # --node-ip too: nothing reads it
+        return as_node_holds_it(ruleset), Path(args.rules).name, False
     if not args.filename and not args.scenario:
         raise UsageError(Diagnostic("nothing to draw; expected --rules FILE, -f PATH or --scenario NAME",
                                     field="--rules"))

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from kubeproxy_sim.cli.options import add_input_flags, parse_int
+from kubeproxy_sim.cli.options import add_input_flags, idle_with_dump, parse_int
 from kubeproxy_sim.cli.output import add_output_flags, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 
@@ -312,6 +312,7 @@ def run_verify(args: argparse.Namespace) -> int:
     _check_verify_args(args)
     if not args.rules:
         return _run_verify_objects(args, name)
+    report(idle_with_dump(args, used=("node_ip",)), args)  # the dump's family is read when it is staged
     env.require()
     timeout = args.timeout if args.timeout is not None else 0.3
     with _unwinding_on_sigterm():

@@ -91,6 +91,24 @@ def add_input_flags(parser: argparse.ArgumentParser, *, required: bool = False, 
     add_node_flags(parser, node_ip_help=node_ip_help)
 
 
+def idle_with_dump(args: argparse.Namespace, *, used: Sequence[str] = (),
+                   family: int | None = None) -> list[Diagnostic]:
+    """One warning naming the node flags given that a dump (``--rules``) makes idle: kube-proxy's settings shape
+    the rules it makes, and a dump's rules are made already (``--ip-family`` too: its family is the dump's own).
+    ``used``: the flags' dests the command still reads with a dump (``node_ip``); ``family``: the dump's."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_node_flags(parser)
+    idle = [action.option_strings[0] for action in parser._actions
+            if action.option_strings and action.dest not in used and getattr(args, action.dest, None) is not None]
+    if not idle:
+        return []
+    names = ", ".join(idle[:-1]) + " and " + idle[-1] if len(idle) > 1 else idle[0]
+    own = f" (its family is its own: IPv{family})" if family and "--ip-family" in idle else ""
+    return [Diagnostic(f"{names} {'have' if len(idle) > 1 else 'has'} no effect with a dump: kube-proxy's settings "
+                       f"shape the rules it makes, and the dump's rules are made already{own}", field="--rules",
+                       severity=Severity.WARNING)]
+
+
 @dataclass(frozen=True, slots=True)
 class Inputs:
     cluster: Cluster

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from kubeproxy_sim.cli.options import add_input_flags, parse_int
+from kubeproxy_sim.cli.options import add_input_flags, idle_with_dump, parse_int
 from kubeproxy_sim.cli.output import (
     INDENT_TREE,
     UNICODE_TREE,
@@ -113,6 +113,7 @@ def _from_dump(args: argparse.Namespace, family: int):
     from kubeproxy_sim.netfilter.dumpfile import dump_node_addresses
 
     ruleset = parse_ruleset_file(args.rules)  # in the dump's own family: an iptables-save is IPv4
+    report(idle_with_dump(args, used=("node_ip",), family=6 if ruleset.ipv6 else 4), args)
     if (6 if ruleset.ipv6 else 4) != family:
         ruleset = _of_packet_family(args.rules, family)
     if not any(table.chains for table in ruleset.tables):  # every packet would read ACCEPT: likely the wrong file

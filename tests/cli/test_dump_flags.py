@@ -32,3 +32,52 @@ def test_trace_graph_of_a_packet_that_hits_no_service_quotes_the_dump_s_line(
     dot = picture.read_text()
     assert "it hits no service" in dot
     assert re.search(r'tooltip="filter line 3: \[3:180\] -A FORWARD -p tcp --dport 80 -j ACCEPT"', dot), dot
+
+
+def _kind_dump() -> Path:
+    from tests.realworld import DUMPS
+
+    return DUMPS / "06-kind-1.23-traefik-2022.rules"
+
+
+IDLE = ("kubeproxy-sim: --rules: warning: --hostname-override, --ip-family, --cluster-cidr and --masquerade-all "
+        "have no effect with a dump: kube-proxy's settings shape the rules it makes, and the dump's rules are made "
+        "already (its family is its own: IPv4)")
+IDLE_FLAGS = ["--masquerade-all", "--cluster-cidr", "10.0.0.0/8", "--hostname-override", "foo", "--ip-family", "ipv6"]
+
+
+def test_trace_with_a_dump_names_the_node_flags_it_ignores_in_one_warning(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["trace", "--rules", str(_kind_dump()), "--src", "10.244.0.9", "--dst", "10.96.0.10", "--dport", "53",
+            "--proto", "udp", "-o", "json"]
+    code, _, err = run([*base, *IDLE_FLAGS], capsys)
+    assert code == 0 and err.count("warning") == 1 and IDLE in err.splitlines()
+    code, _, err = run([*base, "--node-ip", "172.18.0.5"], capsys)  # --node-ip is read: no warning
+    assert code == 0 and "no effect" not in err
+    code, _, err = run(base, capsys)
+    assert code == 0 and "no effect" not in err
+
+
+def test_graph_with_a_dump_names_the_node_flags_it_ignores_node_ip_too(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["graph", "--rules", str(_kind_dump()), "--node-ip", "1.2.3.4", "--format", "dot"], capsys)
+    assert code == 0
+    assert err.splitlines() == ["kubeproxy-sim: --rules: warning: --node-ip has no effect with a dump: kube-proxy's "
+                                "settings shape the rules it makes, and the dump's rules are made already"]
+    code, _, err = run(["graph", "--rules", str(_kind_dump()), *IDLE_FLAGS, "--format", "dot"], capsys)
+    assert code == 0 and IDLE in err.splitlines()
+
+
+def test_netns_verify_with_a_dump_names_the_node_flags_it_ignores(monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from kubeproxy_sim.errors import EnvironmentMissing
+    from kubeproxy_sim.kernel import env
+
+    def missing() -> None:  # stop before anything is staged: the warning comes first
+        raise EnvironmentMissing("not here")
+
+    monkeypatch.setattr(env, "require", missing)
+    code, _, err = run(["netns", "verify", "--rules", str(_kind_dump()), "--node-ip", "172.18.0.5",
+                        "--masquerade-all", "--config", "kp.yaml"], capsys)
+    assert code == 3
+    assert ("kubeproxy-sim: --rules: warning: --config and --masquerade-all have no effect with a dump: "
+            "kube-proxy's settings shape the rules it makes, and the dump's rules are made already") in err
