@@ -2,7 +2,8 @@
 
 Addressing is the simulator's: a source is ``pod/NS/NAME``, ``node/NAME``,
 ``external``, ``external:IP`` or a plain address; a destination is ``IP:PORT``,
-``node/NAME:NODEPORT`` or ``NAME.NS:PORT`` (the Service's cluster IP). The cluster
+``node/NAME:NODEPORT`` or a name (``NAME.NS:PORT``, ``NAME.NS.svc.cluster.local:PORT``, ...)
+that the simulator's cluster DNS resolves from the source's namespace, as ``send`` does. The cluster
 is known only through its state record, so ``send`` works from any later process.
 """
 
@@ -19,8 +20,20 @@ import netaddr
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.kernel import dscp, nsexec
 from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology
-from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.objects.model import (
+    AddressType,
+    Cluster,
+    Endpoint,
+    EndpointConditions,
+    EndpointPort,
+    EndpointSlice,
+    Pod,
+    Protocol,
+    Service,
+    ServiceType,
+)
 from kubeproxy_sim.objects.nodes import family_of
+from kubeproxy_sim.simulator.dns import ClusterDNS
 from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult
 from kubeproxy_sim.simulator.send import render_text as sim_render_text
 
@@ -41,9 +54,39 @@ def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
         "via_first_node": list(topo.via_first_node or ()),
         "services": {s.key: {"cluster_ips": list(s.cluster_ips),
                              "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol.value,
-                                        "node_port": p.node_port} for p in s.ports]}
+                                        "node_port": p.node_port} for p in s.ports],
+                             # what cluster DNS reads (see resolve_destination)
+                             "type": s.type.value, "headless": s.headless, "external_name": s.external_name}
                      for s in cluster.services},
+        "slices": [{"key": slc.key, "service": slc.service_name, "address_type": slc.address_type.value,
+                    "endpoints": [[list(ep.addresses), ep.hostname, ep.conditions.ready] for ep in slc.endpoints],
+                    "ports": [[p.name, p.port, p.protocol.value] for p in slc.ports]}
+                   for slc in cluster.endpoint_slices if slc.service_name],
     }
+
+
+def _cluster_dns(state: dict[str, Any]) -> ClusterDNS:
+    """The simulator's cluster DNS over what the state record keeps of the Services and their slices (a record
+    written before it kept types and slices: ClusterIP Services with their addresses)."""
+    services = []
+    for key, record in state["services"].items():
+        namespace, _, name = key.partition("/")
+        headless = record.get("headless", not record["cluster_ips"])
+        services.append(Service(namespace, name, ServiceType(record.get("type", ServiceType.CLUSTER_IP.value)),
+                                cluster_ips=tuple(record["cluster_ips"]),
+                                external_name=record.get("external_name", ""),
+                                cluster_ip_unset=not record["cluster_ips"] and not headless))
+    slices = []
+    for record in state.get("slices", ()):
+        namespace, _, name = record["key"].partition("/")
+        slices.append(EndpointSlice(
+            namespace, name, record["service"], AddressType(record["address_type"]),
+            endpoints=tuple(Endpoint(tuple(addresses), EndpointConditions(ready=ready), hostname=hostname)
+                            for addresses, hostname, ready in record["endpoints"]),
+            ports=tuple(EndpointPort(n, p, Protocol(proto)) for n, p, proto in record["ports"])))
+    pods = tuple(Pod(*p["key"].split("/", 1)) for p in state["pods"].values())
+    return ClusterDNS(Cluster(services=tuple(services), endpoint_slices=tuple(slices), pods=pods),
+                      family=_family(state))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +168,13 @@ def _source_by_address(state: dict[str, Any], ip: str) -> Source:
     raise _bad(ip, "--from", "no pod, node or external client of this cluster has this address")
 
 
-def resolve_destination(state: dict[str, Any], text: str) -> Destination:
-    """IP:PORT, node/NAME:NODEPORT or NAME.NAMESPACE:PORT."""
+def resolve_destination(state: dict[str, Any], text: str, source: Source | None = None) -> Destination:
+    """IP:PORT, node/NAME:NODEPORT or a name resolved as ``send`` resolves it: by the simulator's cluster DNS,
+    with the search path of the source pod's namespace (``default`` for another source)."""
     host, sep, port_text = text.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise _bad(text, "--to", "expected IP:PORT, node/NAME:NODEPORT or NAME.NAMESPACE:PORT")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536 or not host:
+        raise _bad(text, "--to", "expected IP:PORT, node/NAME:NODEPORT, NAME.NAMESPACE:PORT or "
+                   "NAME.NAMESPACE.svc.cluster.local:PORT")
     port = int(port_text)
     if ":" in host and not host.startswith("["):
         raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80")
@@ -143,13 +188,22 @@ def resolve_destination(state: dict[str, Any], text: str) -> Destination:
         if family_of(host) != family:
             raise _bad(text, "--to", f"the cluster is built for IPv{family}; expected such an address")
         return Destination(text, _canonical(host), port)
-    name, _, namespace = host.partition(".")
-    service = state["services"].get(f"{namespace or 'default'}/{name}")
-    ips = [ip for ip in (service or {}).get("cluster_ips", []) if family_of(ip) == family]
-    if not ips:
-        raise _bad(text, "--to", f"no Service with an IPv{family} cluster IP by that name "
-                   "(expected NAME.NAMESPACE:PORT)")
-    return Destination(text, ips[0], port)
+    from kubeproxy_sim.simulator.send import _unresolved
+
+    namespace = source.label[4:].split("/", 1)[0] if source is not None and source.label.startswith("pod/") \
+        else "default"
+    dns = _cluster_dns(state)
+    answer = dns.resolve(host, namespace)
+    if not answer.addresses:
+        reason = _unresolved(answer, dns, namespace)
+        if "--hosts" in reason:
+            reason += "; netns send has no --hosts: give an address outside the cluster as IP:PORT"
+        raise _bad(text, "--to", reason)
+    if len(set(answer.addresses)) > 1:
+        raise _bad(text, "--to", f"the name has {len(set(answer.addresses))} addresses "
+                   f"({', '.join(dict.fromkeys(answer.addresses))}; a headless Service); netns send connects to one "
+                   "address: give one of them as IP:PORT (the simulator's send picks one per connection)")
+    return Destination(text, answer.addresses[0], port)
 
 
 # What the probe's raw reasons mean in the simulator's words (its ``failed[].reason``). A socket cannot tell
@@ -284,7 +338,7 @@ def send(state: dict[str, Any], src: str, dst: str, *, proto: str = "tcp", count
     """
     proto = check_proto(proto)
     source = resolve_source(state, src)
-    dest = resolve_destination(state, dst)
+    dest = resolve_destination(state, dst, source)
     with dscp.lease(state.get("dscp_leases")) as mark:
         before = _counters(state, mark)
         results = probe(source, dest, proto, count, timeout, seed, mark)
