@@ -452,7 +452,7 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
         families = families or [next(iter(ranges))]
         if len(families) < 2 and policy != SINGLE_STACK:
             families.append(_other_family(families[0]))
-        return replace(service, ip_families=tuple(families))
+        return replace(service, ip_families=tuple(families), cluster_ip_unset=False)  # "None", kept or written
     # a written address whose family was not written: the family inferred from it is named at the address
     problems = [(f"spec.clusterIPs[{i}]", ips, f"{families[i].value} is not configured on this cluster {where}")
                 for i in range(written.ip_families, len(ips)) if families[i] not in ranges]
@@ -470,7 +470,7 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
     if policy != SINGLE_STACK and len(families) == 1 and len(ranges) == 2:
         families.append(_other_family(families[0]))
     if headless:
-        return replace(service, ip_families=tuple(families))
+        return replace(service, ip_families=tuple(families), cluster_ip_unset=False)
     if changed := _changed_ips(before, ips):  # validation, after allocation (which leaves a changed one alone)
         raise _refusal(service, [(f"spec.clusterIPs[{i}]", ips, "may not change once set") for i in changed])
     used = {ip for s in world.services for ip in s.cluster_ips}

@@ -126,11 +126,9 @@ class Service:
     @property
     def headless(self) -> bool:
         """clusterIP "None" (CoreDNS's Service.Headless): not an ExternalName one, nor one whose clusterIP is not
-        set yet. kube-proxy skips all three alike (it reads only ``cluster_ips``). A Service with ipFamilies and
-        no address is headless whatever its manifest said: the API server fills ipFamilies when it admits one
-        (controllers.world keeps "None" for an apply that leaves clusterIP out)."""
-        return self.type is not ServiceType.EXTERNAL_NAME and not self.cluster_ips and \
-            (not self.cluster_ip_unset or bool(self.ip_families))
+        set yet. kube-proxy skips all three alike (it reads only ``cluster_ips``). controllers.world keeps "None"
+        for an apply that leaves clusterIP out of a headless Service, as the API server does."""
+        return self.type is not ServiceType.EXTERNAL_NAME and not self.cluster_ips and not self.cluster_ip_unset
 
 
 @dataclass(frozen=True, slots=True)

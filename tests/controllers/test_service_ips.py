@@ -436,6 +436,12 @@ def test_headless_and_external_name_updates_follow_the_api_server() -> None:
         W.admit_service(w, _service(ips=("10.96.0.50",)), rng)
     still = W.admit_service(w, _service(), rng)
     assert still.headless and still.ip_families == (V4,)
+    unset = replace(_service(), cluster_ip_unset=True)  # a manifest leaving clusterIP out, as decode reads it
+    for _ in range(2):  # and again: the admitted Service is "None", no longer a manifest's unset address
+        admitted = W.admit_service(w, unset, rng)
+        assert admitted.headless and not admitted.cluster_ip_unset and admitted.cluster_ips == ()
+        w = W.put_service(w, admitted)
+    assert not replace(unset, ip_families=(V4,)).headless  # families written, address not: still to allocate
     w, rng = _held(NODES, _service(ips=("10.96.0.50",)))
     with pytest.raises(W.ActionError, match=r'spec\.clusterIPs\[0\]: Invalid value: \[\]string\{"None"\}: '
                                             "may not change once set"):
