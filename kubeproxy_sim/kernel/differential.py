@@ -585,7 +585,7 @@ def observe(state: dict[str, Any], flow: Flow, count: int, timeout: float, stick
     from kubeproxy_sim.kernel.send import probe, resolve_destination, resolve_source
 
     source = resolve_source(state, flow.src)
-    dest = resolve_destination(state, flow.dst)
+    dest = resolve_destination(state, flow.dst, source)
     results = probe(source, dest, flow.proto, 1, timeout) if sticky else []
     results += probe(source, dest, flow.proto, count - len(results), timeout)
     return Counter(observation(r) for r in results)

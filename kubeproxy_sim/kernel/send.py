@@ -188,14 +188,14 @@ def resolve_destination(state: dict[str, Any], text: str, source: Source | None 
         if family_of(host) != family:
             raise _bad(text, "--to", f"the cluster is built for IPv{family}; expected such an address")
         return Destination(text, _canonical(host), port)
-    from kubeproxy_sim.simulator.send import _unresolved
+    from kubeproxy_sim.simulator.send import unresolved_reason
 
     namespace = source.label[4:].split("/", 1)[0] if source is not None and source.label.startswith("pod/") \
         else "default"
     dns = _cluster_dns(state)
     answer = dns.resolve(host, namespace)
     if not answer.addresses:
-        reason = _unresolved(answer, dns, namespace)
+        reason = unresolved_reason(answer, dns, namespace)
         if "--hosts" in reason:
             reason += "; netns send has no --hosts: give an address outside the cluster as IP:PORT"
         raise _bad(text, "--to", reason)

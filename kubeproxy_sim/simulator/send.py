@@ -186,11 +186,11 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
         return Target(text, (ip,), port)
     answer = sim.dns.resolve(host, client.namespace or "default")
     if not answer.addresses:
-        raise _bad(text, "--to", _unresolved(answer, sim.dns, client.namespace or "default"))
+        raise _bad(text, "--to", unresolved_reason(answer, sim.dns, client.namespace or "default"))
     return Target(text, answer.addresses, port, host)
 
 
-def _unresolved(answer: Answer, dns: ClusterDNS, namespace: str | None = None) -> str:
+def unresolved_reason(answer: Answer, dns: ClusterDNS, namespace: str | None = None) -> str:
     """Why a name gives no address: no such name, a Service without an address of this family (or none at all),
     a CNAME to a name nobody has, a CNAME loop or chain too long, or a name --hosts gives only addresses of the
     other family. An NXDOMAIN answer is explained by the first name of the search path that is a Service."""
