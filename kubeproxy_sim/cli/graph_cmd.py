@@ -13,6 +13,7 @@ from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.proxier.full import as_node_holds_it
 
 if TYPE_CHECKING:
+    from kubeproxy_sim.graph.build import Cite
     from kubeproxy_sim.graph.model import Graph
     from kubeproxy_sim.graph.scope import Selection, ServiceRef
     from kubeproxy_sim.netfilter.model import Ruleset
@@ -41,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_input_flags(parser)
     parser.add_argument("--rules", metavar="FILE",
-                        help="an iptables-save dump (or kube-proxy's iptables-restore input) instead of objects")
+                        help="an iptables-save dump (or kube-proxy's iptables-restore input) instead of objects; "
+                        "- reads it from standard input")
     scope = parser.add_argument_group("what to draw")
     scope.add_argument("--service", metavar="NS/NAME[:PORT]",
                        help="one service port's path: its rules in the shared chains and all they lead to "
@@ -79,10 +81,11 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool]:
             raise UsageError(Diagnostic("both a dump and objects given; expected --rules FILE or -f/--scenario, "
                                         "not both", field="--rules"))
         from kubeproxy_sim.netfilter.codec import parse_ruleset_file
+        from kubeproxy_sim.netfilter.dumpfile import dump_name
 
-        ruleset = parse_ruleset_file(args.rules)
+        ruleset = parse_ruleset_file(args.rules)  # "-": standard input
         report(idle_with_dump(args, family=6 if ruleset.ipv6 else 4), args)  # --node-ip too: nothing reads it
-        return as_node_holds_it(ruleset), Path(args.rules).name, False
+        return as_node_holds_it(ruleset), Path(dump_name(args.rules)).name, False
     if not args.filename and not args.scenario:
         raise UsageError(Diagnostic("nothing to draw; expected --rules FILE, -f PATH or --scenario NAME",
                                     field="--rules"))
@@ -113,7 +116,6 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = N
     jumps) are marked added, and its rules' tooltips quote its lines as they read (as trace cites them).
     """
     from kubeproxy_sim.graph import DEFAULT_TABLES, build_graph, collapse_endpoints
-    from kubeproxy_sim.graph.build import dump_cite
     from kubeproxy_sim.graph.scope import select_service
 
     tables: tuple[str, ...] = (table,) if table else DEFAULT_TABLES
@@ -127,16 +129,27 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = N
                 tables += tuple(t for t in also[1] if t not in tables)
     if table:
         title += f", {table} table"
-    graph = build_graph(ruleset, tables=tables, title=title, scope=selection,
-                        cite=dump_cite(dump, ruleset.ipv6) if dump else None)
+    graph = build_graph(ruleset, tables=tables, title=title, scope=selection, cite=cite_of(dump, ruleset.ipv6))
     if not graph.nodes:
+        from kubeproxy_sim.netfilter.dumpfile import dump_name
+
         raise InputError(Diagnostic(f"no rules to draw in the {' and '.join(tables)} table(s)",
-                                    file=dump, field="--table" if table else None))
+                                    file=dump_name(dump) if dump else None, field="--table" if table else None))
     if dump:
         from kubeproxy_sim.graph.transform import mark_added
 
         graph = mark_added(graph)
     return collapse_endpoints(graph, max_endpoints)
+
+
+def cite_of(dump: str | None, ipv6: bool) -> Cite | None:
+    """How a graph's tooltips quote a ``dump``'s rules: its lines as they read (``dump_cite``); None (as
+    iptables-save prints them) for rules not from a file, and for standard input (``-``), which cannot be read
+    again (an iptables-save's rule lines round-trip to that form)."""
+    from kubeproxy_sim.graph.build import dump_cite
+    from kubeproxy_sim.netfilter.dumpfile import STDIN
+
+    return dump_cite(dump, ipv6) if dump and dump != STDIN else None
 
 
 MERMAID_MAX_EDGES = 500

@@ -62,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--rules", metavar="DUMP", help="an iptables-save (or iptables-restore) text file")
+    parser.add_argument("--rules", metavar="DUMP", help="an iptables-save (or iptables-restore) text file; - reads "
+                        "it from standard input")
     add_input_flags(parser, node_ip_help=NODE_IP_WITH_DUMP)
     pkt = parser.add_argument_group("the packet")
     pkt.add_argument("--src", required=True, metavar="IP", help="source address")
@@ -109,45 +110,43 @@ def _packet(args: argparse.Namespace):
 
 
 def _from_dump(args: argparse.Namespace, family: int):
-    from kubeproxy_sim.netfilter.codec import parse_ruleset_file
-    from kubeproxy_sim.netfilter.dumpfile import dump_node_addresses
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+    from kubeproxy_sim.netfilter.dumpfile import dump_name, dump_node_addresses, read_dump_text
 
-    ruleset = parse_ruleset_file(args.rules)  # in the dump's own family: an iptables-save is IPv4
+    text = read_dump_text(args.rules)  # once ("-": standard input), so the lines cited are the lines read
+    name = dump_name(args.rules)
+    ruleset = parse_ruleset(text, file=name)  # in the dump's own family: an iptables-save is IPv4
     report(idle_with_dump(args, used=("node_ip",), family=6 if ruleset.ipv6 else 4), args)
     if (6 if ruleset.ipv6 else 4) != family:
-        ruleset = _of_packet_family(args.rules, family)
+        ruleset = _of_packet_family(text, name, family)
     if not any(table.chains for table in ruleset.tables):  # every packet would read ACCEPT: likely the wrong file
         report([Diagnostic("no tables in this file; expected iptables-save output (every packet is accepted)",
-                           file=args.rules, severity=Severity.WARNING)], args)
+                           file=name, severity=Severity.WARNING)], args)
     # of the dump's family, as netns verify --rules takes them: one of the other family is refused
     addresses = dump_node_addresses(args.node_ip or (), 6 if ruleset.ipv6 else 4)
 
-    text: list[str] = []
+    lines: list[str] = []
 
     def line_text(line: int, table: str | None, chain: str | None) -> str | None:
-        if not text:
-            try:
-                with open(args.rules, encoding="utf-8", errors="replace") as handle:
-                    text.extend(handle.read().splitlines())
-            except OSError:  # stdin, read once already: the parsed rules' own text stands in
-                return None
-        return text[line - 1].strip() if 0 < line <= len(text) else None
+        if not lines:
+            lines.extend(text.splitlines())
+        return lines[line - 1].strip() if 0 < line <= len(lines) else None
 
     return as_node_holds_it(ruleset), addresses, (), line_text
 
 
-def _of_packet_family(path: str, family: int) -> Ruleset:
+def _of_packet_family(text: str, file: str, family: int) -> Ruleset:
     """A dump read as the family of a packet of the other family: its rules hold no address (their family is
     only guessed), else the packet is refused in the words for an input of the other family than the dump's."""
     from kubeproxy_sim.errors import RulesSyntaxError
-    from kubeproxy_sim.netfilter.codec import parse_ruleset_file
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
     from kubeproxy_sim.netfilter.dumpfile import dump_family_mismatch
 
     try:
-        return parse_ruleset_file(path, ipv6=family == 6)
+        return parse_ruleset(text, file=file, ipv6=family == 6)
     except RulesSyntaxError:  # a rule has an address of the dump's family, the other one
         raise InputError(Diagnostic(dump_family_mismatch(f"the packet is IPv{family}", 10 - family, "addresses"),
-                                    file=path, field="--src/--dst")) from None
+                                    file=file, field="--src/--dst")) from None
 
 
 def _from_objects(args: argparse.Namespace, family: int):
@@ -247,6 +246,7 @@ def cite_lines(result: TraceResult, line_text: LineText) -> TraceResult:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kubeproxy_sim.netfilter.dumpfile import dump_name
     from kubeproxy_sim.netfilter.established import trace_later, trace_reply
     from kubeproxy_sim.netfilter.packet import CtState
     from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
@@ -280,7 +280,7 @@ def run(args: argparse.Namespace) -> int:
     # nor says it (nor do objects) whether the client is in a session-affinity list: one not named is uncertain
     node = NodeContext.of(addresses, affinity=args.affinity, addresses_known=bool(addresses) or not args.rules,
                           affinity_known=False)
-    with progress("tracing"), in_dump(args.rules):
+    with progress("tracing"), in_dump(dump_name(args.rules) if args.rules else None):
         tracer = Tracer(ruleset, node, lazy=True)  # one packet: compile only the chains it enters
         if reply:
             traced = trace_reply(tracer, packet)
@@ -480,8 +480,8 @@ def path_graph(ruleset: Ruleset, result: TraceResult, title: str, dump: str | No
     table the paths cross; with no rule matched, an empty graph whose title says so. From a ``dump``, the
     jumps the node adds to it (a restore input's hooks) are marked as added, and its rules' tooltips quote its
     lines as they read (as ``graph --rules`` and trace's ``rule`` do)."""
+    from kubeproxy_sim.cli.graph_cmd import cite_of
     from kubeproxy_sim.graph import Graph, build_graph
-    from kubeproxy_sim.graph.build import dump_cite
     from kubeproxy_sim.graph.steps import path_selection
     from kubeproxy_sim.graph.transform import mark_added
 
@@ -489,7 +489,7 @@ def path_graph(ruleset: Ruleset, result: TraceResult, title: str, dump: str | No
     if not selection:
         return Graph(title=f"{title}: no rule matched it")
     graph = build_graph(ruleset, tables=tables, title=f"{title}, only the rules it matched (it hits no service)",
-                        scope=selection, cite=dump_cite(dump, ruleset.ipv6) if dump else None)
+                        scope=selection, cite=cite_of(dump, ruleset.ipv6))
     return mark_added(graph) if dump else graph
 
 

@@ -583,15 +583,6 @@ class Report:
                 "notes": list(self.notes), "ok": self.ok, "flows": [r.as_json() for r in self.results]}
 
 
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(Diagnostic(f"cannot read rules: {exc.strerror or exc}", file=path)) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path)) from None
-
-
 def _notes(ruleset: Ruleset) -> list[str]:
     if any(chain.builtin for table in ruleset.tables for chain in table.chains):
         return []
@@ -634,8 +625,10 @@ def verify(path: str, directory: Path, *, name: str, node_ips: Sequence[str] = (
     from kubeproxy_sim.kernel.differential import no_progress
     from kubeproxy_sim.kernel.stage import plan_stage, read_dump, stage, unstage
     from kubeproxy_sim.netfilter.codec import parse_ruleset
+    from kubeproxy_sim.netfilter.dumpfile import dump_name, read_dump_text
 
-    text = _read(path)
+    text = read_dump_text(path)  # "-": standard input
+    path = dump_name(path)
     ruleset = parse_ruleset(text, file=path)  # the family is the dump's: iptables-save or ip6tables-save
     plan = plan_stage(name, read_dump(ruleset), node_ips, bridge)
     given = load_flows(flows_file, plan.node_ips[0]) if flows_file else None

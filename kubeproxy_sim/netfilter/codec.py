@@ -694,14 +694,8 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
 
 
 def parse_ruleset_file(path: str, *, ipv6: bool | None = None, validate: bool = True) -> Ruleset:
-    """Read a dump from disk; an unreadable file is an InputError naming it."""
-    from kubeproxy_sim.errors import InputError
+    """Read a dump from disk, or from standard input for ``-`` (the one reader,
+    :func:`~kubeproxy_sim.netfilter.dumpfile.read_dump_text`); an unreadable file is an InputError naming it."""
+    from kubeproxy_sim.netfilter.dumpfile import dump_name, read_dump_text
 
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read rules: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return parse_ruleset(text, file=path, ipv6=ipv6, validate=validate)
+    return parse_ruleset(read_dump_text(path), file=dump_name(path), ipv6=ipv6, validate=validate)

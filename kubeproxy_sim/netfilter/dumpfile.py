@@ -1,5 +1,6 @@
-"""A node's dump as the commands that read one (``trace``, ``graph``, ``netns verify``) take it: its family's
-tool, the words for an input of the other family than the dump's, and the node addresses given with it.
+"""A node's dump as the commands that read one (``trace``, ``graph``, ``netns verify``) take it: its text (a
+file, or standard input for ``-``), its family's tool, the words for an input of the other family than the
+dump's, and the node addresses given with it.
 
 A dump's family is its own (an iptables-save is IPv4, an ip6tables-save IPv6): a packet or a node address of
 the other family is refused in one wording, naming the tool, not blamed on the dump's rules.
@@ -7,9 +8,49 @@ the other family is refused in one wording, naming the tool, not blamed on the d
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 from kubeproxy_sim.errors import Diagnostic, InputError
+
+STDIN = "-"
+"""``--rules -``: the dump is read from standard input (``iptables-save | kubeproxy-sim trace --rules - ...``)."""
+STDIN_NAME = "<stdin>"
+"""What messages call standard input (as ``-f -`` does)."""
+
+_read_stdin: list[tuple[object, str]] = []  # (the stream, its text): standard input can be read only once
+
+
+def dump_name(path: str) -> str:
+    """The dump as messages name it: the file, or ``<stdin>``."""
+    return STDIN_NAME if path == STDIN else path
+
+
+def read_dump_text(path: str) -> str:
+    """The text of the dump at ``path`` (``-``: standard input, read once; asked again, the same text). A file
+    that cannot be read, or is not UTF-8, is an InputError naming it. Every command reads its dump here, so a
+    line a message or a citation numbers is a line of this text."""
+    if path == STDIN:
+        stream = sys.stdin
+        if _read_stdin and _read_stdin[0][0] is stream:
+            return _read_stdin[0][1]
+        raw = getattr(stream, "buffer", None)
+        try:
+            text = raw.read().decode("utf-8") if raw is not None else stream.read()
+        except OSError as exc:
+            raise InputError(Diagnostic(f"cannot read rules: {exc.strerror or exc}", file=STDIN_NAME)) from None
+        except UnicodeDecodeError as exc:
+            raise InputError(Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                                        file=STDIN_NAME)) from None
+        _read_stdin[:] = [(stream, text)]
+        return text
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise InputError(Diagnostic(f"cannot read rules: {exc.strerror or exc}", file=path)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path)) from None
 
 
 def save_tool(family: int) -> str:

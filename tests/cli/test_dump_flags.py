@@ -81,3 +81,49 @@ def test_netns_verify_with_a_dump_names_the_node_flags_it_ignores(monkeypatch: p
     assert code == 3
     assert ("kubeproxy-sim: --rules: warning: --config and --masquerade-all have no effect with a dump: "
             "kube-proxy's settings shape the rules it makes, and the dump's rules are made already") in err
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+
+
+def test_trace_rules_dash_reads_standard_input_and_cites_its_lines_as_read(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    _stdin(monkeypatch, NO_SERVICE)
+    code, out, err = run(["trace", "--rules", "-", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80",
+                          "-o", "json"], capsys)
+    assert code == 0, err
+    assert [(s["line"], s["rule"]) for s in json.loads(out)["outcomes"][0]["path"]] == [
+        (3, "[3:180] -A FORWARD -p tcp --dport 80 -j ACCEPT")]  # the line as read, counters and all
+    _stdin(monkeypatch, "*filter\nbogus\n")
+    code, _, err = run(["trace", "--rules", "-", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"], capsys)
+    assert code == 1 and err.startswith("kubeproxy-sim: <stdin>:2: ")
+
+
+def test_graph_rules_dash_reads_standard_input(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _stdin(monkeypatch, NO_SERVICE)
+    code, dot, err = run(["graph", "--rules", "-", "--format", "dot"], capsys)
+    assert code == 0, err
+    assert dot.startswith('digraph "<stdin>"') and "FORWARD" in dot
+
+
+def test_a_dump_on_standard_input_is_read_once_by_the_one_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Standard input can be read once: asked again (trace reads its dump in the packet's family too), the
+    reader gives the text it read; a file is read as it is now."""
+    from kubeproxy_sim.errors import InputError
+    from kubeproxy_sim.netfilter.codec import parse_ruleset_file
+    from kubeproxy_sim.netfilter.dumpfile import read_dump_text
+
+    _stdin(monkeypatch, NO_SERVICE)
+    assert read_dump_text("-") == NO_SERVICE and read_dump_text("-") == NO_SERVICE
+    assert parse_ruleset_file("-").table("filter") is not None
+    _stdin(monkeypatch, "")  # another stream: read afresh
+    assert read_dump_text("-") == ""
+    with pytest.raises(InputError, match=r"^/nonexistent\.rules: cannot read rules: No such file or directory$"):
+        read_dump_text("/nonexistent.rules")
