@@ -14,7 +14,10 @@ Addressing (the kernel backend's ``netns send`` takes the same):
 The expected share of each pod is the exact probability the all-branches
 tracer computes on the node where the connection enters, averaged over the
 nodes the balancer (or the router, for externalIPs) can pick. It is the share
-of *new* clients: with session affinity one client sticks to one pod.
+of *new* clients: with session affinity one client sticks to one pod. A pod
+that connects to a name asks kube-dns first (a UDP query to its cluster IP):
+that query's own failures come first (a failure row whose detail starts
+``DNS query to``), and only what it lets through is spread over the pods.
 """
 
 from __future__ import annotations
@@ -383,21 +386,55 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
         shares[_target_of(sim, ip, port, proto, node)] += p
 
 
+def _shares_to(sim: Simulator, client: Client, dst: str, port: int, proto: str, weight: Fraction,
+               shares: defaultdict[str, Fraction]) -> None:
+    """Add one connection's exact outcomes to ``shares``, ``weight`` in all."""
+    if client.kind == "pod" and loopback(*parse_address(dst)):  # answered inside the pod: see own_loopback
+        answer = sim.own_loopback(client.pod, proto, port)  # type: ignore[arg-type]
+        # own_loopback names the target whenever it names no failure
+        shares[answer.failure.reason if answer.failure else answer.target] += weight  # type: ignore[index]
+        return
+    entries, ended = _entries(sim, client, dst, port, proto)
+    if not entries:
+        shares[ended or _target_of(sim, dst, port, proto)] += weight
+    for node, node_weight, packet in entries:
+        _follow(sim, node, packet, weight * node_weight, proto, shares)
+
+
+DNS = "dns:"
+"""The prefix of the expected shares of a failure of the DNS query (a row whose detail starts DNS_QUERY)."""
+DNS_QUERY = re.compile(r"^DNS query to \S+:53: ")
+"""How ``Simulator.resolve`` begins the detail of a failed DNS query."""
+
+
+def _dns_step(sim: Simulator, client: Client, target: Target, shares: defaultdict[str, Fraction]) -> Fraction:
+    """A pod that connects to a name asks kube-dns first (``Simulator.resolve``, a UDP query to its cluster IP):
+    the query's failures go into ``shares`` (as DNS + reason), and what gets through to an answer is returned."""
+    if target.name is None or client.kind != "pod":
+        return Fraction(1)
+    server = sim._dns_server()
+    if server is None:
+        return Fraction(1)
+    query: defaultdict[str, Fraction] = defaultdict(Fraction)
+    _shares_to(sim, client, server, 53, "udp", Fraction(1), query)
+    through = Fraction(0)
+    for key, share in query.items():
+        if "/" in key:  # a pod, a node or an outside host answered (the answer is the same whoever gives it)
+            through += share
+        elif key != STICKY:  # kube-dns's affinity is not the destination's
+            shares[DNS + key] += share
+    return through
+
+
 def expected_shares(sim: Simulator, client: Client, target: Target, proto: str) -> dict[str, Fraction]:
-    """Exact probability per destination (pod key, node/NAME, external/NAME) and per failure reason."""
+    """Exact probability per destination (pod key, node/NAME, external/NAME) and per failure reason; a pod's
+    connection to a name first has its DNS query's failures (keys DNS + reason), the rest is the connection's."""
     shares: defaultdict[str, Fraction] = defaultdict(Fraction)
-    weight = Fraction(1, len(target.addresses))
-    for dst in target.addresses:
-        if client.kind == "pod" and loopback(*parse_address(dst)):  # answered inside the pod: see own_loopback
-            answer = sim.own_loopback(client.pod, proto, target.port)  # type: ignore[arg-type]
-            # own_loopback names the target whenever it names no failure
-            shares[answer.failure.reason if answer.failure else answer.target] += weight  # type: ignore[index]
-            continue
-        entries, ended = _entries(sim, client, dst, target.port, proto)
-        if not entries:
-            shares[ended or _target_of(sim, dst, target.port, proto)] += weight
-        for node, node_weight, packet in entries:
-            _follow(sim, node, packet, weight * node_weight, proto, shares)
+    through = _dns_step(sim, client, target, shares)
+    if through:
+        weight = through / len(target.addresses)
+        for dst in target.addresses:
+            _shares_to(sim, client, dst, target.port, proto, weight, shares)
     return dict(shares)
 
 
@@ -480,15 +517,22 @@ def _failure_expected(expected: dict[str, Fraction], reason: str, detail: str,
                       rows: list[tuple[str, str]]) -> float | None:
     """The exact share a failure row expects: its reason's on its node when a node's rule decided (each node's
     row gets its own), else its reason's; None when several rows share that expectation."""
+    query = DNS_QUERY.match(detail)
+    prefix = DNS if query else ""
+    if query:  # the DNS query's own failure: its expectation is the query's, and its rows are compared alone
+        detail = detail[query.end():]
+        rows = [(r, d[m.end():]) for r, d in rows if (m := DNS_QUERY.match(d))]
+    else:
+        rows = [(r, d) for r, d in rows if not DNS_QUERY.match(d)]
     if reason == WRONG_REPLY_SOURCE or detail.startswith(("the reply", "the client's ACK")):
         return None  # lost on the way back: the expectation follows the rules forward only
     node = _RULE_NODE.match(detail)
-    if node is not None and any(key.startswith(f"{reason}@") for key in expected):
+    if node is not None and any(key.startswith(f"{prefix}{reason}@") for key in expected):
         same = [d for r, d in rows if r == reason and (m := _RULE_NODE.match(d)) and m.group(1) == node.group(1)]
-        share = expected.get(f"{reason}@{node.group(1)}", Fraction(0))
+        share = expected.get(f"{prefix}{reason}@{node.group(1)}", Fraction(0))
     else:
         same = [d for r, d in rows if r == reason]
-        share = expected.get(reason, Fraction(0))
+        share = expected.get(prefix + reason, Fraction(0))
     return round(float(share), 6) if len(same) == 1 else None
 
 

@@ -19,6 +19,7 @@ from tests.simulator.builders import (
     HOSTS,
     NODES,
     PODS,
+    WEB,
     chi_square_p,
     dns_node_port,
     load,
@@ -286,6 +287,56 @@ def test_dns_queries_travel_to_kube_dns_when_it_exists():
     result = send(sim, "pod/default/client", "web.default:80", count=5)
     assert {f.reason for f in result.failed} == {"REJECT"} and "DNS query" in result.failed[0].detail
     assert send(sim, "pod/default/client", "10.96.0.10:80", count=5).delivered  # no name, no query
+
+
+def _kube_dns(endpoints: tuple[str, ...], **spec) -> list[dict]:
+    """kube-system/kube-dns (10.96.0.99, UDP 53) with endpoints at these pods (default/NAME) on their nodes."""
+    return [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+             "spec": {"clusterIP": "10.96.0.99", "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}], **spec}},
+            {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+             "metadata": {"name": "kube-dns-a", "namespace": "kube-system",
+                          "labels": {"kubernetes.io/service-name": "kube-dns"}},
+             "endpoints": [{"addresses": [PODS[p][1]], "conditions": {"ready": True}, "nodeName": PODS[p][0]}
+                           for p in endpoints],
+             "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]}]
+
+
+def test_the_dns_query_s_own_failures_come_first_in_the_expected_shares():
+    """QA-dns M2: a kube-dns that REJECTs every query expected 0% REJECT and 100% delivery; now the query's fate
+    comes first and only what it lets through is spread over the destination's pods."""
+    sim = simulator(docs=objects(extra=_kube_dns(())))
+    result = send(sim, "pod/default/client", "web.default:80", count=5)
+    assert [(f.reason, f.count, f.expected) for f in result.failed] == [("REJECT", 5, 1.0)]
+    assert result.failed[0].detail.startswith("DNS query to 10.96.0.99:53: node node1: filter table: ")
+    assert not result.delivered  # no pod has a share left
+    assert send(sim, "pod/default/client", "10.96.0.10:80", count=5).failed == ()  # no name, no query
+
+    # internalTrafficPolicy Local with kube-dns on node2 only: node1's rules DROP the query, node2's answer it
+    sim = simulator(docs=objects(extra=_kube_dns(("web-2",), internalTrafficPolicy="Local")))
+    result = send(sim, "pod/default/client", "web.default:80", count=5)
+    assert [(f.reason, f.count, f.expected) for f in result.failed] == [("DROP", 5, 1.0)]
+    assert result.failed[0].detail.startswith("DNS query to 10.96.0.99:53: node node1: filter table: ")
+    assert not result.delivered
+    result = send(sim, "pod/default/client2", "web.default:80", count=30)
+    assert not result.failed and {d.pod: d.expected for d in result.delivered} == {
+        f"default/{p}": 0.333333 for p in WEB}
+
+
+def test_a_dns_failure_row_and_a_connection_failure_row_each_expect_their_own_share():
+    from fractions import Fraction
+
+    from kubeproxy_sim.simulator.network import Connection, Failure
+    from kubeproxy_sim.simulator.send import tally
+
+    query = "DNS query to 10.96.0.99:53: "
+    results = [Connection(failure=Failure("REJECT", f"{query}node a: filter table: -A X -j REJECT")),
+               Connection(failure=Failure("REJECT", "node a: filter table: -A Y -j REJECT")),
+               Connection(failure=Failure("DROP", f"{query}the reply from 10.244.1.10 was lost"))]
+    expected = {"dns:REJECT": Fraction(1, 4), "dns:REJECT@a": Fraction(1, 4), "REJECT": Fraction(1, 2),
+                "REJECT@a": Fraction(1, 2), "DROP": Fraction(1, 8)}
+    got = sorted((f.reason, f.detail.startswith("DNS"), f.expected)
+                 for f in tally("s", "d", "tcp", 1, results, expected).failed)
+    assert got == [("DROP", True, None), ("REJECT", False, 0.5), ("REJECT", True, 0.25)]
 
 
 def test_unknown_source_and_destination_are_input_errors():
