@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -218,10 +219,11 @@ def _check_scenario_flags(texts: list[str], file: str) -> None:
         at = len(texts) - 1 - texts[::-1].index(extra[0])
         raise UsageError(Diagnostic(f"{extra[0]!r} is not a flag, nor the value of one", file=file,
                                     field=f"args[{at}]"))
-    try:  # values of the right shape that kube-proxy refuses (--iptables-masquerade-bit 99): as on the command line
-        check_node_settings(values)
+    try:  # values of the right shape that kube-proxy refuses (--iptables-masquerade-bit 99), or of the wrong shape
+        check_node_settings(values)  # (--node-ip foo): as on the command line, 1 or 2
     except InputError as exc:
-        raise InputError([_at_arg(d, texts, file) for d in exc.diagnostics]) from None
+        raise (UsageError if isinstance(exc, UsageError) else InputError)(
+            [_at_arg(d, texts, file) for d in exc.diagnostics]) from None
 
 
 def _at_arg(diagnostic: Diagnostic, texts: list[str], file: str) -> Diagnostic:
@@ -292,8 +294,37 @@ def check_node_settings(args: argparse.Namespace) -> None:
         _normalise_ip(text, "--node-ip", diags)
     diags += _masquerade_bit_problems(args)
     errors = [d for d in diags if d.severity is Severity.ERROR]
-    if errors:
-        raise InputError(errors)
+    if errors:  # a value of the wrong shape is a usage error (2), as argparse's are; one kube-proxy refuses, 1
+        raise (UsageError if _malformed(args) else InputError)(errors)
+
+
+@contextmanager
+def usage_if_malformed(malformed: Mapping[str, bool]) -> Iterator[None]:
+    """An InputError at a flag whose value is of the wrong shape (``malformed[flag]``: a target not of the
+    documented forms) raised as the usage error (2) it is, its message unchanged; the flag's parser, which
+    tells the two apart only by its words, also refuses values of the right shape that are wrong (1)."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except InputError as exc:
+        if any(malformed.get(d.field or "") for d in exc.diagnostics):
+            raise UsageError(exc.diagnostics) from None
+        raise
+
+
+def _malformed(args: argparse.Namespace) -> bool:
+    """A node flag given text of the wrong shape: a --node-ip that is no address, a --cluster-cidr or
+    --nodeport-addresses entry that is no CIDR (nor 'primary'; an empty entry too)."""
+    from kubeproxy_sim.cli.config_file import split_list
+    from kubeproxy_sim.objects.addr import parse_cidr
+
+    if any(_normalise_ip(text, "--node-ip", []) is None for text in args.node_ip or ()):
+        return True
+    if any(parse_cidr(text) is None for text in split_list(args.cluster_cidr or "")):
+        return True
+    entries = [p.strip() for p in args.nodeport_addresses.split(",")] if args.nodeport_addresses else []
+    return any(not text or (text != "primary" and parse_cidr(text) is None) for text in entries)
 
 
 def sync_periods(args: argparse.Namespace, min_flag: str = "--min-sync-period",

@@ -99,8 +99,8 @@ def _packet(args: argparse.Namespace):
     for flag, value in (("--src", args.src), ("--dst", args.dst)):
         try:
             parse_address(value)
-        except ValueError as exc:
-            raise InputError(Diagnostic(f"{exc}; expected an IPv4 or IPv6 address", field=flag)) from None
+        except ValueError as exc:  # text that is no address: the wrong shape, a usage error
+            raise UsageError(Diagnostic(f"{exc}; expected an IPv4 or IPv6 address", field=flag)) from None
     try:
         return Packet.of(args.proto, args.src, args.dst, args.dport, args.sport, in_iface=args.in_iface,
                          out_iface=args.out_iface, bridge_port=args.bridge_port, ctstate=CtState(args.ctstate))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 
 STDIN = "-"
 """``--rules -``: the dump is read from standard input (``iptables-save | kubeproxy-sim trace --rules - ...``)."""
@@ -67,17 +67,17 @@ def dump_family_mismatch(what: str, dump_family: int, expected: str) -> str:
 
 def dump_node_addresses(given: Iterable[str], family: int) -> tuple[str, ...]:
     """The ``--node-ip`` addresses given with a dump of this family: without prefix lengths, canonical, once
-    each. Text that is no address, or an address of the other family (a dual-stack node's IPv6 InternalIP with
-    an iptables-save), is refused at ``--node-ip``: taken as given, it would make the dump's family of node
-    addresses known and empty."""
+    each. Text that is no address (a usage error), or an address of the other family (a dual-stack node's IPv6
+    InternalIP with an iptables-save), is refused at ``--node-ip``: taken as given, it would make the dump's
+    family of node addresses known and empty."""
     from kubeproxy_sim.netfilter.packet import format_address, parse_address
 
     found: dict[str, None] = {}
     for text in given:
         try:
             of, value = parse_address(text.split("/")[0])
-        except ValueError as exc:
-            raise InputError(Diagnostic(str(exc), field="--node-ip")) from None
+        except ValueError as exc:  # text that is no address: the wrong shape, a usage error
+            raise UsageError(Diagnostic(str(exc), field="--node-ip")) from None
         address = format_address(of, value)
         if of != family:
             raise InputError(Diagnostic(dump_family_mismatch(f"{address} is an IPv{of} address", family,

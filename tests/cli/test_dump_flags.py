@@ -127,3 +127,63 @@ def test_a_dump_on_standard_input_is_read_once_by_the_one_reader(monkeypatch: py
     assert read_dump_text("-") == ""
     with pytest.raises(InputError, match=r"^/nonexistent\.rules: cannot read rules: No such file or directory$"):
         read_dump_text("/nonexistent.rules")
+
+
+@pytest.mark.parametrize(("argv", "status", "message"), [
+    # the wrong shape: a usage error, 2 (README's exit status), the message unchanged
+    (["trace", "--scenario", "bootcamp", "--src", "foo", "--dst", "10.96.142.87", "--dport", "80"], 2,
+     "--src: 'foo' is not an IP address; expected an IPv4 or IPv6 address"),
+    (["trace", "--scenario", "bootcamp", "--src", "1.2.3.4", "--dst", "nothost", "--dport", "80"], 2,
+     "--dst: 'nothost' is not an IP address"),
+    (["rules", "--scenario", "bootcamp", "--node-ip", "foo"], 2, "--node-ip: 'foo' is not an IP address"),
+    (["rules", "--scenario", "bootcamp", "--cluster-cidr", "foo"], 2, "--cluster-cidr: 'foo' is not a CIDR"),
+    (["rules", "--scenario", "bootcamp", "--nodeport-addresses", "foo"], 2,
+     "--nodeport-addresses: 'foo' is not a CIDR"),
+    (["rules", "--scenario", "bootcamp", "--nodeport-addresses", "10.0.0.0/8,"], 2, "has an empty entry"),
+    (["send", "--scenario", "bootcamp", "--from", "bogus", "--to", "node/node1:31526"], 2,
+     "--from: 'bogus': expected pod/NS/NAME, node/NAME, external, external:IP or an IP address"),
+    (["send", "--scenario", "bootcamp", "--from", "external:zz", "--to", "node/node1:31526"], 2,
+     "--from: 'external:zz': expected external:IP"),
+    (["send", "--scenario", "bootcamp", "--from", "external", "--to", "bogus"], 2, "--to: 'bogus': expected IP:PORT"),
+    (["send", "--scenario", "bootcamp", "--from", "external", "--to", "fd00::1:80"], 2,
+     "--to: 'fd00::1:80': an IPv6 address with a port is written [ADDRESS]:PORT"),
+    (["dist", "--scenario", "bootcamp", "--to", "bogus"], 2, "--to: 'bogus': not an address, a service name"),
+    (["dist", "--scenario", "bootcamp", "--from", "bogus"], 2, "--from: 'bogus': not a known kind of source"),
+    (["dist", "--scenario", "bootcamp", "--from", "external:zz"], 2, "--from: 'external:zz': not an IPv4 address"),
+    (["trace", "--rules", "{dump}", "--node-ip", "node1", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"],
+     2, "--node-ip: 'node1' is not an IP address"),
+    # the right shape, but wrong: invalid input, 1
+    (["trace", "--scenario", "bootcamp", "--src", "1.2.3.4", "--dst", "fd00::1", "--dport", "80"], 1,
+     "are of different IP families"),
+    (["rules", "--scenario", "bootcamp", "--cluster-cidr", "10.0.0.0/8,10.1.0.0/16"], 1,
+     "expected one CIDR, or two of different IP families"),
+    (["send", "--scenario", "bootcamp", "--from", "external:fd00::1", "--to", "node/node1:31526"], 1,
+     "--from: 'external:fd00::1': expected external:IP with an IPv4 address"),
+    (["send", "--scenario", "bootcamp", "--from", "pod/default/nope", "--to", "node/node1:31526"], 1,
+     "no such pod"),
+    (["send", "--scenario", "bootcamp", "--from", "external", "--to", "10.0.0.1:70000"], 1, "with a port 1-65535"),
+    (["send", "--scenario", "bootcamp", "--from", "external", "--to", "nosuch.default:80"], 1, "--to:"),
+    (["dist", "--scenario", "bootcamp", "--to", "default/nope"], 1, "no proxied service default/nope"),
+    (["dist", "--scenario", "bootcamp", "--from", "external:fd00::1"], 1, "not an IPv4 address"),
+    (["dist", "--scenario", "bootcamp", "--from", "node/nope"], 1, "no node 'nope'"),
+    (["trace", "--rules", "{dump}", "--node-ip", "fd00::1", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport",
+      "80"], 1, "fd00::1 is an IPv6 address"),
+])
+def test_a_flag_value_of_the_wrong_shape_is_a_usage_error_and_a_wrong_value_of_the_right_shape_invalid_input(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], status: int, message: str) -> None:
+    dump = tmp_path / "v4.rules"
+    dump.write_text("*filter\n:FORWARD DROP [0:0]\n-A FORWARD -d 10.0.0.2/32 -j ACCEPT\nCOMMIT\n")
+    code, _, err = run([a.format(dump=dump) for a in argv], capsys)
+    assert (code, "Traceback" in err) == (status, False), err
+    assert message in err.strip().splitlines()[-1]
+
+
+def test_a_scenario_s_args_of_the_wrong_shape_are_a_usage_error_as_on_the_command_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "objects.yaml").write_text("")
+    (tmp_path / "scenario.yaml").write_text("args: [--cluster-cidr, foo]\n")
+    code, _, err = run(["rules", "--scenario", str(tmp_path)], capsys)
+    assert code == 2 and "args[0]: --cluster-cidr: 'foo' is not a CIDR" in err
+    (tmp_path / "scenario.yaml").write_text("args: [--iptables-masquerade-bit, 99]\n")
+    code, _, err = run(["rules", "--scenario", str(tmp_path)], capsys)
+    assert code == 1 and "args[0]: --iptables-masquerade-bit: 99 is not in 0-31" in err

@@ -62,16 +62,16 @@ def test_send_reports_a_bad_object_once_and_simulates_the_rest(tmp_path) -> None
     assert out.startswith("10 tcp connections from external")
 
 
-@pytest.mark.parametrize(("flags", "message"), [
+@pytest.mark.parametrize(("flags", "message", "status"), [
     (["--pcap", "/nonexistent-dir/x.pcap"], "/nonexistent-dir/x.pcap: --pcap: cannot write it: its directory does not "
-     "exist"),
-    (["--cluster-cidr", "bogus"], "--cluster-cidr: 'bogus' is not a CIDR"),
-    (["--nodeport-addresses", "bogus"], "--nodeport-addresses: 'bogus' is not a CIDR"),
+     "exist", 1),
+    (["--cluster-cidr", "bogus"], "--cluster-cidr: 'bogus' is not a CIDR", 2),  # the wrong shape: README, 2
+    (["--nodeport-addresses", "bogus"], "--nodeport-addresses: 'bogus' is not a CIDR", 2),
 ])
-def test_send_flag_problems_are_one_line(flags: list[str], message: str) -> None:
+def test_send_flag_problems_are_one_line(flags: list[str], message: str, status: int) -> None:
     code, _, err = _run(["send", "--scenario", "bootcamp", "--from", "external", "--to", "node/node1:31526",
                          "--count", "3", *flags])
-    assert code == 1 and "Traceback" not in err and "internal error" not in err
+    assert code == status and "Traceback" not in err and "internal error" not in err
     assert err.count(message) == 1
 
 
@@ -97,16 +97,18 @@ def test_a_path_that_is_not_there_stops_the_command_before_any_answer(tmp_path, 
     assert (code, out) == (1, "") and err == f"kubeproxy-sim: {missing}: {flag}: no such file or directory\n"
 
 
-@pytest.mark.parametrize("argv", [
-    ["rules", "--scenario", "bootcamp", "--iptables-masquerade-bit", "32"],
-    ["rules", "--scenario", "bootcamp", "--cluster-cidr", "10.244.0.0/33"],
-    ["replay", str(REPO_RULESETS / "bootcamp" / "objects.yaml"), "--nodeport-addresses", "bogus"],
-    ["scenario", str(REPO_RULESETS / "bootcamp" / "scenario"), "--cluster-cidr", "bogus"],
+@pytest.mark.parametrize(("argv", "status"), [
+    (["rules", "--scenario", "bootcamp", "--iptables-masquerade-bit", "32"], 1),
+    # no CIDR where the flag takes CIDRs: the wrong shape, a usage error (README's exit status)
+    (["rules", "--scenario", "bootcamp", "--cluster-cidr", "10.244.0.0/33"], 2),
+    (["replay", str(REPO_RULESETS / "bootcamp" / "objects.yaml"), "--nodeport-addresses", "bogus"], 2),
+    (["scenario", str(REPO_RULESETS / "bootcamp" / "scenario"), "--cluster-cidr", "bogus"], 2),
 ])
-def test_a_node_setting_kube_proxy_would_refuse_stops_the_command_before_any_output(argv: list[str]) -> None:
+def test_a_node_setting_kube_proxy_would_refuse_stops_the_command_before_any_output(argv: list[str],
+                                                                                   status: int) -> None:
     """Rules made with the value left at its default would be another node's rules."""
     code, out, err = _run(argv)
-    assert (code, out) == (1, "") and err.count("kubeproxy-sim: ") == 1
+    assert (code, out) == (status, "") and err.count("kubeproxy-sim: ") == 1
     assert err.startswith(f"kubeproxy-sim: {argv[-2]}: "), err  # the flag's own error, not the input's
 
 

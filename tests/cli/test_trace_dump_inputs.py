@@ -57,7 +57,7 @@ def test_a_node_ip_of_the_other_family_is_refused_as_netns_verify_refuses_it(
     assert ("--node-ip: fd00::1 is an IPv6 address, but the dump is an iptables-save (IPv4); expected IPv4 node "
             "addresses") in err
     code, _, err = _trace([*NODEPORT, "--node-ip", "192.168.1.5", "--node-ip", "node1"], capsys)
-    assert code == 1 and "--node-ip: 'node1' is not an IP address" in err
+    assert code == 2 and "--node-ip: 'node1' is not an IP address" in err  # the wrong shape: a usage error
     code, data, _ = _trace([*NODEPORT, "--node-ip", "192.168.1.5/24"], capsys)
     assert code == 0 and data is not None
     assert [(o["verdict"], o["destination"], o["masquerade"]) for o in data["outcomes"]] == [
