@@ -11,7 +11,10 @@ Records (zone ``cluster.local``):
   its address with ``-`` for ``.`` or ``:`` (CoreDNS's endpointHostname), of any Service but
   an ExternalName one;
 * ``_PORT._PROTO.SVC.NS.svc.cluster.local``: SRV records for named ports (a headless
-  Service's: each slice's endpoints with that slice's ports);
+  Service's: each slice's endpoints with that slice's ports); as CoreDNS's parseRequest,
+  any two labels before the Service are the port and the protocol, a leading underscore
+  taken off (``http.tcp.SVC...`` too; a label ``_`` alone matches any), and an
+  ExternalName Service has none (no data);
 * ``A-B-C-D.NS.pod.cluster.local``: the dashed address itself (IPv4 for exactly three
   dashes, none doubled, else IPv6 with ``-`` for ``:``), in a namespace that exists;
   NXDOMAIN when the label is no address, no data for the other family;
@@ -126,7 +129,7 @@ def external_name_is_address(service: Service) -> bool:
 
 
 Subset = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, int], ...]]
-"""One slice's ready (address, endpoint name) pairs and its named (port name, protocol, port) triples."""
+"""One slice's ready (address, endpoint name) pairs and its (port name or "", protocol, port) triples."""
 
 
 def endpoint_name(address: str, hostname: str | None) -> str:
@@ -160,8 +163,8 @@ class ClusterDNS:
                 continue
             ready = tuple((address, endpoint_name(address, ep.hostname)) for ep in slc.endpoints
                           if _ready(ep.conditions.ready) for address in ep.addresses)
-            ports = tuple((port.name, port.protocol.value.lower(), port.port) for port in slc.ports
-                          if port.name and port.port)
+            ports = tuple((port.name or "", port.protocol.value.lower(), port.port) for port in slc.ports
+                          if port.port)
             self._subsets.setdefault((slc.namespace, slc.service_name), []).append((ready, ports))
 
     @property
@@ -281,8 +284,8 @@ class ClusterDNS:
         rest = labels[:-2]
         if not rest:
             return self._service_records(fqdn, service)
-        if len(rest) == 2 and rest[0].startswith("_") and rest[1].startswith("_"):
-            return self._srv(fqdn, service, rest[0][1:], rest[1][1:])
+        if len(rest) == 2:  # CoreDNS parseRequest: port and protocol, each without one leading underscore
+            return self._srv(fqdn, service, rest[0].removeprefix("_"), rest[1].removeprefix("_"))
         if len(rest) == 1 and service.type is not ServiceType.EXTERNAL_NAME:
             # CoreDNS answers an endpoint's name for every Service with endpoints, headless or not
             named = [address for address, name in self.ready_endpoints(service) if name.lower() == rest[0]]
@@ -315,13 +318,20 @@ class ClusterDNS:
         return "NOERROR", tuple(Record(fqdn, self.qtype, ip) for ip in self._of_family(service.cluster_ips))
 
     def _srv(self, fqdn: str, service: Service, port_name: str, proto: str) -> tuple[str, tuple[Record, ...]]:
+        """CoreDNS findServices with a port and a protocol (matchPortAndProtocol: equal, or "" for any)."""
+        if service.type is ServiceType.EXTERNAL_NAME:
+            return "NOERROR", ()  # findServices answers its CNAME, which Services() drops from an SRV answer
         base = fqdn.split(".", 2)[2]
+
+        def wanted(name: str, protocol: str) -> bool:
+            return port_name in ("", name.lower()) and proto in ("", protocol)
+
         if service.headless:  # per slice: its endpoints with its ports (both families: SRV names no address)
             pairs = {(f"{name.lower()}.{base}", p) for ready, ports in self._subsets.get((service.namespace,
                                                                                           service.name), ())
-                     for n, pr, p in ports if n == port_name and pr == proto for _, name in ready}
+                     for n, pr, p in ports if wanted(n, pr) for _, name in ready}
             found = tuple(Record(fqdn, "SRV", t, p) for t, p in sorted(pairs, key=lambda tp: (tp[1], tp[0])))
         else:
             found = tuple(Record(fqdn, "SRV", base, p.port) for p in service.ports
-                          if p.name == port_name and p.protocol.value.lower() == proto)
+                          if wanted(p.name or "", p.protocol.value.lower()))
         return ("NOERROR", found) if found else ("NXDOMAIN", ())

@@ -235,6 +235,26 @@ def test_dns_headless_srv_pairs_each_slice_s_endpoints_with_that_slice_s_ports()
         assert resolver.resolve(record.value, None).addresses
 
 
+def test_dns_srv_names_take_port_and_protocol_with_or_without_underscores_as_coredns():
+    """QA-dns L4: CoreDNS parseRequest takes any two labels before the Service as port and protocol, each without
+    one leading underscore (stripUnderscore; "_" alone matches any), and an ExternalName Service has no SRV."""
+    resolver = ClusterDNS(load(objects(extra=_headless_slices())), HOSTS)
+    want = [("SRV", "web.default.svc.cluster.local", 80)]
+    for name in ("_http._tcp.web.default", "http.tcp.web.default", "HTTP._TCP.web.default", "_._tcp.web.default",
+                 "http._.web.default", "_._.web.default"):
+        answer = resolver.resolve(name + ".svc.cluster.local", None)
+        assert [(r.type, r.value, r.port) for r in answer.records] == want, name
+    assert resolver.resolve("_http._udp.web.default.svc.cluster.local", None).rcode == "NXDOMAIN"
+    assert resolver.resolve("_dns._tcp.web.default.svc.cluster.local", None).rcode == "NXDOMAIN"
+    answer = resolver.resolve("http.tcp.hl.default.svc.cluster.local", None)
+    assert [(r.value, r.port) for r in answer.records] == [("web-1.hl.default.svc.cluster.local", 8080),
+                                                           ("10-244-2-10.hl.default.svc.cluster.local", 9090)]
+    ext = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ext2", "namespace": "default"},
+           "spec": {"type": "ExternalName", "externalName": "example.com", "ports": [{"name": "http", "port": 80}]}}
+    answer = ClusterDNS(load(objects(extra=[ext])), HOSTS).resolve("_http._tcp.ext2.default.svc.cluster.local", None)
+    assert (answer.rcode, answer.records) == ("NOERROR", ())
+
+
 def test_dns_headless_without_ready_endpoints_is_nxdomain():
     """QA-dns M3: the spec (2.4.1) answers NXDOMAIN for a headless Service without ready endpoints."""
     resolver = ClusterDNS(load(objects(extra=_headless_slices())), HOSTS)
