@@ -1,9 +1,14 @@
 """``--to DST`` and ``--from SRC``: which service ports and which clients an analysis is about.
 
 The syntax is the simulator's (``send``): DST is ``IP:PORT`` (a cluster IP,
-external IP, load-balancer IP, or a node address with a NodePort),
-``NAME.NS[:PORT]`` or ``NAME.NS.svc.cluster.local[:PORT]``, ``node/NAME:NODEPORT``,
-and, for convenience, ``NS/NAME[:PORT]``; PORT may be a number or a port name.
+external IP, load-balancer IP, or a node address with a NodePort), a Service's
+DNS name with an optional ``:PORT`` (``NAME.NS``, ``NAME.NS.svc.cluster.local``,
+or a bare ``NAME``), ``node/NAME:NODEPORT``, and, for convenience,
+``NS/NAME[:PORT]``; PORT may be a number or a port name. A name is read as the
+cluster DNS reads it for a pod of namespace ``default`` (``send``'s search path
+for a client that is no pod; dist has no client pod, ``--from`` included):
+case-insensitive, a trailing dot ends the search, and a bare NAME is
+``default``'s Service NAME.
 SRC is ``pod/NS/NAME``, ``node/NAME``, ``external`` or ``external:IP``.
 """
 
@@ -26,9 +31,14 @@ from kubeproxy_sim.analysis.nodes import NodeSet, Source, external_source, node_
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.objects.model import ServiceType, watched_by_kube_proxy
 from kubeproxy_sim.proxier.state import ServicePortInfo
+from kubeproxy_sim.simulator.dns import DOMAIN, search_candidates
 from kubeproxy_sim.simulator.topology import family_mismatch
 
-DST_FORMS = "IP:PORT, NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], NS/NAME[:PORT] or node/NAME:NODEPORT"
+DST_FORMS = ("IP:PORT, NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], NAME[:PORT] (namespace default), "
+             "NS/NAME[:PORT] or node/NAME:NODEPORT")
+NAME_NAMESPACE = "default"
+"""The namespace whose search path reads a DNS name: a bare NAME is this namespace's Service (send's too, for a
+client that is no pod)."""
 SRC_FORMS = "pod/NS/NAME, node/NAME, external or external:IP"
 
 
@@ -156,10 +166,35 @@ def parse_destination(nodes: NodeSet, text: str | None) -> list[Selection]:
     host, port = _split_port(text)
     if _is_ip(host):
         return _by_address(nodes, ports, host, port, text)
-    labels = host.split(".")
-    if len(labels) >= 2 and (len(labels) == 2 or ".".join(labels[2:]) in ("svc", "svc.cluster.local")):
+    service = _service_named(nodes, host)
+    if service is not None:
+        return _by_name(ports, service[0], service[1], port, text, nodes)
+    absolute = host.endswith(".")  # a trailing dot: the name as it is, no search path
+    labels = host.lower().removesuffix(".").split(".")
+    if len(labels) == 1 and labels[0] and not absolute:  # no Service of that name where the search path looks
+        wanted = f"{NAME_NAMESPACE}/{labels[0]}"
+        raise _bad(text, "--to", f"not an address, a service name or a node: no Service {wanted} (a bare NAME is "
+                   f"looked up in namespace {NAME_NAMESPACE}, as dist has no client pod; known: "
+                   f"{_services(ports, wanted)})", DST_FORMS)
+    tails = (f"svc.{DOMAIN}",) if absolute else ("svc", f"svc.{DOMAIN}")
+    if len(labels) >= 2 and ((len(labels) == 2 and not absolute) or ".".join(labels[2:]) in tails):
         return _by_name(ports, labels[1], labels[0], port, text, nodes)
-    raise _bad(text, "--to", "not an address, a service name or a node", DST_FORMS)
+    why = "not an address, a service name or a node"
+    if absolute:
+        why += f" (with a trailing dot a name is whole: NAME.NS.svc.{DOMAIN}.)"
+    raise _bad(text, "--to", why, DST_FORMS)
+
+
+def _service_named(nodes: NodeSet, host: str) -> tuple[str, str] | None:
+    """(namespace, name) of the first Service the cluster DNS's search path for a pod of NAME_NAMESPACE finds
+    for ``host`` (case-insensitive; a trailing dot: the name alone), as ``send`` resolves it; None for none."""
+    zone = f".svc.{DOMAIN}"
+    services = {(s.namespace, s.name) for s in nodes.cluster.services}
+    for candidate in search_candidates(host, NAME_NAMESPACE):
+        labels = candidate.removesuffix(zone).split(".") if candidate.endswith(zone) else []
+        if len(labels) == 2 and (labels[1], labels[0]) in services:
+            return labels[1], labels[0]
+    return None
 
 
 def parse_source(nodes: NodeSet, text: str) -> Source:

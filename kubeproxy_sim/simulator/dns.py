@@ -141,6 +141,25 @@ def _ready(ready: bool | None) -> bool:
     return ready is None or ready
 
 
+def search_path(namespace: str | None, domain: str = DOMAIN) -> tuple[str, ...]:
+    """The kubelet's resolv.conf search path for a pod of ``namespace`` (None: none, as a node's resolver)."""
+    return (f"{namespace}.svc.{domain}", f"svc.{domain}", domain) if namespace else ()
+
+
+def search_candidates(name: str, namespace: str | None = None, domain: str = DOMAIN) -> list[str]:
+    """The fully qualified names a pod's resolver asks for ``name``, in order, lower case (ndots:5; a trailing
+    dot: the name alone)."""
+    if name.endswith("."):
+        return [name.rstrip(".").lower()]
+    name = name.lower()
+    candidates = [f"{name}.{suffix}" for suffix in search_path(namespace, domain)]
+    if name.count(".") >= NDOTS or not candidates:
+        candidates.insert(0, name)
+    else:
+        candidates.append(name)
+    return candidates
+
+
 class ClusterDNS:
     """The answers of the cluster's DNS for one IP family (A for IPv4, AAAA for IPv6)."""
 
@@ -172,20 +191,11 @@ class ClusterDNS:
         return "A" if self.family == 4 else "AAAA"
 
     def search_path(self, namespace: str | None) -> tuple[str, ...]:
-        base = (f"svc.{self.domain}", self.domain)
-        return (f"{namespace}.svc.{self.domain}", *base) if namespace else ()
+        return search_path(namespace, self.domain)
 
     def candidates(self, name: str, namespace: str | None = None) -> list[str]:
         """The names a pod's resolver asks, in order (a trailing dot: the name alone)."""
-        if name.endswith("."):
-            return [name.rstrip(".").lower()]
-        name = name.lower()
-        candidates = [f"{name}.{suffix}" for suffix in self.search_path(namespace)]
-        if name.count(".") >= NDOTS or not candidates:
-            candidates.insert(0, name)
-        else:
-            candidates.append(name)
-        return candidates
+        return search_candidates(name, namespace, self.domain)
 
     def resolve(self, name: str, namespace: str | None = None) -> Answer:
         """A pod's lookup (``namespace``: the pod's; None: no search path, as a node's resolver). As glibc's

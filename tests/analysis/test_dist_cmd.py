@@ -383,3 +383,33 @@ def test_outside_clients_to_a_cluster_ip_are_told_the_outside_does_not_route_the
     assert any("the outside routes no cluster IPs to the nodes" in note for note in view["notes"])
     code, out, _ = run(capsys, "dist", "--scenario", "bootcamp", "--to", "10.96.142.87:8080", "-o", "json")
     assert json.loads(out)["services"][0]["views"][0]["notes"] == []
+
+
+def test_to_takes_a_service_s_dns_name_as_send_does():
+    """QA-dns L3: case-insensitive, a trailing dot, a bare NAME from namespace default's search path (dist has no
+    client pod: send reads a name from default too for a client that is no pod); they were refused."""
+    from kubeproxy_sim.analysis.nodes import node_set
+    from kubeproxy_sim.analysis.targets import parse_destination
+    from kubeproxy_sim.errors import InputError
+    from tests.simulator.builders import BASE, load, objects
+
+    other = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "other"},
+             "spec": {"clusterIP": "10.96.0.30", "ports": [{"name": "http", "port": 80}]}}
+    nodes = node_set(load(objects(extra=[other])), BASE)
+
+    def keys(text: str) -> list[str]:
+        return [f"{s.svc.namespace}/{s.svc.name}:{s.svc.port}" for s in parse_destination(nodes, text)]
+
+    assert keys("web.default:80") == ["default/web:80"]
+    for text in ("Web.Default:80", "WEB.default.SVC:80", "web.default.svc.cluster.local.:80", "web:80", "web:http",
+                 "web.default.svc.cluster.local:80"):
+        assert keys(text) == ["default/web:80"], text
+    assert keys("web.other:80") == keys("WEB.Other.svc.cluster.local.:80") == ["other/web:80"]
+    for text, words in (("nosuch:80", "no Service default/nosuch (a bare NAME is looked up in namespace default, "
+                                      "as dist has no client pod; known: "),
+                        ("web.default.:80", "with a trailing dot a name is whole"),  # absolute: no search path
+                        ("nosuch.other.svc.cluster.local.:80", "no proxied service other/nosuch"),
+                        ("web.nosuchns:80", "no proxied service nosuchns/web")):
+        with pytest.raises(InputError) as caught:
+            parse_destination(nodes, text)
+        assert words in str(caught.value), text
