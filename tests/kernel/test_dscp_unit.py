@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -78,8 +79,15 @@ def test_leases_are_exclusive_and_the_least_recently_used_value_comes_next(tmp_p
             assert value not in seen
             seen.add(value)
     assert seen == set(dscp.VALUES)
+    # all used: the one unused longest comes next. Releases within one clock tick tie (and the nested leases above
+    # end second first), so the test sets each value's last use itself: second is the oldest, first the next
+    base = 1_000_000_000_000_000_000
+    for rank, v in enumerate([second, first, *sorted(seen - {first, second})]):
+        os.utime(Path(folder) / str(v), ns=(base + rank, base + rank))
     with dscp.lease(folder) as value:
-        assert value == first  # all used: the one unused longest
+        assert value == second
+    with dscp.lease(folder) as value:
+        assert value == first  # then the next oldest
 
 
 def test_every_value_held_is_refused(tmp_path: Path) -> None:
