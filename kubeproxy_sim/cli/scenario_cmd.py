@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubeproxy_sim.cli.builtin_names import plain_name
 from kubeproxy_sim.cli.options import (
     REPO_RULESETS,
     add_node_flags,
@@ -453,11 +454,11 @@ def builtin_scripts() -> list[str]:
 
 def script_path(text: str) -> Path:
     """The script FILE|NAME names: a file as given, else for a plain name (no slash) a built-in scenario's
-    script, as ``--scenario NAME`` finds rulesets/NAME (a file of the user's own of that name wins)."""
+    script, as ``--scenario NAME`` finds rulesets/NAME (a file of the user's own of that name wins; a directory of
+    that name does not, as it is no script)."""
     path = Path(text)
-    plain = bool(text) and text not in (".", "..") and "/" not in text and "\\" not in text
     builtin = REPO_RULESETS / text / SCRIPT_FILE
-    return builtin if plain and not path.exists() and builtin.is_file() else path
+    return builtin if plain_name(text) and not path.is_file() and builtin.is_file() else path
 
 
 def _read_script(script: Path) -> str:

@@ -34,3 +34,22 @@ def test_a_file_of_that_name_wins_and_an_unknown_name_lists_the_built_in_ones(ca
     assert code == 1 and out == ""
     assert err.startswith("kubeproxy-sim: no-such-scenario: cannot read the script: ")
     assert err.rstrip().endswith("expected a text file of kubectl commands or a built-in scenario's name (bootcamp)")
+
+
+def test_a_directory_of_that_name_does_not_hide_the_built_in_script(capsys, tmp_path, monkeypatch) -> None:
+    """Only a file of the user's own wins: a directory of the name (as in rulesets/ itself) is no script, so the
+    built-in one plays, as ``--scenario NAME`` passes over such a directory."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bootcamp").mkdir()
+    by_name = _run(capsys, "bootcamp", "--show", "endpoints", "--seed", "3")
+    by_path = _run(capsys, str(BOOTCAMP_SCRIPT), "--show", "endpoints", "--seed", "3")
+    assert by_name[0] == 0 and by_name[2] == "" and by_name[1] == by_path[1]
+    monkeypatch.chdir(REPO_RULESETS)
+    assert _run(capsys, "bootcamp", "--show", "endpoints", "--seed", "3")[:2] == by_path[:2]
+
+
+def test_a_name_is_plain_as_scenario_dir_reads_it() -> None:
+    from kubeproxy_sim.cli.builtin_names import plain_name
+
+    assert plain_name("bootcamp")
+    assert not any(plain_name(text) for text in ("", ".", "..", "./bootcamp", "rulesets/bootcamp", "a\\b"))
