@@ -28,7 +28,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, RulesSyntaxError
 from kubeproxy_sim.kernel import nsexec
 from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
 from kubeproxy_sim.netfilter.syntax import parse_spec, render_spec
@@ -47,8 +47,8 @@ def _copy(spec: str) -> tuple[str, str] | None:
     """(verdict, the counting copy's spec) for a DROP or REJECT rule whose matches can run twice; else None."""
     try:
         parsed = parse_spec(spec)
-    except Exception:  # iptables-restore judges text we cannot read; it gets no copy
-        return None
+    except RulesSyntaxError as exc:  # our own generated text: a rule left without its copy would read as TIMEOUT
+        raise RuntimeError(f"a generated rule does not parse, so it cannot be counted: {spec!r}: {exc}") from exc
     target = parsed.target
     if target is None or target.goto or target.name not in COUNT_CHAINS or set(parsed.modules()) & STATEFUL:
         return None

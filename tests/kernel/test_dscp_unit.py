@@ -67,6 +67,14 @@ def test_no_copy_outside_the_filter_table_behind_a_stateful_match_or_in_a_commen
     assert dscp.with_counting(plain) == plain
 
 
+def test_a_generated_rule_that_does_not_parse_is_an_error_not_a_rule_left_uncounted() -> None:
+    # with_counting reads the rules the build generated: a DROP it cannot read would get no counting copy, and
+    # netns send would name its drops TIMEOUT without a word
+    broken = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT --no-such-option 1 -j DROP\nCOMMIT\n"
+    with pytest.raises(RuntimeError, match=r"does not parse.*--no-such-option"):
+        dscp.with_counting(broken)
+
+
 def test_leases_are_exclusive_and_the_least_recently_used_value_comes_next(tmp_path: Path) -> None:
     folder = str(tmp_path / "c.dscp")
     with dscp.lease(folder) as first, dscp.lease(folder) as second:
