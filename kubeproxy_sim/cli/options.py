@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from kubeproxy_sim.cli.builtin_names import plain_name
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node
 from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, ProxyConfig
@@ -128,7 +129,7 @@ def scenario_dir(name: str) -> Path:
     """The folder ``--scenario NAME`` stands for: a folder of rulesets/, or a directory of the user's own that
     holds scenario.yaml and objects.yaml (an own directory of the same name as a built-in one wins)."""
     path = Path(name)
-    plain = bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
+    plain = plain_name(name)
     candidate = REPO_RULESETS / name if plain else path  # (a path joined to an absolute one is that one)
     if path.is_dir() and (any((path / f).exists() for f in SCENARIO_FILES) or not plain or not candidate.is_dir()):
         missing = [f for f in SCENARIO_FILES if not (path / f).is_file()]
