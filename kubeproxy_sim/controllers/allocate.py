@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 import netaddr
 
 from kubeproxy_sim.objects.model import IPFamily
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.objects.addr import ParsedCIDR
 
 DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
 DEFAULT_SERVICE_CIDR_V6 = "fd00:10:96::/112"
@@ -40,31 +44,35 @@ def service_ranges_flag(text: str) -> tuple[tuple[str, ...], str | None]:
     entries = text.split(",")
     if len(entries) > 2:
         return (), f"{SERVICE_RANGE_FLAG} must not contain more than two entries"
-    parsed = [parse_cidr(entry) for entry in entries]
-    cidrs: list[str] = []
-    for index, cidr in enumerate(parsed):
+    parsed: list[ParsedCIDR] = []
+    for index, entry in enumerate(entries):
+        cidr = parse_cidr(entry)
         if cidr is None:  # the two parse errors' words differ upstream
             what = "not a valid cidr" if index == 0 else "not an ip net"
             return (), f"service-cluster-ip-range[{index}] is {what}"
-        cidrs.append(cidr.text)
-    network = netaddr.IPNetwork(cidrs[0])
-    if network.size < MIN_PRIMARY_RANGE_SIZE:
+        parsed.append(cidr)
+    if 2 ** _host_bits(parsed[0])[1] < MIN_PRIMARY_RANGE_SIZE:
         return (), ("error determining service IP ranges for primary service cidr: the service cluster IP range "
                     f"must be at least {MIN_PRIMARY_RANGE_SIZE} IP addresses")
-    problems = [_too_large(cidrs[0], SERVICE_RANGE_FLAG)]
-    if len(cidrs) == 2:
-        if parsed[0].family is parsed[1].family:  # type: ignore[union-attr]
+    problems = [_too_large(parsed[0], SERVICE_RANGE_FLAG)]
+    if len(parsed) == 2:
+        if parsed[0].family is parsed[1].family:
             problems.append(f"{SERVICE_RANGE_FLAG}[0] and {SERVICE_RANGE_FLAG}[1] must be of different IP family")
-        problems.append(_too_large(cidrs[1], f"{SERVICE_RANGE_FLAG}[1]"))
+        problems.append(_too_large(parsed[1], f"{SERVICE_RANGE_FLAG}[1]"))
     found = [p for p in problems if p]
-    return (tuple(cidrs), None) if not found else ((), "; ".join(found))
+    return (tuple(c.text for c in parsed), None) if not found else ((), "; ".join(found))
 
 
-def _too_large(cidr: str, flag: str) -> str | None:
+def _host_bits(cidr: ParsedCIDR) -> tuple[int, int]:
+    """A parsed CIDR's address width and host bits (its canonical text ends in /PREFIX)."""
+    bits = 32 if cidr.family is IPFamily.IPV4 else 128
+    return bits, bits - int(cidr.text.rpartition("/")[2])
+
+
+def _too_large(cidr: ParsedCIDR, flag: str) -> str | None:
     """validateMaxCIDRRange's refusal of a range with more than 64 host bits (only IPv6 can have that many)."""
-    network = netaddr.IPNetwork(cidr)
-    bits = 32 if network.version == 4 else 128
-    if bits - network.prefixlen <= MAX_SERVICE_RANGE_HOST_BITS:
+    bits, host_bits = _host_bits(cidr)
+    if host_bits <= MAX_SERVICE_RANGE_HOST_BITS:
         return None
     return f"specified {flag} is too large; for {bits}-bit addresses, the mask must be >= " \
            f"{bits - MAX_SERVICE_RANGE_HOST_BITS}"
