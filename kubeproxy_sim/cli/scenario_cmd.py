@@ -23,7 +23,7 @@ from kubeproxy_sim.cli.options import (
 )
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render
 from kubeproxy_sim.cli.output import report as report_diagnostics
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 
 DEFAULT_NODES = REPO_RULESETS / "bootcamp"
 SCRIPT_FILE = "scenario"  # a built-in scenario's kubectl script, rulesets/NAME/scenario: `scenario NAME` plays it
@@ -345,18 +345,19 @@ def _start_paths(args: argparse.Namespace) -> list[str]:
 
 def service_cidrs(args: argparse.Namespace) -> tuple[str, ...]:
     """``--service-cluster-ip-range`` as kube-apiserver validates it (empty when not given: the defaults); a value
-    it would refuse to start with stops the command before any step."""
+    it would refuse to start with stops the command before any step (an entry that is no CIDR: a usage error, 2)."""
     from kubeproxy_sim.controllers.allocate import SERVICE_RANGE_FLAG, service_ranges_flag
 
     text = getattr(args, "service_cluster_ip_range", None)
     if text is None:
         return ()
-    cidrs, problem = service_ranges_flag(text)
-    if problem is not None:
-        raise InputError(Diagnostic(f"{text!r}: {problem}; expected one CIDR of at most 64 host bits (e.g. "
-                                    "10.96.0.0/12), or two of different families (10.96.0.0/12,fd00:10:96::/112)",
-                                    field=SERVICE_RANGE_FLAG))
-    return cidrs
+    ranges = service_ranges_flag(text)
+    if ranges.problem is not None:
+        error = UsageError if ranges.malformed else InputError
+        raise error(Diagnostic(f"{text!r}: {ranges.problem}; expected one CIDR of at most 64 host bits (e.g. "
+                               "10.96.0.0/12), or two of different families (10.96.0.0/12,fd00:10:96::/112)",
+                               field=SERVICE_RANGE_FLAG))
+    return ranges.cidrs
 
 
 def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[str, ...] = ()) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import netaddr
 
@@ -34,7 +34,16 @@ class AllocationError(Exception):
     """A range is full."""
 
 
-def service_ranges_flag(text: str) -> tuple[tuple[str, ...], str | None]:
+class ServiceRanges(NamedTuple):
+    """``--service-cluster-ip-range`` read: the canonical ranges, or kube-apiserver's reason for refusing the value
+    (``malformed`` when an entry is no CIDR at all: a value of the wrong shape, a usage error)."""
+
+    cidrs: tuple[str, ...]
+    problem: str | None = None
+    malformed: bool = False
+
+
+def service_ranges_flag(text: str) -> ServiceRanges:
     """``--service-cluster-ip-range`` as kube-apiserver reads and validates it (options' getServiceIPAndRanges,
     controlplane ServiceIPRange, validateClusterIPFlags): one CIDR, or two of different families (primary first),
     each at most 64 host bits, the primary at least 8 addresses. The canonical ranges, or kube-apiserver's reason
@@ -43,24 +52,24 @@ def service_ranges_flag(text: str) -> tuple[tuple[str, ...], str | None]:
 
     entries = text.split(",")
     if len(entries) > 2:
-        return (), f"{SERVICE_RANGE_FLAG} must not contain more than two entries"
+        return ServiceRanges((), f"{SERVICE_RANGE_FLAG} must not contain more than two entries")
     parsed: list[ParsedCIDR] = []
     for index, entry in enumerate(entries):
         cidr = parse_cidr(entry)
         if cidr is None:  # the two parse errors' words differ upstream
             what = "not a valid cidr" if index == 0 else "not an ip net"
-            return (), f"service-cluster-ip-range[{index}] is {what}"
+            return ServiceRanges((), f"service-cluster-ip-range[{index}] is {what}", malformed=True)
         parsed.append(cidr)
     if 2 ** _host_bits(parsed[0])[1] < MIN_PRIMARY_RANGE_SIZE:
-        return (), ("error determining service IP ranges for primary service cidr: the service cluster IP range "
-                    f"must be at least {MIN_PRIMARY_RANGE_SIZE} IP addresses")
+        return ServiceRanges((), "error determining service IP ranges for primary service cidr: the service "
+                             f"cluster IP range must be at least {MIN_PRIMARY_RANGE_SIZE} IP addresses")
     problems = [_too_large(parsed[0], SERVICE_RANGE_FLAG)]
     if len(parsed) == 2:
         if parsed[0].family is parsed[1].family:
             problems.append(f"{SERVICE_RANGE_FLAG}[0] and {SERVICE_RANGE_FLAG}[1] must be of different IP family")
         problems.append(_too_large(parsed[1], f"{SERVICE_RANGE_FLAG}[1]"))
     found = [p for p in problems if p]
-    return (tuple(c.text for c in parsed), None) if not found else ((), "; ".join(found))
+    return ServiceRanges(tuple(c.text for c in parsed)) if not found else ServiceRanges((), "; ".join(found))
 
 
 def _host_bits(cidr: ParsedCIDR) -> tuple[int, int]:

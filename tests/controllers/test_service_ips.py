@@ -280,34 +280,38 @@ def test_a_scenario_s_headless_dual_stack_service_gets_slices_of_both_families(t
         assert len(s.endpoints) == 2 and all(_in(e.addresses[0], cidr) for e in s.endpoints)
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("fd00::/63", "specified --service-cluster-ip-range is too large; for 128-bit addresses, the mask must be >= 64"),
+@pytest.mark.parametrize(("text", "problem", "malformed"), [
+    ("fd00::/63", "specified --service-cluster-ip-range is too large; for 128-bit addresses, the mask must be >= 64",
+     False),
     ("10.0.0.0/30", "error determining service IP ranges for primary service cidr: the service cluster IP range must "
-                    "be at least 8 IP addresses"),
-    ("10.0.0.0/16,fd00::/112,10.1.0.0/16", "--service-cluster-ip-range must not contain more than two entries"),
-    ("10.0.0.0", "service-cluster-ip-range[0] is not a valid cidr"),
-    ("", "service-cluster-ip-range[0] is not a valid cidr"),
-    ("10.0.0.0/16,fd00::", "service-cluster-ip-range[1] is not an ip net"),
+                    "be at least 8 IP addresses", False),
+    ("10.0.0.0/16,fd00::/112,10.1.0.0/16", "--service-cluster-ip-range must not contain more than two entries", False),
+    ("10.0.0.0", "service-cluster-ip-range[0] is not a valid cidr", True),
+    ("", "service-cluster-ip-range[0] is not a valid cidr", True),
+    ("10.0.0.0/16,fd00::", "service-cluster-ip-range[1] is not an ip net", True),
+    ("10.0.0.0/16,", "service-cluster-ip-range[1] is not an ip net", True),
     ("10.0.0.0/16,10.1.0.0/16", "--service-cluster-ip-range[0] and --service-cluster-ip-range[1] must be of "
-                                "different IP family"),
+                                "different IP family", False),
     ("10.0.0.0/16,fd00::/48", "specified --service-cluster-ip-range[1] is too large; for 128-bit addresses, the mask "
-                              "must be >= 64"),
+                              "must be >= 64", False),
 ])
-def test_the_service_range_flag_is_refused_as_kube_apiserver_refuses_it(text: str, problem: str) -> None:
+def test_the_service_range_flag_is_refused_as_kube_apiserver_refuses_it(text: str, problem: str,
+                                                                        malformed: bool) -> None:
+    """The refusal in kube-apiserver's words; ``malformed`` (an entry that is no CIDR) where it is a usage error."""
     from kubeproxy_sim.controllers.allocate import service_ranges_flag
 
-    assert service_ranges_flag(text) == ((), problem)
+    assert service_ranges_flag(text) == ((), problem, malformed)
 
 
 def test_the_service_range_flag_keeps_its_order_and_canonical_networks() -> None:
     from kubeproxy_sim.controllers.allocate import service_ranges_flag
 
-    assert service_ranges_flag("172.30.0.0/16") == (("172.30.0.0/16",), None)
-    assert service_ranges_flag("10.0.0.0/29") == (("10.0.0.0/29",), None)  # 8 addresses: the least
-    assert service_ranges_flag("fd00:0::5/112,10.96.3.4/12") == (("fd00::/112", "10.96.0.0/12"), None)
-    assert service_ranges_flag("fd00::/108") == (("fd00::/108",), None)
-    assert service_ranges_flag("fd00::/64") == (("fd00::/64",), None)  # 64 host bits: the most
-    assert service_ranges_flag("10.0.0.0/8") == (("10.0.0.0/8",), None)  # no IPv4 range has more
+    assert service_ranges_flag("172.30.0.0/16") == (("172.30.0.0/16",), None, False)
+    assert service_ranges_flag("10.0.0.0/29") == (("10.0.0.0/29",), None, False)  # 8 addresses: the least
+    assert service_ranges_flag("fd00:0::5/112,10.96.3.4/12") == (("fd00::/112", "10.96.0.0/12"), None, False)
+    assert service_ranges_flag("fd00::/108") == (("fd00::/108",), None, False)
+    assert service_ranges_flag("fd00::/64") == (("fd00::/64",), None, False)  # 64 host bits: the most
+    assert service_ranges_flag("10.0.0.0/8") == (("10.0.0.0/8",), None, False)  # no IPv4 range has more
 
 
 UPSTREAM_OBJECTS = Path(__file__).resolve().parents[2] / "rulesets" / "upstream-cluster-ip-general" / "objects.yaml"
@@ -346,6 +350,22 @@ def test_a_bad_service_range_flag_stops_the_scenario_naming_the_flag(
     assert captured.err == (
         "kubeproxy-sim: --service-cluster-ip-range: '10.0.0.0/16,10.1.0.0/16': --service-cluster-ip-range[0] and "
         "--service-cluster-ip-range[1] must be of different IP family; expected one CIDR of at most 64 host bits "
+        "(e.g. 10.96.0.0/12), or two of different families (10.96.0.0/12,fd00:10:96::/112)\n")
+
+
+@pytest.mark.parametrize(("value", "problem"), [("foo", "service-cluster-ip-range[0] is not a valid cidr"),
+                                                ("10.0.0.0/8,", "service-cluster-ip-range[1] is not an ip net")])
+def test_a_service_range_flag_that_is_no_cidr_is_a_usage_error(
+        value: str, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A value of the wrong shape exits 2, as README's exit-status row says of a flag taking CIDRs; the words are
+    kube-apiserver's, as for a CIDR it refuses (1)."""
+    (tmp_path / "script").write_text("wait 1s\n")
+    assert run_cli(["scenario", str(tmp_path / "script"), "--service-cluster-ip-range", value], monkeypatch) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"kubeproxy-sim: --service-cluster-ip-range: {value!r}: {problem}; expected one CIDR of at most 64 host bits "
         "(e.g. 10.96.0.0/12), or two of different families (10.96.0.0/12,fd00:10:96::/112)\n")
 
 
