@@ -17,9 +17,10 @@ buffer fills.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from kubeproxy_sim.objects.model import Cluster, Service
+from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Service
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.state import endpoints_map, service_ports
 
@@ -66,10 +67,14 @@ def health_check_port(service: Service, config: ProxyConfig) -> int:
     return ports[0].health_check_node_port if ports else 0
 
 
-def local_ready_endpoints(cluster: Cluster, config: ProxyConfig, service: Service) -> int:
-    """Distinct local ready endpoint IPs of the service, over all its ports, as kube-proxy counts them."""
-    slices = [s for s in cluster.endpoint_slices if s.namespace == service.namespace and
-              s.service_name == service.name]
+def service_slices(cluster: Cluster, service: Service) -> list[EndpointSlice]:
+    """The EndpointSlices of one service (a scan of them all: a caller asking for many services groups them once)."""
+    return [s for s in cluster.endpoint_slices if s.namespace == service.namespace and s.service_name == service.name]
+
+
+def local_ready_endpoints(slices: Sequence[EndpointSlice], config: ProxyConfig) -> int:
+    """Distinct local ready endpoint IPs of a service (its ``slices``), over all its ports, as kube-proxy counts
+    them."""
     ips = {ep.ip for key, eps in endpoints_map(slices, config).items() for ep in eps if ep.is_local and ep.ready}
     return len(ips)
 
@@ -88,10 +93,11 @@ def _body(service: Service, count: int, healthy: bool) -> str:
     ])
 
 
-def service_health(cluster: Cluster, config: ProxyConfig, service: Service, *,
-                   proxy_healthy: bool = True) -> HealthResponse:
-    """The answer of ``config``'s node for ``service`` (a LoadBalancer with externalTrafficPolicy Local)."""
-    count = local_ready_endpoints(cluster, config, service)
+def service_health(cluster: Cluster, config: ProxyConfig, service: Service, *, proxy_healthy: bool = True,
+                   slices: Sequence[EndpointSlice] | None = None) -> HealthResponse:
+    """The answer of ``config``'s node for ``service`` (a LoadBalancer with externalTrafficPolicy Local);
+    ``slices``: the service's EndpointSlices, when the caller has them grouped."""
+    count = local_ready_endpoints(service_slices(cluster, service) if slices is None else slices, config)
     ok = count != 0 and proxy_healthy
     headers = (("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff"),
                ("X-Load-Balancing-Endpoint-Weight", str(count)))

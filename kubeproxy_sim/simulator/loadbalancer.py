@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import netaddr
 
 from kubeproxy_sim.netfilter.packet import host_port
-from kubeproxy_sim.objects.model import Cluster, Service, ServicePort, ServiceType, TrafficPolicy
+from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Service, ServicePort, ServiceType, TrafficPolicy
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.simulator.health import HealthResponse, service_health
 
@@ -63,10 +63,16 @@ class LoadBalancer:
                     self.frontends.setdefault(key, Frontend(ingress.ip, svc, port, ingress.ip_mode == "Proxy"))
         self.nodes = tuple(nodes)
         self.health: dict[tuple[str, str], HealthResponse] = {}
-        for svc in {f.service.key: f.service for f in self.frontends.values()}.values():
-            if svc.external_traffic_policy is TrafficPolicy.LOCAL and svc.health_check_node_port:
-                for node in self.nodes:
-                    self.health[(svc.key, node)] = service_health(cluster, configs[node], svc)
+        probed = [svc for svc in {f.service.key: f.service for f in self.frontends.values()}.values()
+                  if svc.external_traffic_policy is TrafficPolicy.LOCAL and svc.health_check_node_port]
+        self.probed = frozenset(svc.key for svc in probed)
+        slices: dict[str, list[EndpointSlice]] = {key: [] for key in self.probed}  # grouped once, not per service
+        for one in cluster.endpoint_slices:
+            if (group := slices.get(f"{one.namespace}/{one.service_name}")) is not None:
+                group.append(one)
+        for svc in probed:
+            for node in self.nodes:
+                self.health[(svc.key, node)] = service_health(cluster, configs[node], svc, slices=slices[svc.key])
         self.flows: dict[tuple, str] = {}
 
     def frontend(self, ip: str, proto: str, port: int) -> Frontend | None:
@@ -74,7 +80,7 @@ class LoadBalancer:
 
     def backends(self, service: Service) -> tuple[str, ...]:
         """The nodes new connections of the service go to."""
-        if not any(key == service.key for key, _ in self.health):
+        if service.key not in self.probed:
             return self.nodes
         healthy = tuple(n for n in self.nodes if self.health[(service.key, n)].healthy)
         return healthy or self.nodes
