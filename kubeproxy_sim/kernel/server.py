@@ -22,10 +22,7 @@ import socket
 import struct
 import sys
 
-IP_PKTINFO = 8
-IPV6_RECVPKTINFO, IPV6_PKTINFO = 49, 50
-IP_TOS, IP_RECVTOS = 1, 13
-IPV6_RECVTCLASS, IPV6_TCLASS = 66, 67
+IP_PKTINFO = 8  # Linux's; the socket module has no name for it (the others it names: socket.IP_TOS, ...)
 SO_ORIGINAL_DST = 80  # IPv4 (SOL_IP) and IPv6 (SOL_IPV6, IP6T_SO_ORIGINAL_DST): a redirected connection's address
 CONNTRACK = "/proc/net/nf_conntrack"
 
@@ -42,11 +39,11 @@ def _bind(proto: str, port: int, family: socket.AddressFamily) -> socket.socket:
     if kind == socket.SOCK_STREAM:
         sock.listen(512)
     elif family == socket.AF_INET6:  # the address a datagram came to, and its traffic class (see _serve_udp)
-        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
-        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVTCLASS, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVTCLASS, 1)
     else:
         sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
-        sock.setsockopt(socket.IPPROTO_IP, IP_RECVTOS, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
     sock.setblocking(False)
     return sock
 
@@ -127,13 +124,13 @@ def _serve_udp(pod: str, sock: socket.socket, catch_all: bool = False) -> None:
         if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= 12:
             local = socket.inet_ntoa(struct.unpack("4s", data[8:12])[0])
             reply.append((level, kind, struct.pack("=i4s4s", 0, data[8:12], b"\0" * 4)))
-        elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(data) >= 16:
+        elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO and len(data) >= 16:
             local = socket.inet_ntop(socket.AF_INET6, data[:16])
             reply.append((level, kind, struct.pack("=16si", data[:16], 0)))
-        elif level == socket.IPPROTO_IP and kind == IP_TOS and data:
-            reply.append((level, IP_TOS, struct.pack("=i", data[0] & ~3)))
-        elif level == socket.IPPROTO_IPV6 and kind == IPV6_TCLASS and len(data) >= 4:
-            reply.append((level, IPV6_TCLASS, struct.pack("=i", struct.unpack("=i", data[:4])[0] & ~3)))
+        elif level == socket.IPPROTO_IP and kind == socket.IP_TOS and data:
+            reply.append((level, socket.IP_TOS, struct.pack("=i", data[0] & ~3)))
+        elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_TCLASS and len(data) >= 4:
+            reply.append((level, socket.IPV6_TCLASS, struct.pack("=i", struct.unpack("=i", data[:4])[0] & ~3)))
     if catch_all:
         port = _asked_port(peer, port)
     with contextlib.suppress(OSError):
