@@ -348,7 +348,7 @@ def service_cidrs(args: argparse.Namespace) -> tuple[str, ...]:
     it would refuse to start with stops the command before any step (an entry that is no CIDR: a usage error, 2)."""
     from kubeproxy_sim.controllers.allocate import SERVICE_RANGE_FLAG, service_ranges_flag
 
-    text = getattr(args, "service_cluster_ip_range", None)
+    text = args.service_cluster_ip_range
     if text is None:
         return ()
     ranges = service_ranges_flag(text)
