@@ -56,7 +56,8 @@ def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
                              "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol.value,
                                         "node_port": p.node_port} for p in s.ports],
                              # what cluster DNS reads (see resolve_destination)
-                             "type": s.type.value, "headless": s.headless, "external_name": s.external_name}
+                             "type": s.type.value, "cluster_ip_unset": s.cluster_ip_unset,
+                             "external_name": s.external_name}
                      for s in cluster.services},
         "slices": [{"key": slc.key, "service": slc.service_name, "address_type": slc.address_type.value,
                     "endpoints": [[list(ep.addresses), ep.hostname, ep.conditions.ready] for ep in slc.endpoints],
@@ -67,15 +68,16 @@ def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
 
 def _cluster_dns(state: dict[str, Any]) -> ClusterDNS:
     """The simulator's cluster DNS over what the state record keeps of the Services and their slices (a record
-    written before it kept types and slices: ClusterIP Services with their addresses)."""
+    written before it kept types and slices: ClusterIP Services with their addresses; one written before it kept
+    ``cluster_ip_unset`` has the ``headless`` that was derived from it)."""
     services = []
     for key, record in state["services"].items():
         namespace, _, name = key.partition("/")
-        headless = record.get("headless", not record["cluster_ips"])
-        services.append(Service(namespace, name, ServiceType(record.get("type", ServiceType.CLUSTER_IP.value)),
-                                cluster_ips=tuple(record["cluster_ips"]),
-                                external_name=record.get("external_name", ""),
-                                cluster_ip_unset=not record["cluster_ips"] and not headless))
+        kind = ServiceType(record.get("type", ServiceType.CLUSTER_IP.value))
+        unset = record["cluster_ip_unset"] if "cluster_ip_unset" in record else \
+            kind is not ServiceType.EXTERNAL_NAME and not record["cluster_ips"] and not record.get("headless", True)
+        services.append(Service(namespace, name, kind, cluster_ips=tuple(record["cluster_ips"]),
+                                external_name=record.get("external_name", ""), cluster_ip_unset=unset))
     slices = []
     for record in state.get("slices", ()):
         namespace, _, name = record["key"].partition("/")

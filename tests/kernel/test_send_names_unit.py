@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 
 from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.kernel.plan import plan
-from kubeproxy_sim.kernel.send import resolve_destination, resolve_source, topology_record
+from kubeproxy_sim.kernel.send import _cluster_dns, resolve_destination, resolve_source, topology_record
+from kubeproxy_sim.objects.model import Service
 from kubeproxy_sim.simulator.send import parse_destination, parse_source
 from tests.simulator.builders import BASE, load, objects, simulator
 
@@ -22,9 +24,15 @@ def _other_web() -> list[dict]:
              "status": {"phase": "Running", "podIP": "10.244.1.6", "podIPs": [{"ip": "10.244.1.6"}]}}]
 
 
+def _unallocated() -> list[dict]:
+    """A Service whose clusterIP is not set yet (not headless)."""
+    return [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "pending", "namespace": "default"},
+             "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}]
+
+
 @pytest.fixture(scope="module")
 def state() -> dict:
-    cluster = load(objects(extra=_other_web()))
+    cluster = load(objects(extra=_other_web() + _unallocated()))
     return json.loads(json.dumps(topology_record(plan("names", cluster, BASE, ()), cluster)))  # as stored
 
 
@@ -52,3 +60,33 @@ def test_netns_send_names_what_it_cannot_resolve(state: dict) -> None:
         resolve_destination(state, "ext.default:80", client)
     with pytest.raises(InputError, match=r"the name has 3 addresses .* give one of them as IP:PORT"):
         resolve_destination(state, "web-headless.default:8080", client)
+
+
+def _fields(service: Service) -> tuple:
+    return (service.key, service.type, service.cluster_ips, service.cluster_ip_unset, service.headless,
+            service.external_name)
+
+
+def _rebuilt(state: dict) -> dict[str, Service]:
+    return {f"{ns}/{name}": s for (ns, name), s in _cluster_dns(state).services.items()}
+
+
+def test_the_state_record_keeps_the_services_as_cluster_dns_reads_them(state: dict) -> None:
+    """cluster_ip_unset is recorded as it is, not worked back from headless (which gave every ExternalName
+    Service cluster_ip_unset=True)."""
+    cluster = load(objects(extra=_other_web() + _unallocated()))
+    assert {s.key: s.cluster_ip_unset for s in cluster.services}["default/pending"]  # the case is there
+    rebuilt = _rebuilt(state)
+    assert [_fields(rebuilt[s.key]) for s in cluster.services] == [_fields(s) for s in cluster.services]
+    assert not rebuilt["default/ext"].cluster_ip_unset
+
+
+def test_a_record_that_kept_headless_reads_as_it_did(state: dict) -> None:
+    """A cluster left up by an earlier version keeps headless (derived) in place of cluster_ip_unset."""
+    cluster = load(objects(extra=_other_web() + _unallocated()))
+    old = copy.deepcopy(state)
+    for s in cluster.services:
+        del old["services"][s.key]["cluster_ip_unset"]
+        old["services"][s.key]["headless"] = s.headless
+    rebuilt = _rebuilt(old)
+    assert [_fields(rebuilt[s.key]) for s in cluster.services] == [_fields(s) for s in cluster.services]
