@@ -147,6 +147,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     readiness and allocatable CPU, headless Services, Services' topology annotations, ipFamilyPolicy, and what
     they wrote of clusterIPs and ipFamilies)."""
     from kubeproxy_sim.controllers.decode import (
+        NOTHING_WRITTEN,
         WrittenIPFields,
         decode_deployment,
         family_policy,
@@ -190,7 +191,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                 headless.add(key)
             if found_annotations := _topology_annotations(meta):
                 annotations[key] = found_annotations
-            if (written := written_ip_fields(doc)) != WrittenIPFields():
+            if (written := written_ip_fields(doc)) != NOTHING_WRITTEN:
                 ip_fields[key] = written
             if (policy := family_policy(doc)) is not None:
                 policies[key] = policy

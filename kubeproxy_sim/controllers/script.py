@@ -21,7 +21,7 @@ from typing import Any
 from kubeproxy_sim import durations
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.allocate import AllocationError
-from kubeproxy_sim.controllers.decode import WrittenIPFields
+from kubeproxy_sim.controllers.decode import NOTHING_WRITTEN, WrittenIPFields
 from kubeproxy_sim.controllers.deployment import history
 from kubeproxy_sim.controllers.model import Deployment, World
 from kubeproxy_sim.errors import Diagnostic
@@ -433,7 +433,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     for service in manifests.cluster.services:
         admitted = W.admit_service(world, service, rng, headless=service.key in manifests.headless,
                                    policy=policies.get(service.key),
-                                   written=written.get(service.key, WrittenIPFields()))
+                                   written=written.get(service.key, NOTHING_WRITTEN))
         current = world.service(service.namespace, service.name)
         wanted = annotations.get(service.key, ())  # a changed topology annotation is a change too
         notes.append(_applied("service", service.name, current and (current, W.annotations_of(world, service.key)),
