@@ -186,7 +186,7 @@ def run_send(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.output import console, emit
     from kubeproxy_sim.cli.send_cmd import send_text
     from kubeproxy_sim.kernel import env
-    from kubeproxy_sim.kernel.send import resolve_destination, resolve_source, send
+    from kubeproxy_sim.kernel.send import send
 
     env.require()
     if args.count < 1:
@@ -196,7 +196,7 @@ def run_send(args: argparse.Namespace) -> int:
     state = _state(args.name)
     result = send(state, args.src, args.dst, proto=args.proto, count=args.count, seed=args.seed,
                   timeout=args.timeout)
-    address = resolve_destination(state, args.dst, resolve_source(state, args.src)).ip  # as send resolved it
+    address = result.address
     if address in state.get("via_first_node", ()):
         first = next(iter(state["nodes"]))
         report([Diagnostic(f"{address} is a LoadBalancer or external IP: the stage has no balancer "

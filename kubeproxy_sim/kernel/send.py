@@ -238,6 +238,7 @@ class Tally:
     seed: int | None = None
     timeout: float = DEFAULT_TIMEOUT
     verdicts: frozenset[str] = frozenset()  # DROP / REJECT: some node's rules of that verdict met this run's packets
+    address: str = ""  # the address connected to (what the destination resolved to)
 
     def share(self, key: str) -> float:
         return self.pods.get(key, 0) / self.count if self.count else 0.0
@@ -290,7 +291,7 @@ def tally(source: Source, dest: Destination, proto: str, results: list[dict[str,
         pods[key] += 1
         seen.setdefault(key, set()).add(result["src"].rsplit(":", 1)[0])
     return Tally(source.label, dest.label, proto, len(results), dict(pods),
-                 {k: sorted(v) for k, v in seen.items()}, dict(failures), seed, timeout, verdicts)
+                 {k: sorted(v) for k, v in seen.items()}, dict(failures), seed, timeout, verdicts, dest.ip)
 
 
 def check_proto(proto: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.kernel.plan import plan
-from kubeproxy_sim.kernel.send import _cluster_dns, resolve_destination, resolve_source, topology_record
+from kubeproxy_sim.kernel.send import _cluster_dns, resolve_destination, resolve_source, tally, topology_record
 from kubeproxy_sim.objects.model import Service
 from kubeproxy_sim.simulator.send import parse_destination, parse_source
 from tests.simulator.builders import BASE, load, objects, simulator
@@ -90,3 +90,10 @@ def test_a_record_that_kept_headless_reads_as_it_did(state: dict) -> None:
         old["services"][s.key]["headless"] = s.headless
     rebuilt = _rebuilt(old)
     assert [_fields(rebuilt[s.key]) for s in cluster.services] == [_fields(s) for s in cluster.services]
+
+
+def test_a_tally_keeps_the_address_it_connected_to(state: dict) -> None:
+    """netns send's note on a LoadBalancer or external IP reads it there, without resolving the name again."""
+    source = resolve_source(state, "pod/other/client3")
+    dest = resolve_destination(state, "web:80", source)
+    assert tally(source, dest, "tcp", [{"error": "timeout"}]).address == dest.ip == "10.96.0.30"
