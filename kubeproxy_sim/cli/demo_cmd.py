@@ -380,7 +380,7 @@ def extra_node(cluster: Cluster) -> Node:
 
 
 def rules_text(cluster: Cluster, inputs: Inputs) -> str:
-    from kubeproxy_sim.netfilter.codec import render_ruleset
+    from kubeproxy_sim.netfilter.render import render_ruleset
     from kubeproxy_sim.proxier import generate
 
     return render_ruleset(generate(cluster, inputs.config).ruleset)

@@ -292,7 +292,7 @@ def _ruleset(cluster: Any, config: Any) -> Any:
 
 
 def _rules_text(cluster: Any, config: Any) -> str:
-    from kubeproxy_sim.netfilter.codec import render_ruleset
+    from kubeproxy_sim.netfilter.render import render_ruleset
 
     return render_ruleset(_ruleset(cluster, config))
 
@@ -476,7 +476,7 @@ def _read_script(script: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.controllers.script import ScriptError, parse_line, play
     from kubeproxy_sim.controllers.world import controller_sync
-    from kubeproxy_sim.netfilter.codec import render_ruleset
+    from kubeproxy_sim.netfilter.render import render_ruleset
 
     check_node_settings(args)
     script = script_path(args.script)
