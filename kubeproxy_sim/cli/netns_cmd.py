@@ -222,9 +222,9 @@ def run_exec(args: argparse.Namespace) -> int:
         raise UsageError(Diagnostic("no command; expected `netns exec NAME node/NODE -- CMD ARGS`", field="CMD"))
     try:
         source = resolve_source(_state(args.name), args.target)
-    except InputError as exc:  # the target is this command's TARGET, not send's --from
-        raise InputError([dataclasses.replace(d, field="TARGET") if d.field == "--from" else d
-                          for d in exc.diagnostics]) from None
+    except InputError as exc:  # the target is this command's TARGET, not send's --from (a usage error stays one)
+        raise type(exc)([dataclasses.replace(d, field="TARGET") if d.field == "--from" else d
+                         for d in exc.diagnostics]) from None
     try:
         code = nsexec.popen(source.netns, command).wait()
     except FileNotFoundError:
@@ -284,8 +284,8 @@ def _check_verify_args(args: argparse.Namespace) -> None:
         try:
             netaddr.IPAddress(ip.split("/")[0])
         except (netaddr.AddrFormatError, ValueError):
-            raise InputError(Diagnostic(f"{ip!r} is not an IP address; expected the node's address",
-                                        field="--node-ip")) from None
+            raise UsageError(Diagnostic(f"{ip!r} is not an IP address; expected the node's address",
+                                        field="--node-ip")) from None  # the wrong shape: exit 2
     for flag, value in (("--count", args.count), ("--max-flows", args.max_flows)):
         if value is not None and value < 1:
             raise InputError(Diagnostic(f"{value} is not a count; expected 1 or more", field=flag))

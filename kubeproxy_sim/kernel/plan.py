@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import netaddr
 
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 from kubeproxy_sim.objects.model import AddressType, Cluster, Protocol, ServiceType
 from kubeproxy_sim.objects.nodes import (
     family_of,
@@ -331,7 +331,7 @@ def checked_clients(texts: list[str], cluster: Cluster, family: int) -> list[str
         try:
             address = netaddr.IPAddress(text.strip("[]"))
         except (netaddr.AddrFormatError, ValueError):
-            raise InputError(Diagnostic(f"{text!r} is not an IP address", field="--client")) from None
+            raise UsageError(Diagnostic(f"{text!r} is not an IP address", field="--client")) from None
         ip = str(address)
         why = (f"an IPv{address.version} address, but the cluster is built for IPv{family}"
                if address.version != family

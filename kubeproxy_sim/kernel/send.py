@@ -17,7 +17,7 @@ from typing import Any
 
 import netaddr
 
-from kubeproxy_sim.errors import Diagnostic, InputError, one_of
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
 from kubeproxy_sim.kernel import dscp, nsexec
 from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology
 from kubeproxy_sim.objects.model import (
@@ -105,8 +105,10 @@ class Destination:
     port: int
 
 
-def _bad(text: str, field: str, expected: str) -> InputError:
-    return InputError(Diagnostic(f"{text!r}: {expected}", field=field))
+def _bad(text: str, field: str, expected: str, kind: type[InputError] = InputError) -> InputError:
+    """``kind`` UsageError for a value not of the flag's forms (exit 2); a value of the right shape that names
+    nothing, or is out of range, is invalid input."""
+    return kind(Diagnostic(f"{text!r}: {expected}", field=field))
 
 
 def _is_ip(text: str) -> bool:
@@ -144,15 +146,18 @@ def resolve_source(state: dict[str, Any], text: str) -> Source:
         return Source(text, node["netns"])
     if text == "external" or text.startswith("external:"):
         given = text.partition(":")[2]
-        ip = _canonical(given) if _is_ip(given) else given or (DEFAULT_CLIENT if _family(state) == 4
-                                                               else DEFAULT_CLIENT6)
+        if given and not _is_ip(given):
+            raise _bad(text, "--from", f"expected external:IP with an IP address; clients: "
+                       f"{', '.join(state['clients'])}", UsageError)
+        ip = _canonical(given) if given else DEFAULT_CLIENT if _family(state) == 4 else DEFAULT_CLIENT6
         if ip not in state["clients"]:
             raise _bad(text, "--from", f"no external client {ip}; clients: {', '.join(state['clients'])} "
                        "(add one with `netns up --client IP`)")
         return Source(text, state["clients"][ip])
     if _is_ip(text):
         return _source_by_address(state, _canonical(text))
-    raise _bad(text, "--from", "expected pod/NS/NAME, node/NAME, external, external:IP or an IP address")
+    raise _bad(text, "--from", "expected pod/NS/NAME, node/NAME, external, external:IP or an IP address",
+               UsageError)
 
 
 def _source_by_address(state: dict[str, Any], ip: str) -> Source:
@@ -174,12 +179,14 @@ def resolve_destination(state: dict[str, Any], text: str, source: Source | None 
     """IP:PORT, node/NAME:NODEPORT or a name resolved as ``send`` resolves it: by the simulator's cluster DNS,
     with the search path of the source pod's namespace (``default`` for another source)."""
     host, sep, port_text = text.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536 or not host:
+    shaped = sep and host and port_text.isascii() and port_text.isdigit()
+    if not shaped or not 0 < int(port_text) < 65536:  # not of the forms: a usage error; a port out of range: not
         raise _bad(text, "--to", "expected IP:PORT, node/NAME:NODEPORT, NAME.NAMESPACE:PORT or "
-                   "NAME.NAMESPACE.svc.cluster.local:PORT")
+                   "NAME.NAMESPACE.svc.cluster.local:PORT", InputError if shaped else UsageError)
     port = int(port_text)
     if ":" in host and not host.startswith("["):
-        raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80")
+        raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80",
+                   UsageError)
     if host.startswith("node/"):
         node = state["nodes"].get(host[5:])
         if node is None:

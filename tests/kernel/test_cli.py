@@ -10,7 +10,7 @@ import yaml
 from pyroute2 import netns
 
 from kubeproxy_sim.cli import netns_cmd
-from kubeproxy_sim.errors import EnvironmentMissing, InputError
+from kubeproxy_sim.errors import EnvironmentMissing, InputError, UsageError
 
 pytestmark = pytest.mark.kernel
 
@@ -87,8 +87,9 @@ def test_up_send_and_exec_say_what_is_wrong(kernel: None, run_tag: str, tmp_path
                         "is built for IPv6"), ("fd00:198:18::1", "the stage's own router"),
                         ("fd00:10:96::10", "an address of Service default/web"),
                         ("2001:db8:0:1::10", "is node/node1's address")]:
-        with pytest.raises(InputError, match=why):
+        with pytest.raises(InputError, match=why) as caught:
             run(["netns", "up", "--scenario", "ipv6", "--name", name, "--client", client])
+        assert isinstance(caught.value, UsageError) is (client == "notanip")  # no address: the wrong shape, 2
         assert not [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]
     assert run(["netns", "up", "--scenario", "ipv6", "--name", name]) == 0
     try:
@@ -97,8 +98,16 @@ def test_up_send_and_exec_say_what_is_wrong(kernel: None, run_tag: str, tmp_path
         assert "2001:db8:ffff::80 is a LoadBalancer or external IP: the stage has no balancer" in capfd.readouterr().err
         with pytest.raises(InputError, match="--timeout: nan seconds: expected more than 0"):
             run(["netns", "send", name, "--from", "external", "--to", "[2001:db8:ffff::80]:80", "--timeout", "nan"])
-        with pytest.raises(InputError, match="TARGET: 'pod/default/nope'"):
+        with pytest.raises(InputError, match="TARGET: 'pod/default/nope'") as caught:
             run(["netns", "exec", name, "pod/default/nope", "--", "true"])
+        assert not isinstance(caught.value, UsageError)  # of the form, naming nothing: 1
+        # values not of the forms exit 2, as send's and trace's do
+        with pytest.raises(UsageError, match="TARGET: 'bogus': expected pod/NS/NAME"):
+            run(["netns", "exec", name, "bogus", "--", "true"])
+        with pytest.raises(UsageError, match="--to: 'bogus': expected IP:PORT"):
+            run(["netns", "send", name, "--from", "external", "--to", "bogus"])
+        with pytest.raises(UsageError, match="--from: 'bogus': expected pod/NS/NAME"):
+            run(["netns", "send", name, "--from", "bogus", "--to", "[2001:db8:ffff::80]:80"])
         assert run(["netns", "exec", name, "node/node1", "--", "no-such-command-here"]) == 127
         assert run(["netns", "exec", name, "node/node1", "--", "/etc/passwd"]) == 126
         assert run(["netns", "exec", name, "node/node1", "--", "sh", "-c", "kill -9 $$"]) == 137

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from kubeproxy_sim.errors import InputError
+from kubeproxy_sim.errors import InputError, UsageError
 from kubeproxy_sim.kernel.plan import plan
 from kubeproxy_sim.kernel.send import _cluster_dns, resolve_destination, resolve_source, tally, topology_record
 from kubeproxy_sim.objects.model import Service
@@ -97,3 +97,37 @@ def test_a_tally_keeps_the_address_it_connected_to(state: dict) -> None:
     source = resolve_source(state, "pod/other/client3")
     dest = resolve_destination(state, "web:80", source)
     assert tally(source, dest, "tcp", [{"error": "timeout"}]).address == dest.ip == "10.96.0.30"
+
+
+@pytest.mark.parametrize(("destination", "message"), [
+    ("bogus", "expected IP:PORT"),  # no port
+    ("10.96.0.10:", "expected IP:PORT"),
+    (":80", "expected IP:PORT"),
+    ("10.96.0.10:http", "expected IP:PORT"),
+    ("10.96.0.10:\u00b2", "expected IP:PORT"),  # a digit to str.isdigit, no number to int(): was a ValueError
+    ("fd00::1:80", r"written \[ADDRESS\]:PORT"),
+])
+def test_a_destination_not_of_the_forms_is_a_usage_error(state: dict, destination: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):  # exit 2, as send --to bogus
+        resolve_destination(state, destination, resolve_source(state, "pod/default/client"))
+
+
+@pytest.mark.parametrize("source", ["bogus", "12", "external:nohost", "pod", "10.244.1"])
+def test_a_source_not_of_the_forms_is_a_usage_error(state: dict, source: str) -> None:
+    with pytest.raises(UsageError, match="expected"):
+        resolve_source(state, source)
+
+
+@pytest.mark.parametrize(("source", "destination", "message"), [
+    ("pod/default/client", "10.96.0.10:70000", "expected IP:PORT"),  # of the form, out of range
+    ("pod/default/client", "nope.default:80", "NXDOMAIN"),
+    ("pod/default/client", "node/nope:30080", "no such node"),
+    ("pod/default/nope", "10.96.0.10:80", "no such pod"),
+    ("node/nope", "10.96.0.10:80", "no such node"),
+    ("external:198.51.100.99", "10.96.0.10:80", "no external client 198.51.100.99"),
+])
+def test_a_value_of_the_right_shape_that_names_nothing_stays_invalid_input(
+        state: dict, source: str, destination: str, message: str) -> None:
+    with pytest.raises(InputError, match=message) as caught:
+        resolve_destination(state, destination, resolve_source(state, source))
+    assert not isinstance(caught.value, UsageError)  # exit 1

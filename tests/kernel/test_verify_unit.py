@@ -307,6 +307,20 @@ def test_verify_flag_clashes_are_said_before_anything_is_staged(argv: list[str],
     assert str(caught.value).startswith(message)
 
 
+@pytest.mark.parametrize("node_ip", ["foo", "192.168.1", "fd00::1::2/64"])
+def test_a_node_ip_that_is_no_address_is_a_usage_error(node_ip: str) -> None:
+    import argparse
+
+    from kubeproxy_sim.cli import netns_cmd
+    from kubeproxy_sim.errors import UsageError
+
+    parser = argparse.ArgumentParser()
+    netns_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["netns", "verify", "--rules", "x.rules", "--node-ip", node_ip])
+    with pytest.raises(UsageError, match=r"--node-ip: '.*' is not an IP address; expected the node's address"):
+        netns_cmd._check_verify_args(args)  # exit 2, as trace --node-ip foo
+
+
 def test_an_objects_mode_flows_file_names_a_dump_mode_source(tmp_path: Path) -> None:
     from kubeproxy_sim.kernel.differential import load_flows as load_objects_flows
 
