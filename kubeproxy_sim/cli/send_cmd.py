@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kubeproxy_sim.cli.options import add_input_flags, parse_int, usage_if_malformed
+from kubeproxy_sim.cli.options import add_input_flags, parse_int
 from kubeproxy_sim.cli.output import (
     Column,
     Console,
@@ -113,33 +113,6 @@ def send_counted(sim: Simulator, source: str, destination: str, *, proto: str = 
                         on_connection=tick)
 
 
-def _is_address(text: str) -> bool:
-    from kubeproxy_sim.netfilter.packet import parse_address
-
-    try:
-        parse_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def source_malformed(text: str) -> bool:
-    """``--from`` not of its forms: pod/NS/NAME, node/NAME, external, external:IP or an address (a usage error;
-    an unknown pod, node or an address of the other family is of the right shape)."""
-    if text.startswith(("pod/", "node/")) or text == "external":
-        return False
-    return not _is_address(text.partition(":")[2] if text.startswith("external:") else text)
-
-
-def destination_malformed(text: str) -> bool:
-    """``--to`` not HOST:PORT with a port of digits (HOST an address, [IPv6]:PORT, node/NAME or a name DNS
-    resolves); a port out of 1-65535 or a name nobody has is of the right shape."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not (port.isascii() and port.isdigit()):
-        return True
-    return ":" in host and not host.startswith("[")
-
-
 # --------------------------------------------------------------------------- text
 
 
@@ -208,8 +181,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pcap is not None:
         check_writable(args.pcap, "--pcap", expected="FILE.pcap")
     sim, input_errors = build_simulator(args)
-    malformed = {"--from": source_malformed(args.source), "--to": destination_malformed(args.destination)}
-    with progress("sending connections", total=max(args.count, 0)) as tick, usage_if_malformed(malformed):
+    with progress("sending connections", total=max(args.count, 0)) as tick:
         result = send_counted(sim, args.source, args.destination, proto=args.proto, count=args.count,
                               seed=args.seed, record=args.pcap is not None, tick=tick)
     if args.pcap is not None:

@@ -59,7 +59,7 @@ from typing import Any
 import netaddr
 
 from kubeproxy_sim.analysis import stats
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 from kubeproxy_sim.kernel.verify import binomial_range, queued, read_flow_entries, verdict_hook
 from kubeproxy_sim.netfilter.packet import host_port, split_endpoint
 from kubeproxy_sim.objects.model import (
@@ -379,8 +379,11 @@ class SimulatorSide:
     def _resolve(self, sim: Any, flow: Flow) -> tuple[Any, Any]:
         from kubeproxy_sim.simulator.send import parse_destination, parse_source
 
-        client = parse_source(sim, flow.src)
-        return client, parse_destination(sim, client, flow.dst)
+        try:
+            client = parse_source(sim, flow.src)
+            return client, parse_destination(sim, client, flow.dst)
+        except UsageError as exc:  # a --flows file's entry of no form is bad content of a file (1), not usage
+            raise InputError(exc.diagnostics) from None
 
     def entries(self, sim: Any, client: Any, dst: str, port: int, proto: str) -> list[tuple[str, Fraction, Any]]:
         """Where the first packet enters; outside traffic to an address no node has enters the first node."""

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from kubeproxy_sim.errors import Diagnostic, InputError, one_of
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
 from kubeproxy_sim.netfilter.packet import Packet, format_address, loopback, loopback_source, parse_address
 from kubeproxy_sim.netfilter.trace import Outcome
 from kubeproxy_sim.objects.model import ServiceType
@@ -111,8 +111,10 @@ class SendResult:
 # ---------------------------------------------------------------------------- addressing
 
 
-def _bad(text: str, flag: str, expected: str) -> InputError:
-    return InputError(Diagnostic(f"{text!r}: {expected}", field=flag))
+def _bad(text: str, flag: str, expected: str, *, usage: bool = False) -> InputError:
+    """The flag's value refused; ``usage``: it is of none of the flag's forms (a usage error, 2), else it is of
+    the right shape but names nothing there is, or something of the other family (invalid input, 1)."""
+    return (UsageError if usage else InputError)(Diagnostic(f"{text!r}: {expected}", field=flag))
 
 
 def _is_address(text: str) -> bool:
@@ -142,12 +144,13 @@ def parse_source(sim: Simulator, text: str) -> Client:
         return sim.client("external")
     if text.startswith("external:"):
         ip = text.partition(":")[2]
-        if not _is_address(ip) or (":" in ip) != (sim.family == 6):
-            raise _bad(text, "--from", f"expected external:IP with an IPv{sim.family} address")
+        address = _is_address(ip)
+        if not address or (":" in ip) != (sim.family == 6):
+            raise _bad(text, "--from", f"expected external:IP with an IPv{sim.family} address", usage=not address)
         return sim.client("external", ip=str(_canonical(ip)))
     if _is_address(text):
         return _source_by_address(sim, text)
-    raise _bad(text, "--from", "expected pod/NS/NAME, node/NAME, external, external:IP or an IP address")
+    raise _bad(text, "--from", "expected pod/NS/NAME, node/NAME, external, external:IP or an IP address", usage=True)
 
 
 def _canonical(ip: str) -> str:
@@ -170,13 +173,15 @@ def _source_by_address(sim: Simulator, text: str) -> Client:
 def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
     """IP:PORT, [IPv6]:PORT, node/NAME:NODEPORT, or HOST:PORT resolved by the client's DNS."""
     host, sep, port_text = text.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536 or not host:
+    shaped = bool(sep and host and port_text.isdigit())  # HOST:PORT, the port of digits (a value out of range: 1)
+    if not shaped or not 0 < int(port_text) < 65536:
         raise _bad(text, "--to", "expected IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT "
-                   "or node/NAME:NODEPORT, with a port 1-65535")
+                   "or node/NAME:NODEPORT, with a port 1-65535", usage=not shaped)
     port = int(port_text)
     if ":" in host and not host.startswith("["):
         # "fd00::1:80" is fd00::1 port 80, or fd00::1:80 with the port left out: the brackets say which
-        raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80")
+        raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80",
+                   usage=True)
     if host.startswith("node/"):
         node = sim.topology.node(host[5:])
         if node is None:

@@ -351,6 +351,44 @@ def test_unknown_source_and_destination_are_input_errors():
         send(sim, "pod/default/client", "2001:db8:ffff::80:80")
 
 
+@pytest.mark.parametrize(("source", "destination", "usage"), [
+    # of none of the flag's forms: the parser says it is a usage error (2) itself
+    ("bogus", "web.default:80", True),
+    ("external:zz", "web.default:80", True),
+    ("pod/default/client", "web.default", True),
+    ("pod/default/client", ":80", True),
+    ("pod/default/client", "web.default:http", True),
+    ("pod/default/client", "2001:db8:ffff::80:80", True),
+    # of the right shape, but naming nothing there is (or of the other family): invalid input (1)
+    ("pod/default/nope", "web.default:80", False),
+    ("external:2001:db8::1", "web.default:80", False),
+    ("pod/default/client", "nope.default:80", False),
+    ("pod/default/client", "10.0.0.1:70000", False),
+    ("pod/default/client", "10.0.0.1:0", False),
+    ("pod/default/client", "node/nope:80", False),
+])
+def test_a_source_or_destination_of_no_form_is_a_usage_error_where_it_is_parsed(source, destination, usage):
+    from kubeproxy_sim.errors import UsageError
+
+    with pytest.raises(InputError) as caught:
+        send(simulator(), source, destination)
+    assert isinstance(caught.value, UsageError) is usage, caught.value
+
+
+def test_a_flows_file_entry_of_no_form_is_bad_content_of_the_file_not_a_usage_error():
+    """The differential reads a --flows file's entries with send's parsers: an entry of no form is invalid input
+    (exit 1), as the file's other problems are."""
+    from kubeproxy_sim.errors import UsageError
+    from kubeproxy_sim.kernel.differential import Flow, SimulatorSide
+
+    directory = REPO_RULESETS / "bootcamp"
+    cluster = load_paths([str(directory / "objects.yaml")]).cluster
+    side = SimulatorSide(cluster, config_from_args(scenario_args(directory), cluster))
+    with pytest.raises(InputError, match="'bogus': expected IP:PORT") as caught:
+        side.leaves(Flow("external", "bogus"))
+    assert not isinstance(caught.value, UsageError)
+
+
 def test_json_contract():
     result = send(simulator(), "pod/default/client", "web.default:80", count=10, seed=1)
     data = result.as_json()
