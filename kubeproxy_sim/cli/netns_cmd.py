@@ -46,7 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "send", help="open connections and count which pod answered",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Open COUNT real connections from a source namespace and report, as the simulator's `send` "
-        "does, which pod answered (and the source address it saw) or how the connection failed. A silent failure "
+        "does, which pod answered (and the source address it saw) or how the connection failed. A name is resolved "
+        "here, by the simulator's cluster DNS with the source pod's search path, not asked of kube-dns over the "
+        "namespaces: no DNS query is sent, so a kube-dns whose queries are dropped stops `send` but not this. "
+        "A silent failure "
         "is named DROP (a node's own refused datagram REJECT) only when the nodes' counting copies of their DROP "
         "(REJECT) rules met this run's packets, which carry a DSCP value of their own; else TIMEOUT (DROP).",
         epilog="examples:\n  kubeproxy-sim netns send demo --from external --to node/node1:31526 --count 200\n"
@@ -56,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     send.add_argument("--from", dest="src", required=True,
                       help="pod/NS/NAME, node/NAME, external, external:IP, or an address")
     send.add_argument("--to", dest="dst", required=True,
-                      help="IP:PORT ([IPv6]:PORT), node/NAME:NODEPORT or NAME.NS:PORT")
+                      help="IP:PORT ([IPv6]:PORT), node/NAME:NODEPORT or NAME:PORT: a Service NAME.NS (or its "
+                      "FQDN), a bare NAME by the source pod's search path, an endpoint's or a pod's DNS name")
     send.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"])
     send.add_argument("--count", type=parse_int, default=100)
     send.add_argument("--seed", type=parse_int, help="fix our side's randomness (the source ports)")

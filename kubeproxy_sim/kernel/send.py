@@ -3,8 +3,10 @@
 Addressing is the simulator's: a source is ``pod/NS/NAME``, ``node/NAME``,
 ``external``, ``external:IP`` or a plain address; a destination is ``IP:PORT``,
 ``node/NAME:NODEPORT`` or a name (``NAME.NS:PORT``, ``NAME.NS.svc.cluster.local:PORT``, ...)
-that the simulator's cluster DNS resolves from the source's namespace, as ``send`` does. The cluster
-is known only through its state record, so ``send`` works from any later process.
+that the simulator's cluster DNS resolves from the source's namespace, as ``send`` does, but here,
+before the probe: no DNS query crosses the namespaces, so kube-dns's own rules (a REJECT of its
+queries, say) do not stop a connection as they do in ``send``. The cluster is known only through its
+state record, so ``send`` works from any later process.
 """
 
 from __future__ import annotations
@@ -177,7 +179,8 @@ def _source_by_address(state: dict[str, Any], ip: str) -> Source:
 
 def resolve_destination(state: dict[str, Any], text: str, source: Source | None = None) -> Destination:
     """IP:PORT, node/NAME:NODEPORT or a name resolved as ``send`` resolves it: by the simulator's cluster DNS,
-    with the search path of the source pod's namespace (``default`` for another source)."""
+    with the search path of the source pod's namespace (``default`` for another source). The lookup is made here,
+    over the state record: no query is sent over the data plane (``send`` sends one, and fails when it fails)."""
     host, sep, port_text = text.rpartition(":")
     shaped = sep and host and port_text.isascii() and port_text.isdigit()
     if not shaped or not 0 < int(port_text) < 65536:  # not of the forms: a usage error; a port out of range: not

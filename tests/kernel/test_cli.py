@@ -73,6 +73,14 @@ def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, ca
     assert capfd.readouterr().out == "removed 0 leftover namespaces\n"
 
 
+def test_netns_send_help_names_its_destinations_and_says_it_sends_no_dns_query(capsys) -> None:
+    with pytest.raises(SystemExit):
+        run(["netns", "send", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a bare NAME by the source pod's search path" in text and "FQDN" in text
+    assert "no DNS query is sent" in text
+
+
 def test_without_root_the_user_is_told(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
     monkeypatch.setattr("os.geteuid", lambda: 1000)
