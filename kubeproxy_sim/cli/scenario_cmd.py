@@ -379,9 +379,7 @@ def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[st
     try:
         return play(World(service_cidrs=cidrs), start, rng, lambda _paths: manifests).world
     except ScriptError as exc:
-        hint = "" if cidrs or "not in the valid range" not in exc.message else \
-            "; expected an address of the service range, or the cluster's range as --service-cluster-ip-range"
-        raise InputError(Diagnostic(exc.message.removeprefix("apply: ") + hint, file=exc.file,
+        raise InputError(Diagnostic(exc.message.removeprefix("apply: "), file=exc.file,
                                     field=None if exc.file else "-f")) from None
 
 

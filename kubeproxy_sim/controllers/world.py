@@ -17,7 +17,13 @@ from dataclasses import dataclass, replace
 import netaddr
 
 from kubeproxy_sim.controllers import deployment as deploy
-from kubeproxy_sim.controllers.allocate import DEFAULT_SERVICE_CIDRS, cluster_ip, host_offsets, node_port
+from kubeproxy_sim.controllers.allocate import (
+    DEFAULT_SERVICE_CIDRS,
+    SERVICE_RANGE_FLAG,
+    cluster_ip,
+    host_offsets,
+    node_port,
+)
 from kubeproxy_sim.controllers.decode import (
     NOTHING_WRITTEN,
     PREFER_DUAL_STACK,
@@ -380,10 +386,14 @@ def _changed_ips(before: tuple[str, ...], after: list[str]) -> list[int]:
 
 def _given_ip_problem(world: World, service: Service, ip: str, cidr: str, used: set[str]) -> str | None:
     """Why the family's allocator refuses a written address (ipallocator Allocate): outside the range (its network
-    address and, for IPv4, broadcast address included), or held by another Service (``used``: every Service's)."""
+    address and, for IPv4, broadcast address included), or held by another Service (``used``: every Service's).
+    Outside a default range (none given), a hint follows the API server's words: the cluster's objects may come
+    from an API server with another range."""
     (network, last), address = host_offsets(cidr), netaddr.IPAddress(ip)
     if not 1 <= int(address) - int(network.network) <= last:
-        return f"the provided IP ({ip}) is not in the valid range. The range of valid IPs is {network.cidr}"
+        hint = "" if world.service_cidrs else \
+            f"; expected an address of the service range, or the cluster's range as {SERVICE_RANGE_FLAG}"
+        return f"the provided IP ({ip}) is not in the valid range. The range of valid IPs is {network.cidr}{hint}"
     if ip not in used:
         return None
     holder = next((s for s in world.services if s.key != service.key and ip in s.cluster_ips), None)

@@ -193,8 +193,11 @@ def test_written_cluster_ips_are_checked_as_initipfamilyfields_and_allocips_do()
         with pytest.raises(W.ActionError, match=rf'^The Service "web" is invalid: spec\.clusterIPs: Invalid value: '
                                                 rf'\[\]string\{{"{outside}"\}}: failed to allocate IP {outside}: the '
                                                 rf"provided IP \({outside}\) is not in the valid range\. The range of "
-                                                r"valid IPs is 10\.96\.0\.0/12$"):
+                                                r"valid IPs is 10\.96\.0\.0/12; expected an address of the service "
+                                                r"range, or the cluster's range as --service-cluster-ip-range$"):
             _admit(NODES, _service(ips=(outside,)))
+    with pytest.raises(W.ActionError, match=r"The range of valid IPs is 10\.0\.0\.0/16$"):  # a range given: no hint
+        _admit(NODES, _service(ips=("172.30.0.5",)), service_cidrs=("10.0.0.0/16",))
     with pytest.raises(W.ActionError, match=r'\[\]string\{"10.1.0.5", ""\}: failed to allocate IP 10.1.0.5: the '
                                             r"provided IP \(10.1.0.5\) is not in the valid range"):
         _admit(DS_NODES, _service(ips=("10.1.0.5",)), "RequireDualStack")  # the marker of the IPv6 one to allocate
@@ -338,6 +341,20 @@ def test_a_scenario_takes_the_api_server_s_service_range_from_the_flag(
     web = [line for line in out.split("# step 2")[1].splitlines()
            if line.startswith("-A KUBE-SERVICES") and "default/web" in line]
     assert len(web) == 1 and _in(web[0].split(" -d ")[1].split()[0], "172.30.0.0/16")
+
+
+def test_a_later_apply_of_a_service_outside_the_default_range_gets_the_same_hint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The hint is made with the API server's words, so an ``apply -f`` step has it as the starting objects do."""
+    (tmp_path / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
+                                       "  clusterIP: 172.30.0.41\n  selector: {app: web}\n  ports: [{port: 80}]\n")
+    (tmp_path / "script").write_text("apply -f svc.yaml\n")
+    assert run_cli(["scenario", str(tmp_path / "script")], monkeypatch) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f'kubeproxy-sim: {tmp_path / "script"}:1: apply: The Service "web" is invalid: spec.clusterIPs: Invalid '
+        'value: []string{"172.30.0.41"}: failed to allocate IP 172.30.0.41: the provided IP (172.30.0.41) is not in '
+        "the valid range. The range of valid IPs is 10.96.0.0/12; expected an address of the service range, or the "
+        "cluster's range as --service-cluster-ip-range")
 
 
 def test_a_bad_service_range_flag_stops_the_scenario_naming_the_flag(
