@@ -74,18 +74,20 @@ def output_format(args: argparse.Namespace) -> str:
     return "dot"
 
 
-def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool]:
-    """(ruleset, title, had errors): from a dump, or generated from the objects for one node."""
+def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool, Cite | None]:
+    """(ruleset, title, had errors, how its rules' lines read): from a dump (read once: its tooltips quote the
+    lines parsed), or generated from the objects for one node (no rule read from a line: None)."""
     if args.rules:
         if args.filename or args.scenario:
             raise UsageError(Diagnostic("both a dump and objects given; expected --rules FILE or -f/--scenario, "
                                         "not both", field="--rules"))
-        from kubeproxy_sim.netfilter.codec import parse_ruleset_file
-        from kubeproxy_sim.netfilter.dumpfile import dump_name
+        from kubeproxy_sim.netfilter.codec import parse_ruleset
+        from kubeproxy_sim.netfilter.dumpfile import dump_lines, dump_name, read_dump_text
 
-        ruleset = parse_ruleset_file(args.rules)  # "-": standard input
+        text = read_dump_text(args.rules)  # "-": standard input
+        ruleset = parse_ruleset(text, file=dump_name(args.rules))
         report(idle_with_dump(args, family=6 if ruleset.ipv6 else 4), args)  # --node-ip too: nothing reads it
-        return as_node_holds_it(ruleset), Path(dump_name(args.rules)).name, False
+        return as_node_holds_it(ruleset), Path(dump_name(args.rules)).name, False, dump_lines(text)
     if not args.filename and not args.scenario:
         raise UsageError(Diagnostic("nothing to draw; expected --rules FILE, -f PATH or --scenario NAME",
                                     field="--rules"))
@@ -95,17 +97,18 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool]:
         node_rules = load_node_rules(args)
     report(node_rules.inputs.diagnostics, args)
     errors = bool(node_rules.inputs.errors)
-    return node_rules.ruleset, f"node {node_rules.config.node_name}", errors
+    return node_rules.ruleset, f"node {node_rules.config.node_name}", errors, None
 
 
-def build(args: argparse.Namespace, ruleset: Ruleset, title: str, service: ServiceRef | None) -> Graph:
+def build(args: argparse.Namespace, ruleset: Ruleset, title: str, service: ServiceRef | None,
+          cite: Cite | None = None) -> Graph:
     """The graph the flags ask for: tables, service scope (``--service`` parsed), folded endpoints."""
     return scoped_graph(ruleset, title, service=service, table=args.table, max_endpoints=args.max_endpoints,
-                        dump=args.rules)
+                        dump=args.rules, cite=cite)
 
 
 def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = None, table: str | None = None,
-                 max_endpoints: int = 8, dump: str | None = None,
+                 max_endpoints: int = 8, dump: str | None = None, cite: Cite | None = None,
                  also: tuple[Selection, tuple[str, ...]] | None = None) -> Graph:
     """One node's graph, cut to one service port (``NS/NAME[:PORT]``) and/or one table, long fans folded.
 
@@ -113,7 +116,8 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = N
     (:func:`~kubeproxy_sim.graph.steps.path_selection`'s rules and tables) adds rules to the service's (a later
     packet's path, which meets none of its nat rules), in their tables too, after the default ones in the order
     the path enters them. With a ``dump`` (its file name), the rules it does not hold (a restore input's hooks'
-    jumps) are marked added, and its rules' tooltips quote its lines as they read (as trace cites them).
+    jumps) are marked added. A rule read from a line is quoted in its tooltip as ``cite`` gives that line (the
+    dump's lines as read, as trace cites them), else as iptables-save prints it.
     """
     from kubeproxy_sim.graph import DEFAULT_TABLES, build_graph, collapse_endpoints
     from kubeproxy_sim.graph.scope import select_service
@@ -129,7 +133,7 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = N
                 tables += tuple(t for t in also[1] if t not in tables)
     if table:
         title += f", {table} table"
-    graph = build_graph(ruleset, tables=tables, title=title, scope=selection, cite=cite_of(dump, ruleset.ipv6))
+    graph = build_graph(ruleset, tables=tables, title=title, scope=selection, cite=cite)
     if not graph.nodes:
         from kubeproxy_sim.netfilter.dumpfile import dump_name
 
@@ -140,16 +144,6 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = N
 
         graph = mark_added(graph)
     return collapse_endpoints(graph, max_endpoints)
-
-
-def cite_of(dump: str | None, ipv6: bool) -> Cite | None:
-    """How a graph's tooltips quote a ``dump``'s rules: its lines as they read (``dump_cite``); None (as
-    iptables-save prints them) for rules not from a file, and for standard input (``-``), which cannot be read
-    again (an iptables-save's rule lines round-trip to that form)."""
-    from kubeproxy_sim.graph.build import dump_cite
-    from kubeproxy_sim.netfilter.dumpfile import STDIN
-
-    return dump_cite(dump, ipv6) if dump and dump != STDIN else None
 
 
 MERMAID_MAX_EDGES = 500
@@ -230,9 +224,9 @@ def run(args: argparse.Namespace) -> int:
         from kubeproxy_sim.graph.image import check_image_tools
 
         check_image_tools()
-    ruleset, title, had_errors = load_rules(args)
+    ruleset, title, had_errors, cite = load_rules(args)
     with progress("building the graph"):
-        graph = build(args, ruleset, title, service)
+        graph = build(args, ruleset, title, service, cite)
     warn_size(graph, fmt, args=args)
     with progress("drawing the graph"):
         data = render(graph, fmt)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,8 @@ from kubeproxy_sim.proxier.full import as_node_holds_it
 
 if TYPE_CHECKING:
     from kubeproxy_sim.graph import Graph, ServiceRef
-    from kubeproxy_sim.netfilter.model import Ruleset
+    from kubeproxy_sim.netfilter.dumpfile import LineText
+    from kubeproxy_sim.netfilter.model import Rule, Ruleset
     from kubeproxy_sim.netfilter.trace import PathStep, TraceResult
 
 EXAMPLES = """examples:
@@ -111,7 +112,7 @@ def _packet(args: argparse.Namespace):
 
 def _from_dump(args: argparse.Namespace, family: int):
     from kubeproxy_sim.netfilter.codec import parse_ruleset
-    from kubeproxy_sim.netfilter.dumpfile import dump_name, dump_node_addresses, read_dump_text
+    from kubeproxy_sim.netfilter.dumpfile import dump_lines, dump_name, dump_node_addresses, read_dump_text
 
     text = read_dump_text(args.rules)  # once ("-": standard input), so the lines cited are the lines read
     name = dump_name(args.rules)
@@ -124,15 +125,7 @@ def _from_dump(args: argparse.Namespace, family: int):
                            file=name, severity=Severity.WARNING)], args)
     # of the dump's family, as netns verify --rules takes them: one of the other family is refused
     addresses = dump_node_addresses(args.node_ip or (), 6 if ruleset.ipv6 else 4)
-
-    lines: list[str] = []
-
-    def line_text(line: int, table: str | None, chain: str | None) -> str | None:
-        if not lines:
-            lines.extend(text.splitlines())
-        return lines[line - 1].strip() if 0 < line <= len(lines) else None
-
-    return as_node_holds_it(ruleset), addresses, (), line_text
+    return as_node_holds_it(ruleset), addresses, (), dump_lines(text)
 
 
 def _of_packet_family(text: str, file: str, family: int) -> Ruleset:
@@ -165,12 +158,17 @@ def _from_objects(args: argparse.Namespace, family: int):
     # a path's lines are those of `rules --full` for the same inputs: the node's tables as iptables-save shows them
     numbered = numbered_as_saved(node.ruleset)
     chains = {(t.name, c.name): c for t in numbered.tables for c in t.chains}
+    by_line: dict[tuple[str, str], dict[int, Rule]] = {}  # a chain's rules by line, at its first citation
 
     def line_text(line: int, table: str | None, chain: str | None) -> str | None:
         from kubeproxy_sim.netfilter.saveform import saved_rule_text
 
-        found = chains.get((table or "", chain or ""))
-        rule = next((r for r in found.rules if r.line == line), None) if found is not None else None
+        key = (table or "", chain or "")
+        rules = by_line.get(key)
+        if rules is None:
+            found = chains.get(key)
+            rules = by_line[key] = {r.line: r for r in found.rules} if found is not None else {}
+        rule = rules.get(line)
         return saved_rule_text(rule, numbered.ipv6) if rule is not None else None
 
     return numbered, node.node_addresses(), node.inputs.errors, line_text
@@ -226,9 +224,6 @@ def unstated(result: TraceResult, from_dump: bool, addresses: Sequence[str]) -> 
     at = 1 if result.uncertain and result.uncertain[0] is REVERSE_NAT else 0
     listed = result.uncertain
     return dataclasses.replace(result, uncertain=(*listed[:at], *first, *listed[at:], *last))
-
-
-LineText = Callable[[int, "str | None", "str | None"], "str | None"]
 
 
 def cite_lines(result: TraceResult, line_text: LineText) -> TraceResult:
@@ -293,11 +288,12 @@ def run(args: argparse.Namespace) -> int:
     data = result.to_json()
     data["packet"]["affinity"] = list(args.affinity)  # the recent lists that hold the client: the trace's input too
     emit(data, args.output, text=lambda: trace_text(result, con))
-    if args.graph is not None:  # the graph reads the rules' own text (their comments), not the cited lines' spelling
+    if args.graph is not None:  # the graph reads the rules' own text (their comments); its tooltips quote `lines`
         # a later packet walks no nat rule: its first packet's path tells the service it belongs to
         later = packet.ctstate is CtState.ESTABLISHED and not reply  # a reply's first packet is not known
         first = tracer.trace(dataclasses.replace(packet, ctstate=CtState.NEW)) if later else None
-        write_trace_graph(ruleset, traced, args.graph, graph_format, args.rules, first)  # type: ignore[arg-type]
+        write_trace_graph(ruleset, traced, args.graph, graph_format, args.rules, first,  # type: ignore[arg-type]
+                          lines)
     return 1 if errors else 0
 
 
@@ -442,14 +438,15 @@ def service_hit(ruleset: Ruleset, result: TraceResult) -> ServiceRef | None:
 
 
 def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None,
-                 first: TraceResult | None = None) -> Graph:
+                 first: TraceResult | None = None, lines: LineText | None = None) -> Graph:
     """The node's graph scoped to the service hit, every outcome's path highlighted, and each outcome's
     verdict labelled with its probability. For a later packet of a connection (no nat rule on its paths),
     ``first``, its connection's first packet traced, tells the service, and the rules its own paths matched
     (filter's, say) are drawn beside the service's to be highlighted; when none is, the title says why.
 
     A packet no service catches gets the rules its paths matched, not the whole node: on a large cluster
-    that is tens of thousands of edges, of which a handful are the packet's. The title says so.
+    that is tens of thousands of edges, of which a handful are the packet's. The title says so. Tooltips quote
+    a rule's line as ``lines`` gives it: trace's own citations (the dump's lines as read, ``rules --full``'s).
     """
     from kubeproxy_sim.cli.graph_cmd import scoped_graph
     from kubeproxy_sim.graph import highlight
@@ -459,11 +456,11 @@ def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None,
     title = f"trace {p.proto} {p.src_text} -> {p.dst_endpoint}"
     ref = service_hit(ruleset, first or result)
     if ref is None:
-        graph = path_graph(ruleset, result, title, dump)
+        graph = path_graph(ruleset, result, title, dump, lines)
     else:
         also = path_selection(ruleset, (o.path for o in result.outcomes)) if first is not None else None
         # Endpoints are never folded: a folded endpoint could hide the outcome being drawn.
-        graph = scoped_graph(ruleset, title, service=ref, max_endpoints=0, dump=dump, also=also)
+        graph = scoped_graph(ruleset, title, service=ref, max_endpoints=0, dump=dump, cite=lines, also=also)
     for outcome in result.outcomes:
         graph = highlight(graph, outcome.path)
     if first is not None and graph.edges and not any(e.highlighted for e in graph.edges):
@@ -475,12 +472,12 @@ LATER_UNMARKED = ("a later packet of a connection meets no nat rule (its first p
                   "them), and it matched no other rule drawn")
 
 
-def path_graph(ruleset: Ruleset, result: TraceResult, title: str, dump: str | None = None) -> Graph:
+def path_graph(ruleset: Ruleset, result: TraceResult, title: str, dump: str | None = None,
+               lines: LineText | None = None) -> Graph:
     """Only the rules the outcomes' paths matched (and the chains and verdicts they lead to), in every
     table the paths cross; with no rule matched, an empty graph whose title says so. From a ``dump``, the
-    jumps the node adds to it (a restore input's hooks) are marked as added, and its rules' tooltips quote its
-    lines as they read (as ``graph --rules`` and trace's ``rule`` do)."""
-    from kubeproxy_sim.cli.graph_cmd import cite_of
+    jumps the node adds to it (a restore input's hooks) are marked as added; rules' tooltips quote their lines
+    as ``lines`` gives them (as trace's ``rule`` and ``graph --rules`` do)."""
     from kubeproxy_sim.graph import Graph, build_graph
     from kubeproxy_sim.graph.steps import path_selection
     from kubeproxy_sim.graph.transform import mark_added
@@ -489,7 +486,7 @@ def path_graph(ruleset: Ruleset, result: TraceResult, title: str, dump: str | No
     if not selection:
         return Graph(title=f"{title}: no rule matched it")
     graph = build_graph(ruleset, tables=tables, title=f"{title}, only the rules it matched (it hits no service)",
-                        scope=selection, cite=cite_of(dump, ruleset.ipv6))
+                        scope=selection, cite=lines)
     return mark_added(graph) if dump else graph
 
 
@@ -522,11 +519,11 @@ TRACE_IMAGE_ADVICE = "name a .dot file for --graph instead (text, written at onc
 
 
 def write_trace_graph(ruleset: Ruleset, result: TraceResult, path: str, fmt: str, dump: str | None,
-                      first: TraceResult | None = None) -> None:
+                      first: TraceResult | None = None, lines: LineText | None = None) -> None:
     from kubeproxy_sim.cli.graph_cmd import render, warn_size, write
 
     with progress("building the graph"):
-        graph = traced_graph(ruleset, result, dump, first)
+        graph = traced_graph(ruleset, result, dump, first, lines)
     warn_size(graph, fmt, mermaid_advice=TRACE_MERMAID_ADVICE, image_advice=TRACE_IMAGE_ADVICE)
     with progress("drawing the graph"):
         data = render(graph, fmt, TRACE_GRAPH_ALTERNATIVE)

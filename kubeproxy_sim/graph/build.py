@@ -38,11 +38,12 @@ VERDICT_KINDS_BY_TARGET = {
     "ACCEPT": NodeKind.ACCEPT, "DROP": NodeKind.DROP, "REJECT": NodeKind.REJECT, "RETURN": NodeKind.RETURN,
 }
 
-Cite = Callable[[Rule], str]
-"""The text a rule read from a line of a file (``rule.line`` > 0) is quoted by: what that line says."""
+Cite = Callable[[int, str, str], "str | None"]
+"""The text a rule read from a line is quoted by, given (its line, its table, its chain): what that line says, as
+``trace`` cites it (``dumpfile.dump_lines`` for a dump's text as read, trace's ``line_text``); None: not known."""
 
 
-def saved_form(ipv6: bool) -> Cite:
+def saved_form(ipv6: bool) -> Callable[[Rule], str]:
     """A rule as iptables-save prints it: the line of ``rules --full`` that trace numbers generated rules by, and
     an iptables-save dump's own line (its text round-trips through the parser and saveform)."""
     from kubeproxy_sim.netfilter.saveform import saved_rule_text
@@ -53,31 +54,15 @@ def saved_form(ipv6: bool) -> Cite:
     return cite
 
 
-def dump_cite(path: str, ipv6: bool) -> Cite:
-    """A dump's rule as its own line reads, as ``trace`` cites it (its ``rule``), counters and quoting as
-    written; iptables-save's form when the file cannot be read again (standard input) or that line is not the
-    rule's. The file is read once, at the first rule cited."""
-    lines: list[str] = []
-    read = False
-    saved = saved_form(ipv6)
-
-    def cite(rule: Rule) -> str:
-        nonlocal read
-        if not read:
-            read = True
-            try:
-                with open(path, encoding="utf-8", errors="replace") as handle:
-                    lines.extend(handle.read().splitlines())
-            except OSError:
-                pass
-        if 0 < rule.line <= len(lines):
-            text = lines[rule.line - 1].strip()
-            body = text.split("] ", 1)[-1] if text.startswith("[") else text  # [packets:bytes] -A ...
-            if body == f"-A {rule.chain}" or body.startswith(f"-A {rule.chain} "):
-                return text
-        return saved(rule)
-
-    return cite
+def quoted(rule: Rule, table: str, cite: Cite | None, saved: Callable[[Rule], str]) -> str:
+    """A rule read from a line as ``cite`` gives that line (counters and quoting as written); iptables-save's
+    form when ``cite`` knows no such line or that line is not the rule's."""
+    text = cite(rule.line, table, rule.chain) if cite is not None else None
+    if text is not None:
+        body = text.split("] ", 1)[-1] if text.startswith("[") else text  # [packets:bytes] -A ...
+        if body == f"-A {rule.chain}" or body.startswith(f"-A {rule.chain} "):
+            return text
+    return saved(rule)
 
 
 def chain_kind(table: str, name: str, chain: Chain | None) -> NodeKind:
@@ -188,7 +173,8 @@ def _edge_label(rule: Rule, share: Fraction | None, goto: bool) -> str:
 
 
 def _chain_edges(table: Table, chains: dict[str, Chain], chain: Chain, returns: Callable[[str], bool],
-                 scope: Scope | None, cite: Cite) -> tuple[list[Edge], list[Node]]:
+                 scope: Scope | None, cite: Cite | None, saved: Callable[[Rule], str]
+                 ) -> tuple[list[Edge], list[Node]]:
     """The edges of one chain's rules (those in ``scope``) and the verdict nodes they end in; a rule read from
     a line is quoted by ``cite``.
 
@@ -224,7 +210,7 @@ def _chain_edges(table: Table, chains: dict[str, Chain], chain: Chain, returns: 
                                  f"{label}"))
         edges.append(Edge(source, target_id, _edge_label(rule, share, target.goto), table.name, chain.name,
                           position, rule.line, rule.text(), share, call, reached, target.goto,
-                          cited=cite(rule) if rule.line else ""))
+                          cited=quoted(rule, table.name, cite, saved) if rule.line else ""))
     return edges, verdicts
 
 
@@ -244,9 +230,10 @@ class Scope(Protocol):
     def chains(self) -> frozenset[tuple[str, str]]: ...
 
 
-def table_graph(table: Table, cite: Cite, scope: Scope | None = None) -> tuple[list[Node], list[Edge]]:
+def table_graph(table: Table, cite: Cite | None, saved: Callable[[Rule], str], scope: Scope | None = None
+                ) -> tuple[list[Node], list[Edge]]:
     """Nodes and edges of one table (of the rules in ``scope``); chains that take part in no edge are left out.
-    Rules read from a line are quoted by ``cite``."""
+    Rules read from a line are quoted by ``cite``, else as ``saved`` prints them (see :func:`quoted`)."""
     chains = chain_index(table)
     returns = returning_test(table, chains)
     drawn = scope.chains() if scope is not None else None
@@ -255,7 +242,7 @@ def table_graph(table: Table, cite: Cite, scope: Scope | None = None) -> tuple[l
     for chain in table.chains:
         if drawn is not None and (table.name, chain.name) not in drawn:
             continue
-        chain_edges, chain_verdicts = _chain_edges(table, chains, chain, returns, scope, cite)
+        chain_edges, chain_verdicts = _chain_edges(table, chains, chain, returns, scope, cite, saved)
         edges.extend(chain_edges)
         for node in chain_verdicts:
             verdicts.setdefault(node.id, node)
@@ -274,16 +261,17 @@ def build_graph(ruleset: Ruleset, *, tables: Sequence[str] = DEFAULT_TABLES, tit
     the rules it keeps: the whole graph cut down to them, built without drawing the rest.
 
     A rule read from a line (a dump's, or ``rules --full``'s as trace numbers them) is quoted in its tooltip
-    with that line: by ``cite`` (:func:`dump_cite` reads a dump's own lines), else as iptables-save prints it.
+    with that line: as ``cite`` gives it (a dump's own lines as read, trace's ``line_text``), else as
+    iptables-save prints it.
     """
-    cite = cite or saved_form(ruleset.ipv6)
+    saved = saved_form(ruleset.ipv6)
     nodes: list[Node] = []
     edges: list[Edge] = []
     for name in tables:
         table = ruleset.table(name)
         if table is None:
             continue
-        table_nodes, table_edges = table_graph(table, cite, scope)
+        table_nodes, table_edges = table_graph(table, cite, saved, scope)
         nodes.extend(table_nodes)
         edges.extend(table_edges)
     return Graph(tuple(nodes), tuple(edges), title)

@@ -9,7 +9,7 @@ the other family is refused in one wording, naming the tool, not blamed on the d
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 
@@ -18,7 +18,9 @@ STDIN = "-"
 STDIN_NAME = "<stdin>"
 """What messages call standard input (as ``-f -`` does)."""
 
-_read_stdin: list[tuple[object, str]] = []  # (the stream, its text): standard input can be read only once
+LineText = Callable[[int, "str | None", "str | None"], "str | None"]
+"""The text of a rule's cited line (``line``, of ``table`` and ``chain`` where the lines are per chain), as a
+user finds it there; None: no such line. What ``trace`` cites a rule by, and ``graph``'s tooltips quote."""
 
 
 def dump_name(path: str) -> str:
@@ -27,13 +29,11 @@ def dump_name(path: str) -> str:
 
 
 def read_dump_text(path: str) -> str:
-    """The text of the dump at ``path`` (``-``: standard input, read once; asked again, the same text). A file
-    that cannot be read, or is not UTF-8, is an InputError naming it. Every command reads its dump here, so a
-    line a message or a citation numbers is a line of this text."""
+    """The text of the dump at ``path`` (``-``: standard input). A file that cannot be read, or is not UTF-8, is
+    an InputError naming it. Every command reads its dump here, once, and keeps the text: a line a message, a
+    citation or a tooltip numbers is a line of this text (standard input, a pipe, cannot be read again)."""
     if path == STDIN:
         stream = sys.stdin
-        if _read_stdin and _read_stdin[0][0] is stream:
-            return _read_stdin[0][1]
         raw = getattr(stream, "buffer", None)
         try:
             text = raw.read().decode("utf-8") if raw is not None else stream.read()
@@ -42,7 +42,6 @@ def read_dump_text(path: str) -> str:
         except UnicodeDecodeError as exc:
             raise InputError(Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
                                         file=STDIN_NAME)) from None
-        _read_stdin[:] = [(stream, text)]
         return text
     try:
         with open(path, encoding="utf-8") as handle:
@@ -51,6 +50,19 @@ def read_dump_text(path: str) -> str:
         raise InputError(Diagnostic(f"cannot read rules: {exc.strerror or exc}", file=path)) from None
     except UnicodeDecodeError as exc:
         raise InputError(Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path)) from None
+
+
+def dump_lines(text: str) -> LineText:
+    """The lines of a dump's ``text`` (as read), as a rule read from one is cited: that line, stripped (counters
+    and quoting as written). Split at the first line asked for: most traces cite a handful."""
+    lines: list[str] = []
+
+    def line_text(line: int, table: str | None = None, chain: str | None = None) -> str | None:
+        if not lines:
+            lines.extend(text.splitlines())
+        return lines[line - 1].strip() if 0 < line <= len(lines) else None
+
+    return line_text
 
 
 def save_tool(family: int) -> str:

@@ -113,15 +113,44 @@ def test_graph_rules_dash_reads_standard_input(monkeypatch: pytest.MonkeyPatch,
     assert dot.startswith('digraph "<stdin>"') and "FORWARD" in dot
 
 
-def test_a_dump_on_standard_input_is_read_once_by_the_one_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Standard input can be read once: asked again (trace reads its dump in the packet's family too), the
-    reader gives the text it read; a file is read as it is now."""
+@pytest.mark.parametrize("argv", [
+    ["graph", "--rules", "-", "--format", "dot"],
+    ["trace", "--rules", "-", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80", "--graph", "{out}"],
+    ["trace", "--rules", "-", "--src", "fd00::1", "--dst", "fd00::2", "--dport", "80", "--graph", "{out}"],
+])
+def test_a_dump_on_standard_input_is_read_once_by_the_one_reader_and_its_lines_quoted_as_read(
+        argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Standard input can be read once: each command reads its dump once, by the one reader (trace reads the
+    text again in the packet's family, not the input), and its picture's tooltips quote the lines as read, as
+    trace cites them; they quoted iptables-save's form (`-m tcp`, no counters)."""
+    from kubeproxy_sim.netfilter import dumpfile
+
+    reads: list[str] = []
+    reader = dumpfile.read_dump_text
+
+    def counted(path: str) -> str:
+        reads.append(path)
+        return reader(path)
+
+    monkeypatch.setattr(dumpfile, "read_dump_text", counted)
+    _stdin(monkeypatch, NO_SERVICE)
+    picture = tmp_path / "t.dot"
+    code, out, err = run([a.format(out=picture) for a in argv], capsys)
+    assert code == 0, err
+    assert reads == ["-"]
+    dot = out if argv[0] == "graph" else picture.read_text()
+    assert 'tooltip="filter line 3: [3:180] -A FORWARD -p tcp --dport 80 -j ACCEPT"' in dot, dot
+
+
+def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from kubeproxy_sim.errors import InputError
     from kubeproxy_sim.netfilter.codec import parse_ruleset_file
     from kubeproxy_sim.netfilter.dumpfile import read_dump_text
 
     _stdin(monkeypatch, NO_SERVICE)
-    assert read_dump_text("-") == NO_SERVICE and read_dump_text("-") == NO_SERVICE
+    assert read_dump_text("-") == NO_SERVICE
+    _stdin(monkeypatch, NO_SERVICE)
     assert parse_ruleset_file("-").table("filter") is not None
     _stdin(monkeypatch, "")  # another stream: read afresh
     assert read_dump_text("-") == ""

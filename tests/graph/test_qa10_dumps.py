@@ -15,9 +15,10 @@ import pytest
 
 import kubeproxy_sim.cli.main as cli_main
 from kubeproxy_sim.graph import render_image, to_dot
-from kubeproxy_sim.graph.build import build_graph, dump_cite
+from kubeproxy_sim.graph.build import build_graph
 from kubeproxy_sim.graph.model import Edge
 from kubeproxy_sim.netfilter.codec import parse_ruleset
+from kubeproxy_sim.netfilter.dumpfile import dump_lines
 
 # counters, kube-proxy's restore order (not iptables-save's), trailing blanks and an escaped quote in a comment:
 # each line reads otherwise than iptables-save would print the rule
@@ -81,7 +82,7 @@ def test_a_dump_s_tooltips_quote_its_lines_as_trace_cites_them(tmp_path: Path,
     assert cited_lines(picture.read_text()) == {line: cited[line] for line in (7, 8, 9, 10)}
 
 
-def test_without_the_file_s_line_a_dump_s_rule_is_quoted_as_iptables_save_prints_it(tmp_path: Path) -> None:
+def test_without_the_file_s_line_a_dump_s_rule_is_quoted_as_iptables_save_prints_it() -> None:
     ruleset = parse_ruleset(DUMP)
     saved = '-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" ' \
             '-m tcp --dport 443 -j KUBE-SVC-X'
@@ -90,10 +91,9 @@ def test_without_the_file_s_line_a_dump_s_rule_is_quoted_as_iptables_save_prints
         return {e.line: e.cited for e in edges}
 
     assert quoted(build_graph(ruleset).edges)[9] == saved  # no file: iptables-save's form
-    assert quoted(build_graph(ruleset, cite=dump_cite(str(tmp_path / "gone.rules"), False)).edges)[9] == saved
-    other = tmp_path / "other.rules"  # the file changed since: its line 9 is not that rule
-    other.write_text("\n" * 8 + "-A KUBE-SVC-X -j DROP\n")
-    assert quoted(build_graph(ruleset, cite=dump_cite(str(other), False)).edges)[9] == saved
+    assert quoted(build_graph(ruleset, cite=dump_lines("")).edges)[9] == saved  # no such line
+    other = "\n" * 8 + "-A KUBE-SVC-X -j DROP\n"  # other lines: line 9 is not that rule
+    assert quoted(build_graph(ruleset, cite=dump_lines(other)).edges)[9] == saved
 
 
 def test_trace_graph_from_objects_quotes_rules_full_s_lines(tmp_path: Path,
