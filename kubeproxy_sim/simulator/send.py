@@ -173,7 +173,8 @@ def _source_by_address(sim: Simulator, text: str) -> Client:
 def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
     """IP:PORT, [IPv6]:PORT, node/NAME:NODEPORT, or HOST:PORT resolved by the client's DNS."""
     host, sep, port_text = text.rpartition(":")
-    shaped = bool(sep and host and port_text.isdigit())  # HOST:PORT, the port of digits (a value out of range: 1)
+    # HOST:PORT, the port of ASCII digits ('²' is a digit int() cannot read); a value out of range is of the shape
+    shaped = bool(sep and host and port_text.isascii() and port_text.isdigit())
     if not shaped or not 0 < int(port_text) < 65536:
         raise _bad(text, "--to", "expected IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT "
                    "or node/NAME:NODEPORT, with a port 1-65535", usage=not shaped)

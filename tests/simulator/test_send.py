@@ -358,6 +358,7 @@ def test_unknown_source_and_destination_are_input_errors():
     ("pod/default/client", "web.default", True),
     ("pod/default/client", ":80", True),
     ("pod/default/client", "web.default:http", True),
+    ("pod/default/client", "10.0.0.1:\u00b2", True),  # a digit, but not of 0-9 (it was an internal error)
     ("pod/default/client", "2001:db8:ffff::80:80", True),
     # of the right shape, but naming nothing there is (or of the other family): invalid input (1)
     ("pod/default/nope", "web.default:80", False),
