@@ -45,10 +45,12 @@ Cite = Callable[[int, str, str], "str | None"]
 
 def saved_form(ipv6: bool) -> Callable[[Rule], str]:
     """A rule as iptables-save prints it: the line of ``rules --full`` that trace numbers generated rules by, and
-    an iptables-save dump's own line (its text round-trips through the parser and saveform)."""
-    from kubeproxy_sim.netfilter.saveform import saved_rule_text
+    an iptables-save dump's own line (its text round-trips through the parser and saveform). saveform (and
+    netaddr) is imported at the first rule quoted: a graph of generated rules quotes none."""
 
     def cite(rule: Rule) -> str:
+        from kubeproxy_sim.netfilter.saveform import saved_rule_text
+
         return saved_rule_text(rule, ipv6)
 
     return cite
