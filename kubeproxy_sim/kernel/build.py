@@ -55,7 +55,8 @@ KEEPER = "keeper"
 VOID = "void"  # the router's dead-end link
 # per namespace only in newer kernels (where older ones keep them global, the namespace has no such file);
 # tcp_reflect_tos is 5.10's
-OPTIONAL_SYSCTLS = ("net.ipv4.icmp_msgs_per_sec", "net.ipv4.icmp_msgs_burst", "net.ipv4.tcp_reflect_tos")
+REFLECT_TOS = "net.ipv4.tcp_reflect_tos"
+OPTIONAL_SYSCTLS = ("net.ipv4.icmp_msgs_per_sec", "net.ipv4.icmp_msgs_burst", REFLECT_TOS)
 
 
 class KernelError(KubeproxySimError):
@@ -126,7 +127,7 @@ def _sysctls(topo: Topology) -> None:
     """
     base = {"net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0",
             "net.ipv4.icmp_ratelimit": "0", "net.ipv4.icmp_msgs_per_sec": "1000000",
-            "net.ipv4.icmp_msgs_burst": "1000000", "net.ipv4.tcp_reflect_tos": "1"}
+            "net.ipv4.icmp_msgs_burst": "1000000", REFLECT_TOS: "1"}
     if topo.family == 6:
         base |= {"net.ipv6.icmp.ratelimit": "0", "net.ipv6.conf.all.accept_dad": "0",
                  "net.ipv6.conf.default.accept_dad": "0", "net.ipv6.conf.all.disable_ipv6": "0",
@@ -360,9 +361,24 @@ def _install_rules(cluster: Cluster, topo: Topology) -> tuple[Topology, list[str
             node = dataclasses.replace(node, config=dataclasses.replace(node.config, nfacct=False))
             text = node_rules(cluster, node)
             notes.append(f"{node.name}: this kernel has no nfacct counters; rules generated with --nfacct=false")
-        load_rules(node.netns, dscp.with_counting(text), family=topo.family)
+        try:
+            load_rules(node.netns, dscp.with_counting(text), family=topo.family)
+        except KernelError:
+            load_rules(node.netns, text, family=topo.family)  # kube-proxy's own rules fail here: their error
+            notes.append(f"{node.name}: iptables-restore refused the counting copies of the DROP and REJECT rules "
+                         "(this kernel has no dscp match, xt_dscp?); the rules are loaded without them, so netns "
+                         "send names a silent failure TIMEOUT, not DROP (a datagram refused with EPERM DROP, not "
+                         "REJECT)")
         nodes.append(node)
     return dataclasses.replace(topo, nodes=tuple(nodes)), notes
+
+
+def reflect_tos_notes(topo: Topology) -> list[str]:
+    """A note when TCP servers cannot answer with the DSCP value of the SYN (``tcp_reflect_tos``, Linux 5.10)."""
+    if not topo.nodes or nsexec.call(topo.nodes[0].netns, sysfs.has_sysctl, REFLECT_TOS):
+        return []
+    return [f"this kernel has no {REFLECT_TOS} (Linux 5.10): TCP answers carry no DSCP mark, so netns send names a "
+            "dropped TCP answer TIMEOUT, not DROP"]
 
 
 EGRESS_CHAIN = "KPSIM-POD-EGRESS"  # not kube-proxy's: the CNI's part of the node's nat table
@@ -585,7 +601,7 @@ def up(cluster: Cluster, topo: Topology, directory: Path, extra_state: dict[str,
         topo, notes = _install_rules(cluster, topo)
         _pod_egress(topo)
         _catch_all(topo)
-        state["notes"] += notes
+        state["notes"] += notes + reflect_tos_notes(topo)
         state["servers"] = start_servers(topo)
         if persistent:
             keeper = start_keeper(topo)

@@ -41,6 +41,11 @@ def write_sysctls(values: dict[str, str], optional: Iterable[str] = ()) -> dict[
     return written
 
 
+def has_sysctl(key: str) -> bool:
+    """Whether this namespace has the ``net.x.y`` setting (an older kernel lacks some)."""
+    return os.path.exists("/proc/sys/" + key.replace(".", "/"))
+
+
 def nfacct_names(rules_text: str) -> list[str]:
     """The nfacct counters a ruleset refers to (they must exist before iptables-restore)."""
     return sorted(set(NFACCT_RULE.findall(rules_text)))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kubeproxy_sim.errors import InputError
-from kubeproxy_sim.kernel import dscp
-from kubeproxy_sim.kernel.build import initial_state, teardown
+from kubeproxy_sim.kernel import build, dscp
+from kubeproxy_sim.kernel.build import KernelError, initial_state, teardown
 from kubeproxy_sim.kernel.plan import plan
 from kubeproxy_sim.kernel.send import _verdicts_seen
 from tests.kernel.test_kernel import small_cluster
@@ -127,3 +127,46 @@ def test_verdicts_come_from_this_runs_counts_only() -> None:
     assert _verdicts_seen(before, after) == {"DROP", "REJECT"}
     assert _verdicts_seen(after, after) == frozenset()
     assert _verdicts_seen(before, Counter({("node1", "DROP"): 5})) == frozenset()
+
+
+def test_a_kernel_that_refuses_the_counting_copies_gets_the_rules_without_them_and_a_note(monkeypatch) -> None:
+    """No xt_dscp: netns up used to fail on the copies' -m dscp; it loads kube-proxy's rules and says what is lost."""
+    cluster, config = small_cluster()
+    topo = plan("nodscp", cluster, config, ())
+    loaded: list[str] = []
+
+    def restore(netns: str, text: str, *, family: int = 4) -> None:
+        if "-m dscp" in text:
+            raise KernelError(f"{netns}: iptables-restore rejected the rules: Couldn't load match `dscp'")
+        loaded.append(text)
+
+    monkeypatch.setattr(build, "_nfacct_ready", lambda node, text: True)
+    monkeypatch.setattr(build, "load_rules", restore)
+    _, notes = build._install_rules(cluster, topo)
+    assert loaded == [build.node_rules(cluster, node) for node in topo.nodes]  # as generated, no copies
+    assert len(notes) == len(topo.nodes) and all("refused the counting copies" in n and "xt_dscp" in n and
+                                                 "TIMEOUT, not DROP" in n for n in notes)
+
+
+def test_the_rules_themselves_refused_is_still_an_error(monkeypatch) -> None:
+    cluster, config = small_cluster()
+
+    def restore(netns: str, text: str, *, family: int = 4) -> None:
+        raise KernelError(f"{netns}: iptables-restore rejected the rules: line 3 failed")
+
+    monkeypatch.setattr(build, "_nfacct_ready", lambda node, text: True)
+    monkeypatch.setattr(build, "load_rules", restore)
+    with pytest.raises(KernelError, match="line 3 failed"):
+        build._install_rules(cluster, plan("bad", cluster, config, ()))
+
+
+@pytest.mark.parametrize("present", [True, False])
+def test_a_kernel_without_tcp_reflect_tos_is_noted(monkeypatch, present: bool) -> None:
+    cluster, config = small_cluster()
+    asked = []
+    monkeypatch.setattr(build.nsexec, "call", lambda netns, fn, *args: asked.append((fn, args)) or present)
+    notes = build.reflect_tos_notes(plan("tos", cluster, config, ()))
+    assert asked == [(build.sysfs.has_sysctl, ("net.ipv4.tcp_reflect_tos",))]
+    assert notes == ([] if present else ["this kernel has no net.ipv4.tcp_reflect_tos (Linux 5.10): TCP answers "
+                                         "carry no DSCP mark, so netns send names a dropped TCP answer TIMEOUT, "
+                                         "not DROP"])
