@@ -318,7 +318,8 @@ def restore_tool(family: int) -> str:
 
 
 def node_rules(cluster: Cluster, node: NodePlan) -> str:
-    """The node's full nat and filter tables, as ``rules --full`` prints them."""
+    """The node's full nat and filter tables (``rules --full``'s rules) as restore input, in kube-proxy's text:
+    ``rules --full`` prints them in iptables-save's form, which is what a node's iptables-save shows."""
     from kubeproxy_sim.netfilter.codec import render_ruleset
     from kubeproxy_sim.proxier import generate
     from kubeproxy_sim.proxier.full import node_tables
