@@ -28,7 +28,7 @@ from kubeproxy_sim.analysis.exact import (
     service_ports,
 )
 from kubeproxy_sim.analysis.nodes import NodeSet, Source, external_source, node_source, pod_source
-from kubeproxy_sim.errors import Diagnostic, InputError, one_of
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
 from kubeproxy_sim.objects.model import ServiceType, watched_by_kube_proxy
 from kubeproxy_sim.proxier.state import ServicePortInfo
 from kubeproxy_sim.simulator.dns import DOMAIN, search_candidates
@@ -42,8 +42,10 @@ client that is no pod)."""
 SRC_FORMS = "pod/NS/NAME, node/NAME, external or external:IP"
 
 
-def _bad(text: str, flag: str, why: str, forms: str) -> InputError:
-    return InputError(Diagnostic(f"{text!r}: {why}; expected {forms}", field=flag))
+def _bad(text: str, flag: str, why: str, forms: str, *, usage: bool = False) -> InputError:
+    """The flag's value refused; ``usage``: it is of none of the forms (a usage error, 2), else it is of the right
+    shape but names nothing there is, or something of the other family (invalid input, 1)."""
+    return (UsageError if usage else InputError)(Diagnostic(f"{text!r}: {why}; expected {forms}", field=flag))
 
 
 def _split_port(text: str) -> tuple[str, str | None]:
@@ -60,7 +62,7 @@ def _split_port(text: str) -> tuple[str, str | None]:
 def _port_matches(svc: ServicePortInfo, port: str | None, node_port: bool = False) -> bool:
     if port is None:
         return True
-    if port.isdigit():
+    if port.isascii() and port.isdigit():  # ('²' is a digit int() cannot read: a port name, which none has)
         return int(port) == (svc.node_port if node_port else svc.port)
     return port == svc.port_name
 
@@ -151,10 +153,12 @@ def parse_destination(nodes: NodeSet, text: str | None) -> list[Selection]:
     text = text.strip()
     if text.startswith("node/"):
         name, port = _split_port(text[len("node/"):])
+        shaped = port is not None and port.isascii() and port.isdigit()  # ('²' is a digit int() cannot read)
         if name not in nodes.configs:
-            raise _bad(text, "--to", f"no node {name!r} (nodes: {one_of(name, nodes.order, 'nodes')})", DST_FORMS)
-        if port is None or not port.isdigit():
-            raise _bad(text, "--to", "a node destination needs a NodePort number", DST_FORMS)
+            raise _bad(text, "--to", f"no node {name!r} (nodes: {one_of(name, nodes.order, 'nodes')})", DST_FORMS,
+                       usage=not shaped)
+        if port is None or not shaped:
+            raise _bad(text, "--to", "a node destination needs a NodePort number", DST_FORMS, usage=True)
         chosen = [Selection(s, frozenset({NODE_PORT}), None, (name,)) for s in ports if s.node_port == int(port)]
         if not chosen:
             raise _bad(text, "--to", f"no service has NodePort {port}", DST_FORMS)
@@ -182,7 +186,7 @@ def parse_destination(nodes: NodeSet, text: str | None) -> list[Selection]:
     why = "not an address, a service name or a node"
     if absolute:
         why += f" (with a trailing dot a name is whole: NAME.NS.svc.{DOMAIN}.)"
-    raise _bad(text, "--to", why, DST_FORMS)
+    raise _bad(text, "--to", why, DST_FORMS, usage=True)
 
 
 def _service_named(nodes: NodeSet, host: str) -> tuple[str, str] | None:
@@ -205,7 +209,8 @@ def parse_source(nodes: NodeSet, text: str) -> Source:
     if text.startswith("external:"):
         address = text[len("external:"):].strip("[]")
         if not _is_ip(address) or (":" in address) != ipv6:
-            raise _bad(text, "--from", f"not an IPv{6 if ipv6 else 4} address (the proxier's family)", SRC_FORMS)
+            raise _bad(text, "--from", f"not an IPv{6 if ipv6 else 4} address (the proxier's family)", SRC_FORMS,
+                       usage=not _is_ip(address))
         return external_source(ipv6, str(netaddr.IPAddress(address)))
     if text.startswith("node/"):
         name = text[len("node/"):]
@@ -222,7 +227,7 @@ def parse_source(nodes: NodeSet, text: str) -> Source:
             raise _bad(text, "--from", f"pod {key} has no IPv{6 if ipv6 else 4} pod IP, no node, or uses the "
                        "host network (use node/NAME)", SRC_FORMS)
         return source
-    raise _bad(text, "--from", "not a known kind of source", SRC_FORMS)
+    raise _bad(text, "--from", "not a known kind of source", SRC_FORMS, usage=True)
 
 
 def parse_sources(nodes: NodeSet, texts: Sequence[str] | None) -> list[Source] | None:

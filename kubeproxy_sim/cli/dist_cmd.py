@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Callable
 
-from kubeproxy_sim.cli.options import add_input_flags, parse_int, usage_if_malformed
+from kubeproxy_sim.cli.options import add_input_flags, parse_int
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 
@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_input_flags(parser)
     what = parser.add_argument_group("what to analyse")
     what.add_argument("--to", metavar="DST", help="IP:PORT, NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], "
-                      "NS/NAME[:PORT] or node/NAME:NODEPORT (default: every service port)")
+                      "NAME[:PORT] (namespace default's), NS/NAME[:PORT] or node/NAME:NODEPORT (default: every "
+                      "service port)")
     what.add_argument("--from", dest="sources", action="append", default=None, metavar="SRC",
                       help="pod/NS/NAME, node/NAME, external or external:IP (repeatable; default: a pod on each "
                       "node for cluster IPs, an external client for the rest)")
@@ -83,33 +84,6 @@ def _check_counts(args: argparse.Namespace) -> None:
     check_connections(args.connections, "--connections")
     if args.client_interval is not None and args.client_interval <= 0:
         raise InputError(Diagnostic("expected a positive number of seconds", field="--client-interval"))
-
-
-def destination_malformed(text: str) -> bool:
-    """``--to`` not of its forms (a usage error): IP[:PORT], NAME.NS[:PORT], NAME.NS.svc[.cluster.local][:PORT],
-    NS/NAME[:PORT] or node/NAME:NODEPORT; an unknown service, node or port is of the right shape."""
-    from kubeproxy_sim.analysis.targets import _is_ip, _split_port
-
-    text = text.strip()
-    if text.startswith("node/"):
-        port = _split_port(text[len("node/"):])[1]
-        return port is None or not (port.isascii() and port.isdigit())
-    if "/" in text:
-        return False
-    host = _split_port(text)[0]
-    labels = host.split(".")
-    named = len(labels) >= 2 and (len(labels) == 2 or ".".join(labels[2:]) in ("svc", "svc.cluster.local"))
-    return not (named or _is_ip(host))
-
-
-def source_malformed(text: str) -> bool:
-    """``--from`` not pod/NS/NAME, node/NAME, external or external:IP (a usage error); an unknown pod or node,
-    or an address of the other family, is of the right shape."""
-    from kubeproxy_sim.analysis.targets import _is_ip
-
-    if text.startswith("external:"):
-        return not _is_ip(text[len("external:"):].strip("[]"))
-    return not (text == "external" or text.startswith(("node/", "pod/")))
 
 
 def build_report(args: argparse.Namespace, inputs, tick: Callable[..., None] | None = None):
@@ -204,9 +178,7 @@ def run(args: argparse.Namespace) -> int:
     with progress("loading objects"):
         inputs = load_inputs(args)
     report(inputs.diagnostics, args)
-    malformed = {"--to": args.to is not None and destination_malformed(args.to),
-                 "--from": any(source_malformed(text) for text in args.sources or ())}
-    with progress("analysing service ports") as tick, usage_if_malformed(malformed):
+    with progress("analysing service ports") as tick:
         dist, nodes = build_report(args, inputs, tick)
     data = dist_json(dist, nodes.order) if (args.output != "text" or args.plot) else None
     if data is not None and args.plot:

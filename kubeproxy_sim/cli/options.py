@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -297,21 +296,6 @@ def check_node_settings(args: argparse.Namespace) -> None:
     errors = [d for d in diags if d.severity is Severity.ERROR]
     if errors:  # a value of the wrong shape is a usage error (2), as argparse's are; one kube-proxy refuses, 1
         raise (UsageError if _malformed(args) else InputError)(errors)
-
-
-@contextmanager
-def usage_if_malformed(malformed: Mapping[str, bool]) -> Iterator[None]:
-    """An InputError at a flag whose value is of the wrong shape (``malformed[flag]``: a target not of the
-    documented forms) raised as the usage error (2) it is, its message unchanged; the flag's parser, which
-    tells the two apart only by its words, also refuses values of the right shape that are wrong (1)."""
-    try:
-        yield
-    except UsageError:
-        raise
-    except InputError as exc:
-        if any(malformed.get(d.field or "") for d in exc.diagnostics):
-            raise UsageError(exc.diagnostics) from None
-        raise
 
 
 def _malformed(args: argparse.Namespace) -> bool:

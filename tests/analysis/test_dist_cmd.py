@@ -413,3 +413,39 @@ def test_to_takes_a_service_s_dns_name_as_send_does():
         with pytest.raises(InputError) as caught:
             parse_destination(nodes, text)
         assert words in str(caught.value), text
+
+
+@pytest.mark.parametrize(("flag", "text", "usage"), [
+    # of none of the flag's forms: the parser says it is a usage error (2) itself
+    ("--to", "a.b.c", True),
+    ("--to", "web.default.:80", True),  # a trailing dot: the name is whole, and NAME.NS. is no name
+    ("--to", ":80", True),
+    ("--to", "node/node1", True),
+    ("--to", "node/node1:http", True),
+    ("--to", "node/node1:\u00b2", True),  # a digit, but not of 0-9 (int() cannot read it)
+    ("--to", "node/nope", True),  # no NodePort: of no form, whatever the node
+    ("--from", "bogus", True),
+    ("--from", "external:zz", True),
+    # of the right shape, but naming nothing there is (or of the other family): invalid input (1)
+    ("--to", "nosuch", False),  # a bare NAME is namespace default's Service NAME (M-dns2: it was 2)
+    ("--to", "nosuch:80", False),
+    ("--to", "nosuch.default.svc.cluster.local.:80", False),
+    ("--to", "web.default:\u00b2", False),  # a port's name no port has (int() raised on it)
+    ("--to", "default/nope", False),
+    ("--to", "node/nope:30080", False),
+    ("--to", "10.1.2.3:80", False),
+    ("--from", "external:2001:db8::1", False),
+    ("--from", "node/nope", False),
+    ("--from", "pod/default/nope", False),
+])
+def test_a_target_of_no_form_is_a_usage_error_where_it_is_parsed(flag: str, text: str, usage: bool) -> None:
+    from kubeproxy_sim.analysis.nodes import node_set
+    from kubeproxy_sim.analysis.targets import parse_destination, parse_source
+    from kubeproxy_sim.errors import InputError, UsageError
+    from tests.simulator.builders import BASE, load, objects
+
+    nodes = node_set(load(objects()), BASE)
+    with pytest.raises(InputError) as caught:
+        parse_destination(nodes, text) if flag == "--to" else parse_source(nodes, text)
+    assert isinstance(caught.value, UsageError) is usage, caught.value
+    assert caught.value.diagnostics[0].field == flag
