@@ -268,21 +268,27 @@ def split_list(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
-def check_cidrs(texts: list[str], report: Callable[[str], None]) -> tuple[str, ...]:
-    """The CIDRs in canonical form (host bits cleared, as kube-proxy writes them); each bad one reported."""
+Report = Callable[[str], None]
+"""Where a check says what is wrong with a value (a message)."""
+
+
+def check_cidrs(texts: list[str], report: Report, malformed: Report | None = None) -> tuple[str, ...]:
+    """The CIDRs in canonical form (host bits cleared, as kube-proxy writes them); each bad one reported, to
+    ``malformed`` when given (text that is no CIDR: of the wrong shape, where a flag's is a usage error)."""
     found = []
     for text in texts:
         parsed = parse_cidr(text)
         if parsed is None:
-            report(f"{text!r} is not a CIDR; expected {CIDR_EXAMPLE}")
+            (malformed or report)(f"{text!r} is not a CIDR; expected {CIDR_EXAMPLE}")
         else:
             found.append(parsed.text)
     return tuple(found)
 
 
-def check_cluster_cidrs(texts: list[str], report: Callable[[str], None]) -> tuple[str, ...]:
-    """kube-proxy's rule for the cluster CIDR: one CIDR, or a dual-stack pair (one per family)."""
-    found = check_cidrs(texts, report)
+def check_cluster_cidrs(texts: list[str], report: Report, malformed: Report | None = None) -> tuple[str, ...]:
+    """kube-proxy's rule for the cluster CIDR: one CIDR, or a dual-stack pair (one per family); ``malformed``:
+    as :func:`check_cidrs`."""
+    found = check_cidrs(texts, report, malformed)
     families = [":" in cidr for cidr in found]
     if len(found) > 2 or len(set(families)) != len(families):
         report(f"{','.join(texts)!r}: expected one CIDR, or two of different IP families (a dual-stack pair, "
@@ -291,14 +297,16 @@ def check_cluster_cidrs(texts: list[str], report: Callable[[str], None]) -> tupl
     return found
 
 
-def check_nodeport_addresses(texts: list[str], report: Callable[[str], None]) -> tuple[str, ...]:
-    """CIDRs (canonical) and the keyword ``primary``; each bad entry reported."""
+def check_nodeport_addresses(texts: list[str], report: Report, malformed: Report | None = None) -> tuple[str, ...]:
+    """CIDRs (canonical) and the keyword ``primary``; each bad entry reported (``malformed``: as
+    :func:`check_cidrs`)."""
+    shape = malformed or report
     found = []
     for text in texts:
         if text == "primary":
             found.append(text)
         else:
-            found += check_cidrs([text], lambda message: report(message + " or 'primary'"))
+            found += check_cidrs([text], report, lambda message: shape(message + " or 'primary'"))
     if "primary" in found and len(texts) > 1:  # kube-proxy's validation refuses the mix
         report(f"{','.join(texts)!r}: can't use both 'primary' and CIDRs; expected 'primary' alone, or CIDRs")
         return tuple(cidr for cidr in found if cidr != "primary")

@@ -281,6 +281,7 @@ def check_node_settings(args: argparse.Namespace) -> None:
     kube-proxy does.) Warnings are left to :func:`build_config`, which reports them once.
     """
     diags: list[Diagnostic] = []
+    malformed: list[Diagnostic] = []  # a flag's value of the wrong shape (also in diags): a usage error
     settings: dict[str, object] = {}
     if getattr(args, "config", None):
         from kubeproxy_sim.cli.config_file import read_config_file
@@ -288,28 +289,17 @@ def check_node_settings(args: argparse.Namespace) -> None:
         file_settings, file_diags = read_config_file(args.config)
         settings.update(file_settings)
         diags += file_diags
-    settings.update(_flag_settings(args, diags))
+    settings.update(_flag_settings(args, diags, malformed))
     diags += _detect_local_problems(settings)
+    no_address: list[Diagnostic] = []  # (_normalise_ip's one refusal: text that is no address)
     for text in args.node_ip or ():
-        _normalise_ip(text, "--node-ip", diags)
+        _normalise_ip(text, "--node-ip", no_address)
+    diags += no_address
+    malformed += no_address
     diags += _masquerade_bit_problems(args)
     errors = [d for d in diags if d.severity is Severity.ERROR]
     if errors:  # a value of the wrong shape is a usage error (2), as argparse's are; one kube-proxy refuses, 1
-        raise (UsageError if _malformed(args) else InputError)(errors)
-
-
-def _malformed(args: argparse.Namespace) -> bool:
-    """A node flag given text of the wrong shape: a --node-ip that is no address, a --cluster-cidr or
-    --nodeport-addresses entry that is no CIDR (nor 'primary'; an empty entry too)."""
-    from kubeproxy_sim.cli.config_file import split_list
-    from kubeproxy_sim.objects.addr import parse_cidr
-
-    if any(_normalise_ip(text, "--node-ip", []) is None for text in args.node_ip or ()):
-        return True
-    if any(parse_cidr(text) is None for text in split_list(args.cluster_cidr or "")):
-        return True
-    entries = [p.strip() for p in args.nodeport_addresses.split(",")] if args.nodeport_addresses else []
-    return any(not text or (text != "primary" and parse_cidr(text) is None) for text in entries)
+        raise (UsageError if malformed else InputError)(errors)
 
 
 def sync_periods(args: argparse.Namespace, min_flag: str = "--min-sync-period",
@@ -395,24 +385,32 @@ def _split_flags(args: argparse.Namespace) -> tuple[argparse.Namespace | None, a
     return scenario, given
 
 
-def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic]) -> dict[str, object]:
-    """The node flags given; a CIDR that is not one is reported under its flag and left out."""
+def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic],
+                   malformed: list[Diagnostic] | None = None) -> dict[str, object]:
+    """The node flags given; a CIDR that is not one is reported under its flag and left out. A value of the wrong
+    shape (text that is no CIDR, an empty entry) is also put on ``malformed``."""
     from kubeproxy_sim.cli.config_file import check_cluster_cidrs, check_nodeport_addresses, split_list
 
-    def reporter(flag: str) -> Callable[[str], None]:
-        return lambda message: diags.append(Diagnostic(message, field=flag))
+    def reporter(flag: str, shape: bool = False) -> Callable[[str], None]:
+        def report(message: str) -> None:
+            diags.append(Diagnostic(message, field=flag))
+            if shape and malformed is not None:
+                malformed.append(diags[-1])
+        return report
 
-    cidrs = check_cluster_cidrs(split_list(args.cluster_cidr or ""), reporter("--cluster-cidr"))
+    cidrs = check_cluster_cidrs(split_list(args.cluster_cidr or ""), reporter("--cluster-cidr"),
+                                reporter("--cluster-cidr", shape=True))
     # kube-proxy's string slice: "" is no entry (the default), but an empty entry ("," or "10.0.0.0/8,") is one
     # its validation refuses ("must be a valid CIDR")
     nodeport_texts = [p.strip() for p in args.nodeport_addresses.split(",")] if args.nodeport_addresses else []
     if "" in nodeport_texts:
         from kubeproxy_sim.cli.config_file import CIDR_EXAMPLE
 
-        diags.append(Diagnostic(f"{args.nodeport_addresses!r} has an empty entry, which kube-proxy refuses (must be "
-                                f"a valid CIDR); expected CIDRs ({CIDR_EXAMPLE}) or 'primary', separated by single "
-                                "commas", field="--nodeport-addresses"))
-    nodeports = check_nodeport_addresses([t for t in nodeport_texts if t], reporter("--nodeport-addresses"))
+        reporter("--nodeport-addresses", shape=True)(
+            f"{args.nodeport_addresses!r} has an empty entry, which kube-proxy refuses (must be a valid CIDR); "
+            f"expected CIDRs ({CIDR_EXAMPLE}) or 'primary', separated by single commas")
+    nodeports = check_nodeport_addresses([t for t in nodeport_texts if t], reporter("--nodeport-addresses"),
+                                         reporter("--nodeport-addresses", shape=True))
     if blank_hostname(args.hostname_override):
         diags.append(Diagnostic(f"{args.hostname_override!r} is blank; expected a node name",
                                 field="--hostname-override"))

@@ -224,3 +224,35 @@ def test_a_scenario_s_args_of_the_wrong_shape_are_a_usage_error_as_on_the_comman
     (tmp_path / "scenario.yaml").write_text("args: [--iptables-masquerade-bit, 99]\n")
     code, _, err = run(["rules", "--scenario", str(tmp_path)], capsys)
     assert code == 1 and "args[0]: --iptables-masquerade-bit: 99 is not in 0-31" in err
+
+
+def test_the_cidr_checks_tell_text_that_is_no_cidr_apart_from_a_value_kube_proxy_refuses() -> None:
+    """The shape is told where the text is parsed (no second parse decides the exit status): text that is no CIDR
+    goes to ``malformed`` when one is given, everything else (and everything, without one) to ``report``."""
+    from kubeproxy_sim.cli.config_file import check_cluster_cidrs, check_nodeport_addresses
+
+    told: list[str] = []
+    shape: list[str] = []
+    assert check_cluster_cidrs(["foo", "10.0.0.0/8", "10.1.0.0/16"], told.append, shape.append) == ("10.0.0.0/8",)
+    assert shape == ["'foo' is not a CIDR; expected e.g. 10.244.0.0/16 or fd00:10:244::/56"]
+    assert told == ["'foo,10.0.0.0/8,10.1.0.0/16': expected one CIDR, or two of different IP families (a dual-stack "
+                    "pair, e.g. 10.244.0.0/16,fd00:10:244::/56)"]
+    told, shape = [], []
+    assert check_nodeport_addresses(["bar", "primary"], told.append, shape.append) == ()
+    assert shape == ["'bar' is not a CIDR; expected e.g. 10.244.0.0/16 or fd00:10:244::/56 or 'primary'"]
+    assert told == ["'bar,primary': can't use both 'primary' and CIDRs; expected 'primary' alone, or CIDRs"]
+    told = []
+    check_nodeport_addresses(["bar"], told.append)  # no malformed: told with the rest (a --config file's field)
+    assert told == ["'bar' is not a CIDR; expected e.g. 10.244.0.0/16 or fd00:10:244::/56 or 'primary'"]
+
+
+def test_a_config_file_s_value_of_the_wrong_shape_stays_invalid_input_beside_a_right_flag(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "kp.yaml"
+    config.write_text("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+                      "clusterCIDR: foo\n")
+    code, _, err = run(["rules", "--scenario", "bootcamp", "--config", str(config), "--cluster-cidr",
+                        "10.244.0.0/16"], capsys)
+    assert code == 1 and "clusterCIDR: 'foo' is not a CIDR" in err
+    code, _, err = run(["rules", "--scenario", "bootcamp", "--config", str(config), "--cluster-cidr", "bar"], capsys)
+    assert code == 2 and "--cluster-cidr: 'bar' is not a CIDR" in err and "clusterCIDR: 'foo'" in err
