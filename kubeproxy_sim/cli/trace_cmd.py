@@ -285,8 +285,10 @@ def run(args: argparse.Namespace) -> int:
             traced = tracer.trace(packet)
         result = cite_lines(unstated(traced, bool(args.rules), addresses), lines)
     con = console(args)
-    data = result.to_json()
-    data["packet"]["affinity"] = list(args.affinity)  # the recent lists that hold the client: the trace's input too
+    data = None
+    if args.output != "text":  # the text reads the result: no JSON form (a fraction's digits) made and thrown away
+        data = result.to_json()
+        data["packet"]["affinity"] = list(args.affinity)  # the recent lists that hold the client: its input too
     emit(data, args.output, text=lambda: trace_text(result, con))
     if args.graph is not None:  # the graph reads the rules' own text (their comments); its tooltips quote `lines`
         # a later packet walks no nat rule: its first packet's path tells the service it belongs to
