@@ -64,6 +64,14 @@ EPHEMERAL = (32768, 60999)  # net.ipv4.ip_local_port_range
 NAT_PORTS = (1024, 65535)
 
 REJECT, DROP, NO_ROUTE, WRONG_REPLY_SOURCE, TIMEOUT = "REJECT", "DROP", "NO_ROUTE", "WRONG_REPLY_SOURCE", "TIMEOUT"
+DNS_PORT = 53
+DNS_QUERY_PREFIX = "DNS query to "
+"""How the detail of a failed DNS query begins (:func:`dns_query_detail`): ``send`` tells those rows by it."""
+
+
+def dns_query_detail(server: str, detail: str) -> str:
+    """The detail of a pod's DNS query to kube-dns at ``server`` that failed for ``detail``."""
+    return f"{DNS_QUERY_PREFIX}{server}:{DNS_PORT}: {detail}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +217,7 @@ class Simulator:
         self.runtimes = runtimes
         self._index()
         self.dns = ClusterDNS(cluster, self.hosts, family=self.family)
+        self._kube_dns = self._kube_dns_address()
         configs = {n.name: n.config for n in self.topology.nodes}
         self.balancer = LoadBalancer(cluster, configs, load_balancer_nodes(self.topology, cluster), self.family)
 
@@ -632,18 +641,27 @@ class Simulator:
     def resolve(self, client: Client, name: str):
         """The client's DNS answer; from a pod, the query travels to kube-dns when that Service exists."""
         answer = self.dns.resolve(name, client.namespace)
-        if client.kind != "pod":
-            return answer, None
-        server = self._dns_server()
-        if server is None:
-            return answer, None
-        query = self.connect(client, server, 53, "udp")
-        if query.failure is not None:
-            return None, Failure(query.failure.reason, f"DNS query to {server}:53: {query.failure.detail}")
-        return answer, None
+        failure = self.dns_query(client)
+        return (None, failure) if failure is not None else (answer, None)
 
-    def _dns_server(self) -> str | None:
+    def dns_query(self, client: Client) -> Failure | None:
+        """Send the client's DNS query, when it sends one (:meth:`dns_server`): why it failed, else None."""
+        server = self.dns_server(client)
+        if server is None:
+            return None
+        query = self.connect(client, server, DNS_PORT, "udp")
+        if query.failure is None:
+            return None
+        return Failure(query.failure.reason, dns_query_detail(server, query.failure.detail))
+
+    def dns_server(self, client: Client) -> str | None:
+        """Where the client's query for a name goes first: a pod asks kube-dns (the UDP query to the cluster IP of
+        kube-system/kube-dns, when it has port 53/UDP and an address of the simulated family); None when no query
+        is sent over the network (a node, a host-network pod or a machine outside, or no such kube-dns)."""
+        return self._kube_dns if client.kind == "pod" else None
+
+    def _kube_dns_address(self) -> str | None:
         kube_dns = next((s for s in self.cluster.services if s.key == "kube-system/kube-dns"), None)
-        if kube_dns is None or not any(p.port == 53 and p.protocol.value == "UDP" for p in kube_dns.ports):
+        if kube_dns is None or not any(p.port == DNS_PORT and p.protocol.value == "UDP" for p in kube_dns.ports):
             return None
         return next((ip for ip in kube_dns.cluster_ips if (":" in ip) == (self.family == 6)), None)

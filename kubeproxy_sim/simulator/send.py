@@ -40,6 +40,8 @@ from kubeproxy_sim.simulator.dns import (
     pod_record_address,
 )
 from kubeproxy_sim.simulator.network import (
+    DNS_PORT,
+    DNS_QUERY_PREFIX,
     DROP,
     NO_ROUTE,
     TIMEOUT,
@@ -409,20 +411,18 @@ def _shares_to(sim: Simulator, client: Client, dst: str, port: int, proto: str, 
 
 DNS = "dns:"
 """The prefix of the expected shares of a failure of the DNS query (a row whose detail starts DNS_QUERY)."""
-DNS_QUERY = re.compile(r"^DNS query to \S+:53: ")
-"""How ``Simulator.resolve`` begins the detail of a failed DNS query."""
+DNS_QUERY = re.compile(rf"^{re.escape(DNS_QUERY_PREFIX)}\S+:{DNS_PORT}: ")
+"""How ``Simulator.dns_query`` begins the detail of a failed DNS query (``network.dns_query_detail``)."""
 
 
 def _dns_step(sim: Simulator, client: Client, target: Target, shares: defaultdict[str, Fraction]) -> Fraction:
     """A pod that connects to a name asks kube-dns first (``Simulator.resolve``, a UDP query to its cluster IP):
     the query's failures go into ``shares`` (as DNS + reason), and what gets through to an answer is returned."""
-    if target.name is None or client.kind != "pod":
-        return Fraction(1)
-    server = sim._dns_server()
+    server = sim.dns_server(client) if target.name is not None else None
     if server is None:
         return Fraction(1)
     query: defaultdict[str, Fraction] = defaultdict(Fraction)
-    _shares_to(sim, client, server, 53, "udp", Fraction(1), query)
+    _shares_to(sim, client, server, DNS_PORT, "udp", Fraction(1), query)
     through = Fraction(0)
     for key, share in query.items():
         if "/" in key:  # a pod, a node or an outside host answered (the answer is the same whoever gives it)
@@ -450,8 +450,8 @@ def expected_shares(sim: Simulator, client: Client, target: Target, proto: str) 
 def _one(sim: Simulator, client: Client, target: Target, proto: str) -> Connection:
     dst = target.addresses[0] if len(target.addresses) == 1 else \
         target.addresses[sim.rng.randrange(len(target.addresses))]
-    if target.name is not None and client.kind == "pod":
-        _, failure = sim.resolve(client, target.name)
+    if target.name is not None:  # (the name was resolved once, by parse_destination)
+        failure = sim.dns_query(client)
         if failure is not None:
             return Connection(failure=failure)
     return sim.connect(client, dst, target.port, proto)

@@ -322,6 +322,29 @@ def test_the_dns_query_s_own_failures_come_first_in_the_expected_shares():
         f"default/{p}": 0.333333 for p in WEB}
 
 
+def test_who_asks_kube_dns_and_how_its_failed_query_reads_are_said_in_one_place():
+    """Simulator.dns_server says whether a client's name is asked of kube-dns over the network (a pod's, not a
+    node's, a host-network pod's or an outside machine's; not without a kube-dns of port 53/UDP), for the run,
+    the DNS step of the expected shares and resolve alike; network.dns_query_detail makes the detail that send
+    tells DNS rows by."""
+    from kubeproxy_sim.simulator.network import dns_query_detail
+    from kubeproxy_sim.simulator.send import DNS_QUERY
+
+    sim = simulator(docs=objects(extra=_kube_dns(())))
+    assert sim.dns_server(sim.client("pod", "default/client")) == "10.96.0.99"
+    assert sim.dns_server(sim.client("node", "node1")) is None and sim.dns_server(sim.client("external")) is None
+    assert simulator().dns_server(simulator().client("pod", "default/client")) is None  # no kube-dns
+    tcp_only = _kube_dns(())
+    tcp_only[0]["spec"]["ports"] = [{"name": "dns-tcp", "port": 53, "protocol": "TCP"}]
+    assert simulator(docs=objects(extra=tcp_only)).dns_server(sim.client("pod", "default/client")) is None
+    failure = sim.dns_query(sim.client("pod", "default/client"))
+    assert failure is not None and failure.reason == "REJECT"
+    match = DNS_QUERY.match(failure.detail)
+    assert match is not None and failure.detail == dns_query_detail("10.96.0.99", failure.detail[match.end():])
+    assert sim.dns_query(sim.client("node", "node1")) is None  # a node sends no query over the network
+    assert DNS_QUERY.match(dns_query_detail("fd00::10", "x")).end() == len("DNS query to fd00::10:53: ")
+
+
 def test_a_dns_failure_row_and_a_connection_failure_row_each_expect_their_own_share():
     from fractions import Fraction
 
