@@ -201,10 +201,11 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
     return Target(text, answer.addresses, port, host)
 
 
-def unresolved_reason(answer: Answer, dns: ClusterDNS, namespace: str | None = None) -> str:
+def unresolved_reason(answer: Answer, dns: ClusterDNS, namespace: str | None = None, *, hosts: bool = True) -> str:
     """Why a name gives no address: no such name, a Service without an address of this family (or none at all),
     a CNAME to a name nobody has, a CNAME loop or chain too long, or a name --hosts gives only addresses of the
-    other family. An NXDOMAIN answer is explained by the first name of the search path that is a Service."""
+    other family. An NXDOMAIN answer is explained by the first name of the search path that is a Service.
+    ``hosts``: the command has --hosts (the outside's names); without it (netns send) no advice names it."""
     start = answer.name
     if answer.rcode == "NXDOMAIN":
         start = next((c for c in dns.candidates(answer.query, namespace) if dns.service_named(c) is not None),
@@ -218,23 +219,26 @@ def unresolved_reason(answer: Answer, dns: ClusterDNS, namespace: str | None = N
                 f"{' -> '.join(names)}; cluster DNS follows {MAX_CNAME_CHAIN} and answers no address (NOERROR, no "
                 "data)")
     name = names[-1]
-    hosts = _hosts_other_family(dns, name, len(names) > 1)
-    if hosts is not None:
-        return hosts
+    other_family = _hosts_other_family(dns, name, len(names) > 1)
+    if other_family is not None:
+        return other_family
     reason = _no_address(dns, name)
     if len(names) > 1:
         if reason is not None:
             return f"the name resolves to {name}: {reason}"
         if dns.in_zone(name):
-            return (f"the name resolves to {name}, which is no name of the cluster (NXDOMAIN; --hosts answers only "
-                    f"names outside {dns.domain})")
+            return (f"the name resolves to {name}, which is no name of the cluster (NXDOMAIN"
+                    + (f"; --hosts answers only names outside {dns.domain})" if hosts else ")"))
+        if not hosts:
+            return (f"the name resolves to {name}, a name outside the cluster, which this command cannot resolve "
+                    "(it has no --hosts): give its address as IP:PORT")
         return f"the name resolves to {name}, which does not resolve (add it to --hosts)"
     if reason is not None:
         return reason
+    expected = "expected a Service (NAME.NAMESPACE)" + (" or a name of --hosts" if hosts else "")
     if answer.rcode == "NOERROR":
-        return ("the name exists but has no address (NOERROR, no data); expected a Service (NAME.NAMESPACE) or a "
-                "name of --hosts")
-    return "no such name (NXDOMAIN); expected a Service (NAME.NAMESPACE) or a name of --hosts"
+        return f"the name exists but has no address (NOERROR, no data); {expected}"
+    return f"no such name (NXDOMAIN); {expected}"
 
 
 def _cname_walk(dns: ClusterDNS, name: str) -> tuple[list[str], str | None]:

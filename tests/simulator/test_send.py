@@ -171,6 +171,24 @@ def test_external_name_without_hosts_entry_is_an_input_error():
         send(sim, "pod/default/client", "ext.default:443")
 
 
+def test_without_hosts_the_reason_a_name_has_no_address_does_not_point_to_hosts():
+    """netns send has no --hosts: unresolved_reason(hosts=False) names neither --hosts nor asks for it (the
+    review found "...or a name of --hosts; netns send has no --hosts"); send's own words are unchanged."""
+    from kubeproxy_sim.simulator.send import unresolved_reason
+
+    dns = Simulator(load(objects()), simulator().base, rng=random.Random(1)).dns  # ext.default: example.com
+    for name, with_hosts, without in (
+            ("nope.default", "no such name (NXDOMAIN); expected a Service (NAME.NAMESPACE) or a name of --hosts",
+             "no such name (NXDOMAIN); expected a Service (NAME.NAMESPACE)"),
+            ("ext.default", "the name resolves to example.com, which does not resolve (add it to --hosts)",
+             "the name resolves to example.com, a name outside the cluster, which this command cannot resolve (it "
+             "has no --hosts): give its address as IP:PORT")):
+        answer = dns.resolve(name, "default")
+        assert not answer.addresses
+        assert unresolved_reason(answer, dns, "default") == with_hosts
+        assert unresolved_reason(answer, dns, "default", hosts=False) == without
+
+
 def test_headless_service_resolves_to_the_pods():
     result = send(simulator(7), "pod/default/client", "web-headless:8080", count=1500, seed=7)
     assert not result.failed
