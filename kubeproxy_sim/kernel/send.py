@@ -207,10 +207,7 @@ def resolve_destination(state: dict[str, Any], text: str, source: Source | None 
     dns = _cluster_dns(state)
     answer = dns.resolve(host, namespace)
     if not answer.addresses:
-        reason = unresolved_reason(answer, dns, namespace)
-        if "--hosts" in reason:
-            reason += "; netns send has no --hosts: give an address outside the cluster as IP:PORT"
-        raise _bad(text, "--to", reason)
+        raise _bad(text, "--to", unresolved_reason(answer, dns, namespace, hosts=False))  # it has no --hosts
     if len(set(answer.addresses)) > 1:
         raise _bad(text, "--to", f"the name has {len(set(answer.addresses))} addresses "
                    f"({', '.join(dict.fromkeys(answer.addresses))}; a headless Service); netns send connects to one "

@@ -54,10 +54,14 @@ def test_netns_send_resolves_names_as_send(state: dict, source: str, destination
 
 def test_netns_send_names_what_it_cannot_resolve(state: dict) -> None:
     client = resolve_source(state, "pod/default/client")
-    with pytest.raises(InputError, match="NXDOMAIN"):
+    with pytest.raises(InputError, match="NXDOMAIN") as caught:
         resolve_destination(state, "nope.default:80", client)
-    with pytest.raises(InputError, match="netns send has no --hosts"):
+    # netns send has no --hosts: no advice names it (it said "... or a name of --hosts; netns send has no --hosts")
+    assert str(caught.value).endswith("no such name (NXDOMAIN); expected a Service (NAME.NAMESPACE)")
+    with pytest.raises(InputError, match=r"which this command cannot resolve \(it has no --hosts\): give its "
+                       "address as IP:PORT") as caught:
         resolve_destination(state, "ext.default:80", client)
+    assert "example.com" in str(caught.value) and "add it to --hosts" not in str(caught.value)
     with pytest.raises(InputError, match=r"the name has 3 addresses .* give one of them as IP:PORT"):
         resolve_destination(state, "web-headless.default:8080", client)
 
