@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -48,37 +49,41 @@ def parse_int(text: str) -> int:
     return int(text)
 
 
-def _bool_flag(group: argparse._ArgumentGroup, name: str, help_text: str) -> None:
-    group.add_argument(name, nargs="?", const=True, default=None, type=parse_bool, metavar="true|false",
-                       help=help_text)
+def _bool_flag(group: argparse._ArgumentGroup, name: str, help_text: str) -> argparse.Action:
+    return group.add_argument(name, nargs="?", const=True, default=None, type=parse_bool, metavar="true|false",
+                              help=help_text)
 
 
-def add_node_flags(parser: argparse.ArgumentParser, *, node_ip_help: str = "") -> None:
+def add_node_flags(parser: argparse.ArgumentParser, *, node_ip_help: str = "") -> list[argparse.Action]:
     """kube-proxy's flags (and what it learns from the host) for the node whose rules we build; ``node_ip_help``
-    is added to --node-ip's help (what else a command reads it for)."""
+    is added to --node-ip's help (what else a command reads it for). Returns the flags' actions."""
     node = parser.add_argument_group("node and kube-proxy settings (kube-proxy's flag names)")
-    node.add_argument("--config", metavar="FILE", help="a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1)")
-    node.add_argument("--hostname-override", metavar="NAME",
-                      help="the node's name (default: the first Node object by name, else node1)")
-    node.add_argument("--node-ip", action="append", default=None, metavar="IP[/PREFIX]",
-                      help="an address of the node's interfaces (repeatable; the first is the primary node IP; "
-                      "default: the Node object's InternalIP, then ExternalIP addresses)" + node_ip_help)
-    node.add_argument("--ip-family", choices=["ipv4", "ipv6"], help="the family of this proxier "
-                      "(default: the primary node IP's)")
-    node.add_argument("--cluster-cidr", metavar="CIDR[,CIDR]",
-                      help="the pods' range, for detect-local-mode ClusterCIDR")
-    node.add_argument("--detect-local-mode", choices=[m.value for m in DetectLocalMode])
-    node.add_argument("--pod-bridge-interface", metavar="IFACE", help="for detect-local-mode BridgeInterface")
-    node.add_argument("--pod-interface-name-prefix", metavar="PREFIX",
-                      help="for detect-local-mode InterfaceNamePrefix")
-    _bool_flag(node, "--masquerade-all", "SNAT all traffic sent via Service cluster IPs")
-    node.add_argument("--iptables-masquerade-bit", type=parse_int, metavar="0-31", help="the fwmark bit for masquerade")
-    _bool_flag(node, "--iptables-localhost-nodeports", "accept NodePort traffic to localhost (default true)")
-    node.add_argument("--nodeport-addresses", metavar="CIDR[,CIDR]|primary",
-                      help="the addresses NodePorts answer on (default: all local addresses)")
-    _bool_flag(node, "--conntrack-tcp-be-liberal", "nf_conntrack_tcp_be_liberal is set: no INVALID drop rule")
-    _bool_flag(node, "--random-fully", "iptables supports MASQUERADE --random-fully (default true)")
-    _bool_flag(node, "--nfacct", "the kernel has nfacct counters (default true)")
+    return [
+        node.add_argument("--config", metavar="FILE",
+                          help="a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1)"),
+        node.add_argument("--hostname-override", metavar="NAME",
+                          help="the node's name (default: the first Node object by name, else node1)"),
+        node.add_argument("--node-ip", action="append", default=None, metavar="IP[/PREFIX]",
+                          help="an address of the node's interfaces (repeatable; the first is the primary node IP; "
+                          "default: the Node object's InternalIP, then ExternalIP addresses)" + node_ip_help),
+        node.add_argument("--ip-family", choices=["ipv4", "ipv6"], help="the family of this proxier "
+                          "(default: the primary node IP's)"),
+        node.add_argument("--cluster-cidr", metavar="CIDR[,CIDR]",
+                          help="the pods' range, for detect-local-mode ClusterCIDR"),
+        node.add_argument("--detect-local-mode", choices=[m.value for m in DetectLocalMode]),
+        node.add_argument("--pod-bridge-interface", metavar="IFACE", help="for detect-local-mode BridgeInterface"),
+        node.add_argument("--pod-interface-name-prefix", metavar="PREFIX",
+                          help="for detect-local-mode InterfaceNamePrefix"),
+        _bool_flag(node, "--masquerade-all", "SNAT all traffic sent via Service cluster IPs"),
+        node.add_argument("--iptables-masquerade-bit", type=parse_int, metavar="0-31",
+                          help="the fwmark bit for masquerade"),
+        _bool_flag(node, "--iptables-localhost-nodeports", "accept NodePort traffic to localhost (default true)"),
+        node.add_argument("--nodeport-addresses", metavar="CIDR[,CIDR]|primary",
+                          help="the addresses NodePorts answer on (default: all local addresses)"),
+        _bool_flag(node, "--conntrack-tcp-be-liberal", "nf_conntrack_tcp_be_liberal is set: no INVALID drop rule"),
+        _bool_flag(node, "--random-fully", "iptables supports MASQUERADE --random-fully (default true)"),
+        _bool_flag(node, "--nfacct", "the kernel has nfacct counters (default true)"),
+    ]
 
 
 def add_input_flags(parser: argparse.ArgumentParser, *, required: bool = False, node_ip_help: str = "") -> None:
@@ -92,15 +97,19 @@ def add_input_flags(parser: argparse.ArgumentParser, *, required: bool = False, 
     add_node_flags(parser, node_ip_help=node_ip_help)
 
 
+@cache
+def node_flag_dests() -> dict[str, str]:
+    """Each node flag's dest and its name (``node_ip``: ``--node-ip``), in :func:`add_node_flags`' order."""
+    return {action.dest: action.option_strings[0] for action in add_node_flags(argparse.ArgumentParser(add_help=False))}
+
+
 def idle_with_dump(args: argparse.Namespace, *, used: Sequence[str] = (),
                    family: int | None = None) -> list[Diagnostic]:
     """One warning naming the node flags given that a dump (``--rules``) makes idle: kube-proxy's settings shape
     the rules it makes, and a dump's rules are made already (``--ip-family`` too: its family is the dump's own).
     ``used``: the flags' dests the command still reads with a dump (``node_ip``); ``family``: the dump's."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_node_flags(parser)
-    idle = [action.option_strings[0] for action in parser._actions
-            if action.option_strings and action.dest not in used and getattr(args, action.dest, None) is not None]
+    idle = [flag for dest, flag in node_flag_dests().items()
+            if dest not in used and getattr(args, dest, None) is not None]
     if not idle:
         return []
     names = ", ".join(idle[:-1]) + " and " + idle[-1] if len(idle) > 1 else idle[0]
@@ -203,7 +212,7 @@ def _check_scenario_flags(texts: list[str], file: str) -> None:
 
     parser = _ArgsParser(add_help=False)
     add_node_flags(parser)
-    known = [flag for action in parser._actions for flag in action.option_strings]
+    known = list(node_flag_dests().values())  # (a node flag has one name)
     for i, text in enumerate(texts):
         flag = text.split("=", 1)[0]
         if text.startswith("-") and len(text) > 1 and not _is_number(text) and flag not in known:
@@ -263,7 +272,8 @@ def input_paths(args: argparse.Namespace) -> list[str]:
         node_parser = argparse.ArgumentParser(add_help=False)
         add_node_flags(node_parser)
         base = node_parser.parse_args(scenario_args(directory))
-        filled = {key for key, value in vars(base).items() if getattr(args, key, None) is None and value is not None}
+        filled = {key for key in node_flag_dests()
+                  if getattr(args, key, None) is None and getattr(base, key) is not None}
         for key in filled:
             setattr(args, key, getattr(base, key))
         args.from_scenario = frozenset(filled) | getattr(args, "from_scenario", frozenset())

@@ -256,3 +256,18 @@ def test_a_config_file_s_value_of_the_wrong_shape_stays_invalid_input_beside_a_r
     assert code == 1 and "clusterCIDR: 'foo' is not a CIDR" in err
     code, _, err = run(["rules", "--scenario", "bootcamp", "--config", str(config), "--cluster-cidr", "bar"], capsys)
     assert code == 2 and "--cluster-cidr: 'bar' is not a CIDR" in err and "clusterCIDR: 'foo'" in err
+
+
+def test_the_node_flags_are_known_by_dest_and_name_from_add_node_flags_itself() -> None:
+    """idle_with_dump and a scenario's args read the node flags from add_node_flags' own actions (no throwaway
+    parser's private _actions): every flag, by its one name, in order."""
+    import argparse
+
+    from kubeproxy_sim.cli.options import add_node_flags, node_flag_dests
+
+    actions = add_node_flags(argparse.ArgumentParser(add_help=False))
+    assert all(len(a.option_strings) == 1 for a in actions)
+    assert node_flag_dests() == {a.dest: a.option_strings[0] for a in actions}
+    assert list(node_flag_dests().items())[:3] == [("config", "--config"), ("hostname_override", "--hostname-override"),
+                                                   ("node_ip", "--node-ip")]
+    assert node_flag_dests() is node_flag_dests()  # built once
