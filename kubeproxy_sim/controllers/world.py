@@ -491,7 +491,7 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
             raise _invalid(service, "spec.clusterIPs", shown, f"failed to allocate IP {ip}: {problem}")
     for family in families[len(ips):]:
         ips.append(cluster_ip(ranges[family], used, rng))
-    return replace(service, cluster_ips=tuple(ips), ip_families=tuple(families))
+    return replace(service, cluster_ips=tuple(ips), ip_families=tuple(families), cluster_ip_unset=False)
 
 
 def _headless_update(previous: Service | None, service: Service, headless: bool) -> bool:

@@ -196,9 +196,10 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
                         "(kube-proxy ignores ExternalName services; cluster DNS answers with this CNAME)")
         cluster_ips: tuple[str, ...] = ()
         families: tuple[IPFamily, ...] = ()
+        cluster_ip: str | None = None  # not read: ExternalName has no cluster IP
     else:
-        cluster_ips, families = _cluster_ips(report, spec, svc_type)
-    ports = _service_ports(report, spec, svc_type, headless=not cluster_ips)
+        cluster_ips, families, cluster_ip = _cluster_ips(report, spec, svc_type)
+    ports = _service_ports(report, spec, svc_type, headless=cluster_ip == "None")
     raw_external = report.seq(spec, "externalIPs", "spec.externalIPs")
     external_ips = _lenient_ips(report, raw_external, "spec.externalIPs") if raw_external else ()
     source_ranges = _source_ranges(report, spec) if spec.get("loadBalancerSourceRanges") else ()
@@ -239,40 +240,40 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
         internal_traffic_policy=internal_policy, health_check_node_port=hc_port,
         session_affinity=affinity, affinity_timeout=timeout, external_name=external_name,
         traffic_distribution=distribution, labels=labels, origin=origin, publish_not_ready_addresses=publish,
-        cluster_ip_unset=svc_type is not ServiceType.EXTERNAL_NAME and not spec.get("clusterIP")
-        and not spec.get("clusterIPs"),
+        cluster_ip_unset=cluster_ip == "",
     )
 
 
 def _cluster_ips(report: Report, spec: dict[str, Any],
-                 svc_type: ServiceType) -> tuple[tuple[str, ...], tuple[IPFamily, ...]]:
-    """clusterIP / clusterIPs / ipFamilies, reconciled as the API server keeps them consistent."""
-    single = report.string(spec, "clusterIP", "spec.clusterIP", "")
+                 svc_type: ServiceType) -> tuple[tuple[str, ...], tuple[IPFamily, ...], str]:
+    """clusterIP / clusterIPs / ipFamilies, reconciled as the API server keeps them consistent; and spec.clusterIP
+    as written ("" when not set: the API server allocates one; "None": headless, which alone needs no ports)."""
+    single = report.string(spec, "clusterIP", "spec.clusterIP") or ""
     many = report.seq(spec, "clusterIPs", "spec.clusterIPs")
     raw_families = report.seq(spec, "ipFamilies", "spec.ipFamilies")
     given_families = _ip_families(report, raw_families)
     if many and single and many[0] != single:
         report.error("spec.clusterIPs[0]", f"{quote(many[0])} differs from spec.clusterIP {quote(single)}; "
                                            "expected the same address (clusterIPs[0] is clusterIP)")
-        return (), ()
+        return (), (), single
     if many and not single:
         report.error("spec.clusterIPs", "set without spec.clusterIP; expected spec.clusterIP too (the API server "
                                         "refuses clusterIPs alone, and kube-proxy reads spec.clusterIP)")
-        return (), ()
+        return (), (), single
     texts = list(many) if many else ([single] if single else [])
     path = "spec.clusterIPs" if many else "spec.clusterIP"
     if not texts:
         report.warn(path, "not set; the API server would allocate one, and kube-proxy skips a Service "
                           'without it (set an address, or "None" for a headless Service)')
-        return (), given_families
+        return (), given_families, single
     if texts[0] == "None":
         if len(texts) > 1:
             report.error(f"{path}[1]" if many else path, '"None" (headless) must be the only cluster IP')
         if svc_type is not ServiceType.CLUSTER_IP:
             report.error(path + ("[0]" if many else ""),
                          f'"None" (headless) is only valid for type ClusterIP, not {svc_type.value}')
-        return (), given_families
-    return _parse_cluster_ips(report, texts, path if not many else None, given_families)
+        return (), given_families, single
+    return (*_parse_cluster_ips(report, texts, path if not many else None, given_families), single)
 
 
 def _parse_cluster_ips(report: Report, texts: list[Any], single_path: str | None,

@@ -479,6 +479,8 @@ def test_headless_and_external_name_updates_follow_the_api_server() -> None:
         assert admitted.headless and not admitted.cluster_ip_unset and admitted.cluster_ips == ()
         w = W.put_service(w, admitted)
     assert not replace(unset, ip_families=(V4,)).headless  # families written, address not: still to allocate
+    allocated = _admit(NODES, unset)  # the allocator gives it an address: it is no longer "not set"
+    assert len(allocated.cluster_ips) == 1 and not allocated.cluster_ip_unset and not allocated.headless
     w, rng = _held(NODES, _service(ips=("10.96.0.50",)))
     with pytest.raises(W.ActionError, match=r'spec\.clusterIPs\[0\]: Invalid value: \[\]string\{"None"\}: '
                                             "may not change once set"):

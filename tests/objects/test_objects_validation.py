@@ -79,6 +79,23 @@ def test_service_error_message(load, spec, expected):
     assert _service_errors(load, spec) == [f"svc.yaml: Service ns1/web: {expected}"]
 
 
+def test_only_a_headless_service_goes_without_ports(load):
+    """The API server's ValidateService requires spec.ports unless spec.clusterIP is "None" (or the type is
+    ExternalName): a Service whose clusterIP is left out gets an address, so it needs ports as one with an address
+    does (it was taken as headless and let through)."""
+    def service(spec: str) -> str:
+        return f"apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: ns1}}\nspec: {spec}\n"
+
+    left_out = load(service("{selector: {app: web}}"), "svc.yaml")
+    assert left_out.cluster.services == ()
+    assert [str(d) for d in left_out.errors] == [
+        "svc.yaml: Service ns1/web: spec.ports: required; expected at least one port"]
+    for spec in ("{clusterIP: None, selector: {app: web}}", "{clusterIPs: [None], clusterIP: None}",
+                 "{type: ExternalName, externalName: example.com}"):
+        result = load(service(spec), "svc.yaml")
+        assert result.errors == () and len(result.cluster.services) == 1 and result.cluster.services[0].ports == ()
+
+
 def test_unparseable_cluster_ip(load):
     result = load("""
         apiVersion: v1
