@@ -177,3 +177,15 @@ def test_another_node_is_named_in_the_opening_line(capsys: pytest.CaptureFixture
     assert first.endswith("seen from node1. Here seen from node2, as --hostname-override asks.")
     # the scenario's own node, however spelt, moves nothing
     assert demo(capsys, "--hostname-override", " Node1").splitlines()[0].endswith("seen from node1.")
+
+
+def test_the_demo_plays_the_first_steps_of_scenario_bootcamp_s_script() -> None:
+    """Section text says the tutorial is "the script's first N steps" of ``scenario bootcamp``: TUTORIAL is a copy
+    of them, which this keeps true."""
+    from kubeproxy_sim.cli.demo_cmd import TUTORIAL
+    from kubeproxy_sim.cli.scenario_cmd import script_path
+    from kubeproxy_sim.controllers.script import parse_script
+
+    steps = parse_script(script_path("bootcamp").read_text(encoding="utf-8"))
+    assert len(steps) > len(TUTORIAL)
+    assert tuple(step.text for step in steps[: len(TUTORIAL)]) == TUTORIAL
