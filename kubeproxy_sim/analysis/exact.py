@@ -17,6 +17,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from math import gcd
 
 from kubeproxy_sim.analysis.nodes import (
     EXTERNAL_IFACE,
@@ -26,6 +27,7 @@ from kubeproxy_sim.analysis.nodes import (
     external_source,
 )
 from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.trace import SMALL_ODD_BITS, exact_fraction
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.objects.nodes import EXCLUDE_FROM_LB_LABEL, load_balancer_backends
@@ -108,21 +110,72 @@ class DistReport:
 # --------------------------------------------------------------------------- arithmetic on shares
 
 
+def _over_common(values: Sequence[Fraction]) -> tuple[list[int], int] | None:
+    """The values' numerators over one common denominator, and that denominator, when every denominator is a
+    power of two times a small odd number (every share's: 31-bit splits, weights over a few nodes); else None."""
+    odd_lcm, top, parts = 1, 0, []
+    for value in values:
+        den = value.denominator
+        twos = (den & -den).bit_length() - 1
+        odd = den >> twos
+        if odd != 1:
+            odd_lcm = odd_lcm // gcd(odd_lcm, odd) * odd
+            if odd_lcm.bit_length() > SMALL_ODD_BITS:
+                return None
+        top = max(top, twos)
+        parts.append((value.numerator, odd, twos))
+    return [num * (odd_lcm // odd) << (top - twos) for num, odd, twos in parts], odd_lcm << top
+
+
+FRACTION_BITS = 512
+"""Up to this size of denominator Fraction's own adds (a gcd each) cost less than a common denominator."""
+
+
+def fraction_sum(values: Sequence[Fraction]) -> Fraction:
+    """``sum(values)``, exactly: integer adds over one common denominator, normalised once
+    (:func:`~kubeproxy_sim.netfilter.trace.exact_fraction`). Fraction's own adds take a gcd of two numbers of
+    up to 60,000 bits each (a service of 2,000 endpoints), quadratic; they are used where that gcd is cheap
+    (small denominators; two terms, one of them small) and for denominators with a large odd factor (none of
+    this module's)."""
+    first = values[0]
+    if len(values) == 1:
+        return Fraction(first)
+    if len(values) == 2:
+        second = values[1]
+        if first.denominator.bit_length() <= FRACTION_BITS or second.denominator.bit_length() <= FRACTION_BITS:
+            return first + second
+    elif max(value.denominator.bit_length() for value in values) <= FRACTION_BITS:
+        return sum(values[1:], first)
+    common = _over_common(values)
+    if common is None:
+        return sum(values, Fraction(0))
+    nums, den = common
+    return exact_fraction(sum(nums), den)
+
+
 def uniform_share(shares: Sequence[Share]) -> Fraction | None:
     """What each delivered-to endpoint would get if the delivered traffic were split evenly."""
     delivered = [s.probability for s in shares if s.verdict == "DNAT" and s.probability]
-    return sum(delivered, Fraction(0)) / len(delivered) if delivered else None
+    if not delivered:
+        return None
+    total = fraction_sum(delivered)
+    return exact_fraction(total.numerator, total.denominator * len(delivered))
 
 
 def deviation(share: Share, uniform: Fraction | None) -> Fraction | None:
     if share.verdict != "DNAT" or uniform is None:
         return None
-    return share.probability - uniform
+    probability = share.probability
+    if probability.denominator.bit_length() <= FRACTION_BITS or uniform.denominator.bit_length() <= FRACTION_BITS:
+        return probability - uniform  # a gcd with a small number: cheap
+    return fraction_sum((probability, -uniform))
 
 
-def max_deviation(shares: Sequence[Share]) -> Fraction | None:
-    """The largest distance of a delivered share from the even split; None when nothing is delivered."""
-    uniform = uniform_share(shares)
+def max_deviation(shares: Sequence[Share], uniform: Fraction | None = None) -> Fraction | None:
+    """The largest distance of a delivered share from the even split; None when nothing is delivered.
+    ``uniform``: :func:`uniform_share` of the same shares, when the caller has it already."""
+    if uniform is None:
+        uniform = uniform_share(shares)
     devs = [abs(d) for d in (deviation(s, uniform) for s in shares) if d is not None]
     return max(devs, default=None)
 
@@ -155,10 +208,17 @@ def merge_shares(weighted: Iterable[tuple[Fraction, Iterable[Share]]]) -> tuple[
             if acc is None:
                 totals[(s.verdict, s.endpoint)] = [probability, masqueraded]
             else:
-                acc[0] += probability
-                acc[1] += masqueraded
+                acc[0] = _plus(acc[0], probability)
+                acc[1] = _plus(acc[1], masqueraded)
     merged = [Share(v, e, p, m) for (v, e), (p, m) in totals.items() if p]
     return tuple(sorted(merged, key=_endpoint_key))
+
+
+def _plus(a: Fraction, b: Fraction) -> Fraction:
+    """``a + b``; of two large denominators (a service of 1,000 endpoints) without Fraction's gcd of them."""
+    if a.denominator.bit_length() <= FRACTION_BITS or b.denominator.bit_length() <= FRACTION_BITS:
+        return a + b
+    return fraction_sum((a, b))
 
 
 # --------------------------------------------------------------------------- tracing one entry

@@ -39,7 +39,7 @@ def outcome_json(share: Share, uniform: Fraction | None, pods: Mapping[str, str 
 
 def shares_json(shares: Sequence[Share], pods: dict[str, str | None]) -> dict[str, object]:
     uniform = uniform_share(shares)
-    worst = max_deviation(shares)
+    worst = max_deviation(shares, uniform)
     return {
         "outcomes": [outcome_json(s, uniform, pods) for s in shares],
         "uniform_exact": _exact(uniform),
