@@ -188,44 +188,6 @@ def in_dump(file: str | None) -> Iterator[None]:
         raise (UsageError if isinstance(exc, UsageError) else InputError)(named) from None
 
 
-ORIGIN = "packet origin"
-"""The ``rule`` of an uncertain entry about where the packet comes from (no line: no rule decides it)."""
-
-
-def unstated(result: TraceResult, from_dump: bool, addresses: Sequence[str]) -> TraceResult:
-    """The result with what the trace took for granted that neither the rules nor the flags say, as uncertain
-    entries: from a dump without ``--node-ip``, that a packet not given an input interface comes from elsewhere
-    (its source may be the node's: then it starts in OUTPUT); and that a packet from elsewhere DNATed to 127/8
-    reaches it, which the kernel allows only where route_localnet is set (a sysctl no dump holds)."""
-    from kubeproxy_sim.netfilter.established import REVERSE_NAT
-    from kubeproxy_sim.netfilter.evaluate import ROUTING
-    from kubeproxy_sim.netfilter.packet import split_endpoint
-    from kubeproxy_sim.netfilter.trace import Uncertainty
-
-    if result.origin != "remote":
-        return result
-    p = result.packet
-    first: list[Uncertainty] = []
-    if from_dump and not addresses and p.in_iface is None:  # (a loopback source is local on every node)
-        first.append(Uncertainty(None, ORIGIN, f"the source {p.src_text} is assumed not to be an address of this "
-                                 "node, so the packet comes from elsewhere, not from the node itself (give "
-                                 "--node-ip)"))
-    loopback = dict.fromkeys(split_endpoint(o.destination)[0] for o in result.outcomes
-                             if o.verdict == "DNAT" and o.destination and o.destination.startswith("127.")
-                             and p.in_iface != "lo")
-    last = [Uncertainty(None, ROUTING.text(), f"the DNAT destination {address} is a loopback address, which a "
-                        "packet from elsewhere reaches only where route_localnet is set (net.ipv4.conf.all or the "
-                        "input interface's); assumed set (a dump holds no sysctls), else the kernel drops it as a "
-                        "martian")
-            for address in loopback]
-    if not first and not last:
-        return result
-    # after a reply's reverse translation, which conntrack applies before the packet meets any rule
-    at = 1 if result.uncertain and result.uncertain[0] is REVERSE_NAT else 0
-    listed = result.uncertain
-    return dataclasses.replace(result, uncertain=(*listed[:at], *first, *listed[at:], *last))
-
-
 def cite_lines(result: TraceResult, line_text: LineText) -> TraceResult:
     """The result with every step's and uncertainty's rule as its cited line reads (the dump's own line, or
     ``rules --full``'s): what a user finds there, not the rule re-rendered in another spelling."""
@@ -283,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
             traced = trace_later(tracer, packet)
         else:
             traced = tracer.trace(packet)
-        result = cite_lines(unstated(traced, bool(args.rules), addresses), lines)
+        result = cite_lines(traced, lines)
     con = console(args)
     data = None
     if args.output != "text":  # the text reads the result: no JSON form (a fraction's digits) made and thrown away

@@ -22,7 +22,11 @@ established or untracked one).
 A walk that falls off the end of a built-in chain with a DROP policy ends its
 path with that policy (a :class:`~kubeproxy_sim.netfilter.compile.PseudoRule`),
 so the path names what decided. A routing decision that hangs on the node's
-addresses when they are not known records a doubt charged to :data:`ROUTING`.
+addresses when they are not known records a doubt charged to :data:`ROUTING`, and
+so does one that delivers a packet from elsewhere to a loopback address (which
+hangs on route_localnet, a sysctl); that such a packet comes from elsewhere at
+all, when it may be from one of the node's unknown addresses, is charged to
+:data:`ORIGIN`.
 
 When tracing (no Sampler), the pipelines after a routing decision are memoised
 (:class:`PipelineMemo`): keyed on the branch fields their chains can read, so
@@ -59,6 +63,8 @@ from kubeproxy_sim.netfilter.packet import (
 ACCEPT, DROP, REJECT = "ACCEPT", "DROP", "REJECT"
 ROUTING = PseudoRule("", "", 0, "routing decision")
 """What a doubt about a routing decision is charged to: ``uncertain`` lists it with no line and this text."""
+ORIGIN = PseudoRule("", "", 0, "packet origin")
+"""What a doubt about where a packet comes from is charged to (no rule decides it): listed like :data:`ROUTING`."""
 TCP_FLAGS_NEW = frozenset({"SYN"})
 TCP_FLAGS_LATER = frozenset({"ACK"})
 
@@ -708,6 +714,8 @@ class Engine:
             # With routes known, a packet arrives on the interface its source is routed through
             # (what reverse-path filtering enforces); without them the interface stays unknown.
             start.in_iface = self.env.route(packet.src)
+            if not self.env.addresses_known:  # the source may be the node's: it would start in OUTPUT
+                _origin_doubt(start, packet)
         ends: list[End] = []
         self._run(start, self.pipelines["FROM_LOCAL" if local else "PRE_REMOTE"], packet, ends)
         return ends
@@ -804,7 +812,9 @@ class Engine:
         local = env.is_local(b.dst)
         if not local and not env.addresses_known:
             _routing_doubt(b)
-        if step == "ROUTE":
+        if step == "ROUTE":  # from elsewhere
+            if b.dnat and b.family == 4 and b.in_iface != "lo" and loopback(4, b.dst):
+                _localnet_doubt(b)
             self._set_out_iface(b, packet, local)
             return self.pipelines["TO_INPUT" if local else "TO_FORWARD"]
         if step == "ROUTE_OUT":
@@ -837,6 +847,22 @@ def _routing_doubt(b: Branch) -> None:
     what = "DNAT destination" if b.dnat else "destination"
     b.doubts.append((ROUTING, f"the {what} {format_address(b.family, b.dst)} is assumed not to be an address of "
                               "this node (give --node-ip)"))
+
+
+def _origin_doubt(b: Branch, packet: Packet) -> None:
+    """A packet given no input interface was taken as from elsewhere, not knowing the node's addresses: its
+    source may be one of them (loopback is local on every node: such a packet starts in OUTPUT anyway)."""
+    b.doubts.append((ORIGIN, f"the source {packet.src_text} is assumed not to be an address of this node, so the "
+                             "packet comes from elsewhere, not from the node itself (give --node-ip)"))
+
+
+def _localnet_doubt(b: Branch) -> None:
+    """A packet from elsewhere DNATed to 127/8 (kind's DOCKER_OUTPUT, 127.0.0.11) is delivered only where
+    route_localnet is set, else dropped as a martian (ip_route_input_slow): no dump holds that sysctl."""
+    b.doubts.append((ROUTING, f"the DNAT destination {format_address(4, b.dst)} is a loopback address, which a "
+                              "packet from elsewhere reaches only where route_localnet is set (net.ipv4.conf.all or "
+                              "the input interface's); assumed set (a dump holds no sysctls), else the kernel drops "
+                              "it as a martian"))
 
 
 def end_of(b: Branch, verdict: str) -> tuple[str, str | None, bool]:

@@ -156,8 +156,11 @@ class Tracer:
         self._shares: dict[tuple[int, int], Fraction] = {}  # the same split thresholds recur in every service
         # answers by key: the outcomes alone, or the whole result when local or uncertain
         self._answers: dict[tuple, tuple[Outcome, ...] | TraceResult] = {}
+        # Not knowing the node's addresses, a packet's answer quotes its source (the doubt about its origin),
+        # which a key classes: then every packet is walked.
         try:
-            self.keys: TraceKeys | None = TraceKeys(self.compiled, self.engine.env)
+            self.keys: TraceKeys | None = (TraceKeys(self.compiled, self.engine.env) if node.addresses_known
+                                           else None)
         except Unkeyable:
             self.keys = None
 

@@ -18,7 +18,7 @@ from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.compile import CompiledChain, PathStep, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import Engine
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
-from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.packet import CtState, Packet
 from kubeproxy_sim.netfilter.saveform import numbered_as_saved, render_save, to_save_form
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, render_text
 from tests.realworld import CALICO_RAW, DUMPS
@@ -230,13 +230,14 @@ ROUTING = "routing decision"
 def test_routing_to_an_address_that_may_be_the_node_s_is_said() -> None:
     text = "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.1/32 -j DNAT --to-destination 192.168.0.9:6443\n" \
            "COMMIT\n" + filter_table("", policy="DROP")
-    result = trace(text, tcp(dst="10.96.0.1", dport=443), UNKNOWN_NODE)
+    # from eth0: where it comes from is given (else it may be from the node itself: another doubt, tested below)
+    result = trace(text, tcp(dst="10.96.0.1", dport=443, in_iface="eth0"), UNKNOWN_NODE)
     assert verdict(result) == "DROP"  # forwarded: FORWARD's policy, as before
     (doubt,) = result.uncertain
     assert (doubt.line, doubt.rule) == (None, ROUTING)
     assert doubt.reason == ("the DNAT destination 192.168.0.9 is assumed not to be an address of this node "
                             "(give --node-ip)")
-    plain = trace(text, tcp(dst="10.1.2.3"), UNKNOWN_NODE)
+    plain = trace(text, tcp(dst="10.1.2.3", in_iface="eth0"), UNKNOWN_NODE)
     assert reasons(plain) == ["the destination 10.1.2.3 is assumed not to be an address of this node (give --node-ip)"]
     known = trace(text, tcp(dst="10.96.0.1", dport=443), NodeContext.of(["192.168.0.9"]))
     assert verdict(known) == "DNAT" and known.uncertain == ()  # delivered to INPUT
@@ -336,3 +337,36 @@ def test_generated_rules_number_their_declarations_as_iptables_save_prints_them(
     assert outcome.path[-1] == PathStep("filter", "FORWARD", chain.line, ":FORWARD DROP [0:0]")
     read = parse_ruleset(render_save(to_save_form(ruleset))).tables[0].chain("FORWARD")
     assert read is not None and read.line == chain.line  # the same line read back
+
+
+def test_the_engine_lists_the_origin_and_route_localnet_assumptions() -> None:
+    """What the walk took for granted is recorded by the engine beside its routing doubt, so every Tracer user
+    gets it (it was added by trace's command line after the walk): a packet given no input interface, traced
+    without the node's addresses, may be from the node itself; one from elsewhere DNATed to 127/8 is delivered
+    only where route_localnet is set."""
+    from kubeproxy_sim.netfilter.established import REVERSE_NAT, trace_later, trace_reply
+
+    text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A PREROUTING -d 10.96.0.10/32 -p udp -j DNAT --to-destination 127.0.0.11:53\n"
+            "-A OUTPUT -d 10.96.0.10/32 -p udp -j DNAT --to-destination 127.0.0.11:53\nCOMMIT\n")
+    tracer = Tracer(parse_ruleset(text), UNKNOWN_NODE)
+    origin = ("the source {} is assumed not to be an address of this node, so the packet comes from elsewhere, not "
+              "from the node itself (give --node-ip)")
+    localnet = ("the DNAT destination 127.0.0.11 is a loopback address, which a packet from elsewhere reaches only "
+                "where route_localnet is set (net.ipv4.conf.all or the input interface's); assumed set (a dump holds "
+                "no sysctls), else the kernel drops it as a martian")
+    for src in ("10.0.0.2", "10.0.0.3"):  # each its own source, not an answer kept for another
+        result = tracer.trace(Packet.of("udp", src, "10.96.0.10", 53))
+        assert [(u.line, u.rule, u.reason) for u in result.uncertain] == [
+            (None, "packet origin", origin.format(src)), (None, ROUTING, localnet)]
+    later = trace_later(tracer, Packet.of("udp", "10.0.0.2", "10.96.0.10", 53, ctstate=CtState.ESTABLISHED))
+    assert [u.rule for u in later.uncertain] == ["packet origin", ROUTING]
+    reply = trace_reply(tracer, Packet.of("udp", "10.0.0.9", "10.0.0.2", 40000, 53, ctstate=CtState.ESTABLISHED))
+    assert reply.uncertain[:2] == (REVERSE_NAT, reply.uncertain[1]) and reply.uncertain[1].rule == "packet origin"
+    # given an interface, or the node's addresses, the origin is known; from the node itself no martian
+    known = trace(text, Packet.of("udp", "10.0.0.2", "10.96.0.10", 53, in_iface="eth0"), UNKNOWN_NODE)
+    assert [u.rule for u in known.uncertain] == [ROUTING]
+    node = NodeContext.of(["192.168.0.2"])
+    assert [u.rule for u in trace(text, Packet.of("udp", "10.0.0.2", "10.96.0.10", 53), node).uncertain] == [ROUTING]
+    local = trace(text, Packet.of("udp", "192.168.0.2", "10.96.0.10", 53), node)
+    assert local.origin == "local" and local.uncertain == ()
