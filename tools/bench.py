@@ -292,6 +292,34 @@ def bench_trace(work: Path, quick: bool) -> None:
     for mode, figures in rates.items():
         line(f"traces/s at {largest} / at 100, {mode}", f"{figures[largest] / figures[100]:.2f}",
              "target >= 0.8" if mode in ("warmed", "again") else "")
+    bench_large_service(work, quick)
+
+
+def run_cpu(argv: list[str]) -> float:
+    """CPU seconds (user + system) of one child process: steadier than wall time on a shared machine."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def bench_large_service(work: Path, quick: bool) -> None:
+    """One service with thousands of endpoints (kube-proxy's large-cluster mode starts above 1,000): each outcome's
+    exact share is a fraction of thousands of digits, and `trace`/`dist` once grew with the cube of the endpoints
+    (a Fraction gcd per share, a gcd per add; QA-perf, session 10)."""
+    trace_size, dist_size = (500, 250) if quick else (2000, 1000)
+    node = ["--hostname-override", "node1", "--cluster-cidr", "10.0.0.0/8"]
+    print("one service with many endpoints (whole process, CPU time)")
+    for label, size, argv in ((f"`trace` of one packet, text, {trace_size:,} endpoints", trace_size, ["trace"]),
+                              (f"`trace -o json` of one packet, {trace_size:,} endpoints", trace_size,
+                               ["trace", "-o", "json"]),
+                              (f"`dist -o json` of the service, {dist_size:,} endpoints", dist_size,
+                               ["dist", "-o", "json"])):
+        cluster = gen_cluster(work, 1, size, "json")
+        items = json.loads(cluster.read_text())["items"]
+        vip = next(i for i in items if i["kind"] == "Service")["spec"]["clusterIP"]
+        where = ["--src", "10.128.0.5", "--dst", vip, "--dport", "80"] if argv[0] == "trace" else ["--to", f"{vip}:80"]
+        line(label, f"{run_cpu([PYTHON, '-m', 'kubeproxy_sim', *argv, *where, '-f', str(cluster), *node]):.2f} s")
 
 
 def bench_demo(work: Path, quick: bool) -> None:
