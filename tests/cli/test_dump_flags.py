@@ -271,3 +271,22 @@ def test_the_node_flags_are_known_by_dest_and_name_from_add_node_flags_itself() 
     assert list(node_flag_dests().items())[:3] == [("config", "--config"), ("hostname_override", "--hostname-override"),
                                                    ("node_ip", "--node-ip")]
     assert node_flag_dests() is node_flag_dests()  # built once
+
+
+def test_the_idle_flags_warning_names_the_family_a_dump_without_addresses_is_traced_in(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A dump without addresses is read in the packet's family: the warning said IPv4 (its first reading) for a
+    packet traced as IPv6. A dump with addresses refusing the packet still names the idle flags, in its family."""
+    dump = tmp_path / "plain.rules"
+    dump.write_text(NO_SERVICE)
+    idle = "--ip-family has no effect with a dump: kube-proxy's settings shape the rules it makes, and the dump's " \
+           "rules are made already (its family is its own: IPv{})"
+    code, out, err = run(["trace", "--rules", str(dump), "--src", "fd00::1", "--dst", "fd00::2", "--dport", "80",
+                          "--ip-family", "ipv6"], capsys)
+    assert code == 0 and "tcp fd00::1 -> [fd00::2]:80" in out
+    assert err.splitlines() == ["kubeproxy-sim: --rules: warning: " + idle.format(6)]
+    code, out, err = run(["trace", "--rules", str(_kind_dump()), "--src", "fd00::1", "--dst", "fd00::2", "--dport",
+                          "80", "--ip-family", "ipv6"], capsys)
+    assert code == 1 and out == ""
+    assert err.splitlines()[0] == "kubeproxy-sim: --rules: warning: " + idle.format(4)
+    assert "the packet is IPv6, but the dump is an iptables-save (IPv4)" in err.splitlines()[1]
