@@ -248,8 +248,10 @@ MARK_BITS = 0xFFFFFFFF
 
 def _xmark(value: str) -> str:
     """``--set-xmark V[/M]`` (``mark = (mark & ~M) ^ V``, M 0xffffffff when left out) by what it does, in the
-    words ``iptables -L`` uses (libxt_MARK's ``mark_tg_print``): iptables-save writes every MARK rule this way,
-    so a dump's ``--or-mark 0x4000`` reads ``--set-xmark 0x4000/0x4000`` and is labelled ``or 0x4000`` again."""
+    words ``iptables -L`` uses (libxt_MARK's ``mark_tg_print``) for and, or, xor and set: iptables-save writes
+    every MARK rule this way, so a dump's ``--or-mark 0x4000`` reads ``--set-xmark 0x4000/0x4000`` and is
+    labelled ``or 0x4000`` again. Any other V/M keeps iptables-save's own ``set-xmark V/M`` (``iptables -L``
+    prints ``xset V/M``), as does a value that is not a mark."""
     mark_text, _, mask_text = value.partition("/")
     try:
         mark = int(mark_text, 0)
