@@ -208,16 +208,16 @@ def cite_lines(result: TraceResult, line_text: LineText) -> TraceResult:
 
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.netfilter.dumpfile import dump_name
-    from kubeproxy_sim.netfilter.established import trace_later, trace_reply
+    from kubeproxy_sim.netfilter.established import REPLY_STATES, trace_later, trace_reply
     from kubeproxy_sim.netfilter.packet import CtState
     from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
     packet = _packet(args)
     reply = args.ctdir == "REPLY"
-    if reply and packet.ctstate not in (CtState.ESTABLISHED, CtState.RELATED):
+    if reply and packet.ctstate not in REPLY_STATES:  # before the rules load
         raise UsageError(Diagnostic(f"a {packet.ctstate} packet has no reply direction (a connection's first packet "
-                                    "is its original direction); expected --ctstate ESTABLISHED or RELATED with "
-                                    "--ctdir REPLY", field="--ctdir"))
+                                    f"is its original direction); expected --ctstate {' or '.join(REPLY_STATES)} "
+                                    "with --ctdir REPLY", field="--ctdir"))
     graph_format = None
     if args.graph is not None:  # --graph "" too: check_writable says it is a usage error
         check_writable(args.graph, "--graph")  # before the work, not after it

@@ -23,6 +23,9 @@ from dataclasses import replace
 from kubeproxy_sim.netfilter.packet import CtState, Packet, parse_address, split_endpoint
 from kubeproxy_sim.netfilter.trace import FirstPacketOutcome, Outcome, Tracer, TraceResult, Uncertainty
 
+REPLY_STATES = (CtState.ESTABLISHED, CtState.RELATED)
+"""The states a packet in its connection's reply direction can have: a NEW one is its connection's first packet,
+the original direction; an INVALID or UNTRACKED one belongs to no connection. ``trace --ctdir REPLY`` reads it."""
 CLOSED = ("DROP", "REJECT")
 """Verdicts of a first packet that open no connection: no later packet exists on those branches."""
 REVERSE_NAT = Uncertainty(
@@ -42,8 +45,8 @@ def as_reply(packet: Packet) -> Packet:
 def trace_reply(tracer: Tracer, packet: Packet) -> TraceResult:
     """Trace ``packet`` (ESTABLISHED or RELATED) as a reply of its connection: walked as given, reading no nat
     rule (conntrack's reverse translation applies instead, unknown here and listed as uncertain)."""
-    if packet.ctstate in (CtState.NEW, CtState.INVALID, CtState.UNTRACKED):
-        raise ValueError(f"a {packet.ctstate} packet has no reply direction; expected ESTABLISHED or RELATED")
+    if packet.ctstate not in REPLY_STATES:
+        raise ValueError(f"a {packet.ctstate} packet has no reply direction; expected {' or '.join(REPLY_STATES)}")
     result = tracer.trace(as_reply(packet))
     return replace(result, uncertain=(REVERSE_NAT, *result.uncertain))
 
@@ -103,4 +106,4 @@ def _note(seen: dict[tuple[int | None, str, str], Uncertainty], found: tuple[Unc
         seen.setdefault((doubt.line, doubt.rule, doubt.reason), doubt)
 
 
-__all__ = ["REVERSE_NAT", "as_reply", "trace_later", "trace_reply"]
+__all__ = ["REPLY_STATES", "REVERSE_NAT", "as_reply", "trace_later", "trace_reply"]

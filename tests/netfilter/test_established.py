@@ -120,6 +120,31 @@ def test_only_a_packet_of_a_connection_has_a_reply_direction(state: CtState) -> 
         trace_reply(tracer, Packet.of("tcp", "1.2.3.4", "172.17.0.2", 80, ctstate=state))
 
 
+def test_one_place_lists_the_states_with_a_reply_direction(capsys: pytest.CaptureFixture[str]) -> None:
+    """trace_reply and trace --ctdir REPLY's early usage error read the one list (they stated it twice, with
+    opposite predicates)."""
+    from kubeproxy_sim.cli.main import main
+    from kubeproxy_sim.netfilter.established import REPLY_STATES
+
+    assert REPLY_STATES == (CtState.ESTABLISHED, CtState.RELATED)
+    tracer = Tracer(parse_ruleset_file(str(KUBEADM)), NodeContext.of(["192.168.50.101/24"]))
+    for state in CtState:
+        packet = Packet.of("tcp", "10.32.0.9", "10.32.0.5", 40000, 53, ctstate=state)
+        argv = ["trace", "--scenario", "bootcamp", "--src", "10.244.0.3", "--sport", "8080", "--dst", "10.244.0.9",
+                "--dport", "40000", "--ctstate", str(state), "--ctdir", "REPLY", "-o", "json"]
+        if state in REPLY_STATES:
+            assert trace_reply(tracer, packet).outcomes
+            if state is not CtState.UNTRACKED:  # (not a --ctstate choice)
+                assert main(argv) == 0
+        else:
+            with pytest.raises(ValueError, match=r"has no reply direction; expected ESTABLISHED or RELATED$"):
+                trace_reply(tracer, packet)
+            if state is not CtState.UNTRACKED:
+                assert main(argv) == 2
+                assert "expected --ctstate ESTABLISHED or RELATED with --ctdir REPLY" in capsys.readouterr().err
+        capsys.readouterr()
+
+
 def test_a_later_packet_whose_first_is_dropped_says_no_connection_exists() -> None:
     """The closed branch's path is its first packet's, and says so (QA-dumps 4); a later packet dropped on its own
     walk stays an ordinary outcome, not merged with it."""
