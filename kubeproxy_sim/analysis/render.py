@@ -8,6 +8,7 @@ from fractions import Fraction
 from kubeproxy_sim.analysis.affinity import AffinityReport
 from kubeproxy_sim.analysis.exact import DistReport, Entry, ServiceDist, Share, deviation, max_deviation, uniform_share
 from kubeproxy_sim.analysis.longlived import LongLived
+from kubeproxy_sim.netfilter.trace import exact_text
 
 BAR_WIDTH = 30
 ENGINES = {"simulator": "through the cluster simulator", "sampler": "via the rule engine's sampler"}
@@ -159,7 +160,8 @@ def _label(share: Share, pods: dict[str, str | None]) -> str:
 
 
 def shares_text(shares: Sequence[Share], pods: dict[str, str | None], indent: str = "    ") -> list[str]:
-    """One line per outcome: percentage, bar, exact rational, deviation from an even split."""
+    """One line per outcome: percentage, bar, exact rational (a long one in short: trace.exact_text), deviation from
+    an even split."""
     uniform = uniform_share(shares)
     width = max((len(_label(s, pods)) for s in shares), default=0)
     lines = []
@@ -169,7 +171,7 @@ def shares_text(shares: Sequence[Share], pods: dict[str, str | None], indent: st
         masq = "  masqueraded" if s.masqueraded == s.probability and s.masqueraded else (
             "  partly masqueraded" if s.masqueraded else "")
         lines.append(f"{indent}{_label(s, pods):<{width}} {percent(s.probability)} {bar(s.probability)} "
-                     f"{s.probability}{extra}{masq}")
+                     f"{exact_text(s.probability)}{extra}{masq}")
     return lines
 
 

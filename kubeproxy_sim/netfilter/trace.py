@@ -35,7 +35,7 @@ from kubeproxy_sim.netfilter.tracekey import TraceKeys, Unkeyable
 from kubeproxy_sim.objects.bulk import slot_setters
 
 __all__ = ["FirstPacketOutcome", "NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty",
-           "exact_fraction", "no_connection_note", "render_text", "trace"]
+           "exact_fraction", "exact_text", "no_connection_note", "render_text", "trace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,10 +305,33 @@ def trace(rules: Ruleset | CompiledRuleset, packet: Packet, node: NodeContext) -
 # --------------------------------------------------------------------------- text for a person
 
 
+EXACT_TEXT_DIGITS = 100
+"""A person is shown a fraction in full up to a denominator of this many digits (a split over about ten
+endpoints); beyond, its form (:func:`exact_text`): its thousands of digits are for -o json."""
+_EXACT_TEXT_LIMIT = 10 ** EXACT_TEXT_DIGITS
+
+
+def exact_text(share: Fraction) -> str:
+    """A share's exact fraction as a person reads it: ``1/3``; of a denominator of more than
+    :data:`EXACT_TEXT_DIGITS` digits, ``n/2^6200 exactly, n in -o json`` (``n/(3*2^6200)`` with a small odd
+    factor; ``n/d``, d of about N digits, with a large one). Writing out 18,000 digits per outcome (a service of
+    2,000 endpoints) is slow (quadratic) as well as unreadable; -o json has every digit."""
+    den = share.denominator
+    if den < _EXACT_TEXT_LIMIT:
+        return str(share)
+    twos = (den & -den).bit_length() - 1
+    odd = den >> twos
+    if odd == 1:
+        return f"n/2^{twos} exactly, n in -o json"
+    if odd < _EXACT_TEXT_LIMIT:
+        return f"n/({odd}*2^{twos}) exactly, n in -o json"
+    return f"n/d exactly, d of about {round(den.bit_length() * 0.30103):,} digits, both in -o json"
+
+
 def percent(share: Fraction) -> str:
-    """A share as a person reads it: ``33.3333% (1/3)``."""
+    """A share as a person reads it: ``33.3333% (1/3)``; a long fraction in short (:func:`exact_text`)."""
     text = f"{float(share) * 100:.4f}".rstrip("0").rstrip(".")
-    return f"{text}% ({share})"
+    return f"{text}% ({exact_text(share)})"
 
 
 def step_where(step: PathStep) -> str:

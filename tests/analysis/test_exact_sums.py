@@ -68,3 +68,19 @@ def test_the_even_split_of_two_thousand_endpoints_costs_linear_time() -> None:
     assert uniform == Fraction(1, 2000) and worst is not None and 0 < worst < Fraction(1, 2 ** 20)
     assert [s.probability for s in merged] == [s.probability for s in shares]
     assert spent < 2.0, f"{spent:.2f} s CPU"
+
+
+def test_dist_text_shows_a_long_fraction_in_short() -> None:
+    """dist's text line per outcome: a fraction of up to 100 digits below the line in full, a longer one as its
+    form (-o json, which keeps every digit, is the place for thousands of them)."""
+    from kubeproxy_sim.analysis.render import outcome_json, shares_text
+
+    probabilities = kernel_shares(40)
+    shares = [Share("DNAT", f"10.0.0.{i}:80", p) for i, p in enumerate(probabilities)]
+    lines = shares_text(shares, {})
+    for text, share in zip(lines, shares, strict=True):
+        den = share.probability.denominator
+        short = f"n/2^{den.bit_length() - 1} exactly, n in -o json"
+        assert (f" {share.probability}  " in text) if den < 10 ** 100 else (f" {short}  " in text)
+        assert outcome_json(share, uniform_share(shares), {})["probability_exact"] == str(share.probability)
+    assert sum("n in -o json" in text for text in lines) > 20

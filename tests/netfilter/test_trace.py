@@ -126,6 +126,36 @@ def test_exact_fraction_is_fractions_own_lowest_terms(num: int, k: int, odd: int
     assert got == want and hash(got) == hash(want) and str(got) == str(want)
 
 
+def test_text_shows_a_long_fraction_in_short_and_json_every_digit(tmp_path, capsys) -> None:
+    """A person reads a fraction of up to 100 digits below the line in full, a longer one as its form (its
+    thousands of digits are slow to write out and unreadable); -o json keeps every digit."""
+    dump = tmp_path / "split.rules"
+    dump.write_text(statistic_chain(40))
+    argv = ["trace", "--rules", str(dump), "--src", "10.0.0.2", "--dst", "172.30.0.41", "--dport", "80"]
+    assert main(argv) == 0
+    heads = [line for line in capsys.readouterr().out.splitlines() if line.startswith("DNAT to ")]
+    assert main([*argv, "-o", "json"]) == 0
+    shares = [Fraction(o["probability_exact"]) for o in json.loads(capsys.readouterr().out)["outcomes"]]
+    assert len(heads) == len(shares) == 40 and sum(shares) == 1
+    for head, share in zip(heads, shares, strict=True):
+        den = share.denominator
+        if den < 10 ** 100:
+            assert head.endswith(f"% ({share})")
+        else:  # a power of two (the splits' 2^31 products): its exponent, the numerator left to -o json
+            assert den == 1 << den.bit_length() - 1
+            assert head.endswith(f"% (n/2^{den.bit_length() - 1} exactly, n in -o json)")
+    assert heads[0].endswith("% (53687091/2147483648)") and sum("n in -o json" in head for head in heads) > 20
+
+
+def test_exact_text_of_a_denominator_with_an_odd_factor() -> None:
+    from kubeproxy_sim.netfilter.trace import exact_text
+
+    assert exact_text(Fraction(3, 1 << 1000)) == "n/2^1000 exactly, n in -o json"
+    assert exact_text(Fraction(1, 3 << 1000)) == "n/(3*2^1000) exactly, n in -o json"
+    assert exact_text(Fraction(1, 3 ** 400)) == "n/d exactly, d of about 191 digits, both in -o json"
+    assert exact_text(Fraction(1, 10 ** 100 - 1)) == f"1/{10 ** 100 - 1}"  # 100 digits: in full
+
+
 def test_a_split_of_two_thousand_endpoints_is_normalised_in_linear_time() -> None:
     """Each share of a 2,000-way split has ~60,000 bits: Fraction's gcd per share took ~4.5 s CPU, shifting out
     the common factors of 2 takes milliseconds (the whole trace ~0.3 s; QA-perf finding 1)."""
