@@ -250,6 +250,8 @@ def _coprime(num: int, den: int) -> Fraction:
     return Fraction(num, den)  # neither spelling (a later Python): normalised, the same value, only slower
 
 
+FRACTION_GCD_BITS = 192
+"""Up to this size of terms Fraction's own gcd is cheaper than shifting (a service of up to about seven endpoints)."""
 SMALL_ODD_BITS = 64
 """An odd factor of a denominator up to this size is cheap to take a gcd with (one pass over the numerator)."""
 
@@ -264,6 +266,8 @@ def exact_fraction(num: int, den: int) -> Fraction:
     with a small number. A denominator with a large odd factor (an nth split, a user's own) falls back
     to Fraction's gcd: there the shift proves nothing.
     """
+    if den.bit_length() <= FRACTION_GCD_BITS and num.bit_length() <= FRACTION_GCD_BITS:
+        return Fraction(num, den)  # a gcd of a few machine words costs less than the shifts
     if not num:
         return Fraction(0)
     twos = min((num & -num).bit_length(), (den & -den).bit_length()) - 1
