@@ -324,7 +324,7 @@ def run_verify(args: argparse.Namespace) -> int:
                         count=args.count, timeout=timeout, max_flows=args.max_flows, bridge=args.bridge,
                         origins=tuple(Origin(o) for o in dict.fromkeys(args.origins or [o.value for o in Origin])),
                         progress=progress)
-    report([Diagnostic(f"left out of the staged dump ({x.reason}): {x.rule}", file=args.rules, line=x.line,
+    report([Diagnostic(f"left out of the staged dump ({x.reason}): {x.rule}", file=result.file, line=x.line,
                        severity=Severity.WARNING) for x in result.left_out], args)
     emit(result.as_json(), args.output,
          text=lambda: "\n".join(result.summary()) + "\n" + render_table(result.results) + "\n")
