@@ -368,9 +368,7 @@ class SimulatorSide:
         self.real = Simulator(cluster, config, rng=random.Random(seed + 1))
         self.rng = random.Random(seed + 2)
         for sim in (self.plain, self.real):
-            first = sim.topology.nodes[0].name
-            sim.balancer.nodes = (first,)
-            sim.balancer.health = {}
+            sim.balancer.pin(sim.topology.nodes[0].name)
 
     @property
     def first(self) -> str:

@@ -75,6 +75,13 @@ class LoadBalancer:
                 self.health[(svc.key, node)] = service_health(cluster, configs[node], svc, slices=slices[svc.key])
         self.flows: dict[tuple, str] = {}
 
+    def pin(self, node: str) -> None:
+        """Send every new connection to ``node`` and probe no health: a stage with no balancer in front of its
+        nodes, where traffic for an ingress IP enters the first node (netns, kernel.differential)."""
+        self.nodes = (node,)
+        self.health = {}
+        self.probed = frozenset()
+
     def frontend(self, ip: str, proto: str, port: int) -> Frontend | None:
         return self.frontends.get((ip, proto, port))
 
