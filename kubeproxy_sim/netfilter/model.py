@@ -101,6 +101,9 @@ class Rule:
     line: int = field(default=0, compare=False)
     counters: tuple[int, int] | None = None
     _parsed: RuleSpec | None = field(default=None, init=False, compare=False, repr=False)
+    _save_text: str | None = field(default=None, init=False, compare=False, repr=False)
+    """The spec as iptables-save prints it, when :func:`~kubeproxy_sim.netfilter.saveform.to_save_form` made the
+    rule (it renders both texts in one pass, so printing does not render the rule again); None otherwise."""
 
     @property
     def parsed(self) -> RuleSpec:
@@ -134,6 +137,7 @@ class Rule:
         _RULE_SET[2](rule, line)
         _RULE_SET[3](rule, counters)
         _RULE_SET[4](rule, parsed)
+        _RULE_SET[5](rule, None)
         return rule
 
     @classmethod
@@ -143,7 +147,7 @@ class Rule:
 
         ``lines``: where each rule was read instead (a chain parsed from a dump).
         """
-        new, set_chain, set_spec, set_line, set_counters, set_parsed = _new, *_RULE_SET
+        new, set_chain, set_spec, set_line, set_counters, set_parsed, set_save_text = _new, *_RULE_SET
         out: list[Rule] = []
         append = out.append
         for spec, line in zip(specs, repeat(0) if lines is None else lines, strict=False):
@@ -153,6 +157,7 @@ class Rule:
             set_line(rule, line)
             set_counters(rule, None)
             set_parsed(rule, None)
+            set_save_text(rule, None)
             append(rule)
         return tuple(out)
 
@@ -162,7 +167,7 @@ _new = object.__new__
 
 _OPTION_SET = slot_setters(Option, "flag args negated module")
 _SPEC_SET = slot_setters(RuleSpec, "options target")
-_RULE_SET = slot_setters(Rule, "chain spec line counters _parsed")
+_RULE_SET = slot_setters(Rule, "chain spec line counters _parsed _save_text")
 
 
 @dataclass(frozen=True, slots=True, init=False, eq=False, repr=False)

@@ -697,10 +697,37 @@ def save_specs(spec: RuleSpec, ipv6: bool = False, memo: SaveMemo | None = None)
 def _save_rules(rule: Rule, ipv6: bool, memo: SaveMemo) -> list[Rule]:
     out = []
     for spec in save_specs(rule.parsed, ipv6, memo):
-        saved = Rule(rule.chain, syntax.render_spec(spec), rule.line, rule.counters)
-        object.__setattr__(saved, "_parsed", spec)
+        text, save_text = _spec_texts(spec)
+        saved = Rule.make(rule.chain, text, rule.line, rule.counters, spec)
+        object.__setattr__(saved, "_save_text", save_text)
         out.append(saved)
     return out
+
+
+def _spec_texts(spec: RuleSpec) -> tuple[str, str]:
+    """``(syntax.render_spec(spec), render_save_spec(spec))`` in one pass: they differ only in the quoting of
+    iptables-save's string options (:data:`SAVE_STRING_OPTIONS`), nfacct's spacing and a quoted target name,
+    so each other option is rendered once for both (a 10,000-service node's 320,000 rules rendered twice were
+    a fifth of ``rules --full``)."""
+    render = syntax.render_option
+    parts = []
+    save = []
+    for o in spec.options:
+        text = render(o)
+        parts.append(text)
+        save.append(_render_option(o, o.module) if o.flag in _SPECIAL_FLAGS else text)
+    target = spec.target
+    if target is not None:
+        head = "-g " if target.goto else "-j "
+        parts.append(head + syntax.quote(target.name))
+        save.append(head + target.name)
+        for o in target.options:
+            text = render(o)
+            parts.append(text)
+            save.append(_render_option(o, target.name) if o.flag in _SPECIAL_FLAGS else text)
+    text = " ".join(parts)
+    save_text = " ".join(save)
+    return text, (text if save_text == text else save_text)
 
 
 def saved_chain_order(table: Table) -> list[Chain]:
@@ -748,6 +775,8 @@ SAVE_STRING_OPTIONS = frozenset({("comment", "--comment"), ("LOG", "--log-prefix
                                  ("NFLOG", "--nflog-prefix"), ("nfacct", "--nfacct-name")})
 # libxt_nfacct (iptables 1.8.9) prints "--nfacct-name " and then xtables_save_string's own leading space.
 DOUBLE_SPACED_OPTIONS = frozenset({("nfacct", "--nfacct-name")})
+_SPECIAL_FLAGS = frozenset(flag for _, flag in SAVE_STRING_OPTIONS | DOUBLE_SPACED_OPTIONS)
+"""The flags whose iptables-save text may differ from the canonical text (:func:`_spec_texts`)."""
 
 
 def save_string(value: str) -> str:
@@ -817,7 +846,8 @@ def saved_rule_text(rule: Rule, ipv6: bool) -> str:
 
 def save_rule_line(chain: str, rule: Rule) -> str:
     """``-A CHAIN SPEC`` as iptables-save prints the rule (its quoting and spacing), without counters."""
-    return f"-A {chain} {render_save_spec(rule.parsed)}".rstrip()
+    text = rule._save_text
+    return f"-A {chain} {render_save_spec(rule.parsed) if text is None else text}".rstrip()
 
 
 def render_save(ruleset: Ruleset) -> str:
