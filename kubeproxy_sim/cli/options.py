@@ -262,21 +262,26 @@ def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None
     return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags))
 
 
+def fill_node_flags(args: argparse.Namespace, directory: Path) -> frozenset[str]:
+    """Set each node flag not given on the command line from the scenario's args (flags given here override
+    them); the dests it set."""
+    node_parser = argparse.ArgumentParser(add_help=False)
+    add_node_flags(node_parser)
+    base = node_parser.parse_args(scenario_args(directory))
+    filled = frozenset(key for key in node_flag_dests()
+                       if getattr(args, key, None) is None and getattr(base, key) is not None)
+    for key in filled:
+        setattr(args, key, getattr(base, key))
+    return filled
+
+
 def input_paths(args: argparse.Namespace) -> list[str]:
     """The manifest paths of ``-f`` and ``--scenario``; a scenario's node flags fill the flags not given."""
     paths = list(args.filename)
     if args.scenario:
         directory = scenario_dir(args.scenario)
         paths.append(str(directory / "objects.yaml"))
-        # The scenario's flags come first so that flags given here override them.
-        node_parser = argparse.ArgumentParser(add_help=False)
-        add_node_flags(node_parser)
-        base = node_parser.parse_args(scenario_args(directory))
-        filled = {key for key in node_flag_dests()
-                  if getattr(args, key, None) is None and getattr(base, key) is not None}
-        for key in filled:
-            setattr(args, key, getattr(base, key))
-        args.from_scenario = frozenset(filled) | getattr(args, "from_scenario", frozenset())
+        args.from_scenario = fill_node_flags(args, directory) | getattr(args, "from_scenario", frozenset())
     if not paths:
         raise UsageError(Diagnostic("no objects given; expected -f PATH or --scenario NAME", field="-f"))
     check_node_settings(args)

@@ -18,8 +18,8 @@ from kubeproxy_sim.cli.options import (
     add_node_flags,
     build_config,
     check_node_settings,
+    fill_node_flags,
     parse_int,
-    scenario_args,
 )
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render
 from kubeproxy_sim.cli.output import report as report_diagnostics
@@ -336,11 +336,7 @@ def _start_paths(args: argparse.Namespace) -> list[str]:
     """The objects to start from: -f, or the bootcamp nodes with the bootcamp node flags as defaults."""
     if args.filename:
         return list(args.filename)
-    node_parser = argparse.ArgumentParser(add_help=False)
-    add_node_flags(node_parser)
-    for key, value in vars(node_parser.parse_args(scenario_args(DEFAULT_NODES))).items():
-        if getattr(args, key, None) is None and value is not None:
-            setattr(args, key, value)
+    fill_node_flags(args, DEFAULT_NODES)
     return [str(DEFAULT_NODES / "objects.yaml")]
 
 
