@@ -32,24 +32,17 @@ def read_dump_text(path: str) -> str:
     """The text of the dump at ``path`` (``-``: standard input). A file that cannot be read, or is not UTF-8, is
     an InputError naming it. Every command reads its dump here, once, and keeps the text: a line a message, a
     citation or a tooltip numbers is a line of this text (standard input, a pipe, cannot be read again)."""
-    if path == STDIN:
-        stream = sys.stdin
-        raw = getattr(stream, "buffer", None)
-        try:
-            text = raw.read().decode("utf-8") if raw is not None else stream.read()
-        except OSError as exc:
-            raise InputError(Diagnostic(f"cannot read rules: {exc.strerror or exc}", file=STDIN_NAME)) from None
-        except UnicodeDecodeError as exc:
-            raise InputError(Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                                        file=STDIN_NAME)) from None
-        return text
     try:
+        if path == STDIN:
+            raw = getattr(sys.stdin, "buffer", None)
+            return raw.read().decode("utf-8") if raw is not None else sys.stdin.read()
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     except OSError as exc:
-        raise InputError(Diagnostic(f"cannot read rules: {exc.strerror or exc}", file=path)) from None
+        raise InputError(Diagnostic(f"cannot read rules: {exc.strerror or exc}", file=dump_name(path))) from None
     except UnicodeDecodeError as exc:
-        raise InputError(Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path)) from None
+        raise InputError(Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                                    file=dump_name(path))) from None
 
 
 def dump_lines(text: str) -> LineText:
