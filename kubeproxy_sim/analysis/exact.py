@@ -135,16 +135,12 @@ def fraction_sum(values: Sequence[Fraction]) -> Fraction:
     """``sum(values)``, exactly: integer adds over one common denominator, normalised once
     (:func:`~kubeproxy_sim.netfilter.trace.exact_fraction`). Fraction's own adds take a gcd of two numbers of
     up to 60,000 bits each (a service of 2,000 endpoints), quadratic; they are used where that gcd is cheap
-    (small denominators; two terms, one of them small) and for denominators with a large odd factor (none of
-    this module's)."""
+    (small denominators; two terms, one of them small: :func:`_plus`) and for denominators with a large odd
+    factor (none of this module's)."""
     first = values[0]
     if len(values) == 1:
         return Fraction(first)
-    if len(values) == 2:
-        second = values[1]
-        if first.denominator.bit_length() <= FRACTION_BITS or second.denominator.bit_length() <= FRACTION_BITS:
-            return first + second
-    elif max(value.denominator.bit_length() for value in values) <= FRACTION_BITS:
+    if max(value.denominator.bit_length() for value in values) <= FRACTION_BITS:
         return sum(values[1:], first)
     common = _over_common(values)
     if common is None:
@@ -165,10 +161,7 @@ def uniform_share(shares: Sequence[Share]) -> Fraction | None:
 def deviation(share: Share, uniform: Fraction | None) -> Fraction | None:
     if share.verdict != "DNAT" or uniform is None:
         return None
-    probability = share.probability
-    if probability.denominator.bit_length() <= FRACTION_BITS or uniform.denominator.bit_length() <= FRACTION_BITS:
-        return probability - uniform  # a gcd with a small number: cheap
-    return fraction_sum((probability, -uniform))
+    return _plus(share.probability, -uniform)
 
 
 def max_deviation(shares: Sequence[Share], uniform: Fraction | None = None) -> Fraction | None:
