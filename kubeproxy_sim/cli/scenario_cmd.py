@@ -108,14 +108,6 @@ def _not_ready(doc: dict[str, Any]) -> bool:
     return False
 
 
-def _wants_headless(doc: dict[str, Any]) -> bool:
-    spec = doc.get("spec")
-    if not isinstance(spec, dict):
-        spec = {}
-    ips = spec.get("clusterIPs") or [spec.get("clusterIP")]
-    return isinstance(ips, list) and bool(ips) and ips[0] == "None"
-
-
 def _allocatable_cpu(doc: dict[str, Any], file: str, name: str) -> tuple[int | None, Diagnostic | None]:
     """A Node's status.allocatable.cpu in millicores (None when unset), or the error the API server gives a
     value that is not a quantity."""
@@ -144,7 +136,7 @@ def _topology_annotations(meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 
 def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     """``apply -f``: objects through the objects layer, Deployments and API facts from the raw documents (Node
-    readiness and allocatable CPU, headless Services, Services' topology annotations, ipFamilyPolicy, and what
+    readiness and allocatable CPU, Services' topology annotations, ipFamilyPolicy, and what
     they wrote of clusterIPs and ipFamilies)."""
     from kubeproxy_sim.controllers.decode import (
         NOTHING_WRITTEN,
@@ -162,7 +154,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     diagnostics = [d for d in loaded.diagnostics
                    if not (d.kind == "Deployment" and d.message.startswith(_SKIPPED_KIND))
                    and not (d.kind == "Service" and d.message.startswith(_ALLOCATED_WARNING))]
-    deployments, not_ready, headless = [], set(), set()
+    deployments, not_ready = [], set()
     node_cpu: dict[str, int] = {}
     annotations: dict[str, tuple[tuple[str, str], ...]] = {}
     policies: dict[str, str] = {}
@@ -187,8 +179,6 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                 node_cpu[meta["name"]] = millis
         elif doc.get("kind") == "Service":
             key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
-            if _wants_headless(doc):
-                headless.add(key)
             if found_annotations := _topology_annotations(meta):
                 annotations[key] = found_annotations
             if (written := written_ip_fields(doc)) != NOTHING_WRITTEN:
@@ -198,9 +188,10 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
             elif (refusal := family_policy_problem(doc)) is not None:  # refused, as the API server's validation does
                 diagnostics.append(Diagnostic(refusal, file=file, kind="Service", object=key,
                                               field="spec.ipFamilyPolicy"))
-    return Manifests(loaded.cluster, tuple(deployments), frozenset(not_ready), frozenset(headless),
-                     tuple(diagnostics), tuple(sorted(node_cpu.items())), tuple(sorted(annotations.items())),
-                     tuple(sorted(policies.items())), tuple(sorted(ip_fields.items())))
+    return Manifests(loaded.cluster, deployments=tuple(deployments), not_ready_nodes=frozenset(not_ready),
+                     diagnostics=tuple(diagnostics), node_cpu=tuple(sorted(node_cpu.items())),
+                     service_annotations=tuple(sorted(annotations.items())),
+                     family_policies=tuple(sorted(policies.items())), ip_fields=tuple(sorted(ip_fields.items())))
 
 
 # -- showing a step -------------------------------------------------------------------------------------------

@@ -382,7 +382,6 @@ class Manifests:
     cluster: Cluster
     deployments: tuple[Deployment, ...] = ()
     not_ready_nodes: frozenset[str] = frozenset()
-    headless: frozenset[str] = frozenset()  # services that asked for clusterIP "None"
     diagnostics: tuple[Diagnostic, ...] = ()
     node_cpu: tuple[tuple[str, int], ...] = ()  # Node name -> status.allocatable.cpu in millicores
     # Service key -> its topology annotations (topology-mode, the deprecated topology-aware-hints)
@@ -431,8 +430,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     annotations = dict(manifests.service_annotations)
     policies, written = dict(manifests.family_policies), dict(manifests.ip_fields)
     for service in manifests.cluster.services:
-        admitted = W.admit_service(world, service, rng, headless=service.key in manifests.headless,
-                                   policy=policies.get(service.key),
+        admitted = W.admit_service(world, service, rng, policy=policies.get(service.key),
                                    written=written.get(service.key, NOTHING_WRITTEN))
         current = world.service(service.namespace, service.name)
         wanted = annotations.get(service.key, ())  # a changed topology annotation is a change too

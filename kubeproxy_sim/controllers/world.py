@@ -494,13 +494,14 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
     return replace(service, cluster_ips=tuple(ips), ip_families=tuple(families), cluster_ip_unset=False)
 
 
-def _headless_update(previous: Service | None, service: Service, headless: bool) -> bool:
-    """Whether an update leaves the Service headless: an apply that leaves clusterIP out of a headless ClusterIP
+def _headless_update(previous: Service | None, service: Service) -> bool:
+    """Whether the Service is headless once applied: an apply that leaves clusterIP out of a headless ClusterIP
     Service keeps "None" (patchAllocatedValues). Turning a headless Service into one with an address, or back, is
     refused as any change of clusterIPs[0] is ("may not change once set"); to and from ExternalName is free."""
+    headless = service.headless
     if previous is None or ServiceType.EXTERNAL_NAME in (previous.type, service.type):
         return headless
-    if previous.headless and not headless and not service.cluster_ips and service.type is ServiceType.CLUSTER_IP:
+    if previous.headless and service.cluster_ip_unset and service.type is ServiceType.CLUSTER_IP:
         return True
     if previous.headless != headless and (headless or service.cluster_ips):
         raise _invalid(service, "spec.clusterIPs[0]", ["None"] if headless else list(service.cluster_ips),
@@ -508,13 +509,13 @@ def _headless_update(previous: Service | None, service: Service, headless: bool)
     return headless
 
 
-def admit_service(world: World, service: Service, rng: random.Random, *, headless: bool = False,
-                  policy: str | None = None, written: WrittenIPFields = NOTHING_WRITTEN) -> Service:
-    """Fill in what the API server allocates: IP families, cluster IPs (not for a ``headless`` Service, nor
+def admit_service(world: World, service: Service, rng: random.Random, *, policy: str | None = None,
+                  written: WrittenIPFields = NOTHING_WRITTEN) -> Service:
+    """Fill in what the API server allocates: IP families, cluster IPs (not for a headless Service, nor
     ExternalName; ``policy`` is spec.ipFamilyPolicy, None when not given; ``written``: what the manifest wrote of
     clusterIPs and ipFamilies) and node ports; an update the API server refuses raises ActionError."""
     if service.type is not ServiceType.EXTERNAL_NAME:
-        headless = _headless_update(world.service(service.namespace, service.name), service, headless)
+        headless = _headless_update(world.service(service.namespace, service.name), service)
         service = _cluster_ips(world, service, rng, policy, headless=headless, written=written)
     if service.type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER):
         previous = world.service(service.namespace, service.name)
@@ -568,7 +569,7 @@ def expose(world: World, namespace: str, deployment: str, rng: random.Random, *,
     if target_port is not None:
         ports = tuple(replace(p, target_port=target_port) for p in ports)
     service = Service(namespace=namespace, name=service_name, type=service_type, ports=ports,
-                      selector=d.selector, labels=d.labels)
+                      selector=d.selector, labels=d.labels, cluster_ip_unset=True)
     service = admit_service(world, service, rng)
     return put_service(world, service), service
 

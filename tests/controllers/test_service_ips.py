@@ -25,8 +25,9 @@ V6_FIRST = tuple(replace(n, pod_cidrs=tuple(reversed(n.pod_cidrs))) for n in DS_
 
 
 def _service(name: str = "web", families: tuple[IPFamily, ...] = (), ips: tuple[str, ...] = ()) -> Service:
+    """A manifest's Service: with no address given, one that leaves clusterIP out (the allocator fills it)."""
     return Service("default", name, cluster_ips=ips, ip_families=families, selector=(("app", "web"),),
-                   ports=(ServicePort("", Protocol.TCP, 80, 80),))
+                   ports=(ServicePort("", Protocol.TCP, 80, 80),), cluster_ip_unset=not ips)
 
 
 def _admit(nodes: tuple, service: Service, policy: str | None = None, **changes: object) -> Service:
@@ -230,7 +231,8 @@ def test_a_scenario_refuses_a_second_service_on_a_taken_address(
 
 def _headless(selector: tuple[tuple[str, str], ...] | None = (("app", "web"),),
               families: tuple[IPFamily, ...] = ()) -> Service:
-    return replace(_service(families=families), selector=selector)
+    """clusterIP "None"."""
+    return replace(_service(families=families), selector=selector, cluster_ip_unset=False)
 
 
 def test_headless_services_get_families_as_initipfamilyfields_gives_them_and_no_address() -> None:
@@ -238,7 +240,7 @@ def test_headless_services_get_families_as_initipfamilyfields_gives_them_and_no_
     refuses a single-stack cluster); without a selector: RequireDualStack by default, and a dual-stack policy
     takes both families even on a single-stack cluster."""
     def admit(nodes: tuple, service: Service, policy: str | None = None) -> Service:
-        return W.admit_service(world(nodes), service, random.Random(0), headless=True, policy=policy)
+        return W.admit_service(world(nodes), service, random.Random(0), policy=policy)
 
     assert admit(DS_NODES, _headless(), "PreferDualStack").ip_families == (V4, V6)
     assert admit(V6_FIRST, _headless(), "RequireDualStack").ip_families == (V6, V4)
@@ -256,10 +258,10 @@ def test_headless_services_get_families_as_initipfamilyfields_gives_them_and_no_
     for headless in (admit(DS_NODES, _headless(), "RequireDualStack"), admit(NODES, _headless(None))):
         assert headless.cluster_ips == () and headless.headless
     rng = random.Random(0)  # an update naming no family keeps them; SingleStack releases the secondary
-    w = W.put_service(world(DS_NODES), W.admit_service(world(DS_NODES), _headless(), rng, headless=True,
+    w = W.put_service(world(DS_NODES), W.admit_service(world(DS_NODES), _headless(), rng,
                                                     policy="PreferDualStack"))
-    assert W.admit_service(w, _headless(), rng, headless=True).ip_families == (V4, V6)
-    assert W.admit_service(w, _headless(), rng, headless=True, policy="SingleStack").ip_families == (V4,)
+    assert W.admit_service(w, _headless(), rng).ip_families == (V4, V6)
+    assert W.admit_service(w, _headless(), rng, policy="SingleStack").ip_families == (V4,)
 
 
 def test_a_scenario_s_headless_dual_stack_service_gets_slices_of_both_families(tmp_path: Path) -> None:
@@ -467,7 +469,7 @@ def test_headless_and_external_name_updates_follow_the_api_server() -> None:
 
     rng = random.Random(0)
     w = world(NODES)
-    w = W.put_service(w, W.admit_service(w, _service(), rng, headless=True))
+    w = W.put_service(w, W.admit_service(w, _headless(), rng))
     with pytest.raises(W.ActionError, match=r'spec\.clusterIPs\[0\]: Invalid value: \[\]string\{"10.96.0.50"\}: '
                                             "may not change once set"):
         W.admit_service(w, _service(ips=("10.96.0.50",)), rng)
@@ -484,8 +486,9 @@ def test_headless_and_external_name_updates_follow_the_api_server() -> None:
     w, rng = _held(NODES, _service(ips=("10.96.0.50",)))
     with pytest.raises(W.ActionError, match=r'spec\.clusterIPs\[0\]: Invalid value: \[\]string\{"None"\}: '
                                             "may not change once set"):
-        W.admit_service(w, _service(), rng, headless=True)  # type: ignore[arg-type]
-    external = replace(_service(), type=ServiceType.EXTERNAL_NAME, external_name="example.com", selector=None)
+        W.admit_service(w, _headless(), rng)  # type: ignore[arg-type]
+    external = replace(_service(), type=ServiceType.EXTERNAL_NAME, external_name="example.com", selector=None,
+                       cluster_ip_unset=False)
     gone = W.admit_service(w, external, rng)  # type: ignore[arg-type]
     assert gone.cluster_ips == ()
     w = W.put_service(w, gone)  # type: ignore[arg-type]

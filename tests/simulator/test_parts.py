@@ -275,7 +275,7 @@ def test_dns_a_headless_service_applied_again_without_cluster_ip_stays_headless(
     headless = next(s for s in cluster.services if s.name == "web-headless")
     w = W.World(nodes=cluster.nodes)
     rng = random.Random(0)
-    w = W.put_service(w, W.admit_service(w, headless, rng, headless=True))
+    w = W.put_service(w, W.admit_service(w, headless, rng))
     for _ in range(2):
         w = W.put_service(w, W.admit_service(w, replace(headless, cluster_ip_unset=True), rng))
     kept = w.service("default", "web-headless")
