@@ -5,11 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from kubeproxy_sim.objects.addr import parse_cidr
-from kubeproxy_sim.objects.decode import check_metadata, object_name, read_ip, read_protocol, report_type
-from kubeproxy_sim.objects.model import ContainerPort, Node, NodeAddress, Origin, Pod
+from kubeproxy_sim.objects.decode import (
+    DNS1123_SUBDOMAIN,
+    check_metadata,
+    object_name,
+    read_enum,
+    read_ip,
+    read_protocol,
+    report_type,
+)
+from kubeproxy_sim.objects.model import ContainerPort, DNSPolicy, Node, NodeAddress, Origin, Pod, PodDNSConfig
 from kubeproxy_sim.objects.report import Report, quote
 
 _IP_ADDRESS_TYPES = frozenset({"InternalIP", "ExternalIP"})
+_DNS_POLICIES = {p.value: p for p in DNSPolicy}
+MAX_DNS_NAMESERVERS = 3
+MAX_DNS_SEARCH_PATHS = 32
+MAX_DNS_SEARCH_LIST_CHARS = 2048
+"""The API server's limits on spec.dnsConfig (pkg/apis/core/validation: MaxDNSNameservers, MaxDNSSearchPaths,
+MaxDNSSearchListChars), which the kubelet applies again to the merged resolv.conf."""
 
 
 def decode_node(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> Node | None:
@@ -85,10 +99,87 @@ def decode_pod(doc: dict[str, Any], origin: Origin, report: Report, where: str) 
     phase = report.string(status, "phase", "status.phase", "Running") or "Running"
     ready = _ready(report, status)
     terminating = meta.get("deletionTimestamp") is not None
+    dns_policy, dns_config = (DNSPolicy.CLUSTER_FIRST, None) if "dnsConfig" not in spec and spec.get(
+        "dnsPolicy", "ClusterFirst") == "ClusterFirst" else _pod_dns(report, spec)  # the common case in one test
     if report.failed:
         return None
     return Pod(namespace=namespace, name=name, node_name=node_name, pod_ips=pod_ips, host_network=host_network,
-               labels=labels, ports=ports, phase=phase, ready=ready, terminating=terminating, origin=origin)
+               labels=labels, ports=ports, phase=phase, ready=ready, terminating=terminating,
+               dns_policy=dns_policy, dns_config=dns_config, origin=origin)
+
+
+def _pod_dns(report: Report, spec: dict[str, Any]) -> tuple[DNSPolicy, PodDNSConfig | None]:
+    """spec.dnsPolicy (absent or "": ClusterFirst, the API server's default) and spec.dnsConfig, refused where
+    the API server refuses them (validateDNSPolicy, validatePodDNSConfig), since they decide how the pod
+    resolves names: a policy of the enum, at most 3 nameservers that are addresses, at most 32 searches of
+    at most 2048 characters in all that are DNS-1123 subdomains, options with a name; None needs a nameserver."""
+    policy = read_enum(report, spec, "dnsPolicy", "spec.dnsPolicy", _DNS_POLICIES, DNSPolicy.CLUSTER_FIRST,
+                       "a DNS policy")
+    raw = report.mapping(spec, "dnsConfig", "spec.dnsConfig")
+    if raw is None:
+        if policy is DNSPolicy.NONE:
+            report.error("spec.dnsConfig", "required when spec.dnsPolicy is None (the pod's resolv.conf is "
+                                           "dnsConfig alone); expected at least one nameserver")
+        return policy, None
+    nameservers = _nameservers(report, raw)
+    if policy is DNSPolicy.NONE and not raw.get("nameservers"):
+        report.error("spec.dnsConfig.nameservers", "required when spec.dnsPolicy is None; expected at least one "
+                                                   "nameserver address")
+    config = PodDNSConfig(nameservers=nameservers, searches=_searches(report, raw), options=_options(report, raw))
+    return policy, config
+
+
+def _nameservers(report: Report, raw: dict[str, Any]) -> tuple[str, ...]:
+    items = report.seq(raw, "nameservers", "spec.dnsConfig.nameservers")
+    if len(items) > MAX_DNS_NAMESERVERS:
+        report.error("spec.dnsConfig.nameservers", f"{len(items)} nameservers; expected at most "
+                                                   f"{MAX_DNS_NAMESERVERS} (the API server refuses more)")
+    out = []
+    for i, item in enumerate(items):
+        parsed = read_ip(report, item, f"spec.dnsConfig.nameservers[{i}]", what="an IP address (a nameserver)")
+        if parsed is not None:
+            out.append(parsed.text)
+    return tuple(out)
+
+
+def _searches(report: Report, raw: dict[str, Any]) -> tuple[str, ...]:
+    items = report.seq(raw, "searches", "spec.dnsConfig.searches")
+    if len(items) > MAX_DNS_SEARCH_PATHS:
+        report.error("spec.dnsConfig.searches", f"{len(items)} search domains; expected at most "
+                                                f"{MAX_DNS_SEARCH_PATHS} (the API server refuses more)")
+    out = []
+    for i, item in enumerate(items):
+        path = f"spec.dnsConfig.searches[{i}]"
+        if type(item) is not str:
+            report.error(path, f"expected a string, got {report_type(item)}")
+            continue
+        problem = DNS1123_SUBDOMAIN.problem(item.removesuffix("."))  # a trailing dot is allowed
+        if problem is not None:
+            report.error(path, problem)
+            continue
+        out.append(item)
+    length = len(" ".join(item for item in items if type(item) is str))
+    if length > MAX_DNS_SEARCH_LIST_CHARS:
+        report.error("spec.dnsConfig.searches", f"{length:,} characters (with the spaces between them); expected "
+                                                f"at most {MAX_DNS_SEARCH_LIST_CHARS} (the API server refuses more)")
+    return tuple(out)
+
+
+def _options(report: Report, raw: dict[str, Any]) -> tuple[tuple[str, str | None], ...]:
+    out = []
+    for i, item in enumerate(report.seq(raw, "options", "spec.dnsConfig.options")):
+        path = f"spec.dnsConfig.options[{i}]"
+        if type(item) is not dict:
+            report.error(path, f"expected a mapping, got {report_type(item)}")
+            continue
+        name = report.string(item, "name", f"{path}.name")
+        value = report.string(item, "value", f"{path}.value")
+        if not name:
+            if item.get("name") is None or item.get("name") == "":
+                report.error(f"{path}.name", "required; expected a resolver option such as ndots")
+            continue
+        out.append((name, value))
+    return tuple(out)
 
 
 def _container_ports(report: Report, spec: dict[str, Any]) -> tuple[ContainerPort, ...]:

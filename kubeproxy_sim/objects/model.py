@@ -227,6 +227,25 @@ class ContainerPort:
     protocol: Protocol = Protocol.TCP
 
 
+class DNSPolicy(StrEnum):
+    """spec.dnsPolicy: where the kubelet points the pod's resolv.conf (the API server's default: ClusterFirst)."""
+
+    CLUSTER_FIRST = "ClusterFirst"
+    CLUSTER_FIRST_WITH_HOST_NET = "ClusterFirstWithHostNet"
+    DEFAULT = "Default"
+    NONE = "None"
+
+
+@dataclass(frozen=True, slots=True)
+class PodDNSConfig:
+    """spec.dnsConfig: what the kubelet adds to the resolv.conf the policy gives (all of it with dnsPolicy None).
+    ``options`` are (name, value or None) in the order written."""
+
+    nameservers: tuple[str, ...] = ()
+    searches: tuple[str, ...] = ()
+    options: tuple[tuple[str, str | None], ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Pod:
     namespace: str
@@ -239,6 +258,8 @@ class Pod:
     phase: str = "Running"
     ready: bool = True
     terminating: bool = False  # metadata.deletionTimestamp is set
+    dns_policy: DNSPolicy = DNSPolicy.CLUSTER_FIRST
+    dns_config: PodDNSConfig | None = None
     origin: Origin = field(default=Origin(), compare=False, repr=False)
 
     @property
