@@ -22,23 +22,29 @@ Records (zone ``cluster.local``):
 * any other name in the zone is NXDOMAIN; names outside it are looked up in the
   upstream map (``--hosts``, /etc/hosts style), NXDOMAIN when absent.
 
-A pod's resolver uses the search path ``NS.svc.cluster.local svc.cluster.local
-cluster.local`` with ``ndots:5``, as the kubelet writes resolv.conf; a name that exists
-without data does not end the search (glibc).
+A pod's resolver uses the resolv.conf the kubelet writes for its ``dnsPolicy`` and
+``dnsConfig`` (:class:`Resolver`; by default the search path ``NS.svc.cluster.local
+svc.cluster.local cluster.local`` with ``ndots:5`` and kube-dns as its nameserver); a name
+that exists without data does not end the search (glibc).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubeproxy_sim.errors import Diagnostic, InputError
-from kubeproxy_sim.objects.model import AddressType, Cluster, Service, ServiceType
+from kubeproxy_sim.objects.model import AddressType, Cluster, DNSPolicy, Pod, PodDNSConfig, Service, ServiceType
 
 DOMAIN = "cluster.local"
 NDOTS = 5
 MAX_CNAME_CHAIN = 8
 ALWAYS_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+GLIBC_NDOTS = 1  # the resolver's own default, when resolv.conf sets no ndots
+GLIBC_MAX_NDOTS = 15  # RES_MAXNDOTS
+MAX_NAMESERVERS, MAX_SEARCHES, MAX_SEARCH_CHARS, MAX_SEARCH_LENGTH = 3, 32, 2048, 253
+"""What the kubelet keeps of a merged resolv.conf (formDNSConfigFitsLimits): the first 3 nameservers, the first 32
+searches, none longer than 253 characters, then as many as fit in 2048 characters with their spaces."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,7 @@ class Answer:
     name: str  # the fully qualified name that answered (after the search path)
     rcode: str  # NOERROR or NXDOMAIN
     records: tuple[Record, ...] = ()
+    tried: tuple[str, ...] = field(default=(), compare=False)  # the names asked, in order (the search path)
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -146,18 +153,143 @@ def search_path(namespace: str | None, domain: str = DOMAIN) -> tuple[str, ...]:
     return (f"{namespace}.svc.{domain}", f"svc.{domain}", domain) if namespace else ()
 
 
-def search_candidates(name: str, namespace: str | None = None, domain: str = DOMAIN) -> list[str]:
-    """The fully qualified names a pod's resolver asks for ``name``, in order, lower case (ndots:5; a trailing
-    dot: the name alone)."""
+def search_candidates(name: str, namespace: str | None = None, domain: str = DOMAIN, *,
+                      searches: tuple[str, ...] | None = None, ndots: int = NDOTS) -> list[str]:
+    """The fully qualified names a pod's resolver asks for ``name``, in order, lower case, as glibc's res_search:
+    a trailing dot: the name alone; at least ``ndots`` dots: the name first, then each search domain; fewer: the
+    search domains first. ``searches`` (default: the kubelet's for ``namespace``) may end in a dot."""
     if name.endswith("."):
         return [name.rstrip(".").lower()]
     name = name.lower()
-    candidates = [f"{name}.{suffix}" for suffix in search_path(namespace, domain)]
-    if name.count(".") >= NDOTS or not candidates:
+    suffixes = search_path(namespace, domain) if searches is None else searches
+    candidates = [f"{name}.{suffix.rstrip('.').lower()}" for suffix in suffixes]
+    if name.count(".") >= ndots or not candidates:
         candidates.insert(0, name)
     else:
         candidates.append(name)
     return candidates
+
+
+CLUSTER, OUTSIDE, UNASKED = "cluster", "outside", "unasked"
+"""Who answers a resolver's queries (:attr:`Resolver.scope`): cluster DNS (kube-dns, its upstream the --hosts map);
+a server outside the cluster's DNS, known to answer only the outside's names (--hosts), not the cluster's; or
+none the simulation can ask."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resolver:
+    """One pod's resolv.conf as the kubelet writes it for its dnsPolicy and dnsConfig, and what the simulation
+    makes of it: the search list and ndots its lookups use, the nameserver its query is sent to over the
+    simulated network (``server``; None: no query is simulated), and who answers (``scope``; ``why`` says, for
+    the user, why it is not cluster DNS). glibc asks the first nameserver and the next only after a timeout,
+    which is not simulated: ``server`` is the first."""
+
+    policy: DNSPolicy  # as written
+    nameservers: tuple[str, ...]  # resolv.conf's, as far as the simulation knows them
+    searches: tuple[str, ...]
+    ndots: int
+    server: str | None
+    scope: str = CLUSTER
+    why: str = ""
+
+    def candidates(self, name: str, domain: str = DOMAIN) -> list[str]:
+        return search_candidates(name, domain=domain, searches=self.searches, ndots=self.ndots)
+
+    def own_settings(self, label: str, domain: str = DOMAIN) -> str:
+        """`` (LABEL's resolv.conf: ...)`` when its search list or ndots is not the kubelet's default one, which
+        a message about a name it did not resolve would otherwise take for granted; else ""."""
+        namespace = label.removeprefix("pod/").split("/", 1)[0]
+        if self.searches == search_path(namespace, domain) and self.ndots == NDOTS:
+            return ""
+        searches = f"search {' '.join(self.searches)}" if self.searches else "no search domains"
+        return (f" ({label}'s resolv.conf: {searches}, ndots:{self.ndots}, from its dnsPolicy {self.policy} and "
+                "dnsConfig)")
+
+    def unanswered(self, hosts: bool = True) -> str:
+        """Why a name got no address from a resolver that is not cluster DNS (the whole reason, for --to)."""
+        if self.scope == UNASKED:
+            return f"{self.why}; give the address as IP:PORT"
+        return (f"{self.why}, so cluster names do not resolve for it" +
+                ("; only the names of --hosts (the outside's) are answered: give one of those, or the address as "
+                 "IP:PORT" if hosts else "; give the address as IP:PORT"))
+
+
+def _omit_duplicates(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _fit_searches(searches: tuple[str, ...]) -> tuple[str, ...]:
+    """The kubelet's cut of a merged search list (formDNSSearchFitsLimits)."""
+    kept = [s for s in searches[:MAX_SEARCHES] if len(s) <= MAX_SEARCH_LENGTH]
+    while kept and len(" ".join(kept)) > MAX_SEARCH_CHARS:
+        kept.pop()
+    return tuple(kept)
+
+
+def _merged_options(base: tuple[tuple[str, str | None], ...],
+                    config: PodDNSConfig | None) -> dict[str, str | None]:
+    """The kubelet's mergeDNSOptions: by name, dnsConfig's overriding the policy's."""
+    options = dict(base)
+    for name, value in config.options if config is not None else ():
+        options[name] = value
+    return options
+
+
+def _ndots(options: Mapping[str, str | None]) -> int:
+    """glibc's ndots from resolv.conf's options: ``ndots:N`` read as atoi (at most RES_MAXNDOTS; a negative
+    value wraps in its 4-bit field); an ``ndots`` without a value is written without ``:`` and ignored."""
+    value = options.get("ndots")
+    if not value:
+        return GLIBC_NDOTS
+    text = value.strip()
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("+-")
+    digits = digits[:len(digits) - len(digits.lstrip("0123456789"))] if digits else ""
+    number = sign * int(digits) if digits else 0
+    return min(number, GLIBC_MAX_NDOTS) if number >= 0 else number & GLIBC_MAX_NDOTS
+
+
+def pod_resolver(pod: Pod | None, namespace: str, *, label: str, host_network: bool, kube_dns: str | None,
+                 kube_dns_pods: Iterable[str] = (), family: int = 4, domain: str = DOMAIN) -> Resolver:
+    """The resolver of a pod (``pod`` None: one without a Pod object, ClusterFirst), as the kubelet's GetPodDNS
+    builds its resolv.conf: ClusterFirst (on the host network: Default) and ClusterFirstWithHostNet give kube-dns
+    (``kube_dns``, the simulation's --cluster-dns) and the cluster search path with ndots:5; Default the node's
+    resolv.conf, which the simulation does not have; None nothing. dnsConfig is then added (nameservers and
+    searches after the policy's, duplicates left out; options by name) and the kubelet's limits applied.
+    ``label`` names the pod in ``why``."""
+    policy = pod.dns_policy if pod is not None else DNSPolicy.CLUSTER_FIRST
+    config = pod.dns_config if pod is not None else None
+    effective = DNSPolicy.DEFAULT if policy is DNSPolicy.CLUSTER_FIRST and host_network else policy
+    cluster_first = effective in (DNSPolicy.CLUSTER_FIRST, DNSPolicy.CLUSTER_FIRST_WITH_HOST_NET)
+    servers: tuple[str, ...] = (kube_dns,) if cluster_first and kube_dns else ()
+    searches: tuple[str, ...] = search_path(namespace, domain) if cluster_first else ()
+    options = _merged_options((("ndots", str(NDOTS)),) if cluster_first else (), config)
+    if config is not None:
+        servers = _omit_duplicates((*servers, *config.nameservers))
+        searches = _omit_duplicates((*searches, *config.searches))
+    resolver = Resolver(policy, servers[:MAX_NAMESERVERS], _fit_searches(searches), _ndots(options), None)
+    if effective is DNSPolicy.DEFAULT:
+        how = ("dnsPolicy ClusterFirst on the host network, which the kubelet turns into Default (ClusterFirstWithHost"
+               "Net would ask kube-dns)" if policy is not effective else "dnsPolicy Default")
+        return _replace(resolver, OUTSIDE, f"{label} has {how}: it asks its node's nameservers (the node's "
+                        "resolv.conf, outside the simulation), not kube-dns")
+    if cluster_first and kube_dns is None:
+        return resolver  # no kube-dns Service: cluster DNS answers, and no query is simulated
+    if not resolver.nameservers:  # (None without a nameserver: the API server refuses it)
+        return _replace(resolver, UNASKED, f"{label} has dnsPolicy {policy} and no nameserver")
+    first = resolver.nameservers[0]
+    if (":" in first) != (family == 6):
+        return _replace(resolver, UNASKED, f"the first nameserver of {label} ({first}, dnsPolicy {policy}) is "
+                        f"IPv{6 if ':' in first else 4}, and the simulation is IPv{family}: it cannot ask it")
+    if first == kube_dns or first in set(kube_dns_pods):
+        return Resolver(policy, resolver.nameservers, resolver.searches, resolver.ndots, first)
+    kube = f"kube-dns ({kube_dns} or a ready kube-dns pod)" if kube_dns else "kube-dns"
+    return _replace(resolver, OUTSIDE, f"the first nameserver of {label} ({first}, dnsPolicy {policy}) is not "
+                    f"{kube}: the simulation does not know what it answers for names of {domain}", first)
+
+
+def _replace(resolver: Resolver, scope: str, why: str, server: str | None = None) -> Resolver:
+    return Resolver(resolver.policy, resolver.nameservers, resolver.searches, resolver.ndots, server, scope, why)
 
 
 class ClusterDNS:
@@ -171,6 +303,10 @@ class ClusterDNS:
         # the namespaces that exist: those of the objects, and the ones every cluster has
         self.namespaces = {s.namespace for s in cluster.services} | {p.namespace for p in cluster.pods} | \
             {s.namespace for s in cluster.endpoint_slices} | ALWAYS_NAMESPACES
+        # the pods whose resolv.conf is not the default one (the others need no lookup)
+        self.pods: Mapping[str, Pod] = {p.key: p for p in cluster.pods
+                                        if p.dns_policy is not DNSPolicy.CLUSTER_FIRST or p.dns_config is not None}
+        self._resolvers: dict[tuple[str, bool, str | None], Resolver] = {}
         self.upstream: dict[str, list[str]] = {}
         for name, address in upstream:
             self.upstream.setdefault(name.lower(), []).append(address)
@@ -197,15 +333,35 @@ class ClusterDNS:
         """The names a pod's resolver asks, in order (a trailing dot: the name alone)."""
         return search_candidates(name, namespace, self.domain)
 
-    def resolve(self, name: str, namespace: str | None = None) -> Answer:
-        """A pod's lookup (``namespace``: the pod's; None: no search path, as a node's resolver). As glibc's
-        res_search, a name that exists without data (NODATA) does not end the search: the first answer with
-        data does, else the first NODATA one, else the last NXDOMAIN."""
+    def resolver(self, key: str, *, host_network: bool = False, kube_dns: str | None = None) -> Resolver:
+        """The resolver of pod ``key`` (NS/NAME; one without a Pod object is ClusterFirst), ``kube_dns`` the
+        cluster IP its ClusterFirst queries go to (None: no kube-dns Service; cluster DNS answers unasked)."""
+        known = self._resolvers.get((key, host_network, kube_dns))
+        if known is not None:  # (asked once per connection of a run)
+            return known
+        kube = self.services.get(("kube-system", "kube-dns"))
+        kube_pods = [a for a, _ in self.ready_endpoints(kube)] if kube is not None else []
+        known = self._resolvers[key, host_network, kube_dns] = pod_resolver(
+            self.pods.get(key), key.split("/", 1)[0], label=f"pod/{key}", host_network=host_network,
+            kube_dns=kube_dns, kube_dns_pods=kube_pods, family=self.family, domain=self.domain)
+        return known
+
+    def resolve(self, name: str, namespace: str | None = None, resolver: Resolver | None = None) -> Answer:
+        """A pod's lookup (``namespace``: the pod's; None: no search path, as a node's resolver; ``resolver``:
+        the pod's own resolv.conf, instead of the default one of ``namespace``). As glibc's res_search, a name
+        that exists without data (NODATA) does not end the search: the first answer with data does, else the
+        first NODATA one, else the last NXDOMAIN. A resolver that is not cluster DNS is asked no name of the
+        cluster's zone (what it answers there is not known), and one the simulation cannot ask, nothing."""
         query = name
         nodata: Answer | None = None
-        last = Answer(query, name.lower().rstrip("."), "NXDOMAIN")
-        for candidate in self.candidates(name, namespace):
-            answer = self._follow(query, candidate)
+        tried = tuple(resolver.candidates(name, self.domain) if resolver is not None else
+                      self.candidates(name, namespace))
+        last = Answer(query, name.lower().rstrip("."), "NXDOMAIN", tried=tried)
+        scope = resolver.scope if resolver is not None else CLUSTER
+        for candidate in tried if scope != UNASKED else ():
+            if scope == OUTSIDE and self.in_zone(candidate):
+                continue
+            answer = self._follow(query, candidate, tried)
             if any(r.type != "CNAME" for r in answer.records):
                 return answer
             if answer.rcode == "NOERROR":
@@ -213,12 +369,12 @@ class ClusterDNS:
             last = answer
         return nodata or last
 
-    def _follow(self, query: str, fqdn: str) -> Answer:
+    def _follow(self, query: str, fqdn: str, tried: tuple[str, ...] = ()) -> Answer:
         """Look a name up, following CNAMEs (an ExternalName) to their addresses."""
         rcode, found = self.lookup(fqdn)
         if rcode != "NOERROR":
-            return Answer(query, fqdn, rcode)
-        return Answer(query, fqdn, "NOERROR", tuple(self._expand(fqdn, found, ())))
+            return Answer(query, fqdn, rcode, tried=tried)
+        return Answer(query, fqdn, "NOERROR", tuple(self._expand(fqdn, found, ())), tried)
 
     def _expand(self, name: str, found: tuple[Record, ...], previous: tuple[Record, ...]) -> list[Record]:
         """CoreDNS's A/AAAA (backend_lookup.go): a CNAME to itself, one more after MAX_CNAME_CHAIN of them, or

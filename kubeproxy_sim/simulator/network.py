@@ -44,7 +44,7 @@ from kubeproxy_sim.proxier import generate
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.full import node_tables
 from kubeproxy_sim.simulator.conntrack import Conntrack, Tuple, reverse
-from kubeproxy_sim.simulator.dns import ClusterDNS
+from kubeproxy_sim.simulator.dns import ClusterDNS, Resolver
 from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
 from kubeproxy_sim.simulator.loadbalancer import Frontend, LoadBalancer
 from kubeproxy_sim.simulator.nodewalk import verdict_rule, walk_node
@@ -70,7 +70,7 @@ DNS_QUERY_PREFIX = "DNS query to "
 
 
 def dns_query_detail(server: str, detail: str) -> str:
-    """The detail of a pod's DNS query to kube-dns at ``server`` that failed for ``detail``."""
+    """The detail of a pod's DNS query to its nameserver (kube-dns) at ``server`` that failed for ``detail``."""
     return f"{DNS_QUERY_PREFIX}{server}:{DNS_PORT}: {detail}"
 
 
@@ -638,9 +638,16 @@ class Simulator:
 
     # ------------------------------------------------------------------ DNS
 
+    def resolver(self, client: Client) -> Resolver | None:
+        """A pod's resolver, from its dnsPolicy and dnsConfig (a host-network pod's too); None for a node or a
+        machine outside (cluster DNS answers them, unasked)."""
+        if client.pod is None:
+            return None
+        return self.dns.resolver(client.pod.key, host_network=client.pod.host_network, kube_dns=self._kube_dns)
+
     def resolve(self, client: Client, name: str):
-        """The client's DNS answer; from a pod, the query travels to kube-dns when that Service exists."""
-        answer = self.dns.resolve(name, client.namespace)
+        """The client's DNS answer; from a pod, the query travels to its nameserver (:meth:`dns_server`)."""
+        answer = self.dns.resolve(name, client.namespace, self.resolver(client))
         failure = self.dns_query(client)
         return (None, failure) if failure is not None else (answer, None)
 
@@ -655,10 +662,13 @@ class Simulator:
         return Failure(query.failure.reason, dns_query_detail(server, query.failure.detail))
 
     def dns_server(self, client: Client) -> str | None:
-        """Where the client's query for a name goes first: a pod asks kube-dns (the UDP query to the cluster IP of
-        kube-system/kube-dns, when it has port 53/UDP and an address of the simulated family); None when no query
-        is sent over the network (a node, a host-network pod or a machine outside, or no such kube-dns)."""
-        return self._kube_dns if client.kind == "pod" else None
+        """Where the client's query for a name goes first: a pod's first nameserver (:meth:`resolver`): with
+        dnsPolicy ClusterFirst kube-dns (the UDP query to the cluster IP of kube-system/kube-dns, when it has port
+        53/UDP and an address of the simulated family), with dnsConfig or None the one it names; None when no
+        query is sent over the network (a node, a host-network pod but with ClusterFirstWithHostNet, dnsPolicy
+        Default, a machine outside, or no such kube-dns)."""
+        resolver = self.resolver(client)
+        return resolver.server if resolver is not None else None
 
     def _kube_dns_address(self) -> str | None:
         kube_dns = next((s for s in self.cluster.services if s.key == "kube-system/kube-dns"), None)

@@ -33,6 +33,7 @@ from kubeproxy_sim.netfilter.packet import Packet, format_address, loopback, loo
 from kubeproxy_sim.netfilter.trace import Outcome
 from kubeproxy_sim.objects.model import ServiceType
 from kubeproxy_sim.simulator.dns import (
+    CLUSTER,
     MAX_CNAME_CHAIN,
     Answer,
     ClusterDNS,
@@ -195,9 +196,13 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
         if (":" in ip) != (sim.family == 6):
             raise _bad(text, "--to", family_mismatch("the packet", 6 if ":" in ip else 4, sim.family))
         return Target(text, (ip,), port)
-    answer = sim.dns.resolve(host, client.namespace or "default")
+    resolver = sim.resolver(client)  # a pod's own resolv.conf (dnsPolicy, dnsConfig); else default's search path
+    answer = sim.dns.resolve(host, client.namespace or "default", resolver)
     if not answer.addresses:
-        raise _bad(text, "--to", unresolved_reason(answer, sim.dns, client.namespace or "default"))
+        if resolver is not None and resolver.scope != CLUSTER:
+            raise _bad(text, "--to", resolver.unanswered())
+        raise _bad(text, "--to", unresolved_reason(answer, sim.dns, client.namespace or "default") +
+                   (resolver.own_settings(client.label, sim.dns.domain) if resolver is not None else ""))
     return Target(text, answer.addresses, port, host)
 
 
@@ -208,8 +213,8 @@ def unresolved_reason(answer: Answer, dns: ClusterDNS, namespace: str | None = N
     ``hosts``: the command has --hosts (the outside's names); without it (netns send) no advice names it."""
     start = answer.name
     if answer.rcode == "NXDOMAIN":
-        start = next((c for c in dns.candidates(answer.query, namespace) if dns.service_named(c) is not None),
-                     start)
+        start = next((c for c in answer.tried or dns.candidates(answer.query, namespace)
+                      if dns.service_named(c) is not None), start)
     names, ending = _cname_walk(dns, start)
     if ending == "loop":
         return (f"the CNAMEs (ExternalName services) go round: {' -> '.join(names)}; cluster DNS answers no address "
