@@ -205,13 +205,12 @@ class Resolver:
         return (f" ({label}'s resolv.conf: {searches}, ndots:{self.ndots}, from its dnsPolicy {self.policy} and "
                 "dnsConfig)")
 
-    def unanswered(self, hosts: bool = True) -> str:
+    def unanswered(self) -> str:
         """Why a name got no address from a resolver that is not cluster DNS (the whole reason, for --to)."""
         if self.scope == UNASKED:
             return f"{self.why}; give the address as IP:PORT"
-        return (f"{self.why}, so cluster names do not resolve for it" +
-                ("; only the names of --hosts (the outside's) are answered: give one of those, or the address as "
-                 "IP:PORT" if hosts else "; give the address as IP:PORT"))
+        return (f"{self.why}, so cluster names do not resolve for it; only the names of --hosts (the outside's) are "
+                "answered: give one of those, or the address as IP:PORT")
 
 
 def _omit_duplicates(items: Iterable[str]) -> tuple[str, ...]:
@@ -303,9 +302,8 @@ class ClusterDNS:
         # the namespaces that exist: those of the objects, and the ones every cluster has
         self.namespaces = {s.namespace for s in cluster.services} | {p.namespace for p in cluster.pods} | \
             {s.namespace for s in cluster.endpoint_slices} | ALWAYS_NAMESPACES
-        # the pods whose resolv.conf is not the default one (the others need no lookup)
-        self.pods: Mapping[str, Pod] = {p.key: p for p in cluster.pods
-                                        if p.dns_policy is not DNSPolicy.CLUSTER_FIRST or p.dns_config is not None}
+        self._cluster_pods = cluster.pods
+        self._dns_pods: dict[str, Pod] | None = None  # made when a pod first resolves a name (see pods)
         self._resolvers: dict[tuple[str, bool, str | None], Resolver] = {}
         self.upstream: dict[str, list[str]] = {}
         for name, address in upstream:
@@ -332,6 +330,16 @@ class ClusterDNS:
     def candidates(self, name: str, namespace: str | None = None) -> list[str]:
         """The names a pod's resolver asks, in order (a trailing dot: the name alone)."""
         return search_candidates(name, namespace, self.domain)
+
+    @property
+    def pods(self) -> Mapping[str, Pod]:
+        """The Pods whose resolv.conf is not the default one, by key; worked out when first asked (a run that
+        resolves no name from a pod does not pay a pass over every pod)."""
+        if self._dns_pods is None:
+            default = DNSPolicy.CLUSTER_FIRST
+            self._dns_pods = {p.key: p for p in self._cluster_pods
+                              if p.dns_policy is not default or p.dns_config is not None}
+        return self._dns_pods
 
     def resolver(self, key: str, *, host_network: bool = False, kube_dns: str | None = None) -> Resolver:
         """The resolver of pod ``key`` (NS/NAME; one without a Pod object is ClusterFirst), ``kube_dns`` the
