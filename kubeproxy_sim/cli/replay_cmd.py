@@ -31,7 +31,9 @@ always writes, and delete the chains nothing uses any more (-X).
 A state without the node's Node object, after one that had it, keeps that
 Node's zone (and addresses and pod CIDRs): kube-proxy ignores a Node's
 deletion (its topology handler acts on adds and updates only, and the proxier
-reads its addresses once, at start), as the note printed then says.
+reads its addresses once, at start), as the note printed then says. Without
+--hostname-override the node (the first Node by name, else node1) is picked at
+the first state and kept: kube-proxy fixes its node name at start.
 """
 
 def duration(text: str) -> float:
@@ -41,6 +43,48 @@ def duration(text: str) -> float:
     if seconds is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration (expected e.g. 30s, 1m30s, 500ms or 30)")
     return seconds
+
+
+def given_node_name(args: argparse.Namespace) -> str | None:
+    """The node kube-proxy would run as: --hostname-override, else the --config file's hostnameOverride
+    (trimmed and lower-cased, as build_config takes it); None when neither names one."""
+    from kubeproxy_sim.cli.options import blank_hostname, normal_node_name
+
+    name = args.hostname_override if not blank_hostname(args.hostname_override) else None
+    if not name and getattr(args, "config", None):
+        from kubeproxy_sim.cli.config_file import read_config_file
+
+        name = read_config_file(args.config)[0].get("node_name")
+    return normal_node_name(name) if isinstance(name, str) else None
+
+
+class NodeConfigs:
+    """``build_config`` over the states of a run (replay's steps, a watch's Node changes), with the node's name
+    fixed at the first build: kube-proxy fixes its node name when it starts. With no name given, the default
+    (the first Node object by name, else node1) is picked once; a Node that sorts before it later gets a note,
+    and the node stays. Called with the objects, as the sync loop's ``Configure``."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._args = args
+        self._pinned: argparse.Namespace | None = None  # args naming the node picked at the first build
+        self._defaulted = False  # whether that name was the default, not given
+
+    def __call__(self, cluster: Any) -> tuple[Any, list[Diagnostic]]:
+        from kubeproxy_sim.cli.options import build_config
+
+        if self._pinned is None:
+            config, diags = build_config(self._args, cluster)
+            self._defaulted = given_node_name(self._args) is None
+            self._pinned = argparse.Namespace(**{**vars(self._args), "hostname_override": config.node_name})
+            return config, diags
+        config, diags = build_config(self._pinned, cluster)
+        if self._defaulted and cluster.nodes:
+            first = min(node.name for node in cluster.nodes)
+            if first < config.node_name:
+                diags.append(Diagnostic(f"Node {first!r} now sorts first, but the node stays {config.node_name!r}, "
+                                        "picked at the first sync (kube-proxy fixes its node name at start; "
+                                        "--hostname-override names one)", severity=Severity.NOTE))
+        return config, diags
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -118,7 +162,7 @@ def sync_text(number: int, step: Any, config: Any, metrics: bool, con: Console) 
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from kubeproxy_sim.cli.options import build_config, check_node_settings, sync_periods
+    from kubeproxy_sim.cli.options import check_node_settings, sync_periods
     from kubeproxy_sim.netfilter.model import Ruleset
     from kubeproxy_sim.objects import load_paths
     from kubeproxy_sim.objects.model import Cluster, Node
@@ -134,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
     node, state, previous, now = Ruleset(), SyncState(), Cluster(), 0.0
     last_node: Node | None = None  # the node's Node object as last seen: a state without it keeps it (kube-proxy does)
     seen: set[str] = set()
+    configure = NodeConfigs(args)  # the node's name is fixed at the first state
     failed = False
     con = console(args)
     syncs: list[dict[str, object]] = []
@@ -141,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         for number, path in enumerate(args.states, 1):
             loaded = load_paths([path])
             cluster, kept = keep_deleted_node(loaded.cluster, last_node)
-            config, config_diags = build_config(args, cluster)
+            config, config_diags = configure(cluster)
             last_node = cluster.node(config.node_name) or last_node
             diagnostics = (*loaded.diagnostics, *config_diags, *([kept] if kept else []))
             _report(diagnostics, seen, args)

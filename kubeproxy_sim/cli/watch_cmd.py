@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from kubeproxy_sim.cli.options import add_node_flags
 from kubeproxy_sim.cli.output import add_output_flags
-from kubeproxy_sim.cli.replay_cmd import duration
+from kubeproxy_sim.cli.replay_cmd import NodeConfigs, duration, given_node_name
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ they have stopped changing for --debounce. Problems in the input are reported
 on stderr (file, object, field) and the other objects keep syncing. Ctrl-C stops.
 The node's Node object, once deleted, keeps its zone (and addresses and pod
 CIDRs), as in replay: kube-proxy ignores a Node's deletion; a note says so.
+Without --hostname-override the node (the first Node by name, else node1) is
+picked at the first sync and kept: kube-proxy fixes its node name at start.
 
 --kubeconfig asks for what kube-proxy's informers ask for: Services and
 EndpointSlices without the service-proxy-name and headless labels, and only
@@ -154,16 +156,8 @@ def _open_source(args: argparse.Namespace, sleep: Callable[[float], None],
 
 
 def _node_name(args: argparse.Namespace) -> str | None:
-    """The node kube-proxy would run as: --hostname-override, else the --config file's hostnameOverride
-    (trimmed and lower-cased, as build_config takes it); None when neither names one."""
-    from kubeproxy_sim.cli.options import blank_hostname, normal_node_name
-
-    name = args.hostname_override if not blank_hostname(args.hostname_override) else None
-    if not name and getattr(args, "config", None):
-        from kubeproxy_sim.cli.config_file import read_config_file
-
-        name = read_config_file(args.config)[0].get("node_name")
-    return normal_node_name(name) if isinstance(name, str) else None
+    """The node named by --hostname-override or the --config file (see replay_cmd.given_node_name)."""
+    return given_node_name(args)
 
 
 # --------------------------------------------------------------------------- output
@@ -338,12 +332,12 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
     """Sync as the source changes; ``synced[0]`` turns True when the first sync is done, before it is printed."""
     import gc
 
-    from kubeproxy_sim.cli.options import build_config, sync_periods
+    from kubeproxy_sim.cli.options import sync_periods
     from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop, drive
 
     low, period = sync_periods(args)
     timing = LoopTiming(min_sync_period=low, sync_period=period)
-    loop = SyncLoop(lambda cluster: build_config(args, cluster), timing=timing, clock=clock)
+    loop = SyncLoop(NodeConfigs(args), timing=timing, clock=clock)  # the node's name is fixed at the first sync
     printer = Printer(args, out)
     for sync in drive(loop, poll, clock=clock, poll_interval=args.poll_interval,
                       max_syncs=1 if args.once else args.max_syncs, on_diagnostics=report):

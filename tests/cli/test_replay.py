@@ -201,3 +201,43 @@ def test_bad_sync_periods_in_the_config_file_name_the_file_and_field(tmp_path, c
     config = _kube_proxy_config(tmp_path, "{syncPeriod: 10s, minSyncPeriod: 20s}")
     status, out, err = replay(capsys, str(STATES / "step1.yaml"), "--config", config, *NODE_FLAGS)
     assert (status, out) == (1, "") and "10s is shorter than the minimum sync period (20s)" in err
+
+
+LOCAL_SERVICE = """apiVersion: v1
+kind: Service
+metadata: {name: s, namespace: ns1}
+spec: {type: ClusterIP, internalTrafficPolicy: Local, clusterIP: 172.30.0.41,
+       ports: [{name: p80, port: 80, protocol: TCP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: s-1, namespace: ns1, labels: {kubernetes.io/service-name: s}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.0.1.1], nodeName: n2}
+- {addresses: [10.0.2.1], nodeName: a1}
+ports: [{name: p80, port: 80, protocol: TCP}]
+"""
+
+
+def named_node(name: str, ip: str) -> str:
+    return f"---\napiVersion: v1\nkind: Node\nmetadata: {{name: {name}}}\nstatus: {{addresses: [{{type: InternalIP, " \
+           f"address: {ip}}}]}}\n"
+
+
+def test_the_default_node_is_picked_at_the_first_state_and_kept(capsys, tmp_path):
+    """kube-proxy fixes its node name at start: with no --hostname-override, the first Node by name of the first
+    state is the node for the whole replay; a Node that sorts before it later gets a note, and moves nothing."""
+    (tmp_path / "s1.yaml").write_text(LOCAL_SERVICE + named_node("n2", "192.168.0.2"))
+    (tmp_path / "s2.yaml").write_text(LOCAL_SERVICE + named_node("n2", "192.168.0.2") + named_node("a1", "192.168.0.9"))
+    status, out, err = replay(capsys, str(tmp_path / "s1.yaml"), str(tmp_path / "s2.yaml"), str(tmp_path / "s2.yaml"),
+                              "--cluster-cidr", "10.0.0.0/8")
+    assert status == 0, err
+    result = syncs(out)
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 partial", "# sync 3 partial"]
+    assert "--to-destination 10.0.1.1:80" in result[0][1]  # n2's endpoint, internalTrafficPolicy Local
+    for _, text in result[1:]:  # nothing to rewrite: still n2
+        assert "10.0.2.1" not in text and "-X KUBE-SEP" not in text and ":KUBE-SVL-" not in text
+    assert err.splitlines() == ["kubeproxy-sim: note: Node 'a1' now sorts first, but the node stays 'n2', picked at "
+                                "the first sync (kube-proxy fixes its node name at start; --hostname-override "
+                                "names one)"]

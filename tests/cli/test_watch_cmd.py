@@ -240,6 +240,40 @@ def test_a_deleted_node_keeps_its_zone_as_in_replay(tmp_path: Path):
                      "deletion, so the node keeps its zone 'a' and the addresses it started with"]
 
 
+def test_the_default_node_is_picked_at_the_first_sync_and_kept(tmp_path: Path):
+    """kube-proxy fixes its node name at start: with no --hostname-override, a Node added later that sorts first
+    does not become the node (its Local endpoints stay out, nothing syncs fully); a note says so."""
+    directory = tmp_path / "manifests"
+    directory.mkdir()
+
+    def local_slice(*more: str) -> str:
+        extra = "".join(f"- {{addresses: [{ip}], nodeName: n2}}\n" for ip in more)
+        return ("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: s-1, namespace: ns1, "
+                "labels: {kubernetes.io/service-name: s}}\naddressType: IPv4\n"
+                "ports: [{name: p80, port: 80, protocol: TCP}]\nendpoints:\n"
+                "- {addresses: [10.0.1.1], nodeName: n2}\n- {addresses: [10.0.2.1], nodeName: a1}\n" + extra)
+
+    def node(name: str, ip: str) -> str:
+        return f"apiVersion: v1\nkind: Node\nmetadata: {{name: {name}}}\nstatus: {{addresses: [{{type: InternalIP, " \
+               f"address: {ip}}}]}}\n"
+
+    write(directory / "svc.yaml", service("ns1", "s", "172.30.0.41", 80, "p80") + "  internalTrafficPolicy: Local\n")
+    write(directory / "es.yaml", local_slice())
+    write(directory / "n2.yaml", node("n2", "192.168.0.2"))
+    actions = [lambda: (write(directory / "a1.yaml", node("a1", "192.168.0.9")),
+                        write(directory / "es.yaml", local_slice("10.0.1.5")))]
+    status, out, err = run_watch(["-f", str(directory), "--cluster-cidr", "10.0.0.0/8", *FAST, "--max-syncs", "2"],
+                                 actions)
+    assert status == 0, err
+    result = syncs(out)
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 partial"]
+    assert "--to-destination 10.0.1.1:80" in result[0][1] and "10.0.2.1" not in result[0][1]
+    assert "--to-destination 10.0.1.5:80" in result[1][1] and "10.0.2.1" not in result[1][1]
+    assert [line for line in err.splitlines() if "sorts first" in line] == [
+        "kubeproxy-sim: note: Node 'a1' now sorts first, but the node stays 'n2', picked at the first sync "
+        "(kube-proxy fixes its node name at start; --hostname-override names one)"]
+
+
 def test_once_exits_after_the_first_sync(manifests: Path):
     status, out, err = run_watch(["-f", str(manifests), *NODE_FLAGS, "--once"])
     assert status == 0, err
