@@ -303,7 +303,7 @@ def _parse_chunks(text: str, file: str) -> list[Any]:
         except DuplicateKeyError:
             documents.extend(_refuse_duplicates(chunk, file, first_line))
         except _yaml().YAMLError as exc:
-            documents.append(_yaml_problem(exc, file, first_line))
+            documents.append(_yaml_problem(exc, file, first_line, chunk))
     return documents
 
 
@@ -491,9 +491,29 @@ def yaml_syntax_error(exc: Any, file: str, first_line: int = 0) -> Diagnostic:
     return Diagnostic(message, file=file, line=line)
 
 
-def _yaml_problem(exc: Any, file: str, first_line: int) -> Diagnostic:
+def _yaml_problem(exc: Any, file: str, first_line: int, text: str = "") -> Diagnostic:
     found = yaml_syntax_error(exc, file, first_line)
+    if looks_like_dump(text):  # (``*filter`` is a YAML alias: PyYAML's "found undefined alias" says nothing)
+        return Diagnostic(DUMP_GIVEN, file=file, line=found.line)
     return Diagnostic(found.message + "; this document is skipped", file=file, line=found.line)
+
+
+DUMP_GIVEN = ("this is an iptables-save dump, not Kubernetes objects, so it is skipped; trace, graph and netns verify "
+              "read a dump with --rules FILE")
+_DUMP_LINE = re.compile(r"(?:\*(?:filter|nat|mangle|raw|security)|:[^\s:]+[ \t]+(?:ACCEPT|DROP|RETURN|-)"
+                        r"|-[AINX][ \t]+\S+|COMMIT)(?:\s|$)")
+# (not anchored at the end: a dump of chains alone reads as one string, its lines folded into one)
+
+
+def looks_like_dump(text: str) -> bool:
+    """Whether the first line of ``text`` that is not blank or a comment is one of an iptables-save dump
+    (``*nat``, ``:KUBE-SERVICES - [0:0]``, ``-A ...``, ``COMMIT``): a dump given where manifests go. Only on the
+    error path (a document that did not parse, or parsed to a string)."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return _DUMP_LINE.match(stripped) is not None
+    return False
 
 
 # -- building the cluster ---------------------------------------------------------------------------
@@ -528,7 +548,9 @@ class _Builder:
     def _add_document(self, document: Any, file: str, index: int) -> None:
         where = f"document {index + 1}"
         if type(document) is not dict:
+            dump = type(document) is str and index == 0 and looks_like_dump(document)  # (a dump of chains alone)
             self.diagnostics.append(Diagnostic(
+                DUMP_GIVEN if dump else
                 f"{where} is {type_name(document)}; expected a Kubernetes object with apiVersion and kind",
                 file=file))
             return
@@ -682,6 +704,9 @@ def _kind_problem(document: dict[str, Any], kind: object, file: str, where: str)
     """What is wrong with a document's kind: missing, or not a string (named by the object when it has a name,
     since ``kind: [Service]`` is there, just of the wrong type)."""
     expected = "expected Service, EndpointSlice, Endpoints, Node or Pod"
+    first = next(iter(document), None)
+    if kind is None and len(document) == 1 and type(first) is str and looks_like_dump(first):
+        return Diagnostic(DUMP_GIVEN, file=file)  # (a rule's comment with ": " in it made the dump a mapping)
     if kind is None or kind == "":
         return Diagnostic(f"kind is required ({where}); {expected}", file=file, field="kind")
     _, name, display = object_name(document, namespaced=False)
