@@ -30,7 +30,7 @@ from kubeproxy_sim.proxier.naming import EXT_PREFIX, FW_PREFIX, SEP_PREFIX, SVC_
 if TYPE_CHECKING:
     from kubeproxy_sim.proxier.config import ProxyConfig
     from kubeproxy_sim.simulator.network import Simulator
-    from kubeproxy_sim.simulator.send import SendResult
+    from kubeproxy_sim.simulator.send import Failed, SendResult
 
 DEFAULT_SCENARIO = "bootcamp"
 DEFAULT_SEED = 1
@@ -412,13 +412,13 @@ def local_section(inputs: Inputs, args: argparse.Namespace, con: Console, number
     newcomer = extra_node(cluster)
     sim = simulate(dataclasses.replace(cluster, nodes=(*cluster.nodes, newcomer)), inputs, args.seed)
     result = requests(sim, "external", f"node/{node}:{port}", DEMO_REQUESTS, args.seed, proto)
+    node_ips = {ip.split("/")[0] for ip in inputs.config.node_ips}
     lines += [f"{DEMO_REQUESTS:,} requests from outside to {node}'s NodePort again:", "", *result_lines(result, con),
-              "", local_summary(result, node), ""]
+              "", local_summary(result, node, node_ips), ""]
     dropped = requests(sim, "external", f"node/{newcomer.name}:{port}", DEMO_SMALL, args.seed, proto)
     lines += [f"Now a node with no pod of the app, {newcomer.name} (it joins the cluster, in memory), gets "
               f"{DEMO_SMALL} requests on the NodePort:", "", *result_lines(dropped, con), "",
-              f"{newcomer.name} has no local endpoint, so its rules drop the traffic: a load balancer in front "
-              "must skip it, which is what kube-proxy's health check (healthCheckNodePort) tells it."]
+              newcomer_summary(dropped, newcomer.name, local)]
     return lines
 
 
@@ -426,13 +426,53 @@ def nothing_reached(result: SendResult) -> str:
     return f"No connection reached a pod ({', '.join(sorted({f.reason for f in result.failed}))})"
 
 
-def local_summary(result: SendResult, node: str) -> str:
-    """What the Local run shows: the node's own pods with the client's address, or why nothing answered."""
+NO_LOCAL_ENDPOINTS = "has no local endpoints"  # the comment of kube-proxy's rule for a Local service without one
+
+
+def no_local_endpoint(failed: Failed, node: str) -> bool:
+    """Whether ``node``'s rule for "no local endpoint" decided this failure row: the filter rule kube-proxy comments
+    "NS/NAME has no local endpoints", or a KUBE-SVL chain (the local endpoints' load balancer) that had none."""
+    return failed.detail.startswith(f"node {node}: ") and (
+        NO_LOCAL_ENDPOINTS in failed.detail or f" -A {SVL_PREFIX}" in failed.detail)
+
+
+def local_summary(result: SendResult, node: str, node_ips: set[str] | frozenset[str] = frozenset()) -> str:
+    """What the Local run shows, read from its rows: whose pods answered and what source they saw, or what
+    decided when nothing answered (the node's missing local endpoint only when its rule for that decided)."""
     if not any(d.count for d in result.delivered):
-        return (f"{nothing_reached(result)}: {node} has no ready pod of the app, and under "
-                "externalTrafficPolicy Local a node sends external traffic only to its own pods.")
-    return (f"Only {node}'s own pods answer, and they saw the client's own address "
-            f"({', '.join(sorted(sources(result)))}): no masquerade, no hop to another node.")
+        if result.failed and all(no_local_endpoint(f, node) for f in result.failed):
+            return (f"{nothing_reached(result)}: {node} has no ready pod of the app, and under "
+                    "externalTrafficPolicy Local a node sends external traffic only to its own pods.")
+        return f"{nothing_reached(result)}: the DETAIL column says what decided."
+    answered = [d for d in result.delivered if d.count]
+    seen = sorted(sources(result))
+    if all(d.node == node for d in answered):
+        text = f"Only {node}'s own pods answer"
+    else:
+        text = f"Pods on {', '.join(sorted({d.node or '?' for d in answered}))} answer"
+    if seen and not set(seen) & set(node_ips):
+        text += f", and they saw the client's own address ({', '.join(seen)}): no masquerade"
+        text += ", no hop to another node." if text.startswith("Only") else "."
+    else:
+        text += f", and they saw {', '.join(seen) or 'no source'}."
+    if result.failed:
+        text += f" {sum(f.count for f in result.failed):,} connections failed: the DETAIL column says what decided."
+    return text
+
+
+def newcomer_summary(result: SendResult, name: str, svc: Service) -> str:
+    """What the node without pods shows, read from its rows; the health check only where kube-proxy serves one
+    (a LoadBalancer Service with externalTrafficPolicy Local: the API server gives no other a healthCheckNodePort)."""
+    from kubeproxy_sim.objects.model import ServiceType
+
+    if any(d.count for d in result.delivered) or not result.failed or \
+            not all(no_local_endpoint(f, name) for f in result.failed):
+        return f"{name}: the table above shows what happened; the DETAIL column says what decided."
+    text = f"{name} has no local endpoint, so its rules drop the traffic: a load balancer in front must skip it"
+    if svc.type is ServiceType.LOAD_BALANCER:
+        return text + ", which is what kube-proxy's health check (healthCheckNodePort) tells it."
+    return (text + ". A " + svc.type.value + " Service has no health check to tell it so: kube-proxy serves one "
+            "(healthCheckNodePort) only for a LoadBalancer Service with externalTrafficPolicy Local.")
 
 
 def external_name_section(inputs: Inputs, args: argparse.Namespace, con: Console, number: int) -> list[str]:

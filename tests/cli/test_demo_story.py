@@ -189,3 +189,45 @@ def test_the_demo_plays_the_first_steps_of_scenario_bootcamp_s_script() -> None:
     steps = parse_script(script_path("bootcamp").read_text(encoding="utf-8"))
     assert len(steps) > len(TUTORIAL)
     assert tuple(step.text for step in steps[: len(TUTORIAL)]) == TUTORIAL
+
+
+def test_the_local_summary_follows_the_rows_not_a_fixed_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    """QA-cli 4: with --nodeport-addresses holding no node address the connections are refused before any rule of
+    the Local policy; node1 has ready pods, so the summary must not blame them."""
+    local = section(demo(capsys, "--nodeport-addresses", "10.0.0.0/8"), 3)
+    assert "nothing listens on tcp/31526" in local
+    assert "No connection reached a pod (REJECT): the DETAIL column says what decided." in local
+    assert "node1 has no ready pod" not in local
+
+
+def test_a_node_port_service_is_not_credited_with_a_health_check(story: str) -> None:
+    """QA-cli 4: only a LoadBalancer Service with externalTrafficPolicy Local has a healthCheckNodePort."""
+    local = section(story, 3)
+    assert "node3 has no local endpoint, so its rules drop the traffic" in local
+    assert "which is what kube-proxy's health check (healthCheckNodePort) tells it" not in local
+    assert "A NodePort Service has no health check to tell it so" in local
+
+
+def test_the_newcomer_sentence_is_read_from_its_rows() -> None:
+    import dataclasses
+
+    from kubeproxy_sim.cli.demo_cmd import local_summary, newcomer_summary
+    from kubeproxy_sim.objects.model import Service, ServiceType, TrafficPolicy
+    from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult
+
+    drop = Failed("DROP", 100, 'node node3: filter table: -A KUBE-EXTERNAL-SERVICES -m comment --comment '
+                  '"ns/web has no local endpoints" -j DROP', 1.0)
+    dropped = SendResult("external", "node/node3:30080", "tcp", 100, 1, (), (drop,))
+    svc = Service("ns", "web", ServiceType.LOAD_BALANCER, external_traffic_policy=TrafficPolicy.LOCAL)
+    assert newcomer_summary(dropped, "node3", svc).endswith(
+        "which is what kube-proxy's health check (healthCheckNodePort) tells it.")
+    node_port = dataclasses.replace(svc, type=ServiceType.NODE_PORT)
+    assert "has no health check" in newcomer_summary(dropped, "node3", node_port)
+    refused = dataclasses.replace(dropped, failed=(Failed("REJECT", 100, "node node3 (192.168.49.4): nothing "
+                                                          "listens on tcp/30080 (connection refused)", 1.0),))
+    assert "drop the traffic" not in newcomer_summary(refused, "node3", svc)
+    assert "has no ready pod" not in local_summary(refused, "node3")
+    answered = dataclasses.replace(dropped, failed=(), delivered=(
+        Delivered("ns/web-1", "10.244.1.2", "node2", 100, 1.0, 1.0, ("192.168.49.4",)),))
+    text = local_summary(answered, "node3", {"192.168.49.4"})
+    assert "Only node3's own pods" not in text and "client's own address" not in text
