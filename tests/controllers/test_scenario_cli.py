@@ -612,3 +612,20 @@ def test_a_full_pod_cidr_is_warned_per_node_and_step_and_caps_no_other_node(
     assert re.fullmatch(r".*: 7 pods \(default/web-\S+, default/web-\S+, default/web-\S+ and 4 more\) stay "
                         r"ContainerCreating: failed to allocate for range 0: no IP addresses available in range "
                         r"set: 10\.244\.0\.1-10\.244\.0\.14", warnings[0])
+
+
+def test_a_missed_progress_deadline_is_part_of_the_story_and_the_help_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """kubectl exits 1 on a rollout past its deadline; the scenario plays on (the tutorial's broken image is part
+    of its story) and exits 0, with kubectl's error among the step's notes; its help says so."""
+    script = _script(tmp_path, "create deployment web --image=gcr.io/google-samples/kubernetes-bootcamp:v10\n"
+                     "rollout status deployments/web\nscale deployments/web --replicas=2\n")
+    assert run_cli(["scenario", script, "--show", "endpoints", "-o", "json"], monkeypatch) == 0
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    assert steps[1]["notes"][-1] == 't=600s: error: deployment "web" exceeded its progress deadline'
+    assert len(steps) == 3  # the step after it was played
+    with pytest.raises(SystemExit):
+        run_cli(["scenario", "--help"], monkeypatch)
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert ("A rollout status past its progress deadline, where kubectl exits 1, is part of the story: its error is "
+            "among the step's notes, the script plays on, and the exit status stays 0.") in help_text
