@@ -22,20 +22,19 @@ from kubeproxy_sim.proxier.config import DetectLocalMode
 T = TypeVar("T")
 
 KIND = "KubeProxyConfiguration"
-# v1alpha1's fields (and ``linux``, which some versions have): anything else is a typo kube-proxy would refuse
+# v1alpha1's fields: anything else is a typo kube-proxy would refuse. (``linux`` and ``windows`` are the internal
+# type's and the withdrawn v1alpha2's, not v1alpha1's: conversion fills them from the top-level fields below.)
 KNOWN_FIELDS = frozenset({
     "apiVersion", "kind", "featureGates", "clientConnection", "logging", "hostnameOverride", "bindAddress",
     "healthzBindAddress", "metricsBindAddress", "bindAddressHardFail", "enableProfiling",
     "showHiddenMetricsForVersion", "mode", "iptables", "ipvs", "nftables", "winkernel", "detectLocalMode",
     "detectLocal", "clusterCIDR", "nodePortAddresses", "oomScoreAdj", "conntrack", "configSyncPeriod", "portRange",
-    "windowsRunAsService", "linux", "windows",
+    "windowsRunAsService",
 })
 API_VERSION = "kubeproxy.config.k8s.io/v1alpha1"  # the one version kube-proxy's scheme registers
-# The fields of v1alpha1's nested structs (and of ``linux``/``windows``): strict decoding finds an unknown field at
-# any depth, and kube-proxy then decodes leniently and ignores it. ``logging`` (component-base's, with its own
-# nested options) and ``featureGates`` (a map) are not checked.
-_CONNTRACK = frozenset({"maxPerCore", "min", "tcpEstablishedTimeout", "tcpCloseWaitTimeout", "tcpBeLiberal",
-                        "udpTimeout", "udpStreamTimeout"})
+# The fields of v1alpha1's nested structs: strict decoding finds an unknown field at any depth, and kube-proxy then
+# decodes leniently and ignores it. ``logging`` (component-base's, with its own nested options) and ``featureGates``
+# (a map) are not checked.
 NESTED_FIELDS: dict[str, frozenset[str]] = {
     "clientConnection": frozenset({"kubeconfig", "acceptContentTypes", "contentType", "qps", "burst"}),
     "iptables": frozenset({"masqueradeBit", "masqueradeAll", "localhostNodePorts", "snatNodeInternalIP",
@@ -46,11 +45,13 @@ NESTED_FIELDS: dict[str, frozenset[str]] = {
     "winkernel": frozenset({"networkName", "sourceVip", "enableDSR", "rootHnsEndpointName",
                             "forwardHealthCheckVip"}),
     "detectLocal": frozenset({"bridgeInterface", "interfaceNamePrefix"}),
-    "conntrack": _CONNTRACK,
-    "linux": frozenset({"masqueradeAll", "conntrack", "oomScoreAdj"}),
-    "linux.conntrack": _CONNTRACK,
-    "windows": frozenset({"runAsService"}),
+    "conntrack": frozenset({"maxPerCore", "min", "tcpEstablishedTimeout", "tcpCloseWaitTimeout", "tcpBeLiberal",
+                            "udpTimeout", "udpStreamTimeout"}),
 }
+# Where v1alpha1 has what a ``linux``/``windows`` section (of the internal type, or of v1alpha2) holds: the hint of
+# the warning that section gets, as kube-proxy ignores it
+MOVED_FIELDS = {"linux.masqueradeAll": "iptables.masqueradeAll", "linux.conntrack": "conntrack",
+                "linux.oomScoreAdj": "oomScoreAdj", "windows.runAsService": "windowsRunAsService"}
 CIDR_EXAMPLE = "e.g. 10.244.0.0/16 or fd00:10:244::/56"
 
 
@@ -180,9 +181,24 @@ class _Reader:
                 continue
             for name in sorted((k for k in value if k not in known), key=str):
                 close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.8)
-                hint = f"; did you mean {prefix}{close[0]}?" if close else ""
+                hint = f"; did you mean {prefix}{close[0]}?" if close else self._moved_hint(f"{prefix}{name}")
                 self.error(f"{prefix}{name}"[:200], f"unknown field of {KIND}; kube-proxy's strict decoding "
                            f"refuses it{hint}", Severity.WARNING)
+
+    def _moved_hint(self, dotted: str) -> str:
+        """For a ``linux``/``windows`` section: where v1alpha1 has the fields it holds ("" for another field)."""
+        section = self._at(dotted)
+        if not isinstance(section, dict):
+            return ""
+        moved: list[str] = []
+        for key, value in section.items():
+            to = MOVED_FIELDS.get(f"{dotted}.{key}")
+            if to is not None:  # (a nested section's fields one by one: linux.conntrack.tcpBeLiberal)
+                moved += [f"{to}.{inner}" for inner in value] if isinstance(value, dict) and value else [to]
+        if not moved:
+            return ""
+        listed = ", ".join(moved[:-1]) + " or " + moved[-1] if len(moved) > 1 else moved[0]
+        return f"; v1alpha1 has no {dotted} section, and kube-proxy ignores it: did you mean {listed}?"
 
     def _at(self, dotted: str) -> object:
         value: Any = self.data
@@ -192,7 +208,7 @@ class _Reader:
 
     def settings(self) -> dict[str, object]:
         self.unknown_fields()
-        for name in ("iptables", "detectLocal", "conntrack", "linux"):
+        for name in ("iptables", "detectLocal", "conntrack"):
             self.section(name)
         mode = self.get("mode", str, "a proxy mode") or "iptables"
         if mode != "iptables":
@@ -204,11 +220,11 @@ class _Reader:
             "bridge_interface": self.get("detectLocal.bridgeInterface", str, "an interface name") or None,
             "interface_name_prefix": self.get("detectLocal.interfaceNamePrefix", str, "an interface name prefix")
             or None,
-            "masquerade_all": self._first_bool("iptables.masqueradeAll", "linux.masqueradeAll"),
+            "masquerade_all": self.get("iptables.masqueradeAll", bool, "true or false"),
             "masquerade_bit": self._masquerade_bit(),
             "localhost_nodeports": self.get("iptables.localhostNodePorts", bool, "true or false"),
             "nodeport_addresses": self._nodeport_addresses(),
-            "conntrack_tcp_be_liberal": self._first_bool("conntrack.tcpBeLiberal", "linux.conntrack.tcpBeLiberal"),
+            "conntrack_tcp_be_liberal": self.get("conntrack.tcpBeLiberal", bool, "true or false"),
         }
         return {k: v for k, v in settings.items() if v is not None}
 
@@ -218,13 +234,6 @@ class _Reader:
             self.error("hostnameOverride", f"{name!r} is blank; expected a node name")
             return None
         return name or None
-
-    def _first_bool(self, *paths: str) -> bool | None:
-        for path in paths:
-            value = self.get(path, bool, "true or false")
-            if value is not None:
-                return value
-        return None
 
     def _cidrs(self, field: str) -> tuple[str, ...] | None:
         text = self.get(field, str, f"comma-separated CIDRs ({CIDR_EXAMPLE})")

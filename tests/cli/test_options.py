@@ -253,7 +253,7 @@ def test_unknown_nested_fields_warn_like_top_level_ones_and_the_rest_still_appli
 
     path = tmp_path / "kp.yaml"
     path.write_text(CONFIG_HEAD + "iptables: {masqueradBit: 20, masqueradeAl: true, masqueradeBit: 3}\n"
-                    "conntrack: {max: 0, tcpBeLiberal: true}\nlinux: {conntrack: {minn: 1}}\n"
+                    "conntrack: {max: 0, minn: 1, tcpBeLiberal: true}\n"
                     "detectLocal: {bridgeInterface: cbr0}\nlogging: {format: text}\n")
     parser = ArgumentParser()
     add_node_flags(parser)
@@ -264,7 +264,30 @@ def test_unknown_nested_fields_warn_like_top_level_ones_and_the_rest_still_appli
         f"{path}: iptables.masqueradBit: {unknown}; did you mean iptables.masqueradeBit?",
         f"{path}: iptables.masqueradeAl: {unknown}; did you mean iptables.masqueradeAll?",
         f"{path}: conntrack.max: {unknown}",
-        f"{path}: linux.conntrack.minn: {unknown}; did you mean linux.conntrack.min?"]
+        f"{path}: conntrack.minn: {unknown}; did you mean conntrack.min?"]
+
+
+def test_a_linux_or_windows_section_is_an_unknown_field_of_v1alpha1_and_is_ignored(tmp_path) -> None:
+    """v1alpha1 has no ``linux``/``windows`` (the internal type and the withdrawn v1alpha2 have): kube-proxy's
+    strict decoding refuses them and its lenient decoding drops them, so nothing in them takes effect; the warning
+    names where v1alpha1 has each setting (kube-proxy's conversion fills Linux from those)."""
+    from argparse import ArgumentParser
+
+    from kubeproxy_sim.cli.options import add_node_flags, build_config
+
+    path = tmp_path / "kp.yaml"
+    path.write_text(CONFIG_HEAD + "linux: {masqueradeAll: true, conntrack: {tcpBeLiberal: true}, oomScoreAdj: 5}\n"
+                    "windows: {runAsService: true}\n")
+    parser = ArgumentParser()
+    add_node_flags(parser)
+    config, diags = build_config(parser.parse_args(["--config", str(path)]), Cluster())
+    assert config.masquerade_all is False and config.conntrack_tcp_be_liberal is False
+    unknown = "warning: unknown field of KubeProxyConfiguration; kube-proxy's strict decoding refuses it"
+    assert [str(d) for d in diags if d.severity is Severity.WARNING] == [
+        f"{path}: linux: {unknown}; v1alpha1 has no linux section, and kube-proxy ignores it: did you mean "
+        "iptables.masqueradeAll, conntrack.tcpBeLiberal or oomScoreAdj?",
+        f"{path}: windows: {unknown}; v1alpha1 has no windows section, and kube-proxy ignores it: did you mean "
+        "windowsRunAsService?"]
 
 
 @pytest.mark.parametrize(("head", "message"), [
