@@ -29,10 +29,12 @@ EXAMPLES = """examples:
 
 The first sync is full; after it, each sync rewrites only the chains of the
 services whose Service or EndpointSlices changed, plus the chains kube-proxy
-always writes, and deletes the chains nothing uses any more (-X). A change
-syncs no sooner than --min-sync-period after the previous sync; --sync-period
-forces a sync even when nothing changed. Files in the directory are read once
-they have stopped changing for --debounce. Problems in the input are reported
+always writes, and deletes the chains nothing uses any more (-X). As
+kube-proxy's sync runner: a change syncs no sooner than --min-sync-period after
+the previous sync; a sync whose restore was refused is retried (full)
+--sync-period after it; with nothing changed, a full sync runs once an hour
+(kube-proxy's FullSyncPeriod). Files in the directory are read once they have
+stopped changing for --debounce. Problems in the input are reported
 on stderr (file, object, field) and the other objects keep syncing. Ctrl-C stops.
 The node's Node object, once deleted, keeps its zone (and addresses and pod
 CIDRs), as in replay: kube-proxy ignores a Node's deletion; a note says so.
@@ -90,8 +92,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "--config file's iptables.minSyncPeriod)")
     timing.add_argument("--sync-period", "--iptables-sync-period", dest="sync_period", type=duration,
                         metavar="DURATION",
-                        help="sync at least this often, changes or not (default 30s, or iptables.syncPeriod); "
-                        "large clusters delete stale chains at most once per period")
+                        help="retry a sync whose restore was refused this long after it (default 30s, or "
+                        "iptables.syncPeriod); large clusters delete stale chains at most once per period. "
+                        "With nothing changed, a full sync runs once an hour, as in kube-proxy")
     timing.add_argument("--poll-interval", type=duration, default=1.0, metavar="DURATION",
                         help="how often to look at the source (default 1s; a live API server is followed "
                         "as events arrive)")

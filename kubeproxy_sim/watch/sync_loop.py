@@ -1,11 +1,18 @@
 """kube-proxy's sync loop, driven by watch events: sources -> state and trackers -> partial syncs.
 
 kube-proxy never rewrites rules per event. Its informers fold events into the
-change trackers and ask for a sync; the sync runner honours two periods:
-a requested sync runs no sooner than ``min_sync_period`` after the previous
-one (so a burst of events costs one sync), and ``sync_period`` forces a sync
-even when nothing changed. Nothing is synced before the initial lists of the
-kinds the proxier needs are complete.
+change trackers and ask for a sync; the sync runner (kubernetes 531be81208e2:
+``NewBoundedFrequencyRunner(minSyncPeriod, retryInterval=syncPeriod,
+maxInterval=FullSyncPeriod)``) runs one
+
+* when asked (a change), no sooner than ``min_sync_period`` after the previous
+  one, so a burst of events costs one sync;
+* ``sync_period`` after a sync whose restore was refused (a retry, full);
+* ``full_sync_period`` (an hour) after the previous sync when nothing asked for
+  one: a full sync, as one more than an hour after the last full sync is.
+
+Nothing changed, nothing failed: no sync before the hour. Nothing is synced
+before the initial lists of the kinds the proxier needs are complete.
 
 :class:`SyncLoop` is that loop as an object with an injected clock and timer:
 ``feed(batch)`` folds a source's batch, ``sync_if_due()`` runs a sync when one
@@ -50,7 +57,8 @@ DEFAULT_WAIT_FOR = frozenset({Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE})
 @dataclass(frozen=True, slots=True)
 class LoopTiming:
     """kube-proxy's periods in seconds: ``--iptables-min-sync-period`` (1s), ``--iptables-sync-period``
-    (30s; also paces large clusters' stale-chain cleanup) and the forced full resync (one hour)."""
+    (30s: the retry after a refused restore; also paces large clusters' stale-chain cleanup) and the forced
+    full resync (one hour: the sync runner's maximum interval)."""
 
     min_sync_period: float = 1.0
     sync_period: float = 30.0
@@ -61,11 +69,13 @@ class LoopTiming:
 
 
 class SyncReason(StrEnum):
-    """Why a sync ran: the first one, changes waiting, or the sync period running out."""
+    """Why a sync ran: the first one, changes waiting, the retry ``sync_period`` after a refused restore, or
+    ``full_sync_period`` (an hour) gone by with no sync."""
 
     INITIAL = "initial"
     CHANGES = "changes"
-    PERIODIC = "sync-period"
+    RETRY = "retry"
+    FULL_SYNC_PERIOD = "full-sync-period"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +127,7 @@ class SyncLoop:
         self.number = 0
         self.last_sync: float | None = None
         self.requested = False
+        self.failed = False  # the last sync's restore was refused: retried after the sync period
         self._config: ProxyConfig | None = None
         self._config_diagnostics: tuple[Diagnostic, ...] = ()
         self._nodes_changed = True
@@ -203,10 +214,13 @@ class SyncLoop:
             return None
         if self.last_sync is None:
             return float("-inf")
-        periodic = self.last_sync + self.timing.sync_period
+        last, timing = self.last_sync, self.timing
+        due = last + timing.full_sync_period
         if self.requested:
-            return min(periodic, self.last_sync + self.timing.min_sync_period)
-        return periodic
+            due = min(due, last + timing.min_sync_period)
+        if self.failed:  # the runner's retry timer, still held to the minimum interval
+            due = min(due, last + max(timing.sync_period, timing.min_sync_period))
+        return due
 
     def sync_if_due(self, now: float | None = None) -> SyncReport | None:
         """Run the sync that is due at ``now`` (default: the clock), if any."""
@@ -221,8 +235,12 @@ class SyncLoop:
     def sync_now(self, now: float | None = None) -> SyncReport:
         """Sync whatever the trackers hold, now, and restore the result on the node."""
         now = self._clock() if now is None else now
-        reason = SyncReason.INITIAL if not self.number else (
-            SyncReason.CHANGES if self.requested else SyncReason.PERIODIC)
+        reason = (SyncReason.INITIAL if not self.number else SyncReason.CHANGES if self.requested
+                  else SyncReason.RETRY if self.failed else SyncReason.FULL_SYNC_PERIOD)
+        if reason is SyncReason.FULL_SYNC_PERIOD:
+            # the runner's maximum interval ran out: upstream's sync finds more than an hour since its last full
+            # one (the timer starts when the previous sync ends, after that sync took its start time)
+            self.sync_state = self.sync_state.forcing_full()
         start = self._timer()
         config = self.config  # first: the trackers read its family, and its refresh sets the nodes seen
         services, slices = self.services.apply(), self.slices.apply()
@@ -243,7 +261,7 @@ class SyncLoop:
         apply_duration = self._timer() - start
         self.sync_state = outcome.next_state(error is None)
         self.number += 1
-        self.last_sync, self.requested = now, False
+        self.last_sync, self.requested, self.failed = now, False, error is not None
         diagnostics, self._diagnostics = tuple(self._diagnostics), []
         return SyncReport(self.number, outcome.full, reason, now, outcome.restore, duration, apply_duration,
                           outcome.metrics, changed, diagnostics, self.node, error)

@@ -280,11 +280,36 @@ def test_once_exits_after_the_first_sync(manifests: Path):
     assert [h for h, _ in syncs(out)] == ["# sync 1 full"]
 
 
-def test_the_sync_period_forces_syncs(manifests: Path):
-    status, out, _ = run_watch(["-f", str(manifests), *NODE_FLAGS, "--sync-period", "5s", "--max-syncs", "3",
-                                "-o", "json"])
-    records = [json.loads(line) for line in out.splitlines()]
-    assert status == 0 and [r["reason"] for r in records] == ["initial", "sync-period", "sync-period"]
+def test_the_sync_period_forces_no_sync(manifests: Path):
+    """kube-proxy's runner retries after syncPeriod only a failed sync: 30 s of six sync periods with nothing
+    changed sync nothing, and the edit made then is the second sync."""
+    args = build_parser().parse_args(["watch", "-f", str(manifests), *NODE_FLAGS, "--sync-period", "5s",
+                                      "--max-syncs", "2", "-o", "json"])
+    out, err, clock = io.StringIO(), io.StringIO(), Clock()
+    edited = []
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now >= 1030.0 and not edited:
+            edited.append(clock.now)
+            write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.8"], 80, "p80"))
+
+    status = watch_cmd.run(args, out=out, err=err, sleep=sleep, clock=clock)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert status == 0 and [r["reason"] for r in records] == ["initial", "changes"]
+    assert edited and records[1]["changed"] == ["ns1/svc1"] and not records[1]["full"]
+
+
+def test_with_nothing_changed_a_full_sync_runs_once_an_hour(manifests: Path):
+    args = build_parser().parse_args(["watch", "-f", str(manifests), *NODE_FLAGS, "--max-syncs", "2", "-o", "json",
+                                      "--poll-interval", "10m"])
+    out, clock = io.StringIO(), Clock()
+    status = watch_cmd.run(args, out=out, err=io.StringIO(), sleep=lambda s: setattr(clock, "now", clock.now + s),
+                           clock=clock)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert status == 0 and [(r["reason"], r["full"]) for r in records] == [("initial", True),
+                                                                          ("full-sync-period", True)]
+    assert clock.now == pytest.approx(1000.0 + 3600.0)
 
 
 @pytest.mark.parametrize(("argv", "message", "code"), [

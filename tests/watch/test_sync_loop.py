@@ -108,16 +108,26 @@ def test_a_change_long_after_the_last_sync_syncs_at_once():
     assert report is not None and report.changed == {"default/a"}
 
 
-def test_sync_period_forces_a_sync_without_changes():
+def test_without_changes_only_the_full_sync_period_syncs():
+    """kube-proxy's runner (531be81208e2: NewBoundedFrequencyRunner(minSyncPeriod, syncPeriod, FullSyncPeriod))
+    retries after syncPeriod only a failed sync; with nothing changed it runs once per FullSyncPeriod, full."""
     source, loop, clock = make(BASE, sync_period=30.0)
     step(source, loop)
     clock.now += 29.9
     assert step(source, loop) is None
     clock.now += 0.1
+    assert step(source, loop) is None  # the sync period forces nothing
+    assert loop.due_at() == pytest.approx(3700.0)
+    clock.now = 3699.9
+    assert step(source, loop) is None
+    clock.now = 3700.0
     report = step(source, loop)
-    assert report is not None and report.reason is SyncReason.PERIODIC and not report.full
-    assert report.changed == frozenset() and service_chains(report.restore) == set()
+    assert report is not None and report.reason is SyncReason.FULL_SYNC_PERIOD and report.full
+    assert report.changed == frozenset() and service_chains(report.restore) == service_chains(
+        generate(loop.state.cluster(), CONFIG).ruleset)
     assert kube_chains(report.node) == full_sync_node(loop)
+    clock.now += 30.0
+    assert step(source, loop) is None and loop.due_at() == pytest.approx(7300.0)
 
 
 def test_service_changes_that_cancel_out_still_sync_but_rewrite_no_service_chain():
@@ -160,8 +170,9 @@ def test_full_sync_period_forces_a_full_sync():
     source, loop, clock = make(BASE, full_sync_period=100.0, sync_period=30.0)
     step(source, loop)
     kinds = []
-    for _ in range(4):
+    for n in range(4):
         clock.now += 30.0
+        source.apply(eps("a-1", "a", [f"10.0.1.{n + 10}"]))  # a sync more than the period after the full one
         kinds.append(step(source, loop).full)
     assert kinds == [False, False, False, True]
 
@@ -259,7 +270,7 @@ def test_a_refused_restore_is_reported_and_the_next_sync_is_full():
     loop.node = loop.node.replace_table(Table("nat", nat.chains))  # the foreign rule goes away
     clock.now += 1.0
     retry = step(source, loop)
-    assert retry.full and retry.error is None and retry.reason is SyncReason.PERIODIC
+    assert retry.full and retry.error is None and retry.reason is SyncReason.RETRY
     assert kube_chains(retry.node) == full_sync_node(loop)
 
 
@@ -310,7 +321,7 @@ def test_durations_come_from_the_injected_timer():
 
 
 def test_drive_waits_for_what_is_due_and_stops_after_max_syncs():
-    source, loop, clock = make(BASE, min_sync_period=1.0, sync_period=10.0)
+    source, loop, clock = make(BASE, min_sync_period=1.0, sync_period=10.0, full_sync_period=10.0)
     waits = []
 
     def poll(timeout: float) -> Batch:
@@ -322,7 +333,7 @@ def test_drive_waits_for_what_is_due_and_stops_after_max_syncs():
 
     reports = list(drive(loop, poll, clock=clock, poll_interval=0.4, max_syncs=3))
     assert [(r.number, r.reason) for r in reports] == [
-        (1, SyncReason.INITIAL), (2, SyncReason.CHANGES), (3, SyncReason.PERIODIC)]
+        (1, SyncReason.INITIAL), (2, SyncReason.CHANGES), (3, SyncReason.FULL_SYNC_PERIOD)]
     assert reports[1].at == pytest.approx(101.0)  # the change came at 100.8: min-sync-period from 100.0
     assert reports[2].at == pytest.approx(111.0)
     assert waits[0] == 0.0 and max(waits) <= 0.4 + 1e-9
