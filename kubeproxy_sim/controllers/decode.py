@@ -23,6 +23,7 @@ from kubeproxy_sim.controllers.model import (
     Deployment,
     PodTemplate,
     Strategy,
+    replicas_over_limit,
 )
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.decode import check_metadata, object_name, read_protocol, report_type
@@ -99,6 +100,8 @@ def decode_deployment(doc: dict[str, Any], file: str) -> tuple[Deployment | None
     labels = check_metadata(report, doc, "Deployment")
     spec = report.mapping(doc, "spec", "spec") or {}
     replicas = _count(report, spec, "replicas", "spec.replicas", 1)
+    if (too_many := replicas_over_limit(replicas)) is not None:
+        report.error("spec.replicas", too_many)
     selector = _selector(report, spec)
     template = _template(report, spec)
     strategy, surge, unavailable = _strategy(report, spec)

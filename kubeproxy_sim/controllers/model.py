@@ -20,6 +20,19 @@ DEFAULT_PROGRESS_DEADLINE = 600
 DEFAULT_SURGE = "25%"
 DEFAULT_UNAVAILABLE = "25%"
 DEFAULT_HISTORY_LIMIT = 10
+MAX_REPLICAS = 150_000
+"""The simulator's limit on one Deployment's replicas: Kubernetes' tested limit of pods in a whole cluster
+(kubernetes.io/docs/setup/best-practices/cluster-large: "No more than 150,000 total pods"). The controllers build
+every missing pod in one step (about 0.1 ms and a few kilobytes each), so a typo's 2147483647 would otherwise run
+until the machine's memory is gone."""
+
+
+def replicas_over_limit(count: int) -> str | None:
+    """Why a replica count is refused (more than :data:`MAX_REPLICAS`), or None."""
+    if count <= MAX_REPLICAS:
+        return None
+    return (f"{count:,} replicas is more than the simulator's limit of {MAX_REPLICAS:,} (Kubernetes' tested limit of "
+            f"pods in a whole cluster); expected 0-{MAX_REPLICAS}")
 
 Labels = tuple[tuple[str, str], ...]
 

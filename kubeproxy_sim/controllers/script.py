@@ -23,7 +23,7 @@ from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.allocate import AllocationError
 from kubeproxy_sim.controllers.decode import NOTHING_WRITTEN, WrittenIPFields
 from kubeproxy_sim.controllers.deployment import history
-from kubeproxy_sim.controllers.model import Deployment, World
+from kubeproxy_sim.controllers.model import MAX_REPLICAS, Deployment, World, replicas_over_limit
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.model import Cluster, Protocol, ServiceType
 
@@ -100,6 +100,13 @@ class _Args:
         if not re.fullmatch(r"[0-9]+", text) or not low <= int(text) <= high:
             raise ScriptError(self.line, f"--{flag}={text}: expected a whole number in {low}-{high}")
         return int(text)
+
+    def replicas(self, *, required: bool = False) -> int | None:
+        """``--replicas``: a whole number up to the simulator's limit (:data:`model.MAX_REPLICAS`)."""
+        text = self.one("replicas", required)
+        if text is not None and re.fullmatch(r"[0-9]+", text) and (problem := replicas_over_limit(int(text))):
+            raise ScriptError(self.line, f"--replicas={text}: {problem}")
+        return self.number("replicas", required=required, high=MAX_REPLICAS)
 
 
 _SHORT = {"-l": "selector", "-f": "filename", "-n": "namespace"}
@@ -213,7 +220,7 @@ def _create(line: int, text: str, tokens: list[str]) -> Step:
             raise ScriptError(line, f'spec.template.spec.containers[{index}].name: Duplicate value: "{name}" '
                               f"(kubectl names containers after their images); expected different images")
     return Step(line, text, "create deployment", args.one("namespace") or DEFAULT_NAMESPACE, args.words[0],
-                replicas=args.number("replicas") if "replicas" in args.flags else 1,  # type: ignore[arg-type]
+                replicas=args.replicas() if "replicas" in args.flags else 1,  # type: ignore[arg-type]
                 port=args.number("port", low=1, high=65535), images=tuple(("", i) for i in images))
 
 
@@ -254,7 +261,7 @@ def _scale(line: int, text: str, tokens: list[str]) -> Step:
     name = _ref(args, _DEPLOYMENT_KINDS, "a deployment")
     _no_more(args, "scale deployments/NAME --replicas=N")
     return Step(line, text, "scale", args.one("namespace") or DEFAULT_NAMESPACE, name,
-                replicas=args.number("replicas", required=True))  # type: ignore[arg-type]
+                replicas=args.replicas(required=True))  # type: ignore[arg-type]
 
 
 def _set(line: int, text: str, tokens: list[str]) -> Step:

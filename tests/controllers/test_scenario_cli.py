@@ -137,6 +137,10 @@ def test_refused_action_stops_at_its_line(tmp_path: Path, monkeypatch: pytest.Mo
     ("expose deployment/web.v2 --port=80", "'web.v2' is not a valid Service name; expected an RFC 1035 label (up to "
      "63 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit), as the API "
      "server requires; give one with --name"),
+    ("scale deployments/web --replicas=2147483647", "--replicas=2147483647: 2,147,483,647 replicas is more than the "
+     "simulator's limit of 150,000 (Kubernetes' tested limit of pods in a whole cluster); expected 0-150000"),
+    ("create deployment web --image=nginx --replicas=150001", "--replicas=150001: 150,001 replicas is more than"),
+    ("scale deployments/web --replicas=1e9", "--replicas=1e9: expected a whole number in 0-150000"),
 ])
 def test_bad_lines_say_what_was_expected(line: str, message: str) -> None:
     with pytest.raises(ScriptError) as caught:
@@ -227,6 +231,24 @@ def test_decode_deployment_defaults() -> None:
     d, diagnostics = decode_deployment(doc, "f.yaml")
     assert diagnostics == [] and d is not None
     assert (d.replicas, d.max_surge, d.max_unavailable, d.progress_deadline) == (1, "25%", "25%", 600)
+
+
+def test_replicas_beyond_the_simulator_s_limit_are_refused_in_one_line() -> None:
+    """A typo's 2147483647 replicas used to build pods until the memory ran out (1.5 GB after two minutes); the
+    limit is Kubernetes' tested limit of pods in a cluster, in a manifest as on a script line."""
+    doc = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+           "spec": {"replicas": 2147483647, "selector": {"matchLabels": {"a": "b"}},
+                    "template": {"metadata": {"labels": {"a": "b"}},
+                                 "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    d, diagnostics = decode_deployment(doc, "f.yaml")
+    assert d is None and [str(x) for x in diagnostics] == [
+        "f.yaml: Deployment default/x: spec.replicas: 2,147,483,647 replicas is more than the simulator's limit of "
+        "150,000 (Kubernetes' tested limit of pods in a whole cluster); expected 0-150000"]
+    doc["spec"]["replicas"] = 150000
+    d, diagnostics = decode_deployment(doc, "f.yaml")
+    assert diagnostics == [] and d is not None and d.replicas == 150000
+    step = parse_line(1, "scale deployments/web --replicas=150000")
+    assert step is not None and step.replicas == 150000
 
 
 def test_the_progress_deadline_runs_from_the_rollout_s_last_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
