@@ -40,6 +40,7 @@ EXAMPLES = """script lines (kubectl's words; # starts a comment):
   label pods NAME KEY=VALUE [--overwrite]
   delete service|deployment|pod NAME | delete service|deployment|pod -l KEY=VALUE
   apply -f FILE                               wait 30s
+Replicas: at most 150,000 (Kubernetes' tested limit of pods in a cluster).
 A rollout status past its progress deadline, where kubectl exits 1, is part of the story: its error is among
 the step's notes, the script plays on, and the exit status stays 0. A line that cannot be parsed or played
 stops the script, with exit status 1.
