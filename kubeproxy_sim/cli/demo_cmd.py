@@ -479,8 +479,10 @@ def external_name_section(inputs: Inputs, args: argparse.Namespace, con: Console
     """An ExternalName service: a DNS alias, resolved by the cluster DNS, no kube-proxy rule at all."""
     from kubeproxy_sim.objects.model import ServiceType
 
+    want6 = inputs.config.ipv6
     pod = next((p for p in sorted(inputs.cluster.pods, key=lambda p: p.key)
-                if p.node_name == inputs.config.node_name and p.pod_ips and not p.host_network), None)
+                if p.node_name == inputs.config.node_name and not p.host_network
+                and any((":" in ip) == want6 for ip in p.pod_ips)), None)
     if pod is None:
         return []
     alias = Service("default", EXTERNAL_NAME_SERVICE, ServiceType.EXTERNAL_NAME, external_name=EXTERNAL_HOST[0])
@@ -567,10 +569,32 @@ def story(inputs: Inputs, args: argparse.Namespace, con: Console) -> list[str]:
         return lines
     number = 3
     for section in (local_section, external_name_section, controllers_section):
-        shown = section(inputs, args, con, number)
+        try:
+            shown = section(inputs, args, con, number)
+        except InputError as exc:  # the sections before stay shown; this one is named as left out, with why
+            lines += ["", f"(Section {number} of the story cannot run here and is left out: "
+                          f"{'; '.join(d.message for d in exc.diagnostics)})"]
+            continue
         number += bool(shown)
         lines += shown
     return lines
+
+
+def family_refusal(inputs: Inputs, scenario: str) -> Diagnostic | None:
+    """Why the demo cannot run in the proxier's family: the objects have Service or endpoint addresses, none of it.
+
+    Every request would then be refused and the controllers' steps would show no endpoint, so the demo says so in
+    one line before any output, naming the family the objects have.
+    """
+    addresses = [ip for svc in inputs.cluster.services for ip in svc.cluster_ips if ip and ip != "None"]
+    addresses += [a for eps in inputs.cluster.endpoint_slices for ep in eps.endpoints for a in ep.addresses]
+    want6 = inputs.config.ipv6
+    if not addresses or any((":" in a) == want6 for a in addresses):
+        return None
+    asked, other = ("IPv6", "ipv4") if want6 else ("IPv4", "ipv6")
+    return Diagnostic(f"scenario {scenario} has no {asked} Service or endpoint, only {other[:2].upper()}"
+                      f"{other[2:]} ones: every request of the demo would fail; run it with --ip-family {other}",
+                      field="demo --ip-family")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -578,6 +602,9 @@ def run(args: argparse.Namespace) -> int:
 
     with progress("loading objects"):
         inputs = load_inputs(args)
+    refusal = family_refusal(inputs, args.scenario)
+    if refusal is not None:  # before the node address warning, which would only restate it
+        raise InputError(refusal)
     # The built-in scenarios carry kinds kube-proxy ignores (the Deployment): notes would only be noise here.
     report([d for d in inputs.diagnostics if d.severity is not Severity.NOTE], args)
     with progress("generating rules"):

@@ -231,3 +231,31 @@ def test_the_newcomer_sentence_is_read_from_its_rows() -> None:
         Delivered("ns/web-1", "10.244.1.2", "node2", 100, 1.0, 1.0, ("192.168.49.4",)),))
     text = local_summary(answered, "node3", {"192.168.49.4"})
     assert "Only node3's own pods" not in text and "client's own address" not in text
+
+
+def test_a_family_the_objects_do_not_have_is_refused_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """QA-cli 5: ``--ip-family ipv6`` on bootcamp printed nothing and blamed a ``--from`` never given."""
+    assert main(["demo", "--ip-family", "ipv6"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("kubeproxy-sim: demo --ip-family: scenario bootcamp has no IPv6 Service or endpoint")
+    assert line.endswith("run it with --ip-family ipv4") and "--from" not in line
+    assert main(["demo", "--scenario", "ipv6", "--ip-family", "ipv4"]) == 1
+    assert capsys.readouterr().err.rstrip().endswith("run it with --ip-family ipv6")
+    assert main(["demo", "--scenario", "ipv6"]) == 0  # its own family runs
+
+
+def test_a_section_that_cannot_run_is_named_and_the_others_stay(capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubeproxy_sim.cli import demo_cmd
+    from kubeproxy_sim.errors import Diagnostic, InputError
+
+    def refused(*_args: object) -> list[str]:
+        raise InputError(Diagnostic("no such pod", field="--from"))
+
+    monkeypatch.setattr(demo_cmd, "external_name_section", refused)
+    out = demo(capsys)
+    assert "(Section 4 of the story cannot run here and is left out: no such pod)" in out
+    assert "== 3. The same with externalTrafficPolicy: Local ==" in out
+    assert "== 4. Scaling and a rolling update" in out
