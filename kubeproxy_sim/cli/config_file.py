@@ -9,6 +9,7 @@ The same CIDR checks serve ``--cluster-cidr`` and ``--nodeport-addresses``.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +54,11 @@ NESTED_FIELDS: dict[str, frozenset[str]] = {
 MOVED_FIELDS = {"linux.masqueradeAll": "iptables.masqueradeAll", "linux.conntrack": "conntrack",
                 "linux.oomScoreAdj": "oomScoreAdj", "windows.runAsService": "windowsRunAsService"}
 CIDR_EXAMPLE = "e.g. 10.244.0.0/16 or fd00:10:244::/56"
+# Go's time.ParseDuration, which decodes a metav1.Duration: a sign, then numbers each with its unit
+_GO_DURATION = re.compile(r"([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)")
+_GO_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)")
 
 
 def read_config_file(path: str) -> tuple[dict[str, object], list[Diagnostic]]:
@@ -68,24 +74,33 @@ def read_config_file(path: str) -> tuple[dict[str, object], list[Diagnostic]]:
 def read_sync_periods(path: str) -> tuple[dict[str, float], list[Diagnostic]]:
     """``iptables.minSyncPeriod`` and ``iptables.syncPeriod`` (Go durations) in seconds, where the file sets
     them, and what is wrong with either (naming the file and field); the problems of the file as a whole are
-    :func:`read_config_file`'s to report."""
-    from kubeproxy_sim.durations import parse_duration
-
+    :func:`read_config_file`'s to report. A zero one (or null) is not set: kube-proxy's defaulting
+    (SetDefaults_KubeProxyConfiguration) makes a file's 0 its default, 30s and 1s, before validating; only a
+    flag's 0 stays 0."""
     data, problem, _ = _load(path)
     if problem is not None:
         return {}, []
     reader = _Reader(path, data)
     found: dict[str, float] = {}
     for key in ("minSyncPeriod", "syncPeriod"):
-        text = reader.get(f"iptables.{key}", str, "a duration such as 30s")
-        if text is None:
-            continue
-        seconds = parse_duration(text)
-        if seconds is None:
-            reader.error(f"iptables.{key}", f"{text!r} is not a duration; expected e.g. 1s, 30s or 1m30s")
-        else:
+        seconds = reader.duration(f"iptables.{key}")
+        if seconds:
             found[key] = seconds
     return found, reader.diags
+
+
+def go_duration(text: str) -> float | None:
+    """Seconds, as Go's time.ParseDuration reads ``text`` (a metav1.Duration in a KubeProxyConfiguration): an
+    optional sign, then numbers each with its unit (``1m30s``, ``-1s``, ``.5s``); ``0`` alone needs none, and
+    nothing else may go without one (``30`` is refused: plain seconds are a convenience of this tool's flags
+    only). None where Go refuses it."""
+    if text in ("0", "+0", "-0"):
+        return 0.0
+    found = _GO_DURATION.fullmatch(text)
+    if found is None:
+        return None
+    seconds = sum(float(number) * _GO_UNITS[unit] for number, unit in _GO_PART.findall(found.group(2)))
+    return -seconds if found.group(1) == "-" else seconds
 
 
 def _load(path: str) -> tuple[dict[str, Any], Diagnostic | None, list[Diagnostic]]:
@@ -163,6 +178,20 @@ class _Reader:
             self.error(dotted, f"expected {expected}, got {described(value)}"[:200])
             return None
         return value
+
+    def duration(self, dotted: str) -> float | None:
+        """The duration at ``dotted`` in seconds, as kube-proxy decodes it (a string Go's time.ParseDuration
+        reads); None (reported) when it cannot be decoded, or when the field is not set."""
+        text = self.get(dotted, str, "a duration such as 30s")
+        if text is None:
+            return None
+        seconds = go_duration(text)
+        if seconds is None and _NUMBER.fullmatch(text):
+            self.error(dotted, f"{text!r} is not a duration: kube-proxy decodes it with Go's time.ParseDuration, "
+                       f"which needs a unit; expected e.g. {text}s")
+        elif seconds is None:
+            self.error(dotted, f"{text!r} is not a duration; expected e.g. 1s, 30s or 1m30s"[:200])
+        return seconds
 
     def section(self, name: str) -> None:
         value = self.data.get(name)

@@ -320,8 +320,9 @@ def check_node_settings(args: argparse.Namespace) -> None:
 def sync_periods(args: argparse.Namespace, min_flag: str = "--min-sync-period",
                  sync_flag: str = "--sync-period") -> tuple[float, float]:
     """(min sync period, sync period) in seconds: kube-proxy's defaults (1s, 30s) < ``--config``'s
-    ``iptables.minSyncPeriod``/``syncPeriod`` < the flags; refused as kube-proxy's validation refuses them
-    (a sync period that is not positive, or shorter than the minimum)."""
+    ``iptables.minSyncPeriod``/``syncPeriod`` (where not zero, which kube-proxy defaults) < the flags; refused as
+    kube-proxy's validation refuses them (a sync period that is not positive, a negative minimum, or a sync period
+    shorter than the minimum)."""
     values = {"minSyncPeriod": 1.0, "syncPeriod": 30.0}
     # where each value came from, to blame the right one: (file, field) of --config, or (None, flag)
     sources: dict[str, tuple[str | None, str] | None] = {"minSyncPeriod": None, "syncPeriod": None}
@@ -339,6 +340,9 @@ def sync_periods(args: argparse.Namespace, min_flag: str = "--min-sync-period",
             sources[key] = (None, flag)
     low, period = values["minSyncPeriod"], values["syncPeriod"]
     low_from, period_from = sources["minSyncPeriod"], sources["syncPeriod"]
+    if low < 0:  # (only a file's can be: the flags take no sign)
+        file, field = low_from or (None, min_flag)
+        diags.append(Diagnostic(f"{low:g}s: must be greater than or equal to 0", file=file, field=field))
     if period <= 0:
         file, field = period_from or (None, sync_flag)
         diags.append(Diagnostic(f"{period:g}s: must be greater than 0", file=file, field=field))

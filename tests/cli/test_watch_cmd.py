@@ -435,7 +435,8 @@ def test_durations_are_go_s() -> None:
      "--min-sync-period"),
     (["--min-sync-period", "2m"], "", "--min-sync-period: 120s is longer than the sync period (30s, kube-proxy's "
      "default); expected at most that, or a longer --sync-period"),
-    ([], "iptables: {syncPeriod: 0s}\n", "kp.conf: iptables.syncPeriod: 0s: must be greater than 0"),
+    # (a file's 0s is kube-proxy's default, 30s: tests/cli/test_config_file_validation.py)
+    ([], "iptables: {syncPeriod: -1s}\n", "kp.conf: iptables.syncPeriod: -1s: must be greater than 0"),
     ([], "iptables: {syncPeriod: soon}\n", "iptables.syncPeriod: 'soon' is not a duration"),
 ])
 def test_sync_periods_kube_proxy_refuses_stop_the_watch(tmp_path: Path, capsys: pytest.CaptureFixture[str],
