@@ -37,7 +37,7 @@ EXAMPLES = """script lines (kubectl's words; # starts a comment):
   expose deployment/NAME [--type=NodePort|ClusterIP|LoadBalancer] [--port=P] [--target-port=T]
   scale deployments/NAME --replicas=N        set image deployments/NAME CONTAINER=IMG
   rollout status|undo|history deployments/NAME
-  label pods NAME KEY=VALUE [--overwrite]
+  label pods NAME... KEY=VALUE... [--overwrite]
   delete service|deployment|pod NAME | delete service|deployment|pod -l KEY=VALUE
   apply -f FILE                               wait 30s
 Replicas: at most 150,000 (Kubernetes' tested limit of pods in a cluster).

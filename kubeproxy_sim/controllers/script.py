@@ -291,18 +291,40 @@ def _rollout(line: int, text: str, tokens: list[str]) -> Step:
                 to_revision=args.number("to-revision") or 0)
 
 
+def _label_change(word: str) -> bool:
+    """Whether kubectl takes a word of ``label`` as a change (KEY=VALUE or KEY-), not a resource
+    (cmdutil.GetResourcesAndPairs)."""
+    return ("=" in word and word[0] != "=") or (word.endswith("-") and word != "-")
+
+
 def _label(line: int, text: str, tokens: list[str]) -> Step:
+    """``label pods NAME... KEY=VALUE... [KEY-...]`` or ``label pods/NAME... ...``: several pods, as kubectl
+    labels several objects; the resources come first, then the changes."""
     args = _split_flags(line, tokens, {"overwrite"})
     words = args.words
-    if words and "/" in words[0]:
-        kind, _, first = words[0].partition("/")
-        names, rest = [first], words[1:]
-    elif len(words) >= 2:
-        kind, names, rest = words[0], [words[1]], words[2:]
+    count = next((i for i, word in enumerate(words) if _label_change(word)), len(words))
+    resources, rest = words[:count], words[count:]
+    if late := next((word for word in rest if not _label_change(word)), None):
+        raise ScriptError(line, f"all resources must be specified before label changes: {late}; expected "
+                          "label pods NAME... KEY=VALUE...")
+    if resources and "/" in resources[0]:
+        pairs = [word.partition("/") for word in resources]
+        kinds = [kind for kind, slash, _ in pairs if slash]  # (the first has one)
+        if len(kinds) != len(pairs):
+            raise ScriptError(line, "expected every pod as pods/NAME, or label pods NAME...")
+        kind, names = kinds[0], [name for _, _, name in pairs]
+        kind = next((k for k in kinds if k not in _POD_KINDS), kind)
+    elif len(resources) >= 2:
+        kind, names = resources[0], resources[1:]
+        if any("/" in name for name in names):
+            raise ScriptError(line, "there is no need to specify a resource type as a separate argument when "
+                              "passing arguments in resource/name form; expected label pods NAME... KEY=VALUE")
     else:
         raise ScriptError(line, "expected label pods NAME KEY=VALUE")
     if kind not in _POD_KINDS:
         raise ScriptError(line, f"{kind!r}: only pods can be labelled here; expected label pods NAME KEY=VALUE")
+    if not rest and len(names) > 1:  # (`label pods web-1 bad`: the last word was meant as a change)
+        raise ScriptError(line, f"{names[-1]!r} is not a label; expected KEY=VALUE or KEY-")
     labels = _labels(line, rest, removals=True)
     if not labels:
         raise ScriptError(line, "expected at least one KEY=VALUE")

@@ -112,6 +112,13 @@ def test_refused_action_stops_at_its_line(tmp_path: Path, monkeypatch: pytest.Mo
     assert f'{script}:2: scale: deployments.apps "nope" not found' in captured.err
 
 
+def test_label_takes_several_pods_as_kubectl_does() -> None:
+    """kubectl labels every resource named before the first change (KEY=VALUE or KEY-)."""
+    for line in ("label pods web-1 web-2 app=x tier-", "label pods/web-1 po/web-2 app=x tier- --overwrite"):
+        step = parse_line(1, line)
+        assert step is not None and step.names == ("web-1", "web-2") and step.labels == (("app", "x"), ("tier", None))
+
+
 @pytest.mark.parametrize(("line", "message"), [
     ("scale deployments/web", "--replicas is required"),
     ("scale deployments/web --replicas=two", "--replicas=two: expected a whole number"),
@@ -141,6 +148,9 @@ def test_refused_action_stops_at_its_line(tmp_path: Path, monkeypatch: pytest.Mo
      "simulator's limit of 150,000 (Kubernetes' tested limit of pods in a whole cluster); expected 0-150000"),
     ("create deployment web --image=nginx --replicas=150001", "--replicas=150001: 150,001 replicas is more than"),
     ("scale deployments/web --replicas=1e9", "--replicas=1e9: expected a whole number in 0-150000"),
+    ("label pods web-1 app=x web-2", "all resources must be specified before label changes: web-2"),
+    ("label pods web-1 pods/web-2 app=x", "there is no need to specify a resource type as a separate argument"),
+    ("label pods/web-1 deploy/web app=x", "'deploy': only pods can be labelled here"),
 ])
 def test_bad_lines_say_what_was_expected(line: str, message: str) -> None:
     with pytest.raises(ScriptError) as caught:
