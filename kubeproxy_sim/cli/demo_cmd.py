@@ -242,6 +242,24 @@ def node_port_target(inputs: Inputs) -> NodePortTarget | None:
     return None
 
 
+def node_flags(args: argparse.Namespace) -> str:
+    """The node flags given on the command line (not those the scenario's own args filled), as they would be typed,
+    with a space before each: the commands the demo prints then show the same node and settings it does."""
+    import shlex
+
+    from kubeproxy_sim.cli.options import node_flag_dests
+
+    filled: frozenset[str] = getattr(args, "from_scenario", frozenset())
+    words: list[str] = []
+    for dest, flag in node_flag_dests().items():
+        value = getattr(args, dest, None)
+        if value is None or dest in filled:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            words += [flag if item else f"{flag}=false"] if isinstance(item, bool) else [flag, shlex.quote(str(item))]
+    return "".join(f" {word}" for word in words)
+
+
 def proto_flag(proto: str) -> str:
     """``send``'s flag for a protocol other than its default, for the command lines the demo prints."""
     return "" if proto == "tcp" else f" --proto {proto}"
@@ -305,7 +323,7 @@ def send_section(inputs: Inputs, args: argparse.Namespace, con: Console, number:
         title = f"{DEMO_REQUESTS:,} requests from {node} to {svc.key}'s cluster IP"
     lines = heading(number, title, con)
     lines.append(shell(f"kubeproxy-sim send --scenario {args.scenario} --from {source} --to {destination} "
-                       f"--count {DEMO_REQUESTS} --seed {args.seed}{proto_flag(proto)}", con))
+                       f"--count {DEMO_REQUESTS} --seed {args.seed}{proto_flag(proto)}{node_flags(args)}", con))
     try:
         result = requests(simulate(inputs.cluster, inputs, args.seed), source, destination, DEMO_REQUESTS, args.seed,
                           proto)
@@ -539,8 +557,8 @@ def controllers_section(inputs: Inputs, args: argparse.Namespace, con: Console, 
               f"fresh cluster; after each, the endpoints kube-proxy sees and what changed in "
               f"{inputs.config.node_name}'s rules: the script's first {len(TUTORIAL)} steps, abridged from these "
               "two (the rules as a unified diff of the whole restore input, and the endpoints):",
-              shell(f"kubeproxy-sim scenario bootcamp --show diff --seed {args.seed}", con),
-              shell(f"kubeproxy-sim scenario bootcamp --show endpoints --seed {args.seed}", con)]
+              shell(f"kubeproxy-sim scenario bootcamp --show diff --seed {args.seed}{node_flags(args)}", con),
+              shell(f"kubeproxy-sim scenario bootcamp --show endpoints --seed {args.seed}{node_flags(args)}", con)]
     previous = ""
     with progress("playing the tutorial", total=len(TUTORIAL)) as tick:
         for index, text in enumerate(TUTORIAL, 1):
@@ -620,8 +638,9 @@ def run(args: argparse.Namespace) -> int:
            *explain(result.ruleset, con)]
     if not inputs.errors:
         out += story(inputs, args, con)
-    out += ["", "Raw restore input: kubeproxy-sim rules --scenario " + args.scenario,
-            "Follow a packet:   kubeproxy-sim trace --scenario " + args.scenario + " --src IP --dst IP --dport N",
-            "Draw the chains:   kubeproxy-sim graph --scenario " + args.scenario + " -o " + args.scenario + ".svg"]
+    flags = node_flags(args)
+    out += ["", f"Raw restore input: kubeproxy-sim rules --scenario {args.scenario}{flags}",
+            f"Follow a packet:   kubeproxy-sim trace --scenario {args.scenario}{flags} --src IP --dst IP --dport N",
+            f"Draw the chains:   kubeproxy-sim graph --scenario {args.scenario}{flags} -o {args.scenario}.svg"]
     con.write("\n".join(out) + "\n")
     return 1 if inputs.errors else 0

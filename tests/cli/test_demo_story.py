@@ -259,3 +259,19 @@ def test_a_section_that_cannot_run_is_named_and_the_others_stay(capsys: pytest.C
     assert "(Section 4 of the story cannot run here and is left out: no such pod)" in out
     assert "== 3. The same with externalTrafficPolicy: Local ==" in out
     assert "== 4. Scaling and a rolling update" in out
+
+
+def test_the_printed_commands_carry_the_node_flags_given(capsys: pytest.CaptureFixture[str]) -> None:
+    """QA-cli 11: with --hostname-override node2 the commands printed named node1's view (the scenario's own)."""
+    import shlex
+
+    out = demo(capsys, "--hostname-override", "node2", "--masquerade-all", "--random-fully=false")
+    flags = " --hostname-override node2 --masquerade-all --random-fully=false"
+    commands = re.findall(r"^(?:\$ |Raw restore input: |Follow a packet: +|Draw the chains: +)(kubeproxy-sim .*)$",
+                          out, re.M)
+    assert len(commands) == 6 and all(flags in c for c in commands)
+    assert "--cluster-cidr" not in out  # the scenario's own args are not repeated
+    send = next(c for c in commands if c.startswith("kubeproxy-sim send "))
+    assert main(shlex.split(send)[1:]) == 0  # it reproduces section 2's table
+    assert len(rows(section(out, 2))) == 4 and rows(capsys.readouterr().out) == rows(section(out, 2))
+    assert "--seed 1 --hostname-override node2 --masquerade-all --random-fully=false" not in demo(capsys)
