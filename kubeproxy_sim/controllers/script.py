@@ -375,6 +375,22 @@ _PARSERS: dict[str, Callable[[int, str, list[str]], Step]] = {
 }
 
 
+def _namespace_after_verb(tokens: list[str]) -> list[str]:
+    """kubectl's global ``-n NS`` / ``--namespace[=]NS`` before the verb (``kubectl -n prod scale ...``), moved
+    after the command's words, where every command takes it."""
+    moved: list[str] = []
+    while tokens:
+        if tokens[0].startswith("--namespace="):
+            count = 1
+        elif tokens[0] in ("-n", "--namespace") and len(tokens) > 1:
+            count = 2
+        else:
+            break
+        moved += tokens[:count]
+        tokens = tokens[count:]
+    return [*tokens, *moved] if tokens else moved
+
+
 def parse_line(line: int, text: str) -> Step | None:
     """One script line as a step; None for blank and comment lines."""
     try:
@@ -385,8 +401,12 @@ def parse_line(line: int, text: str) -> Step | None:
         return None
     if tokens[0] == "kubectl":
         tokens = tokens[1:]
+    tokens = _namespace_after_verb(tokens)
     if not tokens or tokens[0] not in _PARSERS:
         word = tokens[0] if tokens else ""
+        if word.startswith("-") and word != "-":  # (a global flag other than the namespace, or one without a value)
+            raise ScriptError(line, f"flag {word} before the command: only -n/--namespace NS may come first; "
+                              f"expected one of: {', '.join(COMMANDS)}")
         raise ScriptError(line, f"unknown command {word!r}; expected one of: {', '.join(COMMANDS)}")
     return _PARSERS[tokens[0]](line, text.strip(), tokens[1:])
 

@@ -112,6 +112,17 @@ def test_refused_action_stops_at_its_line(tmp_path: Path, monkeypatch: pytest.Mo
     assert f'{script}:2: scale: deployments.apps "nope" not found' in captured.err
 
 
+def test_kubectl_s_namespace_flag_may_come_before_the_verb() -> None:
+    for line in ("kubectl -n prod create deployment web --image=nginx", "--namespace=prod create deployment web "
+                 "--image=nginx", "kubectl --namespace prod -n prod create deployment web --image=nginx"):
+        step = parse_line(1, line)
+        assert step is not None and (step.verb, step.namespace, step.name) == ("create deployment", "prod", "web")
+    with pytest.raises(ScriptError, match="flag --context before the command: only -n/--namespace NS may come first"):
+        parse_line(1, "kubectl --context kind scale deployments/web --replicas=1")
+    with pytest.raises(ScriptError, match="flag -n before the command"):
+        parse_line(1, "kubectl -n")
+
+
 def test_label_takes_several_pods_as_kubectl_does() -> None:
     """kubectl labels every resource named before the first change (KEY=VALUE or KEY-)."""
     for line in ("label pods web-1 web-2 app=x tier-", "label pods/web-1 po/web-2 app=x tier- --overwrite"):
