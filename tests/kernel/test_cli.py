@@ -177,3 +177,20 @@ def test_kube_proxy_s_own_ports_answer_as_the_node(kernel: None, run_tag: str, t
             assert [(d["pod"], d["count"]) for d in result["delivered"]] == [("node/test-node", 3)], result
     finally:
         assert run(["netns", "down", name]) == 0
+
+
+def test_root_without_capabilities_exits_3_in_one_line(kernel: None, run_tag: str, tmp_path) -> None:
+    """The real thing: setpriv drops every capability of this root."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if not shutil.which("setpriv"):
+        pytest.skip("no setpriv on this machine")
+    done = subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-all", sys.executable, "-m",
+                           "kubeproxy_sim.cli.main", "netns", "up", "--scenario", "bootcamp", "--name",
+                           f"{run_tag}caps"], capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "KPSIM_STATE_DIR": str(tmp_path)})
+    assert done.returncode == 3 and done.stderr.count("\n") == 1, done.stderr
+    assert "CAP_SYS_ADMIN" in done.stderr and "CAP_NET_ADMIN" in done.stderr

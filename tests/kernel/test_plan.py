@@ -133,3 +133,24 @@ def test_many_endpoints_without_pods_share_a_pool_namespace_per_node_and_ports()
     assert all(len(nodes) == 1 for nodes in by_netns.values()) and len(by_netns) == 3
     assert len({p.host_veth for p in pooled}) == 3
     assert not any(p.pooled for p in topology().pods) and POOL_OVER >= 16
+
+
+def test_root_without_capabilities_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Root in a default container (or after setpriv) lacks CAP_SYS_ADMIN/CAP_NET_ADMIN: exit 3 naming it,
+    not an internal error at the first mount."""
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    monkeypatch.setattr("shutil.which", lambda tool: f"/usr/sbin/{tool}")
+    monkeypatch.setattr(env, "effective_capabilities", lambda: 1 << 21)  # CAP_SYS_ADMIN only
+    assert [p.split(" (")[0] for p in env.missing()] == ["the CAP_NET_ADMIN capability"]
+    monkeypatch.setattr(env, "effective_capabilities", lambda: 0)
+    with pytest.raises(env.EnvironmentMissing, match="the CAP_SYS_ADMIN and CAP_NET_ADMIN capabilities"):
+        env.require()
+    monkeypatch.setattr(env, "effective_capabilities", lambda: (1 << 21) | (1 << 12))
+    assert env.missing() == []
+
+
+def test_effective_capabilities_are_read_from_the_status_text() -> None:
+    assert env.effective_capabilities("Name:\tx\nCapInh:\t0\nCapEff:\t000001ffffffffff\n") == 0x1ffffffffff
+    assert env.effective_capabilities("Name:\tx\n") is None
+    assert env.effective_capabilities() is not None  # this machine's own /proc/self/status
+
