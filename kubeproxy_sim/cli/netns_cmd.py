@@ -190,7 +190,7 @@ def run_send(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.output import console, emit
     from kubeproxy_sim.cli.send_cmd import send_text
     from kubeproxy_sim.kernel import env
-    from kubeproxy_sim.kernel.send import send
+    from kubeproxy_sim.kernel.send import resolve_source, send
 
     env.require()
     if args.count < 1:
@@ -201,7 +201,9 @@ def run_send(args: argparse.Namespace) -> int:
     result = send(state, args.src, args.dst, proto=args.proto, count=args.count, seed=args.seed,
                   timeout=args.timeout)
     address = result.address
-    if address in state.get("via_first_node", ()):
+    # only external clients are routed that way (build._client_routes): a pod or node enters its own node
+    client = resolve_source(state, args.src).netns in state.get("clients", {}).values()
+    if client and address in state.get("via_first_node", ()):
         first = next(iter(state["nodes"]))
         report([Diagnostic(f"{address} is a LoadBalancer or external IP: the stage has no balancer "
                            f"or router to spread it, so it enters node/{first}; the simulator's `send` spreads it "

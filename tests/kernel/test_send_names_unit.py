@@ -135,3 +135,30 @@ def test_a_value_of_the_right_shape_that_names_nothing_stays_invalid_input(
     with pytest.raises(InputError, match=message) as caught:
         resolve_destination(state, destination, resolve_source(state, source))
     assert not isinstance(caught.value, UsageError)  # exit 1
+
+
+@pytest.mark.parametrize(("source", "noted"), [("external", True), ("external:203.0.113.10", True),
+                                                ("203.0.113.10", True), ("pod/default/client", False),
+                                                ("node/node2", False)])
+def test_netns_send_notes_the_first_node_only_for_external_clients(state: dict, capsys, source: str,
+                                                                   noted: bool) -> None:
+    """QA-kernel 5: a LoadBalancer IP or externalIP enters the first node only from an external client; a pod or
+    a node sends it through its own node."""
+    import argparse
+    from unittest import mock
+
+    from kubeproxy_sim.cli import netns_cmd
+    from kubeproxy_sim.kernel.send import Tally
+
+    address = "198.51.100.20"
+    args = argparse.Namespace(name="names", src=source, dst=f"{address}:80", proto="tcp", count=1, seed=None,
+                              timeout=1.0, output="json", quiet=False, color="never", verbose=0)
+    found = Tally(source, f"{address}:80", "tcp", 1, failures={"timeout": 1}, address=address)
+    with mock.patch("kubeproxy_sim.kernel.env.require"), \
+            mock.patch.object(netns_cmd, "_state", return_value=dict(state, via_first_node=[address])), \
+            mock.patch("kubeproxy_sim.kernel.send.send", return_value=found):
+        assert netns_cmd.run_send(args) == 0
+    err = capsys.readouterr().err
+    assert (f"{address} is a LoadBalancer or external IP" in err) is noted, err
+    if noted:
+        assert "so it enters node/node1" in err
