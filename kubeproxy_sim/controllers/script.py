@@ -393,6 +393,10 @@ def _namespace_after_verb(tokens: list[str]) -> list[str]:
 
 def parse_line(line: int, text: str) -> Step | None:
     """One script line as a step; None for blank and comment lines."""
+    stripped = text.strip()
+    if stripped.endswith("\\") and not stripped.startswith("#"):
+        raise ScriptError(line, "the line ends with '\\', but a line does not continue onto the next; expected one "
+                          "command per line, written on one line")
     try:
         tokens = shlex.split(text, comments=True)
     except ValueError as exc:

@@ -123,6 +123,15 @@ def test_kubectl_s_namespace_flag_may_come_before_the_verb() -> None:
         parse_line(1, "kubectl -n")
 
 
+def test_a_line_ending_in_a_backslash_is_said_not_to_continue() -> None:
+    with pytest.raises(ScriptError) as caught:
+        parse_script("create deployment web \\\n  --image=nginx\n")
+    assert caught.value.line == 1
+    assert caught.value.message == ("the line ends with '\\', but a line does not continue onto the next; expected "
+                                    "one command per line, written on one line")
+    assert parse_line(1, "# a comment may end in \\") is None
+
+
 def test_label_takes_several_pods_as_kubectl_does() -> None:
     """kubectl labels every resource named before the first change (KEY=VALUE or KEY-)."""
     for line in ("label pods web-1 web-2 app=x tier-", "label pods/web-1 po/web-2 app=x tier- --overwrite"):
