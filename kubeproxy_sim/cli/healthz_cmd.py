@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from kubeproxy_sim.cli.options import add_input_flags
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of, printable, shortened
 
 EXAMPLES = """examples:
   kubeproxy-sim healthz --scenario upstream-external-traffic-policy-local --node test-node ns1/svc1
@@ -42,15 +42,15 @@ def run(args: argparse.Namespace, *, clock: Callable[[], float] = time.time) -> 
     from kubeproxy_sim.simulator.health import health_check_port, service_health
     from kubeproxy_sim.simulator.topology import plan_nodes
 
+    namespace, name = service_target(args.service)
     with progress("loading objects"):
         inputs = load_inputs(args)
     report(inputs.diagnostics, args)
-    namespace, _, name = args.service.rpartition("/")
-    service = next((s for s in inputs.cluster.services if s.namespace == (namespace or "default")
-                    and s.name == name), None)
+    service = next((s for s in inputs.cluster.services if s.namespace == namespace and s.name == name), None)
     if service is None:
-        raise InputError(Diagnostic(f"no Service {args.service!r} in the objects; expected NAMESPACE/NAME",
-                                    field="SERVICE"))
+        known = one_of(args.service, (s.key for s in inputs.cluster.services), "services")
+        raise InputError(Diagnostic(f"no Service {printable(shortened(args.service))!r} in the objects; expected "
+                                    f"one of {known}", field=SERVICE_ARG))
     node = next((n for n in plan_nodes(inputs.cluster, inputs.config) if n.name == args.node), None)
     if node is None:
         raise InputError(Diagnostic(f"no node {args.node!r}; expected a node the objects name", field="--node"))
@@ -62,6 +62,18 @@ def run(args: argparse.Namespace, *, clock: Callable[[], float] = time.time) -> 
     emit(response.as_json() if args.output != "text" else None, args.output,
          text=lambda: http_text(response.render_http(), response.status, console(args)))
     return 0
+
+
+SERVICE_ARG = "NS/SERVICE"  # the argument as the usage line names it
+
+
+def service_target(text: str) -> tuple[str, str]:
+    """NS/SERVICE's namespace and name; any other form is a usage error (exit 2), before the objects are read."""
+    namespace, slash, name = text.partition("/")
+    if not slash or not namespace or not name or "/" in name:
+        raise UsageError(Diagnostic(f"{printable(shortened(text))!r} is not a service; expected NAMESPACE/NAME",
+                                    field=SERVICE_ARG))
+    return namespace, name
 
 
 def http_text(text: str, status: int, con: Console) -> str:
