@@ -457,7 +457,8 @@ class Played:
 
 
 def _format_time(seconds: float) -> str:
-    return f"{seconds:g}s"
+    """``5s``, ``0.5s``, ``360000000s``: never an exponent (``%g`` wrote ``wait 100000h`` as 3.6e+08s)."""
+    return f"{seconds:.6f}".rstrip("0").rstrip(".") + "s"
 
 
 def _applied(kind: str, name: str, before: object, after: object) -> str:

@@ -13,7 +13,7 @@ import pytest
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.decode import decode_deployment
 from kubeproxy_sim.controllers.model import ContainerPort
-from kubeproxy_sim.controllers.script import ScriptError, parse_duration, parse_line, parse_script
+from kubeproxy_sim.controllers.script import ScriptError, parse_duration, parse_line, parse_script, play
 from kubeproxy_sim.controllers.world import ActionError
 from kubeproxy_sim.objects.model import Protocol
 
@@ -130,6 +130,14 @@ def test_a_line_ending_in_a_backslash_is_said_not_to_continue() -> None:
     assert caught.value.message == ("the line ends with '\\', but a line does not continue onto the next; expected "
                                     "one command per line, written on one line")
     assert parse_line(1, "# a comment may end in \\") is None
+
+
+def test_times_are_written_without_an_exponent() -> None:
+    w, rng = deployed(1)
+    played = play(w, parse_line(1, "wait 100000h"), rng, lambda paths: None)  # type: ignore[arg-type,return-value]
+    assert played.notes == (f"t={w.now + 360_000_000:.0f}s",)
+    played = play(played.world, parse_line(2, "wait 500ms"), rng, lambda paths: None)  # type: ignore[arg-type,return-value]
+    assert played.notes == (f"t={w.now + 360_000_000:.0f}.5s",)
 
 
 def test_label_takes_several_pods_as_kubectl_does() -> None:
