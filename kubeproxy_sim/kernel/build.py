@@ -86,7 +86,7 @@ def _bridge(ipr: IPRoute, name: str) -> int:
 
 def mark_owner(net_netns: str, owner: Owner) -> None:
     """Record the owner in the namespace itself: a link (dummy, else an empty bridge) whose alias names it."""
-    with IPRoute(netns=net_netns) as ipr:
+    with nsexec.iproute(net_netns) as ipr:
         if not ipr.link_lookup(ifname=OWNER_LINK):
             try:
                 ipr.link("add", ifname=OWNER_LINK, kind="dummy")
@@ -104,7 +104,7 @@ def read_owner(net_netns: str) -> Owner | None:
     if not os.path.exists(nsexec.netns_path(net_netns)):
         return None  # pyroute2 would create a namespace it is asked to open
     try:
-        with IPRoute(netns=net_netns) as ipr:
+        with nsexec.iproute(net_netns) as ipr:
             found = ipr.link_lookup(ifname=OWNER_LINK)
             links = ipr.get_links(found[0]) if found else []
     except Exception:
@@ -151,7 +151,7 @@ def _forwarding(family: int) -> dict[str, str]:
 
 def _lo_up(topo: Topology) -> None:
     for name in topo.namespaces():
-        with IPRoute(netns=name) as ipr:
+        with nsexec.iproute(name) as ipr:
             _up(ipr, "lo")
 
 
@@ -161,14 +161,14 @@ def _host(address: str, family: int) -> str:
 
 def _uplink(topo: Topology, host_netns: str, peer: str, addresses: tuple[str, ...]) -> None:
     """``eth0`` in ``host_netns``, its peer on the node network's bridge, each address as a host address."""
-    with IPRoute(netns=host_netns) as ipr:
+    with nsexec.iproute(host_netns) as ipr:
         ipr.link("add", ifname="eth0", kind="veth", peer={"ifname": peer, "net_ns_fd": topo.net_netns})
         index = _up(ipr, "eth0")
         # IPv6 MASQUERADE picks its source by address selection, not the route's prefsrc: among equals the
         # address added last wins, so the primary (the simulator's masquerade source) is added last
         for address in addresses if topo.family == 4 else reversed(addresses):
             ipr.addr("add", index=index, address=address, prefixlen=host_len(topo.family))
-    with IPRoute(netns=topo.net_netns) as ipr:
+    with nsexec.iproute(topo.net_netns) as ipr:
         _up(ipr, peer, master=_link_index(ipr, "br0"))
 
 
@@ -194,7 +194,7 @@ def _router_answers(topo: Topology) -> None:
     answers into silence; a REJECT rule obeys this namespace's ICMP limits, which are lifted. So the default
     route leads to a dead-end link (a veth pair: this kernel has no dummy driver) whose traffic is REJECTed.
     """
-    with IPRoute(netns=topo.net_netns) as ipr:
+    with nsexec.iproute(topo.net_netns) as ipr:
         ipr.link("add", ifname=VOID, kind="veth", peer={"ifname": VOID + "-end"})
         for name in (VOID + "-end", VOID):
             ipr.link("set", index=_link_index(ipr, name), state="up")
@@ -203,7 +203,7 @@ def _router_answers(topo: Topology) -> None:
 
 
 def _node_network(topo: Topology) -> None:
-    with IPRoute(netns=topo.net_netns) as ipr:
+    with nsexec.iproute(topo.net_netns) as ipr:
         index = _bridge(ipr, "br0")
         ipr.addr("add", index=index, address=topo.router, prefixlen=host_len(topo.family))
         for address in [a for n in topo.nodes for a in n.addresses] + [c.ip for c in topo.clients]:
@@ -211,7 +211,7 @@ def _node_network(topo: Topology) -> None:
     _router_answers(topo)
     for node in topo.nodes:
         _uplink(topo, node.netns, node.uplink, node.addresses)
-        with IPRoute(netns=node.netns) as ipr:
+        with nsexec.iproute(node.netns) as ipr:
             _gateway_address(ipr, _bridge(ipr, node.bridge), topo)
     for client in topo.clients:
         _uplink(topo, client.netns, client.uplink, (client.ip,))
@@ -224,7 +224,7 @@ def _pod_link(topo: Topology, node: NodePlan, pods: list[PodPlan]) -> None:
     it sends itself by the gateway too: an address of the pool reached through a Service answers by the node.
     """
     pod = pods[0]
-    with IPRoute(netns=node.netns) as ipr:
+    with nsexec.iproute(node.netns) as ipr:
         ipr.link("add", ifname=pod.host_veth, kind="veth", peer={"ifname": "eth0", "net_ns_fd": pod.netns})
         if node.routed:
             _gateway_address(ipr, _up(ipr, pod.host_veth), topo)
@@ -232,7 +232,7 @@ def _pod_link(topo: Topology, node: NodePlan, pods: list[PodPlan]) -> None:
             index = _up(ipr, pod.host_veth, master=_link_index(ipr, node.bridge))
             # hairpin: with bridge-nf-call-iptables, a pod's packet DNATed back to itself leaves by its own port
             ipr.brport("set", index=index, mode=1)
-    with IPRoute(netns=pod.netns) as ipr:
+    with nsexec.iproute(pod.netns) as ipr:
         index = _up(ipr, "eth0")
         for member in pods:
             ipr.addr("add", index=index, address=member.ip, prefixlen=host_len(topo.family))
@@ -258,7 +258,7 @@ def _node_routes(topo: Topology, node: NodePlan) -> None:
     primary = node.addresses[0]
     family = topo.family
     others = [a for n in topo.nodes if n is not node for a in n.addresses] + [c.ip for c in topo.clients]
-    with IPRoute(netns=node.netns) as ipr:
+    with nsexec.iproute(node.netns) as ipr:
         eth0 = _link_index(ipr, "eth0")
         bridge = _link_index(ipr, node.bridge)
         for address in [*others, topo.router]:
@@ -297,7 +297,7 @@ def _client_routes(topo: Topology) -> None:
     first = topo.nodes[0].addresses[0]
     on_wire = {a for n in topo.nodes for a in n.addresses} | {topo.router}
     for client in topo.clients:
-        with IPRoute(netns=client.netns) as ipr:
+        with nsexec.iproute(client.netns) as ipr:
             eth0 = _link_index(ipr, "eth0")
             for address in (a for n in topo.nodes for a in n.addresses):
                 ipr.route("add", dst=_host(address, family), oif=eth0, scope=SCOPE_LINK)
@@ -537,11 +537,11 @@ def wire(topo: Topology, owner: Owner | None = None) -> None:
 
     The node network's namespace comes first, marked with ``owner`` before any other is created."""
     names = topo.namespaces()
-    netns.create(names[0])
+    nsexec.create_netns(names[0])
     if owner is not None:
         mark_owner(names[0], owner)
     for name in names[1:]:
-        netns.create(name)
+        nsexec.create_netns(name)
     _sysctls(topo)
     _lo_up(topo)
     _node_network(topo)

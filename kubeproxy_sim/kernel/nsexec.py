@@ -4,20 +4,36 @@ The parent stays in the namespace it started in (so a crash can never leave the
 caller's own sockets in a test namespace): every command runs in a child that
 enters the namespace between fork and exec, and every Python callable runs in a
 forked child that enters it and reports back through a pipe.
+
+Every fork here, and every call into pyroute2 that forks (:func:`create_netns`,
+:func:`iproute`), holds SIGINT and SIGTERM blocked in the parent for the fork's
+length (:func:`signals_held`): a Ctrl-C landing in the interpreter's at-fork
+callbacks (logging's lock, threading's reinit) would be reported as "Exception
+ignored" and lost, so the build would go on and report success. Held, it waits
+and lands in our own code once the child exists. A child of ours takes the
+default action for both before unblocking them; pyroute2's children keep them
+blocked for their short life, and one that comes back into our code anyway
+exits there (:func:`forking`), so an interrupt never runs our cleanup twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
 
 CLONE_NEWNET = 0x40000000
 NETNS_RUN_DIR = "/run/netns"
+HELD = frozenset({signal.SIGINT, signal.SIGTERM})
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -37,23 +53,87 @@ def enter_netns(name: str) -> None:
         os.close(fd)
 
 
-def _preexec(name: str) -> Callable[[], None]:
+@contextlib.contextmanager
+def signals_held() -> Iterator[set[int | signal.Signals]]:
+    """SIGINT and SIGTERM blocked in this thread for the body (the previous mask is yielded); one that came
+    meanwhile is handled as the mask is restored, in the caller's code."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+    try:
+        yield previous
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _child_signals(previous: set[int | signal.Signals]) -> None:
+    """In a child of ours: SIGINT and SIGTERM end it (no handler of the parent's runs here), then unblocked."""
+    for signum in HELD:
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def forking() -> Iterator[None]:
+    """Around a call into a library that forks (pyroute2): signals held, and a child that returns or raises
+    out of the body (its own code only catches Exception) exits here instead of running our code."""
+    parent = os.getpid()
+    try:
+        with signals_held():
+            yield
+    except BaseException:
+        if os.getpid() != parent:
+            os._exit(1)
+        raise
+    if os.getpid() != parent:
+        os._exit(0)
+
+
+def create_netns(name: str) -> None:
+    """pyroute2's ``netns.create`` (a forked child mounts the namespace; FileExistsError when the name is
+    taken), with the interrupt held until it is there: teardown then finds it."""
+    from pyroute2 import netns
+
+    with forking():
+        netns.create(name)
+
+
+def iproute(name: str) -> IPRoute:
+    """An ``IPRoute`` whose netlink socket lives in namespace ``name`` (pyroute2 forks a child to open it)."""
+    from pyroute2 import IPRoute
+
+    with forking():
+        return IPRoute(netns=name)
+
+
+def _preexec(name: str, previous: set[int | signal.Signals]) -> Callable[[], None]:
     def enter() -> None:
         enter_netns(name)
+        _child_signals(previous)
 
     return enter
 
 
 def run(name: str, argv: Sequence[str], *, stdin: str | None = None,
         timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` inside namespace ``name`` and capture its output."""
-    return subprocess.run(list(argv), input=stdin, text=True, capture_output=True, timeout=timeout,
-                          preexec_fn=_preexec(name), check=False)
+    """Run ``argv`` inside namespace ``name`` and capture its output (as ``subprocess.run`` does; only the
+    start holds the signals, so a Ctrl-C while it runs stops the wait at once)."""
+    piped = subprocess.PIPE if stdin is not None else None
+    with popen(name, argv, stdin=piped, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+        except BaseException:
+            proc.kill()
+            raise
+    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
 
 
 def popen(name: str, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[str]:
     """Start ``argv`` inside namespace ``name`` (a background process when start_new_session is set)."""
-    return subprocess.Popen(list(argv), text=True, preexec_fn=_preexec(name), **kwargs)
+    with signals_held() as previous:
+        return subprocess.Popen(list(argv), text=True, preexec_fn=_preexec(name, previous), **kwargs)
 
 
 def python_module(module: str, *args: str) -> list[str]:
@@ -64,25 +144,29 @@ def python_module(module: str, *args: str) -> list[str]:
 def call(name: str, fn: Callable[..., Any], *args: Any) -> Any:
     """Run ``fn(*args)`` in a forked child inside ``name``; returns its JSON-able result or raises OSError."""
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: never returns
-        os.close(read_fd)
-        status = 0
-        try:
-            enter_netns(name)
-            payload = {"ok": fn(*args)}
-        except BaseException as exc:
-            payload = {"error": f"{type(exc).__name__}: {exc}", "errno": getattr(exc, "errno", None)}
-            status = 1
-        try:
-            with os.fdopen(write_fd, "w") as out:
-                json.dump(payload, out)
-        finally:
-            os._exit(status)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as src:
-        text = src.read()
-    os.waitpid(pid, 0)
+    with signals_held() as previous:
+        pid = os.fork()
+        if pid == 0:  # child: never returns
+            os.close(read_fd)
+            status = 0
+            try:
+                _child_signals(previous)
+                enter_netns(name)
+                payload = {"ok": fn(*args)}
+            except BaseException as exc:
+                payload = {"error": f"{type(exc).__name__}: {exc}", "errno": getattr(exc, "errno", None)}
+                status = 1
+            try:
+                with os.fdopen(write_fd, "w") as out:
+                    json.dump(payload, out)
+            finally:
+                os._exit(status)
+        os.close(write_fd)
+    try:  # the interrupt held over the fork lands here at the latest: the child is reaped all the same
+        with os.fdopen(read_fd) as src:
+            text = src.read()
+    finally:
+        os.waitpid(pid, 0)
     result = json.loads(text) if text else {"error": "the child process died"}
     if "error" in result:
         raise OSError(result.get("errno") or 0, f"in namespace {name}: {result['error']}")

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import netaddr
-from pyroute2 import IPRoute
 
 from kubeproxy_sim.errors import Diagnostic, InputError, KubeproxySimError
 from kubeproxy_sim.kernel import build, nsexec, sysfs
@@ -364,7 +363,7 @@ def _answer_unknown(plan: StagePlan) -> None:
     """The router (see :func:`build._router_answers`) gets a route back to the pods, through the node, so its
     "network unreachable" answers reach them too."""
     topo = plan.topology
-    with IPRoute(netns=topo.net_netns) as ipr:
+    with nsexec.iproute(topo.net_netns) as ipr:
         bridge = ipr.link_lookup(ifname="br0")[0]
         for pod in topo.pods:
             if not pod.host_network:

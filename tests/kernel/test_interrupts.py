@@ -1,0 +1,109 @@
+"""A Ctrl-C (or SIGTERM) that lands while the kernel backend forks: never lost, never handled twice.
+
+The interrupt is raised from an at-fork hook at a chosen fork, not by a timer: the same point every run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.kernel import nsexec
+
+# runs the CLI (or a snippet) with a hook that sends SIGINT at fork number AT: MODE "parent" sends it to the
+# process itself from the parent's at-fork callbacks (where CPython would report it as "Exception ignored" and
+# drop it); "group" sends it, as a terminal's Ctrl-C does, to the forked child and its parent both
+HOOK = """
+import os, signal, sys
+at, mode = int(sys.argv[1]), sys.argv[2]
+forks = [0]
+def before():
+    forks[0] += 1
+    if mode == "parent" and forks[0] == at:
+        os.kill(os.getpid(), signal.SIGINT)
+def child():
+    if mode == "group" and forks[0] == at:
+        os.kill(os.getppid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+os.register_at_fork(before=before, after_in_child=child)
+"""
+
+CALL = HOOK + """
+from kubeproxy_sim.kernel import nsexec
+try:
+    nsexec.call("kpsim-no-such-namespace-here", os.getpid)
+except KeyboardInterrupt:
+    print("interrupted")
+except OSError as exc:
+    print(f"lost: {exc}")
+"""
+
+CLI = HOOK + """
+from kubeproxy_sim.cli.main import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def python(code: str, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})}, check=False)
+
+
+def test_a_ctrl_c_at_a_fork_is_raised_in_our_code_not_lost() -> None:
+    """Without root: the interrupt waits for the fork to be done and surfaces in the caller, once."""
+    done = python(CALL, "1", "parent")
+    assert done.stdout == "interrupted\n", done.stdout + done.stderr
+    assert "Exception ignored" not in done.stderr and "KeyboardInterrupt" not in done.stderr
+
+
+def test_a_library_child_never_comes_back_into_our_code() -> None:
+    """A child forked inside :func:`nsexec.forking` (pyroute2's) has the signals blocked, and one that returns
+    or raises out of the body exits there: our cleanup never runs in it."""
+    read_fd, write_fd = os.pipe()
+    pids = []
+    for outcome in ("raise", "return"):
+        try:
+            with nsexec.forking():
+                pid = os.fork()
+                if pid == 0:
+                    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+                    os.write(write_fd, b"B" if blocked >= nsexec.HELD else b"-")
+                    if outcome == "raise":
+                        raise KeyboardInterrupt
+            pids.append(pid)
+        except KeyboardInterrupt:
+            os.write(write_fd, b"!")  # only a child could come here
+    os.close(write_fd)
+    statuses = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+    with os.fdopen(read_fd, "rb") as src:
+        assert src.read() == b"BB"
+    assert statuses == [1, 0]
+    assert not signal.pthread_sigmask(signal.SIG_BLOCK, []) & nsexec.HELD  # the parent's mask is back
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize(("at", "mode"), [(1, "parent"), (4, "parent"), (4, "group"), (30, "group")])
+def test_interrupted_up_exits_130_and_leaves_nothing(kernel: None, run_tag: str, tmp_path: Path, at: int,
+                                                      mode: str) -> None:
+    """A Ctrl-C at a fork of `netns up` (pyroute2's namespace creation, its netlink sockets, our sysctl
+    children): exit 130, no cluster reported up, no namespace or state file left, no traceback."""
+    from pyroute2 import netns
+
+    from kubeproxy_sim.kernel import build
+
+    name = f"{run_tag}i{at}{mode[0]}"
+    try:
+        done = python(CLI, str(at), mode, "netns", "up", "--scenario", "bootcamp", "--name", name,
+                      env={"KPSIM_STATE_DIR": str(tmp_path)})
+        left = [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]
+        assert (done.returncode, done.stdout, left) == (130, "", []), done.stderr
+        for noise in ("Exception ignored", "Traceback", "internal error"):
+            assert noise not in done.stderr
+        assert not (tmp_path / f"{name}.json").exists()
+    finally:
+        build.teardown(name, tmp_path, None)
