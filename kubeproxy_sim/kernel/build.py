@@ -630,7 +630,10 @@ def teardown(name: str, directory: Path, state: dict[str, Any] | None) -> list[s
     net = f"{prefix}net"
     removed = []
     for ns_name in sorted(ours, key=lambda n: n == net):
-        netns.remove(ns_name)
+        try:
+            netns.remove(ns_name)
+        except FileNotFoundError:
+            continue  # removed meanwhile (by a `netns down` or gc at the same time): what was asked is done
         removed.append(ns_name)
     remove_state(directory, name)
     dscp.forget(directory, name)

@@ -86,6 +86,24 @@ def test_a_library_child_never_comes_back_into_our_code() -> None:
     assert not signal.pthread_sigmask(signal.SIG_BLOCK, []) & nsexec.HELD  # the parent's mask is back
 
 
+def test_teardown_skips_a_namespace_that_vanished(tmp_path: Path) -> None:
+    """Two teardowns of one cluster at once: the slower one finds a namespace gone, and goes on."""
+    from unittest import mock
+
+    from kubeproxy_sim.kernel import build
+
+    gone = "kpsim-demo.n0"
+
+    def remove(name: str) -> None:
+        if name == gone:
+            raise FileNotFoundError(2, "No such file or directory", f"/run/netns/{name}")
+
+    with mock.patch.object(build.netns, "listnetns", return_value=[gone, "kpsim-demo.n1", "kpsim-demo.net"]), \
+            mock.patch.object(build.netns, "remove", side_effect=remove), \
+            mock.patch.object(build, "_servers_in", return_value=[]):
+        assert build.teardown("demo", tmp_path, None) == ["kpsim-demo.n1", "kpsim-demo.net"]
+
+
 @pytest.mark.kernel
 @pytest.mark.parametrize(("at", "mode"), [(1, "parent"), (4, "parent"), (4, "group"), (30, "group")])
 def test_interrupted_up_exits_130_and_leaves_nothing(kernel: None, run_tag: str, tmp_path: Path, at: int,
