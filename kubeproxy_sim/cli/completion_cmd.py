@@ -3,9 +3,10 @@
 The script is written from the parser itself (commands, nested subcommands,
 flags, choices), so it can never disagree with ``--help``. What a flag's value
 completes to is decided here: files for flags that take a path, the scenarios
-of ``rulesets/`` for ``--scenario``, an option's choices when it has them. The
-script is static (computed once, when it is generated): completing costs the
-shell nothing and needs no Python.
+of ``rulesets/`` for ``--scenario`` (and, besides files, for ``scenario
+FILE|NAME``), an option's choices when it has them. The script is static
+(computed once, when it is generated): completing costs the shell nothing and
+needs no Python.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ SHELLS = ("bash", "zsh")
 PROG = "kubeproxy-sim"
 FILE_FLAGS = frozenset({"-f", "--filename", "--rules", "--config"})
 FILE_METAVAR = re.compile(r"\b(FILE|PATH|DUMP|DIR|STATE)\b")
+NAME_METAVAR = re.compile(r"\bNAME\b")  # a positional FILE|NAME (scenario's script): a file or a built-in scenario
 EXAMPLES = """examples:
   kubeproxy-sim completion bash > ~/.local/share/bash-completion/completions/kubeproxy-sim
   source <(kubeproxy-sim completion bash)
@@ -33,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "completion",
         help="print a shell completion script (bash or zsh)",
         description="Print a completion script for bash or zsh: commands, subcommands and flags, files for "
-        "flags that take a path, the built-in scenarios for --scenario, and each flag's choices. Load it for "
+        "flags that take a path, the built-in scenarios for --scenario (and, with files, for scenario's script), "
+        "and each flag's choices. Load it for "
         "this shell with `source <(kubeproxy-sim completion bash)`, or install it as shown below.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -55,7 +58,7 @@ class OptionSpec:
     repeatable: bool = False
     metavar: str = ""
     choices: tuple[str, ...] = ()
-    files: bool = False
+    files: bool = False  # with choices too (scenario FILE|NAME): the choices and the files both
     optional_value: bool = False  # ``--flag`` alone or ``--flag=VALUE`` (kube-proxy's boolean flags)
 
 
@@ -112,6 +115,8 @@ def _option(parser: argparse.ArgumentParser, action: argparse.Action, scenarios:
         choices = scenarios  # --scenario, and diff's --against-scenario
     files = takes_value and not choices and (bool(FILE_FLAGS & set(action.option_strings))
                                              or bool(FILE_METAVAR.search(metavar or "")))
+    if files and not action.option_strings and NAME_METAVAR.search(metavar or ""):
+        choices = scenarios  # scenario FILE|NAME: a script file, or a built-in scenario's name
     repeatable = isinstance(action, argparse._AppendAction | argparse._CountAction | argparse._AppendConstAction)
     optional = action.nargs == "?" and bool(action.option_strings)
     if optional and not choices and metavar == "true|false":
@@ -262,6 +267,9 @@ def _zsh_desc(text: str) -> str:
 
 
 def _zsh_action(option: OptionSpec) -> str:
+    if option.files and option.choices:  # both, each under its own heading
+        names = " ".join(c.replace(" ", "\\ ") for c in option.choices)
+        return f'_alternative "names:built-in scenario:({names})" "files:file:_files"'
     if option.files:
         return "_files"
     if option.choices:

@@ -235,3 +235,28 @@ def test_zsh_completes_values_after_an_equals_sign_and_every_scenario_flag(zsh_s
     lines = ["kubeproxy-sim rules --scenario=boot", "kubeproxy-sim diff --against-scenario boot",
              "kubeproxy-sim replay sta"]
     assert complete_zsh(path, lines, tmp_path) == [{"bootcamp"}, {"bootcamp"}, {"state1.yaml"}]
+
+
+def test_scenario_s_script_completes_to_built_in_names_and_files(bash_script: str, tmp_path: Path) -> None:
+    """QA-cli 10: ``scenario FILE|NAME`` takes a built-in scenario's name; only files were offered."""
+    scenario = next(c for c in command_spec(build_parser()).walk() if c.path == ("scenario",))
+    (script,) = scenario.positionals
+    assert script.files and script.choices == scenario_names()
+    (tmp_path / "bootcamp.svg").write_text("")
+    assert sorted(complete_bash(bash_script, ["scenario", "boot"], tmp_path)) == ["bootcamp", "bootcamp.svg"]
+    assert "upstream-load-balancer" in complete_bash(bash_script, ["scenario", ""], tmp_path)
+    replay = next(c for c in command_spec(build_parser()).walk() if c.path == ("replay",))
+    assert all(not p.choices for p in replay.positionals)  # STATE: files only
+    # after a boolean flag only its values: the parser takes the next word as the flag's value (nargs="?"), so a
+    # file there is refused ("'state1.yaml' is not a boolean"); a file comes after --masquerade-all=true
+    (tmp_path / "state1.yaml").write_text("")
+    assert complete_bash(bash_script, ["replay", "--masquerade-all", ""], tmp_path) == ["true", "false"]
+    assert complete_bash(bash_script, ["replay", "--masquerade-all", "=", "true", "sta"], tmp_path) == ["state1.yaml"]
+
+
+@needs_zsh
+def test_zsh_completes_scenario_names_and_files(zsh_script: str, tmp_path: Path) -> None:
+    path = tmp_path / "_kubeproxy-sim"
+    path.write_text(zsh_script)
+    (tmp_path / "bootcamp.svg").write_text("")
+    assert complete_zsh(path, ["kubeproxy-sim scenario boot"], tmp_path) == [{"bootcamp", "bootcamp.svg"}]
