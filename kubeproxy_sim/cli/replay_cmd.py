@@ -159,12 +159,36 @@ def sync_text(number: int, step: Any, config: Any, metrics: bool, con: Console) 
     return "".join(out)
 
 
+def _load_state(path: str) -> tuple[Any, dict[str, str]]:
+    """``load_paths([path])``, and a revision token per EndpointSlice (a digest of what the model drops of it:
+    see watch.directory.recording_slices)."""
+    from kubeproxy_sim.objects.bulk import collector_paused
+    from kubeproxy_sim.objects.load import decode_documents, input_bytes, objects_in, read_documents
+    from kubeproxy_sim.watch.directory import recording_slices
+
+    revisions: dict[str, str] = {}
+    with collector_paused(objects_in(input_bytes([path]))):
+        return decode_documents(recording_slices(read_documents([path]), revisions)), revisions
+
+
+def _revised(before: dict[str, str], after: dict[str, str], cluster: Any, ipv6: bool) -> set[str]:
+    """The Services of the slices the proxier sees whose document changed where the model does not look (an
+    annotation, a targetRef's uid): kube-proxy's slice cache compares whole slices, so they are changed too."""
+    keys = {key for key, revision in after.items() if before.get(key, revision) != revision}
+    if not keys:
+        return set()
+    from kubeproxy_sim.proxier.views import slice_state
+    from kubeproxy_sim.watch.trackers import slice_service
+
+    return {svc for es in cluster.endpoint_slices if es.key in keys and slice_state(es, ipv6) is not None
+            and (svc := slice_service(es)) is not None}
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
     from kubeproxy_sim.cli.options import check_node_settings, sync_periods
     from kubeproxy_sim.netfilter.model import Ruleset
-    from kubeproxy_sim.objects import load_paths
     from kubeproxy_sim.objects.model import Cluster, Node
     from kubeproxy_sim.proxier.partial import SyncState, SyncTiming, changed_services, sync_and_apply
     from kubeproxy_sim.watch.state import keep_deleted_node
@@ -176,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
     timing = SyncTiming(sync_period=sync_period)
     step_seconds = max(args.interval, min_sync)
     node, state, previous, now = Ruleset(), SyncState(), Cluster(), 0.0
+    previous_revisions: dict[str, str] = {}
     last_node: Node | None = None  # the node's Node object as last seen: a state without it keeps it (kube-proxy does)
     seen: set[str] = set()
     configure = NodeConfigs(args)  # the node's name is fixed at the first state
@@ -184,14 +209,15 @@ def run(args: argparse.Namespace) -> int:
     syncs: list[dict[str, object]] = []
     with progress("replaying syncs", total=len(args.states)) as tick:
         for number, path in enumerate(args.states, 1):
-            loaded = load_paths([path])
+            loaded, revisions = _load_state(path)
             cluster, kept = keep_deleted_node(loaded.cluster, last_node)
             config, config_diags = configure(cluster)
             last_node = cluster.node(config.node_name) or last_node
             diagnostics = (*loaded.diagnostics, *config_diags, *([kept] if kept else []))
             _report(diagnostics, seen, args)
             failed |= any(d.severity is Severity.ERROR for d in diagnostics)
-            changed = changed_services(previous, loaded.cluster, config.ipv6)
+            changed = changed_services(previous, loaded.cluster, config.ipv6) | _revised(
+                previous_revisions, revisions, loaded.cluster, config.ipv6)
             step = sync_and_apply(node, state, cluster, config, changed, now, timing)
             if args.output == "text":
                 sys.stdout.write(sync_text(number, step, config, args.metrics, con))
@@ -201,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
             if step.error is not None:
                 report([f"sync {number} ({path}): {step.error}; the next sync is full"], args)
                 failed = True
-            node, state, previous = step.node, step.state, loaded.cluster
+            node, state, previous, previous_revisions = step.node, step.state, loaded.cluster, revisions
             now += step_seconds
             tick()
     if args.output != "text":

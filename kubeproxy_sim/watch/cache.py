@@ -118,16 +118,19 @@ class KindCache:
         return key, rv, obj
 
     def _store(self, key: str, rv: str, obj: Any | None, display: str, out: list[Any]) -> None:
-        """Record a new version; emit ADDED/MODIFIED when the usable object changed."""
+        """Record a new version; emit ADDED/MODIFIED when the usable object changed, and for an EndpointSlice
+        whenever a valid new version came (its resourceVersion is new): kube-proxy's slice cache compares whole
+        slices, so a change in a field the model drops (an annotation, a targetRef's uid) is an update too."""
         old = self.entries.get(key)
         previous = old[1] if old is not None else None
-        if obj is None:
+        invalid = obj is None
+        if invalid:
             if previous is not None:
                 out.append(self.problem("this version is invalid; keeping the previous one", display,
                                          Severity.NOTE))
             obj = previous
         self.entries[key] = (rv, obj)
-        if obj is None or obj == previous:
+        if obj is None or (obj == previous and (invalid or self.spec.kind is not Kind.ENDPOINT_SLICE)):
             return
         kind = EventType.MODIFIED if previous is not None else EventType.ADDED
         out.append(WatchEvent(kind, self.spec.kind, key, rv, obj))

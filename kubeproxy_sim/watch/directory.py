@@ -22,25 +22,42 @@ Things that go wrong are reported and never stop the source:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.objects.bulk import collector_paused
+from kubeproxy_sim.objects.decode import object_name
 from kubeproxy_sim.objects.load import (
     MANIFEST_SUFFIXES,
+    Document,
+    LoadResult,
+    decode_documents,
     decode_text,
     json_documents,
-    load_text,
     manifest_loader,
     mirror_one,
+    objects_in,
+    text_documents,
 )
 from kubeproxy_sim.objects.model import Cluster
-from kubeproxy_sim.watch.events import MODEL_KINDS, Batch, Kind, WatchEvent, bookmark, diff_events, kind_of
+from kubeproxy_sim.watch.events import (
+    MODEL_KINDS,
+    Batch,
+    Kind,
+    WatchEvent,
+    bookmark,
+    diff_events,
+    kind_of,
+    modified,
+)
 
 Signature = tuple[int, int, int]  # (mtime_ns, size, inode)
 ObjectId = tuple[Kind, str]
@@ -59,6 +76,59 @@ def _parses(text: str) -> bool:
     return True
 
 
+_MODELLED_METADATA = frozenset({"name", "namespace", "labels"})
+
+
+def _dropped_content(document: dict[str, Any]) -> str:
+    """A short digest of what the EndpointSlice model drops from a raw slice: its metadata but the name,
+    namespace and labels (annotations, resourceVersion, ownerReferences, ...), and each endpoint's targetRef (its
+    uid, resourceVersion) and deprecatedTopology. What the model keeps is compared as the model; a field the
+    API server defaults (a port's protocol) is left out, as it would make no new revision there."""
+    meta = document.get("metadata")
+    rest = {k: v for k, v in meta.items() if k not in _MODELLED_METADATA} if type(meta) is dict else meta
+    endpoints = document.get("endpoints")
+    refs = [(i, e.get("targetRef"), e.get("deprecatedTopology")) for i, e in enumerate(endpoints)
+            if type(e) is dict and ("targetRef" in e or "deprecatedTopology" in e)] if type(endpoints) is list else None
+    if not rest and not refs:
+        return ""  # nothing dropped (the common file): no digest to make
+    try:
+        text = json.dumps([rest, refs], sort_keys=True, default=str, separators=(",", ":"))
+    except (TypeError, ValueError):  # keys of mixed types (YAML allows them): the object is refused anyway
+        text = repr([rest, refs])
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def recording_slices(documents: Iterable[Document], revisions: dict[str, str]) -> Iterator[Document]:
+    """The documents, passed through, with a revision token of each EndpointSlice put in ``revisions`` by key
+    ("ns/name"): a digest of what the model drops of it (see :func:`_dropped_content`), so an edit there (an
+    annotation, a targetRef's uid) is a new revision, as a new resourceVersion is from the API server. A later
+    document of the same key wins, as its object does."""
+    for document in documents:
+        yield document
+        raw = document[2]
+        if type(raw) is not dict:
+            continue
+        kind = raw.get("kind")
+        if kind == "EndpointSlice":
+            items: Iterable[Any] = (raw,)
+        elif kind in ("List", "EndpointSliceList") and type(raw.get("items")) is list:
+            default = "EndpointSlice" if kind == "EndpointSliceList" else None
+            items = (i for i in raw["items"] if type(i) is dict and i.get("kind", default) == "EndpointSlice")
+        else:
+            continue
+        for item in items:
+            namespace, name, _ = object_name(item)
+            if name:
+                revisions[f"{namespace}/{name}"] = _dropped_content(item)
+
+
+def load_recording(text: str, file: str, revisions: dict[str, str]) -> LoadResult:
+    """``load_text(text, file, mirror=False)``, recording the EndpointSlices' revision tokens (see
+    :func:`recording_slices`)."""
+    with collector_paused(objects_in(len(text))):
+        return decode_documents(recording_slices(text_documents(text, file), revisions), mirror=False)
+
+
 @dataclass(slots=True)
 class _FileState:
     """What was last accepted from one file (mutable, private to the source)."""
@@ -66,6 +136,7 @@ class _FileState:
     signature: Signature | None = None
     objects: dict[ObjectId, Any] = field(default_factory=dict)
     endpoints: dict[str, Any] = field(default_factory=dict)  # v1 Endpoints by key, mirrored once all files merge
+    revisions: dict[str, str] = field(default_factory=dict)  # EndpointSlice key -> its dropped fields' digest
     reported: Signature | None = None  # the signature whose "does not parse" was already reported
 
 
@@ -87,6 +158,7 @@ class DirectorySource:
         self._files: dict[str, _FileState] = {}
         self._waiting: dict[str, tuple[Signature | None, float]] = {}  # file -> (signature seen, since when)
         self._emitted: dict[ObjectId, Any] = {}
+        self._revisions: dict[str, str] = {}  # of the emitted EndpointSlices read from a file (not mirrored)
         self._rv = 0
         self._listed = False
         self._dir_problem: str | None = None
@@ -134,7 +206,8 @@ class DirectorySource:
                                                                  file=file)], problems)
         if undecodable is not None:
             return self._not_ready(state, signature, [undecodable], problems)
-        result = load_text(text, file, mirror=False)  # the Service of an Endpoints may be in another file
+        revisions: dict[str, str] = {}
+        result = load_recording(text, file, revisions)  # the Service of an Endpoints may be in another file
         if not _parses(text):
             unparsed = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
             unparsed = unparsed or [Diagnostic("does not parse as YAML or JSON", file=file)]
@@ -149,10 +222,15 @@ class DirectorySource:
             problems.append(d)
             kept = self._keep_previous(state, d, objects)
             if kept:
+                if d.kind == Kind.ENDPOINT_SLICE.value and d.object is not None:  # and its revision with it
+                    revisions.pop(d.object, None)
+                    if d.object in state.revisions:
+                        revisions[d.object] = state.revisions[d.object]
                 problems.append(Diagnostic("this object is invalid; keeping its previous version", file=file,
                                            kind=d.kind, object=d.object, severity=Severity.NOTE))
         state.signature, state.objects, state.reported = signature, objects, None
         state.endpoints = {e.key: e for e in result.endpoints}
+        state.revisions = revisions
         return True
 
     @staticmethod
@@ -199,7 +277,7 @@ class DirectorySource:
         for file in sorted(found):
             if not self._read(file, found[file], problems):
                 self._waiting[file] = (found[file], now)
-        self._emitted = self._merge(set(found), problems)
+        self._emitted, self._revisions = self._merge(set(found), problems)
         rv = self._next_rv()
         events = diff_events({}, self._emitted, lambda: rv)
         events += [bookmark(kind, rv) for kind in MODEL_KINDS.values()]
@@ -235,20 +313,26 @@ class DirectorySource:
                 self._waiting[file] = (seen, now)  # retry after another debounce period
         return done
 
-    def _merge(self, focus: set[str], problems: list[Diagnostic]) -> dict[ObjectId, Any]:
-        """All files' objects; a later file (by name) wins, with a warning when ``focus`` files are involved."""
+    def _merge(self, focus: set[str], problems: list[Diagnostic]) -> tuple[dict[ObjectId, Any], dict[str, str]]:
+        """All files' objects, and their EndpointSlices' revision tokens; a later file (by name) wins, with a
+        warning when ``focus`` files are involved."""
         merged: dict[ObjectId, Any] = {}
         owner: dict[ObjectId, str] = {}
+        revisions: dict[str, str] = {}
         for file in sorted(self._files):
-            for ident, obj in self._files[file].objects.items():
+            state = self._files[file]
+            for ident, obj in state.objects.items():
                 if ident in owner and (file in focus or owner[ident] in focus):
                     problems.append(Diagnostic(f"also defined in {owner[ident]}; this file's version is used",
                                                file=file, kind=ident[0].value, object=ident[1],
                                                severity=Severity.WARNING))
                 merged[ident] = obj
                 owner[ident] = file
+            for key, revision in state.revisions.items():
+                if (Kind.ENDPOINT_SLICE, key) in state.objects:
+                    revisions[key] = revision
         self._mirror(merged, focus, problems)
-        return merged
+        return merged, revisions
 
     def _mirror(self, merged: dict[ObjectId, Any], focus: set[str], problems: list[Diagnostic]) -> None:
         """v1 Endpoints become EndpointSlices as the mirroring controller makes them, with every file's Services
@@ -270,9 +354,15 @@ class DirectorySource:
             merged[(Kind.ENDPOINT_SLICE, key)] = obj
 
     def _diff(self, changed: set[str], problems: list[Diagnostic]) -> list[WatchEvent]:
-        desired = self._merge(changed, problems)
+        desired, revisions = self._merge(changed, problems)
         events = diff_events(self._emitted, desired, self._next_rv)
-        self._emitted = desired
+        # a slice whose document changed only where the model does not look: a new revision all the same
+        evented = {event.key for event in events if event.kind is Kind.ENDPOINT_SLICE}
+        before = self._revisions
+        revised = sorted(key for key, revision in revisions.items()
+                         if key not in evented and key in before and before[key] != revision)
+        events += [modified(desired[(Kind.ENDPOINT_SLICE, key)], self._next_rv()) for key in revised]
+        self._emitted, self._revisions = desired, revisions
         return events
 
     def close(self) -> None:

@@ -3,11 +3,16 @@
 kube-proxy does not rewrite rules per event. Its trackers remember, per
 object, the state at the last sync and the latest state; at the next sync they
 hand the proxier the new object set and the set of Services whose rules need
-rewriting. An object added and deleted again, or edited back to what it was,
+rewriting. A Service added and deleted again, or edited back to what it was,
 between two syncs costs nothing. Upstream compares only what kube-proxy reads
-(a Service's port map, an EndpointSlice's ports and endpoints), so a label edit
-is not a change either: that comparison is the tracker's *effective view*,
-injectable so a proxier can narrow it further (one IP family, one node).
+of a Service (its port map), so a label edit is not a change either: that
+comparison is the tracker's *effective view*, injectable so a proxier can
+narrow it further (one IP family, one node). An EndpointSlice's update counts
+whatever it changed (upstream's esDataChanged compares whole slices): a slice
+event at a new resourceVersion is one even when the model drops what changed
+(an annotation, a targetRef's uid). The resourceVersion is the revision token
+kept beside each slice: the API server's, or, from a directory, a new one
+whenever a file's slice document changed.
 
 Absorbing an event is a couple of dict operations; views are computed only at
 ``pending()``/``apply()``, once per touched object, so bursts stay cheap.
@@ -59,8 +64,9 @@ class _Tracker(Generic[T]):
             self.set(obj.key, obj)  # type: ignore[attr-defined]
         self._base = {}
 
-    def set(self, key: str, obj: T | None) -> None:
-        """Record the latest state of one object (None: deleted)."""
+    def set(self, key: str, obj: T | None, revision: str | None = None) -> None:
+        """Record the latest state of one object (None: deleted); ``revision``: its resourceVersion, when known
+        (only slices heed it)."""
         current = self._current
         old = current.get(key, _ABSENT)
         if key not in self._base:
@@ -75,7 +81,7 @@ class _Tracker(Generic[T]):
         """Fold one event of this tracker's kind (others and bookmarks are ignored)."""
         if event.kind is not self.kind or event.type is EventType.BOOKMARK:
             return
-        self.set(event.key, None if event.type is EventType.DELETED else event.obj)
+        self.set(event.key, None if event.type is EventType.DELETED else event.obj, event.resource_version)
 
     def observe_all(self, events: Iterable[WatchEvent]) -> None:
         for event in events:
@@ -147,15 +153,23 @@ class EndpointSliceChangeTracker(_Tracker[EndpointSlice]):
         super().__init__(view)
         self._by_service: dict[str, dict[str, EndpointSlice]] = {}  # latest slices per Service
         self._synced_by_service: Mapping[str, tuple[EndpointSlice, ...]] = MappingProxyType({})
-        self._updates: list[tuple[EndpointSlice | None, EndpointSlice | None]] = []  # since the last sync
+        # since the last sync: (old, new, whether new is another revision than old, though maybe equal in the model)
+        self._updates: list[tuple[EndpointSlice | None, EndpointSlice | None, bool]] = []
+        self._revisions: dict[str, str] = {}  # key -> the resourceVersion of the latest slice, when known
         self._load(initial)
         self._updates = []
         self._synced_by_service = MappingProxyType({svc: self.slices_for(svc) for svc in self._by_service})
 
-    def set(self, key: str, obj: EndpointSlice | None) -> None:
+    def set(self, key: str, obj: EndpointSlice | None, revision: str | None = None) -> None:
         old = self._current.get(key)
-        if old != obj:  # an update kube-proxy's slice cache keeps as pending until the next sync
-            self._updates.append((old, obj))
+        revisions = self._revisions
+        known = revisions.pop(key, None) if obj is None or revision is None else revisions.get(key)
+        if obj is not None and revision is not None:
+            revisions[key] = revision
+        revised = old is not None and obj is not None and revision is not None and known is not None \
+            and known != revision
+        if revised or old != obj:  # an update kube-proxy's slice cache keeps as pending until the next sync
+            self._updates.append((old, obj, revised))
         if old is not None:
             svc = slice_service(old)
             if svc is not None:
@@ -177,12 +191,13 @@ class EndpointSliceChangeTracker(_Tracker[EndpointSlice]):
     def _changed_services(self) -> builtins.set[str]:  # `set` here is the method
         """The Services of every slice update the proxier saw since the last sync. Unlike Services, an update
         undone before the sync still counts: upstream's slice cache compares each update with the last one
-        it holds, not with what it last synced."""
+        it holds, not with what it last synced. So does a new revision equal in the model (what changed is a
+        field the model drops), unless the proxier does not see the slice at all (another family, no Service)."""
         view = self._view
         changed = set()
-        for old, new in self._updates:
+        for old, new, revised in self._updates:
             old_view, new_view = view(old), view(new)
-            if old_view == new_view:
+            if old_view == new_view and (not revised or new_view is None):
                 continue
             for es, seen in ((old, old_view), (new, new_view)):
                 if es is not None and seen is not None:

@@ -241,3 +241,19 @@ def test_the_default_node_is_picked_at_the_first_state_and_kept(capsys, tmp_path
     assert err.splitlines() == ["kubeproxy-sim: note: Node 'a1' now sorts first, but the node stays 'n2', picked at "
                                 "the first sync (kube-proxy fixes its node name at start; --hostname-override "
                                 "names one)"]
+
+
+def test_a_slice_edit_the_model_drops_rewrites_its_service(capsys, tmp_path):
+    """kube-proxy's slice cache compares whole slices: a state whose only change is an annotation on svc1's slice
+    rewrites svc1's chains; the same objects again rewrite none."""
+    before = (STATES / "step1.yaml").read_text()
+    assert "name: svc1-1" in before  # (the edit below lands on svc1's slice)
+    (tmp_path / "annotated.yaml").write_text(before.replace(
+        "  name: svc1-1\n", "  name: svc1-1\n  annotations: {foo: bar}\n", 1))
+    status, out, err = replay(capsys, str(STATES / "step1.yaml"), str(tmp_path / "annotated.yaml"),
+                              str(tmp_path / "annotated.yaml"), *NODE_FLAGS)
+    assert status == 0, err
+    result = syncs(out)
+    assert nat_chains(result[1][1]) == ["KUBE-NODEPORTS", "KUBE-SERVICES", "KUBE-MARK-MASQ", "KUBE-POSTROUTING",
+                                        "KUBE-SEP-SNQ3ZNILQDEJNDQO", "KUBE-SVC-XPGD46QRK7WJZT7O"]
+    assert nat_chains(result[2][1]) == ["KUBE-NODEPORTS", "KUBE-SERVICES", "KUBE-MARK-MASQ", "KUBE-POSTROUTING"]

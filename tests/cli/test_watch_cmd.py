@@ -274,6 +274,21 @@ def test_the_default_node_is_picked_at_the_first_sync_and_kept(tmp_path: Path):
         "(kube-proxy fixes its node name at start; --hostname-override names one)"]
 
 
+def test_a_slice_edit_the_model_drops_rewrites_its_service(manifests: Path):
+    """kube-proxy's slice cache compares whole slices (esDataChanged): an annotation added to svc1's slice is an
+    update, and the next sync rewrites svc1's chains (upstream's partial sync for it)."""
+    annotated = endpoint_slice("ns1", "svc1", ["10.0.1.1"], 80, "p80").replace(
+        "  labels:", "  annotations: {endpoints.kubernetes.io/last-change-trigger-time: '2025-01-01T00:00:00Z'}\n"
+        "  labels:")
+    actions = [lambda: write(manifests / "svc1-eps.yaml", annotated)]
+    status, out, err = run_watch(["-f", str(manifests), *NODE_FLAGS, *FAST, "--max-syncs", "2", "-o", "json"],
+                                 actions)
+    assert status == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [(r["reason"], r["full"], r["changed"]) for r in records[1:]] == [("changes", False, ["ns1/svc1"])]
+    assert f":{SVC1_CHAIN} - [0:0]" in records[1]["restore"] and f":{SVC2_CHAIN} -" not in records[1]["restore"]
+
+
 def test_once_exits_after_the_first_sync(manifests: Path):
     status, out, err = run_watch(["-f", str(manifests), *NODE_FLAGS, "--once"])
     assert status == 0, err

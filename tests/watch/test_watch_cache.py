@@ -141,3 +141,24 @@ def test_slices_decode_with_their_service() -> None:
     out = c.replace([with_rv(slice_json("a-1", "a", ["10.1.0.1"]), 3)], "3")
     assert out[0].type is EventType.ADDED and out[0].obj == eps("a-1", "a", ["10.1.0.1"],
                                                                 labels=(("kubernetes.io/service-name", "a"),))
+
+
+def test_a_slice_at_a_new_resource_version_is_an_event_even_if_equal_in_the_model() -> None:
+    """kube-proxy's slice cache compares whole slices: an annotation-only update is a MODIFIED (a Service's is
+    not: its tracker reads the port map only, and the model keeps no annotation); a relist at the same
+    resourceVersion is no event."""
+    c = KindCache(KIND_SPECS[Kind.ENDPOINT_SLICE], SRC)
+    c.replace([with_rv(slice_json("a-1", "a", ["10.1.0.1"]), 5)], "5")
+    annotated = with_rv(slice_json("a-1", "a", ["10.1.0.1"]), 7)
+    annotated["metadata"]["annotations"] = {"endpoints.kubernetes.io/last-change-trigger-time": "2025-01-01T00:00:00Z"}
+    out, _ = c.watch_line(line("MODIFIED", annotated), 1)
+    assert events(out) == [("MODIFIED", "default/a-1", "7")]
+    assert events(c.replace([annotated], "9")) == [("BOOKMARK", "", "9")]
+    assert events(c.replace([with_rv(slice_json("a-1", "a", ["10.1.0.1"]), 11)], "11")) == [
+        ("MODIFIED", "default/a-1", "11"), ("BOOKMARK", "", "11")]
+    s = new_cache()
+    s.replace([with_rv(svc_json("a", "10.0.0.1"), 5)], "5")
+    annotated = with_rv(svc_json("a", "10.0.0.1"), 6)
+    annotated["metadata"]["annotations"] = {"team": "x"}
+    out, _ = s.watch_line(line("MODIFIED", annotated), 1)
+    assert events(out) == []

@@ -256,3 +256,42 @@ def test_directory_non_utf8_file_is_said_so(setup) -> None:
     clock.now += 1.0
     batch = src.poll()
     assert any(x.message == "not UTF-8 text (byte 15); expected a YAML or JSON manifest" for x in batch.diagnostics)
+
+
+SLICE = """apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: a-1
+  namespace: default
+  labels: {{kubernetes.io/service-name: a}}{extra}
+addressType: IPv4
+endpoints: [{{addresses: [10.1.0.1]}}]
+ports: [{{name: p, port: 80, protocol: TCP}}]
+"""
+
+
+def test_directory_slice_edited_where_the_model_does_not_look_is_modified(setup) -> None:
+    """An annotation added to a slice's document is a new revision (kube-proxy's slice cache compares whole
+    slices): a MODIFIED event at a new resourceVersion; keys reordered is the same content, no event."""
+    d, clock, src = setup
+    d.write("s.yaml", SLICE.format(extra=""))
+    src.poll()
+    d.write("s.yaml", SLICE.format(extra="\n  annotations: {foo: bar}"))
+    clock.now += 1.0
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert summary(batch) == [("MODIFIED", "EndpointSlice", "default/a-1")]
+    first_rv = batch.events[0].resource_version
+    d.write("s.yaml", SLICE.format(extra="\n  annotations: {foo: bar}").replace(
+        "  name: a-1\n  namespace: default\n", "  namespace: default\n  name: a-1\n"))
+    clock.now += 1.0
+    src.poll()
+    clock.now += 1.0
+    assert summary(src.poll()) == [] and first_rv
+    # a field the API server defaults, left out (a port's protocol): the same object, no new revision
+    d.write("s.yaml", SLICE.format(extra="\n  annotations: {foo: bar}").replace(", protocol: TCP", ""))
+    clock.now += 1.0
+    src.poll()
+    clock.now += 1.0
+    assert summary(src.poll()) == []

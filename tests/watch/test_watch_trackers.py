@@ -219,3 +219,20 @@ def test_trackers_match_a_naive_model(steps) -> None:
         else:
             tracker.observe(ev(EventType.MODIFIED if obj.key in truth else EventType.ADDED, obj))
             truth[obj.key] = obj
+
+
+def test_a_new_revision_of_a_slice_changes_its_service_even_if_equal_in_the_model() -> None:
+    """Upstream's esDataChanged compares whole slices: an update at a new resourceVersion that changed only a
+    field the model drops (an annotation, a targetRef's uid) still has the Service's chains rewritten. The same
+    revision again is no update; a slice the proxier does not see (no Service) changes nothing."""
+    a1 = eps("a-1", "a", ["10.1.0.1"])
+    orphan = eps("o-1", "", ["10.1.0.9"])
+    t = EndpointSliceChangeTracker()
+    t.observe_all([WatchEvent(EventType.ADDED, Kind.ENDPOINT_SLICE, a1.key, "5", a1),
+                   WatchEvent(EventType.ADDED, Kind.ENDPOINT_SLICE, orphan.key, "5", orphan)])
+    t.apply()
+    t.observe(WatchEvent(EventType.MODIFIED, Kind.ENDPOINT_SLICE, a1.key, "5", a1))
+    assert t.pending() == frozenset()
+    t.observe(WatchEvent(EventType.MODIFIED, Kind.ENDPOINT_SLICE, a1.key, "8", a1))
+    t.observe(WatchEvent(EventType.MODIFIED, Kind.ENDPOINT_SLICE, orphan.key, "9", orphan))
+    assert t.pending() == {"default/a"} and t.apply().changed == {"default/a"}
