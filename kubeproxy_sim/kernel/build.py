@@ -4,7 +4,7 @@ All changes happen inside namespaces named ``kpsim-NAME.*``: links are created
 from a netlink socket opened inside a namespace (pyroute2's ``netns=``), peers are
 placed straight into their target namespace, sysctls and rules are written by
 children that entered the namespace. The node-network namespace is created
-first and at once marked with its owner (see :mod:`.state`); :func:`teardown`
+first (which claims the name, see :func:`claim`) and at once marked with its owner (see :mod:`.state`); :func:`teardown`
 removes exactly the namespaces of the cluster's prefix (that one last, so the
 marker outlives the rest) and the servers running in them; :func:`up` calls it
 on any failure; :func:`gc` calls it for clusters whose owner is gone.
@@ -61,6 +61,10 @@ OPTIONAL_SYSCTLS = ("net.ipv4.icmp_msgs_per_sec", "net.ipv4.icmp_msgs_burst", RE
 
 class KernelError(KubeproxySimError):
     """The kernel refused a step of the build (the message names the namespace and the step)."""
+
+
+class NameTaken(KernelError):
+    """The cluster's name is another cluster's (or another build's): nothing was created."""
 
 
 def _link_index(ipr: IPRoute, name: str) -> int:
@@ -532,16 +536,28 @@ def _servers_in(namespaces: Iterable[str]) -> list[int]:
 # --------------------------------------------------------------------------- the whole cluster
 
 
-def wire(topo: Topology, owner: Owner | None = None) -> None:
-    """Namespaces, sysctls, links and routes of a plan, without rules or servers (the caller tears down).
+def claim(topo: Topology, owner: Owner | None = None) -> None:
+    """Take the cluster's name: create its node network's namespace and mark it with ``owner`` at once.
 
-    The node network's namespace comes first, marked with ``owner`` before any other is created."""
-    names = topo.namespaces()
-    nsexec.create_netns(names[0])
+    The namespace's mount point is created exclusively (O_EXCL), so of two builds of one name started
+    together exactly one gets it; the other raises :class:`NameTaken` having created nothing, and its caller
+    must not tear anything down (it is the winner's)."""
+    if exists(topo.name):
+        raise NameTaken(f"cluster {topo.name!r} already exists; run `netns down {topo.name}` first")
+    try:
+        nsexec.create_netns(topo.net_netns)
+    except FileExistsError:
+        raise NameTaken(f"cluster {topo.name!r} already exists; run `netns down {topo.name}` first") from None
     if owner is not None:
-        mark_owner(names[0], owner)
-    for name in names[1:]:
-        nsexec.create_netns(name)
+        mark_owner(topo.net_netns, owner)
+
+
+def wire(topo: Topology) -> None:
+    """The rest of a claimed plan's namespaces (see :func:`claim`), its sysctls, links and routes, without
+    rules or servers (the caller tears down)."""
+    for name in topo.namespaces():
+        if name != topo.net_netns:
+            nsexec.create_netns(name)
     _sysctls(topo)
     _lo_up(topo)
     _node_network(topo)
@@ -591,14 +607,13 @@ def up(cluster: Cluster, topo: Topology, directory: Path, extra_state: dict[str,
     The cluster is owned by this process, so a killed caller's cluster is garbage; ``persistent`` (``netns
     up``) hands it over to a keeper process that lives until ``netns down``.
     """
-    if exists(topo.name):
-        raise KernelError(f"cluster {topo.name!r} already exists; run `netns down {topo.name}` first")
     require_tools(topo.family)
     state = initial_state(topo, directory)
     state.update(extra_state or {})
-    write_state(directory, state)
     try:
-        wire(topo, owner_of(os.getpid(), state_path(directory, topo.name)))
+        claim(topo, owner_of(os.getpid(), state_path(directory, topo.name)))
+        write_state(directory, state)  # the name is ours now: another build of it never gets this far
+        wire(topo)
         topo, notes = _install_rules(cluster, topo)
         _pod_egress(topo)
         _catch_all(topo)
@@ -613,6 +628,8 @@ def up(cluster: Cluster, topo: Topology, directory: Path, extra_state: dict[str,
             mark_owner(topo.net_netns, owner)
         state["status"] = "up"
         write_state(directory, state)
+    except NameTaken:
+        raise  # nothing of ours to remove; what is there is the other cluster's
     except BaseException:
         teardown(topo.name, directory, state)
         raise

@@ -6,7 +6,8 @@ ports, ipsets, nfacct counters, the cluster CIDR); ``plan_stage`` turns that int
 builds it with the kernel builder, creates the empty sets and counters, loads the
 dump with iptables-restore and starts a server in every endpoint. A rule this
 kernel refuses is commented out (so every other line keeps its number), reported
-with its line, and the load is retried. The state record is written first with
+with its line, and the load is retried. The state record is written as soon as
+the stage's name is claimed (see :func:`~kubeproxy_sim.kernel.build.claim`), with
 status ``verifying``: it lives exactly as long as this process, so ``netns gc``
 removes whatever a killed run left.
 """
@@ -374,19 +375,20 @@ def _answer_unknown(plan: StagePlan) -> None:
 def stage(plan: StagePlan, text: str, file: str, directory: Path) -> Staged:
     """Build the stage; on any failure everything built so far is removed and the error re-raised."""
     topo = plan.topology
-    if build.exists(topo.name):
-        raise KernelError(f"cluster {topo.name!r} already exists; run `netns down {topo.name}` first")
     state = build.initial_state(topo, directory)
     state.update(status="verifying", kind="verify", rules=file)
-    write_state(directory, state)
     try:
-        build.wire(topo, owner_of(os.getpid(), state_path(directory, topo.name)))
+        build.claim(topo, owner_of(os.getpid(), state_path(directory, topo.name)))
+        write_state(directory, state)
+        build.wire(topo)
         _answer_unknown(plan)
         lines = text.splitlines()
         sets, counters, left = _prepare_sets(plan, lines)
         staged, refused = load_dump(plan.node.netns, text, file, lines, topo.family)
         state["servers"] = build.start_servers(topo)
         write_state(directory, state)
+    except build.NameTaken:
+        raise  # another stage's or cluster's: not ours to remove
     except KubeproxySimError:
         build.teardown(topo.name, directory, state)
         raise

@@ -1,6 +1,7 @@
 """The record of a running kernel cluster: a small JSON file per cluster, its owner, and liveness checks.
 
-The file is written before the first namespace is created. Ownership also
+The file is written once the cluster's first namespace has claimed its name
+(of two builds of one name, the loser never writes it). Ownership also
 travels with the namespaces themselves: the cluster's node-network namespace
 holds a link whose alias names the owning process (pid and start time, so a
 reused pid is not mistaken for it) and the state file. ``netns gc`` judges a

@@ -358,6 +358,25 @@ def test_failed_build_removes_everything(kernel: None, run_tag: str, state_dir: 
     assert ours(name) == [] and read_state(state_dir, name) is None
 
 
+def test_a_second_build_of_one_name_touches_nothing_of_the_first(kernel: None, run_tag: str, state_dir: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA-kernel 3: two builds of one name at once. The loser passed the first check before the winner took the
+    name (here the check is made to miss it): it says "already exists" and leaves the winner's namespaces,
+    servers and state as they were."""
+    name = f"{run_tag}-race"
+    _, state = start(name, state_dir, sources=())
+    try:
+        before = read_state(state_dir, name)
+        monkeypatch.setattr(build, "exists", lambda _name: False)
+        with pytest.raises(build.KernelError, match="already exists"):
+            start(name, state_dir, sources=())
+        assert sorted(ours(name)) == sorted(state["namespaces"]) and read_state(state_dir, name) == before
+        assert state["servers"] and all(pid_alive(pid, SERVER_MARK) for pid in state["servers"].values())
+    finally:
+        build.teardown(name, state_dir, read_state(state_dir, name))
+    assert ours(name) == []
+
+
 BUILDER = """
 import sys, time
 from pathlib import Path
