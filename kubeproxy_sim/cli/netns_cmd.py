@@ -143,6 +143,7 @@ def _state(name: str) -> dict[str, Any]:
 
     state = read_state(state_dir(), name)
     if state is None or state.get("status") != "up":
+        _refuse_while_building(name, state)  # its builder removes it if it fails: `netns down` is no advice
         hint = f"`netns down {name}` first: its namespaces are still there" if build.exists(name) else \
             f"start one with `netns up --name {name}`"
         raise InputError(Diagnostic(f"no running cluster {name!r}; {hint}", field="NAME"))
@@ -262,14 +263,11 @@ def run_down(args: argparse.Namespace) -> int:
 def _refuse_while_building(name: str, state: dict[str, Any] | None) -> None:
     """A cluster still being built (or staged by a verify run) belongs to its live builder: taking it down
     under it would leave that build half-made, or report success for namespaces that are gone."""
-    from kubeproxy_sim.kernel.state import Owner
+    from kubeproxy_sim.kernel.state import being_built, building_owner
 
-    if not state or state.get("status") == "up" or not isinstance(state.get("owner"), dict):
-        return
-    owner = Owner(int(state["owner"].get("pid", 0)), int(state["owner"].get("start", -1)))
-    if owner.alive():
-        raise InputError(Diagnostic(f"cluster {name!r} is being built or verified by process {owner.pid}; "
-                                    "expected it to finish (or stop it: it removes what it built)", field="NAME"))
+    builder = building_owner(state)
+    if builder is not None:
+        raise InputError(Diagnostic(being_built(name, builder), field="NAME"))
 
 
 def run_gc(args: argparse.Namespace) -> int:

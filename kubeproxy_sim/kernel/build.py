@@ -34,8 +34,11 @@ from kubeproxy_sim.kernel.plan import PREFIX, NodePlan, PodPlan, Topology, any_n
 from kubeproxy_sim.kernel.state import (
     SERVER_MARK,
     Owner,
+    being_built,
+    building_owner,
     owner_of,
     pid_alive,
+    read_state,
     read_state_file,
     remove_state,
     state_owner_alive,
@@ -536,20 +539,28 @@ def _servers_in(namespaces: Iterable[str]) -> list[int]:
 # --------------------------------------------------------------------------- the whole cluster
 
 
-def claim(topo: Topology, owner: Owner | None = None) -> None:
+def claim(topo: Topology, owner: Owner | None = None, directory: Path | None = None) -> None:
     """Take the cluster's name: create its node network's namespace and mark it with ``owner`` at once.
 
     The namespace's mount point is created exclusively (O_EXCL), so of two builds of one name started
     together exactly one gets it; the other raises :class:`NameTaken` having created nothing, and its caller
-    must not tear anything down (it is the winner's)."""
+    must not tear anything down (it is the winner's). The message names a live builder the state file of
+    ``directory`` records."""
     if exists(topo.name):
-        raise NameTaken(f"cluster {topo.name!r} already exists; run `netns down {topo.name}` first")
+        raise NameTaken(_taken(topo.name, directory))
     try:
         nsexec.create_netns(topo.net_netns)
     except FileExistsError:
-        raise NameTaken(f"cluster {topo.name!r} already exists; run `netns down {topo.name}` first") from None
+        raise NameTaken(_taken(topo.name, directory)) from None
     if owner is not None:
         mark_owner(topo.net_netns, owner)
+
+
+def _taken(name: str, directory: Path | None) -> str:
+    builder = building_owner(read_state(directory, name)) if directory is not None else None
+    if builder is not None and builder != os.getpid():
+        return being_built(name, builder)
+    return f"cluster {name!r} already exists; run `netns down {name}` first"
 
 
 def wire(topo: Topology) -> None:
@@ -611,7 +622,7 @@ def up(cluster: Cluster, topo: Topology, directory: Path, extra_state: dict[str,
     state = initial_state(topo, directory)
     state.update(extra_state or {})
     try:
-        claim(topo, owner_of(os.getpid(), state_path(directory, topo.name)))
+        claim(topo, owner_of(os.getpid(), state_path(directory, topo.name)), directory)
         write_state(directory, state)  # the name is ours now: another build of it never gets this far
         wire(topo)
         topo, notes = _install_rules(cluster, topo)

@@ -378,7 +378,7 @@ def stage(plan: StagePlan, text: str, file: str, directory: Path) -> Staged:
     state = build.initial_state(topo, directory)
     state.update(status="verifying", kind="verify", rules=file)
     try:
-        build.claim(topo, owner_of(os.getpid(), state_path(directory, topo.name)))
+        build.claim(topo, owner_of(os.getpid(), state_path(directory, topo.name)), directory)
         write_state(directory, state)
         build.wire(topo)
         _answer_unknown(plan)

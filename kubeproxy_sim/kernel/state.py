@@ -124,6 +124,20 @@ def pid_alive(pid: int, mark: str | None = None) -> bool:
     return mark is None or mark in cmdline
 
 
+def building_owner(state: dict[str, Any] | None) -> int | None:
+    """The pid of the live process still building (or verifying on) the cluster ``state`` records; None when
+    the cluster is up (its keeper owns it) or that process is gone."""
+    if not state or state.get("status") == "up" or not isinstance(state.get("owner"), dict):
+        return None
+    owner = Owner(int(state["owner"].get("pid", 0)), int(state["owner"].get("start", -1)))
+    return owner.pid if owner.alive() else None
+
+
+def being_built(name: str, pid: int) -> str:
+    return (f"cluster {name!r} is being built or verified by process {pid}; expected it to finish (or stop it: it "
+            "removes what it built)")
+
+
 def state_owner_alive(state: dict[str, Any]) -> bool:
     """Whether the owner a state file records still runs (for a state file whose namespaces are gone)."""
     owner = state.get("owner")

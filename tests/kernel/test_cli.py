@@ -10,7 +10,7 @@ import yaml
 from pyroute2 import netns
 
 from kubeproxy_sim.cli import netns_cmd
-from kubeproxy_sim.errors import EnvironmentMissing, InputError, UsageError
+from kubeproxy_sim.errors import EnvironmentMissing, InputError, KubeproxySimError, UsageError
 
 pytestmark = pytest.mark.kernel
 
@@ -145,7 +145,15 @@ def test_down_refuses_a_cluster_its_builder_is_still_building(kernel: None, run_
         while not (tmp_path / f"{name}.json").exists() and time.monotonic() < deadline:
             time.sleep(0.005)
         os.kill(proc.pid, signal.SIGSTOP)  # held mid-build while `down` runs: no race with the build finishing
+        said = []  # QA-kernel 6: send and a second up name the builder too, not "run `netns down` first"
         try:
+            for argv in (["netns", "send", name, "--from", "external", "--to", "10.96.0.1:80"],
+                         ["netns", "up", "--scenario", "bootcamp", "--name", name]):
+                try:
+                    run(argv)
+                    said.append("ran")
+                except KubeproxySimError as exc:
+                    said.append(str(exc))
             run(["netns", "down", name])
             refused = False
         except InputError as exc:
@@ -153,6 +161,7 @@ def test_down_refuses_a_cluster_its_builder_is_still_building(kernel: None, run_
         finally:
             os.kill(proc.pid, signal.SIGCONT)
         assert proc.wait(timeout=60) == 0 or not refused
+        assert all(f"is being built or verified by process {proc.pid}" in text for text in said), said
     finally:
         if proc.poll() is None:
             proc.kill()
