@@ -32,10 +32,12 @@ from typing import cast
 from kubeproxy_sim.analysis.exact import CLUSTER_IP, EXTERNAL_IP, LOAD_BALANCER, NODE_PORT, Entry, View
 from kubeproxy_sim.analysis.nodes import NodeSet, Source, free_pod_address
 from kubeproxy_sim.netfilter.evaluate import RecentTable
+from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.packet import format_address, parse_address, split_endpoint
-from kubeproxy_sim.objects.model import Pod
+from kubeproxy_sim.objects.model import Cluster, Pod
 from kubeproxy_sim.objects.nodes import used_addresses
-from kubeproxy_sim.simulator.network import Client, Connection, Simulator
+from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.simulator.network import Client, Connection, RuleSource, Simulator, node_rules
 
 CLIENT_NAMESPACE = "kubeproxy-sim"  # where client pods without a Pod object are placed
 CONNECTION_GAP = 0.01  # simulated seconds between connections (1e6 of them stay within affinity's 3 h)
@@ -145,8 +147,9 @@ class Network:
 def build_simulator(nodes: NodeSet, sources: Sequence[Source], seed: int) -> Network:
     """The cluster as the simulator sees it, every node running the config the exact shares came from.
 
-    Building means generating every node's rules, so the simulator is kept in
-    the node set's cache (keyed by the client pods it was given) and only its
+    Its nodes' rules are the node set's (:func:`shared_rules`), each taken when a
+    packet first reaches the node; the simulator is kept in the node set's
+    cache (keyed by the client pods it was given) and only its
     state is rewound for the next run: the random generator is seeded again,
     the clock, conntrack, flow choices and ``recent`` lists start empty. A run
     therefore depends on its seed alone, not on what ran before.
@@ -161,11 +164,26 @@ def build_simulator(nodes: NodeSet, sources: Sequence[Source], seed: int) -> Net
                      for name, config in nodes.configs.items()}
         clock = SimClock()
         sim = Simulator(cluster, nodes.configs[nodes.order[0]], rng=random.Random(seed), clock=clock,
-                        overrides=overrides)
+                        overrides=overrides, rules=shared_rules(nodes))
         cached = nodes.cache[key] = (sim, clock)
     sim, clock = cached
     rewind(sim, clock, seed)
     return Network(sim, clock, {source: pod.key for source, pod in made.items()})
+
+
+def shared_rules(nodes: NodeSet) -> RuleSource:
+    """The simulator's node rules from the node set, which has generated them for the exact shares already: a
+    node's tables are the set's when its config is the set's and the objects kube-proxy reads (services,
+    EndpointSlices, nodes; never pods, so the client pods added for the run change nothing) are the set's own;
+    anything else (a later update) is generated afresh."""
+    own = nodes.cluster
+
+    def rules(cluster: Cluster, config: ProxyConfig) -> Ruleset:
+        if (cluster.services is own.services and cluster.endpoint_slices is own.endpoint_slices
+                and cluster.nodes is own.nodes and nodes.configs.get(config.node_name) == config):
+            return nodes.ruleset(config.node_name)
+        return node_rules(cluster, config)
+    return rules
 
 
 def rewind(sim: Simulator, clock: SimClock, seed: int, list_size: int = 100) -> None:

@@ -81,6 +81,11 @@ class Conntrack:
     def __len__(self) -> int:
         return len(self._by_tuple) // 2
 
+    @property
+    def empty(self) -> bool:
+        """No entry at all (``len`` counts an entry whose two tuples are one, a flow to itself, as none)."""
+        return not self._by_tuple
+
     def entries(self) -> Iterator[Entry]:
         return (entry for entry, is_reply in self._by_tuple.values() if not is_reply)
 

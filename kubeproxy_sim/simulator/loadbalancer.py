@@ -62,17 +62,13 @@ class LoadBalancer:
                     key = (ingress.ip, port.protocol.value.lower(), port.port)
                     self.frontends.setdefault(key, Frontend(ingress.ip, svc, port, ingress.ip_mode == "Proxy"))
         self.nodes = tuple(nodes)
-        self.health: dict[tuple[str, str], HealthResponse] = {}
-        probed = [svc for svc in {f.service.key: f.service for f in self.frontends.values()}.values()
-                  if svc.external_traffic_policy is TrafficPolicy.LOCAL and svc.health_check_node_port]
-        self.probed = frozenset(svc.key for svc in probed)
-        slices: dict[str, list[EndpointSlice]] = {key: [] for key in self.probed}  # grouped once, not per service
-        for one in cluster.endpoint_slices:
-            if (group := slices.get(f"{one.namespace}/{one.service_name}")) is not None:
-                group.append(one)
-        for svc in probed:
-            for node in self.nodes:
-                self.health[(svc.key, node)] = service_health(cluster, configs[node], svc, slices=slices[svc.key])
+        self.health: dict[tuple[str, str], HealthResponse] = {}  # (service key, node): its answer, once probed
+        self.probed = frozenset(f.service.key for f in self.frontends.values()
+                                if f.service.external_traffic_policy is TrafficPolicy.LOCAL
+                                and f.service.health_check_node_port)
+        self._cluster = cluster
+        self._configs = configs
+        self._slices: dict[str, list[EndpointSlice]] | None = None
         self.flows: dict[tuple, str] = {}
 
     def pin(self, node: str) -> None:
@@ -89,8 +85,28 @@ class LoadBalancer:
         """The nodes new connections of the service go to."""
         if service.key not in self.probed:
             return self.nodes
-        healthy = tuple(n for n in self.nodes if self.health[(service.key, n)].healthy)
+        healthy = tuple(n for n in self.nodes if self.probe(service, n).healthy)
         return healthy or self.nodes
+
+    def probe(self, service: Service, node: str) -> HealthResponse:
+        """The node's answer to the balancer's health check of ``service``, worked out the first time a connection
+        of the service needs it: building the balancer probes nothing, so a flow that never meets a load
+        balancer costs no health check of every service on every node (pure: asking later changes no answer)."""
+        key = (service.key, node)
+        found = self.health.get(key)
+        if found is None:
+            found = self.health[key] = service_health(self._cluster, self._configs[node], service,
+                                                      slices=self._grouped().get(service.key, ()))
+        return found
+
+    def _grouped(self) -> dict[str, list[EndpointSlice]]:
+        """The probed services' EndpointSlices, grouped in one pass over them all (not one scan per service)."""
+        if self._slices is None:
+            self._slices = {key: [] for key in self.probed}
+            for one in self._cluster.endpoint_slices:
+                if (group := self._slices.get(f"{one.namespace}/{one.service_name}")) is not None:
+                    group.append(one)
+        return self._slices
 
     def weights(self, service: Service) -> dict[str, float]:
         nodes = self.backends(service)

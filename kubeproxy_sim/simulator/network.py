@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 import netaddr
 
-from kubeproxy_sim.netfilter.compile import CompiledRuleset, compile_ruleset
+from kubeproxy_sim.netfilter.compile import CompiledRuleset, RuleMemo, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import ACCEPT, Engine, NodeContext, Sampler
+from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.packet import (
     CtState,
     Packet,
@@ -122,23 +123,68 @@ Arrival = tuple[str, object, Tuple]  # ("pod", SimPod, pkt) | ("node", name, pkt
 
 
 class NodeRuntime:
-    """One node's running state: compiled rules, engine (with its Sampler), conntrack, routes."""
+    """One node's running state: compiled rules, engine (with its Sampler), conntrack, routes.
 
-    def __init__(self, node: SimNode, compiled: CompiledRuleset, context: NodeContext, sampler: Sampler) -> None:
+    The rules are kube-proxy's sync for this node, generated (and the context worked out) when first asked for,
+    i.e. when a packet first reaches the node: a run about one service of a large cluster generates the few nodes
+    its packets cross, not all of them. Generating draws nothing from the random generator, so when it happens
+    changes no run (``Simulator(lazy=False)`` builds every node up front and gives the same connections).
+    """
+
+    def __init__(self, node: SimNode, rules: Callable[[], CompiledRuleset], context: Callable[[], NodeContext],
+                 listeners: Callable[[], dict[tuple[str, int], str]], sampler: Sampler) -> None:
         self.node = node
         self.name = node.name
-        self.compiled = compiled
-        self.context = context
         self.sampler = sampler
-        self.engine = Engine(compiled, context, sampler)
         self.conntrack = Conntrack()
         self.local_pods: dict[int, SimPod] = {}
         self.own_nets: list[tuple[int, int]] = []
         self.peer_nets: list[tuple[int, int, str]] = []
-        self.listeners: dict[tuple[str, int], str] = {}
         self.by_veth = node.pods_by_veth
         self.out_iface: Callable[[int], str] = lambda dst: UPLINK
+        self._rules = rules
+        self._context_of = context
+        self._listeners_of = listeners
+        self._compiled: CompiledRuleset | None = None
+        self._context: NodeContext | None = None
+        self._engine: Engine | None = None
+        self._listeners: dict[tuple[str, int], str] | None = None
         self._tracer: Tracer | None = None
+
+    @property
+    def built(self) -> bool:
+        """Whether the node's rules have been generated (a packet reached it, or someone asked for them)."""
+        return self._compiled is not None
+
+    def build(self) -> Engine:
+        """Generate and compile the node's rules now (an eager simulator's build), not at the first packet."""
+        return self.engine
+
+    @property
+    def compiled(self) -> CompiledRuleset:
+        if self._compiled is None:
+            self._compiled = self._rules()
+        return self._compiled
+
+    @property
+    def context(self) -> NodeContext:
+        if self._context is None:
+            self._context = self._context_of()
+        return self._context
+
+    @property
+    def engine(self) -> Engine:
+        engine = self._engine
+        if engine is None:
+            engine = self._engine = Engine(self.compiled, self.context, self.sampler)
+        return engine
+
+    @property
+    def listeners(self) -> dict[tuple[str, int], str]:
+        """(proto, port) -> who answers on the node's own addresses (worked out when a packet first ends here)."""
+        if self._listeners is None:
+            self._listeners = self._listeners_of()
+        return self._listeners
 
     @property
     def tracer(self) -> Tracer:
@@ -168,7 +214,12 @@ def node_context(node: SimNode, topology: Topology) -> NodeContext:
     return NodeContext.of(node.addresses, interfaces=interfaces, routes=routes)
 
 
-def node_rules(cluster: Cluster, config: ProxyConfig):
+RuleSource = Callable[[Cluster, ProxyConfig], Ruleset]
+"""How a node's tables are made from the objects and its config: :func:`node_rules`, or a caller's own that hands
+out tables it has already generated for the same objects and config (the analysis' node set)."""
+
+
+def node_rules(cluster: Cluster, config: ProxyConfig) -> Ruleset:
     """The node's whole nat and filter tables after kube-proxy's sync."""
     result = generate(cluster, config)
     return node_tables(result.ruleset, result.jumps)
@@ -179,11 +230,15 @@ class Simulator:
 
     def __init__(self, cluster: Cluster, base: ProxyConfig, *, rng: random.Random | None = None,
                  clock: Callable[[], float] | None = None, hosts: Iterable[tuple[str, str]] = (),
-                 overrides: Mapping[str, Mapping[str, object]] | None = None, lazy: bool = True) -> None:
-        """``lazy``: compile a node's chains when a packet first enters them (fast for a question about a few
-        services of a large cluster); False compiles every node's rules up front, at each (re)build."""
+                 overrides: Mapping[str, Mapping[str, object]] | None = None, lazy: bool = True,
+                 rules: RuleSource = node_rules) -> None:
+        """``lazy``: generate a node's rules when a packet first reaches the node and compile a chain when a packet
+        first enters it (fast for a question about a few services of a large cluster); False generates and
+        compiles every node's rules up front, at each (re)build. Both give the same run. ``rules``: how a node's
+        tables are generated (:data:`RuleSource`)."""
         self.rng = rng if rng is not None else random.Random(0)
         self.lazy = lazy
+        self._generate = rules
         self._clock = clock
         self._now = 0.0
         self.base = base
@@ -206,11 +261,14 @@ class Simulator:
         self.clients.add(parse_address(self.topology.default_client)[1])  # `external` is a host out there
         getbits = self.rng.getrandbits
         runtimes: dict[str, NodeRuntime] = {}
+        memo: RuleMemo = {}  # a rule text one node's chains compiled is not compiled again for another's
         for node in self.topology.nodes:
             old = self.runtimes.get(node.name)
             sampler = old.sampler if old is not None else Sampler(rng=lambda: getbits(32))
-            rt = NodeRuntime(node, compile_ruleset(node_rules(cluster, node.config), lazy=self.lazy),
-                             node_context(node, self.topology), sampler)
+            rt = NodeRuntime(node, self._rules_of(cluster, node, memo), self._context_of(node),
+                             self._listeners_of(cluster, node), sampler)
+            if not self.lazy:
+                rt.build()
             if old is not None:
                 rt.conntrack = old.conntrack
             runtimes[node.name] = rt
@@ -233,19 +291,38 @@ class Simulator:
         self.external_at = {parse_address(a)[1]: name for name, a in self.hosts if (":" in a) == (family == 6)}
         self.external_ip_nodes = {parse_address(ip)[1]: svc for ip, svc in external_ips(self.cluster, family).items()}
         all_nets = [(n.name, _net(c)) for n in self.topology.nodes for c in n.pod_cidrs]
+        local_pods: dict[str, dict[int, SimPod]] = {name: {} for name in self.runtimes}
+        for value, pod in self.pod_at.items():  # grouped in one pass, not one scan of every pod per node
+            if pod.node in local_pods:
+                local_pods[pod.node][value] = pod
         for rt in self.runtimes.values():
-            rt.local_pods = {k: p for k, p in self.pod_at.items() if p.node == rt.name}
+            rt.local_pods = local_pods[rt.name]
             rt.own_nets = [(net, mask) for name, (_, net, mask) in all_nets if name == rt.name]
             rt.peer_nets = [(net, mask, name) for name, (_, net, mask) in all_nets if name != rt.name]
-            rt.listeners = self._listeners(rt)
             rt.out_iface = self._iface_for(rt)
 
-    def _listeners(self, rt: NodeRuntime) -> dict[tuple[str, int], str]:
-        """(proto, port) -> who answers on the node's own addresses."""
-        found: dict[tuple[str, int], str] = {("tcp", KUBE_PROXY_HEALTHZ_PORT): f"node/{rt.name}"}
-        for port in health_ports(self.cluster, rt.node.config):
-            found[("tcp", port)] = f"node/{rt.name}"
-        return found
+    def _rules_of(self, cluster: Cluster, node: SimNode, memo: RuleMemo) -> Callable[[], CompiledRuleset]:
+        """How the node's rules are made: generated from ``cluster`` (the objects of this build, not a later
+        update's) and compiled, each chain when first walked unless the simulator is eager, with the build's
+        ``memo`` (shared by its nodes: most of their rules are the same text)."""
+        lazy, generate = self.lazy, self._generate
+        return lambda: compile_ruleset(generate(cluster, node.config), lazy=lazy, memo=memo)
+
+    def _context_of(self, node: SimNode) -> Callable[[], NodeContext]:
+        topology = self.topology
+        return lambda: node_context(node, topology)
+
+    @staticmethod
+    def _listeners_of(cluster: Cluster, node: SimNode) -> Callable[[], dict[tuple[str, int], str]]:
+        """(proto, port) -> who answers on the node's own addresses: kube-proxy's healthz and health check ports."""
+        name, config = node.name, node.config
+
+        def listeners() -> dict[tuple[str, int], str]:
+            found: dict[tuple[str, int], str] = {("tcp", KUBE_PROXY_HEALTHZ_PORT): f"node/{name}"}
+            for port in health_ports(cluster, config):
+                found[("tcp", port)] = f"node/{name}"
+            return found
+        return listeners
 
     def update(self, cluster: Cluster) -> int:
         """New objects (a scaled deployment, a removed endpoint): resync every node as kube-proxy does.
@@ -254,7 +331,9 @@ class Simulator:
         no serving endpoint of it (see ``simulator.stale``).
         """
         cleared = 0
-        plans = {n.name: udp_cleanup(self.cluster, cluster, n.config) for n in self.topology.nodes}
+        # a node whose conntrack is empty (no packet has reached it yet) has nothing to clear: no plan for it
+        plans = {n.name: udp_cleanup(self.cluster, cluster, n.config) for n in self.topology.nodes
+                 if n.name in self.runtimes and not self.runtimes[n.name].conntrack.empty}
         self._load(cluster)
         for name, plan in plans.items():
             rt = self.runtimes.get(name)
