@@ -10,7 +10,8 @@ once, finished. What is read goes through the objects loader, one file at a time
 Things that go wrong are reported and never stop the source:
 
 * a file that does not parse yet (a half-written YAML or JSON, bytes that are
-  not UTF-8), or that parses as no object at all while it held some (a stray
+  not UTF-8; a syntax error in any document holds back the whole file, and
+  says so), or that parses as no object at all while it held some (a stray
   line of text), keeps its previous objects; it is reported once and read again
   after another debounce period, until it is usable (an emptied file removes
   its objects);
@@ -22,6 +23,7 @@ Things that go wrong are reported and never stop the source:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -74,6 +76,16 @@ def _parses(text: str) -> bool:
     except yaml.YAMLError:
         return False
     return True
+
+
+_SKIPPED = "; this document is skipped"  # how a one-shot load ends a syntax error (objects.load)
+
+
+def _held_back(d: Diagnostic) -> Diagnostic:
+    """A syntax error as the watch treats it: not the document alone, the whole file waits until it parses."""
+    if not d.message.endswith(_SKIPPED):
+        return d
+    return dataclasses.replace(d, message=d.message[: -len(_SKIPPED)] + "; the whole file is held back until it parses")
 
 
 _MODELLED_METADATA = frozenset({"name", "namespace", "labels"})
@@ -209,7 +221,7 @@ class DirectorySource:
         revisions: dict[str, str] = {}
         result = load_recording(text, file, revisions)  # the Service of an Endpoints may be in another file
         if not _parses(text):
-            unparsed = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
+            unparsed = [_held_back(d) for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
             unparsed = unparsed or [Diagnostic("does not parse as YAML or JSON", file=file)]
             return self._not_ready(state, signature, unparsed, problems)
         objects = _cluster_objects(result.cluster)

@@ -295,3 +295,18 @@ def test_directory_slice_edited_where_the_model_does_not_look_is_modified(setup)
     src.poll()
     clock.now += 1.0
     assert summary(src.poll()) == []
+
+
+def test_directory_syntax_error_in_a_later_document_says_the_whole_file_is_held_back(tmp_path) -> None:
+    """The one-shot loader skips the broken document alone ("this document is skipped"); the watch holds the whole
+    file back until it parses, so its message says that instead."""
+    d, clock = Dir(str(tmp_path)), Clock()
+    d.write("all.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=80) + "---\nkind: Service\nspec: [\n")
+    src = DirectorySource(str(tmp_path), clock=clock, debounce=1.0)
+    first = src.poll()
+    assert summary(first) == []
+    texts = [str(x) for x in first.diagnostics]
+    assert not any("this document is skipped" in t for t in texts)
+    syntax = [t for t in texts if "syntax error" in t]
+    assert len(syntax) == 1 and syntax[0].endswith("; the whole file is held back until it parses")
+    assert any("half-written" in t for t in texts)
