@@ -24,7 +24,7 @@ from typing import Any
 
 import netaddr
 
-from kubeproxy_sim.errors import Diagnostic, InputError, KubeproxySimError
+from kubeproxy_sim.errors import Diagnostic, InputError, KubeproxySimError, RulesSyntaxError
 from kubeproxy_sim.kernel import build, nsexec, sysfs
 from kubeproxy_sim.kernel.build import KernelError
 from kubeproxy_sim.kernel.plan import (
@@ -45,6 +45,7 @@ from kubeproxy_sim.kernel.plan import (
 from kubeproxy_sim.kernel.state import owner_of, state_path, write_state
 from kubeproxy_sim.netfilter.dumpfile import dump_node_addresses
 from kubeproxy_sim.netfilter.model import Rule, Ruleset
+from kubeproxy_sim.netfilter.syntax import parse_spec
 from kubeproxy_sim.objects.model import IPFamily
 from kubeproxy_sim.objects.nodes import synthesised_node_addresses
 from kubeproxy_sim.proxier.config import ProxyConfig
@@ -62,6 +63,8 @@ ENDPOINT_PREFIX = {4: 24, 6: 64}
 SHORTEST_CLUSTER_PREFIX = {4: 8, 6: 16}
 ERROR_LINE = (re.compile(r"Error occurred at line: (\d+)"), re.compile(r"\bline (\d+):"))
 RESTORE_PREFIX = re.compile(r"^ip6?tables-restore v[\d.]+ \([^)]*\):\s*")
+# iptables-nft checks jumps at COMMIT and names that line; the rules that jump there are the ones refused
+UNDECLARED_CHAIN = re.compile(r"Chain '([^']+)' does not exist")
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +353,10 @@ def load_dump(netns_name: str, text: str, file: str, lines: list[str] | None = N
         if done.returncode == 0:
             return staged, left
         number, complaint = failing_line(done.stderr)
+        jumps = _jumps_to_undeclared(lines, number, complaint)
+        if jumps:
+            left += [out for n in jumps if (out := _leave_out(lines, n, f"this kernel refused it: {complaint}"))]
+            continue
         if number is None or not 0 < number <= len(lines) or not lines[number - 1].lstrip().startswith("-A"):
             where = f"{file}:{number}" if number else file
             raise KernelError(f"{where}: this kernel refused the dump: {complaint}")
@@ -358,6 +365,29 @@ def load_dump(netns_name: str, text: str, file: str, lines: list[str] | None = N
             raise KernelError(f"{file}:{number}: this kernel refused the dump: {complaint}")
         left.append(out)
     raise KernelError(f"{file}: this kernel refused more than {MAX_LOAD_ATTEMPTS} of its rules")
+
+
+def _jumps_to_undeclared(lines: list[str], number: int | None, complaint: str) -> list[int]:
+    """For a jump to a chain the dump never declares, reported at its table's COMMIT (line ``number``): the
+    lines of that table's rules (not yet left out) that jump or go to the chain; else none."""
+    found = UNDECLARED_CHAIN.search(complaint)
+    if found is None or number is None or not 0 < number <= len(lines) or lines[number - 1].lstrip().startswith("-A"):
+        return []
+    start = number - 1
+    while start > 0 and not lines[start - 1].startswith("*"):
+        start -= 1
+    culprits = []
+    for n in range(start + 1, number):
+        line = lines[n - 1]
+        if not line.startswith("-A "):
+            continue
+        try:
+            target = parse_spec(line[3:].partition(" ")[2]).target
+        except RulesSyntaxError:
+            continue
+        if target is not None and target.name == found.group(1):
+            culprits.append(n)
+    return culprits
 
 
 def _answer_unknown(plan: StagePlan) -> None:

@@ -253,3 +253,22 @@ def test_a_sigterm_while_netns_up_builds_removes_what_it_built(kernel: None, run
         assert not (tmp_path / f"{name}.json").exists()
         return
     pytest.fail("every build finished before the signal landed")
+
+
+def test_a_jump_to_an_undeclared_chain_is_left_out_by_the_kernel_s_own_restore(kernel: None, run_tag: str) -> None:
+    """QA-kernel 7 against this machine's iptables-restore (iptables-nft reports it at COMMIT, legacy at the rule)."""
+    from kubeproxy_sim.kernel import nsexec
+    from kubeproxy_sim.kernel.stage import load_dump
+
+    scratch = f"kpsim-{run_tag}-undecl.n0"
+    nsexec.create_netns(scratch)
+    try:
+        text = "*filter\n:FOO - [0:0]\n-A FOO -j ACCEPT\n-A FOO -p tcp -j KUBE-NOPE\nCOMMIT\n"
+        _, left = load_dump(scratch, text, "bad.rules")
+        assert [(x.line, x.rule) for x in left] == [(4, "-A FOO -p tcp -j KUBE-NOPE")]
+        assert "KUBE-NOPE" in left[0].reason
+        saved = nsexec.run(scratch, ["iptables-save", "-t", "filter"]).stdout
+        assert "-A FOO -j ACCEPT" in saved and "KUBE-NOPE" not in saved
+    finally:
+        netns.remove(scratch)
+

@@ -340,3 +340,41 @@ def test_netns_exec_without_a_command_is_a_usage_error(capsys: pytest.CaptureFix
 
     assert main(["netns", "exec", "somename", "node/node1"]) == 2  # before any namespace is looked at
     assert "CMD: no command; expected `netns exec NAME node/NODE -- CMD ARGS`" in capsys.readouterr().err
+
+
+UNDECLARED_JUMP = """*nat
+:FOO - [0:0]
+-A FOO -j ACCEPT
+COMMIT
+*filter
+:FOO - [0:0]
+-A FOO -m comment --comment "not -j BAR" -j ACCEPT
+-A FOO -j BAR
+-A FOO -p tcp -m tcp --dport 80 -g BAR
+COMMIT
+"""
+
+
+def test_a_jump_to_an_undeclared_chain_is_left_out_at_its_own_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """QA-kernel 7: iptables-nft names the COMMIT line; the rules that jump there are left out (each with its
+    line) like any other refused rule, and the load goes on."""
+    import subprocess
+
+    from kubeproxy_sim.kernel import stage
+
+    calls: list[str] = []
+
+    def restore(netns_name: str, argv: list[str], *, stdin: str) -> subprocess.CompletedProcess[str]:
+        calls.append(stdin)
+        if "\n-A FOO -j BAR" in stdin:
+            return subprocess.CompletedProcess(argv, 2, "", "iptables-restore v1.8.9 (nf_tables): Chain 'BAR' does "
+                                               "not exist\nError occurred at line: 10\nTry `iptables-restore -h'\n")
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(stage.nsexec, "run", restore)
+    staged, left = stage.load_dump("kpsim-x.n0", UNDECLARED_JUMP, "bad.rules")
+    assert [(x.line, x.rule, x.reason) for x in left] == [
+        (8, "-A FOO -j BAR", "this kernel refused it: Chain 'BAR' does not exist"),
+        (9, "-A FOO -p tcp -m tcp --dport 80 -g BAR", "this kernel refused it: Chain 'BAR' does not exist")]
+    assert len(calls) == 2 and staged.splitlines()[6] == UNDECLARED_JUMP.splitlines()[6]
+
