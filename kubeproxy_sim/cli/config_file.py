@@ -244,6 +244,7 @@ class _Reader:
             self.error("mode", f"mode {mode!r} is emulated as iptables", Severity.WARNING)
         settings: dict[str, object | None] = {
             "node_name": self._hostname(),
+            "bind_address": self._bind_address(),
             "cluster_cidrs": self._cidrs("clusterCIDR"),
             "detect_local_mode": self._detect_local_mode(),
             "bridge_interface": self.get("detectLocal.bridgeInterface", str, "an interface name") or None,
@@ -263,6 +264,18 @@ class _Reader:
             self.error("hostnameOverride", f"{name!r} is blank; expected a node name")
             return None
         return name or None
+
+    def _bind_address(self) -> str | None:
+        """The primary node IP ``bindAddress`` gives (kube-proxy's detectNodeIPs); "" for 0.0.0.0 or ::, None when
+        not set (or not an IP)."""
+        text = self.get("bindAddress", str, "an IP address")
+        if not text:  # kube-proxy's default: 0.0.0.0
+            return None
+        ip = ip_address_text(text)
+        if ip is None:
+            self.error("bindAddress", f"{text!r} is not an IP address, which kube-proxy's validation refuses; "
+                       f"expected e.g. 192.168.0.10 or fd00::10 (or 0.0.0.0, the default: no override)"[:300])
+        return specified_ip(ip)
 
     def _cidrs(self, field: str) -> tuple[str, ...] | None:
         text = self.get(field, str, f"comma-separated CIDRs ({CIDR_EXAMPLE})")
@@ -299,6 +312,29 @@ class _Reader:
             else:
                 self.error(f"nodePortAddresses[{i}]", f"expected a CIDR or 'primary', got {type_name(value)}")
         return check_nodeport_addresses(texts, lambda message: self.error("nodePortAddresses", message)) or None
+
+
+def ip_address_text(text: str) -> str | None:
+    """``text`` in canonical form as kube-proxy's netutils.ParseIPSloppy reads an address (IPv4 parts may have
+    leading zeros, read as decimal; an IPv4-mapped IPv6 address is the IPv4 one); None where it is no address."""
+    import ipaddress
+
+    parts = text.split(".")
+    if len(parts) == 4 and all(p.isascii() and p.isdigit() and int(p) <= 255 for p in parts):
+        return ".".join(str(int(p)) for p in parts)
+    if ":" not in text or "%" in text:  # (Go's ParseIP takes no zone)
+        return None
+    try:
+        address = ipaddress.IPv6Address(text)
+    except ValueError:
+        return None
+    return str(address.ipv4_mapped or address)
+
+
+def specified_ip(ip: str | None) -> str | None:
+    """A bind address that overrides the primary node IP: not 0.0.0.0 or :: (kube-proxy's IsUnspecified), which
+    are "" (set, overriding a bind address of lower precedence, but no override of the node IP); None: no IP."""
+    return "" if ip in ("0.0.0.0", "::") else ip
 
 
 def split_list(text: str) -> list[str]:

@@ -3,7 +3,9 @@
 Flag names are kube-proxy's own, so a node's command line can be pasted in.
 Precedence is kube-proxy's: defaults < ``--config`` file < flags. What kube-proxy
 learns from the host (node IPs, zone, pod CIDRs) comes from ``--node-ip`` or,
-failing that, from the Node object of this node.
+failing that, from the Node object of this node. A ``--bind-address`` (or the
+file's ``bindAddress``) other than 0.0.0.0 or :: is the primary node IP over
+both, as kube-proxy's detectNodeIPs makes it.
 """
 
 from __future__ import annotations
@@ -64,8 +66,13 @@ def add_node_flags(parser: argparse.ArgumentParser, *, node_ip_help: str = "") -
         node.add_argument("--hostname-override", metavar="NAME",
                           help="the node's name (default: the first Node object by name, else node1)"),
         node.add_argument("--node-ip", action="append", default=None, metavar="IP[/PREFIX]",
-                          help="an address of the node's interfaces (repeatable; the first is the primary node IP; "
-                          "default: the Node object's InternalIP, then ExternalIP addresses)" + node_ip_help),
+                          help="an address of the node's interfaces (repeatable; the first is the primary node IP, "
+                          "unless --bind-address names one; default: the Node object's InternalIP, then ExternalIP "
+                          "addresses)" + node_ip_help),
+        node.add_argument("--bind-address", metavar="IP",
+                          help="kube-proxy's: unless 0.0.0.0 or :: (the default), the primary node IP, over --node-ip "
+                          "and the Node object (it goes first among the node's addresses, and its family is the "
+                          "default --ip-family)"),
         node.add_argument("--ip-family", choices=["ipv4", "ipv6"], help="the family of this proxier "
                           "(default: the primary node IP's)"),
         node.add_argument("--cluster-cidr", metavar="CIDR[,CIDR]",
@@ -433,8 +440,18 @@ def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic],
     if blank_hostname(args.hostname_override):
         diags.append(Diagnostic(f"{args.hostname_override!r} is blank; expected a node name",
                                 field="--hostname-override"))
+    bind = None
+    if args.bind_address is not None:
+        from kubeproxy_sim.cli.config_file import ip_address_text, specified_ip
+
+        bind = ip_address_text(args.bind_address)
+        if bind is None:
+            reporter("--bind-address", shape=True)(f"{args.bind_address!r} is not an IP address; expected e.g. "
+                                                   "192.168.0.10 or fd00::10 (or 0.0.0.0, the default: no override)")
+        bind = specified_ip(bind)
     settings: dict[str, object] = {
         "node_name": None if blank_hostname(args.hostname_override) else args.hostname_override,
+        "bind_address": bind,
         "cluster_cidrs": cidrs or None,
         "detect_local_mode": DetectLocalMode(args.detect_local_mode) if args.detect_local_mode else None,
         "bridge_interface": args.pod_bridge_interface,
@@ -476,6 +493,19 @@ def _normalise_ip(text: str, field: str, diags: list[Diagnostic]) -> str | None:
         return None
 
 
+def _bound_first(bind: str, node_ips: tuple[str, ...], diags: list[Diagnostic],
+                 source: tuple[str | None, str]) -> tuple[str, ...]:
+    """The node's addresses with the bind address first: kube-proxy's detectNodeIPs makes a specified bindAddress
+    the primary node IP, over what it learns from the Node object (here also --node-ip), and its family the
+    primary family. An address the node does not have is added to them, with a note."""
+    same = [ip for ip in node_ips if ip.split("/")[0] == bind]
+    if node_ips and not same:
+        diags.append(Diagnostic(f"{bind} is not one of the node's addresses ({', '.join(node_ips)}); kube-proxy "
+                                "takes it as the primary node IP all the same, and the simulator adds it to them",
+                                file=source[0], field=source[1], severity=Severity.NOTE))
+    return (*(same[:1] or [f"{bind}/{128 if ':' in bind else 32}"]), *(ip for ip in node_ips if ip not in same))
+
+
 def _node_addresses(node: Node | None) -> tuple[str, ...]:
     if node is None:
         return ()
@@ -509,12 +539,15 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
     diags: list[Diagnostic] = []
     scenario, given = _split_flags(args)
     settings = _flag_settings(scenario, diags) if scenario is not None else {}
+    bind_from: tuple[str | None, str] = (None, "--bind-address")  # (file, field) the bind address came from
     if getattr(args, "config", None):
         from kubeproxy_sim.cli.config_file import read_config_file
 
         file_settings, file_diags = read_config_file(args.config)
         settings.update(file_settings)
         diags.extend(file_diags)
+        if "bind_address" in file_settings and given.bind_address is None:
+            bind_from = (args.config, "bindAddress")
     settings.update(_flag_settings(given, diags))
     name, node = _pick_node(cluster, normal_node_name(settings.pop("node_name", None)))  # type: ignore[arg-type]
     if node is None and cluster.nodes:
@@ -522,6 +555,9 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
                                 severity=Severity.WARNING, field="--hostname-override"))
     raw_ips = args.node_ip if args.node_ip else _node_addresses(node)
     node_ips = tuple(ip for ip in (_normalise_ip(t, "--node-ip", diags) for t in raw_ips) if ip)
+    bind = settings.pop("bind_address", None)
+    if isinstance(bind, str) and bind:
+        node_ips = _bound_first(bind, node_ips, diags, bind_from)
     family = _family(args.ip_family, node_ips)
     want6 = family is IPFamily.IPV6
     if node_ips and not any((":" in ip) == want6 for ip in node_ips):

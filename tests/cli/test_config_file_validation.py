@@ -142,3 +142,67 @@ def test_sync_periods_kube_proxy_cannot_decode_or_refuses_name_the_file_and_fiel
 ])
 def test_go_duration_reads_what_go_s_time_parse_duration_reads(text: str, seconds: float | None) -> None:
     assert go_duration(text) == seconds
+
+
+# -- bindAddress / --bind-address: the primary node IP (cmd/kube-proxy/app/server.go detectNodeIPs) --
+
+def _config(*argv: str):
+    from kubeproxy_sim.cli.options import add_node_flags, build_config
+    from kubeproxy_sim.objects.model import Cluster, Node, NodeAddress
+
+    node = Node("n1", (NodeAddress("InternalIP", "192.168.49.2"), NodeAddress("InternalIP", "fd00::2")))
+    parser = argparse.ArgumentParser()
+    add_node_flags(parser)
+    return build_config(parser.parse_args(list(argv)), Cluster(nodes=(node,)))
+
+
+@pytest.mark.parametrize(("argv", "node_ips", "family"), [
+    ([], ("192.168.49.2/32", "fd00::2/128"), "IPv4"),  # the Node object's: no override
+    (["--bind-address", "0.0.0.0"], ("192.168.49.2/32", "fd00::2/128"), "IPv4"),  # unspecified: none
+    (["--bind-address", "::"], ("192.168.49.2/32", "fd00::2/128"), "IPv4"),
+    (["--bind-address", "fd00::2"], ("fd00::2/128", "192.168.49.2/32"), "IPv6"),  # its family is the primary one
+    (["--bind-address", "192.168.049.002"], ("192.168.49.2/32", "fd00::2/128"), "IPv4"),  # (ParseIPSloppy)
+    (["--node-ip", "10.0.0.5/24", "--node-ip", "10.0.0.6/24", "--bind-address", "10.0.0.6"],
+     ("10.0.0.6/24", "10.0.0.5/24"), "IPv4"),  # over --node-ip too, keeping its prefix
+    (["--bind-address", "fd00::2", "--ip-family", "ipv4"], ("fd00::2/128", "192.168.49.2/32"), "IPv4"),
+])
+def test_a_specified_bind_address_is_the_primary_node_ip(argv: list[str], node_ips, family: str) -> None:
+    config, diags = _config(*argv)
+    assert (config.node_ips, config.ip_family.value) == (node_ips, family)
+    assert not [d for d in diags if d.field in ("--bind-address", "bindAddress")]
+
+
+def test_the_file_s_bind_address_applies_and_the_flag_overrides_it(tmp_path) -> None:
+    config = _file(tmp_path, CONFIG_HEAD + "bindAddress: 198.51.100.9\n")
+    found, diags = _config("--config", config)
+    assert found.node_ips == ("198.51.100.9/32", "192.168.49.2/32", "fd00::2/128")
+    assert [str(d) for d in diags if d.field == "bindAddress"] == [
+        f"{config}: bindAddress: note: 198.51.100.9 is not one of the node's addresses (192.168.49.2/32, "
+        "fd00::2/128); kube-proxy takes it as the primary node IP all the same, and the simulator adds it to them"]
+    found, _ = _config("--config", config, "--bind-address", "0.0.0.0")
+    assert found.node_ips == ("192.168.49.2/32", "fd00::2/128")
+
+
+def test_the_bind_address_decides_load_balancer_source_ranges_allow_from_node(tmp_path, capsys) -> None:
+    """proxier.go: the node IP in a loadBalancerSourceRanges CIDR lets the node's own traffic in (-s LB IP)."""
+    config = _file(tmp_path, CONFIG_HEAD + "bindAddress: 198.51.100.9\n")
+    for argv in (["--config", config], ["--bind-address", "198.51.100.9"]):
+        assert main(["rules", "--scenario", "upstream-load-balancer", *argv]) == 0
+        assert "-s 1.2.3.4 -j KUBE-EXT-" not in capsys.readouterr().out
+    assert main(["rules", "--scenario", "upstream-load-balancer"]) == 0
+    assert "-s 1.2.3.4 -j KUBE-EXT-" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "status", "message"), [
+    (["--bind-address", "foo"], 2, "--bind-address: 'foo' is not an IP address; expected e.g. 192.168.0.10 or "
+     "fd00::10 (or 0.0.0.0, the default: no override)"),
+    (["--bind-address", "10.0.0.1/24"], 2, "--bind-address: '10.0.0.1/24' is not an IP address"),
+    (["--config", "BAD"], 1, "kp.yaml: bindAddress: 'foo' is not an IP address, which kube-proxy's validation "
+     "refuses; expected e.g. 192.168.0.10 or fd00::10 (or 0.0.0.0, the default: no override)"),
+])
+def test_a_bind_address_that_is_not_an_ip_is_refused(tmp_path, capsys, argv: list[str], status: int,
+                                                       message: str) -> None:
+    config = _file(tmp_path, CONFIG_HEAD + "bindAddress: foo\n")
+    argv = [config if a == "BAD" else a for a in argv]
+    assert main(["rules", "-f", BOOTCAMP, *argv]) == status
+    assert message in capsys.readouterr().err

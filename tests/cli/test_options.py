@@ -318,12 +318,11 @@ BOOTCAMP_OBJECTS = Path(__file__).resolve().parents[2] / "rulesets" / "bootcamp"
     ("args: [--hostname-override, node1, {a: 1}]\n", 2,
      'scenario.yaml: args[2]: expected a flag or a value, got a mapping {"a": 1}'),
     ("args: [--hostname-override, node1, --bogus, x]\n", 2, "scenario.yaml: args[2]: unknown flag --bogus; "
-     "expected one of --cluster-cidr, --config, --conntrack-tcp-be-liberal, --detect-local-mode, "
-     "--hostname-override, --ip-family, --iptables-localhost-nodeports, --iptables-masquerade-bit (the first of "
-     "15 flags)"),
+     "expected one of --bind-address, --cluster-cidr, --config, --conntrack-tcp-be-liberal, --detect-local-mode, "
+     "--hostname-override, --ip-family, --iptables-localhost-nodeports (the first of 16 flags)"),
     ("args: [--hostnme-override=node1]\n", 2,
      "scenario.yaml: args[0]: unknown flag --hostnme-override; expected one of --hostname-override (the closest "
-     "of 15 flags)"),
+     "of 16 flags)"),
     ("args: [--hostname-override, node1, stray]\n", 2,
      "scenario.yaml: args[2]: 'stray' is not a flag, nor the value of one"),
     ("args: [--iptables-masquerade-bit, x]\n", 2,
