@@ -12,6 +12,7 @@ from kubeproxy_sim.errors import Severity
 
 if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.model import Chain, Ruleset
+    from kubeproxy_sim.netfilter.saveform import SavedTables
     from kubeproxy_sim.proxier.sync import SyncResult
 
 EXAMPLES = """examples:
@@ -41,41 +42,54 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run, quick_exit=True)  # leaves nothing to clean up: see main._exit_now
 
 
-def node_ruleset(inputs: Inputs, *, full: bool) -> Ruleset:
+def node_ruleset(inputs: Inputs, *, full: bool) -> Ruleset | SavedTables:
     """The restore input kube-proxy writes, or (full) the node's whole tables as iptables-save shows them."""
     from kubeproxy_sim.proxier import generate
 
     return sync_ruleset(generate(inputs.cluster, inputs.config), full=full)
 
 
-def sync_ruleset(result: SyncResult, *, full: bool) -> Ruleset:
-    """A sync's restore input, or (full) the node's whole tables after it, as iptables-save shows them."""
+def sync_ruleset(result: SyncResult, *, full: bool) -> Ruleset | SavedTables:
+    """A sync's restore input, or (full) the node's whole tables after it as iptables-save prints them (its
+    lines only: nothing reads the saved rules)."""
     if not full:
         return result.ruleset
-    from kubeproxy_sim.netfilter.saveform import to_save_form
+    from kubeproxy_sim.netfilter.saveform import save_lines
     from kubeproxy_sim.proxier.full import node_tables
 
-    return to_save_form(node_tables(result.ruleset, result.jumps))
+    return save_lines(node_tables(result.ruleset, result.jumps))
 
 
-def render_rules(ruleset: Ruleset, *, full: bool) -> str:
-    """Restore input in kube-proxy's text; the full tables in iptables-save's (its quoting included)."""
+def render_rules(rules: Ruleset | SavedTables, *, full: bool) -> str:
+    """Restore input in kube-proxy's text; the full tables in iptables-save's (its quoting included), from
+    :func:`sync_ruleset`'s lines or from a ruleset in save form."""
+    if isinstance(rules, tuple):
+        from kubeproxy_sim.netfilter.saveform import render_saved
+
+        return render_saved(rules)
     if full:
         from kubeproxy_sim.netfilter.saveform import render_save
 
-        return render_save(ruleset)
+        return render_save(rules)
     from kubeproxy_sim.netfilter.render import render_ruleset
 
-    return render_ruleset(ruleset)
+    return render_ruleset(rules)
 
 
 def rules_text(inputs: Inputs, *, full: bool) -> str:
     return render_rules(node_ruleset(inputs, full=full), full=full)
 
 
-def rules_data(ruleset: Ruleset, *, full: bool = False) -> dict[str, object]:
+def rules_data(rules: Ruleset | SavedTables, *, full: bool = False) -> dict[str, object]:
     """The public ``-o json|yaml`` form: tables, chains and rule lines exactly as the text prints them, in its
     order (``full``: iptables-save's lines, with its quoting and spacing)."""
+    if isinstance(rules, tuple):
+        return {"tables": [
+            {"name": table.name,
+             "chains": [{"name": chain.name, "policy": chain.policy, "rules": list(chain.lines)}
+                        for chain in table.chains]}
+            for table in rules
+        ]}
     if full:
         from kubeproxy_sim.netfilter.saveform import save_rule_line
 
@@ -86,7 +100,7 @@ def rules_data(ruleset: Ruleset, *, full: bool = False) -> dict[str, object]:
     return {"tables": [
         {"name": table.name,
          "chains": [{"name": chain.name, "policy": chain.policy, "rules": lines(chain)} for chain in table.chains]}
-        for table in ruleset.tables
+        for table in rules.tables
     ]}
 
 

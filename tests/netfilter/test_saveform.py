@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
@@ -21,7 +22,9 @@ from kubeproxy_sim.netfilter.saveform import (
     probability_text,
     render_save,
     render_save_spec,
+    render_saved,
     save_address,
+    save_lines,
     save_specs,
     save_string,
     to_save_form,
@@ -326,3 +329,98 @@ def test_kept_save_texts_are_what_render_save_spec_prints_for_every_real_world_r
         for rule in (r for t in ruleset.tables for c in t.chains for r in c.rules):
             assert rule.spec == syntax.render_spec(rule.parsed), (path.name, rule.spec)
             assert rule._save_text == render_save_spec(rule.parsed), (path.name, rule.spec)
+
+
+def _by_save_specs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every rule through save_specs, as before rules were planned by shape (the reference)."""
+    from kubeproxy_sim.netfilter import saveform
+
+    monkeypatch.setattr(saveform.RuleShapes, "_groups", lambda self, spec: None)
+
+
+def _every_ruleset() -> list[Ruleset]:
+    from tests.realworld import DUMPS as REALWORLD
+
+    texts = [path.read_text() for path in [*sorted(ROOT.glob("rulesets/*/*.rules")),
+                                           *sorted(ROOT.glob("rulesets/*/*.golden")),
+                                           *sorted(REALWORLD.glob("*.rules"))]]
+    parsed = []
+    for text in texts:
+        try:
+            parsed.append(parse_ruleset(text))
+        except RulesSyntaxError:  # a golden file that is no ruleset
+            continue
+    generated = [_node_tables(p.parent.name) for p in sorted(ROOT.glob("rulesets/*/full.golden"))]
+    return parsed + generated
+
+
+def test_rules_planned_by_shape_save_as_save_specs_saves_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """to_save_form and save_lines convert each skeleton once and each group's values once (RuleShapes), and
+    print exactly what converting every rule through save_specs printed: the same rules, typed views and
+    iptables-save texts, on every scenario's node, golden ruleset and real-world dump."""
+    rulesets = _every_ruleset()
+    assert len(rulesets) > 20 and any(r.ipv6 for r in rulesets)
+    planned = [to_save_form(r) for r in rulesets]
+    lines = [render_saved(save_lines(r)) for r in rulesets]
+    with monkeypatch.context() as patched:
+        _by_save_specs(patched)
+        reference = [to_save_form(r) for r in rulesets]
+    for ours, theirs, text in zip(planned, reference, lines, strict=True):
+        assert ours == theirs
+        assert render_save(ours) == render_save(theirs) == text
+        for mine, ref in zip((r for t in ours.tables for c in t.chains for r in c.rules),
+                             (r for t in theirs.tables for c in t.chains for r in c.rules), strict=True):
+            assert (mine.parsed, mine._save_text, mine.line) == (ref.parsed, ref._save_text, ref.line)
+
+
+_HOSTS = st.sampled_from(["10.0.0.1", "10.0.0.1/32", "10.0.0.0/8", "010.0.0.1", "256.0.0.1", "0.0.0.0/0", "a.b",
+                          "x.x.x.x", "10.0.0.1,10.0.0.2", "1.2.3.4/255.255.255.0", "-1", "::1"])
+_DESTINATIONS = st.sampled_from(["10.0.0.1:80", "10.0.0.1:080", "10.0.0.1:0", "10.0.0.1:65536", "10.0.0.1",
+                                 "10.0.0.1-10.0.0.9:80", "10.0.0.1:80-80", "010.0.0.1:80", "x.x.x.x:80",
+                                 "10.0.0.1:", "10.0.0.1:٣"])
+_NAMES = st.sampled_from(["KUBE-SEP-ABC", "ACCEPT", "MARK", "REJECT", "DNAT", "MASQUERADE", '"odd target"', "-5",
+                          "LOG"])
+
+
+@settings(max_examples=budget(200), deadline=None)
+@given(st.lists(st.one_of(
+    st.tuples(st.sampled_from(["-s", "! -s", "-d", "! -d"]), _HOSTS).map(lambda t: f"{t[0]} {t[1]} -j RETURN"),
+    _DESTINATIONS.map(lambda d: f"-m tcp -p tcp -j DNAT --to-destination {d}"),
+    st.tuples(st.sampled_from(["-j", "-g"]), _NAMES).map(" ".join),
+), min_size=1, max_size=8), st.booleans())
+def test_the_shortcut_groups_save_as_save_specs_saves_them(texts: list[str], ipv6: bool) -> None:
+    """A host, a DNAT destination and a jump, the values unique to a rule, are written directly when in
+    kube-proxy's form: any value gives what save_specs gives (or, like it, expands or is left as it is)."""
+    from kubeproxy_sim.netfilter import saveform
+
+    body = "".join(f"-A X {t}\n" for t in texts)
+    try:
+        ruleset = parse_ruleset(f"*nat\n:X - [0:0]\n{body}COMMIT\n", ipv6=ipv6)
+    except RulesSyntaxError:
+        return  # text the parser refuses (an address of the other family)
+    shapes = saveform.RuleShapes(ipv6)
+    lines = saveform.RuleShapes(ipv6, typed=False)
+    memo: saveform.SaveMemo = {}
+    for rule in ruleset.tables[0].chains[0].rules:
+        reference = [(syntax.render_spec(s), render_save_spec(s), s) for s in save_specs(rule.parsed, ipv6, memo)]
+        done = shapes.saved(rule.spec)
+        if done is None:  # no plan: save_specs decides (a rule iptables expands)
+            assert lines.save_text(rule.spec) is None
+            continue
+        spec, text, save_text = done
+        assert [(text, save_text, spec)] == reference
+        assert lines.save_text(rule.spec) == save_text
+
+
+def test_rules_full_prints_the_lines_without_building_the_saved_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rules --full (text and -o json) prints save_lines' lines: the same as the saved ruleset's, and no saved Rule
+    is made for them (they were most of its memory at 10,000 services)."""
+    from kubeproxy_sim.cli.rules_cmd import render_rules, rules_data
+    from kubeproxy_sim.netfilter import saveform
+
+    tables = _node_tables("bootcamp")
+    saved = to_save_form(tables)
+    monkeypatch.setattr(saveform, "_saved_rule", lambda *a: pytest.fail("a saved rule was built"))
+    form = save_lines(tables)
+    assert render_rules(form, full=True) == render_rules(saved, full=True) == render_save(saved)
+    assert rules_data(form, full=True) == rules_data(saved, full=True)
