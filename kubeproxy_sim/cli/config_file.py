@@ -256,7 +256,37 @@ class _Reader:
             "nodeport_addresses": self._nodeport_addresses(),
             "conntrack_tcp_be_liberal": self.get("conntrack.tcpBeLiberal", bool, "true or false"),
         }
+        self._check_unused()
         return {k: v for k, v in settings.items() if v is not None}
+
+    def _check_unused(self) -> None:
+        """The fields that do not reach the rules, checked as kube-proxy decodes (defaults) and validates them
+        (pkg/proxy/apis/config/validation): it refuses to start on any of these; then they are ignored."""
+        for key in ("minSyncPeriod", "syncPeriod"):  # (decoded only: their values are watch's and replay's)
+            self.duration(f"iptables.{key}")
+        config_sync = self.duration("configSyncPeriod")  # (0 is defaulted to 15m)
+        if config_sync is not None and config_sync < 0:
+            self.error("configSyncPeriod", f"{config_sync:g}s: must be greater than 0")
+        for key in ("maxPerCore", "min"):
+            count = self.get(f"conntrack.{key}", int, "a whole number")
+            if count is not None and count < 0:
+                self.error(f"conntrack.{key}", f"{count}: must be greater than or equal to 0")
+        for key in ("tcpEstablishedTimeout", "tcpCloseWaitTimeout", "udpTimeout", "udpStreamTimeout"):
+            seconds = self.duration(f"conntrack.{key}")
+            if seconds is not None and seconds < 0:
+                self.error(f"conntrack.{key}", f"{seconds:g}s: must be greater than or equal to 0")
+        oom = self.get("oomScoreAdj", int, "a whole number in -1000..1000")
+        if oom is not None and not -1000 <= oom <= 1000:
+            self.error("oomScoreAdj", f"{oom} is not within [-1000, 1000]")
+        for key, port in (("healthzBindAddress", 10256), ("metricsBindAddress", 10249)):
+            text = self.get(key, str, "IP:port")
+            problem = host_port_problem(text) if text else None  # ("": kube-proxy's default)
+            if problem:
+                self.error(key, f"{text!r}: {problem}; expected e.g. 0.0.0.0:{port}"[:300])
+        gates = self.get("featureGates", dict, "a mapping of feature names to true or false")
+        for name, value in (gates or {}).items():
+            if type(value) is not bool:
+                self.error(f"featureGates.{name}"[:200], f"expected true or false, got {described(value)}"[:200])
 
     def _hostname(self) -> str | None:
         name = self.get("hostnameOverride", str, "a node name")
@@ -280,6 +310,13 @@ class _Reader:
     def _cidrs(self, field: str) -> tuple[str, ...] | None:
         text = self.get(field, str, f"comma-separated CIDRs ({CIDR_EXAMPLE})")
         if not text:
+            return None
+        padded = [part for part in text.split(",") if part != part.strip()]
+        if padded and self.data.get("detectLocalMode") in (None, "", DetectLocalMode.CLUSTER_CIDR.value):
+            # kube-proxy's conversion splits the field on commas alone, and validation (in this mode) refuses
+            # what the split leaves around a CIDR
+            self.error(field, f"{padded[0]!r} has spaces around it, which kube-proxy does not trim (its "
+                       f"validation refuses it); expected CIDRs separated by commas alone ({CIDR_EXAMPLE})"[:300])
             return None
         return check_cluster_cidrs(split_list(text), lambda message: self.error(field, message)) or None
 
@@ -329,6 +366,28 @@ def ip_address_text(text: str) -> str | None:
     except ValueError:
         return None
     return str(address.ipv4_mapped or address)
+
+
+def host_port_problem(text: str) -> str | None:
+    """What kube-proxy's validation finds wrong with a healthz or metrics bind address (after its defaulting adds
+    the port to a bare IP: AppendPortIfNeeded), as Go's net.SplitHostPort splits it; None when nothing."""
+    if ip_address_text(text) is not None:
+        return None
+    if text.startswith("["):
+        host, close, port = text[1:].partition("]")
+        if not close or not port.startswith(":") or "[" in host or "]" in port:
+            return "not IP:port, which kube-proxy's validation refuses"
+        port = port[1:]
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    else:
+        return "not IP:port, which kube-proxy's validation refuses"
+    if ip_address_text(host) is None:
+        return f"the host {host!r} is not an IP address, which kube-proxy's validation refuses"
+    digits = port[1:] if port[:1] in ("+", "-") else port
+    if not (digits.isascii() and digits.isdigit()) or not 1 <= int(port) <= 65535:
+        return f"the port {port!r} is not a port (1-65535), which kube-proxy's validation refuses"
+    return None
 
 
 def specified_ip(ip: str | None) -> str | None:

@@ -206,3 +206,59 @@ def test_a_bind_address_that_is_not_an_ip_is_refused(tmp_path, capsys, argv: lis
     argv = [config if a == "BAD" else a for a in argv]
     assert main(["rules", "-f", BOOTCAMP, *argv]) == status
     assert message in capsys.readouterr().err
+
+
+# -- values kube-proxy refuses to start with (decoding, then pkg/proxy/apis/config/validation), one line each --
+
+@pytest.mark.parametrize(("text", "messages"), [
+    ("healthzBindAddress: not-an-addr\n", ["healthzBindAddress: 'not-an-addr': not IP:port, which kube-proxy's "
+                                           "validation refuses; expected e.g. 0.0.0.0:10256"]),
+    ("metricsBindAddress: 'foo:10249'\nhealthzBindAddress: '1.2.3.4:0'\n",
+     ["healthzBindAddress: '1.2.3.4:0': the port '0' is not a port (1-65535), which kube-proxy's validation "
+      "refuses; expected e.g. 0.0.0.0:10256",
+      "metricsBindAddress: 'foo:10249': the host 'foo' is not an IP address, which kube-proxy's validation "
+      "refuses; expected e.g. 0.0.0.0:10249"]),
+    ("conntrack: {maxPerCore: -1, udpTimeout: foo, min: 1.5, tcpCloseWaitTimeout: -1h}\n",
+     ["conntrack.maxPerCore: -1: must be greater than or equal to 0",
+      "conntrack.min: expected a whole number, got a number 1.5",
+      "conntrack.tcpCloseWaitTimeout: -3600s: must be greater than or equal to 0",
+      "conntrack.udpTimeout: 'foo' is not a duration; expected e.g. 1s, 30s or 1m30s"]),
+    ("oomScoreAdj: 5000\n", ["oomScoreAdj: 5000 is not within [-1000, 1000]"]),
+    ("configSyncPeriod: -15m\n", ["configSyncPeriod: -900s: must be greater than 0"]),
+    ("iptables: {syncPeriod: '30'}\n", ["iptables.syncPeriod: '30' is not a duration: kube-proxy decodes it with "
+                                        "Go's time.ParseDuration, which needs a unit; expected e.g. 30s"]),
+    ("clusterCIDR: ' 10.244.0.0/16'\n", ["clusterCIDR: ' 10.244.0.0/16' has spaces around it, which kube-proxy "
+                                         "does not trim (its validation refuses it); expected CIDRs separated by "
+                                         "commas alone (e.g. 10.244.0.0/16 or fd00:10:244::/56)"]),
+    ("featureGates: {SomeGate: 'yes'}\n", ['featureGates.SomeGate: expected true or false, got a string "yes"']),
+])
+def test_values_kube_proxy_refuses_are_refused_naming_the_file_and_field(tmp_path, text: str,
+                                                                        messages: list[str]) -> None:
+    from kubeproxy_sim.cli.options import config_from_args
+    from kubeproxy_sim.objects.model import Cluster
+
+    config = _file(tmp_path, CONFIG_HEAD + text)
+    with pytest.raises(InputError) as info:
+        config_from_args(["--config", config], Cluster())
+    assert [str(d) for d in info.value.diagnostics] == [f"{config}: {m}" for m in messages]
+
+
+@pytest.mark.parametrize("text", [
+    "healthzBindAddress: 0.0.0.0:10256\nmetricsBindAddress: '[::]:10249'\n",
+    "healthzBindAddress: 127.0.0.1\nmetricsBindAddress: '::1'\n",  # (a bare IP gets kube-proxy's default port)
+    "conntrack: {maxPerCore: 0, min: 131072, tcpEstablishedTimeout: 24h, udpTimeout: 0s}\noomScoreAdj: -999\n",
+    "clusterCIDR: ' 10.244.0.0/16'\ndetectLocalMode: NodeCIDR\n",  # (validated in ClusterCIDR mode only)
+    "featureGates: {SomeGate: true}\n",
+])
+def test_values_kube_proxy_takes_pass(tmp_path, text: str) -> None:
+    from kubeproxy_sim.cli.options import add_node_flags, check_node_settings
+
+    parser = argparse.ArgumentParser()
+    add_node_flags(parser)
+    check_node_settings(parser.parse_args(["--config", _file(tmp_path, CONFIG_HEAD + text)]))  # raises on errors
+
+
+def test_kubeadms_config_makes_rules_with_nothing_to_say_about_it(tmp_path, capsys) -> None:
+    config = _file(tmp_path, KUBEADM)
+    assert main(["rules", "-f", BOOTCAMP, "--config", config]) == 0
+    assert "kp.yaml" not in capsys.readouterr().err
