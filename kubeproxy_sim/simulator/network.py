@@ -261,7 +261,9 @@ class Simulator:
         self.clients.add(parse_address(self.topology.default_client)[1])  # `external` is a host out there
         getbits = self.rng.getrandbits
         runtimes: dict[str, NodeRuntime] = {}
-        memo: RuleMemo = {}  # a rule text one node's chains compiled is not compiled again for another's
+        # lazily, a rule text one node's chains compiled is not compiled again for another's; an eager build (many
+        # connections) keeps each node's own copies, laid out together, which walk faster than shared ones
+        memo: RuleMemo | None = {} if self.lazy else None
         for node in self.topology.nodes:
             old = self.runtimes.get(node.name)
             sampler = old.sampler if old is not None else Sampler(rng=lambda: getbits(32))
@@ -301,10 +303,10 @@ class Simulator:
             rt.peer_nets = [(net, mask, name) for name, (_, net, mask) in all_nets if name != rt.name]
             rt.out_iface = self._iface_for(rt)
 
-    def _rules_of(self, cluster: Cluster, node: SimNode, memo: RuleMemo) -> Callable[[], CompiledRuleset]:
+    def _rules_of(self, cluster: Cluster, node: SimNode, memo: RuleMemo | None) -> Callable[[], CompiledRuleset]:
         """How the node's rules are made: generated from ``cluster`` (the objects of this build, not a later
         update's) and compiled, each chain when first walked unless the simulator is eager, with the build's
-        ``memo`` (shared by its nodes: most of their rules are the same text)."""
+        ``memo`` if any (shared by its nodes: most of their rules are the same text)."""
         lazy, generate = self.lazy, self._generate
         return lambda: compile_ruleset(generate(cluster, node.config), lazy=lazy, memo=memo)
 
