@@ -157,23 +157,27 @@ def _from_objects(args: argparse.Namespace, family: int):
 
         raise InputError(Diagnostic(family_mismatch("the packet", family, 6 if node.ruleset.ipv6 else 4),
                                     field="--src/--dst"))
-    from kubeproxy_sim.netfilter.saveform import numbered_as_saved
+    from kubeproxy_sim.netfilter.saveform import RuleShapes, numbered_as_saved, saved_rule_text
 
     # a path's lines are those of `rules --full` for the same inputs: the node's tables as iptables-save shows them
     numbered = numbered_as_saved(node.ruleset)
     chains = {(t.name, c.name): c for t in numbered.tables for c in t.chains}
     by_line: dict[tuple[str, str], dict[int, Rule]] = {}  # a chain's rules by line, at its first citation
+    shapes = RuleShapes(numbered.ipv6, typed=False)  # one for every step: the outcomes' paths share most rules
+    cited: dict[tuple[int, str | None, str | None], str | None] = {}
 
     def line_text(line: int, table: str | None, chain: str | None) -> str | None:
-        from kubeproxy_sim.netfilter.saveform import saved_rule_text
-
+        text = cited.get((line, table, chain), cited)
+        if text is not cited:
+            return text  # type: ignore[return-value]
         key = (table or "", chain or "")
         rules = by_line.get(key)
         if rules is None:
             found = chains.get(key)
             rules = by_line[key] = {r.line: r for r in found.rules} if found is not None else {}
         rule = rules.get(line)
-        return saved_rule_text(rule, numbered.ipv6) if rule is not None else None
+        text = cited[line, table, chain] = saved_rule_text(rule, numbered.ipv6, shapes) if rule is not None else None
+        return text
 
     return numbered, node.node_addresses(), node.inputs.errors, line_text
 

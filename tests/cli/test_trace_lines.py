@@ -175,3 +175,26 @@ def test_an_error_at_a_dump_line_names_the_dump_and_keeps_its_exit_status(raised
     with pytest.raises(RulesSyntaxError) as untouched, in_dump(None):  # rules generated: raised as it was
         raise RulesSyntaxError("unknown option", line=7)
     assert str(untouched.value) == "line 7: unknown option"
+
+
+def test_a_trace_renders_each_cited_rule_once(capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outcomes' paths share their first steps (PREROUTING, KUBE-SERVICES, the service's chain): each cited line
+    is rendered in iptables-save's form once for the whole trace, not once per step that cites it (20,002 steps
+    for one packet to a service of 2,000 endpoints), and every step still reads as `rules --full`'s line."""
+    from kubeproxy_sim.netfilter import saveform
+
+    full = _run(["rules", "--scenario", "bootcamp", "--full"], capsys).splitlines()
+    rendered: list[str] = []
+    real = saveform.saved_rule_text
+
+    def counted(rule, ipv6, shapes=None):  # type: ignore[no-untyped-def]
+        rendered.append(rule.spec)
+        return real(rule, ipv6, shapes)
+
+    monkeypatch.setattr(saveform, "saved_rule_text", counted)
+    trace = json.loads(_run(["trace", "--scenario", "bootcamp", *PACKETS[0], "-o", "json"], capsys))
+    cited = _cited(trace)
+    assert len(trace["outcomes"]) > 1 and len(cited) > len({line for line, _ in cited})  # steps shared
+    assert all(full[line - 1] == rule for line, rule in cited)
+    assert sorted(rendered) == sorted(set(rendered)) and len(rendered) == len({line for line, _ in cited})

@@ -424,3 +424,24 @@ def test_rules_full_prints_the_lines_without_building_the_saved_rules(monkeypatc
     form = save_lines(tables)
     assert render_rules(form, full=True) == render_rules(saved, full=True) == render_save(saved)
     assert rules_data(form, full=True) == rules_data(saved, full=True)
+
+
+def test_numbering_builds_no_rule_and_makes_no_garbage_cycle(collector_off: None) -> None:
+    """numbered_as_saved works out each chain's first line only: a generated chain numbers its rules when they are
+    first read (a trace reads the chains its packet enters), as lines of the same `rules --full` output; it runs
+    with the collector paused (and frozen on the way out at 10,000 services), so it may make no reference cycle."""
+    import gc
+
+    from kubeproxy_sim.netfilter.saveform import numbered_as_saved, save_rule_line
+
+    tables = _node_tables("session-affinity")
+    saved = to_save_form(tables)
+    printed = render_save(saved).splitlines()
+    gc.collect()  # loading the objects may leave some
+    numbered = numbered_as_saved(tables)
+    assert gc.collect() == 0
+    generated = [(t.name, c) for t in numbered.tables for c in t.chains if c.specs is not None]
+    assert generated and all(c._rules is None for _, c in generated)
+    for table, chain in generated:
+        saved_rules = saved.table(table).chain(chain.name).rules  # type: ignore[union-attr]
+        assert [printed[r.line - 1] for r in chain.rules] == [save_rule_line(chain.name, r) for r in saved_rules]
