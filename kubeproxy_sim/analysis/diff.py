@@ -16,6 +16,9 @@ before and after, and the fate of connections already open:
   pod that still runs goes on answering);
 * new connections follow the new rules: REJECT when the service has no usable
   endpoint, DROP where a Local policy has no local endpoint.
+
+A port whose views cannot have changed (:func:`views_kept`) is not traced again:
+a change of two services in a cluster of 10,000 traces those two.
 """
 
 from __future__ import annotations
@@ -25,11 +28,21 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from kubeproxy_sim.analysis.exact import EndpointRow, Selection, Share, View, endpoint_rows, service_views
-from kubeproxy_sim.analysis.nodes import NodeSet
+from kubeproxy_sim.analysis.exact import (
+    EndpointRow,
+    Selection,
+    Share,
+    View,
+    endpoint_rows,
+    proxy_ingress,
+    service_views,
+)
+from kubeproxy_sim.analysis.nodes import NodeSet, Source, default_pod_source
 from kubeproxy_sim.netfilter.model import Chain
+from kubeproxy_sim.netfilter.packet import parse_address
 from kubeproxy_sim.objects.bulk import collector_paused
-from kubeproxy_sim.objects.model import Cluster, Protocol
+from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Protocol
+from kubeproxy_sim.objects.nodes import load_balancer_backends
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.state import PortKey, ServicePortInfo, all_service_ports
 
@@ -124,22 +137,24 @@ def _changed_rules(before: NodeSet | None, after: NodeSet | None,
     return lines(old), lines(new)
 
 
-def _owner(chain: str, text: str, owners: dict[str, str]) -> str | None:
+def chain_owners(ports: Mapping[PortKey, tuple[ServicePortInfo, Sequence[str]]]) -> dict[str, str]:
+    """Chain name -> the name of the service port it belongs to, for ``ports``' (port, endpoints): its SVC, SVL,
+    EXT and FW chains and each endpoint's SEP chain, whether or not a state has them."""
+    return {chain: svc.name_string for svc, endpoints in ports.values() for chain in _chains(svc, endpoints)}
+
+
+def _owner(chain: str, text: str, owners: Mapping[str, str], names: set[str]) -> str | None:
     if chain in owners:
         return owners[chain]
     match = _COMMENT.search(text)
-    return owners.get("comment:" + match.group(1)) if match else None
+    return match.group(1) if match and match.group(1) in names else None
 
 
-def rule_changes(before: NodeSet | None, after: NodeSet | None, node: str,
-                 ports: Mapping[PortKey, tuple[ServicePortInfo, Sequence[str]]]
+def rule_changes(before: NodeSet | None, after: NodeSet | None, node: str, owners: Mapping[str, str]
                  ) -> tuple[dict[str, tuple[list[str], list[str]]], list[str], list[str]]:
-    """Rules added/removed on ``node``, grouped by the service port they belong to (by chain or comment)."""
-    owners: dict[str, str] = {}
-    for svc, endpoints in ports.values():
-        for chain in _chains(svc, endpoints):
-            owners[chain] = svc.name_string
-        owners["comment:" + svc.name_string] = svc.name_string
+    """Rules added/removed on ``node``, grouped by the service port they belong to (by chain, see
+    :func:`chain_owners`, or comment)."""
+    names = set(owners.values())
     rules_before, rules_after = _changed_rules(before, after, node)
     old, new = Counter(r[1] for r in rules_before), Counter(r[1] for r in rules_after)
     by_text = {r[1]: r[0] for r in (*rules_before, *rules_after)}
@@ -147,11 +162,11 @@ def rule_changes(before: NodeSet | None, after: NodeSet | None, node: str,
     other_added: list[str] = []
     other_removed: list[str] = []
     for text, count in (new - old).items():
-        owner = _owner(by_text[text], text, owners)
+        owner = _owner(by_text[text], text, owners, names)
         target = grouped.setdefault(owner, ([], []))[0] if owner else other_added
         target.extend([text] * count)
     for text, count in (old - new).items():
-        owner = _owner(by_text[text], text, owners)
+        owner = _owner(by_text[text], text, owners, names)
         target = grouped.setdefault(owner, ([], []))[1] if owner else other_removed
         target.extend([text] * count)
     return grouped, other_added, other_removed
@@ -243,19 +258,275 @@ def _ports(nodes: NodeSet) -> dict[PortKey, ServicePortInfo]:
     return {s.key: s for s in all_service_ports(nodes.cluster, nodes.configs[nodes.order[0]])}
 
 
+# --------------------------------------------------------------------------- ports whose views cannot have changed
+#
+# A port's views are its first packets traced on every node. What those traces read: each node's rules that such a
+# packet can meet, the node configs (addresses, interfaces), the Service port and its endpoints, which nodes a load
+# balancer uses and the client pod each node sends from. When all of that is equal in both states the views are too,
+# and the port need not be traced twice. The packets of port P go to P's addresses (cluster, external, balancer IPs,
+# every node's for the NodePort), P's port or NodePort, or after DNAT to an endpoint: they meet P's own chains, the
+# node-wide rules (KUBE-MARK-MASQ, KUBE-POSTROUTING, the filter chains, the built-in ones, the jumps between them),
+# and P's own entries in the shared chains (KUBE-SERVICES, KUBE-NODEPORTS, ...). Another port's entry there is
+# skipped by P's packets only when it matches a protocol and destination port (and address, if one) none of P's
+# packets has; anything less plain counts as node-wide. When in doubt, the port is traced.
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A shared chain's rule that matches one protocol and destination port (and address, when it names a single
+    one) only, which a service port's comment names: only packets to that port can meet it."""
+
+    port: str  # the service port's name
+    proto: str
+    dport: int
+    destination: tuple[int, int] | None  # (family, value); None: any address
+
+
+@dataclass(frozen=True, slots=True)
+class _NodeRules:
+    """One node's rules in one state, split for :func:`views_kept`."""
+
+    chains: dict[str, dict[str, Chain]]  # table -> name -> a chain some service port owns
+    common: tuple[tuple[str, str, str | None, tuple[str, ...]], ...]  # every other chain with its node-wide rules
+    placed: dict[str, tuple[tuple[str, str, int, str], ...]]  # port -> its entries (table, chain, node-wide rules
+    # before it, spec) in the other chains
+    entries: tuple[_Entry, ...]
+    entered: frozenset[str]  # ports whose chains a node-wide rule jumps to
+
+
+def _target(spec: str) -> str:
+    """The chain or target a rule jumps to (its last ``-j``/``-g``), '' when none."""
+    for flag in ("-j ", "-g "):
+        at = spec.rfind(flag)
+        if at == 0 or (at > 0 and spec[at - 1] == " "):
+            return spec[at + 3:].split(" ", 1)[0]
+    return ""
+
+
+def _destination(text: str | None) -> tuple[int, int] | None:
+    """A ``-d`` value as one address; None for none, a network or anything unreadable (any address)."""
+    if text is None:
+        return None
+    host, _, length = text.partition("/")
+    if length not in ("", "32" if ":" not in host else "128"):
+        return None
+    try:
+        return parse_address(host)
+    except ValueError:
+        return None
+
+
+def _entry(spec: str, names: set[str]) -> _Entry | None:
+    """The rule as an :class:`_Entry`, or None: no service port's comment, or no plain protocol and port match."""
+    match = _COMMENT.search(spec)
+    if match is None or match.group(1) not in names:
+        return None
+    words = " ".join(spec.split('"')[0::2]).split()  # the comment's words are no options
+    found: dict[str, str] = {}
+    for index, word in enumerate(words[:-1]):
+        if word in ("-p", "--dport", "-d") and (index == 0 or words[index - 1] != "!"):  # '! -d X' matches more
+            found[word] = words[index + 1]
+    proto, dport = found.get("-p"), found.get("--dport", "")
+    if proto is None or not dport.isdigit():
+        return None
+    return _Entry(match.group(1), proto, int(dport), _destination(found.get("-d")))
+
+
+def _node_rules(nodes: NodeSet, node: str, owner: Mapping[str, str], names: set[str],
+                memo: dict[str, tuple[_Entry | None, str]]) -> _NodeRules:
+    """``memo``: a rule text's entry and target, for the next node and state (most shared rules are on all)."""
+    chains: dict[str, dict[str, Chain]] = {}
+    common = []
+    placed: dict[str, list[tuple[str, str, int, str]]] = {}
+    entries: list[_Entry] = []
+    entered: set[str] = set()
+    for table in nodes.ruleset(node).tables:
+        owned = chains.setdefault(table.name, {})
+        for chain in table.chains:
+            if chain.name in owner:
+                owned[chain.name] = chain
+                continue
+            wide: list[str] = []
+            for spec in _spec_texts(chain):
+                known = memo.get(spec)
+                if known is None:
+                    known = memo[spec] = (_entry(spec, names), _target(spec))
+                entry, target = known
+                if entry is not None and owner.get(target, entry.port) == entry.port:
+                    placed.setdefault(entry.port, []).append((table.name, chain.name, len(wide), spec))
+                    entries.append(entry)
+                    continue
+                wide.append(spec)
+                if target in owner:
+                    entered.add(owner[target])
+            common.append((table.name, chain.name, chain.policy, tuple(wide)))
+    return _NodeRules(chains, tuple(common), {port: tuple(rules) for port, rules in placed.items()},
+                      tuple(entries), frozenset(entered))
+
+
+def _differing(before: _NodeRules, after: _NodeRules, owner: Mapping[str, str],
+               jumps: re.Pattern[str]) -> tuple[set[str], set[str]]:
+    """The ports whose rules on the node differ between the states, and those of the rest whose chains jump to
+    another port's chain (whose rules the port's packets then meet too). ``jumps`` finds the jumps to chains
+    named as ports' chains are (one search of a chain's text: most chains have none)."""
+    differ = {port for port in before.placed.keys() | after.placed.keys()
+              if before.placed.get(port) != after.placed.get(port)}
+    strays: set[str] = set()
+    for table in before.chains.keys() | after.chains.keys():
+        chains_b, chains_a = before.chains.get(table, {}), after.chains.get(table, {})
+        differ.update(owner[name] for name in chains_a.keys() - chains_b.keys())
+        for name, old in chains_b.items():
+            new, specs = chains_a.get(name), _spec_texts(old)
+            if new is None or old.policy != new.policy or specs != _spec_texts(new):
+                differ.add(owner[name])
+                continue
+            targets = jumps.findall("\n".join(specs))
+            if targets and any(owner.get(target, owner[name]) != owner[name] for target in targets):
+                strays.add(owner[name])
+    return differ, strays
+
+
+def _pod_source(nodes: NodeSet, node: str, first: Source | None, avoid: frozenset[str]) -> Source | None:
+    """``default_pod_source(nodes, node, avoid)``, given its answer without ``avoid`` (``first``): ``avoid`` only
+    passes over pods, so a first answer not among them stands."""
+    if first is None or first.address not in avoid:
+        return first
+    return default_pod_source(nodes, node, avoid)
+
+
+def _slices(cluster: Cluster) -> dict[tuple[str, str], tuple[EndpointSlice, ...]]:
+    """Each service's EndpointSlices (which nodes pass a load balancer's health check reads them all)."""
+    out: dict[tuple[str, str], list[EndpointSlice]] = {}
+    for slc in cluster.endpoint_slices:
+        out.setdefault((slc.namespace, slc.service_name), []).append(slc)
+    return {key: tuple(slices) for key, slices in out.items()}
+
+
+def _packet_targets(nodes: NodeSet, svc: ServicePortInfo, rows: Sequence[EndpointRow]
+                    ) -> tuple[set[int], set[tuple[int, int]]] | None:
+    """Every destination port and address a packet of the port's views can have, before DNAT or after; None when
+    an address cannot be read."""
+    ports = {svc.port, *([svc.node_port] if svc.node_port else [])}
+    texts = {svc.cluster_ip, *svc.external_ips, *svc.load_balancer_vips, *proxy_ingress(nodes, svc),
+             *(address for node in nodes.order for address in nodes.addresses(node))}
+    for row in rows:
+        texts.add(row.ip)
+        port = row.endpoint.rpartition(":")[2]
+        if not port.isdigit():
+            return None
+        ports.add(int(port))
+    try:
+        return ports, {parse_address(text) for text in texts if text}
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Met:
+    """The shared chains' entries of every node and both states, by what packets they can match."""
+
+    by_port: dict[tuple[str, int], set[str]]  # (proto, dport) -> ports with an entry for any address
+    by_address: dict[tuple[str, int, tuple[int, int]], set[str]]  # (proto, dport, address) -> ports
+
+    def add(self, entries: Sequence[_Entry]) -> None:
+        for entry in entries:
+            if entry.destination is None:
+                self.by_port.setdefault((entry.proto, entry.dport), set()).add(entry.port)
+            else:
+                self.by_address.setdefault((entry.proto, entry.dport, entry.destination), set()).add(entry.port)
+
+    def ports(self, proto: str, targets: tuple[set[int], set[tuple[int, int]]]) -> set[str]:
+        """The ports whose entries a packet of ``proto`` to one of ``targets`` (ports, addresses) can match."""
+        dports, addresses = targets
+        met = {port for dport in dports for port in self.by_port.get((proto, dport), ())}
+        met.update(port for dport in dports for address in addresses
+                   for port in self.by_address.get((proto, dport, address), ()))
+        return met
+
+
+def _rules_apart(before: NodeSet, after: NodeSet, owner: Mapping[str, str]) -> tuple[set[str], _Met] | None:
+    """The ports whose rules differ on some node or whose chains jump to another port's, and every shared entry;
+    None when the node-wide rules differ (or enter such a port's chains): then every port's views may."""
+    names = set(owner.values())
+    kinds = sorted({chain[:chain.rindex("-") + 1] for chain in owner})  # KUBE-SVC-, KUBE-SEP-, ...
+    alternation = "|".join(map(re.escape, kinds))
+    jumps = re.compile(rf"-[jg] ((?:{alternation})\S+)")
+    memo: dict[str, tuple[_Entry | None, str]] = {}
+    apart: set[str] = set()
+    entered: set[str] = set()
+    met = _Met({}, {})
+    with collector_paused(2 * len(owner) * len(before.order)):  # a chain map per node and state: see objects.bulk
+        for node in before.order:
+            rules_b, rules_a = _node_rules(before, node, owner, names, memo), _node_rules(after, node, owner, names,
+                                                                                          memo)
+            if rules_b.common != rules_a.common:
+                return None
+            differ, strays = _differing(rules_b, rules_a, owner, jumps)
+            apart |= differ | strays
+            entered |= rules_b.entered | rules_a.entered
+            met.add(rules_b.entries)
+            met.add(rules_a.entries)
+    return (apart, met) if not entered & apart else None
+
+
+def views_kept(before: NodeSet, after: NodeSet, keys: Sequence[PortKey], old: Mapping[PortKey, ServicePortInfo],
+               new: Mapping[PortKey, ServicePortInfo], rows_b: Mapping[PortKey, Sequence[EndpointRow]],
+               rows_a: Mapping[PortKey, Sequence[EndpointRow]], owner: Mapping[str, str]) -> frozenset[PortKey]:
+    """The ports of ``keys`` whose views are the same in both states, by what the traces read (see above), not by
+    tracing them. ``owner``: :func:`chain_owners` of every port of either state, with the endpoints of both."""
+    if (before.order != after.order or before.configs != after.configs
+            or load_balancer_backends(before.cluster, before.order)
+            != load_balancer_backends(after.cluster, after.order)):
+        return frozenset()
+    found = _rules_apart(before, after, owner)
+    if found is None:
+        return frozenset()
+    apart, met = found
+    sources_b = {node: default_pod_source(before, node) for node in before.order}
+    sources_a = {node: default_pod_source(after, node) for node in after.order}
+    slices_b, slices_a = _slices(before.cluster), _slices(after.cluster)
+    kept = set()
+    for key in keys:
+        svc = old.get(key)
+        if svc is None or svc != new.get(key) or svc.name_string in apart:
+            continue
+        rows = rows_b[key]
+        if rows != rows_a[key]:
+            continue
+        if slices_b.get(key[:2]) != slices_a.get(key[:2]) or proxy_ingress(before, svc) != proxy_ingress(after, svc):
+            continue
+        avoid = frozenset(row.ip for row in rows)
+        if any(_pod_source(before, node, sources_b[node], avoid) != _pod_source(after, node, sources_a[node], avoid)
+               for node in before.order):
+            continue
+        targets = _packet_targets(before, svc, rows)
+        if targets is not None and met.ports(svc.proto, targets) <= {svc.name_string}:
+            kept.add(key)
+    return frozenset(kept)
+
+
 def diff(before: NodeSet, after: NodeSet, node: str, only: set[PortKey] | None = None,
          include_unchanged: bool = False) -> DiffReport:
-    """Compare two cluster states, service port by service port, on ``node`` for the rules."""
+    """Compare two cluster states, service port by service port, on ``node`` for the rules.
+
+    A port whose views are provably the same in both states (:func:`views_kept`) is not traced twice: not at all
+    when nothing else about it changed (it is not listed), once when it is listed anyway (``include_unchanged``,
+    or a rule of it moved on ``node``)."""
     old, new = _ports(before), _ports(after)
     every = list(dict.fromkeys([*old, *new]))
     keys = [k for k in every if only is None or k in only]
     rows_b = {k: endpoint_rows(before.cluster, before, old[k]) for k in every if k in old}
     rows_a = {k: endpoint_rows(after.cluster, after, new[k]) for k in every if k in new}
     # every port owns its rules, the ones --to leaves out too: else their rules would be "other rules"
-    owners = {k: ((new.get(k) or old[k]), [r.endpoint for r in (*rows_b.get(k, ()), *rows_a.get(k, ()))])
-              for k in every}
+    owners = chain_owners({k: ((new.get(k) or old[k]), [r.endpoint for r in (*rows_b.get(k, ()),
+                                                                          *rows_a.get(k, ()))]) for k in every})
     grouped, other_added, other_removed = rule_changes(before, after, node, owners)
-    views_b, views_a = _state_views(before, old, keys), _state_views(after, new, keys)
+    kept = views_kept(before, after, keys, old, new, rows_b, rows_a, owners)
+    # a kept port is listed only with --all or when its rules on the node moved: then it is traced once, before
+    shown = {k for k in kept if include_unchanged or old[k].name_string in grouped}
+    views_b = _state_views(before, old, [k for k in keys if k in old and (k not in kept or k in shown)])
+    views_a = _state_views(after, new, [k for k in keys if k in new and k not in kept])
+    views_a.update((k, views_b[k]) for k in shown)
     running = running_pod_ips(after.cluster)
     out = []
     for key in keys:
@@ -270,8 +541,8 @@ def _state_views(nodes: NodeSet, ports: dict[PortKey, ServicePortInfo],
                  keys: Sequence[PortKey]) -> dict[PortKey, tuple[View, ...]]:
     """The views of the ports in one state; then the state's rules are let go, so that the two states'
     compiled rules (every node's, a gigabyte or more for a large cluster) are never held at once."""
-    with collector_paused(30 * len(keys) * len(nodes.order)):  # every port traced on every node: see objects.bulk
-        views = {key: service_views(nodes, Selection(ports[key]), None) for key in keys if key in ports}
+    with collector_paused(30 * len(keys) * len(nodes.order)):  # each port traced on every node: see objects.bulk
+        views = {key: service_views(nodes, Selection(ports[key]), None) for key in keys}
         nodes.forget_rules()
     return views
 

@@ -1,0 +1,313 @@
+"""``diff`` traces only the service ports whose views can have changed (``analysis.diff.views_kept``).
+
+Each comparison here is made twice: as ``diff`` makes it, and with every port traced in both states (the path
+before views_kept: ``views_kept`` made to keep nothing). The two must print the same bytes, text and ``-o json``,
+with and without ``--all``; and the ports kept must be the ones nothing reaches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.analysis import diff as diff_module
+from kubeproxy_sim.analysis import exact
+from kubeproxy_sim.analysis.diff import DiffReport, diff
+from kubeproxy_sim.analysis.diffrender import diff_json, diff_text
+from kubeproxy_sim.analysis.nodes import node_set
+from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.objects.model import (
+    AddressType,
+    Cluster,
+    Endpoint,
+    EndpointPort,
+    EndpointSlice,
+    IPFamily,
+    Node,
+    NodeAddress,
+    Pod,
+    Protocol,
+    Service,
+    ServicePort,
+)
+from kubeproxy_sim.objects.nodes import EXCLUDE_FROM_LB_LABEL
+from kubeproxy_sim.proxier.config import ProxyConfig
+from tests.budget import budget
+from tests.strategies import CONDITIONS, ClusterCase, clusters
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = sorted(p.name for p in (ROOT / "rulesets").iterdir() if (p / "objects.yaml").exists())
+OUTPUTS = ([], ["-o", "json", "--all"])
+
+
+def _run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _both_ways(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> tuple[tuple[int, str, str], list[int]]:
+    """The command's result with views_kept, after asserting it is the result of tracing every port; and how
+    many ports each comparison kept."""
+    kept: list[int] = []
+    real = diff_module.views_kept
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found = real(*args, **kwargs)
+        kept.append(len(found))
+        return found
+
+    monkeypatch.setattr(diff_module, "views_kept", counting)
+    skipping = _run(argv)
+    monkeypatch.setattr(diff_module, "views_kept", lambda *args, **kwargs: frozenset())
+    tracing = _run(argv)
+    monkeypatch.setattr(diff_module, "views_kept", real)
+    assert skipping == tracing, argv
+    return skipping, kept
+
+
+# every scenario against its neighbour in name order (upstream's variants of one test differ a little: a policy, an
+# endpoint's condition, large-cluster mode on either side of its threshold) and against itself (every port kept;
+# but the largest, whose tracing of every port takes seconds); every pair of scenarios with KPSIM_DEEP=1
+LARGE = ("large-cluster", "upstream-sync-proxy-rules-large-cluster-mode-")
+PAIRS = [*zip(SCENARIOS, SCENARIOS[1:] + SCENARIOS[:1], strict=True),
+         *((name, name) for name in SCENARIOS if not name.startswith(LARGE))]
+
+
+def _pair(monkeypatch: pytest.MonkeyPatch, before: str, after: str) -> None:
+    for extra in OUTPUTS if before != after else OUTPUTS[1:]:
+        (code, out, _), kept = _both_ways(monkeypatch, ["diff", "--scenario", before, "--against-scenario", after,
+                                                        *extra])
+        assert code in (0, 1) and out
+        if before == after:  # every port listed, unchanged, and none traced twice
+            ports = json.loads(out)["services"]
+            assert {p["status"] for p in ports} <= {"unchanged"} and kept == [len(ports)]
+
+
+@pytest.mark.parametrize(("before", "after"), PAIRS, ids=[f"{a}--{b}" for a, b in PAIRS])
+def test_scenario_pairs_print_what_tracing_every_port_prints(monkeypatch: pytest.MonkeyPatch, before: str,
+                                                             after: str) -> None:
+    _pair(monkeypatch, before, after)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("KPSIM_DEEP"), reason="deep run only (KPSIM_DEEP=1)")
+def test_every_pair_of_scenarios_prints_what_tracing_every_port_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    for before in SCENARIOS:
+        for after in SCENARIOS:
+            _pair(monkeypatch, before, after)
+
+
+def test_identical_states_trace_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing changed: no port is traced (QA-perf 2: 7.1 s to say so at 1,000 services); --all traces each port
+    once, in the state before, for both columns."""
+    calls: list[str] = []
+    real = exact.service_views
+
+    def counting(nodes, sel, sources):  # type: ignore[no-untyped-def]
+        calls.append(sel.svc.name_string)
+        return real(nodes, sel, sources)
+
+    monkeypatch.setattr(diff_module, "service_views", counting)
+    code, out, _ = _run(["diff", "--scenario", "upstream-overall-iptables-rules", "--against-scenario",
+                         "upstream-overall-iptables-rules"])
+    assert code == 0 and "no service port changes" in out and calls == []
+    code, out, _ = _run(["diff", "--scenario", "upstream-overall-iptables-rules", "--against-scenario",
+                         "upstream-overall-iptables-rules", "--all"])
+    assert code == 0 and out.count(": unchanged") == len(calls) > 5 and len(set(calls)) == len(calls)
+
+
+# --------------------------------------------------------------------------- objects built here
+
+
+def _compare(case: ClusterCase, after: Cluster, include_unchanged: bool) -> tuple[DiffReport, frozenset[str]]:
+    """diff's report, after asserting it is the report of tracing every port; and the services whose ports it
+    kept."""
+    kept: set[str] = set()
+    real = diff_module.views_kept
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found = real(*args, **kwargs)
+        kept.update(key[1] for key in found)
+        return found
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(diff_module, "views_kept", recording)
+        skipping = diff(node_set(case.cluster, case.config), node_set(after, case.config), "node1", None,
+                        include_unchanged)
+        patch.setattr(diff_module, "views_kept", lambda *args, **kwargs: frozenset())
+        tracing = diff(node_set(case.cluster, case.config), node_set(after, case.config), "node1", None,
+                       include_unchanged)
+    assert skipping == tracing
+    assert diff_text(skipping) == diff_text(tracing) and diff_json(skipping) == diff_json(tracing)
+    return skipping, frozenset(kept)
+
+
+def _replace_service(cluster: Cluster, index: int, **changes: object) -> Cluster:
+    services = list(cluster.services)
+    services[index] = dataclasses.replace(services[index], **changes)
+    return dataclasses.replace(cluster, services=tuple(services))
+
+
+def _replace_slice(cluster: Cluster, index: int, slc: EndpointSlice) -> Cluster:
+    slices = list(cluster.endpoint_slices)
+    slices[index] = slc
+    return dataclasses.replace(cluster, endpoint_slices=tuple(slices))
+
+
+@st.composite
+def changes(draw: st.DrawFn) -> tuple[ClusterCase, Cluster]:
+    """A cluster and the same cluster after one small change (or none)."""
+    case = draw(clusters())
+    cluster = case.cluster
+    index = draw(st.integers(0, len(cluster.services) - 1))
+    svc, slc = cluster.services[index], cluster.endpoint_slices[index]
+    kind = draw(st.sampled_from(["none", "condition", "drop endpoint", "port", "external IP of another",
+                                 "load balancer IP of another", "exclude node", "client pod", "node port"]))
+    if kind == "condition" and slc.endpoints:
+        at = draw(st.integers(0, len(slc.endpoints) - 1))
+        endpoint = dataclasses.replace(slc.endpoints[at], conditions=CONDITIONS[draw(st.sampled_from(sorted(
+            CONDITIONS)))])
+        cluster = _replace_slice(cluster, index, dataclasses.replace(
+            slc, endpoints=(*slc.endpoints[:at], endpoint, *slc.endpoints[at + 1:])))
+    elif kind == "drop endpoint" and slc.endpoints:
+        cluster = _replace_slice(cluster, index, dataclasses.replace(slc, endpoints=slc.endpoints[1:]))
+    elif kind == "port":
+        port = dataclasses.replace(svc.ports[0], port=svc.ports[0].port + draw(st.integers(1, 2)))
+        cluster = _replace_service(cluster, index, ports=(port, *svc.ports[1:]))
+    elif kind in ("external IP of another", "load balancer IP of another"):
+        # another service's cluster IP (or a node's address): its packets may now meet this service's rules
+        other = cluster.services[draw(st.integers(0, len(cluster.services) - 1))]
+        address = draw(st.sampled_from([*other.cluster_ips, *(a.address for n in cluster.nodes for a in n.addresses)]))
+        if kind == "external IP of another":
+            cluster = _replace_service(cluster, index, external_ips=(address,))
+        elif svc.load_balancer_ingress:
+            ingress = dataclasses.replace(svc.load_balancer_ingress[0], ip=address)
+            cluster = _replace_service(cluster, index, load_balancer_ingress=(ingress,))
+    elif kind == "exclude node":
+        node = cluster.nodes[-1]
+        nodes = (*cluster.nodes[:-1], dataclasses.replace(node, labels=(*node.labels, (EXCLUDE_FROM_LB_LABEL, ""))))
+        cluster = dataclasses.replace(cluster, nodes=nodes)
+    elif kind == "client pod":
+        ip = "fd00:10:244:1::3" if case.ipv6 else "10.244.1.3"
+        cluster = dataclasses.replace(cluster, pods=(*cluster.pods, Pod("default", "client", "node1", (ip,))))
+    elif kind == "node port" and svc.ports[0].node_port:
+        other = cluster.services[draw(st.integers(0, len(cluster.services) - 1))]
+        # the node port of another service's port (a clash the API server refuses, the simulator does not)
+        taken = draw(st.sampled_from([p.node_port or p.port for p in other.ports]))
+        port = dataclasses.replace(svc.ports[0], node_port=taken)
+        cluster = _replace_service(cluster, index, ports=(port, *svc.ports[1:]))
+    return case, cluster
+
+
+@settings(max_examples=budget(60), deadline=None)
+@given(changes(), st.booleans())
+def test_a_small_change_reports_what_tracing_every_port_reports(change: tuple[ClusterCase, Cluster],
+                                                                include_unchanged: bool) -> None:
+    case, after = change
+    _compare(case, after, include_unchanged)
+
+
+# --------------------------------------------------------------------------- what is not kept, and why
+
+
+def _service(name: str, ip: str) -> Service:
+    return Service("default", name, cluster_ips=(ip,), ip_families=(IPFamily.IPV4,),
+                   ports=(ServicePort("", Protocol.TCP, 80, 8080),))
+
+
+def _two_services() -> ClusterCase:
+    """Services a and b, two endpoints each, on two nodes."""
+    nodes = tuple(Node(f"node{i}", (NodeAddress("InternalIP", f"192.168.0.{10 + i}"),), (f"10.244.{i}.0/24",))
+                  for i in (1, 2))
+    slices = tuple(
+        EndpointSlice("default", f"{name}-x", name, AddressType.IPV4,
+                      tuple(Endpoint((f"10.244.{i}.{base + i}",), CONDITIONS["ready"], node_name=f"node{i}")
+                            for i in (1, 2)),
+                      (EndpointPort("", 8080, Protocol.TCP),))
+        for name, base in (("a", 10), ("b", 20)))
+    cluster = Cluster((_service("a", "10.96.0.10"), _service("b", "10.96.0.11")), slices, nodes)
+    config = ProxyConfig(node_name="node1", node_ips=("192.168.0.11/32",), cluster_cidrs=("10.244.0.0/16",),
+                         node_pod_cidrs=("10.244.1.0/24",))
+    return ClusterCase(cluster, config, False)
+
+
+def test_a_port_another_port_s_new_rules_catch_is_traced() -> None:
+    """b takes a's cluster IP and port as an external IP: a's packets now meet b's KUBE-SERVICES rule, so a is
+    traced again though none of its own rules or endpoints changed."""
+    case = _two_services()
+    after = _replace_service(case.cluster, 1, external_ips=("10.96.0.10",))
+    report, kept = _compare(case, after, include_unchanged=True)
+    assert kept == frozenset()
+    assert {p.name: p.status for p in report.ports}["default/b"] == "changed"
+
+
+def test_a_port_nothing_reaches_is_kept() -> None:
+    """b loses an endpoint: a is kept (not traced twice), b is traced in both states."""
+    case = _two_services()
+    slc = case.cluster.endpoint_slices[1]
+    after = _replace_slice(case.cluster, 1, dataclasses.replace(slc, endpoints=slc.endpoints[:1]))
+    report, kept = _compare(case, after, include_unchanged=False)
+    assert kept == {"a"} and [p.name for p in report.ports] == ["default/b"]
+
+
+def test_a_change_of_node_wide_rules_keeps_nothing() -> None:
+    """A node excluded from load balancers (the node objects differ): every port is traced."""
+    case = _two_services()
+    node = case.cluster.nodes[1]
+    after = dataclasses.replace(case.cluster, nodes=(case.cluster.nodes[0], dataclasses.replace(
+        node, labels=((EXCLUDE_FROM_LB_LABEL, ""),))))
+    _, kept = _compare(case, after, include_unchanged=True)
+    assert kept == frozenset()
+
+
+def test_a_new_client_pod_on_a_node_is_a_new_source() -> None:
+    """The first pod on node1 becomes the clusterIP view's client there: every port with a cluster IP is traced."""
+    case = _two_services()
+    after = dataclasses.replace(case.cluster, pods=(Pod("default", "client", "node1", ("10.244.1.3",)),))
+    report, kept = _compare(case, after, include_unchanged=False)
+    assert kept == frozenset()
+    assert report.ports == ()  # the shares are the same from the new client
+
+
+def test_a_shared_rule_is_a_port_s_entry_only_when_its_match_is_plain() -> None:
+    """Only a protocol and destination port (and one address) that no negation widens make a rule an entry of its
+    port; any other rule of a shared chain is node-wide, compared as it is in both states."""
+    from kubeproxy_sim.analysis.diff import _destination, _entry
+
+    names = {"default/a"}
+    rule = '-d 10.96.0.10/32 -p tcp -m comment --comment "default/a cluster IP" -m tcp --dport 80 -j KUBE-SVC-X'
+    entry = _entry(rule, names)
+    assert entry is not None and (entry.port, entry.proto, entry.dport) == ("default/a", "tcp", 80)
+    assert entry.destination == _destination("10.96.0.10")
+    assert _entry("! " + rule, names).destination is None  # type: ignore[union-attr]  # every other address
+    assert _entry(rule.replace("-d 10.96.0.10/32", "-d 127.0.0.0/8"), names).destination is None  # type: ignore
+    assert _entry(rule.replace("--dport 80", "! --dport 80"), names) is None
+    assert _entry(rule.replace("-m tcp --dport 80 ", ""), names) is None
+    assert _entry(rule, {"default/b"}) is None
+    in_comment = rule.replace("-d 10.96.0.10/32 ", "").replace("cluster IP", "-d 10.0.0.1")  # words, no options
+    assert _entry(in_comment, names) == dataclasses.replace(entry, destination=None)
+
+
+def test_an_unreadable_destination_leaves_no_cycle() -> None:
+    """views_kept runs with the collector paused (objects.bulk): a refused address must not leave a cycle."""
+    import gc
+
+    from kubeproxy_sim.analysis.diff import _destination
+
+    gc.collect()
+    gc.disable()
+    try:
+        assert _destination("x.x.x.x/32") is None and _destination("zz::1/128") is None
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
