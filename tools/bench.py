@@ -322,6 +322,27 @@ def bench_large_service(work: Path, quick: bool) -> None:
         line(label, f"{run_cpu([PYTHON, '-m', 'kubeproxy_sim', *argv, *where, '-f', str(cluster), *node]):.2f} s")
 
 
+def bench_diff(work: Path, quick: bool) -> None:
+    """`diff` of a cluster and the same cluster with 2 service ports changed (one loses an endpoint, one gains one),
+    and of a cluster and itself: only the ports whose views can have changed are traced (QA-perf 2, session 10:
+    every port was, 78 s at 10,000 services whichever changed)."""
+    services = 1000 if quick else 10000
+    before = gen_cluster(work, services, 10, "json")
+    after = work / f"cluster-{services}x10-2-changed.json"
+    if not after.exists():
+        doc = json.loads(before.read_text())
+        slices = [i for i in doc["items"] if i["kind"] == "EndpointSlice"]
+        slices[25]["endpoints"].pop()
+        gained = dict(slices[services // 2]["endpoints"][-1], addresses=["10.200.0.1"])
+        slices[services // 2]["endpoints"].append(gained)
+        after.write_text(json.dumps(doc))
+    node = ["--hostname-override", "node1", "--cluster-cidr", "10.0.0.0/8"]
+    print(f"diff: {services} services x 10 endpoints (whole process, CPU time)")
+    for label, against in (("2 service ports changed", after), ("the same state", before)):
+        cpu = run_cpu([PYTHON, "-m", "kubeproxy_sim", "diff", "-f", str(before), "--against", str(against), *node])
+        line(f"`diff`, {label}", f"{cpu:.2f} s")
+
+
 def bench_demo(work: Path, quick: bool) -> None:
     """The README's first command runs the demo: it should feel instant."""
     wall, _ = run_process([PYTHON, "-m", "kubeproxy_sim", "demo"])
@@ -456,7 +477,8 @@ def compile_bytecode() -> None:
 SECTIONS: dict[str, Callable[[Path, bool], None]] = {"rules": bench_rules, "parse": bench_parse,
                                                      "partial": bench_partial, "trackers": bench_trackers,
                                                      "compile": bench_compile, "trace": bench_trace,
-                                                     "simulate": bench_simulate, "demo": bench_demo}
+                                                     "simulate": bench_simulate, "demo": bench_demo,
+                                                     "diff": bench_diff}
 
 
 def main() -> int:
