@@ -3,8 +3,8 @@
 The script is written from the parser itself (commands, nested subcommands,
 flags, choices), so it can never disagree with ``--help``. What a flag's value
 completes to is decided here: files for flags that take a path, the scenarios
-of ``rulesets/`` for ``--scenario`` (and, besides files, for ``scenario
-FILE|NAME``), an option's choices when it has them. The script is static
+of ``rulesets/`` for ``--scenario`` (and, besides files, the ones with a
+kubectl script for ``scenario FILE|NAME``), an option's choices when it has them. The script is static
 (computed once, when it is generated): completing costs the shell nothing and
 needs no Python.
 """
@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "completion",
         help="print a shell completion script (bash or zsh)",
         description="Print a completion script for bash or zsh: commands, subcommands and flags, files for "
-        "flags that take a path, the built-in scenarios for --scenario (and, with files, for scenario's script), "
+        "flags that take a path, the built-in scenarios for --scenario (and, with files, those with a script for "
+        "scenario's script), "
         "and each flag's choices. Load it for "
         "this shell with `source <(kubeproxy-sim completion bash)`, or install it as shown below.",
         epilog=EXAMPLES,
@@ -107,7 +108,8 @@ def first_sentence(text: str) -> str:
     return text.rstrip(".;")
 
 
-def _option(parser: argparse.ArgumentParser, action: argparse.Action, scenarios: tuple[str, ...]) -> OptionSpec:
+def _option(parser: argparse.ArgumentParser, action: argparse.Action, scenarios: tuple[str, ...],
+            scripts: tuple[str, ...]) -> OptionSpec:
     takes_value = action.nargs != 0
     metavar = action.metavar if isinstance(action.metavar, str) else (action.dest or "").upper()
     choices: tuple[str, ...] = tuple(str(c) for c in action.choices) if action.choices else ()
@@ -116,7 +118,7 @@ def _option(parser: argparse.ArgumentParser, action: argparse.Action, scenarios:
     files = takes_value and not choices and (bool(FILE_FLAGS & set(action.option_strings))
                                              or bool(FILE_METAVAR.search(metavar or "")))
     if files and not action.option_strings and NAME_METAVAR.search(metavar or ""):
-        choices = scenarios  # scenario FILE|NAME: a script file, or a built-in scenario's name
+        choices = scripts  # scenario FILE|NAME: a script file, or the name of a built-in scenario with a script
     repeatable = isinstance(action, argparse._AppendAction | argparse._CountAction | argparse._AppendConstAction)
     optional = action.nargs == "?" and bool(action.option_strings)
     if optional and not choices and metavar == "true|false":
@@ -126,9 +128,14 @@ def _option(parser: argparse.ArgumentParser, action: argparse.Action, scenarios:
 
 
 def command_spec(parser: argparse.ArgumentParser, path: tuple[str, ...] = (), help_text: str = "",
-                 scenarios: tuple[str, ...] | None = None) -> CommandSpec:
-    """The parser (and its subparsers, recursively) as plain data."""
+                 scenarios: tuple[str, ...] | None = None, scripts: tuple[str, ...] | None = None) -> CommandSpec:
+    """The parser (and its subparsers, recursively) as plain data. ``scenarios``: the built-in scenarios
+    (``--scenario``); ``scripts``: those with a kubectl script, the names ``scenario FILE|NAME`` accepts."""
     scenarios = scenario_names() if scenarios is None else scenarios
+    if scripts is None:
+        from kubeproxy_sim.cli.scenario_cmd import builtin_scripts
+
+        scripts = tuple(builtin_scripts())
     options: list[OptionSpec] = []
     positionals: list[OptionSpec] = []
     subcommands: list[CommandSpec] = []
@@ -138,11 +145,11 @@ def command_spec(parser: argparse.ArgumentParser, path: tuple[str, ...] = (), he
         if isinstance(action, argparse._SubParsersAction):
             helps = {a.dest: a.help or "" for a in action._choices_actions}
             for name, sub in action.choices.items():
-                subcommands.append(command_spec(sub, (*path, name), helps.get(name, ""), scenarios))
+                subcommands.append(command_spec(sub, (*path, name), helps.get(name, ""), scenarios, scripts))
         elif action.option_strings:
-            options.append(_option(parser, action, scenarios))
+            options.append(_option(parser, action, scenarios, scripts))
         else:
-            positionals.append(_option(parser, action, scenarios))
+            positionals.append(_option(parser, action, scenarios, scripts))
     return CommandSpec(path, help_text, tuple(options), tuple(positionals), tuple(subcommands))
 
 

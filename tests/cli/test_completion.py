@@ -14,6 +14,7 @@ import pytest
 from kubeproxy_sim.cli import completion_cmd
 from kubeproxy_sim.cli.completion_cmd import command_spec, first_sentence, scenario_names
 from kubeproxy_sim.cli.main import build_parser, main
+from kubeproxy_sim.cli.scenario_cmd import builtin_scripts
 
 needs_zsh = pytest.mark.skipif(shutil.which("zsh") is None and os.environ.get("CI") != "true",
                                reason="zsh is not installed (CI=true runs it anyway: the provisioner installs it)")
@@ -241,10 +242,12 @@ def test_scenario_s_script_completes_to_built_in_names_and_files(bash_script: st
     """QA-cli 10: ``scenario FILE|NAME`` takes a built-in scenario's name; only files were offered."""
     scenario = next(c for c in command_spec(build_parser()).walk() if c.path == ("scenario",))
     (script,) = scenario.positionals
-    assert script.files and script.choices == scenario_names()
+    # only the built-in scenarios with a kubectl script: `scenario upstream-load-balancer` is refused (no script)
+    assert script.files and script.choices == tuple(builtin_scripts()) == ("bootcamp",)
     (tmp_path / "bootcamp.svg").write_text("")
     assert sorted(complete_bash(bash_script, ["scenario", "boot"], tmp_path)) == ["bootcamp", "bootcamp.svg"]
-    assert "upstream-load-balancer" in complete_bash(bash_script, ["scenario", ""], tmp_path)
+    assert "upstream-load-balancer" not in complete_bash(bash_script, ["scenario", ""], tmp_path)
+    assert "upstream-load-balancer" in complete_bash(bash_script, ["rules", "--scenario", ""], tmp_path)
     replay = next(c for c in command_spec(build_parser()).walk() if c.path == ("replay",))
     assert all(not p.choices for p in replay.positionals)  # STATE: files only
     # after a boolean flag only its values: the parser takes the next word as the flag's value (nargs="?"), so a
