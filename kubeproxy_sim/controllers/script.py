@@ -391,15 +391,17 @@ def _namespace_after_verb(tokens: list[str]) -> list[str]:
     return [*tokens, *moved] if tokens else moved
 
 
+_DANGLING_ESCAPE = "No escaped character"  # shlex's error for a '\\' with nothing after it (outside a comment)
+
+
 def parse_line(line: int, text: str) -> Step | None:
     """One script line as a step; None for blank and comment lines."""
-    stripped = text.strip()
-    if stripped.endswith("\\") and not stripped.startswith("#"):
-        raise ScriptError(line, "the line ends with '\\', but a line does not continue onto the next; expected one "
-                          "command per line, written on one line")
     try:
         tokens = shlex.split(text, comments=True)
     except ValueError as exc:
+        if str(exc) == _DANGLING_ESCAPE:  # a '\\' ending the line outside a comment: shell's line continuation
+            raise ScriptError(line, "the line ends with '\\', but a line does not continue onto the next; expected "
+                              "one command per line, written on one line") from None
         raise ScriptError(line, f"cannot split the line into words ({exc})") from None
     if not tokens:
         return None

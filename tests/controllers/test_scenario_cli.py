@@ -130,6 +130,13 @@ def test_a_line_ending_in_a_backslash_is_said_not_to_continue() -> None:
     assert caught.value.message == ("the line ends with '\\', but a line does not continue onto the next; expected "
                                     "one command per line, written on one line")
     assert parse_line(1, "# a comment may end in \\") is None
+    # R-core 2: only a dangling escape is refused; a comment ending in '\' and an escaped '\' are whole lines
+    step = parse_line(1, "scale deployments/web --replicas=3  # see \\")
+    assert step is not None and step.replicas == 3
+    with pytest.raises(ScriptError, match="is not a valid label value"):  # split into k=v\ for kubectl's check
+        parse_line(1, "label pods a k=v\\\\")
+    with pytest.raises(ScriptError, match=r"the line ends with '\\', but a line does not continue"):
+        parse_line(1, 'create deployment web --image="nginx\\')
 
 
 def test_times_are_written_without_an_exponent() -> None:
