@@ -93,20 +93,22 @@ class _Args:
             return None
         return values[-1]
 
-    def number(self, flag: str, *, required: bool = False, low: int = 0, high: int = 2**31 - 1) -> int | None:
+    def number(self, flag: str, *, required: bool = False, low: int = 0, high: int = 2**31 - 1,
+               over: Callable[[int], str | None] | None = None) -> int | None:
+        """A whole number in low-high; ``over`` says why a number it refuses is too big (its own message)."""
         text = self.one(flag, required)
         if text is None:
             return None
-        if not re.fullmatch(r"[0-9]+", text) or not low <= int(text) <= high:
+        value = int(text) if re.fullmatch(r"[0-9]+", text) else None
+        if value is not None and over is not None and (problem := over(value)):
+            raise ScriptError(self.line, f"--{flag}={text}: {problem}")
+        if value is None or not low <= value <= high:
             raise ScriptError(self.line, f"--{flag}={text}: expected a whole number in {low}-{high}")
-        return int(text)
+        return value
 
     def replicas(self, *, required: bool = False) -> int | None:
         """``--replicas``: a whole number up to the simulator's limit (:data:`model.MAX_REPLICAS`)."""
-        text = self.one("replicas", required)
-        if text is not None and re.fullmatch(r"[0-9]+", text) and (problem := replicas_over_limit(int(text))):
-            raise ScriptError(self.line, f"--replicas={text}: {problem}")
-        return self.number("replicas", required=required, high=MAX_REPLICAS)
+        return self.number("replicas", required=required, high=MAX_REPLICAS, over=replicas_over_limit)
 
 
 _SHORT = {"-l": "selector", "-f": "filename", "-n": "namespace"}
