@@ -377,9 +377,9 @@ _PARSERS: dict[str, Callable[[int, str, list[str]], Step]] = {
 }
 
 
-def _namespace_after_verb(tokens: list[str]) -> list[str]:
-    """kubectl's global ``-n NS`` / ``--namespace[=]NS`` before the verb (``kubectl -n prod scale ...``), moved
-    after the command's words, where every command takes it."""
+def _namespace_after_verb(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """kubectl's global ``-n NS`` / ``--namespace[=]NS`` before the verb (``kubectl -n prod scale ...``): the
+    command's words, and those flags, which go after them (every command takes them)."""
     moved: list[str] = []
     while tokens:
         if tokens[0].startswith("--namespace="):
@@ -390,7 +390,7 @@ def _namespace_after_verb(tokens: list[str]) -> list[str]:
             break
         moved += tokens[:count]
         tokens = tokens[count:]
-    return [*tokens, *moved] if tokens else moved
+    return tokens, moved
 
 
 _DANGLING_ESCAPE = "No escaped character"  # shlex's error for a '\\' with nothing after it (outside a comment)
@@ -409,14 +409,19 @@ def parse_line(line: int, text: str) -> Step | None:
         return None
     if tokens[0] == "kubectl":
         tokens = tokens[1:]
-    tokens = _namespace_after_verb(tokens)
+    tokens, moved = _namespace_after_verb(tokens)
+    if not tokens and moved:  # `kubectl -n prod` alone: the namespace is fine, the command is missing
+        raise ScriptError(line, f"expected a command after {' '.join(moved)}; expected one of: {', '.join(COMMANDS)}")
     if not tokens or tokens[0] not in _PARSERS:
         word = tokens[0] if tokens else ""
-        if word.startswith("-") and word != "-":  # (a global flag other than the namespace, or one without a value)
+        if word in ("-n", "--namespace"):  # the last word: the flag lacks its value
+            raise ScriptError(line, f"flag {word} before the command has no value; expected {word} NS and then one "
+                              f"of: {', '.join(COMMANDS)}")
+        if word.startswith("-") and word != "-":  # a global flag other than the namespace
             raise ScriptError(line, f"flag {word} before the command: only -n/--namespace NS may come first; "
                               f"expected one of: {', '.join(COMMANDS)}")
         raise ScriptError(line, f"unknown command {word!r}; expected one of: {', '.join(COMMANDS)}")
-    return _PARSERS[tokens[0]](line, text.strip(), tokens[1:])
+    return _PARSERS[tokens[0]](line, text.strip(), [*tokens[1:], *moved])
 
 
 def parse_script(text: str) -> list[Step]:

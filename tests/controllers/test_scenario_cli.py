@@ -121,6 +121,14 @@ def test_kubectl_s_namespace_flag_may_come_before_the_verb() -> None:
         parse_line(1, "kubectl --context kind scale deployments/web --replicas=1")
     with pytest.raises(ScriptError, match="flag -n before the command"):
         parse_line(1, "kubectl -n")
+    with pytest.raises(ScriptError, match="flag -n before the command has no value; expected -n NS and then one of: "
+                       "create deployment"):
+        parse_line(1, "kubectl -n")
+    # R-core 8: the namespace flag is the allowed one; what is missing is the command
+    for line, given in (("kubectl -n prod", "-n prod"), ("kubectl --namespace=prod", "--namespace=prod")):
+        with pytest.raises(ScriptError) as caught:
+            parse_line(1, line)
+        assert caught.value.message.startswith(f"expected a command after {given}; expected one of: create deployment")
 
 
 def test_a_line_ending_in_a_backslash_is_said_not_to_continue() -> None:
