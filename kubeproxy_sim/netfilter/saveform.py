@@ -763,7 +763,8 @@ Convert = Callable[[object], "Converted | None"]
 Part = tuple[Callable[[list[str]], object] | None, dict[object, "Converted | None"] | None, Convert]
 """One group of a plan: its values from a rule's values (None: it has none), its memo by those values (None: not
 kept, see _SHORTCUTS), and its conversion (None: iptables would expand the rule, ``-s A,B``)."""
-Plan = tuple[tuple[Part, ...], "Part | None"]
+Plan = tuple[tuple[Part, ...], bool]
+"""A skeleton's groups in save order, the target's last; whether it has a target."""
 
 class RuleShapes:
     """The plans of the skeletons, and the save forms of the value groups, met in one ruleset of one family
@@ -780,35 +781,25 @@ class RuleShapes:
         """The save form of a rule written ``spec``: its typed view, canonical text and iptables-save text (needs
         ``typed``); None when :func:`save_specs` must decide (a skeleton without a program, a rule iptables
         expands)."""
-        found = self._groups(spec)
+        found = self._forms(spec)
         if found is None:
             return None
+        forms, has_target = found
         options: list[Option] = []
-        canon: list[str] = []
-        save: list[str] = []
-        for done in found[0]:
+        for done in forms[:-1] if has_target else forms:
             options += done[0]  # type: ignore[arg-type]
-            canon.append(done[1])
-            save.append(done[2])
-        target = found[1]
-        if target is not None:
-            canon.append(target[1])
-            save.append(target[2])
-            target = target[0]  # type: ignore[assignment]
-        return RuleSpec.make(tuple(options), target), "".join(canon)[1:], "".join(save)[1:]  # type: ignore[arg-type]
+        target = forms[-1][0] if has_target else None
+        return (RuleSpec.make(tuple(options), target),  # type: ignore[arg-type]
+                "".join([done[1] for done in forms])[1:], "".join([done[2] for done in forms])[1:])
 
     def save_text(self, spec: str) -> str | None:
         """The iptables-save text of a rule written ``spec`` (what follows ``-A CHAIN``); None as for
         :meth:`saved`."""
-        found = self._groups(spec)
-        if found is None:
-            return None
-        groups, target = found
-        text = "".join([done[2] for done in groups])
-        return (text + target[2] if target is not None else text)[1:]
+        found = self._forms(spec)
+        return None if found is None else "".join([done[2] for done in found[0]])[1:]
 
-    def _groups(self, spec: str) -> tuple[list[Converted], Converted | None] | None:
-        """Each group's save form, in save order, and the target's."""
+    def _forms(self, spec: str) -> tuple[list[Converted], bool] | None:
+        """Each group's save form in save order, the target's last; and whether there is a target."""
         if not _fast_text(spec):
             return None
         pieces = _VALUE_TOKEN.split(spec)
@@ -821,9 +812,9 @@ class RuleShapes:
             if plan is None:
                 return None
         values = pieces[1::2]
-        parts, target_part = plan
-        out = []
-        for key_of, memo, convert in parts:  # _convert inline: once per group of 430,000 rules
+        parts, has_target = plan
+        forms = []
+        for key_of, memo, convert in parts:  # once per group of 430,000 rules: kept inline
             key = key_of(values) if key_of is not None else None
             if memo is None:
                 done = convert(key)
@@ -833,8 +824,8 @@ class RuleShapes:
                     done = memo[key] = convert(key)
             if done is None:
                 return None
-            out.append(done)
-        return out, (_convert(target_part, values) if target_part is not None else None)
+            forms.append(done)
+        return forms, has_target
 
     def _plan(self, skeleton: str) -> Plan | None:
         """The skeleton's groups in the order iptables-save prints them; None when a rule of it may expand or
@@ -862,7 +853,9 @@ class RuleShapes:
                 return None
         if None in parts:
             return None
-        return tuple(parts), target_part  # type: ignore[arg-type]
+        if target_part is not None:
+            parts.append(target_part)
+        return tuple(parts), target_part is not None  # type: ignore[arg-type]
 
     def _part(self, kind: tuple[str], group: list[Option]) -> Part | None:
         """A group's part of a plan. Its holes are numbered from 0 in the order met, so that the groups of one
@@ -879,19 +872,8 @@ class RuleShapes:
             memo = self._memos[shape] = {}
         shortcut = _SHORTCUTS.get(shape) if not self.ipv6 else None
         if shortcut is not None:  # the general conversion still memoised, for the values not written directly
-            return key_of, None, functools.partial(shortcut, typed=self.typed, general=_memoised(convert, memo))
+            return key_of, None, shortcut(self.typed, _memoised(convert, memo))
         return key_of, memo, convert
-
-
-def _convert(part: Part, values: list[str]) -> Converted | None:
-    key_of, memo, convert = part
-    key = key_of(values) if key_of is not None else None
-    if memo is None:
-        return convert(key)
-    done = memo.get(key, memo)
-    if done is memo:
-        done = memo[key] = convert(key)
-    return done  # type: ignore[return-value]
 
 
 def _memoised(convert: Convert, memo: dict[object, Converted | None]) -> Convert:
@@ -1001,38 +983,52 @@ def _target_texts(target: Target) -> tuple[str, str]:
 _PORT = re.compile(r"0|[1-9][0-9]{0,4}")
 
 
-def _jump(name: object, *, typed: bool, general: Convert, goto: bool) -> Converted | None:
-    if not isinstance(name, str) or name[0] == '"' or name in TARGETS:
-        return general(name)
-    text = (" -g " if goto else " -j ") + name
-    return Target(name, (), goto) if typed else None, text, text
+def _jump(goto: bool, typed: bool, general: Convert) -> Convert:
+    head = " -g " if goto else " -j "
+
+    def convert(name: object) -> Converted | None:
+        if not isinstance(name, str) or name[0] == '"' or name in TARGETS:
+            return general(name)
+        text = head + name
+        return Target(name, (), goto) if typed else None, text, text
+
+    return convert
 
 
-def _host(value: object, *, typed: bool, general: Convert, flag: str, negated: bool) -> Converted | None:
-    if not isinstance(value, str) or not is_dotted_quad(value):
-        return general(value)
-    saved = value + "/32"
-    text = f" ! {flag} {saved}" if negated else f" {flag} {saved}"
-    return ((Option(flag, (saved,), negated, ""),) if typed else None), text, text
+def _host(flag: str, negated: bool, typed: bool, general: Convert) -> Convert:
+    head = f" ! {flag} " if negated else f" {flag} "
+
+    def convert(value: object) -> Converted | None:
+        if not isinstance(value, str) or not is_dotted_quad(value):
+            return general(value)
+        saved = value + "/32"
+        text = head + saved
+        return ((Option(flag, (saved,), negated, ""),) if typed else None), text, text
+
+    return convert
 
 
-def _dnat(key: object, *, typed: bool, general: Convert) -> Converted | None:
-    name, value = cast(tuple[str, str], key)
-    address, _, port = value.partition(":")
-    if name != "DNAT" or not (is_dotted_quad(address) and _PORT.fullmatch(port)):
-        return general(key)
-    text = " -j DNAT --to-destination " + value
-    return (Target("DNAT", (Option("--to-destination", (value,), False, "DNAT"),)) if typed else None), text, text
+def _dnat(typed: bool, general: Convert) -> Convert:
+    def convert(key: object) -> Converted | None:
+        name, value = cast(tuple[str, str], key)
+        address, _, port = value.partition(":")
+        if name != "DNAT" or not (is_dotted_quad(address) and _PORT.fullmatch(port)):
+            return general(key)
+        text = " -j DNAT --to-destination " + value
+        return (Target("DNAT", (Option("--to-destination", (value,), False, "DNAT"),)) if typed else None), text, \
+            text
+
+    return convert
 
 
-_SHORTCUTS: dict[tuple[object, ...], Callable[..., Converted | None]] = {
-    ("target", Option(_hole(0), (), False, "")): functools.partial(_jump, goto=False),
-    ("target", Option(_hole(0), (), True, "")): functools.partial(_jump, goto=True),
-    **{("builtin", Option(flag, (_hole(0),), negated, "")): functools.partial(_host, flag=flag, negated=negated)
+_SHORTCUTS: dict[tuple[object, ...], Callable[[bool, Convert], Convert]] = {
+    ("target", Option(_hole(0), (), False, "")): functools.partial(_jump, False),
+    ("target", Option(_hole(0), (), True, "")): functools.partial(_jump, True),
+    **{("builtin", Option(flag, (_hole(0),), negated, "")): functools.partial(_host, flag, negated)
        for flag in ("-s", "-d") for negated in (False, True)},
     ("target", Option(_hole(0), (), False, ""), Option("--to-destination", (_hole(1),), False, _hole(0))): _dnat,
 }
-"""The shortcut of a group's shape (see above), given the value, ``typed`` and the general conversion."""
+"""The shortcut of a group's shape (see above), made from ``typed`` and the general conversion."""
 
 
 def saved_chain_order(table: Table) -> list[Chain]:

@@ -335,7 +335,7 @@ def _by_save_specs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every rule through save_specs, as before rules were planned by shape (the reference)."""
     from kubeproxy_sim.netfilter import saveform
 
-    monkeypatch.setattr(saveform.RuleShapes, "_groups", lambda self, spec: None)
+    monkeypatch.setattr(saveform.RuleShapes, "_forms", lambda self, spec: None)
 
 
 def _every_ruleset() -> list[Ruleset]:
