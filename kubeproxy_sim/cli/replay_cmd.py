@@ -32,8 +32,9 @@ A state without the node's Node object, after one that had it, keeps that
 Node's zone (and addresses and pod CIDRs): kube-proxy ignores a Node's
 deletion (its topology handler acts on adds and updates only, and the proxier
 reads its addresses once, at start), as the note printed then says. Without
---hostname-override the node (the first Node by name, else node1) is picked at
-the first state and kept: kube-proxy fixes its node name at start.
+--hostname-override the node (the first Node by name) is picked at the first
+state with a Node object and kept: kube-proxy fixes its node name (its
+machine's, whose Node it is) at start. States before it run as node1.
 """
 
 def duration(text: str) -> float:
@@ -60,29 +61,37 @@ def given_node_name(args: argparse.Namespace) -> str | None:
 
 class NodeConfigs:
     """``build_config`` over the states of a run (replay's steps, a watch's Node changes), with the node's name
-    fixed at the first build: kube-proxy fixes its node name when it starts. With no name given, the default
-    (the first Node object by name, else node1) is picked once; a Node that sorts before it later gets a note,
-    and the node stays. Called with the objects, as the sync loop's ``Configure``."""
+    fixed once known: kube-proxy fixes its node name when it starts. A name given (--hostname-override, the
+    --config file's hostnameOverride) is fixed at the first build. With none, kube-proxy's name is its machine's
+    hostname, which names that machine's Node object: the default (the first Node object by name) is picked at
+    the first build whose objects hold a Node, and kept; builds before it run as node1 unfixed, so a Node added
+    later is picked, addresses and zone and all. A Node that sorts before the picked one later gets a note, and
+    the node stays. Called with the objects, as the sync loop's ``Configure``."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self._args = args
-        self._pinned: argparse.Namespace | None = None  # args naming the node picked at the first build
+        self._pinned: argparse.Namespace | None = None  # args naming the node once fixed
         self._defaulted = False  # whether that name was the default, not given
+        self._picked = "at the first sync"  # when the default was picked, for the note
 
     def __call__(self, cluster: Any) -> tuple[Any, list[Diagnostic]]:
         from kubeproxy_sim.cli.options import build_config
 
         if self._pinned is None:
             config, diags = build_config(self._args, cluster)
-            self._defaulted = given_node_name(self._args) is None
-            self._pinned = argparse.Namespace(**{**vars(self._args), "hostname_override": config.node_name})
+            given = given_node_name(self._args) is not None
+            if given or cluster.node(config.node_name) is not None:
+                self._defaulted = not given
+                self._pinned = argparse.Namespace(**{**vars(self._args), "hostname_override": config.node_name})
+            else:  # no name and no Node object: node1 stands in for a hostname not known yet
+                self._picked = "at the first sync with a Node object"
             return config, diags
         config, diags = build_config(self._pinned, cluster)
         if self._defaulted and cluster.nodes:
             first = min(node.name for node in cluster.nodes)
             if first < config.node_name:
                 diags.append(Diagnostic(f"Node {first!r} now sorts first, but the node stays {config.node_name!r}, "
-                                        "picked at the first sync (kube-proxy fixes its node name at start; "
+                                        f"picked {self._picked} (kube-proxy fixes its node name at start; "
                                         "--hostname-override names one)", severity=Severity.NOTE))
         return config, diags
 
@@ -203,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     previous_revisions: dict[str, str] = {}
     last_node: Node | None = None  # the node's Node object as last seen: a state without it keeps it (kube-proxy does)
     seen: set[str] = set()
-    configure = NodeConfigs(args)  # the node's name is fixed at the first state
+    configure = NodeConfigs(args)  # the node's name is fixed at the first state (with a Node object, if not given)
     failed = False
     con = console(args)
     syncs: list[dict[str, object]] = []

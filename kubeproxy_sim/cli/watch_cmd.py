@@ -38,8 +38,9 @@ stopped changing for --debounce. Problems in the input are reported
 on stderr (file, object, field) and the other objects keep syncing. Ctrl-C stops.
 The node's Node object, once deleted, keeps its zone (and addresses and pod
 CIDRs), as in replay: kube-proxy ignores a Node's deletion; a note says so.
-Without --hostname-override the node (the first Node by name, else node1) is
-picked at the first sync and kept: kube-proxy fixes its node name at start.
+Without --hostname-override the node (the first Node by name) is picked at the
+first sync with a Node object and kept: kube-proxy fixes its node name (its
+machine's, whose Node it is) at start. Syncs before it run as node1.
 
 --kubeconfig asks for what kube-proxy's informers ask for: Services and
 EndpointSlices without the service-proxy-name and headless labels, and only

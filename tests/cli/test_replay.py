@@ -243,6 +243,27 @@ def test_the_default_node_is_picked_at_the_first_state_and_kept(capsys, tmp_path
                                 "names one)"]
 
 
+def test_with_no_node_object_yet_the_node_is_picked_once_one_comes(capsys, tmp_path):
+    """R-core 3: with no --hostname-override and no Node object in the first state, node1 only stands in: the
+    first Node object that comes (n2) is picked, its address used, and no warning blames an ungiven
+    --hostname-override; then it is kept as before (a1, sorting first later, gets the note)."""
+    (tmp_path / "s1.yaml").write_text(LOCAL_SERVICE)
+    (tmp_path / "s2.yaml").write_text(LOCAL_SERVICE + named_node("n2", "192.168.0.2"))
+    (tmp_path / "s3.yaml").write_text(LOCAL_SERVICE + named_node("n2", "192.168.0.2") + named_node("a1", "192.168.0.9"))
+    status, out, err = replay(capsys, *(str(tmp_path / f"s{n}.yaml") for n in (1, 2, 1, 3)),
+                              "--cluster-cidr", "10.0.0.0/8")
+    assert status == 0, err
+    result = syncs(out)
+    assert "10.0.1.1" not in result[0][1] and "10.0.2.1" not in result[0][1]  # node1: no local endpoint
+    assert "--to-destination 10.0.1.1:80" in result[1][1]  # n2's endpoint: n2 picked at its first state
+    assert "10.0.2.1" not in out  # n2 kept after a state without it, and after a1 came
+    assert err.splitlines() == [  # no "warning: no Node object named 'node1'" (--hostname-override was not given)
+        "kubeproxy-sim: note: no Node object named 'n2' any more; kube-proxy ignores a Node's deletion, so the node "
+        "keeps no zone, as before and the addresses it started with",
+        "kubeproxy-sim: note: Node 'a1' now sorts first, but the node stays 'n2', picked at the first sync with a "
+        "Node object (kube-proxy fixes its node name at start; --hostname-override names one)"]
+
+
 def test_a_slice_edit_the_model_drops_rewrites_its_service(capsys, tmp_path):
     """kube-proxy's slice cache compares whole slices: a state whose only change is an annotation on svc1's slice
     rewrites svc1's chains; the same objects again rewrite none."""
