@@ -350,9 +350,11 @@ def _legacy_addresses(report: Report, raw: dict[str, Any], key: str, path: str) 
             report.warn(f"{item_path}.ip", f"{quote(text)} is a legacy address form; read as {parsed.text}")
         hostname = report.string(item, "hostname", f"{item_path}.hostname") or None
         node_name = report.string(item, "nodeName", f"{item_path}.nodeName") or None
-        target = _target_ref(report, item, f"{item_path}.targetRef") if item.get("targetRef") else None
+        raw_ref = item.get("targetRef")
+        target = _target_ref(report, item, f"{item_path}.targetRef") if raw_ref else None
+        uid = (report.string(raw_ref, "uid", f"{item_path}.targetRef.uid", "") or "") if type(raw_ref) is dict else ""
         out.append(EndpointsAddress(ip=parsed.text, family=IPFamily(parsed.family), hostname=hostname,
-                                    node_name=node_name, target_ref=target))
+                                    node_name=node_name, target_ref=target, uid=uid))
     return tuple(out)
 
 

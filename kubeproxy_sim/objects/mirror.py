@@ -7,10 +7,16 @@ loading Endpoints means doing what that controller does:
 * only Endpoints whose Service exists and has no selector are mirrored, and not
   when labelled ``endpointslice.kubernetes.io/skip-mirror: "true"`` or carrying
   the leader-election annotation (such objects are locks, not endpoints);
-* subsets with the same set of ports share a slice, one slice per address
-  family; ``addresses`` become ready endpoints, ``notReadyAddresses`` not-ready
-  ones (serving and terminating stay unset);
-* at most 1000 addresses per subset and per slice are mirrored;
+* the subsets are first repacked as the API server stores them and the
+  controller reads them (``RepackSubsets``): one entry per address (IP and
+  targetRef UID) and port, where not ready trumps ready, then the ports that
+  share one set of addresses make one subset, its addresses sorted by IP text;
+  a subset without ports disappears;
+* each repacked subset gives one slice per address family; ``addresses``
+  become ready endpoints, ``notReadyAddresses`` not-ready ones (serving and
+  terminating stay unset);
+* at most 1000 addresses per repacked subset (ready ones first, in that sorted
+  order) and per slice are mirrored;
 * slices carry the Endpoints' labels plus the service-name and managed-by labels.
 
 The real controller names slices with a random suffix; ours are deterministic
@@ -52,6 +58,7 @@ class EndpointsAddress:
     hostname: str | None = None
     node_name: str | None = None
     target_ref: tuple[str, str, str] | None = None
+    uid: str = ""  # targetRef.uid: with the IP, what tells two addresses apart when subsets are repacked
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,30 +146,69 @@ def mirror_endpoints(endpoints: Endpoints, service: Service | None) -> MirrorRes
 
 
 _GroupKey = tuple[AddressType, frozenset[EndpointsPort]]
+_AddressKey = tuple[str, str]  # (IP, targetRef UID), as RepackSubsets' addressKey
+
+
+def repack_subsets(subsets: tuple[EndpointsSubset, ...]) -> list[EndpointsSubset]:
+    """The subsets as ``RepackSubsets`` leaves them: per port, one entry per (IP, targetRef UID) whose first
+    copy is kept, not ready if any copy is not ready; the ports with the same addresses (and readiness) make
+    one subset, in the order the ports were first seen; addresses sorted as ``LessEndpointAddress`` sorts them
+    (IP text, then no targetRef first, then UID). A port no address offers, and an address with no port, go."""
+    first: dict[_AddressKey, EndpointsAddress] = {}
+    by_port: dict[EndpointsPort, dict[_AddressKey, bool]] = {}
+    for subset in subsets:
+        if not subset.addresses and not subset.not_ready_addresses:
+            continue
+        for port in subset.ports:
+            ready_of = by_port.setdefault(port, {})
+            for address in subset.addresses:
+                key = (address.ip, address.uid)
+                first.setdefault(key, address)
+                ready_of.setdefault(key, True)  # not ready always trumps ready: an earlier False stays
+            for address in subset.not_ready_addresses:
+                key = (address.ip, address.uid)
+                first.setdefault(key, address)
+                ready_of[key] = False
+    ports_of: dict[frozenset[tuple[_AddressKey, bool]], list[EndpointsPort]] = {}
+    for port, ready_of in by_port.items():
+        ports_of.setdefault(frozenset(ready_of.items()), []).append(port)
+    repacked = []
+    for members, ports in ports_of.items():
+        ready = sorted((first[key] for key, is_ready in members if is_ready), key=_address_order)
+        not_ready = sorted((first[key] for key, is_ready in members if not is_ready), key=_address_order)
+        repacked.append(EndpointsSubset(addresses=tuple(ready), not_ready_addresses=tuple(not_ready),
+                                        ports=tuple(ports)))
+    return repacked
+
+
+def _address_order(address: EndpointsAddress) -> tuple[bytes, bool, str]:
+    """LessEndpointAddress: the IP's bytes, then an address without a targetRef first, then the UID."""
+    return address.ip.encode(), address.target_ref is not None, address.uid
+
+
+_SetKey = tuple[str, str | None, tuple[str, str] | None]
 
 
 def _group(endpoints: Endpoints) -> tuple[dict[_GroupKey, tuple[tuple[EndpointsPort, ...], list[Endpoint]]], int]:
-    """Endpoints grouped by (address family, set of ports), in first-seen order, duplicates removed."""
-    groups: dict[_GroupKey, tuple[tuple[EndpointsPort, ...], list[Endpoint]]] = {}
-    seen: dict[_GroupKey, set[Endpoint]] = {}
+    """The repacked subsets' endpoints grouped by (address family, set of ports), in first-seen order: at most
+    1000 addresses of each subset, ready ones first, as the controller's reconcile takes them. Within a group,
+    endpoints with the same address, hostname and targetRef name are one (the controller's EndpointSet: the
+    later one wins)."""
+    groups: dict[_GroupKey, tuple[tuple[EndpointsPort, ...], dict[_SetKey, Endpoint]]] = {}
     dropped = 0
-    for subset in endpoints.subsets:
+    for subset in repack_subsets(endpoints.subsets):
         port_set = frozenset(subset.ports)
         for address_type in (AddressType.IPV4, AddressType.IPV6):
-            key = (address_type, port_set)
-            if key not in groups:
-                groups[key] = (subset.ports, [])
-                seen[key] = set()
+            groups.setdefault((address_type, port_set), (subset.ports, {}))
         tagged = [(a, _READY) for a in subset.addresses] + [(a, _NOT_READY) for a in subset.not_ready_addresses]
         dropped += max(0, len(tagged) - MAX_ENDPOINTS_PER_SUBSET)
         for address, conditions in tagged[:MAX_ENDPOINTS_PER_SUBSET]:
-            key = (AddressType(address.family.value), port_set)
-            endpoint = Endpoint(addresses=(address.ip,), conditions=conditions, hostname=address.hostname,
-                                node_name=address.node_name, target_ref=address.target_ref)
-            if endpoint not in seen[key]:
-                seen[key].add(endpoint)
-                groups[key][1].append(endpoint)
-    return groups, dropped
+            ref = address.target_ref
+            groups[(AddressType(address.family.value), port_set)][1][
+                (address.ip, address.hostname, ref[1:] if ref is not None else None)] = Endpoint(
+                addresses=(address.ip,), conditions=conditions, hostname=address.hostname,
+                node_name=address.node_name, target_ref=ref)
+    return {key: (ports, list(members.values())) for key, (ports, members) in groups.items()}, dropped
 
 
 def _slice_name(name: str, address_type: AddressType, count: int) -> str:

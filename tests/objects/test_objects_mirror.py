@@ -175,3 +175,81 @@ def test_the_endpoints_of_a_refused_service_say_so(load, messages):
     """)
     assert messages(result)[-1] == ("t.yaml: Endpoints default/b: note: not mirrored to EndpointSlices: its Service "
                                     "default/b was skipped (see its error)")
+
+
+def _endpoints(subsets: str) -> str:
+    return SERVICE + f"apiVersion: v1\nkind: Endpoints\nmetadata: {{name: ext, namespace: ns}}\nsubsets:\n{subsets}"
+
+
+def test_not_ready_trumps_ready_whatever_the_subset_order(load):
+    """RepackSubsets: one entry per (IP, targetRef UID) and port, not ready when any copy is not ready."""
+    for subsets in ("- {notReadyAddresses: [{ip: 10.1.0.7}], ports: [{name: http, port: 8080}]}\n"
+                    "- {addresses: [{ip: 10.1.0.7}], ports: [{name: http, port: 8080}]}\n",
+                    "- {addresses: [{ip: 10.1.0.7}], ports: [{name: http, port: 8080}]}\n"
+                    "- {notReadyAddresses: [{ip: 10.1.0.7}], ports: [{name: http, port: 8080}]}\n",
+                    "- {addresses: [{ip: 10.1.0.7}], notReadyAddresses: [{ip: 10.1.0.7}],\n"
+                    "   ports: [{name: http, port: 8080}]}\n"):
+        result = load(_endpoints(subsets))
+        assert result.ok, result.diagnostics
+        (eps,) = result.cluster.endpoint_slices
+        assert [(e.addresses, e.conditions) for e in eps.endpoints] == [
+            (("10.1.0.7",), EndpointConditions(ready=False))], subsets
+
+
+def test_repacking_keys_addresses_by_ip_and_target_uid_and_keeps_the_first_copy(load):
+    result = load(_endpoints("""
+- addresses:
+  - {ip: 10.1.0.7, hostname: first, targetRef: {kind: Pod, namespace: ns, name: a, uid: u1}}
+  - {ip: 10.1.0.7, targetRef: {kind: Pod, namespace: ns, name: b, uid: u2}}
+  ports: [{name: http, port: 8080}]
+- addresses: [{ip: 10.1.0.7, hostname: second, targetRef: {kind: Pod, namespace: ns, name: a, uid: u1}}]
+  ports: [{name: http, port: 8080}]
+"""))
+    assert result.ok, result.diagnostics
+    (eps,) = result.cluster.endpoint_slices
+    assert [(e.hostname, e.target_ref) for e in eps.endpoints] == [("first", ("Pod", "ns", "a")),
+                                                                  (None, ("Pod", "ns", "b"))]
+
+
+def test_repacking_regroups_ports_by_the_addresses_that_offer_them(load):
+    """Ports offered by the same addresses make one subset; a subset without ports is dropped."""
+    result = load(_endpoints("""
+- addresses: [{ip: 10.1.0.2}, {ip: 10.1.0.1}]
+  ports: [{name: http, port: 8080}, {name: dns, port: 5353, protocol: UDP}]
+- addresses: [{ip: 10.1.0.3}]
+  ports: [{name: http, port: 8080}]
+- addresses: [{ip: 10.1.0.9}]
+"""))
+    assert result.ok, result.diagnostics
+    first, second = result.cluster.endpoint_slices
+    assert [p.name for p in first.ports] == ["http"]
+    assert [e.addresses[0] for e in first.endpoints] == ["10.1.0.1", "10.1.0.2", "10.1.0.3"]
+    assert [p.name for p in second.ports] == ["dns"]
+    assert [e.addresses[0] for e in second.endpoints] == ["10.1.0.1", "10.1.0.2"]
+
+
+def test_the_1000_cap_counts_distinct_addresses(load, messages):
+    twice = [f"{{ip: 10.1.{i // 250}.{i % 250 + 1}}}" for i in range(600)] * 2
+    more = [f"{{ip: 10.9.0.{i + 1}}}" for i in range(100)]
+    result = load(_endpoints(f"- {{addresses: [{', '.join(twice + more)}], ports: [{{name: http, port: 80}}]}}\n"))
+    (eps,) = result.cluster.endpoint_slices
+    assert len(eps.endpoints) == 700
+    assert messages(result) == []
+
+
+def test_the_1000_cap_keeps_the_first_in_upstreams_order(load, messages):
+    """Ready addresses sorted by IP text, then not-ready ones; the cap keeps the first 1000 of those."""
+    ips = sorted((f"10.1.{i // 250}.{i % 250 + 1}" for i in range(1001)), key=str.encode)
+    listed = ", ".join(f"{{ip: {ip}}}" for ip in reversed(ips))  # greatest first: input order would keep it
+    result = load(_endpoints(f"- {{addresses: [{listed}], ports: [{{name: http, port: 80}}]}}\n"))
+    (eps,) = result.cluster.endpoint_slices
+    assert {e.addresses[0] for e in eps.endpoints} == set(ips[:1000])
+    assert messages(result) == [
+        "t.yaml: Endpoints ns/ext: warning: 1 addresses not mirrored: the controller copies at most 1000 per subset"]
+
+    ready = ", ".join(f"{{ip: {ip}}}" for ip in reversed(ips[1:]))
+    result = load(_endpoints(f"- {{addresses: [{ready}], notReadyAddresses: [{{ip: {ips[0]}}}],\n"
+                             "   ports: [{name: http, port: 80}]}\n"))
+    (eps,) = result.cluster.endpoint_slices
+    assert {e.addresses[0] for e in eps.endpoints} == set(ips[1:])  # the only not-ready one comes last
+    assert all(e.conditions.ready for e in eps.endpoints)
