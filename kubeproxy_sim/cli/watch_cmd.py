@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
+from kubeproxy_sim.cli.node_configs import NodeConfigs, given_node_name
 from kubeproxy_sim.cli.options import add_node_flags
 from kubeproxy_sim.cli.output import add_output_flags
-from kubeproxy_sim.cli.replay_cmd import NodeConfigs, duration, given_node_name
+from kubeproxy_sim.cli.replay_cmd import duration
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ def _open_source(args: argparse.Namespace, sleep: Callable[[float], None],
         from kubeproxy_sim.watch.apiserver import ApiServerSource
 
         bounded = bool(args.once or args.max_syncs)
-        live = ApiServerSource(args.kubeconfig, context=args.context, node_name=_node_name(args),
+        live = ApiServerSource(args.kubeconfig, context=args.context, node_name=given_node_name(args),
                                give_up=GIVE_UP_ATTEMPTS if bounded else None).start()
         return live, live.poll
 
@@ -157,11 +158,6 @@ def _open_source(args: argparse.Namespace, sleep: Callable[[float], None],
         return directory.poll()
 
     return directory, poll
-
-
-def _node_name(args: argparse.Namespace) -> str | None:
-    """The node named by --hostname-override or the --config file (see replay_cmd.given_node_name)."""
-    return given_node_name(args)
 
 
 # --------------------------------------------------------------------------- output

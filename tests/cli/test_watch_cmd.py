@@ -22,6 +22,7 @@ import pytest
 
 from kubeproxy_sim.cli import watch_cmd
 from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, EXIT_USAGE, build_parser, main
+from kubeproxy_sim.cli.node_configs import given_node_name
 from tests.watch._fake_apiserver import FakeApiServer
 
 NODE_FLAGS = ["--hostname-override", "test-node", "--node-ip", "192.168.0.2/24", "--cluster-cidr", "10.0.0.0/8",
@@ -535,10 +536,10 @@ def test_the_node_comes_from_the_config_file_without_the_flag(tmp_path: Path):
     config.write_text("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
                       "hostnameOverride: Worker-2\n")
     args = build_parser().parse_args(["watch", "--kubeconfig", __file__, "--config", str(config)])
-    assert watch_cmd._node_name(args) == "worker-2"
+    assert given_node_name(args) == "worker-2"
     args = build_parser().parse_args(["watch", "--kubeconfig", __file__, "--config", str(config),
                                       "--hostname-override", "node-9"])
-    assert watch_cmd._node_name(args) == "node-9"
+    assert given_node_name(args) == "node-9"
 
 
 def test_ctrl_c_before_the_first_sync_is_130_and_prompt_even_during_a_list(tmp_path: Path):
