@@ -34,6 +34,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.objects.decode_nodes import (
+    MAX_DNS_NAMESERVERS,
+    MAX_DNS_SEARCH_LIST_CHARS,
+    MAX_DNS_SEARCH_PATHS,
+)
 from kubeproxy_sim.objects.model import AddressType, Cluster, DNSPolicy, Pod, PodDNSConfig, Service, ServiceType
 
 DOMAIN = "cluster.local"
@@ -42,9 +47,10 @@ MAX_CNAME_CHAIN = 8
 ALWAYS_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 GLIBC_NDOTS = 1  # the resolver's own default, when resolv.conf sets no ndots
 GLIBC_MAX_NDOTS = 15  # RES_MAXNDOTS
-MAX_NAMESERVERS, MAX_SEARCHES, MAX_SEARCH_CHARS, MAX_SEARCH_LENGTH = 3, 32, 2048, 253
+MAX_SEARCH_LENGTH = 253
 """What the kubelet keeps of a merged resolv.conf (formDNSConfigFitsLimits): the first 3 nameservers, the first 32
-searches, none longer than 253 characters, then as many as fit in 2048 characters with their spaces."""
+searches, none longer than 253 characters, then as many as fit in 2048 characters with their spaces; the counts are
+the API server's limits on spec.dnsConfig (validation.MaxDNS*), defined with its check in objects.decode_nodes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +225,8 @@ def _omit_duplicates(items: Iterable[str]) -> tuple[str, ...]:
 
 def _fit_searches(searches: tuple[str, ...]) -> tuple[str, ...]:
     """The kubelet's cut of a merged search list (formDNSSearchFitsLimits)."""
-    kept = [s for s in searches[:MAX_SEARCHES] if len(s) <= MAX_SEARCH_LENGTH]
-    while kept and len(" ".join(kept)) > MAX_SEARCH_CHARS:
+    kept = [s for s in searches[:MAX_DNS_SEARCH_PATHS] if len(s) <= MAX_SEARCH_LENGTH]
+    while kept and len(" ".join(kept)) > MAX_DNS_SEARCH_LIST_CHARS:
         kept.pop()
     return tuple(kept)
 
@@ -266,7 +272,7 @@ def pod_resolver(pod: Pod | None, namespace: str, *, label: str, host_network: b
     if config is not None:
         servers = _omit_duplicates((*servers, *config.nameservers))
         searches = _omit_duplicates((*searches, *config.searches))
-    resolver = Resolver(policy, servers[:MAX_NAMESERVERS], _fit_searches(searches), _ndots(options), None)
+    resolver = Resolver(policy, servers[:MAX_DNS_NAMESERVERS], _fit_searches(searches), _ndots(options), None)
     if effective is DNSPolicy.DEFAULT:
         how = ("dnsPolicy ClusterFirst on the host network, which the kubelet turns into Default (ClusterFirstWithHost"
                "Net would ask kube-dns)" if policy is not effective else "dnsPolicy Default")

@@ -59,6 +59,17 @@ def test_the_kubelet_cuts_a_merged_search_list_to_32_and_2048_characters():
     assert len(" ".join(kept)) <= 2048 and kept == (*NS_PATH, *long[:len(kept) - 3]) and len(kept) < 34
 
 
+def test_the_kubelet_s_cut_uses_the_api_server_s_limits_defined_once():
+    """formDNSConfigFitsLimits cuts to validation.MaxDNS*: the constants the decoder checks dnsConfig against."""
+    from kubeproxy_sim.objects import decode_nodes
+    from kubeproxy_sim.simulator import dns
+
+    assert (decode_nodes.MAX_DNS_NAMESERVERS, decode_nodes.MAX_DNS_SEARCH_PATHS,
+            decode_nodes.MAX_DNS_SEARCH_LIST_CHARS) == (3, 32, 2048)
+    assert dns.MAX_DNS_SEARCH_PATHS is decode_nodes.MAX_DNS_SEARCH_PATHS
+    assert not hasattr(dns, "MAX_SEARCHES") and not hasattr(dns, "MAX_NAMESERVERS")
+
+
 def test_host_network_cluster_first_falls_back_to_default_and_with_host_net_asks_kube_dns():
     r = _resolver(host_network=True)
     assert (r.server, r.scope, r.searches, r.ndots) == (None, OUTSIDE, (), 1)
