@@ -444,12 +444,11 @@ def nothing_reached(result: SendResult) -> str:
     return f"No connection reached a pod ({', '.join(sorted({f.reason for f in result.failed}))})"
 
 
-NO_LOCAL_ENDPOINTS = "has no local endpoints"  # the comment of kube-proxy's rule for a Local service without one
-
-
 def no_local_endpoint(failed: Failed, node: str) -> bool:
     """Whether ``node``'s rule for "no local endpoint" decided this failure row: the filter rule kube-proxy comments
     "NS/NAME has no local endpoints", or a KUBE-SVL chain (the local endpoints' load balancer) that had none."""
+    from kubeproxy_sim.proxier.rules.plan import NO_LOCAL_ENDPOINTS  # (here: the parser stays light)
+
     return failed.detail.startswith(f"node {node}: ") and (
         NO_LOCAL_ENDPOINTS in failed.detail or f" -A {SVL_PREFIX}" in failed.detail)
 

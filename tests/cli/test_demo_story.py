@@ -233,6 +233,19 @@ def test_the_newcomer_sentence_is_read_from_its_rows() -> None:
     assert "Only node3's own pods" not in text and "client's own address" not in text
 
 
+def test_demo_reads_the_no_local_endpoints_drop_by_the_comment_plan_writes() -> None:
+    """R-core 6: the text demo matches is the one the rule generator writes, defined once (plan.py)."""
+    from kubeproxy_sim.cli.demo_cmd import no_local_endpoint
+    from kubeproxy_sim.proxier.rules.plan import NO_LOCAL_ENDPOINTS, _verdicts
+    from kubeproxy_sim.simulator.send import Failed
+
+    internal, external = _verdicts("ns/web", True, False, False)
+    assert internal == external and internal is not None and internal.comment == f'"ns/web {NO_LOCAL_ENDPOINTS}"'
+    row = Failed("DROP", 1, f"node node3: filter table: -A KUBE-EXTERNAL-SERVICES -m comment --comment "
+                 f"{external.comment} -j DROP", 1.0)
+    assert no_local_endpoint(row, "node3") and not no_local_endpoint(row, "node2")
+
+
 def test_a_family_the_objects_do_not_have_is_refused_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     """QA-cli 5: ``--ip-family ipv6`` on bootcamp printed nothing and blamed a ``--from`` never given."""
     assert main(["demo", "--ip-family", "ipv6"]) == 1

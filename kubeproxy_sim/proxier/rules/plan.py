@@ -13,6 +13,10 @@ from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.state import ServicePortInfo
 from kubeproxy_sim.proxier.topology import Categorized
 
+NO_LOCAL_ENDPOINTS = "has no local endpoints"
+"""The end of the comment on kube-proxy's DROP for a Local policy with no endpoint on this node ("NS/NAME:PORT has
+no local endpoints"); demo reads failures by it."""
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -58,7 +62,7 @@ def _verdicts(name: str, has_any: bool, has_internal: bool,
     if not has_any:
         reject = Verdict("REJECT", f'"{name} has no endpoints"')
         return reject, reject
-    drop = Verdict("DROP", f'"{name} has no local endpoints"')
+    drop = Verdict("DROP", f'"{name} {NO_LOCAL_ENDPOINTS}"')
     return (None if has_internal else drop), (None if has_external else drop)
 
 
