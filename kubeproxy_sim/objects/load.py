@@ -233,7 +233,8 @@ def _parse_documents(text: str, file: str) -> list[Any]:
     try:
         return _load_yaml(text)
     except _yaml().YAMLError:
-        return _parse_chunks(text, file)
+        recovered = _json_stream_recovered(text, file) if text.lstrip()[:1] in ("{", "[") else None
+        return recovered if recovered is not None else _parse_chunks(text, file)
 
 
 def json_documents(text: str, file: str = "<memory>") -> list[Any] | None:
@@ -262,6 +263,38 @@ def json_documents(text: str, file: str = "<memory>") -> list[Any] | None:
     except RecursionError:
         documents.append(_json_too_deep(text, at, file))
     return documents
+
+
+_JSON_VALUE_START = re.compile(r"^[{\[]", re.MULTILINE)  # a line that opens a value: where a stream resumes
+_JSON_BLANKS = re.compile(r"[ \t\n\r]*")
+
+
+def _json_stream_recovered(text: str, file: str) -> list[Any] | None:
+    """A stream of JSON values neither JSON nor YAML reads whole (one value broken or cut off): each value that
+    parses, and a Diagnostic for each broken one, which is skipped up to the next line that starts with ``{``
+    or ``[`` (where the next value starts, as ``kubectl get -o json`` writes them). None when no value parses
+    (not a JSON stream: the YAML reader's message then says what is wrong). Only on the error path."""
+    decoder, documents, parsed = json.JSONDecoder(), [], False
+    at = _JSON_BLANKS.match(text).end()  # type: ignore[union-attr]  # (it matches anywhere)
+    while at < len(text):
+        try:
+            value, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as exc:
+            documents.append(Diagnostic(f"syntax error: {exc.msg[:1].lower()}{exc.msg[1:]} at line {exc.lineno} "
+                                        f"column {exc.colno}; this document is skipped", file=file,
+                                        line=text.count("\n", 0, at) + 1))  # (named by its first line)
+            resume = _JSON_VALUE_START.search(text, max(exc.pos, at + 1))
+            if resume is None:
+                break
+            at = resume.start()
+            continue
+        except RecursionError:
+            documents.append(_json_too_deep(text, at, file))
+            break
+        documents.append(value)
+        parsed = True
+        at = _JSON_BLANKS.match(text, at).end()  # type: ignore[union-attr]
+    return documents if parsed else None
 
 
 _JSON_NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[][{}]')  # a string (skipped) or a bracket

@@ -267,6 +267,23 @@ def test_a_stream_of_json_objects_reads_as_kubectl_reads_it():
     assert [s.name for s in result.cluster.endpoint_slices] == ["a-1"]
 
 
+def test_a_broken_object_in_a_json_stream_costs_only_itself(messages):
+    """As a broken YAML document does: the others are read, the message names where the broken one starts."""
+    a, b, c = (json.dumps(_svc(n, f"10.0.0.{i}")) for i, n in enumerate("abc", 1))
+    result = load_text(f"{a}\n{{\"apiVersion\": oops}}\n{c}\n", "s.json")
+    assert [s.name for s in result.cluster.services] == ["a", "c"]
+    assert messages(result) == [
+        "s.json:2: syntax error: expecting value at line 2 column 16; this document is skipped"]
+    result = load_text(f"{a[:-1]}\n{b}\n{c[:-5]}", "s.json")  # a lacks its closing brace; c is cut off
+    assert [s.name for s in result.cluster.services] == ["b"]
+    assert messages(result) == [
+        "s.json:1: syntax error: expecting ',' delimiter at line 2 column 1; this document is skipped",
+        f"s.json:3: syntax error: expecting ',' delimiter at line 3 column {len(c) - 4}; this document is "
+        "skipped"]
+    result = load_text(f"{{\"apiVersion\": oops}}\n{b}\n", "s.json")  # the first one broken
+    assert [s.name for s in result.cluster.services] == ["b"] and len(result.errors) == 1
+
+
 def test_files_with_a_byte_order_mark_are_read_in_its_encoding(tmp_path):
     text = json.dumps(_svc("a", "10.0.0.1"))
     paths = []
