@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeproxy_sim.objects.addr import parse_cidr
+from kubeproxy_sim.objects.addr import parse_cidr, parse_ip
 from kubeproxy_sim.objects.decode import (
     DNS1123_SUBDOMAIN,
     check_metadata,
@@ -61,7 +61,9 @@ def _pod_cidrs(report: Report, spec: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _node_addresses(report: Report, status: dict[str, Any]) -> tuple[NodeAddress, ...]:
-    """status.addresses; InternalIP and ExternalIP must be IP addresses, other types are names."""
+    """status.addresses; InternalIP and ExternalIP are IP addresses, other types are names. The API server
+    does not check an address's text, and kube-proxy (GetNodeHostIPs) skips an InternalIP or ExternalIP it
+    cannot parse: such an address is a warning, and goes alone (the Node, its zone and podCIDRs stay)."""
     out = []
     for i, raw in enumerate(report.seq(status, "addresses", "status.addresses")):
         path = f"status.addresses[{i}]"
@@ -74,12 +76,18 @@ def _node_addresses(report: Report, status: dict[str, Any]) -> tuple[NodeAddress
             report.error(f"{path}.type", "required; expected InternalIP, ExternalIP, Hostname, ...")
             continue
         if not address:
-            report.error(f"{path}.address", "required")
+            if raw.get("address") is None:  # (a non-string was named above)
+                report.error(f"{path}.address", "required")
             continue
         if kind in _IP_ADDRESS_TYPES:
-            parsed = read_ip(report, address, f"{path}.address")
+            parsed = parse_ip(address)
             if parsed is None:
+                report.warn(f"{path}.address", f"{quote(address)} is not an IP address; kube-proxy ignores this "
+                                               f"{kind}")
                 continue
+            if parsed.legacy:
+                report.warn(f"{path}.address", f"{quote(address)} is a legacy address form; kube-proxy reads it "
+                                               f"as {parsed.text}")
             address = parsed.text
         out.append(NodeAddress(type=kind, address=address))
     return tuple(out)

@@ -111,6 +111,32 @@ def test_invalid_external_ips_and_lb_ingress_are_dropped_with_warnings(load, mes
     ]
 
 
+def test_a_node_address_that_is_not_an_ip_goes_alone_with_a_warning(load, messages):
+    """The API server does not check status.addresses' text and kube-proxy skips what it cannot parse: the
+    Node stays, with its zone, podCIDRs and its other addresses."""
+    result = load("""
+        apiVersion: v1
+        kind: Node
+        metadata: {name: n, labels: {topology.kubernetes.io/zone: za}}
+        spec: {podCIDR: 10.244.1.0/24}
+        status:
+          addresses:
+          - {type: InternalIP, address: foo}
+          - {type: InternalIP, address: 192.168.1.10}
+          - {type: ExternalIP, address: not-an-ip.example.com}
+          - {type: Hostname, address: n}
+    """, "o.yaml")
+    assert result.ok
+    (node,) = result.cluster.nodes
+    assert [(a.type, a.address) for a in node.addresses] == [("InternalIP", "192.168.1.10"), ("Hostname", "n")]
+    assert node.pod_cidrs == ("10.244.1.0/24",) and dict(node.labels)["topology.kubernetes.io/zone"] == "za"
+    assert messages(result) == [
+        'o.yaml: Node n: status.addresses[0].address: warning: "foo" is not an IP address; kube-proxy ignores '
+        "this InternalIP",
+        'o.yaml: Node n: status.addresses[2].address: warning: "not-an-ip.example.com" is not an IP address; '
+        "kube-proxy ignores this ExternalIP"]
+
+
 def test_nodeport_service_without_node_port_warns(load, messages):
     result = load("""
         apiVersion: v1
