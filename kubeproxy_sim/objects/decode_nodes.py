@@ -76,7 +76,7 @@ def _node_addresses(report: Report, status: dict[str, Any]) -> tuple[NodeAddress
             report.error(f"{path}.type", "required; expected InternalIP, ExternalIP, Hostname, ...")
             continue
         if not address:
-            if raw.get("address") is None:  # (a non-string was named above)
+            if raw.get("address") in (None, ""):  # (a non-string was named above)
                 report.error(f"{path}.address", "required")
             continue
         if kind in _IP_ADDRESS_TYPES:

@@ -286,6 +286,8 @@ def test_endpoint_slice_error_message(load, body, expected):
      'Node n: spec.podCIDR: "10.0.0.0/33" is not a CIDR like 10.244.0.0/24'),
     ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{type: InternalIP, address: 5}]}",
      "Node n: status.addresses[0].address: expected a string, got an integer 5"),  # "foo": test_objects_tolerance
+    ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{type: InternalIP, address: ''}]}",
+     "Node n: status.addresses[0].address: required"),
     ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{address: 1.2.3.4}]}",
      "Node n: status.addresses[0].type: required; expected InternalIP, ExternalIP, Hostname, ..."),
     ("kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: 'yes'}",
