@@ -183,7 +183,11 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
     """A v1 Service, defaulted; None when the data plane could not use it."""
     namespace, name, _ = object_name(doc)
     labels = check_metadata(report, doc, where, DNS1035_LABEL)
-    spec = report.mapping(doc, "spec", "spec") or {}
+    spec = report.mapping(doc, "spec", "spec")
+    if spec is None:
+        if doc.get("spec") is not None:  # not a mapping, named: nothing in it to check, no cascade of messages
+            return None
+        spec = {}
     status = report.mapping(doc, "status", "status") or {}
     svc_type = read_enum(report, spec, "type", "spec.type", _SERVICE_TYPES, ServiceType.CLUSTER_IP,
                          "a Service type")
@@ -257,14 +261,16 @@ def _cluster_ips(report: Report, spec: dict[str, Any],
                                            "expected the same address (clusterIPs[0] is clusterIP)")
         return (), (), single
     if many and not single:
-        report.error("spec.clusterIPs", "set without spec.clusterIP; expected spec.clusterIP too (the API server "
-                                        "refuses clusterIPs alone, and kube-proxy reads spec.clusterIP)")
+        if spec.get("clusterIP") in (None, ""):  # (not one of another type: report.string named it)
+            report.error("spec.clusterIPs", "set without spec.clusterIP; expected spec.clusterIP too (the API "
+                                            "server refuses clusterIPs alone, and kube-proxy reads spec.clusterIP)")
         return (), (), single
     texts = list(many) if many else ([single] if single else [])
     path = "spec.clusterIPs" if many else "spec.clusterIP"
     if not texts:
-        report.warn(path, "not set; the API server would allocate one, and kube-proxy skips a Service "
-                          'without it (set an address, or "None" for a headless Service)')
+        if spec.get("clusterIP") in (None, "") and spec.get("clusterIPs") in (None, []):  # (else named above)
+            report.warn(path, "not set; the API server would allocate one, and kube-proxy skips a Service "
+                              'without it (set an address, or "None" for a headless Service)')
         return (), given_families, single
     if texts[0] == "None":
         if len(texts) > 1:

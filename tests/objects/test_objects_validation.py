@@ -540,3 +540,18 @@ def test_namespace_slice_label_pod_node_and_port_names_are_checked(load):
     ]
     assert not result.cluster.services and not result.cluster.endpoint_slices and not result.cluster.pods
 
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("{clusterIP: 5, ports: [{port: 80}]}", "spec.clusterIP: expected a string, got an integer 5"),
+    ("{clusterIP: [1], clusterIPs: [10.0.0.1], ports: [{port: 80}]}",
+     "spec.clusterIP: expected a string, got a list [1]"),
+    ("{clusterIPs: 5, ports: [{port: 80}]}", "spec.clusterIPs: expected a list, got an integer"),
+    ("[1, 2]", "spec: expected a mapping, got a list"),
+    ("5", "spec: expected a mapping, got an integer"),
+])
+def test_a_field_of_the_wrong_type_gets_one_message_not_a_cascade(load, spec, expected):
+    """Not also 'clusterIP not set', 'clusterIPs set without clusterIP' or 'ports required': it is set."""
+    result = load(f"apiVersion: v1\nkind: Service\nmetadata: {{name: s}}\nspec: {spec}\n")
+    assert result.cluster.services == ()
+    assert [str(d) for d in result.diagnostics] == [f"t.yaml: Service default/s: {expected}"]
