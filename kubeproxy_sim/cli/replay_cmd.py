@@ -121,14 +121,12 @@ def sync_text(number: int, step: Any, config: Any, metrics: bool, con: Console) 
 
 def _load_state(path: str) -> tuple[Any, dict[str, str]]:
     """``load_paths([path])``, and a revision token per EndpointSlice (a digest of what the model drops of it:
-    see watch.directory.recording_slices)."""
-    from kubeproxy_sim.objects.bulk import collector_paused
-    from kubeproxy_sim.objects.load import decode_documents, input_bytes, objects_in, read_documents
-    from kubeproxy_sim.watch.directory import recording_slices
+    see watch.directory.slice_recorder)."""
+    from kubeproxy_sim.objects.load import load_paths
+    from kubeproxy_sim.watch.directory import slice_recorder
 
     revisions: dict[str, str] = {}
-    with collector_paused(objects_in(input_bytes([path]))):
-        return decode_documents(recording_slices(read_documents([path]), revisions)), revisions
+    return load_paths([path], on_slice=slice_recorder(revisions)), revisions
 
 
 def _revised(before: dict[str, str], after: dict[str, str], cluster: Any, ipv6: bool) -> set[str]:

@@ -91,17 +91,23 @@ class Share:
         return self.low <= key and (self.high is None or key < self.high)
 
 
-def load_text(text: str, file: str = "<memory>", *, mirror: bool = True) -> LoadResult:
+SliceHook = Callable[[dict[str, Any]], None]
+"""Called with each raw EndpointSlice document the loader reads (a List's items too, once expanded), in input
+order, whatever its decoding finds: the watch and replay record what the model drops of a slice by it."""
+
+
+def load_text(text: str, file: str = "<memory>", *, mirror: bool = True,
+              on_slice: SliceHook | None = None) -> LoadResult:
     """Load the manifests in one text (YAML or JSON, one or more documents); ``mirror=False`` leaves v1
     Endpoints unmirrored (in ``LoadResult.endpoints``), for a caller whose Services are in other texts."""
     with collector_paused(objects_in(len(text))):  # millions of acyclic containers: see objects.bulk
-        return decode_documents(text_documents(text, file), mirror=mirror)
+        return decode_documents(text_documents(text, file), mirror=mirror, on_slice=on_slice)
 
 
-def load_paths(paths: Sequence[str]) -> LoadResult:
+def load_paths(paths: Sequence[str], *, on_slice: SliceHook | None = None) -> LoadResult:
     """Load files, directories and stdin ("-"), in the order given, later objects replacing earlier ones."""
     with collector_paused(objects_in(input_bytes(paths))):  # millions of acyclic containers: see objects.bulk
-        return decode_documents(read_documents(paths))
+        return decode_documents(read_documents(paths), on_slice=on_slice)
 
 
 def objects_in(size: int) -> int:
@@ -143,9 +149,10 @@ def text_documents(text: str, file: str) -> Iterator[Document]:
 
 
 def decode_documents(documents: Iterable[Document], share: Share | None = None, *,
-                     mirror: bool = True) -> LoadResult:
-    """Decode and check parsed documents into a cluster; with a share, only that share's objects."""
-    builder = _Builder(share)
+                     mirror: bool = True, on_slice: SliceHook | None = None) -> LoadResult:
+    """Decode and check parsed documents into a cluster; with a share, only that share's objects; ``on_slice``
+    sees each raw EndpointSlice (see :data:`SliceHook`)."""
+    builder = _Builder(share, on_slice)
     for file, index, document in documents:
         builder.add_document(document, file, index)
     return builder.finish(mirror)
@@ -555,8 +562,9 @@ def looks_like_dump(text: str) -> bool:
 class _Builder:
     """Accumulates decoded objects across files; local to one load call."""
 
-    def __init__(self, share: Share | None = None) -> None:
+    def __init__(self, share: Share | None = None, on_slice: SliceHook | None = None) -> None:
         self.share = share
+        self.on_slice = on_slice
         self.diagnostics: list[Diagnostic] = []
         self.positions: list[tuple[int, int]] = []
         self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in _DECODERS}
@@ -629,6 +637,8 @@ class _Builder:
         if type(kind) is not str or not kind:
             self.diagnostics.append(_kind_problem(document, kind, file, where))
             return
+        if self.on_slice is not None and kind == "EndpointSlice":
+            self.on_slice(document)
         entry = _DECODERS.get(kind)
         if entry is None:
             _, _, display = object_name(document)

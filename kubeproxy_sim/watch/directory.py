@@ -28,26 +28,22 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from kubeproxy_sim.errors import Diagnostic, Severity
-from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.decode import object_name
 from kubeproxy_sim.objects.load import (
     MANIFEST_SUFFIXES,
-    Document,
-    LoadResult,
-    decode_documents,
+    SliceHook,
     decode_text,
     json_documents,
+    load_text,
     manifest_loader,
     mirror_one,
-    objects_in,
-    text_documents,
 )
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.watch.events import (
@@ -110,35 +106,18 @@ def _dropped_content(document: dict[str, Any]) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
-def recording_slices(documents: Iterable[Document], revisions: dict[str, str]) -> Iterator[Document]:
-    """The documents, passed through, with a revision token of each EndpointSlice put in ``revisions`` by key
+def slice_recorder(revisions: dict[str, str]) -> SliceHook:
+    """The loader's ``on_slice`` hook that puts a revision token of each EndpointSlice in ``revisions`` by key
     ("ns/name"): a digest of what the model drops of it (see :func:`_dropped_content`), so an edit there (an
     annotation, a targetRef's uid) is a new revision, as a new resourceVersion is from the API server. A later
     document of the same key wins, as its object does."""
-    for document in documents:
-        yield document
-        raw = document[2]
-        if type(raw) is not dict:
-            continue
-        kind = raw.get("kind")
-        if kind == "EndpointSlice":
-            items: Iterable[Any] = (raw,)
-        elif kind in ("List", "EndpointSliceList") and type(raw.get("items")) is list:
-            default = "EndpointSlice" if kind == "EndpointSliceList" else None
-            items = (i for i in raw["items"] if type(i) is dict and i.get("kind", default) == "EndpointSlice")
-        else:
-            continue
-        for item in items:
-            namespace, name, _ = object_name(item)
-            if name:
-                revisions[f"{namespace}/{name}"] = _dropped_content(item)
 
+    def record(raw: dict[str, Any]) -> None:
+        namespace, name, _ = object_name(raw)
+        if name:
+            revisions[f"{namespace}/{name}"] = _dropped_content(raw)
 
-def load_recording(text: str, file: str, revisions: dict[str, str]) -> LoadResult:
-    """``load_text(text, file, mirror=False)``, recording the EndpointSlices' revision tokens (see
-    :func:`recording_slices`)."""
-    with collector_paused(objects_in(len(text))):
-        return decode_documents(recording_slices(text_documents(text, file), revisions), mirror=False)
+    return record
 
 
 @dataclass(slots=True)
@@ -219,7 +198,8 @@ class DirectorySource:
         if undecodable is not None:
             return self._not_ready(state, signature, [undecodable], problems)
         revisions: dict[str, str] = {}
-        result = load_recording(text, file, revisions)  # the Service of an Endpoints may be in another file
+        # mirror=False: the Service of an Endpoints may be in another file
+        result = load_text(text, file, mirror=False, on_slice=slice_recorder(revisions))
         if not _parses(text):
             unparsed = [_held_back(d) for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
             unparsed = unparsed or [Diagnostic("does not parse as YAML or JSON", file=file)]

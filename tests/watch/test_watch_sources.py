@@ -297,6 +297,27 @@ def test_directory_slice_edited_where_the_model_does_not_look_is_modified(setup)
     assert summary(src.poll()) == []
 
 
+def test_the_loader_s_slice_hook_sees_every_slice_a_list_holds_as_the_loader_expands_it() -> None:
+    """R-core 4: revisions are recorded by the loader's own hook (no second copy of its List expansion): a
+    slice alone, a List's item, an EndpointSliceList's item without a kind, an invalid slice too; a later one of a
+    key wins; other kinds are not seen."""
+    from kubeproxy_sim.objects.load import load_text
+    from kubeproxy_sim.watch.directory import slice_recorder
+
+    slice_doc = SLICE.format(extra="\n  annotations: {a: b}")
+    listed = ('{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "discovery.k8s.io/v1", '
+              '"kind": "EndpointSlice", "metadata": {"name": "l-1", "namespace": "ns"}, "addressType": "IPv4", '
+              '"endpoints": []}, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}]}')
+    typed = ("apiVersion: discovery.k8s.io/v1\nkind: EndpointSliceList\nitems:\n- metadata: {name: t-1, "
+             "annotations: {x: y}}\n  addressType: Bogus\n")
+    seen: dict[str, str] = {}
+    load_text("\n---\n".join([slice_doc, "apiVersion: v1\nkind: List\nitems: []", typed]) + "\n---\n" + slice_doc,
+              "m.yaml", on_slice=slice_recorder(seen))
+    load_text(listed, "l.json", on_slice=slice_recorder(seen))
+    assert sorted(seen) == ["default/a-1", "default/t-1", "ns/l-1"]
+    assert seen["ns/l-1"] == "" and seen["default/a-1"] and seen["default/t-1"]
+
+
 def test_directory_syntax_error_in_a_later_document_says_the_whole_file_is_held_back(tmp_path) -> None:
     """The one-shot loader skips the broken document alone ("this document is skipped"); the watch holds the whole
     file back until it parses, so its message says that instead."""
