@@ -96,12 +96,20 @@ SliceHook = Callable[[dict[str, Any]], None]
 order, whatever its decoding finds: the watch and replay record what the model drops of a slice by it."""
 
 
-def load_text(text: str, file: str = "<memory>", *, mirror: bool = True,
-              on_slice: SliceHook | None = None) -> LoadResult:
+SKIPPED = "this document is skipped"
+"""How a syntax error's message ends in a one-shot load: the broken document alone is lost."""
+HELD_BACK = "the whole file is held back until it parses"
+"""How it ends with ``whole_file=True`` (the watch, which keeps the file's previous objects until it parses)."""
+
+
+def load_text(text: str, file: str = "<memory>", *, mirror: bool = True, on_slice: SliceHook | None = None,
+              whole_file: bool = False) -> LoadResult:
     """Load the manifests in one text (YAML or JSON, one or more documents); ``mirror=False`` leaves v1
-    Endpoints unmirrored (in ``LoadResult.endpoints``), for a caller whose Services are in other texts."""
+    Endpoints unmirrored (in ``LoadResult.endpoints``), for a caller whose Services are in other texts;
+    ``whole_file``: a syntax error says the whole file is held back (:data:`HELD_BACK`), not its document."""
     with collector_paused(objects_in(len(text))):  # millions of acyclic containers: see objects.bulk
-        return decode_documents(text_documents(text, file), mirror=mirror, on_slice=on_slice)
+        return decode_documents(text_documents(text, file, whole_file=whole_file), mirror=mirror,
+                                on_slice=on_slice)
 
 
 def load_paths(paths: Sequence[str], *, on_slice: SliceHook | None = None) -> LoadResult:
@@ -142,9 +150,9 @@ def read_documents(paths: Sequence[str]) -> Iterator[Document]:
                 yield from text_documents(text, file)
 
 
-def text_documents(text: str, file: str) -> Iterator[Document]:
-    """The documents of one text, each with its index."""
-    for index, document in enumerate(_parse_documents(text, file)):
+def text_documents(text: str, file: str, *, whole_file: bool = False) -> Iterator[Document]:
+    """The documents of one text, each with its index (``whole_file``: see :func:`load_text`)."""
+    for index, document in enumerate(_parse_documents(text, file, HELD_BACK if whole_file else SKIPPED)):
         yield file, index, document
 
 
@@ -229,10 +237,11 @@ def decode_text(data: bytes, file: str) -> tuple[str, Diagnostic | None]:
 # -- parsing documents ------------------------------------------------------------------------------
 
 
-def _parse_documents(text: str, file: str) -> list[Any]:
+def _parse_documents(text: str, file: str, ending: str = SKIPPED) -> list[Any]:
     """The documents of a text; JSON through json.loads (fast), the rest through the C YAML loader.
 
-    A document that does not parse is replaced by its Diagnostic, so messages keep the input order.
+    A document that does not parse is replaced by its Diagnostic, so messages keep the input order; a syntax
+    error's message ends with ``ending`` (:data:`SKIPPED` or :data:`HELD_BACK`).
     """
     documents = json_documents(text, file)
     if documents is not None:
@@ -240,8 +249,8 @@ def _parse_documents(text: str, file: str) -> list[Any]:
     try:
         return _load_yaml(text)
     except _yaml().YAMLError:
-        recovered = _json_stream_recovered(text, file) if text.lstrip()[:1] in ("{", "[") else None
-        return recovered if recovered is not None else _parse_chunks(text, file)
+        recovered = _json_stream_recovered(text, file, ending) if text.lstrip()[:1] in ("{", "[") else None
+        return recovered if recovered is not None else _parse_chunks(text, file, ending)
 
 
 def json_documents(text: str, file: str = "<memory>") -> list[Any] | None:
@@ -276,7 +285,7 @@ _JSON_VALUE_START = re.compile(r"^[{\[]", re.MULTILINE)  # a line that opens a v
 _JSON_BLANKS = re.compile(r"[ \t\n\r]*")
 
 
-def _json_stream_recovered(text: str, file: str) -> list[Any] | None:
+def _json_stream_recovered(text: str, file: str, ending: str = SKIPPED) -> list[Any] | None:
     """A stream of JSON values neither JSON nor YAML reads whole (one value broken or cut off): each value that
     parses, and a Diagnostic for each broken one, which is skipped up to the next line that starts with ``{``
     or ``[`` (where the next value starts, as ``kubectl get -o json`` writes them). None when no value parses
@@ -288,7 +297,7 @@ def _json_stream_recovered(text: str, file: str) -> list[Any] | None:
             value, at = decoder.raw_decode(text, at)
         except json.JSONDecodeError as exc:
             documents.append(Diagnostic(f"syntax error: {exc.msg[:1].lower()}{exc.msg[1:]} at line {exc.lineno} "
-                                        f"column {exc.colno}; this document is skipped", file=file,
+                                        f"column {exc.colno}; {ending}", file=file,
                                         line=text.count("\n", 0, at) + 1))  # (named by its first line)
             resume = _JSON_VALUE_START.search(text, max(exc.pos, at + 1))
             if resume is None:
@@ -329,7 +338,7 @@ def _json_too_deep(text: str, start: int, file: str) -> Diagnostic:
                       "this document and the rest of the file are skipped", file=file, line=line)
 
 
-def _parse_chunks(text: str, file: str) -> list[Any]:
+def _parse_chunks(text: str, file: str, ending: str = SKIPPED) -> list[Any]:
     """After a syntax error: parse document by document so one broken document costs only itself."""
     from kubeproxy_sim.objects import yamlsplit  # YAML only, like _yaml()
 
@@ -341,9 +350,9 @@ def _parse_chunks(text: str, file: str) -> list[Any]:
         try:
             documents.extend(_load_yaml(chunk))
         except DuplicateKeyError:
-            documents.extend(_refuse_duplicates(chunk, file, first_line))
+            documents.extend(_refuse_duplicates(chunk, file, first_line, ending))
         except _yaml().YAMLError as exc:
-            documents.append(_yaml_problem(exc, file, first_line, chunk))
+            documents.append(_yaml_problem(exc, file, first_line, chunk, ending))
     return documents
 
 
@@ -431,7 +440,7 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
     return type("Strict" + base.__name__, (base,), {"construct_mapping": construct_mapping, "duplicates": ()})
 
 
-def _refuse_duplicates(text: str, file: str, first_line: int) -> list[Any]:
+def _refuse_duplicates(text: str, file: str, first_line: int, ending: str = SKIPPED) -> list[Any]:
     """The documents of a text with duplicate keys, read again (the error path only): each object with a key
     twice replaced by an error naming it, as kubectl refuses it; a List keeps its other items."""
     yaml = _yaml()
@@ -444,7 +453,7 @@ def _refuse_duplicates(text: str, file: str, first_line: int) -> list[Any]:
             document = loader.construct_document(node)
             documents.extend(_without_duplicates(document, node, loader.duplicates, file, first_line))
     except yaml.YAMLError as exc:
-        documents.append(_yaml_problem(exc, file, first_line))
+        documents.append(_yaml_problem(exc, file, first_line, ending=ending))
     finally:
         loader.dispose()
     return documents
@@ -531,15 +540,20 @@ def yaml_syntax_error(exc: Any, file: str, first_line: int = 0) -> Diagnostic:
     return Diagnostic(message, file=file, line=line)
 
 
-def _yaml_problem(exc: Any, file: str, first_line: int, text: str = "") -> Diagnostic:
+def _yaml_problem(exc: Any, file: str, first_line: int, text: str = "", ending: str = SKIPPED) -> Diagnostic:
     found = yaml_syntax_error(exc, file, first_line)
     if looks_like_dump(text):  # (``*filter`` is a YAML alias: PyYAML's "found undefined alias" says nothing)
-        return Diagnostic(DUMP_GIVEN, file=file, line=found.line)
-    return Diagnostic(found.message + "; this document is skipped", file=file, line=found.line)
+        return Diagnostic(DUMP_GIVEN if ending == SKIPPED else _dump_given(ending), file=file, line=found.line)
+    return Diagnostic(f"{found.message}; {ending}", file=file, line=found.line)
 
 
-DUMP_GIVEN = ("this is an iptables-save dump, not Kubernetes objects, so it is skipped; trace, graph and netns verify "
-              "read a dump with --rules FILE")
+def _dump_given(ending: str) -> str:
+    what = "it is skipped" if ending == SKIPPED else ending
+    return (f"this is an iptables-save dump, not Kubernetes objects, so {what}; trace, graph and netns verify "
+            "read a dump with --rules FILE")
+
+
+DUMP_GIVEN = _dump_given(SKIPPED)
 _DUMP_LINE = re.compile(r"(?:\*(?:filter|nat|mangle|raw|security)|:[^\s:]+[ \t]+(?:ACCEPT|DROP|RETURN|-)"
                         r"|-[AINX][ \t]+\S+|COMMIT)(?:\s|$)")
 # (not anchored at the end: a dump of chains alone reads as one string, its lines folded into one)

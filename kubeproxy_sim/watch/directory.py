@@ -23,7 +23,6 @@ Things that go wrong are reported and never stop the source:
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -72,16 +71,6 @@ def _parses(text: str) -> bool:
     except yaml.YAMLError:
         return False
     return True
-
-
-_SKIPPED = "; this document is skipped"  # how a one-shot load ends a syntax error (objects.load)
-
-
-def _held_back(d: Diagnostic) -> Diagnostic:
-    """A syntax error as the watch treats it: not the document alone, the whole file waits until it parses."""
-    if not d.message.endswith(_SKIPPED):
-        return d
-    return dataclasses.replace(d, message=d.message[: -len(_SKIPPED)] + "; the whole file is held back until it parses")
 
 
 _MODELLED_METADATA = frozenset({"name", "namespace", "labels"})
@@ -199,9 +188,10 @@ class DirectorySource:
             return self._not_ready(state, signature, [undecodable], problems)
         revisions: dict[str, str] = {}
         # mirror=False: the Service of an Endpoints may be in another file
-        result = load_text(text, file, mirror=False, on_slice=slice_recorder(revisions))
+        # whole_file: a syntax error holds back the whole file (its previous objects stay), and says so
+        result = load_text(text, file, mirror=False, on_slice=slice_recorder(revisions), whole_file=True)
         if not _parses(text):
-            unparsed = [_held_back(d) for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
+            unparsed = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
             unparsed = unparsed or [Diagnostic("does not parse as YAML or JSON", file=file)]
             return self._not_ready(state, signature, unparsed, problems)
         objects = _cluster_objects(result.cluster)

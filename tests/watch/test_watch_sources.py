@@ -331,3 +331,29 @@ def test_directory_syntax_error_in_a_later_document_says_the_whole_file_is_held_
     syntax = [t for t in texts if "syntax error" in t]
     assert len(syntax) == 1 and syntax[0].endswith("; the whole file is held back until it parses")
     assert any("half-written" in t for t in texts)
+
+
+def test_the_loader_says_the_whole_file_is_held_back_when_the_watch_asks_it(tmp_path) -> None:
+    """R-core 5: the loader words it (whole_file=True), not the watch by matching the end of its message: a YAML
+    syntax error, a broken JSON stream's value and a dump given where manifests go all say the file is held
+    back; the one-shot load keeps 'this document is skipped'."""
+    from kubeproxy_sim.objects.load import DUMP_GIVEN, HELD_BACK, SKIPPED, load_text
+
+    broken_yaml = SERVICE.format(name="a", ip="10.0.0.1", port=80) + "---\nkind: Service\nspec: [\n"
+    good = '{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "j"}, "spec": {"clusterIP": "None"}}'
+    broken_json = f"{good}\n{{\"apiVersion\": oops}}\n"
+    dump = "*nat\n:KUBE-SERVICES - [0:0]\nCOMMIT\n"
+    for text in (broken_yaml, broken_json):
+        held = [str(x) for x in load_text(text, "f", whole_file=True).errors]
+        skipped = [str(x) for x in load_text(text, "f").errors]
+        assert len(held) == 1 and held[0].endswith(f"; {HELD_BACK}"), held
+        assert skipped == [held[0][: -len(HELD_BACK)] + SKIPPED]
+    assert [x.message for x in load_text(dump, "d").errors] == [DUMP_GIVEN]
+    (held_dump,) = load_text(dump, "d", whole_file=True).errors
+    assert held_dump.message == DUMP_GIVEN.replace("it is skipped", HELD_BACK)
+    d, clock = Dir(str(tmp_path)), Clock()
+    d.write("s.json", broken_json)
+    d.write("x.yaml", dump)
+    texts = [str(x) for x in DirectorySource(str(tmp_path), clock=clock, debounce=1.0).poll().diagnostics]
+    assert not any(SKIPPED in t or "so it is skipped" in t for t in texts), texts
+    assert sum(HELD_BACK in t for t in texts) == 2, texts
