@@ -75,6 +75,16 @@ def read_ip(report: Report, value: Any, path: str, *, what: str = "an IP address
     return parsed
 
 
+def api_special_address(parsed: ParsedIP) -> str | None:
+    """What makes an address one the API server refuses as an endpoint or external IP (ValidateNonSpecialIP):
+    :func:`special_address`, with Go's IsLinkLocalMulticast for IPv6, which takes every ffX2::/16 (the low
+    nibble of the second byte is 2, whatever the flags: ff12::1, ff32::1), not ff02::/16 alone."""
+    special = special_address(parsed)
+    if special is None and parsed.family is IPFamily.IPV6 and parsed.text[:2] == "ff" and parsed.text[3] == "2":
+        return "a link-local multicast"  # (canonical text: the first group of an ff.. address has 4 digits)
+    return special
+
+
 def report_type(value: object) -> str:
     """'a string "x"', 'an integer 5', 'null': the type and the value, for "expected ..., got ..." messages."""
     return described(value)
@@ -231,6 +241,8 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
                     "expected PreferClose, PreferSameZone or PreferSameNode (the EndpointSlice controller then "
                     "writes no hints)")
     publish = bool(report.boolean(spec, "publishNotReadyAddresses", "spec.publishNotReadyAddresses"))
+    if "allocateLoadBalancerNodePorts" in spec:  # (read by _service_ports; its type checked here)
+        report.boolean(spec, "allocateLoadBalancerNodePorts", "spec.allocateLoadBalancerNodePorts")
     if report.failed:
         return None
     for key, value in labels:
@@ -332,7 +344,7 @@ def _service_ports(report: Report, spec: dict[str, Any], svc_type: ServiceType,
         port = _service_port(report, raw, path, svc_type, multi=len(raw_ports) > 1,
                              allocated=svc_type is ServiceType.NODE_PORT or (
                                  svc_type is ServiceType.LOAD_BALANCER
-                                 and spec.get("allocateLoadBalancerNodePorts") is not False))
+                                 and spec.get("allocateLoadBalancerNodePorts") in (None, True)))
         if port is not None:
             ports.append((i, port))
     _check_port_clashes(report, ports)
@@ -372,6 +384,9 @@ def _target_port(report: Report, raw: dict[str, Any], path: str, port: int | Non
     """targetPort: a number, or a container port name; unset, 0 and "" all mean "same as port"."""
     value = raw.get("targetPort")
     if value is None or value == 0 or value == "":
+        if value is False:  # (False == 0) the API's decoder refuses a boolean for an int-or-string
+            report.error(path, f"expected a port number or name, got {report_type(value)}")
+            return None
         return port
     if type(value) is int or (type(value) is float and value.is_integer()):  # kubectl sends 8080.0 as 8080
         return report.port_number(int(value), path)
@@ -445,7 +460,7 @@ def _lenient_ips(report: Report, raw: list[Any], path: str) -> tuple[str, ...]:
         if parsed is None:
             report.warn(f"{path}[{i}]", f"{quote(text)} is not an IP address; kube-proxy ignores it")
             continue
-        special = special_address(parsed)
+        special = api_special_address(parsed)
         if special is not None:  # the API server refuses the Service over it; here the address alone goes
             report.warn(f"{path}[{i}]", f"{quote(text)} is {special} address, which the API server refuses as an "
                                         "external IP; ignored")
@@ -457,12 +472,16 @@ def _lenient_ips(report: Report, raw: list[Any], path: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+_GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B)))
+"""What Go's strings.TrimSpace trims (unicode.IsSpace): Python's str.strip() also trims \\x1c-\\x1f."""
+
+
 def _source_ranges(report: Report, spec: dict[str, Any]) -> tuple[str, ...]:
     """loadBalancerSourceRanges: padding is trimmed and bad CIDRs dropped, both as kube-proxy does."""
     out = []
     for i, text in enumerate(report.seq(spec, "loadBalancerSourceRanges", "spec.loadBalancerSourceRanges")):
         path = f"spec.loadBalancerSourceRanges[{i}]"
-        parsed = parse_cidr(text.strip()) if isinstance(text, str) else None
+        parsed = parse_cidr(text.strip(_GO_SPACE)) if isinstance(text, str) else None
         if parsed is None:
             report.warn(path, f"{quote(text)} is not a CIDR like 10.0.0.0/8; kube-proxy ignores it")
             continue

@@ -12,8 +12,15 @@ from __future__ import annotations
 from itertools import product
 from typing import Any
 
-from kubeproxy_sim.objects.addr import MAYBE_SPECIAL_V4, is_plain_ipv4, parse_ip, special_address
-from kubeproxy_sim.objects.decode import LABEL_VALUE, object_name, read_enum, read_protocol, report_type
+from kubeproxy_sim.objects.addr import MAYBE_SPECIAL_V4, is_plain_ipv4, parse_ip
+from kubeproxy_sim.objects.decode import (
+    LABEL_VALUE,
+    api_special_address,
+    object_name,
+    read_enum,
+    read_protocol,
+    report_type,
+)
 from kubeproxy_sim.objects.decode import check_metadata as _check_metadata
 from kubeproxy_sim.objects.mirror import (
     SERVICE_NAME_LABEL,
@@ -201,7 +208,7 @@ def _slice_address(report: Report, text: Any, path: str, address_type: AddressTy
         report.error(path, f"{quote(text)} is not an {address_type.value} address "
                            f"(the slice's addressType is {address_type.value})")
         return None
-    special = special_address(parsed)
+    special = api_special_address(parsed)
     if special is not None:
         report.error(path, f"{quote(text)} is {special} address; the API server refuses it as an endpoint")
         return None
@@ -284,7 +291,9 @@ def _slice_ports(report: Report, doc: dict[str, Any]) -> tuple[EndpointPort, ...
                                          "expected unique port names")
         names.setdefault(name, i)
         port = report.port_number(report.integer(raw, "port", f"{path}.port"), f"{path}.port")
-        if port is None and raw.get("port") is None:  # valid in the API; kube-proxy logs it and skips the port
+        if port == 0:  # (the API server's IsValidPortNum)
+            report.error(f"{path}.port", "0 is not a valid port; expected 1-65535")
+        elif port is None and raw.get("port") is None:  # valid in the API; kube-proxy logs it and skips the port
             report.warn(f"{path}.port", "not set; kube-proxy ignores a slice port without a number, so no "
                                         "service port gets these endpoints through it")
         protocol = read_protocol(report, raw, f"{path}.protocol")
@@ -341,7 +350,7 @@ def _legacy_addresses(report: Report, raw: dict[str, Any], key: str, path: str) 
             else:
                 report.error(f"{item_path}.ip", f"{quote(text)} is not an IP address")
             continue
-        special = special_address(parsed)
+        special = api_special_address(parsed)
         if special is not None:
             report.error(f"{item_path}.ip", f"{quote(text)} is {special} address; the API server refuses it as "
                                             "an endpoint")

@@ -137,6 +137,32 @@ def test_a_node_address_that_is_not_an_ip_goes_alone_with_a_warning(load, messag
         "kube-proxy ignores this ExternalIP"]
 
 
+def test_what_kube_proxy_ignores_as_go_reads_it(load, messages):
+    """An external IP in ffX2::/16 (Go's link-local multicast) goes, with a warning; a source range padded
+    with \\x1c is not trimmed (Go's TrimSpace keeps it, Python's strip() would not) and is ignored."""
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: lb}
+        spec:
+          type: LoadBalancer
+          clusterIP: fd00::10
+          externalIPs: ["ff12::1", "ff15::1"]
+          loadBalancerSourceRanges: ["\\x1c10.0.0.0/8", "\\u00a010.1.0.0/16\\t"]
+          ports: [{port: 80, nodePort: 30080}]
+    """)
+    assert result.ok
+    (svc,) = result.cluster.services
+    assert svc.external_ips == ("ff15::1",)
+    assert svc.load_balancer_source_ranges == ("10.1.0.0/16",)
+    assert messages(result) == [
+        't.yaml: Service default/lb: spec.externalIPs[0]: warning: "ff12::1" is a link-local multicast address, '
+        "which the API server refuses as an external IP; ignored",
+        't.yaml: Service default/lb: spec.loadBalancerSourceRanges[0]: warning: "\\x1c10.0.0.0/8" is not a CIDR '
+        "like 10.0.0.0/8; kube-proxy ignores it",
+    ]
+
+
 def test_nodeport_service_without_node_port_warns(load, messages):
     result = load("""
         apiVersion: v1

@@ -555,3 +555,37 @@ def test_a_field_of_the_wrong_type_gets_one_message_not_a_cascade(load, spec, ex
     result = load(f"apiVersion: v1\nkind: Service\nmetadata: {{name: s}}\nspec: {spec}\n")
     assert result.cluster.services == ()
     assert [str(d) for d in result.diagnostics] == [f"t.yaml: Service default/s: {expected}"]
+
+
+@pytest.mark.parametrize(("doc", "expected"), [
+    ("kind: Service\nmetadata: {name: s}\nspec: {clusterIP: 10.0.0.1, ports: [{port: 80, targetPort: false}]}",
+     "Service default/s: spec.ports[0].targetPort: expected a port number or name, got a boolean false"),
+    ("kind: Service\nmetadata: {name: s}\nspec: {type: LoadBalancer, clusterIP: 10.0.0.1, "
+     "allocateLoadBalancerNodePorts: 'false', ports: [{port: 80}]}",
+     'Service default/s: spec.allocateLoadBalancerNodePorts: expected true or false, got a string "false"'),
+    ("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e, labels: "
+     "{kubernetes.io/service-name: s}}\naddressType: IPv6\nendpoints: [{addresses: [ff12::1]}]",
+     'EndpointSlice default/e: endpoints[0].addresses[0]: "ff12::1" is a link-local multicast address; the API '
+     "server refuses it as an endpoint"),
+    ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{addresses: [{ip: 'ff32::1'}], ports: [{port: 80}]}]",
+     'Endpoints default/e: subsets[0].addresses[0].ip: "ff32::1" is a link-local multicast address; the API '
+     "server refuses it as an endpoint"),
+    ("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e, labels: "
+     "{kubernetes.io/service-name: s}}\naddressType: IPv4\nendpoints: [{addresses: [10.0.0.1]}]\n"
+     "ports: [{port: 0}]",
+     "EndpointSlice default/e: ports[0].port: 0 is not a valid port; expected 1-65535"),
+])
+def test_values_the_api_server_refuses_are_errors(load, doc, expected):
+    """targetPort false (False == 0 in Python, not in the API's decoder), a quoted boolean, Go's link-local
+    multicast (every ffX2::/16), a slice port 0 (IsValidPortNum)."""
+    result = load(("" if doc.startswith("apiVersion") else "apiVersion: v1\n") + doc + "\n")
+    assert [str(d) for d in result.diagnostics] == [f"t.yaml: {expected}"]
+    assert result.cluster.services == () and result.cluster.endpoint_slices == ()
+
+
+def test_other_multicast_scopes_are_endpoints_the_api_server_takes(load):
+    result = load("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e, labels: "
+                  "{kubernetes.io/service-name: s}}\naddressType: IPv6\n"
+                  "endpoints: [{addresses: ['ff05::2']}, {addresses: ['ff1e::1']}, {addresses: ['fe02::2']}]\n")
+    assert result.diagnostics == ()
+    assert [e.addresses[0] for e in result.cluster.endpoint_slices[0].endpoints] == ["ff05::2", "ff1e::1", "fe02::2"]
