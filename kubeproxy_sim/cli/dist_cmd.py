@@ -51,7 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--node", action="append", default=None, metavar="NAME",
                       help="only traffic entering these nodes (repeatable)")
     more = parser.add_argument_group("keep-alive connections and affinity")
-    more.add_argument("--connections", type=parse_int, metavar="C", help="sample C keep-alive connections per view")
+    more.add_argument("--connections", type=parse_int, metavar="C",
+                      help="sample C keep-alive connections through each service port's first view that carries "
+                      "traffic (e.g. clusterIP; one view, see connections.view in -o json)")
     more.add_argument("--requests-per-connection", type=parse_int, default=1, metavar="R",
                       help="requests each connection carries (default 1)")
     more.add_argument("--seed", type=parse_int, default=1, help="the Monte Carlo seed (default 1)")

@@ -449,3 +449,18 @@ def test_a_target_of_no_form_is_a_usage_error_where_it_is_parsed(flag: str, text
         parse_destination(nodes, text) if flag == "--to" else parse_source(nodes, text)
     assert isinstance(caught.value, UsageError) is usage, caught.value
     assert caught.value.diagnostics[0].field == flag
+
+
+def test_connections_help_names_the_one_view_that_is_sampled(capsys) -> None:
+    """--connections samples one view per service port (the first that carries traffic), as the JSON's single
+    ``connections.view`` says: the help must not promise every view."""
+    with pytest.raises(SystemExit):
+        main(["dist", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "per view" not in text
+    assert "first view that carries traffic" in text
+    code, out, _ = run(capsys, "dist", "--scenario", "bootcamp", "--to", "default/kubernetes-bootcamp",
+                       "--connections", "3", "-o", "json")
+    assert code == 0
+    (svc,) = json.loads(out)["services"]
+    assert len(svc["views"]) > 1 and svc["connections"]["view"] == svc["views"][0]["kind"]
