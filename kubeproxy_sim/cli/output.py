@@ -462,9 +462,9 @@ def progress(label: str, total: int | None = None, *, stream: TextIO | None = No
     bar = Progress(label, total, out, clock=clock, delay=delay, unicode=unicode_enabled(out))
     bar.start()
     stop = threading.Event()
-    worker = threading.Thread(target=_animate, args=(bar, stop), daemon=True) if threaded else None
+    worker = threading.Thread(target=_animate, args=(bar, stop), name="progress", daemon=True) if threaded else None
     if worker is not None:
-        worker.start()
+        _start_deaf(worker)
     try:
         yield bar.tick
     finally:
@@ -472,6 +472,25 @@ def progress(label: str, total: int | None = None, *, stream: TextIO | None = No
         if worker is not None:
             worker.join()
         bar.clear()
+
+
+def _start_deaf(worker: threading.Thread) -> None:
+    """Start ``worker`` with SIGINT and SIGTERM blocked (a thread inherits its creator's mask), then restore
+    ours. Python runs signal handlers in the main thread only, so the worker never needs them; unblocked, the
+    kernel may hand it a Ctrl-C meant for the main thread, whose handler then runs wherever the main thread
+    next checks, even in code that drops it as "Exception ignored" (an at-fork callback), or while the main
+    thread holds the signals blocked."""
+    import signal  # here: only a terminal's progress line needs it, and every command imports this module
+
+    if not hasattr(signal, "pthread_sigmask"):
+        worker.start()
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        worker.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _animate(bar: Progress, stop: threading.Event) -> None:

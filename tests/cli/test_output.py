@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -254,6 +255,25 @@ def test_progress_thread_draws_a_spinner_and_stops() -> None:
             time.sleep(0.01)
         tick()
     assert "waiting" in term.getvalue() and term.getvalue().endswith("\r\x1b[K")
+
+
+def test_progress_thread_never_takes_a_ctrl_c() -> None:
+    """The spinner's thread has SIGINT and SIGTERM blocked, so the kernel hands them to the main thread (whose
+    handler runs there anyway, and whose mask the kernel backend holds over its forks); ours is left as it was."""
+    import signal
+    import threading
+
+    def blocked(native_id: int | None) -> int:
+        status = Path(f"/proc/self/task/{native_id}/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with progress("waiting", stream=Terminal(), enabled=True):
+        worker = next(t for t in threading.enumerate() if t.name == "progress")
+        mask = blocked(worker.native_id)
+        assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        assert mask >> (signum - 1) & 1, f"{signum!r} reaches the progress thread"
 
 
 def test_paint_and_visible_len() -> None:

@@ -49,9 +49,46 @@ sys.exit(main(sys.argv[3:]))
 """
 
 
-def python(code: str, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})}, check=False)
+def python(code: str, *argv: str, env: dict[str, str] | None = None,
+           terminal: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run ``code``; with ``terminal`` its stderr is a pseudo-terminal (so a progress line and its thread are
+    shown), read back as the result's stderr."""
+    command = [sys.executable, "-c", code, *argv]
+    environ = {**os.environ, **(env or {})}
+    if not terminal:
+        return subprocess.run(command, capture_output=True, text=True, timeout=300, env=environ, check=False)
+    import pty
+    import threading
+
+    environ["TERM"] = "xterm"
+    environ.pop("KUBEPROXY_SIM_NO_PROGRESS", None)
+    master, slave = pty.openpty()
+    read: list[bytes] = []
+
+    def drain() -> None:  # a full terminal would stop the writer
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: every writer is gone
+                return
+            if not chunk:
+                return
+            read.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    try:
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=slave, text=True, env=environ) as proc:
+            os.close(slave)
+            slave = -1
+            reader.start()
+            out, _ = proc.communicate(timeout=300)
+        reader.join(10)
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    err = b"".join(read).decode(errors="replace").replace("\r\n", "\n")
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
 def test_a_ctrl_c_at_a_fork_is_raised_in_our_code_not_lost() -> None:
@@ -105,19 +142,22 @@ def test_teardown_skips_a_namespace_that_vanished(tmp_path: Path) -> None:
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize(("at", "mode"), [(1, "parent"), (4, "parent"), (4, "group"), (30, "group")])
+@pytest.mark.parametrize(("at", "mode", "terminal"), [(1, "parent", False), (4, "parent", False),
+                                                     (4, "group", False), (30, "group", False),
+                                                     (1, "parent", True), (4, "parent", True)])
 def test_interrupted_up_exits_130_and_leaves_nothing(kernel: None, run_tag: str, tmp_path: Path, at: int,
-                                                      mode: str) -> None:
+                                                      mode: str, terminal: bool) -> None:
     """A Ctrl-C at a fork of `netns up` (pyroute2's namespace creation, its netlink sockets, our sysctl
-    children): exit 130, no cluster reported up, no namespace or state file left, no traceback."""
+    children): exit 130, no cluster reported up, no namespace or state file left, no traceback. On a terminal
+    too, where the progress line's thread runs (and must not be the one the kernel hands the signal to)."""
     from pyroute2 import netns
 
     from kubeproxy_sim.kernel import build
 
-    name = f"{run_tag}i{at}{mode[0]}"
+    name = f"{run_tag}i{at}{mode[0]}{'t' if terminal else ''}"
     try:
         done = python(CLI, str(at), mode, "netns", "up", "--scenario", "bootcamp", "--name", name,
-                      env={"KPSIM_STATE_DIR": str(tmp_path)})
+                      env={"KPSIM_STATE_DIR": str(tmp_path)}, terminal=terminal)
         left = [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]
         assert (done.returncode, done.stdout, left) == (130, "", []), done.stderr
         for noise in ("Exception ignored", "Traceback", "internal error"):
