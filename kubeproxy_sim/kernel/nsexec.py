@@ -56,9 +56,14 @@ def enter_netns(name: str) -> None:
 @contextlib.contextmanager
 def signals_held() -> Iterator[set[int | signal.Signals]]:
     """SIGINT and SIGTERM blocked in this thread for the body (the previous mask is yielded); one that came
-    meanwhile is handled as the mask is restored, in the caller's code."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+    meanwhile is handled as the mask is restored, in the caller's code.
+
+    The mask is read before it is changed: ``pthread_sigmask`` runs pending handlers after changing it, so a
+    Ctrl-C that came just before would raise from the blocking call itself, and the mask must still be
+    restored then."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, ())
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
         yield previous
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)

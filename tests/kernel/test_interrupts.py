@@ -123,6 +123,25 @@ def test_a_library_child_never_comes_back_into_our_code() -> None:
     assert not signal.pthread_sigmask(signal.SIG_BLOCK, []) & nsexec.HELD  # the parent's mask is back
 
 
+def test_a_ctrl_c_raised_as_the_signals_are_blocked_leaves_them_unblocked() -> None:
+    """``pthread_sigmask`` runs a pending handler after it has blocked the signals: the KeyboardInterrupt
+    from it must not leave SIGINT and SIGTERM blocked for good."""
+    from unittest import mock
+
+    real = signal.pthread_sigmask
+
+    def pending_ctrl_c(how: int, mask: object) -> set[int | signal.Signals]:
+        previous = real(how, mask)  # type: ignore[arg-type]
+        if how == signal.SIG_BLOCK and mask == nsexec.HELD:
+            raise KeyboardInterrupt
+        return previous
+
+    with mock.patch.object(nsexec.signal, "pthread_sigmask", side_effect=pending_ctrl_c), \
+            pytest.raises(KeyboardInterrupt), nsexec.signals_held():
+        pytest.fail("the body ran")  # pragma: no cover
+    assert not real(signal.SIG_BLOCK, []) & nsexec.HELD
+
+
 def test_teardown_skips_a_namespace_that_vanished(tmp_path: Path) -> None:
     """Two teardowns of one cluster at once: the slower one finds a namespace gone, and goes on."""
     from unittest import mock
