@@ -26,7 +26,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from pyroute2 import IPRoute
@@ -105,8 +105,15 @@ def iproute(name: str) -> IPRoute:
     """An ``IPRoute`` whose netlink socket lives in namespace ``name`` (pyroute2 forks a child to open it)."""
     from pyroute2 import IPRoute
 
-    with forking():
-        return IPRoute(netns=name)
+    ipr = None
+    try:
+        with forking():
+            ipr = IPRoute(netns=name)
+    except BaseException:  # an interrupt held over the fork lands as the mask is restored: close what it made
+        if ipr is not None:
+            ipr.close()
+        raise
+    return ipr
 
 
 def _preexec(name: str, previous: set[int | signal.Signals]) -> Callable[[], None]:
@@ -137,8 +144,16 @@ def run(name: str, argv: Sequence[str], *, stdin: str | None = None,
 
 def popen(name: str, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[str]:
     """Start ``argv`` inside namespace ``name`` (a background process when start_new_session is set)."""
-    with signals_held() as previous:
-        return subprocess.Popen(list(argv), text=True, preexec_fn=_preexec(name, previous), **kwargs)
+    proc = None
+    try:
+        with signals_held() as previous:
+            proc = subprocess.Popen(list(argv), text=True, preexec_fn=_preexec(name, previous), **kwargs)
+    except BaseException:  # an interrupt held over the start lands as the mask is restored: stop what started
+        if proc is not None:
+            with proc:
+                proc.kill()
+        raise
+    return proc
 
 
 def python_module(module: str, *args: str) -> list[str]:
@@ -147,32 +162,49 @@ def python_module(module: str, *args: str) -> list[str]:
 
 
 def call(name: str, fn: Callable[..., Any], *args: Any) -> Any:
-    """Run ``fn(*args)`` in a forked child inside ``name``; returns its JSON-able result or raises OSError."""
+    """Run ``fn(*args)`` in a forked child inside ``name``; returns its JSON-able result or raises OSError.
+
+    An interrupt held over the fork lands as the mask is restored; the child is then killed, and reaped and
+    the pipe closed however this ends."""
     read_fd, write_fd = os.pipe()
-    with signals_held() as previous:
-        pid = os.fork()
-        if pid == 0:  # child: never returns
-            os.close(read_fd)
-            status = 0
-            try:
-                _child_signals(previous)
-                enter_netns(name)
-                payload = {"ok": fn(*args)}
-            except BaseException as exc:
-                payload = {"error": f"{type(exc).__name__}: {exc}", "errno": getattr(exc, "errno", None)}
-                status = 1
-            try:
-                with os.fdopen(write_fd, "w") as out:
-                    json.dump(payload, out)
-            finally:
-                os._exit(status)
-        os.close(write_fd)
-    try:  # the interrupt held over the fork lands here at the latest: the child is reaped all the same
+    pid = 0
+    try:
         with os.fdopen(read_fd) as src:
+            try:
+                with signals_held() as previous:
+                    pid = os.fork()
+                    if pid == 0:
+                        _child(name, fn, args, read_fd, write_fd, previous)
+            finally:
+                os.close(write_fd)
             text = src.read()
+    except BaseException:
+        if pid:
+            os.kill(pid, signal.SIGKILL)  # its answer is not wanted any more
+        raise
     finally:
-        os.waitpid(pid, 0)
+        if pid:
+            os.waitpid(pid, 0)
     result = json.loads(text) if text else {"error": "the child process died"}
     if "error" in result:
         raise OSError(result.get("errno") or 0, f"in namespace {name}: {result['error']}")
     return result["ok"]
+
+
+def _child(name: str, fn: Callable[..., Any], args: tuple[Any, ...], read_fd: int, write_fd: int,
+           previous: set[int | signal.Signals]) -> NoReturn:
+    """The forked child of :func:`call`: runs ``fn`` in the namespace, writes its answer and exits."""
+    os.close(read_fd)
+    status = 0
+    try:
+        _child_signals(previous)
+        enter_netns(name)
+        payload = {"ok": fn(*args)}
+    except BaseException as exc:
+        payload = {"error": f"{type(exc).__name__}: {exc}", "errno": getattr(exc, "errno", None)}
+        status = 1
+    try:
+        with os.fdopen(write_fd, "w") as out:
+            json.dump(payload, out)
+    finally:
+        os._exit(status)

@@ -33,14 +33,58 @@ def child():
 os.register_at_fork(before=before, after_in_child=child)
 """
 
-CALL = HOOK + """
+# after the interrupt, no child of ours may be left (running or unreaped) and no descriptor open
+LEFT = """
+def left():
+    try:
+        os.waitpid(-1, os.WNOHANG)
+        return " (a child is left)"
+    except ChildProcessError:
+        return " (an fd is left)" if set(os.listdir("/proc/self/fd")) != fds else ""
+fds = set(os.listdir("/proc/self/fd"))
+"""
+
+CALL = HOOK + LEFT + """
 from kubeproxy_sim.kernel import nsexec
 try:
     nsexec.call("kpsim-no-such-namespace-here", os.getpid)
 except KeyboardInterrupt:
-    print("interrupted")
+    print("interrupted" + left())
 except OSError as exc:
     print(f"lost: {exc}")
+"""
+
+# popen and iproute with the namespace's entry faked (no root needed): the process or socket they made
+# before the interrupt landed is not lost
+POPEN = HOOK + """
+from kubeproxy_sim.kernel import nsexec
+nsexec.enter_netns = lambda name: None
+""" + LEFT + """
+try:
+    proc = nsexec.popen("kpsim-no-such-namespace-here", ["sleep", "30"], stdout=-1)
+    print("lost: started", proc.pid)
+except KeyboardInterrupt:
+    print("interrupted" + left())
+"""
+
+IPROUTE = HOOK + """
+import pyroute2
+closed = []
+class IPRoute:
+    def __init__(self, netns):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    def close(self):
+        closed.append(self)
+pyroute2.IPRoute = IPRoute
+from kubeproxy_sim.kernel import nsexec
+try:
+    nsexec.iproute("kpsim-no-such-namespace-here")
+    print("lost")
+except KeyboardInterrupt:
+    print("interrupted" + ("" if closed else " (the socket is left open)"))
 """
 
 CLI = HOOK + """
@@ -94,6 +138,14 @@ def python(code: str, *argv: str, env: dict[str, str] | None = None,
 def test_a_ctrl_c_at_a_fork_is_raised_in_our_code_not_lost() -> None:
     """Without root: the interrupt waits for the fork to be done and surfaces in the caller, once."""
     done = python(CALL, "1", "parent")
+    assert done.stdout == "interrupted\n", done.stdout + done.stderr
+    assert "Exception ignored" not in done.stderr and "KeyboardInterrupt" not in done.stderr
+
+
+@pytest.mark.parametrize("code", [POPEN, IPROUTE], ids=["popen", "iproute"])
+def test_a_ctrl_c_at_a_fork_leaves_no_process_or_socket(code: str) -> None:
+    """The interrupt lands as the signals are unblocked, after the fork: what the fork made is cleaned up."""
+    done = python(code, "1", "parent")
     assert done.stdout == "interrupted\n", done.stdout + done.stderr
     assert "Exception ignored" not in done.stderr and "KeyboardInterrupt" not in done.stderr
 
