@@ -52,7 +52,8 @@ class LongLived:
     pods: tuple[PodSpread, ...]
     expected_idle: float
     sampled_idle: int
-    chi_square: tuple[float, int, float]  # statistic, degrees of freedom, p-value (sampled vs exact)
+    chi_square: tuple[float, int, float]  # Pearson's statistic, degrees of freedom, p-value (sampled vs exact; the
+    # p-value from the chi-square distribution only where every cell expects 5 or more: see stats.goodness_of_fit)
     note: str = ""
 
 
@@ -105,8 +106,10 @@ def analyse_connections(nodes: NodeSet, view: View, proto: str, connections: int
             got / connections if connections else 0.0, stats.wilson(got, connections, CONFIDENCE)))
     keys = list(exact)
     unexpected = sum(c for k, c in counts.items() if k not in exact)
-    chi = stats.chi_square([counts.get(k, 0) for k in keys] + [unexpected],
-                           [float(exact[k]) for k in keys] + [0.0])
+    fit = stats.goodness_of_fit([counts.get(k, 0) for k in keys] + [unexpected],
+                                [([float(exact[k]) for k in keys] + [0.0], sum(counts.values()))], seed)
+    if fit.why():
+        notes.append(fit.why())
     delivered = [p for p in pods if p.verdict == "DNAT"]
     if affinity:
         notes.insert(0, "sessionAffinity ClientIP: each entry point's client is pinned after its first connection, "
@@ -114,4 +117,4 @@ def analyse_connections(nodes: NodeSet, view: View, proto: str, connections: int
                      "clients")
     return LongLived(view.kind, connections, requests, seed, engine, tuple(pods),
                      sum(p.idle_probability for p in delivered),
-                     sum(1 for p in delivered if p.sampled_connections == 0), chi, "; ".join(notes))
+                     sum(1 for p in delivered if p.sampled_connections == 0), fit.as_tuple(), "; ".join(notes))

@@ -1,14 +1,19 @@
 """The little statistics the analysis and its tests need, with ``math`` only (no scipy).
 
 Sampled counts are compared with exact shares by exact binomial tails (per
-endpoint) and by Pearson's chi-square (all endpoints at once); intervals for a
-sampled share use Wilson's score interval.
+endpoint) and by Pearson's chi-square (all endpoints at once; at small
+expected counts with the statistic's exact or Monte Carlo tail, see
+:func:`goodness_of_fit`); intervals for a sampled share use Wilson's score
+interval.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 def log_binom_pmf(k: int, n: int, p: float) -> float:
@@ -115,6 +120,118 @@ def chi_square(counts: Sequence[int], probabilities: Sequence[float]) -> tuple[f
         cells += 1
     df = cells - 1
     return stat, df, (chi2_sf(stat, df) if df > 0 else 1.0)
+
+
+MIN_EXPECTED = 5.0  # below this many expected in a cell the chi-square distribution is no guide to the tail
+EXACT_WORK = 2_000_000  # count-vector steps an exact tail may take before a Monte Carlo one is used instead
+MC_DRAWS = 1_000_000  # draws a Monte Carlo tail may take (replicates x draws per replicate)
+MC_MIN, MC_MAX = 200, 2_000  # Monte Carlo replicates (p-values down to 1/2001)
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """Pearson's statistic of counts against expectations, with a p-value that holds at these counts.
+
+    ``method`` says where the p-value comes from: ``"chi-square"`` (every cell expects at least
+    :data:`MIN_EXPECTED`), ``"exact"`` (the statistic's exact tail over every possible sample) or
+    ``"monte carlo"`` (``replicates`` seeded samples of the same draws: ``(1 + as large) / (1 + replicates)``).
+    """
+
+    statistic: float
+    df: int
+    p_value: float
+    method: str
+    replicates: int = 0
+
+    def as_tuple(self) -> tuple[float, int, float]:
+        return self.statistic, self.df, self.p_value
+
+    def why(self) -> str:
+        """A sentence on a p-value that is an estimate (Monte Carlo), else "" (the chi-square distribution's
+        where it holds, or the exact tail)."""
+        if self.method == "monte carlo":
+            return (f"p is a Monte Carlo tail of the statistic, {self.replicates} seeded samples of the exact shares "
+                    f"(a cell expects fewer than {MIN_EXPECTED:g}: the chi-square distribution would misstate it)")
+        return ""
+
+
+Draws = Sequence[tuple[Sequence[float], int]]  # (probability of each cell, how many draws have them)
+
+
+def _statistic(counts: Sequence[int], expected: Sequence[float]) -> float:
+    """Pearson's sum((count - e)^2 / e), over the cells whose expectation is positive."""
+    return math.fsum((c - e) ** 2 / e for c, e in zip(counts, expected, strict=True) if e > 0)
+
+
+def goodness_of_fit(counts: Sequence[int], draws: Draws, seed: int = 1) -> Fit:
+    """Pearson's test of ``counts`` per cell against independent draws: each ``(probabilities, m)`` of ``draws``
+    is m draws, each landing in cell i with probability ``probabilities[i]`` (groups may differ: one client's
+    entry point balances otherwise than another's). The expectation of a cell is the sum over draws.
+
+    With every positive cell expecting :data:`MIN_EXPECTED` or more the p-value is the chi-square
+    distribution's; below that it is the statistic's exact tail, enumerated over every count vector the draws
+    can make when that is small enough, else a seeded Monte Carlo tail. A count in a cell no draw can reach
+    gives an infinite statistic and p = 0, as :func:`chi_square` does.
+    """
+    cells = len(counts)
+    expected = [math.fsum(p[i] * m for p, m in draws) for i in range(cells)]
+    live = [i for i in range(cells) if expected[i] > 0]
+    df = max(len(live) - 1, 0)
+    if any(counts[i] for i in range(cells) if expected[i] <= 0):
+        return Fit(math.inf, max(df, 1), 0.0, "chi-square")
+    counts = [counts[i] for i in live]
+    expected = [expected[i] for i in live]
+    draws = [([p[i] for i in live], m) for p, m in draws if m > 0]
+    stat = _statistic(counts, expected)
+    if df == 0:
+        return Fit(stat, 0, 1.0, "chi-square")
+    if min(expected) >= MIN_EXPECTED:
+        return Fit(stat, df, chi2_sf(stat, df), "chi-square")
+    n = sum(m for _, m in draws)
+    if n * math.comb(n + len(live) - 1, len(live) - 1) * len(live) <= EXACT_WORK:
+        return Fit(stat, df, _exact_tail(stat, expected, draws), "exact")
+    replicates = max(MC_MIN, min(MC_MAX, MC_DRAWS // max(n, 1)))
+    same = math.fsum(c * c / e for c, e in zip(counts, expected, strict=True)) - n  # as the samples reckon it
+    return Fit(stat, df, _monte_carlo_tail(same, expected, draws, replicates, seed), "monte carlo", replicates)
+
+
+def _at_least(stat: float, observed: float) -> bool:
+    return stat >= observed - 1e-9 * max(1.0, abs(observed))  # equal statistics computed in another order tie
+
+
+def _exact_tail(observed: float, expected: Sequence[float], draws: Draws) -> float:
+    """P(statistic >= observed) over every count vector the draws make, adding one draw at a time."""
+    states: dict[tuple[int, ...], float] = {(0,) * len(expected): 1.0}
+    for probabilities, m in draws:
+        steps = [(i, p) for i, p in enumerate(probabilities) if p > 0]
+        for _ in range(m):
+            nxt: dict[tuple[int, ...], float] = {}
+            for state, weight in states.items():
+                for i, p in steps:
+                    moved = (*state[:i], state[i] + 1, *state[i + 1:])
+                    nxt[moved] = nxt.get(moved, 0.0) + weight * p
+            states = nxt
+    return min(1.0, math.fsum(w for state, w in states.items() if _at_least(_statistic(state, expected), observed)))
+
+
+def _monte_carlo_tail(observed: float, expected: Sequence[float], draws: Draws, replicates: int, seed: int) -> float:
+    """(1 + samples whose statistic is at least ``observed``) / (1 + replicates): a valid p-value at any size."""
+    import random
+
+    rng = random.Random(seed)
+    cells = range(len(expected))
+    plans = [(list(itertools.accumulate(p)), m) for p, m in draws]
+    n = sum(m for _, m in draws)
+    inverse = [1 / e for e in expected]
+    hits = 0
+    for _ in range(replicates):
+        counts: Counter[int] = Counter()
+        for cum, m in plans:
+            counts.update(rng.choices(cells, cum_weights=cum, k=m))
+        # Pearson's statistic is sum(count^2 / e) - n: a sum over the cells drawn only
+        stat = math.fsum(c * c * inverse[i] for i, c in counts.items()) - n
+        hits += _at_least(stat, observed)
+    return (1 + hits) / (1 + replicates)
 
 
 def normal_quantile(q: float) -> float:

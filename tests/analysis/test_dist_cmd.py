@@ -464,3 +464,17 @@ def test_connections_help_names_the_one_view_that_is_sampled(capsys) -> None:
     assert code == 0
     (svc,) = json.loads(out)["services"]
     assert len(svc["views"]) > 1 and svc["connections"]["view"] == svc["views"][0]["kind"]
+
+
+def test_connections_p_value_at_small_expected_counts_is_the_exact_tail(capsys) -> None:
+    """The help's own example: 3 connections over 4 endpoints expect 0.75 a cell, where the chi-square
+    distribution misstates the tail (it gave p = 0.3 for this sample, 1 + 2 connections on two pods): the p-value
+    is the statistic's exact tail, 40/64 (no caveat needed: the note stays empty)."""
+    code, out, _ = run(capsys, "dist", "--scenario", "bootcamp", "--to", "default/kubernetes-bootcamp",
+                       "--connections", "3", "--requests-per-connection", "1000", "--seed", "7", "-o", "json")
+    assert code == 0
+    conns = json.loads(out)["services"][0]["connections"]
+    assert sorted(o["sampled_connections"] for o in conns["outcomes"]) == [0, 0, 1, 2]
+    assert conns["chi_square"]["df"] == 3 and conns["chi_square"]["statistic"] == pytest.approx(11 / 3, rel=1e-6)
+    assert conns["chi_square"]["p_value"] == pytest.approx(0.625, abs=1e-6)
+    assert conns["note"] is None

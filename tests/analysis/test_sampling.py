@@ -132,3 +132,52 @@ def test_wilson_interval_and_power() -> None:
     assert stats.wilson(3, 3)[1] == 1.0 and stats.wilson(0, 3)[0] == 0.0  # the exact ends, not a hair inside
     assert stats.normal_quantile(0.975) == pytest.approx(1.959963985, abs=1e-8)
     assert 1000 < stats.samples_for_power(0.25, 0.03) < 10000
+
+
+def test_goodness_of_fit_uses_the_exact_tail_where_cells_expect_fewer_than_five() -> None:
+    """3 connections over 4 endpoints of 1/4 expect 0.75 a cell: the chi-square distribution says p = 0.30 for
+    (1, 2, 0, 0) and 0.029 for (3, 0, 0, 0), the statistic's exact tails are 40/64 and 4/64 (all three on one
+    endpoint is no sign of a wrong split at 5 %)."""
+    assert stats.chi_square([3, 0, 0, 0], [0.25] * 4)[2] < 0.05  # what dist printed before
+    fit = stats.goodness_of_fit([1, 2, 0, 0], [([0.25] * 4, 3)])
+    assert (fit.method, fit.df) == ("exact", 3) and fit.p_value == pytest.approx(0.625, abs=1e-12)
+    assert fit.statistic == pytest.approx(stats.chi_square([1, 2, 0, 0], [0.25] * 4)[0])
+    assert stats.goodness_of_fit([3, 0, 0, 0], [([0.25] * 4, 3)]).p_value == pytest.approx(0.0625, abs=1e-12)
+    assert fit.why() == ""  # an exact tail needs no caveat
+    # two clients pinned by affinity: two draws of 1/2, both on one pod happens half the time
+    assert stats.goodness_of_fit([2, 0], [([0.5, 0.5], 2)]).p_value == pytest.approx(0.5, abs=1e-12)
+    # draws of different shares (one client on each node, each balanced by its node's rules): expected (1.5, 0.5),
+    # and (2, 0) and (1, 1) are equally far from it
+    exact = stats.goodness_of_fit([2, 0], [([1.0, 0.0], 1), ([0.5, 0.5], 1)])
+    assert exact.method == "exact" and exact.p_value == pytest.approx(1.0, abs=1e-12)
+    three = stats.goodness_of_fit([3, 0], [([1.0, 0.0], 1), ([0.5, 0.5], 2)])  # (3, 0) has chance 1/4
+    assert three.p_value == pytest.approx(0.25 + 0.25, abs=1e-12)  # as far as (1, 2), also 1/4
+    assert stats.goodness_of_fit([0, 2], [([1.0, 0.0], 1), ([0.5, 0.5], 1)]).p_value == 0.0  # impossible
+
+
+def test_goodness_of_fit_keeps_the_chi_square_tail_at_five_expected_and_the_impossible_cell() -> None:
+    fit = stats.goodness_of_fit([30, 20, 25, 25, 0], [([0.25, 0.25, 0.25, 0.25, 0.0], 100)])
+    assert (fit.method, fit.why()) == ("chi-square", "")
+    assert fit.as_tuple() == stats.chi_square([30, 20, 25, 25, 0], [0.25, 0.25, 0.25, 0.25, 0.0])
+    assert stats.goodness_of_fit([5, 1], [([1.0, 0.0], 6)]).as_tuple() == stats.chi_square([5, 1], [1.0, 0.0])
+    assert stats.goodness_of_fit([7], [([1.0], 7)]).as_tuple() == (0.0, 0, 1.0)
+
+
+def test_goodness_of_fit_monte_carlo_tail_is_seeded_and_holds_its_level() -> None:
+    """Too many count vectors to enumerate (100 cells, 20 draws): a seeded Monte Carlo tail, reproducible, and
+    under the null it rejects at 20 % no more often than 20 % (plus sampling slack), where the chi-square
+    distribution's p-value did far more often (QA-stats: 2-6 times the nominal rate at p < 0.001)."""
+    probs = [0.01] * 100
+    counts = [1] * 20 + [0] * 80
+    fit = stats.goodness_of_fit(counts, [(probs, 20)], seed=3)
+    assert fit.method == "monte carlo" and fit.replicates >= stats.MC_MIN and "Monte Carlo" in fit.why()
+    assert fit == stats.goodness_of_fit(counts, [(probs, 20)], seed=3)
+    rng = random.Random(SEED)
+    runs, level = 60, 0.2
+    rejected = 0
+    for i in range(runs):
+        sample = [0] * 100
+        for cell in rng.choices(range(100), k=20):
+            sample[cell] += 1
+        rejected += stats.goodness_of_fit(sample, [(probs, 20)], seed=i).p_value < level
+    assert rejected <= runs * level + 3 * math.sqrt(runs * level * (1 - level))  # 21 of 60 at most
