@@ -11,9 +11,10 @@ length (:func:`signals_held`): a Ctrl-C landing in the interpreter's at-fork
 callbacks (logging's lock, threading's reinit) would be reported as "Exception
 ignored" and lost, so the build would go on and report success. Held, it waits
 and lands in our own code once the child exists. A child of ours takes the
-default action for both before unblocking them; pyroute2's children keep them
-blocked for their short life, and one that comes back into our code anyway
-exits there (:func:`forking`), so an interrupt never runs our cleanup twice.
+default action for both (one the parent ignores stays ignored) before
+unblocking them; pyroute2's children keep them blocked for their short life,
+and one that comes back into our code anyway exits there (:func:`forking`), so
+an interrupt never runs our cleanup twice.
 """
 
 from __future__ import annotations
@@ -70,9 +71,11 @@ def signals_held() -> Iterator[set[int | signal.Signals]]:
 
 
 def _child_signals(previous: set[int | signal.Signals]) -> None:
-    """In a child of ours: SIGINT and SIGTERM end it (no handler of the parent's runs here), then unblocked."""
+    """In a child of ours: SIGINT and SIGTERM end it (no handler of the parent's runs here), then unblocked.
+    One the parent ignores stays ignored, as exec keeps it (a background job's Ctrl-C is not for it)."""
     for signum in HELD:
-        signal.signal(signum, signal.SIG_DFL)
+        if signal.getsignal(signum) != signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 

@@ -194,6 +194,28 @@ def test_a_ctrl_c_raised_as_the_signals_are_blocked_leaves_them_unblocked() -> N
     assert not real(signal.SIG_BLOCK, []) & nsexec.HELD
 
 
+def test_our_children_keep_an_ignored_sigint_ignored() -> None:
+    """A kubeproxy-sim started with SIGINT ignored (a background job of a script) passes that on to what it
+    runs, as exec does; SIGTERM, which it handles, takes the default action in the child."""
+    from unittest import mock
+
+    def dispositions() -> list[int]:
+        return [int(signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGTERM)]  # type: ignore[arg-type]
+
+    int_before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    term_before = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        with mock.patch.object(nsexec, "enter_netns"):
+            assert nsexec.call("kpsim-no-such-namespace-here", dispositions) == [signal.SIG_IGN, signal.SIG_DFL]
+            with nsexec.popen("kpsim-no-such-namespace-here", ["grep", "^SigIgn:", "/proc/self/status"],
+                              stdout=subprocess.PIPE) as proc:
+                ignored = int(proc.communicate()[0].split()[1], 16)
+    finally:
+        signal.signal(signal.SIGINT, int_before)
+        signal.signal(signal.SIGTERM, term_before)
+    assert (ignored >> (signal.SIGINT - 1) & 1, ignored >> (signal.SIGTERM - 1) & 1) == (1, 0)
+
+
 def test_teardown_skips_a_namespace_that_vanished(tmp_path: Path) -> None:
     """Two teardowns of one cluster at once: the slower one finds a namespace gone, and goes on."""
     from unittest import mock
