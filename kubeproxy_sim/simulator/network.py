@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import netaddr
 
-from kubeproxy_sim.netfilter.compile import CompiledRuleset, RuleMemo, compile_ruleset
+from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, Kind, RuleMemo, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import ACCEPT, Engine, NodeContext, Sampler
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.packet import (
@@ -62,7 +62,27 @@ from kubeproxy_sim.simulator.topology import (
 
 MAX_HOPS = 32
 EPHEMERAL = (32768, 60999)  # net.ipv4.ip_local_port_range
-NAT_PORTS = (1024, 65535)
+
+
+def nat_port_range(sport: int) -> tuple[int, int]:
+    """The ports nf_nat_l4proto_unique_tuple picks a source port from when the rule gives no range: 1-511 for an
+    original port below 512, 600-1023 below 1024, else 1024-65535."""
+    if sport < 512:
+        return 1, 511
+    if sport < 1024:
+        return 600, 1023
+    return 1024, 65535
+
+
+def nat_flags(rule: CompiledRule) -> tuple[bool, tuple[int, int] | None]:
+    """(random port always: ``--random`` or ``--random-fully``, the port range ``--to-ports``/``--to-source`` gives
+    or None) of a SNAT or MASQUERADE rule."""
+    target = rule.target
+    random_all = target is not None and any(o.flag in ("--random", "--random-fully") for o in target.options)
+    nat = rule.nat
+    ports = (nat.port_lo, nat.port_hi) if nat is not None and nat.port_lo is not None and nat.port_hi is not None \
+        else None
+    return random_all, ports
 
 REJECT, DROP, NO_ROUTE, WRONG_REPLY_SOURCE, TIMEOUT = "REJECT", "DROP", "NO_ROUTE", "WRONG_REPLY_SOURCE", "TIMEOUT"
 DNS_PORT = 53
@@ -245,6 +265,7 @@ class Simulator:
         self.overrides = overrides
         self.hosts = tuple(hosts)
         self.record: list[Hop] | None = None
+        self._nat_flags: dict[int, tuple[CompiledRule, bool, tuple[int, int] | None]] = {}  # a NAT rule's, by id
         self.router_flows: dict[Tuple, str] = {}
         self.clients: set[int] = set()
         self.runtimes: dict[str, NodeRuntime] = {}
@@ -677,7 +698,11 @@ class Simulator:
         elif state is CtState.INVALID:  # accepted (no INVALID drop rule, tcp-be-liberal): on, untracked
             out = pkt
         else:
-            out = self._new_entry(rt, pkt, b, kind, local_origin, now)
+            confirmed = self._new_entry(rt, pkt, b, kind, local_origin, now)
+            if confirmed is None:
+                return Failure(DROP, f"node {rt.name}: no free source port for NAT: every port tried makes a reply "
+                               f"tuple another connection has (nf_nat gives up, the packet is dropped)")
+            out = confirmed
         if self.record is not None:
             self._note(f"{rt.name} {iface} out", out, flags)
         return self._deliver(rt, out, iface, kind, target, flags)
@@ -685,22 +710,62 @@ class Simulator:
     def _iface_for(self, rt: NodeRuntime) -> Callable[[int], str]:
         return lambda dst: self._next_hop(rt, dst)[0]
 
-    def _new_entry(self, rt: NodeRuntime, pkt: Tuple, b, kind: str, local_origin: bool, now: float) -> Tuple:
-        """Confirm a new connection: the SNAT port (if the source changed), egress masquerade, the entry."""
+    def _new_entry(self, rt: NodeRuntime, pkt: Tuple, b, kind: str, local_origin: bool, now: float) -> Tuple | None:
+        """Confirm a new connection: its source NAT as nf_nat's get_unique_tuple makes it, then the entry.
+
+        Every new connection passes a nat hook: a SNAT or MASQUERADE rule's binding, the CNI's masquerade of pod
+        egress, or else the null binding (the address and port unchanged). Under ``--random`` or
+        ``--random-fully`` the source port is always drawn anew, even when the address stays; otherwise the
+        original port is kept unless the resulting reply tuple is another entry's, and then another is drawn
+        (:func:`nat_port_range`). None when no port of the range is free: the kernel drops the packet.
+        """
         proto, family = pkt[0], pkt[1]
-        src, sport = b.src, b.sport
-        snat = src != pkt[2]
-        if not snat and kind == "router" and not local_origin and src in self.pod_at:
-            src, snat = parse_address(rt.node.primary)[1], True  # the CNI's masquerade of pod egress
-        if snat and (rt.node.config.random_fully or
-                     rt.conntrack.taken((proto, family, b.dst, b.dport, src, sport), now)):
-            sport = self.rng.randint(*NAT_PORTS)
-            while rt.conntrack.taken((proto, family, b.dst, b.dport, src, sport), now):
-                sport = self.rng.randint(*NAT_PORTS)
-        reply = (proto, family, b.dst, b.dport, src, sport)
-        dnat = (b.dst, b.dport) != (pkt[4], pkt[5])
-        rt.conntrack.add(pkt, reply, now, dnat=dnat, snat=snat)
-        return (proto, family, src, sport, b.dst, b.dport)
+        src, sport, dst, dport = b.src, pkt[3], b.dst, b.dport
+        assert sport is not None  # the simulator's connections are TCP/UDP/SCTP: always a port
+        ports: tuple[int, int] | None = None
+        random_all = False
+        if b.snat:  # a SNAT or MASQUERADE rule bound the source: its flags and --to-ports/--to-source port range
+            for rule in reversed(b.path):
+                if rule.kind is Kind.MASQUERADE or rule.kind is Kind.SNAT:
+                    known = self._nat_flags.get(id(rule))
+                    if known is None or known[0] is not rule:  # (an id a freed rule had is another rule's now)
+                        known = self._nat_flags[id(rule)] = (rule, *nat_flags(rule))
+                    random_all, ports = known[1], known[2]
+                    break
+        if src == pkt[2] and kind == "router" and not local_origin and src in self.pod_at:
+            src = parse_address(rt.node.primary)[1]  # the CNI's masquerade of pod egress
+            random_all = rt.node.config.random_fully
+        taken = rt.conntrack.taken
+        if random_all or (ports is not None and not ports[0] <= sport <= ports[1]) or \
+                taken((proto, family, dst, dport, src, sport), now):
+            found = self._unique_port(rt, (proto, family, dst, dport, src, sport), ports, now)
+            if found is None:
+                return None
+            sport = found
+        reply = (proto, family, dst, dport, src, sport)
+        dnat = (dst, dport) != (pkt[4], pkt[5])
+        rt.conntrack.add(pkt, reply, now, dnat=dnat, snat=(src, sport) != (pkt[2], pkt[3]))
+        return (proto, family, src, sport, dst, dport)
+
+    def _unique_port(self, rt: NodeRuntime, reply: Tuple, ports: tuple[int, int] | None, now: float) -> int | None:
+        """nf_nat_l4proto_unique_tuple: from a random port of the range, the first whose reply tuple is free, in
+        rounds of 128, 64, 32 and 16 tries (each from a new random port); None when every try clashed."""
+        sport = reply[5]
+        assert sport is not None  # the simulator's connections are TCP/UDP/SCTP: always a port
+        lo, hi = ports if ports is not None else nat_port_range(sport)
+        size = hi - lo + 1
+        attempts = min(size, 128)
+        taken = rt.conntrack.taken
+        head = reply[:5]
+        while True:
+            start = self.rng.randint(lo, hi) - lo
+            for i in range(attempts):
+                port = lo + (start + i) % size
+                if not taken((*head, port), now):
+                    return port
+            if attempts >= size or attempts < 16:
+                return None
+            attempts //= 2
 
     def _deliver(self, rt: NodeRuntime, out: Tuple, iface: str, kind: str, target: object, flags: str):
         if kind == "local":

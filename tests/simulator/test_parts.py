@@ -419,3 +419,87 @@ def test_cli_healthz(manifest, capsys):
     assert "\nDate: Fri, 02 Jan 1970 00:00:00 GMT\nContent-Length: " in capsys.readouterr().out
     assert main(["healthz", "-f", str(path), "--node", "node1", "default/web"]) == 1
     assert "healthCheckNodePort" in capsys.readouterr().err
+
+
+def _node_entries(sim, node: str, dst: str) -> list:
+    from kubeproxy_sim.netfilter.packet import parse_address
+
+    value = parse_address(dst)[1]
+    return [e for e in sim.runtimes[node].conntrack.entries() if e.orig[4] == value]
+
+
+def test_random_fully_draws_a_port_even_when_masquerade_keeps_the_address() -> None:
+    """nf_nat's get_unique_tuple under NF_NAT_RANGE_PROTO_RANDOM_FULLY skips 'keep the original tuple': a node's own
+    connection to a cluster IP (masqueraded to the node's own address) gets a new source port every time; without
+    --random-fully the port is kept."""
+    import dataclasses
+    import random
+
+    from kubeproxy_sim.simulator.network import Simulator
+
+    for random_fully in (True, False):
+        config = dataclasses.replace(BASE, random_fully=random_fully)
+        sim = Simulator(load(objects()), config, rng=random.Random(3), hosts=HOSTS)
+        node = sim.client("node", "node1")
+        for sport in (40000, 40001, 40002, 40003):
+            assert sim.connect(node, "10.96.0.10", 80, sport=sport).failure is None
+        entries = _node_entries(sim, "node1", "10.96.0.10")
+        assert len(entries) == 4
+        assert all(e.reply[4] == e.orig[2] for e in entries)  # masqueraded to the address it already had
+        kept = [e.reply[5] == e.orig[3] for e in entries]
+        assert kept == [not random_fully] * 4, (random_fully, [(e.orig[3], e.reply[5]) for e in entries])
+        assert [e.snat for e in entries] == [random_fully] * 4
+
+
+def test_null_binding_remaps_a_port_whose_reply_tuple_is_taken() -> None:
+    """No NAT rule: the kernel's null binding still runs get_unique_tuple, so a node's own connection whose reply
+    tuple is an earlier masqueraded connection's gets another source port; both entries live."""
+    import dataclasses
+    import random
+
+    from kubeproxy_sim.netfilter.packet import parse_address
+    from kubeproxy_sim.simulator.network import Simulator
+
+    config = dataclasses.replace(BASE, random_fully=False)
+    sim = Simulator(load(objects(web_pods=("web-1",))), config, rng=random.Random(2), hosts=HOSTS)
+    table = sim.runtimes["node1"].conntrack
+    outside = sim.client("external", ip="198.51.100.7")
+    first = sim.connect(outside, "192.168.0.10", 30080, sport=41000)
+    assert (first.target, first.seen) == ("default/web-1", "192.168.0.10"), first
+    masqueraded = next(e for e in table.entries() if e.orig[2] == parse_address("198.51.100.7")[1])
+    assert masqueraded.reply[4:] == (parse_address("192.168.0.10")[1], 41000)
+    second = sim.connect(sim.client("node", "node1"), "10.244.1.10", 8080, sport=41000)  # the same reply tuple
+    assert (second.target, second.failure) == ("default/web-1", None), second
+    assert len(table) == 2 and table.lookup(masqueraded.reply, sim.now) == (masqueraded, True)
+    own = next(e for e in table.entries() if e is not masqueraded)
+    assert own.orig[3] == 41000 and own.reply[5] != 41000 and 1024 <= own.reply[5] <= 65535 and own.snat
+    again = sim.connect(outside, "192.168.0.10", 30080, sport=41000)  # the first connection goes on as before
+    assert (again.target, again.failure) == ("default/web-1", None), again
+
+
+def test_nat_port_ranges_follow_the_original_port() -> None:
+    """nf_nat_l4proto_unique_tuple without a rule's range: 1-511 below 512, 600-1023 below 1024, else 1024-65535;
+    a clash draws from the range of the original port, and a full range drops the packet."""
+    import dataclasses
+    import random
+
+    from kubeproxy_sim.netfilter.packet import parse_address
+    from kubeproxy_sim.simulator.network import DROP, Simulator, nat_port_range
+
+    assert [nat_port_range(p) for p in (1, 511, 512, 599, 600, 1023, 1024, 65535)] == \
+        [(1, 511), (1, 511), (600, 1023), (600, 1023), (600, 1023), (600, 1023), (1024, 65535), (1024, 65535)]
+    config = dataclasses.replace(BASE, random_fully=True)
+    sim = Simulator(load(objects(web_pods=("web-1",))), config, rng=random.Random(5), hosts=HOSTS)
+    node = sim.client("node", "node1")
+    for sport, (lo, hi) in ((100, (1, 511)), (700, (600, 1023)), (5000, (1024, 65535))):
+        assert sim.connect(node, "10.96.0.10", 80, sport=sport).failure is None
+        entry = next(e for e in _node_entries(sim, "node1", "10.96.0.10") if e.orig[3] == sport)
+        assert lo <= entry.reply[5] <= hi, (sport, entry.reply[5])
+    # every port of 1-511 taken towards the endpoint: one more connection from a low port finds none free
+    table = sim.runtimes["node1"].conntrack
+    endpoint, node_address = _node_entries(sim, "node1", "10.96.0.10")[0].reply[2:4], parse_address("192.168.0.10")[1]
+    for port in range(1, 512):
+        table.add(("tcp", 4, 99, port, 98, 1), ("tcp", 4, *endpoint, node_address, port), sim.now, dnat=False,
+                  snat=False)
+    full = sim.connect(node, "10.96.0.10", 80, sport=200)
+    assert full.failure is not None and full.failure.reason == DROP and "no free source port" in full.failure.detail
