@@ -18,13 +18,15 @@ Tuple = tuple[str, int, int, int | None, int, int | None]
 
 
 class State(StrEnum):
-    """The protocol state the timeout depends on (TCP's states; UNREPLIED/REPLIED for the others)."""
+    """The protocol state the timeout depends on (TCP's states; UNREPLIED/REPLIED for the others, ASSURED for a UDP
+    stream)."""
 
     SYN_SENT = "SYN_SENT"
     SYN_RECV = "SYN_RECV"
     ESTABLISHED = "ESTABLISHED"
     UNREPLIED = "UNREPLIED"
     REPLIED = "REPLIED"
+    ASSURED = "ASSURED"
 
 
 TIMEOUTS: dict[tuple[str, State], float] = {
@@ -33,11 +35,15 @@ TIMEOUTS: dict[tuple[str, State], float] = {
     ("tcp", State.SYN_RECV): 60.0,
     ("tcp", State.ESTABLISHED): 432000.0,
     ("udp", State.UNREPLIED): 30.0,
-    ("udp", State.REPLIED): 120.0,
+    ("udp", State.REPLIED): 30.0,  # nf_conntrack_udp_timeout: a reply alone is no stream
+    ("udp", State.ASSURED): 120.0,  # nf_conntrack_udp_timeout_stream
     ("sctp", State.UNREPLIED): 3.0,  # COOKIE_WAIT
     ("sctp", State.REPLIED): 210.0,  # ESTABLISHED
 }
 GENERIC_TIMEOUT = 600.0
+UDP_STREAM_AFTER = 2.0
+"""nf_conntrack_udp_packet's stream_ts: a packet of a replied flow more than this many seconds after its first one
+makes it a stream (ASSURED, the stream timeout)."""
 
 
 def reverse(t: Tuple) -> Tuple:
@@ -54,6 +60,7 @@ class Entry:
     expires: float
     dnat: bool = False
     snat: bool = False
+    created: float = 0.0
 
     @property
     def proto(self) -> str:
@@ -105,7 +112,7 @@ class Conntrack:
 
     def add(self, orig: Tuple, reply: Tuple, now: float, *, dnat: bool, snat: bool) -> Entry:
         state = first_state(orig[0])
-        entry = Entry(orig, reply, state, now + timeout(orig[0], state), dnat, snat)
+        entry = Entry(orig, reply, state, now + timeout(orig[0], state), dnat, snat, now)
         self._by_tuple[orig] = (entry, False)
         self._by_tuple[reply] = (entry, True)
         return entry
@@ -113,8 +120,11 @@ class Conntrack:
     def seen(self, entry: Entry, is_reply: bool, now: float) -> None:
         """A later packet of the connection: move its state along and refresh its timeout.
 
-        TCP: SYN_SENT -> SYN_RECV on the SYN-ACK, ESTABLISHED on the client's
-        ACK. UDP (and SCTP here): the first reply makes it REPLIED (the stream timeout).
+        TCP: SYN_SENT -> SYN_RECV on the SYN-ACK, ESTABLISHED on the client's ACK. UDP as
+        nf_conntrack_udp_packet: the first reply makes it REPLIED, still with the 30 s timeout (the kernel marks
+        the reply seen only after the packet's own refresh); a later packet more than 2 s after the first one makes
+        it a stream, ASSURED, with the 120 s stream timeout, and within 2 s refreshes the 30 s. SCTP here: the
+        first reply makes it REPLIED (ESTABLISHED's timeout).
         """
         proto = entry.orig[0]
         state = entry.state
@@ -123,8 +133,11 @@ class Conntrack:
                 state = State.SYN_RECV
             elif not is_reply and state is State.SYN_RECV:
                 state = State.ESTABLISHED
-        elif is_reply and state is State.UNREPLIED:
-            state = State.REPLIED
+        elif state is State.UNREPLIED:
+            if is_reply:
+                state = State.REPLIED
+        elif proto == "udp" and state is State.REPLIED and now > entry.created + UDP_STREAM_AFTER:
+            state = State.ASSURED
         entry.state = state
         entry.expires = now + timeout(proto, state)
 

@@ -38,8 +38,62 @@ def test_conntrack_udp_unreplied_and_stream_timeouts():
     entry = table.add(udp, reply, 0.0, dnat=True, snat=False)
     assert entry.expires == 30
     table.seen(entry, True, 10.0)
-    assert entry.state is State.REPLIED and entry.expires == 130
+    # nf_conntrack_udp_packet: the reply alone refreshes the 30 s (the kernel marks it seen after its refresh) ...
+    assert entry.state is State.REPLIED and entry.expires == 40
+    table.seen(entry, False, 10.0)  # ... the next packet, more than 2 s after the first, makes it a stream
+    assert entry.state is State.ASSURED and entry.expires == 130
     assert table.clear_stale_udp(lambda dst, port, reply_src: reply_src == 3) == 1 and len(table) == 0
+
+
+def test_conntrack_udp_stream_only_after_two_seconds() -> None:
+    """nf_conntrack_proto_udp.c: 30 s unreplied and replied; 120 s (ASSURED) only for a packet of a replied flow
+    more than 2 s after the entry was created (stream_ts), and from then on."""
+    table = Conntrack()
+    udp, reply = ("udp", 4, 1, 5, 2, 53), ("udp", 4, 3, 53, 1, 5)
+    entry = table.add(udp, reply, 100.0, dnat=True, snat=False)
+    table.seen(entry, False, 100.5)  # no reply yet: unreplied, 30 s from this packet
+    assert (entry.state, entry.expires) == (State.UNREPLIED, 130.5)
+    table.seen(entry, True, 101.0)
+    assert (entry.state, entry.expires) == (State.REPLIED, 131.0)
+    table.seen(entry, False, 102.0)  # within 2 s of the first packet: still no stream
+    assert (entry.state, entry.expires) == (State.REPLIED, 132.0)
+    table.seen(entry, True, 102.0)  # exactly 2 s: time_after is strict
+    assert (entry.state, entry.expires) == (State.REPLIED, 132.0)
+    table.seen(entry, False, 102.5)
+    assert (entry.state, entry.expires) == (State.ASSURED, 222.5)
+    table.seen(entry, True, 150.0)
+    assert (entry.state, entry.expires) == (State.ASSURED, 270.0)
+    assert table.lookup(udp, 269.0) is not None and table.lookup(udp, 270.0) is None
+
+
+def test_udp_request_and_answer_expire_after_30_s() -> None:
+    """One datagram and its answer leave a 30 s entry (the kernel's `netns send --proto udp`: 29 s, not ASSURED):
+    the same socket 45 s later is a new flow, balanced again, not pinned to the first pod for 120 s."""
+    import random
+
+    from kubeproxy_sim.simulator.network import Simulator
+
+    class Clock:
+        now = 0.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    sim = Simulator(load(objects()), BASE, rng=random.Random(3), hosts=HOSTS, clock=clock)
+    client = sim.client("pod", "default/client")
+    table = sim.runtimes["node1"].conntrack
+    first = sim.connect(client, "10.96.0.53", 53, "udp", sport=45678)
+    assert first.failure is None
+    entry = next(e for e in table.entries() if e.orig[3] == 45678)
+    assert (entry.state, entry.expires) == (State.REPLIED, 30.0)
+    landed = {first.target}
+    for step in range(1, 40):
+        clock.now = 45.0 * step
+        answer = sim.connect(client, "10.96.0.53", 53, "udp", sport=45678)
+        assert answer.failure is None
+        landed.add(answer.target)
+    assert landed == {"default/web-1", "default/web-2", "default/web-3"}
 
 
 def test_conntrack_clear_keeps_tcp():
