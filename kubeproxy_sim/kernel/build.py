@@ -4,10 +4,11 @@ All changes happen inside namespaces named ``kpsim-NAME.*``: links are created
 from a netlink socket opened inside a namespace (pyroute2's ``netns=``), peers are
 placed straight into their target namespace, sysctls and rules are written by
 children that entered the namespace. The node-network namespace is created
-first (which claims the name, see :func:`claim`) and at once marked with its owner (see :mod:`.state`); :func:`teardown`
-removes exactly the namespaces of the cluster's prefix (that one last, so the
-marker outlives the rest) and the servers running in them; :func:`up` calls it
-on any failure; :func:`gc` calls it for clusters whose owner is gone.
+first (which claims the name, see :func:`claimed`) and at once marked with its
+owner (see :mod:`.state`); :func:`teardown` removes exactly the namespaces of the
+cluster's prefix (that one last, so the marker outlives the rest) and the
+servers running in them; :func:`claimed` calls it when a build that got the
+name fails; :func:`gc` calls it for clusters whose owner is gone.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -539,32 +540,45 @@ def _servers_in(namespaces: Iterable[str]) -> list[int]:
 # --------------------------------------------------------------------------- the whole cluster
 
 
-def claim(topo: Topology, owner: Owner | None = None, directory: Path | None = None) -> None:
-    """Take the cluster's name: create its node network's namespace and mark it with ``owner`` at once.
+@contextlib.contextmanager
+def claimed(topo: Topology, directory: Path, state: dict[str, Any]) -> Iterator[None]:
+    """Take the cluster's name, record ``state`` and run the body (the build); on any failure, a Ctrl-C
+    included, remove whatever was built and re-raise.
 
-    The namespace's mount point is created exclusively (O_EXCL), so of two builds of one name started
-    together exactly one gets it; the other raises :class:`NameTaken` having created nothing, and its caller
-    must not tear anything down (it is the winner's). The message names a live builder the state file of
-    ``directory`` records."""
-    if exists(topo.name):
-        raise NameTaken(_taken(topo.name, directory))
+    The name is taken by creating the node network's namespace, marked with this process as its owner at
+    once. Its mount point is created exclusively (O_EXCL), so of two builds of one name started together
+    exactly one gets it; the other raises :class:`NameTaken` (naming a live builder the state file of
+    ``directory`` records). Only a build that got the name tears down: it knows from a flag set with the
+    signals held, together with the creation, so an interrupt while the name is checked, or one held over a
+    creation that lost, removes nothing of the cluster that has the name."""
+    ours = False
     try:
-        nsexec.create_netns(topo.net_netns)
-    except FileExistsError:
-        raise NameTaken(_taken(topo.name, directory)) from None
-    if owner is not None:
-        mark_owner(topo.net_netns, owner)
+        if exists(topo.name):
+            raise NameTaken(_taken(topo.name, directory))
+        try:
+            with nsexec.signals_held():
+                nsexec.create_netns(topo.net_netns)
+                ours = True
+        except FileExistsError:
+            raise NameTaken(_taken(topo.name, directory)) from None
+        mark_owner(topo.net_netns, owner_of(os.getpid(), state_path(directory, topo.name)))
+        write_state(directory, state)  # the name is ours now: another build of it never gets this far
+        yield
+    except BaseException:
+        if ours:
+            teardown(topo.name, directory, state)
+        raise
 
 
-def _taken(name: str, directory: Path | None) -> str:
-    builder = building_owner(read_state(directory, name)) if directory is not None else None
+def _taken(name: str, directory: Path) -> str:
+    builder = building_owner(read_state(directory, name))
     if builder is not None and builder != os.getpid():
         return being_built(name, builder)
     return f"cluster {name!r} already exists; run `netns down {name}` first"
 
 
 def wire(topo: Topology) -> None:
-    """The rest of a claimed plan's namespaces (see :func:`claim`), its sysctls, links and routes, without
+    """The rest of a claimed plan's namespaces (see :func:`claimed`), its sysctls, links and routes, without
     rules or servers (the caller tears down)."""
     for name in topo.namespaces():
         if name != topo.net_netns:
@@ -621,9 +635,7 @@ def up(cluster: Cluster, topo: Topology, directory: Path, extra_state: dict[str,
     require_tools(topo.family)
     state = initial_state(topo, directory)
     state.update(extra_state or {})
-    try:
-        claim(topo, owner_of(os.getpid(), state_path(directory, topo.name)), directory)
-        write_state(directory, state)  # the name is ours now: another build of it never gets this far
+    with claimed(topo, directory, state):
         wire(topo)
         topo, notes = _install_rules(cluster, topo)
         _pod_egress(topo)
@@ -639,11 +651,6 @@ def up(cluster: Cluster, topo: Topology, directory: Path, extra_state: dict[str,
             mark_owner(topo.net_netns, owner)
         state["status"] = "up"
         write_state(directory, state)
-    except NameTaken:
-        raise  # nothing of ours to remove; what is there is the other cluster's
-    except BaseException:
-        teardown(topo.name, directory, state)
-        raise
     return state
 
 

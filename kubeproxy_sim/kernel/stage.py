@@ -7,14 +7,13 @@ builds it with the kernel builder, creates the empty sets and counters, loads th
 dump with iptables-restore and starts a server in every endpoint. A rule this
 kernel refuses is commented out (so every other line keeps its number), reported
 with its line, and the load is retried. The state record is written as soon as
-the stage's name is claimed (see :func:`~kubeproxy_sim.kernel.build.claim`), with
+the stage's name is claimed (see :func:`~kubeproxy_sim.kernel.build.claimed`), with
 status ``verifying``: it lives exactly as long as this process, so ``netns gc``
 removes whatever a killed run left.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -42,7 +41,7 @@ from kubeproxy_sim.kernel.plan import (
     cluster_prefix,
     host_len,
 )
-from kubeproxy_sim.kernel.state import owner_of, state_path, write_state
+from kubeproxy_sim.kernel.state import write_state
 from kubeproxy_sim.netfilter.dumpfile import dump_node_addresses
 from kubeproxy_sim.netfilter.model import Rule, Ruleset
 from kubeproxy_sim.netfilter.syntax import parse_spec
@@ -408,26 +407,18 @@ def stage(plan: StagePlan, text: str, file: str, directory: Path) -> Staged:
     state = build.initial_state(topo, directory)
     state.update(status="verifying", kind="verify", rules=file)
     try:
-        build.claim(topo, owner_of(os.getpid(), state_path(directory, topo.name)), directory)
-        write_state(directory, state)
-        build.wire(topo)
-        _answer_unknown(plan)
-        lines = text.splitlines()
-        sets, counters, left = _prepare_sets(plan, lines)
-        staged, refused = load_dump(plan.node.netns, text, file, lines, topo.family)
-        state["servers"] = build.start_servers(topo)
-        write_state(directory, state)
-    except build.NameTaken:
-        raise  # another stage's or cluster's: not ours to remove
+        with build.claimed(topo, directory, state):  # what it built is removed on any failure
+            build.wire(topo)
+            _answer_unknown(plan)
+            lines = text.splitlines()
+            sets, counters, left = _prepare_sets(plan, lines)
+            staged, refused = load_dump(plan.node.netns, text, file, lines, topo.family)
+            state["servers"] = build.start_servers(topo)
+            write_state(directory, state)
     except KubeproxySimError:
-        build.teardown(topo.name, directory, state)
         raise
     except Exception as exc:  # netlink and OS errors: said in one line, never a traceback
-        build.teardown(topo.name, directory, state)
         raise KernelError(f"{topo.name}: staging {file} failed: {type(exc).__name__}: {exc}") from exc
-    except BaseException:
-        build.teardown(topo.name, directory, state)
-        raise
     return Staged(plan, staged, tuple(sorted(left + refused, key=lambda x: x.line)), tuple(sets), tuple(counters),
                   state)
 

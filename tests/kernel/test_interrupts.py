@@ -216,6 +216,44 @@ def test_our_children_keep_an_ignored_sigint_ignored() -> None:
     assert (ignored >> (signal.SIGINT - 1) & 1, ignored >> (signal.SIGTERM - 1) & 1) == (1, 0)
 
 
+def test_a_build_tears_down_only_a_name_it_claimed(tmp_path: Path) -> None:
+    """R-kernel 2: an interrupt while the name is checked, or one held over a creation that lost the name,
+    removes nothing (the name is another cluster's); a failure or an interrupt once the name is ours removes
+    what was built. No kernel touched: the creation, the check and the teardown are faked."""
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from kubeproxy_sim.kernel import build
+
+    topo = SimpleNamespace(name="other", net_netns="kpsim-other.net")
+
+    def interrupted(then: BaseException | None) -> mock.Mock:
+        def create(_name: str) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C while pyroute2 creates it: held
+            if then is not None:
+                raise then
+        return mock.Mock(side_effect=create)
+
+    cases = [  # (exists, create, the body's error, expected error, torn down)
+        (mock.Mock(side_effect=KeyboardInterrupt), None, None, KeyboardInterrupt, False),
+        (lambda _: False, interrupted(FileExistsError(17, "File exists")), None, KeyboardInterrupt, False),
+        (lambda _: False, mock.Mock(side_effect=FileExistsError(17, "File exists")), None, build.NameTaken, False),
+        (lambda _: True, None, None, build.NameTaken, False),
+        (lambda _: False, interrupted(None), None, KeyboardInterrupt, True),
+        (lambda _: False, mock.Mock(), RuntimeError("wire"), RuntimeError, True),
+        (lambda _: False, mock.Mock(), KeyboardInterrupt(), KeyboardInterrupt, True),
+    ]
+    for exists, create, body_error, expected, torn_down in cases:
+        with mock.patch.object(build, "exists", exists), mock.patch.object(build.nsexec, "create_netns", create), \
+                mock.patch.object(build, "mark_owner"), mock.patch.object(build, "teardown") as teardown, \
+                pytest.raises(expected), build.claimed(topo, tmp_path, {"name": "other"}):  # type: ignore[arg-type]
+            if body_error is not None:
+                raise body_error
+        torn = [call.args[0] for call in teardown.call_args_list]
+        assert torn == (["other"] if torn_down else []), (exists, create, body_error)
+    assert not signal.pthread_sigmask(signal.SIG_BLOCK, []) & nsexec.HELD
+
+
 def test_teardown_skips_a_namespace_that_vanished(tmp_path: Path) -> None:
     """Two teardowns of one cluster at once: the slower one finds a namespace gone, and goes on."""
     from unittest import mock

@@ -372,6 +372,23 @@ def test_a_second_build_of_one_name_touches_nothing_of_the_first(kernel: None, r
             start(name, state_dir, sources=())
         assert sorted(ours(name)) == sorted(state["namespaces"]) and read_state(state_dir, name) == before
         assert state["servers"] and all(pid_alive(pid, SERVER_MARK) for pid in state["servers"].values())
+        # R-kernel 2: a Ctrl-C held over the losing creation, or one while the name is checked, is no
+        # licence to remove the winner's cluster either
+        create = nsexec.create_netns
+
+        def interrupted(netns_name: str) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            create(netns_name)
+
+        monkeypatch.setattr(nsexec, "create_netns", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            start(name, state_dir, sources=())
+        monkeypatch.setattr(nsexec, "create_netns", create)
+        monkeypatch.setattr(build, "exists", lambda _name: os.kill(os.getpid(), signal.SIGINT))
+        with pytest.raises(KeyboardInterrupt):
+            start(name, state_dir, sources=())
+        assert sorted(ours(name)) == sorted(state["namespaces"]) and read_state(state_dir, name) == before
+        assert all(pid_alive(pid, SERVER_MARK) for pid in state["servers"].values())
     finally:
         build.teardown(name, state_dir, read_state(state_dir, name))
     assert ours(name) == []
