@@ -10,10 +10,17 @@ opened from its client (entry points drawn by their weights), its R requests
 sent on the same 5-tuple so conntrack keeps them on one pod. Views the
 simulated network cannot carry (an outside client of a cluster IP) fall back
 to the rule engine's per-node sampler, and ``engine`` says which drew.
+
+Under ``sessionAffinity: ClientIP`` connections are not independent: each
+client is pinned, per node it enters by, to the pod of its first connection.
+A run is then a few draws (one per client and entry node), each carrying all
+its connections, and the ranges, idle chances and the test count those draws.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -24,6 +31,7 @@ from kubeproxy_sim.analysis.nodes import NodeSet
 from kubeproxy_sim.analysis.sampling import exact_of, sample_connections
 
 CONFIDENCE = 0.95
+SUM_STATES = 20_000  # sums an affinity range lists exactly before a normal approximation takes over
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +65,58 @@ class LongLived:
     note: str = ""
 
 
+@dataclass(slots=True)
+class Draws:
+    """Affinity: the run's draws, one per (client, entry node) and pinned pod, with the connections each carried.
+
+    A connection that reached no server (DROP, REJECT) pins nothing: it is a draw of its own, and so is one that
+    lands elsewhere than its client's pinned pod (its affinity entry gone)."""
+
+    shares: dict[tuple[object, ...], dict[Key, Fraction]]  # (source, entry node) -> that entry point's shares
+    fallback: dict[Key, Fraction]  # the view's shares, for a connection no entry point explains
+    taken: list[tuple[dict[Key, Fraction], int, Key]] = dataclasses.field(default_factory=list)
+    _open: dict[tuple[object, ...], int] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, view: View, exact: dict[Key, Fraction]) -> Draws:
+        shares: dict[tuple[object, ...], dict[Key, Fraction]] = {}
+        for entry in view.entries:
+            own = shares.setdefault((entry.source, entry.node), {})
+            for share in entry.shares:
+                key = (share.verdict, share.endpoint)
+                own[key] = own.get(key, Fraction(0)) + share.probability
+        return cls(shares, exact)
+
+    def add(self, client: object, source: object, node: str | None, key: Key) -> None:
+        group = (client, node)
+        index = self._open.get(group)
+        if _carries(key[0]) and index is not None and self.taken[index][2] == key:
+            shares, carried, _ = self.taken[index]
+            self.taken[index] = (shares, carried + 1, key)
+            return
+        if _carries(key[0]):
+            self._open[group] = len(self.taken)
+        else:
+            self._open.pop(group, None)
+        self.taken.append((self.shares.get((source, node), self.fallback), 1, key))
+
+
 def _simulate(nodes: NodeSet, view: View, proto: str, connections: int, requests: int, seed: int,
-              exact: dict[Key, Fraction]) -> tuple[str, dict[Key, int], dict[Key, int], list[str]]:
-    """(engine, connections and requests per outcome, notes): the simulator, else the rule engine's sampler."""
-    tally = sample_view(nodes, view, proto, connections, requests, seed, endpoint_addresses(exact))
+              exact: dict[Key, Fraction], draws: Draws | None = None,
+              ) -> tuple[str, dict[Key, int], dict[Key, int], list[str]]:
+    """(engine, connections and requests per outcome, notes): the simulator, else the rule engine's sampler.
+    ``draws`` (affinity) records who each connection was pinned for."""
+    record = None if draws is None else lambda landing: draws.add(landing.client.ip, landing.route.source,
+                                                                  landing.entry_node, landing.key)
+    tally = sample_view(nodes, view, proto, connections, requests, seed, endpoint_addresses(exact),
+                        on_connection=record)
     if isinstance(tally, str):
-        counts = sample_connections(nodes, view.entries, proto, connections, seed)
+        if draws is not None:
+            draws.taken.clear()
+            draws._open.clear()
+        by_entry = None if draws is None else lambda entry, key: draws.add(entry.source, entry.source,
+                                                                           entry.node, key)
+        counts = sample_connections(nodes, view.entries, proto, connections, seed, on_connection=by_entry)
         return "sampler", counts, {k: c * requests * _carries(k[0]) for k, c in counts.items()}, [
             f"sampled with the rule engine's per-node sampler instead of the simulator: {tally}"]
     notes = []
@@ -88,13 +142,94 @@ def _carries(verdict: str) -> int:
     return 1 if verdict in ("DNAT", "ACCEPT") else 0
 
 
+def _sum_range(terms: list[tuple[int, float]], confidence: float) -> tuple[int, int]:
+    """The central range holding sum(n * B) with probability >= ``confidence``, B ~ Bernoulli(p) independent for
+    each (n, p) of ``terms`` (each tail outside it at most half the rest): exact over the sums the draws can make,
+    a normal approximation when they are too many to list."""
+    dist: dict[int, float] = {0: 1.0}
+    for n, p in terms:
+        if p <= 0:
+            continue
+        if len(dist) > SUM_STATES:
+            mean = math.fsum(n * q for n, q in terms)
+            spread = stats.normal_quantile(1 - (1 - confidence) / 2) * math.sqrt(
+                math.fsum(n * n * q * (1 - q) for n, q in terms))
+            top = sum(n for n, q in terms if q > 0)
+            return max(0, math.floor(mean - spread)), min(top, math.ceil(mean + spread))
+        moved: dict[int, float] = {}
+        for value, weight in dist.items():
+            if p < 1:
+                moved[value] = moved.get(value, 0.0) + weight * (1 - p)
+            moved[value + n] = moved.get(value + n, 0.0) + weight * p
+        dist = moved
+    values = sorted(dist)
+    limit = (1 - confidence) / 2
+    low, tail = 0, 0.0
+    while low < len(values) - 1 and tail + dist[values[low]] <= limit:
+        tail += dist[values[low]]
+        low += 1
+    high, tail = len(values) - 1, 0.0
+    while high > low and tail + dist[values[high]] <= limit:
+        tail += dist[values[high]]
+        high -= 1
+    return values[low], values[high]
+
+
+def _by_draws(exact: dict[Key, Fraction], draws: Draws, connections: int, requests: int, seed: int,
+              counts: dict[Key, int], request_counts: dict[Key, int]) -> tuple[list[PodSpread], stats.Fit, str]:
+    """Affinity: each outcome's spread and the test over the run's draws, given the connections each carried."""
+    keys = list(exact)
+    taken = draws.taken
+    landed = [sum(1 for _, _, key in taken if key == k) for k in keys]
+    groups: dict[int, tuple[list[float], int]] = {}
+    for shares, _, _ in taken:
+        vector, m = groups.get(id(shares), ([float(shares.get(k, 0)) for k in keys] + [0.0], 0))
+        groups[id(shares)] = (vector, m + 1)
+    fit = stats.goodness_of_fit([*landed, len(taken) - sum(landed)], list(groups.values()), seed)
+    pods = []
+    for (verdict, endpoint), p in sorted(exact.items(), key=_order):
+        if not p:
+            continue
+        key = (verdict, endpoint)
+        terms = [(carried, float(shares.get(key, 0))) for shares, carried, _ in taken]
+        lo, hi = _sum_range(terms, CONFIDENCE)
+        per = requests * _carries(verdict)
+        got = counts.get(key, 0)
+        idle = math.prod(1 - q for _, q in terms)
+        pods.append(PodSpread(
+            verdict, endpoint, p, math.fsum(n * q for n, q in terms) * per, (lo * per, hi * per), idle, got,
+            request_counts.get(key, 0), got / connections if connections else 0.0,
+            stats.wilson(landed[keys.index(key)], len(taken), CONFIDENCE)))
+    note = (f"sessionAffinity ClientIP: each client is pinned, per node it enters by, to the pod of its first "
+            f"connection, so these {connections} connections are {len(taken)} draws (one per client and entry "
+            "node, each carrying its connections), not independent ones: the 95% ranges, idle chances, share "
+            "intervals and the chi-square count those draws, given the connections each carried; the "
+            "per-connection shares above hold across many clients")
+    return pods, fit, note
+
+
+def _order(item: tuple[Key, Fraction]) -> tuple[bool, str]:
+    return item[0][0] != "DNAT", item[0][1] or ""
+
+
 def analyse_connections(nodes: NodeSet, view: View, proto: str, connections: int, requests: int,
                         seed: int, affinity: bool = False) -> LongLived:
     """Expected and sampled spread of ``connections`` x ``requests`` over the view's outcomes."""
     exact = exact_of([e for e in view.entries if e.weight > 0])
-    engine, counts, request_counts, notes = _simulate(nodes, view, proto, connections, requests, seed, exact)
+    draws = Draws.of(view, exact) if affinity else None
+    engine, counts, request_counts, notes = _simulate(nodes, view, proto, connections, requests, seed, exact,
+                                                      draws)
+    if draws is not None:
+        pods, fit, note = _by_draws(exact, draws, connections, requests, seed, counts, request_counts)
+        notes.insert(0, note)
+        if fit.why():
+            notes.append(fit.why())
+        delivered = [p for p in pods if p.verdict == "DNAT"]
+        return LongLived(view.kind, connections, requests, seed, engine, tuple(pods),
+                         math.fsum(p.idle_probability for p in delivered),
+                         sum(1 for p in delivered if p.sampled_connections == 0), fit.as_tuple(), "; ".join(notes))
     pods = []
-    for (verdict, endpoint), p in sorted(exact.items(), key=lambda kv: (kv[0][0] != "DNAT", kv[0][1] or "")):
+    for (verdict, endpoint), p in sorted(exact.items(), key=_order):
         if not p:
             continue
         lo, hi = stats.binom_acceptance(connections, float(p), 1 - CONFIDENCE)
@@ -111,10 +246,6 @@ def analyse_connections(nodes: NodeSet, view: View, proto: str, connections: int
     if fit.why():
         notes.append(fit.why())
     delivered = [p for p in pods if p.verdict == "DNAT"]
-    if affinity:
-        notes.insert(0, "sessionAffinity ClientIP: each entry point's client is pinned after its first connection, "
-                     "so its connections all reach one pod; the per-connection shares above hold across many "
-                     "clients")
     return LongLived(view.kind, connections, requests, seed, engine, tuple(pods),
                      sum(p.idle_probability for p in delivered),
                      sum(1 for p in delivered if p.sampled_connections == 0), fit.as_tuple(), "; ".join(notes))

@@ -14,7 +14,7 @@ caller advances, so a run is reproducible from its seed.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -74,11 +74,14 @@ def _gcd(a: int, b: int) -> int:
 
 
 def sample_connections(nodes: NodeSet, entries: Sequence[Entry], proto: str, count: int, seed: int,
-                       interval: float = 1.0) -> dict[tuple[str, str | None], int]:
+                       interval: float = 1.0,
+                       on_connection: Callable[[Entry, tuple[str, str | None]], None] | None = None,
+                       ) -> dict[tuple[str, str | None], int]:
     """Counts of (verdict, endpoint) over ``count`` seeded new connections, entries drawn by weight.
 
     Connections are ``interval`` seconds apart on the kernel clock (affinity
-    entries stay live well within the default 3 hours).
+    entries stay live well within the default 3 hours). ``on_connection`` sees
+    each one's entry point and outcome (affinity pins a client per entry point).
     """
     rng = random.Random(seed)
     sampler = ConnectionSampler(nodes, rng)
@@ -90,6 +93,8 @@ def sample_connections(nodes: NodeSet, entries: Sequence[Entry], proto: str, cou
         dst, dport = split_endpoint(entry.destination)
         key = sampler.connect(entry.node, entry.source, dst, dport, proto)
         counts[key] = counts.get(key, 0) + 1
+        if on_connection is not None:
+            on_connection(entry, key)
     return counts
 
 

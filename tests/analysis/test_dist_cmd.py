@@ -478,3 +478,38 @@ def test_connections_p_value_at_small_expected_counts_is_the_exact_tail(capsys) 
     assert conns["chi_square"]["df"] == 3 and conns["chi_square"]["statistic"] == pytest.approx(11 / 3, rel=1e-6)
     assert conns["chi_square"]["p_value"] == pytest.approx(0.625, abs=1e-6)
     assert conns["note"] is None
+
+
+@pytest.mark.parametrize("source", [[], ["--from", "external"]])  # the simulator, and the sampler's fallback
+def test_connections_under_affinity_are_judged_as_draws_per_client_and_entry_node(capsys, source) -> None:
+    """ClientIP affinity pins each client (one per entry node here: two) to the pod of its first connection, so
+    200 connections are two draws: all of them on one pod happens half the time. The spread was judged as 200
+    independent connections (p = 2e-45 for this correct run, one pod idle with chance 1e-60); it is judged over
+    the two draws, each carrying its connections."""
+    code, out, _ = run(capsys, "dist", "--scenario", "session-affinity", "--to", "default/web", *source,
+                       "--connections", "200", "--seed", "2", "-o", "json")
+    assert code == 0
+    conns = json.loads(out)["services"][0]["connections"]
+    assert set(conns) == CONNECTIONS
+    sampled = sorted(o["sampled_connections"] for o in conns["outcomes"])
+    assert sum(sampled) == 200 and conns["chi_square"]["df"] == 1
+    assert conns["chi_square"]["p_value"] == pytest.approx(0.5 if sampled == [0, 200] else 1.0, abs=1e-9)
+    assert conns["expected_idle_pods"] == pytest.approx(0.5, abs=1e-9)  # both clients avoid a pod: 1/4 each
+    for outcome in conns["outcomes"]:
+        assert outcome["idle_probability"] == pytest.approx(0.25, abs=1e-9)
+        assert outcome["requests_interval_95"] == [0, 200]
+        assert outcome["expected_requests"] == pytest.approx(100.0)
+        low, high = outcome["sampled_share_interval_95"]
+        assert low <= 0.5 <= high  # a share interval over two draws, not over 200 connections
+    assert "200 connections are 2 draws" in conns["note"]
+
+
+def test_draws_sum_range_is_exact_for_few_draws() -> None:
+    from kubeproxy_sim.analysis import stats
+    from kubeproxy_sim.analysis.longlived import _sum_range
+
+    assert _sum_range([(90, 0.5), (110, 0.5)], 0.95) == (0, 200)
+    assert _sum_range([(100, 1.0), (50, 0.0)], 0.95) == (100, 100)
+    assert _sum_range([(1, 0.5)] * 20, 0.95) == stats.binom_acceptance(20, 0.5, 0.05) == (6, 14)  # one a draw
+    low, high = _sum_range([(1, 0.5)] * 5000 + [(2, 0.5)] * 5000, 0.95)  # too many sums: the normal one
+    assert 7500 - 3 * 100 < low < 7500 < high < 7500 + 3 * 100
