@@ -333,8 +333,9 @@ def run_verify(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _unwinding_on_sigterm() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so the namespaces are removed; a forked helper (pyroute2 stops its children
-    with SIGTERM, and they inherit this handler) must only exit, never unwind into our cleanup."""
+    """SIGTERM unwinds like Ctrl-C, so the namespaces are removed. Only this process unwinds: a forked child
+    never runs the handler (ours reset SIGTERM before unblocking it, pyroute2's keep it blocked; see
+    :mod:`kubeproxy_sim.kernel.nsexec`), and one that somehow did would only exit, never run our cleanup."""
     import os
     import signal
 

@@ -572,7 +572,7 @@ def claimed(topo: Topology, directory: Path, state: dict[str, Any]) -> Iterator[
 
 def _taken(name: str, directory: Path) -> str:
     builder = building_owner(read_state(directory, name))
-    if builder is not None and builder != os.getpid():
+    if builder is not None:
         return being_built(name, builder)
     return f"cluster {name!r} already exists; run `netns down {name}` first"
 

@@ -127,10 +127,9 @@ def pid_alive(pid: int, mark: str | None = None) -> bool:
 def building_owner(state: dict[str, Any] | None) -> int | None:
     """The pid of the live process still building (or verifying on) the cluster ``state`` records; None when
     the cluster is up (its keeper owns it) or that process is gone."""
-    if not state or state.get("status") == "up" or not isinstance(state.get("owner"), dict):
+    if not state or state.get("status") == "up" or not state_owner_alive(state):
         return None
-    owner = Owner(int(state["owner"].get("pid", 0)), int(state["owner"].get("start", -1)))
-    return owner.pid if owner.alive() else None
+    return int(state["owner"]["pid"])
 
 
 def being_built(name: str, pid: int) -> str:

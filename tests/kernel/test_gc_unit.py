@@ -25,3 +25,19 @@ def test_gc_keeps_a_cluster_whose_owner_marker_cannot_be_read(tmp_path) -> None:
         with pytest.raises(OSError):
             build.read_owner("kpsim-demo.net")
         assert build.gc(tmp_path) == [] and torn == []
+
+
+def test_building_owner_is_a_live_owner_of_a_cluster_not_yet_up() -> None:
+    """What `down`, `send` and a second `up` name as "being built by process N"."""
+    import os
+
+    from kubeproxy_sim.kernel.state import building_owner, process_start
+
+    me = {"pid": os.getpid(), "start": process_start(os.getpid())}
+    assert building_owner({"status": "building", "owner": me}) == os.getpid()
+    assert building_owner({"status": "verifying", "owner": me}) == os.getpid()
+    assert building_owner({"status": "up", "owner": me}) is None  # its keeper owns it
+    assert building_owner({"status": "building", "owner": {**me, "start": me["start"] + 1}}) is None  # pid reused
+    assert building_owner({"status": "building", "owner": {"pid": os.getpid()}}) is None
+    assert building_owner({"status": "building"}) is None
+    assert building_owner(None) is None
