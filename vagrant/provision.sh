@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a machine for kubeproxy-sim, idempotently: Debian's iptables, iproute2, conntrack and graphviz
-# (for the kernel backend and pictures), zsh (its completion is tested), and a virtualenv in the repository with the package and its test
+# (for the kernel backend and pictures), zsh (its completion is tested), util-linux's setpriv (a kernel test
+# drops root's capabilities with it), and a virtualenv in the repository with the package and its test
 # tools. The Vagrant VM and CI both run exactly this script.
 set -euo pipefail
 
@@ -8,7 +9,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${KPSIM_VENV:-$repo/.venv}"
 
 missing=()
-for pair in iptables-restore:iptables ip:iproute2 conntrack:conntrack dot:graphviz zsh:zsh; do
+for pair in iptables-restore:iptables ip:iproute2 conntrack:conntrack dot:graphviz zsh:zsh setpriv:util-linux; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
