@@ -478,17 +478,13 @@ def views_kept(before: NodeSet, after: NodeSet, keys: Sequence[PortKey], old: Ma
             or load_balancer_backends(before.cluster, before.order)
             != load_balancer_backends(after.cluster, after.order)):
         return frozenset()
-    found = _rules_apart(before, after, owner)
-    if found is None:
-        return frozenset()
-    apart, met = found
     sources_b = {node: default_pod_source(before, node) for node in before.order}
     sources_a = {node: default_pod_source(after, node) for node in after.order}
     slices_b, slices_a = _slices(before.cluster), _slices(after.cluster)
-    kept = set()
+    candidates = []  # the per-port checks first: the rule scan below reads every node's rules in both states
     for key in keys:
         svc = old.get(key)
-        if svc is None or svc != new.get(key) or svc.name_string in apart:
+        if svc is None or svc != new.get(key):
             continue
         rows = rows_b[key]
         if rows != rows_a[key]:
@@ -498,6 +494,17 @@ def views_kept(before: NodeSet, after: NodeSet, keys: Sequence[PortKey], old: Ma
         avoid = frozenset(row.ip for row in rows)
         if any(_pod_source(before, node, sources_b[node], avoid) != _pod_source(after, node, sources_a[node], avoid)
                for node in before.order):
+            continue
+        candidates.append((key, svc, rows))
+    if not candidates:
+        return frozenset()
+    found = _rules_apart(before, after, owner)
+    if found is None:
+        return frozenset()
+    apart, met = found
+    kept = set()
+    for key, svc, rows in candidates:
+        if svc.name_string in apart:
             continue
         targets = _packet_targets(before, svc, rows)
         if targets is not None and met.ports(svc.proto, targets) <= {svc.name_string}:

@@ -311,3 +311,19 @@ def test_an_unreadable_destination_leaves_no_cycle() -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_no_port_that_can_be_kept_scans_no_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-port checks come before the scan of every node's rules (R-sim 1): when every port compared
+    changed (``diff --to`` naming the changed service), no node's rules are generated to be compared."""
+    case = _two_services()
+    slc = case.cluster.endpoint_slices[1]
+    after = _replace_slice(case.cluster, 1, dataclasses.replace(slc, endpoints=slc.endpoints[:1]))
+
+    def scanned(*args, **kwargs):  # type: ignore[no-untyped-def]
+        pytest.fail("the rules were scanned with no port left to keep")
+
+    monkeypatch.setattr(diff_module, "_rules_apart", scanned)
+    before_nodes, after_nodes = node_set(case.cluster, case.config), node_set(after, case.config)
+    report = diff(before_nodes, after_nodes, "node1", {("default", "b", "", Protocol.TCP)})
+    assert [p.name for p in report.ports] == ["default/b"]
