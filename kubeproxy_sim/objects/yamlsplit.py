@@ -10,7 +10,11 @@ The text is cut where a cut cannot fall inside a document's content:
   the rest, so each part is a List of its own.
 
 A child process loads the second part and sends its documents back (pickled);
-the parent loads the first part and joins them. Anything unexpected (no cut, a
+the parent loads the first part and joins them. The fork holds SIGINT and
+SIGTERM blocked, as the kernel backend's forks do (``kernel.nsexec``, which this
+layer may not import): a Ctrl-C landing in the interpreter's at-fork callbacks
+would be dropped there, and the load would go on as if never interrupted. Held,
+it lands in our code once the child exists; the child is then killed and reaped. Anything unexpected (no cut, a
 syntax error in either part, an alias to an anchor in the other part, parts
 that are not what the cut promised, a failed child) gives None, and the caller
 loads the whole text in one process, which also gives errors their positions
@@ -19,12 +23,14 @@ in the whole text.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import re
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 MIN_PARALLEL_CHARS = 1 << 20
 """Texts below this load in one process: a fork and the transfer cost more than half the load saves."""
@@ -75,27 +81,60 @@ def load_in_two(text: str, load: Load) -> list[Any] | None:
     if cut is None or not hasattr(os, "fork"):
         return None
     read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: loads the second part, never returns (os._exit skips inherited buffers)
-        status = 1
-        try:
-            os.close(read_end)
-            with os.fdopen(write_end, "wb") as out:
-                out.write(_pickled(load, cut.second))
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
+    pid = 0
     try:
         with os.fdopen(read_end, "rb") as inbox:
+            try:
+                with _signals_held() as previous:
+                    pid = os.fork()
+                    if pid == 0:
+                        _child(load, cut.second, read_end, write_end, previous)
+            finally:
+                os.close(write_end)
             try:
                 first = load(cut.first)
             except Exception:  # the whole-text load reports it, with its position in the whole text
                 return None
             data = inbox.read()
+    except BaseException:
+        if pid:
+            os.kill(pid, signal.SIGKILL)  # its half is not wanted any more
+        raise
     finally:
-        os.waitpid(pid, 0)
+        if pid:
+            os.waitpid(pid, 0)
     return _join(cut, first, pickle.loads(data)) if data else None
+
+
+HELD = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[set[int | signal.Signals]]:
+    """SIGINT and SIGTERM blocked for the body (the previous mask is yielded), as ``nsexec.signals_held``."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+        yield previous
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _child(load: Load, part: str, read_end: int, write_end: int, previous: set[int | signal.Signals]) -> NoReturn:
+    """The child: loads ``part`` and writes it to the parent; never returns (os._exit skips inherited buffers).
+    SIGINT and SIGTERM end it (not one ignored: that stays so) before they are unblocked."""
+    status = 1
+    try:
+        os.close(read_end)
+        for signum in HELD:
+            if signal.getsignal(signum) != signal.SIG_IGN:
+                signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        with os.fdopen(write_end, "wb") as out:
+            out.write(_pickled(load, part))
+        status = 0
+    finally:
+        os._exit(status)
 
 
 def _pickled(load: Load, part: str) -> bytes:

@@ -87,6 +87,18 @@ except KeyboardInterrupt:
     print("interrupted" + ("" if closed else " (the socket is left open)"))
 """
 
+# objects.yamlsplit's fork (a large YAML file loaded on two cores) is held the same way
+YAMLSPLIT = HOOK + LEFT + """
+import yaml
+from kubeproxy_sim.objects import yamlsplit
+text = "---\\n".join(f"kind: ConfigMap\\nmetadata: {{name: c{i}}}\\n" for i in range(200))
+try:
+    docs = yamlsplit.load_in_two(text, lambda part: list(yaml.safe_load_all(part)))
+    print(f"lost: {len(docs or ())} documents loaded")
+except KeyboardInterrupt:
+    print("interrupted" + left())
+"""
+
 CLI = HOOK + """
 from kubeproxy_sim.cli.main import main
 sys.exit(main(sys.argv[3:]))
@@ -142,7 +154,7 @@ def test_a_ctrl_c_at_a_fork_is_raised_in_our_code_not_lost() -> None:
     assert "Exception ignored" not in done.stderr and "KeyboardInterrupt" not in done.stderr
 
 
-@pytest.mark.parametrize("code", [POPEN, IPROUTE], ids=["popen", "iproute"])
+@pytest.mark.parametrize("code", [POPEN, IPROUTE, YAMLSPLIT], ids=["popen", "iproute", "yamlsplit"])
 def test_a_ctrl_c_at_a_fork_leaves_no_process_or_socket(code: str) -> None:
     """The interrupt lands as the signals are unblocked, after the fork: what the fork made is cleaned up."""
     done = python(code, "1", "parent")
