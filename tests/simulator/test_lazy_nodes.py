@@ -137,15 +137,24 @@ def test_a_many_node_cluster_generates_fewer_nodes_and_draws_alike(seed: int) ->
     assert sims[0].topology.pods[0].node in built and len(built) < len(sims[0].runtimes) == 5
 
 
-def test_the_analysis_simulator_takes_each_node_s_rules_from_the_node_set() -> None:
+def test_the_analysis_simulator_takes_each_node_s_rules_from_the_node_set(monkeypatch: pytest.MonkeyPatch) -> None:
     """dist's connection runs simulate the cluster whose rules the exact shares were traced in: each node's tables
-    are the node set's own object (generated once), while other objects (a later update's) are generated afresh."""
+    are the node set's own object (generated once), while other objects (a later update's) are generated afresh.
+    Checked through the simulator itself: its nodes compile the node set's tables and generate none."""
     from kubeproxy_sim.analysis.journeys import build_simulator, shared_rules
     from kubeproxy_sim.analysis.nodes import node_set
+    from kubeproxy_sim.simulator import network
 
     nodes = node_set(load(objects()), BASE)
     sim = build_simulator(nodes, (), 1).sim
     rules = shared_rules(nodes)
+    for name in sim.runtimes:
+        nodes.ruleset(name)  # the exact shares' tracing generated these
+    with monkeypatch.context() as patched:
+        patched.setattr(network, "generate", lambda *a, **k: pytest.fail("the simulator generated a node's rules"))
+        for name, rt in sim.runtimes.items():
+            assert sim._generate(sim.cluster, rt.node.config) is nodes.ruleset(name)
+            assert rt.compiled is not None and rt.built
     for name, rt in sim.runtimes.items():
         assert rules(sim.cluster, rt.node.config) is nodes.ruleset(name)
     changed = load(objects(web_pods=("web-1",)))
