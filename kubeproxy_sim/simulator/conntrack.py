@@ -24,6 +24,7 @@ class State(StrEnum):
     SYN_SENT = "SYN_SENT"
     SYN_RECV = "SYN_RECV"
     ESTABLISHED = "ESTABLISHED"
+    TIME_WAIT = "TIME_WAIT"
     UNREPLIED = "UNREPLIED"
     REPLIED = "REPLIED"
     ASSURED = "ASSURED"
@@ -34,6 +35,7 @@ TIMEOUTS: dict[tuple[str, State], float] = {
     ("tcp", State.SYN_SENT): 120.0,
     ("tcp", State.SYN_RECV): 60.0,
     ("tcp", State.ESTABLISHED): 432000.0,
+    ("tcp", State.TIME_WAIT): 120.0,
     ("udp", State.UNREPLIED): 30.0,
     ("udp", State.REPLIED): 30.0,  # nf_conntrack_udp_timeout: a reply alone is no stream
     ("udp", State.ASSURED): 120.0,  # nf_conntrack_udp_timeout_stream
@@ -140,6 +142,16 @@ class Conntrack:
             state = State.ASSURED
         entry.state = state
         entry.expires = now + timeout(proto, state)
+
+    @staticmethod
+    def close(entry: Entry, now: float) -> None:
+        """The connection was closed (FIN both ways, the last ACK): TIME_WAIT, until a new SYN reopens it."""
+        entry.state = State.TIME_WAIT
+        entry.expires = now + timeout(entry.orig[0], State.TIME_WAIT)
+
+    def reopen(self, entry: Entry) -> None:
+        """A SYN met the closed entry: nf_conntrack_tcp_packet kills it and the packet is looked up again, as new."""
+        self._remove(entry)
 
     def _remove(self, entry: Entry) -> None:
         self._by_tuple.pop(entry.orig, None)

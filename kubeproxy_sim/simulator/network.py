@@ -44,7 +44,7 @@ from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.proxier import generate
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.full import node_tables
-from kubeproxy_sim.simulator.conntrack import Conntrack, Tuple, reverse
+from kubeproxy_sim.simulator.conntrack import Conntrack, Entry, State, Tuple, reverse
 from kubeproxy_sim.simulator.dns import ClusterDNS, Resolver
 from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
 from kubeproxy_sim.simulator.loadbalancer import Frontend, LoadBalancer
@@ -265,6 +265,7 @@ class Simulator:
         self.overrides = overrides
         self.hosts = tuple(hosts)
         self.record: list[Hop] | None = None
+        self._opened: list[Entry] | None = None  # the entries of a connection to close (connect's ``close``)
         self._nat_flags: dict[int, tuple[CompiledRule, bool, tuple[int, int] | None]] = {}  # a NAT rule's, by id
         self.router_flows: dict[Tuple, str] = {}
         self.clients: set[int] = set()
@@ -408,8 +409,28 @@ class Simulator:
     # ------------------------------------------------------------------ connections
 
     def connect(self, client: Client, dst: str, dport: int, proto: str = "tcp", *,
-                sport: int | None = None) -> Connection:
-        """One connection: first packet, reply (checked at the client), and the client's ACK for TCP."""
+                sport: int | None = None, close: bool = False) -> Connection:
+        """One connection: first packet, reply (checked at the client), and the client's ACK for TCP.
+
+        ``close``: a TCP connection that worked is then closed (the server ends it, as ``netns send``'s does): its
+        entries on every node go to TIME_WAIT, and a later SYN with the same tuple reopens them as a new
+        connection (balanced again) rather than following the old one's NAT. Otherwise the connection stays
+        ESTABLISHED, and the same tuple again is its next packet."""
+        if not close or proto != "tcp":
+            return self._connect(client, dst, dport, proto, sport)
+        opened: list[Entry] = []
+        self._opened = opened
+        try:
+            made = self._connect(client, dst, dport, proto, sport)
+        finally:
+            self._opened = None
+        if made.failure is None:
+            now = self.now
+            for entry in opened:
+                Conntrack.close(entry, now)
+        return made
+
+    def _connect(self, client: Client, dst: str, dport: int, proto: str, sport: int | None) -> Connection:
         family, dst_value = self._address(dst)
         if family != self.family:
             return Connection(failure=Failure(NO_ROUTE, f"{dst} is not an IPv{self.family} address"))
@@ -670,6 +691,9 @@ class Simulator:
         if self.record is not None:
             self._note(f"{rt.name} {in_iface or 'local'} in", pkt, flags)
         found = rt.conntrack.lookup(pkt, now)
+        if found is not None and flags == "S" and found[0].state is State.TIME_WAIT:
+            rt.conntrack.reopen(found[0])  # a new SYN on a closed connection's tuple: a new connection
+            found = None
         proto, family, src, sport, dst, dport = pkt
         if found is not None:
             entry, is_reply = found
@@ -744,7 +768,9 @@ class Simulator:
             sport = found
         reply = (proto, family, dst, dport, src, sport)
         dnat = (dst, dport) != (pkt[4], pkt[5])
-        rt.conntrack.add(pkt, reply, now, dnat=dnat, snat=(src, sport) != (pkt[2], pkt[3]))
+        entry = rt.conntrack.add(pkt, reply, now, dnat=dnat, snat=(src, sport) != (pkt[2], pkt[3]))
+        if self._opened is not None:
+            self._opened.append(entry)
         return (proto, family, src, sport, dst, dport)
 
     def _unique_port(self, rt: NodeRuntime, reply: Tuple, ports: tuple[int, int] | None, now: float) -> int | None:

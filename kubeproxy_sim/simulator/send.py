@@ -463,7 +463,7 @@ def _one(sim: Simulator, client: Client, target: Target, proto: str) -> Connecti
         failure = sim.dns_query(client)
         if failure is not None:
             return Connection(failure=failure)
-    return sim.connect(client, dst, target.port, proto)
+    return sim.connect(client, dst, target.port, proto, close=True)  # one connection per socket, then closed
 
 
 def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", count: int = 100,

@@ -662,3 +662,50 @@ def test_a_sticky_service_says_so_and_expected_is_per_new_client():
                   count=20, seed=1)
     assert result.sticky is True and result.as_json()["sticky"] is True
     assert sorted(d.count for d in result.delivered) == [0, 20] and {d.expected for d in result.delivered} == {0.5}
+
+
+def test_send_balances_every_tcp_connection_even_when_a_client_port_comes_again() -> None:
+    """send closes each TCP connection (the server ends it, as netns send's does): its entries go to TIME_WAIT,
+    and a later SYN with the same tuple reopens them as conntrack does, so every connection is a new draw of the
+    statistic splits, not the earlier connection's DNAT. Here every connection has the same client port."""
+    from kubeproxy_sim.simulator.conntrack import State
+
+    sim = simulator(21)
+    sim.ephemeral_port = lambda: 40000  # type: ignore[method-assign]
+    result = send(sim, "pod/default/client", "10.96.0.10:80", count=300, seed=21)
+    assert result.connections == 300 and not result.failed
+    assert {d.pod for d in result.delivered if d.count} == {f"default/{p}" for p in WEB}
+    shares_agree(result, 21)
+    states = {e.state for rt in sim.runtimes.values() for e in rt.conntrack.entries() if e.proto == "tcp"}
+    assert states == {State.TIME_WAIT}
+    masqueraded = send(sim, "external", "node/node1:30080", count=300, seed=21)  # NodePort, masqueraded to node2
+    assert {d.pod for d in masqueraded.delivered if d.count} == {f"default/{p}" for p in WEB}
+    shares_agree(masqueraded, 21)
+
+
+def test_a_connection_not_closed_keeps_its_tuple_and_a_closed_one_is_reopened() -> None:
+    """Simulator.connect: by default the connection stays ESTABLISHED and the same tuple again follows it; with
+    close=True it is in TIME_WAIT and the same tuple again is a new connection (balanced again, a new entry)."""
+    from kubeproxy_sim.simulator.conntrack import State
+
+    sim = simulator(22)
+    client = sim.client("pod", "default/client")
+    table = sim.runtimes["node1"].conntrack
+    first = sim.connect(client, "10.96.0.10", 80, sport=40100)
+    assert all(sim.connect(client, "10.96.0.10", 80, sport=40100).target == first.target for _ in range(30))
+    assert [e.state for e in table.entries()] == [State.ESTABLISHED]
+    landed = set()
+    for _ in range(30):
+        landed.add(sim.connect(client, "10.96.0.10", 80, sport=40200, close=True).target)
+        closed = [e for e in table.entries() if e.orig[3] == 40200]
+        assert [e.state for e in closed] == [State.TIME_WAIT] and len(table) == 2
+    assert landed == {f"default/{p}" for p in WEB}
+
+
+def test_send_udp_datagrams_from_a_port_whose_entry_lives_follow_it() -> None:
+    """UDP, one request per socket: the kernel gives a new socket any free port, and a datagram from a port whose
+    entry still lives (30 s after the answer) follows that entry, as in the kernel; send does the same."""
+    sim = simulator(23)
+    sim.ephemeral_port = lambda: 40000  # type: ignore[method-assign]
+    result = send(sim, "pod/default/client", "10.96.0.53:53", proto="udp", count=50, seed=23)
+    assert [d.count for d in result.delivered if d.count] == [50]
