@@ -60,29 +60,25 @@ def sync_ruleset(result: SyncResult, *, full: bool) -> Ruleset | SavedTables:
     return save_lines(node_tables(result.ruleset, result.jumps))
 
 
-def render_rules(rules: Ruleset | SavedTables, *, full: bool) -> str:
-    """Restore input in kube-proxy's text; the full tables in iptables-save's (its quoting included), from
-    :func:`sync_ruleset`'s lines or from a ruleset in save form."""
+def render_rules(rules: Ruleset | SavedTables, *, full: bool | None = None) -> str:
+    """Restore input in kube-proxy's text; the full tables (:func:`sync_ruleset`'s lines) in iptables-save's, its
+    quoting included. The type decides: ``full`` is not read (kept for callers that still pass it)."""
     if isinstance(rules, tuple):
         from kubeproxy_sim.netfilter.saveform import render_saved
 
         return render_saved(rules)
-    if full:
-        from kubeproxy_sim.netfilter.saveform import render_save
-
-        return render_save(rules)
     from kubeproxy_sim.netfilter.render import render_ruleset
 
     return render_ruleset(rules)
 
 
 def rules_text(inputs: Inputs, *, full: bool) -> str:
-    return render_rules(node_ruleset(inputs, full=full), full=full)
+    return render_rules(node_ruleset(inputs, full=full))
 
 
-def rules_data(rules: Ruleset | SavedTables, *, full: bool = False) -> dict[str, object]:
+def rules_data(rules: Ruleset | SavedTables) -> dict[str, object]:
     """The public ``-o json|yaml`` form: tables, chains and rule lines exactly as the text prints them, in its
-    order (``full``: iptables-save's lines, with its quoting and spacing)."""
+    order (the full tables: iptables-save's lines, with its quoting and spacing)."""
     if isinstance(rules, tuple):
         return {"tables": [
             {"name": table.name,
@@ -90,16 +86,10 @@ def rules_data(rules: Ruleset | SavedTables, *, full: bool = False) -> dict[str,
                         for chain in table.chains]}
             for table in rules
         ]}
-    if full:
-        from kubeproxy_sim.netfilter.saveform import save_rule_line
-
-        def lines(chain: Chain) -> list[str]:
-            return [save_rule_line(chain.name, rule) for rule in chain.rules]
-    else:
-        lines = _rule_lines
     return {"tables": [
         {"name": table.name,
-         "chains": [{"name": chain.name, "policy": chain.policy, "rules": lines(chain)} for chain in table.chains]}
+         "chains": [{"name": chain.name, "policy": chain.policy, "rules": _rule_lines(chain)}
+                    for chain in table.chains]}
         for table in rules.tables
     ]}
 
@@ -129,6 +119,6 @@ def run(args: argparse.Namespace) -> int:
     if ruleset is None:
         emit(None, "text", text=synced.text)
     else:
-        emit(rules_data(ruleset, full=args.full) if args.output != "text" else None, args.output,
-             text=lambda: render_rules(ruleset, full=args.full))
+        emit(rules_data(ruleset) if args.output != "text" else None, args.output,
+             text=lambda: render_rules(ruleset))
     return 1 if any(d.severity is Severity.ERROR for d in synced.diagnostics) else 0

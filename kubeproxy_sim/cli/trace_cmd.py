@@ -163,7 +163,7 @@ def _from_objects(args: argparse.Namespace, family: int):
     numbered = numbered_as_saved(node.ruleset)
     chains = {(t.name, c.name): c for t in numbered.tables for c in t.chains}
     by_line: dict[tuple[str, str], dict[int, Rule]] = {}  # a chain's rules by line, at its first citation
-    shapes = RuleShapes(numbered.ipv6, typed=False)  # one for every step: the outcomes' paths share most rules
+    shapes = RuleShapes(numbered.ipv6)  # one for every step: the outcomes' paths share most rules
     cited: dict[tuple[int, str | None, str | None], str | None] = {}
 
     def line_text(line: int, table: str | None, chain: str | None) -> str | None:

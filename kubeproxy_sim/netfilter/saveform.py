@@ -11,10 +11,11 @@ own order with its defaults filled in (``recent``'s ``--mask`` and
 ``--set-xmark 0x4000/0x4000``; a probability is stored as a 31-bit fraction and
 printed with 11 decimals), and built-in chains come first, user chains sorted.
 
-:func:`to_save_form` applies all of that to a :class:`Ruleset` (whose rule text
-stays canonical); :func:`render_save` then writes the text with iptables-save's
-quoting (``xtables_save_string``: quoted unless only ``[A-Za-z0-9_-]``), which
-for rules in the save form is what the real tool prints, byte for byte.
+:func:`save_lines` applies all of that to a :class:`Ruleset` and gives the lines
+with iptables-save's quoting (``xtables_save_string``: quoted unless only
+``[A-Za-z0-9_-]``), which is what the real tool prints, byte for byte
+(:func:`render_saved` joins them: ``rules --full``). :func:`to_save_form` then
+:func:`render_save` do the same rule by rule, the reference the tests hold it to.
 Values the normaliser does not understand (host names, ``x.x.x.x``, modules it
 does not model) are kept verbatim.
 """
@@ -747,59 +748,38 @@ def _spec_texts(spec: RuleSpec) -> tuple[str, str]:
 # node have a few dozen skeletons. So each skeleton is interpreted once, into a
 # *plan*: its groups in save order (built-in options by BUILTIN_ORDER, the matches in
 # load order, the target), each with where its values are in the rule's text. A
-# group's save form (its options, canonical and iptables-save texts) is worked out
-# once per distinct value tuple by the functions :func:`save_specs` uses
-# (``_builtin``, ``_save_group``, ``TARGETS``) on the options parse_spec builds for
-# the rule, and a rule's form is its groups' forms joined: the same result, typed
-# view and text. Three groups carry a value unique to the rule (an endpoint's
-# address, its DNAT destination, the jump to its chain); for the values they carry
-# as they are, their forms are written directly (see _SHORTCUTS) rather than kept.
+# group's iptables-save text is worked out once per distinct value tuple by the
+# functions :func:`save_specs` uses (``_builtin``, ``_save_group``, ``TARGETS``) on
+# the options parse_spec builds for the rule, and a rule's text is its groups' texts
+# joined: the same text. Three groups carry a value unique to the rule (an
+# endpoint's address, its DNAT destination, the jump to its chain); for the values
+# they carry as they are, their texts are written directly (see _SHORTCUTS) rather
+# than kept.
 
-Converted = tuple[tuple[Option, ...] | Target | None, str, str]
-"""A group's save form: its options (the Target, for a target; None when only the text was asked for), then its
-canonical and iptables-save texts, each with a leading blank (empty for a group iptables-save leaves out), so a
-rule's texts are its groups' joined."""
+Converted = str
+"""A group's iptables-save text, with a leading blank (empty for a group iptables-save leaves out), so a rule's
+text is its groups' joined."""
 Convert = Callable[[object], "Converted | None"]
 Part = tuple[Callable[[list[str]], object] | None, dict[object, "Converted | None"] | None, Convert]
 """One group of a plan: its values from a rule's values (None: it has none), its memo by those values (None: not
 kept, see _SHORTCUTS), and its conversion (None: iptables would expand the rule, ``-s A,B``)."""
-Plan = tuple[tuple[Part, ...], bool]
-"""A skeleton's groups in save order, the target's last; whether it has a target."""
+Plan = tuple[Part, ...]
+"""A skeleton's groups in save order, the target's last."""
+
 
 class RuleShapes:
-    """The plans of the skeletons, and the save forms of the value groups, met in one ruleset of one family
-    (see above). It keeps what it met: make one per ruleset (:func:`to_save_form`, :func:`save_lines`), or per
-    trace, whose path steps repeat rules. ``typed``: also build each rule's typed view (else texts only)."""
+    """The plans of the skeletons, and the save texts of the value groups, met in one ruleset of one family (see
+    above). It keeps what it met: make one per ruleset (:func:`save_lines`), or per trace, whose path steps repeat
+    rules."""
 
-    def __init__(self, ipv6: bool, *, typed: bool = True) -> None:
+    def __init__(self, ipv6: bool) -> None:
         self.ipv6 = ipv6
-        self.typed = typed
         self._plans: dict[str, Plan | None] = {}
         self._memos: dict[object, dict[object, Converted | None]] = {}
 
-    def saved(self, spec: str) -> tuple[RuleSpec, str, str] | None:
-        """The save form of a rule written ``spec``: its typed view, canonical text and iptables-save text (needs
-        ``typed``); None when :func:`save_specs` must decide (a skeleton without a program, a rule iptables
-        expands)."""
-        found = self._forms(spec)
-        if found is None:
-            return None
-        forms, has_target = found
-        options: list[Option] = []
-        for done in forms[:-1] if has_target else forms:
-            options += done[0]  # type: ignore[arg-type]
-        target = forms[-1][0] if has_target else None
-        return (RuleSpec.make(tuple(options), target),  # type: ignore[arg-type]
-                "".join([done[1] for done in forms])[1:], "".join([done[2] for done in forms])[1:])
-
     def save_text(self, spec: str) -> str | None:
-        """The iptables-save text of a rule written ``spec`` (what follows ``-A CHAIN``); None as for
-        :meth:`saved`."""
-        found = self._forms(spec)
-        return None if found is None else "".join([done[2] for done in found[0]])[1:]
-
-    def _forms(self, spec: str) -> tuple[list[Converted], bool] | None:
-        """Each group's save form in save order, the target's last; and whether there is a target."""
+        """The iptables-save text of a rule written ``spec`` (what follows ``-A CHAIN``); None when
+        :func:`save_specs` must decide (a skeleton without a program, a rule iptables expands)."""
         if not _fast_text(spec):
             return None
         pieces = _VALUE_TOKEN.split(spec)
@@ -812,9 +792,8 @@ class RuleShapes:
             if plan is None:
                 return None
         values = pieces[1::2]
-        parts, has_target = plan
-        forms = []
-        for key_of, memo, convert in parts:  # once per group of 430,000 rules: kept inline
+        texts = []
+        for key_of, memo, convert in plan:  # once per group of 430,000 rules: kept inline
             key = key_of(values) if key_of is not None else None
             if memo is None:
                 done = convert(key)
@@ -824,8 +803,8 @@ class RuleShapes:
                     done = memo[key] = convert(key)
             if done is None:
                 return None
-            forms.append(done)
-        return forms, has_target
+            texts.append(done)
+        return "".join(texts)[1:]
 
     def _plan(self, skeleton: str) -> Plan | None:
         """The skeleton's groups in the order iptables-save prints them; None when a rule of it may expand or
@@ -843,19 +822,12 @@ class RuleShapes:
         parts = [self._part(("builtin",), [o]) for o in ranked]
         parts += [self._part(("other",), [o]) for o in builtins if o.flag not in BUILTIN_ORDER]
         parts += [self._part(("match",), group) for group in groups]
-        target_part = None
         if program.target_name is not None:
             target_options = [_placeholder(recipe, of_target=True) for recipe in program.target_options]
             name = program.target_name
             head = Option(_hole(name) if isinstance(name, int) else name, (), program.goto, "")  # see _converter
-            target_part = self._part(("target",), [head, *target_options])  # type: ignore[list-item]
-            if target_part is None:
-                return None
-        if None in parts:
-            return None
-        if target_part is not None:
-            parts.append(target_part)
-        return tuple(parts), target_part is not None  # type: ignore[arg-type]
+            parts.append(self._part(("target",), [head, *target_options]))  # type: ignore[list-item]
+        return None if None in parts else tuple(parts)  # type: ignore[arg-type]
 
     def _part(self, kind: tuple[str], group: list[Option]) -> Part | None:
         """A group's part of a plan. Its holes are numbered from 0 in the order met, so that the groups of one
@@ -866,15 +838,14 @@ class RuleShapes:
             return None
         shape = (*kind, *local)
         key_of = itemgetter(*holes) if holes else None
-        convert = _converter(kind[0], tuple(local), len(holes), self.ipv6, self.typed)  # type: ignore[arg-type]
+        convert = _converter(kind[0], tuple(local), len(holes), self.ipv6)  # type: ignore[arg-type]
         memo = self._memos.get(shape)
         if memo is None:
             memo = self._memos[shape] = {}
         shortcut = _SHORTCUTS.get(shape) if not self.ipv6 else None
         if shortcut is not None:  # the general conversion still memoised, for the values not written directly
-            return key_of, None, shortcut(self.typed, _memoised(convert, memo))
+            return key_of, None, shortcut(_memoised(convert, memo))
         return key_of, memo, convert
-
 
 def _memoised(convert: Convert, memo: dict[object, Converted | None]) -> Convert:
     def get(key: object) -> Converted | None:
@@ -931,7 +902,8 @@ def _filled(text: str, values: tuple[str, ...]) -> str:
     return value[1:-1] if value[0] == '"' else value
 
 
-def _converter(kind: str, group: tuple[Option, ...], holes: int, ipv6: bool, typed: bool) -> Convert:
+
+def _converter(kind: str, group: tuple[Option, ...], holes: int, ipv6: bool) -> Convert:
     """The conversion of one group of a plan from its values (one value, a tuple of them, or None without any).
     A target is planned as a group whose first option holds its name as the flag and ``goto`` as the bang."""
 
@@ -945,90 +917,80 @@ def _converter(kind: str, group: tuple[Option, ...], holes: int, ipv6: bool, typ
             handler = TARGETS.get(target.name)
             if handler is not None:
                 target = Target(target.name, tuple(handler(target.name, list(target.options), ipv6)), target.goto)
-            return (target if typed else None, *_target_texts(target))
+            return _target_text(target)
         if kind == "match":
-            return _converted(tuple(_save_group(real, ipv6)), typed)
+            return _options_text(_save_group(real, ipv6))
         saved = _builtin(real[0], ipv6) if kind == "builtin" else real
-        return _converted(tuple(saved), typed) if len(saved) < 2 else None
+        return _options_text(saved) if len(saved) < 2 else None
 
     return convert
 
 
-def _converted(options: tuple[Option, ...], typed: bool) -> Converted:
-    """Options with their canonical and iptables-save texts (see :data:`Converted`)."""
-    canon = "".join(" " + syntax.render_option(o) for o in options)
-    save = "".join(" " + (_render_option(o, o.module) if o.flag in _SPECIAL_FLAGS else syntax.render_option(o))
+def _options_text(options: Sequence[Option]) -> Converted:
+    """Options' iptables-save text (see :data:`Converted`)."""
+    return "".join(" " + (_render_option(o, o.module) if o.flag in _SPECIAL_FLAGS else syntax.render_option(o))
                    for o in options)
-    return options if typed else None, canon, save
 
 
-def _target_texts(target: Target) -> tuple[str, str]:
-    """A target's canonical and iptables-save texts, each with a leading blank (as :func:`_spec_texts`)."""
-    head = " -g " if target.goto else " -j "
-    canon = head + syntax.quote(target.name) + "".join(" " + syntax.render_option(o) for o in target.options)
-    save = head + target.name + "".join(
+def _target_text(target: Target) -> Converted:
+    """A target's iptables-save text, with a leading blank (as :func:`_spec_texts`' second)."""
+    return (" -g " if target.goto else " -j ") + target.name + "".join(
         " " + (_render_option(o, target.name) if o.flag in _SPECIAL_FLAGS else syntax.render_option(o))
         for o in target.options)
-    return canon, save
 
 
 # The groups that carry a value unique to the rule (so a memo would only grow), written directly for values in
 # the form kube-proxy writes them; any other value takes the general conversion. Why each is the same:
-# - a jump to a chain named by a bare value (not quoted, so syntax.quote leaves it as it is) with no options:
-#   no TARGETS handler changes it;
-# - -s/-d of a dotted quad (IPv4): _builtin -> save_address prints it with /32, and quote leaves that bare;
+# - a jump to a chain named by a bare value (not quoted: a quoted name takes the general conversion) with no
+#   options: no TARGETS handler changes it;
+# - -s/-d of a dotted quad (IPv4): _builtin -> save_address prints it with /32, and render_option leaves that bare;
 # - DNAT --to-destination of a dotted quad and a port written without leading zeros (IPv4): _nat_range prints
 #   the address as it is (host_suffix=False) and str(int(port)), the same text.
 
 _PORT = re.compile(r"0|[1-9][0-9]{0,4}")
 
 
-def _jump(goto: bool, typed: bool, general: Convert) -> Convert:
+def _jump(goto: bool, general: Convert) -> Convert:
     head = " -g " if goto else " -j "
 
     def convert(name: object) -> Converted | None:
         if not isinstance(name, str) or name[0] == '"' or name in TARGETS:
             return general(name)
-        text = head + name
-        return Target(name, (), goto) if typed else None, text, text
+        return head + name
 
     return convert
 
 
-def _host(flag: str, negated: bool, typed: bool, general: Convert) -> Convert:
+def _host(flag: str, negated: bool, general: Convert) -> Convert:
     head = f" ! {flag} " if negated else f" {flag} "
 
     def convert(value: object) -> Converted | None:
         if not isinstance(value, str) or not is_dotted_quad(value):
             return general(value)
-        saved = value + "/32"
-        text = head + saved
-        return ((Option(flag, (saved,), negated, ""),) if typed else None), text, text
+        return head + value + "/32"
 
     return convert
 
 
-def _dnat(typed: bool, general: Convert) -> Convert:
+def _dnat(general: Convert) -> Convert:
     def convert(key: object) -> Converted | None:
         name, value = cast(tuple[str, str], key)
         address, _, port = value.partition(":")
         if name != "DNAT" or not (is_dotted_quad(address) and _PORT.fullmatch(port)):
             return general(key)
-        text = " -j DNAT --to-destination " + value
-        return (Target("DNAT", (Option("--to-destination", (value,), False, "DNAT"),)) if typed else None), text, \
-            text
+        return " -j DNAT --to-destination " + value
 
     return convert
 
 
-_SHORTCUTS: dict[tuple[object, ...], Callable[[bool, Convert], Convert]] = {
+_SHORTCUTS: dict[tuple[object, ...], Callable[[Convert], Convert]] = {
     ("target", Option(_hole(0), (), False, "")): functools.partial(_jump, False),
     ("target", Option(_hole(0), (), True, "")): functools.partial(_jump, True),
     **{("builtin", Option(flag, (_hole(0),), negated, "")): functools.partial(_host, flag, negated)
        for flag in ("-s", "-d") for negated in (False, True)},
     ("target", Option(_hole(0), (), False, ""), Option("--to-destination", (_hole(1),), False, _hole(0))): _dnat,
 }
-"""The shortcut of a group's shape (see above), made from ``typed`` and the general conversion."""
+"""The shortcut of a group's shape (see above), made from the general conversion."""
 
 
 def saved_chain_order(table: Table) -> list[Chain]:
@@ -1041,45 +1003,12 @@ def saved_chain_order(table: Table) -> list[Chain]:
     return ordered
 
 
-def _save_table(table: Table, shapes: RuleShapes, memo: SaveMemo) -> Table:
+def _save_table(table: Table, ipv6: bool, memo: SaveMemo) -> Table:
     builtin_names = BUILTIN_CHAINS.get(table.name, ())
-    ordered = saved_chain_order(table)
-    saved = tuple(
-        Chain(c.name, _saved_rules(c, shapes, memo), c.policy or ("ACCEPT" if c.name in builtin_names else None),
-              c.counters)
-        for c in ordered
-    )
-    return Table(table.name, saved)
-
-
-def _saved_rules(chain: Chain, shapes: RuleShapes, memo: SaveMemo) -> tuple[Rule, ...]:
-    """A chain's rules in save form: by their shape's plan, else (a shape without one) by :func:`save_specs`.
-    A generated chain's rules are read from its texts, not built to be read once."""
-    specs = chain.specs
-    out: list[Rule] = []
-    if specs is not None:
-        for spec in specs:
-            done = shapes.saved(spec)
-            if done is None:
-                out += _save_rules(Rule.make(chain.name, spec), shapes.ipv6, memo)
-            else:
-                out.append(_saved_rule(chain.name, 0, None, done))
-        return tuple(out)
-    for rule in chain.rules:
-        done = shapes.saved(rule.spec)
-        if done is None:
-            out += _save_rules(rule, shapes.ipv6, memo)
-        else:
-            out.append(_saved_rule(chain.name, rule.line, rule.counters, done))
-    return tuple(out)
-
-
-def _saved_rule(chain: str, line: int, counters: tuple[int, int] | None,
-                done: tuple[RuleSpec, str, str]) -> Rule:
-    spec, text, save_text = done
-    rule = Rule.make(chain, text, line, counters, spec)
-    object.__setattr__(rule, "_save_text", text if save_text == text else save_text)
-    return rule
+    return Table(table.name, tuple(
+        Chain(c.name, tuple(r for rule in c.rules for r in _save_rules(rule, ipv6, memo)), c.policy or (
+            "ACCEPT" if c.name in builtin_names else None), c.counters)
+        for c in saved_chain_order(table)))
 
 
 SAVED_PER_RULE = 6
@@ -1088,12 +1017,13 @@ typed views (``Rule.parsed``) are still to build, 6.1 once they are (objects.bul
 
 
 def to_save_form(ruleset: Ruleset) -> Ruleset:
-    """The ruleset iptables-save would print after iptables-restore loaded ``ruleset``."""
+    """The ruleset iptables-save would print after iptables-restore loaded ``ruleset``, every rule through
+    :func:`save_specs`: the reference the tests hold :func:`save_lines` (what ``rules --full`` prints) to."""
     # A few small acyclic records per rule (see objects.bulk): a large ruleset is collected on the way in. No garbage
     # cycle is made inside (netaddr is read through objects.netaddr_safe; a test checks every dump).
     with collector_paused(ruleset.rule_count() * SAVED_PER_RULE):
-        shapes, memo = RuleShapes(ruleset.ipv6), cast(SaveMemo, {})
-        return Ruleset(tuple(_save_table(t, shapes, memo) for t in ruleset.tables), ruleset.ipv6)
+        memo: SaveMemo = {}
+        return Ruleset(tuple(_save_table(t, ruleset.ipv6, memo) for t in ruleset.tables), ruleset.ipv6)
 
 
 # ---------------------------------------------------------------------------
@@ -1236,7 +1166,7 @@ def save_lines(ruleset: Ruleset) -> SavedTables:
     :func:`render_save` print it, line for line, without building the saved rules: ``rules --full`` prints the
     lines only, and the rules of a 10,000-service node (430,000, two texts and a typed view each) were most of
     its memory."""
-    shapes, memo = RuleShapes(ruleset.ipv6, typed=False), cast(SaveMemo, {})
+    shapes, memo = RuleShapes(ruleset.ipv6), cast(SaveMemo, {})
     tables = []
     for table in ruleset.tables:
         builtin_names = BUILTIN_CHAINS.get(table.name, ())

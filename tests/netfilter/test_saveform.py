@@ -279,11 +279,11 @@ def _node_tables(scenario: str) -> Ruleset:
 def test_generated_rules_are_numbered_as_rules_full_prints_them(scenario: str) -> None:
     """A trace of generated rules names lines of `rules --full`'s output: each rule's number is the line where
     the save form prints that rule."""
-    from kubeproxy_sim.netfilter.saveform import numbered_as_saved, render_save, save_rule_line, to_save_form
+    from kubeproxy_sim.netfilter.saveform import numbered_as_saved, save_rule_line
 
     tables = _node_tables(scenario)
     saved = to_save_form(tables)
-    printed = render_save(saved).splitlines()
+    printed = render_saved(save_lines(tables)).splitlines()  # what `rules --full` prints
     for table, saved_table in zip(numbered_as_saved(tables).tables, saved.tables, strict=True):
         for chain in table.chains:
             saved_rules = saved_table.chain(chain.name).rules
@@ -331,13 +331,6 @@ def test_kept_save_texts_are_what_render_save_spec_prints_for_every_real_world_r
             assert rule._save_text == render_save_spec(rule.parsed), (path.name, rule.spec)
 
 
-def _by_save_specs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every rule through save_specs, as before rules were planned by shape (the reference)."""
-    from kubeproxy_sim.netfilter import saveform
-
-    monkeypatch.setattr(saveform.RuleShapes, "_forms", lambda self, spec: None)
-
-
 def _every_ruleset() -> list[Ruleset]:
     from tests.realworld import DUMPS as REALWORLD
 
@@ -355,22 +348,18 @@ def _every_ruleset() -> list[Ruleset]:
 
 
 def test_rules_planned_by_shape_save_as_save_specs_saves_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    """to_save_form and save_lines convert each skeleton once and each group's values once (RuleShapes), and
-    print exactly what converting every rule through save_specs printed: the same rules, typed views and
-    iptables-save texts, on every scenario's node, golden ruleset and real-world dump."""
+    """save_lines (`rules --full`) converts each skeleton once and each group's values once (RuleShapes), and
+    prints exactly what converting every rule through save_specs prints (to_save_form, then render_save), on
+    every scenario's node, golden ruleset and real-world dump."""
+    from kubeproxy_sim.netfilter import saveform
+
     rulesets = _every_ruleset()
     assert len(rulesets) > 20 and any(r.ipv6 for r in rulesets)
-    planned = [to_save_form(r) for r in rulesets]
-    lines = [render_saved(save_lines(r)) for r in rulesets]
-    with monkeypatch.context() as patched:
-        _by_save_specs(patched)
-        reference = [to_save_form(r) for r in rulesets]
-    for ours, theirs, text in zip(planned, reference, lines, strict=True):
-        assert ours == theirs
-        assert render_save(ours) == render_save(theirs) == text
-        for mine, ref in zip((r for t in ours.tables for c in t.chains for r in c.rules),
-                             (r for t in theirs.tables for c in t.chains for r in c.rules), strict=True):
-            assert (mine.parsed, mine._save_text, mine.line) == (ref.parsed, ref._save_text, ref.line)
+    with monkeypatch.context() as patched:  # the reference shares no plan with what it checks
+        patched.setattr(saveform, "RuleShapes", lambda *a, **k: pytest.fail("the reference planned by shape"))
+        reference = [render_save(to_save_form(ruleset)) for ruleset in rulesets]
+    for ruleset, text in zip(rulesets, reference, strict=True):
+        assert render_saved(save_lines(ruleset)) == text
 
 
 _HOSTS = st.sampled_from(["10.0.0.1", "10.0.0.1/32", "10.0.0.0/8", "010.0.0.1", "256.0.0.1", "0.0.0.0/0", "a.b",
@@ -399,17 +388,13 @@ def test_the_shortcut_groups_save_as_save_specs_saves_them(texts: list[str], ipv
     except RulesSyntaxError:
         return  # text the parser refuses (an address of the other family)
     shapes = saveform.RuleShapes(ipv6)
-    lines = saveform.RuleShapes(ipv6, typed=False)
     memo: saveform.SaveMemo = {}
     for rule in ruleset.tables[0].chains[0].rules:
-        reference = [(syntax.render_spec(s), render_save_spec(s), s) for s in save_specs(rule.parsed, ipv6, memo)]
-        done = shapes.saved(rule.spec)
-        if done is None:  # no plan: save_specs decides (a rule iptables expands)
-            assert lines.save_text(rule.spec) is None
+        reference = [render_save_spec(s) for s in save_specs(rule.parsed, ipv6, memo)]
+        save_text = shapes.save_text(rule.spec)
+        if save_text is None:  # no plan: save_specs decides (a rule iptables expands)
             continue
-        spec, text, save_text = done
-        assert [(text, save_text, spec)] == reference
-        assert lines.save_text(rule.spec) == save_text
+        assert [save_text] == reference
 
 
 def test_rules_full_prints_the_lines_without_building_the_saved_rules(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -417,13 +402,17 @@ def test_rules_full_prints_the_lines_without_building_the_saved_rules(monkeypatc
     is made for them (they were most of its memory at 10,000 services)."""
     from kubeproxy_sim.cli.rules_cmd import render_rules, rules_data
     from kubeproxy_sim.netfilter import saveform
+    from kubeproxy_sim.netfilter.saveform import save_rule_line
 
     tables = _node_tables("bootcamp")
     saved = to_save_form(tables)
-    monkeypatch.setattr(saveform, "_saved_rule", lambda *a: pytest.fail("a saved rule was built"))
+    monkeypatch.setattr(saveform, "_save_rules", lambda *a: pytest.fail("a saved rule was built"))
     form = save_lines(tables)
-    assert render_rules(form, full=True) == render_rules(saved, full=True) == render_save(saved)
-    assert rules_data(form, full=True) == rules_data(saved, full=True)
+    assert render_rules(form) == render_save(saved)
+    assert rules_data(form) == {"tables": [
+        {"name": table.name, "chains": [{"name": c.name, "policy": c.policy,
+                                         "rules": [save_rule_line(c.name, r) for r in c.rules]} for c in table.chains]}
+        for table in saved.tables]}
 
 
 def test_numbering_builds_no_rule_and_makes_no_garbage_cycle(collector_off: None) -> None:
@@ -436,7 +425,7 @@ def test_numbering_builds_no_rule_and_makes_no_garbage_cycle(collector_off: None
 
     tables = _node_tables("session-affinity")
     saved = to_save_form(tables)
-    printed = render_save(saved).splitlines()
+    printed = render_saved(save_lines(tables)).splitlines()  # what `rules --full` prints
     gc.collect()  # loading the objects may leave some
     numbered = numbered_as_saved(tables)
     assert gc.collect() == 0

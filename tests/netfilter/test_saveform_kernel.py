@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kubeproxy_sim.netfilter.codec import parse_ruleset
-from kubeproxy_sim.netfilter.saveform import render_save, to_save_form
+from kubeproxy_sim.netfilter.saveform import render_save, render_saved, save_lines, to_save_form
 
 pytestmark = pytest.mark.kernel
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,9 @@ def _kernel_save(text: str, ipv6: bool) -> str:
 
 
 def _assert_same_as_kernel(text: str, ipv6: bool = False) -> None:
-    ours = render_save(to_save_form(parse_ruleset(text, ipv6=ipv6)))
+    ruleset = parse_ruleset(text, ipv6=ipv6)
+    ours = render_saved(save_lines(ruleset))  # what `rules --full` prints
+    assert ours == render_save(to_save_form(ruleset))  # the reference, rule by rule
     assert _by_table(ours) == _by_table(_kernel_save(text, ipv6))
 
 

@@ -19,7 +19,7 @@ from kubeproxy_sim.netfilter.compile import CompiledChain, PathStep, compile_rul
 from kubeproxy_sim.netfilter.evaluate import Engine
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
 from kubeproxy_sim.netfilter.packet import CtState, Packet
-from kubeproxy_sim.netfilter.saveform import numbered_as_saved, render_save, to_save_form
+from kubeproxy_sim.netfilter.saveform import numbered_as_saved, render_saved, save_lines
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, render_text
 from tests.realworld import CALICO_RAW, DUMPS
 
@@ -330,12 +330,12 @@ def test_generated_rules_number_their_declarations_as_iptables_save_prints_them(
     forward = Chain("FORWARD", (Rule("FORWARD", "-j KUBE-FORWARD"),), "DROP")
     ruleset = Ruleset((Table("filter", (forward, Chain.of_specs("KUBE-FORWARD", ["-j RETURN"]))),))
     numbered = numbered_as_saved(ruleset)
-    lines = render_save(to_save_form(ruleset)).splitlines()  # what `rules --full` prints
+    lines = render_saved(save_lines(ruleset)).splitlines()  # what `rules --full` prints
     chain = numbered.tables[0].chain("FORWARD")
     assert chain is not None and lines[chain.line - 1] == ":FORWARD DROP [0:0]"
     (outcome,) = Tracer(numbered, NODE).trace(tcp()).outcomes
     assert outcome.path[-1] == PathStep("filter", "FORWARD", chain.line, ":FORWARD DROP [0:0]")
-    read = parse_ruleset(render_save(to_save_form(ruleset))).tables[0].chain("FORWARD")
+    read = parse_ruleset(render_saved(save_lines(ruleset))).tables[0].chain("FORWARD")
     assert read is not None and read.line == chain.line  # the same line read back
 
 
