@@ -200,6 +200,12 @@ def fates(svc: ServicePortInfo, before: Sequence[EndpointRow], after: Sequence[E
                        serving_ips, row.ip in running) for row in before if _serving(row))
 
 
+UDP_STALE_UNTIL = ("the client stops sending for 30 s (120 s once the entry is assured): every datagram refreshes "
+                   "the entry, so a client that keeps sending at least that often is black-holed indefinitely")
+"""How long a stale UDP conntrack entry keeps a client's datagrams (nf_conntrack_udp_packet refreshes its timeout on
+every packet)."""
+
+
 def _fate(row: EndpointRow, later: EndpointRow | None, port_gone: bool, udp: bool, cleanup: bool,
           serving_ips: set[str], alive: bool) -> Fate:
     if port_gone and alive:
@@ -207,8 +213,8 @@ def _fate(row: EndpointRow, later: EndpointRow | None, port_gone: bool, udp: boo
                     "DNATed to the pod, which still runs")
     if port_gone:  # the pod is gone too (or no Pod object says it runs), as for a lost endpoint below
         return Fate(row.endpoint, "black-holed", "the service port and its pod are gone; conntrack still sends "
-                    "the flow to the pod's address until " + ("the entry times out (30 s, 120 s if assured)"
-                                                              if udp else "the client times out or is reset"))
+                    "the flow to the pod's address until " + (UDP_STALE_UNTIL if udp
+                                                              else "the client times out or is reset"))
     if _serving(later):
         return Fate(row.endpoint, "kept", "still a serving endpoint; conntrack keeps the flow on it")
     if cleanup and row.ip not in serving_ips:
@@ -227,7 +233,8 @@ def _fate(row: EndpointRow, later: EndpointRow | None, port_gone: bool, udp: boo
                                     if udp else ""))
     if udp:
         return Fate(row.endpoint, "black-holed", "UDP: no serving endpoint is left, so kube-proxy clears nothing; "
-                    "datagrams follow the stale entry until it times out (30 s, 120 s if assured)")
+                    "datagrams follow the stale entry until " + UDP_STALE_UNTIL +
+                    " (or until the service has a serving endpoint again, when kube-proxy deletes the entry)")
     return Fate(row.endpoint, "black-holed", "the endpoint is gone; conntrack still sends the flow to its address "
                 "until the client times out or is reset")
 
@@ -402,13 +409,20 @@ def _slices(cluster: Cluster) -> dict[tuple[str, str], tuple[EndpointSlice, ...]
     return {key: tuple(slices) for key, slices in out.items()}
 
 
-def _packet_targets(nodes: NodeSet, svc: ServicePortInfo, rows: Sequence[EndpointRow]
-                    ) -> tuple[set[int], set[tuple[int, int]]] | None:
+def _node_addresses(nodes: NodeSet) -> set[tuple[int, int]] | None:
+    """Every node's addresses, read once for every port's :func:`_packet_targets`; None when one cannot be read."""
+    try:
+        return {parse_address(text) for node in nodes.order for text in nodes.addresses(node) if text}
+    except ValueError:
+        return None
+
+
+def _packet_targets(svc: ServicePortInfo, rows: Sequence[EndpointRow], ingress: Sequence[str],
+                    node_addresses: set[tuple[int, int]]) -> tuple[set[int], set[tuple[int, int]]] | None:
     """Every destination port and address a packet of the port's views can have, before DNAT or after; None when
-    an address cannot be read."""
+    an address cannot be read. ``ingress``: the port's :func:`proxy_ingress`; ``node_addresses``: every node's."""
     ports = {svc.port, *([svc.node_port] if svc.node_port else [])}
-    texts = {svc.cluster_ip, *svc.external_ips, *svc.load_balancer_vips, *proxy_ingress(nodes, svc),
-             *(address for node in nodes.order for address in nodes.addresses(node))}
+    texts = {svc.cluster_ip, *svc.external_ips, *svc.load_balancer_vips, *ingress}
     for row in rows:
         texts.add(row.ip)
         port = row.endpoint.rpartition(":")[2]
@@ -416,7 +430,7 @@ def _packet_targets(nodes: NodeSet, svc: ServicePortInfo, rows: Sequence[Endpoin
             return None
         ports.add(int(port))
     try:
-        return ports, {parse_address(text) for text in texts if text}
+        return ports, {parse_address(text) for text in texts if text} | node_addresses
     except ValueError:
         return None
 
@@ -489,24 +503,28 @@ def views_kept(before: NodeSet, after: NodeSet, keys: Sequence[PortKey], old: Ma
         rows = rows_b[key]
         if rows != rows_a[key]:
             continue
-        if slices_b.get(key[:2]) != slices_a.get(key[:2]) or proxy_ingress(before, svc) != proxy_ingress(after, svc):
+        if slices_b.get(key[:2]) != slices_a.get(key[:2]):
+            continue
+        ingress = proxy_ingress(before, svc)
+        if ingress != proxy_ingress(after, svc):
             continue
         avoid = frozenset(row.ip for row in rows)
         if any(_pod_source(before, node, sources_b[node], avoid) != _pod_source(after, node, sources_a[node], avoid)
                for node in before.order):
             continue
-        candidates.append((key, svc, rows))
+        candidates.append((key, svc, rows, ingress))
     if not candidates:
         return frozenset()
     found = _rules_apart(before, after, owner)
-    if found is None:
+    node_addresses = _node_addresses(before)
+    if found is None or node_addresses is None:  # an unreadable node address: no port's targets are known
         return frozenset()
     apart, met = found
     kept = set()
-    for key, svc, rows in candidates:
+    for key, svc, rows, ingress in candidates:
         if svc.name_string in apart:
             continue
-        targets = _packet_targets(before, svc, rows)
+        targets = _packet_targets(svc, rows, ingress, node_addresses)
         if targets is not None and met.ports(svc.proto, targets) <= {svc.name_string}:
             kept.add(key)
     return frozenset(kept)

@@ -336,3 +336,46 @@ def test_no_port_that_can_be_kept_scans_no_rules(monkeypatch: pytest.MonkeyPatch
     before_nodes, after_nodes = node_set(case.cluster, case.config), node_set(after, case.config)
     report = diff(before_nodes, after_nodes, "node1", {("default", "b", "", Protocol.TCP)})
     assert [p.name for p in report.ports] == ["default/b"]
+
+
+def test_each_node_s_addresses_and_each_port_s_ipmode_proxy_ingress_are_read_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """views_kept reads every node's addresses once for every port's packet targets, and each port's ipMode Proxy
+    ingress once a state (R-sim 6: every node's addresses were read and parsed again for each port)."""
+    from kubeproxy_sim.analysis.nodes import NodeSet
+
+    case = _two_services()
+    c_slice = dataclasses.replace(case.cluster.endpoint_slices[0], name="c-x", service_name="c")
+    cluster = dataclasses.replace(case.cluster, services=(*case.cluster.services, _service("c", "10.96.0.12")),
+                                  endpoint_slices=(*case.cluster.endpoint_slices, c_slice))
+    slc = cluster.endpoint_slices[1]
+    after = _replace_slice(cluster, 1, dataclasses.replace(slc, endpoints=slc.endpoints[:1]))
+    before_nodes, after_nodes = node_set(cluster, case.config), node_set(after, case.config)
+    addresses: list[str] = []
+    ingress: list[tuple[int, str]] = []
+    real_addresses, real_ingress = NodeSet.addresses, diff_module.proxy_ingress
+
+    def reading(self, node):  # type: ignore[no-untyped-def]
+        addresses.append(node)
+        return real_addresses(self, node)
+
+    def asking(nodes, svc):  # type: ignore[no-untyped-def]
+        ingress.append((id(nodes), svc.name_string))
+        return real_ingress(nodes, svc)
+
+    real_kept = diff_module.views_kept
+    kept: list[frozenset[object]] = []
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(NodeSet, "addresses", reading)
+        monkeypatch.setattr(diff_module, "proxy_ingress", asking)
+        kept.append(real_kept(*args, **kwargs))
+        monkeypatch.setattr(NodeSet, "addresses", real_addresses)
+        monkeypatch.setattr(diff_module, "proxy_ingress", real_ingress)
+        return kept[-1]
+
+    monkeypatch.setattr(diff_module, "views_kept", recording)
+    diff(before_nodes, after_nodes, "node1")
+    assert {key[1] for key in kept[0]} == {"a", "c"}
+    assert len(ingress) == len(set(ingress)) == 4  # a and c, each in both states
+    assert sorted(addresses) == sorted(before_nodes.order)
