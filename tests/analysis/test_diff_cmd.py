@@ -182,3 +182,26 @@ def test_to_leaves_the_other_services_rules_out_not_under_other_rules(capsys, tm
     assert doc["other_rules"] == {"added": [], "removed": []}
     removed = {p["name"]: p["rules"]["removed"] for p in doc["services"]}
     assert any("default/b has no endpoints" in r for r in removed["default/b"])
+
+
+def test_a_udp_black_hole_lasts_while_the_client_keeps_sending(capsys, tmp_path) -> None:
+    """Every datagram refreshes a stale UDP entry (nf_conntrack_udp_packet): the reason says the client is held for
+    as long as it keeps sending at least every 30 s (120 s once assured), not merely until the entry times out."""
+    import yaml
+
+    from tests.simulator.builders import WEB, objects
+
+    after = [d for d in objects(dns_pods=()) if not (d["kind"] == "Pod" and d["metadata"]["name"] in WEB)]
+    paths = []
+    for name, docs in (("before.yaml", objects()), ("after.yaml", after)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(yaml.safe_dump_all(docs))
+    code, out, _ = run(capsys, "diff", "-f", str(paths[0]), "--against", str(paths[1]), "--cluster-cidr",
+                       "10.244.0.0/16", "--to", "default/dns", "-o", "json")
+    assert code == 0
+    (port,) = json.loads(out)["services"]
+    reasons = {f["fate"]: f["reason"] for f in port["existing_connections"]}
+    assert set(reasons) == {"black-holed"}
+    assert "every datagram refreshes the entry" in reasons["black-holed"]
+    assert "keeps sending at least that often is black-holed indefinitely" in reasons["black-holed"]
+    assert "until it times out" not in reasons["black-holed"]
