@@ -18,8 +18,15 @@ ClientIP affinity are sticky instead: one client, one outcome, on both sides.
 
 The false alarm rate is split (Bonferroni) over every random outcome of every
 flow of a run, so a whole run wrongly reports a difference with probability at
-most ``alpha``. N is sized per flow so that an outcome of the smallest
-predicted share is missed with at most that probability too (up to a cap).
+most ``alpha``. A flow of three or more random outcomes spends half its share on
+the outcomes' ranges and half on one chi-square test over them all (the test that
+sees a split redistributed among them); N is sized per flow so that an outcome
+of the smallest predicted share is missed with at most that probability too, and
+so that the flow's test notices its smallest share off by half (:data:`EFFECT`)
+with probability :data:`POWER` (up to a cap). A flow whose ranges still start
+at 0 cannot tell a never-reached outcome from an unlucky one: it is reported
+so (``inconclusive``), not as agreeing. ``netns verify --rules`` (dump mode)
+sizes and judges its flows by these same functions.
 
 Large services (more than :data:`LARGE_SERVICE` endpoints) get a reduced but
 sound comparison: only the flows needed (ClusterIP from a pod on the first node,
@@ -75,7 +82,7 @@ from kubeproxy_sim.proxier.config import ProxyConfig
 
 KERNEL_PROTOCOLS = ("tcp", "udp")  # this kernel has no SCTP sockets
 CLIENT_NAMESPACE = "kpsim-client"
-N_MIN, N_RANDOM, N_MAX, N_STICKY = 24, 100, 400, 16  # deterministic, random (at least), cap, affinity
+N_MIN, N_RANDOM, N_MAX, N_STICKY = 24, 100, 600, 16  # deterministic, random (at least), cap, affinity
 MC_MIN, MC_MAX = 64, 3000  # simulator connections per flow to map each endpoint to what the socket sees
 DEFAULT_ALPHA = Fraction(1, 1000)
 DEFAULT_TIMEOUT = 1.5  # see kernel.send.DEFAULT_TIMEOUT: a REJECT may be heard only at the SYN's retransmission
@@ -617,18 +624,30 @@ class FlowReport:
     exact: bool
     why: tuple[str, ...] = ()
     note: str = ""
+    blind: tuple[str, ...] = ()  # outcomes whose range starts at 0: never seen would pass
 
     @property
     def agree(self) -> bool:
         return not self.why
 
+    @property
+    def verdict(self) -> str:
+        return "differ" if self.why else ("inconclusive" if self.blind else "agree")
+
     def as_json(self) -> dict[str, Any]:
         f = self.flow
         return {"from": f.src, "to": f.dst, "proto": f.proto, "kind": f.kind, "service": f.service,
-                "connections": self.count, "verdict": "agree" if self.agree else "differ", "why": list(self.why),
+                "connections": self.count, "verdict": self.verdict, "why": list(self.why),
                 "sticky": self.sticky, "exact": self.exact, "note": self.note,
                 "outcomes": [{"outcome": r.outcome, "expected": share_text(r.share), "range": [r.low, r.high],
                               "observed": r.observed, "ok": r.ok} for r in self.rows]}
+
+
+def cannot_tell(outcomes: Sequence[str], count: int) -> str:
+    """Why a flow whose counts are all in range is no agreement."""
+    return (f"cannot tell: the range of {outcomes[0]}" + (f" and {len(outcomes) - 1} more" if len(outcomes) > 1
+            else "") + f" starts at 0, so one the kernel never shows would pass too; {count} connections are too "
+            "few for its share")
 
 
 def share_text(share: Fraction) -> str:
@@ -647,7 +666,8 @@ def outcome_text(key: Key) -> str:
 
 
 def sample_size(prediction: Prediction, alpha: Fraction) -> int:
-    """Enough connections that the rarest predicted outcome is seen, except with probability ``alpha``."""
+    """Enough connections that the rarest predicted outcome is seen, except with probability ``alpha``, and that
+    the flow's test notices its smallest share off by half (:func:`grouped_size`), up to :data:`N_MAX`."""
     if prediction.sticky:
         return N_STICKY
     if prediction.grouped:
@@ -655,9 +675,63 @@ def sample_size(prediction: Prediction, alpha: Fraction) -> int:
     rare = min((p for p in prediction.shares.values() if p < 1), default=None)
     if rare is None:
         return N_MIN
-    # P(never seen) = (1 - rare)**n must be well inside the lower tail (alpha / 2) for the range to start at 1
-    need = math.ceil(math.log(float(alpha) / 4) / math.log(1 - float(rare)))
+    # P(never seen) = (1 - rare)**n must be well inside the range's lower tail (a quarter of alpha when the flow's
+    # chi-square takes half) for the range to start at 1
+    need = math.ceil(math.log(float(alpha) / 8) / math.log(1 - float(rare)))
+    if prediction.exact:
+        need = max(need, grouped_size([float(p) for p in prediction.shares.values()],
+                                      float(_split(prediction, alpha)[1] or alpha)))
     return max(N_RANDOM, min(N_MAX, need))
+
+
+def _random_keys(prediction: Prediction) -> list[Key]:
+    return [k for k, p in prediction.shares.items() if 0 < p < 1]
+
+
+def _split(prediction: Prediction, alpha: Fraction) -> tuple[Fraction, Fraction | None]:
+    """(each range's level, the flow's chi-square level or None): a flow of three or more random outcomes has
+    one test per outcome at ``alpha`` (:func:`per_row_alpha`); it gives half of each to the ranges and the sum
+    of those halves to one chi-square over its outcomes. Two outcomes need no chi-square (their ranges are it)."""
+    tests = len(_random_keys(prediction))
+    if prediction.sticky or not prediction.exact or prediction.grouped or tests < 3:
+        return alpha, None
+    return alpha / 2, alpha * tests / 2
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What :func:`check_counts` found: each outcome's accepted range, why the counts differ, and the outcomes
+    whose range starts at 0 though the simulator gives them a share (never seen would pass)."""
+
+    ranges: dict[Key, tuple[int, int]]
+    why: tuple[str, ...]
+    blind: tuple[Key, ...]
+
+
+def check_counts(prediction: Prediction, seen: Counter[Key], alpha: Fraction, seed: int = 1) -> Checked:
+    """The one judging of both ``netns verify`` modes (``seen`` already reduced to the prediction's keys; ``alpha``
+    the flow's per-test share of the run's): exact binomial ranges, the flow's chi-square over its outcomes
+    (:func:`_split`; its exact or Monte Carlo tail when an outcome expects fewer than 5), a large service's
+    chi-square over groups, and the outcomes the ranges cannot tell from never reached."""
+    count = sum(seen.values())
+    keys = sorted(prediction.shares, key=lambda k: (-prediction.shares[k], k))
+    if prediction.grouped:
+        ranges = {k: stats.binom_acceptance(count, float(prediction.shares[k]), float(alpha)) for k in keys}
+        return Checked(ranges, tuple(_judge_grouped(prediction, seen, alpha)[1]), ())
+    if prediction.sticky or not prediction.exact:
+        return Checked({k: (0, count) for k in keys}, (), ())
+    level, chi_level = _split(prediction, alpha)
+    ranges = {k: binomial_range(count, prediction.shares[k], level) for k in keys}
+    blind = tuple(k for k in keys if 0 < prediction.shares[k] < 1 and ranges[k][0] == 0)
+    why: list[str] = []
+    if chi_level is not None:
+        unexpected = sum(n for k, n in seen.items() if k not in prediction.shares)
+        fit = stats.goodness_of_fit([seen.get(k, 0) for k in keys] + [unexpected],
+                                    [([float(prediction.shares[k]) for k in keys] + [0.0], count)], seed)
+        if not unexpected and fit.p_value < float(chi_level):  # an unpredicted outcome is said on its own
+            why.append(f"the split over its outcomes differs: chi-square {fit.statistic:.1f} on {fit.df} degrees "
+                       f"of freedom, p = {fit.p_value:.2g} < {float(chi_level):.2g}")
+    return Checked(ranges, tuple(why), blind)
 
 
 def chi2_quantile(alpha: float, df: int) -> float:
@@ -718,25 +792,20 @@ def judge(flow: Flow, prediction: Prediction, seen: Counter[Key], alpha: Fractio
     seen = prediction.reduce(seen)
     why += [f"the kernel shows {outcome_text(k)} ({n} of {count}), the simulator never does"
             for k, n in sorted(seen.items()) if k not in prediction.shares]
-    if prediction.grouped:
-        rows, more = _judge_grouped(prediction, seen, alpha)
-        rows += [Row(outcome_text(k), Fraction(0), 0, 0, n) for k, n in sorted(seen.items())
-                 if k not in prediction.shares]
-        return FlowReport(flow, count, tuple(rows), False, True, tuple(why + more), prediction.note)
-    rows = []
-    for key, share in sorted(prediction.shares.items(), key=lambda kv: (-kv[1], kv[0])):
-        if prediction.sticky or not prediction.exact:
-            low, high = 0, count
-        else:
-            low, high = binomial_range(count, share, alpha)
-        rows.append(Row(outcome_text(key), share, low, high, seen.get(key, 0)))
+    checked = check_counts(prediction, seen, alpha)
+    rows = [Row(outcome_text(key), share, *checked.ranges[key], seen.get(key, 0))
+            for key, share in sorted(prediction.shares.items(), key=lambda kv: (-kv[1], kv[0]))]
     rows += [Row(outcome_text(k), Fraction(0), 0, 0, n) for k, n in sorted(seen.items())
              if k not in prediction.shares]
+    blind = tuple(outcome_text(k) for k in checked.blind)
+    if prediction.grouped:
+        return FlowReport(flow, count, tuple(rows), False, True, tuple(why) + checked.why, prediction.note, blind)
     if prediction.sticky and len(seen) > 1:
         why.append(f"session affinity: one client reached {len(seen)} different outcomes, expected one")
     why += [f"{r.outcome}: {r.observed} of {count}, expected {float(r.share):.1%} (range {r.low}-{r.high})"
             for r in rows if not r.ok and r.share > 0]
-    return FlowReport(flow, count, tuple(rows), prediction.sticky, prediction.exact, tuple(why), prediction.note)
+    return FlowReport(flow, count, tuple(rows), prediction.sticky, prediction.exact, tuple(why) + checked.why,
+                      prediction.note, blind)
 
 
 # --------------------------------------------------------------------------- the whole run
@@ -759,7 +828,9 @@ class Report:
 
     def summary(self) -> str:
         bad = len(self.differences())
-        return (f"{len(self.flows)} flows: {len(self.flows) - bad} agree, {bad} differ "
+        blind = sum(1 for f in self.flows if f.verdict == "inconclusive")
+        unsure = f", {blind} cannot tell" if blind else ""
+        return (f"{len(self.flows)} flows: {len(self.flows) - bad - blind} agree, {bad} differ{unsure} "
                 f"(false alarm rate of the whole run at most {float(self.alpha):.2%})")
 
     def as_json(self) -> dict[str, Any]:
@@ -774,7 +845,8 @@ def render_table(report: Report) -> str:
     for number, flow in enumerate(report.flows, start=1):
         for i, row in enumerate(flow.rows):
             first = i == 0
-            verdict = ("agree" if flow.agree else "DIFFER") + (" (sticky)" if flow.sticky else "") if first else \
+            word = {"agree": "agree", "differ": "DIFFER", "inconclusive": "CANNOT TELL"}[flow.verdict]
+            verdict = word + (" (sticky)" if flow.sticky else "") if first else \
                 ("" if row.ok and row.share > 0 else "<-")
             table.append((str(number) if first else "", flow.flow.label if first else "",
                           flow.flow.kind if first else "", row.outcome, f"{float(row.share):.1%}",
@@ -783,6 +855,8 @@ def render_table(report: Report) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table]
     for number, flow in enumerate(report.flows, start=1):
         lines += [f"#{number}: {why}" for why in flow.why]
+        if flow.blind and flow.agree:
+            lines.append(f"#{number}: {cannot_tell(flow.blind, flow.count)}")
     lines += [f"skipped {s.flow}: {s.reason}" for s in report.skipped]
     lines += [f"note: {n}" for n in report.notes]
     lines.append(report.summary())

@@ -171,3 +171,26 @@ def test_cli_reports_a_difference(kernel: None, run_tag: str, tmp_path: Path, mo
     assert code == 1 and "DIFFER" in out and "2 flows: 1 agree, 1 differ" in out, out
     assert "the simulator never does" in out
     assert not _ours(name)
+
+
+def test_cli_reports_a_wrong_split(kernel: None, run_tag: str, tmp_path: Path, monkeypatch, capfd) -> None:
+    """QA-stats 3: the kernel's KUBE-SVC jumps all keep --probability 0.25 (no chain: shares 1/4, 3/16, 9/64,
+    27/64, one pod 42%), the simulator's keep kube-proxy's 1/4 each. Every endpoint is still reached, so only the
+    split differs: the flow's chi-square over its outcomes, at N sized for it, must see it (on the re-run too,
+    as a real difference repeats)."""
+    import re
+
+    from kubeproxy_sim.kernel import build
+
+    monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
+    real = build.node_rules
+    monkeypatch.setattr(build, "node_rules", lambda cluster, node: re.sub(
+        r"(-A KUBE-SVC-\S+ .*--probability )\S+", r"\g<1>0.2500000000", real(cluster, node)))
+    flows = tmp_path / "flows.yaml"
+    flows.write_text("flows:\n- {from: pod/default/kubernetes-bootcamp-855d5cc575-4lb7w, to: 10.96.142.87:8080}\n")
+    name = f"{run_tag}-dsplit"
+    code = _cli(["netns", "verify", "--scenario", "bootcamp", "--name", name, "--flows", str(flows)])
+    out = capfd.readouterr().out
+    assert code == 1 and "DIFFER" in out and "1 flows: 0 agree, 1 differ" in out, out
+    assert "the split over its outcomes differs: chi-square" in out, out
+    assert not _ours(name)

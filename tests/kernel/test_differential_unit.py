@@ -296,3 +296,56 @@ def test_grouped_size_grows_with_groups_and_confidence() -> None:
 
     assert grouped_size([1 / 3] * 3, 1e-3) < grouped_size([1 / 9] * 9, 1e-3) <= grouped_size([1 / 9] * 9, 1e-6)
     assert grouped_size([1 / 9] * 9, 1e-6) <= N_GROUPED_MAX
+
+
+def _endpoints(k: int) -> list[tuple[str, ...]]:
+    return [("reply", f"10.0.0.{i}", "10.0.0.99") for i in range(1, k + 1)]
+
+
+def _counts(keys: list[tuple[str, ...]], shares: list[Fraction], n: int) -> Counter:
+    """Counts as close to n * share as whole numbers get (the rest on the largest share)."""
+    counts = Counter({k: int(n * p) for k, p in zip(keys, shares, strict=True)})
+    counts[keys[shares.index(max(shares))]] += n - sum(counts.values())
+    return counts
+
+
+def test_a_wrong_split_of_a_small_service_is_seen() -> None:
+    """QA-stats 3: bootcamp (6 flows of 4 endpoints, each outcome a test: alpha / 24 a test) was run with 100
+    connections a flow and each outcome judged alone (9-44 for 1/4), so the kernel's "no chain" split (every
+    --probability 0.25: shares 1/4, 3/16, 9/64, 27/64) passed. The flow's chi-square over its outcomes, with N
+    sized for power against a share off by half, sees it; the right split still agrees."""
+    alpha = Fraction(1, 1000) / 24
+    keys = _endpoints(4)
+    right = Prediction(dict.fromkeys(keys, Fraction(1, 4)))
+    n = sample_size(right, alpha)
+    assert n >= 400
+    wrong = [Fraction(1, 4), Fraction(3, 16), Fraction(9, 64), Fraction(27, 64)]
+    old = judge(Flow("s", "d:1"), right, _counts(keys, wrong, 100), alpha * 2)  # the old ranges at 100: blind to it
+    assert all(row.ok for row in old.rows)
+    report = judge(Flow("s", "d:1"), right, _counts(keys, wrong, n), alpha)
+    assert not report.agree and report.verdict == "differ"
+    assert any("chi-square" in why and "split" in why for why in report.why), report.why
+    assert judge(Flow("s", "d:1"), right, _counts(keys, [Fraction(1, 4)] * 4, n), alpha).verdict == "agree"
+    # the first endpoint twice as likely (.4 .2 .2 .2) is seen too
+    lopsided = [Fraction(2, 5), Fraction(1, 5), Fraction(1, 5), Fraction(1, 5)]
+    assert not judge(Flow("s", "d:1"), right, _counts(keys, lopsided, n), alpha).agree
+
+
+def test_a_flow_whose_ranges_start_at_0_cannot_tell_and_says_so() -> None:
+    """QA-stats 1: with 12 endpoints of 1/12 and 100 connections the range of each starts at 0, so an endpoint
+    the kernel never reaches passes: the flow is inconclusive, not agreeing (nor differing)."""
+    from kubeproxy_sim.kernel.differential import Report, render_table
+
+    keys = _endpoints(12)
+    prediction = Prediction(dict.fromkeys(keys, Fraction(1, 12)))
+    counts = _counts(keys[1:], [Fraction(1, 11)] * 11, 100)  # endpoint 1 never reached
+    report = judge(Flow("s", "d:1"), prediction, counts, Fraction(1, 1000) / 12)
+    assert report.agree and report.verdict == "inconclusive" and report.blind
+    assert report.as_json()["verdict"] == "inconclusive"
+    text = render_table(Report((report,)))
+    assert "CANNOT TELL" in text and "starts at 0" in text and "1 flows: 0 agree, 0 differ, 1 cannot tell" in text
+    # sized as the run sizes it, the range starts at 1 and the unreached endpoint differs
+    n = sample_size(prediction, Fraction(1, 1000) / 12)
+    assert (1 - 1 / 12) ** n <= 1e-3 / 12 / 8
+    sized = judge(Flow("s", "d:1"), prediction, _counts(keys[1:], [Fraction(1, 11)] * 11, n), Fraction(1, 1000) / 12)
+    assert sized.verdict == "differ" and not sized.blind
