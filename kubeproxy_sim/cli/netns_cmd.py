@@ -100,7 +100,9 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
         "ip6tables-restore for an ip6tables-save, its addresses, "
         "a server in every DNAT target, a client pod and an external client), then for each flow compare the "
         "tracer's prediction with real connections: endpoints and shares, masquerading, REJECT/DROP as the "
-        "socket sees them, each count against an exact 99.9% binomial range. Everything is removed at the end.",
+        "socket sees them, each count against an exact binomial range, a chi-square over each flow's outcomes, "
+        "at the whole run's --alpha as objects mode judges them; a flow whose ranges start at 0 (too few "
+        "connections) cannot tell and says so. Everything is removed at the end.",
         epilog="flows file (YAML):\n  flows:\n  - {from: pod, to: 10.96.0.10:53, proto: udp, count: 200}\n"
         "  - {from: external, to: node:30080}\n  - {from: pod, to: '[fd00:10:96::10]:80'}   (an ip6tables-save)\n\n"
         "examples:\n"
@@ -121,15 +123,15 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
                         "from outside on each node, LoadBalancer IPs and externalIPs from outside, the hairpin)")
     verify.add_argument("--from", dest="origins", action="append", choices=["pod", "node", "external"],
                         help="derived flows only from these sources (repeatable)")
-    verify.add_argument("--count", type=parse_int, default=100, help="dump mode: connections per flow (default 100; "
-                        "objects mode sizes each flow for its statistical test)")
+    verify.add_argument("--count", type=parse_int, default=None, help="dump mode: connections per flow (default: "
+                        "each flow sized for its tests, as objects mode always does)")
     verify.add_argument("--timeout", type=float, default=None, help="seconds to wait per connection (default 0.3 "
                         "in dump mode, 1.5 in objects mode; dump mode waits at least 5 s for flows that must be "
                         "answered)")
     verify.add_argument("--max-flows", type=parse_int, metavar="N", help="check at most N flows")
     verify.add_argument("--bridge", default="cbr0", help="dump mode: the pods' bridge on the node (default cbr0)")
-    verify.add_argument("--alpha", type=float, default=0.001, help="objects mode: the false alarm rate of the "
-                        "whole run, split over its comparisons (default 0.001)")
+    verify.add_argument("--alpha", type=float, default=0.001, help="the false alarm rate of the whole run, split "
+                        "over its comparisons (default 0.001; both modes)")
     verify.add_argument("--name", help="the stage's name (namespaces kpsim-NAME.*; default verify-PID)")
     add_output_flags(verify)
     verify.set_defaults(func=run_verify)
@@ -306,6 +308,7 @@ def _check_verify_args(args: argparse.Namespace) -> None:
 
 def run_verify(args: argparse.Namespace) -> int:
     import os
+    from fractions import Fraction
 
     from kubeproxy_sim.kernel import env
     from kubeproxy_sim.kernel.plan import check_name
@@ -316,12 +319,15 @@ def run_verify(args: argparse.Namespace) -> int:
     _check_verify_args(args)
     if not args.rules:
         return _run_verify_objects(args, name)
+    if not 0 < args.alpha < 1:
+        raise InputError(Diagnostic(f"{args.alpha}: expected a rate between 0 and 1", field="--alpha"))
     report(idle_with_dump(args, used=("node_ip",)), args)  # the dump's family is read when it is staged
     env.require()
     timeout = args.timeout if args.timeout is not None else 0.3
     with _unwinding_on_sigterm():
         result = verify(args.rules, state_dir(), name=name, node_ips=args.node_ip or [], flows_file=args.flows,
                         count=args.count, timeout=timeout, max_flows=args.max_flows, bridge=args.bridge,
+                        alpha=Fraction(args.alpha).limit_denominator(10**9),
                         origins=tuple(Origin(o) for o in dict.fromkeys(args.origins or [o.value for o in Origin])),
                         progress=progress)
     report([Diagnostic(f"left out of the staged dump ({x.reason}): {x.rule}", file=result.file, line=x.line,

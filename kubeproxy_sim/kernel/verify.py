@@ -6,12 +6,17 @@ shares; each prediction is turned into what the client's socket must see: a
 reply from an endpoint (with the source address the endpoint saw, so
 masquerading shows), ``refused``, ``unreachable``, ``EPERM`` or ``timeout``.
 The reply's way back is traced too (a filter that drops established traffic
-makes a correct DNAT look like a timeout). Then N real connections are counted,
-and every count is compared with an exact binomial acceptance range at 99.9%
-(Bonferroni-split across the outcomes of a flow), computed with integers. A
-flow that differs is run once more and judged on the second run: a real
-difference repeats, while a count just outside its range (one flow in a
-thousand) or a machine too busy to answer in time does not. The result says so.
+makes a correct DNAT look like a timeout). Then N real connections are counted
+and judged as objects mode judges them, by the same functions of
+:mod:`kubeproxy_sim.kernel.differential`: the run's false alarm rate (``alpha``,
+0.1%) split over every test of every flow, N sized per flow so that the rarest
+outcome is seen and a share off by half noticed, exact binomial ranges computed
+with integers, a chi-square over a flow's outcomes, a large service's endpoints
+judged by group; a flow whose ranges still start at 0 (a given ``count`` too
+small) cannot tell a never-reached endpoint from an unlucky one and is reported
+``inconclusive``, not ``ok``. A flow that differs is run once more and judged
+on the second run: a real difference repeats, while a count just outside its
+range or a machine too busy to answer in time does not. The result says so.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from kubeproxy_sim.objects.nodes import family_of
 from kubeproxy_sim.simulator.send import remembers_client
 
 CONFIDENCE = Fraction(999, 1000)
-DEFAULT_COUNT = 100
+DEFAULT_ALPHA = 1 - CONFIDENCE
+DEFAULT_COUNT = None  # sized per flow (differential.sample_size); a number fixes every flow's count
 DEFAULT_TIMEOUT = 0.3
 # How long a reply may take when no outcome predicts silence: then a silent attempt is a mismatch, so it must not
 # be a reply that a loaded machine delivered late (CI saw one UDP answer of 40 miss 0.3 s). Attempts run
@@ -456,20 +462,24 @@ class FlowResult:
     uncertain: int
     note: str = ""  # set when the flow was run twice
     sticky: bool = False  # ClientIP affinity: one client's connections all take one of the predicted outcomes
+    why: tuple[str, ...] = ()  # how it differs ((): it does not)
+    blind: tuple[str, ...] = ()  # outcomes whose range starts at 0: one never seen would pass
 
     @property
     def ok(self) -> bool:
-        one = not self.sticky or sum(1 for row in self.rows if row.observed) <= 1
-        return one and all(row.ok for row in self.rows)
+        return not self.why
+
+    @property
+    def verdict(self) -> str:
+        return "mismatch" if self.why else ("inconclusive" if self.blind else "ok")
 
     def differences(self) -> str:
-        return "; ".join(f"{row.expect}: {row.observed} of {self.count}, expected {row.low}-{row.high}"
-                         for row in self.rows if not row.ok)
+        return "; ".join(self.why)
 
     def as_json(self) -> dict[str, Any]:
         f = self.flow
         return {"from": f.origin.value, "source": self.source, "to": host_port(f.dst, f.port), "proto": f.proto,
-                "kind": f.kind, "service": f.service, "count": self.count, "verdict": "ok" if self.ok else "mismatch",
+                "kind": f.kind, "service": f.service, "count": self.count, "verdict": self.verdict,
                 "uncertain_rules": self.uncertain,
                 "outcomes": [{"predicted": r.outcome, "expect": r.expect, "share": str(r.share),
                               "range": [r.low, r.high], "observed": r.observed,
@@ -478,49 +488,108 @@ class FlowResult:
                 "sticky": self.sticky, "note": self.note}
 
 
-def judge(flow: Flow, source: str, expectations: Iterable[Expectation], seen: Counter[tuple[str, ...]],
-          count: int, confidence: Fraction = CONFIDENCE, uncertain: int = 0, masq_visible: bool = True,
-          sticky: bool = False) -> FlowResult:
-    """Merge predictions that look alike to the socket, add what was seen but not predicted, bound each count.
-
-    ``masq_visible`` is False for the node's own connections: masquerading to the node's own address leaves
-    their source unchanged, so the endpoint cannot tell. A ``sticky`` flow (ClientIP affinity: the first
-    connection's endpoint is remembered for the client) is right when all its connections took one predicted
-    outcome, whichever.
-    """
+def _merged(expectations: Iterable[Expectation]) -> dict[tuple[str, ...], list[Any]]:
+    """Predictions that look alike to the socket, as one: key -> [tracer outcomes, share, masquerade]."""
     merged: dict[tuple[str, ...], list[Any]] = {}
     for e in expectations:
         entry = merged.setdefault(e.key, [[], Fraction(0), e.masquerade])
         entry[0].append(e.outcome)
         entry[1] += e.share
+    return merged
+
+
+def prediction_of(expectations: Iterable[Expectation], sticky: bool = False) -> Any:
+    """The flow's :class:`~kubeproxy_sim.kernel.differential.Prediction`, so that both modes size and judge alike;
+    a flow of more than LARGE_SERVICE endpoints has its endpoints grouped as objects mode groups them."""
+    from kubeproxy_sim.kernel.differential import LARGE_SERVICE, Prediction, fixed_groups
+
+    shares = {key: share for key, (_, share, _) in _merged(expectations).items() if share > 0}
+    sticky = sticky and len(shares) > 1
+    targets = sorted({key[1] for key in shares if key[0] == "reply"})
+    groups: dict[str, str] = {}
+    if len(targets) > LARGE_SERVICE and not sticky:
+        labels = fixed_groups([("the node", split_endpoint(t)[0], t) for t in targets])
+        groups = dict(labels)
+        grouped: dict[tuple[str, ...], Fraction] = {}
+        for key, share in shares.items():
+            new = ("group", groups[key[1]], key[2]) if key[0] == "reply" else key
+            grouped[new] = grouped.get(new, Fraction(0)) + share
+        shares = grouped
+    return Prediction(shares, sticky, True, "", groups)
+
+
+def judge(flow: Flow, source: str, expectations: Iterable[Expectation], seen: Counter[tuple[str, ...]],
+          count: int, confidence: Fraction = CONFIDENCE, uncertain: int = 0, masq_visible: bool = True,
+          sticky: bool = False, alpha: Fraction | None = None) -> FlowResult:
+    """Merge predictions that look alike to the socket, add what was seen but not predicted, bound each count
+    (:func:`~kubeproxy_sim.kernel.differential.check_counts`, objects mode's judging).
+
+    ``alpha`` is the level of each of the flow's tests (its share of the run's); without it the flow's own
+    ``1 - confidence`` split over its random outcomes. ``masq_visible`` is False for the node's own connections:
+    masquerading to the node's own address leaves their source unchanged, so the endpoint cannot tell. A
+    ``sticky`` flow (ClientIP affinity: the first connection's endpoint is remembered for the client) is right
+    when all its connections took one predicted outcome, whichever.
+    """
+    from kubeproxy_sim.kernel.differential import check_counts
+
+    expectations = list(expectations)
+    prediction = prediction_of(expectations, sticky)
+    merged = _merged(expectations)
+    if prediction.groups:  # a large service: its endpoints' rows become their groups' rows
+        grouped: dict[tuple[str, ...], list[Any]] = {}
+        for key, (outcomes, share, masq) in merged.items():
+            new = ("group", prediction.groups[key[1]], key[2]) if key[0] == "reply" and share > 0 else key
+            entry = grouped.setdefault(new, [[], Fraction(0), masq])
+            entry[0].extend(outcomes)
+            entry[1] += share
+        merged = grouped
+    seen = prediction.reduce(seen)
     for key in seen:
         merged.setdefault(key, [["(not predicted)"], Fraction(0), None])
-    random_rows = sum(1 for _, share, _ in merged.values() if 0 < share < 1)
-    alpha = (1 - confidence) / max(random_rows, 1)
+    if alpha is None:
+        alpha = (1 - confidence) / max(sum(1 for _, share, _ in merged.values() if 0 < share < 1), 1)
+    checked = check_counts(prediction, Counter({k: n for k, n in seen.items()}), alpha)
     rows = []
-    sticky = sticky and sum(1 for _, share, _ in merged.values() if share > 0) > 1
     for key, (outcomes, share, masq) in merged.items():
-        low, high = (0, count if share > 0 else 0) if sticky else binomial_range(count, share, alpha)
-        masq_seen = key[2] != source if key[0] == "reply" and masq_visible else None
-        rows.append(Row("; ".join(outcomes), observation_text(key), share, low, high, seen.get(key, 0), masq,
+        low, high = checked.ranges.get(key, (0, 0))
+        masq_seen = key[2] != source if key[0] in ("reply", "group") and masq_visible else None
+        text = f"reply from one of {key[1]} (saw {key[2]})" if key[0] == "group" else observation_text(key)
+        if key[0] == "group":
+            outcomes = [f"DNAT to one of {key[1]}"]
+        rows.append(Row("; ".join(dict.fromkeys(outcomes)), text, share, low, high, seen.get(key, 0), masq,
                         masq_seen))
     rows.sort(key=lambda r: (-r.share, r.expect))
-    return FlowResult(flow, source, count, tuple(rows), uncertain, sticky=sticky)
+    why = []
+    if prediction.sticky and sum(1 for row in rows if row.observed) > 1:
+        why.append(f"session affinity: one client reached {sum(1 for row in rows if row.observed)} different "
+                   "outcomes, expected one")
+    why += [f"{row.expect}: {row.observed} of {count}, expected {row.low}-{row.high}" for row in rows
+            if not row.ok and (not prediction.grouped or row.share == 0)]
+    blind = tuple(observation_text(k) for k in checked.blind)
+    return FlowResult(flow, source, count, tuple(rows), uncertain, sticky=prediction.sticky,
+                      why=tuple(why) + checked.why, blind=blind)
 
 
 def _yes(value: bool | None) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
 
+def cannot_tell(outcomes: Sequence[str], count: int) -> str:
+    from kubeproxy_sim.kernel.differential import cannot_tell as words
+
+    return words(outcomes, count)
+
+
 def render_table(results: Sequence[FlowResult]) -> str:
-    head = ("#", "from", "to", "kind", "predicted", "share", "99.9% range", "observed", "masq pred/obs",
+    head = ("#", "from", "to", "kind", "predicted", "share", "range", "observed", "masq pred/obs",
             "socket sees", "verdict")
     table: list[tuple[str, ...]] = [head]
     for number, result in enumerate(results, start=1):
         f = result.flow
         for i, row in enumerate(result.rows):
             first = i == 0
-            verdict = ("ok" if result.ok else "MISMATCH") if first else ("" if row.ok else "<-")
+            verdict = {"ok": "ok", "mismatch": "MISMATCH", "inconclusive": "CANNOT TELL"}[result.verdict] if first \
+                else ("" if row.ok else "<-")
             table.append((str(number) if first else "", f"{f.origin.value} {result.source}" if first else "",
                           f.label if first else "", f.kind if first else "", row.outcome,
                           f"{float(row.share):.1%}", f"{row.low}-{row.high}", f"{row.observed}/{result.count}",
@@ -529,6 +598,10 @@ def render_table(results: Sequence[FlowResult]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table]
     lines += [f"#{number}: sticky (ClientIP affinity): one client's connections must all take one of these "
               "outcomes" for number, result in enumerate(results, start=1) if result.sticky]
+    lines += [f"#{number}: {why}" for number, result in enumerate(results, start=1) for why in result.why
+              if not why.startswith(tuple(f"{row.expect}: " for row in result.rows))]
+    lines += [f"#{number}: {cannot_tell(result.blind, result.count)}" for number, result in
+              enumerate(results, start=1) if result.ok and result.blind]
     lines += [f"#{number}: {result.note}" for number, result in enumerate(results, start=1) if result.note]
     return "\n".join(lines)
 
@@ -545,6 +618,7 @@ class Report:
     nfacct: tuple[str, ...]
     results: tuple[FlowResult, ...]
     notes: tuple[str, ...] = ()
+    alpha: Fraction = DEFAULT_ALPHA
 
     @property
     def ok(self) -> bool:
@@ -569,7 +643,10 @@ class Report:
                          f"{', '.join(str(x.line) for x in self.left_out)})")
         lines += list(self.notes)
         mismatches = sum(not r.ok for r in self.results)
-        lines.append(f"{len(self.results)} flows: {len(self.results) - mismatches} ok, {mismatches} mismatched")
+        blind = sum(r.verdict == "inconclusive" for r in self.results)
+        unsure = f", {blind} cannot tell (a range starts at 0: more connections needed)" if blind else ""
+        lines.append(f"{len(self.results)} flows: {len(self.results) - mismatches - blind} ok, {mismatches} "
+                     f"mismatched{unsure} (false alarm rate of the whole run at most {float(self.alpha):.2%})")
         return lines
 
     def as_json(self) -> dict[str, Any]:
@@ -597,32 +674,42 @@ def reply_wait(expectations: Iterable[Expectation], timeout: float) -> float:
     return max(timeout, PATIENT_TIMEOUT)
 
 
-def run_flow(predictor: Predictor, flow: Flow, count: int, timeout: float) -> FlowResult:
-    expectations, traced = predictor.expectations(flow)
+def run_flow(predictor: Predictor, flow: Flow, count: int | None, timeout: float, alpha: Fraction | None = None,
+             predicted: tuple[list[Expectation], Any] | None = None) -> FlowResult:
+    """Observe and judge one flow: ``flow.count``, else ``count``, else sized for its tests at ``alpha`` (each
+    test's level; None: the flow's own 0.1%)."""
+    from kubeproxy_sim.kernel.differential import sample_size
+
+    expectations, traced = predicted or predictor.expectations(flow)
     source = predictor.source(flow.origin)[0]
-    n = flow.count or count
+    sticky = remembers_client(traced.outcomes)
+    n = flow.count or count or sample_size(prediction_of(expectations, sticky), alpha or DEFAULT_ALPHA)
     wait = reply_wait(expectations, timeout)
 
     def run_once() -> FlowResult:
         seen = observe(predictor.plan, flow, source, n, wait)
         return judge(flow, source, expectations, seen, n, uncertain=len(traced.uncertain),
-                     masq_visible=flow.origin is not Origin.NODE, sticky=remembers_client(traced.outcomes))
+                     masq_visible=flow.origin is not Origin.NODE, sticky=sticky, alpha=alpha)
 
     first = run_once()
     if first.ok:
         return first
     again = run_once()  # see the module doc: judged on this run, and the first one's difference is reported
-    note = "run twice: the first run differed too" if not again.ok else f"the first run differed: {first.differences()}"
+    note = f"run twice: the first run differed too: {again.differences()}" if not again.ok else \
+        f"the first run differed: {first.differences()}"
     return dataclasses.replace(again, note=note)
 
 
 def verify(path: str, directory: Path, *, name: str, node_ips: Sequence[str] = (), flows_file: str | None = None,
-           count: int = DEFAULT_COUNT, timeout: float = DEFAULT_TIMEOUT, max_flows: int | None = None,
-           origins: Sequence[Origin] = tuple(Origin), bridge: str = "cbr0", progress: Any = None) -> Report:
+           count: int | None = DEFAULT_COUNT, timeout: float = DEFAULT_TIMEOUT, max_flows: int | None = None,
+           origins: Sequence[Origin] = tuple(Origin), bridge: str = "cbr0", progress: Any = None,
+           alpha: Fraction = DEFAULT_ALPHA) -> Report:
     """Stage the dump, predict and observe every flow, remove the stage (also on error).
 
+    ``alpha`` is the whole run's false alarm rate, split over every flow's tests as objects mode splits it;
+    ``count`` None sizes each flow (a flows file's ``count`` fixes its flow's).
     ``progress`` (label, total) -> a context giving a tick function: the command line's progress display."""
-    from kubeproxy_sim.kernel.differential import no_progress
+    from kubeproxy_sim.kernel.differential import no_progress, per_row_alpha
     from kubeproxy_sim.kernel.stage import plan_stage, read_dump, stage, unstage
     from kubeproxy_sim.netfilter.codec import parse_ruleset
     from kubeproxy_sim.netfilter.dumpfile import dump_name, read_dump_text
@@ -640,12 +727,14 @@ def verify(path: str, directory: Path, *, name: str, node_ips: Sequence[str] = (
         flows = given[:max_flows] if given is not None else derive_flows(loaded, plan.node_ips[0], origins,
                                                                           max_flows)
         predictor = Predictor(staged, loaded)
+        predicted = [predictor.expectations(flow) for flow in flows]
+        row_alpha = per_row_alpha([prediction_of(e, remembers_client(t.outcomes)) for e, t in predicted], alpha)
         results_list = []
         with progress("running flows", len(flows)) as tick:
-            for flow in flows:
-                results_list.append(run_flow(predictor, flow, count, timeout))
+            for flow, guess in zip(flows, predicted, strict=True):
+                results_list.append(run_flow(predictor, flow, count, timeout, row_alpha, guess))
                 tick()
         results = tuple(results_list)
     finally:
         unstage(staged, directory)
-    return Report(path, plan, staged.left_out, staged.ipsets, staged.nfacct, results, tuple(_notes(ruleset)))
+    return Report(path, plan, staged.left_out, staged.ipsets, staged.nfacct, results, tuple(_notes(ruleset)), alpha)

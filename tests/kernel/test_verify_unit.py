@@ -378,3 +378,82 @@ def test_a_jump_to_an_undeclared_chain_is_left_out_at_its_own_line(monkeypatch: 
         (9, "-A FOO -p tcp -m tcp --dport 80 -g BAR", "this kernel refused it: Chain 'BAR' does not exist")]
     assert len(calls) == 2 and staged.splitlines()[6] == UNDECLARED_JUMP.splitlines()[6]
 
+
+
+class _Twelve(_Predictor):
+    """A service of 12 endpoints of 1/12 each (QA-stats 1: from 11 endpoints up, 100 connections give ranges
+    from 0, so an endpoint the kernel never reaches passed as ok)."""
+
+    keys = [("reply", f"10.0.0.{i}:80", "10.0.0.200") for i in range(1, 13)]
+
+    def expectations(self, flow: Flow):
+        return [Expectation(k, f"DNAT to {k[1]}", Fraction(1, 12), False) for k in self.keys], _Traced()
+
+
+def _never_the_first(keys, count: int) -> Counter:
+    rest = keys[1:]
+    counts = Counter({k: count // len(rest) for k in rest})
+    counts[rest[0]] += count - sum(counts.values())
+    return counts
+
+
+def test_dump_mode_sizes_each_flow_so_a_never_reached_endpoint_differs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dump mode sizes and judges a flow by objects mode's functions: at the run's per-test alpha, N is enough that
+    each endpoint's range starts at 1, so a kernel that never picks endpoint 1 differs; with a fixed 100 the flow
+    cannot tell (inconclusive), which it says instead of ok."""
+    from kubeproxy_sim.kernel import verify as module
+    from kubeproxy_sim.kernel.differential import sample_size
+
+    predictor = _Twelve()
+    counts = []
+
+    def fake_observe(plan, flow, source, count, timeout):
+        counts.append(count)
+        return _never_the_first(predictor.keys, count)
+
+    monkeypatch.setattr(module, "observe", fake_observe)
+    flow = Flow(Origin.POD, "10.96.0.10", 80, "tcp")
+    alpha = Fraction(1, 1000) / 12
+    sized = module.run_flow(predictor, flow, None, 0.3, alpha)  # type: ignore[arg-type]
+    n = sample_size(module.prediction_of(predictor.expectations(flow)[0]), alpha)
+    assert counts[0] == n and (1 - 1 / 12) ** n <= float(alpha) / 8
+    assert not sized.ok and sized.verdict == "mismatch" and sized.as_json()["verdict"] == "mismatch"
+    assert "reply from 10.0.0.1:80 (saw 10.0.0.200): 0 of" in sized.note
+    fixed = module.run_flow(predictor, flow, 100, 0.3, alpha)  # type: ignore[arg-type]
+    assert fixed.ok and fixed.verdict == "inconclusive" and fixed.as_json()["verdict"] == "inconclusive"
+    text = module.render_table([fixed])
+    assert "CANNOT TELL" in text and "starts at 0" in text and "ok" not in text.split("\n")[1].split()
+
+
+def test_dump_mode_groups_a_large_service_and_sees_a_wrong_split_by_chi_square() -> None:
+    """More than 32 endpoints: grouped as objects mode groups them, one chi-square over the groups; a flow of a
+    few endpoints gets a chi-square over its outcomes (a redistributed split no single range sees)."""
+    flow = Flow(Origin.POD, "10.96.0.10", 80, "tcp")
+    keys = [("reply", f"10.0.{i // 250}.{i % 250 + 1}:80", "10.0.0.200") for i in range(40)]
+    expect = [Expectation(k, f"DNAT to {k[1]}", Fraction(1, 40), False) for k in keys]
+    prediction = verify_prediction(expect)
+    assert prediction.grouped and len(prediction.shares) <= 10
+    even = Counter(dict.fromkeys(keys, 30))
+    result = judge(flow, "10.0.0.200", expect, even, 1200, alpha=Fraction(1, 10**4))
+    assert result.ok and all(r.expect.startswith("reply from one of") for r in result.rows)
+    skewed = Counter({k: (60 if i < 10 else 20) for i, k in enumerate(keys)})
+    bad = judge(flow, "10.0.0.200", expect, skewed, 1200, alpha=Fraction(1, 10**4))
+    assert not bad.ok and "chi-square" in bad.differences()
+    four = [Expectation(k, f"DNAT to {k[1]}", Fraction(1, 4), False) for k in keys[:4]]
+    wrong = Counter(dict(zip(keys[:4], (128, 128, 72, 72), strict=True)))  # each count inside 66-136 alone
+    assert all(binomial_range(400, Fraction(1, 4), Fraction(1, 10**4) / 2) == (66, 136) for _ in wrong)
+    four_result = judge(flow, "10.0.0.200", four, wrong, 400, alpha=Fraction(1, 10**4))
+    assert all(r.ok for r in four_result.rows) and not four_result.ok
+    assert "chi-square" in four_result.differences() and "chi-square" in render_table([four_result])
+
+
+def verify_prediction(expect):
+    from kubeproxy_sim.kernel.verify import prediction_of
+
+    return prediction_of(expect)
+
+
+def render_table(results):
+    from kubeproxy_sim.kernel.verify import render_table as render
+
+    return render(results)
