@@ -35,7 +35,7 @@ import netaddr
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
 from kubeproxy_sim.netfilter.packet import is_dotted_quad
-from kubeproxy_sim.netfilter.syntax import _HOLE, _VALUE_TOKEN, Recipe, _fast_text, _program
+from kubeproxy_sim.netfilter.syntax import HOLE, skeleton_spec, split_skeleton
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.netaddr_safe import NETADDR_ERRORS, drop_tracebacks, netaddr_address
 
@@ -780,10 +780,10 @@ class RuleShapes:
     def save_text(self, spec: str) -> str | None:
         """The iptables-save text of a rule written ``spec`` (what follows ``-A CHAIN``); None when
         :func:`save_specs` must decide (a skeleton without a program, a rule iptables expands)."""
-        if not _fast_text(spec):
+        split = split_skeleton(spec)
+        if split is None:
             return None
-        pieces = _VALUE_TOKEN.split(spec)
-        skeleton = _HOLE.join(pieces[0::2])
+        skeleton, values = split
         plan = self._plans.get(skeleton)
         if plan is None:
             if skeleton in self._plans:
@@ -791,7 +791,6 @@ class RuleShapes:
             plan = self._plans[skeleton] = self._plan(skeleton)
             if plan is None:
                 return None
-        values = pieces[1::2]
         texts = []
         for key_of, memo, convert in plan:  # once per group of 430,000 rules: kept inline
             key = key_of(values) if key_of is not None else None
@@ -809,24 +808,20 @@ class RuleShapes:
     def _plan(self, skeleton: str) -> Plan | None:
         """The skeleton's groups in the order iptables-save prints them; None when a rule of it may expand or
         the skeleton has no program (parse_spec's general path reads it)."""
-        program = _program(skeleton)
-        if program is None:
-            return None
-        options = [_placeholder(recipe) for recipe in program.options]
-        if None in options:
-            return None
-        builtins, groups = _groups(options)  # type: ignore[arg-type]
+        spec = skeleton_spec(skeleton)
+        if spec is None or any(o.module.startswith(HOLE) for o in spec.options):
+            return None  # a match module taken from the rule (only a target's options' module is its name)
+        builtins, groups = _groups(spec.options)
         if sum(o.flag == "-s" for o in builtins) > 1 or sum(o.flag == "-d" for o in builtins) > 1:
             return None  # each -s and -d is a list of alternatives: a rule with two of either is several rules
         ranked = sorted((o for o in builtins if o.flag in BUILTIN_ORDER), key=lambda o: BUILTIN_ORDER.index(o.flag))
         parts = [self._part(("builtin",), [o]) for o in ranked]
         parts += [self._part(("other",), [o]) for o in builtins if o.flag not in BUILTIN_ORDER]
         parts += [self._part(("match",), group) for group in groups]
-        if program.target_name is not None:
-            target_options = [_placeholder(recipe, of_target=True) for recipe in program.target_options]
-            name = program.target_name
-            head = Option(_hole(name) if isinstance(name, int) else name, (), program.goto, "")  # see _converter
-            parts.append(self._part(("target",), [head, *target_options]))  # type: ignore[list-item]
+        target = spec.target
+        if target is not None:
+            head = Option(target.name, (), target.goto, "")  # see _converter
+            parts.append(self._part(("target",), [head, *target.options]))
         return None if None in parts else tuple(parts)  # type: ignore[arg-type]
 
     def _part(self, kind: tuple[str], group: list[Option]) -> Part | None:
@@ -858,19 +853,7 @@ def _memoised(convert: Convert, memo: dict[object, Converted | None]) -> Convert
 
 
 def _hole(index: int) -> str:
-    return f"{_HOLE}{index}"
-
-
-def _placeholder(recipe: Recipe, *, of_target: bool = False) -> Option | None:
-    """An option of a skeleton's program with each value it takes from the rule as a hole (``\\0N``); None for
-    a module taken from the rule outside a target (a target's options' module is its name, a hole or not)."""
-    if isinstance(recipe, Option):
-        return recipe
-    flag, sources, negated, module = recipe
-    if isinstance(module, int) and not of_target:
-        return None
-    return Option(flag, tuple(_hole(s) if isinstance(s, int) else s for s in sources), negated,
-                  _hole(module) if isinstance(module, int) else module)
+    return f"{HOLE}{index}"
 
 
 def _renumbered(option: Option, holes: list[int]) -> Option | None:
@@ -878,9 +861,9 @@ def _renumbered(option: Option, holes: list[int]) -> Option | None:
     order ``holes`` met them; None when a hole is part of a longer text (placed in a way not planned for)."""
 
     def local(text: str) -> str | None:
-        if _HOLE not in text:
+        if HOLE not in text:
             return text
-        if not (text[0] == _HOLE and text[1:].isdigit()):
+        if not (text[0] == HOLE and text[1:].isdigit()):
             return None
         index = int(text[1:])
         if index not in holes:
@@ -896,7 +879,7 @@ def _renumbered(option: Option, holes: list[int]) -> Option | None:
 
 def _filled(text: str, values: tuple[str, ...]) -> str:
     """A placeholder's value (a quoted one without its quotes, as parse_spec reads it); other text as it is."""
-    if text[:1] != _HOLE:
+    if text[:1] != HOLE:
         return text
     value = values[int(text[1:])]
     return value[1:-1] if value[0] == '"' else value

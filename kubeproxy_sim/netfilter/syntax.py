@@ -286,7 +286,9 @@ _VALUE, _FLAG, _BANG = 0, 1, 2
 
 _VALUE_TOKEN = re.compile(r'(?<![^ ])(?<!-[mp] )("[^"\\]*"|(?:[^-! "]|-[0-9]|!(?=[^ ]))[^ "]*|-)(?![^ ])')
 """A value token, captured, so that ``split`` yields the skeleton's pieces and the values in one pass."""
-_HOLE = "\x00"
+HOLE = "\x00"
+"""What stands for each free value in a skeleton (:func:`split_skeleton`); in :func:`skeleton_spec`'s options,
+followed by the value's index."""
 _STEERING_LONG_FLAGS = frozenset({"--match", "--protocol", "--jump", "--goto"})
 _SKELETON_LIMIT = 4096
 
@@ -316,18 +318,23 @@ _programs: dict[str, Callable[[list[str]], RuleSpec] | None] = {}
 skeleton the fast path declines. Bounded; a dump has a few dozen skeletons."""
 
 
-def _fast_text(spec: str) -> bool:
-    """Text whose words the skeleton substitution splits exactly as the tokenizer does."""
-    return bool(spec) and "\\" not in spec and "\t" not in spec and "\r" not in spec and "\n" not in spec \
-        and "  " not in spec and _HOLE not in spec and spec[0] != " " and spec[-1] != " "
+def split_skeleton(spec: str) -> tuple[str, list[str]] | None:
+    """The text's skeleton (every free value replaced by :data:`HOLE`, see above) and its values in order; None
+    for text the skeleton cannot represent exactly: whose words the substitution would not split as the tokenizer
+    does."""
+    if not spec or "\\" in spec or "\t" in spec or "\r" in spec or "\n" in spec or "  " in spec or HOLE in spec \
+            or spec[0] == " " or spec[-1] == " ":
+        return None
+    pieces = _VALUE_TOKEN.split(spec)
+    return HOLE.join(pieces[0::2]), pieces[1::2]
 
 
 def _from_skeleton(spec: str) -> RuleSpec | None:
     """The typed view through the skeleton's program; None when the general path must decide."""
-    if not _fast_text(spec):
+    split = split_skeleton(spec)
+    if split is None:
         return None
-    pieces = _VALUE_TOKEN.split(spec)
-    skeleton = _HOLE.join(pieces[0::2])
+    skeleton, values = split
     build = _programs.get(skeleton, _programs)
     if build is _programs:
         program = _program(skeleton)
@@ -337,11 +344,13 @@ def _from_skeleton(spec: str) -> RuleSpec | None:
         _programs[skeleton] = build
     if build is None:
         return None
-    return build(pieces[1::2])  # type: ignore[operator]
+    return build(values)  # type: ignore[operator]
 
 
-def _program(skeleton: str) -> _Program | None:
-    """Interpret a skeleton once, with its holes as placeholders, and record where each value goes."""
+def skeleton_spec(skeleton: str) -> RuleSpec | None:
+    """A skeleton interpreted once, each hole as a placeholder (:data:`HOLE` and the value's index, ``"\\x001"``)
+    wherever the interpretation puts the value; None when the general path must read its rules (a quote in the
+    skeleton, a long steering flag, an interpretation error)."""
     if '"' in skeleton:
         return None
     words = skeleton.split(" ")
@@ -350,15 +359,22 @@ def _program(skeleton: str) -> _Program | None:
     texts: list[str] = []
     holes = 0
     for word in words:
-        if word == _HOLE:
-            texts.append(f"{_HOLE}{holes}")
+        if word == HOLE:
+            texts.append(f"{HOLE}{holes}")
             holes += 1
         else:
             texts.append(word)
     try:
-        spec = _Interpreter(texts, _classify(texts), None, None).run()
+        return _Interpreter(texts, _classify(texts), None, None).run()
     except RulesSyntaxError:
         return None  # the general path raises the error with the real tokens
+
+
+def _program(skeleton: str) -> _Program | None:
+    """Interpret a skeleton once, with its holes as placeholders, and record where each value goes."""
+    spec = skeleton_spec(skeleton)
+    if spec is None:
+        return None
     target = spec.target
     if target is None:
         return _Program(tuple(map(_option_source, spec.options)), None, False, ())
@@ -368,13 +384,13 @@ def _program(skeleton: str) -> _Program | None:
 
 def _source(text: str) -> Source:
     """A placeholder -> the index of the value it stands for; anything else is literal text."""
-    return int(text[1:]) if text.startswith(_HOLE) else text
+    return int(text[1:]) if text.startswith(HOLE) else text
 
 
 def _option_source(option: Option) -> Recipe:
     """An option with placeholders (in its arguments, or as a target's name in ``module``) -> its
     recipe; one without -> itself, shared by every rule of the skeleton."""
-    if not option.module.startswith(_HOLE) and not any(arg.startswith(_HOLE) for arg in option.args):
+    if not option.module.startswith(HOLE) and not any(arg.startswith(HOLE) for arg in option.args):
         return option
     return (option.flag, tuple(map(_source, option.args)), option.negated, _source(option.module))
 
@@ -488,7 +504,8 @@ _SHAPE_MAX_HOLES = 16
 
 def skeleton(spec: str) -> str | None:
     """The text with every free value replaced by NUL (see above); None for text it cannot represent."""
-    return _HOLE.join(_VALUE_TOKEN.split(spec)[0::2]) if _fast_text(spec) else None
+    split = split_skeleton(spec)
+    return None if split is None else split[0]
 
 
 def shape_matcher(spec: str) -> Callable[[str], object] | None:
@@ -499,10 +516,11 @@ def shape_matcher(spec: str) -> Callable[[str], object] | None:
     None when the skeleton cannot vouch for that (the general path must judge each rule),
     or has too many values to be worth compiling.
     """
-    if not _fast_text(spec):
+    split = split_skeleton(spec)
+    if split is None:
         return None
-    literals = _VALUE_TOKEN.split(spec)[0::2]
-    if len(literals) > _SHAPE_MAX_HOLES + 1 or _program(_HOLE.join(literals)) is None:
+    literals = split[0].split(HOLE)  # the text has no HOLE of its own (split_skeleton)
+    if len(literals) > _SHAPE_MAX_HOLES + 1 or skeleton_spec(split[0]) is None:
         return None
     match = re.compile(_SHAPE_VALUE.join(map(re.escape, literals))).fullmatch
     return match if match(spec) is not None else None

@@ -38,9 +38,11 @@ def test_fast_path_agrees_on_canonical_text(spec: RuleSpec) -> None:
     fast = syntax._from_skeleton(text)
     if fast is not None:
         assert fast == general(text) == spec
-        pieces = syntax._VALUE_TOKEN.split(text)
-        program = syntax._program(syntax._HOLE.join(pieces[0::2]))
-        assert program is not None and syntax._run_program(program, pieces[1::2]) == spec  # the reference
+        split = syntax.split_skeleton(text)
+        assert split is not None
+        skeleton, values = split
+        program = syntax._program(skeleton)
+        assert program is not None and syntax._run_program(program, values) == spec  # the reference
     assert syntax.parse_spec(text) == spec
 
 
@@ -316,3 +318,28 @@ def test_compile_and_save_form_make_no_garbage_cycles_so_a_large_ruleset_is_coll
                           ("compile", rules * compile_tables.BUILT_PER_MEMO_RULE),
                           ("save", rules * saveform.SAVED_PER_RULE),
                           ("compile", chains * compile_tables.BUILT_PER_LAZY_CHAIN)] * 2
+
+
+def test_a_skeleton_and_its_interpretation_are_syntax_s_public_seam() -> None:
+    """split_skeleton and skeleton_spec are what the skeleton fast path, the rule shapes and saveform's plans read
+    (R-sim 3: saveform imported four private names and turned _program's recipes back into placeholders)."""
+    import ast
+    from pathlib import Path
+
+    from kubeproxy_sim.netfilter import saveform
+    from kubeproxy_sim.netfilter.model import Option, Target
+
+    text = '-d 10.0.0.1/32 -p tcp -m comment --comment "a b" -m tcp --dport 80 -j DNAT --to-destination 10.0.0.2:80'
+    hole = syntax.HOLE
+    assert syntax.split_skeleton(text) == (
+        f"-d {hole} -p tcp -m comment --comment {hole} -m tcp --dport {hole} -j {hole} --to-destination {hole}",
+        ["10.0.0.1/32", '"a b"', "80", "DNAT", "10.0.0.2:80"])
+    spec = syntax.skeleton_spec(syntax.split_skeleton(text)[0])  # type: ignore[index]
+    assert spec is not None and spec.options[0] == Option("-d", (f"{hole}0",)) and spec.options[-1] == Option(
+        "--dport", (f"{hole}2",), False, "tcp")
+    assert spec.target == Target(f"{hole}3", (Option("--to-destination", (f"{hole}4",), False, f"{hole}3"),))
+    assert syntax.split_skeleton("-j  X") is None and syntax.skeleton_spec(f"--jump {hole}") is None
+    tree = ast.parse(Path(saveform.__file__).read_text())
+    imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and node.module == "kubeproxy_sim.netfilter.syntax" for alias in node.names]
+    assert imported and not [name for name in imported if name.startswith("_")]
