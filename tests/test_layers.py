@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "kubeproxy_sim"
 ALLOWED = {
     "errors": set(),
     "durations": set(),
+    "signals": set(),
     "objects": {"errors"},
     "netfilter": {"errors", "objects"},
     "proxier": {"errors", "objects", "netfilter"},
@@ -26,7 +27,7 @@ ALLOWED = {
     "kernel": {"errors", "objects", "netfilter", "proxier", "simulator", "analysis"},
 }
 ANYTHING = {"cli", "__init__", "__main__"}  # the command line sits on top; the package's entry points
-SHARED = {"durations"}  # a leaf every layer may use
+SHARED = {"durations", "signals"}  # leaves every layer may use
 
 
 def _top(dotted: str) -> str | None:

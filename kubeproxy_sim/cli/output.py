@@ -485,12 +485,10 @@ def _start_deaf(worker: threading.Thread) -> None:
     if not hasattr(signal, "pthread_sigmask"):
         worker.start()
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, ())
-    try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    from kubeproxy_sim import signals
+
+    with signals.held():
         worker.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _animate(bar: Progress, stop: threading.Event) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 import netaddr
 from pyroute2 import IPRoute, netns
 
+from kubeproxy_sim import signals
 from kubeproxy_sim.errors import KubeproxySimError
 from kubeproxy_sim.kernel import dscp, nsexec, sysfs
 from kubeproxy_sim.kernel.plan import PREFIX, NodePlan, PodPlan, Topology, any_net, cluster_prefix, host_len
@@ -556,7 +557,7 @@ def claimed(topo: Topology, directory: Path, state: dict[str, Any]) -> Iterator[
         if exists(topo.name):
             raise NameTaken(_taken(topo.name, directory))
         try:
-            with nsexec.signals_held():
+            with signals.held():
                 nsexec.create_netns(topo.net_netns)
                 ours = True
         except FileExistsError:

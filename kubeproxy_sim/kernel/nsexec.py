@@ -7,7 +7,7 @@ forked child that enters it and reports back through a pipe.
 
 Every fork here, and every call into pyroute2 that forks (:func:`create_netns`,
 :func:`iproute`), holds SIGINT and SIGTERM blocked in the parent for the fork's
-length (:func:`signals_held`): a Ctrl-C landing in the interpreter's at-fork
+length (:func:`kubeproxy_sim.signals.held`): a Ctrl-C landing in the interpreter's at-fork
 callbacks (logging's lock, threading's reinit) would be reported as "Exception
 ignored" and lost, so the build would go on and report success. Held, it waits
 and lands in our own code once the child exists. A child of ours takes the
@@ -29,12 +29,13 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from kubeproxy_sim import signals
+
 if TYPE_CHECKING:
     from pyroute2 import IPRoute
 
 CLONE_NEWNET = 0x40000000
 NETNS_RUN_DIR = "/run/netns"
-HELD = frozenset({signal.SIGINT, signal.SIGTERM})
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -55,37 +56,12 @@ def enter_netns(name: str) -> None:
 
 
 @contextlib.contextmanager
-def signals_held() -> Iterator[set[int | signal.Signals]]:
-    """SIGINT and SIGTERM blocked in this thread for the body (the previous mask is yielded); one that came
-    meanwhile is handled as the mask is restored, in the caller's code.
-
-    The mask is read before it is changed: ``pthread_sigmask`` runs pending handlers after changing it, so a
-    Ctrl-C that came just before would raise from the blocking call itself, and the mask must still be
-    restored then."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, ())
-    try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
-        yield previous
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _child_signals(previous: set[int | signal.Signals]) -> None:
-    """In a child of ours: SIGINT and SIGTERM end it (no handler of the parent's runs here), then unblocked.
-    One the parent ignores stays ignored, as exec keeps it (a background job's Ctrl-C is not for it)."""
-    for signum in HELD:
-        if signal.getsignal(signum) != signal.SIG_IGN:
-            signal.signal(signum, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-@contextlib.contextmanager
 def forking() -> Iterator[None]:
     """Around a call into a library that forks (pyroute2): signals held, and a child that returns or raises
     out of the body (its own code only catches Exception) exits here instead of running our code."""
     parent = os.getpid()
     try:
-        with signals_held():
+        with signals.held():
             yield
     except BaseException:
         if os.getpid() != parent:
@@ -122,7 +98,7 @@ def iproute(name: str) -> IPRoute:
 def _preexec(name: str, previous: set[int | signal.Signals]) -> Callable[[], None]:
     def enter() -> None:
         enter_netns(name)
-        _child_signals(previous)
+        signals.in_child(previous)
 
     return enter
 
@@ -149,7 +125,7 @@ def popen(name: str, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[str
     """Start ``argv`` inside namespace ``name`` (a background process when start_new_session is set)."""
     proc = None
     try:
-        with signals_held() as previous:
+        with signals.held() as previous:
             proc = subprocess.Popen(list(argv), text=True, preexec_fn=_preexec(name, previous), **kwargs)
     except BaseException:  # an interrupt held over the start lands as the mask is restored: stop what started
         if proc is not None:
@@ -174,7 +150,7 @@ def call(name: str, fn: Callable[..., Any], *args: Any) -> Any:
     try:
         with os.fdopen(read_fd) as src:
             try:
-                with signals_held() as previous:
+                with signals.held() as previous:
                     pid = os.fork()
                     if pid == 0:
                         _child(name, fn, args, read_fd, write_fd, previous)
@@ -200,7 +176,7 @@ def _child(name: str, fn: Callable[..., Any], args: tuple[Any, ...], read_fd: in
     os.close(read_fd)
     status = 0
     try:
-        _child_signals(previous)
+        signals.in_child(previous)
         enter_netns(name)
         payload = {"ok": fn(*args)}
     except BaseException as exc:

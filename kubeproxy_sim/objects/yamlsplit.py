@@ -23,14 +23,15 @@ in the whole text.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
 import re
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
+
+from kubeproxy_sim import signals
 
 MIN_PARALLEL_CHARS = 1 << 20
 """Texts below this load in one process: a fork and the transfer cost more than half the load saves."""
@@ -85,7 +86,7 @@ def load_in_two(text: str, load: Load) -> list[Any] | None:
     try:
         with os.fdopen(read_end, "rb") as inbox:
             try:
-                with _signals_held() as previous:
+                with signals.held() as previous:
                     pid = os.fork()
                     if pid == 0:
                         _child(load, cut.second, read_end, write_end, previous)
@@ -106,30 +107,13 @@ def load_in_two(text: str, load: Load) -> list[Any] | None:
     return _join(cut, first, pickle.loads(data)) if data else None
 
 
-HELD = frozenset({signal.SIGINT, signal.SIGTERM})
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[set[int | signal.Signals]]:
-    """SIGINT and SIGTERM blocked for the body (the previous mask is yielded), as ``nsexec.signals_held``."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, ())
-    try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
-        yield previous
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def _child(load: Load, part: str, read_end: int, write_end: int, previous: set[int | signal.Signals]) -> NoReturn:
     """The child: loads ``part`` and writes it to the parent; never returns (os._exit skips inherited buffers).
     SIGINT and SIGTERM end it (not one ignored: that stays so) before they are unblocked."""
     status = 1
     try:
         os.close(read_end)
-        for signum in HELD:
-            if signal.getsignal(signum) != signal.SIG_IGN:
-                signal.signal(signum, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signals.in_child(previous)
         with os.fdopen(write_end, "wb") as out:
             out.write(_pickled(load, part))
         status = 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from kubeproxy_sim import signals
 from kubeproxy_sim.kernel import nsexec
 
 # runs the CLI (or a snippet) with a hook that sends SIGINT at fork number AT: MODE "parent" sends it to the
@@ -173,7 +174,7 @@ def test_a_library_child_never_comes_back_into_our_code() -> None:
                 pid = os.fork()
                 if pid == 0:
                     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
-                    os.write(write_fd, b"B" if blocked >= nsexec.HELD else b"-")
+                    os.write(write_fd, b"B" if blocked >= signals.HELD else b"-")
                     if outcome == "raise":
                         raise KeyboardInterrupt
             pids.append(pid)
@@ -184,7 +185,7 @@ def test_a_library_child_never_comes_back_into_our_code() -> None:
     with os.fdopen(read_fd, "rb") as src:
         assert src.read() == b"BB"
     assert statuses == [1, 0]
-    assert not signal.pthread_sigmask(signal.SIG_BLOCK, []) & nsexec.HELD  # the parent's mask is back
+    assert not signal.pthread_sigmask(signal.SIG_BLOCK, []) & signals.HELD  # the parent's mask is back
 
 
 def test_a_ctrl_c_raised_as_the_signals_are_blocked_leaves_them_unblocked() -> None:
@@ -196,14 +197,14 @@ def test_a_ctrl_c_raised_as_the_signals_are_blocked_leaves_them_unblocked() -> N
 
     def pending_ctrl_c(how: int, mask: object) -> set[int | signal.Signals]:
         previous = real(how, mask)  # type: ignore[arg-type]
-        if how == signal.SIG_BLOCK and mask == nsexec.HELD:
+        if how == signal.SIG_BLOCK and mask == signals.HELD:
             raise KeyboardInterrupt
         return previous
 
     with mock.patch.object(nsexec.signal, "pthread_sigmask", side_effect=pending_ctrl_c), \
-            pytest.raises(KeyboardInterrupt), nsexec.signals_held():
+            pytest.raises(KeyboardInterrupt), signals.held():
         pytest.fail("the body ran")  # pragma: no cover
-    assert not real(signal.SIG_BLOCK, []) & nsexec.HELD
+    assert not real(signal.SIG_BLOCK, []) & signals.HELD
 
 
 def test_our_children_keep_an_ignored_sigint_ignored() -> None:
@@ -263,7 +264,7 @@ def test_a_build_tears_down_only_a_name_it_claimed(tmp_path: Path) -> None:
                 raise body_error
         torn = [call.args[0] for call in teardown.call_args_list]
         assert torn == (["other"] if torn_down else []), (exists, create, body_error)
-    assert not signal.pthread_sigmask(signal.SIG_BLOCK, []) & nsexec.HELD
+    assert not signal.pthread_sigmask(signal.SIG_BLOCK, []) & signals.HELD
 
 
 def test_teardown_skips_a_namespace_that_vanished(tmp_path: Path) -> None:

@@ -1,0 +1,41 @@
+"""SIGINT and SIGTERM held over a fork, and a child's signals set up after one.
+
+A Ctrl-C that lands while the interpreter runs its at-fork callbacks is reported as "Exception ignored" and
+lost, and one that lands in a child forked from our code would run the parent's handlers there. So every
+fork of ours happens with the two held (:func:`held`), and each child sets its own dispositions before it
+unblocks them (:func:`in_child`). A leaf every layer may use: the YAML loader, the kernel backend and the
+command line's progress thread all fork or start threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+
+HELD = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@contextlib.contextmanager
+def held() -> Iterator[set[int | signal.Signals]]:
+    """SIGINT and SIGTERM blocked in this thread for the body (the previous mask is yielded); one that came
+    meanwhile is handled as the mask is restored, in the caller's code.
+
+    The mask is read before it is changed: ``pthread_sigmask`` runs pending handlers after changing it, so a
+    Ctrl-C that came just before would raise from the blocking call itself, and the mask must still be
+    restored then."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+        yield previous
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def in_child(previous: set[int | signal.Signals]) -> None:
+    """In a child of ours: SIGINT and SIGTERM end it (no handler of the parent's runs here), then unblocked.
+    One the parent ignores stays ignored, as exec keeps it (a background job's Ctrl-C is not for it)."""
+    for signum in HELD:
+        if signal.getsignal(signum) != signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, previous)
