@@ -105,13 +105,16 @@ def mark_owner(net_netns: str, owner: Owner) -> None:
 
 
 def read_owner(net_netns: str) -> Owner | None:
-    """The owner the marker names; None when the namespace or the marker is missing.
+    """The owner the marker names; None when the namespace or the marker is missing (a bare mount point file,
+    which no namespace is mounted on, holds no marker).
 
     Any other failure to read it (out of file descriptors, a netlink error) raises: "no marker" lets
     :func:`gc` tear the cluster down, which must never happen to a live one because a read failed.
     """
     if not os.path.exists(nsexec.netns_path(net_netns)):
         return None  # pyroute2 would create a namespace it is asked to open
+    if not nsexec.mounted(net_netns):
+        return None  # setns(2) on it fails (EINVAL), which is no failure to read a marker that is there
     try:
         with nsexec.iproute(net_netns) as ipr:
             found = ipr.link_lookup(ifname=OWNER_LINK)
@@ -522,6 +525,8 @@ def _servers_in(namespaces: Iterable[str]) -> list[int]:
     """Our server processes whose network namespace is one of ``namespaces`` (found without any state file)."""
     inodes = set()
     for name in namespaces:
+        if not nsexec.mounted(name):
+            continue  # a bare mount point file: its inode is no namespace's
         try:
             inodes.add(f"net:[{os.stat(nsexec.netns_path(name)).st_ino}]")
         except OSError:
@@ -684,7 +689,8 @@ def _owner_name(ns_name: str) -> str | None:
 
 
 def _age(names: Iterable[str], now: float) -> float:
-    """Seconds since the youngest of ``names`` was created (its nsfs inode's time); 0 when unknown."""
+    """Seconds since the youngest of ``names`` was created (its nsfs inode's time, or a bare mount point file's
+    own); 0 when unknown."""
     times = []
     for name in names:
         try:
@@ -699,9 +705,10 @@ def gc(directory: Path, *, now: float | None = None, grace: float = GC_GRACE, on
 
     A cluster is judged by the owner marker in its own namespace, never by the state files of one
     directory: a live cluster of another run or another state directory is left alone. A cluster without a
-    marker (a build killed in its first instant, a teardown cut short) is removed once it is ``grace``
-    seconds old. State files of this directory whose cluster has no namespace left go when their owner is.
-    ``only`` limits it to clusters whose name starts with it.
+    marker (a build killed in its first instant, a teardown cut short, a bare mount point file of ours
+    that a crash left with no namespace mounted on it) is removed once it is ``grace`` seconds old. State
+    files of this directory whose cluster has no namespace left go when their owner is. ``only`` limits it
+    to clusters whose name starts with it.
     """
     now = time.time() if now is None else now
     clusters: dict[str, list[str]] = {}

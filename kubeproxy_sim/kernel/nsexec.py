@@ -44,6 +44,15 @@ def netns_path(name: str) -> str:
     return os.path.join(NETNS_RUN_DIR, name)
 
 
+def mounted(name: str) -> bool:
+    """Whether ``name``'s mount point holds a namespace (a file of nsfs, as /proc/self/ns/net is); False for
+    none and for a bare file (a create cut short before its mount, or a removal after its unmount)."""
+    try:
+        return os.stat(netns_path(name)).st_dev == os.stat("/proc/self/ns/net").st_dev
+    except OSError:
+        return False
+
+
 def enter_netns(name: str) -> None:
     """setns(2) into ``name``; only ever called in a child process."""
     fd = os.open(netns_path(name), os.O_RDONLY | os.O_CLOEXEC)

@@ -19,6 +19,7 @@ def test_gc_keeps_a_cluster_whose_owner_marker_cannot_be_read(tmp_path) -> None:
     torn: list[str] = []
     with mock.patch.object(build.netns, "listnetns", return_value=["kpsim-demo.net", "kpsim-demo.node1"]), \
             mock.patch.object(build.os.path, "exists", return_value=True), \
+            mock.patch.object(build.nsexec, "mounted", return_value=True), \
             mock.patch.object(build.nsexec, "iproute", FailingIPRoute), \
             mock.patch.object(build, "_age", return_value=3600.0), \
             mock.patch.object(build, "teardown", side_effect=lambda name, *_: torn.append(name) or [name]):

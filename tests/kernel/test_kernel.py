@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -327,6 +328,40 @@ def test_gc_leaves_young_unmarked_namespaces_alone(kernel: None, run_tag: str, t
     finally:
         for left in ours(name):
             netns.remove(left)
+
+
+def bare(name: str) -> str:
+    """A mount point file with no namespace mounted on it, as a crash between its creation and the mount (or
+    between a removal's unmount and unlink) leaves it."""
+    with open(nsexec.netns_path(name), "x"):
+        pass
+    assert not nsexec.mounted(name)
+    return name
+
+
+def test_gc_removes_bare_mount_point_files_of_ours_once_old(kernel: None, run_tag: str, tmp_path: Path) -> None:
+    """A bare kpsim-* file has no marker (setns on it fails): gc removes it as any unmarked leftover, after
+    the grace; one of a cluster whose owner lives, and one without the tool's prefix, it leaves alone."""
+    name, live, foreign = f"{run_tag}-bare", f"{run_tag}-barelive", f"{run_tag}-bare.net"
+    net, node = f"{cluster_prefix(name)}net", f"{cluster_prefix(name)}n0"
+    live_net = f"{cluster_prefix(live)}net"
+    try:
+        bare(net), bare(node), bare(foreign)
+        netns.create(live_net)
+        build.mark_owner(live_net, owner_of(os.getpid(), tmp_path / f"{live}.json"))
+        live_node = bare(f"{cluster_prefix(live)}n0")
+        assert build.read_owner(net) is None
+        assert build.gc(tmp_path, only=run_tag) == []  # young: a build may be between the file and its mount
+        assert sorted(ours(name)) == sorted([net, node])
+        later = time.time() + build.GC_GRACE + 60
+        assert build.gc(tmp_path, only=run_tag, now=later) == [node, net]
+        assert ours(name) == []
+        assert sorted(ours(live)) == sorted([live_net, live_node])  # its owner (this process) lives
+        assert os.path.exists(nsexec.netns_path(foreign))  # not the tool's prefix: never ours
+    finally:
+        for left in [*ours(name), *ours(live), foreign]:
+            with contextlib.suppress(FileNotFoundError):
+                netns.remove(left)
 
 
 def test_gc_never_removes_live_clusters_of_another_state_dir(cluster: tuple[Topology, dict[str, Any]],
