@@ -361,19 +361,24 @@ def _nodeport_entries(nodes: NodeSet, sel: Selection, sources: Sequence[Source] 
     return entries
 
 
-def local_ready_nodes(cluster: Cluster, svc: ServicePortInfo, ipv6: bool) -> set[str]:
-    """Nodes whose kube-proxy health check answers 200: at least one local *ready* endpoint of the service."""
-    found = set()
+def local_ready_index(cluster: Cluster, ipv6: bool) -> dict[tuple[str, str], frozenset[str]]:
+    """(namespace, service name) -> the nodes with a local *ready* endpoint of it (see :func:`local_ready_nodes`),
+    from one scan of every EndpointSlice of the family."""
+    family = "IPv6" if ipv6 else "IPv4"
+    found: dict[tuple[str, str], set[str]] = {}
     for slc in cluster.endpoint_slices:
-        if slc.namespace != svc.namespace or slc.service_name != svc.name:
-            continue
-        if slc.address_type.value != ("IPv6" if ipv6 else "IPv4"):
+        if slc.address_type.value != family or not slc.service_name:
             continue
         for ep in slc.endpoints:
             ready = ep.conditions.ready is None or ep.conditions.ready  # upstream's LocalReadyEndpoints: the
             if ready and ep.node_name:  # ready condition alone (publishNotReadyAddresses: ready and terminating)
-                found.add(ep.node_name)
-    return found
+                found.setdefault((slc.namespace, slc.service_name), set()).add(ep.node_name)
+    return {key: frozenset(names) for key, names in found.items()}
+
+
+def local_ready_nodes(cluster: Cluster, svc: ServicePortInfo, ipv6: bool) -> set[str]:
+    """Nodes whose kube-proxy health check answers 200: at least one local *ready* endpoint of the service."""
+    return set(local_ready_index(cluster, ipv6).get((svc.namespace, svc.name), ()))
 
 
 def balancer_nodes(nodes: NodeSet, svc: ServicePortInfo) -> tuple[dict[str, bool], list[str]]:
@@ -388,7 +393,9 @@ def balancer_nodes(nodes: NodeSet, svc: ServicePortInfo) -> tuple[dict[str, bool
         return ({n: n in backends for n in nodes.order},
                 [f"the balancer spreads connections evenly over every {'other ' if excluded else ''}node", *why,
                  *left_out])
-    ready = local_ready_nodes(nodes.cluster, svc, nodes.ipv6)
+    # one scan of the slices for the run, not one per eTP Local service (quadratic over a report of them all)
+    index = nodes.derived("local ready nodes", lambda: local_ready_index(nodes.cluster, nodes.ipv6))
+    ready = index.get((svc.namespace, svc.name), frozenset())
     healthy = ready & set(backends)
     if not healthy:
         cause = ("every node with a local ready endpoint is excluded from the balancer" if ready & set(nodes.order)
