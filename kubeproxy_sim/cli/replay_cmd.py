@@ -27,7 +27,10 @@ EXAMPLES = """examples:
 Each STATE holds the complete objects at that step (not a patch). The first sync
 is full; later ones rewrite only the chains of services whose Service or
 EndpointSlices changed since the previous state, plus the chains kube-proxy
-always writes, and delete the chains nothing uses any more (-X).
+always writes, and delete the chains nothing uses any more (-X). A STATE that
+does not exist is refused before any sync; one of which nothing could be read
+(every document refused: an iptables-save dump, a syntax error) stops the
+replay there with exit 1, rather than sync it as a state without objects.
 
 A state without the node's Node object, after one that had it, keeps that
 Node's zone (and addresses and pod CIDRs): kube-proxy ignores a Node's
@@ -90,6 +93,18 @@ def _report(diagnostics, seen: set[str], args: argparse.Namespace | None = None)
     fresh = [d for d in diagnostics if str(d) not in seen]
     seen.update(str(d) for d in fresh)
     report(fresh, args)
+
+
+def _empty(cluster: Any) -> bool:
+    return not (cluster.services or cluster.endpoint_slices or cluster.nodes or cluster.pods)
+
+
+def nothing_usable(number: int, path: str) -> str:
+    """Why the replay stops at a state whose every document was refused (an iptables-save dump, a syntax error,
+    objects that are all invalid), as it refuses a missing state: synced as a state without objects, it would
+    delete every service's rules."""
+    return (f"{path}: nothing in this state could be read, so the replay stops before sync {number} (synced as "
+            "a state without objects it would delete every service's rules)")
 
 
 def sync_data(number: int, path: str, step: Any, config: Any) -> dict[str, object]:
@@ -168,6 +183,11 @@ def run(args: argparse.Namespace) -> int:
     with progress("replaying syncs", total=len(args.states)) as tick:
         for number, path in enumerate(args.states, 1):
             loaded, revisions = _load_state(path)
+            if not loaded.ok and _empty(loaded.cluster):
+                _report(loaded.diagnostics, seen, args)
+                report([nothing_usable(number, path)], args)
+                failed = True
+                break
             cluster, kept = keep_deleted_node(loaded.cluster, last_node)
             config, config_diags = configure(cluster)
             last_node = cluster.node(config.node_name) or last_node

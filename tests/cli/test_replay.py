@@ -278,3 +278,44 @@ def test_a_slice_edit_the_model_drops_rewrites_its_service(capsys, tmp_path):
     assert nat_chains(result[1][1]) == ["KUBE-NODEPORTS", "KUBE-SERVICES", "KUBE-MARK-MASQ", "KUBE-POSTROUTING",
                                         "KUBE-SEP-SNQ3ZNILQDEJNDQO", "KUBE-SVC-XPGD46QRK7WJZT7O"]
     assert nat_chains(result[2][1]) == ["KUBE-NODEPORTS", "KUBE-SERVICES", "KUBE-MARK-MASQ", "KUBE-POSTROUTING"]
+
+
+DUMP = "*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j KUBE-NODEPORTS\nCOMMIT\n"
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("node.rules", DUMP, "this is an iptables-save dump"),
+    ("broken.yaml", "foo: [\n", "syntax error"),
+])
+def test_a_state_with_nothing_readable_stops_the_replay(capsys, tmp_path, output, name, text, message):
+    """Every document of the state refused (an iptables-save dump, a syntax error): it stops with exit 1 after
+    the message, as a missing state is refused, instead of syncing it as a state without objects (an empty full
+    sync; a partial one deleting every service's chains)."""
+    bad = tmp_path / name
+    bad.write_text(text)
+    status, out, err = replay(capsys, str(STATES / "step1.yaml"), str(bad), str(STATES / "step3.yaml"),
+                              *NODE_FLAGS, "-o", output)
+    assert status == 1
+    assert message in err and "Traceback" not in err
+    assert f"{bad}: nothing in this state could be read, so the replay stops before sync 2" in err
+    assert err.index(message) < err.index("nothing in this state")
+    if output == "text":
+        assert [h for h, _ in syncs(out)] == ["# sync 1 full"]
+    else:
+        import json
+
+        assert [s["sync"] for s in json.loads(out)["syncs"]] == [1]
+    status, out, err = replay(capsys, str(bad), *NODE_FLAGS)  # the first state: no empty full sync either
+    assert (status, out) == (1, "") and "stops before sync 1" in err
+
+
+def test_an_empty_state_is_still_a_state_without_objects(capsys, tmp_path):
+    """Nothing refused (an empty file only warns): synced as no objects, as before."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    status, out, err = replay(capsys, str(STATES / "step1.yaml"), str(empty), *NODE_FLAGS)
+    assert status == 0, err
+    header, text = syncs(out)[1]
+    assert header == "# sync 2 partial" and "-X KUBE-SVC-2VJB64SDSIJUP5T6" in text
+    assert "nothing in this state" not in err
