@@ -15,7 +15,7 @@ removes whatever a killed run left.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any
 
 import netaddr
 
-from kubeproxy_sim.errors import Diagnostic, InputError, KubeproxySimError, RulesSyntaxError
+from kubeproxy_sim.errors import Diagnostic, InputError, KubeproxySimError
 from kubeproxy_sim.kernel import build, nsexec, sysfs
 from kubeproxy_sim.kernel.build import KernelError
 from kubeproxy_sim.kernel.plan import (
@@ -44,7 +44,6 @@ from kubeproxy_sim.kernel.plan import (
 from kubeproxy_sim.kernel.state import write_state
 from kubeproxy_sim.netfilter.dumpfile import dump_node_addresses
 from kubeproxy_sim.netfilter.model import Rule, Ruleset
-from kubeproxy_sim.netfilter.syntax import parse_spec
 from kubeproxy_sim.objects.model import IPFamily
 from kubeproxy_sim.objects.nodes import synthesised_node_addresses
 from kubeproxy_sim.proxier.config import ProxyConfig
@@ -76,6 +75,9 @@ class DumpFacts:
     cluster_cidrs: tuple[str, ...]  # from the "! -s CIDR -j KUBE-MARK-MASQ" rules, most used first
     skipped: tuple[tuple[int, str], ...] = ()  # (line, why) for DNAT targets that cannot be served
     family: int = 4  # an iptables-save (4) or an ip6tables-save (6)
+    # target name -> lines of the rules that jump or go to it (or use it as a verdict), every table's: the
+    # rules to leave out when the kernel finds the target is a chain the dump never declares
+    jumps: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,14 +175,18 @@ def _dnat_endpoints(ruleset: Ruleset) -> tuple[dict[str, set[tuple[str, int]]], 
 
 
 def read_dump(ruleset: Ruleset) -> DumpFacts:
-    """DNAT targets, ipsets, nfacct counters and the cluster CIDR the dump uses."""
+    """DNAT targets, ipsets, nfacct counters, the cluster CIDR and the rules' targets the dump uses."""
     endpoints, skipped = _dnat_endpoints(ruleset)
     ipsets: dict[str, tuple[int, tuple[int, ...]]] = {}
     nfacct: dict[str, tuple[int, ...]] = {}
     cidrs: Counter[str] = Counter()
+    jumps: defaultdict[str, list[int]] = defaultdict(list)
     for table in ruleset.tables:
         for rule in table.rules():
-            for option in rule.parsed.options:
+            parsed = rule.parsed
+            if (target := parsed.target) is not None:
+                jumps[target.name].append(rule.line)
+            for option in parsed.options:
                 if option.flag == "--match-set" and len(option.args) == 2:
                     dims, lines = ipsets.get(option.args[0], (0, ()))
                     ipsets[option.args[0]] = (max(dims, len(option.args[1].split(","))), (*lines, rule.line))
@@ -189,7 +195,8 @@ def read_dump(ruleset: Ruleset) -> DumpFacts:
                 elif option.flag == "-s" and option.negated and rule.target and rule.target.name == "KUBE-MARK-MASQ":
                     cidrs[option.args[0]] += 1
     return DumpFacts({a: frozenset(p) for a, p in endpoints.items()}, ipsets, nfacct,
-                     tuple(c for c, _ in cidrs.most_common()), tuple(skipped), 6 if ruleset.ipv6 else 4)
+                     tuple(c for c, _ in cidrs.most_common()), tuple(skipped), 6 if ruleset.ipv6 else 4,
+                     {name: tuple(lines) for name, lines in jumps.items()})
 
 
 # --------------------------------------------------------------------------- the plan (pure)
@@ -340,9 +347,10 @@ def failing_line(stderr: str) -> tuple[int | None, str]:
 
 
 def load_dump(netns_name: str, text: str, file: str, lines: list[str] | None = None,
-              family: int = 4) -> tuple[str, list[LeftOut]]:
+              family: int = 4, facts: DumpFacts | None = None) -> tuple[str, list[LeftOut]]:
     """iptables-restore (ip6tables-restore) the dump; each rule the kernel refuses is left out and the load
-    retried."""
+    retried. ``facts``: the dump's (:func:`read_dump`), whose recorded jumps name the rules to leave out for a
+    chain the dump never declares; without them the text is parsed once, when the kernel first names one."""
     lines = text.splitlines() if lines is None else lines
     left: list[LeftOut] = []
     tool = "iptables-restore" if family == 4 else "ip6tables-restore"
@@ -352,7 +360,11 @@ def load_dump(netns_name: str, text: str, file: str, lines: list[str] | None = N
         if done.returncode == 0:
             return staged, left
         number, complaint = failing_line(done.stderr)
-        jumps = _jumps_to_undeclared(lines, number, complaint)
+        if facts is None and UNDECLARED_CHAIN.search(complaint):
+            from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+            facts = read_dump(parse_ruleset(text, file=file, ipv6=family == 6))
+        jumps = _jumps_to_undeclared(lines, number, complaint, facts.jumps if facts is not None else {})
         if jumps:
             left += [out for n in jumps if (out := _leave_out(lines, n, f"this kernel refused it: {complaint}"))]
             continue
@@ -366,27 +378,18 @@ def load_dump(netns_name: str, text: str, file: str, lines: list[str] | None = N
     raise KernelError(f"{file}: this kernel refused more than {MAX_LOAD_ATTEMPTS} of its rules")
 
 
-def _jumps_to_undeclared(lines: list[str], number: int | None, complaint: str) -> list[int]:
+def _jumps_to_undeclared(lines: list[str], number: int | None, complaint: str,
+                         jumps: dict[str, tuple[int, ...]]) -> list[int]:
     """For a jump to a chain the dump never declares, reported at its table's COMMIT (line ``number``): the
-    lines of that table's rules (not yet left out) that jump or go to the chain; else none."""
+    lines of that table's rules (not yet left out) that jump or go to the chain, of those ``jumps`` records
+    for it; else none."""
     found = UNDECLARED_CHAIN.search(complaint)
     if found is None or number is None or not 0 < number <= len(lines) or lines[number - 1].lstrip().startswith("-A"):
         return []
     start = number - 1
     while start > 0 and not lines[start - 1].startswith("*"):
         start -= 1
-    culprits = []
-    for n in range(start + 1, number):
-        line = lines[n - 1]
-        if not line.startswith("-A "):
-            continue
-        try:
-            target = parse_spec(line[3:].partition(" ")[2]).target
-        except RulesSyntaxError:
-            continue
-        if target is not None and target.name == found.group(1):
-            culprits.append(n)
-    return culprits
+    return sorted(n for n in jumps.get(found.group(1), ()) if start < n < number and lines[n - 1].startswith("-A "))
 
 
 def _answer_unknown(plan: StagePlan) -> None:
@@ -412,7 +415,7 @@ def stage(plan: StagePlan, text: str, file: str, directory: Path) -> Staged:
             _answer_unknown(plan)
             lines = text.splitlines()
             sets, counters, left = _prepare_sets(plan, lines)
-            staged, refused = load_dump(plan.node.netns, text, file, lines, topo.family)
+            staged, refused = load_dump(plan.node.netns, text, file, lines, topo.family, plan.facts)
             state["servers"] = build.start_servers(topo)
             write_state(directory, state)
     except KubeproxySimError:

@@ -379,6 +379,43 @@ def test_a_jump_to_an_undeclared_chain_is_left_out_at_its_own_line(monkeypatch: 
     assert len(calls) == 2 and staged.splitlines()[6] == UNDECLARED_JUMP.splitlines()[6]
 
 
+def test_the_jumps_to_an_undeclared_chain_are_read_once_with_the_dump(monkeypatch: pytest.MonkeyPatch) -> None:
+    """read_dump records each target's rule lines (as the ipset and nfacct lines); load_dump given those facts
+    leaves out, of the table whose COMMIT the kernel names, the rules that jump there, parsing nothing again."""
+    import subprocess
+
+    from kubeproxy_sim.kernel import stage
+    from kubeproxy_sim.netfilter import codec, syntax
+
+    text = UNDECLARED_JUMP.replace("-A FOO -j ACCEPT\n", "-A FOO -j BAR\n", 1)  # the nat table jumps there too
+    facts = read_dump(parse_ruleset(text))
+    assert facts.jumps == {"BAR": (3, 8, 9), "ACCEPT": (7,)}
+
+    def parse_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the dump was parsed again")
+
+    monkeypatch.setattr(codec, "parse_ruleset", parse_again)
+    monkeypatch.setattr(syntax, "parse_spec", parse_again)
+    calls: list[str] = []
+
+    def restore(netns_name: str, argv: list[str], *, stdin: str) -> subprocess.CompletedProcess[str]:
+        calls.append(stdin)
+        lines = stdin.splitlines()
+        commit = next((c for c, first in ((10, 5), (4, 1)) if any(
+            x.endswith(("-j BAR", "-g BAR")) for x in lines[first:c - 1] if x.startswith("-A "))), None)
+        if commit is None:
+            return subprocess.CompletedProcess(argv, 0, "", "")
+        return subprocess.CompletedProcess(argv, 2, "", "iptables-restore v1.8.9 (nf_tables): Chain 'BAR' does "
+                                           f"not exist\nError occurred at line: {commit}\n")
+
+    monkeypatch.setattr(stage.nsexec, "run", restore)
+    staged, left = stage.load_dump("kpsim-x.n0", text, "bad.rules", facts=facts)
+    why = "this kernel refused it: Chain 'BAR' does not exist"
+    assert [(x.line, x.rule, x.reason) for x in left] == [
+        (8, "-A FOO -j BAR", why), (9, "-A FOO -p tcp -m tcp --dport 80 -g BAR", why), (3, "-A FOO -j BAR", why)]
+    assert len(calls) == 3 and staged.splitlines()[6] == text.splitlines()[6]
+
+
 
 class _Twelve(_Predictor):
     """A service of 12 endpoints of 1/12 each (QA-stats 1: from 11 endpoints up, 100 connections give ranges
