@@ -137,11 +137,17 @@ def _pod_dns(report: Report, spec: dict[str, Any]) -> tuple[DNSPolicy, PodDNSCon
     return policy, config
 
 
+def _capped(report: Report, raw: dict[str, Any], key: str, limit: int, noun: str) -> list[Any]:
+    """The list spec.dnsConfig.KEY, its length refused over the API server's ``limit``."""
+    items = report.seq(raw, key, f"spec.dnsConfig.{key}")
+    if len(items) > limit:
+        report.error(f"spec.dnsConfig.{key}", f"{len(items)} {noun}; expected at most {limit} (the API server "
+                                              "refuses more)")
+    return items
+
+
 def _nameservers(report: Report, raw: dict[str, Any]) -> tuple[str, ...]:
-    items = report.seq(raw, "nameservers", "spec.dnsConfig.nameservers")
-    if len(items) > MAX_DNS_NAMESERVERS:
-        report.error("spec.dnsConfig.nameservers", f"{len(items)} nameservers; expected at most "
-                                                   f"{MAX_DNS_NAMESERVERS} (the API server refuses more)")
+    items = _capped(report, raw, "nameservers", MAX_DNS_NAMESERVERS, "nameservers")
     out = []
     for i, item in enumerate(items):
         parsed = read_ip(report, item, f"spec.dnsConfig.nameservers[{i}]", what="an IP address (a nameserver)")
@@ -151,10 +157,7 @@ def _nameservers(report: Report, raw: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _searches(report: Report, raw: dict[str, Any]) -> tuple[str, ...]:
-    items = report.seq(raw, "searches", "spec.dnsConfig.searches")
-    if len(items) > MAX_DNS_SEARCH_PATHS:
-        report.error("spec.dnsConfig.searches", f"{len(items)} search domains; expected at most "
-                                                f"{MAX_DNS_SEARCH_PATHS} (the API server refuses more)")
+    items = _capped(report, raw, "searches", MAX_DNS_SEARCH_PATHS, "search domains")
     out = []
     for i, item in enumerate(items):
         path = f"spec.dnsConfig.searches[{i}]"
