@@ -543,7 +543,7 @@ def yaml_syntax_error(exc: Any, file: str, first_line: int = 0) -> Diagnostic:
 def _yaml_problem(exc: Any, file: str, first_line: int, text: str = "", ending: str = SKIPPED) -> Diagnostic:
     found = yaml_syntax_error(exc, file, first_line)
     if looks_like_dump(text):  # (``*filter`` is a YAML alias: PyYAML's "found undefined alias" says nothing)
-        return Diagnostic(DUMP_GIVEN if ending == SKIPPED else _dump_given(ending), file=file, line=found.line)
+        return Diagnostic(_dump_given(ending), file=file, line=found.line)
     return Diagnostic(f"{found.message}; {ending}", file=file, line=found.line)
 
 
