@@ -117,12 +117,10 @@ def _from_dump(args: argparse.Namespace, family: int):
     text = read_dump_text(args.rules)  # once ("-": standard input), so the lines cited are the lines read
     name = dump_name(args.rules)
     ruleset = parse_ruleset(text, file=name)  # in the dump's own family: an iptables-save is IPv4
-    if (6 if ruleset.ipv6 else 4) != family:
-        try:
+    try:
+        if (6 if ruleset.ipv6 else 4) != family:
             ruleset = _of_packet_family(text, name, family)  # a dump without addresses: read as the packet's
-        finally:  # the flags it makes idle are named before a refusal too; after a re-read, in the family traced
-            report(idle_with_dump(args, used=("node_ip",), family=6 if ruleset.ipv6 else 4), args)
-    else:
+    finally:  # the flags it makes idle are named before a refusal too; after a re-read, in the family traced
         report(idle_with_dump(args, used=("node_ip",), family=6 if ruleset.ipv6 else 4), args)
     if not any(table.chains for table in ruleset.tables):  # every packet would read ACCEPT: likely the wrong file
         report([Diagnostic("no tables in this file; expected iptables-save output (every packet is accepted)",
