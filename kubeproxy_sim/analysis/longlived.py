@@ -100,6 +100,11 @@ class Draws:
             self._open.pop(group, None)
         self.taken.append((self.shares.get((source, node), self.fallback), 1, key))
 
+    def clear(self) -> None:
+        """Forget every draw (the simulator could not carry the view: the sampler's run is recorded instead)."""
+        self.taken.clear()
+        self._open.clear()
+
 
 def _simulate(nodes: NodeSet, view: View, proto: str, connections: int, requests: int, seed: int,
               exact: dict[Key, Fraction], draws: Draws | None = None,
@@ -112,8 +117,7 @@ def _simulate(nodes: NodeSet, view: View, proto: str, connections: int, requests
                         on_connection=record)
     if isinstance(tally, str):
         if draws is not None:
-            draws.taken.clear()
-            draws._open.clear()
+            draws.clear()
         by_entry = None if draws is None else lambda entry, key: draws.add(entry.source, entry.source,
                                                                            entry.node, key)
         counts = sample_connections(nodes, view.entries, proto, connections, seed, on_connection=by_entry)
