@@ -10,8 +10,10 @@ command line's progress thread all fork or start threads.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, NoReturn
 
 HELD = frozenset({signal.SIGINT, signal.SIGTERM})
 
@@ -39,3 +41,36 @@ def in_child(previous: set[int | signal.Signals]) -> None:
         if signal.getsignal(signum) != signal.SIG_IGN:
             signal.signal(signum, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def forked(child: Callable[[int, set[int | signal.Signals]], NoReturn]) -> Iterator[BinaryIO]:
+    """A child forked with the two held that runs ``child(write_fd, previous)``, which must end it with
+    ``os._exit`` after :func:`in_child`; the body reads its answer from the yielded end of the pipe.
+
+    An interrupt held over the fork lands as the mask is restored, in the body or before it; leaving by any
+    exception kills the child (its answer is not wanted any more). It is reaped and the pipe closed however
+    this ends."""
+    read_fd, write_fd = os.pipe()
+    pid = 0
+    try:
+        with os.fdopen(read_fd, "rb") as inbox:
+            try:
+                with held() as previous:
+                    pid = os.fork()
+                    if pid == 0:
+                        try:
+                            os.close(read_fd)
+                            child(write_fd, previous)
+                        finally:
+                            os._exit(1)  # never back into the parent's code
+            finally:
+                os.close(write_fd)
+            yield inbox
+    except BaseException:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        if pid:
+            os.waitpid(pid, 0)

@@ -154,35 +154,17 @@ def call(name: str, fn: Callable[..., Any], *args: Any) -> Any:
 
     An interrupt held over the fork lands as the mask is restored; the child is then killed, and reaped and
     the pipe closed however this ends."""
-    read_fd, write_fd = os.pipe()
-    pid = 0
-    try:
-        with os.fdopen(read_fd) as src:
-            try:
-                with signals.held() as previous:
-                    pid = os.fork()
-                    if pid == 0:
-                        _child(name, fn, args, read_fd, write_fd, previous)
-            finally:
-                os.close(write_fd)
-            text = src.read()
-    except BaseException:
-        if pid:
-            os.kill(pid, signal.SIGKILL)  # its answer is not wanted any more
-        raise
-    finally:
-        if pid:
-            os.waitpid(pid, 0)
+    with signals.forked(lambda write_fd, previous: _child(name, fn, args, write_fd, previous)) as answer:
+        text = answer.read()
     result = json.loads(text) if text else {"error": "the child process died"}
     if "error" in result:
         raise OSError(result.get("errno") or 0, f"in namespace {name}: {result['error']}")
     return result["ok"]
 
 
-def _child(name: str, fn: Callable[..., Any], args: tuple[Any, ...], read_fd: int, write_fd: int,
+def _child(name: str, fn: Callable[..., Any], args: tuple[Any, ...], write_fd: int,
            previous: set[int | signal.Signals]) -> NoReturn:
     """The forked child of :func:`call`: runs ``fn`` in the namespace, writes its answer and exits."""
-    os.close(read_fd)
     status = 0
     try:
         signals.in_child(previous)

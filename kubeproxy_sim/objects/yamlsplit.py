@@ -81,38 +81,20 @@ def load_in_two(text: str, load: Load) -> list[Any] | None:
     cut = find_cut(text)
     if cut is None or not hasattr(os, "fork"):
         return None
-    read_end, write_end = os.pipe()
-    pid = 0
-    try:
-        with os.fdopen(read_end, "rb") as inbox:
-            try:
-                with signals.held() as previous:
-                    pid = os.fork()
-                    if pid == 0:
-                        _child(load, cut.second, read_end, write_end, previous)
-            finally:
-                os.close(write_end)
-            try:
-                first = load(cut.first)
-            except Exception:  # the whole-text load reports it, with its position in the whole text
-                return None
-            data = inbox.read()
-    except BaseException:
-        if pid:
-            os.kill(pid, signal.SIGKILL)  # its half is not wanted any more
-        raise
-    finally:
-        if pid:
-            os.waitpid(pid, 0)
+    with signals.forked(lambda write_end, previous: _child(load, cut.second, write_end, previous)) as inbox:
+        try:
+            first = load(cut.first)
+        except Exception:  # the whole-text load reports it, with its position in the whole text
+            return None
+        data = inbox.read()
     return _join(cut, first, pickle.loads(data)) if data else None
 
 
-def _child(load: Load, part: str, read_end: int, write_end: int, previous: set[int | signal.Signals]) -> NoReturn:
+def _child(load: Load, part: str, write_end: int, previous: set[int | signal.Signals]) -> NoReturn:
     """The child: loads ``part`` and writes it to the parent; never returns (os._exit skips inherited buffers).
     SIGINT and SIGTERM end it (not one ignored: that stays so) before they are unblocked."""
     status = 1
     try:
-        os.close(read_end)
         signals.in_child(previous)
         with os.fdopen(write_end, "wb") as out:
             out.write(_pickled(load, part))
