@@ -842,6 +842,7 @@ class RuleShapes:
             return key_of, None, shortcut(_memoised(convert, memo))
         return key_of, memo, convert
 
+
 def _memoised(convert: Convert, memo: dict[object, Converted | None]) -> Convert:
     def get(key: object) -> Converted | None:
         done = memo.get(key, memo)
@@ -883,7 +884,6 @@ def _filled(text: str, values: tuple[str, ...]) -> str:
         return text
     value = values[int(text[1:])]
     return value[1:-1] if value[0] == '"' else value
-
 
 
 def _converter(kind: str, group: tuple[Option, ...], holes: int, ipv6: bool) -> Convert:
