@@ -60,9 +60,9 @@ def sync_ruleset(result: SyncResult, *, full: bool) -> Ruleset | SavedTables:
     return save_lines(node_tables(result.ruleset, result.jumps))
 
 
-def render_rules(rules: Ruleset | SavedTables, *, full: bool | None = None) -> str:
+def render_rules(rules: Ruleset | SavedTables) -> str:
     """Restore input in kube-proxy's text; the full tables (:func:`sync_ruleset`'s lines) in iptables-save's, its
-    quoting included. The type decides: ``full`` is not read (kept for callers that still pass it)."""
+    quoting included. The type decides which."""
     if isinstance(rules, tuple):
         from kubeproxy_sim.netfilter.saveform import render_saved
 

@@ -144,7 +144,7 @@ def test_the_kube_proxy_rules_are_loaded_as_generated_beside_the_counting_copies
     # line for line, so a copy that changed kube-proxy's own rule (its nfacct match stripped, say) shows here:
     # the generated tables as iptables-save prints them (rules --full, checked against the kernel by
     # test_full_golden_kernel)
-    saved_form = render_rules(sync_ruleset(generate(small_cluster(EXTRA)[0], node.config), full=True), full=True)
+    saved_form = render_rules(sync_ruleset(generate(small_cluster(EXTRA)[0], node.config), full=True))
     saved_filter = saved_form.split("*filter\n")[1].split("COMMIT\n")[0]
     assert loaded == [line for line in saved_filter.splitlines() if line.startswith("-A ")]
     copies = [line for line in saved.splitlines() if line.startswith("-A KUBE-") and "KPSIM-COUNT" in line]
