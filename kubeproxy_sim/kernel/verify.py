@@ -548,7 +548,7 @@ def judge(flow: Flow, source: str, expectations: Iterable[Expectation], seen: Co
         merged.setdefault(key, [["(not predicted)"], Fraction(0), None])
     if alpha is None:
         alpha = (1 - confidence) / max(sum(1 for _, share, _ in merged.values() if 0 < share < 1), 1)
-    checked = check_counts(prediction, Counter({k: n for k, n in seen.items()}), alpha)
+    checked = check_counts(prediction, Counter(seen), alpha)
     rows = []
     for key, (outcomes, share, masq) in merged.items():
         low, high = checked.ranges.get(key, (0, 0))
@@ -574,13 +574,9 @@ def _yes(value: bool | None) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
 
-def cannot_tell(outcomes: Sequence[str], count: int) -> str:
-    from kubeproxy_sim.kernel.differential import cannot_tell as words
-
-    return words(outcomes, count)
-
-
 def render_table(results: Sequence[FlowResult]) -> str:
+    from kubeproxy_sim.kernel.differential import cannot_tell
+
     head = ("#", "from", "to", "kind", "predicted", "share", "range", "observed", "masq pred/obs",
             "socket sees", "verdict")
     table: list[tuple[str, ...]] = [head]
