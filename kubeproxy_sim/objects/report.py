@@ -8,6 +8,7 @@ loader can skip just that object.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from kubeproxy_sim.errors import Diagnostic, Severity, cut, shortened
@@ -97,6 +98,22 @@ class Report:
             return value
         self.error(path, f"expected a list, got {type_name(value)}")
         return []
+
+    def mappings(self, parent: dict[str, Any], key: str, path: str,
+                 *, what: str = "a mapping") -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """A list of objects (ports, addresses, ...) read with :meth:`seq`, walked as :meth:`each_mapping` does."""
+        return self.each_mapping(self.seq(parent, key, path), path, what=what)
+
+    def each_mapping(self, items: list[Any], path: str,
+                     *, what: str = "a mapping") -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """(index, "path[index]", item) for each mapping in a list already read; any other item is reported
+        ("expected ``what``, got ...") and skipped, so the decoder goes on with the rest of the list."""
+        for i, item in enumerate(items):
+            item_path = f"{path}[{i}]"
+            if type(item) is dict:
+                yield i, item_path, item
+            else:
+                self.error(item_path, f"expected {what}, got {described(item)}")
 
     def string(self, parent: dict[str, Any], key: str, path: str, default: str | None = None) -> str | None:
         """A string field; missing, null and (like the API's omitempty) absent all read as default."""
