@@ -336,11 +336,7 @@ def _service_ports(report: Report, spec: dict[str, Any], svc_type: ServiceType,
     if not spec.get("ports") and not headless and svc_type is not ServiceType.EXTERNAL_NAME:
         report.error("spec.ports", "required; expected at least one port")
     ports: list[tuple[int, ServicePort]] = []
-    for i, raw in enumerate(raw_ports):
-        path = f"spec.ports[{i}]"
-        if type(raw) is not dict:
-            report.error(path, f"expected a mapping, got {report_type(raw)}")
-            continue
+    for i, path, raw in report.each_mapping(raw_ports, "spec.ports"):
         port = _service_port(report, raw, path, svc_type, multi=len(raw_ports) > 1,
                              allocated=svc_type is ServiceType.NODE_PORT or (
                                  svc_type is ServiceType.LOAD_BALANCER
@@ -493,11 +489,7 @@ def _lb_ingress(report: Report, status: dict[str, Any]) -> tuple[LoadBalancerIng
     """status.loadBalancer.ingress; an unparseable IP is dropped (kube-proxy skips it)."""
     lb = report.mapping(status, "loadBalancer", "status.loadBalancer") or {}
     out = []
-    for i, raw in enumerate(report.seq(lb, "ingress", "status.loadBalancer.ingress")):
-        path = f"status.loadBalancer.ingress[{i}]"
-        if type(raw) is not dict:
-            report.error(path, f"expected a mapping, got {report_type(raw)}")
-            continue
+    for _, path, raw in report.mappings(lb, "ingress", "status.loadBalancer.ingress"):
         ip_text = report.string(raw, "ip", f"{path}.ip")
         ip = None
         if ip_text:
