@@ -65,11 +65,7 @@ def _node_addresses(report: Report, status: dict[str, Any]) -> tuple[NodeAddress
     does not check an address's text, and kube-proxy (GetNodeHostIPs) skips an InternalIP or ExternalIP it
     cannot parse: such an address is a warning, and goes alone (the Node, its zone and podCIDRs stay)."""
     out = []
-    for i, raw in enumerate(report.seq(status, "addresses", "status.addresses")):
-        path = f"status.addresses[{i}]"
-        if type(raw) is not dict:
-            report.error(path, f"expected a mapping, got {report_type(raw)}")
-            continue
+    for _, path, raw in report.mappings(status, "addresses", "status.addresses"):
         kind = report.string(raw, "type", f"{path}.type", "")
         address = report.string(raw, "address", f"{path}.address", "")
         if not kind:
@@ -178,11 +174,7 @@ def _searches(report: Report, raw: dict[str, Any]) -> tuple[str, ...]:
 
 def _options(report: Report, raw: dict[str, Any]) -> tuple[tuple[str, str | None], ...]:
     out = []
-    for i, item in enumerate(report.seq(raw, "options", "spec.dnsConfig.options")):
-        path = f"spec.dnsConfig.options[{i}]"
-        if type(item) is not dict:
-            report.error(path, f"expected a mapping, got {report_type(item)}")
-            continue
+    for _, path, item in report.mappings(raw, "options", "spec.dnsConfig.options"):
         name = report.string(item, "name", f"{path}.name")
         value = report.string(item, "value", f"{path}.value")
         if not name:
@@ -196,16 +188,8 @@ def _options(report: Report, raw: dict[str, Any]) -> tuple[tuple[str, str | None
 def _container_ports(report: Report, spec: dict[str, Any]) -> tuple[ContainerPort, ...]:
     """Every container's ports, in order: named targetPorts resolve through these."""
     out = []
-    for c, container in enumerate(report.seq(spec, "containers", "spec.containers")):
-        path = f"spec.containers[{c}]"
-        if type(container) is not dict:
-            report.error(path, f"expected a mapping, got {report_type(container)}")
-            continue
-        for p, raw in enumerate(report.seq(container, "ports", f"{path}.ports")):
-            port_path = f"{path}.ports[{p}]"
-            if type(raw) is not dict:
-                report.error(port_path, f"expected a mapping, got {report_type(raw)}")
-                continue
+    for _, path, container in report.mappings(spec, "containers", "spec.containers"):
+        for _, port_path, raw in report.mappings(container, "ports", f"{path}.ports"):
             name = report.string(raw, "name", f"{port_path}.name") or None
             number = report.integer(raw, "containerPort", f"{port_path}.containerPort")
             if raw.get("containerPort") is None:
@@ -223,13 +207,8 @@ def _container_ports(report: Report, spec: dict[str, Any]) -> tuple[ContainerPor
 def _pod_ips(report: Report, status: dict[str, Any]) -> tuple[str, ...]:
     """status.podIPs, falling back to status.podIP; when they differ, podIP wins (the API server's conversion)."""
     single = report.string(status, "podIP", "status.podIP", "")
-    many = report.seq(status, "podIPs", "status.podIPs")
-    texts: list[tuple[str, Any]] = []
-    for i, item in enumerate(many):
-        if type(item) is not dict:
-            report.error(f"status.podIPs[{i}]", f"expected a mapping, got {report_type(item)}")
-            continue
-        texts.append((f"status.podIPs[{i}].ip", item.get("ip")))
+    texts: list[tuple[str, Any]] = [(f"{path}.ip", item.get("ip"))
+                                    for _, path, item in report.mappings(status, "podIPs", "status.podIPs")]
     if not texts:
         texts = [("status.podIP", single)] if single else []
     elif single:
@@ -250,10 +229,7 @@ def _pod_ips(report: Report, status: dict[str, Any]) -> tuple[str, ...]:
 
 def _ready(report: Report, status: dict[str, Any]) -> bool:
     """The Ready condition's status; a pod without one (a hand-written manifest) counts as ready."""
-    for i, raw in enumerate(report.seq(status, "conditions", "status.conditions")):
-        if type(raw) is not dict:
-            report.error(f"status.conditions[{i}]", f"expected a mapping, got {report_type(raw)}")
-            continue
+    for _, _, raw in report.mappings(status, "conditions", "status.conditions"):
         if raw.get("type") == "Ready":
             return raw.get("status") == "True"
     return True
