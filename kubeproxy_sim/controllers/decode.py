@@ -26,7 +26,7 @@ from kubeproxy_sim.controllers.model import (
     replicas_over_limit,
 )
 from kubeproxy_sim.errors import Diagnostic
-from kubeproxy_sim.objects.decode import check_metadata, object_name, read_protocol, report_type
+from kubeproxy_sim.objects.decode import check_metadata, object_name, read_protocol
 from kubeproxy_sim.objects.model import ContainerPort
 from kubeproxy_sim.objects.report import Report, quote
 
@@ -164,8 +164,8 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
     grace = _count(report, pod_spec, "terminationGracePeriodSeconds",
                    "spec.template.spec.terminationGracePeriodSeconds", DEFAULT_GRACE_PERIOD)
     containers = []
-    for i, raw in enumerate(report.seq(pod_spec, "containers", "spec.template.spec.containers")):
-        container = _container(report, raw, f"spec.template.spec.containers[{i}]")
+    for _, path, raw in report.mappings(pod_spec, "containers", "spec.template.spec.containers"):
+        container = _container(report, raw, path)
         if container is not None:
             containers.append(container)
     if not containers:
@@ -174,10 +174,7 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
     return PodTemplate(labels=labels, containers=tuple(containers), grace_period=grace)
 
 
-def _container(report: Report, raw: Any, path: str) -> Container | None:
-    if type(raw) is not dict:
-        report.error(path, f"expected a mapping, got {report_type(raw)}")
-        return None
+def _container(report: Report, raw: dict[str, Any], path: str) -> Container | None:
     name = report.string(raw, "name", f"{path}.name", "")
     image = report.string(raw, "image", f"{path}.image", "")
     if not name:
@@ -185,11 +182,7 @@ def _container(report: Report, raw: Any, path: str) -> Container | None:
     if not image:
         report.error(f"{path}.image", "required; expected an image like registry/app:tag")
     ports = []
-    for p, port in enumerate(report.seq(raw, "ports", f"{path}.ports")):
-        port_path = f"{path}.ports[{p}]"
-        if type(port) is not dict:
-            report.error(port_path, f"expected a mapping, got {report_type(port)}")
-            continue
+    for _, port_path, port in report.mappings(raw, "ports", f"{path}.ports"):
         number = report.port_number(report.integer(port, "containerPort", f"{port_path}.containerPort"),
                                     f"{port_path}.containerPort", low=1)
         if port.get("containerPort") is None:
