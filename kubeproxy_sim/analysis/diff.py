@@ -23,9 +23,10 @@ a change of two services in a cluster of 10,000 traces those two.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from kubeproxy_sim.analysis.exact import (
@@ -537,6 +538,26 @@ def diff(before: NodeSet, after: NodeSet, node: str, only: set[PortKey] | None =
     A port whose views are provably the same in both states (:func:`views_kept`) is not traced twice: not at all
     when nothing else about it changed (it is not listed), once when it is listed anyway (``include_unchanged``,
     or a rule of it moved on ``node``)."""
+    with rules_shared(before, after):
+        return _diff(before, after, node, only, include_unchanged)
+
+
+@contextlib.contextmanager
+def rules_shared(before: NodeSet, after: NodeSet) -> Iterator[None]:
+    """Both states' nodes write the rules of a service port once for the two (``proxier.sync.PortMemo``): a
+    port unchanged on a node has the same rules in both, and most are; the memo goes when the comparison ends."""
+    if before.written is not None or after.written is not None:  # the caller shares them already
+        yield
+        return
+    before.written = after.written = {}
+    try:
+        yield
+    finally:
+        before.written = after.written = None
+
+
+def _diff(before: NodeSet, after: NodeSet, node: str, only: set[PortKey] | None,
+          include_unchanged: bool) -> DiffReport:
     old, new = _ports(before), _ports(after)
     every = list(dict.fromkeys([*old, *new]))
     keys = [k for k in every if only is None or k in only]

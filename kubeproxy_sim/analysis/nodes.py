@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import netaddr
 
@@ -22,6 +22,9 @@ from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 from kubeproxy_sim.objects.model import Cluster, Pod
 from kubeproxy_sim.objects.nodes import node_names, node_object_addresses, synthesised_node_addresses, used_addresses
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.proxier.sync import PortMemo
 
 T = TypeVar("T")
 
@@ -61,6 +64,7 @@ class NodeSet:
     _memo: RuleMemo = field(default_factory=dict)
     _rulesets: dict[str, Ruleset] = field(default_factory=dict)
     cache: dict[object, object] = field(default_factory=dict)  # other layers' per-run state (e.g. simulators)
+    written: PortMemo | None = None  # service ports' rules shared with another state's NodeSet (see PortMemo)
 
     def derived(self, key: str, make: Callable[[], T]) -> T:
         """A value worked out from the whole cluster, once per run: a report about every service asks for the
@@ -100,7 +104,7 @@ class NodeSet:
             from kubeproxy_sim.proxier import generate
             from kubeproxy_sim.proxier.full import node_tables
 
-            result = generate(self.cluster, self.configs[node])
+            result = generate(self.cluster, self.configs[node], self.written)
             self._rulesets[node] = node_tables(result.ruleset, result.jumps)
         return self._rulesets[node]
 

@@ -120,8 +120,10 @@ def service_work(cluster: Cluster, config: ProxyConfig) -> ServiceWork:
     return ServiceWork([(svc, eps_map.get(svc.key, ())) for svc in ports], node_zone(cluster, config))
 
 
-def generate(cluster: Cluster, config: ProxyConfig) -> SyncResult:
-    """The rules one full sync of kube-proxy (iptables mode) writes for this node and family."""
+def generate(cluster: Cluster, config: ProxyConfig, written: PortMemo | None = None) -> SyncResult:
+    """The rules one full sync of kube-proxy (iptables mode) writes for this node and family.
+
+    ``written``: service ports' rules from other syncs (see :data:`PortMemo`), used and added to."""
     endpoints = sum(len(s.endpoints) for s in cluster.endpoint_slices)
     # ~10^6 acyclic objects at 10,000 services, about two per service and endpoint: see objects.bulk
     with collector_paused(2 * (len(cluster.services) + endpoints)):
@@ -129,7 +131,10 @@ def generate(cluster: Cluster, config: ProxyConfig) -> SyncResult:
         ctx = make_context(config, work.endpoint_count)
         out = new_buffer()
         write_head(ctx, out)
-        write_services(ctx, work, out)
+        if written is None:
+            write_services(ctx, work, out)
+        else:
+            write_services_reusing(ctx, work, out, written.setdefault((ctx, work.zone), {}))
         write_tail(ctx, out)
         return assemble(ctx, out)
 
@@ -166,6 +171,51 @@ def write_services(ctx: SyncContext, work: ServiceWork, out: RuleBuffer) -> None
     zone = work.zone
     for svc, eps in work.pairs:
         write_service_port(ctx, svc, eps, zone, out)
+
+
+@dataclass(frozen=True, slots=True)
+class PortText:
+    """What :func:`write_service_port` wrote for one service port, in the order it wrote it."""
+
+    filter: tuple[tuple[str, tuple[str, ...]], ...]
+    nat: tuple[tuple[str, tuple[str, ...]], ...]
+    filter_chains: tuple[str, ...]
+    nat_chains: tuple[str, ...]
+
+    @classmethod
+    def of(cls, buf: RuleBuffer) -> PortText:
+        return cls(tuple((chain, tuple(rules)) for chain, rules in buf.filter.items()),
+                   tuple((chain, tuple(rules)) for chain, rules in buf.nat.items()),
+                   tuple(buf.filter_chains), tuple(buf.nat_chains))
+
+    def write(self, out: RuleBuffer) -> None:
+        """Append it to ``out``, as writing the port there would (:meth:`RuleBuffer.extend`)."""
+        for mine, theirs in ((out.filter, self.filter), (out.nat, self.nat)):
+            for chain, rules in theirs:
+                mine[chain].extend(rules)
+        out.filter_chains.extend(self.filter_chains)
+        out.nat_chains.extend(self.nat_chains)
+
+
+PortMemo = dict[tuple[SyncContext, str | None],
+                dict[tuple[ServicePortInfo, tuple[EndpointInfo, ...]], PortText]]
+"""Service ports' rules by what :func:`write_service_port` reads: the sync's context and zone, then the port and
+its endpoints. Two syncs of one node in two states of a cluster (``diff``'s) share most ports' rules: the second
+writes only the ports that changed."""
+
+
+def write_services_reusing(ctx: SyncContext, work: ServiceWork, out: RuleBuffer,
+                           written: dict[tuple[ServicePortInfo, tuple[EndpointInfo, ...]], PortText]) -> None:
+    """:func:`write_services`, taking each port's rules from ``written`` (this context's and zone's share of a
+    :data:`PortMemo`) when it holds them, and adding the others'."""
+    zone = work.zone
+    for pair in work.pairs:
+        text = written.get(pair)
+        if text is None:
+            buf = RuleBuffer()
+            write_service_port(ctx, pair[0], pair[1], zone, buf)
+            text = written[pair] = PortText.of(buf)
+        text.write(out)
 
 
 def write_service_port(ctx: SyncContext, svc: ServicePortInfo, eps: tuple[EndpointInfo, ...], zone: str | None,

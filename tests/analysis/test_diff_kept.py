@@ -1,8 +1,9 @@
 """``diff`` traces only the service ports whose views can have changed (``analysis.diff.views_kept``).
 
 Each comparison here is made twice: as ``diff`` makes it, and with every port traced in both states (the path
-before views_kept: ``views_kept`` made to keep nothing). The two must print the same bytes, text and ``-o json``,
-with and without ``--all``; and the ports kept must be the ones nothing reaches.
+before views_kept: ``views_kept`` made to keep nothing) and each state's rules written on their own (no
+``proxier.sync.PortMemo`` shared by the two: ``rules_shared`` made to share nothing). The two must print the same
+bytes, text and ``-o json``, with and without ``--all``; and the ports kept must be the ones nothing reaches.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import io
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,7 @@ from kubeproxy_sim.analysis import diff as diff_module
 from kubeproxy_sim.analysis import exact
 from kubeproxy_sim.analysis.diff import DiffReport, diff
 from kubeproxy_sim.analysis.diffrender import diff_json, diff_text
-from kubeproxy_sim.analysis.nodes import node_set
+from kubeproxy_sim.analysis.nodes import NodeSet, node_set
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.objects.model import (
     AddressType,
@@ -55,11 +57,18 @@ def _run(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@contextlib.contextmanager
+def _sharing_nothing(before: NodeSet, after: NodeSet) -> Iterator[None]:
+    """``diff.rules_shared`` on the slow path: each state writes every port's rules itself."""
+    assert before.written is None and after.written is None
+    yield
+
+
 def _both_ways(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> tuple[tuple[int, str, str], list[int]]:
     """The command's result with views_kept, after asserting it is the result of tracing every port; and how
     many ports each comparison kept."""
     kept: list[int] = []
-    real = diff_module.views_kept
+    real, shared = diff_module.views_kept, diff_module.rules_shared
 
     def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
         found = real(*args, **kwargs)
@@ -69,8 +78,10 @@ def _both_ways(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> tuple[tuple[
     monkeypatch.setattr(diff_module, "views_kept", counting)
     skipping = _run(argv)
     monkeypatch.setattr(diff_module, "views_kept", lambda *args, **kwargs: frozenset())
+    monkeypatch.setattr(diff_module, "rules_shared", _sharing_nothing)
     tracing = _run(argv)
     monkeypatch.setattr(diff_module, "views_kept", real)
+    monkeypatch.setattr(diff_module, "rules_shared", shared)
     assert skipping == tracing, argv
     return skipping, kept
 
@@ -148,6 +159,7 @@ def _compare(case: ClusterCase, after: Cluster, include_unchanged: bool) -> tupl
         skipping = diff(node_set(case.cluster, case.config), node_set(after, case.config), "node1", None,
                         include_unchanged)
         patch.setattr(diff_module, "views_kept", lambda *args, **kwargs: frozenset())
+        patch.setattr(diff_module, "rules_shared", _sharing_nothing)
         tracing = diff(node_set(case.cluster, case.config), node_set(after, case.config), "node1", None,
                        include_unchanged)
     assert skipping == tracing
@@ -218,6 +230,23 @@ def test_a_small_change_reports_what_tracing_every_port_reports(change: tuple[Cl
                                                                 include_unchanged: bool) -> None:
     case, after = change
     _compare(case, after, include_unchanged)
+
+
+@settings(max_examples=budget(60), deadline=None)
+@given(changes(), st.booleans())
+def test_a_state_written_after_another_writes_the_rules_it_writes_alone(change: tuple[ClusterCase, Cluster],
+                                                                         after_first: bool) -> None:
+    """``proxier.sync.PortMemo``: every node's rules, in both states, written with one memo shared by the two (in
+    either order, as diff's two NodeSets may ask) are the rules each writes with none."""
+    from kubeproxy_sim.proxier.sync import PortMemo, generate
+
+    case, after = change
+    configs = node_set(case.cluster, case.config).configs
+    written: PortMemo = {}
+    for name, config in configs.items():
+        states = (after, case.cluster) if after_first else (case.cluster, after)
+        for cluster in states:
+            assert generate(cluster, config, written) == generate(cluster, config), name
 
 
 # --------------------------------------------------------------------------- what is not kept, and why
@@ -320,6 +349,31 @@ def test_the_threshold_pair_is_compared_by_default() -> None:
     """The one large pairing the default run keeps: large-cluster mode on and off (R-sim 5)."""
     assert THRESHOLD in PAIRS and all(name in SCENARIOS for name in THRESHOLD)
     assert not any(name.startswith(LARGE) for pair in PAIRS if pair != THRESHOLD for name in pair)
+
+
+def test_the_state_after_writes_only_the_ports_that_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """diff's two states share each port's rules per node (``rules_shared``): b lost an endpoint, so the state
+    after writes b's rules on each node and takes a's from the state before; the memo goes with the comparison."""
+    from kubeproxy_sim.proxier import sync
+
+    case = _two_services()
+    slc = case.cluster.endpoint_slices[1]
+    after = _replace_slice(case.cluster, 1, dataclasses.replace(slc, endpoints=slc.endpoints[:1]))
+    written: list[tuple[int, str]] = []
+    real = sync.write_service_port
+
+    def counting(ctx, svc, eps, zone, out):  # type: ignore[no-untyped-def]
+        written.append((id(ctx.config), svc.name))
+        return real(ctx, svc, eps, zone, out)
+
+    monkeypatch.setattr(sync, "write_service_port", counting)
+    before_nodes, after_nodes = node_set(case.cluster, case.config), node_set(after, case.config)
+    diff(before_nodes, after_nodes, "node1")
+    configs = {id(config): state for state, nodes in (("before", before_nodes), ("after", after_nodes))
+               for config in nodes.configs.values()}
+    by_state = sorted((configs[config], name) for config, name in written)
+    assert by_state == [*[("after", "b")] * 2, *[("before", "a")] * 2, *[("before", "b")] * 2]
+    assert before_nodes.written is None and after_nodes.written is None
 
 
 def test_no_port_that_can_be_kept_scans_no_rules(monkeypatch: pytest.MonkeyPatch) -> None:
