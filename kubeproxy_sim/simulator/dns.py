@@ -211,10 +211,14 @@ class Resolver:
         return (f" ({label}'s resolv.conf: {searches}, ndots:{self.ndots}, from its dnsPolicy {self.policy} and "
                 "dnsConfig)")
 
-    def unanswered(self) -> str:
-        """Why a name got no address from a resolver that is not cluster DNS (the whole reason, for --to)."""
+    def unanswered(self, *, hosts: bool = True) -> str:
+        """Why a name got no address from a resolver that is not cluster DNS (the whole reason, for --to).
+        ``hosts``: the command has --hosts (the outside's names); without it (netns send) nothing else resolves."""
         if self.scope == UNASKED:
             return f"{self.why}; give the address as IP:PORT"
+        if not hosts:
+            return (f"{self.why}, so cluster names do not resolve for it, and this command knows no other names (it "
+                    "has no --hosts): give the address as IP:PORT")
         return (f"{self.why}, so cluster names do not resolve for it; only the names of --hosts (the outside's) are "
                 "answered: give one of those, or the address as IP:PORT")
 

@@ -95,6 +95,16 @@ def dns_query_detail(server: str, detail: str) -> str:
     return f"{DNS_QUERY_PREFIX}{server}:{DNS_PORT}: {detail}"
 
 
+def kube_dns_address(cluster: Cluster, family: int) -> str | None:
+    """The cluster IP of ``kube-system/kube-dns`` of ``family`` that a ClusterFirst pod's queries go to (its
+    resolv.conf's nameserver), when the Service has port 53/UDP; None without one (cluster DNS answers unasked).
+    The kernel backend records each pod's resolver from it too, so ``netns send`` resolves as ``send``."""
+    kube_dns = next((s for s in cluster.services if s.key == "kube-system/kube-dns"), None)
+    if kube_dns is None or not any(p.port == DNS_PORT and p.protocol.value == "UDP" for p in kube_dns.ports):
+        return None
+    return next((ip for ip in kube_dns.cluster_ips if (":" in ip) == (family == 6)), None)
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     reason: str  # REJECT, DROP, NO_ROUTE, WRONG_REPLY_SOURCE, TIMEOUT
@@ -299,7 +309,7 @@ class Simulator:
         self.runtimes = runtimes
         self._index()
         self.dns = ClusterDNS(cluster, self.hosts, family=self.family)
-        self._kube_dns = self._kube_dns_address()
+        self._kube_dns = kube_dns_address(cluster, self.family)
         configs = {n.name: n.config for n in self.topology.nodes}
         self.balancer = LoadBalancer(cluster, configs, load_balancer_nodes(self.topology, cluster), self.family)
 
@@ -842,8 +852,3 @@ class Simulator:
         resolver = self.resolver(client)
         return resolver.server if resolver is not None else None
 
-    def _kube_dns_address(self) -> str | None:
-        kube_dns = next((s for s in self.cluster.services if s.key == "kube-system/kube-dns"), None)
-        if kube_dns is None or not any(p.port == DNS_PORT and p.protocol.value == "UDP" for p in kube_dns.ports):
-            return None
-        return next((ip for ip in kube_dns.cluster_ips if (":" in ip) == (self.family == 6)), None)
