@@ -47,8 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Open COUNT real connections from a source namespace and report, as the simulator's `send` "
         "does, which pod answered (and the source address it saw) or how the connection failed. A name is resolved "
-        "here, by the simulator's cluster DNS with the source pod's search path, not asked of kube-dns over the "
-        "namespaces: no DNS query is sent, so a kube-dns whose queries are dropped stops `send` but not this. "
+        "here, by the simulator's cluster DNS with the source pod's resolver (its dnsPolicy and dnsConfig, as "
+        "`netns up` recorded it: the search list, ndots and nameserver `send` uses), not asked of kube-dns over "
+        "the namespaces: no DNS query is sent, so a kube-dns whose queries are dropped stops `send` but not this. "
         "A silent failure "
         "is named DROP (a node's own refused datagram REJECT) only when the nodes' counting copies of their DROP "
         "(REJECT) rules met this run's packets, which carry a DSCP value of their own; else TIMEOUT (DROP).",
@@ -60,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="pod/NS/NAME, node/NAME, external, external:IP, or an address")
     send.add_argument("--to", dest="dst", required=True,
                       help="IP:PORT ([IPv6]:PORT), node/NAME:NODEPORT or NAME:PORT: a Service NAME.NS (or its "
-                      "FQDN), a bare NAME by the source pod's search path, an endpoint's or a pod's DNS name")
+                      "FQDN), a bare NAME by the source pod's search list (its dnsPolicy and dnsConfig), an "
+                      "endpoint's or a pod's DNS name")
     send.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"])
     send.add_argument("--count", type=parse_int, default=100)
     send.add_argument("--seed", type=parse_int, help="fix our side's randomness (the source ports)")
@@ -203,6 +205,8 @@ def run_send(args: argparse.Namespace) -> int:
     state = _state(args.name)
     result = send(state, args.src, args.dst, proto=args.proto, count=args.count, seed=args.seed,
                   timeout=args.timeout)
+    if result.note:
+        report([Diagnostic(result.note, field="--to", severity=Severity.NOTE)], args)
     address = result.address
     # only external clients are routed that way (build._client_routes): a pod or node enters its own node
     client = resolve_source(state, args.src).netns in state.get("clients", {}).values()

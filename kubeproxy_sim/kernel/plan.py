@@ -304,11 +304,16 @@ def _place_sources(name: str, sources: list[str], nodes: list[NodePlan], pods: _
             continue
         owner = next((node for net, node in nets if netaddr.IPAddress(ip) in net), None)
         if owner:
-            pods.add(f"client/{ip.replace('.', '-').replace(':', '-')}", ip, owner, ())
+            pods.add(client_key(ip), ip, owner, ())
         else:
             index = len(clients)
             clients.append(ClientPlan(ip, f"{cluster_prefix(name)}c{index}", f"c{index}"))
     return clients
+
+
+def client_key(ip: str) -> str:
+    """The workload key of a client address in a pod range (a namespace of its own, no Pod object)."""
+    return f"client/{ip.replace('.', '-').replace(':', '-')}"
 
 
 def _notes(cluster: Cluster, family: int) -> tuple[str, ...]:

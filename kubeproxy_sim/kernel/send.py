@@ -3,10 +3,11 @@
 Addressing is the simulator's: a source is ``pod/NS/NAME``, ``node/NAME``,
 ``external``, ``external:IP`` or a plain address; a destination is ``IP:PORT``,
 ``node/NAME:NODEPORT`` or a name (``NAME.NS:PORT``, ``NAME.NS.svc.cluster.local:PORT``, ...)
-that the simulator's cluster DNS resolves from the source's namespace, as ``send`` does, but here,
-before the probe: no DNS query crosses the namespaces, so kube-dns's own rules (a REJECT of its
-queries, say) do not stop a connection as they do in ``send``. The cluster is known only through its
-state record, so ``send`` works from any later process.
+that the simulator's cluster DNS resolves with the source pod's own resolver (its dnsPolicy and
+dnsConfig, recorded by ``netns up`` as ``send`` builds it), as ``send`` does, but here, before the
+probe: no DNS query crosses the namespaces, so kube-dns's own rules (a REJECT of its queries, say)
+do not stop a connection as they do in ``send``. The cluster is known only through its state
+record, so ``send`` works from any later process.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
 from kubeproxy_sim.kernel import dscp, nsexec
-from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology
+from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology, client_key
+from kubeproxy_sim.kernel.state import resolver_of, resolver_record
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
@@ -35,7 +37,7 @@ from kubeproxy_sim.objects.model import (
     ServiceType,
 )
 from kubeproxy_sim.objects.nodes import family_of
-from kubeproxy_sim.simulator.dns import ClusterDNS
+from kubeproxy_sim.simulator.dns import CLUSTER, ClusterDNS, Resolver
 from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult
 from kubeproxy_sim.simulator.send import render_text as sim_render_text
 
@@ -47,11 +49,15 @@ DEFAULT_TIMEOUT = 1.5
 
 def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
     """What ``send`` and ``exec`` need to know about a cluster, as JSON."""
+    resolvers, resolver_of_pod = _resolvers(topo, cluster)
     return {
         "family": topo.family,
         "nodes": {n.name: {"netns": n.netns, "addresses": list(n.addresses)} for n in topo.nodes},
         "pods": {p.ip: {"key": p.key, "netns": p.netns, "node": p.node, "host_network": p.host_network,
-                        **({"pooled": True} if p.pooled else {})} for p in topo.pods},
+                        **({"pooled": True} if p.pooled else {}),
+                        **({"resolver": resolver_of_pod[p.ip]} if p.ip in resolver_of_pod else {})}
+                 for p in topo.pods},
+        "resolvers": resolvers,
         "clients": {c.ip: c.netns for c in topo.clients},
         "via_first_node": list(topo.via_first_node or ()),
         "services": {s.key: {"cluster_ips": list(s.cluster_ips),
@@ -66,6 +72,24 @@ def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
                     "ports": [[p.name, p.port, p.protocol.value] for p in slc.ports]}
                    for slc in cluster.endpoint_slices if slc.service_name],
     }
+
+
+def _resolvers(topo: Topology, cluster: Cluster) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Each pod's resolver as the simulator's ``send`` builds it for the same pod (:meth:`Simulator.resolver`:
+    its dnsPolicy and dnsConfig, host network, kube-dns's cluster IP and pods), each distinct one recorded once
+    (most pods share their namespace's default one), and per pod address the index of its own. A client address
+    in a pod range is no pod to ``send`` (a machine with no resolv.conf of the kubelet's): it has none."""
+    from kubeproxy_sim.simulator.network import kube_dns_address
+
+    dns = ClusterDNS(cluster, family=topo.family)
+    kube_dns = kube_dns_address(cluster, topo.family)
+    index: dict[Resolver, int] = {}
+    of_pod: dict[str, int] = {}
+    for pod in topo.pods:
+        if pod.key != client_key(pod.ip):
+            resolver = dns.resolver(pod.key, host_network=pod.host_network, kube_dns=kube_dns)
+            of_pod[pod.ip] = index.setdefault(resolver, len(index))
+    return [resolver_record(r) for r in index], of_pod
 
 
 def _cluster_dns(state: dict[str, Any]) -> ClusterDNS:
@@ -98,6 +122,7 @@ class Source:
     label: str
     netns: str
     bind: str | None = None  # the source address to bind, when the namespace has several
+    pod: str = ""  # a pod source's address (its record in the state's pods); "" for a node or a client outside
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +130,7 @@ class Destination:
     label: str
     ip: str
     port: int
+    note: str = ""  # how the name was resolved, when the user should know (a state without the pods' resolvers)
 
 
 def _bad(text: str, field: str, expected: str, kind: type[InputError] = InputError) -> InputError:
@@ -140,7 +166,7 @@ def resolve_source(state: dict[str, Any], text: str) -> Source:
         ip, pod = next(((ip, p) for ip, p in state["pods"].items() if p["key"] == key), ("", None))
         if pod is None:
             raise _bad(text, "--from", "no such pod; expected pod/NAMESPACE/NAME of a pod of this cluster")
-        return Source(text, pod["netns"], bind=ip if pod.get("pooled") else None)  # a pool has many addresses
+        return Source(text, pod["netns"], bind=ip if pod.get("pooled") else None, pod=ip)  # a pool: many addresses
     if text.startswith("node/"):
         node = state["nodes"].get(text[5:])
         if node is None:
@@ -167,7 +193,7 @@ def _source_by_address(state: dict[str, Any], ip: str) -> Source:
         return Source(ip, state["clients"][ip])
     pod = state["pods"].get(ip)
     if pod is not None and not pod["host_network"]:
-        return Source(f"pod/{pod['key']}", pod["netns"], bind=ip if pod.get("pooled") else None)
+        return Source(f"pod/{pod['key']}", pod["netns"], bind=ip if pod.get("pooled") else None, pod=ip)
     for name, node in state["nodes"].items():
         if ip in node["addresses"]:
             return Source(f"node/{name}", node["netns"], bind=ip)
@@ -179,8 +205,9 @@ def _source_by_address(state: dict[str, Any], ip: str) -> Source:
 
 def resolve_destination(state: dict[str, Any], text: str, source: Source | None = None) -> Destination:
     """IP:PORT, node/NAME:NODEPORT or a name resolved as ``send`` resolves it: by the simulator's cluster DNS,
-    with the search path of the source pod's namespace (``default`` for another source). The lookup is made here,
-    over the state record: no query is sent over the data plane (``send`` sends one, and fails when it fails)."""
+    with the source pod's resolver as ``netns up`` recorded it (``default``'s search path for another source; a
+    state without resolvers: the source pod's namespace's, as ClusterFirst). The lookup is made here, over the
+    state record: no query is sent over the data plane (``send`` sends one, and fails when it fails)."""
     host, sep, port_text = text.rpartition(":")
     shaped = sep and host and port_text.isascii() and port_text.isdigit()
     if not shaped or not 0 < int(port_text) < 65536:  # not of the forms: a usage error; a port out of range: not
@@ -202,17 +229,37 @@ def resolve_destination(state: dict[str, Any], text: str, source: Source | None 
         return Destination(text, _canonical(host), port)
     from kubeproxy_sim.simulator.send import unresolved_reason
 
-    namespace = source.label[4:].split("/", 1)[0] if source is not None and source.label.startswith("pod/") \
-        else "default"
+    resolver, namespace, note = _source_resolver(state, source)
     dns = _cluster_dns(state)
-    answer = dns.resolve(host, namespace)
-    if not answer.addresses:
-        raise _bad(text, "--to", unresolved_reason(answer, dns, namespace, hosts=False))  # it has no --hosts
+    answer = dns.resolve(host, namespace, resolver)
+    if not answer.addresses:  # as send's parse_destination says it, without --hosts (netns send has none)
+        if resolver is not None and resolver.scope != CLUSTER:
+            raise _bad(text, "--to", resolver.unanswered(hosts=False))
+        raise _bad(text, "--to", unresolved_reason(answer, dns, namespace, hosts=False) +
+                   (resolver.own_settings(source.label, dns.domain) if resolver is not None and source else ""))
     if len(set(answer.addresses)) > 1:
         raise _bad(text, "--to", f"the name has {len(set(answer.addresses))} addresses "
                    f"({', '.join(dict.fromkeys(answer.addresses))}; a headless Service); netns send connects to one "
                    "address: give one of them as IP:PORT (the simulator's send picks one per connection)")
-    return Destination(text, answer.addresses[0], port)
+    return Destination(text, answer.addresses[0], port, note)
+
+
+def _source_resolver(state: dict[str, Any], source: Source | None) -> tuple[Resolver | None, str, str]:
+    """The source's resolver (None: cluster DNS with a namespace's search path, as ``send`` asks for a node or a
+    client outside), the namespace whose search path applies without one, and a note for a state written before
+    ``netns up`` recorded resolvers (read as it was then: the source pod's namespace's ClusterFirst path)."""
+    pod = state["pods"].get(source.pod) if source is not None and source.pod else None
+    if pod is None:
+        return None, "default", ""
+    namespace = pod["key"].split("/", 1)[0]
+    if "resolvers" not in state:
+        return None, namespace, (
+            f"cluster {state.get('name', '')!r} was built before `netns up` recorded each pod's resolver: the name "
+            f"is resolved with {namespace}'s default search path (dnsPolicy ClusterFirst), whatever "
+            f"pod/{pod['key']}'s dnsPolicy and dnsConfig say (`netns down` and `netns up` again to use them)")
+    if "resolver" not in pod:
+        return None, "default", ""  # a client address in a pod range: a machine of its own, as send takes it
+    return resolver_of(state["resolvers"][pod["resolver"]]), namespace, ""
 
 
 # What the probe's raw reasons mean in the simulator's words (its ``failed[].reason``). A socket cannot tell
@@ -246,6 +293,7 @@ class Tally:
     timeout: float = DEFAULT_TIMEOUT
     verdicts: frozenset[str] = frozenset()  # DROP / REJECT: some node's rules of that verdict met this run's packets
     address: str = ""  # the address connected to (what the destination resolved to)
+    note: str = ""  # the destination's (Destination.note), for the user
 
     def share(self, key: str) -> float:
         return self.pods.get(key, 0) / self.count if self.count else 0.0
@@ -298,7 +346,7 @@ def tally(source: Source, dest: Destination, proto: str, results: list[dict[str,
         pods[key] += 1
         seen.setdefault(key, set()).add(result["src"].rsplit(":", 1)[0])
     return Tally(source.label, dest.label, proto, len(results), dict(pods),
-                 {k: sorted(v) for k, v in seen.items()}, dict(failures), seed, timeout, verdicts, dest.ip)
+                 {k: sorted(v) for k, v in seen.items()}, dict(failures), seed, timeout, verdicts, dest.ip, dest.note)
 
 
 def check_proto(proto: str) -> str:

@@ -16,7 +16,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.simulator.dns import Resolver
 
 SERVER_MARK = "kubeproxy_sim.kernel.server"
 MARKER_HEAD = "kpsim-owner"
@@ -143,3 +146,20 @@ def state_owner_alive(state: dict[str, Any]) -> bool:
     if isinstance(owner, dict) and "pid" in owner and "start" in owner:
         return Owner(int(owner["pid"]), int(owner["start"])).alive()
     return False
+
+
+def resolver_record(resolver: Resolver) -> dict[str, Any]:
+    """A pod's resolver (its resolv.conf as the kubelet writes it, and who answers it) as the state keeps it:
+    ``netns up`` records it once, so every later ``netns send`` resolves with what ``send`` would use."""
+    return {"policy": resolver.policy.value, "nameservers": list(resolver.nameservers),
+            "searches": list(resolver.searches), "ndots": resolver.ndots, "server": resolver.server,
+            "scope": resolver.scope, "why": resolver.why}
+
+
+def resolver_of(record: Mapping[str, Any]) -> Resolver:
+    """The resolver :func:`resolver_record` wrote (imported here: gc and down never read one)."""
+    from kubeproxy_sim.objects.model import DNSPolicy
+    from kubeproxy_sim.simulator.dns import Resolver
+
+    return Resolver(DNSPolicy(record["policy"]), tuple(record["nameservers"]), tuple(record["searches"]),
+                    int(record["ndots"]), record["server"], record["scope"], record["why"])

@@ -77,8 +77,8 @@ def test_netns_send_help_names_its_destinations_and_says_it_sends_no_dns_query(c
     with pytest.raises(SystemExit):
         run(["netns", "send", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "a bare NAME by the source pod's search path" in text and "FQDN" in text
-    assert "no DNS query is sent" in text
+    assert "a bare NAME by the source pod's search list (its dnsPolicy and dnsConfig)" in text and "FQDN" in text
+    assert "with the source pod's resolver (its dnsPolicy and dnsConfig" in text and "no DNS query is sent" in text
 
 
 def test_without_root_the_user_is_told(monkeypatch, tmp_path) -> None:
