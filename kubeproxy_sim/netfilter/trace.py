@@ -28,6 +28,7 @@ from operator import attrgetter
 from typing import Any
 
 from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, PathStep, compile_ruleset
+from kubeproxy_sim.netfilter.digits import fraction_texts
 from kubeproxy_sim.netfilter.evaluate import End, Engine, NodeContext, end_of
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
 from kubeproxy_sim.netfilter.packet import CtState, Packet, split_endpoint
@@ -98,6 +99,7 @@ class TraceResult:
     def to_json(self) -> dict[str, Any]:
         """The public ``-o json`` form."""
         p = self.packet
+        shares = fraction_texts([o.probability_exact for o in self.outcomes])  # str() of each, in linear time
         return {
             "packet": {"proto": p.proto, "src": p.src_text, "dst": p.dst_text, "sport": p.sport, "dport": p.dport,
                        "in_iface": p.in_iface, "out_iface": p.out_iface, "bridge_port": p.bridge_port,
@@ -108,12 +110,12 @@ class TraceResult:
                     "verdict": o.verdict,
                     "destination": o.destination,
                     "probability": o.probability,
-                    "probability_exact": str(o.probability_exact),
+                    "probability_exact": share,
                     "masquerade": o.masquerade,
                     "path": [{"table": s.table, "chain": s.chain, "line": s.line, "rule": s.rule} for s in o.path],
                     **({"no_connection": True} if isinstance(o, FirstPacketOutcome) else {}),
                 }
-                for o in self.outcomes
+                for o, share in zip(self.outcomes, shares, strict=True)
             ],
             "uncertain": [{"line": u.line, "rule": u.rule, "reason": u.reason} for u in self.uncertain],
         }
