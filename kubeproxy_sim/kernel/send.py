@@ -255,7 +255,7 @@ def _source_resolver(state: dict[str, Any], source: Source | None) -> tuple[Reso
     if "resolvers" not in state:
         return None, namespace, (
             f"cluster {state.get('name', '')!r} was built before `netns up` recorded each pod's resolver: the name "
-            f"is resolved with {namespace}'s default search path (dnsPolicy ClusterFirst), whatever "
+            f"is resolved with the search path of dnsPolicy ClusterFirst in namespace {namespace}, whatever "
             f"pod/{pod['key']}'s dnsPolicy and dnsConfig say (`netns down` and `netns up` again to use them)")
     if "resolver" not in pod:
         return None, "default", ""  # a client address in a pod range: a machine of its own, as send takes it

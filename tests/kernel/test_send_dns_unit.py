@@ -153,9 +153,9 @@ def test_a_state_without_resolvers_resolves_as_before_and_says_so(state: dict) -
         dest = resolve_destination(old, "web:80", resolve_source(old, source))
         assert dest.ip == "10.96.0.10"
         assert dest.note == (
-            f"cluster 'dns' was built before `netns up` recorded each pod's resolver: the name is resolved with "
-            f"default's default search path (dnsPolicy ClusterFirst), whatever {source}'s dnsPolicy and dnsConfig "
-            "say (`netns down` and `netns up` again to use them)")
+            "cluster 'dns' was built before `netns up` recorded each pod's resolver: the name is resolved with the "
+            f"search path of dnsPolicy ClusterFirst in namespace default, whatever {source}'s dnsPolicy and "
+            "dnsConfig say (`netns down` and `netns up` again to use them)")
     assert resolve_destination(old, "web:80", resolve_source(old, "node/node1")).note == ""  # nothing changed
     assert resolve_destination(old, "10.96.0.10:80", resolve_source(old, "pod/default/custom")).note == ""
     assert resolve_destination(state, "web:80", resolve_source(state, "pod/default/client")).note == ""
