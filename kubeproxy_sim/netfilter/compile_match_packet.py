@@ -99,19 +99,35 @@ def _port_range(text: str) -> tuple[int, int]:
 
 @lru_cache(maxsize=4096)
 def ports_check(attr: str, spec: str, negated: bool) -> Check:
-    """(Memoised like :func:`protocol_check`: a few ports recur across thousands of rules.)"""
+    """(Memoised like :func:`protocol_check`: a few ports recur across thousands of rules.)
+
+    A packet given without this port (``trace`` without ``--sport``) is assumed to pass the test, negated or
+    not, one port or a range alike, and the doubt says which way that put the port."""
     ranges = tuple(_port_range(p) for p in spec.split(","))
+    unknown = port_doubt(attr, spec, negated)
     if len(ranges) == 1 and ranges[0][0] == ranges[0][1]:
         port = ranges[0][0]
-        return reading(lambda b: (getattr(b, attr) == port) != negated, attr)
+
+        def one(b: object) -> object:
+            value = getattr(b, attr)
+            return unknown if value is None else (value == port) != negated
+
+        return reading(one, attr)
 
     def check(b: object) -> object:
         value = getattr(b, attr)
         if value is None:
-            return Doubt(f"the packet has no {attr}; assumed to match", True)
+            return unknown
         return any(lo <= value <= hi for lo, hi in ranges) != negated
 
     return reading(check, attr)
+
+
+def port_doubt(attr: str, spec: str, negated: bool) -> Doubt:
+    """What a port test assumes of a packet without that port: that it passes, the port taken as outside
+    ``spec`` when the test is negated."""
+    return Doubt(f"the packet has no {attr}; assumed {'outside' if negated else 'within'} {spec}, so the "
+                 "test matches", True)
 
 
 TCP_FLAGS = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")
@@ -153,14 +169,26 @@ def proto_module(parts: RuleParts, module: str, opts: Sequence[Option]) -> None:
 def _multiport(parts: RuleParts, opts: Sequence[Option]) -> None:
     for o in opts:
         if o.flag == "--ports":
-            src = ports_check("sport", o.value, False)
-            dst = ports_check("dport", o.value, False)
-            neg = o.negated
-            parts.checks.append(reading(
-                lambda b, s=src, d=dst, n=neg: (s(b) is True or d(b) is True) != n,  # type: ignore[misc]  # mypy#15459
-                "sport", "dport"))
+            parts.checks.append(_either_port(o.value, o.negated))
         else:
             parts.checks.append(ports_check("sport" if o.flag == "--sports" else "dport", o.value, o.negated))
+
+
+def _either_port(spec: str, negated: bool) -> Check:
+    """multiport ``--ports``: the source or the destination port in ``spec``. Either port found in it decides;
+    else an unknown port is assumed to pass the test (as :func:`ports_check` assumes), and says so."""
+    src, dst = ports_check("sport", spec, False), ports_check("dport", spec, False)
+    no_sport, no_dport = port_doubt("sport", spec, negated), port_doubt("dport", spec, negated)
+
+    def check(b: object) -> object:
+        from_src, from_dst = src(b), dst(b)
+        if from_src is True or from_dst is True:
+            return not negated
+        if isinstance(from_src, Doubt):
+            return no_sport
+        return no_dport if isinstance(from_dst, Doubt) else negated
+
+    return reading(check, "sport", "dport")
 
 
 def _iprange(parts: RuleParts, opts: Sequence[Option]) -> None:
