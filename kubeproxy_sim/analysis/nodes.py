@@ -80,8 +80,18 @@ class NodeSet:
         for compiled in self._compiled.values():
             compiled.release()
         self._compiled.clear()
-        self._memo.clear()
+        self._memo = {}  # a new one, not cleared: another state may share it (share_rules)
         self._rulesets.clear()
+
+    def share_rules(self, other: NodeSet) -> None:
+        """Write and compile rules with ``other``'s memos (another state of the cluster, as diff's two): each
+        service port's rules on a node (``written``, see ``proxier.sync.PortMemo``) and each rule text compiled,
+        this one when the family is the same. :meth:`forget_rules` lets go of this state's rules, not of those."""
+        if other.written is None:
+            other.written = {}
+        self.written = other.written
+        if self.ipv6 == other.ipv6:
+            self._memo = other._memo
 
     @property
     def ipv6(self) -> bool:

@@ -376,6 +376,24 @@ def test_the_state_after_writes_only_the_ports_that_changed(monkeypatch: pytest.
     assert before_nodes.written is None and after_nodes.written is None
 
 
+def test_states_share_compiled_rules_of_one_family_only() -> None:
+    """share_rules: the state after compiles with the memo of the state before (KUBE-SERVICES' rules are compiled
+    once for the two), which forgetting the state before's rules leaves to it; never across families (a text
+    compiled for IPv4 is no IPv6 rule)."""
+    case = _two_services()
+    before, after = node_set(case.cluster, case.config), node_set(case.cluster, case.config)
+    after.share_rules(before)
+    assert after._memo is before._memo and after.written is before.written is not None
+    before.tracer("node1")
+    compiled = dict(before._memo)
+    assert compiled
+    before.forget_rules()
+    assert after._memo == compiled and before._memo == {}
+    ipv6 = node_set(case.cluster, dataclasses.replace(case.config, ip_family=IPFamily.IPV6, node_ips=("fd00::11/128",)))
+    ipv6.share_rules(before)
+    assert ipv6._memo is not before._memo and ipv6.written is before.written
+
+
 def test_no_port_that_can_be_kept_scans_no_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     """The per-port checks come before the scan of every node's rules (R-sim 1): when every port compared
     changed (``diff --to`` naming the changed service), no node's rules are generated to be compared."""
