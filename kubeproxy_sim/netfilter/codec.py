@@ -261,6 +261,7 @@ class _Parser:
         self.lineno = 0
         self.verbatim = True  # every rule's text was stored as written (none was re-rendered)
         self.shapes = _Shapes()
+        self.text = ""  # the text being read (for messages that look ahead)
 
     # -- errors ---------------------------------------------------------------
 
@@ -276,6 +277,7 @@ class _Parser:
         buckets = self.shapes.buckets
         known = self.shapes.known
         chains: dict[str, _ChainState] = _NO_TABLE  # the open table's chains
+        self.text = text
         for lineno, raw in enumerate(text.split("\n"), 1):
             if raw[:3] == "-A ":
                 # The common case, inlined: nearly every line of a big dump is a canonical -A of a known shape
@@ -346,9 +348,19 @@ class _Parser:
             raise self.error("unknown table", name, "one of " + ", ".join(BUILTIN_CHAINS))
         if any(t.name == name for t in self.tables):
             earlier = next(t for t in self.tables if t.name == name)
-            raise self.error(f"table {name!r} appears twice (first at line {earlier.line})", line,
-                             "each table once")
+            raise self.twice(name, earlier.line, line)
         self.table = _TableState(name, self.lineno)
+
+    def twice(self, name: str, first: int, line: str) -> RulesSyntaxError:
+        """A table met again. Most often an iptables-save and an ip6tables-save in one file: then say so."""
+        lines = self.text.split("\n")
+        before, after = "\n".join(lines[:self.lineno - 1]), "\n".join(lines[self.lineno - 1:])
+        if _mentions_ipv6(after) and not _mentions_ipv6(before):
+            return self.error(f"table {name!r} appears twice (first at line {first}); from here on the addresses "
+                              "are IPv6, as if an ip6tables-save followed an iptables-save", line,
+                              "each family in a file of its own: iptables-save's and ip6tables-save's output "
+                              "saved apart")
+        return self.error(f"table {name!r} appears twice (first at line {first})", line, "each table once")
 
     def commit(self) -> None:
         if self.table is None:
