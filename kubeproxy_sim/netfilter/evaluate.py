@@ -362,7 +362,7 @@ class Branch:
         return other
 
     def destination(self) -> str:
-        """Where a DNATed packet goes, as ``IP:PORT`` (or the range the rule wrote)."""
+        """Where a DNATed packet goes, as ``IP:PORT`` (a range's first member: see :func:`_range_doubt`)."""
         # a DNAT to one IP:PORT carries its text from compiling (NatRange.endpoint); others are rare
         return self.nat_text or format_endpoint(self.family, self.dst, self.dport)
 
@@ -554,9 +554,9 @@ def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> None:
             b.dport = nat.port_lo
         b.dnat = True
         ranged = nat is not None and (nat.addr_lo != nat.addr_hi or nat.port_lo != nat.port_hi)
-        b.nat_text = (nat.text if ranged else nat.endpoint) if nat is not None else None
+        b.nat_text = None if ranged or nat is None else nat.endpoint  # one member: destination() formats it
         if ranged:
-            b.doubts.append((rule, "the NAT range has several addresses or ports; later rules see the first"))
+            b.doubts.append((rule, _range_doubt(rule, b)))
         return
     if kind is Kind.MASQUERADE:
         source = b.env.source_for(b.out_iface)
@@ -572,6 +572,22 @@ def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> None:
     b.snat = True
     if kind is Kind.SNAT:
         b.masq = True
+
+
+def _range_doubt(rule: CompiledRule, b: Branch) -> str:
+    """What a trace assumes of a DNAT or REDIRECT to a range (``b`` already sent to its first member).
+
+    The kernel gives each connection one member (nf_nat's find_best_ips_proto: the address by a hash
+    of the connection's addresses; nf_nat_l4proto_unique_tuple: the first port of the range whose reply
+    tuple is free), which the rules alone do not tell: the trace sends every connection to the first,
+    and its destination stays one ``IP:PORT``."""
+    nat = rule.nat
+    assert nat is not None  # only a rule with a range asks
+    flag = "--to-ports" if rule.kind is Kind.REDIRECT else "--to-destination"
+    how = [*(["the address by a hash of the connection's addresses"] if nat.addr_lo != nat.addr_hi else []),
+           *(["the first port whose reply tuple is free"] if nat.port_lo != nat.port_hi else [])]
+    return (f"{flag} {nat.text} is a range: the kernel gives each connection one of its members ({', '.join(how)}); "
+            f"assumed the first, {format_endpoint(b.family, b.dst, b.dport)}")
 
 
 @dataclass(frozen=True, slots=True)

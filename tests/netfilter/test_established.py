@@ -166,3 +166,37 @@ def test_a_later_packet_whose_first_is_dropped_says_no_connection_exists() -> No
     outcomes = result.to_json()["outcomes"]
     assert outcomes[0]["no_connection"] is True and "no_connection" not in outcomes[1]
     assert "DROP: 50% (1/2)\n  (the connection's first packet is dropped at line 3, so" in render_text(result)
+
+
+RANGES = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d {vip}/{bits} -p tcp -m tcp --dport 444 -j DNAT --to-destination {range}
+COMMIT
+"""
+
+
+@pytest.mark.parametrize(("vip", "bits", "nat", "first"), [
+    ("10.2.2.9", 32, "10.1.1.1-10.1.1.3:8080-8082", "10.1.1.1:8080"),
+    ("fd00:96::1", 128, "[fd00:10:244::7-fd00:10:244::9]:8080", "[fd00:10:244::7]:8080"),
+])
+def test_a_dnat_to_a_range_goes_to_its_first_member_and_says_so(vip: str, bits: int, nat: str, first: str) -> None:
+    """The kernel gives each connection one member of the range (by a hash of its addresses, the first free port):
+    the trace assumes the first, names the range and the member in `uncertain`, and keeps `destination` one
+    IP:PORT (its JSON contract), which a later packet's trace reads back (it crashed on the range's text:
+    QA-dumps #2)."""
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    src = "10.0.0.5" if bits == 32 else "fd00::5"
+    tracer = Tracer(parse_ruleset(RANGES.format(vip=vip, bits=bits, range=nat)), NodeContext.of([]))
+    for state in (CtState.NEW, CtState.ESTABLISHED):
+        packet = Packet.of("tcp", src, vip, 444, ctstate=state)
+        result = trace_later(tracer, packet) if state is CtState.ESTABLISHED else tracer.trace(packet)
+        assert [(o.verdict, o.destination) for o in result.outcomes] == [("DNAT", first)]
+        assert result.to_json()["outcomes"][0]["destination"] == first
+        (doubt,) = [u for u in result.uncertain if u.line == 6]
+        assert doubt.reason.startswith(f"--to-destination {nat} is a range: the kernel gives each connection one "
+                                       "of its members (the address by a hash of the connection's addresses")
+        assert doubt.reason.endswith(f"; assumed the first, {first}")
