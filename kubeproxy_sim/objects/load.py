@@ -28,6 +28,7 @@ from kubeproxy_sim.objects.decode_nodes import decode_node, decode_pod
 from kubeproxy_sim.objects.decode_slices import SERVICE_NAME_LABEL, decode_endpoint_slice, decode_endpoints
 from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
+from kubeproxy_sim.objects.overlap import conflicting_copies
 from kubeproxy_sim.objects.report import Report, described, quote, type_name
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -583,7 +584,8 @@ class _Builder:
         self.positions: list[tuple[int, int]] = []
         self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in _DECODERS}
         self.sequence = 0  # objects seen so far: the position of the messages of the current one
-        self.first_seen: dict[str, int] = {}  # Endpoints key -> position, for the mirroring messages
+        self.first_seen: dict[tuple[str, str], int] = {}  # (kind, key) of Endpoints and Services -> position,
+        # for the messages that arise only once every object is read (mirroring, slices overlapping)
         self.refused_services: set[str] = set()  # "ns/name" of Services skipped over an error
 
     def add_document(self, document: Any, file: str, index: int) -> None:
@@ -683,8 +685,8 @@ class _Builder:
     def _store(self, kind: str, value: Any, file: str, display: str) -> None:
         """Keep the object; a second one with the same kind and name replaces the first, as apply would."""
         table = self.objects[kind]
-        if kind == "Endpoints":
-            self.first_seen.setdefault(value.key, self.sequence)
+        if kind in ("Endpoints", "Service"):
+            self.first_seen.setdefault((kind, value.key), self.sequence)
         previous = table.get(value.key)
         if previous is not None:
             self.diagnostics.append(Diagnostic(
@@ -698,6 +700,7 @@ class _Builder:
         slices: dict[str, EndpointSlice] = dict(self.objects["EndpointSlice"])
         if mirror:
             self._mirror(services, slices)
+            self._note_overlaps(services, slices)
         cluster = Cluster(
             services=tuple(services.values()),
             endpoint_slices=tuple(slices.values()),
@@ -712,9 +715,17 @@ class _Builder:
         has_slices = {(s.namespace, s.service_name) for s in slices.values()}
         endpoints: Endpoints
         for endpoints in self.objects["Endpoints"].values():
-            self.sequence = self.first_seen[endpoints.key]
+            self.sequence = self.first_seen[("Endpoints", endpoints.key)]
             self._mirror_one(endpoints, services, slices, has_slices)
             self._mark(phase=1)
+
+    def _note_overlaps(self, services: dict[str, Service], slices: dict[str, EndpointSlice]) -> None:
+        """Warn of endpoints whose copies in two slices of a Service differ where kube-proxy picks one at random
+        (see objects.overlap), each at its Service's position (a split load's shares hold all of a service)."""
+        for service, notes in conflicting_copies(services, slices.values()):
+            self.sequence = self.first_seen[("Service", service.key)]
+            self.diagnostics.extend(notes)
+            self._mark(phase=2)
 
     def _mirror_one(self, endpoints: Endpoints, services: dict[str, Service], slices: dict[str, EndpointSlice],
                     has_slices: set[tuple[str, str]]) -> None:

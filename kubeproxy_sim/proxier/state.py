@@ -242,7 +242,9 @@ def endpoints_map(slices: Iterable[EndpointSlice], config: ProxyConfig) -> dict[
 
     Slices of the other family (or FQDN slices) and slices without a service
     label are ignored; ports without a number are ignored; an endpoint listed
-    twice keeps its non-terminating copy.
+    twice keeps its non-terminating copy: of two such, the one in the slice
+    whose name sorts last (kube-proxy walks slices in map order, so its pick is
+    random; the loader warns of it, see ``objects.overlap``).
     """
     ipv6 = config.ipv6
     merged: dict[PortKey, dict[str, EndpointInfo]] = {}

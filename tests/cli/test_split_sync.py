@@ -86,6 +86,13 @@ def _endpoints(service: str, ips: list[str]) -> dict:
             "subsets": [{"addresses": [{"ip": ip} for ip in ips], "ports": [{"name": "p", "port": 8080}]}]}
 
 
+def _not_ready(endpoint_slice: dict) -> dict:
+    """The slice with its endpoints not ready (a copy of an address another slice lists ready: a warning)."""
+    for endpoint in endpoint_slice["endpoints"]:
+        endpoint["conditions"] = {"ready": False}
+    return endpoint_slice
+
+
 def _messy_manifests(tmp_path: Path) -> list[str]:
     """Good and bad objects of both halves interleaved, across a List file and a YAML file."""
     items: list[object] = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
@@ -96,7 +103,8 @@ def _messy_manifests(tmp_path: Path) -> list[str]:
         items.append(_slice(name, [f"10.1.{i}.1", f"10.1.{i}.2", "not-an-ip" if i in (2, 9) else f"10.1.{i}.3"]))
     items += [_service("s03"), _endpoints("s05", ["10.2.0.1"]), _endpoints("s11", ["10.2.0.2"]),
               _endpoints("s99", ["10.2.0.3"]), {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}},
-              {"apiVersion": "v1", "kind": "Node", "metadata": {"name": 5}}, "junk", _slice("s07", ["10.3.0.1"], "odd")]
+              {"apiVersion": "v1", "kind": "Node", "metadata": {"name": 5}}, "junk", _slice("s07", ["10.3.0.1"], "odd"),
+              _not_ready(_slice("s03", ["10.1.3.2"], "s03-y")), _not_ready(_slice("s11", ["10.1.11.1"], "s11-y"))]
     listing = tmp_path / "a.json"
     listing.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
     more = tmp_path / "b.yaml"
@@ -112,6 +120,7 @@ def test_messages_of_both_halves_come_in_input_order(tmp_path: Path) -> None:
     argv = [*_messy_manifests(tmp_path), "--hostname-override", "n1", "--cluster-cidr", "10.0.0.0/8"]
     whole, split = both_ways(argv, text=True)
     assert len(whole.diagnostics) >= 10 and any("70000" in str(d) for d in whole.diagnostics)
+    assert [d.object for d in whole.diagnostics if "picks one copy" in d.message] == ["ns/s03", "ns/s11"]
     assert [str(d) for d in split.diagnostics] == [str(d) for d in whole.diagnostics]
     assert split.text == whole.text
     whole_rs, split_rs = both_ways(argv, text=False)

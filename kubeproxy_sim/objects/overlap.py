@@ -1,0 +1,150 @@
+"""Endpoints two EndpointSlices of one Service both list, in copies kube-proxy may take either of.
+
+kube-proxy merges a Service's slices into one endpoint per ``ip:port``
+(endpointslicecache.go ``addEndpoints``): a copy that is not terminating
+replaces the one taken before, a terminating copy never does. It walks the
+slices in Go map order, so when the copies that could win (every one not
+terminating; or, when all are terminating, every one) differ in what kube-proxy
+reads of them, the one used changes from sync to sync: upstream's own comment
+calls the result undefined. The proxier here walks the slices in name order
+(``proxier.state.endpoints_map``): the last copy not terminating wins, or else
+the first terminating one. That is one fixed answer to a question kube-proxy
+answers at random, so the user is told. A terminating copy beside one that is
+not is decided the same way upstream decides it, and says nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.objects.model import (
+    AddressType,
+    Endpoint,
+    EndpointSlice,
+    Protocol,
+    Service,
+    ServiceType,
+    watched_by_kube_proxy,
+)
+
+_PortKey = tuple[str, Protocol, int]  # (port name, protocol, port number): with the address, one endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    """One slice's copy of an endpoint, and what kube-proxy reads of it as (field, value) pairs."""
+
+    slice_name: str
+    terminating: bool
+    view: tuple[tuple[str, str | None], ...]
+
+
+def conflicting_copies(services: Mapping[str, Service],
+                       slices: Iterable[EndpointSlice]) -> Iterator[tuple[Service, list[Diagnostic]]]:
+    """Per Service (in ``services``' order) that kube-proxy programs, a warning for each endpoint address whose
+    copies in its slices differ where kube-proxy's pick is random (see the module's docstring)."""
+    by_service: dict[str, list[EndpointSlice]] = {}
+    for es in slices:
+        if es.service_name and es.address_type is not AddressType.FQDN and watched_by_kube_proxy(es.labels):
+            by_service.setdefault(f"{es.namespace}/{es.service_name}", []).append(es)
+    for key, service in services.items():
+        its_slices = by_service.get(key, ())
+        if len(its_slices) > 1 and _programmed(service):
+            notes = _service_notes(service, sorted(its_slices, key=lambda es: es.name))
+            if notes:
+                yield service, notes
+
+
+def _programmed(service: Service) -> bool:
+    """Whether kube-proxy writes rules for the Service at all: a note about one it skips would be noise."""
+    return (service.type is not ServiceType.EXTERNAL_NAME and bool(service.cluster_ips)
+            and watched_by_kube_proxy(service.labels))
+
+
+def _service_notes(service: Service, slices: list[EndpointSlice]) -> list[Diagnostic]:
+    """The warnings for one Service's slices (sorted by name, the order the proxier merges them in)."""
+    shared = _shared_addresses(slices)
+    if not shared:
+        return []
+    wanted = {(port.name, port.protocol) for port in service.ports}
+    copies: dict[tuple[str, _PortKey], list[_Copy]] = {}
+    for es in slices:
+        ports = [(p.name or "", p.protocol, p.port) for p in es.ports
+                 if p.port and (p.name or "", p.protocol) in wanted]
+        for ep in es.endpoints:
+            if ep.addresses and ep.addresses[0] in shared:
+                copy = _copy(es.name, ep)
+                for port in ports:
+                    copies.setdefault((ep.addresses[0], port), []).append(copy)
+    notes: dict[str, Diagnostic] = {}
+    for (address, _), found in sorted(copies.items()):
+        if address not in notes:
+            message = _conflict(address, found)
+            if message:
+                notes[address] = Diagnostic(message, file=service.origin.file, kind="Service", object=service.key,
+                                            severity=Severity.WARNING)
+    return list(notes.values())
+
+
+def _shared_addresses(slices: list[EndpointSlice]) -> set[str]:
+    """The endpoint addresses more than one of the slices lists (a cheap first pass: most addresses are in
+    one slice, and only the others need their copies compared)."""
+    first: dict[str, str] = {}
+    shared: set[str] = set()
+    for es in slices:
+        for ep in es.endpoints:
+            if ep.addresses and first.setdefault(ep.addresses[0], es.name) != es.name:
+                shared.add(ep.addresses[0])
+    return shared
+
+
+def _copy(slice_name: str, ep: Endpoint) -> _Copy:
+    """What kube-proxy reads of an endpoint (the fields ``proxier.state`` builds its EndpointInfo from)."""
+    cond = ep.conditions
+    view = (
+        ("ready", _flag(cond.ready is None or cond.ready)),
+        ("serving", _flag(cond.serving is None or cond.serving)),
+        ("nodeName", ep.node_name),
+        ("hints.forZones", _names(ep.hints_for_zones)),
+        ("hints.forNodes", _names(ep.hints_for_nodes)),
+    )
+    return _Copy(slice_name, bool(cond.terminating), view)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _names(names: tuple[str, ...] | None) -> str | None:
+    """Hints as a set (kube-proxy keeps them in one), written in a fixed order."""
+    return None if names is None else "[" + ", ".join(sorted(set(names))) + "]"
+
+
+def _conflict(address: str, found: list[_Copy]) -> str | None:
+    """The warning for one endpoint's copies (in merge order), or None when the pick is not random or cannot
+    matter. Copies within one slice are left alone: only the order of slices is Go's map order."""
+    live = [c for c in found if not c.terminating]
+    rivals = live or found
+    used = rivals[-1] if live else rivals[0]
+    others = {c.slice_name: c for c in rivals if c.slice_name != used.slice_name and c.view != used.view}
+    if not others:
+        return None
+    listed = sorted([*others.values(), used], key=lambda c: c.slice_name)
+    fields = [name for i, (name, _) in enumerate(used.view) if len({c.view[i] for c in listed}) > 1]
+    described = [f"{c.slice_name} ({_shown(c, fields)})" for c in listed]
+    both = len(listed) == 2
+    which = ("neither" if both else "none") if live else ("both" if both else "all")
+    return (f"endpoint {address} is in EndpointSlices {_joined(described)}, {which} terminating: kube-proxy "
+            f"picks one copy at random on each sync; this simulation uses {used.slice_name}'s (the slice whose "
+            f"name sorts {'last' if live else 'first'})")
+
+
+def _shown(copy: _Copy, fields: list[str]) -> str:
+    values = dict(copy.view)
+    return ", ".join(f"{name} unset" if values[name] is None else f"{name}={values[name]}" for name in fields)
+
+
+def _joined(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

@@ -1,0 +1,130 @@
+"""An endpoint two EndpointSlices of one Service list in copies that differ: kube-proxy picks one at random per
+sync (endpointslicecache addEndpoints walks the slices in Go map order), so the one used here is named."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.errors import Severity
+from kubeproxy_sim.objects import Protocol
+from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.proxier.state import endpoints_map
+
+SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ns}
+spec: {clusterIP: 10.96.0.10, ports: [{name: p, port: 80}]}
+"""
+
+
+def _slice(name: str, *endpoints: str, ports: str = "[{name: p, port: 8080}]", service: str = "web") -> str:
+    listed = "".join(f"\n- {e}" for e in endpoints)
+    return (f"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+            f"metadata: {{name: {name}, namespace: ns, labels: {{kubernetes.io/service-name: {service}}}}}\n"
+            f"addressType: IPv4\nports: {ports}\nendpoints:{listed}\n")
+
+
+READY = "{addresses: [10.1.0.7], conditions: {ready: true}}"
+NOT_READY = "{addresses: [10.1.0.7], conditions: {ready: false, serving: false}}"
+TERMINATING = "{addresses: [10.1.0.7], conditions: {ready: false, serving: true, terminating: true}}"
+
+
+def _warnings(load, text: str) -> list[str]:
+    result = load(text)
+    assert result.ok, result.diagnostics
+    return [str(d) for d in result.diagnostics if d.severity is Severity.WARNING]
+
+
+def _used(load, text: str) -> tuple[bool, bool]:
+    """(ready, serving) of the copy the proxier merged for 10.1.0.7."""
+    result = load(text)
+    (info,) = endpoints_map(result.cluster.endpoint_slices, ProxyConfig())[("ns", "web", "p", Protocol.TCP)]
+    return info.ready, info.serving
+
+
+def test_two_live_copies_that_differ_name_both_slices_and_the_one_used(load):
+    text = SERVICE + _slice("web-a", NOT_READY) + _slice("web-b", READY)
+    assert _warnings(load, text) == [
+        "t.yaml: Service ns/web: warning: endpoint 10.1.0.7 is in EndpointSlices web-a (ready=false, serving=false) "
+        "and web-b (ready=true, serving=true), neither terminating: kube-proxy picks one copy at random on each "
+        "sync; this simulation uses web-b's (the slice whose name sorts last)"]
+    assert _used(load, text) == (True, True)
+
+
+def test_the_copy_named_is_the_one_the_proxier_uses_whichever_way_the_names_sort(load):
+    text = SERVICE + _slice("web-a", READY) + _slice("web-b", NOT_READY)
+    (warning,) = _warnings(load, text)
+    assert "web-a (ready=true, serving=true) and web-b (ready=false, serving=false)" in warning
+    assert warning.endswith("uses web-b's (the slice whose name sorts last)")
+    assert _used(load, text) == (False, False)
+
+
+@pytest.mark.parametrize("first, second", [
+    (READY, READY),  # the same copy twice: nothing to pick between
+    (TERMINATING, READY),  # the copy that is not terminating wins, in any order, upstream as here
+    (READY, TERMINATING),
+])
+def test_copies_decided_as_upstream_decides_them_say_nothing(load, first: str, second: str):
+    assert _warnings(load, SERVICE + _slice("web-a", first) + _slice("web-b", second)) == []
+
+
+def test_only_terminating_copies_that_differ_keep_the_first(load):
+    other = "{addresses: [10.1.0.7], conditions: {ready: false, serving: false, terminating: true}}"
+    (warning,) = _warnings(load, SERVICE + _slice("web-a", TERMINATING) + _slice("web-b", other))
+    assert ("web-a (serving=true) and web-b (serving=false), both terminating: kube-proxy picks one copy at random"
+            in warning)
+    assert warning.endswith("uses web-a's (the slice whose name sorts first)")
+
+
+def test_a_node_name_that_differs_is_named_too(load):
+    text = SERVICE + _slice("web-a", "{addresses: [10.1.0.7], nodeName: n1}") + _slice(
+        "web-b", "{addresses: [10.1.0.7]}")
+    (warning,) = _warnings(load, text)
+    assert "web-a (nodeName=n1) and web-b (nodeName unset), neither terminating" in warning
+
+
+def test_three_slices_list_every_copy_unlike_the_one_used_once(load):
+    text = SERVICE + _slice("web-a", READY) + _slice("web-b", NOT_READY) + _slice("web-c", READY)
+    (warning,) = _warnings(load, text)
+    assert ("EndpointSlices web-b (ready=false, serving=false) and web-c (ready=true, serving=true), neither "
+            "terminating" in warning)
+    assert warning.endswith("uses web-c's (the slice whose name sorts last)")
+
+
+def test_one_note_per_address_however_many_ports_share_it(load):
+    service = SERVICE.replace("[{name: p, port: 80}]", "[{name: p, port: 80}, {name: q, port: 81}]")
+    ports = "[{name: p, port: 8080}, {name: q, port: 8081}]"
+    other = NOT_READY.replace("10.1.0.7", "10.1.0.8")
+    text = service + _slice("web-a", NOT_READY, READY.replace("7", "8"), ports=ports) + _slice(
+        "web-b", READY, other, ports=ports)
+    warnings = _warnings(load, text)
+    assert [w.split(" is in ")[0].rsplit(" ", 1)[1] for w in warnings] == ["10.1.0.7", "10.1.0.8"]
+
+
+@pytest.mark.parametrize("service, b_ports", [
+    (SERVICE, "[{name: p, port: 9090}]"),  # another target port: two endpoints, not two copies of one
+    (SERVICE, "[{name: other, port: 8080}]"),  # a port the Service does not have: web-b is not used
+    (SERVICE.replace("10.96.0.10", "None"), "[{name: p, port: 8080}]"),  # headless: no rules at all
+    ("", "[{name: p, port: 8080}]"),  # no Service: no rules at all
+])
+def test_copies_kube_proxy_never_merges_into_one_rule_say_nothing(load, service: str, b_ports: str):
+    text = service + _slice("web-a", NOT_READY) + _slice("web-b", READY, ports=b_ports)
+    assert [str(d) for d in load(text).diagnostics if "picks one copy" in str(d)] == []
+
+
+def test_another_service_s_slice_with_the_address_says_nothing(load):
+    other = SERVICE.replace("name: web,", "name: api,").replace("10.96.0.10", "10.96.0.11")
+    text = SERVICE + "---\n" + other + _slice("web-a", NOT_READY) + _slice("api-a", READY, service="api")
+    assert _warnings(load, text) == []
+
+
+def test_rules_says_it_once_and_exits_as_before(tmp_path, capsys):
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(SERVICE + _slice("web-a", NOT_READY) + _slice("web-b", READY))
+    assert main(["rules", "-f", str(manifest), "--hostname-override", "n1"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("picks one copy at random") == 1, err
+    assert "EndpointSlices web-a (ready=false, serving=false) and web-b (ready=true, serving=true)" in err
+
