@@ -36,8 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_input_flags(parser)
     parser.add_argument("--full", action="store_true",
-                        help="print the node's whole nat and filter tables as iptables-save shows them "
-                        "(built-in chains, kube-proxy's jump rules, kube-proxy's chains)")
+                        help="print the node's whole nat and filter tables in iptables-save's format "
+                        "(built-in chains, kube-proxy's jump rules, kube-proxy's chains; without the dated "
+                        "comment lines iptables-save writes)")
     add_output_flags(parser.add_argument_group("output"))
     parser.set_defaults(func=run, quick_exit=True)  # leaves nothing to clean up: see main._exit_now
 
