@@ -51,7 +51,8 @@ STEPS: tuple[Step, ...] = (
     Step("The rules kube-proxy writes", "One full sync's `iptables-restore` input for node1, byte for byte.",
          ("rules", "--scenario", "bootcamp")),
     Step("The node's whole tables", "The node's tables in `iptables-save`'s format, built-in chains and "
-         "kube-proxy's jumps included, without its dated comment lines (an excerpt).", ("rules", "--scenario", "bootcamp", "--full"), head=18),
+         "kube-proxy's jumps included, without its dated comment lines (an excerpt).",
+         ("rules", "--scenario", "bootcamp", "--full"), head=18),
     Step("Rules as data", "`-o json` (and `-o yaml`): tables, chains with their policy, rule lines (an excerpt).",
          ("rules", "--scenario", "bootcamp", "-o", "json"), head=16),
     Step("Where does a packet go?", "A pod on node1 connects to the Service's cluster IP: every branch of the "
