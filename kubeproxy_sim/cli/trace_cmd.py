@@ -127,7 +127,7 @@ def _from_dump(args: argparse.Namespace, family: int):
                            file=name, severity=Severity.WARNING)], args)
     # of the dump's family, as netns verify --rules takes them: one of the other family is refused
     addresses = dump_node_addresses(args.node_ip or (), 6 if ruleset.ipv6 else 4)
-    return as_node_holds_it(ruleset), addresses, (), dump_lines(text)
+    return as_node_holds_it(ruleset), addresses, (), dump_lines(text), None
 
 
 def _of_packet_family(text: str, file: str, family: int) -> Ruleset:
@@ -155,13 +155,13 @@ def _from_objects(args: argparse.Namespace, family: int):
 
         raise InputError(Diagnostic(family_mismatch("the packet", family, 6 if node.ruleset.ipv6 else 4),
                                     field="--src/--dst"))
-    from kubeproxy_sim.netfilter.saveform import RuleShapes, numbered_as_saved, saved_rule_text
+    from kubeproxy_sim.netfilter.saveform import RuleShapes, SavedLines, saved_rule_text
 
-    # a path's lines are those of `rules --full` for the same inputs: the node's tables as iptables-save shows them
-    numbered = numbered_as_saved(node.ruleset)
-    chains = {(t.name, c.name): c for t in numbered.tables for c in t.chains}
+    # a path's lines are those of `rules --full` for the same inputs: the node's tables as iptables-save shows
+    # them; a chain is numbered when the walk enters it or a step cites it (node_tables deletes no chain)
+    saved = SavedLines(node.ruleset)
     by_line: dict[tuple[str, str], dict[int, Rule]] = {}  # a chain's rules by line, at its first citation
-    shapes = RuleShapes(numbered.ipv6)  # one for every step: the outcomes' paths share most rules
+    shapes = RuleShapes(node.ruleset.ipv6)  # one for every step: the outcomes' paths share most rules
     cited: dict[tuple[int, str | None, str | None], str | None] = {}
 
     def line_text(line: int, table: str | None, chain: str | None) -> str | None:
@@ -171,13 +171,14 @@ def _from_objects(args: argparse.Namespace, family: int):
         key = (table or "", chain or "")
         rules = by_line.get(key)
         if rules is None:
-            found = chains.get(key)
+            found = saved.chain(*key)
             rules = by_line[key] = {r.line: r for r in found.rules} if found is not None else {}
         rule = rules.get(line)
-        text = cited[line, table, chain] = saved_rule_text(rule, numbered.ipv6, shapes) if rule is not None else None
+        text = cited[line, table, chain] = (saved_rule_text(rule, node.ruleset.ipv6, shapes) if rule is not None
+                                            else None)
         return text
 
-    return numbered, node.node_addresses(), node.inputs.errors, line_text
+    return node.ruleset, node.node_addresses(), node.inputs.errors, line_text, saved
 
 
 @contextmanager
@@ -232,9 +233,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(Diagnostic("--rules and -f/--scenario both given; expected one source of rules",
                                     field="--rules"))
     if args.rules:
-        ruleset, addresses, errors, lines = _from_dump(args, packet.family)
+        ruleset, addresses, errors, lines, saved = _from_dump(args, packet.family)
     elif args.filename or args.scenario:
-        ruleset, addresses, errors, lines = _from_objects(args, packet.family)
+        ruleset, addresses, errors, lines, saved = _from_objects(args, packet.family)
     else:
         raise UsageError(Diagnostic("no rules given; expected --rules DUMP, -f PATH or --scenario NAME",
                                     field="--rules"))
@@ -244,7 +245,8 @@ def run(args: argparse.Namespace) -> int:
     node = NodeContext.of(addresses, affinity=args.affinity, addresses_known=bool(addresses) or not args.rules,
                           affinity_known=False)
     with progress("tracing"), in_dump(dump_name(args.rules) if args.rules else None):
-        tracer = Tracer(ruleset, node, lazy=True)  # one packet: compile only the chains it enters
+        # one packet: compile (and number) only the chains it enters
+        tracer = Tracer(ruleset, node, lazy=True, renumber=saved.numbered if saved is not None else None)
         if reply:
             traced = trace_reply(tracer, packet)
         elif packet.ctstate is CtState.ESTABLISHED:
@@ -262,7 +264,8 @@ def run(args: argparse.Namespace) -> int:
         # a later packet walks no nat rule: its first packet's path tells the service it belongs to
         later = packet.ctstate is CtState.ESTABLISHED and not reply  # a reply's first packet is not known
         first = tracer.trace(dataclasses.replace(packet, ctstate=CtState.NEW)) if later else None
-        write_trace_graph(ruleset, traced, args.graph, graph_format, args.rules, first,  # type: ignore[arg-type]
+        numbered = saved.every_chain() if saved is not None else ruleset  # the graph finds a step's rule by line
+        write_trace_graph(numbered, traced, args.graph, graph_format, args.rules, first,  # type: ignore[arg-type]
                           lines)
     return 1 if errors else 0
 

@@ -48,7 +48,7 @@ from kubeproxy_sim.netfilter.compile_chains import (
     PseudoRule,
     chain_reads,
 )
-from kubeproxy_sim.netfilter.compile_tables import RuleMemo, compile_ruleset
+from kubeproxy_sim.netfilter.compile_tables import Renumber, RuleMemo, compile_ruleset
 from kubeproxy_sim.netfilter.compile_targets import parse_nat_range
 from kubeproxy_sim.netfilter.compile_types import SOURCE_FIELDS, TERMINAL_NAT, Doubt, Kind, PathStep
 
@@ -64,6 +64,7 @@ __all__ = [
     "LazyChain",
     "PathStep",
     "PseudoRule",
+    "Renumber",
     "RuleMemo",
     "chain_reads",
     "compile_ruleset",

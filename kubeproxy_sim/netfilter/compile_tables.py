@@ -12,6 +12,7 @@ matches and says why, so a walk reports it exactly when it passes it.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.compile_chains import (
@@ -25,7 +26,7 @@ from kubeproxy_sim.netfilter.compile_chains import (
 )
 from kubeproxy_sim.netfilter.compile_rules import compile_rule
 from kubeproxy_sim.netfilter.compile_types import Doubt, Kind, PathStep, reading
-from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Rule, Ruleset, Table
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
 from kubeproxy_sim.objects.bulk import collector_paused, slot_setters
 
 _STEP_SET = slot_setters(PathStep, "table chain line rule")
@@ -59,16 +60,23 @@ does not overstate a build (objects.bulk's ``expected``)."""
 BUILT_PER_MEMO_RULE = 3
 """As :data:`BUILT_PER_RULE` with a memo: 3.1 a rule whose text the memo already holds (19 when it does not)."""
 
+Renumber = Callable[[str, Chain], Chain]
+"""A chain of a table (by the table's name) as it is to be read: its rules numbered (saveform's
+:meth:`~kubeproxy_sim.netfilter.saveform.SavedLines.numbered`), for a chain when it is compiled."""
+
 BUILT_PER_LAZY_CHAIN = 2
 """Objects tracked by the collector that compiling one chain lazily builds: the chain and its (empty) index."""
 
 
-def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | None = None) -> CompiledRuleset:
+def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | None = None,
+                    renumber: Renumber | None = None) -> CompiledRuleset:
     """Compile every table (or, ``lazy``, each chain when first walked).
 
     A rule that cannot be compiled is listed in ``problems`` (when not lazy) and stays
     in its chain as a rule that never matches and reports why. ``memo`` (shared by rulesets
     of one family) reuses what compiling a rule with the same text in the same table made.
+    ``renumber``: each chain's rules are read from what it makes of the chain (their lines), so that
+    a lazy compile numbers only the chains a walk enters.
     """
     family = 6 if ruleset.ipv6 else 4
     tables: dict[str, dict[str, CompiledChain]] = {}
@@ -82,7 +90,7 @@ def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | No
         expected = ruleset.rule_count() * (BUILT_PER_MEMO_RULE if memo is not None else BUILT_PER_RULE)
     with collector_paused(expected):
         for table in ruleset.tables:
-            compiler = _TableCompiler(table, family, memo)
+            compiler = _TableCompiler(table, family, memo, renumber)
             tables[table.name] = compiler.lazy_chains() if lazy else compiler.all_chains()
             problems += compiler.problems
     return CompiledRuleset(family, tables, tuple(problems))
@@ -91,19 +99,26 @@ def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | No
 class _TableCompiler:
     """Compiles the chains of one table: all of them up front, or each when a walk first needs it."""
 
-    def __init__(self, table: Table, family: int, memo: RuleMemo | None = None) -> None:
+    def __init__(self, table: Table, family: int, memo: RuleMemo | None = None,
+                 renumber: Renumber | None = None) -> None:
         self.table = table
         self.family = family
         self.names = {c.name for c in table.chains if not c.builtin} - set(BUILTIN_CHAINS.get(table.name, ()))
         self.sources = {chain.name: chain for chain in table.chains}
         self.problems: list[tuple[Rule, str]] = []
         self.memo = memo
+        self.renumber = renumber
+
+    def source(self, name: str) -> Chain:
+        """The chain ``name`` as its rules are to be read: numbered by ``renumber`` (when given) on the way."""
+        chain = self.sources[name]
+        return chain if self.renumber is None else self.renumber(self.table.name, chain)
 
     def rules(self, name: str) -> tuple[CompiledRule, ...]:
         """A chain's rules compiled (jumps not linked yet), each with its path step."""
         table = self.table.name
         compiled: list[CompiledRule] = []
-        for rule in self.sources[name].rules:
+        for rule in self.source(name).rules:
             try:
                 one = self._compile(rule, table)
             except (RulesSyntaxError, ValueError) as exc:
@@ -170,9 +185,9 @@ class _TableCompiler:
 
     def policy_step(self, name: str) -> CompiledRule | None:
         """A built-in chain's DROP policy as the step a walk ends its path with (None for the others)."""
-        chain = self.sources[name]
-        if chain.policy != "DROP":
+        if self.sources[name].policy != "DROP":
             return None
+        chain = self.source(name)  # its declaration's line
         return policy_rule(self.table.name, name, chain.line, chain.counters)
 
 

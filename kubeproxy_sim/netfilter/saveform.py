@@ -27,6 +27,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from operator import itemgetter
 from typing import cast
 
@@ -1059,43 +1060,65 @@ def numbered_as_saved(ruleset: Ruleset) -> Ruleset:
     (:func:`to_save_form` then :func:`render_save`): generated rules then name their line in ``rules --full``'s
     output. One line per rule: kube-proxy writes no rule that iptables expands into several.
 
-    Only each chain's first line is worked out here: a generated chain gets its lines as a range of numbers and
-    builds its rules with them when first read (a trace reads the few chains its packet enters; 110,000 chains
-    of a 10,000-service node were renumbered rule by rule)."""
-    with collector_paused(sum(len(table.chains) for table in ruleset.tables) * NUMBERED_PER_CHAIN):
-        return _numbered_as_saved(ruleset)
+    Every chain is renumbered (a new chain each); a trace, which reads the few chains its packet enters, numbers
+    only those (:class:`SavedLines`)."""
+    return SavedLines(ruleset).every_chain()
 
 
 NUMBERED_PER_CHAIN = 3
 """Objects tracked by the collector that numbering one chain builds: the chain, its lines, a place in a dict."""
 
 
-def _numbered_as_saved(ruleset: Ruleset) -> Ruleset:
-    line = 0
-    tables = []
-    of_specs = Chain.of_specs
-    for table in ruleset.tables:
-        ordered = saved_chain_order(table)
-        declared = line + 2  # "*table", then one declaration per chain
-        line += 1 + len(ordered)
-        where: dict[str, tuple[int, int]] = {}
-        for i, chain in enumerate(ordered):
-            specs = chain.specs
-            where[chain.name] = (line + 1, declared + i)
-            line += len(specs) if specs is not None else len(chain.rules)
-        chains = []
-        for chain in table.chains:
-            at = where.get(chain.name)
-            if at is None:  # deleted (-X)
-                continue
-            specs = chain.specs
-            if specs is not None:
-                chains.append(of_specs(chain.name, specs, tuple(range(at[0], at[0] + len(specs)))))
-            else:
-                chains.append(_numbered(chain, *at))
-        tables.append(Table(table.name, tuple(chains), table.deleted))
-        line += 1  # COMMIT
-    return Ruleset(tuple(tables), ruleset.ipv6)
+class SavedLines:
+    """Where iptables-save prints each chain of a ruleset after a restore: every chain's first line is worked out
+    at once (a count of the lines before it), and a chain is numbered (:meth:`numbered`) only when asked for.
+
+    A trace of one packet through a 10,000-service node enters a handful of its 110,000 chains: building a
+    numbered copy of each (:func:`numbered_as_saved`) cost more than the walk.
+    """
+
+    __slots__ = ("_tables", "ruleset")
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+        # per table: its chains as iptables-save lists them, each one's place in that list, the line of each
+        # one's first rule (a running count: C loops, no object per chain), and the line of the first declaration
+        self._tables: dict[str, tuple[list[Chain], dict[str, int], list[int], int]] = {}
+        line = 0
+        for table in ruleset.tables:
+            ordered = saved_chain_order(table)
+            declared = line + 2  # "*table", then one declaration per chain
+            line += 1 + len(ordered)
+            sizes = [len(specs) if (specs := chain.specs) is not None else len(chain.rules) for chain in ordered]
+            starts = list(accumulate(sizes, initial=line + 1))
+            self._tables[table.name] = (ordered, {chain.name: i for i, chain in enumerate(ordered)}, starts,
+                                        declared)
+            line = starts[-1]  # COMMIT, after the last rule
+
+    def numbered(self, table: str, chain: Chain) -> Chain:
+        """``chain`` (of ``table``, not deleted) with each rule's line; a chain of rules with its declaration's."""
+        _, place, starts, declared = self._tables[table]
+        i = place[chain.name]
+        specs = chain.specs
+        if specs is not None:
+            return Chain.of_specs(chain.name, specs, tuple(range(starts[i], starts[i + 1])))
+        return _numbered(chain, starts[i], declared + i)
+
+    def chain(self, table: str, name: str) -> Chain | None:
+        """The chain ``name`` of ``table``, numbered; None when the table lists no such chain."""
+        if table not in self._tables:
+            return None
+        ordered, place, _, _ = self._tables[table]
+        i = place.get(name)
+        return self.numbered(table, ordered[i]) if i is not None else None
+
+    def every_chain(self) -> Ruleset:
+        """The whole ruleset numbered, in its own order of chains (a deleted one left out)."""
+        with collector_paused(sum(len(table.chains) for table in self.ruleset.tables) * NUMBERED_PER_CHAIN):
+            return Ruleset(tuple(
+                Table(table.name, tuple(self.numbered(table.name, chain) for chain in table.chains
+                                        if chain.name in self._tables[table.name][1]), table.deleted)
+                for table in self.ruleset.tables), self.ruleset.ipv6)
 
 
 def _numbered(chain: Chain, start: int, declared: int) -> Chain:

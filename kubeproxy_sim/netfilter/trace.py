@@ -27,7 +27,7 @@ from math import gcd
 from operator import attrgetter
 from typing import Any
 
-from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, PathStep, compile_ruleset
+from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, PathStep, Renumber, compile_ruleset
 from kubeproxy_sim.netfilter.digits import fraction_texts
 from kubeproxy_sim.netfilter.evaluate import End, Engine, NodeContext, end_of
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
@@ -151,9 +151,12 @@ class Tracer:
     service address up front, after which a trace to any of them is a lookup.
     """
 
-    def __init__(self, rules: Ruleset | CompiledRuleset, node: NodeContext, *, lazy: bool = False) -> None:
-        """``lazy``: compile each chain when a packet first enters it (for few packets through a large dump)."""
-        self.compiled = rules if isinstance(rules, CompiledRuleset) else compile_ruleset(rules, lazy=lazy)
+    def __init__(self, rules: Ruleset | CompiledRuleset, node: NodeContext, *, lazy: bool = False,
+                 renumber: Renumber | None = None) -> None:
+        """``lazy``: compile each chain when a packet first enters it (for few packets through a large dump);
+        ``renumber``: read each chain's rules (their lines) from what it makes of the chain (see compile_ruleset)."""
+        self.compiled = (rules if isinstance(rules, CompiledRuleset)
+                         else compile_ruleset(rules, lazy=lazy, renumber=renumber))
         self.engine = Engine(self.compiled, node)
         self._shares: dict[tuple[int, int], Fraction] = {}  # the same split thresholds recur in every service
         # answers by key: the outcomes alone, or the whole result when local or uncertain

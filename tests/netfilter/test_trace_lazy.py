@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from kubeproxy_sim.netfilter.codec import parse_ruleset, parse_ruleset_file
 from kubeproxy_sim.netfilter.compile import CompiledChain, LazyChain, compile_ruleset
-from kubeproxy_sim.netfilter.model import Ruleset
+from kubeproxy_sim.netfilter.model import Chain, Ruleset
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 from tests.budget import budget
@@ -123,3 +123,42 @@ def test_a_lazy_ruleset_holds_no_cycle_so_dropping_it_frees_it_without_release(c
         kept.rules  # noqa: B018
     del kept
     assert gc.collect() == 0
+
+
+def test_a_lazy_trace_of_generated_rules_numbers_only_the_chains_it_enters() -> None:
+    """trace -f numbers a chain (rules --full's lines) when the walk enters it, not the node's every chain; the
+    lines and paths are those of the ruleset numbered up front."""
+    from kubeproxy_sim.netfilter.saveform import SavedLines
+    from tests.netfilter.test_saveform import _node_tables
+
+    tables = _node_tables("bootcamp")
+    saved = SavedLines(tables)
+    numbered: list[tuple[str, str]] = []
+
+    def renumber(table: str, chain: Chain) -> Chain:
+        numbered.append((table, chain.name))
+        return saved.numbered(table, chain)
+
+    node = NodeContext.of(["192.168.49.2"])
+    packet = Packet.of("tcp", "10.244.0.9", "10.96.142.87", 8080)
+    tracer = Tracer(tables, node, lazy=True, renumber=renumber)
+    result = tracer.trace(packet)
+    assert result == Tracer(saved.every_chain(), node).trace(packet)
+    entered = {(t, n) for t, chains in tracer.compiled.tables.items() for n, c in chains.items()
+               if type(c) is CompiledChain}
+    assert {(s.table, s.chain) for o in result.outcomes for s in o.path} <= entered
+    assert sorted(numbered) == sorted(entered) and len(entered) < sum(len(t.chains) for t in tables.tables)
+
+
+def test_saved_lines_number_a_chain_as_the_whole_ruleset_numbered() -> None:
+    from kubeproxy_sim.netfilter.saveform import SavedLines
+    from tests.netfilter.test_saveform import _node_tables
+
+    tables = _node_tables("session-affinity")
+    saved = SavedLines(tables)
+    for table in saved.every_chain().tables:
+        for chain in table.chains:
+            alone = saved.chain(table.name, chain.name)
+            assert alone is not None and alone.line == chain.line
+            assert [(r.line, r.spec) for r in alone.rules] == [(r.line, r.spec) for r in chain.rules]
+    assert saved.chain("nat", "KUBE-NO-SUCH") is None and saved.chain("raw", "PREROUTING") is None
