@@ -20,7 +20,7 @@ chains the packet enters.
 
 from __future__ import annotations
 
-import sys
+import numbers
 from dataclasses import dataclass
 from fractions import Fraction
 from math import gcd
@@ -243,16 +243,24 @@ class Tracer:
         return tuple(seen.values())
 
 
-_FROM_COPRIME = getattr(Fraction, "_from_coprime_ints", None)  # Python 3.12 on: a Fraction of terms known coprime
+class _LowestTerms:
+    """A rational whose terms are known coprime (``den > 0``), as :class:`numbers.Rational` promises a rational's
+    terms are: ``Fraction(_LowestTerms(num, den))``, Fraction's public conversion from a Rational, takes them as
+    they are, without the gcd that ``Fraction(num, den)`` takes of two numbers of tens of thousands of bits."""
+
+    __slots__ = ("denominator", "numerator")
+
+    def __init__(self, numerator: int, denominator: int) -> None:
+        self.numerator = numerator
+        self.denominator = denominator
+
+
+numbers.Rational.register(_LowestTerms)
 
 
 def _coprime(num: int, den: int) -> Fraction:
     """``Fraction(num, den)`` for terms already in lowest terms (``den > 0``), without Fraction's gcd."""
-    if _FROM_COPRIME is not None:
-        return _FROM_COPRIME(num, den)
-    if sys.version_info < (3, 12):
-        return Fraction(num, den, _normalize=False)  # type: ignore[call-overload]  # 3.11: not in the stubs
-    return Fraction(num, den)  # neither spelling (a later Python): normalised, the same value, only slower
+    return Fraction(_LowestTerms(num, den))  # type: ignore[call-overload]  # registered, not a subclass
 
 
 FRACTION_GCD_BITS = 192
