@@ -104,10 +104,13 @@ def condition(row: EndpointRow | None) -> str:
 
 
 def _chains(svc: ServicePortInfo, endpoints: Sequence[str]) -> set[str]:
+    """The port's SVC, SVL, EXT and FW chains (one hash: they share it) and each endpoint's SEP chain, an endpoint
+    listed in both states hashed once (each name is a SHA-256: 150,000 of them at 10,000 services)."""
     name, proto = svc.name_string, svc.proto
-    chains = {naming.service_chain(name, proto), naming.local_chain(name, proto),
-              naming.external_chain(name, proto), naming.firewall_chain(name, proto)}
-    chains |= {naming.endpoint_chain(name, proto, ep) for ep in endpoints}
+    suffix = naming.port_proto_hash(name, proto)
+    chains = {prefix + suffix for prefix in (naming.SVC_PREFIX, naming.SVL_PREFIX, naming.EXT_PREFIX,
+                                             naming.FW_PREFIX)}
+    chains |= {naming.endpoint_chain(name, proto, ep) for ep in set(endpoints)}
     return chains
 
 

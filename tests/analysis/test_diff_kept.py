@@ -394,6 +394,23 @@ def test_states_share_compiled_rules_of_one_family_only() -> None:
     assert ipv6._memo is not before._memo and ipv6.written is before.written
 
 
+@given(st.sampled_from(["default/a", "ns/b:http"]), st.sampled_from(list(Protocol)),
+       st.lists(st.sampled_from(["10.0.0.1:80", "10.0.0.2:80", "[fd00::1]:80"]), max_size=5))
+def test_a_port_owns_the_chains_naming_gives_it(name: str, protocol: Protocol, endpoints: list[str]) -> None:
+    """chain_owners names a port's chains with one hash for SVC/SVL/EXT/FW and each endpoint once: the names
+    proxier.naming gives each of them."""
+    from kubeproxy_sim.proxier import naming
+    from kubeproxy_sim.proxier.state import ServicePortInfo
+
+    namespace, _, rest = name.partition("/")
+    service, _, port_name = rest.partition(":")
+    svc = ServicePortInfo(namespace, service, port_name, protocol, "10.96.0.1", 80)
+    proto = protocol.value.lower()
+    expected = {naming.service_chain(name, proto), naming.local_chain(name, proto), naming.external_chain(name, proto),
+                naming.firewall_chain(name, proto), *(naming.endpoint_chain(name, proto, ep) for ep in endpoints)}
+    assert diff_module.chain_owners({svc.key: (svc, endpoints)}) == dict.fromkeys(expected, name)
+
+
 def test_no_port_that_can_be_kept_scans_no_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     """The per-port checks come before the scan of every node's rules (R-sim 1): when every port compared
     changed (``diff --to`` naming the changed service), no node's rules are generated to be compared."""
