@@ -112,7 +112,13 @@ def _packet(args: argparse.Namespace):
 
 def _from_dump(args: argparse.Namespace, family: int):
     from kubeproxy_sim.netfilter.codec import parse_ruleset
-    from kubeproxy_sim.netfilter.dumpfile import dump_lines, dump_name, dump_node_addresses, read_dump_text
+    from kubeproxy_sim.netfilter.dumpfile import (
+        dump_gaps,
+        dump_lines,
+        dump_name,
+        dump_node_addresses,
+        read_dump_text,
+    )
 
     text = read_dump_text(args.rules)  # once ("-": standard input), so the lines cited are the lines read
     name = dump_name(args.rules)
@@ -127,7 +133,10 @@ def _from_dump(args: argparse.Namespace, family: int):
                            file=name, severity=Severity.WARNING)], args)
     # of the dump's family, as netns verify --rules takes them: one of the other family is refused
     addresses = dump_node_addresses(args.node_ip or (), 6 if ruleset.ipv6 else 4)
-    return as_node_holds_it(ruleset), addresses, (), dump_lines(text), None
+    # what the dump leaves out (a table, iptables-legacy's rules): a reply reads no nat rule, so nat's absence
+    # changes nothing for it
+    gaps = dump_gaps(text, [table.name for table in ruleset.tables], ruleset.ipv6, nat_read=args.ctdir != "REPLY")
+    return as_node_holds_it(ruleset), addresses, (), dump_lines(text), None, gaps
 
 
 def _of_packet_family(text: str, file: str, family: int) -> Ruleset:
@@ -178,7 +187,7 @@ def _from_objects(args: argparse.Namespace, family: int):
                                             else None)
         return text
 
-    return node.ruleset, node.node_addresses(), node.inputs.errors, line_text, saved
+    return node.ruleset, node.node_addresses(), node.inputs.errors, line_text, saved, ()
 
 
 @contextmanager
@@ -233,9 +242,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(Diagnostic("--rules and -f/--scenario both given; expected one source of rules",
                                     field="--rules"))
     if args.rules:
-        ruleset, addresses, errors, lines, saved = _from_dump(args, packet.family)
+        ruleset, addresses, errors, lines, saved, gaps = _from_dump(args, packet.family)
     elif args.filename or args.scenario:
-        ruleset, addresses, errors, lines, saved = _from_objects(args, packet.family)
+        ruleset, addresses, errors, lines, saved, gaps = _from_objects(args, packet.family)
     else:
         raise UsageError(Diagnostic("no rules given; expected --rules DUMP, -f PATH or --scenario NAME",
                                     field="--rules"))
@@ -253,6 +262,8 @@ def run(args: argparse.Namespace) -> int:
             traced = trace_later(tracer, packet)
         else:
             traced = tracer.trace(packet)
+        if gaps:  # first: they concern every rule of the dump
+            traced = dataclasses.replace(traced, uncertain=(*gaps, *traced.uncertain))
         result = cite_lines(traced, lines)
     con = console(args)
     data = None

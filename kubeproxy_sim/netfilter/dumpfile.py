@@ -8,10 +8,16 @@ the other family is refused in one wording, naming the tool, not blamed on the d
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.netfilter.trace import Uncertainty
 
 STDIN = "-"
 """``--rules -``: the dump is read from standard input (``iptables-save | kubeproxy-sim trace --rules - ...``)."""
@@ -89,3 +95,60 @@ def dump_node_addresses(given: Iterable[str], family: int) -> tuple[str, ...]:
                                                              "node addresses"), field="--node-ip"))
         found.setdefault(address)
     return tuple(found)
+
+
+KUBE_PROXY_TABLES = ("nat", "filter")
+"""The tables kube-proxy writes on every node: a dump without one of them was saved in part (``-t nat``)."""
+_LEGACY_WARNING = re.compile(r"^# Warning: iptables-legacy tables present, use (\S+) to see them[^\n]*", re.M)
+"""iptables-nft-save's line (first or last) for a node that has legacy tables too (``ip6tables-legacy-save``)."""
+_INCOMPATIBLE = re.compile(r"^# Table `(\w+)' is incompatible, use 'nft' tool[^\n]*", re.M)
+"""iptables-nft-save's line in place of a table holding rules it cannot write (nft's own expressions)."""
+
+
+def dump_gaps(text: str, tables: Iterable[str], ipv6: bool, *, nat_read: bool = True) -> tuple[Uncertainty, ...]:
+    """What a trace of this dump cannot see, as uncertain assumptions: the rules iptables-nft-save says it left
+    out (its own warning lines, cited by line), and the tables of the hooks a packet crosses that the dump lacks.
+
+    An iptables-save names every table the node has; one it leaves out has no rules. But kube-proxy writes nat
+    and filter on every node, so a dump without one of them was saved in part (``iptables-save -t nat``), and
+    then raw, mangle and security are not known either. ``nat_read``: False for a packet that reads no nat rule
+    (a reply), whose answer no nat table changes."""
+    from kubeproxy_sim.netfilter.trace import Uncertainty
+
+    gaps: list[Uncertainty] = []
+    unchanged = "what it does is unknown, assumed empty: every packet passes it unchanged"
+    if "# Warning: iptables-legacy" in text:
+        for found in _LEGACY_WARNING.finditer(text):
+            gaps.append(Uncertainty(_line_of(text, found.start()), found.group(0).rstrip(),
+                                    "the node has iptables-legacy tables too, whose rules the kernel applies as "
+                                    "well and this dump (iptables-nft's) leaves out; what they do is unknown, "
+                                    "assumed to pass every packet unchanged (run "
+                                    f"{found.group(1)} and trace that dump too)"))
+    incompatible = {}
+    if "is incompatible" in text:
+        incompatible = {found.group(1): found for found in _INCOMPATIBLE.finditer(text)}
+    for name, found in incompatible.items():
+        gaps.append(Uncertainty(_line_of(text, found.start()), found.group(0).rstrip(),
+                                f"table {name} holds rules iptables-nft cannot write, so the dump leaves it out; "
+                                f"{unchanged} (run nft list table {'ip6' if ipv6 else 'ip'} {name} to see it)"))
+    present = set(tables) | set(incompatible)
+    walked = [name for name in BUILTIN_CHAINS if name not in present and (nat_read or name != "nat")]
+    missing = [name for name in KUBE_PROXY_TABLES if name in walked]
+    advice = f"save every table: {save_tool(6 if ipv6 else 4)} without -t"
+    for name in missing:
+        gaps.append(Uncertainty(None, f"table {name} (not in the dump)",
+                                f"the dump has no {name} table, which kube-proxy writes on every node (saved in "
+                                f"part, with -t?); {unchanged} ({advice})"))
+    others = [name for name in walked if name not in KUBE_PROXY_TABLES]
+    if others and any(name not in present for name in KUBE_PROXY_TABLES):  # saved in part: these unknown too
+        names = ", ".join(others)
+        gaps.append(Uncertainty(None, f"table{'s' if len(others) > 1 else ''} {names} (not in the dump)",
+                                f"a dump saved in part says nothing of {names} either; what "
+                                f"{'they do' if len(others) > 1 else 'it does'} is unknown, assumed empty: every "
+                                f"packet passes unchanged ({advice})"))
+    return tuple(gaps)
+
+
+def _line_of(text: str, offset: int) -> int:
+    """The number of the line at ``offset`` of ``text``."""
+    return text.count("\n", 0, offset) + 1

@@ -36,7 +36,12 @@ AFFINITY = """*nat
 -A KUBE-SEP-AAAAAAAAAAAAAAAA -m comment --comment "default/kubernetes:https" -m recent --set --name KUBE-SEP-AAAAAAAAAAAAAAAA --mask 255.255.255.255 --rsource -m tcp -p tcp -j DNAT --to-destination 10.0.0.1:6443
 -A KUBE-SEP-BBBBBBBBBBBBBBBB -m comment --comment "default/kubernetes:https" -m recent --set --name KUBE-SEP-BBBBBBBBBBBBBBBB --mask 255.255.255.255 --rsource -m tcp -p tcp -j DNAT --to-destination 10.0.0.2:6443
 COMMIT
-"""  # noqa: E501
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+COMMIT
+"""  # noqa: E501  (a whole dump: a filter table, if empty; one without is said to be partial)
 
 
 def _json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
