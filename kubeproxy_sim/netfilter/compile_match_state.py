@@ -144,16 +144,37 @@ def _ctstate_check(states: frozenset[str], negated: bool) -> Check:
     return reading(check, "ctstate", "dnat", "snat")
 
 
+def _ctstatus_check(value: str, negated: bool) -> Check:
+    """--ctstatus: the kernel tests the connection's status bits alone (NONE, no bit, never matches).
+
+    Whether an ESTABLISHED connection is ASSURED is known only for a TCP packet in the original direction
+    (the handshake's last ACK set it); for a reply (the SYN-ACK comes before it) or a UDP or SCTP flow (assured
+    after some exchange) a bit not listed (:attr:`Packet.ctstatus`) may be set: assumed set, and said so.
+    """
+    wanted = frozenset(s.upper() for s in value.split(","))
+    unknown = Doubt(f"conntrack {'! ' if negated else ''}--ctstatus {value}: whether the connection is ASSURED "
+                    "hangs on its history (a reply may be the SYN-ACK, a UDP or SCTP flow is assured after some "
+                    "exchange); assumed ASSURED", not negated)
+
+    def check(b: object) -> object:
+        status = b.ctstatus  # type: ignore[attr-defined]
+        if wanted & status:
+            return not negated
+        if ("ASSURED" in wanted and b.ctstate == "ESTABLISHED"  # type: ignore[attr-defined]
+                and (b.reply or b.proto != "tcp")):  # type: ignore[attr-defined]
+            return unknown
+        return negated
+
+    return reading(check, "ctstatus", "ctstate", "reply", "proto")
+
+
 def _conntrack(parts: RuleParts, opts: Sequence[Option]) -> None:
     for o in opts:
         neg = o.negated
         if o.flag in ("--ctstate", "--state"):
             parts.checks.append(_ctstate_check(frozenset(s.upper() for s in o.value.split(",")), neg))
         elif o.flag == "--ctstatus":
-            wanted = frozenset(s.upper() for s in o.value.split(","))
-            parts.checks.append(reading(  # the kernel tests the status bits alone: NONE (no bit) never matches
-                lambda b, w=wanted, n=neg: bool(w & b.ctstatus) != n,  # type: ignore[misc]  # mypy#15459
-                "ctstatus"))
+            parts.checks.append(_ctstatus_check(o.value, neg))
         elif o.flag in ("--ctorigdst", "--ctorigsrc", "--ctreplsrc", "--ctrepldst"):
             attr = {"--ctorigdst": "orig_dst", "--ctorigsrc": "orig_src",
                     "--ctreplsrc": "dst", "--ctrepldst": "src"}[o.flag]

@@ -7,8 +7,10 @@ trace the first packet (NEW), then, for each outcome that opens a connection, th
 translated. Walking the later packet alone would keep the Service's address and route it wrongly (a packet
 to a cluster IP is forwarded, not delivered to the node's API server it was DNATed to).
 
-The later packet is translated before its first chain: raw and mangle PREROUTING (or OUTPUT) then see the
-new destination, where the kernel shows them the old one. kube-proxy writes nothing there.
+The later packet carries its connection (:attr:`Packet.ct_dnat`, ``ct_snat``, ``ctstatus``): raw and mangle
+PREROUTING (or OUTPUT) see its own destination, conntrack rewrites it to the first packet's DNAT destination
+before routing, and ``-m conntrack`` tests the connection, the same for every packet of it: its DNAT or SNAT
+status, its original destination and port (the packet's own), its status bits (:func:`later_status`).
 
 A reply (conntrack direction REPLY, :func:`trace_reply`) is walked as given, with no nat rule: its
 connection's first packet went the other way, from a client the trace is not told of, so the translation
@@ -39,7 +41,23 @@ REVERSE_NAT = Uncertainty(
 
 def as_reply(packet: Packet) -> Packet:
     """``packet`` in its connection's reply direction, as ``-m conntrack --ctdir REPLY`` sees it."""
-    return replace(packet, reply=True)
+    reply = replace(packet, reply=True)
+    return replace(reply, ctstatus=later_status(reply))
+
+
+def later_status(packet: Packet) -> frozenset[str]:
+    """The status bits a packet of an established connection finds (``-m conntrack --ctstatus``), besides those
+    it was given.
+
+    conntrack sets them before any rule but raw's sees the packet: CONFIRMED (the first packet passed its last hook),
+    SEEN_REPLY (a reply came: the connection is ESTABLISHED) and, in a TCP connection's original direction,
+    ASSURED (the ACK ending the handshake sets it). A reply, or a UDP or SCTP packet, may come before ASSURED
+    (the SYN-ACK, a flow's first exchange): not known, listed as uncertain where a rule tests it.
+    """
+    if packet.ctstate is not CtState.ESTABLISHED:
+        return packet.ctstatus
+    assured = ("ASSURED",) if packet.proto == "tcp" and not packet.reply else ()
+    return packet.ctstatus | {"CONFIRMED", "SEEN_REPLY", *assured}
 
 
 def trace_reply(tracer: Tracer, packet: Packet) -> TraceResult:
@@ -68,19 +86,26 @@ def trace_later(tracer: Tracer, packet: Packet) -> TraceResult:
         if opened.verdict in CLOSED:
             _add(merged, FirstPacketOutcome(opened.verdict, None, opened.probability_exact, False, opened.path))
             continue
-        later = tracer.trace(_translated(packet, opened))
+        later = tracer.trace(_later(packet, opened))
         _note(uncertain, later.uncertain)
         for outcome in later.outcomes:
             _add(merged, _through(opened, outcome))
     return TraceResult(packet, first.origin, tuple(merged.values()), tuple(uncertain.values()))
 
 
-def _translated(packet: Packet, opened: Outcome) -> Packet:
-    """The later packet as conntrack rewrites it: to the first packet's DNAT destination, if any."""
+def _later(packet: Packet, opened: Outcome) -> Packet:
+    """The later packet with its connection as ``opened`` made it: conntrack's DNAT binding, if any (applied before
+    routing), its source NAT and status bits."""
+    status = later_status(packet)
     if opened.verdict != "DNAT" or opened.destination is None:
-        return packet
-    address, port = split_endpoint(opened.destination)
-    return replace(packet, dst=parse_address(address)[1], dport=port)
+        return replace(packet, ctstatus=status, ct_snat=opened.masquerade)
+    dnat: tuple[int, int | None]
+    if packet.dport is None:  # a packet without ports: the destination is a bare address
+        dnat = (parse_address(opened.destination)[1], None)
+    else:
+        address, port = split_endpoint(opened.destination)
+        dnat = (parse_address(address)[1], port)
+    return replace(packet, ctstatus=status, ct_dnat=dnat, ct_snat=opened.masquerade)
 
 
 def _through(opened: Outcome, later: Outcome) -> Outcome:
@@ -106,4 +131,4 @@ def _note(seen: dict[tuple[int | None, str, str], Uncertainty], found: tuple[Unc
         seen.setdefault((doubt.line, doubt.rule, doubt.reason), doubt)
 
 
-__all__ = ["REPLY_STATES", "REVERSE_NAT", "as_reply", "trace_later", "trace_reply"]
+__all__ = ["REPLY_STATES", "REVERSE_NAT", "as_reply", "later_status", "trace_later", "trace_reply"]

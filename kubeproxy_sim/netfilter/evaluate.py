@@ -318,7 +318,7 @@ def _parse_members(members: Iterable[str]) -> tuple[list[tuple[int, int]], set[t
 class Branch:
     """One possible history of the packet: its state now, how likely it is, and how it got here."""
 
-    __slots__ = ("bridge_port", "ctmark", "ctstate", "ctstatus", "den", "dnat", "doubts", "dport", "dst",
+    __slots__ = ("bridge_port", "ct_dnat", "ctmark", "ctstate", "ctstatus", "den", "dnat", "doubts", "dport", "dst",
                  "env", "family", "in_iface", "mark", "masq", "nat_text", "num", "orig_dport", "orig_dst",
                  "orig_sport", "orig_src", "out_iface", "path", "proto", "reply", "snat", "sport", "src", "tcp_flags")
 
@@ -339,7 +339,10 @@ class Branch:
         self.reply = packet.reply
         self.tcp_flags = TCP_FLAGS_NEW if packet.ctstate is CtState.NEW else TCP_FLAGS_LATER
         self.bridge_port = packet.bridge_port
-        self.dnat = self.snat = self.masq = False
+        self.ct_dnat = packet.ct_dnat  # conntrack's binding for a later packet: applied before routing
+        self.dnat = packet.ct_dnat is not None  # the connection's status (--ctstate DNAT), not only this walk's
+        self.snat = packet.ct_snat
+        self.masq = False
         self.nat_text: str | None = None
         self.num = self.den = 1
         self.path: list[CompiledRule] = []
@@ -355,7 +358,7 @@ class Branch:
         other.in_iface, other.out_iface, other.bridge_port = self.in_iface, self.out_iface, self.bridge_port
         other.mark, other.ctmark, other.ctstate, other.ctstatus = self.mark, self.ctmark, self.ctstate, self.ctstatus
         other.tcp_flags, other.nat_text, other.reply = self.tcp_flags, self.nat_text, self.reply
-        other.dnat, other.snat, other.masq = self.dnat, self.snat, self.masq
+        other.dnat, other.snat, other.masq, other.ct_dnat = self.dnat, self.snat, self.masq, self.ct_dnat
         other.path = list(self.path)
         other.doubts = list(self.doubts)
         other.num, other.den = self.num * num, self.den * den
@@ -825,6 +828,8 @@ class Engine:
     def _route(self, step: str, b: Branch, packet: Packet, rest: Pipeline) -> Pipeline:
         """Routing decisions: they pick the next hooks and the output interface."""
         env = self.env
+        if b.ct_dnat is not None and step != "LOOPBACK":
+            b.dst, b.dport = b.ct_dnat  # conntrack's DNAT of a later packet: at the nat hook, before routing
         local = env.is_local(b.dst)
         if not local and not env.addresses_known:
             _routing_doubt(b)

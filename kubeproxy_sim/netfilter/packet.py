@@ -161,10 +161,19 @@ class Packet:
     mark: int = 0
     ctstate: CtState = CtState.NEW
     ctstatus: frozenset[str] = field(default_factory=frozenset)
+    """Its connection's status bits as ``-m conntrack --ctstatus`` names them (CONFIRMED, SEEN_REPLY, ASSURED,
+    EXPECTED). For an ESTABLISHED packet that is a reply or not TCP, ASSURED not listed is not known (it hangs on
+    the connection's history): a test of it is then uncertain."""
     bridge_port: str | None = None
     reply: bool = False
     """In its connection's reply direction (the kernel's ctinfo, not a status bit), as ``-m conntrack --ctdir
     REPLY`` tests it: a reply of an ESTABLISHED or RELATED connection."""
+    ct_dnat: tuple[int, int | None] | None = None
+    """A later packet (ESTABLISHED, original direction) of a connection its first packet's DNAT sent to
+    (address, port): conntrack rewrites the packet to it before routing, reading no nat rule. The packet's own
+    destination is the connection's original one (``--ctorigdst``); its status holds DNAT (``--ctstate DNAT``)."""
+    ct_snat: bool = False
+    """A later packet of a connection whose first packet was source-NATed (SNAT, MASQUERADE): ``--ctstate SNAT``."""
 
     @classmethod
     def of(cls, proto: str, src: str, dst: str, dport: int | None = None, sport: int | None = None,

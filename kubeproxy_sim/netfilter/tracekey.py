@@ -42,7 +42,7 @@ from kubeproxy_sim.netfilter.packet import Packet, loopback, parse_address
 # Every field of a Packet that the key holds as it is; the source address and port are treated apart,
 # and the family is the tracer's own. A test checks that this covers every field of Packet.
 KEYED_FIELDS = ("proto", "dst", "dport", "in_iface", "out_iface", "mark", "ctstate", "ctstatus", "bridge_port",
-                "reply")
+                "reply", "ct_dnat", "ct_snat")
 
 # Sources for warming a destination's classes: documentation addresses, outside any cluster.
 FOREIGN_SOURCE = {4: "203.0.113.1", 6: "2001:db8::1"}
@@ -282,7 +282,8 @@ class TraceKeys:
         kept for this destination once seen, and a special destination's keys are marked apart.
         """
         src, dst = packet.src, packet.dst
-        exact = src in self.global_exact or dst in self.owners.get(src, ())
+        # a later packet's conntrack DNAT may lead where the tests under dst do not: its source is kept as it is
+        exact = src in self.global_exact or dst in self.owners.get(src, ()) or packet.ct_dnat is not None
         return self._shared(dst, self._rest(packet, self.everywhere, exact))
 
     def key(self, packet: Packet) -> tuple:
@@ -292,7 +293,7 @@ class TraceKeys:
         if packet.dst not in self.special:
             return self.quick(packet)
         src = packet.src
-        exact = src in place.exact or src in self.global_exact
+        exact = src in place.exact or src in self.global_exact or packet.ct_dnat is not None
         return self._shared((SPECIAL, packet.dst), self._rest(packet, place, exact))
 
     def _rest(self, p: Packet, tests: Destination, exact: bool) -> tuple:
@@ -300,7 +301,7 @@ class TraceKeys:
         strings, small ints, True, False, None), so that comparing it touches no other object."""
         src, env = p.src, self.env
         head = (p.proto, p.dport, p.sport if self.sport else None, p.in_iface, p.out_iface, p.mark, p.ctstate,
-                p.ctstatus or None, p.bridge_port, p.reply)
+                p.ctstatus or None, p.bridge_port, p.reply, p.ct_dnat, p.ct_snat)
         if tests.opaque:
             return (*head, src)
         return (*head, src if exact else None,

@@ -200,3 +200,62 @@ def test_a_dnat_to_a_range_goes_to_its_first_member_and_says_so(vip: str, bits: 
         assert doubt.reason.startswith(f"--to-destination {nat} is a range: the kernel gives each connection one "
                                        "of its members (the address by a hash of the connection's addresses")
         assert doubt.reason.endswith(f"; assumed the first, {first}")
+
+
+CONNTRACK_TEST = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d 10.96.0.1/32 -p {proto} -m {proto} --dport 443 -j DNAT --to-destination 10.244.0.9:6443
+-A POSTROUTING -s 10.0.0.0/24 -j MASQUERADE
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -m conntrack --ctstate NEW -j ACCEPT
+-A FORWARD -m conntrack {test} -j ACCEPT
+COMMIT
+"""
+
+
+@pytest.mark.parametrize("test", ["--ctstate DNAT", "--ctstate SNAT", "--ctorigdst 10.96.0.1", "--ctorigdstport 443",
+                                  "--ctorigsrc 10.0.0.5", "--ctreplsrc 10.244.0.9", "--ctstatus CONFIRMED",
+                                  "--ctstatus SEEN_REPLY", "--ctstatus ASSURED"])
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_a_later_packets_conntrack_tests_read_its_connection(test: str, proto: str) -> None:
+    """-m conntrack tests the connection entry, the same for every packet of it: its DNAT and SNAT status, its
+    original tuple (the cluster IP), its reply source (the endpoint), and the status bits conntrack set before any
+    rule: CONFIRMED, SEEN_REPLY, and ASSURED once TCP's handshake is done. A later packet fell to FORWARD's DROP
+    policy on all of them, the DNAT's binding having replaced its destination and the status being empty
+    (QA-dumps #3). A UDP flow's ASSURED hangs on its history: assumed, and said so."""
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    tracer = Tracer(parse_ruleset(CONNTRACK_TEST.format(proto=proto, test=test)), NodeContext.of(["192.168.0.2"]))
+    result = trace_later(tracer, Packet.of(proto, "10.0.0.5", "10.96.0.1", 443, ctstate=CtState.ESTABLISHED))
+    (outcome,) = result.outcomes
+    assert (outcome.verdict, outcome.destination, outcome.masquerade) == ("DNAT", "10.244.0.9:6443", True)
+    assert [(s.chain, s.line) for s in outcome.path] == [("FORWARD", 14)]
+    doubts = [u.reason for u in result.uncertain]
+    if test == "--ctstatus ASSURED" and proto == "udp":
+        assert doubts == ["conntrack --ctstatus ASSURED: whether the connection is ASSURED hangs on its history (a "
+                          "reply may be the SYN-ACK, a UDP or SCTP flow is assured after some exchange); assumed "
+                          "ASSURED"]
+    else:
+        assert doubts == []
+
+
+def test_a_later_packet_meets_raw_and_mangle_with_its_own_destination_and_is_routed_to_the_endpoint() -> None:
+    """conntrack's binding is applied at the nat hook, after raw and mangle PREROUTING (they were shown the
+    endpoint) and before routing (the packet goes to the endpoint, not forwarded to the cluster IP)."""
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    text = CONNTRACK_TEST.format(proto="tcp", test="--ctstate ESTABLISHED -m mark --mark 0x1").replace(
+        "*filter", "*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.1/32 -j MARK --set-xmark 0x1/0xffffffff"
+        "\nCOMMIT\n*filter")
+    tracer = Tracer(parse_ruleset(text), NodeContext.of(["192.168.0.2"]))
+    (outcome,) = trace_later(tracer, Packet.of("tcp", "10.0.0.5", "10.96.0.1", 443,
+                                               ctstate=CtState.ESTABLISHED)).outcomes
+    assert outcome.destination == "10.244.0.9:6443"
+    assert [(s.table, s.chain) for s in outcome.path] == [("mangle", "PREROUTING"), ("filter", "FORWARD")]

@@ -238,7 +238,7 @@ def test_conntrack(rule: str, state: CtState, verdict: str) -> None:
     ("-m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL", True, "ACCEPT"),
     ("-m conntrack --ctstate ESTABLISHED --ctdir REPLY", False, "ACCEPT"),
     ("-m conntrack --ctstate ESTABLISHED --ctdir REPLY", True, "DROP"),
-    ("-m conntrack --ctstatus SEEN_REPLY", True, "ACCEPT"),  # the direction is no status bit
+    ("-m conntrack --ctstatus SEEN_REPLY", True, "DROP"),  # conntrack sets the bit for a reply before any rule
 ])
 def test_ctdir_reads_the_packets_direction(rule: str, reply: bool, verdict: str) -> None:
     packet = tcp(ctstate=CtState.ESTABLISHED)
