@@ -177,7 +177,7 @@ def _conntrack(parts: RuleParts, opts: Sequence[Option]) -> None:
             parts.checks.append(_ctstatus_check(o.value, neg))
         elif o.flag in ("--ctorigdst", "--ctorigsrc", "--ctreplsrc", "--ctrepldst"):
             attr = {"--ctorigdst": "orig_dst", "--ctorigsrc": "orig_src",
-                    "--ctreplsrc": "dst", "--ctrepldst": "src"}[o.flag]
+                    "--ctreplsrc": "repl_src", "--ctrepldst": "repl_dst"}[o.flag]
             parts.checks.append(address_check(attr, o.flag, o.value, neg, parts.family))
         elif o.flag in ("--ctorigdstport", "--ctorigsrcport"):
             attr = "orig_dport" if o.flag == "--ctorigdstport" else "orig_sport"

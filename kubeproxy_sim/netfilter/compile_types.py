@@ -29,7 +29,9 @@ class Doubt:
     assume: bool = True
 
 
-SOURCE_FIELDS = frozenset({"src", "orig_src"})
+SOURCE_FIELDS = frozenset({"src", "orig_src", "orig_dst", "repl_src", "repl_dst"})
+"""Branch fields that hold the packet's source address for some packet: a reply's original destination and
+reply source are its source (a trace keys a packet's source by the tests of these: see tracekey)."""
 
 
 def reading(check: Check, *fields: str, source: tuple | None = None) -> Check:

@@ -330,6 +330,9 @@ class Branch:
         self.dst = self.orig_dst = packet.dst
         self.sport = self.orig_sport = packet.sport
         self.dport = self.orig_dport = packet.dport
+        if packet.reply:  # the connection's original tuple went the other way (as the reply is walked: no NAT)
+            self.orig_src, self.orig_dst = packet.dst, packet.src
+            self.orig_sport, self.orig_dport = packet.dport, packet.sport
         self.in_iface = packet.in_iface
         self.out_iface = packet.out_iface
         self.mark = packet.mark
@@ -363,6 +366,20 @@ class Branch:
         other.doubts = list(self.doubts)
         other.num, other.den = self.num * num, self.den * den
         return other
+
+    @property
+    def repl_src(self) -> int:
+        """The source of the connection's reply tuple (``--ctreplsrc``): a reply's own; in the original direction,
+        where the packet is sent (its destination after DNAT; a later packet's, conntrack's binding)."""
+        if self.reply:
+            return self.src
+        return self.dst if self.ct_dnat is None else self.ct_dnat[0]
+
+    @property
+    def repl_dst(self) -> int:
+        """The destination of the connection's reply tuple (``--ctrepldst``): a reply's own; in the original
+        direction, the packet's source (after SNAT)."""
+        return self.dst if self.reply else self.src
 
     def destination(self) -> str:
         """Where a DNATed packet goes, as ``IP:PORT`` (a range's first member: see :func:`_range_doubt`)."""

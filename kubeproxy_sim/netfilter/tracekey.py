@@ -44,6 +44,9 @@ from kubeproxy_sim.netfilter.packet import Packet, loopback, parse_address
 KEYED_FIELDS = ("proto", "dst", "dport", "in_iface", "out_iface", "mark", "ctstate", "ctstatus", "bridge_port",
                 "reply", "ct_dnat", "ct_snat")
 
+SOURCE_PORTS = frozenset({"sport", "orig_sport", "orig_dport"})
+"""Branch fields that hold the packet's source port for some packet (a reply's original destination port)."""
+
 # Sources for warming a destination's classes: documentation addresses, outside any cluster.
 FOREIGN_SOURCE = {4: "203.0.113.1", 6: "2001:db8::1"}
 SOURCE_TRIES = 64
@@ -141,7 +144,7 @@ class TraceKeys:
                 reads = rule.reads
                 if reads is None:
                     raise Unkeyable(f"{rule.text()!r} does not declare what it reads")
-                if "sport" in reads or "orig_sport" in reads:
+                if not reads.isdisjoint(SOURCE_PORTS):
                     self.sport = True
                 if not reads.isdisjoint(SOURCE_FIELDS):
                     every.add_rule(rule, full)

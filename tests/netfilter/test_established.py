@@ -259,3 +259,44 @@ def test_a_later_packet_meets_raw_and_mangle_with_its_own_destination_and_is_rou
                                                ctstate=CtState.ESTABLISHED)).outcomes
     assert outcome.destination == "10.244.0.9:6443"
     assert [(s.table, s.chain) for s in outcome.path] == [("mangle", "PREROUTING"), ("filter", "FORWARD")]
+
+
+REPLY_TEST = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -m conntrack {test} -j ACCEPT
+COMMIT
+"""
+
+
+@pytest.mark.parametrize(("test", "verdict"), [
+    ("--ctreplsrc 10.244.0.9", "ACCEPT"), ("--ctrepldst 10.244.1.5", "ACCEPT"),
+    ("--ctorigsrc 10.244.1.5", "ACCEPT"), ("--ctorigdst 10.244.0.9", "ACCEPT"),
+    ("--ctorigsrcport 40000", "ACCEPT"), ("--ctorigdstport 8080", "ACCEPT"),
+    ("--ctreplsrc 10.244.1.5", "DROP"), ("--ctrepldst 10.244.0.9", "DROP"),
+    ("--ctorigsrc 10.244.0.9", "DROP"), ("--ctorigdstport 40000", "DROP"),
+])
+def test_a_replys_own_addresses_are_its_connections_reply_tuple(test: str, verdict: str) -> None:
+    """A reply (--ctdir REPLY) carries the reply tuple itself, and the original tuple is its reverse (conntrack's
+    reverse translation not known, as uncertain already says); --ctreplsrc read the destination whatever the
+    direction (QA-dumps #8)."""
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    tracer = Tracer(parse_ruleset(REPLY_TEST.format(test=test)), NodeContext.of(["192.168.0.2"]))
+    reply = Packet.of("tcp", "10.244.0.9", "10.244.1.5", 40000, 8080, ctstate=CtState.ESTABLISHED)
+    assert [o.verdict for o in trace_reply(tracer, reply).outcomes] == [verdict]
+
+
+def test_replies_from_two_sources_are_not_answered_alike_when_a_rule_tests_the_original_destination() -> None:
+    """A reply's original destination is its source: a tracer keeping answers by key must tell its sources apart
+    by that test, as it does for -s."""
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    tracer = Tracer(parse_ruleset(REPLY_TEST.format(test="--ctorigdst 10.244.0.9 --ctorigdstport 8080")),
+                    NodeContext.of(["192.168.0.2"]))
+    assert tracer.keys is not None
+    verdicts = [trace_reply(tracer, Packet.of("tcp", src, "10.244.1.5", 40000, sport,
+                                              ctstate=CtState.ESTABLISHED)).outcomes[0].verdict
+                for src, sport in (("10.244.0.9", 8080), ("10.244.0.8", 8080), ("10.244.0.9", 8081))]
+    assert verdicts == ["ACCEPT", "DROP", "DROP"]
