@@ -1,6 +1,6 @@
 """The JSON outputs README.md documents as public contracts keep their keys (fields may only be added).
 
-diff, replay, watch and scenario run through the real commands on the built-in scenarios; netns verify's two
+dist, diff, replay, watch and scenario run through the real commands on the built-in scenarios; netns verify's two
 shapes are built from the pure parts that make them (no root), and netns send's ``seed`` from its tally. Each
 key set is pinned exactly, nested ones too, so that adding, renaming or dropping a key breaks a test here; the
 last test checks that the README's section for each command names every pinned key.
@@ -39,6 +39,25 @@ DIFF_VIEW = {"kind", "destination", "status", "before", "after"}
 DIFF_CONNECTION = {"endpoint", "pod", "fate", "reason"}
 OUT = {"verdict", "endpoint", "pod", "probability", "probability_exact", "percent", "deviation", "deviation_exact",
        "masquerade", "masquerade_exact"}  # dist's OUT, which diff's views reuse
+
+DIST = {"nodes", "notes", "services"}
+DIST_SERVICE = {"service", "name", "port_name", "port", "protocol", "endpoints", "views", "affinity", "connections"}
+DIST_ENDPOINT = {"endpoint", "pod", "node", "ready", "serving", "terminating"}
+DIST_VIEW = {"kind", "destination", "notes", "entries", "average"}
+DIST_SHARES = {"outcomes", "uniform_exact", "max_deviation", "max_deviation_exact"}  # an average; an entry adds:
+DIST_ENTRY = DIST_SHARES | {"node", "source", "destination", "weight", "weight_exact", "note", "uncertain"}
+DIST_SOURCE = {"kind", "address", "node", "name"}
+DIST_AFFINITY = {"timeout_seconds", "list_size", "endpoints", "sticky", "clients_per_endpoint",
+                 "client_interval_seconds", "live_within_timeout", "sampled"}
+DIST_STICKY = {"node", "endpoint", "list", "returns", "returns_exact"}
+DIST_CLIENT_LOAD = {"clients", "listed", "listed_exact", "same_endpoint", "same_endpoint_exact"}
+DIST_SAMPLED = {"clients", "returning_connections", "same_endpoint", "seed", "view", "destination", "node"}
+DIST_CONNECTIONS = {"view", "connections", "requests_per_connection", "seed", "engine", "outcomes",
+                    "expected_idle_pods", "sampled_idle_pods", "chi_square", "note"}
+DIST_CONNECTION_OUTCOME = {"verdict", "endpoint", "probability_exact", "expected_requests", "requests_interval_95",
+                           "idle_probability", "sampled_connections", "sampled_requests", "sampled_share",
+                           "sampled_share_interval_95"}
+DIST_CHI_SQUARE = {"statistic", "df", "p_value"}
 
 REPLAY = {"syncs"}
 REPLAY_SYNC = {"sync", "state", "kind", "restore", "metrics", "error"}
@@ -167,6 +186,56 @@ def test_diff_json_of_identical_states(capsys: pytest.CaptureFixture[str]) -> No
     every = run(["diff", "--scenario", "bootcamp", "--against-scenario", "bootcamp", "--all", "-o", "json"], capsys)
     check_diff(every)
     assert [p["status"] for p in every["services"]] == ["unchanged"]
+
+
+# --------------------------------------------------------------------------- dist
+
+
+def check_shares(shares: dict) -> None:
+    """A list of OUT and the values README gives its keys: the even split of what is delivered, percent, the
+    masqueraded part of each outcome."""
+    outcomes = shares["outcomes"]
+    assert all(set(o) == OUT for o in outcomes)
+    delivered = [Fraction(o["probability_exact"]) for o in outcomes if o["verdict"] == "DNAT"]
+    assert Fraction(shares["uniform_exact"]) == sum(delivered) / len(delivered)
+    for o in outcomes:
+        assert o["percent"] == pytest.approx(o["probability"] * 100)
+        assert 0 <= Fraction(o["masquerade_exact"]) <= Fraction(o["probability_exact"])
+        assert o["masquerade"] is (Fraction(o["masquerade_exact"]) > 0)
+        assert Fraction(o["deviation_exact"]) == Fraction(o["probability_exact"]) - Fraction(shares["uniform_exact"])
+
+
+def test_dist_json_keys_inner_shapes(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run(["dist", "--scenario", "session-affinity", "--to", "web.default:80", "--clients", "500",
+                "--client-interval", "5", "--connections", "4", "--requests-per-connection", "10", "--seed", "3",
+                "-o", "json"], capsys)
+    assert set(data) == DIST
+    (port,) = data["services"]
+    assert set(port) == DIST_SERVICE and all(set(e) == DIST_ENDPOINT for e in port["endpoints"])
+    for view in port["views"]:
+        assert set(view) == DIST_VIEW and set(view["average"]) == DIST_SHARES
+        check_shares(view["average"])
+        for entry in view["entries"]:
+            assert set(entry) == DIST_ENTRY and set(entry["source"]) == DIST_SOURCE
+            assert all(isinstance(u, str) for u in entry["uncertain"])
+            check_shares(entry)
+    masqueraded = [o for v in port["views"] for o in v["average"]["outcomes"]]
+    assert {o["masquerade"] for o in masqueraded} == {True, False}  # the cluster IP's are not, the NodePort's are
+    affinity = port["affinity"]
+    assert set(affinity) == DIST_AFFINITY and set(affinity["sampled"]) == DIST_SAMPLED
+    assert affinity["sticky"] and all(set(s) == DIST_STICKY for s in affinity["sticky"])
+    assert all(s["list"].startswith("KUBE-SEP-") and s["returns_exact"] == "1" for s in affinity["sticky"])
+    (load,) = affinity["clients_per_endpoint"]
+    assert set(load) == DIST_CLIENT_LOAD and load["clients"] == 250  # 500 clients over 2 endpoints
+    assert (load["listed_exact"], load["same_endpoint_exact"]) == ("2/5", "7/10")  # 100/250; 2/5 + 3/5 * 1/2
+    assert affinity["client_interval_seconds"] == 5.0 and 0 < affinity["live_within_timeout"] <= 1
+    connections = port["connections"]
+    assert set(connections) == DIST_CONNECTIONS and set(connections["chi_square"]) == DIST_CHI_SQUARE
+    assert connections["outcomes"] and all(set(o) == DIST_CONNECTION_OUTCOME for o in connections["outcomes"])
+    for outcome in connections["outcomes"]:
+        low, high = outcome["sampled_share_interval_95"]
+        assert 0 <= low <= high <= 1 and len(outcome["requests_interval_95"]) == 2
+        assert outcome["sampled_share"] == outcome["sampled_connections"] / connections["connections"]
 
 
 # --------------------------------------------------------------------------- replay
@@ -332,7 +401,8 @@ def documented_words(section: str) -> set[str]:
     ("`rules -o json|yaml`", {"tables"} | SCENARIO_TABLE | CHAIN),  # the tables scenario and replay reuse
     ("`netns verify -o json`", VERIFY_OBJECTS | VERIFY_OBJECTS_SKIPPED | VERIFY_OBJECTS_FLOW | VERIFY_OBJECTS_OUTCOME
      | VERIFY_DUMP | VERIFY_DUMP_ENDPOINT | VERIFY_DUMP_LEFT_OUT | VERIFY_DUMP_FLOW | VERIFY_DUMP_OUTCOME),
-    ("`dist -o json`", OUT),
+    ("`dist -o json`", OUT | DIST | DIST_SERVICE | DIST_ENDPOINT | DIST_VIEW | DIST_ENTRY | DIST_SOURCE | DIST_AFFINITY
+     | DIST_STICKY | DIST_CLIENT_LOAD | DIST_SAMPLED | DIST_CONNECTIONS | DIST_CONNECTION_OUTCOME | DIST_CHI_SQUARE),
     ("`send -o json`", {"seed"}),
 ])
 def test_readme_documents_every_pinned_key(heading: str, keys: set[str]) -> None:
