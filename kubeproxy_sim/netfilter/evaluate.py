@@ -16,8 +16,10 @@ Hook order (the first packet of a connection):
   back in on ``lo`` through raw, mangle PREROUTING and mangle, filter,
   security INPUT (its connection is already NATed, so nat is not consulted).
 
-The nat table is consulted only while the connection is NEW (not for an
-established or untracked one).
+The nat table is consulted only for a connection's first packet: NEW, or
+RELATED in the original direction (a connection a conntrack helper expected,
+which nf_nat_inet_fn treats as new unless the helper bound its NAT already:
+assumed not, and listed as uncertain); not for an established or untracked one.
 
 A walk that falls off the end of a built-in chain with a DROP policy ends its
 path with that policy (a :class:`~kubeproxy_sim.netfilter.compile.PseudoRule`),
@@ -65,6 +67,11 @@ ROUTING = PseudoRule("", "", 0, "routing decision")
 """What a doubt about a routing decision is charged to: ``uncertain`` lists it with no line and this text."""
 ORIGIN = PseudoRule("", "", 0, "packet origin")
 """What a doubt about where a packet comes from is charged to (no rule decides it): listed like :data:`ROUTING`."""
+EXPECTATION = PseudoRule("", "", 0, "conntrack expectation")
+"""What the doubt about a RELATED packet's NAT is charged to: listed like :data:`ROUTING`."""
+EXPECTED_NAT = ("a RELATED packet opens a connection a conntrack helper expected (FTP data, say), whose nat rules the "
+                "kernel reads as for a NEW one; assumed read, as they are unless the helper bound its NAT to its "
+                "master connection's (a NATed master with the helper's nf_nat module loaded)")
 TCP_FLAGS_NEW = frozenset({"SYN"})
 TCP_FLAGS_LATER = frozenset({"ACK"})
 
@@ -697,7 +704,7 @@ class Engine:
         memos: dict[int, PipelineMemo] = {}
         for name in MEMO_PIPELINES:
             steps = self.pipelines[name]
-            fields: set[str] = {"ctstate"}  # whether the nat table is consulted
+            fields: set[str] = {"ctstate", "reply"}  # whether the nat table is consulted
             for step in steps:
                 chain = step[1] if isinstance(step, tuple) else step
                 assert not isinstance(chain, str)  # these pipelines hold no routing step
@@ -818,8 +825,11 @@ class Engine:
                     finished.append((b, ACCEPT))
                 return
             if step.__class__ is tuple:  # nat: only the first packet of a connection
-                if b.ctstate != "NEW":
-                    continue
+                state = b.ctstate
+                if state != "NEW":
+                    if state != "RELATED" or b.reply:
+                        continue
+                    b.doubts.append((EXPECTATION, EXPECTED_NAT))
                 step = step[1]
             outcomes = walk_chain(step, b, self.sampler)  # type: ignore[arg-type]  # str, tuple: handled above
             if len(outcomes) > 1:

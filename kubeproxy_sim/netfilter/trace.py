@@ -376,7 +376,7 @@ def _tree(path: tuple[PathStep, ...]) -> list[str]:
 
 
 def state_note(packet: Packet) -> list[str]:
-    """The header's second line for a packet that is not its connection's first: why no nat rule is on its path."""
+    """The header's second line for a packet that is not NEW: whether nat rules are on its path, and why."""
     if packet.ctstate is CtState.NEW:
         return []
     if packet.reply:
@@ -385,6 +385,9 @@ def state_note(packet: Packet) -> list[str]:
     if packet.ctstate is CtState.ESTABLISHED:
         return ["a later packet of its connection: nat rules are read only for the first packet, whose translation "
                 "it keeps (--ctstate NEW shows how that was chosen)"]
+    if packet.ctstate is CtState.RELATED:
+        return ["RELATED: the first packet of a connection a conntrack helper expected; nat rules are read as for a "
+                "NEW one (see Uncertain)"]
     return [f"{packet.ctstate}: nat rules are read only for a connection's first packet; none is walked"]
 
 

@@ -300,3 +300,22 @@ def test_replies_from_two_sources_are_not_answered_alike_when_a_rule_tests_the_o
                                               ctstate=CtState.ESTABLISHED)).outcomes[0].verdict
                 for src, sport in (("10.244.0.9", 8080), ("10.244.0.8", 8080), ("10.244.0.9", 8081))]
     assert verdicts == ["ACCEPT", "DROP", "DROP"]
+
+
+def test_a_related_packet_opens_its_connection_through_the_nat_rules() -> None:
+    """nf_nat_inet_fn treats a RELATED packet (the first of a connection a helper expected, FTP data say) as NEW:
+    its nat rules are read, unless the helper bound its NAT already (assumed not, and said so). It skipped the nat
+    table and went to the cluster IP unchanged (QA-dumps #12). A RELATED reply still reads none."""
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    tracer = Tracer(parse_ruleset(CONNTRACK_TEST.format(proto="tcp", test="--ctstate RELATED")),
+                    NodeContext.of(["192.168.0.2"]))
+    related = Packet.of("tcp", "10.0.0.5", "10.96.0.1", 443, ctstate=CtState.RELATED)
+    result = tracer.trace(related)
+    (outcome,) = result.outcomes
+    assert (outcome.verdict, outcome.destination, outcome.masquerade) == ("DNAT", "10.244.0.9:6443", True)
+    assert [(s.table, s.line) for s in outcome.path] == [("nat", 6), ("filter", 14), ("nat", 7)]
+    assert [(u.line, u.rule) for u in result.uncertain] == [(None, "conntrack expectation")]
+    assert "nat rules are read as for a NEW one (see Uncertain)" in render_text(result)
+    reply = trace_reply(tracer, Packet.of("tcp", "10.244.0.9", "10.0.0.5", 40000, 6443, ctstate=CtState.RELATED))
+    assert all(s.table != "nat" for o in reply.outcomes for s in o.path)
