@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,13 @@ def test_excerpt_says_how_much_is_left_out() -> None:
     tool = _tool()
     assert tool.excerpt("a\nb\nc\n", 2) == "a\nb\n... (1 more lines)"
     assert tool.excerpt("a\nb\n", 2) == "a\nb"
+
+
+def test_steps_point_to_the_contracts_where_they_are() -> None:
+    """The contract sections come before the tour: a step that names one says `above`, and it is there."""
+    tool = _tool()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tour_start = readme.index(tool.START)
+    assert not [s.title for s in tool.STEPS if "below" in s.text]
+    named = [name for s in tool.STEPS for name in re.findall(r"`([\w ]+ -o json)` above", s.text)]
+    assert named and all(-1 < readme.find(f"\n### `{name}`") < tour_start for name in named)
