@@ -188,6 +188,18 @@ def test_diff_json_of_identical_states(capsys: pytest.CaptureFixture[str]) -> No
     assert [p["status"] for p in every["services"]] == ["unchanged"]
 
 
+# --------------------------------------------------------------------------- trace
+
+
+def test_trace_json_outcomes_keep_the_walk_order_readme_gives(capsys: pytest.CaptureFixture[str]) -> None:
+    """Walk order, not rule order: the README's example is what the command prints."""
+    data = run(["trace", "--scenario", "bootcamp", "--src", "10.244.0.9", "--dst", "10.96.142.87", "--dport", "8080",
+                "-o", "json"], capsys)
+    order = [o["destination"].rpartition(":")[0] for o in data["outcomes"]]
+    assert order == ["10.244.0.3", "10.244.1.3", "10.244.1.2", "10.244.0.4"]
+    assert ", ".join(f"`{ip}`" for ip in order) in readme_section("`trace -o json`")
+
+
 # --------------------------------------------------------------------------- dist
 
 
