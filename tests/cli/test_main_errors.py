@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from pathlib import Path
 
 import pytest
 
@@ -148,6 +149,23 @@ def test_an_output_that_cannot_be_written_is_the_environment_not_a_bug(redirect:
                          capture_output=True, text=True)
     assert run.returncode == 1
     assert run.stderr.splitlines()[-1] == message and "internal error" not in run.stderr
+
+
+def test_a_reader_that_stops_early_is_no_failure() -> None:
+    """`rules ... | head -1`: the rest was not wanted, so 0 and no message (README's exit status 0 says so)."""
+    import subprocess
+    import sys
+
+    with subprocess.Popen([sys.executable, "-m", "kubeproxy_sim", "rules", "--scenario", "large-cluster"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline() == b"*filter\n"
+        proc.stdout.close()  # far more than a pipe's buffer is still to come
+        err = proc.stderr.read().decode()
+        assert proc.wait() == 0
+    assert "cannot write" not in err and "internal error" not in err
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "`rules ... \\| head -1`" in readme.split("### Exit status", 1)[1].split("\n### ", 1)[0]
 
 
 @pytest.mark.parametrize("objects", ["", "kind: Service\napiVersion: v1\nmetadata: {name: x}\nspec: {ports: 80}\n"])
