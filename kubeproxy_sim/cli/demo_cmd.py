@@ -516,7 +516,8 @@ def external_name_section(inputs: Inputs, args: argparse.Namespace, con: Console
     lines += [f"  {r.name} {r.type} {r.value}" for r in answer.records]
     lines += ["", f"One request from {pod.key} to {alias.name}.{alias.namespace}:443:", "",
               *result_lines(result, con), "",
-              "It leaves the cluster like any pod egress: the node masquerades it, so the outside host saw "
+              "It leaves the cluster like any pod egress, through the CNI's masquerade on the node (kube-proxy's "
+              "rules do not masquerade it), so the outside host saw "
               + ", ".join(sorted(sources(result))) + "."]
     return lines
 

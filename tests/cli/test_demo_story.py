@@ -80,6 +80,9 @@ def test_external_name_goes_through_cluster_dns(story: str) -> None:
     assert "docs.example.com A 198.51.100.20" in text
     (row,) = rows(text).items()
     assert row[0] == "external/docs.example.com" and row[1][0] == "198.51.100.20" and row[1][2] == "1"
+    egress = " ".join(text.split("It leaves the cluster", 1)[1].split())
+    assert egress.startswith("like any pod egress, through the CNI's masquerade on the node (kube-proxy's rules do "
+                             "not masquerade it), so the outside host saw 192.168.49.2")
 
 
 def test_scaling_and_rolling_update_show_endpoints_and_changed_rules(story: str) -> None:
