@@ -50,6 +50,15 @@ def duration(text: str) -> float:
     return seconds
 
 
+def add_sync_period_flags(group: argparse._ArgumentGroup, *, min_help: str, sync_help: str) -> None:
+    """kube-proxy's two sync periods, each under its short name and kube-proxy's own (``--iptables-...``), so that
+    ``replay`` and ``watch`` take the same spellings."""
+    group.add_argument("--min-sync-period", "--iptables-min-sync-period", dest="min_sync_period", type=duration,
+                       metavar="DURATION", help=min_help)
+    group.add_argument("--sync-period", "--iptables-sync-period", dest="sync_period", type=duration,
+                       metavar="DURATION", help=sync_help)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "replay",
@@ -67,13 +76,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     timing = parser.add_argument_group("timing")
     timing.add_argument("--interval", type=duration, default=1.0, metavar="DURATION",
                         help="time between two syncs (default 1s); more than an hour forces a full sync")
-    timing.add_argument("--iptables-sync-period", dest="sync_period", type=duration, metavar="DURATION",
-                        help="kube-proxy's sync period (default 30s, or --config's iptables.syncPeriod): large "
-                        "clusters (over 1000 endpoints) delete stale chains at most once per period")
-    timing.add_argument("--iptables-min-sync-period", dest="min_sync_period", type=duration, metavar="DURATION",
-                        help="kube-proxy's minimum time between syncs (default 1s, or --config's "
-                        "iptables.minSyncPeriod): a shorter --interval is stretched to it, as kube-proxy's "
-                        "sync runner delays a sync that comes sooner")
+    add_sync_period_flags(
+        timing,
+        min_help="kube-proxy's minimum time between syncs (default 1s, or --config's iptables.minSyncPeriod): a "
+        "shorter --interval is stretched to it, as kube-proxy's sync runner delays a sync that comes sooner",
+        sync_help="kube-proxy's sync period (default 30s, or --config's iptables.syncPeriod): large clusters (over "
+        "1000 endpoints) delete stale chains at most once per period")
     parser.add_argument("--metrics", action="store_true",
                         help="after each sync, its rule-count metrics as '#' comment lines")
     add_output_flags(parser.add_argument_group("output"))

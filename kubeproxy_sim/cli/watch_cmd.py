@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from kubeproxy_sim.cli.node_configs import NodeConfigs, given_node_name
 from kubeproxy_sim.cli.options import add_node_flags
 from kubeproxy_sim.cli.output import add_output_flags
-from kubeproxy_sim.cli.replay_cmd import duration
+from kubeproxy_sim.cli.replay_cmd import add_sync_period_flags, duration
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -88,15 +88,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--context", metavar="NAME", help="the kubeconfig context to use (default: its current one)")
     add_node_flags(parser)
     timing = parser.add_argument_group("timing (kube-proxy's durations: 500ms, 1s, 2m30s, or plain seconds)")
-    timing.add_argument("--min-sync-period", "--iptables-min-sync-period", dest="min_sync_period", type=duration,
-                        metavar="DURATION",
-                        help="a change syncs no sooner than this after the previous sync (default 1s, or the "
-                        "--config file's iptables.minSyncPeriod)")
-    timing.add_argument("--sync-period", "--iptables-sync-period", dest="sync_period", type=duration,
-                        metavar="DURATION",
-                        help="retry a sync whose restore was refused this long after it (default 30s, or "
-                        "iptables.syncPeriod); large clusters delete stale chains at most once per period. "
-                        "With nothing changed, a full sync runs once an hour, as in kube-proxy")
+    add_sync_period_flags(
+        timing,
+        min_help="a change syncs no sooner than this after the previous sync (default 1s, or the --config file's "
+        "iptables.minSyncPeriod)",
+        sync_help="retry a sync whose restore was refused this long after it (default 30s, or iptables.syncPeriod); "
+        "large clusters delete stale chains at most once per period. With nothing changed, a full sync runs once "
+        "an hour, as in kube-proxy")
     timing.add_argument("--poll-interval", type=duration, default=1.0, metavar="DURATION",
                         help="how often to look at the source (default 1s; a live API server is followed "
                         "as events arrive)")

@@ -190,6 +190,20 @@ def test_the_config_file_s_sync_periods_are_used_and_flags_override_them(tmp_pat
     assert status == 0 and [h for h, _ in syncs(out)] == ["# sync 1 full", "# sync 2 full"]
     status, out, _ = replay(capsys, *states, "--config", config, "--iptables-min-sync-period", "1s", *NODE_FLAGS)
     assert status == 0 and [h for h, _ in syncs(out)] == ["# sync 1 full", "# sync 2 partial"]
+    assert periods("--config", config, "--sync-period", "4h", "--min-sync-period", "0s") == (0.0, 14400.0)
+    status, out, _ = replay(capsys, *states, "--config", config, "--min-sync-period", "1s", *NODE_FLAGS)
+    assert status == 0 and [h for h, _ in syncs(out)] == ["# sync 1 full", "# sync 2 partial"]
+
+
+def test_replay_and_watch_take_the_same_sync_period_spellings():
+    from kubeproxy_sim.cli.main import build_parser
+
+    parser = build_parser()
+    for flags in (["--sync-period", "1m", "--min-sync-period", "2s"],
+                  ["--iptables-sync-period", "1m", "--iptables-min-sync-period", "2s"]):
+        for argv in (["replay", "s1", *flags], ["watch", "-f", "d", *flags]):
+            args = parser.parse_args(argv)
+            assert (args.sync_period, args.min_sync_period) == (60.0, 2.0), argv
 
 
 def test_bad_sync_periods_in_the_config_file_name_the_file_and_field(tmp_path, capsys):
