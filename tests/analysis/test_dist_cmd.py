@@ -418,7 +418,6 @@ def test_to_takes_a_service_s_dns_name_as_send_does():
 @pytest.mark.parametrize(("flag", "text", "usage"), [
     # of none of the flag's forms: the parser says it is a usage error (2) itself
     ("--to", "a.b.c", True),
-    ("--to", "web.default.:80", True),  # a trailing dot: the name is whole, and NAME.NS. is no name
     ("--to", ":80", True),
     ("--to", "node/node1", True),
     ("--to", "node/node1:http", True),
@@ -430,6 +429,7 @@ def test_to_takes_a_service_s_dns_name_as_send_does():
     ("--to", "nosuch", False),  # a bare NAME is namespace default's Service NAME (M-dns2: it was 2)
     ("--to", "nosuch:80", False),
     ("--to", "nosuch.default.svc.cluster.local.:80", False),
+    ("--to", "web.default.:80", False),  # a trailing dot: the name is whole, NAME.NS. names nothing (send: NXDOMAIN)
     ("--to", "web.default:\u00b2", False),  # a port's name no port has (int() raised on it)
     ("--to", "default/nope", False),
     ("--to", "node/nope:30080", False),
@@ -449,6 +449,17 @@ def test_a_target_of_no_form_is_a_usage_error_where_it_is_parsed(flag: str, text
         parse_destination(nodes, text) if flag == "--to" else parse_source(nodes, text)
     assert isinstance(caught.value, UsageError) is usage, caught.value
     assert caught.value.diagnostics[0].field == flag
+
+
+@pytest.mark.parametrize("text", ["KUBERNETES-BOOTCAMP.Default.:8080", "kubernetes-bootcamp.default.:8080"])
+def test_a_trailing_dot_short_of_the_full_name_is_the_same_status_in_dist_and_send(capsys, text: str) -> None:
+    """QA-dumps #4: the same string names nothing for both (send's resolver: NXDOMAIN): invalid input, 1."""
+    scenario = ["--scenario", "bootcamp"]
+    assert main(["dist", *scenario, "--to", text]) == 1
+    assert "with a trailing dot a name is whole" in capsys.readouterr().err
+    assert main(["send", *scenario, "--from", "external", "--to", text, "--count", "1"]) == 1
+    assert "NXDOMAIN" in capsys.readouterr().err
+    assert main(["dist", *scenario, "--to", text.replace(".:", ".svc.cluster.local.:"), "-o", "json"]) == 0
 
 
 def test_connections_help_names_the_one_view_that_is_sampled(capsys) -> None:
