@@ -77,7 +77,10 @@ def add_node_flags(parser: argparse.ArgumentParser, *, node_ip_help: str = "") -
                           "(default: the primary node IP's)"),
         node.add_argument("--cluster-cidr", metavar="CIDR[,CIDR]",
                           help="the pods' range, for detect-local-mode ClusterCIDR"),
-        node.add_argument("--detect-local-mode", choices=[m.value for m in DetectLocalMode]),
+        node.add_argument("--detect-local-mode", choices=[m.value for m in DetectLocalMode],
+                          help="how kube-proxy tells traffic from this node's pods from the rest: by --cluster-cidr "
+                          "(ClusterCIDR, the default), the Node's spec.podCIDRs (NodeCIDR), the bridge it comes in "
+                          "on (BridgeInterface) or its interface's name prefix (InterfaceNamePrefix)"),
         node.add_argument("--pod-bridge-interface", metavar="IFACE", help="for detect-local-mode BridgeInterface"),
         node.add_argument("--pod-interface-name-prefix", metavar="PREFIX",
                           help="for detect-local-mode InterfaceNamePrefix"),

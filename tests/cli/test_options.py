@@ -382,3 +382,17 @@ def test_graph_service_with_an_empty_port_is_a_usage_error(capsys) -> None:
     assert capsys.readouterr().err == ("kubeproxy-sim: --service: 'default/kubernetes-bootcamp:' has an empty port; "
                                        "expected NAMESPACE/NAME or NAMESPACE/NAME:PORT (PORT: the port's name, or its "
                                        "number)\n")
+
+
+def test_every_node_flag_is_described_with_its_default() -> None:
+    """QA-dumps #11: --detect-local-mode had no help at all; every command's node flags are the same group."""
+    from kubeproxy_sim.cli.main import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in ("rules", "trace", "dist", "send", "replay", "watch"):
+        actions = {o: a for a in sub.choices[name]._actions for o in a.option_strings}
+        mode = actions["--detect-local-mode"]
+        assert mode.help and "ClusterCIDR, the default" in mode.help, name
+        group = next(g for g in sub.choices[name]._action_groups if mode in g._group_actions)
+        assert all(a.help for a in group._group_actions), name
