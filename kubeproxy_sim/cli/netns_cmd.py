@@ -47,10 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Open COUNT real connections from a source namespace and report, as the simulator's `send` "
         "does, which pod answered (and the source address it saw) or how the connection failed. A name is resolved "
-        "here, by the simulator's cluster DNS with the source pod's resolver (its dnsPolicy and dnsConfig, as "
-        "`netns up` recorded it: the search list, ndots and nameserver `send` uses), not asked of kube-dns over "
-        "the namespaces: no DNS query is sent, so a kube-dns whose queries are dropped stops `send` but not this. "
-        "A silent failure "
+        "by the simulator's cluster DNS with the source pod's resolver (its dnsPolicy and dnsConfig, as "
+        "`netns up` recorded it: the search list, ndots and nameserver `send` uses), and, as in `send`, each "
+        "connection from a pod that asks kube-dns first sends a real DNS query over UDP to its first nameserver "
+        "(kube-dns's cluster IP, through the nodes' rules), walking its search list, answered by a responder in "
+        "each kube-dns endpoint pod: a query refused or dropped fails the connection (a row whose detail starts "
+        "'DNS query to'). A silent failure "
         "is named DROP (a node's own refused datagram REJECT) only when the nodes' counting copies of their DROP "
         "(REJECT) rules met this run's packets, which carry a DSCP value of their own; else TIMEOUT (DROP).",
         epilog="examples:\n  kubeproxy-sim netns send demo --from external --to node/node1:31526 --count 200\n"

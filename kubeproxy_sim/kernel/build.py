@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import select
 import shutil
@@ -33,6 +34,7 @@ from kubeproxy_sim import signals
 from kubeproxy_sim.errors import KubeproxySimError
 from kubeproxy_sim.kernel import dscp, nsexec, sysfs
 from kubeproxy_sim.kernel.plan import PREFIX, NodePlan, PodPlan, Topology, any_net, cluster_prefix, host_len
+from kubeproxy_sim.kernel.responder import dns_records
 from kubeproxy_sim.kernel.state import (
     SERVER_MARK,
     Owner,
@@ -441,28 +443,45 @@ def _catch_all(topo: Topology) -> None:
 # --------------------------------------------------------------------------- servers
 
 
-def _spawn(netns_name: str, label: str, specs: Iterable[str]) -> subprocess.Popen[str]:
-    return nsexec.popen(netns_name, nsexec.python_module(SERVER_MARK, label, *specs),
-                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                        start_new_session=True, close_fds=True)
+def _spawn(netns_name: str, label: str, specs: Iterable[str], records: str | None = None) -> subprocess.Popen[str]:
+    """A server in the background; ``records``: the cluster's DNS records, for a server with a dns:PORT."""
+    proc = nsexec.popen(netns_name, nsexec.python_module(SERVER_MARK, label, *specs),
+                        stdin=subprocess.DEVNULL if records is None else subprocess.PIPE, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+    if records is not None and proc.stdin is not None:
+        with contextlib.suppress(BrokenPipeError):  # a server that died at once says why in _await_ready
+            proc.stdin.write(records)
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+    return proc
 
 
-def start_servers(topo: Topology) -> dict[str, int]:
+def _specs(pods: list[PodPlan], dns: bool) -> list[str]:
+    """A namespace's server's ports: PROTO:PORT, dns:PORT for a kube-dns endpoint's DNS port (when ``dns``: the
+    records are known), any:PORT for a workload that declares none."""
+    specs = sorted({f"dns:{port}" if dns and proto == "udp" and port in pod.dns_ports else f"{proto}:{port}"
+                    for pod in pods for proto, port in pod.ports})
+    if any(pod.any_port for pod in pods):
+        specs.append(f"any:{CATCH_ALL_PORT}")
+    return specs
+
+
+def start_servers(topo: Topology, dns_records: dict[str, Any] | None = None) -> dict[str, int]:
     """One server per workload namespace, and one per node for kube-proxy's healthz and health-check node
     ports (answering as the node, as the simulator's listeners do), each a background process in its own
-    session."""
+    session. A kube-dns endpoint's server also answers DNS on its target port, from ``dns_records``
+    (:func:`.responder.dns_records`; None: it answers as any other pod)."""
     groups: dict[str, list[PodPlan]] = {}
     for pod in topo.pods:
         if pod.ports or pod.any_port:
             groups.setdefault(pod.netns, []).append(pod)
+    records = json.dumps(dns_records) if dns_records else None
     started: dict[str, subprocess.Popen[str]] = {}
     try:
         for name, pods in groups.items():
-            ports = sorted({f"{proto}:{port}" for pod in pods for proto, port in pod.ports})
-            if any(pod.any_port for pod in pods):
-                ports.append(f"any:{CATCH_ALL_PORT}")
+            ports = _specs(pods, records is not None)
             label = pods[0].key if len(pods) == 1 else ("pool/" if pods[0].pooled else "node/") + pods[0].node
-            started[name] = _spawn(name, label, ports)
+            started[name] = _spawn(name, label, ports, records if any(s.startswith("dns:") for s in ports) else None)
         for node in topo.nodes:  # kube-proxy's own listeners, on the ports no host-network pod took
             taken = {port for pod in groups.get(node.netns, ()) for proto, port in pod.ports if proto == "tcp"}
             ports = [f"tcp:{port}" for port in node.listeners if port not in taken]
@@ -647,7 +666,7 @@ def up(cluster: Cluster, topo: Topology, directory: Path, extra_state: dict[str,
         _pod_egress(topo)
         _catch_all(topo)
         state["notes"] += notes + reflect_tos_notes(topo)
-        state["servers"] = start_servers(topo)
+        state["servers"] = start_servers(topo, dns_records(state) if "services" in state else None)
         if persistent:
             keeper = start_keeper(topo)
             state["servers"][topo.net_netns] = keeper

@@ -37,6 +37,14 @@ def reason(code: int) -> str:
     return REASONS.get(code, errno.errorcode.get(code, str(code)))
 
 
+def mark(sock: socket.socket, dscp: int) -> None:
+    """Mark every packet ``sock`` sends with ``dscp`` (0: leave it unmarked)."""
+    if dscp:  # the upper six bits of the TOS / traffic class byte; the lower two are ECN's
+        level, option = (socket.IPPROTO_IPV6, socket.IPV6_TCLASS) if sock.family == socket.AF_INET6 else \
+            (socket.IPPROTO_IP, socket.IP_TOS)
+        sock.setsockopt(level, option, dscp << 2)
+
+
 class Attempt:
     """One connection: open, send (UDP) or connect (TCP), read the server's one line."""
 
@@ -45,10 +53,7 @@ class Attempt:
         family = socket.AF_INET6 if ":" in ip else socket.AF_INET
         self.sock = socket.socket(family, kind)
         self.sock.setblocking(False)
-        if dscp:  # the upper six bits of the TOS / traffic class byte; the lower two are ECN's
-            level, option = (socket.IPPROTO_IPV6, socket.IPV6_TCLASS) if family == socket.AF_INET6 else \
-                (socket.IPPROTO_IP, socket.IP_TOS)
-            self.sock.setsockopt(level, option, dscp << 2)
+        mark(self.sock, dscp)
         self.proto = proto
         self.connected = proto == "udp"
         self.data = b""
@@ -137,5 +142,5 @@ if __name__ == "__main__":
     target, port, protocol, n, wait = sys.argv[1:6]
     source = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else None
     ports = [int(p) for p in sys.argv[7].split(",")] if len(sys.argv) > 7 and sys.argv[7] else None
-    mark = int(sys.argv[8]) if len(sys.argv) > 8 else 0
-    print(json.dumps(probe(target, int(port), protocol, int(n), float(wait), source, ports, mark)))
+    value = int(sys.argv[8]) if len(sys.argv) > 8 else 0
+    print(json.dumps(probe(target, int(port), protocol, int(n), float(wait), source, ports, value)))

@@ -4,10 +4,14 @@ Addressing is the simulator's: a source is ``pod/NS/NAME``, ``node/NAME``,
 ``external``, ``external:IP`` or a plain address; a destination is ``IP:PORT``,
 ``node/NAME:NODEPORT`` or a name (``NAME.NS:PORT``, ``NAME.NS.svc.cluster.local:PORT``, ...)
 that the simulator's cluster DNS resolves with the source pod's own resolver (its dnsPolicy and
-dnsConfig, recorded by ``netns up`` as ``send`` builds it), as ``send`` does, but here, before the
-probe: no DNS query crosses the namespaces, so kube-dns's own rules (a REJECT of its queries, say)
-do not stop a connection as they do in ``send``. The cluster is known only through its state
-record, so ``send`` works from any later process.
+dnsConfig, recorded by ``netns up`` as ``send`` builds it), as ``send`` does: a name it does not
+resolve is refused with ``send``'s reason. Then, as in ``send``, each connection from a pod whose
+resolver asks kube-dns first sends its DNS query, for real: UDP from the pod's namespace to its
+first nameserver (kube-dns's cluster IP, through the nodes' DNAT rules) walking its search list
+(:mod:`.dnsquery`), answered by the kube-dns endpoint pods' responders (:mod:`.responder`); a
+query that fails is that connection's failure (a row whose detail starts ``DNS query to``), and
+only the answered ones connect, to the address the answer gives. The cluster is known only
+through its state record, so ``send`` works from any later process.
 """
 
 from __future__ import annotations
@@ -23,25 +27,17 @@ import netaddr
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
 from kubeproxy_sim.kernel import dscp, nsexec
 from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology, client_key
+from kubeproxy_sim.kernel.responder import cluster_dns
 from kubeproxy_sim.kernel.state import resolver_of, resolver_record
-from kubeproxy_sim.objects.model import (
-    AddressType,
-    Cluster,
-    Endpoint,
-    EndpointConditions,
-    EndpointPort,
-    EndpointSlice,
-    Pod,
-    Protocol,
-    Service,
-    ServiceType,
-)
+from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.objects.nodes import family_of
 from kubeproxy_sim.simulator.dns import CLUSTER, ClusterDNS, Resolver
+from kubeproxy_sim.simulator.network import DNS_PORT, dns_query_detail
 from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult
 from kubeproxy_sim.simulator.send import render_text as sim_render_text
 
 PROBE = "kubeproxy_sim.kernel.probe"
+DNS_QUERY = "kubeproxy_sim.kernel.dnsquery"
 # more than TCP's first SYN retransmission (1 s): an ICMP error that arrives while the connecting socket is busy
 # is only noted (a soft error), and the REJECT is heard when the retransmitted SYN is rejected again
 DEFAULT_TIMEOUT = 1.5
@@ -60,6 +56,8 @@ def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
         "resolvers": resolvers,
         "clients": {c.ip: c.netns for c in topo.clients},
         "via_first_node": list(topo.via_first_node or ()),
+        # who answers a DNS query (PodPlan.dns_ports); its presence says netns send asks them (see Query)
+        "dns_responders": sorted(f"{p.ip}:{port}" for p in topo.pods for port in p.dns_ports),
         "services": {s.key: {"cluster_ips": list(s.cluster_ips),
                              "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol.value,
                                         "node_port": p.node_port} for p in s.ports],
@@ -92,31 +90,6 @@ def _resolvers(topo: Topology, cluster: Cluster) -> tuple[list[dict[str, Any]], 
     return [resolver_record(r) for r in index], of_pod
 
 
-def _cluster_dns(state: dict[str, Any]) -> ClusterDNS:
-    """The simulator's cluster DNS over what the state record keeps of the Services and their slices (a record
-    written before it kept types and slices: ClusterIP Services with their addresses; one written before it kept
-    ``cluster_ip_unset`` has the ``headless`` that was derived from it)."""
-    services = []
-    for key, record in state["services"].items():
-        namespace, _, name = key.partition("/")
-        kind = ServiceType(record.get("type", ServiceType.CLUSTER_IP.value))
-        unset = record["cluster_ip_unset"] if "cluster_ip_unset" in record else \
-            kind is not ServiceType.EXTERNAL_NAME and not record["cluster_ips"] and not record.get("headless", True)
-        services.append(Service(namespace, name, kind, cluster_ips=tuple(record["cluster_ips"]),
-                                external_name=record.get("external_name", ""), cluster_ip_unset=unset))
-    slices = []
-    for record in state.get("slices", ()):
-        namespace, _, name = record["key"].partition("/")
-        slices.append(EndpointSlice(
-            namespace, name, record["service"], AddressType(record["address_type"]),
-            endpoints=tuple(Endpoint(tuple(addresses), EndpointConditions(ready=ready), hostname=hostname)
-                            for addresses, hostname, ready in record["endpoints"]),
-            ports=tuple(EndpointPort(n, p, Protocol(proto)) for n, p, proto in record["ports"])))
-    pods = tuple(Pod(*p["key"].split("/", 1)) for p in state["pods"].values())
-    return ClusterDNS(Cluster(services=tuple(services), endpoint_slices=tuple(slices), pods=pods),
-                      family=_family(state))
-
-
 @dataclass(frozen=True, slots=True)
 class Source:
     label: str
@@ -126,11 +99,22 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class Query:
+    """The DNS lookup a connection to a name makes first: its resolver's first nameserver, asked for the
+    candidate names of its search list in order (:func:`.dnsquery.lookup`)."""
+
+    server: str
+    names: tuple[str, ...]
+    qtype: str  # A or AAAA: the cluster's family
+
+
+@dataclass(frozen=True, slots=True)
 class Destination:
     label: str
     ip: str
     port: int
     note: str = ""  # how the name was resolved, when the user should know (a state without the pods' resolvers)
+    query: Query | None = None  # a name a pod asks kube-dns for: each connection's lookup
 
 
 def _bad(text: str, field: str, expected: str, kind: type[InputError] = InputError) -> InputError:
@@ -206,8 +190,9 @@ def _source_by_address(state: dict[str, Any], ip: str) -> Source:
 def resolve_destination(state: dict[str, Any], text: str, source: Source | None = None) -> Destination:
     """IP:PORT, node/NAME:NODEPORT or a name resolved as ``send`` resolves it: by the simulator's cluster DNS,
     with the source pod's resolver as ``netns up`` recorded it (``default``'s search path for another source; a
-    state without resolvers: the source pod's namespace's, as ClusterFirst). The lookup is made here, over the
-    state record: no query is sent over the data plane (``send`` sends one, and fails when it fails)."""
+    state without resolvers: the source pod's namespace's, as ClusterFirst), over the state record, so a name it
+    does not resolve is refused as ``send`` refuses it. A pod whose resolver asks kube-dns gets the :class:`Query`
+    each connection then sends over the data plane (:func:`lookup`)."""
     host, sep, port_text = text.rpartition(":")
     shaped = sep and host and port_text.isascii() and port_text.isdigit()
     if not shaped or not 0 < int(port_text) < 65536:  # not of the forms: a usage error; a port out of range: not
@@ -230,7 +215,7 @@ def resolve_destination(state: dict[str, Any], text: str, source: Source | None 
     from kubeproxy_sim.simulator.send import unresolved_reason
 
     resolver, namespace, note = _source_resolver(state, source)
-    dns = _cluster_dns(state)
+    dns = cluster_dns(state)
     answer = dns.resolve(host, namespace, resolver)
     if not answer.addresses:  # as send's parse_destination says it, without --hosts (netns send has none)
         if resolver is not None and resolver.scope != CLUSTER:
@@ -241,7 +226,28 @@ def resolve_destination(state: dict[str, Any], text: str, source: Source | None 
         raise _bad(text, "--to", f"the name has {len(set(answer.addresses))} addresses "
                    f"({', '.join(dict.fromkeys(answer.addresses))}; a headless Service); netns send connects to one "
                    "address: give one of them as IP:PORT (the simulator's send picks one per connection)")
-    return Destination(text, answer.addresses[0], port, note)
+    query, unasked = _query(state, resolver, answer.tried, source)
+    return Destination(text, answer.addresses[0], port, note or unasked, query)
+
+
+def _query(state: dict[str, Any], resolver: Resolver | None, names: tuple[str, ...],
+           source: Source | None) -> tuple[Query | None, str]:
+    """The DNS lookup of a pod whose resolver sends one (as ``send``'s ``Simulator.dns_server``), and a note
+    when none is sent though ``send`` would send one (a cluster brought up before ``netns up`` ran the kube-dns
+    responders), or when a ClusterFirst pod has no kube-dns to ask (``send`` sends none either)."""
+    if resolver is None or source is None:
+        return None, ""
+    if resolver.server is None:
+        if resolver.scope != CLUSTER:
+            return None, ""
+        return None, (f"the cluster has no kube-dns Service (kube-system/kube-dns with port 53/UDP and an "
+                      f"IPv{_family(state)} cluster IP): {source.label}'s name is answered by cluster DNS without a "
+                      "DNS query, as `send` answers it")
+    if "dns_responders" not in state:
+        return None, (f"cluster {state.get('name', '')!r} was built before `netns up` ran DNS responders in the "
+                      f"kube-dns pods: no DNS query is sent to {resolver.server} (`send` sends one, and fails when "
+                      "it fails); `netns down` and `netns up` again to send it")
+    return Query(resolver.server, names, "A" if _family(state) == 4 else "AAAA"), ""
 
 
 def _source_resolver(state: dict[str, Any], source: Source | None) -> tuple[Resolver | None, str, str]:
@@ -294,6 +300,9 @@ class Tally:
     verdicts: frozenset[str] = frozenset()  # DROP / REJECT: some node's rules of that verdict met this run's packets
     address: str = ""  # the address connected to (what the destination resolved to)
     note: str = ""  # the destination's (Destination.note), for the user
+    dns_server: str = ""  # the nameserver each connection's DNS lookup asked ("": none was sent)
+    dns_failures: dict[str, int] = field(default_factory=dict)  # query failure reason -> connections
+    dns_seen: dict[str, int] = field(default_factory=dict)  # "ns/name ip:port" of the responder -> queries
 
     def share(self, key: str) -> float:
         return self.pods.get(key, 0) / self.count if self.count else 0.0
@@ -312,6 +321,8 @@ class Tally:
             delivered.append(Delivered(name, ip, node, n, round(n / self.count, 6), None, tuple(self.seen[key])))
         failed = [Failed(name, n, detail, None) for name, detail, n in
                   ((*self._named(reason), n) for reason, n in sorted(self.failures.items()))]
+        failed += [Failed(name, n, dns_query_detail(self.dns_server, detail), None) for name, detail, n in
+                   ((*self._named(reason), n) for reason, n in sorted(self.dns_failures.items()))]
         failed.sort(key=lambda f: (f.reason, f.detail))
         return SendResult(self.source, self.destination, self.proto, self.count, self.seed, tuple(delivered),
                           tuple(failed))
@@ -334,7 +345,12 @@ class Tally:
 
 
 def tally(source: Source, dest: Destination, proto: str, results: list[dict[str, str]], *, seed: int | None = None,
-          timeout: float = DEFAULT_TIMEOUT, verdicts: frozenset[str] = frozenset()) -> Tally:
+          timeout: float = DEFAULT_TIMEOUT, verdicts: frozenset[str] = frozenset(),
+          lookups: list[dict[str, Any]] | None = None) -> Tally:
+    """``results`` of the connections made; ``lookups``: every connection's DNS lookup (:mod:`.dnsquery`), the
+    failed ones standing for connections never made."""
+    failed = Counter(a["error"] for a in lookups or () if "error" in a)
+    answered = Counter(f"{w['pod']} {w['dst']}" for a in lookups or () if (w := a.get("witness")))
     pods: Counter[str] = Counter()
     failures: Counter[str] = Counter()
     seen: dict[str, set[str]] = {}
@@ -345,8 +361,9 @@ def tally(source: Source, dest: Destination, proto: str, results: list[dict[str,
         key = f"{result['pod']} {result['dst']}"
         pods[key] += 1
         seen.setdefault(key, set()).add(result["src"].rsplit(":", 1)[0])
-    return Tally(source.label, dest.label, proto, len(results), dict(pods),
-                 {k: sorted(v) for k, v in seen.items()}, dict(failures), seed, timeout, verdicts, dest.ip, dest.note)
+    return Tally(source.label, dest.label, proto, len(results) + sum(failed.values()), dict(pods),
+                 {k: sorted(v) for k, v in seen.items()}, dict(failures), seed, timeout, verdicts, dest.ip, dest.note,
+                 dest.query.server if dest.query is not None else "", dict(failed), dict(answered))
 
 
 def check_proto(proto: str) -> str:
@@ -399,11 +416,35 @@ def send(state: dict[str, Any], src: str, dst: str, *, proto: str = "tcp", count
     dest = resolve_destination(state, dst, source)
     with dscp.lease(state.get("dscp_leases")) as mark:
         before = _counters(state, mark)
-        results = probe(source, dest, proto, count, timeout, seed, mark)
+        asked = lookup(source, dest, count, timeout, mark) if dest.query is not None else []
+        made = count - sum("error" in a for a in asked)
+        results = probe(source, dest, proto, made, timeout, seed, mark) if made else []
         verdicts: frozenset[str] = frozenset()
-        if any(r.get("error") in ("timeout", "EPERM") for r in results):
+        if any(r.get("error") in ("timeout", "EPERM") for r in [*asked, *results]):
             verdicts = _verdicts_seen(before, _counters(state, mark))
-    return tally(source, dest, proto, results, seed=seed, timeout=timeout, verdicts=verdicts)
+    return tally(source, dest, proto, results, seed=seed, timeout=timeout, verdicts=verdicts, lookups=asked)
+
+
+def lookup(source: Source, dest: Destination, count: int, timeout: float, mark: int = 0) -> list[dict[str, Any]]:
+    """``count`` DNS lookups of ``dest``'s name from the source namespace (one per connection, as ``send``
+    makes them); an answer that does not give the address cluster DNS gave (which the responders answer from)
+    is an error, not a result."""
+    query = dest.query
+    assert query is not None  # (send asks only for a destination with a query)
+    args = [query.server, str(DNS_PORT), query.qtype, str(count), str(timeout), source.bind or "", str(mark),
+            *query.names]
+    done = nsexec.run(source.netns, nsexec.python_module(DNS_QUERY, *args), timeout=120 + count * timeout)
+    if done.returncode != 0:
+        raise InputError(Diagnostic(f"the DNS lookup failed in {source.netns}: {done.stderr.strip()[-300:]}"))
+    answers: list[dict[str, Any]] = json.loads(done.stdout)
+    wrong = next((a for a in answers if "error" not in a and dest.ip not in a["addresses"]), None)
+    if wrong is not None:
+        who = (wrong.get("witness") or {}).get("pod", "an unknown server")
+        raise InputError(Diagnostic(
+            f"{dest.label!r}: {who} answered the DNS query for {wrong['name'] or query.names[-1]} with "
+            f"{wrong['rcode']} {', '.join(wrong['addresses']) or '(no address)'}, but cluster DNS resolves the name "
+            f"to {dest.ip}: the responder and the simulator disagree (a bug: please report it)", field="--to"))
+    return answers
 
 
 def render_text(result: Tally, state: dict[str, Any]) -> str:

@@ -7,8 +7,11 @@ the request came from (after any masquerade) and the address it arrived at (afte
 DNAT). It prints ``ready`` once every socket is bound, then serves until killed
 (with no ports it only waits: the keeper of a cluster left up). ``any:PORT`` is a
 catch-all: TCP and UDP on PORT, where the namespace's rules redirect every port, so
-the address reported is the one asked for (the conntrack original). Standard
-library only, so it starts fast.
+the address reported is the one asked for (the conntrack original). ``dns:PORT``
+is UDP on PORT that also answers DNS queries (a kube-dns endpoint pod's target port,
+see :mod:`.responder`): the cluster's records come as JSON on standard input, and
+only then is more than the standard library imported; without it the server starts
+fast.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ import selectors
 import socket
 import struct
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.kernel.responder import Responder
 
 IP_PKTINFO = 8  # Linux's; the socket module has no name for it (the others it names: socket.IP_TOS, ...)
 SO_ORIGINAL_DST = 80  # IPv4 (SOL_IP) and IPv6 (SOL_IPV6, IP6T_SO_ORIGINAL_DST): a redirected connection's address
@@ -98,7 +105,8 @@ def _asked_port(peer: tuple, port: int) -> int:
     return port
 
 
-def _serve_tcp(pod: str, listener: socket.socket, catch_all: bool = False) -> None:
+def _serve_tcp(pod: str, listener: socket.socket, catch_all: bool = False,
+               responder: Responder | None = None) -> None:
     try:
         conn, peer = listener.accept()
     except OSError:  # nothing pending, or the client gave up before we accepted
@@ -109,9 +117,12 @@ def _serve_tcp(pod: str, listener: socket.socket, catch_all: bool = False) -> No
             conn.sendall(_answer(pod, peer, _original(conn) if catch_all else conn.getsockname()))
 
 
-def _serve_udp(pod: str, sock: socket.socket, catch_all: bool = False) -> None:
+def _serve_udp(pod: str, sock: socket.socket, catch_all: bool = False,
+               responder: Responder | None = None) -> None:
+    """Answer one datagram with the JSON line, or a DNS query (``responder``: a dns:PORT socket) with its DNS
+    answer, the JSON line riding along as the witness (see :mod:`.dnswire`)."""
     try:  # one in(6)_pktinfo (12 or 20 bytes) and the TOS (one byte) or traffic class (an int)
-        _, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4))
+        payload, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4))
     except OSError:  # nothing to read, or an ICMP error queued on the socket
         return
     port = sock.getsockname()[1]
@@ -133,25 +144,44 @@ def _serve_udp(pod: str, sock: socket.socket, catch_all: bool = False) -> None:
             reply.append((level, socket.IPV6_TCLASS, struct.pack("=i", struct.unpack("=i", data[:4])[0] & ~3)))
     if catch_all:
         port = _asked_port(peer, port)
+    line = _answer(pod, peer, (local, port))
+    dns = None
+    if responder is not None:
+        try:
+            dns = responder.answer(payload, line.decode().strip())
+        except Exception:
+            dns = None
     with contextlib.suppress(OSError):
-        sock.sendmsg([_answer(pod, peer, (local, port))], reply, 0, peer)
+        sock.sendmsg([dns or line], reply, 0, peer)
+
+
+def _responder(specs: list[str]) -> Responder | None:
+    """The DNS responder of a server with a dns:PORT, from the records on standard input; None without one."""
+    if not any(spec.startswith("dns:") for spec in specs):
+        return None
+    from kubeproxy_sim.kernel.responder import Responder
+
+    return Responder(json.load(sys.stdin))
 
 
 def serve(pod: str, specs: list[str]) -> None:
     selector = selectors.DefaultSelector()
+    responder = _responder(specs)
     for spec in specs:
         proto, port = spec.split(":")
         catch_all = proto == "any"
-        for kind in ("tcp", "udp") if catch_all else (proto,):
+        for kind in ("tcp", "udp") if catch_all else ("udp",) if proto == "dns" else (proto,):
+            handler = _serve_tcp if kind == "tcp" else _serve_udp
             for sock in _sockets(kind, int(port)):
-                selector.register(sock, selectors.EVENT_READ, (_serve_tcp if kind == "tcp" else _serve_udp, catch_all))
+                selector.register(sock, selectors.EVENT_READ, (handler, catch_all,
+                                                               responder if proto == "dns" else None))
     print("ready", flush=True)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     while True:
         for key, _ in selector.select():
-            handler, catch_all = key.data
-            handler(pod, key.fileobj, catch_all)
+            handler, catch_all, dns = key.data
+            handler(pod, key.fileobj, catch_all, dns)
 
 
 if __name__ == "__main__":

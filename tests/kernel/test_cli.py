@@ -73,12 +73,13 @@ def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, ca
     assert capfd.readouterr().out == "removed 0 leftover namespaces\n"
 
 
-def test_netns_send_help_names_its_destinations_and_says_it_sends_no_dns_query(capsys) -> None:
+def test_netns_send_help_names_its_destinations_and_says_it_sends_the_dns_query(capsys) -> None:
     with pytest.raises(SystemExit):
         run(["netns", "send", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "a bare NAME by the source pod's search list (its dnsPolicy and dnsConfig)" in text and "FQDN" in text
-    assert "with the source pod's resolver (its dnsPolicy and dnsConfig" in text and "no DNS query is sent" in text
+    assert "with the source pod's resolver (its dnsPolicy and dnsConfig" in text
+    assert "sends a real DNS query over UDP to its first nameserver" in text and "'DNS query to'" in text
 
 
 def test_without_root_the_user_is_told(monkeypatch, tmp_path) -> None:

@@ -1,4 +1,6 @@
-"""netns send and send agree on where a name goes from pods of each dnsPolicy (a real cluster in namespaces)."""
+"""netns send and send agree on where a name goes from pods of each dnsPolicy (a real cluster in namespaces), and
+on the fate of the DNS query each connection sends first: it really crosses kube-proxy's DNAT to the CoreDNS pod's
+namespace, where the responder answers it; with no ready kube-dns endpoint it is refused in both."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pytest
 from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.kernel import build
 from kubeproxy_sim.kernel.plan import plan
-from kubeproxy_sim.kernel.send import send, topology_record
+from kubeproxy_sim.kernel.send import lookup, resolve_destination, resolve_source, send, topology_record
 from kubeproxy_sim.kernel.state import read_state
 from kubeproxy_sim.objects import load_text
 from kubeproxy_sim.objects.model import Cluster
@@ -69,7 +71,14 @@ status: {addresses: [{type: InternalIP, address: 192.168.49.2}]}""",
     _pod("default", "plain", "10.244.0.12", ", dnsPolicy: Default"),
     _pod("default", "custom", "10.244.0.13", f", dnsPolicy: None, dnsConfig: {{nameservers: [{KUBE_DNS}], "
          "searches: [other.svc.cluster.local, svc.cluster.local], options: [{name: ndots, value: '2'}]}"),
+    """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ext, namespace: default}
+spec: {type: ExternalName, externalName: web.other.svc.cluster.local}""",
 ])
+COREDNS = "kube-system/coredns 10.244.0.5:53"  # the responder, and the address the query reached it at
 CONFIG = ProxyConfig(node_name="node1", node_ips=("192.168.49.2/32",), cluster_cidrs=("10.244.0.0/16",),
                      node_pod_cidrs=("10.244.0.0/24",))
 FLOWS = [  # (source, name, the pod it reaches, or None: it does not resolve)
@@ -82,27 +91,42 @@ FLOWS = [  # (source, name, the pod it reaches, or None: it does not resolve)
     ("pod/default/custom", "web.default:80", "default/web-a"),  # 1 dot, ndots 2: the search list first
     ("pod/default/custom", "web.default.svc.cluster.local:80", "default/web-a"),
     ("pod/default/custom", "web.kube-system:80", None),  # NXDOMAIN along the whole search list
+    ("pod/default/first", "ext:80", "other/web-b"),  # an ExternalName: a CNAME to other's web, followed
 ]
 
 
-def _cluster() -> Cluster:
-    loaded = load_text(OBJECTS, "send-dns.yaml")
+# the same cluster with kube-dns's one endpoint not ready: kube-proxy REJECTs what is sent to its cluster IP
+UNREADY = OBJECTS.replace("- {addresses: [10.244.0.5], nodeName: node1,",
+                          "- {addresses: [10.244.0.5], conditions: {ready: false}, nodeName: node1,")
+assert UNREADY != OBJECTS
+
+
+def _cluster(text: str = OBJECTS) -> Cluster:
+    loaded = load_text(text, "send-dns.yaml")
     assert not [d for d in loaded.diagnostics if d.severity.value == "error"], loaded.diagnostics
     return loaded.cluster
 
 
-@pytest.fixture(scope="module")
-def state(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any]]:
-    name = f"{run_tag}-dns"
-    cluster = _cluster()
+def _up(name: str, text: str, state_dir: Path) -> Iterator[dict[str, Any]]:
+    cluster = _cluster(text)
     topo = plan(name, cluster, CONFIG)
-    build.up(cluster, topo, state_dir, topology_record(topo, cluster))
     try:
+        build.up(cluster, topo, state_dir, topology_record(topo, cluster))
         stored = read_state(state_dir, name)  # what a later netns send reads
         assert stored is not None
         yield stored
     finally:
         build.teardown(name, state_dir, read_state(state_dir, name))
+
+
+@pytest.fixture(scope="module")
+def state(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any]]:
+    yield from _up(f"{run_tag}-dns", OBJECTS, state_dir)
+
+
+@pytest.fixture(scope="module")
+def unready(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any]]:
+    yield from _up(f"{run_tag}-dnsx", UNREADY, state_dir)
 
 
 @pytest.mark.parametrize(("source", "name", "reached"), FLOWS)
@@ -122,3 +146,42 @@ def test_netns_send_reaches_the_pod_send_reaches_for_each_dns_policy(state: dict
     result = send(state, source, name, count=3).result(state)
     assert not result.failed, result.failed
     assert [(d.pod, d.ip, d.count) for d in result.delivered] == [(d.pod, d.ip, d.count) for d in simulated.delivered]
+
+
+@pytest.mark.parametrize(("source", "name", "answered"), [
+    ("pod/default/first", "web:80", "web.default.svc.cluster.local"),  # the search list's first name
+    ("pod/default/custom", "web.default:80", "web.default.svc.cluster.local"),  # after web.default.other.svc...
+    ("pod/default/first", "ext:80", "ext.default.svc.cluster.local"),  # its CNAME followed in the answer
+])
+def test_each_connection_s_query_crosses_the_dnat_to_the_coredns_pod_which_answers_it(
+        state: dict[str, Any], source: str, name: str, answered: str) -> None:
+    result = send(state, source, name, count=4)
+    assert result.dns_server == KUBE_DNS
+    # the responder in the CoreDNS pod's namespace saw every connection's query, sent to the cluster IP and
+    # arriving at the pod's own address (kube-proxy's DNAT)
+    assert result.dns_seen == {COREDNS: 4}
+    assert result.dns_failures == {} and sum(result.pods.values()) == result.count == 4
+    client = resolve_source(state, source)
+    dest = resolve_destination(state, name, client)
+    answers = lookup(client, dest, 2, 1.5)
+    assert [(a["rcode"], a["name"], a["addresses"]) for a in answers] == [("NOERROR", answered, [dest.ip])] * 2
+    pod_ip = next(ip for ip, pod in state["pods"].items() if f"pod/{pod['key']}" == source)
+    assert {a["witness"]["src"].rsplit(":", 1)[0] for a in answers} == {pod_ip}  # from the pod, not masqueraded
+
+
+def test_the_query_to_a_kube_dns_without_ready_endpoints_is_refused_as_in_send(unready: dict[str, Any]) -> None:
+    simulated = sim_send(Simulator(_cluster(UNREADY), CONFIG, rng=random.Random(1)), "pod/default/first", "web:80",
+                         count=4, seed=1)
+    real = send(unready, "pod/default/first", "web:80", count=4).result(unready)
+    assert not real.delivered and not simulated.delivered
+    assert [(f.reason, f.count) for f in real.failed] == [(f.reason, f.count) for f in simulated.failed] == \
+        [("REJECT", 4)]
+    prefix = f"DNS query to {KUBE_DNS}:53: "
+    assert simulated.failed[0].detail.startswith(prefix)
+    assert real.failed[0].detail == prefix + "connection refused (a REJECT rule answered, or nothing listens on " \
+        "the port)"
+    assert real.as_json()["failed"] == [{"reason": "REJECT", "count": 4, "detail": real.failed[0].detail,
+                                         "expected": None}]
+    # an address is not looked up: no query, and the REJECT is the connection's own (kube-dns has no endpoint)
+    direct = send(unready, "pod/default/first", f"{KUBE_DNS}:53", proto="udp", count=2).result(unready)
+    assert [(f.reason, f.detail.startswith("DNS")) for f in direct.failed] == [("REJECT", False)]

@@ -9,7 +9,8 @@ import pytest
 
 from kubeproxy_sim.errors import InputError, UsageError
 from kubeproxy_sim.kernel.plan import plan
-from kubeproxy_sim.kernel.send import _cluster_dns, resolve_destination, resolve_source, tally, topology_record
+from kubeproxy_sim.kernel.responder import cluster_dns
+from kubeproxy_sim.kernel.send import resolve_destination, resolve_source, tally, topology_record
 from kubeproxy_sim.objects.model import Service
 from kubeproxy_sim.simulator.send import parse_destination, parse_source
 from tests.simulator.builders import BASE, load, objects, simulator
@@ -72,7 +73,7 @@ def _fields(service: Service) -> tuple:
 
 
 def _rebuilt(state: dict) -> dict[str, Service]:
-    return {f"{ns}/{name}": s for (ns, name), s in _cluster_dns(state).services.items()}
+    return {f"{ns}/{name}": s for (ns, name), s in cluster_dns(state).services.items()}
 
 
 def test_the_state_record_keeps_the_services_as_cluster_dns_reads_them(state: dict) -> None:

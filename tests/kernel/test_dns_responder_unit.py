@@ -1,0 +1,216 @@
+"""netns send's DNS query (no root): the messages on the wire (read back by scapy, an independent parser), the
+kube-dns responder answering as the simulator's cluster DNS, the client's walk of the search list over loopback,
+what netns up plans and records for it, and how a failed query is reported (send's rows)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from scapy.layers.dns import DNS, DNSQR, DNSRR
+
+from kubeproxy_sim.kernel import dnsquery, dnswire
+from kubeproxy_sim.kernel.plan import plan
+from kubeproxy_sim.kernel.responder import Responder, cluster_dns, dns_records
+from kubeproxy_sim.kernel.send import Query, resolve_destination, resolve_source, tally, topology_record
+from tests.kernel.test_send_dns_unit import _docs
+from tests.simulator.builders import BASE, load, objects
+from tests.simulator.test_pod_dns import KUBE_DNS
+
+NAMES = ["web.default.svc.cluster.local", "ext.default.svc.cluster.local", "nope.default.svc.cluster.local",
+         "web-headless.default.svc.cluster.local", "web-1.web-headless.default.svc.cluster.local",
+         "10-244-2-10.default.pod.cluster.local", "default.svc.cluster.local", "cluster.local", "example.com",
+         "web.default"]
+
+
+@pytest.fixture(scope="module")
+def state() -> dict:
+    cluster = load(_docs())
+    record = topology_record(plan("dns", cluster, BASE, ("10.244.1.99",)), cluster)
+    return json.loads(json.dumps(dict(record, name="dns")))  # as stored
+
+
+@pytest.fixture(scope="module")
+def responder(state: dict) -> Responder:
+    return Responder(json.loads(json.dumps(dns_records(state))))  # as a server reads it from its standard input
+
+
+def test_a_query_is_one_question_with_recursion_desired_as_scapy_reads_it() -> None:
+    for qtype, number in (("A", 1), ("AAAA", 28)):
+        read = DNS(dnswire.encode_query(4242, "Web.Default.svc.cluster.local", qtype))
+        assert (read.id, read.qr, read.rd, read.qdcount, read.qd[0].qname, read.qd[0].qtype) == \
+            (4242, 0, 1, 1, b"Web.Default.svc.cluster.local.", number)
+    assert dnswire.parse_query(bytes(DNS(id=9, rd=1, qd=[DNSQR(qname="a.b.", qtype="A")]))) == \
+        dnswire.Question(9, "a.b", 1, dnswire.RD)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_responder_answers_each_name_as_the_simulator_s_cluster_dns(state: dict, responder: Responder,
+                                                                        name: str) -> None:
+    expected = cluster_dns(state).resolve(name + ".")
+    raw = responder.answer(dnswire.encode_query(7, name, "A"), '{"pod": "kube-system/coredns"}')
+    assert raw is not None
+    read = DNS(raw)
+    assert (read.id, read.qr, read.aa, read.qd[0].qname) == (7, 1, 1, name.encode() + b".")
+    assert read.rcode == {"NOERROR": 0, "NXDOMAIN": 3}[expected.rcode]
+    records = [(rr.rrname.decode().rstrip("."), {1: "A", 5: "CNAME"}[rr.type],
+                rr.rdata if rr.type == 1 else rr.rdata.decode().rstrip(".")) for rr in read.an or []]
+    assert records == [(r.name, r.type, r.value) for r in expected.records if r.type in ("A", "CNAME")]
+    assert read.ar[0].rrname == b"responder.kpsim." and read.ar[0].rdata == [b'{"pod": "kube-system/coredns"}']
+    reply = dnswire.parse_response(raw)
+    assert (reply.rcode, reply.answers, reply.witness) == (expected.rcode, tuple(records),
+                                                           '{"pod": "kube-system/coredns"}')
+
+
+def test_a_question_of_the_other_type_has_the_name_s_rcode_and_no_address(responder: Responder) -> None:
+    for name, rcode in (("web.default.svc.cluster.local", 0), ("nope.default.svc.cluster.local", 3)):
+        read = DNS(responder.answer(dnswire.encode_query(1, name, "AAAA"), "{}"))
+        assert (read.rcode, read.ancount) == (rcode, 0)
+
+
+def test_a_datagram_that_is_no_query_is_left_to_the_server_s_json_line(responder: Responder) -> None:
+    assert responder.answer(b"?", "{}") is None  # a probe's datagram: verify and the differential tests send it
+    assert responder.answer(bytes(DNS(id=1, qr=1, qd=[DNSQR(qname="a.")])), "{}") is None  # an answer
+
+
+def test_an_answer_with_compressed_names_reads() -> None:
+    """Any server's answer: names compressed against the question (scapy compresses)."""
+    raw = bytes(DNS(id=3, qr=1, rd=1, qd=[DNSQR(qname="ext.default.svc.cluster.local.")],
+                    an=[DNSRR(rrname="ext.default.svc.cluster.local.", type="CNAME",
+                              rdata="web.other.svc.cluster.local."),
+                        DNSRR(rrname="web.other.svc.cluster.local.", type="A", rdata="10.96.0.30")]).compress())
+    assert dnswire.parse_response(raw) == dnswire.Reply(
+        3, "NOERROR", (("ext.default.svc.cluster.local", "CNAME", "web.other.svc.cluster.local"),
+                       ("web.other.svc.cluster.local", "A", "10.96.0.30")), "")
+    with pytest.raises(dnswire.WireError):
+        dnswire.parse_response(raw[:-3])
+
+
+def test_netns_up_serves_dns_on_each_kube_dns_endpoint_s_target_port(state: dict) -> None:
+    topo = plan("dns", load(_docs()), BASE)
+    assert [(p.key, p.dns_ports) for p in topo.pods if p.dns_ports] == [("default/web-1", (5353,))]
+    assert state["dns_responders"] == ["10.244.1.10:5353"]
+    without = plan("dns", load(objects()), BASE)  # no kube-dns Service: nobody answers DNS
+    assert not any(p.dns_ports for p in without.pods)
+    assert topology_record(without, load(objects()))["dns_responders"] == []
+
+
+@pytest.mark.parametrize(("source", "name", "names"), [
+    ("pod/default/first", "web:80", ("web.default.svc.cluster.local", "web.svc.cluster.local", "web.cluster.local",
+                                     "web")),
+    ("pod/default/custom", "web.default:80", ("web.default.other.svc.cluster.local", "web.default.svc.cluster.local",
+                                              "web.default")),
+    # 4 dots, ndots:5: the search list first, the name itself last (the answer comes only then)
+    ("pod/default/hostdns", "web.default.svc.cluster.local:80", ("web.default.svc.cluster.local.default.svc.cluster."
+                                                                 "local", "web.default.svc.cluster.local.svc.cluster."
+                                                                 "local", "web.default.svc.cluster.local.cluster."
+                                                                 "local", "web.default.svc.cluster.local")),
+])
+def test_a_pod_asking_kube_dns_sends_a_query_for_its_search_list(state: dict, source: str, name: str,
+                                                                 names: tuple[str, ...]) -> None:
+    dest = resolve_destination(state, name, resolve_source(state, source))
+    assert (dest.query, dest.note) == (Query(KUBE_DNS, names, "A"), "")
+
+
+def test_no_query_from_a_node_an_address_or_an_old_state_which_says_so(state: dict) -> None:
+    assert resolve_destination(state, "web:80", resolve_source(state, "node/node1")).query is None
+    assert resolve_destination(state, "10.96.0.10:80", resolve_source(state, "pod/default/first")).query is None
+    old = copy.deepcopy(state)
+    del old["dns_responders"]
+    dest = resolve_destination(old, "web:80", resolve_source(old, "pod/default/first"))
+    assert dest.query is None and dest.note == (
+        "cluster 'dns' was built before `netns up` ran DNS responders in the kube-dns pods: no DNS query is sent to "
+        f"{KUBE_DNS} (`send` sends one, and fails when it fails); `netns down` and `netns up` again to send it")
+
+
+def test_a_cluster_without_kube_dns_answers_without_a_query_and_says_so() -> None:
+    cluster = load(objects(extra=[_docs()[-1]]))  # no kube-dns Service
+    state = json.loads(json.dumps(dict(topology_record(plan("bare", cluster, BASE), cluster), name="bare")))
+    source = next(f"pod/{p['key']}" for p in state["pods"].values() if p.get("resolver") is not None)
+    dest = resolve_destination(state, "web:80", resolve_source(state, source))
+    assert (dest.ip, dest.query) == ("10.96.0.10", None)
+    assert dest.note == (f"the cluster has no kube-dns Service (kube-system/kube-dns with port 53/UDP and an IPv4 "
+                         f"cluster IP): {source}'s name is answered by cluster DNS without a DNS query, as `send` "
+                         "answers it")
+
+
+def test_a_failed_query_is_the_connection_s_failure_in_send_s_words(state: dict) -> None:
+    source = resolve_source(state, "pod/default/first")
+    dest = resolve_destination(state, "web:80", source)
+    lookups = [{"error": "refused", "name": "web.default.svc.cluster.local"}] * 3 + \
+        [{"error": "timeout", "name": "web.default.svc.cluster.local"}] + \
+        [{"rcode": "NOERROR", "name": "web.default.svc.cluster.local", "addresses": ["10.96.0.10"],
+          "witness": {"pod": "default/web-1", "src": "10.244.1.20:40000", "dst": "10.244.1.10:5353"}}]
+    found = tally(source, dest, "tcp", [{"pod": "default/web-1", "src": "10.244.1.20:1", "dst": "10.244.1.10:8080"}],
+                  verdicts=frozenset({"DROP"}), lookups=lookups)
+    assert (found.count, found.dns_seen) == (5, {"default/web-1 10.244.1.10:5353": 1})
+    shown = found.as_json(state)
+    assert shown["connections"] == 5 and [d["count"] for d in shown["delivered"]] == [1]
+    assert shown["failed"] == [
+        {"reason": "DROP", "count": 1, "expected": None,
+         "detail": f"DNS query to {KUBE_DNS}:53: no answer within 1.5 s (a DROP rule met this run's packets)"},
+        {"reason": "REJECT", "count": 3, "expected": None,
+         "detail": f"DNS query to {KUBE_DNS}:53: connection refused (a REJECT rule answered, or nothing listens on "
+                   "the port)"}]
+
+
+@pytest.fixture
+def server(responder: Responder) -> Iterator[int]:
+    """The responder on a loopback UDP port, as a kube-dns pod's server runs it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.1)
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                data, peer = sock.recvfrom(2048)
+            except TimeoutError:
+                continue
+            sock.sendto(responder.answer(data, json.dumps({"pod": "x", "src": f"{peer[0]}:{peer[1]}"})) or b"", peer)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        done.set()
+        thread.join()
+        sock.close()
+
+
+def test_a_lookup_walks_the_search_list_to_the_first_answer_with_an_address(server: int) -> None:
+    names = ["web.default.other.svc.cluster.local", "web.default.svc.cluster.local", "web.default"]
+    found = dnsquery.lookups("127.0.0.1", server, names, "A", 3, 2.0)
+    assert [(a["rcode"], a["name"], a["addresses"], a["witness"]["pod"]) for a in found] == \
+        [("NOERROR", "web.default.svc.cluster.local", ["10.96.0.10"], "x")] * 3
+    assert len({a["witness"]["src"] for a in found}) == 3  # a fresh socket (source port) per lookup
+    nowhere = dnsquery.lookup("127.0.0.1", server, ["nope.default.svc.cluster.local", "default.svc.cluster.local",
+                                                     "nope"], "A", 2.0, None, 0)
+    assert (nowhere["rcode"], nowhere["name"], nowhere["addresses"]) == \
+        ("NOERROR", "default.svc.cluster.local", [])  # no data beats NXDOMAIN, as glibc
+
+
+def test_a_refused_query_ends_the_lookup() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+    assert dnsquery.lookups("127.0.0.1", port, ["a.b", "c.d"], "A", 2, 2.0) == [{"error": "refused", "name": "a.b"}] * 2
+
+
+def test_an_ipv6_cluster_answers_aaaa() -> None:
+    records = {"family": 6, "pods": {}, "slices": [], "services": {"default/web": {
+        "cluster_ips": ["fd00:10:96::10"], "ports": [], "type": "ClusterIP", "cluster_ip_unset": False,
+        "external_name": ""}}}
+    responder = Responder(records)
+    read = DNS(responder.answer(dnswire.encode_query(5, "web.default.svc.cluster.local", "AAAA"), "{}"))
+    assert [(rr.type, rr.rdata) for rr in read.an] == [(28, "fd00:10:96::10")]
+    assert DNS(responder.answer(dnswire.encode_query(5, "web.default.svc.cluster.local", "A"), "{}")).ancount == 0
+    reply = dnswire.parse_response(responder.answer(dnswire.encode_query(5, "web.default.svc.cluster.local",
+                                                                          "AAAA"), "{}"))
+    assert reply.answers == (("web.default.svc.cluster.local", "AAAA", "fd00:10:96::10"),)
