@@ -1,6 +1,7 @@
 """netns send and send agree on where a name goes from pods of each dnsPolicy (a real cluster in namespaces), and
 on the fate of the DNS query each connection sends first: it really crosses kube-proxy's DNAT to the CoreDNS pod's
-namespace, where the responder answers it; with no ready kube-dns endpoint it is refused in both."""
+namespace, where the responder answers it; with no ready kube-dns endpoint it is refused in both, and with
+no local one under internalTrafficPolicy Local dropped in both."""
 
 from __future__ import annotations
 
@@ -99,6 +100,12 @@ FLOWS = [  # (source, name, the pod it reaches, or None: it does not resolve)
 UNREADY = OBJECTS.replace("- {addresses: [10.244.0.5], nodeName: node1,",
                           "- {addresses: [10.244.0.5], conditions: {ready: false}, nodeName: node1,")
 assert UNREADY != OBJECTS
+# kube-dns with internalTrafficPolicy Local and its endpoint on another node: kube-proxy DROPs node1's queries
+LOCAL = OBJECTS.replace("metadata: {name: kube-dns, namespace: kube-system}\nspec: {clusterIP:",
+                        "metadata: {name: kube-dns, namespace: kube-system}\nspec: {internalTrafficPolicy: Local, "
+                        "clusterIP:").replace("- {addresses: [10.244.0.5], nodeName: node1,",
+                                              "- {addresses: [10.244.0.5], nodeName: node2,")
+assert LOCAL.count("internalTrafficPolicy: Local") == 1 and "nodeName: node2" in LOCAL
 
 
 def _cluster(text: str = OBJECTS) -> Cluster:
@@ -127,6 +134,11 @@ def state(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any
 @pytest.fixture(scope="module")
 def unready(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any]]:
     yield from _up(f"{run_tag}-dnsx", UNREADY, state_dir)
+
+
+@pytest.fixture(scope="module")
+def local(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any]]:
+    yield from _up(f"{run_tag}-dnsl", LOCAL, state_dir)
 
 
 @pytest.mark.parametrize(("source", "name", "reached"), FLOWS)
@@ -185,3 +197,14 @@ def test_the_query_to_a_kube_dns_without_ready_endpoints_is_refused_as_in_send(u
     # an address is not looked up: no query, and the REJECT is the connection's own (kube-dns has no endpoint)
     direct = send(unready, "pod/default/first", f"{KUBE_DNS}:53", proto="udp", count=2).result(unready)
     assert [(f.reason, f.detail.startswith("DNS")) for f in direct.failed] == [("REJECT", False)]
+
+
+def test_a_query_kube_proxy_drops_is_a_drop_as_in_send(local: dict[str, Any]) -> None:
+    simulated = sim_send(Simulator(_cluster(LOCAL), CONFIG, rng=random.Random(1)), "pod/default/first", "web:80",
+                         count=3, seed=1)
+    real = send(local, "pod/default/first", "web:80", count=3, timeout=0.5).result(local)
+    assert [(f.reason, f.count) for f in real.failed] == [(f.reason, f.count) for f in simulated.failed] == \
+        [("DROP", 3)]
+    assert real.failed[0].detail == f"DNS query to {KUBE_DNS}:53: no answer within 0.5 s (a DROP rule met this " \
+        "run's packets)"
+    assert not real.delivered and not simulated.delivered
