@@ -81,6 +81,15 @@ PREFIXES = {
     FW_PREFIX: "loadBalancerSourceRanges: allowed sources continue, others are dropped",
     SEP_PREFIX: "one endpoint: mark hairpin traffic for masquerade, then DNAT to the pod",
 }
+STICKY_PREFIXES = {  # the same chains under sessionAffinity ClientIP, whose rules the captions above leave out
+    SVC_PREFIX: "the service port's load balancer: first one recent --rcheck rule per endpoint sends a client seen "
+    "within the affinity timeout back to its endpoint (sessionAffinity ClientIP), then one statistic rule per "
+    "endpoint",
+    SVL_PREFIX: "the service port's load balancer over node-local endpoints only (traffic policy Local): first one "
+    "recent --rcheck rule per endpoint sends a known client back (sessionAffinity ClientIP), then the statistic split",
+    SEP_PREFIX: "one endpoint: mark hairpin traffic for masquerade, then DNAT to the pod, recording the client in "
+    "this endpoint's recent list (--set) for sessionAffinity ClientIP",
+}
 PROBABILITY = re.compile(r"--probability (\S+)")
 COMMENT = re.compile(r'--comment (?:"([^"]*)"|(\S+))')
 
@@ -107,12 +116,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run, filename=[])
 
 
-def chain_purpose(name: str, table: str = "nat") -> str:
+def chain_purpose(name: str, table: str = "nat", sticky: bool = False) -> str:
+    """What the chain is for; ``sticky``: it has session-affinity (``recent``) rules, which the caption names."""
     if table == "filter" and name in FILTER_CHAINS:
         return FILTER_CHAINS[name]
     if name in FIXED_CHAINS:
         return FIXED_CHAINS[name]
-    return next((text for prefix, text in PREFIXES.items() if name.startswith(prefix)), "")
+    captions = {**PREFIXES, **STICKY_PREFIXES} if sticky else PREFIXES
+    return next((text for prefix, text in captions.items() if name.startswith(prefix)), "")
 
 
 def split_summary(chain: Chain) -> str | None:
@@ -141,7 +152,8 @@ def explain(ruleset: Ruleset, con: Console | None = None) -> list[str]:
             lines.append("")  # the last chain of the table before is not run into this heading
         lines.append(con.paint(f"== table {table.name} ==", "bold"))
         for chain in table.chains:
-            purpose = chain_purpose(chain.name, table.name)
+            sticky = any(" -m recent " in f" {rule.spec} " for rule in chain.rules)
+            purpose = chain_purpose(chain.name, table.name, sticky)
             lines.append("")
             lines.append(con.paint(chain.name, "bold", "cyan") + (con.paint(f"  # {purpose}", "dim") if purpose
                                                                    else ""))

@@ -291,3 +291,19 @@ def test_the_printed_commands_carry_the_node_flags_given(capsys: pytest.CaptureF
     assert main(shlex.split(send)[1:]) == 0  # it reproduces section 2's table
     assert len(rows(section(out, 2))) == 4 and rows(capsys.readouterr().out) == rows(section(out, 2))
     assert "--seed 1 --hostname-override node2 --masquerade-all --random-fully=false" not in demo(capsys)
+
+
+def test_session_affinity_captions_name_the_recent_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    """QA-dumps #9: the bootcamp captions left out the recent --rcheck rules first in KUBE-SVC and the --set that
+    records the client in KUBE-SEP; another scenario gets its rules and one batch of requests, no more."""
+    out = demo(capsys, "--scenario", "session-affinity")
+    captions = {line.split("  # ", 1)[0]: line.split("  # ", 1)[1] for line in out.splitlines()
+                if line.startswith(("KUBE-SVC-", "KUBE-SEP-")) and "  # " in line}
+    svc = [c for name, c in captions.items() if name.startswith("KUBE-SVC-")]
+    sep = [c for name, c in captions.items() if name.startswith("KUBE-SEP-")]
+    assert svc and all(c.startswith("the service port's load balancer: first one recent --rcheck rule per endpoint")
+                       for c in svc)
+    assert len(sep) == 2 and all("recording the client in this endpoint's recent list (--set)" in c for c in sep)
+    assert re.findall(r"^== (\d+)\. ", out, re.M) == ["1", "2"]
+    plain = demo(capsys)
+    assert "recent" not in " ".join(line for line in plain.splitlines() if line.startswith(("KUBE-SVC-", "KUBE-SEP-")))
