@@ -197,8 +197,10 @@ def run_send(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.output import console, emit
     from kubeproxy_sim.cli.send_cmd import send_text
     from kubeproxy_sim.kernel import env
-    from kubeproxy_sim.kernel.send import resolve_source, send
+    from kubeproxy_sim.kernel.send import check_source_form, resolve_source, send, split_destination
 
+    check_source_form(args.src)  # a malformed target is a usage error, whatever the machine and the cluster
+    split_destination(args.dst)
     env.require()
     if args.count < 1:
         raise InputError(Diagnostic(f"{args.count} is not a count; expected 1 or more", field="--count"))
@@ -225,21 +227,29 @@ def run_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def _as_target(exc: InputError) -> InputError:
+    """The error with exec's TARGET named where send's --from was (a usage error stays one)."""
+    return type(exc)([dataclasses.replace(d, field="TARGET") if d.field == "--from" else d for d in exc.diagnostics])
+
+
 def run_exec(args: argparse.Namespace) -> int:
     import subprocess
 
     from kubeproxy_sim.kernel import env, nsexec
-    from kubeproxy_sim.kernel.send import resolve_source
+    from kubeproxy_sim.kernel.send import check_source_form, resolve_source
 
-    env.require()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise UsageError(Diagnostic("no command; expected `netns exec NAME node/NODE -- CMD ARGS`", field="CMD"))
     try:
+        check_source_form(args.target)  # a malformed target is a usage error, whatever the machine and the cluster
+    except InputError as exc:
+        raise _as_target(exc) from None
+    env.require()
+    try:
         source = resolve_source(_state(args.name), args.target)
-    except InputError as exc:  # the target is this command's TARGET, not send's --from (a usage error stays one)
-        raise type(exc)([dataclasses.replace(d, field="TARGET") if d.field == "--from" else d
-                         for d in exc.diagnostics]) from None
+    except InputError as exc:
+        raise _as_target(exc) from None
     try:
         code = nsexec.popen(source.netns, command).wait()
     except FileNotFoundError:

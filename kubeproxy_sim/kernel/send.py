@@ -143,8 +143,22 @@ def _family(state: dict[str, Any]) -> int:
     return int(state.get("family", 4))
 
 
+def check_source_form(text: str) -> None:
+    """Refuse a source not of the forms (a usage error, 2) from its text alone, so that it is said before any
+    cluster is looked up (a malformed target is 2 whether or not the cluster runs)."""
+    if text.startswith(("pod/", "node/")) or text == "external" or _is_ip(text):
+        return
+    if text.startswith("external:"):
+        if not _is_ip(text.partition(":")[2]):
+            raise _bad(text, "--from", "expected external:IP with an IP address", UsageError)
+        return
+    raise _bad(text, "--from", "expected pod/NS/NAME, node/NAME, external, external:IP or an IP address",
+               UsageError)
+
+
 def resolve_source(state: dict[str, Any], text: str) -> Source:
     """pod/NS/NAME, node/NAME, external, external:IP or an address of a pod, node or client."""
+    check_source_form(text)
     if text.startswith("pod/"):
         key = text[4:]
         ip, pod = next(((ip, p) for ip, p in state["pods"].items() if p["key"] == key), ("", None))
@@ -158,18 +172,12 @@ def resolve_source(state: dict[str, Any], text: str) -> Source:
         return Source(text, node["netns"])
     if text == "external" or text.startswith("external:"):
         given = text.partition(":")[2]
-        if given and not _is_ip(given):
-            raise _bad(text, "--from", f"expected external:IP with an IP address; clients: "
-                       f"{', '.join(state['clients'])}", UsageError)
         ip = _canonical(given) if given else DEFAULT_CLIENT if _family(state) == 4 else DEFAULT_CLIENT6
         if ip not in state["clients"]:
             raise _bad(text, "--from", f"no external client {ip}; clients: {', '.join(state['clients'])} "
                        "(add one with `netns up --client IP`)")
         return Source(text, state["clients"][ip])
-    if _is_ip(text):
-        return _source_by_address(state, _canonical(text))
-    raise _bad(text, "--from", "expected pod/NS/NAME, node/NAME, external, external:IP or an IP address",
-               UsageError)
+    return _source_by_address(state, _canonical(text))  # an address (check_source_form)
 
 
 def _source_by_address(state: dict[str, Any], ip: str) -> Source:
@@ -187,21 +195,27 @@ def _source_by_address(state: dict[str, Any], ip: str) -> Source:
     raise _bad(ip, "--from", "no pod, node or external client of this cluster has this address")
 
 
+def split_destination(text: str) -> tuple[str, int]:
+    """(host, port) of a destination, refused from its text alone (before any cluster is looked up): not of the
+    forms, a usage error (2); a port out of range, invalid input (1)."""
+    host, sep, port_text = text.rpartition(":")
+    shaped = sep and host and port_text.isascii() and port_text.isdigit()
+    if not shaped or not 0 < int(port_text) < 65536:  # not of the forms: a usage error; a port out of range: not
+        raise _bad(text, "--to", "expected IP:PORT, node/NAME:NODEPORT, NAME.NAMESPACE:PORT or "
+                   "NAME.NAMESPACE.svc.cluster.local:PORT", InputError if shaped else UsageError)
+    if ":" in host and not host.startswith("["):
+        raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80",
+                   UsageError)
+    return host, int(port_text)
+
+
 def resolve_destination(state: dict[str, Any], text: str, source: Source | None = None) -> Destination:
     """IP:PORT, node/NAME:NODEPORT or a name resolved as ``send`` resolves it: by the simulator's cluster DNS,
     with the source pod's resolver as ``netns up`` recorded it (``default``'s search path for another source; a
     state without resolvers: the source pod's namespace's, as ClusterFirst), over the state record, so a name it
     does not resolve is refused as ``send`` refuses it. A pod whose resolver asks kube-dns gets the :class:`Query`
     each connection then sends over the data plane (:func:`lookup`)."""
-    host, sep, port_text = text.rpartition(":")
-    shaped = sep and host and port_text.isascii() and port_text.isdigit()
-    if not shaped or not 0 < int(port_text) < 65536:  # not of the forms: a usage error; a port out of range: not
-        raise _bad(text, "--to", "expected IP:PORT, node/NAME:NODEPORT, NAME.NAMESPACE:PORT or "
-                   "NAME.NAMESPACE.svc.cluster.local:PORT", InputError if shaped else UsageError)
-    port = int(port_text)
-    if ":" in host and not host.startswith("["):
-        raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80",
-                   UsageError)
+    host, port = split_destination(text)
     if host.startswith("node/"):
         node = state["nodes"].get(host[5:])
         if node is None:

@@ -184,6 +184,13 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
     (["dist", "--scenario", "bootcamp", "--from", "external:zz"], 2, "--from: 'external:zz': not an IPv4 address"),
     (["trace", "--rules", "{dump}", "--node-ip", "node1", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"],
      2, "--node-ip: 'node1' is not an IP address"),
+    # netns: the target's shape is checked before the cluster is looked up (there is no cluster of that name here)
+    (["netns", "exec", "nosuch-cluster", "bogus", "--", "true"], 2, "TARGET: 'bogus': expected pod/NS/NAME"),
+    (["netns", "send", "nosuch-cluster", "--from", "external", "--to", "bogus"], 2, "--to: 'bogus': expected IP:PORT"),
+    (["netns", "send", "nosuch-cluster", "--from", "bogus", "--to", "10.0.0.1:80"], 2,
+     "--from: 'bogus': expected pod/NS/NAME"),
+    (["netns", "send", "nosuch-cluster", "--from", "external:zz", "--to", "10.0.0.1:80"], 2,
+     "--from: 'external:zz': expected external:IP"),
     # the right shape, but wrong: invalid input, 1
     (["trace", "--scenario", "bootcamp", "--src", "1.2.3.4", "--dst", "fd00::1", "--dport", "80"], 1,
      "are of different IP families"),
@@ -194,6 +201,8 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
     (["send", "--scenario", "bootcamp", "--from", "pod/default/nope", "--to", "node/node1:31526"], 1,
      "no such pod"),
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "10.0.0.1:70000"], 1, "with a port 1-65535"),
+    (["netns", "send", "nosuch-cluster", "--from", "external", "--to", "10.0.0.1:70000"], 1,
+     "--to: '10.0.0.1:70000': expected IP:PORT"),
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "nosuch.default:80"], 1, "--to:"),
     (["dist", "--scenario", "bootcamp", "--to", "default/nope"], 1, "no proxied service default/nope"),
     # a bare NAME is namespace default's Service NAME (b03d1c3), with :PORT optional: of dist's forms, so 1
