@@ -65,8 +65,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="IP:PORT ([IPv6]:PORT), node/NAME:NODEPORT or NAME:PORT: a Service NAME.NS (or its "
                       "FQDN), a bare NAME by the source pod's search list (its dnsPolicy and dnsConfig), an "
                       "endpoint's or a pod's DNS name")
-    send.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"])
-    send.add_argument("--count", type=parse_int, default=100)
+    send.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"],
+                      help="the connections' protocol (default tcp; sctp is refused where the kernel has no SCTP "
+                      "sockets)")
+    send.add_argument("--count", type=parse_int, default=100, help="connections to open (default 100)")
     send.add_argument("--seed", type=parse_int, help="fix our side's randomness (the source ports)")
     send.add_argument("--timeout", type=float, default=1.5, help="seconds to wait per connection (default 1.5: "
                       "longer than TCP's first SYN retransmission, so a REJECT reads as refused)")
@@ -99,8 +101,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _register_verify(verbs: argparse._SubParsersAction) -> None:
     verify = verbs.add_parser(
-        "verify", help="replay a real node's iptables-save in the kernel and check the tracer against it",
-        description="Stage a namespace that plays the node (the dump loaded with iptables-restore, or "
+        "verify", help="check the simulator against the kernel (-f/--scenario: the whole cluster in namespaces), "
+        "or the tracer (--rules: a real node's iptables-save replayed)",
+        description="Objects mode (-f or --scenario): build the whole cluster in namespaces and run every flow "
+        "both in the simulator and in the kernel, comparing what each client socket sees. Dump mode (--rules "
+        "DUMP): stage a namespace that plays the node (the dump loaded with iptables-restore, or "
         "ip6tables-restore for an ip6tables-save, its addresses, "
         "a server in every DNAT target, a client pod and an external client), then for each flow compare the "
         "tracer's prediction with real connections: endpoints and shares, masquerading, REJECT/DROP as the "

@@ -396,3 +396,26 @@ def test_every_node_flag_is_described_with_its_default() -> None:
         assert mode.help and "ClusterCIDR, the default" in mode.help, name
         group = next(g for g in sub.choices[name]._action_groups if mode in g._group_actions)
         assert all(a.help for a in group._group_actions), name
+
+
+def test_every_option_of_every_command_has_a_description() -> None:
+    """QA-dumps #11: an option without help shows only its name in --help (netns send's --proto and --count did)."""
+    from kubeproxy_sim.cli.main import build_parser
+
+    def undescribed(parser: argparse.ArgumentParser, name: str) -> list[str]:
+        out = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                out += [m for verb, sub in action.choices.items() for m in undescribed(sub, f"{name} {verb}")]
+            elif action.option_strings and not action.help:
+                out.append(f"{name} {action.option_strings[-1]}")
+        return out
+
+    assert undescribed(build_parser(), "kubeproxy-sim") == []
+
+
+def test_netns_verify_s_summary_names_both_modes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["netns", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "verify check the simulator against the kernel (-f/--scenario" in text and "or the tracer (--rules" in text
