@@ -44,17 +44,25 @@ class _Copy:
 def conflicting_copies(services: Mapping[str, Service],
                        slices: Iterable[EndpointSlice]) -> Iterator[tuple[Service, list[Diagnostic]]]:
     """Per Service (in ``services``' order) that kube-proxy programs, a warning for each endpoint address whose
-    copies in its slices differ where kube-proxy's pick is random (see the module's docstring)."""
+    copies in its slices differ where kube-proxy's pick is random (see the module's docstring): the loader's
+    entry, which holds every slice at once and groups them here."""
     by_service: dict[str, list[EndpointSlice]] = {}
     for es in slices:
-        if es.service_name and es.address_type is not AddressType.FQDN and watched_by_kube_proxy(es.labels):
+        if es.service_name:
             by_service.setdefault(f"{es.namespace}/{es.service_name}", []).append(es)
     for key, service in services.items():
-        its_slices = by_service.get(key, ())
-        if len(its_slices) > 1 and _programmed(service):
-            notes = _service_notes(service, sorted(its_slices, key=lambda es: es.name))
-            if notes:
-                yield service, notes
+        notes = service_conflicts(service, by_service.get(key, ()))
+        if notes:
+            yield service, notes
+
+
+def service_conflicts(service: Service, slices: Iterable[EndpointSlice]) -> list[Diagnostic]:
+    """The warnings for one Service, given the slices labelled with its name (in any order): the entry of a watch,
+    which keeps its slices merged per Service and checks the Services a sync takes in."""
+    seen = [es for es in slices if es.address_type is not AddressType.FQDN and watched_by_kube_proxy(es.labels)]
+    if len(seen) < 2 or not _programmed(service):
+        return []
+    return _service_notes(service, sorted(seen, key=lambda es: es.name))
 
 
 def _programmed(service: Service) -> bool:

@@ -45,6 +45,7 @@ from kubeproxy_sim.proxier.partial import sync as partial_sync
 from kubeproxy_sim.proxier.sync import node_zone
 from kubeproxy_sim.proxier.views import service_view, slice_state
 from kubeproxy_sim.watch.events import Batch, Kind
+from kubeproxy_sim.watch.overlaps import OverlapWarnings
 from kubeproxy_sim.watch.state import ClusterState, keep_deleted_node
 from kubeproxy_sim.watch.trackers import EndpointSliceChangeTracker, ServiceChangeTracker
 
@@ -87,7 +88,11 @@ class SyncReport:
     iptables-restore on the node. ``diagnostics``: everything reported since
     the previous sync (sources, folding, the node config). ``node``: the
     node's tables after this sync (unchanged when ``error`` says the restore
-    was refused, in which case the next sync is full).
+    was refused, in which case the next sync is full). ``overlaps``: what
+    the sync itself found in the objects it took in, not in ``diagnostics``:
+    endpoints two slices of a Service list in copies kube-proxy picks between
+    at random (see :mod:`kubeproxy_sim.watch.overlaps`), each said once while
+    it holds.
     """
 
     number: int
@@ -102,6 +107,7 @@ class SyncReport:
     diagnostics: tuple[Diagnostic, ...]
     node: Ruleset
     error: RestoreError | None = None
+    overlaps: tuple[Diagnostic, ...] = ()
 
 
 def _fixed(config: ProxyConfig) -> Configure:
@@ -123,6 +129,7 @@ class SyncLoop:
         self.services = ServiceChangeTracker(lambda svc: service_view(svc, self._ipv6()))
         self.slices = EndpointSliceChangeTracker(lambda es: slice_state(es, self._ipv6()))
         self.sync_state = SyncState()
+        self.overlaps = OverlapWarnings()
         self.node = node if node is not None else Ruleset()
         self.number = 0
         self.last_sync: float | None = None
@@ -252,6 +259,7 @@ class SyncLoop:
         outcome = partial_sync(self.sync_state, cluster, config, changed, now, self.timing.sync_timing(),
                                index=ObjectIndex(services.objects, slices.by_service))
         duration = self._timer() - start
+        overlaps = self.overlaps.check(services.objects, slices.by_service, changed, config.ipv6)
         start = self._timer()
         error = None
         try:
@@ -264,7 +272,7 @@ class SyncLoop:
         self.last_sync, self.requested, self.failed = now, False, error is not None
         diagnostics, self._diagnostics = tuple(self._diagnostics), []
         return SyncReport(self.number, outcome.full, reason, now, outcome.restore, duration, apply_duration,
-                          outcome.metrics, changed, diagnostics, self.node, error)
+                          outcome.metrics, changed, diagnostics, self.node, error, overlaps)
 
 
 def drive(loop: SyncLoop, poll: Callable[[float], Batch], *, clock: Callable[[], float] = time.monotonic,
@@ -276,7 +284,8 @@ def drive(loop: SyncLoop, poll: Callable[[float], Batch], *, clock: Callable[[],
     ``timeout`` seconds (a live source returns as soon as something arrives; a
     polled one sleeps, then looks). The wait is the poll interval, cut short
     when a sync falls due sooner. ``on_diagnostics`` sees problems as they
-    arrive, before the sync that carries them.
+    arrive, before the sync that carries them, and a sync's ``overlaps``
+    before that sync is yielded.
     """
     done, timeout = 0, 0.0
     while max_syncs is None or done < max_syncs:
@@ -285,6 +294,8 @@ def drive(loop: SyncLoop, poll: Callable[[float], Batch], *, clock: Callable[[],
             on_diagnostics(found)
         report = loop.sync_if_due()
         if report is not None:
+            if report.overlaps and on_diagnostics is not None:
+                on_diagnostics(report.overlaps)
             done += 1
             yield report
         due = loop.due_at()
