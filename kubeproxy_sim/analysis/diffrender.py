@@ -6,23 +6,23 @@ from collections.abc import Sequence
 
 from kubeproxy_sim.analysis.diff import DiffReport, PortDiff, ViewChange
 from kubeproxy_sim.analysis.exact import Share, uniform_share
-from kubeproxy_sim.analysis.render import bar, outcome_json, percent
+from kubeproxy_sim.analysis.render import ExactTexts, bar, outcome_json, percent
 
 BAR = 20
 
 
-def _view_json(change: ViewChange, pods: dict[str, str]) -> dict[str, object]:
+def _view_json(change: ViewChange, pods: dict[str, str], texts: ExactTexts) -> dict[str, object]:
     even_before, even_after = uniform_share(change.before), uniform_share(change.after)  # once: big rationals
     return {
         "kind": change.kind,
         "destination": change.destination,
         "status": "added" if change.new else "removed" if change.gone else "kept",
-        "before": [outcome_json(s, even_before, pods) for s in change.before],
-        "after": [outcome_json(s, even_after, pods) for s in change.after],
+        "before": [outcome_json(s, even_before, pods, texts) for s in change.before],
+        "after": [outcome_json(s, even_after, pods, texts) for s in change.after],
     }
 
 
-def port_json(port: PortDiff) -> dict[str, object]:
+def port_json(port: PortDiff, texts: ExactTexts) -> dict[str, object]:
     pods = dict(port.pods)
     return {
         "name": port.name,
@@ -31,7 +31,7 @@ def port_json(port: PortDiff) -> dict[str, object]:
         "endpoints": {"gained": list(port.gained), "lost": list(port.lost),
                       "changed": [{"endpoint": e, "before": b, "after": a} for e, b, a in port.changed]},
         "rules": {"added": list(port.rules_added), "removed": list(port.rules_removed)},
-        "views": [_view_json(v, pods) for v in port.views],
+        "views": [_view_json(v, pods, texts) for v in port.views],
         "existing_connections": [{"endpoint": f.endpoint, "pod": pods.get(f.endpoint), "fate": f.fate,
                                   "reason": f.reason} for f in port.fates],
         "new_connections": list(port.new_connections),
@@ -39,7 +39,11 @@ def port_json(port: PortDiff) -> dict[str, object]:
 
 
 def diff_json(report: DiffReport) -> dict[str, object]:
-    return {"node": report.node, "services": [port_json(p) for p in report.ports],
+    """The public ``diff -o json`` document."""
+    texts = ExactTexts()
+    services = [port_json(p, texts) for p in report.ports]
+    texts.write()
+    return {"node": report.node, "services": services,
             "other_rules": {"added": list(report.other_added), "removed": list(report.other_removed)}}
 
 

@@ -8,59 +8,100 @@ from fractions import Fraction
 from kubeproxy_sim.analysis.affinity import AffinityReport
 from kubeproxy_sim.analysis.exact import DistReport, Entry, ServiceDist, Share, deviation, max_deviation, uniform_share
 from kubeproxy_sim.analysis.longlived import LongLived
+from kubeproxy_sim.netfilter.digits import Difference, exact_texts
 from kubeproxy_sim.netfilter.trace import exact_text
 
 BAR_WIDTH = 30
 ENGINES = {"simulator": "through the cluster simulator", "sampler": "via the rule engine's sampler"}
 
 
-def _exact(value: Fraction | None) -> str | None:
-    return None if value is None else str(value)
+class ExactTexts:
+    """The exact values of one JSON document, filled in when the document is built: ``str`` of each, the
+    large ones written together (:func:`~kubeproxy_sim.netfilter.digits.exact_texts`) since ``str`` of the
+    shares of a service of 1,000 endpoints takes seconds (quadratic) and of related terms milliseconds."""
+
+    def __init__(self) -> None:
+        self._values: list[tuple[dict[str, object], str, Fraction]] = []
+        self._differences: list[tuple[dict[str, object], str, Difference]] = []
+
+    def put(self, doc: dict[str, object], key: str, value: Fraction | None) -> None:
+        """``doc[key]`` is ``value``'s text once :meth:`write` runs (None stays None)."""
+        doc[key] = None
+        if value is not None:
+            self._values.append((doc, key, value))
+
+    def put_difference(self, doc: dict[str, object], key: str, value: Fraction, minus: Fraction | None,
+                       difference: Fraction | None) -> None:
+        """``doc[key]`` is the text of ``difference``, ``value - minus`` (a deviation from the even split)."""
+        doc[key] = None
+        if difference is not None and minus is not None:
+            self._differences.append((doc, key, (value, minus, difference)))
+        else:
+            self.put(doc, key, difference)
+
+    def write(self) -> None:
+        values, differences = exact_texts([v for _, _, v in self._values], [d for _, _, d in self._differences])
+        for (doc, key, _), text in zip((*self._values, *self._differences), (*values, *differences), strict=True):
+            doc[key] = text
+        self._values.clear()
+        self._differences.clear()
 
 
 def _float(value: Fraction | None) -> float | None:
     return None if value is None else float(value)
 
 
-def outcome_json(share: Share, uniform: Fraction | None, pods: Mapping[str, str | None]) -> dict[str, object]:
+def outcome_json(share: Share, uniform: Fraction | None, pods: Mapping[str, str | None],
+                 texts: ExactTexts | None = None) -> dict[str, object]:
+    """One outcome; its exact values are filled in by ``texts.write()`` (at once when ``texts`` is None)."""
+    own = texts if texts is not None else ExactTexts()
     dev = deviation(share, uniform)
-    return {
+    out: dict[str, object] = {
         "verdict": share.verdict,
         "endpoint": share.endpoint,
         "pod": pods.get(share.endpoint or ""),
         "probability": float(share.probability),
-        "probability_exact": str(share.probability),
+        "probability_exact": None,
         "percent": float(share.probability * 100),
         "deviation": _float(dev),
-        "deviation_exact": _exact(dev),
+        "deviation_exact": None,
         "masquerade": bool(share.masqueraded),
-        "masquerade_exact": str(share.masqueraded),
+        "masquerade_exact": None,
     }
+    own.put(out, "probability_exact", share.probability)
+    own.put_difference(out, "deviation_exact", share.probability, uniform, dev)
+    own.put(out, "masquerade_exact", share.masqueraded)
+    if texts is None:
+        own.write()
+    return out
 
 
-def shares_json(shares: Sequence[Share], pods: dict[str, str | None]) -> dict[str, object]:
+def shares_json(shares: Sequence[Share], pods: dict[str, str | None], texts: ExactTexts,
+                out: dict[str, object] | None = None) -> dict[str, object]:
+    """The shares' keys, added to ``out`` when given (the dict ``texts`` fills in, not a copy of it)."""
     uniform = uniform_share(shares)
     worst = max_deviation(shares, uniform)
-    return {
-        "outcomes": [outcome_json(s, uniform, pods) for s in shares],
-        "uniform_exact": _exact(uniform),
-        "max_deviation": None if worst is None else float(worst),
-        "max_deviation_exact": _exact(worst),
-    }
+    out = {} if out is None else out
+    out["outcomes"] = [outcome_json(s, uniform, pods, texts) for s in shares]
+    texts.put(out, "uniform_exact", uniform)
+    out["max_deviation"] = None if worst is None else float(worst)
+    texts.put(out, "max_deviation_exact", worst)
+    return out
 
 
-def entry_json(entry: Entry, pods: dict[str, str | None]) -> dict[str, object]:
+def entry_json(entry: Entry, pods: dict[str, str | None], texts: ExactTexts) -> dict[str, object]:
     src = entry.source
-    return {
+    out: dict[str, object] = {
         "node": entry.node,
         "source": {"kind": src.kind, "address": src.address, "node": src.node, "name": src.name},
         "destination": entry.destination,
         "weight": float(entry.weight),
-        "weight_exact": str(entry.weight),
+        "weight_exact": None,
         "note": entry.note or None,
         "uncertain": list(entry.uncertain),
-        **shares_json(entry.shares, pods),
     }
+    texts.put(out, "weight_exact", entry.weight)
+    return shares_json(entry.shares, pods, texts, out)
 
 
 def affinity_json(report: AffinityReport) -> dict[str, object]:
@@ -84,21 +125,25 @@ def affinity_json(report: AffinityReport) -> dict[str, object]:
     }
 
 
-def connections_json(ll: LongLived) -> dict[str, object]:
+def connections_json(ll: LongLived, texts: ExactTexts) -> dict[str, object]:
     stat, df, p_value = ll.chi_square
+    outcomes: list[dict[str, object]] = []
+    for p in ll.pods:
+        outcomes.append({
+            "verdict": p.verdict, "endpoint": p.endpoint, "probability_exact": None,
+            "expected_requests": p.expected_requests, "requests_interval_95": list(p.requests_interval),
+            "idle_probability": p.idle_probability, "sampled_connections": p.sampled_connections,
+            "sampled_requests": p.sampled_requests, "sampled_share": p.sampled_share,
+            "sampled_share_interval_95": list(p.sampled_share_interval),
+        })
+        texts.put(outcomes[-1], "probability_exact", p.probability)
     return {
         "view": ll.view,
         "connections": ll.connections,
         "requests_per_connection": ll.requests_per_connection,
         "seed": ll.seed,
         "engine": ll.engine,
-        "outcomes": [{
-            "verdict": p.verdict, "endpoint": p.endpoint, "probability_exact": str(p.probability),
-            "expected_requests": p.expected_requests, "requests_interval_95": list(p.requests_interval),
-            "idle_probability": p.idle_probability, "sampled_connections": p.sampled_connections,
-            "sampled_requests": p.sampled_requests, "sampled_share": p.sampled_share,
-            "sampled_share_interval_95": list(p.sampled_share_interval),
-        } for p in ll.pods],
+        "outcomes": outcomes,
         "expected_idle_pods": float(ll.expected_idle),
         "sampled_idle_pods": ll.sampled_idle,
         "chi_square": {"statistic": stat if stat != float("inf") else None, "df": df, "p_value": p_value},
@@ -110,7 +155,7 @@ def _pods(dist: ServiceDist) -> dict[str, str | None]:
     return {r.endpoint: r.pod for r in dist.endpoints}
 
 
-def service_json(dist: ServiceDist) -> dict[str, object]:
+def service_json(dist: ServiceDist, texts: ExactTexts) -> dict[str, object]:
     svc = dist.svc
     pods = _pods(dist)
     return {
@@ -125,17 +170,20 @@ def service_json(dist: ServiceDist) -> dict[str, object]:
             "kind": v.kind,
             "destination": v.destination,
             "notes": list(v.notes),
-            "entries": [entry_json(e, pods) for e in v.entries],
-            "average": shares_json(v.average, pods),
+            "entries": [entry_json(e, pods, texts) for e in v.entries],
+            "average": shares_json(v.average, pods, texts),
         } for v in dist.views],
         "affinity": affinity_json(dist.affinity) if isinstance(dist.affinity, AffinityReport) else None,
-        "connections": connections_json(dist.connections) if isinstance(dist.connections, LongLived) else None,
+        "connections": connections_json(dist.connections, texts) if isinstance(dist.connections, LongLived) else None,
     }
 
 
 def dist_json(report: DistReport, nodes: Sequence[str]) -> dict[str, object]:
     """The public ``dist -o json`` document."""
-    return {"nodes": list(nodes), "notes": list(report.notes), "services": [service_json(d) for d in report.services]}
+    texts = ExactTexts()
+    services = [service_json(d, texts) for d in report.services]
+    texts.write()
+    return {"nodes": list(nodes), "notes": list(report.notes), "services": services}
 
 
 # --------------------------------------------------------------------------- text

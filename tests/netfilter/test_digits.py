@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.netfilter.codec import parse_ruleset
-from kubeproxy_sim.netfilter.digits import SMALL_BITS, _scaled, fraction_texts, int_texts
+from kubeproxy_sim.netfilter.digits import (
+    SMALL_BITS,
+    _difference_text,
+    _digits,
+    _scaled,
+    exact_texts,
+    fraction_texts,
+    int_texts,
+)
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 from tests.budget import budget
@@ -65,3 +73,31 @@ def test_a_long_chains_json_shares_are_the_fractions_own_text() -> None:
     assert max(o.probability_exact.denominator.bit_length() for o in result.outcomes) > SMALL_BITS
     texts = [o["probability_exact"] for o in result.to_json()["outcomes"]]
     assert texts == [str(o.probability_exact) for o in result.outcomes]
+
+
+@settings(max_examples=budget(30), deadline=None)
+@given(chain_terms(), st.integers(1, 3000), st.integers(-3, 3), st.booleans())
+def test_differences_and_their_largest_distance_are_strs_digits(values: list[int], parts: int, extra: int,
+                                                                thirds: bool) -> None:
+    """Shares over powers of two (times 3: an average over three nodes) less an even split 1/parts (or a
+    fraction near it), as ``dist`` shows them: each deviation, and the largest |deviation| among the values."""
+    shares = [Fraction(abs(v), (3 if thirds else 1) << (abs(v).bit_length() + 2)) for v in values if v]
+    minus = Fraction(1, parts) + Fraction(extra, 1 << 20)
+    triples = [(s, minus, s - minus) for s in shares]
+    widest = max((abs(d) for _, _, d in triples), default=Fraction(0))
+    texts, differences = exact_texts([*shares, widest, minus, -widest], triples)
+    assert texts == [str(f) for f in (*shares, widest, minus, -widest)]
+    assert differences == [str(d) for _, _, d in triples]
+
+
+def test_a_difference_is_written_from_its_terms_digits_only_when_it_is_one() -> None:
+    """The fast way is taken for a share less an even split, never for a claimed difference that is not one."""
+    share = Fraction(3 ** 6000, 1 << 9600)
+    digits = _digits([share.numerator, share.denominator, 1, 1000])
+    assert _difference_text(digits, share, Fraction(1, 1000), share - Fraction(1, 1000)) == \
+        str(share - Fraction(1, 1000))
+    assert _difference_text(digits, share, Fraction(1, 1000), share - Fraction(1, 999)) is None
+    big = Fraction(1, 3 ** 6000)  # a minus of a large denominator: by str
+    assert _difference_text(digits | _digits([3 ** 6000]), share, big, share - big) is None
+    assert exact_texts([], [(share, Fraction(1, 1000), share - Fraction(1, 999))])[1] == \
+        [str(share - Fraction(1, 999))]
