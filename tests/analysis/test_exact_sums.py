@@ -43,6 +43,26 @@ def test_uniform_and_deviations_are_fractions_own(outcomes: list[tuple[str, Frac
         (abs(d) for d in devs if d is not None), default=None)
 
 
+@settings(max_examples=budget(100), deadline=None)
+@given(st.lists(st.tuples(dyadic(SMALL_ODD + LARGE_ODD).map(abs), st.lists(st.tuples(
+    st.sampled_from(["DNAT", "DROP"]), st.integers(0, 3), dyadic(SMALL_ODD + LARGE_ODD).map(abs), st.booleans()),
+    max_size=5)), min_size=1, max_size=6))
+def test_merged_shares_are_fractions_own_weighted_sums(weighted: list[tuple[Fraction, list]]) -> None:
+    """A view's average (:func:`merge_shares`): per (verdict, endpoint), Fraction's own sum of weight x share."""
+    lists = [(w, [Share(v, f"10.0.0.{i}:80" if v == "DNAT" else None, p, p if masq else Fraction(0))
+                  for v, i, p, masq in outcomes]) for w, outcomes in weighted]
+    want: dict[tuple[str, str | None], list[Fraction]] = {}
+    for w, shares in lists:
+        for s in shares:
+            acc = want.setdefault((s.verdict, s.endpoint), [Fraction(0), Fraction(0)])
+            acc[0] += w * s.probability
+            acc[1] += w * s.masqueraded
+    got = merge_shares(lists)
+    assert {(s.verdict, s.endpoint): [s.probability, s.masqueraded] for s in got} == {
+        key: acc for key, acc in want.items() if acc[0]}
+    assert all(str(s.probability) == str(want[(s.verdict, s.endpoint)][0]) for s in got)
+
+
 def kernel_shares(n: int) -> list[Fraction]:
     """Endpoint i's exact share of an n-way split: the kernel's 31-bit thresholds, as kube-proxy writes them."""
     thresholds = [int(2 ** 31 / (n - i)) for i in range(n)]
