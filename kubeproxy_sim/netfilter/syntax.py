@@ -98,6 +98,97 @@ PROTOCOL_MODULES = {
     "icmpv6": "icmp6", "ipv6-icmp": "icmp6", "icmp6": "icmp6", "58": "icmp6",
 }
 
+PORT_MODULES = frozenset({"tcp", "udp", "sctp", "udplite", "dccp"})
+"""The matches whose ``--sport``/``--dport`` take a port or a range (``1024:65535``)."""
+VALUE_COUNTS = {"--tcp-flags": 2, "--match-set": 2, "--chunk-types": 2}
+"""Values of the options of a modelled match that take more than one (the others take one, or none:
+:data:`ZERO_ARG_FLAGS`); iptables refuses a word more or less (``--dport 80 ACCEPT``, ``--dport -j ACCEPT``)."""
+MULTIPORT_LIMIT = 15  # XT_MULTI_PORTS: ports in one multiport list, a range counting as two
+NAT_RANGE_FLAGS = frozenset({"--to-destination", "--to-source"})
+_NAT_PORT_VALUE = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+"""A port number 1-65535 as a regular expression, without leading zeros (as iptables-save writes it): a NAT
+range's port is never 0."""
+PORT_VALUE = rf"(?:{_NAT_PORT_VALUE}|0)"
+"""A port number 0-65535, likewise."""
+PORT_PATTERNS = {
+    "port": PORT_VALUE,
+    "ports": f"{PORT_VALUE}(?:,{PORT_VALUE}){{0,{MULTIPORT_LIMIT - 1}}}",
+    "nat": rf"(?:[0-9.]+(?:-[0-9.]+)?|\[[0-9A-Fa-f:.]+\])(?::{_NAT_PORT_VALUE})?"
+           r"|[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f.:]*",  # (a bare IPv6 address: no port)
+    "to-ports": PORT_VALUE,
+}
+"""Per kind of port value, a regular expression for the usual values, each of which :func:`port_value_problem`
+passes (a rule's shape asks its values to be of these; a value not of these is judged by the interpreter)."""
+
+
+def _port(text: str, low: int = 0) -> int | None:
+    """``text`` as a port number (``low``-65535), None when it is not one (a name, a sign, too large)."""
+    if not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if low <= number <= 65535 else None
+
+
+def _port_range(text: str, sep: str, low: int = 0, open_ends: bool = False) -> int | None:
+    """How many ports a ``P`` or ``P{sep}Q`` (``open_ends``: either side may be left out) counts for a limit,
+    1 or 2; None when it is not a port or an ascending range."""
+    first, found, last = text.partition(sep)
+    if not found:
+        return 1 if _port(first, low) is not None else None
+    lo = _port(first, low) if first or not open_ends else low
+    hi = _port(last, low) if last or not open_ends else 65535
+    return 2 if lo is not None and hi is not None and lo <= hi else None
+
+
+def port_kind(flag: str, owner: str) -> str | None:
+    """The kind of port value ``flag`` of ``owner`` (a match, or the target's name) takes, for
+    :func:`port_value_problem` and a rule shape's :data:`PORT_PATTERNS`; None: no port value."""
+    if flag in ("--sport", "--dport") and owner in PORT_MODULES:
+        return "port"
+    if flag in ("--sports", "--dports", "--ports") and owner == "multiport":
+        return "ports"
+    if flag in NAT_RANGE_FLAGS:
+        return "nat"
+    return "to-ports" if flag == "--to-ports" else None
+
+
+def port_value_problem(kind: str, value: str) -> str | None:
+    """What is wrong with ``value`` as a port value of ``kind`` (``port_kind``), as an expectation; None: fine.
+    Ports are numbers: iptables would look a name (``http``) up in /etc/services, which is not read here."""
+    if kind == "port":
+        ok = _port_range(value, ":", open_ends=True) is not None
+        return None if ok else "a port number 0-65535 or a range such as 1024:65535"
+    if kind == "ports":
+        total = 0
+        for part in value.split(","):
+            count = _port_range(part, ":")
+            if count is None:
+                break
+            total += count
+        else:
+            if total <= MULTIPORT_LIMIT:
+                return None
+        return (f"up to {MULTIPORT_LIMIT} port numbers 0-65535 or ranges such as 1024:65535, comma-separated "
+                "(a range counts as two)")
+    if kind == "nat":
+        ports = _nat_ports(value)
+        ok = ports is None or _port_range(ports, "-", low=1) is not None
+        return None if ok else "ADDRESS[:PORT[-PORT]] with ports 1-65535, the lower first"
+    return None if _port_range(value, "-") is not None else "a port number 0-65535 or a range such as 1024-2047"
+
+
+def _nat_ports(value: str) -> str | None:
+    """The ports of a NAT range (``10.0.0.1:80``, ``[fd00::1]:80-90``), None when it names none (a bare IPv6
+    address has colons of its own)."""
+    if value.startswith("["):
+        close = value.rfind("]")
+        rest = value[close + 1:] if close != -1 else ""
+        return rest[1:] if rest.startswith(":") else None
+    if value.count(":") > 1:
+        return None
+    _, colon, ports = value.partition(":")
+    return ports if colon else None
+
 
 @dataclass(frozen=True, slots=True)
 class Token:
@@ -313,9 +404,11 @@ class _Program:
     target_options: tuple[Recipe, ...]
 
 
-_programs: dict[str, Callable[[list[str]], RuleSpec] | None] = {}
-"""Memo of ``_builder(_program(skeleton))`` (a pure function of the skeleton): None marks a
-skeleton the fast path declines. Bounded; a dump has a few dozen skeletons."""
+PortTests = tuple[tuple[int, Callable[[str], object]], ...]
+"""(hole, test) per port value of a skeleton (:func:`_port_tests`)."""
+_programs: dict[str, tuple[Callable[[list[str]], RuleSpec], PortTests] | None] = {}
+"""Memo of ``_builder(_program(skeleton))`` and the tests of its port values (:func:`_port_tests`), a pure
+function of the skeleton: None marks a skeleton the fast path declines. Bounded; a dump has a few dozen."""
 
 
 def split_skeleton(spec: str) -> tuple[str, list[str]] | None:
@@ -335,16 +428,24 @@ def _from_skeleton(spec: str) -> RuleSpec | None:
     if split is None:
         return None
     skeleton, values = split
-    build = _programs.get(skeleton, _programs)
-    if build is _programs:
+    if skeleton in _programs:
+        found = _programs[skeleton]
+    else:
         program = _program(skeleton)
-        build = _builder(program) if program is not None else None
+        interpreted = skeleton_spec(skeleton) if program is not None else None  # (again: once per skeleton)
+        found = None
+        if program is not None and interpreted is not None:
+            found = (_builder(program), _port_tests(interpreted))
         if len(_programs) >= _SKELETON_LIMIT:
             _programs.clear()
-        _programs[skeleton] = build
-    if build is None:
+        _programs[skeleton] = found
+    if found is None:
         return None
-    return build(values)  # type: ignore[operator]
+    build, tests = found
+    for index, test in tests:
+        if test(values[index]) is None:  # a port value out of the usual: the interpreter judges it
+            return None
+    return build(values)
 
 
 def skeleton_spec(skeleton: str) -> RuleSpec | None:
@@ -368,6 +469,26 @@ def skeleton_spec(skeleton: str) -> RuleSpec | None:
         return _Interpreter(texts, _classify(texts), None, None).run()
     except RulesSyntaxError:
         return None  # the general path raises the error with the real tokens
+
+
+def port_holes(spec: RuleSpec) -> dict[int, str]:
+    """The holes of an interpreted skeleton (:func:`skeleton_spec`) that hold a port value, each with its kind
+    (:func:`port_kind`): the skeleton vouches for the rest of a rule, not for these values."""
+    holes: dict[int, str] = {}
+    target = spec.target
+    owned = [(o, o.module) for o in spec.options]
+    if target is not None:
+        owned += [(o, target.name) for o in target.options]
+    for option, owner in owned:
+        kind = port_kind(option.flag, owner)
+        if kind is not None and option.args and option.args[0].startswith(HOLE):
+            holes[int(option.args[0][1:])] = kind
+    return holes
+
+
+def _port_tests(spec: RuleSpec) -> PortTests:
+    """(hole, test) per port value of a skeleton: a value the test passes is valid (:data:`PORT_PATTERNS`)."""
+    return tuple((index, re.compile(PORT_PATTERNS[kind]).fullmatch) for index, kind in port_holes(spec).items())
 
 
 def _program(skeleton: str) -> _Program | None:
@@ -520,9 +641,16 @@ def shape_matcher(spec: str) -> Callable[[str], object] | None:
     if split is None:
         return None
     literals = split[0].split(HOLE)  # the text has no HOLE of its own (split_skeleton)
-    if len(literals) > _SHAPE_MAX_HOLES + 1 or skeleton_spec(split[0]) is None:
+    if len(literals) > _SHAPE_MAX_HOLES + 1:
         return None
-    match = re.compile(_SHAPE_VALUE.join(map(re.escape, literals))).fullmatch
+    interpreted = skeleton_spec(split[0])
+    if interpreted is None:
+        return None
+    ports = port_holes(interpreted)  # a port value's hole takes only the usual port values, all valid
+    pieces = [re.escape(literals[0])]
+    for index, literal in enumerate(literals[1:]):
+        pieces += [f"(?:{PORT_PATTERNS[ports[index]]})" if index in ports else _SHAPE_VALUE, re.escape(literal)]
+    match = re.compile("".join(pieces)).fullmatch
     return match if match(spec) is not None else None
 
 
@@ -605,13 +733,37 @@ class _Interpreter:
         elif self.target is not None and self._owner(flag, self.modules_before_target, False) is None:
             # iptables takes options in any order: after -j, an option belongs to the
             # target unless a match loaded after the target knows it.
-            self.target_options.append(Option(flag, self.args(flag)[0], negated, self.target.name))
+            args = self.args(flag)[0]
+            if port_kind(flag, self.target.name) is not None:
+                self.check_values(flag, self.target.name, args, 1)
+            self.target_options.append(Option(flag, args, negated, self.target.name))
         else:
             owner = self._owner(flag)
             if owner is None:
                 raise self.error("unknown option", flag, "an option of a loaded match (-m MODULE) or target")
             args, old_negation = self.args(flag)
+            if owner in MODULE_FLAGS:  # a modelled match: its options' values are known (others are kept as written)
+                name = FLAG_ALIASES.get(flag, flag)
+                self.check_values(flag, owner, args, 0 if flag in ZERO_ARG_FLAGS else VALUE_COUNTS.get(name, 1))
             self.options.append(Option(FLAG_ALIASES.get(flag, flag), args, negated or old_negation, owner))
+
+    def check_values(self, flag: str, owner: str, args: tuple[str, ...], count: int) -> None:
+        """As iptables refuses them: a word more or less than ``flag`` takes, a port that is none. A placeholder
+        (a skeleton's hole, see below) stands for any value: its rules' values are checked one by one."""
+        if len(args) != count and not (flag in ONE_STRING_FLAGS and args):  # (upstream's tests write
+            # --comment's words unquoted, as kube-proxy's own parser reads them: kept as one string)
+            what = "no value" if not count else "one value" if count == 1 else f"{count} values"
+            if len(args) < count:
+                raise self.error(f"{flag} needs {what}", self.current_text(), f"{what} after {flag}")
+            extra = args[count]
+            raise self.error(f"{flag} takes {what}", " ".join(args), f"{what}, then an option (-j {extra}?)"
+                             if extra.isupper() else f"{what}, then an option")
+        kind = port_kind(flag, owner)
+        if kind is None or not args or args[0].startswith(HOLE):
+            return
+        problem = port_value_problem(kind, args[0])
+        if problem is not None:
+            raise self.error(f"{flag} {args[0]} is not a valid port value", args[0], problem)
 
     def builtin(self, flag: str, negated: bool) -> None:
         if flag == "-f":

@@ -37,3 +37,82 @@ def test_a_table_twice_in_one_family_keeps_the_plain_words() -> None:
     err = refusal(NAT_V4 + NAT_V4)
     assert str(err) == "node.rules:8: table 'nat' appears twice (first at line 1) at '*nat'; expected each table once"
     assert "IPv6" not in str(refusal(NAT_V6 + NAT_V6))
+
+
+FILTER = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n{}\nCOMMIT\n"
+NAT = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n" \
+      ":X - [0:0]\n{}\nCOMMIT\n"
+
+
+def in_filter(rule: str) -> str:
+    return FILTER.format(rule)
+
+
+def in_nat(rule: str) -> str:
+    return NAT.format(rule)
+
+
+@pytest.mark.parametrize(("text", "line", "message", "token", "expected"), [
+    (in_filter("-A FORWARD -j DNAT --to-destination 10.1.1.1"), 5, "target DNAT is valid only in table nat, not "
+     "filter", "DNAT", "DNAT in table nat (PREROUTING, OUTPUT or a chain they jump to)"),
+    (in_nat("-A PREROUTING -j REJECT"), 7, "target REJECT is valid only in table filter, not nat", "REJECT",
+     "REJECT in table filter (INPUT, FORWARD, OUTPUT or a chain they jump to)"),
+    (in_nat("-A POSTROUTING -p tcp -j DNAT --to-destination 10.1.1.1:80"), 7,
+     "target DNAT cannot be used in chain POSTROUTING", "POSTROUTING", "DNAT in PREROUTING or OUTPUT (or a chain "
+     "they jump to)"),
+    (in_filter("-A FORWARD -j REJECT --reject-with tcp-reset"), 5, "--reject-with tcp-reset needs a TCP packet",
+     "tcp-reset", "-p tcp in the rule"),
+    (in_filter("-A FORWARD ! -p tcp -j REJECT --reject-with tcp-reset"), 5, "needs a TCP packet", "tcp-reset",
+     "-p tcp in the rule"),
+    (in_nat("-A PREROUTING -p tcp -j DNAT --to-destination 1.2.3.4:99999"), 7,
+     "--to-destination 1.2.3.4:99999 is not a valid port value", "1.2.3.4:99999",
+     "ADDRESS[:PORT[-PORT]] with ports 1-65535, the lower first"),
+    (in_filter("-A FORWARD -p tcp -m tcp --dport -j ACCEPT"), 5, "--dport needs one value", "-j",
+     "one value after --dport"),
+    (in_filter("-A FORWARD -p tcp -m tcp --dport 80 ACCEPT"), 5, "--dport takes one value", "80 ACCEPT",
+     "one value, then an option (-j ACCEPT?)"),
+    (in_filter("-A FORWARD -p tcp -m tcp --dport abc -j ACCEPT"), 5, "--dport abc is not a valid port value", "abc",
+     "a port number 0-65535 or a range such as 1024:65535"),
+    (in_filter("-A FORWARD -p tcp --dport 90:80 -j ACCEPT"), 5, "--dport 90:80 is not a valid port value", "90:80",
+     "a port number 0-65535 or a range such as 1024:65535"),
+    (in_filter("-A FORWARD -p udp -m multiport --dports " + ",".join(map(str, range(16))) + " -j ACCEPT"), 5,
+     "is not a valid port value", None, "up to 15 port numbers"),
+    (in_filter("-A FORWARD -m set --match-set KUBE-X -j ACCEPT"), 5, "--match-set needs 2 values", "-j",
+     "2 values after --match-set"),
+])
+def test_what_iptables_restore_refuses_is_refused_in_one_line(text: str, line: int, message: str, token: str | None,
+                                                              expected: str) -> None:
+    err = refusal(text)
+    assert (err.line, err.token) == (line, token or err.token)
+    assert message in str(err) and expected in (err.expected or "")
+    assert str(err).startswith(f"node.rules:{line}: ") and "\n" not in str(err)
+    assert "invalid literal" not in str(err)
+
+
+def test_a_bad_port_is_refused_after_good_ones_of_the_same_shape() -> None:
+    """The rules of a shape met before are checked by the shape alone: its port values must be valid too."""
+    rules = "\n".join(f"-A FORWARD -p tcp -m tcp --dport {port} -j ACCEPT" for port in (80, 81, 82, 83, 99999))
+    assert refusal(in_filter(rules)).line == 9  # the fifth rule
+    nat = "\n".join(f"-A X -p tcp -m tcp -j DNAT --to-destination 10.0.0.{i}:{port}"
+                    for i, port in enumerate((80, 81, 82, 0)))
+    assert refusal(in_nat(nat)).token == "10.0.0.3:0"
+
+
+@pytest.mark.parametrize("rule", [
+    "-A X -p tcp -j DNAT --to-destination 10.1.1.1:80", "-A X -j DNAT --to-destination 10.1.1.1",
+    "-A X -p udp -m udp -j DNAT --to-destination 10.1.1.1:53-54", "-A POSTROUTING -j MASQUERADE",
+    "-A POSTROUTING -p tcp -j MASQUERADE --to-ports 1024-2047 --random-fully", "-A INPUT -j SNAT --to-source 1.2.3.4",
+    "-A OUTPUT -p tcp -j REDIRECT --to-ports 15001", '-A X -m comment --comment "-j REJECT here" -j RETURN',
+    "-A X -p tcp -m multiport --dports 80,443,1000:2000 -j RETURN",
+])
+def test_what_the_kernel_takes_is_read(rule: str) -> None:
+    assert parse_ruleset(in_nat(rule)).tables[0].chains
+
+
+@pytest.mark.parametrize("rule", [
+    "-A FORWARD -p tcp -j REJECT --reject-with tcp-reset", "-A INPUT -j REJECT --reject-with icmp-port-unreachable",
+    "-A FORWARD -p tcp -m tcp --dport 1024: -j ACCEPT", "-A FORWARD -p tcp -m tcp ! --sport :1023 -j DROP",
+    '-A FORWARD -m comment --comment "x -j DNAT" -j ACCEPT',
+])
+def test_what_the_kernel_takes_in_filter_is_read(rule: str) -> None:
+    assert parse_ruleset(in_filter(rule)).tables[0].chains

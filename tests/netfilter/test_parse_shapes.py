@@ -17,7 +17,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.errors import RulesSyntaxError
@@ -109,8 +109,16 @@ def test_a_shape_accepts_every_plain_canonical_respelling(spec: RuleSpec, data: 
         view = general(other)
     except RulesSyntaxError:
         return
-    if syntax.render_spec(view) == other:
+    if syntax.render_spec(view) == other and usual_ports(split[0], split[1]):
         assert match(other) is not None
+
+
+def usual_ports(skeleton: str, values: list[str]) -> bool:
+    """Every port value of the text is of the usual form: the only ones a shape takes (the others are valid or
+    not by their numbers, which the interpreter reads)."""
+    interpreted = syntax.skeleton_spec(skeleton)
+    holes = syntax.port_holes(interpreted) if interpreted is not None else {}
+    return all(re.fullmatch(syntax.PORT_PATTERNS[kind], values[index]) for index, kind in holes.items())
 
 
 words = st.sampled_from(["-m", "-p", "-j", "-g", "!", "-s", "--dport", "--comment", "comment", "tcp", "X", '"a b"',
@@ -294,3 +302,17 @@ def test_a_dump_of_many_shapes_parses_as_rule_by_rule_whatever_the_limits(limit:
     with no_shapes():
         assert outcome(text) == fast
     assert fast[0] == "error" and fast[2] == len(body) + 2  # type: ignore[index]
+
+
+@settings(max_examples=budget(500), deadline=None)
+@example("nat", "1.2.3.4:")
+@example("nat", "10.0.0.1:0")
+@example("port", "65536")
+@example("ports", "1,2:1")
+@given(st.sampled_from(sorted(syntax.PORT_PATTERNS)),
+       st.text(alphabet="0123456789:,.-[]abcdefx", max_size=24))
+def test_a_port_value_a_shape_takes_is_valid(kind: str, value: str) -> None:
+    """A shape vouches for a rule without reading its port values, so every value its pattern takes must be one
+    the interpreter passes (the patterns may take fewer: the others are read one by one)."""
+    if re.fullmatch(syntax.PORT_PATTERNS[kind], value):
+        assert syntax.port_value_problem(kind, value) is None
