@@ -458,8 +458,12 @@ def _spawn(netns_name: str, label: str, specs: Iterable[str], records: str | Non
 
 def _specs(pods: list[PodPlan], dns: bool) -> list[str]:
     """A namespace's server's ports: PROTO:PORT, dns:PORT for a kube-dns endpoint's DNS port (when ``dns``: the
-    records are known), any:PORT for a workload that declares none."""
-    specs = sorted({f"dns:{port}" if dns and proto == "udp" and port in pod.dns_ports else f"{proto}:{port}"
+    records are known), any:PORT for a workload that declares none. A UDP port is dns:PORT for the whole
+    namespace when any member answers DNS on it: a pool can hold kube-dns endpoints and another Service's on the
+    same port, and one socket must take both (two would bind with SO_REUSEADDR, and the last bound would get every
+    datagram); the responder gives a probe's datagram the JSON line all the same."""
+    answering = {port for pod in pods for port in pod.dns_ports} if dns else set()
+    specs = sorted({f"dns:{port}" if proto == "udp" and port in answering else f"{proto}:{port}"
                     for pod in pods for proto, port in pod.ports})
     if any(pod.any_port for pod in pods):
         specs.append(f"any:{CATCH_ALL_PORT}")

@@ -107,6 +107,27 @@ LOCAL = OBJECTS.replace("metadata: {name: kube-dns, namespace: kube-system}\nspe
                                               "- {addresses: [10.244.0.5], nodeName: node2,")
 assert LOCAL.count("internalTrafficPolicy: Local") == 1 and "nodeName: node2" in LOCAL
 
+# kube-dns with 13 endpoints without Pod objects and another Service's 13 on UDP 53 of the same node: more than
+# POOL_OVER endpoints of one (node, ports), so all share one pool namespace, whose UDP 53 must answer DNS
+_POOLED_EPS = "\n".join(f"- {{addresses: [10.244.0.{i}], nodeName: node1}}" for i in range(100, 113))
+POOLED = OBJECTS.replace("- {addresses: [10.244.0.5], nodeName: node1, targetRef: {kind: Pod, namespace: "
+                         "kube-system, name: coredns}}", _POOLED_EPS) + """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: dns2, namespace: default}
+spec: {clusterIP: 10.96.0.99, ports: [{name: p, port: 53, targetPort: 53, protocol: UDP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: dns2-1, namespace: default, labels: {kubernetes.io/service-name: dns2}}
+addressType: IPv4
+endpoints:
+""" + "\n".join(f"- {{addresses: [10.244.0.{i}], nodeName: node1}}" for i in range(120, 133)) + """
+ports: [{name: p, port: 53, protocol: UDP}]
+"""
+assert POOLED.count("10.244.0.1") > 13 and "name: coredns}}" not in POOLED
+
 
 def _cluster(text: str = OBJECTS) -> Cluster:
     loaded = load_text(text, "send-dns.yaml")
@@ -139,6 +160,11 @@ def unready(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, A
 @pytest.fixture(scope="module")
 def local(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any]]:
     yield from _up(f"{run_tag}-dnsl", LOCAL, state_dir)
+
+
+@pytest.fixture(scope="module")
+def pooled(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any]]:
+    yield from _up(f"{run_tag}-dnsp", POOLED, state_dir)
 
 
 @pytest.mark.parametrize(("source", "name", "reached"), FLOWS)
@@ -208,3 +234,19 @@ def test_a_query_kube_proxy_drops_is_a_drop_as_in_send(local: dict[str, Any]) ->
     assert real.failed[0].detail == f"DNS query to {KUBE_DNS}:53: no answer within 0.5 s (a DROP rule met this " \
         "run's packets)"
     assert not real.delivered and not simulated.delivered
+
+
+def test_a_pool_holding_kube_dns_and_another_service_s_udp_53_answers_dns_and_probes(pooled: dict[str, Any]) -> None:
+    """One server socket on the pool's UDP 53, answering DNS (was two bound with SO_REUSEADDR: the plain one got
+    every datagram and answered queries with the JSON line, so they timed out)."""
+    pools = {p["netns"] for p in pooled["pods"].values() if p.get("pooled")}
+    assert len(pools) == 1
+    simulated = sim_send(Simulator(_cluster(POOLED), CONFIG, rng=random.Random(1)), "pod/default/first", "web:80",
+                         count=6, seed=1)
+    real = send(pooled, "pod/default/first", "web:80", count=6, timeout=1.0).result(pooled)
+    assert not real.failed and not simulated.failed
+    assert [(d.pod, d.count) for d in real.delivered] == [(d.pod, d.count) for d in simulated.delivered] == \
+        [("default/web-a", 6)]
+    # the other Service's endpoints in the pool still answer a probe's datagram with who they are
+    probe = send(pooled, "pod/default/first", "10.96.0.99:53", proto="udp", count=4).result(pooled)
+    assert not probe.failed and sum(d.count for d in probe.delivered) == 4
