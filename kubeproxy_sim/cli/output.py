@@ -18,6 +18,7 @@ and, around anything slow, ``with progress("loading objects"):``.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import re
@@ -157,25 +158,56 @@ def err_console(args: argparse.Namespace | None = None) -> Console:
 
 
 def to_json(data: Any) -> str:
-    """``json.dumps(data, indent=2)`` and a newline, byte for byte, several times faster on large outputs.
+    """``json.dumps(data, indent=2)`` and a newline, byte for byte, several times faster on large outputs."""
+    pieces: list[str] = []
+    write_json(data, pieces.append)
+    return "".join(pieces)
 
-    The standard library's C encoder does not indent, and its pure-Python indenting encoder
-    took 3 of the 3.8 s of ``rules -o json`` on 10,000 services. Here the structure is walked
-    in Python and every string, the bulk of any output, is escaped by the C escaper that
-    ``json.dumps`` itself uses; anything else goes to ``json.dumps`` one value at a time.
+
+def write_json(data: Any, write: Callable[[str], object]) -> None:
+    """``to_json(data)`` handed to ``write`` in pieces of some hundred kilobytes, never as one string.
+
+    Why our own writer: the standard library's C encoder does not indent (CPython 3.11), and its
+    pure-Python indenting encoder took 3 of the 3.8 s of ``rules -o json`` on 10,000 services. So the
+    structure is walked here, and every container that holds only scalars, where nearly all of any
+    output's values are (an outcome, a rule's table, chain and text), is written in one call of that
+    C encoder, its item separator carrying the newline and indentation of its depth. Streamed, a
+    gigabyte of ``dist -o json`` never exists as one string beside its parts.
     """
     parts: list[str] = []
-    _json_value(data, "\n", parts)
+
+    def flush() -> None:
+        write("".join(parts))
+        parts.clear()
+
+    _json_value(data, "\n", parts, flush)
     parts.append("\n")
-    return "".join(parts)
+    flush()
 
 
 _ESCAPE = json.encoder.encode_basestring_ascii  # what json.dumps(ensure_ascii=True) escapes strings with
 _INDENT = "  "
 _SCALARS = {None: "null", True: "true", False: "false"}
+_NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # json.dumps's spelling (allow_nan)
+_FLAT_TYPES = frozenset({str, int, float, bool, type(None)})  # exactly these: a subclass takes the slow road
+_FLUSH_AT = 1 << 14  # parts held before they are joined and written
+_C_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)  # the C accelerator's, where built
+_FLAT_ENCODERS: dict[str, Callable[[Any, int], Sequence[str]]] = {}
 
 
-def _json_value(value: Any, newline: str, parts: list[str]) -> None:
+def _flat_encoder(inner: str) -> Callable[[Any, int], Sequence[str]] | None:
+    """The C encoder writing a container of scalars whose items go on lines starting ``inner``.
+
+    None where the C encoder is missing (another Python implementation): then everything is walked.
+    """
+    encoder = _FLAT_ENCODERS.get(inner)
+    if encoder is None and _C_MAKE_ENCODER is not None:
+        encoder = _FLAT_ENCODERS[inner] = _C_MAKE_ENCODER(
+            None, None, _ESCAPE, None, ": ", "," + inner, False, False, True)  # no default: only scalars come
+    return encoder
+
+
+def _json_value(value: Any, newline: str, parts: list[str], flush: Callable[[], None]) -> None:
     """Append ``value`` as indented JSON; ``newline`` is a newline and the indentation of this level."""
     kind = type(value)
     if kind is str:
@@ -184,39 +216,48 @@ def _json_value(value: Any, newline: str, parts: list[str]) -> None:
         parts.append(_SCALARS[value])
     elif kind is int:
         parts.append(int.__repr__(value))
-    elif kind is dict:
-        _json_object(value, newline, parts)
-    elif kind is list or kind is tuple:
-        _json_array(value, newline, parts)
-    else:  # numbers, true/false/null, subclasses: json.dumps's own spelling (and its TypeError for the rest)
+    elif kind is float:
+        text = float.__repr__(value)
+        parts.append(_NONFINITE.get(text, text))
+    elif kind is dict or kind is list or kind is tuple:
+        _json_container(value, newline, parts, flush)
+    else:  # subclasses: json.dumps's own spelling (and its TypeError for what it cannot write)
         parts.append(json.dumps(value, indent=2).replace("\n", newline))
 
 
-def _json_array(items: list | tuple, newline: str, parts: list[str]) -> None:
-    if not items:
-        parts.append("[]")
+def _json_container(value: dict | list | tuple, newline: str, parts: list[str], flush: Callable[[], None]) -> None:
+    if not value:
+        parts.append("{}" if isinstance(value, dict) else "[]")
         return
     inner = newline + _INDENT
-    if all(type(item) is str for item in items):  # lines of rules, names: one C call per string
-        parts.append("[" + inner + ("," + inner).join(map(_ESCAPE, items)) + newline + "]")
-        return
+    items = value.values() if isinstance(value, dict) else value
+    encoder = _flat_encoder(inner)
+    if encoder is not None and _FLAT_TYPES.issuperset(map(type, items)):
+        text = "".join(encoder(value, 0))  # '{' first item ',' + inner ... last item '}'
+        parts.append(text[0] + inner + text[1:-1] + newline + text[-1])
+    elif isinstance(value, dict):
+        _json_object(value, newline, inner, parts, flush)
+    else:
+        _json_array(value, newline, inner, parts, flush)
+    if len(parts) >= _FLUSH_AT:
+        flush()
+
+
+def _json_array(items: list | tuple, newline: str, inner: str, parts: list[str],
+                flush: Callable[[], None]) -> None:
     parts.append("[")
     for n, item in enumerate(items):
         parts.append(inner if n == 0 else "," + inner)
-        _json_value(item, inner, parts)
+        _json_value(item, inner, parts, flush)
     parts.append(newline + "]")
 
 
-def _json_object(obj: dict, newline: str, parts: list[str]) -> None:
-    if not obj:
-        parts.append("{}")
-        return
-    inner = newline + _INDENT
+def _json_object(obj: dict, newline: str, inner: str, parts: list[str], flush: Callable[[], None]) -> None:
     parts.append("{")
     for n, (key, item) in enumerate(obj.items()):
         name = key if type(key) is str else _json_key(key)
         parts.append((inner if n == 0 else "," + inner) + _ESCAPE(name) + ": ")
-        _json_value(item, inner, parts)
+        _json_value(item, inner, parts, flush)
     parts.append(newline + "}")
 
 
@@ -231,11 +272,18 @@ def to_yaml(data: Any) -> str:
     Non-ASCII text is escaped, as ``-o json`` escapes it: a machine format must not depend on the locale of
     the stream it is written to (an ASCII or Latin-1 terminal could not encode a comment's emoji).
     """
+    buffer = io.StringIO()
+    write_yaml(data, buffer)
+    return buffer.getvalue()
+
+
+def write_yaml(data: Any, stream: TextIO) -> None:
+    """``to_yaml(data)`` written to ``stream`` as the emitter goes, not held as one string first."""
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=False,
-                     width=1 << 16)
+    yaml.dump(data, stream, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=False,
+              width=1 << 16)
 
 
 def render(data: Any, fmt: str, text: str | Callable[[], str] | None = None) -> str:
@@ -254,7 +302,12 @@ def render(data: Any, fmt: str, text: str | Callable[[], str] | None = None) -> 
 def emit(data: Any, fmt: str, text: str | Callable[[], str] | None = None, stream: TextIO | None = None) -> None:
     """Write ``data`` as ``-o`` asks: json/yaml from the data itself, text from ``text``."""
     out = stream if stream is not None else sys.stdout
-    out.write(render(data, fmt, text))
+    if fmt == "json":  # streamed: a large output never exists as one string
+        write_json(data, out.write)
+    elif fmt == "yaml" or (fmt == "text" and text is None):
+        write_yaml(data, out)
+    else:
+        out.write(render(data, fmt, text))
 
 
 # --------------------------------------------------------------------------- diagnostics
