@@ -126,8 +126,9 @@ def _flag(value: bool) -> str:
 
 
 def _names(names: tuple[str, ...] | None) -> str | None:
-    """Hints as a set (kube-proxy keeps them in one), written in a fixed order."""
-    return None if names is None else "[" + ", ".join(sorted(set(names))) + "]"
+    """Hints as a set (kube-proxy keeps them in one), written in a fixed order; an empty list is no hints, as
+    absent is (kube-proxy and ``proxier.state`` keep hints only when some are listed)."""
+    return "[" + ", ".join(sorted(set(names))) + "]" if names else None
 
 
 def _conflict(address: str, found: list[_Copy]) -> str | None:

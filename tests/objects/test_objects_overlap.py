@@ -85,6 +85,21 @@ def test_a_node_name_that_differs_is_named_too(load):
     assert "web-a (nodeName=n1) and web-b (nodeName unset), neither terminating" in warning
 
 
+@pytest.mark.parametrize("hints", ["hints: {forZones: []}", "hints: {forNodes: []}",
+                                   "hints: {forZones: [], forNodes: []}"])
+def test_an_empty_hint_list_is_no_hints_as_an_absent_one(load, hints: str):
+    """kube-proxy keeps hints only when some are listed: the two copies read alike, nothing to pick between."""
+    text = SERVICE + _slice("web-a", f"{{addresses: [10.1.0.7], {hints}}}") + _slice(
+        "web-b", "{addresses: [10.1.0.7]}")
+    assert _warnings(load, text) == []
+
+
+def test_hint_lists_that_differ_are_named(load):
+    text = SERVICE + _slice("web-a", "{addresses: [10.1.0.7], hints: {forZones: [{name: b}, {name: a}]}}") + \
+        _slice("web-b", "{addresses: [10.1.0.7], hints: {forZones: []}}")
+    (warning,) = _warnings(load, text)
+    assert "web-a (hints.forZones=[a, b]) and web-b (hints.forZones unset), neither terminating" in warning
+
 def test_three_slices_list_every_copy_unlike_the_one_used_once(load):
     text = SERVICE + _slice("web-a", READY) + _slice("web-b", NOT_READY) + _slice("web-c", READY)
     (warning,) = _warnings(load, text)
