@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar, overload
 
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
@@ -134,7 +134,7 @@ def generate(cluster: Cluster, config: ProxyConfig, written: PortMemo | None = N
         if written is None:
             write_services(ctx, work, out)
         else:
-            write_services_reusing(ctx, work, out, written.setdefault((ctx, work.zone), {}))
+            write_services_reusing(ctx, work, out, written)
         write_tail(ctx, out)
         return assemble(ctx, out)
 
@@ -197,24 +197,56 @@ class PortText:
         out.nat_chains.extend(self.nat_chains)
 
 
-PortMemo = dict[tuple[SyncContext, str | None],
-                dict[tuple[ServicePortInfo, tuple[EndpointInfo, ...]], PortText]]
-"""Service ports' rules by what :func:`write_service_port` reads: the sync's context and zone, then the port and
-its endpoints. Two syncs of one node in two states of a cluster (``diff``'s) share most ports' rules: the second
-writes only the ports that changed."""
+PortMemo = dict[tuple[object, ...], PortText]
+"""Service ports' rules by what :func:`write_service_port` reads for them (:func:`port_inputs`). Syncs of
+several nodes (``dist``'s), and of one node in two states of a cluster (``diff``'s), share most ports' rules:
+a ClusterIP port without a Local policy or hints reads nothing of its node, so every node after the first
+takes its rules, and a second state writes only the ports that changed."""
 
 
-def write_services_reusing(ctx: SyncContext, work: ServiceWork, out: RuleBuffer,
-                           written: dict[tuple[ServicePortInfo, tuple[EndpointInfo, ...]], PortText]) -> None:
-    """:func:`write_services`, taking each port's rules from ``written`` (this context's and zone's share of a
-    :data:`PortMemo`) when it holds them, and adding the others'."""
+def node_wide_inputs(ctx: SyncContext) -> tuple[object, ...]:
+    """What :func:`write_service_port` may read of the sync's context that is the same for every port: the
+    large-cluster comment switch, the localhost node port counter, ``--masquerade-all`` (and the family)."""
+    return (ctx.ipv6, ctx.large_cluster, ctx.localhost_nodeport_counter, ctx.config.masquerade_all)
+
+
+def port_inputs(ctx: SyncContext, node_wide: tuple[object, ...], svc: ServicePortInfo,
+                eps: tuple[EndpointInfo, ...], zone: str | None) -> tuple[object, ...]:
+    """Everything :func:`write_service_port` reads to write this port on this node, node-specific inputs only
+    where the port reads them, so equal inputs on two nodes write equal rules:
+
+    - which endpoints are the node's own (``is_local``), for a port that uses local endpoints (a Local policy);
+      the endpoints themselves are keyed without it;
+    - the node's name and zone, when a port using cluster endpoints has an endpoint with node or zone hints;
+    - the local-traffic detector (``--detect-local-mode``'s match, per node with NodeCIDR), when the port has
+      endpoints (cluster IP masquerade, the EXT chain's pod short-circuit);
+    - the node IP, when source ranges make a KUBE-FW chain (a range holding it lets the LB VIPs in).
+
+    A rule family that reads another node-specific input for a service port must add it here."""
+    local = tuple([i for i, ep in enumerate(eps) if ep.is_local])
+    if local:
+        eps = tuple([replace(ep, is_local=False) if ep.is_local else ep for ep in eps])
+    cluster = svc.uses_cluster_endpoints
+    return (node_wide, svc, eps,
+            local if svc.uses_local_endpoints else None,
+            ctx.config.node_name if cluster and any(ep.node_hints for ep in eps) else None,
+            zone if cluster and any(ep.zone_hints for ep in eps) else None,
+            ctx.detector if eps else None,
+            ctx.node_ip if eps and svc.load_balancer_vips and svc.source_ranges else None)
+
+
+def write_services_reusing(ctx: SyncContext, work: ServiceWork, out: RuleBuffer, written: PortMemo) -> None:
+    """:func:`write_services`, taking each port's rules from ``written`` when it holds them (written for the
+    same :func:`port_inputs`, on this node or another), and adding the others'."""
     zone = work.zone
-    for pair in work.pairs:
-        text = written.get(pair)
+    node_wide = node_wide_inputs(ctx)
+    for svc, eps in work.pairs:
+        key = port_inputs(ctx, node_wide, svc, eps, zone)
+        text = written.get(key)
         if text is None:
             buf = RuleBuffer()
-            write_service_port(ctx, pair[0], pair[1], zone, buf)
-            text = written[pair] = PortText.of(buf)
+            write_service_port(ctx, svc, eps, zone, buf)
+            text = written[key] = PortText.of(buf)
         text.write(out)
 
 
