@@ -145,9 +145,15 @@ def _conflict(address: str, found: list[_Copy]) -> str | None:
     described = [f"{c.slice_name} ({_shown(c, fields)})" for c in listed]
     both = len(listed) == 2
     which = ("neither" if both else "none") if live else ("both" if both else "all")
-    return (f"endpoint {address} is in EndpointSlices {_joined(described)}, {which} terminating: kube-proxy "
-            f"picks one copy at random on each sync; this simulation uses {used.slice_name}'s (the slice whose "
-            f"name sorts {'last' if live else 'first'})")
+    return (f"endpoint {address} is in EndpointSlices {_joined(described)}, {which} terminating: kube-proxy's "
+            f"{_family(address)} proxier picks one copy at random on each sync; this simulation uses "
+            f"{used.slice_name}'s (the slice whose name sorts {'last' if live else 'first'})")
+
+
+def _family(address: str) -> str:
+    """The family whose proxier reads the endpoint: a load warns for the whole cluster, whatever family the
+    command later runs (a node of the other family never reads these slices), so the warning says which."""
+    return "IPv6" if ":" in address else "IPv4"
 
 
 def _shown(copy: _Copy, fields: list[str]) -> str:

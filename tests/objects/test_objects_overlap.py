@@ -48,8 +48,8 @@ def test_two_live_copies_that_differ_name_both_slices_and_the_one_used(load):
     text = SERVICE + _slice("web-a", NOT_READY) + _slice("web-b", READY)
     assert _warnings(load, text) == [
         "t.yaml: Service ns/web: warning: endpoint 10.1.0.7 is in EndpointSlices web-a (ready=false, serving=false) "
-        "and web-b (ready=true, serving=true), neither terminating: kube-proxy picks one copy at random on each "
-        "sync; this simulation uses web-b's (the slice whose name sorts last)"]
+        "and web-b (ready=true, serving=true), neither terminating: kube-proxy's IPv4 proxier picks one copy at "
+        "random on each sync; this simulation uses web-b's (the slice whose name sorts last)"]
     assert _used(load, text) == (True, True)
 
 
@@ -73,8 +73,8 @@ def test_copies_decided_as_upstream_decides_them_say_nothing(load, first: str, s
 def test_only_terminating_copies_that_differ_keep_the_first(load):
     other = "{addresses: [10.1.0.7], conditions: {ready: false, serving: false, terminating: true}}"
     (warning,) = _warnings(load, SERVICE + _slice("web-a", TERMINATING) + _slice("web-b", other))
-    assert ("web-a (serving=true) and web-b (serving=false), both terminating: kube-proxy picks one copy at random"
-            in warning)
+    assert ("web-a (serving=true) and web-b (serving=false), both terminating: kube-proxy's IPv4 proxier picks one "
+            "copy at random" in warning)
     assert warning.endswith("uses web-a's (the slice whose name sorts first)")
 
 
@@ -143,3 +143,14 @@ def test_rules_says_it_once_and_exits_as_before(tmp_path, capsys):
     assert err.count("picks one copy at random") == 1, err
     assert "EndpointSlices web-a (ready=false, serving=false) and web-b (ready=true, serving=true)" in err
 
+
+
+def test_an_ipv6_overlap_names_the_ipv6_proxier(load):
+    """A load warns for the whole cluster, whatever family the command runs, so the warning says which family's
+    proxier picks (``rules --ip-family ipv6`` is told of an IPv4 overlap as the IPv4 proxier's)."""
+    service = SERVICE.replace("clusterIP: 10.96.0.10,", "clusterIP: fd00::10, ipFamilies: [IPv6],")
+    text = (service + _slice("web-a", NOT_READY.replace("10.1.0.7", "fd00::7")) +
+            _slice("web-b", READY.replace("10.1.0.7", "fd00::7"))).replace("addressType: IPv4", "addressType: IPv6")
+    (warning,) = _warnings(load, text)
+    assert "endpoint fd00::7 is in EndpointSlices" in warning
+    assert "neither terminating: kube-proxy's IPv6 proxier picks one copy at random on each sync" in warning

@@ -84,8 +84,8 @@ def test_said_at_the_sync_it_appears_once_while_it_holds_and_again_when_it_comes
         lambda s: s.delete(Kind.ENDPOINT_SLICE, WEB_B.key),  # gone with the slice
     ], objects=(WEB, WEB_A, *OTHER, Node("n1")))
     warning = ("Service default/web: warning: endpoint 10.1.0.7 is in EndpointSlices web-a (ready=true, "
-               "serving=true) and web-b (ready=false, serving=false), neither terminating: kube-proxy " + RANDOM +
-               "; this simulation uses web-b's (the slice whose name sorts last)")
+               "serving=true) and web-b (ready=false, serving=false), neither terminating: kube-proxy's IPv4 "
+               "proxier " + RANDOM + "; this simulation uses web-b's (the slice whose name sorts last)")
     assert [[w.removeprefix("<memory>: ") for w in sync] for sync in said] == [
         [], [warning], [], [], [], [warning], []]
 
@@ -226,7 +226,7 @@ def test_watch_kubeconfig_says_it_once_and_again_when_it_comes_back(tmp_path: Pa
     assert [len(sync) for sync in new] == [1, 0, 0, 1]
     assert new[0][0].endswith(
         "/api/v1/services: Service default/web: warning: endpoint 10.1.0.7 is in EndpointSlices web-a (ready=true) "
-        "and web-b (ready=false), neither terminating: kube-proxy " + RANDOM + "; this simulation uses web-b's (the "
-        "slice whose name sorts last)")
+        "and web-b (ready=false), neither terminating: kube-proxy's IPv4 proxier " + RANDOM + "; this simulation "
+        "uses web-b's (the slice whose name sorts last)")
     assert all(set(r) == {"number", "full", "reason", "duration_ms", "apply_ms", "changed", "metrics", "restore",
                           "error"} for r in records)  # the JSON lines keep their contract: warnings go to stderr
