@@ -25,6 +25,7 @@ TTL = 5  # CoreDNS's kubernetes plugin default
 WITNESS = "responder.kpsim."
 HEADER = struct.Struct("!HHHHHH")
 MAX_POINTERS = 32  # a compression loop guard
+ADDRESS_LENGTHS = {"A": 4, "AAAA": 16}
 
 
 class WireError(ValueError):
@@ -144,6 +145,8 @@ def parse_response(data: bytes) -> Reply:
             raise WireError("a record's data runs past the message's end")
         name = TYPE_NAMES.get(kind)
         if index < ancount and name in ("A", "AAAA"):
+            if length != ADDRESS_LENGTHS[name]:
+                raise WireError(f"an {name} record of {length} bytes (expected {ADDRESS_LENGTHS[name]})")
             family = socket.AF_INET if name == "A" else socket.AF_INET6
             answers.append((owner, name, socket.inet_ntop(family, data[start:offset])))
         elif index < ancount and name == "CNAME":

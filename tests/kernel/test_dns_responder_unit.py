@@ -4,13 +4,17 @@ what netns up plans and records for it, and how a failed query is reported (send
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 
 from kubeproxy_sim.kernel import dnsquery, dnswire
@@ -214,3 +218,31 @@ def test_an_ipv6_cluster_answers_aaaa() -> None:
     reply = dnswire.parse_response(responder.answer(dnswire.encode_query(5, "web.default.svc.cluster.local",
                                                                           "AAAA"), "{}"))
     assert reply.answers == (("web.default.svc.cluster.local", "AAAA", "fd00:10:96::10"),)
+
+
+def _a_response() -> bytes:
+    question = dnswire.parse_query(dnswire.encode_query(5, "ext.default.svc.cluster.local", "A"))
+    assert question is not None
+    return dnswire.encode_response(question, "NOERROR", [
+        ("ext.default.svc.cluster.local", "CNAME", "web.other.svc.cluster.local"),
+        ("web.other.svc.cluster.local", "A", "10.96.0.30")], '{"pod": "kube-system/coredns"}')
+
+
+@pytest.mark.parametrize("kind, length", [("A", 5), ("A", 3), ("AAAA", 4), ("AAAA", 17)])
+def test_an_address_record_of_another_length_is_a_wire_error(kind: str, length: int) -> None:
+    record = dnswire.encode_name("web") + struct.pack("!HHIH", dnswire.TYPES[kind], 1, 5, length) + b"\x01" * length
+    raw = struct.pack("!HHHHHH", 3, dnswire.QR, 0, 1, 0, 0) + record
+    with pytest.raises(dnswire.WireError, match=f"an {kind} record of {length} bytes"):
+        dnswire.parse_response(raw)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), min_size=1, max_size=6), st.integers(0, 200))
+def test_a_mutated_response_reads_or_is_a_wire_error(changes: list[tuple[int, int]], cut: int) -> None:
+    """The client catches WireError alone (a datagram that is no answer is waited past): any other exception from
+    a stray or damaged datagram would end the lookup with a traceback."""
+    raw = bytearray(_a_response())
+    for at, value in changes:
+        raw[at % len(raw)] = value
+    with contextlib.suppress(dnswire.WireError):
+        dnswire.parse_response(bytes(raw[:len(raw) - cut % len(raw)]))
