@@ -10,7 +10,7 @@ import json
 import socket
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -162,9 +162,10 @@ def test_a_failed_query_is_the_connection_s_failure_in_send_s_words(state: dict)
                    "the port)"}]
 
 
-@pytest.fixture
-def server(responder: Responder) -> Iterator[int]:
-    """The responder on a loopback UDP port, as a kube-dns pod's server runs it."""
+@contextlib.contextmanager
+def _serving(answer: Callable[[bytes, str], bytes | None]) -> Iterator[int]:
+    """``answer`` (a query and the witness to its reply) on a loopback UDP port, as a kube-dns pod's server runs a
+    responder: the port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.1)
@@ -176,7 +177,7 @@ def server(responder: Responder) -> Iterator[int]:
                 data, peer = sock.recvfrom(2048)
             except TimeoutError:
                 continue
-            sock.sendto(responder.answer(data, json.dumps({"pod": "x", "src": f"{peer[0]}:{peer[1]}"})) or b"", peer)
+            sock.sendto(answer(data, json.dumps({"pod": "x", "src": f"{peer[0]}:{peer[1]}"})) or b"", peer)
 
     thread = threading.Thread(target=serve)
     thread.start()
@@ -186,6 +187,37 @@ def server(responder: Responder) -> Iterator[int]:
         done.set()
         thread.join()
         sock.close()
+
+
+@pytest.fixture
+def server(responder: Responder) -> Iterator[int]:
+    """The responder on a loopback UDP port, as a kube-dns pod's server runs it."""
+    with _serving(responder.answer) as port:
+        yield port
+
+
+def _scripted(rcodes: dict[str, str]) -> Callable[[bytes, str], bytes | None]:
+    """A server answering each name with its rcode in ``rcodes`` (NOERROR: 10.96.0.10; a name not there: NXDOMAIN)."""
+    def answer(data: bytes, witness: str) -> bytes | None:
+        question = dnswire.parse_query(data)
+        assert question is not None
+        rcode = rcodes.get(question.name, "NXDOMAIN")
+        records = [(question.name, "A", "10.96.0.10")] if rcode == "NOERROR" else []
+        return dnswire.encode_response(question, rcode, records, witness)
+    return answer
+
+
+@pytest.mark.parametrize(("rcodes", "expected"), [
+    ({"a.one": "SERVFAIL", "a.two": "NOERROR"}, ("NOERROR", "a.two")),  # SERVFAIL: on to the next, as glibc
+    ({"a.one": "SERVFAIL"}, ("SERVFAIL", "a.one")),  # none answers: the SERVFAIL beats the NXDOMAINs
+    ({"a.one": "REFUSED", "a.two": "NOERROR"}, ("REFUSED", "a.one")),  # REFUSED ends the search
+    ({"a.one": "NOTIMP", "a.two": "NOERROR"}, ("NOTIMP", "a.one")),
+])
+def test_servfail_goes_on_to_the_next_name_and_refused_ends_the_search(rcodes: dict[str, str],
+                                                                      expected: tuple[str, str]) -> None:
+    with _serving(_scripted(rcodes)) as port:
+        found = dnsquery.lookup("127.0.0.1", port, ["a.one", "a.two", "a.three"], "A", 2.0, None, 0)
+    assert (found["rcode"], found["name"]) == expected
 
 
 def test_a_lookup_walks_the_search_list_to_the_first_answer_with_an_address(server: int) -> None:
