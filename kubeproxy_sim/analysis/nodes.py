@@ -22,6 +22,7 @@ from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 from kubeproxy_sim.objects.model import Cluster, Pod
 from kubeproxy_sim.objects.nodes import node_names, node_object_addresses, synthesised_node_addresses, used_addresses
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
+from kubeproxy_sim.proxier.rules.context import serves_localhost_nodeports
 
 if TYPE_CHECKING:
     from kubeproxy_sim.proxier.sync import PortMemo
@@ -106,7 +107,8 @@ class NodeSet:
     def context(self, node: str) -> NodeContext:
         """The node's own addresses (addrtype LOCAL, the local-origin test and the masquerade source)."""
         addresses = self.addresses(node)
-        return NodeContext.of(addresses, interfaces={EXTERNAL_IFACE: addresses})
+        return NodeContext.of(addresses, interfaces={EXTERNAL_IFACE: addresses},
+                              route_localnet=serves_localhost_nodeports(self.configs[node]))
 
     def ruleset(self, node: str) -> Ruleset:
         """The node's whole nat and filter tables after kube-proxy's sync."""

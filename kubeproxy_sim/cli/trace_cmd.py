@@ -136,7 +136,8 @@ def _from_dump(args: argparse.Namespace, family: int):
     # what the dump leaves out (a table, iptables-legacy's rules): a reply reads no nat rule, so nat's absence
     # changes nothing for it
     gaps = dump_gaps(text, [table.name for table in ruleset.tables], ruleset.ipv6, nat_read=args.ctdir != "REPLY")
-    return as_node_holds_it(ruleset), addresses, (), dump_lines(text), None, gaps
+    # a dump holds no sysctls: route_localnet is not known
+    return as_node_holds_it(ruleset), addresses, False, (), dump_lines(text), None, gaps
 
 
 def _of_packet_family(text: str, file: str, family: int) -> Ruleset:
@@ -155,6 +156,7 @@ def _of_packet_family(text: str, file: str, family: int) -> Ruleset:
 
 def _from_objects(args: argparse.Namespace, family: int):
     from kubeproxy_sim.cli.options import load_node_rules
+    from kubeproxy_sim.proxier.rules.context import serves_localhost_nodeports
 
     with progress("loading objects and generating rules"):
         node = load_node_rules(args)
@@ -187,7 +189,9 @@ def _from_objects(args: argparse.Namespace, family: int):
                                             else None)
         return text
 
-    return node.ruleset, node.node_addresses(), node.inputs.errors, line_text, saved, ()
+    # route_localnet is known set when kube-proxy serves NodePorts on localhost (it sets the sysctl itself)
+    return (node.ruleset, node.node_addresses(), serves_localhost_nodeports(node.config), node.inputs.errors,
+            line_text, saved, ())
 
 
 @contextmanager
@@ -242,9 +246,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(Diagnostic("--rules and -f/--scenario both given; expected one source of rules",
                                     field="--rules"))
     if args.rules:
-        ruleset, addresses, errors, lines, saved, gaps = _from_dump(args, packet.family)
+        ruleset, addresses, localnet, errors, lines, saved, gaps = _from_dump(args, packet.family)
     elif args.filename or args.scenario:
-        ruleset, addresses, errors, lines, saved, gaps = _from_objects(args, packet.family)
+        ruleset, addresses, localnet, errors, lines, saved, gaps = _from_objects(args, packet.family)
     else:
         raise UsageError(Diagnostic("no rules given; expected --rules DUMP, -f PATH or --scenario NAME",
                                     field="--rules"))
@@ -252,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
     # a dump says nothing of the node's addresses: without --node-ip, addrtype LOCAL tests are uncertain
     # nor says it (nor do objects) whether the client is in a session-affinity list: one not named is uncertain
     node = NodeContext.of(addresses, affinity=args.affinity, addresses_known=bool(addresses) or not args.rules,
-                          affinity_known=False)
+                          affinity_known=False, route_localnet=localnet)
     with progress("tracing"), in_dump(dump_name(args.rules) if args.rules else None):
         # one packet: compile (and number) only the chains it enters
         tracer = Tracer(ruleset, node, lazy=True, renumber=saved.numbered if saved is not None else None)

@@ -25,10 +25,10 @@ A walk that falls off the end of a built-in chain with a DROP policy ends its
 path with that policy (a :class:`~kubeproxy_sim.netfilter.compile.PseudoRule`),
 so the path names what decided. A routing decision that hangs on the node's
 addresses when they are not known records a doubt charged to :data:`ROUTING`, and
-so does one that delivers a packet from elsewhere to a loopback address (which
-hangs on route_localnet, a sysctl); that such a packet comes from elsewhere at
-all, when it may be from one of the node's unknown addresses, is charged to
-:data:`ORIGIN`.
+so does one that routes a loopback address to or from another host (which hangs
+on route_localnet, a sysctl, unless the node says it is set); that a packet comes
+from elsewhere at all, when it may be from one of the node's unknown addresses, is
+charged to :data:`ORIGIN`.
 
 When tracing (no Sampler), the pipelines after a routing decision are memoised
 (:class:`PipelineMemo`): keyed on the branch fields their chains can read, so
@@ -89,7 +89,9 @@ class NodeContext:
     (session affinity) that already hold the client; ``affinity_known``: whether those are all
     that do (a new client: none), else a list not named is uncertain and assumed not to hold
     it. ``ipsets``: name -> members (``IP``, ``CIDR`` or ``IP,proto:port``); a set not given is
-    uncertain.
+    uncertain. ``route_localnet``: whether net.ipv4.conf.all.route_localnet is known to be 1 (kube-proxy
+    sets it when it serves NodePorts on localhost); else a routing decision that hangs on it (a loopback
+    address on a packet from elsewhere, or leaving the node) is uncertain, and assumed set.
     """
 
     addresses: tuple[str, ...] = ()
@@ -99,12 +101,13 @@ class NodeContext:
     ipsets: tuple[tuple[str, tuple[str, ...]], ...] | None = None
     addresses_known: bool = True
     affinity_known: bool = True
+    route_localnet: bool = False
 
     @classmethod
     def of(cls, addresses: Iterable[str] = (), *, interfaces: dict[str, Iterable[str]] | None = None,
            routes: Iterable[tuple[str, str]] = (), affinity: Iterable[str] = (),
            ipsets: dict[str, Iterable[str]] | None = None, addresses_known: bool = True,
-           affinity_known: bool = True) -> NodeContext:
+           affinity_known: bool = True, route_localnet: bool = False) -> NodeContext:
         return cls(
             tuple(addresses),
             tuple((name, tuple(addrs)) for name, addrs in (interfaces or {}).items()),
@@ -113,6 +116,7 @@ class NodeContext:
             None if ipsets is None else tuple((n, tuple(m)) for n, m in ipsets.items()),
             addresses_known,
             affinity_known,
+            route_localnet,
         )
 
 
@@ -199,6 +203,7 @@ class Env:
         self.affinity = node.affinity
         self.affinity_known = node.affinity_known
         self.addresses_known = node.addresses_known
+        self.route_localnet = node.route_localnet
         self.local = frozenset(v for f, v in map(_address, node.addresses) if f == family)
         self.primary = next((v for f, v in map(_address, node.addresses) if f == family), None)
         self.iface_addrs = {
@@ -861,12 +866,15 @@ class Engine:
         if not local and not env.addresses_known:
             _routing_doubt(b)
         if step == "ROUTE":  # from elsewhere
-            if b.dnat and b.family == 4 and b.in_iface != "lo" and loopback(4, b.dst):
-                _localnet_doubt(b)
+            if b.family == 4 and b.in_iface != "lo" and not env.route_localnet:
+                _martian_doubt(b)
             self._set_out_iface(b, packet, local)
             return self.pipelines["TO_INPUT" if local else "TO_FORWARD"]
         if step == "ROUTE_OUT":
             self._set_out_iface(b, packet, local)
+            if (b.family == 4 and not local and b.out_iface != "lo" and loopback(4, b.src)
+                    and not env.route_localnet):
+                _loopback_source_out_doubt(b)
             return rest
         # LOOPBACK: a locally generated packet for a local address comes back in on lo (not bridged).
         if local:
@@ -904,13 +912,33 @@ def _origin_doubt(b: Branch, packet: Packet) -> None:
                              "packet comes from elsewhere, not from the node itself (give --node-ip)"))
 
 
-def _localnet_doubt(b: Branch) -> None:
-    """A packet from elsewhere DNATed to 127/8 (kind's DOCKER_OUTPUT, 127.0.0.11) is delivered only where
-    route_localnet is set, else dropped as a martian (ip_route_input_slow): no dump holds that sysctl."""
-    b.doubts.append((ROUTING, f"the DNAT destination {format_address(4, b.dst)} is a loopback address, which a "
-                              "packet from elsewhere reaches only where route_localnet is set (net.ipv4.conf.all or "
-                              "the input interface's); assumed set (a dump holds no sysctls), else the kernel drops "
-                              "it as a martian"))
+LOCALNET_ASSUMED = "assumed set (the rules do not say; kube-proxy sets it when it serves NodePorts on localhost)"
+
+
+def _martian_doubt(b: Branch) -> None:
+    """A packet from elsewhere to 127/8 (DNATed there, as kind's DOCKER_OUTPUT does to 127.0.0.11, or sent
+    there) or from 127/8 is routed only where route_localnet is set, else dropped as a martian before INPUT
+    or FORWARD (ip_route_input_slow); the sysctl is not in the rules."""
+    if loopback(4, b.dst):
+        what = "DNAT destination" if b.dnat else "destination"
+        b.doubts.append((ROUTING, f"the {what} {format_address(4, b.dst)} is a loopback address, which a packet "
+                                  "from elsewhere reaches only where route_localnet is set (net.ipv4.conf.all or the "
+                                  f"input interface's); {LOCALNET_ASSUMED}, else the kernel drops it as a martian"))
+    elif loopback(4, b.src):
+        b.doubts.append((ROUTING, f"the source {format_address(4, b.src)} is a loopback address, which a packet "
+                                  "from elsewhere may carry only where route_localnet is set (net.ipv4.conf.all or "
+                                  f"the input interface's); {LOCALNET_ASSUMED}, else the kernel drops it as a "
+                                  "martian"))
+
+
+def _loopback_source_out_doubt(b: Branch) -> None:
+    """A packet from 127/8 routed out of the node (a localhost NodePort DNATed to a pod in OUTPUT: masquerading
+    comes later, in POSTROUTING) is refused a route unless route_localnet is set on the output interface or all
+    (__mkroute_output): the connection then fails."""
+    b.doubts.append((ROUTING, f"the source {format_address(4, b.src)} is a loopback address, which a packet "
+                              "routed out of the node (to an address not its own) may carry only where "
+                              "route_localnet is set (net.ipv4.conf.all or the output interface's); "
+                              f"{LOCALNET_ASSUMED}, else the kernel refuses the route and drops the packet"))
 
 
 def end_of(b: Branch, verdict: str) -> tuple[str, str | None, bool]:

@@ -311,8 +311,9 @@ class TraceKeys:
                 *[src & mask == net for net, mask in tests.nets],
                 *[low <= src <= high for low, high in tests.ranges],
                 *(self._types(src) if tests.types else ()),
-                # whether the packet is the node's own, and the interface it arrives on (Engine.walk)
-                src in env.local or loopback(self.family, src),
+                # whether the packet is the node's own, and the interface it arrives on (Engine.walk); a
+                # loopback source as itself: a routing decision quotes it when route_localnet decides
+                src if loopback(self.family, src) else src in env.local,
                 env.route(src) if env.routes else None)
 
     def _shared(self, dst: object, rest: tuple) -> tuple:

@@ -105,8 +105,9 @@ def test_a_dnat_to_loopback_from_elsewhere_assumes_route_localnet(capsys: pytest
     assert [o["destination"] for o in data["outcomes"]] == ["127.0.0.11:50410"]
     assert _uncertain(data)[-1] == (None, "routing decision", "the DNAT destination 127.0.0.11 is a loopback "
                                     "address, which a packet from elsewhere reaches only where route_localnet is "
-                                    "set (net.ipv4.conf.all or the input interface's); assumed set (a dump holds "
-                                    "no sysctls), else the kernel drops it as a martian")
+                                    "set (net.ipv4.conf.all or the input interface's); assumed set (the rules do "
+                                    "not say; kube-proxy sets it when it serves NodePorts on localhost), else the "
+                                    "kernel drops it as a martian")
     code, data, _ = _trace([*argv[:4], "--src", "192.168.31.191", *argv[6:]], capsys)  # from the node itself
     assert code == 0 and data is not None and data["origin"] == "local"
     assert "route_localnet" not in json.dumps(data["uncertain"])

@@ -249,7 +249,9 @@ def test_loopback_is_local_everywhere_and_a_local_packet_s_doubt_is_listed_once(
     loop = trace(text, tcp(src="127.0.0.1", dst="127.0.0.1"), UNKNOWN_NODE)
     assert loop.origin == "local" and loop.uncertain == ()
     out = trace(text, tcp(src="127.0.0.1", dst="10.1.2.3"), UNKNOWN_NODE)  # ROUTE_OUT and LOOPBACK both ask
-    assert [(u.line, u.rule) for u in out.uncertain] == [(None, ROUTING)]
+    assert [(u.line, u.rule) for u in out.uncertain] == [(None, ROUTING)] * 2
+    assert reasons(out)[0] == "the destination 10.1.2.3 is assumed not to be an address of this node (give --node-ip)"
+    assert reasons(out)[1].startswith("the source 127.0.0.1 is a loopback address")  # leaving: route_localnet
 
 
 def test_a_kubeadm_dump_without_node_ip_says_why_the_api_server_looks_dropped(
@@ -353,8 +355,9 @@ def test_the_engine_lists_the_origin_and_route_localnet_assumptions() -> None:
     origin = ("the source {} is assumed not to be an address of this node, so the packet comes from elsewhere, not "
               "from the node itself (give --node-ip)")
     localnet = ("the DNAT destination 127.0.0.11 is a loopback address, which a packet from elsewhere reaches only "
-                "where route_localnet is set (net.ipv4.conf.all or the input interface's); assumed set (a dump holds "
-                "no sysctls), else the kernel drops it as a martian")
+                "where route_localnet is set (net.ipv4.conf.all or the input interface's); assumed set (the rules do "
+                "not say; kube-proxy sets it when it serves NodePorts on localhost), else the kernel drops it as a "
+                "martian")
     for src in ("10.0.0.2", "10.0.0.3"):  # each its own source, not an answer kept for another
         result = tracer.trace(Packet.of("udp", src, "10.96.0.10", 53))
         assert [(u.line, u.rule, u.reason) for u in result.uncertain] == [

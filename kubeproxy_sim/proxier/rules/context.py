@@ -176,6 +176,15 @@ def _interface_addresses(config: ProxyConfig) -> list[netaddr.IPAddress]:
     return [a for a in map(netaddr_address, texts) if a is not None]  # (with the family, as for the CIDRs)
 
 
+def serves_localhost_nodeports(config: ProxyConfig, nodeports: NodePortDestinations | None = None) -> bool:
+    """Whether kube-proxy serves NodePorts on 127.0.0.0/8, and so sets net.ipv4.conf.all.route_localnet=1
+    (NewProxier: localhostNodePorts on, IPv4, an IPv4 loopback among the node port addresses): a trace of
+    generated rules then knows that sysctl, which a dump does not say."""
+    if nodeports is None:
+        nodeports = nodeport_destinations(config)
+    return config.localhost_nodeports and not config.ipv6 and nodeports.contains_ipv4_loopback
+
+
 def make_context(config: ProxyConfig, total_endpoints: int) -> SyncContext:
     """Everything node-wide a sync needs, from the config and the cluster's endpoint count."""
     nodeports = nodeport_destinations(config)
@@ -188,7 +197,6 @@ def make_context(config: ProxyConfig, total_endpoints: int) -> SyncContext:
         node_ip=primary_ip(config, config.ipv6) or ("::1" if config.ipv6 else "127.0.0.1"),
         detector=local_detector(config),
         nodeports=nodeports,
-        localhost_nodeports=(config.localhost_nodeports and not config.ipv6
-                             and nodeports.contains_ipv4_loopback),
+        localhost_nodeports=serves_localhost_nodeports(config, nodeports),
         large_cluster=total_endpoints > LARGE_CLUSTER_THRESHOLD,
     )
