@@ -663,10 +663,6 @@ class NodeRules:
     def config(self) -> ProxyConfig:
         return self.inputs.config
 
-    def node_addresses(self) -> tuple[str, ...]:
-        """The node's own addresses (without prefixes), for addrtype LOCAL and the local-origin test."""
-        return tuple(ip.split("/")[0] for ip in self.config.node_ips)
-
 
 def load_node_rules(args: argparse.Namespace) -> NodeRules:
     """Objects + node flags -> the node's tables as kube-proxy leaves them (built-in chains with its jumps)."""

@@ -49,7 +49,8 @@ EXAMPLES = """examples:
 """
 NODE_IP_WITH_DUMP = (". With --rules, list every local address of the node, a bridge's (cni0, docker0) "
                      "included: one not listed is taken as not the node's (without --node-ip, the node's "
-                     "addresses are unknown and tests that hang on them are listed as uncertain)")
+                     "addresses are unknown and tests that hang on them are listed as uncertain); with /PREFIX, "
+                     "its subnet's broadcast address is known too")
 GRAPH_SUFFIXES = ".svg, .png, .dot, .gv, .mmd or .mermaid"
 
 
@@ -131,8 +132,9 @@ def _from_dump(args: argparse.Namespace, family: int):
     if not any(table.chains for table in ruleset.tables):  # every packet would read ACCEPT: likely the wrong file
         report([Diagnostic("no tables in this file; expected iptables-save output (every packet is accepted)",
                            file=name, severity=Severity.WARNING)], args)
-    # of the dump's family, as netns verify --rules takes them: one of the other family is refused
-    addresses = dump_node_addresses(args.node_ip or (), 6 if ruleset.ipv6 else 4)
+    # of the dump's family, as netns verify --rules takes them: one of the other family is refused; with their
+    # prefix lengths (a subnet's broadcast address)
+    addresses = dump_node_addresses(args.node_ip or (), 6 if ruleset.ipv6 else 4, prefixes=True)
     # what the dump leaves out (a table, iptables-legacy's rules): a reply reads no nat rule, so nat's absence
     # changes nothing for it
     gaps = dump_gaps(text, [table.name for table in ruleset.tables], ruleset.ipv6, nat_read=args.ctdir != "REPLY")
@@ -189,8 +191,9 @@ def _from_objects(args: argparse.Namespace, family: int):
                                             else None)
         return text
 
-    # route_localnet is known set when kube-proxy serves NodePorts on localhost (it sets the sysctl itself)
-    return (node.ruleset, node.node_addresses(), serves_localhost_nodeports(node.config), node.inputs.errors,
+    # the node's addresses with their prefix lengths (a subnet's broadcast address); route_localnet is known
+    # set when kube-proxy serves NodePorts on localhost (it sets the sysctl itself)
+    return (node.ruleset, node.config.node_ips, serves_localhost_nodeports(node.config), node.inputs.errors,
             line_text, saved, ())
 
 

@@ -76,24 +76,32 @@ def dump_family_mismatch(what: str, dump_family: int, expected: str) -> str:
     return f"{what}, but the dump is an {tool} (IPv{dump_family}); expected IPv{dump_family} {expected}"
 
 
-def dump_node_addresses(given: Iterable[str], family: int) -> tuple[str, ...]:
-    """The ``--node-ip`` addresses given with a dump of this family: without prefix lengths, canonical, once
-    each. Text that is no address (a usage error), or an address of the other family (a dual-stack node's IPv6
-    InternalIP with an iptables-save), is refused at ``--node-ip``: taken as given, it would make the dump's
-    family of node addresses known and empty."""
-    from kubeproxy_sim.netfilter.packet import format_address, parse_address
+def dump_node_addresses(given: Iterable[str], family: int, prefixes: bool = False) -> tuple[str, ...]:
+    """The ``--node-ip`` addresses given with a dump of this family: canonical, once each, without prefix
+    lengths (``prefixes``: with each one given, as ``IP/LEN``, which tells a trace the subnet's broadcast
+    address). Text that is no address (a usage error), or an address of the other family (a dual-stack node's
+    IPv6 InternalIP with an iptables-save), is refused at ``--node-ip``: taken as given, it would make the
+    dump's family of node addresses known and empty."""
+    from kubeproxy_sim.netfilter.packet import format_address, parse_address, parse_network
 
     found: dict[str, None] = {}
     for text in given:
+        head, slash, length = text.partition("/")
         try:
-            of, value = parse_address(text.split("/")[0])
+            of, value = parse_address(head)
         except ValueError as exc:  # text that is no address: the wrong shape, a usage error
             raise UsageError(Diagnostic(str(exc), field="--node-ip")) from None
+        try:
+            mask = parse_network(text)[2] if prefixes and slash else None
+        except ValueError:
+            raise UsageError(Diagnostic(f"{text!r}: {length!r} is no prefix length; expected IP or IP/PREFIX, "
+                                        f"PREFIX 0-{32 if of == 4 else 128}",
+                                        field="--node-ip")) from None
         address = format_address(of, value)
         if of != family:
             raise InputError(Diagnostic(dump_family_mismatch(f"{address} is an IPv{of} address", family,
                                                              "node addresses"), field="--node-ip"))
-        found.setdefault(address)
+        found.setdefault(address if mask is None else f"{address}/{mask.bit_count()}")
     return tuple(found)
 
 

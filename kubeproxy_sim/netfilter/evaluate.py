@@ -26,9 +26,10 @@ path with that policy (a :class:`~kubeproxy_sim.netfilter.compile.PseudoRule`),
 so the path names what decided. A routing decision that hangs on the node's
 addresses when they are not known records a doubt charged to :data:`ROUTING`, and
 so does one that routes a loopback address to or from another host (which hangs
-on route_localnet, a sysctl, unless the node says it is set); that a packet comes
-from elsewhere at all, when it may be from one of the node's unknown addresses, is
-charged to :data:`ORIGIN`.
+on route_localnet, a sysctl, unless the node says it is set), and one that
+delivers a packet to a multicast group the node may not have joined; that a packet
+comes from elsewhere at all, when it may be from one of the node's unknown
+addresses, is charged to :data:`ORIGIN`.
 
 When tracing (no Sampler), the pipelines after a routing decision are memoised
 (:class:`PipelineMemo`): keyed on the branch fields their chains can read, so
@@ -72,6 +73,8 @@ EXPECTATION = PseudoRule("", "", 0, "conntrack expectation")
 EXPECTED_NAT = ("a RELATED packet opens a connection a conntrack helper expected (FTP data, say), whose nat rules the "
                 "kernel reads as for a NEW one; assumed read, as they are unless the helper bound its NAT to its "
                 "master connection's (a NATed master with the helper's nf_nat module loaded)")
+ALL_HOSTS = {4: frozenset({0xE0000001}), 6: frozenset({0xFF01 << 112 | 1, 0xFF02 << 112 | 1})}
+"""The all-hosts (all-nodes) multicast groups, which every interface joins: 224.0.0.1, ff01::1 and ff02::1."""
 TCP_FLAGS_NEW = frozenset({"SYN"})
 TCP_FLAGS_LATER = frozenset({"ACK"})
 
@@ -209,35 +212,71 @@ class Env:
         self.iface_addrs = {
             name: tuple(v for f, v in map(_address, addrs) if f == family) for name, addrs in node.interfaces
         }
+        self.broadcasts = _broadcasts(family, node.addresses)
+        self.iface_broadcasts = {name: _broadcasts(family, addrs) for name, addrs in node.interfaces}
         nets = [(parse_network(cidr), iface) for cidr, iface in node.routes]
         self.routes = sorted(((n, m, i) for (f, n, m), i in nets if f == family), key=lambda r: -r[1])
         self.ipsets = None if node.ipsets is None else {n: _parse_members(m) for n, m in node.ipsets}
 
     def address_type(self, family: int, value: int, iface: str | None = "") -> str | None:
-        """addrtype's answer for an address (None: the interface's addresses are not known)."""
+        """addrtype's answer for an address (None: the interface's addresses are not known).
+
+        IPv4 as inet_dev_addr_type answers: 0.0.0.0/8 and 255.255.255.255 are BROADCAST and 224/4 is
+        MULTICAST on any interface; any other address is its route's type in the local table (LOCAL, or
+        BROADCAST for a subnet's broadcast address), on the interface asked about (--limit-iface-*), else
+        UNICAST."""
+        if family == 4:
+            if value >> 24 == 0 or value == 0xFFFFFFFF:
+                return "BROADCAST"
+            if value >> 28 == 0xE:
+                return "MULTICAST"
+        elif value >> 120 == 0xFF:
+            return "MULTICAST"
+        elif value == 0:
+            return "UNSPEC"
         if iface:
             addrs = self.iface_addrs.get(iface)
             if addrs is None and iface != "lo":
                 return None
             if value in (addrs or ()) or (iface == "lo" and loopback(family, value)):
                 return "LOCAL"
+            if value in self.iface_broadcasts.get(iface, ()):
+                return "BROADCAST"
         elif iface is None:
             return None
         elif value in self.local or loopback(family, value):
             return "LOCAL"
-        if value == 0:
-            return "UNSPEC"
-        if family == 4:
-            if value >> 28 == 0xE:
-                return "MULTICAST"
-            if value == 0xFFFFFFFF:
-                return "BROADCAST"
-        elif value >> 120 == 0xFF:
-            return "MULTICAST"
+        elif value in self.broadcasts:
+            return "BROADCAST"
         return "UNICAST"
 
     def is_local(self, value: int) -> bool:
         return value in self.local or loopback(self.family, value)
+
+    def received(self, b: Branch) -> bool:
+        """Whether the kernel delivers a packet from elsewhere to the node itself (INPUT), not forwarding it.
+
+        A local address, as well as a broadcast (255.255.255.255, a node address's subnet-directed one)
+        or a multicast group the node has joined (ip_route_input_mc): the all-hosts group every interface
+        joins; any other is assumed joined, and said so, since the kernel drops one it has not joined
+        (without multicast routing) rather than forwarding it.
+        """
+        dst, family = b.dst, b.family
+        if dst in self.local or loopback(family, dst):
+            return True
+        if family == 4:
+            if dst == 0xFFFFFFFF or dst in self.broadcasts:
+                return True
+            multicast = dst >> 28 == 0xE
+        else:
+            multicast = dst >> 120 == 0xFF
+        if not multicast:
+            return False
+        if dst not in ALL_HOSTS[family]:
+            b.doubts.append((ROUTING, f"the destination {format_address(family, dst)} is a multicast group, "
+                                      "delivered to the node only where one of its sockets joined it; assumed "
+                                      "joined, else the kernel drops the packet"))
+        return True
 
     def reverse_path(self, src: int, dst: int, in_iface: str | None, loose: bool, accept_local: bool) -> bool | None:
         """Whether a packet passes xt_rpfilter's test (None: the node's facts do not say).
@@ -311,6 +350,22 @@ class Env:
 
 def _address(text: str) -> tuple[int, int]:
     return parse_address(text.partition("/")[0])
+
+
+def _broadcasts(family: int, addresses: Iterable[str]) -> frozenset[int]:
+    """The subnet-directed broadcasts of IPv4 addresses given with a prefix: the kernel gives each (a
+    prefix under /31) a broadcast route in the local table (fib_add_ifaddr)."""
+    if family != 4:
+        return frozenset()
+    found = set()
+    for text in addresses:
+        if "/" not in text:
+            continue
+        f, net, mask = parse_network(text)
+        host = ~mask & 0xFFFFFFFF
+        if f == 4 and host > 1:
+            found.add(net | host)
+    return frozenset(found)
 
 
 def _parse_members(members: Iterable[str]) -> tuple[list[tuple[int, int]], set[tuple[int, str, int]]]:
@@ -862,7 +917,7 @@ class Engine:
         env = self.env
         if b.ct_dnat is not None and step != "LOOPBACK":
             b.dst, b.dport = b.ct_dnat  # conntrack's DNAT of a later packet: at the nat hook, before routing
-        local = env.is_local(b.dst)
+        local = env.received(b) if step == "ROUTE" else env.is_local(b.dst)
         if not local and not env.addresses_known:
             _routing_doubt(b)
         if step == "ROUTE":  # from elsewhere

@@ -17,6 +17,7 @@ from kubeproxy_sim.cli.main import build_parser, main
 from kubeproxy_sim.cli.options import REPO_RULESETS, load_inputs, load_node_rules
 from kubeproxy_sim.cli.output import Console
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, render_text
+from kubeproxy_sim.proxier.rules.context import serves_localhost_nodeports
 
 SVC = "KUBE-SVC-2TYZFXBKM236ELT2"
 CLIENT_TO_CLUSTER_IP = ["--scenario", "bootcamp", "--src", "10.244.0.9", "--dst", "10.96.142.87", "--dport", "8080"]
@@ -89,7 +90,8 @@ def test_plain_trace_text_is_the_tracers_text(scenario: str) -> None:
     args = build_parser().parse_args(["trace", "--scenario", scenario, "--src", "1.1.1.1", "--dst", "1.1.1.2",
                                       "--dport", "1"])
     node = load_node_rules(args)
-    tracer = Tracer(node.ruleset, NodeContext.of(node.node_addresses()))
+    tracer = Tracer(node.ruleset, NodeContext.of(node.config.node_ips,
+                                                  route_localnet=serves_localhost_nodeports(node.config)))
     from kubeproxy_sim.netfilter.packet import Packet
 
     for flow in _flows(scenario)[:12]:
@@ -104,7 +106,7 @@ def test_trace_on_a_terminal_draws_boxes_and_colours() -> None:
     node = load_node_rules(args)
     from kubeproxy_sim.netfilter.packet import Packet
 
-    result = Tracer(node.ruleset, NodeContext.of(node.node_addresses())).trace(
+    result = Tracer(node.ruleset, NodeContext.of(node.config.node_ips)).trace(
         Packet.of("tcp", "192.168.49.1", "192.168.49.2", 31526))
     fancy = trace_cmd.trace_text(result, Console(None, color=True, unicode=True))  # type: ignore[arg-type]
     assert "\x1b[32;1mDNAT to 10.244.0.3:8080\x1b[0m" in fancy

@@ -1,0 +1,107 @@
+"""Broadcast and multicast destinations are delivered to the node (INPUT), as the kernel routes them.
+
+Regression from a QA pass on real node dumps (QA-dumps #10): with ``--node-ip 192.168.0.2/24`` the subnet's
+broadcast 192.168.0.255 was neither addrtype BROADCAST nor LOCAL and was forwarded, and 255.255.255.255 and
+224.0.0.1 went through FORWARD; the kernel's local table holds a broadcast route for each address's subnet
+(fib_add_ifaddr, a prefix under /31), 255.255.255.255 is a limited broadcast, and a multicast group the node
+has joined (all-hosts is joined on every interface) is delivered locally (``ip route get 192.168.0.255 from
+192.168.0.9 iif eth0``: ``<local,brd>``; 224.0.0.1: ``<local,mc>``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.errors import UsageError
+from kubeproxy_sim.netfilter.codec import parse_ruleset
+from kubeproxy_sim.netfilter.dumpfile import dump_node_addresses
+from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from tests.realworld import DUMPS
+
+RULES = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+         "-A INPUT -m addrtype --dst-type BROADCAST -j ACCEPT\n"
+         "-A INPUT -m addrtype --dst-type MULTICAST -j ACCEPT\n"
+         "-A INPUT -m addrtype --dst-type LOCAL -j ACCEPT\n"
+         "-A INPUT -j DROP\n-A FORWARD -j REJECT\nCOMMIT\n")
+NODE = NodeContext.of(["192.168.0.2/24"], interfaces={"eth0": ["192.168.0.2/24"]})
+
+
+def ends(dst: str, node: NodeContext = NODE, **kw: str) -> list[tuple[str, str, int | None]]:
+    """(verdict, chain, line) of the last step of each outcome of a packet from a neighbour on eth0."""
+    result = Tracer(parse_ruleset(RULES), node).trace(Packet.of("udp", "192.168.0.9", dst, 9, in_iface="eth0",
+                                                                **kw))
+    return [(o.verdict, o.path[-1].chain, o.path[-1].line) for o in result.outcomes]
+
+
+@pytest.mark.parametrize(("dst", "line"), [("192.168.0.255", 5), ("255.255.255.255", 5), ("224.0.0.1", 6),
+                                           ("192.168.0.2", 7)])
+def test_broadcast_multicast_and_local_destinations_are_delivered_with_their_address_type(dst: str,
+                                                                                          line: int) -> None:
+    assert ends(dst) == [("ACCEPT", "INPUT", line)]
+
+
+def test_addresses_that_are_not_broadcasts_are_forwarded() -> None:
+    assert ends("192.168.0.0") == [("REJECT", "FORWARD", 9)]  # the network's address: no broadcast route
+    assert ends("192.168.1.255") == [("REJECT", "FORWARD", 9)]  # another subnet's
+    point = NodeContext.of(["192.168.0.2/31"])  # /31 and /32 have no broadcast
+    assert ends("192.168.0.3", point) == [("REJECT", "FORWARD", 9)]
+    bare = NodeContext.of(["192.168.0.2"])  # no prefix given: its subnet is not known
+    assert ends("192.168.0.255", bare) == [("REJECT", "FORWARD", 9)]
+    assert ends("255.255.255.255", bare) == [("ACCEPT", "INPUT", 5)]
+
+
+def test_a_group_the_node_may_not_have_joined_is_assumed_joined_and_said_so() -> None:
+    result = Tracer(parse_ruleset(RULES), NODE).trace(Packet.of("udp", "192.168.0.9", "239.1.2.3", 9,
+                                                                in_iface="eth0"))
+    assert [o.path[-1].line for o in result.outcomes] == [6]
+    assert [(u.rule, u.reason) for u in result.uncertain] == [
+        ("routing decision", "the destination 239.1.2.3 is a multicast group, delivered to the node only where one "
+                             "of its sockets joined it; assumed joined, else the kernel drops the packet")]
+    ipv6 = NodeContext.of(["fd00::2/64"])
+    six = parse_ruleset(RULES.replace("-A INPUT -m addrtype --dst-type BROADCAST -j ACCEPT\n", ""), ipv6=True)
+    assert Tracer(six, ipv6).trace(Packet.of("udp", "fd00::9", "ff02::1", 9, in_iface="eth0")).uncertain == ()
+
+
+def test_addrtype_limited_to_the_input_interface_knows_its_subnet_s_broadcast() -> None:
+    rules = RULES.replace("--dst-type BROADCAST", "--dst-type BROADCAST --limit-iface-in")
+    node = NodeContext.of(["192.168.0.2/24", "10.0.0.2/8"], interfaces={"eth0": ["192.168.0.2/24"],
+                                                                         "eth1": ["10.0.0.2/8"]})
+    tracer = Tracer(parse_ruleset(rules), node)
+    assert [o.path[-1].line for o in tracer.trace(Packet.of("udp", "192.168.0.9", "192.168.0.255", 9,
+                                                            in_iface="eth0")).outcomes] == [5]
+    # 10.255.255.255 is a broadcast of eth1, not of eth0: then it is only LOCAL-less, not BROADCAST there
+    assert [o.path[-1].line for o in tracer.trace(Packet.of("udp", "192.168.0.9", "10.255.255.255", 9,
+                                                            in_iface="eth0")).outcomes] == [8]
+
+
+def test_trace_reads_node_ip_prefixes_with_a_dump(capsys: pytest.CaptureFixture[str]) -> None:
+    dump = str(DUMPS / "08-centos7-flannel-nodeport-2024.rules")
+    argv = ["trace", "--rules", dump, "--node-ip", "192.168.0.2/24", "--src", "192.168.0.9", "--dst",
+            "192.168.0.255", "--dport", "9", "--proto", "udp", "--in-iface", "eth0", "-o", "json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {(s["table"], s["chain"]) for o in data["outcomes"] for s in o["path"]} >= {("filter", "INPUT")}
+    assert not any(s["chain"] == "FORWARD" for o in data["outcomes"] for s in o["path"])
+    assert dump_node_addresses(["192.168.0.2/24", "10.0.0.1", "10.0.0.5/255.255.0.0"], 4, prefixes=True) == (
+        "192.168.0.2/24", "10.0.0.1", "10.0.0.5/16")
+    assert dump_node_addresses(["192.168.0.2/24"], 4) == ("192.168.0.2",)
+    with pytest.raises(UsageError, match=r"'192.168.0.2/33': '33' is no prefix length; expected IP or "
+                                         r"IP/PREFIX, PREFIX 0-32"):
+        dump_node_addresses(["192.168.0.2/33"], 4, prefixes=True)
+
+
+def test_addrtype_answers_the_zero_network_and_limited_broadcast_on_any_interface() -> None:
+    """inet_dev_addr_type: 0.0.0.0/8 and 255.255.255.255 are BROADCAST, 224/4 MULTICAST, before any route is
+    looked up, so an interface whose addresses are not known does not make them uncertain."""
+    rules = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             "-A INPUT -m addrtype --dst-type MULTICAST --limit-iface-in -j REJECT\n"
+             "-A INPUT -m addrtype --src-type BROADCAST --limit-iface-in -j DROP\nCOMMIT\n")
+    tracer = Tracer(parse_ruleset(rules), NodeContext.of(["192.168.0.2/24"]))  # eth0's addresses: not given
+    dhcp = tracer.trace(Packet.of("udp", "0.0.0.0", "255.255.255.255", 67, 68, in_iface="eth0"))
+    assert [o.verdict for o in dhcp.outcomes] == ["DROP"] and dhcp.uncertain == ()
+    group = tracer.trace(Packet.of("udp", "192.168.0.9", "224.0.0.1", 9, in_iface="eth0"))
+    assert [o.verdict for o in group.outcomes] == ["REJECT"] and group.uncertain == ()
