@@ -633,8 +633,7 @@ def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> None:
     nat = rule.nat
     if kind is Kind.DNAT or kind is Kind.REDIRECT:
         if kind is Kind.REDIRECT:
-            local = b.env.source_for(b.in_iface) if b.in_iface else None
-            b.dst = local if local is not None else (1 if b.family == 6 else 0x7F000001)
+            b.dst = _redirect_address(rule, b)
         elif nat is not None and nat.addr_lo is not None:
             b.dst = nat.addr_lo
         if nat is not None and nat.port_lo is not None:
@@ -659,6 +658,29 @@ def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> None:
     b.snat = True
     if kind is Kind.SNAT:
         b.masq = True
+
+
+def _redirect_address(rule: CompiledRule, b: Branch) -> int:
+    """REDIRECT's new destination, as nf_nat_redirect_ipv4/6 choose it: loopback for a packet generated on the
+    node (OUTPUT), else the input interface's primary address. That is known when the interface's addresses
+    are given; otherwise the node's first address is assumed, and said so unless it is the node's only one."""
+    env, family = b.env, b.family
+    if b.in_iface == "":  # generated on the node
+        return 1 if family == 6 else 0x7F000001
+    own = env.iface_addrs.get(b.in_iface) if b.in_iface else None
+    if own:
+        return own[0]
+    assumed = env.primary
+    if assumed is not None and len(env.local) == 1 and env.addresses_known:
+        return assumed
+    iface = f"interface {b.in_iface}, not known here" if b.in_iface else "interface, which is not known"
+    if assumed is None:
+        assumed = 1 if family == 6 else 0x7F000001
+        what = f"the node's addresses are not known (give --node-ip): {format_address(family, assumed)} stands in"
+    else:
+        what = f"the node has several addresses: assumed the first, {format_address(family, assumed)}"
+    b.doubts.append((rule, f"REDIRECT sends the packet to the primary address of its input {iface}; {what}"))
+    return assumed
 
 
 def _range_doubt(rule: CompiledRule, b: Branch) -> str:
@@ -973,8 +995,9 @@ LOCALNET_ASSUMED = "assumed set (the rules do not say; kube-proxy sets it when i
 def _martian_doubt(b: Branch) -> None:
     """A packet from elsewhere to 127/8 (DNATed there, as kind's DOCKER_OUTPUT does to 127.0.0.11, or sent
     there) or from 127/8 is routed only where route_localnet is set, else dropped as a martian before INPUT
-    or FORWARD (ip_route_input_slow); the sysctl is not in the rules."""
-    if loopback(4, b.dst):
+    or FORWARD (ip_route_input_slow); the sysctl is not in the rules. A REDIRECT's 127.0.0.1 only stands in
+    for the input interface's address when the node's are not known (see :func:`_redirect_address`)."""
+    if loopback(4, b.dst) and not any(rule.kind is Kind.REDIRECT for rule in b.path):
         what = "DNAT destination" if b.dnat else "destination"
         b.doubts.append((ROUTING, f"the {what} {format_address(4, b.dst)} is a loopback address, which a packet "
                                   "from elsewhere reaches only where route_localnet is set (net.ipv4.conf.all or the "
