@@ -4,9 +4,10 @@ Run as ``python -m kubeproxy_sim.kernel.dnsquery SERVER PORT QTYPE COUNT TIMEOUT
 that entered the client's namespace. Each of COUNT lookups asks SERVER the candidate NAMEs in order (the search
 list as the pod's resolver walks it), each from a fresh socket (a new source port: a new conntrack entry and a
 new draw among kube-dns's endpoints, as each connection's lookup is one in ``send``), and stops as glibc's
-res_search does: at the first answer with an address; a name without one (NXDOMAIN, no data, or SERVFAIL) goes on
-to the next; a query that fails (refused, no answer within TIMEOUT) or is answered REFUSED (or another error
-rcode) ends the lookup. Lookups run concurrently, so dropped queries cost one timeout. Prints one JSON list, per
+res_search does: at the first NOERROR answer with records (an address; or a CNAME alone, which res_search
+returns and getaddrinfo finds no address in); a name without any (NXDOMAIN, no data, or SERVFAIL) goes on to the
+next; a query that fails (refused, no answer within TIMEOUT) or is answered REFUSED (or another error rcode) ends
+the lookup. Lookups run concurrently, so dropped queries cost one timeout. Prints one JSON list, per
 lookup: the answer (``rcode``, ``name`` answered, ``addresses``, ``witness``: who answered and what it saw) or
 ``{"error": reason, "name": NAME}``.
 """
@@ -24,7 +25,7 @@ from typing import Any
 from kubeproxy_sim.kernel import dnswire
 from kubeproxy_sim.kernel.probe import PARALLEL, mark, reason
 
-SEARCH_ON = ("NOERROR", "NXDOMAIN", "SERVFAIL")  # the rcodes of an answer without an address that go on to the next
+SEARCH_ON = ("NOERROR", "NXDOMAIN", "SERVFAIL")  # the rcodes of an answer without records that go on to the next
 
 
 def query(server: str, port: int, name: str, qtype: str, timeout: float, bind: str | None,
@@ -54,21 +55,23 @@ def query(server: str, port: int, name: str, qtype: str, timeout: float, bind: s
             return {"error": reason(exc.errno or 0), "name": name}
     witness = json.loads(reply.witness) if reply.witness else None
     addresses = [value for _, kind, value in reply.answers if kind == qtype]
-    return {"rcode": reply.rcode, "name": name, "addresses": addresses, "witness": witness}
+    return {"rcode": reply.rcode, "name": name, "addresses": addresses, "records": len(reply.answers),
+            "witness": witness}
 
 
 def lookup(server: str, port: int, names: list[str], qtype: str, timeout: float, bind: str | None,
            dscp: int) -> dict[str, Any]:
-    """The candidates in order, to the first answer with an address, the first failed query, or the first
-    answer of an rcode that ends glibc's search (REFUSED, NOTIMP, FORMERR: anything but NXDOMAIN, no data and
-    SERVFAIL, which __res_context_search passes over as got_servfail); with none, the first NOERROR answer (a name
-    with no data), else the first SERVFAIL, else the last NXDOMAIN, as glibc reports it."""
+    """The candidates in order, to the first NOERROR answer with records (a CNAME alone too), the first failed
+    query, or the first answer of an rcode that ends glibc's search (REFUSED, NOTIMP, FORMERR: anything but
+    NXDOMAIN, no data and SERVFAIL, which __res_context_search passes over as got_servfail); with none, the first
+    NOERROR answer (a name with no data), else the first SERVFAIL, else the last NXDOMAIN, as glibc reports it."""
     nodata: dict[str, Any] | None = None
     servfail: dict[str, Any] | None = None
     last: dict[str, Any] = {"rcode": "NXDOMAIN", "name": "", "addresses": [], "witness": None}
     for name in names:
         answer = query(server, port, name, qtype, timeout, bind, dscp)
-        if "error" in answer or answer["addresses"] or answer["rcode"] not in SEARCH_ON:
+        if "error" in answer or answer["rcode"] not in SEARCH_ON or (answer["rcode"] == "NOERROR"
+                                                                     and answer["records"]):
             return answer
         if answer["rcode"] == "NOERROR":
             nodata = nodata or answer

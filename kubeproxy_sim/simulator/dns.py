@@ -367,9 +367,11 @@ class ClusterDNS:
     def resolve(self, name: str, namespace: str | None = None, resolver: Resolver | None = None) -> Answer:
         """A pod's lookup (``namespace``: the pod's; None: no search path, as a node's resolver; ``resolver``:
         the pod's own resolv.conf, instead of the default one of ``namespace``). As glibc's res_search, a name
-        that exists without data (NODATA) does not end the search: the first answer with data does, else the
-        first NODATA one, else the last NXDOMAIN. A resolver that is not cluster DNS is asked no name of the
-        cluster's zone (what it answers there is not known), and one the simulation cannot ask, nothing."""
+        that exists without data (NODATA) does not end the search: the first answer with records does (a CNAME
+        alone too: res_search takes any NOERROR answer with records, and getaddrinfo then finds no address in
+        it), else the first NODATA one, else the last NXDOMAIN. A resolver that is not cluster DNS is asked no
+        name of the cluster's zone (what it answers there is not known), and one the simulation cannot ask,
+        nothing."""
         query = name
         nodata: Answer | None = None
         tried = tuple(resolver.candidates(name, self.domain) if resolver is not None else
@@ -380,7 +382,7 @@ class ClusterDNS:
             if scope == OUTSIDE and self.in_zone(candidate):
                 continue
             answer = self._follow(query, candidate, tried)
-            if any(r.type != "CNAME" for r in answer.records):
+            if answer.records:
                 return answer
             if answer.rcode == "NOERROR":
                 nodata = nodata or answer

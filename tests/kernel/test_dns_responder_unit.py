@@ -207,6 +207,19 @@ def _scripted(rcodes: dict[str, str]) -> Callable[[bytes, str], bytes | None]:
     return answer
 
 
+def test_a_cname_alone_ends_the_search_with_no_address_as_in_cluster_dns() -> None:
+    """glibc's res_search returns any NOERROR answer with records: a CNAME whose target has no address ends the
+    lookup (getaddrinfo finds no address), as ClusterDNS.resolve stops there."""
+    def answer(data: bytes, witness: str) -> bytes | None:
+        question = dnswire.parse_query(data)
+        assert question is not None
+        records = {"a.one": [("a.one", "CNAME", "gone.example")], "a.two": [("a.two", "A", "10.96.0.10")]}
+        return dnswire.encode_response(question, "NOERROR", records.get(question.name, []), witness)
+
+    with _serving(answer) as port:
+        found = dnsquery.lookup("127.0.0.1", port, ["a.one", "a.two"], "A", 2.0, None, 0)
+    assert (found["rcode"], found["name"], found["addresses"]) == ("NOERROR", "a.one", [])
+
 @pytest.mark.parametrize(("rcodes", "expected"), [
     ({"a.one": "SERVFAIL", "a.two": "NOERROR"}, ("NOERROR", "a.two")),  # SERVFAIL: on to the next, as glibc
     ({"a.one": "SERVFAIL"}, ("SERVFAIL", "a.one")),  # none answers: the SERVFAIL beats the NXDOMAINs

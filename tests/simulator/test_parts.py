@@ -231,6 +231,16 @@ def test_dns_headless_external_name_srv_and_pods():
     assert resolver.resolve("10-244-1-5.default.pod.cluster.local", None).addresses == ("10.244.1.5",)
 
 
+def test_dns_a_cname_alone_ends_the_search_as_glibc_s_res_search():
+    """glibc's res_search takes any NOERROR answer with records, a CNAME whose target has no address too, and
+    getaddrinfo then finds no address in it: the search list's later names (here the bare ext, which --hosts
+    knows) are not asked (the kernel's client stops there too, see kernel.dnsquery.lookup)."""
+    resolver = ClusterDNS(load(objects()), (("ext", "192.0.2.9"),))  # example.com, ext's externalName, unknown
+    answer = resolver.resolve("ext", "default")
+    assert (answer.rcode, answer.name, answer.cname, answer.addresses) == \
+        ("NOERROR", "ext.default.svc.cluster.local", "example.com", ())
+    assert resolver.resolve("ext.", "default").addresses == ("192.0.2.9",)  # the name alone
+
 def test_dns_pod_names_take_their_family_from_the_label_as_coredns_findpods():
     """QA-dns H1: no address in the label is NXDOMAIN (send used to end in an internal error); an address of the
     other family is no data; the namespace must exist."""
