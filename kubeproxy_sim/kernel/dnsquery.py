@@ -73,6 +73,8 @@ def lookup(server: str, port: int, names: list[str], qtype: str, timeout: float,
         if "error" in answer or answer["rcode"] not in SEARCH_ON or (answer["rcode"] == "NOERROR"
                                                                      and answer["records"]):
             return answer
+        if "fault" in (answer["witness"] or {}):  # the responder failed (a bug): netns send reports it
+            return answer
         if answer["rcode"] == "NOERROR":
             nodata = nodata or answer
         elif answer["rcode"] == "SERVFAIL":

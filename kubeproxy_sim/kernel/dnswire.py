@@ -123,6 +123,17 @@ def encode_response(question: Question, rcode: str, answers: list[tuple[str, str
     return header + body + b"".join(_record(*a) for a in answers) + _record(WITNESS, "TXT", witness)
 
 
+def encode_failure(data: bytes, witness: str) -> bytes | None:
+    """A SERVFAIL answer to the query ``data`` (None: it is no query), its question echoed as it came: what a
+    responder that failed answers, the witness saying why (so nothing here can fail on the question's name)."""
+    if parse_query(data) is None:
+        return None
+    end = _read_name(data, HEADER.size)[1] + 4
+    qid, flags = HEADER.unpack_from(data)[:2]
+    header = HEADER.pack(qid, QR | (flags & RD) | RCODES["SERVFAIL"], 1, 0, 0, 1)
+    return header + data[HEADER.size:end] + _record(WITNESS, "TXT", witness)
+
+
 def parse_response(data: bytes) -> Reply:
     """A response's rcode, its answer section (A, AAAA and CNAME records; others left out) and the witness."""
     if len(data) < HEADER.size:

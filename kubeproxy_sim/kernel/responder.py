@@ -79,3 +79,9 @@ class Responder:
         wanted = {"CNAME", self.dns.qtype} if question.qtype == dnswire.TYPES[self.dns.qtype] else {"CNAME"}
         records = [(r.name, r.type, r.value) for r in found.records if r.type in wanted]
         return dnswire.encode_response(question, found.rcode, records, witness)
+
+    @staticmethod
+    def failure(data: bytes, witness: str) -> bytes | None:
+        """The answer when :meth:`answer` failed (a bug): SERVFAIL, the witness carrying a ``fault`` that the
+        client stops at and ``netns send`` reports, instead of no answer, which would read as a DROP."""
+        return dnswire.encode_failure(data, witness)

@@ -451,14 +451,23 @@ def lookup(source: Source, dest: Destination, count: int, timeout: float, mark: 
     if done.returncode != 0:
         raise InputError(Diagnostic(f"the DNS lookup failed in {source.netns}: {done.stderr.strip()[-300:]}"))
     answers: list[dict[str, Any]] = json.loads(done.stdout)
+    check_answers(dest, answers)
+    return answers
+
+
+def check_answers(dest: Destination, answers: list[dict[str, Any]]) -> None:
+    """Refuse the run when an answer does not give the address cluster DNS gave: the responders answer from
+    cluster DNS, so that is a bug, as is a responder that failed (its SERVFAIL's witness says why)."""
+    assert dest.query is not None
     wrong = next((a for a in answers if "error" not in a and dest.ip not in a["addresses"]), None)
     if wrong is not None:
-        who = (wrong.get("witness") or {}).get("pod", "an unknown server")
+        witness = wrong.get("witness") or {}
+        fault = f" (its responder failed: {witness['fault']})" if "fault" in witness else ""
         raise InputError(Diagnostic(
-            f"{dest.label!r}: {who} answered the DNS query for {wrong['name'] or query.names[-1]} with "
-            f"{wrong['rcode']} {', '.join(wrong['addresses']) or '(no address)'}, but cluster DNS resolves the name "
-            f"to {dest.ip}: the responder and the simulator disagree (a bug: please report it)", field="--to"))
-    return answers
+            f"{dest.label!r}: {witness.get('pod', 'an unknown server')} answered the DNS query for "
+            f"{wrong['name'] or dest.query.names[-1]} with {wrong['rcode']} "
+            f"{', '.join(wrong['addresses']) or '(no address)'}{fault}, but cluster DNS resolves the name to "
+            f"{dest.ip}: the responder and the simulator disagree (a bug: please report it)", field="--to"))
 
 
 def render_text(result: Tally, state: dict[str, Any]) -> str:

@@ -63,8 +63,10 @@ def _sockets(proto: str, port: int) -> list[socket.socket]:
     return socks
 
 
-def _answer(pod: str, peer: tuple, local: tuple) -> bytes:
-    return (json.dumps({"pod": pod, "src": f"{peer[0]}:{peer[1]}", "dst": f"{local[0]}:{local[1]}"}) + "\n").encode()
+def _answer(pod: str, peer: tuple, local: tuple, fault: str = "") -> bytes:
+    """The JSON line; ``fault``: why the DNS responder could not answer (see :meth:`.Responder.failure`)."""
+    said = {"pod": pod, "src": f"{peer[0]}:{peer[1]}", "dst": f"{local[0]}:{local[1]}"}
+    return (json.dumps({**said, "fault": fault} if fault else said) + "\n").encode()
 
 
 def _original(conn: socket.socket) -> tuple:
@@ -149,8 +151,9 @@ def _serve_udp(pod: str, sock: socket.socket, catch_all: bool = False,
     if responder is not None:
         try:
             dns = responder.answer(payload, line.decode().strip())
-        except Exception:
-            dns = None
+        except Exception as exc:  # a bug: told to the client in the answer (nobody reads this server's stderr)
+            fault = f"{type(exc).__name__}: {exc}"
+            dns = responder.failure(payload, _answer(pod, peer, (local, port), fault).decode().strip())
     with contextlib.suppress(OSError):
         sock.sendmsg([dns or line], reply, 0, peer)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import select
 import socket
 import struct
 import threading
@@ -17,10 +18,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 
+from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.kernel import dnsquery, dnswire
+from kubeproxy_sim.kernel import server as kernel_server
 from kubeproxy_sim.kernel.plan import plan
 from kubeproxy_sim.kernel.responder import Responder, cluster_dns, dns_records
-from kubeproxy_sim.kernel.send import Query, resolve_destination, resolve_source, tally, topology_record
+from kubeproxy_sim.kernel.send import (
+    Query,
+    check_answers,
+    resolve_destination,
+    resolve_source,
+    tally,
+    topology_record,
+)
 from tests.kernel.test_send_dns_unit import _docs
 from tests.simulator.builders import BASE, load, objects
 from tests.simulator.test_pod_dns import KUBE_DNS
@@ -291,3 +301,45 @@ def test_a_mutated_response_reads_or_is_a_wire_error(changes: list[tuple[int, in
         raw[at % len(raw)] = value
     with contextlib.suppress(dnswire.WireError):
         dnswire.parse_response(bytes(raw[:len(raw) - cut % len(raw)]))
+
+
+class _Broken(Responder):
+    """A responder with a bug: every query makes it raise."""
+
+    def answer(self, data: bytes, witness: str) -> bytes | None:
+        raise KeyError("services")
+
+
+def test_a_responder_that_fails_answers_servfail_naming_the_fault_and_send_says_it_is_a_bug(state: dict) -> None:
+    """Was: the server swallowed the exception and answered with the JSON line, which the client waits past, so
+    netns send reported a TIMEOUT: a plausible wrong result. Now the server's SERVFAIL carries the fault in its
+    witness, the client stops at it (SERVFAIL alone would go on to the next name) and send refuses the run as a
+    bug."""
+    broken = _Broken(json.loads(json.dumps(dns_records(state))))
+    sock = kernel_server._bind("udp", 0, socket.AF_INET)
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            if select.select([sock], [], [], 0.1)[0]:
+                kernel_server._serve_udp("kube-system/coredns", sock, False, broken)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        names = ["web.default.other.svc.cluster.local", "web.default.svc.cluster.local"]
+        found = dnsquery.lookup("127.0.0.1", sock.getsockname()[1], names, "A", 2.0, None, 0)
+    finally:
+        done.set()
+        thread.join()
+        sock.close()
+    assert (found["rcode"], found["name"], found["addresses"]) == ("SERVFAIL", names[0], [])
+    assert (found["witness"]["pod"], found["witness"]["fault"]) == ("kube-system/coredns", "KeyError: 'services'")
+    dest = resolve_destination(state, "web.default:80", resolve_source(state, "pod/default/custom"))
+    assert dest.query is not None and list(dest.query.names[:2]) == names
+    with pytest.raises(InputError) as caught:
+        check_answers(dest, [found])
+    assert str(caught.value) == (
+        "--to: 'web.default:80': kube-system/coredns answered the DNS query for web.default.other.svc.cluster.local "
+        "with SERVFAIL (no address) (its responder failed: KeyError: 'services'), but cluster DNS resolves the name "
+        "to 10.96.0.10: the responder and the simulator disagree (a bug: please report it)")
