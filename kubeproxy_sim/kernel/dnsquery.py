@@ -2,8 +2,9 @@
 
 Run as ``python -m kubeproxy_sim.kernel.dnsquery SERVER PORT QTYPE COUNT TIMEOUT BIND DSCP NAME...`` by a child
 that entered the client's namespace. Each of COUNT lookups asks SERVER the candidate NAMEs in order (the search
-list as the pod's resolver walks it), each from a fresh socket (a new source port: a new conntrack entry and a
-new draw among kube-dns's endpoints, as each connection's lookup is one in ``send``), and stops as glibc's
+list as the pod's resolver walks it), each from a fresh socket, as glibc's res_send closes its UDP socket after
+each query unless RES_STAYOPEN (a new source port: a new conntrack entry and a new draw among kube-dns's endpoints
+per name tried, where ``send`` makes one query per connection, see Simulator.dns_query), and stops as glibc's
 res_search does: at the first NOERROR answer with records (an address; or a CNAME alone, which res_search
 returns and getaddrinfo finds no address in); a name without any (NXDOMAIN, no data, or SERVFAIL) goes on to the
 next; a query that fails (refused, no answer within TIMEOUT) or is answered REFUSED (or another error rcode) ends

@@ -834,7 +834,14 @@ class Simulator:
         return (None, failure) if failure is not None else (answer, None)
 
     def dns_query(self, client: Client) -> Failure | None:
-        """Send the client's DNS query, when it sends one (:meth:`dns_server`): why it failed, else None."""
+        """Send the client's DNS query, when it sends one (:meth:`dns_server`): why it failed, else None.
+
+        One query per connection, one draw of its path (of kube-dns's endpoints), whatever the search list: a real
+        resolver (glibc, and ``netns send``'s client) sends one per name it tries, each from a fresh socket (glibc
+        closes its UDP socket after each query unless RES_STAYOPEN), so each is a new conntrack entry and a new
+        draw. Every kube-dns endpoint answers alike here, so no result differs; what differs is the query count,
+        and a failure's share when the path drops or rejects only some queries (a lookup of k names then fails
+        more often than one query does). Modelled so, as drawing per name would change seeded outputs."""
         server = self.dns_server(client)
         if server is None:
             return None
