@@ -13,14 +13,18 @@ import random
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubeproxy_sim.analysis import stats
 from kubeproxy_sim.analysis.affinity import client_load, simulate_returns
-from kubeproxy_sim.analysis.exact import Selection, analyse, service_ports
-from kubeproxy_sim.analysis.nodes import node_set
+from kubeproxy_sim.analysis.exact import Entry, Selection, Share, analyse, service_ports
+from kubeproxy_sim.analysis.nodes import Source, node_set
 from kubeproxy_sim.analysis.sampling import exact_of, sample_connections
 from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
 from kubeproxy_sim.objects import load_paths
+from tests.analysis.test_exact_sums import LARGE_ODD, SMALL_ODD, dyadic, kernel_shares
+from tests.budget import budget
 
 ALPHA = 0.001
 SEED = 20240607
@@ -50,6 +54,54 @@ def test_sampled_connections_agree_with_exact_shares(scenario: str) -> None:
             keys = list(exact)
             _, _, p_value = stats.chi_square([counts.get(k, 0) for k in keys], [float(exact[k]) for k in keys])
             assert p_value > ALPHA, f"{where}: chi-square rejects (p = {p_value})"
+
+
+def _plain_exact_of(entries: list[Entry]) -> dict[tuple[str, str | None], Fraction]:
+    """exact_of as Fraction's own arithmetic: a product and a sum per entry and share, in the order they come."""
+    total: dict[tuple[str, str | None], Fraction] = {}
+    for entry in entries:
+        for share in entry.shares:
+            key = (share.verdict, share.endpoint)
+            total[key] = total.get(key, Fraction(0)) + entry.weight * share.probability
+    return total
+
+
+def _entries(weighted: list[tuple[Fraction, list[tuple[str, int, Fraction]]]]) -> list[Entry]:
+    return [Entry(f"node{n}", Source("external", "203.0.113.9"), "10.96.0.1:80", weight,
+                  tuple(Share(verdict, f"10.0.{i // 250}.{i % 250}:80" if verdict == "DNAT" else None, p)
+                        for verdict, i, p in outcomes))
+            for n, (weight, outcomes) in enumerate(weighted)]
+
+
+def _assert_same(got: dict[tuple[str, str | None], Fraction], want: dict[tuple[str, str | None], Fraction]) -> None:
+    """The same outcomes in the same order (the sampler's endpoint list and the chi-square cells follow it), the
+    same values in the same lowest terms (dist -o json writes their digits)."""
+    assert list(got) == list(want)
+    assert [(p.numerator, p.denominator) for p in got.values()] == [(p.numerator, p.denominator) for p in want.values()]
+
+
+@settings(max_examples=budget(100), deadline=None)
+@given(st.lists(st.tuples(st.just(Fraction(1)) | dyadic(SMALL_ODD + LARGE_ODD).map(abs), st.lists(st.tuples(
+    st.sampled_from(["DNAT", "DROP", "REJECT"]), st.integers(0, 3), dyadic(SMALL_ODD + LARGE_ODD).map(abs)),
+    max_size=5)), min_size=1, max_size=6))
+def test_exact_of_is_fractions_own_weighted_sums(
+        weighted: list[tuple[Fraction, list[tuple[str, int, Fraction]]]]) -> None:
+    """exact_of sums over one common denominator (:func:`~kubeproxy_sim.analysis.exact.weighted_sum`); it must
+    give what a Fraction product and add per term give, zero weights and zero shares included."""
+    entries = _entries(weighted)
+    _assert_same(exact_of(entries), _plain_exact_of(entries))
+
+
+@pytest.mark.parametrize("weights", [(Fraction(1, 3),) * 3, (Fraction(1, 2), Fraction(1, 4), Fraction(1, 4))])
+def test_exact_of_a_kernel_split_is_fractions_own(weights: tuple[Fraction, ...]) -> None:
+    """The shares dist --connections sums: a 300-way split of 31-bit thresholds (~9,000-bit denominators) seen
+    from every entry node, each node's own split the kernel's shares in another order."""
+    shares = kernel_shares(300)
+    weighted = [(w, [("DNAT", (i + n) % 300, p) for i, p in enumerate(shares)]) for n, w in enumerate(weights)]
+    entries = _entries(weighted)
+    got = exact_of(entries)
+    _assert_same(got, _plain_exact_of(entries))
+    assert sum(got.values()) == 1
 
 
 def test_affinity_lru_model_matches_the_rules() -> None:
