@@ -38,7 +38,7 @@ from kubeproxy_sim.analysis.exact import (
     proxy_ingress,
     service_views,
 )
-from kubeproxy_sim.analysis.nodes import NodeSet, Source, default_pod_source
+from kubeproxy_sim.analysis.nodes import NodeSet, client_pod_source
 from kubeproxy_sim.netfilter.model import Chain
 from kubeproxy_sim.netfilter.packet import parse_address
 from kubeproxy_sim.objects.bulk import collector_paused
@@ -397,14 +397,6 @@ def _differing(before: _NodeRules, after: _NodeRules, owner: Mapping[str, str],
     return differ, strays
 
 
-def _pod_source(nodes: NodeSet, node: str, first: Source | None, avoid: frozenset[str]) -> Source | None:
-    """``default_pod_source(nodes, node, avoid)``, given its answer without ``avoid`` (``first``): ``avoid`` only
-    passes over pods, so a first answer not among them stands."""
-    if first is None or first.address not in avoid:
-        return first
-    return default_pod_source(nodes, node, avoid)
-
-
 def _slices(cluster: Cluster) -> dict[tuple[str, str], tuple[EndpointSlice, ...]]:
     """Each service's EndpointSlices (which nodes pass a load balancer's health check reads them all)."""
     out: dict[tuple[str, str], list[EndpointSlice]] = {}
@@ -496,8 +488,6 @@ def views_kept(before: NodeSet, after: NodeSet, keys: Sequence[PortKey], old: Ma
             or load_balancer_backends(before.cluster, before.order)
             != load_balancer_backends(after.cluster, after.order)):
         return frozenset()
-    sources_b = {node: default_pod_source(before, node) for node in before.order}
-    sources_a = {node: default_pod_source(after, node) for node in after.order}
     slices_b, slices_a = _slices(before.cluster), _slices(after.cluster)
     candidates = []  # the per-port checks first: the rule scan below reads every node's rules in both states
     for key in keys:
@@ -513,7 +503,7 @@ def views_kept(before: NodeSet, after: NodeSet, keys: Sequence[PortKey], old: Ma
         if ingress != proxy_ingress(after, svc):
             continue
         avoid = frozenset(row.ip for row in rows)
-        if any(_pod_source(before, node, sources_b[node], avoid) != _pod_source(after, node, sources_a[node], avoid)
+        if any(client_pod_source(before, node, avoid) != client_pod_source(after, node, avoid)
                for node in before.order):
             continue
         candidates.append((key, svc, rows, ingress))
@@ -549,16 +539,17 @@ def diff(before: NodeSet, after: NodeSet, node: str, only: set[PortKey] | None =
 def rules_shared(before: NodeSet, after: NodeSet) -> Iterator[None]:
     """Both states' nodes write the rules of a service port once for the two (``proxier.sync.PortMemo``): a
     port unchanged on a node has the same rules in both, and most are; and compile a rule text once for the two
-    (a changed port's packets walk KUBE-SERVICES, 10,000 rules at 10,000 services, in each). The port memo goes
-    when the comparison ends, the compiled one with the states' rules (``NodeSet.forget_rules``)."""
-    if before.written is not None or after.written is not None:  # the caller shares them already
+    (a changed port's packets walk KUBE-SERVICES, 10,000 rules at 10,000 services, in each). When the comparison
+    ends the state after has a port memo of its own again; the shared ones go with the states' rules
+    (``NodeSet.forget_rules``)."""
+    if after.written is before.written:  # the caller shares them already (or neither state shares any)
         yield
         return
     after.share_rules(before)
     try:
         yield
     finally:
-        before.written = after.written = None
+        after.written = {}
 
 
 def _diff(before: NodeSet, after: NodeSet, node: str, only: set[PortKey] | None,

@@ -23,7 +23,7 @@ from kubeproxy_sim.analysis.nodes import (
     EXTERNAL_IFACE,
     NodeSet,
     Source,
-    default_pod_source,
+    client_pod_source,
     external_source,
 )
 from kubeproxy_sim.netfilter.packet import Packet
@@ -326,16 +326,6 @@ def _hops(balancer: dict[str, bool] | None, order: Sequence[str]) -> dict[str, F
     return {n: Fraction(1, len(chosen)) for n in chosen}
 
 
-def _pod_source(nodes: NodeSet, node: str, avoid: frozenset[str]) -> Source | None:
-    """``default_pod_source(nodes, node, avoid)``, its answer without ``avoid`` worked out once per node and run:
-    making up a free address scans every node's pod CIDRs, and a report of every service asks every node for
-    each service (5,000 x 30 times). ``avoid`` only passes over pods, so that answer stands unless it is one."""
-    first = nodes.derived(f"default pod source {node}", lambda: default_pod_source(nodes, node))
-    if first is None or first.address not in avoid:
-        return first
-    return default_pod_source(nodes, node, avoid)
-
-
 def _vip_entries(nodes: NodeSet, sel: Selection, dst: str, sources: Sequence[Source] | None,
                  default: str, balancer: dict[str, bool] | None = None, owner: str | None = None) -> list[Entry]:
     """Entries for a virtual IP: pods and nodes enter on their own node, external clients on each node (the
@@ -353,7 +343,7 @@ def _vip_entries(nodes: NodeSet, sel: Selection, dst: str, sources: Sequence[Sou
         if default == "pod":
             avoid = frozenset(r.ip for r in endpoint_rows(nodes.cluster, nodes, svc))
             for node in wanted:
-                source = _pod_source(nodes, node, avoid)
+                source = client_pod_source(nodes, node, avoid)
                 if source is not None:
                     entries.append(trace_entry(nodes, node, source, dst, svc.port, svc.proto))
             return entries

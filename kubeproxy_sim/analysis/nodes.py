@@ -65,7 +65,9 @@ class NodeSet:
     _memo: RuleMemo = field(default_factory=dict)
     _rulesets: dict[str, Ruleset] = field(default_factory=dict)
     cache: dict[object, object] = field(default_factory=dict)  # other layers' per-run state (e.g. simulators)
-    written: PortMemo | None = None  # service ports' rules shared with another state's NodeSet (see PortMemo)
+    written: PortMemo | None = field(default_factory=dict)
+    """Service ports' rules (``proxier.sync.PortMemo``) the nodes share, and another state's NodeSet may: a port
+    that reads nothing of its node is written once for all of them. None: each node writes every port itself."""
 
     def derived(self, key: str, make: Callable[[], T]) -> T:
         """A value worked out from the whole cluster, once per run: a report about every service asks for the
@@ -82,14 +84,14 @@ class NodeSet:
             compiled.release()
         self._compiled.clear()
         self._memo = {}  # a new one, not cleared: another state may share it (share_rules)
+        if self.written is not None:
+            self.written = {}  # (the same)
         self._rulesets.clear()
 
     def share_rules(self, other: NodeSet) -> None:
         """Write and compile rules with ``other``'s memos (another state of the cluster, as diff's two): each
-        service port's rules on a node (``written``, see ``proxier.sync.PortMemo``) and each rule text compiled,
-        this one when the family is the same. :meth:`forget_rules` lets go of this state's rules, not of those."""
-        if other.written is None:
-            other.written = {}
+        service port's rules (``written``, see ``proxier.sync.PortMemo``) and each rule text compiled, this one
+        when the family is the same. :meth:`forget_rules` lets go of this state's rules, not of those."""
         self.written = other.written
         if self.ipv6 == other.ipv6:
             self._memo = other._memo
@@ -225,6 +227,16 @@ def default_pod_source(nodes: NodeSet, node: str, avoid: frozenset[str] = frozen
             return source
     address = free_pod_address(nodes, node, nodes.derived("used addresses", lambda: used_addresses(nodes.cluster)))
     return Source("pod", address, node=node) if address else None
+
+
+def client_pod_source(nodes: NodeSet, node: str, avoid: frozenset[str]) -> Source | None:
+    """``default_pod_source(nodes, node, avoid)``, its answer without ``avoid`` worked out once per node and run:
+    making up a free address scans every node's pod CIDRs, and a report of every service asks every node for
+    each service (5,000 x 30 times). ``avoid`` only passes over pods, so that answer stands unless it is one."""
+    first = nodes.derived(f"default pod source {node}", lambda: default_pod_source(nodes, node))
+    if first is None or first.address not in avoid:
+        return first
+    return default_pod_source(nodes, node, avoid)
 
 
 def free_pod_address(nodes: NodeSet, node: str, used: set[str]) -> str | None:

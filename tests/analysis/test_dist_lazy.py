@@ -2,7 +2,9 @@
 
 A node set normally generates, compiles and wraps a node's rules in a tracer
 the first time an entry is traced there (:class:`~kubeproxy_sim.analysis.nodes.NodeSet`).
-An eager one has done so for every node before the analysis starts. Both are
+An eager one has done so for every node before the analysis starts, here with
+each node writing every service port's rules itself (no ``proxier.sync.PortMemo``
+shared by the nodes, as the lazy one shares). Both are
 run through ``dist`` on the built-in scenarios, every service port, with
 sampled keep-alive connections and affinity clients on several seeds: the text
 and ``-o json`` must be byte-identical (the sampled counts are the seeded
@@ -33,13 +35,15 @@ def dist(capsys, *argv: str) -> tuple[str, str]:
 
 
 def made(monkeypatch, eager: bool) -> list[NodeSet]:
-    """Every node set ``dist`` makes from now on (each node's tracer made at once when ``eager``)."""
+    """Every node set ``dist`` makes from now on (each node's tracer made at once when ``eager``, and its rules
+    written with no port's shared by another node)."""
     sets: list[NodeSet] = []
     real = nodes_module.node_set
 
     def node_set(*args, **kwargs) -> NodeSet:
         nodes = real(*args, **kwargs)
         if eager:
+            nodes.written = None
             for name in nodes.order:
                 nodes.tracer(name)
         sets.append(nodes)
