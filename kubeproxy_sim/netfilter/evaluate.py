@@ -53,6 +53,7 @@ from kubeproxy_sim.netfilter.compile import (
     PseudoRule,
     chain_reads,
 )
+from kubeproxy_sim.netfilter.compile_types import NatRange
 from kubeproxy_sim.netfilter.packet import (
     CtState,
     Packet,
@@ -636,13 +637,14 @@ def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> None:
             b.dst = _redirect_address(rule, b)
         elif nat is not None and nat.addr_lo is not None:
             b.dst = nat.addr_lo
-        if nat is not None and nat.port_lo is not None:
+        kept = nat is not None and _keeps_port(nat, b.dport)
+        if nat is not None and nat.port_lo is not None and not kept:
             b.dport = nat.port_lo
         b.dnat = True
         ranged = nat is not None and (nat.addr_lo != nat.addr_hi or nat.port_lo != nat.port_hi)
         b.nat_text = None if ranged or nat is None else nat.endpoint  # one member: destination() formats it
         if ranged:
-            b.doubts.append((rule, _range_doubt(rule, b)))
+            b.doubts.append((rule, _range_doubt(rule, b, kept)))
         return
     if kind is Kind.MASQUERADE:
         source = b.env.source_for(b.out_iface)
@@ -683,20 +685,39 @@ def _redirect_address(rule: CompiledRule, b: Branch) -> int:
     return assumed
 
 
-def _range_doubt(rule: CompiledRule, b: Branch) -> str:
-    """What a trace assumes of a DNAT or REDIRECT to a range (``b`` already sent to its first member).
+def _keeps_port(nat: NatRange, port: int | None) -> bool:
+    """Whether a DNAT or REDIRECT keeps the packet's own destination port: nf_nat's get_unique_tuple maps
+    the port only when it is not already inside the range (and its reply tuple free, which the rules do
+    not tell); a range of one port is that port either way."""
+    lo, hi = nat.port_lo, nat.port_hi
+    return lo is not None and hi is not None and lo != hi and port is not None and lo <= port <= hi
 
-    The kernel gives each connection one member (nf_nat's find_best_ips_proto: the address by a hash
-    of the connection's addresses; nf_nat_l4proto_unique_tuple: the first port of the range whose reply
-    tuple is free), which the rules alone do not tell: the trace sends every connection to the first,
-    and its destination stays one ``IP:PORT``."""
+
+def _range_doubt(rule: CompiledRule, b: Branch, kept: bool) -> str:
+    """What a trace assumes of a DNAT or REDIRECT to a range (``b`` already sent to the member it assumes).
+
+    The kernel gives each connection one member (nf_nat's get_unique_tuple): the address by a hash of the
+    connection's addresses (find_best_ips_proto), which the trace does not compute: it assumes the first;
+    the port stays the packet's own when it is inside the range (``kept``) and no other connection holds
+    that reply tuple, else a free port of the range is searched for (nf_nat_l4proto_unique_tuple): the
+    trace assumes the first. The destination stays one ``IP:PORT``."""
     nat = rule.nat
     assert nat is not None  # only a rule with a range asks
     flag = "--to-ports" if rule.kind is Kind.REDIRECT else "--to-destination"
-    how = [*(["the address by a hash of the connection's addresses"] if nat.addr_lo != nat.addr_hi else []),
-           *(["the first port whose reply tuple is free"] if nat.port_lo != nat.port_hi else [])]
+    how, which = [], []
+    if nat.addr_lo != nat.addr_hi:
+        how.append("the address by a hash of the connection's addresses")
+        which.append("the first address")
+    if kept:
+        how.append("the packet's own port when it is in the range, unless another connection holds that reply "
+                   "tuple")
+        which.append("the packet's port")
+    elif nat.port_lo != nat.port_hi:
+        how.append("a port of the range whose reply tuple is free")
+        which.append("the first port")
+    assumed = " and ".join(which) if kept else "the first"
     return (f"{flag} {nat.text} is a range: the kernel gives each connection one of its members ({', '.join(how)}); "
-            f"assumed the first, {format_endpoint(b.family, b.dst, b.dport)}")
+            f"assumed {assumed}, {format_endpoint(b.family, b.dst, b.dport)}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,6 +202,25 @@ def test_a_dnat_to_a_range_goes_to_its_first_member_and_says_so(vip: str, bits: 
         assert doubt.reason.endswith(f"; assumed the first, {first}")
 
 
+@pytest.mark.parametrize(("nat", "dest", "assumed"), [
+    ("10.1.1.1:400-500", "10.1.1.1:444", "the packet's port"),
+    ("10.1.1.1-10.1.1.3:444-446", "10.1.1.1:444", "the first address and the packet's port"),
+    ("10.1.1.1:445-446", "10.1.1.1:445", "the first"),
+])
+def test_a_dnat_to_a_port_range_keeps_the_packets_port_when_it_is_inside(nat: str, dest: str, assumed: str) -> None:
+    """nf_nat's get_unique_tuple maps the port only when it is not already in the range (review-h3 #1): a packet
+    to port 444 DNATed to ports 400-500 keeps 444; outside the range the trace assumes the first port."""
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    tracer = Tracer(parse_ruleset(RANGES.format(vip="10.2.2.9", bits=32, range=nat)), NodeContext.of([]))
+    result = tracer.trace(Packet.of("tcp", "10.0.0.5", "10.2.2.9", 444))
+    assert [(o.verdict, o.destination) for o in result.outcomes] == [("DNAT", dest)]
+    (doubt,) = [u for u in result.uncertain if u.line == 6]
+    assert doubt.reason.endswith(f"; assumed {assumed}, {dest}")
+    inside = "the packet's own port when it is in the range, unless another connection holds that reply tuple"
+    assert (inside in doubt.reason) == (assumed != "the first")
+
+
 CONNTRACK_TEST = """*nat
 :PREROUTING ACCEPT [0:0]
 :INPUT ACCEPT [0:0]
