@@ -19,7 +19,8 @@ Hook order (the first packet of a connection):
 The nat table is consulted only for a connection's first packet: NEW, or
 RELATED in the original direction (a connection a conntrack helper expected,
 which nf_nat_inet_fn treats as new unless the helper bound its NAT already:
-assumed not, and listed as uncertain); not for an established or untracked one.
+assumed not, and listed as uncertain); not for an established or untracked one,
+nor for an ICMP error RELATED to a connection (translated from that connection's NAT).
 
 A walk that falls off the end of a built-in chain with a DROP policy ends its
 path with that policy (a :class:`~kubeproxy_sim.netfilter.compile.PseudoRule`),
@@ -74,6 +75,9 @@ EXPECTATION = PseudoRule("", "", 0, "conntrack expectation")
 EXPECTED_NAT = ("a RELATED packet opens a connection a conntrack helper expected (FTP data, say), whose nat rules the "
                 "kernel reads as for a NEW one; assumed read, as they are unless the helper bound its NAT to its "
                 "master connection's (a NATed master with the helper's nf_nat module loaded)")
+ICMP_PROTOS = frozenset({"icmp", "icmpv6"})
+"""An ICMP error RELATED to a connection is translated from that connection's NAT (nf_nat_ipv4_fn and
+nf_nat_ipv6_fn hand it to nf_nat_icmp_reply_translation and return): no nat rule is read for it."""
 ALL_HOSTS = {4: frozenset({0xE0000001}), 6: frozenset({0xFF01 << 112 | 1, 0xFF02 << 112 | 1})}
 """The all-hosts (all-nodes) multicast groups, which every interface joins: 224.0.0.1, ff01::1 and ff02::1."""
 TCP_FLAGS_NEW = frozenset({"SYN"})
@@ -807,7 +811,7 @@ class Engine:
         memos: dict[int, PipelineMemo] = {}
         for name in MEMO_PIPELINES:
             steps = self.pipelines[name]
-            fields: set[str] = {"ctstate", "reply"}  # whether the nat table is consulted
+            fields: set[str] = {"ctstate", "reply", "proto"}  # whether the nat table is consulted
             for step in steps:
                 chain = step[1] if isinstance(step, tuple) else step
                 assert not isinstance(chain, str)  # these pipelines hold no routing step
@@ -930,7 +934,7 @@ class Engine:
             if step.__class__ is tuple:  # nat: only the first packet of a connection
                 state = b.ctstate
                 if state != "NEW":
-                    if state != "RELATED" or b.reply:
+                    if state != "RELATED" or b.reply or b.proto in ICMP_PROTOS:
                         continue
                     b.doubts.append((EXPECTATION, EXPECTED_NAT))
                 step = step[1]

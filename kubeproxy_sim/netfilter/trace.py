@@ -29,7 +29,7 @@ from typing import Any
 
 from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, PathStep, Renumber, compile_ruleset
 from kubeproxy_sim.netfilter.digits import fraction_texts
-from kubeproxy_sim.netfilter.evaluate import End, Engine, NodeContext, end_of
+from kubeproxy_sim.netfilter.evaluate import ICMP_PROTOS, End, Engine, NodeContext, end_of
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
 from kubeproxy_sim.netfilter.packet import CtState, Packet, split_endpoint
 from kubeproxy_sim.netfilter.tracekey import TraceKeys, Unkeyable
@@ -385,6 +385,9 @@ def state_note(packet: Packet) -> list[str]:
     if packet.ctstate is CtState.ESTABLISHED:
         return ["a later packet of its connection: nat rules are read only for the first packet, whose translation "
                 "it keeps (--ctstate NEW shows how that was chosen)"]
+    if packet.ctstate is CtState.RELATED and packet.proto in ICMP_PROTOS:
+        return ["RELATED ICMP: an error about a tracked connection, translated from that connection's NAT (not known "
+                "here); nat rules are not read"]
     if packet.ctstate is CtState.RELATED:
         return ["RELATED: the first packet of a connection a conntrack helper expected; nat rules are read as for a "
                 "NEW one (see Uncertain)"]

@@ -338,3 +338,22 @@ def test_a_related_packet_opens_its_connection_through_the_nat_rules() -> None:
     assert "nat rules are read as for a NEW one (see Uncertain)" in render_text(result)
     reply = trace_reply(tracer, Packet.of("tcp", "10.244.0.9", "10.0.0.5", 40000, 6443, ctstate=CtState.RELATED))
     assert all(s.table != "nat" for o in reply.outcomes for s in o.path)
+
+
+@pytest.mark.parametrize(("proto", "src", "dst", "net"), [("icmp", "10.0.0.5", "10.96.0.1", ""),
+                                                         ("icmpv6", "fd00::5", "fd00:96::1", "6")])
+def test_a_related_icmp_error_reads_no_nat_rule(proto: str, src: str, dst: str, net: str) -> None:
+    """nf_nat_ipv4_fn/nf_nat_ipv6_fn translate an ICMP error RELATED to a connection from that connection's NAT and
+    read no nat rule: it was masqueraded by the POSTROUTING rule and charged a helper's expectation (review-h3 #3)."""
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    rules = CONNTRACK_TEST.format(proto="tcp", test="--ctstate RELATED")
+    if net:
+        rules = rules.replace("10.96.0.1/32", "fd00:96::1/128").replace("10.244.0.9:6443", "[fd00::9]:6443") \
+            .replace("10.0.0.0/24", "fd00::/64").replace("icmp-host-prohibited", "icmp6-adm-prohibited")
+    tracer = Tracer(parse_ruleset(rules), NodeContext.of([]))
+    result = tracer.trace(Packet.of(proto, src, dst, ctstate=CtState.RELATED))
+    assert all(s.table != "nat" for o in result.outcomes for s in o.path)
+    assert not any(o.masquerade for o in result.outcomes)
+    assert all(u.rule != "conntrack expectation" for u in result.uncertain)
+    assert "nat rules are not read" in render_text(result)
