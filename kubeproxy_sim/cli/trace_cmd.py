@@ -227,7 +227,7 @@ def cite_lines(result: TraceResult, line_text: LineText) -> TraceResult:
 
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.netfilter.dumpfile import dump_name
-    from kubeproxy_sim.netfilter.established import REPLY_STATES, trace_later, trace_reply
+    from kubeproxy_sim.netfilter.established import REPLY_STATES, later_status, trace_later, trace_reply
     from kubeproxy_sim.netfilter.packet import CtState
     from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
@@ -267,8 +267,8 @@ def run(args: argparse.Namespace) -> int:
             traced = trace_reply(tracer, packet)
         elif packet.ctstate is CtState.ESTABLISHED:
             traced = trace_later(tracer, packet)
-        else:
-            traced = tracer.trace(packet)
+        else:  # NEW keeps its status bits; RELATED gains EXPECTED (the connection a helper expected)
+            traced = tracer.trace(dataclasses.replace(packet, ctstatus=later_status(packet)))
         if gaps:  # first: they concern every rule of the dump
             traced = dataclasses.replace(traced, uncertain=(*gaps, *traced.uncertain))
         result = cite_lines(traced, lines)

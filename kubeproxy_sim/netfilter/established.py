@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kubeproxy_sim.netfilter.evaluate import ICMP_PROTOS
 from kubeproxy_sim.netfilter.packet import CtState, Packet, parse_address, split_endpoint
 from kubeproxy_sim.netfilter.trace import FirstPacketOutcome, Outcome, Tracer, TraceResult, Uncertainty
 
@@ -53,7 +54,13 @@ def later_status(packet: Packet) -> frozenset[str]:
     SEEN_REPLY (a reply came: the connection is ESTABLISHED) and, in a TCP connection's original direction,
     ASSURED (the ACK ending the handshake sets it). A reply, or a UDP or SCTP packet, may come before ASSURED
     (the SYN-ACK, a flow's first exchange): not known, listed as uncertain where a rule tests it.
+
+    A RELATED packet in the original direction opens a connection a helper expected: init_conntrack sets EXPECTED
+    on every connection made from an expectation. An ICMP error RELATED to a connection belongs to that
+    connection (its master), which holds no EXPECTED of its own.
     """
+    if packet.ctstate is CtState.RELATED and not packet.reply and packet.proto not in ICMP_PROTOS:
+        return packet.ctstatus | {"EXPECTED"}
     if packet.ctstate is not CtState.ESTABLISHED:
         return packet.ctstatus
     assured = ("ASSURED",) if packet.proto == "tcp" and not packet.reply else ()

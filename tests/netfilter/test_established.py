@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.netfilter.codec import parse_ruleset_file
-from kubeproxy_sim.netfilter.established import REVERSE_NAT, trace_later, trace_reply
+from kubeproxy_sim.netfilter.established import REVERSE_NAT, later_status, trace_later, trace_reply
 from kubeproxy_sim.netfilter.packet import CtState, Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, render_text
 
@@ -357,3 +358,25 @@ def test_a_related_icmp_error_reads_no_nat_rule(proto: str, src: str, dst: str, 
     assert not any(o.masquerade for o in result.outcomes)
     assert all(u.rule != "conntrack expectation" for u in result.uncertain)
     assert "nat rules are not read" in render_text(result)
+
+
+@pytest.mark.parametrize(("proto", "dport", "verdict"), [("tcp", 443, "DNAT"), ("udp", 443, "ACCEPT"),
+                                                        ("icmp", None, "DROP")])
+def test_a_related_packet_opening_an_expected_connection_carries_expected(
+        proto: str, dport: int | None, verdict: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """init_conntrack sets EXPECTED on every connection made from a helper's expectation, which a RELATED packet in
+    the original direction opens; an ICMP error RELATED to a connection is that connection's and has none
+    (review-h3 #4). The CLI traces it so."""
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    rules = tmp_path / "rules.txt"
+    rules.write_text(CONNTRACK_TEST.format(proto="tcp", test="--ctstatus EXPECTED"))
+    packet = Packet.of(proto, "10.0.0.5", "10.96.0.1", dport, ctstate=CtState.RELATED)
+    assert ("EXPECTED" in later_status(packet)) == (verdict != "DROP")
+    assert "EXPECTED" not in later_status(replace(packet, reply=True))
+    tracer = Tracer(parse_ruleset(rules.read_text()), NodeContext.of([]))
+    assert {o.verdict for o in tracer.trace(replace(packet, ctstatus=later_status(packet))).outcomes} == {verdict}
+    if dport is not None:  # the CLI sends TCP, UDP and SCTP
+        main(["trace", "--rules", str(rules), "--src", "10.0.0.5", "--dst", "10.96.0.1", "--proto", proto,
+              "--dport", str(dport), "--ctstate", "RELATED", "--in-iface", "eth0", "-o", "json"])
+        assert {o["verdict"] for o in json.loads(capsys.readouterr().out)["outcomes"]} == {verdict}
