@@ -168,6 +168,26 @@ def _ctstatus_check(value: str, negated: bool) -> Check:
     return reading(check, "ctstatus", "ctstate", "reply", "proto")
 
 
+def _repl_dst_check(value: str, negated: bool, family: int) -> Check:
+    """--ctrepldst: in the original direction, where replies go, the packet's source after source NAT.
+
+    A later packet of a source-NATed connection (SNAT, MASQUERADE) still carries the client's address through
+    the rules (conntrack rewrites it in POSTROUTING's nat hook), and the address its first packet was given is
+    not known here: the test is uncertain, assumed not to match (the client's address is not the reply's)."""
+    known = address_check("repl_dst", "--ctrepldst", value, negated, family)
+    unknown = Doubt(f"conntrack {'! ' if negated else ''}--ctrepldst {value}: the connection's first packet was "
+                    "source-NATed to an address not known here (the reply tuple's destination); assumed not in "
+                    f"{value}, so the {'negated ' if negated else ''}test "
+                    f"{'matches' if negated else 'does not match'}", negated)
+
+    def check(b: object) -> object:
+        if b.snat and not b.reply and b.ctstate == "ESTABLISHED":  # type: ignore[attr-defined]
+            return unknown
+        return known(b)
+
+    return reading(check, "repl_dst", "snat", "reply", "ctstate", source=known.source)  # type: ignore[attr-defined]
+
+
 def _conntrack(parts: RuleParts, opts: Sequence[Option]) -> None:
     for o in opts:
         neg = o.negated
@@ -175,9 +195,10 @@ def _conntrack(parts: RuleParts, opts: Sequence[Option]) -> None:
             parts.checks.append(_ctstate_check(frozenset(s.upper() for s in o.value.split(",")), neg))
         elif o.flag == "--ctstatus":
             parts.checks.append(_ctstatus_check(o.value, neg))
-        elif o.flag in ("--ctorigdst", "--ctorigsrc", "--ctreplsrc", "--ctrepldst"):
-            attr = {"--ctorigdst": "orig_dst", "--ctorigsrc": "orig_src",
-                    "--ctreplsrc": "repl_src", "--ctrepldst": "repl_dst"}[o.flag]
+        elif o.flag == "--ctrepldst":
+            parts.checks.append(_repl_dst_check(o.value, neg, parts.family))
+        elif o.flag in ("--ctorigdst", "--ctorigsrc", "--ctreplsrc"):
+            attr = {"--ctorigdst": "orig_dst", "--ctorigsrc": "orig_src", "--ctreplsrc": "repl_src"}[o.flag]
             parts.checks.append(address_check(attr, o.flag, o.value, neg, parts.family))
         elif o.flag in ("--ctorigdstport", "--ctorigsrcport"):
             attr = "orig_dport" if o.flag == "--ctorigdstport" else "orig_sport"

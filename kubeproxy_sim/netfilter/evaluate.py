@@ -450,7 +450,8 @@ class Branch:
     @property
     def repl_dst(self) -> int:
         """The destination of the connection's reply tuple (``--ctrepldst``): a reply's own; in the original
-        direction, the packet's source (after SNAT)."""
+        direction, the packet's source (after SNAT; a later packet of a source-NATed connection carries the
+        client, and its check says the address is not known: see compile_match_state's _repl_dst_check)."""
         return self.dst if self.reply else self.src
 
     def destination(self) -> str:

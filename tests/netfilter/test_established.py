@@ -266,6 +266,30 @@ def test_a_later_packets_conntrack_tests_read_its_connection(test: str, proto: s
         assert doubts == []
 
 
+@pytest.mark.parametrize(("src", "test", "verdict", "doubt"), [
+    ("10.0.0.5", "--ctrepldst 10.0.0.5", "DROP", "assumed not in 10.0.0.5, so the test does not match"),
+    ("10.0.0.5", "! --ctrepldst 10.0.0.5", "DNAT", "assumed not in 10.0.0.5, so the negated test matches"),
+    ("10.1.0.5", "--ctrepldst 10.1.0.5", "DNAT", None),
+])
+def test_a_later_packet_of_a_masqueraded_connection_does_not_read_the_client_as_its_reply_destination(
+        src: str, test: str, verdict: str, doubt: str | None) -> None:
+    """The reply tuple's destination of a source-NATed connection is the address its first packet was given, not
+    the client the later packet still carries (it read the client: review-h3 #2); that address is not known
+    here, so the test is uncertain. A connection that was not source-NATed answers with the client."""
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
+
+    tracer = Tracer(parse_ruleset(CONNTRACK_TEST.format(proto="tcp", test=test)), NodeContext.of(["192.168.0.2"]))
+    result = trace_later(tracer, Packet.of("tcp", src, "10.96.0.1", 443, ctstate=CtState.ESTABLISHED))
+    assert [o.verdict for o in result.outcomes] == [verdict]
+    reasons = [u.reason for u in result.uncertain if u.line == 14]
+    if doubt is None:
+        assert reasons == []
+    else:
+        (reason,) = reasons
+        assert reason.startswith(f"conntrack {test}: the connection's first packet was source-NATed")
+        assert reason.endswith(doubt)
+
+
 def test_a_later_packet_meets_raw_and_mangle_with_its_own_destination_and_is_routed_to_the_endpoint() -> None:
     """conntrack's binding is applied at the nat hook, after raw and mangle PREROUTING (they were shown the
     endpoint) and before routing (the packet goes to the endpoint, not forwarded to the cluster IP)."""
