@@ -219,11 +219,15 @@ def _set(parts: RuleParts, opts: Sequence[Option]) -> None:
         if o.flag != "--match-set" or len(o.args) < 2:
             continue
         name, dims, neg = o.args[0], tuple(o.args[1].split(",")), o.negated
+        # the test is assumed to match either way, so a negated one assumes the address is not in the set
+        unknown = Doubt(f"ipset {name} is not known; assumed the address is {'not ' if neg else ''}in it, so the "
+                        f"{'negated ' if neg else ''}test matches", True)
 
-        def check(b: object, name: str = name, dims: tuple[str, ...] = dims, neg: bool = neg) -> object:
+        def check(b: object, name: str = name, dims: tuple[str, ...] = dims, neg: bool = neg,
+                  unknown: Doubt = unknown) -> object:
             hit = b.env.ipset_member(name, dims, b)  # type: ignore[attr-defined]
             if hit is None:
-                return Doubt(f"ipset {name} is not known; assumed to match", True)
+                return unknown
             return hit != neg
 
         parts.checks.append(reading(check, "src", "dst", "proto", "sport", "dport"))

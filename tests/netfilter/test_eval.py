@@ -262,6 +262,18 @@ def test_ipsets_known_and_unknown() -> None:
     assert filt_verdict("-m set --match-set svc dst,dst", tcp(dport=81), node) == "ACCEPT"
 
 
+@pytest.mark.parametrize(("rule", "says"), [
+    ("-m set --match-set allowed src", "assumed the address is in it, so the test matches"),
+    ("-m set ! --match-set allowed src", "assumed the address is not in it, so the negated test matches"),
+])
+def test_an_unknown_ipset_says_which_way_membership_was_assumed(rule: str, says: str) -> None:
+    """Both tests are assumed to match; a negated one by the address not being in the set, which the doubt says
+    (it read "assumed to match", as if the address were in it: QA-dumps #7)."""
+    result = run(tables(filt=f"-A F {rule} -j DROP\n"), tcp())
+    assert result.outcomes[0].verdict == "DROP"
+    assert result.uncertain[0].reason == f"ipset allowed is not known; {says}"
+
+
 @pytest.mark.parametrize(("rule", "bridge_port", "verdict"), [
     ("-m physdev --physdev-is-in", None, "ACCEPT"), ("-m physdev --physdev-is-in", "veth1", "DROP"),
     ("-m physdev ! --physdev-is-in", None, "DROP"), ("-m physdev --physdev-in veth+", "veth1", "DROP"),
