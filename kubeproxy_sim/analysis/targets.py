@@ -183,10 +183,12 @@ def parse_destination(nodes: NodeSet, text: str | None) -> list[Selection]:
     tails = (f"svc.{DOMAIN}",) if absolute else ("svc", f"svc.{DOMAIN}")
     if len(labels) >= 2 and ((len(labels) == 2 and not absolute) or ".".join(labels[2:]) in tails):
         return _by_name(ports, labels[1], labels[0], port, text, nodes)
-    if absolute and len(labels) == 2 and all(labels):
-        # NAME.NS. is a name of send's shape that names nothing (its resolver answers NXDOMAIN): invalid input, 1
+    if absolute and all(labels):
+        # a whole name that is no Service's full name: send's resolver answers NXDOMAIN, so invalid input (1)
+        short = {1: "NAME", 2: "NAME.NS"}.get(len(labels))
+        hint = f" (write that, or {short} without the dot)" if short else ""
         raise _bad(text, "--to", f"no such name: with a trailing dot a name is whole, so it is not looked up as "
-                   f"NAME.NS.svc.{DOMAIN}. (write that, or NAME.NS without the dot)", DST_FORMS)
+                   f"NAME.NS.svc.{DOMAIN}.{hint}", DST_FORMS)
     why = "not an address, a service name or a node"
     if absolute:
         why += f" (with a trailing dot a name is whole: NAME.NS.svc.{DOMAIN}.)"
