@@ -246,7 +246,14 @@ class Tracer:
 class _LowestTerms:
     """A rational whose terms are known coprime (``den > 0``), as :class:`numbers.Rational` promises a rational's
     terms are: ``Fraction(_LowestTerms(num, den))``, Fraction's public conversion from a Rational, takes them as
-    they are, without the gcd that ``Fraction(num, den)`` takes of two numbers of tens of thousands of bits."""
+    they are, without the gcd that ``Fraction(num, den)`` takes of two numbers of tens of thousands of bits.
+
+    Why a registration (process-wide, and it lets a class that implements none of Rational's arithmetic pass
+    ``isinstance(x, numbers.Rational)``) rather than the alternatives: Fraction's own constructors that skip
+    the gcd are private (``_normalize=False`` up to Python 3.11, ``_from_coprime_ints`` from 3.12), a true
+    subclass of the ABC would have to define its twenty-odd arithmetic methods that nothing calls, and the
+    gcd itself is what this avoids. The registration's reach is this module: an instance lives only inside
+    :func:`_coprime`, which drops it once Fraction has read its two terms, so no other code meets one."""
 
     __slots__ = ("denominator", "numerator")
 
