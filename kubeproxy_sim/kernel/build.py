@@ -50,6 +50,7 @@ from kubeproxy_sim.kernel.state import (
     write_state,
 )
 from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.proxier.rules.context import serves_localhost_nodeports
 
 SCOPE_LINK = 253
 RTNH_F_ONLINK = 4
@@ -152,7 +153,7 @@ def _sysctls(topo: Topology) -> None:
     for node in topo.nodes:
         values = _forwarding(topo.family) | {"net.bridge.bridge-nf-call-iptables": "1",
                                              "net.bridge.bridge-nf-call-ip6tables": "1"}
-        if node.config.localhost_nodeports and topo.family == 4:
+        if serves_localhost_nodeports(node.config):  # as NewProxier: only when NodePorts answer on loopback
             values["net.ipv4.conf.all.route_localnet"] = "1"
         if node.config.conntrack_tcp_be_liberal:
             values["net.netfilter.nf_conntrack_tcp_be_liberal"] = "1"
