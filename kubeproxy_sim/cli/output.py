@@ -180,7 +180,7 @@ def write_json(data: Any, write: Callable[[str], object]) -> None:
         write("".join(parts))
         parts.clear()
 
-    _json_value(data, "\n", parts, flush)
+    _json_walk(data, parts, flush)
     parts.append("\n")
     flush()
 
@@ -207,58 +207,82 @@ def _flat_encoder(inner: str) -> Callable[[Any, int], Sequence[str]] | None:
     return encoder
 
 
-def _json_value(value: Any, newline: str, parts: list[str], flush: Callable[[], None]) -> None:
-    """Append ``value`` as indented JSON; ``newline`` is a newline and the indentation of this level."""
-    kind = type(value)
-    if kind is str:
-        parts.append(_ESCAPE(value))
-    elif value is None or kind is bool:
-        parts.append(_SCALARS[value])
-    elif kind is int:
-        parts.append(int.__repr__(value))
-    elif kind is float:
-        text = float.__repr__(value)
-        parts.append(_NONFINITE.get(text, text))
-    elif kind is dict or kind is list or kind is tuple:
-        _json_container(value, newline, parts, flush)
-    else:  # subclasses: json.dumps's own spelling (and its TypeError for what it cannot write)
-        parts.append(json.dumps(value, indent=2).replace("\n", newline))
+def _json_walk(value: Any, parts: list[str], flush: Callable[[], None]) -> None:
+    """Append ``value`` as indented JSON, depth first with an explicit stack, as ``_render_children`` walks.
+
+    Not recursive: json.dumps's indenting encoder spends a frame a level and fails past some 990 levels;
+    a walk recursing here spent more and failed sooner, on documents json.dumps writes. This one has no
+    depth limit of its own (a subclass, handed to json.dumps, still has that one's).
+    """
+    stack: list[tuple[Iterator[Any], bool, str]] = []  # open containers: items left, an object?, its newline
+    newline = "\n"  # a newline and the indentation of the value's level
+    opened = False  # whether the last value opened a container: then the next item is its first
+    while True:
+        kind = type(value)
+        if kind is dict or kind is list or kind is tuple:
+            items = _json_open(value, newline, parts)
+            if items is not None:
+                stack.append((items, kind is dict, newline))
+                opened = True
+        else:
+            parts.append(_json_scalar(value, newline))
+        if len(parts) >= _FLUSH_AT:
+            flush()
+        while stack:  # the next item of the innermost open container; those with none left are closed
+            items, is_object, closing = stack[-1]
+            item = next(items, _END)
+            if item is not _END:
+                break
+            stack.pop()
+            parts.append(closing + ("}" if is_object else "]"))
+        else:
+            return
+        newline = closing + _INDENT
+        separator = newline if opened else "," + newline
+        opened = False
+        if is_object:
+            key, value = item
+            parts.append(separator + _ESCAPE(key if type(key) is str else _json_key(key)) + ": ")
+        else:
+            parts.append(separator)
+            value = item
 
 
-def _json_container(value: dict | list | tuple, newline: str, parts: list[str], flush: Callable[[], None]) -> None:
+_END: Any = object()  # what next() gives for an open container's items once they are all written
+
+
+def _json_open(value: dict | list | tuple, newline: str, parts: list[str]) -> Iterator[Any] | None:
+    """Append a container whole when it is empty or holds only scalars (one C call), else its opening
+    bracket: then its items (key-value pairs of an object) are returned for the walk to write."""
     if not value:
-        parts.append("{}" if isinstance(value, dict) else "[]")
-        return
+        parts.append("{}" if type(value) is dict else "[]")
+        return None
     inner = newline + _INDENT
-    items = value.values() if isinstance(value, dict) else value
     encoder = _flat_encoder(inner)
-    if encoder is not None and _FLAT_TYPES.issuperset(map(type, items)):
+    if encoder is not None and _FLAT_TYPES.issuperset(map(type, value.values() if type(value) is dict else value)):
         text = "".join(encoder(value, 0))  # '{' first item ',' + inner ... last item '}'
         parts.append(text[0] + inner + text[1:-1] + newline + text[-1])
-    elif isinstance(value, dict):
-        _json_object(value, newline, inner, parts, flush)
-    else:
-        _json_array(value, newline, inner, parts, flush)
-    if len(parts) >= _FLUSH_AT:
-        flush()
-
-
-def _json_array(items: list | tuple, newline: str, inner: str, parts: list[str],
-                flush: Callable[[], None]) -> None:
+        return None
+    if type(value) is dict:
+        parts.append("{")
+        return iter(value.items())
     parts.append("[")
-    for n, item in enumerate(items):
-        parts.append(inner if n == 0 else "," + inner)
-        _json_value(item, inner, parts, flush)
-    parts.append(newline + "]")
+    return iter(value)
 
 
-def _json_object(obj: dict, newline: str, inner: str, parts: list[str], flush: Callable[[], None]) -> None:
-    parts.append("{")
-    for n, (key, item) in enumerate(obj.items()):
-        name = key if type(key) is str else _json_key(key)
-        parts.append((inner if n == 0 else "," + inner) + _ESCAPE(name) + ": ")
-        _json_value(item, inner, parts, flush)
-    parts.append(newline + "}")
+def _json_scalar(value: Any, newline: str) -> str:
+    """A value that is no plain container; ``newline`` indents what json.dumps writes of a subclass."""
+    kind = type(value)
+    if kind is str:
+        return _ESCAPE(value)
+    if value is None or kind is bool:
+        return _SCALARS[value]
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        text = float.__repr__(value)
+        return _NONFINITE.get(text, text)
+    return json.dumps(value, indent=2).replace("\n", newline)  # a subclass: json.dumps's spelling (or TypeError)
 
 
 def _json_key(key: Any) -> str:

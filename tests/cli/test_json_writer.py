@@ -12,6 +12,7 @@ import io
 import json
 import math
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from enum import IntEnum, StrEnum
 from fractions import Fraction
 
@@ -63,6 +64,41 @@ def test_the_stream_carries_the_same_text(data: object) -> None:
     pieces: list[str] = []
     write_json(data, pieces.append)
     assert "".join(pieces) == to_json(data)
+
+
+WRAPS = st.sampled_from([lambda v: [v], lambda v: (v, 0), lambda v: {"k": v}, lambda v: [1, v, {}],
+                         lambda v: {2: v, "s": RULE}, lambda v: {"odd": Share(0.5), "v": (v,)}])
+DEEP = st.tuples(DATA, st.lists(WRAPS, min_size=1, max_size=6), st.integers(300, 900)).map(
+    lambda drawn: _nested(drawn[0], drawn[1], drawn[2]))
+
+
+def _nested(leaf: object, wraps: Sequence[Callable[[object], object]], depth: int) -> object:
+    """``leaf`` under ``depth`` containers, the ``wraps`` taken in turn from the innermost out."""
+    value = leaf
+    for level in range(depth):
+        value = wraps[level % len(wraps)](value)
+    return value
+
+
+@settings(max_examples=budget(30), deadline=None)
+@given(DEEP)
+def test_deep_nesting_writes_what_json_dumps_writes(data: object) -> None:
+    """As deep as json.dumps goes (some 990 levels), byte for byte: the writer walks with its own stack."""
+    assert to_json(data) == json.dumps(data, indent=2) + "\n"
+
+
+@pytest.mark.parametrize("wrap", [lambda v: [v], lambda v: {"k": v}, lambda v: (1, v)], ids=["list", "dict", "tuple"])
+def test_900_levels_as_json_dumps_writes_them(wrap: Callable[[object], object]) -> None:
+    data = _nested({"leaf": [1, 2.5]}, [wrap], 900)
+    assert to_json(data) == json.dumps(data, indent=2) + "\n"
+
+
+def test_no_depth_limit_of_its_own() -> None:
+    """Past json.dumps's depth (which fails there) the text is what it would be: one bracket a line, indented."""
+    depth = 10_000
+    expected = ("".join(f"{'  ' * n}[\n" for n in range(depth)) + "  " * depth + "1\n"
+                + "".join(f"{'  ' * n}]\n" for n in reversed(range(depth))))
+    assert to_json(_nested(1, [lambda v: [v]], depth)) == expected
 
 
 @pytest.mark.parametrize("value", [
