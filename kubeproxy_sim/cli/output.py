@@ -173,6 +173,11 @@ def write_json(data: Any, write: Callable[[str], object]) -> None:
     output's values are (an outcome, a rule's table, chain and text), is written in one call of that
     C encoder, its item separator carrying the newline and indentation of its depth. Streamed, a
     gigabyte of ``dist -o json`` never exists as one string beside its parts.
+
+    The price: a failure while writing (a bug, Ctrl-C) leaves the part already written on the stream, a
+    cut-off document, as README's Exit status says. Holding documents back until some size would spare
+    the ordinary ones that, but needs a second path in both writers and still cuts the large ones, where
+    a Ctrl-C during seconds of writing is likeliest; the exit status is what says a document is whole.
     """
     parts: list[str] = []
 
@@ -302,7 +307,8 @@ def to_yaml(data: Any) -> str:
 
 
 def write_yaml(data: Any, stream: TextIO) -> None:
-    """``to_yaml(data)`` written to ``stream`` as the emitter goes, not held as one string first."""
+    """``to_yaml(data)`` written to ``stream`` as the emitter goes, not held as one string first (so a failure
+    may leave a cut-off document, as ``write_json`` says)."""
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
