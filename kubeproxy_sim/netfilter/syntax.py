@@ -14,7 +14,7 @@ kube-proxy's output is already in that form, so it round-trips byte for byte.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kubeproxy_sim.errors import RulesSyntaxError
@@ -116,9 +116,29 @@ PORT_PATTERNS = {
     "nat": rf"(?:[0-9.]+(?:-[0-9.]+)?|\[[0-9A-Fa-f:.]+\])(?::{_NAT_PORT_VALUE})?"
            r"|[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f.:]*",  # (a bare IPv6 address: no port)
     "to-ports": PORT_VALUE,
+    "nat-bare": r"[0-9.]+(?:-[0-9.]+)?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f.:]*",
+    "no-ports": r"(?!)",
 }
 """Per kind of port value, a regular expression for the usual values, each of which :func:`port_value_problem`
-passes (a rule's shape asks its values to be of these; a value not of these is judged by the interpreter)."""
+passes (a rule's shape asks its values to be of these; a value not of these is judged by the interpreter).
+In a rule of no protocol with ports (:func:`ports_allowed`) a NAT range takes none ("nat-bare") and
+``--to-ports`` no value at all ("no-ports"): such a value is the interpreter's to refuse."""
+PORT_PROTOCOL_MODULES = frozenset({"tcp", "udp", "sctp", "dccp", "icmp"})
+"""The -p protocols (by their matches) with which iptables lets a NAT target name a port (its libxt_NAT and
+REDIRECT/MASQUERADE parsers' ``portok``: ICMP too, whose id stands in for a port)."""
+
+
+def ports_allowed(options: Sequence[Option]) -> bool:
+    """Whether a rule's -p lets its NAT target name a port (iptables: "Need TCP, UDP, SCTP or DCCP with port
+    specification" otherwise)."""
+    return any(o.flag == "-p" and not o.module and PROTOCOL_MODULES.get(o.args[0].lower()) in PORT_PROTOCOL_MODULES
+               for o in options)
+
+
+def names_port(kind: str, value: str) -> bool:
+    """Whether a NAT target's value of ``kind`` (:func:`port_kind`) names a port: ``--to-ports`` always, a NAT
+    range when it has a ``:PORT`` (:func:`_nat_ports`)."""
+    return kind == "to-ports" or _nat_ports(value) is not None
 
 
 def _port(text: str, low: int = 0) -> int | None:
@@ -170,7 +190,7 @@ def port_value_problem(kind: str, value: str) -> str | None:
                 return None
         return (f"up to {MULTIPORT_LIMIT} port numbers 0-65535 or ranges such as 1024:65535, comma-separated "
                 "(a range counts as two)")
-    if kind == "nat":
+    if kind in ("nat", "nat-bare"):
         ports = _nat_ports(value)
         ok = ports is None or _port_range(ports, "-", low=1) is not None
         return None if ok else "ADDRESS[:PORT[-PORT]] with ports 1-65535, the lower first"
@@ -479,9 +499,12 @@ def port_holes(spec: RuleSpec) -> dict[int, str]:
     owned = [(o, o.module) for o in spec.options]
     if target is not None:
         owned += [(o, target.name) for o in target.options]
+    bare = not ports_allowed(spec.options)  # a NAT target's port would be refused: see check_nat_ports
     for option, owner in owned:
         kind = port_kind(option.flag, owner)
         if kind is not None and option.args and option.args[0].startswith(HOLE):
+            if bare and kind in ("nat", "to-ports"):
+                kind = "nat-bare" if kind == "nat" else "no-ports"
             holes[int(option.args[0][1:])] = kind
     return holes
 
@@ -714,7 +737,20 @@ class _Interpreter:
             self.option(texts[pos], negated)
         if self.target is not None:
             self.target = Target(self.target.name, tuple(self.target_options), self.target.goto)
+            self.check_nat_ports()
         return RuleSpec(tuple(self.options), self.target)
+
+    def check_nat_ports(self) -> None:
+        """Refuse a NAT target's port in a rule whose -p has none, as iptables does (a placeholder's value is
+        checked rule by rule: :func:`port_holes`)."""
+        assert self.target is not None
+        for option in self.target_options:
+            kind = port_kind(option.flag, self.target.name)
+            value = option.args[0] if option.args else ""
+            if kind in ("nat", "to-ports") and not value.startswith(HOLE) and names_port(kind, value) \
+                    and not ports_allowed(self.options):
+                raise self.error(f"{option.flag} {value} names a port, which iptables takes only in a rule of a "
+                                 "protocol with ports", value, "-p tcp, udp, sctp or dccp in the rule")
 
     def option(self, flag: str, negated: bool) -> None:
         if negated and (flag in MATCH_FLAGS or flag in TARGET_FLAGS):

@@ -48,7 +48,7 @@ def test_verdicts() -> None:
         assert target is not None
         return verdict_label(target)
 
-    assert verdict("-j DNAT --to-destination 10.244.1.2:8080") == "DNAT 10.244.1.2:8080"
+    assert verdict("-p tcp -j DNAT --to-destination 10.244.1.2:8080") == "DNAT 10.244.1.2:8080"
     assert verdict("-j MARK --or-mark 0x4000") == "MARK or 0x4000"
     assert verdict("-j MARK --xor-mark 0x4000") == "MARK xor 0x4000"
     assert verdict("-j MASQUERADE --random-fully") == "MASQUERADE random-fully"

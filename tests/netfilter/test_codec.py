@@ -78,7 +78,7 @@ def match_groups(draw: st.DrawFn, protocol: str | None) -> list[Option]:
 
 
 @st.composite
-def targets(draw: st.DrawFn) -> Target | None:
+def targets(draw: st.DrawFn, protocol: str | None) -> Target | None:
     kind = draw(st.sampled_from(["none", "verdict", "jump", "goto", "dnat", "mark", "masq"]))
     if kind == "none":
         return None
@@ -87,7 +87,8 @@ def targets(draw: st.DrawFn) -> Target | None:
     if kind in ("jump", "goto"):
         return Target(draw(names), (), kind == "goto")
     if kind == "dnat":
-        return Target("DNAT", (Option("--to-destination", (f"10.0.0.{draw(st.integers(0, 255))}:80",), False,
+        port = ":80" if protocol else ""  # iptables takes a port only in a rule of a protocol with ports
+        return Target("DNAT", (Option("--to-destination", (f"10.0.0.{draw(st.integers(0, 255))}{port}",), False,
                                       "DNAT"),))
     if kind == "mark":
         return Target("MARK", (Option(draw(st.sampled_from(["--or-mark", "--xor-mark", "--set-xmark"])),
@@ -103,7 +104,7 @@ def rule_specs(draw: st.DrawFn) -> RuleSpec:
         options.append(Option("-p", (protocol,), False))
     options += draw(match_groups(protocol))
     return RuleSpec(tuple(draw(st.permutations(options)) if not any(o.module for o in options) else options),
-                    draw(targets()))
+                    draw(targets(protocol)))
 
 
 counters = st.none() | st.tuples(st.integers(0, 10**12), st.integers(1, 10**15))
@@ -330,10 +331,10 @@ def test_redeclaring_a_chain_flushes_it() -> None:
 
 
 def test_options_after_the_target_go_to_the_target_unless_a_later_match_knows_them() -> None:
-    spec = syntax.parse_spec("-j DNAT --to-destination 10.0.0.1:80 -m comment --comment x")
+    spec = syntax.parse_spec("-p tcp -j DNAT --to-destination 10.0.0.1:80 -m comment --comment x")
     assert spec.target == Target("DNAT", (Option("--to-destination", ("10.0.0.1:80",), False, "DNAT"),))
     assert spec.options[-1] == Option("--comment", ("x",), False, "comment")
-    assert syntax.render_spec(spec) == "-m comment --comment x -j DNAT --to-destination 10.0.0.1:80"
+    assert syntax.render_spec(spec) == "-p tcp -m comment --comment x -j DNAT --to-destination 10.0.0.1:80"
 
 
 def test_protocol_numbers_load_the_protocol_match() -> None:

@@ -116,3 +116,39 @@ def test_what_the_kernel_takes_is_read(rule: str) -> None:
 ])
 def test_what_the_kernel_takes_in_filter_is_read(rule: str) -> None:
     assert parse_ruleset(in_filter(rule)).tables[0].chains
+
+
+@pytest.mark.parametrize(("rule", "token"), [
+    ("-A X -j DNAT --to-destination 10.1.1.1:80", "10.1.1.1:80"),
+    ("-A X -p all -j DNAT --to-destination 10.1.1.1-10.1.1.3:80-82", "10.1.1.1-10.1.1.3:80-82"),
+    ("-A X -d 10.96.0.1/32 -j DNAT --to-destination :8080", ":8080"),
+    ("-A PREROUTING -j REDIRECT --to-ports 8080", "8080"),
+    ("-A POSTROUTING -j SNAT --to-source 192.168.0.2:1024-2048", "192.168.0.2:1024-2048"),
+    ("-A POSTROUTING -j MASQUERADE --to-ports 1024-2048", "1024-2048"),
+])
+def test_a_nat_port_without_a_protocol_with_ports_is_refused(rule: str, token: str) -> None:
+    """iptables: "Need TCP, UDP, SCTP or DCCP with port specification" (a port in a rule of every protocol); it
+    was read as written (QA-dumps #9). A dump of many such rules takes the skeleton path: refused the same."""
+    for text in (in_nat(rule), in_nat("\n".join([rule] * 40))):
+        err = refusal(text)
+        assert (err.line, err.token) == (7, token)
+        assert str(err).endswith("names a port, which iptables takes only in a rule of a protocol with ports at "
+                                 f"'{token}'; expected -p tcp, udp, sctp or dccp in the rule")
+
+
+@pytest.mark.parametrize("rule", [
+    "-A X -p udp -j DNAT --to-destination 10.1.1.1:80", "-A X -p 132 -j DNAT --to-destination 10.1.1.1:80",
+    "-A X -p icmp -j DNAT --to-destination 10.1.1.1:80",  # iptables lets ICMP name one too (its id)
+    "-A X -j DNAT --to-destination 10.1.1.1", "-A X -j DNAT --to-destination 10.1.1.1-10.1.1.3",
+    "-A PREROUTING -p dccp -j REDIRECT --to-ports 8080", "-A POSTROUTING -j MASQUERADE --random-fully",
+])
+def test_a_nat_target_without_a_port_or_in_a_rule_with_ports_is_read(rule: str) -> None:
+    for text in (in_nat(rule), in_nat("\n".join([rule] * 40))):
+        parse_ruleset(text)
+
+
+def test_a_bare_ipv6_nat_address_names_no_port() -> None:
+    text = NAT_V6.replace("-p tcp -m tcp --dport 443 -j DNAT --to-destination [fd00::5]:6443",
+                          "-j DNAT --to-destination fd00::5")
+    parse_ruleset(text)
+    assert refusal(text.replace("fd00::5", "[fd00::5]:6443")).token == "[fd00::5]:6443"

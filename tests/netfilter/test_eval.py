@@ -246,7 +246,7 @@ def test_ctdir_reads_the_packets_direction(rule: str, reply: bool, verdict: str)
 
 
 def test_ctstate_dnat_after_a_dnat() -> None:
-    text = tables(nat="-A T -j DNAT --to-destination 10.1.0.1:8080\n",
+    text = tables(nat="-A T -p tcp -j DNAT --to-destination 10.1.0.1:8080\n",
                   filt="-A F -m conntrack --ctstate DNAT --ctorigdst 10.96.0.1 -j REJECT\n")
     assert verdicts(text, tcp()) == {("REJECT", None, False): 1}
 
@@ -330,7 +330,7 @@ def test_nat_ranges(text: str, family: int, expected: tuple) -> None:
 
 def test_dnat_changes_the_destination_before_routing() -> None:
     # DNAT to a local address turns a forwarded packet into an input one
-    text = tables(nat="-A T -d 10.96.0.1 -j DNAT --to-destination 192.168.0.2:8080\n",
+    text = tables(nat="-A T -d 10.96.0.1 -p tcp -j DNAT --to-destination 192.168.0.2:8080\n",
                   filt="-A F -d 192.168.0.2 -m tcp -p tcp --dport 8080 -j REJECT\n")
     result = run(text, tcp())
     assert [(o.verdict, o.destination) for o in result.outcomes] == [("REJECT", None)]
@@ -338,7 +338,7 @@ def test_dnat_changes_the_destination_before_routing() -> None:
 
 
 def test_ipv6_dnat_destination_in_brackets() -> None:
-    text = tables(nat="-A T -d fd00::10 -j DNAT --to-destination [fd00:10::5]:8080\n")
+    text = tables(nat="-A T -d fd00::10 -p tcp -j DNAT --to-destination [fd00:10::5]:8080\n")
     node = NodeContext.of(["2001:db8::1"])
     packet = Packet.of("tcp", "fd00:10::9", "fd00::10", 80)
     assert verdicts(text, packet, node) == {("DNAT", "[fd00:10::5]:8080", False): 1}
@@ -363,7 +363,7 @@ def test_snat_and_connmark() -> None:
 
 
 def test_locally_generated_packets_use_output_and_come_back_in_on_lo() -> None:
-    text = tables(nat="-A T -m addrtype --src-type LOCAL -j X\n-A X -j DNAT --to-destination 192.168.0.2:9000\n",
+    text = tables(nat="-A T -m addrtype --src-type LOCAL -j X\n-A X -p tcp -j DNAT --to-destination 192.168.0.2:9000\n",
                   filt="-A F -i lo -m tcp -p tcp --dport 9000 -j REJECT\n")
     result = run(text, tcp(src="192.168.0.2", dst="10.96.0.1"))
     assert result.origin == "local"
@@ -372,10 +372,10 @@ def test_locally_generated_packets_use_output_and_come_back_in_on_lo() -> None:
 
 
 def test_nat_is_only_consulted_for_new_connections_and_notrack() -> None:
-    text = tables(nat="-A T -j DNAT --to-destination 10.1.0.1:80\n")
+    text = tables(nat="-A T -p tcp -j DNAT --to-destination 10.1.0.1:80\n")
     assert verdicts(text, tcp(ctstate=CtState.ESTABLISHED)) == {("ACCEPT", None, False): 1}
     raw = "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -j CT --notrack\nCOMMIT\n"
-    assert verdicts(tables(nat="-A T -j DNAT --to-destination 10.1.0.1:80\n", extra=raw), tcp()) == {
+    assert verdicts(tables(nat="-A T -p tcp -j DNAT --to-destination 10.1.0.1:80\n", extra=raw), tcp()) == {
         ("ACCEPT", None, False): 1}
 
 

@@ -53,7 +53,7 @@ def test_long_flags_and_aliases_become_canonical() -> None:
 def test_target_options_and_goto() -> None:
     parsed = parse_spec("-g KUBE-X")
     assert parsed.target is not None and parsed.target.goto and render_spec(parsed) == "-g KUBE-X"
-    dnat = parse_spec("-j DNAT --to-destination 10.0.0.1:80 --random").target
+    dnat = parse_spec("-p tcp -j DNAT --to-destination 10.0.0.1:80 --random").target
     assert dnat is not None
     assert dnat.option("--to-destination") == Option("--to-destination", ("10.0.0.1:80",), False, "DNAT")
 

@@ -403,7 +403,8 @@ def test_a_probability_iptables_refuses_is_a_rule_that_cannot_be_evaluated() -> 
 def test_an_nth_every_iptables_refuses_is_a_rule_that_cannot_be_evaluated(every) -> None:
     """libxt_statistic's --every has .min = 1: iptables-restore refuses 0 (it was a ZeroDivisionError)."""
     text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SVC-X - [0:0]\n-A PREROUTING -j KUBE-SVC-X\n"
-            f"-A KUBE-SVC-X -m statistic --mode nth --every {every} --packet 0 -j DNAT --to-destination 10.0.0.1:80\n"
+            f"-A KUBE-SVC-X -m statistic --mode nth --every {every} --packet 0 -p tcp -j DNAT "
+            "--to-destination 10.0.0.1:80\n"
             "COMMIT\n")
     result = trace(parse_ruleset(text), Packet.of("tcp", "1.1.1.1", "2.2.2.2", 80), NodeContext.of(()))
     assert [o.verdict for o in result.outcomes] == ["ACCEPT"]

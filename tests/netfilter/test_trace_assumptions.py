@@ -228,8 +228,8 @@ ROUTING = "routing decision"
 
 
 def test_routing_to_an_address_that_may_be_the_node_s_is_said() -> None:
-    text = "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.1/32 -j DNAT --to-destination 192.168.0.9:6443\n" \
-           "COMMIT\n" + filter_table("", policy="DROP")
+    text = "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.1/32 -p tcp -j DNAT " \
+           "--to-destination 192.168.0.9:6443\nCOMMIT\n" + filter_table("", policy="DROP")
     # from eth0: where it comes from is given (else it may be from the node itself: another doubt, tested below)
     result = trace(text, tcp(dst="10.96.0.1", dport=443, in_iface="eth0"), UNKNOWN_NODE)
     assert verdict(result) == "DROP"  # forwarded: FORWARD's policy, as before

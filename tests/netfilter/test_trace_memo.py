@@ -137,8 +137,8 @@ MARKS_THEN_MASQUERADES = """\
 :SVC - [0:0]
 -A PREROUTING -d 172.30.0.1/32 -p tcp -m tcp --dport 80 -j SVC
 -A PREROUTING -d 172.30.0.2/32 -p tcp -m tcp --dport 80 -j SVC
--A SVC -m statistic --mode random --probability 0.5 -j DNAT --to-destination 10.1.0.1:8080
--A SVC -j DNAT --to-destination 10.1.0.2:8080
+-A SVC -p tcp -m statistic --mode random --probability 0.5 -j DNAT --to-destination 10.1.0.1:8080
+-A SVC -p tcp -j DNAT --to-destination 10.1.0.2:8080
 -A POSTROUTING -m mark --mark 0x1/0x1 -j MASQUERADE
 COMMIT
 *filter
