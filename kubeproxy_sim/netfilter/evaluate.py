@@ -969,8 +969,10 @@ class Engine:
         if not local and not env.addresses_known:
             _routing_doubt(b)
         if step == "ROUTE":  # from elsewhere
-            if b.family == 4 and b.in_iface != "lo" and not env.route_localnet:
-                _martian_doubt(b)
+            if b.family == 4 and b.in_iface != "lo":
+                if not env.route_localnet:
+                    _martian_doubt(b)
+                _own_source_doubt(b, env.local)
             self._set_out_iface(b, packet, local)
             return self.pipelines["TO_INPUT" if local else "TO_FORWARD"]
         if step == "ROUTE_OUT":
@@ -1033,6 +1035,28 @@ def _martian_doubt(b: Branch) -> None:
                                   "from elsewhere may carry only where route_localnet is set (net.ipv4.conf.all or "
                                   f"the input interface's); {LOCALNET_ASSUMED}, else the kernel drops it as a "
                                   "martian"))
+
+
+def _own_source_doubt(b: Branch, local: frozenset[int]) -> None:
+    """A packet from elsewhere whose source is the node's own (lo's 127.0.0.1, any other address of the node)
+    or another loopback address: fib_validate_source drops it, whatever route_localnet says, unless
+    accept_local is set (for an address of the node's) and rp_filter is off (for any 127/8 source: its
+    reverse route is local, on lo); the sysctls are not in the rules. Measured on veth namespaces."""
+    src = b.src
+    own = src == 0x7F000001 or src in local
+    if not own and not loopback(4, src):
+        return
+    text = format_address(4, src)
+    if own and loopback(4, src):
+        what = (f"lo's own address {text}, which a packet from elsewhere may carry only where accept_local is set "
+                "and rp_filter is off (net.ipv4.conf.all and the input interface's); assumed so")
+    elif own:
+        what = (f"an address of this node, {text}, which a packet from elsewhere may carry only where accept_local "
+                "is set (net.ipv4.conf.all or the input interface's); assumed set")
+    else:
+        what = (f"the loopback address {text}, which a packet from elsewhere may carry only where rp_filter is off "
+                "(net.ipv4.conf.all and the input interface's; systemd sets 2); assumed off")
+    b.doubts.append((ROUTING, f"the source is {what}, else the kernel drops it (fib_validate_source)"))
 
 
 def _loopback_source_out_doubt(b: Branch) -> None:

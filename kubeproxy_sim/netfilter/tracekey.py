@@ -312,8 +312,9 @@ class TraceKeys:
                 *[low <= src <= high for low, high in tests.ranges],
                 *(self._types(src) if tests.types else ()),
                 # whether the packet is the node's own, and the interface it arrives on (Engine.walk); a
-                # loopback source as itself: a routing decision quotes it when route_localnet decides
-                src if loopback(self.family, src) else src in env.local,
+                # loopback source or the node's own as itself: a routing decision quotes it (route_localnet,
+                # accept_local)
+                src if loopback(self.family, src) or src in env.local else False,
                 env.route(src) if env.routes else None)
 
     def _shared(self, dst: object, rest: tuple) -> tuple:

@@ -74,7 +74,10 @@ def test_a_loopback_source_from_elsewhere_hangs_on_route_localnet() -> None:
     assert [u.reason for u in result.uncertain] == [
         "the source 127.0.0.5 is a loopback address, which a packet from elsewhere may carry only where "
         "route_localnet is set (net.ipv4.conf.all or the input interface's); "
-        f"{ASSUMED}, else the kernel drops it as a martian"]
+        f"{ASSUMED}, else the kernel drops it as a martian",
+        "the source is the loopback address 127.0.0.5, which a packet from elsewhere may carry only where rp_filter "
+        "is off (net.ipv4.conf.all and the input interface's; systemd sets 2); assumed off, else the kernel drops "
+        "it (fib_validate_source)"]
 
 
 def test_known_route_localnet_and_routes_that_stay_on_loopback_are_not_doubted() -> None:
@@ -111,3 +114,26 @@ def test_generated_rules_serving_localhost_nodeports_know_route_localnet(
                "--dst", "192.168.49.2", "--dport", "31526"], capsys)
     assert {o["verdict"] for o in off["outcomes"]} == {"DNAT"}
     assert routing(off) == [LEAVING.format("127.0.0.1")]  # once, however many endpoints
+
+
+@pytest.mark.parametrize(("src", "reason"), [
+    ("127.0.0.1", "lo's own address 127.0.0.1, which a packet from elsewhere may carry only where accept_local is "
+                  "set and rp_filter is off (net.ipv4.conf.all and the input interface's); assumed so"),
+    ("127.0.0.2", "the loopback address 127.0.0.2, which a packet from elsewhere may carry only where rp_filter is "
+                  "off (net.ipv4.conf.all and the input interface's; systemd sets 2); assumed off"),
+    ("10.240.0.2", "an address of this node, 10.240.0.2, which a packet from elsewhere may carry only where "
+                   "accept_local is set (net.ipv4.conf.all or the input interface's); assumed set"),
+])
+def test_a_source_of_the_node_s_own_from_elsewhere_hangs_on_accept_local_and_rp_filter(src: str, reason: str) -> None:
+    """Known route_localnet is not enough (QA-dumps #1): fib_validate_source drops a source that is one of the
+    node's addresses (lo's 127.0.0.1 too) unless accept_local, and any 127/8 source under rp_filter 1 or 2
+    (measured on this kernel, veth namespaces); a kept answer must quote each source."""
+    tracer = Tracer(parse_ruleset(NODEPORT), NodeContext.of(["10.240.0.2/24", "10.240.0.3"], route_localnet=True))
+    for source, expected in ((src, reason), ("10.240.0.3", None), (src, reason)):
+        result = tracer.trace(Packet.of("udp", source, "10.240.0.2", 53, in_iface="eth0"))
+        if expected is None:
+            assert len(result.uncertain) == 1 and "10.240.0.3" in result.uncertain[0].reason
+        else:
+            assert [u.reason for u in result.uncertain] == [
+                f"the source is {expected}, else the kernel drops it (fib_validate_source)"]
+    assert tracer.trace(Packet.of("udp", "10.240.0.9", "10.240.0.2", 53, in_iface="eth0")).uncertain == ()
