@@ -300,6 +300,10 @@ def path_forest(path: Sequence[PathStep]) -> tuple[TreeNode, ...]:
     roots: list[list] = []
     stack: list[tuple[tuple[str, str], list]] = []
     for step in path:
+        if not step.table:  # a routing decision that ended the packet: no chain holds it
+            stack = []
+            roots.append([step.rule, [], ("bold",)])
+            continue
         here = (step.table, step.chain)
         keys = [key for key, _ in stack]
         if here in keys:

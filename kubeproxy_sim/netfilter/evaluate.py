@@ -70,6 +70,10 @@ ROUTING = PseudoRule("", "", 0, "routing decision")
 """What a doubt about a routing decision is charged to: ``uncertain`` lists it with no line and this text."""
 ORIGIN = PseudoRule("", "", 0, "packet origin")
 """What a doubt about where a packet comes from is charged to (no rule decides it): listed like :data:`ROUTING`."""
+LOOPBACK6_DROP = PseudoRule("", "", 0, "routing decision: ::1 as the source or destination of a packet from elsewhere "
+                                      "(ip6_rcv_core drops it before PREROUTING)", Kind.DROP)
+"""The step that ends an IPv6 packet from elsewhere carrying the loopback address: the kernel drops it on receipt,
+whatever the sysctls, before any hook."""
 EXPECTATION = PseudoRule("", "", 0, "conntrack expectation")
 """What the doubt about a RELATED packet's NAT is charged to: listed like :data:`ROUTING`."""
 EXPECTED_NAT = ("a RELATED packet opens a connection a conntrack helper expected (FTP data, say), whose nat rules the "
@@ -868,6 +872,9 @@ class Engine:
             if not self.env.addresses_known:  # the source may be the node's: it would start in OUTPUT
                 _origin_doubt(start, packet)
         ends: list[End] = []
+        if not local and start.family == 6 and start.in_iface != "lo" and 1 in (packet.src, packet.dst):
+            start.path.append(LOOPBACK6_DROP)
+            return [(start, DROP)]
         self._run(start, self.pipelines["FROM_LOCAL" if local else "PRE_REMOTE"], packet, ends)
         return ends
 

@@ -369,6 +369,10 @@ def _tree(path: tuple[PathStep, ...]) -> list[str]:
     lines: list[str] = []
     stack: list[tuple[str, str]] = []
     for step in path:
+        if not step.table:  # a routing decision that ended the packet: no chain holds it
+            stack = []
+            lines.append(f"  {step.rule}")
+            continue
         here = (step.table, step.chain)
         if here in stack:
             del stack[stack.index(here) + 1:]

@@ -137,3 +137,30 @@ def test_a_source_of_the_node_s_own_from_elsewhere_hangs_on_accept_local_and_rp_
             assert [u.reason for u in result.uncertain] == [
                 f"the source is {expected}, else the kernel drops it (fib_validate_source)"]
     assert tracer.trace(Packet.of("udp", "10.240.0.9", "10.240.0.2", 53, in_iface="eth0")).uncertain == ()
+
+
+V6 = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+V6_DROP = ("routing decision: ::1 as the source or destination of a packet from elsewhere (ip6_rcv_core drops it "
+           "before PREROUTING)")
+
+
+@pytest.mark.parametrize(("src", "dst"), [("2001:db8::9", "::1"), ("::1", "fd00::5"), ("::1", "2001:db8::7")])
+def test_ipv6_loopback_from_elsewhere_is_dropped_on_receipt(src: str, dst: str) -> None:
+    """ip6_rcv_core drops a packet from a non-loopback device with ::1 as source or destination before any hook,
+    whatever the sysctls (QA-dumps #2): it was delivered or forwarded with nothing said."""
+    tracer = Tracer(parse_ruleset(V6, ipv6=True), NodeContext.of(["fd00::5"], route_localnet=True))
+    (outcome,) = tracer.trace(Packet.of("udp", src, dst, 53, in_iface="eth0")).outcomes
+    assert outcome.verdict == "DROP" and [s.rule for s in outcome.path] == [V6_DROP]
+    assert [o.verdict for o in tracer.trace(Packet.of("udp", "::1", "::1", 53)).outcomes] == ["ACCEPT"]  # on lo
+
+
+def test_the_ipv6_loopback_drop_reads_as_a_routing_decision(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "r6.rules"
+    rules.write_text(V6)
+    argv = ["trace", "--rules", str(rules), "--node-ip", "fd00::5", "--src", "2001:db8::9", "--dst", "::1",
+            "--dport", "53", "--in-iface", "eth0"]
+    assert main(argv) == 0
+    assert f"DROP: 100% (1)\n  {V6_DROP}\n" in capsys.readouterr().out
+    assert main([*argv, "-o", "json"]) == 0
+    (outcome,) = json.loads(capsys.readouterr().out)["outcomes"]
+    assert outcome["path"] == [{"table": "", "chain": "", "line": None, "rule": V6_DROP}]
