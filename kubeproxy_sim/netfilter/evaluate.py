@@ -606,8 +606,7 @@ def _apply(rule: CompiledRule, kind: Kind, b: Branch) -> str | None:
     if kind is Kind.REJECT:
         return REJECT
     if kind in TERMINAL_NAT:
-        _nat(rule, kind, b)
-        return ACCEPT
+        return _nat(rule, kind, b)
     if kind is Kind.MARK or kind is Kind.CONNMARK:
         _mark(rule, kind, b)
     elif kind is Kind.NOTRACK:
@@ -638,12 +637,16 @@ def _mark(rule: CompiledRule, kind: Kind, b: Branch) -> None:
     setattr(b, attr, new & 0xFFFFFFFF)
 
 
-def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> None:
-    """DNAT/REDIRECT rewrite the destination, SNAT/MASQUERADE the source (first address of a range)."""
+def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> str:
+    """DNAT/REDIRECT rewrite the destination, SNAT/MASQUERADE the source (first address of a range); the
+    verdict: ACCEPT, or DROP for a REDIRECT with no address to send the packet to."""
     nat = rule.nat
     if kind is Kind.DNAT or kind is Kind.REDIRECT:
         if kind is Kind.REDIRECT:
-            b.dst = _redirect_address(rule, b)
+            address = _redirect_address(rule, b)
+            if address is None:
+                return DROP
+            b.dst = address
         elif nat is not None and nat.addr_lo is not None:
             b.dst = nat.addr_lo
         kept = nat is not None and _keeps_port(nat, b.dport)
@@ -654,7 +657,7 @@ def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> None:
         b.nat_text = None if ranged or nat is None else nat.endpoint  # one member: destination() formats it
         if ranged:
             b.doubts.append((rule, _range_doubt(rule, b, kept)))
-        return
+        return ACCEPT
     if kind is Kind.MASQUERADE:
         source = b.env.source_for(b.out_iface)
         if source is None:
@@ -669,28 +672,31 @@ def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> None:
     b.snat = True
     if kind is Kind.SNAT:
         b.masq = True
+    return ACCEPT
 
 
-def _redirect_address(rule: CompiledRule, b: Branch) -> int:
+def _redirect_address(rule: CompiledRule, b: Branch) -> int | None:
     """REDIRECT's new destination, as nf_nat_redirect_ipv4/6 choose it: loopback for a packet generated on the
-    node (OUTPUT), else the input interface's primary address. That is known when the interface's addresses
-    are given; otherwise the node's first address is assumed, and said so unless it is the node's only one."""
+    node (OUTPUT), else the input interface's primary address; the kernel drops the packet (None) when that
+    interface has none of the family (Calico's cali* veths have no IPv4 address). It is known when the
+    interface's addresses are given; otherwise the node's first address is assumed, and said so."""
     env, family = b.env, b.family
     if b.in_iface == "":  # generated on the node
         return 1 if family == 6 else 0x7F000001
     own = env.iface_addrs.get(b.in_iface) if b.in_iface else None
-    if own:
-        return own[0]
+    if own is not None:
+        return own[0] if own else None
     assumed = env.primary
-    if assumed is not None and len(env.local) == 1 and env.addresses_known:
-        return assumed
     iface = f"interface {b.in_iface}, not known here" if b.in_iface else "interface, which is not known"
     if assumed is None:
         assumed = 1 if family == 6 else 0x7F000001
         what = f"the node's addresses are not known (give --node-ip): {format_address(family, assumed)} stands in"
+    elif len(env.local) == 1 and env.addresses_known:
+        what = f"assumed the node's only address, {format_address(family, assumed)}"
     else:
         what = f"the node has several addresses: assumed the first, {format_address(family, assumed)}"
-    b.doubts.append((rule, f"REDIRECT sends the packet to the primary address of its input {iface}; {what}"))
+    b.doubts.append((rule, f"REDIRECT sends the packet to the primary address of its input {iface}; {what} (if the "
+                           "interface has no address the kernel drops the packet)"))
     return assumed
 
 
