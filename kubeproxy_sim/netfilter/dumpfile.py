@@ -93,6 +93,8 @@ def dump_node_addresses(given: Iterable[str], family: int, prefixes: bool = Fals
             raise UsageError(Diagnostic(str(exc), field="--node-ip")) from None
         try:
             mask = parse_network(text)[2] if prefixes and slash else None
+            if mask is not None and (not length or not _contiguous(mask, of)):
+                raise ValueError(length)  # "IP/" or a netmask with holes: no prefix length a node can have
         except ValueError:
             raise UsageError(Diagnostic(f"{text!r}: {length!r} is no prefix length; expected IP or IP/PREFIX, "
                                         f"PREFIX 0-{32 if of == 4 else 128}",
@@ -103,6 +105,12 @@ def dump_node_addresses(given: Iterable[str], family: int, prefixes: bool = Fals
                                                              "node addresses"), field="--node-ip"))
         found.setdefault(address if mask is None else f"{address}/{mask.bit_count()}")
     return tuple(found)
+
+
+def _contiguous(mask: int, family: int) -> bool:
+    """Whether a netmask is a prefix: ones, then only zeros (255.255.0.0; not 255.0.255.0)."""
+    hosts = ~mask & ((1 << (32 if family == 4 else 128)) - 1)
+    return hosts & (hosts + 1) == 0
 
 
 KUBE_PROXY_TABLES = ("nat", "filter")

@@ -94,6 +94,21 @@ def test_trace_reads_node_ip_prefixes_with_a_dump(capsys: pytest.CaptureFixture[
         dump_node_addresses(["192.168.0.2/33"], 4, prefixes=True)
 
 
+@pytest.mark.parametrize(("text", "length"), [("10.0.0.5/", "''"), ("10.0.0.5/255.0.255.0", "'255.0.255.0'"),
+                                              ("fd00::5/", "''")])
+def test_node_ip_without_a_prefix_length_or_with_a_netmask_with_holes_is_a_usage_error(
+        text: str, length: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """'IP/' was read as /32 and a non-contiguous netmask as a prefix of its bit count (QA-dumps #6)."""
+    family = 6 if ":" in text else 4
+    with pytest.raises(UsageError, match=f"'{text}': {length} is no prefix length; expected IP or IP/PREFIX"):
+        dump_node_addresses([text], family, prefixes=True)
+    dump = str(DUMPS / "08-centos7-flannel-nodeport-2024.rules")
+    if family == 4:
+        assert main(["trace", "--rules", dump, "--node-ip", text, "--src", "192.168.0.9", "--dst", "10.0.0.5",
+                     "--dport", "9"]) == 2
+        assert "is no prefix length" in capsys.readouterr().err
+
+
 def test_addrtype_answers_the_zero_network_and_limited_broadcast_on_any_interface() -> None:
     """inet_dev_addr_type: 0.0.0.0/8 and 255.255.255.255 are BROADCAST, 224/4 MULTICAST, before any route is
     looked up, so an interface whose addresses are not known does not make them uncertain."""
