@@ -232,8 +232,10 @@ class Env:
 
         IPv4 as inet_dev_addr_type answers: 0.0.0.0/8 and 255.255.255.255 are BROADCAST and 224/4 is
         MULTICAST on any interface; any other address is its route's type in the local table (LOCAL, or
-        BROADCAST for a subnet's broadcast address), on the interface asked about (--limit-iface-*), else
-        UNICAST."""
+        BROADCAST for a subnet's broadcast address, and for 127.255.255.255 on lo: the local table's
+        ``broadcast 127.255.255.255 dev lo`` comes before 127/8's LOCAL), on the interface asked about
+        (--limit-iface-*), else UNICAST."""
+        lo_broadcast = family == 4 and value == 0x7FFFFFFF
         if family == 4:
             if value >> 24 == 0 or value == 0xFFFFFFFF:
                 return "BROADCAST"
@@ -247,12 +249,16 @@ class Env:
             addrs = self.iface_addrs.get(iface)
             if addrs is None and iface != "lo":
                 return None
+            if lo_broadcast and iface == "lo":
+                return "BROADCAST"
             if value in (addrs or ()) or (iface == "lo" and loopback(family, value)):
                 return "LOCAL"
             if value in self.iface_broadcasts.get(iface, ()):
                 return "BROADCAST"
         elif iface is None:
             return None
+        elif lo_broadcast:
+            return "BROADCAST"
         elif value in self.local or loopback(family, value):
             return "LOCAL"
         elif value in self.broadcasts:

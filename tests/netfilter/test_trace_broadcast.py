@@ -120,3 +120,20 @@ def test_addrtype_answers_the_zero_network_and_limited_broadcast_on_any_interfac
     assert [o.verdict for o in dhcp.outcomes] == ["DROP"] and dhcp.uncertain == ()
     group = tracer.trace(Packet.of("udp", "192.168.0.9", "224.0.0.1", 9, in_iface="eth0"))
     assert [o.verdict for o in group.outcomes] == ["REJECT"] and group.uncertain == ()
+
+
+def test_addrtype_answers_broadcast_for_lo_s_127_255_255_255() -> None:
+    """The local table holds ``broadcast 127.255.255.255 dev lo`` beside ``local 127.0.0.0/8``: addrtype says
+    BROADCAST, not LOCAL (QA-dumps #4); other 127/8 addresses stay LOCAL."""
+    rules = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             "-A OUTPUT -m addrtype --dst-type BROADCAST -j DROP\n"
+             "-A OUTPUT -m addrtype --dst-type BROADCAST --limit-iface-out -j REJECT\n"
+             "-A OUTPUT -m addrtype --dst-type LOCAL -j ACCEPT\nCOMMIT\n")
+    tracer = Tracer(parse_ruleset(rules), NodeContext.of(["192.168.0.2/24"]))
+    for dst, verdict in (("127.255.255.255", "DROP"), ("127.0.0.1", "ACCEPT"), ("127.255.255.254", "ACCEPT")):
+        result = tracer.trace(Packet.of("udp", "127.0.0.1", dst, 9))
+        assert [o.verdict for o in result.outcomes] == [verdict] and result.uncertain == ()
+    limited = Tracer(parse_ruleset(rules.replace("-A OUTPUT -m addrtype --dst-type BROADCAST -j DROP\n", "")),
+                     NodeContext.of(["192.168.0.2/24"]))
+    assert [o.verdict for o in limited.trace(Packet.of("udp", "127.0.0.1", "127.255.255.255", 9)).outcomes] == [
+        "REJECT"]  # on lo, the interface it leaves by
