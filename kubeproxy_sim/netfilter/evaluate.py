@@ -946,7 +946,9 @@ class Engine:
         for pos, step in enumerate(steps):
             if step.__class__ is str:
                 following = self._route(step, b, packet, steps[pos + 1:])
-                if following:
+                if following is None:
+                    finished.append((b, DROP))
+                elif following:
                     pending.append((b, following))
                 else:
                     finished.append((b, ACCEPT))
@@ -979,9 +981,15 @@ class Engine:
         else:
             finished.append((b, ACCEPT))
 
-    def _route(self, step: str, b: Branch, packet: Packet, rest: Pipeline) -> Pipeline:
-        """Routing decisions: they pick the next hooks and the output interface."""
+    def _route(self, step: str, b: Branch, packet: Packet, rest: Pipeline) -> Pipeline | None:
+        """Routing decisions: they pick the next hooks and the output interface (None: the kernel drops the
+        packet there, its path ending with a routing-decision step)."""
         env = self.env
+        if step == "ROUTE" and b.family == 4 and b.in_iface != "lo":
+            martian = _martian(b.src, b.dst)
+            if martian is not None:
+                b.path.append(martian)
+                return None
         if b.ct_dnat is not None and step != "LOOPBACK":
             b.dst, b.dport = b.ct_dnat  # conntrack's DNAT of a later packet: at the nat hook, before routing
         local = env.received(b) if step == "ROUTE" else env.is_local(b.dst)
@@ -1019,6 +1027,27 @@ class Engine:
         """The public record of an end (see :func:`end_of`)."""
         verdict, destination, masquerade = end_of(b, verdict)
         return Finished(verdict, destination, masquerade, b.num, b.den, tuple(b.path), tuple(b.doubts))
+
+
+MARTIAN_SOURCE = PseudoRule("", "", 0, "routing decision: a source in 0.0.0.0/8, multicast or 255.255.255.255 "
+                                      "from elsewhere is a martian (ip_route_input_slow drops it)", Kind.DROP)
+MARTIAN_DESTINATION = PseudoRule("", "", 0, "routing decision: a destination in 0.0.0.0/8 from elsewhere is a "
+                                           "martian (ip_route_input_slow drops it)", Kind.DROP)
+
+
+def _martian(src: int, dst: int) -> PseudoRule | None:
+    """The step that ends an IPv4 packet from elsewhere the kernel's input routing drops whatever the sysctls,
+    in ip_route_input_slow's order (ip_mc_validate_source for a multicast destination): a multicast or limited
+    broadcast source; then, unless it is sent to 255.255.255.255 (DHCP's 0.0.0.0 -> 255.255.255.255 is
+    delivered), to a link-local group (224.0.0.0/24) or 0.0.0.0 -> 0.0.0.0 (a broadcast to the kernel), a
+    source in 0.0.0.0/8; a destination in 0.0.0.0/8."""
+    if src >> 28 == 0xE or src == 0xFFFFFFFF:
+        return MARTIAN_SOURCE
+    if dst == 0xFFFFFFFF or dst >> 8 == 0xE00000 or src == dst == 0:
+        return None
+    if src >> 24 == 0:
+        return MARTIAN_SOURCE
+    return MARTIAN_DESTINATION if dst >> 24 == 0 else None
 
 
 def _routing_doubt(b: Branch) -> None:

@@ -137,3 +137,30 @@ def test_addrtype_answers_broadcast_for_lo_s_127_255_255_255() -> None:
                      NodeContext.of(["192.168.0.2/24"]))
     assert [o.verdict for o in limited.trace(Packet.of("udp", "127.0.0.1", "127.255.255.255", 9)).outcomes] == [
         "REJECT"]  # on lo, the interface it leaves by
+
+
+MARTIAN_SOURCE = ("routing decision: a source in 0.0.0.0/8, multicast or 255.255.255.255 from elsewhere is a martian "
+                  "(ip_route_input_slow drops it)")
+MARTIAN_DESTINATION = ("routing decision: a destination in 0.0.0.0/8 from elsewhere is a martian (ip_route_input_slow "
+                       "drops it)")
+
+
+@pytest.mark.parametrize(("src", "dst", "step"), [
+    ("0.0.0.0", "192.168.0.2", MARTIAN_SOURCE), ("0.1.2.3", "10.9.0.7", MARTIAN_SOURCE),
+    ("224.0.0.5", "192.168.0.2", MARTIAN_SOURCE), ("255.255.255.255", "192.168.0.2", MARTIAN_SOURCE),
+    ("0.0.0.0", "239.1.1.1", MARTIAN_SOURCE), ("192.168.0.9", "0.1.2.3", MARTIAN_DESTINATION),
+    ("0.0.0.0", "255.255.255.255", None), ("0.0.0.0", "224.0.0.1", None), ("192.168.0.9", "192.168.0.2", None),
+])
+def test_input_routing_drops_martians_from_elsewhere(src: str, dst: str, step: str | None) -> None:
+    """ip_route_input_slow drops a 0.0.0.0/8 or multicast source and a 0.0.0.0/8 destination whatever the
+    sysctls (QA-dumps #5); DHCP's 0.0.0.0 -> 255.255.255.255 and a link-local group still arrive. A kept answer
+    must not be shared with an ordinary source."""
+    rules = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+    tracer = Tracer(parse_ruleset(rules), NodeContext.of(["192.168.0.2/24"], interfaces={"eth0": ["192.168.0.2/24"]}))
+    tracer.warm()
+    tracer.trace(Packet.of("udp", "192.168.0.9", dst, 67, in_iface="eth0"))  # an ordinary source first
+    (outcome,) = tracer.trace(Packet.of("udp", src, dst, 67, in_iface="eth0")).outcomes
+    if step is None:
+        assert outcome.verdict == "ACCEPT"
+    else:
+        assert (outcome.verdict, [s.rule for s in outcome.path]) == ("DROP", [step])
