@@ -103,7 +103,9 @@ class NodeContext:
     it. ``ipsets``: name -> members (``IP``, ``CIDR`` or ``IP,proto:port``); a set not given is
     uncertain. ``route_localnet``: whether net.ipv4.conf.all.route_localnet is known to be 1 (kube-proxy
     sets it when it serves NodePorts on localhost); else a routing decision that hangs on it (a loopback
-    address on a packet from elsewhere, or leaving the node) is uncertain, and assumed set.
+    address on a packet from elsewhere, or leaving the node) is uncertain, and assumed set. False therefore
+    never means "the sysctl is 0": it means not known (a dump does not say), and the trace still routes as
+    if it were 1, listing the doubt; a node known to have it 0 is not modelled.
     """
 
     addresses: tuple[str, ...] = ()
