@@ -196,6 +196,8 @@ def _child(documents: list[Document], args: argparse.Namespace, share: Share, te
     mine = _share_rules(documents, args, share, release, inbox, outbox)
     private = _private_texts(mine.out) if text else None
     _hand_over(outbox, handover, (mine.out, private, mine.diagnostics, mine.positions))
+    if mine.count_unread:  # the parent always sends its count: read it before exiting, or a parent that sends
+        _receive(inbox)    # it after this child is gone writes into a closed pipe (EPIPE) and does it all alone
 
 
 def _parent(documents: list[Document], args: argparse.Namespace, share: Share, text: bool, release: bool,

@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import mmap
+import os
+import time
 from operator import itemgetter
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from hypothesis import given
@@ -257,3 +260,25 @@ def test_extending_a_buffer_is_writing_after_it(first: dict[str, list[str]], sec
     assert {k: v for k, v in joined.nat.items() if v} == {k: v for k, v in once.nat.items() if v}
     assert {k: v for k, v in joined.filter.items() if v} == {k: v for k, v in once.filter.items() if v}
     assert joined.nat_chains == ["C0", "C0"] and len(once.nat_chains) == 2
+
+
+def test_a_parent_that_sends_its_count_after_the_child_finished_still_splits(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both shares large alone: the child needs no count, finishes first, and must still read the parent's
+    (else the parent's late write meets a closed pipe and it falls back to one process)."""
+    items: list[object] = []
+    for n in range(8):
+        ips = [f"10.{n}.{i // 250}.{i % 250 + 1}" for i in range(300)]
+        items += [_service(f"s{n:02d}"), _slice(f"s{n:02d}", ips, f"s{n:02d}-0")]
+    listing = tmp_path / "large.json"
+    listing.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    parent, send = os.getpid(), split_sync._send
+
+    def late_in_the_parent(stream: BinaryIO, value: object) -> None:
+        if os.getpid() == parent and isinstance(value, int):
+            time.sleep(0.5)  # the child is done by then
+        send(stream, value)
+
+    monkeypatch.setattr(split_sync, "_send", late_in_the_parent)
+    whole, split = both_ways(["-f", str(listing)], text=True)
+    assert split.text == whole.text and whole.text is not None
