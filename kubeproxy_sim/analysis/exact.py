@@ -377,8 +377,8 @@ def _nodeport_entries(nodes: NodeSet, sel: Selection, sources: Sequence[Source] 
 
 
 def local_ready_index(cluster: Cluster, ipv6: bool) -> dict[tuple[str, str], frozenset[str]]:
-    """(namespace, service name) -> the nodes with a local *ready* endpoint of it (see :func:`local_ready_nodes`),
-    from one scan of every EndpointSlice of the family."""
+    """(namespace, service name) -> the nodes with a local *ready* endpoint of it, whose kube-proxy health check
+    answers 200, from one scan of every EndpointSlice of the family."""
     family = "IPv6" if ipv6 else "IPv4"
     found: dict[tuple[str, str], set[str]] = {}
     for slc in cluster.endpoint_slices:
@@ -389,11 +389,6 @@ def local_ready_index(cluster: Cluster, ipv6: bool) -> dict[tuple[str, str], fro
             if ready and ep.node_name:  # ready condition alone (publishNotReadyAddresses: ready and terminating)
                 found.setdefault((slc.namespace, slc.service_name), set()).add(ep.node_name)
     return {key: frozenset(names) for key, names in found.items()}
-
-
-def local_ready_nodes(cluster: Cluster, svc: ServicePortInfo, ipv6: bool) -> set[str]:
-    """Nodes whose kube-proxy health check answers 200: at least one local *ready* endpoint of the service."""
-    return set(local_ready_index(cluster, ipv6).get((svc.namespace, svc.name), ()))
 
 
 def balancer_nodes(nodes: NodeSet, svc: ServicePortInfo) -> tuple[dict[str, bool], list[str]]:

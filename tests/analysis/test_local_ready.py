@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from kubeproxy_sim.analysis.exact import balancer_nodes, local_ready_nodes, service_ports
+from kubeproxy_sim.analysis.exact import balancer_nodes, local_ready_index, service_ports
 from kubeproxy_sim.analysis.nodes import node_set
 from kubeproxy_sim.objects.load import load_paths
 from kubeproxy_sim.proxier.config import ProxyConfig
@@ -70,5 +70,6 @@ def test_the_balancer_s_nodes_of_every_local_service_take_one_scan_of_the_slices
     healthy = {svc.name: [n for n, used in balancer_nodes(nodes, svc)[0].items() if used] for svc in ports}
     assert CountedSlices.scans <= 1  # was one a service: quadratic over a dist of every service
     assert healthy == {f"svc{i}": [NODES[i % 3]] for i in range(12)}
-    for svc in ports:  # the per-service function agrees with the run's index
-        assert local_ready_nodes(cluster, svc, False) == {NODES[int(svc.name[3:]) % 3]}
+    index = local_ready_index(cluster, False)
+    for svc in ports:  # the index itself, not only what balancer_nodes makes of it
+        assert index[(svc.namespace, svc.name)] == {NODES[int(svc.name[3:]) % 3]}
