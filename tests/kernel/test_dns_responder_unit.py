@@ -31,7 +31,7 @@ from kubeproxy_sim.kernel.send import (
     tally,
     topology_record,
 )
-from tests.kernel.test_send_dns_unit import _docs
+from tests.kernel.test_send_dns_unit import _docs, stored_state
 from tests.simulator.builders import BASE, load, objects
 from tests.simulator.test_pod_dns import KUBE_DNS
 
@@ -43,9 +43,7 @@ NAMES = ["web.default.svc.cluster.local", "ext.default.svc.cluster.local", "nope
 
 @pytest.fixture(scope="module")
 def state() -> dict:
-    cluster = load(_docs())
-    record = topology_record(plan("dns", cluster, BASE, ("10.244.1.99",)), cluster)
-    return json.loads(json.dumps(dict(record, name="dns")))  # as stored
+    return stored_state()
 
 
 @pytest.fixture(scope="module")

@@ -49,11 +49,17 @@ def _docs() -> list[dict]:
     return objects(extra=[*_kube_dns("web-1"), OTHER_WEB, *CLIENTS])
 
 
-@pytest.fixture(scope="module")
-def state() -> dict:
+def stored_state() -> dict:
+    """The state record ``netns up`` stores for :func:`_docs` (one extra address source), as a later command reads
+    it back (through JSON); shared with the responder's unit tests, which answer for the same cluster."""
     cluster = load(_docs())
     record = topology_record(plan("dns", cluster, BASE, ("10.244.1.99",)), cluster)
-    return json.loads(json.dumps(dict(record, name="dns")))  # as stored
+    return json.loads(json.dumps(dict(record, name="dns")))
+
+
+@pytest.fixture(scope="module")
+def state() -> dict:
+    return stored_state()
 
 
 @pytest.fixture(scope="module")
