@@ -241,6 +241,7 @@ def test_dns_a_cname_alone_ends_the_search_as_glibc_s_res_search():
         ("NOERROR", "ext.default.svc.cluster.local", "example.com", ())
     assert resolver.resolve("ext.", "default").addresses == ("192.0.2.9",)  # the name alone
 
+
 def test_dns_pod_names_take_their_family_from_the_label_as_coredns_findpods():
     """QA-dns H1: no address in the label is NXDOMAIN (send used to end in an internal error); an address of the
     other family is no data; the namespace must exist."""
