@@ -179,6 +179,12 @@ _COMMANDS = {
     "-P": "-P", "--policy": "-P",
 }
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R"})
+
+
+def _counters_at(tokens: list[syntax.Token]) -> int | None:
+    """Where a rule's own ``-c PACKETS BYTES`` starts among its tokens (None: it has none); a quoted "-c" is a
+    value (a comment's, say), not the option."""
+    return next((i for i, t in enumerate(tokens) if not t.quoted and t.text in ("-c", "--set-counters")), None)
 _SHAPES_PER_BUCKET = 8  # shapes tried per rule at most; a kube-proxy dump puts 1-3 in a bucket
 _SHAPES_LIMIT = 256  # shapes learnt per parse at most: each costs a regex compile (a dump has a few dozen)
 _SKELETONS_MET_LIMIT = 4096  # skeletons remembered
@@ -476,13 +482,13 @@ class _Parser:
         return rule
 
     def inline_counters(self, tokens: list[syntax.Token]) -> tuple[list[syntax.Token], tuple[int, int] | None]:
-        for i, token in enumerate(tokens):
-            if not token.quoted and token.text in ("-c", "--set-counters"):
-                values = [t.text for t in tokens[i + 1:i + 3]]
-                if len(values) != 2 or not all(v.isdigit() for v in values):
-                    raise self.error("bad counters", " ".join([token.text, *values]), "-c PACKETS BYTES")
-                return tokens[:i] + tokens[i + 3:], (int(values[0]), int(values[1]))
-        return tokens, None
+        i = _counters_at(tokens)
+        if i is None:
+            return tokens, None
+        values = [t.text for t in tokens[i + 1:i + 3]]
+        if len(values) != 2 or not all(v.isdigit() for v in values):
+            raise self.error("bad counters", " ".join([tokens[i].text, *values]), "-c PACKETS BYTES")
+        return tokens[:i] + tokens[i + 3:], (int(values[0]), int(values[1]))
 
     def command(self, line: str, counters: tuple[int, int] | None) -> None:
         tokens = syntax.tokenize(line, line=self.lineno, file=self.file)
@@ -736,15 +742,15 @@ def _misplaced(table: str, line: str) -> tuple[str, str, str] | None:
     """What is wrong with the rule of ``line`` (of ``table``) as the kernel judges its target's place, as
     (message, token, expected); None when nothing is (or the line is no rule with such a target)."""
     tokens = [t for t in syntax.tokenize(line.strip()) if not (t.text.startswith("[") and t.text.endswith("]"))]
-    if len(tokens) < 2 or tokens[0].text not in ("-A", "--append", "-I", "--insert", "-R", "--replace"):
+    verb = _COMMANDS.get(tokens[0].text) if tokens else None
+    if len(tokens) < 2 or verb not in ("-A", "-I", "-R"):
         return None
     chain, rest = tokens[1].text, tokens[2:]
-    if rest and rest[0].text.isdigit() and tokens[0].text not in ("-A", "--append"):
+    if verb != "-A" and rest and not rest[0].quoted and rest[0].text.isdigit():  # as the parser reads a number
         rest = rest[1:]
-    for i, token in enumerate(rest):  # a restore input's -c PACKETS BYTES, which the parser has read already
-        if token.text in ("-c", "--set-counters"):
-            rest = rest[:i] + rest[i + 3:]
-            break
+    at = _counters_at(rest)  # a restore input's -c PACKETS BYTES, which the parser has read already
+    if at is not None:
+        rest = rest[:at] + rest[at + 3:]
     spec = syntax.interpret(rest)  # (read without error already: the parser has seen every line)
     target = spec.target
     if target is None or target.name not in TARGET_PLACES:

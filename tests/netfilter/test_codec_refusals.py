@@ -152,3 +152,12 @@ def test_a_bare_ipv6_nat_address_names_no_port() -> None:
                           "-j DNAT --to-destination fd00::5")
     parse_ruleset(text)
     assert refusal(text.replace("fd00::5", "[fd00::5]:6443")).token == "[fd00::5]:6443"
+
+
+def test_a_quoted_dash_c_is_a_value_not_counters_when_a_target_is_placed() -> None:
+    # "-c" in a comment is no -c PACKETS BYTES: the DNAT after it is still seen, and refused in filter
+    err = refusal(in_filter('-A INPUT -m comment --comment "-c" -j DNAT --to-destination 10.0.0.5'))
+    assert err.line == 5 and err.token == "DNAT"
+    assert "valid only in table nat" in str(err)
+    nat = NAT.format('-A PREROUTING -m comment --comment "-c" -j DNAT --to-destination 10.0.0.5')
+    assert parse_ruleset(nat, file="node.rules").table("nat").chain("PREROUTING").rules
