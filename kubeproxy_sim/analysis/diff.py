@@ -540,16 +540,17 @@ def rules_shared(before: NodeSet, after: NodeSet) -> Iterator[None]:
     """Both states' nodes write the rules of a service port once for the two (``proxier.sync.PortMemo``): a
     port unchanged on a node has the same rules in both, and most are; and compile a rule text once for the two
     (a changed port's packets walk KUBE-SERVICES, 10,000 rules at 10,000 services, in each). When the comparison
-    ends the state after has a port memo of its own again; the shared ones go with the states' rules
-    (``NodeSet.forget_rules``)."""
+    ends the state after has its own port memo back (None stays None: the caller chose no sharing for it); the
+    shared ones go with the states' rules (``NodeSet.forget_rules``)."""
     if after.written is before.written:  # the caller shares them already (or neither state shares any)
         yield
         return
+    own = after.written
     after.share_rules(before)
     try:
         yield
     finally:
-        after.written = {}
+        after.written = own
 
 
 def _diff(before: NodeSet, after: NodeSet, node: str, only: set[PortKey] | None,
