@@ -7,10 +7,8 @@ the default output, so its bytes are pinned; the other kinds must exercise the r
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import re
-import sys
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
@@ -20,20 +18,11 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from kubeproxy_sim.cli.main import main as cli
-
-ROOT = Path(__file__).resolve().parents[1]
-TOOL = ROOT / "tools" / "gen_scale.py"
+from tests.tool_script import load_tool
 
 
 def _tool():
-    """tools/ is not a package: load the script as a module (registered, as dataclasses need)."""
-    if "gen_scale" in sys.modules:
-        return sys.modules["gen_scale"]
-    spec = importlib.util.spec_from_file_location("gen_scale", TOOL)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["gen_scale"] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_tool("gen_scale")
 
 
 gen = _tool()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -10,19 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.tool_script import load_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "readme_tour.py"
 
 
 def _tool():
-    """tools/ is not a package: load the script as a module (registered, as dataclasses need)."""
-    if "readme_tour" in sys.modules:
-        return sys.modules["readme_tour"]
-    spec = importlib.util.spec_from_file_location("readme_tour", TOOL)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["readme_tour"] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_tool("readme_tour")
 
 
 def test_readme_tour_is_up_to_date() -> None:
