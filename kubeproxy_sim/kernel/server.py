@@ -17,6 +17,7 @@ fast.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 import os
@@ -107,8 +108,7 @@ def _asked_port(peer: tuple, port: int) -> int:
     return port
 
 
-def _serve_tcp(pod: str, listener: socket.socket, catch_all: bool = False,
-               responder: Responder | None = None) -> None:
+def _serve_tcp(pod: str, listener: socket.socket, catch_all: bool = False) -> None:
     try:
         conn, peer = listener.accept()
     except OSError:  # nothing pending, or the client gave up before we accepted
@@ -174,17 +174,17 @@ def serve(pod: str, specs: list[str]) -> None:
         proto, port = spec.split(":")
         catch_all = proto == "any"
         for kind in ("tcp", "udp") if catch_all else ("udp",) if proto == "dns" else (proto,):
-            handler = _serve_tcp if kind == "tcp" else _serve_udp
+            handler = _serve_tcp if kind == "tcp" else \
+                functools.partial(_serve_udp, responder=responder if proto == "dns" else None)
             for sock in _sockets(kind, int(port)):
-                selector.register(sock, selectors.EVENT_READ, (handler, catch_all,
-                                                               responder if proto == "dns" else None))
+                selector.register(sock, selectors.EVENT_READ, (handler, catch_all))
     print("ready", flush=True)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     while True:
         for key, _ in selector.select():
-            handler, catch_all, dns = key.data
-            handler(pod, key.fileobj, catch_all, dns)
+            handler, catch_all = key.data
+            handler(pod, key.fileobj, catch_all)
 
 
 if __name__ == "__main__":
