@@ -1,45 +1,90 @@
 """The DNS side of ``netns send``: a pod's lookups of a name, as real UDP queries from inside its namespace.
 
-Run as ``python -m kubeproxy_sim.kernel.dnsquery SERVER PORT QTYPE COUNT TIMEOUT BIND DSCP NAME...`` by a child
-that entered the client's namespace. Each of COUNT lookups asks SERVER the candidate NAMEs in order (the search
-list as the pod's resolver walks it), each from a fresh socket, as glibc's res_send closes its UDP socket after
-each query unless RES_STAYOPEN (a new source port: a new conntrack entry and a new draw among kube-dns's endpoints
+Run as ``python -m kubeproxy_sim.kernel.dnsquery SERVER PORT QTYPE COUNT TIMEOUT BIND DSCP SEED NAME...`` by a
+child that entered the client's namespace (SEED: the run's ``--seed``, or empty: see :func:`draws`). Each of
+COUNT lookups asks SERVER the candidate NAMEs in order (the search list as the pod's resolver walks it), each
+from a fresh socket, as glibc's res_send closes its UDP socket after each query unless RES_STAYOPEN (a new
+source port: a new conntrack entry and a new draw among kube-dns's endpoints
 per name tried, where ``send`` makes one query per connection, see Simulator.dns_query), and stops as glibc's
 res_search does: at the first NOERROR answer with records (an address; or a CNAME alone, which res_search
 returns and getaddrinfo finds no address in); a name without any (NXDOMAIN, no data, or SERVFAIL) goes on to the
 next; a query that fails (refused, no answer within TIMEOUT) or is answered REFUSED (or another error rcode) ends
 the lookup. Lookups run concurrently, so dropped queries cost one timeout. Prints one JSON list, per
-lookup: the answer (``rcode``, ``name`` answered, ``addresses``, ``witness``: who answered and what it saw) or
-``{"error": reason, "name": NAME}``.
+lookup: the answer (``rcode``, ``name`` answered, ``addresses``, ``witness``: who answered and what it saw, ``id``:
+the message ID asked with) or ``{"error": reason, "name": NAME}``.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import random
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from kubeproxy_sim.kernel import dnswire
-from kubeproxy_sim.kernel.probe import PARALLEL, mark, reason
+from kubeproxy_sim.kernel.probe import PARALLEL, SEEDED_PORTS, mark, reason
 
 SEARCH_ON = ("NOERROR", "NXDOMAIN", "SERVFAIL")  # the rcodes of an answer without records that go on to the next
+SPARE_TRIES = 64  # ports tried in place of a seeded one that is taken, before the query fails with EADDRINUSE
+
+
+@dataclass(frozen=True, slots=True)
+class Draw:
+    """One query's source port (0: the kernel's choice, in an unseeded run) and message ID."""
+
+    port: int
+    qid: int
+
+
+def draws(seed: int | None, count: int, names: int) -> list[list[Draw]]:
+    """Per lookup, a :class:`Draw` for each of the ``names`` it may ask. Seeded, every one comes from a generator
+    derived from the run's seed alone (not the probe's own, so a seed's connection ports stay what they were),
+    so two runs of one seed send byte-identical queries from the same ports, whatever order the concurrent
+    lookups run in. The ports are distinct across the run (until the range is used up; then they repeat, for
+    lookups too far apart to be open together), so concurrent lookups never contend for one, which would make
+    who gets it a matter of timing. Unseeded: the kernel's ports, and IDs from the system's entropy."""
+    rng = random.Random(None if seed is None else f"dns:{seed}")
+    ports = [0] if seed is None else rng.sample(SEEDED_PORTS, min(count * names, len(SEEDED_PORTS)))
+    return [[Draw(ports[k % len(ports)], rng.getrandbits(16)) for k in range(i * names, (i + 1) * names)]
+            for i in range(count)]
+
+
+def _bind(sock: socket.socket, bind: str | None, draw: Draw) -> None:
+    """Bind the query's socket to its source port (and address, in a namespace of many). A seeded port that
+    another socket holds (a server of the pod's own, say) gives way to the next of a generator derived from that
+    draw alone, so the run still reproduces on the same namespace."""
+    if not bind and not draw.port:
+        return
+    host = bind or ("::" if sock.family == socket.AF_INET6 else "0.0.0.0")
+    spare = random.Random(draw.port << 16 | draw.qid)
+    port = draw.port
+    for _ in range(SPARE_TRIES):
+        try:
+            sock.bind((host, port))
+            return
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or not draw.port:
+                raise
+        port = spare.choice(SEEDED_PORTS)
+    raise OSError(errno.EADDRINUSE, "every port tried is taken")
 
 
 def query(server: str, port: int, name: str, qtype: str, timeout: float, bind: str | None,
-          dscp: int) -> dict[str, Any]:
+          dscp: int, draw: Draw) -> dict[str, Any]:
     """One question of one name, from a fresh socket: the reply read, or the reason there is none."""
     family = socket.AF_INET6 if ":" in server else socket.AF_INET
-    qid = random.getrandbits(16)
+    qid = draw.qid
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         mark(sock, dscp)
         deadline = time.monotonic() + timeout
         try:
-            if bind:
-                sock.bind((bind, 0))
+            _bind(sock, bind, draw)
             sock.connect((server, port))  # connected: an ICMP error comes back as ECONNREFUSED, ...
             sock.send(dnswire.encode_query(qid, name, qtype))
             while True:
@@ -57,20 +102,22 @@ def query(server: str, port: int, name: str, qtype: str, timeout: float, bind: s
     witness = json.loads(reply.witness) if reply.witness else None
     addresses = [value for _, kind, value in reply.answers if kind == qtype]
     return {"rcode": reply.rcode, "name": name, "addresses": addresses, "records": len(reply.answers),
-            "witness": witness}
+            "witness": witness, "id": qid}
 
 
 def lookup(server: str, port: int, names: list[str], qtype: str, timeout: float, bind: str | None,
-           dscp: int) -> dict[str, Any]:
+           dscp: int, drawn: Sequence[Draw] | None = None) -> dict[str, Any]:
     """The candidates in order, to the first NOERROR answer with records (a CNAME alone too), the first failed
     query, or the first answer of an rcode that ends glibc's search (REFUSED, NOTIMP, FORMERR: anything but
     NXDOMAIN, no data and SERVFAIL, which __res_context_search passes over as got_servfail); with none, the first
-    NOERROR answer (a name with no data), else the first SERVFAIL, else the last NXDOMAIN, as glibc reports it."""
+    NOERROR answer (a name with no data), else the first SERVFAIL, else the last NXDOMAIN, as glibc reports it.
+    ``drawn``: each name's port and ID (:func:`draws`; None: an unseeded lookup's)."""
+    drawn = drawn or draws(None, 1, len(names))[0]
     nodata: dict[str, Any] | None = None
     servfail: dict[str, Any] | None = None
     last: dict[str, Any] = {"rcode": "NXDOMAIN", "name": "", "addresses": [], "witness": None}
-    for name in names:
-        answer = query(server, port, name, qtype, timeout, bind, dscp)
+    for name, draw in zip(names, drawn, strict=True):
+        answer = query(server, port, name, qtype, timeout, bind, dscp, draw)
         if "error" in answer or answer["rcode"] not in SEARCH_ON or (answer["rcode"] == "NOERROR"
                                                                      and answer["records"]):
             return answer
@@ -85,11 +132,14 @@ def lookup(server: str, port: int, names: list[str], qtype: str, timeout: float,
 
 
 def lookups(server: str, port: int, names: list[str], qtype: str, count: int, timeout: float,
-            bind: str | None = None, dscp: int = 0) -> list[dict[str, Any]]:
+            bind: str | None = None, dscp: int = 0, seed: int | None = None) -> list[dict[str, Any]]:
+    """``count`` lookups, at most PARALLEL at a time; ``seed`` fixes their ports and IDs (:func:`draws`)."""
+    planned = draws(seed, count, len(names))
     with ThreadPoolExecutor(max_workers=min(PARALLEL, count)) as pool:
-        return list(pool.map(lambda _: lookup(server, port, names, qtype, timeout, bind, dscp), range(count)))
+        return list(pool.map(lambda drawn: lookup(server, port, names, qtype, timeout, bind, dscp, drawn), planned))
 
 
 if __name__ == "__main__":
-    host, number, kind, n, wait, source, value, *wanted = sys.argv[1:]
-    print(json.dumps(lookups(host, int(number), wanted, kind, int(n), float(wait), source or None, int(value))))
+    host, number, kind, n, wait, source, value, given, *wanted = sys.argv[1:]
+    print(json.dumps(lookups(host, int(number), wanted, kind, int(n), float(wait), source or None, int(value),
+                             int(given) if given else None)))

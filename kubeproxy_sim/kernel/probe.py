@@ -30,6 +30,7 @@ REASONS = {
     errno.ECONNRESET: "reset",
 }
 PARALLEL = 64
+SEEDED_PORTS = range(20000, 60000)  # where a seeded run draws its source ports (netns send --seed, its DNS queries)
 REPLY_WAIT = 20.0  # seconds for the server's line once a TCP connection is established
 
 

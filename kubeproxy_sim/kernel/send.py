@@ -27,6 +27,7 @@ import netaddr
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
 from kubeproxy_sim.kernel import dscp, nsexec
 from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology, client_key
+from kubeproxy_sim.kernel.probe import SEEDED_PORTS
 from kubeproxy_sim.kernel.responder import cluster_dns
 from kubeproxy_sim.kernel.state import resolver_of, resolver_record
 from kubeproxy_sim.objects.model import Cluster
@@ -395,7 +396,7 @@ def probe(source: Source, dest: Destination, proto: str, count: int, timeout: fl
     """Run the probe in the source namespace: one result per attempt (the server's answer or an error).
 
     ``mark``: the DSCP value of every packet the probe sends (0: unmarked, as any other traffic)."""
-    sports = "" if seed is None else ",".join(str(p) for p in random.Random(seed).sample(range(20000, 60000), count))
+    sports = "" if seed is None else ",".join(str(p) for p in random.Random(seed).sample(SEEDED_PORTS, count))
     args = [dest.ip, str(dest.port), proto, str(count), str(timeout), source.bind or "", sports, str(mark)]
     done = nsexec.run(source.netns, nsexec.python_module(PROBE, *args), timeout=120 + count * timeout)
     if done.returncode != 0:
@@ -430,7 +431,7 @@ def send(state: dict[str, Any], src: str, dst: str, *, proto: str = "tcp", count
     dest = resolve_destination(state, dst, source)
     with dscp.lease(state.get("dscp_leases")) as mark:
         before = _counters(state, mark)
-        asked = lookup(source, dest, count, timeout, mark) if dest.query is not None else []
+        asked = lookup(source, dest, count, timeout, mark, seed) if dest.query is not None else []
         made = count - sum("error" in a for a in asked)
         results = probe(source, dest, proto, made, timeout, seed, mark) if made else []
         verdicts: frozenset[str] = frozenset()
@@ -439,14 +440,16 @@ def send(state: dict[str, Any], src: str, dst: str, *, proto: str = "tcp", count
     return tally(source, dest, proto, results, seed=seed, timeout=timeout, verdicts=verdicts, lookups=asked)
 
 
-def lookup(source: Source, dest: Destination, count: int, timeout: float, mark: int = 0) -> list[dict[str, Any]]:
+def lookup(source: Source, dest: Destination, count: int, timeout: float, mark: int = 0,
+           seed: int | None = None) -> list[dict[str, Any]]:
     """``count`` DNS lookups of ``dest``'s name from the source namespace (one per connection, as ``send``
-    makes them); an answer that does not give the address cluster DNS gave (which the responders answer from)
+    makes them; ``seed``: the run's, which fixes their source ports and message IDs, see :func:`.dnsquery.draws`);
+    an answer that does not give the address cluster DNS gave (which the responders answer from)
     is an error, not a result."""
     query = dest.query
     assert query is not None  # (send asks only for a destination with a query)
     args = [query.server, str(DNS_PORT), query.qtype, str(count), str(timeout), source.bind or "", str(mark),
-            *query.names]
+            "" if seed is None else str(seed), *query.names]
     done = nsexec.run(source.netns, nsexec.python_module(DNS_QUERY, *args), timeout=120 + count * timeout)
     if done.returncode != 0:
         raise InputError(Diagnostic(f"the DNS lookup failed in {source.netns}: {done.stderr.strip()[-300:]}"))

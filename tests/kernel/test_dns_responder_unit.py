@@ -341,3 +341,40 @@ def test_a_responder_that_fails_answers_servfail_naming_the_fault_and_send_says_
         "--to: 'web.default:80': kube-system/coredns answered the DNS query for web.default.other.svc.cluster.local "
         "with SERVFAIL (no address) (its responder failed: KeyError: 'services'), but cluster DNS resolves the name "
         "to 10.96.0.10: the responder and the simulator disagree (a bug: please report it)")
+
+
+def test_a_seed_fixes_every_query_s_source_port_and_id_and_another_seed_moves_them() -> None:
+    """netns send --seed N twice sends byte-identical queries from the same ports (a generator derived from the
+    seed alone: the order the concurrent lookups run in does not matter); the ports are distinct across the run,
+    so no two lookups contend for one."""
+    planned = dnsquery.draws(7, 40, 3)
+    assert planned == dnsquery.draws(7, 40, 3) != dnsquery.draws(8, 40, 3)
+    ports = [d.port for lookup in planned for d in lookup]
+    assert len(set(ports)) == len(ports) == 120 and all(p in range(20000, 60000) for p in ports)
+    assert {d.port for lookup in dnsquery.draws(None, 5, 2) for d in lookup} == {0}  # unseeded: the kernel's
+    assert len(dnsquery.draws(1, 30000, 2)) == 30000  # more queries than ports: they repeat, far apart
+
+
+def _asked(port: int, seed: int | None) -> list[tuple[int, str]]:
+    """Each lookup's message ID and the source port the server saw, over loopback."""
+    names = ["web.default.other.svc.cluster.local", "web.default.svc.cluster.local"]
+    found = dnsquery.lookups("127.0.0.1", port, names, "A", 6, 2.0, seed=seed)
+    return [(a["id"], a["witness"]["src"].rsplit(":", 1)[1]) for a in found]
+
+
+def test_two_lookups_of_one_seed_ask_from_the_same_ports_with_the_same_ids(server: int) -> None:
+    first = _asked(server, 7)
+    assert first == _asked(server, 7) != _asked(server, 8)
+    # the answered name is the second of the search list: its draw is the lookup's second
+    assert first == [(d[1].qid, str(d[1].port)) for d in dnsquery.draws(7, 6, 2)]
+
+
+def test_a_seeded_port_that_is_taken_gives_way_to_the_next_of_its_own_generator(server: int) -> None:
+    planned = dnsquery.draws(7, 6, 2)
+    taken_port = planned[0][1].port
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("0.0.0.0", taken_port))
+        moved = _asked(server, 7)
+        assert moved == _asked(server, 7)  # still reproducible
+    assert moved[1:] == [(d[1].qid, str(d[1].port)) for d in planned[1:]]
+    assert moved[0][0] == planned[0][1].qid and moved[0][1] != str(taken_port)

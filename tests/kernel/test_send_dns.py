@@ -14,6 +14,7 @@ import pytest
 
 from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.kernel import build
+from kubeproxy_sim.kernel.dnsquery import draws
 from kubeproxy_sim.kernel.plan import plan
 from kubeproxy_sim.kernel.send import lookup, resolve_destination, resolve_source, send, topology_record
 from kubeproxy_sim.kernel.state import read_state
@@ -205,6 +206,22 @@ def test_each_connection_s_query_crosses_the_dnat_to_the_coredns_pod_which_answe
     assert [(a["rcode"], a["name"], a["addresses"]) for a in answers] == [("NOERROR", answered, [dest.ip])] * 2
     pod_ip = next(ip for ip, pod in state["pods"].items() if f"pod/{pod['key']}" == source)
     assert {a["witness"]["src"].rsplit(":", 1)[0] for a in answers} == {pod_ip}  # from the pod, not masqueraded
+
+
+def test_a_seeded_run_s_queries_leave_from_the_same_ports_with_the_same_ids(state: dict[str, Any]) -> None:
+    """--seed fixes the DNS queries as it fixes the connections: what the CoreDNS pod's responder saw (the source
+    address and port, through the DNAT) and the message ID it answered are the same in two runs of one seed."""
+    client = resolve_source(state, "pod/default/custom")
+    dest = resolve_destination(state, "web.default:80", client)  # the search list's second name answers
+    assert dest.query is not None and dest.query.names[1] == "web.default.svc.cluster.local"
+
+    def asked(seed: int) -> list[tuple[int, str]]:
+        return [(a["id"], a["witness"]["src"]) for a in lookup(client, dest, 4, 1.5, seed=seed)]
+
+    first = asked(7)
+    assert first == asked(7) != asked(8)
+    assert first == [(d[1].qid, f"10.244.0.13:{d[1].port}") for d in draws(7, 4, len(dest.query.names))]
+    assert send(state, "pod/default/custom", "web.default:80", count=4, seed=7).dns_seen == {COREDNS: 4}
 
 
 def test_the_query_to_a_kube_dns_without_ready_endpoints_is_refused_as_in_send(unready: dict[str, Any]) -> None:
