@@ -41,9 +41,8 @@ EXAMPLES = """script lines (kubectl's words; # starts a comment):
   delete service|deployment|pod NAME | delete service|deployment|pod -l KEY=VALUE
   apply -f FILE                               wait 30s
 Replicas: at most 150,000 (Kubernetes' tested limit of pods in a cluster).
-A rollout status past its progress deadline, where kubectl exits 1, is part of the story: its error is among
-the step's notes, the script plays on, and the exit status stays 0. A line that cannot be parsed or played
-stops the script, with exit status 1.
+A line that cannot be parsed or played stops the script, with exit status 1, as does a step kubectl exits 1
+on: a rollout status past its progress deadline (its step is shown, kubectl's error among its notes).
 
 examples:
   kubeproxy-sim scenario bootcamp --show endpoints
@@ -505,13 +504,14 @@ def run(args: argparse.Namespace) -> int:
                 previous = rules or previous
                 if args.output != "text":
                     steps.append(step_data(number, step, played.notes, cluster, config, args.show, ruleset, diff))
-                    _report(events, args)
-                    continue
-                out = [f"# step {number}: {step.text}\n", *(f"# {note}\n" for note in played.notes)]
-                out.append(endpoints_text(cluster, config) if args.show == "endpoints" else (diff or rules))
-                sys.stdout.write(colour_step("".join(out), con))
-                sys.stdout.flush()
+                else:
+                    out = [f"# step {number}: {step.text}\n", *(f"# {note}\n" for note in played.notes)]
+                    out.append(endpoints_text(cluster, config) if args.show == "endpoints" else (diff or rules))
+                    sys.stdout.write(colour_step("".join(out), con))
+                    sys.stdout.flush()
                 _report(events, args)  # the controller's events on Services, after the step they came with
+                if played.error is not None:  # kubectl exits 1 (a rollout past its deadline): the script stops
+                    raise ScriptError(step.line, f"{step.verb}: {played.error}")
     except ScriptError as exc:
         if args.output != "text" and steps:  # the steps played before the bad line, as the text shows them
             sys.stdout.write(render({"steps": steps}, args.output))
@@ -521,4 +521,4 @@ def run(args: argparse.Namespace) -> int:
                             file=str(script), severity=Severity.WARNING)], args)
     if args.output != "text":
         sys.stdout.write(render({"steps": steps}, args.output))
-    return 0  # a step kubectl would fail on (a rollout past its deadline) is part of the story, said in it
+    return 0

@@ -462,7 +462,8 @@ Loader = Callable[[tuple[str, ...]], Manifests]
 class Played:
     world: World
     notes: tuple[str, ...]  # what kubectl would print
-    ok: bool = True  # False when kubectl would exit non-zero (a rollout that missed its deadline)
+    error: str | None = None  # kubectl's error where it exits 1 though the step was carried out (a rollout that
+    # missed its progress deadline: time passed and the notes say so), without kubectl's "error: " prefix
 
 
 def _format_time(seconds: float) -> str:
@@ -527,7 +528,8 @@ def _play_rollout(world: World, step: Step, rng: random.Random) -> Played:
     if action == "status":
         waited = W.wait_for_rollout(world, step.namespace, step.name, rng)
         notes = tuple(f"t={_format_time(t)}: {m}" for t, m in waited.messages)
-        return Played(waited.world, notes, waited.done)
+        error = None if waited.done else waited.messages[-1][1].removeprefix("error: ")
+        return Played(waited.world, notes, error)
     if action == "undo":
         world, message = W.undo(world, step.namespace, step.name, rng, step.to_revision)
         return Played(world, (message,))

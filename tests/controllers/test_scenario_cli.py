@@ -54,7 +54,7 @@ def test_bootcamp_tutorial_endpoints_after_each_step(monkeypatch: pytest.MonkeyP
         {"ready": 2, "serving-terminating": 2},  # rolled out to v2; the v1 pods still terminating
         {"ready": 2},
         {"ready": 2, "not-ready": 1},  # set image v10
-        {"ready": 2, "not-ready": 1},  # stuck: the v2 pods keep serving
+        {"ready": 2, "not-ready": 1},  # 60 s later, stuck: the v2 pods keep serving
         {"ready": 2},  # undo
         {"ready": 2},  # rolled out
         {"ready": 2},  # history
@@ -63,7 +63,7 @@ def test_bootcamp_tutorial_endpoints_after_each_step(monkeypatch: pytest.MonkeyP
     v2_pods = {line.split("pod=")[1] for line in bodies[9] if "pod=" in line}
     # undo went back to the same v2 pods
     assert {line.split("pod=")[1] for line in bodies[13] if "pod=" in line} == v2_pods
-    assert any("exceeded its progress deadline" in line for line in bodies[11])
+    assert bodies[11][0] == "# t=140s"  # (a rollout status would fail at the deadline and stop the tutorial)
     assert "# 4         <none>" in bodies[14]
 
 
@@ -312,7 +312,7 @@ def test_the_progress_deadline_runs_from_the_rollout_s_last_progress(tmp_path: P
                      "--replicas=2\nrollout status deployments/web\nset image deployments/web "
                      "kubernetes-bootcamp=gcr.io/google-samples/kubernetes-bootcamp:v10\n"
                      "wait 700s\nrollout status deployments/web\n")
-    assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 0
+    assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 1
     out = capsys.readouterr().out
     last = out[out.rindex("# step 5"):]
     assert '# t=705s: error: deployment "web" exceeded its progress deadline' in last
@@ -501,10 +501,15 @@ def test_kubectl_s_words_for_no_ops_and_deadlines(tmp_path: Path, monkeypatch: p
                      "set image deployments/web nginx=nginx:1\nset image deployments/web "
                      "nginx=gcr.io/google-samples/kubernetes-bootcamp:v10\nrollout status deployments/web\n"
                      "rollout status deployments/web\n")
-    assert run_cli(["scenario", script, "--show", "endpoints", "-o", "json"], monkeypatch) == 0
+    assert run_cli(["scenario", script, "--show", "endpoints", "-o", "json"], monkeypatch) == 1
     steps = json.loads(capsys.readouterr().out)["steps"]
     assert steps[2]["notes"] == []  # the same image: kubectl prints nothing
-    assert steps[5]["notes"] == ['t=605s: error: deployment "web" exceeded its progress deadline']  # no Waiting line
+    assert steps[4]["notes"][-1] == 't=605s: error: deployment "web" exceeded its progress deadline'
+    script = _script(tmp_path, "create deployment web --image=gcr.io/google-samples/kubernetes-bootcamp:v10\n"
+                     "wait 700s\nrollout status deployments/web\n")
+    assert run_cli(["scenario", script, "--show", "endpoints", "-o", "json"], monkeypatch) == 1
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    assert steps[2]["notes"] == ['t=700s: error: deployment "web" exceeded its progress deadline']  # no Waiting line
 
 
 def test_removing_a_label_the_pod_lacks_says_so_and_undo_restores_the_change_cause(
@@ -689,18 +694,27 @@ def test_a_full_pod_cidr_is_warned_per_node_and_step_and_caps_no_other_node(
                         r"set: 10\.244\.0\.1-10\.244\.0\.14", warnings[0])
 
 
-def test_a_missed_progress_deadline_is_part_of_the_story_and_the_help_says_so(
+def test_a_missed_progress_deadline_fails_the_step_as_kubectl_does_and_the_help_says_so(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """kubectl exits 1 on a rollout past its deadline; the scenario plays on (the tutorial's broken image is part
-    of its story) and exits 0, with kubectl's error among the step's notes; its help says so."""
+    """kubectl exits 1 on a rollout past its deadline: the step is shown (its error among the notes), the script
+    stops there with kubectl's error naming the line, and the exit status is 1, as for a line that cannot be
+    played; -o json prints the steps played, that one included. The help says so."""
     script = _script(tmp_path, "create deployment web --image=gcr.io/google-samples/kubernetes-bootcamp:v10\n"
                      "rollout status deployments/web\nscale deployments/web --replicas=2\n")
-    assert run_cli(["scenario", script, "--show", "endpoints", "-o", "json"], monkeypatch) == 0
-    steps = json.loads(capsys.readouterr().out)["steps"]
+    assert run_cli(["scenario", script, "--show", "endpoints", "-o", "json"], monkeypatch) == 1
+    captured = capsys.readouterr()
+    steps = json.loads(captured.out)["steps"]
     assert steps[1]["notes"][-1] == 't=600s: error: deployment "web" exceeded its progress deadline'
-    assert len(steps) == 3  # the step after it was played
+    assert len(steps) == 2  # the step after it was not played
+    assert captured.err == (f'kubeproxy-sim: {script}:2: rollout status: deployment "web" exceeded its progress '
+                            "deadline\n")
+    assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 1
+    out = capsys.readouterr().out
+    assert out.count("# step ") == 2
+    assert '# t=600s: error: deployment "web" exceeded its progress deadline' in out
     with pytest.raises(SystemExit):
         run_cli(["scenario", "--help"], monkeypatch)
     help_text = " ".join(capsys.readouterr().out.split())
-    assert ("A rollout status past its progress deadline, where kubectl exits 1, is part of the story: its error is "
-            "among the step's notes, the script plays on, and the exit status stays 0.") in help_text
+    assert ("A line that cannot be parsed or played stops the script, with exit status 1, as does a step kubectl "
+            "exits 1 on: a rollout status past its progress deadline (its step is shown, kubectl's error among its "
+            "notes).") in help_text
