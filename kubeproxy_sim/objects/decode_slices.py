@@ -38,6 +38,7 @@ from kubeproxy_sim.objects.model import (
     IPFamily,
     Origin,
 )
+from kubeproxy_sim.objects.overlap import repeated_addresses
 from kubeproxy_sim.objects.report import Report, quote
 
 _ADDRESS_TYPES = {t.value: t for t in AddressType}
@@ -66,9 +67,12 @@ def decode_endpoint_slice(doc: dict[str, Any], origin: Origin, report: Report, w
         report.error(f"metadata.labels.{SERVICE_NAME_LABEL}", problem)
     if report.failed:
         return None
-    return EndpointSlice(namespace=namespace, name=name, service_name=service_name,
-                         address_type=address_type or AddressType.IPV4, endpoints=endpoints, ports=ports,
-                         labels=labels, origin=origin)
+    es = EndpointSlice(namespace=namespace, name=name, service_name=service_name,
+                       address_type=address_type or AddressType.IPV4, endpoints=endpoints, ports=ports,
+                       labels=labels, origin=origin)
+    for path, message in repeated_addresses(es):
+        report.warn(path, message)
+    return es
 
 
 def _address_type(report: Report, doc: dict[str, Any]) -> AddressType | None:

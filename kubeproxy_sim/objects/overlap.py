@@ -11,6 +11,12 @@ calls the result undefined. The proxier here walks the slices in name order
 the first terminating one. That is one fixed answer to a question kube-proxy
 answers at random, so the user is told. A terminating copy beside one that is
 not is decided the same way upstream decides it, and says nothing.
+
+One slice listing an address twice is another matter: ``addEndpoints`` walks a
+slice's endpoints in list order, so the same rule (the last copy not
+terminating, or the first when all are) gives the same copy on every sync, and
+the proxier here takes it too. Copies that differ are still worth a word, since
+all but one are dropped: :func:`repeated_addresses` names the one kept.
 """
 
 from __future__ import annotations
@@ -34,9 +40,10 @@ _PortKey = tuple[str, Protocol, int]  # (port name, protocol, port number): with
 
 @dataclass(frozen=True, slots=True)
 class _Copy:
-    """One slice's copy of an endpoint, and what kube-proxy reads of it as (field, value) pairs."""
+    """One copy of an endpoint, and what kube-proxy reads of it as (field, value) pairs. ``name``: what messages
+    call the copy (its slice's name; within one slice, its ``endpoints[i]``)."""
 
-    slice_name: str
+    name: str
     terminating: bool
     view: tuple[tuple[str, str | None], ...]
 
@@ -108,17 +115,18 @@ def _shared_addresses(slices: list[EndpointSlice]) -> set[str]:
     return shared
 
 
-def _copy(slice_name: str, ep: Endpoint) -> _Copy:
+def _copy(name: str, ep: Endpoint) -> _Copy:
     """What kube-proxy reads of an endpoint (the fields ``proxier.state`` builds its EndpointInfo from)."""
     cond = ep.conditions
     view = (
         ("ready", _flag(cond.ready is None or cond.ready)),
         ("serving", _flag(cond.serving is None or cond.serving)),
+        ("terminating", _flag(bool(cond.terminating))),
         ("nodeName", ep.node_name),
         ("hints.forZones", _names(ep.hints_for_zones)),
         ("hints.forNodes", _names(ep.hints_for_nodes)),
     )
-    return _Copy(slice_name, bool(cond.terminating), view)
+    return _Copy(name, bool(cond.terminating), view)
 
 
 def _flag(value: bool) -> str:
@@ -136,18 +144,64 @@ def _conflict(address: str, found: list[_Copy]) -> str | None:
     matter. Copies within one slice are left alone: only the order of slices is Go's map order."""
     live = [c for c in found if not c.terminating]
     rivals = live or found
-    used = rivals[-1] if live else rivals[0]
-    others = {c.slice_name: c for c in rivals if c.slice_name != used.slice_name and c.view != used.view}
+    used = _kept(found)
+    others = {c.name: c for c in rivals if c.name != used.name and c.view != used.view}
     if not others:
         return None
-    listed = sorted([*others.values(), used], key=lambda c: c.slice_name)
-    fields = [name for i, (name, _) in enumerate(used.view) if len({c.view[i] for c in listed}) > 1]
-    described = [f"{c.slice_name} ({_shown(c, fields)})" for c in listed]
+    listed = sorted([*others.values(), used], key=lambda c: c.name)
+    described = _described(listed)
     both = len(listed) == 2
     which = ("neither" if both else "none") if live else ("both" if both else "all")
-    return (f"endpoint {address} is in EndpointSlices {_joined(described)}, {which} terminating: kube-proxy's "
+    return (f"endpoint {address} is in EndpointSlices {described}, {which} terminating: kube-proxy's "
             f"{_family(address)} proxier picks one copy at random on each sync; this simulation uses "
-            f"{used.slice_name}'s (the slice whose name sorts {'last' if live else 'first'})")
+            f"{used.name}'s (the slice whose name sorts {'last' if live else 'first'})")
+
+
+def _kept(found: list[_Copy]) -> _Copy:
+    """The copy ``addEndpoints`` ends with when it meets ``found`` in this order: a copy not terminating replaces
+    the one before it, a terminating one never does; so the last one not terminating, or else the first."""
+    live = [c for c in found if not c.terminating]
+    return live[-1] if live else found[0]
+
+
+def _described(copies: list[_Copy]) -> str:
+    """Each copy's name with the fields in which the copies differ: ``a (ready=false) and b (ready=true)``."""
+    first = copies[0].view
+    fields = [name for i, (name, _) in enumerate(first) if len({c.view[i] for c in copies}) > 1]
+    return _joined([f"{c.name} ({_shown(c, fields)})" for c in copies])
+
+
+def repeated_addresses(es: EndpointSlice) -> list[tuple[str, str]]:
+    """(field path, message) for each address one decoded slice lists more than once in copies that differ in
+    what kube-proxy reads, naming the copy it keeps (see the module's docstring); the field is the first repeat.
+    Nothing for a slice kube-proxy does not read endpoints from (FQDN, no Service, another proxy's, no port)."""
+    endpoints = es.endpoints  # (a decoded endpoint has an address at least)
+    if len({ep.addresses[0] for ep in endpoints}) == len(endpoints) or not _read(es):  # ~0.1 us an endpoint
+        return []
+    at: dict[str, list[int]] = {}
+    for i, ep in enumerate(endpoints):
+        at.setdefault(ep.addresses[0], []).append(i)
+    found = []
+    for address, indices in at.items():
+        copies = [_copy(f"endpoints[{i}]", endpoints[i]) for i in indices]
+        if len({c.view for c in copies}) > 1:
+            found.append((f"endpoints[{indices[1]}].addresses[0]", _repeat(address, copies)))
+    return found
+
+
+def _read(es: EndpointSlice) -> bool:
+    """Whether kube-proxy merges the slice's endpoints into any service port."""
+    return (es.address_type is not AddressType.FQDN and bool(es.service_name) and watched_by_kube_proxy(es.labels)
+            and any(port.port for port in es.ports))
+
+
+def _repeat(address: str, copies: list[_Copy]) -> str:
+    used = _kept(copies)
+    why = "the last one not terminating" if not used.terminating else "the first one, as all are terminating"
+    times = "twice" if len(copies) == 2 else f"{len(copies)} times"
+    return (f"address {address} is listed {times} in this EndpointSlice, in copies that differ: "
+            f"{_described(copies)}; kube-proxy keeps one copy of an address, on every sync the same: "
+            f"{used.name}'s ({why})")
 
 
 def _family(address: str) -> str:

@@ -3,13 +3,18 @@ sync (endpointslicecache addEndpoints walks the slices in Go map order), so the 
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.errors import Severity
-from kubeproxy_sim.objects import Protocol
+from kubeproxy_sim.objects import Protocol, load_text
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.state import endpoints_map
+from tests.budget import budget
 
 SERVICE = """\
 apiVersion: v1
@@ -40,7 +45,8 @@ def _warnings(load, text: str) -> list[str]:
 def _used(load, text: str) -> tuple[bool, bool]:
     """(ready, serving) of the copy the proxier merged for 10.1.0.7."""
     result = load(text)
-    (info,) = endpoints_map(result.cluster.endpoint_slices, ProxyConfig())[("ns", "web", "p", Protocol.TCP)]
+    merged = endpoints_map(result.cluster.endpoint_slices, ProxyConfig())[("ns", "web", "p", Protocol.TCP)]
+    (info,) = [info for info in merged if info.ip == "10.1.0.7"]
     return info.ready, info.serving
 
 
@@ -154,3 +160,99 @@ def test_an_ipv6_overlap_names_the_ipv6_proxier(load):
     (warning,) = _warnings(load, text)
     assert "endpoint fd00::7 is in EndpointSlices" in warning
     assert "neither terminating: kube-proxy's IPv6 proxier picks one copy at random on each sync" in warning
+
+
+# --------------------------------------------------------------------------- one slice listing an address twice
+# addEndpoints walks one slice's endpoints in list order: the last copy not terminating wins, or the first when all
+# are terminating, on every sync; the warning says which, and the rules use that copy.
+
+SERVING_TERMINATING = TERMINATING
+GONE = "{addresses: [10.1.0.7], conditions: {ready: false, serving: false, terminating: true}}"
+
+
+def _repeat_warnings(load, text: str) -> list[str]:
+    return [w for w in _warnings(load, text) if "in this EndpointSlice" in w]
+
+
+def test_a_repeat_in_one_slice_names_the_field_the_copies_and_the_one_kept(load):
+    text = SERVICE + _slice("web-a", NOT_READY, "{addresses: [10.1.0.8]}", READY)
+    assert _warnings(load, text) == [
+        "t.yaml: EndpointSlice ns/web-a: endpoints[2].addresses[0]: warning: address 10.1.0.7 is listed twice in "
+        "this EndpointSlice, in copies that differ: endpoints[0] (ready=false, serving=false) and endpoints[2] "
+        "(ready=true, serving=true); kube-proxy keeps one copy of an address, on every sync the same: "
+        "endpoints[2]'s (the last one not terminating)"]
+    assert _used(load, text) == (True, True)
+
+
+@pytest.mark.parametrize("copies, kept, used", [
+    ((READY, NOT_READY), "endpoints[1]'s (the last one not terminating)", (False, False)),
+    ((READY, TERMINATING), "endpoints[0]'s (the last one not terminating)", (True, True)),
+    ((TERMINATING, READY), "endpoints[1]'s (the last one not terminating)", (True, True)),
+    ((READY, NOT_READY, TERMINATING), "endpoints[1]'s (the last one not terminating)", (False, False)),
+    ((SERVING_TERMINATING, GONE), "endpoints[0]'s (the first one, as all are terminating)", (False, True)),
+    ((GONE, SERVING_TERMINATING), "endpoints[0]'s (the first one, as all are terminating)", (False, False)),
+])
+def test_the_copy_named_is_the_one_the_proxier_merged(load, copies: tuple[str, ...], kept: str,
+                                                       used: tuple[bool, bool]):
+    text = SERVICE + _slice("web-a", *copies)
+    (warning,) = _repeat_warnings(load, text)
+    assert warning.startswith("t.yaml: EndpointSlice ns/web-a: endpoints[1].addresses[0]: warning: address "
+                              f"10.1.0.7 is listed {'twice' if len(copies) == 2 else '3 times'} in this EndpointSlice")
+    assert warning.endswith(f"on every sync the same: {kept}")
+    assert _used(load, text) == used
+
+
+@pytest.mark.parametrize("text", [
+    SERVICE + _slice("web-a", READY, READY),  # the same copy twice: nothing is lost
+    SERVICE + _slice("web-a", READY, "{addresses: [10.1.0.7], hints: {forZones: []}}"),  # reads alike
+    SERVICE + _slice("web-a", READY, NOT_READY, ports="[]"),  # no port: kube-proxy merges no endpoint of it
+    SERVICE + _slice("web-a", READY, NOT_READY).replace(  # another proxy's slice: kube-proxy never sees it
+        "service-name: web}", "service-name: web, service.kubernetes.io/service-proxy-name: x}"),
+])
+def test_repeats_that_change_nothing_kube_proxy_reads_say_nothing(load, text: str):
+    assert _repeat_warnings(load, text) == []
+
+
+def test_rules_warn_of_a_repeat_once_and_program_the_copy_kept(tmp_path, capsys):
+    """End to end: the warning on stderr, and the rules written from the copy named (a not-ready copy listed last
+    leaves the service with no endpoints: the filter table's REJECT)."""
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(SERVICE + _slice("web-a", READY, NOT_READY))
+    assert main(["rules", "-f", str(manifest), "--hostname-override", "n1"]) == 0
+    out, err = capsys.readouterr()
+    assert err.count("in this EndpointSlice") == 1, err
+    assert f"{manifest}: EndpointSlice ns/web-a: endpoints[1].addresses[0]: warning: address 10.1.0.7" in err
+    assert "endpoints[1]'s (the last one not terminating)" in err
+    assert '"ns/web:p has no endpoints"' in out and "10.1.0.7" not in out
+    manifest.write_text(SERVICE + _slice("web-a", NOT_READY, READY))
+    assert main(["rules", "-f", str(manifest), "--hostname-override", "n1"]) == 0
+    out, err = capsys.readouterr()
+    assert "endpoints[1]'s (the last one not terminating)" in err
+    assert "-j DNAT --to-destination 10.1.0.7:8080" in out and "has no endpoints" not in out
+
+
+_CONDITION = st.tuples(*[st.sampled_from([None, True, False])] * 3)
+
+
+@settings(max_examples=budget(100), deadline=None)
+@given(st.lists(_CONDITION, min_size=2, max_size=5))
+def test_whatever_the_copies_the_warning_names_the_copy_the_proxier_merged(conditions):
+    """The copy kept (named by the warning, or any one when they all read alike) is the one behind the merged
+    endpoint, whatever mix of ready/serving/terminating the copies carry."""
+    def flag(value):
+        return "null" if value is None else str(value).lower()
+
+    copies = [f"{{addresses: [10.1.0.7], conditions: {{ready: {flag(r)}, serving: {flag(s)}, terminating: "
+              f"{flag(t)}}}}}" for r, s, t in conditions]
+    text = SERVICE + _slice("web-a", *copies)
+    result = load_text(text, "t.yaml")
+    (info,) = endpoints_map(result.cluster.endpoint_slices, ProxyConfig())[("ns", "web", "p", Protocol.TCP)]
+    seen = [(r is None or r, s is None or s, bool(t)) for r, s, t in conditions]
+    warnings = [str(d) for d in result.diagnostics if "in this EndpointSlice" in d.message]
+    if len(set(seen)) == 1:
+        assert warnings == []
+        kept = 0
+    else:
+        (warning,) = warnings
+        kept = int(re.search(r"the same: endpoints\[(\d+)\]'s", warning).group(1))
+    assert (info.ready, info.serving, info.terminating) == seen[kept]
