@@ -79,6 +79,18 @@ def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
         current = actions[0].choices[chosen]
 
 
+def _optional_value_flags(parser: argparse.ArgumentParser) -> frozenset[str]:
+    """The flags of the parser and its commands whose value is optional (kube-proxy's boolean flags)."""
+    found: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                found |= _optional_value_flags(sub)
+        elif action.nargs == "?" and action.option_strings:
+            found.update(action.option_strings)
+    return frozenset(found)
+
+
 def _command_word(words: list[str]) -> str | None:
     """The command the words name, past the top-level options (``--color never rules``), so only its parser
     is built; ``--version`` alone needs none."""
@@ -111,11 +123,22 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     try:  # building the parser imports the command: Ctrl-C there is an interrupt too, not a traceback
         parser = build_parser(_command_word(words))
-        args, extra = parser.parse_known_args(words)
+        flags = _optional_value_flags(parser)
+        if flags:  # (the options module is the commands' own: one without boolean flags does not import it)
+            from kubeproxy_sim.cli.options import bare_bool_flags
+
+            args, extra = parser.parse_known_args(bare_bool_flags(words, flags))
+        else:
+            args, extra = parser.parse_known_args(words)
     except KeyboardInterrupt:
         return 130
     if extra:  # said by the (sub)command that was given, with its own usage line, not the top level's
-        _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+        hint = ""
+        if flags:
+            from kubeproxy_sim.cli.options import after_bool_flag
+
+            hint = after_bool_flag(words, extra[0], flags)
+        _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -105,6 +105,40 @@ def add_input_flags(parser: argparse.ArgumentParser, *, required: bool = False, 
                      help="a built-in scenario from rulesets/ (its objects and node flags; "
                      "rulesets/README.md lists them)")
     add_node_flags(parser, node_ip_help=node_ip_help)
+
+
+def bare_bool_flags(words: Sequence[str], flags: Collection[str]) -> list[str]:
+    """The command line with each of the boolean ``flags`` that a word other than a boolean follows written
+    ``--flag=true``.
+
+    kube-proxy's boolean flags take a value only as ``--flag=VALUE``; here the next word may be the value too
+    (``--masquerade-all false``), but only when it is a boolean: argparse would take any word there for the
+    flag's value and refuse ``replay --masquerade-all state.yaml``, where the file follows the bare flag."""
+    found = list(words)
+    for index, word in enumerate(words[:-1]):
+        if word == "--":
+            break
+        following = words[index + 1]
+        if word in flags and not following.startswith("-") and not _is_bool(following):
+            found[index] = f"{word}=true"
+    return found
+
+
+def after_bool_flag(words: Sequence[str], extra: str, flags: Collection[str]) -> str:
+    """What to add to "unrecognized arguments" when ``extra`` came right after one of the boolean ``flags``
+    (``rules --masquerade-all yes``): it is no value of the flag, which takes a boolean; "" otherwise."""
+    for index, word in enumerate(words[1:], start=1):
+        if word == extra and words[index - 1] in flags:
+            return f" ({words[index - 1]} takes true or false)"
+    return ""
+
+
+def _is_bool(text: str) -> bool:
+    try:
+        parse_bool(text)
+    except argparse.ArgumentTypeError:
+        return False
+    return True
 
 
 @cache

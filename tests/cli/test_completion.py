@@ -250,11 +250,62 @@ def test_scenario_s_script_completes_to_built_in_names_and_files(bash_script: st
     assert "upstream-load-balancer" in complete_bash(bash_script, ["rules", "--scenario", ""], tmp_path)
     replay = next(c for c in command_spec(build_parser()).walk() if c.path == ("replay",))
     assert all(not p.choices for p in replay.positionals)  # STATE: files only
-    # after a boolean flag only its values: the parser takes the next word as the flag's value (nargs="?"), so a
-    # file there is refused ("'state1.yaml' is not a boolean"); a file comes after --masquerade-all=true
     (tmp_path / "state1.yaml").write_text("")
-    assert complete_bash(bash_script, ["replay", "--masquerade-all", ""], tmp_path) == ["true", "false"]
     assert complete_bash(bash_script, ["replay", "--masquerade-all", "=", "true", "sta"], tmp_path) == ["state1.yaml"]
+
+
+def test_after_a_boolean_flag_its_values_and_what_follows_the_bare_flag(bash_script: str, tmp_path: Path) -> None:
+    """``--masquerade-all`` takes an optional true|false: the next word may be its value or what would follow
+    the bare flag (a file, a built-in scenario, another flag), and both are offered; after "=", its values only."""
+    (tmp_path / "state1.yaml").write_text("")
+    assert complete_bash(bash_script, ["replay", "--masquerade-all", ""], tmp_path) == ["true", "false", "state1.yaml"]
+    assert complete_bash(bash_script, ["replay", "--masquerade-all", "st"], tmp_path) == ["state1.yaml"]
+    assert complete_bash(bash_script, ["replay", "--masquerade-all", "t"], tmp_path) == ["true"]
+    assert complete_bash(bash_script, ["replay", "--masquerade-all", "=", ""], tmp_path) == ["true", "false"]
+    assert complete_bash(bash_script, ["scenario", "--nfacct", "boot"], tmp_path) == ["bootcamp"]
+    assert complete_bash(bash_script, ["rules", "--masquerade-all", ""]) == ["true", "false"]  # no positional
+    assert complete_bash(bash_script, ["rules", "--masquerade-all", "--fu"]) == ["--full"]
+
+
+@needs_zsh
+def test_zsh_after_a_boolean_flag_its_values_and_what_follows_the_bare_flag(zsh_script: str, tmp_path: Path) -> None:
+    path = tmp_path / "_kubeproxy-sim"
+    path.write_text(zsh_script)
+    (tmp_path / "state1.yaml").write_text("")
+    lines = ["kubeproxy-sim replay --masquerade-all st", "kubeproxy-sim replay --masquerade-all=",
+             "kubeproxy-sim scenario --nfacct boot", "kubeproxy-sim rules --masquerade-all "]
+    assert complete_zsh(path, lines, tmp_path) == [{"state1.yaml"}, {"true", "false"}, {"bootcamp"},
+                                                    {"true", "false"}]
+    (everything,) = complete_zsh(path, ["kubeproxy-sim replay --masquerade-all "], tmp_path)
+    assert {"true", "false", "state1.yaml"} <= everything
+
+
+def test_a_word_after_a_boolean_flag_is_its_value_only_when_it_is_a_boolean(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What completion offers after ``--masquerade-all`` the parser takes: a boolean is the flag's value, any
+    other word follows the bare flag (argparse took it for the value and refused it); a stray word says so."""
+    from kubeproxy_sim.cli.options import bare_bool_flags
+
+    flags = {"--masquerade-all", "--nfacct"}
+    assert bare_bool_flags(["replay", "--masquerade-all", "s.yaml"], flags) == ["replay", "--masquerade-all=true",
+                                                                                 "s.yaml"]
+    assert bare_bool_flags(["rules", "--masquerade-all", "F", "--nfacct"], flags) == ["rules", "--masquerade-all",
+                                                                                      "F", "--nfacct"]
+    assert bare_bool_flags(["replay", "--", "--nfacct", "x"], flags) == ["replay", "--", "--nfacct", "x"]
+    rules = ["rules", "--scenario", "bootcamp", "--full"]
+    assert main([*rules, "--masquerade-all", "false"]) == 0
+    plain = capsys.readouterr().out
+    assert main([*rules, "--masquerade-all"]) == 0
+    masquerade_all = capsys.readouterr().out
+    assert masquerade_all != plain
+    state = Path(__file__).parent / "replay_states" / "step1.yaml"
+    assert main(["replay", "--masquerade-all", str(state)]) == 0  # the file follows the bare flag
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main([*rules, "--masquerade-all", "yes"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "error: unrecognized arguments: yes (--masquerade-all takes true or false)\n")
 
 
 @needs_zsh
