@@ -8,7 +8,7 @@ import os
 import random
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     from kubeproxy_sim.controllers.script import Manifests
     from kubeproxy_sim.objects import load_paths
 
-    loaded = load_paths(list(paths))
+    loaded = load_paths(list(paths), overlaps=False)  # said of the whole cluster after each step (overlap_diagnostics)
     diagnostics = [d for d in loaded.diagnostics
                    if not (d.kind == "Deployment" and d.message.startswith(_SKIPPED_KIND))
                    and not (d.kind == "Service" and d.message.startswith(_ALLOCATED_WARNING))]
@@ -407,6 +407,15 @@ def sandbox_diagnostics(world: Any, file: str | None = None, line: int | None = 
     return out
 
 
+def overlap_diagnostics(overlaps: Any, cluster: Any, config: Any, file: str | None = None,
+                        line: int | None = None) -> list[Diagnostic]:
+    """The warnings of endpoints whose copies in two slices of a Service kube-proxy picks between at random, for
+    those that hold from this step on (``overlaps``: a watch.overlaps.OverlapWarnings), at the step's line: slices
+    ``apply``'d in different steps overlap only in the whole cluster, which no one load sees."""
+    found = overlaps.check_cluster(cluster, config.ipv6)
+    return [replace(d, file=file, line=line) for d in found] if file else list(found)
+
+
 def _script_loader(script: Path, line_holder: list[int]) -> Any:
     """``apply -f`` paths are relative to the script's folder; errors stop the script at that line."""
 
@@ -465,6 +474,7 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.controllers.script import ScriptError, parse_line, play
     from kubeproxy_sim.controllers.world import controller_sync
     from kubeproxy_sim.netfilter.render import render_ruleset
+    from kubeproxy_sim.watch.overlaps import OverlapWarnings
 
     check_node_settings(args)
     script = script_path(args.script)
@@ -472,7 +482,9 @@ def run(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     world = _initial_world(args, rng, service_cidrs(args))
     sync = controller_sync(world)  # the controller's memory (hints populated) and events carry from step to step
-    _report(event_diagnostics(sync.events, ()), args)
+    overlaps = OverlapWarnings()  # said once while they hold, as a watch says them
+    _report([*event_diagnostics(sync.events, ()),
+             *overlap_diagnostics(overlaps, sync.cluster, build_config(args, sync.cluster)[0])], args)
     line_holder = [0]
     load = _script_loader(script, line_holder)
     previous = ""
@@ -498,6 +510,7 @@ def run(args: argparse.Namespace) -> int:
                     _report(diagnostics, args)
                 events = event_diagnostics(sync.events, set(before.events), str(script), step.line)
                 events += sandbox_diagnostics(world, str(script), step.line)
+                events += overlap_diagnostics(overlaps, cluster, config, str(script), step.line)
                 ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None
                 rules = render_ruleset(ruleset) if ruleset is not None else ""
                 diff = _diff(previous, rules, number) if args.show == "diff" else None

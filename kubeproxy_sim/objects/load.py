@@ -113,10 +113,12 @@ def load_text(text: str, file: str = "<memory>", *, mirror: bool = True, on_slic
                                 on_slice=on_slice)
 
 
-def load_paths(paths: Sequence[str], *, on_slice: SliceHook | None = None) -> LoadResult:
-    """Load files, directories and stdin ("-"), in the order given, later objects replacing earlier ones."""
+def load_paths(paths: Sequence[str], *, on_slice: SliceHook | None = None, overlaps: bool = True) -> LoadResult:
+    """Load files, directories and stdin ("-"), in the order given, later objects replacing earlier ones;
+    ``overlaps=False`` leaves the slices' overlaps unsaid, for a caller that adds these objects to others it
+    holds and asks about the whole (``scenario``'s ``apply -f``: see ``watch.overlaps``)."""
     with collector_paused(objects_in(input_bytes(paths))):  # millions of acyclic containers: see objects.bulk
-        return decode_documents(read_documents(paths), on_slice=on_slice)
+        return decode_documents(read_documents(paths), on_slice=on_slice, overlaps=overlaps)
 
 
 def objects_in(size: int) -> int:
@@ -158,13 +160,13 @@ def text_documents(text: str, file: str, *, whole_file: bool = False) -> Iterato
 
 
 def decode_documents(documents: Iterable[Document], share: Share | None = None, *,
-                     mirror: bool = True, on_slice: SliceHook | None = None) -> LoadResult:
+                     mirror: bool = True, on_slice: SliceHook | None = None, overlaps: bool = True) -> LoadResult:
     """Decode and check parsed documents into a cluster; with a share, only that share's objects; ``on_slice``
-    sees each raw EndpointSlice (see :data:`SliceHook`)."""
+    sees each raw EndpointSlice (see :data:`SliceHook`); ``overlaps``: see :func:`load_paths`."""
     builder = _Builder(share, on_slice)
     for file, index, document in documents:
         builder.add_document(document, file, index)
-    return builder.finish(mirror)
+    return builder.finish(mirror, overlaps)
 
 
 def service_key(document: Any) -> str | None:
@@ -695,12 +697,13 @@ class _Builder:
                 severity=Severity.WARNING))
         table[value.key] = value
 
-    def finish(self, mirror: bool = True) -> LoadResult:
+    def finish(self, mirror: bool = True, overlaps: bool = True) -> LoadResult:
         services: dict[str, Service] = self.objects["Service"]
         slices: dict[str, EndpointSlice] = dict(self.objects["EndpointSlice"])
         if mirror:
             self._mirror(services, slices)
-            self._note_overlaps(services, slices)
+            if overlaps:
+                self._note_overlaps(services, slices)
         cluster = Cluster(
             services=tuple(services.values()),
             endpoint_slices=tuple(slices.values()),

@@ -53,14 +53,20 @@ def conflicting_copies(services: Mapping[str, Service],
     """Per Service (in ``services``' order) that kube-proxy programs, a warning for each endpoint address whose
     copies in its slices differ where kube-proxy's pick is random (see the module's docstring): the loader's
     entry, which holds every slice at once and groups them here."""
-    by_service: dict[str, list[EndpointSlice]] = {}
-    for es in slices:
-        if es.service_name:
-            by_service.setdefault(f"{es.namespace}/{es.service_name}", []).append(es)
+    by_service = slices_by_service(slices)
     for key, service in services.items():
         notes = service_conflicts(service, by_service.get(key, ()))
         if notes:
             yield service, notes
+
+
+def slices_by_service(slices: Iterable[EndpointSlice]) -> dict[str, list[EndpointSlice]]:
+    """The slices that name a Service, grouped by its "ns/name" (kube-proxy's key for them)."""
+    by_service: dict[str, list[EndpointSlice]] = {}
+    for es in slices:
+        if es.service_name:
+            by_service.setdefault(f"{es.namespace}/{es.service_name}", []).append(es)
+    return by_service
 
 
 def service_conflicts(service: Service, slices: Iterable[EndpointSlice]) -> list[Diagnostic]:
