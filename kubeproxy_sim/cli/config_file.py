@@ -283,10 +283,23 @@ class _Reader:
             problem = host_port_problem(text) if text else None  # ("": kube-proxy's default)
             if problem:
                 self.error(key, f"{text!r}: {problem}; expected e.g. 0.0.0.0:{port}"[:300])
+        self._feature_gates()
+
+    def _feature_gates(self) -> None:
+        """``featureGates``, checked as kube-proxy's feature gate takes them (:mod:`feature_gates`)."""
         gates = self.get("featureGates", dict, "a mapping of feature names to true or false")
-        for name, value in (gates or {}).items():
+        if not gates:
+            return
+        from kubeproxy_sim.cli.feature_gates import gate_problems
+
+        valid: dict[str, bool] = {}
+        for name, value in gates.items():
             if type(value) is not bool:
                 self.error(f"featureGates.{name}"[:200], f"expected true or false, got {described(value)}"[:200])
+            else:
+                valid[str(name)] = value
+        for name, message, severity in gate_problems(valid):
+            self.error(f"featureGates.{name}"[:200], message[:300], severity)
 
     def _hostname(self) -> str | None:
         name = self.get("hostnameOverride", str, "a node name")

@@ -41,6 +41,25 @@ def parse_bool(text: str | bool) -> bool:
     raise argparse.ArgumentTypeError(f"{text!r} is not a boolean (expected true or false)")
 
 
+def parse_feature_gates(text: str) -> dict[str, bool]:
+    """``--feature-gates A=true,B=false`` as kube-proxy's flag reads it (component-base's MapStringBool): pairs
+    separated by commas, empty ones skipped, name and value trimmed, the value a Go boolean."""
+    found: dict[str, bool] = {}
+    for pair in text.split(","):
+        if not pair:
+            continue
+        name, equals, value = pair.partition("=")
+        if not equals:
+            raise argparse.ArgumentTypeError(f"{pair!r} is no NAME=true|false pair; expected e.g. "
+                                             "NodeSwap=true,WatchList=false")
+        try:
+            found[name.strip()] = parse_bool(value)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"{pair!r}: {value.strip()!r} is not a boolean; expected "
+                                             f"{name.strip()}=true or {name.strip()}=false") from None
+    return found
+
+
 def parse_int(text: str) -> int:
     """An integer flag's value: ASCII decimal digits, with a "-" for a negative number, and nothing else (Python's
     int() also takes " 14", "+5", "1_4" and other scripts' digits such as Arabic-Indic ones). One parser for every
@@ -93,6 +112,10 @@ def add_node_flags(parser: argparse.ArgumentParser, *, node_ip_help: str = "") -
         _bool_flag(node, "--conntrack-tcp-be-liberal", "nf_conntrack_tcp_be_liberal is set: no INVALID drop rule"),
         _bool_flag(node, "--random-fully", "iptables supports MASQUERADE --random-fully (default true)"),
         _bool_flag(node, "--nfacct", "the kernel has nfacct counters (default true)"),
+        node.add_argument("--feature-gates", action="append", type=parse_feature_gates, metavar="NAME=BOOL[,...]",
+                          help="kube-proxy's feature gates, checked as kube-proxy checks them (an unknown gate, or a "
+                          "locked one set to its other value, is refused; repeatable, the later wins); none "
+                          "changes the rules the simulator makes"),
     ]
 
 
@@ -477,6 +500,8 @@ def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic],
     if blank_hostname(args.hostname_override):
         diags.append(Diagnostic(f"{args.hostname_override!r} is blank; expected a node name",
                                 field="--hostname-override"))
+    if getattr(args, "feature_gates", None):
+        diags += _gate_diagnostics(args.feature_gates)
     bind = None
     if args.bind_address is not None:
         from kubeproxy_sim.cli.config_file import ip_address_text, specified_ip
@@ -502,6 +527,16 @@ def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic],
         "nfacct": args.nfacct,
     }
     return {k: v for k, v in settings.items() if v is not None}
+
+
+def _gate_diagnostics(given: list[dict[str, bool]]) -> list[Diagnostic]:
+    """``--feature-gates`` (every one given, a later value of a gate winning) checked as kube-proxy checks them.
+    They are kube-proxy's flag's: a ``--config`` file's ``featureGates`` are checked as the file's."""
+    from kubeproxy_sim.cli.feature_gates import gate_problems
+
+    merged = {name: value for gates in given for name, value in gates.items()}
+    return [Diagnostic(f"{name}: {message}"[:300], field="--feature-gates", severity=severity)
+            for name, message, severity in gate_problems(merged)]
 
 
 _IPV4_PREFIXES = frozenset(str(n) for n in range(33))

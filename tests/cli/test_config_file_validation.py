@@ -248,7 +248,7 @@ def test_values_kube_proxy_refuses_are_refused_naming_the_file_and_field(tmp_pat
     "healthzBindAddress: 127.0.0.1\nmetricsBindAddress: '::1'\n",  # (a bare IP gets kube-proxy's default port)
     "conntrack: {maxPerCore: 0, min: 131072, tcpEstablishedTimeout: 24h, udpTimeout: 0s}\noomScoreAdj: -999\n",
     "clusterCIDR: ' 10.244.0.0/16'\ndetectLocalMode: NodeCIDR\n",  # (validated in ClusterCIDR mode only)
-    "featureGates: {SomeGate: true}\n",
+    "featureGates: {WatchList: false, AllAlpha: true}\n",  # (known gates: tests/cli/test_feature_gates.py)
 ])
 def test_values_kube_proxy_takes_pass(tmp_path, text: str) -> None:
     from kubeproxy_sim.cli.options import add_node_flags, check_node_settings

@@ -319,10 +319,10 @@ BOOTCAMP_OBJECTS = Path(__file__).resolve().parents[2] / "rulesets" / "bootcamp"
      'scenario.yaml: args[2]: expected a flag or a value, got a mapping {"a": 1}'),
     ("args: [--hostname-override, node1, --bogus, x]\n", 2, "scenario.yaml: args[2]: unknown flag --bogus; "
      "expected one of --bind-address, --cluster-cidr, --config, --conntrack-tcp-be-liberal, --detect-local-mode, "
-     "--hostname-override, --ip-family, --iptables-localhost-nodeports (the first of 16 flags)"),
+     "--feature-gates, --hostname-override, --ip-family (the first of 17 flags)"),
     ("args: [--hostnme-override=node1]\n", 2,
      "scenario.yaml: args[0]: unknown flag --hostnme-override; expected one of --hostname-override (the closest "
-     "of 16 flags)"),
+     "of 17 flags)"),
     ("args: [--hostname-override, node1, stray]\n", 2,
      "scenario.yaml: args[2]: 'stray' is not a flag, nor the value of one"),
     ("args: [--iptables-masquerade-bit, x]\n", 2,
