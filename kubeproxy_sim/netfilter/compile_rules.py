@@ -21,7 +21,7 @@ from kubeproxy_sim.netfilter.compile_match_packet import (
     proto_module,
 )
 from kubeproxy_sim.netfilter.compile_match_state import STATE_MODULES
-from kubeproxy_sim.netfilter.compile_targets import mark_target, nat_of, target_kind
+from kubeproxy_sim.netfilter.compile_targets import mark_target, nat_of, nat_reads, target_kind
 from kubeproxy_sim.netfilter.compile_types import IndexKey, Kind, RuleParts
 from kubeproxy_sim.netfilter.model import Option, Rule, RuleSpec
 from kubeproxy_sim.netfilter.packet import parse_network
@@ -89,7 +89,7 @@ EFFECT_READS = {Kind.MARK: frozenset({"mark", "ctmark"}), Kind.CONNMARK: frozens
 
 def _rule_reads(rule: CompiledRule) -> frozenset[str] | None:
     """Every branch field the rule's checks and effect read; None when a check does not declare its reads."""
-    fields = set(EFFECT_READS.get(rule.kind, ()))
+    fields = set(EFFECT_READS.get(rule.kind, ())) | nat_reads(rule.kind, rule.nat)
     for check in rule.checks:
         reads = getattr(check, "reads", None)
         if reads is None:

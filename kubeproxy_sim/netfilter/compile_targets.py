@@ -8,6 +8,8 @@ DNAT/SNAT/MASQUERADE/REDIRECT and MARK/CONNMARK their range or mark operation.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kubeproxy_sim.netfilter.compile_match_state import parse_mark
 from kubeproxy_sim.netfilter.compile_types import Kind, NatRange
 from kubeproxy_sim.netfilter.model import Target
@@ -94,6 +96,7 @@ def target_kind(target: Target | None, table: str, chains: set[str]) -> tuple[Ki
 
 
 def nat_of(target: Target, kind: Kind, family: int) -> NatRange | None:
+    """The range a NAT target maps into, with the flags that change how the kernel picks from it."""
     flag = {Kind.DNAT: "--to-destination", Kind.SNAT: "--to-source"}.get(kind, "--to-ports")
     opt = target.option(flag)
     if opt is None:
@@ -103,4 +106,23 @@ def nat_of(target: Target, kind: Kind, family: int) -> NatRange | None:
     if kind in (Kind.MASQUERADE, Kind.REDIRECT):
         low, _, high = opt.value.partition("-")
         return NatRange(None, None, int(low), int(high) if high else int(low), opt.value)
-    return parse_nat_range(opt.value, family)
+    nat = parse_nat_range(opt.value, family)
+    persistent = target.option("--persistent") is not None
+    random = target.option("--random") is not None or target.option("--random-fully") is not None
+    return replace(nat, persistent=persistent, random=random) if persistent or random else nat
+
+
+def nat_reads(kind: Kind, nat: NatRange | None) -> frozenset[str]:
+    """The branch fields a DNAT's or SNAT's choice from its range reads (see evaluate's ``_nat``): an address
+    range hashes the source and destination addresses; a port range keeps a DNAT's destination port when
+    inside it; an SNAT keeps a source (address and port) already inside its range."""
+    if nat is None or kind not in (Kind.DNAT, Kind.SNAT):
+        return frozenset()
+    fields = set()
+    if nat.addr_lo != nat.addr_hi:
+        fields |= {"src", "dst"}
+    if nat.port_lo != nat.port_hi:
+        fields.add("dport" if kind is Kind.DNAT else "sport")
+    if kind is Kind.SNAT and fields:
+        fields |= {"src", "sport"}
+    return frozenset(fields)

@@ -84,6 +84,11 @@ class NatRange:
     endpoint: str | None = None
     """``IP:PORT`` as a trace prints a destination, for one address and one port: formatted once here,
     not once per traced branch (100,000 endpoints are too many to keep formatted in a cache)."""
+    persistent: bool = False
+    """``--persistent`` (NF_NAT_RANGE_PERSISTENT): the address hash leaves the destination out."""
+    random: bool = False
+    """``--random`` or ``--random-fully`` (NF_NAT_RANGE_PROTO_RANDOM_ALL): the port is drawn at random, and an
+    SNAT neither keeps a source already in its range nor reuses an earlier connection's mapping."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ from kubeproxy_sim.netfilter.compile import (
     chain_reads,
 )
 from kubeproxy_sim.netfilter.compile_types import NatRange
+from kubeproxy_sim.netfilter.natrange import best_address
 from kubeproxy_sim.netfilter.packet import (
     CtState,
     Packet,
@@ -467,7 +468,7 @@ class Branch:
         return self.dst if self.reply else self.src
 
     def destination(self) -> str:
-        """Where a DNATed packet goes, as ``IP:PORT`` (a range's first member: see :func:`_range_doubt`)."""
+        """Where a DNATed packet goes, as ``IP:PORT`` (a range's member for this connection: see :func:`_nat`)."""
         # a DNAT to one IP:PORT carries its text from compiling (NatRange.endpoint); others are rare
         return self.nat_text or format_endpoint(self.family, self.dst, self.dport)
 
@@ -646,8 +647,8 @@ def _mark(rule: CompiledRule, kind: Kind, b: Branch) -> None:
 
 
 def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> str:
-    """DNAT/REDIRECT rewrite the destination, SNAT/MASQUERADE the source (first address of a range); the
-    verdict: ACCEPT, or DROP for a REDIRECT with no address to send the packet to."""
+    """DNAT/REDIRECT rewrite the destination, SNAT/MASQUERADE the source (a range's member as the kernel picks
+    it: see :mod:`.natrange`); the verdict: ACCEPT, or DROP for a REDIRECT with no address to send the packet to."""
     nat = rule.nat
     if kind is Kind.DNAT or kind is Kind.REDIRECT:
         if kind is Kind.REDIRECT:
@@ -656,31 +657,64 @@ def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> str:
                 return DROP
             b.dst = address
         elif nat is not None and nat.addr_lo is not None:
-            b.dst = nat.addr_lo
-        kept = nat is not None and _keeps_port(nat, b.dport)
+            b.dst = _member(nat, b, dnat=True)
+        kept = nat is not None and not nat.random and _keeps_port(nat, b.dport)
         if nat is not None and nat.port_lo is not None and not kept:
             b.dport = nat.port_lo
         b.dnat = True
         ranged = nat is not None and (nat.addr_lo != nat.addr_hi or nat.port_lo != nat.port_hi)
         b.nat_text = None if ranged or nat is None else nat.endpoint  # one member: destination() formats it
-        if ranged:
+        if nat is not None and nat.port_lo != nat.port_hi:
             b.doubts.append((rule, _range_doubt(rule, b, kept)))
         return ACCEPT
-    if kind is Kind.MASQUERADE:
-        source = b.env.source_for(b.out_iface)
-        if source is None:
-            b.doubts.append((rule, "the outgoing interface's address is not known; the source is unchanged"))
-        else:
-            b.src = source
-        b.masq = True
-    elif nat is not None and nat.addr_lo is not None:
-        b.src = nat.addr_lo
+    if kind is Kind.SNAT:
+        assert nat is not None  # nat_of refuses an SNAT without --to-source
+        _snat(rule, nat, b)
+        return ACCEPT
+    source = b.env.source_for(b.out_iface)  # MASQUERADE
+    if source is None:
+        b.doubts.append((rule, "the outgoing interface's address is not known; the source is unchanged"))
+    else:
+        b.src = source
     if nat is not None and nat.port_lo is not None:
         b.sport = nat.port_lo
-    b.snat = True
-    if kind is Kind.SNAT:
-        b.masq = True
+    b.snat = b.masq = True
     return ACCEPT
+
+
+def _member(nat: NatRange, b: Branch, dnat: bool) -> int:
+    """The address of ``nat``'s range that the kernel gives this connection (the packet's own without one)."""
+    if nat.addr_lo is None or nat.addr_hi is None:
+        return b.dst if dnat else b.src
+    return best_address(b.family, b.src, b.dst, nat.addr_lo, nat.addr_hi, dnat=dnat, persistent=nat.persistent)
+
+
+def _snat(rule: CompiledRule, nat: NatRange, b: Branch) -> None:
+    """SNAT as nf_nat's get_unique_tuple maps the source: a source already inside a range stays as it is (unless
+    ``--random``), else the range's member for this connection and, with a port range, the packet's own port
+    when inside it; what hangs on other connections is assumed and said (see :func:`_range_doubt`)."""
+    ranged = nat.addr_lo != nat.addr_hi or nat.port_lo != nat.port_hi
+    if ranged and not nat.random and _source_in_range(nat, b):
+        b.doubts.append((rule, f"--to-source {nat.text} is a range and the packet's source "
+                               f"{format_endpoint(b.family, b.src, b.sport)} is in it: the kernel keeps the source, "
+                               "unless another connection holds that reply tuple; assumed kept (no translation)"))
+        return
+    b.src = _member(nat, b, dnat=False)
+    kept = not nat.random and _keeps_port(nat, b.sport)
+    if nat.port_lo is not None and not kept:
+        b.sport = nat.port_lo
+    b.snat = b.masq = True
+    if ranged:
+        b.doubts.append((rule, _range_doubt(rule, b, kept)))
+
+
+def _source_in_range(nat: NatRange, b: Branch) -> bool:
+    """nf_nat's in_range for the packet's own source: its address inside the address range (when there is one)
+    and its port inside the port range (when there is one)."""
+    lo, hi, plo, phi = nat.addr_lo, nat.addr_hi, nat.port_lo, nat.port_hi
+    address_in = lo is None or hi is None or lo <= b.src <= hi
+    port_in = plo is None or phi is None or (b.sport is not None and plo <= b.sport <= phi)
+    return address_in and port_in
 
 
 def _redirect_address(rule: CompiledRule, b: Branch) -> int | None:
@@ -709,38 +743,51 @@ def _redirect_address(rule: CompiledRule, b: Branch) -> int | None:
 
 
 def _keeps_port(nat: NatRange, port: int | None) -> bool:
-    """Whether a DNAT or REDIRECT keeps the packet's own destination port: nf_nat's get_unique_tuple maps
-    the port only when it is not already inside the range (and its reply tuple free, which the rules do
-    not tell); a range of one port is that port either way."""
+    """Whether a NAT keeps the packet's own port (the destination's for DNAT and REDIRECT, the source's for
+    SNAT): nf_nat's get_unique_tuple maps the port only when it is not already inside the range (and its reply
+    tuple free, which the rules do not tell); a range of one port is that port either way."""
     lo, hi = nat.port_lo, nat.port_hi
     return lo is not None and hi is not None and lo != hi and port is not None and lo <= port <= hi
 
 
 def _range_doubt(rule: CompiledRule, b: Branch, kept: bool) -> str:
-    """What a trace assumes of a DNAT or REDIRECT to a range (``b`` already sent to the member it assumes).
+    """What a trace assumes of a NAT to a range (``b`` already sent to the member it takes).
 
-    The kernel gives each connection one member (nf_nat's get_unique_tuple): the address by a hash of the
-    connection's addresses (find_best_ips_proto), which the trace does not compute: it assumes the first;
-    the port stays the packet's own when it is inside the range (``kept``) and no other connection holds
-    that reply tuple, else a free port of the range is searched for (nf_nat_l4proto_unique_tuple): the
-    trace assumes the first. The destination stays one ``IP:PORT``."""
+    The kernel gives each connection one member (nf_nat's get_unique_tuple). The address is computed
+    here as the kernel does (:mod:`.natrange`): no doubt. What hangs on other connections is: the port
+    stays the packet's own when it is inside the range (``kept``) and no other connection holds that
+    reply tuple, else a free port of the range is searched for (nf_nat_l4proto_unique_tuple), from the
+    range's first port for a DNAT and from a random one for an SNAT or under ``--random``: the trace
+    assumes the first. An SNAT first reuses the mapping of an earlier connection from the same source
+    address and port (conntrack's by-source table): assumed none. The destination stays one ``IP:PORT``.
+    """
     nat = rule.nat
     assert nat is not None  # only a rule with a range asks
-    flag = "--to-ports" if rule.kind is Kind.REDIRECT else "--to-destination"
+    snat = rule.kind is Kind.SNAT
+    flag = {Kind.REDIRECT: "--to-ports", Kind.SNAT: "--to-source"}.get(rule.kind, "--to-destination")
     how, which = [], []
+    if snat and not nat.random:
+        how.append("the mapping an earlier connection from the same source address and port has in the range, "
+                   "if any (conntrack's by-source table)")
+        which.append("no earlier connection")
     if nat.addr_lo != nat.addr_hi:
-        how.append("the address by a hash of the connection's addresses")
-        which.append("the first address")
+        how.append("the address by a hash of the connection's addresses, which the trace computes as the kernel does")
     if kept:
         how.append("the packet's own port when it is in the range, unless another connection holds that reply "
                    "tuple")
         which.append("the packet's port")
     elif nat.port_lo != nat.port_hi:
-        how.append("a port of the range whose reply tuple is free")
+        start = "a random port" if snat or nat.random else "the first port"
+        how.append(f"a port of the range whose reply tuple is free, searched from {start}")
         which.append("the first port")
-    assumed = " and ".join(which) if kept else "the first"
-    return (f"{flag} {nat.text} is a range: the kernel gives each connection one of its members ({', '.join(how)}); "
-            f"assumed {assumed}, {format_endpoint(b.family, b.dst, b.dport)}")
+    random = " --random" if nat.random else ""
+    return (f"{flag} {nat.text}{random} is a range: the kernel gives each connection one of its members "
+            f"({'; '.join(how)}); assumed {' and '.join(which)}, {format_endpoint(b.family, *_side(b, snat))}")
+
+
+def _side(b: Branch, snat: bool) -> tuple[int, int | None]:
+    """The endpoint a NAT rewrote: the source after an SNAT, else the destination."""
+    return (b.src, b.sport) if snat else (b.dst, b.dport)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,11 @@ to E makes the later hooks meet E's. So the tests for D are the global ones plus
 D and under every address a DNAT can send it to, worked out once per destination.
 
 When a check reads the source without saying how (an ipset, say), the class is the address
-itself: still exact, only with less sharing. When any rule does not declare what it reads,
-or the chains are compiled lazily, there is no key at all and the tracer walks every packet.
+itself: still exact, only with less sharing; so it is under an SNAT to a range, whose
+member the kernel hashes from the source. When any rule does not declare what it reads,
+a DNAT sends packets to an address range (each source its own member, which may be any
+address of the range), or the chains are compiled lazily, there is no key at all and the
+tracer walks every packet.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from kubeproxy_sim.netfilter.compile import (
     Kind,
     LazyChain,
 )
+from kubeproxy_sim.netfilter.compile_targets import nat_reads
 from kubeproxy_sim.netfilter.evaluate import Env
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
 from kubeproxy_sim.netfilter.packet import Packet, loopback, parse_address
@@ -77,8 +81,10 @@ class SourceTests:
         for check in rule.checks:  # every check declares its reads: TraceKeys._survey made sure
             if check.reads & SOURCE_FIELDS:  # type: ignore[attr-defined]
                 self._add_test(check.source, full)  # type: ignore[attr-defined]
+        if "src" in nat_reads(rule.kind, rule.nat):  # a range's member hangs on the source address itself
+            self.opaque = True
         if rule.kind is Kind.DNAT and rule.nat is not None and rule.nat.addr_lo is not None:
-            self.targets.add(rule.nat.addr_lo)
+            self.targets.add(rule.nat.addr_lo)  # one address: the survey refuses a DNAT to a range
         elif rule.kind is Kind.REDIRECT:
             self.redirects = True
 
@@ -144,6 +150,9 @@ class TraceKeys:
                 reads = rule.reads
                 if reads is None:
                     raise Unkeyable(f"{rule.text()!r} does not declare what it reads")
+                if rule.kind is Kind.DNAT and rule.nat is not None and rule.nat.addr_lo != rule.nat.addr_hi:
+                    # its member hangs on each source and may be any address of the range (or, IPv6, beyond)
+                    raise Unkeyable(f"{rule.text()!r} sends packets to an address range")
                 if not reads.isdisjoint(SOURCE_PORTS):
                     self.sport = True
                 if not reads.isdisjoint(SOURCE_FIELDS):

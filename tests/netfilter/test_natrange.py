@@ -1,0 +1,225 @@
+"""The member of a NAT range the kernel picks (natrange), pinned to what Linux 6.18 chose.
+
+Every constant here was read from a real kernel's conntrack table (tests/kernel/test_natrange_kernel.py runs
+the same comparison live, flow by flow): a reimplementation checked against itself would prove nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.netfilter.codec import parse_ruleset
+from kubeproxy_sim.netfilter.compile import compile_ruleset
+from kubeproxy_sim.netfilter.natrange import best_address, jhash2
+from kubeproxy_sim.netfilter.packet import Packet, format_address, parse_address
+from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from kubeproxy_sim.netfilter.tracekey import TraceKeys, Unkeyable
+from tests.budget import budget
+
+
+def _value(text: str) -> int:
+    return parse_address(text)[1]
+
+
+def _le(text: str) -> int:
+    """An IPv4 address's network-order bytes as a little-endian host reads them (a word of the kernel's tuple)."""
+    return int.from_bytes(bytes(int(part) for part in text.split(".")), "little")
+
+
+@pytest.mark.parametrize(("src", "member"), [
+    ("10.77.27.233", "246.189.121.20"),
+    ("10.77.26.30", "196.110.122.100"),
+    ("10.77.63.41", "49.18.213.249"),
+    ("10.77.44.184", "11.7.11.125"),
+])
+def test_jhash2_is_the_kernels(src: str, member: str) -> None:
+    """jhash2 read off the kernel directly: a DNAT to 0.0.0.1-255.255.255.255 spans 2**32-1 addresses, so the
+    member is 1 + reciprocal_scale(j, 2**32-1), which is j itself (j > 0). Here UDP from ``src`` to 10.96.0.99
+    under that rule: the hash of the source's four words (the address, then three zero words) seeded with the
+    destination's word."""
+    assert jhash2([_le(src), 0, 0, 0], _le("10.96.0.99")) == _value(member)
+
+
+def test_jhash2_of_no_words_is_its_seed_state() -> None:
+    """With nothing to hash, jhash2 returns its initial state: 0xdeadbeef plus the seed (lookup3's rule)."""
+    assert jhash2([], 0) == 0xDEADBEEF
+    assert jhash2([], 0x21524111) == 0  # 0xdeadbeef + 0x21524111 wraps to 0
+
+
+# (family, source, destination before the NAT, range, persistent, DNAT?) -> the member Linux 6.18 chose.
+# The SNAT rows are the same flows after the DNAT above them: the destination is the DNAT's member.
+KERNEL = [
+    (4, "10.77.165.247", "10.96.0.10", ("10.100.0.1", "10.100.0.13"), False, True, "10.100.0.12"),
+    (4, "10.77.211.85", "10.96.0.10", ("10.100.0.1", "10.100.0.13"), False, True, "10.100.0.11"),
+    (4, "10.77.111.35", "10.96.0.10", ("10.100.0.1", "10.100.0.13"), False, True, "10.100.0.5"),
+    (4, "10.77.165.247", "10.100.0.12", ("10.200.0.1", "10.200.0.11"), False, False, "10.200.0.2"),
+    (4, "10.77.211.85", "10.100.0.11", ("10.200.0.1", "10.200.0.11"), False, False, "10.200.0.4"),
+    (4, "10.77.111.35", "10.100.0.5", ("10.200.0.1", "10.200.0.11"), False, False, "10.200.0.3"),
+    (4, "10.77.64.244", "10.96.0.11", ("10.100.1.1", "10.100.1.7"), True, True, "10.100.1.4"),
+    (4, "10.77.193.181", "10.96.0.11", ("10.100.1.1", "10.100.1.7"), True, True, "10.100.1.1"),
+    (4, "10.77.64.244", "10.100.1.4", ("10.201.0.1", "10.201.0.11"), True, False, "10.201.0.6"),
+    (4, "10.77.193.181", "10.100.1.1", ("10.201.0.1", "10.201.0.11"), True, False, "10.201.0.1"),
+    (6, "fd77::1bfa:41e", "fd00:96::10", ("fd00:100::1", "fd00:100::d"), False, True, "fd00:100::2"),
+    (6, "fd77::78c7:47b", "fd00:96::10", ("fd00:100::1", "fd00:100::d"), False, True, "fd00:100::a"),
+    (6, "fd77::1bfa:41e", "fd00:100::2", ("fd00:200::1", "fd00:200::b"), False, False, "fd00:200::8"),
+    (6, "fd77::78c7:47b", "fd00:100::a", ("fd00:200::1", "fd00:200::b"), False, False, "fd00:200::1"),
+    (6, "fd77::fcfc:3ff", "fd00:96::12", ("fd00:100::2:1", "fd00:100::2:9"), True, True, "fd00:100::2:3"),
+    (6, "fd77::7e4b:782", "fd00:96::12", ("fd00:100::2:1", "fd00:100::2:9"), True, True, "fd00:100::2:7"),
+    # a range across a 32-bit word: once a word is below the high one, the next comes from the whole word,
+    # so the kernel may leave the range (the first) or stay in it (the second)
+    (6, "fd77::7e4b:782", "fd00:96::11", ("fd00:100::ffff:fff0", "fd00:100::1:0:10"), False, True,
+     "fd00:100::23d2:bd36"),
+    (6, "fd77::4bdb:24d", "fd00:96::11", ("fd00:100::ffff:fff0", "fd00:100::1:0:10"), False, True,
+     "fd00:100::1:0:3"),
+]
+
+
+@pytest.mark.parametrize(("family", "src", "dst", "bounds", "persistent", "dnat", "member"), KERNEL)
+def test_best_address_is_the_kernels(family: int, src: str, dst: str, bounds: tuple[str, str], persistent: bool,
+                                     dnat: bool, member: str) -> None:
+    low, high = (_value(b) for b in bounds)
+    chosen = best_address(family, _value(src), _value(dst), low, high, dnat=dnat, persistent=persistent)
+    assert format_address(family, chosen) == member
+
+
+def _bounds(family: int) -> st.SearchStrategy[tuple[int, int]]:
+    """IPv4 ranges of any size; IPv6 ranges within one last word (the kernel's walk keeps those inside)."""
+    if family == 4:
+        return st.lists(st.integers(0, 2**32 - 1), min_size=2, max_size=2).map(lambda p: (min(p), max(p)))
+    return st.tuples(st.integers(0, 2**96 - 1), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)).map(
+        lambda t: (t[0] << 32 | min(t[1:]), t[0] << 32 | max(t[1:])))
+
+
+@st.composite
+def _cases(draw: st.DrawFn) -> tuple[int, int, int, int, int, bool, bool]:
+    family = draw(st.sampled_from([4, 6]))
+    top = 2 ** (32 if family == 4 else 128) - 1
+    low, high = draw(_bounds(family))
+    return (family, draw(st.integers(0, top)), draw(st.integers(0, top)), low, high, draw(st.booleans()),
+            draw(st.booleans()))
+
+
+@settings(max_examples=budget(300), deadline=None)
+@given(_cases())
+def test_the_member_is_inside_the_range(case: tuple[int, int, int, int, int, bool, bool]) -> None:
+    family, src, dst, low, high, persistent, dnat = case
+    assert low <= best_address(family, src, dst, low, high, dnat=dnat, persistent=persistent) <= high
+
+
+@settings(max_examples=budget(300), deadline=None)
+@given(_cases(), st.integers(0, 2**128 - 1))
+def test_persistent_leaves_the_destination_out(case: tuple[int, int, int, int, int, bool, bool], other: int) -> None:
+    """--persistent: a client gets one member whatever it talks to (and a DNAT's own choice feeds nothing)."""
+    family, src, dst, low, high, _, dnat = case
+    other &= 2 ** (32 if family == 4 else 128) - 1
+    assert best_address(family, src, dst, low, high, dnat=dnat, persistent=True) == \
+        best_address(family, src, other, low, high, dnat=not dnat, persistent=True)
+
+
+RANGE_RULES = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d 10.96.0.10/32 -p udp -m udp --dport 53 -j DNAT --to-destination 10.100.0.1-10.100.0.13{flags}
+COMMIT
+"""
+
+
+@settings(max_examples=budget(60), deadline=None)
+@given(st.integers(0x0A000000, 0x0AFFFFFF), st.integers(1, 65535), st.integers(1, 65535))
+def test_a_connection_gets_its_member_whatever_its_source_port(src: int, port: int, other: int) -> None:
+    """The hash reads addresses only: a client's connections (from 10/8: no martian source) from any port go
+    to one member, the one natrange gives, and with no port range nothing about it is uncertain."""
+    tracer = Tracer(parse_ruleset(RANGE_RULES.format(flags="")), NodeContext.of([]))
+    text = format_address(4, src)
+    first, second = (tracer.trace(Packet.of("udp", text, "10.96.0.10", 53, p)) for p in (port, other))
+    member = format_address(4, best_address(4, src, _value("10.96.0.10"), _value("10.100.0.1"),
+                                            _value("10.100.0.13"), dnat=True, persistent=False))
+    assert [o.destination for o in first.outcomes] == [o.destination for o in second.outcomes] == [f"{member}:53"]
+    assert not [u for u in first.uncertain if u.line == 6]
+
+
+def test_persistent_is_read_from_the_rule() -> None:
+    """--persistent changes the member (the destination leaves the hash); --random changes no address."""
+    def member(flags: str) -> str | None:
+        tracer = Tracer(parse_ruleset(RANGE_RULES.format(flags=flags)), NodeContext.of([]))
+        return tracer.trace(Packet.of("udp", "10.77.0.2", "10.96.0.10", 53, 40000)).outcomes[0].destination
+
+    def kernel(persistent: bool) -> str:
+        return format_address(4, best_address(4, _value("10.77.0.2"), _value("10.96.0.10"), _value("10.100.0.1"),
+                                              _value("10.100.0.13"), dnat=True, persistent=persistent)) + ":53"
+
+    assert kernel(False) != kernel(True)
+    assert member("") == member(" --random") == kernel(False)
+    assert member(" --persistent") == member(" --persistent --random") == kernel(True)
+
+
+SNAT_RULES = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A POSTROUTING -s 10.77.0.0/16 -p udp -j SNAT --to-source {range}
+COMMIT
+"""
+
+
+def _snat_doubt(nat: str, src: str, sport: int) -> tuple[bool, str]:
+    tracer = Tracer(parse_ruleset(SNAT_RULES.format(range=nat)), NodeContext.of(["10.0.0.1"]))
+    result = tracer.trace(Packet.of("udp", src, "10.100.0.12", 53, sport))
+    (doubt,) = [u.reason for u in result.uncertain if u.line == 6]
+    return result.outcomes[0].masquerade, doubt
+
+
+def test_an_snat_to_a_range_takes_the_kernels_member_and_says_what_hangs_on_other_connections() -> None:
+    masquerade, doubt = _snat_doubt("10.200.0.1-10.200.0.11", "10.77.165.247", 40001)
+    assert masquerade
+    assert doubt == ("--to-source 10.200.0.1-10.200.0.11 is a range: the kernel gives each connection one of its "
+                     "members (the mapping an earlier connection from the same source address and port has in the "
+                     "range, if any (conntrack's by-source table); the address by a hash of the connection's "
+                     "addresses, which the trace computes as the kernel does); assumed no earlier connection, "
+                     "10.200.0.2:40001")
+
+
+@pytest.mark.parametrize(("nat", "sport", "ending"), [
+    ("10.200.0.1:1000-2000", 1500, "assumed no earlier connection and the packet's port, 10.200.0.1:1500"),
+    ("10.200.0.1:1000-2000", 40001, "assumed no earlier connection and the first port, 10.200.0.1:1000"),
+    ("10.200.0.1:1000-2000 --random-fully", 1500, "assumed the first port, 10.200.0.1:1000"),
+])
+def test_an_snat_to_a_port_range_keeps_a_port_inside_unless_random(nat: str, sport: int, ending: str) -> None:
+    _, doubt = _snat_doubt(nat, "10.77.165.247", sport)
+    assert doubt.endswith(ending)
+    assert ("searched from a random port" in doubt) == (sport != 1500 or "random" in nat)
+
+
+def test_an_snat_keeps_a_source_already_in_its_range() -> None:
+    """get_unique_tuple's first step: a source inside the range is kept as it is (no translation) unless its
+    reply tuple is taken; --random skips that step."""
+    masquerade, doubt = _snat_doubt("10.77.0.1-10.77.0.9", "10.77.0.5", 40001)
+    assert not masquerade
+    assert doubt == ("--to-source 10.77.0.1-10.77.0.9 is a range and the packet's source 10.77.0.5:40001 is in it: "
+                     "the kernel keeps the source, unless another connection holds that reply tuple; assumed kept "
+                     "(no translation)")
+    masquerade, doubt = _snat_doubt("10.77.0.1-10.77.0.9 --random", "10.77.0.5", 40001)
+    assert masquerade and doubt.startswith("--to-source 10.77.0.1-10.77.0.9 --random is a range: ")
+
+
+def test_trace_keys_keep_each_source_apart_under_an_snat_range() -> None:
+    """A kept answer is per source class; under an SNAT to a range each source has its own member, so two
+    sources of one class must not share an answer (their doubts name different members)."""
+    tracer = Tracer(parse_ruleset(SNAT_RULES.format(range="10.200.0.1-10.200.0.11")), NodeContext.of(["10.0.0.1"]))
+    assert tracer.keys is not None
+    for src in ("10.77.165.247", "10.77.211.85"):
+        member = best_address(4, _value(src), _value("10.100.0.12"), _value("10.200.0.1"), _value("10.200.0.11"),
+                              dnat=False, persistent=False)
+        result = tracer.trace(Packet.of("udp", src, "10.100.0.12", 53, 40001))
+        assert result.uncertain[-1].reason.endswith(f", {format_address(4, member)}:40001")
+
+
+def test_trace_keys_are_off_under_a_dnat_to_an_address_range() -> None:
+    compiled = compile_ruleset(parse_ruleset(RANGE_RULES.format(flags="")))
+    with pytest.raises(Unkeyable, match="sends packets to an address range"):
+        TraceKeys(compiled, Tracer(compiled, NodeContext.of(["10.0.0.1"])).engine.env)
