@@ -780,8 +780,10 @@ def _range_doubt(rule: CompiledRule, b: Branch, kept: bool) -> str:
         start = "a random port" if snat or nat.random else "the first port"
         how.append(f"a port of the range whose reply tuple is free, searched from {start}")
         which.append("the first port")
-    random = " --random" if nat.random else ""
-    return (f"{flag} {nat.text}{random} is a range: the kernel gives each connection one of its members "
+    elif nat.random:  # an SNAT with no port range under --random: a free port from a random start all the same
+        how.append("a source port drawn at random (--random)")
+        which.append("the packet's port")
+    return (f"{flag} {nat.text} is a range: the kernel gives each connection one of its members "
             f"({'; '.join(how)}); assumed {' and '.join(which)}, {format_endpoint(b.family, *_side(b, snat))}")
 
 

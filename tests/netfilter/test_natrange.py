@@ -204,7 +204,13 @@ def test_an_snat_keeps_a_source_already_in_its_range() -> None:
                      "the kernel keeps the source, unless another connection holds that reply tuple; assumed kept "
                      "(no translation)")
     masquerade, doubt = _snat_doubt("10.77.0.1-10.77.0.9 --random", "10.77.0.5", 40001)
-    assert masquerade and doubt.startswith("--to-source 10.77.0.1-10.77.0.9 --random is a range: ")
+    member = best_address(4, _value("10.77.0.5"), _value("10.100.0.12"), _value("10.77.0.1"), _value("10.77.0.9"),
+                          dnat=False, persistent=False)
+    assert masquerade
+    assert doubt == ("--to-source 10.77.0.1-10.77.0.9 is a range: the kernel gives each connection one of its "
+                     "members (the address by a hash of the connection's addresses, which the trace computes as "
+                     "the kernel does; a source port drawn at random (--random)); assumed the packet's port, "
+                     f"{format_address(4, member)}:40001")
 
 
 def test_trace_keys_keep_each_source_apart_under_an_snat_range() -> None:
