@@ -1,8 +1,9 @@
 """The client side of ``netns send``: N connections from inside a source namespace, results as JSON.
 
 Run as ``python -m kubeproxy_sim.kernel.probe IP PORT PROTO COUNT TIMEOUT [BIND [SPORTS [DSCP]]]``
-by a child that entered the source namespace (SPORTS: comma-separated source ports, or empty; DSCP: the
-run's mark on every packet it sends, see :mod:`.dscp`). Every attempt uses a fresh socket (a new
+by a child that entered the source namespace (IP: one address, or comma-separated one per attempt, as a
+headless Service's name gives each connection its own; SPORTS: comma-separated source ports, or empty; DSCP:
+the run's mark on every packet it sends, see :mod:`.dscp`). Every attempt uses a fresh socket (a new
 source port, so a new conntrack entry and a new load-balancing draw). Attempts run
 concurrently so that dropped packets cost one timeout, not COUNT of them. A TCP
 connection that is established has been let through by every rule, so its reply
@@ -101,10 +102,10 @@ class Attempt:
             self.result = {"error": "no reply"}
 
 
-def probe(ip: str, port: int, proto: str, count: int, timeout: float, bind: str | None,
+def probe(ips: list[str], port: int, proto: str, count: int, timeout: float, bind: str | None,
           sports: list[int] | None = None, dscp: int = 0) -> list[dict[str, str]]:
-    """``count`` attempts, at most PARALLEL at a time; ``sports`` fixes the source ports (a seeded run), ``dscp``
-    marks every packet."""
+    """``count`` attempts, at most PARALLEL at a time, to ``ips``' one address or each to its own; ``sports``
+    fixes the source ports (a seeded run), ``dscp`` marks every packet."""
     results: list[dict[str, str]] = []
     pending = count
     selector = selectors.DefaultSelector()
@@ -112,7 +113,7 @@ def probe(ip: str, port: int, proto: str, count: int, timeout: float, bind: str 
     while pending or live:
         while pending and len(live) < PARALLEL:
             pending -= 1
-            attempt = Attempt(ip, port, proto, bind, sports[pending] if sports else 0, dscp)
+            attempt = Attempt(ips[pending % len(ips)], port, proto, bind, sports[pending] if sports else 0, dscp)
             if attempt.result is not None:
                 attempt.sock.close()
                 results.append(attempt.result)
@@ -144,4 +145,4 @@ if __name__ == "__main__":
     source = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else None
     ports = [int(p) for p in sys.argv[7].split(",")] if len(sys.argv) > 7 and sys.argv[7] else None
     value = int(sys.argv[8]) if len(sys.argv) > 8 else 0
-    print(json.dumps(probe(target, int(port), protocol, int(n), float(wait), source, ports, value)))
+    print(json.dumps(probe(target.split(","), int(port), protocol, int(n), float(wait), source, ports, value)))

@@ -3,12 +3,14 @@
 ``netns up`` starts each kube-dns endpoint pod's server with its DNS target port as ``dns:PORT`` and hands it
 :func:`dns_records` (what the state keeps of the Services, their slices and the pods) on its standard input. A
 datagram there that is a DNS query is answered from the simulator's own :class:`ClusterDNS` over those records,
-one name without a search path as CoreDNS answers it (a CNAME followed to its addresses); any other datagram is
-a probe's and gets the usual JSON line, so ``netns verify`` and the differential tests see the pod as before.
+one name without a search path as CoreDNS answers it (a CNAME followed to its addresses, several addresses in a
+random order, see :func:`load_balanced`); any other datagram is a probe's and gets the usual JSON line, so
+``netns verify`` and the differential tests see the pod as before.
 """
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 from kubeproxy_sim.kernel import dnswire
@@ -63,6 +65,17 @@ def cluster_dns(state: dict[str, Any]) -> ClusterDNS:
                       family=int(state.get("family", 4)))
 
 
+def load_balanced(records: list[tuple[str, str, str]], qid: int) -> list[tuple[str, str, str]]:
+    """An answer's records as CoreDNS's ``loadbalance`` plugin (in kubeadm's default Corefile) sends them: the
+    CNAMEs first, then the addresses shuffled, so a client that takes the first address (getaddrinfo's first
+    result) spreads its connections over a headless Service's pods, as ``send``'s client takes a random one. The
+    shuffle is drawn from the query's message ID, not from this long-lived server's own generator, so a seeded
+    run (whose IDs are fixed, :func:`.dnsquery.draws`) gets the same answers again."""
+    addresses = [r for r in records if r[1] in ("A", "AAAA")]
+    random.Random(qid).shuffle(addresses)
+    return [r for r in records if r[1] not in ("A", "AAAA")] + addresses
+
+
 class Responder:
     """Answers DNS queries from one cluster's records."""
 
@@ -78,6 +91,8 @@ class Responder:
         found = self.dns.resolve(question.name + ".")  # the name alone: the client walks its own search list
         wanted = {"CNAME", self.dns.qtype} if question.qtype == dnswire.TYPES[self.dns.qtype] else {"CNAME"}
         records = [(r.name, r.type, r.value) for r in found.records if r.type in wanted]
+        if found.rcode == "NOERROR":
+            records = load_balanced(records, question.id)
         return dnswire.encode_response(question, found.rcode, records, witness)
 
     @staticmethod

@@ -112,10 +112,15 @@ class Query:
 @dataclass(frozen=True, slots=True)
 class Destination:
     label: str
-    ip: str
+    ip: str  # the address connected to; a headless Service's name: its first of several (see addresses)
     port: int
     note: str = ""  # how the name was resolved, when the user should know (a state without the pods' resolvers)
     query: Query | None = None  # a name a pod asks kube-dns for: each connection's lookup
+    addresses: tuple[str, ...] = ()  # a name's several (a headless Service's), in cluster DNS's order
+
+    def choices(self) -> tuple[str, ...]:
+        """Every address the destination stands for; each connection goes to one (:func:`targets`)."""
+        return self.addresses or (self.ip,)
 
 
 def _bad(text: str, field: str, expected: str, kind: type[InputError] = InputError) -> InputError:
@@ -214,8 +219,9 @@ def resolve_destination(state: dict[str, Any], text: str, source: Source | None 
     """IP:PORT, node/NAME:NODEPORT or a name resolved as ``send`` resolves it: by the simulator's cluster DNS,
     with the source pod's resolver as ``netns up`` recorded it (``default``'s search path for another source; a
     state without resolvers: the source pod's namespace's, as ClusterFirst), over the state record, so a name it
-    does not resolve is refused as ``send`` refuses it. A pod whose resolver asks kube-dns gets the :class:`Query`
-    each connection then sends over the data plane (:func:`lookup`)."""
+    does not resolve is refused as ``send`` refuses it, and a headless Service's name stands for all its
+    addresses, as in ``send`` (each connection goes to one, :func:`targets`). A pod whose resolver asks kube-dns
+    gets the :class:`Query` each connection then sends over the data plane (:func:`lookup`)."""
     host, port = split_destination(text)
     if host.startswith("node/"):
         node = state["nodes"].get(host[5:])
@@ -237,12 +243,9 @@ def resolve_destination(state: dict[str, Any], text: str, source: Source | None 
             raise _bad(text, "--to", resolver.unanswered(hosts=False))
         raise _bad(text, "--to", unresolved_reason(answer, dns, namespace, hosts=False) +
                    (resolver.own_settings(source.label, dns.domain) if resolver is not None and source else ""))
-    if len(set(answer.addresses)) > 1:
-        raise _bad(text, "--to", f"the name has {len(set(answer.addresses))} addresses "
-                   f"({', '.join(dict.fromkeys(answer.addresses))}; a headless Service); netns send connects to one "
-                   "address: give one of them as IP:PORT (the simulator's send picks one per connection)")
     query, unasked = _query(state, resolver, answer.tried, source)
-    return Destination(text, answer.addresses[0], port, note or unasked, query)
+    several = tuple(dict.fromkeys(answer.addresses))
+    return Destination(text, several[0], port, note or unasked, query, several if len(several) > 1 else ())
 
 
 def _query(state: dict[str, Any], resolver: Resolver | None, names: tuple[str, ...],
@@ -392,12 +395,14 @@ def check_proto(proto: str) -> str:
 
 
 def probe(source: Source, dest: Destination, proto: str, count: int, timeout: float,
-          seed: int | None = None, mark: int = 0) -> list[dict[str, str]]:
+          seed: int | None = None, mark: int = 0, to: list[str] | None = None) -> list[dict[str, str]]:
     """Run the probe in the source namespace: one result per attempt (the server's answer or an error).
 
-    ``mark``: the DSCP value of every packet the probe sends (0: unmarked, as any other traffic)."""
+    ``mark``: the DSCP value of every packet the probe sends (0: unmarked, as any other traffic); ``to``: each
+    attempt's own address (:func:`targets`; None: ``dest``'s one)."""
     sports = "" if seed is None else ",".join(str(p) for p in random.Random(seed).sample(SEEDED_PORTS, count))
-    args = [dest.ip, str(dest.port), proto, str(count), str(timeout), source.bind or "", sports, str(mark)]
+    args = [",".join(to or [dest.ip]), str(dest.port), proto, str(count), str(timeout), source.bind or "", sports,
+            str(mark)]
     done = nsexec.run(source.netns, nsexec.python_module(PROBE, *args), timeout=120 + count * timeout)
     if done.returncode != 0:
         raise InputError(Diagnostic(f"the probe failed in {source.netns}: {done.stderr.strip()[-300:]}"))
@@ -432,8 +437,8 @@ def send(state: dict[str, Any], src: str, dst: str, *, proto: str = "tcp", count
     with dscp.lease(state.get("dscp_leases")) as mark:
         before = _counters(state, mark)
         asked = lookup(source, dest, count, timeout, mark, seed) if dest.query is not None else []
-        made = count - sum("error" in a for a in asked)
-        results = probe(source, dest, proto, made, timeout, seed, mark) if made else []
+        to = targets(dest, asked, count, seed)
+        results = probe(source, dest, proto, len(to), timeout, seed, mark, to) if to else []
         verdicts: frozenset[str] = frozenset()
         if any(r.get("error") in ("timeout", "EPERM") for r in [*asked, *results]):
             verdicts = _verdicts_seen(before, _counters(state, mark))
@@ -458,11 +463,26 @@ def lookup(source: Source, dest: Destination, count: int, timeout: float, mark: 
     return answers
 
 
+def targets(dest: Destination, answers: list[dict[str, Any]], count: int, seed: int | None) -> list[str]:
+    """Each connection's address: with DNS lookups, one per answered lookup, the answer's first address (what a
+    client gets first from getaddrinfo; the responder shuffles a headless Service's several as CoreDNS does, see
+    :func:`.responder.load_balanced`); without (a node, a machine outside, a pod not asking kube-dns), the one
+    address, or a random one of several per connection as ``send``'s client takes it (from a generator derived
+    from the run's seed, so the run reproduces)."""
+    if dest.query is not None:
+        return [a["addresses"][0] for a in answers if "error" not in a]
+    choices = dest.choices()
+    if len(choices) == 1:
+        return [choices[0]] * count
+    rng = random.Random(None if seed is None else f"addresses:{seed}")
+    return [rng.choice(choices) for _ in range(count)]
+
+
 def check_answers(dest: Destination, answers: list[dict[str, Any]]) -> None:
-    """Refuse the run when an answer does not give the address cluster DNS gave: the responders answer from
+    """Refuse the run when an answer does not give the addresses cluster DNS gave: the responders answer from
     cluster DNS, so that is a bug, as is a responder that failed (its SERVFAIL's witness says why)."""
     assert dest.query is not None
-    wrong = next((a for a in answers if "error" not in a and dest.ip not in a["addresses"]), None)
+    wrong = next((a for a in answers if "error" not in a and set(a["addresses"]) != set(dest.choices())), None)
     if wrong is not None:
         witness = wrong.get("witness") or {}
         fault = f" (its responder failed: {witness['fault']})" if "fault" in witness else ""
@@ -470,7 +490,8 @@ def check_answers(dest: Destination, answers: list[dict[str, Any]]) -> None:
             f"{dest.label!r}: {witness.get('pod', 'an unknown server')} answered the DNS query for "
             f"{wrong['name'] or dest.query.names[-1]} with {wrong['rcode']} "
             f"{', '.join(wrong['addresses']) or '(no address)'}{fault}, but cluster DNS resolves the name to "
-            f"{dest.ip}: the responder and the simulator disagree (a bug: please report it)", field="--to"))
+            f"{', '.join(dest.choices())}: the responder and the simulator disagree (a bug: please report it)",
+            field="--to"))
 
 
 def render_text(result: Tally, state: dict[str, Any]) -> str:

@@ -11,7 +11,9 @@ import select
 import socket
 import struct
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -22,7 +24,7 @@ from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.kernel import dnsquery, dnswire
 from kubeproxy_sim.kernel import server as kernel_server
 from kubeproxy_sim.kernel.plan import plan
-from kubeproxy_sim.kernel.responder import Responder, cluster_dns, dns_records
+from kubeproxy_sim.kernel.responder import Responder, cluster_dns, dns_records, load_balanced
 from kubeproxy_sim.kernel.send import (
     Query,
     check_answers,
@@ -31,6 +33,7 @@ from kubeproxy_sim.kernel.send import (
     tally,
     topology_record,
 )
+from kubeproxy_sim.kernel.verify import binomial_range
 from tests.kernel.test_send_dns_unit import _docs, stored_state
 from tests.simulator.builders import BASE, load, objects
 from tests.simulator.test_pod_dns import KUBE_DNS
@@ -71,7 +74,9 @@ def test_the_responder_answers_each_name_as_the_simulator_s_cluster_dns(state: d
     assert read.rcode == {"NOERROR": 0, "NXDOMAIN": 3}[expected.rcode]
     records = [(rr.rrname.decode().rstrip("."), {1: "A", 5: "CNAME"}[rr.type],
                 rr.rdata if rr.type == 1 else rr.rdata.decode().rstrip(".")) for rr in read.an or []]
-    assert records == [(r.name, r.type, r.value) for r in expected.records if r.type in ("A", "CNAME")]
+    # in CoreDNS's loadbalance order (a headless Service's addresses shuffled by the ID), the same records
+    assert records == load_balanced([(r.name, r.type, r.value) for r in expected.records
+                                     if r.type in ("A", "CNAME")], 7)
     assert read.ar[0].rrname == b"responder.kpsim." and read.ar[0].rdata == [b'{"pod": "kube-system/coredns"}']
     reply = dnswire.parse_response(raw)
     assert (reply.rcode, reply.answers, reply.witness) == (expected.rcode, tuple(records),
@@ -258,6 +263,28 @@ def test_a_refused_query_ends_the_lookup() -> None:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
     assert dnsquery.lookups("127.0.0.1", port, ["a.b", "c.d"], "A", 2, 2.0) == [{"error": "refused", "name": "a.b"}] * 2
+
+
+def test_a_headless_service_s_addresses_come_shuffled_by_the_query_s_id_as_coredns_loadbalance(
+        state: dict, responder: Responder) -> None:
+    """The client connects to the first address (getaddrinfo's first), so the shuffle spreads connections over
+    the pods as send's client, which takes a random one of them. Over the IDs, each address comes first about
+    as often (exact counts, bounded as a binomial draw would be); one ID always gives one order (a seeded run
+    gets the same answers). IDs 0-2999 stand for a run's (uniform draws)."""
+    name = "web-headless.default.svc.cluster.local"
+    expected = [r.value for r in cluster_dns(state).resolve(name + ".").records]
+    assert len(expected) == 3
+
+    def order(qid: int) -> list[str]:
+        reply = dnswire.parse_response(responder.answer(dnswire.encode_query(qid, name, "A"), "{}") or b"")
+        return [value for _, _, value in reply.answers]
+
+    assert order(5) == order(5) and sorted(order(5)) == sorted(expected)
+    firsts = Counter(load_balanced([(name, "A", a) for a in expected], qid)[0][2] for qid in range(3000))
+    low, high = binomial_range(3000, Fraction(1, 3), Fraction(1, 10**6))
+    assert set(firsts) == set(expected) and all(low <= n <= high for n in firsts.values()), firsts
+    cname = [("a.b", "CNAME", "c.d"), ("c.d", "A", "10.0.0.1"), ("c.d", "A", "10.0.0.2")]
+    assert {tuple(load_balanced(cname, qid)[:1]) for qid in range(50)} == {(cname[0],)}  # the CNAME stays first
 
 
 def test_an_ipv6_cluster_answers_aaaa() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from kubeproxy_sim.kernel.dnsquery import draws
 from kubeproxy_sim.kernel.plan import plan
 from kubeproxy_sim.kernel.send import lookup, resolve_destination, resolve_source, send, topology_record
 from kubeproxy_sim.kernel.state import read_state
+from kubeproxy_sim.kernel.verify import binomial_range
 from kubeproxy_sim.objects import load_text
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.proxier.config import ProxyConfig
@@ -129,6 +131,25 @@ ports: [{name: p, port: 53, protocol: UDP}]
 """
 assert POOLED.count("10.244.0.1") > 13 and "name: coredns}}" not in POOLED
 
+# a headless Service with three ready pods: its name answers three addresses, and each connection goes to one
+HEADLESS = OBJECTS + """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hl, namespace: default}
+spec: {clusterIP: None, ports: [{name: p, port: 8080, targetPort: 8080, protocol: TCP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: hl-1, namespace: default, labels: {kubernetes.io/service-name: hl}}
+addressType: IPv4
+endpoints:
+""" + "\n".join(f"- {{addresses: [10.244.0.{20 + i}], nodeName: node1, targetRef: {{kind: Pod, namespace: default, "
+                f"name: hl-{i}}}}}" for i in range(3)) + """
+ports: [{name: p, port: 8080, protocol: TCP}]""" + "".join(
+    _pod("default", f"hl-{i}", f"10.244.0.{20 + i}", ports=", ports: [{containerPort: 8080}]") for i in range(3))
+HEADLESS_PODS = [f"default/hl-{i}" for i in range(3)]
+
 
 def _cluster(text: str = OBJECTS) -> Cluster:
     loaded = load_text(text, "send-dns.yaml")
@@ -161,6 +182,11 @@ def unready(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, A
 @pytest.fixture(scope="module")
 def local(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any]]:
     yield from _up(f"{run_tag}-dnsl", LOCAL, state_dir)
+
+
+@pytest.fixture(scope="module")
+def headless(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any]]:
+    yield from _up(f"{run_tag}-dnsh", HEADLESS, state_dir)
 
 
 @pytest.fixture(scope="module")
@@ -267,3 +293,26 @@ def test_a_pool_holding_kube_dns_and_another_service_s_udp_53_answers_dns_and_pr
     # the other Service's endpoints in the pool still answer a probe's datagram with who they are
     probe = send(pooled, "pod/default/first", "10.96.0.99:53", proto="udp", count=4).result(pooled)
     assert not probe.failed and sum(d.count for d in probe.delivered) == 4
+
+
+@pytest.mark.parametrize(("source", "name", "queries"), [
+    ("pod/default/first", "hl:8080", 90),  # each connection's answer: the three, shuffled; it takes the first
+    ("node/node1", "hl.default:8080", 0),  # no query: a random one per connection, as send's client
+])
+def test_a_headless_service_s_name_spreads_over_its_pods_as_in_send(headless: dict[str, Any], source: str, name: str,
+                                                                    queries: int) -> None:
+    """Was refused (one address per run); now as send: every pod of the three reached, each about a third of the
+    connections (send's expected share, bounded as a binomial draw), and a seed's run reproduces exactly (its
+    queries' IDs fix the responder's shuffles, or its generator the picks)."""
+    simulated = sim_send(Simulator(_cluster(HEADLESS), CONFIG, rng=random.Random(3)), source, name, count=90, seed=3)
+    real = send(headless, source, name, count=90, seed=3)
+    result = real.result(headless)
+    assert not result.failed and not simulated.failed, result.failed
+    assert [d.pod for d in result.delivered] == [d.pod for d in simulated.delivered] == HEADLESS_PODS
+    assert sum(real.dns_seen.values()) == queries
+    for pod in simulated.delivered:
+        assert pod.expected is not None and Fraction(pod.expected).limit_denominator(10) == Fraction(1, 3)
+        low, high = binomial_range(90, Fraction(1, 3), Fraction(1, 10**6))
+        assert low <= next(d.count for d in result.delivered if d.pod == pod.pod) <= high, result.delivered
+    again = send(headless, source, name, count=90, seed=3).result(headless)
+    assert [(d.pod, d.count) for d in again.delivered] == [(d.pod, d.count) for d in result.delivered]

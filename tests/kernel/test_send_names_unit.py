@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+from collections import Counter
+from fractions import Fraction
 
 import pytest
 
 from kubeproxy_sim.errors import InputError, UsageError
 from kubeproxy_sim.kernel.plan import plan
 from kubeproxy_sim.kernel.responder import cluster_dns
-from kubeproxy_sim.kernel.send import resolve_destination, resolve_source, tally, topology_record
+from kubeproxy_sim.kernel.send import Query, resolve_destination, resolve_source, tally, targets, topology_record
+from kubeproxy_sim.kernel.verify import binomial_range
 from kubeproxy_sim.objects.model import Service
 from kubeproxy_sim.simulator.send import parse_destination, parse_source
 from tests.simulator.builders import BASE, load, objects, simulator
@@ -63,8 +67,32 @@ def test_netns_send_names_what_it_cannot_resolve(state: dict) -> None:
                        "address as IP:PORT") as caught:
         resolve_destination(state, "ext.default:80", client)
     assert "example.com" in str(caught.value) and "add it to --hosts" not in str(caught.value)
-    with pytest.raises(InputError, match=r"the name has 3 addresses .* give one of them as IP:PORT"):
-        resolve_destination(state, "web-headless.default:8080", client)
+
+
+def test_a_headless_service_s_name_stands_for_all_its_addresses_in_send_s_order(state: dict) -> None:
+    """Was refused (netns send connected to one address); now each connection goes to one of them (targets)."""
+    sim = simulator(docs=objects(extra=_other_web()))
+    for source in ("pod/default/client", "node/node1"):
+        dest = resolve_destination(state, "web-headless.default:8080", resolve_source(state, source))
+        expected = parse_destination(sim, parse_source(sim, source), "web-headless.default:8080").addresses
+        assert dest.choices() == tuple(dict.fromkeys(expected)) and len(dest.choices()) == 3 and \
+            dest.ip == dest.choices()[0]
+
+
+def test_without_a_query_each_connection_takes_a_random_address_reproducibly(state: dict) -> None:
+    """A node asks no DNS server: as send's client it takes a random one of the addresses per connection, from a
+    generator derived from the run's seed; with lookups, each connection goes to its answer's first address."""
+    dest = resolve_destination(state, "web-headless.default:8080", resolve_source(state, "node/node1"))
+    assert dest.query is None
+    picked = targets(dest, [], 3000, 5)
+    assert picked == targets(dest, [], 3000, 5) != targets(dest, [], 3000, 6)
+    low, high = binomial_range(3000, Fraction(1, 3), Fraction(1, 10**6))
+    assert all(low <= picked.count(a) <= high for a in dest.choices()), Counter(picked)
+    one = resolve_destination(state, "web:80", resolve_source(state, "node/node1"))
+    assert targets(one, [], 3, None) == ["10.96.0.10"] * 3
+    asking = dataclasses.replace(dest, query=Query("10.96.0.53", ("web-headless.default.svc.cluster.local",), "A"))
+    answers = [{"addresses": ["10.244.2.11", "10.244.1.10"]}, {"error": "timeout"}, {"addresses": ["10.244.1.10"]}]
+    assert targets(asking, answers, 3, 5) == ["10.244.2.11", "10.244.1.10"]
 
 
 def _fields(service: Service) -> tuple:
