@@ -32,6 +32,8 @@ from kubeproxy_sim.analysis.exact import Entry, ServiceDist, View, first_packet
 from kubeproxy_sim.analysis.journeys import CONNECTION_GAP, Runner, address_of, build_simulator, entry_route, rewind
 from kubeproxy_sim.analysis.nodes import NodeSet, Source
 from kubeproxy_sim.analysis.sampling import ConnectionSampler
+from kubeproxy_sim.analysis.sticky import UnheldWalk
+from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import Tracer
 from kubeproxy_sim.proxier import naming
 
@@ -78,23 +80,33 @@ class AffinityReport:
 
 
 def sticky_checks(nodes: NodeSet, view: View, svc_name: str, proto: str) -> tuple[StickyCheck, ...]:
-    """Trace each entry again with the client already in each endpoint's list: it must return there."""
+    """Each entry with the client already in each endpoint's list: it must return there.
+
+    The entry is walked once with no list known (:class:`~kubeproxy_sim.analysis.sticky.UnheldWalk`), which
+    answers for every list whose walk it proves; any other list is traced with the client in it."""
     checks = []
     for entry in view.entries:
         host, _, port = entry.destination.rpartition(":")
-        dst = host.strip("[]")
+        packet = first_packet(nodes, entry.node, entry.source, host.strip("[]"), int(port), proto)
+        unheld = None
         for share in entry.shares:
             if share.verdict != "DNAT" or share.endpoint is None:
                 continue
             list_name = naming.endpoint_chain(svc_name, proto, share.endpoint)
-            base = nodes.context(entry.node)
-            context = dataclasses.replace(base, affinity=frozenset({list_name}))
-            tracer = Tracer(nodes.compiled(entry.node), context)
-            result = tracer.trace(first_packet(nodes, entry.node, entry.source, dst, int(port), proto))
-            returns = sum((o.probability_exact for o in result.outcomes if o.destination == share.endpoint),
-                          Fraction(0))
+            if unheld is None:
+                unheld = UnheldWalk(nodes.compiled(entry.node), nodes.context(entry.node), packet)
+            returns = unheld.returns(list_name, share.endpoint)
+            if returns is None:
+                returns = traced_returns(nodes, entry.node, packet, list_name, share.endpoint)
             checks.append(StickyCheck(entry.node, share.endpoint, list_name, returns))
     return tuple(checks)
+
+
+def traced_returns(nodes: NodeSet, node: str, packet: Packet, list_name: str, endpoint: str) -> Fraction:
+    """The chance ``packet`` entering ``node`` reaches ``endpoint`` with the client in ``list_name``, traced."""
+    context = dataclasses.replace(nodes.context(node), affinity=frozenset({list_name}))
+    result = Tracer(nodes.compiled(node), context).trace(packet)
+    return sum((o.probability_exact for o in result.outcomes if o.destination == endpoint), Fraction(0))
 
 
 def client_load(clients_per_endpoint: int, endpoints: int, size: int = LIST_SIZE) -> ClientLoad:
