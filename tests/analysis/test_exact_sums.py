@@ -44,6 +44,15 @@ def test_uniform_and_deviations_are_fractions_own(outcomes: list[tuple[str, Frac
 
 
 @settings(max_examples=budget(100), deadline=None)
+@given(st.lists(dyadic(SMALL_ODD + LARGE_ODD).map(abs), min_size=1, max_size=12))
+def test_max_deviation_over_large_denominators_is_fractions_own(values: list[Fraction]) -> None:
+    """The largest and smallest share are found over one common denominator when the denominators are large."""
+    shares = [Share("DNAT", f"10.0.0.{i}:80", p) for i, p in enumerate(values)]
+    uniform = uniform_share(shares)
+    assert max_deviation(shares) == (None if uniform is None else max(abs(p - uniform) for p in values))
+
+
+@settings(max_examples=budget(100), deadline=None)
 @given(st.lists(st.tuples(dyadic(SMALL_ODD + LARGE_ODD).map(abs), st.lists(st.tuples(
     st.sampled_from(["DNAT", "DROP"]), st.integers(0, 3), dyadic(SMALL_ODD + LARGE_ODD).map(abs), st.booleans()),
     max_size=5)), min_size=1, max_size=6))
