@@ -35,7 +35,8 @@ PYTHON = sys.executable
 MIX = "ClusterIP=70,ClusterIP+ClientIP=10,NodePort=8,NodePort+Local=2,LoadBalancer=4,LoadBalancer+Local=4," \
       "LoadBalancer+SourceRanges=2"
 """The mixed cluster's kinds, in percent: 2,400 of the 2,768 node ports at 10,000 services (see gen_scale.py)."""
-VARIANTS = {"": (), "-mixed": ("--mix", MIX, "--not-ready", "0.05", "--terminating", "0.02")}
+VARIANTS = {"": (), "-mixed": ("--mix", MIX, "--not-ready", "0.05", "--terminating", "0.02"),
+            "-clientip": ("--kind", "ClusterIP+ClientIP")}
 
 
 def gen_cluster(directory: Path, services: int, endpoints: int, fmt: str, variant: str = "") -> Path:
@@ -350,16 +351,19 @@ def run_cpu(argv: list[str]) -> float:
 def bench_large_service(work: Path, quick: bool) -> None:
     """One service with thousands of endpoints (kube-proxy's large-cluster mode starts above 1,000): each outcome's
     exact share is a fraction of thousands of digits, and `trace`/`dist` once grew with the cube of the endpoints
-    (a Fraction gcd per share, a gcd per add; QA-perf, session 10)."""
+    (a Fraction gcd per share, a gcd per add; QA-perf, session 10). Under ClientIP affinity `dist` also checks, per
+    entry node and endpoint, that a client in the endpoint's `recent` list returns to it: a trace each, quadratic
+    in the endpoints, until one walk per entry answered them all (session 13)."""
     trace_size, dist_size = (500, 250) if quick else (2000, 1000)
     node = ["--hostname-override", "node1", "--cluster-cidr", "10.0.0.0/8"]
     print("one service with many endpoints (whole process, CPU time)")
-    for label, size, argv in ((f"`trace` of one packet, text, {trace_size:,} endpoints", trace_size, ["trace"]),
-                              (f"`trace -o json` of one packet, {trace_size:,} endpoints", trace_size,
-                               ["trace", "-o", "json"]),
-                              (f"`dist -o json` of the service, {dist_size:,} endpoints", dist_size,
-                               ["dist", "-o", "json"])):
-        cluster = gen_cluster(work, 1, size, "json")
+    for label, size, variant, argv in (
+            (f"`trace` of one packet, text, {trace_size:,} endpoints", trace_size, "", ["trace"]),
+            (f"`trace -o json` of one packet, {trace_size:,} endpoints", trace_size, "", ["trace", "-o", "json"]),
+            (f"`dist -o json` of the service, {dist_size:,} endpoints", dist_size, "", ["dist", "-o", "json"]),
+            (f"ClientIP `dist --connections {dist_size:,}`, {dist_size:,} endpoints", dist_size, "-clientip",
+             ["dist", "--connections", str(dist_size)])):
+        cluster = gen_cluster(work, 1, size, "json", variant)
         items = json.loads(cluster.read_text())["items"]
         vip = next(i for i in items if i["kind"] == "Service")["spec"]["clusterIP"]
         where = ["--src", "10.128.0.5", "--dst", vip, "--dport", "80"] if argv[0] == "trace" else ["--to", f"{vip}:80"]
