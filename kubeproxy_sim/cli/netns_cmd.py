@@ -131,14 +131,14 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
                         "objects mode: each service's ClusterIP from a pod on each node and from the node, NodePorts "
                         "from outside on each node, LoadBalancer IPs and externalIPs from outside, the hairpin)")
     verify.add_argument("--from", dest="origins", action="append", choices=["pod", "node", "external"],
-                        help="derived flows only from these sources (repeatable)")
-    verify.add_argument("--count", type=parse_int, default=None, help="dump mode: connections per flow (default: "
-                        "each flow sized for its tests, as objects mode always does)")
+                        help="dump mode only: derived flows only from these sources (repeatable)")
+    verify.add_argument("--count", type=parse_int, default=None, help="dump mode only: connections per flow "
+                        "(default: each flow sized for its tests, as objects mode always does)")
     verify.add_argument("--timeout", type=float, default=None, help="seconds to wait per connection (default 0.3 "
                         "in dump mode, 1.5 in objects mode; dump mode waits at least 5 s for flows that must be "
                         "answered)")
     verify.add_argument("--max-flows", type=parse_int, metavar="N", help="check at most N flows")
-    verify.add_argument("--bridge", default="cbr0", help="dump mode: the pods' bridge on the node (default cbr0)")
+    verify.add_argument("--bridge", help="dump mode only: the pods' bridge on the node (default cbr0)")
     verify.add_argument("--alpha", type=float, default=0.001, help="the false alarm rate of the whole run, split "
                         "over its comparisons (default 0.001; both modes)")
     verify.add_argument("--name", help="the stage's name (namespaces kpsim-NAME.*; default verify-PID)")
@@ -321,10 +321,25 @@ def _check_verify_args(args: argparse.Namespace) -> None:
     if args.rules and (args.filename or args.scenario):
         raise UsageError(Diagnostic("--rules and -f/--scenario both given; expected one: a node's dump, or the "
                                     "objects of a cluster", field="--rules"))
-    if args.bridge in ("lo", "eth0") or args.bridge.startswith("veth") or not 0 < len(args.bridge) <= 15:
+    if not args.rules and (args.filename or args.scenario):
+        _refuse_dump_mode_flags(args)
+    if args.bridge is not None and (args.bridge in ("lo", "eth0") or args.bridge.startswith("veth")
+                                    or not 0 < len(args.bridge) <= 15):
         raise InputError(Diagnostic(f"{args.bridge!r}: the staged node has an interface of that name (or it is "
                                     "not an interface name); expected another bridge name, e.g. cbr0",
                                     field="--bridge"))
+
+
+DUMP_MODE_FLAGS = {"origins": "--from", "count": "--count", "bridge": "--bridge"}  # dest -> flag
+
+
+def _refuse_dump_mode_flags(args: argparse.Namespace) -> None:
+    """Objects mode derives, sizes and stages its flows itself: a dump-mode flag given there would be silently
+    ignored (flows from pods despite ``--from external``), so it is a usage error, one line a flag."""
+    given = [flag for dest, flag in DUMP_MODE_FLAGS.items() if getattr(args, dest) is not None]
+    if given:
+        raise UsageError([Diagnostic("applies only with --rules DUMP (dump mode), not with -f/--scenario; "
+                                     "expected it left out", field=flag) for flag in given])
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -335,6 +350,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from kubeproxy_sim.kernel.plan import check_name
     from kubeproxy_sim.kernel.state import state_dir
     from kubeproxy_sim.kernel.verify import Origin, render_table, verify
+    from kubeproxy_sim.simulator.topology import DEFAULT_BRIDGE
 
     name = check_name(args.name or f"verify-{os.getpid()}")
     _check_verify_args(args)
@@ -347,8 +363,8 @@ def run_verify(args: argparse.Namespace) -> int:
     timeout = args.timeout if args.timeout is not None else 0.3
     with _unwinding_on_sigterm():
         result = verify(args.rules, state_dir(), name=name, node_ips=args.node_ip or [], flows_file=args.flows,
-                        count=args.count, timeout=timeout, max_flows=args.max_flows, bridge=args.bridge,
-                        alpha=Fraction(args.alpha).limit_denominator(10**9),
+                        count=args.count, timeout=timeout, max_flows=args.max_flows,
+                        bridge=args.bridge or DEFAULT_BRIDGE, alpha=Fraction(args.alpha).limit_denominator(10**9),
                         origins=tuple(Origin(o) for o in dict.fromkeys(args.origins or [o.value for o in Origin])),
                         progress=progress)
     report([Diagnostic(f"left out of the staged dump ({x.reason}): {x.rule}", file=result.file, line=x.line,

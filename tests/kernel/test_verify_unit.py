@@ -291,8 +291,7 @@ def test_a_flow_that_differs_is_run_again_and_judged_on_the_second_run(monkeypat
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--rules", "x.rules", "--scenario", "bootcamp"], "--rules: --rules and -f/--scenario both given"),
-    (["--scenario", "bootcamp", "--bridge", "eth0"], "--bridge: 'eth0': the staged node has an interface of that "
-                                                     "name"),
+    (["--rules", "x.rules", "--bridge", "eth0"], "--bridge: 'eth0': the staged node has an interface of that name"),
 ])
 def test_verify_flag_clashes_are_said_before_anything_is_staged(argv: list[str], message: str) -> None:
     import argparse
@@ -305,6 +304,29 @@ def test_verify_flag_clashes_are_said_before_anything_is_staged(argv: list[str],
     with pytest.raises(InputError) as caught:
         netns_cmd._check_verify_args(args)
     assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize("argv", [["--from", "external"], ["--count", "5"], ["--bridge", "eth0"], ["--bridge", "br1"]])
+@pytest.mark.parametrize("objects", [["--scenario", "bootcamp"], ["-f", "cluster.yaml"]])
+def test_a_dump_mode_flag_in_objects_mode_is_a_usage_error(objects: list[str], argv: list[str],
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """QA-dumps #1: objects mode ignored --from and --count (flows from pods despite --from external) and judged
+    --bridge it never uses; now each is refused (exit 2) before anything is loaded or staged."""
+    from kubeproxy_sim.cli.main import main
+
+    assert main(["netns", "verify", *objects, *argv, "--name", "t"]) == 2
+    assert capsys.readouterr().err == (f"kubeproxy-sim: {argv[0]}: applies only with --rules DUMP (dump mode), not "
+                                       "with -f/--scenario; expected it left out\n")
+
+
+def test_the_dump_mode_flags_say_so_in_their_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from kubeproxy_sim.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main(["netns", "verify", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--from {pod,node,external}", "--count COUNT", "--bridge BRIDGE"):
+        assert f"{flag} dump mode only:" in text
 
 
 @pytest.mark.parametrize("node_ip", ["foo", "192.168.1", "fd00::1::2/64"])
