@@ -257,6 +257,7 @@ class _Reader:
             "conntrack_tcp_be_liberal": self.get("conntrack.tcpBeLiberal", bool, "true or false"),
         }
         self._check_unused()
+        settings["feature_gates"] = self._feature_gates() or None
         return {k: v for k, v in settings.items() if v is not None}
 
     def _check_unused(self) -> None:
@@ -283,13 +284,13 @@ class _Reader:
             problem = host_port_problem(text) if text else None  # ("": kube-proxy's default)
             if problem:
                 self.error(key, f"{text!r}: {problem}; expected e.g. 0.0.0.0:{port}"[:300])
-        self._feature_gates()
 
-    def _feature_gates(self) -> None:
-        """``featureGates``, checked as kube-proxy's feature gate takes them (:mod:`feature_gates`)."""
+    def _feature_gates(self) -> dict[str, bool]:
+        """``featureGates``, checked as kube-proxy's feature gate takes them (:mod:`feature_gates`): the gates whose
+        value is a boolean (build_config layers them under the flag's and turns them into ProxyConfig fields)."""
         gates = self.get("featureGates", dict, "a mapping of feature names to true or false")
         if not gates:
-            return
+            return {}
         from kubeproxy_sim.cli.feature_gates import gate_problems
 
         valid: dict[str, bool] = {}
@@ -300,6 +301,7 @@ class _Reader:
                 valid[str(name)] = value
         for name, message, severity in gate_problems(valid):
             self.error(f"featureGates.{name}"[:200], message[:300], severity)
+        return valid
 
     def _hostname(self) -> str | None:
         name = self.get("hostnameOverride", str, "a node name")
@@ -324,12 +326,14 @@ class _Reader:
         text = self.get(field, str, f"comma-separated CIDRs ({CIDR_EXAMPLE})")
         if not text:
             return None
-        padded = [part for part in text.split(",") if part != part.strip()]
+        padded = [part for part in text.split(",") if part != part.strip() or not part]
         if padded and self.data.get("detectLocalMode") in (None, "", DetectLocalMode.CLUSTER_CIDR.value):
             # kube-proxy's conversion splits the field on commas alone, and validation (in this mode) refuses
-            # what the split leaves around a CIDR
-            self.error(field, f"{padded[0]!r} has spaces around it, which kube-proxy does not trim (its "
-                       f"validation refuses it); expected CIDRs separated by commas alone ({CIDR_EXAMPLE})"[:300])
+            # what the split leaves around a CIDR, and an empty entry ("10.0.0.0/8,")
+            wrong = (f"{text!r} has an empty entry" if not padded[0] else
+                     f"{padded[0]!r} has spaces around it, which kube-proxy does not trim")
+            self.error(field, f"{wrong} (its validation refuses it); expected CIDRs separated by "
+                       f"commas alone ({CIDR_EXAMPLE})"[:300])
             return None
         return check_cluster_cidrs(split_list(text), lambda message: self.error(field, message)) or None
 

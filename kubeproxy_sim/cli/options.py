@@ -200,23 +200,24 @@ class Inputs:
 SCENARIO_FILES = ("scenario.yaml", "objects.yaml")  # what a --scenario folder holds (rulesets/*/)
 
 
-def scenario_dir(name: str) -> Path:
+def scenario_dir(name: str, flag: str = "--scenario") -> Path:
     """The folder ``--scenario NAME`` stands for: a folder of rulesets/, or a directory of the user's own that
-    holds scenario.yaml and objects.yaml (an own directory of the same name as a built-in one wins)."""
+    holds scenario.yaml and objects.yaml (an own directory of the same name as a built-in one wins).
+    ``flag``: the option NAME was given with (diff's ``--against-scenario``), which an error names."""
     path = Path(name)
     plain = plain_name(name)
     candidate = REPO_RULESETS / name if plain else path  # (a path joined to an absolute one is that one)
     if path.is_dir() and (any((path / f).exists() for f in SCENARIO_FILES) or not plain or not candidate.is_dir()):
         missing = [f for f in SCENARIO_FILES if not (path / f).is_file()]
         if missing:
-            raise UsageError([Diagnostic(f"no such file; a --scenario directory holds {' and '.join(SCENARIO_FILES)} "
+            raise UsageError([Diagnostic(f"no such file; a {flag} directory holds {' and '.join(SCENARIO_FILES)} "
                                          "(as rulesets/bootcamp does)", file=str(path / f)) for f in missing])
         return path
     if plain and candidate.is_dir():
         return candidate
     known = sorted(p.name for p in REPO_RULESETS.iterdir() if p.is_dir()) if REPO_RULESETS.is_dir() else []
     raise InputError(Diagnostic(f"no scenario {name!r}; expected one of: {', '.join(known) or '(none found)'}",
-                                field="--scenario"))
+                                field=flag))
 
 
 class _ArgsError(Exception):
@@ -475,7 +476,7 @@ def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic],
                    malformed: list[Diagnostic] | None = None) -> dict[str, object]:
     """The node flags given; a CIDR that is not one is reported under its flag and left out. A value of the wrong
     shape (text that is no CIDR, an empty entry) is also put on ``malformed``."""
-    from kubeproxy_sim.cli.config_file import check_cluster_cidrs, check_nodeport_addresses, split_list
+    from kubeproxy_sim.cli.config_file import check_cluster_cidrs, check_nodeport_addresses
 
     def reporter(flag: str, shape: bool = False) -> Callable[[str], None]:
         def report(message: str) -> None:
@@ -484,19 +485,11 @@ def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic],
                 malformed.append(diags[-1])
         return report
 
-    cidrs = check_cluster_cidrs(split_list(args.cluster_cidr or ""), reporter("--cluster-cidr"),
-                                reporter("--cluster-cidr", shape=True))
-    # kube-proxy's string slice: "" is no entry (the default), but an empty entry ("," or "10.0.0.0/8,") is one
-    # its validation refuses ("must be a valid CIDR")
-    nodeport_texts = [p.strip() for p in args.nodeport_addresses.split(",")] if args.nodeport_addresses else []
-    if "" in nodeport_texts:
-        from kubeproxy_sim.cli.config_file import CIDR_EXAMPLE
-
-        reporter("--nodeport-addresses", shape=True)(
-            f"{args.nodeport_addresses!r} has an empty entry, which kube-proxy refuses (must be a valid CIDR); "
-            f"expected CIDRs ({CIDR_EXAMPLE}) or 'primary', separated by single commas")
-    nodeports = check_nodeport_addresses([t for t in nodeport_texts if t], reporter("--nodeport-addresses"),
-                                         reporter("--nodeport-addresses", shape=True))
+    cidrs = check_cluster_cidrs(_flag_entries(args.cluster_cidr, reporter("--cluster-cidr", shape=True)),
+                                reporter("--cluster-cidr"), reporter("--cluster-cidr", shape=True))
+    nodeports = check_nodeport_addresses(
+        _flag_entries(args.nodeport_addresses, reporter("--nodeport-addresses", shape=True), " or 'primary'"),
+        reporter("--nodeport-addresses"), reporter("--nodeport-addresses", shape=True))
     if blank_hostname(args.hostname_override):
         diags.append(Diagnostic(f"{args.hostname_override!r} is blank; expected a node name",
                                 field="--hostname-override"))
@@ -527,6 +520,18 @@ def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic],
         "nfacct": args.nfacct,
     }
     return {k: v for k, v in settings.items() if v is not None}
+
+
+def _flag_entries(text: str | None, malformed: Callable[[str], None], alternative: str = "") -> list[str]:
+    """The entries of a comma-separated CIDR flag. "" is no entry (the default), but an empty one ("," or
+    "10.0.0.0/8,") is one kube-proxy's validation refuses ("must be a valid CIDR"): reported, then left out."""
+    from kubeproxy_sim.cli.config_file import CIDR_EXAMPLE
+
+    entries = [part.strip() for part in text.split(",")] if text else []
+    if "" in entries:
+        malformed(f"{text!r} has an empty entry, which kube-proxy refuses (must be a valid CIDR); expected CIDRs "
+                  f"({CIDR_EXAMPLE}){alternative}, separated by single commas")
+    return [entry for entry in entries if entry]
 
 
 def _gate_diagnostics(given: list[dict[str, bool]]) -> list[Diagnostic]:

@@ -230,6 +230,9 @@ def test_a_bind_address_that_is_not_an_ip_is_refused(tmp_path, capsys, argv: lis
     ("clusterCIDR: ' 10.244.0.0/16'\n", ["clusterCIDR: ' 10.244.0.0/16' has spaces around it, which kube-proxy "
                                          "does not trim (its validation refuses it); expected CIDRs separated by "
                                          "commas alone (e.g. 10.244.0.0/16 or fd00:10:244::/56)"]),
+    ("clusterCIDR: '10.244.0.0/16,'\n", ["clusterCIDR: '10.244.0.0/16,' has an empty entry (its validation "
+                                         "refuses it); expected CIDRs separated by commas alone (e.g. "
+                                         "10.244.0.0/16 or fd00:10:244::/56)"]),
     ("featureGates: {SomeGate: 'yes'}\n", ['featureGates.SomeGate: expected true or false, got a string "yes"']),
 ])
 def test_values_kube_proxy_refuses_are_refused_naming_the_file_and_field(tmp_path, text: str,

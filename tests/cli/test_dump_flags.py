@@ -169,6 +169,8 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
     (["rules", "--scenario", "bootcamp", "--nodeport-addresses", "foo"], 2,
      "--nodeport-addresses: 'foo' is not a CIDR"),
     (["rules", "--scenario", "bootcamp", "--nodeport-addresses", "10.0.0.0/8,"], 2, "has an empty entry"),
+    (["rules", "--scenario", "bootcamp", "--cluster-cidr", ","], 2, "--cluster-cidr: ',' has an empty entry"),
+    (["rules", "--scenario", "bootcamp", "--cluster-cidr", "10.0.0.0/8,"], 2, "has an empty entry"),
     (["send", "--scenario", "bootcamp", "--from", "bogus", "--to", "node/node1:31526"], 2,
      "--from: 'bogus': expected pod/NS/NAME, node/NAME, external, external:IP or an IP address"),
     (["send", "--scenario", "bootcamp", "--from", "external:zz", "--to", "node/node1:31526"], 2,

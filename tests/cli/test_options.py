@@ -117,6 +117,9 @@ def test_config_file_then_flags(tmp_path) -> None:
         *[(["--nodeport-addresses", text], f"--nodeport-addresses: {text!r} has an empty entry, which kube-proxy "
            "refuses (must be a valid CIDR); expected CIDRs (e.g. 10.244.0.0/16 or fd00:10:244::/56) or 'primary', "
            "separated by single commas") for text in (",", "10.0.0.0/8,", "10.0.0.0/8,,fd00::/64")],
+        *[(["--cluster-cidr", text], f"--cluster-cidr: {text!r} has an empty entry, which kube-proxy refuses "
+           "(must be a valid CIDR); expected CIDRs (e.g. 10.244.0.0/16 or fd00:10:244::/56), separated by single "
+           "commas") for text in (",", "10.0.0.0/8,", ",fd00::/64")],
     ],
 )
 def test_invalid_values_are_reported(argv: list[str], message: str) -> None:
