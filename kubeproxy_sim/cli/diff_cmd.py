@@ -52,7 +52,7 @@ def _after_paths(args: argparse.Namespace) -> list[str]:
 
     paths = require_paths(list(args.against), "--against")
     if args.against_scenario:
-        paths.append(str(scenario_dir(args.against_scenario) / "objects.yaml"))
+        paths.append(str(scenario_dir(args.against_scenario, "--against-scenario") / "objects.yaml"))
     if not paths:
         raise UsageError(Diagnostic("no state to compare with; expected --against PATH or --against-scenario NAME",
                                     field="--against"))

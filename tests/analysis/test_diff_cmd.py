@@ -80,6 +80,16 @@ def test_missing_after_state_is_an_error(capsys) -> None:
     assert code == 2 and out == "" and "--against: " in err  # a usage error
 
 
+def test_an_unknown_against_scenario_is_named_as_typed(capsys, tmp_path) -> None:
+    """QA-dumps #2: the error named --scenario (scenario_dir's own flag) though the user typed --against-scenario."""
+    code, _, err = run(capsys, "diff", "--scenario", "bootcamp", "--against-scenario", "nosuch")
+    assert code == 1 and err.startswith("kubeproxy-sim: --against-scenario: no scenario 'nosuch'; expected one of: ")
+    (tmp_path / "objects.yaml").write_text("")
+    code, _, err = run(capsys, "diff", "--scenario", "bootcamp", "--against-scenario", str(tmp_path))
+    assert code == 2 and err == (f"kubeproxy-sim: {tmp_path / 'scenario.yaml'}: no such file; a --against-scenario "
+                                 "directory holds scenario.yaml and objects.yaml (as rulesets/bootcamp does)\n")
+
+
 def test_the_cluster_is_scanned_once_per_state_not_once_per_service(capsys, monkeypatch) -> None:
     """Every service port's endpoint rows come from one endpoints map per state (diff was quadratic)."""
     from kubeproxy_sim.analysis import exact
