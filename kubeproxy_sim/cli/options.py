@@ -380,17 +380,33 @@ def check_node_settings(args: argparse.Namespace) -> None:
     diags += no_address
     malformed += no_address
     diags += _masquerade_bit_problems(args)
+    diags += [d for d in _sync_period_problems(args)[2] if d not in diags]  # (a bad duration: the file's already)
     errors = [d for d in diags if d.severity is Severity.ERROR]
     if errors:  # a value of the wrong shape is a usage error (2), as argparse's are; one kube-proxy refuses, 1
         raise (UsageError if malformed else InputError)(errors)
 
 
-def sync_periods(args: argparse.Namespace, min_flag: str = "--min-sync-period",
-                 sync_flag: str = "--sync-period") -> tuple[float, float]:
+def sync_periods(args: argparse.Namespace, min_flag: str | None = None,
+                 sync_flag: str | None = None) -> tuple[float, float]:
     """(min sync period, sync period) in seconds: kube-proxy's defaults (1s, 30s) < ``--config``'s
     ``iptables.minSyncPeriod``/``syncPeriod`` (where not zero, which kube-proxy defaults) < the flags; refused as
-    kube-proxy's validation refuses them (a sync period that is not positive, a negative minimum, or a sync period
-    shorter than the minimum)."""
+    kube-proxy's validation refuses them (:func:`_sync_period_problems`)."""
+    low, period, diags = _sync_period_problems(args, min_flag, sync_flag)
+    if diags:
+        raise InputError(diags)
+    return low, period
+
+
+def _sync_period_problems(args: argparse.Namespace, min_flag: str | None = None,
+                          sync_flag: str | None = None) -> tuple[float, float, list[Diagnostic]]:
+    """The sync periods (as :func:`sync_periods`) and what kube-proxy's validation refuses in them: a sync period
+    that is not positive, a negative minimum, or a sync period shorter than the minimum. One check for every
+    command: those without the flags (rules, demo) validate ``--config``'s values, as kube-proxy does before it
+    starts. ``min_flag``/``sync_flag``: the flags' names to blame (default: the command's ``sync_period_flags``)."""
+    without_flags = ("iptables.minSyncPeriod", "iptables.syncPeriod")  # (rules: only the file can set them)
+    default_min, default_sync = getattr(args, "sync_period_flags", ("--min-sync-period", "--sync-period")
+                                        if hasattr(args, "sync_period") else without_flags)
+    min_flag, sync_flag = min_flag or default_min, sync_flag or default_sync
     values = {"minSyncPeriod": 1.0, "syncPeriod": 30.0}
     # where each value came from, to blame the right one: (file, field) of --config, or (None, flag)
     sources: dict[str, tuple[str | None, str] | None] = {"minSyncPeriod": None, "syncPeriod": None}
@@ -422,9 +438,7 @@ def sync_periods(args: argparse.Namespace, min_flag: str = "--min-sync-period",
         file, field = period_from or (None, sync_flag)
         diags.append(Diagnostic(f"{period:g}s is shorter than the minimum sync period ({low:g}s); expected at "
                                 f"least {(low_from or (None, min_flag))[1]}", file=file, field=field))
-    if diags:
-        raise InputError(diags)
-    return low, period
+    return low, period, diags
 
 
 def _masquerade_bit_problems(args: argparse.Namespace) -> list[Diagnostic]:

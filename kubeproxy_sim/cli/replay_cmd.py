@@ -85,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--metrics", action="store_true",
                         help="after each sync, its rule-count metrics as '#' comment lines")
     add_output_flags(parser.add_argument_group("output"))
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, sync_period_flags=("--iptables-min-sync-period", "--iptables-sync-period"))
 
 
 def _check_paths(paths: list[str]) -> None:
@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     check_node_settings(args)
 
     _check_paths(args.states)
-    min_sync, sync_period = sync_periods(args, "--iptables-min-sync-period", "--iptables-sync-period")
+    min_sync, sync_period = sync_periods(args)
     timing = SyncTiming(sync_period=sync_period)
     step_seconds = max(args.interval, min_sync)
     node, state, previous, now = Ruleset(), SyncState(), Cluster(), 0.0

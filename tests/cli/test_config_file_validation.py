@@ -134,6 +134,27 @@ def test_sync_periods_kube_proxy_cannot_decode_or_refuses_name_the_file_and_fiel
     assert [str(d) for d in info.value.diagnostics] == [f"{config}: {m}" for m in message]
 
 
+@pytest.mark.parametrize(("iptables", "message"), [
+    ("{minSyncPeriod: -5s}", "iptables.minSyncPeriod: -5s: must be greater than or equal to 0"),
+    ("{syncPeriod: -5s}", "iptables.syncPeriod: -5s: must be greater than 0"),
+    ("{minSyncPeriod: 40s}", "iptables.minSyncPeriod: 40s is longer than the sync period (30s, kube-proxy's "
+     "default); expected at most that, or a longer iptables.syncPeriod"),
+])
+@pytest.mark.parametrize("command", [["rules", "-f", BOOTCAMP], ["demo", "--scenario", "bootcamp"],
+                                     ["replay", BOOTCAMP],
+                                     ["healthz", "-f", BOOTCAMP, "--node", "node1", "default/kubernetes-bootcamp"]])
+def test_sync_periods_kube_proxy_refuses_stop_every_command_that_reads_the_file(
+        tmp_path, capsys, command: list[str], iptables: str, message: str) -> None:
+    """kube-proxy validates its sync periods before it starts, whatever else it is asked: rules and demo (which
+    take no sync flags) refuse the file as replay does, before any output."""
+    config = _file(tmp_path, CONFIG_HEAD + f"iptables: {iptables}\n")
+    assert main([*command, "--config", config]) == 1
+    captured = capsys.readouterr()
+    if command[0] == "replay" and "40s" in message:  # (replay has the flag: it is named)
+        message = message.replace("iptables.syncPeriod", "--iptables-sync-period")
+    assert captured.out == "" and f"{config}: {message}" in captured.err
+
+
 @pytest.mark.parametrize(("text", "seconds"), [
     ("0", 0.0), ("-0", 0.0), ("30s", 30.0), ("1m30s", 90.0), ("-1s", -1.0), ("+2h", 7200.0), (".5s", 0.5),
     ("1.s", 1.0), ("1h1m1s", 3661.0), ("500ms", 0.5), ("3us", 3e-6), ("3µs", 3e-6), ("3μs", 3e-6),
