@@ -55,23 +55,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     out = parser.add_argument_group("output")
     out.add_argument("--format", choices=FORMATS,
                      help="svg or png (need Graphviz), dot or mermaid text (default: from -o's suffix, else dot)")
-    out.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    out.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output (- is standard "
+                     "output)")
     add_color_flag(out)
     parser.set_defaults(func=run)
 
 
 def output_format(args: argparse.Namespace) -> str:
-    """--format, else the output file's suffix, else dot text."""
+    """--format, else the output file's suffix, else dot text. A --format other than the one the suffix names is
+    a usage error: the file would hold what its name says it does not (SVG text in x.png)."""
+    suffix = Path(args.output).suffix.lower() if args.output else ""
     if args.format:
+        named = SUFFIX_FORMATS.get(suffix)
+        if named is not None and named != args.format:
+            raise UsageError(Diagnostic(f"{args.output!r} names a {named} file, but --format is {args.format}; "
+                                        f"expected a file ending in {_suffixes(args.format)}, or no --format (the "
+                                        "format is then the suffix's)", field="-o"))
         return args.format
     if args.output:
-        suffix = Path(args.output).suffix.lower()
         if suffix not in SUFFIX_FORMATS:
             raise InputError(Diagnostic(f"cannot tell the format from {args.output!r}; expected --format "
                                         f"{'|'.join(FORMATS)} or a file ending in "
                                         f"{', '.join(SUFFIX_FORMATS)}", field="-o"))
         return SUFFIX_FORMATS[suffix]
     return "dot"
+
+
+def _suffixes(fmt: str) -> str:
+    return " or ".join(suffix for suffix, named in SUFFIX_FORMATS.items() if named == fmt)
 
 
 def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool, Cite | None]:
@@ -217,6 +228,8 @@ def run(args: argparse.Namespace) -> int:
     if args.max_endpoints < 0:
         raise InputError(Diagnostic(f"{args.max_endpoints} is negative; expected 0 (no folding) or more",
                                     field="--max-endpoints"))
+    if args.output == "-":  # standard output, as "-" is elsewhere (binary PNG only to a pipe: write says so)
+        args.output = None
     if args.output is not None:  # before the work: a large graph takes minutes to draw
         check_writable(args.output, "-o", expected="-o FILE (or no -o: standard output)")
     fmt = output_format(args)

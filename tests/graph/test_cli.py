@@ -132,3 +132,35 @@ def test_a_mermaid_chart_past_mermaid_s_edge_limit_is_warned_about(capsys: pytes
     assert "Mermaid draws at most 500" in err
     assert main(["graph", "--scenario", "bootcamp", "--format", "mermaid"]) == 0
     assert "Mermaid draws" not in capsys.readouterr().err
+
+
+def test_dash_for_output_is_standard_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """``-o -`` is standard output, as ``-`` is for the CLI's inputs (it wrote a file named ``-``)."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["--scenario", "bootcamp", "--format", "mermaid", "-o", "-"], capsys)
+    assert code == 0 and out.splitlines()[1] == "flowchart LR" and "wrote" not in err
+    code, out, _ = run(["--scenario", "bootcamp", "-o", "-"], capsys)  # no suffix to go by: dot, as without -o
+    assert code == 0 and out.startswith("digraph ")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("fmt", "name", "message"), [
+    ("svg", "x.png", "-o: 'x.png' names a png file, but --format is svg; expected a file ending in .svg, or no "
+     "--format (the format is then the suffix's)"),
+    ("mermaid", "x.dot", "-o: 'x.dot' names a dot file, but --format is mermaid; expected a file ending in .mmd or "
+     ".mermaid, or no --format"),
+])
+def test_a_format_other_than_the_suffix_s_is_a_usage_error(tmp_path: Path, fmt: str, name: str, message: str,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["--scenario", "bootcamp", "--format", fmt, "-o", str(tmp_path / name)], capsys)
+    assert code == 2 and out == "" and message.replace(repr(name), repr(str(tmp_path / name))) in err
+    assert not (tmp_path / name).exists()
+
+
+def test_a_format_the_suffix_agrees_with_or_does_not_name_is_written(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("x.gv", "x.txt"):
+        code, _, err = run(["--scenario", "bootcamp", "--format", "dot", "-o", str(tmp_path / name)], capsys)
+        assert code == 0, err
+        assert (tmp_path / name).read_text().startswith("digraph ")
