@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from kubeproxy_sim.cli.options import add_input_flags, parse_int
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
-from kubeproxy_sim.errors import Diagnostic, InputError, one_of
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
 
 EXAMPLES = """examples:
   kubeproxy-sim dist --scenario bootcamp
@@ -25,6 +25,8 @@ EXAMPLES = """examples:
   kubeproxy-sim dist --scenario upstream-external-traffic-policy-local -o yaml
   kubeproxy-sim dist --scenario bootcamp --to node/node1:31526 --plot shares.png
 """
+
+DEFAULT_SEED = 1  # of the samples (--connections, --clients); the exact shares need none
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,9 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     more.add_argument("--connections", type=parse_int, metavar="C",
                       help="sample C keep-alive connections through each service port's first view that carries "
                       "traffic (e.g. clusterIP; one view, see connections.view in -o json)")
-    more.add_argument("--requests-per-connection", type=parse_int, default=1, metavar="R",
-                      help="requests each connection carries (default 1)")
-    more.add_argument("--seed", type=parse_int, default=1, help="the Monte Carlo seed (default 1)")
+    more.add_argument("--requests-per-connection", type=parse_int, metavar="R",
+                      help="requests each --connections connection carries (default 1; needs --connections)")
+    more.add_argument("--seed", type=parse_int, help=f"the Monte Carlo seed of the --connections and --clients "
+                      f"samples (default {DEFAULT_SEED}; needs one of them)")
     more.add_argument("--clients", type=parse_int, metavar="K",
                       help="distinct clients (session affinity: how the 100-entry lists cope; sampled too)")
     more.add_argument("--client-interval", type=float, metavar="SECONDS",
@@ -86,6 +89,18 @@ def _check_counts(args: argparse.Namespace) -> None:
     check_connections(args.connections, "--connections")
     if args.client_interval is not None and args.client_interval <= 0:
         raise InputError(Diagnostic("expected a positive number of seconds", field="--client-interval"))
+    _check_companions(args)
+
+
+def _check_companions(args: argparse.Namespace) -> None:
+    """A flag that shapes only a sample, given with no sample to shape, would change nothing and say nothing:
+    a usage error naming the flag it needs, as watch's --context without --kubeconfig is."""
+    if args.requests_per_connection is not None and args.connections is None:
+        raise UsageError(Diagnostic("only the --connections sample carries requests; expected --connections C "
+                                    "with it", field="--requests-per-connection"))
+    if args.seed is not None and args.connections is None and args.clients is None:
+        raise UsageError(Diagnostic("seeds only the samples (the exact shares need no seed); expected "
+                                    "--connections C or --clients K with it", field="--seed"))
 
 
 def build_report(args: argparse.Namespace, inputs, tick: Callable[..., None] | None = None):
@@ -109,15 +124,16 @@ def build_report(args: argparse.Namespace, inputs, tick: Callable[..., None] | N
                       for s in selections]
     sources = parse_sources(nodes, args.sources)
     report = analyse(nodes, selections, sources)
+    seed = DEFAULT_SEED if args.seed is None else args.seed
     services = []
     for dist in report.services:
-        affinity = analyse_affinity(nodes, dist, args.clients, args.client_interval, args.seed)
+        affinity = analyse_affinity(nodes, dist, args.clients, args.client_interval, seed)
         connections = None
         if args.connections and dist.views:
             view = next((v for v in dist.views if any(e.weight > 0 for e in v.entries)), None)
             if view is not None:
                 connections = analyse_connections(nodes, view, dist.svc.proto, args.connections,
-                                                  args.requests_per_connection, args.seed,
+                                                  args.requests_per_connection or 1, seed,
                                                   dist.svc.client_ip_affinity)
         services.append(dataclasses.replace(dist, affinity=affinity, connections=connections))
         if tick is not None:

@@ -154,6 +154,27 @@ def test_errors_name_the_flag(capsys, argv, field, words) -> None:
     assert f"{field}: " in err and words in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(("argv", "field", "needs"), [
+    (["--requests-per-connection", "5"], "--requests-per-connection", "--connections C"),
+    (["--requests-per-connection", "5", "--clients", "10"], "--requests-per-connection", "--connections C"),
+    (["--seed", "5"], "--seed", "--connections C or --clients K"),
+    (["--seed", "5", "--client-interval", "3"], "--seed", "--connections C or --clients K"),
+])
+def test_a_sampling_flag_without_its_sample_is_a_usage_error(capsys, argv, field, needs) -> None:
+    """QA-dumps #3: these changed nothing and said nothing; a flag that needs another is a usage error (exit 2),
+    as watch's --context without --kubeconfig is."""
+    code, out, err = run(capsys, "dist", "--scenario", "bootcamp", *argv)
+    assert code == 2 and out == ""
+    assert err.startswith(f"kubeproxy-sim: {field}: ") and err.endswith(f"expected {needs} with it\n")
+
+
+@pytest.mark.parametrize("argv", [["--seed", "5", "--clients", "10"], ["--seed", "5", "--connections", "3"],
+                                  ["--requests-per-connection", "5", "--connections", "3"]])
+def test_a_sampling_flag_with_its_sample_is_taken(capsys, argv) -> None:
+    code, _, _ = run(capsys, "dist", "--scenario", "session-affinity", *argv, "-o", "json")
+    assert code == 0
+
+
 @pytest.mark.parametrize("scenario", ["bootcamp", "session-affinity", "ipv6", "topology-hints", "sctp-udp",
                                       "upstream-overall-iptables-rules", "upstream-no-endpoints-reject"])
 def test_runs_on_scenarios(capsys, scenario) -> None:
