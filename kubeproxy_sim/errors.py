@@ -59,6 +59,15 @@ def shortened(text: str, limit: int = SHOWN_CHARS) -> str:
     return shown + more
 
 
+def unreadable(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a file could not be read, in a user's words: the system's reason ("No such file or directory", "Is a
+    directory") or where its bytes stop being UTF-8, not Python's text for the exception ("[Errno 21] ...",
+    "'utf-8' codec can't decode ...")."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    return exc.strerror or type(exc).__name__
+
+
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"

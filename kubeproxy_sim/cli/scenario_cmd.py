@@ -23,7 +23,7 @@ from kubeproxy_sim.cli.options import (
 )
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render
 from kubeproxy_sim.cli.output import report as report_diagnostics
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, unreadable
 
 DEFAULT_NODES = REPO_RULESETS / "bootcamp"
 SCRIPT_FILE = "scenario"  # a built-in scenario's kubectl script, rulesets/NAME/scenario: `scenario NAME` plays it
@@ -465,7 +465,8 @@ def _read_script(script: Path) -> str:
         return script.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         names = ", ".join(builtin_scripts())
-        raise InputError(Diagnostic(f"cannot read the script: {exc}; expected a text file of kubectl commands"
+        raise InputError(Diagnostic(f"cannot read the script: {unreadable(exc)}; expected a text file of kubectl "
+                                    "commands"
                                     + (f" or a built-in scenario's name ({names})" if names else ""),
                                     file=str(script))) from None
 

@@ -394,6 +394,7 @@ def _namespace_after_verb(tokens: list[str]) -> tuple[list[str], list[str]]:
 
 
 _DANGLING_ESCAPE = "No escaped character"  # shlex's error for a '\\' with nothing after it (outside a comment)
+_UNCLOSED_QUOTE = "No closing quotation"  # shlex's error for a quote with no closing one
 
 
 def parse_line(line: int, text: str) -> Step | None:
@@ -404,6 +405,9 @@ def parse_line(line: int, text: str) -> Step | None:
         if str(exc) == _DANGLING_ESCAPE:  # a '\\' ending the line outside a comment: shell's line continuation
             raise ScriptError(line, "the line ends with '\\', but a line does not continue onto the next; expected "
                               "one command per line, written on one line") from None
+        if str(exc) == _UNCLOSED_QUOTE:
+            raise ScriptError(line, "a quotation mark is not closed; expected each ' or \" closed on the line it "
+                              "opens on (one command per line)") from None
         raise ScriptError(line, f"cannot split the line into words ({exc})") from None
     if not tokens:
         return None

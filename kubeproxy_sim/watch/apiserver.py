@@ -50,7 +50,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from kubeproxy_sim.errors import Diagnostic, EnvironmentMissing, InputError, Severity
+from kubeproxy_sim.errors import Diagnostic, EnvironmentMissing, InputError, Severity, unreadable
 from kubeproxy_sim.objects.model import UNWATCHED_LABELS
 from kubeproxy_sim.watch.cache import KIND_SPECS, KindCache, StreamSignal
 from kubeproxy_sim.watch.events import Batch, Kind, WatchEvent
@@ -252,7 +252,12 @@ def _check_shape(kubeconfig: str) -> None:
     try:
         with open(kubeconfig, encoding="utf-8") as handle:
             data = yaml.safe_load(handle)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except FileNotFoundError:
+        return  # connect says so
+    except (OSError, UnicodeDecodeError) as exc:  # (the client's words for these are Python's)
+        raise InputError(Diagnostic(f"cannot read the kubeconfig: {unreadable(exc)}; expected a kubeconfig (what "
+                                    "`kubectl config view --raw` prints)", file=kubeconfig)) from None
+    except yaml.YAMLError:
         return  # the client's own message names these
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("clusters", "contexts")):
         raise InputError(Diagnostic("not a kubeconfig: expected a mapping with clusters, contexts and users "

@@ -53,3 +53,19 @@ def test_a_name_is_plain_as_scenario_dir_reads_it() -> None:
 
     assert plain_name("bootcamp")
     assert not any(plain_name(text) for text in ("", ".", "..", "./bootcamp", "rulesets/bootcamp", "a\\b"))
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda path: path.mkdir(), "Is a directory"),
+    (lambda path: None, "No such file or directory"),
+    (lambda path: path.write_bytes(b"kubectl \xaf\x00"), "not UTF-8 text (invalid start byte at byte 8)"),
+])
+def test_a_script_that_cannot_be_read_says_why_in_a_users_words(capsys, tmp_path, monkeypatch, make,
+                                                               reason: str) -> None:
+    """Not Python's text for the exception ("[Errno 21] Is a directory: 'x'", "'utf-8' codec can't decode")."""
+    monkeypatch.chdir(tmp_path)
+    make(tmp_path / "x")
+    code, out, err = _run(capsys, "x")
+    assert (code, out) == (1, "")
+    assert err == (f"kubeproxy-sim: x: cannot read the script: {reason}; expected a text file of kubectl commands or "
+                   "a built-in scenario's name (bootcamp)\n")

@@ -172,7 +172,8 @@ def test_label_takes_several_pods_as_kubectl_does() -> None:
     ("wait soon", "'soon' is not a duration"),
     ("delete service", "expected either names or -l KEY=VALUE"),
     ("label pods web-1 bad", "'bad' is not a label; expected KEY=VALUE or KEY-"),
-    ('create deployment web --image="nginx', "cannot split the line into words"),
+    ('create deployment web --image="nginx', "a quotation mark is not closed; expected each ' or \" closed on "
+     "the line it opens on (one command per line)"),
     ("create deployment Bad_Name --image=nginx", "'Bad_Name' is not a valid deployment name; expected a lowercase "
      "RFC 1123 subdomain"),
     ("expose deployment/web --type=nodeport --port=80", "--type=nodeport: expected ClusterIP, NodePort or"),
