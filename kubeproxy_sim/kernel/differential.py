@@ -400,19 +400,41 @@ class SimulatorSide:
         return found
 
     def leaves(self, flow: Flow) -> dict[Key, Fraction]:
-        """Exact probability of each way the first packet ends: ("target", key, entry node) or ("fail", class)."""
+        """Exact probability of each way the first packet ends: ("target", key, entry node) or ("fail", class).
+        A pod that connects to a name asks its nameserver first (as ``send`` and ``netns send``): the query's
+        failures are the connection's, and only what it lets through is spread over the name's addresses."""
         sim = self.plain
         client, target = self._resolve(sim, flow)
         out: defaultdict[Key, Fraction] = defaultdict(Fraction)
-        for dst in target.addresses:
-            weight = Fraction(1, len(target.addresses))
-            entries = self.entries(sim, client, dst, target.port, flow.proto)
-            if not entries:
-                out[("fail", fail_class("NO_ROUTE", flow.proto, sent_locally=False, hook=None,
-                                        routable=client.kind != "pod"))] += weight
-            for node, share, packet in entries:
-                self._follow(client, node, node, packet, weight * share, flow.proto, out, 0)
+        through = self._query_leaves(client, target, out)
+        for dst in target.addresses if through else ():  # (none: every query fails)
+            self._leaves_to(client, dst, target.port, flow.proto, through / len(target.addresses), out)
         return out
+
+    def _query_leaves(self, client: Any, target: Any, out: defaultdict[Key, Fraction]) -> Fraction:
+        """The DNS query's failures into ``out`` (what a UDP socket sees of them), and the share it lets through:
+        every workload that answers it is a responder, each answering alike (``send``'s _dns_step)."""
+        from kubeproxy_sim.simulator.network import DNS_PORT
+
+        server = self.plain.dns_server(client) if target.name is not None else None
+        if server is None:
+            return Fraction(1)
+        query: defaultdict[Key, Fraction] = defaultdict(Fraction)
+        self._leaves_to(client, server, DNS_PORT, "udp", Fraction(1), query)
+        for key, share in query.items():
+            if key[0] == "fail":
+                out[key] += share
+        return sum((share for key, share in query.items() if key[0] == "target"), Fraction(0))
+
+    def _leaves_to(self, client: Any, dst: str, port: int, proto: str, weight: Fraction,
+                   out: defaultdict[Key, Fraction]) -> None:
+        """The ways ``weight`` of the client's first packets to ``dst``:``port`` end, into ``out``."""
+        entries = self.entries(self.plain, client, dst, port, proto)
+        if not entries:
+            out[("fail", fail_class("NO_ROUTE", proto, sent_locally=False, hook=None,
+                                    routable=client.kind != "pod"))] += weight
+        for node, share, packet in entries:
+            self._follow(client, node, node, packet, weight * share, proto, out, 0)
 
     def _follow(self, client: Any, entry: str, node: str, packet: Any, weight: Fraction, proto: str,
                 out: defaultdict[Key, Fraction], depth: int, masqueraded: bool = False) -> None:
@@ -457,7 +479,9 @@ class SimulatorSide:
         """One simulated connection; outside traffic the router would spread over the nodes enters the first."""
         from kubeproxy_sim.netfilter.packet import parse_address
 
-        dst = target.addresses[0]
+        # a headless Service's name: a random one of its addresses, as send's client takes it
+        dst = target.addresses[sim.rng.randrange(len(target.addresses))] if len(target.addresses) > 1 else \
+            target.addresses[0]
         sport = sim.ephemeral_port()
         value = parse_address(dst)[1]
         if client.kind == "external" and value in sim.external_ip_nodes:
@@ -589,14 +613,15 @@ def observation(result: dict[str, str]) -> Key:
 
 
 def observe(state: dict[str, Any], flow: Flow, count: int, timeout: float, sticky: bool) -> Counter[Key]:
-    """``count`` real connections; a sticky flow makes one first, so the rest find its affinity entry."""
-    from kubeproxy_sim.kernel.send import probe, resolve_destination, resolve_source
+    """``count`` real connections as ``netns send`` makes them (a pod's name looked up first, by a real DNS
+    query: one that fails is that connection's outcome, as the simulator's side predicts it, see
+    :meth:`SimulatorSide.leaves`); a sticky flow makes one first, so the rest find its affinity entry."""
+    from kubeproxy_sim.kernel.send import connect, resolve_destination, resolve_source
 
     source = resolve_source(state, flow.src)
     dest = resolve_destination(state, flow.dst, source)
-    results = probe(source, dest, flow.proto, 1, timeout) if sticky else []
-    results += probe(source, dest, flow.proto, count - len(results), timeout)
-    return Counter(observation(r) for r in results)
+    asked, results = connect(source, dest, flow.proto, count, timeout, first=1 if sticky else 0)
+    return Counter(observation(r) for r in [*(a for a in asked if "error" in a), *results])
 
 
 # --------------------------------------------------------------------------- judging

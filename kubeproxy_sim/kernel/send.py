@@ -394,13 +394,20 @@ def check_proto(proto: str) -> str:
     return proto
 
 
+def source_ports(seed: int | None, count: int) -> list[int] | None:
+    """A seeded run's connections' source ports, distinct (None: the kernel picks them)."""
+    return None if seed is None else random.Random(seed).sample(SEEDED_PORTS, count)
+
+
 def probe(source: Source, dest: Destination, proto: str, count: int, timeout: float,
-          seed: int | None = None, mark: int = 0, to: list[str] | None = None) -> list[dict[str, str]]:
+          seed: int | None = None, mark: int = 0, to: list[str] | None = None,
+          ports: list[int] | None = None) -> list[dict[str, str]]:
     """Run the probe in the source namespace: one result per attempt (the server's answer or an error).
 
     ``mark``: the DSCP value of every packet the probe sends (0: unmarked, as any other traffic); ``to``: each
-    attempt's own address (:func:`targets`; None: ``dest``'s one)."""
-    sports = "" if seed is None else ",".join(str(p) for p in random.Random(seed).sample(SEEDED_PORTS, count))
+    attempt's own address (:func:`targets`; None: ``dest``'s one); ``ports``: each one's source port (None: the
+    seed's, :func:`source_ports`)."""
+    sports = ",".join(str(p) for p in (ports if ports is not None else source_ports(seed, count) or ()))
     args = [",".join(to or [dest.ip]), str(dest.port), proto, str(count), str(timeout), source.bind or "", sports,
             str(mark)]
     done = nsexec.run(source.netns, nsexec.python_module(PROBE, *args), timeout=120 + count * timeout)
@@ -436,13 +443,28 @@ def send(state: dict[str, Any], src: str, dst: str, *, proto: str = "tcp", count
     dest = resolve_destination(state, dst, source)
     with dscp.lease(state.get("dscp_leases")) as mark:
         before = _counters(state, mark)
-        asked = lookup(source, dest, count, timeout, mark, seed) if dest.query is not None else []
-        to = targets(dest, asked, count, seed)
-        results = probe(source, dest, proto, len(to), timeout, seed, mark, to) if to else []
+        asked, results = connect(source, dest, proto, count, timeout, seed=seed, mark=mark)
         verdicts: frozenset[str] = frozenset()
         if any(r.get("error") in ("timeout", "EPERM") for r in [*asked, *results]):
             verdicts = _verdicts_seen(before, _counters(state, mark))
     return tally(source, dest, proto, results, seed=seed, timeout=timeout, verdicts=verdicts, lookups=asked)
+
+
+def connect(source: Source, dest: Destination, proto: str, count: int, timeout: float, *, seed: int | None = None,
+            mark: int = 0, first: int = 0) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """``count`` connections as a client makes them: a name a pod looks up is asked for each (:func:`lookup`),
+    and only the answered ones connect, each to its own address (:func:`targets`). The lookups (the failed ones
+    stand for connections never made) and the connections' results. ``first``: that many connections are made
+    before the others, so those find their conntrack (and affinity) entries (``netns verify``'s sticky flows)."""
+    asked = lookup(source, dest, count, timeout, mark, seed) if dest.query is not None else []
+    to = targets(dest, asked, count, seed)
+    ports = source_ports(seed, len(to))
+    results: list[dict[str, str]] = []
+    for start, end in ((0, first), (first, len(to))) if 0 < first < len(to) else ((0, len(to)),):
+        if end > start:
+            results += probe(source, dest, proto, end - start, timeout, mark=mark, to=to[start:end],
+                             ports=None if ports is None else ports[start:end])
+    return asked, results
 
 
 def lookup(source: Source, dest: Destination, count: int, timeout: float, mark: int = 0,

@@ -117,6 +117,24 @@ def test_predictions_are_exact() -> None:
     assert sims.predict(Flow("node/node1", "10.96.0.20:80", "udp")).shares == {("fail", SILENCE): 1}
 
 
+def test_a_pod_s_flow_to_a_name_counts_its_dns_query_s_fate_first() -> None:
+    """As send and netns send: the pod asks kube-dns first, its failures are the connection's, and a headless
+    Service's name spreads over its pods (was: no query; a headless name's connections all to its first)."""
+    from tests.kernel.test_send_dns import CONFIG, HEADLESS, UNREADY, _cluster
+
+    headless = SimulatorSide(_cluster(HEADLESS), CONFIG)
+    assert headless.leaves(Flow("pod/default/first", "hl:8080", "tcp")) == \
+        {("target", f"default/hl-{i}", "node1"): Fraction(1, 3) for i in range(3)}
+    assert headless.predict(Flow("pod/default/first", "hl:8080", "tcp")).shares == \
+        {("reply", f"10.244.0.{20 + i}", "10.244.0.11"): Fraction(1, 3) for i in range(3)}
+    unready = SimulatorSide(_cluster(UNREADY), CONFIG)  # kube-dns's one endpoint not ready: REJECTed
+    assert unready.leaves(Flow("pod/default/first", "web:80", "tcp")) == {("fail", REFUSED): 1}
+    web = {("target", "default/web-a", "node1"): 1}
+    assert unready.leaves(Flow("pod/default/first", "10.96.0.10:80", "tcp")) == web  # an address: no query
+    assert unready.leaves(Flow("node/node1", "web.default:80", "tcp")) == web  # a node asks no nameserver
+    assert unready.leaves(Flow("pod/default/plain", "10.96.0.10:80", "tcp")) == web
+
+
 def test_flows_file_errors_name_the_field(tmp_path) -> None:
     path = tmp_path / "flows.yaml"
     path.write_text("flows:\n- {from: external, to: '10.0.0.1:80', proto: sctp}\n")

@@ -6,6 +6,7 @@ no local one under internalTrafficPolicy Local dropped in both."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.kernel import build
+from kubeproxy_sim.kernel.differential import REFUSED, Flow, SimulatorSide, compare, observe, outcome_text
 from kubeproxy_sim.kernel.dnsquery import draws
 from kubeproxy_sim.kernel.plan import plan
 from kubeproxy_sim.kernel.send import lookup, resolve_destination, resolve_source, send, topology_record
@@ -316,3 +318,21 @@ def test_a_headless_service_s_name_spreads_over_its_pods_as_in_send(headless: di
         assert low <= next(d.count for d in result.delivered if d.pod == pod.pod) <= high, result.delivered
     again = send(headless, source, name, count=90, seed=3).result(headless)
     assert [(d.pod, d.count) for d in again.delivered] == [(d.pod, d.count) for d in result.delivered]
+
+
+def test_netns_verify_s_flows_to_names_ask_kube_dns_as_netns_send(headless: dict[str, Any],
+                                                                   unready: dict[str, Any]) -> None:
+    """netns verify (objects mode) makes a flow's connections as netns send does: a pod's name is looked up by a
+    real DNS query first (was: no query, and a headless name's connections all went to its first address), and
+    its simulator side predicts the query's fate, so both agree where the query fails too."""
+    flows = [Flow("pod/default/first", "hl:8080", "tcp"), Flow("pod/default/custom", "web.default:80", "tcp")]
+    reports = compare(SimulatorSide(_cluster(HEADLESS), CONFIG), headless, flows, timeout=1.0)
+    assert [r.verdict for r in reports] == ["agree", "agree"], [r.why for r in reports]
+    assert [(row.outcome, row.share) for row in reports[0].rows] == \
+        [(outcome_text(("reply", f"10.244.0.{20 + i}", "10.244.0.11")), Fraction(1, 3)) for i in range(3)]
+    refused = compare(SimulatorSide(_cluster(UNREADY), CONFIG), unready, [Flow("pod/default/first", "web:80", "tcp")],
+                      timeout=1.0)
+    assert [(r.verdict, [(row.outcome, row.share) for row in r.rows]) for r in refused] == \
+        [("agree", [(outcome_text(("fail", REFUSED)), 1)])]
+    assert observe(unready, Flow("pod/default/first", "web:80", "tcp"), 3, 1.0, False) == \
+        Counter({("fail", REFUSED): 3})  # the query's REJECT: the connection to web itself would be answered
