@@ -70,6 +70,15 @@ def parse_int(text: str) -> int:
     return int(text)
 
 
+def config_path(text: str) -> str:
+    """--config's value, a file: standard input ("-", which -f and --rules take) is refused by name, as the file
+    is read more than once (node settings, sync periods) and a pipe can be read only once (it said "No such file")."""
+    if text == "-":
+        raise argparse.ArgumentTypeError("'-': the configuration is read from a file, not standard input (it is "
+                                         "read more than once); expected a KubeProxyConfiguration file")
+    return text
+
+
 def _bool_flag(group: argparse._ArgumentGroup, name: str, help_text: str) -> argparse.Action:
     return group.add_argument(name, nargs="?", const=True, default=None, type=parse_bool, metavar="true|false",
                               help=help_text)
@@ -80,7 +89,7 @@ def add_node_flags(parser: argparse.ArgumentParser, *, node_ip_help: str = "") -
     is added to --node-ip's help (what else a command reads it for). Returns the flags' actions."""
     node = parser.add_argument_group("node and kube-proxy settings (kube-proxy's flag names)")
     return [
-        node.add_argument("--config", metavar="FILE",
+        node.add_argument("--config", metavar="FILE", type=config_path,
                           help="a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1)"),
         node.add_argument("--hostname-override", metavar="NAME",
                           help="the node's name (default: the first Node object by name, else node1)"),

@@ -65,8 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("script", metavar="FILE|NAME", help="the script: one kubectl command per line; or a built-in "
-                        "scenario's name (bootcamp: the Kubernetes basics tutorial)")
+    parser.add_argument("script", metavar="FILE|NAME", type=_script_name,
+                        help="the script: one kubectl command per line; or a built-in scenario's name (bootcamp: the "
+                        "Kubernetes basics tutorial)")
     parser.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
                         help="the cluster's Node objects (and any other objects to start with); "
                         "default: the bootcamp tutorial's two nodes")
@@ -449,6 +450,14 @@ def step_data(number: int, step: Any, notes: Any, cluster: Any, config: Any, sho
 def builtin_scripts() -> list[str]:
     """The built-in scenarios that have a kubectl script."""
     return sorted(p.parent.name for p in REPO_RULESETS.glob(f"*/{SCRIPT_FILE}") if p.is_file())
+
+
+def _script_name(text: str) -> str:
+    """The script argument: standard input ("-") is refused by name (it said "No such file or directory")."""
+    if text == "-":
+        raise argparse.ArgumentTypeError("'-': a script is read from a file, not standard input; expected a file of "
+                                         "kubectl commands or a built-in scenario's name")
+    return text
 
 
 def script_path(text: str) -> Path:

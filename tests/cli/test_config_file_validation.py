@@ -286,3 +286,15 @@ def test_kubeadms_config_makes_rules_with_nothing_to_say_about_it(tmp_path, caps
     config = _file(tmp_path, KUBEADM)
     assert main(["rules", "-f", BOOTCAMP, "--config", config]) == 0
     assert "kp.yaml" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["rules", "--scenario", "bootcamp"], ["replay", BOOTCAMP]])
+def test_standard_input_for_the_config_is_refused_by_name(capsys, command: list[str]) -> None:
+    """``--config -`` said "No such file or directory" of '-', which -f reads as standard input; the file is read
+    more than once, and a pipe only once."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--config", "-"])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and captured.out == ""
+    assert ("argument --config: '-': the configuration is read from a file, not standard input (it is read more than "
+            "once); expected a KubeProxyConfiguration file") in captured.err

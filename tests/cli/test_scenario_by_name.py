@@ -69,3 +69,13 @@ def test_a_script_that_cannot_be_read_says_why_in_a_users_words(capsys, tmp_path
     assert (code, out) == (1, "")
     assert err == (f"kubeproxy-sim: x: cannot read the script: {reason}; expected a text file of kubectl commands or "
                    "a built-in scenario's name (bootcamp)\n")
+
+
+def test_standard_input_for_the_script_is_refused_by_name(capsys) -> None:
+    """``scenario -`` said "No such file or directory" of '-', which -f reads as standard input."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["scenario", "-"])
+    out, err = capsys.readouterr()
+    assert (exit_info.value.code, out) == (2, "")
+    assert err.rstrip().endswith("argument FILE|NAME: '-': a script is read from a file, not standard input; expected "
+                                 "a file of kubectl commands or a built-in scenario's name")
