@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.objects.aliases import AliasingError, check_aliases, may_alias
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.decode import decode_service, object_name
 from kubeproxy_sim.objects.decode_nodes import decode_node, decode_pod
@@ -440,7 +441,31 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
                 self.duplicates.append((key_node.start_mark, key, first.start_mark))
         return mapping
 
-    return type("Strict" + base.__name__, (base,), {"construct_mapping": construct_mapping, "duplicates": ()})
+    def __init__(self: Any, stream: Any) -> None:
+        base.__init__(self, stream)
+        self.aliases = not isinstance(stream, str) or may_alias(stream)  # (no anchor, no alias: no walk)
+
+    def construct_document(self: Any, node: Any) -> Any:
+        if self.aliases:
+            try:
+                check_aliases(node, _MERGE)
+            except AliasingError as exc:
+                raise _aliasing_error()(exc.message, exc.line, exc.field, exc.named) from None
+        return base.construct_document(self, node)
+
+    return type("Strict" + base.__name__, (base,), {"__init__": __init__, "construct_mapping": construct_mapping,
+                                                     "construct_document": construct_document, "duplicates": ()})
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+@functools.cache
+def _aliasing_error() -> type[AliasingError]:
+    """The error :func:`strict_loader`'s loader raises for a document kubectl refuses over its aliases (see
+    objects.aliases): a ``yaml.YAMLError`` too, so every reader of YAML reports it where it reports a syntax
+    error."""
+    return type("YAMLAliasingError", (AliasingError, _yaml().YAMLError), {})
 
 
 def _refuse_duplicates(text: str, file: str, first_line: int, ending: str = SKIPPED) -> list[Any]:
@@ -498,18 +523,22 @@ def _without_duplicates(document: Any, node: Any, duplicates: list[tuple[Any, An
 
 def _duplicate_errors(document: Any, default_kind: str | None, duplicates: list[tuple[Any, Any, Any]], file: str,
                       first_line: int) -> list[Diagnostic]:
-    kind = document.get("kind", default_kind) if type(document) is dict else None
-    named = type(kind) is str and bool(kind)
-    display: str | None = None
-    if type(kind) is str and kind:
-        entry = _DECODERS.get(kind)
-        _, name, display = object_name(document, namespaced=entry[2] if entry else True)
-        display = display if name or entry else None  # (a List has no name to give)
-    what = "object" if named else "document"
+    kind, display = _naming(document, default_kind)
+    what = "object" if kind else "document"
     return [Diagnostic(f'mapping key "{key}" already defined at line {first_line + first.line + 1}; kubectl '
                        f"refuses the {what} (strict YAML), so it is skipped", file=file,
-                       line=first_line + mark.line + 1, kind=kind if named else None, object=display)
+                       line=first_line + mark.line + 1, kind=kind, object=display)
             for mark, key, first in duplicates]
+
+
+def _naming(document: Any, default_kind: str | None = None) -> tuple[str | None, str | None]:
+    """The kind and ``namespace/name`` a refused document's message names it by (None where it has none)."""
+    kind = document.get("kind", default_kind) if type(document) is dict else None
+    if type(kind) is not str or not kind:
+        return None, None
+    entry = _DECODERS.get(kind)
+    _, name, display = object_name(document, namespaced=entry[2] if entry else True)
+    return kind, display if name or entry else None  # (a List has no name to give)
 
 
 def _load_yaml(text: str) -> list[Any]:
@@ -533,6 +562,10 @@ def _load_yaml(text: str) -> list[Any]:
 def yaml_syntax_error(exc: Any, file: str, first_line: int = 0) -> Diagnostic:
     """A YAML syntax error in one line, as 'file:line: syntax error: ... at column N' (PyYAML's own message
     spans several lines and names "<unicode string>")."""
+    if isinstance(exc, AliasingError):  # (not a syntax error: kubectl's reader refuses what parses)
+        kind, display = _naming(exc.named)
+        return Diagnostic(exc.message, file=file, line=first_line + exc.line, kind=kind, object=display,
+                          field=exc.field)
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = first_line + mark.line + 1 if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -547,7 +580,7 @@ def _yaml_problem(exc: Any, file: str, first_line: int, text: str = "", ending: 
     found = yaml_syntax_error(exc, file, first_line)
     if looks_like_dump(text):  # (``*filter`` is a YAML alias: PyYAML's "found undefined alias" says nothing)
         return Diagnostic(_dump_given(ending), file=file, line=found.line)
-    return Diagnostic(f"{found.message}; {ending}", file=file, line=found.line)
+    return dataclasses.replace(found, message=f"{found.message}; {ending}")
 
 
 def _dump_given(ending: str) -> str:

@@ -1,0 +1,96 @@
+"""YAML aliases as kubectl's reader takes them: a document mostly made of alias expansions ("billion laughs") or
+an anchor holding an alias to itself is refused, with file, line and field; the other documents are still read."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import yaml
+
+from kubeproxy_sim.objects import load_paths, load_text
+from kubeproxy_sim.objects.aliases import AliasingError, allowed_alias_ratio, may_alias
+from kubeproxy_sim.objects.load import strict_loader
+
+SERVICE = "apiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec: {clusterIP: 10.0.0.2, ports: [{port: 80}]}\n"
+
+
+def laughs(levels: int, fanout: int = 10, field: str = "kind") -> str:
+    """x0 a list of ``fanout`` strings, each x(i) a list of ``fanout`` aliases of x(i-1); ``field`` an alias of
+    the last: a document whose aliases expand to fanout^levels values."""
+    lines = [f"x0: &x0 [{', '.join(['lol'] * fanout)}]"]
+    lines += [f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * fanout)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + f"\napiVersion: v1\nmetadata: {{name: a}}\n{field}: *x{levels}\n"
+
+
+def test_a_billion_laughs_is_refused_where_go_yaml_stops_and_the_next_document_is_read():
+    # go-yaml's counts: after x2, 1,320 of 1,358 values come from aliases (97.2%, allowed); x3's third alias
+    # brings it to 4,983 of 5,027 (99.1%, over the 99% allowed)
+    result = load_text(laughs(30) + "---\n" + SERVICE, "b.yaml")
+    assert [str(d) for d in result.errors] == [
+        "b.yaml:4: x3[2]: document contains excessive aliasing: the alias here expands to 1,221 values, and "
+        "kubectl's YAML reader refuses a document more than 99% of whose values come from aliases; expected "
+        "fewer aliases; this document is skipped"]
+    assert [s.name for s in result.cluster.services] == ["b"]
+
+
+def test_aliases_below_go_yamls_share_are_read():
+    result = load_text(laughs(2, field="metadata.labels"), "ok.yaml")
+    assert not any("aliasing" in str(d) for d in result.diagnostics)
+
+
+def test_the_object_and_field_of_the_alias_are_named_and_a_file_the_same():
+    bomb = textwrap.dedent("""\
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a, namespace: n}
+        x: &x [a, b, c, d, e, f, g, h, i, j]
+        y: &y [*x, *x, *x, *x, *x, *x, *x, *x, *x, *x]
+        z: &z [*y, *y, *y, *y, *y, *y, *y, *y, *y, *y]
+        spec:
+          ports:
+          - port: 80
+          - port: [*z, *z, *z, *z, *z, *z, *z, *z, *z, *z]
+        """)
+    (found,) = load_text(bomb, "s.yaml").errors
+    assert str(found).startswith("s.yaml:10: Service n/a: spec.ports[1].port[3]: document contains excessive "
+                                 "aliasing: the alias here expands to 1,221 values")
+
+
+def test_an_anchor_holding_an_alias_to_itself_is_refused():
+    text = "apiVersion: v1\nkind: Service\nmetadata: &m {name: a, labels: {x: *m}}\n---\n" + SERVICE
+    result = load_text(text, "r.yaml")
+    assert [str(d) for d in result.errors] == [
+        "r.yaml:3: Service default/a: metadata.labels.x: an anchor's value holds an alias to itself (kubectl's "
+        "YAML reader: anchor value contains itself); expected no alias inside its own anchor; this document is "
+        "skipped"]
+    assert [s.name for s in result.cluster.services] == ["b"]
+
+
+def test_the_pure_python_loader_refuses_it_too_and_a_deep_bomb_costs_its_text_only():
+    loader = strict_loader(base=yaml.SafeLoader)(laughs(200, fanout=2))  # 2^200 values expanded
+    with pytest.raises(AliasingError) as refused:
+        loader.get_single_data()
+    loader.dispose()
+    assert refused.value.field == "x9[0]"  # 4,545 of 4,586 values from aliases (99.1%)
+
+
+def test_through_files_and_stdin_too(tmp_path, monkeypatch):
+    import io
+    import sys
+
+    (tmp_path / "b.yaml").write_text(laughs(8))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(laughs(8).encode())))
+    result = load_paths([str(tmp_path / "b.yaml"), "-"])
+    assert [d.file for d in result.errors] == [str(tmp_path / "b.yaml"), "<stdin>"]
+
+
+def test_the_share_allowed_scales_down_as_go_yamls_does():
+    assert allowed_alias_ratio(1000) == allowed_alias_ratio(400_000) == 0.99
+    assert allowed_alias_ratio(2_200_000) == pytest.approx(0.545)
+    assert allowed_alias_ratio(4_000_000) == allowed_alias_ratio(10 ** 30) == 0.10
+
+
+def test_an_ampersand_in_a_value_is_not_taken_for_an_anchor():
+    assert not may_alias('metadata: {annotations: {url: "http://x/?a=1&b=2", t: "R & D"}}')
+    assert may_alias("a: &x 1\nb: *x\n") and may_alias("a: [&x 1, *x]\n")
