@@ -28,7 +28,7 @@ from kubeproxy_sim.objects.model import (
     SessionAffinity,
     TrafficPolicy,
 )
-from kubeproxy_sim.objects.report import Report, described, quote
+from kubeproxy_sim.objects.report import Report, described, number, quote
 
 DEFAULT_NAMESPACE = "default"
 NODE_PORT_RANGE = (30000, 32767)
@@ -520,7 +520,7 @@ def _affinity(report: Report, spec: dict[str, Any]) -> tuple[SessionAffinity, in
     if timeout is None:
         return affinity, DEFAULT_AFFINITY_TIMEOUT
     if not 1 <= timeout <= 86400:
-        report.error(path, f"{timeout} is not in 1-86400")
+        report.error(path, f"{number(timeout)} is not in 1-86400")
         return affinity, DEFAULT_AFFINITY_TIMEOUT
     return affinity, timeout
 

@@ -8,6 +8,7 @@ loader can skip just that object.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,7 +32,30 @@ def type_name(value: object) -> str:
 
 def described(value: object) -> str:
     """'a string "x"', 'an integer 5', or 'null': what a user's value is, for "expected ..., got ..." messages."""
+    if type(value) is int:
+        shown = number(value)
+        return shown if shown.endswith(" digits") else f"an integer {shown}"
     return "null" if value is None else f"{type_name(value)} {quote(value)}"
+
+
+_WRITTEN_BITS = 664
+"""Integers up to this many bits (fewer than 201 digits) are written out in messages; a longer one of at most 200
+digits too, and past that only how many digits (writing it takes time quadratic in its digits, and the line
+would be as long)."""
+
+
+def number(value: int) -> str:
+    """An integer as a message shows it: its digits, or for one past 200 digits how many it has, found from its
+    size in bits without writing it (``an integer of 50,000 digits``)."""
+    if value.bit_length() <= _WRITTEN_BITS:
+        return str(value)
+    magnitude = abs(value)
+    digits = int((magnitude.bit_length() - 1) * math.log10(2)) + 1  # this, or one more
+    if magnitude >= 10 ** digits:
+        digits += 1
+    if digits <= 200:
+        return str(value)
+    return f"{'a negative' if value < 0 else 'an'} integer of {digits:,} digits"
 
 
 def quote(value: object) -> str:
@@ -44,6 +68,8 @@ def quote(value: object) -> str:
         return "true" if value else "false"
     if value is None:
         return "null"
+    if isinstance(value, int):
+        return number(value)
     if isinstance(value, list | dict):  # as JSON, the way it could be written, not as a Python repr
         import json
 
@@ -161,6 +187,6 @@ class Report:
         if value is None:
             return None
         if not low <= value <= 65535:
-            self.error(path, f"{value} is not in {low}-65535")
+            self.error(path, f"{number(value)} is not in {low}-65535")
             return None
         return value

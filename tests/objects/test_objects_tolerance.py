@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from kubeproxy_sim.objects import IPFamily, TrafficPolicy
 from kubeproxy_sim.objects.addr import parse_cidr, parse_ip
+from kubeproxy_sim.objects.report import number
 
 
 @pytest.mark.parametrize(("text", "canonical", "family", "legacy"), [
@@ -273,3 +276,34 @@ def test_a_slice_port_without_a_number_is_kept_with_kube_proxys_warning(load, me
     assert messages(result) == [
         "t.yaml: EndpointSlice default/s: ports[0].port: warning: not set; kube-proxy ignores a slice port without "
         "a number, so no service port gets these endpoints through it"]
+
+
+@pytest.fixture
+def unlimited_digits():
+    """Python's limit on an integer's digits lifted, as the command line runs (cli.main), and restored."""
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    yield
+    sys.set_int_max_str_digits(limit)
+
+
+@pytest.mark.usefixtures("unlimited_digits")
+def test_a_number_of_thousands_of_digits_is_said_by_its_length_not_written_out(load, messages):
+    digits = "9" * 50_000
+    result = load(f"""
+        apiVersion: v1
+        kind: Service
+        metadata: {{name: a}}
+        spec:
+          clusterIP: 10.0.0.1
+          sessionAffinity: ClientIP
+          sessionAffinityConfig: {{clientIP: {{timeoutSeconds: -{digits}}}}}
+          ports:
+          - {{name: {"1" * 300}, port: {digits}}}
+        """)
+    assert messages(result) == [
+        "t.yaml: Service default/a: spec.ports[0].name: expected a string, got an integer of 300 digits",
+        "t.yaml: Service default/a: spec.ports[0].port: an integer of 50,000 digits is not in 0-65535",
+        "t.yaml: Service default/a: spec.sessionAffinityConfig.clientIP.timeoutSeconds: a negative integer of "
+        "50,000 digits is not in 1-86400"]
+    assert number(10 ** 200 - 1) == "9" * 200 and number(10 ** 200) == "an integer of 201 digits"
