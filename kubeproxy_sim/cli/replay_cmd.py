@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 from typing import Any
 
 from kubeproxy_sim.cli.node_configs import NodeConfigs
@@ -43,11 +44,23 @@ machine's, whose Node it is) at start. States before it run as node1.
 
 def duration(text: str) -> float:
     """Seconds from a duration as kube-proxy's flags take it (``30s``, ``1m30s``, ``500ms``; a bare number is
-    seconds)."""
+    seconds); a negative one is refused as such (see :func:`take_negative_values`)."""
     seconds = parse_duration(text)
+    if seconds is None and text.startswith("-") and parse_duration(text[1:]) is not None:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative; expected a duration of 0 or more (e.g. 30s)")
     if seconds is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration (expected e.g. 30s, 1m30s, 500ms or 30)")
     return seconds
+
+
+_NEGATIVE_VALUE = re.compile(r"-\.?\d")
+
+
+def take_negative_values(parser: argparse.ArgumentParser) -> None:
+    """Let a flag take a value that starts with "-" and a digit (``--interval -1s``) as its value, so that the
+    flag's own check says what is wrong with it; argparse (before Python 3.13) took only a plain negative number
+    so, and read ``-1s`` as an unknown option ("expected one argument"). Python 3.13's own rule, here for all."""
+    parser._negative_number_matcher = _NEGATIVE_VALUE  # (no flag of these parsers looks like a number)
 
 
 def add_sync_period_flags(group: argparse._ArgumentGroup, *, min_help: str, sync_help: str) -> None:
@@ -85,6 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--metrics", action="store_true",
                         help="after each sync, its rule-count metrics as '#' comment lines")
     add_output_flags(parser.add_argument_group("output"))
+    take_negative_values(parser)
     parser.set_defaults(func=run, sync_period_flags=("--iptables-min-sync-period", "--iptables-sync-period"))
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from kubeproxy_sim.cli.node_configs import NodeConfigs, given_node_name
 from kubeproxy_sim.cli.options import add_node_flags
 from kubeproxy_sim.cli.output import add_output_flags
-from kubeproxy_sim.cli.replay_cmd import add_sync_period_flags, duration
+from kubeproxy_sim.cli.replay_cmd import add_sync_period_flags, duration, take_negative_values
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="instead of the restore input, a unified diff of the node's kube-proxy chains "
                         "against the previous sync")
     add_output_flags(parser, formats=("text", "json"))
+    take_negative_values(parser)
     parser.set_defaults(func=run)
 
 

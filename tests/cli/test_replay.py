@@ -333,3 +333,17 @@ def test_an_empty_state_is_still_a_state_without_objects(capsys, tmp_path):
     header, text = syncs(out)[1]
     assert header == "# sync 2 partial" and "-X KUBE-SVC-2VJB64SDSIJUP5T6" in text
     assert "nothing in this state" not in err
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--interval", "-1s"], "argument --interval: '-1s' is negative; expected a duration of 0 or more (e.g. 30s)"),
+    (["--interval", "-0.5"], "argument --interval: '-0.5' is negative"),
+    (["--iptables-min-sync-period", "-1m30s"], "argument --min-sync-period/--iptables-min-sync-period: '-1m30s' is "
+     "negative"),
+])
+def test_a_negative_duration_is_refused_by_the_flag_s_own_check(capsys, flags: list[str], message: str) -> None:
+    """Not argparse's "expected one argument", which read -1s as an unknown option."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["replay", str(STATES / "step1.yaml"), *flags])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and captured.out == "" and message in captured.err

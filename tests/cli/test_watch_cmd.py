@@ -586,3 +586,14 @@ def test_help_says_the_exit_statuses(capsys: pytest.CaptureFixture[str]):
     text = " ".join(capsys.readouterr().out.split())
     assert "130 when Ctrl-C came before the first sync" in text
     assert "1 when the run reported invalid objects (ended by --once, --max-syncs or Ctrl-C)" in text
+
+
+@pytest.mark.parametrize("flag", ["--poll-interval", "--debounce", "--sync-period"])
+def test_a_negative_duration_is_refused_by_the_flag_s_own_check(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                               flag: str) -> None:
+    """Not argparse's "expected one argument", which read -1s as an unknown option."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["watch", "-f", str(tmp_path), "--once", flag, "-1s"])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and captured.out == ""
+    assert "'-1s' is negative; expected a duration of 0 or more (e.g. 30s)" in captured.err
