@@ -178,9 +178,11 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
     host, sep, port_text = text.rpartition(":")
     # HOST:PORT, the port of ASCII digits ('²' is a digit int() cannot read); a value out of range is of the shape
     shaped = bool(sep and host and port_text.isascii() and port_text.isdigit())
-    if not shaped or not 0 < int(port_text) < 65536:
+    if not shaped:
         raise _bad(text, "--to", "expected IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT "
-                   "or node/NAME:NODEPORT, with a port 1-65535", usage=not shaped)
+                   "or node/NAME:NODEPORT, with a port 1-65535", usage=True)
+    if not 0 < int(port_text) < 65536:
+        raise _bad(text, "--to", f"port {int(port_text)} is out of range; expected a port 1-65535")
     port = int(port_text)
     if ":" in host and not host.startswith("["):
         # "fd00::1:80" is fd00::1 port 80, or fd00::1:80 with the port left out: the brackets say which
