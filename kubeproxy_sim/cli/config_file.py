@@ -257,6 +257,7 @@ class _Reader:
             "conntrack_tcp_be_liberal": self.get("conntrack.tcpBeLiberal", bool, "true or false"),
         }
         self._check_unused()
+        settings["feature_gates"] = self._feature_gates() or None
         return {k: v for k, v in settings.items() if v is not None}
 
     def _check_unused(self) -> None:
@@ -283,13 +284,13 @@ class _Reader:
             problem = host_port_problem(text) if text else None  # ("": kube-proxy's default)
             if problem:
                 self.error(key, f"{text!r}: {problem}; expected e.g. 0.0.0.0:{port}"[:300])
-        self._feature_gates()
 
-    def _feature_gates(self) -> None:
-        """``featureGates``, checked as kube-proxy's feature gate takes them (:mod:`feature_gates`)."""
+    def _feature_gates(self) -> dict[str, bool]:
+        """``featureGates``, checked as kube-proxy's feature gate takes them (:mod:`feature_gates`): the gates whose
+        value is a boolean (build_config layers them under the flag's and turns them into ProxyConfig fields)."""
         gates = self.get("featureGates", dict, "a mapping of feature names to true or false")
         if not gates:
-            return
+            return {}
         from kubeproxy_sim.cli.feature_gates import gate_problems
 
         valid: dict[str, bool] = {}
@@ -300,6 +301,7 @@ class _Reader:
                 valid[str(name)] = value
         for name, message, severity in gate_problems(valid):
             self.error(f"featureGates.{name}"[:200], message[:300], severity)
+        return valid
 
     def _hostname(self) -> str | None:
         name = self.get("hostnameOverride", str, "a node name")

@@ -16,6 +16,9 @@ of the 1.35 development branch (the file at the reference commit itself could no
 specs for 1.34, gates that first appear in 1.35 left out; gates the 1.33 file still had and 1.35's no longer
 has are kept where their removal comes after 1.34 or is not sure (a gate kube-proxy would take is never refused
 here: the error would be the simulator's own).
+
+Of them only :data:`EMULATED` change the rules kube-proxy writes; :func:`gate_settings` turns the gates a
+configuration sets into the ProxyConfig fields that carry them to the proxier.
 """
 
 from __future__ import annotations
@@ -267,11 +270,25 @@ GATES: Mapping[str, Gate] = {
     "ComponentStatusz": _ALPHA,
 }
 
-# Gates that change what kube-proxy writes, and what the simulator does instead (it emulates their defaults)
-NOT_EMULATED = {
-    "PreferSameTrafficDistribution": "kube-proxy then ignores endpoints' node hints (trafficDistribution "
-                                     "PreferSameNode); the simulator still follows them",
-}
+# The gates that change what kube-proxy writes, each with the ProxyConfig field that carries it to the proxier
+EMULATED = {"PreferSameTrafficDistribution": "prefer_same_traffic_distribution"}
+
+_STAGE_SWITCHES = {Stage.ALPHA: "AllAlpha", Stage.BETA: "AllBeta"}
+
+
+def enabled(gates: Mapping[str, bool], name: str) -> bool:
+    """Whether gate ``name`` is on with ``gates`` set, as component-base's feature gate decides it: the gate's own
+    value, else AllAlpha's or AllBeta's for a gate at that stage (they set every such gate not set itself), else
+    its default. (An emulated gate is never a locked one, which cannot change what kube-proxy does.)"""
+    if name in gates:
+        return gates[name]
+    gate = GATES[name]
+    return gates.get(_STAGE_SWITCHES.get(gate.stage, ""), gate.default)
+
+
+def gate_settings(gates: Mapping[str, bool]) -> dict[str, bool]:
+    """The ProxyConfig fields of the emulated gates, as ``gates`` leave them (none when no gate is set)."""
+    return {field: enabled(gates, name) for name, field in EMULATED.items()} if gates else {}
 
 
 def gate_problems(gates: Mapping[str, bool]) -> list[tuple[str, str, Severity]]:
@@ -290,7 +307,5 @@ def gate_problems(gates: Mapping[str, bool]) -> list[tuple[str, str, Severity]]:
         elif gate.stage in (Stage.GA, Stage.DEPRECATED):
             found.append((name, f"the gate is {gate.stage} and will be removed in a future release (kube-proxy "
                           "warns when it is set)", Severity.WARNING))
-        if gate is not None and value != gate.default and name in NOT_EMULATED:
-            found.append((name, f"set to {str(value).lower()}: {NOT_EMULATED[name]}", Severity.WARNING))
     return found
 

@@ -123,8 +123,9 @@ def add_node_flags(parser: argparse.ArgumentParser, *, node_ip_help: str = "") -
         _bool_flag(node, "--nfacct", "the kernel has nfacct counters (default true)"),
         node.add_argument("--feature-gates", action="append", type=parse_feature_gates, metavar="NAME=BOOL[,...]",
                           help="kube-proxy's feature gates, checked as kube-proxy checks them (an unknown gate, or a "
-                          "locked one set to its other value, is refused; repeatable, the later wins); none "
-                          "changes the rules the simulator makes"),
+                          "locked one set to its other value, is refused; repeatable, the later wins); "
+                          "PreferSameTrafficDistribution=false makes kube-proxy, and the rules here, ignore "
+                          "endpoints' node hints"),
     ]
 
 
@@ -516,8 +517,9 @@ def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic],
     if blank_hostname(args.hostname_override):
         diags.append(Diagnostic(f"{args.hostname_override!r} is blank; expected a node name",
                                 field="--hostname-override"))
-    if getattr(args, "feature_gates", None):
-        diags += _gate_diagnostics(args.feature_gates)
+    gates = {name: value for given in getattr(args, "feature_gates", None) or () for name, value in given.items()}
+    if gates:
+        diags += _gate_diagnostics(gates)
     bind = None
     if args.bind_address is not None:
         from kubeproxy_sim.cli.config_file import ip_address_text, specified_ip
@@ -541,6 +543,7 @@ def _flag_settings(args: argparse.Namespace, diags: list[Diagnostic],
         "conntrack_tcp_be_liberal": args.conntrack_tcp_be_liberal,
         "random_fully": args.random_fully,
         "nfacct": args.nfacct,
+        "feature_gates": gates or None,
     }
     return {k: v for k, v in settings.items() if v is not None}
 
@@ -557,14 +560,21 @@ def _flag_entries(text: str | None, malformed: Callable[[str], None], alternativ
     return [entry for entry in entries if entry]
 
 
-def _gate_diagnostics(given: list[dict[str, bool]]) -> list[Diagnostic]:
+def _gate_diagnostics(gates: dict[str, bool]) -> list[Diagnostic]:
     """``--feature-gates`` (every one given, a later value of a gate winning) checked as kube-proxy checks them.
     They are kube-proxy's flag's: a ``--config`` file's ``featureGates`` are checked as the file's."""
     from kubeproxy_sim.cli.feature_gates import gate_problems
 
-    merged = {name: value for gates in given for name, value in gates.items()}
     return [Diagnostic(f"{name}: {message}"[:300], field="--feature-gates", severity=severity)
-            for name, message, severity in gate_problems(merged)]
+            for name, message, severity in gate_problems(gates)]
+
+
+def _layer(settings: dict[str, object], over: dict[str, object]) -> None:
+    """``over``'s settings over ``settings``'; feature gates gate by gate, as one map the later layer adds to."""
+    below, above = settings.get("feature_gates"), over.get("feature_gates")
+    settings.update(over)
+    if isinstance(below, dict) and isinstance(above, dict):
+        settings["feature_gates"] = {**below, **above}
 
 
 _IPV4_PREFIXES = frozenset(str(n) for n in range(33))
@@ -644,11 +654,15 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
         from kubeproxy_sim.cli.config_file import read_config_file
 
         file_settings, file_diags = read_config_file(args.config)
-        settings.update(file_settings)
+        _layer(settings, file_settings)
         diags.extend(file_diags)
         if "bind_address" in file_settings and given.bind_address is None:
             bind_from = (args.config, "bindAddress")
-    settings.update(_flag_settings(given, diags))
+    _layer(settings, _flag_settings(given, diags))
+    from kubeproxy_sim.cli.feature_gates import gate_settings
+
+    gates = settings.pop("feature_gates", None)
+    settings.update(gate_settings(gates if isinstance(gates, dict) else {}))
     name, node = _pick_node(cluster, normal_node_name(settings.pop("node_name", None)))  # type: ignore[arg-type]
     if node is None and cluster.nodes:
         diags.append(Diagnostic(f"no Node object named {name!r}; node facts come from flags only",

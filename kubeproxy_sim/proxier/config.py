@@ -47,6 +47,8 @@ class ProxyConfig:
     random_fully: bool = True  # iptables supports MASQUERADE --random-fully
     nfacct: bool = True  # the kernel has the nfacct counters kube-proxy uses
     node_labels: tuple[tuple[str, str], ...] = ()  # the node's labels (topology zone)
+    # the PreferSameTrafficDistribution feature gate (featureGates): whether endpoints' node hints are read
+    prefer_same_traffic_distribution: bool = True
 
     @property
     def ipv6(self) -> bool:

@@ -217,7 +217,9 @@ def port_inputs(ctx: SyncContext, node_wide: tuple[object, ...], svc: ServicePor
 
     - which endpoints are the node's own (``is_local``), for a port that uses local endpoints (a Local policy);
       the endpoints themselves are keyed without it;
-    - the node's name and zone, when a port using cluster endpoints has an endpoint with node or zone hints;
+    - the node's name, when a port using cluster endpoints has an endpoint with node hints and the
+      PreferSameTrafficDistribution gate lets kube-proxy read them (with it off, no port reads the name);
+    - the node's zone, when a port using cluster endpoints has an endpoint with zone hints;
     - the local-traffic detector (``--detect-local-mode``'s match, per node with NodeCIDR), when the port has
       endpoints (cluster IP masquerade, the EXT chain's pod short-circuit);
     - the node IP, when source ranges make a KUBE-FW chain (a range holding it lets the LB VIPs in).
@@ -229,7 +231,8 @@ def port_inputs(ctx: SyncContext, node_wide: tuple[object, ...], svc: ServicePor
     cluster = svc.uses_cluster_endpoints
     return (node_wide, svc, eps,
             local if svc.uses_local_endpoints else None,
-            ctx.config.node_name if cluster and any(ep.node_hints for ep in eps) else None,
+            ctx.config.node_name if cluster and ctx.config.prefer_same_traffic_distribution
+            and any(ep.node_hints for ep in eps) else None,
             zone if cluster and any(ep.zone_hints for ep in eps) else None,
             ctx.detector if eps else None,
             ctx.node_ip if eps and svc.load_balancer_vips and svc.source_ranges else None)
@@ -260,7 +263,8 @@ def write_services_reusing(ctx: SyncContext, work: ServiceWork, out: RuleBuffer,
 def write_service_port(ctx: SyncContext, svc: ServicePortInfo, eps: tuple[EndpointInfo, ...], zone: str | None,
                        out: RuleBuffer) -> ServicePlan:
     """Write every rule of one service port; the plan is returned for callers that count verdicts."""
-    plan = plan_service(svc, categorize(eps, svc, ctx.config.node_name, zone))
+    plan = plan_service(svc, categorize(eps, svc, ctx.config.node_name, zone,
+                                        ctx.config.prefer_same_traffic_distribution))
     services.service_entry_rules(ctx, plan, out)
     filter_rules.service_filter_rules(plan, out)
     external.external_chain_rules(ctx, plan, out)

@@ -32,18 +32,21 @@ class Categorized:
     has_any: bool = False
 
 
-def topology_mode(endpoints: Sequence[EndpointInfo], node_name: str, zone: str | None) -> TopologyMode:
+def topology_mode(endpoints: Sequence[EndpointInfo], node_name: str, zone: str | None,
+                  node_hints: bool = True) -> TopologyMode:
     """Use hints only when every ready endpoint carries them and some are meant for us.
 
     Node hints (trafficDistribution PreferSameNode) win over zone hints
     (PreferClose / PreferSameZone / topology-aware routing); a partial set of
     hints means the EndpointSlice controller is mid-update, so they are ignored.
-    Upstream reads node hints only with the PreferSameTrafficDistribution
-    feature gate (alpha in 1.33, on by default from 1.34); the API server drops
-    ``forNodes`` without it, so a slice that carries them comes from a cluster
-    that has it, and they are honoured here.
+    kube-proxy reads node hints only with its PreferSameTrafficDistribution
+    feature gate (``node_hints``: beta and on by default in 1.34). Without it
+    they are dropped as the slices are cached and the choice is made on zone
+    hints alone: a PreferSameNode service, whose endpoints the controller
+    hints for their zone too, is narrowed to the node's zone, not to the node.
     """
-    all_node = all_zone = True
+    all_node = node_hints  # the gate off: as if some endpoint had no node hint
+    all_zone = True
     any_ready = for_node = for_zone = False
     my_zone = zone or ""
     for ep in endpoints:
@@ -104,15 +107,16 @@ def _local_endpoints(endpoints: Sequence[EndpointInfo]) -> tuple[tuple[EndpointI
 
 
 def categorize(endpoints: Sequence[EndpointInfo], service: ServicePortInfo, node_name: str,
-               zone: str | None) -> Categorized:
-    """Split a service port's endpoints into its cluster, local and reachable sets."""
+               zone: str | None, node_hints: bool = True) -> Categorized:
+    """Split a service port's endpoints into its cluster, local and reachable sets (``node_hints``: whether
+    the PreferSameTrafficDistribution gate lets node hints be read, :func:`topology_mode`)."""
     if not endpoints:
         return Categorized()
     mode = TopologyMode.NONE
     cluster: tuple[EndpointInfo, ...] = ()
     has_any = False
     if service.uses_cluster_endpoints:
-        mode = topology_mode(endpoints, node_name, zone)
+        mode = topology_mode(endpoints, node_name, zone, node_hints)
         cluster = _cluster_endpoints(endpoints, mode, node_name, zone)
         has_any = bool(cluster)
     if not service.uses_local_endpoints:

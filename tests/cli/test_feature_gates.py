@@ -99,12 +99,25 @@ def test_the_feature_gates_flag_takes_kube_proxy_s_syntax_and_is_checked_the_sam
         assert f"error: argument --feature-gates: {said}" in capsys.readouterr().err
 
 
-def test_a_gate_whose_other_value_kube_proxy_would_follow_and_the_simulator_does_not_is_a_warning() -> None:
-    problems = gate_problems({"PreferSameTrafficDistribution": False})
-    assert problems == [("PreferSameTrafficDistribution", "set to false: kube-proxy then ignores endpoints' node "
-                         "hints (trafficDistribution PreferSameNode); the simulator still follows them",
-                         Severity.WARNING)]
-    assert gate_problems({"PreferSameTrafficDistribution": True}) == []
+def test_prefer_same_traffic_distribution_reaches_the_proxier_config_as_component_base_resolves_it(
+        tmp_path: Path) -> None:
+    """Its own value, else AllBeta's (it is beta at 1.34), else on; the file's gates under the flag's, gate by gate;
+    setting it is no warning, as kube-proxy gives none for a beta gate."""
+    def gate(*argv: str) -> bool:
+        config, diags = build_config(_args(*argv), Cluster())
+        assert not [d for d in diags if d.severity is not Severity.NOTE], diags
+        return config.prefer_same_traffic_distribution
+
+    off = _config_file(tmp_path, "  PreferSameTrafficDistribution: false\n")
+    assert gate() is True
+    assert gate("--feature-gates", "PreferSameTrafficDistribution=false") is False
+    assert gate("--feature-gates", "AllBeta=false") is False
+    assert gate("--feature-gates", "AllBeta=false,PreferSameTrafficDistribution=true") is True
+    assert gate("--feature-gates", "AllAlpha=false,WatchList=true") is True
+    assert gate("--config", off) is False
+    assert gate("--config", off, "--feature-gates", "PreferSameTrafficDistribution=true") is True
+    assert gate("--config", off, "--feature-gates", "AllBeta=true") is False  # the file's own value stays
+    assert gate_problems({"PreferSameTrafficDistribution": False}) == []
 
 
 def test_the_gate_table_holds_the_global_gates_and_each_stage_s_rules() -> None:

@@ -1,7 +1,8 @@
 """``proxier.sync.PortMemo`` shared across nodes: a service port's rules are written once for every node whose
 inputs to them are the same (``port_inputs``), and each node's sync with the shared memo writes exactly the rules
 it writes alone, whatever node-specific inputs (endpoints on the node, node and zone hints, zones, source ranges
-holding a node IP, NodeCIDR local detection, node IPs, node port addresses) vary between the nodes.
+holding a node IP, NodeCIDR local detection, node IPs, node port addresses, the PreferSameTrafficDistribution
+gate) vary between the nodes.
 """
 
 from __future__ import annotations
@@ -73,8 +74,9 @@ def hinted_endpoints(draw: st.DrawFn, nodes: Nodes, index: int) -> tuple[Endpoin
         partial = draw(st.integers(0, 5)) == 0  # now and then one endpoint without: hints ignored
         zones = None if partial or hints not in ("zones", "both") else \
             tuple(draw(st.lists(st.sampled_from(ZONES), min_size=1, max_size=2, unique=True)))
+        # node hints: the endpoint's own node, as the EndpointSlice controller writes them, or any nodes
         for_nodes = None if partial or hints not in ("nodes", "both") else \
-            tuple(draw(st.lists(st.sampled_from(nodes.names), min_size=1, max_size=2, unique=True)))
+            draw(st.sampled_from([(nodes.names[node],), *[(name,) for name in nodes.names], nodes.names[:2]]))
         condition = CONDITIONS[draw(st.sampled_from(["ready", "ready", "ready", *sorted(CONDITIONS)]))]
         out.append(Endpoint((f"10.244.{node}.{index * 10 + j + 10}",), condition,
                             node_name=nodes.names[node], zone=nodes.zones[node],
@@ -109,6 +111,8 @@ def node_wide(draw: st.DrawFn) -> dict[str, object]:
                                                          DetectLocalMode.BRIDGE_INTERFACE])),
             "masquerade_all": draw(st.booleans()), "localhost_nodeports": draw(st.sampled_from([True, True, False])),
             "nfacct": draw(st.booleans()),  # (with the two before and the addresses: the localhost node port counter)
+            # whether node hints are read: with it off, no port's rules read the node's name
+            "prefer_same_traffic_distribution": draw(st.sampled_from([True, True, False])),
             "nodeport_addresses": draw(st.sampled_from([(), (), ("primary",), ("192.168.0.0/24",), ("127.0.0.0/8",)]))}
 
 
@@ -189,3 +193,30 @@ def test_a_port_is_written_once_for_the_nodes_it_reads_alike(monkeypatch: pytest
     for config in configs:
         generate(cluster, config, written)
     assert counts == expected
+
+
+@pytest.mark.parametrize(("gate", "writes"), [(True, 3), (False, 1)])
+def test_node_hinted_rules_are_each_node_s_own_only_when_the_gate_lets_kube_proxy_read_them(
+        monkeypatch: pytest.MonkeyPatch, gate: bool, writes: int) -> None:
+    """A ClusterIP service whose endpoints are hinted for their own node (PreferSameNode), one on each node: with
+    PreferSameTrafficDistribution each node writes its own endpoint only; without, every node writes all three,
+    once for them all."""
+    cluster, configs = _three_nodes()
+    hinted = tuple(Endpoint((f"10.244.{i}.20",), CONDITIONS["ready"], node_name=f"node{i + 1}",
+                            hints_for_nodes=(f"node{i + 1}",)) for i in range(3))
+    slices = (dataclasses.replace(cluster.endpoint_slices[0], endpoints=hinted), *cluster.endpoint_slices[1:])
+    cluster = dataclasses.replace(cluster, endpoint_slices=slices)
+    counts: list[str] = []
+    real = sync.write_service_port
+
+    def counting(ctx, svc, eps, zone, out):  # type: ignore[no-untyped-def]
+        counts.append(svc.name)
+        return real(ctx, svc, eps, zone, out)
+
+    monkeypatch.setattr(sync, "write_service_port", counting)
+    written: PortMemo = {}
+    for config in configs:
+        config = dataclasses.replace(config, prefer_same_traffic_distribution=gate)
+        rules = generate(cluster, config, written)
+        assert ("10.244.1.20:8080" in str(rules)) is (not gate or config.node_name == "node2")
+    assert counts.count("plain") == writes

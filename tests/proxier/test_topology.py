@@ -89,3 +89,17 @@ def test_local_endpoint_outside_topology_is_still_reachable_for_local_policy():
     c = categorize(eps, svc(external_policy_local=True, node_port=30000), NODE, "a")
     assert names(c.cluster) == ["10.0.0.2"] and names(c.local) == ["10.0.0.1"]
     assert names(c.reachable) == ["10.0.0.1", "10.0.0.2"]
+
+
+def test_without_the_prefer_same_traffic_distribution_gate_node_hints_are_not_read():
+    """kube-proxy with the gate off: a PreferSameNode service's endpoints, hinted for their node and their zone,
+    are narrowed to the node's zone; node hints alone narrow nothing; zone hints still do."""
+    both = (e("10.0.0.1", zones={"a"}, nodes={NODE}), e("10.0.0.2", zones={"a"}, nodes={"other"}),
+            e("10.0.0.3", zones={"b"}, nodes={"third"}))
+    assert topology_mode(both, NODE, "a", node_hints=False) is TopologyMode.PREFER_SAME_ZONE
+    assert names(categorize(both, svc(), NODE, "a", node_hints=False).cluster) == ["10.0.0.1", "10.0.0.2"]
+    assert names(categorize(both, svc(), NODE, "a").cluster) == ["10.0.0.1"]  # the gate on: the node's own
+    nodes_only = (e("10.0.0.1", nodes={NODE}), e("10.0.0.2", nodes={"other"}))
+    assert topology_mode(nodes_only, NODE, "a", node_hints=False) is TopologyMode.NONE
+    c = categorize(nodes_only, svc(external_policy_local=True, node_port=30000), NODE, "a", node_hints=False)
+    assert names(c.cluster) == ["10.0.0.1", "10.0.0.2"] and names(c.reachable) == ["10.0.0.1", "10.0.0.2"]
