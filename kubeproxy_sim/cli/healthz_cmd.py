@@ -51,9 +51,12 @@ def run(args: argparse.Namespace, *, clock: Callable[[], float] = time.time) -> 
         known = one_of(args.service, (s.key for s in inputs.cluster.services), "services")
         raise InputError(Diagnostic(f"no Service {printable(shortened(args.service))!r} in the objects; expected "
                                     f"one of {known}", field=SERVICE_ARG))
-    node = next((n for n in plan_nodes(inputs.cluster, inputs.config) if n.name == args.node), None)
+    nodes = plan_nodes(inputs.cluster, inputs.config)
+    node = next((n for n in nodes if n.name == args.node), None)
     if node is None:
-        raise InputError(Diagnostic(f"no node {args.node!r}; expected a node the objects name", field="--node"))
+        known = one_of(args.node, (n.name for n in nodes), "nodes")
+        raise InputError(Diagnostic(f"no node {printable(shortened(args.node))!r}; expected one of {known}",
+                                    field="--node"))
     if not health_check_port(service, node.config):
         raise InputError(Diagnostic("kube-proxy serves no health check for it; expected a LoadBalancer service "
                                     "with externalTrafficPolicy Local and a healthCheckNodePort",

@@ -27,3 +27,10 @@ def test_an_unknown_service_is_invalid_input_and_the_known_ones_are_named(capsys
 def test_a_well_formed_target_still_answers(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*BASE, "ns1/svc1"]) == 0
     assert capsys.readouterr().out.startswith("HTTP/1.1 ")
+
+
+def test_an_unknown_node_is_invalid_input_and_the_known_ones_are_named(capsys: pytest.CaptureFixture[str]) -> None:
+    """As send's and dist's unknown nodes (it said only "expected a node the objects name")."""
+    assert main(["healthz", "--scenario", "bootcamp", "--node", "nosuch", "default/kubernetes-bootcamp"]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err == "kubeproxy-sim: --node: no node 'nosuch'; expected one of node1, node2"
