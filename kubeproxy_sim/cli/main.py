@@ -142,8 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from kubeproxy_sim.cli.output import report  # (loaded with the parser's --color flag)
+
     if sys.stdout is None:  # started with standard output closed (``>&-``): nowhere to write an answer
-        print("kubeproxy-sim: cannot write the output: standard output is closed", file=sys.stderr)
+        report(["cannot write the output: standard output is closed"], args)
         return EXIT_INVALID_INPUT
     try:
         status = int(args.func(args) or 0)
@@ -152,14 +154,13 @@ def main(argv: list[str] | None = None) -> int:
             _exit_now(status)
         return status
     except EnvironmentMissing as exc:
-        print(f"kubeproxy-sim: {exc}", file=sys.stderr)
+        report([exc], args)
         return EXIT_ENVIRONMENT
     except InputError as exc:
-        for diagnostic in exc.diagnostics:
-            print(f"kubeproxy-sim: {diagnostic}", file=sys.stderr)
+        report(exc.diagnostics, args)
         return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_INVALID_INPUT
     except KubeproxySimError as exc:
-        print(f"kubeproxy-sim: {exc}", file=sys.stderr)
+        report([exc], args)
         return EXIT_INVALID_INPUT
     except BrokenPipeError:
         return EXIT_OK
@@ -171,12 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug of ours: say so in one line, the traceback only on request
         if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
             # the environment (a full disk, a vanished terminal), not a bug: say what failed, as cat would
-            print(f"kubeproxy-sim: cannot write the output: {exc.strerror}", file=sys.stderr)
+            report([f"cannot write the output: {exc.strerror}"], args)
             return EXIT_INVALID_INPUT
         if os.environ.get("KPSIM_DEBUG"):
             raise
-        print(f"kubeproxy-sim: internal error ({type(exc).__name__}: {exc}); this is a bug in kubeproxy-sim, "
-              "please report it with the command line (KPSIM_DEBUG=1 shows the traceback)", file=sys.stderr)
+        report([f"internal error ({type(exc).__name__}: {exc}); this is a bug in kubeproxy-sim, please report it "
+                "with the command line (KPSIM_DEBUG=1 shows the traceback)"], args)
         return EXIT_INTERNAL
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kubeproxy_sim import errors
 from kubeproxy_sim.cli import main as cli
 from kubeproxy_sim.cli.options import REPO_RULESETS
 
@@ -27,6 +28,34 @@ def test_an_internal_error_is_one_line_and_exit_4(monkeypatch: pytest.MonkeyPatc
     lines = err.getvalue().splitlines()
     assert lines == ["kubeproxy-sim: internal error (ZeroDivisionError: division by zero); this is a bug in "
                      "kubeproxy-sim, please report it with the command line (KPSIM_DEBUG=1 shows the traceback)"]
+
+
+@pytest.mark.parametrize("error", [
+    errors.InputError(errors.Diagnostic("bad", field="--to")), errors.UsageError(errors.Diagnostic("odd", field="-f")),
+    errors.EnvironmentMissing("no iptables"), errors.KubeproxySimError("broken"), ZeroDivisionError("x"),
+])
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_fatal_error_is_coloured_as_report_colours_an_error(monkeypatch: pytest.MonkeyPatch, error: Exception,
+                                                             where: str) -> None:
+    """QA-dumps #4: main's own messages were never coloured, while report's errors are red with --color always."""
+    from kubeproxy_sim.cli.output import ANSI, SEVERITY_STYLES, paint
+
+    def fail(args: object) -> int:
+        raise error
+
+    monkeypatch.delenv("KPSIM_DEBUG", raising=False)
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda command=None: parser)
+    parser._subparsers._group_actions[0].choices["rules"].set_defaults(func=fail)  # type: ignore[union-attr]
+    for mode, coloured in (("always", True), ("never", False)):
+        color = ["--color", mode]
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            cli.main([*color, "rules"] if where == "before" else ["rules", *color])
+        (line,) = err.getvalue().splitlines()
+        text = ANSI.sub("", line)
+        assert text.startswith("kubeproxy-sim: ")
+        assert line == paint(text, *SEVERITY_STYLES["error"], enabled=coloured)  # as report() paints an error
 
 
 def test_exact_shares_of_a_thousand_endpoint_chain_print() -> None:
