@@ -597,3 +597,12 @@ def test_a_negative_duration_is_refused_by_the_flag_s_own_check(tmp_path: Path, 
     captured = capsys.readouterr()
     assert exit_info.value.code == 2 and captured.out == ""
     assert "'-1s' is negative; expected a duration of 0 or more (e.g. 30s)" in captured.err
+
+
+def test_once_and_max_syncs_exclude_one_another(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both say when to stop (it ran, exit 0, the one winning silently): README's usage error, 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["watch", "-f", str(tmp_path), "--once", "--max-syncs", "2"])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and captured.out == ""
+    assert "argument --max-syncs: not allowed with argument --once" in captured.err
