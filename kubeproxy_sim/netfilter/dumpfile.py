@@ -9,19 +9,19 @@ the other family is refused in one wording, naming the tool, not blamed on the d
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
+from kubeproxy_sim.objects.stdin import NAME, StdinUnreadable, read_stdin
 
 if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.trace import Uncertainty
 
 STDIN = "-"
 """``--rules -``: the dump is read from standard input (``iptables-save | kubeproxy-sim trace --rules - ...``)."""
-STDIN_NAME = "<stdin>"
+STDIN_NAME = NAME
 """What messages call standard input (as ``-f -`` does)."""
 
 LineText = Callable[[int, "str | None", "str | None"], "str | None"]
@@ -40,10 +40,12 @@ def read_dump_text(path: str) -> str:
     citation or a tooltip numbers is a line of this text (standard input, a pipe, cannot be read again)."""
     try:
         if path == STDIN:
-            raw = getattr(sys.stdin, "buffer", None)
-            return raw.read().decode("utf-8") if raw is not None else sys.stdin.read()
+            return read_stdin().decode("utf-8")
         with open(path, encoding="utf-8") as handle:
             return handle.read()
+    except StdinUnreadable as exc:
+        raise InputError(Diagnostic(f"{exc.reason}; expected an iptables-save dump piped or redirected to it",
+                                    file=STDIN_NAME)) from None
     except OSError as exc:
         raise InputError(Diagnostic(f"cannot read rules: {exc.strerror or exc}", file=dump_name(path))) from None
     except UnicodeDecodeError as exc:

@@ -31,6 +31,8 @@ from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
 from kubeproxy_sim.objects.overlap import conflicting_copies
 from kubeproxy_sim.objects.report import Report, described, quote, type_name
+from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
+from kubeproxy_sim.objects.stdin import StdinUnreadable, read_stdin
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -193,9 +195,7 @@ def service_key(document: Any) -> str | None:
 def _read_path(path: str) -> Iterator[tuple[str, str, Diagnostic | None]]:
     """(display name, text, problem) for each file a path stands for."""
     if path == STDIN:
-        raw = getattr(sys.stdin, "buffer", None)
-        text, problem = decode_text(raw.read(), "<stdin>") if raw is not None else (sys.stdin.read(), None)
-        yield "<stdin>", text, problem
+        yield _read_stdin()
         return
     if os.path.isdir(path):
         names = sorted(n for n in os.listdir(path) if n.endswith(MANIFEST_SUFFIXES))
@@ -217,10 +217,28 @@ def _read_file(path: str) -> tuple[str, str, Diagnostic | None]:
         return path, "", Diagnostic("no such file or directory", file=path)
     except OSError as exc:
         return path, "", Diagnostic(f"cannot read: {exc.strerror or exc}", file=path)
-    text, problem = decode_text(data, path)
+    return _read_bytes(data, path, "in this file")
+
+
+def _read_stdin() -> tuple[str, str, Diagnostic | None]:
+    """Standard input's text (see objects.stdin): a second "-" is warned of, having nothing left to read."""
+    try:
+        data = read_stdin()
+    except StdinUnreadable as exc:
+        if exc.read_already:
+            return STDIN_NAME, "", Diagnostic(f"{exc.reason}; this '-' adds no objects; expected '-' given once",
+                                              file=STDIN_NAME, severity=Severity.WARNING)
+        return STDIN_NAME, "", Diagnostic(f"{exc.reason}; expected manifests piped or redirected to it",
+                                          file=STDIN_NAME)
+    return _read_bytes(data, STDIN_NAME, "on standard input")
+
+
+def _read_bytes(data: bytes, name: str, where: str) -> tuple[str, str, Diagnostic | None]:
+    """A file's or standard input's bytes as text, or why they are not (not text, or empty: a warning)."""
+    text, problem = decode_text(data, name)
     if problem is None and not text.strip():
-        problem = Diagnostic("empty; no objects in this file", file=path, severity=Severity.WARNING)
-    return path, text, problem
+        problem = Diagnostic(f"empty; no objects {where}", file=name, severity=Severity.WARNING)
+    return name, text, problem
 
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),

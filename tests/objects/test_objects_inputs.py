@@ -235,6 +235,25 @@ def test_stdin(monkeypatch):
     assert result.cluster.services[0].origin.file == "<stdin>"
 
 
+def test_closed_stdin_is_said_so(monkeypatch):
+    monkeypatch.setattr("sys.stdin", None)  # what Python has for a closed standard input (<&-)
+    result = load_paths(["-"])
+    assert [str(d) for d in result.diagnostics] == [
+        "<stdin>: standard input is closed; expected manifests piped or redirected to it"]
+
+
+def test_empty_stdin_warns_and_a_second_dash_is_told_stdin_was_read(monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    assert [str(d) for d in load_paths(["-"]).diagnostics] == ["<stdin>: warning: empty; no objects on standard input"]
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(json.dumps(_svc("a", "10.0.0.1")).encode())))
+    result = load_paths(["-", "-"])
+    assert [s.name for s in result.cluster.services] == ["a"]
+    again = ("<stdin>: warning: standard input was read already, by an earlier '-' (a pipe can be read once); this "
+             "'-' adds no objects; expected '-' given once")
+    assert [str(d) for d in result.diagnostics] == [again]
+    assert [str(d) for d in load_paths(["-"]).diagnostics] == [again]  # (a second load of the run: diff --against -)
+
+
 def test_non_mapping_document_and_wrong_metadata(load, messages):
     result = load("""
         just a string
