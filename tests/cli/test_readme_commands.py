@@ -1,4 +1,5 @@
-"""README's Commands table and command sections name what the parser has (QA-dumps #11)."""
+"""README's Commands table has a row for every command the parser has (QA-dumps #11); that README names every
+option is tests/cli/test_readme_options.py's."""
 
 from __future__ import annotations
 
@@ -6,12 +7,9 @@ import argparse
 import re
 from pathlib import Path
 
-import pytest
-
 from kubeproxy_sim.cli.main import build_parser
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-SHOWN = {"--help", "--color", "--output", "--filename"}  # every command's; README names -o, -f and colour once
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:
@@ -25,9 +23,3 @@ def test_the_commands_table_has_a_row_for_every_command() -> None:
     missing = [name for name in _commands() if not any(re.search(rf"`(kubeproxy-sim )?{name}\b", r) for r in rows)]
     assert not missing
 
-
-@pytest.mark.parametrize("command", ["watch", "scenario", "replay"])
-def test_every_flag_of_the_sync_commands_is_named(command: str) -> None:
-    flags = {o for a in _commands()[command]._actions for o in a.option_strings if o.startswith("--")} - SHOWN
-    missing = sorted(f for f in flags if not re.search(rf"`[^`\n]*{re.escape(f)}(?![\w-])", README))
-    assert not missing
