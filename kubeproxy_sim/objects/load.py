@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import errno
 import functools
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -198,8 +200,11 @@ def _read_path(path: str) -> Iterator[tuple[str, str, Diagnostic | None]]:
         yield _read_stdin()
         return
     if os.path.isdir(path):
-        names = sorted(n for n in os.listdir(path) if n.endswith(MANIFEST_SUFFIXES))
-        files = [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
+        try:
+            files = manifest_entries(path)
+        except OSError as exc:
+            yield path, "", Diagnostic(f"cannot list the directory: {exc.strerror or exc}", file=path)
+            return
         if not files:
             yield path, "", Diagnostic("no *.yaml, *.yml or *.json files in this directory", file=path,
                                        severity=Severity.WARNING)
@@ -209,14 +214,49 @@ def _read_path(path: str) -> Iterator[tuple[str, str, Diagnostic | None]]:
     yield _read_file(path)
 
 
+def manifest_entries(directory: str) -> list[str]:
+    """The files of a directory that ``kubectl apply -f DIR`` reads: its entries named *.yaml, *.yml or *.json,
+    sorted, but its subdirectories (it does not recurse). A symbolic link is kept whatever it points at (nothing,
+    itself, a directory): reading it then says what is wrong, as kubectl does. Raises OSError when the directory
+    cannot be listed."""
+    with os.scandir(directory) as entries:
+        return sorted(entry.path for entry in entries
+                      if entry.name.endswith(MANIFEST_SUFFIXES) and not entry.is_dir(follow_symlinks=False))
+
+
+def unreadable(path: str, exc: OSError) -> Diagnostic:
+    """Why a manifest file could not be opened or read, in one line: a dangling symbolic link or a loop of them
+    is named so (the system's "no such file" and "too many levels" do not say a link is at fault)."""
+    expected = "expected a file, or a symbolic link to one"
+    if exc.errno == errno.ELOOP:
+        return Diagnostic(f"a loop of symbolic links (too many levels to follow); {expected}", file=path)
+    if isinstance(exc, FileNotFoundError):
+        try:
+            target = os.readlink(path)
+        except OSError:  # not a link (or no longer there)
+            return Diagnostic("no such file or directory", file=path)
+        return Diagnostic(f"a symbolic link to {quote(target)}, which does not exist; {expected}", file=path)
+    return Diagnostic(f"cannot read: {exc.strerror or exc}", file=path)
+
+
+def special_file(path: str) -> str | None:
+    """What a path is when it is neither a regular file nor a directory (``a FIFO``, ``a socket``, ``a device``):
+    reading it may wait for a writer, or fail; None otherwise (or when it cannot be looked at)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+
+
 def _read_file(path: str) -> tuple[str, str, Diagnostic | None]:
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb") as handle:  # (a FIFO waits for its writer, as kubectl's read does)
             data = handle.read()
-    except FileNotFoundError:
-        return path, "", Diagnostic("no such file or directory", file=path)
     except OSError as exc:
-        return path, "", Diagnostic(f"cannot read: {exc.strerror or exc}", file=path)
+        return path, "", unreadable(path, exc)
     return _read_bytes(data, path, "in this file")
 
 

@@ -36,13 +36,15 @@ import yaml
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.decode import object_name
 from kubeproxy_sim.objects.load import (
-    MANIFEST_SUFFIXES,
     SliceHook,
     decode_text,
     json_documents,
     load_text,
+    manifest_entries,
     manifest_loader,
     mirror_one,
+    special_file,
+    unreadable,
 )
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.watch.events import (
@@ -152,7 +154,7 @@ class DirectorySource:
     def _scan(self, problems: list[Diagnostic]) -> dict[str, Signature] | None:
         """The manifest files and their signatures; None (reported once) when the directory is unreadable."""
         try:
-            names = os.listdir(self.path)
+            files = manifest_entries(self.path)
         except OSError as exc:
             message = f"cannot list the directory ({exc.strerror or exc}); keeping the objects read so far"
             if message != self._dir_problem:
@@ -161,16 +163,15 @@ class DirectorySource:
             return None
         self._dir_problem = None
         found: dict[str, Signature] = {}
-        for name in names:
-            if not name.endswith(MANIFEST_SUFFIXES):
-                continue
-            file = os.path.join(self.path, name)
+        for file in files:
             try:
                 st = os.stat(file)
             except OSError:
-                continue  # removed between listdir and stat: seen as removed
-            if os.path.isfile(file):
-                found[file] = (st.st_mtime_ns, st.st_size, st.st_ino)
+                try:
+                    st = os.lstat(file)  # a dangling symbolic link, or a loop: read, and named, as kubectl does
+                except OSError:
+                    continue  # removed between listing and stat: seen as removed
+            found[file] = (st.st_mtime_ns, st.st_size, st.st_ino)
         return found
 
     # -- reading one file -------------------------------------------------------------------------
@@ -178,12 +179,16 @@ class DirectorySource:
     def _read(self, file: str, signature: Signature, problems: list[Diagnostic]) -> bool:
         """Read one file into its accepted state; False when it does not parse yet (to retry)."""
         state = self._files.setdefault(file, _FileState())
+        special = special_file(file)
+        if special is not None:  # (opening a FIFO would stop the watch until something writes to it)
+            return self._not_ready(state, signature, [Diagnostic(
+                f"{special}, not a regular file; the watch reads regular files (it polls them for changes)",
+                file=file)], problems, "not readable")
         try:
             with open(file, "rb") as handle:
                 text, undecodable = decode_text(handle.read(), file)
         except OSError as exc:
-            return self._not_ready(state, signature, [Diagnostic(f"cannot read: {exc.strerror or exc}",
-                                                                 file=file)], problems)
+            return self._not_ready(state, signature, [unreadable(file, exc)], problems, "not readable")
         if undecodable is not None:
             return self._not_ready(state, signature, [undecodable], problems)
         revisions: dict[str, str] = {}
@@ -228,14 +233,15 @@ class DirectorySource:
         return True
 
     def _not_ready(self, state: _FileState, signature: Signature, found: list[Diagnostic],
-                   problems: list[Diagnostic]) -> bool:
-        """Report a file that does not parse (once per version of it); its previous objects stay."""
+                   problems: list[Diagnostic], what: str = "file not usable yet (half-written?)") -> bool:
+        """Report a file that does not parse, or cannot be read (``what`` it is then), once per version of it;
+        its previous objects stay."""
         if state.reported != signature:
             state.reported = signature
             held = f"; its {len(state.objects)} objects read before are kept" if state.objects else ""
             problems.extend(found)
-            problems.append(Diagnostic(f"file not usable yet (half-written?); will read it again{held}",
-                                       file=found[0].file, severity=Severity.WARNING))
+            problems.append(Diagnostic(f"{what}; will read it again{held}", file=found[0].file,
+                                       severity=Severity.WARNING))
         return False
 
     # -- polling ----------------------------------------------------------------------------------

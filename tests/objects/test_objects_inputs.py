@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 
 from kubeproxy_sim.errors import Severity
@@ -507,3 +508,35 @@ def test_other_broken_documents_keep_their_own_messages(messages):
         "t.yaml:1: syntax error: found undefined alias at column 1; this document is skipped"]
     assert messages(load_text("-Ax: b", "t.yaml")) == [
         "t.yaml: kind: kind is required (document 1); expected Service, EndpointSlice, Endpoints, Node or Pod"]
+
+
+def test_a_directorys_links_it_cannot_read_are_named_and_subdirectories_skipped_as_kubectl_does(tmp_path):
+    """QA-cli #6: kubectl -f DIR opens every *.yaml entry but a subdirectory (it does not recurse without -R), so
+    a dangling link, a loop and a link to a directory are errors naming the file; the good files are still read."""
+    (tmp_path / "a.yaml").write_text(json.dumps(_svc("a", "10.0.0.1")))
+    (tmp_path / "sub.yaml").mkdir()
+    (tmp_path / "sub.yaml" / "b.yaml").write_text(json.dumps(_svc("b", "10.0.0.2")))
+    os.symlink("/nonexistent", tmp_path / "dangling.yaml")
+    os.symlink("loop.yml", tmp_path / "loop.yml")
+    os.symlink("sub.yaml", tmp_path / "to-dir.json")
+    result = load_paths([str(tmp_path)])
+    assert [s.name for s in result.cluster.services] == ["a"]
+    expected = "expected a file, or a symbolic link to one"
+    assert [str(d) for d in result.diagnostics] == [
+        f'{tmp_path}/dangling.yaml: a symbolic link to "/nonexistent", which does not exist; {expected}',
+        f"{tmp_path}/loop.yml: a loop of symbolic links (too many levels to follow); {expected}",
+        f"{tmp_path}/to-dir.json: cannot read: Is a directory"]
+    (link,) = load_paths([str(tmp_path / "loop.yml")]).diagnostics  # given itself (QA-cli #15, as the loader says)
+    assert str(link) == f"{tmp_path}/loop.yml: a loop of symbolic links (too many levels to follow); {expected}"
+
+
+def test_a_fifo_in_a_directory_is_read_as_kubectl_reads_it(tmp_path):
+    import threading
+
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_text, args=(json.dumps(_svc("a", "10.0.0.1")),))
+    writer.start()
+    result = load_paths([str(tmp_path)])
+    writer.join()
+    assert [s.name for s in result.cluster.services] == ["a"] and result.diagnostics == ()

@@ -357,3 +357,24 @@ def test_the_loader_says_the_whole_file_is_held_back_when_the_watch_asks_it(tmp_
     texts = [str(x) for x in DirectorySource(str(tmp_path), clock=clock, debounce=1.0).poll().diagnostics]
     assert not any(SKIPPED in t or "so it is skipped" in t for t in texts), texts
     assert sum(HELD_BACK in t for t in texts) == 2, texts
+
+
+def test_directory_names_links_it_cannot_read_and_a_fifo_and_skips_subdirectories(tmp_path) -> None:
+    """QA-cli #6: a dangling *.yaml link, a loop and a FIFO were left out silently; a FIFO is not opened (that
+    would stop the watch until something writes to it), and a subdirectory is not read, as kubectl -f DIR."""
+    d = Dir(str(tmp_path))
+    d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=80))
+    os.symlink("/nonexistent", tmp_path / "dangling.yaml")
+    os.symlink("loop.yaml", tmp_path / "loop.yaml")
+    os.mkfifo(tmp_path / "pipe.json")
+    (tmp_path / "sub.yaml").mkdir()
+    batch = DirectorySource(str(tmp_path), clock=Clock(), debounce=0).poll()
+    assert summary(batch) == [("ADDED", "Service", "default/a")]
+    again = "warning: not readable; will read it again"
+    assert [str(x) for x in batch.diagnostics] == [
+        f'{tmp_path}/dangling.yaml: a symbolic link to "/nonexistent", which does not exist; expected a file, or '
+        "a symbolic link to one", f"{tmp_path}/dangling.yaml: {again}",
+        f"{tmp_path}/loop.yaml: a loop of symbolic links (too many levels to follow); expected a file, or a "
+        "symbolic link to one", f"{tmp_path}/loop.yaml: {again}",
+        f"{tmp_path}/pipe.json: a FIFO, not a regular file; the watch reads regular files (it polls them for "
+        "changes)", f"{tmp_path}/pipe.json: {again}"]
