@@ -461,13 +461,20 @@ def _masquerade_bit_problems(args: argparse.Namespace) -> list[Diagnostic]:
 def require_paths(paths: list[str], flag: str) -> list[str]:
     """The paths, when each exists: as kubectl apply -f, a path that is not there stops the command before any
     answer (an analysis of the other files alone would read like an answer about the whole input)."""
+    import dataclasses
     import os
 
-    from kubeproxy_sim.objects.load import STDIN
+    from kubeproxy_sim.objects.load import STDIN, unreadable
 
-    missing = [p for p in paths if p != STDIN and not os.path.exists(p)]
+    missing = []
+    for path in paths:
+        try:
+            if path != STDIN:
+                os.stat(path)
+        except OSError as exc:  # not there; a dangling link or a loop of them is named so
+            missing.append(dataclasses.replace(unreadable(path, exc), field=flag))
     if missing:
-        raise InputError([Diagnostic("no such file or directory", file=p, field=flag) for p in missing])
+        raise InputError(missing)
     return paths
 
 

@@ -1,0 +1,21 @@
+"""Paths given to -f and --against that are not there stop the command, each named with what it is (QA-cli #15)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from kubeproxy_sim.cli import main as cli
+
+
+def test_a_loop_of_links_and_a_dangling_link_given_are_named_so(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    loop, dangling, missing = tmp_path / "loop.yaml", tmp_path / "dangling.yaml", tmp_path / "missing.yaml"
+    os.symlink("loop.yaml", loop)
+    os.symlink("/nonexistent", dangling)
+    assert cli.main(["rules", "-f", str(loop), "-f", str(dangling), "-f", str(missing)]) == 1
+    expected = "expected a file, or a symbolic link to one"
+    assert capsys.readouterr().err.splitlines() == [
+        f"kubeproxy-sim: {loop}: -f: a loop of symbolic links (too many levels to follow); {expected}",
+        f'kubeproxy-sim: {dangling}: -f: a symbolic link to "/nonexistent", which does not exist; {expected}',
+        f"kubeproxy-sim: {missing}: -f: no such file or directory"]
