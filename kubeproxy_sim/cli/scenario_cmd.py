@@ -24,6 +24,8 @@ from kubeproxy_sim.cli.options import (
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render
 from kubeproxy_sim.cli.output import report as report_diagnostics
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, unreadable
+from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
+from kubeproxy_sim.objects.stdin import StdinUnreadable, read_stdin
 
 DEFAULT_NODES = REPO_RULESETS / "bootcamp"
 SCRIPT_FILE = "scenario"  # a built-in scenario's kubectl script, rulesets/NAME/scenario: `scenario NAME` plays it
@@ -65,9 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("script", metavar="FILE|NAME", type=_script_name,
-                        help="the script: one kubectl command per line; or a built-in scenario's name (bootcamp: the "
-                        "Kubernetes basics tutorial)")
+    parser.add_argument("script", metavar="FILE|NAME",
+                        help="the script: one kubectl command per line (-: standard input); or a built-in scenario's "
+                        "name (bootcamp: the Kubernetes basics tutorial)")
     parser.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
                         help="the cluster's Node objects (and any other objects to start with); "
                         "default: the bootcamp tutorial's two nodes")
@@ -417,8 +419,9 @@ def overlap_diagnostics(overlaps: Any, cluster: Any, config: Any, file: str | No
     return [replace(d, file=file, line=line) for d in found] if file else list(found)
 
 
-def _script_loader(script: Path, line_holder: list[int]) -> Any:
-    """``apply -f`` paths are relative to the script's folder; errors stop the script at that line."""
+def _script_loader(script: Path, name: str, line_holder: list[int]) -> Any:
+    """``apply -f`` paths are relative to the script's folder (standard input's: the working directory); errors
+    stop the script at that line (``name``: the script as messages name it)."""
 
     def load(paths: tuple[str, ...]) -> Any:
         resolved = tuple(p if os.path.isabs(p) or p == "-" else str(script.parent / p) for p in paths)
@@ -427,7 +430,7 @@ def _script_loader(script: Path, line_holder: list[int]) -> Any:
         _report(d for d in manifests.diagnostics if d.severity is not Severity.ERROR)
         if errors:
             raise InputError([*errors, Diagnostic("apply -f: the objects above are invalid; nothing was applied",
-                                                  file=str(script), line=line_holder[0])])
+                                                  file=name, line=line_holder[0])])
         return manifests
 
     return load
@@ -452,14 +455,6 @@ def builtin_scripts() -> list[str]:
     return sorted(p.parent.name for p in REPO_RULESETS.glob(f"*/{SCRIPT_FILE}") if p.is_file())
 
 
-def _script_name(text: str) -> str:
-    """The script argument: standard input ("-") is refused by name (it said "No such file or directory")."""
-    if text == "-":
-        raise argparse.ArgumentTypeError("'-': a script is read from a file, not standard input; expected a file of "
-                                         "kubectl commands or a built-in scenario's name")
-    return text
-
-
 def script_path(text: str) -> Path:
     """The script FILE|NAME names: a file as given, else for a plain name (no slash) a built-in scenario's
     script, as ``--scenario NAME`` finds rulesets/NAME (a file of the user's own of that name wins; a directory of
@@ -469,15 +464,19 @@ def script_path(text: str) -> Path:
     return builtin if plain_name(text) and not path.is_file() and builtin.is_file() else path
 
 
-def _read_script(script: Path) -> str:
+def _read_script(script: Path, name: str) -> str:
+    """The script's text; ``name`` STDIN_NAME: standard input's, read once by the one reader of it."""
     try:
-        return script.read_text(encoding="utf-8")
+        return read_stdin().decode("utf-8") if name == STDIN_NAME else script.read_text(encoding="utf-8")
+    except StdinUnreadable as exc:
+        raise InputError(Diagnostic(f"{exc.reason}; expected kubectl commands piped or redirected to it",
+                                    file=name)) from None
     except (OSError, UnicodeDecodeError) as exc:
         names = ", ".join(builtin_scripts())
         raise InputError(Diagnostic(f"cannot read the script: {unreadable(exc)}; expected a text file of kubectl "
                                     "commands"
                                     + (f" or a built-in scenario's name ({names})" if names else ""),
-                                    file=str(script))) from None
+                                    file=name)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -488,7 +487,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_node_settings(args)
     script = script_path(args.script)
-    text = _read_script(script)
+    name = STDIN_NAME if args.script == "-" else str(script)
+    text = _read_script(script, name)
     rng = random.Random(args.seed)
     world = _initial_world(args, rng, service_cidrs(args))
     sync = controller_sync(world)  # the controller's memory (hints populated) and events carry from step to step
@@ -496,7 +496,7 @@ def run(args: argparse.Namespace) -> int:
     _report([*event_diagnostics(sync.events, ()),
              *overlap_diagnostics(overlaps, sync.cluster, build_config(args, sync.cluster)[0])], args)
     line_holder = [0]
-    load = _script_loader(script, line_holder)
+    load = _script_loader(script, name, line_holder)
     previous = ""
     con = console(args)
     steps: list[dict[str, object]] = []
@@ -518,9 +518,9 @@ def run(args: argparse.Namespace) -> int:
                 config, diagnostics = build_config(args, cluster)
                 if number == 1:
                     _report(diagnostics, args)
-                events = event_diagnostics(sync.events, set(before.events), str(script), step.line)
-                events += sandbox_diagnostics(world, str(script), step.line)
-                events += overlap_diagnostics(overlaps, cluster, config, str(script), step.line)
+                events = event_diagnostics(sync.events, set(before.events), name, step.line)
+                events += sandbox_diagnostics(world, name, step.line)
+                events += overlap_diagnostics(overlaps, cluster, config, name, step.line)
                 ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None
                 rules = render_ruleset(ruleset) if ruleset is not None else ""
                 diff = _diff(previous, rules, number) if args.show == "diff" else None
@@ -538,10 +538,10 @@ def run(args: argparse.Namespace) -> int:
     except ScriptError as exc:
         if args.output != "text" and steps:  # the steps played before the bad line, as the text shows them
             sys.stdout.write(render({"steps": steps}, args.output))
-        raise InputError(Diagnostic(exc.message, file=str(script), line=exc.line)) from None
+        raise InputError(Diagnostic(exc.message, file=name, line=exc.line)) from None
     if not number:  # comments and blank lines only: nothing was played, and nothing would be shown
         _report([Diagnostic("no steps in this script; expected kubectl lines such as `create deployment ...`",
-                            file=str(script), severity=Severity.WARNING)], args)
+                            file=name, severity=Severity.WARNING)], args)
     if args.output != "text":
         sys.stdout.write(render({"steps": steps}, args.output))
     return 0

@@ -71,11 +71,16 @@ def test_a_script_that_cannot_be_read_says_why_in_a_users_words(capsys, tmp_path
                    "a built-in scenario's name (bootcamp)\n")
 
 
-def test_standard_input_for_the_script_is_refused_by_name(capsys) -> None:
-    """``scenario -`` said "No such file or directory" of '-', which -f reads as standard input."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(["scenario", "-"])
-    out, err = capsys.readouterr()
-    assert (exit_info.value.code, out) == (2, "")
-    assert err.rstrip().endswith("argument FILE|NAME: '-': a script is read from a file, not standard input; expected "
-                                 "a file of kubectl commands or a built-in scenario's name")
+
+def test_standard_input_is_read_for_the_script(capsys, tmp_path, monkeypatch) -> None:
+    """``scenario -`` reads the script from standard input (it said "No such file or directory" of '-'), named
+    ``<stdin>`` in messages; its ``apply -f`` paths are relative to the working directory."""
+    import io
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nodes.yaml").write_text("apiVersion: v1\nkind: Node\nmetadata: {name: node9}\n")
+    script = "create deployment web --image=nginx\napply -f nodes.yaml\nbogus\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(script.encode())))
+    code, out, err = _run(capsys, "-", "--show", "endpoints")
+    assert code == 1 and out.startswith("# step 1: create deployment web") and "# step 2: apply -f nodes.yaml" in out
+    assert err.splitlines()[-1].startswith("kubeproxy-sim: <stdin>:3: unknown command 'bogus'")
