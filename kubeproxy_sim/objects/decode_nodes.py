@@ -15,7 +15,7 @@ from kubeproxy_sim.objects.decode import (
     report_type,
 )
 from kubeproxy_sim.objects.model import ContainerPort, DNSPolicy, Node, NodeAddress, Origin, Pod, PodDNSConfig
-from kubeproxy_sim.objects.report import Report, quote
+from kubeproxy_sim.objects.report import Report, described, quote
 
 _IP_ADDRESS_TYPES = frozenset({"InternalIP", "ExternalIP"})
 _DNS_POLICIES = {p.value: p for p in DNSPolicy}
@@ -41,23 +41,31 @@ def decode_node(doc: dict[str, Any], origin: Origin, report: Report, where: str)
 
 def _pod_cidrs(report: Report, spec: dict[str, Any]) -> tuple[str, ...]:
     """spec.podCIDRs, falling back to spec.podCIDR; when the two differ, podCIDR wins, as the API server's
-    conversion keeps it (the authoritative field for older clients) and stores podCIDRs = [podCIDR]."""
+    conversion keeps it (the authoritative field for older clients) and stores podCIDRs = [podCIDR]. Every entry
+    given is checked under its own path, the one that loses too (the API server validates both)."""
     single = report.string(spec, "podCIDR", "spec.podCIDR", "")
     many = report.seq(spec, "podCIDRs", "spec.podCIDRs")
-    if many and single and many[0] != single:
-        report.warn("spec.podCIDRs[0]", f"{quote(many[0])} differs from spec.podCIDR {quote(single)}; the API "
-                                        "server keeps spec.podCIDR alone, and so does this")
-        many = [single]
-    texts = [(f"spec.podCIDRs[{i}]", t) for i, t in enumerate(many)] if many else (
-        [("spec.podCIDR", single)] if single else [])
-    out = []
-    for path, text in texts:
-        parsed = parse_cidr(text)
-        if parsed is None:
-            report.error(path, f"{quote(text)} is not a CIDR like 10.244.0.0/24")
-            continue
-        out.append(parsed.text)
-    return tuple(out)
+    same = bool(many) and single == many[0]  # (then podCIDR is checked as podCIDRs[0])
+    alone = _pod_cidr(report, "spec.podCIDR", single) if single and not same else None
+    listed = [_pod_cidr(report, f"spec.podCIDRs[{i}]", text) for i, text in enumerate(many)]
+    if single and not same:
+        if many:
+            report.warn("spec.podCIDRs[0]", f"{quote(many[0])} differs from spec.podCIDR {quote(single)}; the "
+                                            "API server keeps spec.podCIDR alone, and so does this")
+        return () if alone is None else (alone,)
+    return tuple(p for p in listed if p is not None)
+
+
+def _pod_cidr(report: Report, path: str, text: object) -> str | None:
+    """One pod CIDR in its canonical form, or None (reported at ``path``)."""
+    if type(text) is not str:
+        report.error(path, f"expected a string, got {described(text)}")
+        return None
+    parsed = parse_cidr(text)
+    if parsed is None:
+        report.error(path, f"{quote(text)} is not a CIDR like 10.244.0.0/24")
+        return None
+    return parsed.text
 
 
 def _node_addresses(report: Report, status: dict[str, Any]) -> tuple[NodeAddress, ...]:

@@ -589,3 +589,27 @@ def test_other_multicast_scopes_are_endpoints_the_api_server_takes(load):
                   "endpoints: [{addresses: ['ff05::2']}, {addresses: ['ff1e::1']}, {addresses: ['fe02::2']}]\n")
     assert result.diagnostics == ()
     assert [e.addresses[0] for e in result.cluster.endpoint_slices[0].endpoints] == ["ff05::2", "ff1e::1", "fe02::2"]
+
+
+def test_every_bad_pod_cidr_of_a_node_is_named_at_its_own_field(load, messages):
+    """QA-cli #12: a bad podCIDR was reported as podCIDRs[0] (which was valid) and podCIDRs[1] was never read."""
+    result = load("""
+        apiVersion: v1
+        kind: Node
+        metadata: {name: n}
+        spec: {podCIDR: 10.244.0.0/99, podCIDRs: [10.244.0.0/24, foo, 5]}
+        ---
+        apiVersion: v1
+        kind: Node
+        metadata: {name: m}
+        spec: {podCIDR: bar, podCIDRs: [bar, 10.1.0.0/16, baz]}
+    """)
+    assert result.cluster.nodes == ()
+    assert messages(result) == [
+        't.yaml: Node n: spec.podCIDR: "10.244.0.0/99" is not a CIDR like 10.244.0.0/24',
+        't.yaml: Node n: spec.podCIDRs[1]: "foo" is not a CIDR like 10.244.0.0/24',
+        "t.yaml: Node n: spec.podCIDRs[2]: expected a string, got an integer 5",
+        't.yaml: Node n: spec.podCIDRs[0]: warning: "10.244.0.0/24" differs from spec.podCIDR "10.244.0.0/99"; the '
+        "API server keeps spec.podCIDR alone, and so does this",
+        't.yaml: Node m: spec.podCIDRs[0]: "bar" is not a CIDR like 10.244.0.0/24',
+        't.yaml: Node m: spec.podCIDRs[2]: "baz" is not a CIDR like 10.244.0.0/24']
