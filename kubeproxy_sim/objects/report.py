@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from kubeproxy_sim.errors import Diagnostic, Severity, cut, shortened
+from kubeproxy_sim.errors import SHOWN_CHARS, Diagnostic, Severity, cut, shortened
 
 _TYPE_NAMES = {
     str: "a string",
@@ -71,10 +71,22 @@ def quote(value: object) -> str:
     if isinstance(value, int):
         return number(value)
     if isinstance(value, list | dict):  # as JSON, the way it could be written, not as a Python repr
-        import json
-
-        return shortened(json.dumps(value, default=str))
+        return _json_cut(value)
     return shortened(str(value))
+
+
+def _json_cut(value: list[Any] | dict[Any, Any]) -> str:
+    """A list or mapping as JSON, written only as far as a message shows it (a large value is not written whole
+    to be cut): past 200 characters, cut and said how many items it has."""
+    import json
+
+    shown = ""
+    for chunk in json.JSONEncoder(default=str).iterencode(value):  # (not one-shot: written piece by piece)
+        shown += chunk
+        if len(shown) > SHOWN_CHARS:
+            what, unit = ("a list", "item") if isinstance(value, list) else ("a mapping", "key")
+            return f"{shown[:SHOWN_CHARS]}... ({what} of {len(value):,} {unit}{'' if len(value) == 1 else 's'})"
+    return shown
 
 
 class Report:

@@ -307,3 +307,22 @@ def test_a_number_of_thousands_of_digits_is_said_by_its_length_not_written_out(l
         "t.yaml: Service default/a: spec.sessionAffinityConfig.clientIP.timeoutSeconds: a negative integer of "
         "50,000 digits is not in 1-86400"]
     assert number(10 ** 200 - 1) == "9" * 200 and number(10 ** 200) == "an integer of 201 digits"
+
+
+def test_a_long_list_or_mapping_is_written_only_as_far_as_a_message_shows_it(load, messages):
+    """QA-cli #1: a value was written whole as JSON, then cut (a 722,220-character text for 200 shown)."""
+    ports = ", ".join(["80"] * 5_000)
+    result = load(f"""
+        apiVersion: v1
+        kind: [{ports}]
+        metadata: {{name: a, labels: {{x: {{y: "{"z" * 300}"}}}}}}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {{name: b, labels: {{x: {{y: "{"z" * 300}"}}}}}}
+        """)
+    first, second = messages(result)[:2]
+    assert first == (f"t.yaml: a: kind: expected a string, got a list [{', '.join(['80'] * 50)},... (a list of "
+                     "5,000 items) (document 1); expected Service, EndpointSlice, Endpoints, Node or Pod")
+    assert second == ('t.yaml: Service default/b: metadata.labels.x: expected a string, got a mapping {"y": "'
+                      f'{"z" * 193}... (a mapping of 1 key)')
