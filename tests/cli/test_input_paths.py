@@ -19,3 +19,14 @@ def test_a_loop_of_links_and_a_dangling_link_given_are_named_so(tmp_path, capsys
         f"kubeproxy-sim: {loop}: -f: a loop of symbolic links (too many levels to follow); {expected}",
         f'kubeproxy-sim: {dangling}: -f: a symbolic link to "/nonexistent", which does not exist; {expected}',
         f"kubeproxy-sim: {missing}: -f: no such file or directory"]
+
+
+def test_a_scenario_yaml_of_excessive_aliases_is_refused(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """QA-cli #1: a billion laughs in a scenario directory's args hung the run as it was quoted whole."""
+    lines = ["x0: &x0 [a, a, a, a, a, a, a, a, a, a]"]
+    lines += [f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 10)}]" for i in range(1, 9)]
+    (tmp_path / "scenario.yaml").write_text("\n".join(lines) + "\nargs: *x8\n")
+    (tmp_path / "objects.yaml").write_text("")
+    assert cli.main(["rules", "--scenario", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.splitlines()[0].startswith(
+        f"kubeproxy-sim: {tmp_path}/scenario.yaml:4: x3[2]: document contains excessive aliasing")
