@@ -144,9 +144,12 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = N
                 tables += tuple(t for t in also[1] if t not in tables)
     if table:
         title += f", {table} table"
-    graph = build_graph(ruleset, tables=tables, title=title, scope=selection, cite=cite)
+    from kubeproxy_sim.cli.trace_cmd import in_dump
+    from kubeproxy_sim.netfilter.dumpfile import dump_name
+
+    with in_dump(dump_name(dump) if dump else None):  # chains that jump in a circle: FILE:LINE
+        graph = build_graph(ruleset, tables=tables, title=title, scope=selection, cite=cite)
     if not graph.nodes:
-        from kubeproxy_sim.netfilter.dumpfile import dump_name
 
         raise InputError(Diagnostic(f"no rules to draw in the {' and '.join(tables)} table(s)",
                                     file=dump_name(dump) if dump else None, field="--table" if table else None))

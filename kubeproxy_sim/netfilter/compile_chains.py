@@ -12,19 +12,25 @@ the table compiler it was made with (:mod:`~kubeproxy_sim.netfilter.compile_tabl
 seen here only as a :class:`ChainCompiler`, so this module does not import it),
 and links them to its table's chains (a :class:`LazyTable`, reached through a
 weak reference: a lazy ruleset holds no reference cycle).
-:func:`chain_reads` is what a tracer memoises a walk from a chain on.
+:func:`chain_reads` is what a tracer memoises a walk from a chain on. Chains whose jumps go round in a
+circle are refused as they are linked (:func:`refuse_circles`), as the kernel refuses to load them: a walk
+never enters a circle, whatever the rules on it match.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.netfilter.compile_types import Check, IndexKey, Kind, NatRange, PathStep
 from kubeproxy_sim.netfilter.model import Rule, Target
 
 INDEX_MIN_RULES = 16
+_Node = TypeVar("_Node")
+_Arrow = TypeVar("_Arrow")
 
 
 class ChainCompiler(Protocol):
@@ -139,6 +145,70 @@ class CompiledRuleset:
                     chain.compiler = None
 
 
+def refuse_circles(roots: Iterable[CompiledChain]) -> None:
+    """Raise an InputError when the jumps of the compiled chains reached from ``roots`` go round in a circle.
+
+    As the kernel checks a table before loading it (ip_tables' mark_source_chains, nf_tables' loop check):
+    every -j and -g to a chain is an arrow, whatever the rule matches (a rule that matches half the packets,
+    ``-m statistic``, still closes a circle). A chain not compiled yet (:class:`LazyChain`) is not entered: a
+    lazy ruleset checks each chain as it is compiled, before a walk can enter it, so a walk never goes round.
+    """
+
+    def arrows(chain: CompiledChain) -> Iterator[tuple[CompiledChain, CompiledRule]]:
+        return ((r.jump, r) for r in chain.rules if r.jump is not None and type(r.jump) is not LazyChain)
+
+    found = find_circle((c for c in roots if type(c) is not LazyChain), arrows, id)
+    if found is not None:
+        chains, rules = found
+        raise circle_error(rules[0].table, [c.name for c in chains], [r.line for r in rules])
+
+
+def circle_error(table: str, ring: list[str], lines: list[int]) -> InputError:
+    """Chains that jump in a circle: ``ring`` goes round it, ``lines[i]`` the line of the jump from ``ring[i]``
+    to the next. Named from the chain the last-written jump goes to, at that jump's line (A -> B -> A), so that
+    the message does not hang on which chain a walk compiled first; the caller that read a dump adds its file."""
+    last = max(range(len(ring)), key=lambda i: lines[i])
+    start = (last + 1) % len(ring)
+    names = ring[start:] + ring[:start] + [ring[start]]
+    return InputError(Diagnostic(f"the {table} table's chains jump in a circle: {' -> '.join(names)}; the kernel "
+                                 "refuses to load such rules (iptables-restore: RULE_APPEND failed (Too many links))",
+                                 line=lines[last] or None))
+
+
+def find_circle(roots: Iterable[_Node], arrows: Callable[[_Node], Iterable[tuple[_Node, _Arrow]]],
+                key: Callable[[_Node], Hashable]) -> tuple[list[_Node], list[_Arrow]] | None:
+    """The first circle a depth-first walk from each root in turn meets: its nodes, and the arrow from each to
+    the next (the last: back to the first); None when there is none. ``key``: a node's identity. Its own stack:
+    chains may nest thousands deep."""
+    done: set[Hashable] = set()
+    for root in roots:
+        if key(root) in done:
+            continue
+        path, on_path, todo = [root], {key(root)}, [iter(arrows(root))]
+        via: list[_Arrow] = []
+        while todo:
+            for target, arrow in todo[-1]:
+                seen = key(target)
+                if seen in done:
+                    continue
+                if seen in on_path:
+                    start = next(i for i, node in enumerate(path) if key(node) == seen)
+                    return path[start:], [*via[start:], arrow]
+                path.append(target)
+                via.append(arrow)
+                on_path.add(seen)
+                todo.append(iter(arrows(target)))
+                break
+            else:
+                finished = key(path.pop())
+                if via:
+                    via.pop()
+                on_path.discard(finished)
+                done.add(finished)
+                todo.pop()
+    return None
+
+
 def link_chain(chain: CompiledChain, chains: dict[str, CompiledChain]) -> None:
     """Resolve the chain's jumps to chain objects and index it."""
     for rule in chain.rules:
@@ -249,6 +319,12 @@ class LazyChain(CompiledChain):
         self.compiler = None
         self.rules = table.rules(self.name)  # a chain at a time: too few objects to pause the collector for
         link_chain(self, chains)
+        try:
+            refuse_circles((self,))  # any new circle passes through this chain
+        except InputError:  # left to be compiled (and refused) again, not entered by a later walk
+            self.__class__ = LazyChain
+            self.compiler = (table, held)
+            raise
 
     rules = _lazy_field("rules")
     index_on = _lazy_field("index_on")

@@ -23,6 +23,7 @@ from kubeproxy_sim.netfilter.compile_chains import (
     LazyTable,
     link_chain,
     policy_rule,
+    refuse_circles,
 )
 from kubeproxy_sim.netfilter.compile_rules import compile_rule
 from kubeproxy_sim.netfilter.compile_types import Doubt, Kind, PathStep, reading
@@ -172,6 +173,7 @@ class _TableCompiler:
         chains = {chain.name: done[chain.name] for chain in self.table.chains}
         for chain in chains.values():
             link_chain(chain, chains)
+        refuse_circles(chains.values())
         return chains
 
     def lazy_chains(self) -> dict[str, CompiledChain]:

@@ -44,7 +44,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 
-from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.netfilter.compile import (
     TERMINAL_NAT,
     CompiledChain,
@@ -518,28 +517,6 @@ def walk_chain(chain: CompiledChain, b: Branch, sampler: Sampler | None) -> list
 # cheaper than an attribute of the enum class, and this loop runs for every rule of every branch.
 _CONTINUE, _JUMP, _GOTO, _RETURN = Kind.CONTINUE, Kind.JUMP, Kind.GOTO, Kind.RETURN
 
-JUMP_LIMIT = 1_000_000
-"""Jumps and gotos one branch may take through one table before its chains are taken to loop.
-
-The kernel refuses to load chains that jump in a circle, so a real dump has none; a hand-written
-one might, and a walk round it would never end (jumps grow the stack, gotos just go on). Real
-walks take a handful of jumps; this bound is far above any of them."""
-
-
-def loop_error(path: list[CompiledRule]) -> InputError:
-    """The chains a looping walk goes round, named from the last jumps of its path, at the line of the jump that
-    closes the circle (the last one taken: the circle's last arrow); a caller that read a dump adds its file."""
-    jumps = [r for r in path[-256:] if r.jump_name]
-    names = [r.jump_name for r in jumps]
-    last = names[-1] if names else "?"
-    earlier = [i for i, name in enumerate(names[:-1]) if name == last]
-    cycle = names[earlier[-1]:] if earlier else names[-8:]
-    table = path[-1].table if path else "?"
-    return InputError(Diagnostic(f"the {table} table's chains jump in a circle: {' -> '.join(cycle)}; the kernel "
-                                 "refuses to load such rules (iptables-restore: RULE_APPEND failed (Too many links))",
-                                 line=(jumps[-1].line or None) if jumps else None))
-
-
 def _walk(b: Branch, stack: list[Frame], pending: list[tuple[Branch, list[Frame]]],
           sampler: Sampler | None) -> str:
     """Walk one branch until this table's verdict; forks go to ``pending``.
@@ -548,7 +525,6 @@ def _walk(b: Branch, stack: list[Frame], pending: list[tuple[Branch, list[Frame]
     """
     base = stack[0][0]
     path = b.path
-    jumps = 0
     while stack:
         chain, rules, i = stack.pop()
         n = len(rules)
@@ -583,10 +559,7 @@ def _walk(b: Branch, stack: list[Frame], pending: list[tuple[Branch, list[Frame]
                 kind = rule.kind
                 if kind is _CONTINUE:
                     continue
-                if kind is _JUMP or kind is _GOTO:
-                    jumps += 1
-                    if jumps > JUMP_LIMIT:
-                        raise loop_error(path)
+                if kind is _JUMP or kind is _GOTO:  # (no circle: compiling refused any, see refuse_circles)
                     if kind is _JUMP:
                         stack.append((chain, rules, i))
                     chain = rule.jump  # type: ignore[assignment]

@@ -318,8 +318,18 @@ def test_a_port_out_of_range_is_invalid_input(capsys: pytest.CaptureFixture[str]
 
 LOOPS = {  # the rules (from line 6), the circle, and the line of the jump that closes it (the last arrow)
     "jump": ("-A PREROUTING -j A\n-A A -j B\n-A B -j A\n", "A -> B -> A", 8),
-    "goto": ("-A PREROUTING -j A\n-A A -g B\n-A B -j M\n-A B -g A\n", "B -> M -> A -> B", 7),
+    # M is jumped to and returned from: no part of the circle
+    "goto": ("-A PREROUTING -j A\n-A A -g B\n-A B -j M\n-A B -g A\n", "A -> B -> A", 9),
     "self": ("-A PREROUTING -j A\n-A A -j A\n", "A -> A", 7),
+    # a rule's matches do not matter: the kernel counts every -j and -g to a chain as an arrow (a walk through
+    # a split forked at every turn and never ended: QA-cli #2)
+    "statistic": ("-A PREROUTING -j A\n-A A -m statistic --mode random --probability 0.5 -j A\n", "A -> A", 7),
+    "statistic-goto": ("-A PREROUTING -j A\n-A A -j B\n-A B -m statistic --mode random --probability 0.5 -g A\n",
+                       "A -> B -> A", 8),
+    "mark": ("-A PREROUTING -j A\n-A A -j B\n-A B -m mark --mark 0x1 -j A\n", "A -> B -> A", 8),  # never matches
+    "recent": ("-A PREROUTING -j A\n-A A -j B\n-A B -m recent --rcheck --name x --mask 255.255.255.255 --rsource "
+               "-j A\n", "A -> B -> A", 8),
+    "comment": ('-A PREROUTING -j A\n-A A -m comment --comment "x -j M" -p tcp -j A\n', "A -> A", 7),
 }
 
 
@@ -352,6 +362,25 @@ def test_cli_names_the_dump_and_line_of_chains_that_jump_in_a_circle(kind: str, 
     err = capsys.readouterr().err
     assert f"{dump}:{line}: the nat table's chains jump in a circle: {cycle}; the kernel refuses" in err
     assert "Traceback" not in err
+
+
+def test_a_circle_the_packet_does_not_go_round_is_refused_up_front_or_once_its_chains_are_compiled() -> None:
+    """The packet enters A and B but matches no rule that closes the circle (no mark): the kernel refuses the
+    table all the same, and so does a ruleset compiled up front, or lazily when B is compiled (before any walk
+    goes on through it); a later trace meets the same refusal, not a chain left half checked."""
+    from kubeproxy_sim.errors import InputError
+    from kubeproxy_sim.netfilter.compile import compile_ruleset
+    from kubeproxy_sim.netfilter.trace import Tracer
+
+    text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A PREROUTING -j A\n"
+            "-A A -j B\n-A B -m mark --mark 0x1 -g A\nCOMMIT\n")
+    ruleset = parse_ruleset(text)
+    with pytest.raises(InputError, match=r"^line 7: the nat table's chains jump in a circle: A -> B -> A;"):
+        compile_ruleset(ruleset)
+    tracer = Tracer(ruleset, NodeContext.of((), addresses_known=False), lazy=True)
+    for _ in range(2):
+        with pytest.raises(InputError, match=r"^line 7: .* A -> B -> A;"):
+            tracer.trace(Packet.of("tcp", "1.1.1.1", "2.2.2.2", 80))
 
 
 def test_chains_nested_thousands_deep_trace_and_print(tmp_path, capsys) -> None:
