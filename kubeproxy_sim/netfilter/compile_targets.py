@@ -96,20 +96,25 @@ def target_kind(target: Target | None, table: str, chains: set[str]) -> tuple[Ki
 
 
 def nat_of(target: Target, kind: Kind, family: int) -> NatRange | None:
-    """The range a NAT target maps into, with the flags that change how the kernel picks from it."""
+    """The range a NAT target maps into, with the flags that change how the kernel picks from it: the one reading
+    of a NAT rule's options that the tracer and the simulator share. None for a MASQUERADE or REDIRECT with
+    neither ``--to-ports`` nor a flag (the port is left to the kernel's default search)."""
     flag = {Kind.DNAT: "--to-destination", Kind.SNAT: "--to-source"}.get(kind, "--to-ports")
     opt = target.option(flag)
-    if opt is None:
-        if kind in (Kind.DNAT, Kind.SNAT):
-            raise ValueError(f"{target.name} needs {flag}")
-        return None
-    if kind in (Kind.MASQUERADE, Kind.REDIRECT):
-        low, _, high = opt.value.partition("-")
-        return NatRange(None, None, int(low), int(high) if high else int(low), opt.value)
-    nat = parse_nat_range(opt.value, family)
+    if opt is None and kind in (Kind.DNAT, Kind.SNAT):
+        raise ValueError(f"{target.name} needs {flag}")
     persistent = target.option("--persistent") is not None
     random = target.option("--random") is not None or target.option("--random-fully") is not None
-    return replace(nat, persistent=persistent, random=random) if persistent or random else nat
+    if opt is None:
+        nat = NatRange(None, None, None, None, "")  # a MASQUERADE or REDIRECT: no port range
+    elif kind in (Kind.MASQUERADE, Kind.REDIRECT):
+        low, _, high = opt.value.partition("-")
+        nat = NatRange(None, None, int(low), int(high) if high else int(low), opt.value)
+    else:
+        nat = parse_nat_range(opt.value, family)
+    if persistent or random:
+        return replace(nat, persistent=persistent, random=random)
+    return nat if opt is not None else None
 
 
 def nat_reads(kind: Kind, nat: NatRange | None) -> frozenset[str]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import netaddr
 
-from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, Kind, RuleMemo, compile_ruleset
+from kubeproxy_sim.netfilter.compile import CompiledRuleset, Kind, RuleMemo, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import ACCEPT, Engine, NodeContext, Sampler
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.packet import (
@@ -73,16 +73,6 @@ def nat_port_range(sport: int) -> tuple[int, int]:
         return 600, 1023
     return 1024, 65535
 
-
-def nat_flags(rule: CompiledRule) -> tuple[bool, tuple[int, int] | None]:
-    """(random port always: ``--random`` or ``--random-fully``, the port range ``--to-ports``/``--to-source`` gives
-    or None) of a SNAT or MASQUERADE rule."""
-    target = rule.target
-    random_all = target is not None and any(o.flag in ("--random", "--random-fully") for o in target.options)
-    nat = rule.nat
-    ports = (nat.port_lo, nat.port_hi) if nat is not None and nat.port_lo is not None and nat.port_hi is not None \
-        else None
-    return random_all, ports
 
 REJECT, DROP, NO_ROUTE, WRONG_REPLY_SOURCE, TIMEOUT = "REJECT", "DROP", "NO_ROUTE", "WRONG_REPLY_SOURCE", "TIMEOUT"
 DNS_PORT = 53
@@ -276,7 +266,6 @@ class Simulator:
         self.hosts = tuple(hosts)
         self.record: list[Hop] | None = None
         self._opened: list[Entry] | None = None  # the entries of a connection to close (connect's ``close``)
-        self._nat_flags: dict[int, tuple[CompiledRule, bool, tuple[int, int] | None]] = {}  # a NAT rule's, by id
         self.router_flows: dict[Tuple, str] = {}
         self.clients: set[int] = set()
         self.runtimes: dict[str, NodeRuntime] = {}
@@ -761,10 +750,11 @@ class Simulator:
         if b.snat:  # a SNAT or MASQUERADE rule bound the source: its flags and --to-ports/--to-source port range
             for rule in reversed(b.path):
                 if rule.kind is Kind.MASQUERADE or rule.kind is Kind.SNAT:
-                    known = self._nat_flags.get(id(rule))
-                    if known is None or known[0] is not rule:  # (an id a freed rule had is another rule's now)
-                        known = self._nat_flags[id(rule)] = (rule, *nat_flags(rule))
-                    random_all, ports = known[1], known[2]
+                    nat = rule.nat
+                    if nat is not None:
+                        random_all = nat.random
+                        if nat.port_lo is not None and nat.port_hi is not None:
+                            ports = (nat.port_lo, nat.port_hi)
                     break
         if src == pkt[2] and kind == "router" and not local_origin and src in self.pod_at:
             src = parse_address(rt.node.primary)[1]  # the CNI's masquerade of pod egress

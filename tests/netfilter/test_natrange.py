@@ -229,3 +229,46 @@ def test_trace_keys_are_off_under_a_dnat_to_an_address_range() -> None:
     compiled = compile_ruleset(parse_ruleset(RANGE_RULES.format(flags="")))
     with pytest.raises(Unkeyable, match="sends packets to an address range"):
         TraceKeys(compiled, Tracer(compiled, NodeContext.of(["10.0.0.1"])).engine.env)
+
+
+@pytest.mark.parametrize(("target", "ports", "random", "persistent"), [
+    ("MASQUERADE", None, False, False),
+    ("MASQUERADE --random-fully", None, True, False),
+    ("MASQUERADE --random", None, True, False),
+    ("MASQUERADE --to-ports 1000-2000 --random-fully", (1000, 2000), True, False),
+    ("MASQUERADE --to-ports 1000-2000", (1000, 2000), False, False),
+    ("REDIRECT --to-ports 8000-8010 --random", (8000, 8010), True, False),
+    ("SNAT --to-source 10.200.0.1:1000-2000 --random-fully", (1000, 2000), True, False),
+    ("SNAT --to-source 10.200.0.1-10.200.0.9 --persistent", None, False, True),
+])
+def test_a_nat_rule_s_flags_are_read_once_into_its_range(target: str, ports: tuple[int, int] | None, random: bool,
+                                                         persistent: bool) -> None:
+    """QA-dumps #6: the simulator read --random/--random-fully off a MASQUERADE's options itself; now every NAT
+    kind's flags are the compiled rule's NatRange, which the tracer and the simulator both read."""
+    chain_name = "PREROUTING" if target.startswith("REDIRECT") else "POSTROUTING"
+    rules = SNAT_RULES.format(range="10.200.0.1").replace("-A POSTROUTING", f"-A {chain_name}")
+    compiled = compile_ruleset(parse_ruleset(rules.replace("-j SNAT --to-source 10.200.0.1", f"-j {target}")))
+    chain = compiled.chain("nat", chain_name)
+    assert chain is not None
+    (rule,) = chain.rules
+    nat = rule.nat
+    if not (ports or random or persistent):
+        assert nat is None
+        return
+    assert nat is not None
+    assert ((nat.port_lo, nat.port_hi) if nat.port_lo is not None else None) == ports
+    assert (nat.random, nat.persistent) == (random, persistent)
+
+
+@pytest.mark.parametrize(("flags", "port", "random"), [("", 8005, False), (" --random", 8000, True)])
+def test_a_redirect_to_a_port_range_draws_its_port_under_random(flags: str, port: int, random: bool) -> None:
+    """REDIRECT is a DNAT to the node itself: under --random (NF_NAT_RANGE_PROTO_RANDOM) nf_nat_l4proto_unique_tuple
+    draws the port from a random start, as for a DNAT, instead of keeping the packet's own port inside the range."""
+    rules = RANGE_RULES.format(flags="").replace("--dport 53 -j DNAT --to-destination 10.100.0.1-10.100.0.13",
+                                                 f"--dport 8005 -j REDIRECT --to-ports 8000-8010{flags}")
+    result = Tracer(parse_ruleset(rules), NodeContext.of(["10.0.0.1"])).trace(
+        Packet.of("udp", "10.77.0.2", "10.96.0.10", 8005, 40000, in_iface="eth0"))
+    (outcome,) = result.outcomes
+    assert outcome.destination is not None and outcome.destination.endswith(f":{port}")
+    (doubt,) = [u.reason for u in result.uncertain if u.reason.startswith("--to-ports 8000-8010 is a range")]
+    assert ("searched from a random port" in doubt) == random
