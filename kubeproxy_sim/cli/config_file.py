@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kubeproxy_sim.durations import GO_MAX_SECONDS
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.addr import parse_cidr
 from kubeproxy_sim.objects.report import described, type_name
@@ -100,6 +101,8 @@ def go_duration(text: str) -> float | None:
     if found is None:
         return None
     seconds = sum(float(number) * _GO_UNITS[unit] for number, unit in _GO_PART.findall(found.group(2)))
+    if seconds > GO_MAX_SECONDS:  # Go: "invalid duration" (a float held 400 digits as inf)
+        return None
     return -seconds if found.group(1) == "-" else seconds
 
 

@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Callable
 
-from kubeproxy_sim.cli.options import add_input_flags, parse_int
+from kubeproxy_sim.cli.options import add_input_flags, parse_float, parse_int
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
 
@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       f"samples (default {DEFAULT_SEED}; needs one of them)")
     more.add_argument("--clients", type=parse_int, metavar="K",
                       help="distinct clients (session affinity: how the 100-entry lists cope; sampled too)")
-    more.add_argument("--client-interval", type=float, metavar="SECONDS",
+    more.add_argument("--client-interval", type=parse_float, metavar="SECONDS",
                       help="mean time between one client's connections (session affinity timeout)")
     out = parser.add_argument_group("output")
     out.add_argument("--plot", metavar="FILE.png|FILE.svg",
@@ -88,7 +88,8 @@ def _check_counts(args: argparse.Namespace) -> None:
             raise InputError(Diagnostic(f"{value} is too small; expected a whole number >= {low}", field=flag))
     check_connections(args.connections, "--connections")
     if args.client_interval is not None and args.client_interval <= 0:
-        raise InputError(Diagnostic("expected a positive number of seconds", field="--client-interval"))
+        raise InputError(Diagnostic(f"{args.client_interval:g} is not positive; expected a positive, finite number of "
+                                    "seconds", field="--client-interval"))
     _check_companions(args)
 
 

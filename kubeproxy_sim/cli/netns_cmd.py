@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from kubeproxy_sim.cli.options import add_input_flags, idle_with_dump, parse_int
+from kubeproxy_sim.cli.options import add_input_flags, idle_with_dump, parse_float, parse_int
 from kubeproxy_sim.cli.output import add_output_flags, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 
@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "sockets)")
     send.add_argument("--count", type=parse_int, default=100, help="connections to open (default 100)")
     send.add_argument("--seed", type=parse_int, help="fix our side's randomness (the source ports)")
-    send.add_argument("--timeout", type=float, default=1.5, help="seconds to wait per connection (default 1.5: "
+    send.add_argument("--timeout", type=parse_float, default=1.5, help="seconds to wait per connection (default 1.5: "
                       "longer than TCP's first SYN retransmission, so a REJECT reads as refused)")
     add_output_flags(send)
     send.set_defaults(func=run_send)
@@ -134,12 +134,12 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
                         help="dump mode only: derived flows only from these sources (repeatable)")
     verify.add_argument("--count", type=parse_int, default=None, help="dump mode only: connections per flow "
                         "(default: each flow sized for its tests, as objects mode always does)")
-    verify.add_argument("--timeout", type=float, default=None, help="seconds to wait per connection (default 0.3 "
+    verify.add_argument("--timeout", type=parse_float, default=None, help="seconds to wait per connection (default 0.3 "
                         "in dump mode, 1.5 in objects mode; dump mode waits at least 5 s for flows that must be "
                         "answered)")
     verify.add_argument("--max-flows", type=parse_int, metavar="N", help="check at most N flows")
     verify.add_argument("--bridge", help="dump mode only: the pods' bridge on the node (default cbr0)")
-    verify.add_argument("--alpha", type=float, default=0.001, help="the false alarm rate of the whole run, split "
+    verify.add_argument("--alpha", type=parse_float, default=0.001, help="the false alarm rate of the whole run, split "
                         "over its comparisons (default 0.001; both modes)")
     verify.add_argument("--name", help="the stage's name (namespaces kpsim-NAME.*; default verify-PID)")
     add_output_flags(verify)
@@ -209,7 +209,7 @@ def run_send(args: argparse.Namespace) -> int:
     env.require()
     if args.count < 1:
         raise InputError(Diagnostic(f"{args.count} is not a count; expected 1 or more", field="--count"))
-    if not 0 < args.timeout <= 30:  # nan and inf fail this too
+    if not 0 < args.timeout <= 30:
         raise InputError(Diagnostic(f"{args.timeout} seconds: expected more than 0 and at most 30", field="--timeout"))
     state = _state(args.name)
     result = send(state, args.src, args.dst, proto=args.proto, count=args.count, seed=args.seed,

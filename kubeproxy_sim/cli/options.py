@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -68,6 +70,20 @@ def parse_int(text: str) -> int:
     if not (digits.isascii() and digits.isdigit()):
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (expected decimal digits 0-9)")
     return int(text)
+
+
+_DECIMAL = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def parse_float(text: str) -> float:
+    """A number flag's value: ASCII decimal (``2``, ``0.5``, ``1e-3``), finite. Python's float() also takes "nan",
+    "inf" and a number too large to hold (``1e400``, read as inf), which every later bound check lets through
+    (nan compares false) and JSON cannot carry; and it takes " 2", "1_0" and other scripts' digits. One parser
+    for every number flag."""
+    if not (text.isascii() and _DECIMAL.fullmatch(text)) or not math.isfinite(value := float(text)):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a finite decimal number (expected e.g. "
+                                         "2, 0.5 or 1e-3)")
+    return value
 
 
 def config_path(text: str) -> str:
