@@ -246,7 +246,7 @@ class _Shapes:
             self.count += 1
 
 
-_COUNTERS = re.compile(r"\[(\d+):(\d+)\]")
+_COUNTERS = re.compile(r"\[([0-9]+):([0-9]+)\]")  # (\d would take any script's digits: iptables reads 0-9)
 _NO_TABLE: dict[str, _ChainState] = {}  # (never written: a declaration outside a table takes the general path)
 
 
@@ -486,7 +486,7 @@ class _Parser:
         if i is None:
             return tokens, None
         values = [t.text for t in tokens[i + 1:i + 3]]
-        if len(values) != 2 or not all(v.isdigit() for v in values):
+        if len(values) != 2 or not all(v.isascii() and v.isdigit() for v in values):  # strtoull: 0-9 ('²' no)
             raise self.error("bad counters", " ".join([tokens[i].text, *values]), "-c PACKETS BYTES")
         return tokens[:i] + tokens[i + 3:], (int(values[0]), int(values[1]))
 
@@ -526,7 +526,7 @@ class _Parser:
         chain = self.chain(table, args[0].text)
         rest = args[1:]
         index: int | None = None
-        if verb != "-A" and rest and not rest[0].quoted and rest[0].text.isdigit():
+        if verb != "-A" and rest and not rest[0].quoted and rest[0].text.isascii() and rest[0].text.isdigit():
             index = int(rest[0].text)
             rest = rest[1:]
         if index is not None:
@@ -746,7 +746,8 @@ def _misplaced(table: str, line: str) -> tuple[str, str, str] | None:
     if len(tokens) < 2 or verb not in ("-A", "-I", "-R"):
         return None
     chain, rest = tokens[1].text, tokens[2:]
-    if verb != "-A" and rest and not rest[0].quoted and rest[0].text.isdigit():  # as the parser reads a number
+    number = rest[0].text if rest and not rest[0].quoted else ""
+    if verb != "-A" and number.isascii() and number.isdigit():  # as the parser reads a number
         rest = rest[1:]
     at = _counters_at(rest)  # a restore input's -c PACKETS BYTES, which the parser has read already
     if at is not None:

@@ -10,6 +10,7 @@ packet's fields.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from kubeproxy_sim.netfilter.compile_match_packet import NEVER, address_check, ports_check, protocol_check
@@ -20,15 +21,32 @@ from kubeproxy_sim.netfilter.packet import parse_address
 TWO_31 = 1 << 31
 
 
-def parse_mark(text: str) -> tuple[int, int]:
-    """``VALUE[/MASK]`` (hex or decimal) as the mark match and MARK target read it."""
-    value, _, mask = text.partition("/")
-    return int(value, 0), int(mask, 0) if mask else 0xFFFFFFFF
+def parse_mark(text: str, flag: str = "") -> tuple[int, int]:
+    """``VALUE[/MASK]`` as the mark match and MARK target read it (each as :func:`uint32_value`); ``flag``: the
+    option it is the value of, for the message when iptables would refuse it."""
+    value, slash, mask = text.partition("/")
+    what = "a mark: VALUE[/MASK], numbers in 0-4294967295 (0x.. hex, 0.. octal)"
+    return (uint32_value(value, flag, text, what),
+            uint32_value(mask, flag, text, what) if slash else 0xFFFFFFFF)
+
+
+def uint32_value(text: str, flag: str, whole: str | None = None, what: str = "") -> int:
+    """An unsigned 32-bit option value as iptables reads it (strtoul, base 0: 0x.. hex, 0.. octal); a ValueError
+    in the user's words when iptables refuses it (the rule cannot be compiled, and says so), not Python's.
+    ``whole``: the option's whole value, when ``text`` is a part of it; ``what``: what iptables expects there."""
+    from kubeproxy_sim.netfilter.saveform import c_uint
+
+    value = c_uint(text)
+    if value is None or value > 0xFFFFFFFF or text != text.strip():
+        named = f"{flag} {whole or text}" if flag else repr(whole or text)
+        raise ValueError(f"{named} is not {what or 'a number in 0-4294967295 (0x.. hex, 0.. octal)'}; "
+                         "iptables refuses it")
+    return value
 
 
 def _mark(parts: RuleParts, attr: str, opts: Sequence[Option]) -> None:
     for o in opts:
-        value, mask = parse_mark(o.value)
+        value, mask = parse_mark(o.value, o.flag)
         neg = o.negated
         parts.checks.append(reading(
             lambda b, v=value, m=mask, n=neg: ((getattr(b, attr) & m) == v) != n,  # type: ignore[misc]  # mypy#15459
@@ -66,11 +84,17 @@ def _addrtype(parts: RuleParts, opts: Sequence[Option]) -> None:
 
 
 def _probability_threshold(text: str) -> int:
-    """libxt_statistic: lround(2^31 * p), halves away from zero, p read as a C double; iptables refuses a
-    probability outside 0-1 (a ValueError here: the rule cannot be compiled, and says so)."""
-    value = float(text)
+    """libxt_statistic: lround(2^31 * p), halves away from zero, p read as a C double; iptables refuses text that
+    is no number, or a probability outside 0-1 (a ValueError here: the rule cannot be compiled, and says so)."""
+    try:
+        value = float.fromhex(text) if text.lower().lstrip("+-").startswith("0x") else float(text)  # strtod's hex
+    except ValueError:
+        value = math.nan  # (float()'s own words name Python, not the rule)
+    if "_" in text or text != text.strip():  # float() reads 0_5 as 5 and skips blanks; strtod stops there
+        value = math.nan
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"--probability {text} is not in 0-1; iptables refuses it")
+        problem = "not a number in 0-1" if math.isnan(value) else "not in 0-1"
+        raise ValueError(f"--probability {text} is {problem}; iptables refuses it")
     scaled = value * TWO_31  # exact: scaling by a power of two
     whole = int(scaled)
     if scaled - whole >= 0.5:
@@ -116,8 +140,8 @@ def _recent(parts: RuleParts, opts: Sequence[Option]) -> None:
     attr = "dst" if "--rdest" in values else "src"
     mask_text = values.get("--mask")
     mask = -1 if mask_text is None else parse_address(mask_text)[1]
-    seconds = int(values["--seconds"]) if "--seconds" in values else 0
-    hitcount = int(values["--hitcount"]) if "--hitcount" in values else 0
+    seconds = uint32_value(values["--seconds"], "--seconds") if "--seconds" in values else 0
+    hitcount = uint32_value(values["--hitcount"], "--hitcount") if "--hitcount" in values else 0
     negated = any(o.negated for o in opts)
     reap = "--reap" in values
     parts.recent = (name, command, mask)

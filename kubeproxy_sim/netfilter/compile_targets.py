@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kubeproxy_sim.netfilter.compile_match_state import parse_mark
+from kubeproxy_sim.netfilter.compile_match_state import parse_mark, uint32_value
 from kubeproxy_sim.netfilter.compile_types import Kind, NatRange
 from kubeproxy_sim.netfilter.model import Target
 from kubeproxy_sim.netfilter.packet import format_endpoint, parse_address
@@ -55,15 +55,15 @@ def mark_target(target: Target) -> tuple[int, int, str]:
     """MARK/CONNMARK as (value, mask, op); iptables-save writes most forms as --set-xmark."""
     for opt in target.options:
         if opt.flag in ("--set-xmark", "--set-mark"):
-            value, mask = parse_mark(opt.value)
+            value, mask = parse_mark(opt.value, opt.flag)
             return value, mask, "xset" if opt.flag == "--set-xmark" else "set"
         if opt.flag in ("--or-mark", "--xor-mark", "--and-mark"):
-            return int(opt.value, 0), 0, opt.flag[2:-5]
+            return uint32_value(opt.value, opt.flag), 0, opt.flag[2:-5]
         if opt.flag in ("--save-mark", "--restore-mark"):  # (nfmask, ctmask, op); --mask M sets both to M
             both = target.option("--mask")
             nf, ct = target.option("--nfmask") or both, target.option("--ctmask") or both
-            return (int(nf.value, 0) if nf else 0xFFFFFFFF), (int(ct.value, 0) if ct else 0xFFFFFFFF), \
-                opt.flag[2:-5]
+            return (uint32_value(nf.value, nf.flag) if nf else 0xFFFFFFFF), \
+                (uint32_value(ct.value, ct.flag) if ct else 0xFFFFFFFF), opt.flag[2:-5]
     raise ValueError(f"{target.name} needs --set-xmark, --set-mark, --or-mark, --xor-mark or --and-mark")
 
 

@@ -161,3 +161,15 @@ def test_a_quoted_dash_c_is_a_value_not_counters_when_a_target_is_placed() -> No
     assert "valid only in table nat" in str(err)
     nat = NAT.format('-A PREROUTING -m comment --comment "-c" -j DNAT --to-destination 10.0.0.5')
     assert parse_ruleset(nat, file="node.rules").table("nat").chain("PREROUTING").rules
+
+
+@pytest.mark.parametrize("line, token", [
+    ("-I PREROUTING \u00b2 -j ACCEPT", "\u00b2"), ("-D PREROUTING \u00b2", "\u00b2"),
+    ("-R PREROUTING \u0661 -j ACCEPT", "\u0661"), ("[1:\u0663] -A PREROUTING -j ACCEPT", "[1:\u0663]"),
+    (":PREROUTING ACCEPT [\u0661:0]", "[\u0661:0]"), ("-A PREROUTING -c \u00b2 3 -j ACCEPT", "-c \u00b2 3"),
+])
+def test_a_digit_of_another_script_is_no_number_as_iptables_restore_reads_it(line: str, token: str) -> None:
+    """strtoul reads 0-9 only: '²' (which str.isdigit() takes and int() cannot read) was an internal error, and
+    '١' was read as 1 (QA-cli #14)."""
+    err = refusal(f"*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j ACCEPT\n{line}\nCOMMIT\n")
+    assert err.line == 4 and err.token == token

@@ -428,6 +428,43 @@ def test_a_probability_iptables_refuses_is_a_rule_that_cannot_be_evaluated() -> 
     assert "--probability 1.5 is not in 0-1; iptables refuses it" in doubt.reason
 
 
+NUMBERS_REFUSED = {  # a rule's options, and what the trace says of the value iptables-restore refuses
+    "-m statistic --mode random --probability abc": "--probability abc is not a number in 0-1",
+    "-m statistic --mode random --probability 0_5": "--probability 0_5 is not a number in 0-1",
+    "-m statistic --mode random --probability nan": "--probability nan is not a number in 0-1",
+    "-m mark --mark abc": "--mark abc is not a mark: VALUE[/MASK], numbers in 0-4294967295 (0x.. hex, 0.. octal)",
+    "-m connmark --mark 0x1/zz": "--mark 0x1/zz is not a mark: VALUE[/MASK], numbers in 0-4294967295",
+    "-m mark --mark 4294967296": "--mark 4294967296 is not a mark",
+    "-m recent --rcheck --name x --seconds abc": "--seconds abc is not a number in 0-4294967295 (0x.. hex, 0.. octal)",
+    "-m recent --rcheck --name x --hitcount 1_0": "--hitcount 1_0 is not a number in 0-4294967295",
+    "-j MARK --set-xmark zz": "--set-xmark zz is not a mark: VALUE[/MASK]",
+    "-j MARK --or-mark 0x": "--or-mark 0x is not a number in 0-4294967295",
+    "-j CONNMARK --save-mark --nfmask q": "--nfmask q is not a number in 0-4294967295",
+}
+
+
+@pytest.mark.parametrize("options", sorted(NUMBERS_REFUSED))
+def test_a_number_iptables_refuses_is_named_in_the_user_s_words(options: str) -> None:
+    """Not Python's (could not convert string to float: 'abc'; invalid literal for int() with base 0): the
+    option, its value, what iptables expects there (QA-cli #14)."""
+    target = "" if " -j " in f" {options}" else " -j DNAT --to-destination 10.0.0.1"
+    text = f"*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING {options}{target}\nCOMMIT\n"
+    result = trace(parse_ruleset(text), Packet.of("tcp", "1.1.1.1", "2.2.2.2", 80), NodeContext.of(()))
+    assert [o.verdict for o in result.outcomes] == ["ACCEPT"]  # skipped, as the rule could never be loaded
+    (doubt,) = result.uncertain
+    assert doubt.line == 3 and NUMBERS_REFUSED[options] in doubt.reason
+    assert doubt.reason.endswith("; iptables refuses it; it is skipped")
+
+
+@pytest.mark.parametrize("options, verdict", [("-m statistic --mode random --probability 0x1p-1", "DNAT"),
+                                              ("-m mark --mark 010/0x8", "ACCEPT"), ("-m mark --mark 0/010", "DNAT")])
+def test_numbers_are_read_as_iptables_reads_them(options: str, verdict: str) -> None:
+    """strtod reads a hex float (0x1p-1 is 0.5: half the packets), strtoul base 0 an octal (010 is 8)."""
+    text = f"*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING {options} -j DNAT --to-destination 10.0.0.1\nCOMMIT\n"
+    result = trace(parse_ruleset(text), Packet.of("tcp", "1.1.1.1", "2.2.2.2", 80), NodeContext.of(()))
+    assert verdict in [o.verdict for o in result.outcomes] and not result.uncertain
+
+
 @pytest.mark.parametrize("every", ["0", "x", "-2", "4294967296", "\u0661"])
 def test_an_nth_every_iptables_refuses_is_a_rule_that_cannot_be_evaluated(every) -> None:
     """libxt_statistic's --every has .min = 1: iptables-restore refuses 0 (it was a ZeroDivisionError)."""
