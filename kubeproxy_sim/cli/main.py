@@ -13,6 +13,7 @@ import errno
 import importlib
 import os
 import sys
+from collections.abc import Sequence
 from typing import NoReturn
 
 from kubeproxy_sim import __version__
@@ -112,7 +113,8 @@ def _exit_now(status: int) -> NoReturn:
     atexit work of its own) says so with ``quick_exit`` in its parser's defaults; only the program itself
     (``argv`` from the command line) exits this way, never a caller of :func:`main`.
     """
-    sys.stderr.flush()
+    if sys.stderr is not None:  # (None: closed before the start, ``2>&-``)
+        sys.stderr.flush()
     os._exit(status)
 
 
@@ -142,11 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
-    from kubeproxy_sim.cli.output import report  # (loaded with the parser's --color flag)
-
     if sys.stdout is None:  # started with standard output closed (``>&-``): nowhere to write an answer
-        report(["cannot write the output: standard output is closed"], args)
-        return EXIT_INVALID_INPUT
+        return _say_last(["cannot write the output: standard output is closed"], args, EXIT_INVALID_INPUT)
     try:
         status = int(args.func(args) or 0)
         sys.stdout.flush()  # a full disk shows here, while it can still be reported, not at interpreter exit
@@ -154,14 +153,11 @@ def main(argv: list[str] | None = None) -> int:
             _exit_now(status)
         return status
     except EnvironmentMissing as exc:
-        report([exc], args)
-        return EXIT_ENVIRONMENT
+        return _say_last([exc], args, EXIT_ENVIRONMENT)
     except InputError as exc:
-        report(exc.diagnostics, args)
-        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_INVALID_INPUT
+        return _say_last(exc.diagnostics, args, EXIT_USAGE if isinstance(exc, UsageError) else EXIT_INVALID_INPUT)
     except KubeproxySimError as exc:
-        report([exc], args)
-        return EXIT_INVALID_INPUT
+        return _say_last([exc], args, EXIT_INVALID_INPUT)
     except BrokenPipeError:
         return EXIT_OK
     except KeyboardInterrupt:
@@ -172,13 +168,25 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug of ours: say so in one line, the traceback only on request
         if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
             # the environment (a full disk, a vanished terminal), not a bug: say what failed, as cat would
-            report([f"cannot write the output: {exc.strerror}"], args)
-            return EXIT_INVALID_INPUT
+            return _say_last([f"cannot write the output: {exc.strerror}"], args, EXIT_INVALID_INPUT)
         if os.environ.get("KPSIM_DEBUG"):
             raise
-        report([f"internal error ({type(exc).__name__}: {exc}); this is a bug in kubeproxy-sim, please report it "
-                "with the command line (KPSIM_DEBUG=1 shows the traceback)"], args)
-        return EXIT_INTERNAL
+        return _say_last([f"internal error ({type(exc).__name__}: {exc}); this is a bug in kubeproxy-sim, please "
+                          "report it with the command line (KPSIM_DEBUG=1 shows the traceback)"], args, EXIT_INTERNAL)
+
+
+def _say_last(diagnostics: Sequence[object], args: argparse.Namespace, status: int) -> int:
+    """Say the run's last words on standard error and return its exit ``status``. A standard error that cannot
+    take them (closed before the start, ``2>&-``, or full) leaves the status to tell alone: the words were the
+    report of why the run ended, not a new failure (no traceback nobody sees, no "internal error")."""
+    from kubeproxy_sim.cli.output import report  # (loaded with the parser's --color flag)
+
+    try:
+        report(diagnostics, args)
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+    return status
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ and, around anything slow, ``with progress("loading objects"):``.
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import json
 import os
@@ -348,8 +349,14 @@ SEVERITY_STYLES = {"error": ("red", "bold"), "warning": ("yellow",), "note": ("d
 
 def report(diagnostics: Iterable[object], args: argparse.Namespace | None = None,
            stream: TextIO | None = None) -> None:
-    """Each diagnostic on stderr as ``kubeproxy-sim: ...``, coloured by severity on a terminal."""
-    con = Console.of(stream if stream is not None else sys.stderr, color_mode(args))
+    """Each diagnostic on stderr as ``kubeproxy-sim: ...``, coloured by severity on a terminal. A standard error
+    closed before the program started (``2>&-``; Python's is then None) cannot take them: an output that cannot
+    be written (EBADF), as a full one's (ENOSPC) is, not an AttributeError taken for a bug of ours."""
+    diagnostics = list(diagnostics)
+    target = stream if stream is not None else sys.stderr
+    if target is None and diagnostics:
+        raise OSError(errno.EBADF, "standard error is closed")
+    con = Console.of(target, color_mode(args))
     for diagnostic in diagnostics:
         severity = getattr(getattr(diagnostic, "severity", None), "value", "error")
         con.write(con.paint(f"kubeproxy-sim: {diagnostic}", *SEVERITY_STYLES.get(severity, ())) + "\n")

@@ -213,3 +213,23 @@ def test_rules_run_as_the_program_ends_with_its_whole_output_and_status(tmp_path
     captured = capsys.readouterr()
     assert (run.returncode, run.stdout, run.stderr) == (status, captured.out, captured.err)
     assert status == (1 if objects else 0) and run.stdout.endswith("COMMIT\n")
+
+
+@pytest.mark.parametrize("debug", ["", "1"])
+@pytest.mark.parametrize(("argv", "status"), [
+    (["rules", "--scenario", "session-affinity"], 0),  # nothing to say: a closed stderr costs nothing
+    (["rules", "--scenario", "bootcamp"], 1),  # a note that cannot be written, as on a full stderr
+    (["dist", "--scenario", "session-affinity", "--to", "web", "--client-interval", "0"], 1),  # the run's error
+    (["dist", "--scenario", "session-affinity", "--to", "web", "--requests-per-connection", "2"], 2),  # a usage error
+])
+def test_a_closed_standard_error_is_an_output_that_cannot_be_written_not_a_bug(argv: list[str], status: int,
+                                                                              debug: str) -> None:
+    """Started with ``2>&-`` (Python's sys.stderr is then None), a message that cannot be written is not taken
+    for a bug of ours (it was 'internal error', exit 4, or a traceback's 1 under KPSIM_DEBUG)."""
+    import os
+    import subprocess
+    import sys
+
+    run = subprocess.run(["sh", "-c", '"$0" -m kubeproxy_sim "$@" 2>&- >/dev/null', sys.executable, *argv],
+                         env={**os.environ, "KPSIM_DEBUG": debug}, capture_output=True, text=True)
+    assert run.returncode == status
