@@ -291,9 +291,20 @@ def run(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- text
 
 
+TREE_DEPTH = 16
+"""Chains nested deeper than this are drawn at this depth, each with its own depth in its label (each rule's
+text names its chain), so a path's text grows with its steps, not with their square (5,000 chains deep: 50 MB).
+Not refused, as the kernel does not refuse such a table: ip_tables' jump stack is as deep as the table has chains,
+so chains without a circle always fit (nf_tables' stack is 16: iptables-nft refuses a table that nests deeper, so
+a dump of such a node never reaches this depth)."""
+
+
+NOT_INDENTED = "; its rules, and deeper chains', are not indented further"
+
+
 def path_forest(path: Sequence[PathStep]) -> tuple[TreeNode, ...]:
     """A path as trees: one per built-in chain entered, a chain's rules under it, a jumped-to chain after
-    the rule that jumped (so returning to the caller reads naturally)."""
+    the rule that jumped (so returning to the caller reads naturally); past :data:`TREE_DEPTH`, flat."""
     from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
     from kubeproxy_sim.netfilter.trace import step_where
 
@@ -313,7 +324,10 @@ def path_forest(path: Sequence[PathStep]) -> tuple[TreeNode, ...]:
                 stack = []
             node: list = [f"{step.table} {step.chain}" if not stack else step.chain, [], ("bold",)]
             (stack[-1][1] if stack else roots).append(node)
-            stack.append((here, node[1]))
+            deep = len(stack) >= TREE_DEPTH
+            if deep:
+                node[0] += f" ({len(stack)} jumps deep{'' if len(stack) > TREE_DEPTH else NOT_INDENTED})"
+            stack.append((here, stack[-1][1] if deep else node[1]))
         stack[-1][1].append([f"{step_where(step)}: {step.rule}", [], ()])
     return tuple(_freeze(n) for n in roots)
 

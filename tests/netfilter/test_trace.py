@@ -393,6 +393,14 @@ def test_chains_nested_thousands_deep_trace_and_print(tmp_path, capsys) -> None:
     assert main(["trace", "--rules", str(dump), "--src", "1.1.1.1", "--dst", "2.2.2.2", "--dport", "80"]) == 0
     out = capsys.readouterr().out
     assert "DNAT to 10.0.0.9:80: 100% (1)" in out and f"-A C{depth - 1} -j DNAT" in out
+    # past 16 chains deep the text is not indented further (each rule names its chain): it grew with the square
+    # of the depth (5,000 deep: 50 MB; QA-cli #24)
+    lines = out.splitlines()
+    assert max(len(line) - len(line.lstrip()) for line in lines) == 2 + 2 * 16
+    assert f"{' ' * 34}C15 (16 jumps deep; its rules, and deeper chains', are not indented further)" in lines
+    assert f"{' ' * 34}C{depth - 1} ({depth} jumps deep)" in lines
+    assert f"{' ' * 34}line {2 * depth + 3}: -A C{depth - 1} -j DNAT --to-destination 10.0.0.9" in lines
+    assert len(out) < 200 * depth
 
 
 def test_a_dump_without_node_ip_makes_addrtype_local_uncertain(capsys) -> None:
