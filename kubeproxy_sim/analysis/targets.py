@@ -6,7 +6,7 @@ DNS name with an optional ``:PORT`` (``NAME.NS``, ``NAME.NS.svc.cluster.local``,
 or a bare ``NAME``), ``node/NAME:NODEPORT``, and, for convenience,
 ``NS/NAME[:PORT]``; PORT may be a number or a port name. A name is read as the
 cluster DNS reads it for a pod of namespace ``default`` (``send``'s search path
-for a client that is no pod; dist has no client pod, ``--from`` included):
+for a client that is no pod; dist and diff have no client pod, ``--from`` included):
 case-insensitive, a trailing dot ends the search, and a bare NAME is
 ``default``'s Service NAME.
 SRC is ``pod/NS/NAME``, ``node/NAME``, ``external`` or ``external:IP``.
@@ -145,8 +145,9 @@ def _by_address(nodes: NodeSet, ports: list[ServicePortInfo], ip: str, port: str
     raise _bad(text, "--to", "no service port answers on that address and port", DST_FORMS)
 
 
-def parse_destination(nodes: NodeSet, text: str | None) -> list[Selection]:
-    """The service ports (and views) ``--to`` names; every proxied service port when None."""
+def parse_destination(nodes: NodeSet, text: str | None, command: str) -> list[Selection]:
+    """The service ports (and views) ``--to`` names; every proxied service port when None. ``command``: the
+    command reading it (dist, diff), named where a message says why a bare NAME is namespace default's."""
     ports = service_ports(nodes)
     if text is None:
         return [Selection(s) for s in ports]
@@ -178,7 +179,7 @@ def parse_destination(nodes: NodeSet, text: str | None) -> list[Selection]:
     if len(labels) == 1 and labels[0] and not absolute:  # no Service of that name where the search path looks
         wanted = f"{NAME_NAMESPACE}/{labels[0]}"
         raise _bad(text, "--to", f"not an address, a service name or a node: no Service {wanted} (a bare NAME is "
-                   f"looked up in namespace {NAME_NAMESPACE}, as dist has no client pod; known: "
+                   f"looked up in namespace {NAME_NAMESPACE}, as {command} has no client pod; known: "
                    f"{_services(ports, wanted)})", DST_FORMS)
     tails = (f"svc.{DOMAIN}",) if absolute else ("svc", f"svc.{DOMAIN}")
     if len(labels) >= 2 and ((len(labels) == 2 and not absolute) or ".".join(labels[2:]) in tails):

@@ -69,7 +69,7 @@ def _only(nodes_before, nodes_after, text: str | None):
     errors = []
     for nodes in (nodes_before, nodes_after):
         try:
-            keys |= {s.svc.key for s in parse_destination(nodes, text)}
+            keys |= {s.svc.key for s in parse_destination(nodes, text, "diff")}
         except InputError as exc:
             errors.append(exc)
     if not keys and errors:

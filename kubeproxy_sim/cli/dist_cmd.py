@@ -115,7 +115,7 @@ def build_report(args: argparse.Namespace, inputs, tick: Callable[..., None] | N
     from kubeproxy_sim.analysis.targets import parse_destination, parse_sources
 
     nodes = node_set(inputs.cluster, inputs.config)
-    selections = parse_destination(nodes, args.to)
+    selections = parse_destination(nodes, args.to, "dist")
     if args.node:
         unknown = [n for n in args.node if n not in nodes.configs]
         if unknown:
@@ -157,7 +157,7 @@ def _other_family_notes(args: argparse.Namespace, cluster, nodes) -> list[str]:
         return []
     flags = argparse.Namespace(**{**vars(args), "ip_family": f"ipv{other}"})
     try:
-        selections = parse_destination(node_set(cluster, build_config(flags, cluster)[0]), args.to)
+        selections = parse_destination(node_set(cluster, build_config(flags, cluster)[0]), args.to, "dist")
     except InputError:  # --to names an address of this family, or a port the other proxier does not have
         return []
     names = list(dict.fromkeys(s.svc.name_string for s in selections))

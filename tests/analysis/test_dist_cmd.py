@@ -198,7 +198,7 @@ def test_an_unknown_service_names_the_closest_few_of_a_large_cluster() -> None:
     svc = nodes.cluster.services[7]
     wanted = f"{svc.namespace}/{svc.name}"
     with pytest.raises(InputError) as caught:
-        parse_destination(nodes, wanted[:-1] + ":80")  # one character short
+        parse_destination(nodes, wanted[:-1] + ":80", "dist")  # one character short
     message = str(caught.value.diagnostics[0])
     known = message.split("(known: ")[1].split(")")[0]
     assert known.endswith(" (the closest of 40 services") and wanted in known
@@ -419,7 +419,7 @@ def test_to_takes_a_service_s_dns_name_as_send_does():
     nodes = node_set(load(objects(extra=[other])), BASE)
 
     def keys(text: str) -> list[str]:
-        return [f"{s.svc.namespace}/{s.svc.name}:{s.svc.port}" for s in parse_destination(nodes, text)]
+        return [f"{s.svc.namespace}/{s.svc.name}:{s.svc.port}" for s in parse_destination(nodes, text, "dist")]
 
     assert keys("web.default:80") == ["default/web:80"]
     for text in ("Web.Default:80", "WEB.default.SVC:80", "web.default.svc.cluster.local.:80", "web:80", "web:http",
@@ -432,7 +432,7 @@ def test_to_takes_a_service_s_dns_name_as_send_does():
                         ("nosuch.other.svc.cluster.local.:80", "no proxied service other/nosuch"),
                         ("web.nosuchns:80", "no proxied service nosuchns/web")):
         with pytest.raises(InputError) as caught:
-            parse_destination(nodes, text)
+            parse_destination(nodes, text, "dist")
         assert words in str(caught.value), text
 
 
@@ -467,7 +467,7 @@ def test_a_target_of_no_form_is_a_usage_error_where_it_is_parsed(flag: str, text
 
     nodes = node_set(load(objects()), BASE)
     with pytest.raises(InputError) as caught:
-        parse_destination(nodes, text) if flag == "--to" else parse_source(nodes, text)
+        parse_destination(nodes, text, "dist") if flag == "--to" else parse_source(nodes, text)
     assert isinstance(caught.value, UsageError) is usage, caught.value
     assert caught.value.diagnostics[0].field == flag
 
@@ -547,3 +547,13 @@ def test_draws_sum_range_is_exact_for_few_draws() -> None:
     assert _sum_range([(1, 0.5)] * 20, 0.95) == stats.binom_acceptance(20, 0.5, 0.05) == (6, 14)  # one a draw
     low, high = _sum_range([(1, 0.5)] * 5000 + [(2, 0.5)] * 5000, 0.95)  # too many sums: the normal one
     assert 7500 - 3 * 100 < low < 7500 < high < 7500 + 3 * 100
+
+
+@pytest.mark.parametrize("command", ["dist", "diff"])
+def test_a_bare_name_that_names_nothing_says_which_command_has_no_client_pod(capsys, command: str) -> None:
+    """QA-cli #19: diff's message said 'as dist has no client pod'."""
+    extra = ["--against-scenario", "bootcamp"] if command == "diff" else []
+    assert main([command, "--scenario", "bootcamp", *extra, "--to", "bogus"]) == 1
+    err = capsys.readouterr().err
+    assert f"as {command} has no client pod; known: default/kubernetes-bootcamp" in err
+
