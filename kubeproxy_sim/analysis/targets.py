@@ -167,6 +167,9 @@ def parse_destination(nodes: NodeSet, text: str | None, command: str) -> list[Se
     if "/" in text:
         ref, port = _split_port(text)
         namespace, _, name = ref.partition("/")
+        if not namespace or not name or "/" in name:
+            raise _bad(text, "--to", "not NS/NAME: a namespace and a Service's name, one each side of one '/'",
+                       DST_FORMS, usage=True)
         return _by_name(ports, namespace, name, port, text, nodes)
     host, port = _split_port(text)
     if _is_ip(host):

@@ -444,6 +444,10 @@ def test_to_takes_a_service_s_dns_name_as_send_does():
     ("--to", "node/node1:http", True),
     ("--to", "node/node1:\u00b2", True),  # a digit, but not of 0-9 (int() cannot read it)
     ("--to", "node/nope", True),  # no NodePort: of no form, whatever the node
+    ("--to", "default/", True),  # NS/NAME short of a part (QA-cli #20: 'no proxied service default/', 1)
+    ("--to", "/", True),
+    ("--to", "/web:80", True),
+    ("--to", "default/web/x", True),
     ("--from", "bogus", True),
     ("--from", "external:zz", True),
     # of the right shape, but naming nothing there is (or of the other family): invalid input (1)
@@ -557,3 +561,10 @@ def test_a_bare_name_that_names_nothing_says_which_command_has_no_client_pod(cap
     err = capsys.readouterr().err
     assert f"as {command} has no client pod; known: default/kubernetes-bootcamp" in err
 
+
+@pytest.mark.parametrize("command", ["dist", "diff"])
+def test_ns_slash_name_short_of_a_part_says_the_form_expected(capsys, command: str) -> None:
+    extra = ["--against-scenario", "bootcamp"] if command == "diff" else []
+    assert main([command, "--scenario", "bootcamp", *extra, "--to", "default/"]) == 2
+    assert ("--to: 'default/': not NS/NAME: a namespace and a Service's name, one each side of one '/'; expected "
+            "IP:PORT") in capsys.readouterr().err
