@@ -105,7 +105,7 @@ def test_up_send_and_exec_say_what_is_wrong(kernel: None, run_tag: str, tmp_path
         capfd.readouterr()
         assert run(["netns", "send", name, "--from", "external", "--to", "[2001:db8:ffff::80]:80", "--count", "2"]) == 0
         assert "2001:db8:ffff::80 is a LoadBalancer or external IP: the stage has no balancer" in capfd.readouterr().err
-        with pytest.raises(InputError, match="--timeout: 0.0 seconds: expected more than 0"):  # nan: parse_float, 2
+        with pytest.raises(InputError, match=r"--timeout: 0\.0 seconds: expected more than 0"):  # nan: parse_float, 2
             run(["netns", "send", name, "--from", "external", "--to", "[2001:db8:ffff::80]:80", "--timeout", "0"])
         with pytest.raises(InputError, match="TARGET: 'pod/default/nope'") as caught:
             run(["netns", "exec", name, "pod/default/nope", "--", "true"])
