@@ -34,7 +34,7 @@ from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.objects.nodes import family_of
 from kubeproxy_sim.simulator.dns import CLUSTER, ClusterDNS, Resolver
 from kubeproxy_sim.simulator.network import DNS_PORT, dns_query_detail
-from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult
+from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult, split_destination
 from kubeproxy_sim.simulator.send import render_text as sim_render_text
 
 PROBE = "kubeproxy_sim.kernel.probe"
@@ -199,20 +199,6 @@ def _source_by_address(state: dict[str, Any], ip: str) -> Source:
         name, node = next(iter(state["nodes"].items()))
         return Source(f"node/{name} ({ip})", node["netns"], bind=ip)
     raise _bad(ip, "--from", "no pod, node or external client of this cluster has this address")
-
-
-def split_destination(text: str) -> tuple[str, int]:
-    """(host, port) of a destination, refused from its text alone (before any cluster is looked up): not of the
-    forms, a usage error (2); a port out of range, invalid input (1)."""
-    host, sep, port_text = text.rpartition(":")
-    shaped = sep and host and port_text.isascii() and port_text.isdigit()
-    if not shaped or not 0 < int(port_text) < 65536:  # not of the forms: a usage error; a port out of range: not
-        raise _bad(text, "--to", "expected IP:PORT, node/NAME:NODEPORT, NAME.NAMESPACE:PORT or "
-                   "NAME.NAMESPACE.svc.cluster.local:PORT", InputError if shaped else UsageError)
-    if ":" in host and not host.startswith("["):
-        raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80",
-                   UsageError)
-    return host, int(port_text)
 
 
 def resolve_destination(state: dict[str, Any], text: str, source: Source | None = None) -> Destination:

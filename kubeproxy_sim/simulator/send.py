@@ -173,8 +173,9 @@ def _source_by_address(sim: Simulator, text: str) -> Client:
     return sim.client("external", ip=ip)
 
 
-def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
-    """IP:PORT, [IPv6]:PORT, node/NAME:NODEPORT, or HOST:PORT resolved by the client's DNS."""
+def split_destination(text: str) -> tuple[str, int]:
+    """(host, port) of a ``--to`` value from its text alone (send's and netns send's, before any cluster is looked
+    up): not of the forms, a usage error (2); a port out of range, invalid input (1)."""
     host, sep, port_text = text.rpartition(":")
     # HOST:PORT, the port of ASCII digits ('²' is a digit int() cannot read); a value out of range is of the shape
     shaped = bool(sep and host and port_text.isascii() and port_text.isdigit())
@@ -183,11 +184,16 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
                    "or node/NAME:NODEPORT, with a port 1-65535", usage=True)
     if not 0 < int(port_text) < 65536:
         raise _bad(text, "--to", f"port {int(port_text)} is out of range; expected a port 1-65535")
-    port = int(port_text)
     if ":" in host and not host.startswith("["):
         # "fd00::1:80" is fd00::1 port 80, or fd00::1:80 with the port left out: the brackets say which
         raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80",
                    usage=True)
+    return host, int(port_text)
+
+
+def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
+    """IP:PORT, [IPv6]:PORT, node/NAME:NODEPORT, or HOST:PORT resolved by the client's DNS."""
+    host, port = split_destination(text)
     if host.startswith("node/"):
         node = sim.topology.node(host[5:])
         if node is None:

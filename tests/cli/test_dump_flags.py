@@ -207,7 +207,9 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "node/node1:0"], 1,
      "--to: 'node/node1:0': port 0 is out of range; expected a port 1-65535"),
     (["netns", "send", "nosuch-cluster", "--from", "external", "--to", "10.0.0.1:70000"], 1,
-     "--to: '10.0.0.1:70000': expected IP:PORT"),
+     "--to: '10.0.0.1:70000': port 70000 is out of range; expected a port 1-65535"),  # send's own (QA-cli #21b)
+    (["netns", "send", "nosuch-cluster", "--from", "external", "--to", "node/node1:0"], 1,
+     "--to: 'node/node1:0': port 0 is out of range; expected a port 1-65535"),
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "nosuch.default:80"], 1, "--to:"),
     (["dist", "--scenario", "bootcamp", "--to", "default/nope"], 1, "no proxied service default/nope"),
     # a bare NAME is namespace default's Service NAME (b03d1c3), with :PORT optional: of dist's forms, so 1

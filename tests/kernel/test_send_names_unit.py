@@ -152,7 +152,7 @@ def test_a_source_not_of_the_forms_is_a_usage_error(state: dict, source: str) ->
 
 
 @pytest.mark.parametrize(("source", "destination", "message"), [
-    ("pod/default/client", "10.96.0.10:70000", "expected IP:PORT"),  # of the form, out of range
+    ("pod/default/client", "10.96.0.10:70000", "port 70000 is out of range; expected a port 1-65535"),  # (#21b)
     ("pod/default/client", "nope.default:80", "NXDOMAIN"),
     ("pod/default/client", "node/nope:30080", "no such node"),
     ("pod/default/nope", "10.96.0.10:80", "no such pod"),
