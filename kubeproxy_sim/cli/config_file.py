@@ -122,15 +122,10 @@ def _load(path: str) -> tuple[dict[str, Any], Diagnostic | None, list[Diagnostic
 def _parse(path: str) -> tuple[dict[str, Any], Diagnostic | None, list[tuple[Any, Any, Any]]]:
     import yaml
 
-    from kubeproxy_sim.objects.load import strict_loader
+    from kubeproxy_sim.objects.load import safe_load
 
     try:
-        loader = strict_loader(record=True, base=yaml.SafeLoader)(Path(path).read_text(encoding="utf-8"))
-        try:
-            loader.duplicates = []
-            data = loader.get_single_data()  # (yaml.safe_load, noting keys given twice)
-        finally:
-            loader.dispose()
+        data, duplicates = safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         return {}, Diagnostic(f"cannot read the configuration: {exc.strerror or exc}", file=path), []
     except UnicodeDecodeError as exc:
@@ -154,7 +149,7 @@ def _parse(path: str) -> tuple[dict[str, Any], Diagnostic | None, list[tuple[Any
         got = "not set" if version is None else f"{version!r}"[:200]
         return {}, Diagnostic(f"apiVersion is {got}; kube-proxy decodes {KIND} only as {API_VERSION}", file=path,
                               field="apiVersion"), []
-    return data, None, loader.duplicates
+    return data, None, duplicates
 
 
 class _Reader:

@@ -261,18 +261,12 @@ def scenario_args(directory: Path) -> list[str]:
     the field."""
     import yaml
 
-    from kubeproxy_sim.objects.load import strict_loader
+    from kubeproxy_sim.objects.load import safe_load
     from kubeproxy_sim.objects.report import described
 
     file = str(directory / "scenario.yaml")
-    try:  # (yaml.safe_load, refusing what kubectl's YAML reader refuses over aliases: see objects.aliases)
-        loader = strict_loader(record=True, base=yaml.SafeLoader)(
-            (directory / "scenario.yaml").read_text(encoding="utf-8"))
-        try:
-            loader.duplicates = []  # (kept, the last one winning, as safe_load does)
-            data = loader.get_single_data()
-        finally:
-            loader.dispose()
+    try:
+        data, _ = safe_load((directory / "scenario.yaml").read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(Diagnostic(f"cannot read the scenario: {exc.strerror or exc}", file=file)) from None
     except UnicodeDecodeError as exc:

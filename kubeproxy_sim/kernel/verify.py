@@ -231,13 +231,13 @@ def read_flow_entries(path: str) -> list[Any]:
     """The entries of a flows file (``flows: [...]`` or a bare list); errors name the file and what was expected."""
     import yaml
 
+    from kubeproxy_sim.objects.load import safe_load, yaml_syntax_error
+
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data, _ = safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(Diagnostic(f"cannot read the flows: {exc.strerror or exc}", file=path)) from None
     except yaml.YAMLError as exc:
-        from kubeproxy_sim.objects.load import yaml_syntax_error
-
         raise InputError(yaml_syntax_error(exc, path)) from None
     entries = data.get("flows") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:

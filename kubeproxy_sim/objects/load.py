@@ -518,6 +518,20 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
 _MERGE = "tag:yaml.org,2002:merge"
 
 
+def safe_load(text: str) -> tuple[Any, list[tuple[Any, Any, Any]]]:
+    """One YAML document as ``yaml.safe_load`` reads it (a key given twice: the last one wins), and each key given
+    twice as (mark, key, first mark); a document kubectl's YAML reader refuses over its aliases (objects.aliases)
+    raises a ``yaml.YAMLError`` naming its line and field instead of being built. The one reader of the YAML files
+    that are no manifests (a scenario.yaml, a KubeProxyConfiguration, a kubeconfig, a flows file): a billion
+    laughs in any of them would hang whatever walks it."""
+    loader = strict_loader(record=True, base=_yaml().SafeLoader)(text)
+    try:
+        loader.duplicates = []
+        return loader.get_single_data(), loader.duplicates
+    finally:
+        loader.dispose()
+
+
 @functools.cache
 def _aliasing_error() -> type[AliasingError]:
     """The error :func:`strict_loader`'s loader raises for a document kubectl refuses over its aliases (see

@@ -249,14 +249,19 @@ def _check_shape(kubeconfig: str) -> None:
     """A file that is not a kubeconfig at all is said so, before the client trips over it in its own words."""
     import yaml
 
+    from kubeproxy_sim.objects.aliases import AliasingError
+    from kubeproxy_sim.objects.load import safe_load, yaml_syntax_error
+
     try:
         with open(kubeconfig, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            data, _ = safe_load(handle.read())
     except FileNotFoundError:
         return  # connect says so
     except (OSError, UnicodeDecodeError) as exc:  # (the client's words for these are Python's)
         raise InputError(Diagnostic(f"cannot read the kubeconfig: {unreadable(exc)}; expected a kubeconfig (what "
                                     "`kubectl config view --raw` prints)", file=kubeconfig)) from None
+    except AliasingError as exc:  # (the client would build it and hang walking it)
+        raise InputError(yaml_syntax_error(exc, kubeconfig)) from None
     except yaml.YAMLError:
         return  # the client's own message names these
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("clusters", "contexts")):
@@ -269,11 +274,11 @@ CLIENT_CERTIFICATE_KEYS = ("client-certificate", "client-certificate-data")
 
 def _kubeconfig_entries(kubeconfig: str, context: str | None) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
     """The context's cluster, user name and user (empty when the file says nothing usable about them)."""
-    import yaml
+    from kubeproxy_sim.objects.load import safe_load
 
     try:
         with open(kubeconfig, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            data, _ = safe_load(handle.read())
         name = context or data.get("current-context")
         ctx = next(c["context"] for c in data["contexts"] if c["name"] == name)
         cluster = next(c["cluster"] for c in data["clusters"] if c["name"] == ctx["cluster"])

@@ -94,3 +94,33 @@ def test_the_share_allowed_scales_down_as_go_yamls_does():
 def test_an_ampersand_in_a_value_is_not_taken_for_an_anchor():
     assert not may_alias('metadata: {annotations: {url: "http://x/?a=1&b=2", t: "R & D"}}')
     assert may_alias("a: &x 1\nb: *x\n") and may_alias("a: [&x 1, *x]\n")
+
+
+BOMB_MESSAGE = ("x3[2]: document contains excessive aliasing: the alias here expands to 1,221 values, and kubectl's "
+                "YAML reader refuses a document more than 99% of whose values come from aliases; expected fewer "
+                "aliases")
+
+
+def test_a_kubeconfig_of_excessive_aliases_is_refused_before_the_client_reads_it(tmp_path):
+    """A kubeconfig, read by watch before the kubernetes client, was yaml.safe_load's: the bomb was built."""
+    from kubeproxy_sim.errors import InputError
+    from kubeproxy_sim.watch.apiserver import _check_shape, _kubeconfig_entries
+
+    path = tmp_path / "kubeconfig"
+    path.write_text(laughs(30), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        _check_shape(str(path))
+    assert [str(d) for d in caught.value.diagnostics] == [f"{path}:4: {BOMB_MESSAGE}"]
+    assert _kubeconfig_entries(str(path), None) == ({}, None, {})  # (its settings: none found)
+
+
+def test_a_flows_file_of_excessive_aliases_is_refused(tmp_path):
+    """netns verify's flows file was yaml.safe_load's too."""
+    from kubeproxy_sim.errors import InputError
+    from kubeproxy_sim.kernel.verify import read_flow_entries
+
+    path = tmp_path / "flows.yaml"
+    path.write_text(laughs(30, field="flows"), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_flow_entries(str(path))
+    assert [str(d) for d in caught.value.diagnostics] == [f"{path}:4: {BOMB_MESSAGE}"]
