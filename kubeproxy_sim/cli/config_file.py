@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kubeproxy_sim.durations import GO_MAX_SECONDS
-from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.errors import Diagnostic, Severity, unreadable
 from kubeproxy_sim.objects.addr import parse_cidr
 from kubeproxy_sim.objects.report import described, type_name
 from kubeproxy_sim.proxier.config import DetectLocalMode
@@ -126,10 +126,8 @@ def _parse(path: str) -> tuple[dict[str, Any], Diagnostic | None, list[tuple[Any
 
     try:
         data, duplicates = safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        return {}, Diagnostic(f"cannot read the configuration: {exc.strerror or exc}", file=path), []
-    except UnicodeDecodeError as exc:
-        return {}, Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path), []
+    except (OSError, UnicodeDecodeError) as exc:
+        return {}, Diagnostic(f"cannot read the configuration: {unreadable(exc)}", file=path), []
     except yaml.YAMLError as exc:
         from kubeproxy_sim.objects.load import yaml_syntax_error
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from kubeproxy_sim.cli.builtin_names import plain_name
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, unreadable
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node
 from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, ProxyConfig
 
@@ -267,10 +267,8 @@ def scenario_args(directory: Path) -> list[str]:
     file = str(directory / "scenario.yaml")
     try:
         data, _ = safe_load((directory / "scenario.yaml").read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(Diagnostic(f"cannot read the scenario: {exc.strerror or exc}", file=file)) from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=file)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(Diagnostic(f"cannot read the scenario: {unreadable(exc)}", file=file)) from None
     except (yaml.YAMLError, RecursionError) as exc:
         if isinstance(exc, RecursionError):
             raise UsageError(Diagnostic("syntax error: nested too deeply", file=file)) from None

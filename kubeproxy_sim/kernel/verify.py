@@ -34,7 +34,7 @@ from typing import Any
 
 import netaddr
 
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, unreadable
 from kubeproxy_sim.kernel import nsexec
 from kubeproxy_sim.kernel.plan import any_net, host_len
 from kubeproxy_sim.kernel.send import PROBE
@@ -235,8 +235,8 @@ def read_flow_entries(path: str) -> list[Any]:
 
     try:
         data, _ = safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(Diagnostic(f"cannot read the flows: {exc.strerror or exc}", file=path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Diagnostic(f"cannot read the flows: {unreadable(exc)}", file=path)) from None
     except yaml.YAMLError as exc:
         raise InputError(yaml_syntax_error(exc, path)) from None
     entries = data.get("flows") if isinstance(data, dict) else data

@@ -422,3 +422,17 @@ def test_netns_verify_s_summary_names_both_modes(capsys: pytest.CaptureFixture[s
         main(["netns", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "verify check the simulator against the kernel (-f/--scenario" in text and "or the tracer (--rules" in text
+
+
+
+def test_a_scenario_yaml_or_config_that_cannot_be_read_says_why_in_errors_unreadable_words(tmp_path, capsys) -> None:
+    """scenario.yaml's reader and --config's built their own texts (a bare 'not UTF-8 text', no 'cannot read')."""
+    (tmp_path / "objects.yaml").write_text(BOOTCAMP_OBJECTS.read_text())
+    (tmp_path / "scenario.yaml").write_bytes(b"args: [\xaf]\n")
+    assert main(["rules", "--scenario", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"kubeproxy-sim: {tmp_path}/scenario.yaml: cannot read the scenario: not "
+                                       "UTF-8 text (invalid start byte at byte 7)\n")
+    for config, reason in ((tmp_path / "scenario.yaml", "not UTF-8 text (invalid start byte at byte 7)"),
+                           (tmp_path, "Is a directory")):
+        assert main(["rules", "--scenario", "bootcamp", "--config", str(config)]) == 1
+        assert f"kubeproxy-sim: {config}: cannot read the configuration: {reason}\n" in capsys.readouterr().err

@@ -124,3 +124,16 @@ def test_a_flows_file_of_excessive_aliases_is_refused(tmp_path):
     with pytest.raises(InputError) as caught:
         read_flow_entries(str(path))
     assert [str(d) for d in caught.value.diagnostics] == [f"{path}:4: {BOMB_MESSAGE}"]
+
+
+def test_a_flows_file_that_is_not_utf8_says_so_in_errors_unreadable_words(tmp_path):
+    """(It raised a UnicodeDecodeError: 'internal error', exit 4.)"""
+    from kubeproxy_sim.errors import InputError
+    from kubeproxy_sim.kernel.verify import read_flow_entries
+
+    path = tmp_path / "flows.yaml"
+    path.write_bytes(b"flows: [\xaf]\n")
+    with pytest.raises(InputError) as caught:
+        read_flow_entries(str(path))
+    assert str(caught.value.diagnostics[0]) == f"{path}: cannot read the flows: not UTF-8 text (invalid start byte " \
+        "at byte 8)"
