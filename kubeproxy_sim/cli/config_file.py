@@ -141,11 +141,11 @@ def _parse(path: str) -> tuple[dict[str, Any], Diagnostic | None, list[tuple[Any
     kind = data.get("kind")
     if kind != KIND:
         got = "not set" if kind is None else f"{kind!r}"
-        return {}, Diagnostic(f"kind is {got}; expected {KIND}", file=path, field="kind"), []
+        return {}, Diagnostic(f"{got}; expected {KIND}", file=path, field="kind"), []  # (the field names it)
     version = data.get("apiVersion")
     if version != API_VERSION:  # kube-proxy: no kind "KubeProxyConfiguration" is registered for version "..."
         got = "not set" if version is None else f"{version!r}"[:200]
-        return {}, Diagnostic(f"apiVersion is {got}; kube-proxy decodes {KIND} only as {API_VERSION}", file=path,
+        return {}, Diagnostic(f"{got}; kube-proxy decodes {KIND} only as {API_VERSION}", file=path,
                               field="apiVersion"), []
     return data, None, duplicates
 

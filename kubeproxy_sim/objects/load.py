@@ -884,7 +884,8 @@ def _kind_problem(document: dict[str, Any], kind: object, file: str, where: str)
     if kind is None and len(document) == 1 and type(first) is str and looks_like_dump(first):
         return Diagnostic(DUMP_GIVEN, file=file)  # (a rule's comment with ": " in it made the dump a mapping)
     if kind is None or kind == "":
-        return Diagnostic(f"kind is required ({where}); {expected}", file=file, field="kind")
+        missing = "not set" if kind is None else "empty"  # (the field names kind: not "kind: kind is required")
+        return Diagnostic(f"{missing} ({where}); {expected}", file=file, field="kind")
     _, name, display = object_name(document, namespaced=False)
     problem = f"expected a string, got {described(kind)}"
     return Diagnostic(f"{problem} ({where}); {expected}", file=file, object=display if name else None,

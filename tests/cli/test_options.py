@@ -150,7 +150,7 @@ CONFIG_HEAD = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConf
     [
         ("- a\n", ["expected a KubeProxyConfiguration mapping, got a list"]),
         ("", ["expected a KubeProxyConfiguration mapping, got nothing"]),
-        ("apiVersion: v1\n", ["kind: kind is not set; expected KubeProxyConfiguration"]),
+        ("apiVersion: v1\n", ["kind: not set; expected KubeProxyConfiguration"]),
         ("kind: [\n", [":2: syntax error: expected the node content, but found '<stream end>' (while parsing a "
                        "flow node) at column 1"]),
         (CONFIG_HEAD + "iptables: 5\nclusterCIDR: 5\n",
@@ -294,8 +294,8 @@ def test_a_linux_or_windows_section_is_an_unknown_field_of_v1alpha1_and_is_ignor
 
 
 @pytest.mark.parametrize(("head", "message"), [
-    ("apiVersion: kubeproxy.config.k8s.io/v9\n", "apiVersion is 'kubeproxy.config.k8s.io/v9'"),
-    ("", "apiVersion is not set"),
+    ("apiVersion: kubeproxy.config.k8s.io/v9\n", "'kubeproxy.config.k8s.io/v9'"),
+    ("", "not set"),
 ])
 def test_an_api_version_kube_proxy_cannot_decode_is_refused(tmp_path, head: str, message: str) -> None:
     path = tmp_path / "kp.yaml"

@@ -113,7 +113,7 @@ def test_unknown_kind_and_unsupported_api_version_are_notes(load, messages):
         "t.yaml: Deployment ns/web: note: skipped: kube-proxy does not read this kind",
         "t.yaml: EndpointSlice default/old: note: skipped: apiVersion discovery.k8s.io/v1beta1 is not supported; "
         "expected discovery.k8s.io/v1",
-        "t.yaml: kind: kind is required (document 3); expected Service, EndpointSlice, Endpoints, Node or Pod",
+        "t.yaml: kind: not set (document 3); expected Service, EndpointSlice, Endpoints, Node or Pod",
         "t.yaml: Service default/noversion: note: skipped: apiVersion is not set; expected v1",
     ]
     assert [d.severity for d in result.diagnostics] == [Severity.NOTE, Severity.NOTE, Severity.ERROR, Severity.NOTE]
@@ -507,7 +507,7 @@ def test_other_broken_documents_keep_their_own_messages(messages):
     assert messages(load_text("*anchorless", "t.yaml")) == [
         "t.yaml:1: syntax error: found undefined alias at column 1; this document is skipped"]
     assert messages(load_text("-Ax: b", "t.yaml")) == [
-        "t.yaml: kind: kind is required (document 1); expected Service, EndpointSlice, Endpoints, Node or Pod"]
+        "t.yaml: kind: not set (document 1); expected Service, EndpointSlice, Endpoints, Node or Pod"]
 
 
 def test_a_directorys_links_it_cannot_read_are_named_and_subdirectories_skipped_as_kubectl_does(tmp_path):
@@ -540,3 +540,10 @@ def test_a_fifo_in_a_directory_is_read_as_kubectl_reads_it(tmp_path):
     result = load_paths([str(tmp_path)])
     writer.join()
     assert [s.name for s in result.cluster.services] == ["a"] and result.diagnostics == ()
+
+
+def test_a_document_without_a_kind_says_so_once(messages):
+    """The field names kind: its message does not say the word again ('kind: kind is required')."""
+    assert messages(load_text("apiVersion: v1\nmetadata: {name: a}\n---\nkind: ''\n", "t.yaml")) == [
+        "t.yaml: kind: not set (document 1); expected Service, EndpointSlice, Endpoints, Node or Pod",
+        "t.yaml: kind: empty (document 2); expected Service, EndpointSlice, Endpoints, Node or Pod"]
