@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeproxy_sim.kernel import dnswire
-from kubeproxy_sim.kernel.probe import PARALLEL, SEEDED_PORTS, mark, reason
+from kubeproxy_sim.kernel.probe import PARALLEL, SEEDED_PORTS, mark, reason, seeded_ports
 
 SEARCH_ON = ("NOERROR", "NXDOMAIN", "SERVFAIL")  # the rcodes of an answer without records that go on to the next
 SPARE_TRIES = 64  # ports tried in place of a seeded one that is taken, before the query fails with EADDRINUSE
@@ -50,8 +50,8 @@ def draws(seed: int | None, count: int, names: int) -> list[list[Draw]]:
     lookups too far apart to be open together), so concurrent lookups never contend for one, which would make
     who gets it a matter of timing. Unseeded: the kernel's ports, and IDs from the system's entropy."""
     rng = random.Random(None if seed is None else f"dns:{seed}")
-    ports = [0] if seed is None else rng.sample(SEEDED_PORTS, min(count * names, len(SEEDED_PORTS)))
-    return [[Draw(ports[k % len(ports)], rng.getrandbits(16)) for k in range(i * names, (i + 1) * names)]
+    ports = [0] * (count * names) if seed is None else seeded_ports(rng, count * names)
+    return [[Draw(ports[k], rng.getrandbits(16)) for k in range(i * names, (i + 1) * names)]
             for i in range(count)]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import json
+import random
 import selectors
 import socket
 import sys
@@ -33,6 +34,14 @@ REASONS = {
 PARALLEL = 64
 SEEDED_PORTS = range(20000, 60000)  # where a seeded run draws its source ports (netns send --seed, its DNS queries)
 REPLY_WAIT = 20.0  # seconds for the server's line once a TCP connection is established
+
+
+def seeded_ports(rng: random.Random, count: int) -> list[int]:
+    """``count`` source ports drawn from SEEDED_PORTS: distinct until the range is used up, then the same again in
+    order, so a port comes back only for an attempt too far from its first use to be open with it (at most
+    PARALLEL are at a time)."""
+    ports = rng.sample(SEEDED_PORTS, min(count, len(SEEDED_PORTS)))
+    return [ports[k % len(ports)] for k in range(count)]
 
 
 def reason(code: int) -> str:

@@ -27,7 +27,7 @@ import netaddr
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
 from kubeproxy_sim.kernel import dscp, nsexec
 from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology, client_key
-from kubeproxy_sim.kernel.probe import SEEDED_PORTS
+from kubeproxy_sim.kernel.probe import seeded_ports
 from kubeproxy_sim.kernel.responder import cluster_dns
 from kubeproxy_sim.kernel.state import resolver_of, resolver_record
 from kubeproxy_sim.objects.model import Cluster
@@ -381,8 +381,8 @@ def check_proto(proto: str) -> str:
 
 
 def source_ports(seed: int | None, count: int) -> list[int] | None:
-    """A seeded run's connections' source ports, distinct (None: the kernel picks them)."""
-    return None if seed is None else random.Random(seed).sample(SEEDED_PORTS, count)
+    """A seeded run's connections' source ports, distinct while the range lasts (None: the kernel picks them)."""
+    return None if seed is None else seeded_ports(random.Random(seed), count)
 
 
 def probe(source: Source, dest: Destination, proto: str, count: int, timeout: float,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import random
 from collections import Counter
 from fractions import Fraction
 
@@ -191,3 +192,16 @@ def test_netns_send_notes_the_first_node_only_for_external_clients(state: dict, 
     assert (f"{address} is a LoadBalancer or external IP" in err) is noted, err
     if noted:
         assert "so it enters node/node1" in err
+
+
+def test_a_seeded_run_of_more_connections_than_source_ports_reuses_them_in_order() -> None:
+    """netns send --count 40001 --seed 1 was an internal error (a sample larger than the 40000 seeded ports); the
+    ports now come back in the same order, for connections too far apart to be open together, as the queries'
+    do (dnsquery.draws); a run within the range is what it was."""
+    from kubeproxy_sim.kernel.send import source_ports
+
+    ports = source_ports(1, 40001)
+    assert ports is not None and len(ports) == 40001
+    assert len(set(ports[:40000])) == 40000 and ports[40000] == ports[0]
+    assert source_ports(1, 100) == random.Random(1).sample(range(20000, 60000), 100)
+    assert source_ports(None, 5) is None
