@@ -450,7 +450,33 @@ def manifest_loader() -> Any:
     resolvers = {first: [(tag, without_base_60(regexp) if tag in (_INT, _FLOAT) else regexp)
                          for tag, regexp in entries]
                  for first, entries in base.yaml_implicit_resolvers.items()}
-    return type("ManifestLoader", (base,), {"yaml_implicit_resolvers": resolvers})
+    read_int = base.yaml_constructors[_INT]
+
+    def construct_int(self: Any, node: Any) -> int:
+        try:
+            return read_int(self, node)
+        except ValueError:
+            text = node.value.replace("_", "")
+            digits = text[1:] if text[:1] in ("-", "+") else text
+            if not (digits.isascii() and digits.isdigit()):  # (``!!int abc``: int() raised out of the loader)
+                raise yaml.constructor.ConstructorError(None, None, f"{node.value[:40]!r} is not an integer "
+                                                        "(tagged !!int)", node.start_mark) from None
+            # a decimal past Python's int-digits limit (which the CLI lifts; a library caller may not)
+            return -long_decimal(digits) if text[:1] == "-" else long_decimal(digits)
+
+    constructors = {**base.yaml_constructors, _INT: construct_int}
+    return type("ManifestLoader", (base,), {"yaml_implicit_resolvers": resolvers, "yaml_constructors": constructors})
+
+
+def long_decimal(digits: str) -> int:
+    """A string of decimal digits as an int, however many: read in halves, each under Python's int-digits limit
+    (which a library caller may keep; the CLI lifts it), so that a number no field takes is reported by the
+    field's check, by its count of digits, rather than raising ValueError out of the loader. Karatsuba's cost,
+    not the quadratic one the limit guards against."""
+    if len(digits) <= sys.int_info.str_digits_check_threshold:  # (no limit applies to so few: it is at least this)
+        return int(digits)
+    half = len(digits) // 2
+    return long_decimal(digits[:-half]) * 10 ** half + long_decimal(digits[-half:])
 
 
 class DuplicateKeyError(Exception):

@@ -7,6 +7,8 @@ import json
 import os
 import sys
 
+import pytest
+
 from kubeproxy_sim.errors import Severity
 from kubeproxy_sim.objects import load_paths, load_text
 
@@ -547,3 +549,48 @@ def test_a_document_without_a_kind_says_so_once(messages):
     assert messages(load_text("apiVersion: v1\nmetadata: {name: a}\n---\nkind: ''\n", "t.yaml")) == [
         "t.yaml: kind: not set (document 1); expected Service, EndpointSlice, Endpoints, Node or Pod",
         "t.yaml: kind: empty (document 2); expected Service, EndpointSlice, Endpoints, Node or Pod"]
+
+
+@pytest.fixture
+def python_int_limit():
+    """Python's default int-digits limit, as a library caller has it (the CLI's main lifts it for the process)."""
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(4300)
+    yield
+    sys.set_int_max_str_digits(before)
+
+
+@pytest.mark.parametrize(("value", "shown"), [("7" * 5000, "an integer of 5,000 digits"),
+                                              ("-" + "7_7" * 2500, "a negative integer of 5,000 digits")])
+def test_a_number_past_pythons_digit_limit_is_a_bad_value_without_the_cli(python_int_limit, messages, value: str,
+                                                                          shown: str) -> None:
+    """load_text raised ValueError ('Exceeds the limit (4300 digits)') out of the loader: the field's check now
+    says it, as under the CLI, and the next object is read."""
+    text = (f"apiVersion: v1\nkind: Service\nmetadata: {{name: a}}\nspec: {{clusterIP: 10.0.0.2, ports: [{{port: "
+            f"{value}}}]}}\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: b}}\nspec: {{clusterIP: "
+            "10.0.0.3, ports: [{port: 80}]}\n")
+    result = load_text(text, "t.yaml")
+    assert messages(result) == [f"t.yaml: Service default/a: spec.ports[0].port: {shown} is not in 0-65535"]
+    assert [s.name for s in result.cluster.services] == ["b"]
+
+
+def test_a_json_number_past_pythons_digit_limit_is_a_bad_value_without_the_cli(python_int_limit, messages) -> None:
+    text = ('{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}, "spec": {"clusterIP": "10.0.0.2", '
+            f'"ports": [{{"port": {"7" * 5000}}}]}}}}')
+    assert messages(load_text(text, "t.json")) == [
+        "t.json: Service default/a: spec.ports[0].port: an integer of 5,000 digits is not in 0-65535"]
+
+
+def test_long_decimal_reads_any_length_under_the_limit(python_int_limit) -> None:
+    from kubeproxy_sim.objects.load import long_decimal
+
+    digits = "1234567890" * 1000
+    expected = sum(int(d) * 10 ** i for i, d in enumerate(reversed(digits)))
+    assert long_decimal(digits) == expected and long_decimal("0042") == 42
+
+
+def test_an_int_tag_on_no_integer_is_refused_with_the_line(messages) -> None:
+    """(int() raised ValueError out of the loader for ``!!int abc``.)"""
+    text = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: !!int abc}]}\n"
+    assert messages(load_text(text, "t.yaml")) == [
+        "t.yaml:4: syntax error: 'abc' is not an integer (tagged !!int) at column 23; this document is skipped"]
