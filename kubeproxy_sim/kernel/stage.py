@@ -61,6 +61,7 @@ ENDPOINT_PREFIX = {4: 24, 6: 64}
 SHORTEST_CLUSTER_PREFIX = {4: 8, 6: 16}
 ERROR_LINE = (re.compile(r"Error occurred at line: (\d+)"), re.compile(r"\bline (\d+):"))
 RESTORE_PREFIX = re.compile(r"^ip6?tables-restore v[\d.]+ \([^)]*\):\s*")
+NO_REASON = "iptables-restore failed without saying why"
 # iptables-nft checks jumps at COMMIT and names that line; the rules that jump there are the ones refused
 UNDECLARED_CHAIN = re.compile(r"Chain '([^']+)' does not exist")
 
@@ -334,16 +335,18 @@ def _leave_out(lines: list[str], number: int, reason: str) -> LeftOut | None:
 
 
 def failing_line(stderr: str) -> tuple[int | None, str]:
-    """The line iptables-restore stopped at, and its complaint without the program banner."""
+    """The line iptables-restore stopped at, and its complaint without the program banner (iptables-nft puts the
+    banner on a line of its own before the complaint: that line says nothing). When nothing is said but where,
+    that; when nothing at all, :data:`NO_REASON`."""
     number = None
     for pattern in ERROR_LINE:
         match = pattern.search(stderr)
         if match:
             number = int(match.group(1))
             break
-    complaint = next((RESTORE_PREFIX.sub("", s).strip() for s in stderr.splitlines()
-                      if s.strip() and not s.startswith(("Error occurred", "Try `"))), stderr.strip())
-    return number, complaint
+    said = (RESTORE_PREFIX.sub("", s).strip() for s in stderr.splitlines()
+            if not s.startswith(("Error occurred", "Try `")))
+    return number, next((s for s in said if s), RESTORE_PREFIX.sub("", stderr.strip()).strip()) or NO_REASON
 
 
 def load_dump(netns_name: str, text: str, file: str, lines: list[str] | None = None,

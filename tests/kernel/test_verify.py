@@ -272,3 +272,22 @@ def test_a_jump_to_an_undeclared_chain_is_left_out_by_the_kernel_s_own_restore(k
     finally:
         netns.remove(scratch)
 
+
+
+def test_a_rule_closing_a_jump_circle_is_left_out_with_what_the_kernel_said(kernel: None, run_tag: str) -> None:
+    """QA-dumps 4: the reason was empty ('this kernel refused it: '), iptables-nft's banner line read as the
+    complaint; now it is the line after it (or a fixed one when restore says nothing)."""
+    from kubeproxy_sim.kernel import nsexec
+    from kubeproxy_sim.kernel.stage import load_dump
+
+    scratch = f"kpsim-{run_tag}-loop.n0"
+    nsexec.create_netns(scratch)
+    try:
+        text = "*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n-A INPUT -j A\n-A A -j A\nCOMMIT\n"
+        _, left = load_dump(scratch, text, "loop.rules")
+        assert [(x.line, x.rule) for x in left] == [(5, "-A A -j A")]
+        reason = left[0].reason.removeprefix("this kernel refused it: ")
+        assert reason != left[0].reason and reason.strip() and "nf_tables" not in reason, left[0].reason
+        assert "-A INPUT -j A" in nsexec.run(scratch, ["iptables-save", "-t", "filter"]).stdout
+    finally:
+        netns.remove(scratch)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.errors import InputError
-from kubeproxy_sim.kernel.stage import _dnat_target, failing_line, plan_stage, pod_subnets, read_dump
+from kubeproxy_sim.kernel.stage import NO_REASON, _dnat_target, failing_line, plan_stage, pod_subnets, read_dump
 from kubeproxy_sim.kernel.verify import (
     Expectation,
     Flow,
@@ -109,6 +109,11 @@ def test_failing_line_reads_both_restore_messages() -> None:
         39, "host/network `x.x.x.x' not found")
     assert failing_line("iptables-restore: line 45: RULE_APPEND failed (No such file or directory)")[0] == 45
     assert failing_line("something else")[0] is None
+    # iptables-nft's banner on a line of its own (a rule closing a jump circle): the complaint is the next line
+    assert failing_line("iptables-restore v1.8.9 (nf_tables): \nline 5: RULE_APPEND failed (Too many links): "
+                        "rule in chain A\n") == (5, "line 5: RULE_APPEND failed (Too many links): rule in chain A")
+    assert failing_line("iptables-restore v1.8.9 (nf_tables): \n") == (None, NO_REASON)
+    assert failing_line("") == (None, NO_REASON)
 
 
 def test_flows_file_errors_name_file_and_field(tmp_path: Path) -> None:
