@@ -10,7 +10,6 @@ The same CIDR checks serve ``--cluster-cidr`` and ``--nodeport-addresses``.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -132,9 +131,6 @@ def _parse(path: str) -> tuple[dict[str, Any], Diagnostic | None, list[tuple[Any
         from kubeproxy_sim.objects.load import yaml_syntax_error
 
         return {}, yaml_syntax_error(exc, path), []
-    except RecursionError:  # PyYAML's Python composer recurses once per level of nesting
-        return {}, Diagnostic(f"syntax error: exceeded maximum nesting depth (the YAML reader follows fewer than "
-                              f"{sys.getrecursionlimit()} levels)", file=path), []
     if not isinstance(data, dict):
         got = "nothing" if data is None else type_name(data)
         return {}, Diagnostic(f"expected a {KIND} mapping, got {got}", file=path), []

@@ -269,9 +269,7 @@ def scenario_args(directory: Path) -> list[str]:
         data, _ = safe_load((directory / "scenario.yaml").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(Diagnostic(f"cannot read the scenario: {unreadable(exc)}", file=file)) from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        if isinstance(exc, RecursionError):
-            raise UsageError(Diagnostic("syntax error: nested too deeply", file=file)) from None
+    except yaml.YAMLError as exc:
         from kubeproxy_sim.objects.load import yaml_syntax_error
 
         raise UsageError(yaml_syntax_error(exc, file)) from None

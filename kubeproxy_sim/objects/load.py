@@ -549,11 +549,16 @@ def safe_load(text: str) -> tuple[Any, list[tuple[Any, Any, Any]]]:
     twice as (mark, key, first mark); a document kubectl's YAML reader refuses over its aliases (objects.aliases)
     raises a ``yaml.YAMLError`` naming its line and field instead of being built. The one reader of the YAML files
     that are no manifests (a scenario.yaml, a KubeProxyConfiguration, a kubeconfig, a flows file): a billion
-    laughs in any of them would hang whatever walks it."""
-    loader = strict_loader(record=True, base=_yaml().SafeLoader)(text)
+    laughs in any of them would hang whatever walks it. A document nested deeper than PyYAML's Python composer
+    recurses raises a ``yaml.YAMLError`` too (it was a RecursionError each reader had to catch, or did not)."""
+    yaml = _yaml()
+    loader = strict_loader(record=True, base=yaml.SafeLoader)(text)
     try:
         loader.duplicates = []
         return loader.get_single_data(), loader.duplicates
+    except RecursionError:
+        raise yaml.YAMLError(f"exceeded maximum nesting depth (the YAML reader follows fewer than "
+                             f"{sys.getrecursionlimit()} levels)") from None
     finally:
         loader.dispose()
 

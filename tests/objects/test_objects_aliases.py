@@ -137,3 +137,24 @@ def test_a_flows_file_that_is_not_utf8_says_so_in_errors_unreadable_words(tmp_pa
         read_flow_entries(str(path))
     assert str(caught.value.diagnostics[0]) == f"{path}: cannot read the flows: not UTF-8 text (invalid start byte " \
         "at byte 8)"
+
+
+def test_a_flows_file_or_scenario_yaml_nested_too_deeply_is_a_syntax_error(tmp_path, capsys):
+    """safe_load says it for every reader (the flows reader let the RecursionError through: 'internal error')."""
+    import sys
+
+    from kubeproxy_sim.cli.main import main
+    from kubeproxy_sim.errors import InputError
+    from kubeproxy_sim.kernel.verify import read_flow_entries
+
+    deep = "[" * 3000 + "]" * 3000
+    message = (f"syntax error: exceeded maximum nesting depth (the YAML reader follows fewer than "
+               f"{sys.getrecursionlimit()} levels)")
+    (tmp_path / "flows.yaml").write_text(f"flows: {deep}\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_flow_entries(str(tmp_path / "flows.yaml"))
+    assert [str(d) for d in caught.value.diagnostics] == [f"{tmp_path}/flows.yaml: {message}"]
+    (tmp_path / "objects.yaml").write_text(SERVICE, encoding="utf-8")
+    (tmp_path / "scenario.yaml").write_text(f"args: {deep}\n", encoding="utf-8")
+    assert main(["rules", "--scenario", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"kubeproxy-sim: {tmp_path}/scenario.yaml: {message}\n"
