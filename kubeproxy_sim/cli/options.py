@@ -447,7 +447,7 @@ def _sync_period_problems(args: argparse.Namespace, min_flag: str | None = None,
             sources[key] = (None, flag)
     low, period = values["minSyncPeriod"], values["syncPeriod"]
     low_from, period_from = sources["minSyncPeriod"], sources["syncPeriod"]
-    if low < 0:  # (only a file's can be: the flags take no sign)
+    if low < 0:
         file, field = low_from or (None, min_flag)
         diags.append(Diagnostic(f"{low:g}s: must be greater than or equal to 0", file=file, field=field))
     if period <= 0:

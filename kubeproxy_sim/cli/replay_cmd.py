@@ -12,7 +12,7 @@ from kubeproxy_sim.cli.node_configs import NodeConfigs
 from kubeproxy_sim.cli.options import add_node_flags
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render, report
 from kubeproxy_sim.durations import parse_duration
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, cut
 
 EXAMPLES = """examples:
   kubeproxy-sim replay \\
@@ -44,13 +44,23 @@ machine's, whose Node it is) at start. States before it run as node1.
 
 def duration(text: str) -> float:
     """Seconds from a duration as kube-proxy's flags take it (``30s``, ``1m30s``, ``500ms``; a bare number is
-    seconds); a negative one is refused as such (see :func:`take_negative_values`)."""
-    seconds = parse_duration(text)
-    if seconds is None and text.startswith("-") and parse_duration(text[1:]) is not None:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative; expected a duration of 0 or more (e.g. 30s)")
+    seconds), its sign kept: kube-proxy's flag takes ``-1s`` and its validation refuses it, so a negative value is
+    left to the flag's range check (an input error, 1), as a well-formed value out of range is everywhere (see
+    :func:`take_negative_values`)."""
+    negative = text.startswith("-")
+    seconds = parse_duration(text[1:] if negative else text)
     if seconds is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (expected e.g. 30s, 1m30s, 500ms or 30)")
-    return seconds
+        shown, more = cut(text)
+        raise argparse.ArgumentTypeError(f"{shown!r}{more} is not a duration (expected e.g. 30s, 1m30s, 500ms or 30)")
+    return (-seconds or 0.0) if negative else seconds  # ("-0" is 0, not -0.0)
+
+
+def check_not_negative(seconds: float, flag: str) -> None:
+    """Refuse a negative duration, which :func:`duration` reads with its sign: an input error (1), as a
+    well-formed value out of range is."""
+    if seconds < 0:
+        raise InputError(Diagnostic(f"{seconds:g}s is negative; expected a duration of 0 or more (e.g. 30s)",
+                                    field=flag))
 
 
 _NEGATIVE_VALUE = re.compile(r"-\.?\d")
@@ -189,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.watch.state import keep_deleted_node
 
     check_node_settings(args)
-
+    check_not_negative(args.interval, "--interval")
     _check_paths(args.states)
     min_sync, sync_period = sync_periods(args)
     timing = SyncTiming(sync_period=sync_period)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from kubeproxy_sim.cli.node_configs import NodeConfigs, given_node_name
 from kubeproxy_sim.cli.options import add_node_flags
 from kubeproxy_sim.cli.output import add_output_flags
-from kubeproxy_sim.cli.replay_cmd import add_sync_period_flags, duration, take_negative_values
+from kubeproxy_sim.cli.replay_cmd import add_sync_period_flags, check_not_negative, duration, take_negative_values
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -134,6 +134,7 @@ def _check_source(args: argparse.Namespace) -> None:
     if args.poll_interval < MIN_POLL_INTERVAL:  # 0 would poll as fast as a core runs
         raise InputError(Diagnostic(f"{args.poll_interval:g} s: expected at least {MIN_POLL_INTERVAL:g} s",
                                     field="--poll-interval"))
+    check_not_negative(args.debounce, "--debounce")
 
 
 def _open_source(args: argparse.Namespace, sleep: Callable[[float], None],

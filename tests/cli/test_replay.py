@@ -336,14 +336,25 @@ def test_an_empty_state_is_still_a_state_without_objects(capsys, tmp_path):
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--interval", "-1s"], "argument --interval: '-1s' is negative; expected a duration of 0 or more (e.g. 30s)"),
-    (["--interval", "-0.5"], "argument --interval: '-0.5' is negative"),
-    (["--iptables-min-sync-period", "-1m30s"], "argument --min-sync-period/--iptables-min-sync-period: '-1m30s' is "
-     "negative"),
+    (["--interval", "-1s"], "--interval: -1s is negative; expected a duration of 0 or more (e.g. 30s)"),
+    (["--interval", "-0.5"], "--interval: -0.5s is negative"),
+    (["--iptables-min-sync-period", "-1m30s"], "--iptables-min-sync-period: -90s: must be greater than or equal to 0"),
+    (["--iptables-sync-period", "-1s"], "--iptables-sync-period: -1s: must be greater than 0"),
 ])
 def test_a_negative_duration_is_refused_by_the_flag_s_own_check(capsys, flags: list[str], message: str) -> None:
-    """Not argparse's "expected one argument", which read -1s as an unknown option."""
+    """Not argparse's "expected one argument", which read -1s as an unknown option; and a well-formed value out of
+    range, exit 1 (as --sync-period 0 is), not a usage error: kube-proxy's flag takes -1s, its validation refuses it."""
+    status, out, err = replay(capsys, str(STATES / "step1.yaml"), *flags)
+    assert (status, out) == (EXIT_INVALID_INPUT, "") and message in err, err
+
+
+def test_a_long_value_that_is_no_duration_is_cut(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main(["replay", str(STATES / "step1.yaml"), *flags])
-    captured = capsys.readouterr()
-    assert exit_info.value.code == 2 and captured.out == "" and message in captured.err
+        main(["replay", str(STATES / "step1.yaml"), "--interval", "9" * 400])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "9" * 201 not in err
+    assert f"argument --interval: '{'9' * 200}'... (400 characters) is not a duration" in err
+
+
+def test_minus_zero_is_zero() -> None:
+    assert str(duration("-0")) == "0.0" and duration("-1m") == -60.0
