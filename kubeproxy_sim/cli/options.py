@@ -425,7 +425,8 @@ def _sync_period_problems(args: argparse.Namespace, min_flag: str | None = None,
     """The sync periods (as :func:`sync_periods`) and what kube-proxy's validation refuses in them: a sync period
     that is not positive, a negative minimum, or a sync period shorter than the minimum. One check for every
     command: those without the flags (rules, demo) validate ``--config``'s values, as kube-proxy does before it
-    starts. ``min_flag``/``sync_flag``: the flags' names to blame (default: the command's ``sync_period_flags``)."""
+    starts. ``min_flag``/``sync_flag``: the flags' names to blame where not given (default: the command's
+    ``sync_period_flags``); a flag given is blamed under the spelling it was given with."""
     without_flags = ("iptables.minSyncPeriod", "iptables.syncPeriod")  # (rules: only the file can set them)
     default_min, default_sync = getattr(args, "sync_period_flags", ("--min-sync-period", "--sync-period")
                                         if hasattr(args, "sync_period") else without_flags)
@@ -444,7 +445,7 @@ def _sync_period_problems(args: argparse.Namespace, min_flag: str | None = None,
                             ("syncPeriod", "sync_period", sync_flag)):
         if getattr(args, name, None) is not None:
             values[key] = getattr(args, name)
-            sources[key] = (None, flag)
+            sources[key] = (None, getattr(args, f"{name}_flag", None) or flag)  # (the spelling typed, if parsed)
     low, period = values["minSyncPeriod"], values["syncPeriod"]
     low_from, period_from = sources["minSyncPeriod"], sources["syncPeriod"]
     if low < 0:

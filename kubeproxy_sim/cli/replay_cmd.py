@@ -77,9 +77,19 @@ def add_sync_period_flags(group: argparse._ArgumentGroup, *, min_help: str, sync
     """kube-proxy's two sync periods, each under its short name and kube-proxy's own (``--iptables-...``), so that
     ``replay`` and ``watch`` take the same spellings."""
     group.add_argument("--min-sync-period", "--iptables-min-sync-period", dest="min_sync_period", type=duration,
-                       metavar="DURATION", help=min_help)
+                       action=_Spelled, metavar="DURATION", help=min_help)
     group.add_argument("--sync-period", "--iptables-sync-period", dest="sync_period", type=duration,
-                       metavar="DURATION", help=sync_help)
+                       action=_Spelled, metavar="DURATION", help=sync_help)
+
+
+class _Spelled(argparse.Action):
+    """Store the value, and the spelling it was given under as ``DEST_flag`` (``--iptables-sync-period``), so
+    that a refusal names the option the user typed, not another of its names."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_flag", option_string)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

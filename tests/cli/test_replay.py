@@ -339,13 +339,23 @@ def test_an_empty_state_is_still_a_state_without_objects(capsys, tmp_path):
     (["--interval", "-1s"], "--interval: -1s is negative; expected a duration of 0 or more (e.g. 30s)"),
     (["--interval", "-0.5"], "--interval: -0.5s is negative"),
     (["--iptables-min-sync-period", "-1m30s"], "--iptables-min-sync-period: -90s: must be greater than or equal to 0"),
-    (["--iptables-sync-period", "-1s"], "--iptables-sync-period: -1s: must be greater than 0"),
+    (["--sync-period", "-1s"], "--sync-period: -1s: must be greater than 0"),
 ])
 def test_a_negative_duration_is_refused_by_the_flag_s_own_check(capsys, flags: list[str], message: str) -> None:
     """Not argparse's "expected one argument", which read -1s as an unknown option; and a well-formed value out of
     range, exit 1 (as --sync-period 0 is), not a usage error: kube-proxy's flag takes -1s, its validation refuses it."""
     status, out, err = replay(capsys, str(STATES / "step1.yaml"), *flags)
     assert (status, out) == (EXIT_INVALID_INPUT, "") and message in err, err
+
+
+@pytest.mark.parametrize(("flag", "shown"), [("--sync-period", "--sync-period"),
+                                             ("--iptables-sync-period", "--iptables-sync-period")])
+def test_a_refused_sync_period_is_named_as_typed(capsys, flag: str, shown: str) -> None:
+    """Both spellings share one value: the message names the one given, not the other."""
+    status, _, err = replay(capsys, str(STATES / "step1.yaml"), flag, "0", *NODE_FLAGS)
+    assert status == EXIT_INVALID_INPUT and f"kubeproxy-sim: {shown}: 0s: must be greater than 0" in err
+    other = "--iptables-sync-period" if flag == "--sync-period" else "--sync-period:"
+    assert other not in err
 
 
 def test_a_long_value_that_is_no_duration_is_cut(capsys) -> None:

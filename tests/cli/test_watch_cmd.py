@@ -441,6 +441,7 @@ def test_durations_are_go_s() -> None:
 
 @pytest.mark.parametrize(("flags", "config", "message"), [
     (["--sync-period", "0"], "", "--sync-period: 0s: must be greater than 0"),
+    (["--iptables-sync-period", "0"], "", "--iptables-sync-period: 0s: must be greater than 0"),  # (as typed)
     (["--min-sync-period", "2m", "--sync-period", "1m"], "",
      "--sync-period: 60s is shorter than the minimum sync period (120s); expected at least --min-sync-period"),
     ([], "iptables: {syncPeriod: 10s, minSyncPeriod: 1m}\n",  # the file's values: the file and its field are named
@@ -592,7 +593,7 @@ def test_help_says_the_exit_statuses(capsys: pytest.CaptureFixture[str]):
     ("--poll-interval", "--poll-interval: -1 s: expected at least 0.05 s"),
     ("--debounce", "--debounce: -1s is negative; expected a duration of 0 or more (e.g. 30s)"),
     ("--sync-period", "--sync-period: -1s: must be greater than 0"),
-    ("--min-sync-period", "--min-sync-period: -1s: must be greater than or equal to 0"),
+    ("--iptables-min-sync-period", "--iptables-min-sync-period: -1s: must be greater than or equal to 0"),
 ])
 def test_a_negative_duration_is_refused_by_the_flag_s_own_check(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                                flag: str, message: str) -> None:
