@@ -236,6 +236,9 @@ def table_graph(table: Table, cite: Cite | None, saved: Callable[[Rule], str], s
                 ) -> tuple[list[Node], list[Edge]]:
     """Nodes and edges of one table (of the rules in ``scope``); chains that take part in no edge are left out.
     Rules read from a line are quoted by ``cite``, else as ``saved`` prints them (see :func:`quoted`)."""
+    from kubeproxy_sim.netfilter.compile_chains import refuse_table_circles
+
+    refuse_table_circles(table)  # the whole table, whatever the scope draws: the kernel refuses it whole
     chains = chain_index(table)
     returns = returning_test(table, chains)
     drawn = scope.chains() if scope is not None else None
@@ -248,7 +251,6 @@ def table_graph(table: Table, cite: Cite | None, saved: Callable[[Rule], str], s
         edges.extend(chain_edges)
         for node in chain_verdicts:
             verdicts.setdefault(node.id, node)
-    _refuse_circles(table.name, edges, verdicts)
     used = {e.source for e in edges} | {e.target for e in edges}
     names = [c.name for c in table.chains]
     names += [e.target.split(":", 1)[1] for e in edges if e.target not in verdicts and
@@ -256,22 +258,6 @@ def table_graph(table: Table, cite: Cite | None, saved: Callable[[Rule], str], s
     nodes = [_chain_node(table, chains, name) for name in dict.fromkeys(names)
              if chain_node_id(table.name, name) in used]
     return nodes + list(verdicts.values()), edges
-
-
-def _refuse_circles(table: str, edges: list[Edge], verdicts: Container[str]) -> None:
-    """Raise an InputError when the drawn jumps go round in a circle, as the kernel refuses such a table (every
-    -j and -g to a chain is an arrow, whatever its rule matches: see compile_chains' refuse_circles). Unscoped,
-    the graph draws every rule of the table, so it is checked whole."""
-    from kubeproxy_sim.netfilter.compile_chains import circle_error, find_circle
-
-    arrows: dict[str, list[tuple[str, Edge]]] = {}
-    for edge in edges:
-        if edge.target not in verdicts:
-            arrows.setdefault(edge.source, []).append((edge.target, edge))
-    found = find_circle(arrows, lambda node: arrows.get(node, ()), str)
-    if found is not None:
-        ids, closing = found
-        raise circle_error(table, [node.split(":", 1)[1] for node in ids], [edge.line or 0 for edge in closing])
 
 
 def build_graph(ruleset: Ruleset, *, tables: Sequence[str] = DEFAULT_TABLES, title: str = "",

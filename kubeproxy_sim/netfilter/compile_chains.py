@@ -12,8 +12,8 @@ the table compiler it was made with (:mod:`~kubeproxy_sim.netfilter.compile_tabl
 seen here only as a :class:`ChainCompiler`, so this module does not import it),
 and links them to its table's chains (a :class:`LazyTable`, reached through a
 weak reference: a lazy ruleset holds no reference cycle).
-:func:`chain_reads` is what a tracer memoises a walk from a chain on. Chains whose jumps go round in a
-circle are refused as they are linked (:func:`refuse_circles`), as the kernel refuses to load them: a walk
+:func:`chain_reads` is what a tracer memoises a walk from a chain on. A table whose built-in chains reach
+chains that jump in a circle is refused (:func:`refuse_table_circles`), as the kernel refuses to load it: a walk
 never enters a circle, whatever the rules on it match.
 """
 
@@ -26,7 +26,7 @@ from typing import Protocol, TypeVar
 
 from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.netfilter.compile_types import Check, IndexKey, Kind, NatRange, PathStep
-from kubeproxy_sim.netfilter.model import Rule, Target
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Rule, Table, Target
 
 INDEX_MIN_RULES = 16
 _Node = TypeVar("_Node")
@@ -145,13 +145,54 @@ class CompiledRuleset:
                     chain.compiler = None
 
 
+def refuse_table_circles(table: Table, line: Callable[[str, int], int] | None = None) -> None:
+    """Raise an InputError when chains reached from the table's built-in chains jump in a circle.
+
+    As the kernel checks a table before loading it (ip_tables' mark_source_chains walks from each hook's chain,
+    nf_tables' loop check from each base chain): a circle no built-in chain reaches is loaded (checked with
+    iptables-nft-restore and iptables-legacy-restore), and no walk enters it. Every -j and -g to a chain is an
+    arrow, whatever the rule matches (a rule that matches half the packets, ``-m statistic``, still closes a
+    circle). One linear pass by chain name over the rules' text, no rule parsed: a jump to a chain takes no
+    option, so its name is the last word of the rule's canonical text (a rule that adds options anyway is left
+    to :func:`refuse_circles` when a lazy walk links its chain). ``line(chain, i)``: the line the message names
+    for the chain's i-th rule (default: the line it was read from). Compiling up front (compile_tables), a lazy
+    compile (the same, before any walk) and graph all check a table with this.
+    """
+    users = {chain.name for chain in table.chains}.difference(BUILTIN_CHAINS.get(table.name, ()))
+    arrows: dict[str, list[str]] = {}
+    for chain in table.chains:
+        specs = chain.specs
+        out = [word for spec in (specs if specs is not None else [r.spec for r in chain.rules])
+               if (word := spec[spec.rfind(" ") + 1:]) in users and _jumps_to(spec, word)]
+        if out:
+            arrows[chain.name] = out
+    roots = [c.name for c in table.chains if c.name not in users]
+    found = find_circle(roots, lambda name: ((target, target) for target in arrows.get(name, ())), str)
+    if found is not None:
+        ring = found[0]
+        jumps = [next(i for i, rule in enumerate(table.chain(name).rules)  # type: ignore[union-attr]
+                      if rule.spec.endswith(to) and _jumps_to(rule.spec, to))
+                 for name, to in zip(ring, [*ring[1:], ring[0]], strict=True)]
+        raise circle_error(table.name, ring, [line(name, i) if line is not None else
+                                              table.chain(name).rules[i].line  # type: ignore[union-attr]
+                                              for name, i in zip(ring, jumps, strict=True)])
+
+
+_JUMP_HEADS = (" -j ", " -g ", "-j ", "-g ")  # (the last two: a rule that is its jump alone)
+
+
+def _jumps_to(spec: str, word: str) -> bool:
+    """Whether ``spec`` ends with a jump (-j or -g) to ``word``, its last word."""
+    return spec[-len(word) - 4:-len(word)] in _JUMP_HEADS
+
+
 def refuse_circles(roots: Iterable[CompiledChain]) -> None:
     """Raise an InputError when the jumps of the compiled chains reached from ``roots`` go round in a circle.
 
-    As the kernel checks a table before loading it (ip_tables' mark_source_chains, nf_tables' loop check):
-    every -j and -g to a chain is an arrow, whatever the rule matches (a rule that matches half the packets,
-    ``-m statistic``, still closes a circle). A chain not compiled yet (:class:`LazyChain`) is not entered: a
-    lazy ruleset checks each chain as it is compiled, before a walk can enter it, so a walk never goes round.
+    Arrows as :func:`refuse_table_circles` counts them. A lazy chain checks itself with this when it is linked
+    (any new circle passes through it, and a walk reached it from a built-in chain), before a walk goes on
+    through it: the table was checked by name before any walk, and this catches what that pass does not read.
+    A chain not compiled yet (:class:`LazyChain`) is not entered.
     """
 
     def arrows(chain: CompiledChain) -> Iterator[tuple[CompiledChain, CompiledRule]]:

@@ -24,6 +24,7 @@ from kubeproxy_sim.netfilter.compile_chains import (
     link_chain,
     policy_rule,
     refuse_circles,
+    refuse_table_circles,
 )
 from kubeproxy_sim.netfilter.compile_rules import compile_rule
 from kubeproxy_sim.netfilter.compile_types import Doubt, Kind, PathStep, reading
@@ -173,11 +174,14 @@ class _TableCompiler:
         chains = {chain.name: done[chain.name] for chain in self.table.chains}
         for chain in chains.values():
             link_chain(chain, chains)
-        refuse_circles(chains.values())
+        refuse_circles(chains[name] for name in BUILTIN_CHAINS.get(self.table.name, ()) if name in chains)
         return chains
 
     def lazy_chains(self) -> dict[str, CompiledChain]:
-        """Every chain, to be compiled when first read; each reaches the others weakly (see LazyChain)."""
+        """Every chain, to be compiled when first read; each reaches the others weakly (see LazyChain). A circle
+        the built-in chains reach is refused now, by name (see refuse_table_circles), though no walk may enter it,
+        as the kernel refuses the table."""
+        refuse_table_circles(self.table, lambda name, i: self.source(name).rules[i].line)
         chains = LazyTable()
         compiler = (self, weakref.ref(chains))  # one for the table's chains
         for chain in self.table.chains:

@@ -169,9 +169,21 @@ def test_a_format_the_suffix_agrees_with_or_does_not_name_is_written(tmp_path: P
 CIRCLES = {  # rules of the nat table (from line 5), the circle, the line of the jump that closes it
     "statistic": ("-A PREROUTING -j A\n-A A -m statistic --mode random --probability 0.5 -j A\n", "A -> A", 6),
     "goto": ("-A PREROUTING -j A\n-A A -m comment --comment x -j B\n-A B -m mark --mark 0x1 -g A\n", "A -> B -> A", 7),
-    "unreached": ("-A B -j A\n-A A -m recent --rcheck --name x --mask 255.255.255.255 --rsource -j B\n",
-                  "B -> A -> B", 6),
+    "reached-late": ("-A B -j A\n-A A -m recent --rcheck --name x --mask 255.255.255.255 --rsource -j B\n"
+                     "-A PREROUTING -p udp -j B\n", "B -> A -> B", 6),
 }
+
+
+def test_a_circle_no_built_in_chain_reaches_is_drawn_as_the_kernel_loads_it(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The kernel looks for circles from the built-in chains only: B -> A -> B with nothing jumping to it loads
+    (iptables-nft-restore and iptables-legacy-restore), so it is drawn (review r1 #1)."""
+    dump = tmp_path / "loop.rules"
+    dump.write_text("*nat\n:PREROUTING ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A B -j A\n-A A -j B\n"
+                    "-A PREROUTING -d 2.2.2.2/32 -p tcp -j DNAT --to-destination 10.0.0.1:80\nCOMMIT\n")
+    code, out, err = run(["--rules", str(dump), "--format", "dot"], capsys)
+    assert (code, err) == (0, "")
+    assert '"nat:B" -> "nat:A"' in out
 
 
 @pytest.mark.parametrize("kind", sorted(CIRCLES))

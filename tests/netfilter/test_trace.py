@@ -364,23 +364,40 @@ def test_cli_names_the_dump_and_line_of_chains_that_jump_in_a_circle(kind: str, 
     assert "Traceback" not in err
 
 
-def test_a_circle_the_packet_does_not_go_round_is_refused_up_front_or_once_its_chains_are_compiled() -> None:
+def test_a_circle_the_packet_does_not_go_round_is_refused_up_front_compiled_or_lazy() -> None:
     """The packet enters A and B but matches no rule that closes the circle (no mark): the kernel refuses the
-    table all the same, and so does a ruleset compiled up front, or lazily when B is compiled (before any walk
-    goes on through it); a later trace meets the same refusal, not a chain left half checked."""
+    table all the same, and so does a ruleset compiled up front, or a lazy tracer when it is built (by chain name,
+    before any walk), not a trace that walks past the circle and answers (review r1 #2)."""
     from kubeproxy_sim.errors import InputError
     from kubeproxy_sim.netfilter.compile import compile_ruleset
     from kubeproxy_sim.netfilter.trace import Tracer
 
     text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A PREROUTING -j A\n"
-            "-A A -j B\n-A B -m mark --mark 0x1 -g A\nCOMMIT\n")
+            "-A A -m mark --mark 0x1 -j B\n-A B -g A\nCOMMIT\n")
     ruleset = parse_ruleset(text)
     with pytest.raises(InputError, match=r"^line 7: the nat table's chains jump in a circle: A -> B -> A;"):
         compile_ruleset(ruleset)
-    tracer = Tracer(ruleset, NodeContext.of((), addresses_known=False), lazy=True)
-    for _ in range(2):
-        with pytest.raises(InputError, match=r"^line 7: .* A -> B -> A;"):
-            tracer.trace(Packet.of("tcp", "1.1.1.1", "2.2.2.2", 80))
+    with pytest.raises(InputError, match=r"^line 7: the nat table's chains jump in a circle: A -> B -> A;"):
+        Tracer(ruleset, NodeContext.of((), addresses_known=False), lazy=True)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_circle_no_built_in_chain_reaches_is_loaded_as_the_kernel_loads_it(lazy: bool) -> None:
+    """The kernel checks for circles from the built-in chains only (iptables-nft-restore and
+    iptables-legacy-restore load C -> D -> C while nothing jumps to C, and refuse it once PREROUTING does):
+    so a tracer, eager or lazy, answers (review r1 #1)."""
+    from kubeproxy_sim.errors import InputError
+    from kubeproxy_sim.netfilter.trace import Tracer
+
+    head = "*nat\n:PREROUTING ACCEPT [0:0]\n:C - [0:0]\n:D - [0:0]\n"
+    circle = "-A C -j D\n-A D -j C\n"
+    dnat = "-A PREROUTING -d 2.2.2.2/32 -p tcp -j DNAT --to-destination 10.0.0.1:80\n"
+    tracer = Tracer(parse_ruleset(head + dnat + circle + "COMMIT\n"), NodeContext.of(()), lazy=lazy)
+    result = tracer.trace(Packet.of("tcp", "1.1.1.1", "2.2.2.2", 80))
+    assert [(o.verdict, o.destination) for o in result.outcomes] == [("DNAT", "10.0.0.1:80")]
+    with pytest.raises(InputError, match=r"^line 7: the nat table's chains jump in a circle: C -> D -> C;"):
+        Tracer(parse_ruleset(head + "-A PREROUTING -p udp -j C\n" + circle + "COMMIT\n"), NodeContext.of(()),
+               lazy=lazy).trace(Packet.of("tcp", "1.1.1.1", "2.2.2.2", 80))
 
 
 def test_chains_nested_thousands_deep_trace_and_print(tmp_path, capsys) -> None:
