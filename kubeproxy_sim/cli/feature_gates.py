@@ -296,7 +296,10 @@ def gate_problems(gates: Mapping[str, bool]) -> list[tuple[str, str, Severity]]:
     found: list[tuple[str, str, Severity]] = []
     for name, value in gates.items():
         gate = GATES.get(name)
-        if gate is None:
+        if not name.strip():  # ("=true": kube-proxy looks up "" and says "unrecognized feature gate: ")
+            found.append((name, "an empty gate name, which kube-proxy refuses to start with (an unrecognized feature "
+                          "gate); expected a gate's name, such as NodeSwap", Severity.ERROR))
+        elif gate is None:
             found.append((name, f"unrecognized feature gate, which kube-proxy refuses to start with; expected one "
                           f"of {one_of(name, GATES, 'gates of 1.34')}", Severity.ERROR))
         elif gate.locked and value != gate.default:

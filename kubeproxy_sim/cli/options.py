@@ -586,7 +586,7 @@ def _gate_diagnostics(gates: dict[str, bool]) -> list[Diagnostic]:
     They are kube-proxy's flag's: a ``--config`` file's ``featureGates`` are checked as the file's."""
     from kubeproxy_sim.cli.feature_gates import gate_problems
 
-    return [Diagnostic(f"{name}: {message}"[:300], field="--feature-gates", severity=severity)
+    return [Diagnostic(f"{name}: {message}"[:300] if name else message, field="--feature-gates", severity=severity)
             for name, message, severity in gate_problems(gates)]
 
 

@@ -61,6 +61,25 @@ def test_known_gates_are_accepted_and_ga_or_deprecated_ones_warned_of(tmp_path: 
         for name, stage in (("NodeSwap", "GA"), ("ExecProbeTimeout", "GA"), ("KMSv1", "deprecated"))]
 
 
+EMPTY_NAME = ("an empty gate name, which kube-proxy refuses to start with (an unrecognized feature gate); expected "
+              "a gate's name, such as NodeSwap")
+
+
+@pytest.mark.parametrize("value", ["=true", " = false,NodeSwap=true"])
+def test_an_empty_gate_name_is_said_so_by_the_flag(value: str) -> None:
+    """Not "--feature-gates: : unrecognized feature gate": the name is empty (kube-proxy looks "" up, and refuses)."""
+    with pytest.raises(InputError) as info:
+        check_node_settings(_args("--feature-gates", value))
+    assert [str(d) for d in info.value.diagnostics] == [f"--feature-gates: {EMPTY_NAME}"]
+
+
+def test_an_empty_gate_name_in_the_file_is_said_so(tmp_path: Path) -> None:
+    config = _config_file(tmp_path, "  '': true\n")
+    with pytest.raises(InputError) as info:
+        check_node_settings(_args("--config", config))
+    assert [str(d) for d in info.value.diagnostics] == [f"{config}: featureGates.: {EMPTY_NAME}"]
+
+
 def test_a_gate_that_is_no_boolean_is_said_once_and_not_looked_up(tmp_path: Path) -> None:
     config = _config_file(tmp_path, "  SomeGate: 'yes'\n")
     with pytest.raises(InputError) as info:
