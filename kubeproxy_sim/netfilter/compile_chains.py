@@ -61,6 +61,7 @@ class CompiledRule:
     index_key: IndexKey = (None, None)
     step: PathStep | None = None  # this rule as a step of a path
     reads: frozenset[str] | None = None  # branch fields the checks and the effect read (None: not known)
+    zone: int | None = None  # CT_ZONE: the zone's id (None: the packet's mark, --zone mark)
 
     @property
     def line(self) -> int:

@@ -21,7 +21,7 @@ from kubeproxy_sim.netfilter.compile_match_packet import (
     proto_module,
 )
 from kubeproxy_sim.netfilter.compile_match_state import STATE_MODULES
-from kubeproxy_sim.netfilter.compile_targets import mark_target, nat_of, nat_reads, target_kind
+from kubeproxy_sim.netfilter.compile_targets import ct_zone, mark_target, nat_of, nat_reads, target_kind
 from kubeproxy_sim.netfilter.compile_types import IndexKey, Kind, RuleParts
 from kubeproxy_sim.netfilter.model import Option, Rule, RuleSpec
 from kubeproxy_sim.netfilter.packet import parse_network
@@ -77,6 +77,8 @@ def compile_rule(rule: Rule, table: str, chains: set[str], family: int) -> Compi
         compiled.nat = nat_of(target, kind, family)
     elif kind in (Kind.MARK, Kind.CONNMARK) and target is not None:
         compiled.mark = mark_target(target)
+    elif kind is Kind.CT_ZONE and target is not None:
+        compiled.zone = ct_zone(target)
     compiled.index_key = index_keys(spec, family)
     compiled.reads = _rule_reads(compiled)
     return compiled
@@ -84,7 +86,8 @@ def compile_rule(rule: Rule, table: str, chains: set[str], family: int) -> Compi
 
 # The branch fields a target's effect reads: a walk that rewrites them can make later checks depend on them.
 EFFECT_READS = {Kind.MARK: frozenset({"mark", "ctmark"}), Kind.CONNMARK: frozenset({"mark", "ctmark"}),
-                Kind.MASQUERADE: frozenset({"out_iface"}), Kind.REDIRECT: frozenset({"in_iface"})}
+                Kind.MASQUERADE: frozenset({"out_iface"}), Kind.REDIRECT: frozenset({"in_iface"}),
+                Kind.CT_ZONE: frozenset({"mark"})}  # (--zone mark reads it)
 
 
 def _rule_reads(rule: CompiledRule) -> frozenset[str] | None:

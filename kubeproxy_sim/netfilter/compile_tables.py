@@ -201,7 +201,7 @@ def _reused(done: CompiledRule, rule: Rule) -> CompiledRule:
     """A compiled rule for ``rule`` from one compiled from the same text: its own rule, jump and step."""
     return CompiledRule(rule, done.table, done.checks, done.kind, done.split, done.split_mode, done.doubts,
                         done.target, done.jump_name, None, done.nat, done.mark, done.recent, done.index_key,
-                        None, done.reads)
+                        None, done.reads, done.zone)
 
 
 def _unusable(rule: Rule, table: str, why: str) -> CompiledRule:

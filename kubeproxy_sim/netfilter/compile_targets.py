@@ -80,8 +80,14 @@ def target_kind(target: Target | None, table: str, chains: set[str]) -> tuple[Ki
     if name in fixed:
         return fixed[name], ""
     if name == "CT":
-        notrack = target.option("--notrack") is not None
-        return (Kind.NOTRACK if notrack else Kind.CONTINUE), ""
+        if target.option("--notrack") is not None:
+            return Kind.NOTRACK, ""
+        zoned = next((o for o in target.options if o.flag in ZONE_FLAGS), None)
+        if zoned is None:
+            return Kind.CONTINUE, ""
+        return Kind.CT_ZONE, (f"target CT {zoned.flag} {zoned.value}: conntrack keeps each zone's connections "
+                              "apart, which is not modelled: the packet's conntrack state is assumed to be its "
+                              "state in that zone (the zone's number is followed into a NAT range's choice)")
     if name in PASSIVE_TARGETS:
         return Kind.CONTINUE, ""
     if name in ("QUEUE", "NFQUEUE"):  # always the end of the walk here: a userspace verdict, or the default
@@ -93,6 +99,22 @@ def target_kind(target: Target | None, table: str, chains: set[str]) -> tuple[Ki
         return Kind.DROP, "target SYNPROXY: the proxy answers the SYN itself; the packet goes no further"
     return Kind.CONTINUE, (f"target {name} is neither a modelled target nor a chain of table {table}; "
                            "assumed to continue")
+
+
+ZONE_FLAGS = ("--zone", "--zone-orig", "--zone-reply")
+
+
+def ct_zone(target: Target) -> int | None:
+    """The conntrack zone id a CT target gives a new connection (libxt_CT reads 0-65535, base 0), None for
+    ``mark``: the packet's mark then, cut to 16 bits (nf_ct_zone_tmpl). A direction's zone (--zone-orig,
+    --zone-reply) has the same id, which is all the NAT range's choice reads (find_best_ips_proto)."""
+    opt = next(o for o in target.options if o.flag in ZONE_FLAGS)
+    if opt.value == "mark":
+        return None
+    zone = uint32_value(opt.value, opt.flag, what="a zone 0-65535 or mark")
+    if zone > 0xFFFF:
+        raise ValueError(f"{opt.flag} {opt.value} is not a zone 0-65535 or mark; iptables refuses it")
+    return zone
 
 
 def nat_of(target: Target, kind: Kind, family: int) -> NatRange | None:
@@ -119,13 +141,13 @@ def nat_of(target: Target, kind: Kind, family: int) -> NatRange | None:
 
 def nat_reads(kind: Kind, nat: NatRange | None) -> frozenset[str]:
     """The branch fields a DNAT's or SNAT's choice from its range reads (see evaluate's ``_nat``): an address
-    range hashes the source and destination addresses; a port range keeps a DNAT's destination port when
-    inside it; an SNAT keeps a source (address and port) already inside its range."""
+    range hashes the source and destination addresses and the conntrack zone; a port range keeps a DNAT's
+    destination port when inside it; an SNAT keeps a source (address and port) already inside its range."""
     if nat is None or kind not in (Kind.DNAT, Kind.SNAT):
         return frozenset()
     fields = set()
     if nat.addr_lo != nat.addr_hi:
-        fields |= {"src", "dst"}
+        fields |= {"src", "dst", "zone"}
     if nat.port_lo != nat.port_hi:
         fields.add("dport" if kind is Kind.DNAT else "sport")
     if kind is Kind.SNAT and fields:

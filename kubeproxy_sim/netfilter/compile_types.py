@@ -67,6 +67,7 @@ class Kind(IntEnum):
     MARK = 11
     CONNMARK = 12
     NOTRACK = 13
+    CT_ZONE = 14  # CT --zone/--zone-orig/--zone-reply: the connection's conntrack zone
 
 
 TERMINAL_NAT = frozenset({Kind.DNAT, Kind.SNAT, Kind.MASQUERADE, Kind.REDIRECT})

@@ -404,7 +404,8 @@ class Branch:
 
     __slots__ = ("bridge_port", "ct_dnat", "ctmark", "ctstate", "ctstatus", "den", "dnat", "doubts", "dport", "dst",
                  "env", "family", "in_iface", "mark", "masq", "nat_text", "num", "orig_dport", "orig_dst",
-                 "orig_sport", "orig_src", "out_iface", "path", "proto", "reply", "snat", "sport", "src", "tcp_flags")
+                 "orig_sport", "orig_src", "out_iface", "path", "proto", "reply", "snat", "sport", "src", "tcp_flags",
+                 "zone")
 
     def __init__(self, packet: Packet, env: Env) -> None:
         self.env = env
@@ -421,6 +422,7 @@ class Branch:
         self.out_iface = packet.out_iface
         self.mark = packet.mark
         self.ctmark = 0
+        self.zone = 0  # the conntrack zone: 0 unless a CT --zone rule sets one
         self.ctstate = packet.ctstate.value
         self.ctstatus = packet.ctstatus
         self.reply = packet.reply
@@ -444,6 +446,7 @@ class Branch:
         other.orig_sport, other.orig_dport = self.orig_sport, self.orig_dport
         other.in_iface, other.out_iface, other.bridge_port = self.in_iface, self.out_iface, self.bridge_port
         other.mark, other.ctmark, other.ctstate, other.ctstatus = self.mark, self.ctmark, self.ctstate, self.ctstatus
+        other.zone = self.zone
         other.tcp_flags, other.nat_text, other.reply = self.tcp_flags, self.nat_text, self.reply
         other.dnat, other.snat, other.masq, other.ct_dnat = self.dnat, self.snat, self.masq, self.ct_dnat
         other.path = list(self.path)
@@ -593,6 +596,8 @@ def _apply(rule: CompiledRule, kind: Kind, b: Branch) -> str | None:
         _mark(rule, kind, b)
     elif kind is Kind.NOTRACK:
         b.ctstate = CtState.UNTRACKED.value
+    elif kind is Kind.CT_ZONE:
+        b.zone = rule.zone if rule.zone is not None else b.mark & 0xFFFF
     return None
 
 
@@ -659,7 +664,8 @@ def _member(nat: NatRange, b: Branch, dnat: bool) -> int:
     """The address of ``nat``'s range that the kernel gives this connection (the packet's own without one)."""
     if nat.addr_lo is None or nat.addr_hi is None:
         return b.dst if dnat else b.src
-    return best_address(b.family, b.src, b.dst, nat.addr_lo, nat.addr_hi, dnat=dnat, persistent=nat.persistent)
+    return best_address(b.family, b.src, b.dst, nat.addr_lo, nat.addr_hi, dnat=dnat, persistent=nat.persistent,
+                        zone=b.zone)
 
 
 def _snat(rule: CompiledRule, nat: NatRange, b: Branch) -> None:
@@ -796,7 +802,7 @@ End = tuple[Branch, str]  # a branch at the end of its walk, with its verdict
 # to a branch depends only on the branch's fields, so the tracer can memoise them.
 MEMO_PIPELINES = ("TO_INPUT", "TO_FORWARD", "LOOPBACK_IN")
 MEMO_LIMIT = 1 << 16  # entries per pipeline before the memo starts afresh (bounded memory)
-EFFECT_KINDS = frozenset({*TERMINAL_NAT, Kind.MARK, Kind.CONNMARK, Kind.NOTRACK})
+EFFECT_KINDS = frozenset({*TERMINAL_NAT, Kind.MARK, Kind.CONNMARK, Kind.NOTRACK, Kind.CT_ZONE})
 
 
 @dataclass(frozen=True, slots=True)

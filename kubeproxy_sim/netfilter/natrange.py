@@ -15,7 +15,7 @@ chosen word by word; once a word falls below the range's high word the rest are 
 the whole word (0 to 2**32-2), so a range that spans a word boundary can yield an address
 outside it: the kernel's answer, reproduced as it is.
 
-The conntrack zone (``CT --zone``) is 0 unless a rule sets one, which this model does not follow.
+The conntrack zone is 0 unless a ``CT --zone`` rule in the raw table sets one (evaluate follows it).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Two scratch namespaces (``kpsim-<run>-nrc`` the clients, ``kpsim-<run>-nrn`` the node) joined by a veth: the
 clients' link holds 64 addresses of each family, the node DNATs service addresses to address ranges in
-PREROUTING (plain, ``--persistent``, an IPv6 range across a 32-bit word, port ranges) and SNATs what it forwards
+PREROUTING (plain, ``--persistent``, an IPv6 range across a 32-bit word, port ranges, a connection a raw
+``CT --zone`` put in zone 5) and SNATs what it forwards
 to ranges in POSTROUTING, and sends it out of a second veth, where nothing answers (conntrack confirms a
 connection in POSTROUTING, before the neighbour lookup). One UDP datagram per flow, each from its own source
 port (an SNAT reuses the mapping of an earlier connection from the same source address and port, which a trace
@@ -35,7 +36,14 @@ HEAD = """*nat
 :OUTPUT ACCEPT [0:0]
 :POSTROUTING ACCEPT [0:0]
 """
-RULES = {4: HEAD + """\
+RAW = """*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -d 10.96.0.14/32 -j CT --zone 5
+COMMIT
+"""
+RULES = {4: RAW + HEAD + """\
+-A PREROUTING -d 10.96.0.14/32 -p udp -m udp --dport 53 -j DNAT --to-destination 10.100.4.1-10.100.4.13
 -A PREROUTING -d 10.96.0.10/32 -p udp -m udp --dport 53 -j DNAT --to-destination 10.100.0.1-10.100.0.13
 -A PREROUTING -d 10.96.0.11/32 -p udp -m udp --dport 53 -j DNAT --to-destination 10.100.1.1-10.100.1.7 --persistent
 -A PREROUTING -d 10.96.0.12/32 -p udp -m udp --dport 53 -j DNAT --to-destination 10.100.2.1:2000-2063
@@ -51,7 +59,7 @@ COMMIT
 -A POSTROUTING -s fd77::/64 -d fd00:100::/64 -p udp -j SNAT --to-source fd00:200::1-fd00:200::b
 COMMIT
 """}
-SERVICES = {4: ("10.96.0.10", "10.96.0.11", "10.96.0.12", "10.96.0.13"),
+SERVICES = {4: ("10.96.0.10", "10.96.0.11", "10.96.0.12", "10.96.0.13", "10.96.0.14"),  # .14: in zone 5
             6: ("fd00:96::10", "fd00:96::11", "fd00:96::12")}
 CLIENTS = {4: [f"10.77.{i * 37 % 250}.{i * 11 % 250 + 2}" for i in range(2, 66)],
            6: [f"fd77::{i * 7919 % 65521:x}:{i * 31:x}" for i in range(2, 66)]}
