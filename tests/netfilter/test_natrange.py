@@ -249,6 +249,23 @@ def test_trace_keys_keep_each_source_apart_under_an_snat_range() -> None:
         assert result.uncertain[-1].reason.endswith(f", {format_address(4, member)}:40001")
 
 
+def test_the_walk_memo_keeps_each_source_apart_under_an_snat_range_no_check_reads() -> None:
+    """With no trace keys, the tracer memoises walks on the fields their rules read; an SNAT range whose rule
+    tests no source still reads it (the member is hashed from it), so two sources must not share a walk (the
+    NAT's reads are part of the rule's: review r1 #4)."""
+    rules = SNAT_RULES.replace("-s 10.77.0.0/16 ", "").format(range="10.200.0.1-10.200.0.11")
+    tracer = Tracer(parse_ruleset(rules), NodeContext.of(["10.0.0.1"]))
+    tracer.keys = None
+    members = []
+    for src in ("10.77.165.247", "10.77.211.85"):
+        member = format_address(4, best_address(4, _value(src), _value("10.100.0.12"), _value("10.200.0.1"),
+                                                _value("10.200.0.11"), dnat=False, persistent=False))
+        result = tracer.trace(Packet.of("udp", src, "10.100.0.12", 53, 40001))
+        assert result.uncertain[-1].reason.endswith(f", {member}:40001")
+        members.append(member)
+    assert members[0] != members[1]
+
+
 def test_trace_keys_are_off_under_a_dnat_to_an_address_range() -> None:
     compiled = compile_ruleset(parse_ruleset(RANGE_RULES.format(flags="")))
     with pytest.raises(Unkeyable, match="sends packets to an address range"):
