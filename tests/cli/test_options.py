@@ -436,3 +436,22 @@ def test_a_scenario_yaml_or_config_that_cannot_be_read_says_why_in_errors_unread
                            (tmp_path, "Is a directory")):
         assert main(["rules", "--scenario", "bootcamp", "--config", str(config)]) == 1
         assert f"kubeproxy-sim: {config}: cannot read the configuration: {reason}\n" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["replay", "--masq", "STATE"], "unrecognized arguments: --masq"),
+    (["rules", "--scenario", "bootcamp", "--masq"], "unrecognized arguments: --masq"),
+    (["rules", "--scen", "bootcamp"], "unrecognized arguments: --scen bootcamp"),
+    (["netns", "send", "--fro", "a", "--to", "b", "x"], "the following arguments are required: --from"),
+    (["--col", "never", "rules"], "invalid choice: 'never'"),
+])
+def test_an_option_is_taken_by_its_whole_name_only(argv: list[str], said: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """As kube-proxy's flags (pflag): argparse took a unique prefix, so ``replay --masq FILE`` read FILE as
+    --masquerade-all's value ("is not a boolean"), where the whole name is rewritten to ``--masquerade-all=true``."""
+    state = str(Path(__file__).parent / "replay_states" / "step1.yaml")
+    with pytest.raises(SystemExit) as exc:
+        main([state if word == "STATE" else word for word in argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert said in err and "is not a boolean" not in err, err
