@@ -90,7 +90,8 @@ def _probability_threshold(text: str) -> int:
         value = float.fromhex(text) if text.lower().lstrip("+-").startswith("0x") else float(text)  # strtod's hex
     except ValueError:
         value = math.nan  # (float()'s own words name Python, not the rule)
-    if "_" in text or text != text.strip():  # float() reads 0_5 as 5 and skips blanks; strtod stops there
+    # float() reads 0_5 as 5, skips blanks and reads any script's digits ('٠.٥'); strtod stops at each
+    if "_" in text or text != text.strip() or not text.isascii():
         value = math.nan
     if not 0.0 <= value <= 1.0:
         problem = "not a number in 0-1" if math.isnan(value) else "not in 0-1"

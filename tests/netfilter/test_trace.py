@@ -457,6 +457,9 @@ NUMBERS_REFUSED = {  # a rule's options, and what the trace says of the value ip
     "-m statistic --mode random --probability abc": "--probability abc is not a number in 0-1",
     "-m statistic --mode random --probability 0_5": "--probability 0_5 is not a number in 0-1",
     "-m statistic --mode random --probability nan": "--probability nan is not a number in 0-1",
+    # float() reads any script's digits; strtod only 0-9 (review r1 #8)
+    "-m statistic --mode random --probability \u0660.\u0665": "--probability \u0660.\u0665 is not a number in 0-1",
+    "-m statistic --mode random --probability \uff10.\uff15": "--probability \uff10.\uff15 is not a number in 0-1",
     "-m mark --mark abc": "--mark abc is not a mark: VALUE[/MASK], numbers in 0-4294967295 (0x.. hex, 0.. octal)",
     "-m connmark --mark 0x1/zz": "--mark 0x1/zz is not a mark: VALUE[/MASK], numbers in 0-4294967295",
     "-m mark --mark 4294967296": "--mark 4294967296 is not a mark",
