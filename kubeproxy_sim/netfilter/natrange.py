@@ -10,7 +10,8 @@ to. ``--random``/``--random-fully`` change only the port search, never this choi
 
 The kernel hashes the four 32-bit words of its address union (an IPv4 address is the first
 word, the other three zero) as the host reads them: the network-order bytes taken as
-little-endian integers on x86-64 and arm64, which is what a node runs. An IPv6 range is
+little-endian integers, as x86-64 and arm64 read them. A little-endian node is assumed (a
+big-endian one, s390x say, hashes other integers and gets other members). An IPv6 range is
 chosen word by word; once a word falls below the range's high word the rest are taken from
 the whole word (0 to 2**32-2), so a range that spans a word boundary can yield an address
 outside it: the kernel's answer, reproduced as it is.
