@@ -40,7 +40,8 @@ VARIANTS = {"": (), "-mixed": ("--mix", MIX, "--not-ready", "0.05", "--terminati
 
 
 def gen_cluster(directory: Path, services: int, endpoints: int, fmt: str, variant: str = "") -> Path:
-    """gen_scale.py's cluster, generated once per work directory; ``variant`` "-mixed" is the MIX of kinds."""
+    """gen_scale.py's cluster, generated once per work directory; ``variant`` (a key of VARIANTS): "-mixed" the
+    MIX of kinds, "-clientip" every service ClusterIP with ClientIP affinity."""
     out = directory / f"cluster-{services}x{endpoints}{variant}.{fmt}"
     if not out.exists():
         subprocess.run([PYTHON, str(ROOT / "tools" / "gen_scale.py"), "--services", str(services),
