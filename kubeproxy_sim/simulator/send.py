@@ -28,10 +28,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, cut, one_of
 from kubeproxy_sim.netfilter.packet import Packet, format_address, loopback, loopback_source, parse_address
 from kubeproxy_sim.netfilter.trace import Outcome
 from kubeproxy_sim.objects.model import ServiceType
+from kubeproxy_sim.objects.report import number
 from kubeproxy_sim.simulator.dns import (
     CLUSTER,
     MAX_CNAME_CHAIN,
@@ -116,8 +117,10 @@ class SendResult:
 
 def _bad(text: str, flag: str, expected: str, *, usage: bool = False) -> InputError:
     """The flag's value refused; ``usage``: it is of none of the flag's forms (a usage error, 2), else it is of
-    the right shape but names nothing there is, or something of the other family (invalid input, 1)."""
-    return (UsageError if usage else InputError)(Diagnostic(f"{text!r}: {expected}", field=flag))
+    the right shape but names nothing there is, or something of the other family (invalid input, 1). A value
+    past 200 characters is cut, saying its length, as objects.report's quote does."""
+    shown, more = cut(text)
+    return (UsageError if usage else InputError)(Diagnostic(f"{shown!r}{more}: {expected}", field=flag))
 
 
 def _is_address(text: str) -> bool:
@@ -183,7 +186,9 @@ def split_destination(text: str) -> tuple[str, int]:
         raise _bad(text, "--to", "expected IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT "
                    "or node/NAME:NODEPORT, with a port 1-65535", usage=True)
     if not 0 < int(port_text) < 65536:
-        raise _bad(text, "--to", f"port {int(port_text)} is out of range; expected a port 1-65535")
+        port = number(int(port_text))  # (past 200 digits: how many)
+        raise _bad(text, "--to", f"port {port if port.isdigit() else f'({port})'} is out of range; expected a port "
+                   "1-65535")
     if ":" in host and not host.startswith("["):
         # "fd00::1:80" is fd00::1 port 80, or fd00::1:80 with the port left out: the brackets say which
         raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80",

@@ -709,3 +709,17 @@ def test_send_udp_datagrams_from_a_port_whose_entry_lives_follow_it() -> None:
     sim.ephemeral_port = lambda: 40000  # type: ignore[method-assign]
     result = send(sim, "pod/default/client", "10.96.0.53:53", proto="udp", count=50, seed=23)
     assert [d.count for d in result.delivered if d.count] == [50]
+
+
+def test_a_port_of_thousands_of_digits_is_said_by_its_length_not_written_out() -> None:
+    """objects.report's way with a huge integer (review r1 #9): the value cut at 200 characters with its length,
+    the port by its number of digits, so the line stays short."""
+    from kubeproxy_sim.simulator.send import split_destination
+
+    text = "10.96.0.1:" + "9" * 1000  # (the CLI lifts Python's 4,300-digit limit; a test has it)
+    with pytest.raises(InputError) as caught:
+        split_destination(text)
+    message = str(caught.value)
+    assert message.endswith("'... (1,010 characters): port (an integer of 1,000 digits) is out of range; expected "
+                            "a port 1-65535")
+    assert len(message) < 320
