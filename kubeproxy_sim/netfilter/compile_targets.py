@@ -142,7 +142,10 @@ def nat_of(target: Target, kind: Kind, family: int) -> NatRange | None:
 def nat_reads(kind: Kind, nat: NatRange | None) -> frozenset[str]:
     """The branch fields a DNAT's or SNAT's choice from its range reads (see evaluate's ``_nat``): an address
     range hashes the source and destination addresses and the conntrack zone; a port range keeps a DNAT's
-    destination port when inside it; an SNAT keeps a source (address and port) already inside its range."""
+    destination port when inside it; an SNAT keeps a source (address and port) already inside its range, and
+    a MASQUERADE keeps its source port inside its ``--to-ports`` range."""
+    if nat is not None and kind is Kind.MASQUERADE and nat.port_lo != nat.port_hi:
+        return frozenset({"src", "sport"})  # its port kept inside --to-ports; the doubt names the source
     if nat is None or kind not in (Kind.DNAT, Kind.SNAT):
         return frozenset()
     fields = set()

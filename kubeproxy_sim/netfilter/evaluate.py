@@ -654,10 +654,22 @@ def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> str:
         b.doubts.append((rule, "the outgoing interface's address is not known; the source is unchanged"))
     else:
         b.src = source
-    if nat is not None and nat.port_lo is not None:
-        b.sport = nat.port_lo
     b.snat = b.masq = True
+    if nat is not None:
+        _source_port(rule, nat, b)
     return ACCEPT
+
+
+def _source_port(rule: CompiledRule, nat: NatRange, b: Branch) -> None:
+    """A MASQUERADE's port as get_unique_tuple maps an SNAT's (its address already set): the packet's own when
+    inside ``--to-ports`` (unless random), else the range's first, said (see :func:`_range_doubt`). A port drawn
+    under --random or --random-fully with no range is not said: no output of a trace shows the source port after
+    the last hook, and kube-proxy's own MASQUERADE has --random-fully."""
+    kept = not nat.random and _keeps_port(nat, b.sport)
+    if nat.port_lo is not None and not kept:
+        b.sport = nat.port_lo
+    if nat.port_lo != nat.port_hi:
+        b.doubts.append((rule, _range_doubt(rule, b, kept)))
 
 
 def _member(nat: NatRange, b: Branch, dnat: bool) -> int:
@@ -742,8 +754,9 @@ def _range_doubt(rule: CompiledRule, b: Branch, kept: bool) -> str:
     """
     nat = rule.nat
     assert nat is not None  # only a rule with a range asks
-    snat = rule.kind is Kind.SNAT
-    flag = {Kind.REDIRECT: "--to-ports", Kind.SNAT: "--to-source"}.get(rule.kind, "--to-destination")
+    snat = rule.kind is Kind.SNAT or rule.kind is Kind.MASQUERADE
+    flag = {Kind.REDIRECT: "--to-ports", Kind.MASQUERADE: "--to-ports", Kind.SNAT: "--to-source"}.get(
+        rule.kind, "--to-destination")
     how, which = [], []
     if snat and not nat.random:
         how.append("the mapping an earlier connection from the same source address and port has in the range, "

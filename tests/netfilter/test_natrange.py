@@ -313,3 +313,25 @@ def test_a_redirect_to_a_port_range_draws_its_port_under_random(flags: str, port
     assert outcome.destination is not None and outcome.destination.endswith(f":{port}")
     (doubt,) = [u.reason for u in result.uncertain if u.reason.startswith("--to-ports 8000-8010 is a range")]
     assert ("searched from a random port" in doubt) == random
+
+
+def _masquerade_doubts(target: str, sport: int) -> list[str]:
+    rules = SNAT_RULES.format(range="10.200.0.1").replace("-j SNAT --to-source 10.200.0.1", f"-j {target}")
+    node = NodeContext.of(["10.0.0.1"], interfaces={"eth0": ["10.0.0.1"]}, routes=[("0.0.0.0/0", "eth0")])
+    result = Tracer(parse_ruleset(rules), node).trace(Packet.of("udp", "10.77.0.2", "10.100.0.12", 53, sport))
+    assert [o.masquerade for o in result.outcomes] == [True]
+    return [u.reason for u in result.uncertain if u.line == 6]
+
+
+@pytest.mark.parametrize(("target", "sport", "ending"), [
+    ("MASQUERADE --to-ports 1000-2000", 1500, "assumed no earlier connection and the packet's port, 10.0.0.1:1500"),
+    ("MASQUERADE --to-ports 1000-2000", 40001, "assumed no earlier connection and the first port, 10.0.0.1:1000"),
+    ("MASQUERADE --to-ports 1000-2000 --random", 1500, "assumed the first port, 10.0.0.1:1000"),
+])
+def test_a_masquerade_to_a_port_range_keeps_a_port_inside_unless_random(target: str, sport: int,
+                                                                         ending: str) -> None:
+    """get_unique_tuple keeps a source port already inside --to-ports, as for an SNAT (and as the simulator
+    does); the trace took the first port whatever the packet's (review r1 #5)."""
+    (doubt,) = _masquerade_doubts(target, sport)
+    assert doubt.startswith("--to-ports 1000-2000 is a range: the kernel gives each connection one of its members")
+    assert doubt.endswith(ending)
