@@ -18,11 +18,11 @@ to E makes the later hooks meet E's. So the tests for D are the global ones plus
 D and under every address a DNAT can send it to, worked out once per destination.
 
 When a check reads the source without saying how (an ipset, say), the class is the address
-itself: still exact, only with less sharing; so it is under an SNAT to a range, whose
-member the kernel hashes from the source. When any rule does not declare what it reads,
-a DNAT sends packets to an address range (each source its own member, which may be any
-address of the range), or the chains are compiled lazily, there is no key at all and the
-tracer walks every packet.
+itself: still exact, only with less sharing; so it is under an SNAT or a DNAT to an address
+range, whose member the kernel hashes from the source (a DNAT's may be any address of the
+range: the key is then the whole packet, so where the member leads need not be followed), for
+the destinations whose walk meets such a rule. When any rule does not declare what it reads,
+or the chains are compiled lazily, there is no key at all and the tracer walks every packet.
 """
 
 from __future__ import annotations
@@ -82,9 +82,9 @@ class SourceTests:
             if check.reads & SOURCE_FIELDS:  # type: ignore[attr-defined]
                 self._add_test(check.source, full)  # type: ignore[attr-defined]
         if "src" in nat_reads(rule.kind, rule.nat):  # a range's member hangs on the source address itself
-            self.opaque = True
-        if rule.kind is Kind.DNAT and rule.nat is not None and rule.nat.addr_lo is not None:
-            self.targets.add(rule.nat.addr_lo)  # one address: the survey refuses a DNAT to a range
+            self.opaque = True  # (and the key, the whole packet, needs no DNAT range's members followed)
+        elif rule.kind is Kind.DNAT and rule.nat is not None and rule.nat.addr_lo is not None:
+            self.targets.add(rule.nat.addr_lo)  # one address
         elif rule.kind is Kind.REDIRECT:
             self.redirects = True
 
@@ -150,9 +150,6 @@ class TraceKeys:
                 reads = rule.reads
                 if reads is None:
                     raise Unkeyable(f"{rule.text()!r} does not declare what it reads")
-                if rule.kind is Kind.DNAT and rule.nat is not None and rule.nat.addr_lo != rule.nat.addr_hi:
-                    # its member hangs on each source and may be any address of the range (or, IPv6, beyond)
-                    raise Unkeyable(f"{rule.text()!r} sends packets to an address range")
                 if not reads.isdisjoint(SOURCE_PORTS):
                     self.sport = True
                 if not reads.isdisjoint(SOURCE_FIELDS):

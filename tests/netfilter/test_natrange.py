@@ -15,7 +15,6 @@ from kubeproxy_sim.netfilter.compile import compile_ruleset
 from kubeproxy_sim.netfilter.natrange import best_address, jhash2
 from kubeproxy_sim.netfilter.packet import Packet, format_address, parse_address
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
-from kubeproxy_sim.netfilter.tracekey import TraceKeys, Unkeyable
 from tests.budget import budget
 
 
@@ -266,10 +265,20 @@ def test_the_walk_memo_keeps_each_source_apart_under_an_snat_range_no_check_read
     assert members[0] != members[1]
 
 
-def test_trace_keys_are_off_under_a_dnat_to_an_address_range() -> None:
+def test_trace_keys_keep_each_source_apart_under_a_dnat_to_an_address_range() -> None:
+    """A DNAT to an address range keys its destination's traces by the exact source (its member is hashed from
+    it), as an SNAT range does, instead of turning the keys off for the whole ruleset (review r1 #6)."""
     compiled = compile_ruleset(parse_ruleset(RANGE_RULES.format(flags="")))
-    with pytest.raises(Unkeyable, match="sends packets to an address range"):
-        TraceKeys(compiled, Tracer(compiled, NodeContext.of(["10.0.0.1"])).engine.env)
+    tracer = Tracer(compiled, NodeContext.of(["10.0.0.1"]))
+    assert tracer.keys is not None
+    clients = ("10.77.165.247", "10.77.211.85", "10.77.111.35")
+    for src in clients:
+        member = best_address(4, _value(src), _value("10.96.0.10"), _value("10.100.0.1"), _value("10.100.0.13"),
+                              dnat=True, persistent=False)
+        result = tracer.trace(Packet.of("udp", src, "10.96.0.10", 53, 40000))
+        assert [o.destination for o in result.outcomes] == [f"{format_address(4, member)}:53"]
+    keys = tracer.keys
+    assert len({keys.key(Packet.of("udp", src, "10.96.0.10", 53, 40000)) for src in clients}) == 3
 
 
 @pytest.mark.parametrize(("target", "ports", "random", "persistent"), [
