@@ -9,9 +9,10 @@ per name tried, where ``send`` makes one query per connection, see Simulator.dns
 res_search does: at the first NOERROR answer with records (an address; or a CNAME alone, which res_search
 returns and getaddrinfo finds no address in); a name without any (NXDOMAIN, no data, or SERVFAIL) goes on to the
 next; a query that fails (refused, no answer within TIMEOUT) or is answered REFUSED (or another error rcode) ends
-the lookup. Lookups run concurrently, so dropped queries cost one timeout. Prints one JSON list, per
-lookup: the answer (``rcode``, ``name`` answered, ``addresses``, ``witness``: who answered and what it saw, ``id``:
-the message ID asked with) or ``{"error": reason, "name": NAME}``.
+the lookup. An answer truncated to fit a datagram is asked again over TCP (:func:`query`). Lookups run
+concurrently, so dropped queries cost one timeout. Prints one JSON list, per lookup: the answer (``rcode``,
+``name`` answered, ``addresses``, ``witness``: who answered and what it saw, ``id``: the message ID asked with,
+``over``: udp or tcp) or ``{"error": reason, "name": NAME}`` (``why`` too for an answer that cannot be read).
 """
 
 from __future__ import annotations
@@ -75,34 +76,67 @@ def _bind(sock: socket.socket, bind: str | None, draw: Draw) -> None:
     raise OSError(errno.EADDRINUSE, "every port tried is taken")
 
 
+def _ask_udp(sock: socket.socket, server: str, port: int, message: bytes, qid: int,
+             deadline: float) -> dnswire.Reply:
+    """The datagram answer to ``message`` with its ID (one of another ID is passed over, as res_send does)."""
+    sock.connect((server, port))  # connected: an ICMP error comes back as ECONNREFUSED, ...
+    sock.send(message)
+    while True:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        reply = dnswire.parse_response(sock.recv(dnswire.TCP_LIMIT))
+        if reply.id == qid:
+            return reply
+
+
+def _ask_tcp(sock: socket.socket, server: str, port: int, message: bytes, deadline: float) -> dnswire.Reply:
+    """The answer to ``message`` over TCP: each way a two-byte length, then the message (RFC 1035 4.2.2)."""
+    sock.settimeout(max(deadline - time.monotonic(), 0.001))
+    sock.connect((server, port))
+    sock.sendall(dnswire.LENGTH.pack(len(message)) + message)
+    data = b""
+    while len(data) < dnswire.LENGTH.size or len(data) < dnswire.LENGTH.size + dnswire.LENGTH.unpack_from(data)[0]:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        chunk = sock.recv(dnswire.TCP_LIMIT + dnswire.LENGTH.size)
+        if not chunk:
+            raise dnswire.WireError(f"the server closed the connection after {len(data)} bytes of the answer")
+        data += chunk
+    return dnswire.parse_response(data[dnswire.LENGTH.size:dnswire.LENGTH.size + dnswire.LENGTH.unpack_from(data)[0]])
+
+
 def query(server: str, port: int, name: str, qtype: str, timeout: float, bind: str | None,
           dscp: int, draw: Draw) -> dict[str, Any]:
-    """One question of one name, from a fresh socket: the reply read, or the reason there is none."""
+    """One question of one name, from a fresh socket: the reply read, or the reason there is none. A truncated
+    answer (TC: it did not fit 512 bytes) is asked again over TCP, of the same server and port with the same
+    message, as glibc's res_send does, from a port of the kernel's choice (``over``: "tcp" then); the error of
+    that retry is prefixed ``tcp `` (so netns send can say the retry failed). A reply that cannot be read is the
+    error ``undecodable``, ``why`` saying what is wrong with it (a bug of the responder: netns send refuses the
+    run)."""
     family = socket.AF_INET6 if ":" in server else socket.AF_INET
-    qid = draw.qid
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        mark(sock, dscp)
-        deadline = time.monotonic() + timeout
-        try:
+    message = dnswire.encode_query(draw.qid, name, qtype)
+    deadline = time.monotonic() + timeout
+    over = "udp"
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            mark(sock, dscp)
             _bind(sock, bind, draw)
-            sock.connect((server, port))  # connected: an ICMP error comes back as ECONNREFUSED, ...
-            sock.send(dnswire.encode_query(qid, name, qtype))
-            while True:
-                sock.settimeout(max(deadline - time.monotonic(), 0.001))
-                try:
-                    reply = dnswire.parse_response(sock.recv(4096))
-                except dnswire.WireError:
-                    continue  # not an answer: keep waiting for one (a resolver drops it too)
-                if reply.id == qid:
-                    break
-        except TimeoutError:
-            return {"error": "timeout", "name": name}
-        except OSError as exc:
-            return {"error": reason(exc.errno or 0), "name": name}
+            reply = _ask_udp(sock, server, port, message, draw.qid, deadline)
+        if reply.truncated:
+            over = "tcp"
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                mark(sock, dscp)
+                if bind:
+                    sock.bind((bind, 0))
+                reply = _ask_tcp(sock, server, port, message, deadline)
+    except dnswire.WireError as exc:
+        return {"error": "undecodable", "why": f"over {over.upper()}: {exc}", "name": name}
+    except TimeoutError:
+        return {"error": "timeout" if over == "udp" else "tcp timeout", "name": name}
+    except OSError as exc:
+        return {"error": reason(exc.errno or 0) if over == "udp" else f"tcp {reason(exc.errno or 0)}", "name": name}
     witness = json.loads(reply.witness) if reply.witness else None
     addresses = [value for _, kind, value in reply.answers if kind == qtype]
     return {"rcode": reply.rcode, "name": name, "addresses": addresses, "records": len(reply.answers),
-            "witness": witness, "id": qid}
+            "witness": witness, "id": draw.qid, "over": over}
 
 
 def lookup(server: str, port: int, names: list[str], qtype: str, timeout: float, bind: str | None,

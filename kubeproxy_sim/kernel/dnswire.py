@@ -2,8 +2,10 @@
 only, so the servers and the client that import it start fast.
 
 A query asks one name of one type (A or AAAA) with recursion desired, as glibc's stub resolver does. A response
-echoes its question and carries the answer section in order (a CNAME before what its target gives), written
-without name compression; the parser follows compression pointers all the same, so any server's answer reads.
+echoes its question and carries the answer section in order (a CNAME before what its target gives), cut to the
+client's limit as CoreDNS cuts it (:func:`encode_response`: 512 bytes over UDP, so a large answer comes with TC set
+and the client asks again over TCP, each message there after a two-byte length); the parser follows compression
+pointers, so any server's answer reads.
 The responder adds one TXT record to the additional section (owner :data:`WITNESS`), the JSON line the kernel's
 servers answer with (pod, the source address it saw, the address the query arrived at), which a resolver ignores
 and ``netns send`` uses to know who answered.
@@ -20,7 +22,10 @@ TYPE_NAMES = {v: k for k, v in TYPES.items()}
 RCODES = {"NOERROR": 0, "FORMERR": 1, "SERVFAIL": 2, "NXDOMAIN": 3, "NOTIMP": 4, "REFUSED": 5}
 RCODE_NAMES = {v: k for k, v in RCODES.items()}
 CLASS_IN = 1
-QR, AA, RD = 0x8000, 0x0400, 0x0100
+QR, AA, TC, RD = 0x8000, 0x0400, 0x0200, 0x0100
+UDP_LIMIT = 512  # what CoreDNS answers a UDP query without EDNS0 with at most (glibc sends none by default)
+TCP_LIMIT = 65535  # over TCP: what the two-byte length allows
+LENGTH = struct.Struct("!H")  # the length before each message over TCP (RFC 1035 4.2.2)
 TTL = 5  # CoreDNS's kubernetes plugin default
 WITNESS = "responder.kpsim."
 HEADER = struct.Struct("!HHHHHH")
@@ -46,6 +51,7 @@ class Reply:
     rcode: str
     answers: tuple[tuple[str, str, str], ...]  # (owner, type name, value: an address or a CNAME target)
     witness: str  # the responder's TXT (see WITNESS), "" when there is none
+    truncated: bool = False  # TC: the answer did not fit the UDP limit; the client asks again over TCP
 
 
 def encode_name(name: str) -> bytes:
@@ -56,6 +62,22 @@ def encode_name(name: str) -> bytes:
             raise WireError(f"the label {label!r} of {name!r} is empty or longer than 63 bytes")
         out += bytes([len(raw)]) + raw
     return bytes(out + b"\0")
+
+
+def _put_name(out: bytearray, name: str, seen: dict[str, int] | None) -> None:
+    """Write ``name`` at the end of ``out``; with ``seen`` (each suffix written so far, by offset), its longest
+    suffix already written as a pointer to it (RFC 1035 4.1.4), as miekg/dns compresses a message CoreDNS must
+    make smaller."""
+    labels = name.rstrip(".").split(".") if name.strip(".") else []
+    for index, label in enumerate(labels):
+        suffix = ".".join(labels[index:]).lower()
+        if seen is not None and suffix in seen:
+            out += LENGTH.pack(0xC000 | seen[suffix])
+            return
+        if seen is not None and len(out) < 0x4000:  # a pointer has 14 bits
+            seen[suffix] = len(out)
+        out += encode_name(label)[:-1]
+    out += b"\0"
 
 
 def _read_name(data: bytes, offset: int) -> tuple[str, int]:
@@ -105,22 +127,56 @@ def _rdata(kind: str, value: str) -> bytes:
         return socket.inet_pton(socket.AF_INET, value)
     if kind == "AAAA":
         return socket.inet_pton(socket.AF_INET6, value)
-    if kind == "CNAME":
-        return encode_name(value)
     raw = value.encode()  # TXT: character strings of at most 255 bytes
     return b"".join(bytes([len(chunk)]) + chunk for chunk in (raw[i:i + 255] for i in range(0, len(raw), 255)))
 
 
+def _put_record(out: bytearray, owner: str, kind: str, value: str, seen: dict[str, int] | None = None) -> None:
+    _put_name(out, owner, seen)
+    out += struct.pack("!HHI", TYPES[kind], CLASS_IN, TTL)
+    start = len(out) + 2
+    out += b"\0\0"
+    if kind == "CNAME":  # a name in the data: compressed too
+        _put_name(out, value, seen)
+    else:
+        out += _rdata(kind, value)
+    out[start - 2:start] = LENGTH.pack(len(out) - start)
+
+
 def _record(owner: str, kind: str, value: str) -> bytes:
-    rdata = _rdata(kind, value)
-    return encode_name(owner) + struct.pack("!HHIH", TYPES[kind], CLASS_IN, TTL, len(rdata)) + rdata
+    out = bytearray()
+    _put_record(out, owner, kind, value)
+    return bytes(out)
 
 
-def encode_response(question: Question, rcode: str, answers: list[tuple[str, str, str]], witness: str) -> bytes:
-    """An authoritative answer to ``question``: its records in order, the witness TXT in the additional section."""
-    header = HEADER.pack(question.id, QR | AA | (question.flags & RD) | RCODES[rcode], 1, len(answers), 0, 1)
-    body = encode_name(question.name) + struct.pack("!HH", question.qtype, CLASS_IN)
-    return header + body + b"".join(_record(*a) for a in answers) + _record(WITNESS, "TXT", witness)
+def _sections(question: Question, answers: list[tuple[str, str, str]],
+              seen: dict[str, int] | None) -> tuple[bytearray, list[int]]:
+    """The message from the question on (its header left zero), and where it ends after the question and after
+    each record (compressed with ``seen``, else not)."""
+    out = bytearray(HEADER.size)
+    _put_name(out, question.name, seen)
+    out += struct.pack("!HH", question.qtype, CLASS_IN)
+    ends = [len(out)]
+    for answer in answers:
+        _put_record(out, *answer, seen=seen)
+        ends.append(len(out))
+    return out, ends
+
+
+def encode_response(question: Question, rcode: str, answers: list[tuple[str, str, str]], witness: str,
+                    limit: int = TCP_LIMIT) -> bytes:
+    """An authoritative answer to ``question``: its records in order, the witness TXT in the additional section.
+    Cut to ``limit`` bytes as CoreDNS's request.Scrub cuts a reply: sent whole when it fits uncompressed, else
+    compressed; when that does not fit either, the question is kept and as many whole records as fit, with TC
+    set. The witness is ours, not CoreDNS's: it rides outside the limit (so the cut is what CoreDNS's would be)
+    and is never cut (so who answered is known of a truncated answer too)."""
+    body, ends = _sections(question, answers, None)
+    if ends[-1] > limit:
+        body, ends = _sections(question, answers, {})
+    kept = max(k for k, end in enumerate(ends) if end <= limit or k == 0)
+    flags = QR | AA | (question.flags & RD) | RCODES[rcode] | (TC if kept < len(answers) else 0)
+    return HEADER.pack(question.id, flags, 1, kept, 0, 1) + bytes(body[HEADER.size:ends[kept]]) + \
+        _record(WITNESS, "TXT", witness)
 
 
 def encode_failure(data: bytes, witness: str) -> bytes | None:
@@ -164,7 +220,7 @@ def parse_response(data: bytes) -> Reply:
             answers.append((owner, name, _read_name(data, start)[0]))
         elif index >= ancount + nscount and name == "TXT" and owner == WITNESS.rstrip("."):
             witness = _txt(data[start:offset])
-    return Reply(qid, RCODE_NAMES.get(flags & 0xF, str(flags & 0xF)), tuple(answers), witness)
+    return Reply(qid, RCODE_NAMES.get(flags & 0xF, str(flags & 0xF)), tuple(answers), witness, bool(flags & TC))
 
 
 def _txt(rdata: bytes) -> str:

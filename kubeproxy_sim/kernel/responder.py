@@ -82,9 +82,12 @@ class Responder:
     def __init__(self, records: dict[str, Any]) -> None:
         self.dns = cluster_dns(records)
 
-    def answer(self, data: bytes, witness: str) -> bytes | None:
+    def answer(self, data: bytes, witness: str, limit: int = dnswire.UDP_LIMIT) -> bytes | None:
         """The response to a DNS query (None: ``data`` is no query). A question of the cluster's address type is
-        answered with its CNAMEs and addresses; of another type, with the name's rcode and its CNAMEs only."""
+        answered with its CNAMEs and addresses; of another type, with the name's rcode and its CNAMEs only. Cut to
+        ``limit`` (dnswire.UDP_LIMIT for a datagram, TCP_LIMIT over TCP) as CoreDNS cuts it: TC set when records
+        were left out. A query with an EDNS0 OPT record is answered as one without (512 bytes over UDP, no OPT
+        echoed): netns send's client, as glibc without ``options edns0``, never sends one."""
         question = dnswire.parse_query(data)
         if question is None:
             return None
@@ -93,7 +96,7 @@ class Responder:
         records = [(r.name, r.type, r.value) for r in found.records if r.type in wanted]
         if found.rcode == "NOERROR":
             records = load_balanced(records, question.id)
-        return dnswire.encode_response(question, found.rcode, records, witness)
+        return dnswire.encode_response(question, found.rcode, records, witness, limit)
 
     @staticmethod
     def failure(data: bytes, witness: str) -> bytes | None:

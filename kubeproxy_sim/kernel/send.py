@@ -282,6 +282,7 @@ def _source_resolver(state: dict[str, Any], source: Source | None) -> tuple[Reso
 #                REJECT when a node counted this run's packets at a REJECT rule, else DROP
 #   reset        ECONNRESET after the handshake                                                   -> REJECT
 #   no reply     connected, but the server closed without a line                                  -> TIMEOUT
+TCP_RETRY = "tcp "  # before the reason a DNS query's retry over TCP failed for (see .dnsquery.query)
 REASONS = {"refused": ("REJECT", "connection refused (a REJECT rule answered, or nothing listens on the port)"),
            "unreachable": ("NO_ROUTE", "network unreachable (a router has no route to the destination)"),
            "reset": ("REJECT", "connection reset"),
@@ -332,6 +333,9 @@ class Tally:
                           tuple(failed))
 
     def _named(self, reason: str) -> tuple[str, str]:
+        if reason.startswith(TCP_RETRY):  # a DNS answer truncated over UDP, asked again over TCP (.dnsquery)
+            name, detail = self._named(reason.removeprefix(TCP_RETRY))
+            return name, f"the answer over UDP was truncated, and the retry over TCP failed: {detail}"
         if reason == "timeout":
             name = "DROP" if "DROP" in self.verdicts else "TIMEOUT"
             return name, f"no answer within {self.timeout:g} s" + (
@@ -488,8 +492,14 @@ def targets(dest: Destination, answers: list[dict[str, Any]], count: int, seed: 
 
 def check_answers(dest: Destination, answers: list[dict[str, Any]]) -> None:
     """Refuse the run when an answer does not give the addresses cluster DNS gave: the responders answer from
-    cluster DNS, so that is a bug, as is a responder that failed (its SERVFAIL's witness says why)."""
+    cluster DNS, so that is a bug, as is a responder that failed (its SERVFAIL's witness says why) and an answer
+    that cannot be read."""
     assert dest.query is not None
+    unread = next((a for a in answers if a.get("error") == "undecodable"), None)
+    if unread is not None:
+        raise InputError(Diagnostic(
+            f"{dest.label!r}: the answer to the DNS query for {unread['name']} could not be read ({unread['why']}): "
+            "the responder answers every query readably (a bug: please report it)", field="--to"))
     wrong = next((a for a in answers if "error" not in a and set(a["addresses"]) != set(dest.choices())), None)
     if wrong is not None:
         witness = wrong.get("witness") or {}

@@ -11,7 +11,8 @@ the address reported is the one asked for (the conntrack original). ``dns:PORT``
 is UDP on PORT that also answers DNS queries (a kube-dns endpoint pod's target port,
 see :mod:`.responder`): the cluster's records come as JSON on standard input, and
 only then is more than the standard library imported; without it the server starts
-fast.
+fast. A ``tcp:PORT`` beside ``dns:PORT`` answers DNS over TCP too (where a client asks
+again when the UDP answer was truncated, see :class:`DnsTcp`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import selectors
 import socket
 import struct
 import sys
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 IP_PKTINFO = 8  # Linux's; the socket module has no name for it (the others it names: socket.IP_TOS, ...)
 SO_ORIGINAL_DST = 80  # IPv4 (SOL_IP) and IPv6 (SOL_IPV6, IP6T_SO_ORIGINAL_DST): a redirected connection's address
 CONNTRACK = "/proc/net/nf_conntrack"
+DNS_TCP_WAIT = 1.0  # seconds a connection to a DNS TCP port has to ask before it is answered as a probe's
+LENGTH = struct.Struct("!H")  # dnswire.LENGTH (not imported: a server without DNS starts on the standard library)
 
 
 def _bind(proto: str, port: int, family: socket.AddressFamily) -> socket.socket:
@@ -158,6 +162,81 @@ def _serve_udp(pod: str, sock: socket.socket, catch_all: bool = False,
         sock.sendmsg([dns or line], reply, 0, peer)
 
 
+def _send(conn: socket.socket, data: bytes) -> None:
+    """All of ``data`` on a connection the selector holds (non-blocking), waiting for a slow client a while."""
+    conn.setblocking(True)
+    conn.settimeout(2)
+    with contextlib.suppress(OSError):
+        conn.sendall(data)
+
+
+class DnsTcp:
+    """A DNS port's TCP side. A DNS client speaks first (a query after its two-byte length) and gets the answer
+    the same way; a probe waits for the server to speak, so a connection that has sent nothing within
+    DNS_TCP_WAIT gets the JSON line. Connections wait in the server's one selector, so none holds up another."""
+
+    def __init__(self, selector: selectors.BaseSelector, responder: Responder) -> None:
+        self.selector = selector
+        self.responder = responder
+        self.waiting: dict[socket.socket, tuple[float, bytes]] = {}  # connection -> (its deadline, read so far)
+
+    def accept(self, pod: str, listener: socket.socket, catch_all: bool = False) -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        conn.setblocking(False)
+        self.waiting[conn] = (time.monotonic() + DNS_TCP_WAIT, b"")
+        self.selector.register(conn, selectors.EVENT_READ, (self.read, catch_all))
+
+    def read(self, pod: str, conn: socket.socket, catch_all: bool = False) -> None:
+        """More of a query; the answer once it is whole (a connection closed before that: dropped)."""
+        deadline, data = self.waiting[conn]
+        try:
+            chunk = conn.recv(65537)
+        except OSError:
+            chunk = b""
+        data += chunk
+        if chunk and (len(data) < LENGTH.size or len(data) < LENGTH.size + LENGTH.unpack_from(data)[0]):
+            self.waiting[conn] = (deadline, data)
+            return
+        if chunk:
+            query = data[LENGTH.size:LENGTH.size + LENGTH.unpack_from(data)[0]]
+            with contextlib.suppress(OSError):  # the client went away
+                self._reply(pod, conn, query)
+        self._close(conn)
+
+    def _reply(self, pod: str, conn: socket.socket, query: bytes) -> None:
+        from kubeproxy_sim.kernel import dnswire
+
+        line = _answer(pod, conn.getpeername(), conn.getsockname())
+        try:
+            dns = self.responder.answer(query, line.decode().strip(), dnswire.TCP_LIMIT)
+        except Exception as exc:  # a bug: told to the client, as over UDP
+            fault = f"{type(exc).__name__}: {exc}"
+            dns = self.responder.failure(query, _answer(pod, conn.getpeername(), conn.getsockname(), fault)
+                                         .decode().strip())
+        _send(conn, LENGTH.pack(len(dns)) + dns if dns is not None else line)
+
+    def timeout(self) -> float | None:
+        """How long the selector may wait before a connection's time to ask is up (None: nobody waits)."""
+        return max(min(d for d, _ in self.waiting.values()) - time.monotonic(), 0) if self.waiting else None
+
+    def expire(self, pod: str) -> None:
+        """Answer each connection that asked nothing in time with the JSON line (a probe's)."""
+        now = time.monotonic()
+        for conn in [c for c, (deadline, data) in self.waiting.items() if deadline <= now]:
+            if not self.waiting[conn][1]:
+                with contextlib.suppress(OSError):  # the client went away
+                    _send(conn, _answer(pod, conn.getpeername(), conn.getsockname()))
+            self._close(conn)
+
+    def _close(self, conn: socket.socket) -> None:
+        self.selector.unregister(conn)
+        del self.waiting[conn]
+        conn.close()
+
+
 def _responder(specs: list[str]) -> Responder | None:
     """The DNS responder of a server with a dns:PORT, from the records on standard input; None without one."""
     if not any(spec.startswith("dns:") for spec in specs):
@@ -170,21 +249,34 @@ def _responder(specs: list[str]) -> Responder | None:
 def serve(pod: str, specs: list[str]) -> None:
     selector = selectors.DefaultSelector()
     responder = _responder(specs)
+    dns_ports = {spec.split(":")[1] for spec in specs if spec.startswith("dns:")}
+    dns_tcp = DnsTcp(selector, responder) if responder is not None else None
     for spec in specs:
         proto, port = spec.split(":")
         catch_all = proto == "any"
         for kind in ("tcp", "udp") if catch_all else ("udp",) if proto == "dns" else (proto,):
             handler = _serve_tcp if kind == "tcp" else \
                 functools.partial(_serve_udp, responder=responder if proto == "dns" else None)
+            if dns_tcp is not None and proto == "tcp" and port in dns_ports:
+                handler = dns_tcp.accept
             for sock in _sockets(kind, int(port)):
                 selector.register(sock, selectors.EVENT_READ, (handler, catch_all))
     print("ready", flush=True)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     while True:
-        for key, _ in selector.select():
-            handler, catch_all = key.data
-            handler(pod, key.fileobj, catch_all)
+        step(pod, selector, dns_tcp)
+
+
+def step(pod: str, selector: selectors.BaseSelector, dns_tcp: DnsTcp | None, longest: float | None = None) -> None:
+    """Serve what is ready, waiting for it at most until a DNS TCP connection's time to ask is up (or
+    ``longest``)."""
+    waits = [w for w in (dns_tcp.timeout() if dns_tcp is not None else None, longest) if w is not None]
+    for key, _ in selector.select(min(waits) if waits else None):
+        handler, catch_all = key.data
+        handler(pod, key.fileobj, catch_all)
+    if dns_tcp is not None:
+        dns_tcp.expire(pod)
 
 
 if __name__ == "__main__":

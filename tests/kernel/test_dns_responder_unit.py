@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import select
+import selectors
 import socket
 import struct
 import threading
@@ -405,3 +407,136 @@ def test_a_seeded_port_that_is_taken_gives_way_to_the_next_of_its_own_generator(
         assert moved == _asked(server, 7)  # still reproducible
     assert moved[1:] == [(d[1].qid, str(d[1].port)) for d in planned[1:]]
     assert moved[0][0] == planned[0][1].qid and moved[0][1] != str(taken_port)
+
+
+HEADLESS_NAME = "hl.default.svc.cluster.local"
+
+
+def _many(count: int) -> list[tuple[str, str, str]]:
+    return [(HEADLESS_NAME, "A", f"10.244.{i // 250}.{i % 250 + 1}") for i in range(count)]
+
+
+@pytest.mark.parametrize(("count", "compressed", "truncated"), [
+    (10, False, False),  # 12 + 34 + 10 * 44 = 486: fits uncompressed, sent so
+    (15, True, False),  # 706 bytes uncompressed, 286 compressed: CoreDNS compresses it to fit
+    (95, True, True),  # 1566 compressed: the records that fit, TC set
+])
+def test_an_answer_over_udp_is_cut_to_512_bytes_as_coredns_scrubs_it(count: int, compressed: bool,
+                                                                     truncated: bool) -> None:
+    """QA-dumps 1: a headless Service's whole answer in one datagram (4 KB for 95 pods) was cut by the client's
+    4096-byte read and timed out. CoreDNS answers a query without EDNS0 with at most 512 bytes: uncompressed when
+    it fits, else compressed, else the question and the whole records that fit with TC set (read back by scapy);
+    the witness rides outside the limit and is never cut. Over TCP the answer is whole."""
+    question = dnswire.parse_query(dnswire.encode_query(7, HEADLESS_NAME, "A"))
+    assert question is not None
+    records = _many(count)
+    raw = dnswire.encode_response(question, "NOERROR", records, '{"pod": "x"}', dnswire.UDP_LIMIT)
+    witness = len(dnswire._record(dnswire.WITNESS, "TXT", '{"pod": "x"}'))
+    read = DNS(raw)
+    assert len(raw) - witness <= dnswire.UDP_LIMIT and (read.tc, read.qdcount, read.qd[0].qname) == \
+        (int(truncated), 1, HEADLESS_NAME.encode() + b".")
+    kept = [rr.rdata for rr in read.an or []]
+    assert kept == [value for _, _, value in records[:len(kept)]] and (len(kept) < count) == truncated
+    if truncated:  # as many as fit: one more would not
+        assert len(raw) - witness + 16 > dnswire.UDP_LIMIT and len(kept) == (512 - 12 - 34) // 16
+    assert (b"\xc0\x0c" in raw) == compressed  # a pointer to the question's name
+    assert read.ar[0].rdata == [b'{"pod": "x"}']
+    whole = dnswire.parse_response(dnswire.encode_response(question, "NOERROR", records, "w", dnswire.TCP_LIMIT))
+    assert [a[2] for a in whole.answers] == [v for _, _, v in records] and not whole.truncated
+
+
+def test_a_compressed_cname_answer_reads_back_whole() -> None:
+    """A CNAME's target compressed against the names before it (miekg/dns compresses the data of a CNAME too)."""
+    question = dnswire.parse_query(dnswire.encode_query(3, "ext.default.svc.cluster.local", "A"))
+    assert question is not None
+    records = [("ext.default.svc.cluster.local", "CNAME", "web.other.svc.cluster.local"),
+               *[("web.other.svc.cluster.local", "A", f"10.0.0.{i}") for i in range(1, 21)]]
+    raw = dnswire.encode_response(question, "NOERROR", records, "w", dnswire.UDP_LIMIT)
+    read = DNS(raw)
+    assert read.an[0].rdata == b"web.other.svc.cluster.local." and not read.tc
+    assert b"\x03web\x05other\xc0" in raw  # the target's svc.cluster.local: a pointer to the question's
+    assert list(dnswire.parse_response(raw).answers) == records
+
+
+class _Many(Responder):
+    """A responder answering every name with ``count`` addresses."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def answer(self, data: bytes, witness: str, limit: int = dnswire.UDP_LIMIT) -> bytes | None:
+        question = dnswire.parse_query(data)
+        return None if question is None else \
+            dnswire.encode_response(question, "NOERROR", _many(self.count), witness, limit)
+
+
+@contextlib.contextmanager
+def _kube_dns(responder: Responder, tcp: bool = True) -> Iterator[int]:
+    """The kernel server's UDP and (``tcp``) TCP sockets of a DNS port on loopback, served as a kube-dns pod's
+    server serves them (server.step): the port."""
+    selector = selectors.DefaultSelector()
+    udp = kernel_server._bind("udp", 0, socket.AF_INET)
+    port = udp.getsockname()[1]
+    selector.register(udp, selectors.EVENT_READ, (functools.partial(kernel_server._serve_udp, responder=responder),
+                                                  False))
+    dns_tcp = kernel_server.DnsTcp(selector, responder)
+    listener = kernel_server._bind("tcp", port, socket.AF_INET) if tcp else None
+    if listener is not None:
+        selector.register(listener, selectors.EVENT_READ, (dns_tcp.accept, False))
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            kernel_server.step("kube-system/coredns", selector, dns_tcp, 0.05)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        yield port
+    finally:
+        done.set()
+        thread.join()
+        for sock in (udp, listener):
+            if sock is not None:
+                sock.close()
+
+
+def test_a_truncated_answer_is_asked_again_over_tcp_and_gives_every_address() -> None:
+    """glibc's res_send asks the same server again over TCP when the answer has TC: the client gets all 95
+    addresses from the server's TCP side (the same message ID, so the same shuffle), and says it went over TCP."""
+    with _kube_dns(_Many(95)) as port:
+        found = dnsquery.lookup("127.0.0.1", port, [HEADLESS_NAME], "A", 2.0, None, 0,
+                                [dnsquery.Draw(0, 4242)])
+        # a probe's TCP connection (it sends nothing) still gets the server's JSON line
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as probe:
+            line = probe.makefile().readline()
+    assert (found["rcode"], found["over"], found["id"]) == ("NOERROR", "tcp", 4242)
+    assert found["addresses"] == [v for _, _, v in _many(95)]
+    assert found["witness"]["pod"] == "kube-system/coredns"
+    assert json.loads(line)["pod"] == "kube-system/coredns"
+
+
+def test_a_truncated_answer_without_a_tcp_listener_fails_the_lookup_saying_the_retry_failed(state: dict) -> None:
+    """kube-dns without its dns-tcp port: the retry over TCP is refused, and netns send's row says so."""
+    with _kube_dns(_Many(95), tcp=False) as port:
+        found = dnsquery.lookup("127.0.0.1", port, [HEADLESS_NAME], "A", 2.0, None, 0)
+    assert found == {"error": "tcp refused", "name": HEADLESS_NAME}
+    with _kube_dns(_Many(20)) as port:  # 20 fit in 512 bytes compressed: no retry
+        assert dnsquery.lookup("127.0.0.1", port, [HEADLESS_NAME], "A", 2.0, None, 0)["over"] == "udp"
+    client = resolve_source(state, "pod/default/custom")
+    dest = resolve_destination(state, "web.default:80", client)
+    row = tally(client, dest, "tcp", [], lookups=[found]).result(state).failed[0]
+    assert (row.reason, row.detail) == ("REJECT", f"DNS query to {dest.query.server}:53: the answer over UDP was "
+                                        "truncated, and the retry over TCP failed: connection refused (a REJECT "
+                                        "rule answered, or nothing listens on the port)")
+
+
+def test_an_answer_that_cannot_be_read_is_said_so_not_a_timeout(state: dict) -> None:
+    """Was: a reply that failed to parse was waited past, and the lookup timed out (a DROP or TIMEOUT row)."""
+    with _serving(lambda data, witness: data[:2] + b"\x81\x80\x00\x01\x00\x05") as port:
+        found = dnsquery.lookup("127.0.0.1", port, [HEADLESS_NAME], "A", 2.0, None, 0)
+    assert found["error"] == "undecodable" and found["why"].startswith("over UDP: ")
+    dest = resolve_destination(state, "web.default:80", resolve_source(state, "pod/default/custom"))
+    with pytest.raises(InputError, match=r"the answer to the DNS query for hl\.default\.svc\.cluster\.local could "
+                                         r"not be read \(over UDP: .*\(a bug: please report it\)"):
+        check_answers(dest, [found])

@@ -336,3 +336,74 @@ def test_netns_verify_s_flows_to_names_ask_kube_dns_as_netns_send(headless: dict
         [("agree", [(outcome_text(("fail", REFUSED)), 1)])]
     assert observe(unready, Flow("pod/default/first", "web:80", "tcp"), 3, 1.0, False) == \
         Counter({("fail", REFUSED): 3})  # the query's REJECT: the connection to web itself would be answered
+
+
+# kube-dns as the usual manifests declare it (dns 53/UDP and dns-tcp 53/TCP) and a headless Service of 95
+# endpoints (no Pod objects: one pool namespace): its answer, 4 KB, is more than a datagram's 512 bytes
+_KUBE_DNS_UDP = _service("kube-system", "kube-dns", KUBE_DNS, 53, 53, "UDP", "10.244.0.5", "coredns")
+_KUBE_DNS_BOTH = _KUBE_DNS_UDP.replace(
+    "ports: [{name: p, port: 53, targetPort: 53, protocol: UDP}]",
+    "ports: [{name: p, port: 53, targetPort: 53, protocol: UDP}, {name: dns-tcp, port: 53, targetPort: 53, "
+    "protocol: TCP}]").replace("ports: [{name: p, port: 53, protocol: UDP}]",
+                               "ports: [{name: p, port: 53, protocol: UDP}, {name: dns-tcp, port: 53, protocol: TCP}]")
+assert _KUBE_DNS_UDP in OBJECTS and _KUBE_DNS_BOTH.count("dns-tcp") == 2
+BIG = 95
+LARGE = OBJECTS.replace(_KUBE_DNS_UDP, _KUBE_DNS_BOTH) + """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hl, namespace: default}
+spec: {clusterIP: None, ports: [{name: p, port: 8080, targetPort: 8080, protocol: TCP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: hl-1, namespace: default, labels: {kubernetes.io/service-name: hl}}
+addressType: IPv4
+endpoints:
+""" + "\n".join(f"- {{addresses: [10.244.0.{100 + i}], nodeName: node1}}" for i in range(BIG)) + """
+ports: [{name: p, port: 8080, protocol: TCP}]
+"""
+LARGE_UDP_ONLY = LARGE.replace(_KUBE_DNS_BOTH, _KUBE_DNS_UDP)  # kube-dns without its dns-tcp port
+
+
+@pytest.fixture(scope="module")
+def large(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any]]:
+    yield from _up(f"{run_tag}-dnsb", LARGE, state_dir)
+
+
+@pytest.fixture(scope="module")
+def large_udp_only(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any]]:
+    yield from _up(f"{run_tag}-dnsu", LARGE_UDP_ONLY, state_dir)
+
+
+def test_a_headless_name_too_large_for_a_datagram_is_answered_over_tcp_as_in_send(large: dict[str, Any]) -> None:
+    """QA-dumps 1: 95 addresses (over 4 KB) were cut by the client's 4096-byte read, and every connection timed
+    out. The responder cuts the UDP answer to 512 bytes with TC set, as CoreDNS; the client asks again over TCP,
+    through the node's DNAT of kube-dns's dns-tcp port, gets all 95 and connects as send does."""
+    client = resolve_source(large, "pod/default/first")
+    dest = resolve_destination(large, "hl:8080", client)
+    assert len(dest.choices()) == BIG
+    answers = lookup(client, dest, 4, 2.0, seed=1)
+    assert [(a["rcode"], a["over"], sorted(a["addresses"])) for a in answers] == \
+        [("NOERROR", "tcp", sorted(dest.choices()))] * 4
+    assert {a["witness"]["dst"] for a in answers} == {"10.244.0.5:53"}  # the CoreDNS pod, through the DNAT
+    simulated = sim_send(Simulator(_cluster(LARGE), CONFIG, rng=random.Random(1)), "pod/default/first", "hl:8080",
+                         count=40, seed=1)
+    real = send(large, "pod/default/first", "hl:8080", count=40, seed=1)
+    result = real.result(large)
+    assert not result.failed and not simulated.failed, result.failed
+    assert sum(d.count for d in result.delivered) == sum(d.count for d in simulated.delivered) == 40
+    assert {d.ip for d in result.delivered} | {d.ip for d in simulated.delivered} <= set(dest.choices())
+    assert real.dns_seen == {COREDNS: 40}
+
+
+def test_without_kube_dns_s_tcp_port_the_retry_fails_as_in_a_real_cluster(large_udp_only: dict[str, Any]) -> None:
+    """kube-dns declaring only 53/UDP: no rule of kube-proxy's takes the retry over TCP to its cluster IP, and
+    a connection whose answer was truncated is never made (send, which does not model the 512-byte limit,
+    delivers them: a known gap)."""
+    real = send(large_udp_only, "pod/default/first", "hl:8080", count=4, seed=1, timeout=1.0).result(large_udp_only)
+    assert not real.delivered
+    # the stage's router has no route to a cluster IP (a real network's default route may drop it instead)
+    assert [(f.reason, f.count) for f in real.failed] == [("NO_ROUTE", 4)]
+    assert real.failed[0].detail.startswith(f"DNS query to {KUBE_DNS}:53: the answer over UDP was truncated, and "
+                                            "the retry over TCP failed: "), real.failed[0].detail
