@@ -71,7 +71,7 @@ class _Frame:
 
 def check_aliases(document: Any, merge_tag: str) -> None:
     """Raise :class:`AliasingError` for a composed document kubectl's YAML reader refuses over its aliases."""
-    decoded, from_aliases = 1, 0  # (the document node counts)
+    decoded, from_aliases = 2, 0  # (the document node and its root node count, as go-yaml counts them)
     sizes: dict[int, int] = {}  # id(node) -> values its expansion decodes, once walked
     stack = [_Frame(document, _children(document, merge_tag), "", None)]
     walking = {id(document)}  # an alias to one of these is a cycle
