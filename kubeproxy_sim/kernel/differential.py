@@ -67,6 +67,7 @@ import netaddr
 
 from kubeproxy_sim.analysis import stats
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
+from kubeproxy_sim.kernel.send import TCP_RETRY
 from kubeproxy_sim.kernel.verify import binomial_range, queued, read_flow_entries, verdict_hook
 from kubeproxy_sim.netfilter.packet import host_port, split_endpoint
 from kubeproxy_sim.objects.model import (
@@ -412,19 +413,23 @@ class SimulatorSide:
         return out
 
     def _query_leaves(self, client: Any, target: Any, out: defaultdict[Key, Fraction]) -> Fraction:
-        """The DNS query's failures into ``out`` (what a UDP socket sees of them), and the share it lets through:
-        every workload that answers it is a responder, each answering alike (``send``'s _dns_step)."""
+        """The DNS query's failures into ``out`` (what a UDP socket sees of them; of a truncated answer's retry
+        over TCP, what a TCP socket sees), and the share it lets through: every workload that answers it is a
+        responder, each answering alike (``send``'s _dns_step)."""
         from kubeproxy_sim.simulator.network import DNS_PORT
 
         server = self.plain.dns_server(client) if target.name is not None else None
         if server is None:
             return Fraction(1)
-        query: defaultdict[Key, Fraction] = defaultdict(Fraction)
-        self._leaves_to(client, server, DNS_PORT, "udp", Fraction(1), query)
-        for key, share in query.items():
-            if key[0] == "fail":
-                out[key] += share
-        return sum((share for key, share in query.items() if key[0] == "target"), Fraction(0))
+        through = Fraction(1)
+        for proto in ("udp", "tcp") if target.truncated else ("udp",):
+            query: defaultdict[Key, Fraction] = defaultdict(Fraction)
+            self._leaves_to(client, server, DNS_PORT, proto, through, query)
+            for key, share in query.items():
+                if key[0] == "fail":
+                    out[key] += share
+            through = sum((share for key, share in query.items() if key[0] == "target"), Fraction(0))
+        return through
 
     def _leaves_to(self, client: Any, dst: str, port: int, proto: str, weight: Fraction,
                    out: defaultdict[Key, Fraction]) -> None:
@@ -437,7 +442,7 @@ class SimulatorSide:
             self._follow(client, node, node, packet, weight * share, proto, out, 0)
 
     def _follow(self, client: Any, entry: str, node: str, packet: Any, weight: Fraction, proto: str,
-                out: defaultdict[Key, Fraction], depth: int, masqueraded: bool = False) -> None:
+                out: defaultdict[Key, Fraction], depth: int) -> None:
         from kubeproxy_sim.netfilter.packet import Packet, parse_address
         from kubeproxy_sim.simulator.topology import UPLINK
 
@@ -453,15 +458,14 @@ class SimulatorSide:
             ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)
             value = parse_address(ip)[1]
             nxt = sim.node_at.get(value)
-            masq = masqueraded or outcome.masquerade
             if outcome.verdict == "ACCEPT" and nxt is not None and nxt != node and depth < 3:
                 src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
                 self._follow(client, entry, nxt, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, out,
-                             depth + 1, masq)
+                             depth + 1)
                 continue
-            out[self._leaf(client, entry, value, ip, port, proto, masq)] += p
+            out[self._leaf(entry, value, ip, port, proto)] += p
 
-    def _leaf(self, client: Any, entry: str, value: int, ip: str, port: int, proto: str, masq: bool) -> Key:
+    def _leaf(self, entry: str, value: int, ip: str, port: int, proto: str) -> Key:
         """Who the packet ends at: an answering workload (mapped later), or why nobody answers."""
         from kubeproxy_sim.simulator.network import Failure
 
@@ -471,9 +475,9 @@ class SimulatorSide:
             return ("fail", fail_class(served.reason, proto, sent_locally=False, hook=None, routable=True))
         if served is not None:
             return ("target", served[0], entry)
-        routable = client.kind != "pod" or masq  # no host has the address: lost as the simulator says
-        return ("fail", fail_class(sim.unowned_reason(value), proto, sent_locally=False, hook=None,
-                                   routable=routable))
+        # no host has the address: the router's answer comes back, to a pod too (its egress is masqueraded to
+        # its node's address, the CNI's KPSIM-POD-EGRESS, as the simulator's Simulator._new_entry does it)
+        return ("fail", fail_class(sim.unowned_reason(value), proto, sent_locally=False, hook=None, routable=True))
 
     def _connect(self, sim: Any, client: Any, target: Any, proto: str) -> Any:
         """One simulated connection; outside traffic the router would spread over the nodes enters the first."""
@@ -607,8 +611,9 @@ def fixed_groups(endpoints: Sequence[tuple[str, str, str]], total: int = GROUPS)
 
 
 def observation(result: dict[str, str]) -> Key:
-    if "error" in result:
-        return ("fail", FAIL_CLASSES.get(result["error"], result["error"]))
+    if "error" in result:  # a DNS query's retry over TCP (a truncated answer) fails as a TCP socket's connection
+        error = result["error"].removeprefix(TCP_RETRY)
+        return ("fail", FAIL_CLASSES.get(error, error))
     return ("reply", result["dst"].rsplit(":", 1)[0], result["src"].rsplit(":", 1)[0])
 
 

@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from kubeproxy_sim.kernel import dnswire
 from kubeproxy_sim.kernel.probe import PARALLEL, SEEDED_PORTS, mark, reason, seeded_ports
+from kubeproxy_sim.simulator import dnswire
 
 SEARCH_ON = ("NOERROR", "NXDOMAIN", "SERVFAIL")  # the rcodes of an answer without records that go on to the next
 SPARE_TRIES = 64  # ports tried in place of a seeded one that is taken, before the query fails with EADDRINUSE

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
-from kubeproxy_sim.kernel import dnswire
+from kubeproxy_sim.simulator import dnswire
 
 if TYPE_CHECKING:
     from kubeproxy_sim.simulator.dns import ClusterDNS

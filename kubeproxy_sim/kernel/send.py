@@ -33,7 +33,7 @@ from kubeproxy_sim.kernel.state import resolver_of, resolver_record
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.objects.nodes import family_of
 from kubeproxy_sim.simulator.dns import CLUSTER, ClusterDNS, Resolver
-from kubeproxy_sim.simulator.network import DNS_PORT, dns_query_detail
+from kubeproxy_sim.simulator.network import DNS_PORT, TRUNCATED_RETRY, dns_query_detail
 from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult, split_destination
 from kubeproxy_sim.simulator.send import render_text as sim_render_text
 
@@ -335,7 +335,7 @@ class Tally:
     def _named(self, reason: str) -> tuple[str, str]:
         if reason.startswith(TCP_RETRY):  # a DNS answer truncated over UDP, asked again over TCP (.dnsquery)
             name, detail = self._named(reason.removeprefix(TCP_RETRY))
-            return name, f"the answer over UDP was truncated, and the retry over TCP failed: {detail}"
+            return name, TRUNCATED_RETRY + detail
         if reason == "timeout":
             name = "DROP" if "DROP" in self.verdicts else "TIMEOUT"
             return name, f"no answer within {self.timeout:g} s" + (

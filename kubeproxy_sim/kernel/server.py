@@ -126,7 +126,7 @@ def _serve_tcp(pod: str, listener: socket.socket, catch_all: bool = False) -> No
 def _serve_udp(pod: str, sock: socket.socket, catch_all: bool = False,
                responder: Responder | None = None) -> None:
     """Answer one datagram with the JSON line, or a DNS query (``responder``: a dns:PORT socket) with its DNS
-    answer, the JSON line riding along as the witness (see :mod:`.dnswire`)."""
+    answer, the JSON line riding along as the witness (see :mod:`kubeproxy_sim.simulator.dnswire`)."""
     try:  # one in(6)_pktinfo (12 or 20 bytes) and the TOS (one byte) or traffic class (an int)
         payload, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4))
     except OSError:  # nothing to read, or an ICMP error queued on the socket
@@ -207,7 +207,7 @@ class DnsTcp:
         self._close(conn)
 
     def _reply(self, pod: str, conn: socket.socket, query: bytes) -> None:
-        from kubeproxy_sim.kernel import dnswire
+        from kubeproxy_sim.simulator import dnswire
 
         line = _answer(pod, conn.getpeername(), conn.getsockname())
         try:

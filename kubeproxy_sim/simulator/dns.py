@@ -40,6 +40,7 @@ from kubeproxy_sim.objects.decode_nodes import (
     MAX_DNS_SEARCH_PATHS,
 )
 from kubeproxy_sim.objects.model import AddressType, Cluster, DNSPolicy, Pod, PodDNSConfig, Service, ServiceType
+from kubeproxy_sim.simulator import dnswire
 
 DOMAIN = "cluster.local"
 NDOTS = 5
@@ -388,6 +389,13 @@ class ClusterDNS:
                 nodata = nodata or answer
             last = answer
         return nodata or last
+
+    def truncated(self, answer: Answer) -> bool:
+        """Whether CoreDNS's answer over UDP has TC set (more than 512 bytes, as a headless Service's of some 30
+        pods or more), so the client asks again over TCP (``Simulator.dns_query``): the answer to the name that
+        answered, of its CNAMEs and addresses, sized as ``netns send``'s responder sends it."""
+        records = [(r.name, r.type, r.value) for r in answer.records if r.type in ("CNAME", self.qtype)]
+        return dnswire.truncated(answer.name, self.qtype, records)
 
     def _follow(self, query: str, fqdn: str, tried: tuple[str, ...] = ()) -> Answer:
         """Look a name up, following CNAMEs (an ExternalName) to their addresses."""

@@ -78,6 +78,8 @@ REJECT, DROP, NO_ROUTE, WRONG_REPLY_SOURCE, TIMEOUT = "REJECT", "DROP", "NO_ROUT
 DNS_PORT = 53
 DNS_QUERY_PREFIX = "DNS query to "
 """How the detail of a failed DNS query begins (:func:`dns_query_detail`): ``send`` tells those rows by it."""
+TRUNCATED_RETRY = "the answer over UDP was truncated, and the retry over TCP failed: "
+"""How the detail of a failed DNS query's retry over TCP goes on (:meth:`Simulator.dns_query`), netns send's too."""
 
 
 def dns_query_detail(server: str, detail: str) -> str:
@@ -820,11 +822,13 @@ class Simulator:
     def resolve(self, client: Client, name: str):
         """The client's DNS answer; from a pod, the query travels to its nameserver (:meth:`dns_server`)."""
         answer = self.dns.resolve(name, client.namespace, self.resolver(client))
-        failure = self.dns_query(client)
+        failure = self.dns_query(client, self.dns.truncated(answer))
         return (None, failure) if failure is not None else (answer, None)
 
-    def dns_query(self, client: Client) -> Failure | None:
+    def dns_query(self, client: Client, truncated: bool = False) -> Failure | None:
         """Send the client's DNS query, when it sends one (:meth:`dns_server`): why it failed, else None.
+        ``truncated``: the answer over UDP does not fit 512 bytes (``ClusterDNS.truncated``), so the same query is
+        asked again over TCP, to the same server and port, as glibc's res_send does; the retry's fate decides.
 
         One query per connection, one draw of its path (of kube-dns's endpoints), whatever the search list: a real
         resolver (glibc, and ``netns send``'s client) sends one per name it tries, each from a fresh socket (glibc
@@ -836,9 +840,14 @@ class Simulator:
         if server is None:
             return None
         query = self.connect(client, server, DNS_PORT, "udp")
-        if query.failure is None:
+        if query.failure is not None:
+            return Failure(query.failure.reason, dns_query_detail(server, query.failure.detail))
+        if not truncated:
             return None
-        return Failure(query.failure.reason, dns_query_detail(server, query.failure.detail))
+        retry = self.connect(client, server, DNS_PORT, "tcp", close=True)  # the client closes it after the answer
+        if retry.failure is None:
+            return None
+        return Failure(retry.failure.reason, dns_query_detail(server, TRUNCATED_RETRY + retry.failure.detail))
 
     def dns_server(self, client: Client) -> str | None:
         """Where the client's query for a name goes first: a pod's first nameserver (:meth:`resolver`): with

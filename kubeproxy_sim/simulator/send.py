@@ -66,6 +66,7 @@ class Target:
     addresses: tuple[str, ...]
     port: int
     name: str | None = None  # the DNS name, when it was one
+    truncated: bool = False  # its DNS answer does not fit a datagram: the query is asked again over TCP
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +217,7 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
             raise _bad(text, "--to", resolver.unanswered())
         raise _bad(text, "--to", unresolved_reason(answer, sim.dns, client.namespace or "default") +
                    (resolver.own_settings(client.label, sim.dns.domain) if resolver is not None else ""))
-    return Target(text, answer.addresses, port, host)
+    return Target(text, answer.addresses, port, host, sim.dns.truncated(answer))
 
 
 def unresolved_reason(answer: Answer, dns: ClusterDNS, namespace: str | None = None, *, hosts: bool = True) -> str:
@@ -438,19 +439,22 @@ DNS_QUERY = re.compile(rf"^{re.escape(DNS_QUERY_PREFIX)}\S+:{DNS_PORT}: ")
 
 
 def _dns_step(sim: Simulator, client: Client, target: Target, shares: defaultdict[str, Fraction]) -> Fraction:
-    """A pod that connects to a name asks kube-dns first (``Simulator.resolve``, a UDP query to its cluster IP):
-    the query's failures go into ``shares`` (as DNS + reason), and what gets through to an answer is returned."""
+    """A pod that connects to a name asks kube-dns first (``Simulator.resolve``, a UDP query to its cluster IP,
+    then over TCP when the answer was truncated): the query's failures go into ``shares`` (as DNS + reason), and
+    what gets through to an answer is returned."""
     server = sim.dns_server(client) if target.name is not None else None
     if server is None:
         return Fraction(1)
-    query: defaultdict[str, Fraction] = defaultdict(Fraction)
-    _shares_to(sim, client, server, DNS_PORT, "udp", Fraction(1), query)
-    through = Fraction(0)
-    for key, share in query.items():
-        if "/" in key:  # a pod, a node or an outside host answered (the answer is the same whoever gives it)
-            through += share
-        elif key != STICKY:  # kube-dns's affinity is not the destination's
-            shares[DNS + key] += share
+    through = Fraction(1)
+    for proto in ("udp", "tcp") if target.truncated else ("udp",):
+        query: defaultdict[str, Fraction] = defaultdict(Fraction)
+        _shares_to(sim, client, server, DNS_PORT, proto, through, query)
+        through = Fraction(0)
+        for key, share in query.items():
+            if "/" in key:  # a pod, a node or an outside host answered (the answer is the same whoever gives it)
+                through += share
+            elif key != STICKY:  # kube-dns's affinity is not the destination's
+                shares[DNS + key] += share
     return through
 
 
@@ -473,7 +477,7 @@ def _one(sim: Simulator, client: Client, target: Target, proto: str) -> Connecti
     dst = target.addresses[0] if len(target.addresses) == 1 else \
         target.addresses[sim.rng.randrange(len(target.addresses))]
     if target.name is not None:  # (the name was resolved once, by parse_destination)
-        failure = sim.dns_query(client)
+        failure = sim.dns_query(client, target.truncated)
         if failure is not None:
             return Connection(failure=failure)
     return sim.connect(client, dst, target.port, proto, close=True)  # one connection per socket, then closed

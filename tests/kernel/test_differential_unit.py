@@ -135,6 +135,23 @@ def test_a_pod_s_flow_to_a_name_counts_its_dns_query_s_fate_first() -> None:
     assert unready.leaves(Flow("pod/default/plain", "10.96.0.10:80", "tcp")) == web
 
 
+def test_a_truncated_answer_s_tcp_retry_is_predicted_as_netns_send_observes_it() -> None:
+    """QA-dumps 1: 95 addresses do not fit a 512-byte datagram, so the name is asked again over TCP. kube-dns
+    with only 53/UDP: the simulator predicts the retry's no route for every connection, which is what netns
+    send's client reports ("tcp unreachable", a TCP socket's ICMP error); with dns-tcp the name is spread over
+    its 95 addresses (was: the simulator delivered, netns send failed: a disagreement)."""
+    from tests.kernel.test_send_dns import BIG, CONFIG, LARGE, LARGE_UDP_ONLY, _cluster
+
+    flow = Flow("pod/default/first", "hl:8080", "tcp")
+    udp_only = SimulatorSide(_cluster(LARGE_UDP_ONLY), CONFIG).leaves(flow)
+    assert udp_only == {("fail", UNREACHABLE): 1}
+    assert {observation({"error": "tcp unreachable", "name": "hl.default.svc.cluster.local"})} == set(udp_only)
+    assert observation({"error": "tcp timeout"}) == ("fail", SILENCE)
+    assert observation({"error": "tcp refused"}) == ("fail", REFUSED)
+    both = SimulatorSide(_cluster(LARGE), CONFIG).leaves(flow)
+    assert both == {("target", f"default/ep-10-244-0-{100 + i}", "node1"): Fraction(1, BIG) for i in range(BIG)}
+
+
 def test_flows_file_errors_name_the_field(tmp_path) -> None:
     path = tmp_path / "flows.yaml"
     path.write_text("flows:\n- {from: external, to: '10.0.0.1:80', proto: sctp}\n")

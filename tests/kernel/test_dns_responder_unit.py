@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 
 from kubeproxy_sim.errors import InputError
-from kubeproxy_sim.kernel import dnsquery, dnswire
+from kubeproxy_sim.kernel import dnsquery
 from kubeproxy_sim.kernel import server as kernel_server
 from kubeproxy_sim.kernel.plan import plan
 from kubeproxy_sim.kernel.responder import Responder, cluster_dns, dns_records, load_balanced
@@ -36,6 +36,7 @@ from kubeproxy_sim.kernel.send import (
     topology_record,
 )
 from kubeproxy_sim.kernel.verify import binomial_range
+from kubeproxy_sim.simulator import dnswire
 from tests.kernel.test_send_dns_unit import _docs, stored_state
 from tests.simulator.builders import BASE, load, objects
 from tests.simulator.test_pod_dns import KUBE_DNS

@@ -399,11 +399,18 @@ def test_a_headless_name_too_large_for_a_datagram_is_answered_over_tcp_as_in_sen
 
 def test_without_kube_dns_s_tcp_port_the_retry_fails_as_in_a_real_cluster(large_udp_only: dict[str, Any]) -> None:
     """kube-dns declaring only 53/UDP: no rule of kube-proxy's takes the retry over TCP to its cluster IP, and
-    a connection whose answer was truncated is never made (send, which does not model the 512-byte limit,
-    delivers them: a known gap)."""
+    a connection whose answer was truncated is never made, in send as in netns send (send delivered them before
+    it modelled the 512-byte limit), and the differential's prediction is what netns send's client sees."""
     real = send(large_udp_only, "pod/default/first", "hl:8080", count=4, seed=1, timeout=1.0).result(large_udp_only)
-    assert not real.delivered
+    simulated = sim_send(Simulator(_cluster(LARGE_UDP_ONLY), CONFIG, rng=random.Random(1)), "pod/default/first",
+                         "hl:8080", count=4, seed=1)
+    assert not real.delivered and not simulated.delivered
     # the stage's router has no route to a cluster IP (a real network's default route may drop it instead)
-    assert [(f.reason, f.count) for f in real.failed] == [("NO_ROUTE", 4)]
-    assert real.failed[0].detail.startswith(f"DNS query to {KUBE_DNS}:53: the answer over UDP was truncated, and "
-                                            "the retry over TCP failed: "), real.failed[0].detail
+    assert [(f.reason, f.count) for f in real.failed] == [(f.reason, f.count) for f in simulated.failed] == \
+        [("NO_ROUTE", 4)]
+    for row in (real.failed[0], simulated.failed[0]):
+        assert row.detail.startswith(f"DNS query to {KUBE_DNS}:53: the answer over UDP was truncated, and the "
+                                     "retry over TCP failed: "), row.detail
+    flow = Flow("pod/default/first", "hl:8080", "tcp")
+    assert observe(large_udp_only, flow, 3, 1.0, False) == \
+        Counter({key: 3 for key in SimulatorSide(_cluster(LARGE_UDP_ONLY), CONFIG).leaves(flow)})

@@ -3,6 +3,8 @@ when the simulation cannot answer (kubelet pkg/kubelet/network/dns/dns.go, glibc
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from kubeproxy_sim.errors import InputError
@@ -210,3 +212,58 @@ def test_a_query_kube_dns_rejects_fails_a_cluster_first_with_host_net_pod_too():
     result = send(sim, "pod/default/hostdns", "web.default:80", count=5)
     assert [(f.reason, f.expected) for f in result.failed] == [("REJECT", 1.0)]
     assert result.failed[0].detail.startswith(f"DNS query to {KUBE_DNS}:53: ")
+
+
+# ---------------------------------------------------------------------------- an answer too large for a datagram
+
+
+def _headless(count: int) -> list[dict]:
+    """default/big: headless, ``count`` ready endpoints on node1 (no Pod objects), serving TCP 8080."""
+    return [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "big", "namespace": "default"},
+             "spec": {"clusterIP": "None", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}},
+            {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+             "metadata": {"name": "big-a", "namespace": "default", "labels": {"kubernetes.io/service-name": "big"}},
+             "endpoints": [{"addresses": [f"10.244.1.{100 + i}"], "nodeName": "node1"} for i in range(count)],
+             "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]
+
+
+def _with_dns_tcp(docs: list[dict]) -> list[dict]:
+    """kube-dns as the usual manifests declare it: dns-tcp 53/TCP beside dns 53/UDP (the same target port)."""
+    for doc in docs:
+        ports = doc["spec"]["ports"] if doc["kind"] == "Service" else doc["ports"]
+        ports.append({**ports[0], "name": "dns-tcp", "protocol": "TCP"})
+    return docs
+
+
+def test_an_answer_past_512_bytes_is_asked_again_over_tcp_which_a_udp_only_kube_dns_does_not_take():
+    """CoreDNS cuts a UDP answer to 512 bytes (TC set) and glibc asks again over TCP, to the same cluster IP and
+    port: with kube-dns declaring only 53/UDP no rule takes that retry, and the lookup fails, as in netns send."""
+    sim = simulator(docs=objects(extra=[*_kube_dns(*WEB), *_headless(95)]))
+    client = sim.client("pod", "default/client")
+    target = parse_destination(sim, client, "big:8080")
+    assert target.truncated and len(target.addresses) == 95
+    assert expected_shares(sim, client, target, "tcp") == {"dns:NO_ROUTE": 1}
+    result = send(sim, "pod/default/client", "big:8080", count=20, seed=1)
+    assert not result.delivered
+    assert [(f.reason, f.count, f.expected) for f in result.failed] == [("NO_ROUTE", 20, 1.0)]
+    assert result.failed[0].detail.startswith(f"DNS query to {KUBE_DNS}:53: the answer over UDP was truncated, "
+                                              "and the retry over TCP failed: router: no route to 10.96.0.99")
+
+
+def test_with_kube_dns_s_tcp_port_the_large_answer_is_had_over_tcp_and_every_address_used():
+    sim = simulator(docs=objects(extra=[*_with_dns_tcp(_kube_dns(*WEB)), *_headless(95)]))
+    client = sim.client("pod", "default/client")
+    shares = expected_shares(sim, client, parse_destination(sim, client, "big:8080"), "tcp")
+    assert shares == {f"default/ep-10-244-1-{100 + i}": Fraction(1, 95) for i in range(95)}
+    result = send(sim, "pod/default/client", "big:8080", count=40, seed=1)
+    assert not result.failed and sum(d.count for d in result.delivered) == 40
+
+
+@pytest.mark.parametrize(("count", "truncated"), [(29, False), (30, True)])
+def test_the_retry_starts_where_the_compressed_answer_no_longer_fits(count, truncated):
+    """big.default.svc.cluster.local: 47 bytes of header and question, then 16 per compressed A record: 29 fit
+    512 bytes, 30 do not. An answer that fits changes nothing (no TCP query: the UDP-only kube-dns serves it)."""
+    sim = simulator(docs=objects(extra=[*_kube_dns(*WEB), *_headless(count)]))
+    assert parse_destination(sim, sim.client("pod", "default/client"), "big:8080").truncated is truncated
+    result = send(sim, "pod/default/client", "big:8080", count=10, seed=1)
+    assert bool(result.failed) is truncated and bool(result.delivered) is not truncated

@@ -1,5 +1,6 @@
-"""DNS messages on the wire (RFC 1035), as much as ``netns send``'s query and its responder need: standard library
-only, so the servers and the client that import it start fast.
+"""DNS messages on the wire (RFC 1035), as much as ``netns send``'s query and its responder need, and ``send``
+needs to know which answers CoreDNS truncates (:func:`truncated`): standard library only, so the servers and the
+client that import it start fast. It lives in the simulator, which must not import the kernel backend.
 
 A query asks one name of one type (A or AAAA) with recursion desired, as glibc's stub resolver does. A response
 echoes its question and carries the answer section in order (a CNAME before what its target gives), cut to the
@@ -149,18 +150,35 @@ def _record(owner: str, kind: str, value: str) -> bytes:
     return bytes(out)
 
 
-def _sections(question: Question, answers: list[tuple[str, str, str]],
+def _sections(name: str, qtype: int, answers: list[tuple[str, str, str]],
               seen: dict[str, int] | None) -> tuple[bytearray, list[int]]:
     """The message from the question on (its header left zero), and where it ends after the question and after
     each record (compressed with ``seen``, else not)."""
     out = bytearray(HEADER.size)
-    _put_name(out, question.name, seen)
-    out += struct.pack("!HH", question.qtype, CLASS_IN)
+    _put_name(out, name, seen)
+    out += struct.pack("!HH", qtype, CLASS_IN)
     ends = [len(out)]
     for answer in answers:
         _put_record(out, *answer, seen=seen)
         ends.append(len(out))
     return out, ends
+
+
+def _scrubbed(name: str, qtype: int, answers: list[tuple[str, str, str]],
+              limit: int) -> tuple[bytearray, list[int], int]:
+    """CoreDNS's request.Scrub of an answer to ``name``: the message uncompressed when it fits ``limit``, else
+    compressed, with where each part ends (:func:`_sections`) and how many whole records fit."""
+    body, ends = _sections(name, qtype, answers, None)
+    if ends[-1] > limit:
+        body, ends = _sections(name, qtype, answers, {})
+    return body, ends, max(k for k, end in enumerate(ends) if end <= limit or k == 0)
+
+
+def truncated(name: str, qtype: str, answers: list[tuple[str, str, str]], limit: int = UDP_LIMIT) -> bool:
+    """Whether CoreDNS's answer to ``name`` (its ``answers``: (owner, type, value), CNAMEs and addresses) has TC
+    set over UDP: records left out, so the client asks again over TCP. The order of the addresses (CoreDNS's
+    loadbalance shuffles them) changes neither their size nor how many fit, so no message ID is needed."""
+    return _scrubbed(name, TYPES[qtype], answers, limit)[2] < len(answers)
 
 
 def encode_response(question: Question, rcode: str, answers: list[tuple[str, str, str]], witness: str,
@@ -170,10 +188,7 @@ def encode_response(question: Question, rcode: str, answers: list[tuple[str, str
     compressed; when that does not fit either, the question is kept and as many whole records as fit, with TC
     set. The witness is ours, not CoreDNS's: it rides outside the limit (so the cut is what CoreDNS's would be)
     and is never cut (so who answered is known of a truncated answer too)."""
-    body, ends = _sections(question, answers, None)
-    if ends[-1] > limit:
-        body, ends = _sections(question, answers, {})
-    kept = max(k for k, end in enumerate(ends) if end <= limit or k == 0)
+    body, ends, kept = _scrubbed(question.name, question.qtype, answers, limit)
     flags = QR | AA | (question.flags & RD) | RCODES[rcode] | (TC if kept < len(answers) else 0)
     return HEADER.pack(question.id, flags, 1, kept, 0, 1) + bytes(body[HEADER.size:ends[kept]]) + \
         _record(WITNESS, "TXT", witness)
