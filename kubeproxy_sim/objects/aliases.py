@@ -17,8 +17,9 @@ the text, and counts an alias as the size of its expansion, computed once per
 anchored value: the cost is the text's size, whatever the aliases expand to.
 The answer is go-yaml's: within one alias's expansion both counts grow by one
 a value and the share allowed never grows, so if go-yaml stops anywhere inside
-it, it stops at its end, where this check looks (a mapping's ``<<`` merge key,
-which go-yaml does not count, is counted here: one value each).
+it, it stops at its end, where this check looks. A mapping's ``<<`` merge key is
+counted as go-yaml's merge counts it: the key not at all, its value as any
+value, but a list of mappings to merge not itself, only its items, last first.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 _RATIO_LOW, _RATIO_HIGH = 400_000, 4_000_000
 _ANCHOR = re.compile(r"(?:^|[\s\[{,:])&[^\s\[\]{},]")  # an anchor property; a string with "& " is no alias
 _SHOWN = 10 ** 15  # counts past this are said as "over 10^15" (a deep bomb's run to thousands of digits)
+_Child = tuple[Any, str, Any, bool]  # a value to walk: node, path step, mapping key it is under, counted itself
 
 
 class AliasingError(Exception):
@@ -60,40 +62,43 @@ def _excessive(from_aliases: int, decoded: int) -> bool:
 
 
 class _Frame:
-    """A collection being walked: its children still to walk (last first), its expanded size so far, the path
-    step that led to it and the mapping key it is under (for the message)."""
+    """A collection being walked: its children still to walk (last first), its expanded size so far (0 for a
+    merge key's list, which go-yaml does not count), the path step that led to it and the mapping key it is under
+    (for the message)."""
 
-    __slots__ = ("key", "node", "size", "step", "todo")
+    __slots__ = ("counted", "key", "node", "size", "step", "todo")
 
-    def __init__(self, node: Any, todo: list[tuple[Any, str, Any]], step: str, key: Any) -> None:
-        self.node, self.todo, self.size, self.step, self.key = node, todo, 1, step, key
+    def __init__(self, node: Any, todo: list[_Child], step: str, key: Any, counted: bool) -> None:
+        self.node, self.todo, self.step, self.key, self.counted = node, todo, step, key, counted
+        self.size = int(counted)
 
 
 def check_aliases(document: Any, merge_tag: str) -> None:
     """Raise :class:`AliasingError` for a composed document kubectl's YAML reader refuses over its aliases."""
     decoded, from_aliases = 2, 0  # (the document node and its root node count, as go-yaml counts them)
     sizes: dict[int, int] = {}  # id(node) -> values its expansion decodes, once walked
-    stack = [_Frame(document, _children(document, merge_tag), "", None)]
+    stack = [_Frame(document, _children(document, merge_tag), "", None, True)]
     walking = {id(document)}  # an alias to one of these is a cycle
     while stack:
         frame = stack[-1]
         if not frame.todo:
             stack.pop()
             walking.discard(id(frame.node))
-            sizes[id(frame.node)] = frame.size
+            sizes[id(frame.node)] = frame.size + (not frame.counted)  # (an alias to it elsewhere counts it)
             if stack:
                 stack[-1].size += frame.size
             continue
-        child, step, key = frame.todo.pop()
+        child, step, key, counted = frame.todo.pop()
         if id(child) in walking:
             raise _refusal(document, stack, step, key, "an anchor's value holds an alias to itself (kubectl's YAML "
                                                        "reader: anchor value contains itself); expected no alias "
                                                        "inside its own anchor")
         expanded = sizes.get(id(child))
         if expanded is None:  # its place in the text
-            decoded += 1
+            decoded += counted
             walking.add(id(child))
-            stack.append(_Frame(child, _children(child, merge_tag), step, key))
+            todo = _children(child, merge_tag) if counted else _merged(child)
+            stack.append(_Frame(child, todo, step, key, counted))
         else:  # an alias: itself, and its expansion, all from aliases
             decoded += 1 + expanded
             from_aliases += expanded
@@ -107,20 +112,26 @@ def check_aliases(document: Any, merge_tag: str) -> None:
                            "aliases; expected fewer aliases")
 
 
-def _children(node: Any, merge_tag: str) -> list[tuple[Any, str, Any]]:
-    """(child, path step, mapping key) for each value of a collection, last first (a merge key left out)."""
+def _children(node: Any, merge_tag: str) -> list[_Child]:
+    """(child, path step, mapping key, counted) for each value of a collection, last first: a merge key left out,
+    and a merge key's list of mappings not counted itself (go-yaml's merge decodes its items directly)."""
     if node.id == "sequence":
-        return [(item, f"[{i}]", None) for i, item in reversed(list(enumerate(node.value)))]
+        return [(item, f"[{i}]", None, True) for i, item in reversed(list(enumerate(node.value)))]
     if node.id != "mapping":
         return []
-    out = []
+    out: list[_Child] = []
     for key, value in node.value:
         step = key.value if key.id == "scalar" else "?"
         if key.tag != merge_tag:
-            out.append((key, step, key))
-        out.append((value, step, key))
+            out.append((key, step, key, True))
+        out.append((value, step, key, key.tag != merge_tag or value.id != "sequence"))
     out.reverse()
     return out
+
+
+def _merged(node: Any) -> list[_Child]:
+    """The items of a merge key's list, to walk last first as go-yaml's merge does (earlier ones take precedence)."""
+    return [(item, f"[{i}]", None, True) for i, item in enumerate(node.value)]
 
 
 def _refusal(document: Any, stack: list[_Frame], step: str, key: Any, message: str) -> AliasingError:

@@ -54,6 +54,18 @@ def test_the_document_node_and_its_root_count_as_go_yaml_counts_them(aliases, re
     assert _refused(text) is refused
 
 
+_B = "b: &b {" + ", ".join(f"k{i}: {i}" for i in range(150)) + "}\n"
+
+
+@pytest.mark.parametrize(("form", "first_refused"), [("{<<: [*b]}", 295), ("{<<: *b}", 295), ("{<<: [*b, *b]}", 100)])
+def test_a_merge_keys_list_is_not_counted_itself_as_go_yamls_merge_counts_it(form, first_refused):
+    # go-yaml v2 (kubectl's reader) refuses these from the counts given (found by running it): a merge key's list
+    # is not decoded as a list, its items are decoded one by one, last first
+    def uses(m: int) -> str:
+        return _B + "u: [" + ", ".join([form] * m) + "]\n"
+    assert (_refused(uses(first_refused - 1)), _refused(uses(first_refused))) == (False, True)
+
+
 def test_aliases_below_go_yamls_share_are_read():
     result = load_text(laughs(2, field="metadata.labels"), "ok.yaml")
     assert not any("aliasing" in str(d) for d in result.diagnostics)
