@@ -527,10 +527,14 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
 
     def __init__(self: Any, stream: Any) -> None:
         base.__init__(self, stream)
-        self.aliases = not isinstance(stream, str) or may_alias(stream)  # (no anchor, no alias: no walk)
+        # the text whose documents may hold an alias (None: any may), or "" when none can (no anchor, no alias)
+        self.anchored = (stream if may_alias(stream) else "") if isinstance(stream, str) else None
 
     def construct_document(self: Any, node: Any) -> Any:
-        if self.aliases:
+        # anchors are the document's own (an alias refers to an anchor before it in its document), so only a
+        # document with one in its own text is walked: one anchored document does not slow down the others
+        text = self.anchored
+        if text is None or (text and may_alias(text[node.start_mark.index:node.end_mark.index])):
             try:
                 check_aliases(node, _MERGE)
             except AliasingError as exc:
