@@ -78,15 +78,46 @@ def quote(value: object) -> str:
 def _json_cut(value: list[Any] | dict[Any, Any]) -> str:
     """A list or mapping as JSON, written only as far as a message shows it (a large value is not written whole
     to be cut): past 200 characters, cut and said how many items it has."""
-    import json
-
     shown = ""
-    for chunk in json.JSONEncoder(default=str).iterencode(value):  # (not one-shot: written piece by piece)
+    for chunk in _json_pieces(value):
         shown += chunk
         if len(shown) > SHOWN_CHARS:
             what, unit = ("a list", "item") if isinstance(value, list) else ("a mapping", "key")
             return f"{shown[:SHOWN_CHARS]}... ({what} of {len(value):,} {unit}{'' if len(value) == 1 else 's'})"
     return shown
+
+
+def _json_pieces(value: Any) -> Iterator[str]:
+    """A value's JSON text piece by piece, as ``json.JSONEncoder(default=str)`` writes it, but an integer past 200
+    digits said by its number of digits as :func:`number` says it (JSON's encoder writes it whole: quadratic in
+    its digits, seconds for one in a list, and the line as long)."""
+    import json
+
+    if isinstance(value, list):
+        yield "["
+        for i, item in enumerate(value):
+            if i:
+                yield ", "
+            yield from _json_pieces(item)
+        yield "]"
+    elif isinstance(value, dict):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield (", " if i else "") + json.dumps(_json_key(key)) + ": "
+            yield from _json_pieces(item)
+        yield "}"
+    elif type(value) is int:
+        yield number(value)
+    else:
+        yield json.dumps(value, default=str)
+
+
+def _json_key(key: object) -> str:
+    """A mapping key as JSON names it: a number, a boolean or null as its JSON text, anything else (a YAML date)
+    as its ``str``."""
+    if key is None or isinstance(key, int | float):
+        return "".join(_json_pieces(key))
+    return str(key)
 
 
 class Report:
