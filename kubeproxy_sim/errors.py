@@ -7,6 +7,8 @@ few exceptions below into a message and an exit status.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -61,11 +63,31 @@ def shortened(text: str, limit: int = SHOWN_CHARS) -> str:
 
 def unreadable(exc: OSError | UnicodeDecodeError) -> str:
     """Why a file could not be read, in a user's words: the system's reason ("No such file or directory", "Is a
-    directory") or where its bytes stop being UTF-8, not Python's text for the exception ("[Errno 21] ...",
-    "'utf-8' codec can't decode ...")."""
+    directory"), a dangling symbolic link or a loop of them named so (:func:`link_fault`), or where its bytes stop
+    being UTF-8, not Python's text for the exception ("[Errno 21] ...", "'utf-8' codec can't decode ...")."""
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-    return exc.strerror or type(exc).__name__
+    return link_fault(exc) or exc.strerror or type(exc).__name__
+
+
+def link_fault(exc: OSError) -> str | None:
+    """A dangling symbolic link or a loop of them, when that is why a file could not be opened (the system's "no
+    such file" and "too many levels" do not say a link is at fault); None otherwise."""
+    if exc.errno == errno.ELOOP:
+        return "a loop of symbolic links (too many levels to follow)"
+    if not isinstance(exc, FileNotFoundError) or exc.filename is None:
+        return None
+    try:
+        target = os.readlink(exc.filename)
+    except OSError:  # not a link (or no longer there)
+        return None
+    return f"a symbolic link to {quoted(target)}, which does not exist"
+
+
+def quoted(text: str) -> str:
+    """A user's string in double quotes for a message, cut at 200 characters (its length said after the quotes)."""
+    shown, more = cut(text)
+    return '"' + shown.replace("\\", "\\\\").replace('"', '\\"') + '"' + more
 
 
 class Severity(StrEnum):

@@ -478,7 +478,7 @@ def require_paths(paths: list[str], flag: str) -> list[str]:
     import dataclasses
     import os
 
-    from kubeproxy_sim.objects.load import STDIN, unreadable
+    from kubeproxy_sim.objects.load import STDIN, manifest_unreadable
 
     missing = []
     for path in paths:
@@ -486,7 +486,7 @@ def require_paths(paths: list[str], flag: str) -> list[str]:
             if path != STDIN:
                 os.stat(path)
         except OSError as exc:  # not there; a dangling link or a loop of them is named so
-            missing.append(dataclasses.replace(unreadable(path, exc), field=flag))
+            missing.append(dataclasses.replace(manifest_unreadable(path, exc), field=flag))
     if missing:
         raise InputError(missing)
     return paths

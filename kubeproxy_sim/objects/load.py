@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
-import errno
 import functools
 import json
 import os
@@ -23,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.errors import Diagnostic, Severity, link_fault
 from kubeproxy_sim.objects.aliases import AliasingError, check_aliases, may_alias
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.decode import decode_service, object_name
@@ -224,18 +223,14 @@ def manifest_entries(directory: str) -> list[str]:
                       if entry.name.endswith(MANIFEST_SUFFIXES) and not entry.is_dir(follow_symlinks=False))
 
 
-def unreadable(path: str, exc: OSError) -> Diagnostic:
-    """Why a manifest file could not be opened or read, in one line: a dangling symbolic link or a loop of them
-    is named so (the system's "no such file" and "too many levels" do not say a link is at fault)."""
-    expected = "expected a file, or a symbolic link to one"
-    if exc.errno == errno.ELOOP:
-        return Diagnostic(f"a loop of symbolic links (too many levels to follow); {expected}", file=path)
+def manifest_unreadable(path: str, exc: OSError) -> Diagnostic:
+    """Why a manifest file could not be opened or read, in one line (a dangling link or a loop of them named so,
+    by errors.link_fault)."""
+    fault = link_fault(exc)
+    if fault is not None:
+        return Diagnostic(f"{fault}; expected a file, or a symbolic link to one", file=path)
     if isinstance(exc, FileNotFoundError):
-        try:
-            target = os.readlink(path)
-        except OSError:  # not a link (or no longer there)
-            return Diagnostic("no such file or directory", file=path)
-        return Diagnostic(f"a symbolic link to {quote(target)}, which does not exist; {expected}", file=path)
+        return Diagnostic("no such file or directory", file=path)
     return Diagnostic(f"cannot read: {exc.strerror or exc}", file=path)
 
 
@@ -256,7 +251,7 @@ def _read_file(path: str) -> tuple[str, str, Diagnostic | None]:
         with open(path, "rb") as handle:  # (a FIFO waits for its writer, as kubectl's read does)
             data = handle.read()
     except OSError as exc:
-        return path, "", unreadable(path, exc)
+        return path, "", manifest_unreadable(path, exc)
     return _read_bytes(data, path, "in this file")
 
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from kubeproxy_sim.errors import SHOWN_CHARS, Diagnostic, Severity, cut, shortened
+from kubeproxy_sim.errors import SHOWN_CHARS, Diagnostic, Severity, quoted, shortened
 
 _TYPE_NAMES = {
     str: "a string",
@@ -62,8 +62,7 @@ def quote(value: object) -> str:
     """Show a user's value in a message: strings in double quotes, the rest as written; cut at 200 characters
     as ``--config`` messages are (control characters are escaped where every diagnostic is formatted)."""
     if isinstance(value, str):
-        shown, more = cut(value)
-        return '"' + shown.replace("\\", "\\\\").replace('"', '\\"') + '"' + more
+        return quoted(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:

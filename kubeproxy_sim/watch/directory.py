@@ -42,9 +42,9 @@ from kubeproxy_sim.objects.load import (
     load_text,
     manifest_entries,
     manifest_loader,
+    manifest_unreadable,
     mirror_one,
     special_file,
-    unreadable,
 )
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.watch.events import (
@@ -188,7 +188,7 @@ class DirectorySource:
             with open(file, "rb") as handle:
                 text, undecodable = decode_text(handle.read(), file)
         except OSError as exc:
-            return self._not_ready(state, signature, [unreadable(file, exc)], problems, "not readable")
+            return self._not_ready(state, signature, [manifest_unreadable(file, exc)], problems, "not readable")
         if undecodable is not None:
             return self._not_ready(state, signature, [undecodable], problems)
         revisions: dict[str, str] = {}

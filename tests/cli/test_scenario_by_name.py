@@ -59,6 +59,8 @@ def test_a_name_is_plain_as_scenario_dir_reads_it() -> None:
     (lambda path: path.mkdir(), "Is a directory"),
     (lambda path: None, "No such file or directory"),
     (lambda path: path.write_bytes(b"kubectl \xaf\x00"), "not UTF-8 text (invalid start byte at byte 8)"),
+    (lambda path: path.symlink_to("gone"), 'a symbolic link to "gone", which does not exist'),  # (review r2 #6)
+    (lambda path: path.symlink_to("x"), "a loop of symbolic links (too many levels to follow)"),
 ])
 def test_a_script_that_cannot_be_read_says_why_in_a_users_words(capsys, tmp_path, monkeypatch, make,
                                                                reason: str) -> None:
