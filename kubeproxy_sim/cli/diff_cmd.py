@@ -48,8 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _after_paths(args: argparse.Namespace) -> list[str]:
-    from kubeproxy_sim.cli.options import require_paths, scenario_dir
+    from kubeproxy_sim.cli.options import require_paths, scenario_dir, stdin_once
 
+    stdin_once(("-f", args.filename), ("--against", args.against))  # (before either is read)
     paths = require_paths(list(args.against), "--against")
     if args.against_scenario:
         paths.append(str(scenario_dir(args.against_scenario, "--against-scenario") / "objects.yaml"))

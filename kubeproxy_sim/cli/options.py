@@ -472,14 +472,27 @@ def _masquerade_bit_problems(args: argparse.Namespace) -> list[Diagnostic]:
     return []
 
 
+def stdin_once(*uses: tuple[str, Sequence[str]]) -> None:
+    """A usage error when standard input ("-") is given more than once in one run, across the flags given as
+    (flag, values): a pipe can be read once, so a second "-" would be read as empty and the answer would be about
+    the first alone (``diff -f - --against -`` compared a state with nothing). Checked before anything is read."""
+    flags = [flag for flag, values in uses for value in values if value == "-"]
+    if len(flags) > 1:
+        both = flags[0] if len(set(flags)) == 1 else " and ".join(dict.fromkeys(flags))
+        raise UsageError(Diagnostic(f"'-' (standard input) given {len(flags)} times ({both}); a pipe can be read "
+                                    "once; expected '-' for one input only, the others files", field=flags[1]))
+
+
 def require_paths(paths: list[str], flag: str) -> list[str]:
     """The paths, when each exists: as kubectl apply -f, a path that is not there stops the command before any
-    answer (an analysis of the other files alone would read like an answer about the whole input)."""
+    answer (an analysis of the other files alone would read like an answer about the whole input); "-" at most
+    once (:func:`stdin_once`)."""
     import dataclasses
     import os
 
     from kubeproxy_sim.objects.load import STDIN, manifest_unreadable
 
+    stdin_once((flag, paths))
     missing = []
     for path in paths:
         try:

@@ -20,6 +20,7 @@ from kubeproxy_sim.cli.options import (
     check_node_settings,
     fill_node_flags,
     parse_int,
+    stdin_once,
 )
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render
 from kubeproxy_sim.cli.output import report as report_diagnostics
@@ -419,11 +420,21 @@ def overlap_diagnostics(overlaps: Any, cluster: Any, config: Any, file: str | No
     return [replace(d, file=file, line=line) for d in found] if file else list(found)
 
 
-def _script_loader(script: Path, name: str, line_holder: list[int]) -> Any:
+def _script_loader(script: Path, name: str, line_holder: list[int], stdin_readers: list[str]) -> Any:
     """``apply -f`` paths are relative to the script's folder (standard input's: the working directory); errors
-    stop the script at that line (``name``: the script as messages name it)."""
+    stop the script at that line (``name``: the script as messages name it). Standard input is read by one
+    ``apply -f -`` at most, and by none when the command read it (``stdin_readers``: what read it so far): that
+    step fails, as kubectl's ``apply -f -`` fails with no objects on it, instead of applying nothing."""
+    from kubeproxy_sim.controllers.script import ScriptError
 
     def load(paths: tuple[str, ...]) -> Any:
+        if "-" in paths:
+            if stdin_readers or paths.count("-") > 1:
+                by = stdin_readers[0] if stdin_readers else "this step's first '-'"
+                raise ScriptError(line_holder[0], f"apply -f -: no objects passed to apply (kubectl's error): "
+                                  f"standard input was read already, by {by}, and a pipe can be read once; "
+                                  "expected a file")
+            stdin_readers.append(f"the apply -f - of line {line_holder[0]}")
         resolved = tuple(p if os.path.isabs(p) or p == "-" else str(script.parent / p) for p in paths)
         manifests = load_manifests(resolved)
         errors = [d for d in manifests.diagnostics if d.severity is Severity.ERROR]
@@ -486,6 +497,8 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.watch.overlaps import OverlapWarnings
 
     check_node_settings(args)
+    stdin_once(("FILE|NAME", [args.script]), ("-f", args.filename))  # (before either is read)
+    stdin_readers = ["the script"] if args.script == "-" else ["-f"] if "-" in args.filename else []
     script = script_path(args.script)
     name = STDIN_NAME if args.script == "-" else str(script)
     text = _read_script(script, name)
@@ -496,7 +509,7 @@ def run(args: argparse.Namespace) -> int:
     _report([*event_diagnostics(sync.events, ()),
              *overlap_diagnostics(overlaps, sync.cluster, build_config(args, sync.cluster)[0])], args)
     line_holder = [0]
-    load = _script_loader(script, name, line_holder)
+    load = _script_loader(script, name, line_holder, stdin_readers)
     previous = ""
     con = console(args)
     steps: list[dict[str, object]] = []
