@@ -532,6 +532,16 @@ def test_a_directorys_links_it_cannot_read_are_named_and_subdirectories_skipped_
     assert str(link) == f"{tmp_path}/loop.yml: a loop of symbolic links (too many levels to follow); {expected}"
 
 
+def test_a_link_to_a_directory_given_itself_is_read_as_the_directory_unlike_kubectl(tmp_path):
+    """(review r2 #7) kubectl takes a -f LINK for a file and fails to read a directory; ours follows it, as the
+    README says (a link inside a directory is still an error, above)."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.yaml").write_text(json.dumps(_svc("a", "10.0.0.1")))
+    os.symlink("d", tmp_path / "link")
+    result = load_paths([str(tmp_path / "link")])
+    assert [s.name for s in result.cluster.services] == ["a"] and not result.diagnostics
+
+
 def test_a_fifo_in_a_directory_is_read_as_kubectl_reads_it(tmp_path):
     import threading
 
