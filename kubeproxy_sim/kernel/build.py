@@ -35,6 +35,7 @@ from kubeproxy_sim.errors import KubeproxySimError
 from kubeproxy_sim.kernel import dscp, nsexec, sysfs
 from kubeproxy_sim.kernel.plan import PREFIX, NodePlan, PodPlan, Topology, any_net, cluster_prefix, host_len
 from kubeproxy_sim.kernel.responder import dns_records
+from kubeproxy_sim.kernel.server import answers_dns
 from kubeproxy_sim.kernel.state import (
     SERVER_MARK,
     Owner,
@@ -458,14 +459,15 @@ def _spawn(netns_name: str, label: str, specs: Iterable[str], records: str | Non
 
 
 def _specs(pods: list[PodPlan], dns: bool) -> list[str]:
-    """A namespace's server's ports: PROTO:PORT, dns:PORT for a kube-dns endpoint's DNS port (when ``dns``: the
-    records are known), any:PORT for a workload that declares none. A UDP port is dns:PORT for the whole
-    namespace when any member answers DNS on it: a pool can hold kube-dns endpoints and another Service's on the
-    same port, and one socket must take both (two would bind with SO_REUSEADDR, and the last bound would get every
-    datagram); the responder gives a probe's datagram the JSON line all the same."""
-    answering = {port for pod in pods for port in pod.dns_ports} if dns else set()
-    specs = sorted({f"dns:{port}" if proto == "udp" and port in answering else f"{proto}:{port}"
-                    for pod in pods for proto, port in pod.ports})
+    """A namespace's server's ports: PROTO:PORT, dns:PORT for a kube-dns endpoint's DNS port and dnstcp:PORT for
+    its DNS-over-TCP port (when ``dns``: the records are known), any:PORT for a workload that declares none. A
+    port is dns:PORT (dnstcp:PORT) for the whole namespace when any member answers DNS on it: a pool can hold
+    kube-dns endpoints and another Service's on the same port, and one socket must take both (two would bind with
+    SO_REUSEADDR, and the last bound would get every datagram); the responder gives a probe's datagram the JSON
+    line all the same (and DnsTcp a connection that does not ask)."""
+    answering = {("udp", port): "dns" for pod in pods for port in pod.dns_ports} if dns else {}
+    answering |= {("tcp", port): "dnstcp" for pod in pods for port in pod.dns_tcp_ports} if dns else {}
+    specs = sorted({f"{answering.get((proto, port), proto)}:{port}" for pod in pods for proto, port in pod.ports})
     if any(pod.any_port for pod in pods):
         specs.append(f"any:{CATCH_ALL_PORT}")
     return specs
@@ -486,7 +488,7 @@ def start_servers(topo: Topology, dns_records: dict[str, Any] | None = None) -> 
         for name, pods in groups.items():
             ports = _specs(pods, records is not None)
             label = pods[0].key if len(pods) == 1 else ("pool/" if pods[0].pooled else "node/") + pods[0].node
-            started[name] = _spawn(name, label, ports, records if any(s.startswith("dns:") for s in ports) else None)
+            started[name] = _spawn(name, label, ports, records if answers_dns(ports) else None)
         for node in topo.nodes:  # kube-proxy's own listeners, on the ports no host-network pod took
             taken = {port for pod in groups.get(node.netns, ()) for proto, port in pod.ports if proto == "tcp"}
             ports = [f"tcp:{port}" for port in node.listeners if port not in taken]

@@ -90,6 +90,7 @@ class PodPlan:
     # catch-all redirect in its namespace to one server (a host-network workload answers only its listed ports)
     any_port: bool = False
     dns_ports: tuple[int, ...] = ()  # of its UDP ports, those that answer DNS: it is a kube-dns endpoint
+    dns_tcp_ports: tuple[int, ...] = ()  # of its TCP ports, those that answer DNS (a truncated answer's retry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,28 +273,30 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
         pods.add_pool(node, pool_ports, members, declared=all(ip in declared for _, ip in members))
     clients = _place_sources(name, sources, nodes, pods, family)
     notes = _notes(cluster, family)
-    targets = _dns_targets(cluster, family)
-    planned = tuple(dataclasses.replace(p, dns_ports=tuple(sorted(targets[p.ip]))) if p.ip in targets else p
+    udp, tcp = (_dns_targets(cluster, family, proto) for proto in (Protocol.UDP, Protocol.TCP))
+    planned = tuple(dataclasses.replace(p, dns_ports=tuple(sorted(udp.get(p.ip, ()))),
+                                        dns_tcp_ports=tuple(sorted(tcp.get(p.ip, ()))))
                     for p in pods.pods.values())
     return Topology(name, f"{cluster_prefix(name)}net", tuple(nodes), planned, tuple(clients),
                     notes, family, _outside_routed(cluster, family))
 
 
-def _dns_targets(cluster: Cluster, family: int) -> dict[str, set[int]]:
-    """address -> UDP ports of the kube-dns endpoints a query to the Service's port 53/UDP is sent to (the slice
-    ports named as that Service port, as kube-proxy pairs them), ready or not: their servers answer DNS."""
+def _dns_targets(cluster: Cluster, family: int, proto: Protocol) -> dict[str, set[int]]:
+    """address -> ``proto`` ports of the kube-dns endpoints a query to the Service's port 53/``proto`` is sent to
+    (the slice ports named as that Service port, as kube-proxy pairs them), ready or not: their servers answer
+    DNS. The 53/TCP port (where a truncated answer is asked again) may have target ports of its own."""
     from kubeproxy_sim.simulator.network import DNS_PORT
 
     kube_dns = next((s for s in cluster.services if s.key == "kube-system/kube-dns"), None)
     if kube_dns is None:
         return {}
-    names = {p.name or "" for p in kube_dns.ports if p.port == DNS_PORT and p.protocol is Protocol.UDP}
+    names = {p.name or "" for p in kube_dns.ports if p.port == DNS_PORT and p.protocol is proto}
     targets: dict[str, set[int]] = {}
     for slc in cluster.endpoint_slices:
         if slc.namespace != kube_dns.namespace or slc.service_name != kube_dns.name or \
                 slc.address_type is not _slice_type(family):
             continue
-        found = {p.port for p in slc.ports if p.port and p.protocol is Protocol.UDP and (p.name or "") in names}
+        found = {p.port for p in slc.ports if p.port and p.protocol is proto and (p.name or "") in names}
         for endpoint in slc.endpoints if found else ():
             for address in endpoint.addresses:
                 targets.setdefault(address, set()).update(found)

@@ -11,8 +11,9 @@ the address reported is the one asked for (the conntrack original). ``dns:PORT``
 is UDP on PORT that also answers DNS queries (a kube-dns endpoint pod's target port,
 see :mod:`.responder`): the cluster's records come as JSON on standard input, and
 only then is more than the standard library imported; without it the server starts
-fast. A ``tcp:PORT`` beside ``dns:PORT`` answers DNS over TCP too (where a client asks
-again when the UDP answer was truncated, see :class:`DnsTcp`).
+fast. ``dnstcp:PORT`` is TCP on PORT that answers DNS over TCP (the target port of
+kube-dns's 53/TCP, where a client asks again when the UDP answer was truncated, see
+:class:`DnsTcp`); it may differ from the dns:PORT.
 """
 
 from __future__ import annotations
@@ -237,9 +238,15 @@ class DnsTcp:
         conn.close()
 
 
+def answers_dns(specs: list[str]) -> bool:
+    """Whether a server of these specs answers DNS (over UDP or TCP): it reads the records on standard input."""
+    return any(spec.startswith(("dns:", "dnstcp:")) for spec in specs)
+
+
 def _responder(specs: list[str]) -> Responder | None:
-    """The DNS responder of a server with a dns:PORT, from the records on standard input; None without one."""
-    if not any(spec.startswith("dns:") for spec in specs):
+    """The DNS responder of a server with a dns:PORT or dnstcp:PORT, from the records on standard input; None
+    without one."""
+    if not answers_dns(specs):
         return None
     from kubeproxy_sim.kernel.responder import Responder
 
@@ -249,15 +256,14 @@ def _responder(specs: list[str]) -> Responder | None:
 def serve(pod: str, specs: list[str]) -> None:
     selector = selectors.DefaultSelector()
     responder = _responder(specs)
-    dns_ports = {spec.split(":")[1] for spec in specs if spec.startswith("dns:")}
     dns_tcp = DnsTcp(selector, responder) if responder is not None else None
     for spec in specs:
         proto, port = spec.split(":")
         catch_all = proto == "any"
-        for kind in ("tcp", "udp") if catch_all else ("udp",) if proto == "dns" else (proto,):
+        for kind in ("tcp", "udp") if catch_all else {"dns": ("udp",), "dnstcp": ("tcp",)}.get(proto, (proto,)):
             handler = _serve_tcp if kind == "tcp" else \
                 functools.partial(_serve_udp, responder=responder if proto == "dns" else None)
-            if dns_tcp is not None and proto == "tcp" and port in dns_ports:
+            if dns_tcp is not None and proto == "dnstcp":
                 handler = dns_tcp.accept
             for sock in _sockets(kind, int(port)):
                 selector.register(sock, selectors.EVENT_READ, (handler, catch_all))

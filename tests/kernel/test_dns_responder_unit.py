@@ -25,6 +25,7 @@ from scapy.layers.dns import DNS, DNSQR, DNSRR
 from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.kernel import dnsquery
 from kubeproxy_sim.kernel import server as kernel_server
+from kubeproxy_sim.kernel.build import _specs
 from kubeproxy_sim.kernel.plan import plan
 from kubeproxy_sim.kernel.responder import Responder, cluster_dns, dns_records, load_balanced
 from kubeproxy_sim.kernel.send import (
@@ -117,6 +118,22 @@ def test_netns_up_serves_dns_on_each_kube_dns_endpoint_s_target_port(state: dict
     without = plan("dns", load(objects()), BASE)  # no kube-dns Service: nobody answers DNS
     assert not any(p.dns_ports for p in without.pods)
     assert topology_record(without, load(objects()))["dns_responders"] == []
+
+
+def test_the_dns_tcp_port_s_own_target_port_is_served_as_dns_over_tcp() -> None:
+    """Review r4 1: kube-dns's 53/TCP with a target port apart from 53/UDP's (valid) was served by the plain TCP
+    server, whose JSON line the retry read as a length. Its target port is now planned and served as dnstcp."""
+    docs = copy.deepcopy(_docs())
+    for doc in docs:
+        if doc["metadata"]["name"].startswith("kube-dns"):
+            ports = doc["spec"]["ports"] if doc["kind"] == "Service" else doc["ports"]
+            ports.append({"name": "dns-tcp", "port": 53, "protocol": "TCP"} if doc["kind"] == "Service"
+                         else {"name": "dns-tcp", "port": 1053, "protocol": "TCP"})
+    topo = plan("dns", load(docs), BASE)
+    web = next(p for p in topo.pods if p.key == "default/web-1")
+    assert (web.dns_ports, web.dns_tcp_ports) == ((5353,), (1053,))
+    assert "tcp:1053" not in _specs([web], True) and {"dns:5353", "dnstcp:1053"} <= set(_specs([web], True))
+    assert not kernel_server.answers_dns(_specs([web], False))  # records unknown: no DNS at all
 
 
 @pytest.mark.parametrize(("source", "name", "names"), [

@@ -414,3 +414,32 @@ def test_without_kube_dns_s_tcp_port_the_retry_fails_as_in_a_real_cluster(large_
     flow = Flow("pod/default/first", "hl:8080", "tcp")
     assert observe(large_udp_only, flow, 3, 1.0, False) == \
         Counter({key: 3 for key in SimulatorSide(_cluster(LARGE_UDP_ONLY), CONFIG).leaves(flow)})
+
+
+# kube-dns's dns-tcp port with a target port of its own (valid: each Service port names its own)
+LARGE_TCP_APART = LARGE.replace("{name: dns-tcp, port: 53, targetPort: 53, protocol: TCP}",
+                                "{name: dns-tcp, port: 53, targetPort: 1053, protocol: TCP}").replace(
+    "{name: dns-tcp, port: 53, protocol: TCP}", "{name: dns-tcp, port: 1053, protocol: TCP}")
+assert LARGE_TCP_APART.count("1053") == 2
+
+
+@pytest.fixture(scope="module")
+def large_tcp_apart(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any]]:
+    yield from _up(f"{run_tag}-dnst", LARGE_TCP_APART, state_dir)
+
+
+def test_the_retry_over_tcp_is_answered_on_the_dns_tcp_port_s_own_target_port(
+        large_tcp_apart: dict[str, Any]) -> None:
+    """Review r4 1: the stage answered DNS over TCP only on the target port of 53/UDP, so with dns-tcp's
+    targetPort 1053 the plain TCP server's JSON line came back, was read as a length, and the run was refused
+    as a bug. The retry is DNATed to 10.244.0.5:1053, answered there, and every connection made as in send."""
+    client = resolve_source(large_tcp_apart, "pod/default/first")
+    dest = resolve_destination(large_tcp_apart, "hl:8080", client)
+    answers = lookup(client, dest, 2, 2.0, seed=1)
+    assert [(a["rcode"], a["over"], len(a["addresses"])) for a in answers] == [("NOERROR", "tcp", BIG)] * 2
+    assert {a["witness"]["dst"] for a in answers} == {"10.244.0.5:1053"}
+    real = send(large_tcp_apart, "pod/default/first", "hl:8080", count=4, seed=1).result(large_tcp_apart)
+    simulated = sim_send(Simulator(_cluster(LARGE_TCP_APART), CONFIG, rng=random.Random(1)), "pod/default/first",
+                         "hl:8080", count=4, seed=1)
+    assert not real.failed and not simulated.failed, real.failed
+    assert sum(d.count for d in real.delivered) == sum(d.count for d in simulated.delivered) == 4
