@@ -196,9 +196,9 @@ def test_a_failed_query_is_the_connection_s_failure_in_send_s_words(state: dict)
 
 
 @contextlib.contextmanager
-def _serving(answer: Callable[[bytes, str], bytes | None]) -> Iterator[int]:
-    """``answer`` (a query and the witness to its reply) on a loopback UDP port, as a kube-dns pod's server runs a
-    responder: the port."""
+def _serving(answer: Callable[[bytes, str], bytes | list[bytes] | None]) -> Iterator[int]:
+    """``answer`` (a query and the witness to its reply: the reply, or the datagrams sent back in turn) on a
+    loopback UDP port, as a kube-dns pod's server runs a responder: the port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.1)
@@ -210,7 +210,9 @@ def _serving(answer: Callable[[bytes, str], bytes | None]) -> Iterator[int]:
                 data, peer = sock.recvfrom(2048)
             except TimeoutError:
                 continue
-            sock.sendto(answer(data, json.dumps({"pod": "x", "src": f"{peer[0]}:{peer[1]}"})) or b"", peer)
+            replies = answer(data, json.dumps({"pod": "x", "src": f"{peer[0]}:{peer[1]}"}))
+            for reply in replies if isinstance(replies, list) else [replies or b""]:
+                sock.sendto(reply, peer)
 
     thread = threading.Thread(target=serve)
     thread.start()
@@ -549,9 +551,26 @@ def test_a_truncated_answer_without_a_tcp_listener_fails_the_lookup_saying_the_r
                                         "rule answered, or nothing listens on the port)")
 
 
+def test_a_datagram_that_is_not_dns_is_passed_over_and_the_answer_after_it_read() -> None:
+    """Review r4 1b: any datagram that failed to parse was the error undecodable (a bug), a probe server's JSON
+    line too; a resolver drops what is not a DNS message and waits on, and so does the query now. Only a reply
+    that cannot be read but carries the responder's witness is ours, broken (the test below)."""
+    def answer(data: bytes, witness: str) -> list[bytes]:
+        question = dnswire.parse_query(data)
+        assert question is not None
+        return [witness.encode() + b"\n", b"\x00", dnswire.encode_response(question, "NOERROR", [], witness)]
+
+    with _serving(answer) as port:
+        found = dnsquery.lookup("127.0.0.1", port, [HEADLESS_NAME], "A", 2.0, None, 0)
+    assert (found["rcode"], found["over"], found["witness"]["pod"]) == ("NOERROR", "udp", "x")
+    with _serving(lambda data, witness: [witness.encode() + b"\n"]) as port:  # nothing but the line: no answer
+        assert dnsquery.lookup("127.0.0.1", port, [HEADLESS_NAME], "A", 0.3, None, 0) == \
+            {"error": "timeout", "name": HEADLESS_NAME}
+
+
 def test_an_answer_that_cannot_be_read_is_said_so_not_a_timeout(state: dict) -> None:
     """Was: a reply that failed to parse was waited past, and the lookup timed out (a DROP or TIMEOUT row)."""
-    with _serving(lambda data, witness: data[:2] + b"\x81\x80\x00\x01\x00\x05") as port:
+    with _serving(lambda data, witness: data[:2] + b"\x81\x80\x00\x01\x00\x05" + dnsquery.OURS) as port:
         found = dnsquery.lookup("127.0.0.1", port, [HEADLESS_NAME], "A", 2.0, None, 0)
     assert found["error"] == "undecodable" and found["why"].startswith("over UDP: ")
     dest = resolve_destination(state, "web.default:80", resolve_source(state, "pod/default/custom"))
