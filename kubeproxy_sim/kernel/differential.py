@@ -67,7 +67,7 @@ import netaddr
 
 from kubeproxy_sim.analysis import stats
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
-from kubeproxy_sim.kernel.send import TCP_RETRY
+from kubeproxy_sim.kernel.dnsquery import TCP_RETRY
 from kubeproxy_sim.kernel.verify import binomial_range, queued, read_flow_entries, verdict_hook
 from kubeproxy_sim.netfilter.packet import host_port, split_endpoint
 from kubeproxy_sim.objects.model import (

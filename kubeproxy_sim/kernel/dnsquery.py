@@ -32,6 +32,7 @@ from kubeproxy_sim.kernel.probe import PARALLEL, SEEDED_PORTS, mark, reason, see
 from kubeproxy_sim.simulator import dnswire
 
 SEARCH_ON = ("NOERROR", "NXDOMAIN", "SERVFAIL")  # the rcodes of an answer without records that go on to the next
+TCP_RETRY = "tcp "  # before the reason a DNS query's retry over TCP failed for (see query; netns send reads it)
 SPARE_TRIES = 64  # ports tried in place of a seeded one that is taken, before the query fails with EADDRINUSE
 OURS = dnswire.encode_name(dnswire.WITNESS)  # in every reply of the responder's (its owner is never compressed)
 
@@ -117,9 +118,9 @@ def query(server: str, port: int, name: str, qtype: str, timeout: float, bind: s
     """One question of one name, from a fresh socket: the reply read, or the reason there is none. A truncated
     answer (TC: it did not fit 512 bytes) is asked again over TCP, of the same server and port with the same
     message, as glibc's res_send does, from a port of the kernel's choice (``over``: "tcp" then); the error of
-    that retry is prefixed ``tcp `` (so netns send can say the retry failed). A reply that cannot be read is the
-    error ``undecodable``, ``why`` saying what is wrong with it (a bug of the responder: netns send refuses the
-    run)."""
+    that retry is prefixed :data:`TCP_RETRY` (so netns send can say the retry failed). A reply of the responder's
+    that cannot be read (over UDP: one carrying its witness, see :func:`_ask_udp`) is the error ``undecodable``,
+    ``why`` saying what is wrong with it (a bug of the responder: netns send refuses the run)."""
     family = socket.AF_INET6 if ":" in server else socket.AF_INET
     message = dnswire.encode_query(draw.qid, name, qtype)
     deadline = time.monotonic() + timeout
@@ -139,9 +140,9 @@ def query(server: str, port: int, name: str, qtype: str, timeout: float, bind: s
     except dnswire.WireError as exc:
         return {"error": "undecodable", "why": f"over {over.upper()}: {exc}", "name": name}
     except TimeoutError:
-        return {"error": "timeout" if over == "udp" else "tcp timeout", "name": name}
+        return {"error": ("" if over == "udp" else TCP_RETRY) + "timeout", "name": name}
     except OSError as exc:
-        return {"error": reason(exc.errno or 0) if over == "udp" else f"tcp {reason(exc.errno or 0)}", "name": name}
+        return {"error": ("" if over == "udp" else TCP_RETRY) + reason(exc.errno or 0), "name": name}
     witness = json.loads(reply.witness) if reply.witness else None
     addresses = [value for _, kind, value in reply.answers if kind == qtype]
     return {"rcode": reply.rcode, "name": name, "addresses": addresses, "records": len(reply.answers),

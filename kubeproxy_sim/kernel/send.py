@@ -26,6 +26,7 @@ import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
 from kubeproxy_sim.kernel import dscp, nsexec
+from kubeproxy_sim.kernel.dnsquery import TCP_RETRY
 from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology, client_key
 from kubeproxy_sim.kernel.probe import seeded_ports
 from kubeproxy_sim.kernel.responder import cluster_dns
@@ -282,7 +283,6 @@ def _source_resolver(state: dict[str, Any], source: Source | None) -> tuple[Reso
 #                REJECT when a node counted this run's packets at a REJECT rule, else DROP
 #   reset        ECONNRESET after the handshake                                                   -> REJECT
 #   no reply     connected, but the server closed without a line                                  -> TIMEOUT
-TCP_RETRY = "tcp "  # before the reason a DNS query's retry over TCP failed for (see .dnsquery.query)
 REASONS = {"refused": ("REJECT", "connection refused (a REJECT rule answered, or nothing listens on the port)"),
            "unreachable": ("NO_ROUTE", "network unreachable (a router has no route to the destination)"),
            "reset": ("REJECT", "connection reset"),
