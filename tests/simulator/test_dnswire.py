@@ -33,3 +33,36 @@ def test_the_boundary_of_a_headless_name_s_a_records():
     name = "big.default.svc.cluster.local"
     assert not dnswire.truncated(name, "A", _answer(name, "A", 29, None))
     assert dnswire.truncated(name, "A", _answer(name, "A", 30, None))
+
+
+WITNESS_RECORD = 17 + 10 + 3  # responder.kpsim uncompressed, type/class/TTL/length, the TXT "{}": outside the cut
+
+
+def _sent(name: str, qtype: str, answers: list[tuple[str, str, str]]) -> tuple[int, bool]:
+    """The size of the responder's UDP answer without its witness, and whether TC is set."""
+    question = dnswire.Question(7, name, dnswire.TYPES[qtype], dnswire.RD)
+    raw = dnswire.encode_response(question, "NOERROR", answers, "{}", dnswire.UDP_LIMIT)
+    return len(raw) - WITNESS_RECORD, dnswire.parse_response(raw).truncated
+
+
+def test_the_boundary_of_a_headless_name_s_aaaa_records():
+    """Review r4 3, by hand: 12 bytes of header, 31 of name, 4 of type and class; a compressed AAAA record is a
+    2-byte pointer, 10 bytes of type/class/TTL/length and 16 of address: 47 + 16 * 28 = 495 fit 512, and the
+    seventeenth (523) does not, so the answer keeps 16 with TC set."""
+    name = "big.default.svc.cluster.local"
+    assert not dnswire.truncated(name, "AAAA", _answer(name, "AAAA", 16, None))
+    assert dnswire.truncated(name, "AAAA", _answer(name, "AAAA", 17, None))
+    assert _sent(name, "AAAA", _answer(name, "AAAA", 16, None)) == (495, False)
+    assert _sent(name, "AAAA", _answer(name, "AAAA", 17, None)) == (495, True)
+
+
+def test_the_boundary_of_an_external_name_s_cname_and_its_target_s_records():
+    """Review r4 3, by hand: an ExternalName Service's name answered with its CNAME to a headless Service's name
+    and that name's A records. 47 bytes to the question's end; the CNAME is a pointer, 10 bytes and its target
+    web.other compressed against the question's svc.cluster.local (1+3 + 1+5 + 2 = 12): 71; each A record of the
+    target a pointer to it, 10 bytes and 4: 16. 71 + 27 * 16 = 503 fit, the twenty-eighth (519) does not."""
+    name, target = "ext.default.svc.cluster.local", "web.other.svc.cluster.local"
+    assert not dnswire.truncated(name, "A", _answer(name, "A", 27, target))
+    assert dnswire.truncated(name, "A", _answer(name, "A", 28, target))
+    assert _sent(name, "A", _answer(name, "A", 27, target)) == (503, False)
+    assert _sent(name, "A", _answer(name, "A", 28, target)) == (503, True)
