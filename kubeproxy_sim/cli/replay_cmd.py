@@ -123,7 +123,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_paths(paths: list[str]) -> None:
-    """Refuse up front a STATE that does not exist: replaying it as 'no objects' would delete everything."""
+    """Refuse up front a STATE that does not exist, or a second "-": replaying either as 'no objects' would delete
+    everything (:func:`stdin_once`)."""
+    from kubeproxy_sim.cli.options import stdin_once
+
+    stdin_once(("STATE", paths))
     missing = [Diagnostic("no such file or directory; expected a manifest file or a directory of them",
                           file=p, field="STATE") for p in paths if p != "-" and not os.path.exists(p)]
     if missing:

@@ -32,6 +32,7 @@ TWICE = "a pipe can be read once; expected '-' for one input only, the others fi
      f"--against: '-' (standard input) given 2 times (-f and --against); {TWICE}"),
     (["rules", "-f", "-", "-f", "-"], f"-f: '-' (standard input) given 2 times (-f); {TWICE}"),
     (["scenario", "-", "-f", "-"], f"-f: '-' (standard input) given 2 times (FILE|NAME and -f); {TWICE}"),
+    (["replay", "-", "-"], f"STATE: '-' (standard input) given 2 times (STATE); {TWICE}"),  # (review r5 #2)
 ])
 def test_standard_input_given_twice_is_a_usage_error_before_anything_is_read(argv, expected, capsys, monkeypatch):
     """(review r2 #5) it was a warning, and ``diff -f - --against -`` compared the objects with nothing, exit 0."""
