@@ -28,7 +28,7 @@ or the chains are compiled lazily, there is no key at all and the tracer walks e
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kubeproxy_sim.netfilter.compile import (
     SOURCE_FIELDS,
@@ -263,10 +263,13 @@ class TraceKeys:
         Testing more than a trace meets only makes classes finer (still exact), and a handful of
         networks (a cluster CIDR, some source ranges) is cheaper to test on every packet than to
         look up which destination meets which. Beyond ``QUICK_TESTS`` the rest stay per destination.
+        ``opaque`` is the global parts' alone: one DNAT-range rule would otherwise key every destination's
+        traces by the exact client; a destination whose own walk meets one is special (:meth:`destination`).
         """
         if len(every.nets) + len(every.ranges) > QUICK_TESTS:
             return self._merge([], self._global_parts)
-        return self._merge([], [*self._global_parts, every])
+        merged = self._merge([], [*self._global_parts, every])
+        return replace(merged, opaque=any(p.opaque for p in self._global_parts))
 
     def destination(self, dst: int) -> Destination:
         """Every source test a trace to ``dst`` can meet, following DNATs to where they lead (once per address)."""

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.netfilter.codec import parse_ruleset
-from kubeproxy_sim.netfilter.compile import compile_ruleset
+from kubeproxy_sim.netfilter.compile import INDEX_MIN_RULES, compile_ruleset
 from kubeproxy_sim.netfilter.natrange import best_address, jhash2
 from kubeproxy_sim.netfilter.packet import Packet, format_address, parse_address
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
@@ -344,3 +344,45 @@ def test_a_masquerade_to_a_port_range_keeps_a_port_inside_unless_random(target: 
     (doubt,) = _masquerade_doubts(target, sport)
     assert doubt.startswith("--to-ports 1000-2000 is a range: the kernel gives each connection one of its members")
     assert doubt.endswith(ending)
+
+
+
+def _services(count: int) -> str:
+    """A dump as kube-proxy's: KUBE-SERVICES indexed by destination (10.96.0.N), each Service's endpoint chain
+    DNATing to 10.100.0.N, but the first Service's to a range, and one source network tested for all."""
+    lines = ["*nat", *(f":{c} ACCEPT [0:0]" for c in ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING")),
+             ":KUBE-SERVICES - [0:0]", *(f":KUBE-SEP-{n} - [0:0]" for n in range(1, count + 1)),
+             "-A PREROUTING ! -s 10.77.0.0/16 -j MARK --set-xmark 0x4000/0x4000", "-A PREROUTING -j KUBE-SERVICES"]
+    lines += [f"-A KUBE-SERVICES -d 10.96.0.{n}/32 -p udp -m udp --dport 53 -j KUBE-SEP-{n}"
+              for n in range(1, count + 1)]
+    lines += [f"-A KUBE-SEP-{n} -p udp -m udp -j DNAT --to-destination 10.100.0.{n}:53" for n in range(2, count + 1)]
+    return "\n".join([*lines, "-A KUBE-SEP-1 -p udp -m udp -j DNAT --to-destination 10.100.1.1-10.100.1.9:53",
+                      "COMMIT", ""])
+
+def test_a_dnat_range_keys_only_its_own_destination_by_the_exact_source() -> None:
+    """(review r5 #1) with few source tests every quick key takes them all; the range rule's 'opaque' came
+    along, so every Service's keys held the exact client. Only the range's destination keeps them apart now,
+    and the keyed tracer answers as a tracer that walks every packet does."""
+    compiled = compile_ruleset(parse_ruleset(_services(INDEX_MIN_RULES + 4)))
+    keyed = Tracer(compiled, NodeContext.of(["10.0.0.1"]))
+    walker = Tracer(compiled, NodeContext.of(["10.0.0.1"]))
+    walker.keys = None
+    walker.engine.memos = {}
+    keys = keyed.keys
+    assert keys is not None
+    clients = ("10.77.165.247", "10.77.211.85", "10.77.111.35", "10.78.0.9", "10.78.3.4")
+
+    def distinct(dst: str, sources: tuple[str, ...]) -> int:
+        return len({keys.key(Packet.of("udp", src, dst, 53, 40000)) for src in sources})
+
+    assert distinct("10.96.0.1", clients) == len(clients)
+    for dst in ("10.96.0.2", "10.96.0.20"):
+        assert distinct(dst, clients[:3]) == distinct(dst, clients[3:]) == 1
+        assert distinct(dst, clients) == 2  # the -s test still splits the classes
+    for dst in ("10.96.0.1", "10.96.0.2", "10.96.0.20", "10.100.1.1", "10.96.0.99"):
+        for src in clients:
+            packet = Packet.of("udp", src, dst, 53, 40000)
+            first, again, walked = keyed.trace(packet), keyed.trace(packet), walker.trace(packet)
+            assert (first.origin, first.outcomes, first.uncertain) == (walked.origin, walked.outcomes,
+                                                                       walked.uncertain)
+            assert (again.outcomes, again.uncertain) == (walked.outcomes, walked.uncertain)
