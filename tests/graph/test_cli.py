@@ -171,6 +171,10 @@ CIRCLES = {  # rules of the nat table (from line 5), the circle, the line of the
     "goto": ("-A PREROUTING -j A\n-A A -m comment --comment x -j B\n-A B -m mark --mark 0x1 -g A\n", "A -> B -> A", 7),
     "reached-late": ("-A B -j A\n-A A -m recent --rcheck --name x --mask 255.255.255.255 --rsource -j B\n"
                      "-A PREROUTING -p udp -j B\n", "B -> A -> B", 6),
+    # (review r5 #3) a jump that is not the rule's last word, as iptables takes it
+    "options-after": ("-A PREROUTING -j A\n-A A -j B\n-A B -j A -p tcp\n", "A -> B -> A", 7),
+    "comment-after": ("-A PREROUTING -j A -m comment --comment x\n-A A -g B -m comment --comment y\n-A B -j A "
+                      "-m comment --comment z\n", "A -> B -> A", 7),
 }
 
 
@@ -184,6 +188,15 @@ def test_a_circle_no_built_in_chain_reaches_is_drawn_as_the_kernel_loads_it(tmp_
     code, out, err = run(["--rules", str(dump), "--format", "dot"], capsys)
     assert (code, err) == (0, "")
     assert '"nat:B" -> "nat:A"' in out
+
+
+def test_a_comment_that_quotes_a_jump_is_no_arrow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Only a rule's own -j or -g is an arrow: a comment saying "-j A" closes no circle (review r5 #3)."""
+    dump = tmp_path / "quoted.rules"
+    dump.write_text('*nat\n:PREROUTING ACCEPT [0:0]\n:A - [0:0]\n-A PREROUTING -j A\n'
+                    '-A A -m comment --comment "back -j A here" -j RETURN -p tcp\nCOMMIT\n')
+    code, _, err = run(["--rules", str(dump), "--format", "dot"], capsys)
+    assert (code, err) == (0, "")
 
 
 @pytest.mark.parametrize("kind", sorted(CIRCLES))
