@@ -34,6 +34,7 @@ from kubeproxy_sim import signals
 from kubeproxy_sim.errors import KubeproxySimError
 from kubeproxy_sim.kernel import dscp, nsexec, sysfs
 from kubeproxy_sim.kernel.plan import PREFIX, NodePlan, PodPlan, Topology, any_net, cluster_prefix, host_len
+from kubeproxy_sim.kernel.probe import SEEDED_PORTS
 from kubeproxy_sim.kernel.responder import dns_records
 from kubeproxy_sim.kernel.server import answers_dns
 from kubeproxy_sim.kernel.state import (
@@ -140,10 +141,16 @@ def _sysctls(topo: Topology) -> None:
     REJECT or "no route" answer dropped by the limiter would read as silence, a DROP). IPv6 addresses skip
     duplicate address detection, so they are usable at once. A TCP server answers with the DSCP value of the
     SYN it accepted (IPv4 and IPv6): ``netns send`` counts its run's packets by it (see :mod:`.dscp`).
+    The ports a seeded run binds (:data:`.probe.SEEDED_PORTS`) are reserved from the kernel's own picks (IPv4
+    and IPv6 alike), so a socket whose port the kernel chooses (a DNS retry over TCP, an unseeded connection)
+    never takes one a seeded connection is about to bind (EADDRINUSE); the range the kernel picks from keeps
+    about as many ports as its default (1024-19999 and 60000-65535).
     """
     base = {"net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0",
             "net.ipv4.icmp_ratelimit": "0", "net.ipv4.icmp_msgs_per_sec": "1000000",
-            "net.ipv4.icmp_msgs_burst": "1000000", REFLECT_TOS: "1"}
+            "net.ipv4.icmp_msgs_burst": "1000000", REFLECT_TOS: "1",
+            "net.ipv4.ip_local_port_range": "1024 65535",
+            "net.ipv4.ip_local_reserved_ports": f"{SEEDED_PORTS.start}-{SEEDED_PORTS.stop - 1}"}
     if topo.family == 6:
         base |= {"net.ipv6.icmp.ratelimit": "0", "net.ipv6.conf.all.accept_dad": "0",
                  "net.ipv6.conf.default.accept_dad": "0", "net.ipv6.conf.all.disable_ipv6": "0",
