@@ -82,7 +82,7 @@ def target_kind(target: Target | None, table: str, chains: set[str]) -> tuple[Ki
     if name == "CT":
         if target.option("--notrack") is not None:
             return Kind.NOTRACK, ""
-        zoned = next((o for o in target.options if o.flag in ZONE_FLAGS), None)
+        zoned = next((o for o in reversed(target.options) if o.flag in ZONE_FLAGS), None)  # (the last: ct_zone)
         if zoned is None:
             return Kind.CONTINUE, ""
         return Kind.CT_ZONE, (f"target CT {zoned.flag} {zoned.value}: conntrack keeps each zone's connections "
@@ -107,13 +107,20 @@ ZONE_FLAGS = ("--zone", "--zone-orig", "--zone-reply")
 def ct_zone(target: Target) -> int | None:
     """The conntrack zone id a CT target gives a new connection (libxt_CT reads 0-65535, base 0), None for
     ``mark``: the packet's mark then, cut to 16 bits (nf_ct_zone_tmpl). A direction's zone (--zone-orig,
-    --zone-reply) has the same id, which is all the NAT range's choice reads (find_best_ips_proto)."""
-    opt = next(o for o in target.options if o.flag in ZONE_FLAGS)
-    if opt.value == "mark":
+    --zone-reply) has the same id, which is all the NAT range's choice reads (find_best_ips_proto). Given more
+    than once (``--zone-orig 1 --zone-reply 2``), each sets the one id, so the last is kept, as libxt_CT does;
+    a ``mark`` among them sets a flag the later ones do not clear, so the mark is read then."""
+    zones = [_zone_id(o.flag, o.value) for o in target.options if o.flag in ZONE_FLAGS]
+    return None if None in zones else zones[-1]
+
+
+def _zone_id(flag: str, value: str) -> int | None:
+    """One zone option's id, None for ``mark``; raises ValueError for what iptables refuses."""
+    if value.lower() == "mark":  # (libxt_CT compares it ignoring case)
         return None
-    zone = uint32_value(opt.value, opt.flag, what="a zone 0-65535 or mark")
+    zone = uint32_value(value, flag, what="a zone 0-65535 or mark")
     if zone > 0xFFFF:
-        raise ValueError(f"{opt.flag} {opt.value} is not a zone 0-65535 or mark; iptables refuses it")
+        raise ValueError(f"{flag} {value} is not a zone 0-65535 or mark; iptables refuses it")
     return zone
 
 

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.compile import INDEX_MIN_RULES, compile_ruleset
+from kubeproxy_sim.netfilter.compile_targets import ct_zone
 from kubeproxy_sim.netfilter.natrange import best_address, jhash2
 from kubeproxy_sim.netfilter.packet import Packet, format_address, parse_address
+from kubeproxy_sim.netfilter.syntax import parse_spec
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 from tests.budget import budget
 
@@ -178,6 +180,21 @@ def test_a_ct_zone_seeds_the_range_s_hash(zone: str, mark: int, seed: int) -> No
         f"target CT {zone}: conntrack keeps each zone's connections apart, which is not modelled: the packet's "
         "conntrack state is assumed to be its state in that zone (the zone's number is followed into a NAT range's "
         "choice)"]
+
+
+@pytest.mark.parametrize(("zone", "seed"), [
+    ("--zone-orig 1 --zone-reply 2", 2), ("--zone-reply 0x9 --zone-orig 3", 3),
+    ("--zone-orig mark --zone-reply 5", None), ("--zone-orig 5 --zone-reply MARK", None),
+])
+def test_of_several_ct_zones_the_last_is_kept(zone: str, seed: int | None) -> None:
+    """(review r5 #4) each zone option sets the target's one zone id (libxt_CT's ct_parse_zone_id), so the last
+    given is the connection's; a ``mark`` among them sets a flag no later option clears: the packet's mark."""
+    assert ct_zone(parse_spec(f"-j CT {zone}").target) == seed  # type: ignore[arg-type]
+    tracer = Tracer(parse_ruleset(ZONE_RULES.format(zone=zone) + RANGE_RULES.format(flags="")), NodeContext.of([]))
+    result = tracer.trace(Packet.of("udp", "10.1.2.3", "10.96.0.10", 53, 40000, mark=0x30006))
+    member = best_address(4, _value("10.1.2.3"), _value("10.96.0.10"), _value("10.100.0.1"), _value("10.100.0.13"),
+                          dnat=True, persistent=False, zone=6 if seed is None else seed)
+    assert [o.destination for o in result.outcomes] == [f"{format_address(4, member)}:53"]
 
 
 SNAT_RULES = """*nat
