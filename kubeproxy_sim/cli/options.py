@@ -487,7 +487,6 @@ def require_paths(paths: list[str], flag: str) -> list[str]:
     """The paths, when each exists: as kubectl apply -f, a path that is not there stops the command before any
     answer (an analysis of the other files alone would read like an answer about the whole input); "-" at most
     once (:func:`stdin_once`)."""
-    import dataclasses
     import os
 
     from kubeproxy_sim.objects.load import STDIN, manifest_unreadable
