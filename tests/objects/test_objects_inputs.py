@@ -561,15 +561,6 @@ def test_a_document_without_a_kind_says_so_once(messages):
         "t.yaml: kind: empty (document 2); expected Service, EndpointSlice, Endpoints, Node or Pod"]
 
 
-@pytest.fixture
-def python_int_limit():
-    """Python's default int-digits limit, as a library caller has it (the CLI's main lifts it for the process)."""
-    before = sys.get_int_max_str_digits()
-    sys.set_int_max_str_digits(4300)
-    yield
-    sys.set_int_max_str_digits(before)
-
-
 @pytest.mark.parametrize(("value", "shown"), [("7" * 5000, "an integer of 5,000 digits"),
                                               ("-" + "7_7" * 2500, "a negative integer of 5,000 digits")])
 def test_a_number_past_pythons_digit_limit_is_a_bad_value_without_the_cli(python_int_limit, messages, value: str,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from kubeproxy_sim.objects import IPFamily, TrafficPolicy
@@ -276,15 +274,6 @@ def test_a_slice_port_without_a_number_is_kept_with_kube_proxys_warning(load, me
     assert messages(result) == [
         "t.yaml: EndpointSlice default/s: ports[0].port: warning: not set; kube-proxy ignores a slice port without "
         "a number, so no service port gets these endpoints through it"]
-
-
-@pytest.fixture
-def unlimited_digits():
-    """Python's limit on an integer's digits lifted, as the command line runs (cli.main), and restored."""
-    limit = sys.get_int_max_str_digits()
-    sys.set_int_max_str_digits(0)
-    yield
-    sys.set_int_max_str_digits(limit)
 
 
 @pytest.mark.usefixtures("unlimited_digits")
