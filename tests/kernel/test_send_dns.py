@@ -133,8 +133,11 @@ ports: [{name: p, port: 53, protocol: UDP}]
 """
 assert POOLED.count("10.244.0.1") > 13 and "name: coredns}}" not in POOLED
 
-# a headless Service with three ready pods: its name answers three addresses, and each connection goes to one
-HEADLESS = OBJECTS + """
+
+
+def _headless(endpoints: list[str]) -> str:
+    """The headless Service ``hl`` (port 8080/TCP) and its one slice of ``endpoints`` (YAML flow mappings)."""
+    return """
 ---
 apiVersion: v1
 kind: Service
@@ -146,9 +149,13 @@ kind: EndpointSlice
 metadata: {name: hl-1, namespace: default, labels: {kubernetes.io/service-name: hl}}
 addressType: IPv4
 endpoints:
-""" + "\n".join(f"- {{addresses: [10.244.0.{20 + i}], nodeName: node1, targetRef: {{kind: Pod, namespace: default, "
-                f"name: hl-{i}}}}}" for i in range(3)) + """
-ports: [{name: p, port: 8080, protocol: TCP}]""" + "".join(
+""" + "\n".join(f"- {e}" for e in endpoints) + """
+ports: [{name: p, port: 8080, protocol: TCP}]"""
+
+
+# a headless Service with three ready pods: its name answers three addresses, and each connection goes to one
+HEADLESS = OBJECTS + _headless([f"{{addresses: [10.244.0.{20 + i}], nodeName: node1, targetRef: {{kind: Pod, "
+                                f"namespace: default, name: hl-{i}}}}}" for i in range(3)]) + "".join(
     _pod("default", f"hl-{i}", f"10.244.0.{20 + i}", ports=", ports: [{containerPort: 8080}]") for i in range(3))
 HEADLESS_PODS = [f"default/hl-{i}" for i in range(3)]
 
@@ -348,21 +355,8 @@ _KUBE_DNS_BOTH = _KUBE_DNS_UDP.replace(
                                "ports: [{name: p, port: 53, protocol: UDP}, {name: dns-tcp, port: 53, protocol: TCP}]")
 assert _KUBE_DNS_UDP in OBJECTS and _KUBE_DNS_BOTH.count("dns-tcp") == 2
 BIG = 95
-LARGE = OBJECTS.replace(_KUBE_DNS_UDP, _KUBE_DNS_BOTH) + """
----
-apiVersion: v1
-kind: Service
-metadata: {name: hl, namespace: default}
-spec: {clusterIP: None, ports: [{name: p, port: 8080, targetPort: 8080, protocol: TCP}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: hl-1, namespace: default, labels: {kubernetes.io/service-name: hl}}
-addressType: IPv4
-endpoints:
-""" + "\n".join(f"- {{addresses: [10.244.0.{100 + i}], nodeName: node1}}" for i in range(BIG)) + """
-ports: [{name: p, port: 8080, protocol: TCP}]
-"""
+LARGE = OBJECTS.replace(_KUBE_DNS_UDP, _KUBE_DNS_BOTH) + _headless(
+    [f"{{addresses: [10.244.0.{100 + i}], nodeName: node1}}" for i in range(BIG)]) + "\n"
 LARGE_UDP_ONLY = LARGE.replace(_KUBE_DNS_BOTH, _KUBE_DNS_UDP)  # kube-dns without its dns-tcp port
 
 
