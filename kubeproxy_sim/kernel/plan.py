@@ -285,9 +285,9 @@ def _dns_targets(cluster: Cluster, family: int, proto: Protocol) -> dict[str, se
     """address -> ``proto`` ports of the kube-dns endpoints a query to the Service's port 53/``proto`` is sent to
     (the slice ports named as that Service port, as kube-proxy pairs them), ready or not: their servers answer
     DNS. The 53/TCP port (where a truncated answer is asked again) may have target ports of its own."""
-    from kubeproxy_sim.simulator.network import DNS_PORT
+    from kubeproxy_sim.simulator.network import DNS_PORT, kube_dns_service
 
-    kube_dns = next((s for s in cluster.services if s.key == "kube-system/kube-dns"), None)
+    kube_dns = kube_dns_service(cluster)
     if kube_dns is None:
         return {}
     names = {p.name or "" for p in kube_dns.ports if p.port == DNS_PORT and p.protocol is proto}

@@ -40,7 +40,7 @@ from kubeproxy_sim.netfilter.packet import (
     parse_address,
 )
 from kubeproxy_sim.netfilter.trace import Tracer
-from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.objects.model import Cluster, Service
 from kubeproxy_sim.proxier import generate
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.full import node_tables
@@ -87,11 +87,16 @@ def dns_query_detail(server: str, detail: str) -> str:
     return f"{DNS_QUERY_PREFIX}{server}:{DNS_PORT}: {detail}"
 
 
+def kube_dns_service(cluster: Cluster) -> Service | None:
+    """The Service ``kube-system/kube-dns``, None without one (the kernel backend's plan finds its endpoints by it)."""
+    return next((s for s in cluster.services if s.key == "kube-system/kube-dns"), None)
+
+
 def kube_dns_address(cluster: Cluster, family: int) -> str | None:
     """The cluster IP of ``kube-system/kube-dns`` of ``family`` that a ClusterFirst pod's queries go to (its
     resolv.conf's nameserver), when the Service has port 53/UDP; None without one (cluster DNS answers unasked).
     The kernel backend records each pod's resolver from it too, so ``netns send`` resolves as ``send``."""
-    kube_dns = next((s for s in cluster.services if s.key == "kube-system/kube-dns"), None)
+    kube_dns = kube_dns_service(cluster)
     if kube_dns is None or not any(p.port == DNS_PORT and p.protocol.value == "UDP" for p in kube_dns.ports):
         return None
     return next((ip for ip in kube_dns.cluster_ips if (":" in ip) == (family == 6)), None)
