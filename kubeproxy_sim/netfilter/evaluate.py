@@ -636,9 +636,9 @@ def _nat(rule: CompiledRule, kind: Kind, b: Branch) -> str:
             b.dst = address
         elif nat is not None and nat.addr_lo is not None:
             b.dst = _member(nat, b, dnat=True)
-        kept = nat is not None and not nat.random and _keeps_port(nat, b.dport)
-        if nat is not None and nat.port_lo is not None and not kept:
-            b.dport = nat.port_lo
+        kept = False
+        if nat is not None:
+            b.dport, kept = _nat_port(nat, b.dport)
         b.dnat = True
         ranged = nat is not None and (nat.addr_lo != nat.addr_hi or nat.port_lo != nat.port_hi)
         b.nat_text = None if ranged or nat is None else nat.endpoint  # one member: destination() formats it
@@ -665,9 +665,7 @@ def _source_port(rule: CompiledRule, nat: NatRange, b: Branch) -> None:
     inside ``--to-ports`` (unless random), else the range's first, said (see :func:`_range_doubt`). A port drawn
     under --random or --random-fully with no range is not said: no output of a trace shows the source port after
     the last hook, and kube-proxy's own MASQUERADE has --random-fully."""
-    kept = not nat.random and _keeps_port(nat, b.sport)
-    if nat.port_lo is not None and not kept:
-        b.sport = nat.port_lo
+    b.sport, kept = _nat_port(nat, b.sport)
     if nat.port_lo != nat.port_hi:
         b.doubts.append((rule, _range_doubt(rule, b, kept)))
 
@@ -691,9 +689,7 @@ def _snat(rule: CompiledRule, nat: NatRange, b: Branch) -> None:
                                "unless another connection holds that reply tuple; assumed kept (no translation)"))
         return
     b.src = _member(nat, b, dnat=False)
-    kept = not nat.random and _keeps_port(nat, b.sport)
-    if nat.port_lo is not None and not kept:
-        b.sport = nat.port_lo
+    b.sport, kept = _nat_port(nat, b.sport)
     b.snat = b.masq = True
     if ranged:
         b.doubts.append((rule, _range_doubt(rule, b, kept)))
@@ -731,6 +727,13 @@ def _redirect_address(rule: CompiledRule, b: Branch) -> int | None:
     b.doubts.append((rule, f"REDIRECT sends the packet to the primary address of its input {iface}; {what} (if the "
                            "interface has no address the kernel drops the packet)"))
     return assumed
+
+
+def _nat_port(nat: NatRange, port: int | None) -> tuple[int | None, bool]:
+    """The port a NAT leaves the packet with, and whether it is the packet's own: kept when inside the range
+    (see :func:`_keeps_port`) and not ``--random``, else the range's first (the packet's own without a range)."""
+    kept = not nat.random and _keeps_port(nat, port)
+    return (nat.port_lo if nat.port_lo is not None and not kept else port), kept
 
 
 def _keeps_port(nat: NatRange, port: int | None) -> bool:
