@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -255,22 +257,30 @@ def test_a_sigterm_while_netns_up_builds_removes_what_it_built(kernel: None, run
     pytest.fail("every build finished before the signal landed")
 
 
+@contextlib.contextmanager
+def _scratch(name: str) -> Iterator[str]:
+    """A namespace of its own for one restore, removed after."""
+    from kubeproxy_sim.kernel import nsexec
+
+    nsexec.create_netns(name)
+    try:
+        yield name
+    finally:
+        netns.remove(name)
+
+
 def test_a_jump_to_an_undeclared_chain_is_left_out_by_the_kernel_s_own_restore(kernel: None, run_tag: str) -> None:
     """QA-kernel 7 against this machine's iptables-restore (iptables-nft reports it at COMMIT, legacy at the rule)."""
     from kubeproxy_sim.kernel import nsexec
     from kubeproxy_sim.kernel.stage import load_dump
 
-    scratch = f"kpsim-{run_tag}-undecl.n0"
-    nsexec.create_netns(scratch)
-    try:
+    with _scratch(f"kpsim-{run_tag}-undecl.n0") as scratch:
         text = "*filter\n:FOO - [0:0]\n-A FOO -j ACCEPT\n-A FOO -p tcp -j KUBE-NOPE\nCOMMIT\n"
         _, left = load_dump(scratch, text, "bad.rules")
         assert [(x.line, x.rule) for x in left] == [(4, "-A FOO -p tcp -j KUBE-NOPE")]
         assert "KUBE-NOPE" in left[0].reason
         saved = nsexec.run(scratch, ["iptables-save", "-t", "filter"]).stdout
         assert "-A FOO -j ACCEPT" in saved and "KUBE-NOPE" not in saved
-    finally:
-        netns.remove(scratch)
 
 
 
@@ -280,14 +290,10 @@ def test_a_rule_closing_a_jump_circle_is_left_out_with_what_the_kernel_said(kern
     from kubeproxy_sim.kernel import nsexec
     from kubeproxy_sim.kernel.stage import load_dump
 
-    scratch = f"kpsim-{run_tag}-loop.n0"
-    nsexec.create_netns(scratch)
-    try:
+    with _scratch(f"kpsim-{run_tag}-loop.n0") as scratch:
         text = "*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n-A INPUT -j A\n-A A -j A\nCOMMIT\n"
         _, left = load_dump(scratch, text, "loop.rules")
         assert [(x.line, x.rule) for x in left] == [(5, "-A A -j A")]
         reason = left[0].reason.removeprefix("this kernel refused it: ")
         assert reason != left[0].reason and reason.strip() and "nf_tables" not in reason, left[0].reason
         assert "-A INPUT -j A" in nsexec.run(scratch, ["iptables-save", "-t", "filter"]).stdout
-    finally:
-        netns.remove(scratch)
