@@ -177,6 +177,11 @@ def _source_by_address(sim: Simulator, text: str) -> Client:
     return sim.client("external", ip=ip)
 
 
+DESTINATION_FORMS = ("IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT or node/NAME:NODEPORT, "
+                     "with a port 1-65535")
+"""The forms of send's and netns send's ``--to``, as their usage errors name them."""
+
+
 def split_destination(text: str) -> tuple[str, int]:
     """(host, port) of a ``--to`` value from its text alone (send's and netns send's, before any cluster is looked
     up): not of the forms, a usage error (2); a port out of range, invalid input (1)."""
@@ -184,8 +189,7 @@ def split_destination(text: str) -> tuple[str, int]:
     # HOST:PORT, the port of ASCII digits ('²' is a digit int() cannot read); a value out of range is of the shape
     shaped = bool(sep and host and port_text.isascii() and port_text.isdigit())
     if not shaped:
-        raise _bad(text, "--to", "expected IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT "
-                   "or node/NAME:NODEPORT, with a port 1-65535", usage=True)
+        raise _bad(text, "--to", f"expected {DESTINATION_FORMS}", usage=True)
     if not 0 < int(port_text) < 65536:
         port = number(int(port_text))  # (past 200 digits: how many)
         raise _bad(text, "--to", f"port {port if port.isdigit() else f'({port})'} is out of range; expected a port "
@@ -194,7 +198,26 @@ def split_destination(text: str) -> tuple[str, int]:
         # "fd00::1:80" is fd00::1 port 80, or fd00::1:80 with the port left out: the brackets say which
         raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80",
                    usage=True)
+    if "/" in host:
+        _check_slashed(text, host, port_text)
     return host, int(port_text)
+
+
+def _check_slashed(text: str, host: str, port: str) -> None:
+    """A host with a '/' is node/NAME or of no form: no DNS name holds a '/', so looking it up (an NXDOMAIN, 1)
+    would say the wrong thing. NS/NAME, dist's form of a Service, is answered with send's spelling of it."""
+    from kubeproxy_sim.objects.decode import DNS1123_LABEL
+
+    prefix, _, rest = host.partition("/")
+    if prefix == "node" and rest and "/" not in rest:
+        return
+    if prefix == "node":
+        why = "node/NAME takes one node's name after 'node/'"
+    elif all(DNS1123_LABEL.problem(part.lower()) is None for part in (prefix, rest)):
+        why = f"a Service is NAME.NAMESPACE here ({rest}.{prefix}:{port}; NS/NAME is dist's form)"
+    else:
+        why = "of the forms only node/NAME:NODEPORT holds a '/'"
+    raise _bad(text, "--to", f"{why}; expected {DESTINATION_FORMS}", usage=True)
 
 
 def parse_destination(sim: Simulator, client: Client, text: str) -> Target:

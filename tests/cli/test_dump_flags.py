@@ -180,6 +180,17 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
      "--to: '1.2.3.4:\u00b2': expected IP:PORT"),  # a digit int() cannot read: it was an internal error, 4
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "fd00::1:80"], 2,
      "--to: 'fd00::1:80': an IPv6 address with a port is written [ADDRESS]:PORT"),
+    # a '/' outside node/NAME is of no form: it was looked up as a name (NXDOMAIN, 1); NS/NAME is dist's form
+    (["send", "--scenario", "bootcamp", "--from", "external", "--to", "default/:80"], 2,
+     "--to: 'default/:80': of the forms only node/NAME:NODEPORT holds a '/'; expected IP:PORT, NAME.NAMESPACE:PORT"),
+    (["send", "--scenario", "bootcamp", "--from", "external", "--to", "pod/default/web:80"], 2,
+     "--to: 'pod/default/web:80': of the forms only node/NAME:NODEPORT holds a '/'; expected IP:PORT"),
+    (["send", "--scenario", "bootcamp", "--from", "external", "--to", "Default/Web:80"], 2,
+     "--to: 'Default/Web:80': a Service is NAME.NAMESPACE here (Web.Default:80; NS/NAME is dist's form); expected"),
+    (["send", "--scenario", "bootcamp", "--from", "external", "--to", "node/:31526"], 2,
+     "--to: 'node/:31526': node/NAME takes one node's name after 'node/'; expected IP:PORT"),
+    (["send", "--scenario", "bootcamp", "--from", "external", "--to", "node/node1/x:31526"], 2,
+     "node/NAME takes one node's name after 'node/'"),
     (["dist", "--scenario", "bootcamp", "--to", "a.b.c"], 2, "--to: 'a.b.c': not an address, a service name"),
     (["dist", "--scenario", "bootcamp", "--to", "node/node1"], 2, "a node destination needs a NodePort number"),
     (["dist", "--scenario", "bootcamp", "--from", "bogus"], 2, "--from: 'bogus': not a known kind of source"),
@@ -189,6 +200,8 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
     # netns: the target's shape is checked before the cluster is looked up (there is no cluster of that name here)
     (["netns", "exec", "nosuch-cluster", "bogus", "--", "true"], 2, "TARGET: 'bogus': expected pod/NS/NAME"),
     (["netns", "send", "nosuch-cluster", "--from", "external", "--to", "bogus"], 2, "--to: 'bogus': expected IP:PORT"),
+    (["netns", "send", "nosuch-cluster", "--from", "external", "--to", "default/:80"], 2,
+     "--to: 'default/:80': of the forms only node/NAME:NODEPORT holds a '/'"),
     (["netns", "send", "nosuch-cluster", "--from", "bogus", "--to", "10.0.0.1:80"], 2,
      "--from: 'bogus': expected pod/NS/NAME"),
     (["netns", "send", "nosuch-cluster", "--from", "external:zz", "--to", "10.0.0.1:80"], 2,
