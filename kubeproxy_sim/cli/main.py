@@ -55,8 +55,14 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
+TOP_OPTIONS = {"--version": 0, "-h": 0, "--help": 0, "--color": 1}
+"""The top-level options and the words each takes after it: the command word is found past them before any parser
+is built (:func:`_command_word`); a test holds them to :func:`build_parser`'s."""
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The command-line parser: every command's, or only ``command``'s when that names one.
+    """The command-line parser: every command's, or only ``command``'s when that names one, or none when it is an
+    option (``--version``, or one the top level does not have, reported at once).
 
     Importing and registering all thirteen commands costs more than a small command's own work, and a
     command's parser does not depend on the others'; the top-level help and error messages (no command,
@@ -74,7 +80,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     add_color_flag(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     module = f"kubeproxy_sim.cli.{command}_cmd"
-    chosen = () if command == "--version" else (module,) if module in COMMAND_MODULES else COMMAND_MODULES
+    chosen = () if command and command.startswith("-") else (module,) if module in COMMAND_MODULES else COMMAND_MODULES
     for name in chosen:
         importlib.import_module(name).register(sub)
     return parser
@@ -105,15 +111,45 @@ def _optional_value_flags(parser: argparse.ArgumentParser) -> frozenset[str]:
 
 def _command_word(words: list[str]) -> str | None:
     """The command the words name, past the top-level options (``--color never rules``), so only its parser
-    is built; ``--version`` alone needs none."""
+    is built; ``--version`` alone needs none; an option the top level does not have is returned as it is (an
+    abbreviation such as ``--col``), as argparse would take the word after it for the command."""
     index = 0
     while index < len(words) and words[index].startswith("-"):
-        if words[index] == "--version":
-            return "--version"  # no command registers: the version action exits first
-        if words[index] in ("-h", "--help"):
+        name, equals, _ = words[index].partition("=")
+        if name == "--version" or name not in TOP_OPTIONS:
+            return words[index]  # no command registers: the version action exits first, an unknown option is said
+        if name in ("-h", "--help"):
             return None  # the top-level help lists every command
-        index += 2 if words[index] == "--color" else 1
+        index += 1 + (TOP_OPTIONS[name] if not equals else 0)
     return words[index] if index < len(words) else None
+
+
+def unknown_option(parser: argparse.ArgumentParser, words: Sequence[str]) -> NoReturn:
+    """Refuse ``words`` as options ``parser`` does not have; the first of them that begins the name of some
+    (``--col``: options are taken by their whole names) is answered with those names and the values they take."""
+    hint = next((_whole_names(parser, word) for word in words if _whole_names(parser, word)), "")
+    parser.error(f"unrecognized arguments: {' '.join(words)}{hint}")
+
+
+def _whole_names(parser: argparse.ArgumentParser, word: str) -> str:
+    """" (options are taken by their whole names: --color auto|always|never)" when ``word`` begins the names of
+    options of ``parser`` (argparse's abbreviation, which pflag has not); "" otherwise."""
+    name = word.partition("=")[0]
+    if not name.startswith("--") or len(name) < 3:
+        return ""
+    found = [(option, action) for option, action in parser._option_string_actions.items()
+             if option.startswith(name) and option != name]
+    if not found:
+        return ""
+    return f" (options are taken by their whole names: {', '.join(_spelled(o, a) for o, a in found[:3])})"
+
+
+def _spelled(option: str, action: argparse.Action) -> str:
+    """An option with what it takes: its values (choices), its metavar, nothing for a switch."""
+    if action.nargs == 0:
+        return option
+    what = "|".join(map(str, action.choices)) if action.choices else action.metavar or action.dest.upper()
+    return f"{option} [{what}]" if action.nargs == "?" else f"{option} {what}"
 
 
 def _exit_now(status: int) -> NoReturn:
@@ -135,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.set_int_max_str_digits(0)
     words = sys.argv[1:] if argv is None else argv
     try:  # building the parser imports the command: Ctrl-C there is an interrupt too, not a traceback
-        parser = build_parser(_command_word(words))
+        command = _command_word(words)
+        parser = build_parser(command)
+        if command and command.startswith("-") and command != "--version":
+            unknown_option(parser, [command])
         flags = _optional_value_flags(parser)
         if flags:  # (the options module is the commands' own: one without boolean flags does not import it)
             from kubeproxy_sim.cli.options import bare_bool_flags
@@ -151,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
             from kubeproxy_sim.cli.options import after_bool_flag
 
             hint = after_bool_flag(words, extra[0], flags)
-        _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+        if hint:
+            _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+        unknown_option(_innermost(parser, args), extra)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

@@ -439,11 +439,20 @@ def test_a_scenario_yaml_or_config_that_cannot_be_read_says_why_in_errors_unread
 
 
 @pytest.mark.parametrize(("argv", "said"), [
-    (["replay", "--masq", "STATE"], "unrecognized arguments: --masq"),
+    (["replay", "--masq", "STATE"], "unrecognized arguments: --masq (options are taken by their whole names: "
+     "--masquerade-all [true|false])"),
     (["rules", "--scenario", "bootcamp", "--masq"], "unrecognized arguments: --masq"),
-    (["rules", "--scen", "bootcamp"], "unrecognized arguments: --scen bootcamp"),
+    (["rules", "--scen", "bootcamp"], "unrecognized arguments: --scen bootcamp (options are taken by their whole "
+     "names: --scenario NAME)\n"),
     (["netns", "send", "--fro", "a", "--to", "b", "x"], "the following arguments are required: --from"),
-    (["--col", "never", "rules"], "invalid choice: 'never'"),
+    # before the command: argparse took the word after the unknown option for the command ("invalid choice: never")
+    (["--col", "never", "rules"], "kubeproxy-sim: error: unrecognized arguments: --col (options are taken by their "
+     "whole names: --color auto|always|never)\n"),
+    (["--col=never", "rules"], "unrecognized arguments: --col=never (options are taken by their whole names: "
+     "--color auto|always|never)\n"),
+    (["rules", "--scenario", "bootcamp", "--ip-fam", "ipv6"], "unrecognized arguments: --ip-fam ipv6 (options are "
+     "taken by their whole names: --ip-family ipv4|ipv6)\n"),
+    (["--bogus", "rules"], "kubeproxy-sim: error: unrecognized arguments: --bogus\n"),
 ])
 def test_an_option_is_taken_by_its_whole_name_only(argv: list[str], said: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:

@@ -129,6 +129,16 @@ def test_the_command_word_is_found_past_top_level_options() -> None:
     assert _command_word(["--color=never", "trace"]) == "trace"
     assert _command_word(["--version"]) == "--version"  # builds no command's parser at all
     assert _command_word(["--help", "rules"]) is None and _command_word([]) is None
+    assert _command_word(["--col", "never", "rules"]) == "--col"  # not "never": reported as an unknown option
+
+
+def test_the_top_level_options_the_command_word_is_found_past_are_the_parser_s() -> None:
+    """_command_word walks the words before any parser is built, by TOP_OPTIONS: it must know every top-level
+    option and how many words it takes, or it takes an option's value for the command."""
+    from kubeproxy_sim.cli.main import TOP_OPTIONS, build_parser
+
+    actions = build_parser("--version")._option_string_actions
+    assert {option: 0 if action.nargs == 0 else 1 for option, action in actions.items()} == TOP_OPTIONS
 
 
 def test_graph_of_generated_rules_loads_no_saveform_or_netaddr(tmp_path: Path) -> None:
