@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import Inputs, add_node_flags, load_inputs, parse_int, scenario_args, scenario_dir
 from kubeproxy_sim.cli.output import Column, Console, add_color_flag, console, progress, render_table, report
+from kubeproxy_sim.cli.parsers import Parser
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity
 from kubeproxy_sim.netfilter.model import Chain, Ruleset
 from kubeproxy_sim.objects.model import Cluster, Node, Service, TrafficPolicy
@@ -201,7 +202,7 @@ def describe_cluster(inputs: Inputs, con: Console | None = None) -> list[str]:
 
 def _scenario_node(name: str) -> str | None:
     """The node the scenario's own flags name (its --hostname-override, as kube-proxy takes it), if any."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = Parser(add_help=False)
     add_node_flags(parser)
     preset = parser.parse_known_args(scenario_args(scenario_dir(name)))[0].hostname_override
     return preset.strip().lower() or None if preset else None

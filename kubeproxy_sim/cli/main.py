@@ -14,9 +14,10 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from kubeproxy_sim import __version__
+from kubeproxy_sim.cli.parsers import Parser
 from kubeproxy_sim.errors import EnvironmentMissing, InputError, KubeproxySimError, UsageError
 
 EXIT_OK = 0
@@ -44,17 +45,6 @@ COMMAND_MODULES = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    """A parser that takes every option only by its whole name, as kube-proxy's flags (pflag) do: argparse would
-    take a unique prefix (``--masq`` for ``--masquerade-all``), which the rewrite of a bare boolean flag followed by
-    a file (:func:`~kubeproxy_sim.cli.options.bare_bool_flags`) cannot see. A command's parser (and a verb's) is
-    made by its parent's class, so every one is this."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
-
 TOP_OPTIONS = {"--version": 0, "-h": 0, "--help": 0, "--color": 1}
 """The top-level options and the words each takes after it: the command word is found past them before any parser
 is built (:func:`_command_word`); a test holds them to :func:`build_parser`'s."""
@@ -68,7 +58,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     command's parser does not depend on the others'; the top-level help and error messages (no command,
     a misspelt one) use the full parser.
     """
-    parser = _Parser(
+    parser = Parser(
         prog="kubeproxy-sim",
         description="Where does a packet to this Service go, and why? kube-proxy's iptables data plane, "
         "emulated from the objects alone.",

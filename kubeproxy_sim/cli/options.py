@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from kubeproxy_sim.cli.builtin_names import plain_name
+from kubeproxy_sim.cli.parsers import Parser
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, unreadable
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node
 from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, ProxyConfig
@@ -193,7 +194,7 @@ def _is_bool(text: str) -> bool:
 @cache
 def node_flag_dests() -> dict[str, str]:
     """Each node flag's dest and its name (``node_ip``: ``--node-ip``), in :func:`add_node_flags`' order."""
-    return {action.dest: action.option_strings[0] for action in add_node_flags(argparse.ArgumentParser(add_help=False))}
+    return {action.dest: action.option_strings[0] for action in add_node_flags(Parser(add_help=False))}
 
 
 def idle_with_dump(args: argparse.Namespace, *, used: Sequence[str] = (),
@@ -250,7 +251,7 @@ class _ArgsError(Exception):
     """argparse's complaint about a scenario's args, raised instead of printing usage and exiting."""
 
 
-class _ArgsParser(argparse.ArgumentParser):
+class _ArgsParser(Parser):
     def error(self, message: str) -> NoReturn:
         raise _ArgsError(message)
 
@@ -356,7 +357,7 @@ def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None
 def fill_node_flags(args: argparse.Namespace, directory: Path) -> frozenset[str]:
     """Set each node flag not given on the command line from the scenario's args (flags given here override
     them); the dests it set."""
-    node_parser = argparse.ArgumentParser(add_help=False)
+    node_parser = Parser(add_help=False)
     add_node_flags(node_parser)
     base = node_parser.parse_args(scenario_args(directory))
     filled = frozenset(key for key in node_flag_dests()
@@ -506,7 +507,7 @@ def require_paths(paths: list[str], flag: str) -> list[str]:
 
 def config_from_args(argv: Sequence[str], cluster: Cluster) -> ProxyConfig:
     """The config a list of node flags describes (scenario.yaml's ``args``); raises InputError if invalid."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = Parser(add_help=False)
     add_node_flags(parser)
     config, diagnostics = build_config(parser.parse_args(list(argv)), cluster)
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]

@@ -1,0 +1,22 @@
+"""The one kind of argparse parser the project builds: it takes every option only by its whole name.
+
+kube-proxy's flags (pflag) have no abbreviations; argparse takes any unique prefix (``--masq`` for
+``--masquerade-all``), which the rewrite of a bare boolean flag followed by a file
+(:func:`~kubeproxy_sim.cli.options.bare_bool_flags`) cannot see, and which would let a scenario's ``args``
+read differently in one helper parser than on the command line. Every parser, the commands' and the helpers'
+that read a scenario's node flags, is a :class:`Parser`: a command's and a verb's are made by their parent's
+class, and a test holds every other ``ArgumentParser`` in the package to this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` with ``allow_abbrev`` off, whatever the caller passes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
