@@ -15,6 +15,7 @@ import dataclasses
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import add_input_flags, idle_with_dump, parse_int
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
     from kubeproxy_sim.graph import Graph, ServiceRef
     from kubeproxy_sim.netfilter.dumpfile import LineText
     from kubeproxy_sim.netfilter.model import Rule, Ruleset
-    from kubeproxy_sim.netfilter.trace import PathStep, TraceResult
+    from kubeproxy_sim.netfilter.saveform import SavedLines
+    from kubeproxy_sim.netfilter.trace import PathStep, TraceResult, Uncertainty
 
 EXAMPLES = """examples:
   kubeproxy-sim trace --scenario bootcamp --src 10.244.0.9 --dst 10.96.142.87 --dport 8080
@@ -111,7 +113,27 @@ def _packet(args: argparse.Namespace):
                                     field="--src/--dst/--dport/--sport")) from None
 
 
-def _from_dump(args: argparse.Namespace, family: int):
+@dataclass(frozen=True, slots=True)
+class TracedRules:
+    """The rules a packet is traced through (a dump's, or those generated from objects), with what the trace
+    needs to know of the node they came from and of how to cite them."""
+
+    ruleset: Ruleset
+    addresses: tuple[str, ...]
+    """The node's addresses, with their prefix lengths where known (a subnet's broadcast address); none: unknown."""
+    route_localnet: bool
+    """Known to be set: kube-proxy sets it itself when it serves NodePorts on localhost (a dump does not say)."""
+    errors: tuple[Diagnostic, ...]
+    """The input's errors (the objects'), reported already: the run's exit status."""
+    line_text: LineText
+    """A cited line's text: the dump's own line, or that of ``rules --full`` for the same inputs."""
+    saved: SavedLines | None
+    """Generated rules as iptables-save numbers them (chains numbered as the walk enters them); None: a dump."""
+    gaps: tuple[Uncertainty, ...]
+    """What the dump leaves out (a table, iptables-legacy's rules), assumed: uncertain for every packet."""
+
+
+def _from_dump(args: argparse.Namespace, family: int) -> TracedRules:
     from kubeproxy_sim.netfilter.codec import parse_ruleset
     from kubeproxy_sim.netfilter.dumpfile import (
         dump_gaps,
@@ -139,7 +161,8 @@ def _from_dump(args: argparse.Namespace, family: int):
     # changes nothing for it
     gaps = dump_gaps(text, [table.name for table in ruleset.tables], ruleset.ipv6, nat_read=args.ctdir != "REPLY")
     # a dump holds no sysctls: route_localnet is not known
-    return as_node_holds_it(ruleset), addresses, False, (), dump_lines(text), None, gaps
+    return TracedRules(as_node_holds_it(ruleset), addresses, route_localnet=False, errors=(),
+                       line_text=dump_lines(text), saved=None, gaps=gaps)
 
 
 def _of_packet_family(text: str, file: str, family: int) -> Ruleset:
@@ -156,7 +179,7 @@ def _of_packet_family(text: str, file: str, family: int) -> Ruleset:
                                     file=file, field="--src/--dst")) from None
 
 
-def _from_objects(args: argparse.Namespace, family: int):
+def _from_objects(args: argparse.Namespace, family: int) -> TracedRules:
     from kubeproxy_sim.cli.options import load_node_rules
     from kubeproxy_sim.proxier.rules.context import serves_localhost_nodeports
 
@@ -191,10 +214,8 @@ def _from_objects(args: argparse.Namespace, family: int):
                                             else None)
         return text
 
-    # the node's addresses with their prefix lengths (a subnet's broadcast address); route_localnet is known
-    # set when kube-proxy serves NodePorts on localhost (it sets the sysctl itself)
-    return (node.ruleset, node.config.node_ips, serves_localhost_nodeports(node.config), node.inputs.errors,
-            line_text, saved, ())
+    return TracedRules(node.ruleset, node.config.node_ips, route_localnet=serves_localhost_nodeports(node.config),
+                       errors=node.inputs.errors, line_text=line_text, saved=saved, gaps=())
 
 
 @contextmanager
@@ -249,17 +270,19 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(Diagnostic("--rules and -f/--scenario both given; expected one source of rules",
                                     field="--rules"))
     if args.rules:
-        ruleset, addresses, localnet, errors, lines, saved, gaps = _from_dump(args, packet.family)
+        rules = _from_dump(args, packet.family)
     elif args.filename or args.scenario:
-        ruleset, addresses, localnet, errors, lines, saved, gaps = _from_objects(args, packet.family)
+        rules = _from_objects(args, packet.family)
     else:
         raise UsageError(Diagnostic("no rules given; expected --rules DUMP, -f PATH or --scenario NAME",
                                     field="--rules"))
+    ruleset, saved = rules.ruleset, rules.saved
     report(_unknown_lists(ruleset, args.affinity), args)
     # a dump says nothing of the node's addresses: without --node-ip, addrtype LOCAL tests are uncertain
     # nor says it (nor do objects) whether the client is in a session-affinity list: one not named is uncertain
-    node = NodeContext.of(addresses, affinity=args.affinity, addresses_known=bool(addresses) or not args.rules,
-                          affinity_known=False, route_localnet=localnet)
+    node = NodeContext.of(rules.addresses, affinity=args.affinity,
+                          addresses_known=bool(rules.addresses) or not args.rules, affinity_known=False,
+                          route_localnet=rules.route_localnet)
     with progress("tracing"), in_dump(dump_name(args.rules) if args.rules else None):
         # one packet: compile (and number) only the chains it enters
         tracer = Tracer(ruleset, node, lazy=True, renumber=saved.numbered if saved is not None else None)
@@ -269,9 +292,9 @@ def run(args: argparse.Namespace) -> int:
             traced = trace_later(tracer, packet)
         else:  # NEW keeps its status bits; RELATED gains EXPECTED (the connection a helper expected)
             traced = tracer.trace(dataclasses.replace(packet, ctstatus=later_status(packet)))
-        if gaps:  # first: they concern every rule of the dump
-            traced = dataclasses.replace(traced, uncertain=(*gaps, *traced.uncertain))
-        result = cite_lines(traced, lines)
+        if rules.gaps:  # first: they concern every rule of the dump
+            traced = dataclasses.replace(traced, uncertain=(*rules.gaps, *traced.uncertain))
+        result = cite_lines(traced, rules.line_text)
     con = console(args)
     data = None
     if args.output != "text":  # the text reads the result: no JSON form (a fraction's digits) made and thrown away
@@ -284,8 +307,8 @@ def run(args: argparse.Namespace) -> int:
         first = tracer.trace(dataclasses.replace(packet, ctstate=CtState.NEW)) if later else None
         numbered = saved.every_chain() if saved is not None else ruleset  # the graph finds a step's rule by line
         write_trace_graph(numbered, traced, args.graph, graph_format, args.rules, first,  # type: ignore[arg-type]
-                          lines)
-    return 1 if errors else 0
+                          rules.line_text)
+    return 1 if rules.errors else 0
 
 
 # --------------------------------------------------------------------------- text
