@@ -403,11 +403,22 @@ class _Parser:
         if counters == (0, 0):
             counters = None
         existing = table.chains.get(name)
-        if existing is not None:  # iptables-restore flushes a chain declared again
-            existing.clear()
+        if existing is None:
+            table.chains[name] = _ChainState(name, policy_value, counters, line=self.lineno)
+        elif builtin:  # declared again: its policy and counters change, its rules stay (both iptables-restores)
             existing.policy, existing.counters, existing.line = policy_value, counters, self.lineno
         else:
-            table.chains[name] = _ChainState(name, policy_value, counters, line=self.lineno)
+            raise self.redeclared(table, name)
+
+    def redeclared(self, table: _TableState, name: str) -> RulesSyntaxError:
+        """A user chain declared again in its table, refused as iptables-legacy-restore refuses it ("error creating
+        chain 'FOO': File exists"); iptables-nft-restore would flush it instead, and so did this parser once."""
+        lines = self.text.split("\n")[table.line:self.lineno - 1]
+        first = next((table.line + 1 + i for i, line in enumerate(lines)
+                      if re.match(rf"[ \t]*(?::|-N[ \t]+|--new-chain[ \t]+){re.escape(name)}(?:[ \t]|$)", line)), None)
+        where = f" (first at line {first})" if first is not None else ""
+        return self.error(f"chain {name} is declared twice in table {table.name}{where}", f":{name}",
+                          "each user-defined chain declared once (-F NAME empties it)")
 
     def chain_name(self, name: str) -> str:
         if len(name) > MAX_CHAIN_NAME:

@@ -326,10 +326,6 @@ def test_flush_zero_and_counters_in_restore_input() -> None:
     assert _chain_specs(text) == []
 
 
-def test_redeclaring_a_chain_flushes_it() -> None:
-    assert _chain_specs("*filter\n:X - [0:0]\n-A X -j DROP\n:X - [0:0]\n-A X -j ACCEPT\nCOMMIT\n") == ["-j ACCEPT"]
-
-
 def test_options_after_the_target_go_to_the_target_unless_a_later_match_knows_them() -> None:
     spec = syntax.parse_spec("-p tcp -j DNAT --to-destination 10.0.0.1:80 -m comment --comment x")
     assert spec.target == Target("DNAT", (Option("--to-destination", ("10.0.0.1:80",), False, "DNAT"),))

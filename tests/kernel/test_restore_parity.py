@@ -1,0 +1,49 @@
+"""The inputs of :mod:`tests.netfilter.restore_cases` fed to this machine's iptables-legacy-restore and
+iptables-nft-restore (with ``--counters``, as the parser keeps counters), each in a network namespace of its own
+that lives for that one command (``unshare --net``): the parser accepts what legacy accepts, refuses at the line
+legacy names, and what it reads is what iptables-save prints back."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from kubeproxy_sim.errors import RulesSyntaxError
+from tests.netfilter.restore_cases import ALL_CASES, Case
+from tests.netfilter.test_codec_restore_parity import saved_lines
+
+pytestmark = pytest.mark.kernel
+
+
+def _restore(variant: str, text: str) -> tuple[int | None, list[str]]:
+    """(the line iptables-VARIANT-restore refused, None when it took the text; what iptables-save -c prints)."""
+    if shutil.which(f"iptables-{variant}-restore") is None:
+        pytest.skip(f"iptables-{variant}-restore not found")
+    done = subprocess.run(["unshare", "--net", "sh", "-c",
+                           f"iptables-{variant}-restore --counters && iptables-{variant}-save -c"],
+                          input=text, capture_output=True, text=True, timeout=60)
+    if done.returncode == 0:
+        return None, [line for line in done.stdout.splitlines() if line[:1] not in ("#", "*") and line != "COMMIT"]
+    found = re.search(r"line:? (\d+)", done.stderr)
+    assert found is not None, done.stderr
+    return int(found.group(1)), []
+
+
+def _ours(text: str) -> tuple[int | None, list[str]]:
+    try:
+        lines = saved_lines(text)
+    except RulesSyntaxError as err:
+        return err.line, []
+    return None, [line for line in lines if line[:1] != "*" and line not in ("COMMIT", "")]
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.name)
+def test_the_parser_agrees_with_this_machine_s_iptables_restore(kernel: None, case: Case) -> None:
+    legacy = _restore("legacy", case.text)
+    assert _ours(case.text) == legacy
+    assert legacy[0] == case.line  # (what was observed still holds)
+    nft_line, _ = _restore("nft", case.text)
+    assert (nft_line is None) == (case.line is None or case.nft_differs)
