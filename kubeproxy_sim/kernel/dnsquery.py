@@ -1,18 +1,19 @@
 """The DNS side of ``netns send``: a pod's lookups of a name, as real UDP queries from inside its namespace.
 
-Run as ``python -m kubeproxy_sim.kernel.dnsquery SERVER PORT QTYPE COUNT TIMEOUT BIND DSCP SEED NAME...`` by a
-child that entered the client's namespace (SEED: the run's ``--seed``, or empty: see :func:`draws`). Each of
-COUNT lookups asks SERVER the candidate NAMEs in order (the search list as the pod's resolver walks it), each
-from a fresh socket, as glibc's res_send closes its UDP socket after each query unless RES_STAYOPEN (a new
-source port: a new conntrack entry and a new draw among kube-dns's endpoints
-per name tried, where ``send`` makes one query per connection, see Simulator.dns_query), and stops as glibc's
-res_search does: at the first NOERROR answer with records (an address; or a CNAME alone, which res_search
-returns and getaddrinfo finds no address in); a name without any (NXDOMAIN, no data, or SERVFAIL) goes on to the
-next; a query that fails (refused, no answer within TIMEOUT) or is answered REFUSED (or another error rcode) ends
-the lookup. An answer truncated to fit a datagram is asked again over TCP (:func:`query`). Lookups run
-concurrently, so dropped queries cost one timeout. Prints one JSON list, per lookup: the answer (``rcode``,
-``name`` answered, ``addresses``, ``witness``: who answered and what it saw, ``id``: the message ID asked with,
-``over``: udp or tcp) or ``{"error": reason, "name": NAME}`` (``why`` too for an answer that cannot be read).
+Run as ``python -m kubeproxy_sim.kernel.dnsquery SERVER PORT QTYPE COUNT TIMEOUT BIND DSCP SEED EDNS0 NAME...`` by a
+child that entered the client's namespace (SEED: the run's ``--seed``, or empty: see :func:`draws`; EDNS0: ``edns0``
+when the pod's resolv.conf has ``options edns0``, so each query carries glibc's OPT record, else empty). Each of
+COUNT lookups asks SERVER the candidate NAMEs in order (the search list as the pod's resolver walks it), each from a
+fresh socket, as glibc's res_send closes its UDP socket after each query unless RES_STAYOPEN (a new source port: a
+new conntrack entry and a new draw among kube-dns's endpoints per name tried, where ``send`` makes one query per
+connection, see Simulator.dns_query), and stops as glibc's res_search does: at the first NOERROR answer with records
+(an address; or a CNAME alone, which res_search returns and getaddrinfo finds no address in); a name without any
+(NXDOMAIN, no data, or SERVFAIL) goes on to the next; a query that fails (refused, no answer within TIMEOUT) or is
+answered REFUSED (or another error rcode) ends the lookup. An answer truncated to fit a datagram is asked again over
+TCP (:func:`query`). Lookups run concurrently, so dropped queries cost one timeout. Prints one JSON list, per
+lookup: the answer (``rcode``, ``name`` answered, ``addresses``, ``witness``: who answered and what it saw, ``id``:
+the message ID asked with, ``over``: udp or tcp) or ``{"error": reason, "name": NAME}`` (``why`` too for an answer
+that cannot be read).
 """
 
 from __future__ import annotations
@@ -114,15 +115,16 @@ def _ask_tcp(sock: socket.socket, server: str, port: int, message: bytes, deadli
 
 
 def query(server: str, port: int, name: str, qtype: str, timeout: float, bind: str | None,
-          dscp: int, draw: Draw) -> dict[str, Any]:
-    """One question of one name, from a fresh socket: the reply read, or the reason there is none. A truncated
-    answer (TC: it did not fit 512 bytes) is asked again over TCP, of the same server and port with the same
-    message, as glibc's res_send does, from a port of the kernel's choice (``over``: "tcp" then); the error of
+          dscp: int, draw: Draw, edns0: bool = False) -> dict[str, Any]:
+    """One question of one name, from a fresh socket: the reply read, or the reason there is none. With ``edns0``
+    the query carries the OPT record glibc adds (:func:`.dnswire.resolver_opt`). A truncated answer (TC: it did not
+    fit 512 bytes, or the size the OPT advertises) is asked again over TCP, of the same server and port with the
+    same message, as glibc's res_send does, from a port of the kernel's choice (``over``: "tcp" then); the error of
     that retry is prefixed :data:`TCP_RETRY` (so netns send can say the retry failed). A reply of the responder's
     that cannot be read (over UDP: one carrying its witness, see :func:`_ask_udp`) is the error ``undecodable``,
     ``why`` saying what is wrong with it (a bug of the responder: netns send refuses the run)."""
     family = socket.AF_INET6 if ":" in server else socket.AF_INET
-    message = dnswire.encode_query(draw.qid, name, qtype)
+    message = dnswire.encode_query(draw.qid, name, qtype, dnswire.resolver_opt(edns0))
     deadline = time.monotonic() + timeout
     over = "udp"
     try:
@@ -150,18 +152,18 @@ def query(server: str, port: int, name: str, qtype: str, timeout: float, bind: s
 
 
 def lookup(server: str, port: int, names: list[str], qtype: str, timeout: float, bind: str | None,
-           dscp: int, drawn: Sequence[Draw] | None = None) -> dict[str, Any]:
+           dscp: int, drawn: Sequence[Draw] | None = None, edns0: bool = False) -> dict[str, Any]:
     """The candidates in order, to the first NOERROR answer with records (a CNAME alone too), the first failed
     query, or the first answer of an rcode that ends glibc's search (REFUSED, NOTIMP, FORMERR: anything but
     NXDOMAIN, no data and SERVFAIL, which __res_context_search passes over as got_servfail); with none, the first
     NOERROR answer (a name with no data), else the first SERVFAIL, else the last NXDOMAIN, as glibc reports it.
-    ``drawn``: each name's port and ID (:func:`draws`; None: an unseeded lookup's)."""
+    ``drawn``: each name's port and ID (:func:`draws`; None: an unseeded lookup's); ``edns0``: see :func:`query`."""
     drawn = drawn or draws(None, 1, len(names))[0]
     nodata: dict[str, Any] | None = None
     servfail: dict[str, Any] | None = None
     last: dict[str, Any] = {"rcode": "NXDOMAIN", "name": "", "addresses": [], "witness": None}
     for name, draw in zip(names, drawn, strict=True):
-        answer = query(server, port, name, qtype, timeout, bind, dscp, draw)
+        answer = query(server, port, name, qtype, timeout, bind, dscp, draw, edns0)
         if "error" in answer or answer["rcode"] not in SEARCH_ON or (answer["rcode"] == "NOERROR"
                                                                      and answer["records"]):
             return answer
@@ -176,14 +178,16 @@ def lookup(server: str, port: int, names: list[str], qtype: str, timeout: float,
 
 
 def lookups(server: str, port: int, names: list[str], qtype: str, count: int, timeout: float,
-            bind: str | None = None, dscp: int = 0, seed: int | None = None) -> list[dict[str, Any]]:
+            bind: str | None = None, dscp: int = 0, seed: int | None = None,
+            edns0: bool = False) -> list[dict[str, Any]]:
     """``count`` lookups, at most PARALLEL at a time; ``seed`` fixes their ports and IDs (:func:`draws`)."""
     planned = draws(seed, count, len(names))
     with ThreadPoolExecutor(max_workers=min(PARALLEL, count)) as pool:
-        return list(pool.map(lambda drawn: lookup(server, port, names, qtype, timeout, bind, dscp, drawn), planned))
+        return list(pool.map(lambda drawn: lookup(server, port, names, qtype, timeout, bind, dscp, drawn, edns0),
+                             planned))
 
 
 if __name__ == "__main__":
-    host, number, kind, n, wait, source, value, given, *wanted = sys.argv[1:]
+    host, number, kind, n, wait, source, value, given, opt, *wanted = sys.argv[1:]
     print(json.dumps(lookups(host, int(number), wanted, kind, int(n), float(wait), source or None, int(value),
-                             int(given) if given else None)))
+                             int(given) if given else None, opt == "edns0")))

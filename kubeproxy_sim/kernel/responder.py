@@ -82,12 +82,12 @@ class Responder:
     def __init__(self, records: dict[str, Any]) -> None:
         self.dns = cluster_dns(records)
 
-    def answer(self, data: bytes, witness: str, limit: int = dnswire.UDP_LIMIT) -> bytes | None:
+    def answer(self, data: bytes, witness: str, *, over_tcp: bool = False) -> bytes | None:
         """The response to a DNS query (None: ``data`` is no query). A question of the cluster's address type is
-        answered with its CNAMEs and addresses; of another type, with the name's rcode and its CNAMEs only. Cut to
-        ``limit`` (dnswire.UDP_LIMIT for a datagram, TCP_LIMIT over TCP) as CoreDNS cuts it: TC set when records
-        were left out. A query with an EDNS0 OPT record is answered as one without (512 bytes over UDP, no OPT
-        echoed): netns send's client, as glibc without ``options edns0``, never sends one."""
+        answered with its CNAMEs and addresses; of another type, with the name's rcode and its CNAMEs only. Cut as
+        CoreDNS cuts it, to what the transport and the query's EDNS0 OPT record allow (a datagram: 512 bytes, or
+        the payload size the OPT advertises; ``over_tcp``: no cut), TC set when records were left out, and with
+        CoreDNS's OPT record when the query had one (:func:`.dnswire.encode_response`)."""
         question = dnswire.parse_query(data)
         if question is None:
             return None
@@ -96,7 +96,8 @@ class Responder:
         records = [(r.name, r.type, r.value) for r in found.records if r.type in wanted]
         if found.rcode == "NOERROR":
             records = load_balanced(records, question.id)
-        return dnswire.encode_response(question, found.rcode, records, witness, limit)
+        return dnswire.encode_response(question, found.rcode, records, witness, over_tcp=over_tcp,
+                                       family=self.dns.family)
 
     @staticmethod
     def failure(data: bytes, witness: str) -> bytes | None:

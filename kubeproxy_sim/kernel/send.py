@@ -108,6 +108,7 @@ class Query:
     server: str
     names: tuple[str, ...]
     qtype: str  # A or AAAA: the cluster's family
+    edns0: bool = False  # the resolver's ``options edns0``: each query carries an OPT record (dnswire.resolver_opt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +253,7 @@ def _query(state: dict[str, Any], resolver: Resolver | None, names: tuple[str, .
         return None, (f"cluster {state.get('name', '')!r} was built before `netns up` ran DNS responders in the "
                       f"kube-dns pods: no DNS query is sent to {resolver.server} (`send` sends one, and fails when "
                       "it fails); `netns down` and `netns up` again to send it")
-    return Query(resolver.server, names, "A" if _family(state) == 4 else "AAAA"), ""
+    return Query(resolver.server, names, "A" if _family(state) == 4 else "AAAA", resolver.edns0), ""
 
 
 def _source_resolver(state: dict[str, Any], source: Source | None) -> tuple[Resolver | None, str, str]:
@@ -466,7 +467,7 @@ def lookup(source: Source, dest: Destination, count: int, timeout: float, mark: 
     query = dest.query
     assert query is not None  # (send asks only for a destination with a query)
     args = [query.server, str(DNS_PORT), query.qtype, str(count), str(timeout), source.bind or "", str(mark),
-            "" if seed is None else str(seed), *query.names]
+            "" if seed is None else str(seed), "edns0" if query.edns0 else "", *query.names]
     done = nsexec.run(source.netns, nsexec.python_module(DNS_QUERY, *args), timeout=120 + count * timeout)
     if done.returncode != 0:
         raise InputError(Diagnostic(f"the DNS lookup failed in {source.netns}: {done.stderr.strip()[-300:]}"))

@@ -208,11 +208,9 @@ class DnsTcp:
         self._close(conn)
 
     def _reply(self, pod: str, conn: socket.socket, query: bytes) -> None:
-        from kubeproxy_sim.simulator import dnswire
-
         line = _answer(pod, conn.getpeername(), conn.getsockname())
         try:
-            dns = self.responder.answer(query, line.decode().strip(), dnswire.TCP_LIMIT)
+            dns = self.responder.answer(query, line.decode().strip(), over_tcp=True)
         except Exception as exc:  # a bug: told to the client, as over UDP
             fault = f"{type(exc).__name__}: {exc}"
             dns = self.responder.failure(query, _answer(pod, conn.getpeername(), conn.getsockname(), fault)

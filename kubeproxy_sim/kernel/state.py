@@ -153,13 +153,15 @@ def resolver_record(resolver: Resolver) -> dict[str, Any]:
     ``netns up`` records it once, so every later ``netns send`` resolves with what ``send`` would use."""
     return {"policy": resolver.policy.value, "nameservers": list(resolver.nameservers),
             "searches": list(resolver.searches), "ndots": resolver.ndots, "server": resolver.server,
-            "scope": resolver.scope, "why": resolver.why}
+            "scope": resolver.scope, "why": resolver.why, "edns0": resolver.edns0}
 
 
 def resolver_of(record: Mapping[str, Any]) -> Resolver:
-    """The resolver :func:`resolver_record` wrote (imported here: gc and down never read one)."""
+    """The resolver :func:`resolver_record` wrote (imported here: gc and down never read one); one written before
+    it kept ``edns0`` sent its queries without an OPT record, as it was then."""
     from kubeproxy_sim.objects.model import DNSPolicy
     from kubeproxy_sim.simulator.dns import Resolver
 
     return Resolver(DNSPolicy(record["policy"]), tuple(record["nameservers"]), tuple(record["searches"]),
-                    int(record["ndots"]), record["server"], record["scope"], record["why"])
+                    int(record["ndots"]), record["server"], record["scope"], record["why"],
+                    bool(record.get("edns0", False)))

@@ -25,13 +25,15 @@ Records (zone ``cluster.local``):
 A pod's resolver uses the resolv.conf the kubelet writes for its ``dnsPolicy`` and
 ``dnsConfig`` (:class:`Resolver`; by default the search path ``NS.svc.cluster.local
 svc.cluster.local cluster.local`` with ``ndots:5`` and kube-dns as its nameserver); a name
-that exists without data does not end the search (glibc).
+that exists without data does not end the search (glibc). With ``options edns0`` its queries
+carry an EDNS0 OPT record, so CoreDNS's answer over UDP may be larger before it is truncated
+(:meth:`ClusterDNS.truncated`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.objects.decode_nodes import (
@@ -198,6 +200,7 @@ class Resolver:
     server: str | None
     scope: str = CLUSTER
     why: str = ""
+    edns0: bool = False  # resolv.conf's ``options edns0``: its queries carry an OPT record (dnswire.resolver_opt)
 
     def candidates(self, name: str, domain: str = DOMAIN) -> list[str]:
         return search_candidates(name, domain=domain, searches=self.searches, ndots=self.ndots)
@@ -245,6 +248,13 @@ def _merged_options(base: tuple[tuple[str, str | None], ...],
     return options
 
 
+def _edns0(options: Mapping[str, str | None]) -> bool:
+    """glibc's RES_USE_EDNS0 from resolv.conf's options: res_init compares each option word's first five
+    characters with ``edns0`` (strncmp over the name's length), and the kubelet writes an option as NAME or
+    NAME:VALUE, so any option whose name starts with ``edns0`` sets it, with a value or without."""
+    return any(name.startswith("edns0") for name in options)
+
+
 def _ndots(options: Mapping[str, str | None]) -> int:
     """glibc's ndots from resolv.conf's options: ``ndots:N`` read as atoi (at most RES_MAXNDOTS; a negative
     value wraps in its 4-bit field); an ``ndots`` without a value is written without ``:`` and ignored."""
@@ -277,7 +287,8 @@ def pod_resolver(pod: Pod | None, namespace: str, *, label: str, host_network: b
     if config is not None:
         servers = _omit_duplicates((*servers, *config.nameservers))
         searches = _omit_duplicates((*searches, *config.searches))
-    resolver = Resolver(policy, servers[:MAX_DNS_NAMESERVERS], _fit_searches(searches), _ndots(options), None)
+    resolver = Resolver(policy, servers[:MAX_DNS_NAMESERVERS], _fit_searches(searches), _ndots(options), None,
+                        edns0=_edns0(options))
     if effective is DNSPolicy.DEFAULT:
         how = ("dnsPolicy ClusterFirst on the host network, which the kubelet turns into Default (ClusterFirstWithHost"
                "Net would ask kube-dns)" if policy is not effective else "dnsPolicy Default")
@@ -292,14 +303,14 @@ def pod_resolver(pod: Pod | None, namespace: str, *, label: str, host_network: b
         return _replace(resolver, UNASKED, f"the first nameserver of {label} ({first}, dnsPolicy {policy}) is "
                         f"IPv{6 if ':' in first else 4}, and the simulation is IPv{family}: it cannot ask it")
     if first == kube_dns or first in set(kube_dns_pods):
-        return Resolver(policy, resolver.nameservers, resolver.searches, resolver.ndots, first)
+        return replace(resolver, server=first)
     kube = f"kube-dns ({kube_dns} or a ready kube-dns pod)" if kube_dns else "kube-dns"
     return _replace(resolver, OUTSIDE, f"the first nameserver of {label} ({first}, dnsPolicy {policy}) is not "
                     f"{kube}: the simulation does not know what it answers for names of {domain}", first)
 
 
 def _replace(resolver: Resolver, scope: str, why: str, server: str | None = None) -> Resolver:
-    return Resolver(resolver.policy, resolver.nameservers, resolver.searches, resolver.ndots, server, scope, why)
+    return replace(resolver, server=server, scope=scope, why=why)
 
 
 class ClusterDNS:
@@ -390,12 +401,14 @@ class ClusterDNS:
             last = answer
         return nodata or last
 
-    def truncated(self, answer: Answer) -> bool:
+    def truncated(self, answer: Answer, resolver: Resolver | None = None) -> bool:
         """Whether CoreDNS's answer over UDP has TC set (more than 512 bytes, as a headless Service's of some 30
-        pods or more), so the client asks again over TCP (``Simulator.dns_query``): the answer to the name that
-        answered, of its CNAMEs and addresses, sized as ``netns send``'s responder sends it."""
+        pods or more; with ``resolver``'s ``options edns0``, more than the 1200 its OPT record advertises, some 70),
+        so the client asks again over TCP (``Simulator.dns_query``): the answer to the name that answered, of its
+        CNAMEs and addresses, sized as ``netns send``'s responder sends it."""
         records = [(r.name, r.type, r.value) for r in answer.records if r.type in ("CNAME", self.qtype)]
-        return dnswire.truncated(answer.name, self.qtype, records)
+        opt = dnswire.resolver_opt(resolver is not None and resolver.edns0)
+        return dnswire.truncated(answer.name, self.qtype, records, opt)
 
     def _follow(self, query: str, fqdn: str, tried: tuple[str, ...] = ()) -> Answer:
         """Look a name up, following CNAMEs (an ExternalName) to their addresses."""

@@ -826,14 +826,16 @@ class Simulator:
 
     def resolve(self, client: Client, name: str):
         """The client's DNS answer; from a pod, the query travels to its nameserver (:meth:`dns_server`)."""
-        answer = self.dns.resolve(name, client.namespace, self.resolver(client))
-        failure = self.dns_query(client, self.dns.truncated(answer))
+        resolver = self.resolver(client)
+        answer = self.dns.resolve(name, client.namespace, resolver)
+        failure = self.dns_query(client, self.dns.truncated(answer, resolver))
         return (None, failure) if failure is not None else (answer, None)
 
     def dns_query(self, client: Client, truncated: bool = False) -> Failure | None:
         """Send the client's DNS query, when it sends one (:meth:`dns_server`): why it failed, else None.
-        ``truncated``: the answer over UDP does not fit 512 bytes (``ClusterDNS.truncated``), so the same query is
-        asked again over TCP, to the same server and port, as glibc's res_send does; the retry's fate decides.
+        ``truncated``: the answer over UDP does not fit (``ClusterDNS.truncated``: 512 bytes, or with ``options
+        edns0`` the size the query's OPT record advertises), so the same query is asked again over TCP, to the
+        same server and port, as glibc's res_send does; the retry's fate decides.
 
         One query per connection, one draw of its path (of kube-dns's endpoints), whatever the search list: a real
         resolver (glibc, and ``netns send``'s client) sends one per name it tries, each from a fresh socket (glibc

@@ -240,7 +240,7 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
             raise _bad(text, "--to", resolver.unanswered())
         raise _bad(text, "--to", unresolved_reason(answer, sim.dns, client.namespace or "default") +
                    (resolver.own_settings(client.label, sim.dns.domain) if resolver is not None else ""))
-    return Target(text, answer.addresses, port, host, sim.dns.truncated(answer))
+    return Target(text, answer.addresses, port, host, sim.dns.truncated(answer, resolver))
 
 
 def unresolved_reason(answer: Answer, dns: ClusterDNS, namespace: str | None = None, *, hosts: bool = True) -> str:

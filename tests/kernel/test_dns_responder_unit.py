@@ -12,6 +12,8 @@ import select
 import selectors
 import socket
 import struct
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -450,7 +452,7 @@ def test_an_answer_over_udp_is_cut_to_512_bytes_as_coredns_scrubs_it(count: int,
     question = dnswire.parse_query(dnswire.encode_query(7, HEADLESS_NAME, "A"))
     assert question is not None
     records = _many(count)
-    raw = dnswire.encode_response(question, "NOERROR", records, '{"pod": "x"}', dnswire.UDP_LIMIT)
+    raw = dnswire.encode_response(question, "NOERROR", records, '{"pod": "x"}', over_tcp=False)
     witness = len(dnswire._record(dnswire.WITNESS, "TXT", '{"pod": "x"}'))
     read = DNS(raw)
     assert len(raw) - witness <= dnswire.UDP_LIMIT and (read.tc, read.qdcount, read.qd[0].qname) == \
@@ -461,7 +463,7 @@ def test_an_answer_over_udp_is_cut_to_512_bytes_as_coredns_scrubs_it(count: int,
         assert len(raw) - witness + 16 > dnswire.UDP_LIMIT and len(kept) == (512 - 12 - 34) // 16
     assert (b"\xc0\x0c" in raw) == compressed  # a pointer to the question's name
     assert read.ar[0].rdata == [b'{"pod": "x"}']
-    whole = dnswire.parse_response(dnswire.encode_response(question, "NOERROR", records, "w", dnswire.TCP_LIMIT))
+    whole = dnswire.parse_response(dnswire.encode_response(question, "NOERROR", records, "w", over_tcp=True))
     assert [a[2] for a in whole.answers] == [v for _, _, v in records] and not whole.truncated
 
 
@@ -471,7 +473,7 @@ def test_a_compressed_cname_answer_reads_back_whole() -> None:
     assert question is not None
     records = [("ext.default.svc.cluster.local", "CNAME", "web.other.svc.cluster.local"),
                *[("web.other.svc.cluster.local", "A", f"10.0.0.{i}") for i in range(1, 21)]]
-    raw = dnswire.encode_response(question, "NOERROR", records, "w", dnswire.UDP_LIMIT)
+    raw = dnswire.encode_response(question, "NOERROR", records, "w", over_tcp=False)
     read = DNS(raw)
     assert read.an[0].rdata == b"web.other.svc.cluster.local." and not read.tc
     assert b"\x03web\x05other\xc0" in raw  # the target's svc.cluster.local: a pointer to the question's
@@ -484,10 +486,10 @@ class _Many(Responder):
     def __init__(self, count: int) -> None:
         self.count = count
 
-    def answer(self, data: bytes, witness: str, limit: int = dnswire.UDP_LIMIT) -> bytes | None:
+    def answer(self, data: bytes, witness: str, *, over_tcp: bool = False) -> bytes | None:
         question = dnswire.parse_query(data)
         return None if question is None else \
-            dnswire.encode_response(question, "NOERROR", _many(self.count), witness, limit)
+            dnswire.encode_response(question, "NOERROR", _many(self.count), witness, over_tcp=over_tcp)
 
 
 @contextlib.contextmanager
@@ -577,3 +579,36 @@ def test_an_answer_that_cannot_be_read_is_said_so_not_a_timeout(state: dict) -> 
     with pytest.raises(InputError, match=r"the answer to the DNS query for hl\.default\.svc\.cluster\.local could "
                                          r"not be read \(over UDP: .*\(a bug: please report it\)"):
         check_answers(dest, [found])
+
+
+# ---------------------------------------------------------------------------- EDNS0 (options edns0)
+
+
+def test_an_edns0_query_is_answered_with_coredns_s_opt_record_as_scapy_reads_it(responder: Responder) -> None:
+    """glibc's OPT (1200 bytes, version 0, no DO) read by scapy in the query; the responder's answer carries it
+    back before the witness, as CoreDNS's SizeAndDo does, over UDP and over TCP; a query without one gets none."""
+    name = "web.default.svc.cluster.local"
+    query = DNS(dnswire.encode_query(5, name, "A", dnswire.resolver_opt(True)))
+    assert (query.arcount, query.ar[0].type, query.ar[0].rclass, query.ar[0].version, query.ar[0].z) == \
+        (1, 41, 1200, 0, 0)
+    for over_tcp in (False, True):
+        read = DNS(responder.answer(bytes(query), "{}", over_tcp=over_tcp))
+        assert [(rr.type, rr.rclass) for rr in read.ar] == [(41, 1200), (16, 1)]
+        assert [rr.rdata for rr in read.an] == ["10.96.0.10"]
+    assert [rr.type for rr in DNS(responder.answer(dnswire.encode_query(5, name, "A"), "{}")).ar] == [16]
+
+
+@pytest.mark.parametrize(("count", "edns0", "over"), [(29, False, "udp"), (30, False, "tcp"), (71, True, "udp"),
+                                                      (72, True, "tcp")])
+def test_with_edns0_the_client_takes_1200_bytes_over_udp_and_asks_over_tcp_past_them(count: int, edns0: bool,
+                                                                                     over: str) -> None:
+    """hl.default.svc.cluster.local, by hand: 12 + 30 + 4 = 46 bytes to the question's end and 16 per compressed
+    A record: without EDNS0 (512 - 46) // 16 = 29 fit; with glibc's OPT, advertising 1200 and echoed in 11 bytes,
+    (1200 - 11 - 46) // 16 = 71. The client (run as netns send runs it) asks again over TCP past them."""
+    with _kube_dns(_Many(count)) as port:
+        done = subprocess.run([sys.executable, "-m", "kubeproxy_sim.kernel.dnsquery", "127.0.0.1", str(port), "A",
+                               "1", "2.0", "", "0", "1", "edns0" if edns0 else "", HEADLESS_NAME],
+                              capture_output=True, text=True, timeout=60, check=True)
+    [found] = json.loads(done.stdout)
+    assert (found["rcode"], found["over"], sorted(found["addresses"])) == \
+        ("NOERROR", over, sorted(v for _, _, v in _many(count)))

@@ -437,3 +437,43 @@ def test_the_retry_over_tcp_is_answered_on_the_dns_tcp_port_s_own_target_port(
                          "hl:8080", count=4, seed=1)
     assert not real.failed and not simulated.failed, real.failed
     assert sum(d.count for d in real.delivered) == sum(d.count for d in simulated.delivered) == 4
+
+
+# options edns0: a pod asking with glibc's OPT record beside one without, and headless Services of 71 (hl) and 72
+# (hm) endpoints behind a kube-dns without dns-tcp. Their names' UDP answers (by hand: 46 bytes to the question's
+# end, 16 per compressed A record) hold 29 records without EDNS0 and, with the 1200 bytes glibc advertises and
+# CoreDNS's 11-byte OPT echoed, 71: so only the edns0 pod's lookup of hl is answered without a retry over TCP
+EDNS0 = OBJECTS + _pod("default", "edns", "10.244.0.14", ", dnsConfig: {options: [{name: edns0}]}") + _headless(
+    [f"{{addresses: [10.244.0.{100 + i}], nodeName: node1}}" for i in range(71)]) + _headless(
+    [f"{{addresses: [10.244.0.{171 + i}], nodeName: node1}}" for i in range(72)]).replace("hl", "hm") + "\n"
+
+
+@pytest.fixture(scope="module")
+def edns0(kernel: None, run_tag: str, state_dir: Path) -> Iterator[dict[str, Any]]:
+    yield from _up(f"{run_tag}-dnse", EDNS0, state_dir)
+
+
+@pytest.mark.parametrize(("source", "name", "answered"), [
+    ("pod/default/first", "hl:8080", False),  # 71 records: past 512 bytes, and the retry over TCP finds no rule
+    ("pod/default/edns", "hl:8080", True),  # within the 1200 its OPT record advertises
+    ("pod/default/edns", "hm:8080", False),  # 72: past them
+])
+def test_options_edns0_moves_the_retry_to_1200_bytes_in_netns_send_as_in_send(edns0: dict[str, Any], source: str,
+                                                                               name: str, answered: bool) -> None:
+    client = resolve_source(edns0, source)
+    dest = resolve_destination(edns0, name, client)
+    assert dest.query is not None and dest.query.edns0 is source.endswith("edns")
+    simulated = sim_send(Simulator(_cluster(EDNS0), CONFIG, rng=random.Random(1)), source, name, count=4, seed=1)
+    real = send(edns0, source, name, count=4, seed=1, timeout=1.0).result(edns0)
+    if answered:
+        answers = lookup(client, dest, 2, 2.0, seed=1)
+        assert [(a["over"], len(a["addresses"])) for a in answers] == [("udp", 71)] * 2
+        assert not real.failed and not simulated.failed, real.failed
+        assert sum(d.count for d in real.delivered) == sum(d.count for d in simulated.delivered) == 4
+        return
+    assert not real.delivered and not simulated.delivered
+    assert [(f.reason, f.count) for f in real.failed] == [(f.reason, f.count) for f in simulated.failed] == \
+        [("NO_ROUTE", 4)]
+    for row in (real.failed[0], simulated.failed[0]):
+        assert row.detail.startswith(f"DNS query to {KUBE_DNS}:53: the answer over UDP was truncated, and the "
+                                     "retry over TCP failed: "), row.detail

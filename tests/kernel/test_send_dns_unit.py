@@ -7,6 +7,7 @@ import argparse
 import copy
 import json
 import random
+import subprocess
 from pathlib import Path
 from unittest import mock
 
@@ -35,6 +36,7 @@ CLIENTS = [
     _client("one", "10.244.1.26", {"dnsConfig": {"searches": ["other.svc.cluster.local"],
                                                  "options": [{"name": "ndots", "value": "1"}]}}),
     _client("hostdns", "192.168.0.11", {"hostNetwork": True, "dnsPolicy": "ClusterFirstWithHostNet"}, node="node2"),
+    _client("edns", "10.244.1.27", {"dnsConfig": {"options": [{"name": "edns0"}]}}),
 ]
 OTHER_WEB = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "other"},
              "spec": {"clusterIP": "10.96.0.30", "selector": {"app": "web"}, "ports": [{"port": 80}]}}
@@ -134,6 +136,7 @@ RESOLVERS = [
     Resolver(DNSPolicy.DEFAULT, (), ("corp.example",), 1, None, OUTSIDE, "pod/default/p has dnsPolicy Default"),
     Resolver(DNSPolicy.NONE, ("fd00::53",), (), 15, None, UNASKED, "the first nameserver is IPv6"),
     Resolver(DNSPolicy.CLUSTER_FIRST_WITH_HOST_NET, ("1.1.1.1",), ("a.example.",), 0, "1.1.1.1", OUTSIDE, "x"),
+    Resolver(DNSPolicy.CLUSTER_FIRST, (KUBE_DNS,), (), 5, KUBE_DNS, edns0=True),
 ]
 
 
@@ -166,6 +169,34 @@ def test_a_state_without_resolvers_resolves_as_before_and_says_so(state: dict) -
     assert resolve_destination(old, "web:80", resolve_source(old, "node/node1")).note == ""  # nothing changed
     assert resolve_destination(old, "10.96.0.10:80", resolve_source(old, "pod/default/custom")).note == ""
     assert resolve_destination(state, "web:80", resolve_source(state, "pod/default/client")).note == ""
+
+
+def test_a_pod_with_options_edns0_asks_with_glibc_s_opt_record_as_recorded(state: dict,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """netns up records the resolver's edns0, and netns send's lookup child is told to add glibc's OPT record
+    (its EDNS0 argument), so the responder sizes the answer as send does; a resolver recorded before edns0 was
+    kept asks without one, as it did then."""
+    from kubeproxy_sim.kernel import send as kernel_send
+
+    source = resolve_source(state, "pod/default/edns")
+    dest = resolve_destination(state, "web:80", source)
+    first = resolve_destination(state, "web:80", resolve_source(state, "pod/default/first")).query
+    assert dest.query is not None and dest.query.edns0 and first is not None and not first.edns0
+    argv: list[list[str]] = []
+
+    def run(netns: str, command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        argv.append(command)
+        return subprocess.CompletedProcess(command, 0, "[]", "")
+
+    monkeypatch.setattr(kernel_send.nsexec, "run", run)
+    kernel_send.lookup(source, dest, 1, 1.0, seed=3)
+    assert argv[0][argv[0].index(kernel_send.DNS_QUERY) + 1:] == [
+        KUBE_DNS, "53", "A", "1", "1.0", "", "0", "3", "edns0", *dest.query.names]
+    old = copy.deepcopy(state)
+    for record in old["resolvers"]:
+        del record["edns0"]
+    query = resolve_destination(old, "web:80", resolve_source(old, "pod/default/edns")).query
+    assert query is not None and not query.edns0
 
 
 def test_netns_send_prints_the_old_state_note_once(state: dict, capsys: pytest.CaptureFixture[str]) -> None:

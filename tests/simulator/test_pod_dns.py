@@ -267,3 +267,44 @@ def test_the_retry_starts_where_the_compressed_answer_no_longer_fits(count, trun
     assert parse_destination(sim, sim.client("pod", "default/client"), "big:8080").truncated is truncated
     result = send(sim, "pod/default/client", "big:8080", count=10, seed=1)
     assert bool(result.failed) is truncated and bool(result.delivered) is not truncated
+
+
+# ---------------------------------------------------------------------------- options edns0
+
+
+@pytest.mark.parametrize(("options", "edns0"), [
+    ((), False),
+    ((("edns0", None),), True),
+    ((("edns0", "1"),), True),  # written edns0:1, which glibc's prefix compare still takes
+    ((("edns0x", None),), True),  # strncmp over "edns0"'s five characters: any longer word too
+    ((("edns", "0"),), False),  # edns:0
+    ((("ndots", "2"), ("EDNS0", None)), False),  # glibc compares case-sensitively
+])
+def test_options_edns0_is_read_as_glibc_reads_the_kubelet_s_options_line(options, edns0):
+    assert _resolver(config=PodDNSConfig(options=options)).edns0 is edns0
+    assert _resolver(DNSPolicy.NONE, PodDNSConfig(nameservers=(KUBE_DNS,), options=options)).edns0 is edns0
+
+
+def test_edns0_is_kept_whoever_answers_the_resolver():
+    """The flag is the resolv.conf's, so it stays on a resolver whose first nameserver is not kube-dns, or that
+    the kubelet turns into Default (host network), as on the one that asks kube-dns."""
+    config = PodDNSConfig(nameservers=("1.1.1.1",), options=(("edns0", None),))
+    assert _resolver(DNSPolicy.NONE, config).scope == OUTSIDE and _resolver(DNSPolicy.NONE, config).edns0
+    assert _resolver(config=config, host_network=True).edns0 and _resolver(config=config).server == KUBE_DNS
+
+
+EDNS0_CLIENT = _client("edns", "10.244.1.23", {"dnsConfig": {"options": [{"name": "edns0"}]}})
+
+
+@pytest.mark.parametrize(("count", "plain", "edns0"), [(29, False, False), (30, True, False), (71, True, False),
+                                                       (72, True, True)])
+def test_with_options_edns0_the_retry_starts_past_1200_bytes(count, plain, edns0):
+    """big.default.svc.cluster.local over UDP (pinned by hand in test_dnswire): without EDNS0 29 A records fit 512
+    bytes; a pod with ``options edns0`` advertises glibc's 1200, and CoreDNS's answer with its 11-byte OPT holds 71
+    (47 + 71 * 16 + 11 = 1194), not 72. Only a truncated answer is asked again over TCP, which the UDP-only
+    kube-dns does not take."""
+    sim = simulator(docs=objects(extra=[*_kube_dns(*WEB), *_headless(count), EDNS0_CLIENT]))
+    for key, truncated in (("default/client", plain), ("default/edns", edns0)):
+        assert parse_destination(sim, sim.client("pod", key), "big:8080").truncated is truncated
+        result = send(sim, f"pod/{key}", "big:8080", count=10, seed=1)
+        assert bool(result.failed) is truncated and bool(result.delivered) is not truncated
