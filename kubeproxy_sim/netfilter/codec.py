@@ -11,6 +11,8 @@ table being built, so the result is the ruleset the kernel would hold if the
 table started empty. A chain written with ``[0:0]`` counters is stored with
 ``counters=None``, which renders back as ``[0:0]``: generated rulesets carry no
 counters, and that is what makes ``parse(render(x)) == x`` hold for them.
+Counters (a line's ``[packets:bytes]``, a rule's ``-c``, a chain's) are read as
+``iptables-restore --counters`` reads them, the mode kube-proxy restores in.
 """
 
 from __future__ import annotations
@@ -179,12 +181,67 @@ _COMMANDS = {
     "-P": "-P", "--policy": "-P",
 }
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R"})
+_COUNTED_COMMANDS = frozenset({"-A", "-I", "-R", "-P"})  # those that take counters ("Illegal option `-c'" else)
 
 
 def _counters_at(tokens: list[syntax.Token]) -> int | None:
     """Where a rule's own ``-c PACKETS BYTES`` starts among its tokens (None: it has none); a quoted "-c" is a
     value (a comment's, say), not the option."""
     return next((i for i, t in enumerate(tokens) if not t.quoted and t.text in ("-c", "--set-counters")), None)
+
+
+def _inline_counters(tokens: list[syntax.Token]) -> tuple[list[syntax.Token], list[str] | None]:
+    """A rule's tokens without its first ``-c`` option, and that option's values as iptables takes them: ``-c P B``
+    or ``-c P,B`` (the bytes after the comma), the second word only when it does not start with - or ! (getopt's
+    xs_has_arg); None without -c, fewer than two values when some are missing."""
+    i = _counters_at(tokens)
+    if i is None:
+        return tokens, None
+    values = [t.text for t in tokens[i + 1:i + 2]]
+    end = i + 1 + len(values)
+    comma = values[0].find(",", 1) if values else -1
+    if comma != -1:
+        values.append(values[0][comma + 1:])
+    elif values and end < len(tokens) and tokens[end].text[:1] not in ("-", "!"):
+        values.append(tokens[end].text)
+        end += 1
+    return tokens[:i] + tokens[end:], values
+
+
+_COUNTER = re.compile(r"[ \t\n\v\f\r]*([+-]?)0*([0-9]+)")  # (\d would take any script's digits: iptables reads 0-9)
+_ULLONG_MAX = (1 << 64) - 1
+
+
+def _counter_at(text: str, pos: int = 0) -> tuple[int, int] | None:
+    """The counter at ``pos`` as iptables reads one (sscanf ``%llu``): blanks, a sign and digits, what follows
+    left unread; a value too large is the largest (strtoull), a negative one wraps around 2**64. (value, where
+    the reading stopped); None when no digits come first."""
+    m = _COUNTER.match(text, pos)
+    if m is None:
+        return None
+    digits = m.group(2)
+    value = _ULLONG_MAX if len(digits) > 20 else min(int(digits), _ULLONG_MAX)
+    if m.group(1) == "-" and value != _ULLONG_MAX:
+        value = -value & _ULLONG_MAX
+    return value, m.end()
+
+
+def _scan_counter(text: str) -> int | None:
+    """``text``'s leading counter (see :func:`_counter_at`); None when it has none."""
+    found = _counter_at(text)
+    return None if found is None else found[0]
+
+
+def _declared_counters(text: str) -> tuple[int, int] | None:
+    """A chain declaration's ``[packets:bytes]`` as iptables-restore reads it (sscanf ``[%llu:%llu]``: what
+    follows the second number is not looked at); None when it does not read."""
+    if text[:1] != "[":
+        return None
+    packets = _counter_at(text, 1)
+    if packets is None or text[packets[1]:packets[1] + 1] != ":":
+        return None
+    count = _counter_at(text, packets[1] + 1)
+    return None if count is None else (packets[0], count[0])
 _SHAPES_PER_BUCKET = 8  # shapes tried per rule at most; a kube-proxy dump puts 1-3 in a bucket
 _SHAPES_LIMIT = 256  # shapes learnt per parse at most: each costs a regex compile (a dump has a few dozen)
 _SKELETONS_MET_LIMIT = 4096  # skeletons remembered
@@ -246,7 +303,6 @@ class _Shapes:
             self.count += 1
 
 
-_COUNTERS = re.compile(r"\[([0-9]+):([0-9]+)\]")  # (\d would take any script's digits: iptables reads 0-9)
 _NO_TABLE: dict[str, _ChainState] = {}  # (never written: a declaration outside a table takes the general path)
 
 
@@ -387,10 +443,12 @@ class _Parser:
             raise self.error("chain declaration without a name", line, ":NAME POLICY [packets:bytes]")
         name = self.chain_name(parts[0])
         policy = parts[1] if len(parts) > 1 else "-"
-        counters = self.counters(parts[2]) if len(parts) > 2 else None
+        counters = _declared_counters(parts[2]) if len(parts) > 2 else None
         if len(parts) > 3:
             raise self.error("extra text after the chain declaration", parts[3], "end of line")
         builtin = name in BUILTIN_CHAINS[table.name]
+        if counters is None and len(parts) > 2 and builtin:  # (a user chain's are not read: iptables ignores them)
+            raise self.error(f"bad counters for chain {name}", parts[2], "[packets:bytes], each a number")
         if policy == "-":
             policy_value = None
         elif policy not in POLICIES:
@@ -427,11 +485,17 @@ class _Parser:
             raise self.error("bad chain name", name, "a name such as KUBE-SERVICES")
         return name
 
-    def counters(self, text: str) -> tuple[int, int]:
-        m = _COUNTERS.fullmatch(text)
-        if m is None:
-            raise self.error("bad counters", text, "[packets:bytes] with two non-negative integers")
-        return int(m.group(1)), int(m.group(2))
+    def prefix_counters(self, line: str) -> tuple[tuple[int, int], str]:
+        """A restore line's leading ``[packets:bytes]`` and the command after it, split as iptables-restore
+        splits them: at the first ``]`` (no blank needed after it), packets before the first ``:``."""
+        close = line.find("]")
+        if close == -1:
+            raise self.error("counters without their closing ]", line[:40], "[packets:bytes] before the command")
+        packets, colon, count = line[1:close].partition(":")
+        values = (_scan_counter(packets), _scan_counter(count) if colon else None)
+        if values[0] is None or values[1] is None:
+            raise self.error("bad counters", line[:close + 1], "[packets:bytes], each a number")
+        return (values[0], values[1]), line[close + 1:].lstrip(" \t")
 
     def chain(self, table: _TableState, name: str) -> _ChainState:
         chain = table.chains.get(name)
@@ -444,9 +508,7 @@ class _Parser:
     # -- commands --------------------------------------------------------------
 
     def counted_command(self, line: str) -> None:
-        head, _, rest = line.partition(" ")
-        counters = self.counters(head)
-        rest = rest.lstrip()
+        counters, rest = self.prefix_counters(line)
         if rest[:3] == "-A ":
             self.append_fast(rest, counters)
         else:
@@ -485,21 +547,28 @@ class _Parser:
 
     def rule(self, chain: str, tokens: list[syntax.Token], counters: tuple[int, int] | None) -> Rule:
         """A rule with its canonical text and typed view (``-c P B`` inside the rule sets counters)."""
-        tokens, found = self.inline_counters(tokens)
+        tokens, counters = self.inline_counters(tokens, counters)
         text, parsed = syntax.canonical_spec(tokens, line=self.lineno, file=self.file)
         self.verbatim = False
-        rule = Rule(chain, text, self.lineno, found or counters)
+        rule = Rule(chain, text, self.lineno, counters)
         object.__setattr__(rule, "_parsed", parsed)
         return rule
 
-    def inline_counters(self, tokens: list[syntax.Token]) -> tuple[list[syntax.Token], tuple[int, int] | None]:
-        i = _counters_at(tokens)
-        if i is None:
-            return tokens, None
-        values = [t.text for t in tokens[i + 1:i + 3]]
-        if len(values) != 2 or not all(v.isascii() and v.isdigit() for v in values):  # strtoull: 0-9 ('²' no)
-            raise self.error("bad counters", " ".join([tokens[i].text, *values]), "-c PACKETS BYTES")
-        return tokens[:i] + tokens[i + 3:], (int(values[0]), int(values[1]))
+    def inline_counters(self, tokens: list[syntax.Token], prefix: tuple[int, int] | None
+                        ) -> tuple[list[syntax.Token], tuple[int, int] | None]:
+        """The tokens without their ``-c PACKETS BYTES``, and the command's counters: that option's, else the
+        line's ``[p:b]`` prefix (``prefix``); refused as iptables refuses them (both, or -c twice: "multiple -c
+        flags not allowed")."""
+        rest, values = _inline_counters(tokens)
+        if values is None:
+            return tokens, prefix
+        if prefix is not None or _counters_at(rest) is not None:
+            raise self.error("counters given twice", "-c", "[p:b] before the command or one -c PACKETS BYTES")
+        numbers = [_scan_counter(v) for v in values]
+        if len(numbers) != 2 or numbers[0] is None or numbers[1] is None:
+            raise self.error("bad counters", " ".join(["-c", *values]),
+                             "-c PACKETS BYTES (or -c PACKETS,BYTES), each a number")
+        return rest, (numbers[0], numbers[1])
 
     def command(self, line: str, counters: tuple[int, int] | None) -> None:
         tokens = syntax.tokenize(line, line=self.lineno, file=self.file)
@@ -509,8 +578,8 @@ class _Parser:
                              "-A, -I, -D, -R, -F, -Z, -N, -X or -P")
         table = self.current(tokens[0].text)
         args = tokens[1:]
-        if counters is not None and verb not in _RULE_COMMANDS:
-            raise self.error("counters before a command that takes none", verb, "[p:b] only before -A/-I/-R")
+        if counters is not None and verb not in _COUNTED_COMMANDS:
+            raise self.error("counters before a command that takes none", verb, "[p:b] only before -A, -I, -R or -P")
         if verb in _RULE_COMMANDS:
             self.rule_command(table, verb, args, counters)
         elif verb in ("-F", "-Z"):
@@ -523,7 +592,7 @@ class _Parser:
         elif verb == "-X":
             self.delete_chain(table, self.one_arg(verb, args, "a chain name"))
         else:
-            self.set_policy(table, args)
+            self.set_policy(table, args, counters)
 
     def one_arg(self, verb: str, args: list[syntax.Token], what: str) -> str:
         if len(args) != 1:
@@ -563,6 +632,8 @@ class _Parser:
         if index is not None and not rest:
             del rules[index - 1]
             return
+        if _counters_at(rest) is not None:
+            raise self.error("-D takes no counters", "-c", "the rule as it was added, without -c")
         target = self.rule(chain.name, rest, None).spec
         for i, existing in enumerate(rules):
             if existing.spec == target:
@@ -597,7 +668,10 @@ class _Parser:
         if name not in table.deleted:
             table.deleted.append(name)
 
-    def set_policy(self, table: _TableState, args: list[syntax.Token]) -> None:
+    def set_policy(self, table: _TableState, args: list[syntax.Token], counters: tuple[int, int] | None) -> None:
+        """``-P CHAIN POLICY``; counters (``[p:b]`` or ``-c``) become the chain's, as iptables-legacy-restore sets
+        them (iptables-nft-restore v1.8.9 leaves them at 0)."""
+        args, counters = self.inline_counters(args, counters)
         if len(args) != 2:
             raise self.error("-P takes a chain and a policy", " ".join(a.text for a in args) or "end of line",
                              "-P CHAIN ACCEPT|DROP")
@@ -609,9 +683,11 @@ class _Parser:
             raise self.error(f"bad policy for chain {name}", policy, "ACCEPT or DROP")
         chain = table.chains.get(name)
         if chain is None:
-            table.chains[name] = _ChainState(name, policy, None, line=self.lineno)
+            table.chains[name] = _ChainState(name, policy, counters, line=self.lineno)
         else:
             chain.policy, chain.line = policy, self.lineno
+            if counters is not None:
+                chain.counters = counters if counters != (0, 0) else None
 
 
 # ---------------------------------------------------------------------------
@@ -752,7 +828,10 @@ def _refuse(problem: tuple[str, str, str] | None, line: int, file: str | None) -
 def _misplaced(table: str, line: str) -> tuple[str, str, str] | None:
     """What is wrong with the rule of ``line`` (of ``table``) as the kernel judges its target's place, as
     (message, token, expected); None when nothing is (or the line is no rule with such a target)."""
-    tokens = [t for t in syntax.tokenize(line.strip()) if not (t.text.startswith("[") and t.text.endswith("]"))]
+    line = line.strip()
+    if line[:1] == "[":  # a restore input's [packets:bytes], which the parser has read already
+        line = line[line.find("]") + 1:]
+    tokens = syntax.tokenize(line)
     verb = _COMMANDS.get(tokens[0].text) if tokens else None
     if len(tokens) < 2 or verb not in ("-A", "-I", "-R"):
         return None
@@ -760,9 +839,7 @@ def _misplaced(table: str, line: str) -> tuple[str, str, str] | None:
     number = rest[0].text if rest and not rest[0].quoted else ""
     if verb != "-A" and number.isascii() and number.isdigit():  # as the parser reads a number
         rest = rest[1:]
-    at = _counters_at(rest)  # a restore input's -c PACKETS BYTES, which the parser has read already
-    if at is not None:
-        rest = rest[:at] + rest[at + 3:]
+    rest = _inline_counters(rest)[0]  # a restore input's -c PACKETS BYTES, likewise
     spec = syntax.interpret(rest)  # (read without error already: the parser has seen every line)
     target = spec.target
     if target is None or target.name not in TARGET_PLACES:

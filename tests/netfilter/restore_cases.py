@@ -2,9 +2,9 @@
 ``test_codec_restore_parity`` and what ``tests/kernel/test_restore_parity`` checks again against this machine's tools.
 
 Observed on 2026-11-30 with iptables-legacy-restore v1.8.9 (legacy) and iptables-nft-restore v1.8.9 (nf_tables),
-Debian netbase 6.4's /etc/services, each input restored into a fresh network namespace and read back with
-iptables-save (``-c`` on both when the case says counters). Where the two differ the case follows legacy (what
-``iptables-restore`` is on a node that has not switched) and says what nft does.
+Debian netbase 6.4's /etc/services, each input restored into a fresh network namespace with ``--counters`` (as
+kube-proxy restores, and as this parser reads counters) and read back with iptables-save -c. Where the two differ
+the case follows legacy (what ``iptables-restore`` is on a node that has not switched) and says what nft does.
 """
 
 from __future__ import annotations
@@ -14,16 +14,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Case:
-    """``text`` in table ``table``: refused at ``line`` (a rule's own line: legacy names the COMMIT line for what
-    the kernel refuses), or accepted, when ``saved`` lists the rule and chain lines iptables-save prints back."""
+    """``text``: refused at ``line`` (the rule's own, also when the kernel refuses it: legacy then names the
+    table's COMMIT line, ``at_commit``), or accepted, when ``saved`` lists lines iptables-save -c prints back."""
 
     name: str
     text: str
     line: int | None = None
     saved: tuple[str, ...] = ()
-    counters: bool = False  # restored with --counters (and saved with -c)
     nft_differs: bool = False  # iptables-nft-restore accepts it (see the case)
-    table: str = "filter"
+    at_commit: bool = False
 
 
 FILTER = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
@@ -44,7 +43,59 @@ CHAINS_TWICE = [
     # both: the later policy (and counters) win, the rules stay
     Case("built-in chain twice", filter_with(":INPUT DROP [0:0]", "-A INPUT -j ACCEPT", ":INPUT ACCEPT [5:6]",
                                              "-A INPUT -j DROP"),
-         saved=(":INPUT ACCEPT [5:6]", "[0:0] -A INPUT -j ACCEPT", "[0:0] -A INPUT -j DROP"), counters=True),
+         saved=(":INPUT ACCEPT [5:6]", "[0:0] -A INPUT -j ACCEPT", "[0:0] -A INPUT -j DROP")),
 ]
 
-ALL_CASES = [*CHAINS_TWICE]
+COUNTERS = [
+    # a line's [packets:bytes] ends at its first "]"; each number is read as sscanf %llu reads it
+    Case("prefix then -A", filter_with("[1:2] -A INPUT -j ACCEPT"), saved=("[1:2] -A INPUT -j ACCEPT",)),
+    Case("prefix touching -A", filter_with("[1:2]-A INPUT -j ACCEPT"), saved=("[1:2] -A INPUT -j ACCEPT",)),
+    Case("prefix with a blank inside", filter_with("[ 1:2]\t-A INPUT -j ACCEPT"), saved=("[1:2] -A INPUT -j ACCEPT",)),
+    Case("prefix with a third number", filter_with("[1:2:3] -A INPUT -j ACCEPT"), saved=("[1:2] -A INPUT -j ACCEPT",)),
+    Case("prefix with a sign", filter_with("[+5:2] -A INPUT -j ACCEPT"), saved=("[5:2] -A INPUT -j ACCEPT",)),
+    Case("prefix of a negative count", filter_with("[-1:2] -A INPUT -j ACCEPT"),
+         saved=("[18446744073709551615:2] -A INPUT -j ACCEPT",)),
+    Case("prefix too large", filter_with("[18446744073709551616:2] -A INPUT -j ACCEPT"),
+         saved=("[18446744073709551615:2] -A INPUT -j ACCEPT",)),
+    Case("prefix of hex", filter_with("[0x10:2] -A INPUT -j ACCEPT"), saved=("[0:2] -A INPUT -j ACCEPT",)),
+    Case("prefix not numeric", filter_with("[x:2] -A INPUT -j ACCEPT"), line=5),
+    Case("prefix without bytes", filter_with("[1:] -A INPUT -j ACCEPT"), line=5),
+    Case("prefix without a colon", filter_with("[1] -A INPUT -j ACCEPT"), line=5),
+    Case("prefix without ]", filter_with("[1:2 -A INPUT -j ACCEPT"), line=5),
+    Case("prefix twice", filter_with("[1:2] [3:4] -A INPUT -j ACCEPT"), line=5),
+    Case("prefix and text after it", filter_with("[1:2]x -A INPUT -j ACCEPT"), line=5),
+    Case("prefix alone", filter_with("[1:2]"), line=5),
+    # inside a rule a counter is a stray word ("Bad argument `[1:2]'"), unless it is an option's value
+    Case("counter token inside a rule", filter_with("-A INPUT -p tcp [1:2] -j ACCEPT"), line=5),
+    Case("counter token after the target", filter_with("-A INPUT -j ACCEPT [1:2]"), line=5),
+    Case("counter-like comment", filter_with('-A INPUT -m comment --comment [1:2] -j ACCEPT'),
+         saved=('[0:0] -A INPUT -m comment --comment "[1:2]" -j ACCEPT',)),
+    # ... which no target check may take for the counters (legacy refuses the DNAT at COMMIT, nft at the rule)
+    Case("counter-like comment of a misplaced target",
+         filter_with("-A INPUT -m comment --comment [1:2] -j DNAT --to-destination 10.0.0.1"), line=5,
+         at_commit=True),
+    # -c anywhere in -A/-I/-R, once; -P takes counters too (legacy sets them; nft v1.8.9 leaves 0), -D and the
+    # chain commands none ("Illegal option `-c' with this command")
+    Case("-c after the target", filter_with("-A INPUT -j ACCEPT -c 1 2"), saved=("[1:2] -A INPUT -j ACCEPT",)),
+    Case("-c with a comma", filter_with("-A INPUT -j ACCEPT -c 1,2"), saved=("[1:2] -A INPUT -j ACCEPT",)),
+    Case("-c missing its bytes", filter_with("-A INPUT -j ACCEPT -c 3"), line=5),
+    Case("-c not numeric", filter_with("-A INPUT -j ACCEPT -c x 2"), line=5),
+    Case("-c twice", filter_with("-A INPUT -c 1 2 -c 3 4 -j ACCEPT"), line=5),
+    Case("prefix and -c", filter_with("[1:2] -A INPUT -c 3 4 -j ACCEPT"), line=5),
+    Case("prefix before -I", filter_with("-A INPUT -j DROP", "[1:2] -I INPUT -j ACCEPT"),
+         saved=("[1:2] -A INPUT -j ACCEPT", "[0:0] -A INPUT -j DROP")),
+    Case("prefix before -P", filter_with("[7:8] -P INPUT DROP"), saved=(":INPUT DROP [7:8]",)),
+    Case("-c in -P", filter_with("-P INPUT DROP -c 7 8"), saved=(":INPUT DROP [7:8]",)),
+    Case("prefix before -D", filter_with("-A INPUT -j ACCEPT", "[1:2] -D INPUT -j ACCEPT"), line=6),
+    Case("-c in -D", filter_with("-A INPUT -j ACCEPT", "-D INPUT -j ACCEPT -c 1 2"), line=6),
+    Case("prefix before -F", filter_with("[1:2] -F INPUT"), line=5),
+    Case("prefix before -N", filter_with("[1:2] -N BAR"), line=5),
+    # a declaration's counters: sscanf "[%llu:%llu]" for a built-in chain; a user chain's are not read
+    Case("built-in chain counters not numeric", FILTER.replace(":INPUT ACCEPT [0:0]", ":INPUT ACCEPT [x:2]")
+         + "COMMIT\n", line=2),
+    Case("built-in chain counters with a third number", FILTER.replace(":INPUT ACCEPT [0:0]", ":INPUT ACCEPT [1:2:3]")
+         + "COMMIT\n", saved=(":INPUT ACCEPT [1:2]",)),
+    Case("user chain counters not numeric", filter_with(":FOO - [x:2]"), saved=(":FOO - [0:0]",)),
+]
+
+ALL_CASES = [*CHAINS_TWICE, *COUNTERS]

@@ -374,7 +374,7 @@ ERRORS = [
     ("*filter\n:X - [0:0]\n*nat\nCOMMIT\n", 3, "no COMMIT", "*nat"),
     ("COMMIT\n", 1, "COMMIT outside a table", "COMMIT"),
     ("*filter\n-A KUBE-MISSING -j DROP\nCOMMIT\n", 2, "KUBE-MISSING is not declared", "KUBE-MISSING"),
-    ("*filter\n:X - [a:b]\nCOMMIT\n", 2, "bad counters", "[a:b]"),
+    ("*filter\n:INPUT ACCEPT [a:b]\nCOMMIT\n", 2, "bad counters for chain INPUT", "[a:b]"),
     ("*filter\n:X - [0:0]\n[1:x] -A X -j DROP\nCOMMIT\n", 3, "bad counters", "[1:x]"),
     ("*filter\n:X ACCEPT [0:0]\nCOMMIT\n", 2, "has no policy", "ACCEPT"),
     ("*filter\n:INPUT MAYBE [0:0]\nCOMMIT\n", 2, "bad policy", "MAYBE"),

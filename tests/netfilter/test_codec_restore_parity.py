@@ -49,3 +49,28 @@ def test_a_built_in_chain_declared_again_takes_the_new_policy_and_keeps_its_rule
     assert chain is not None
     assert (chain.policy, chain.counters, [r.spec for r in chain.rules]) == (
         "ACCEPT", (5, 6), ["-j ACCEPT", "-j DROP"])
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("[x:2] -A INPUT -j ACCEPT", "node.rules:5: bad counters at '[x:2]'; expected [packets:bytes], each a number"),
+    ("[1:2 -A INPUT -j ACCEPT", "node.rules:5: counters without their closing ] at '[1:2 -A INPUT -j ACCEPT'; "
+     "expected [packets:bytes] before the command"),
+    ("[1:2] -A INPUT -c 3 4 -j ACCEPT", "node.rules:5: counters given twice at '-c'; expected [p:b] before the "
+     "command or one -c PACKETS BYTES"),
+    ("-A INPUT -j ACCEPT -c 3", "node.rules:5: bad counters at '-c 3'; expected -c PACKETS BYTES (or "
+     "-c PACKETS,BYTES), each a number"),
+    ("[1:2] -F INPUT", "node.rules:5: counters before a command that takes none at '-F'; expected [p:b] only before "
+     "-A, -I, -R or -P"),
+])
+def test_a_bad_or_misplaced_counter_is_refused_naming_its_line(line: str, message: str) -> None:
+    """iptables-legacy-restore v1.8.9 --counters refuses each at line 5 ("-c packet counter not numeric", "Bad
+    line 5: need ]", "multiple -c flags not allowed", "-c requires packet and byte counter", "Illegal option `-c'
+    with this command")."""
+    assert str(refusal(filter_with(line))) == message
+
+
+def test_a_counter_like_value_is_no_counter_to_the_target_check() -> None:
+    """A comment ``[1:2]`` was dropped as if it were the line's counters, and the rule read without it went wrong
+    (an error without a line). iptables-legacy-restore v1.8.9 refuses the DNAT in filter at COMMIT."""
+    err = refusal(filter_with("-A INPUT -m comment --comment [1:2] -j DNAT --to-destination 10.0.0.1"))
+    assert (err.line, err.token) == (5, "DNAT")
