@@ -165,8 +165,10 @@ def to_json(data: Any) -> str:
     return "".join(pieces)
 
 
-def write_json(data: Any, write: Callable[[str], object]) -> None:
-    """``to_json(data)`` handed to ``write`` in pieces of some hundred kilobytes, never as one string.
+def write_json(data: Any, write: Callable[[str], object], *, depth: int = 0) -> None:
+    """``to_json(data)`` handed to ``write`` in pieces of some hundred kilobytes, never as one string;
+    ``depth`` > 0: ``data`` as it stands that many levels deep in a larger document (its lines indented
+    to match, no newline after it), for :class:`ItemStream`, which writes that document's items one by one.
 
     Why our own writer: the standard library's C encoder does not indent (CPython 3.11), and its
     pure-Python indenting encoder took 3 of the 3.8 s of ``rules -o json`` on 10,000 services. So the
@@ -186,8 +188,9 @@ def write_json(data: Any, write: Callable[[str], object]) -> None:
         write("".join(parts))
         parts.clear()
 
-    _json_walk(data, parts, flush)
-    parts.append("\n")
+    _json_walk(data, parts, flush, "\n" + _INDENT * depth)
+    if not depth:
+        parts.append("\n")
     flush()
 
 
@@ -213,15 +216,15 @@ def _flat_encoder(inner: str) -> Callable[[Any, int], Sequence[str]] | None:
     return encoder
 
 
-def _json_walk(value: Any, parts: list[str], flush: Callable[[], None]) -> None:
-    """Append ``value`` as indented JSON, depth first with an explicit stack, as ``_render_children`` walks.
+def _json_walk(value: Any, parts: list[str], flush: Callable[[], None], newline: str = "\n") -> None:
+    """Append ``value`` as indented JSON, depth first with an explicit stack, as ``_render_children`` walks;
+    ``newline``: a newline and the indentation of ``value``'s level.
 
     Not recursive: json.dumps's indenting encoder spends a frame a level and fails past some 990 levels;
     a walk recursing here spent more and failed sooner, on documents json.dumps writes. This one has no
     depth limit of its own (a subclass, handed to json.dumps, still has that one's).
     """
     stack: list[tuple[Iterator[Any], bool, str]] = []  # open containers: items left, an object?, its newline
-    newline = "\n"  # a newline and the indentation of the value's level
     opened = False  # whether the last value opened a container: then the next item is its first
     while True:
         kind = type(value)
@@ -339,6 +342,67 @@ def emit(data: Any, fmt: str, text: str | Callable[[], str] | None = None, strea
         write_yaml(data, out)
     else:
         out.write(render(data, fmt, text))
+
+
+@dataclass(slots=True)
+class ItemStream:
+    """``{key: [item, ...]}`` in ``-o json|yaml`` written an item at a time, as each is made, and flushed:
+    byte for byte what ``emit({key: items}, fmt)`` writes of the whole list, while a long run shows its
+    items as they come and never holds more than one.
+
+    JSON: the opening (``{``, the key, ``[``) goes out with the first item, each later item after its
+    comma, and the closing brackets with :meth:`close`. YAML: ``key:`` first, then each item as a
+    one-item sequence: PyYAML writes a block sequence under a mapping's key unindented, so its items
+    are the lines of a top-level sequence's. A document whose :meth:`close` never came (the run died)
+    ends where the run stopped: after its last whole item, or inside the one being written.
+    """
+
+    key: str
+    fmt: str  # json or yaml
+    stream: TextIO
+    count: int = 0  # the items written
+
+    def add(self, item: Any) -> None:
+        if self.fmt == "json":
+            opening = ("{\n" + _INDENT + _ESCAPE(self.key) + ": [") if not self.count else ","
+            self.stream.write(opening + "\n" + _INDENT * 2)
+            write_json(item, self.stream.write, depth=2)
+        else:
+            if not self.count:
+                self.stream.write(to_yaml({self.key: []}).removesuffix(" []\n") + "\n")
+            write_yaml([item], self.stream)
+        self.count += 1
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the document; with no item written, write it whole (an empty list)."""
+        if not self.count:
+            emit({self.key: []}, self.fmt, stream=self.stream)
+        elif self.fmt == "json":
+            self.stream.write("\n" + _INDENT + "]\n}\n")
+        self.stream.flush()
+
+
+@contextmanager
+def item_stream(key: str, fmt: str, stream: TextIO | None = None) -> Iterator[ItemStream | None]:
+    """An :class:`ItemStream` of ``{key: [...]}`` on standard output (or ``stream``) for ``-o json|yaml``, None
+    for text (which the command writes itself), closed as the block ends: normally, or by an error the command
+    reports (a KubeproxySimError), then only if an item was written, so that such a run leaves a whole document
+    or none, as README's Exit status says. Any other end (Ctrl-C, an output that cannot be written, a bug)
+    leaves the document where it stopped: closing brackets there would pass a cut run for a whole one."""
+    from kubeproxy_sim.errors import KubeproxySimError
+
+    if fmt == "text":
+        yield None
+        return
+    document = ItemStream(key, fmt, stream if stream is not None else sys.stdout)
+    try:
+        yield document
+    except KubeproxySimError:
+        if document.count:
+            document.close()
+        raise
+    document.close()
 
 
 # --------------------------------------------------------------------------- diagnostics

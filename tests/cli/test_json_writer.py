@@ -8,6 +8,7 @@ every depth, with the values that must not take the C road (subclasses, which js
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -20,7 +21,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubeproxy_sim.cli.output import emit, to_json, to_yaml, write_json
+from kubeproxy_sim.cli.output import ItemStream, emit, item_stream, to_json, to_yaml, write_json
+from kubeproxy_sim.errors import InputError
 from tests.budget import budget
 
 RULE = "-A KUBE-SVC-X -m comment --comment \"ns/svc:p\" -j DNAT"
@@ -136,3 +138,91 @@ def test_emit_writes_what_render_makes(fmt: str) -> None:
     out = io.StringIO()
     emit(data, fmt, stream=out)
     assert out.getvalue() == (to_json(data) if fmt == "json" else to_yaml(data))
+
+
+# YAML's part of the data: what SafeDumper writes (no subclasses), strings of every kind, long ones that wrap
+YAML_SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+                | st.sampled_from(["", RULE, "a\nb", " lead", "x: y", "- z", "\u00e9\u2603\U0001f600", "w " * 60]))
+YAML_DATA = st.recursive(YAML_SCALARS, lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+                         max_leaves=40)
+
+
+@settings(max_examples=budget(60), deadline=None)
+@given(st.lists(DATA, max_size=5), st.sampled_from(["steps", "syncs", "a \"key\"\u00e9"]))
+def test_items_streamed_one_by_one_are_the_whole_document_as_json(items: list[object], key: str) -> None:
+    """``scenario``/``replay -o json`` write their list an item at a time: the bytes json.dumps writes of it whole,
+    and after each item the document so far is the whole one's beginning (nothing held back)."""
+    whole = json.dumps({key: items}, indent=2) + "\n"
+    _streams_as(whole, key, "json", items)
+
+
+@settings(max_examples=budget(60), deadline=None)
+@given(st.lists(YAML_DATA, max_size=5), st.sampled_from(["steps", "syncs"]))
+def test_items_streamed_one_by_one_are_the_whole_document_as_yaml(items: list[object], key: str) -> None:
+    _streams_as(to_yaml({key: items}), key, "yaml", items)
+
+
+def _streams_as(whole: str, key: str, fmt: str, items: list[object]) -> None:
+    out = io.StringIO()
+    document = ItemStream(key, fmt, out)
+    for item in items:
+        document.add(item)
+        assert whole.startswith(out.getvalue())
+    document.close()
+    assert out.getvalue() == whole
+
+
+class _Flushes(io.StringIO):
+    """A stream that records what it held at each flush."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed: list[str] = []
+
+    def flush(self) -> None:
+        self.flushed.append(self.getvalue())
+
+
+def test_each_item_is_flushed_as_it_is_written() -> None:
+    """A reader of a pipe sees an item when it is added, not when the document ends."""
+    out = _Flushes()
+    document = ItemStream("steps", "json", out)
+    document.add({"step": 1})
+    assert out.flushed == ['{\n  "steps": [\n    {\n      "step": 1\n    }']
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+@pytest.mark.parametrize(("items", "error", "expected"), [
+    ([], None, {"steps": []}),  # ended normally with no item: the empty document
+    ([{"step": 1}], None, {"steps": [{"step": 1}]}),
+    ([{"step": 1}], InputError("bad line"), {"steps": [{"step": 1}]}),  # an error the command reports: whole
+    ([], InputError("bad line"), None),  # ... or none
+])
+def test_item_stream_ends_the_document_unless_the_run_died(fmt: str, items: list[object], error: Exception | None,
+                                                           expected: object) -> None:
+    out = io.StringIO()
+    with pytest.raises(type(error)) if error else contextlib.nullcontext(), item_stream("steps", fmt, out) as document:
+        assert document is not None
+        for item in items:
+            document.add(item)
+        if error:
+            raise error
+    assert out.getvalue() == ("" if expected is None else to_json(expected) if fmt == "json" else to_yaml(expected))
+
+
+@pytest.mark.parametrize("died", [KeyboardInterrupt, BrokenPipeError, RuntimeError])
+def test_a_run_that_dies_leaves_its_document_open(died: type[BaseException]) -> None:
+    """Ctrl-C, an output that cannot be written or a bug: no closing brackets that would pass for a whole run."""
+    out = io.StringIO()
+    with pytest.raises(died), item_stream("syncs", "json", out) as document:
+        assert document is not None
+        document.add({"sync": 1})
+        raise died
+    assert out.getvalue() == '{\n  "syncs": [\n    {\n      "sync": 1\n    }'
+
+
+def test_text_has_no_item_stream() -> None:
+    out = io.StringIO()
+    with item_stream("steps", "text", out) as document:
+        assert document is None
+    assert out.getvalue() == ""
