@@ -10,7 +10,7 @@ from typing import Any
 
 from kubeproxy_sim.cli.node_configs import NodeConfigs
 from kubeproxy_sim.cli.options import add_node_flags
-from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render, report
+from kubeproxy_sim.cli.output import Console, add_output_flags, console, item_stream, progress, report
 from kubeproxy_sim.durations import parse_duration
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, cut
 
@@ -204,6 +204,18 @@ def _revised(before: dict[str, str], after: dict[str, str], cluster: Any, ipv6: 
 
 
 def run(args: argparse.Namespace) -> int:
+    """Sync each STATE in turn, each sync's output written and flushed as soon as it is made (its text, or its
+    item of the ``-o json|yaml`` document through :func:`item_stream`): a long replay shows its syncs as they
+    come, and a reader that stops early (``| head``) stops it at the next sync.
+
+    Memory is bounded by one state, not by the number of STATEs: a STATE is loaded when its sync comes, and
+    what carries to the next is the node's ruleset, kube-proxy's sync state, the previous state's objects and
+    slice revisions (to find what changed) and the last Node seen; a sync's output is made, written and
+    dropped. (Only the diagnostics said, kept to say each once, grow: with the distinct ones.) A run stopped by
+    an error it reports (a state of which nothing could be read; node settings kube-proxy refuses, such as
+    ``--detect-local-mode NodeCIDR`` at a state whose Node has no pod CIDR) still ends its JSON or YAML
+    document after the syncs before it.
+    """
     import sys
 
     from kubeproxy_sim.cli.options import check_node_settings, sync_periods
@@ -225,8 +237,7 @@ def run(args: argparse.Namespace) -> int:
     configure = NodeConfigs(args)  # the node's name is fixed at the first state (with a Node object, if not given)
     failed = False
     con = console(args)
-    syncs: list[dict[str, object]] = []
-    with progress("replaying syncs", total=len(args.states)) as tick:
+    with item_stream("syncs", args.output) as document, progress("replaying syncs", total=len(args.states)) as tick:
         for number, path in enumerate(args.states, 1):
             loaded, revisions = _load_state(path)
             if not loaded.ok and _empty(loaded.cluster):
@@ -243,17 +254,15 @@ def run(args: argparse.Namespace) -> int:
             changed = changed_services(previous, loaded.cluster, config.ipv6) | _revised(
                 previous_revisions, revisions, loaded.cluster, config.ipv6)
             step = sync_and_apply(node, state, cluster, config, changed, now, timing)
-            if args.output == "text":
+            if document is not None:
+                document.add(sync_data(number, path, step, config))
+            else:
                 sys.stdout.write(sync_text(number, step, config, args.metrics, con))
                 sys.stdout.flush()
-            else:
-                syncs.append(sync_data(number, path, step, config))
             if step.error is not None:
                 report([f"sync {number} ({path}): {step.error}; the next sync is full"], args)
                 failed = True
             node, state, previous, previous_revisions = step.node, step.state, loaded.cluster, revisions
             now += step_seconds
             tick()
-    if args.output != "text":
-        sys.stdout.write(render({"syncs": syncs}, args.output))
     return 1 if failed else 0

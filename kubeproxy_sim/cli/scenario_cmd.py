@@ -8,6 +8,7 @@ import os
 import random
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from kubeproxy_sim.cli.options import (
     parse_int,
     stdin_once,
 )
-from kubeproxy_sim.cli.output import Console, add_output_flags, console, progress, render
+from kubeproxy_sim.cli.output import Console, add_output_flags, console, item_stream, progress
 from kubeproxy_sim.cli.output import report as report_diagnostics
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, unreadable
 from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
@@ -490,7 +491,30 @@ def _read_script(script: Path, name: str) -> str:
                                     file=name)) from None
 
 
+@contextmanager
+def _script_errors(name: str) -> Iterator[None]:
+    """A line of the script ``name`` that cannot be parsed or played (a ScriptError) as the input error it is,
+    at that line."""
+    from kubeproxy_sim.controllers.script import ScriptError
+
+    try:
+        yield
+    except ScriptError as exc:
+        raise InputError(Diagnostic(exc.message, file=name, line=exc.line)) from None
+
+
 def run(args: argparse.Namespace) -> int:
+    """Play the script a line at a time, each step's output written and flushed as soon as the step is played
+    (its text, or its item of the ``-o json|yaml`` document through :func:`item_stream`): a long script shows
+    its steps as they come, and a reader that stops early (``| head``) stops it at the next step.
+
+    Memory is bounded by one step, not by the number of steps: what carries from one step to the next is the
+    world (the cluster as it is now), the controller's memory of it, the previous step's restore input (for
+    ``--show diff``) and the overlap warnings in force, each the size of one state; a step's output is made,
+    written and dropped. (The script's text is read whole first: its lines, not what the steps print.)
+    A line that fails ends a JSON or YAML document after the steps before it, a whole document, as the text
+    shows them; with none before it, there is no document.
+    """
     from kubeproxy_sim.controllers.script import ScriptError, parse_line, play
     from kubeproxy_sim.controllers.world import controller_sync
     from kubeproxy_sim.netfilter.render import render_ruleset
@@ -512,49 +536,42 @@ def run(args: argparse.Namespace) -> int:
     load = _script_loader(script, name, line_holder, stdin_readers)
     previous = ""
     con = console(args)
-    steps: list[dict[str, object]] = []
     lines = text.splitlines()
-    try:
-        number = 0
-        with progress("playing the script", total=len(lines)) as tick:
-            for line_number, line in enumerate(lines, start=1):
-                tick()
-                step = parse_line(line_number, line)  # parsed as it comes: the steps before a bad line still run
-                if step is None:
-                    continue
-                number += 1
-                line_holder[0] = step.line
-                played = play(world, step, rng, load)
-                world = played.world
-                before, sync = sync, controller_sync(world, sync.populated)
-                cluster = sync.cluster
-                config, diagnostics = build_config(args, cluster)
-                if number == 1:
-                    _report(diagnostics, args)
-                events = event_diagnostics(sync.events, set(before.events), name, step.line)
-                events += sandbox_diagnostics(world, name, step.line)
-                events += overlap_diagnostics(overlaps, cluster, config, name, step.line)
-                ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None
-                rules = render_ruleset(ruleset) if ruleset is not None else ""
-                diff = _diff(previous, rules, number) if args.show == "diff" else None
-                previous = rules or previous
-                if args.output != "text":
-                    steps.append(step_data(number, step, played.notes, cluster, config, args.show, ruleset, diff))
-                else:
-                    out = [f"# step {number}: {step.text}\n", *(f"# {note}\n" for note in played.notes)]
-                    out.append(endpoints_text(cluster, config) if args.show == "endpoints" else (diff or rules))
-                    sys.stdout.write(colour_step("".join(out), con))
-                    sys.stdout.flush()
-                _report(events, args)  # the controller's events on Services, after the step they came with
-                if played.error is not None:  # kubectl exits 1 (a rollout past its deadline): the script stops
-                    raise ScriptError(step.line, f"{step.verb}: {played.error}")
-    except ScriptError as exc:
-        if args.output != "text" and steps:  # the steps played before the bad line, as the text shows them
-            sys.stdout.write(render({"steps": steps}, args.output))
-        raise InputError(Diagnostic(exc.message, file=name, line=exc.line)) from None
+    number = 0
+    with (item_stream("steps", args.output) as document, progress("playing the script", total=len(lines)) as tick,
+          _script_errors(name)):
+        for line_number, line in enumerate(lines, start=1):
+            tick()
+            step = parse_line(line_number, line)  # parsed as it comes: the steps before a bad line still run
+            if step is None:
+                continue
+            number += 1
+            line_holder[0] = step.line
+            played = play(world, step, rng, load)
+            world = played.world
+            before, sync = sync, controller_sync(world, sync.populated)
+            cluster = sync.cluster
+            config, diagnostics = build_config(args, cluster)
+            if number == 1:
+                _report(diagnostics, args)
+            events = event_diagnostics(sync.events, set(before.events), name, step.line)
+            events += sandbox_diagnostics(world, name, step.line)
+            events += overlap_diagnostics(overlaps, cluster, config, name, step.line)
+            ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None
+            rules = render_ruleset(ruleset) if ruleset is not None else ""
+            diff = _diff(previous, rules, number) if args.show == "diff" else None
+            previous = rules or previous
+            if document is not None:
+                document.add(step_data(number, step, played.notes, cluster, config, args.show, ruleset, diff))
+            else:
+                out = [f"# step {number}: {step.text}\n", *(f"# {note}\n" for note in played.notes)]
+                out.append(endpoints_text(cluster, config) if args.show == "endpoints" else (diff or rules))
+                sys.stdout.write(colour_step("".join(out), con))
+                sys.stdout.flush()
+            _report(events, args)  # the controller's events on Services, after the step they came with
+            if played.error is not None:  # kubectl exits 1 (a rollout past its deadline): the script stops
+                raise ScriptError(step.line, f"{step.verb}: {played.error}")
     if not number:  # comments and blank lines only: nothing was played, and nothing would be shown
         _report([Diagnostic("no steps in this script; expected kubectl lines such as `create deployment ...`",
                             file=name, severity=Severity.WARNING)], args)
-    if args.output != "text":
-        sys.stdout.write(render({"steps": steps}, args.output))
     return 0
