@@ -897,6 +897,8 @@ def _converter(kind: str, group: tuple[Option, ...], holes: int, ipv6: bool) -> 
                        _filled(o.module, values)) for o in group]
         if kind == "target":
             head = real[0]
+            if len(real) > 1 and not syntax.takes_options(head.flag):
+                return None  # a match's options after a chain or verdict (-m comment -j X --comment c): see save_specs
             target = Target(head.flag, tuple(real[1:]), head.negated)
             handler = TARGETS.get(target.name)
             if handler is not None:

@@ -30,6 +30,15 @@ BUILTIN_FLAGS: dict[str, str] = {
 }
 MATCH_FLAGS = {"-m", "--match"}
 TARGET_FLAGS = {"-j": False, "--jump": False, "-g": True, "--goto": True}
+TARGET_EXTENSIONS = frozenset(
+    "AUDIT CHECKSUM CLASSIFY CLUSTERIP CONNMARK CONNSECMARK CT DNAT DNPT DSCP ECN HL HMARK IDLETIMER LED LOG MARK"
+    " MASQUERADE NETMAP NFLOG NFQUEUE NOTRACK RATEEST REDIRECT REJECT SECMARK SET SNAT SNPT SYNPROXY TCPMSS"
+    " TCPOPTSTRIP TEE TOS TPROXY TRACE TTL ULOG".split()
+)
+"""The targets iptables 1.8.9 loads as extensions (its libxt_, libipt_ and libip6t_ modules): only these have
+options. Any other name after -j or -g (ACCEPT, DROP, RETURN, QUEUE, a user chain) is a verdict or a jump, which
+takes none: an option after it that no loaded match knows is refused (``unknown option "--foo"``)."""
+_EXTENSION_PATTERN = "(?:" + "|".join(sorted(TARGET_EXTENSIONS)) + ")"
 
 # Options each modelled match module accepts. A module missing here is kept
 # verbatim and takes every option that follows it.
@@ -158,6 +167,12 @@ def _port_range(text: str, sep: str, low: int = 0, open_ends: bool = False) -> i
     lo = _port(first, low) if first or not open_ends else low
     hi = _port(last, low) if last or not open_ends else 65535
     return 2 if lo is not None and hi is not None and lo <= hi else None
+
+
+def takes_options(target: str) -> bool:
+    """Whether ``-j target`` may have options of its own: a target extension, or a skeleton's placeholder (whose
+    rules are then tested name by name: :func:`extension_hole`)."""
+    return target in TARGET_EXTENSIONS or target.startswith(HOLE)
 
 
 def port_kind(flag: str, owner: str) -> str | None:
@@ -424,10 +439,10 @@ class _Program:
     target_options: tuple[Recipe, ...]
 
 
-PortTests = tuple[tuple[int, Callable[[str], object]], ...]
-"""(hole, test) per port value of a skeleton (:func:`_port_tests`)."""
-_programs: dict[str, tuple[Callable[[list[str]], RuleSpec], PortTests] | None] = {}
-"""Memo of ``_builder(_program(skeleton))`` and the tests of its port values (:func:`_port_tests`), a pure
+ValueTests = tuple[tuple[int, Callable[[str], object]], ...]
+"""(hole, test) per value of a skeleton the skeleton does not vouch for (:func:`_value_tests`)."""
+_programs: dict[str, tuple[Callable[[list[str]], RuleSpec], ValueTests] | None] = {}
+"""Memo of ``_builder(_program(skeleton))`` and the tests of its values (:func:`_value_tests`), a pure
 function of the skeleton: None marks a skeleton the fast path declines. Bounded; a dump has a few dozen."""
 
 
@@ -455,7 +470,7 @@ def _from_skeleton(spec: str) -> RuleSpec | None:
         interpreted = skeleton_spec(skeleton) if program is not None else None  # (again: once per skeleton)
         found = None
         if program is not None and interpreted is not None:
-            found = (_builder(program), _port_tests(interpreted))
+            found = (_builder(program), _value_tests(interpreted))
         if len(_programs) >= _SKELETON_LIMIT:
             _programs.clear()
         _programs[skeleton] = found
@@ -463,7 +478,7 @@ def _from_skeleton(spec: str) -> RuleSpec | None:
         return None
     build, tests = found
     for index, test in tests:
-        if test(values[index]) is None:  # a port value out of the usual: the interpreter judges it
+        if test(values[index]) is None:  # a value out of the usual: the interpreter judges it
             return None
     return build(values)
 
@@ -509,9 +524,23 @@ def port_holes(spec: RuleSpec) -> dict[int, str]:
     return holes
 
 
-def _port_tests(spec: RuleSpec) -> PortTests:
-    """(hole, test) per port value of a skeleton: a value the test passes is valid (:data:`PORT_PATTERNS`)."""
-    return tuple((index, re.compile(PORT_PATTERNS[kind]).fullmatch) for index, kind in port_holes(spec).items())
+def extension_hole(spec: RuleSpec) -> int | None:
+    """The hole of an interpreted skeleton's target name when options follow it: the skeleton vouches for such a
+    rule only when its name is a target extension's (:data:`TARGET_EXTENSIONS`; a chain takes no options)."""
+    target = spec.target
+    if target is None or not target.options or not target.name.startswith(HOLE):
+        return None
+    return int(target.name[1:])
+
+
+def _value_tests(spec: RuleSpec) -> ValueTests:
+    """(hole, test) per value of a skeleton it does not vouch for: a value the test passes is valid (a port's,
+    :data:`PORT_PATTERNS`; an optioned target's name, :func:`extension_hole`)."""
+    tests = [(index, re.compile(PORT_PATTERNS[kind]).fullmatch) for index, kind in port_holes(spec).items()]
+    extension = extension_hole(spec)
+    if extension is not None:
+        tests.append((extension, re.compile(_EXTENSION_PATTERN).fullmatch))
+    return tuple(tests)
 
 
 def _program(skeleton: str) -> _Program | None:
@@ -670,9 +699,11 @@ def shape_matcher(spec: str) -> Callable[[str], object] | None:
     if interpreted is None:
         return None
     ports = port_holes(interpreted)  # a port value's hole takes only the usual port values, all valid
+    extension = extension_hole(interpreted)  # an optioned target's, only an extension's name
     pieces = [re.escape(literals[0])]
     for index, literal in enumerate(literals[1:]):
-        pieces += [f"(?:{PORT_PATTERNS[ports[index]]})" if index in ports else _SHAPE_VALUE, re.escape(literal)]
+        value = _EXTENSION_PATTERN if index == extension else _SHAPE_VALUE
+        pieces += [f"(?:{PORT_PATTERNS[ports[index]]})" if index in ports else value, re.escape(literal)]
     match = re.compile("".join(pieces)).fullmatch
     return match if match(spec) is not None else None
 
@@ -766,7 +797,8 @@ class _Interpreter:
             self.modules_before_target = len(self.modules)
         elif flag in BUILTIN_FLAGS:
             self.builtin(BUILTIN_FLAGS[flag], negated)
-        elif self.target is not None and self._owner(flag, self.modules_before_target, False) is None:
+        elif self.target is not None and takes_options(self.target.name) \
+                and self._owner(flag, self.modules_before_target, False) is None:
             # iptables takes options in any order: after -j, an option belongs to the
             # target unless a match loaded after the target knows it.
             args = self.args(flag)[0]
@@ -775,6 +807,11 @@ class _Interpreter:
             self.target_options.append(Option(flag, args, negated, self.target.name))
         else:
             owner = self._owner(flag)
+            if owner is None and self.target is not None and not takes_options(self.target.name):
+                jump = "-g" if self.target.goto else "-j"
+                raise self.error(f"unknown option: {jump} {self.target.name} takes none (a chain or a verdict)", flag,
+                                 "an option of a loaded match (-m MODULE); only target extensions such as DNAT "
+                                 "have options")
             if owner is None:
                 raise self.error("unknown option", flag, "an option of a loaded match (-m MODULE) or target")
             args, old_negation = self.args(flag)

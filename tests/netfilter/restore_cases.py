@@ -98,4 +98,20 @@ COUNTERS = [
     Case("user chain counters not numeric", filter_with(":FOO - [x:2]"), saved=(":FOO - [0:0]",)),
 ]
 
-ALL_CASES = [*CHAINS_TWICE, *COUNTERS]
+JUMP_OPTIONS = [
+    # a chain or a verdict takes no options: one no loaded match knows is 'unknown option "--foo"'
+    Case("option after a jump to a chain", filter_with(":FOO - [0:0]", "-A INPUT -j FOO --foo"), line=6),
+    Case("option with a value after a jump", filter_with(":FOO - [0:0]", "-A INPUT -j FOO --foo 3"), line=6),
+    Case("option after a goto", filter_with(":FOO - [0:0]", "-A INPUT -g FOO --foo"), line=6),
+    Case("option after a verdict", filter_with("-A INPUT -j ACCEPT --foo"), line=5),
+    Case("port option after a jump, no protocol", filter_with(":FOO - [0:0]", "-A INPUT -j FOO --dport 3"), line=6),
+    # ... but a match's option may come after the target, the protocol's match too
+    Case("protocol's option after a jump", filter_with(":FOO - [0:0]", "-A INPUT -p tcp -j FOO --dport 3"),
+         saved=("[0:0] -A INPUT -p tcp -m tcp --dport 3 -j FOO",)),
+    Case("earlier match's option after a verdict", filter_with("-A INPUT -m comment -j ACCEPT --comment x"),
+         saved=("[0:0] -A INPUT -m comment --comment x -j ACCEPT",)),
+    Case("target extension's option", filter_with("-A INPUT -j LOG --log-prefix x"),
+         saved=("[0:0] -A INPUT -j LOG --log-prefix x",)),
+]
+
+ALL_CASES = [*CHAINS_TWICE, *COUNTERS, *JUMP_OPTIONS]

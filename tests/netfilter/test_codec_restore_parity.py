@@ -74,3 +74,20 @@ def test_a_counter_like_value_is_no_counter_to_the_target_check() -> None:
     (an error without a line). iptables-legacy-restore v1.8.9 refuses the DNAT in filter at COMMIT."""
     err = refusal(filter_with("-A INPUT -m comment --comment [1:2] -j DNAT --to-destination 10.0.0.1"))
     assert (err.line, err.token) == (5, "DNAT")
+
+
+def test_an_option_after_a_jump_to_a_chain_is_refused_as_unknown() -> None:
+    """iptables-legacy-restore and iptables-nft-restore v1.8.9: 'unknown option "--foo"', Error occurred at line: 6
+    (the parser took --foo for an option of FOO)."""
+    err = refusal(filter_with(":FOO - [0:0]", "-A INPUT -j FOO --foo"))
+    assert str(err) == ("node.rules:6: unknown option: -j FOO takes none (a chain or a verdict) at '--foo'; expected "
+                        "an option of a loaded match (-m MODULE); only target extensions such as DNAT have options")
+
+
+def test_the_shape_of_an_optioned_target_vouches_only_for_target_extensions() -> None:
+    """A rule of the shape of ``-j DNAT --to-destination X``, learnt from two such rules, is still read one by one
+    when its target is a chain: the shape does not take it for valid."""
+    dnat = "-A X -j DNAT --to-destination 10.0.0.{}"
+    text = "*nat\n:X - [0:0]\n:FOO - [0:0]\n" + "\n".join(dnat.format(i) for i in (1, 2, 3)) + \
+        "\n-A X -j FOO --to-destination 10.0.0.4\nCOMMIT\n"
+    assert refusal(text).line == 7
