@@ -74,6 +74,16 @@ LOOPBACK6_DROP = PseudoRule("", "", 0, "routing decision: ::1 as the source or d
                                       "(ip6_rcv_core drops it before PREROUTING)", Kind.DROP)
 """The step that ends an IPv6 packet from elsewhere carrying the loopback address: the kernel drops it on receipt,
 whatever the sysctls, before any hook."""
+MULTICAST6_DROP = PseudoRule("", "", 0, "routing decision: a multicast source, or a multicast destination of reserved "
+                                       "or interface-local scope (ffx0::, ffx1::) on a packet from elsewhere "
+                                       "(ip6_rcv_core drops it before PREROUTING)", Kind.DROP)
+"""The step that ends an IPv6 packet from elsewhere that RFC 4291 says no node sends: dropped on receipt, as
+:data:`LOOPBACK6_DROP` (the reserved scope and a multicast source on lo too)."""
+LOOPBACK6_NO_ROUTE = PseudoRule("", "", 0, "routing decision: a packet from elsewhere DNATed to ::1 finds no route "
+                                          "(ip6_route_input looks ::1 up only among the input interface's routes, "
+                                          "and ::1 is on lo)", Kind.DROP)
+"""The step that ends an IPv6 packet from elsewhere that PREROUTING sent to ::1: no route (the kernel answers
+ICMPv6 no-route, which quotes ::1, so the client does not take it for its connection's)."""
 EXPECTATION = PseudoRule("", "", 0, "conntrack expectation")
 """What the doubt about a RELATED packet's NAT is charged to: listed like :data:`ROUTING`."""
 EXPECTED_NAT = ("a RELATED packet opens a connection a conntrack helper expected (FTP data, say), whose nat rules the "
@@ -208,6 +218,27 @@ class Sampler:
         return (self.rng() & 0x7FFFFFFF) < num
 
 
+def multicast(family: int, value: int) -> bool:
+    """224.0.0.0/4 or ff00::/8."""
+    return value >> 28 == 0xE if family == 4 else value >> 120 == 0xFF
+
+
+def zeronet(value: int) -> bool:
+    """The kernel's ipv4_is_zeronet, which its routing, addrtype and rpfilter read: 0.0.0.0 alone since Linux
+    5.3 ("Allow 0.0.0.0/8 as a valid address range"), which made the rest of 0.0.0.0/8 ordinary unicast
+    (measured: a packet from 0.1.2.3 reaches INPUT, a DNAT to 0.0.0.1 finds no route); 0.0.0.0/8 before."""
+    return value == 0
+
+
+def martian_source(family: int, src: int) -> bool:
+    """Whether the kernel may drop a packet from elsewhere for its source alone, before INPUT or FORWARD:
+    IPv4 a multicast, limited-broadcast or zero source (:func:`_martian`; 0.0.0.0 still reaches a broadcast);
+    IPv6 ::1 or a multicast source (:func:`_received6_drop`). A trace key keeps such a source as itself."""
+    if family == 4:
+        return multicast(4, src) or src == 0xFFFFFFFF or zeronet(src)
+    return src == 1 or multicast(6, src)
+
+
 class Env:
     """The node's facts in the form the checks look them up (sets of integers)."""
 
@@ -232,19 +263,17 @@ class Env:
     def address_type(self, family: int, value: int, iface: str | None = "") -> str | None:
         """addrtype's answer for an address (None: the interface's addresses are not known).
 
-        IPv4 as inet_dev_addr_type answers: 0.0.0.0/8 and 255.255.255.255 are BROADCAST and 224/4 is
-        MULTICAST on any interface; any other address is its route's type in the local table (LOCAL, or
+        IPv4 as inet_dev_addr_type answers: 0.0.0.0 (:func:`zeronet`) and 255.255.255.255 are BROADCAST and
+        224/4 is MULTICAST on any interface; any other address is its route's type in the local table (LOCAL, or
         BROADCAST for a subnet's broadcast address, and for 127.255.255.255 on lo: the local table's
         ``broadcast 127.255.255.255 dev lo`` comes before 127/8's LOCAL), on the interface asked about
         (--limit-iface-*), else UNICAST."""
         lo_broadcast = family == 4 and value == 0x7FFFFFFF
-        if family == 4:
-            if value >> 24 == 0 or value == 0xFFFFFFFF:
-                return "BROADCAST"
-            if value >> 28 == 0xE:
-                return "MULTICAST"
-        elif value >> 120 == 0xFF:
+        if multicast(family, value):
             return "MULTICAST"
+        if family == 4:
+            if zeronet(value) or value == 0xFFFFFFFF:
+                return "BROADCAST"
         elif value == 0:
             return "UNSPEC"
         if iface:
@@ -281,13 +310,9 @@ class Env:
         dst, family = b.dst, b.family
         if dst in self.local or loopback(family, dst):
             return True
-        if family == 4:
-            if dst == 0xFFFFFFFF or dst in self.broadcasts:
-                return True
-            multicast = dst >> 28 == 0xE
-        else:
-            multicast = dst >> 120 == 0xFF
-        if not multicast:
+        if family == 4 and (dst == 0xFFFFFFFF or dst in self.broadcasts):
+            return True
+        if not multicast(family, dst):
             return False
         if dst not in ALL_HOSTS[family]:
             b.doubts.append((ROUTING, f"the destination {format_address(family, dst)} is a multicast group, "
@@ -299,7 +324,7 @@ class Env:
         """Whether a packet passes xt_rpfilter's test (None: the node's facts do not say).
 
         As the kernel: a packet on ``lo`` passes; so does one from the unspecified address
-        (IPv4: 0.0.0.0/8 to a broadcast or link-local multicast address, as DHCP sends).
+        (IPv4: 0.0.0.0, :func:`zeronet`, to a broadcast or link-local multicast address, as DHCP sends).
         Otherwise the source is looked up as a destination: a local route passes only with
         --accept-local (and then, strict, when the address is on the input interface: not known
         here), a unicast one when it leaves by the input interface (or any interface, --loose).
@@ -312,9 +337,9 @@ class Env:
         family = self.family
         if family == 6 and src == 0:
             return True
-        if family == 4 and src >> 24 == 0 and (dst == 0xFFFFFFFF or dst >> 8 == 0xE00000):
+        if family == 4 and zeronet(src) and (dst == 0xFFFFFFFF or dst >> 8 == 0xE00000):
             return True
-        if family == 6 and (src >> 118 == 0x3FA or src >> 120 == 0xFF):  # fe80::/10, ff00::/8: looked up per link
+        if family == 6 and (src >> 118 == 0x3FA or multicast(6, src)):  # fe80::/10, ff00::/8: looked up per link
             return None
         if self.is_local(src):
             if not accept_local:
@@ -334,6 +359,10 @@ class Env:
             if value & mask == net:
                 return iface
         return None
+
+    def routes_through(self, value: int, iface: str | None) -> bool:
+        """Whether a given route through ``iface`` covers ``value`` (an IPv6 strict lookup, on that interface)."""
+        return any(out == iface and value & mask == net for net, mask, out in self.routes)
 
     def source_for(self, iface: str | None) -> int | None:
         """MASQUERADE's new source: the output interface's address, else the primary node address."""
@@ -930,9 +959,11 @@ class Engine:
             if not self.env.addresses_known:  # the source may be the node's: it would start in OUTPUT
                 _origin_doubt(start, packet)
         ends: list[End] = []
-        if not local and start.family == 6 and start.in_iface != "lo" and 1 in (packet.src, packet.dst):
-            start.path.append(LOOPBACK6_DROP)
-            return [(start, DROP)]
+        if not local and start.family == 6:
+            dropped = _received6_drop(packet.src, packet.dst, start.in_iface)
+            if dropped is not None:
+                start.path.append(dropped)
+                return [(start, DROP)]
         self._run(start, self.pipelines["FROM_LOCAL" if local else "PRE_REMOTE"], packet, ends)
         return ends
 
@@ -1031,13 +1062,15 @@ class Engine:
         """Routing decisions: they pick the next hooks and the output interface (None: the kernel drops the
         packet there, its path ending with a routing-decision step)."""
         env = self.env
-        if step == "ROUTE" and b.family == 4 and b.in_iface != "lo":
-            martian = _martian(b.src, b.dst)
+        if b.ct_dnat is not None and step != "LOOPBACK":
+            b.dst, b.dport = b.ct_dnat  # conntrack's DNAT of a later packet: at the nat hook, before routing
+        if step == "ROUTE" and b.in_iface != "lo":  # the destination as PREROUTING left it
+            if b.family == 6 and b.dst == 1:  # DNATed there: a packet sent to ::1 was dropped on receipt
+                return self._loopback6_route(b, packet)
+            martian = _martian(b.src, b.dst) if b.family == 4 else None
             if martian is not None:
                 b.path.append(martian)
                 return None
-        if b.ct_dnat is not None and step != "LOOPBACK":
-            b.dst, b.dport = b.ct_dnat  # conntrack's DNAT of a later packet: at the nat hook, before routing
         local = env.received(b) if step == "ROUTE" else env.is_local(b.dst)
         if not local and not env.addresses_known:
             _routing_doubt(b)
@@ -1060,6 +1093,18 @@ class Engine:
             return self.pipelines["LOOPBACK_IN"]
         return ()
 
+    def _loopback6_route(self, b: Branch, packet: Packet) -> Pipeline | None:
+        """A packet from elsewhere DNATed to ::1 is looked up among the input interface's routes only (::1 needs a
+        strict lookup, rt6_need_strict), and ::1/128 is on lo: a wider route through the input interface (a
+        default route) forwards it back out there, else there is none. Measured on veth namespaces."""
+        if self.env.routes_through(1, b.in_iface):
+            b.out_iface = packet.out_iface if packet.out_iface is not None else b.in_iface
+            return self.pipelines["TO_FORWARD"]
+        b.doubts.append((ROUTING, "the node is assumed to have no route covering ::1 through the input interface "
+                                  "(a default route through it would forward the packet back out there)"))
+        b.path.append(LOOPBACK6_NO_ROUTE)
+        return None
+
     def _set_out_iface(self, b: Branch, packet: Packet, local: bool) -> None:
         if packet.out_iface is not None:
             b.out_iface = packet.out_iface
@@ -1075,9 +1120,9 @@ class Engine:
         return Finished(verdict, destination, masquerade, b.num, b.den, tuple(b.path), tuple(b.doubts))
 
 
-MARTIAN_SOURCE = PseudoRule("", "", 0, "routing decision: a source in 0.0.0.0/8, multicast or 255.255.255.255 "
+MARTIAN_SOURCE = PseudoRule("", "", 0, "routing decision: a source 0.0.0.0, multicast or 255.255.255.255 "
                                       "from elsewhere is a martian (ip_route_input_slow drops it)", Kind.DROP)
-MARTIAN_DESTINATION = PseudoRule("", "", 0, "routing decision: a destination in 0.0.0.0/8 from elsewhere is a "
+MARTIAN_DESTINATION = PseudoRule("", "", 0, "routing decision: a destination 0.0.0.0 from elsewhere is a "
                                            "martian (ip_route_input_slow drops it)", Kind.DROP)
 
 
@@ -1085,15 +1130,28 @@ def _martian(src: int, dst: int) -> PseudoRule | None:
     """The step that ends an IPv4 packet from elsewhere the kernel's input routing drops whatever the sysctls,
     in ip_route_input_slow's order (ip_mc_validate_source for a multicast destination): a multicast or limited
     broadcast source; then, unless it is sent to 255.255.255.255 (DHCP's 0.0.0.0 -> 255.255.255.255 is
-    delivered), to a link-local group (224.0.0.0/24) or 0.0.0.0 -> 0.0.0.0 (a broadcast to the kernel), a
-    source in 0.0.0.0/8; a destination in 0.0.0.0/8."""
-    if src >> 28 == 0xE or src == 0xFFFFFFFF:
+    delivered), to a link-local group (224.0.0.0/24) or 0.0.0.0 -> 0.0.0.0 (a broadcast to the kernel), the
+    source 0.0.0.0; the destination 0.0.0.0, where PREROUTING left it (a DNAT there, say). Zero as
+    :func:`zeronet` says; :func:`martian_source` is the sources' part."""
+    if multicast(4, src) or src == 0xFFFFFFFF:
         return MARTIAN_SOURCE
     if dst == 0xFFFFFFFF or dst >> 8 == 0xE00000 or src == dst == 0:
         return None
-    if src >> 24 == 0:
+    if zeronet(src):
         return MARTIAN_SOURCE
-    return MARTIAN_DESTINATION if dst >> 24 == 0 else None
+    return MARTIAN_DESTINATION if zeronet(dst) else None
+
+
+def _received6_drop(src: int, dst: int, iface: str | None) -> PseudoRule | None:
+    """The step that ends an IPv6 packet from elsewhere ip6_rcv_core drops on receipt, before PREROUTING, in its
+    order: ::1 as source or destination off lo; a multicast destination of interface-local scope off lo, or of
+    the reserved scope 0; a multicast source (RFC 4291 2.5.3, 2.7). Measured on veth namespaces."""
+    lo = iface == "lo"
+    if not lo and 1 in (src, dst):
+        return LOOPBACK6_DROP
+    if multicast(6, dst) and ((dst >> 112) & 0xF == 0 or ((dst >> 112) & 0xF == 1 and not lo)):
+        return MULTICAST6_DROP
+    return MULTICAST6_DROP if multicast(6, src) else None
 
 
 def _routing_doubt(b: Branch) -> None:

@@ -39,7 +39,7 @@ from kubeproxy_sim.netfilter.compile import (
     LazyChain,
 )
 from kubeproxy_sim.netfilter.compile_targets import nat_reads
-from kubeproxy_sim.netfilter.evaluate import Env
+from kubeproxy_sim.netfilter.evaluate import Env, martian_source
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
 from kubeproxy_sim.netfilter.packet import Packet, loopback, parse_address
 
@@ -322,9 +322,9 @@ class TraceKeys:
                 *(self._types(src) if tests.types else ()),
                 # whether the packet is the node's own, and the interface it arrives on (Engine.walk); a
                 # loopback source or the node's own as itself: a routing decision quotes it (route_localnet,
-                # accept_local); so is a martian one, which routing drops (None, not False, for any other:
-                # 0.0.0.0 is 0, equal to False)
-                src if loopback(self.family, src) or src in env.local or _martian_source(self.family, src)
+                # accept_local); so is a martian one, which the kernel drops for it alone (None, not False, for
+                # any other: 0.0.0.0 is 0, equal to False)
+                src if loopback(self.family, src) or src in env.local or martian_source(self.family, src)
                 else None,
                 env.route(src) if env.routes else None)
 
@@ -381,9 +381,3 @@ class TraceKeys:
             candidate = next((c for c in range(start, start + SOURCE_TRIES) if c not in taken), None)
             if candidate is not None and not loopback(self.family, candidate):
                 yield candidate
-
-
-def _martian_source(family: int, src: int) -> bool:
-    """Whether input routing may drop a packet for its IPv4 source alone (0.0.0.0/8, multicast, 255.255.255.255;
-    see evaluate's ``_martian``), so that a key must not share its answer with another source's."""
-    return family == 4 and (src >> 24 == 0 or src >> 28 == 0xE or src == 0xFFFFFFFF)

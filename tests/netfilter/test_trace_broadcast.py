@@ -18,8 +18,8 @@ from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.errors import UsageError
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.dumpfile import dump_node_addresses
-from kubeproxy_sim.netfilter.packet import Packet
-from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from kubeproxy_sim.netfilter.packet import CtState, Packet
+from kubeproxy_sim.netfilter.trace import NodeContext, Outcome, Tracer
 from tests.realworld import DUMPS
 
 RULES = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
@@ -139,22 +139,24 @@ def test_addrtype_answers_broadcast_for_lo_s_127_255_255_255() -> None:
         "REJECT"]  # on lo, the interface it leaves by
 
 
-MARTIAN_SOURCE = ("routing decision: a source in 0.0.0.0/8, multicast or 255.255.255.255 from elsewhere is a martian "
+MARTIAN_SOURCE = ("routing decision: a source 0.0.0.0, multicast or 255.255.255.255 from elsewhere is a martian "
                   "(ip_route_input_slow drops it)")
-MARTIAN_DESTINATION = ("routing decision: a destination in 0.0.0.0/8 from elsewhere is a martian (ip_route_input_slow "
+MARTIAN_DESTINATION = ("routing decision: a destination 0.0.0.0 from elsewhere is a martian (ip_route_input_slow "
                        "drops it)")
 
 
 @pytest.mark.parametrize(("src", "dst", "step"), [
-    ("0.0.0.0", "192.168.0.2", MARTIAN_SOURCE), ("0.1.2.3", "10.9.0.7", MARTIAN_SOURCE),
-    ("224.0.0.5", "192.168.0.2", MARTIAN_SOURCE), ("255.255.255.255", "192.168.0.2", MARTIAN_SOURCE),
-    ("0.0.0.0", "239.1.1.1", MARTIAN_SOURCE), ("192.168.0.9", "0.1.2.3", MARTIAN_DESTINATION),
+    ("0.0.0.0", "192.168.0.2", MARTIAN_SOURCE), ("224.0.0.5", "192.168.0.2", MARTIAN_SOURCE),
+    ("255.255.255.255", "192.168.0.2", MARTIAN_SOURCE), ("0.0.0.0", "239.1.1.1", MARTIAN_SOURCE),
+    ("192.168.0.9", "0.0.0.0", MARTIAN_DESTINATION),
     ("0.0.0.0", "255.255.255.255", None), ("0.0.0.0", "224.0.0.1", None), ("192.168.0.9", "192.168.0.2", None),
+    ("0.1.2.3", "192.168.0.2", None), ("192.168.0.9", "0.1.2.3", None),
 ])
 def test_input_routing_drops_martians_from_elsewhere(src: str, dst: str, step: str | None) -> None:
-    """ip_route_input_slow drops a 0.0.0.0/8 or multicast source and a 0.0.0.0/8 destination whatever the
-    sysctls (QA-dumps #5); DHCP's 0.0.0.0 -> 255.255.255.255 and a link-local group still arrive. A kept answer
-    must not be shared with an ordinary source."""
+    """ip_route_input_slow drops a zero or multicast source and a zero destination whatever the sysctls (QA-dumps
+    #5); DHCP's 0.0.0.0 -> 255.255.255.255 and a link-local group still arrive, and since Linux 5.3 the rest of
+    0.0.0.0/8 is ordinary unicast (measured: tests/kernel/test_martian_kernel.py). A kept answer must not be
+    shared with an ordinary source."""
     rules = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
     tracer = Tracer(parse_ruleset(rules), NodeContext.of(["192.168.0.2/24"], interfaces={"eth0": ["192.168.0.2/24"]}))
     tracer.warm()
@@ -164,3 +166,79 @@ def test_input_routing_drops_martians_from_elsewhere(src: str, dst: str, step: s
         assert outcome.verdict == "ACCEPT"
     else:
         assert (outcome.verdict, [s.rule for s in outcome.path]) == ("DROP", [step])
+
+
+FILTER = ":INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+
+
+def dnat_rules(to: str) -> str:
+    """PREROUTING DNATs UDP port 54 to ``to`` port 53 (the kernel test loads the same)."""
+    return (f"*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            f"-A PREROUTING -p udp -m udp --dport 54 -j DNAT --to-destination {to}:53\nCOMMIT\n"
+            f"*filter\n{FILTER}COMMIT\n")
+
+
+LOOPBACK6_NO_ROUTE = ("routing decision: a packet from elsewhere DNATed to ::1 finds no route (ip6_route_input looks "
+                      "::1 up only among the input interface's routes, and ::1 is on lo)")
+NO_ROUTE_DOUBT = ("the node is assumed to have no route covering ::1 through the input interface (a default route "
+                  "through it would forward the packet back out there)")
+
+
+def last_step(outcome: Outcome) -> tuple[str, str]:
+    return outcome.verdict, outcome.path[-1].rule
+
+
+def test_a_dnat_to_the_zero_address_is_a_martian_destination() -> None:
+    """Routing reads the destination PREROUTING left: a DNAT to 0.0.0.0, or a later packet conntrack sends there,
+    is dropped as a martian; a DNAT to 0.0.0.1 is routed as any other address (Linux 5.3 and later)."""
+    tracer = Tracer(parse_ruleset(dnat_rules("0.0.0.0")), NodeContext.of(["10.9.0.2/24"]))
+    (first,) = tracer.trace(Packet.of("udp", "10.9.0.1", "10.9.0.2", 54, in_iface="eth0")).outcomes
+    assert last_step(first) == ("DROP", MARTIAN_DESTINATION) and len(first.path) == 2
+    later = Packet.of("udp", "10.9.0.1", "10.9.0.2", 54, in_iface="eth0", ctstate=CtState.ESTABLISHED,
+                      ct_dnat=(0, 53))
+    (established,) = tracer.trace(later).outcomes
+    assert last_step(established) == ("DROP", MARTIAN_DESTINATION)
+    other = Tracer(parse_ruleset(dnat_rules("0.0.0.1")), NodeContext.of(["10.9.0.2/24"]))
+    (routed,) = other.trace(Packet.of("udp", "10.9.0.1", "10.9.0.2", 54, in_iface="eth0")).outcomes
+    assert (routed.verdict, routed.destination) == ("DNAT", "0.0.0.1:53")
+
+
+def test_a_dnat_to_ipv6_loopback_finds_no_route_unless_one_leaves_by_the_input_interface() -> None:
+    """ip6_route_input looks ::1 up on the input interface only: no route (with the doubt that a default route
+    through that interface would forward it), or, with one given, forwarded back out there (measured)."""
+    rules = parse_ruleset(dnat_rules("[::1]"), ipv6=True)
+    packet = Packet.of("udp", "fd00::1", "fd00::2", 54, in_iface="eth0")
+    result = Tracer(rules, NodeContext.of(["fd00::2/64"])).trace(packet)
+    (outcome,) = result.outcomes
+    assert last_step(outcome) == ("DROP", LOOPBACK6_NO_ROUTE) and outcome.path[0].rule.startswith("-A PREROUTING")
+    assert [u.reason for u in result.uncertain] == [NO_ROUTE_DOUBT]
+    later = Packet.of("udp", "fd00::1", "fd00::2", 54, in_iface="eth0", ctstate=CtState.ESTABLISHED, ct_dnat=(1, 53))
+    (established,) = Tracer(rules, NodeContext.of(["fd00::2/64"])).trace(later).outcomes
+    assert last_step(established) == ("DROP", LOOPBACK6_NO_ROUTE)
+    routed = Tracer(rules, NodeContext.of(["fd00::2/64"], routes=[("fd00::/64", "eth0"), ("::/0", "eth0")]))
+    (forwarded,) = routed.trace(packet).outcomes
+    assert (forwarded.verdict, forwarded.destination) == ("DNAT", "[::1]:53")
+    elsewhere = Tracer(rules, NodeContext.of(["fd00::2/64"], routes=[("::/0", "eth1")]))
+    assert last_step(elsewhere.trace(packet).outcomes[0]) == ("DROP", LOOPBACK6_NO_ROUTE)
+
+
+MULTICAST6_DROP = ("routing decision: a multicast source, or a multicast destination of reserved or interface-local "
+                   "scope (ffx0::, ffx1::) on a packet from elsewhere (ip6_rcv_core drops it before PREROUTING)")
+
+
+@pytest.mark.parametrize(("src", "dst", "dropped"), [
+    ("ff02::5", "fd00::2", True), ("fd00::1", "ff01::1", True), ("fd00::1", "ff00::1", True),
+    ("fd00::1", "ff02::1", False), ("::ffff:10.9.0.1", "fd00::2", False), ("fd00::1", "fd00::2", False),
+])
+def test_ipv6_receipt_drops_multicast_sources_and_scopes(src: str, dst: str, dropped: bool) -> None:
+    """ip6_rcv_core drops a multicast source and a multicast destination of scope 0 or 1 before PREROUTING
+    (measured); an IPv4-mapped source is not dropped there. A kept answer must not be shared with an ordinary
+    source's."""
+    tracer = Tracer(parse_ruleset(f"*filter\n{FILTER}COMMIT\n", ipv6=True), NodeContext.of(["fd00::2/64"]))
+    tracer.warm()
+    tracer.trace(Packet.of("udp", "fd00::9", dst, 53, in_iface="eth0"))  # an ordinary source first
+    (outcome,) = tracer.trace(Packet.of("udp", src, dst, 53, in_iface="eth0")).outcomes
+    if dropped:
+        assert (outcome.verdict, [s.rule for s in outcome.path]) == ("DROP", [MULTICAST6_DROP])
+    else:
+        assert outcome.verdict == "ACCEPT"

@@ -1,0 +1,126 @@
+"""Where input routing drops a packet PREROUTING sent to a martian address, against the real kernel.
+
+Two scratch namespaces (``kpsim-<run>-mtc`` the client, ``kpsim-<run>-mtn`` the node) joined by a veth (the
+client's eth0, the node's c0). The node DNATs UDP port 54 to 0.0.0.0 and [::1], and port 55 to 0.0.0.1, and
+counts what reaches filter INPUT and FORWARD; the client sends one datagram to each. The kernel's rule counters
+say how far each packet got; the tracer, given the same rules and the node's routes, must end each trace at the
+same place: a drop at routing (with its routing-decision step) or a forward. Then the node gains an IPv6 default
+route out of c0, and the DNAT to ::1 is forwarded back out there, as the trace given that route says.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from pyroute2 import netns
+
+from kubeproxy_sim.kernel import nsexec, sysfs
+from kubeproxy_sim.kernel.build import load_rules
+from kubeproxy_sim.netfilter.codec import parse_ruleset
+from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from tests.netfilter.test_trace_broadcast import LOOPBACK6_NO_ROUTE, MARTIAN_DESTINATION
+
+pytestmark = pytest.mark.kernel
+
+COUNTED = "-A INPUT -p udp\n-A FORWARD -p udp\n"
+COUNTED_RULES = ("INPUT -p udp", "FORWARD -p udp")
+RULES = {4: ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+             "-A PREROUTING -p udp -m udp --dport 54 -j DNAT --to-destination 0.0.0.0:53\n"
+             "-A PREROUTING -p udp -m udp --dport 55 -j DNAT --to-destination 0.0.0.1:53\nCOMMIT\n"
+             f"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n{COUNTED}COMMIT\n"),
+         6: ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+             "-A PREROUTING -p udp -m udp --dport 54 -j DNAT --to-destination [::1]:53\nCOMMIT\n"
+             f"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n{COUNTED}COMMIT\n")}
+NODE = {4: "10.9.0.2", 6: "fd00::2"}
+CLIENT = {4: "10.9.0.1", 6: "fd00::1"}
+PREFIX = {4: 24, 6: 64}
+ZERO_NET_ROUTE = ("0.0.0.0/8", "c0")  # so that 0.0.0.1 has a route, as any unicast address may
+SYSCTLS = {"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0",
+           "net.ipv6.conf.all.forwarding": "1", "net.ipv6.conf.all.accept_dad": "0",
+           "net.ipv6.conf.default.accept_dad": "0"}
+
+
+def _build(client: str, node: str) -> None:
+    for name in (client, node):
+        nsexec.create_netns(name)
+        nsexec.call(name, sysfs.write_sysctls, SYSCTLS)
+    with nsexec.iproute(node) as ipr:
+        ipr.link("add", ifname="c0", kind="veth", peer={"ifname": "eth0", "net_ns_fd": client})
+        (c0,) = ipr.link_lookup(ifname="c0")
+        ipr.link("set", index=c0, state="up")
+        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+        for family in (4, 6):
+            ipr.addr("add", index=c0, address=NODE[family], prefixlen=PREFIX[family])
+        ipr.route("add", dst=ZERO_NET_ROUTE[0], oif=c0)
+    with nsexec.iproute(client) as ipr:
+        (eth0,) = ipr.link_lookup(ifname="eth0")
+        ipr.link("set", index=eth0, state="up")
+        for family in (4, 6):
+            ipr.addr("add", index=eth0, address=CLIENT[family], prefixlen=PREFIX[family])
+    for family in (4, 6):
+        load_rules(node, RULES[family], family=family)
+
+
+@pytest.fixture(scope="module")
+def pair(kernel: None, run_tag: str) -> Iterator[tuple[str, str]]:
+    names = (f"kpsim-{run_tag}-mtc", f"kpsim-{run_tag}-mtn")
+    try:
+        _build(*names)
+        yield names
+    finally:
+        for name in names:
+            if name in netns.listnetns():
+                netns.remove(name)
+
+
+def _send(family: int, port: int) -> None:
+    """One datagram from the client to the node (run inside the client's namespace)."""
+    with socket.socket(socket.AF_INET6 if family == 6 else socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"x", (NODE[family], port))
+
+
+def _counters(node: str, family: int) -> dict[str, int]:
+    """Packets each rule saw: ``CHAIN rule`` -> count."""
+    done = nsexec.run(node, ["ip6tables-save" if family == 6 else "iptables-save", "-c"])
+    return {f"{chain} {rule}": int(count) for count, chain, rule in re.findall(r"^\[(\d+):\d+\] -A (\w+) (.*)$",
+                                                                             done.stdout, re.M)}
+
+
+def _through(pair: tuple[str, str], family: int, port: int) -> dict[str, int]:
+    """The filter chains the client's datagram to ``port`` reached on the node (counter deltas), read once its
+    DNAT has counted it (routing and the filter hooks come in the same pass)."""
+    client, node = pair
+    before = _counters(node, family)
+    nsexec.call(client, _send, family, port)
+    dnat = next(rule for rule in before if rule.startswith("PREROUTING") and f"--dport {port} " in rule)
+    deadline = time.monotonic() + 5
+    while (after := _counters(node, family))[dnat] == before[dnat] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert after[dnat] == before[dnat] + 1
+    return {rule.split()[0]: after[rule] - before[rule] for rule in COUNTED_RULES if after[rule] != before[rule]}
+
+
+def _traced(family: int, port: int, routes: tuple[tuple[str, str], ...] = ()) -> tuple[str, dict[str, int], str]:
+    """The trace's verdict, the filter chains it reaches (as the counters would say) and its last step."""
+    tracer = Tracer(parse_ruleset(RULES[family], ipv6=family == 6),
+                    NodeContext.of([f"{NODE[family]}/{PREFIX[family]}"], interfaces={"c0": [NODE[family]]},
+                                   routes=routes))
+    (outcome,) = tracer.trace(Packet.of("udp", CLIENT[family], NODE[family], port, in_iface="c0")).outcomes
+    chains = {step.chain: 1 for step in outcome.path if step.table == "filter"}
+    return outcome.verdict, chains, outcome.path[-1].rule
+
+
+def test_a_dnat_to_a_martian_address_ends_where_the_kernel_drops_it(pair: tuple[str, str]) -> None:
+    assert (_traced(4, 54), _through(pair, 4, 54)) == (("DROP", {}, MARTIAN_DESTINATION), {})
+    verdict, chains, _ = _traced(4, 55, (ZERO_NET_ROUTE,))
+    assert ((verdict, chains), _through(pair, 4, 55)) == (("DNAT", {"FORWARD": 1}), {"FORWARD": 1})
+    assert (_traced(6, 54), _through(pair, 6, 54)) == (("DROP", {}, LOOPBACK6_NO_ROUTE), {})
+    with nsexec.iproute(pair[1]) as ipr:
+        ipr.route("add", dst="::/0", gateway=CLIENT[6], oif=ipr.link_lookup(ifname="c0")[0])
+    verdict, chains, _ = _traced(6, 54, (("::/0", "c0"),))
+    assert ((verdict, chains), _through(pair, 6, 54)) == (("DNAT", {"FORWARD": 1}), {"FORWARD": 1})
