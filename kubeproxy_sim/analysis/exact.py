@@ -400,8 +400,8 @@ def local_ready_index(cluster: Cluster, ipv6: bool) -> dict[tuple[str, str], fro
         if slc.address_type.value != family or not slc.service_name:
             continue
         for ep in slc.endpoints:
-            ready = ep.conditions.ready is None or ep.conditions.ready  # upstream's LocalReadyEndpoints: the
-            if ready and ep.node_name:  # ready condition alone (publishNotReadyAddresses: ready and terminating)
+            # upstream's LocalReadyEndpoints: the ready condition alone (publishNotReadyAddresses: ready, terminating)
+            if ep.conditions.counts_ready and ep.node_name:
                 found.setdefault((slc.namespace, slc.service_name), set()).add(ep.node_name)
     return {key: frozenset(names) for key, names in found.items()}
 

@@ -139,6 +139,17 @@ class EndpointConditions:
     serving: bool | None = None
     terminating: bool | None = None
 
+    @property
+    def counts_ready(self) -> bool:
+        """Ready as kube-proxy (EndpointSliceCache) and CoreDNS read it: unset counts as true (the API says nil
+        is unknown; both take it as ready)."""
+        return self.ready is None or self.ready
+
+    @property
+    def counts_serving(self) -> bool:
+        """Serving as kube-proxy reads it: unset counts as true, as ready does."""
+        return self.serving is None or self.serving
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:

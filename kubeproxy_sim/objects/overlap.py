@@ -125,8 +125,8 @@ def _copy(name: str, ep: Endpoint) -> _Copy:
     """What kube-proxy reads of an endpoint (the fields ``proxier.state`` builds its EndpointInfo from)."""
     cond = ep.conditions
     view = (
-        ("ready", _flag(cond.ready is None or cond.ready)),
-        ("serving", _flag(cond.serving is None or cond.serving)),
+        ("ready", _flag(cond.counts_ready)),
+        ("serving", _flag(cond.counts_serving)),
         ("terminating", _flag(bool(cond.terminating))),
         ("nodeName", ep.node_name),
         ("hints.forZones", _names(ep.hints_for_zones)),

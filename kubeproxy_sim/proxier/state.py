@@ -273,7 +273,7 @@ def _add_endpoints(found: dict[str, EndpointInfo], eps: EndpointSlice, port: int
             continue
         found[text] = make(
             ip, port, text, bool(node_name) and ep.node_name == node_name,
-            cond.ready is None or cond.ready, cond.serving is None or cond.serving, terminating,
+            cond.counts_ready, cond.counts_serving, terminating,
             frozenset(ep.hints_for_zones) if ep.hints_for_zones else None,
             frozenset(ep.hints_for_nodes) if ep.hints_for_nodes else None,
         )
