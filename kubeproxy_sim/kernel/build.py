@@ -410,16 +410,21 @@ EGRESS_CHAIN = "KPSIM-POD-EGRESS"  # not kube-proxy's: the CNI's part of the nod
 
 def egress_rules(topo: Topology, node: NodePlan) -> str:
     """The CNI's masquerade of pod egress on ``node``, as the simulator models it (flat CNIs do this, kube-proxy
-    does not): a new connection of one of the node's pods leaving by ``eth0`` for an address that is no node's
-    and no pod's is masqueraded to the node's address, so the outside host's answer can come back. Appended after
-    kube-proxy's ``KUBE-POSTROUTING`` jump, so its own masquerade comes first; empty when the node has no pods."""
-    own = [p.ip for p in topo.pods if not p.host_network and p.node == node.name]
-    if not own:
+    does not): a new connection from any pod's address, this node's or another's, leaving by ``eth0`` for an
+    address that is no node's and no pod's is masqueraded to the node's address, so the outside host's answer
+    can come back. It is decided where the packet leaves the cluster, whichever node the pod is on, as kindnet,
+    Flannel, Calico's natOutgoing and ip-masq-agent do (a pod's packet DNATed on another node to an outside
+    address leaves as that node's). The port is drawn as the node's own ``--random-fully`` says, as the simulator
+    draws it. Appended after kube-proxy's ``KUBE-POSTROUTING`` jump, so its own masquerade comes first; empty when
+    the cluster has no pods."""
+    pods = [p.ip for p in topo.pods if not p.host_network]
+    if not pods:
         return ""
-    inside = [a for n in topo.nodes for a in n.addresses] + [p.ip for p in topo.pods if not p.host_network]
+    inside = [a for n in topo.nodes for a in n.addresses] + pods
+    random_fully = " --random-fully" if node.config.random_fully else ""
     lines = ["*nat", f":{EGRESS_CHAIN} - [0:0]", f"-A POSTROUTING -o eth0 -j {EGRESS_CHAIN}"]
     lines += [f"-A {EGRESS_CHAIN} -d {net} -j RETURN" for net in netaddr.cidr_merge(inside)]
-    lines += [f"-A {EGRESS_CHAIN} -s {net} -j MASQUERADE" for net in netaddr.cidr_merge(own)]
+    lines += [f"-A {EGRESS_CHAIN} -s {net} -j MASQUERADE{random_fully}" for net in netaddr.cidr_merge(pods)]
     return "\n".join([*lines, "COMMIT", ""])
 
 

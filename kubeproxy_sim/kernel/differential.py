@@ -294,21 +294,24 @@ def load_flows(path: str) -> list[Flow]:
 # --------------------------------------------------------------------------- the simulator's side
 
 
-def fail_class(verdict: str, proto: str, *, sent_locally: bool, hook: str | None, routable: bool) -> str:
+def fail_class(verdict: str, proto: str, *, sent_locally: bool, hook: str | None) -> str:
     """What a socket sees of a verdict (DROP, REJECT, QUEUE, NO_ROUTE, TIMEOUT) the simulator names.
 
     A node's own datagram stopped in OUTPUT or POSTROUTING fails the send (EPERM); a TCP SYN stopped there is
     retried (DROP: silence) or answered by the local ICMP error (REJECT: refused). A packet queued to no listener
     (QUEUE: a QUEUE or NFQUEUE rule decided) is freed and the send succeeds, wherever it was: silence. A router's
-    "no route" (ICMP net unreachable, never rate limited in the kernel backend) reaches the client only when the
-    router can route back to the packet's source, and only TCP hears it (for UDP it is a soft error: silence).
+    "no route" (ICMP net unreachable, never rate limited in the kernel backend) always finds its way back: the
+    router routes node addresses and outside clients, and a pod's packet reaches it masqueraded to the address of
+    the node it left by (kube-proxy's masquerade, else the CNI's, which takes any pod's packet leaving the cluster
+    there: ``build.egress_rules``, ``Simulator._new_entry``); only TCP hears it (for UDP it is a soft error:
+    silence).
     """
     if verdict in ("DROP", "REJECT") and sent_locally and hook in ("OUTPUT", "POSTROUTING") and proto == "udp":
         return EPERM
     if verdict == "REJECT":
         return REFUSED
     if verdict == "NO_ROUTE":
-        return UNREACHABLE if routable and proto == "tcp" else SILENCE
+        return UNREACHABLE if proto == "tcp" else SILENCE
     return SILENCE
 
 
@@ -435,9 +438,8 @@ class SimulatorSide:
                    out: defaultdict[Key, Fraction]) -> None:
         """The ways ``weight`` of the client's first packets to ``dst``:``port`` end, into ``out``."""
         entries = self.entries(self.plain, client, dst, port, proto)
-        if not entries:
-            out[("fail", fail_class("NO_ROUTE", proto, sent_locally=False, hook=None,
-                                    routable=client.kind != "pod"))] += weight
+        if not entries:  # an outside client's packet the router has no way for (a pod or a node always has one)
+            out[("fail", fail_class("NO_ROUTE", proto, sent_locally=False, hook=None))] += weight
         for node, share, packet in entries:
             self._follow(client, node, node, packet, weight * share, proto, out, 0)
 
@@ -452,8 +454,7 @@ class SimulatorSide:
             local = client.kind == "node" and depth == 0
             if outcome.verdict in ("DROP", "REJECT"):
                 verdict = "QUEUE" if queued(outcome.path) else outcome.verdict
-                out[("fail", fail_class(verdict, proto, sent_locally=local, hook=verdict_hook(outcome.path),
-                                        routable=True))] += p
+                out[("fail", fail_class(verdict, proto, sent_locally=local, hook=verdict_hook(outcome.path)))] += p
                 continue
             ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)
             value = parse_address(ip)[1]
@@ -472,12 +473,12 @@ class SimulatorSide:
         sim = self.plain
         served = sim.server_at(ip, port, proto)
         if isinstance(served, Failure):
-            return ("fail", fail_class(served.reason, proto, sent_locally=False, hook=None, routable=True))
+            return ("fail", fail_class(served.reason, proto, sent_locally=False, hook=None))
         if served is not None:
             return ("target", served[0], entry)
-        # no host has the address: the router's answer comes back, to a pod too (its egress is masqueraded to
-        # its node's address, the CNI's KPSIM-POD-EGRESS, as the simulator's Simulator._new_entry does it)
-        return ("fail", fail_class(sim.unowned_reason(value), proto, sent_locally=False, hook=None, routable=True))
+        # no host has the address: the router's answer comes back, to a pod too, on whichever node the packet
+        # left (its egress is masqueraded to that node's address, see fail_class)
+        return ("fail", fail_class(sim.unowned_reason(value), proto, sent_locally=False, hook=None))
 
     def _connect(self, sim: Any, client: Any, target: Any, proto: str) -> Any:
         """One simulated connection; outside traffic the router would spread over the nodes enters the first."""

@@ -21,8 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from pyroute2 import netns
 
 from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
-from kubeproxy_sim.kernel.differential import Report, differential
+from kubeproxy_sim.kernel.differential import UNREACHABLE, Report, differential, kernel_cluster, outcome_text
 from kubeproxy_sim.objects import load_paths
+from tests.kernel.test_differential_unit import TWO_HOP, stale_endpoint, two_hop_flows
+from tests.kernel.test_kernel import small_cluster
 from tests.strategies import ClusterCase, clusters
 
 pytestmark = pytest.mark.kernel
@@ -150,6 +152,25 @@ def test_cli_verify_yaml_on_a_large_scenario(kernel: None, run_tag: str, tmp_pat
     grouped = [f for f in out["flows"] if any(o["outcome"].startswith("reply from one of") for o in f["outcomes"])]
     assert grouped and all(f["connections"] >= 100 and f["verdict"] == "agree" for f in grouped)
     assert not _ours(name)
+
+
+def test_a_pod_s_packet_leaving_by_another_node_agrees_with_kernel(kernel: None, run_tag: str, state_dir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two hops: a pod's connection to the other node's NodePort, DNATed there to an address nobody has. Each node
+    masquerades any pod's packet leaving the cluster by it (the CNI's rule, ``build.egress_rules``), so the
+    router's "unreachable" comes back, as the simulator predicts; a rule of the pod's own node only left the
+    packet with the pod's address, which the router cannot answer (silence)."""
+    stale_endpoint(monkeypatch)
+    cluster, config = small_cluster(TWO_HOP)
+    _, clients, _ = kernel_cluster(cluster, config)
+    report = differential(cluster, config, state_dir, name=f"{run_tag}-d2hop", flows=two_hop_flows(clients),
+                          alpha=ALPHA)
+    _check(report, "two hops")
+    assert len(report.flows) == 2
+    for flow in report.flows:
+        assert [(r.outcome, r.share, r.observed) for r in flow.rows] == [(outcome_text(("fail", UNREACHABLE)), 1,
+                                                                          flow.count)]
+    assert not _ours(f"{run_tag}-d2hop")
 
 
 def test_cli_reports_a_difference(kernel: None, run_tag: str, tmp_path: Path, monkeypatch, capfd) -> None:

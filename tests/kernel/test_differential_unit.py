@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,7 @@ from kubeproxy_sim.kernel.differential import (
     with_clients,
 )
 from kubeproxy_sim.kernel.send import Destination, Source, tally
+from kubeproxy_sim.netfilter.packet import parse_address
 from tests.kernel.test_kernel import small_cluster
 
 A, B = ("reply", "10.0.0.1", "10.0.0.9"), ("reply", "10.0.0.2", "10.0.0.9")
@@ -35,16 +38,15 @@ HALF = Fraction(1, 2)
 
 
 def test_fail_classes_are_what_a_socket_sees() -> None:
-    assert fail_class("REJECT", "tcp", sent_locally=False, hook="FORWARD", routable=True) == REFUSED
-    assert fail_class("DROP", "tcp", sent_locally=True, hook="OUTPUT", routable=True) == SILENCE
-    assert fail_class("DROP", "udp", sent_locally=True, hook="OUTPUT", routable=True) == EPERM
-    assert fail_class("REJECT", "udp", sent_locally=True, hook="OUTPUT", routable=True) == EPERM
-    assert fail_class("REJECT", "udp", sent_locally=True, hook="INPUT", routable=True) == REFUSED
-    assert fail_class("QUEUE", "udp", sent_locally=True, hook="OUTPUT", routable=True) == SILENCE  # no listener
-    assert fail_class("NO_ROUTE", "tcp", sent_locally=False, hook=None, routable=True) == UNREACHABLE
-    assert fail_class("NO_ROUTE", "udp", sent_locally=False, hook=None, routable=True) == SILENCE
-    assert fail_class("NO_ROUTE", "tcp", sent_locally=False, hook=None, routable=False) == SILENCE
-    assert fail_class("TIMEOUT", "tcp", sent_locally=False, hook=None, routable=True) == SILENCE
+    assert fail_class("REJECT", "tcp", sent_locally=False, hook="FORWARD") == REFUSED
+    assert fail_class("DROP", "tcp", sent_locally=True, hook="OUTPUT") == SILENCE
+    assert fail_class("DROP", "udp", sent_locally=True, hook="OUTPUT") == EPERM
+    assert fail_class("REJECT", "udp", sent_locally=True, hook="OUTPUT") == EPERM
+    assert fail_class("REJECT", "udp", sent_locally=True, hook="INPUT") == REFUSED
+    assert fail_class("QUEUE", "udp", sent_locally=True, hook="OUTPUT") == SILENCE  # no listener
+    assert fail_class("NO_ROUTE", "tcp", sent_locally=False, hook=None) == UNREACHABLE
+    assert fail_class("NO_ROUTE", "udp", sent_locally=False, hook=None) == SILENCE
+    assert fail_class("TIMEOUT", "tcp", sent_locally=False, hook=None) == SILENCE
 
 
 def test_probe_results_become_outcomes() -> None:
@@ -186,6 +188,76 @@ def test_outside_to_a_cluster_ip_is_unreachable_on_both_sides() -> None:
     sims = SimulatorSide(full, config)
     assert sims.predict(Flow("external", "10.96.0.10:80")).shares == {("fail", UNREACHABLE): 1}
     assert sims.predict(Flow("external", "10.96.0.10:80", "udp")).shares == {("fail", SILENCE): 1}
+
+
+GONE = "192.0.2.99"  # a stale endpoint's address: its host is gone, no node, pod or outside host has it
+TWO_HOP = f"""
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: gone, namespace: default}}
+spec:
+  type: NodePort
+  clusterIP: 10.96.0.30
+  externalTrafficPolicy: Local
+  ports: [{{name: http, port: 80, targetPort: 8080, protocol: TCP, nodePort: 30090}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: gone-1, namespace: default, labels: {{kubernetes.io/service-name: gone}}}}
+addressType: IPv4
+endpoints:
+- {{addresses: [{GONE}], nodeName: node2}}
+ports: [{{name: http, port: 8080, protocol: TCP}}]
+"""
+"""Service gone's one endpoint, whose host is gone (see :func:`stale_endpoint`). Its NodePort is Local, so a pod's
+connection to it (from the cluster CIDR: kube-proxy sends it to every endpoint) is not masqueraded by kube-proxy."""
+
+
+def stale_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both sides plan every endpoint address as a host; here neither has :data:`GONE` (the simulator's topology
+    and the kernel's plan leave it out), as when an EndpointSlice still lists an address whose host is gone."""
+    import dataclasses
+
+    from kubeproxy_sim.kernel import plan as kernel_plan
+    from kubeproxy_sim.simulator import network
+
+    def without_gone(make: Callable[..., Any]) -> Callable[..., Any]:
+        def made(*args: Any, **kwargs: Any) -> Any:
+            topology = make(*args, **kwargs)
+            return dataclasses.replace(topology, pods=tuple(p for p in topology.pods if p.ip != GONE))
+        return made
+
+    monkeypatch.setattr(network, "build_topology", without_gone(network.build_topology))
+    monkeypatch.setattr(kernel_plan, "plan", without_gone(kernel_plan.plan))
+
+
+def two_hop_flows(clients: dict[str, str]) -> list[Flow]:
+    """A pod's connection to the NodePort of the other node, which DNATs it to :data:`GONE`: it leaves the cluster
+    there, from another node's pod."""
+    return [Flow(f"pod/{clients['node1']}", "node/node2:30090"), Flow(f"pod/{clients['node2']}", "node/node1:30090")]
+
+
+def test_a_pod_s_packet_leaving_by_another_node_for_an_unowned_address_hears_the_router(monkeypatch) -> None:
+    """The CNI masquerades a pod's packet on the node where it leaves the cluster, whichever node's pod it is
+    (``Simulator._new_entry``, ``build.egress_rules``): the router's "unreachable" for the address nobody has
+    comes back to that node, which un-NATs it to the pod."""
+    from kubeproxy_sim.simulator.network import NO_ROUTE, Simulator
+
+    stale_endpoint(monkeypatch)
+    cluster, config = small_cluster(TWO_HOP)
+    full, clients = with_clients(cluster, config, ["node1", "node2"])
+    sims = SimulatorSide(full, config)
+    assert GONE not in {p.ip for p in sims.plain.topology.pods}
+    for flow in two_hop_flows(clients):
+        assert sims.predict(flow).shares == {("fail", UNREACHABLE): 1}, flow
+    sim = Simulator(full, config)
+    sim.record = []
+    conn = sim.connect(sim.client("pod", clients["node1"]), "192.168.49.3", 30090, "tcp")
+    assert conn.failure is not None and conn.failure.reason == NO_ROUTE
+    leaving = [h.packet for h in sim.record if h.where == "node2 eth0 out"]
+    assert leaving and leaving[0][2] == parse_address("192.168.49.3")[1]  # node2's address, not node1's pod's
+    assert leaving[0][4] == parse_address(GONE)[1]
 
 
 def test_simulator_expected_shares_name_a_refusal_reject() -> None:
