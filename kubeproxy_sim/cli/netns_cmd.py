@@ -6,11 +6,14 @@ import argparse
 import contextlib
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeproxy_sim.cli.options import add_input_flags, idle_with_dump, parse_float, parse_int
 from kubeproxy_sim.cli.output import add_output_flags, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.kernel.verify import Origin
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -121,6 +124,7 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
         "simulator and in the kernel;\nflows file: flows: [{from: pod/NS/NAME|node/NAME|external, to: IP:PORT|"
         "node/NAME:PORT, proto: tcp|udp}]\n"
         "  kubeproxy-sim netns verify --scenario bootcamp\n"
+        "  kubeproxy-sim netns verify --scenario bootcamp --from external\n"
         "  kubeproxy-sim netns verify -f cluster.yaml --hostname-override node1 --flows flows.yaml -o json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     verify.add_argument("--rules", metavar="DUMP", help="an iptables-save or ip6tables-save of the node (dump mode; "
@@ -131,7 +135,8 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
                         "objects mode: each service's ClusterIP from a pod on each node and from the node, NodePorts "
                         "from outside on each node, LoadBalancer IPs and externalIPs from outside, the hairpin)")
     verify.add_argument("--from", dest="origins", action="append", choices=["pod", "node", "external"],
-                        help="dump mode only: derived flows only from these sources (repeatable)")
+                        help="the derived flows only from these clients (repeatable; default all three; a --flows "
+                        "file's run as given; both modes)")
     verify.add_argument("--count", type=parse_int, default=None, help="dump mode only: connections per flow "
                         "(default: each flow sized for its tests, as objects mode always does)")
     verify.add_argument("--timeout", type=parse_float, default=None, help="seconds to wait per connection (default 0.3 "
@@ -331,16 +336,23 @@ def _check_verify_args(args: argparse.Namespace) -> None:
                                     field="--bridge"))
 
 
-DUMP_MODE_FLAGS = {"origins": "--from", "count": "--count", "bridge": "--bridge"}  # dest -> flag
+DUMP_MODE_FLAGS = {"count": "--count", "bridge": "--bridge"}  # dest -> flag
 
 
 def _refuse_dump_mode_flags(args: argparse.Namespace) -> None:
-    """Objects mode derives, sizes and stages its flows itself: a dump-mode flag given there would be silently
-    ignored (flows from pods despite ``--from external``), so it is a usage error, one line a flag."""
+    """Objects mode sizes and stages its flows itself: a dump-mode flag given there would be silently ignored
+    (another number of connections than ``--count``), so it is a usage error, one line a flag."""
     given = [flag for dest, flag in DUMP_MODE_FLAGS.items() if getattr(args, dest) is not None]
     if given:
         raise UsageError([Diagnostic("applies only with --rules DUMP (dump mode), not with -f/--scenario; "
                                      "expected it left out", field=flag) for flag in given])
+
+
+def _origins(args: argparse.Namespace) -> tuple[Origin, ...]:
+    """--from's clients, once each in the order given; all three when none is given."""
+    from kubeproxy_sim.kernel.verify import Origin
+
+    return tuple(Origin(o) for o in dict.fromkeys(args.origins or Origin))
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -350,7 +362,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from kubeproxy_sim.kernel import env
     from kubeproxy_sim.kernel.plan import check_name
     from kubeproxy_sim.kernel.state import state_dir
-    from kubeproxy_sim.kernel.verify import Origin, render_table, verify
+    from kubeproxy_sim.kernel.verify import render_table, verify
     from kubeproxy_sim.simulator.topology import DEFAULT_BRIDGE
 
     name = check_name(args.name or f"verify-{os.getpid()}")
@@ -366,7 +378,7 @@ def run_verify(args: argparse.Namespace) -> int:
         result = verify(args.rules, state_dir(), name=name, node_ips=args.node_ip or [], flows_file=args.flows,
                         count=args.count, timeout=timeout, max_flows=args.max_flows,
                         bridge=args.bridge or DEFAULT_BRIDGE, alpha=Fraction(args.alpha).limit_denominator(10**9),
-                        origins=tuple(Origin(o) for o in dict.fromkeys(args.origins or [o.value for o in Origin])),
+                        origins=_origins(args),
                         progress=progress)
     report([Diagnostic(f"left out of the staged dump ({x.reason}): {x.rule}", file=result.file, line=x.line,
                        severity=Severity.WARNING) for x in result.left_out], args)
@@ -419,7 +431,8 @@ def _run_verify_objects(args: argparse.Namespace, name: str) -> int:
     env.require()
     with _unwinding_on_sigterm():
         result = differential(inputs.cluster, inputs.config, state_dir(), name=name, flows=flows,
-                              max_flows=args.max_flows, alpha=Fraction(args.alpha).limit_denominator(10**9),
+                              origins=_origins(args), max_flows=args.max_flows,
+                              alpha=Fraction(args.alpha).limit_denominator(10**9),
                               timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
                               progress=progress)
     emit(result.as_json(), args.output, text=lambda: render_table(result) + "\n")

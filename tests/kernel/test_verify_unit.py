@@ -311,12 +311,12 @@ def test_verify_flag_clashes_are_said_before_anything_is_staged(argv: list[str],
     assert str(caught.value).startswith(message)
 
 
-@pytest.mark.parametrize("argv", [["--from", "external"], ["--count", "5"], ["--bridge", "eth0"], ["--bridge", "br1"]])
+@pytest.mark.parametrize("argv", [["--count", "5"], ["--bridge", "eth0"], ["--bridge", "br1"]])
 @pytest.mark.parametrize("objects", [["--scenario", "bootcamp"], ["-f", "cluster.yaml"]])
 def test_a_dump_mode_flag_in_objects_mode_is_a_usage_error(objects: list[str], argv: list[str],
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    """QA-dumps #1: objects mode ignored --from and --count (flows from pods despite --from external) and judged
-    --bridge it never uses; now each is refused (exit 2) before anything is loaded or staged."""
+    """QA-dumps #1: objects mode ignored --count and judged --bridge it never uses; now each is refused (exit 2)
+    before anything is loaded or staged (--from, which it ignored too, now keeps its derived flows)."""
     from kubeproxy_sim.cli.main import main
 
     assert main(["netns", "verify", *objects, *argv, "--name", "t"]) == 2
@@ -330,8 +330,68 @@ def test_the_dump_mode_flags_say_so_in_their_help(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit):
         main(["netns", "verify", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for flag in ("--from {pod,node,external}", "--count COUNT", "--bridge BRIDGE"):
+    for flag in ("--count COUNT", "--bridge BRIDGE"):
         assert f"{flag} dump mode only:" in text
+    assert "--from {pod,node,external} the derived flows only from these clients" in text and "both modes" in text
+
+
+class _Stop(Exception):
+    """Raised by a stand-in for differential(): what it was called with is all the test wants."""
+
+
+@pytest.mark.parametrize(("argv", "origins"), [
+    ([], ("pod", "node", "external")),
+    (["--from", "external", "--from", "pod", "--from", "external"], ("external", "pod")),
+])
+def test_objects_mode_hands_from_s_clients_to_the_differential(argv: list[str], origins: tuple[str, ...],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """--from in objects mode (it was refused there): once each, in the order given; all three by default."""
+    import argparse
+
+    from kubeproxy_sim.cli import netns_cmd
+    from kubeproxy_sim.kernel import differential, env
+
+    seen: dict[str, object] = {}
+
+    def stand_in(*_args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise _Stop
+
+    monkeypatch.setattr(differential, "differential", stand_in)
+    monkeypatch.setattr(env, "require", lambda: None)
+    parser = argparse.ArgumentParser()
+    netns_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["netns", "verify", "--scenario", "bootcamp", "--name", "t", *argv])
+    with pytest.raises(_Stop):
+        netns_cmd.run_verify(args)
+    assert seen["origins"] == origins and seen["flows"] is None
+
+
+def test_from_keeps_the_flows_of_those_clients() -> None:
+    from kubeproxy_sim.kernel.differential import Flow, from_origins
+
+    flows = [Flow("pod/kpsim-client/client-0", "10.96.0.1:443"),
+             Flow("pod/default/web-1", "10.96.0.2:80", kind="hairpin"), Flow("node/node1", "10.96.0.1:443"),
+             Flow("external", "node/node2:30080"), Flow("external:198.51.100.7", "192.0.2.10:80")]
+    assert from_origins(flows, (Origin.POD,)) == flows[:2]
+    assert from_origins(flows, (Origin.NODE, Origin.EXTERNAL)) == flows[2:]
+    assert from_origins(flows, tuple(Origin)) == flows
+
+
+def test_from_that_keeps_no_derived_flow_is_refused_before_anything_is_built(tmp_path: Path) -> None:
+    """A cluster of ClusterIPs only has no flow from outside: said at once (invalid input, 1), nothing staged."""
+    from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
+    from kubeproxy_sim.kernel.differential import differential
+    from kubeproxy_sim.objects import load_paths
+
+    directory = REPO_RULESETS / "upstream-cluster-ip-general"
+    cluster = load_paths([str(directory / "objects.yaml")]).cluster
+    with pytest.raises(InputError) as caught:
+        differential(cluster, config_from_args(scenario_args(directory), cluster), tmp_path, name="t",
+                     origins=(Origin.EXTERNAL,))
+    assert str(caught.value).startswith("--from: none of the ")
+    assert "flows derived is from external; expected a client some flow comes from" in str(caught.value)
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("node_ip", ["foo", "192.168.1", "fd00::1::2/64"])
