@@ -208,27 +208,10 @@ def _inline_counters(tokens: list[syntax.Token]) -> tuple[list[syntax.Token], li
     return tokens[:i] + tokens[end:], values
 
 
-_COUNTER = re.compile(r"[ \t\n\v\f\r]*([+-]?)0*([0-9]+)")  # (\d would take any script's digits: iptables reads 0-9)
-_ULLONG_MAX = (1 << 64) - 1
-
-
-def _counter_at(text: str, pos: int = 0) -> tuple[int, int] | None:
-    """The counter at ``pos`` as iptables reads one (sscanf ``%llu``): blanks, a sign and digits, what follows
-    left unread; a value too large is the largest (strtoull), a negative one wraps around 2**64. (value, where
-    the reading stopped); None when no digits come first."""
-    m = _COUNTER.match(text, pos)
-    if m is None:
-        return None
-    digits = m.group(2)
-    value = _ULLONG_MAX if len(digits) > 20 else min(int(digits), _ULLONG_MAX)
-    if m.group(1) == "-" and value != _ULLONG_MAX:
-        value = -value & _ULLONG_MAX
-    return value, m.end()
-
-
 def _scan_counter(text: str) -> int | None:
-    """``text``'s leading counter (see :func:`_counter_at`); None when it has none."""
-    found = _counter_at(text)
+    """``text``'s leading counter as iptables reads one (sscanf ``%llu``: :func:`syntax.strtoul_at`); None when it
+    has none."""
+    found = syntax.strtoul_at(text)
     return None if found is None else found[0]
 
 
@@ -237,11 +220,13 @@ def _declared_counters(text: str) -> tuple[int, int] | None:
     follows the second number is not looked at); None when it does not read."""
     if text[:1] != "[":
         return None
-    packets = _counter_at(text, 1)
+    packets = syntax.strtoul_at(text, 1)
     if packets is None or text[packets[1]:packets[1] + 1] != ":":
         return None
-    count = _counter_at(text, packets[1] + 1)
+    count = syntax.strtoul_at(text, packets[1] + 1)
     return None if count is None else (packets[0], count[0])
+
+
 _SHAPES_PER_BUCKET = 8  # shapes tried per rule at most; a kube-proxy dump puts 1-3 in a bucket
 _SHAPES_LIMIT = 256  # shapes learnt per parse at most: each costs a regex compile (a dump has a few dozen)
 _SKELETONS_MET_LIMIT = 4096  # skeletons remembered

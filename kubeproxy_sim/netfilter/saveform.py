@@ -905,11 +905,24 @@ def _converter(kind: str, group: tuple[Option, ...], holes: int, ipv6: bool) -> 
                 target = Target(target.name, tuple(handler(target.name, list(target.options), ipv6)), target.goto)
             return _target_text(target)
         if kind == "match":
+            if not all(_plain_ports(o) for o in real):
+                return None  # a port by name or in another base (http, 010): the rule's typed view has its number
             return _options_text(_save_group(real, ipv6))
         saved = _builtin(real[0], ipv6) if kind == "builtin" else real
         return _options_text(saved) if len(saved) < 2 else None
 
     return convert
+
+
+_PORT_OR_NONE = f"(?:{syntax.PORT_VALUE})?"
+_PLAIN_PORTS = re.compile(f"{_PORT_OR_NONE}(?::{_PORT_OR_NONE})?(?:,{_PORT_OR_NONE}(?::{_PORT_OR_NONE})?)*")
+"""A match's port value as :func:`_port_range` prints it right: decimal numbers 0-65535 without leading zeros."""
+
+
+def _plain_ports(option: Option) -> bool:
+    """Whether ``option`` is no match's port value, or one written in plain numbers (:data:`_PLAIN_PORTS`)."""
+    return syntax.port_kind(option.flag, option.module) not in ("port", "ports") or (
+        len(option.args) == 1 and _PLAIN_PORTS.fullmatch(option.args[0]) is not None)
 
 
 def _options_text(options: Sequence[Option]) -> Converted:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
+from kubeproxy_sim.netfilter.services import SERVICES
 
 BUILTIN_FLAGS: dict[str, str] = {
     "-s": "-s", "--source": "-s", "--src": "-s",
@@ -158,15 +159,115 @@ def _port(text: str, low: int = 0) -> int | None:
     return number if low <= number <= 65535 else None
 
 
-def _port_range(text: str, sep: str, low: int = 0, open_ends: bool = False) -> int | None:
-    """How many ports a ``P`` or ``P{sep}Q`` (``open_ends``: either side may be left out) counts for a limit,
-    1 or 2; None when it is not a port or an ascending range."""
+def _port_range(text: str, sep: str, low: int = 0) -> int | None:
+    """How many ports a ``P`` or ``P{sep}Q`` counts for a limit, 1 or 2; None when it is not a port or an
+    ascending range."""
     first, found, last = text.partition(sep)
     if not found:
         return 1 if _port(first, low) is not None else None
-    lo = _port(first, low) if first or not open_ends else low
-    hi = _port(last, low) if last or not open_ends else 65535
+    lo, hi = _port(first, low), _port(last, low)
     return 2 if lo is not None and hi is not None and lo <= hi else None
+
+
+_BLANKS_C = " \t\n\v\f\r"  # isspace() in the C locale
+_C_UNSIGNED = re.compile(rf"[{_BLANKS_C}]*([+-]?)0*([0-9]+)")  # (\d would take any script's digits)
+_C_ANY_BASE = re.compile(rf"[{_BLANKS_C}]*\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
+ULONG_MAX = (1 << 64) - 1
+
+
+def strtoul_at(text: str, pos: int = 0) -> tuple[int, int] | None:
+    """The decimal number at ``pos`` as C's strtoul (and sscanf ``%lu``) reads one: blanks, a sign and digits,
+    what follows left unread; a value too large is the largest, a negative one wraps around 2**64. (value, where
+    the reading stopped); None when no digits come first."""
+    m = _C_UNSIGNED.match(text, pos)
+    if m is None:
+        return None
+    digits = m.group(2)
+    value = ULONG_MAX if len(digits) > 20 else min(int(digits), ULONG_MAX)
+    if m.group(1) == "-" and value != ULONG_MAX:
+        value = -value & ULONG_MAX
+    return value, m.end()
+
+
+def _c_port(text: str) -> int | None:
+    """``text`` as iptables' xtables_strtoui reads a port (strtoul in base 0: ``0x50`` is 80, ``010`` is 8, and
+    ``080`` nothing), all of it; None when it is no number 0-65535."""
+    m = _C_ANY_BASE.fullmatch(text)
+    if m is None or len(text) > 64:
+        return None
+    hexadecimal, octal, decimal = m.groups()
+    value = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
+    return value if value <= 65535 else None
+
+
+def service_port(name: str, lookup: str) -> int | None:
+    """The port of service ``name`` as iptables looks it up for ``lookup`` (:func:`port_lookup`): getservbyname
+    for that protocol, or for "any" getaddrinfo without hints, which tries tcp, then udp (Debian netbase's
+    /etc/services, generated into :mod:`kubeproxy_sim.netfilter.services`: exact, case and all)."""
+    if lookup == "any":
+        found = SERVICES["tcp"].get(name)
+        return found if found is not None else SERVICES["udp"].get(name)
+    return SERVICES.get(lookup, {}).get(name)
+
+
+def port_lookup(owner: str, protocol: str) -> str:
+    """How iptables 1.8.9 reads a port of ``owner`` (a match) in a rule whose -p loads ``protocol``'s match:
+    the tcp and sctp matches read a number in C's bases or that protocol's service name (xtables_parse_port),
+    multiport does the same for its rule's protocol, and the udp and dccp matches ask getaddrinfo ("any": a
+    decimal number, kept to 16 bits as it wraps, or a tcp or udp name, and their ranges may descend)."""
+    if owner == "multiport":
+        return protocol
+    return owner if owner in ("tcp", "sctp") else "any"
+
+
+def _read_port(text: str, lookup: str) -> int | None:
+    """One port of a value, read for ``lookup`` (:func:`port_lookup`); None when iptables refuses it."""
+    if lookup == "any":  # glibc keeps strtoul's number in an int, and -1 there means "not a number"
+        found = strtoul_at(text)
+        if found is not None and found[1] == len(text) and found[0] & 0xFFFFFFFF != 0xFFFFFFFF:
+            return found[0] & 0xFFFF
+    else:
+        number = _c_port(text)
+        if number is not None:
+            return number
+    return service_port(text, lookup)
+
+
+def port_values(kind: str, value: str, lookup: str) -> str | None:
+    """A --sport/--dport ("port") or multiport ("ports") value with each port written as the decimal number
+    iptables reads for ``lookup`` (``http:https`` -> ``80:443``; an open end of a range stays open); None when
+    iptables refuses the value: a port it cannot read, a tcp or sctp range that descends, a multiport range that
+    does not ascend (``22:ssh``) or more than :data:`MULTIPORT_LIMIT` ports."""
+    if kind == "port":
+        first, colon, last = value.partition(":")
+        lo = _read_port(first, lookup) if first or not colon else 0
+        hi = _read_port(last, lookup) if last else 65535
+        if lo is None or hi is None or (colon and lo > hi and lookup != "any"):
+            return None
+        return f"{lo if first else ''}:{hi if last else ''}" if colon else str(lo)
+    items: list[str] = []
+    total = 0
+    for part in value.split(","):
+        first, colon, last = part.partition(":")
+        lo = _read_port(first, lookup)
+        hi = _read_port(last, lookup) if colon else lo
+        if lo is None or hi is None or (colon and lo >= hi):
+            return None
+        items.append(f"{lo}:{hi}" if colon else str(lo))
+        total += 2 if colon else 1
+    return ",".join(items) if total <= MULTIPORT_LIMIT else None
+
+
+_EXAMPLES = {"any": ("tcp's or udp's", "domain"), "tcp": ("tcp's", "http"), "udp": ("udp's", "domain"),
+             "sctp": ("sctp's", "amqp")}
+
+
+def _service_names(lookup: str) -> str:
+    """What service names a port value of ``lookup`` takes, for an expectation."""
+    if lookup not in _EXAMPLES:
+        return ""
+    whose, example = _EXAMPLES[lookup]
+    return f", a service name ({whose}, such as {example})"
 
 
 def takes_options(target: str) -> bool:
@@ -187,24 +288,17 @@ def port_kind(flag: str, owner: str) -> str | None:
     return "to-ports" if flag == "--to-ports" else None
 
 
-def port_value_problem(kind: str, value: str) -> str | None:
-    """What is wrong with ``value`` as a port value of ``kind`` (``port_kind``), as an expectation; None: fine.
-    Ports are numbers: iptables would look a name (``http``) up in /etc/services, which is not read here."""
-    if kind == "port":
-        ok = _port_range(value, ":", open_ends=True) is not None
-        return None if ok else "a port number 0-65535 or a range such as 1024:65535"
-    if kind == "ports":
-        total = 0
-        for part in value.split(","):
-            count = _port_range(part, ":")
-            if count is None:
-                break
-            total += count
-        else:
-            if total <= MULTIPORT_LIMIT:
-                return None
-        return (f"up to {MULTIPORT_LIMIT} port numbers 0-65535 or ranges such as 1024:65535, comma-separated "
-                "(a range counts as two)")
+def port_value_problem(kind: str, value: str, lookup: str = "tcp") -> str | None:
+    """What is wrong with ``value`` as a port value of ``kind`` (``port_kind``), read for ``lookup`` (a match's
+    port: :func:`port_lookup`), as an expectation; None: fine."""
+    if kind in ("port", "ports"):
+        if port_values(kind, value, lookup) is not None:
+            return None
+        if kind == "port":
+            ascending = "a range" if lookup == "any" else "an ascending range"
+            return f"a port number 0-65535{_service_names(lookup)} or {ascending} such as 1024:65535"
+        return (f"up to {MULTIPORT_LIMIT} port numbers 0-65535{_service_names(lookup)} or ascending ranges such as "
+                "1024:65535, comma-separated (a range counts as two)")
     if kind in ("nat", "nat-bare"):
         ports = _nat_ports(value)
         ok = ports is None or _port_range(ports, "-", low=1) is not None
@@ -803,7 +897,7 @@ class _Interpreter:
             # target unless a match loaded after the target knows it.
             args = self.args(flag)[0]
             if port_kind(flag, self.target.name) is not None:
-                self.check_values(flag, self.target.name, args, 1)
+                args = self.check_values(flag, self.target.name, args, 1)
             self.target_options.append(Option(flag, args, negated, self.target.name))
         else:
             owner = self._owner(flag)
@@ -817,12 +911,14 @@ class _Interpreter:
             args, old_negation = self.args(flag)
             if owner in MODULE_FLAGS:  # a modelled match: its options' values are known (others are kept as written)
                 name = FLAG_ALIASES.get(flag, flag)
-                self.check_values(flag, owner, args, 0 if flag in ZERO_ARG_FLAGS else VALUE_COUNTS.get(name, 1))
+                args = self.check_values(flag, owner, args, 0 if flag in ZERO_ARG_FLAGS else VALUE_COUNTS.get(name, 1))
             self.options.append(Option(FLAG_ALIASES.get(flag, flag), args, negated or old_negation, owner))
 
-    def check_values(self, flag: str, owner: str, args: tuple[str, ...], count: int) -> None:
-        """As iptables refuses them: a word more or less than ``flag`` takes, a port that is none. A placeholder
-        (a skeleton's hole, see below) stands for any value: its rules' values are checked one by one."""
+    def check_values(self, flag: str, owner: str, args: tuple[str, ...], count: int) -> tuple[str, ...]:
+        """The values, refused as iptables refuses them: a word more or less than ``flag`` takes, a port that is
+        none; a match's ports written as the numbers iptables reads (``--dport http`` -> 80: iptables-save prints
+        numbers). A placeholder (a skeleton's hole, see below) stands for any value: its rules' values are checked
+        one by one."""
         if len(args) != count and not (flag in ONE_STRING_FLAGS and args):  # (upstream's tests write
             # --comment's words unquoted, as kube-proxy's own parser reads them: kept as one string)
             what = "no value" if not count else "one value" if count == 1 else f"{count} values"
@@ -833,10 +929,15 @@ class _Interpreter:
                              if extra.isupper() else f"{what}, then an option")
         kind = port_kind(flag, owner)
         if kind is None or not args or args[0].startswith(HOLE):
-            return
-        problem = port_value_problem(kind, args[0])
+            return args
+        lookup = port_lookup(owner, self.protocol_module)
+        written = port_values(kind, args[0], lookup) if kind in ("port", "ports") else None
+        if written is not None:
+            return (written,)
+        problem = port_value_problem(kind, args[0], lookup)
         if problem is not None:
             raise self.error(f"{flag} {args[0]} is not a valid port value", args[0], problem)
+        return args
 
     def builtin(self, flag: str, negated: bool) -> None:
         if flag == "-f":

@@ -114,4 +114,78 @@ JUMP_OPTIONS = [
          saved=("[0:0] -A INPUT -j LOG --log-prefix x",)),
 ]
 
-ALL_CASES = [*CHAINS_TWICE, *COUNTERS, *JUMP_OPTIONS]
+
+def port_case(rule: str, saved: str | None = None) -> Case:
+    """``-A INPUT RULE -j ACCEPT``: refused at its line, or saved back as ``-A INPUT SAVED -j ACCEPT``."""
+    text = filter_with(f"-A INPUT {rule} -j ACCEPT")
+    if saved is None:
+        return Case(rule, text, line=5)
+    return Case(rule, text, saved=(f"[0:0] -A INPUT {saved} -j ACCEPT",))
+
+
+# A port by service name (Debian netbase's /etc/services), printed back as its number. The tcp and sctp matches
+# and multiport read a number in C's bases or the name of their protocol (multiport: the rule's -p); the udp and
+# dccp matches ask getaddrinfo, which reads a decimal number (wrapping at 65536) or a tcp or udp name, and lets a
+# range descend. Names are case-sensitive.
+PORT_NAMES = [
+    port_case("-p tcp --dport http", "-p tcp -m tcp --dport 80"),
+    port_case("-p tcp --sport ssh", "-p tcp -m tcp --sport 22"),
+    port_case("-p tcp --dport 80:http", "-p tcp -m tcp --dport 80"),
+    port_case("-p tcp --dport http:https", "-p tcp -m tcp --dport 80:443"),
+    port_case("-p tcp -m multiport --dports http,https", "-p tcp -m multiport --dports 80,443"),
+    port_case("-p tcp -m multiport --dports 22:ssh"),
+    port_case("-p tcp -m multiport --dports ssh:http", "-p tcp -m multiport --dports 22:80"),
+    port_case("-p tcp -m multiport --ports http", "-p tcp -m multiport --ports 80"),
+    port_case("-p udp --dport domain", "-p udp -m udp --dport 53"),
+    port_case("-p sctp --dport http"),
+    port_case("-p tcp --dport :http", "-p tcp -m tcp --dport 0:80"),
+    port_case("-p tcp --dport http:", "-p tcp -m tcp --dport 80:65535"),
+    port_case("-p dccp --dport http", "-p dccp -m dccp --dport 80"),
+    port_case("-p tcp --dport Http"),
+    port_case("-p tcp --dport www", "-p tcp -m tcp --dport 80"),
+    port_case("-p tcp --dport 0x50", "-p tcp -m tcp --dport 80"),
+    port_case("-p tcp --dport 080"),
+    port_case("-p 6 --dport http", "-p tcp -m tcp --dport 80"),
+    port_case("-p TCP --dport http", "-p tcp -m tcp --dport 80"),
+    port_case("-p dccp --dport bootps", "-p dccp -m dccp --dport 67"),
+    port_case("-p dccp --dport Http"),
+    port_case("-p dccp --dport 010", "-p dccp -m dccp --dport 10"),
+    port_case("-p tcp --dport 010", "-p tcp -m tcp --dport 8"),
+    port_case("-p tcp --dport 0x10:0x20", "-p tcp -m tcp --dport 16:32"),
+    port_case("-p udp -m multiport --dports bootps,http"),
+    port_case("-p udp -m multiport --dports bootps", "-p udp -m multiport --dports 67"),
+    port_case("-p sctp -m multiport --dports http"),
+    port_case("-p dccp -m multiport --dports http"),
+    port_case("-p tcp -m multiport --dports 80:80"),
+    port_case("-p tcp -m multiport --dports 010,0x10", "-p tcp -m multiport --dports 8,16"),
+    port_case("-p tcp --dport 80:80", "-p tcp -m tcp --dport 80"),
+    port_case("-p tcp ! --dport http", "-p tcp -m tcp ! --dport 80"),
+    port_case("-p tcp --dport 65536"),
+    port_case("-p udp --dport http", "-p udp -m udp --dport 80"),
+    port_case("-p udp --dport amqp", "-p udp -m udp --dport 5672"),
+    port_case("-p sctp --dport amqp", "-p sctp -m sctp --dport 5672"),
+    port_case("-p tcp --dport amqp", "-p tcp -m tcp --dport 5672"),
+    port_case("-p sctp --dport bootps"),
+    port_case("-p udp --dport 0x10"),
+    port_case("-p udp --dport 010", "-p udp -m udp --dport 10"),
+    port_case("-p udp --dport 080", "-p udp -m udp --dport 80"),
+    port_case("-p sctp --dport 010", "-p sctp -m sctp --dport 8"),
+    port_case("-p udp --dport Http"),
+    port_case("-p udp --dport 80:http", "-p udp -m udp --dport 80"),
+    port_case("-p udp --dport http:79", "-p udp -m udp --dport 80:79"),
+    port_case("-p tcp --dport http:79"),
+    port_case("-p udp --dport :http", "-p udp -m udp --dport 0:80"),
+    port_case("-p udp --dport 65536", "-p udp -m udp --dport 0"),
+    port_case("-p udp --dport +80", "-p udp -m udp --dport 80"),
+    port_case("-p tcp --dport +80", "-p tcp -m tcp --dport 80"),
+    port_case("-p sctp -m multiport --dports amqp", "-p sctp -m multiport --dports 5672"),
+    port_case("-p udp --sport rtmp"),
+    port_case("-p tcp --dport bootps"),
+    port_case("-p udp --dport bootps", "-p udp -m udp --dport 67"),
+    port_case("-p tcp -m multiport --dports 80,bootps"),
+    port_case("-p udp -m multiport --dports 1:65535", "-p udp -m multiport --dports 1:65535"),
+    port_case("-p udp --dport 99999999999999999999999"),
+    port_case("-p udp --sport -1"),
+]
+
+ALL_CASES = [*CHAINS_TWICE, *COUNTERS, *JUMP_OPTIONS, *PORT_NAMES]

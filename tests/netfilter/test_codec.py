@@ -31,6 +31,9 @@ free_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_charac
                                   "\x85\u2028\u2029"), max_size=30)
 ports = st.integers(0, 65535).map(str) | st.tuples(st.integers(0, 65535), st.integers(0, 65535)).map(
     lambda t: f"{min(t)}:{max(t)}")
+multiports = st.integers(0, 65535).map(str) | st.lists(st.integers(0, 65535), min_size=2, max_size=2,
+                                                       unique=True).map(lambda t: f"{min(t)}:{max(t)}")
+"""A multiport item: its range must ascend strictly (iptables: "invalid portrange specified" for 80:80)."""
 neg = st.booleans()
 
 
@@ -72,7 +75,8 @@ def match_groups(draw: st.DrawFn, protocol: str | None) -> list[Option]:
         elif kind == "addrtype":
             body = [Option(draw(st.sampled_from(["--src-type", "--dst-type"])), ("LOCAL",), draw(neg), kind)]
         else:
-            body = [Option("--dports", (",".join(draw(st.lists(ports, min_size=1, max_size=3))),), draw(neg), kind)]
+            body = [Option("--dports", (",".join(draw(st.lists(multiports, min_size=1, max_size=3))),), draw(neg),
+                           kind)]
         out += [m, *body]
     return out
 

@@ -5,10 +5,17 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.codec import parse_ruleset
+from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.saveform import render_saved, save_lines
+from kubeproxy_sim.netfilter.services import SERVICES
+from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from tests.budget import budget
 from tests.netfilter.restore_cases import ALL_CASES, Case, filter_with
 
 
@@ -91,3 +98,32 @@ def test_the_shape_of_an_optioned_target_vouches_only_for_target_extensions() ->
     text = "*nat\n:X - [0:0]\n:FOO - [0:0]\n" + "\n".join(dnat.format(i) for i in (1, 2, 3)) + \
         "\n-A X -j FOO --to-destination 10.0.0.4\nCOMMIT\n"
     assert refusal(text).line == 7
+
+
+def test_a_service_name_iptables_cannot_find_is_refused_naming_the_names_it_takes() -> None:
+    """iptables-legacy-restore v1.8.9: "invalid port/service `bootps' specified" (bootps is udp's only), line 5."""
+    err = refusal(filter_with("-A INPUT -p tcp --dport bootps -j ACCEPT"))
+    assert str(err) == ("node.rules:5: --dport bootps is not a valid port value at 'bootps'; expected a port number "
+                        "0-65535, a service name (tcp's, such as http) or an ascending range such as 1024:65535")
+
+
+def test_a_port_by_name_is_kept_as_written_and_read_as_its_number() -> None:
+    """The rule's text keeps the name (``rules`` prints what it read); its typed view, the save form and a trace
+    use the number, as the kernel holds it (iptables-save v1.8.9 prints ``--dport 80``)."""
+    text = filter_with("-A INPUT -p tcp --dport http -j DROP")
+    rule = parse_ruleset(text).tables[0].chains[0].rules[0]
+    assert rule.spec == "-p tcp --dport http -j DROP"
+    assert rule.parsed.module_options("tcp")[0].args == ("80",)
+    assert "[0:0] -A INPUT -p tcp -m tcp --dport 80 -j DROP" in saved_lines(text)
+    tracer = Tracer(parse_ruleset(text), NodeContext.of(["10.0.0.2"]))
+    verdicts = [tracer.trace(Packet.of("tcp", "10.0.0.1", "10.0.0.2", port, 40000)).outcomes[0].verdict
+                for port in (80, 81)]
+    assert verdicts == ["DROP", "ACCEPT"]
+
+
+@settings(max_examples=budget(100), deadline=None)
+@given(st.sampled_from(sorted(SERVICES["tcp"].items())))
+def test_every_tcp_service_name_reads_as_its_port(item: tuple[str, int]) -> None:
+    name, port = item
+    spec = syntax.parse_spec(f"-p tcp -m multiport --dports {name},1 -j ACCEPT")
+    assert spec.module_options("multiport")[0].args == (f"{port},1",)

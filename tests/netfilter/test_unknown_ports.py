@@ -31,7 +31,8 @@ FORMS = ["-m udp {neg}--sport {ports}", "-m multiport {neg}--sports {ports}", "-
 
 
 @pytest.mark.parametrize(("form", "ports"), [
-    *((form, ports) for form in FORMS for ports in ("53", "53:53", "1024:65535")),
+    *((form, ports) for form in FORMS for ports in ("53", "1024:65535")),
+    (FORMS[0], "53:53"),  # (multiport refuses a range that does not ascend, as iptables does)
     *((form, "53,54") for form in FORMS[1:]),  # a list: multiport's alone
 ])
 @pytest.mark.parametrize("negated", [False, True])
