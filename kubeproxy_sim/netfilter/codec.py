@@ -667,12 +667,13 @@ class _Parser:
         if policy not in POLICIES:
             raise self.error(f"bad policy for chain {name}", policy, "ACCEPT or DROP")
         chain = table.chains.get(name)
+        stored = None if counters == (0, 0) else counters  # ([0:0] is stored as no counters: see the top)
         if chain is None:
-            table.chains[name] = _ChainState(name, policy, counters, line=self.lineno)
+            table.chains[name] = _ChainState(name, policy, stored, line=self.lineno)
         else:
             chain.policy, chain.line = policy, self.lineno
             if counters is not None:
-                chain.counters = counters if counters != (0, 0) else None
+                chain.counters = stored
 
 
 # ---------------------------------------------------------------------------
