@@ -25,7 +25,7 @@ from kubeproxy_sim.cli.output import Column, Console, add_color_flag, console, p
 from kubeproxy_sim.cli.parsers import Parser
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity
 from kubeproxy_sim.netfilter.model import Chain, Ruleset
-from kubeproxy_sim.objects.model import Cluster, Node, Service, TrafficPolicy
+from kubeproxy_sim.objects.model import Cluster, EndpointConditions, Node, Service, TrafficPolicy
 from kubeproxy_sim.proxier.naming import EXT_PREFIX, FW_PREFIX, SEP_PREFIX, SVC_PREFIX, SVL_PREFIX
 
 if TYPE_CHECKING:
@@ -170,9 +170,9 @@ def _ports(svc) -> str:
                      for p in svc.ports) or "-"
 
 
-def _state(conditions) -> str:
+def _state(conditions: EndpointConditions) -> str:
     """The endpoint's conditions as kubectl would summarise them."""
-    if conditions.ready in (True, None):
+    if conditions.counts_ready:
         return "ready"
     if conditions.serving and conditions.terminating:
         return "serving, terminating"

@@ -153,10 +153,6 @@ def endpoint_name(address: str, hostname: str | None) -> str:
     return hostname or address.replace(".", "-").replace(":", "-")
 
 
-def _ready(ready: bool | None) -> bool:
-    return ready is None or ready
-
-
 def search_path(namespace: str | None, domain: str = DOMAIN) -> tuple[str, ...]:
     """The kubelet's resolv.conf search path for a pod of ``namespace`` (None: none, as a node's resolver)."""
     return (f"{namespace}.svc.{domain}", f"svc.{domain}", domain) if namespace else ()
@@ -337,7 +333,7 @@ class ClusterDNS:
             if slc.address_type is AddressType.FQDN or not slc.service_name:
                 continue
             ready = tuple((address, endpoint_name(address, ep.hostname)) for ep in slc.endpoints
-                          if _ready(ep.conditions.ready) for address in ep.addresses)
+                          if ep.conditions.counts_ready for address in ep.addresses)
             ports = tuple((port.name or "", port.protocol.value.lower(), port.port) for port in slc.ports
                           if port.port)
             self._subsets.setdefault((slc.namespace, slc.service_name), []).append((ready, ports))
