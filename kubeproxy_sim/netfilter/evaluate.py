@@ -1096,12 +1096,14 @@ class Engine:
     def _loopback6_route(self, b: Branch, packet: Packet) -> Pipeline | None:
         """A packet from elsewhere DNATed to ::1 is looked up among the input interface's routes only (::1 needs a
         strict lookup, rt6_need_strict), and ::1/128 is on lo: a wider route through the input interface (a
-        default route) forwards it back out there, else there is none. Measured on veth namespaces."""
+        default route) forwards it back out there, else there is none. Measured on veth namespaces. Only with the
+        node's routes unknown is "none" an assumption (a doubt); given, they settle it."""
         if self.env.routes_through(1, b.in_iface):
             b.out_iface = packet.out_iface if packet.out_iface is not None else b.in_iface
             return self.pipelines["TO_FORWARD"]
-        b.doubts.append((ROUTING, "the node is assumed to have no route covering ::1 through the input interface "
-                                  "(a default route through it would forward the packet back out there)"))
+        if not self.env.routes:
+            b.doubts.append((ROUTING, "the node is assumed to have no route covering ::1 through the input "
+                                      "interface (a default route through it would forward the packet back out there)"))
         b.path.append(LOOPBACK6_NO_ROUTE)
         return None
 

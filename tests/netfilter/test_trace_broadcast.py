@@ -205,7 +205,8 @@ def test_a_dnat_to_the_zero_address_is_a_martian_destination() -> None:
 
 def test_a_dnat_to_ipv6_loopback_finds_no_route_unless_one_leaves_by_the_input_interface() -> None:
     """ip6_route_input looks ::1 up on the input interface only: no route (with the doubt that a default route
-    through that interface would forward it), or, with one given, forwarded back out there (measured)."""
+    through that interface would forward it, when the routes are not given), or, with one given, forwarded back
+    out there (measured)."""
     rules = parse_ruleset(dnat_rules("[::1]"), ipv6=True)
     packet = Packet.of("udp", "fd00::1", "fd00::2", 54, in_iface="eth0")
     result = Tracer(rules, NodeContext.of(["fd00::2/64"])).trace(packet)
@@ -218,8 +219,10 @@ def test_a_dnat_to_ipv6_loopback_finds_no_route_unless_one_leaves_by_the_input_i
     routed = Tracer(rules, NodeContext.of(["fd00::2/64"], routes=[("fd00::/64", "eth0"), ("::/0", "eth0")]))
     (forwarded,) = routed.trace(packet).outcomes
     assert (forwarded.verdict, forwarded.destination) == ("DNAT", "[::1]:53")
-    elsewhere = Tracer(rules, NodeContext.of(["fd00::2/64"], routes=[("::/0", "eth1")]))
-    assert last_step(elsewhere.trace(packet).outcomes[0]) == ("DROP", LOOPBACK6_NO_ROUTE)
+    elsewhere = Tracer(rules, NodeContext.of(["fd00::2/64"], routes=[("fd00::/64", "eth0"), ("::/0", "eth1")]))
+    known = elsewhere.trace(packet)
+    assert last_step(known.outcomes[0]) == ("DROP", LOOPBACK6_NO_ROUTE)
+    assert not known.uncertain  # the routes are given: that none covers ::1 through eth0 is no assumption
 
 
 MULTICAST6_DROP = ("routing decision: a multicast source, or a multicast destination of reserved or interface-local "
