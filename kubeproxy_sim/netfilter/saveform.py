@@ -335,7 +335,9 @@ def _conntrack(options: Options, ipv6: bool) -> Options:
             out.append(_with(o, PROTOCOL_NUMBERS.get(value.lower(), value)))
         elif o.flag in ("--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst"):
             out.append(_with(o, save_address(value, ipv6, host_suffix=False)))
-        elif o.flag.endswith("port") or o.flag == "--ctexpire":
+        elif o.flag.endswith("port"):
+            out.append(_with(o, _port_range(value) or "0:65535"))
+        elif o.flag == "--ctexpire":
             lo, _, hi = value.partition(":")
             out.append(_with(o, lo if hi in ("", lo) else value))
         else:

@@ -110,6 +110,8 @@ PROTOCOL_MODULES = {
 
 PORT_MODULES = frozenset({"tcp", "udp", "sctp", "udplite", "dccp"})
 """The matches whose ``--sport``/``--dport`` take a port or a range (``1024:65535``)."""
+CONNTRACK_PORT_FLAGS = frozenset({"--ctorigsrcport", "--ctorigdstport", "--ctreplsrcport", "--ctrepldstport"})
+"""conntrack's options that take a port or a range, read as the udp match reads one (:func:`port_lookup`)."""
 VALUE_COUNTS = {"--tcp-flags": 2, "--match-set": 2, "--chunk-types": 2}
 """Values of the options of a modelled match that take more than one (the others take one, or none:
 :data:`ZERO_ARG_FLAGS`); iptables refuses a word more or less (``--dport 80 ACCEPT``, ``--dport -j ACCEPT``)."""
@@ -213,8 +215,9 @@ def service_port(name: str, lookup: str) -> int | None:
 def port_lookup(owner: str, protocol: str) -> str:
     """How iptables 1.8.9 reads a port of ``owner`` (a match) in a rule whose -p loads ``protocol``'s match:
     the tcp and sctp matches read a number in C's bases or that protocol's service name (xtables_parse_port),
-    multiport does the same for its rule's protocol, and the udp and dccp matches ask getaddrinfo ("any": a
-    decimal number, kept to 16 bits as it wraps, or a tcp or udp name, and their ranges may descend)."""
+    multiport does the same for its rule's protocol, and the udp and dccp matches (and conntrack's ports) ask
+    getaddrinfo ("any": a decimal number, kept to 16 bits as it wraps, or a tcp or udp name, and their ranges
+    may descend)."""
     if owner == "multiport":
         return protocol
     return owner if owner in ("tcp", "sctp") else "any"
@@ -279,7 +282,8 @@ def takes_options(target: str) -> bool:
 def port_kind(flag: str, owner: str) -> str | None:
     """The kind of port value ``flag`` of ``owner`` (a match, or the target's name) takes, for
     :func:`port_value_problem` and a rule shape's :data:`PORT_PATTERNS`; None: no port value."""
-    if flag in ("--sport", "--dport") and owner in PORT_MODULES:
+    if (flag in ("--sport", "--dport") and owner in PORT_MODULES) or (
+            flag in CONNTRACK_PORT_FLAGS and owner == "conntrack"):
         return "port"
     if flag in ("--sports", "--dports", "--ports") and owner == "multiport":
         return "ports"

@@ -126,7 +126,7 @@ def port_case(rule: str, saved: str | None = None) -> Case:
 # A port by service name (Debian netbase's /etc/services), printed back as its number. The tcp and sctp matches
 # and multiport read a number in C's bases or the name of their protocol (multiport: the rule's -p); the udp and
 # dccp matches ask getaddrinfo, which reads a decimal number (wrapping at 65536) or a tcp or udp name, and lets a
-# range descend. Names are case-sensitive.
+# range descend (conntrack's ports too). Names are case-sensitive.
 PORT_NAMES = [
     port_case("-p tcp --dport http", "-p tcp -m tcp --dport 80"),
     port_case("-p tcp --sport ssh", "-p tcp -m tcp --sport 22"),
@@ -186,6 +186,16 @@ PORT_NAMES = [
     port_case("-p udp -m multiport --dports 1:65535", "-p udp -m multiport --dports 1:65535"),
     port_case("-p udp --dport 99999999999999999999999"),
     port_case("-p udp --sport -1"),
+    # conntrack's ports are read as the udp match reads them
+    port_case("-p tcp -m conntrack --ctorigdstport 90:80", "-p tcp -m conntrack --ctorigdstport 90:80"),
+    port_case("-p tcp -m conntrack --ctorigdstport 010", "-p tcp -m conntrack --ctorigdstport 10"),
+    port_case("-p tcp -m conntrack --ctorigsrcport bootps", "-p tcp -m conntrack --ctorigsrcport 67"),
+    port_case("-p tcp -m conntrack --ctreplsrcport 0x10"),
+    port_case("-p tcp -m conntrack --ctrepldstport :http", "-p tcp -m conntrack --ctrepldstport 0:80"),
+    port_case("-p tcp -m conntrack --ctrepldstport http:", "-p tcp -m conntrack --ctrepldstport 80:65535"),
+    port_case("-p tcp -m conntrack --ctorigdstport 65536", "-p tcp -m conntrack --ctorigdstport 0"),
+    port_case("-p tcp -m conntrack --ctorigdstport 80:80", "-p tcp -m conntrack --ctorigdstport 80"),
+    port_case("-p tcp -m conntrack ! --ctorigdstport domain", "-p tcp -m conntrack ! --ctorigdstport 53"),
 ]
 
 ALL_CASES = [*CHAINS_TWICE, *COUNTERS, *JUMP_OPTIONS, *PORT_NAMES]
