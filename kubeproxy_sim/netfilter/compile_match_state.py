@@ -344,9 +344,11 @@ def _rpfilter(parts: RuleParts, opts: Sequence[Option]) -> None:
         return doubt if passed is None else passed != invert
 
     # IPv4: the answer reads the source as the tracer's key already holds it (whether it is local, where it
-    # is routed), but for 0.0.0.0/8 (one network test, see tracekey). IPv6 also tells link-local and
-    # multicast sources apart: the key then holds the address.
-    source = ("net", 0, 0xFF000000) if parts.family == 4 else None
+    # is routed), but for 0.0.0.0, which reverse_path passes to a broadcast (zeronet: since Linux 5.3 the rest
+    # of 0.0.0.0/8 is routed as any address): an exact test, so the key says so itself rather than by
+    # tracekey's martian_source happening to keep 0.0.0.0. IPv6 also tells link-local and multicast sources
+    # apart: the key then holds the address.
+    source = ("net", 0, 0xFFFFFFFF) if parts.family == 4 else None
     parts.checks.append(reading(check, "src", "dst", "in_iface", source=source))
 
 

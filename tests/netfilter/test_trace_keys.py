@@ -275,3 +275,25 @@ def test_answers_start_afresh_when_full(monkeypatch: pytest.MonkeyPatch) -> None
         packet = Packet.of("tcp", src, "172.30.0.1", 80)
         assert tracer.trace(packet) == walks.trace(packet)
         assert len(tracer._answers) <= 2
+
+
+RPFILTER = ("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -m rpfilter --invert -j DROP\nCOMMIT\n"
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")
+
+
+def test_rpfilter_keeps_only_the_zero_source_apart() -> None:
+    """reverse_path passes 0.0.0.0 to a broadcast whatever the routes (zeronet); the rest of 0.0.0.0/8 is routed
+    as any address since Linux 5.3, so 0.1.2.3 shares a class with any source routed alike."""
+    node = NodeContext.of(["192.168.0.10/24"], interfaces={"eth0": ["192.168.0.10/24"]}, routes=[("0.0.0.0/0", "eth0")])
+    tracer = Tracer(parse_ruleset(RPFILTER), node)
+    keys = tracer.keys
+    assert keys is not None
+
+    def key(src: str, dst: str = "255.255.255.255") -> tuple:
+        return keys.key(Packet.of("udp", src, dst, 67, in_iface="eth1"))
+
+    assert key("0.1.2.3") == key("10.2.0.5") != key("0.0.0.0")
+    walks = walker(compile_ruleset(parse_ruleset(RPFILTER)), node)
+    verdicts = {src: walks.trace(Packet.of("udp", src, "255.255.255.255", 67, in_iface="eth1")).outcomes[0].verdict
+                for src in ("0.0.0.0", "0.1.2.3")}
+    assert verdicts == {"0.0.0.0": "ACCEPT", "0.1.2.3": "DROP"}
