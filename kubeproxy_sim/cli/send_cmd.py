@@ -100,6 +100,7 @@ def build_simulator(args: argparse.Namespace) -> tuple[Simulator, bool]:
     hosts = read_hosts(getattr(args, "hosts", None))
     with progress("building the cluster"):
         sim = Simulator(inputs.cluster, inputs.config, rng=random.Random(getattr(args, "seed", 1)), hosts=hosts)
+    report(sim.topology.warnings, args)  # what the objects say the network cannot be (a host-network pod's address)
     return sim, bool(inputs.errors)
 
 

@@ -37,7 +37,13 @@ from kubeproxy_sim.objects.nodes import (
 )
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
-from kubeproxy_sim.simulator.topology import slice_ports
+from kubeproxy_sim.simulator.topology import (
+    about_node,
+    host_network_address,
+    host_network_warnings,
+    running_pods,
+    slice_ports,
+)
 
 PREFIX = "kpsim-"
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
@@ -69,6 +75,11 @@ class NodePlan:
     uplink: str  # the veth end in the node-network namespace
     bridge: str  # the pods' bridge in the node namespace
     listeners: tuple[int, ...] = ()  # kube-proxy's own TCP ports on the node: healthz, health-check node ports
+
+    @property
+    def pod_cidrs(self) -> tuple[str, ...]:
+        """The node's pod CIDRs of its family (the simulator's ``SimNode.pod_cidrs``): routed to its pods' bridge."""
+        return tuple(c for c in self.config.node_pod_cidrs if family_of(c) == (6 if self.config.ipv6 else 4))
 
     @property
     def routed(self) -> bool:
@@ -148,7 +159,8 @@ def check_name(name: str) -> str:
 
 
 def plan_nodes(name: str, cluster: Cluster, config: ProxyConfig, extra: Iterable[str] = ()) -> list[NodePlan]:
-    """One namespace per node; addresses from the config (primary), the Node objects, else synthesised."""
+    """One namespace per node; addresses from the config (primary), the Node objects, else synthesised; pod
+    CIDRs and labels as the simulator takes them (:func:`.simulator.topology.about_node`)."""
     family = 6 if config.ipv6 else 4
     synth = synthesised_node_addresses(used_addresses(cluster, (*config.node_ips, *extra)), family)
     plans = []
@@ -156,9 +168,9 @@ def plan_nodes(name: str, cluster: Cluster, config: ProxyConfig, extra: Iterable
         node = cluster.node(node_name)
         own = of_family(config.node_ips, family) if index == 0 else []
         addresses = own or node_object_addresses(node, family) or [next(synth)]
-        node_config = config if index == 0 else dataclasses.replace(
-            config, node_name=node_name, node_ips=tuple(f"{a}/{host_len(family)}" for a in addresses),
-            node_pod_cidrs=node.pod_cidrs if node else (), node_labels=node.labels if node else ())
+        node_config = about_node(config if index == 0 else dataclasses.replace(
+            config, node_name=node_name, node_ips=tuple(f"{a}/{host_len(family)}" for a in addresses)),
+            node, first=index == 0)
         listeners = (KUBE_PROXY_HEALTHZ_PORT, *sorted(health_ports(cluster, node_config)))
         plans.append(NodePlan(node_name, f"{cluster_prefix(name)}n{index}", tuple(addresses), node_config,
                               uplink=f"n{index}", bridge=config.bridge_interface or "cbr0", listeners=listeners))
@@ -204,14 +216,18 @@ class _PodPlanner:
         self.prefix = cluster_prefix(name)
         self.nodes = {n.name: n for n in nodes}
         self.node_of_address = {a: n.name for n in nodes for a in n.addresses}
+        self.addresses = {n.name: n.addresses for n in nodes}
         self.primary = nodes[0]
         self.pods: dict[str, PodPlan] = {}
 
     def add(self, key: str, ip: str, node: str | None, ports: Iterable[tuple[str, int]],
             any_port: bool = False) -> None:
-        if ip in self.pods:
-            return
         ports = tuple(sorted(ports))
+        known = self.pods.get(ip)
+        if known is not None:
+            if known.host_network:  # another host-network workload of the node: its server answers both
+                self.pods[ip] = dataclasses.replace(known, ports=tuple(sorted({*known.ports, *ports})))
+            return
         if ip in self.node_of_address:
             host = self.nodes[self.node_of_address[ip]]
             self.pods[ip] = PodPlan(key, host.name, host.netns, ip, ports, host_network=True)
@@ -259,11 +275,13 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     pods = _PodPlanner(name, nodes)
     ports = _endpoint_ports(cluster, family)
     declared = {address for address, served in slice_ports(cluster).items() if served}  # as SimPod.serves
-    for pod in sorted(cluster.pods, key=lambda p: p.key):
+    for pod in running_pods(cluster):
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports if c.protocol in SERVED}
         for ip in of_family(pod.pod_ips, family):
-            pods.add(pod.key, ip, pod.node_name, served | ports.get(ip, set()),
-                     any_port=not pod.ports and ip not in declared)
+            placed = host_network_address(ip, pod.node_name, pods.addresses) if pod.host_network else ip
+            if placed is not None:
+                pods.add(pod.key, placed, pod.node_name, served | ports.get(ip, set()),
+                         any_port=not pod.ports and ip not in declared)
     owners = _endpoint_owners(cluster, family)
     pools = _pools(owners, ports, pods)
     for ip, (key, node) in sorted(owners.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
@@ -272,7 +290,7 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     for (node, pool_ports), members in sorted(pools.groups.items()):
         pods.add_pool(node, pool_ports, members, declared=all(ip in declared for _, ip in members))
     clients = _place_sources(name, sources, nodes, pods, family)
-    notes = _notes(cluster, family)
+    notes = (*_notes(cluster, family), *(str(w) for w in host_network_warnings(cluster, pods.addresses, family)))
     udp, tcp = (_dns_targets(cluster, family, proto) for proto in (Protocol.UDP, Protocol.TCP))
     planned = tuple(dataclasses.replace(p, dns_ports=tuple(sorted(udp.get(p.ip, ()))),
                                         dns_tcp_ports=tuple(sorted(tcp.get(p.ip, ()))))

@@ -6,7 +6,9 @@ no Node object gives any, addresses from 198.18.0.0/24 starting at .10); pods
 hang off the node's bridge (``cbr0`` unless ``--pod-bridge-interface`` names
 another); an endpoint address that no Pod object owns becomes a pod named after
 its targetRef (or ``NS/ep-A-B-C-D``); an endpoint on a node address is a
-host-network workload of that node; ``external`` is 203.0.113.10.
+host-network workload of that node; ``external`` is 203.0.113.10. A Pod that
+has finished (phase Succeeded or Failed) is left out; a host-network Pod is its
+node's sockets, at the node's addresses (:func:`host_network_address`).
 
 One IP family: the base config's. Every node gets the base config with its own
 name, addresses, pod CIDRs and labels; ``overrides`` change any field per node.
@@ -15,12 +17,13 @@ name, addresses, pod CIDRs and labels; ``overrides`` change any field per node.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import netaddr
 
-from kubeproxy_sim.objects.model import AddressType, Cluster, ServiceType
+from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.objects.model import AddressType, Cluster, Node, Origin, Pod, ServiceType
 from kubeproxy_sim.objects.nodes import (
     family_of,
     load_balancer_backends,
@@ -80,6 +83,7 @@ class Topology:
     nodes: tuple[SimNode, ...]
     pods: tuple[SimPod, ...]
     hosts: tuple[tuple[str, str], ...] = ()  # (name, address): the external hosts (--hosts)
+    warnings: tuple[Diagnostic, ...] = ()  # what the objects say that the network cannot be (host_network_warnings)
 
     def node(self, name: str) -> SimNode | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -121,13 +125,66 @@ def plan_nodes(cluster: Cluster, base: ProxyConfig,
         addresses = own or node_object_addresses(obj, family) or [next(synth)]
         config = base if index == 0 and base.node_ips else dataclasses.replace(
             base, node_name=name, node_ips=tuple(_prefixed(a) for a in addresses))
-        if obj is not None:
-            config = dataclasses.replace(config, node_pod_cidrs=obj.pod_cidrs, node_labels=obj.labels)
+        config = about_node(config, obj, first=index == 0)
         config = dataclasses.replace(config, **dict((overrides or {}).get(name, {})))  # type: ignore[arg-type]
         ips = _of_family(config.node_ips, family) or addresses
         cidrs = tuple(c for c in config.node_pod_cidrs if family_of(c) == family)
         nodes.append(SimNode(name, tuple(ips), cidrs, config, config.bridge_interface or DEFAULT_BRIDGE))
     return nodes
+
+
+def about_node(config: ProxyConfig, obj: Node | None, *, first: bool) -> ProxyConfig:
+    """``config`` with the node's pod CIDRs and labels: its Node object's, as kube-proxy reads them (NodeCIDR
+    detect-local waits for the object's spec.podCIDRs, the topology labels come from it), else, for the first
+    node, the config's own (a config made without the object); another node without a Node object has none.
+    The simulator and the kernel backend both take a node's facts here, so both route the same pod ranges."""
+    cidrs = obj.pod_cidrs if obj is not None and obj.pod_cidrs else config.node_pod_cidrs if first else ()
+    labels = obj.labels if obj is not None and obj.labels else config.node_labels if first else ()
+    return dataclasses.replace(config, node_pod_cidrs=cidrs, node_labels=labels)
+
+
+FINISHED = ("Succeeded", "Failed")
+
+
+def running_pods(cluster: Cluster) -> list[Pod]:
+    """The Pod objects that have a network, by key: one in phase Succeeded or Failed has none (its containers
+    ended for good and the kubelet tore its sandbox down, the address free for another pod). A terminating Pod
+    (deletionTimestamp set) still runs until its containers stop, so it stays; so does one without an address
+    (it simply has none to place)."""
+    return sorted((p for p in cluster.pods if p.phase not in FINISHED), key=lambda p: p.key)
+
+
+def host_network_address(ip: str, node: str | None, addresses: Mapping[str, Sequence[str]]) -> str | None:
+    """Where a host-network Pod's sockets are: it shares its node's network namespace, so at ``ip`` when that is
+    a node's address, else at its node's primary address (the first of ``addresses[node]``, node -> addresses of
+    the simulated family); None when it names no node (it runs nowhere yet)."""
+    if any(ip in owned for owned in addresses.values()):
+        return ip
+    owned = addresses.get(node or "")
+    return owned[0] if owned else None
+
+
+def host_network_warnings(cluster: Cluster, addresses: Mapping[str, Sequence[str]],
+                          family: int) -> tuple[Diagnostic, ...]:
+    """A warning per address of a running host-network Pod that is no node's (of the simulated family): such a
+    pod shares its node's network namespace, so the status.podIP the objects give cannot be its own; it is
+    placed at its node's address (:func:`host_network_address`), or left out when it names no node."""
+    found = []
+    for pod in running_pods(cluster):
+        if not pod.host_network:
+            continue
+        for ip in (a for a in pod.pod_ips if family_of(a) == family):
+            if any(ip in owned for owned in addresses.values()):
+                continue
+            placed = host_network_address(ip, pod.node_name, addresses)
+            taken = f"it is taken to be at node {pod.node_name}'s address {placed}" if placed else \
+                "it names no node (spec.nodeName), so it is left out"
+            file = pod.origin.file if pod.origin.file != Origin().file else None
+            found.append(Diagnostic(
+                f"{ip!r} is no node's address, but the pod is host-network (it shares its node's network "
+                f"namespace): {taken}; expected one of its node's addresses",
+                file=file, kind="Pod", object=pod.key, field="status.podIP", severity=Severity.WARNING))
+    return tuple(found)
 
 
 def slice_ports(cluster: Cluster) -> dict[str, set[tuple[str, int]]]:
@@ -150,6 +207,7 @@ class _PodPlacer:
     def __init__(self, nodes: list[SimNode], family: int) -> None:
         self.nodes = {n.name: n for n in nodes}
         self.node_of_address = {a: n.name for n in nodes for a in n.addresses}
+        self.addresses = {n.name: n.addresses for n in nodes}
         self.nets = [(netaddr.IPNetwork(c), n.name) for n in nodes for c in n.pod_cidrs]
         self.primary = nodes[0].name
         self.family = family
@@ -167,13 +225,16 @@ class _PodPlacer:
         if family_of(ip) != self.family:
             return
         served = frozenset(ports) if ports else None
-        if host_network and ip not in self.node_of_address and node in self.nodes:
-            ip = self.nodes[node].primary  # its node's address, whatever the Pod object says
+        if host_network:
+            placed = host_network_address(ip, node, self.addresses)
+            if placed is None:
+                return
+            ip = placed
         if ip in self.node_of_address:
             if (ip, key) not in self.host_pods:
                 self.host_pods[(ip, key)] = SimPod(key, ip, self.node_of_address[ip], True, served)
             return
-        if ip in self.pods or host_network:
+        if ip in self.pods:
             return
         owner = self.owner_node(ip, node)
         prefix = self.nodes[owner].config.interface_name_prefix or "veth"
@@ -205,15 +266,14 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
     nodes = plan_nodes(cluster, base, overrides)
     placer = _PodPlacer(nodes, family)
     declared = slice_ports(cluster)
-    for pod in sorted(cluster.pods, key=lambda p: p.key):
-        if pod.phase in ("Succeeded", "Failed"):
-            continue
+    for pod in running_pods(cluster):
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports}
         for ip in pod.pod_ips:
             placer.add(pod.key, ip, pod.node_name, served | declared.get(ip, set()), pod.host_network)
     for ip, key, node in _endpoint_owners(cluster):
         placer.add(key, ip, node, declared.get(ip, set()), False)
-    return Topology(family, tuple(nodes), (*placer.pods.values(), *placer.host_pods.values()), tuple(hosts))
+    return Topology(family, tuple(nodes), (*placer.pods.values(), *placer.host_pods.values()), tuple(hosts),
+                    host_network_warnings(cluster, placer.addresses, family))
 
 
 def load_balancer_nodes(topology: Topology, cluster: Cluster) -> tuple[str, ...]:

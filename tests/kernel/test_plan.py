@@ -154,3 +154,40 @@ def test_effective_capabilities_are_read_from_the_status_text() -> None:
     assert env.effective_capabilities("Name:\tx\n") is None
     assert env.effective_capabilities() is not None  # this machine's own /proc/self/status
 
+
+
+def test_the_plan_places_pods_and_pod_cidrs_as_the_simulator_does() -> None:
+    """Finished Pods left out, a host-network Pod in its node's namespace at the node's address (its foreign
+    status.podIP warned about in the same words), a node's pod CIDRs from its Node object (the config's only for
+    the first node without one), as simulator.topology.build_topology (tests/simulator/test_topology.py)."""
+    from kubeproxy_sim.simulator.topology import build_topology
+    from tests.simulator.test_topology import CONFIG, places
+
+    sim = build_topology(places(), CONFIG)
+    topo = plan("gaps", places(), CONFIG)
+    assert [(n.name, n.pod_cidrs, n.config.node_labels) for n in topo.nodes] == [
+        (n.name, n.pod_cidrs, n.config.node_labels) for n in sim.nodes]
+    assert {(p.key, p.ip, p.node) for p in topo.pods if not p.host_network} == {
+        (p.key, p.ip, p.node) for p in sim.pods if not p.host_network}
+    # host-network workloads: one entry per node address here (one server in the node's namespace answers them all)
+    host = {(p.ip, p.node): set(p.ports) for p in topo.pods if p.host_network}
+    expected: dict[tuple[str, str], set[tuple[str, int]]] = {}
+    for pod in (p for p in sim.pods if p.host_network):
+        expected.setdefault((pod.ip, pod.node), set()).update(pod.ports or ())
+    assert host == expected == {("192.168.0.11", "n2"): {("tcp", 9100), ("tcp", 9300)}}
+    agent = next(p for p in topo.pods if p.key == "kube-system/agent")
+    assert (agent.netns, agent.ip) == ("kpsim-gaps.n1", "192.168.0.11")
+    assert [n for n in topo.notes if "status.podIP" in n] == [str(w) for w in sim.warnings]
+
+
+def test_host_network_pods_of_one_node_address_all_get_their_ports() -> None:
+    """Two host-network Pods at one node address: the node's server answers the ports of both (as the simulator's
+    listeners of each host-network pod on the node)."""
+    from tests.simulator.test_topology import CONFIG, PLACES
+
+    text = PLACES.replace("podIP: 192.168.0.11", "podIP: 10.9.9.7")  # exporter's podIP now foreign too
+    topo = plan("gaps", load_text(text).cluster, CONFIG)
+    on_n2 = [p for p in topo.pods if p.host_network and p.node == "n2"]
+    assert [(p.key, p.ip, p.ports) for p in on_n2] == [
+        ("kube-system/agent", "192.168.0.11", (("tcp", 9100), ("tcp", 9300)))]
+

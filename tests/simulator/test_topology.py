@@ -1,0 +1,148 @@
+"""Where the simulator's topology takes a node's pod CIDRs from, which Pods it places, and where a host-network Pod is.
+
+The kernel backend's plan takes the same from the same helpers (tests/kernel/test_plan.py checks that both agree
+on :data:`PLACES`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from kubeproxy_sim.errors import Severity
+from kubeproxy_sim.objects import load_text
+from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.simulator.network import NO_ROUTE, TIMEOUT, Simulator
+from kubeproxy_sim.simulator.topology import build_topology
+
+PLACES = """
+apiVersion: v1
+kind: Node
+metadata: {name: n1, labels: {topology.kubernetes.io/zone: a}}
+spec: {podCIDRs: [10.244.1.0/24]}
+status: {addresses: [{type: InternalIP, address: 192.168.0.10}]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n2}
+spec: {podCIDRs: [10.244.2.0/24]}
+status: {addresses: [{type: InternalIP, address: 192.168.0.11}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.244.1.10], nodeName: n1, targetRef: {kind: Pod, namespace: default, name: web}}
+- {addresses: [10.250.0.3], nodeName: n3}
+ports: [{name: http, port: 8080, protocol: TCP}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: default}
+spec: {nodeName: n1, containers: [{name: c, image: x, ports: [{containerPort: 8080}]}]}
+status: {phase: Running, podIP: 10.244.1.10}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: done, namespace: default}
+spec: {nodeName: n1, containers: [{name: c, image: x}]}
+status: {phase: Succeeded, podIP: 10.244.1.20}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: crashed, namespace: default}
+spec: {nodeName: n2, containers: [{name: c, image: x}]}
+status: {phase: Failed, podIP: 10.244.2.21}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: leaving, namespace: default, deletionTimestamp: "2026-01-01T00:00:00Z"}
+spec: {nodeName: n2, containers: [{name: c, image: x}]}
+status: {phase: Running, podIP: 10.244.2.22}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: agent, namespace: kube-system}
+spec: {nodeName: n2, hostNetwork: true, containers: [{name: c, image: x, ports: [{containerPort: 9100}]}]}
+status: {phase: Running, podIP: 10.9.9.9}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: exporter, namespace: kube-system}
+spec: {nodeName: n2, hostNetwork: true, containers: [{name: c, image: x, ports: [{containerPort: 9300}]}]}
+status: {phase: Running, podIP: 192.168.0.11}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: unbound, namespace: kube-system}
+spec: {hostNetwork: true, containers: [{name: c, image: x}]}
+status: {phase: Pending, podIP: 10.9.9.8}
+"""
+# the config's pod CIDR is not the Node object's: the object wins, as kube-proxy reads it
+CONFIG = ProxyConfig(node_name="n1", node_ips=("192.168.0.10/32",), node_pod_cidrs=("10.99.0.0/24",))
+
+
+def places():
+    return load_text(PLACES, "places.yaml").cluster
+
+
+def test_pod_cidrs_come_from_the_node_object_else_the_config_for_the_first_node_only() -> None:
+    topo = build_topology(places(), CONFIG)
+    assert [(n.name, n.pod_cidrs) for n in topo.nodes] == [
+        ("n1", ("10.244.1.0/24",)), ("n2", ("10.244.2.0/24",)), ("n3", ())]  # n3: no Node object, not first
+    assert topo.nodes[0].config.node_labels == (("topology.kubernetes.io/zone", "a"),)
+    assert topo.nodes[2].config.node_labels == ()
+    bare = dataclasses.replace(places(), nodes=())
+    labelled = dataclasses.replace(CONFIG, node_labels=(("topology.kubernetes.io/zone", "z"),))
+    nodes = build_topology(bare, labelled).nodes
+    assert [(n.name, n.pod_cidrs) for n in nodes] == [("n1", ("10.99.0.0/24",)), ("n2", ()), ("n3", ())]
+    assert [n.config.node_labels for n in nodes] == [labelled.node_labels, (), ()]
+
+
+def test_finished_pods_are_left_out_and_terminating_ones_still_run() -> None:
+    topo = build_topology(places(), CONFIG)
+    keys = {p.key for p in topo.pods}
+    assert "default/done" not in keys and "default/crashed" not in keys
+    assert "default/leaving" in keys
+    sim = Simulator(places(), CONFIG)
+    assert sim.server_at("10.244.1.20", 80, "tcp") is None  # nobody has a finished pod's address
+
+
+def test_a_host_network_pod_is_at_its_node_s_address_and_a_foreign_pod_ip_is_warned_about() -> None:
+    topo = build_topology(places(), CONFIG)
+    agent = topo.pod("kube-system/agent")
+    assert agent is not None and (agent.ip, agent.node, agent.host_network) == ("192.168.0.11", "n2", True)
+    assert topo.pod("kube-system/unbound") is None
+    warnings = {w.object: w for w in topo.warnings}
+    assert set(warnings) == {"kube-system/agent", "kube-system/unbound"}  # exporter's podIP is its node's
+    agent_warning = warnings["kube-system/agent"]
+    assert (agent_warning.file, agent_warning.kind, agent_warning.field, agent_warning.severity) == (
+        "places.yaml", "Pod", "status.podIP", Severity.WARNING)
+    assert "'10.9.9.9' is no node's address" in agent_warning.message
+    assert "taken to be at node n2's address 192.168.0.11" in agent_warning.message
+    assert "names no node (spec.nodeName), so it is left out" in warnings["kube-system/unbound"].message
+    sim = Simulator(places(), CONFIG)
+    assert sim.server_at("192.168.0.11", 9100, "tcp") == ("kube-system/agent", "192.168.0.11", "n2")
+
+
+def test_an_address_of_a_pod_cidr_no_pod_has_is_silence_and_one_outside_every_pod_cidr_no_route() -> None:
+    """The nodes route a pod CIDR to its node's bridge, where nobody answers ARP for an address no pod has (a real
+    node answers host-unreachable only when ARP gives up, ~3 s, past the tools' timeouts); the router has no
+    route for an address of no node's pod CIDR."""
+    sim = Simulator(places(), CONFIG)
+    web = sim.client("pod", "default/web")
+    for client in (web, sim.client("node", "n1"), sim.client("node", "n2")):
+        for address in ("10.244.1.250", "10.244.2.250"):
+            assert sim.connect(client, address, 80).failure.reason == TIMEOUT, (client, address)  # type: ignore
+    assert sim.connect(web, "10.250.0.99", 80).failure.reason == NO_ROUTE  # type: ignore[union-attr]
+
+
+def test_send_warns_about_a_host_network_pod_s_foreign_address(tmp_path, capsys) -> None:
+    from kubeproxy_sim.cli.main import main
+
+    path = tmp_path / "places.yaml"
+    path.write_text(PLACES)
+    assert main(["send", "-f", str(path), "--hostname-override", "n1", "--from", "node/n1",
+                 "--to", "192.168.0.11:9100", "--count", "1", "-o", "json"]) == 0
+    err = capsys.readouterr().err
+    assert f"kubeproxy-sim: {path}: Pod kube-system/agent: status.podIP: warning: '10.9.9.9' is no node's" in err
