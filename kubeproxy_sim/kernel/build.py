@@ -277,7 +277,8 @@ def _pool_rules(ipr: IPRoute, family: int) -> None:
 
 
 def _node_routes(topo: Topology, node: NodePlan) -> None:
-    """Host routes: local pods on the bridge (or their veth), remote pods via their node, other hosts on the wire."""
+    """Host routes: local pods on the bridge (or their veth), remote pods via their node, other hosts on the wire;
+    the pod CIDRs (:func:`pod_cidr_routes`); a default route to the router."""
     primary = node.addresses[0]
     family = topo.family
     others = [a for n in topo.nodes if n is not node for a in n.addresses] + [c.ip for c in topo.clients]
@@ -286,6 +287,11 @@ def _node_routes(topo: Topology, node: NodePlan) -> None:
         bridge = _link_index(ipr, node.bridge)
         for address in [*others, topo.router]:
             ipr.route("add", dst=_host(address, family), oif=eth0, scope=SCOPE_LINK, prefsrc=primary)
+        for cidr, via in pod_cidr_routes(topo, node):
+            if via is None:
+                ipr.route("add", dst=cidr, oif=bridge, scope=SCOPE_LINK, prefsrc=primary)
+            else:
+                ipr.route("add", dst=cidr, gateway=via, oif=eth0, flags=RTNH_F_ONLINK)
         # like a real host, a default route: destinations nobody owns come back as ICMP unreachable
         ipr.route("add", dst=any_net(family), gateway=topo.router, oif=eth0, prefsrc=primary)
         veths: dict[str, int] = {}
@@ -310,6 +316,21 @@ def _node_routes(topo: Topology, node: NodePlan) -> None:
             else:
                 via = topo.node(pod.node).addresses[0]
                 ipr.route("add", dst=_host(pod.ip, family), gateway=via, oif=eth0, flags=RTNH_F_ONLINK)
+
+
+def pod_cidr_routes(topo: Topology, node: NodePlan) -> list[tuple[str, str | None]]:
+    """(CIDR, next hop) of the pod ranges a real node routes, as the simulator's node routes them: its own pod CIDRs
+    on-link on its pods' bridge (None: no next hop), every other node's through that node. The pods' own host
+    routes are more specific, so these decide only for an address no pod has: the owning node asks for it on
+    its bridge and nobody answers ARP, so the sender hears nothing until the kernel gives up (ICMP host
+    unreachable after neigh mcast_solicit x retrans_time, 3 x 1 s by default), later than the tools' timeouts.
+    Routed-veth (Calico-like) nodes have the bridge too (their gateway's home): the same silence."""
+    hops: list[tuple[str, str | None]] = [(c, None) for c in node.pod_cidrs]
+    hops += [(c, n.addresses[0]) for n in topo.nodes if n is not node for c in n.pod_cidrs]
+    routes: dict[str, str | None] = {}
+    for cidr, via in hops:  # a range two nodes claim goes where the simulator's first match sends it: its own
+        routes.setdefault(str(netaddr.IPNetwork(cidr).cidr), via)
+    return list(routes.items())
 
 
 def _client_routes(topo: Topology) -> None:
@@ -416,11 +437,12 @@ def egress_rules(topo: Topology, node: NodePlan) -> str:
     Flannel, Calico's natOutgoing and ip-masq-agent do (a pod's packet DNATed on another node to an outside
     address leaves as that node's). The port is drawn as the node's own ``--random-fully`` says, as the simulator
     draws it. Appended after kube-proxy's ``KUBE-POSTROUTING`` jump, so its own masquerade comes first; empty when
-    the cluster has no pods."""
+    the cluster has no pods. A node's pod CIDR is inside too: a packet for it goes to that node, not out of the
+    cluster (:func:`pod_cidr_routes`), as the simulator masquerades only what goes to the router."""
     pods = [p.ip for p in topo.pods if not p.host_network]
     if not pods:
         return ""
-    inside = [a for n in topo.nodes for a in n.addresses] + pods
+    inside = [a for n in topo.nodes for a in n.addresses] + pods + [c for n in topo.nodes for c in n.pod_cidrs]
     random_fully = " --random-fully" if node.config.random_fully else ""
     lines = ["*nat", f":{EGRESS_CHAIN} - [0:0]", f"-A POSTROUTING -o eth0 -j {EGRESS_CHAIN}"]
     lines += [f"-A {EGRESS_CHAIN} -d {net} -j RETURN" for net in netaddr.cidr_merge(inside)]

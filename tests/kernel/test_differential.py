@@ -173,6 +173,49 @@ def test_a_pod_s_packet_leaving_by_another_node_agrees_with_kernel(kernel: None,
     assert not _ours(f"{run_tag}-d2hop")
 
 
+PLACED = """
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: done, namespace: default}
+spec: {nodeName: node2, containers: [{name: c, image: x}]}
+status: {phase: Succeeded, podIP: 10.244.1.20}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: agent, namespace: kube-system}
+spec: {nodeName: node2, hostNetwork: true, containers: [{name: c, image: x, ports: [{containerPort: 9100}]}]}
+status: {phase: Running, podIP: 10.9.9.9}
+"""
+
+
+def test_pod_cidrs_finished_and_host_network_pods_agree_with_kernel(kernel: None, run_tag: str,
+                                                                    state_dir: Path) -> None:
+    """Addresses of the nodes' pod CIDRs that no pod has, from a pod of the owning node, a pod of the other node and
+    the other node itself: the nodes route the range to the owner's bridge, where nobody answers ARP, so within
+    the timeout there is no answer on either side (before, the stage had only host routes per pod and its router
+    answered "unreachable"). One address per flow: a flow's SYNs wait on their own neighbour entry, not one whose
+    3 s ARP timeout another flow started. A finished Pod's address is one of them (the stage gave it a namespace
+    that answered); a host-network Pod with a podIP of its own answers on its node's address (the stage gave it a
+    namespace at that podIP, and the node refused)."""
+    from kubeproxy_sim.kernel.differential import SILENCE, Flow
+
+    cluster, config = small_cluster(PLACED)
+    _, clients, _ = kernel_cluster(cluster, config)
+    silent = [Flow(f"pod/{clients['node2']}", "10.244.1.250:80"), Flow(f"pod/{clients['node1']}", "10.244.1.251:80"),
+              Flow("node/node1", "10.244.1.252:80"), Flow(f"pod/{clients['node2']}", "10.244.0.250:80", proto="udp"),
+              Flow(f"pod/{clients['node1']}", "10.244.1.20:80")]
+    agent = Flow(f"pod/{clients['node1']}", "192.168.49.3:9100")
+    report = differential(cluster, config, state_dir, name=f"{run_tag}-dcidr", flows=[*silent, agent], alpha=ALPHA)
+    _check(report, "pod CIDR")
+    assert [f.flow for f in report.flows] == [*silent, agent]
+    for flow in report.flows[:-1]:
+        assert [(r.outcome, r.share) for r in flow.rows] == [(outcome_text(("fail", SILENCE)), 1)], flow.flow.label
+    [row] = report.flows[-1].rows
+    assert row.outcome.startswith("reply from 192.168.49.3 (saw ") and row.share == 1
+    assert not _ours(f"{run_tag}-dcidr")
+
+
 def test_cli_reports_a_difference(kernel: None, run_tag: str, tmp_path: Path, monkeypatch, capfd) -> None:
     """The kernel's nodes get --masquerade-all, the simulator's do not: pods are seen as their node."""
     import dataclasses

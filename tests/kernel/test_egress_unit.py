@@ -23,8 +23,19 @@ def test_every_node_masquerades_any_pod_s_packet_leaving_the_cluster_by_it() -> 
         assert [x for x in lines if x.endswith("MASQUERADE --random-fully")] == [
             f"-A {build.EGRESS_CHAIN} -s {ip}/32 -j MASQUERADE --random-fully" for ip in PODS]
         assert [x for x in lines if x.endswith("RETURN")] == [
-            *(f"-A {build.EGRESS_CHAIN} -d {ip}/32 -j RETURN" for ip in PODS),
+            f"-A {build.EGRESS_CHAIN} -d 10.244.0.0/23 -j RETURN",  # both pod CIDRs (and so every pod), merged
             f"-A {build.EGRESS_CHAIN} -d 192.168.49.2/31 -j RETURN"]  # both nodes' addresses, merged
+
+
+def test_a_pod_cidr_destination_is_not_masqueraded_even_where_no_pod_has_it() -> None:
+    """An address of a node's pod CIDR goes to that node (build.pod_cidr_routes), not out of the cluster, so it keeps
+    the pod's source as in the simulator (which masquerades only toward the router); pods outside every pod CIDR
+    (here a cluster-CIDR client) are still returned one by one."""
+    cluster, config = small_cluster(IDLE_POD)
+    topo = plan("egress", cluster, config, ("10.244.7.7",))
+    text = build.egress_rules(topo, topo.nodes[0])
+    assert f"-A {build.EGRESS_CHAIN} -d 10.244.0.0/23 -j RETURN\n" in text
+    assert f"-A {build.EGRESS_CHAIN} -d 10.244.7.7/32 -j RETURN\n" in text
 
 
 def test_the_port_is_drawn_as_the_node_s_random_fully_says() -> None:
