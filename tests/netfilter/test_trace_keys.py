@@ -52,13 +52,28 @@ def boundary_sources(keys: TraceKeys) -> list[str]:
     return sorted(format_address(keys.family, v) for v in values if 0 <= v <= keys.full)
 
 
+MARTIANS = ("0.0.0.0", "0.1.2.3", "224.0.0.5", "255.255.255.255", "ff02::1", "ff01::1", "ff00::1", "::1")
+"""Addresses the kernel treats apart (zeronet, multicast, broadcast, scopes, loopback): drawn as sources and
+destinations, each pool holding those of its family."""
+
+
+def with_martians(addresses: list[str], family: int) -> list[str]:
+    return sorted(set(addresses) | {a for a in MARTIANS if (":" in a) == (family == 6)})
+
+
+def drawn(values: list[str]) -> st.SearchStrategy[str]:
+    """One of ``values``, a martian among them as often as all the others (else a large pool hides them)."""
+    martians = [v for v in values if v in MARTIANS]
+    return st.sampled_from(values) | st.sampled_from(martians) if martians else st.sampled_from(values)
+
+
 def packets(sources: list[str], destinations: list[str], ports: list[int]) -> st.SearchStrategy[Packet]:
     def build(proto, src, dst, dport, sport, in_iface, out_iface, mark, state) -> Packet:
         return Packet.of(proto, src, dst, dport, sport, in_iface=in_iface, out_iface=out_iface, mark=mark,
                          ctstate=state)
 
     return st.builds(
-        build, st.sampled_from(["tcp", "udp"]), st.sampled_from(sources), st.sampled_from(destinations),
+        build, st.sampled_from(["tcp", "udp"]), drawn(sources), drawn(destinations),
         st.sampled_from(ports), st.none() | st.integers(1024, 65535), st.sampled_from(IFACES),
         st.sampled_from(IFACES), st.sampled_from([0, 0x4000, 0x8000]),
         st.sampled_from([CtState.NEW, CtState.NEW, CtState.ESTABLISHED]))
@@ -80,7 +95,7 @@ def check_drawn(tracers: tuple[Tracer, Tracer, list[str], list[str], list[int]],
     """Draw a packet and a second source from what the rules name, and check both (see above)."""
     kept, walks, sources, destinations, ports = tracers
     packet = data.draw(packets(sources, destinations, ports))
-    check_keys_and_answers(kept, walks, packet, data.draw(st.sampled_from(sources)),
+    check_keys_and_answers(kept, walks, packet, data.draw(drawn(sources)),
                            data.draw(st.integers(1024, 65535)))
 
 
@@ -97,6 +112,7 @@ def dump_tracers(name: str) -> tuple[Tracer, Tracer, list[str], list[str], list[
     assert kept.keys is not None, "every real dump can be keyed"
     kept.warm()
     addresses = sorted(set(QUAD.findall(text)) | set(NODE_ADDRESSES[name]) | {"127.0.0.1", "203.0.113.9"})
+    addresses = with_martians(addresses, compiled.family)
     sources = sorted(set(addresses) | set(boundary_sources(kept.keys)))
     ports = sorted({int(p) for p in PORT.findall(text) if int(p) <= 65535} | {53, 80, 443})
     return kept, walker(compiled, node), sources, addresses, ports
@@ -125,7 +141,7 @@ def scenario_tracers(folder: Path) -> tuple[Tracer, Tracer, list[str], list[str]
     text = (folder / "rules.golden").read_text()
     addresses = _addresses(text, family) | set(node.addresses)
     addresses |= {"203.0.113.9", "2001:db8:ffff::9", "127.0.0.1", "::1"}
-    addresses = {a for a in addresses if _family(a) == family}
+    addresses = set(with_martians([a for a in addresses if _family(a) == family], family))
     sources = sorted(addresses | set(boundary_sources(kept.keys)))
     ports = sorted({int(p) for p in PORT.findall(text) if int(p) <= 65535} | {80})
     return kept, walker(compiled, node), sources, sorted(addresses), ports
