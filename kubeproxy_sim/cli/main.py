@@ -215,6 +215,25 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return _say_last([f"internal error ({type(exc).__name__}: {exc}); this is a bug in kubeproxy-sim, please "
                           "report it with the command line (KPSIM_DEBUG=1 shows the traceback)"], args, EXIT_INTERNAL)
+    finally:
+        if argv is None:
+            _drop_unread_output()
+
+
+def _drop_unread_output() -> None:
+    """Write what standard output still holds now, or drop it if it cannot be written (the reader has gone,
+    ``| head``), so that the interpreter's flush at exit has nothing left to fail on: that one would print
+    "Exception ignored ... BrokenPipeError" and turn the run's status, decided above (0 for a reader that
+    stopped early, or the command's own error), into 120. Only the program itself: it points descriptor 1
+    at the null device."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except OSError:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 def _say_last(diagnostics: Sequence[object], args: argparse.Namespace, status: int) -> int:

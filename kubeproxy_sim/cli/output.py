@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TextIO
@@ -388,8 +388,10 @@ def item_stream(key: str, fmt: str, stream: TextIO | None = None) -> Iterator[It
     """An :class:`ItemStream` of ``{key: [...]}`` on standard output (or ``stream``) for ``-o json|yaml``, None
     for text (which the command writes itself), closed as the block ends: normally, or by an error the command
     reports (a KubeproxySimError), then only if an item was written, so that such a run leaves a whole document
-    or none, as README's Exit status says. Any other end (Ctrl-C, an output that cannot be written, a bug)
-    leaves the document where it stopped: closing brackets there would pass a cut run for a whole one."""
+    or none, as README's Exit status says; an output gone by then (the reader closed the pipe) cannot take the
+    closing brackets, and that must not replace the command's error, its words and status being the run's
+    answer. Any other end (Ctrl-C, an output that cannot be written, a bug) leaves the document where it
+    stopped: closing brackets there would pass a cut run for a whole one."""
     from kubeproxy_sim.errors import KubeproxySimError
 
     if fmt == "text":
@@ -400,7 +402,8 @@ def item_stream(key: str, fmt: str, stream: TextIO | None = None) -> Iterator[It
         yield document
     except KubeproxySimError:
         if document.count:
-            document.close()
+            with suppress(OSError):
+                document.close()
         raise
     document.close()
 

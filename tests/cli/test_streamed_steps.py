@@ -79,8 +79,11 @@ def _read_exactly(proc: subprocess.Popen[bytes], size: int) -> bytes:
 
 
 def _started(argv: list[str], stderr: Path) -> subprocess.Popen[bytes]:
+    """The run with its standard output buffered, as a user's is (PYTHONUNBUFFERED, if the test's environment
+    has it, would hide what a buffer still holds when the reader goes away)."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
     with stderr.open("wb") as err:  # (a file: a pipe nobody reads could fill and stall the run)
-        return subprocess.Popen(_program(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+        return subprocess.Popen(_program(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env)
 
 
 @pytest.mark.parametrize("output", ["text", "json", "yaml"])
@@ -119,6 +122,37 @@ def test_a_reader_that_stops_early_stops_the_run_quietly(command: str, output: s
         assert proc.wait() == 0
     err = (tmp_path / "err").read_text()
     assert "cannot write" not in err and "internal error" not in err and "Exception" not in err
+
+
+NODE = "apiVersion: v1\nkind: Node\nmetadata: {name: node1}\n"
+BAD_SERVICE = "kind: Service\napiVersion: v1\nmetadata: {name: x}\nspec: {ports: 80}\n"
+
+
+@pytest.mark.parametrize("output", ["json", "yaml"])
+@pytest.mark.parametrize("command", ["scenario", "replay"])
+def test_a_last_step_that_fails_after_the_reader_went_away_still_says_why(
+        command: str, output: str, tmp_path: Path) -> None:
+    """The reader stops after the first step; the last one then fails on its input (invalid objects, a Node
+    without its pod CIDR under NodeCIDR). Its document cannot be closed on the gone pipe, and that must not
+    hide the failure: exit 1 with the messages, as when the output is read to the end."""
+    if command == "scenario":
+        (tmp_path / "s.script").write_text("create deployment web --image=nginx --port=80\napply -f -\n")
+        argv, stdin = ["scenario", str(tmp_path / "s.script"), "--show", "endpoints"], BAD_SERVICE
+        said = "s.script:2: apply -f: the objects above are invalid; nothing was applied"
+    else:
+        (tmp_path / "with.yaml").write_text(NODE + "spec: {podCIDR: 10.244.0.0/24, podCIDRs: [10.244.0.0/24]}\n")
+        argv, stdin = ["replay", str(tmp_path / "with.yaml"), "-", "--detect-local-mode", "NodeCIDR"], NODE
+        said = "NodeCIDR needs the node's pod CIDR"
+    with _started([*argv, "-o", output], tmp_path / "err") as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        _read_exactly(proc, 3)  # the first step is out: the run now waits for the last one's input
+        proc.stdout.close()
+        proc.stdin.write(stdin.encode())
+        proc.stdin.close()
+        status = proc.wait()
+    err = (tmp_path / "err").read_text()
+    assert status == 1, err
+    assert said in err and "Exception" not in err and "internal error" not in err
 
 
 def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
