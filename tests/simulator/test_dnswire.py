@@ -3,6 +3,9 @@ netns send (dnswire.encode_response, CoreDNS's Scrub) does with the same records
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -174,3 +177,28 @@ def test_a_query_whose_additional_section_does_not_read_is_no_query():
     assert dnswire.parse_query(query) is not None
     assert dnswire.parse_query(query[:-1]) is None
     assert dnswire.parse_query(query[:-10] + b"\x00\x09" + query[-8:]) is None  # the cookie's length past the end
+
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+FITS = re.compile(r"⌊\((\d+) − L\) / (\d+)⌋\s+(A|AAAA)\s+records,\s+(\d+)")
+
+
+def _name(length: int) -> str:
+    """A name of ``length`` characters (labels of 9 and the rest)."""
+    dots = (length - 1) // 10
+    return "a" * 9 + "." + _name(length - 10) if dots else "a" * length
+
+
+def test_readme_s_record_counts_are_where_truncated_cuts():
+    """README's counts of the A and AAAA records that fit a UDP answer, without EDNS0 and then with glibc's, hold
+    for every name length: that many fit, one more is cut; and its examples are a 30-character name's counts."""
+    formulas = FITS.findall(README)
+    assert [qtype for _, _, qtype, _ in formulas] == ["A", "AAAA", "A", "AAAA"]
+    for (constant, size, qtype, example), edns in zip(formulas, (False, False, True, True), strict=True):
+        opt = dnswire.resolver_opt(edns)
+        assert (int(constant) - 30) // int(size) == int(example)
+        for length in range(1, 254):
+            name, fit = _name(length), (int(constant) - length) // int(size)
+            assert len(name) == length
+            assert not dnswire.truncated(name, qtype, _answer(name, qtype, fit, None), opt), (length, qtype, edns)
+            assert dnswire.truncated(name, qtype, _answer(name, qtype, fit + 1, None), opt), (length, qtype, edns)
