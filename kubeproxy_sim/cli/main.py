@@ -114,6 +114,12 @@ def _command_word(words: list[str]) -> str | None:
     return words[index] if index < len(words) else None
 
 
+def _gives_top_option(word: str) -> bool:
+    """Whether ``word`` is a top-level option, perhaps with a value joined to it (``--version=x``, ``-hrules``):
+    argparse then says what it takes ("ignored explicit argument"), not that it is unknown."""
+    return word.partition("=")[0] in TOP_OPTIONS or (not word.startswith("--") and word[:2] in TOP_OPTIONS)
+
+
 def unknown_option(parser: argparse.ArgumentParser, words: Sequence[str]) -> NoReturn:
     """Refuse ``words`` as options ``parser`` does not have; the first of them that begins the name of some
     (``--col``: options are taken by their whole names) is answered with those names and the values they take."""
@@ -163,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     try:  # building the parser imports the command: Ctrl-C there is an interrupt too, not a traceback
         command = _command_word(words)
         parser = build_parser(command)
-        if command and command.startswith("-") and command != "--version":
+        if command and command.startswith("-") and not _gives_top_option(command):
             unknown_option(parser, [command])
         flags = _optional_value_flags(parser)
         if flags:  # (the options module is the commands' own: one without boolean flags does not import it)
