@@ -127,6 +127,9 @@ def unknown_option(parser: argparse.ArgumentParser, words: Sequence[str]) -> NoR
     parser.error(f"unrecognized arguments: {' '.join(words)}{hint}")
 
 
+SHOWN_NAMES = 3  # the whole names an abbreviation's hint lists; past them it says how many more there are
+
+
 def _whole_names(parser: argparse.ArgumentParser, word: str) -> str:
     """" (options are taken by their whole names: --color auto|always|never)" when ``word`` begins the names of
     options of ``parser`` (argparse's abbreviation, which pflag has not); "" otherwise."""
@@ -137,7 +140,9 @@ def _whole_names(parser: argparse.ArgumentParser, word: str) -> str:
              if option.startswith(name) and option != name]
     if not found:
         return ""
-    return f" (options are taken by their whole names: {', '.join(_spelled(o, a) for o, a in found[:3])})"
+    shown = ", ".join(_spelled(option, action) for option, action in found[:SHOWN_NAMES])
+    more = f", and {len(found) - SHOWN_NAMES} more" if len(found) > SHOWN_NAMES else ""
+    return f" (options are taken by their whole names: {shown}{more})"
 
 
 def _spelled(option: str, action: argparse.Action) -> str:

@@ -453,6 +453,9 @@ def test_a_scenario_yaml_or_config_that_cannot_be_read_says_why_in_errors_unread
     (["rules", "--scenario", "bootcamp", "--ip-fam", "ipv6"], "unrecognized arguments: --ip-fam ipv6 (options are "
      "taken by their whole names: --ip-family ipv4|ipv6)\n"),
     (["--bogus", "rules"], "kubeproxy-sim: error: unrecognized arguments: --bogus\n"),
+    # more names than the hint lists: it says so (--color was left out in silence)
+    (["rules", "--c", "x"], "(options are taken by their whole names: --config FILE, --cluster-cidr CIDR[,CIDR], "
+     "--conntrack-tcp-be-liberal [true|false], and 1 more)\n"),
     # a top-level option given a value it does not take is recognised, not unknown
     (["--version=x"], "kubeproxy-sim: error: argument --version: ignored explicit argument 'x'\n"),
     (["-hrules"], "kubeproxy-sim: error: argument -h/--help: ignored explicit argument 'rules'\n"),
