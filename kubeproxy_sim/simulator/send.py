@@ -211,8 +211,9 @@ def _check_slashed(text: str, host: str, port: str) -> None:
     prefix, _, rest = host.partition("/")
     if prefix == "node" and rest and "/" not in rest:
         return
-    if prefix == "node":
-        why = "node/NAME takes one node's name after 'node/'"
+    if prefix.lower() == "node":  # (Node/NAME is no Service NAME.Node: said before the Service's spelling)
+        why = ("node/NAME takes one node's name after 'node/'" if prefix == "node" else
+               f"a node is node/NAME, 'node/' in lower case (not '{prefix}/')")
     elif all(DNS1123_LABEL.problem(part.lower()) is None for part in (prefix, rest)):
         why = f"a Service is NAME.NAMESPACE here ({rest}.{prefix}:{port}; NS/NAME is dist's form)"
     else:

@@ -191,6 +191,11 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
      "--to: 'node/:31526': node/NAME takes one node's name after 'node/'; expected IP:PORT"),
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "node/node1/x:31526"], 2,
      "node/NAME takes one node's name after 'node/'"),
+    # a node's prefix in capitals was answered as a Service's spelling (node1.Node:31000)
+    (["send", "--scenario", "bootcamp", "--from", "external", "--to", "Node/node1:31000"], 2,
+     "--to: 'Node/node1:31000': a node is node/NAME, 'node/' in lower case (not 'Node/'); expected IP:PORT"),
+    (["send", "--scenario", "bootcamp", "--from", "external", "--to", "NODE/node1:31000"], 2,
+     "(not 'NODE/')"),
     (["dist", "--scenario", "bootcamp", "--to", "a.b.c"], 2, "--to: 'a.b.c': not an address, a service name"),
     (["dist", "--scenario", "bootcamp", "--to", "node/node1"], 2, "a node destination needs a NodePort number"),
     (["dist", "--scenario", "bootcamp", "--from", "bogus"], 2, "--from: 'bogus': not a known kind of source"),
