@@ -173,8 +173,10 @@ def send_text(result: SendResult, con: Console | None = None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.dist_cmd import check_connections
+    from kubeproxy_sim.simulator.send import split_destination
 
     check_connections(args.count, "--count")  # before any work
+    split_destination(args.destination)  # --to's shape (a usage error) before the objects are read and --from
     if args.plot is not None:
         from kubeproxy_sim.cli.plot import check_plot_path
 

@@ -196,6 +196,9 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
      "--to: 'Node/node1:31000': a node is node/NAME, 'node/' in lower case (not 'Node/'); expected IP:PORT"),
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "NODE/node1:31000"], 2,
      "(not 'NODE/')"),
+    # --to's shape before the objects and --from are looked at (it was --from's 'no such pod', 1)
+    (["send", "--scenario", "bootcamp", "--from", "pod/bogus", "--to", "default/web:80"], 2,
+     "--to: 'default/web:80': a Service is NAME.NAMESPACE here"),
     (["dist", "--scenario", "bootcamp", "--to", "a.b.c"], 2, "--to: 'a.b.c': not an address, a service name"),
     (["dist", "--scenario", "bootcamp", "--to", "node/node1"], 2, "a node destination needs a NodePort number"),
     (["dist", "--scenario", "bootcamp", "--from", "bogus"], 2, "--from: 'bogus': not a known kind of source"),
