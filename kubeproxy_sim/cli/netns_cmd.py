@@ -135,8 +135,8 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
                         "objects mode: each service's ClusterIP from a pod on each node and from the node, NodePorts "
                         "from outside on each node, LoadBalancer IPs and externalIPs from outside, the hairpin)")
     verify.add_argument("--from", dest="origins", action="append", choices=["pod", "node", "external"],
-                        help="the derived flows only from these clients (repeatable; default all three; a --flows "
-                        "file's run as given; both modes)")
+                        help="the derived flows only from these clients (repeatable; default all three; both "
+                        "modes; not with --flows, whose flows run as given)")
     verify.add_argument("--count", type=parse_int, default=None, help="dump mode only: connections per flow "
                         "(default: each flow sized for its tests, as objects mode always does)")
     verify.add_argument("--timeout", type=parse_float, default=None, help="seconds to wait per connection (default 0.3 "
@@ -329,6 +329,9 @@ def _check_verify_args(args: argparse.Namespace) -> None:
                                     "objects of a cluster", field="--rules"))
     if not args.rules and (args.filename or args.scenario):
         _refuse_dump_mode_flags(args)
+    if args.flows and args.origins:  # --from picks among the derived flows; a file's are run as given
+        raise UsageError(Diagnostic("applies only to the derived flows, and a --flows file's are run as given; "
+                                    "expected it left out, or the file's flows chosen in the file", field="--from"))
     if args.bridge is not None and (args.bridge in ("lo", "eth0") or args.bridge.startswith("veth")
                                     or not 0 < len(args.bridge) <= 15):
         raise InputError(Diagnostic(f"{args.bridge!r}: the staged node has an interface of that name (or it is "

@@ -324,6 +324,18 @@ def test_a_dump_mode_flag_in_objects_mode_is_a_usage_error(objects: list[str], a
                                        "with -f/--scenario; expected it left out\n")
 
 
+@pytest.mark.parametrize("mode", [["--scenario", "bootcamp"], ["--rules", "node.rules"]])
+def test_from_with_a_flows_file_is_a_usage_error_in_both_modes(mode: list[str],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """--from picks among the derived flows; a --flows file's were run as given and --from silently ignored."""
+    from kubeproxy_sim.cli.main import main
+
+    assert main(["netns", "verify", *mode, "--flows", "flows.yaml", "--from", "pod", "--name", "t"]) == 2
+    assert capsys.readouterr().err == ("kubeproxy-sim: --from: applies only to the derived flows, and a --flows "
+                                       "file's are run as given; expected it left out, or the file's flows chosen "
+                                       "in the file\n")
+
+
 def test_the_dump_mode_flags_say_so_in_their_help(capsys: pytest.CaptureFixture[str]) -> None:
     from kubeproxy_sim.cli.main import main
 
@@ -333,6 +345,7 @@ def test_the_dump_mode_flags_say_so_in_their_help(capsys: pytest.CaptureFixture[
     for flag in ("--count COUNT", "--bridge BRIDGE"):
         assert f"{flag} dump mode only:" in text
     assert "--from {pod,node,external} the derived flows only from these clients" in text and "both modes" in text
+    assert "not with --flows" in text
 
 
 class _Stop(Exception):
