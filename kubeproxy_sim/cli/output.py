@@ -359,28 +359,32 @@ class ItemStream:
 
     key: str
     fmt: str  # json or yaml
-    stream: TextIO
+    stream: TextIO | None = None  # None: standard output, looked up at each write (see :func:`progress`)
     count: int = 0  # the items written
+
+    @property
+    def out(self) -> TextIO:
+        return self.stream if self.stream is not None else sys.stdout
 
     def add(self, item: Any) -> None:
         if self.fmt == "json":
             opening = ("{\n" + _INDENT + _ESCAPE(self.key) + ": [") if not self.count else ","
-            self.stream.write(opening + "\n" + _INDENT * 2)
-            write_json(item, self.stream.write, depth=2)
+            self.out.write(opening + "\n" + _INDENT * 2)
+            write_json(item, self.out.write, depth=2)
         else:
             if not self.count:
-                self.stream.write(to_yaml({self.key: []}).removesuffix(" []\n") + "\n")
-            write_yaml([item], self.stream)
+                self.out.write(to_yaml({self.key: []}).removesuffix(" []\n") + "\n")
+            write_yaml([item], self.out)
         self.count += 1
-        self.stream.flush()
+        self.out.flush()
 
     def close(self) -> None:
         """End the document; with no item written, write it whole (an empty list)."""
         if not self.count:
-            emit({self.key: []}, self.fmt, stream=self.stream)
+            emit({self.key: []}, self.fmt, stream=self.out)
         elif self.fmt == "json":
-            self.stream.write("\n" + _INDENT + "]\n}\n")
-        self.stream.flush()
+            self.out.write("\n" + _INDENT + "]\n}\n")
+        self.out.flush()
 
 
 @contextmanager
@@ -397,7 +401,7 @@ def item_stream(key: str, fmt: str, stream: TextIO | None = None) -> Iterator[It
     if fmt == "text":
         yield None
         return
-    document = ItemStream(key, fmt, stream if stream is not None else sys.stdout)
+    document = ItemStream(key, fmt, stream)
     try:
         yield document
     except KubeproxySimError:
@@ -547,8 +551,10 @@ class Progress:
     count: int = 0
     started: float = 0.0
     drawn_at: float | None = None
+    shown: bool = False  # on the screen now (erased before text beside it, drawn again at the next due tick)
     frame: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    held: bool = False  # text beside the bar ended mid-line: drawn now, the bar would write over it
 
     def start(self) -> None:
         self.started = self.clock()
@@ -575,10 +581,13 @@ class Progress:
 
     def draw(self, now: float | None = None) -> None:
         with self.lock:
+            if self.held:
+                return
             now = self.clock() if now is None else now
             self.stream.write("\r" + self.line(now) + "\x1b[K")
             self.stream.flush()
             self.drawn_at = now
+            self.shown = True
             self.frame += 1
 
     def due(self) -> bool:
@@ -588,9 +597,65 @@ class Progress:
     def clear(self) -> None:
         """Leave the terminal as it was: the line erased, nothing scrolled."""
         with self.lock:
-            if self.drawn_at is not None:
-                self.stream.write("\r\x1b[K")
-                self.stream.flush()
+            self._erase()
+
+    def _erase(self) -> None:
+        """The line erased (the lock held); the next tick due draws it again."""
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+
+
+class _BesideBar:
+    """A standard stream that shows on the progress line's terminal, while the line is shown: each write
+    first erases the line, so the text starts at the left edge, not after the bar ("... 22% 1.0s- step: 339"),
+    and goes out at once, under the bar's lock, so that the bar comes back only below it. Text that ends
+    mid-line holds the bar back until its line is done: drawn there, the bar would write over it."""
+
+    def __init__(self, stream: TextIO, bar: Progress) -> None:
+        self._stream = stream
+        self._bar = bar
+
+    def write(self, text: str) -> int:
+        with self._bar.lock:
+            self._bar._erase()
+            written = self._stream.write(text)
+            self._stream.flush()
+            if text:
+                self._bar.held = not text.endswith("\n")
+        return written
+
+    def __getattr__(self, name: str) -> Any:  # the rest (flush, fileno, isatty, encoding, ...) is the stream's
+        return getattr(self._stream, name)
+
+
+def _same_terminal(stream: TextIO | None, terminal: TextIO) -> bool:
+    if stream is None or not is_terminal(stream):
+        return False
+    try:
+        return os.path.samestat(os.fstat(stream.fileno()), os.fstat(terminal.fileno()))
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
+
+
+@contextmanager
+def _beside(bar: Progress) -> Iterator[None]:
+    """Standard output and error, where they are the bar's terminal, written through :class:`_BesideBar` for
+    the block: one place for every command's text, streamed steps or diagnostics, however it is written
+    (an :class:`ItemStream`, print, report), instead of each writer minding the bar."""
+    swapped: dict[str, _BesideBar] = {}
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if _same_terminal(stream, bar.stream):
+            swapped[name] = _BesideBar(stream, bar)
+            setattr(sys, name, swapped[name])
+    try:
+        yield
+    finally:
+        for name, beside in swapped.items():
+            if getattr(sys, name) is beside:
+                setattr(sys, name, beside._stream)
 
 
 def progress_enabled(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
@@ -623,7 +688,8 @@ def progress(label: str, total: int | None = None, *, stream: TextIO | None = No
     if worker is not None:
         _start_deaf(worker)
     try:
-        yield bar.tick
+        with _beside(bar):
+            yield bar.tick
     finally:
         stop.set()
         if worker is not None:

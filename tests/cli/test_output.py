@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -255,6 +256,57 @@ def test_progress_thread_draws_a_spinner_and_stops() -> None:
             time.sleep(0.01)
         tick()
     assert "waiting" in term.getvalue() and term.getvalue().endswith("\r\x1b[K")
+
+
+def _pty_bytes(master: int) -> bytes:
+    """What the terminal got so far (all of it was flushed: nothing is waited for)."""
+    import select
+
+    got = b""
+    while select.select([master], [], [], 0)[0]:
+        got += os.read(master, 65536)
+    return got
+
+
+def test_text_written_beside_the_bar_on_its_terminal_starts_at_the_left_edge(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """stdout and stderr one terminal (a pty here): a streamed step came out after the bar on its line
+    ("... 22% 1.0s- step: 339"); each write now erases the bar first, and the bar comes back only below a whole
+    line, never over a line still being written."""
+    import pty
+    import sys
+    import tty
+
+    master, slave = pty.openpty()
+    tty.setraw(slave)  # the bytes as written ("\n" not made "\r\n")
+    monkeypatch.delenv("KUBEPROXY_SIM_NO_PROGRESS", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    clock = FakeClock()
+    with open(slave, "w", encoding="utf-8") as err, open(os.dup(slave), "w", encoding="utf-8") as out:
+        monkeypatch.setattr(sys, "stderr", err)
+        monkeypatch.setattr(sys, "stdout", out)
+        with progress("playing", total=4, clock=clock, threaded=False) as tick:
+            clock.now += 1.5
+            tick()  # the bar is drawn
+            print("- step: 1")
+            tick()  # too soon after the last draw: the bar waits its interval
+            clock.now += 0.5
+            tick()  # drawn again, below the step
+            sys.stdout.write("- step: 2 ")  # a line begun: the bar waits for its end
+            clock.now += 1
+            tick()
+            sys.stderr.write("2\n")  # (stderr beside the bar goes the same way)
+            clock.now += 1
+            tick()
+        assert (sys.stdout, sys.stderr) == (out, err)  # as they were
+        screen = _pty_bytes(master).decode()  # (while the terminal is open: a closed one reads as EIO)
+    os.close(master)
+    assert "s\x1b[K- step" not in screen  # the bar's end ("... 1.5s") right before a step: the bug
+    bar = "playing [{}] {}/4 {}% {}s\x1b[K"
+    erase = "\r\x1b[K"
+    assert screen == ("\r" + bar.format("█" * 7 + "░" * 23, 1, 25, "1.5") + erase + "- step: 1\n"
+                      + "\r" + bar.format("█" * 22 + "░" * 8, 3, 75, "2.0") + erase + "- step: 2 2\n"
+                      + "\r" + bar.format("█" * 30, 4, 100, "4.0") + erase)
 
 
 def test_progress_thread_never_takes_a_ctrl_c() -> None:
