@@ -116,20 +116,23 @@ def _not_ready(doc: dict[str, Any]) -> bool:
     return False
 
 
-def _allocatable_cpu(doc: dict[str, Any], file: str, name: str) -> tuple[int | None, Diagnostic | None]:
-    """A Node's status.allocatable.cpu in millicores (None when unset), or the error the API server gives a
-    value that is not a quantity."""
+_ALLOCATABLE = {"cpu": 'a CPU quantity; expected e.g. "4" or "3500m"', "pods": 'a pod count; expected e.g. "110"'}
+
+
+def _allocatable(doc: dict[str, Any], file: str, name: str, resource: str) -> tuple[int | None, Diagnostic | None]:
+    """A Node's status.allocatable.RESOURCE in thousandths (cpu: millicores; None when unset), or the error the
+    API server gives a value that is not a quantity."""
     from kubeproxy_sim.controllers.topology import cpu_millis
 
     status = doc.get("status")
     allocatable = status.get("allocatable") if isinstance(status, dict) else None
-    value = allocatable.get("cpu") if isinstance(allocatable, dict) else None
+    value = allocatable.get(resource) if isinstance(allocatable, dict) else None
     if value is None:
         return None, None
     millis = cpu_millis(value)
     if millis is None or millis < 0:
-        return None, Diagnostic(f"{value!r} is not a CPU quantity; expected e.g. \"4\" or \"3500m\"", file=file,
-                                kind="Node", object=name, field="status.allocatable.cpu")
+        return None, Diagnostic(f"{value!r} is not {_ALLOCATABLE[resource]}", file=file,
+                                kind="Node", object=name, field=f"status.allocatable.{resource}")
     return millis, None
 
 
@@ -144,7 +147,7 @@ def _topology_annotations(meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 
 def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     """``apply -f``: objects through the objects layer, Deployments and API facts from the raw documents (Node
-    readiness and allocatable CPU, Services' topology annotations, ipFamilyPolicy, and what
+    readiness, allocatable CPU and pods, Services' topology annotations, ipFamilyPolicy, and what
     they wrote of clusterIPs and ipFamilies)."""
     from kubeproxy_sim.controllers.decode import (
         NOTHING_WRITTEN,
@@ -164,6 +167,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                    and not (d.kind == "Service" and d.message.startswith(_ALLOCATED_WARNING))]
     deployments, not_ready = [], set()
     node_cpu: dict[str, int] = {}
+    node_max_pods: dict[str, int] = {}
     annotations: dict[str, tuple[tuple[str, str], ...]] = {}
     policies: dict[str, str] = {}
     ip_fields: dict[str, WrittenIPFields] = {}
@@ -180,11 +184,13 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
         elif doc.get("kind") == "Node" and isinstance(meta.get("name"), str):
             if _not_ready(doc):
                 not_ready.add(meta["name"])
-            millis, problem = _allocatable_cpu(doc, file, meta["name"])
-            if problem is not None:
-                diagnostics.append(problem)
-            elif millis is not None:
+            millis, problem = _allocatable(doc, file, meta["name"], "cpu")
+            pods, pods_problem = _allocatable(doc, file, meta["name"], "pods")
+            diagnostics.extend(p for p in (problem, pods_problem) if p is not None)
+            if millis is not None:
                 node_cpu[meta["name"]] = millis
+            if pods is not None:
+                node_max_pods[meta["name"]] = -(-pods // 1000)  # Quantity.Value() rounds up
         elif doc.get("kind") == "Service":
             key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
             if found_annotations := _topology_annotations(meta):
@@ -198,6 +204,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                                               field="spec.ipFamilyPolicy"))
     return Manifests(loaded.cluster, deployments=tuple(deployments), not_ready_nodes=frozenset(not_ready),
                      diagnostics=tuple(diagnostics), node_cpu=tuple(sorted(node_cpu.items())),
+                     node_max_pods=tuple(sorted(node_max_pods.items())),
                      service_annotations=tuple(sorted(annotations.items())),
                      family_policies=tuple(sorted(policies.items())), ip_fields=tuple(sorted(ip_fields.items())))
 
@@ -366,7 +373,7 @@ def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[st
     manifests = load_manifests(_start_paths(args))
     if not args.filename:
         manifests = Manifests(Cluster(nodes=manifests.cluster.nodes), not_ready_nodes=manifests.not_ready_nodes,
-                              node_cpu=manifests.node_cpu)
+                              node_cpu=manifests.node_cpu, node_max_pods=manifests.node_max_pods)
     _report(manifests.diagnostics)
     if any(d.severity is Severity.ERROR for d in manifests.diagnostics):
         raise InputError(Diagnostic("the starting objects have errors (above); fix them first", field="-f"))

@@ -173,6 +173,8 @@ class World:
     # facts the objects layer does not carry: Nodes' allocatable CPU in millicores (status.allocatable.cpu), and
     # the topology annotations of Services (service key -> (annotation, value) pairs), for Topology Aware Routing
     node_cpu: tuple[tuple[str, int], ...] = ()
+    # Nodes' status.allocatable.pods, for the scheduler; a Node left out takes scheduler.DEFAULT_MAX_PODS
+    node_max_pods: tuple[tuple[str, int], ...] = ()
     service_annotations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     last_ips: tuple[tuple[str, str], ...] = ()  # (pod CIDR, last address handed out), like host-local IPAM
     serial: int = 0  # the next creation serial number

@@ -1,7 +1,11 @@
 """Placing pods on nodes and giving them addresses, the way a plain cluster splits the work.
 
 The scheduler model spreads pods: the ready node with the fewest pods wins,
-ties broken by name, so a run is reproducible. Like kube-scheduler it knows
+ties broken by name, so a run is reproducible. A node holding as many pods as
+its status.allocatable.pods (the kubelet's maxPods, 110 unless the Node says
+otherwise) takes no more, as kube-scheduler's NodeResourcesFit filter refuses
+it; a pod no node takes stays Pending, unbound, and is tried again as the
+controllers run. Like kube-scheduler it knows
 nothing of pod CIDRs: a node whose range is full still gets pods. Addresses
 are the CNI's part, handed out when the kubelet creates a pod's sandbox: from
 the node's pod CIDR like the host-local IPAM plugin, the network address and
@@ -23,6 +27,7 @@ import netaddr
 from kubeproxy_sim.controllers.model import SimPod, World
 from kubeproxy_sim.objects.model import Node
 
+DEFAULT_MAX_PODS = 110  # the kubelet's --max-pods default, its Node's status.allocatable.pods when not given
 _SCAN_LIMIT = 1 << 16  # a scan bound: a /64 is never exhausted by a simulated cluster
 
 
@@ -84,18 +89,25 @@ class Ipam:
 
     def __init__(self, world: World) -> None:
         self.nodes = schedulable_nodes(world)
+        self.max_pods = dict(world.node_max_pods)
         self.by_name = {n.name: n for n in world.nodes}
         self.in_use = {ip for p in world.pods for ip in p.pod_ips}
         self.load = Counter(p.node_name for p in world.pods if p.node_name)
         self.last = dict(world.last_ips)
         self.ranges: dict[str, _Range] = {}
         self.full: set[str] = set()  # ranges found full in this batch (nothing is freed during one)
+        self.no_room = False  # every node found at its pod limit in this batch (loads only grow during one)
 
     def pick_node(self) -> Node | None:
-        """The node with the fewest pods (terminating ones still occupy it), then the first by name."""
-        if not self.nodes:
+        """The node with the fewest pods (terminating ones still occupy it), then the first by name, among those
+        below their pod limit; None when none is (the pod stays Pending)."""
+        if self.no_room:
             return None
-        return min(self.nodes, key=lambda n: (self.load[n.name], n.name))
+        room = [n for n in self.nodes if self.load[n.name] < self.max_pods.get(n.name, DEFAULT_MAX_PODS)]
+        if not room:
+            self.no_room = True
+            return None
+        return min(room, key=lambda n: (self.load[n.name], n.name))
 
     def _range(self, cidr: str) -> _Range:
         found = self.ranges.get(cidr)

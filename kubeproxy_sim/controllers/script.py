@@ -450,6 +450,7 @@ class Manifests:
     not_ready_nodes: frozenset[str] = frozenset()
     diagnostics: tuple[Diagnostic, ...] = ()
     node_cpu: tuple[tuple[str, int], ...] = ()  # Node name -> status.allocatable.cpu in millicores
+    node_max_pods: tuple[tuple[str, int], ...] = ()  # Node name -> status.allocatable.pods
     # Service key -> its topology annotations (topology-mode, the deprecated topology-aware-hints)
     service_annotations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     # Service key -> spec.ipFamilyPolicy as written (controllers.decode.family_policy); one left out is not given
@@ -489,12 +490,13 @@ def _same_pod(running: Any, pod: Any) -> bool:
 
 def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random.Random) -> Played:
     nodes_before = {n.name: n for n in world.nodes}
-    cpu_before = dict(world.node_cpu)
-    cpu = dict(manifests.node_cpu)
+    cpu_before, pods_before = dict(world.node_cpu), dict(world.node_max_pods)
+    cpu, max_pods = dict(manifests.node_cpu), dict(manifests.node_max_pods)
     if manifests.cluster.nodes:
-        world = W.put_nodes(world, manifests.cluster.nodes, manifests.not_ready_nodes, rng, cpu)
-    notes = [_applied("node", n.name, nodes_before.get(n.name) and (nodes_before[n.name], cpu_before.get(n.name)),
-                      (n, cpu.get(n.name))) for n in manifests.cluster.nodes]
+        world = W.put_nodes(world, manifests.cluster.nodes, manifests.not_ready_nodes, rng, cpu, max_pods)
+    notes = [_applied("node", n.name, nodes_before.get(n.name) and (nodes_before[n.name], cpu_before.get(n.name),
+                                                                     pods_before.get(n.name)),
+                      (n, cpu.get(n.name), max_pods.get(n.name))) for n in manifests.cluster.nodes]
     annotations = dict(manifests.service_annotations)
     policies, written = dict(manifests.family_policies), dict(manifests.ip_fields)
     for service in manifests.cluster.services:

@@ -616,17 +616,23 @@ def labelled(items: tuple[Service, ...] | tuple[SimPod, ...] | tuple[Deployment,
 
 
 def put_nodes(world: World, nodes: tuple[Node, ...], not_ready: frozenset[str], rng: random.Random,
-              cpu: Mapping[str, int] | None = None) -> World:
-    """Add or replace Nodes; readiness and allocatable CPU (millicores by name; a Node left out has none) as
-    given."""
+              cpu: Mapping[str, int] | None = None, max_pods: Mapping[str, int] | None = None) -> World:
+    """Add or replace Nodes; readiness, allocatable CPU (millicores by name; a Node left out has none) and
+    allocatable pods (by name; a Node left out takes the kubelet's default) as given."""
     names = {n.name for n in nodes}
     kept = tuple(n for n in world.nodes if n.name not in names)
     ready_now = world.not_ready_nodes - names | not_ready
-    given = cpu or {}
-    node_cpu = tuple((name, m) for name, m in world.node_cpu if name not in names)
-    node_cpu += tuple((n.name, given[n.name]) for n in nodes if n.name in given)
-    return settle(replace(world, nodes=(*kept, *nodes), not_ready_nodes=frozenset(ready_now), node_cpu=node_cpu),
-                  rng)
+    return settle(replace(world, nodes=(*kept, *nodes), not_ready_nodes=frozenset(ready_now),
+                          node_cpu=_node_facts(world.node_cpu, nodes, cpu or {}),
+                          node_max_pods=_node_facts(world.node_max_pods, nodes, max_pods or {})), rng)
+
+
+def _node_facts(before: tuple[tuple[str, int], ...], nodes: tuple[Node, ...],
+                given: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
+    """One per-Node fact after ``nodes`` are put: theirs replaced by what is given (a Node not given has none)."""
+    names = {n.name for n in nodes}
+    kept = tuple((name, value) for name, value in before if name not in names)
+    return kept + tuple((n.name, given[n.name]) for n in nodes if n.name in given)
 
 
 def put_slices(world: World, slices: tuple[EndpointSlice, ...]) -> World:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections import Counter
 
 import netaddr
 import pytest
@@ -165,13 +166,38 @@ def test_a_full_pod_cidr_leaves_pods_containercreating_and_the_other_node_s_pods
     assert len(sandbox_failures(w)[0].pods) == 7  # the set's replacement took one, a waiting pod the other
 
 
+THREE = (*NODES, node("node3", "10.244.2.0/24", "192.168.49.4", "zone-c"))
+
+
+def test_a_node_at_its_pod_limit_takes_no_more_and_the_rest_stay_pending() -> None:
+    """kube-scheduler's NodeResourcesFit refuses a node holding status.allocatable.pods pods: 3 nodes of 2 pods
+    each run 6 of 8 replicas, the other 2 stay Pending (unbound, no address, never ready) until room is made."""
+    rng = random.Random(0)
+    w = world(THREE, node_max_pods=(("node1", 2), ("node2", 2), ("node3", 2)))
+    w = W.advance(W.create_deployment(w, W.new_deployment("default", "web", [IMAGE_V1], 8, 8080), rng), 30, rng)
+    assert sorted(p.node_name or "" for p in w.pods) == ["", "", "node1", "node1", "node2", "node2", "node3", "node3"]
+    assert sorted(p.at(w.now).phase for p in w.pods) == ["Pending"] * 2 + ["Running"] * 6
+    assert all(not p.pod_ips and not p.ready(w.now) for p in w.pods if p.node_name is None)
+    # A node with room (a fourth, of the default 110) takes the waiting pods at once.
+    w = W.put_nodes(w, (node("node4", "10.244.3.0/24", "192.168.49.5", "zone-c"),), frozenset(), rng)
+    assert sorted(p.node_name for p in w.pods if p.node_name in ("node4", None)) == ["node4", "node4"]
+
+
+def test_the_default_pod_limit_is_the_kubelet_s_110() -> None:
+    rng = random.Random(0)
+    w = W.create_deployment(world(), W.new_deployment("default", "web", [IMAGE_V1], 230, 8080), rng)
+    assert sorted(Counter(p.node_name for p in w.pods).items(), key=str) == [
+        ("node1", 110), ("node2", 110), (None, 10)]
+
+
 def test_five_thousand_replicas_complete() -> None:
     """A burst far beyond every node's range: each pod costs O(1) (no pass over all pods or a full range per pod),
     so this finishes in about a second rather than minutes; the addresses stay unique."""
     from kubeproxy_sim.controllers.scheduler import sandbox_failures
 
     rng = random.Random(0)
-    w = W.create_deployment(world(), W.new_deployment("default", "web", [IMAGE_V1], 5000, 8080), rng)
+    w = world(node_max_pods=(("node1", 5000), ("node2", 5000)))
+    w = W.create_deployment(w, W.new_deployment("default", "web", [IMAGE_V1], 5000, 8080), rng)
     w = W.advance(w, 10, rng)
     assert len(w.pods) == 5000
     live = [ip for p in w.pods for ip in p.pod_ips]

@@ -695,6 +695,29 @@ def test_a_full_pod_cidr_is_warned_per_node_and_step_and_caps_no_other_node(
                         r"set: 10\.244\.0\.1-10\.244\.0\.14", warnings[0])
 
 
+def test_a_node_s_allocatable_pods_caps_what_is_scheduled_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """status.allocatable.pods is the scheduler's limit per node: 3 + 20 of 40 replicas run, the others stay
+    Pending and are no endpoints; a value that is no quantity is reported at its field and the node keeps 110."""
+    text = SMALL_NODES.replace("status: {addresses: [{address: 192.168.49.2, type: InternalIP}]}",
+                               "status: {addresses: [{address: 192.168.49.2, type: InternalIP}], "
+                               "allocatable: {pods: '3'}}")
+    text = text.replace("status: {addresses: [{address: 192.168.49.3, type: InternalIP}]}",
+                        "status: {addresses: [{address: 192.168.49.3, type: InternalIP}], allocatable: {pods: 20}}")
+    (tmp_path / "nodes.yaml").write_text(text)
+    script = _script(tmp_path, "create deployment web --image=nginx\nexpose deployment/web --port=80\n"
+                               "scale deployments/web --replicas=40\nwait 30s\n")
+    argv = ["scenario", script, "-f", str(tmp_path / "nodes.yaml"), "--hostname-override", "node1",
+            "--show", "endpoints", "-o", "json"]
+    assert run_cli(argv, monkeypatch) == 0
+    last = json.loads(capsys.readouterr().out)["steps"][-1]["endpoints"]
+    assert Counter(e["node"] for e in last) == {"node1": 3, "node2": 20}
+    (tmp_path / "nodes.yaml").write_text(text.replace("pods: 20", "pods: many"))
+    assert run_cli(argv, monkeypatch) == 1
+    captured = capsys.readouterr()
+    assert "status.allocatable.pods" in captured.err and "'many' is not a pod count" in captured.err
+
+
 def test_a_missed_progress_deadline_fails_the_step_as_kubectl_does_and_the_help_says_so(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """kubectl exits 1 on a rollout past its deadline: the step is shown (its error among the notes), the script
