@@ -114,7 +114,8 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
         "tracer's prediction with real connections: endpoints and shares, masquerading, REJECT/DROP as the "
         "socket sees them, each count against an exact binomial range, a chi-square over each flow's outcomes, "
         "at the whole run's --alpha as objects mode judges them; a flow whose ranges start at 0 (too few "
-        "connections) cannot tell and says so. Everything is removed at the end.",
+        "connections) cannot tell and says so, and fails the run (exit status 1) in both modes. Everything is "
+        "removed at the end.",
         epilog="flows file (YAML):\n  flows:\n  - {from: pod, to: 10.96.0.10:53, proto: udp, count: 200}\n"
         "  - {from: external, to: node:30080}\n  - {from: pod, to: '[fd00:10:96::10]:80'}   (an ip6tables-save)\n\n"
         "examples:\n"
@@ -387,7 +388,18 @@ def run_verify(args: argparse.Namespace) -> int:
                        severity=Severity.WARNING) for x in result.left_out], args)
     emit(result.as_json(), args.output,
          text=lambda: "\n".join(result.summary()) + "\n" + render_table(result.results) + "\n")
-    return 0 if result.ok else 1
+    return verify_status(result.ok, result.inconclusive, len(result.results), args,
+                         "run more connections: a larger --count (or a flows file's count), or neither, so each "
+                         "flow is sized")
+
+
+def verify_status(ok: bool, inconclusive: int, flows: int, args: argparse.Namespace, hint: str) -> int:
+    """A verify run's exit status: 0 only when every flow passed. A flow that cannot tell (a range starts at 0)
+    is no mismatch, but the run checked less than it says, so it is no pass either: 1, with a line saying why."""
+    if ok and inconclusive:
+        report([Diagnostic(f"{inconclusive} of {flows} flows cannot tell (a range starts at 0, so an outcome the "
+                           f"kernel never shows would pass); {hint}")], args)
+    return 0 if ok and not inconclusive else 1
 
 
 @contextlib.contextmanager
@@ -418,7 +430,7 @@ def _run_verify_objects(args: argparse.Namespace, name: str) -> int:
 
     from kubeproxy_sim.cli.options import load_inputs
     from kubeproxy_sim.kernel import env
-    from kubeproxy_sim.kernel.differential import DEFAULT_TIMEOUT, differential, load_flows, render_table
+    from kubeproxy_sim.kernel.differential import DEFAULT_TIMEOUT, N_MAX, differential, load_flows, render_table
     from kubeproxy_sim.kernel.state import state_dir
 
     if not args.filename and not args.scenario:
@@ -439,4 +451,6 @@ def _run_verify_objects(args: argparse.Namespace, name: str) -> int:
                               timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
                               progress=progress)
     emit(result.as_json(), args.output, text=lambda: render_table(result) + "\n")
-    return 0 if result.ok else 1
+    return verify_status(result.ok, result.inconclusive, len(result.flows), args,
+                         f"a share that small needs more than the {N_MAX} connections a flow is given (a larger "
+                         "--alpha needs fewer)")

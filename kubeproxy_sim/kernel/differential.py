@@ -863,18 +863,24 @@ class Report:
     def ok(self) -> bool:
         return all(f.agree for f in self.flows)
 
+    @property
+    def inconclusive(self) -> int:
+        """Flows that could not tell (a range starts at 0): not a difference, yet no pass either (exit status 1)."""
+        return sum(1 for f in self.flows if f.verdict == "inconclusive")
+
     def differences(self) -> list[FlowReport]:
         return [f for f in self.flows if not f.agree]
 
     def summary(self) -> str:
         bad = len(self.differences())
-        blind = sum(1 for f in self.flows if f.verdict == "inconclusive")
+        blind = self.inconclusive
         unsure = f", {blind} cannot tell" if blind else ""
         return (f"{len(self.flows)} flows: {len(self.flows) - bad - blind} agree, {bad} differ{unsure} "
                 f"(false alarm rate of the whole run at most {float(self.alpha):.2%})")
 
     def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "alpha": str(self.alpha), "notes": list(self.notes),
+        return {"ok": self.ok, "inconclusive": self.inconclusive, "alpha": str(self.alpha),
+                "notes": list(self.notes),
                 "skipped": [{"flow": s.flow, "reason": s.reason} for s in self.skipped],
                 "flows": [f.as_json() for f in self.flows]}
 

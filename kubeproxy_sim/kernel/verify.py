@@ -620,6 +620,11 @@ class Report:
     def ok(self) -> bool:
         return all(r.ok for r in self.results)
 
+    @property
+    def inconclusive(self) -> int:
+        """Flows that could not tell (a range starts at 0): not a mismatch, yet no pass either (exit status 1)."""
+        return sum(r.verdict == "inconclusive" for r in self.results)
+
     def warnings(self) -> list[str]:
         """One line per rule left out of the staged dump, naming its line."""
         return [f"{self.file}:{x.line}: warning: left out of the staged dump ({x.reason}): {x.rule}"
@@ -639,7 +644,7 @@ class Report:
                          f"{', '.join(str(x.line) for x in self.left_out)})")
         lines += list(self.notes)
         mismatches = sum(not r.ok for r in self.results)
-        blind = sum(r.verdict == "inconclusive" for r in self.results)
+        blind = self.inconclusive
         unsure = f", {blind} cannot tell (a range starts at 0: more connections needed)" if blind else ""
         lines.append(f"{len(self.results)} flows: {len(self.results) - mismatches - blind} ok, {mismatches} "
                      f"mismatched{unsure} (false alarm rate of the whole run at most {float(self.alpha):.2%})")
@@ -653,7 +658,8 @@ class Report:
                               for p in plan.topology.pods if p.ports},
                 "ipsets": list(self.ipsets), "nfacct": list(self.nfacct),
                 "left_out": [{"line": x.line, "rule": x.rule, "reason": x.reason} for x in self.left_out],
-                "notes": list(self.notes), "ok": self.ok, "flows": [r.as_json() for r in self.results]}
+                "notes": list(self.notes), "ok": self.ok, "inconclusive": self.inconclusive,
+                "flows": [r.as_json() for r in self.results]}
 
 
 def _notes(ruleset: Ruleset) -> list[str]:

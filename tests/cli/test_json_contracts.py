@@ -74,14 +74,14 @@ SCENARIO_STEP = {"step", "line", "command", "notes", "endpoints"}  # + rules | d
 SCENARIO_ENDPOINT = {"service", "port_name", "address", "port", "protocol", "state", "node", "zone", "pod"}
 SCENARIO_TABLE = {"name", "chains"}
 
-VERIFY_OBJECTS = {"ok", "alpha", "notes", "skipped", "flows"}
+VERIFY_OBJECTS = {"ok", "inconclusive", "alpha", "notes", "skipped", "flows"}
 VERIFY_OBJECTS_SKIPPED = {"flow", "reason"}
 VERIFY_OBJECTS_FLOW = {"from", "to", "proto", "kind", "service", "connections", "verdict", "why", "sticky", "exact",
                        "note", "outcomes"}
 VERIFY_OBJECTS_OUTCOME = {"outcome", "expected", "range", "observed", "ok"}
 
 VERIFY_DUMP = {"rules", "node_ips", "pod_subnets", "client_pod", "external_client", "endpoints", "ipsets", "nfacct",
-               "left_out", "notes", "ok", "flows"}
+               "left_out", "notes", "ok", "inconclusive", "flows"}
 VERIFY_DUMP_ENDPOINT = {"on_node", "ports"}
 VERIFY_DUMP_LEFT_OUT = {"line", "rule", "reason"}
 VERIFY_DUMP_FLOW = {"from", "source", "to", "proto", "kind", "service", "count", "verdict", "uncertain_rules",

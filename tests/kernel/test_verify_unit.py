@@ -558,6 +558,7 @@ def test_dump_mode_sizes_each_flow_so_a_never_reached_endpoint_differs(monkeypat
     assert "reply from 10.0.0.1:80 (saw 10.0.0.200): 0 of" in sized.note
     fixed = module.run_flow(predictor, flow, 100, 0.3, alpha)  # type: ignore[arg-type]
     assert fixed.ok and fixed.verdict == "inconclusive" and fixed.as_json()["verdict"] == "inconclusive"
+    assert module.Report("x", None, (), (), (), (fixed, sized)).inconclusive == 1  # type: ignore[arg-type]
     text = module.render_table([fixed])
     assert "CANNOT TELL" in text and "starts at 0" in text and "ok" not in text.split("\n")[1].split()
 
@@ -594,3 +595,36 @@ def render_table(results):
     from kubeproxy_sim.kernel.verify import render_table as render
 
     return render(results)
+
+
+@pytest.mark.parametrize(("blind", "why", "status", "said"), [
+    ((), (), 0, False),
+    (("reply from 10.244.0.3",), (), 1, True),
+    ((), ("reply from 10.244.0.3: 0 of 100, expected 1-40",), 1, False),
+])
+def test_a_flow_that_cannot_tell_fails_the_run_and_says_why(blind: tuple[str, ...], why: tuple[str, ...],
+                                                            status: int, said: bool, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A run with an inconclusive flow checked less than it says: exit status 1 and one line on stderr, while
+    `ok` keeps its meaning (no flow differs) and the new `inconclusive` key counts such flows."""
+    import argparse
+    import json
+
+    from kubeproxy_sim.cli import netns_cmd
+    from kubeproxy_sim.kernel import differential, env
+    from kubeproxy_sim.kernel.differential import Flow as ObjectsFlow
+    from kubeproxy_sim.kernel.differential import FlowReport, Report, Row
+
+    row = Row("reply from 10.244.0.3", Fraction(1, 2), 0 if blind else 1, 40, 20)
+    flows = (FlowReport(ObjectsFlow("node/node1", "10.96.0.1:80"), 40, (row,), False, True),
+             FlowReport(ObjectsFlow("node/node1", "10.96.0.2:80"), 40, (row,), False, True, why=why, blind=blind))
+    monkeypatch.setattr(differential, "differential", lambda *_a, **_k: Report(flows))
+    monkeypatch.setattr(env, "require", lambda: None)
+    parser = argparse.ArgumentParser()
+    netns_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["netns", "verify", "--scenario", "bootcamp", "--name", "t", "-o", "json"])
+    assert netns_cmd.run_verify(args) == status
+    captured = capsys.readouterr()
+    shown = json.loads(captured.out)
+    assert shown["ok"] is not bool(why) and shown["inconclusive"] == len(blind)
+    assert ("1 of 2 flows cannot tell (a range starts at 0" in captured.err) is said
