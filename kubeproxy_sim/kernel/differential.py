@@ -346,9 +346,16 @@ class Prediction:
             return seen
         out: Counter[Key] = Counter()
         for key, n in seen.items():
-            grouped = key[0] == "reply" and key[1] in self.groups
-            out[("group", self.groups[key[1]], key[2]) if grouped else key] += n
+            out[group_key(key, self.groups)] += n
         return out
+
+
+def group_key(key: Key, groups: Mapping[str, str]) -> Key:
+    """A reply from an endpoint of a large service's group (``groups``: endpoint -> group) as a reply from the
+    group, the source it saw kept; any other outcome as it is. Predictions and observations are grouped alike."""
+    if key[0] == "reply" and key[1] in groups:
+        return ("group", groups[key[1]], key[2])
+    return key
 
 
 def _spread(leaves: Mapping[Key, Fraction], outcomes_of: Callable[[Key], tuple[str, set[Key], Key]],

@@ -501,7 +501,7 @@ def _merged(expectations: Iterable[Expectation]) -> dict[tuple[str, ...], list[A
 def prediction_of(expectations: Iterable[Expectation], sticky: bool = False) -> Any:
     """The flow's :class:`~kubeproxy_sim.kernel.differential.Prediction`, so that both modes size and judge alike;
     a flow of more than LARGE_SERVICE endpoints has its endpoints grouped as objects mode groups them."""
-    from kubeproxy_sim.kernel.differential import LARGE_SERVICE, Prediction, fixed_groups
+    from kubeproxy_sim.kernel.differential import LARGE_SERVICE, Prediction, fixed_groups, group_key
 
     shares = {key: share for key, (_, share, _) in _merged(expectations).items() if share > 0}
     sticky = sticky and len(shares) > 1
@@ -512,7 +512,7 @@ def prediction_of(expectations: Iterable[Expectation], sticky: bool = False) -> 
         groups = dict(labels)
         grouped: dict[tuple[str, ...], Fraction] = {}
         for key, share in shares.items():
-            new = ("group", groups[key[1]], key[2]) if key[0] == "reply" else key
+            new = group_key(key, groups)
             grouped[new] = grouped.get(new, Fraction(0)) + share
         shares = grouped
     return Prediction(shares, sticky, True, "", groups)
@@ -530,7 +530,7 @@ def judge(flow: Flow, source: str, expectations: Iterable[Expectation], seen: Co
     ``sticky`` flow (ClientIP affinity: the first connection's endpoint is remembered for the client) is right
     when all its connections took one predicted outcome, whichever.
     """
-    from kubeproxy_sim.kernel.differential import check_counts
+    from kubeproxy_sim.kernel.differential import check_counts, group_key
 
     expectations = list(expectations)
     prediction = prediction_of(expectations, sticky)
@@ -538,7 +538,7 @@ def judge(flow: Flow, source: str, expectations: Iterable[Expectation], seen: Co
     if prediction.groups:  # a large service: its endpoints' rows become their groups' rows
         grouped: dict[tuple[str, ...], list[Any]] = {}
         for key, (outcomes, share, masq) in merged.items():
-            new = ("group", prediction.groups[key[1]], key[2]) if key[0] == "reply" and share > 0 else key
+            new = group_key(key, prediction.groups) if share > 0 else key
             entry = grouped.setdefault(new, [[], Fraction(0), masq])
             entry[0].extend(outcomes)
             entry[1] += share
