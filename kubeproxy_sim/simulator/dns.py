@@ -32,6 +32,7 @@ carry an EDNS0 OPT record, so CoreDNS's answer over UDP may be larger before it 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -251,17 +252,24 @@ def _edns0(options: Mapping[str, str | None]) -> bool:
     return any(name.startswith("edns0") for name in options)
 
 
+_ATOI = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")  # what strtol reads: blanks, at most one sign, digits
+
+
+def _atoi(text: str) -> int:
+    """C's atoi as glibc has it, ``(int) strtol(text, NULL, 10)``: the leading number (0 when there is none),
+    saturated to a 64-bit long, then cut to a 32-bit int."""
+    found = _ATOI.match(text)
+    number = max(-(1 << 63), min(int(found.group(1)) if found else 0, (1 << 63) - 1))
+    return (number + (1 << 31)) % (1 << 32) - (1 << 31)
+
+
 def _ndots(options: Mapping[str, str | None]) -> int:
-    """glibc's ndots from resolv.conf's options: ``ndots:N`` read as atoi (at most RES_MAXNDOTS; a negative
+    """glibc's ndots from resolv.conf's options: ``ndots:N`` read with atoi (at most RES_MAXNDOTS; a negative
     value wraps in its 4-bit field); an ``ndots`` without a value is written without ``:`` and ignored."""
     value = options.get("ndots")
     if not value:
         return GLIBC_NDOTS
-    text = value.strip()
-    sign = -1 if text.startswith("-") else 1
-    digits = text.lstrip("+-")
-    digits = digits[:len(digits) - len(digits.lstrip("0123456789"))] if digits else ""
-    number = sign * int(digits) if digits else 0
+    number = _atoi(value)
     return min(number, GLIBC_MAX_NDOTS) if number >= 0 else number & GLIBC_MAX_NDOTS
 
 

@@ -48,8 +48,12 @@ def test_dns_config_is_merged_after_the_policy_s_own_as_the_kubelet_merges_it():
 
 
 @pytest.mark.parametrize(("value", "ndots"), [("0", 0), ("3", 3), ("3x", 3), ("20", 15), ("abc", 0), ("-1", 15),
-                                              ("", 1)])
+                                              ("", 1), (" +7", 7), ("--5", 0), ("+-5", 0), ("- 5", 0),
+                                              ("4294967297", 1), ("99999999999999999999", 15),
+                                              ("-99999999999999999999", 0)])
 def test_ndots_is_read_as_glibc_reads_it(value, ndots):
+    """atoi: blanks, one sign, digits (a second sign ends the number at 0); strtol saturates to a long, and
+    atoi's int keeps its low 32 bits (4294967297 is 1; LONG_MAX is -1, wrapping to 15)."""
     assert _resolver(config=PodDNSConfig(options=(("ndots", value),))).ndots == ndots
 
 
