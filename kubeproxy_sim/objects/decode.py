@@ -68,7 +68,7 @@ def read_ip(report: Report, value: Any, path: str, *, what: str = "an IP address
         if isinstance(value, str):
             report.error(path, f"{quote(value)} is not {what}")
         else:
-            report.error(path, f"expected a string, got {report_type(value)}")
+            report.error(path, f"expected a string, got {described(value)}")
         return None
     if parsed.legacy:
         report.warn(path, f"{quote(value)} is a legacy address form; kube-proxy reads it as {parsed.text}")
@@ -83,11 +83,6 @@ def api_special_address(parsed: ParsedIP) -> str | None:
     if special is None and parsed.family is IPFamily.IPV6 and parsed.text[:2] == "ff" and parsed.text[3] == "2":
         return "a link-local multicast"  # (canonical text: the first group of an ff.. address has 4 digits)
     return special
-
-
-def report_type(value: object) -> str:
-    """'a string "x"', 'an integer 5', 'null': the type and the value, for "expected ..., got ..." messages."""
-    return described(value)
 
 
 # -- metadata ---------------------------------------------------------------------------------------
@@ -381,7 +376,7 @@ def _target_port(report: Report, raw: dict[str, Any], path: str, port: int | Non
     value = raw.get("targetPort")
     if value is None or value == 0 or value == "":
         if value is False:  # (False == 0) the API's decoder refuses a boolean for an int-or-string
-            report.error(path, f"expected a port number or name, got {report_type(value)}")
+            report.error(path, f"expected a port number or name, got {described(value)}")
             return None
         return port
     if type(value) is int or (type(value) is float and value.is_integer()):  # kubectl sends 8080.0 as 8080
@@ -392,7 +387,7 @@ def _target_port(report: Report, raw: dict[str, Any], path: str, port: int | Non
         report.error(path, f"{quote(value)} is not a port name; expected a number in 1-65535 "
                            'or a name of up to 15 lower-case letters, digits and "-" with at least one letter')
         return None
-    report.error(path, f"expected a port number or name, got {report_type(value)}")
+    report.error(path, f"expected a port number or name, got {described(value)}")
     return None
 
 

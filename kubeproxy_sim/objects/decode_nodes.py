@@ -12,7 +12,6 @@ from kubeproxy_sim.objects.decode import (
     read_enum,
     read_ip,
     read_protocol,
-    report_type,
 )
 from kubeproxy_sim.objects.model import ContainerPort, DNSPolicy, Node, NodeAddress, Origin, Pod, PodDNSConfig
 from kubeproxy_sim.objects.report import Report, described, quote
@@ -166,7 +165,7 @@ def _searches(report: Report, raw: dict[str, Any]) -> tuple[str, ...]:
     for i, item in enumerate(items):
         path = f"spec.dnsConfig.searches[{i}]"
         if type(item) is not str:
-            report.error(path, f"expected a string, got {report_type(item)}")
+            report.error(path, f"expected a string, got {described(item)}")
             continue
         problem = DNS1123_SUBDOMAIN.problem(item.removesuffix("."))  # a trailing dot is allowed
         if problem is not None:

@@ -19,7 +19,6 @@ from kubeproxy_sim.objects.decode import (
     object_name,
     read_enum,
     read_protocol,
-    report_type,
 )
 from kubeproxy_sim.objects.decode import check_metadata as _check_metadata
 from kubeproxy_sim.objects.mirror import (
@@ -39,7 +38,7 @@ from kubeproxy_sim.objects.model import (
     Origin,
 )
 from kubeproxy_sim.objects.overlap import repeated_addresses
-from kubeproxy_sim.objects.report import Report, quote
+from kubeproxy_sim.objects.report import Report, described, quote
 
 _ADDRESS_TYPES = {t.value: t for t in AddressType}
 _TRI = (None, True, False)
@@ -149,7 +148,7 @@ def _fast_endpoint(raw: Any, match: Any) -> Endpoint | None:
 def _endpoint(report: Report, raw: Any, index: int, address_type: AddressType | None) -> Endpoint | None:
     """One endpoint, every field checked and every problem reported."""
     if type(raw) is not dict:
-        report.error(f"endpoints[{index}]", f"expected a mapping, got {report_type(raw)}")
+        report.error(f"endpoints[{index}]", f"expected a mapping, got {described(raw)}")
         return None
     addresses = _endpoint_addresses(report, raw.get("addresses"), index, address_type)
     conditions = _conditions(report, raw.get("conditions"), index)
@@ -169,7 +168,7 @@ def _endpoint(report: Report, raw: Any, index: int, address_type: AddressType | 
 
 
 def _wrong_string(report: Report, path: str, value: Any) -> None:
-    report.error(path, f"expected a string, got {report_type(value)}")
+    report.error(path, f"expected a string, got {described(value)}")
 
 
 def _endpoint_addresses(report: Report, raw: Any, index: int,
@@ -180,7 +179,7 @@ def _endpoint_addresses(report: Report, raw: Any, index: int,
         if raw is None:
             report.error(path, "required; expected 1 to 100 addresses")
         else:
-            report.error(path, f"expected a list, got {report_type(raw)}")
+            report.error(path, f"expected a list, got {described(raw)}")
         return None
     if not 1 <= len(raw) <= MAX_ADDRESSES:
         report.error(path, f"has {len(raw)} addresses; expected 1 to {MAX_ADDRESSES}")
@@ -200,7 +199,7 @@ def _endpoint_addresses(report: Report, raw: Any, index: int,
 def _slice_address(report: Report, text: Any, path: str, address_type: AddressType | None) -> str | None:
     """One address checked against the slice's address type (FQDN addresses are names, kept as is)."""
     if type(text) is not str or not text:
-        report.error(path, f"expected an address, got {report_type(text)}")
+        report.error(path, f"expected an address, got {described(text)}")
         return None
     if address_type is AddressType.FQDN or address_type is None:
         return text
@@ -227,7 +226,7 @@ def _conditions(report: Report, raw: Any, index: int) -> EndpointConditions | No
         return _CONDITIONS[(None, None, None)]
     path = f"endpoints[{index}].conditions"
     if type(raw) is not dict:
-        report.error(path, f"expected a mapping, got {report_type(raw)}")
+        report.error(path, f"expected a mapping, got {described(raw)}")
         return None
     ready, serving, terminating = values = (raw.get("ready"), raw.get("serving"), raw.get("terminating"))
     if (ready is None or ready is True or ready is False) and \
@@ -236,7 +235,7 @@ def _conditions(report: Report, raw: Any, index: int) -> EndpointConditions | No
         return _CONDITIONS[values]
     for key, value in zip(("ready", "serving", "terminating"), values, strict=True):
         if value is not None and type(value) is not bool:
-            report.error(f"{path}.{key}", f"expected true or false, got {report_type(value)}")
+            report.error(f"{path}.{key}", f"expected true or false, got {described(value)}")
     return None
 
 
@@ -256,7 +255,7 @@ def _hints(report: Report, raw: dict[str, Any], index: int) -> tuple[tuple[str, 
         names = []
         for _, item_path, item in report.mappings(hints, key, f"{path}.{key}", what="a mapping with a name"):
             if type(item.get("name")) is not str or not (item["name"] or key == "forZones"):  # see below
-                report.error(f"{item_path}.name", f"required; expected a name, got {report_type(item.get('name'))}")
+                report.error(f"{item_path}.name", f"required; expected a name, got {described(item.get('name'))}")
             else:
                 names.append(item["name"])
         out.append(tuple(names))
