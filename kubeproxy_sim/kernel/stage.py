@@ -349,25 +349,21 @@ def failing_line(stderr: str) -> tuple[int | None, str]:
     return number, next((s for s in said if s), RESTORE_PREFIX.sub("", stderr.strip()).strip()) or NO_REASON
 
 
-def load_dump(netns_name: str, text: str, file: str, lines: list[str] | None = None,
-              family: int = 4, facts: DumpFacts | None = None) -> tuple[str, list[LeftOut]]:
-    """iptables-restore (ip6tables-restore) the dump; each rule the kernel refuses is left out and the load
-    retried. ``facts``: the dump's (:func:`read_dump`), whose recorded jumps name the rules to leave out for a
-    chain the dump never declares; without them the text is parsed once, when the kernel first names one."""
+def load_dump(netns_name: str, text: str, file: str, facts: DumpFacts,
+              lines: list[str] | None = None) -> tuple[str, list[LeftOut]]:
+    """iptables-restore (ip6tables-restore, by the family of ``facts``) the dump's ``lines`` (default: its text's);
+    each rule the kernel refuses is left out and the load retried. ``facts``: the dump's (:func:`read_dump`),
+    whose recorded jumps name the rules to leave out for a chain the dump never declares."""
     lines = text.splitlines() if lines is None else lines
     left: list[LeftOut] = []
-    tool = "iptables-restore" if family == 4 else "ip6tables-restore"
+    tool = "iptables-restore" if facts.family == 4 else "ip6tables-restore"
     for _ in range(MAX_LOAD_ATTEMPTS):
         staged = "\n".join(lines) + "\n"
         done = nsexec.run(netns_name, [tool, "-w", "5"], stdin=staged)
         if done.returncode == 0:
             return staged, left
         number, complaint = failing_line(done.stderr)
-        if facts is None and UNDECLARED_CHAIN.search(complaint):
-            from kubeproxy_sim.netfilter.codec import parse_ruleset
-
-            facts = read_dump(parse_ruleset(text, file=file, ipv6=family == 6))
-        jumps = _jumps_to_undeclared(lines, number, complaint, facts.jumps if facts is not None else {})
+        jumps = _jumps_to_undeclared(lines, number, complaint, facts.jumps)
         if jumps:
             left += [out for n in jumps if (out := _leave_out(lines, n, f"this kernel refused it: {complaint}"))]
             continue
@@ -418,7 +414,7 @@ def stage(plan: StagePlan, text: str, file: str, directory: Path) -> Staged:
             _answer_unknown(plan)
             lines = text.splitlines()
             sets, counters, left = _prepare_sets(plan, lines)
-            staged, refused = load_dump(plan.node.netns, text, file, lines, topo.family, plan.facts)
+            staged, refused = load_dump(plan.node.netns, text, file, plan.facts, lines)
             state["servers"] = build.start_servers(topo)
             write_state(directory, state)
     except KubeproxySimError:

@@ -272,11 +272,12 @@ def _scratch(name: str) -> Iterator[str]:
 def test_a_jump_to_an_undeclared_chain_is_left_out_by_the_kernel_s_own_restore(kernel: None, run_tag: str) -> None:
     """QA-kernel 7 against this machine's iptables-restore (iptables-nft reports it at COMMIT, legacy at the rule)."""
     from kubeproxy_sim.kernel import nsexec
-    from kubeproxy_sim.kernel.stage import load_dump
+    from kubeproxy_sim.kernel.stage import load_dump, read_dump
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
 
     with _scratch(f"kpsim-{run_tag}-undecl.n0") as scratch:
         text = "*filter\n:FOO - [0:0]\n-A FOO -j ACCEPT\n-A FOO -p tcp -j KUBE-NOPE\nCOMMIT\n"
-        _, left = load_dump(scratch, text, "bad.rules")
+        _, left = load_dump(scratch, text, "bad.rules", read_dump(parse_ruleset(text)))
         assert [(x.line, x.rule) for x in left] == [(4, "-A FOO -p tcp -j KUBE-NOPE")]
         assert "KUBE-NOPE" in left[0].reason
         saved = nsexec.run(scratch, ["iptables-save", "-t", "filter"]).stdout
@@ -288,11 +289,12 @@ def test_a_rule_closing_a_jump_circle_is_left_out_with_what_the_kernel_said(kern
     """QA-dumps 4: the reason was empty ('this kernel refused it: '), iptables-nft's banner line read as the
     complaint; now it is the line after it (or a fixed one when restore says nothing)."""
     from kubeproxy_sim.kernel import nsexec
-    from kubeproxy_sim.kernel.stage import load_dump
+    from kubeproxy_sim.kernel.stage import load_dump, read_dump
+    from kubeproxy_sim.netfilter.codec import parse_ruleset
 
     with _scratch(f"kpsim-{run_tag}-loop.n0") as scratch:
         text = "*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n-A INPUT -j A\n-A A -j A\nCOMMIT\n"
-        _, left = load_dump(scratch, text, "loop.rules")
+        _, left = load_dump(scratch, text, "loop.rules", read_dump(parse_ruleset(text)))
         assert [(x.line, x.rule) for x in left] == [(5, "-A A -j A")]
         reason = left[0].reason.removeprefix("this kernel refused it: ")
         assert reason != left[0].reason and reason.strip() and "nf_tables" not in reason, left[0].reason

@@ -472,7 +472,8 @@ def test_a_jump_to_an_undeclared_chain_is_left_out_at_its_own_line(monkeypatch: 
         return subprocess.CompletedProcess(argv, 0, "", "")
 
     monkeypatch.setattr(stage.nsexec, "run", restore)
-    staged, left = stage.load_dump("kpsim-x.n0", UNDECLARED_JUMP, "bad.rules")
+    facts = read_dump(parse_ruleset(UNDECLARED_JUMP))
+    staged, left = stage.load_dump("kpsim-x.n0", UNDECLARED_JUMP, "bad.rules", facts)
     assert [(x.line, x.rule, x.reason) for x in left] == [
         (8, "-A FOO -j BAR", "this kernel refused it: Chain 'BAR' does not exist"),
         (9, "-A FOO -p tcp -m tcp --dport 80 -g BAR", "this kernel refused it: Chain 'BAR' does not exist")]
@@ -509,7 +510,7 @@ def test_the_jumps_to_an_undeclared_chain_are_read_once_with_the_dump(monkeypatc
                                            f"not exist\nError occurred at line: {commit}\n")
 
     monkeypatch.setattr(stage.nsexec, "run", restore)
-    staged, left = stage.load_dump("kpsim-x.n0", text, "bad.rules", facts=facts)
+    staged, left = stage.load_dump("kpsim-x.n0", text, "bad.rules", facts)
     why = "this kernel refused it: Chain 'BAR' does not exist"
     assert [(x.line, x.rule, x.reason) for x in left] == [
         (8, "-A FOO -j BAR", why), (9, "-A FOO -p tcp -m tcp --dport 80 -g BAR", why), (3, "-A FOO -j BAR", why)]
