@@ -453,6 +453,14 @@ class SimulatorSide:
     def _leaves_to(self, client: Any, dst: str, port: int, proto: str, weight: Fraction,
                    out: defaultdict[Key, Fraction]) -> None:
         """The ways ``weight`` of the client's first packets to ``dst``:``port`` end, into ``out``."""
+        from kubeproxy_sim.netfilter.packet import loopback, parse_address
+
+        if client.kind == "pod" and loopback(*parse_address(dst)):  # never leaves the pod (see own_loopback)
+            answer = self.plain.own_loopback(client.pod, proto, port)  # names the target unless it names a failure
+            key: Key = ("fail", fail_class(answer.failure.reason, proto, sent_locally=False, hook=None)) \
+                if answer.failure else ("target", answer.target or "", "")  # no entry node, as its connection has
+            out[key] += weight
+            return
         entries = self.entries(self.plain, client, dst, port, proto)
         if not entries:  # an outside client's packet the router has no way for (a pod or a node always has one)
             out[("fail", fail_class("NO_ROUTE", proto, sent_locally=False, hook=None))] += weight
@@ -480,14 +488,15 @@ class SimulatorSide:
                 self._follow(client, entry, nxt, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, out,
                              depth + 1)
                 continue
-            out[self._leaf(entry, value, ip, port, proto)] += p
+            out[self._leaf(entry, node, value, ip, port, proto)] += p
 
-    def _leaf(self, entry: str, value: int, ip: str, port: int, proto: str) -> Key:
-        """Who the packet ends at: an answering workload (mapped later), or why nobody answers."""
+    def _leaf(self, entry: str, node: str, value: int, ip: str, port: int, proto: str) -> Key:
+        """Who the packet ends at on ``node`` (whose loopback addresses are its own): an answering workload
+        (mapped later), or why nobody answers."""
         from kubeproxy_sim.simulator.network import Failure
 
         sim = self.plain
-        served = sim.server_at(ip, port, proto)
+        served = sim.server_at(ip, port, proto, node=node)
         if isinstance(served, Failure):
             return ("fail", fail_class(served.reason, proto, sent_locally=False, hook=None))
         if served is not None:

@@ -173,6 +173,22 @@ def test_a_pod_s_packet_leaving_by_another_node_agrees_with_kernel(kernel: None,
     assert not _ours(f"{run_tag}-d2hop")
 
 
+def test_loopback_destinations_agree_with_kernel(kernel: None, run_tag: str, state_dir: Path) -> None:
+    """A node's loopback is its own (nothing listens: refused, TCP and UDP); a pod's never leaves the pod, which
+    answers itself or refuses. The differential predicted "unreachable" and "no answer"."""
+    from kubeproxy_sim.kernel.differential import REFUSED, Flow
+
+    cluster, config = small_cluster()
+    flows = [Flow("node/node2", "127.0.0.1:9999"), Flow("node/node2", "127.0.0.1:9999", proto="udp"),
+             Flow("pod/default/web-a", "127.0.0.1:8080"), Flow("pod/default/web-a", "127.0.0.1:9999")]
+    report = differential(cluster, config, state_dir, name=f"{run_tag}-dlo", flows=flows, alpha=ALPHA)
+    _check(report, "loopback")
+    refused = [(outcome_text(("fail", REFUSED)), 1)]
+    assert [[(r.outcome, r.share) for r in f.rows] for f in report.flows] == \
+        [refused, refused, [(outcome_text(("reply", "127.0.0.1", "127.0.0.1")), 1)], refused]
+    assert not _ours(f"{run_tag}-dlo")
+
+
 PLACED = """
 ---
 apiVersion: v1

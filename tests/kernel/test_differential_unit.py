@@ -190,6 +190,19 @@ def test_outside_to_a_cluster_ip_is_unreachable_on_both_sides() -> None:
     assert sims.predict(Flow("external", "10.96.0.10:80", "udp")).shares == {("fail", SILENCE): 1}
 
 
+
+def test_a_loopback_destination_is_the_sender_s_own() -> None:
+    """A node's packet to its loopback ends at the node itself (nothing listens there: refused, over UDP too); a
+    pod's never leaves the pod, which answers itself (as send; was: unreachable, or no answer)."""
+    cluster, config = small_cluster()
+    full, _ = with_clients(cluster, config, ["node1", "node2"])
+    sims = SimulatorSide(full, config)
+    for proto in ("tcp", "udp"):
+        assert sims.predict(Flow("node/node2", "127.0.0.1:9999", proto)).shares == {("fail", REFUSED): 1}
+    assert sims.predict(Flow("pod/default/web-a", "127.0.0.1:8080")).shares == \
+        {("reply", "127.0.0.1", "127.0.0.1"): 1}
+    assert sims.predict(Flow("pod/default/web-a", "127.0.0.1:9999")).shares == {("fail", REFUSED): 1}
+
 GONE = "192.0.2.99"  # a stale endpoint's address: its host is gone, no node, pod or outside host has it
 TWO_HOP = f"""
 ---
@@ -291,6 +304,7 @@ def test_ipv6_flows_use_brackets_and_ipv6_clients() -> None:
     spread = sims.predict(Flow("node/node1", "[fd00:10:96::10]:80"))
     assert spread.shares == {("reply", "fd00:10:244:1::10", "2001:db8:0:1::10"): HALF,
                              ("reply", "fd00:10:244:2::10", "2001:db8:0:1::10"): HALF}
+    assert sims.predict(Flow("node/node2", "[::1]:9999")).shares == {("fail", REFUSED): 1}  # its own loopback
 
 
 # --------------------------------------------------------------------------- large services
