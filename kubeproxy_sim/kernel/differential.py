@@ -69,7 +69,7 @@ from kubeproxy_sim.analysis import stats
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 from kubeproxy_sim.kernel.dnsquery import TCP_RETRY
 from kubeproxy_sim.kernel.verify import Origin, binomial_range, queued, read_flow_entries, verdict_hook
-from kubeproxy_sim.netfilter.packet import host_port, split_endpoint
+from kubeproxy_sim.netfilter.packet import host_port
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
@@ -390,7 +390,6 @@ class SimulatorSide:
 
         plain = dataclasses.replace(cluster, services=tuple(
             dataclasses.replace(s, session_affinity=SessionAffinity.NONE) for s in cluster.services))
-        self.cluster = cluster
         self.plain = Simulator(plain, config, rng=random.Random(seed))
         self.real = Simulator(cluster, config, rng=random.Random(seed + 1))
         self.rng = random.Random(seed + 2)
@@ -559,7 +558,7 @@ class SimulatorSide:
             return key[1], mapping.get((key[1], key[2]), set()), ("reply", key[1], "?")
 
         shares, exact, notes = _spread(leaves, endpoint, f"{MC_MAX} simulated connections")
-        sticky = self._sticky(flow) and sum(1 for p in shares.values() if p > 0) > 1
+        sticky = sum(1 for p in shares.values() if p > 0) > 1 and self._sticky(flow)
         return Prediction({k: v for k, v in shares.items() if v > 0}, sticky, exact, "; ".join(notes))
 
     def _predict_grouped(self, flow: Flow, leaves: Mapping[Key, Fraction]) -> Prediction:
@@ -575,7 +574,7 @@ class SimulatorSide:
 
         shares, exact, notes = _spread(leaves, group, "simulated connections")
         ips = {pods[n].ip: g for n, g in label.items()}
-        sticky = self._sticky(flow) and sum(1 for p in shares.values() if p > 0) > 1
+        sticky = sum(1 for p in shares.values() if p > 0) > 1 and self._sticky(flow)
         return Prediction({k: v for k, v in shares.items() if v > 0}, sticky, exact, "; ".join(notes), ips)
 
     def _group_outcomes(self, flow: Flow, label: dict[str, str]) -> dict[str, set[Key]]:
@@ -598,22 +597,14 @@ class SimulatorSide:
         return found
 
     def _sticky(self, flow: Flow) -> bool:
-        """Whether the flow's destination is a Service with ClientIP affinity."""
-        svc = service_of(self.cluster, self.plain, flow)
-        return svc is not None and svc.session_affinity is SessionAffinity.CLIENT_IP
+        """Whether the flow's first packet, traced through the cluster as given, records its client for ClientIP
+        affinity (the DNAT rule of the service port's endpoint sets the client in that port's recent list), so
+        its later connections keep one endpoint. Read off the trace, not the Services: a name, a loopback NodePort
+        and an address and port a TCP and a UDP Service share are each judged by the service port that took them."""
+        from kubeproxy_sim.simulator.send import STICKY, expected_shares
 
-
-def service_of(cluster: Cluster, sim: Any, flow: Flow) -> Service | None:
-    """The Service a destination belongs to (cluster IP, externalIP, LoadBalancer IP or a node's NodePort)."""
-    host, port = split_endpoint(flow.dst)
-    if host.startswith("node/"):
-        return next((s for s in cluster.services for p in s.ports if p.node_port == port), None)
-    addresses = lambda s: {*s.cluster_ips, *s.external_ips, *(i.ip for i in s.load_balancer_ingress)}  # noqa: E731
-    found = next((s for s in cluster.services if host in addresses(s) and any(p.port == port for p in s.ports)),
-                 None)
-    if found is None and any(host in n.addresses for n in sim.topology.nodes):
-        found = next((s for s in cluster.services for p in s.ports if p.node_port == port), None)
-    return found
+        client, target = self._resolve(self.real, flow)
+        return expected_shares(self.real, client, target, flow.proto).get(STICKY, Fraction(0)) > 0
 
 
 def fixed_groups(endpoints: Sequence[tuple[str, str, str]], total: int = GROUPS) -> dict[str, str]:

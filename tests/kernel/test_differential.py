@@ -189,6 +189,21 @@ def test_loopback_destinations_agree_with_kernel(kernel: None, run_tag: str, sta
     assert not _ours(f"{run_tag}-dlo")
 
 
+def test_affinity_is_judged_by_the_service_port_that_took_the_flow(kernel: None, run_tag: str,
+                                                                    state_dir: Path) -> None:
+    """A ClientIP Service reached by name or by a loopback NodePort keeps one endpoint in the kernel, as predicted;
+    a UDP Service without affinity spreads even where a ClientIP TCP Service shares its externalIP and port
+    (was: names and loopback NodePorts judged spread, the UDP flow judged sticky)."""
+    from tests.kernel.test_differential_unit import AFFINITY, AFFINITY_FLOWS
+    from tests.kernel.test_send_dns import CONFIG, OBJECTS, _cluster
+
+    report = differential(_cluster(OBJECTS + AFFINITY), CONFIG, state_dir, name=f"{run_tag}-daff",
+                          flows=list(AFFINITY_FLOWS), alpha=ALPHA)
+    _check(report, "affinity")
+    assert {f.flow: f.sticky for f in report.flows} == AFFINITY_FLOWS
+    assert not _ours(f"{run_tag}-daff")
+
+
 PLACED = """
 ---
 apiVersion: v1

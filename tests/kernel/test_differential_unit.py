@@ -203,6 +203,76 @@ def test_a_loopback_destination_is_the_sender_s_own() -> None:
         {("reply", "127.0.0.1", "127.0.0.1"): 1}
     assert sims.predict(Flow("pod/default/web-a", "127.0.0.1:9999")).shares == {("fail", REFUSED): 1}
 
+
+AFFINITY = """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: aff, namespace: default}
+spec:
+  type: NodePort
+  clusterIP: 10.96.0.23
+  sessionAffinity: ClientIP
+  ports: [{name: t, port: 80, targetPort: 8080, protocol: TCP, nodePort: 30023},
+          {name: u, port: 81, targetPort: 8081, protocol: UDP, nodePort: 30024}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: aff-1, namespace: default, labels: {kubernetes.io/service-name: aff}}
+addressType: IPv4
+endpoints: [{addresses: [10.244.0.30], nodeName: node1}, {addresses: [10.244.0.31], nodeName: node1}]
+ports: [{name: t, port: 8080, protocol: TCP}, {name: u, port: 8081, protocol: UDP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: dns-tcp, namespace: default}
+spec:
+  clusterIP: 10.96.0.60
+  externalIPs: [192.0.2.60]
+  sessionAffinity: ClientIP
+  ports: [{name: d, port: 53, targetPort: 5353, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: dns-udp, namespace: default}
+spec:
+  clusterIP: 10.96.0.61
+  externalIPs: [192.0.2.60]
+  ports: [{name: d, port: 53, targetPort: 5353, protocol: UDP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: dns-tcp-1, namespace: default, labels: {kubernetes.io/service-name: dns-tcp}}
+addressType: IPv4
+endpoints: [{addresses: [10.244.0.40], nodeName: node1}, {addresses: [10.244.0.41], nodeName: node1}]
+ports: [{name: d, port: 5353, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: dns-udp-1, namespace: default, labels: {kubernetes.io/service-name: dns-udp}}
+addressType: IPv4
+endpoints: [{addresses: [10.244.0.42], nodeName: node1}, {addresses: [10.244.0.43], nodeName: node1}]
+ports: [{name: d, port: 5353, protocol: UDP}]
+"""
+"""Added to test_send_dns's cluster (kube-dns answers names): a ClientIP NodePort Service of a TCP and a UDP port,
+and a TCP Service with ClientIP and a UDP one without that share an externalIP and port."""
+AFFINITY_FLOWS = {  # flow -> whether it is sticky
+    Flow("pod/default/first", "aff:81", "udp"): True,  # a name
+    Flow("pod/default/first", "aff.default:80"): True,
+    Flow("node/node1", "127.0.0.1:30023"): True,  # a loopback NodePort
+    Flow("external", "192.0.2.60:53", "udp"): False,  # the UDP port's Service has no affinity
+    Flow("external", "192.0.2.60:53"): True,
+}
+
+
+def test_a_flow_is_sticky_when_the_service_port_that_took_it_has_affinity() -> None:
+    """Read off the flow's own trace (was: a lookup by address and port that missed names and loopback NodePorts
+    and ignored the protocol)."""
+    from tests.kernel.test_send_dns import CONFIG, OBJECTS, _cluster
+
+    sims = SimulatorSide(_cluster(OBJECTS + AFFINITY), CONFIG)
+    assert {flow: sims.predict(flow).sticky for flow in AFFINITY_FLOWS} == AFFINITY_FLOWS
+
 GONE = "192.0.2.99"  # a stale endpoint's address: its host is gone, no node, pod or outside host has it
 TWO_HOP = f"""
 ---
