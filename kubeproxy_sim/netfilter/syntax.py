@@ -40,6 +40,40 @@ TARGET_EXTENSIONS = frozenset(
 options. Any other name after -j or -g (ACCEPT, DROP, RETURN, QUEUE, a user chain) is a verdict or a jump, which
 takes none: an option after it that no loaded match knows is refused (``unknown option "--foo"``)."""
 _EXTENSION_PATTERN = "(?:" + "|".join(sorted(TARGET_EXTENSIONS)) + ")"
+TARGET_OPTION_FLAGS: dict[str, frozenset[str]] = {
+    name: frozenset(flags.split())
+    for name, flags in {
+        "DNAT": "--to-destination --random --random-fully --persistent",
+        "SNAT": "--to-source --random --random-fully --persistent",
+        "MASQUERADE": "--to-ports --random --random-fully",
+        "REDIRECT": "--to-ports --random",
+        "NETMAP": "--to",
+        "MARK": "--set-mark --set-xmark --and-mark --or-mark --xor-mark",
+        "CONNMARK": "--set-mark --set-xmark --save-mark --restore-mark --and-mark --or-mark --xor-mark --mask"
+        " --nfmask --ctmask",
+        "LOG": "--log-level --log-prefix --log-tcp-sequence --log-tcp-options --log-ip-options --log-uid"
+        " --log-macdecode",
+        "NFLOG": "--nflog-group --nflog-prefix --nflog-range --nflog-size --nflog-threshold",
+        "NFQUEUE": "--queue-num --queue-balance --queue-bypass --queue-cpu-fanout --fail-open",
+        "REJECT": "--reject-with",
+        "CT": "--notrack --ctevents --expevents --helper --timeout --zone --zone-orig --zone-reply",
+        "TCPMSS": "--set-mss --clamp-mss-to-pmtu",
+        "TPROXY": "--on-port --on-ip --tproxy-mark",
+        "SET": "--add-set --del-set --map-set --timeout --exist --map-mark --map-prio --map-queue",
+        "TTL": "--ttl-set --ttl-dec --ttl-inc",
+        "HL": "--hl-set --hl-dec --hl-inc",
+        "DSCP": "--set-dscp --set-dscp-class",
+        "TOS": "--set-tos --and-tos --or-tos --xor-tos",
+        "CLASSIFY": "--set-class",
+        "CHECKSUM": "--checksum-fill",
+        "NOTRACK": "",
+        "TRACE": "",
+    }.items()
+}
+"""The options of the target extensions modelled here. iptables gives an option to the extension loaded last that
+knows it (each one's options go first in getopt's table): after ``-j DNAT``, DNAT's own, but ``--dport`` to the
+protocol's match (loaded when no extension knows it). A target not listed takes what no loaded match knows."""
+_TARGET_OPTIONS_ANY = frozenset().union(*TARGET_OPTION_FLAGS.values())
 
 # Options each modelled match module accepts. A module missing here is kept
 # verbatim and takes every option that follows it.
@@ -895,10 +929,7 @@ class _Interpreter:
             self.modules_before_target = len(self.modules)
         elif flag in BUILTIN_FLAGS:
             self.builtin(BUILTIN_FLAGS[flag], negated)
-        elif self.target is not None and takes_options(self.target.name) \
-                and self._owner(flag, self.modules_before_target, False) is None:
-            # iptables takes options in any order: after -j, an option belongs to the
-            # target unless a match loaded after the target knows it.
+        elif self.target is not None and takes_options(self.target.name) and self.target_owns(flag):
             args = self.args(flag)[0]
             if port_kind(flag, self.target.name) is not None:
                 args = self.check_values(flag, self.target.name, args, 1)
@@ -917,6 +948,24 @@ class _Interpreter:
                 name = FLAG_ALIASES.get(flag, flag)
                 args = self.check_values(flag, owner, args, 0 if flag in ZERO_ARG_FLAGS else VALUE_COUNTS.get(name, 1))
             self.options.append(Option(FLAG_ALIASES.get(flag, flag), args, negated or old_negation, owner))
+
+    def target_owns(self, flag: str) -> bool:
+        """Whether an option after an extension target is the target's: iptables takes options in any order and
+        gives each to the extension loaded last that knows it (:data:`TARGET_OPTION_FLAGS`), so a match loaded
+        after the target comes first, then the target, then the matches before it and the protocol's own
+        (``-p tcp -j DNAT --to-destination 1.2.3.4 --dport 80`` is the tcp match's ``--dport``)."""
+        assert self.target is not None
+        if self._owner(flag, self.modules_before_target, False) is not None:
+            return False
+        name = self.target.name
+        known = TARGET_OPTION_FLAGS.get(name)
+        if known is not None and flag in known:
+            return True
+        if self._owner(flag) is None:
+            return True
+        if name.startswith(HOLE) and flag in _TARGET_OPTIONS_ANY:  # whose it is depends on the name: each rule's
+            raise self.error("option of either the target or a match", flag, "a named target")  # (general path)
+        return False
 
     def check_values(self, flag: str, owner: str, args: tuple[str, ...], count: int) -> tuple[str, ...]:
         """The values, refused as iptables refuses them: a word more or less than ``flag`` takes, a port that is

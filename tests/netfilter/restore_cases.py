@@ -114,6 +114,27 @@ JUMP_OPTIONS = [
          saved=("[0:0] -A INPUT -j LOG --log-prefix x",)),
 ]
 
+NAT = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+
+
+def nat_with(*lines: str) -> str:
+    return NAT + "".join(line + "\n" for line in lines) + "COMMIT\n"
+
+
+TARGET_OPTIONS = [
+    # an option goes to the extension loaded last that knows it: one the target does not know, to the matches
+    # before it or to the protocol's own match (loaded then)
+    Case("protocol's port after DNAT", nat_with("-A PREROUTING -p tcp -j DNAT --to-destination 1.2.3.4 --dport 80"),
+         saved=("[0:0] -A PREROUTING -p tcp -m tcp --dport 80 -j DNAT --to-destination 1.2.3.4",)),
+    Case("protocol's port after MARK", filter_with("-A INPUT -p tcp -j MARK --set-xmark 0x1/0x1 --dport 80"),
+         saved=("[0:0] -A INPUT -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x1/0x1",)),
+    Case("--syn after MARK", filter_with("-A INPUT -p tcp -j MARK --set-xmark 0x1/0x1 --syn"),
+         saved=("[0:0] -A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j MARK --set-xmark 0x1/0x1",)),
+    Case("protocol's port after MARK, a match between",
+         filter_with("-A INPUT -p udp -m mark --mark 0x1 -j MARK --set-xmark 0x2/0xffffffff --sport 5"),
+         saved=("[0:0] -A INPUT -p udp -m mark --mark 0x1 -m udp --sport 5 -j MARK --set-xmark 0x2/0xffffffff",)),
+]
+
 
 def port_case(rule: str, saved: str | None = None) -> Case:
     """``-A INPUT RULE -j ACCEPT``: refused at its line, or saved back as ``-A INPUT SAVED -j ACCEPT``."""
@@ -198,4 +219,4 @@ PORT_NAMES = [
     port_case("-p tcp -m conntrack ! --ctorigdstport domain", "-p tcp -m conntrack ! --ctorigdstport 53"),
 ]
 
-ALL_CASES = [*CHAINS_TWICE, *COUNTERS, *JUMP_OPTIONS, *PORT_NAMES]
+ALL_CASES = [*CHAINS_TWICE, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS, *PORT_NAMES]

@@ -100,6 +100,29 @@ def test_the_shape_of_an_optioned_target_vouches_only_for_target_extensions() ->
     assert refusal(text).line == 7
 
 
+def test_a_protocol_s_option_after_an_extension_target_is_the_protocol_match_s() -> None:
+    """iptables-legacy-restore v1.8.9 saves ``-p tcp -j REJECT --reject-with tcp-reset --dport 80`` as ``-p tcp -m tcp
+    --dport 80 -j REJECT ...``: a trace of port 81 skips the rule (the parser gave --dport to REJECT, which then
+    took every port)."""
+    text = filter_with("-A INPUT -p tcp -j REJECT --reject-with tcp-reset --dport 80")
+    tracer = Tracer(parse_ruleset(text), NodeContext.of(["10.0.0.2"]))
+    verdicts = [tracer.trace(Packet.of("tcp", "10.0.0.1", "10.0.0.2", port, 40000)).outcomes[0].verdict
+                for port in (80, 81)]
+    assert verdicts == ["REJECT", "ACCEPT"]
+
+
+def test_an_option_both_know_goes_to_the_one_loaded_last_rule_by_rule() -> None:
+    """Two rules of one shape whose target decides the owner: iptables-legacy-restore v1.8.9 gives ``--mask`` to
+    CONNMARK after ``-m recent`` (``--nfmask 0x1 --ctmask 0x1``), but to recent after MARK, which lacks it."""
+    rule = "-A INPUT -m recent --name x --set -j {} --set-mark 1 --mask 0x1"
+    chain = parse_ruleset(filter_with(rule.format("CONNMARK"), rule.format("MARK"))).tables[0].chain("INPUT")
+    assert chain is not None
+    owners = [[(o.flag, o.module) for o in r.parsed.options if o.flag == "--mask"] or
+              [(o.flag, r.parsed.target.name) for o in r.parsed.target.options if o.flag == "--mask"]
+              for r in chain.rules if r.parsed.target is not None]
+    assert owners == [[("--mask", "CONNMARK")], [("--mask", "recent")]]
+
+
 def test_a_service_name_iptables_cannot_find_is_refused_naming_the_names_it_takes() -> None:
     """iptables-legacy-restore v1.8.9: "invalid port/service `bootps' specified" (bootps is udp's only), line 5."""
     err = refusal(filter_with("-A INPUT -p tcp --dport bootps -j ACCEPT"))
