@@ -40,7 +40,16 @@ from kubeproxy_sim.kernel.plan import any_net, host_len
 from kubeproxy_sim.kernel.send import PROBE
 from kubeproxy_sim.kernel.stage import LeftOut, Staged, StagePlan
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Rule, Ruleset
-from kubeproxy_sim.netfilter.packet import CtState, Packet, host_port, split_endpoint
+from kubeproxy_sim.netfilter.packet import (
+    CtState,
+    Packet,
+    format_address,
+    host_port,
+    loopback,
+    loopback_source,
+    parse_address,
+    split_endpoint,
+)
 from kubeproxy_sim.netfilter.trace import NodeContext, Outcome, PathStep, Tracer
 from kubeproxy_sim.objects.nodes import family_of
 from kubeproxy_sim.simulator.send import remembers_client
@@ -307,25 +316,28 @@ class Predictor:
         self.served = {p.ip: set(p.ports) for p in plan.topology.pods}
         self.node_served = {port for p in plan.topology.pods if p.host_network for port in p.ports}
 
-    def source(self, origin: Origin) -> tuple[str, str | None, str | None]:
-        """(address, input interface, bridge port) of an origin's packets."""
+    def source(self, flow: Flow) -> tuple[str, str | None, str | None]:
+        """(address, input interface, bridge port) of a flow's packets. The node's own sockets take the address
+        the kernel's source selection gives them: loopback's own for a loopback destination, else its first."""
         plan = self.plan
-        if origin is Origin.POD:
+        if flow.origin is Origin.POD:
             return plan.client_pod.ip, plan.node.bridge, plan.client_pod.host_veth
-        if origin is Origin.NODE:
-            return plan.node_ips[0], None, None
+        if flow.origin is Origin.NODE:
+            family, value = parse_address(flow.dst)
+            own = format_address(family, loopback_source(family)) if loopback(family, value) else plan.node_ips[0]
+            return own, None, None
         return plan.external.ip, "eth0", ""  # routed in from the uplink: no bridge port ("" is not bridged)
 
     def _local(self, address: str) -> bool:
         return address in self.plan.node_ips or netaddr.IPAddress(address).is_loopback()
 
     def trace(self, flow: Flow) -> Any:
-        src, iface, port = self.source(flow.origin)
+        src, iface, port = self.source(flow)
         return self.tracer.trace(Packet.of(flow.proto, src, flow.dst, flow.port, in_iface=iface, bridge_port=port))
 
     def expectations(self, flow: Flow) -> tuple[list[Expectation], Any]:
         result = self.trace(flow)
-        client = self.source(flow.origin)[0]
+        client = self.source(flow)[0]
         return [self._expect(flow, o, client, result.origin == "local") for o in result.outcomes], result
 
     def _expect(self, flow: Flow, o: Outcome, client: str, local: bool) -> Expectation:
@@ -525,10 +537,10 @@ def judge(flow: Flow, source: str, expectations: Iterable[Expectation], seen: Co
     (:func:`~kubeproxy_sim.kernel.differential.check_counts`, objects mode's judging).
 
     ``alpha`` is the level of each of the flow's tests (its share of the run's); without it the flow's own
-    ``1 - confidence`` split over its random outcomes. ``masq_visible`` is False for the node's own connections:
-    masquerading to the node's own address leaves their source unchanged, so the endpoint cannot tell. A
-    ``sticky`` flow (ClientIP affinity: the first connection's endpoint is remembered for the client) is right
-    when all its connections took one predicted outcome, whichever.
+    ``1 - confidence`` split over its random outcomes. ``masq_visible`` is False for the node's own connections
+    from its own address: masquerading to it leaves their source unchanged, so the endpoint cannot tell (from
+    loopback's, it can). A ``sticky`` flow (ClientIP affinity: the first connection's endpoint is remembered for
+    the client) is right when all its connections took one predicted outcome, whichever.
     """
     from kubeproxy_sim.kernel.differential import check_counts, group_key
 
@@ -683,7 +695,7 @@ def run_flow(predictor: Predictor, flow: Flow, count: int | None, timeout: float
     from kubeproxy_sim.kernel.differential import sample_size
 
     expectations, traced = predicted or predictor.expectations(flow)
-    source = predictor.source(flow.origin)[0]
+    source = predictor.source(flow)[0]
     sticky = remembers_client(traced.outcomes)
     n = flow.count or count or sample_size(prediction_of(expectations, sticky), alpha or DEFAULT_ALPHA)
     wait = reply_wait(expectations, timeout)
@@ -691,7 +703,8 @@ def run_flow(predictor: Predictor, flow: Flow, count: int | None, timeout: float
     def run_once() -> FlowResult:
         seen = observe(predictor.plan, flow, source, n, wait)
         return judge(flow, source, expectations, seen, n, uncertain=len(traced.uncertain),
-                     masq_visible=flow.origin is not Origin.NODE, sticky=sticky, alpha=alpha)
+                     masq_visible=flow.origin is not Origin.NODE or netaddr.IPAddress(source).is_loopback(),
+                     sticky=sticky, alpha=alpha)
 
     first = run_once()
     if first.ok:

@@ -190,6 +190,24 @@ def test_an_affinity_dump_verifies_as_sticky(kernel: None, run_tag: str, state_d
     assert not bad, json.dumps(bad, indent=1)
 
 
+def test_the_node_s_connections_to_loopback_come_from_loopback(kernel: None, run_tag: str, state_dir: Path,
+                                                               tmp_path: Path) -> None:
+    """A node socket to 127.0.0.1 gets 127.0.0.1 as its source, so KUBE-FIREWALL's drop of other sources to 127/8
+    passes it by: a localhost NodePort is DNATed (and masqueraded, which the endpoint sees), a closed port refuses
+    (was: the node's address, predicted dropped, and the probe bound to it to match)."""
+    flows = tmp_path / "lo.yaml"
+    flows.write_text("flows:\n- {from: node, to: '127.0.0.1:3001'}\n- {from: node, to: '127.0.0.1:3001', proto: udp}\n"
+                     "- {from: node, to: '127.0.0.1:9999'}\n")
+    report = verify(str(REPO_RULESETS / "upstream-node-ports-ipv4-localhost-nodeports-enabled" / "full.golden"),
+                    state_dir, name=f"{run_tag}-lo", node_ips=["192.168.0.2/24"], flows_file=str(flows), count=None)
+    bad = [r.as_json() for r in report.results if not r.ok]
+    assert not bad, json.dumps(bad, indent=1)
+    assert [r.source for r in report.results] == ["127.0.0.1"] * 3
+    nodeport, *closed = report.results
+    assert {row.masq_observed for row in nodeport.rows} == {True}
+    assert [[row.expect for row in r.rows] for r in closed] == [["refused"], ["refused"]]
+
+
 def _start(name: str, state: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KPSIM_STATE_DIR": str(state)}
     return subprocess.Popen([sys.executable, "-m", "kubeproxy_sim", "netns", "verify", "--rules",

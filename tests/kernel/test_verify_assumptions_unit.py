@@ -75,3 +75,21 @@ def test_the_external_client_is_not_bridged() -> None:
     _, pod = p.expectations(Flow(Origin.POD, "192.168.121.201", 80, "tcp"))
     assert [o.verdict for o in pod.outcomes] == ["ACCEPT"]  # bridged in: the externalIP rule skips it
     assert _outcome_text(pod.outcomes[0]) == "ACCEPT"
+
+
+def test_the_node_s_connection_to_its_loopback_comes_from_loopback() -> None:
+    """As the kernel's source selection picks it: 127.0.0.1 (::1) for a loopback destination, else the node's first
+    address. So KUBE-FIREWALL's drop of a non-loopback source to 127/8 does not apply: nothing listens, refused
+    (was: the node's address, predicted DROP, and the probe's socket bound to it to match)."""
+    from kubeproxy_sim.cli.options import REPO_RULESETS
+
+    text = (REPO_RULESETS / "upstream-node-ports-ipv4-localhost-nodeports-enabled" / "full.golden").read_text()
+    p = predictor(text, "192.168.0.2/24")
+    assert p.source(Flow(Origin.NODE, "192.168.0.2", 3001, "tcp"))[0] == "192.168.0.2"
+    for proto in ("tcp", "udp"):
+        flow = Flow(Origin.NODE, "127.0.0.1", 9999, proto)
+        assert p.source(flow)[0] == "127.0.0.1"
+        (expected,), _ = p.expectations(flow)
+        assert expected.key == ("error", "refused"), proto
+    ipv6 = predictor((REPO_RULESETS / "ipv6" / "full.golden").read_text(), "fd00:198:18::a/64")
+    assert ipv6.source(Flow(Origin.NODE, "::1", 9999, "tcp"))[0] == "::1"

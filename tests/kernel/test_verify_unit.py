@@ -263,7 +263,7 @@ class _Predictor:
         return [Expectation(self.a, "DNAT to 10.0.0.3:53", half, False),
                 Expectation(self.b, "DNAT to 10.0.0.4:53", half, False)], _Traced()
 
-    def source(self, origin: Origin):
+    def source(self, flow: Flow):
         return "10.0.0.200", "cbr0", "veth0"
 
 
