@@ -232,19 +232,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _drop_unread_output() -> None:
-    """Write what standard output still holds now, or drop it if it cannot be written (the reader has gone,
-    ``| head``), so that the interpreter's flush at exit has nothing left to fail on: that one would print
-    "Exception ignored ... BrokenPipeError" and turn the run's status, decided above (0 for a reader that
-    stopped early, or the command's own error), into 120. Only the program itself: it points descriptor 1
+    """Write what standard output and error still hold now, or drop it if it cannot be written (the reader has
+    gone, ``| head``; a full disk), so that the interpreter's flush at exit has nothing left to fail on: that one
+    would print "Exception ignored ... BrokenPipeError" and turn the run's status, decided above (0 for a reader
+    that stopped early, or the command's own error), into 120. Standard error too: a message whose write failed
+    stays in its buffer (``2>&1 | head``, ``2>/dev/full``). Only the program itself: it points the descriptor
     at the null device."""
-    if sys.stdout is None:
-        return
-    try:
-        sys.stdout.flush()
-    except OSError:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue
+        try:
+            stream.flush()
+        except OSError:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, stream.fileno())
+            os.close(null)
 
 
 def _say_last(diagnostics: Sequence[object], args: argparse.Namespace, status: int) -> int:

@@ -233,3 +233,35 @@ def test_a_closed_standard_error_is_an_output_that_cannot_be_written_not_a_bug(a
     run = subprocess.run(["sh", "-c", '"$0" -m kubeproxy_sim "$@" 2>&- >/dev/null', sys.executable, *argv],
                          env={**os.environ, "KPSIM_DEBUG": debug}, capture_output=True, text=True)
     assert run.returncode == status
+
+
+
+@pytest.mark.parametrize(("argv", "into", "status"), [
+    (["rules", "--scenario", "bootcamp"], "gone", 0),  # `2>&1 | true`: nobody wanted the note or the text
+    (["rules", "-f", "/nonexistent.yaml"], "gone", 1),  # the input error stands, though nobody reads it
+    (["rules", "--scenario", "bootcamp"], "full", 1),  # a note that cannot be written, as on a closed stderr
+    (["rules", "--scenario", "session-affinity"], "full", 0),  # nothing to say
+])
+def test_a_standard_error_that_cannot_take_its_messages_leaves_the_runs_status(argv: list[str], into: str,
+                                                                               status: int) -> None:
+    """Buffered (as a user's run is; PYTHONUNBUFFERED would hide it), a message whose write failed stays in
+    standard error's buffer: the interpreter's flush at exit failed on it again and turned the status into 120.
+    ``gone`` is a pipe whose reader has closed (both outputs into it, ``2>&1 | true``); ``full`` is standard
+    error on /dev/full, standard output on the null device."""
+    import os
+    import subprocess
+    import sys
+
+    if into == "full" and not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    with contextlib.ExitStack() as stack:
+        if into == "gone":
+            read_end, write_end = os.pipe()
+            os.close(read_end)
+            out = err = stack.enter_context(os.fdopen(write_end, "wb"))
+        else:
+            out = stack.enter_context(open(os.devnull, "wb"))
+            err = stack.enter_context(open("/dev/full", "wb"))
+        run = subprocess.run([sys.executable, "-m", "kubeproxy_sim", *argv], stdout=out, stderr=err, env=env)
+    assert run.returncode == status
