@@ -121,6 +121,7 @@ class _ChainState:
     lines: list[int] = field(default_factory=list)
     rules: list[Rule] | None = None  # set when specs becomes None
     line: int = 0  # where it was declared, or its policy last set (a built-in chain's: a trace cites it)
+    deleted: int = 0  # the line of its -X, from which on it is gone (0: it is not)
 
     def add_plain(self, spec: str, line: int) -> None:
         """Append a canonical rule without counters (its text is checked already)."""
@@ -136,6 +137,9 @@ class _ChainState:
             self.rules = list(Rule.many(self.name, self.specs or (), tuple(self.lines)))
             self.specs, self.lines = None, []
         return self.rules
+
+    def is_empty(self) -> bool:
+        return not (self.specs if self.specs is not None else self.rules)
 
     def clear(self) -> None:
         self.specs, self.lines, self.rules = [], [], None
@@ -393,26 +397,32 @@ class _Parser:
         name = line[1:].strip()
         if name not in BUILTIN_CHAINS:
             raise self.error("unknown table", name, "one of " + ", ".join(BUILTIN_CHAINS))
-        if any(t.name == name for t in self.tables):
-            earlier = next(t for t in self.tables if t.name == name)
-            raise self.twice(name, earlier.line, line)
+        earlier = next((t for t in self.tables if t.name == name), None)
         self.table = _TableState(name, self.lineno)
+        if earlier is not None:
+            self.check_family(name, earlier.line, line)
+            # iptables-legacy-restore starts the table again from what the first one committed: every rule and
+            # user chain flushed away, the built-in chains' policies kept (their counters cleared)
+            self.table.chains = {c.name: _ChainState(c.name, c.policy, None, line=c.line)
+                                 for c in earlier.chains.values() if c.name in BUILTIN_CHAINS[name]}
 
-    def twice(self, name: str, first: int, line: str) -> RulesSyntaxError:
-        """A table met again. Most often an iptables-save and an ip6tables-save in one file: then say so."""
+    def check_family(self, name: str, first: int, line: str) -> None:
+        """A table met again, which iptables-restore takes as a new start of it; but an iptables-save followed by
+        an ip6tables-save in one file is refused, saying so."""
         lines = self.text.split("\n")
         before, after = "\n".join(lines[:self.lineno - 1]), "\n".join(lines[self.lineno - 1:])
         if _mentions_ipv6(after) and not _mentions_ipv6(before):
-            return self.error(f"table {name!r} appears twice (first at line {first}); from here on the addresses "
-                              "are IPv6, as if an ip6tables-save followed an iptables-save", line,
-                              "each family in a file of its own: iptables-save's and ip6tables-save's output "
-                              "saved apart")
-        return self.error(f"table {name!r} appears twice (first at line {first})", line, "each table once")
+            raise self.error(f"table {name!r} appears twice (first at line {first}); from here on the addresses "
+                             "are IPv6, as if an ip6tables-save followed an iptables-save", line,
+                             "each family in a file of its own: iptables-save's and ip6tables-save's output "
+                             "saved apart")
 
     def commit(self) -> None:
-        if self.table is None:
+        """The table as committed; one committed before under its name is replaced (:meth:`open_table`)."""
+        table = self.table
+        if table is None:
             raise self.error("COMMIT outside a table", "COMMIT", "*TABLE before COMMIT")
-        self.tables.append(self.table)
+        self.tables = [t for t in self.tables if t.name != table.name] + [table]
         self.table = None
 
     def current(self, token: str) -> _TableState:
@@ -484,6 +494,9 @@ class _Parser:
 
     def chain(self, table: _TableState, name: str) -> _ChainState:
         chain = table.chains.get(name)
+        if chain is not None and chain.deleted:
+            raise self.error(f"chain {name} was deleted (-X at line {chain.deleted}) in table {table.name}", name,
+                             f"':{name} - [0:0]' (or -N {name}) again before its rules")
         if chain is None:
             hint = "ACCEPT" if name in BUILTIN_CHAINS[table.name] else "-"
             raise self.error(f"chain {name} is not declared in table {table.name}", name,
@@ -507,7 +520,8 @@ class _Parser:
         parts = line.split(" ", 2)
         name = parts[1] if len(parts) > 1 else ""  # ("-A " stripped is "-A": the general path names the line)
         chain = table.chains.get(name)
-        if chain is None:  # undeclared, no name, or odd spacing: the general path reports or copes
+        if chain is None or chain.deleted:  # undeclared, deleted, no name, or odd spacing: the general path
+            # reports or copes
             self.command(line, counters)
             return
         spec = parts[2] if len(parts) > 2 else ""
@@ -648,10 +662,15 @@ class _Parser:
         return fresh
 
     def delete_chain(self, table: _TableState, name: str) -> None:
+        """``-X NAME``: the chain is gone from here on, as iptables-legacy-restore deletes it at once (a chain it does
+        not know or one with rules is refused); it stays listed to render the restore input again."""
         if name in BUILTIN_CHAINS[table.name]:
             raise self.error(f"cannot delete built-in chain {name}", name, "a user-defined chain")
-        if name not in table.deleted:
-            table.deleted.append(name)
+        chain = self.chain(table, name)
+        if not chain.is_empty():
+            raise self.error(f"chain {name} still has rules, so -X cannot delete it", name, f"-F {name} before -X")
+        chain.deleted = self.lineno
+        table.deleted.append(name)
 
     def set_policy(self, table: _TableState, args: list[syntax.Token], counters: tuple[int, int] | None) -> None:
         """``-P CHAIN POLICY``; counters (``[p:b]`` or ``-c``) become the chain's, as iptables-legacy-restore sets

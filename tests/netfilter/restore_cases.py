@@ -46,6 +46,25 @@ CHAINS_TWICE = [
          saved=(":INPUT ACCEPT [5:6]", "[0:0] -A INPUT -j ACCEPT", "[0:0] -A INPUT -j DROP")),
 ]
 
+TABLES_TWICE = [
+    # legacy starts a table met again afresh: rules and user chains flushed, the built-in chains' policies kept
+    # and their counters cleared (nft resets the policies too: ":INPUT ACCEPT")
+    Case("table twice", filter_with(":INPUT DROP [3:4]", ":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -j ACCEPT")
+         + "*filter\n:FORWARD DROP [0:0]\n:BAR - [0:0]\n-A OUTPUT -j BAR\nCOMMIT\n",
+         saved=(":INPUT DROP [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]", ":BAR - [0:0]",
+                "[0:0] -A OUTPUT -j BAR")),
+]
+
+CHAINS_DELETED = [
+    # -X deletes at once: the chain is gone for the lines after it, and only a declared chain without rules goes
+    Case("rule into a deleted chain", filter_with(":FOO - [0:0]", "-X FOO", "-A FOO -j ACCEPT"), line=7),
+    Case("deleted twice", filter_with(":FOO - [0:0]", "-X FOO", "-X FOO"), line=7),
+    Case("undeclared chain deleted", filter_with("-X FOO"), line=5),
+    Case("chain with rules deleted", filter_with(":FOO - [0:0]", "-A FOO -j ACCEPT", "-X FOO"), line=7),
+    Case("chain flushed, then deleted", filter_with(":FOO - [0:0]", "-A FOO -j ACCEPT", "-F FOO", "-X FOO"),
+         saved=(":INPUT ACCEPT [0:0]",)),
+]
+
 COUNTERS = [
     # a line's [packets:bytes] ends at its first "]"; each number is read as sscanf %llu reads it
     Case("prefix then -A", filter_with("[1:2] -A INPUT -j ACCEPT"), saved=("[1:2] -A INPUT -j ACCEPT",)),
@@ -219,4 +238,4 @@ PORT_NAMES = [
     port_case("-p tcp -m conntrack ! --ctorigdstport domain", "-p tcp -m conntrack ! --ctorigdstport 53"),
 ]
 
-ALL_CASES = [*CHAINS_TWICE, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS, *PORT_NAMES]
+ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS, *PORT_NAMES]

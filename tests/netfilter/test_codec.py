@@ -126,7 +126,9 @@ def rulesets(draw: st.DrawFn) -> Ruleset:
             specs = draw(st.lists(rule_specs().filter(partial(placed, table, chain.name)), max_size=3))
             rules = tuple(Rule(chain.name, syntax.render_spec(s), 0, draw(counters)) for s in specs)
             chains.append(Chain(chain.name, rules, chain.policy, chain.counters))
-        deleted = tuple(draw(st.lists(names, unique=True, max_size=2)))
+        empty = sorted(c.name for c in chains if c.name not in BUILTIN_CHAINS[table] and not c.rules)
+        deleted = tuple(draw(st.lists(st.sampled_from(empty), unique=True, max_size=2))) if empty else ()  # (-X
+        # deletes a declared chain without rules: iptables-restore refuses any other)
         tables.append(Table(table, tuple(chains), deleted))
     return Ruleset(tuple(tables), False)
 
@@ -392,7 +394,7 @@ ERRORS = [
     ("*filter\n-P X DROP\nCOMMIT\n", 2, "only built-in", "X"),
     ("*filter\n-Q X\nCOMMIT\n", 2, "unknown command", "-Q"),
     ("*filter\nhello\nCOMMIT\n", 2, "unexpected line", "hello"),
-    ("*filter\nCOMMIT\n*filter\nCOMMIT\n", 3, "appears twice", "*filter"),
+    ("*filter\n:X - [0:0]\n-X X\n-A X -j DROP\nCOMMIT\n", 4, "was deleted (-X at line 3)", "X"),
     ("*filter\n:" + "L" * 29 + " - [0:0]\nCOMMIT\n", 2, "too long", "L" * 29),
 ]
 
