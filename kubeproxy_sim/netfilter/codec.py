@@ -455,13 +455,24 @@ class _Parser:
             policy_value = policy
         if counters == (0, 0):
             counters = None
-        existing = table.chains.get(name)
+        existing = self.undeleted(table, name)
         if existing is None:
             table.chains[name] = _ChainState(name, policy_value, counters, line=self.lineno)
         elif builtin:  # declared again: its policy and counters change, its rules stay (both iptables-restores)
             existing.policy, existing.counters, existing.line = policy_value, counters, self.lineno
         else:
             raise self.redeclared(table, name)
+
+    @staticmethod
+    def undeleted(table: _TableState, name: str) -> _ChainState | None:
+        """The chain ``name`` if it exists; one deleted (-X) is forgotten, to be made anew as iptables-restore
+        makes it (``:FOO``, ``-X FOO``, ``:FOO`` is one empty FOO)."""
+        chain = table.chains.get(name)
+        if chain is not None and chain.deleted:
+            del table.chains[name]
+            table.deleted.remove(name)
+            return None
+        return chain
 
     def redeclared(self, table: _TableState, name: str) -> RulesSyntaxError:
         """A user chain declared again in its table, refused as iptables-legacy-restore refuses it ("error creating
@@ -585,7 +596,7 @@ class _Parser:
             self.flush_or_zero(table, verb, args)
         elif verb == "-N":
             name = self.chain_name(self.one_arg(verb, args, "a chain name"))
-            if name in table.chains:
+            if self.undeleted(table, name) is not None:
                 raise self.error(f"chain {name} already exists in table {table.name}", name, "a new chain name")
             table.chains[name] = _ChainState(name, None, None)
         elif verb == "-X":

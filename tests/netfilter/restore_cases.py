@@ -61,6 +61,9 @@ CHAINS_DELETED = [
     Case("deleted twice", filter_with(":FOO - [0:0]", "-X FOO", "-X FOO"), line=7),
     Case("undeclared chain deleted", filter_with("-X FOO"), line=5),
     Case("chain with rules deleted", filter_with(":FOO - [0:0]", "-A FOO -j ACCEPT", "-X FOO"), line=7),
+    Case("chain declared again after -X", filter_with(":FOO - [0:0]", "-X FOO", ":FOO - [0:0]", "-A FOO -j DROP"),
+         saved=(":FOO - [0:0]", "[0:0] -A FOO -j DROP")),
+    Case("chain made by -N after -X", filter_with(":FOO - [0:0]", "-X FOO", "-N FOO"), saved=(":FOO - [0:0]",)),
     Case("chain flushed, then deleted", filter_with(":FOO - [0:0]", "-A FOO -j ACCEPT", "-F FOO", "-X FOO"),
          saved=(":INPUT ACCEPT [0:0]",)),
 ]
