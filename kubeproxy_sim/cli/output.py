@@ -611,23 +611,51 @@ class _BesideBar:
     """A standard stream that shows on the progress line's terminal, while the line is shown: each write
     first erases the line, so the text starts at the left edge, not after the bar ("... 22% 1.0s- step: 339"),
     and goes out at once, under the bar's lock, so that the bar comes back only below it. Text that ends
-    mid-line holds the bar back until its line is done: drawn there, the bar would write over it."""
+    mid-line holds the bar back until its line is done: drawn there, the bar would write over it. Its
+    ``buffer`` (bytes, as ``graph`` writes an image) goes the same way, as does ``writelines``."""
 
-    def __init__(self, stream: TextIO, bar: Progress) -> None:
+    def __init__(self, stream: Any, bar: Progress, newline: str | bytes = "\n") -> None:
         self._stream = stream
         self._bar = bar
+        self._newline = newline
 
-    def write(self, text: str) -> int:
+    def write(self, text: Any) -> int:
         with self._bar.lock:
             self._bar._erase()
-            written = self._stream.write(text)
+            written: int = self._stream.write(text)
             self._stream.flush()
             if text:
-                self._bar.held = not text.endswith("\n")
+                self._bar.held = not text.endswith(self._newline)
         return written
+
+    def writelines(self, lines: Iterable[Any]) -> None:
+        """One write of them all (the stream's own would pass by :meth:`write` and its erase)."""
+        self.write(self._newline[:0].join(lines))
+
+    @property
+    def buffer(self) -> _BesideBar:
+        return _BesideBar(self._stream.buffer, self._bar, b"\n")
 
     def __getattr__(self, name: str) -> Any:  # the rest (flush, fileno, isatty, encoding, ...) is the stream's
         return getattr(self._stream, name)
+
+
+def _unwrap_in_child() -> None:
+    """In a process forked inside a progress block (yamlsplit's loader, the kernel backend's namespace
+    children): its standard streams are the real ones again, and the bar is silent with a fresh lock. The bar
+    is the parent's to draw, and its thread, which may have held the lock at the fork, does not exist here: a
+    write through the lock would wait forever."""
+    for name in ("stdout", "stderr"):
+        beside = getattr(sys, name)
+        if isinstance(beside, _BesideBar):
+            setattr(sys, name, beside._stream)
+            beside._bar.lock = threading.Lock()
+            beside._bar.held = True  # never drawn here: no erase, no redraw over the parent's
+            beside._bar.shown = False
+
+
+if hasattr(os, "register_at_fork"):  # (a process-wide hook: it does nothing outside a progress block)
+    os.register_at_fork(after_in_child=_unwrap_in_child)
 
 
 def _same_terminal(stream: TextIO | None, terminal: TextIO) -> bool:

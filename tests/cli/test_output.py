@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -307,6 +310,94 @@ def test_text_written_beside_the_bar_on_its_terminal_starts_at_the_left_edge(
     assert screen == ("\r" + bar.format("█" * 7 + "░" * 23, 1, 25, "1.5") + erase + "- step: 1\n"
                       + "\r" + bar.format("█" * 22 + "░" * 8, 3, 75, "2.0") + erase + "- step: 2 2\n"
                       + "\r" + bar.format("█" * 30, 4, 100, "4.0") + erase)
+
+
+@contextlib.contextmanager
+def _beside_a_pty(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, FakeClock]]:
+    """stdout and stderr one terminal (a raw pty: the bytes as written), for a progress bar drawn beside them;
+    yields the terminal's master side and the bar's clock."""
+    import pty
+    import sys
+    import tty
+
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    monkeypatch.delenv("KUBEPROXY_SIM_NO_PROGRESS", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    try:
+        with open(slave, "w", encoding="utf-8") as err, open(os.dup(slave), "w", encoding="utf-8") as out:
+            monkeypatch.setattr(sys, "stderr", err)
+            monkeypatch.setattr(sys, "stdout", out)
+            yield master, FakeClock()
+    finally:
+        os.close(master)
+
+
+def test_lines_and_bytes_written_beside_the_bar_erase_it_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``writelines`` and ``sys.stdout.buffer`` (graph's image) went around the erase, after the bar's text."""
+    import sys
+
+    with _beside_a_pty(monkeypatch) as (master, clock):
+        with progress("drawing", total=2, clock=clock, threaded=False) as tick:
+            clock.now += 1.5
+            tick()
+            sys.stdout.writelines(["a\n", "b\n"])
+            clock.now += 1
+            tick()
+            sys.stdout.buffer.write(b"\x89PNG\n")
+        screen = _pty_bytes(master)
+    bar = "drawing [{}] {}/2 {}% {}s\x1b[K"
+    erase = "\r\x1b[K"
+    assert screen == ("\r" + bar.format("█" * 15 + "░" * 15, 1, 50, "1.5") + erase + "a\nb\n"
+                      + "\r" + bar.format("█" * 30, 2, 100, "2.5") + erase).encode() + b"\x89PNG\n"
+
+
+def _hold(lock: threading.Lock, taken: threading.Event, until: threading.Event) -> None:
+    """The drawing thread's part: the bar's lock held over the fork."""
+    with lock:
+        taken.set()
+        until.wait()
+
+
+def test_a_child_forked_beside_the_bar_writes_to_the_real_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork inside a progress block (yamlsplit's loader, the kernel backend's children) may come while the
+    drawing thread holds the bar's lock: the child's copy of it stays held, with nobody to release it, and a
+    write through the wrapper waited forever. The child gets its real streams back and writes at once."""
+    import sys
+    import time
+
+    with _beside_a_pty(monkeypatch) as (master, clock):
+        real = sys.stderr
+        with progress("loading", total=None, clock=clock, threaded=False) as tick:
+            clock.now += 1.5
+            tick()
+            bar = tick.__self__  # type: ignore[attr-defined]
+            taken, fork_done = threading.Event(), threading.Event()
+            drawing = threading.Thread(target=_hold, args=(bar.lock, taken, fork_done))
+            drawing.start()
+            taken.wait()
+            pid = os.fork()
+            if pid == 0:  # the child: never back into pytest
+                status = 3
+                try:
+                    status = 0 if sys.stderr is real and sys.stdout is not real else 2
+                    sys.stderr.write("from the child\n")
+                    sys.stderr.flush()
+                    tick()  # the parent's bar is not drawn here
+                finally:
+                    os._exit(status)
+            fork_done.set()
+            drawing.join()
+            deadline = time.monotonic() + 30  # a guard against the hang, not a speed figure
+            while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if done[0] == 0:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                pytest.fail("the child forked beside the bar hung on its write")
+        screen = _pty_bytes(master).decode()
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert screen.count("loading") == 1 and screen.endswith("from the child\n\r\x1b[K")
 
 
 def test_progress_thread_never_takes_a_ctrl_c() -> None:
