@@ -279,13 +279,16 @@ def _source_resolver(state: dict[str, Any], source: Source | None) -> tuple[Reso
 #   refused      ECONNREFUSED: a RST or an ICMP port unreachable (a REJECT rule, or nothing listens)  -> REJECT
 #   timeout      no answer: a DROP rule on the way (DROP), or a packet or its reply lost (TIMEOUT)    -> DROP
 #                when a node counted this run's packets at a DROP rule, else TIMEOUT
-#   unreachable  ENETUNREACH/EHOSTUNREACH: ICMP net/host unreachable from a router                -> NO_ROUTE
+#   unreachable  ENETUNREACH/EHOSTUNREACH: ICMP net unreachable from a router with no route, or   -> NO_ROUTE
+#                host unreachable from the last hop, whose ARP/NDP for the address got no answer
+#                (~3 s); one raw reason for both (verify and the differential class them as one)
 #   EPERM        the node's own datagram stopped by its OUTPUT/POSTROUTING rules at send time:
 #                REJECT when a node counted this run's packets at a REJECT rule, else DROP
 #   reset        ECONNRESET after the handshake                                                   -> REJECT
 #   no reply     connected, but the server closed without a line                                  -> TIMEOUT
 REASONS = {"refused": ("REJECT", "connection refused (a REJECT rule answered, or nothing listens on the port)"),
-           "unreachable": ("NO_ROUTE", "network unreachable (a router has no route to the destination)"),
+           "unreachable": ("NO_ROUTE", "unreachable (a router has no route to the destination, or the last hop's "
+                                        "ARP/NDP for it got no answer)"),
            "reset": ("REJECT", "connection reset"),
            "no reply": ("TIMEOUT", "connected, but the server closed the connection without answering")}
 

@@ -167,6 +167,17 @@ def test_outside_reaches_no_cluster_range(cluster: tuple[Topology, dict[str, Any
     assert [f.reason for f in result.result(state).failed] == ["NO_ROUTE"]
 
 
+def test_an_address_nobody_has_on_a_nodes_pod_range_is_unreachable_by_its_last_hop(
+        cluster: tuple[Topology, dict[str, Any]]) -> None:
+    """node2 routes its pod CIDR onto its bridge, where nobody answers ARP for 10.244.1.78: after ~3 s node2
+    answers "host unreachable", no router's "no route". The words said only the latter."""
+    _, state = cluster
+    result = send(state, f"pod/client/{CLIENT.replace('.', '-')}", "10.244.1.78:80", count=2, timeout=6)
+    assert result.pods == {} and result.failures == {"unreachable": 2}
+    [failed] = result.result(state).failed
+    assert failed.reason == "NO_ROUTE" and "ARP" in failed.detail and "a router has no route" in failed.detail
+
+
 def test_masquerade_node_to_cluster_ip_shows_node_address(cluster: tuple[Topology, dict[str, Any]]) -> None:
     _, state = cluster
     result = send(state, "node/node1", "10.96.0.10:80", count=30)
