@@ -901,6 +901,8 @@ def _converter(kind: str, group: tuple[Option, ...], holes: int, ipv6: bool) -> 
             head = real[0]
             if len(real) > 1 and not syntax.takes_options(head.flag):
                 return None  # a match's options after a chain or verdict (-m comment -j X --comment c): see save_specs
+            if not all(_plain_nat_ports(o) for o in real[1:]):
+                return None  # a NAT port by name or in another base (:http, 0x50): the typed view has its number
             target = Target(head.flag, tuple(real[1:]), head.negated)
             handler = TARGETS.get(target.name)
             if handler is not None:
@@ -925,6 +927,13 @@ def _plain_ports(option: Option) -> bool:
     """Whether ``option`` is no match's port value, or one written in plain numbers (:data:`_PLAIN_PORTS`)."""
     return syntax.port_kind(option.flag, option.module) not in ("port", "ports") or (
         len(option.args) == 1 and _PLAIN_PORTS.fullmatch(option.args[0]) is not None)
+
+
+def _plain_nat_ports(option: Option) -> bool:
+    """Whether ``option`` is no NAT target's port value, or one its typed view holds as written (decimal)."""
+    kind = syntax.port_kind(option.flag, option.module)
+    return kind not in ("nat", "to-ports") or len(option.args) != 1 or \
+        syntax.nat_values(kind, option.args[0]) == option.args[0]
 
 
 def _options_text(options: Sequence[Option]) -> Converted:

@@ -229,11 +229,44 @@ def _c_port(text: str) -> int | None:
     """``text`` as iptables' xtables_strtoui reads a port (strtoul in base 0: ``0x50`` is 80, ``010`` is 8, and
     ``080`` nothing), all of it; None when it is no number 0-65535."""
     m = _C_ANY_BASE.fullmatch(text)
-    if m is None or len(text) > 64:
-        return None
+    return None if m is None or len(text) > 64 else _c_number(m)
+
+
+def _c_number(m: re.Match[str]) -> int | None:
+    """The number of a :data:`_C_ANY_BASE` match as a port, None above 65535."""
     hexadecimal, octal, decimal = m.groups()
     value = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
     return value if value <= 65535 else None
+
+
+def nat_port_range(text: str, low: int) -> str | None:
+    """A NAT target's ``PORT[-PORT]`` as iptables 1.8.9's NAT, REDIRECT and MASQUERADE parsers read it, written as
+    decimal numbers (``http`` -> ``80``, ``0x50-0x60`` -> ``80-96``): the first port a number in C's bases or,
+    when the text does not start with one, all of it a service name of any protocol (``ftp-data``); the last a
+    number; None when they refuse it (a range that descends, ``80-http``), or a port is below ``low``."""
+    m = _C_ANY_BASE.match(text)
+    if m is None or len(text) > 64:
+        first, rest = service_port(text, "any"), ""
+    else:
+        first, rest = _c_number(m), text[m.end():]
+    if first is None or first < low:
+        return None
+    if not rest:
+        return str(first)
+    last = _c_port(rest[1:]) if rest[0] == "-" else None
+    return f"{first}-{last}" if last is not None and last >= first else None
+
+
+def nat_values(kind: str, value: str) -> str | None:
+    """A NAT range (``nat``: its ports, if any) or a ``--to-ports`` value with its ports as decimal numbers
+    (:func:`nat_port_range`); None when iptables refuses the ports."""
+    if kind == "to-ports":
+        return nat_port_range(value, 0)
+    ports = _nat_ports(value)
+    if ports is None:
+        return value
+    written = nat_port_range(ports, 1)
+    return None if written is None else value[:len(value) - len(ports)] + written
 
 
 def service_port(name: str, lookup: str) -> int | None:
@@ -338,10 +371,11 @@ def port_value_problem(kind: str, value: str, lookup: str = "tcp") -> str | None
         return (f"up to {MULTIPORT_LIMIT} port numbers 0-65535{_service_names(lookup)} or ascending ranges such as "
                 "1024:65535, comma-separated (a range counts as two)")
     if kind in ("nat", "nat-bare"):
-        ports = _nat_ports(value)
-        ok = ports is None or _port_range(ports, "-", low=1) is not None
-        return None if ok else "ADDRESS[:PORT[-PORT]] with ports 1-65535, the lower first"
-    return None if _port_range(value, "-") is not None else "a port number 0-65535 or a range such as 1024-2047"
+        ok = nat_values("nat", value) is not None
+        return None if ok else ("ADDRESS[:PORT[-PORT]] with ports 1-65535 (the first may be a service name, such as "
+                                "http), the lower first")
+    return None if nat_values("to-ports", value) is not None else (
+        "a port number 0-65535 or a service name (such as http), or a range such as 1024-2047")
 
 
 def _nat_ports(value: str) -> str | None:
@@ -984,7 +1018,7 @@ class _Interpreter:
         if kind is None or not args or args[0].startswith(HOLE):
             return args
         lookup = port_lookup(owner, self.protocol_module)
-        written = port_values(kind, args[0], lookup) if kind in ("port", "ports") else None
+        written = port_values(kind, args[0], lookup) if kind in ("port", "ports") else nat_values(kind, args[0])
         if written is not None:
             return (written,)
         problem = port_value_problem(kind, args[0], lookup)

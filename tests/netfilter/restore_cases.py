@@ -158,6 +158,37 @@ TARGET_OPTIONS = [
 ]
 
 
+def nat_case(rule: str, saved: str | None = None) -> Case:
+    """``-A PREROUTING RULE`` in table nat (POSTROUTING for SNAT and MASQUERADE): refused at its line, or saved back
+    as ``-A PREROUTING SAVED``."""
+    chain = "POSTROUTING" if "SNAT" in rule or "MASQUERADE" in rule else "PREROUTING"
+    text = nat_with(f"-A {chain} {rule}")
+    if saved is None:
+        return Case(rule, text, line=6)
+    return Case(rule, text, saved=(f"[0:0] -A {chain} {saved}",))
+
+
+# A NAT target's port: the first a number in C's bases or (when the text does not start with a digit) all of it
+# a service name of any protocol; the last of a range a number only
+NAT_PORTS = [
+    nat_case("-p tcp -j DNAT --to-destination 10.0.0.1:http", "-p tcp -j DNAT --to-destination 10.0.0.1:80"),
+    nat_case("-p tcp -j DNAT --to-destination 10.0.0.1:bootps", "-p tcp -j DNAT --to-destination 10.0.0.1:67"),
+    nat_case("-p tcp -j DNAT --to-destination 10.0.0.1:ftp-data", "-p tcp -j DNAT --to-destination 10.0.0.1:20"),
+    nat_case("-p tcp -j DNAT --to-destination 10.0.0.1:80-0x60", "-p tcp -j DNAT --to-destination 10.0.0.1:80-96"),
+    nat_case("-p tcp -j DNAT --to-destination 10.0.0.1:+80", "-p tcp -j DNAT --to-destination 10.0.0.1:80"),
+    nat_case("-p tcp -j DNAT --to-destination 10.0.0.1:80-http"),
+    nat_case("-p tcp -j DNAT --to-destination 10.0.0.1:http-https"),
+    nat_case("-p tcp -j DNAT --to-destination 10.0.0.1:Http"),
+    nat_case("-p tcp -j DNAT --to-destination 10.0.0.1:90-80"),
+    nat_case("-p tcp -j REDIRECT --to-ports http", "-p tcp -j REDIRECT --to-ports 80"),
+    nat_case("-p udp -j REDIRECT --to-ports bootps", "-p udp -j REDIRECT --to-ports 67"),
+    nat_case("-p tcp -j REDIRECT --to-ports 010", "-p tcp -j REDIRECT --to-ports 8"),
+    nat_case("-p tcp -j REDIRECT --to-ports 80-http"),
+    nat_case("-p tcp -j MASQUERADE --to-ports http", "-p tcp -j MASQUERADE --to-ports 80"),
+    nat_case("-p tcp -j SNAT --to-source 10.0.0.1:http", "-p tcp -j SNAT --to-source 10.0.0.1:80"),
+]
+
+
 def port_case(rule: str, saved: str | None = None) -> Case:
     """``-A INPUT RULE -j ACCEPT``: refused at its line, or saved back as ``-A INPUT SAVED -j ACCEPT``."""
     text = filter_with(f"-A INPUT {rule} -j ACCEPT")
@@ -241,4 +272,5 @@ PORT_NAMES = [
     port_case("-p tcp -m conntrack ! --ctorigdstport domain", "-p tcp -m conntrack ! --ctorigdstport 53"),
 ]
 
-ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS, *PORT_NAMES]
+ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS, *NAT_PORTS,
+             *PORT_NAMES]

@@ -70,7 +70,7 @@ def in_nat(rule: str) -> str:
      "-p tcp in the rule"),
     (in_nat("-A PREROUTING -p tcp -j DNAT --to-destination 1.2.3.4:99999"), 7,
      "--to-destination 1.2.3.4:99999 is not a valid port value", "1.2.3.4:99999",
-     "ADDRESS[:PORT[-PORT]] with ports 1-65535, the lower first"),
+     "ADDRESS[:PORT[-PORT]] with ports 1-65535 (the first may be a service name, such as http), the lower first"),
     (in_filter("-A FORWARD -p tcp -m tcp --dport -j ACCEPT"), 5, "--dport needs one value", "-j",
      "one value after --dport"),
     (in_filter("-A FORWARD -p tcp -m tcp --dport 80 ACCEPT"), 5, "--dport takes one value", "80 ACCEPT",

@@ -144,6 +144,17 @@ def test_a_port_by_name_is_kept_as_written_and_read_as_its_number() -> None:
     assert verdicts == ["DROP", "ACCEPT"]
 
 
+def test_a_nat_port_by_name_is_read_as_its_number() -> None:
+    """iptables-legacy-restore and ip6tables-legacy-restore v1.8.9 save ``--to-destination 10.0.0.1:http`` (and
+    ``[fd00::1]:http``) as ``:80``; a trace sends the packet there (the parser refused the name)."""
+    nat = "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -j DNAT --to-destination {}\nCOMMIT\n"
+    tracer = Tracer(parse_ruleset(nat.format("10.0.0.1:http")), NodeContext.of(["10.0.0.2"]))
+    outcome = tracer.trace(Packet.of("tcp", "10.0.0.9", "10.0.0.2", 81, 40000)).outcomes[0]
+    assert (outcome.verdict, outcome.destination) == ("DNAT", "10.0.0.1:80")
+    assert "-A PREROUTING -p tcp -j DNAT --to-destination [fd00::1]:80" in render_saved(
+        save_lines(parse_ruleset(nat.format("[fd00::1]:http")))).splitlines()
+
+
 @settings(max_examples=budget(100), deadline=None)
 @given(st.sampled_from(sorted(SERVICES["tcp"].items())))
 def test_every_tcp_service_name_reads_as_its_port(item: tuple[str, int]) -> None:
