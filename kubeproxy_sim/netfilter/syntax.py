@@ -292,9 +292,9 @@ def port_lookup(owner: str, protocol: str) -> str:
 
 def _read_port(text: str, lookup: str) -> int | None:
     """One port of a value, read for ``lookup`` (:func:`port_lookup`); None when iptables refuses it."""
-    if lookup == "any":  # glibc keeps strtoul's number in an int, and -1 there means "not a number"
-        found = strtoul_at(text)
-        if found is not None and found[1] == len(text) and found[0] & 0xFFFFFFFF != 0xFFFFFFFF:
+    if lookup == "any":  # glibc keeps strtoul's number in an int and takes a negative one for "not a number"
+        found = strtoul_at(text)  # (-80, 2**31 and 2**64-1 are refused; 2**32 + 80 is 80)
+        if found is not None and found[1] == len(text) and found[0] & 0x80000000 == 0:
             return found[0] & 0xFFFF
     else:
         number = _c_port(text)

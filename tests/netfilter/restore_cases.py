@@ -260,6 +260,12 @@ PORT_NAMES = [
     port_case("-p udp -m multiport --dports 1:65535", "-p udp -m multiport --dports 1:65535"),
     port_case("-p udp --dport 99999999999999999999999"),
     port_case("-p udp --sport -1"),
+    port_case("-p udp --dport -80"),
+    port_case("-p udp --dport 2147483647", "-p udp -m udp --dport 65535"),
+    port_case("-p udp --dport 2147483648"),
+    port_case("-p udp --dport 4294967376", "-p udp -m udp --dport 80"),
+    port_case("-p dccp --dport -80"),
+    port_case("-p tcp -m conntrack --ctorigdstport 2147483648"),
     # conntrack's ports are read as the udp match reads them
     port_case("-p tcp -m conntrack --ctorigdstport 90:80", "-p tcp -m conntrack --ctorigdstport 90:80"),
     port_case("-p tcp -m conntrack --ctorigdstport 010", "-p tcp -m conntrack --ctorigdstport 10"),
