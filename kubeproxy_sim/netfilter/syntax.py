@@ -903,6 +903,7 @@ class _Interpreter:
         self.target: Target | None = None
         self.target_options: list[Option] = []
         self.modules_before_target = 0
+        self.given: set[tuple[int, str]] = set()  # (match instance, option) seen: see once()
 
     def error(self, message: str, token: str | None, expected: str) -> RulesSyntaxError:
         return RulesSyntaxError(message, file=self.file, line=self.line, token=token, expected=expected)
@@ -969,7 +970,8 @@ class _Interpreter:
                 args = self.check_values(flag, self.target.name, args, 1)
             self.target_options.append(Option(flag, args, negated, self.target.name))
         else:
-            owner = self._owner(flag)
+            instance = self._instance(flag)
+            owner = None if instance is None else (self.modules[instance] if instance >= 0 else self.protocol_module)
             if owner is None and self.target is not None and not takes_options(self.target.name):
                 jump = "-g" if self.target.goto else "-j"
                 raise self.error(f"unknown option: {jump} {self.target.name} takes none (a chain or a verdict)", flag,
@@ -980,6 +982,7 @@ class _Interpreter:
             args, old_negation = self.args(flag)
             if owner in MODULE_FLAGS:  # a modelled match: its options' values are known (others are kept as written)
                 name = FLAG_ALIASES.get(flag, flag)
+                self.once(flag, name, owner, instance)
                 args = self.check_values(flag, owner, args, 0 if flag in ZERO_ARG_FLAGS else VALUE_COUNTS.get(name, 1))
             self.options.append(Option(FLAG_ALIASES.get(flag, flag), args, negated or old_negation, owner))
 
@@ -1058,18 +1061,41 @@ class _Interpreter:
         self.pos = pos
         return tuple(self.texts[start:pos]), old_negation
 
-    def _owner(self, flag: str, first: int = 0, implicit: bool = True) -> str | None:
-        """The match that takes ``flag``: the latest loaded one (from index ``first``) that knows it,
-        else (``implicit``) the protocol's match that iptables loads on its own for ``-p tcp --dport``."""
+    def once(self, flag: str, name: str, owner: str, instance: int | None) -> None:
+        """Refuse an option given twice to one match (``-p tcp --dport 80 -j X --dport 81``), as iptables 1.8.9
+        refuses every option of the modelled matches ("Only one `--destination-port' allowed"); tcp's --syn and
+        --tcp-flags count as one, and so do multiport's port lists."""
+        key = (-1 if instance is None else instance, _ONCE_GROUPS.get(name, name))
+        if key in self.given:
+            raise self.error(f"{flag} given twice to one {owner} match", flag,
+                             f"each option once per match (-m {owner} again for another)")
+        self.given.add(key)
+
+    def _instance(self, flag: str, first: int = 0, implicit: bool = True) -> int | None:
+        """Which match takes ``flag``: the index in ``modules`` of the latest loaded one (from ``first``) that
+        knows it, else (``implicit``) -1 for the protocol's match that iptables loads on its own for
+        ``-p tcp --dport``; None: no match knows it."""
         name = FLAG_ALIASES.get(flag, flag)
-        for module in reversed(self.modules[first:]):
-            known = MODULE_FLAGS.get(module)
+        modules = self.modules
+        for index in range(len(modules) - 1, first - 1, -1):
+            known = MODULE_FLAGS.get(modules[index])
             if known is None or flag in known or name in known:
-                return module
+                return index
         proto = self.protocol_module
         if implicit and proto and (flag in MODULE_FLAGS[proto] or name in MODULE_FLAGS[proto]):
-            return proto
+            return -1
         return None
+
+    def _owner(self, flag: str, first: int = 0, implicit: bool = True) -> str | None:
+        """The match that takes ``flag`` (:meth:`_instance`), by its name."""
+        instance = self._instance(flag, first, implicit)
+        if instance is None:
+            return None
+        return self.modules[instance] if instance >= 0 else self.protocol_module
+
+
+_ONCE_GROUPS = {"--syn": "--tcp-flags", "--sports": "--ports", "--dports": "--ports"}
+"""Options of one match that iptables takes as one for :meth:`_Interpreter.once`."""
 
 
 def interpret(tokens: list[Token], *, line: int | None = None, file: str | None = None) -> RuleSpec:

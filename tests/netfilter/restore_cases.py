@@ -155,6 +155,18 @@ TARGET_OPTIONS = [
     Case("protocol's port after MARK, a match between",
          filter_with("-A INPUT -p udp -m mark --mark 0x1 -j MARK --set-xmark 0x2/0xffffffff --sport 5"),
          saved=("[0:0] -A INPUT -p udp -m mark --mark 0x1 -m udp --sport 5 -j MARK --set-xmark 0x2/0xffffffff",)),
+    # each option of a match once in that match ("Only one `--destination-port' allowed", 'option "--mark" can only
+    # be used once'), a match loaded again taking its own
+    Case("port twice, once after the target", filter_with("-A INPUT -p tcp --dport 80 -j DROP --dport 81"), line=5),
+    Case("port twice by its two names", filter_with("-A INPUT -p tcp --dport 80 --destination-port 81 -j DROP"),
+         line=5),
+    Case("mark twice, once after the target", filter_with("-A INPUT -m mark --mark 1 -j ACCEPT --mark 2"), line=5),
+    Case("--syn and --tcp-flags", filter_with("-A INPUT -p tcp --syn --tcp-flags SYN SYN -j ACCEPT"), line=5),
+    Case("multiport's two lists", filter_with("-A INPUT -p tcp -m multiport --dports 80 --sports 81 -j ACCEPT"),
+         line=5),
+    Case("port in the protocol's match and in -m udp",
+         filter_with("-A INPUT -p udp --dport 80 -m udp --dport 81 -j ACCEPT"),
+         saved=("[0:0] -A INPUT -p udp -m udp --dport 80 -m udp --dport 81 -j ACCEPT",)),
 ]
 
 
