@@ -56,6 +56,7 @@ from kubeproxy_sim.proxier.rules.context import serves_localhost_nodeports
 
 SCOPE_LINK = 253
 RTNH_F_ONLINK = 4
+IFA_F_NOPREFIXROUTE = 0x200
 SERVER_START_TIMEOUT = 60.0  # a Python start on a loaded 2-core machine can take seconds
 RESTORE_TIMEOUT = 120.0
 POOL_TABLE, POOL_LOCAL_PRIORITY = 200, 32000  # a pool's own routes, and where its local table moves to
@@ -203,6 +204,23 @@ def _gateway_address(ipr: IPRoute, index: int, topo: Topology) -> None:
         ipr.addr("add", index=index, address=topo.gateway, prefixlen=64)
 
 
+def _bridge_gateways(ipr: IPRoute, index: int, node: NodePlan, family: int) -> None:
+    """The bridge's pod CIDR gateways (:attr:`NodePlan.gateways`), where kubenet, the bridge plugin and Flannel put
+    them, so MASQUERADE to a local pod picks one as they do: IPv4 inet_select_addr takes the bridge's address of
+    global scope (``169.254.1.1`` is link-scoped, so without one it falls back to eth0's, the node's), IPv6 address
+    selection prefers an address of the outgoing interface. A host address without a prefix route (a real bridge's
+    has the CIDR's prefix and its connected route, which :func:`pod_cidr_routes` already is here, its source this
+    address): the choice is the same, as it is the bridge's only such address, and no broadcast route is added."""
+    for address in node.gateways:
+        ipr.addr("add", index=index, address=address, prefixlen=host_len(family), IFA_FLAGS=IFA_F_NOPREFIXROUTE)
+
+
+def _bridge_source(node: NodePlan) -> str:
+    """The source of the node's routes by its bridge: its gateway, as the connected route of a real pod bridge
+    says (``src 10.244.1.1``), else its primary address."""
+    return node.gateways[0] if node.gateways else node.addresses[0]
+
+
 def router_rules(family: int) -> str:
     """The router's answer for destinations it has no route to (see :func:`_router_answers`)."""
     answer = "icmp-net-unreachable" if family == 4 else "icmp6-no-route"
@@ -235,7 +253,9 @@ def _node_network(topo: Topology) -> None:
     for node in topo.nodes:
         _uplink(topo, node.netns, node.uplink, node.addresses)
         with nsexec.iproute(node.netns) as ipr:
-            _gateway_address(ipr, _bridge(ipr, node.bridge), topo)
+            index = _bridge(ipr, node.bridge)
+            _gateway_address(ipr, index, topo)
+            _bridge_gateways(ipr, index, node, topo.family)
     for client in topo.clients:
         _uplink(topo, client.netns, client.uplink, (client.ip,))
 
@@ -279,7 +299,7 @@ def _pool_rules(ipr: IPRoute, family: int) -> None:
 def _node_routes(topo: Topology, node: NodePlan) -> None:
     """Host routes: local pods on the bridge (or their veth), remote pods via their node, other hosts on the wire;
     the pod CIDRs (:func:`pod_cidr_routes`); a default route to the router."""
-    primary = node.addresses[0]
+    primary, bridged = node.addresses[0], _bridge_source(node)
     family = topo.family
     others = [a for n in topo.nodes if n is not node for a in n.addresses] + [c.ip for c in topo.clients]
     with nsexec.iproute(node.netns) as ipr:
@@ -289,7 +309,7 @@ def _node_routes(topo: Topology, node: NodePlan) -> None:
             ipr.route("add", dst=_host(address, family), oif=eth0, scope=SCOPE_LINK, prefsrc=primary)
         for cidr, via in pod_cidr_routes(topo, node):
             if via is None:
-                ipr.route("add", dst=cidr, oif=bridge, scope=SCOPE_LINK, prefsrc=primary)
+                ipr.route("add", dst=cidr, oif=bridge, scope=SCOPE_LINK, prefsrc=bridged)
             else:
                 ipr.route("add", dst=cidr, gateway=via, oif=eth0, flags=RTNH_F_ONLINK)
         # like a real host, a default route: destinations nobody owns come back as ICMP unreachable
@@ -312,7 +332,7 @@ def _node_routes(topo: Topology, node: NodePlan) -> None:
                 if anchor != pod.ip:
                     ipr.route("add", dst=_host(pod.ip, family), gateway=anchor, oif=oif, flags=RTNH_F_ONLINK)
                     continue
-                ipr.route("add", dst=_host(pod.ip, family), oif=oif, scope=SCOPE_LINK, prefsrc=primary)
+                ipr.route("add", dst=_host(pod.ip, family), oif=oif, scope=SCOPE_LINK, prefsrc=bridged)
             else:
                 via = topo.node(pod.node).addresses[0]
                 ipr.route("add", dst=_host(pod.ip, family), gateway=via, oif=eth0, flags=RTNH_F_ONLINK)

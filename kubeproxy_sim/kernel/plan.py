@@ -39,6 +39,7 @@ from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
 from kubeproxy_sim.simulator.topology import (
     about_node,
+    bridge_gateways,
     host_network_address,
     host_network_warnings,
     running_pods,
@@ -75,6 +76,9 @@ class NodePlan:
     uplink: str  # the veth end in the node-network namespace
     bridge: str  # the pods' bridge in the node namespace
     listeners: tuple[int, ...] = ()  # kube-proxy's own TCP ports on the node: healthz, health-check node ports
+    # the bridge's own addresses besides the pods' next hop: its pod CIDRs' gateways (bridge_gateways, as the
+    # simulator's SimNode.gateways); a staged dump's node has none
+    gateways: tuple[str, ...] = ()
 
     @property
     def pod_cidrs(self) -> tuple[str, ...]:
@@ -290,6 +294,8 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     for (node, pool_ports), members in sorted(pools.groups.items()):
         pods.add_pool(node, pool_ports, members, declared=all(ip in declared for _, ip in members))
     clients = _place_sources(name, sources, nodes, pods, family)
+    taken = [*pods.pods, *pods.node_of_address, *(c.ip for c in clients)]
+    nodes = [dataclasses.replace(n, gateways=bridge_gateways(n.pod_cidrs, n.routed, taken)) for n in nodes]
     notes = (*_notes(cluster, family), *(str(w) for w in host_network_warnings(cluster, pods.addresses, family)))
     udp, tcp = (_dns_targets(cluster, family, proto) for proto in (Protocol.UDP, Protocol.TCP))
     planned = tuple(dataclasses.replace(p, dns_ports=tuple(sorted(udp.get(p.ip, ()))),

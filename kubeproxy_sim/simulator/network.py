@@ -117,6 +117,7 @@ class Client:
     kind: str  # "pod", "node" or "external"
     node: str | None = None
     pod: SimPod | None = None
+    bound: bool = False  # a node's socket bound to ``ip``; else the route to the destination picks the source
 
     @property
     def namespace(self) -> str | None:
@@ -232,13 +233,18 @@ def _net(cidr: str) -> tuple[int, int, int]:
 def node_context(node: SimNode, topology: Topology) -> NodeContext:
     """What the node's evaluator must know: its addresses, interfaces and (coarse) routes."""
     default = "0.0.0.0/0" if topology.family == 4 else "::/0"
-    interfaces: dict[str, Iterable[str]] = {UPLINK: list(node.addresses), node.bridge: []}
+    # MASQUERADE takes the output interface's address: a packet DNATed to a local pod leaves by the bridge, whose
+    # only address of global scope is its gateway (IPv4 inet_select_addr skips the link-scoped ones and takes the
+    # one there is; IPv6 source selection prefers an address of the outgoing interface); without one, the node's
+    # primary address (inet_select_addr's fall back to the first device that has one, eth0)
+    interfaces: dict[str, Iterable[str]] = {UPLINK: list(node.addresses), node.bridge: list(node.gateways)}
     if node.pods_by_veth:
         interfaces.update({p.veth: [] for p in topology.pods if p.node == node.name and not p.host_network})
     routes = [(c, node.bridge) for c in node.pod_cidrs]
     routes += [(c, UPLINK) for n in topology.nodes if n is not node for c in n.pod_cidrs]
     routes.append((default, UPLINK))
-    return NodeContext.of(node.addresses, interfaces=interfaces, routes=routes)
+    # the gateway is the node's own address too (addrtype LOCAL, delivered to the node): after the primary
+    return NodeContext.of((*node.addresses, *node.gateways), interfaces=interfaces, routes=routes)
 
 
 RuleSource = Callable[[Cluster, ProxyConfig], Ruleset]
@@ -445,6 +451,8 @@ class Simulator:
             return self.own_loopback(client.pod, proto, dport)  # type: ignore[arg-type]
         if client.kind == "node" and loopback(family, dst_value):
             src_value = loopback_source(family)  # the kernel picks loopback's own address for a loopback peer
+        elif client.kind == "node" and not client.bound:
+            src_value = self.route_source(self.runtimes[client.node], dst_value, src_value)  # type: ignore[index]
         if client.kind == "external":
             self.clients.add(src_value)
         pkt: Tuple = (proto, family, src_value, sport or self.ephemeral_port(), dst_value, dport)
@@ -736,6 +744,17 @@ class Simulator:
         if self.record is not None:
             self._note(f"{rt.name} {iface} out", out, flags)
         return self._deliver(rt, out, iface, kind, target, flags)
+
+    def route_source(self, rt: NodeRuntime, dst: int, default: int) -> int:
+        """The source an unbound socket of the node gets towards ``dst``: its route's preferred source. A route by
+        the pods' bridge (a local pod, the node's own pod CIDR) has the bridge's gateway address, as the connected
+        route of kubenet's, the bridge plugin's and Flannel's bridge says (``src 10.244.1.1``); every other the
+        node's ``default`` (a Service's address too: it is routed by eth0, so the connection keeps the node's
+        address into the rules, and only a MASQUERADE on the way to a local endpoint changes it)."""
+        gateways = rt.node.gateways
+        if gateways and self._next_hop(rt, dst)[0] == rt.node.bridge:
+            return self._address(gateways[0])[1]
+        return default
 
     def _iface_for(self, rt: NodeRuntime) -> Callable[[int], str]:
         return lambda dst: self._next_hop(rt, dst)[0]

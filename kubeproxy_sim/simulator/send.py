@@ -173,7 +173,7 @@ def _source_by_address(sim: Simulator, text: str) -> Client:
         return sim.client("pod", pod.key)
     node = next((n for n in sim.topology.nodes if ip in n.addresses), None)
     if node is not None:
-        return Client(f"node/{node.name}", ip, "node", node.name)
+        return Client(f"node/{node.name}", ip, "node", node.name, bound=True)  # as netns send binds it
     return sim.client("external", ip=ip)
 
 

@@ -66,6 +66,7 @@ class SimNode:
     pod_cidrs: tuple[str, ...]
     config: ProxyConfig
     bridge: str = DEFAULT_BRIDGE
+    gateways: tuple[str, ...] = ()  # the bridge's own addresses (:func:`bridge_gateways`)
 
     @property
     def primary(self) -> str:
@@ -131,6 +132,26 @@ def plan_nodes(cluster: Cluster, base: ProxyConfig,
         cidrs = tuple(c for c in config.node_pod_cidrs if family_of(c) == family)
         nodes.append(SimNode(name, tuple(ips), cidrs, config, config.bridge_interface or DEFAULT_BRIDGE))
     return nodes
+
+
+def bridge_gateways(pod_cidrs: Iterable[str], routed: bool, taken: Iterable[str]) -> tuple[str, ...]:
+    """The addresses a node's pod bridge carries: each pod CIDR's first host address, as kubenet (``cbr0``), the
+    bridge plugin (``cni0``) and Flannel give their bridge the pods' gateway. They matter where the node picks a
+    source by the bridge: MASQUERADE of a connection DNATed to a local pod (hairpin, a node's or an outside
+    client's connection to a Service with a local endpoint) takes the bridge's address, not the node's, and the
+    node's own connection to a local pod leaves from it. None on routed-veth (Calico-like) nodes, which have no
+    such bridge; none for a range too small to have a gateway, nor for an address a workload or node already has
+    (the objects' word wins over the convention)."""
+    if routed:
+        return ()
+    used = set(taken)
+    found = []
+    for cidr in pod_cidrs:
+        net = netaddr.IPNetwork(cidr)
+        gateway = str(net[1]) if net.size >= 4 else None
+        if gateway is not None and gateway not in used:
+            found.append(gateway)
+    return tuple(found)
 
 
 def about_node(config: ProxyConfig, obj: Node | None, *, first: bool) -> ProxyConfig:
@@ -272,6 +293,8 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
             placer.add(pod.key, ip, pod.node_name, served | declared.get(ip, set()), pod.host_network)
     for ip, key, node in _endpoint_owners(cluster):
         placer.add(key, ip, node, declared.get(ip, set()), False)
+    taken = [*placer.pods, *placer.node_of_address]
+    nodes = [dataclasses.replace(n, gateways=bridge_gateways(n.pod_cidrs, n.pods_by_veth, taken)) for n in nodes]
     return Topology(family, tuple(nodes), (*placer.pods.values(), *placer.host_pods.values()), tuple(hosts),
                     host_network_warnings(cluster, placer.addresses, family))
 

@@ -495,8 +495,8 @@ def _node_entries(sim, node: str, dst: str) -> list:
 
 def test_random_fully_draws_a_port_even_when_masquerade_keeps_the_address() -> None:
     """nf_nat's get_unique_tuple under NF_NAT_RANGE_PROTO_RANDOM_FULLY skips 'keep the original tuple': a node's own
-    connection to a cluster IP (masqueraded to the node's own address) gets a new source port every time; without
-    --random-fully the port is kept."""
+    connection to a cluster IP (masqueraded to the node's own address: its endpoints are on the other node, so the
+    packet leaves by eth0) gets a new source port every time; without --random-fully the port is kept."""
     import dataclasses
     import random
 
@@ -504,7 +504,7 @@ def test_random_fully_draws_a_port_even_when_masquerade_keeps_the_address() -> N
 
     for random_fully in (True, False):
         config = dataclasses.replace(BASE, random_fully=random_fully)
-        sim = Simulator(load(objects()), config, rng=random.Random(3), hosts=HOSTS)
+        sim = Simulator(load(objects(web_pods=("web-2", "web-3"))), config, rng=random.Random(3), hosts=HOSTS)
         node = sim.client("node", "node1")
         for sport in (40000, 40001, 40002, 40003):
             assert sim.connect(node, "10.96.0.10", 80, sport=sport).failure is None
@@ -530,10 +530,11 @@ def test_null_binding_remaps_a_port_whose_reply_tuple_is_taken() -> None:
     table = sim.runtimes["node1"].conntrack
     outside = sim.client("external", ip="198.51.100.7")
     first = sim.connect(outside, "192.168.0.10", 30080, sport=41000)
-    assert (first.target, first.seen) == ("default/web-1", "192.168.0.10"), first
+    assert (first.target, first.seen) == ("default/web-1", "10.244.1.1"), first  # the pod bridge's address
     masqueraded = next(e for e in table.entries() if e.orig[2] == parse_address("198.51.100.7")[1])
-    assert masqueraded.reply[4:] == (parse_address("192.168.0.10")[1], 41000)
-    second = sim.connect(sim.client("node", "node1"), "10.244.1.10", 8080, sport=41000)  # the same reply tuple
+    assert masqueraded.reply[4:] == (parse_address("10.244.1.1")[1], 41000)
+    # the node's own connection to its pod leaves from the bridge's address too (its route's source): the same reply
+    second = sim.connect(sim.client("node", "node1"), "10.244.1.10", 8080, sport=41000)
     assert (second.target, second.failure) == ("default/web-1", None), second
     assert len(table) == 2 and table.lookup(masqueraded.reply, sim.now) == (masqueraded, True)
     own = next(e for e in table.entries() if e is not masqueraded)
@@ -562,9 +563,10 @@ def test_nat_port_ranges_follow_the_original_port() -> None:
         assert lo <= entry.reply[5] <= hi, (sport, entry.reply[5])
     # every port of 1-511 taken towards the endpoint: one more connection from a low port finds none free
     table = sim.runtimes["node1"].conntrack
-    endpoint, node_address = _node_entries(sim, "node1", "10.96.0.10")[0].reply[2:4], parse_address("192.168.0.10")[1]
+    # web-1 is node1's own pod: the connection is masqueraded to node1's pod bridge address
+    endpoint, bridge_address = _node_entries(sim, "node1", "10.96.0.10")[0].reply[2:4], parse_address("10.244.1.1")[1]
     for port in range(1, 512):
-        table.add(("tcp", 4, 99, port, 98, 1), ("tcp", 4, *endpoint, node_address, port), sim.now, dnat=False,
+        table.add(("tcp", 4, 99, port, 98, 1), ("tcp", 4, *endpoint, bridge_address, port), sim.now, dnat=False,
                   snat=False)
     full = sim.connect(node, "10.96.0.10", 80, sport=200)
     assert full.failure is not None and full.failure.reason == DROP and "no free source port" in full.failure.detail

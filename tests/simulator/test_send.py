@@ -63,10 +63,15 @@ def test_cluster_ip_from_a_pod_on_each_node(client):
 
 @pytest.mark.parametrize("node,address", [("node1", "192.168.49.2"), ("node2", "192.168.49.3")])
 def test_bootcamp_node_port_from_outside_on_each_node_is_masqueraded(node, address):
+    """Masqueraded to the address of the interface the connection leaves by: the node's own towards a pod on the
+    other node (eth0), its pod bridge's gateway (the pod CIDR's first address) towards one of its own pods."""
     seed = 5
-    result = send(bootcamp(seed), "external", f"node/{node}:31526", count=2000, seed=seed)
+    sim = bootcamp(seed)
+    gateway = sim.topology.node(node).gateways
+    result = send(sim, "external", f"node/{node}:31526", count=2000, seed=seed)
     assert not result.failed and len(result.delivered) == 4
-    assert all(d.sources_seen == (address,) for d in result.delivered)
+    assert {d.node for d in result.delivered} == {"node1", "node2"}
+    assert all(d.sources_seen == (gateway if d.node == node else (address,)) for d in result.delivered)
     shares_agree(result, seed)
 
 
@@ -127,7 +132,8 @@ def test_load_balancer_source_ranges_vip_mode_dropped_by_the_nodes_rules():
     assert all("KUBE-PROXY-FIREWALL" in f.detail or "KUBE-FW" in f.detail for f in denied.failed)
     allowed = send(sim, "external:198.51.100.7", "203.0.113.101:80", count=300)
     assert not allowed.failed and len(allowed.delivered) == 3
-    assert {s for d in allowed.delivered for s in d.sources_seen} <= NODE_IPS  # eTP Cluster: masqueraded
+    bridges = {"10.244.1.1", "10.244.2.1"}  # a local endpoint sees its node's pod bridge address
+    assert {s for d in allowed.delivered for s in d.sources_seen} <= NODE_IPS | bridges  # eTP Cluster: masqueraded
 
 
 def test_load_balancer_ip_mode_proxy():
@@ -201,7 +207,8 @@ def test_hairpin_a_pod_reaching_itself_through_its_service():
     result = send(simulator(8), "pod/default/web-1", "web.default:80", count=600, seed=8)
     assert not result.failed
     seen = {d.pod: d.sources_seen for d in result.delivered}
-    assert seen["default/web-1"] == ("192.168.0.10",)  # masqueraded, so the reply comes back through the node
+    # masqueraded to node1's pod bridge address (the pod CIDR's gateway), so the reply comes back through the node
+    assert seen["default/web-1"] == ("10.244.1.1",)
     assert seen["default/web-2"] == ("10.244.1.10",)
     shares_agree(result, 8)
 
@@ -596,9 +603,11 @@ def test_loopback_is_the_node_itself_in_the_expected_shares():
 
 def test_a_node_s_connection_to_loopback_comes_from_loopback():
     """The kernel picks 127.0.0.1 as the source for a loopback peer: a localhost NodePort is masqueraded to the
-    node's address, and a loopback port nothing listens on is refused (not dropped as if from the node's IP)."""
+    address of the interface it leaves by (the node's towards another node's pod, its pod bridge's gateway towards
+    its own), and a loopback port nothing listens on is refused (not dropped as if from the node's IP)."""
     nodeport = send(bootcamp(1), "node/node1", "127.0.0.1:31526", count=40)
-    assert not nodeport.failed and {s for d in nodeport.delivered for s in d.sources_seen} == {"192.168.49.2"}
+    seen = {d.node: set(d.sources_seen) for d in nodeport.delivered}
+    assert not nodeport.failed and seen == {"node1": {"10.244.0.1"}, "node2": {"192.168.49.2"}}
     closed = send(bootcamp(1), "node/node1", "127.0.0.1:31999", count=3)
     assert [(f.reason, f.expected) for f in closed.failed] == [("REJECT", 1.0)]
     assert "(127.0.0.1): nothing listens" in closed.failed[0].detail
