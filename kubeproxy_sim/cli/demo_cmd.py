@@ -338,16 +338,19 @@ def send_section(inputs: Inputs, args: argparse.Namespace, con: Console, number:
     lines.append(shell(f"kubeproxy-sim send --scenario {args.scenario} --from {source} --to {destination} "
                        f"--count {DEMO_REQUESTS} --seed {args.seed}{proto_flag(proto)}{node_flags(args)}", con))
     try:
-        result = requests(simulate(inputs.cluster, inputs, args.seed), source, destination, DEMO_REQUESTS, args.seed,
-                          proto)
+        sim = simulate(inputs.cluster, inputs, args.seed)
+        result = requests(sim, source, destination, DEMO_REQUESTS, args.seed, proto)
     except InputError as exc:
         return [*lines, "", *(f"Cannot simulate it here: {d}" for d in exc.diagnostics)]
-    lines += ["", *result_lines(result, con, limit=MAX_ROWS), "", summary(result, svc, inputs)]
+    entered = sim.topology.node(inputs.config.node_name)
+    bridge = entered.gateways if entered is not None else ()
+    lines += ["", *result_lines(result, con, limit=MAX_ROWS), "", summary(result, svc, inputs, bridge)]
     return lines
 
 
-def summary(result: SendResult, svc: Service, inputs: Inputs) -> str:
-    """What the table shows, in a sentence: where connections went, what the pods saw, and why."""
+def summary(result: SendResult, svc: Service, inputs: Inputs, bridge: tuple[str, ...] = ()) -> str:
+    """What the table shows, in a sentence: where connections went, what the pods saw, and why. ``bridge``: the
+    entry node's pod bridge addresses, which a masqueraded connection to one of its own pods carries."""
     from kubeproxy_sim.objects.model import SessionAffinity
 
     if not any(d.count for d in result.delivered):
@@ -359,9 +362,13 @@ def summary(result: SendResult, svc: Service, inputs: Inputs) -> str:
         text = ("sessionAffinity ClientIP: one client sticks to the pod it first reached; EXPECTED is the share "
                 "of new clients")
     text += f"; the pods saw {', '.join(seen)}"
-    if set(seen) <= node_ips and result.source == "external" and \
+    if set(seen) <= node_ips | set(bridge) and result.source == "external" and \
             svc.external_traffic_policy is TrafficPolicy.CLUSTER:
-        text += (": the node's own address, because external traffic under externalTrafficPolicy Cluster is "
+        via_bridge = sorted(set(seen) & set(bridge))
+        text += (": the node's own address" + (
+                 f" ({', '.join(via_bridge)}, its pod bridge's, for its own pods: MASQUERADE takes the address of "
+                 "the interface the packet leaves by)" if via_bridge else "") +
+                 ", because external traffic under externalTrafficPolicy Cluster is "
                  "masqueraded (it may be forwarded to a pod on another node, and the reply must come back "
                  "through this node)")
     return text + "."

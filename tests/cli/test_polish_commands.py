@@ -124,7 +124,9 @@ def test_send_text_is_a_table_with_bars(capsys: pytest.CaptureFixture[str]) -> N
     assert code == 0 and lines[0] == "1000 tcp connections from external to node/node1:31526 (seed 1)"
     assert lines[2].split() == ["POD", "IP", "NODE", "COUNT", "SHARE", "EXPECTED", "SOURCE", "SEEN"]
     row = lines[3].split()
-    assert row[0].startswith("default/kubernetes-bootcamp-") and row[5] == "25.0%" and row[6] == "192.168.49.2"
+    # a pod of node1: masqueraded to node1's pod bridge address
+    assert row[0].startswith("default/kubernetes-bootcamp-") and row[2] == "node1" and row[5] == "25.0%" and \
+        row[6] == "10.244.0.1"
     assert set(row[7]) == {"#"}
 
 
