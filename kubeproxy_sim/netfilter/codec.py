@@ -442,7 +442,10 @@ class _Parser:
         if len(parts) > 3:
             raise self.error("extra text after the chain declaration", parts[3], "end of line")
         builtin = name in BUILTIN_CHAINS[table.name]
-        if counters is None and len(parts) > 2 and builtin:  # (a user chain's are not read: iptables ignores them)
+        if builtin and len(parts) < 3:  # (iptables-restore --counters, as kube-proxy runs it and counters are read)
+            raise self.error(f"chain {name} is declared without its counters", line,
+                             f":{name} {policy} [packets:bytes], as iptables-save prints it")
+        if counters is None and len(parts) > 2 and builtin:
             raise self.error(f"bad counters for chain {name}", parts[2], "[packets:bytes], each a number")
         if policy == "-":
             policy_value = None
@@ -453,7 +456,7 @@ class _Parser:
                              policy, "-")
         else:
             policy_value = policy
-        if counters == (0, 0):
+        if counters == (0, 0) or not builtin:  # (a user chain's are not read: iptables-save prints [0:0])
             counters = None
         existing = self.undeleted(table, name)
         if existing is None:

@@ -118,6 +118,12 @@ COUNTERS = [
     Case("built-in chain counters with a third number", FILTER.replace(":INPUT ACCEPT [0:0]", ":INPUT ACCEPT [1:2:3]")
          + "COMMIT\n", saved=(":INPUT ACCEPT [1:2]",)),
     Case("user chain counters not numeric", filter_with(":FOO - [x:2]"), saved=(":FOO - [0:0]",)),
+    Case("user chain counters", filter_with(":FOO - [1:2]"), saved=(":FOO - [0:0]",)),
+    Case("user chain without counters", filter_with(":FOO -"), saved=(":FOO - [0:0]",)),
+    # ... and a built-in chain's must be there (legacy: "invalid policy counters for chain 'INPUT'"; without --counters
+    # legacy takes it)
+    Case("built-in chain without counters", FILTER.replace(":INPUT ACCEPT [0:0]", ":INPUT ACCEPT") + "COMMIT\n",
+         line=2),
 ]
 
 JUMP_OPTIONS = [
