@@ -173,10 +173,11 @@ def send_text(result: SendResult, con: Console | None = None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.dist_cmd import check_connections
-    from kubeproxy_sim.simulator.send import split_destination
+    from kubeproxy_sim.simulator.send import check_source_form, split_destination
 
     check_connections(args.count, "--count")  # before any work
-    split_destination(args.destination)  # --to's shape (a usage error) before the objects are read and --from
+    check_source_form(args.source)  # --from's and --to's shapes (usage errors) before the objects are read
+    split_destination(args.destination)
     if args.plot is not None:
         from kubeproxy_sim.cli.plot import check_plot_path
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import netaddr
 
-from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
+from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.kernel import dscp, nsexec
 from kubeproxy_sim.kernel.dnsquery import TCP_RETRY
 from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology, client_key
@@ -35,7 +35,7 @@ from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.objects.nodes import family_of
 from kubeproxy_sim.simulator.dns import CLUSTER, ClusterDNS, Resolver
 from kubeproxy_sim.simulator.network import DNS_PORT, TRUNCATED_RETRY, dns_query_detail
-from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult, split_destination
+from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult, check_source_form, split_destination
 from kubeproxy_sim.simulator.send import render_text as sim_render_text
 
 PROBE = "kubeproxy_sim.kernel.probe"
@@ -149,19 +149,6 @@ def _canonical(text: str) -> str:
 
 def _family(state: dict[str, Any]) -> int:
     return int(state.get("family", 4))
-
-
-def check_source_form(text: str) -> None:
-    """Refuse a source not of the forms (a usage error, 2) from its text alone, so that it is said before any
-    cluster is looked up (a malformed target is 2 whether or not the cluster runs)."""
-    if text.startswith(("pod/", "node/")) or text == "external" or _is_ip(text):
-        return
-    if text.startswith("external:"):
-        if not _is_ip(text.partition(":")[2]):
-            raise _bad(text, "--from", "expected external:IP with an IP address", UsageError)
-        return
-    raise _bad(text, "--from", "expected pod/NS/NAME, node/NAME, external, external:IP or an IP address",
-               UsageError)
 
 
 def resolve_source(state: dict[str, Any], text: str) -> Source:

@@ -136,8 +136,25 @@ def _nodes(sim: Simulator, wanted: str) -> str:
     return one_of(wanted, (n.name for n in sim.topology.nodes), "nodes")
 
 
+SOURCE_FORMS = "pod/NS/NAME, node/NAME, external, external:IP or an IP address"
+"""The forms of send's and netns send's ``--from``, as their usage errors name them."""
+
+
+def check_source_form(text: str) -> None:
+    """Refuse a ``--from`` value of none of the forms (a usage error, 2) from its text alone, so send and netns
+    send say it before the objects are read or a cluster is looked up, as :func:`split_destination` does ``--to``."""
+    if text.startswith(("pod/", "node/")) or text == "external" or _is_address(text):
+        return
+    if text.startswith("external:"):
+        if not _is_address(text.partition(":")[2]):
+            raise _bad(text, "--from", "expected external:IP with an IP address", usage=True)
+        return
+    raise _bad(text, "--from", f"expected {SOURCE_FORMS}", usage=True)
+
+
 def parse_source(sim: Simulator, text: str) -> Client:
     """pod/NS/NAME, node/NAME, external, external:IP, or an address of a pod, node or outside machine."""
+    check_source_form(text)
     if text.startswith("pod/"):
         if sim.topology.pod(text[4:]) is None:
             known = one_of(text[4:], sorted(p.key for p in sim.topology.pods), "pods")
@@ -151,13 +168,10 @@ def parse_source(sim: Simulator, text: str) -> Client:
         return sim.client("external")
     if text.startswith("external:"):
         ip = text.partition(":")[2]
-        address = _is_address(ip)
-        if not address or (":" in ip) != (sim.family == 6):
-            raise _bad(text, "--from", f"expected external:IP with an IPv{sim.family} address", usage=not address)
+        if (":" in ip) != (sim.family == 6):  # an address (check_source_form), of the other family
+            raise _bad(text, "--from", f"expected external:IP with an IPv{sim.family} address")
         return sim.client("external", ip=str(_canonical(ip)))
-    if _is_address(text):
-        return _source_by_address(sim, text)
-    raise _bad(text, "--from", "expected pod/NS/NAME, node/NAME, external, external:IP or an IP address", usage=True)
+    return _source_by_address(sim, text)  # an address (check_source_form)
 
 
 def _canonical(ip: str) -> str:

@@ -176,6 +176,11 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
     (["send", "--scenario", "bootcamp", "--from", "external:zz", "--to", "node/node1:31526"], 2,
      "--from: 'external:zz': expected external:IP"),
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "bogus"], 2, "--to: 'bogus': expected IP:PORT"),
+    # --from's shape is checked before the objects are read, as --to's (no scenario of that name: it would be 1)
+    (["send", "--scenario", "nosuch-scenario", "--from", "bogus", "--to", "10.0.0.1:80"], 2,
+     "--from: 'bogus': expected pod/NS/NAME"),
+    (["send", "--scenario", "nosuch-scenario", "--from", "external:zz", "--to", "10.0.0.1:80"], 2,
+     "--from: 'external:zz': expected external:IP with an IP address"),
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "1.2.3.4:\u00b2"], 2,
      "--to: '1.2.3.4:\u00b2': expected IP:PORT"),  # a digit int() cannot read: it was an internal error, 4
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "fd00::1:80"], 2,
