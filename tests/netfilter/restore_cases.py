@@ -278,6 +278,10 @@ PORT_NAMES = [
     port_case("-p udp -m multiport --dports 1:65535", "-p udp -m multiport --dports 1:65535"),
     port_case("-p udp --dport 99999999999999999999999"),
     port_case("-p udp --sport -1"),
+    port_case("-p udplite --dport 80"),  # (no udplite match: 'unknown option "--dport"')
+    port_case("-p 136 --dport 80"),
+    port_case("-p udplite -m multiport --dports 0x10", "-p udplite -m multiport --dports 16"),
+    port_case("-p udplite -m multiport --dports domain"),
     port_case("-p udp --dport -80"),
     port_case("-p udp --dport 2147483647", "-p udp -m udp --dport 65535"),
     port_case("-p udp --dport 2147483648"),
