@@ -342,15 +342,38 @@ def pod_cidr_routes(topo: Topology, node: NodePlan) -> list[tuple[str, str | Non
     """(CIDR, next hop) of the pod ranges a real node routes, as the simulator's node routes them: its own pod CIDRs
     on-link on its pods' bridge (None: no next hop), every other node's through that node. The pods' own host
     routes are more specific, so these decide only for an address no pod has: the owning node asks for it on
-    its bridge and nobody answers ARP, so the sender hears nothing until the kernel gives up (ICMP host
+    its bridge and nobody answers ARP, so a pod's connection hears nothing until the kernel gives up (ICMP host
     unreachable after neigh mcast_solicit x retrans_time, 3 x 1 s by default), later than the tools' timeouts.
-    Routed-veth (Calico-like) nodes have the bridge too (their gateway's home): the same silence."""
+    Routed-veth (Calico-like) nodes get the same route (their bridge is the gateway's home): their pods' traffic
+    there is silent alike; a connection a real such node itself makes there is not (Calico blackholes its block,
+    so connect fails at once with EINVAL).
+
+    A range whose destination the node already routes is left out (the kernel refuses a second route to it,
+    EEXIST): one that is a single address with a host route (a pod's, another node's; ``podCIDRs: [A/32]`` with
+    a pod at A), where the host route says the same or more, and a /0 (nonsense as a node's pod range; the
+    default route stands, as kube-proxy itself never checks a podCIDR's size)."""
     hops: list[tuple[str, str | None]] = [(c, None) for c in node.pod_cidrs]
     hops += [(c, n.addresses[0]) for n in topo.nodes if n is not node for c in n.pod_cidrs]
     routes: dict[str, str | None] = {}
+    hosts: set[netaddr.IPAddress] | None = None
     for cidr, via in hops:  # a range two nodes claim goes where the simulator's first match sends it: its own
-        routes.setdefault(str(netaddr.IPNetwork(cidr).cidr), via)
+        net = netaddr.IPNetwork(cidr).cidr
+        if net.prefixlen == 0:
+            continue
+        if net.size == 1:
+            hosts = _host_routed(topo, node) if hosts is None else hosts
+            if net.ip in hosts:
+                continue
+        routes.setdefault(str(net), via)
     return list(routes.items())
+
+
+def _host_routed(topo: Topology, node: NodePlan) -> set[netaddr.IPAddress]:
+    """The addresses :func:`_node_routes` gives ``node`` a host route to: the other nodes', the clients', the
+    router's and every pod's with an address of its own."""
+    found = [a for n in topo.nodes if n is not node for a in n.addresses]
+    found += [c.ip for c in topo.clients] + [topo.router] + [p.ip for p in topo.pods if not p.host_network]
+    return {netaddr.IPAddress(a) for a in found}
 
 
 def _client_routes(topo: Topology) -> None:

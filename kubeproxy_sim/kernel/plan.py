@@ -296,7 +296,8 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     clients = _place_sources(name, sources, nodes, pods, family)
     taken = [*pods.pods, *pods.node_of_address, *(c.ip for c in clients)]
     nodes = [dataclasses.replace(n, gateways=bridge_gateways(n.pod_cidrs, n.routed, taken)) for n in nodes]
-    notes = (*_notes(cluster, family), *(str(w) for w in host_network_warnings(cluster, pods.addresses, family)))
+    notes = (*_notes(cluster, family), *(str(w) for w in host_network_warnings(cluster, pods.addresses, family)),
+             *_unrouted_notes(nodes))
     udp, tcp = (_dns_targets(cluster, family, proto) for proto in (Protocol.UDP, Protocol.TCP))
     planned = tuple(dataclasses.replace(p, dns_ports=tuple(sorted(udp.get(p.ip, ()))),
                                         dns_tcp_ports=tuple(sorted(tcp.get(p.ip, ()))))
@@ -366,6 +367,14 @@ def _place_sources(name: str, sources: list[str], nodes: list[NodePlan], pods: _
 def client_key(ip: str) -> str:
     """The workload key of a client address in a pod range (a namespace of its own, no Pod object)."""
     return f"client/{ip.replace('.', '-').replace(':', '-')}"
+
+
+def _unrouted_notes(nodes: list[NodePlan]) -> list[str]:
+    """A pod CIDR of every address (/0) is not routed to its node's pods (build.pod_cidr_routes): it is no
+    node's range, and the default route stands. kube-proxy reads it as given (NodeCIDR detect-local)."""
+    return [f"node {n.name}'s pod CIDR {c} (spec.podCIDRs) covers every address: the nodes do not route it to its "
+            "pods (the default route stands)"
+            for n in nodes for c in n.pod_cidrs if netaddr.IPNetwork(c).prefixlen == 0]
 
 
 def _notes(cluster: Cluster, family: int) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from pyroute2 import netns
 
 from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
 from kubeproxy_sim.kernel.differential import UNREACHABLE, Report, differential, kernel_cluster, outcome_text
-from kubeproxy_sim.objects import load_paths
+from kubeproxy_sim.objects import load_paths, load_text
 from tests.kernel.test_differential_unit import TWO_HOP, stale_endpoint, two_hop_flows
 from tests.kernel.test_kernel import small_cluster
 from tests.strategies import ClusterCase, clusters
@@ -245,6 +245,28 @@ def test_pod_cidrs_finished_and_host_network_pods_agree_with_kernel(kernel: None
     [row] = report.flows[-1].rows
     assert row.outcome.startswith("reply from 192.168.49.3 (saw ") and row.share == 1
     assert not _ours(f"{run_tag}-dcidr")
+
+
+def test_pod_cidrs_the_nodes_already_route_do_not_stop_the_build(kernel: None, run_tag: str, state_dir: Path) -> None:
+    """A /32 pod CIDR at a pod's address and a /0 one: the nodes route neither themselves (a second route to a
+    destination is refused, EEXIST, which stopped ``netns up``); the pod at the /32 answers as in the simulator."""
+    from kubeproxy_sim.kernel.differential import Flow
+    from tests.simulator.test_topology import CONFIG, PLACES
+
+    text = PLACES.replace("spec: {podCIDRs: [10.244.2.0/24]}", "spec: {podCIDRs: [10.244.2.22/32]}") + """---
+apiVersion: v1
+kind: Node
+metadata: {name: n3}
+spec: {podCIDRs: [0.0.0.0/0]}
+status: {addresses: [{type: InternalIP, address: 192.168.0.12}]}
+"""
+    flow = Flow("pod/default/web", "10.244.2.22:80")
+    report = differential(load_text(text, "cidrs.yaml").cluster, CONFIG, state_dir, name=f"{run_tag}-dwide",
+                          flows=[flow], alpha=ALPHA)
+    _check(report, "pod CIDRs already routed")
+    [row] = report.flows[0].rows
+    assert row.outcome.startswith("reply from 10.244.2.22") and row.share == 1
+    assert not _ours(f"{run_tag}-dwide")
 
 
 def test_cli_reports_a_difference(kernel: None, run_tag: str, tmp_path: Path, monkeypatch, capfd) -> None:

@@ -6,7 +6,8 @@ import dataclasses
 
 from kubeproxy_sim.kernel.build import pod_cidr_routes
 from kubeproxy_sim.kernel.plan import plan
-from tests.simulator.test_topology import CONFIG, places
+from kubeproxy_sim.objects import load_text
+from tests.simulator.test_topology import CONFIG, PLACES, places
 
 
 def test_nodes_route_the_pod_cidrs_to_their_owner() -> None:
@@ -19,3 +20,19 @@ def test_nodes_route_the_pod_cidrs_to_their_owner() -> None:
     claimed = dataclasses.replace(n3, config=dataclasses.replace(n3.config, node_pod_cidrs=("10.244.2.7/24",)))
     both = dataclasses.replace(topo, nodes=(n1, n2, claimed))
     assert pod_cidr_routes(both, claimed) == [("10.244.2.0/24", None), ("10.244.1.0/24", "192.168.0.10")]
+
+
+def test_a_pod_cidr_the_node_already_routes_is_left_out() -> None:
+    """A /32 pod CIDR at a pod's address (the pod's host route says it) and a /0 one (the default route stands)
+    get no route of their own: the kernel refuses a second route to one destination (EEXIST); the /0 is noted."""
+    text = PLACES.replace("spec: {podCIDRs: [10.244.2.0/24]}", "spec: {podCIDRs: [10.244.2.22/32]}")
+    topo = plan("gaps", load_text(text).cluster, CONFIG)
+    n1, n2, _ = topo.nodes
+    assert pod_cidr_routes(topo, n1) == [("10.244.1.0/24", None)]
+    assert pod_cidr_routes(topo, n2) == [("10.244.1.0/24", "192.168.0.10")]
+    everything = PLACES.replace("spec: {podCIDRs: [10.244.2.0/24]}", "spec: {podCIDRs: [0.0.0.0/0]}")
+    topo = plan("gaps", load_text(everything).cluster, CONFIG)
+    assert pod_cidr_routes(topo, topo.nodes[1]) == [("10.244.1.0/24", "192.168.0.10")]
+    assert [n for n in topo.notes if "podCIDRs" in n] == [
+        "node n2's pod CIDR 0.0.0.0/0 (spec.podCIDRs) covers every address: the nodes do not route it to its pods "
+        "(the default route stands)"]
