@@ -936,7 +936,26 @@ class _Interpreter:
         if self.target is not None:
             self.target = Target(self.target.name, tuple(self.target_options), self.target.goto)
             self.check_nat_ports()
+        self.check_protocol_matches()
         return RuleSpec(tuple(self.options), self.target)
+
+    def check_protocol_matches(self) -> None:
+        """Refuse a protocol's match (``-m udp``) in a rule not of that protocol, as the kernel refuses it (its
+        xt_match names the protocol; iptables-legacy-restore then fails at COMMIT), and multiport in a rule of no
+        protocol with ports, as iptables itself refuses it."""
+        modules = self.modules
+        if not modules:
+            return
+        given = next((o for o in self.options if o.flag == "-p" and not o.module), None)
+        protocol = "" if given is None or given.negated else given.args[0].lower()
+        for module in modules:
+            wanted = _PROTOCOL_OF_MATCH.get(module)
+            if wanted is not None and PROTOCOL_MODULES.get(protocol) != wanted:
+                raise self.error(f"-m {module} matches only {wanted} packets, which the rule does not ask for",
+                                 module, f"-p {wanted} in the rule (not negated)")
+            if module == "multiport" and protocol not in _MULTIPORT_PROTOCOLS:
+                raise self.error("-m multiport needs a protocol with ports", "multiport",
+                                 "-p tcp, udp, udplite, sctp or dccp in the rule (not negated)")
 
     def check_nat_ports(self) -> None:
         """Refuse a NAT target's port in a rule whose -p has none, as iptables does (a placeholder's value is
@@ -1093,6 +1112,12 @@ class _Interpreter:
             return None
         return self.modules[instance] if instance >= 0 else self.protocol_module
 
+
+_PROTOCOL_OF_MATCH = {"tcp": "tcp", "udp": "udp", "sctp": "sctp", "dccp": "dccp", "icmp": "icmp", "icmp6": "icmp6",
+                      "icmpv6": "icmp6"}
+"""The matches the kernel takes only in a rule of their protocol (by its :data:`PROTOCOL_MODULES` match)."""
+_MULTIPORT_PROTOCOLS = frozenset("tcp 6 udp 17 udplite 136 sctp 132 dccp 33".split())
+"""The -p values multiport takes (iptables 1.8.9's check_proto)."""
 
 _ONCE_GROUPS = {"--syn": "--tcp-flags", "--sports": "--ports", "--dports": "--ports"}
 """Options of one match that iptables takes as one for :meth:`_Interpreter.once`."""

@@ -278,6 +278,16 @@ PORT_NAMES = [
     port_case("-p udp -m multiport --dports 1:65535", "-p udp -m multiport --dports 1:65535"),
     port_case("-p udp --dport 99999999999999999999999"),
     port_case("-p udp --sport -1"),
+    # a protocol's match in a rule of another protocol: the kernel refuses it (legacy names the COMMIT line)
+    Case("-m udp without -p", filter_with("-A INPUT -m udp --dport domain -j ACCEPT"), line=5, at_commit=True),
+    Case("-m udp with -p tcp", filter_with("-A INPUT -p tcp -m udp --dport 80 -j ACCEPT"), line=5, at_commit=True),
+    Case("-m udp with ! -p udp", filter_with("-A INPUT ! -p udp -m udp --dport 80 -j ACCEPT"), line=5,
+         at_commit=True, nft_differs=True),
+    Case("-m icmp without -p", filter_with("-A INPUT -m icmp --icmp-type 8 -j ACCEPT"), line=5, at_commit=True),
+    port_case("-p 17 -m udp --dport 80", "-p udp -m udp --dport 80"),
+    # ... and multiport in a rule of no protocol with ports: iptables refuses it
+    port_case("-m multiport --dports 80"),
+    port_case("! -p tcp -m multiport --dports 80"),
     port_case("-p udplite --dport 80"),  # (no udplite match: 'unknown option "--dport"')
     port_case("-p 136 --dport 80"),
     port_case("-p udplite -m multiport --dports 0x10", "-p udplite -m multiport --dports 16"),

@@ -49,9 +49,9 @@ def builtin_options(draw: st.DrawFn) -> list[Option]:
 @st.composite
 def match_groups(draw: st.DrawFn, protocol: str | None) -> list[Option]:
     out: list[Option] = []
-    kinds = ["comment", "mark", "conntrack", "statistic", "recent", "addrtype", "multiport"]
-    if protocol:
-        kinds.append(protocol)
+    kinds = ["comment", "mark", "conntrack", "statistic", "recent", "addrtype"]
+    if protocol:  # (iptables takes multiport only in a rule of a protocol with ports)
+        kinds += [protocol, "multiport"]
     for kind in draw(st.lists(st.sampled_from(kinds), max_size=4)):
         m = Option("-m", (kind,), False, kind)
         if kind == "comment":
