@@ -892,6 +892,7 @@ def _filled(text: str, values: tuple[str, ...]) -> str:
 def _converter(kind: str, group: tuple[Option, ...], holes: int, ipv6: bool) -> Convert:
     """The conversion of one group of a plan from its values (one value, a tuple of them, or None without any).
     A target is planned as a group whose first option holds its name as the flag and ``goto`` as the bang."""
+    ports = _port_positions(kind, group)
 
     def convert(key: object) -> Converted | None:
         values: tuple[str, ...] = () if holes == 0 else (key,) if holes == 1 else key  # type: ignore[assignment]
@@ -901,7 +902,7 @@ def _converter(kind: str, group: tuple[Option, ...], holes: int, ipv6: bool) -> 
             head = real[0]
             if len(real) > 1 and not syntax.takes_options(head.flag):
                 return None  # a match's options after a chain or verdict (-m comment -j X --comment c): see save_specs
-            if not all(_plain_nat_ports(o) for o in real[1:]):
+            if ports and not all(_plain_nat_ports(real[i]) for i in ports):
                 return None  # a NAT port by name or in another base (:http, 0x50): the typed view has its number
             target = Target(head.flag, tuple(real[1:]), head.negated)
             handler = TARGETS.get(target.name)
@@ -909,7 +910,7 @@ def _converter(kind: str, group: tuple[Option, ...], holes: int, ipv6: bool) -> 
                 target = Target(target.name, tuple(handler(target.name, list(target.options), ipv6)), target.goto)
             return _target_text(target)
         if kind == "match":
-            if not all(_plain_ports(o) for o in real):
+            if ports and not all(_plain_ports(real[i]) for i in ports):
                 return None  # a port by name or in another base (http, 010): the rule's typed view has its number
             return _options_text(_save_group(real, ipv6))
         saved = _builtin(real[0], ipv6) if kind == "builtin" else real
@@ -923,17 +924,25 @@ _PLAIN_PORTS = re.compile(f"{_PORT_OR_NONE}(?::{_PORT_OR_NONE})?(?:,{_PORT_OR_NO
 """A match's port value as :func:`_port_range` prints it right: decimal numbers 0-65535 without leading zeros."""
 
 
+def _port_positions(kind: str, group: tuple[Option, ...]) -> tuple[int, ...]:
+    """Where a group's port values are, decided once per group of a skeleton (its flags and match names are no
+    holes; a NAT port's kind does not depend on the target's name): a match's ports, or a target's NAT ports."""
+    if kind == "match":
+        return tuple(i for i, o in enumerate(group) if syntax.port_kind(o.flag, o.module) in ("port", "ports"))
+    if kind == "target":
+        return tuple(i for i, o in enumerate(group) if i and syntax.port_kind(o.flag, "") in ("nat", "to-ports"))
+    return ()
+
+
 def _plain_ports(option: Option) -> bool:
-    """Whether ``option`` is no match's port value, or one written in plain numbers (:data:`_PLAIN_PORTS`)."""
-    return syntax.port_kind(option.flag, option.module) not in ("port", "ports") or (
-        len(option.args) == 1 and _PLAIN_PORTS.fullmatch(option.args[0]) is not None)
+    """Whether a match's port value is written in plain numbers (:data:`_PLAIN_PORTS`)."""
+    return len(option.args) == 1 and _PLAIN_PORTS.fullmatch(option.args[0]) is not None
 
 
 def _plain_nat_ports(option: Option) -> bool:
-    """Whether ``option`` is no NAT target's port value, or one its typed view holds as written (decimal)."""
+    """Whether a NAT target's port value is one its typed view holds as written (decimal)."""
     kind = syntax.port_kind(option.flag, option.module)
-    return kind not in ("nat", "to-ports") or len(option.args) != 1 or \
-        syntax.nat_values(kind, option.args[0]) == option.args[0]
+    return len(option.args) != 1 or syntax.nat_values(kind or "", option.args[0]) == option.args[0]
 
 
 def _options_text(options: Sequence[Option]) -> Converted:
