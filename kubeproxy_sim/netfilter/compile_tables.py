@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.compile_chains import (
+    ArrowMemo,
     CompiledChain,
     CompiledRule,
     CompiledRuleset,
@@ -71,14 +72,15 @@ BUILT_PER_LAZY_CHAIN = 2
 
 
 def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | None = None,
-                    renumber: Renumber | None = None) -> CompiledRuleset:
+                    renumber: Renumber | None = None, arrows: ArrowMemo | None = None) -> CompiledRuleset:
     """Compile every table (or, ``lazy``, each chain when first walked).
 
     A rule that cannot be compiled is listed in ``problems`` (when not lazy) and stays
     in its chain as a rule that never matches and reports why. ``memo`` (shared by rulesets
     of one family) reuses what compiling a rule with the same text in the same table made.
     ``renumber``: each chain's rules are read from what it makes of the chain (their lines), so that
-    a lazy compile numbers only the chains a walk enters.
+    a lazy compile numbers only the chains a walk enters. ``arrows`` (shared by rulesets, lazy only): the chains'
+    jumps a lazy compile's circle check read before (see :data:`~kubeproxy_sim.netfilter.compile_chains.ArrowMemo`).
     """
     family = 6 if ruleset.ipv6 else 4
     tables: dict[str, dict[str, CompiledChain]] = {}
@@ -92,7 +94,7 @@ def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | No
         expected = ruleset.rule_count() * (BUILT_PER_MEMO_RULE if memo is not None else BUILT_PER_RULE)
     with collector_paused(expected):
         for table in ruleset.tables:
-            compiler = _TableCompiler(table, family, memo, renumber)
+            compiler = _TableCompiler(table, family, memo, renumber, arrows)
             tables[table.name] = compiler.lazy_chains() if lazy else compiler.all_chains()
             problems += compiler.problems
     return CompiledRuleset(family, tables, tuple(problems))
@@ -102,7 +104,7 @@ class _TableCompiler:
     """Compiles the chains of one table: all of them up front, or each when a walk first needs it."""
 
     def __init__(self, table: Table, family: int, memo: RuleMemo | None = None,
-                 renumber: Renumber | None = None) -> None:
+                 renumber: Renumber | None = None, arrows: ArrowMemo | None = None) -> None:
         self.table = table
         self.family = family
         self.names = {c.name for c in table.chains if not c.builtin} - set(BUILTIN_CHAINS.get(table.name, ()))
@@ -110,6 +112,7 @@ class _TableCompiler:
         self.problems: list[tuple[Rule, str]] = []
         self.memo = memo
         self.renumber = renumber
+        self.arrows = arrows
 
     def source(self, name: str) -> Chain:
         """The chain ``name`` as its rules are to be read: numbered by ``renumber`` (when given) on the way."""
@@ -181,7 +184,7 @@ class _TableCompiler:
         """Every chain, to be compiled when first read; each reaches the others weakly (see LazyChain). A circle
         the built-in chains reach is refused now, by name (see refuse_table_circles), though no walk may enter it,
         as the kernel refuses the table."""
-        refuse_table_circles(self.table, lambda name, i: self.source(name).rules[i].line)
+        refuse_table_circles(self.table, lambda name, i: self.source(name).rules[i].line, self.arrows)
         chains = LazyTable()
         compiler = (self, weakref.ref(chains))  # one for the table's chains
         for chain in self.table.chains:
