@@ -36,12 +36,13 @@ MIX = "ClusterIP=70,ClusterIP+ClientIP=10,NodePort=8,NodePort+Local=2,LoadBalanc
       "LoadBalancer+SourceRanges=2"
 """The mixed cluster's kinds, in percent: 2,400 of the 2,768 node ports at 10,000 services (see gen_scale.py)."""
 VARIANTS = {"": (), "-mixed": ("--mix", MIX, "--not-ready", "0.05", "--terminating", "0.02"),
-            "-clientip": ("--kind", "ClusterIP+ClientIP")}
+            "-clientip": ("--kind", "ClusterIP+ClientIP"), "-30nodes": ("--nodes", "30")}
 
 
 def gen_cluster(directory: Path, services: int, endpoints: int, fmt: str, variant: str = "") -> Path:
     """gen_scale.py's cluster, generated once per work directory; ``variant`` (a key of VARIANTS): "-mixed" the
-    MIX of kinds, "-clientip" every service ClusterIP with ClientIP affinity."""
+    MIX of kinds, "-clientip" every service ClusterIP with ClientIP affinity, "-30nodes" endpoints spread over 30
+    nodes (3 otherwise)."""
     out = directory / f"cluster-{services}x{endpoints}{variant}.{fmt}"
     if not out.exists():
         subprocess.run([PYTHON, str(ROOT / "tools" / "gen_scale.py"), "--services", str(services),
@@ -383,7 +384,17 @@ def bench_diff(work: Path, quick: bool) -> None:
     every port was, 78 s at 10,000 services whichever changed)."""
     services = 1000 if quick else 10000
     before = gen_cluster(work, services, 10, "json")
-    after = work / f"cluster-{services}x10-2-changed.json"
+    after = two_ports_changed(before, services)
+    node = ["--hostname-override", "node1", "--cluster-cidr", "10.0.0.0/8"]
+    print(f"diff: {services} services x 10 endpoints (whole process, CPU time)")
+    for label, against in (("2 service ports changed", after), ("the same state", before)):
+        cpu = run_cpu([PYTHON, "-m", "kubeproxy_sim", "diff", "-f", str(before), "--against", str(against), *node])
+        line(f"`diff`, {label}", f"{cpu:.2f} s")
+
+
+def two_ports_changed(before: Path, services: int) -> Path:
+    """The cluster with 2 service ports changed: one loses an endpoint, one gains one (generated once)."""
+    after = before.with_name(f"{before.stem}-2-changed.json")
     if not after.exists():
         doc = json.loads(before.read_text())
         slices = [i for i in doc["items"] if i["kind"] == "EndpointSlice"]
@@ -391,11 +402,25 @@ def bench_diff(work: Path, quick: bool) -> None:
         gained = dict(slices[services // 2]["endpoints"][-1], addresses=["10.200.0.1"])
         slices[services // 2]["endpoints"].append(gained)
         after.write_text(json.dumps(doc))
+    return after
+
+
+def bench_nodes(work: Path, quick: bool) -> None:
+    """`dist` and `diff` over 30 nodes: every node's rules generated, compiled lazily and each table checked for
+    chains that jump in a circle, once per node (and state). The nodes hold the same 100,000 service chains at
+    10,000 services: the check reads each chain's text once for all of them (ArrowMemo; session 14: it read every
+    rule on every node, about a third of the CPU of both commands)."""
+    services = 1000 if quick else 10000
+    cluster = gen_cluster(work, services, 10, "json", "-30nodes")
+    items = json.loads(cluster.read_text())["items"]
+    vip = [i for i in items if i["kind"] == "Service"][services // 2]["spec"]["clusterIP"]
     node = ["--hostname-override", "node1", "--cluster-cidr", "10.0.0.0/8"]
-    print(f"diff: {services} services x 10 endpoints (whole process, CPU time)")
-    for label, against in (("2 service ports changed", after), ("the same state", before)):
-        cpu = run_cpu([PYTHON, "-m", "kubeproxy_sim", "diff", "-f", str(before), "--against", str(against), *node])
-        line(f"`diff`, {label}", f"{cpu:.2f} s")
+    print(f"nodes: {services} services x 10 endpoints over 30 nodes (whole process, CPU time)")
+    cpu = run_cpu([PYTHON, "-m", "kubeproxy_sim", "dist", "-f", str(cluster), *node, "--to", f"{vip}:80", "-o", "json"])
+    line("`dist -o json` of one service", f"{cpu:.2f} s")
+    cpu = run_cpu([PYTHON, "-m", "kubeproxy_sim", "diff", "-f", str(cluster), "--against",
+                   str(two_ports_changed(cluster, services)), *node])
+    line("`diff`, 2 service ports changed", f"{cpu:.2f} s")
 
 
 def bench_demo(work: Path, quick: bool) -> None:
@@ -533,7 +558,7 @@ SECTIONS: dict[str, Callable[[Path, bool], None]] = {"rules": bench_rules, "pars
                                                      "partial": bench_partial, "trackers": bench_trackers,
                                                      "compile": bench_compile, "trace": bench_trace,
                                                      "simulate": bench_simulate, "demo": bench_demo,
-                                                     "diff": bench_diff}
+                                                     "diff": bench_diff, "nodes": bench_nodes}
 
 
 def main() -> int:
