@@ -131,7 +131,10 @@ def test_cli_objects_mode_with_a_flows_file(kernel: None, run_tag: str, tmp_path
     out = json.loads(capfd.readouterr().out)
     node, nodeport, outside = out["flows"]
     assert node["verdict"] == nodeport["verdict"] == "agree"
-    assert {o["outcome"].split(" (saw ")[1] for o in nodeport["outcomes"]} == {"192.168.49.3)"}
+    # masqueraded by the interface it leaves node2 by: its pod bridge (10.244.1.1) to its own pods, eth0 to node1's
+    saw = {o["outcome"].split()[2].rsplit(":", 1)[0]: o["outcome"].split(" (saw ")[1] for o in nodeport["outcomes"]}
+    assert saw == {"10.244.0.3": "192.168.49.3)", "10.244.0.4": "192.168.49.3)", "10.244.1.2": "10.244.1.1)",
+                   "10.244.1.3": "10.244.1.1)"}
     # the outside network routes no cluster range: both sides say "unreachable" (a router's ICMP answer)
     assert outside["verdict"] == "agree" and code == 0 and out["ok"]
     assert [(o["outcome"], o["observed"]) for o in outside["outcomes"]] == [("unreachable (NO_ROUTE)", 24)]
