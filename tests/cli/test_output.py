@@ -261,14 +261,25 @@ def test_progress_thread_draws_a_spinner_and_stops() -> None:
     assert "waiting" in term.getvalue() and term.getvalue().endswith("\r\x1b[K")
 
 
-def _pty_bytes(master: int) -> bytes:
-    """What the terminal got so far (all of it was flushed: nothing is waited for)."""
-    import select
+_END = b"\x1b[999~"  # a key code no writer here sends: the end of what the terminal got
 
-    got = b""
-    while select.select([master], [], [], 0)[0]:
-        got += os.read(master, 65536)
-    return got
+
+def _pty_bytes(master: int) -> bytes:
+    """What the terminal got so far. A pty hands the slave's bytes to the master side through a kernel work
+    item, so they may not be readable yet the moment the write returns (a machine under load showed it): a
+    marker is written behind them through standard output (the pty's slave here) and read up to."""
+    import select
+    import sys
+    import time
+
+    sys.stdout.flush()
+    os.write(sys.stdout.fileno(), _END)
+    got, deadline = b"", time.monotonic() + 30  # a guard against a lost marker, not a speed figure
+    while not got.endswith(_END) and time.monotonic() < deadline:
+        if select.select([master], [], [], 1)[0]:
+            got += os.read(master, 65536)
+    assert got.endswith(_END), got
+    return got[:-len(_END)]
 
 
 def test_text_written_beside_the_bar_on_its_terminal_starts_at_the_left_edge(
