@@ -9,7 +9,7 @@ kind's IPv6 one.
 from __future__ import annotations
 
 import random
-from collections.abc import Collection
+from collections.abc import Container
 from typing import TYPE_CHECKING, NamedTuple
 
 import netaddr
@@ -94,7 +94,7 @@ def host_offsets(cidr: str) -> tuple[netaddr.IPNetwork, int]:
     return network, network.size - (2 if network.version == 4 else 1)
 
 
-def cluster_ip(cidr: str, used: Collection[str], rng: random.Random) -> str:
+def cluster_ip(cidr: str, used: Container[str], rng: random.Random) -> str:
     """A free address of the service range (not the network address, the first host, or the broadcast)."""
     network, last = host_offsets(cidr)
     if last < 2:
@@ -110,7 +110,7 @@ def cluster_ip(cidr: str, used: Collection[str], rng: random.Random) -> str:
     raise AllocationError(f"the service range {cidr} is full")
 
 
-def node_port(used: Collection[int], rng: random.Random) -> int:
+def node_port(used: Container[int], rng: random.Random) -> int:
     """A free port of the node port range."""
     low, high = NODE_PORT_RANGE
     for _ in range(1000):

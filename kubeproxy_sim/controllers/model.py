@@ -9,8 +9,10 @@ injected clock (a float), never the wall clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TypeVar
 
 from kubeproxy_sim.objects.model import ContainerPort, EndpointSlice, Node, Pod, Service
 
@@ -35,6 +37,7 @@ def replicas_over_limit(count: int) -> str | None:
             f"pods in a whole cluster); expected 0-{MAX_REPLICAS}")
 
 Labels = tuple[tuple[str, str], ...]
+K = TypeVar("K")
 
 
 class Strategy(StrEnum):
@@ -158,6 +161,57 @@ class Timing:
     broken_images: frozenset[str] = frozenset({"gcr.io/google-samples/kubernetes-bootcamp:v10"})
 
 
+class ServiceIndex:
+    """A World's Services by ``namespace/name``, with how many of them hold each cluster IP and node port: the
+    lookups every Service applied makes (its previous version, the addresses and ports taken), which were scans of
+    every Service, quadratic in the Services of a large cluster's apply.
+
+    An index is valid for the one ``services`` tuple it was built from or advanced to (the tuple's identity is its
+    version): :meth:`put` advances it in place to the next World's tuple, and the World it came from, if asked
+    again, builds its own (:meth:`World.index`). Keys are unique: a Service is put only by replacing its key."""
+
+    __slots__ = ("by_key", "cluster_ips", "node_ports", "services")
+
+    def __init__(self, services: tuple[Service, ...]) -> None:
+        self.services = services
+        self.by_key: dict[str, Service] = {}  # in the order of ``services``
+        self.cluster_ips: dict[str, int] = {}  # address -> Services holding it
+        self.node_ports: dict[int, int] = {}  # nodePort or healthCheckNodePort -> Services holding it
+        for service in services:
+            self.by_key[service.key] = service
+            self._count(service, 1)
+
+    def _count(self, service: Service, step: int) -> None:
+        """Count a Service's addresses and ports in (``step`` 1) or out (-1)."""
+        _tally(self.cluster_ips, service.cluster_ips, step)
+        _tally(self.node_ports, service_node_ports(service), step)
+
+    def put(self, service: Service) -> tuple[Service, ...]:
+        """The Services with ``service`` added, or replacing its key's and moved last, as the next tuple."""
+        previous = self.by_key.pop(service.key, None)
+        if previous is not None:
+            self._count(previous, -1)
+        self.by_key[service.key] = service
+        self._count(service, 1)
+        self.services = tuple(self.by_key.values())
+        return self.services
+
+
+def _tally(counts: dict[K, int], items: Iterable[K], step: int) -> None:
+    """Add ``step`` to each item's count; a count of 0 leaves, so that a key present is a key held."""
+    for item in items:
+        if (count := counts.get(item, 0) + step) > 0:
+            counts[item] = count
+        else:
+            del counts[item]
+
+
+def service_node_ports(service: Service) -> list[int]:
+    """The node ports a Service holds: its ports' nodePorts and its healthCheckNodePort (0: none)."""
+    ports = [p.node_port for p in service.ports if p.node_port]
+    return [*ports, service.health_check_node_port] if service.health_check_node_port else ports
+
+
 @dataclass(frozen=True, slots=True)
 class World:
     """A whole cluster at one instant; every controller step maps one World to the next."""
@@ -182,6 +236,21 @@ class World:
     # the API server's --service-cluster-ip-range, primary first; empty: one default range per address family of
     # the Nodes (world.service_ranges)
     service_cidrs: tuple[str, ...] = ()
+    # the index of ``services``: a cache, no part of the value (filled on first use; ``replace`` carries it, and
+    # :meth:`index` checks it is the index of these very Services)
+    _index: ServiceIndex | None = field(default=None, compare=False, repr=False)
+
+    def index(self) -> ServiceIndex:
+        """The index of this World's Services, built once (an index advanced past them is not theirs)."""
+        index = self._index
+        if index is None or index.services is not self.services:
+            index = ServiceIndex(self.services)
+            object.__setattr__(self, "_index", index)  # a cache of the frozen value, not a change of it
+        return index
+
+    def with_service(self, service: Service) -> World:
+        """The World with ``service`` added, or replacing the one of its key (and moved last); the index follows."""
+        return replace(self, services=self.index().put(service))
 
     def deployment(self, namespace: str, name: str) -> Deployment | None:
         return next((d for d in self.deployments if d.namespace == namespace and d.name == name), None)
@@ -190,7 +259,7 @@ class World:
         return next((p for p in self.pods if p.namespace == namespace and p.name == name), None)
 
     def service(self, namespace: str, name: str) -> Service | None:
-        return next((s for s in self.services if s.namespace == namespace and s.name == name), None)
+        return self.index().by_key.get(f"{namespace}/{name}")
 
     def owned_sets(self, deployment: Deployment) -> tuple[ReplicaSet, ...]:
         return tuple(rs for rs in self.replica_sets

@@ -11,7 +11,8 @@ moves only in :func:`advance` and :func:`wait_for_rollout`, event by event
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
 import netaddr
@@ -40,7 +41,7 @@ from kubeproxy_sim.controllers.endpointslice import (
     reconcile_all,
     selects,
 )
-from kubeproxy_sim.controllers.model import Container, Deployment, PodTemplate, SimPod, World
+from kubeproxy_sim.controllers.model import Container, Deployment, PodTemplate, SimPod, World, service_node_ports
 from kubeproxy_sim.controllers.naming import stable_suffix
 from kubeproxy_sim.controllers.replicaset import (
     bind,
@@ -384,7 +385,7 @@ def _changed_ips(before: tuple[str, ...], after: list[str]) -> list[int]:
     return [0] if before and after and before[0] != after[0] else []
 
 
-def _given_ip_problem(world: World, service: Service, ip: str, cidr: str, used: set[str]) -> str | None:
+def _given_ip_problem(world: World, service: Service, ip: str, cidr: str, used: Collection[str]) -> str | None:
     """Why the family's allocator refuses a written address (ipallocator Allocate): outside the range (its network
     address and, for IPv4, broadcast address included), or held by another Service (``used``: every Service's).
     Outside a default range (none given), a hint follows the API server's words: the cluster's objects may come
@@ -483,7 +484,7 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
         return replace(service, ip_families=tuple(families), cluster_ip_unset=False)
     if changed := _changed_ips(before, ips):  # validation, after allocation (which leaves a changed one alone)
         raise _refusal(service, [(f"spec.clusterIPs[{i}]", ips, "may not change once set") for i in changed])
-    used = {ip for s in world.services for ip in s.cluster_ips}
+    used = world.index().cluster_ips  # every Service's addresses, this one's previous too
     held = set(previous.cluster_ips) if previous is not None else set()
     for ip, family in zip(ips, families, strict=False):  # allocIPs: a written address the Service does not hold yet
         if ip not in held and (problem := _given_ip_problem(world, service, ip, ranges[family], used)) is not None:
@@ -509,6 +510,23 @@ def _headless_update(previous: Service | None, service: Service) -> bool:
     return headless
 
 
+class _PortsTaken:
+    """The node ports the allocator must not give a Service: those other Services hold (``held``: every Service's
+    counts, less what ``previous``, the Service's last version, holds: its own it may keep) and those it was given
+    since (:meth:`add`)."""
+
+    def __init__(self, held: Mapping[int, int], previous: Service | None) -> None:
+        self._held = held
+        self._own = Counter(service_node_ports(previous) if previous is not None else ())
+        self._added: set[int] = set()
+
+    def __contains__(self, port: object) -> bool:
+        return port in self._added or (isinstance(port, int) and self._held.get(port, 0) > self._own[port])
+
+    def add(self, port: int) -> None:
+        self._added.add(port)
+
+
 def admit_service(world: World, service: Service, rng: random.Random, *, policy: str | None = None,
                   written: WrittenIPFields = NOTHING_WRITTEN) -> Service:
     """Fill in what the API server allocates: IP families, cluster IPs (not for a headless Service, nor
@@ -520,8 +538,7 @@ def admit_service(world: World, service: Service, rng: random.Random, *, policy:
     if service.type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER):
         previous = world.service(service.namespace, service.name)
         kept = {(p.name, p.protocol): p.node_port for p in previous.ports} if previous is not None else {}
-        used_ports = {p.node_port for s in world.services for p in s.ports if s.key != service.key}
-        used_ports |= {s.health_check_node_port for s in world.services if s.key != service.key}
+        used_ports = _PortsTaken(world.index().node_ports, previous)
         ports = []
         for port in service.ports:
             if port.node_port == 0:  # an allocated port stays with its Service port (apply leaves it alone)
@@ -539,8 +556,7 @@ def admit_service(world: World, service: Service, rng: random.Random, *, policy:
 def put_service(world: World, service: Service, annotations: tuple[tuple[str, str], ...] | None = None) -> World:
     """Add or replace a Service; ``annotations`` (when given) replace its topology annotations, the only ones
     the model keeps (others are dropped)."""
-    others = tuple(s for s in world.services if s.key != service.key)
-    world = replace(world, services=(*others, service))
+    world = world.with_service(service)
     if annotations is None:
         return world
     return put_annotations(world, service.key, annotations)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.decode import family_policy, family_policy_problem
 from kubeproxy_sim.controllers.script import Manifests, Step, play
-from kubeproxy_sim.objects.model import Cluster, IPFamily, Protocol, Service, ServicePort
+from kubeproxy_sim.objects.model import Cluster, IPFamily, Protocol, Service, ServicePort, ServiceType
+from tests.budget import budget
 
 from ._helpers import NODES, node, run_cli, world
 
@@ -535,3 +539,42 @@ def test_a_scenario_refuses_a_changed_cluster_ip_and_keeps_the_old_service(
     assert "-d 10.96.0.50 --dport 80" in captured.out and "10.96.0.60" not in captured.out
     assert captured.err == (f"kubeproxy-sim: {tmp_path / 'script'}:3: apply: The Service \"web\" is invalid: "
                             'spec.clusterIPs[0]: Invalid value: []string{"10.96.0.60"}: may not change once set\n')
+
+
+def _scanned(services: tuple[Service, ...]) -> tuple[dict[str, Service], dict[str, int], dict[int, int]]:
+    """What a scan of every Service finds: each by key (the first of a key), the addresses and node ports held."""
+    by_key: dict[str, Service] = {}
+    for s in services:
+        by_key.setdefault(s.key, s)
+    ips = Counter(ip for s in services for ip in s.cluster_ips)
+    ports = Counter(p for s in services for p in [*(q.node_port for q in s.ports), s.health_check_node_port] if p)
+    return by_key, dict(ips), dict(ports)  # plain dicts: a Counter would take a count of 0 as no key
+
+
+@settings(max_examples=budget(60), deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(("put", "delete", "pods")), st.integers(0, 4), st.integers(0, 3)),
+                max_size=25))
+def test_the_service_index_answers_as_a_scan_of_every_service_for_each_world_new_or_old(
+        actions: list[tuple[str, int, int]]) -> None:
+    """The index a World carries (advanced in place by each Service put) answers every lookup as a scan of that
+    World's own Services would, for the newest World and for each one before it, and puts keep the scan's order:
+    a new key last, a replaced one moved last."""
+    rng = random.Random(0)
+    worlds = [world()]
+    for verb, which, port in actions:
+        w, name = worlds[-1], f"svc-{which}"
+        if verb == "put":
+            ports = (ServicePort("", Protocol.TCP, 80, 80, node_port=30000 + port if port else 0),)
+            service = W.admit_service(w, replace(_service(name), type=ServiceType.NODE_PORT, ports=ports), rng)
+            after = W.put_service(w, service)
+            assert after.services == (*(s for s in w.services if s.key != service.key), service)
+        elif verb == "delete" and w.service("default", name) is not None:
+            after = W.delete_services(w, "default", [name])
+        else:  # a change of another field carries the index along
+            after = replace(w, now=w.now + 1)
+        worlds.append(after)
+    for w in [*worlds[::-1], *worlds]:  # the newest first (its index is current), then the older ones
+        by_key, ips, ports = _scanned(w.services)
+        index = w.index()
+        assert (index.by_key, index.cluster_ips, index.node_ports) == (by_key, ips, ports)
+        assert all(w.service("default", f"svc-{i}") is by_key.get(f"default/svc-{i}") for i in range(5))
