@@ -39,9 +39,9 @@ from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
 from kubeproxy_sim.simulator.topology import (
     about_node,
+    absent_addresses,
     bridge_gateways,
-    host_network_address,
-    host_network_warnings,
+    host_network_places,
     running_pods,
     slice_ports,
 )
@@ -279,14 +279,21 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     pods = _PodPlanner(name, nodes)
     ports = _endpoint_ports(cluster, family)
     declared = {address for address, served in slice_ports(cluster).items() if served}  # as SimPod.serves
+    warnings: list[Diagnostic] = []
     for pod in running_pods(cluster):
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports if c.protocol in SERVED}
+        if pod.host_network:
+            places, said = host_network_places(pod, family, pods.node_of_address, pods.addresses)
+            warnings += said
+            served |= {port for ip in pod.pod_ips for port in ports.get(ip, ())}
+            for ip in places:
+                pods.add(pod.key, ip, pod.node_name, served)
+            continue
         for ip in of_family(pod.pod_ips, family):
-            placed = host_network_address(ip, pod.node_name, pods.addresses) if pod.host_network else ip
-            if placed is not None:
-                pods.add(pod.key, placed, pod.node_name, served | ports.get(ip, set()),
-                         any_port=not pod.ports and ip not in declared)
-    owners = _endpoint_owners(cluster, family)
+            pods.add(pod.key, ip, pod.node_name, served | ports.get(ip, set()),
+                     any_port=not pod.ports and ip not in declared)
+    absent = absent_addresses(cluster, pods.addresses)
+    owners = {ip: owner for ip, owner in _endpoint_owners(cluster, family).items() if ip not in absent}
     pools = _pools(owners, ports, pods)
     for ip, (key, node) in sorted(owners.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
         if ip not in pools.addresses:
@@ -296,8 +303,7 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     clients = _place_sources(name, sources, nodes, pods, family)
     taken = [*pods.pods, *pods.node_of_address, *(c.ip for c in clients)]
     nodes = [dataclasses.replace(n, gateways=bridge_gateways(n.pod_cidrs, n.routed, taken)) for n in nodes]
-    notes = (*_notes(cluster, family), *(str(w) for w in host_network_warnings(cluster, pods.addresses, family)),
-             *_unrouted_notes(nodes))
+    notes = (*_notes(cluster, family), *(str(w) for w in warnings), *_unrouted_notes(nodes))
     udp, tcp = (_dns_targets(cluster, family, proto) for proto in (Protocol.UDP, Protocol.TCP))
     planned = tuple(dataclasses.replace(p, dns_ports=tuple(sorted(udp.get(p.ip, ()))),
                                         dns_tcp_ports=tuple(sorted(tcp.get(p.ip, ()))))

@@ -53,7 +53,7 @@ from kubeproxy_sim.simulator.network import (
     Failure,
     Simulator,
 )
-from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch
+from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, why_not_placed
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 
@@ -157,6 +157,9 @@ def parse_source(sim: Simulator, text: str) -> Client:
     check_source_form(text)
     if text.startswith("pod/"):
         if sim.topology.pod(text[4:]) is None:
+            absent = why_not_placed(sim.cluster, text[4:], sim.family)
+            if absent is not None:
+                raise _bad(text, "--from", absent)
             known = one_of(text[4:], sorted(p.key for p in sim.topology.pods), "pods")
             raise _bad(text, "--from", f"no such pod; expected pod/NAMESPACE/NAME of a pod of the objects ({known})")
         return sim.client("pod", text[4:])

@@ -8,7 +8,8 @@ another); an endpoint address that no Pod object owns becomes a pod named after
 its targetRef (or ``NS/ep-A-B-C-D``); an endpoint on a node address is a
 host-network workload of that node; ``external`` is 203.0.113.10. A Pod that
 has finished (phase Succeeded or Failed) is left out; a host-network Pod is its
-node's sockets, at the node's addresses (:func:`host_network_address`).
+node's sockets, at the node's addresses (:func:`host_network_places`); an
+endpoint at the address of either finds nobody (:func:`absent_addresses`).
 
 One IP family: the base config's. Every node gets the base config with its own
 name, addresses, pod CIDRs and labels; ``overrides`` change any field per node.
@@ -84,7 +85,7 @@ class Topology:
     nodes: tuple[SimNode, ...]
     pods: tuple[SimPod, ...]
     hosts: tuple[tuple[str, str], ...] = ()  # (name, address): the external hosts (--hosts)
-    warnings: tuple[Diagnostic, ...] = ()  # what the objects say that the network cannot be (host_network_warnings)
+    warnings: tuple[Diagnostic, ...] = ()  # what the objects say that the network cannot be (host_network_places)
 
     def node(self, name: str) -> SimNode | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -175,37 +176,62 @@ def running_pods(cluster: Cluster) -> list[Pod]:
     return sorted((p for p in cluster.pods if p.phase not in FINISHED), key=lambda p: p.key)
 
 
-def host_network_address(ip: str, node: str | None, addresses: Mapping[str, Sequence[str]]) -> str | None:
-    """Where a host-network Pod's sockets are: it shares its node's network namespace, so at ``ip`` when that is
-    a node's address, else at its node's primary address (the first of ``addresses[node]``, node -> addresses of
-    the simulated family); None when it names no node (it runs nowhere yet)."""
-    if any(ip in owned for owned in addresses.values()):
-        return ip
-    owned = addresses.get(node or "")
-    return owned[0] if owned else None
-
-
-def host_network_warnings(cluster: Cluster, addresses: Mapping[str, Sequence[str]],
-                          family: int) -> tuple[Diagnostic, ...]:
-    """A warning per address of a running host-network Pod that is no node's (of the simulated family): such a
-    pod shares its node's network namespace, so the status.podIP the objects give cannot be its own; it is
-    placed at its node's address (:func:`host_network_address`), or left out when it names no node."""
-    found = []
-    for pod in running_pods(cluster):
-        if not pod.host_network:
+def host_network_places(pod: Pod, family: int, node_of_address: Mapping[str, str],
+                        addresses: Mapping[str, Sequence[str]]) -> tuple[list[str], list[Diagnostic]]:
+    """Where a running host-network Pod's sockets are, and what the objects say that cannot be. It shares its
+    node's network namespace (kubelet reports its own node's addresses as the podIPs), so it is at each of its
+    status.podIPs of ``family`` that is one of its node's addresses (``addresses``: node -> addresses of the
+    simulated family), at its node's first address for any other (warned about, naming another node when the
+    address is that node's), and at its node's first address when it has podIPs of the other family only (a
+    dual-stack node's namespace has both). It runs nowhere while it names no node (warned about too)."""
+    ips = [a for a in pod.pod_ips if family_of(a) == family]
+    own = addresses.get(pod.node_name or "")
+    if not own:
+        return [], [_host_network_warning(
+            pod, "spec.nodeName", "the pod is host-network but names no node, so it runs nowhere and is left out; "
+            "expected spec.nodeName")] if ips else []
+    if not ips:
+        return ([own[0]] if pod.pod_ips else []), []
+    places, warnings = [], []
+    for ip in ips:
+        if ip in own:
+            places.append(ip)
             continue
-        for ip in (a for a in pod.pod_ips if family_of(a) == family):
-            if any(ip in owned for owned in addresses.values()):
-                continue
-            placed = host_network_address(ip, pod.node_name, addresses)
-            taken = f"it is taken to be at node {pod.node_name}'s address {placed}" if placed else \
-                "it names no node (spec.nodeName), so it is left out"
-            file = pod.origin.file if pod.origin.file != Origin().file else None
-            found.append(Diagnostic(
-                f"{ip!r} is no node's address, but the pod is host-network (it shares its node's network "
-                f"namespace): {taken}; expected one of its node's addresses",
-                file=file, kind="Pod", object=pod.key, field="status.podIP", severity=Severity.WARNING))
-    return tuple(found)
+        places.append(own[0])
+        other = node_of_address.get(ip)
+        said = f"{ip!r} is node {other}'s address, not its own node's" if other else f"{ip!r} is no node's address"
+        warnings.append(_host_network_warning(
+            pod, "status.podIP", f"{said}, but the pod is host-network (it shares its node's network namespace): "
+            f"it is taken to be at node {pod.node_name}'s address {own[0]}; expected one of its node's addresses "
+            f"({', '.join(own)})"))
+    return list(dict.fromkeys(places)), warnings
+
+
+def _host_network_warning(pod: Pod, field: str, message: str) -> Diagnostic:
+    file = pod.origin.file if pod.origin.file != Origin().file else None
+    return Diagnostic(message, file=file, kind="Pod", object=pod.key, field=field, severity=Severity.WARNING)
+
+
+def absent_addresses(cluster: Cluster, addresses: Mapping[str, Sequence[str]]) -> frozenset[str]:
+    """Addresses the objects give Pods that have no socket there: a finished Pod's (its sandbox is gone) and a
+    host-network Pod's status.podIP that is no address of its node (its sockets are its node's). An EndpointSlice
+    that still lists one gets no made-up owner there: traffic to it finds nobody, as on a real cluster."""
+    found = {ip for p in cluster.pods if p.phase in FINISHED for ip in p.pod_ips}
+    found |= {ip for p in running_pods(cluster) if p.host_network for ip in p.pod_ips
+              if ip not in addresses.get(p.node_name or "", ())}
+    return frozenset(found)
+
+
+def why_not_placed(cluster: Cluster, key: str, family: int) -> str | None:
+    """Why the Pod object ``key`` is no workload of the network, in words for ``--from`` (None: no such Pod)."""
+    pod = next((p for p in cluster.pods if p.key == key), None)
+    if pod is None:
+        return None
+    if pod.phase in FINISHED:
+        return f"the pod has finished (status.phase {pod.phase}), so it has no network any more; expected a running pod"
+    if pod.host_network and not pod.node_name:
+        return "the pod is host-network and names no node (spec.nodeName), so it runs nowhere; expected a scheduled pod"
+    return f"the pod has no IPv{family} address (status.podIPs); expected a pod with one (or --ip-family)"
 
 
 def slice_ports(cluster: Cluster) -> dict[str, set[tuple[str, int]]]:
@@ -242,15 +268,12 @@ class _PodPlacer:
         address = netaddr.IPAddress(ip)
         return next((node for net, node in self.nets if address in net), self.primary)
 
-    def add(self, key: str, ip: str, node: str | None, ports: set[tuple[str, int]], host_network: bool) -> None:
+    def add(self, key: str, ip: str, node: str | None, ports: set[tuple[str, int]]) -> None:
+        """A workload at ``ip``: a host-network one when that is a node's address (:func:`host_network_places`
+        gives a host-network Pod's), else one with a veth of its own."""
         if family_of(ip) != self.family:
             return
         served = frozenset(ports) if ports else None
-        if host_network:
-            placed = host_network_address(ip, node, self.addresses)
-            if placed is None:
-                return
-            ip = placed
         if ip in self.node_of_address:
             if (ip, key) not in self.host_pods:
                 self.host_pods[(ip, key)] = SimPod(key, ip, self.node_of_address[ip], True, served)
@@ -287,16 +310,26 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
     nodes = plan_nodes(cluster, base, overrides)
     placer = _PodPlacer(nodes, family)
     declared = slice_ports(cluster)
+    warnings: list[Diagnostic] = []
     for pod in running_pods(cluster):
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports}
+        if pod.host_network:
+            places, said = host_network_places(pod, family, placer.node_of_address, placer.addresses)
+            warnings += said
+            served |= {port for ip in pod.pod_ips for port in declared.get(ip, ())}
+            for ip in places:
+                placer.add(pod.key, ip, pod.node_name, served)
+            continue
         for ip in pod.pod_ips:
-            placer.add(pod.key, ip, pod.node_name, served | declared.get(ip, set()), pod.host_network)
+            placer.add(pod.key, ip, pod.node_name, served | declared.get(ip, set()))
+    absent = absent_addresses(cluster, placer.addresses)
     for ip, key, node in _endpoint_owners(cluster):
-        placer.add(key, ip, node, declared.get(ip, set()), False)
+        if ip not in absent:
+            placer.add(key, ip, node, declared.get(ip, set()))
     taken = [*placer.pods, *placer.node_of_address]
     nodes = [dataclasses.replace(n, gateways=bridge_gateways(n.pod_cidrs, n.pods_by_veth, taken)) for n in nodes]
     return Topology(family, tuple(nodes), (*placer.pods.values(), *placer.host_pods.values()), tuple(hosts),
-                    host_network_warnings(cluster, placer.addresses, family))
+                    tuple(warnings))
 
 
 def load_balancer_nodes(topology: Topology, cluster: Cluster) -> tuple[str, ...]:

@@ -174,10 +174,12 @@ def test_the_plan_places_pods_and_pod_cidrs_as_the_simulator_does() -> None:
     expected: dict[tuple[str, str], set[tuple[str, int]]] = {}
     for pod in (p for p in sim.pods if p.host_network):
         expected.setdefault((pod.ip, pod.node), set()).update(pod.ports or ())
-    assert host == expected == {("192.168.0.11", "n2"): {("tcp", 9100), ("tcp", 9300)}}
+    # agent's slice port too (its podIP's), borrower's at its own node's address (its podIP is n2's)
+    assert host == expected == {("192.168.0.11", "n2"): {("tcp", 80), ("tcp", 9100), ("tcp", 9300)},
+                                ("192.168.0.10", "n1"): {("tcp", 9400)}}
     agent = next(p for p in topo.pods if p.key == "kube-system/agent")
     assert (agent.netns, agent.ip) == ("kpsim-gaps.n1", "192.168.0.11")
-    assert [n for n in topo.notes if "status.podIP" in n] == [str(w) for w in sim.warnings]
+    assert [n for n in topo.notes if "host-network" in n] == [str(w) for w in sim.warnings]
 
 
 def test_host_network_pods_of_one_node_address_all_get_their_ports() -> None:
@@ -189,5 +191,5 @@ def test_host_network_pods_of_one_node_address_all_get_their_ports() -> None:
     topo = plan("gaps", load_text(text).cluster, CONFIG)
     on_n2 = [p for p in topo.pods if p.host_network and p.node == "n2"]
     assert [(p.key, p.ip, p.ports) for p in on_n2] == [
-        ("kube-system/agent", "192.168.0.11", (("tcp", 9100), ("tcp", 9300)))]
+        ("kube-system/agent", "192.168.0.11", (("tcp", 80), ("tcp", 9100), ("tcp", 9300)))]
 

@@ -10,6 +10,7 @@ import dataclasses
 
 from kubeproxy_sim.errors import Severity
 from kubeproxy_sim.objects import load_text
+from kubeproxy_sim.objects.model import IPFamily
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.simulator.network import NO_ROUTE, TIMEOUT, Simulator
 from kubeproxy_sim.simulator.topology import build_topology
@@ -77,6 +78,21 @@ kind: Pod
 metadata: {name: unbound, namespace: kube-system}
 spec: {hostNetwork: true, containers: [{name: c, image: x}]}
 status: {phase: Pending, podIP: 10.9.9.8}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: borrower, namespace: kube-system}
+spec: {nodeName: n1, hostNetwork: true, containers: [{name: c, image: x, ports: [{containerPort: 9400}]}]}
+status: {phase: Running, podIP: 192.168.0.11}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: gone-1, namespace: default, labels: {kubernetes.io/service-name: gone}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.244.1.20], nodeName: n1, targetRef: {kind: Pod, namespace: default, name: done}}
+- {addresses: [10.9.9.9], nodeName: n2, targetRef: {kind: Pod, namespace: kube-system, name: agent}}
+ports: [{name: http, port: 80, protocol: TCP}]
 """
 # the config's pod CIDR is not the Node object's: the object wins, as kube-proxy reads it
 CONFIG = ProxyConfig(node_name="n1", node_ips=("192.168.0.10/32",), node_pod_cidrs=("10.99.0.0/24",))
@@ -114,15 +130,65 @@ def test_a_host_network_pod_is_at_its_node_s_address_and_a_foreign_pod_ip_is_war
     assert agent is not None and (agent.ip, agent.node, agent.host_network) == ("192.168.0.11", "n2", True)
     assert topo.pod("kube-system/unbound") is None
     warnings = {w.object: w for w in topo.warnings}
-    assert set(warnings) == {"kube-system/agent", "kube-system/unbound"}  # exporter's podIP is its node's
+    # exporter's podIP is its node's
+    assert set(warnings) == {"kube-system/agent", "kube-system/unbound", "kube-system/borrower"}
     agent_warning = warnings["kube-system/agent"]
     assert (agent_warning.file, agent_warning.kind, agent_warning.field, agent_warning.severity) == (
         "places.yaml", "Pod", "status.podIP", Severity.WARNING)
     assert "'10.9.9.9' is no node's address" in agent_warning.message
     assert "taken to be at node n2's address 192.168.0.11" in agent_warning.message
-    assert "names no node (spec.nodeName), so it is left out" in warnings["kube-system/unbound"].message
+    unbound = warnings["kube-system/unbound"]
+    assert unbound.field == "spec.nodeName" and unbound.message.endswith("left out; expected spec.nodeName")
     sim = Simulator(places(), CONFIG)
     assert sim.server_at("192.168.0.11", 9100, "tcp") == ("kube-system/agent", "192.168.0.11", "n2")
+
+
+def test_a_host_network_pod_whose_pod_ip_is_another_node_s_is_at_its_own_node() -> None:
+    """kubelet gives a host-network Pod its own node's addresses: a podIP that is another node's is warned about
+    (naming that node) and the pod's sockets are on its own node, not the other."""
+    topo = build_topology(places(), CONFIG)
+    borrower = topo.pod("kube-system/borrower")
+    assert borrower is not None and (borrower.ip, borrower.node) == ("192.168.0.10", "n1")
+    [warning] = [w for w in topo.warnings if w.object == "kube-system/borrower"]
+    assert warning.field == "status.podIP"
+    assert warning.message.startswith("'192.168.0.11' is node n2's address, not its own node's")
+    assert "taken to be at node n1's address 192.168.0.10" in warning.message
+    sim = Simulator(places(), CONFIG)
+    assert sim.server_at("192.168.0.10", 9400, "tcp") == ("kube-system/borrower", "192.168.0.10", "n1")
+    assert sim.server_at("192.168.0.11", 9400, "tcp").reason == "REJECT"  # type: ignore[union-attr]
+
+
+def test_no_pod_is_made_up_at_a_finished_pod_s_or_a_host_network_pod_s_foreign_address() -> None:
+    """An EndpointSlice still listing a finished Pod's address, or a host-network Pod's status.podIP that is no
+    address of its node, gets no owner there: nobody answers, as on a real cluster."""
+    topo = build_topology(places(), CONFIG)
+    assert {p.ip for p in topo.pods} & {"10.244.1.20", "10.9.9.9"} == set()
+    sim = Simulator(places(), CONFIG)
+    assert sim.server_at("10.244.1.20", 80, "tcp") is None and sim.server_at("10.9.9.9", 80, "tcp") is None
+    web = sim.client("pod", "default/web")
+    assert sim.connect(web, "10.244.1.20", 80).failure.reason == TIMEOUT  # type: ignore[union-attr]
+
+
+def test_a_host_network_pod_with_pod_ips_of_the_other_family_is_at_its_node_s_address_of_the_run_s() -> None:
+    """A dual-stack node's namespace has both families: its host-network Pod whose podIPs are IPv4 only is at the
+    node's IPv6 address in an IPv6 run, silently (nothing the objects say is wrong)."""
+    text = """
+apiVersion: v1
+kind: Node
+metadata: {name: n1}
+status: {addresses: [{type: InternalIP, address: 192.168.0.10}, {type: InternalIP, address: "fd00::10"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: agent, namespace: kube-system}
+spec: {nodeName: n1, hostNetwork: true, containers: [{name: c, image: x, ports: [{containerPort: 9100}]}]}
+status: {phase: Running, podIP: 192.168.0.10}
+"""
+    config = ProxyConfig(node_name="n1", node_ips=("fd00::10/128",), ip_family=IPFamily.IPV6)
+    topo = build_topology(load_text(text).cluster, config)
+    agent = topo.pod("kube-system/agent")
+    assert agent is not None and (agent.ip, agent.node, agent.host_network) == ("fd00::10", "n1", True)
+    assert topo.warnings == ()
 
 
 def test_an_address_of_a_pod_cidr_no_pod_has_is_silence_and_one_outside_every_pod_cidr_no_route() -> None:
@@ -146,3 +212,17 @@ def test_send_warns_about_a_host_network_pod_s_foreign_address(tmp_path, capsys)
                  "--to", "192.168.0.11:9100", "--count", "1", "-o", "json"]) == 0
     err = capsys.readouterr().err
     assert f"kubeproxy-sim: {path}: Pod kube-system/agent: status.podIP: warning: '10.9.9.9' is no node's" in err
+
+
+def test_send_from_a_finished_or_unscheduled_pod_says_why_it_is_nowhere(tmp_path, capsys) -> None:
+    from kubeproxy_sim.cli.main import main
+
+    path = tmp_path / "places.yaml"
+    path.write_text(PLACES)
+    for source, why in (("pod/default/done", "the pod has finished (status.phase Succeeded), so it has no network"),
+                        ("pod/kube-system/unbound", "the pod is host-network and names no node (spec.nodeName)")):
+        assert main(["send", "-f", str(path), "--hostname-override", "n1", "--from", source,
+                     "--to", "10.244.1.10:8080", "--count", "1"]) == 1
+        err = capsys.readouterr().err
+        assert f"--from: {source!r}: {why}" in err and "no such pod" not in err, err
+
