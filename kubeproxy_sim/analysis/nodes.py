@@ -23,6 +23,7 @@ from kubeproxy_sim.objects.model import Cluster, Pod
 from kubeproxy_sim.objects.nodes import node_names, node_object_addresses, synthesised_node_addresses, used_addresses
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.proxier.rules.context import serves_localhost_nodeports
+from kubeproxy_sim.simulator.topology import about_node
 
 if TYPE_CHECKING:
     from kubeproxy_sim.proxier.sync import PortMemo
@@ -159,12 +160,8 @@ def node_set(cluster: Cluster, base: ProxyConfig) -> NodeSet:
         node = cluster.node(name)
         own = [ip for ip in base.node_ips if (":" in ip) == ipv6] if index == 0 else []
         addresses = own or [a + host for a in node_object_addresses(node, 6 if ipv6 else 4)] or [next(synth) + host]
-        if index == 0:
-            configs[name] = dataclasses.replace(base, node_ips=tuple(addresses))
-        else:
-            configs[name] = dataclasses.replace(
-                base, node_name=name, node_ips=tuple(addresses),
-                node_pod_cidrs=node.pod_cidrs if node else (), node_labels=node.labels if node else ())
+        config = dataclasses.replace(base, node_name=name, node_ips=tuple(addresses))
+        configs[name] = about_node(config, node, first=index == 0)  # pod CIDRs and labels as the simulator's
     return NodeSet(cluster, configs, tuple(names))
 
 

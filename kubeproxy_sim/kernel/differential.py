@@ -80,6 +80,7 @@ from kubeproxy_sim.objects.model import (
     SessionAffinity,
 )
 from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.simulator.topology import about_node
 
 KERNEL_PROTOCOLS = ("tcp", "udp")  # this kernel has no SCTP sockets
 CLIENT_NAMESPACE = "kpsim-client"
@@ -166,10 +167,9 @@ def with_clients(cluster: Cluster, config: ProxyConfig, nodes: Sequence[str]) ->
     pods: list[Pod] = []
     clients: dict[str, str] = {}
     for index, name in enumerate(nodes):
-        node = cluster.node(name)
-        cidrs = list(node.pod_cidrs if node else ())
-        if name == config.node_name:
-            cidrs = [*config.node_pod_cidrs, *cidrs, *config.cluster_cidrs]
+        first = name == config.node_name
+        cidrs = [*about_node(config, cluster.node(name), first=first).node_pod_cidrs,
+                 *(config.cluster_cidrs if first else ())]  # the node's pod CIDRs as both sides route them
         address = next((a for a in (_free_address(c, taken, family) for c in cidrs) if a), None)
         if address is None:
             continue

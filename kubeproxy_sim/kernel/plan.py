@@ -256,7 +256,7 @@ class _PodPlanner:
 
 def _cluster_nets(nodes: list[NodePlan], family: int) -> list[tuple[netaddr.IPNetwork, str]]:
     """Where a client address that is no pod's lives: a node's pod CIDR, else the cluster CIDR (primary)."""
-    nets = [(netaddr.IPNetwork(c), n.name) for n in nodes for c in n.config.node_pod_cidrs if family_of(c) == family]
+    nets = [(netaddr.IPNetwork(c), n.name) for n in nodes for c in n.pod_cidrs]
     nets += [(netaddr.IPNetwork(c), nodes[0].name) for c in nodes[0].config.cluster_cidrs if family_of(c) == family]
     return nets
 

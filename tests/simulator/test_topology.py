@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import netaddr
+
 from kubeproxy_sim.errors import Severity
 from kubeproxy_sim.objects import load_text
 from kubeproxy_sim.objects.model import IPFamily
@@ -226,3 +228,18 @@ def test_send_from_a_finished_or_unscheduled_pod_says_why_it_is_nowhere(tmp_path
         err = capsys.readouterr().err
         assert f"--from: {source!r}: {why}" in err and "no such pod" not in err, err
 
+
+def test_the_analysis_and_the_kernel_s_clients_take_a_node_s_pod_cidrs_as_the_simulator_does() -> None:
+    """analysis.nodes.node_set and kernel.differential.with_clients ask about_node too: the Node object's pod
+    CIDRs and labels (the first node's config gives them only without one), a non-first node without one none."""
+    from kubeproxy_sim.analysis.nodes import node_set
+    from kubeproxy_sim.kernel.differential import with_clients
+
+    topo = build_topology(places(), CONFIG)
+    nodes = node_set(places(), CONFIG)
+    assert [(n.name, n.config.node_pod_cidrs, n.config.node_labels) for n in topo.nodes] == [
+        (name, nodes.configs[name].node_pod_cidrs, nodes.configs[name].node_labels) for name in nodes.order]
+    full, clients = with_clients(places(), CONFIG, ["n1", "n2", "n3"])
+    placed = {p.key: netaddr.IPAddress(p.pod_ips[0]) for p in full.pods}
+    assert placed[clients["n1"]] in netaddr.IPNetwork("10.244.1.0/24")  # the object's, not the config's 10.99.0.0/24
+    assert placed[clients["n2"]] in netaddr.IPNetwork("10.244.2.0/24") and "n3" not in clients
