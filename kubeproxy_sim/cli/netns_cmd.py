@@ -208,8 +208,8 @@ def run_send(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.output import console, emit
     from kubeproxy_sim.cli.send_cmd import send_text
     from kubeproxy_sim.kernel import env
-    from kubeproxy_sim.kernel.send import check_source_form, resolve_source, send
-    from kubeproxy_sim.simulator.send import split_destination
+    from kubeproxy_sim.kernel.send import resolve_source, send
+    from kubeproxy_sim.simulator.send import check_source_form, split_destination
 
     check_source_form(args.src)  # a malformed target is a usage error, whatever the machine and the cluster
     split_destination(args.dst)
@@ -248,7 +248,8 @@ def run_exec(args: argparse.Namespace) -> int:
     import subprocess
 
     from kubeproxy_sim.kernel import env, nsexec
-    from kubeproxy_sim.kernel.send import check_source_form, resolve_source
+    from kubeproxy_sim.kernel.send import resolve_source
+    from kubeproxy_sim.simulator.send import check_source_form
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
