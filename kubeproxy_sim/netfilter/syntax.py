@@ -133,7 +133,6 @@ ZERO_ARG_FLAGS = frozenset(
     " --persistent --log-tcp-sequence --log-tcp-options --log-ip-options --log-uid --log-macdecode"
     " --notrack --save-mark --restore-mark".split()
 )
-IMPLICIT_PROTOCOL_MODULES = {"tcp", "udp", "sctp", "dccp", "icmp", "icmpv6", "ipv6-icmp"}
 # -p value (name or number, lower case) -> the match iptables loads implicitly for its options (none for udplite:
 # iptables 1.8.9 has no such match, so -p udplite --dport is an unknown option).
 PROTOCOL_MODULES = {
