@@ -176,14 +176,18 @@ TARGET_OPTIONS = [
 ]
 
 
+def _refused_or_saved(rule: str, text: str, line: int, saved: str | None) -> Case:
+    """The case RULE over TEXT: refused at LINE when SAVED is None, else saved back as the one rule SAVED."""
+    if saved is None:
+        return Case(rule, text, line=line)
+    return Case(rule, text, saved=(f"[0:0] {saved}",))
+
+
 def nat_case(rule: str, saved: str | None = None) -> Case:
     """``-A PREROUTING RULE`` in table nat (POSTROUTING for SNAT and MASQUERADE): refused at its line, or saved back
     as ``-A PREROUTING SAVED``."""
     chain = "POSTROUTING" if "SNAT" in rule or "MASQUERADE" in rule else "PREROUTING"
-    text = nat_with(f"-A {chain} {rule}")
-    if saved is None:
-        return Case(rule, text, line=6)
-    return Case(rule, text, saved=(f"[0:0] -A {chain} {saved}",))
+    return _refused_or_saved(rule, nat_with(f"-A {chain} {rule}"), 6, saved and f"-A {chain} {saved}")
 
 
 # A NAT target's port: the first a number in C's bases or (when the text does not start with a digit) all of it
@@ -210,9 +214,7 @@ NAT_PORTS = [
 def port_case(rule: str, saved: str | None = None) -> Case:
     """``-A INPUT RULE -j ACCEPT``: refused at its line, or saved back as ``-A INPUT SAVED -j ACCEPT``."""
     text = filter_with(f"-A INPUT {rule} -j ACCEPT")
-    if saved is None:
-        return Case(rule, text, line=5)
-    return Case(rule, text, saved=(f"[0:0] -A INPUT {saved} -j ACCEPT",))
+    return _refused_or_saved(rule, text, 5, saved and f"-A INPUT {saved} -j ACCEPT")
 
 
 # A port by service name (Debian netbase's /etc/services), printed back as its number. The tcp and sctp matches
