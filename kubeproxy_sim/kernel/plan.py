@@ -301,7 +301,7 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     for (node, pool_ports), members in sorted(pools.groups.items()):
         pods.add_pool(node, pool_ports, members, declared=all(ip in declared for _, ip in members))
     clients = _place_sources(name, sources, nodes, pods, family)
-    taken = [*pods.pods, *pods.node_of_address, *(c.ip for c in clients)]
+    taken = {*pods.pods, *pods.node_of_address, *(c.ip for c in clients)}
     nodes = [dataclasses.replace(n, gateways=bridge_gateways(n.pod_cidrs, n.routed, taken)) for n in nodes]
     notes = (*_notes(cluster, family), *(str(w) for w in warnings), *_unrouted_notes(nodes))
     udp, tcp = (_dns_targets(cluster, family, proto) for proto in (Protocol.UDP, Protocol.TCP))

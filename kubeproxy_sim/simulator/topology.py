@@ -18,7 +18,7 @@ name, addresses, pod CIDRs and labels; ``overrides`` change any field per node.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import netaddr
@@ -135,22 +135,21 @@ def plan_nodes(cluster: Cluster, base: ProxyConfig,
     return nodes
 
 
-def bridge_gateways(pod_cidrs: Iterable[str], routed: bool, taken: Iterable[str]) -> tuple[str, ...]:
+def bridge_gateways(pod_cidrs: Iterable[str], routed: bool, taken: Container[str]) -> tuple[str, ...]:
     """The addresses a node's pod bridge carries: each pod CIDR's first host address, as kubenet (``cbr0``), the
     bridge plugin (``cni0``) and Flannel give their bridge the pods' gateway. They matter where the node picks a
     source by the bridge: MASQUERADE of a connection DNATed to a local pod (hairpin, a node's or an outside
     client's connection to a Service with a local endpoint) takes the bridge's address, not the node's, and the
     node's own connection to a local pod leaves from it. None on routed-veth (Calico-like) nodes, which have no
     such bridge; none for a range too small to have a gateway, nor for an address a workload or node already has
-    (the objects' word wins over the convention)."""
+    (the objects' word wins over the convention). ``taken`` is built once by the caller for all its nodes."""
     if routed:
         return ()
-    used = set(taken)
     found = []
     for cidr in pod_cidrs:
         net = netaddr.IPNetwork(cidr)
         gateway = str(net[1]) if net.size >= 4 else None
-        if gateway is not None and gateway not in used:
+        if gateway is not None and gateway not in taken:
             found.append(gateway)
     return tuple(found)
 
@@ -326,7 +325,7 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
     for ip, key, node in _endpoint_owners(cluster):
         if ip not in absent:
             placer.add(key, ip, node, declared.get(ip, set()))
-    taken = [*placer.pods, *placer.node_of_address]
+    taken = {*placer.pods, *placer.node_of_address}
     nodes = [dataclasses.replace(n, gateways=bridge_gateways(n.pod_cidrs, n.pods_by_veth, taken)) for n in nodes]
     return Topology(family, tuple(nodes), (*placer.pods.values(), *placer.host_pods.values()), tuple(hosts),
                     tuple(warnings))
