@@ -40,9 +40,15 @@ TARGET_EXTENSIONS = frozenset(
 options. Any other name after -j or -g (ACCEPT, DROP, RETURN, QUEUE, a user chain) is a verdict or a jump, which
 takes none: an option after it that no loaded match knows is refused (``unknown option "--foo"``)."""
 _EXTENSION_PATTERN = "(?:" + "|".join(sorted(TARGET_EXTENSIONS)) + ")"
-TARGET_OPTION_FLAGS: dict[str, frozenset[str]] = {
-    name: frozenset(flags.split())
-    for name, flags in {
+
+
+def _flag_table(flags_by_name: dict[str, str]) -> dict[str, frozenset[str]]:
+    """Each name's space-separated options as a set: both tables below are written this way to stay readable."""
+    return {name: frozenset(flags.split()) for name, flags in flags_by_name.items()}
+
+
+TARGET_OPTION_FLAGS: dict[str, frozenset[str]] = _flag_table(
+    {
         "DNAT": "--to-destination --random --random-fully --persistent",
         "SNAT": "--to-source --random --random-fully --persistent",
         "MASQUERADE": "--to-ports --random --random-fully",
@@ -68,8 +74,8 @@ TARGET_OPTION_FLAGS: dict[str, frozenset[str]] = {
         "CHECKSUM": "--checksum-fill",
         "NOTRACK": "",
         "TRACE": "",
-    }.items()
-}
+    }
+)
 """The options of the target extensions modelled here. iptables gives an option to the extension loaded last that
 knows it (each one's options go first in getopt's table): after ``-j DNAT``, DNAT's own, but ``--dport`` to the
 protocol's match (loaded when no extension knows it). A target not listed takes what no loaded match knows."""
@@ -77,9 +83,8 @@ _TARGET_OPTIONS_ANY = frozenset().union(*TARGET_OPTION_FLAGS.values())
 
 # Options each modelled match module accepts. A module missing here is kept
 # verbatim and takes every option that follows it.
-MODULE_FLAGS: dict[str, frozenset[str]] = {
-    name: frozenset(flags.split())
-    for name, flags in {
+MODULE_FLAGS: dict[str, frozenset[str]] = _flag_table(
+    {
         "tcp": "--sport --source-port --dport --destination-port --tcp-flags --syn --tcp-option",
         "udp": "--sport --source-port --dport --destination-port",
         "sctp": "--sport --source-port --dport --destination-port --chunk-types",
@@ -116,8 +121,8 @@ MODULE_FLAGS: dict[str, frozenset[str]] = {
         "socket": "--transparent --nowildcard --restore-skmark",
         "devgroup": "--src-group --dst-group",
         "cgroup": "--cgroup --path",
-    }.items()
-}
+    }
+)
 # Aliases iptables-save never writes; the canonical text uses the short name.
 FLAG_ALIASES = {
     "--source-port": "--sport",
