@@ -123,7 +123,7 @@ def _gives_top_option(word: str) -> bool:
 def unknown_option(parser: argparse.ArgumentParser, words: Sequence[str]) -> NoReturn:
     """Refuse ``words`` as options ``parser`` does not have; the first of them that begins the name of some
     (``--col``: options are taken by their whole names) is answered with those names and the values they take."""
-    hint = next((_whole_names(parser, word) for word in words if _whole_names(parser, word)), "")
+    hint = next(filter(None, (_whole_names(parser, word) for word in words)), "")
     parser.error(f"unrecognized arguments: {' '.join(words)}{hint}")
 
 
