@@ -69,7 +69,7 @@ from kubeproxy_sim.analysis import stats
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 from kubeproxy_sim.kernel.dnsquery import TCP_RETRY
 from kubeproxy_sim.kernel.verify import Origin, binomial_range, queued, read_flow_entries, verdict_hook
-from kubeproxy_sim.netfilter.packet import host_port
+from kubeproxy_sim.netfilter.packet import Packet, host_port, loopback, parse_address
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
@@ -80,7 +80,7 @@ from kubeproxy_sim.objects.model import (
     SessionAffinity,
 )
 from kubeproxy_sim.proxier.config import ProxyConfig
-from kubeproxy_sim.simulator.topology import about_node
+from kubeproxy_sim.simulator.topology import UPLINK, about_node
 
 KERNEL_PROTOCOLS = ("tcp", "udp")  # this kernel has no SCTP sockets
 CLIENT_NAMESPACE = "kpsim-client"
@@ -452,8 +452,6 @@ class SimulatorSide:
     def _leaves_to(self, client: Any, dst: str, port: int, proto: str, weight: Fraction,
                    out: defaultdict[Key, Fraction]) -> None:
         """The ways ``weight`` of the client's first packets to ``dst``:``port`` end, into ``out``."""
-        from kubeproxy_sim.netfilter.packet import loopback, parse_address
-
         if client.kind == "pod" and loopback(*parse_address(dst)):  # never leaves the pod (see own_loopback)
             answer = self.plain.own_loopback(client.pod, proto, port)  # names the target unless it names a failure
             key: Key = ("fail", fail_class(answer.failure.reason, proto, sent_locally=False, hook=None)) \
@@ -468,9 +466,6 @@ class SimulatorSide:
 
     def _follow(self, client: Any, entry: str, node: str, packet: Any, weight: Fraction, proto: str,
                 out: defaultdict[Key, Fraction], depth: int) -> None:
-        from kubeproxy_sim.netfilter.packet import Packet, parse_address
-        from kubeproxy_sim.simulator.topology import UPLINK
-
         sim = self.plain
         for outcome in sim.runtimes[node].tracer.trace(packet).outcomes:
             p = weight * outcome.probability_exact
@@ -506,8 +501,6 @@ class SimulatorSide:
 
     def _connect(self, sim: Any, client: Any, target: Any, proto: str) -> Any:
         """One simulated connection; outside traffic the router would spread over the nodes enters the first."""
-        from kubeproxy_sim.netfilter.packet import parse_address
-
         # a headless Service's name: a random one of its addresses, as send's client takes it
         dst = target.addresses[sim.rng.randrange(len(target.addresses))] if len(target.addresses) > 1 else \
             target.addresses[0]
