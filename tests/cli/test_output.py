@@ -287,18 +287,10 @@ def test_text_written_beside_the_bar_on_its_terminal_starts_at_the_left_edge(
     """stdout and stderr one terminal (a pty here): a streamed step came out after the bar on its line
     ("... 22% 1.0s- step: 339"); each write now erases the bar first, and the bar comes back only below a whole
     line, never over a line still being written."""
-    import pty
     import sys
-    import tty
 
-    master, slave = pty.openpty()
-    tty.setraw(slave)  # the bytes as written ("\n" not made "\r\n")
-    monkeypatch.delenv("KUBEPROXY_SIM_NO_PROGRESS", raising=False)
-    monkeypatch.setenv("TERM", "xterm")
-    clock = FakeClock()
-    with open(slave, "w", encoding="utf-8") as err, open(os.dup(slave), "w", encoding="utf-8") as out:
-        monkeypatch.setattr(sys, "stderr", err)
-        monkeypatch.setattr(sys, "stdout", out)
+    with _beside_a_pty(monkeypatch) as (master, clock):
+        out, err = sys.stdout, sys.stderr
         with progress("playing", total=4, clock=clock, threaded=False) as tick:
             clock.now += 1.5
             tick()  # the bar is drawn
@@ -314,7 +306,6 @@ def test_text_written_beside_the_bar_on_its_terminal_starts_at_the_left_edge(
             tick()
         assert (sys.stdout, sys.stderr) == (out, err)  # as they were
         screen = _pty_bytes(master).decode()  # (while the terminal is open: a closed one reads as EIO)
-    os.close(master)
     assert "s\x1b[K- step" not in screen  # the bar's end ("... 1.5s") right before a step: the bug
     bar = "playing [{}] {}/4 {}% {}s\x1b[K"
     erase = "\r\x1b[K"
