@@ -41,7 +41,7 @@ from kubeproxy_sim.simulator.topology import (
     about_node,
     absent_addresses,
     bridge_gateways,
-    host_network_places,
+    place_host_network,
     running_pods,
     slice_ports,
 )
@@ -283,11 +283,7 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     for pod in running_pods(cluster):
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports if c.protocol in SERVED}
         if pod.host_network:
-            places, said = host_network_places(pod, family, pods.node_of_address, pods.addresses)
-            warnings += said
-            served |= {port for ip in pod.pod_ips for port in ports.get(ip, ())}
-            for ip in places:
-                pods.add(pod.key, ip, pod.node_name, served)
+            warnings += place_host_network(pods, pod, family, served, ports)
             continue
         for ip in of_family(pod.pod_ips, family):
             pods.add(pod.key, ip, pod.node_name, served | ports.get(ip, set()),

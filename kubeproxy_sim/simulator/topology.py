@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import netaddr
 
@@ -206,6 +207,27 @@ def host_network_places(pod: Pod, family: int, node_of_address: Mapping[str, str
     return list(dict.fromkeys(places)), warnings
 
 
+class HostPlacer(Protocol):
+    """What :func:`place_host_network` needs of a placer (the simulator's and the kernel plan's)."""
+
+    @property
+    def node_of_address(self) -> Mapping[str, str]: ...
+    @property
+    def addresses(self) -> Mapping[str, Sequence[str]]: ...
+    def add(self, key: str, ip: str, node: str | None, ports: set[tuple[str, int]]) -> None: ...
+
+
+def place_host_network(placer: HostPlacer, pod: Pod, family: int, served: set[tuple[str, int]],
+                       ports: Mapping[str, Iterable[tuple[str, int]]]) -> list[Diagnostic]:
+    """Add a running host-network Pod at its :func:`host_network_places`, serving ``served`` and what the
+    EndpointSlices say of any of its podIPs (``ports``); the warnings about it. One placement for both backends."""
+    places, said = host_network_places(pod, family, placer.node_of_address, placer.addresses)
+    served = served | {port for ip in pod.pod_ips for port in ports.get(ip, ())}
+    for ip in places:
+        placer.add(pod.key, ip, pod.node_name, served)
+    return said
+
+
 def _host_network_warning(pod: Pod, field: str, message: str) -> Diagnostic:
     file = pod.origin.file if pod.origin.file != Origin().file else None
     return Diagnostic(message, file=file, kind="Pod", object=pod.key, field=field, severity=Severity.WARNING)
@@ -313,11 +335,7 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
     for pod in running_pods(cluster):
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports}
         if pod.host_network:
-            places, said = host_network_places(pod, family, placer.node_of_address, placer.addresses)
-            warnings += said
-            served |= {port for ip in pod.pod_ips for port in declared.get(ip, ())}
-            for ip in places:
-                placer.add(pod.key, ip, pod.node_name, served)
+            warnings += place_host_network(placer, pod, family, served, declared)
             continue
         for ip in pod.pod_ips:
             placer.add(pod.key, ip, pod.node_name, served | declared.get(ip, set()))
