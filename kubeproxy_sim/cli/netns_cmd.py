@@ -188,6 +188,7 @@ def run_up(args: argparse.Namespace) -> int:
     clients = checked_clients(args.client, inputs.cluster, 6 if inputs.config.ipv6 else 4)
     topo = plan(args.name, inputs.cluster, inputs.config, clients)
     check_placed(clients, topo)
+    report(topo.warnings, args)  # what the objects say the stage cannot be, as `send` says it
     # persistent: the cluster outlives this command, owned by a keeper process until `netns down`
     # a SIGTERM while building unwinds like Ctrl-C, so build.up removes what it made
     with _unwinding_on_sigterm(), progress(f"building {len(topo.namespaces())} namespaces"):
@@ -451,6 +452,7 @@ def _run_verify_objects(args: argparse.Namespace, name: str) -> int:
                               alpha=Fraction(args.alpha).limit_denominator(10**9),
                               timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
                               progress=progress)
+    report(result.warnings, args)
     emit(result.as_json(), args.output, text=lambda: render_table(result) + "\n")
     return verify_status(result.ok, result.inconclusive, len(result.flows), args,
                          f"a share that small needs more than the {N_MAX} connections a flow is given (a larger "

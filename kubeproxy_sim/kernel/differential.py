@@ -858,6 +858,7 @@ class Report:
     notes: tuple[str, ...] = ()
     alpha: Fraction = DEFAULT_ALPHA
     extra: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[Diagnostic, ...] = ()  # the plan's (Topology.warnings): for standard error, not in the report
 
     @property
     def ok(self) -> bool:
@@ -1010,4 +1011,4 @@ def differential(cluster: Cluster, config: ProxyConfig, directory: Path, *, name
         notes.append(f"LoadBalancer and external IPs enter node/{first} on both sides here (no balancer, no health "
                      "checks): an agreement is about that node; `send` spreads them over the nodes a balancer "
                      "(health checks included) or the network picks")
-    return Report(tuple(reports), tuple(skipped), (*notes, *state.get("notes", ())), alpha)
+    return Report(tuple(reports), tuple(skipped), (*notes, *state.get("notes", ())), alpha, warnings=topo.warnings)

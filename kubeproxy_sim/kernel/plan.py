@@ -126,6 +126,9 @@ class Topology:
     family: int = 4
     # what outside clients route through the first node (LoadBalancer IPs, externalIPs); None: everything
     via_first_node: tuple[str, ...] | None = None
+    # what the objects say the stage cannot be (a host-network pod's foreign podIP): the command reports them on
+    # standard error, as `send` does the simulator's; ``notes`` are the stage's own limits, saved with it
+    warnings: tuple[Diagnostic, ...] = ()
 
     @property
     def router(self) -> str:
@@ -299,13 +302,13 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     clients = _place_sources(name, sources, nodes, pods, family)
     taken = {*pods.pods, *pods.node_of_address, *(c.ip for c in clients)}
     nodes = [dataclasses.replace(n, gateways=bridge_gateways(n.pod_cidrs, n.routed, taken)) for n in nodes]
-    notes = (*_notes(cluster, family), *(str(w) for w in warnings), *_unrouted_notes(nodes))
+    notes = (*_notes(cluster, family), *_unrouted_notes(nodes))
     udp, tcp = (_dns_targets(cluster, family, proto) for proto in (Protocol.UDP, Protocol.TCP))
     planned = tuple(dataclasses.replace(p, dns_ports=tuple(sorted(udp.get(p.ip, ()))),
                                         dns_tcp_ports=tuple(sorted(tcp.get(p.ip, ()))))
                     for p in pods.pods.values())
     return Topology(name, f"{cluster_prefix(name)}net", tuple(nodes), planned, tuple(clients),
-                    notes, family, _outside_routed(cluster, family))
+                    notes, family, _outside_routed(cluster, family), tuple(warnings))
 
 
 def _dns_targets(cluster: Cluster, family: int, proto: Protocol) -> dict[str, set[int]]:

@@ -73,6 +73,41 @@ def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, ca
     assert capfd.readouterr().out == "removed 0 leftover namespaces\n"
 
 
+HOST_NETWORK_ELSEWHERE = """
+apiVersion: v1
+kind: Node
+metadata: {name: n0}
+spec: {podCIDR: 10.244.0.0/24, podCIDRs: [10.244.0.0/24]}
+status: {addresses: [{type: InternalIP, address: 192.168.0.10}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hn, namespace: default}
+spec: {nodeName: n0, hostNetwork: true, containers: [{name: c, image: x, ports: [{containerPort: 8080}]}]}
+status: {phase: Running, podIP: 10.99.0.5, podIPs: [{ip: 10.99.0.5}]}
+"""
+
+
+def test_up_says_the_objects_warnings_on_stderr_apart_from_the_stage_listing(
+        kernel: None, run_tag: str, tmp_path, monkeypatch, capfd) -> None:
+    """A host-network pod's foreign podIP is the objects' warning: said on stderr as `send` says it, not a
+    "note: ...: warning: ..." line inside the cluster listing on stdout, nor a note saved with the stage."""
+    monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
+    (tmp_path / "hn.yaml").write_text(HOST_NETWORK_ELSEWHERE)
+    name = f"{run_tag}-hnw"
+    assert run(["netns", "up", "-f", str(tmp_path / "hn.yaml"), "--name", name]) == 0
+    try:
+        out, err = capfd.readouterr()
+        assert "warning" not in out and f"cluster {name} is up: 1 nodes" in out
+        [line] = [line for line in err.splitlines() if "status.podIP" in line]
+        assert line.startswith("kubeproxy-sim: ") and "Pod default/hn: status.podIP: warning: '10.99.0.5' is no " \
+            "node's address" in line
+        state = json.loads((tmp_path / f"{name}.json").read_text())
+        assert not [n for n in state["notes"] if "warning" in n]
+    finally:
+        assert run(["netns", "down", name]) == 0
+
+
 def test_netns_send_help_names_its_destinations_and_says_it_sends_the_dns_query(capsys) -> None:
     with pytest.raises(SystemExit):
         run(["netns", "send", "--help"])

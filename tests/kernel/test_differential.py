@@ -231,7 +231,8 @@ def test_pod_cidrs_finished_and_host_network_pods_agree_with_kernel(kernel: None
     answered "unreachable"). One address per flow: a flow's SYNs wait on their own neighbour entry, not one whose
     3 s ARP timeout another flow started. A finished Pod's address is one of them (the stage gave it a namespace
     that answered); a host-network Pod with a podIP of its own answers on its node's address (the stage gave it a
-    namespace at that podIP, and the node refused)."""
+    namespace at that podIP, and the node refused). Its foreign podIP is the report's warning (for standard error),
+    not one of its notes."""
     from kubeproxy_sim.kernel.differential import SILENCE, Flow
 
     cluster, config = small_cluster(PLACED)
@@ -247,6 +248,8 @@ def test_pod_cidrs_finished_and_host_network_pods_agree_with_kernel(kernel: None
         assert [(r.outcome, r.share) for r in flow.rows] == [(outcome_text(("fail", SILENCE)), 1)], flow.flow.label
     [row] = report.flows[-1].rows
     assert row.outcome.startswith("reply from 192.168.49.3 (saw ") and row.share == 1
+    assert [(w.object, w.field) for w in report.warnings] == [("kube-system/agent", "status.podIP")]
+    assert not [n for n in report.notes if "warning" in n]
     assert not _ours(f"{run_tag}-dcidr")
 
 
