@@ -193,14 +193,20 @@ class SyncLoop:
 
     def _refresh_config(self, found: list[Diagnostic]) -> bool:
         """Rebuild the config after Node changes (True when it did); its problems go to ``found`` when they
-        differ from last time, so a warning about the node is not repeated on every change."""
+        differ from last time, so a warning about the node is not repeated on every change. A new zone
+        forces the next sync full."""
         if not self._nodes_changed and self._config is not None:
             return False
         self._nodes_changed = False
         cluster, kept = keep_deleted_node(self.state.cluster(), self._last_node)
         config, problems = self._configure(cluster)
+        zone_before, first = self._zone, self._config is None
         self._config = config
         self._nodes_seen, self._zone = cluster.nodes, node_zone(cluster, config)
+        if not first and self._zone != zone_before:
+            # kube-proxy's topology handler sets needFullSync on every zone change it sees (OnTopologyChange),
+            # so a zone changed and changed back before the sync still makes that sync full
+            self.sync_state = self.sync_state.forcing_full()
         self._last_node = cluster.node(config.node_name) or self._last_node
         problems = (*problems, *([kept] if kept is not None else []))
         if problems != self._config_diagnostics:

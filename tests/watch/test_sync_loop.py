@@ -224,6 +224,23 @@ def test_a_node_zone_change_makes_the_next_sync_full():
     assert report is not None and report.full and report.changed == frozenset()
 
 
+def test_a_zone_changed_and_changed_back_before_the_sync_still_makes_it_full():
+    """kube-proxy's topology handler sets needFullSync on each zone change it sees (531be81208e2:
+    OnTopologyChange), not on a difference from the last sync: z1 -> z2 -> z1 between two syncs is full."""
+    source, loop, clock = make((*BASE[:4], Node("n1", labels=((ZONE, "z1"),))))
+    step(source, loop)
+    clock.now += 0.2
+    source.apply(Node("n1", labels=((ZONE, "z2"),)))
+    assert step(source, loop) is None  # the minimum sync period holds it back
+    source.apply(Node("n1", labels=((ZONE, "z1"),)))
+    clock.now += 1
+    report = step(source, loop)
+    assert report is not None and report.full and report.changed == frozenset()
+    clock.now += 2
+    source.apply(Node("n1", labels=((ZONE, "z1"), ("team", "x"))))  # not the zone: no sync at all
+    assert step(source, loop) is None
+
+
 def test_node_config_follows_the_node_object():
     from kubeproxy_sim.objects.model import NodeAddress
 
