@@ -115,7 +115,7 @@ class NodeSet:
         """The node's own addresses (addrtype LOCAL, the local-origin test and the masquerade source)."""
         addresses = self.addresses(node)
         return NodeContext.of(addresses, interfaces={EXTERNAL_IFACE: addresses},
-                              route_localnet=serves_localhost_nodeports(self.configs[node]))
+                              route_localnet_known=serves_localhost_nodeports(self.configs[node]))
 
     def ruleset(self, node: str) -> Ruleset:
         """The node's whole nat and filter tables after kube-proxy's sync."""

@@ -121,8 +121,9 @@ class TracedRules:
     ruleset: Ruleset
     addresses: tuple[str, ...]
     """The node's addresses, with their prefix lengths where known (a subnet's broadcast address); none: unknown."""
-    route_localnet: bool
-    """Known to be set: kube-proxy sets it itself when it serves NodePorts on localhost (a dump does not say)."""
+    route_localnet_known: bool
+    """Whether route_localnet is known to be set (not whether it is: see NodeContext): kube-proxy sets it itself
+    when it serves NodePorts on localhost, and a dump does not say."""
     errors: tuple[Diagnostic, ...]
     """The input's errors (the objects'), reported already: the run's exit status."""
     line_text: LineText
@@ -161,7 +162,7 @@ def _from_dump(args: argparse.Namespace, family: int) -> TracedRules:
     # changes nothing for it
     gaps = dump_gaps(text, [table.name for table in ruleset.tables], ruleset.ipv6, nat_read=args.ctdir != "REPLY")
     # a dump holds no sysctls: route_localnet is not known
-    return TracedRules(as_node_holds_it(ruleset), addresses, route_localnet=False, errors=(),
+    return TracedRules(as_node_holds_it(ruleset), addresses, route_localnet_known=False, errors=(),
                        line_text=dump_lines(text), saved=None, gaps=gaps)
 
 
@@ -214,7 +215,7 @@ def _from_objects(args: argparse.Namespace, family: int) -> TracedRules:
                                             else None)
         return text
 
-    return TracedRules(node.ruleset, node.config.node_ips, route_localnet=serves_localhost_nodeports(node.config),
+    return TracedRules(node.ruleset, node.config.node_ips, route_localnet_known=serves_localhost_nodeports(node.config),
                        errors=node.inputs.errors, line_text=line_text, saved=saved, gaps=())
 
 
@@ -282,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
     # nor says it (nor do objects) whether the client is in a session-affinity list: one not named is uncertain
     node = NodeContext.of(rules.addresses, affinity=args.affinity,
                           addresses_known=bool(rules.addresses) or not args.rules, affinity_known=False,
-                          route_localnet=rules.route_localnet)
+                          route_localnet_known=rules.route_localnet_known)
     with progress("tracing"), in_dump(dump_name(args.rules) if args.rules else None):
         # one packet: compile (and number) only the chains it enters
         tracer = Tracer(ruleset, node, lazy=True, renumber=saved.numbered if saved is not None else None)

@@ -111,11 +111,11 @@ class NodeContext:
     (session affinity) that already hold the client; ``affinity_known``: whether those are all
     that do (a new client: none), else a list not named is uncertain and assumed not to hold
     it. ``ipsets``: name -> members (``IP``, ``CIDR`` or ``IP,proto:port``); a set not given is
-    uncertain. ``route_localnet``: whether net.ipv4.conf.all.route_localnet is known to be 1 (kube-proxy
-    sets it when it serves NodePorts on localhost); else a routing decision that hangs on it (a loopback
-    address on a packet from elsewhere, or leaving the node) is uncertain, and assumed set. False therefore
-    never means "the sysctl is 0": it means not known (a dump does not say), and the trace still routes as
-    if it were 1, listing the doubt; a node known to have it 0 is not modelled.
+    uncertain. ``route_localnet_known``: whether net.ipv4.conf.all.route_localnet is known to be 1
+    (kube-proxy sets it when it serves NodePorts on localhost); else a routing decision that hangs on it (a
+    loopback address on a packet from elsewhere, or leaving the node) is uncertain, and assumed set. The
+    name says *known* because False never means "the sysctl is 0": it means not known (a dump does not say),
+    and the trace still routes as if it were 1, listing the doubt; a node known to have it 0 is not modelled.
     """
 
     addresses: tuple[str, ...] = ()
@@ -125,13 +125,13 @@ class NodeContext:
     ipsets: tuple[tuple[str, tuple[str, ...]], ...] | None = None
     addresses_known: bool = True
     affinity_known: bool = True
-    route_localnet: bool = False
+    route_localnet_known: bool = False
 
     @classmethod
     def of(cls, addresses: Iterable[str] = (), *, interfaces: dict[str, Iterable[str]] | None = None,
            routes: Iterable[tuple[str, str]] = (), affinity: Iterable[str] = (),
            ipsets: dict[str, Iterable[str]] | None = None, addresses_known: bool = True,
-           affinity_known: bool = True, route_localnet: bool = False) -> NodeContext:
+           affinity_known: bool = True, route_localnet_known: bool = False) -> NodeContext:
         return cls(
             tuple(addresses),
             tuple((name, tuple(addrs)) for name, addrs in (interfaces or {}).items()),
@@ -140,7 +140,7 @@ class NodeContext:
             None if ipsets is None else tuple((n, tuple(m)) for n, m in ipsets.items()),
             addresses_known,
             affinity_known,
-            route_localnet,
+            route_localnet_known,
         )
 
 
@@ -251,7 +251,7 @@ class Env:
         self.affinity = node.affinity
         self.affinity_known = node.affinity_known
         self.addresses_known = node.addresses_known
-        self.route_localnet = node.route_localnet
+        self.route_localnet_known = node.route_localnet_known
         self.local = frozenset(v for f, v in map(_address, node.addresses) if f == family)
         self.primary = next((v for f, v in map(_address, node.addresses) if f == family), None)
         self.iface_addrs = {
@@ -1079,7 +1079,7 @@ class Engine:
             _routing_doubt(b)
         if step == "ROUTE":  # from elsewhere
             if b.family == 4 and b.in_iface != "lo":
-                if not env.route_localnet:
+                if not env.route_localnet_known:
                     _martian_doubt(b)
                 _own_source_doubt(b, env.local)
             self._set_out_iface(b, packet, local)
@@ -1087,7 +1087,7 @@ class Engine:
         if step == "ROUTE_OUT":
             self._set_out_iface(b, packet, local)
             if (b.family == 4 and not local and b.out_iface != "lo" and loopback(4, b.src)
-                    and not env.route_localnet):
+                    and not env.route_localnet_known):
                 _loopback_source_out_doubt(b)
             return rest
         # LOOPBACK: a locally generated packet for a local address comes back in on lo (not bridged).

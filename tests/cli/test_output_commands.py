@@ -91,7 +91,7 @@ def test_plain_trace_text_is_the_tracers_text(scenario: str) -> None:
                                       "--dport", "1"])
     node = load_node_rules(args)
     tracer = Tracer(node.ruleset, NodeContext.of(node.config.node_ips,
-                                                  route_localnet=serves_localhost_nodeports(node.config)))
+                                                  route_localnet_known=serves_localhost_nodeports(node.config)))
     from kubeproxy_sim.netfilter.packet import Packet
 
     for flow in _flows(scenario)[:12]:

@@ -81,7 +81,7 @@ def test_a_loopback_source_from_elsewhere_hangs_on_route_localnet() -> None:
 
 
 def test_known_route_localnet_and_routes_that_stay_on_loopback_are_not_doubted() -> None:
-    tracer = Tracer(parse_ruleset(NODEPORT), NodeContext.of(["10.240.0.2"], route_localnet=True))
+    tracer = Tracer(parse_ruleset(NODEPORT), NodeContext.of(["10.240.0.2"], route_localnet_known=True))
     assert tracer.trace(Packet.of("tcp", "127.0.0.1", "127.0.0.1", 30007)).uncertain == ()
     assert tracer.trace(Packet.of("tcp", "10.0.0.9", "127.0.0.1", 22, in_iface="eth0")).uncertain == ()
     plain = Tracer(parse_ruleset(NODEPORT), NODE)
@@ -128,7 +128,7 @@ def test_a_source_of_the_node_s_own_from_elsewhere_hangs_on_accept_local_and_rp_
     """Known route_localnet is not enough (QA-dumps #1): fib_validate_source drops a source that is one of the
     node's addresses (lo's 127.0.0.1 too) unless accept_local, and any 127/8 source under rp_filter 1 or 2
     (measured on this kernel, veth namespaces); a kept answer must quote each source."""
-    tracer = Tracer(parse_ruleset(NODEPORT), NodeContext.of(["10.240.0.2/24", "10.240.0.3"], route_localnet=True))
+    tracer = Tracer(parse_ruleset(NODEPORT), NodeContext.of(["10.240.0.2/24", "10.240.0.3"], route_localnet_known=True))
     for source, expected in ((src, reason), ("10.240.0.3", None), (src, reason)):
         result = tracer.trace(Packet.of("udp", source, "10.240.0.2", 53, in_iface="eth0"))
         if expected is None:
@@ -148,7 +148,7 @@ V6_DROP = ("routing decision: ::1 as the source or destination of a packet from 
 def test_ipv6_loopback_from_elsewhere_is_dropped_on_receipt(src: str, dst: str) -> None:
     """ip6_rcv_core drops a packet from a non-loopback device with ::1 as source or destination before any hook,
     whatever the sysctls (QA-dumps #2): it was delivered or forwarded with nothing said."""
-    tracer = Tracer(parse_ruleset(V6, ipv6=True), NodeContext.of(["fd00::5"], route_localnet=True))
+    tracer = Tracer(parse_ruleset(V6, ipv6=True), NodeContext.of(["fd00::5"], route_localnet_known=True))
     (outcome,) = tracer.trace(Packet.of("udp", src, dst, 53, in_iface="eth0")).outcomes
     assert outcome.verdict == "DROP" and [s.rule for s in outcome.path] == [V6_DROP]
     assert [o.verdict for o in tracer.trace(Packet.of("udp", "::1", "::1", 53)).outcomes] == ["ACCEPT"]  # on lo
