@@ -10,8 +10,8 @@ import random
 import pytest
 
 from kubeproxy_sim.objects.model import IPFamily
-from kubeproxy_sim.proxier.config import DetectLocalMode
-from kubeproxy_sim.simulator.network import Simulator
+from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
+from kubeproxy_sim.simulator.network import Client, Simulator
 from kubeproxy_sim.simulator.send import parse_source
 from kubeproxy_sim.simulator.topology import bridge_gateways
 from tests.simulator.builders import BASE, HOSTS, load, objects
@@ -20,11 +20,11 @@ GATEWAY1, GATEWAY2 = "10.244.1.1", "10.244.2.1"
 NODE1 = "192.168.0.10"
 
 
-def _sim(config=BASE, docs=None) -> Simulator:
+def _sim(config: ProxyConfig = BASE, docs: list[dict] | None = None) -> Simulator:
     return Simulator(load(docs or objects()), config, rng=random.Random(1), hosts=HOSTS)
 
 
-def _seen(sim: Simulator, client, dst: str, port: int, tries: int = 60) -> dict[str, set[str]]:
+def _seen(sim: Simulator, client: Client, dst: str, port: int, tries: int = 60) -> dict[str, set[str]]:
     """endpoint -> the sources it saw, over ``tries`` connections from new ports."""
     seen: dict[str, set[str]] = {}
     for _ in range(tries):
