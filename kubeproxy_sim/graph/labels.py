@@ -15,7 +15,7 @@ from fractions import Fraction
 
 from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
 
-PORT_MODULES = ("tcp", "udp", "sctp", "udplite", "dccp", "multiport")
+PORT_MODULES = ("tcp", "udp", "sctp", "dccp", "multiport")
 SILENT_MODULES = frozenset({"comment", "nfacct"})
 SERVICE_PORT = re.compile(r"^([^\s/]+)/([^\s/:]+)(?::(\S*))?$")
 """``ns/name``, ``ns/name:port``, and ``ns/name:`` (how kube-proxy wrote an unnamed port before 1.9 or so)."""

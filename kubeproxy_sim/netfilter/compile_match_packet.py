@@ -2,7 +2,7 @@
 
 The built-in options (``-s -d -i -o -p -f``, tested in the kernel's header
 order before any match module) and the match modules that read only header
-fields (tcp/udp/sctp/udplite/dccp with their ports and flags, multiport,
+fields (tcp/udp/sctp/dccp with their ports and flags, multiport,
 iprange, icmp, and IPv6's extension-header matches: rt, frag, hbh, dst, ah,
 ipv6header). The conntrack match reuses the address, port and protocol
 checks here for the addresses its connection recorded.
@@ -153,7 +153,7 @@ def _is_protocol(module: str) -> Check:
 
 
 def proto_module(parts: RuleParts, module: str, opts: Sequence[Option]) -> None:
-    """tcp/udp/sctp/udplite/dccp: the protocol itself, then --sport/--dport (ranges, negation)."""
+    """tcp/udp/sctp/dccp: the protocol itself, then --sport/--dport (ranges, negation)."""
     parts.checks.append(_is_protocol(module))
     for o in opts:
         if o.flag in ("--sport", "--dport"):
@@ -253,7 +253,7 @@ def _ipv6header(parts: RuleParts, opts: Sequence[Option]) -> None:
         parts.checks.append(NEVER)
 
 
-PROTOCOL_MODULES = frozenset({"tcp", "udp", "sctp", "udplite", "dccp"})  # each by proto_module; icmp by icmp_module
+PROTOCOL_MODULES = frozenset({"tcp", "udp", "sctp", "dccp"})  # each by proto_module; icmp by icmp_module
 PACKET_MODULES: dict[str, Callable[[RuleParts, Sequence[Option]], None]] = {  # the others here, by name
     "multiport": _multiport,
     "iprange": _iprange,

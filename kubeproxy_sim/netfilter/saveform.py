@@ -447,7 +447,6 @@ MATCHES: dict[str, Normaliser] = {
     "limit": _limit,
     "tcp": _tcp,
     "udp": _ports_module(()),
-    "udplite": _ports_module(()),
     "sctp": _ports_module(("--chunk-types",)),
     "dccp": _ports_module(("--dccp-types", "--dccp-option")),
     "multiport": _multiport,

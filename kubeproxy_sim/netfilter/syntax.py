@@ -139,7 +139,7 @@ ZERO_ARG_FLAGS = frozenset(
     " --notrack --save-mark --restore-mark".split()
 )
 # -p value (name or number, lower case) -> the match iptables loads implicitly for its options (none for udplite:
-# iptables 1.8.9 has no such match, so -p udplite --dport is an unknown option).
+# iptables 1.8.9 has no such match, so -p udplite --dport is an unknown option and -m udplite refused).
 PROTOCOL_MODULES = {
     "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "sctp": "sctp", "132": "sctp",
     "dccp": "dccp", "33": "dccp", "icmp": "icmp", "1": "icmp",
@@ -978,6 +978,9 @@ class _Interpreter:
             raise self.error(f"'!' cannot negate {flag}", flag, "'!' before one of the match's options")
         if flag in MATCH_FLAGS:
             module = self.take_value(flag, "a match module name")
+            if module == "udplite":  # (a module not modelled may exist: only this one is known not to)
+                raise self.error("iptables has no udplite match", module,
+                                 "-p udplite alone, or -m multiport for its ports")
             self.modules.append(module)
             self.options.append(Option("-m", (module,), False, module))
         elif flag in TARGET_FLAGS:

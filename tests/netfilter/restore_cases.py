@@ -291,6 +291,8 @@ PORT_NAMES = [
     port_case("-m multiport --dports 80"),
     port_case("! -p tcp -m multiport --dports 80"),
     port_case("-p udplite --dport 80"),  # (no udplite match: 'unknown option "--dport"')
+    port_case("-p udplite -m udplite --dport 80"),  # ... nor to load: "Couldn't load match `udplite'" (both)
+    Case("-m udplite alone", filter_with("-A INPUT -m udplite -j ACCEPT"), line=5),
     port_case("-p 136 --dport 80"),
     port_case("-p udplite -m multiport --dports 0x10", "-p udplite -m multiport --dports 16"),
     port_case("-p udplite -m multiport --dports domain"),

@@ -76,6 +76,14 @@ def test_a_bad_or_misplaced_counter_is_refused_naming_its_line(line: str, messag
     assert str(refusal(filter_with(line))) == message
 
 
+def test_a_udplite_match_is_refused_as_iptables_cannot_load_one() -> None:
+    """iptables-legacy-restore and iptables-nft-restore v1.8.9: "Couldn't load match `udplite':No such file or
+    directory", line 5 (the parser kept it and traced its --dport as a port)."""
+    err = refusal(filter_with("-A INPUT -p udplite -m udplite --dport 80 -j ACCEPT"))
+    assert str(err) == ("node.rules:5: iptables has no udplite match at 'udplite'; expected -p udplite alone, or "
+                        "-m multiport for its ports")
+
+
 def test_a_counter_like_value_is_no_counter_to_the_target_check() -> None:
     """A comment ``[1:2]`` was dropped as if it were the line's counters, and the rule read without it went wrong
     (an error without a line). iptables-legacy-restore v1.8.9 refuses the DNAT in filter at COMMIT."""
