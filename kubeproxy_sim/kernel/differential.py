@@ -127,11 +127,17 @@ class Flow:
     def label(self) -> str:
         return f"{self.src} -> {self.dst}/{self.proto}"
 
+    @property
+    def origin(self) -> Origin:
+        """The kind of client it comes from, as ``--from`` names it."""
+        return Origin(self.src.partition("/")[0].partition(":")[0])
+
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
     flow: str
     reason: str
+    origins: frozenset[Origin] = frozenset(Origin)  # the clients its flows would come from (``--from`` keeps them)
 
 
 # --------------------------------------------------------------------------- the cluster both sides get
@@ -225,9 +231,6 @@ def derive_flows(cluster: Cluster, sim: Any, clients: dict[str, str]) -> tuple[l
         for port in svc.ports:
             proto = port.protocol.value.lower()
             dst = host_port(cip, port.port)
-            if port.protocol is Protocol.SCTP:
-                skipped.append(Skipped(f"{svc.key} {dst}/sctp", "SCTP: this kernel has no SCTP sockets"))
-                continue
             made = [Flow(f"pod/{key}", dst, proto, "ClusterIP", svc.key) for key in sources]
             if not large or not sources:
                 made.append(Flow(f"node/{first}", dst, proto, "ClusterIP", svc.key))
@@ -236,17 +239,24 @@ def derive_flows(cluster: Cluster, sim: Any, clients: dict[str, str]) -> tuple[l
             if port.node_port:
                 made += [Flow("external", f"node/{n.name}:{port.node_port}", proto, "NodePort", svc.key)
                          for n in (sim.topology.nodes[:1] if large else sim.topology.nodes)]
+            proxied: list[Skipped] = []
             for ingress in svc.load_balancer_ingress if svc.type is ServiceType.LOAD_BALANCER else ():
                 if not ingress.ip or not _of([ingress.ip], family):
                     continue
                 if ingress.ip_mode == "Proxy":
-                    skipped.append(Skipped(f"{svc.key} {host_port(ingress.ip, port.port)}/{proto}", "ipMode Proxy: "
-                                           "the kernel backend has no load balancer to end the connection"))
+                    proxied.append(Skipped(f"{svc.key} {host_port(ingress.ip, port.port)}/{proto}", "ipMode Proxy: "
+                                           "the kernel backend has no load balancer to end the connection",
+                                           frozenset((Origin.EXTERNAL,))))
                     continue
                 made.append(Flow("external", host_port(ingress.ip, port.port), proto, "LoadBalancer", svc.key))
             made += [Flow("external", host_port(ip, port.port), proto, "externalIP", svc.key)
                      for ip in _of(svc.external_ips, family)]
+            if port.protocol is Protocol.SCTP:  # none runs: one entry for the port, from the clients all would have
+                skipped.append(Skipped(f"{svc.key} {dst}/sctp", "SCTP: this kernel has no SCTP sockets",
+                                       frozenset({f.origin for f in made}.union(*(p.origins for p in proxied)))))
+                continue
             flows += made
+            skipped += proxied
     return flows, skipped
 
 
@@ -256,7 +266,7 @@ def from_origins(flows: Sequence[Flow], origins: Collection[Origin]) -> list[Flo
     leaves the others' verdicts sound, as ``--max-flows`` does: flows already run side by side in no set order
     (PARALLEL_FLOWS at a time), so none hangs on another having run, and the run's alpha is split over the tests
     of the flows that run (:func:`per_row_alpha`)."""
-    return [f for f in flows if f.src.partition("/")[0].partition(":")[0] in origins]
+    return [f for f in flows if f.origin in origins]
 
 
 def round_robin(flows: Sequence[Flow], limit: int | None) -> list[Flow]:
@@ -992,6 +1002,7 @@ def differential(cluster: Cluster, config: ProxyConfig, directory: Path, *, name
     if flows is None:
         derived, skipped = derive_flows(full, sims.plain, clients)
         flows = from_origins(derived, origins)
+        skipped = [s for s in skipped if s.origins & set(origins)]  # as the flows: those of the clients kept
         if derived and not flows:
             raise InputError(Diagnostic(f"none of the {len(derived)} flows derived is from {' or '.join(origins)}; "
                                         "expected a client some flow comes from (a pod or the node: ClusterIPs; "

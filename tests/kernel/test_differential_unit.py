@@ -103,6 +103,51 @@ def test_clients_and_derived_flows() -> None:
     assert [f.kind for f in round_robin(flows, 3)] == ["ClusterIP", "hairpin", "NodePort"]
 
 
+SKIPPED = """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: sig, namespace: default}
+spec:
+  clusterIP: 10.96.0.30
+  ports: [{name: sig, port: 9000, protocol: SCTP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: signode, namespace: default}
+spec:
+  type: NodePort
+  clusterIP: 10.96.0.31
+  ports: [{name: sig, port: 9000, protocol: SCTP, nodePort: 30091}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lb, namespace: default}
+spec:
+  type: LoadBalancer
+  clusterIP: 10.96.0.40
+  ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP, nodePort: 30090}]
+status:
+  loadBalancer: {ingress: [{ip: 198.51.100.40, ipMode: Proxy}]}
+"""
+
+
+def test_a_skipped_flow_names_the_clients_it_would_have_come_from() -> None:
+    """An SCTP ClusterIP's flows would come from pods and the node (and outside too with a NodePort), an ipMode
+    Proxy balancer's from outside: what ``netns verify --from`` narrows the skipped flows by, as the flows run."""
+    from kubeproxy_sim.kernel.verify import Origin
+
+    cluster, config = small_cluster(SKIPPED)
+    full, clients = with_clients(cluster, config, ["node1", "node2"])
+    flows, skipped = derive_flows(full, SimulatorSide(full, config).plain, clients)
+    assert [(s.flow, s.origins) for s in skipped] == [
+        ("default/lb 198.51.100.40:80/tcp", {Origin.EXTERNAL}),
+        ("default/sig 10.96.0.30:9000/sctp", {Origin.POD, Origin.NODE}),
+        ("default/signode 10.96.0.31:9000/sctp", set(Origin))]
+    assert {f.kind for f in flows if f.service == "default/lb"} == {"ClusterIP", "NodePort"}
+    assert not [f for f in flows if f.service.startswith("default/sig")]
+
+
 def test_predictions_are_exact() -> None:
     cluster, config = small_cluster()
     full, clients = with_clients(cluster, config, ["node1", "node2"])
