@@ -171,10 +171,11 @@ def _ports(svc) -> str:
 
 
 def _state(conditions: EndpointConditions) -> str:
-    """The endpoint's conditions as kubectl would summarise them."""
+    """The endpoint's conditions as kubectl would summarise them; unset ready and serving read as kube-proxy reads
+    them (true), so the table says what the rules do with the endpoint."""
     if conditions.counts_ready:
         return "ready"
-    if conditions.serving and conditions.terminating:
+    if conditions.counts_serving and conditions.terminating:
         return "serving, terminating"
     return "terminating" if conditions.terminating else "not ready"
 

@@ -309,3 +309,17 @@ def test_session_affinity_captions_name_the_recent_rules(capsys: pytest.CaptureF
     assert re.findall(r"^== (\d+)\. ", out, re.M) == ["1", "2"]
     plain = demo(capsys)
     assert "recent" not in " ".join(line for line in plain.splitlines() if line.startswith(("KUBE-SVC-", "KUBE-SEP-")))
+
+
+@pytest.mark.parametrize(("ready", "serving", "terminating", "state"), [
+    (False, None, True, "serving, terminating"), (False, True, True, "serving, terminating"),
+    (False, False, True, "terminating"), (False, None, None, "not ready"), (False, True, False, "not ready"),
+    (None, False, True, "ready"),
+])
+def test_an_endpoint_s_state_reads_unset_conditions_as_kube_proxy_does(
+        ready: bool | None, serving: bool | None, terminating: bool | None, state: str) -> None:
+    """Unset serving counts as serving and unset ready as ready (kube-proxy's reading); unset terminating is not."""
+    from kubeproxy_sim.cli.demo_cmd import _state
+    from kubeproxy_sim.objects.model import EndpointConditions
+
+    assert _state(EndpointConditions(ready=ready, serving=serving, terminating=terminating)) == state
