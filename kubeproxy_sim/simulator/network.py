@@ -82,6 +82,18 @@ TRUNCATED_RETRY = "the answer over UDP was truncated, and the retry over TCP fai
 """How the detail of a failed DNS query's retry over TCP goes on (:meth:`Simulator.dns_query`), netns send's too."""
 
 
+def heard(reason: str, proto: str) -> str:
+    """A failure's reason as the client's socket meets it. A router's "no route" comes back as ICMP net unreachable,
+    which a TCP connect hears (a SYN_SENT socket ends on any ICMP unreachable); to a UDP or SCTP socket it is a
+    soft error (not fatal in icmp_err_convert), reported only to one that asked for it with IP_RECVERR, so an
+    ordinary client of theirs hears nothing and waits: TIMEOUT, as ``netns send`` sees it."""
+    return TIMEOUT if reason == NO_ROUTE and proto != "tcp" else reason
+
+
+UNHEARD = "; the router's ICMP net unreachable is a soft error to a {} socket, which hears nothing"
+"""How the detail of a :data:`NO_ROUTE` goes on when the client's protocol does not hear it (:func:`heard`)."""
+
+
 def dns_query_detail(server: str, detail: str) -> str:
     """The detail of a pod's DNS query to its nameserver (kube-dns) at ``server`` that failed for ``detail``."""
     return f"{DNS_QUERY_PREFIX}{server}:{DNS_PORT}: {detail}"
@@ -461,6 +473,8 @@ class Simulator:
         first = self._travel(pkt, start, "S")
         entry = self._entry
         if isinstance(first, Failure):
+            if heard(first.reason, proto) != first.reason:
+                first = Failure(heard(first.reason, proto), first.detail + UNHEARD.format(proto.upper()))
             return Connection(failure=first, entry_node=entry)
         if first[0] == "lb":
             return self._proxied(client, pkt, first[1], first[2], proto)  # type: ignore[arg-type]

@@ -52,6 +52,7 @@ from kubeproxy_sim.simulator.network import (
     Connection,
     Failure,
     Simulator,
+    heard,
 )
 from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, why_not_placed
 
@@ -415,17 +416,18 @@ def _router_entries(sim: Simulator, src: str, dst: str, port: int, proto: str) -
         return [(n, Fraction(1, len(names)), Packet.of(proto, src, dst, port, in_iface=UPLINK))
                 for n in names], None
     if value in sim.pod_at or sim.in_pod_subnet(value):
-        return [], NO_ROUTE  # the outside network has no route to pod addresses
+        return [], heard(NO_ROUTE, proto)  # the outside network has no route to pod addresses
     return [], None
 
 
 def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None = None) -> str:
     """Who answers at ip:port when the packet ends there, else the failure's reason: a host with nothing
     listening refuses (a TCP RST or an ICMP port unreachable: REJECT; a client's host too), a balancer's
-    address without this port stays silent, an address nobody has is NO_ROUTE. Loopback is ``node`` itself."""
+    address without this port stays silent, an address nobody has is NO_ROUTE (as TCP hears it, :func:`.heard`).
+    Loopback is ``node`` itself."""
     served = sim.server_at(ip, port, proto, node=node, senders=True)
     if served is None:
-        return sim.unowned_reason(parse_address(ip)[1])
+        return heard(sim.unowned_reason(parse_address(ip)[1]), proto)
     return served.reason if isinstance(served, Failure) else served[0]
 
 

@@ -167,6 +167,23 @@ def test_outside_reaches_no_cluster_range(cluster: tuple[Topology, dict[str, Any
     assert [f.reason for f in result.result(state).failed] == ["NO_ROUTE"]
 
 
+def test_a_port_the_service_does_not_define_is_unreachable_to_tcp_and_silent_to_udp(
+        cluster: tuple[Topology, dict[str, Any]]) -> None:
+    """No rule takes 10.96.0.20:81 and the cluster IP is no host's, so the default route takes it to the router,
+    whose ICMP net unreachable comes back to every client: a TCP connect hears it, a UDP socket does not (a soft
+    error without IP_RECVERR) and times out. ``send`` names both outcomes so (send said NO_ROUTE for UDP too)."""
+    _, state = cluster
+    cluster_objects, config = small_cluster(IDLE_POD)
+    for src in ("pod/default/idle", "node/node1", "external"):
+        for proto, raw, reason in (("tcp", "unreachable", "NO_ROUTE"), ("udp", "timeout", "TIMEOUT")):
+            result = send(state, src, "10.96.0.20:81", proto=proto, count=4)
+            assert result.pods == {} and result.failures == {raw: 4}, (src, proto)
+            simulated = sim_send(Simulator(cluster_objects, config, rng=random.Random(1)), src, "10.96.0.20:81",
+                                 proto=proto, count=4, seed=1)
+            assert [f.reason for f in result.result(state).failed] == [f.reason for f in simulated.failed] == \
+                [reason], (src, proto)
+
+
 def test_an_address_nobody_has_on_a_nodes_pod_range_is_unreachable_by_its_last_hop(
         cluster: tuple[Topology, dict[str, Any]]) -> None:
     """node2 routes its pod CIDR onto its bridge, where nobody answers ARP for 10.244.1.78: after ~3 s node2

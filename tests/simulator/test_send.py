@@ -660,6 +660,19 @@ def test_expectations_for_pod_addresses_follow_the_routes():
     assert [(f.reason, f.expected) for f in unused.failed] == [("TIMEOUT", 1.0)]
 
 
+@pytest.mark.parametrize("source", ["pod/default/client", "node/node1", "external"])
+def test_a_port_the_service_does_not_define_is_no_route_to_tcp_and_silence_to_udp(source):
+    """No KUBE-SERVICES rule takes 10.96.0.10:81, and the cluster IP is no host's: the nodes' default route takes
+    it to the router, whose ICMP net unreachable a TCP connect hears (NO_ROUTE) and a UDP socket, for which it is
+    a soft error, does not (TIMEOUT): what netns send sees of the same packets (tests/kernel/test_kernel.py)."""
+    for proto, reason in (("tcp", "NO_ROUTE"), ("udp", "TIMEOUT")):
+        result = send(simulator(1), source, "10.96.0.10:81", proto=proto, count=5)
+        assert not result.delivered
+        assert [(f.reason, f.count, f.expected) for f in result.failed] == [(reason, 5, 1.0)], proto
+        assert result.failed[0].detail.startswith("router: no route to 10.96.0.10")
+        assert ("soft error to a UDP socket" in result.failed[0].detail) is (proto == "udp")
+
+
 def test_a_sticky_service_says_so_and_expected_is_per_new_client():
     """ClientIP affinity: all of one client's connections on one pod is right, and the result must say why."""
     from kubeproxy_sim.cli.options import scenario_dir
