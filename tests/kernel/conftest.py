@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from kubeproxy_sim.kernel import env
+
+FORWARDING_SYSCTLS = {
+    "net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0",
+    "net.ipv6.conf.all.forwarding": "1", "net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0",
+}
+"""A scratch node that forwards, with nothing in the way of what a test compares: no reverse-path filter (a
+source the node has no route back to is still received) and no duplicate address detection (an IPv6 address
+is usable as soon as it is added)."""
 
 
 def require_kernel() -> None:
@@ -50,3 +58,31 @@ def no_leftovers(run_tag: str) -> Iterator[None]:
     for name in left:
         netns.remove(name)
     assert not left, f"namespaces left behind: {left}"
+
+
+def joined_pair(run_tag: str, tag: str, configure: Callable[[str, str], None]) -> Iterator[tuple[str, str]]:
+    """The body of a module fixture (``yield from`` it) for two scratch namespaces joined by a veth:
+    ``kpsim-<run>-<tag>c`` (the client side, its end eth0) and ``kpsim-<run>-<tag>n`` (the node, its end c0),
+    both with FORWARDING_SYSCTLS and their links (lo too) up; ``configure(client, node)`` adds the test's
+    addresses, routes and rules. Both are removed afterwards, however the build or the tests ended."""
+    from pyroute2 import netns
+
+    from kubeproxy_sim.kernel import nsexec, sysfs
+
+    client, node = names = (f"kpsim-{run_tag}-{tag}c", f"kpsim-{run_tag}-{tag}n")
+    try:
+        for name in names:
+            nsexec.create_netns(name)
+            nsexec.call(name, sysfs.write_sysctls, FORWARDING_SYSCTLS)
+        with nsexec.iproute(node) as ipr:
+            ipr.link("add", ifname="c0", kind="veth", peer={"ifname": "eth0", "net_ns_fd": client})
+        for name, end in ((node, "c0"), (client, "eth0")):
+            with nsexec.iproute(name) as ipr:
+                for link in (end, "lo"):
+                    ipr.link("set", index=ipr.link_lookup(ifname=link)[0], state="up")
+        configure(client, node)
+        yield names
+    finally:
+        for name in names:
+            if name in netns.listnetns():
+                netns.remove(name)

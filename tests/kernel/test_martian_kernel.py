@@ -19,13 +19,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from pyroute2 import netns
 
-from kubeproxy_sim.kernel import nsexec, sysfs
+from kubeproxy_sim.kernel import nsexec
 from kubeproxy_sim.kernel.build import load_rules
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from tests.kernel.conftest import joined_pair
 from tests.netfilter.test_trace_broadcast import (
     LOOPBACK6_NO_ROUTE,
     MARTIAN_DESTINATION,
@@ -50,26 +50,16 @@ NODE = {4: "10.9.0.2", 6: "fd00::2"}
 CLIENT = {4: "10.9.0.1", 6: "fd00::1"}
 PREFIX = {4: 24, 6: 64}
 ZERO_NET_ROUTE = ("0.0.0.0/8", "c0")  # so that 0.0.0.1 has a route, as any unicast address may
-SYSCTLS = {"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0",
-           "net.ipv6.conf.all.forwarding": "1", "net.ipv6.conf.all.accept_dad": "0",
-           "net.ipv6.conf.default.accept_dad": "0"}
 
 
-def _build(client: str, node: str) -> None:
-    for name in (client, node):
-        nsexec.create_netns(name)
-        nsexec.call(name, sysfs.write_sysctls, SYSCTLS)
+def _configure(client: str, node: str) -> None:
     with nsexec.iproute(node) as ipr:
-        ipr.link("add", ifname="c0", kind="veth", peer={"ifname": "eth0", "net_ns_fd": client})
         (c0,) = ipr.link_lookup(ifname="c0")
-        ipr.link("set", index=c0, state="up")
-        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         for family in (4, 6):
             ipr.addr("add", index=c0, address=NODE[family], prefixlen=PREFIX[family])
         ipr.route("add", dst=ZERO_NET_ROUTE[0], oif=c0)
     with nsexec.iproute(client) as ipr:
         (eth0,) = ipr.link_lookup(ifname="eth0")
-        ipr.link("set", index=eth0, state="up")
         for family in (4, 6):
             ipr.addr("add", index=eth0, address=CLIENT[family], prefixlen=PREFIX[family])
     for family in (4, 6):
@@ -78,14 +68,7 @@ def _build(client: str, node: str) -> None:
 
 @pytest.fixture(scope="module")
 def pair(kernel: None, run_tag: str) -> Iterator[tuple[str, str]]:
-    names = (f"kpsim-{run_tag}-mtc", f"kpsim-{run_tag}-mtn")
-    try:
-        _build(*names)
-        yield names
-    finally:
-        for name in names:
-            if name in netns.listnetns():
-                netns.remove(name)
+    yield from joined_pair(run_tag, "mt", _configure)
 
 
 def _send(family: int, port: int) -> None:

@@ -20,13 +20,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from pyroute2 import IPRoute, netns
+from pyroute2 import IPRoute
 
-from kubeproxy_sim.kernel import nsexec, sysfs
+from kubeproxy_sim.kernel import nsexec
 from kubeproxy_sim.kernel.build import load_rules
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.packet import Packet, format_endpoint
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
+from tests.kernel.conftest import joined_pair
 
 pytestmark = pytest.mark.kernel
 
@@ -65,9 +66,6 @@ CLIENTS = {4: [f"10.77.{i * 37 % 250}.{i * 11 % 250 + 2}" for i in range(2, 66)]
            6: [f"fd77::{i * 7919 % 65521:x}:{i * 31:x}" for i in range(2, 66)]}
 GATEWAY = {4: "10.77.0.1", 6: "fd77::1"}
 OUT = {4: "10.100.0.0/16", 6: "fd00:100::/64"}  # every member of every range, the IPv6 one's strays too
-SYSCTLS = {"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0",
-           "net.ipv6.conf.all.forwarding": "1", "net.ipv6.conf.all.accept_dad": "0",
-           "net.ipv6.conf.default.accept_dad": "0"}
 
 Flow = tuple[str, int, str]  # client address, its source port, service address (port 53)
 
@@ -78,24 +76,19 @@ def _up(ipr: IPRoute, name: str) -> int:
     return index
 
 
-def _build(clients: str, node: str) -> None:
+def _configure(clients: str, node: str) -> None:
     """The pair: clients' eth0 (all client addresses, default routes via the node), the node's c0 facing them
     and out0 (a veth whose peer out1 answers nothing) toward the ranges."""
-    for name in (clients, node):
-        nsexec.create_netns(name)
-        nsexec.call(name, sysfs.write_sysctls, SYSCTLS)
     with nsexec.iproute(node) as ipr:
-        ipr.link("add", ifname="c0", kind="veth", peer={"ifname": "eth0", "net_ns_fd": clients})
         ipr.link("add", ifname="out0", kind="veth", peer={"ifname": "out1"})
-        c0, out0 = _up(ipr, "c0"), _up(ipr, "out0")
+        (c0,) = ipr.link_lookup(ifname="c0")
+        out0 = _up(ipr, "out0")
         _up(ipr, "out1")
-        _up(ipr, "lo")
         for family, prefixlen in ((4, 16), (6, 64)):
             ipr.addr("add", index=c0, address=GATEWAY[family], prefixlen=prefixlen)
             ipr.route("add", dst=OUT[family], oif=out0)
     with nsexec.iproute(clients) as ipr:
-        eth0 = _up(ipr, "eth0")
-        _up(ipr, "lo")
+        (eth0,) = ipr.link_lookup(ifname="eth0")
         for family, prefixlen in ((4, 16), (6, 64)):
             for address in CLIENTS[family]:
                 ipr.addr("add", index=eth0, address=address, prefixlen=prefixlen)
@@ -106,14 +99,7 @@ def _build(clients: str, node: str) -> None:
 
 @pytest.fixture(scope="module")
 def pair(kernel: None, run_tag: str) -> Iterator[tuple[str, str]]:
-    names = (f"kpsim-{run_tag}-nrc", f"kpsim-{run_tag}-nrn")
-    try:
-        _build(*names)
-        yield names
-    finally:
-        for name in names:
-            if name in netns.listnetns():
-                netns.remove(name)
+    yield from joined_pair(run_tag, "nr", _configure)
 
 
 def _send(flows: list[Flow]) -> int:
