@@ -161,22 +161,28 @@ class Timing:
     broken_images: frozenset[str] = frozenset({"gcr.io/google-samples/kubernetes-bootcamp:v10"})
 
 
+Annotations = tuple[tuple[str, str], ...]
+_TableState = tuple[tuple[Service, ...], tuple[tuple[str, Annotations], ...]]  # (services, annotations)
+
+
 class ServiceIndex:
-    """A World's Services by ``namespace/name``, with how many of them hold each cluster IP and node port: the
-    lookups every Service applied makes (its previous version, the addresses and ports taken), which were scans of
-    every Service, quadratic in the Services of a large cluster's apply.
+    """The lookups of one version of a World's Services (:class:`ServiceTable`): each Service by
+    ``namespace/name`` in the World's order, how many Services hold each cluster IP and node port, and the
+    Services' topology annotations (in the order they were set). These are what every Service applied asks (its
+    previous version, the addresses and ports taken), which as scans of every Service were quadratic in the
+    Services of a large cluster's apply.
 
-    An index is valid for the one ``services`` tuple it was built from or advanced to (the tuple's identity is its
-    version): :meth:`put` advances it in place to the next World's tuple, and the World it came from, if asked
-    again, builds its own (:meth:`World.index`). Keys are unique: a Service is put only by replacing its key."""
+    Mutable, and shared by the versions of one lineage: it describes ``head``, the newest, and is advanced in
+    place as Services are put or deleted (:meth:`ServiceTable.put`). Keys are unique."""
 
-    __slots__ = ("by_key", "cluster_ips", "node_ports", "services")
+    __slots__ = ("annotations", "by_key", "cluster_ips", "head", "node_ports")
 
-    def __init__(self, services: tuple[Service, ...]) -> None:
-        self.services = services
-        self.by_key: dict[str, Service] = {}  # in the order of ``services``
+    def __init__(self, services: Iterable[Service], annotations: Iterable[tuple[str, Annotations]]) -> None:
+        self.head: ServiceTable | None = None
+        self.by_key: dict[str, Service] = {}  # in the World's order
         self.cluster_ips: dict[str, int] = {}  # address -> Services holding it
         self.node_ports: dict[int, int] = {}  # nodePort or healthCheckNodePort -> Services holding it
+        self.annotations: dict[str, Annotations] = dict(annotations)  # only non-empty ones
         for service in services:
             self.by_key[service.key] = service
             self._count(service, 1)
@@ -186,15 +192,128 @@ class ServiceIndex:
         _tally(self.cluster_ips, service.cluster_ips, step)
         _tally(self.node_ports, service_node_ports(service), step)
 
-    def put(self, service: Service) -> tuple[Service, ...]:
-        """The Services with ``service`` added, or replacing its key's and moved last, as the next tuple."""
+    def put(self, service: Service, annotations: Annotations | None) -> None:
+        """``service`` added, or replacing its key's and moved last; ``annotations``, unless None, replace its
+        topology annotations (and, when not empty, move last among them)."""
         previous = self.by_key.pop(service.key, None)
         if previous is not None:
             self._count(previous, -1)
         self.by_key[service.key] = service
         self._count(service, 1)
-        self.services = tuple(self.by_key.values())
-        return self.services
+        if annotations is not None:
+            self.annotations.pop(service.key, None)
+            if annotations:
+                self.annotations[service.key] = annotations
+
+    def delete(self, keys: frozenset[str]) -> None:
+        """The Services of ``keys`` (those present) gone, with their annotations."""
+        for key in keys:
+            previous = self.by_key.pop(key, None)
+            if previous is not None:
+                self._count(previous, -1)
+            self.annotations.pop(key, None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Put:
+    service: Service
+    annotations: Annotations | None
+
+    def apply(self, index: ServiceIndex) -> None:
+        index.put(self.service, self.annotations)
+
+
+@dataclass(frozen=True, slots=True)
+class _Delete:
+    keys: frozenset[str]
+
+    def apply(self, index: ServiceIndex) -> None:
+        index.delete(self.keys)
+
+
+class ServiceTable:
+    """A World's Services and their topology annotations: an immutable value whose put and delete cost what
+    they change, not the number of Services (an apply of 10,000 Services copied every one of them per put).
+
+    A persistent structure: the versions of one lineage share one :class:`ServiceIndex`, which describes the
+    newest (the head) and is advanced in place. A version the index has moved past keeps its parent and the one
+    change it made, and rebuilds its own tuples from the nearest ancestor that has them if it is ever read; a
+    put from it starts a lineage of its own. The tuples (``services``, ``annotations``) are built once per
+    version read, typically once per step."""
+
+    __slots__ = ("_change", "_index", "_parent", "_state")
+
+    def __init__(self, services: tuple[Service, ...] = (),
+                 annotations: tuple[tuple[str, Annotations], ...] = ()) -> None:
+        self._state: _TableState | None = (services, annotations)
+        self._parent: ServiceTable | None = None
+        self._change: _Put | _Delete | None = None
+        self._index: ServiceIndex | None = None
+
+    def index(self) -> ServiceIndex:
+        """The index of this version: its lineage's, if this is the head; else one of its own, replayed from the
+        nearest version that has its tuples (so that a put from here starts a lineage)."""
+        index = self._index
+        if index is None or index.head is not self:
+            changes: list[_Put | _Delete] = []
+            table = self
+            while table._state is None:
+                if table._change is None or table._parent is None:
+                    raise AssertionError("a version without its tuples has a parent and a change")
+                changes.append(table._change)
+                table = table._parent
+            index = self._index = ServiceIndex(*table._state)
+            for change in reversed(changes):
+                change.apply(index)
+            index.head = self
+        return index
+
+    def put(self, service: Service, annotations: Annotations | None = None) -> ServiceTable:
+        """The Services with ``service`` added, or replacing its key's and moved last; ``annotations``, unless
+        None, replace its topology annotations."""
+        return self._advance(_Put(service, annotations))
+
+    def delete(self, keys: frozenset[str]) -> ServiceTable:
+        """The Services without those of ``keys``, nor their annotations."""
+        return self._advance(_Delete(keys))
+
+    def _advance(self, change: _Put | _Delete) -> ServiceTable:
+        """The next version: this one with ``change`` made, on the index it now heads."""
+        index = self.index()
+        change.apply(index)
+        child = ServiceTable()
+        child._state, child._parent, child._change, child._index = None, self, change, index
+        index.head = child
+        return child
+
+    def _materialize(self) -> _TableState:
+        """This version's tuples, built once (then the parent, the history they were rebuilt from, is dropped)."""
+        if self._state is None:
+            index = self.index()
+            self._state = (tuple(index.by_key.values()), tuple(index.annotations.items()))
+            self._parent = self._change = None
+        return self._state
+
+    @property
+    def services(self) -> tuple[Service, ...]:
+        return self._materialize()[0]
+
+    @property
+    def annotations(self) -> tuple[tuple[str, Annotations], ...]:
+        """(service key, its topology annotations) for each Service that has any."""
+        return self._materialize()[1]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServiceTable):
+            return NotImplemented
+        return other is self or self._materialize() == other._materialize()
+
+    def __hash__(self) -> int:
+        return hash(self._materialize())
+
+    def __repr__(self) -> str:
+        services, annotations = self._materialize()
+        return f"ServiceTable(services={services!r}, annotations={annotations!r})"
 
 
 def _tally(counts: dict[K, int], items: Iterable[K], step: int) -> None:
@@ -222,35 +341,42 @@ class World:
     deployments: tuple[Deployment, ...] = ()
     replica_sets: tuple[ReplicaSet, ...] = ()
     pods: tuple[SimPod, ...] = ()
-    services: tuple[Service, ...] = ()
     user_slices: tuple[EndpointSlice, ...] = ()  # slices the EndpointSlice controller does not manage
-    # facts the objects layer does not carry: Nodes' allocatable CPU in millicores (status.allocatable.cpu), and
-    # the topology annotations of Services (service key -> (annotation, value) pairs), for Topology Aware Routing
+    # a fact the objects layer does not carry: Nodes' allocatable CPU in millicores (status.allocatable.cpu), for
+    # Topology Aware Routing
     node_cpu: tuple[tuple[str, int], ...] = ()
     # Nodes' status.allocatable.pods, for the scheduler; a Node left out takes scheduler.DEFAULT_MAX_PODS
     node_max_pods: tuple[tuple[str, int], ...] = ()
-    service_annotations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     last_ips: tuple[tuple[str, str], ...] = ()  # (pod CIDR, last address handed out), like host-local IPAM
     serial: int = 0  # the next creation serial number
     timing: Timing = field(default=Timing())
     # the API server's --service-cluster-ip-range, primary first; empty: one default range per address family of
     # the Nodes (world.service_ranges)
     service_cidrs: tuple[str, ...] = ()
-    # the index of ``services``: a cache, no part of the value (filled on first use; ``replace`` carries it, and
-    # :meth:`index` checks it is the index of these very Services)
-    _index: ServiceIndex | None = field(default=None, compare=False, repr=False)
+    # the Services and their topology annotations (read through ``services``, ``service_annotations``)
+    service_table: ServiceTable = field(default_factory=ServiceTable)
+
+    @property
+    def services(self) -> tuple[Service, ...]:
+        return self.service_table.services
+
+    @property
+    def service_annotations(self) -> tuple[tuple[str, Annotations], ...]:
+        """(service key, its topology annotations: (annotation, value) pairs) for each Service that has any."""
+        return self.service_table.annotations
 
     def index(self) -> ServiceIndex:
-        """The index of this World's Services, built once (an index advanced past them is not theirs)."""
-        index = self._index
-        if index is None or index.services is not self.services:
-            index = ServiceIndex(self.services)
-            object.__setattr__(self, "_index", index)  # a cache of the frozen value, not a change of it
-        return index
+        """The lookups of this World's Services (see :class:`ServiceTable`)."""
+        return self.service_table.index()
 
-    def with_service(self, service: Service) -> World:
-        """The World with ``service`` added, or replacing the one of its key (and moved last); the index follows."""
-        return replace(self, services=self.index().put(service))
+    def with_service(self, service: Service, annotations: Annotations | None = None) -> World:
+        """The World with ``service`` added, or replacing the one of its key (and moved last); ``annotations``,
+        unless None, replace its topology annotations."""
+        return replace(self, service_table=self.service_table.put(service, annotations))
+
+    def without_services(self, keys: frozenset[str]) -> World:
+        """The World without the Services of ``keys`` and their annotations."""
+        return replace(self, service_table=self.service_table.delete(keys))
 
     def deployment(self, namespace: str, name: str) -> Deployment | None:
         return next((d for d in self.deployments if d.namespace == namespace and d.name == name), None)

@@ -556,20 +556,12 @@ def admit_service(world: World, service: Service, rng: random.Random, *, policy:
 def put_service(world: World, service: Service, annotations: tuple[tuple[str, str], ...] | None = None) -> World:
     """Add or replace a Service; ``annotations`` (when given) replace its topology annotations, the only ones
     the model keeps (others are dropped)."""
-    world = world.with_service(service)
-    if annotations is None:
-        return world
-    return put_annotations(world, service.key, annotations)
-
-
-def put_annotations(world: World, key: str, annotations: tuple[tuple[str, str], ...]) -> World:
-    kept = tuple(sorted((k, v) for k, v in annotations if k in ANNOTATIONS))
-    others = tuple(entry for entry in world.service_annotations if entry[0] != key)
-    return replace(world, service_annotations=(*others, (key, kept)) if kept else others)
+    kept = None if annotations is None else tuple(sorted((k, v) for k, v in annotations if k in ANNOTATIONS))
+    return world.with_service(service, kept)
 
 
 def annotations_of(world: World, key: str) -> tuple[tuple[str, str], ...]:
-    return next((a for k, a in world.service_annotations if k == key), ())
+    return world.index().annotations.get(key, ())
 
 
 def expose(world: World, namespace: str, deployment: str, rng: random.Random, *, port: int | None,
@@ -616,9 +608,7 @@ def delete_services(world: World, namespace: str, names: list[str]) -> World:
     for name in names:
         if world.service(namespace, name) is None:
             raise ActionError(f'services "{name}" not found')
-    doomed = {f"{namespace}/{name}" for name in names}
-    return replace(world, services=tuple(s for s in world.services if s.key not in doomed),
-                   service_annotations=tuple(a for a in world.service_annotations if a[0] not in doomed))
+    return world.without_services(frozenset(f"{namespace}/{name}" for name in names))
 
 
 def labelled(items: tuple[Service, ...] | tuple[SimPod, ...] | tuple[Deployment, ...], namespace: str,

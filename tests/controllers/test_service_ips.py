@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.decode import family_policy, family_policy_problem
+from kubeproxy_sim.controllers.model import Annotations, ServiceTable
 from kubeproxy_sim.controllers.script import Manifests, Step, play
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Protocol, Service, ServicePort, ServiceType
 from tests.budget import budget
@@ -551,30 +552,57 @@ def _scanned(services: tuple[Service, ...]) -> tuple[dict[str, Service], dict[st
     return by_key, dict(ips), dict(ports)  # plain dicts: a Counter would take a count of 0 as no key
 
 
+AUTO = (("service.kubernetes.io/topology-mode", "Auto"),)
+
+
+def _annotated(before: tuple[tuple[str, Annotations], ...], key: str,
+               annotations: Annotations | None) -> tuple[tuple[str, Annotations], ...]:
+    """What a scan-and-copy of every Service's annotations gives after a put: a key's new ones moved last."""
+    if annotations is None:
+        return before
+    others = tuple(entry for entry in before if entry[0] != key)
+    return (*others, (key, annotations)) if annotations else others
+
+
 @settings(max_examples=budget(60), deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(("put", "delete", "pods")), st.integers(0, 4), st.integers(0, 3)),
-                max_size=25))
-def test_the_service_index_answers_as_a_scan_of_every_service_for_each_world_new_or_old(
-        actions: list[tuple[str, int, int]]) -> None:
-    """The index a World carries (advanced in place by each Service put) answers every lookup as a scan of that
-    World's own Services would, for the newest World and for each one before it, and puts keep the scan's order:
-    a new key last, a replaced one moved last."""
+@given(st.lists(st.tuples(st.sampled_from(("put", "delete", "pods")), st.integers(0, 4), st.integers(0, 3),
+                          st.sampled_from((None, (), AUTO))), max_size=25),
+       st.lists(st.integers(0, 25), max_size=4))
+def test_the_service_table_answers_as_a_scan_of_every_service_for_each_world_new_or_old(
+        actions: list[tuple[str, int, int, Annotations | None]], read_early: list[int]) -> None:
+    """The Services a World carries (one index advanced in place by each put, each older World keeping only its
+    change) read and answer every lookup as a scan of that World's own Services would, for the newest World and
+    for each one before it, whichever were read on the way (``read_early``); puts keep the scan's order (a new
+    key last, a replaced one moved last), and so do annotations, which go with their Service when it is deleted."""
     rng = random.Random(0)
     worlds = [world()]
-    for verb, which, port in actions:
+    expected: list[tuple[tuple[Service, ...], tuple[tuple[str, Annotations], ...]]] = [((), ())]
+    # (services, annotations) of each World, as the scans and copies built them
+    for step, (verb, which, port, wanted) in enumerate(actions):
         w, name = worlds[-1], f"svc-{which}"
+        services, annotated = expected[-1]
         if verb == "put":
             ports = (ServicePort("", Protocol.TCP, 80, 80, node_port=30000 + port if port else 0),)
             service = W.admit_service(w, replace(_service(name), type=ServiceType.NODE_PORT, ports=ports), rng)
-            after = W.put_service(w, service)
-            assert after.services == (*(s for s in w.services if s.key != service.key), service)
+            after = W.put_service(w, service, wanted)
+            services = (*(s for s in services if s.key != service.key), service)
+            annotated = _annotated(annotated, service.key, wanted)
         elif verb == "delete" and w.service("default", name) is not None:
             after = W.delete_services(w, "default", [name])
-        else:  # a change of another field carries the index along
+            services = tuple(s for s in services if s.name != name)
+            annotated = tuple(entry for entry in annotated if entry[0] != f"default/{name}")
+        else:  # a change of another field carries the Services along
             after = replace(w, now=w.now + 1)
         worlds.append(after)
-    for w in [*worlds[::-1], *worlds]:  # the newest first (its index is current), then the older ones
+        expected.append((services, annotated))
+        if step in read_early:  # a World read before the ones after it are made
+            assert (worlds[step].services, worlds[step].service_annotations) == expected[step]
+    for i in [*range(len(worlds))[::-1], *range(len(worlds))]:  # the newest first (its index is current)
+        w = worlds[i]
+        assert (w.services, w.service_annotations) == expected[i]
         by_key, ips, ports = _scanned(w.services)
         index = w.index()
         assert (index.by_key, index.cluster_ips, index.node_ports) == (by_key, ips, ports)
         assert all(w.service("default", f"svc-{i}") is by_key.get(f"default/svc-{i}") for i in range(5))
+        assert all(W.annotations_of(w, key) == value for key, value in expected[i][1])
+        assert w == replace(w, service_table=ServiceTable(*expected[i]))  # equal by value, not by history
