@@ -288,7 +288,9 @@ def _shape(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Shape:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    # allow_abbrev off, as cli.parsers.Parser has it for every parser of the package; the script imports none of
+    # the package (stdlib and netaddr), so it passes the flag rather than import the CLI for one class
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--services", type=_positive, required=True, help="number of services")
     parser.add_argument("--endpoints", type=_positive, required=True, help="endpoints per service")
     parser.add_argument("--nodes", type=_positive, default=3, help="nodes to spread endpoints over (default 3)")

@@ -75,7 +75,9 @@ def source_label(path: Path) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    # allow_abbrev off, as cli.parsers.Parser has it for every parser of the package; the script imports none of
+    # the package whose module it writes, so it passes the flag rather than import the CLI for one class
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     parser.add_argument("--services", type=Path, default=SNAPSHOT,
                         help=f"the services file (default: {SNAPSHOT.relative_to(ROOT)}, {SNAPSHOT_SOURCE})")
     parser.add_argument("--check", action="store_true", help="report whether the module is up to date, write nothing")

@@ -25,6 +25,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubeproxy_sim.cli.parsers import Parser
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 START, END = "<!-- tour:start -->", "<!-- tour:end -->"
@@ -181,7 +183,7 @@ def replace_section(readme: str, section: str, name: str = "README.md") -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when README.md is stale (do not write)")
     parser.add_argument("--readme", type=Path, default=README, help="the file to update (default README.md)")
     args = parser.parse_args(argv)

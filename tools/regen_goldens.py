@@ -9,7 +9,6 @@ CLI's diagnostics, writes nothing for that scenario and exits 1.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import sys
@@ -20,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from kubeproxy_sim.cli.main import main as cli_main  # noqa: E402
 from kubeproxy_sim.cli.options import scenario_args  # noqa: E402
+from kubeproxy_sim.cli.parsers import Parser  # noqa: E402
 
 GOLDENS = {"rules.golden": [], "full.golden": ["--full"]}
 
@@ -44,7 +44,7 @@ def golden_outputs(directory: Path) -> dict[str, str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = Parser(description=__doc__)
     parser.add_argument("scenarios", nargs="*", help="scenario names (default: all)")
     parser.add_argument("--check", action="store_true", help="report differences, write nothing")
     args = parser.parse_args()
