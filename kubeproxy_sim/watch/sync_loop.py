@@ -163,11 +163,13 @@ class SyncLoop:
     def feed(self, batch: Batch) -> tuple[Diagnostic, ...]:
         """Fold one batch into the state and the trackers; returns the problems it brought, to show now.
 
-        A change the trackers still hold (or a new node config) requests a sync;
-        changes that cancel out before the sync still leave it requested, as in
-        kube-proxy, whose sync then rewrites nothing service-specific.
+        An event that leaves the trackers a change (or a new node config) requests
+        a sync; changes undone before the sync, in this batch or a later one, still
+        leave it requested, as in kube-proxy, whose sync then rewrites nothing
+        service-specific.
         """
         found = list(batch.diagnostics)
+        asked = self.requested  # whether an event left a change for the next sync (kube-proxy asks per event)
         for event in batch.events:
             problem = self.state.apply(event)
             if problem is not None:
@@ -175,15 +177,16 @@ class SyncLoop:
                 continue
             if event.kind is Kind.SERVICE:
                 self.services.observe(event)
+                asked = asked or self.services.asks_sync(event.key)
             elif event.kind is Kind.ENDPOINT_SLICE:
                 self.slices.observe(event)
+                asked = asked or self.slices.asks_sync(event.key)
             elif event.kind is Kind.NODE:
                 self._nodes_changed = True
         if self.initialized:
             rebuilt = self._refresh_config(found)
             if not self.requested and self.number:
-                self.requested = (self.services.has_pending() or self.slices.has_pending()
-                                  or (rebuilt and self._basis_changed()))
+                self.requested = asked or (rebuilt and self._basis_changed())
         self._diagnostics.extend(found)
         return tuple(found)
 

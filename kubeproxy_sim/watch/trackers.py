@@ -21,7 +21,7 @@ Absorbing an event is a couple of dict operations; views are computed only at
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
@@ -32,6 +32,8 @@ from kubeproxy_sim.watch.events import EventType, Kind, WatchEvent
 
 T = TypeVar("T")
 _ABSENT: Any = object()
+_Update = tuple[EndpointSlice | None, EndpointSlice | None, bool]
+"""A slice update: (old, new, whether new is another revision than old, though maybe equal in the model)."""
 
 
 def slice_service(es: EndpointSlice) -> str | None:
@@ -83,6 +85,12 @@ class _Tracker(Generic[T]):
             return
         self.set(event.key, None if event.type is EventType.DELETED else event.obj, event.resource_version)
 
+    def asks_sync(self, key: str) -> bool:
+        """Whether the object ``key`` of the last ``set``/``observe`` left a change for the next sync: kube-proxy's
+        handler then asks for a sync, even if a later event undoes the change before it. Asked separately, as
+        the sync loop needs it only until one event has asked."""
+        raise NotImplementedError
+
     def observe_all(self, events: Iterable[WatchEvent]) -> None:
         for event in events:
             self.observe(event)
@@ -104,9 +112,6 @@ class _Tracker(Generic[T]):
     def pending(self) -> frozenset[str]:
         """The Services whose effective state differs from the last sync."""
         return frozenset(self._changed_services())
-
-    def has_pending(self) -> bool:
-        return bool(self._changed_services())
 
     def _checkout(self) -> tuple[dict[str, T], frozenset[str]]:
         changed = frozenset(self._changed_services())
@@ -132,6 +137,12 @@ class ServiceChangeTracker(_Tracker[Service]):
                 changed.add(key)
         return changed
 
+    def asks_sync(self, key: str) -> bool:
+        """The Service differs, as the proxier reads it, from the last sync (upstream's tracker drops a change
+        that brings it back, and asks for a sync while it holds any)."""
+        base = self._base.get(key, _ABSENT)
+        return self._view(None if base is _ABSENT else base) != self._view(self._current.get(key))
+
     def apply(self) -> TrackerUpdate[Service]:
         """Sync: the Services now and the changed ones; the latest state becomes the synced state."""
         objects, changed = self._checkout()
@@ -153,8 +164,8 @@ class EndpointSliceChangeTracker(_Tracker[EndpointSlice]):
         super().__init__(view)
         self._by_service: dict[str, dict[str, EndpointSlice]] = {}  # latest slices per Service
         self._synced_by_service: Mapping[str, tuple[EndpointSlice, ...]] = MappingProxyType({})
-        # since the last sync: (old, new, whether new is another revision than old, though maybe equal in the model)
-        self._updates: list[tuple[EndpointSlice | None, EndpointSlice | None, bool]] = []
+        self._updates: list[_Update] = []  # since the last sync
+        self._latest: _Update | None = None  # the update the last set() recorded, if any
         self._revisions: dict[str, str] = {}  # key -> the resourceVersion of the latest slice, when known
         self._load(initial)
         self._updates = []
@@ -168,8 +179,10 @@ class EndpointSliceChangeTracker(_Tracker[EndpointSlice]):
             revisions[key] = revision
         revised = old is not None and obj is not None and revision is not None and known is not None \
             and known != revision
+        self._latest = None
         if revised or old != obj:  # an update kube-proxy's slice cache keeps as pending until the next sync
-            self._updates.append((old, obj, revised))
+            self._latest = (old, obj, revised)
+            self._updates.append(self._latest)
         if old is not None:
             svc = slice_service(old)
             if svc is not None:
@@ -193,18 +206,32 @@ class EndpointSliceChangeTracker(_Tracker[EndpointSlice]):
         undone before the sync still counts: upstream's slice cache compares each update with the last one
         it holds, not with what it last synced. So does a new revision equal in the model (what changed is a
         field the model drops), unless the proxier does not see the slice at all (another family, no Service)."""
-        view = self._view
-        changed = set()
-        for old, new, revised in self._updates:
-            old_view, new_view = view(old), view(new)
-            if old_view == new_view and (not revised or new_view is None):
-                continue
-            for es, seen in ((old, old_view), (new, new_view)):
-                if es is not None and seen is not None:
-                    svc = slice_service(es)
-                    if svc is not None:  # always, under a view that (like slice_state) hides Service-less slices
-                        changed.add(svc)
+        changed: builtins.set[str] = set()
+        for update in self._updates:
+            changed.update(self._services_of(update))
         return changed
+
+    def _services_of(self, update: _Update) -> Iterator[str]:
+        """The Services one slice update changes (none when the proxier would not see it as a change)."""
+        old, new, revised = update
+        view = self._view
+        old_view, new_view = view(old), view(new)
+        if old_view == new_view and (not revised or new_view is None):
+            return
+        for es, seen in ((old, old_view), (new, new_view)):
+            if es is not None and seen is not None:
+                svc = slice_service(es)
+                if svc is not None:  # always, under a view that (like slice_state) hides Service-less slices
+                    yield svc
+
+    def asks_sync(self, key: str) -> bool:
+        """The update just recorded for ``key`` changes a Service (upstream's slice cache asks for a sync for
+        each update that differs from the last one it holds)."""
+        latest = self._latest
+        if latest is None:
+            return False
+        es = latest[1] if latest[1] is not None else latest[0]
+        return es is not None and es.key == key and any(True for _ in self._services_of(latest))
 
     def apply(self) -> TrackerUpdate[EndpointSlice]:
         """Sync: every slice now, the Services whose slices changed, and the slices per Service.

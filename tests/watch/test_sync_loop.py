@@ -16,7 +16,7 @@ from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.naming import is_kube_proxy_chain, is_service_chain
 from kubeproxy_sim.proxier.partial import apply_restore
 from kubeproxy_sim.watch import ApiServerSource, Batch, Kind, MemorySource
-from kubeproxy_sim.watch.events import added, bookmark
+from kubeproxy_sim.watch.events import added, bookmark, deleted, modified
 from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop, SyncReason, drive
 
 from ._objects import eps, node_json, slice_json, svc, svc_json
@@ -141,6 +141,28 @@ def test_service_changes_that_cancel_out_still_sync_but_rewrite_no_service_chain
     report = step(source, loop)
     assert report is not None and report.changed == frozenset()
     assert service_chains(report.restore) == set()
+
+
+def test_a_change_undone_within_one_batch_still_asks_for_a_sync():
+    """kube-proxy's handlers ask for a sync per event (OnServiceUpdate: the tracker holds a change), so a
+    Service created and deleted, or edited and edited back, in the same batch of events still syncs, as
+    when the undoing came in a later batch; label-only edits ask for nothing."""
+    source, loop, clock = make(BASE)
+    step(source, loop)
+    clock.now += 5
+    passing = svc("passing", "172.30.0.9")
+    loop.feed(Batch((added(passing, "7"), deleted(passing, "8"))))
+    report = loop.sync_if_due()
+    assert report is not None and not report.full and report.changed == frozenset()
+    assert service_chains(report.restore) == set()
+    clock.now += 5
+    loop.feed(Batch((modified(svc("a", "172.30.0.1", port=81), "9"), modified(BASE[0], "10"))))
+    assert loop.requested
+    relabelled = dataclasses.replace(BASE[0], labels=(("team", "x"),))
+    loop.sync_if_due()
+    clock.now += 5
+    loop.feed(Batch((modified(relabelled, "11"), modified(BASE[0], "12"))))
+    assert not loop.requested and loop.sync_if_due() is None
 
 
 def test_slice_changes_undone_before_the_sync_still_rewrite_the_service():

@@ -236,3 +236,29 @@ def test_a_new_revision_of_a_slice_changes_its_service_even_if_equal_in_the_mode
     t.observe(WatchEvent(EventType.MODIFIED, Kind.ENDPOINT_SLICE, a1.key, "8", a1))
     t.observe(WatchEvent(EventType.MODIFIED, Kind.ENDPOINT_SLICE, orphan.key, "9", orphan))
     assert t.pending() == {"default/a"} and t.apply().changed == {"default/a"}
+
+
+def test_asks_sync_says_whether_the_last_event_of_an_object_asks_for_a_sync() -> None:
+    """What kube-proxy's handlers call Sync() for: a Service event that leaves it differing from the last sync,
+    and a slice update the proxier sees (a new revision too, equal in the model); not a label-only edit, not a
+    slice of another family, not the very same slice again."""
+    services = ServiceChangeTracker()
+    a = svc("a", "10.0.0.1")
+
+    def asks(tracker, event: WatchEvent) -> bool:
+        tracker.observe(event)
+        return tracker.asks_sync(event.key)
+
+    assert asks(services, ev(EventType.ADDED, a))
+    assert not asks(services, ev(EventType.DELETED, a))  # undone: nothing held (the caller has asked already)
+    services.observe(ev(EventType.ADDED, a))
+    services.apply()
+    assert not asks(services, ev(EventType.MODIFIED, dataclasses.replace(a, labels=(("team", "x"),))))
+    slices = EndpointSliceChangeTracker()
+    one = eps("a-1", "a", ["10.1.0.1"])
+    assert asks(slices, WatchEvent(EventType.ADDED, Kind.ENDPOINT_SLICE, one.key, "1", one))
+    assert not asks(slices, WatchEvent(EventType.BOOKMARK, Kind.ENDPOINT_SLICE, "", "1"))
+    assert not asks(slices, WatchEvent(EventType.MODIFIED, Kind.ENDPOINT_SLICE, one.key, "1", one))
+    assert asks(slices, WatchEvent(EventType.MODIFIED, Kind.ENDPOINT_SLICE, one.key, "2", one))
+    fqdn = dataclasses.replace(eps("f-1", "f", ["10.1.0.2"]), address_type=AddressType.FQDN)
+    assert not asks(slices, WatchEvent(EventType.ADDED, Kind.ENDPOINT_SLICE, fqdn.key, "3", fqdn))
