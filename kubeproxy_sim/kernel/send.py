@@ -1,7 +1,8 @@
 """``netns send``: real connections from a source namespace, tallied per destination pod.
 
 Addressing is the simulator's: a source is ``pod/NS/NAME``, ``node/NAME``,
-``external``, ``external:IP`` or a plain address; a destination is ``IP:PORT``,
+``external``, ``external:IP`` or a plain address (a node's pod bridge's: the node,
+bound to it); a destination is ``IP:PORT``,
 ``node/NAME:NODEPORT`` or a name (``NAME.NS:PORT``, ``NAME.NS.svc.cluster.local:PORT``, ...)
 that the simulator's cluster DNS resolves with the source pod's own resolver (its dnsPolicy and
 dnsConfig, recorded by ``netns up`` as ``send`` builds it), as ``send`` does: a name it does not
@@ -35,7 +36,14 @@ from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.objects.nodes import family_of
 from kubeproxy_sim.simulator.dns import CLUSTER, ClusterDNS, Resolver
 from kubeproxy_sim.simulator.network import DNS_PORT, TRUNCATED_RETRY, dns_query_detail
-from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult, check_source_form, split_destination
+from kubeproxy_sim.simulator.send import (
+    Delivered,
+    Failed,
+    SendResult,
+    bridge_source_label,
+    check_source_form,
+    split_destination,
+)
 from kubeproxy_sim.simulator.send import render_text as sim_render_text
 
 PROBE = "kubeproxy_sim.kernel.probe"
@@ -50,7 +58,8 @@ def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
     resolvers, resolver_of_pod = _resolvers(topo, cluster)
     return {
         "family": topo.family,
-        "nodes": {n.name: {"netns": n.netns, "addresses": list(n.addresses)} for n in topo.nodes},
+        "nodes": {n.name: {"netns": n.netns, "addresses": list(n.addresses), "gateways": list(n.gateways)}
+                  for n in topo.nodes},
         "pods": {p.ip: {"key": p.key, "netns": p.netns, "node": p.node, "host_network": p.host_network,
                         **({"pooled": True} if p.pooled else {}),
                         **({"resolver": resolver_of_pod[p.ip]} if p.ip in resolver_of_pod else {})}
@@ -184,10 +193,13 @@ def _source_by_address(state: dict[str, Any], ip: str) -> Source:
     for name, node in state["nodes"].items():
         if ip in node["addresses"]:
             return Source(f"node/{name}", node["netns"], bind=ip)
+        if ip in node.get("gateways", ()):  # its pod bridge's address, as send reads it (a state before: unknown)
+            return Source(bridge_source_label(name, ip), node["netns"], bind=ip)
     if netaddr.IPAddress(ip).is_loopback():
         name, node = next(iter(state["nodes"].items()))
         return Source(f"node/{name} ({ip})", node["netns"], bind=ip)
-    raise _bad(ip, "--from", "no pod, node or external client of this cluster has this address")
+    raise _bad(ip, "--from", "no pod, node (nor its pod bridge) or external client of this cluster has this "
+               "address; expected one of theirs (an outside address: `netns up --client IP` first)")
 
 
 def resolve_destination(state: dict[str, Any], text: str, source: Source | None = None) -> Destination:
@@ -312,8 +324,9 @@ class Tally:
             pod = state["pods"].get(ip)
             name = pod["key"] if pod is not None else label
             node = pod["node"] if pod is not None else None
-            if pod is None:  # the node's own address: its workload answered
-                node = next((n for n, v in state["nodes"].items() if ip in v["addresses"]), None)
+            if pod is None:  # the node's own address (its pod bridge's too): its workload answered
+                node = next((n for n, v in state["nodes"].items() if ip in (*v["addresses"], *v.get("gateways", ()))),
+                            None)
             delivered.append(Delivered(name, ip, node, n, round(n / self.count, 6), None, tuple(self.seen[key])))
         failed = [Failed(name, n, detail, None) for name, detail, n in
                   ((*self._named(reason), n) for reason, n in sorted(self.failures.items()))]

@@ -3,7 +3,8 @@
 Addressing (the kernel backend's ``netns send`` takes the same):
 
 * source: ``pod/NS/NAME``, ``node/NAME``, ``external`` (203.0.113.10),
-  ``external:IP``, or a plain address of a pod, a node or an outside machine;
+  ``external:IP``, or a plain address of a pod, a node (its pod bridge's too:
+  the node's socket bound to it) or an outside machine;
 * destination: ``IP:PORT`` (``[IPv6]:PORT``; a LoadBalancer ingress IP goes
   through the balancer), ``node/NAME:NODEPORT``, or a name ``HOST:PORT``
   (``NAME.NS``, ``NAME.NS.svc.cluster.local``, an ExternalName service, any
@@ -192,7 +193,16 @@ def _source_by_address(sim: Simulator, text: str) -> Client:
     node = next((n for n in sim.topology.nodes if ip in n.addresses), None)
     if node is not None:
         return Client(f"node/{node.name}", ip, "node", node.name, bound=True)  # as netns send binds it
+    node = next((n for n in sim.topology.nodes if ip in n.gateways), None)
+    if node is not None:  # its pod bridge's address is the node's own too: its socket bound there
+        return Client(bridge_source_label(node.name, ip), ip, "node", node.name, bound=True)
     return sim.client("external", ip=ip)
+
+
+def bridge_source_label(node: str, ip: str) -> str:
+    """How ``send`` and ``netns send`` name a ``--from`` of a node's pod bridge address (:func:`.bridge_gateways`):
+    the node, its socket bound to that address (the source its peers see, where ``node/NAME`` lets the route pick)."""
+    return f"node/{node} ({ip})"
 
 
 DESTINATION_FORMS = ("IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT or node/NAME:NODEPORT, "

@@ -167,6 +167,31 @@ def test_a_value_of_the_right_shape_that_names_nothing_stays_invalid_input(
     assert not isinstance(caught.value, UsageError)  # exit 1
 
 
+@pytest.mark.parametrize("gateway", ["10.244.1.1", "10.244.2.1"])
+def test_a_bridge_address_is_its_node_bound_to_it_as_in_send(state: dict, gateway: str) -> None:
+    """``--from`` a node's pod bridge address: that node, its socket bound there, in netns send (which refused
+    it) as in send (which took it for a machine outside); the node's row of a reply there names the node."""
+    name = "node1" if gateway == "10.244.1.1" else "node2"
+    source = resolve_source(state, gateway)
+    assert (source.label, source.netns, source.bind) == (f"node/{name} ({gateway})", state["nodes"][name]["netns"],
+                                                         gateway)
+    sim = simulator()
+    assert parse_source(sim, gateway).label == source.label
+    dest = resolve_destination(state, f"{gateway}:10256", source)
+    row = tally(source, dest, "tcp", [{"pod": f"node/{name}", "dst": f"{gateway}:10256", "src": f"{gateway}:4000"}])
+    assert [(d.pod, d.node) for d in row.result(state).delivered] == [(f"node/{name}", name)]
+
+
+def test_an_address_no_workload_has_says_what_is_expected(state: dict) -> None:
+    old = copy.deepcopy(state)  # a state recorded before the nodes' gateways: the address is nobody's there
+    for node in old["nodes"].values():
+        del node["gateways"]
+    for record, address in ((state, "10.244.1.77"), (old, "10.244.1.1")):
+        with pytest.raises(InputError, match="expected one of theirs .*netns up --client IP") as caught:
+            resolve_source(record, address)
+        assert not isinstance(caught.value, UsageError)  # of the right shape: invalid input (1)
+
+
 @pytest.mark.parametrize(("source", "noted"), [("external", True), ("external:203.0.113.10", True),
                                                 ("203.0.113.10", True), ("pod/default/client", False),
                                                 ("node/node2", False)])

@@ -12,7 +12,7 @@ import pytest
 from kubeproxy_sim.objects.model import IPFamily
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.simulator.network import Client, Simulator
-from kubeproxy_sim.simulator.send import parse_source
+from kubeproxy_sim.simulator.send import parse_source, send
 from kubeproxy_sim.simulator.topology import bridge_gateways
 from tests.simulator.builders import BASE, HOSTS, load, objects
 
@@ -92,6 +92,20 @@ def test_the_bridge_address_is_the_node_s_own() -> None:
     sim = _sim()
     made = sim.connect(sim.client("pod", "default/client"), GATEWAY1, 30080)
     assert made.failure is None and made.target.startswith("default/web-")
+
+
+def test_from_a_bridge_address_is_the_node_bound_to_it() -> None:
+    """``--from 10.244.1.1`` is node1 with its socket bound to its pod bridge's address (netns send's reading; send
+    took it for a machine outside, which the router could not even answer): every peer sees that address."""
+    sim = _sim()
+    client = parse_source(sim, GATEWAY1)
+    assert (client.label, client.kind, client.node, client.bound) == (f"node/node1 ({GATEWAY1})", "node", "node1", True)
+    assert {sim.connect(client, ip, 8080).seen for ip in ("10.244.1.10", "10.244.2.10")} == {GATEWAY1}
+    result = send(sim, GATEWAY1, "10.96.0.10:80", count=30)
+    assert result.source == f"node/node1 ({GATEWAY1})" and not result.failed
+    assert {d.pod: d.sources_seen for d in result.delivered} == \
+        {key: (GATEWAY1,) for key in ("default/web-1", "default/web-2", "default/web-3")}
+    assert parse_source(sim, f"external:{GATEWAY1}").kind == "external"  # an outside machine only when asked so
 
 
 def test_routed_veth_nodes_keep_the_node_s_address() -> None:
