@@ -238,7 +238,9 @@ class DirectorySource:
         its previous objects stay."""
         if state.reported != signature:
             state.reported = signature
-            held = f"; its {len(state.objects)} objects read before are kept" if state.objects else ""
+            count = len(state.objects)
+            held = (f"; its {count} object{'s' if count > 1 else ''} read before {'are' if count > 1 else 'is'} kept"
+                    if count else "")
             problems.extend(found)
             problems.append(Diagnostic(f"{what}; will read it again{held}", file=found[0].file,
                                        severity=Severity.WARNING))
