@@ -403,20 +403,55 @@ def event_diagnostics(events: Any, seen: Any, file: str | None = None, line: int
     return out
 
 
+def _some_pods(pods: Any, verb: str) -> str:
+    """``pod NS/NAME stays`` or ``7 pods (NS/A, NS/B, NS/C and 4 more) stay`` (``verb``: "stay"): thousands of
+    replicas would bury the message."""
+    count = len(pods)
+    if count == 1:
+        return f"pod {pods[0]} {verb}s"
+    shown = ", ".join(pods[:SANDBOX_PODS_SHOWN])
+    more = f" and {count - SANDBOX_PODS_SHOWN:,} more" if count > SANDBOX_PODS_SHOWN else ""
+    return f"{count:,} pods ({shown}{more}) {verb}"
+
+
 def sandbox_diagnostics(world: Any, file: str | None = None, line: int | None = None) -> list[Diagnostic]:
     """One warning per node with pods that have no address because its pod CIDR is full (the kubelet's
     FailedCreatePodSandBox event with host-local's error); the scheduler, as upstream, placed them anyway."""
     from kubeproxy_sim.controllers.scheduler import sandbox_failures
 
-    out = []
-    for failure in sandbox_failures(world):
-        count = len(failure.pods)
-        shown = ", ".join(failure.pods[:SANDBOX_PODS_SHOWN])
-        more = f" and {count - SANDBOX_PODS_SHOWN:,} more" if count > SANDBOX_PODS_SHOWN else ""
-        what = f"pod {shown} stays" if count == 1 else f"{count:,} pods ({shown}{more}) stay"
-        out.append(Diagnostic(f"FailedCreatePodSandBox: {what} ContainerCreating: {failure.message}", file=file,
-                              line=line, kind="Node", object=failure.node, severity=Severity.WARNING))
-    return out
+    return [Diagnostic(f"FailedCreatePodSandBox: {_some_pods(failure.pods, 'stay')} ContainerCreating: "
+                       f"{failure.message}", file=file, line=line, kind="Node", object=failure.node,
+                       severity=Severity.WARNING)
+            for failure in sandbox_failures(world)]
+
+
+def scheduling_diagnostics(world: Any, said: frozenset[tuple[str, str]], file: str | None = None,
+                           line: int | None = None) -> tuple[list[Diagnostic], frozenset[tuple[str, str]]]:
+    """kube-scheduler's FailedScheduling warning for the pods no node takes (scheduler.scheduling_failure), and
+    the (pod, message) pairs that now hold, to pass as ``said`` to the next step.
+
+    kube-scheduler records the event at each failed attempt, with a backoff between attempts; this model tries
+    a pending pod again at every round of the controllers, with no such timing, so its attempts are not
+    kube-scheduler's. A pod is therefore said once, at the end of the step it became unschedulable in, and
+    again only when the message changes (a Node added or gone ready, say); pods said together share a warning:
+    ``Pod NS/NAME: warning: FailedScheduling: MESSAGE`` for one, ``warning: FailedScheduling: 7 pods (...)
+    stay Pending: MESSAGE`` for several."""
+    from kubeproxy_sim.controllers.scheduler import scheduling_failure
+
+    failure = scheduling_failure(world)
+    if failure is None:
+        return [], frozenset()
+    holding = frozenset((pod, failure.message) for pod in failure.pods)
+    new = [pod for pod in failure.pods if (pod, failure.message) not in said]
+    if not new:
+        return [], holding
+    if len(new) == 1:
+        found = Diagnostic(f"FailedScheduling: {failure.message}", file=file, line=line, kind="Pod", object=new[0],
+                           severity=Severity.WARNING)
+    else:
+        found = Diagnostic(f"FailedScheduling: {_some_pods(new, 'stay')} Pending: {failure.message}", file=file,
+                           line=line, severity=Severity.WARNING)
+    return [found], holding
 
 
 def overlap_diagnostics(overlaps: Any, cluster: Any, config: Any, file: str | None = None,
@@ -537,7 +572,8 @@ def run(args: argparse.Namespace) -> int:
     world = _initial_world(args, rng, service_cidrs(args))
     sync = controller_sync(world)  # the controller's memory (hints populated) and events carry from step to step
     overlaps = OverlapWarnings()  # said once while they hold, as a watch says them
-    _report([*event_diagnostics(sync.events, ()),
+    unschedulable, pending = scheduling_diagnostics(world, frozenset())  # the same: pods no node takes
+    _report([*event_diagnostics(sync.events, ()), *unschedulable,
              *overlap_diagnostics(overlaps, sync.cluster, build_config(args, sync.cluster)[0])], args)
     line_holder = [0]
     load = _script_loader(script, name, line_holder, stdin_readers)
@@ -562,7 +598,8 @@ def run(args: argparse.Namespace) -> int:
             if number == 1:
                 _report(diagnostics, args)
             events = event_diagnostics(sync.events, set(before.events), name, step.line)
-            events += sandbox_diagnostics(world, name, step.line)
+            unschedulable, pending = scheduling_diagnostics(world, pending, name, step.line)
+            events += [*unschedulable, *sandbox_diagnostics(world, name, step.line)]
             events += overlap_diagnostics(overlaps, cluster, config, name, step.line)
             ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None
             rules = render_ruleset(ruleset) if ruleset is not None else ""

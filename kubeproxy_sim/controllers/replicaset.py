@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from kubeproxy_sim.controllers.model import ReplicaSet, SimPod, World
 from kubeproxy_sim.controllers.naming import generate_name
-from kubeproxy_sim.controllers.scheduler import Ipam, place, waiting_for_address
+from kubeproxy_sim.controllers.scheduler import Ipam, place, waiting_for_address, waiting_for_node
 
 
 def matches(selector: tuple[tuple[str, str], ...], labels: tuple[tuple[str, str], ...]) -> bool:
@@ -130,7 +130,7 @@ def sync_replica_set(world: World, rs: ReplicaSet, rng: random.Random) -> World:
 
 
 def _unplaced(pod: SimPod) -> bool:
-    return (pod.node_name is None and not pod.host_network and not pod.terminating) or waiting_for_address(pod)
+    return waiting_for_node(pod) or waiting_for_address(pod)
 
 
 def retry_unscheduled(world: World) -> World:

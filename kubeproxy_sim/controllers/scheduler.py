@@ -20,6 +20,7 @@ starts once an address is freed (:func:`sandbox_failures` says which pods wait).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import netaddr
@@ -28,6 +29,13 @@ from kubeproxy_sim.controllers.model import SimPod, World
 from kubeproxy_sim.objects.model import Node
 
 DEFAULT_MAX_PODS = 110  # the kubelet's --max-pods default, its Node's status.allocatable.pods when not given
+# kube-scheduler's words (531be81208e2 pkg/scheduler: schedule_one.go ErrNoNodesAvailable, framework/types.go
+# FitError, plugins/noderesources/fit.go, plugins/tainttoleration, framework/preemption/preemption.go)
+NO_NODES = "no nodes available to schedule pods"
+TOO_MANY_PODS = "Too many pods"
+NOT_READY_TAINT = "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
+NO_VICTIMS = "No preemption victims found for incoming pod"
+NOT_HELPFUL = "Preemption is not helpful for scheduling"
 _SCAN_LIMIT = 1 << 16  # a scan bound: a /64 is never exhausted by a simulated cluster
 
 
@@ -103,11 +111,15 @@ class Ipam:
         below their pod limit; None when none is (the pod stays Pending)."""
         if self.no_room:
             return None
-        room = [n for n in self.nodes if self.load[n.name] < self.max_pods.get(n.name, DEFAULT_MAX_PODS)]
+        room = [n for n in self.nodes if self.has_room(n)]
         if not room:
             self.no_room = True
             return None
         return min(room, key=lambda n: (self.load[n.name], n.name))
+
+    def has_room(self, node: Node) -> bool:
+        """Whether the node holds fewer pods than its status.allocatable.pods (NodeResourcesFit's pod count)."""
+        return self.load[node.name] < self.max_pods.get(node.name, DEFAULT_MAX_PODS)
 
     def _range(self, cidr: str) -> _Range:
         found = self.ranges.get(cidr)
@@ -139,6 +151,11 @@ class Ipam:
 
     def last_ips(self) -> tuple[tuple[str, str], ...]:
         return tuple(sorted(self.last.items()))
+
+
+def waiting_for_node(pod: SimPod) -> bool:
+    """Pending and unbound: the scheduler's to place (a host-network pod, or one applied with an address, is not)."""
+    return pod.node_name is None and not pod.pod_ips and not pod.host_network and not pod.terminating
 
 
 def waiting_for_address(pod: SimPod) -> bool:
@@ -202,3 +219,48 @@ def sandbox_failures(world: World) -> list[SandboxFailure]:
             why = f"failed to allocate for range {full[0]}: no IP addresses available in range set: {full[1]}"
         out.append(SandboxFailure(name, tuple(waiting[name]), why))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulingFailure:
+    """kube-scheduler's FailedScheduling on the pods no node takes, and its message (the same for all of them:
+    the pods of this model ask nothing of a node but a pod slot)."""
+
+    pods: tuple[str, ...]  # NS/NAME, in the World's order
+    message: str
+
+
+def scheduling_failure(world: World) -> SchedulingFailure | None:
+    """The pods waiting for a node, with the FitError kube-scheduler records on each: ``0/N nodes are available:
+    REASONS. preemption: 0/N nodes are available: REASONS.``, each part the Nodes counted by reason (``2 Too many
+    pods``), sorted as text. A Node at its pod limit fails NodeResourcesFit, and preemption finds no victim on it
+    (every pod here has the same priority); a NotReady Node carries the node lifecycle controller's
+    node.kubernetes.io/not-ready:NoSchedule taint, which pods do not tolerate, and preemption cannot help there.
+    A Node without a pod CIDR, which this model does not place pods on, counts as NotReady (its network plugin
+    is not ready). No Node at all is kube-scheduler's ErrNoNodesAvailable. None when no pod waits, or a Node
+    has room (the next round of the controllers places the pod)."""
+    pods = tuple(p.key for p in world.pods if waiting_for_node(p))
+    if not pods:
+        return None
+    if not world.nodes:
+        return SchedulingFailure(pods, NO_NODES)
+    ipam = Ipam(world)
+    ready = {n.name for n in ipam.nodes}
+    filters, preemption = [], []
+    for node in world.nodes:
+        if node.name not in ready:
+            filters.append(NOT_READY_TAINT)
+            preemption.append(NOT_HELPFUL)
+        elif ipam.has_room(node):
+            return None
+        else:
+            filters.append(TOO_MANY_PODS)
+            preemption.append(NO_VICTIMS)
+    count = len(world.nodes)
+    return SchedulingFailure(pods, f"0/{count} nodes are available: {_histogram(filters)}. preemption: 0/{count} "
+                                   f"nodes are available: {_histogram(preemption)}.")
+
+
+def _histogram(reasons: Iterable[str]) -> str:
+    """FitError's reasons: ``COUNT REASON`` for each, sorted as Go's sort.Strings sorts them, comma-separated."""
+    return ", ".join(sorted(f"{count} {reason}" for reason, count in Counter(reasons).items()))

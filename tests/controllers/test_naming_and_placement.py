@@ -12,7 +12,7 @@ import pytest
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.model import Container, PodTemplate
 from kubeproxy_sim.controllers.naming import SAFE_ALPHABET, safe_encode, stable_suffix, template_hash
-from kubeproxy_sim.controllers.scheduler import next_address
+from kubeproxy_sim.controllers.scheduler import next_address, scheduling_failure
 
 from ._helpers import IMAGE_V1, IMAGE_V2, NODES, deployed, node, world
 
@@ -181,6 +181,31 @@ def test_a_node_at_its_pod_limit_takes_no_more_and_the_rest_stay_pending() -> No
     # A node with room (a fourth, of the default 110) takes the waiting pods at once.
     w = W.put_nodes(w, (node("node4", "10.244.3.0/24", "192.168.49.5", "zone-c"),), frozenset(), rng)
     assert sorted(p.node_name for p in w.pods if p.node_name in ("node4", None)) == ["node4", "node4"]
+
+
+def test_pods_no_node_takes_get_kube_scheduler_s_failed_scheduling_message() -> None:
+    """FitError's words: each Node counted by why it failed (a full Node: NodeResourcesFit's "Too many pods", and
+    no preemption victim, as every pod has the same priority; a NotReady Node: the not-ready taint, where
+    preemption is not helpful), sorted as text; no Node at all: ErrNoNodesAvailable; no pod waiting: none."""
+    rng = random.Random(0)
+    limits = (("node1", 2), ("node2", 2), ("node3", 2))
+    d = W.new_deployment("default", "web", [IMAGE_V1], 8, 8080)
+    w = W.advance(W.create_deployment(world(THREE, node_max_pods=limits), d, rng), 30, rng)
+    failure = scheduling_failure(w)
+    assert failure is not None
+    assert failure.pods == tuple(p.key for p in w.pods if p.node_name is None) and len(failure.pods) == 2
+    assert failure.message == ("0/3 nodes are available: 3 Too many pods. preemption: 0/3 nodes are available: "
+                               "3 No preemption victims found for incoming pod.")
+    w = W.create_deployment(world(THREE, node_max_pods=limits, not_ready_nodes=frozenset({"node3"})), d, rng)
+    failure = scheduling_failure(w)
+    assert failure is not None and len(failure.pods) == 4
+    assert failure.message == ("0/3 nodes are available: 1 node(s) had untolerated taint "
+                               "{node.kubernetes.io/not-ready: }, 2 Too many pods. preemption: 0/3 nodes are "
+                               "available: 1 Preemption is not helpful for scheduling, 2 No preemption victims "
+                               "found for incoming pod.")
+    failure = scheduling_failure(W.create_deployment(world(()), d, rng))
+    assert failure is not None and failure.message == "no nodes available to schedule pods"
+    assert scheduling_failure(W.scale(w, "default", "web", 4, rng)) is None
 
 
 def test_the_default_pod_limit_is_the_kubelet_s_110() -> None:

@@ -718,6 +718,33 @@ def test_a_node_s_allocatable_pods_caps_what_is_scheduled_there(
     assert "status.allocatable.pods" in captured.err and "'many' is not a pod count" in captured.err
 
 
+def test_pods_no_node_takes_are_said_once_as_kube_scheduler_s_failed_scheduling(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The pods left Pending when every node is at its allocatable pods are said once, at the step they became
+    unschedulable, in kube-scheduler's words (several share a warning, one is named as the Pod); the steps after
+    it, while they stay Pending for the same reason, say nothing more, and a new one is said alone."""
+    text = SMALL_NODES.replace("status: {addresses: [{address: 192.168.49.2, type: InternalIP}]}",
+                               "status: {addresses: [{address: 192.168.49.2, type: InternalIP}], "
+                               "allocatable: {pods: '3'}}")
+    text = text.replace("status: {addresses: [{address: 192.168.49.3, type: InternalIP}]}",
+                        "status: {addresses: [{address: 192.168.49.3, type: InternalIP}], allocatable: {pods: 20}}")
+    (tmp_path / "nodes.yaml").write_text(text)
+    script = _script(tmp_path, "create deployment web --image=nginx\nscale deployments/web --replicas=40\n"
+                               "wait 30s\nscale deployments/web --replicas=25\nscale deployments/web --replicas=26\n")
+    argv = ["scenario", script, "-f", str(tmp_path / "nodes.yaml"), "--hostname-override", "node1",
+            "--show", "endpoints"]
+    assert run_cli(argv, monkeypatch) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "FailedScheduling" in line]
+    why = ("0/2 nodes are available: 2 Too many pods. preemption: 0/2 nodes are available: 2 No preemption victims "
+           "found for incoming pod.")
+    assert len(warnings) == 2
+    assert re.fullmatch(rf"kubeproxy-sim: {re.escape(script)}:2: warning: FailedScheduling: 17 pods "
+                        rf"\(default/web-\S+, default/web-\S+, default/web-\S+ and 14 more\) stay Pending: "
+                        rf"{re.escape(why)}", warnings[0])
+    assert re.fullmatch(rf"kubeproxy-sim: {re.escape(script)}:5: Pod default/web-\S+: warning: FailedScheduling: "
+                        rf"{re.escape(why)}", warnings[1])
+
+
 def test_a_missed_progress_deadline_fails_the_step_as_kubectl_does_and_the_help_says_so(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """kubectl exits 1 on a rollout past its deadline: the step is shown (its error among the notes), the script
