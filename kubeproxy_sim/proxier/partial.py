@@ -577,15 +577,20 @@ class Step:
     error: RestoreError | None = None
 
 
+def node_service_chains(node: Ruleset) -> frozenset[str]:
+    """The per-service chains (KUBE-SVC/SVL/EXT/FW/SEP) of a node's nat table: what kube-proxy's iptables-save
+    lists, among which it looks for stale chains."""
+    nat = node.table("nat")
+    return frozenset(c.name for c in nat.chains if naming.is_service_chain(c.name)) if nat else frozenset()
+
+
 def sync_and_apply(node: Ruleset, state: SyncState, cluster: Cluster, config: ProxyConfig, changed: Iterable[str],
                    now: float, timing: SyncTiming = DEFAULT_TIMING, index: ObjectIndex | None = None) -> Step:
     """Run one sync and restore its output on ``node``; a refused restore leaves the node as it was.
 
     The stale chains are found in ``node`` itself, as kube-proxy reads them with iptables-save.
     """
-    nat = node.table("nat")
-    existing = frozenset(c.name for c in nat.chains if naming.is_service_chain(c.name)) if nat else frozenset()
-    outcome = sync(state, cluster, config, changed, now, timing, existing, index)
+    outcome = sync(state, cluster, config, changed, now, timing, node_service_chains(node), index)
     try:
         after = apply_restore(node, outcome.restore)
     except RestoreError as exc:

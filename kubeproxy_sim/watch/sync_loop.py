@@ -40,6 +40,7 @@ from kubeproxy_sim.proxier.partial import (
     SyncState,
     SyncTiming,
     apply_restore,
+    node_service_chains,
 )
 from kubeproxy_sim.proxier.partial import sync as partial_sync
 from kubeproxy_sim.proxier.sync import node_zone
@@ -128,9 +129,11 @@ class SyncLoop:
         self.state = ClusterState()
         self.services = ServiceChangeTracker(lambda svc: service_view(svc, self._ipv6()))
         self.slices = EndpointSliceChangeTracker(lambda es: slice_state(es, self._ipv6()))
-        self.sync_state = SyncState()
         self.overlaps = OverlapWarnings()
         self.node = node if node is not None else Ruleset()
+        # The loop alone writes the node from here on, so the state's record of its chains stays what
+        # iptables-save would list: the given node's per-service chains are stale unless the first sync uses them.
+        self.sync_state = SyncState(nat_chains=node_service_chains(self.node))
         self.number = 0
         self.last_sync: float | None = None
         self.requested = False

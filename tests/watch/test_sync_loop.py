@@ -289,6 +289,19 @@ def test_node_config_follows_the_node_object():
     assert report.full and configs[-1] == ("192.168.5.5/24",) and report.diagnostics == ()
 
 
+def test_the_first_sync_deletes_the_service_chains_a_given_node_already_had():
+    """kube-proxy finds stale chains with iptables-save of the node: a node that already holds per-service
+    chains (an earlier kube-proxy's) has those nothing uses any more deleted by the first sync."""
+    old = ("KUBE-SEP-OLDOLDOLDOLDOLD1", "KUBE-SVC-OLDOLDOLDOLDOLD1")
+    nat = Table("nat", (Chain(old[0], (Rule(old[0], "-j DNAT --to-destination 10.9.9.9:80"),)),
+                        Chain(old[1], (Rule(old[1], f"-j {old[0]}"),))))
+    loop = SyncLoop(CONFIG, clock=Clock(), timing=LoopTiming(), node=Ruleset((nat,)))
+    report = step(MemorySource(BASE), loop)
+    assert report.error is None and report.full
+    assert report.restore.table("nat").deleted == old and report.metrics.deleted_chains == 2
+    assert kube_chains(report.node) == full_sync_node(loop)
+
+
 def test_a_refused_restore_is_reported_and_the_next_sync_is_full():
     source, loop, clock = make(BASE)
     first = step(source, loop)
