@@ -355,12 +355,19 @@ class ItemStream:
     one-item sequence: PyYAML writes a block sequence under a mapping's key unindented, so its items
     are the lines of a top-level sequence's. A document whose :meth:`close` never came (the run died)
     ends where the run stopped: after its last whole item, or inside the one being written.
+
+    On a progress line's terminal (standard output a :class:`_BesideBar`), JSON goes out a line at a time:
+    an item's last line (``    }``) waits for the comma or the closing bracket after it. Text ending
+    mid-line holds the bar back, so written whole the item would hide the bar until the next one came,
+    the wait the bar is there for; YAML's items, as text's steps, end their lines already. A pipe or a
+    file gets each item whole at once, for a reader that parses as it goes.
     """
 
     key: str
     fmt: str  # json or yaml
     stream: TextIO | None = None  # None: standard output, looked up at each write (see :func:`progress`)
     count: int = 0  # the items written
+    tail: str = ""  # JSON beside a progress line: the end of the last line written, not sent yet
 
     @property
     def out(self) -> TextIO:
@@ -369,8 +376,8 @@ class ItemStream:
     def add(self, item: Any) -> None:
         if self.fmt == "json":
             opening = ("{\n" + _INDENT + _ESCAPE(self.key) + ": [") if not self.count else ","
-            self.out.write(opening + "\n" + _INDENT * 2)
-            write_json(item, self.out.write, depth=2)
+            self._write(opening + "\n" + _INDENT * 2)
+            write_json(item, self._write, depth=2)
         else:
             if not self.count:
                 self.out.write(to_yaml({self.key: []}).removesuffix(" []\n") + "\n")
@@ -383,8 +390,24 @@ class ItemStream:
         if not self.count:
             emit({self.key: []}, self.fmt, stream=self.out)
         elif self.fmt == "json":
-            self.out.write("\n" + _INDENT + "]\n}\n")
+            self._write("\n" + _INDENT + "]\n}\n")
         self.out.flush()
+
+    def settle(self) -> None:
+        """Send what waits for the end of its line: a run that dies leaves its document where it stopped."""
+        if self.tail:
+            self.out.write(self.tail)
+            self.tail = ""
+            self.out.flush()
+
+    def _write(self, text: str) -> None:
+        """JSON out: beside a progress line only up to the last line end, the rest held (see the class)."""
+        text, self.tail = self.tail + text, ""
+        if isinstance(self.out, _BesideBar):
+            cut = text.rfind("\n") + 1
+            text, self.tail = text[:cut], text[cut:]
+        if text:
+            self.out.write(text)
 
 
 @contextmanager
@@ -395,7 +418,8 @@ def item_stream(key: str, fmt: str, stream: TextIO | None = None) -> Iterator[It
     or none, as README's Exit status says; an output gone by then (the reader closed the pipe) cannot take the
     closing brackets, and that must not replace the command's error, its words and status being the run's
     answer. Any other end (Ctrl-C, an output that cannot be written, a bug) leaves the document where it
-    stopped: closing brackets there would pass a cut run for a whole one."""
+    stopped, the line it held beside a progress line sent: closing brackets there would pass a cut run for a
+    whole one."""
     from kubeproxy_sim.errors import KubeproxySimError
 
     if fmt == "text":
@@ -408,6 +432,10 @@ def item_stream(key: str, fmt: str, stream: TextIO | None = None) -> Iterator[It
         if document.count:
             with suppress(OSError):
                 document.close()
+        raise
+    except BaseException:
+        with suppress(OSError):
+            document.settle()
         raise
     document.close()
 

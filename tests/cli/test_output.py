@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +28,12 @@ from kubeproxy_sim.cli.output import (
     TreeNode,
     color_enabled,
     emit,
+    item_stream,
     paint,
     progress,
     render_table,
     render_tree,
+    to_json,
     visible_len,
 )
 from kubeproxy_sim.errors import Diagnostic, Severity
@@ -352,6 +355,37 @@ def test_lines_and_bytes_written_beside_the_bar_erase_it_first(monkeypatch: pyte
     erase = "\r\x1b[K"
     assert screen == ("\r" + bar.format("█" * 15 + "░" * 15, 1, 50, "1.5") + erase + "a\nb\n"
                       + "\r" + bar.format("█" * 30, 2, 100, "2.5") + erase).encode() + b"\x89PNG\n"
+
+
+
+@pytest.mark.parametrize("dies", [False, True])
+def test_the_bar_comes_back_after_each_json_item(monkeypatch: pytest.MonkeyPatch, dies: bool) -> None:
+    """``-o json`` on the bar's terminal: an item ends mid-line (its comma comes with the next one), which held
+    the bar back from the first item on. Each write now ends a line, the item's last one sent with what follows
+    it, so the bar comes back below every item; the bytes are still the document, and a run that dies still
+    leaves its last item whole."""
+    import sys
+
+    with _beside_a_pty(monkeypatch) as (master, clock):
+        with contextlib.suppress(KeyboardInterrupt), item_stream("steps", "json") as document:
+            assert document is not None
+            with progress("playing", total=3, clock=clock, threaded=False) as tick:
+                for step in (1, 2):
+                    clock.now += 1.5
+                    tick()
+                    document.add({"step": step})
+                clock.now += 1.5
+                tick()
+            if dies:
+                raise KeyboardInterrupt
+        assert isinstance(sys.stdout, io.TextIOWrapper)  # the real stream again
+        screen = _pty_bytes(master).decode()
+    bar = "\rplaying [{}] {}/3 {}% {}s\x1b[K\r\x1b[K"
+    assert screen == (bar.format("█" * 10 + "░" * 20, 1, 33, "1.5") + '{\n  "steps": [\n    {\n      "step": 1\n'
+                      + bar.format("█" * 20 + "░" * 10, 2, 66, "3.0") + '    },\n    {\n      "step": 2\n'
+                      + bar.format("█" * 30, 3, 100, "4.5") + "    }" + ("" if dies else "\n  ]\n}\n"))
+    if not dies:  # the bars and their erasing aside, the document
+        assert re.sub(r"\r[^\r\n]*?\x1b\[K", "", screen) == to_json({"steps": [{"step": 1}, {"step": 2}]})
 
 
 def _hold(lock: threading.Lock, taken: threading.Event, until: threading.Event) -> None:
