@@ -357,7 +357,6 @@ def test_lines_and_bytes_written_beside_the_bar_erase_it_first(monkeypatch: pyte
                       + "\r" + bar.format("█" * 30, 2, 100, "2.5") + erase).encode() + b"\x89PNG\n"
 
 
-
 @pytest.mark.parametrize("dies", [False, True])
 def test_the_bar_comes_back_after_each_json_item(monkeypatch: pytest.MonkeyPatch, dies: bool) -> None:
     """``-o json`` on the bar's terminal: an item ends mid-line (its comma comes with the next one), which held
