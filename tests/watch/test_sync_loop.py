@@ -454,6 +454,45 @@ def test_live_api_server_one_add_and_one_change(fake, tmp_path):
         source.close(timeout=2)
 
 
+def test_live_api_server_relist_after_410_syncs_what_changed_meanwhile(fake, tmp_path):
+    """The watch is cut and the history compacted while a slice is deleted and a Service changed: the relist's
+    events (DELETED at the list's resourceVersion, MODIFIED) give partial syncs that leave the node as a full
+    sync would."""
+    fake.add("Node", node_json("n1", "192.168.0.1"))
+    for name, ip, ep in (("a", "172.30.0.1", "10.0.1.1"), ("b", "172.30.0.2", "10.0.2.1")):
+        fake.add("Service", svc_json(name, ip))
+        fake.add("EndpointSlice", slice_json(f"{name}-1", name, [ep]))
+    source = ApiServerSource(fake.write_kubeconfig(str(tmp_path / "kubeconfig")), sleep=lambda _: None,
+                             rng=random.Random(1), watch_timeout=5).start()
+    deadline = time.monotonic() + 10
+
+    def clock() -> float:
+        now = time.monotonic()
+        assert now < deadline, "timed out waiting for a sync"
+        return now
+
+    loop = SyncLoop(CONFIG, clock=clock, timing=LoopTiming(min_sync_period=0.2))
+    try:
+        first = next(drive(loop, source.poll, clock=clock, poll_interval=0.05))
+        assert first.full
+        for kind in ("Service", "EndpointSlice"):
+            fake.inject(kind, "drop")
+        fake.delete("EndpointSlice", slice_json("b-1", "b", ["10.0.2.1"]))
+        fake.modify("Service", svc_json("a", "172.30.0.1", port=8080))
+        fake.compact()
+        seen: set[str] = set()
+        for report in drive(loop, source.poll, clock=clock, poll_interval=0.05):  # one sync, or one per kind
+            assert not report.full and report.error is None
+            seen |= report.changed
+            if seen == {"default/a", "default/b"}:
+                break
+        assert "default/b-1" not in loop.state.objects(Kind.ENDPOINT_SLICE)
+        assert len(fake.lists("EndpointSlice")) == 2 and len(fake.lists("Service")) == 2  # relisted
+        assert kube_chains(report.node) == full_sync_node(loop)
+    finally:
+        source.close(timeout=2)
+
+
 def test_a_slice_listing_one_address_twice_with_and_without_a_node_syncs():
     from kubeproxy_sim.objects.model import Endpoint, EndpointConditions
 
