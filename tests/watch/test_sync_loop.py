@@ -531,3 +531,38 @@ def test_partial_sync_with_the_trackers_index_equals_one_without():
     plain = sync(state, after, CONFIG, changed, 2.0)
     indexed = sync(state, after, CONFIG, changed, 2.0, index=ObjectIndex(svc_update.objects, eps_update.by_service))
     assert not plain.full and indexed == plain
+
+
+def test_crossing_the_large_cluster_threshold_during_a_watch():
+    """Above 1000 endpoints kube-proxy drops the comments from the endpoint rules it writes, leaves the chains
+    of unchanged services as they are (commented), and deletes stale chains only once a sync period has passed
+    since its last cleanup (531be81208e2: largeClusterMode, lastIPTablesCleanup)."""
+    big = [f"10.1.{i // 250}.{i % 250 + 1}" for i in range(990)]
+    source, loop, clock = make((*BASE, svc("big", "172.30.0.9"), eps("big-1", "big", big)), sync_period=30.0)
+    first = step(source, loop)  # 993 endpoints, cleanup at 100
+    b_chains = {c for c in service_chains(first.restore)
+                if any("default/b:p" in r.spec for r in first.restore.table("nat").chain(c).rules)}
+    assert len(b_chains) == 2  # KUBE-SVC and one KUBE-SEP
+
+    def sep_rules(rules: Ruleset) -> list[str]:
+        return [r.spec for t in rules.tables if t.name == "nat" for c in t.chains if c.name.startswith("KUBE-SEP-")
+                for r in c.rules]
+
+    assert all("--comment" in spec for spec in sep_rules(first.restore))
+    clock.now += 2
+    source.apply(svc("c", "172.30.0.3"))
+    source.apply(eps("c-1", "c", [f"10.3.0.{i}" for i in range(1, 11)]))
+    crossing = step(source, loop)  # 1003 endpoints
+    assert not crossing.full and crossing.changed == {"default/c"}
+    written = sep_rules(crossing.restore)
+    assert len(written) == 20 and not any("--comment" in spec for spec in written)  # c's, without comments
+    assert sum("--comment default/big:p " in spec for spec in sep_rules(crossing.node)) == 2 * 990  # kept
+    clock.now += 2
+    source.delete(Kind.SERVICE, "default/b")
+    gone = step(source, loop)
+    assert gone.restore.table("nat").deleted == () and b_chains <= service_chains(gone.node)
+    clock.now += 30  # 34 s since the last cleanup
+    source.apply(eps("a-1", "a", ["10.0.1.9"]))
+    later = step(source, loop)
+    assert b_chains <= set(later.restore.table("nat").deleted)
+    assert not b_chains & {c.name for c in later.node.table("nat").chains}
