@@ -18,6 +18,7 @@ from kubeproxy_sim.objects import load_paths
 from kubeproxy_sim.watch import Kind
 from kubeproxy_sim.watch.directory import DirectorySource
 from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop, SyncReason, SyncReport
+from tests.proxier.dumps import parse_dump
 
 SCENARIO = REPO_RULESETS / "upstream-sync-proxy-rules-repeated"
 SYNCS = SCENARIO / "syncs"
@@ -74,9 +75,26 @@ def _with_rule(node: Ruleset, table: str, chain: str, spec: str) -> Ruleset:
     return node.replace_table(dataclasses.replace(t, chains=chains))
 
 
+def _nat_rules(text: str) -> int:
+    """upstream's countRules for the nat table: the rules of its chains."""
+    return sum(len(c.rules) for t in parse_dump(text) if t.name == "nat" for c in t.chains)
+
+
+# The nat rules each sync adds to sync_proxy_rules_iptables_total, as upstream's comments count them
+NAT_TOTAL_DELTAS = {2: +5, 3: -5, 4: 0, 5: +5, 6: 0, 7: +3, 8: 0, 9: -5}
+
+
+def _check_metrics(n: int, report: SyncReport, totals: list[int]) -> None:
+    """nat "last" counts the rules upstream's dump writes; nat "total" moves by upstream's delta."""
+    assert report.metrics.nat_rules_synced == _nat_rules(expected(n)), f"sync {n}"
+    totals.append(_nat_rules(expected(n)) if n == 1 else totals[-1] + NAT_TOTAL_DELTAS[n])
+    assert report.metrics.nat_rules_total == totals[-1], f"sync {n}"
+
+
 def test_the_watch_writes_upstreams_dumps_for_every_sync(tmp_path: Path) -> None:
     w = Watched(tmp_path)
     w.put(1)
+    totals: list[int] = []
     for n in range(1, 8):
         if n > 1:
             w.put(n)
@@ -84,6 +102,7 @@ def test_the_watch_writes_upstreams_dumps_for_every_sync(tmp_path: Path) -> None
         assert report is not None and report.error is None, n
         assert report.full is (n == 1), n
         assert render_ruleset(report.restore) == expected(n), f"sync {n}"
+        _check_metrics(n, report, totals)
     # Sync 8 changes nothing (upstream calls syncProxyRules directly). Here a Service is added and deleted again
     # before the sync: that asks for a sync, in which no service changed, so no service chain is written.
     w.put(8, extra=EXTRA_SERVICE)
@@ -93,6 +112,7 @@ def test_the_watch_writes_upstreams_dumps_for_every_sync(tmp_path: Path) -> None
     report = w.sync(advance=1.0)
     assert report is not None and not report.full and report.changed == frozenset()
     assert render_ruleset(report.restore) == expected(8)
+    _check_metrics(8, report, totals)
 
     # A foreign jump into svc4's endpoint chain: the partial sync deleting svc4 is refused, and retried, full,
     # the sync period later.
@@ -105,3 +125,4 @@ def test_the_watch_writes_upstreams_dumps_for_every_sync(tmp_path: Path) -> None
     retry = w.sync(advance=1.0)
     assert retry is not None and retry.full and retry.reason is SyncReason.RETRY and retry.error is None
     assert render_ruleset(retry.restore) == expected(9)
+    _check_metrics(9, retry, totals)
