@@ -187,7 +187,7 @@ def test_an_address_no_workload_has_says_what_is_expected(state: dict) -> None:
     for node in old["nodes"].values():
         del node["gateways"]
     for record, address in ((state, "10.244.1.77"), (old, "10.244.1.1")):
-        with pytest.raises(InputError, match="expected one of theirs .*netns up --client IP") as caught:
+        with pytest.raises(InputError, match=r"expected one of theirs .*netns up --client IP") as caught:
             resolve_source(record, address)
         assert not isinstance(caught.value, UsageError)  # of the right shape: invalid input (1)
 
