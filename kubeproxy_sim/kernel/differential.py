@@ -486,7 +486,7 @@ class SimulatorSide:
                 continue
             ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)
             value = parse_address(ip)[1]
-            nxt = sim.node_at.get(value)
+            nxt = sim.host_node(value)  # another node's own address (its pod bridge's too) is traced there
             if outcome.verdict == "ACCEPT" and nxt is not None and nxt != node and depth < 3:
                 src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
                 self._follow(client, entry, nxt, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, out,

@@ -331,6 +331,7 @@ class Simulator:
         """Address lookups as integers: who owns an address, which node routes it."""
         family = self.family
         self.node_at = {parse_address(a)[1]: n.name for n in self.topology.nodes for a in n.addresses}
+        self.gateway_at = {parse_address(a)[1]: n.name for n in self.topology.nodes for a in n.gateways}
         self.pod_at = {parse_address(p.ip)[1]: p for p in self.topology.pods if not p.host_network}
         self.host_pods: dict[str, list[SimPod]] = {}
         for pod in self.topology.pods:
@@ -575,8 +576,9 @@ class Simulator:
         pkt: Tuple = (proto, self.family, 0, 0, value, port)
         if value in self.pod_at:
             return self._server(("pod", self.pod_at[value], pkt))
-        if value in self.node_at or (node is not None and loopback(family, value)):
-            return self._server(("node", self.node_at.get(value, node), pkt))
+        owner = self.host_node(value)
+        if owner is not None or (node is not None and loopback(family, value)):
+            return self._server(("node", owner or node, pkt))
         if value in self.external_at or (senders and (value in self.clients or address in self.balancer.addresses)):
             return self._server(("external", address, pkt))
         return None
@@ -681,6 +683,11 @@ class Simulator:
             return ("external", text, pkt)
         return Failure(NO_ROUTE, f"router: no route to {text} (no node, load balancer or outside host has it; "
                        "the outside does not route pod or service addresses)")
+
+    def host_node(self, address: int) -> str | None:
+        """The node whose own address this is: one of its addresses, or its pod bridge's (a gateway, which the
+        other nodes reach by their route to its pod CIDR, and it delivers locally); None for any other."""
+        return self.node_at.get(address) or self.gateway_at.get(address)
 
     def in_pod_subnet(self, address: int) -> bool:
         """Whether the address is inside a node's pod subnet (a pod may have it, or nobody: no ARP answer)."""

@@ -443,9 +443,9 @@ def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None 
 
 def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: str,
             shares: defaultdict[str, Fraction], depth: int = 0) -> None:
-    """Trace on ``node``; a packet that leaves it unchanged for another node's address, a load balancer's or an
-    external IP is traced where the network takes it (a node sending to a LoadBalancer IP with no rules for it
-    on the way out reaches the balancer, which sends it back to the nodes)."""
+    """Trace on ``node``; a packet that leaves it unchanged for another node's own address (its pod bridge's too),
+    a load balancer's or an external IP is traced where the network takes it (a node sending to a LoadBalancer IP
+    with no rules for it on the way out reaches the balancer, which sends it back to the nodes)."""
     for outcome in sim.runtimes[node].tracer.trace(packet).outcomes:
         p = weight * outcome.probability_exact
         if remembers_client([outcome]):
@@ -456,10 +456,14 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
             continue
         ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)
         family, value = parse_address(ip)
-        here = sim.node_at.get(value) == node or loopback(family, value)
+        owner = sim.host_node(value)
+        here = owner == node or loopback(family, value)
+        src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
+        if outcome.verdict == "ACCEPT" and depth < 3 and owner is not None and not here:
+            _follow(sim, owner, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, shares, depth + 1)
+            continue
         if outcome.verdict == "ACCEPT" and depth < 3 and not here and value not in sim.pod_at \
                 and not sim.in_pod_subnet(value):  # the nodes route pod subnets among themselves
-            src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
             onward, ended = _router_entries(sim, src, ip, port, proto)
             if onward or ended:
                 for nxt, share, hop in onward:

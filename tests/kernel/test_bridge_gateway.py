@@ -50,6 +50,28 @@ def test_ipv4_local_endpoints_see_the_bridge_address(kernel: None, run_tag: str,
     assert set(seen["pod/default/client -> 10.244.1.1:30080/tcp"]) == {"10.244.1.10", "10.244.2.10"}
 
 
+def test_another_node_s_bridge_address_is_that_node_s_own(kernel: None, run_tag: str, state_dir: Path) -> None:
+    """10.244.2.1 is node2's own: node1 routes it by node2's pod CIDR and node2 delivers it locally, so a port with
+    no listener refuses (the differential predicted silence, as for an address nobody has), node2's healthz
+    answers and its NodePort balances; and ``10.244.1.1`` as a source is node1 bound to it (netns send refused it)."""
+    flows = [Flow("pod/default/client", "10.244.2.1:80"),
+             Flow("pod/default/client", "10.244.2.1:80", "udp"),
+             Flow("node/node1", "10.244.2.1:10256"),
+             Flow("pod/default/client", "10.244.2.1:30080", kind="NodePort"),
+             Flow("10.244.1.1", "10.244.2.10:8080"),
+             Flow("10.244.1.1", "10.96.0.10:80", kind="ClusterIP")]
+    report = differential(load(objects(web_pods=("web-1", "web-2"))), BASE, state_dir, name=f"{run_tag}-bgo",
+                          flows=flows)
+    seen = _seen(report)
+    outcomes = {f.flow.label: {(r.outcome, r.share) for r in f.rows} for f in report.flows}
+    for proto in ("tcp", "udp"):
+        assert outcomes[f"pod/default/client -> 10.244.2.1:80/{proto}"] == {("refused (REJECT)", 1)}
+    assert seen["node/node1 -> 10.244.2.1:10256/tcp"] == {"10.244.2.1": {"192.168.0.10"}}
+    assert set(seen["pod/default/client -> 10.244.2.1:30080/tcp"]) == {"10.244.1.10", "10.244.2.10"}
+    assert seen["10.244.1.1 -> 10.244.2.10:8080/tcp"] == {"10.244.2.10": {"10.244.1.1"}}
+    assert seen["10.244.1.1 -> 10.96.0.10:80/tcp"] == {"10.244.1.10": {"10.244.1.1"}, "10.244.2.10": {"10.244.1.1"}}
+
+
 def test_ipv6_local_endpoints_see_the_bridge_address(kernel: None, run_tag: str, state_dir: Path) -> None:
     """IPv6 MASQUERADE selects its source among every interface's addresses, the outgoing interface's first
     (RFC 6724 rule 5): the bridge's global gateway towards a local pod, not its link-local fe80::1."""

@@ -94,6 +94,23 @@ def test_the_bridge_address_is_the_node_s_own() -> None:
     assert made.failure is None and made.target.startswith("default/web-")
 
 
+@pytest.mark.parametrize("source", ["pod/default/client", "node/node1", "pod/default/client2"])
+def test_another_node_s_bridge_address_is_that_node_s_own(source: str) -> None:
+    """10.244.2.1 is node2's: the others reach it by their route to its pod CIDR and node2 delivers it locally, so
+    nothing listening there refuses (RST, or port unreachable for UDP), node2's healthz answers and its NodePort
+    balances, as the kernel does (tests/kernel/test_bridge_gateway.py); the expectation said TIMEOUT (no ARP)."""
+    sim = _sim()
+    for proto in ("tcp", "udp"):
+        refused = send(sim, source, f"{GATEWAY2}:80", proto=proto, count=4)
+        assert [(f.reason, f.expected) for f in refused.failed] == [("REJECT", 1.0)], proto
+        assert refused.failed[0].detail.startswith(f"node node2 ({GATEWAY2}): nothing listens on {proto}/80")
+    healthz = send(sim, source, f"{GATEWAY2}:10256", count=4)
+    assert [(d.pod, d.node, d.expected) for d in healthz.delivered] == [("node/node2", "node2", 1.0)]
+    balanced = send(sim, source, f"{GATEWAY2}:30080", count=30)
+    assert not balanced.failed and {d.pod: d.expected for d in balanced.delivered} == \
+        {key: pytest.approx(1 / 3) for key in ("default/web-1", "default/web-2", "default/web-3")}
+
+
 def test_from_a_bridge_address_is_the_node_bound_to_it() -> None:
     """``--from 10.244.1.1`` is node1 with its socket bound to its pod bridge's address (netns send's reading; send
     took it for a machine outside, which the router could not even answer): every peer sees that address."""
