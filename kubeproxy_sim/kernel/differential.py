@@ -80,7 +80,7 @@ from kubeproxy_sim.objects.model import (
     SessionAffinity,
 )
 from kubeproxy_sim.proxier.config import ProxyConfig
-from kubeproxy_sim.simulator.topology import UPLINK, about_node
+from kubeproxy_sim.simulator.topology import UPLINK, about_node, staged_pod_cidrs
 
 KERNEL_PROTOCOLS = ("tcp", "udp")  # this kernel has no SCTP sockets
 CLIENT_NAMESPACE = "kpsim-client"
@@ -174,7 +174,7 @@ def with_clients(cluster: Cluster, config: ProxyConfig, nodes: Sequence[str]) ->
     clients: dict[str, str] = {}
     for index, name in enumerate(nodes):
         first = name == config.node_name
-        cidrs = [*about_node(config, cluster.node(name), first=first).node_pod_cidrs,
+        cidrs = [*staged_pod_cidrs(about_node(config, cluster.node(name), first=first), family),
                  *(config.cluster_cidrs if first else ())]  # the node's pod CIDRs as both sides route them
         address = next((a for a in (_free_address(c, taken, family) for c in cidrs) if a), None)
         if address is None:

@@ -42,8 +42,10 @@ from kubeproxy_sim.simulator.topology import (
     absent_addresses,
     bridge_gateways,
     place_host_network,
+    refused_pod_cidrs,
     running_pods,
     slice_ports,
+    staged_pod_cidrs,
 )
 
 PREFIX = "kpsim-"
@@ -82,8 +84,8 @@ class NodePlan:
 
     @property
     def pod_cidrs(self) -> tuple[str, ...]:
-        """The node's pod CIDRs of its family (the simulator's ``SimNode.pod_cidrs``): routed to its pods' bridge."""
-        return tuple(c for c in self.config.node_pod_cidrs if family_of(c) == (6 if self.config.ipv6 else 4))
+        """The node's pod CIDRs of its family routed to its pods' bridge (the simulator's ``SimNode.pod_cidrs``)."""
+        return staged_pod_cidrs(self.config, 6 if self.config.ipv6 else 4)
 
     @property
     def routed(self) -> bool:
@@ -282,7 +284,7 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     pods = _PodPlanner(name, nodes)
     ports = _endpoint_ports(cluster, family)
     declared = {address for address, served in slice_ports(cluster).items() if served}  # as SimPod.serves
-    warnings: list[Diagnostic] = []
+    warnings = [w for n in nodes for w in refused_pod_cidrs(cluster, n.config, family)]  # as build_topology's
     for pod in running_pods(cluster):
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports if c.protocol in SERVED}
         if pod.host_network:
@@ -302,7 +304,7 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     clients = _place_sources(name, sources, nodes, pods, family)
     taken = {*pods.pods, *pods.node_of_address, *(c.ip for c in clients)}
     nodes = [dataclasses.replace(n, gateways=bridge_gateways(n.pod_cidrs, n.routed, taken)) for n in nodes]
-    notes = (*_notes(cluster, family), *_unrouted_notes(nodes))
+    notes = _notes(cluster, family)
     udp, tcp = (_dns_targets(cluster, family, proto) for proto in (Protocol.UDP, Protocol.TCP))
     planned = tuple(dataclasses.replace(p, dns_ports=tuple(sorted(udp.get(p.ip, ()))),
                                         dns_tcp_ports=tuple(sorted(tcp.get(p.ip, ()))))
@@ -372,14 +374,6 @@ def _place_sources(name: str, sources: list[str], nodes: list[NodePlan], pods: _
 def client_key(ip: str) -> str:
     """The workload key of a client address in a pod range (a namespace of its own, no Pod object)."""
     return f"client/{ip.replace('.', '-').replace(':', '-')}"
-
-
-def _unrouted_notes(nodes: list[NodePlan]) -> list[str]:
-    """A pod CIDR of every address (/0) is not routed to its node's pods (build.pod_cidr_routes): it is no
-    node's range, and the default route stands. kube-proxy reads it as given (NodeCIDR detect-local)."""
-    return [f"node {n.name}'s pod CIDR {c} (spec.podCIDRs) covers every address: the nodes do not route it to its "
-            "pods (the default route stands)"
-            for n in nodes for c in n.pod_cidrs if netaddr.IPNetwork(c).prefixlen == 0]
 
 
 def _notes(cluster: Cluster, family: int) -> tuple[str, ...]:

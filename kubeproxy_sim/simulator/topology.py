@@ -131,9 +131,31 @@ def plan_nodes(cluster: Cluster, base: ProxyConfig,
         config = about_node(config, obj, first=index == 0)
         config = dataclasses.replace(config, **dict((overrides or {}).get(name, {})))  # type: ignore[arg-type]
         ips = _of_family(config.node_ips, family) or addresses
-        cidrs = tuple(c for c in config.node_pod_cidrs if family_of(c) == family)
-        nodes.append(SimNode(name, tuple(ips), cidrs, config, config.bridge_interface or DEFAULT_BRIDGE))
+        nodes.append(SimNode(name, tuple(ips), staged_pod_cidrs(config, family), config,
+                             config.bridge_interface or DEFAULT_BRIDGE))
     return nodes
+
+
+def staged_pod_cidrs(config: ProxyConfig, family: int) -> tuple[str, ...]:
+    """The node's pod CIDRs of ``family`` that the network routes to its pods (the simulator's and the kernel
+    stage's): all but one of every address (a /0), which would make the whole address space the node's pod range,
+    every destination on its pods' bridge and none out of it (:func:`refused_pod_cidrs` warns of it). kube-proxy
+    itself takes any podCIDR as given (NodeCIDR detect-local), so the node's rules keep it."""
+    return tuple(c for c in config.node_pod_cidrs if family_of(c) == family and netaddr.IPNetwork(c).prefixlen > 0)
+
+
+def refused_pod_cidrs(cluster: Cluster, config: ProxyConfig, family: int) -> list[Diagnostic]:
+    """A warning for each pod CIDR of the node (``config``'s) that :func:`staged_pod_cidrs` leaves out, naming its
+    Node object's file and field."""
+    obj = cluster.node(config.node_name)
+    file = obj.origin.file if obj is not None and obj.origin.file != Origin().file else None
+    return [Diagnostic(f"{cidr!r} covers every address: as the node's pod range it would put the whole address "
+                       "space on its pods' bridge, so the network takes the node to have no such pod CIDR "
+                       f"(kube-proxy's rules keep it); expected the node's own range, e.g. "
+                       f"{'10.244.1.0/24' if family == 4 else 'fd00:10:244:1::/64'}", file=file, kind="Node",
+                       object=config.node_name, field=f"spec.podCIDRs[{index}]", severity=Severity.WARNING)
+            for index, cidr in enumerate(config.node_pod_cidrs)
+            if family_of(cidr) == family and cidr not in staged_pod_cidrs(config, family)]
 
 
 def bridge_gateways(pod_cidrs: Iterable[str], routed: bool, taken: Container[str]) -> tuple[str, ...]:
@@ -331,7 +353,7 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
     nodes = plan_nodes(cluster, base, overrides)
     placer = _PodPlacer(nodes, family)
     declared = slice_ports(cluster)
-    warnings: list[Diagnostic] = []
+    warnings = [w for n in nodes for w in refused_pod_cidrs(cluster, n.config, family)]
     for pod in running_pods(cluster):
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports}
         if pod.host_network:

@@ -14,7 +14,7 @@ from kubeproxy_sim.errors import Severity
 from kubeproxy_sim.objects import load_text
 from kubeproxy_sim.objects.model import IPFamily
 from kubeproxy_sim.proxier.config import ProxyConfig
-from kubeproxy_sim.simulator.network import NO_ROUTE, TIMEOUT, Simulator
+from kubeproxy_sim.simulator.network import NO_ROUTE, REJECT, TIMEOUT, Simulator
 from kubeproxy_sim.simulator.topology import build_topology
 
 PLACES = """
@@ -203,6 +203,46 @@ def test_an_address_of_a_pod_cidr_no_pod_has_is_silence_and_one_outside_every_po
         for address in ("10.244.1.250", "10.244.2.250"):
             assert sim.connect(client, address, 80).failure.reason == TIMEOUT, (client, address)  # type: ignore
     assert sim.connect(web, "10.250.0.99", 80).failure.reason == NO_ROUTE  # type: ignore[union-attr]
+
+
+EVERYWHERE = PLACES.replace("spec: {podCIDRs: [10.244.2.0/24]}", "spec: {podCIDRs: [0.0.0.0/0]}")
+"""n2's podCIDR covers every address."""
+
+
+def test_a_pod_cidr_of_every_address_is_refused_for_the_network_alike_in_the_kernel_s_plan() -> None:
+    """kube-proxy takes a /0 podCIDR as given, but as a range of n2's pods it would put every address on n2's
+    bridge (the simulator routed n1's traffic for the outside to n2, which found nobody there): both backends
+    take n2 to have no pod CIDR, with one warning naming the file, the Node and the field, and keep it for the
+    rules; the differential's client pod is not placed inside it."""
+    from kubeproxy_sim.kernel.differential import with_clients
+    from kubeproxy_sim.kernel.plan import plan
+
+    cluster = load_text(EVERYWHERE, "places.yaml").cluster
+    topo = build_topology(cluster, CONFIG)
+    n2 = topo.node("n2")
+    assert n2 is not None and (n2.pod_cidrs, n2.gateways, n2.config.node_pod_cidrs) == ((), (), ("0.0.0.0/0",))
+    [warning] = [w for w in topo.warnings if w.kind == "Node"]
+    assert (warning.file, warning.object, warning.field, warning.severity) == (
+        "places.yaml", "n2", "spec.podCIDRs[0]", Severity.WARNING)
+    assert warning.message.startswith("'0.0.0.0/0' covers every address") and "expected" in warning.message
+    staged = plan("wide", cluster, CONFIG)
+    assert [w for w in staged.warnings if w.kind == "Node"] == [warning]
+    assert [n.pod_cidrs for n in staged.nodes] == [n.pod_cidrs for n in topo.nodes]
+    sim = Simulator(cluster, CONFIG)
+    made = sim.connect(sim.client("pod", "default/web"), sim.topology.default_client, 80)
+    assert made.failure is not None and made.failure.reason == REJECT  # the outside host's own refusal
+    assert "n2" not in with_clients(cluster, CONFIG, ["n1", "n2", "n3"])[1]
+
+
+def test_send_warns_about_a_pod_cidr_of_every_address(tmp_path, capsys) -> None:
+    from kubeproxy_sim.cli.main import main
+
+    path = tmp_path / "places.yaml"
+    path.write_text(EVERYWHERE)
+    assert main(["send", "-f", str(path), "--hostname-override", "n1", "--from", "node/n1",
+                 "--to", "10.244.1.10:8080", "--count", "1"]) == 0
+    err = capsys.readouterr().err
+    assert f"kubeproxy-sim: {path}: Node n2: spec.podCIDRs[0]: warning: '0.0.0.0/0' covers every address" in err
 
 
 def test_send_warns_about_a_host_network_pod_s_foreign_address(tmp_path, capsys) -> None:
