@@ -255,7 +255,9 @@ def test_pod_cidrs_finished_and_host_network_pods_agree_with_kernel(kernel: None
 
 def test_pod_cidrs_the_nodes_already_route_do_not_stop_the_build(kernel: None, run_tag: str, state_dir: Path) -> None:
     """A /32 pod CIDR at a pod's address and a /0 one: the nodes route neither themselves (a second route to a
-    destination is refused, EEXIST, which stopped ``netns up``); the pod at the /32 answers as in the simulator."""
+    destination is refused, EEXIST, which stopped ``netns up``); the pod at the /32 answers as in the simulator.
+    The /0 is no pod CIDR of either side (a warning says so), so a pod's packet for an address nobody has leaves
+    by the router on both, which has no route (the simulator sent it to n3's bridge, where nobody answered)."""
     from kubeproxy_sim.kernel.differential import Flow
     from tests.simulator.test_topology import CONFIG, PLACES
 
@@ -268,10 +270,12 @@ status: {addresses: [{type: InternalIP, address: 192.168.0.12}]}
 """
     flow = Flow("pod/default/web", "10.244.2.22:80")
     report = differential(load_text(text, "cidrs.yaml").cluster, CONFIG, state_dir, name=f"{run_tag}-dwide",
-                          flows=[flow], alpha=ALPHA)
+                          flows=[flow, Flow("pod/default/web", "198.51.100.7:80")], alpha=ALPHA)
     _check(report, "pod CIDRs already routed")
     [row] = report.flows[0].rows
     assert row.outcome.startswith("reply from 10.244.2.22") and row.share == 1
+    assert [(r.outcome, r.share) for r in report.flows[1].rows] == [("unreachable (NO_ROUTE)", 1)]
+    assert [(w.object, w.field) for w in report.warnings if w.kind == "Node"] == [("n3", "spec.podCIDRs[0]")]
     assert not _ours(f"{run_tag}-dwide")
 
 
