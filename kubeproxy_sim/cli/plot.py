@@ -185,7 +185,8 @@ def _draw(ax: Any, panel: Panel) -> None:
     ax.set_xticklabels(panel.categories, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(panel.ylabel)
     ax.set_title(panel.title, fontsize=9)
-    ax.set_ylim(0, max([100 * (v or 0) for s in panel.series for v in s.values] + [1]) * 1.15)
+    # above the tallest bar, however small (1/1,500 of the traffic); 1% when there is no bar at all
+    ax.set_ylim(0, (max([100 * (v or 0) for s in panel.series for v in s.values], default=0) or 1) * 1.15)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
 
 

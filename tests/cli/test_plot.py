@@ -92,3 +92,19 @@ def test_bad_names_and_empty_charts_are_input_errors(tmp_path: Path) -> None:
         plot.plot_send({"from": "a", "to": "b", "proto": "tcp", "connections": 1, "seed": None,
                         "delivered": [{"pod": "p", "share": 1.0, "expected": None}], "failed": []},
                        str(tmp_path / "missing" / "x.png"))
+
+
+def test_small_shares_fill_the_chart() -> None:
+    """The y axis ends above the tallest bar, however small: 1/1,500 of the traffic on an axis to 1.15% was a
+    row of slivers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    plot._draw(ax, plot.Panel("t", ("a", "b"), (plot.Series("s", (1 / 1500, 1 / 1600)),)))
+    assert ax.get_ylim() == pytest.approx((0, 100 / 1500 * 1.15))
+    ax = Figure().subplots()
+    plot._draw(ax, plot.Panel("t", ("DROP",), (plot.Series("s", (None,)),)))
+    assert ax.get_ylim() == pytest.approx((0, 1.15))  # no bar at all: an axis of its own
