@@ -96,10 +96,16 @@ def send_panels(data: Mapping[str, Any]) -> list[Panel]:
     return [Panel(title, tuple(names), tuple(series), "share (%)" if sticky else SHARE_AXIS)]
 
 
+UNUSED = " (weight 0: the balancer sends none here)"
+"""After the legend label of an entry point the load balancer does not use (eTP Local, its health check failing;
+or excluded): its bars are what the node's rules would do (DROP, say), not where any traffic goes."""
+
+
 def _entry_label(entry: Mapping[str, Any]) -> str:
     source = entry.get("source") or {}
     who = source.get("name") or source.get("address") or source.get("kind") or "?"
-    return f"via {entry.get('node') or '?'} from {source.get('kind', '?')} {who}"
+    unused = UNUSED if entry.get("weight_exact") == "0" else ""
+    return f"via {entry.get('node') or '?'} from {source.get('kind', '?')} {who}{unused}"
 
 
 def _outcome_name(outcome: Mapping[str, Any]) -> str:

@@ -94,6 +94,28 @@ def test_bad_names_and_empty_charts_are_input_errors(tmp_path: Path) -> None:
                        str(tmp_path / "missing" / "x.png"))
 
 
+def test_dist_series_of_a_node_the_balancer_does_not_use_says_so(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """eTP Local: the balancer sends nothing to a node without a local endpoint (weight 0), whose rules DROP.
+    Its bars are the node's rules, not where the balancer's traffic goes: the legend says it gets none."""
+    objects = Path(__file__).parents[1] / "analysis" / "data" / "lb_local_terminating.yaml"
+    cluster = tmp_path / "cluster.yaml"  # n2's one endpoint only terminating: its health check fails
+    cluster.write_text(objects.read_text().replace("publishNotReadyAddresses: true", "")
+                       .replace("{ready: true, serving: true, terminating: true}",
+                                "{ready: false, serving: true, terminating: true}"))
+    target = tmp_path / "lb.svg"
+    argv = ["dist", "-f", str(cluster), "--plot", str(target), "-o", "json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    idle = [(view["kind"], entry["node"]) for service in data["services"] for view in service["views"]
+            for entry in view["entries"] if entry["weight_exact"] == "0"]
+    assert idle, "the data has a node the balancer does not use"
+    labels = [s.label for panel in plot.dist_panels(data) for s in panel.series]
+    unused = [label for label in labels if label.endswith(plot.UNUSED)]
+    assert len(unused) == len(idle) and all(f"via {node} " in " ".join(unused) for _, node in idle)
+    assert set(unused) <= set(svg_texts(target))
+
+
 def test_small_shares_fill_the_chart() -> None:
     """The y axis ends above the tallest bar, however small: 1/1,500 of the traffic on an axis to 1.15% was a
     row of slivers."""
