@@ -496,11 +496,12 @@ class SimulatorSide:
 
     def _leaf(self, entry: str, node: str, value: int, ip: str, port: int, proto: str) -> Key:
         """Who the packet ends at on ``node`` (whose loopback addresses are its own): an answering workload
-        (mapped later), or why nobody answers."""
+        (mapped later), or why nobody answers. An outside client's address is a host there too, whose stack refuses
+        what nothing listens for (the stage's client namespace, as ``send`` takes it)."""
         from kubeproxy_sim.simulator.network import Failure
 
         sim = self.plain
-        served = sim.server_at(ip, port, proto, node=node)
+        served = sim.server_at(ip, port, proto, node=node, senders=value in sim.clients)
         if isinstance(served, Failure):
             return ("fail", fail_class(served.reason, proto, sent_locally=False, hook=None))
         if served is not None:

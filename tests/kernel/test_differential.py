@@ -270,11 +270,14 @@ status: {addresses: [{type: InternalIP, address: 192.168.0.12}]}
 """
     flow = Flow("pod/default/web", "10.244.2.22:80")
     report = differential(load_text(text, "cidrs.yaml").cluster, CONFIG, state_dir, name=f"{run_tag}-dwide",
-                          flows=[flow, Flow("pod/default/web", "198.51.100.7:80")], alpha=ALPHA)
+                          flows=[flow, Flow("pod/default/web", "198.51.100.7:80"),
+                                 Flow("pod/default/web", "203.0.113.10:80")], alpha=ALPHA)
     _check(report, "pod CIDRs already routed")
     [row] = report.flows[0].rows
     assert row.outcome.startswith("reply from 10.244.2.22") and row.share == 1
     assert [(r.outcome, r.share) for r in report.flows[1].rows] == [("unreachable (NO_ROUTE)", 1)]
+    # the outside client's host refuses (RST), as send says; the prediction said NO_ROUTE, as for nobody's address
+    assert [(r.outcome, r.share) for r in report.flows[2].rows] == [("refused (REJECT)", 1)]
     assert [(w.object, w.field) for w in report.warnings if w.kind == "Node"] == [("n3", "spec.podCIDRs[0]")]
     assert not _ours(f"{run_tag}-dwide")
 

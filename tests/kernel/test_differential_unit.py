@@ -89,6 +89,17 @@ def test_judge_sticky_and_no_route() -> None:
                      alpha).agree
 
 
+@pytest.mark.parametrize(("dst", "outcomes"), [
+    ("203.0.113.10:80", {("fail", REFUSED)}),  # the outside client's host: its stack refuses, as send says
+    ("198.51.100.7:80", {("fail", UNREACHABLE)}),  # nobody's: the router's no route
+    ("10.244.1.1:10256", {("target", "node/node2", "node1")}),  # node2's pod bridge: node2's own (its healthz)
+])
+def test_the_prediction_ends_a_packet_where_the_kernel_does(dst: str, outcomes: set) -> None:
+    cluster, config = small_cluster()
+    full, clients = with_clients(cluster, config, ["node1", "node2"])
+    assert set(SimulatorSide(full, config).leaves(Flow(f"pod/{clients['node1']}", dst))) == outcomes
+
+
 def test_clients_and_derived_flows() -> None:
     cluster, config = small_cluster()
     full, clients = with_clients(cluster, config, ["node1", "node2"])
