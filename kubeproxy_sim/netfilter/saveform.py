@@ -286,22 +286,24 @@ def _statistic(options: Options, ipv6: bool) -> Options:
     return options
 
 
-RECENT_OPS = ("--set", "--rcheck", "--update", "--remove")
-
-
 def _recent(options: Options, ipv6: bool) -> Options:
+    """libxt_recent's save: the numbers printed as C ints (``--seconds 4294967295`` as ``-1``), the name as the
+    kernel holds it (cut: :func:`syntax.recent_value`)."""
     flags = _by_flag(options)
     module = options[0].module if options else "recent"
-    negated = any(o.negated for o in options if o.flag in RECENT_OPS)
-    out = [Option(op, (), negated, module) for op in RECENT_OPS if op in flags]
+    negated = any(o.negated for o in options if o.flag in syntax.RECENT_COMMANDS)
+    out = [Option(op, (), negated, module) for op in syntax.RECENT_COMMANDS if op in flags]
     for flag in ("--seconds", "--hitcount"):
-        if flag in flags and c_uint(flags[flag].value) not in (0, None):
-            out.append(Option(flag, (str(c_uint(flags[flag].value)),), False, module))
+        number = int(syntax.recent_value(syntax.RECENT_VALUE_KINDS[flag], flags[flag].value) or 0) \
+            if flag in flags else 0
+        if number:
+            out.append(Option(flag, (str(number - (number >> 31 << 32)),), False, module))  # (printf "%d")
         if flag == "--seconds" and "--reap" in flags:
             out.append(Option("--reap", (), False, module))
     if "--rttl" in flags:
         out.append(Option("--rttl", (), False, module))
-    out.append(Option("--name", flags["--name"].args if "--name" in flags else ("DEFAULT",), False, module))
+    name = syntax.recent_value("list-name", flags["--name"].value) if "--name" in flags else None
+    out.append(Option("--name", (name or "DEFAULT",), False, module))
     mask = flags["--mask"].value if "--mask" in flags else ("ffff:" * 8)[:-1] if ipv6 else "255.255.255.255"
     mask_ip = netaddr_address(mask, 6 if ipv6 else 4)
     if mask_ip is not None:

@@ -160,7 +160,12 @@ _NAT_PORT_VALUE = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1
 range's port is never 0."""
 PORT_VALUE = rf"(?:{_NAT_PORT_VALUE}|0)"
 """A port number 0-65535, likewise."""
-PORT_PATTERNS = {
+RECENT_VALUE_KINDS = {"--seconds": "seconds", "--hitcount": "hitcount", "--name": "list-name"}
+"""recent's options whose values iptables or the kernel refuse (:func:`recent_value`), each with its kind."""
+RECENT_KINDS = frozenset(RECENT_VALUE_KINDS.values())
+RECENT_NAME_LIMIT = 199  # XT_RECENT_NAME_LEN - 1: iptables keeps a longer name's first 199 characters
+RECENT_HITCOUNT_LIMIT = 65535  # XT_RECENT_MAX_NSTAMPS - 1 of a recent kernel (older kernels: 255)
+VALUE_PATTERNS = {
     "port": PORT_VALUE,
     "ports": f"{PORT_VALUE}(?:,{PORT_VALUE}){{0,{MULTIPORT_LIMIT - 1}}}",
     "nat": rf"(?:[0-9.]+(?:-[0-9.]+)?|\[[0-9A-Fa-f:.]+\])(?::{_NAT_PORT_VALUE})?"
@@ -168,9 +173,13 @@ PORT_PATTERNS = {
     "to-ports": PORT_VALUE,
     "nat-bare": r"[0-9.]+(?:-[0-9.]+)?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f.:]*",
     "no-ports": r"(?!)",
+    "seconds": r"[1-9][0-9]{0,8}",
+    "hitcount": r"0|[1-9][0-9]{0,3}",
+    "list-name": rf"[A-Za-z0-9_][A-Za-z0-9_.:+-]{{0,{RECENT_NAME_LIMIT - 1}}}",
 }
-"""Per kind of port value, a regular expression for the usual values, each of which :func:`port_value_problem`
-passes (a rule's shape asks its values to be of these; a value not of these is judged by the interpreter).
+"""Per kind of checked value (:func:`value_kind`), a regular expression for the usual values, each of which
+:func:`value_problem` passes (a rule's shape asks its values to be of these; a value not of these is judged by
+the interpreter).
 In a rule of no protocol with ports (:func:`ports_allowed`) a NAT range takes none ("nat-bare") and
 ``--to-ports`` no value at all ("no-ports"): such a value is the interpreter's to refuse."""
 PORT_PROTOCOL_MODULES = frozenset({"tcp", "udp", "sctp", "dccp", "icmp"})
@@ -352,7 +361,7 @@ def takes_options(target: str) -> bool:
 
 def port_kind(flag: str, owner: str) -> str | None:
     """The kind of port value ``flag`` of ``owner`` (a match, or the target's name) takes, for
-    :func:`port_value_problem` and a rule shape's :data:`PORT_PATTERNS`; None: no port value."""
+    :func:`value_problem` and a rule shape's :data:`VALUE_PATTERNS`; None: no port value."""
     if (flag in ("--sport", "--dport") and owner in PORT_MODULES) or (
             flag in CONNTRACK_PORT_FLAGS and owner == "conntrack"):
         return "port"
@@ -363,9 +372,54 @@ def port_kind(flag: str, owner: str) -> str | None:
     return "to-ports" if flag == "--to-ports" else None
 
 
-def port_value_problem(kind: str, value: str, lookup: str = "tcp") -> str | None:
-    """What is wrong with ``value`` as a port value of ``kind`` (``port_kind``), read for ``lookup`` (a match's
-    port: :func:`port_lookup`), as an expectation; None: fine."""
+def value_kind(flag: str, owner: str) -> str | None:
+    """The kind of checked value ``flag`` of ``owner`` takes: a port's (:func:`port_kind`) or recent's
+    (:data:`RECENT_VALUE_KINDS`); None: a value the parser keeps as written."""
+    return RECENT_VALUE_KINDS.get(flag) if owner == "recent" else port_kind(flag, owner)
+
+
+_C_SIGNED_ANY_BASE = re.compile(rf"[{_BLANKS_C}]*([+-]?)(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
+
+
+def c_strtoumax(text: str) -> int | None:
+    """All of ``text`` as xtables_strtoui reads a number (strtoumax in base 0: blanks, a sign, ``0x`` hex or ``0``
+    octal; a negative one wraps around 2**64); None when it is none or too large."""
+    m = _C_SIGNED_ANY_BASE.fullmatch(text)
+    if m is None or len(text) > 100:
+        return None
+    hexadecimal, octal, decimal = m.group(2, 3, 4)
+    value = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
+    if value > ULONG_MAX:
+        return None
+    return -value & ULONG_MAX if m.group(1) == "-" else value
+
+
+def recent_value(kind: str, value: str) -> str | None:
+    """A recent match's value of ``kind`` (:data:`RECENT_VALUE_KINDS`) as the kernel holds it: ``--seconds``
+    (1-4294967295) and ``--hitcount`` (up to :data:`RECENT_HITCOUNT_LIMIT`, the kernel's) as decimal numbers, a
+    ``--name`` cut to :data:`RECENT_NAME_LIMIT` characters; None when iptables or the kernel refuse it (a name
+    empty, ``.``, ``..`` or with a ``/``: xt_check_proc_name)."""
+    if kind == "list-name":
+        name = value[:RECENT_NAME_LIMIT]
+        return None if name in ("", ".", "..") or "/" in name else name
+    number = c_strtoumax(value)
+    if number is None or number > (0xFFFFFFFF if kind == "seconds" else RECENT_HITCOUNT_LIMIT):
+        return None
+    return None if kind == "seconds" and number == 0 else str(number)
+
+
+_RECENT_EXPECTED = {
+    "seconds": "a number 1-4294967295 (0x.. hex, 0.. octal)",
+    "hitcount": f"a number 0-{RECENT_HITCOUNT_LIMIT} (0x.. hex, 0.. octal)",
+    "list-name": "a name, not empty, '.' or '..', without '/'",
+}
+
+
+def value_problem(kind: str, value: str, lookup: str = "tcp") -> str | None:
+    """What is wrong with ``value`` as a checked value of ``kind`` (:func:`value_kind`), a port's read for
+    ``lookup`` (a match's port: :func:`port_lookup`), as an expectation; None: fine."""
+    if kind in _RECENT_EXPECTED:
+        return None if recent_value(kind, value) is not None else _RECENT_EXPECTED[kind]
     if kind in ("port", "ports"):
         if port_values(kind, value, lookup) is not None:
             return None
@@ -676,9 +730,9 @@ def skeleton_spec(skeleton: str) -> RuleSpec | None:
         return None  # the general path raises the error with the real tokens
 
 
-def port_holes(spec: RuleSpec) -> dict[int, str]:
-    """The holes of an interpreted skeleton (:func:`skeleton_spec`) that hold a port value, each with its kind
-    (:func:`port_kind`): the skeleton vouches for the rest of a rule, not for these values."""
+def value_holes(spec: RuleSpec) -> dict[int, str]:
+    """The holes of an interpreted skeleton (:func:`skeleton_spec`) that hold a checked value, each with its kind
+    (:func:`value_kind`): the skeleton vouches for the rest of a rule, not for these values."""
     holes: dict[int, str] = {}
     target = spec.target
     owned = [(o, o.module) for o in spec.options]
@@ -686,7 +740,7 @@ def port_holes(spec: RuleSpec) -> dict[int, str]:
         owned += [(o, target.name) for o in target.options]
     bare = not ports_allowed(spec.options)  # a NAT target's port would be refused: see check_nat_ports
     for option, owner in owned:
-        kind = port_kind(option.flag, owner)
+        kind = value_kind(option.flag, owner)
         if kind is not None and option.args and option.args[0].startswith(HOLE):
             if bare and kind in ("nat", "to-ports"):
                 kind = "nat-bare" if kind == "nat" else "no-ports"
@@ -705,8 +759,8 @@ def extension_hole(spec: RuleSpec) -> int | None:
 
 def _value_tests(spec: RuleSpec) -> ValueTests:
     """(hole, test) per value of a skeleton it does not vouch for: a value the test passes is valid (a port's,
-    :data:`PORT_PATTERNS`; an optioned target's name, :func:`extension_hole`)."""
-    tests = [(index, re.compile(PORT_PATTERNS[kind]).fullmatch) for index, kind in port_holes(spec).items()]
+    :data:`VALUE_PATTERNS`; an optioned target's name, :func:`extension_hole`)."""
+    tests = [(index, re.compile(VALUE_PATTERNS[kind]).fullmatch) for index, kind in value_holes(spec).items()]
     extension = extension_hole(spec)
     if extension is not None:
         tests.append((extension, re.compile(_EXTENSION_PATTERN).fullmatch))
@@ -868,12 +922,12 @@ def shape_matcher(spec: str) -> Callable[[str], object] | None:
     interpreted = skeleton_spec(split[0])
     if interpreted is None:
         return None
-    ports = port_holes(interpreted)  # a port value's hole takes only the usual port values, all valid
+    ports = value_holes(interpreted)  # a checked value's hole takes only the usual values, all valid
     extension = extension_hole(interpreted)  # an optioned target's, only an extension's name
     pieces = [re.escape(literals[0])]
     for index, literal in enumerate(literals[1:]):
         value = _EXTENSION_PATTERN if index == extension else _SHAPE_VALUE
-        pieces += [f"(?:{PORT_PATTERNS[ports[index]]})" if index in ports else value, re.escape(literal)]
+        pieces += [f"(?:{VALUE_PATTERNS[ports[index]]})" if index in ports else value, re.escape(literal)]
     match = re.compile("".join(pieces)).fullmatch
     return match if match(spec) is not None else None
 
@@ -908,6 +962,7 @@ class _Interpreter:
         self.target_options: list[Option] = []
         self.modules_before_target = 0
         self.given: set[tuple[int, str]] = set()  # (match instance, option) seen: see once()
+        self.recent: dict[int, dict[str, tuple[str, ...]]] = {}  # per recent match instance, its options' values
 
     def error(self, message: str, token: str | None, expected: str) -> RulesSyntaxError:
         return RulesSyntaxError(message, file=self.file, line=self.line, token=token, expected=expected)
@@ -941,7 +996,31 @@ class _Interpreter:
             self.target = Target(self.target.name, tuple(self.target_options), self.target.goto)
             self.check_nat_ports()
         self.check_protocol_matches()
+        for given in self.recent.values():
+            self.check_recent(given)
         return RuleSpec(tuple(self.options), self.target)
+
+    def check_recent(self, given: dict[str, tuple[str, ...]]) -> None:
+        """Refuse the options of one recent match that iptables takes only apart (libxt_recent: one command,
+        ``--rttl`` not with ``--set`` or ``--remove``, ``--reap`` only with ``--seconds``) or that the kernel
+        refuses (xt_recent's checkentry: ``--seconds``, ``--hitcount`` and ``--reap`` only with a check; legacy
+        then fails at COMMIT). A placeholder's ``--hitcount`` with ``--set`` is the general path's to judge."""
+        commands = [flag for flag in RECENT_COMMANDS if flag in given]
+        if len(commands) != 1:
+            token = commands[1] if commands else "recent"
+            raise self.error("a recent match takes one command" + (
+                f", not {' and '.join(commands)}" if commands else ""), token,
+                "one of --set, --rcheck, --update or --remove per -m recent")
+        command = commands[0]
+        if "--reap" in given and "--seconds" not in given:
+            raise self.error("--reap needs --seconds", "--reap", "--seconds N with --reap")
+        if command in ("--rcheck", "--update"):
+            return
+        hitcount = given.get("--hitcount", ("0",))[0]
+        for flag in ("--rttl", "--seconds", "--reap", "--hitcount"):
+            if flag in given and (flag != "--hitcount" or hitcount != "0"):
+                raise self.error(f"{flag} cannot go with {command}", flag,
+                                 f"{flag} only with --rcheck or --update")
 
     def check_protocol_matches(self) -> None:
         """Refuse a protocol's match (``-m udp``) in a rule not of that protocol, as the kernel refuses it (its
@@ -963,7 +1042,7 @@ class _Interpreter:
 
     def check_nat_ports(self) -> None:
         """Refuse a NAT target's port in a rule whose -p has none, as iptables does (a placeholder's value is
-        checked rule by rule: :func:`port_holes`)."""
+        checked rule by rule: :func:`value_holes`)."""
         assert self.target is not None
         for option in self.target_options:
             kind = port_kind(option.flag, self.target.name)
@@ -981,6 +1060,8 @@ class _Interpreter:
             if module == "udplite":  # (a module not modelled may exist: only this one is known not to)
                 raise self.error("iptables has no udplite match", module,
                                  "-p udplite alone, or -m multiport for its ports")
+            if module == "recent":  # (its options are checked together: check_recent)
+                self.recent[len(self.modules)] = {}
             self.modules.append(module)
             self.options.append(Option("-m", (module,), False, module))
         elif flag in TARGET_FLAGS:
@@ -1010,6 +1091,8 @@ class _Interpreter:
                 name = FLAG_ALIASES.get(flag, flag)
                 self.once(flag, name, owner, instance)
                 args = self.check_values(flag, owner, args, 0 if flag in ZERO_ARG_FLAGS else VALUE_COUNTS.get(name, 1))
+                if owner == "recent":
+                    self.recent.setdefault(-1 if instance is None else instance, {})[name] = args
             self.options.append(Option(FLAG_ALIASES.get(flag, flag), args, negated or old_negation, owner))
 
     def target_owns(self, flag: str) -> bool:
@@ -1043,16 +1126,18 @@ class _Interpreter:
             extra = args[count]
             raise self.error(f"{flag} takes {what}", " ".join(args), f"{what}, then an option (-j {extra}?)"
                              if extra.isupper() else f"{what}, then an option")
-        kind = port_kind(flag, owner)
+        kind = value_kind(flag, owner)
         if kind is None or not args or args[0].startswith(HOLE):
             return args
         lookup = port_lookup(owner, self.protocol_module)
-        written = port_values(kind, args[0], lookup) if kind in ("port", "ports") else nat_values(kind, args[0])
+        written = port_values(kind, args[0], lookup) if kind in ("port", "ports") else recent_value(
+            kind, args[0]) if kind in RECENT_KINDS else nat_values(kind, args[0])
         if written is not None:
             return (written,)
-        problem = port_value_problem(kind, args[0], lookup)
+        problem = value_problem(kind, args[0], lookup)
         if problem is not None:
-            raise self.error(f"{flag} {args[0]} is not a valid port value", args[0], problem)
+            what = "port value" if kind not in RECENT_KINDS else "value"
+            raise self.error(f"{flag} {args[0]} is not a valid {what}", args[0], problem)
         return args
 
     def builtin(self, flag: str, negated: bool) -> None:
@@ -1125,6 +1210,9 @@ _PROTOCOL_OF_MATCH = {"tcp": "tcp", "udp": "udp", "sctp": "sctp", "dccp": "dccp"
 """The matches the kernel takes only in a rule of their protocol (by its :data:`PROTOCOL_MODULES` match)."""
 _MULTIPORT_PROTOCOLS = frozenset("tcp 6 udp 17 udplite 136 sctp 132 dccp 33".split())
 """The -p values multiport takes (iptables 1.8.9's check_proto)."""
+
+RECENT_COMMANDS = ("--set", "--rcheck", "--update", "--remove")
+"""recent's commands, in the order iptables-save prints them."""
 
 _ONCE_GROUPS = {"--syn": "--tcp-flags", "--sports": "--ports", "--dports": "--ports"}
 """Options of one match that iptables takes as one for :meth:`_Interpreter.once`."""

@@ -101,7 +101,7 @@ def _answers(text: str) -> dict[str, tuple[Fraction | None, Fraction]]:
     # A's chain returns to the service chain, which goes on after the --rcheck rules
     (((DNAT_A, "-A KUBE-SEP-A -j MARK --set-xmark 0x1/0x1\n"),), {"KUBE-SEP-A"}, {"KUBE-SEP-A": 0, "KUBE-SEP-B": 1}),
     # B's --rcheck also needs an address the packet does not have: holding B changes nothing
-    ((("--name KUBE-SEP-B --rcheck", "-s 10.9.9.9/32 -m recent --name KUBE-SEP-B --rcheck"),), {"KUBE-SEP-B"},
+    ((("-m recent --name KUBE-SEP-B --rcheck", "-s 10.9.9.9/32 -m recent --name KUBE-SEP-B --rcheck"),), {"KUBE-SEP-B"},
      {"KUBE-SEP-A": 1, "KUBE-SEP-B": Fraction(1, 2)}),
 ])
 def test_hand_written_rules_are_answered_as_traced_or_declined(change, declined, returns) -> None:

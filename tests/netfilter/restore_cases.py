@@ -314,5 +314,65 @@ PORT_NAMES = [
     port_case("-p tcp -m conntrack ! --ctorigdstport domain", "-p tcp -m conntrack ! --ctorigdstport 53"),
 ]
 
+
+
+def recent_case(options: str, saved: str | None = None, *, at_commit: bool = False) -> Case:
+    """``-A INPUT -m recent OPTIONS -j ACCEPT``: refused at its line (``at_commit``: by the kernel), or saved back
+    as ``-A INPUT -m recent SAVED --mask 255.255.255.255 --rsource -j ACCEPT``."""
+    text = filter_with(f"-A INPUT -m recent {options} -j ACCEPT")
+    if saved is None:
+        return Case(options, text, line=5, at_commit=at_commit)
+    return Case(options, text, saved=(f"[0:0] -A INPUT -m recent {saved} --mask 255.255.255.255 --rsource -j ACCEPT",))
+
+
+# libxt_recent takes one command per match, --rttl only with a check, --reap only with --seconds ('option "--set"
+# cannot be used together with "--rcheck"', "you must specify one of `--set', ...", 'option "--reap" also requires
+# "--seconds"'), --seconds 1-4294967295 and --hitcount as xtables_strtoui reads them; the kernel (xt_recent's
+# checkentry: legacy fails at COMMIT, nft at the rule) takes --seconds, --hitcount and --reap only with a check,
+# a hitcount up to 65535 (older kernels: 255) and a list name that proc can hold (cut to 199 characters)
+RECENT = [
+    recent_case("--set --rcheck"),
+    recent_case("--set --update"),
+    recent_case("--set --remove"),
+    recent_case("--rcheck --update"),
+    recent_case("--update --remove"),
+    recent_case("! --rcheck --set"),
+    recent_case("--name x"),
+    recent_case("--seconds 10"),
+    Case("recent without options", filter_with("-A INPUT -m recent -j ACCEPT"), line=5),
+    Case("recent command after the target", filter_with("-A INPUT -m recent --rcheck -j ACCEPT --set"), line=5),
+    Case("recent twice, the second with two commands",
+         filter_with("-A INPUT -m recent --set -m recent --set --rcheck -j ACCEPT"), line=5),
+    Case("recent twice, a command each", filter_with("-A INPUT -m recent --rcheck -m recent --set -j ACCEPT"),
+         saved=("[0:0] -A INPUT -m recent --rcheck --name DEFAULT --mask 255.255.255.255 --rsource -m recent --set "
+                "--name DEFAULT --mask 255.255.255.255 --rsource -j ACCEPT",)),
+    recent_case("--set --rttl"),
+    recent_case("--remove --rttl"),
+    recent_case("--rcheck --rttl", "--rcheck --rttl --name DEFAULT"),
+    recent_case("--rcheck --reap"),
+    recent_case("--rcheck --reap --seconds 10", "--rcheck --seconds 10 --reap --name DEFAULT"),
+    recent_case("--rcheck --seconds 0"),
+    recent_case("--rcheck --seconds 4294967296"),
+    recent_case("--rcheck --seconds 5x"),
+    recent_case("--rcheck --hitcount -1"),
+    recent_case("--rcheck --seconds 4294967295", "--rcheck --seconds -1 --name DEFAULT"),
+    recent_case("--rcheck --seconds +5", "--rcheck --seconds 5 --name DEFAULT"),
+    recent_case("--update --seconds 0x10 --hitcount 010", "--update --seconds 16 --hitcount 8 --name DEFAULT"),
+    recent_case("--rcheck --hitcount 0", "--rcheck --name DEFAULT"),
+    recent_case("--set --seconds 10", at_commit=True),
+    recent_case("--set --seconds 10 --reap", at_commit=True),
+    recent_case("--remove --seconds 10", at_commit=True),
+    recent_case("--set --hitcount 2", at_commit=True),
+    recent_case("--remove --hitcount 2", at_commit=True),
+    recent_case("--set --hitcount 0", "--set --name DEFAULT"),
+    recent_case("--rcheck --hitcount 100000", at_commit=True),
+    recent_case('--set --name ""', at_commit=True),
+    recent_case("--set --name a/b", at_commit=True),
+    recent_case("--set --name .", at_commit=True),
+    recent_case("--set --name ..", at_commit=True),
+    recent_case("--set --name ...", "--set --name ..."),
+    recent_case("--set --name " + "a" * 200, "--set --name " + "a" * 199),
+]
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS, *NAT_PORTS,
-             *PORT_NAMES]
+             *PORT_NAMES, *RECENT]

@@ -84,6 +84,21 @@ def test_a_udplite_match_is_refused_as_iptables_cannot_load_one() -> None:
                         "-m multiport for its ports")
 
 
+@pytest.mark.parametrize(("options", "message"), [
+    ("--set --rcheck", "node.rules:5: a recent match takes one command, not --set and --rcheck at '--rcheck'; "
+     "expected one of --set, --rcheck, --update or --remove per -m recent"),
+    ("--set --seconds 10", "node.rules:5: --seconds cannot go with --set at '--seconds'; expected --seconds only "
+     "with --rcheck or --update"),
+    ("--rcheck --seconds 0", "node.rules:5: --seconds 0 is not a valid value at '0'; expected a number "
+     "1-4294967295 (0x.. hex, 0.. octal)"),
+])
+def test_recent_options_iptables_takes_only_apart_are_refused_naming_the_line(options: str, message: str) -> None:
+    """iptables-legacy-restore v1.8.9: 'recent: option "--set" cannot be used together with "--rcheck".' (line 5),
+    the kernel's EINVAL for --seconds with --set ("line 6 failed": COMMIT), 'bad value for option "--seconds"'
+    (line 5); the parser took all three."""
+    assert str(refusal(filter_with(f"-A INPUT -m recent {options} -j ACCEPT"))) == message
+
+
 def test_a_counter_like_value_is_no_counter_to_the_target_check() -> None:
     """A comment ``[1:2]`` was dropped as if it were the line's counters, and the rule read without it went wrong
     (an error without a line). iptables-legacy-restore v1.8.9 refuses the DNAT in filter at COMMIT."""

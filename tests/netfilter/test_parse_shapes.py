@@ -117,8 +117,8 @@ def usual_ports(skeleton: str, values: list[str]) -> bool:
     """Every port value of the text is of the usual form: the only ones a shape takes (the others are valid or
     not by their numbers, which the interpreter reads)."""
     interpreted = syntax.skeleton_spec(skeleton)
-    holes = syntax.port_holes(interpreted) if interpreted is not None else {}
-    return all(re.fullmatch(syntax.PORT_PATTERNS[kind], values[index]) for index, kind in holes.items())
+    holes = syntax.value_holes(interpreted) if interpreted is not None else {}
+    return all(re.fullmatch(syntax.VALUE_PATTERNS[kind], values[index]) for index, kind in holes.items())
 
 
 words = st.sampled_from(["-m", "-p", "-j", "-g", "!", "-s", "--dport", "--comment", "comment", "tcp", "X", '"a b"',
@@ -309,10 +309,11 @@ def test_a_dump_of_many_shapes_parses_as_rule_by_rule_whatever_the_limits(limit:
 @example("nat", "10.0.0.1:0")
 @example("port", "65536")
 @example("ports", "1,2:1")
-@given(st.sampled_from(sorted(syntax.PORT_PATTERNS)),
+@given(st.sampled_from(sorted(syntax.VALUE_PATTERNS)),
        st.text(alphabet="0123456789:,.-[]abcdefx", max_size=24))
 def test_a_port_value_a_shape_takes_is_valid(kind: str, value: str) -> None:
-    """A shape vouches for a rule without reading its port values, so every value its pattern takes must be one
-    the interpreter passes (the patterns may take fewer: the others are read one by one)."""
-    if re.fullmatch(syntax.PORT_PATTERNS[kind], value):
-        assert syntax.port_value_problem(kind, value) is None
+    """A shape vouches for a rule without reading its port values (or recent's numbers and list names), so every
+    value its pattern takes must be one the interpreter passes (the patterns may take fewer: the others are read
+    one by one)."""
+    if re.fullmatch(syntax.VALUE_PATTERNS[kind], value):
+        assert syntax.value_problem(kind, value) is None

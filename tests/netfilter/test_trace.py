@@ -463,8 +463,6 @@ NUMBERS_REFUSED = {  # a rule's options, and what the trace says of the value ip
     "-m mark --mark abc": "--mark abc is not a mark: VALUE[/MASK], numbers in 0-4294967295 (0x.. hex, 0.. octal)",
     "-m connmark --mark 0x1/zz": "--mark 0x1/zz is not a mark: VALUE[/MASK], numbers in 0-4294967295",
     "-m mark --mark 4294967296": "--mark 4294967296 is not a mark",
-    "-m recent --rcheck --name x --seconds abc": "--seconds abc is not a number in 0-4294967295 (0x.. hex, 0.. octal)",
-    "-m recent --rcheck --name x --hitcount 1_0": "--hitcount 1_0 is not a number in 0-4294967295",
     "-j MARK --set-xmark zz": "--set-xmark zz is not a mark: VALUE[/MASK]",
     "-j MARK --or-mark 0x": "--or-mark 0x is not a number in 0-4294967295",
     "-j CONNMARK --save-mark --nfmask q": "--nfmask q is not a number in 0-4294967295",
