@@ -29,7 +29,7 @@ from kubeproxy_sim.analysis.exact import (
 )
 from kubeproxy_sim.analysis.nodes import NodeSet, Source, external_source, node_source, pod_source
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
-from kubeproxy_sim.objects.model import ServiceType, watched_by_kube_proxy
+from kubeproxy_sim.objects.model import Cluster, ServiceType, watched_by_kube_proxy
 from kubeproxy_sim.proxier.state import ServicePortInfo
 from kubeproxy_sim.simulator.dns import DOMAIN, search_candidates
 from kubeproxy_sim.simulator.topology import family_mismatch
@@ -75,9 +75,11 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _unproxied(nodes: NodeSet, namespace: str, name: str) -> str | None:
-    """Why kube-proxy writes no rules for a Service that exists; None when there is no such Service."""
-    svc = next((s for s in nodes.cluster.services if s.namespace == namespace and s.name == name), None)
+def unproxied(cluster: Cluster, ipv6: bool, namespace: str, name: str) -> str | None:
+    """Why kube-proxy (the ``ipv6`` proxier) writes no rules for a Service that exists; None when there is no
+    such Service, or it has a cluster IP of the family (its rules are missing for some other reason). dist and
+    graph --service say it instead of "no such service port"."""
+    svc = next((s for s in cluster.services if s.namespace == namespace and s.name == name), None)
     if svc is None:
         return None
     if svc.type is ServiceType.EXTERNAL_NAME:
@@ -87,7 +89,9 @@ def _unproxied(nodes: NodeSet, namespace: str, name: str) -> str | None:
         return f"{svc.key} is headless (clusterIP None): kube-proxy writes no rules; clients reach its pods directly"
     if not watched_by_kube_proxy(svc.labels):
         return f"{svc.key} is labelled for another proxy: kube-proxy does not watch it"
-    return f"{svc.key} has no IPv{6 if nodes.ipv6 else 4} cluster IP, so this proxier writes no rules for it"
+    if any((":" in ip) == ipv6 for ip in svc.cluster_ips):
+        return None
+    return f"{svc.key} has no IPv{6 if ipv6 else 4} cluster IP, so this proxier writes no rules for it"
 
 
 def _by_name(ports: list[ServicePortInfo], namespace: str, name: str, port: str | None,
@@ -95,7 +99,7 @@ def _by_name(ports: list[ServicePortInfo], namespace: str, name: str, port: str 
     found = [s for s in ports if s.namespace == namespace and s.name == name]
     if not found:
         wanted = f"{namespace}/{name}"
-        why = _unproxied(nodes, namespace, name) if nodes is not None else None
+        why = unproxied(nodes.cluster, nodes.ipv6, namespace, name) if nodes is not None else None
         if why is not None:
             raise _bad(text, "--to", why, DST_FORMS)
         raise _bad(text, "--to", f"no proxied service {wanted} (known: {_services(ports, wanted)})", DST_FORMS)

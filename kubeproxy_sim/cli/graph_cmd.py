@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from kubeproxy_sim.graph.model import Graph
     from kubeproxy_sim.graph.scope import Selection, ServiceRef
     from kubeproxy_sim.netfilter.model import Ruleset
+    from kubeproxy_sim.objects.model import Cluster
 
 FORMATS = ("svg", "png", "dot", "mermaid")
 SUFFIX_FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
@@ -85,9 +86,9 @@ def _suffixes(fmt: str) -> str:
     return " or ".join(suffix for suffix, named in SUFFIX_FORMATS.items() if named == fmt)
 
 
-def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool, Cite | None]:
-    """(ruleset, title, had errors, how its rules' lines read): from a dump (read once: its tooltips quote the
-    lines parsed), or generated from the objects for one node (no rule read from a line: None)."""
+def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool, Cite | None, Cluster | None]:
+    """(ruleset, title, had errors, how its rules' lines read, the objects): from a dump (read once: its tooltips
+    quote the lines parsed; no objects), or generated from the objects for one node (no rule read from a line)."""
     if args.rules:
         if args.filename or args.scenario:
             raise UsageError(Diagnostic("both a dump and objects given; expected --rules FILE or -f/--scenario, "
@@ -98,7 +99,7 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool, Cite | Non
         text = read_dump_text(args.rules)  # "-": standard input
         ruleset = parse_ruleset(text, file=dump_name(args.rules))
         report(idle_with_dump(args, family=6 if ruleset.ipv6 else 4), args)  # --node-ip too: nothing reads it
-        return as_node_holds_it(ruleset), Path(dump_name(args.rules)).name, False, dump_lines(text)
+        return as_node_holds_it(ruleset), Path(dump_name(args.rules)).name, False, dump_lines(text), None
     if not args.filename and not args.scenario:
         raise UsageError(Diagnostic("nothing to draw; expected --rules FILE, -f PATH or --scenario NAME",
                                     field="--rules"))
@@ -108,26 +109,33 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool, Cite | Non
         node_rules = load_node_rules(args)
     report(node_rules.inputs.diagnostics, args)
     errors = bool(node_rules.inputs.errors)
-    return node_rules.ruleset, f"node {node_rules.config.node_name}", errors, None
+    return node_rules.ruleset, f"node {node_rules.config.node_name}", errors, None, node_rules.inputs.cluster
 
 
 def build(args: argparse.Namespace, ruleset: Ruleset, title: str, service: ServiceRef | None,
-          cite: Cite | None = None) -> Graph:
-    """The graph the flags ask for: tables, service scope (``--service`` parsed), folded endpoints."""
+          cite: Cite | None = None, cluster: Cluster | None = None) -> Graph:
+    """The graph the flags ask for: tables, service scope (``--service`` parsed), folded endpoints. With the
+    ``cluster`` the rules came from, a Service kube-proxy writes none for is said to be one (as dist --to says)."""
+    unproxied = None
+    if service is not None and cluster is not None:
+        from kubeproxy_sim.analysis.targets import unproxied as why_unproxied
+
+        unproxied = why_unproxied(cluster, ruleset.ipv6, service.namespace, service.name)
     return scoped_graph(ruleset, title, service=service, table=args.table, max_endpoints=args.max_endpoints,
-                        dump=args.rules, cite=cite)
+                        dump=args.rules, cite=cite, unproxied=unproxied)
 
 
 def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = None, table: str | None = None,
                  max_endpoints: int = 8, dump: str | None = None, cite: Cite | None = None,
-                 also: tuple[Selection, tuple[str, ...]] | None = None) -> Graph:
+                 also: tuple[Selection, tuple[str, ...]] | None = None, unproxied: str | None = None) -> Graph:
     """One node's graph, cut to one service port (``NS/NAME[:PORT]``) and/or one table, long fans folded.
 
     ``trace --graph`` draws through here too, so its picture is the one ``graph --service`` shows; ``also``
     (:func:`~kubeproxy_sim.graph.steps.path_selection`'s rules and tables) adds rules to the service's (a later
     packet's path, which meets none of its nat rules), in their tables too, after the default ones in the order
     the path enters them. With a ``dump`` (its file name), the rules it does not hold (a restore input's hooks'
-    jumps) are marked added. A rule read from a line is quoted in its tooltip as ``cite`` gives that line (the
+    jumps) are marked added. ``unproxied``: why kube-proxy writes no rules for the service, said if none are
+    found. A rule read from a line is quoted in its tooltip as ``cite`` gives that line (the
     dump's lines as read, as trace cites them), else as iptables-save prints it.
     """
     from kubeproxy_sim.graph import DEFAULT_TABLES, build_graph, collapse_endpoints
@@ -136,7 +144,7 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = N
     tables: tuple[str, ...] = (table,) if table else DEFAULT_TABLES
     selection = None
     if service:
-        selection = select_service(ruleset, service, (table,) if table else None)
+        selection = select_service(ruleset, service, (table,) if table else None, unproxied)
         title += f", service {service}"
         if also and also[0]:
             selection |= also[0]
@@ -240,9 +248,9 @@ def run(args: argparse.Namespace) -> int:
         from kubeproxy_sim.graph.image import check_image_tools
 
         check_image_tools()
-    ruleset, title, had_errors, cite = load_rules(args)
+    ruleset, title, had_errors, cite, cluster = load_rules(args)
     with progress("building the graph"):
-        graph = build(args, ruleset, title, service, cite)
+        graph = build(args, ruleset, title, service, cite, cluster)
     warn_size(graph, fmt, args=args)
     with progress("drawing the graph"):
         data = render(graph, fmt)

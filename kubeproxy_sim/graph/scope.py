@@ -240,8 +240,10 @@ def _matches_port(rule: Rule, port: str | None) -> bool:
     return port in ports and not _is_node_port_rule(rule)
 
 
-def select_service(ruleset: Ruleset, ref: ServiceRef, tables: tuple[str, ...] | None = None) -> Selection:
-    """The rules one service port's packets can meet on this node; InputError naming the choices if none."""
+def select_service(ruleset: Ruleset, ref: ServiceRef, tables: tuple[str, ...] | None = None,
+                   unproxied: str | None = None) -> Selection:
+    """The rules one service port's packets can meet on this node; InputError naming the choices if none, and
+    ``unproxied``, why kube-proxy writes no rules for the Service when the objects say (an ExternalName one)."""
     wanted = [_TableIndex(t) for t in ruleset.tables if tables is None or t.name in tables]
     choices = [[ref]]
     if ref.port is not None and ref.port.isdigit():
@@ -257,7 +259,8 @@ def select_service(ruleset: Ruleset, ref: ServiceRef, tables: tuple[str, ...] | 
     where = f" in the {' and '.join(tables)} table" + ("s" if len(tables) > 1 else "") if tables else ""
     hint = f"expected one of: {one_of(str(ref), known, 'service ports')}" if known else \
         "no rule there names a service"
-    raise InputError(Diagnostic(f"no rules for service port {ref}{where}; {hint}", field="--service"))
+    why = f": {unproxied}" if unproxied else ""
+    raise InputError(Diagnostic(f"no rules for service port {ref}{where}{why}; {hint}", field="--service"))
 
 
 def scope_service(ruleset: Ruleset, ref: ServiceRef, tables: tuple[str, ...] | None = None) -> Ruleset:

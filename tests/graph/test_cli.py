@@ -83,6 +83,16 @@ def test_max_endpoints_folds(capsys: pytest.CaptureFixture[str]) -> None:
     (["--scenario", "bootcamp", "--service", "ns9/nope"],
      "--service: no rules for service port ns9/nope; expected one of: default/kubernetes-bootcamp"),
     (["--scenario", "bootcamp", "-o", "graph.jpg"], "-o: cannot tell the format from 'graph.jpg'; expected --format"),
+    # a Service kube-proxy writes no rules for is said to be one, as dist --to says it
+    (["--scenario", "externalname-and-headless", "--service", "default/docs"],
+     "--service: no rules for service port default/docs: default/docs is an ExternalName Service: kube-proxy "
+     "writes no rules for it (cluster DNS answers a CNAME to docs.example.com); expected one of: default/web:http"),
+    (["--scenario", "externalname-and-headless", "--service", "default/web-headless:http"],
+     "--service: no rules for service port default/web-headless:http: default/web-headless is headless (clusterIP "
+     "None): kube-proxy writes no rules; clients reach its pods directly; expected one of: default/web:http"),
+    (["--scenario", "ipv6", "--ip-family", "ipv4", "--service", "default/web"],
+     "--service: no rules for service port default/web: default/web has no IPv4 cluster IP, so this proxier "
+     "writes no rules for it"),
     (["--scenario", "bootcamp", "--max-endpoints", "-1"], "--max-endpoints: -1 is negative"),
     (["--rules", "/nonexistent/node.rules"], "/nonexistent/node.rules: cannot read rules"),
 ])
