@@ -127,19 +127,24 @@ def build_report(args: argparse.Namespace, inputs, tick: Callable[..., None] | N
     report = analyse(nodes, selections, sources)
     seed = DEFAULT_SEED if args.seed is None else args.seed
     services = []
+    unsampled = []
     for dist in report.services:
         affinity = analyse_affinity(nodes, dist, args.clients, args.client_interval, seed)
         connections = None
-        if args.connections and dist.views:
+        if args.connections:
             view = next((v for v in dist.views if any(e.weight > 0 for e in v.entries)), None)
             if view is not None:
                 connections = analyse_connections(nodes, view, dist.svc.proto, args.connections,
                                                   args.requests_per_connection or 1, seed,
                                                   dist.svc.client_ip_affinity)
+            else:  # every entry of weight 0 (--node keeps nodes the balancer does not use), or none at all
+                unsampled.append(f"{dist.name}: --connections sampled nothing: no way in analysed carries traffic "
+                                 "(see the views' notes)")
         services.append(dataclasses.replace(dist, affinity=affinity, connections=connections))
         if tick is not None:
             tick()
-    notes = ([] if services else ["no service port matches"]) + _other_family_notes(args, inputs.cluster, nodes)
+    notes = (([] if services else ["no service port matches"]) + unsampled
+             + _other_family_notes(args, inputs.cluster, nodes))
     return dataclasses.replace(report, services=tuple(services), notes=tuple(notes)), nodes
 
 

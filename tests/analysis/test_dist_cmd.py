@@ -568,3 +568,18 @@ def test_ns_slash_name_short_of_a_part_says_the_form_expected(capsys, command: s
     assert main([command, "--scenario", "bootcamp", *extra, "--to", "default/"]) == 2
     assert ("--to: 'default/': not NS/NAME: a namespace and a Service's name, one each side of one '/'; expected "
             "IP:PORT") in capsys.readouterr().err
+
+
+def test_connections_with_no_way_in_carrying_traffic_say_so(capsys) -> None:
+    """--node keeps only a node the balancer does not use (eTP Local, no local ready endpoint): every entry has
+    weight 0, so --connections has no view to sample; a note says so instead of a silent null."""
+    code, out, _ = run(capsys, "dist", "--scenario",
+                       "upstream-terminating-endpoints-traffic-policy-local-only-terminating-endpoints-exist",
+                       "--to", "1.2.3.4:80", "--node", "test-node", "--connections", "10", "-o", "json")
+    assert code == 0
+    doc = json.loads(out)
+    (svc,) = doc["services"]
+    assert [e["weight_exact"] for v in svc["views"] for e in v["entries"]] == ["0"]
+    assert svc["connections"] is None
+    assert doc["notes"] == ["ns1/svc1: --connections sampled nothing: no way in analysed carries traffic (see the "
+                            "views' notes)"]
