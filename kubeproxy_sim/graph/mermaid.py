@@ -8,6 +8,7 @@ entities. Node ids are generated (``n0``, ``n1``...): chain names and ids like
 
 from __future__ import annotations
 
+from kubeproxy_sim.errors import printable
 from kubeproxy_sim.graph.dot import HIGHLIGHT
 from kubeproxy_sim.graph.model import Edge, Graph, NodeKind
 
@@ -78,7 +79,7 @@ def to_mermaid(graph: Graph) -> str:
     ids = {node.id: f"n{i}" for i, node in enumerate(graph.nodes)}
     lines = ["flowchart LR"]
     if graph.title:
-        lines.insert(0, f"%% {graph.title}")
+        lines.insert(0, f"%% {printable(graph.title)}")  # one comment line: a line break would start the chart
     for table in graph.tables():
         lines.append(f'  subgraph t_{table}["{escape(table + " table")}"]')
         for node in graph.nodes:

@@ -83,6 +83,14 @@ def test_mermaid_escapes_what_it_chokes_on() -> None:
     assert '|"#91;fd00::10#93;:53/udp"|' in text
 
 
+def test_mermaid_title_stays_one_comment_line(service_graph: Graph) -> None:
+    """The title (a dump's file name) is a ``%%`` comment: a line break in it would start a line Mermaid parses
+    as the chart (a file named "a<newline>flowchart x.rules" declared a second chart)."""
+    graph = Graph(service_graph.nodes, service_graph.edges, "a\nflowchart x.rules\r, nat table\u2028")
+    lines = to_mermaid(graph).splitlines()
+    assert lines[:2] == ["%% a\\nflowchart x.rules\\r, nat table\\u2028", "flowchart LR"]
+
+
 def test_highlighted_path_is_drawn(service_graph: Graph) -> None:
     marked = highlight(service_graph, [("nat", "KUBE-SERVICES", None, next(
         e.rule for e in service_graph.edges if e.target == f"nat:{SVC}" and e.chain == "KUBE-SERVICES"))])
