@@ -48,4 +48,4 @@ def test_the_parser_agrees_with_this_machine_s_iptables_restore(kernel: None, ca
     commit = case.text.split("\n").index("COMMIT") + 1
     assert legacy_line == (commit if case.at_commit else case.line)  # (what was observed still holds)
     nft_line, _ = _restore("nft", case.text)
-    assert (nft_line is None) == (case.line is None or case.nft_differs)
+    assert (nft_line is None) == ((case.line is None) != case.nft_differs)

@@ -21,7 +21,7 @@ class Case:
     text: str
     line: int | None = None
     saved: tuple[str, ...] = ()
-    nft_differs: bool = False  # iptables-nft-restore accepts it (see the case)
+    nft_differs: bool = False  # iptables-nft-restore decides the other way (see the case)
     at_commit: bool = False
 
 
@@ -66,6 +66,42 @@ CHAINS_DELETED = [
     Case("chain made by -N after -X", filter_with(":FOO - [0:0]", "-X FOO", "-N FOO"), saved=(":FOO - [0:0]",)),
     Case("chain flushed, then deleted", filter_with(":FOO - [0:0]", "-A FOO -j ACCEPT", "-F FOO", "-X FOO"),
          saved=(":INPUT ACCEPT [0:0]",)),
+    # ... nor one a rule still jumps to (legacy: libiptc's EMLINK, "line N failed"; nft: CHAIN_DEL's EBUSY), and a
+    # jump to a chain deleted is a jump to no target (legacy: "Couldn't load target `FOO'"; nft fails at COMMIT)
+    Case("chain a rule jumps to deleted", filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-X FOO"), line=7),
+    Case("chain a rule goes to deleted", filter_with(":FOO - [0:0]", "-A INPUT -g FOO", "-X FOO"), line=7),
+    Case("chain a user chain jumps to deleted", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-A FOO -j BAR", "-X BAR"),
+         line=8),
+    Case("chain deleted after its jump is zeroed", filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-Z", "-X FOO"),
+         line=8),
+    Case("chain deleted after its jump is flushed", filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-F INPUT",
+                                                               "-X FOO"), saved=(":INPUT ACCEPT [0:0]",)),
+    Case("chain deleted after its jump is deleted",
+         filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-A INPUT -j DROP", "-D INPUT -j FOO", "-X FOO"),
+         saved=("[0:0] -A INPUT -j DROP",)),
+    Case("chain deleted after its jump is deleted by number",
+         filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-D INPUT 1", "-X FOO"), saved=(":INPUT ACCEPT [0:0]",)),
+    Case("chain deleted after the chain that jumps to it",
+         filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-A FOO -j BAR", "-F FOO", "-X FOO", "-X BAR"),
+         saved=(":INPUT ACCEPT [0:0]",)),
+    Case("rule jumps to a deleted chain", filter_with(":FOO - [0:0]", "-X FOO", "-A INPUT -j FOO"), line=7),
+    Case("rule goes to a deleted chain", filter_with(":FOO - [0:0]", "-X FOO", "-A INPUT -g FOO"), line=7),
+    # -X alone deletes every user chain of the table, each as -X NAME would (nft cannot delete a chain whose jump
+    # was flushed in the same batch: "CHAIN_DEL failed (Device or resource busy)")
+    Case("every user chain deleted", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-X", "-A INPUT -j ACCEPT"),
+         saved=("[0:0] -A INPUT -j ACCEPT",)),
+    Case("every user chain deleted, none declared", filter_with("-X", "-X"), saved=(":INPUT ACCEPT [0:0]",)),
+    Case("every user chain deleted, one with rules", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-A BAR -j ACCEPT",
+                                                                 "-X"), line=8),
+    Case("every user chain deleted, one jumped to", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-A INPUT -j FOO",
+                                                                "-X"), line=8),
+    Case("every chain flushed, then every user chain deleted",
+         filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -j ACCEPT", "-F", "-X"),
+         saved=(":INPUT ACCEPT [0:0]",), nft_differs=True),
+    Case("every chain flushed, then a chain jumped to deleted",
+         filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-F", "-X FOO"), saved=(":INPUT ACCEPT [0:0]",),
+         nft_differs=True),
+    Case("every user chain deleted, then a jump to one", filter_with(":FOO - [0:0]", "-X", "-A INPUT -j FOO"), line=7),
 ]
 
 COUNTERS = [

@@ -99,6 +99,28 @@ def test_recent_options_iptables_takes_only_apart_are_refused_naming_the_line(op
     assert str(refusal(filter_with(f"-A INPUT -m recent {options} -j ACCEPT"))) == message
 
 
+def test_a_chain_a_rule_jumps_to_is_not_deleted_and_no_rule_jumps_to_a_deleted_one() -> None:
+    """iptables-legacy-restore v1.8.9: "line 7 failed" (libiptc's EMLINK) and "Couldn't load target `FOO'" at line 7;
+    iptables-nft-restore: "CHAIN_DEL failed (Device or resource busy)". The parser took both and kept the jump."""
+    assert str(refusal(filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-X FOO"))) == (
+        "node.rules:7: chain FOO is still the target of a rule of INPUT (line 6), so -X cannot delete it at 'FOO'; "
+        "expected -F INPUT (or -D that rule) before -X FOO")
+    assert str(refusal(filter_with(":FOO - [0:0]", "-X FOO", "-A INPUT -g FOO"))) == (
+        "node.rules:7: chain FOO was deleted (-X at line 6) in table filter at 'FOO'; expected ':FOO - [0:0]' "
+        "(or -N FOO) again before a rule jumps to it")
+
+
+def test_kube_proxy_s_minus_x_lines_count_the_jumps_once() -> None:
+    """kube-proxy writes its stale chains' -X lines one after another: the jumps of the table are counted at the
+    first and kept (a rule between them counts again), each -X still judged against the rules of its time."""
+    chains = [f"KUBE-SEP-{i}" for i in range(3)]
+    text = filter_with(*[f":{c} - [0:0]" for c in chains], "-X KUBE-SEP-0", "-X KUBE-SEP-1",
+                       "-A INPUT -j KUBE-SEP-2", "-X KUBE-SEP-2")
+    assert refusal(text).line == 11
+    table = parse_ruleset(text.replace("-X KUBE-SEP-2\n", "")).tables[0]
+    assert table.deleted == ("KUBE-SEP-0", "KUBE-SEP-1")
+
+
 def test_a_counter_like_value_is_no_counter_to_the_target_check() -> None:
     """A comment ``[1:2]`` was dropped as if it were the line's counters, and the rule read without it went wrong
     (an error without a line). iptables-legacy-restore v1.8.9 refuses the DNAT in filter at COMMIT."""
