@@ -155,11 +155,8 @@ VALUE_COUNTS = {"--tcp-flags": 2, "--match-set": 2, "--chunk-types": 2}
 :data:`ZERO_ARG_FLAGS`); iptables refuses a word more or less (``--dport 80 ACCEPT``, ``--dport -j ACCEPT``)."""
 MULTIPORT_LIMIT = 15  # XT_MULTI_PORTS: ports in one multiport list, a range counting as two
 NAT_RANGE_FLAGS = frozenset({"--to-destination", "--to-source"})
-_NAT_PORT_VALUE = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-"""A port number 1-65535 as a regular expression, without leading zeros (as iptables-save writes it): a NAT
-range's port is never 0."""
-PORT_VALUE = rf"(?:{_NAT_PORT_VALUE}|0)"
-"""A port number 0-65535, likewise."""
+PORT_VALUE = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}|0)"
+"""A port number 0-65535 as a regular expression, without leading zeros (as iptables-save writes it)."""
 RECENT_VALUE_KINDS = {"--seconds": "seconds", "--hitcount": "hitcount", "--name": "list-name"}
 """recent's options whose values iptables or the kernel refuse (:func:`recent_value`), each with its kind."""
 RECENT_KINDS = frozenset(RECENT_VALUE_KINDS.values())
@@ -168,7 +165,7 @@ RECENT_HITCOUNT_LIMIT = 65535  # XT_RECENT_MAX_NSTAMPS - 1 of a recent kernel (o
 VALUE_PATTERNS = {
     "port": PORT_VALUE,
     "ports": f"{PORT_VALUE}(?:,{PORT_VALUE}){{0,{MULTIPORT_LIMIT - 1}}}",
-    "nat": rf"(?:[0-9.]+(?:-[0-9.]+)?|\[[0-9A-Fa-f:.]+\])(?::{_NAT_PORT_VALUE})?"
+    "nat": rf"(?:[0-9.]+(?:-[0-9.]+)?|\[[0-9A-Fa-f:.]+\])(?::{PORT_VALUE})?"
            r"|[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f.:]*",  # (a bare IPv6 address: no port)
     "to-ports": PORT_VALUE,
     "nat-bare": r"[0-9.]+(?:-[0-9.]+)?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f.:]*",
@@ -252,17 +249,18 @@ def _c_number(m: re.Match[str]) -> int | None:
     return value if value <= 65535 else None
 
 
-def nat_port_range(text: str, low: int) -> str | None:
+def nat_port_range(text: str) -> str | None:
     """A NAT target's ``PORT[-PORT]`` as iptables 1.8.9's NAT, REDIRECT and MASQUERADE parsers read it, written as
     decimal numbers (``http`` -> ``80``, ``0x50-0x60`` -> ``80-96``): the first port a number in C's bases or,
     when the text does not start with one, all of it a service name of any protocol (``ftp-data``); the last a
-    number; None when they refuse it (a range that descends, ``80-http``), or a port is below ``low``."""
+    number; None when they refuse it (a range that descends, ``80-http``). Port 0 is taken, the ranges' too
+    (``10.0.0.1:0``: both v1.8.9 restores load it, and the kernel maps the port into [0, 0])."""
     m = _C_ANY_BASE.match(text)
     if m is None or len(text) > 64:
         first, rest = service_port(text, "any"), ""
     else:
         first, rest = _c_number(m), text[m.end():]
-    if first is None or first < low:
+    if first is None:
         return None
     if not rest:
         return str(first)
@@ -274,11 +272,11 @@ def nat_values(kind: str, value: str) -> str | None:
     """A NAT range (``nat``: its ports, if any) or a ``--to-ports`` value with its ports as decimal numbers
     (:func:`nat_port_range`); None when iptables refuses the ports."""
     if kind == "to-ports":
-        return nat_port_range(value, 0)
+        return nat_port_range(value)
     ports = _nat_ports(value)
     if ports is None:
         return value
-    written = nat_port_range(ports, 1)
+    written = nat_port_range(ports)
     return None if written is None else value[:len(value) - len(ports)] + written
 
 
@@ -430,7 +428,7 @@ def value_problem(kind: str, value: str, lookup: str = "tcp") -> str | None:
                 "1024:65535, comma-separated (a range counts as two)")
     if kind in ("nat", "nat-bare"):
         ok = nat_values("nat", value) is not None
-        return None if ok else ("ADDRESS[:PORT[-PORT]] with ports 1-65535 (the first may be a service name, such as "
+        return None if ok else ("ADDRESS[:PORT[-PORT]] with ports 0-65535 (the first may be a service name, such as "
                                 "http), the lower first")
     return None if nat_values("to-ports", value) is not None else (
         "a port number 0-65535 or a service name (such as http), or a range such as 1024-2047")

@@ -244,6 +244,17 @@ NAT_PORTS = [
     nat_case("-p tcp -j REDIRECT --to-ports 80-http"),
     nat_case("-p tcp -j MASQUERADE --to-ports http", "-p tcp -j MASQUERADE --to-ports 80"),
     nat_case("-p tcp -j SNAT --to-source 10.0.0.1:http", "-p tcp -j SNAT --to-source 10.0.0.1:80"),
+    # ... port 0 too, alone or starting a range (the kernel maps the port into [0, 0])
+    nat_case("-p tcp -j DNAT --to-destination 10.0.0.1:0", "-p tcp -j DNAT --to-destination 10.0.0.1:0"),
+    nat_case("-p tcp -j DNAT --to-destination 10.0.0.1:0-0", "-p tcp -j DNAT --to-destination 10.0.0.1:0"),
+    nat_case("-p tcp -j DNAT --to-destination 10.0.0.1:0x0-80", "-p tcp -j DNAT --to-destination 10.0.0.1:0-80"),
+    nat_case("-p udp -j DNAT --to-destination 10.0.0.1:00", "-p udp -j DNAT --to-destination 10.0.0.1:0"),
+    nat_case("-p icmp -j DNAT --to-destination 10.0.0.1:0", "-p icmp -j DNAT --to-destination 10.0.0.1:0"),
+    nat_case("-p tcp -j DNAT --to-destination 10.0.0.1:80-0"),
+    nat_case("-p tcp -j SNAT --to-source 10.0.0.1:0-10", "-p tcp -j SNAT --to-source 10.0.0.1:0-10"),
+    nat_case("-p tcp -j REDIRECT --to-ports 0", "-p tcp -j REDIRECT --to-ports 0"),
+    nat_case("-p tcp -j REDIRECT --to-ports 0-0", "-p tcp -j REDIRECT --to-ports 0"),
+    nat_case("-p tcp -j MASQUERADE --to-ports 0-10", "-p tcp -j MASQUERADE --to-ports 0-10"),
 ]
 
 

@@ -70,7 +70,7 @@ def in_nat(rule: str) -> str:
      "-p tcp in the rule"),
     (in_nat("-A PREROUTING -p tcp -j DNAT --to-destination 1.2.3.4:99999"), 7,
      "--to-destination 1.2.3.4:99999 is not a valid port value", "1.2.3.4:99999",
-     "ADDRESS[:PORT[-PORT]] with ports 1-65535 (the first may be a service name, such as http), the lower first"),
+     "ADDRESS[:PORT[-PORT]] with ports 0-65535 (the first may be a service name, such as http), the lower first"),
     (in_filter("-A FORWARD -p tcp -m tcp --dport -j ACCEPT"), 5, "--dport needs one value", "-j",
      "one value after --dport"),
     (in_filter("-A FORWARD -p tcp -m tcp --dport 80 ACCEPT"), 5, "--dport takes one value", "80 ACCEPT",
@@ -98,8 +98,8 @@ def test_a_bad_port_is_refused_after_good_ones_of_the_same_shape() -> None:
     rules = "\n".join(f"-A FORWARD -p tcp -m tcp --dport {port} -j ACCEPT" for port in (80, 81, 82, 83, 99999))
     assert refusal(in_filter(rules)).line == 9  # the fifth rule
     nat = "\n".join(f"-A X -p tcp -m tcp -j DNAT --to-destination 10.0.0.{i}:{port}"
-                    for i, port in enumerate((80, 81, 82, 0)))
-    assert refusal(in_nat(nat)).token == "10.0.0.3:0"
+                    for i, port in enumerate((80, 81, 82, 65536)))
+    assert refusal(in_nat(nat)).token == "10.0.0.3:65536"
 
 
 @pytest.mark.parametrize("rule", [

@@ -200,6 +200,17 @@ def test_a_nat_port_by_name_is_read_as_its_number() -> None:
         save_lines(parse_ruleset(nat.format("[fd00::1]:http")))).splitlines()
 
 
+def test_a_nat_port_0_is_taken_and_traced_there() -> None:
+    """iptables-legacy-restore and iptables-nft-restore v1.8.9 (ip6tables-* too) load ``--to-destination
+    10.0.0.1:0`` and save it so; the kernel maps the port into [0, 0]. The parser refused it."""
+    nat = "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -j DNAT --to-destination {}\nCOMMIT\n"
+    tracer = Tracer(parse_ruleset(nat.format("10.0.0.1:0")), NodeContext.of(["10.0.0.2"]))
+    outcome = tracer.trace(Packet.of("tcp", "10.0.0.9", "10.0.0.2", 81, 40000)).outcomes[0]
+    assert (outcome.verdict, outcome.destination) == ("DNAT", "10.0.0.1:0")
+    assert "-A PREROUTING -p tcp -j DNAT --to-destination [fd00::1]:0-80" in render_saved(
+        save_lines(parse_ruleset(nat.format("[fd00::1]:0-80")))).splitlines()
+
+
 @settings(max_examples=budget(100), deadline=None)
 @given(st.sampled_from(sorted(SERVICES["tcp"].items())))
 def test_every_tcp_service_name_reads_as_its_port(item: tuple[str, int]) -> None:
