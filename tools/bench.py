@@ -180,11 +180,15 @@ def _processes(services: int) -> str:
 
 
 def bench_one_service(cluster_json: Path) -> None:
-    """`dist` and `send` for one service of the cluster: every node's rules, compiled where packets go."""
+    """`trace`, `dist` and `send` for one service of the cluster: node1's rules (trace) or every node's (dist,
+    send), compiled where packets go. trace is run interactively: it should not take much longer than `rules`."""
     items = json.loads(cluster_json.read_text())["items"]
     services = [i for i in items if i["kind"] == "Service"]
     vip = services[len(services) // 2]["spec"]["clusterIP"]
     node = "--cluster-cidr", "10.0.0.0/8"
+    wall, _ = run_process([PYTHON, "-m", "kubeproxy_sim", "trace", "-f", str(cluster_json), "--hostname-override",
+                           "node1", *node, "--src", "10.2.0.9", "--dst", vip, "--dport", "80"])
+    line("`trace` of one packet (node1), wall", f"{wall:.2f} s")
     wall, _ = run_process([PYTHON, "-m", "kubeproxy_sim", "dist", "-f", str(cluster_json), *node, "--to", f"{vip}:80",
                            "-o", "json"])
     line("`dist` of one service (3 nodes), wall", f"{wall:.2f} s")
