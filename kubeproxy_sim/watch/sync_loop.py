@@ -45,7 +45,7 @@ from kubeproxy_sim.proxier.partial import (
 from kubeproxy_sim.proxier.partial import sync as partial_sync
 from kubeproxy_sim.proxier.sync import node_zone
 from kubeproxy_sim.proxier.views import service_view, slice_state
-from kubeproxy_sim.watch.events import Batch, Kind
+from kubeproxy_sim.watch.events import Batch, EventType, Kind, WatchEvent
 from kubeproxy_sim.watch.overlaps import OverlapWarnings
 from kubeproxy_sim.watch.state import ClusterState, keep_deleted_node
 from kubeproxy_sim.watch.trackers import EndpointSliceChangeTracker, ServiceChangeTracker
@@ -186,6 +186,7 @@ class SyncLoop:
                 asked = asked or self.slices.asks_sync(event.key)
             elif event.kind is Kind.NODE:
                 self._nodes_changed = True
+                asked = self._see_topology(event) or asked
         if self.initialized:
             rebuilt = self._refresh_config(found)
             if not self.requested and self.number:
@@ -196,6 +197,22 @@ class SyncLoop:
     def _ipv6(self) -> bool:
         """The proxier's family, for the trackers: which Service fields and slices it reads."""
         return self._config.ipv6 if self._config is not None else False
+
+    def _see_topology(self, event: WatchEvent) -> bool:
+        """kube-proxy's topology handler, per Node event: this node's zone other than the last one seen forces the
+        next sync full and asks for it (True). NodeTopologyConfig calls OnTopologyChange (needFullSync, then
+        Sync) on each change it sees, so z1 -> z2 -> z1 within one batch counts; a deletion it ignores. Before
+        the first config nothing is compared: the first sync is full anyway."""
+        if self._config is None or event.type not in (EventType.ADDED, EventType.MODIFIED):
+            return False
+        if event.obj.name != self._config.node_name:
+            return False
+        zone = node_zone(Cluster(nodes=(event.obj,)), self._config)
+        if zone == self._zone:
+            return False
+        self._zone = zone
+        self.sync_state = self.sync_state.forcing_full()
+        return True
 
     def _refresh_config(self, found: list[Diagnostic]) -> bool:
         """Rebuild the config after Node changes (True when it did); its problems go to ``found`` when they
@@ -210,8 +227,7 @@ class SyncLoop:
         self._config = config
         self._nodes_seen, self._zone = cluster.nodes, node_zone(cluster, config)
         if not first and self._zone != zone_before:
-            # kube-proxy's topology handler sets needFullSync on every zone change it sees (OnTopologyChange),
-            # so a zone changed and changed back before the sync still makes that sync full
+            # the zone's source changed with the config (Node events were seen one by one, in _see_topology)
             self.sync_state = self.sync_state.forcing_full()
         self._last_node = cluster.node(config.node_name) or self._last_node
         problems = (*problems, *([kept] if kept is not None else []))

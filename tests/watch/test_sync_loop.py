@@ -263,6 +263,18 @@ def test_a_zone_changed_and_changed_back_before_the_sync_still_makes_it_full():
     assert step(source, loop) is None
 
 
+def test_a_zone_changed_and_changed_back_within_one_batch_still_makes_the_sync_full():
+    """The topology handler runs per Node event, so z1 -> z2 -> z1 in one batch of the API server's events is a
+    zone change seen twice: the next sync is full, though the last event leaves the zone as it was."""
+    source, loop, clock = make((*BASE[:4], Node("n1", labels=((ZONE, "z1"),))))
+    step(source, loop)
+    clock.now += 2
+    loop.feed(Batch((modified(Node("n1", labels=((ZONE, "z2"),)), "7"),
+                     modified(Node("n1", labels=((ZONE, "z1"),)), "8"))))
+    report = loop.sync_if_due()
+    assert report is not None and report.full and report.changed == frozenset()
+
+
 def test_node_config_follows_the_node_object():
     from kubeproxy_sim.objects.model import NodeAddress
 
