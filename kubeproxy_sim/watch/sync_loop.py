@@ -203,11 +203,10 @@ class SyncLoop:
         next sync full and asks for it (True). NodeTopologyConfig calls OnTopologyChange (needFullSync, then
         Sync) on each change it sees, so z1 -> z2 -> z1 within one batch counts; a deletion it ignores. Before
         the first config nothing is compared: the first sync is full anyway."""
-        if self._config is None or event.type not in (EventType.ADDED, EventType.MODIFIED):
+        node = event.obj if event.type in (EventType.ADDED, EventType.MODIFIED) else None
+        if self._config is None or not isinstance(node, Node) or node.name != self._config.node_name:
             return False
-        if event.obj.name != self._config.node_name:
-            return False
-        zone = node_zone(Cluster(nodes=(event.obj,)), self._config)
+        zone = node_zone(Cluster(nodes=(node,)), self._config)
         if zone == self._zone:
             return False
         self._zone = zone
