@@ -449,15 +449,15 @@ class _Parser:
         if table is None:
             raise self.error("COMMIT outside a table", "COMMIT", "*TABLE before COMMIT")
         if table.deleted:
-            self.check_jumps_to_deleted(table)
+            self.check_jumps_to_deleted(table, {name: table.chains[name].deleted for name in table.deleted})
         self.tables = [t for t in self.tables if t.name != table.name] + [table]
         self.table = None
 
-    def check_jumps_to_deleted(self, table: _TableState) -> None:
-        """Refuse a rule that jumps to a chain deleted before it (and not declared again), at the rule's line, as
-        iptables-legacy-restore refuses it ("Couldn't load target `FOO'"; iptables-nft-restore at COMMIT). Only the
-        lines after the first -X can hold one (a rule before it would have failed the -X)."""
-        gone = {name: table.chains[name].deleted for name in table.deleted}
+    def check_jumps_to_deleted(self, table: _TableState, gone: dict[str, int]) -> None:
+        """Refuse a rule that jumps to a chain deleted before it (``gone``: each name with the line of its -X), at
+        the rule's line, as iptables-legacy-restore refuses it ("Couldn't load target `FOO'"; iptables-nft-restore at
+        COMMIT): at COMMIT, or when the chain is declared again. Only the lines after the first -X can hold one (a
+        rule before it would have failed the -X)."""
         first = min(gone.values())
         found = [(line, name) for chain in table.chains.values() for spec, line in chain.texts_after(first)
                  if not gone.keys().isdisjoint(_JUMP.findall(" " + spec)) and (name := _target_name(spec)) in gone]
@@ -508,12 +508,12 @@ class _Parser:
         else:
             raise self.redeclared(table, name)
 
-    @staticmethod
-    def undeleted(table: _TableState, name: str) -> _ChainState | None:
+    def undeleted(self, table: _TableState, name: str) -> _ChainState | None:
         """The chain ``name`` if it exists; one deleted (-X) is forgotten, to be made anew as iptables-restore
-        makes it (``:FOO``, ``-X FOO``, ``:FOO`` is one empty FOO)."""
+        makes it (``:FOO``, ``-X FOO``, ``:FOO`` is one empty FOO), once no rule jumped to it meanwhile."""
         chain = table.chains.get(name)
         if chain is not None and chain.deleted:
+            self.check_jumps_to_deleted(table, {name: chain.deleted})
             del table.chains[name]
             table.deleted.remove(name)
             return None

@@ -86,6 +86,10 @@ CHAINS_DELETED = [
          saved=(":INPUT ACCEPT [0:0]",)),
     Case("rule jumps to a deleted chain", filter_with(":FOO - [0:0]", "-X FOO", "-A INPUT -j FOO"), line=7),
     Case("rule goes to a deleted chain", filter_with(":FOO - [0:0]", "-X FOO", "-A INPUT -g FOO"), line=7),
+    Case("rule jumps to a deleted chain declared again", filter_with(":FOO - [0:0]", "-X FOO", "-A INPUT -j FOO",
+                                                                     ":FOO - [0:0]"), line=7),
+    Case("rule jumps to a deleted chain made again", filter_with(":FOO - [0:0]", "-X FOO", "-A INPUT -j FOO", "-N FOO"),
+         line=7),
     # -X alone deletes every user chain of the table, each as -X NAME would (nft cannot delete a chain whose jump
     # was flushed in the same batch: "CHAIN_DEL failed (Device or resource busy)")
     Case("every user chain deleted", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-X", "-A INPUT -j ACCEPT"),
