@@ -309,12 +309,14 @@ def decode_endpoints(doc: dict[str, Any], origin: Origin, report: Report, where:
     if type(meta) is not dict:
         meta = {}
     annotations = meta.get("annotations")
-    annotation_keys = tuple(annotations) if type(annotations) is dict else ()
+    # (the API server holds strings; another value is kept as its text, only to tell revisions apart)
+    pairs = tuple((str(k), v if type(v) is str else repr(v)) for k, v in annotations.items()) \
+        if type(annotations) is dict else ()
     subsets = [_subset(report, raw, path) for _, path, raw in report.mappings(doc, "subsets", "subsets")]
     if report.failed:
         return None
     return Endpoints(namespace=namespace, name=name, subsets=tuple(subsets), labels=labels,
-                     annotations=annotation_keys, origin=origin)
+                     annotations=pairs, origin=origin)
 
 
 def _subset(report: Report, raw: dict[str, Any], path: str) -> EndpointsSubset:

@@ -46,6 +46,8 @@ MIRROR_CONTROLLER = "endpointslicemirroring-controller.k8s.io"
 SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
 LEADER_ANNOTATION = "control-plane.alpha.kubernetes.io/leader"
 MAX_ENDPOINTS_PER_SUBSET = 1000
+_NOT_COPIED = frozenset({"endpoints.kubernetes.io/last-change-trigger-time",
+                         "kubectl.kubernetes.io/last-applied-configuration"})
 
 _READY = EndpointConditions(ready=True)
 _NOT_READY = EndpointConditions(ready=False)
@@ -84,7 +86,8 @@ class Endpoints:
     name: str
     subsets: tuple[EndpointsSubset, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
-    annotations: tuple[str, ...] = ()  # keys only: the controller looks at the leader-election one
+    # (key, value) pairs: the controller looks for the leader-election one and copies the rest to its slices
+    annotations: tuple[tuple[str, str], ...] = ()
     origin: Origin = field(default=Origin(), compare=False, repr=False)
 
     @property
@@ -99,11 +102,18 @@ class MirrorResult:
     dropped: int = 0  # addresses over the per-subset / per-slice limit
 
 
+def copied_annotations(endpoints: Endpoints) -> tuple[tuple[str, str], ...]:
+    """The annotations the controller copies onto each slice it mirrors (all but the last-change trigger time
+    and kubectl's last-applied configuration), sorted. The slice model has no annotations: a change here is a
+    new revision of the slices, not a different slice."""
+    return tuple(sorted((key, value) for key, value in endpoints.annotations if key not in _NOT_COPIED))
+
+
 def mirror_skip_reason(endpoints: Endpoints, service: Service | None) -> str | None:
     """Why the controller would leave these Endpoints alone, or None when it mirrors them."""
     if dict(endpoints.labels).get(SKIP_MIRROR_LABEL) == "true":
         return f'not mirrored to EndpointSlices: it has the label {SKIP_MIRROR_LABEL}="true"'
-    if LEADER_ANNOTATION in endpoints.annotations:
+    if LEADER_ANNOTATION in dict(endpoints.annotations):
         return "not mirrored to EndpointSlices: it is a leader-election lock"
     if service is None:
         return f"not mirrored to EndpointSlices: there is no Service {endpoints.key}"

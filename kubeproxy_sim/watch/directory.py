@@ -46,6 +46,7 @@ from kubeproxy_sim.objects.load import (
     mirror_one,
     special_file,
 )
+from kubeproxy_sim.objects.mirror import copied_annotations
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.watch.events import (
     MODEL_KINDS,
@@ -90,10 +91,15 @@ def _dropped_content(document: dict[str, Any]) -> str:
             if type(e) is dict and ("targetRef" in e or "deprecatedTopology" in e)] if type(endpoints) is list else None
     if not rest and not refs:
         return ""  # nothing dropped (the common file): no digest to make
+    return _digest([rest, refs])
+
+
+def _digest(value: Any) -> str:
+    """A short digest of a decoded document's part, the same for the same content whatever its keys' order."""
     try:
-        text = json.dumps([rest, refs], sort_keys=True, default=str, separators=(",", ":"))
+        text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
     except (TypeError, ValueError):  # keys of mixed types (YAML allows them): the object is refused anyway
-        text = repr([rest, refs])
+        text = repr(value)
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
@@ -140,7 +146,7 @@ class DirectorySource:
         self._files: dict[str, _FileState] = {}
         self._waiting: dict[str, tuple[Signature | None, float]] = {}  # file -> (signature seen, since when)
         self._emitted: dict[ObjectId, Any] = {}
-        self._revisions: dict[str, str] = {}  # of the emitted EndpointSlices read from a file (not mirrored)
+        self._revisions: dict[str, str] = {}  # of the emitted EndpointSlices, read from a file or mirrored
         self._rv = 0
         self._listed = False
         self._dir_problem: str | None = None
@@ -321,12 +327,15 @@ class DirectorySource:
             for key, revision in state.revisions.items():
                 if (Kind.ENDPOINT_SLICE, key) in state.objects:
                     revisions[key] = revision
-        self._mirror(merged, focus, problems)
+        self._mirror(merged, revisions, focus, problems)
         return merged, revisions
 
-    def _mirror(self, merged: dict[ObjectId, Any], focus: set[str], problems: list[Diagnostic]) -> None:
+    def _mirror(self, merged: dict[ObjectId, Any], revisions: dict[str, str], focus: set[str],
+                problems: list[Diagnostic]) -> None:
         """v1 Endpoints become EndpointSlices as the mirroring controller makes them, with every file's Services
-        at hand (an Endpoints and its Service are often in different files); messages for the ``focus`` files."""
+        at hand (an Endpoints and its Service are often in different files); messages for the ``focus`` files.
+        A mirrored slice's revision token is a digest of the annotations the controller copies onto it (the
+        model has none), so an edit of those alone updates the slice, as the controller does."""
         endpoints: dict[str, tuple[str, Any]] = {}
         for file in sorted(self._files):
             for key, item in self._files[file].endpoints.items():
@@ -337,9 +346,13 @@ class DirectorySource:
         slices = {key: obj for (kind, key), obj in merged.items() if kind is Kind.ENDPOINT_SLICE}
         has_slices = {(s.namespace, s.service_name) for s in slices.values()}
         for file, item in endpoints.values():
+            before = set(slices)
             found = mirror_one(item, services, slices, has_slices)
             if file in focus:
                 problems.extend(found)
+            copied = copied_annotations(item)
+            for key in slices.keys() - before:
+                revisions[key] = _digest(copied) if copied else ""
         for key, obj in slices.items():
             merged[(Kind.ENDPOINT_SLICE, key)] = obj
 

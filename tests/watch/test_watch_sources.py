@@ -379,3 +379,36 @@ def test_directory_names_links_it_cannot_read_and_a_fifo_and_skips_subdirectorie
         "symbolic link to one", f"{tmp_path}/loop.yaml: {again}",
         f"{tmp_path}/pipe.json: a FIFO, not a regular file; the watch reads regular files (it polls them for "
         "changes)", f"{tmp_path}/pipe.json: {again}"]
+
+
+def test_directory_mirrored_slice_follows_its_endpoints_annotations(setup) -> None:
+    """The mirroring controller copies an Endpoints' annotations onto its slices (but last-change-trigger-time
+    and kubectl's last-applied-configuration), so an edit there updates the slice: a MODIFIED event at a new
+    resourceVersion. kube-proxy's slice cache compares whole slices (esDataChanged: reflect.DeepEqual of the
+    slice), so the update asks for a sync whose Service is a changed one, though its rules come out the same."""
+    from kubeproxy_sim.proxier.config import ProxyConfig
+    from kubeproxy_sim.watch.events import Batch, bookmark
+    from kubeproxy_sim.watch.sync_loop import SyncLoop
+
+    d, clock, src = setup
+
+    def edit(annotations: str) -> list[WatchEvent]:
+        d.write("ep.yaml", ENDPOINTS.replace("namespace: default}", f"namespace: default, {annotations}}}"))
+        clock.now += 1.0
+        src.poll()
+        clock.now += 1.0
+        return list(src.poll().events)
+
+    d.write("ep.yaml", ENDPOINTS)
+    loop = SyncLoop(ProxyConfig(node_name="n1"), clock=lambda: clock.now)
+    loop.feed(Batch((*src.poll().events, *(bookmark(kind, "0") for kind in Kind))))
+    assert loop.sync_if_due() is not None
+    events = edit("annotations: {team: a}")
+    assert [(e.type, e.kind, e.key[:len("default/a-")]) for e in events] == [
+        (EventType.MODIFIED, Kind.ENDPOINT_SLICE, "default/a-")]
+    loop.feed(Batch(tuple(events)))
+    clock.now += 2.0
+    report = loop.sync_if_due()
+    assert report is not None and not report.full and report.changed == frozenset({"default/a"})
+    assert edit("annotations: {team: a, endpoints.kubernetes.io/last-change-trigger-time: '2026-11-30T07:00:00Z', "
+                "kubectl.kubernetes.io/last-applied-configuration: '{}'}") == []
