@@ -4,9 +4,12 @@ as kube-proxy fixes its node name at start."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import Any
 
 from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.objects.model import Cluster, Node
+from kubeproxy_sim.proxier.config import DetectLocalMode
 
 
 def given_node_name(args: argparse.Namespace) -> str | None:
@@ -29,13 +32,17 @@ class NodeConfigs:
     hostname, which names that machine's Node object: the default (the first Node object by name) is picked at
     the first build whose objects hold a Node, and kept; builds before it run as node1 unfixed, so a Node added
     later is picked, addresses and zone and all. A Node that sorts before the picked one later gets a note, and
-    the node stays. Called with the objects, as the sync loop's ``Configure``."""
+    the node stays. The Node's node IPs and pod CIDRs stay those of the first build with the node fixed (kube-proxy
+    reads them at start), but for a restart: see :meth:`_as_started`. Called with the objects, as the sync loop's
+    ``Configure``."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self._args = args
         self._pinned: argparse.Namespace | None = None  # args naming the node once fixed
         self._defaulted = False  # whether that name was the default, not given
         self._picked = "at the first sync"  # when the default was picked, for the note
+        self._started: Node | None = None  # the node's Node object as kube-proxy read it at (re)start
+        self._node_cidr = False  # whether kube-proxy runs with detect-local-mode NodeCIDR (it watches pod CIDRs)
 
     def __call__(self, cluster: Any) -> tuple[Any, list[Diagnostic]]:
         from kubeproxy_sim.cli.options import build_config
@@ -46,10 +53,14 @@ class NodeConfigs:
             if given or cluster.node(config.node_name) is not None:
                 self._defaulted = not given
                 self._pinned = argparse.Namespace(**{**vars(self._args), "hostname_override": config.node_name})
+                self._started = cluster.node(config.node_name)
+                self._node_cidr = config.detect_local_mode is DetectLocalMode.NODE_CIDR  # (read at start)
             else:  # no name and no Node object: node1 stands in for a hostname not known yet
                 self._picked = "at the first sync with a Node object"
             return config, diags
+        cluster, restart = self._as_started(cluster, self._pinned.hostname_override)
         config, diags = build_config(self._pinned, cluster)
+        diags[:0] = restart
         if self._defaulted and cluster.nodes:
             first = min(node.name for node in cluster.nodes)
             if first < config.node_name:
@@ -57,3 +68,42 @@ class NodeConfigs:
                                         f"picked {self._picked} (kube-proxy fixes its node name at start; "
                                         "--hostname-override names one)", severity=Severity.NOTE))
         return config, diags
+
+    def _as_started(self, cluster: Cluster, name: str) -> tuple[Cluster, list[Diagnostic]]:
+        """The objects with the node's Node carrying the node IPs and pod CIDRs kube-proxy started with, and what
+        it does about a change (kubernetes 531be81208e2, NodeManager.OnNodeChange): new node IPs it logs and
+        ignores until it restarts; new spec.podCIDRs under detect-local-mode NodeCIDR make it exit, and its
+        restart reads the Node afresh (IPs too), as the watch then does: the new config makes the next sync
+        full. Pod CIDRs in other modes are read at start only and used by no rule. Its zone is not kept: the
+        topology handler follows it."""
+        node, started = cluster.node(name), self._started
+        if node is None or node == started:
+            return cluster, []
+        before = started.pod_cidrs if started is not None else ()
+        if self._node_cidr and node.pod_cidrs != before:
+            self._started = node
+            return cluster, [Diagnostic(f"Node {name}: spec.podCIDRs changed from {_listed(before)} to "
+                                        f"{_listed(node.pod_cidrs)}: kube-proxy exits (detect-local-mode NodeCIDR) "
+                                        "and its restart does a full sync", severity=Severity.WARNING)]
+        notes = []
+        ips_then, ips_now = _host_ips(started), _host_ips(node)
+        if ips_now != ips_then:
+            notes.append(Diagnostic(f"Node {name}: its node IPs changed from {_listed(ips_then)} to "
+                                    f"{_listed(ips_now)}: kube-proxy logs it and keeps those it started with until "
+                                    "it restarts", severity=Severity.NOTE))
+        kept = replace(node, addresses=started.addresses if started is not None else (), pod_cidrs=before)
+        return replace(cluster, nodes=tuple(kept if n.name == name else n for n in cluster.nodes)), notes
+
+
+def _host_ips(node: Node | None) -> tuple[str, ...]:
+    """The node IPs kube-proxy takes from a Node (upstream's GetNodeHostIPs): the first InternalIP, else
+    ExternalIP, address, and the first of the other family after it; what NodeManager compares."""
+    addresses = node.addresses if node is not None else ()
+    ips = [a.address for kind in ("InternalIP", "ExternalIP") for a in addresses if a.type == kind]
+    other = next((ip for ip in ips if (":" in ip) != (":" in ips[0])), None) if ips else None
+    return tuple(ips[:1]) + ((other,) if other is not None else ())
+
+
+def _listed(items: tuple[str, ...]) -> str:
+    return ", ".join(items) if items else "none"
+

@@ -39,6 +39,10 @@ stopped changing for --debounce. Problems in the input are reported
 on stderr (file, object, field) and the other objects keep syncing. Ctrl-C stops.
 The node's Node object, once deleted, keeps its zone (and addresses and pod
 CIDRs), as in replay: kube-proxy ignores a Node's deletion; a note says so.
+New node IPs on the node's Node are said and ignored, as kube-proxy keeps the
+ones it started with; a new spec.podCIDRs under --detect-local-mode NodeCIDR
+makes kube-proxy exit, as a warning says, and the watch goes on as the
+restarted kube-proxy (the Node read afresh, a full sync).
 Without --hostname-override the node (the first Node by name) is picked at the
 first sync with a Node object and kept: kube-proxy fixes its node name (its
 machine's, whose Node it is) at start. Syncs before it run as node1.

@@ -275,6 +275,39 @@ def test_the_default_node_is_picked_at_the_first_sync_and_kept(tmp_path: Path):
         "(kube-proxy fixes its node name at start; --hostname-override names one)"]
 
 
+def cidr_node(ip: str, pod_cidr: str) -> str:
+    return ("apiVersion: v1\nkind: Node\nmetadata: {name: test-node}\n"
+            f"spec: {{podCIDRs: [{pod_cidr}]}}\nstatus: {{addresses: [{{type: InternalIP, address: {ip}}}]}}\n")
+
+
+def test_node_ips_and_pod_cidrs_are_followed_as_kube_proxy_follows_them(manifests: Path):
+    """kubernetes 531be81208e2, NodeManager.OnNodeChange: new node IPs are only logged (kube-proxy keeps those it
+    started with), a new spec.podCIDRs under detect-local-mode NodeCIDR makes kube-proxy exit; its restart reads
+    the Node again (IPs too) and syncs fully. The watch says which, and goes on as the restarted kube-proxy."""
+    write(manifests / "node.yaml", cidr_node("192.168.0.2", "10.0.1.0/24"))
+    actions = [
+        lambda: (write(manifests / "node.yaml", cidr_node("192.168.0.3", "10.0.1.0/24")),
+                 write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80,
+                                                                   "p80"))),
+        lambda: write(manifests / "node.yaml", cidr_node("192.168.0.3", "10.0.7.0/24")),
+    ]
+    flags = ["--hostname-override", "test-node", "--detect-local-mode", "NodeCIDR", "--nodeport-addresses",
+             "primary", "--random-fully=false"]
+    status, out, err = run_watch(["-f", str(manifests), *flags, *FAST, "--max-syncs", "3"], actions)
+    assert status == 0, err
+    result = syncs(out)
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 partial", "# sync 3 full"]
+    assert "! -s 10.0.1.0/24" in result[0][1] and "192.168.0.2" in result[0][1]
+    assert "192.168.0.3" not in result[1][1]  # a partial sync, as the node IPs kube-proxy uses did not change
+    assert "! -s 10.0.7.0/24" in result[2][1] and "10.0.1.0/24" not in result[2][1]
+    assert "192.168.0.3" in result[2][1] and "192.168.0.2" not in result[2][1]  # the restart read the new IPs
+    assert [line for line in err.splitlines() if "Node test-node" in line] == [
+        "kubeproxy-sim: note: Node test-node: its node IPs changed from 192.168.0.2 to 192.168.0.3: kube-proxy "
+        "logs it and keeps those it started with until it restarts",
+        "kubeproxy-sim: warning: Node test-node: spec.podCIDRs changed from 10.0.1.0/24 to 10.0.7.0/24: kube-proxy "
+        "exits (detect-local-mode NodeCIDR) and its restart does a full sync"]
+
+
 def test_a_slice_edit_the_model_drops_rewrites_its_service(manifests: Path):
     """kube-proxy's slice cache compares whole slices (esDataChanged): an annotation added to svc1's slice is an
     update, and the next sync rewrites svc1's chains (upstream's partial sync for it)."""
