@@ -70,8 +70,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "it from standard input")
     add_input_flags(parser, node_ip_help=NODE_IP_WITH_DUMP)
     pkt = parser.add_argument_group("the packet")
-    pkt.add_argument("--src", required=True, metavar="IP", help="source address")
-    pkt.add_argument("--dst", required=True, metavar="IP", help="destination address")
+    pkt.add_argument("--src", required=True, metavar="IP", help="source address: a pod's, the node's own or an outside "
+                     "client's")
+    pkt.add_argument("--dst", required=True, metavar="IP", help="destination address: a cluster IP, a node's address "
+                     "(NodePort), an external or load-balancer IP; not a name (dist --to NAME.NS shows a Service's)")
     pkt.add_argument("--dport", required=True, type=parse_int, metavar="N", help="destination port")
     pkt.add_argument("--sport", type=parse_int, metavar="N", help="source port (default: unknown)")
     pkt.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"], help="protocol (default tcp)")
@@ -84,7 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     pkt.add_argument("--bridge-port", metavar="IFACE", help="the bridge port it came in through (physdev)")
     pkt.add_argument("--ctstate", default="NEW", choices=["NEW", "ESTABLISHED", "RELATED", "INVALID"],
                      help="its connection's conntrack state (default NEW: the first packet; ESTABLISHED: a later "
-                     "one, which keeps the translation its first packet got and walks no nat rule)")
+                     "one, which keeps the translation its first packet got and walks no nat rule; RELATED: the first "
+                     "packet of a connection a conntrack helper expected; INVALID: a packet of no connection, which "
+                     "walks no nat rule)")
     pkt.add_argument("--ctdir", default="ORIGINAL", choices=["ORIGINAL", "REPLY"],
                      help="its direction in the connection, as -m conntrack --ctdir tests it (default ORIGINAL; "
                      "REPLY, with --ctstate ESTABLISHED or RELATED: a reply, given as the filter table sees it, "
