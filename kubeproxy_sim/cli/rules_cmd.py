@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "rules",
         help="print the iptables rules kube-proxy writes for one node",
         description="Print the iptables-restore input of one full kube-proxy sync (filter and nat tables), "
-        "byte for byte as kube-proxy writes it, in upstream's canonical test order. -o json|yaml gives the same "
+        "byte for byte as upstream's tests expect it: kube-proxy's lines, in the order the tests list them "
+        "(kube-proxy itself writes them in its own order, the mark padded as 0x00004000). -o json|yaml gives the same "
         "rules as data: {tables: [{name, chains: [{name, policy, rules: [\"-A CHAIN ...\", ...]}]}]} (policy is "
         "null for a chain kube-proxy creates, the built-in chain's policy with --full).",
         epilog=EXAMPLES,
