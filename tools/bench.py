@@ -473,12 +473,13 @@ def best_of(n: int, fn: Callable[[], object]) -> float:
 def _scale_loop(work: Path, services: int):
     """A SyncLoop over a gen_scale cluster (10 endpoints per service) fed from a MemorySource, seen from node1."""
     from kubeproxy_sim.cli.options import add_node_flags, build_config
+    from kubeproxy_sim.cli.parsers import Parser
     from kubeproxy_sim.objects import load_paths
     from kubeproxy_sim.watch import MemorySource
     from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop
 
     cluster = load_paths([str(gen_cluster(work, services, 10, "json"))]).cluster
-    parser = argparse.ArgumentParser()
+    parser = Parser()
     add_node_flags(parser)
     args = parser.parse_args(["--hostname-override", "node1", "--cluster-cidr", "10.0.0.0/8"])
     clock = [0.0]
@@ -583,7 +584,9 @@ SECTIONS: dict[str, Callable[[Path, bool], None]] = {"rules": bench_rules, "pars
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from kubeproxy_sim.cli.parsers import Parser
+
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sections", nargs="*", metavar="SECTION",
                         help=f"one of {', '.join(SECTIONS)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
