@@ -136,6 +136,9 @@ class TracedRules:
     """Generated rules as iptables-save numbers them (chains numbered as the walk enters them); None: a dump."""
     gaps: tuple[Uncertainty, ...]
     """What the dump leaves out (a table, iptables-legacy's rules), assumed: uncertain for every packet."""
+    generated: bool
+    """Whether the proxier generated the rules (from objects), not read from a dump: their tables are not checked
+    for circles as a whole before the walk (see compile_ruleset)."""
 
 
 def _from_dump(args: argparse.Namespace, family: int) -> TracedRules:
@@ -167,7 +170,7 @@ def _from_dump(args: argparse.Namespace, family: int) -> TracedRules:
     gaps = dump_gaps(text, [table.name for table in ruleset.tables], ruleset.ipv6, nat_read=args.ctdir != "REPLY")
     # a dump holds no sysctls: route_localnet is not known
     return TracedRules(as_node_holds_it(ruleset), addresses, route_localnet_known=False, errors=(),
-                       line_text=dump_lines(text), saved=None, gaps=gaps)
+                       line_text=dump_lines(text), saved=None, gaps=gaps, generated=False)
 
 
 def _of_packet_family(text: str, file: str, family: int) -> Ruleset:
@@ -220,7 +223,7 @@ def _from_objects(args: argparse.Namespace, family: int) -> TracedRules:
         return text
 
     return TracedRules(node.ruleset, node.config.node_ips, route_localnet_known=serves_localhost_nodeports(node.config),
-                       errors=node.inputs.errors, line_text=line_text, saved=saved, gaps=())
+                       errors=node.inputs.errors, line_text=line_text, saved=saved, gaps=(), generated=True)
 
 
 @contextmanager
@@ -290,7 +293,8 @@ def run(args: argparse.Namespace) -> int:
                           route_localnet_known=rules.route_localnet_known)
     with progress("tracing"), in_dump(dump_name(args.rules) if args.rules else None):
         # one packet: compile (and number) only the chains it enters
-        tracer = Tracer(ruleset, node, lazy=True, renumber=saved.numbered if saved is not None else None)
+        tracer = Tracer(ruleset, node, lazy=True, renumber=saved.numbered if saved is not None else None,
+                        generated=rules.generated)
         if reply:
             traced = trace_reply(tracer, packet)
         elif packet.ctstate is CtState.ESTABLISHED:

@@ -72,7 +72,8 @@ BUILT_PER_LAZY_CHAIN = 2
 
 
 def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | None = None,
-                    renumber: Renumber | None = None, arrows: ArrowMemo | None = None) -> CompiledRuleset:
+                    renumber: Renumber | None = None, arrows: ArrowMemo | None = None,
+                    generated: bool = False) -> CompiledRuleset:
     """Compile every table (or, ``lazy``, each chain when first walked).
 
     A rule that cannot be compiled is listed in ``problems`` (when not lazy) and stays
@@ -81,6 +82,8 @@ def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | No
     ``renumber``: each chain's rules are read from what it makes of the chain (their lines), so that
     a lazy compile numbers only the chains a walk enters. ``arrows`` (shared by rulesets, lazy only): the chains'
     jumps a lazy compile's circle check read before (see :data:`~kubeproxy_sim.netfilter.compile_chains.ArrowMemo`).
+    ``generated``: the ruleset is the proxier's own (objects -> ``generate`` -> ``node_tables``), which a lazy
+    compile does not check for circles as a whole (see :meth:`_TableCompiler.lazy_chains`); a dump is checked.
     """
     family = 6 if ruleset.ipv6 else 4
     tables: dict[str, dict[str, CompiledChain]] = {}
@@ -95,7 +98,7 @@ def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | No
     with collector_paused(expected):
         for table in ruleset.tables:
             compiler = _TableCompiler(table, family, memo, renumber, arrows)
-            tables[table.name] = compiler.lazy_chains() if lazy else compiler.all_chains()
+            tables[table.name] = compiler.lazy_chains(generated) if lazy else compiler.all_chains()
             problems += compiler.problems
     return CompiledRuleset(family, tables, tuple(problems))
 
@@ -180,11 +183,19 @@ class _TableCompiler:
         refuse_circles(chains[name] for name in BUILTIN_CHAINS.get(self.table.name, ()) if name in chains)
         return chains
 
-    def lazy_chains(self) -> dict[str, CompiledChain]:
+    def lazy_chains(self, generated: bool = False) -> dict[str, CompiledChain]:
         """Every chain, to be compiled when first read; each reaches the others weakly (see LazyChain). A circle
         the built-in chains reach is refused now, by name (see refuse_table_circles), though no walk may enter it,
-        as the kernel refuses the table."""
-        refuse_table_circles(self.table, lambda name, i: self.source(name).rules[i].line, self.arrows)
+        as the kernel refuses the table.
+
+        Not in a ``generated`` ruleset (a second at 10,000 services, most of a one-packet trace's set-up): the
+        proxier's chains jump only downward (built-in -> KUBE-SERVICES and the other fixed chains -> KUBE-FW ->
+        KUBE-EXT -> KUBE-SVC/SVL -> KUBE-SEP -> KUBE-MARK-MASQ ...), so it holds no circle;
+        tests/netfilter/test_generated_acyclic.py holds that for clusters of every service kind and every
+        scenario. A chain a walk enters is still checked when it is compiled (LazyChain).
+        """
+        if not generated:
+            refuse_table_circles(self.table, lambda name, i: self.source(name).rules[i].line, self.arrows)
         chains = LazyTable()
         compiler = (self, weakref.ref(chains))  # one for the table's chains
         for chain in self.table.chains:

@@ -152,11 +152,12 @@ class Tracer:
     """
 
     def __init__(self, rules: Ruleset | CompiledRuleset, node: NodeContext, *, lazy: bool = False,
-                 renumber: Renumber | None = None) -> None:
+                 renumber: Renumber | None = None, generated: bool = False) -> None:
         """``lazy``: compile each chain when a packet first enters it (for few packets through a large dump);
-        ``renumber``: read each chain's rules (their lines) from what it makes of the chain (see compile_ruleset)."""
+        ``renumber``: read each chain's rules (their lines) from what it makes of the chain; ``generated``: the
+        rules are the proxier's own, not a dump (see compile_ruleset)."""
         self.compiled = (rules if isinstance(rules, CompiledRuleset)
-                         else compile_ruleset(rules, lazy=lazy, renumber=renumber))
+                         else compile_ruleset(rules, lazy=lazy, renumber=renumber, generated=generated))
         self.engine = Engine(self.compiled, node)
         self._shares: dict[tuple[int, int], Fraction] = {}  # the same split thresholds recur in every service
         # answers by key: the outcomes alone, or the whole result when local or uncertain
