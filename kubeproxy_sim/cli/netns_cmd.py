@@ -72,7 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="the connections' protocol (default tcp; sctp is refused where the kernel has no SCTP "
                       "sockets)")
     send.add_argument("--count", type=parse_int, default=100, help="connections to open (default 100)")
-    send.add_argument("--seed", type=parse_int, help="fix our side's randomness (the source ports)")
+    send.add_argument("--seed", type=parse_int, help="fix our side's randomness: the source ports of the "
+                      "connections and DNS queries, the queries' IDs, a headless Service's address per connection "
+                      "from a source that sends no query (default: unseeded, and -o json's seed is null)")
     send.add_argument("--timeout", type=parse_float, default=1.5, help="seconds to wait per connection (default 1.5: "
                       "longer than TCP's first SYN retransmission, so a REJECT reads as refused)")
     add_output_flags(send)
