@@ -794,18 +794,12 @@ class _Builder:
             self.on_slice(document)
         entry = _DECODERS.get(kind)
         if entry is None:
-            _, _, display = object_name(document)
-            self.diagnostics.append(Diagnostic("skipped: kube-proxy does not read this kind", file=file,
-                                               kind=kind, object=display, severity=Severity.NOTE))
+            self.diagnostics.append(_unread_kind(document, kind, file))
             return
         api_version, decoder, namespaced = entry
         _, _, display = object_name(document, namespaced=namespaced)
         if document.get("apiVersion") != api_version:
-            given = document.get("apiVersion")
-            shown = given if given and type(given) is str else quote(given)  # "" and non-strings in quotes
-            what = "apiVersion is not set" if given is None else f"apiVersion {shown} is not supported"
-            self.diagnostics.append(Diagnostic(f"skipped: {what}; expected {api_version}",
-                                               file=file, kind=kind, object=display, severity=Severity.NOTE))
+            self.diagnostics.append(_version_problem(document.get("apiVersion"), api_version, file, kind, display))
             return
         report = Report(file, kind, display)
         try:
@@ -904,6 +898,36 @@ def mirror_one(endpoints: Endpoints, services: dict[str, Service], slices: dict[
         slices[mirrored.key] = mirrored
     return found
 
+
+
+_KINDS_FOLDED = {kind.lower(): kind for kind in _DECODERS}
+_REMOVED_VERSIONS = {"discovery.k8s.io/v1beta1": "v1beta1 was removed in Kubernetes 1.25; kube-proxy reads v1 only"}
+"""Why a version of a kind we read is not read, where there is more to say than "not supported"."""
+
+
+def _unread_kind(document: dict[str, Any], kind: str, file: str) -> Diagnostic:
+    """The note of an object of a kind kube-proxy does not read; a warning for one of ours in another case
+    (``kind: service``), which kubectl refuses too (kinds are case-sensitive) and which is likely a typo."""
+    _, _, display = object_name(document)
+    meant = _KINDS_FOLDED.get(kind.lower())
+    if meant is None:
+        return Diagnostic("skipped: kube-proxy does not read this kind", file=file, kind=kind, object=display,
+                          severity=Severity.NOTE)
+    return Diagnostic(f"{quote(kind)} is not a kind kube-proxy reads (kinds are case-sensitive); did you mean "
+                      f"{meant}? this object is skipped", file=file, kind=kind, object=display, field="kind",
+                      severity=Severity.WARNING)
+
+
+def _version_problem(given: object, expected: str, file: str, kind: str, display: str) -> Diagnostic:
+    """The error of an object of a kind we read with another apiVersion, or none: kubectl refuses it too
+    ("apiVersion not set", or no such version served)."""
+    if given is None or given == "":
+        problem = "not set" if given is None else "empty"
+    else:
+        problem = f"{quote(given)} is not supported"
+    removed = _REMOVED_VERSIONS.get(given) if type(given) is str else None
+    return Diagnostic(f"{problem}; expected {expected}" + (f" ({removed})" if removed else ""), file=file, kind=kind,
+                      object=display, field="apiVersion")
 
 
 def _kind_problem(document: dict[str, Any], kind: object, file: str, where: str) -> Diagnostic:

@@ -30,3 +30,17 @@ def test_a_scenario_yaml_of_excessive_aliases_is_refused(tmp_path, capsys: pytes
     assert cli.main(["rules", "--scenario", str(tmp_path)]) == 2
     assert capsys.readouterr().err.splitlines()[0].startswith(
         f"kubeproxy-sim: {tmp_path}/scenario.yaml:4: x3[2]: document contains excessive aliasing")
+
+
+def test_an_object_without_api_version_is_an_error_and_the_others_are_used(
+        tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """kubectl refuses a manifest without apiVersion; it was a note, exit 0, and its Service silently had no rules."""
+    manifest = tmp_path / "x.yaml"
+    manifest.write_text("kind: Service\nmetadata: {name: api, namespace: shop}\n"
+                        "spec: {clusterIP: 10.96.10.12, ports: [{port: 80}]}\n---\n"
+                        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+                        "spec: {clusterIP: 10.96.10.13, ports: [{port: 80}]}\n")
+    assert cli.main(["rules", "-f", str(manifest), "--cluster-cidr", "10.244.0.0/16"]) == 1
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"kubeproxy-sim: {manifest}: Service shop/api: apiVersion: not set; expected v1"]
+    assert "shop/web" in out and "shop/api" not in out

@@ -96,7 +96,9 @@ def test_multi_document_yaml_with_empty_documents(load):
     assert result.ok and [s.name for s in result.cluster.services] == ["a", "b"]
 
 
-def test_unknown_kind_and_unsupported_api_version_are_notes(load, messages):
+def test_an_unknown_kind_is_a_note_and_a_wrong_api_version_an_error(load, messages):
+    # kubectl refuses an object whose apiVersion is missing or not served ("apiVersion not set"), so it is an
+    # error of that object alone: the others are still used
     result = load("""
         apiVersion: apps/v1
         kind: Deployment
@@ -110,15 +112,49 @@ def test_unknown_kind_and_unsupported_api_version_are_notes(load, messages):
         ---
         kind: Service
         metadata: {name: noversion}
+        ---
+        apiVersion: apps/v1
+        kind: Service
+        metadata: {name: apps}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: good}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
     """)
     assert messages(result) == [
         "t.yaml: Deployment ns/web: note: skipped: kube-proxy does not read this kind",
-        "t.yaml: EndpointSlice default/old: note: skipped: apiVersion discovery.k8s.io/v1beta1 is not supported; "
-        "expected discovery.k8s.io/v1",
+        't.yaml: EndpointSlice default/old: apiVersion: "discovery.k8s.io/v1beta1" is not supported; expected '
+        "discovery.k8s.io/v1 (v1beta1 was removed in Kubernetes 1.25; kube-proxy reads v1 only)",
         "t.yaml: kind: not set (document 3); expected Service, EndpointSlice, Endpoints, Node or Pod",
-        "t.yaml: Service default/noversion: note: skipped: apiVersion is not set; expected v1",
+        "t.yaml: Service default/noversion: apiVersion: not set; expected v1",
+        't.yaml: Service default/apps: apiVersion: "apps/v1" is not supported; expected v1',
     ]
-    assert [d.severity for d in result.diagnostics] == [Severity.NOTE, Severity.NOTE, Severity.ERROR, Severity.NOTE]
+    assert [d.severity for d in result.diagnostics] == [Severity.NOTE] + [Severity.ERROR] * 4
+    assert [s.name for s in result.cluster.services] == ["good"]
+    assert result.cluster.endpoint_slices == ()
+
+
+def test_a_kind_we_read_written_in_another_case_says_which_it_means(load, messages):
+    # kinds are case-sensitive (kubectl: no matches for kind "service"): skipped, but not as a kind we do not read
+    result = load("""
+        apiVersion: v1
+        kind: service
+        metadata: {name: web}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: endpointslice
+        metadata: {name: web-1}
+    """)
+    assert messages(result) == [
+        't.yaml: service default/web: kind: warning: "service" is not a kind kube-proxy reads (kinds are '
+        "case-sensitive); did you mean Service? this object is skipped",
+        't.yaml: endpointslice default/web-1: kind: warning: "endpointslice" is not a kind kube-proxy reads (kinds are '
+        "case-sensitive); did you mean EndpointSlice? this object is skipped",
+    ]
+    assert [d.severity for d in result.diagnostics] == [Severity.WARNING] * 2
+    assert result.cluster.services == ()
 
 
 def test_yaml_syntax_error_names_line_and_keeps_other_documents(load, messages):
@@ -476,7 +512,7 @@ def test_a_kind_of_the_wrong_type_and_an_empty_api_version_are_named(load, messa
     assert messages(result) == [
         't.yaml: web: kind: expected a string, got a list ["Service"] (document 1); expected Service, '
         "EndpointSlice, Endpoints, Node or Pod",
-        't.yaml: Service default/blank: note: skipped: apiVersion "" is not supported; expected v1',
+        "t.yaml: Service default/blank: apiVersion: empty; expected v1",
     ]
 
 
