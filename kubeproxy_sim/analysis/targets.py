@@ -119,20 +119,26 @@ def _node_of_address(nodes: NodeSet, ip: str) -> str | None:
     return next((n for n in nodes.order if canonical in nodes.addresses(n)), None)
 
 
+def address_views(svc: ServicePortInfo, ip: str, ingress: Sequence[str] = ()) -> list[str]:
+    """How the service port answers at ``ip`` (in netaddr's spelling), NodePorts aside: as its cluster IP, an
+    external IP, a load-balancer IP (``ingress``: its balancer's ipMode Proxy addresses, which have no rules of
+    their own); none: the address is not the port's. dist's ``--to IP`` and trace's notes read addresses alike."""
+    views = [CLUSTER_IP] if svc.cluster_ip == ip else []
+    if ip in svc.external_ips:
+        views.append(EXTERNAL_IP)
+    if ip in svc.load_balancer_vips or ip in ingress:
+        views.append(LOAD_BALANCER)
+    return views
+
+
 def _by_address(nodes: NodeSet, ports: list[ServicePortInfo], ip: str, port: str | None,
                 text: str) -> list[Selection]:
     address = netaddr.IPAddress(ip)
     ip = str(address)
     out = []
     for svc in ports:
-        if not _port_matches(svc, port):
-            continue
-        if svc.cluster_ip == ip:
-            out.append(Selection(svc, frozenset({CLUSTER_IP}), ip))
-        if ip in svc.external_ips:
-            out.append(Selection(svc, frozenset({EXTERNAL_IP}), ip))
-        if ip in svc.load_balancer_vips or ip in proxy_ingress(nodes, svc):
-            out.append(Selection(svc, frozenset({LOAD_BALANCER}), ip))
+        if _port_matches(svc, port):
+            out += [Selection(svc, frozenset({view}), ip) for view in address_views(svc, ip, proxy_ingress(nodes, svc))]
     node = _node_of_address(nodes, ip)
     if node is not None:
         out += [Selection(s, frozenset({NODE_PORT}), None, (node,)) for s in ports

@@ -39,8 +39,11 @@ if TYPE_CHECKING:
     from kubeproxy_sim.graph import Graph, ServiceRef
     from kubeproxy_sim.netfilter.dumpfile import LineText
     from kubeproxy_sim.netfilter.model import Rule, Ruleset
+    from kubeproxy_sim.netfilter.packet import Packet
     from kubeproxy_sim.netfilter.saveform import SavedLines
     from kubeproxy_sim.netfilter.trace import PathStep, TraceResult, Uncertainty
+    from kubeproxy_sim.objects.model import Cluster
+    from kubeproxy_sim.proxier.config import ProxyConfig
 
 EXAMPLES = """examples:
   kubeproxy-sim trace --scenario bootcamp --src 10.244.0.9 --dst 10.96.142.87 --dport 8080
@@ -139,6 +142,9 @@ class TracedRules:
     generated: bool
     """Whether the proxier generated the rules (from objects), not read from a dump: their tables are not checked
     for circles as a whole before the walk (see compile_ruleset)."""
+    objects: tuple[Cluster, ProxyConfig] | None = None
+    """The objects and the node's config the rules were generated from (the node's name, its Services'
+    ports for the notes); None: a dump."""
 
 
 def _from_dump(args: argparse.Namespace, family: int) -> TracedRules:
@@ -223,7 +229,8 @@ def _from_objects(args: argparse.Namespace, family: int) -> TracedRules:
         return text
 
     return TracedRules(node.ruleset, node.config.node_ips, route_localnet_known=serves_localhost_nodeports(node.config),
-                       errors=node.inputs.errors, line_text=line_text, saved=saved, gaps=(), generated=True)
+                       errors=node.inputs.errors, line_text=line_text, saved=saved, gaps=(), generated=True,
+                       objects=(node.inputs.cluster, node.config))
 
 
 @contextmanager
@@ -304,12 +311,14 @@ def run(args: argparse.Namespace) -> int:
         if rules.gaps:  # first: they concern every rule of the dump
             traced = dataclasses.replace(traced, uncertain=(*rules.gaps, *traced.uncertain))
         result = cite_lines(traced, rules.line_text)
+    notes = unserved_port_notes(rules.objects, packet, result) if rules.objects and not reply else []
     con = console(args)
     data = None
     if args.output != "text":  # the text reads the result: no JSON form (a fraction's digits) made and thrown away
         data = result.to_json()
         data["packet"]["affinity"] = list(args.affinity)  # the recent lists that hold the client: its input too
-    emit(data, args.output, text=lambda: trace_text(result, con))
+        data["notes"] = notes
+    emit(data, args.output, text=lambda: trace_text(result, con, notes))
     if args.graph is not None:  # the graph reads the rules' own text (their comments); its tooltips quote `lines`
         # a later packet walks no nat rule: its first packet's path tells the service it belongs to
         later = packet.ctstate is CtState.ESTABLISHED and not reply  # a reply's first packet is not known
@@ -318,6 +327,31 @@ def run(args: argparse.Namespace) -> int:
         write_trace_graph(numbered, traced, args.graph, graph_format, args.rules, first,  # type: ignore[arg-type]
                           rules.line_text)
     return 1 if rules.errors else 0
+
+
+def unserved_port_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: TraceResult) -> list[str]:
+    """Why a packet to a Service's address went through untranslated: the Services owning the address (as
+    cluster, external or load-balancer IP) define no port of its port and protocol. The trace alone reads as
+    a plain ACCEPT, where ``send`` to the same address fails: say which ports the address does answer on."""
+    from kubeproxy_sim.analysis.exact import CLUSTER_IP, EXTERNAL_IP
+    from kubeproxy_sim.analysis.targets import address_views
+    from kubeproxy_sim.proxier.state import all_service_ports
+
+    if any(o.verdict == "DNAT" for o in result.outcomes):
+        return []
+    ip = packet.dst_text
+    owners: dict[tuple[str, str], list[str]] = {}  # (role, ns/name) -> the ports it defines
+    for svc in all_service_ports(*objects):
+        for view in address_views(svc, ip):
+            role = {CLUSTER_IP: "the cluster IP", EXTERNAL_IP: "an external IP"}.get(view, "a load-balancer IP")
+            owners.setdefault((role, f"{svc.namespace}/{svc.name}"), []).append(f"{svc.port}/{svc.protocol.value}")
+            if svc.port == packet.dport and svc.proto == packet.proto:
+                return []  # a port of it is the packet's: its rules decided
+    if not owners:
+        return []
+    whose = ", and ".join(f"{role} of {key}, which defines {', '.join(ports)}" for (role, key), ports in owners.items())
+    return [f"{ip} is {whose}; no rule matches {packet.dport}/{packet.proto.upper()}, so the packet leaves the "
+            "tables untranslated"]
 
 
 # --------------------------------------------------------------------------- text
@@ -415,15 +449,17 @@ def _recent_lists(ruleset: Ruleset) -> set[str]:
     return named
 
 
-def trace_text(result: TraceResult, con: Console | None = None) -> str:
+def trace_text(result: TraceResult, con: Console | None = None, notes: Sequence[str] = ()) -> str:
     """The person's view of a trace. Plain (a pipe, a file) it is the tracer's own text, line for line;
-    on a terminal the paths are drawn with box-drawing characters and the verdicts coloured."""
+    on a terminal the paths are drawn with box-drawing characters and the verdicts coloured. ``notes`` follow
+    the header (see :func:`unserved_port_notes`)."""
     from kubeproxy_sim.netfilter.trace import no_connection_note, percent, state_note
 
     con = con or Console(sys.stdout)
     p = result.packet
     origin = "generated on the node" if result.origin == "local" else "from elsewhere"
-    out = [con.paint(f"{p.proto} {p.src_text} -> {p.dst_endpoint}", "bold") + f" ({origin})", *state_note(p), ""]
+    out = [con.paint(f"{p.proto} {p.src_text} -> {p.dst_endpoint}", "bold") + f" ({origin})", *state_note(p),
+           *(f"note: {note}" for note in notes), ""]
     chars = UNICODE_TREE if con.unicode else INDENT_TREE
     for o in result.outcomes:
         head = f"DNAT to {o.destination}" if o.verdict == "DNAT" else o.verdict

@@ -1,0 +1,59 @@
+"""What a newcomer's first runs of the CLI showed missing: hints where a command's answer was right but said too
+little (a Service's address traced on a port it does not define, the node whose rules a trace read) or a mistake
+went unexplained."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+
+BOOTCAMP_IP = ["trace", "--scenario", "bootcamp", "--src", "10.244.0.9", "--dst", "10.96.142.87"]
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --------------------------------------------------------------------------- trace: a port the Service lacks
+
+
+def test_trace_of_a_cluster_ip_on_a_port_it_does_not_define_names_the_ports_it_does(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run([*BOOTCAMP_IP, "--dport", "80"], capsys)
+    assert code == 0
+    assert ("note: 10.96.142.87 is the cluster IP of default/kubernetes-bootcamp, which defines 8080/TCP; no rule "
+            "matches 80/TCP, so the packet leaves the tables untranslated\n") in out
+    code, out, _ = _run([*BOOTCAMP_IP, "--dport", "80", "-o", "json"], capsys)
+    assert json.loads(out)["notes"] == [
+        "10.96.142.87 is the cluster IP of default/kubernetes-bootcamp, which defines 8080/TCP; no rule matches "
+        "80/TCP, so the packet leaves the tables untranslated"]
+
+
+def test_trace_of_a_defined_port_or_another_protocol(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run([*BOOTCAMP_IP, "--dport", "8080", "-o", "json"], capsys)
+    assert code == 0 and json.loads(out)["notes"] == []
+    code, out, _ = _run([*BOOTCAMP_IP, "--dport", "8080", "--proto", "udp", "-o", "json"], capsys)
+    assert json.loads(out)["notes"] == [
+        "10.96.142.87 is the cluster IP of default/kubernetes-bootcamp, which defines 8080/TCP; no rule matches "
+        "8080/UDP, so the packet leaves the tables untranslated"]
+
+
+def test_trace_of_an_address_no_service_owns_has_no_note(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["trace", "--scenario", "bootcamp", "--src", "10.244.0.9", "--dst", "10.96.1.1",
+                         "--dport", "80", "-o", "json"], capsys)
+    assert code == 0 and json.loads(out)["notes"] == []
+
+
+@pytest.mark.parametrize(("dst", "role"), [("192.168.99.11", "an external IP"), ("1.2.3.4", "a load-balancer IP")])
+def test_trace_of_an_external_or_balancer_ip_on_another_port(dst: str, role: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["trace", "--scenario", "upstream-external-traffic-policy-local", "--src", "203.0.113.9",
+                         "--dst", dst, "--dport", "443", "-o", "json"], capsys)
+    assert code == 0 and json.loads(out)["notes"] == [
+        f"{dst} is {role} of ns1/svc1, which defines 80/TCP; no rule matches 443/TCP, so the packet leaves the "
+        "tables untranslated"]
