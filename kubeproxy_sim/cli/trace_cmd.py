@@ -318,7 +318,10 @@ def run(args: argparse.Namespace) -> int:
         data = result.to_json()
         data["packet"]["affinity"] = list(args.affinity)  # the recent lists that hold the client: its input too
         data["notes"] = notes
-    emit(data, args.output, text=lambda: trace_text(result, con, notes))
+        data["node"] = rules.objects[1].node_name if rules.objects else None  # a dump's node is not known
+    # the header names whose rules these are: -f's default node (the first Node by name) is not on the command line
+    rules_of = f"node {rules.objects[1].node_name}" if rules.objects else dump_name(args.rules)
+    emit(data, args.output, text=lambda: trace_text(result, con, notes, rules_of))
     if args.graph is not None:  # the graph reads the rules' own text (their comments); its tooltips quote `lines`
         # a later packet walks no nat rule: its first packet's path tells the service it belongs to
         later = packet.ctstate is CtState.ESTABLISHED and not reply  # a reply's first packet is not known
@@ -449,16 +452,19 @@ def _recent_lists(ruleset: Ruleset) -> set[str]:
     return named
 
 
-def trace_text(result: TraceResult, con: Console | None = None, notes: Sequence[str] = ()) -> str:
+def trace_text(result: TraceResult, con: Console | None = None, notes: Sequence[str] = (),
+               rules_of: str | None = None) -> str:
     """The person's view of a trace. Plain (a pipe, a file) it is the tracer's own text, line for line;
-    on a terminal the paths are drawn with box-drawing characters and the verdicts coloured. ``notes`` follow
-    the header (see :func:`unserved_port_notes`)."""
+    on a terminal the paths are drawn with box-drawing characters and the verdicts coloured. The header says
+    whose rules were read (``rules_of``: ``node NAME``, or the dump's name); ``notes`` follow it (see
+    :func:`unserved_port_notes`)."""
     from kubeproxy_sim.netfilter.trace import no_connection_note, percent, state_note
 
     con = con or Console(sys.stdout)
     p = result.packet
     origin = "generated on the node" if result.origin == "local" else "from elsewhere"
-    out = [con.paint(f"{p.proto} {p.src_text} -> {p.dst_endpoint}", "bold") + f" ({origin})", *state_note(p),
+    out = [con.paint(f"{p.proto} {p.src_text} -> {p.dst_endpoint}", "bold") + f" ({origin})"
+           + (f" through the rules of {rules_of}" if rules_of else ""), *state_note(p),
            *(f"note: {note}" for note in notes), ""]
     chars = UNICODE_TREE if con.unicode else INDENT_TREE
     for o in result.outcomes:
