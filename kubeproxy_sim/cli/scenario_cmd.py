@@ -33,7 +33,6 @@ DEFAULT_NODES = REPO_RULESETS / "bootcamp"
 SCRIPT_FILE = "scenario"  # a built-in scenario's kubectl script, rulesets/NAME/scenario: `scenario NAME` plays it
 SHOW_CHOICES = ("rules", "diff", "endpoints")
 _ALLOCATED_WARNING = "not set; the API server would allocate one"
-_SKIPPED_KIND = "skipped: kube-proxy does not read this kind"
 SANDBOX_PODS_SHOWN = 3  # pods a node's sandbox warning names; thousands of replicas would bury it
 
 EXAMPLES = """script lines (kubectl's words; # starts a comment):
@@ -161,10 +160,10 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     from kubeproxy_sim.controllers.script import Manifests
     from kubeproxy_sim.objects import load_paths
 
-    loaded = load_paths(list(paths), overlaps=False)  # said of the whole cluster after each step (overlap_diagnostics)
+    # overlaps: said of the whole cluster after each step (overlap_diagnostics); Deployments: read below
+    loaded = load_paths(list(paths), overlaps=False, read_elsewhere=frozenset({"Deployment"}))
     diagnostics = [d for d in loaded.diagnostics
-                   if not (d.kind == "Deployment" and d.message.startswith(_SKIPPED_KIND))
-                   and not (d.kind == "Service" and d.message.startswith(_ALLOCATED_WARNING))]
+                   if not (d.kind == "Service" and d.message.startswith(_ALLOCATED_WARNING))]
     deployments, not_ready = [], set()
     node_cpu: dict[str, int] = {}
     node_max_pods: dict[str, int] = {}

@@ -117,12 +117,15 @@ def load_text(text: str, file: str = "<memory>", *, mirror: bool = True, on_slic
                                 on_slice=on_slice)
 
 
-def load_paths(paths: Sequence[str], *, on_slice: SliceHook | None = None, overlaps: bool = True) -> LoadResult:
+def load_paths(paths: Sequence[str], *, on_slice: SliceHook | None = None, overlaps: bool = True,
+               read_elsewhere: frozenset[str] = frozenset()) -> LoadResult:
     """Load files, directories and stdin ("-"), in the order given, later objects replacing earlier ones;
     ``overlaps=False`` leaves the slices' overlaps unsaid, for a caller that adds these objects to others it
-    holds and asks about the whole (``scenario``'s ``apply -f``: see ``watch.overlaps``)."""
+    holds and asks about the whole (``scenario``'s ``apply -f``: see ``watch.overlaps``); ``read_elsewhere``: kinds
+    the caller reads itself (``scenario``'s Deployments), skipped here without a note."""
     with collector_paused(objects_in(input_bytes(paths))):  # millions of acyclic containers: see objects.bulk
-        return decode_documents(read_documents(paths), on_slice=on_slice, overlaps=overlaps)
+        return decode_documents(read_documents(paths), on_slice=on_slice, overlaps=overlaps,
+                                read_elsewhere=read_elsewhere)
 
 
 def objects_in(size: int) -> int:
@@ -164,10 +167,11 @@ def text_documents(text: str, file: str, *, whole_file: bool = False) -> Iterato
 
 
 def decode_documents(documents: Iterable[Document], share: Share | None = None, *,
-                     mirror: bool = True, on_slice: SliceHook | None = None, overlaps: bool = True) -> LoadResult:
+                     mirror: bool = True, on_slice: SliceHook | None = None, overlaps: bool = True,
+                     read_elsewhere: frozenset[str] = frozenset()) -> LoadResult:
     """Decode and check parsed documents into a cluster; with a share, only that share's objects; ``on_slice``
-    sees each raw EndpointSlice (see :data:`SliceHook`); ``overlaps``: see :func:`load_paths`."""
-    builder = _Builder(share, on_slice)
+    sees each raw EndpointSlice (see :data:`SliceHook`); ``overlaps``, ``read_elsewhere``: see :func:`load_paths`."""
+    builder = _Builder(share, on_slice, read_elsewhere)
     for file, index, document in documents:
         builder.add_document(document, file, index)
     return builder.finish(mirror, overlaps)
@@ -714,9 +718,11 @@ def looks_like_dump(text: str) -> bool:
 class _Builder:
     """Accumulates decoded objects across files; local to one load call."""
 
-    def __init__(self, share: Share | None = None, on_slice: SliceHook | None = None) -> None:
+    def __init__(self, share: Share | None = None, on_slice: SliceHook | None = None,
+                 read_elsewhere: frozenset[str] = frozenset()) -> None:
         self.share = share
         self.on_slice = on_slice
+        self.read_elsewhere = read_elsewhere
         self.diagnostics: list[Diagnostic] = []
         self.positions: list[tuple[int, int]] = []
         self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in _DECODERS}
@@ -724,8 +730,13 @@ class _Builder:
         self.first_seen: dict[tuple[str, str], int] = {}  # (kind, key) of Endpoints and Services -> position,
         # for the messages that arise only once every object is read (mirroring, slices overlapping)
         self.refused_services: set[str] = set()  # "ns/name" of Services skipped over an error
+        self.file: str | None = None  # the file of the document being read
+        self.unread: tuple[int, dict[str, int]] | None = None  # this file's note of kinds not read: its index in
+        # diagnostics, and how many objects of each kind it counts (see _note_unread)
 
     def add_document(self, document: Any, file: str, index: int) -> None:
+        if file != self.file:  # (a file given twice is read twice: each reading has its own note)
+            self.file, self.unread = file, None
         if isinstance(document, Diagnostic):
             self.diagnostics.append(document)
         elif document is not None:
@@ -794,7 +805,13 @@ class _Builder:
             self.on_slice(document)
         entry = _DECODERS.get(kind)
         if entry is None:
-            self.diagnostics.append(_unread_kind(document, kind, file))
+            meant = _KINDS_FOLDED.get(kind.lower())
+            if kind in self.read_elsewhere:
+                pass
+            elif meant is not None:
+                self.diagnostics.append(_kind_in_other_case(document, kind, meant, file))
+            else:
+                self._note_unread(document, kind, file)
             return
         api_version, decoder, namespaced = entry
         _, _, display = object_name(document, namespaced=namespaced)
@@ -812,6 +829,20 @@ class _Builder:
             self._store(kind, value, file, display)
         elif kind == "Service":
             self.refused_services.add(display)  # its Endpoints' note then says why nothing is mirrored
+
+    def _note_unread(self, document: dict[str, Any], kind: str, file: str) -> None:
+        """Note an object of a kind kube-proxy does not read: one note a file, naming the object when it is the
+        file's only one, else counting them by kind (``kubectl get all -o yaml`` holds hundreds of Deployments,
+        ReplicaSets, ...). The note keeps the place of the file's first such object."""
+        if self.unread is None:
+            self.unread = (len(self.diagnostics), {kind: 1})
+            _, _, display = object_name(document)
+            self.diagnostics.append(Diagnostic("skipped: kube-proxy does not read this kind", file=file, kind=kind,
+                                               object=display, severity=Severity.NOTE))
+            return
+        index, counts = self.unread
+        counts[kind] = counts.get(kind, 0) + 1
+        self.diagnostics[index] = _unread_kinds(counts, file)
 
     def _store(self, kind: str, value: Any, file: str, display: str) -> None:
         """Keep the object; a second one with the same kind and name replaces the first, as apply would."""
@@ -905,14 +936,19 @@ _REMOVED_VERSIONS = {"discovery.k8s.io/v1beta1": "v1beta1 was removed in Kuberne
 """Why a version of a kind we read is not read, where there is more to say than "not supported"."""
 
 
-def _unread_kind(document: dict[str, Any], kind: str, file: str) -> Diagnostic:
-    """The note of an object of a kind kube-proxy does not read; a warning for one of ours in another case
-    (``kind: service``), which kubectl refuses too (kinds are case-sensitive) and which is likely a typo."""
+def _unread_kinds(counts: dict[str, int], file: str) -> Diagnostic:
+    """The note of a file's objects of kinds kube-proxy does not read, counted by kind in the order first seen."""
+    parts = [f"{count:,} {kind}" for kind, count in counts.items()]
+    listed = f"{', '.join(parts[:-1])} and {parts[-1]}" if len(parts) > 1 else parts[0]
+    these = "these kinds" if len(parts) > 1 else "this kind"
+    return Diagnostic(f"skipped {listed} objects: kube-proxy does not read {these}", file=file,
+                      severity=Severity.NOTE)
+
+
+def _kind_in_other_case(document: dict[str, Any], kind: str, meant: str, file: str) -> Diagnostic:
+    """The warning of an object whose kind is one of ours in another case (``kind: service``): kubectl refuses it
+    too (kinds are case-sensitive), and it is likely a typo, so it is said of the object, not counted in a note."""
     _, _, display = object_name(document)
-    meant = _KINDS_FOLDED.get(kind.lower())
-    if meant is None:
-        return Diagnostic("skipped: kube-proxy does not read this kind", file=file, kind=kind, object=display,
-                          severity=Severity.NOTE)
     return Diagnostic(f"{quote(kind)} is not a kind kube-proxy reads (kinds are case-sensitive); did you mean "
                       f"{meant}? this object is skipped", file=file, kind=kind, object=display, field="kind",
                       severity=Severity.WARNING)

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from kubeproxy_sim.cli import main as cli
+from kubeproxy_sim.cli.options import REPO_RULESETS
 
 
 def test_a_loop_of_links_and_a_dangling_link_given_are_named_so(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -44,3 +45,19 @@ def test_an_object_without_api_version_is_an_error_and_the_others_are_used(
     out, err = capsys.readouterr()
     assert err.splitlines() == [f"kubeproxy-sim: {manifest}: Service shop/api: apiVersion: not set; expected v1"]
     assert "shop/web" in out and "shop/api" not in out
+
+
+def test_scenario_notes_only_the_kinds_it_does_not_read(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """scenario plays Deployments, so its note of a file's skipped objects counts the others alone."""
+    deployment = ("---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d{0}}}\nspec: {{replicas: 1, "
+                  "selector: {{matchLabels: {{app: d{0}}}}}, template: {{metadata: {{labels: {{app: d{0}}}}}, "
+                  "spec: {{containers: [{{name: c, image: nginx}}]}}}}}}\n")
+    config_map = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{0}}}\n"
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("".join(deployment.format(i) + config_map.format(i) for i in range(2)))
+    script = tmp_path / "s.script"
+    script.write_text("wait 30s\n")
+    assert cli.main(["scenario", str(script), "-f", str(REPO_RULESETS / "bootcamp" / "objects.yaml"), "-f", str(mine),
+                     "--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16", "--show", "endpoints"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"kubeproxy-sim: {mine}: note: skipped 2 ConfigMap objects: kube-proxy does not read this kind"]

@@ -157,6 +157,32 @@ def test_a_kind_we_read_written_in_another_case_says_which_it_means(load, messag
     assert result.cluster.services == ()
 
 
+def _objects(kind: str, count: int, api_version: str = "apps/v1") -> str:
+    return "".join(f"---\napiVersion: {api_version}\nkind: {kind}\nmetadata: {{name: x{i}, namespace: ns}}\n"
+                   for i in range(count))
+
+
+def test_objects_of_kinds_not_read_are_one_note_a_file(tmp_path):
+    """``kubectl get all -A -o yaml`` gave a note per Deployment and ReplicaSet: one line a file says it all."""
+    first, second = tmp_path / "all.yaml", tmp_path / "more.yaml"
+    first.write_text(_objects("Deployment", 30) + _objects("ReplicaSet", 30) + _objects("Service", 1, "apps/v1")
+                     + _objects("ConfigMap", 1, "v1"))
+    second.write_text(_objects("DaemonSet", 1))
+    result = load_paths([str(first), str(second)])
+    assert [str(d) for d in result.diagnostics] == [
+        f"{first}: note: skipped 30 Deployment, 30 ReplicaSet and 1 ConfigMap objects: kube-proxy does not read "
+        "these kinds",
+        f'{first}: Service ns/x0: apiVersion: "apps/v1" is not supported; expected v1',  # per object, as before
+        f"{second}: DaemonSet ns/x0: note: skipped: kube-proxy does not read this kind",  # one alone is named
+    ]
+    assert result.positions[0] < result.positions[1] < result.positions[2]  # the note at its file's first
+
+
+def test_a_note_of_one_kind_not_read_counts_its_objects(load, messages):
+    result = load(_objects("Deployment", 1200))
+    assert messages(result) == ["t.yaml: note: skipped 1,200 Deployment objects: kube-proxy does not read this kind"]
+
+
 def test_yaml_syntax_error_names_line_and_keeps_other_documents(load, messages):
     result = load("""
         apiVersion: v1
