@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import netaddr
 
-from kubeproxy_sim.netfilter.compile import ArrowMemo, CompiledRuleset, RuleMemo, compile_ruleset
+from kubeproxy_sim.netfilter.compile import CompiledRuleset, RuleMemo, compile_ruleset
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 from kubeproxy_sim.objects.model import Cluster, Pod
@@ -64,7 +64,6 @@ class NodeSet:
     _tracers: dict[str, Tracer] = field(default_factory=dict)
     _compiled: dict[str, CompiledRuleset] = field(default_factory=dict)
     _memo: RuleMemo = field(default_factory=dict)
-    _arrows: ArrowMemo = field(default_factory=dict)
     _rulesets: dict[str, Ruleset] = field(default_factory=dict)
     cache: dict[object, object] = field(default_factory=dict)  # other layers' per-run state (e.g. simulators)
     written: PortMemo | None = field(default_factory=dict)
@@ -86,18 +85,15 @@ class NodeSet:
             compiled.release()
         self._compiled.clear()
         self._memo = {}  # a new one, not cleared: another state may share it (share_rules)
-        self._arrows = {}  # (the same)
         if self.written is not None:
             self.written = {}  # (the same)
         self._rulesets.clear()
 
     def share_rules(self, other: NodeSet) -> None:
         """Write and compile rules with ``other``'s memos (another state of the cluster, as diff's two): each
-        service port's rules (``written``, see ``proxier.sync.PortMemo``) and each rule text compiled, this one
-        when the family is the same, and each chain's jumps read for the circle check (``ArrowMemo``: by text, in
-        either family). :meth:`forget_rules` lets go of this state's rules, not of those."""
+        service port's rules (``written``, see ``proxier.sync.PortMemo``), and each rule text compiled when the
+        family is the same. :meth:`forget_rules` lets go of this state's rules, not of those."""
         self.written = other.written
-        self._arrows = other._arrows
         if self.ipv6 == other.ipv6:
             self._memo = other._memo
 
@@ -130,10 +126,9 @@ class NodeSet:
     def compiled(self, node: str) -> CompiledRuleset:
         if node not in self._compiled:
             # a chain is compiled when first walked: a question about one service compiles its chains only
-            # and a rule text met on another node is not compiled again, nor a chain's jumps read again for the
-            # circle check (the memos are shared)
-            self._compiled[node] = compile_ruleset(self.ruleset(node), lazy=True, memo=self._memo,
-                                                   arrows=self._arrows)
+            # and a rule text met on another node is not compiled again (the memo is shared); the proxier's own
+            # rules are not read whole for a circle of jumps first (see compile_ruleset's generated)
+            self._compiled[node] = compile_ruleset(self.ruleset(node), lazy=True, memo=self._memo, generated=True)
         return self._compiled[node]
 
     def tracer(self, node: str) -> Tracer:

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 from kubeproxy_sim.netfilter.compile_chains import (
     INDEX_MIN_RULES,
-    ArrowMemo,
     CompiledChain,
     CompiledRule,
     CompiledRuleset,
@@ -57,7 +56,6 @@ __all__ = [
     "INDEX_MIN_RULES",
     "SOURCE_FIELDS",
     "TERMINAL_NAT",
-    "ArrowMemo",
     "CompiledChain",
     "CompiledRule",
     "CompiledRuleset",

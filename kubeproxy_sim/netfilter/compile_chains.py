@@ -147,51 +147,7 @@ class CompiledRuleset:
                     chain.compiler = None
 
 
-ArrowMemo = dict[tuple[str, ...], tuple[tuple[str, ...], tuple[object, ...], tuple[object, ...]]]
-"""The arrows of chains checked before (:func:`refuse_table_circles`), by the chain's spec texts: the user chains
-it jumps or goes to, in rule order, then the words that reading found among the table's user chains and those it
-did not. Reading a chain asks nothing of its table but whether each of those words names a user chain, so the
-arrows stand for any table in which every found word does and no other word does. Every node of a cluster holds
-the same 100,000 service chains at 10,000 services: the nodes' rulesets share one memo (``compile_ruleset(...,
-arrows=...)``) and each chain's text is read once."""
-
-
-class _Asked:
-    """The table's user chains, as a chain's reading asks about them: it keeps the words asked, found or not."""
-
-    __slots__ = ("found", "missed", "users")
-
-    def __init__(self, users: set[str]) -> None:
-        self.users = users
-        self.found: set[object] = set()
-        self.missed: set[object] = set()
-
-    def __contains__(self, word: object) -> bool:
-        if word in self.users:
-            self.found.add(word)
-            return True
-        self.missed.add(word)
-        return False
-
-
-def _chain_arrows(specs: tuple[str, ...], users: set[str], memo: ArrowMemo | None) -> tuple[str, ...]:
-    """The user chains the rules ``specs`` jump or go to, in order (:func:`_jump_target`), from ``memo`` when it
-    read the same texts where the words it asked about were user chains or not as they are here."""
-    if memo is None:
-        return tuple([word for spec in specs if (word := _jump_target(spec, users)) is not None])
-    seen = memo.get(specs)
-    if seen is not None:
-        arrows, found, missed = seen
-        if all(map(users.__contains__, found)) and not any(map(users.__contains__, missed)):
-            return arrows
-    asked = _Asked(users)
-    arrows = tuple([word for spec in specs if (word := _jump_target(spec, asked)) is not None])
-    memo[specs] = (arrows, tuple(asked.found), tuple(asked.missed))  # tuples: a third of frozensets' memory
-    return arrows
-
-
-def refuse_table_circles(table: Table, line: Callable[[str, int], int] | None = None,
-                         memo: ArrowMemo | None = None) -> None:
+def refuse_table_circles(table: Table, line: Callable[[str, int], int] | None = None) -> None:
     """Raise an InputError when chains reached from the table's built-in chains jump in a circle.
 
     As the kernel checks a table before loading it (ip_tables' mark_source_chains walks from each hook's chain,
@@ -201,14 +157,13 @@ def refuse_table_circles(table: Table, line: Callable[[str, int], int] | None = 
     circle). One linear pass by chain name over the rules' text (:func:`_jump_target`: a rule is parsed only when
     a user chain's name follows a -j or -g that is not its last word). ``line(chain, i)``: the line the message names
     for the chain's i-th rule (default: the line it was read from). Compiling up front (compile_tables), a lazy
-    compile (the same, before any walk) and graph all check a table with this. ``memo``: chains' arrows read
-    before, in this table or another (see :data:`ArrowMemo`), used and added to.
+    compile (the same, before any walk) and graph all check a table with this.
     """
     users = {chain.name for chain in table.chains}.difference(BUILTIN_CHAINS.get(table.name, ()))
-    arrows: dict[str, tuple[str, ...]] = {}
+    arrows: dict[str, list[str]] = {}
     for chain in table.chains:
-        specs = chain.specs
-        out = _chain_arrows(specs if specs is not None else tuple([r.spec for r in chain.rules]), users, memo)
+        specs = chain.specs if chain.specs is not None else [r.spec for r in chain.rules]
+        out = [word for spec in specs if (word := _jump_target(spec, users)) is not None]
         if out:
             arrows[chain.name] = out
     roots = [c.name for c in table.chains if c.name not in users]

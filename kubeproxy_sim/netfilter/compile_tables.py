@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.compile_chains import (
-    ArrowMemo,
     CompiledChain,
     CompiledRule,
     CompiledRuleset,
@@ -72,16 +71,14 @@ BUILT_PER_LAZY_CHAIN = 2
 
 
 def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | None = None,
-                    renumber: Renumber | None = None, arrows: ArrowMemo | None = None,
-                    generated: bool = False) -> CompiledRuleset:
+                    renumber: Renumber | None = None, generated: bool = False) -> CompiledRuleset:
     """Compile every table (or, ``lazy``, each chain when first walked).
 
     A rule that cannot be compiled is listed in ``problems`` (when not lazy) and stays
     in its chain as a rule that never matches and reports why. ``memo`` (shared by rulesets
     of one family) reuses what compiling a rule with the same text in the same table made.
     ``renumber``: each chain's rules are read from what it makes of the chain (their lines), so that
-    a lazy compile numbers only the chains a walk enters. ``arrows`` (shared by rulesets, lazy only): the chains'
-    jumps a lazy compile's circle check read before (see :data:`~kubeproxy_sim.netfilter.compile_chains.ArrowMemo`).
+    a lazy compile numbers only the chains a walk enters.
     ``generated``: the ruleset is the proxier's own (objects -> ``generate`` -> ``node_tables``), which a lazy
     compile does not check for circles as a whole (see :meth:`_TableCompiler.lazy_chains`); a dump is checked.
     """
@@ -97,7 +94,7 @@ def compile_ruleset(ruleset: Ruleset, *, lazy: bool = False, memo: RuleMemo | No
         expected = ruleset.rule_count() * (BUILT_PER_MEMO_RULE if memo is not None else BUILT_PER_RULE)
     with collector_paused(expected):
         for table in ruleset.tables:
-            compiler = _TableCompiler(table, family, memo, renumber, arrows)
+            compiler = _TableCompiler(table, family, memo, renumber)
             tables[table.name] = compiler.lazy_chains(generated) if lazy else compiler.all_chains()
             problems += compiler.problems
     return CompiledRuleset(family, tables, tuple(problems))
@@ -107,7 +104,7 @@ class _TableCompiler:
     """Compiles the chains of one table: all of them up front, or each when a walk first needs it."""
 
     def __init__(self, table: Table, family: int, memo: RuleMemo | None = None,
-                 renumber: Renumber | None = None, arrows: ArrowMemo | None = None) -> None:
+                 renumber: Renumber | None = None) -> None:
         self.table = table
         self.family = family
         self.names = {c.name for c in table.chains if not c.builtin} - set(BUILTIN_CHAINS.get(table.name, ()))
@@ -115,7 +112,6 @@ class _TableCompiler:
         self.problems: list[tuple[Rule, str]] = []
         self.memo = memo
         self.renumber = renumber
-        self.arrows = arrows
 
     def source(self, name: str) -> Chain:
         """The chain ``name`` as its rules are to be read: numbered by ``renumber`` (when given) on the way."""
@@ -195,7 +191,7 @@ class _TableCompiler:
         scenario. A chain a walk enters is still checked when it is compiled (LazyChain).
         """
         if not generated:
-            refuse_table_circles(self.table, lambda name, i: self.source(name).rules[i].line, self.arrows)
+            refuse_table_circles(self.table, lambda name, i: self.source(name).rules[i].line)
         chains = LazyTable()
         compiler = (self, weakref.ref(chains))  # one for the table's chains
         for chain in self.table.chains:

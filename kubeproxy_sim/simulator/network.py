@@ -261,7 +261,8 @@ def node_context(node: SimNode, topology: Topology) -> NodeContext:
 
 RuleSource = Callable[[Cluster, ProxyConfig], Ruleset]
 """How a node's tables are made from the objects and its config: :func:`node_rules`, or a caller's own that hands
-out tables it has already generated for the same objects and config (the analysis' node set)."""
+out tables it has already generated for the same objects and config (the analysis' node set). Generated tables
+only: they are compiled as the proxier's own (``compile_ruleset(..., generated=True)``)."""
 
 
 def node_rules(cluster: Cluster, config: ProxyConfig) -> Ruleset:
@@ -355,7 +356,7 @@ class Simulator:
         update's) and compiled, each chain when first walked unless the simulator is eager, with the build's
         ``memo`` if any (shared by its nodes: most of their rules are the same text)."""
         lazy, generate = self.lazy, self._generate
-        return lambda: compile_ruleset(generate(cluster, node.config), lazy=lazy, memo=memo)
+        return lambda: compile_ruleset(generate(cluster, node.config), lazy=lazy, memo=memo, generated=True)
 
     def _context_of(self, node: SimNode) -> Callable[[], NodeContext]:
         topology = self.topology

@@ -15,16 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.netfilter.codec import parse_ruleset, parse_ruleset_file
-from kubeproxy_sim.netfilter.compile import ArrowMemo, Kind, RuleMemo, compile_ruleset
+from kubeproxy_sim.netfilter.compile import Kind, RuleMemo, compile_ruleset
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 from tests.budget import budget
 from tests.netfilter.test_trace_memo import DUMPS, NODE_ADDRESSES, PORT, QUAD, packets
 
 SHARED: RuleMemo = {}
-SHARED_ARROWS: ArrowMemo = {}
 
 
 @cache
@@ -33,8 +31,7 @@ def dump_tracers(name: str, shared: bool) -> tuple[Tracer, list[str], list[int]]
     text = (DUMPS / name).read_text()
     node = NodeContext.of(NODE_ADDRESSES[name], interfaces={"eth0": NODE_ADDRESSES[name] or ["10.0.2.15"]},
                           routes=[("10.0.0.0/8", "cni0"), ("0.0.0.0/0", "eth0")])
-    compiled = compile_ruleset(parse_ruleset_file(str(DUMPS / name)), lazy=True, memo=SHARED if shared else None,
-                               arrows=SHARED_ARROWS if shared else None)
+    compiled = compile_ruleset(parse_ruleset_file(str(DUMPS / name)), lazy=True, memo=SHARED if shared else None)
     addresses = sorted(set(QUAD.findall(text)) | set(NODE_ADDRESSES[name]) | {"127.0.0.1", "203.0.113.9"})
     ports = sorted({int(p) for p in PORT.findall(text) if int(p) <= 65535} | {53, 80, 443})
     return Tracer(compiled, node), addresses, ports
@@ -69,7 +66,7 @@ def test_every_node_of_a_cluster_through_one_memo_traces_as_alone() -> None:
             for src in ("10.250.0.9", endpoints[0], "203.0.113.9", nodes.primary(node)):
                 packet = Packet.of("tcp", src, vip, 80)
                 assert nodes.tracer(node).trace(packet) == alone.trace(packet)
-    assert nodes._memo and nodes._arrows  # the nodes' chains went through the shared memos
+    assert nodes._memo  # the nodes' chains went through the shared memo
 
 
 CHAIN_HERE = """\
@@ -108,47 +105,3 @@ def test_a_reused_rule_has_its_own_rule_jump_and_step() -> None:
     assert a.checks is b.checks  # shared: compiled once
     assert a.rule is not b.rule and (a.line, b.line) == (4, 5) and (a.step.line, b.step.line) == (4, 5)
     assert a.jump is first.chain("filter", "FOO") and b.jump is second.chain("filter", "FOO")
-
-
-CIRCLE_HERE = """\
-*nat
-:PREROUTING ACCEPT [0:0]
-:C - [0:0]
-:D - [0:0]
--A PREROUTING -j C
--A C -j D
--A D -j C
-COMMIT
-"""
-NO_CIRCLE_THERE = """\
-*nat
-:PREROUTING ACCEPT [0:0]
-:C - [0:0]
--A PREROUTING -j C
--A C -j D
-COMMIT
-"""
-
-
-@pytest.mark.parametrize("order", [(CIRCLE_HERE, NO_CIRCLE_THERE), (NO_CIRCLE_THERE, CIRCLE_HERE)])
-def test_a_chain_whose_jump_is_a_chain_in_one_ruleset_only_is_checked_for_circles_in_each(
-        order: tuple[str, str]) -> None:
-    """C's text is the same in both; its jump to D is an arrow only where D is a chain, so the arrow memo the
-    first fills does not answer for the second: the circle is refused (and the ruleset without it loaded) as
-    each would be alone."""
-    arrows: ArrowMemo = {}
-    for text in order:
-        if text is CIRCLE_HERE:
-            with pytest.raises(InputError, match=r"^line 7: the nat table's chains jump in a circle: C -> D -> C;"):
-                compile_ruleset(parse_ruleset(text), lazy=True, arrows=arrows)
-        else:
-            compile_ruleset(parse_ruleset(text), lazy=True, arrows=arrows)
-    assert arrows[("-j D",)][0] == (("D",) if order[1] is CIRCLE_HERE else ())  # C read again in the second
-
-
-def test_a_chain_met_again_is_not_read_again() -> None:
-    arrows: ArrowMemo = {}
-    compile_ruleset(parse_ruleset(NO_CIRCLE_THERE), lazy=True, arrows=arrows)
-    entry = arrows[("-j D",)]
-    compile_ruleset(parse_ruleset("\n" + NO_CIRCLE_THERE), lazy=True, arrows=arrows)  # a line further down
-    assert arrows[("-j D",)] is entry
