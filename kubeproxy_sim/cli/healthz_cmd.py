@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_flags(parser)
-    parser.add_argument("--node", required=True, metavar="NAME", help="the node whose kube-proxy answers")
+    parser.add_argument("--node", metavar="NAME", help="the node whose kube-proxy answers (default: "
+                        "--hostname-override, the node the other commands' rules are of, else the first node)")
     parser.add_argument("service", metavar="NS/SERVICE", help="the service")
     add_output_flags(parser.add_argument_group("output"))
     parser.set_defaults(func=run)
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace, *, clock: Callable[[], float] = time.time) -> 
     from kubeproxy_sim.simulator.topology import plan_nodes
 
     namespace, name = service_target(args.service)
+    check_one_node(args)
     with progress("loading objects"):
         inputs = load_inputs(args)
     report(inputs.diagnostics, args)
@@ -52,11 +54,12 @@ def run(args: argparse.Namespace, *, clock: Callable[[], float] = time.time) -> 
         raise InputError(Diagnostic(f"no Service {printable(shortened(args.service))!r} in the objects; expected "
                                     f"one of {known}", field=SERVICE_ARG))
     nodes = plan_nodes(inputs.cluster, inputs.config)
-    node = next((n for n in nodes if n.name == args.node), None)
+    wanted = args.node or inputs.config.node_name  # as diff's --node: the --hostname-override node by default
+    node = next((n for n in nodes if n.name == wanted), None)
     if node is None:
-        known = one_of(args.node, (n.name for n in nodes), "nodes")
-        raise InputError(Diagnostic(f"no node {printable(shortened(args.node))!r}; expected one of {known}",
-                                    field="--node"))
+        known = one_of(wanted, (n.name for n in nodes), "nodes")
+        raise InputError(Diagnostic(f"no node {printable(shortened(wanted))!r}; expected one of {known}",
+                                    field="--node" if args.node else "--hostname-override"))
     if not health_check_port(service, node.config):
         raise InputError(Diagnostic("kube-proxy serves no health check for it; expected a LoadBalancer service "
                                     "with externalTrafficPolicy Local and a healthCheckNodePort",
@@ -65,6 +68,19 @@ def run(args: argparse.Namespace, *, clock: Callable[[], float] = time.time) -> 
     emit(response.as_json() if args.output != "text" else None, args.output,
          text=lambda: http_text(response.render_http(), response.status, console(args)))
     return 0
+
+
+def check_one_node(args: argparse.Namespace) -> None:
+    """--node and --hostname-override on the command line naming two nodes is a usage error: the answer is one
+    node's, and taking either silently would leave the other looking used."""
+    from kubeproxy_sim.cli.options import normal_node_name
+
+    other = normal_node_name(args.hostname_override)
+    if args.node and other and other != args.node:
+        raise UsageError(Diagnostic(f"--node {printable(shortened(args.node))!r} and --hostname-override "
+                                    f"{printable(shortened(args.hostname_override))!r} name two nodes; expected one "
+                                    "of them (healthz answers for one node: --node, which defaults to "
+                                    "--hostname-override)", field="--node"))
 
 
 SERVICE_ARG = "NS/SERVICE"  # the argument as the usage line names it

@@ -80,3 +80,25 @@ def test_trace_of_a_dump_names_the_file_and_no_node(tmp_path, capsys: pytest.Cap
         f"tcp 10.244.0.9 -> 10.96.142.87:8080 (from elsewhere) through the rules of {dump}\n")
     code, out, _ = _run([*argv, "-o", "json"], capsys)
     assert json.loads(out)["node"] is None
+
+
+# --------------------------------------------------------------------------- healthz: --hostname-override
+
+HEALTHZ = ["healthz", "--scenario", "upstream-external-traffic-policy-local"]
+
+
+def test_healthz_takes_hostname_override_as_its_node(capsys: pytest.CaptureFixture[str]) -> None:
+    """As diff's --node, healthz's defaults to --hostname-override (the scenario's own: test-node)."""
+    code, out, _ = _run([*HEALTHZ, "ns1/svc1", "-o", "json"], capsys)
+    assert code == 0 and json.loads(out)["status"] == 200
+    code, out, _ = _run([*HEALTHZ, "--hostname-override", "other", "ns1/svc1", "-o", "json"], capsys)
+    assert code == 0 and json.loads(out)["status"] == 503  # node other has no local endpoint of it
+
+
+def test_healthz_refuses_node_and_hostname_override_naming_two_nodes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run([*HEALTHZ, "--node", "test-node", "--hostname-override", "other", "ns1/svc1"], capsys)
+    assert code == 2
+    assert ("--node 'test-node' and --hostname-override 'other' name two nodes; expected one of them (healthz "
+            "answers for one node: --node, which defaults to --hostname-override)") in err
+    code, _, _ = _run([*HEALTHZ, "--node", "test-node", "--hostname-override", "Test-Node", "ns1/svc1"], capsys)
+    assert code == 0
