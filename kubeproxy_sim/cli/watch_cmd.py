@@ -16,12 +16,12 @@ from kubeproxy_sim.cli.node_configs import NodeConfigs, given_node_name
 from kubeproxy_sim.cli.options import add_node_flags
 from kubeproxy_sim.cli.output import add_output_flags
 from kubeproxy_sim.cli.replay_cmd import add_sync_period_flags, check_not_negative, duration, take_negative_values
-from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 
 if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.model import Ruleset, Table
     from kubeproxy_sim.watch.events import Batch
-    from kubeproxy_sim.watch.sync_loop import SyncReport
+    from kubeproxy_sim.watch.sync_loop import SyncLoop, SyncReport
 
 EXAMPLES = """examples:
   kubeproxy-sim watch -f manifests/ --hostname-override node1 --cluster-cidr 10.244.0.0/16
@@ -298,7 +298,6 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     check_node_settings(args)  # a node setting kube-proxy refuses stops the command before it connects
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
-    from kubeproxy_sim.errors import Severity
 
     errors: list[Diagnostic] = []
     notes_seen: set[str] = set()
@@ -330,25 +329,122 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     return 1 if errors else 0
 
 
+class _ConfigWritten(Exception):
+    """The --config file was written in place: kube-proxy exits, to be restarted with the new file."""
+
+
+class ConfigFileWatch:
+    """kube-proxy's watch on its --config file (kubernetes 531be81208e2, cmd/kube-proxy/app/server.go:
+    ``eventHandler``), by polling: a write to the file makes kube-proxy exit, to be restarted (by its DaemonSet)
+    with the new file. The watch is on the file kube-proxy read (an inotify watch on its inode): a new file
+    renamed over it, or its removal, is a removal of the watched file, which kube-proxy ignores, and nothing at
+    that path is watched afterwards. A write is acted on once the file has stopped changing for ``debounce``
+    seconds, as the restart comes a moment after the exit (and a half-written file is not read)."""
+
+    def __init__(self, path: str, clock: Callable[[], float], debounce: float) -> None:
+        self.path = path
+        self._clock = clock
+        self._debounce = debounce
+        self._read = self._signature()  # the file as kube-proxy (re)started with it
+        self._seen: tuple[tuple[int, int, int] | None, float] | None = None  # a change: (signature, since when)
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def check(self) -> tuple[Diagnostic, ...]:
+        """Raise :class:`_ConfigWritten` for a settled write; a note, once, when the watched file went away."""
+        if self._read is None:
+            return ()
+        now, signature = self._clock(), self._signature()
+        if signature == self._read:
+            self._seen = None
+            return ()
+        if signature is None or signature[0] != self._read[0]:
+            self._read = None  # kube-proxy's watch is gone with the file it was on
+            return (Diagnostic("the --config file was replaced or removed: kube-proxy, watching the file it read, "
+                               "does not notice; it keeps its config and sees no later change to that path until "
+                               "it restarts", file=self.path, severity=Severity.NOTE),)
+        if self._seen is None or self._seen[0] != signature:
+            self._seen = (signature, now)
+        if now - self._seen[1] < self._debounce:
+            return ()
+        self._read, self._seen = signature, None  # what the restarted kube-proxy reads, and watches
+        raise _ConfigWritten
+
+
+def _restart_loop(args: argparse.Namespace, clock: Callable[[], float], previous: SyncLoop | None) -> SyncLoop:
+    """A sync loop as kube-proxy (re)starts: its config read now; after ``previous`` (kube-proxy exited on a
+    write to its --config file), on the node's tables as that one left them and with the objects it held, as
+    the restarted kube-proxy's informers list them again. A config file the restart refuses ends the watch."""
+    from kubeproxy_sim.cli.options import check_node_settings, sync_periods
+    from kubeproxy_sim.watch.events import Batch, bookmark, diff_events
+    from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop
+
+    try:
+        if previous is not None:
+            check_node_settings(args)
+        low, period = sync_periods(args)
+    except InputError as exc:
+        if previous is None:
+            raise
+        raise InputError([Diagnostic("the --config file was written: kube-proxy exits, and its restart refuses the "
+                                     "new file (kube-proxy would restart over and over); the watch stops",
+                                     file=args.config), *exc.diagnostics]) from None
+    timing = LoopTiming(min_sync_period=low, sync_period=period)
+    # the node's name is fixed at the first sync
+    loop = SyncLoop(NodeConfigs(args), timing=timing, clock=clock, node=None if previous is None else previous.node)
+    if previous is not None:
+        state = previous.state
+        objects = {(kind, key): obj for kind in state.synced for key, obj in state.objects(kind).items()}
+        listed = diff_events({}, objects, lambda: "0")
+        loop.feed(Batch((*listed, *(bookmark(kind, state.resource_versions.get(kind, "0")) for kind in state.synced))))
+    return loop
+
+
 def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextIO,
             clock: Callable[[], float], report: Callable[[tuple[Diagnostic, ...]], None],
             synced: list[bool]) -> None:
-    """Sync as the source changes; ``synced[0]`` turns True when the first sync is done, before it is printed."""
+    """Sync as the source changes; ``synced[0]`` turns True when the first sync is done, before it is printed.
+    A write to the --config file restarts the loop as kube-proxy restarts (see :class:`ConfigFileWatch`); the
+    sync numbers go on."""
+    import dataclasses
     import gc
 
-    from kubeproxy_sim.cli.options import sync_periods
-    from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop, drive
+    from kubeproxy_sim.watch.sync_loop import drive
 
-    low, period = sync_periods(args)
-    timing = LoopTiming(min_sync_period=low, sync_period=period)
-    loop = SyncLoop(NodeConfigs(args), timing=timing, clock=clock)  # the node's name is fixed at the first sync
+    watch = ConfigFileWatch(args.config, clock, args.debounce) if getattr(args, "config", None) else None
+
+    def watched_poll(timeout: float) -> Batch:
+        if watch is not None:
+            gone = watch.check()
+            if gone:
+                report(gone)
+        return poll(timeout)
+
     printer = Printer(args, out)
-    for sync in drive(loop, poll, clock=clock, poll_interval=args.poll_interval,
-                      max_syncs=1 if args.once else args.max_syncs, on_diagnostics=report):
-        synced[0] = True  # done, if not yet all printed: a Ctrl-C from here on ends a watch that ran
-        printer.show(sync)
-        if sync.error is not None:
-            report((Diagnostic(f"sync {sync.number}: {sync.error}; the next sync is full"),))
-        if sync.full:
-            # What a full sync built lives as long as the watch: keep the collector from rescanning it.
-            gc.freeze()
+    limit = 1 if args.once else args.max_syncs
+    done, loop = 0, None
+    while limit is None or done < limit:
+        loop = _restart_loop(args, clock, loop)
+        try:
+            for sync in drive(loop, watched_poll, clock=clock, poll_interval=args.poll_interval,
+                              max_syncs=None if limit is None else limit - done, on_diagnostics=report):
+                done += 1
+                sync = dataclasses.replace(sync, number=done)
+                synced[0] = True  # done, if not yet all printed: a Ctrl-C from here on ends a watch that ran
+                printer.show(sync)
+                if sync.error is not None:
+                    report((Diagnostic(f"sync {sync.number}: {sync.error}; the next sync is full"),))
+                if sync.full:
+                    # What a full sync built lives as long as the watch: keep the collector from rescanning it.
+                    gc.freeze()
+        except _ConfigWritten:
+            report((Diagnostic("the --config file was written: kube-proxy exits and its restart reads it; the watch "
+                               "goes on as the restarted kube-proxy (its first sync is full)", file=args.config,
+                               severity=Severity.NOTE),))
+            continue
+        return

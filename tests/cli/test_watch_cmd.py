@@ -308,6 +308,69 @@ def test_node_ips_and_pod_cidrs_are_followed_as_kube_proxy_follows_them(manifest
         "exits (detect-local-mode NodeCIDR) and its restart does a full sync"]
 
 
+KP_CONFIG = ("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nhostnameOverride: test-node\n"
+             "clusterCIDR: {cidr}\n")
+
+
+def test_a_config_file_written_during_the_watch_restarts_kube_proxy_with_it(manifests: Path, tmp_path: Path):
+    """kube-proxy watches its --config file and exits on a write (or a rename) of it, to be restarted with the
+    new file (kubernetes 531be81208e2, cmd/kube-proxy/app/server.go: eventHandler): the watch says so and goes
+    on as the restarted kube-proxy, whose first sync is full, with the new config; numbering goes on."""
+    config = tmp_path / "kp.conf"
+    write(config, KP_CONFIG.format(cidr="10.0.0.0/8"))
+    actions = [lambda: write(config, KP_CONFIG.format(cidr="10.200.0.0/16")),
+               lambda: write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80,
+                                                                         "p80"))]
+    status, out, err = run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "3"], actions)
+    assert status == 0, err
+    result = syncs(out)
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 full", "# sync 3 partial"]
+    assert "! -s 10.0.0.0/8" in result[0][1]
+    assert "! -s 10.200.0.0/16" in result[1][1] and "10.0.0.0/8" not in result[1][1]
+    assert [line for line in err.splitlines() if "kp.conf" in line] == [
+        f"kubeproxy-sim: {config}: note: the --config file was written: kube-proxy exits and its restart reads it; "
+        "the watch goes on as the restarted kube-proxy (its first sync is full)"]
+
+
+def test_a_config_file_the_restart_refuses_ends_the_watch(manifests: Path, tmp_path: Path):
+    """kube-proxy exits on the write and its restart refuses the file (it then restarts over and over): the
+    watch ends there, saying why."""
+    from kubeproxy_sim.errors import InputError
+
+    config = tmp_path / "kp.conf"
+    write(config, KP_CONFIG.format(cidr="10.0.0.0/8"))
+    with pytest.raises(InputError) as caught:
+        run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "3"],
+                  [lambda: write(config, KP_CONFIG.format(cidr="not-a-cidr"))])
+    messages = [d.message for d in caught.value.diagnostics]
+    assert messages[0] == ("the --config file was written: kube-proxy exits, and its restart refuses the new file "
+                           "(kube-proxy would restart over and over); the watch stops")
+    assert any("not-a-cidr" in m for m in messages[1:])
+
+
+def test_a_config_file_replaced_by_a_rename_goes_unnoticed(manifests: Path, tmp_path: Path):
+    """kube-proxy's watch is on the file it opened: a new file renamed over it (a ConfigMap update, an editor's
+    atomic save) is a removal of the watched one, which kube-proxy ignores, and it sees no later write."""
+    config = tmp_path / "kp.conf"
+    write(config, KP_CONFIG.format(cidr="10.0.0.0/8"))
+
+    def replace_it() -> None:
+        fresh = tmp_path / "kp.conf.new"
+        write(fresh, KP_CONFIG.format(cidr="10.200.0.0/16"))
+        os.replace(fresh, config)
+        write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80, "p80"))
+
+    actions = [replace_it, lambda: (write(config, KP_CONFIG.format(cidr="10.100.0.0/16")),
+                                    write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1"],
+                                                                                      80, "p80")))]
+    status, out, err = run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "3"], actions)
+    assert status == 0, err
+    assert [h for h, _ in syncs(out)] == ["# sync 1 full", "# sync 2 partial", "# sync 3 partial"]
+    assert [line for line in err.splitlines() if "kp.conf" in line] == [
+        f"kubeproxy-sim: {config}: note: the --config file was replaced or removed: kube-proxy, watching the file "
+        "it read, does not notice; it keeps its config and sees no later change to that path until it restarts"]
+
+
 def test_a_slice_edit_the_model_drops_rewrites_its_service(manifests: Path):
     """kube-proxy's slice cache compares whole slices (esDataChanged): an annotation added to svc1's slice is an
     update, and the next sync rewrites svc1's chains (upstream's partial sync for it)."""
