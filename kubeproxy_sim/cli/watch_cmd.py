@@ -42,7 +42,10 @@ CIDRs), as in replay: kube-proxy ignores a Node's deletion; a note says so.
 New node IPs on the node's Node are said and ignored, as kube-proxy keeps the
 ones it started with; a new spec.podCIDRs under --detect-local-mode NodeCIDR
 makes kube-proxy exit, as a warning says, and the watch goes on as the
-restarted kube-proxy (the Node read afresh, a full sync).
+restarted kube-proxy (the Node read afresh, a full sync). So does a write to
+the --config file (kube-proxy exits on it): the watch says so and goes on with
+the new file, or ends with exit status 1 naming what kube-proxy's restart would
+refuse in it; a file replaced or removed goes unnoticed, as by kube-proxy.
 Without --hostname-override the node (the first Node by name) is picked at the
 first sync with a Node object and kept: kube-proxy fixes its node name (its
 machine's, whose Node it is) at start. Syncs before it run as node1.
