@@ -36,6 +36,9 @@ from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
 from kubeproxy_sim.objects.stdin import StdinUnreadable, read_stdin
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+BUILT_IN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))), "rulesets")
+"""The built-in scenarios' folder (cli.options.REPO_RULESETS; spelled here too, as the CLI imports this module
+only when it loads objects): its files' kinds not read go unsaid (see :func:`built_in`)."""
 STDIN = "-"
 
 _Decoder = Callable[[dict[str, Any], Origin, Report, str], Any]
@@ -731,12 +734,13 @@ class _Builder:
         # for the messages that arise only once every object is read (mirroring, slices overlapping)
         self.refused_services: set[str] = set()  # "ns/name" of Services skipped over an error
         self.file: str | None = None  # the file of the document being read
+        self.built_in = False  # whether it is one of the built-in scenarios' (see built_in)
         self.unread: tuple[int, dict[str, int]] | None = None  # this file's note of kinds not read: its index in
         # diagnostics, and how many objects of each kind it counts (see _note_unread)
 
     def add_document(self, document: Any, file: str, index: int) -> None:
         if file != self.file:  # (a file given twice is read twice: each reading has its own note)
-            self.file, self.unread = file, None
+            self.file, self.unread, self.built_in = file, None, built_in(file)
         if isinstance(document, Diagnostic):
             self.diagnostics.append(document)
         elif document is not None:
@@ -834,6 +838,8 @@ class _Builder:
         """Note an object of a kind kube-proxy does not read: one note a file, naming the object when it is the
         file's only one, else counting them by kind (``kubectl get all -o yaml`` holds hundreds of Deployments,
         ReplicaSets, ...). The note keeps the place of the file's first such object."""
+        if self.built_in:
+            return
         if self.unread is None:
             self.unread = (len(self.diagnostics), {kind: 1})
             _, _, display = object_name(document)
@@ -934,6 +940,13 @@ def mirror_one(endpoints: Endpoints, services: dict[str, Service], slices: dict[
 _KINDS_FOLDED = {kind.lower(): kind for kind in _DECODERS}
 _REMOVED_VERSIONS = {"discovery.k8s.io/v1beta1": "v1beta1 was removed in Kubernetes 1.25; kube-proxy reads v1 only"}
 """Why a version of a kind we read is not read, where there is more to say than "not supported"."""
+
+
+def built_in(file: str) -> bool:
+    """Whether a file is one of the built-in scenarios' (rulesets/): the objects kube-proxy does not read in it
+    (bootcamp's Deployment, which ``scenario`` plays) are the project's, not the user's, so a note of them would
+    only be noise on every ``--scenario`` command."""
+    return file != STDIN_NAME and os.path.realpath(file).startswith(BUILT_IN + os.sep)
 
 
 def _unread_kinds(counts: dict[str, int], file: str) -> Diagnostic:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.cli.options import REPO_RULESETS
@@ -27,9 +28,11 @@ def test_f2_is_against() -> None:
     assert any(s["name"] == "default/kubernetes-bootcamp" and s["status"] == "removed" for s in f2["services"])
 
 
-def test_a_message_both_states_give_is_reported_once() -> None:
-    """The same file on both sides: its skipped Deployment and the node's detect-local note, once each."""
-    state = str(REPO_RULESETS / "bootcamp" / "objects.yaml")
+def test_a_message_both_states_give_is_reported_once(tmp_path) -> None:
+    """The same file on both sides: its skipped Deployment and the node's detect-local note, once each (a copy of
+    bootcamp's objects: the built-in scenario's own files are not noted)."""
+    state = str(tmp_path / "objects.yaml")
+    shutil.copyfile(REPO_RULESETS / "bootcamp" / "objects.yaml", state)
     err = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
         assert main(["diff", "-f", state, "--against", state, "--hostname-override", "node1"]) == 0

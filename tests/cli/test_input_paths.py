@@ -61,3 +61,23 @@ def test_scenario_notes_only_the_kinds_it_does_not_read(tmp_path, capsys: pytest
                      "--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16", "--show", "endpoints"]) == 0
     assert capsys.readouterr().err.splitlines() == [
         f"kubeproxy-sim: {mine}: note: skipped 2 ConfigMap objects: kube-proxy does not read this kind"]
+
+
+def test_a_built_in_scenario_does_not_note_the_kinds_its_own_files_hold(
+        tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bootcamp's Deployment (there for scenario, which plays it) was noted by every bootcamp command; the same
+    objects in a file of the user's are still noted."""
+    assert cli.main(["rules", "--scenario", "bootcamp"]) == 0
+    assert capsys.readouterr().err == ""
+    mine = tmp_path / "objects.yaml"
+    mine.write_text((REPO_RULESETS / "bootcamp" / "objects.yaml").read_text())
+    assert cli.main(["rules", "-f", str(mine), "--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"kubeproxy-sim: {mine}: Deployment default/kubernetes-bootcamp: note: skipped: kube-proxy does not read "
+        "this kind"]
+
+
+def test_the_loader_names_the_built_in_scenarios_folder_as_the_cli_does() -> None:
+    from kubeproxy_sim.objects.load import BUILT_IN
+
+    assert str(REPO_RULESETS.resolve()) == BUILT_IN
