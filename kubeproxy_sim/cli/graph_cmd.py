@@ -122,12 +122,13 @@ def build(args: argparse.Namespace, ruleset: Ruleset, title: str, service: Servi
 
         unproxied = why_unproxied(cluster, ruleset.ipv6, service.namespace, service.name)
     return scoped_graph(ruleset, title, service=service, table=args.table, max_endpoints=args.max_endpoints,
-                        dump=args.rules, cite=cite, unproxied=unproxied)
+                        dump=args.rules, cite=cite, unproxied=unproxied, generated=not args.rules)
 
 
 def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = None, table: str | None = None,
                  max_endpoints: int = 8, dump: str | None = None, cite: Cite | None = None,
-                 also: tuple[Selection, tuple[str, ...]] | None = None, unproxied: str | None = None) -> Graph:
+                 also: tuple[Selection, tuple[str, ...]] | None = None, unproxied: str | None = None,
+                 generated: bool = False) -> Graph:
     """One node's graph, cut to one service port (``NS/NAME[:PORT]``) and/or one table, long fans folded.
 
     ``trace --graph`` draws through here too, so its picture is the one ``graph --service`` shows; ``also``
@@ -136,7 +137,8 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = N
     the path enters them. With a ``dump`` (its file name), the rules it does not hold (a restore input's hooks'
     jumps) are marked added. ``unproxied``: why kube-proxy writes no rules for the service, said if none are
     found. A rule read from a line is quoted in its tooltip as ``cite`` gives that line (the
-    dump's lines as read, as trace cites them), else as iptables-save prints it.
+    dump's lines as read, as trace cites them), else as iptables-save prints it. ``generated``: the proxier's own
+    rules, not a dump (see ``build_graph``).
     """
     from kubeproxy_sim.graph import DEFAULT_TABLES, build_graph, collapse_endpoints
     from kubeproxy_sim.graph.scope import select_service
@@ -156,7 +158,7 @@ def scoped_graph(ruleset: Ruleset, title: str, *, service: ServiceRef | None = N
     from kubeproxy_sim.netfilter.dumpfile import dump_name
 
     with in_dump(dump_name(dump) if dump else None):  # chains that jump in a circle: FILE:LINE
-        graph = build_graph(ruleset, tables=tables, title=title, scope=selection, cite=cite)
+        graph = build_graph(ruleset, tables=tables, title=title, scope=selection, cite=cite, generated=generated)
     if not graph.nodes:
 
         raise InputError(Diagnostic(f"no rules to draw in the {' and '.join(tables)} table(s)",

@@ -328,7 +328,7 @@ def run(args: argparse.Namespace) -> int:
         first = tracer.trace(dataclasses.replace(packet, ctstate=CtState.NEW)) if later else None
         numbered = saved.every_chain() if saved is not None else ruleset  # the graph finds a step's rule by line
         write_trace_graph(numbered, traced, args.graph, graph_format, args.rules, first,  # type: ignore[arg-type]
-                          rules.line_text)
+                          rules.line_text, rules.generated)
     return 1 if rules.errors else 0
 
 
@@ -521,7 +521,7 @@ def service_hit(ruleset: Ruleset, result: TraceResult) -> ServiceRef | None:
 
 
 def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None,
-                 first: TraceResult | None = None, lines: LineText | None = None) -> Graph:
+                 first: TraceResult | None = None, lines: LineText | None = None, generated: bool = False) -> Graph:
     """The node's graph scoped to the service hit, every outcome's path highlighted, and each outcome's
     verdict labelled with its probability. For a later packet of a connection (no nat rule on its paths),
     ``first``, its connection's first packet traced, tells the service, and the rules its own paths matched
@@ -530,6 +530,7 @@ def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None,
     A packet no service catches gets the rules its paths matched, not the whole node: on a large cluster
     that is tens of thousands of edges, of which a handful are the packet's. The title says so. Tooltips quote
     a rule's line as ``lines`` gives it: trace's own citations (the dump's lines as read, ``rules --full``'s).
+    ``generated``: the proxier's own rules, not a dump (see ``build_graph``).
     """
     from kubeproxy_sim.cli.graph_cmd import scoped_graph
     from kubeproxy_sim.graph import highlight
@@ -539,11 +540,12 @@ def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None,
     title = f"trace {p.proto} {p.src_text} -> {p.dst_endpoint}"
     ref = service_hit(ruleset, first or result)
     if ref is None:
-        graph = path_graph(ruleset, result, title, dump, lines)
+        graph = path_graph(ruleset, result, title, dump, lines, generated)
     else:
         also = path_selection(ruleset, (o.path for o in result.outcomes)) if first is not None else None
         # Endpoints are never folded: a folded endpoint could hide the outcome being drawn.
-        graph = scoped_graph(ruleset, title, service=ref, max_endpoints=0, dump=dump, cite=lines, also=also)
+        graph = scoped_graph(ruleset, title, service=ref, max_endpoints=0, dump=dump, cite=lines, also=also,
+                             generated=generated)
     for outcome in result.outcomes:
         graph = highlight(graph, outcome.path)
     if first is not None and graph.edges and not any(e.highlighted for e in graph.edges):
@@ -556,7 +558,7 @@ LATER_UNMARKED = ("a later packet of a connection meets no nat rule (its first p
 
 
 def path_graph(ruleset: Ruleset, result: TraceResult, title: str, dump: str | None = None,
-               lines: LineText | None = None) -> Graph:
+               lines: LineText | None = None, generated: bool = False) -> Graph:
     """Only the rules the outcomes' paths matched (and the chains and verdicts they lead to), in every
     table the paths cross; with no rule matched, an empty graph whose title says so. From a ``dump``, the
     jumps the node adds to it (a restore input's hooks) are marked as added; rules' tooltips quote their lines
@@ -569,7 +571,7 @@ def path_graph(ruleset: Ruleset, result: TraceResult, title: str, dump: str | No
     if not selection:
         return Graph(title=f"{title}: no rule matched it")
     graph = build_graph(ruleset, tables=tables, title=f"{title}, only the rules it matched (it hits no service)",
-                        scope=selection, cite=lines)
+                        scope=selection, cite=lines, generated=generated)
     return mark_added(graph) if dump else graph
 
 
@@ -602,11 +604,11 @@ TRACE_IMAGE_ADVICE = "name a .dot file for --graph instead (text, written at onc
 
 
 def write_trace_graph(ruleset: Ruleset, result: TraceResult, path: str, fmt: str, dump: str | None,
-                      first: TraceResult | None = None, lines: LineText | None = None) -> None:
+                      first: TraceResult | None = None, lines: LineText | None = None, generated: bool = False) -> None:
     from kubeproxy_sim.cli.graph_cmd import render, warn_size, write
 
     with progress("building the graph"):
-        graph = traced_graph(ruleset, result, dump, first, lines)
+        graph = traced_graph(ruleset, result, dump, first, lines, generated)
     warn_size(graph, fmt, mermaid_advice=TRACE_MERMAID_ADVICE, image_advice=TRACE_IMAGE_ADVICE)
     with progress("drawing the graph"):
         data = render(graph, fmt, TRACE_GRAPH_ALTERNATIVE)

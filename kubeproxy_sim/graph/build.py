@@ -232,13 +232,16 @@ class Scope(Protocol):
     def chains(self) -> frozenset[tuple[str, str]]: ...
 
 
-def table_graph(table: Table, cite: Cite | None, saved: Callable[[Rule], str], scope: Scope | None = None
-                ) -> tuple[list[Node], list[Edge]]:
+def table_graph(table: Table, cite: Cite | None, saved: Callable[[Rule], str], scope: Scope | None = None,
+                generated: bool = False) -> tuple[list[Node], list[Edge]]:
     """Nodes and edges of one table (of the rules in ``scope``); chains that take part in no edge are left out.
-    Rules read from a line are quoted by ``cite``, else as ``saved`` prints them (see :func:`quoted`)."""
+    Rules read from a line are quoted by ``cite``, else as ``saved`` prints them (see :func:`quoted`).
+    ``generated``: the proxier's own table, not checked for a circle of jumps (it holds none: see
+    ``compile_ruleset``'s ``generated``)."""
     from kubeproxy_sim.netfilter.compile_chains import refuse_table_circles
 
-    refuse_table_circles(table)  # the whole table, whatever the scope draws: the kernel refuses it whole
+    if not generated:
+        refuse_table_circles(table)  # the whole table, whatever the scope draws: the kernel refuses it whole
     chains = chain_index(table)
     returns = returning_test(table, chains)
     drawn = scope.chains() if scope is not None else None
@@ -261,13 +264,13 @@ def table_graph(table: Table, cite: Cite | None, saved: Callable[[Rule], str], s
 
 
 def build_graph(ruleset: Ruleset, *, tables: Sequence[str] = DEFAULT_TABLES, title: str = "",
-                scope: Scope | None = None, cite: Cite | None = None) -> Graph:
+                scope: Scope | None = None, cite: Cite | None = None, generated: bool = False) -> Graph:
     """The chain graph of the named tables of a ruleset (tables it lacks are skipped); with a ``scope``, of
     the rules it keeps: the whole graph cut down to them, built without drawing the rest.
 
     A rule read from a line (a dump's, or ``rules --full``'s as trace numbers them) is quoted in its tooltip
     with that line: as ``cite`` gives it (a dump's own lines as read, trace's ``line_text``), else as
-    iptables-save prints it.
+    iptables-save prints it. ``generated``: the proxier's own rules, not a dump (see :func:`table_graph`).
     """
     saved = saved_form(ruleset.ipv6)
     nodes: list[Node] = []
@@ -276,7 +279,7 @@ def build_graph(ruleset: Ruleset, *, tables: Sequence[str] = DEFAULT_TABLES, tit
         table = ruleset.table(name)
         if table is None:
             continue
-        table_nodes, table_edges = table_graph(table, cite, saved, scope)
+        table_nodes, table_edges = table_graph(table, cite, saved, scope, generated)
         nodes.extend(table_nodes)
         edges.extend(table_edges)
     return Graph(tuple(nodes), tuple(edges), title)

@@ -1,6 +1,6 @@
 """The proxier's own rules hold no circle of jumps, which is why a lazy compile of them skips the table's check.
 
-``compile_ruleset(..., generated=True)`` (trace, dist, send from objects) does not read every chain for a
+``compile_ruleset(..., generated=True)`` (trace, dist, send from objects; graph too) does not read every chain for a
 circle before the walk (a second at 10,000 services): these tests are what makes that safe. kube-proxy's
 chains jump only downward (built-in -> fixed chains -> KUBE-FW -> KUBE-EXT -> KUBE-SVC/SVL -> KUBE-SEP ->
 KUBE-MARK-MASQ ...); a generator change that broke that would fail here, not hang a walk.
@@ -70,3 +70,14 @@ def test_a_generated_ruleset_is_not_checked_whole_but_a_chain_a_walk_enters_stil
     assert [o.verdict for o in tracer.trace(Packet.of("tcp", "1.1.1.1", "2.2.2.2", 80)).outcomes] == ["ACCEPT"]
     with pytest.raises(InputError, match=r"the nat table's chains jump in a circle: A -> B -> A;"):
         tracer.trace(Packet.of("udp", "1.1.1.1", "2.2.2.2", 80))
+
+
+def test_a_generated_ruleset_is_drawn_without_the_whole_table_check() -> None:
+    """graph and trace --graph from objects pass ``generated``; a dump's table with a circle is still refused."""
+    from kubeproxy_sim.errors import InputError
+    from kubeproxy_sim.graph import build_graph
+
+    text = "*nat\n:PREROUTING ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A PREROUTING -j A\n-A A -j B\n-A B -j A\nCOMMIT\n"
+    assert build_graph(parse_ruleset(text), generated=True).edges
+    with pytest.raises(InputError, match=r"the nat table's chains jump in a circle: A -> B -> A;"):
+        build_graph(parse_ruleset(text))
