@@ -184,7 +184,7 @@ def parse_destination(nodes: NodeSet, text: str | None, command: str) -> list[Se
     host, port = _split_port(text)
     if _is_ip(host):
         return _by_address(nodes, ports, host, port, text)
-    service = _service_named(nodes, host)
+    service = service_named(nodes.cluster, host)
     if service is not None:
         return _by_name(ports, service[0], service[1], port, text, nodes)
     absolute = host.endswith(".")  # a trailing dot: the name as it is, no search path
@@ -209,12 +209,12 @@ def parse_destination(nodes: NodeSet, text: str | None, command: str) -> list[Se
     raise _bad(text, "--to", why, DST_FORMS, usage=True)
 
 
-def _service_named(nodes: NodeSet, host: str) -> tuple[str, str] | None:
-    """(namespace, name) of the first Service the cluster DNS's search path for a pod of NAME_NAMESPACE finds
+def service_named(cluster: Cluster, host: str, namespace: str = NAME_NAMESPACE) -> tuple[str, str] | None:
+    """(namespace, name) of the first Service the cluster DNS's search path for a pod of ``namespace`` finds
     for ``host`` (case-insensitive; a trailing dot: the name alone), as ``send`` resolves it; None for none."""
     zone = f".svc.{DOMAIN}"
-    services = {(s.namespace, s.name) for s in nodes.cluster.services}
-    for candidate in search_candidates(host, NAME_NAMESPACE):
+    services = {(s.namespace, s.name) for s in cluster.services}
+    for candidate in search_candidates(host, namespace):
         labels = candidate.removesuffix(zone).split(".") if candidate.endswith(zone) else []
         if len(labels) == 2 and (labels[1], labels[0]) in services:
             return labels[1], labels[0]

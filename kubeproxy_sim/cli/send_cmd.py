@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -52,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="pod/NS/NAME, node/NAME, external (203.0.113.10) or external:IP")
     parser.add_argument("--to", dest="destination", required=True, metavar="DST",
                         help="IP:PORT, NAME.NS:PORT, NAME.NS.svc.cluster.local:PORT, node/NAME:NODEPORT, or a "
-                        "LoadBalancer ingress IP:PORT")
+                        "LoadBalancer ingress IP:PORT; a Service's name takes a port's name too (NAME.NS:http)")
     parser.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"], help="protocol (default tcp)")
     parser.add_argument("--count", type=parse_int, default=100, metavar="N", help="connections (default 100)")
     parser.add_argument("--seed", type=parse_int, default=1, metavar="S", help="random seed (default 1)")
@@ -171,13 +172,57 @@ def send_text(result: SendResult, con: Console | None = None) -> str:
 # --------------------------------------------------------------------------- the command
 
 
+PORT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+"""The shape of a Service port's name (IANA_SVC_NAME's letters): ``--to NAME.NS:http``, as dist takes it."""
+
+
+def named_port(destination: str) -> str | None:
+    """The port name of ``--to HOST:PORTNAME`` (None: a number, or no port name's shape, which split_destination
+    answers). Only a Service's DNS name has named ports: with an address or ``node/NAME`` it is a usage error."""
+    from kubeproxy_sim.errors import Diagnostic, UsageError
+    from kubeproxy_sim.simulator.send import DESTINATION_FORMS
+
+    host, _, port = destination.rpartition(":")
+    if not host or (":" in host and not host.startswith("[")) or not PORT_NAME.fullmatch(port) or port.isdigit():
+        return None
+    if host.startswith(("node/", "[")) or all(part.isdigit() for part in host.split(".")):
+        raise UsageError(Diagnostic(f"{destination!r}: a port name needs a Service's DNS name (NAME.NS:PORTNAME, "
+                                    f"read from the Service); an address or a node takes a number; expected "
+                                    f"{DESTINATION_FORMS}", field="--to"))
+    return port
+
+
+def port_numbered(sim: Simulator, source: str, destination: str, proto: str) -> str:
+    """``--to HOST:PORTNAME`` with the number of the Service's port of that name and protocol: the Service the
+    cluster DNS finds for HOST by the client's search path (a pod's namespace's; ``default``'s for the others,
+    as send's resolver has it). The connection then resolves HOST itself, as a client would."""
+    from kubeproxy_sim.analysis.targets import NAME_NAMESPACE, service_named
+    from kubeproxy_sim.errors import Diagnostic, InputError
+
+    host, _, name = destination.rpartition(":")
+    namespace = source.split("/")[1] if source.startswith("pod/") else NAME_NAMESPACE
+    found = service_named(sim.cluster, host, namespace)
+    if found is None:
+        raise InputError(Diagnostic(f"{destination!r}: {host} names no Service where cluster DNS looks it up "
+                                    f"(namespace {namespace}'s search path), so port name {name!r} names no port; "
+                                    "expected a Service's name, or a port number", field="--to"))
+    svc = next(s for s in sim.cluster.services if (s.namespace, s.name) == found)
+    number = next((p.port for p in svc.ports if p.name == name and p.protocol.value == proto.upper()), None)
+    if number is None:
+        have = ", ".join(f"{p.name or '(unnamed)'}={p.port}/{p.protocol.value}" for p in svc.ports)
+        raise InputError(Diagnostic(f"{destination!r}: Service {svc.key} has no {proto.upper()} port named {name!r} "
+                                    f"(its ports: {have or 'none'})", field="--to"))
+    return f"{host}:{number}"
+
+
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.dist_cmd import check_connections
     from kubeproxy_sim.simulator.send import check_source_form, split_destination
 
     check_connections(args.count, "--count")  # before any work
     check_source_form(args.source)  # --from's and --to's shapes (usage errors) before the objects are read
-    split_destination(args.destination)
+    port_name = named_port(args.destination)
+    split_destination(args.destination if port_name is None else f"{args.destination.rpartition(':')[0]}:1")
     if args.plot is not None:
         from kubeproxy_sim.cli.plot import check_plot_path
 
@@ -185,8 +230,10 @@ def run(args: argparse.Namespace) -> int:
     if args.pcap is not None:
         check_writable(args.pcap, "--pcap", expected="FILE.pcap")
     sim, input_errors = build_simulator(args)
+    destination = args.destination if port_name is None else port_numbered(sim, args.source, args.destination,
+                                                                            args.proto)
     with progress("sending connections", total=max(args.count, 0)) as tick:
-        result = send_counted(sim, args.source, args.destination, proto=args.proto, count=args.count,
+        result = send_counted(sim, args.source, destination, proto=args.proto, count=args.count,
                               seed=args.seed, record=args.pcap is not None, tick=tick)
     if args.pcap is not None:
         from kubeproxy_sim.simulator.pcap import write_pcap

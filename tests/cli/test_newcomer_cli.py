@@ -102,3 +102,29 @@ def test_healthz_refuses_node_and_hostname_override_naming_two_nodes(capsys: pyt
             "answers for one node: --node, which defaults to --hostname-override)") in err
     code, _, _ = _run([*HEALTHZ, "--node", "test-node", "--hostname-override", "Test-Node", "ns1/svc1"], capsys)
     assert code == 0
+
+
+# --------------------------------------------------------------------------- send --to NAME.NS:PORTNAME
+
+SEND = ["send", "--scenario", "upstream-external-traffic-policy-local", "--count", "20", "-o", "json"]
+
+
+def test_send_takes_a_port_name_as_dist_does(capsys: pytest.CaptureFixture[str]) -> None:
+    code, by_name, _ = _run([*SEND, "--from", "node/test-node", "--to", "svc1.ns1:p80"], capsys)
+    assert code == 0
+    code, by_number, _ = _run([*SEND, "--from", "node/test-node", "--to", "svc1.ns1:80"], capsys)
+    named, numbered = json.loads(by_name), json.loads(by_number)
+    assert named["to"] == "svc1.ns1:80" and named["delivered"] == numbered["delivered"]
+    assert named["delivered"]
+
+
+@pytest.mark.parametrize(("to", "code", "says"), [
+    ("svc1.ns1:p81", 1, "'svc1.ns1:p81': Service ns1/svc1 has no TCP port named 'p81' (its ports: p80=80/TCP)"),
+    ("nosuch.ns1:p80", 1, "so port name 'p80' names no port"),
+    ("172.30.0.41:p80", 2, "a port name needs a Service's DNS name"),
+    ("node/test-node:p80", 2, "a port name needs a Service's DNS name"),
+    ("[fd00::1]:p80", 2, "a port name needs a Service's DNS name"),
+])
+def test_send_port_names_it_cannot_read(to: str, code: int, says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = _run([*SEND, "--from", "external", "--to", to], capsys)
+    assert status == code and says in err, err
