@@ -218,7 +218,7 @@ def test_rules_run_as_the_program_ends_with_its_whole_output_and_status(tmp_path
 @pytest.mark.parametrize("debug", ["", "1"])
 @pytest.mark.parametrize(("argv", "status"), [
     (["rules", "--scenario", "session-affinity"], 0),  # nothing to say: a closed stderr costs nothing
-    (["rules", "--scenario", "bootcamp"], 1),  # a note that cannot be written, as on a full stderr
+    (["rules", "--scenario", "upstream-bad-ips"], 1),  # a warning that cannot be written, as on a full stderr
     (["dist", "--scenario", "session-affinity", "--to", "web", "--client-interval", "0"], 1),  # the run's error
     (["dist", "--scenario", "session-affinity", "--to", "web", "--requests-per-connection", "2"], 2),  # a usage error
 ])
@@ -237,9 +237,9 @@ def test_a_closed_standard_error_is_an_output_that_cannot_be_written_not_a_bug(a
 
 
 @pytest.mark.parametrize(("argv", "into", "status"), [
-    (["rules", "--scenario", "bootcamp"], "gone", 0),  # `2>&1 | true`: nobody wanted the note or the text
+    (["rules", "--scenario", "upstream-bad-ips"], "gone", 0),  # `2>&1 | true`: nobody wanted the warning or the text
     (["rules", "-f", "/nonexistent.yaml"], "gone", 1),  # the input error stands, though nobody reads it
-    (["rules", "--scenario", "bootcamp"], "full", 1),  # a note that cannot be written, as on a closed stderr
+    (["rules", "--scenario", "upstream-bad-ips"], "full", 1),  # a warning that cannot be written (closed stderr too)
     (["rules", "--scenario", "session-affinity"], "full", 0),  # nothing to say
 ])
 def test_a_standard_error_that_cannot_take_its_messages_leaves_the_runs_status(argv: list[str], into: str,
