@@ -461,6 +461,16 @@ def report(diagnostics: Iterable[object], args: argparse.Namespace | None = None
         con.write(con.paint(f"kubeproxy-sim: {diagnostic}", *SEVERITY_STYLES.get(severity, ())) + "\n")
 
 
+def refuse_nothing_read(read_something: bool, errors: Sequence[object], command: str) -> None:
+    """Stop a command (exit 1, its errors already reported) whose input had errors and left no object read: a
+    trace of empty tables or connections into an empty cluster would answer for a cluster nobody described
+    (``dist`` says no service port matches). An input empty without errors is a cluster of nothing, answered."""
+    if errors and not read_something:
+        from kubeproxy_sim.errors import Diagnostic, InputError
+
+        raise InputError(Diagnostic(f"no object could be read (the errors above say why); nothing to {command}"))
+
+
 # --------------------------------------------------------------------------- tables
 
 

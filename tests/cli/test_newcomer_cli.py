@@ -128,3 +128,32 @@ def test_send_takes_a_port_name_as_dist_does(capsys: pytest.CaptureFixture[str])
 def test_send_port_names_it_cannot_read(to: str, code: int, says: str, capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = _run([*SEND, "--from", "external", "--to", to], capsys)
     assert status == code and says in err, err
+
+
+# --------------------------------------------------------------------------- nothing read
+
+BAD_SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  namespace: default\nspec:\n  ports: nope\n"
+
+
+@pytest.mark.parametrize("argv", [
+    ["trace", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"],
+    ["trace", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80", "-o", "json"],
+    ["send", "--from", "external", "--to", "10.0.0.2:80", "--count", "1"],
+])
+def test_input_of_which_no_object_could_be_read_is_not_traced_or_sent(argv: list[str], tmp_path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_SERVICE)
+    code, out, err = _run([argv[0], "-f", str(bad), *argv[1:]], capsys)
+    assert code == 1 and out == ""
+    assert "spec.ports: expected a list" in err
+    assert err.endswith("kubeproxy-sim: no object could be read (the errors above say why); nothing to "
+                        f"{argv[0]}\n")
+
+
+def test_an_empty_input_without_errors_is_still_traced(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    code, out, _ = _run(["trace", "-f", str(empty), "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"],
+                        capsys)
+    assert code == 0 and "ACCEPT: 100%" in out
