@@ -28,21 +28,23 @@ EXIT_INTERNAL = 4
 # errors writing the output that come from where it goes, not from kubeproxy-sim
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF})
 
-COMMAND_MODULES = (
+COMMAND_MODULES = (  # in the order of README's table of commands, which --help lists them in
     "kubeproxy_sim.cli.rules_cmd",
     "kubeproxy_sim.cli.trace_cmd",
-    "kubeproxy_sim.cli.demo_cmd",
-    "kubeproxy_sim.cli.netns_cmd",
-    "kubeproxy_sim.cli.graph_cmd",
-    "kubeproxy_sim.cli.scenario_cmd",
-    "kubeproxy_sim.cli.replay_cmd",
     "kubeproxy_sim.cli.send_cmd",
-    "kubeproxy_sim.cli.healthz_cmd",
     "kubeproxy_sim.cli.dist_cmd",
     "kubeproxy_sim.cli.diff_cmd",
-    "kubeproxy_sim.cli.completion_cmd",
+    "kubeproxy_sim.cli.graph_cmd",
+    "kubeproxy_sim.cli.replay_cmd",
     "kubeproxy_sim.cli.watch_cmd",
+    "kubeproxy_sim.cli.scenario_cmd",
+    "kubeproxy_sim.cli.healthz_cmd",
+    "kubeproxy_sim.cli.netns_cmd",
+    "kubeproxy_sim.cli.demo_cmd",
+    "kubeproxy_sim.cli.completion_cmd",
 )
+START_HERE = ("start here: kubeproxy-sim demo (the tutorial's story on a built-in cluster), then README's\n"
+              "\"First five minutes\"; kubeproxy-sim COMMAND --help shows a command's flags and examples")
 
 
 TOP_OPTIONS = {"--version": 0, "-h": 0, "--help": 0, "--color": 1}
@@ -62,6 +64,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="kubeproxy-sim",
         description="Where does a packet to this Service go, and why? kube-proxy's iptables data plane, "
         "emulated from the objects alone.",
+        epilog=START_HERE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"kubeproxy-sim {__version__}")

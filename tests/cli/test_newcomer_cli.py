@@ -157,3 +157,23 @@ def test_an_empty_input_without_errors_is_still_traced(tmp_path, capsys: pytest.
     code, out, _ = _run(["trace", "-f", str(empty), "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"],
                         capsys)
     assert code == 0 and "ACCEPT: 100%" in out
+
+
+# --------------------------------------------------------------------------- kubeproxy-sim --help
+
+
+def test_top_level_help_says_where_to_start_and_lists_commands_as_readme_does(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+    from pathlib import Path
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "start here: kubeproxy-sim demo" in out and "First five minutes" in out
+    listed = re.findall(r"^    ([a-z]+) ", out, flags=re.M)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    documented = list(dict.fromkeys(re.findall(r"^\| `kubeproxy-sim ([a-z]+)", table, flags=re.M)))
+    documented.insert(documented.index("replay") + 1, "watch")  # a row of its own: `replay STATE...` / `watch`
+    assert listed == documented
