@@ -20,11 +20,13 @@ from kubeproxy_sim.kernel.differential import (
     Flow,
     Prediction,
     SimulatorSide,
+    check_counts,
     derive_flows,
     fail_class,
     judge,
     load_flows,
     observation,
+    per_row_alpha,
     round_robin,
     sample_size,
     with_clients,
@@ -63,6 +65,19 @@ def test_sample_size_gives_the_rarest_outcome_a_chance() -> None:
     rare = Fraction(1, 20)
     n = sample_size(Prediction({A: 1 - rare, B: rare}), alpha)
     assert (1 - float(rare)) ** n <= float(alpha) / 4
+
+
+def test_readme_verify_example_bootcamp_flow_takes_400_connections_in_65_to_137() -> None:
+    """README's `netns verify --scenario bootcamp --max-flows 4` example (and its dump-mode twin): a flow over
+    bootcamp's four endpoints, at the rules' rounded shares, is sized 400 connections and each outcome is accepted
+    in [65, 137] when four such flows share the run's alpha of 1/1000."""
+    quarter, low = Fraction(2147483649, 8589934592), Fraction(4294967295, 17179869184)
+    keys = [("reply", f"10.244.0.{i}", "10.244.0.254") for i in range(4)]
+    flow = Prediction(dict(zip(keys, (quarter, Fraction(1, 4), low, low), strict=True)))
+    row_alpha = per_row_alpha([flow] * 4, Fraction(1, 1000))
+    assert sample_size(flow, row_alpha) == 400
+    checked = check_counts(flow, Counter(dict.fromkeys(keys, 100)), row_alpha)
+    assert set(checked.ranges.values()) == {(65, 137)} and checked.why == () and checked.blind == ()
 
 
 def test_judge_agrees_within_the_range_and_names_differences() -> None:
