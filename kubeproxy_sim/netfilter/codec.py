@@ -403,11 +403,11 @@ class _Parser:
             elif line == "COMMIT":
                 self.commit()
                 chains = _NO_TABLE
-            elif first == "-":
+            elif first == "-" and line != "---":
                 self.command(line, None)
             else:
-                raise self.error("unexpected line", line[:40],
-                                 "*TABLE, :CHAIN POLICY [p:b], a command such as -A CHAIN, COMMIT or # comment")
+                raise self.error("unexpected line", line[:40], "*TABLE, :CHAIN POLICY [p:b], a command such as "
+                                 "-A CHAIN, COMMIT or # comment" + _objects_hint(line))
         if self.table is not None:
             self.lineno = text.count("\n") + 1
             raise self.error(f"table {self.table.name!r} (opened at line {self.table.line}) has no COMMIT",
@@ -1003,3 +1003,15 @@ def parse_ruleset_file(path: str, *, ipv6: bool | None = None, validate: bool = 
     from kubeproxy_sim.netfilter.dumpfile import dump_name, read_dump_text
 
     return parse_ruleset(read_dump_text(path), file=dump_name(path), ipv6=ipv6, validate=validate)
+
+
+_OBJECTS_LINE = re.compile(r'---$|(apiVersion|kind|metadata|items):|\{\s*("(apiVersion|kind|metadata|items)"|$)')
+"""A line that starts Kubernetes objects, in YAML or JSON: a manifest given where a dump is read."""
+
+
+def _objects_hint(line: str) -> str:
+    """The way out when the first line of no dump's form starts a manifest (the opposite mistake, a dump given
+    to -f, is answered by the objects' reader): the commands read objects with -f."""
+    if _OBJECTS_LINE.match(line):
+        return " (this looks like Kubernetes objects, which -f PATH reads; --rules reads an iptables-save dump)"
+    return ""

@@ -177,3 +177,29 @@ def test_top_level_help_says_where_to_start_and_lists_commands_as_readme_does(
     documented = list(dict.fromkeys(re.findall(r"^\| `kubeproxy-sim ([a-z]+)", table, flags=re.M)))
     documented.insert(documented.index("replay") + 1, "watch")  # a row of its own: `replay STATE...` / `watch`
     assert listed == documented
+
+
+# --------------------------------------------------------------------------- --rules given objects
+
+TRACE_DUMP = ["--src", "10.244.0.9", "--dst", "10.96.142.87", "--dport", "8080"]
+OBJECTS_HINT = "(this looks like Kubernetes objects, which -f PATH reads; --rules reads an iptables-save dump)"
+
+
+@pytest.mark.parametrize("text", [
+    "# a comment\napiVersion: v1\nkind: Service\n",
+    "---\napiVersion: v1\nkind: Service\n",
+    '{"apiVersion": "v1", "kind": "List", "items": []}\n',
+    "kind: Service\napiVersion: v1\n",
+])
+def test_rules_given_a_manifest_suggests_f(text: str, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "cluster.yaml"
+    manifest.write_text(text)
+    code, out, err = _run(["trace", "--rules", str(manifest), *TRACE_DUMP], capsys)
+    assert code == 1 and out == "" and OBJECTS_HINT in err, err
+
+
+def test_a_dump_line_of_no_form_gets_no_objects_hint(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    dump = tmp_path / "node.rules"
+    dump.write_text("*nat\nbogus line\nCOMMIT\n")
+    code, _, err = _run(["trace", "--rules", str(dump), *TRACE_DUMP], capsys)
+    assert code == 1 and "unexpected line at 'bogus line'" in err and "-f PATH" not in err
