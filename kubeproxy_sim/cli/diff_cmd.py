@@ -51,7 +51,7 @@ def _after_paths(args: argparse.Namespace) -> list[str]:
     from kubeproxy_sim.cli.options import require_paths, scenario_dir, stdin_once
 
     stdin_once(("-f", args.filename), ("--against", args.against))  # (before either is read)
-    paths = require_paths(list(args.against), "--against")
+    paths = require_paths(list(args.against), "--against", recursive=args.recursive)
     if args.against_scenario:
         paths.append(str(scenario_dir(args.against_scenario, "--against-scenario") / "objects.yaml"))
     if not paths:

@@ -149,12 +149,20 @@ def add_node_flags(parser: argparse.ArgumentParser, *, node_ip_help: str = "") -
 def add_input_flags(parser: argparse.ArgumentParser, *, required: bool = False, node_ip_help: str = "") -> None:
     """``-f PATH`` (repeatable) or ``--scenario NAME``, plus the node flags."""
     src = parser.add_argument_group("input")
-    src.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
-                     help="manifests: a file or directory, YAML or JSON, as kubectl apply -f (repeatable)")
+    add_filename_flags(src, "manifests: a file or directory, YAML or JSON, as kubectl apply -f (repeatable)")
     src.add_argument("--scenario", metavar="NAME",
                      help="a built-in scenario from rulesets/ (its objects and node flags; "
                      "rulesets/README.md lists them)")
     add_node_flags(parser, node_ip_help=node_ip_help)
+
+
+def add_filename_flags(group: argparse._ActionsContainer, help_text: str) -> None:
+    """``-f PATH`` (repeatable) and kubectl's ``-R/--recursive``, which every command that reads manifests takes
+    (expanded by :func:`require_paths`)."""
+    group.add_argument("-f", "--filename", action="append", default=[], metavar="PATH", help=help_text)
+    group.add_argument("-R", "--recursive", action="store_true",
+                       help="read a directory given to -f with its subdirectories, as kubectl -R does (default: "
+                       "its own files only)")
 
 
 def bare_bool_flags(words: Sequence[str], flags: Collection[str]) -> list[str]:
@@ -377,7 +385,7 @@ def input_paths(args: argparse.Namespace) -> list[str]:
     if not paths:
         raise UsageError(Diagnostic("no objects given; expected -f PATH or --scenario NAME", field="-f"))
     check_node_settings(args)
-    return require_paths(paths, "-f")
+    return require_paths(paths, "-f", recursive=getattr(args, "recursive", False))  # (demo takes no -f)
 
 
 def check_node_settings(args: argparse.Namespace) -> None:
@@ -484,10 +492,10 @@ def stdin_once(*uses: tuple[str, Sequence[str]]) -> None:
                                     "once; expected '-' for one input only, the others files", field=flags[1]))
 
 
-def require_paths(paths: list[str], flag: str) -> list[str]:
+def require_paths(paths: list[str], flag: str, *, recursive: bool = False) -> list[str]:
     """The paths, when each exists: as kubectl apply -f, a path that is not there stops the command before any
     answer (an analysis of the other files alone would read like an answer about the whole input); "-" at most
-    once (:func:`stdin_once`)."""
+    once (:func:`stdin_once`); ``recursive`` (-R): see :func:`recursive_paths`."""
     import os
 
     from kubeproxy_sim.objects.load import STDIN, manifest_unreadable
@@ -502,7 +510,28 @@ def require_paths(paths: list[str], flag: str) -> list[str]:
             missing.append(dataclasses.replace(manifest_unreadable(path, exc), field=flag))
     if missing:
         raise InputError(missing)
-    return paths
+    return recursive_paths(paths) if recursive else paths
+
+
+def recursive_paths(paths: list[str]) -> list[str]:
+    """The paths with each directory replaced by the manifests of its tree, as kubectl's -R reads them
+    (objects.load.manifest_entries); a directory with none, or one that cannot be walked, is kept, for the
+    loader to say so of it."""
+    import os
+
+    from kubeproxy_sim.objects.load import STDIN, manifest_entries
+
+    found: list[str] = []
+    for path in paths:
+        if path == STDIN or not os.path.isdir(path):
+            found.append(path)
+            continue
+        try:
+            files = manifest_entries(path, recursive=True)
+        except OSError:
+            files = []
+        found += files or [path]
+    return found
 
 
 def config_from_args(argv: Sequence[str], cluster: Cluster) -> ProxyConfig:

@@ -16,11 +16,13 @@ from typing import Any
 from kubeproxy_sim.cli.builtin_names import plain_name
 from kubeproxy_sim.cli.options import (
     REPO_RULESETS,
+    add_filename_flags,
     add_node_flags,
     build_config,
     check_node_settings,
     fill_node_flags,
     parse_int,
+    recursive_paths,
     stdin_once,
 )
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, item_stream, progress
@@ -71,9 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("script", metavar="FILE|NAME",
                         help="the script: one kubectl command per line (-: standard input); or a built-in scenario's "
                         "name (bootcamp: the Kubernetes basics tutorial)")
-    parser.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
-                        help="the cluster's Node objects (and any other objects to start with); "
-                        "default: the bootcamp tutorial's two nodes")
+    add_filename_flags(parser, "the cluster's Node objects (and any other objects to start with); default: the "
+                       "bootcamp tutorial's two nodes")
     parser.add_argument("--show", choices=SHOW_CHOICES, default="rules",
                         help="after each step: the rules (iptables-restore input), a unified diff against the "
                         "previous step, or the endpoint set (default: rules)")
@@ -340,7 +341,7 @@ def colour_step(text: str, con: Console) -> str:
 def _start_paths(args: argparse.Namespace) -> list[str]:
     """The objects to start from: -f, or the bootcamp nodes with the bootcamp node flags as defaults."""
     if args.filename:
-        return list(args.filename)
+        return recursive_paths(list(args.filename)) if args.recursive else list(args.filename)
     fill_node_flags(args, DEFAULT_NODES)
     return [str(DEFAULT_NODES / "objects.yaml")]
 

@@ -212,22 +212,42 @@ def _read_path(path: str) -> Iterator[tuple[str, str, Diagnostic | None]]:
             yield path, "", Diagnostic(f"cannot list the directory: {exc.strerror or exc}", file=path)
             return
         if not files:
-            yield path, "", Diagnostic("no *.yaml, *.yml or *.json files in this directory", file=path,
-                                       severity=Severity.WARNING)
+            yield path, "", Diagnostic(f"no *.yaml, *.yml or *.json files in this directory{_below(path)}",
+                                       file=path, severity=Severity.WARNING)
         for file in files:
             yield _read_file(file)
         return
     yield _read_file(path)
 
 
-def manifest_entries(directory: str) -> list[str]:
+def manifest_entries(directory: str, *, recursive: bool = False) -> list[str]:
     """The files of a directory that ``kubectl apply -f DIR`` reads: its entries named *.yaml, *.yml or *.json,
-    sorted, but its subdirectories (it does not recurse). A symbolic link is kept whatever it points at (nothing,
-    itself, a directory): reading it then says what is wrong, as kubectl does. Raises OSError when the directory
-    cannot be listed."""
-    with os.scandir(directory) as entries:
-        return sorted(entry.path for entry in entries
-                      if entry.name.endswith(MANIFEST_SUFFIXES) and not entry.is_dir(follow_symlinks=False))
+    sorted, but its subdirectories; ``recursive`` (``-R``): its subdirectories' too, walked as kubectl walks them
+    (entries in name order, a subdirectory's files in its place; a directory named *.yaml is walked, a link to a
+    directory is not). A symbolic link is kept whatever it points at (nothing, itself, a directory): reading it
+    then says what is wrong, as kubectl does. Raises OSError when a directory cannot be listed."""
+    with os.scandir(directory) as scan:
+        entries = sorted(scan, key=lambda entry: entry.name)
+    found = []
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            if recursive:
+                found += manifest_entries(entry.path, recursive=True)
+        elif entry.name.endswith(MANIFEST_SUFFIXES):
+            found.append(entry.path)
+    return found
+
+
+def _below(directory: str) -> str:
+    """What a directory with no manifests of its own holds in its subdirectories, which are read only with -R (for
+    its warning); "" when none, or when they cannot be listed."""
+    try:
+        count = len(manifest_entries(directory, recursive=True))
+    except OSError:
+        return ""
+    if not count:
+        return ""
+    return f"; its subdirectories hold {count:,}, which are read with -R (--recursive), as kubectl reads them"
 
 
 def manifest_unreadable(path: str, exc: OSError) -> Diagnostic:

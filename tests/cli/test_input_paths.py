@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -81,3 +82,43 @@ def test_the_loader_names_the_built_in_scenarios_folder_as_the_cli_does() -> Non
     from kubeproxy_sim.objects.load import BUILT_IN
 
     assert str(REPO_RULESETS.resolve()) == BUILT_IN
+
+
+def _nested(tmp_path):
+    """A directory whose one Service is in a subdirectory."""
+    (tmp_path / "d" / "svc").mkdir(parents=True)
+    (tmp_path / "d" / "svc" / "web.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {clusterIP: 10.96.0.5, ports: [{port: 80}]}\n")
+    return tmp_path / "d"
+
+
+NODE = ["--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16"]
+
+
+def test_recursive_reads_the_subdirectories_of_a_directory(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """kubectl's -R/--recursive: it was an unrecognised argument, and manifests in subdirectories unreachable."""
+    directory = _nested(tmp_path)
+    assert cli.main(["rules", "-f", str(directory), *NODE]) == 0
+    out, err = capsys.readouterr()
+    assert "default/web" not in out
+    assert err.splitlines() == [f"kubeproxy-sim: {directory}: warning: no *.yaml, *.yml or *.json files in this "
+                                "directory; its subdirectories hold 1, which are read with -R (--recursive), as "
+                                "kubectl reads them"]
+    for flag in ("-R", "--recursive"):
+        assert cli.main(["rules", "-f", str(directory), flag, *NODE]) == 0
+        out, err = capsys.readouterr()
+        assert "default/web" in out and err == ""
+
+
+def test_recursive_is_taken_by_every_command_that_takes_f(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    directory = _nested(tmp_path)
+    script = tmp_path / "s.script"
+    script.write_text("wait 1s\n")
+    nodes = str(REPO_RULESETS / "bootcamp" / "objects.yaml")
+    assert cli.main(["scenario", str(script), "-f", nodes, "-f", str(directory), "-R", "--show", "endpoints",
+                     *NODE]) == 0
+    assert capsys.readouterr().err == ""
+    assert cli.main(["diff", "-f", nodes, "--against", str(directory), "-R", "-o", "json", *NODE]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and any(s["name"] == "default/web" and s["status"] == "added"
+                             for s in json.loads(out)["services"])

@@ -11,6 +11,7 @@ import pytest
 
 from kubeproxy_sim.errors import Severity
 from kubeproxy_sim.objects import load_paths, load_text
+from kubeproxy_sim.objects.load import manifest_entries
 
 
 def _svc(name: str, ip: str, namespace: str = "default") -> dict:
@@ -291,6 +292,33 @@ def test_empty_directory_warns(tmp_path):
     assert result.ok
     assert [str(d) for d in result.diagnostics] == [
         f"{tmp_path}: warning: no *.yaml, *.yml or *.json files in this directory"]
+
+
+def _tree(root) -> None:
+    """b.yaml, a/x.yaml, a/deeper/y.json, c.yaml/z.yml (a directory with a manifest's name), and a link to a/."""
+    (root / "a" / "deeper").mkdir(parents=True)
+    (root / "c.yaml").mkdir()
+    for path, ip in (("b.yaml", "10.0.0.1"), ("a/x.yaml", "10.0.0.2"), ("a/deeper/y.json", "10.0.0.3"),
+                     ("c.yaml/z.yml", "10.0.0.4"), ("a/notes.txt", "")):
+        (root / path).write_text(json.dumps(_svc(path.replace("/", "-").replace(".", "-"), ip)) if ip else "x")
+    os.symlink("a", root / "link")
+
+
+def test_a_directory_whose_manifests_are_in_subdirectories_says_so(tmp_path):
+    _tree(tmp_path)
+    (tmp_path / "b.yaml").unlink()
+    result = load_paths([str(tmp_path)])
+    assert [str(d) for d in result.diagnostics] == [
+        f"{tmp_path}: warning: no *.yaml, *.yml or *.json files in this directory; its subdirectories hold 3, "
+        "which are read with -R (--recursive), as kubectl reads them"]
+
+
+def test_manifest_entries_recursive_walks_as_kubectl_does(tmp_path):
+    """kubectl -R walks in lexical order, into real subdirectories (one named *.yaml too), not into links."""
+    _tree(tmp_path)
+    assert manifest_entries(str(tmp_path), recursive=True) == [
+        str(tmp_path / p) for p in ("a/deeper/y.json", "a/x.yaml", "b.yaml", "c.yaml/z.yml")]
+    assert manifest_entries(str(tmp_path)) == [str(tmp_path / "b.yaml")]
 
 
 def test_stdin(monkeypatch):
