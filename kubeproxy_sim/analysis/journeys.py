@@ -262,7 +262,8 @@ def plan_routes(sim: Simulator, view: View, proto: str) -> list[Route] | str:
             dst, port = split_endpoint(entry.destination)
             routes.append(Route(entry.source, dst, port, entry.weight))
         else:
-            return f"{entry.source.label} does not enter {entry.node} on its way to {view.destination}"
+            sender = entry.source.label_entering(entry.node)
+            return f"{sender} does not enter {entry.node} on its way to {view.destination}"
     for source, entries in outside.items():
         route = _outside_routes(sim, view, source, entries, proto)
         if isinstance(route, str):

@@ -53,6 +53,13 @@ class Source:
             return f"node {self.node} itself ({self.address})"
         return f"external client {self.address}"
 
+    def label_entering(self, node: str) -> str:
+        """The label as the sender of traffic entering ``node``: "itself" is said only of a node sending to
+        itself, as "entering node3 from node node2 itself" reads as if node3 sent it."""
+        if self.kind == "node" and self.node != node:
+            return f"node {self.node} ({self.address})"
+        return self.label
+
 
 @dataclass(slots=True)
 class NodeSet:

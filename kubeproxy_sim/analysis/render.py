@@ -293,7 +293,7 @@ def service_text(dist: ServiceDist) -> list[str]:
         for entry in view.entries:
             weight = "" if len(view.entries) == 1 else f" [weight {entry.weight}]"
             note = f" - {entry.note}" if entry.note else ""
-            out.append(f"   entering {entry.node} from {entry.source.label}{weight}{note}")
+            out.append(f"   entering {entry.node} from {entry.source.label_entering(entry.node)}{weight}{note}")
             out += shares_text(entry.shares, pods)
             if entry.uncertain:
                 out.append(f"     uncertain: {len(entry.uncertain)} rule(s) the answer depends on (see trace)")

@@ -139,6 +139,16 @@ def test_text_output_and_sources(capsys) -> None:
     assert "masqueraded" in out and "node1" not in out.split("nodePort")[1]
 
 
+@pytest.mark.parametrize(("sender", "words"), [("node1", "entering node2 from node node1 (192.168.49.2)"),
+                                               ("node2", "entering node2 from node node2 itself (192.168.49.3)")])
+def test_a_node_sender_is_itself_only_entering_its_own_node(capsys, sender: str, words: str) -> None:
+    """"itself" is the node entered sending to its own NodePort; another node is named plainly (QA wording #1:
+    "entering node3 from node node2 itself" read as if node3 sent it)."""
+    code, out, _ = run(capsys, "dist", "--scenario", "bootcamp", "--to", "node/node2:31526", "--from", f"node/{sender}")
+    assert code == 0
+    assert f"   {words}\n" in out
+
+
 @pytest.mark.parametrize(("argv", "field", "words"), [
     (["--to", "nosuch.default"], "--to", "no proxied service default/nosuch"),
     (["--to", "default/kubernetes-bootcamp:9"], "--to", "has no port 9"),
