@@ -499,6 +499,20 @@ def test_a_trailing_dot_short_of_the_full_name_is_the_same_status_in_dist_and_se
         assert main(["dist", *scenario, "--to", text.replace(".:", ".svc.cluster.local.:"), "-o", "json"]) == 0
 
 
+@pytest.mark.parametrize(("connections", "requests", "words"), [
+    ("1", "1", "  1 keep-alive connection x 1 request = 1 request ("),
+    ("2", "1", "  2 keep-alive connections x 1 request = 2 requests ("),
+    ("1", "3", "  1 keep-alive connection x 3 requests = 3 requests ("),
+])
+def test_the_connections_headline_counts_in_the_singular_for_one(capsys, connections: str, requests: str,
+                                                                   words: str) -> None:
+    """One connection or one request each is said in the singular (QA wording #2: "x 1 requests")."""
+    code, out, _ = run(capsys, "dist", "--scenario", "bootcamp", "--to", "default/kubernetes-bootcamp",
+                       "--connections", connections, "--requests-per-connection", requests)
+    assert code == 0
+    assert f"\n{words}" in out
+
+
 def test_connections_help_names_the_one_view_that_is_sampled(capsys) -> None:
     """--connections samples one view per service port (the first that carries traffic), as the JSON's single
     ``connections.view`` says: the help must not promise every view."""
