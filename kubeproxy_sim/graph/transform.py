@@ -49,15 +49,24 @@ def folded_share(edges: Sequence[Edge], folded: Sequence[Edge]) -> Fraction | No
     return exact_sum([e.share for e in tail])  # type: ignore[misc]
 
 
+STICKY_CHECKS = frozenset({"--rcheck", "--update"})  # the recent match's options that keep a client on its endpoint
+
+
 def _summary(source: str, edges: list[Edge], folded: list[Edge], count: int) -> tuple[Node, Edge]:
-    """One node standing for ``count`` endpoints, reached with their combined share."""
+    """One node standing for ``count`` endpoints, reached with their combined share.
+
+    Under ClientIP affinity the folded endpoints' sticky checks jump there too, so
+    the one edge left says it stands for them as well."""
     first = folded[0]
     node_id = f"{source}:+{count} endpoints"
     share = folded_share(edges, folded)
-    label = f"{count} endpoints" + (f", {percent(share)}" if share is not None else "")
+    noun, checks = ("endpoint", "its sticky check") if count == 1 else ("endpoints", "their sticky checks")
+    sticky = any(STICKY_CHECKS & set(e.rule.split()) for e in folded)
+    label = (f"{count} {noun}" + (f", {percent(share)}" if share is not None else "")
+             + (f", and {checks}" if sticky else ""))
     names = sorted({e.target.split(":", 1)[1] for e in folded})
     tooltip = "folded: " + ", ".join(names[:50]) + (" ..." if len(names) > 50 else "")
-    node = Node(node_id, NodeKind.SUMMARY, f"+{count} more endpoints", first.table, first.chain, tooltip)
+    node = Node(node_id, NodeKind.SUMMARY, f"+{count} more {noun}", first.table, first.chain, tooltip)
     edge = Edge(source, node_id, label, first.table, first.chain, first.position, first.line, "", share)
     return node, edge
 

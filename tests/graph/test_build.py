@@ -195,6 +195,27 @@ def test_large_endpoint_fans_fold_into_a_summary() -> None:
     assert collapse_endpoints(graph, 0) == graph and collapse_endpoints(graph, 20) == graph
 
 
+def test_a_summary_under_affinity_says_it_folds_the_sticky_checks_too() -> None:
+    """Under ClientIP affinity the folded endpoints' sticky checks jump to the summary as well, and its label says
+    so (QA wording #3); without affinity it does not, and one endpoint is said in the singular."""
+    lines = ["*nat", ":KUBE-SVC-AFF - [0:0]", *[f":KUBE-SEP-A{i} - [0:0]" for i in range(4)]]
+    lines += [f"-A KUBE-SVC-AFF -m recent --name KUBE-SEP-A{i} --rcheck --seconds 10800 --reap -j KUBE-SEP-A{i}"
+              for i in range(4)]
+    lines += [f"-A KUBE-SVC-AFF -m statistic --mode random --probability {1 / (4 - i):.10f} -j KUBE-SEP-A{i}"
+              for i in range(3)]
+    lines += ["-A KUBE-SVC-AFF -j KUBE-SEP-A3", *[f"-A KUBE-SEP-A{i} -m recent --name KUBE-SEP-A{i} --set "
+                                                  f"-m tcp -p tcp -j DNAT --to-destination 10.1.0.{i}:80"
+                                                  for i in range(4)], "COMMIT", ""]
+    graph = build_graph(parse_ruleset("\n".join(lines)))
+    labels = {e.label for e in collapse_endpoints(graph, 2).edges if e.source == "nat:KUBE-SVC-AFF"}
+    assert "2 endpoints, 50.0%, and their sticky checks" in labels
+    labels = {e.label for e in collapse_endpoints(graph, 3).edges if e.source == "nat:KUBE-SVC-AFF"}
+    assert "1 endpoint, 25.0%, and its sticky check" in labels
+    plain = collapse_endpoints(build_graph(big_service(9)), 8)
+    assert [e.label for e in plain.edges if e.source == "nat:KUBE-SVC-BIG"][-1] == "1 endpoint, 11.1%"
+    assert plain.node("nat:KUBE-SVC-BIG:+1 endpoints").label == "+1 more endpoint"  # type: ignore[union-attr]
+
+
 def test_highlight_a_hand_made_path(bootcamp: Ruleset) -> None:
     graph = build_graph(bootcamp)
     path = [
