@@ -160,9 +160,15 @@ def add_filename_flags(group: argparse._ActionsContainer, help_text: str) -> Non
     """``-f PATH`` (repeatable) and kubectl's ``-R/--recursive``, which every command that reads manifests takes
     (expanded by :func:`require_paths`)."""
     group.add_argument("-f", "--filename", action="append", default=[], metavar="PATH", help=help_text)
+    add_recursive_flag(group, "read")
+
+
+def add_recursive_flag(group: argparse._ActionsContainer, verb: str) -> None:
+    """kubectl's ``-R/--recursive`` alone, for a command whose ``-f`` is not :func:`add_filename_flags`' (watch's
+    one directory); ``verb`` says what the command does with the directory ("read", "watch")."""
     group.add_argument("-R", "--recursive", action="store_true",
-                       help="read a directory given to -f with its subdirectories, as kubectl -R does (default: "
-                       "its own files only)")
+                       help=f"{verb} a directory given to -f with its subdirectories, as kubectl -R does "
+                       "(default: its own files only)")
 
 
 def bare_bool_flags(words: Sequence[str], flags: Collection[str]) -> list[str]:

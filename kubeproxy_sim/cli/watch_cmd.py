@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from kubeproxy_sim.cli.node_configs import NodeConfigs, given_node_name
-from kubeproxy_sim.cli.options import add_node_flags
+from kubeproxy_sim.cli.options import add_node_flags, add_recursive_flag
 from kubeproxy_sim.cli.output import add_output_flags
 from kubeproxy_sim.cli.replay_cmd import add_sync_period_flags, check_not_negative, duration, take_negative_values
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 EXAMPLES = """examples:
   kubeproxy-sim watch -f manifests/ --hostname-override node1 --cluster-cidr 10.244.0.0/16
   kubeproxy-sim watch -f manifests/ --diff --min-sync-period 0
+  kubeproxy-sim watch -f manifests/ -R --hostname-override node1    # and the subdirectories, as kubectl -R
   kubeproxy-sim watch --kubeconfig ~/.kube/config --context kind-kind --hostname-override kind-worker -o json
 
 The first sync is full; after it, each sync rewrites only the chains of the
@@ -91,6 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = parser.add_argument_group("source (one of)")
     src.add_argument("-f", "--filename", metavar="DIR",
                      help="a directory of manifests (YAML or JSON); files added, edited or removed are changes")
+    add_recursive_flag(src, "watch")
     src.add_argument("--kubeconfig", metavar="FILE", help="watch the API server this kubeconfig points at")
     src.add_argument("--context", metavar="NAME", help="the kubeconfig context to use (default: its current one)")
     add_node_flags(parser)
@@ -157,7 +159,7 @@ def _open_source(args: argparse.Namespace, sleep: Callable[[float], None],
 
     from kubeproxy_sim.watch.directory import DirectorySource
 
-    directory = DirectorySource(args.filename, clock=clock, debounce=args.debounce)
+    directory = DirectorySource(args.filename, clock=clock, debounce=args.debounce, recursive=args.recursive)
 
     def poll(timeout: float) -> Batch:
         if timeout > 0:

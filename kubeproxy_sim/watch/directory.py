@@ -2,7 +2,8 @@
 
 Polling, not inotify, so it works everywhere and tests drive it with an
 injected clock: each ``poll()`` stats the directory's *.yaml, *.yml and *.json
-files (not recursive, as the loader reads directories). A file whose size,
+files, as the loader lists them (with ``recursive``, kubectl -R's walk: a file
+added, edited or removed in a subdirectory, one made since, is a change too). A file whose size,
 mtime or inode changed is read only once it has stayed unchanged for
 ``debounce`` seconds, so an editor's truncate-then-write or a slow copy is seen
 once, finished. What is read goes through the objects loader, one file at a time.
@@ -18,7 +19,7 @@ Things that go wrong are reported and never stop the source:
 * an object that fails validation keeps its previous version (as the API server
   would refuse the update), and is reported;
 * an object defined in two files: the file later in name order wins, as in
-  ``kubectl apply -f DIR``, with a warning.
+  ``kubectl apply -f DIR`` (with ``recursive``, later in kubectl -R's walk), with a warning.
 """
 
 from __future__ import annotations
@@ -139,11 +140,14 @@ def _cluster_objects(cluster: Cluster) -> dict[ObjectId, Any]:
 class DirectorySource:
     """Watch one directory of manifests by polling; ``poll()`` returns the events ready now."""
 
-    def __init__(self, path: str, clock: Callable[[], float] = time.monotonic, debounce: float = 0.5) -> None:
+    def __init__(self, path: str, clock: Callable[[], float] = time.monotonic, debounce: float = 0.5,
+                 recursive: bool = False) -> None:
         self.path = path
+        self._recursive = recursive
         self._clock = clock
         self._debounce = debounce
         self._files: dict[str, _FileState] = {}
+        self._order: dict[str, int] = {}  # file -> its place in the last listing (kubectl's order, -R's walk)
         self._waiting: dict[str, tuple[Signature | None, float]] = {}  # file -> (signature seen, since when)
         self._emitted: dict[ObjectId, Any] = {}
         self._revisions: dict[str, str] = {}  # of the emitted EndpointSlices, read from a file or mirrored
@@ -160,7 +164,7 @@ class DirectorySource:
     def _scan(self, problems: list[Diagnostic]) -> dict[str, Signature] | None:
         """The manifest files and their signatures; None (reported once) when the directory is unreadable."""
         try:
-            files = manifest_entries(self.path)
+            files = manifest_entries(self.path, recursive=self._recursive)
         except OSError as exc:
             message = f"cannot list the directory ({exc.strerror or exc}); keeping the objects read so far"
             if message != self._dir_problem:
@@ -168,6 +172,7 @@ class DirectorySource:
             self._dir_problem = message
             return None
         self._dir_problem = None
+        self._order = {file: index for index, file in enumerate(files)}
         found: dict[str, Signature] = {}
         for file in files:
             try:
@@ -270,7 +275,7 @@ class DirectorySource:
     def _initial_list(self, found: dict[str, Signature], now: float, problems: list[Diagnostic]) -> Batch:
         """The first poll reads every file at once (there is nothing to debounce against)."""
         self._listed = True
-        for file in sorted(found):
+        for file in found:  # (in kubectl's order: the listing's)
             if not self._read(file, found[file], problems):
                 self._waiting[file] = (found[file], now)
         self._emitted, self._revisions = self._merge(set(found), problems)
@@ -309,13 +314,19 @@ class DirectorySource:
                 self._waiting[file] = (seen, now)  # retry after another debounce period
         return done
 
+    def _in_order(self) -> list[str]:
+        """The files read, in the order kubectl reads them (a file removed since the last listing, still held
+        while it settles, goes last, by name): -R's walk puts dir/a/x.yaml before dir/a.yaml, which sorts first."""
+        last = len(self._order)
+        return sorted(self._files, key=lambda file: (self._order.get(file, last), file))
+
     def _merge(self, focus: set[str], problems: list[Diagnostic]) -> tuple[dict[ObjectId, Any], dict[str, str]]:
-        """All files' objects, and their EndpointSlices' revision tokens; a later file (by name) wins, with a
-        warning when ``focus`` files are involved."""
+        """All files' objects, and their EndpointSlices' revision tokens; a later file (in kubectl's order) wins,
+        with a warning when ``focus`` files are involved."""
         merged: dict[ObjectId, Any] = {}
         owner: dict[ObjectId, str] = {}
         revisions: dict[str, str] = {}
-        for file in sorted(self._files):
+        for file in self._in_order():
             state = self._files[file]
             for ident, obj in state.objects.items():
                 if ident in owner and (file in focus or owner[ident] in focus):
@@ -337,7 +348,7 @@ class DirectorySource:
         A mirrored slice's revision token is a digest of the annotations the controller copies onto it (the
         model has none), so an edit of those alone updates the slice, as the controller does."""
         endpoints: dict[str, tuple[str, Any]] = {}
-        for file in sorted(self._files):
+        for file in self._in_order():
             for key, item in self._files[file].endpoints.items():
                 endpoints[key] = (file, item)
         if not endpoints:

@@ -707,3 +707,19 @@ def test_once_and_max_syncs_exclude_one_another(tmp_path: Path, capsys: pytest.C
     captured = capsys.readouterr()
     assert exit_info.value.code == 2 and captured.out == ""
     assert "argument --max-syncs: not allowed with argument --once" in captured.err
+
+
+def test_recursive_watches_the_subdirectories_as_kubectl_r_reads_them(manifests: Path):
+    """-R/--recursive, as on every other command that takes -f: a Service only in a subdirectory, and its edit."""
+    sub = manifests / "more" / "svc3"
+    sub.mkdir(parents=True)
+    write(sub / "svc3.yaml", service("ns3", "svc3", "172.30.0.43", 80, "p80"))
+    status, out, err = run_watch(["-f", str(manifests), *NODE_FLAGS, "--once"])
+    assert status == 0 and "ns3/svc3" not in out, err
+    actions = [lambda: write(sub / "svc3.yaml", service("ns3", "svc3", "172.30.0.43", 81, "p81"))]
+    for flag in ("-R", "--recursive"):
+        write(sub / "svc3.yaml", service("ns3", "svc3", "172.30.0.43", 80, "p80"))
+        status, out, err = run_watch(["-f", str(manifests), flag, *NODE_FLAGS, *FAST, "--max-syncs", "2"], actions)
+        assert status == 0, err
+        first, second = (text for _, text in syncs(out))
+        assert "ns3/svc3:p80 has no endpoints" in first and "ns3/svc3:p81 has no endpoints" in second

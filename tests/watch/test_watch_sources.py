@@ -412,3 +412,39 @@ def test_directory_mirrored_slice_follows_its_endpoints_annotations(setup) -> No
     assert report is not None and not report.full and report.changed == frozenset({"default/a"})
     assert edit("annotations: {team: a, endpoints.kubernetes.io/last-change-trigger-time: '2026-11-30T07:00:00Z', "
                 "kubectl.kubernetes.io/last-applied-configuration: '{}'}") == []
+
+
+def test_directory_recursive_follows_adds_edits_and_deletes_in_subdirectories(setup) -> None:
+    """-R: the tree kubectl -R reads is watched, a subdirectory made after the start too; without it, not."""
+    d, clock, _ = setup
+    os.makedirs(os.path.join(d.path, "sub", "deeper"))
+    d.write("sub/deeper/b.yaml", SERVICE.format(name="b", ip="10.0.0.2", port=80))
+    flat = DirectorySource(d.path, clock=clock, debounce=1.0)
+    src = DirectorySource(d.path, clock=clock, debounce=1.0, recursive=True)
+    assert summary(flat.poll()) == [("ADDED", "Service", "default/a")]
+    assert summary(src.poll()) == [("ADDED", "Service", "default/a"), ("ADDED", "Service", "default/b")]
+
+    def settled() -> list[tuple[str, str, str]]:
+        assert not src.poll()  # changed, not settled yet
+        clock.now += 1.0
+        return summary(src.poll())
+
+    d.write("sub/deeper/b.yaml", SERVICE.format(name="b", ip="10.0.0.2", port=81))
+    assert settled() == [("MODIFIED", "Service", "default/b")]
+    os.makedirs(os.path.join(d.path, "new"))
+    d.write("new/c.json", '{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}')
+    assert settled() == [("ADDED", "Node", "n1")]
+    d.remove("sub/deeper/b.yaml")
+    assert settled() == [("DELETED", "Service", "default/b")]
+    assert not flat.poll()
+
+
+def test_directory_recursive_duplicates_win_in_kubectl_s_walk_order(setup) -> None:
+    """kubectl -R walks a directory's entries in name order, a subdirectory's files in its place: a/x.yaml comes
+    before a.yaml (the directory "a" sorts before "a.yaml"), so a.yaml's version wins, though its path sorts
+    first."""
+    d, clock, _ = setup
+    os.makedirs(os.path.join(d.path, "a"))
+    d.write("a/x.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=70))
+    batch = DirectorySource(d.path, clock=clock, debounce=1.0, recursive=True).poll()
+    assert [e.obj.ports[0].port for e in batch.events if e.type is EventType.ADDED] == [80]
