@@ -579,18 +579,19 @@ def path_graph(ruleset: Ruleset, result: TraceResult, title: str, dump: str | No
 
 
 def label_outcomes(graph: Graph, result: TraceResult) -> Graph:
-    """Each outcome's probability on the verdict it ends in (the last verdict of its kind on its path)."""
+    """Each outcome's probability on the verdict it ends in (the last verdict of its kind on its path), in the
+    graph's own percent (``25.0%``) so it reads as the split's edges beside it do."""
     from dataclasses import replace
 
+    from kubeproxy_sim.graph.labels import percent
     from kubeproxy_sim.graph.steps import path_edges
-    from kubeproxy_sim.netfilter.trace import percent
 
     kinds = {n.id: n.kind.value for n in graph.nodes}
     shares: dict[str, list[str]] = {}
     unplaced: list[str] = []  # outcomes no drawn rule decides: a chain's policy (ACCEPT), or outside the scope
     for outcome in result.outcomes:
         ends = [e for e in path_edges(graph, outcome.path) if kinds.get(e.target) == outcome.verdict]
-        text = percent(outcome.probability_exact).split(" ")[0] + (" masqueraded" if outcome.masquerade else "")
+        text = percent(outcome.probability_exact) + (" masqueraded" if outcome.masquerade else "")
         if ends:
             shares.setdefault(ends[-1].target, []).append(text)
         else:

@@ -147,7 +147,7 @@ def test_trace_graph_highlights_every_outcome_with_its_probability(tmp_path: Pat
     traced = [line for line in dot.splitlines() if "->" in line and 'penwidth="3"' in line]
     assert '"nat:KUBE-SERVICES" -> "nat:KUBE-NODEPORTS"' in "\n".join(traced)
     assert sum(f'"nat:{SVC}" -> "nat:KUBE-SEP-' in line for line in traced) == 4  # the four branches
-    assert dot.count("traced: 25% masqueraded") == 4
+    assert dot.count("traced: 25.0% masqueraded") == 4 and dot.count('label="25.0%"') == 4  # one percent
     assert "KUBE-FORWARD" not in dot  # scoped to the service
 
 
@@ -161,7 +161,7 @@ def test_trace_graph_mermaid_without_a_service_draws_only_its_path(tmp_path: Pat
     assert code == 0 and "ACCEPT: 100%" in out
     # ACCEPT by the chains' policies: no rule to label, so the title says it
     assert text.startswith("%% trace tcp 192.168.49.1 -> 192.168.49.3:31526, only the rules it matched (it hits no "
-                           "service) (ACCEPT 100%)\nflowchart LR")
+                           "service) (ACCEPT 100.0%)\nflowchart LR")
     assert "linkStyle" in text and '"KUBE-FORWARD"' in text  # on its path: FORWARD jumps there
     assert "KUBE-SVC-" not in text and "KUBE-MARK-MASQ" not in text  # not the whole node
 

@@ -68,7 +68,7 @@ def test_trace_graph_of_a_packet_no_service_catches_draws_only_its_rules(tmp_pat
     assert f"wrote {target} ({traced_rules} traced rules highlighted)" in err
     dot = target.read_text()
     assert dot.startswith('digraph "trace tcp 10.0.0.9 -> 10.200.0.1:80, only the rules it matched (it hits no '
-                          'service) (ACCEPT 100%)" {')
+                          'service) (ACCEPT 100.0%)" {')
     edges = [line for line in dot.splitlines() if " -> " in line and line.startswith("  \"")]
     assert len(edges) == traced_rules and all('penwidth="3"' in e for e in edges)  # every edge is the packet's
     assert "KUBE-SVC-" not in dot and "KUBE-SEP-" not in dot
@@ -82,7 +82,7 @@ def test_trace_graph_of_a_service_still_draws_the_service(tmp_path: Path,
     dot = target.read_text()
     assert code == 0 and dot.startswith('digraph "trace tcp 10.244.0.9 -> 10.96.142.87:8080, service '
                                         'default/kubernetes-bootcamp" {')
-    assert dot.count("traced: 25%") == 4
+    assert dot.count("traced: 25.0%") == 4  # as the split's edges read (QA wording #4: was "25%")
 
 
 def test_trace_graph_when_no_rule_matches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,7 +93,7 @@ def test_trace_graph_when_no_rule_matches(tmp_path: Path, capsys: pytest.Capture
     code, out, err = run(["trace", "--rules", str(dump), "--src", "10.0.0.9", "--dst", "10.200.0.1", "--dport", "80",
                           "--graph", str(target)], capsys)
     assert code == 0 and "ACCEPT: 100%" in out and "Traceback" not in err
-    assert target.read_text().startswith("%% trace tcp 10.0.0.9 -> 10.200.0.1:80: no rule matched it (ACCEPT 100%)\n")
+    assert target.read_text().startswith("%% trace tcp 10.0.0.9 -> 10.200.0.1:80: no rule matched it (ACCEPT 100.0%)\n")
 
 
 def test_trace_graph_warnings_name_what_trace_offers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
