@@ -23,7 +23,7 @@ from kubeproxy_sim.objects.model import Cluster, Pod
 from kubeproxy_sim.objects.nodes import node_names, node_object_addresses, synthesised_node_addresses, used_addresses
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.proxier.rules.context import serves_localhost_nodeports
-from kubeproxy_sim.simulator.topology import about_node
+from kubeproxy_sim.simulator.topology import about_node, staged_pod_cidrs
 
 if TYPE_CHECKING:
     from kubeproxy_sim.proxier.sync import PortMemo
@@ -245,11 +245,12 @@ def client_pod_source(nodes: NodeSet, node: str, avoid: frozenset[str]) -> Sourc
 
 
 def free_pod_address(nodes: NodeSet, node: str, used: set[str]) -> str | None:
-    """An address for a client pod on ``node`` that none of ``used`` has: its pod CIDR first, else the cluster's."""
-    config = nodes.configs[node]
+    """An address for a client pod on ``node`` that none of ``used`` has: its pod CIDR first, else the cluster's.
+    Pod CIDRs as the network routes them (:func:`staged_pod_cidrs`, as ``send`` and ``netns`` do): a /0 is none."""
+    config, family = nodes.configs[node], 6 if nodes.ipv6 else 4
     others = tuple(netaddr.IPNetwork(c) for name, other in nodes.configs.items() if name != node
-                   for c in other.node_pod_cidrs if (":" in c) == nodes.ipv6)
-    return (_free_address(config.node_pod_cidrs, nodes.ipv6, used)
+                   for c in staged_pod_cidrs(other, family))
+    return (_free_address(staged_pod_cidrs(config, family), nodes.ipv6, used)
             or _free_address(config.cluster_cidrs, nodes.ipv6, used, others))
 
 

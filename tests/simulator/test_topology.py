@@ -283,3 +283,16 @@ def test_the_analysis_and_the_kernel_s_clients_take_a_node_s_pod_cidrs_as_the_si
     placed = {p.key: netaddr.IPAddress(p.pod_ips[0]) for p in full.pods}
     assert placed[clients["n1"]] in netaddr.IPNetwork("10.244.1.0/24")  # the object's, not the config's 10.99.0.0/24
     assert placed[clients["n2"]] in netaddr.IPNetwork("10.244.2.0/24") and "n3" not in clients
+
+
+def test_the_analysis_makes_up_no_client_pod_inside_a_pod_cidr_of_every_address() -> None:
+    """dist's client pod made up for n2 (which has no pods) comes from the pod CIDRs the network routes, as send's
+    and netns's: not from n2's /0 (0.0.0.200, an address of nobody's range), nor kept off the cluster CIDR by it."""
+    import netaddr
+
+    from kubeproxy_sim.analysis.nodes import free_pod_address, node_set
+
+    base = ProxyConfig(node_name="n1", node_ips=("192.168.0.10/32",), cluster_cidrs=("10.244.0.0/16",))
+    nodes = node_set(load_text(EVERYWHERE, "places.yaml").cluster, base)
+    made = free_pod_address(nodes, "n2", set())
+    assert made is not None and netaddr.IPAddress(made) in netaddr.IPNetwork("10.244.0.0/16")
