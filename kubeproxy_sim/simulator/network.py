@@ -512,8 +512,9 @@ class Simulator:
         return Connection(target, ip, node, seen, None, entry)
 
     def _check_reply(self, client: Client, pkt: Tuple, back: Arrival | Failure) -> Failure | None:
-        if isinstance(back, Failure):
-            return Failure(back.reason, f"the reply: {back.detail}")
+        if isinstance(back, Failure):  # lost on its way: a REJECT's or a router's ICMP goes to the server, and the
+            # client hears nothing (TIMEOUT); a DROP keeps its name, as netns send's counters name it
+            return Failure(back.reason if back.reason == DROP else TIMEOUT, f"the reply: {back.detail}")
         kind, where, reply = back
         at_client = (kind == "external" and client.kind == "external" and where == client.ip) or \
             (kind == "pod" and client.kind == "pod" and where is client.pod) or \

@@ -745,3 +745,13 @@ def test_a_port_of_thousands_of_digits_is_said_by_its_length_not_written_out() -
     assert message.endswith("'... (1,010 characters): port (an integer of 1,000 digits) is out of range; expected "
                             "a port 1-65535")
     assert len(message) < 320
+
+
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_a_reply_the_router_cannot_route_is_silence_to_the_client(proto: str) -> None:
+    """node1 bound to its pod bridge address (which nothing masquerades) to an outside host: the host answers, the
+    router has no route back, and its ICMP goes to that host: the client hears nothing (the kernel times out),
+    the detail still says why."""
+    result = send(simulator(), "10.244.1.1", "93.184.216.34:80", count=3, proto=proto)
+    assert [(f.reason, f.count) for f in result.failed] == [("TIMEOUT", 3)]
+    assert result.failed[0].detail.startswith("the reply: router: no route to 10.244.1.1 ")
