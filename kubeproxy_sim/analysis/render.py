@@ -256,16 +256,17 @@ def affinity_text(report: AffinityReport) -> list[str]:
     return out
 
 
-def _counted(count: int, noun: str) -> str:
-    """``count`` and ``noun``, plural unless one: ``--requests-per-connection 1`` wrote "x 1 requests"."""
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun`` (a regular one: an s makes its plural), plural unless one: ``--requests-per-connection
+    1`` wrote "x 1 requests", ``netns up`` "1 nodes"."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def connections_text(ll: LongLived) -> list[str]:
     total = ll.connections * ll.requests_per_connection
     engine = ENGINES.get(ll.engine, ll.engine)
-    out = [f"  {_counted(ll.connections, 'keep-alive connection')} x "
-           f"{_counted(ll.requests_per_connection, 'request')} = {_counted(total, 'request')} "
+    out = [f"  {counted(ll.connections, 'keep-alive connection')} x "
+           f"{counted(ll.requests_per_connection, 'request')} = {counted(total, 'request')} "
            f"({ll.view}; balanced per connection; seeded Monte Carlo, seed {ll.seed}, {engine})"]
     for p in ll.pods:
         label = p.endpoint if p.verdict == "DNAT" else p.verdict

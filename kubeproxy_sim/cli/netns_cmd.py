@@ -175,6 +175,7 @@ def _state(name: str) -> dict[str, Any]:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    from kubeproxy_sim.analysis.render import counted
     from kubeproxy_sim.cli.options import load_inputs
     from kubeproxy_sim.kernel import build, env
     from kubeproxy_sim.kernel.plan import check_name, check_placed, checked_clients, plan
@@ -196,8 +197,8 @@ def run_up(args: argparse.Namespace) -> int:
     with _unwinding_on_sigterm(), progress(f"building {len(topo.namespaces())} namespaces"):
         state = build.up(inputs.cluster, topo, state_dir(), topology_record(topo, inputs.cluster),
                          persistent=True)
-    print(f"cluster {args.name} is up: {len(topo.nodes)} nodes, {len(topo.pods)} workloads, "
-          f"{len(topo.clients)} external clients, {len(state['namespaces'])} namespaces")
+    print(f"cluster {args.name} is up: {counted(len(topo.nodes), 'node')}, {counted(len(topo.pods), 'workload')}, "
+          f"{counted(len(topo.clients), 'external client')}, {counted(len(state['namespaces']), 'namespace')}")
     for node in topo.nodes:
         print(f"  node/{node.name:<20} {', '.join(node.addresses):<30} {node.netns}")
     for client in topo.clients:

@@ -98,7 +98,7 @@ def test_up_says_the_objects_warnings_on_stderr_apart_from_the_stage_listing(
     assert run(["netns", "up", "-f", str(tmp_path / "hn.yaml"), "--name", name]) == 0
     try:
         out, err = capfd.readouterr()
-        assert "warning" not in out and f"cluster {name} is up: 1 nodes" in out
+        assert "warning" not in out and f"cluster {name} is up: 1 node, 1 workload, 1 external client, " in out
         [line] = [line for line in err.splitlines() if "status.podIP" in line]
         assert line.startswith("kubeproxy-sim: ") and "Pod default/hn: status.podIP: warning: '10.99.0.5' is no " \
             "node's address" in line
