@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_flags(parser)
-    parser.add_argument("--rules", metavar="FILE",
+    parser.add_argument("--rules", metavar="DUMP",
                         help="an iptables-save dump (or kube-proxy's iptables-restore input) instead of objects; "
                         "- reads it from standard input")
     scope = parser.add_argument_group("what to draw")
@@ -91,7 +91,7 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool, Cite | Non
     quote the lines parsed; no objects), or generated from the objects for one node (no rule read from a line)."""
     if args.rules:
         if args.filename or args.scenario:
-            raise UsageError(Diagnostic("both a dump and objects given; expected --rules FILE or -f/--scenario, "
+            raise UsageError(Diagnostic("both a dump and objects given; expected --rules DUMP or -f/--scenario, "
                                         "not both", field="--rules"))
         from kubeproxy_sim.netfilter.codec import parse_ruleset
         from kubeproxy_sim.netfilter.dumpfile import dump_lines, dump_name, read_dump_text
@@ -101,7 +101,7 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool, Cite | Non
         report(idle_with_dump(args, family=6 if ruleset.ipv6 else 4), args)  # --node-ip too: nothing reads it
         return as_node_holds_it(ruleset), Path(dump_name(args.rules)).name, False, dump_lines(text), None
     if not args.filename and not args.scenario:
-        raise UsageError(Diagnostic("nothing to draw; expected --rules FILE, -f PATH or --scenario NAME",
+        raise UsageError(Diagnostic("nothing to draw; expected --rules DUMP, -f PATH or --scenario NAME",
                                     field="--rules"))
     from kubeproxy_sim.cli.options import load_node_rules
 

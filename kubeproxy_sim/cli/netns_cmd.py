@@ -71,12 +71,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     send.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"],
                       help="the connections' protocol (default tcp; sctp is refused where the kernel has no SCTP "
                       "sockets)")
-    send.add_argument("--count", type=parse_int, default=100, help="connections to open (default 100)")
+    send.add_argument("--count", type=parse_int, default=100, metavar="N", help="connections to open (default 100)")
     send.add_argument("--seed", type=parse_int, help="fix our side's randomness: the source ports of the "
                       "connections and DNS queries, the queries' IDs, a headless Service's address per connection "
                       "from a source that sends no query (default: unseeded, and -o json's seed is null)")
-    send.add_argument("--timeout", type=parse_float, default=1.5, help="seconds to wait per connection (default 1.5: "
-                      "longer than TCP's first SYN retransmission, so a REJECT reads as refused)")
+    send.add_argument("--timeout", type=parse_float, default=1.5, metavar="SECONDS",
+                      help="seconds to wait per connection (default 1.5: longer than TCP's first SYN "
+                      "retransmission, so a REJECT reads as refused)")
     add_output_flags(send)
     send.set_defaults(func=run_send)
 
@@ -140,13 +141,14 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
     verify.add_argument("--from", dest="origins", action="append", choices=["pod", "node", "external"],
                         help="the derived flows only from these clients (repeatable; default all three; both "
                         "modes; not with --flows, whose flows run as given)")
-    verify.add_argument("--count", type=parse_int, default=None, help="dump mode only: connections per flow "
-                        "(default: each flow sized for its tests, as objects mode always does)")
-    verify.add_argument("--timeout", type=parse_float, default=None, help="seconds to wait per connection (default 0.3 "
-                        "in dump mode, 1.5 in objects mode; dump mode waits at least 5 s for flows that must be "
-                        "answered)")
+    verify.add_argument("--count", type=parse_int, default=None, metavar="N",
+                        help="dump mode only: connections per flow (default: each flow sized for its tests, as "
+                        "objects mode always does)")
+    verify.add_argument("--timeout", type=parse_float, default=None, metavar="SECONDS",
+                        help="seconds to wait per connection (default 0.3 in dump mode, 1.5 in objects mode; "
+                        "dump mode waits at least 5 s for flows that must be answered)")
     verify.add_argument("--max-flows", type=parse_int, metavar="N", help="check at most N flows")
-    verify.add_argument("--bridge", help="dump mode only: the pods' bridge on the node (default cbr0)")
+    verify.add_argument("--bridge", metavar="NAME", help="dump mode only: the pods' bridge on the node (default cbr0)")
     verify.add_argument("--alpha", type=parse_float, default=0.001, help="the false alarm rate of the whole run, split "
                         "over its comparisons (default 0.001; both modes)")
     verify.add_argument("--name", help="the stage's name (namespaces kpsim-NAME.*; default verify-PID)")

@@ -84,12 +84,17 @@ def _about(words: tuple[str, ...]) -> str:
     return "\n\n".join(parts)
 
 
+def _our_code(text: str) -> list[str]:
+    """The code spans of ``text`` that are our commands, not kubectl's (``kubectl get -o yaml``, ``apply -f``)."""
+    spans = (m.group(0) for m in re.finditer(r"`[^`\n]*`", text))
+    return [s for s in spans if not re.search(r"\bkubectl |\bapply -f", s)]
+
+
 def _names(text: str, action: argparse.Action) -> bool:
     """Whether ``text`` names the option, in any of its spellings (``-o`` or ``--output``), in code: not as
     kubectl's own (``kubectl get -o yaml``, a story's ``apply -f``)."""
-    spans = (m.group(0) for m in re.finditer(r"`[^`\n]*`", text))
-    ours = [s for s in spans if not re.search(r"\bkubectl |\bapply -f", s)]
-    return any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", s) for s in ours for o in action.option_strings)
+    return any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", s)
+               for s in _our_code(text) for o in action.option_strings)
 
 
 def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
@@ -129,3 +134,36 @@ def test_the_allow_list_names_only_real_options() -> None:
     """An allow-listed option the parser no longer has is a stale excuse."""
     every = {o for parser in COMMANDS.values() for a in parser._actions for o in a.option_strings}
     assert set(NEED_NO_MENTION) <= every
+
+
+# README placeholders that differ from --help's on purpose, each with the reason.
+OWN_PLACEHOLDERS = {
+    ("diff", "--against"): "`diff -f BEFORE --against AFTER` says which side is which, where --help's PATH is one",
+}
+
+
+def _placeholders(text: str, option: str) -> set[str]:
+    """The placeholders README writes after ``option`` in code: ``--timeout SECONDS``, ``[--node NAME]`` (a bare
+    capitalised word; an example's value such as ``--ctstate INVALID`` is one, so only options that take a
+    metavar of that shape are compared)."""
+    after = re.compile(rf"(?<![\w-]){re.escape(option)} ([A-Z][A-Z0-9_]*)(?=[\s\]`])")
+    return {m.group(1) for s in _our_code(text) for m in after.finditer(s)}
+
+
+@pytest.mark.parametrize("words", [w for w in COMMANDS if w], ids=" ".join)
+def test_readme_writes_a_command_s_options_with_help_s_placeholders(words: tuple[str, ...]) -> None:
+    """``netns verify --help`` said ``--timeout TIMEOUT`` where README says ``--timeout SECONDS``: a user reading
+    both should meet one name. A command's own options only (the shared ones' text speaks of every command)."""
+    wrong = []
+    for action in _options(COMMANDS[words]):
+        long = action.option_strings[-1]
+        metavar = action.metavar or (None if action.choices else action.dest.upper())
+        if (action.nargs == 0 or not isinstance(metavar, str) or not re.fullmatch(r"[A-Z][A-Z0-9_]*", metavar)
+                or (" ".join(words), long) in OWN_PLACEHOLDERS):
+            continue
+        place, text = _where(words, action)
+        if not place.startswith("what README says"):
+            continue
+        wrong += [f"{long} {shown} (--help: {long} {metavar})" for shown in sorted(_placeholders(text, long))
+                  if shown != metavar]
+    assert not wrong, ", ".join(wrong)

@@ -106,7 +106,7 @@ def test_errors_are_reported_not_raised(argv: list[str], message: str, capsys: p
     (["--scenario", "bootcamp", "--rules", "x.rules"], "--rules: both a dump and objects given"),
     # a value of the wrong shape, as the README's exit statuses say (it exited 1, after the rules were made)
     (["--scenario", "bootcamp", "--service", "nope"], "--service: 'nope' is not a service; expected NAMESPACE/NAME"),
-    ([], "nothing to draw; expected --rules FILE, -f PATH or --scenario NAME"),
+    ([], "nothing to draw; expected --rules DUMP, -f PATH or --scenario NAME"),
 ])
 def test_usage_errors_exit_2_as_trace_s_do(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(argv, capsys)
