@@ -487,28 +487,39 @@ class SimulatorSide:
             ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)
             value = parse_address(ip)[1]
             nxt = sim.host_node(value)  # another node's own address (its pod bridge's too) is traced there
+            src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
             if outcome.verdict == "ACCEPT" and nxt is not None and nxt != node and depth < 3:
-                src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
                 self._follow(client, entry, nxt, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, out,
                              depth + 1)
                 continue
-            out[self._leaf(entry, node, value, ip, port, proto)] += p
+            out[self._leaf(entry, node, value, ip, port, proto, src)] += p
 
-    def _leaf(self, entry: str, node: str, value: int, ip: str, port: int, proto: str) -> Key:
+    def _leaf(self, entry: str, node: str, value: int, ip: str, port: int, proto: str, src: str) -> Key:
         """Who the packet ends at on ``node`` (whose loopback addresses are its own): an answering workload
         (mapped later), or why nobody answers. An outside client's address is a host there too, whose stack refuses
-        what nothing listens for (the stage's client namespace, as ``send`` takes it)."""
-        from kubeproxy_sim.simulator.network import Failure
+        what nothing listens for (the stage's client namespace, as ``send`` takes it), heard only from a source
+        the outside routes back to (``src``, as the rules leave it: :meth:`_answers_back`)."""
+        from kubeproxy_sim.simulator.network import REJECT, Failure
 
         sim = self.plain
         served = sim.server_at(ip, port, proto, node=node, senders=value in sim.clients)
         if isinstance(served, Failure):
+            if served.reason == REJECT and value in sim.clients and not self._answers_back(src):
+                return ("fail", SILENCE)
             return ("fail", fail_class(served.reason, proto, sent_locally=False, hook=None))
         if served is not None:
             return ("target", served[0], entry)
         # no host has the address: the router's answer comes back, to a pod too, on whichever node the packet
         # left (its egress is masqueraded to that node's address, see fail_class)
         return ("fail", fail_class(sim.unowned_reason(value), proto, sent_locally=False, hook=None))
+
+    def _answers_back(self, src: str) -> bool:
+        """Whether an outside host's answer to a packet leaving the cluster from ``src`` finds its way back: to a
+        node's or an outside client's address, or a pod's (the CNI masquerades it to its node's,
+        ``build.egress_rules``); not to a node's pod bridge address, which nothing masquerades and the outside
+        has no route to."""
+        value, sim = parse_address(src)[1], self.plain
+        return value in sim.node_at or value in sim.pod_at or value in sim.clients
 
     def _connect(self, sim: Any, client: Any, target: Any, proto: str) -> Any:
         """One simulated connection; outside traffic the router would spread over the nodes enters the first."""

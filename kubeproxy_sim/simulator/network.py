@@ -495,7 +495,7 @@ class Simulator:
         """The server's side: is anything listening, does its reply reach the client from the right address."""
         served = self._server(first)
         if isinstance(served, Failure):
-            return Connection(failure=served, entry_node=entry)
+            return Connection(failure=self._refusal(client, pkt, first, served), entry_node=entry)
         target, ip, node = served
         arrived = first[2]
         seen = self._text(arrived[2])
@@ -510,6 +510,15 @@ class Simulator:
         if failure is not None:
             return Connection(target, ip, node, seen, failure, entry)
         return Connection(target, ip, node, seen, None, entry)
+
+    def _refusal(self, client: Client, pkt: Tuple, first: Arrival, refused: Failure) -> Failure:
+        """An outside host's refusal (its RST, its ICMP port unreachable) goes back as a reply does and is lost as one
+        is: to a node's pod bridge address (which only pod sources' masquerade would change) the outside has no
+        route, and the client hears nothing."""
+        if refused.reason != REJECT or first[0] != "external":
+            return refused
+        lost = self._check_reply(client, pkt, self._travel(reverse(first[2]), ("router", None), "R"))
+        return refused if lost is None else Failure(lost.reason, f"{refused.detail}, and {lost.detail}")
 
     def _check_reply(self, client: Client, pkt: Tuple, back: Arrival | Failure) -> Failure | None:
         if isinstance(back, Failure):  # lost on its way: a REJECT's or a router's ICMP goes to the server, and the

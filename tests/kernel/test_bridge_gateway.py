@@ -86,3 +86,18 @@ def test_ipv6_local_endpoints_see_the_bridge_address(kernel: None, run_tag: str,
     assert seen[hairpin][local] == {"fd00:10:244:1::1"}
     assert seen["node/node1 -> [fd00:10:96::10]:80/tcp"] == {local: {"fd00:10:244:1::1"}, remote: {"2001:db8:0:1::10"}}
     assert seen["external -> node/node2:30080/tcp"] == {local: {"2001:db8:0:1::11"}, remote: {"fd00:10:244:2::1"}}
+
+
+def test_an_outside_refusal_of_the_bridge_address_is_lost(kernel: None, run_tag: str, state_dir: Path) -> None:
+    """node1 bound to its pod bridge address, to the stage's outside client: the stage masquerades pod sources
+    only, so the client namespace's RST (ICMP port unreachable) has no way back and the socket times out, as the
+    prediction and send say; node1's own address hears the refusal."""
+    flows = [Flow("10.244.1.1", "203.0.113.10:80"), Flow("10.244.1.1", "203.0.113.10:80", "udp"),
+             Flow("node/node1", "203.0.113.10:80")]
+    report = differential(load(objects(web_pods=("web-1", "web-2"))), BASE, state_dir, name=f"{run_tag}-bgr",
+                          flows=flows)
+    _seen(report)  # no differences
+    outcomes = {f.flow.label: {(r.outcome, r.share) for r in f.rows} for f in report.flows}
+    for proto in ("tcp", "udp"):
+        assert outcomes[f"10.244.1.1 -> 203.0.113.10:80/{proto}"] == {("no answer (DROP/TIMEOUT)", 1)}
+    assert outcomes["node/node1 -> 203.0.113.10:80/tcp"] == {("refused (REJECT)", 1)}

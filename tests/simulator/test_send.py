@@ -755,3 +755,17 @@ def test_a_reply_the_router_cannot_route_is_silence_to_the_client(proto: str) ->
     result = send(simulator(), "10.244.1.1", "93.184.216.34:80", count=3, proto=proto)
     assert [(f.reason, f.count) for f in result.failed] == [("TIMEOUT", 3)]
     assert result.failed[0].detail.startswith("the reply: router: no route to 10.244.1.1 ")
+
+
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_an_outside_refusal_of_a_bridge_address_source_is_lost(proto: str) -> None:
+    """The outside client's host refuses node1 bound to its pod bridge address, but nothing masquerades that
+    source and the router has no route back: the client hears nothing (the kernel times out). node1's own address
+    hears the refusal."""
+    result = send(simulator(), "10.244.1.1", "203.0.113.10:80", count=3, proto=proto)
+    assert [(f.reason, f.count) for f in result.failed] == [("TIMEOUT", 3)]
+    assert result.failed[0].detail == (f"203.0.113.10: nothing listens on {proto}/80 (connection refused), and the "
+                                       "reply: router: no route to 10.244.1.1 (no node, load balancer or outside host "
+                                       "has it; the outside does not route pod or service addresses)")
+    plain = send(simulator(), "node/node1", "203.0.113.10:80", count=3, proto=proto)
+    assert [(f.reason, f.count) for f in plain.failed] == [("REJECT", 3)]
