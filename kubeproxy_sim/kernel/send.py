@@ -195,9 +195,6 @@ def _source_by_address(state: dict[str, Any], ip: str) -> Source:
             return Source(f"node/{name}", node["netns"], bind=ip)
         if ip in node.get("gateways", ()):  # its pod bridge's address, as send reads it (a state before: unknown)
             return Source(bridge_source_label(name, ip), node["netns"], bind=ip)
-    if netaddr.IPAddress(ip).is_loopback():
-        name, node = next(iter(state["nodes"].items()))
-        return Source(f"node/{name} ({ip})", node["netns"], bind=ip)
     raise _bad(ip, "--from", "no pod, node (nor its pod bridge) or external client of this cluster has this "
                "address; expected one of theirs (an outside address: `netns up --client IP` first)")
 

@@ -140,11 +140,17 @@ def _nodes(sim: Simulator, wanted: str) -> str:
 
 SOURCE_FORMS = "pod/NS/NAME, node/NAME, external, external:IP or an IP address"
 """The forms of send's and netns send's ``--from``, as their usage errors name them."""
+LOOPBACK_SOURCE = ("a loopback address is a node's own, and which node's is not said; expected node/NAME (a node's "
+                   "connection to a loopback address leaves from its loopback)")
+"""Why a bare loopback ``--from`` is refused, in send and netns send alike: every node has one, so it names no
+client (send took it for an outside host, netns send for the first node)."""
 
 
 def check_source_form(text: str) -> None:
     """Refuse a ``--from`` value of none of the forms (a usage error, 2) from its text alone, so send and netns
     send say it before the objects are read or a cluster is looked up, as :func:`split_destination` does ``--to``."""
+    if _is_address(text) and loopback(*parse_address(text)):
+        raise _bad(text, "--from", LOOPBACK_SOURCE, usage=True)
     if text.startswith(("pod/", "node/")) or text == "external" or _is_address(text):
         return
     if text.startswith("external:"):

@@ -175,6 +175,12 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
      "--from: 'bogus': expected pod/NS/NAME, node/NAME, external, external:IP or an IP address"),
     (["send", "--scenario", "bootcamp", "--from", "external:zz", "--to", "node/node1:31526"], 2,
      "--from: 'external:zz': expected external:IP"),
+    # a loopback address is every node's: refused alike by send and netns send (send took an outside host, netns
+    # send the first node), before the objects are read or the cluster looked up
+    (["send", "--scenario", "nosuch-scenario", "--from", "127.0.0.1", "--to", "node/node1:31526"], 2,
+     "--from: '127.0.0.1': a loopback address is a node's own, and which node's is not said; expected node/NAME"),
+    (["netns", "send", "nosuch", "--from", "[::1]", "--to", "10.0.0.1:80"], 2,
+     "--from: '[::1]': a loopback address is a node's own, and which node's is not said; expected node/NAME"),
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "bogus"], 2, "--to: 'bogus': expected IP:PORT"),
     # --from's shape is checked before the objects are read, as --to's (no scenario of that name: it would be 1)
     (["send", "--scenario", "nosuch-scenario", "--from", "bogus", "--to", "10.0.0.1:80"], 2,

@@ -230,3 +230,15 @@ def test_a_seeded_run_of_more_connections_than_source_ports_reuses_them_in_order
     assert len(set(ports[:40000])) == 40000 and ports[40000] == ports[0]
     assert source_ports(1, 100) == random.Random(1).sample(range(20000, 60000), 100)
     assert source_ports(None, 5) is None
+
+
+@pytest.mark.parametrize("source", ["127.0.0.1", "127.0.0.2", "[::1]"])
+def test_a_bare_loopback_source_is_refused_alike_by_send_and_netns_send(state: dict, source: str) -> None:
+    """Every node has a loopback: netns send took the first node bound there and send an outside host, so their
+    outcomes differed (the kernel reached node1's NodePort). Both now ask for node/NAME, in the same words."""
+    with pytest.raises(UsageError) as kernel:
+        resolve_source(state, source)
+    with pytest.raises(UsageError) as sim:
+        parse_source(simulator(), source)
+    assert str(kernel.value) == str(sim.value)
+    assert "a loopback address is a node's own, and which node's is not said; expected node/NAME" in str(sim.value)
