@@ -61,9 +61,10 @@ _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)")
 
 
-def read_config_file(path: str) -> tuple[dict[str, object], list[Diagnostic]]:
-    """The ProxyConfig fields a KubeProxyConfiguration sets, and every problem with it."""
-    data, problem, duplicates = _load(path)
+def read_config_file(path: str, text: str | None = None) -> tuple[dict[str, object], list[Diagnostic]]:
+    """The ProxyConfig fields a KubeProxyConfiguration sets, and every problem with it; ``text``: the file's
+    content as read before (a watch reads it once per kube-proxy start), else it is read now."""
+    data, problem, duplicates = _load(path, text)
     if problem is not None:
         return {}, [problem]
     reader = _Reader(path, data)
@@ -71,13 +72,13 @@ def read_config_file(path: str) -> tuple[dict[str, object], list[Diagnostic]]:
     return settings, [*duplicates, *reader.diags]
 
 
-def read_sync_periods(path: str) -> tuple[dict[str, float], list[Diagnostic]]:
+def read_sync_periods(path: str, text: str | None = None) -> tuple[dict[str, float], list[Diagnostic]]:
     """``iptables.minSyncPeriod`` and ``iptables.syncPeriod`` (Go durations) in seconds, where the file sets
     them, and what is wrong with either (naming the file and field); the problems of the file as a whole are
     :func:`read_config_file`'s to report. A zero one (or null) is not set: kube-proxy's defaulting
     (SetDefaults_KubeProxyConfiguration) makes a file's 0 its default, 30s and 1s, before validating; only a
     flag's 0 stays 0."""
-    data, problem, _ = _load(path)
+    data, problem, _ = _load(path, text)
     if problem is not None:
         return {}, []
     reader = _Reader(path, data)
@@ -105,10 +106,10 @@ def go_duration(text: str) -> float | None:
     return -seconds if found.group(1) == "-" else seconds
 
 
-def _load(path: str) -> tuple[dict[str, Any], Diagnostic | None, list[Diagnostic]]:
+def _load(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | None, list[Diagnostic]]:
     """The file's mapping, or the problem that makes it unusable; and a warning for each key given twice
     (kube-proxy's strict decoding fails on it, and kube-proxy then decodes leniently, the last one winning)."""
-    data, problem, duplicates = _parse(path)
+    data, problem, duplicates = _parse(path, text)
     if problem is not None:
         return {}, problem, []
     warnings = [Diagnostic(f'mapping key "{key}" already defined at line {first.line + 1}; kube-proxy\'s strict '
@@ -118,13 +119,13 @@ def _load(path: str) -> tuple[dict[str, Any], Diagnostic | None, list[Diagnostic
     return data, None, warnings
 
 
-def _parse(path: str) -> tuple[dict[str, Any], Diagnostic | None, list[tuple[Any, Any, Any]]]:
+def _parse(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | None, list[tuple[Any, Any, Any]]]:
     import yaml
 
     from kubeproxy_sim.objects.load import safe_load
 
     try:
-        data, duplicates = safe_load(Path(path).read_text(encoding="utf-8"))
+        data, duplicates = safe_load(Path(path).read_text(encoding="utf-8") if text is None else text)
     except (OSError, UnicodeDecodeError) as exc:
         return {}, Diagnostic(f"cannot read the configuration: {unreadable(exc)}", file=path), []
     except yaml.YAMLError as exc:

@@ -15,13 +15,11 @@ from kubeproxy_sim.proxier.config import DetectLocalMode
 def given_node_name(args: argparse.Namespace) -> str | None:
     """The node kube-proxy would run as: --hostname-override, else the --config file's hostnameOverride
     (trimmed and lower-cased, as build_config takes it); None when neither names one."""
-    from kubeproxy_sim.cli.options import blank_hostname, normal_node_name
+    from kubeproxy_sim.cli.options import blank_hostname, config_file_settings, normal_node_name
 
     name = args.hostname_override if not blank_hostname(args.hostname_override) else None
     if not name and getattr(args, "config", None):
-        from kubeproxy_sim.cli.config_file import read_config_file
-
-        name = read_config_file(args.config)[0].get("node_name")
+        name = config_file_settings(args)[0].get("node_name")
     return normal_node_name(name) if isinstance(name, str) else None
 
 

@@ -394,6 +394,29 @@ def input_paths(args: argparse.Namespace) -> list[str]:
     return require_paths(paths, "-f", recursive=getattr(args, "recursive", False))  # (demo takes no -f)
 
 
+def with_config_read(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with the --config file's content as it is now (``config_text``), which every later reading of
+    the file then takes: kube-proxy reads its config once, when it starts, and a Node change that rebuilds the
+    config here must not see a file written, replaced or removed since. A file that cannot be read is left to
+    be read (and refused) where it is used."""
+    if not getattr(args, "config", None):
+        return args
+    fields = {key: value for key, value in vars(args).items() if key != "config_text"}  # (a restart reads anew)
+    try:
+        with open(args.config, encoding="utf-8") as file:
+            return argparse.Namespace(**fields, config_text=file.read())
+    except (OSError, UnicodeDecodeError):
+        return argparse.Namespace(**fields)
+
+
+def config_file_settings(args: argparse.Namespace) -> tuple[dict[str, object], list[Diagnostic]]:
+    """The --config file's settings and problems (:func:`read_config_file`), from the content read at start
+    (:func:`with_config_read`) when there is one."""
+    from kubeproxy_sim.cli.config_file import read_config_file
+
+    return read_config_file(args.config, getattr(args, "config_text", None))
+
+
 def check_node_settings(args: argparse.Namespace) -> None:
     """Refuse node settings kube-proxy would refuse to start with, before any work.
 
@@ -405,9 +428,7 @@ def check_node_settings(args: argparse.Namespace) -> None:
     malformed: list[Diagnostic] = []  # a flag's value of the wrong shape (also in diags): a usage error
     settings: dict[str, object] = {}
     if getattr(args, "config", None):
-        from kubeproxy_sim.cli.config_file import read_config_file
-
-        file_settings, file_diags = read_config_file(args.config)
+        file_settings, file_diags = config_file_settings(args)
         settings.update(file_settings)
         diags += file_diags
     settings.update(_flag_settings(args, diags, malformed))
@@ -453,7 +474,7 @@ def _sync_period_problems(args: argparse.Namespace, min_flag: str | None = None,
     if getattr(args, "config", None):
         from kubeproxy_sim.cli.config_file import read_sync_periods
 
-        found, diags = read_sync_periods(args.config)
+        found, diags = read_sync_periods(args.config, getattr(args, "config_text", None))
         values.update(found)
         sources.update({key: (args.config, f"iptables.{key}") for key in found})
     for key, name, flag in (("minSyncPeriod", "min_sync_period", min_flag),
@@ -521,8 +542,8 @@ def require_paths(paths: list[str], flag: str, *, recursive: bool = False) -> li
 
 def recursive_paths(paths: list[str]) -> list[str]:
     """The paths with each directory replaced by the manifests of its tree, as kubectl's -R reads them
-    (objects.load.manifest_entries); a directory with none, or one that cannot be walked, is kept, for the
-    loader to say so of it."""
+    (objects.load.manifest_entries); a directory with none, or one that cannot be listed (the given one or a
+    subdirectory, in its place among the files read), is kept, for the loader to say so of it."""
     import os
 
     from kubeproxy_sim.objects.load import STDIN, manifest_entries
@@ -533,7 +554,7 @@ def recursive_paths(paths: list[str]) -> list[str]:
             found.append(path)
             continue
         try:
-            files = manifest_entries(path, recursive=True)
+            files = manifest_entries(path, recursive=True, keep_unlisted=True)
         except OSError:
             files = []
         found += files or [path]
@@ -720,9 +741,7 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
     settings = _flag_settings(scenario, diags) if scenario is not None else {}
     bind_from: tuple[str | None, str] = (None, "--bind-address")  # (file, field) the bind address came from
     if getattr(args, "config", None):
-        from kubeproxy_sim.cli.config_file import read_config_file
-
-        file_settings, file_diags = read_config_file(args.config)
+        file_settings, file_diags = config_file_settings(args)
         _layer(settings, file_settings)
         diags.extend(file_diags)
         if "bind_address" in file_settings and given.bind_address is None:

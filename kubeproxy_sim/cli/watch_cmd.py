@@ -298,8 +298,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     """Watch until Ctrl-C or --once/--max-syncs: exit 1 if invalid objects were reported, else 0; 130 when
     Ctrl-C came before the first sync."""
     _check_source(args)
-    from kubeproxy_sim.cli.options import check_node_settings
+    from kubeproxy_sim.cli.options import check_node_settings, with_config_read
 
+    args = with_config_read(args)  # kube-proxy reads its --config file once, at start
     check_node_settings(args)  # a node setting kube-proxy refuses stops the command before it connects
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
@@ -385,12 +386,13 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float], previous
     """A sync loop as kube-proxy (re)starts: its config read now; after ``previous`` (kube-proxy exited on a
     write to its --config file), on the node's tables as that one left them and with the objects it held, as
     the restarted kube-proxy's informers list them again. A config file the restart refuses ends the watch."""
-    from kubeproxy_sim.cli.options import check_node_settings, sync_periods
+    from kubeproxy_sim.cli.options import check_node_settings, sync_periods, with_config_read
     from kubeproxy_sim.watch.events import Batch, bookmark, diff_events
     from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop
 
     try:
         if previous is not None:
+            args = with_config_read(args)  # the restart reads the file once, as run() did at the start
             check_node_settings(args)
         low, period = sync_periods(args)
     except InputError as exc:

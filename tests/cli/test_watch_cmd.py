@@ -371,6 +371,36 @@ def test_a_config_file_replaced_by_a_rename_goes_unnoticed(manifests: Path, tmp_
         "it read, does not notice; it keeps its config and sees no later change to that path until it restarts"]
 
 
+@pytest.mark.parametrize("change", ["replace", "remove"])
+def test_a_node_change_after_the_config_file_went_away_keeps_the_config_read_at_start(
+        manifests: Path, tmp_path: Path, change: str) -> None:
+    """kube-proxy reads its --config file once, at start: a Node change that rebuilds the config afterwards
+    (here new labels on the node's Node) uses the settings read then, not a file renamed over it nor a missing
+    one (which would be 'cannot read the configuration', the cluster CIDR gone)."""
+    config = tmp_path / "kp.conf"
+    write(config, KP_CONFIG.format(cidr="10.0.0.0/8"))
+    write(manifests / "node.yaml", cidr_node("192.168.0.2", "10.0.1.0/24"))
+
+    def go_away() -> None:
+        if change == "replace":
+            fresh = tmp_path / "kp.conf.new"
+            write(fresh, KP_CONFIG.format(cidr="10.200.0.0/16"))
+            os.replace(fresh, config)
+        else:
+            config.unlink()
+        write(manifests / "node.yaml", cidr_node("192.168.0.2", "10.0.1.0/24").replace(
+            "name: test-node}", "name: test-node, labels: {a: b}}"))
+        write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80, "p80"))
+
+    status, out, err = run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "2"],
+                                 [go_away])
+    assert status == 0, err
+    result = syncs(out)
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 partial"]
+    assert "! -s 10.0.0.0/8" in result[1][1] and "10.200.0.0/16" not in result[1][1]
+    assert "cannot read" not in err
+
+
 def test_a_slice_edit_the_model_drops_rewrites_its_service(manifests: Path):
     """kube-proxy's slice cache compares whole slices (esDataChanged): an annotation added to svc1's slice is an
     update, and the next sync rewrites svc1's chains (upstream's partial sync for it)."""
