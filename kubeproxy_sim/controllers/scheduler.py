@@ -154,8 +154,9 @@ class Ipam:
 
 
 def waiting_for_node(pod: SimPod) -> bool:
-    """Pending and unbound: the scheduler's to place (a host-network pod, or one applied with an address, is not)."""
-    return pod.node_name is None and not pod.pod_ips and not pod.host_network and not pod.terminating
+    """Pending and unbound: the scheduler's to place, as kube-scheduler takes any pod with an empty spec.nodeName
+    (one applied with an address too: it is bound and keeps it); a host-network pod is not."""
+    return pod.node_name is None and not pod.host_network and not pod.terminating
 
 
 def waiting_for_address(pod: SimPod) -> bool:
@@ -165,10 +166,10 @@ def waiting_for_address(pod: SimPod) -> bool:
 
 def place(world: World, pod: SimPod, ipam: Ipam | None = None) -> tuple[World, SimPod]:
     """Bind an unscheduled pod to a node (the scheduler) and give it one address per pod CIDR (the kubelet and
-    the CNI); a pod bound already but without an address gets another try at one. A pod no node takes is
-    unchanged; one whose node's range is full stays bound without an address. ``ipam``: the batch's state
-    (built from ``world`` when not given)."""
-    if pod.host_network or pod.pod_ips:
+    the CNI); a pod bound already but without an address gets another try at one, and one applied with an
+    address but no node is bound and keeps it. A pod no node takes is unchanged; one whose node's range is full
+    stays bound without an address. ``ipam``: the batch's state (built from ``world`` when not given)."""
+    if pod.host_network or (pod.pod_ips and pod.node_name is not None):
         return world, pod
     ipam = ipam if ipam is not None else Ipam(world)
     if pod.node_name is None:
@@ -177,6 +178,8 @@ def place(world: World, pod: SimPod, ipam: Ipam | None = None) -> tuple[World, S
             return world, pod
         ipam.load[node.name] += 1
         pod = replace(pod, node_name=node.name)
+        if pod.pod_ips:
+            return world, pod
     else:
         found = ipam.by_name.get(pod.node_name)
         if found is None or not found.pod_cidrs:

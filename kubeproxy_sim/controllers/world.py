@@ -329,7 +329,8 @@ def delete_pods(world: World, namespace: str, names: list[str], rng: random.Rand
 
 
 def add_pod(world: World, pod: Pod, rng: random.Random) -> World:
-    """A bare Pod as applied: kept as written if it has an address, else scheduled and started like any pod."""
+    """A bare Pod as applied: kept as written if it has an address (the scheduler still binds it if it names no
+    node), else scheduled and started like any pod."""
     sim = SimPod(namespace=pod.namespace, name=pod.name, labels=pod.labels, owner=None, images=(),
                  ports=pod.ports, created=world.now, serial=world.serial, node_name=pod.node_name,
                  pod_ips=pod.pod_ips, ready_at=world.now if pod.ready else None,

@@ -229,3 +229,22 @@ def test_five_thousand_replicas_complete() -> None:
     assert len(live) == len(set(live)) == 2 * 253
     assert sum(p.ready(w.now) for p in w.pods) == 506
     assert [(f.node, len(f.pods)) for f in sandbox_failures(w)] == [("node1", 2247), ("node2", 2247)]
+
+
+def test_a_pod_applied_with_an_address_but_no_node_is_scheduled_like_any_other() -> None:
+    """kube-scheduler takes every pod whose spec.nodeName is empty, whatever its status says: one applied with
+    an address waits (named in FailedScheduling) while every Node is full, and is bound, its address kept, once
+    one has room."""
+    from kubeproxy_sim.objects.model import Pod
+
+    rng = random.Random(0)
+    full = world(THREE, node_max_pods=(("node1", 0), ("node2", 0), ("node3", 0)))
+    w = W.add_pod(full, Pod("default", "bare", pod_ips=("10.244.9.9",)), rng)
+    (pod,) = w.pods
+    assert pod.node_name is None and pod.pod_ips == ("10.244.9.9",)
+    failure = scheduling_failure(w)
+    assert failure is not None and failure.pods == ("default/bare",)
+    w = W.put_nodes(w, (node("node4", "10.244.3.0/24", "192.168.49.5", "zone-c"),), frozenset(), rng)
+    (pod,) = w.pods
+    assert (pod.node_name, pod.pod_ips, pod.ready(w.now)) == ("node4", ("10.244.9.9",), True)
+    assert scheduling_failure(w) is None
