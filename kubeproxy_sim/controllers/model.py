@@ -252,7 +252,8 @@ class ServiceTable:
 
     def index(self) -> ServiceIndex:
         """The index of this version: its lineage's, if this is the head; else one of its own, replayed from the
-        nearest version that has its tuples (so that a put from here starts a lineage)."""
+        nearest version that has its tuples (so that a put from here starts a lineage). Valid until the next put
+        or delete from this version or one after it, which advances it in place (see :meth:`World.index`)."""
         index = self._index
         if index is None or index.head is not self:
             changes: list[_Put | _Delete] = []
@@ -366,7 +367,10 @@ class World:
         return self.service_table.annotations
 
     def index(self) -> ServiceIndex:
-        """The lookups of this World's Services (see :class:`ServiceTable`)."""
+        """The lookups of this World's Services (see :class:`ServiceTable`), valid until the World is advanced: a
+        put or delete from this World, or from any World after it, changes the index its lineage shares in place
+        (a copy per World would cost what the index saves). Read it before making the next World and keep no
+        reference past that; asking again gives the right one."""
         return self.service_table.index()
 
     def with_service(self, service: Service, annotations: Annotations | None = None) -> World:

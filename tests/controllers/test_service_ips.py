@@ -606,3 +606,35 @@ def test_the_service_table_answers_as_a_scan_of_every_service_for_each_world_new
         assert all(w.service("default", f"svc-{i}") is by_key.get(f"default/svc-{i}") for i in range(5))
         assert all(W.annotations_of(w, key) == value for key, value in expected[i][1])
         assert w == replace(w, service_table=ServiceTable(*expected[i]))  # equal by value, not by history
+
+
+def test_an_index_is_valid_until_its_world_is_advanced_and_no_caller_keeps_one_past_that() -> None:
+    """World.index()'s contract: the index is shared by a lineage and advanced in place, so one read before a
+    put describes the World after it (not a snapshot: a copy per World would cost what the index saves), while
+    asking the older World again gives its own; every function of the package that asks for an index puts and
+    deletes no Service itself, so none reads one across an advance."""
+    import ast
+
+    import kubeproxy_sim
+
+    rng = random.Random(0)
+    a = W.put_service(world(), W.admit_service(world(), _service("first"), rng))
+    held = a.index()
+    b = W.put_service(a, W.admit_service(a, _service("second"), rng))
+    assert "default/second" in held.by_key  # the hazard the contract names: held is now b's
+    assert list(a.index().by_key) == ["default/first"] and list(b.index().by_key) == ["default/first",
+                                                                                        "default/second"]
+    advancing = {"with_service", "without_services", "put_service", "delete_services", "put", "delete", "_advance"}
+    package = Path(kubeproxy_sim.__file__).parent
+    callers = []
+    for path in sorted(package.rglob("*.py")):
+        for function in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            calls = [n for n in ast.walk(function) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+            called = {n.func.attr for n in calls}
+            asks = any(n.func.attr == "index" and not n.args for n in calls)  # not a sequence's index(x)
+            if asks and function.name not in ("index", "_advance", "_materialize"):
+                callers.append(function.name)
+                assert not called & advancing, f"{path.name}: {function.name} asks for an index and advances"
+    assert {"service", "admit_service", "annotations_of"} <= set(callers)  # the check sees the callers
