@@ -31,8 +31,8 @@ class NodeConfigs:
     the first build whose objects hold a Node, and kept; builds before it run as node1 unfixed, so a Node added
     later is picked, addresses and zone and all. A Node that sorts before the picked one later gets a note, and
     the node stays. The Node's node IPs and pod CIDRs stay those of the first build with the node fixed (kube-proxy
-    reads them at start), but for a restart: see :meth:`_as_started`. Called with the objects, as the sync loop's
-    ``Configure``."""
+    reads them at start), but for a restart: see :meth:`_as_started`. A restart of kube-proxy (a new --config
+    file) keeps the node: see :meth:`restarted`. Called with the objects, as the sync loop's ``Configure``."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self._args = args
@@ -41,14 +41,27 @@ class NodeConfigs:
         self._picked = "at the first sync"  # when the default was picked, for the note
         self._started: Node | None = None  # the node's Node object as kube-proxy read it at (re)start
         self._node_cidr = False  # whether kube-proxy runs with detect-local-mode NodeCIDR (it watches pod CIDRs)
+        self._host: str | None = None  # the default name picked before a restart (:meth:`restarted`)
+
+    def restarted(self, args: argparse.Namespace) -> NodeConfigs:
+        """The configs of kube-proxy restarted with ``args`` (its new --config file): a node picked by default
+        stays the node, as the machine's hostname survives the restart, unless ``args`` name one (the new file's
+        hostnameOverride, say); the Node is read afresh at the first build."""
+        fresh = NodeConfigs(args)
+        if self._defaulted and self._pinned is not None:
+            fresh._host, fresh._picked = self._pinned.hostname_override, self._picked
+        return fresh
 
     def __call__(self, cluster: Any) -> tuple[Any, list[Diagnostic]]:
         from kubeproxy_sim.cli.options import build_config
 
         if self._pinned is None:
-            config, diags = build_config(self._args, cluster)
             given = given_node_name(self._args) is not None
-            if given or cluster.node(config.node_name) is not None:
+            host = None if given else self._host
+            args = self._args if host is None else argparse.Namespace(**{**vars(self._args),
+                                                                          "hostname_override": host})
+            config, diags = build_config(args, cluster)
+            if given or host is not None or cluster.node(config.node_name) is not None:
                 self._defaulted = not given
                 self._pinned = argparse.Namespace(**{**vars(self._args), "hostname_override": config.node_name})
                 self._started = cluster.node(config.node_name)

@@ -48,8 +48,9 @@ the --config file (kube-proxy exits on it): the watch says so and goes on with
 the new file, or ends with exit status 1 naming what kube-proxy's restart would
 refuse in it; a file replaced or removed goes unnoticed, as by kube-proxy.
 Without --hostname-override the node (the first Node by name) is picked at the
-first sync with a Node object and kept: kube-proxy fixes its node name (its
-machine's, whose Node it is) at start. Syncs before it run as node1.
+first sync with a Node object and kept, across a restart too unless the new
+file sets hostnameOverride: kube-proxy fixes its node name (its machine's,
+whose Node it is) at start. Syncs before it run as node1.
 
 --kubeconfig asks for what kube-proxy's informers ask for: Services and
 EndpointSlices without the service-proxy-name and headless labels, and only
@@ -382,10 +383,12 @@ class ConfigFileWatch:
         raise _ConfigWritten
 
 
-def _restart_loop(args: argparse.Namespace, clock: Callable[[], float], previous: SyncLoop | None) -> SyncLoop:
-    """A sync loop as kube-proxy (re)starts: its config read now; after ``previous`` (kube-proxy exited on a
-    write to its --config file), on the node's tables as that one left them and with the objects it held, as
-    the restarted kube-proxy's informers list them again. A config file the restart refuses ends the watch."""
+def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
+                  previous: tuple[SyncLoop, NodeConfigs] | None) -> tuple[SyncLoop, NodeConfigs]:
+    """A sync loop as kube-proxy (re)starts, and its node's configs: its config read now; after ``previous``
+    (kube-proxy exited on a write to its --config file), on the node's tables as that one left them, with the
+    objects it held, as the restarted kube-proxy's informers list them again, and as the same node (its
+    hostname). A config file the restart refuses ends the watch."""
     from kubeproxy_sim.cli.options import check_node_settings, sync_periods, with_config_read
     from kubeproxy_sim.watch.events import Batch, bookmark, diff_events
     from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop
@@ -403,13 +406,14 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float], previous
                                      file=args.config), *exc.diagnostics]) from None
     timing = LoopTiming(min_sync_period=low, sync_period=period)
     # the node's name is fixed at the first sync
-    loop = SyncLoop(NodeConfigs(args), timing=timing, clock=clock, node=None if previous is None else previous.node)
+    configs = NodeConfigs(args) if previous is None else previous[1].restarted(args)
+    loop = SyncLoop(configs, timing=timing, clock=clock, node=None if previous is None else previous[0].node)
     if previous is not None:
-        state = previous.state
+        state = previous[0].state
         objects = {(kind, key): obj for kind in state.synced for key, obj in state.objects(kind).items()}
         listed = diff_events({}, objects, lambda: "0")
         loop.feed(Batch((*listed, *(bookmark(kind, state.resource_versions.get(kind, "0")) for kind in state.synced))))
-    return loop
+    return loop, configs
 
 
 def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextIO,
@@ -434,9 +438,10 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
 
     printer = Printer(args, out)
     limit = 1 if args.once else args.max_syncs
-    done, loop = 0, None
+    done, running = 0, None
     while limit is None or done < limit:
-        loop = _restart_loop(args, clock, loop)
+        running = _restart_loop(args, clock, running)
+        loop = running[0]
         try:
             for sync in drive(loop, watched_poll, clock=clock, poll_interval=args.poll_interval,
                               max_syncs=None if limit is None else limit - done, on_diagnostics=report):

@@ -401,6 +401,35 @@ def test_a_node_change_after_the_config_file_went_away_keeps_the_config_read_at_
     assert "cannot read" not in err
 
 
+def named_node(name: str, ip: str) -> str:
+    return (f"apiVersion: v1\nkind: Node\nmetadata: {{name: {name}}}\n"
+            f"status: {{addresses: [{{type: InternalIP, address: {ip}}}]}}\n")
+
+
+@pytest.mark.parametrize(("override", "node_ip"), [("", "192.168.0.2"), ("hostnameOverride: node-a\n", "192.168.0.9")])
+def test_a_restart_keeps_the_node_picked_unless_the_new_file_names_one(manifests: Path, tmp_path: Path,
+                                                                      override: str, node_ip: str) -> None:
+    """Without a name given the node is its machine's, picked at the first sync with a Node object: a restart
+    on a --config write is the same machine, so node-b stays the node though node-a (added since) sorts first;
+    a new file's hostnameOverride names another."""
+    plain = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: {cidr}\n"
+    config = tmp_path / "kp.conf"
+    write(config, plain.format(cidr="10.0.0.0/8"))
+    write(manifests / "nodeb.yaml", named_node("node-b", "192.168.0.2"))
+    actions = [lambda: (write(manifests / "nodea.yaml", named_node("node-a", "192.168.0.9")),
+                        write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"],
+                                                                          80, "p80"))),
+               lambda: write(config, plain.format(cidr="10.200.0.0/16") + override)]
+    status, out, err = run_watch(["-f", str(manifests), "--config", str(config), "--nodeport-addresses", "primary",
+                                  *FAST, "--max-syncs", "3"], actions)
+    assert status == 0, err
+    result = syncs(out)
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 partial", "# sync 3 full"]
+    assert "192.168.0.2" in result[0][1] and "192.168.0.9" not in result[0][1]
+    other = "192.168.0.9" if node_ip == "192.168.0.2" else "192.168.0.2"
+    assert node_ip in result[2][1] and other not in result[2][1] and "10.200.0.0/16" in result[2][1]
+
+
 def test_a_slice_edit_the_model_drops_rewrites_its_service(manifests: Path):
     """kube-proxy's slice cache compares whole slices (esDataChanged): an annotation added to svc1's slice is an
     update, and the next sync rewrites svc1's chains (upstream's partial sync for it)."""
