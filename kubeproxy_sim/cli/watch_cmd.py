@@ -384,11 +384,13 @@ class ConfigFileWatch:
 
 
 def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
-                  previous: tuple[SyncLoop, NodeConfigs] | None) -> tuple[SyncLoop, NodeConfigs]:
+                  previous: tuple[SyncLoop, NodeConfigs] | None,
+                  report: Callable[[tuple[Diagnostic, ...]], None]) -> tuple[SyncLoop, NodeConfigs]:
     """A sync loop as kube-proxy (re)starts, and its node's configs: its config read now; after ``previous``
     (kube-proxy exited on a write to its --config file), on the node's tables as that one left them, with the
     objects it held, as the restarted kube-proxy's informers list them again, and as the same node (its
-    hostname). A config file the restart refuses ends the watch."""
+    hostname); what that first batch brings (the new file's problems, with the config it builds) goes to
+    ``report``. A config file the restart refuses ends the watch."""
     from kubeproxy_sim.cli.options import check_node_settings, sync_periods, with_config_read
     from kubeproxy_sim.watch.events import Batch, bookmark, diff_events
     from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop
@@ -412,7 +414,10 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
         state = previous[0].state
         objects = {(kind, key): obj for kind in state.synced for key, obj in state.objects(kind).items()}
         listed = diff_events({}, objects, lambda: "0")
-        loop.feed(Batch((*listed, *(bookmark(kind, state.resource_versions.get(kind, "0")) for kind in state.synced))))
+        found = loop.feed(Batch((*listed, *(bookmark(kind, state.resource_versions.get(kind, "0"))
+                                            for kind in state.synced))))
+        if found:
+            report(found)
     return loop, configs
 
 
@@ -440,7 +445,7 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
     limit = 1 if args.once else args.max_syncs
     done, running = 0, None
     while limit is None or done < limit:
-        running = _restart_loop(args, clock, running)
+        running = _restart_loop(args, clock, running, report)
         loop = running[0]
         try:
             for sync in drive(loop, watched_poll, clock=clock, poll_interval=args.poll_interval,

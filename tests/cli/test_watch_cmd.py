@@ -332,6 +332,19 @@ def test_a_config_file_written_during_the_watch_restarts_kube_proxy_with_it(mani
         "the watch goes on as the restarted kube-proxy (its first sync is full)"]
 
 
+def test_the_new_config_file_s_problems_are_said_at_the_restart(manifests: Path, tmp_path: Path) -> None:
+    """The restarted kube-proxy's first config is built as its objects are listed again: what is wrong in the
+    new file (here a field v1alpha1 does not have) is said then, as at the start, not dropped."""
+    config = tmp_path / "kp.conf"
+    write(config, KP_CONFIG.format(cidr="10.0.0.0/8"))
+    status, out, err = run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "2"],
+                                 [lambda: write(config, KP_CONFIG.format(cidr="10.200.0.0/16") + "foo: 1\n")])
+    assert status == 0, err
+    assert [h for h, _ in syncs(out)] == ["# sync 1 full", "# sync 2 full"]
+    assert f"kubeproxy-sim: {config}: foo: warning: unknown field of KubeProxyConfiguration; kube-proxy's strict " \
+        "decoding refuses it" in err.splitlines()
+
+
 def test_a_config_file_the_restart_refuses_ends_the_watch(manifests: Path, tmp_path: Path):
     """kube-proxy exits on the write and its restart refuses the file (it then restarts over and over): the
     watch ends there, saying why."""
