@@ -180,13 +180,25 @@ def test_binomial_interval_of_any_share_matches_every_term_summed(n: int, p: flo
 def test_binomial_interval_reads_the_terms_near_the_mean_only(monkeypatch) -> None:
     """dist --connections C draws one interval per endpoint: reading all C + 1 terms of each cost a
     1,500-endpoint service 200 s at C = 10,000, more than its simulation. The tails beyond a few dozen
-    standard deviations hold less than any float sum can see."""
+    standard deviations hold less than any float sum can see. Both the exact terms (log_binom_pmf) and all the
+    terms read (_central_terms, by neighbours' ratios) are counted: a walk over all n + 1 by ratios is as slow."""
     calls = []
     real = stats.log_binom_pmf
     monkeypatch.setattr(stats, "log_binom_pmf", lambda k, n, p: calls.append(k) or real(k, n, p))
+    terms: list[tuple[int, float, int]] = []  # (n, p, terms read)
+    central = stats._central_terms
+
+    def counted(n: int, p: float, cutoff: float) -> tuple[int, list[float]]:
+        start, pmf = central(n, p, cutoff)
+        terms.append((n, p, len(pmf)))
+        return start, pmf
+
+    monkeypatch.setattr(stats, "_central_terms", counted)
     assert stats.binom_acceptance(1_000_000, 1 / 3, 0.05) == (332410, 334257)
     assert stats.binom_acceptance(10_000, 1 / 1500, 0.05) == (2, 12)
     assert len(calls) <= 10
+    assert [n for n, _, _ in terms] == [1_000_000, 10_000]
+    assert all(read <= 30 * math.sqrt(n * p * (1 - p)) for n, p, read in terms)  # 1e6: <= 14,142 of 1,000,001
 
 
 def test_chi_square_survival_matches_known_values() -> None:
