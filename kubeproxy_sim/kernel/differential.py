@@ -322,15 +322,17 @@ def fail_class(verdict: str, proto: str, *, sent_locally: bool, hook: str | None
     "no route" (ICMP net unreachable, never rate limited in the kernel backend) always finds its way back: the
     router routes node addresses and outside clients, and a pod's packet reaches it masqueraded to the address of
     the node it left by (kube-proxy's masquerade, else the CNI's, which takes any pod's packet leaving the cluster
-    there: ``build.egress_rules``, ``Simulator._new_entry``); only TCP hears it (for UDP it is a soft error:
-    silence).
+    there: ``build.egress_rules``, ``Simulator._new_entry``); whether the socket hears it is ``send``'s own
+    rule (:func:`~kubeproxy_sim.simulator.network.heard`: only TCP does; to UDP it is a soft error, silence).
     """
+    from kubeproxy_sim.simulator.network import NO_ROUTE, heard
+
     if verdict in ("DROP", "REJECT") and sent_locally and hook in ("OUTPUT", "POSTROUTING") and proto == "udp":
         return EPERM
     if verdict == "REJECT":
         return REFUSED
-    if verdict == "NO_ROUTE":
-        return UNREACHABLE if proto == "tcp" else SILENCE
+    if heard(verdict, proto) == NO_ROUTE:
+        return UNREACHABLE
     return SILENCE
 
 

@@ -33,6 +33,7 @@ from kubeproxy_sim.kernel.differential import (
 )
 from kubeproxy_sim.kernel.send import Destination, Source, tally
 from kubeproxy_sim.netfilter.packet import parse_address
+from kubeproxy_sim.simulator.network import heard
 from tests.kernel.test_kernel import small_cluster
 
 A, B = ("reply", "10.0.0.1", "10.0.0.9"), ("reply", "10.0.0.2", "10.0.0.9")
@@ -48,6 +49,9 @@ def test_fail_classes_are_what_a_socket_sees() -> None:
     assert fail_class("QUEUE", "udp", sent_locally=True, hook="OUTPUT") == SILENCE  # no listener
     assert fail_class("NO_ROUTE", "tcp", sent_locally=False, hook=None) == UNREACHABLE
     assert fail_class("NO_ROUTE", "udp", sent_locally=False, hook=None) == SILENCE
+    for proto in ("tcp", "udp", "sctp"):  # one rule with send's: a no route the client hears is UNREACHABLE
+        heard_it = heard("NO_ROUTE", proto) == "NO_ROUTE"
+        assert (fail_class("NO_ROUTE", proto, sent_locally=False, hook=None) == UNREACHABLE) == heard_it
     assert fail_class("TIMEOUT", "tcp", sent_locally=False, hook=None) == SILENCE
 
 
