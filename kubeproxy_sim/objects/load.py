@@ -220,22 +220,45 @@ def _read_path(path: str) -> Iterator[tuple[str, str, Diagnostic | None]]:
     yield _read_file(path)
 
 
-def manifest_entries(directory: str, *, recursive: bool = False) -> list[str]:
+def manifest_entries(directory: str, *, recursive: bool = False, keep_unlisted: bool = False) -> list[str]:
     """The files of a directory that ``kubectl apply -f DIR`` reads: its entries named *.yaml, *.yml or *.json,
     sorted, but its subdirectories; ``recursive`` (``-R``): its subdirectories' too, walked as kubectl walks them
-    (entries in name order, a subdirectory's files in its place; a directory named *.yaml is walked, a link to a
-    directory is not). A symbolic link is kept whatever it points at (nothing, itself, a directory): reading it
-    then says what is wrong, as kubectl does. Raises OSError when a directory cannot be listed."""
-    with os.scandir(directory) as scan:
-        entries = sorted(scan, key=lambda entry: entry.name)
+    (see :func:`manifest_walk`). Raises OSError when the directory cannot be listed, or, unless
+    ``keep_unlisted``, one of its subdirectories; with it, such a subdirectory is kept in its place, for its
+    reading to say that it cannot be listed while the files around it are still read."""
     found = []
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            if recursive:
-                found += manifest_entries(entry.path, recursive=True)
-        elif entry.name.endswith(MANIFEST_SUFFIXES):
-            found.append(entry.path)
+    for path, problem in manifest_walk(directory, recursive=recursive):
+        if problem is not None and not keep_unlisted:
+            raise problem
+        found.append(path)
     return found
+
+
+def manifest_walk(directory: str, *, recursive: bool = False) -> Iterator[tuple[str, OSError | None]]:
+    """(path, None) for each manifest of a directory in kubectl's order (entries in name order, a
+    subdirectory's files in its place; a directory named *.yaml is walked, a link to a directory is not), and
+    (path, why) for each subdirectory that cannot be listed, in its place. A symbolic link is kept whatever it
+    points at (nothing, itself, a directory): reading it then says what is wrong, as kubectl does. Lazy, so a
+    caller may stop at the first; iterative, so a tree of any depth is walked. Raises OSError when the
+    directory itself cannot be listed."""
+    levels = [iter(_sorted_entries(directory))]
+    while levels:
+        entry = next(levels[-1], None)
+        if entry is None:
+            levels.pop()
+        elif not entry.is_dir(follow_symlinks=False):
+            if entry.name.endswith(MANIFEST_SUFFIXES):
+                yield entry.path, None
+        elif recursive:
+            try:
+                levels.append(iter(_sorted_entries(entry.path)))
+            except OSError as exc:
+                yield entry.path, exc
+
+
+def _sorted_entries(directory: str) -> list[os.DirEntry[str]]:
+    with os.scandir(directory) as scan:
+        return sorted(scan, key=lambda entry: entry.name)
 
 
 def _below(directory: str) -> str:

@@ -122,3 +122,50 @@ def test_recursive_is_taken_by_every_command_that_takes_f(tmp_path, capsys: pyte
     out, err = capsys.readouterr()
     assert err == "" and any(s["name"] == "default/web" and s["status"] == "added"
                              for s in json.loads(out)["services"])
+
+
+def test_recursive_reads_around_a_subdirectory_that_cannot_be_listed(tmp_path, monkeypatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Review R3: -R with one unreadable subdirectory dropped the whole tree, exit 0; kubectl's walk fails on it.
+    The files that could be read are read, and the subdirectory is named as an error (we run as root, so the
+    refusal is made by os.scandir)."""
+    import errno
+
+    directory = _nested(tmp_path)
+    (directory / "a.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec: {clusterIP: 10.96.0.6, ports: [{port: 80}]}\n")
+    (directory / "locked").mkdir()
+    scandir = os.scandir
+
+    def refusing(path):
+        if os.path.basename(os.fspath(path)) == "locked":
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    assert cli.main(["rules", "-f", str(directory), "-R", *NODE]) == 1
+    out, err = capsys.readouterr()
+    assert "default/web" in out and "default/api" in out
+    assert err.splitlines() == [
+        f"kubeproxy-sim: {directory / 'locked'}: cannot list the directory: Permission denied"]
+
+
+def test_recursive_walks_a_tree_deeper_than_pythons_recursion_limit(tmp_path) -> None:
+    """Review R3: the walk recursed once a level, so a tree over ~1,000 levels deep raised RecursionError."""
+    import sys
+
+    from kubeproxy_sim.objects.load import manifest_entries
+
+    levels = [tmp_path]
+    for _ in range(sys.getrecursionlimit() + 100):  # (made and removed a level at a time: pathlib, os.makedirs
+        levels.append(levels[-1] / "d")               # and shutil.rmtree recurse too)
+        levels[-1].mkdir()
+    (levels[-1] / "s.yaml").write_text("")
+    (tmp_path / "z.yaml").write_text("")
+    try:
+        assert manifest_entries(str(tmp_path), recursive=True) == [str(levels[-1] / "s.yaml"),
+                                                                   str(tmp_path / "z.yaml")]
+    finally:
+        (levels[-1] / "s.yaml").unlink()
+        for level in reversed(levels[1:]):
+            level.rmdir()
