@@ -35,7 +35,14 @@ from kubeproxy_sim.kernel.state import resolver_of, resolver_record
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.objects.nodes import family_of
 from kubeproxy_sim.simulator.dns import CLUSTER, ClusterDNS, Resolver
-from kubeproxy_sim.simulator.network import DNS_PORT, TRUNCATED_RETRY, dns_query_detail
+from kubeproxy_sim.simulator.network import (
+    DNS_PORT,
+    NO_ROUTE,
+    TRUNCATED_RETRY,
+    UNHEARD,
+    dns_query_detail,
+    heard,
+)
 from kubeproxy_sim.simulator.send import (
     Delivered,
     Failed,
@@ -339,11 +346,12 @@ class Tally:
             return name, TRUNCATED_RETRY + detail
         if reason == "timeout":
             name = "DROP" if "DROP" in self.verdicts else "TIMEOUT"
+            # a router's no route reaches the client (a pod's packet leaves masqueraded), but only TCP hears it
+            unheard = UNHEARD.format(self.proto.upper()) if heard(NO_ROUTE, self.proto) != NO_ROUTE else ""
             return name, f"no answer within {self.timeout:g} s" + (
                 " (a DROP rule met this run's packets)" if name == "DROP" else
                 " (no DROP rule met this run's packets: the packet or its answer was lost on the way: nobody "
-                "answered, the reply came from an address the client did not connect to, or the router's "
-                "'no route' answer could not reach a pod address)")
+                f"answered, or the reply came from an address the client did not connect to{unheard})")
         if reason == "EPERM":
             name = "REJECT" if "REJECT" in self.verdicts else "DROP"
             return name, f"the send failed with EPERM: the node's own rules stopped the packet ({name})"

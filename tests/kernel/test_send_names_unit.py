@@ -133,6 +133,18 @@ def test_a_tally_keeps_the_address_it_connected_to(state: dict) -> None:
     assert tally(source, dest, "tcp", [{"error": "timeout"}]).address == dest.ip == "10.96.0.30"
 
 
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_a_timeout_says_a_udp_socket_does_not_hear_the_router_s_no_route(state: dict, proto: str) -> None:
+    """The router's net unreachable reaches a pod (masqueraded there), as send says: a TCP connect hears it, so
+    it is no cause of a TCP timeout; a UDP socket takes it as a soft error and waits."""
+    source = resolve_source(state, "pod/other/client3")
+    dest = resolve_destination(state, "web:80", source)
+    (failed,) = tally(source, dest, proto, [{"error": "timeout"}]).result(state).failed
+    assert failed.reason == "TIMEOUT" and "could not reach" not in failed.detail
+    assert ("ICMP net unreachable is a soft error to a UDP socket, which hears nothing" in failed.detail) is (
+        proto == "udp")
+
+
 @pytest.mark.parametrize(("destination", "message"), [
     ("bogus", "expected IP:PORT"),  # no port
     ("10.96.0.10:", "expected IP:PORT"),
