@@ -44,6 +44,7 @@ from kubeproxy_sim.objects.model import Cluster, Service
 from kubeproxy_sim.proxier import generate
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.full import node_tables
+from kubeproxy_sim.proxier.sync import PortMemo
 from kubeproxy_sim.simulator.conntrack import Conntrack, Entry, State, Tuple, reverse
 from kubeproxy_sim.simulator.dns import ClusterDNS, Resolver
 from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
@@ -265,10 +266,19 @@ out tables it has already generated for the same objects and config (the analysi
 only: they are compiled as the proxier's own (``compile_ruleset(..., generated=True)``)."""
 
 
-def node_rules(cluster: Cluster, config: ProxyConfig) -> Ruleset:
-    """The node's whole nat and filter tables after kube-proxy's sync."""
-    result = generate(cluster, config)
+def node_rules(cluster: Cluster, config: ProxyConfig, written: PortMemo | None = None) -> Ruleset:
+    """The node's whole nat and filter tables after kube-proxy's sync; ``written``: service ports' rules other
+    nodes' syncs wrote (``proxier.sync.PortMemo``), used and added to."""
+    result = generate(cluster, config, written)
     return node_tables(result.ruleset, result.jumps)
+
+
+def shared_node_rules() -> RuleSource:
+    """:func:`node_rules` for nodes of the same objects, writing each service port's rules once for every node
+    whose sync reads the same of it (the analysis' node set shares them so too): most ports read nothing of
+    their node, and writing them is most of a node's sync."""
+    written: PortMemo = {}
+    return lambda cluster, config: node_rules(cluster, config, written)
 
 
 class Simulator:
@@ -277,11 +287,11 @@ class Simulator:
     def __init__(self, cluster: Cluster, base: ProxyConfig, *, rng: random.Random | None = None,
                  clock: Callable[[], float] | None = None, hosts: Iterable[tuple[str, str]] = (),
                  overrides: Mapping[str, Mapping[str, object]] | None = None, lazy: bool = True,
-                 rules: RuleSource = node_rules) -> None:
+                 rules: RuleSource | None = None) -> None:
         """``lazy``: generate a node's rules when a packet first reaches the node and compile a chain when a packet
         first enters it (fast for a question about a few services of a large cluster); False generates and
         compiles every node's rules up front, at each (re)build. Both give the same run. ``rules``: how a node's
-        tables are generated (:data:`RuleSource`)."""
+        tables are generated (:data:`RuleSource`); by default :func:`shared_node_rules`, anew at each build."""
         self.rng = rng if rng is not None else random.Random(0)
         self.lazy = lazy
         self._generate = rules
@@ -311,10 +321,11 @@ class Simulator:
         # lazily, a rule text one node's chains compiled is not compiled again for another's; an eager build (many
         # connections) keeps each node's own copies, laid out together, which walk faster than shared ones
         memo: RuleMemo | None = {} if self.lazy else None
+        rules = self._generate or shared_node_rules()  # the build's own: freed with it
         for node in self.topology.nodes:
             old = self.runtimes.get(node.name)
             sampler = old.sampler if old is not None else Sampler(rng=lambda: getbits(32))
-            rt = NodeRuntime(node, self._rules_of(cluster, node, memo), self._context_of(node),
+            rt = NodeRuntime(node, self._rules_of(cluster, node, rules, memo), self._context_of(node),
                              self._listeners_of(cluster, node), sampler)
             if not self.lazy:
                 rt.build()
@@ -351,11 +362,12 @@ class Simulator:
             rt.peer_nets = [(net, mask, name) for name, (_, net, mask) in all_nets if name != rt.name]
             rt.out_iface = self._iface_for(rt)
 
-    def _rules_of(self, cluster: Cluster, node: SimNode, memo: RuleMemo | None) -> Callable[[], CompiledRuleset]:
+    def _rules_of(self, cluster: Cluster, node: SimNode, generate: RuleSource,
+                  memo: RuleMemo | None) -> Callable[[], CompiledRuleset]:
         """How the node's rules are made: generated from ``cluster`` (the objects of this build, not a later
         update's) and compiled, each chain when first walked unless the simulator is eager, with the build's
         ``memo`` if any (shared by its nodes: most of their rules are the same text)."""
-        lazy, generate = self.lazy, self._generate
+        lazy = self.lazy
         return lambda: compile_ruleset(generate(cluster, node.config), lazy=lazy, memo=memo, generated=True)
 
     def _context_of(self, node: SimNode) -> Callable[[], NodeContext]:

@@ -159,3 +159,33 @@ def test_the_analysis_simulator_takes_each_node_s_rules_from_the_node_set(monkey
         assert rules(sim.cluster, rt.node.config) is nodes.ruleset(name)
     changed = load(objects(web_pods=("web-1",)))
     assert rules(changed, sim.runtimes["node1"].node.config) is not nodes.ruleset("node1")
+
+
+
+@pytest.mark.parametrize(("name", "alike"), [
+    ("topology-hints", True), ("large-cluster", True), ("sctp-udp", True), ("ipv6", True),
+    ("upstream-internal-external-masquerade-base", True), ("traffic-distribution-prefersamenode", False),
+    ("detect-local-node-cidr", False),
+    ("upstream-internal-traffic-policy-local-and-there-is-one-local-endpoint", False),
+    ("upstream-terminating-endpoints-traffic-policy-local-terminating-endpoints-on-remote-node", False)])
+def test_the_nodes_of_a_build_share_the_ports_rules_they_read_alike(name: str, alike: bool,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A simulator's nodes share the service ports' rules (``proxier.sync.PortMemo``): each node's tables are still
+    the text its own sync writes alone (a Local policy, node hints, a NodeCIDR detector are read per node), and a
+    port that reads nothing of its node (``alike``: the scenario has one) is written once for them all."""
+    from kubeproxy_sim.netfilter.render import render_ruleset
+    from kubeproxy_sim.proxier import sync
+    from kubeproxy_sim.simulator.network import node_rules, shared_node_rules
+
+    sim = scenario_simulator(name, 1, True)
+    configs = [rt.node.config for rt in sim.runtimes.values()]
+    shared = shared_node_rules()
+    assert [render_ruleset(shared(sim.cluster, c)) for c in configs] == \
+        [render_ruleset(node_rules(sim.cluster, c)) for c in configs]
+    written: list[object] = []
+    write = sync.write_service_port
+    monkeypatch.setattr(sync, "write_service_port", lambda ctx, *rest: written.append(rest) or write(ctx, *rest))
+    for rt in sim.runtimes.values():
+        assert rt.compiled is not None  # the simulator's own build generates every node
+    ports = sum(len(s.ports) for s in sim.cluster.services)
+    assert (len(written) < len(configs) * ports) is alike
