@@ -445,8 +445,12 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
     limit = 1 if args.once else args.max_syncs
     done, running = 0, None
     while limit is None or done < limit:
+        if running is not None:
+            gc.unfreeze()  # the loop kube-proxy exited with, frozen at its full syncs, must be collectable
         running = _restart_loop(args, clock, running, report)
         loop = running[0]
+        if done:
+            gc.collect()  # (it holds reference cycles) before the new loop's full sync freezes what is left
         try:
             for sync in drive(loop, watched_poll, clock=clock, poll_interval=args.poll_interval,
                               max_syncs=None if limit is None else limit - done, on_diagnostics=report):

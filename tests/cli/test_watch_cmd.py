@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -343,6 +344,33 @@ def test_the_new_config_file_s_problems_are_said_at_the_restart(manifests: Path,
     assert [h for h, _ in syncs(out)] == ["# sync 1 full", "# sync 2 full"]
     assert f"kubeproxy-sim: {config}: foo: warning: unknown field of KubeProxyConfiguration; kube-proxy's strict " \
         "decoding refuses it" in err.splitlines()
+
+
+def test_a_restart_lets_the_loop_kube_proxy_exited_with_go(manifests: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watch freezes what a full sync built (gc.freeze), and a sync loop holds reference cycles: the loop
+    before a restart is unfrozen and collected, not kept for the rest of the watch."""
+    import gc
+    import weakref
+
+    loops: list[weakref.ref[object]] = []
+    restart = watch_cmd._restart_loop
+
+    def recorded(*given: Any) -> Any:
+        running = restart(*given)
+        loops.append(weakref.ref(running[0]))
+        return running
+
+    monkeypatch.setattr(watch_cmd, "_restart_loop", recorded)
+    config = tmp_path / "kp.conf"
+    write(config, KP_CONFIG.format(cidr="10.0.0.0/8"))
+    try:
+        status, _, err = run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "2"],
+                                     [lambda: write(config, KP_CONFIG.format(cidr="10.200.0.0/16"))])
+        assert status == 0, err
+        assert len(loops) == 2 and loops[0]() is None and loops[1]() is not None  # (the last one still frozen)
+    finally:
+        gc.unfreeze()
 
 
 def test_a_config_file_the_restart_refuses_ends_the_watch(manifests: Path, tmp_path: Path):
