@@ -863,7 +863,12 @@ class _Builder:
         api_version, decoder, namespaced = entry
         _, _, display = object_name(document, namespaced=namespaced)
         if document.get("apiVersion") != api_version:
-            self.diagnostics.append(_version_problem(document.get("apiVersion"), api_version, file, kind, display))
+            group = _other_group(document.get("apiVersion"), api_version)
+            if group:
+                self._note_unread(document, f"{kind}.{group}", file)
+            else:
+                self.diagnostics.append(_version_problem(document.get("apiVersion"), api_version, file, kind,
+                                                         display))
             return
         report = Report(file, kind, display)
         try:
@@ -1008,6 +1013,16 @@ def _kind_in_other_case(document: dict[str, Any], kind: str, meant: str, file: s
     return Diagnostic(f"{quote(kind)} is not a kind kube-proxy reads (kinds are case-sensitive); did you mean "
                       f"{meant}? this object is skipped", file=file, kind=kind, object=display, field="kind",
                       severity=Severity.WARNING)
+
+
+def _other_group(given: object, expected: str) -> str | None:
+    """The API group an apiVersion names when it is not the group of ``expected`` (``serving.knative.dev`` of a
+    Knative ``Service``, a CRD's): another resource, which kube-proxy does not read, whatever its kind is called;
+    None for our own group or no group named (a version of ours that is not served is an error, as kubectl's)."""
+    if type(given) is not str or "/" not in given:
+        return None
+    group = given.rpartition("/")[0]
+    return group if group and group != expected.rpartition("/")[0] else None
 
 
 def _version_problem(given: object, expected: str, file: str, kind: str, display: str) -> Diagnostic:

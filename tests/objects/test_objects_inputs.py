@@ -114,9 +114,9 @@ def test_an_unknown_kind_is_a_note_and_a_wrong_api_version_an_error(load, messag
         kind: Service
         metadata: {name: noversion}
         ---
-        apiVersion: apps/v1
+        apiVersion: v2
         kind: Service
-        metadata: {name: apps}
+        metadata: {name: v2}
         ---
         apiVersion: v1
         kind: Service
@@ -129,11 +129,48 @@ def test_an_unknown_kind_is_a_note_and_a_wrong_api_version_an_error(load, messag
         "discovery.k8s.io/v1 (v1beta1 was removed in Kubernetes 1.25; kube-proxy reads v1 only)",
         "t.yaml: kind: not set (document 3); expected Service, EndpointSlice, Endpoints, Node or Pod",
         "t.yaml: Service default/noversion: apiVersion: not set; expected v1",
-        't.yaml: Service default/apps: apiVersion: "apps/v1" is not supported; expected v1',
+        't.yaml: Service default/v2: apiVersion: "v2" is not supported; expected v1',
     ]
     assert [d.severity for d in result.diagnostics] == [Severity.NOTE] + [Severity.ERROR] * 4
     assert [s.name for s in result.cluster.services] == ["good"]
     assert result.cluster.endpoint_slices == ()
+
+
+def test_a_kind_we_read_of_another_api_group_is_another_resource_not_read(load, messages):
+    """Review R3: a Knative Service (or any CRD called Service, Pod or Node) was an error, exit 1; it is another
+    resource, which kube-proxy does not read. A version of our own group that is not served stays an error."""
+    result = load("""
+        apiVersion: serving.knative.dev/v1
+        kind: Service
+        metadata: {name: hello}
+        ---
+        apiVersion: example.com/v1
+        kind: Pod
+        metadata: {name: p}
+        ---
+        apiVersion: example.com/v1
+        kind: Node
+        metadata: {name: n}
+        ---
+        apiVersion: discovery.k8s.io/v2
+        kind: EndpointSlice
+        metadata: {name: s}
+        ---
+        apiVersion: v1
+        kind: EndpointSlice
+        metadata: {name: core}
+    """)
+    assert messages(result) == [
+        "t.yaml: note: skipped 1 Service.serving.knative.dev, 1 Pod.example.com and 1 Node.example.com objects: "
+        "kube-proxy does not read these kinds",
+        't.yaml: EndpointSlice default/s: apiVersion: "discovery.k8s.io/v2" is not supported; expected '
+        "discovery.k8s.io/v1",
+        't.yaml: EndpointSlice default/core: apiVersion: "v1" is not supported; expected discovery.k8s.io/v1',
+    ]
+    only = load("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: hello, namespace: ns}\n")
+    assert messages(only) == [
+        "t.yaml: Service.serving.knative.dev ns/hello: note: skipped: kube-proxy does not read this kind"]
+    assert only.ok
 
 
 def test_a_kind_we_read_written_in_another_case_says_which_it_means(load, messages):
@@ -166,14 +203,14 @@ def _objects(kind: str, count: int, api_version: str = "apps/v1") -> str:
 def test_objects_of_kinds_not_read_are_one_note_a_file(tmp_path):
     """``kubectl get all -A -o yaml`` gave a note per Deployment and ReplicaSet: one line a file says it all."""
     first, second = tmp_path / "all.yaml", tmp_path / "more.yaml"
-    first.write_text(_objects("Deployment", 30) + _objects("ReplicaSet", 30) + _objects("Service", 1, "apps/v1")
+    first.write_text(_objects("Deployment", 30) + _objects("ReplicaSet", 30) + _objects("Service", 1, "v2")
                      + _objects("ConfigMap", 1, "v1"))
     second.write_text(_objects("DaemonSet", 1))
     result = load_paths([str(first), str(second)])
     assert [str(d) for d in result.diagnostics] == [
         f"{first}: note: skipped 30 Deployment, 30 ReplicaSet and 1 ConfigMap objects: kube-proxy does not read "
         "these kinds",
-        f'{first}: Service ns/x0: apiVersion: "apps/v1" is not supported; expected v1',  # per object, as before
+        f'{first}: Service ns/x0: apiVersion: "v2" is not supported; expected v1',  # per object, as before
         f"{second}: DaemonSet ns/x0: note: skipped: kube-proxy does not read this kind",  # one alone is named
     ]
     assert result.positions[0] < result.positions[1] < result.positions[2]  # the note at its file's first
