@@ -456,8 +456,7 @@ def _run_verify_objects(args: argparse.Namespace, name: str) -> int:
                               origins=_origins(args), max_flows=args.max_flows,
                               alpha=Fraction(args.alpha).limit_denominator(10**9),
                               timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
-                              progress=progress)
-    report(result.warnings, args)
+                              progress=progress, warn=lambda warnings: report(warnings, args))  # as netns up
     emit(result.as_json(), args.output, text=lambda: render_table(result) + "\n")
     return verify_status(result.ok, result.inconclusive, len(result.flows), args,
                          f"a share that small needs more than the {N_MAX} connections a flow is given (a larger "

@@ -882,7 +882,6 @@ class Report:
     notes: tuple[str, ...] = ()
     alpha: Fraction = DEFAULT_ALPHA
     extra: dict[str, Any] = field(default_factory=dict)
-    warnings: tuple[Diagnostic, ...] = ()  # the plan's (Topology.warnings): for standard error, not in the report
 
     @property
     def ok(self) -> bool:
@@ -1002,9 +1001,13 @@ def differential(cluster: Cluster, config: ProxyConfig, directory: Path, *, name
                  flows: Sequence[Flow] | None = None, origins: Collection[Origin] = tuple(Origin),
                  max_flows: int | None = None,
                  alpha: Fraction = DEFAULT_ALPHA, timeout: float = DEFAULT_TIMEOUT, seed: int = 1,
-                 progress: Progress = no_progress) -> Report:
+                 progress: Progress = no_progress,
+                 warn: Callable[[tuple[Diagnostic, ...]], object] = lambda _warnings: None) -> Report:
     """Build the cluster in namespaces, compare every flow, remove everything (also on error). ``origins``: the
-    clients the derived flows are kept from (given ``flows`` run as given); none left is refused before the build."""
+    clients the derived flows are kept from (given ``flows`` run as given); none left is refused before the build.
+    ``warn`` is given the plan's warnings (Topology.warnings: what the objects say the stage cannot be) as soon as
+    it is made, before the build, so that a run that fails after it has still said them (they are not part of
+    the report)."""
     from kubeproxy_sim.kernel import build
     from kubeproxy_sim.kernel.plan import plan
     from kubeproxy_sim.kernel.send import topology_record
@@ -1024,6 +1027,7 @@ def differential(cluster: Cluster, config: ProxyConfig, directory: Path, *, name
     flows = round_robin(flows, max_flows)
     sources = [f.src.partition(":")[2] for f in flows if f.src.startswith("external:")]
     topo = plan(name, full, config, sources)
+    warn(topo.warnings)
     with progress(f"building {len(topo.namespaces())} namespaces"):
         state = build.up(full, topo, directory, topology_record(topo, full))
     try:
@@ -1036,4 +1040,4 @@ def differential(cluster: Cluster, config: ProxyConfig, directory: Path, *, name
         notes.append(f"LoadBalancer and external IPs enter node/{first} on both sides here (no balancer, no health "
                      "checks): an agreement is about that node; `send` spreads them over the nodes a balancer "
                      "(health checks included) or the network picks")
-    return Report(tuple(reports), tuple(skipped), (*notes, *state.get("notes", ())), alpha, warnings=topo.warnings)
+    return Report(tuple(reports), tuple(skipped), (*notes, *state.get("notes", ())), alpha)

@@ -108,6 +108,24 @@ def test_up_says_the_objects_warnings_on_stderr_apart_from_the_stage_listing(
         assert run(["netns", "down", name]) == 0
 
 
+def test_verify_says_the_objects_warnings_when_planned_even_if_the_run_fails_after(
+        kernel: None, run_tag: str, tmp_path, monkeypatch, capfd) -> None:
+    """As netns up: the host-network pod's warning is on stderr before the build, so a run that fails after the
+    planning (here the build itself) has still said it."""
+    from kubeproxy_sim.kernel import build
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise EnvironmentMissing("the build failed")
+
+    monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(build, "up", broken)
+    (tmp_path / "hn.yaml").write_text(HOST_NETWORK_ELSEWHERE)
+    with pytest.raises(EnvironmentMissing, match="the build failed"):
+        run(["netns", "verify", "-f", str(tmp_path / "hn.yaml"), "--name", f"{run_tag}-vw"])
+    [line] = [line for line in capfd.readouterr().err.splitlines() if "status.podIP" in line]
+    assert "Pod default/hn: status.podIP: warning: '10.99.0.5' is no node's address" in line
+
+
 def test_netns_send_help_names_its_destinations_and_says_it_sends_the_dns_query(capsys) -> None:
     with pytest.raises(SystemExit):
         run(["netns", "send", "--help"])

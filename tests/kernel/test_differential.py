@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from pyroute2 import netns
 
 from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
+from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.kernel.differential import UNREACHABLE, Report, differential, kernel_cluster, outcome_text
 from kubeproxy_sim.objects import load_paths, load_text
 from tests.kernel.test_differential_unit import TWO_HOP, stale_endpoint, two_hop_flows
@@ -241,14 +242,16 @@ def test_pod_cidrs_finished_and_host_network_pods_agree_with_kernel(kernel: None
               Flow("node/node1", "10.244.1.252:80"), Flow(f"pod/{clients['node2']}", "10.244.0.250:80", proto="udp"),
               Flow(f"pod/{clients['node1']}", "10.244.1.20:80")]
     agent = Flow(f"pod/{clients['node1']}", "192.168.49.3:9100")
-    report = differential(cluster, config, state_dir, name=f"{run_tag}-dcidr", flows=[*silent, agent], alpha=ALPHA)
+    warnings: list[Diagnostic] = []
+    report = differential(cluster, config, state_dir, name=f"{run_tag}-dcidr", flows=[*silent, agent], alpha=ALPHA,
+                          warn=warnings.extend)
     _check(report, "pod CIDR")
     assert [f.flow for f in report.flows] == [*silent, agent]
     for flow in report.flows[:-1]:
         assert [(r.outcome, r.share) for r in flow.rows] == [(outcome_text(("fail", SILENCE)), 1)], flow.flow.label
     [row] = report.flows[-1].rows
     assert row.outcome.startswith("reply from 192.168.49.3 (saw ") and row.share == 1
-    assert [(w.object, w.field) for w in report.warnings] == [("kube-system/agent", "status.podIP")]
+    assert [(w.object, w.field) for w in warnings] == [("kube-system/agent", "status.podIP")]
     assert not [n for n in report.notes if "warning" in n]
     assert not _ours(f"{run_tag}-dcidr")
 
@@ -269,16 +272,17 @@ spec: {podCIDRs: [0.0.0.0/0]}
 status: {addresses: [{type: InternalIP, address: 192.168.0.12}]}
 """
     flow = Flow("pod/default/web", "10.244.2.22:80")
+    warnings: list[Diagnostic] = []
     report = differential(load_text(text, "cidrs.yaml").cluster, CONFIG, state_dir, name=f"{run_tag}-dwide",
                           flows=[flow, Flow("pod/default/web", "198.51.100.7:80"),
-                                 Flow("pod/default/web", "203.0.113.10:80")], alpha=ALPHA)
+                                 Flow("pod/default/web", "203.0.113.10:80")], alpha=ALPHA, warn=warnings.extend)
     _check(report, "pod CIDRs already routed")
     [row] = report.flows[0].rows
     assert row.outcome.startswith("reply from 10.244.2.22") and row.share == 1
     assert [(r.outcome, r.share) for r in report.flows[1].rows] == [("unreachable (NO_ROUTE)", 1)]
     # the outside client's host refuses (RST), as send says; the prediction said NO_ROUTE, as for nobody's address
     assert [(r.outcome, r.share) for r in report.flows[2].rows] == [("refused (REJECT)", 1)]
-    assert [(w.object, w.field) for w in report.warnings if w.kind == "Node"] == [("n3", "spec.podCIDRs[0]")]
+    assert [(w.object, w.field) for w in warnings if w.kind == "Node"] == [("n3", "spec.podCIDRs[0]")]
     assert not _ours(f"{run_tag}-dwide")
 
 
