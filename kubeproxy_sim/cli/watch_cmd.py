@@ -44,9 +44,10 @@ New node IPs on the node's Node are said and ignored, as kube-proxy keeps the
 ones it started with; a new spec.podCIDRs under --detect-local-mode NodeCIDR
 makes kube-proxy exit, as a warning says, and the watch goes on as the
 restarted kube-proxy (the Node read afresh, a full sync). So does a write to
-the --config file (kube-proxy exits on it): the watch says so and goes on with
-the new file, or ends with exit status 1 naming what kube-proxy's restart would
-refuse in it; a file replaced or removed goes unnoticed, as by kube-proxy.
+the --config file, or its renaming away (kube-proxy exits on either): the watch
+says so and goes on with the file then at that path, or ends with exit status 1
+naming what kube-proxy's restart would refuse in it; a file replaced or removed,
+or touched, goes unnoticed, as by kube-proxy.
 Without --hostname-override the node (the first Node by name) is picked at the
 first sync with a Node object and kept, across a restart too unless the new
 file sets hostnameOverride: kube-proxy fixes its node name (its machine's,
@@ -337,57 +338,107 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
 
 
 class _ConfigWritten(Exception):
-    """The --config file was written in place: kube-proxy exits, to be restarted with the new file."""
+    """kube-proxy's watch on its --config file saw a Write or a Rename: it exits, to be restarted with the file
+    then at that path. ``what`` the file went through, for the messages."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+Signature = tuple[int, int]  # (mtime in ns, size) of the watched file: what a write moves
 
 
 class ConfigFileWatch:
     """kube-proxy's watch on its --config file (kubernetes 531be81208e2, cmd/kube-proxy/app/server.go:
-    ``eventHandler``), by polling: a write to the file makes kube-proxy exit, to be restarted (by its DaemonSet)
-    with the new file. The watch is on the file kube-proxy read (an inotify watch on its inode): a new file
-    renamed over it, or its removal, is a removal of the watched file, which kube-proxy ignores, and nothing at
-    that path is watched afterwards. A write is acted on once the file has stopped changing for ``debounce``
-    seconds, as the restart comes a moment after the exit (and a half-written file is not read)."""
+    ``eventHandler``: an inotify watch, through fsnotify, on the file it read), by polling. kube-proxy exits on
+    a Write or a Rename event, to be restarted (by its DaemonSet) with the file then at the path, and ignores
+    the others. The file kube-proxy read is held open (as the inotify watch holds its inode), and each look is:
+
+    * its link count 0: removed, or a new file renamed over it (a ConfigMap update, an editor's atomic save):
+      Chmod and Remove events, ignored; the watch is gone with the inode, and a note says so once;
+    * the path now naming another inode, or none: the file was renamed away (Rename): kube-proxy exits, and its
+      restart reads what is at the path then (refused when nothing is);
+    * its modification time or size moved: a write, if its bytes differ from those read at (re)start (Write);
+      the same bytes with a new time are a ``touch`` (Chmod), ignored.
+
+    A change is acted on once it has stood for ``debounce`` seconds, as the restart comes a moment after the
+    exit (and a half-written file is not read). What polling cannot tell is in README (watch)."""
 
     def __init__(self, path: str, clock: Callable[[], float], debounce: float) -> None:
         self.path = path
         self._clock = clock
         self._debounce = debounce
-        self._read = self._signature()  # the file as kube-proxy (re)started with it
-        self._seen: tuple[tuple[int, int, int] | None, float] | None = None  # a change: (signature, since when)
+        self._fd: int | None = None
+        self._content = b""  # the bytes kube-proxy (re)started with
+        self._read: Signature = (0, 0)  # the file as last compared with them
+        self._seen: tuple[object, float] | None = None  # a change not yet acted on: (what it looks like, since)
+        self.restart()
 
-    def _signature(self) -> tuple[int, int, int] | None:
+    def restart(self) -> None:
+        """Watch the file now at the path, as the restarted kube-proxy does after reading it."""
+        self.close()
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return  # (the restart refused a missing file before this)
+        self._content, self._read = self._contents()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd, self._seen = None, None
+
+    def _contents(self) -> tuple[bytes, Signature]:
+        assert self._fd is not None
+        st = os.fstat(self._fd)
+        return os.pread(self._fd, st.st_size + 1, 0), (st.st_mtime_ns, st.st_size)
+
+    def _renamed_away(self, watched: os.stat_result) -> bool:
         try:
             st = os.stat(self.path)
         except OSError:
-            return None
-        return st.st_ino, st.st_mtime_ns, st.st_size
+            return True
+        return (st.st_dev, st.st_ino) != (watched.st_dev, watched.st_ino)
 
     def check(self) -> tuple[Diagnostic, ...]:
-        """Raise :class:`_ConfigWritten` for a settled write; a note, once, when the watched file went away."""
-        if self._read is None:
+        """Raise :class:`_ConfigWritten` for a settled write or rename; a note, once, when the file is gone."""
+        if self._fd is None:
             return ()
-        now, signature = self._clock(), self._signature()
-        if signature == self._read:
-            self._seen = None
-            return ()
-        if signature is None or signature[0] != self._read[0]:
-            self._read = None  # kube-proxy's watch is gone with the file it was on
+        watched = os.fstat(self._fd)
+        if watched.st_nlink == 0:
+            self.close()  # kube-proxy's watch is gone with the file it was on
             return (Diagnostic("the --config file was replaced or removed: kube-proxy, watching the file it read, "
                                "does not notice; it keeps its config and sees no later change to that path until "
                                "it restarts", file=self.path, severity=Severity.NOTE),)
-        if self._seen is None or self._seen[0] != signature:
-            self._seen = (signature, now)
+        change: object
+        if self._renamed_away(watched):
+            change = "renamed"
+        elif (watched.st_mtime_ns, watched.st_size) != self._read:
+            change = (watched.st_mtime_ns, watched.st_size)
+        else:
+            self._seen = None
+            return ()
+        now = self._clock()
+        if self._seen is None or self._seen[0] != change:
+            self._seen = (change, now)
         if now - self._seen[1] < self._debounce:
             return ()
-        self._read, self._seen = signature, None  # what the restarted kube-proxy reads, and watches
-        raise _ConfigWritten
+        self._seen = None
+        if change == "renamed":
+            raise _ConfigWritten("renamed")
+        content, self._read = self._contents()
+        if content != self._content:
+            raise _ConfigWritten("written")
+        return ()  # a touch: kube-proxy sees a Chmod event and ignores it
 
 
 def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
                   previous: tuple[SyncLoop, NodeConfigs] | None,
-                  report: Callable[[tuple[Diagnostic, ...]], None]) -> tuple[SyncLoop, NodeConfigs]:
+                  report: Callable[[tuple[Diagnostic, ...]], None],
+                  cause: str = "written") -> tuple[SyncLoop, NodeConfigs]:
     """A sync loop as kube-proxy (re)starts, and its node's configs: its config read now; after ``previous``
-    (kube-proxy exited on a write to its --config file), on the node's tables as that one left them, with the
+    (kube-proxy exited as its --config file was ``cause``), on the node's tables as that one left them, with the
     objects it held, as the restarted kube-proxy's informers list them again, and as the same node (its
     hostname); what that first batch brings (the new file's problems, with the config it builds) goes to
     ``report``. A config file the restart refuses ends the watch."""
@@ -403,8 +454,9 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
     except InputError as exc:
         if previous is None:
             raise
-        raise InputError([Diagnostic("the --config file was written: kube-proxy exits, and its restart refuses the "
-                                     "new file (kube-proxy would restart over and over); the watch stops",
+        what = "the new file" if cause == "written" else "what is at that path now"
+        raise InputError([Diagnostic(f"the --config file was {cause}: kube-proxy exits, and its restart refuses "
+                                     f"{what} (kube-proxy would restart over and over); the watch stops",
                                      file=args.config), *exc.diagnostics]) from None
     timing = LoopTiming(min_sync_period=low, sync_period=period)
     # the node's name is fixed at the first sync
@@ -443,29 +495,36 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
 
     printer = Printer(args, out)
     limit = 1 if args.once else args.max_syncs
-    done, running = 0, None
-    while limit is None or done < limit:
-        if running is not None:
-            gc.unfreeze()  # the loop kube-proxy exited with, frozen at its full syncs, must be collectable
-        running = _restart_loop(args, clock, running, report)
-        loop = running[0]
-        if done:
-            gc.collect()  # (it holds reference cycles) before the new loop's full sync freezes what is left
-        try:
-            for sync in drive(loop, watched_poll, clock=clock, poll_interval=args.poll_interval,
-                              max_syncs=None if limit is None else limit - done, on_diagnostics=report):
-                done += 1
-                sync = dataclasses.replace(sync, number=done)
-                synced[0] = True  # done, if not yet all printed: a Ctrl-C from here on ends a watch that ran
-                printer.show(sync)
-                if sync.error is not None:
-                    report((Diagnostic(f"sync {sync.number}: {sync.error}; the next sync is full"),))
-                if sync.full:
-                    # What a full sync built lives as long as the watch: keep the collector from rescanning it.
-                    gc.freeze()
-        except _ConfigWritten:
-            report((Diagnostic("the --config file was written: kube-proxy exits and its restart reads it; the watch "
-                               "goes on as the restarted kube-proxy (its first sync is full)", file=args.config,
-                               severity=Severity.NOTE),))
-            continue
-        return
+    done, running, cause = 0, None, ""
+    try:
+        while limit is None or done < limit:
+            if running is not None:
+                gc.unfreeze()  # the loop kube-proxy exited with, frozen at its full syncs, must be collectable
+            running = _restart_loop(args, clock, running, report, cause)
+            if cause:
+                gc.collect()  # (it holds reference cycles) before the new loop's full sync freezes what is left
+                if watch is not None:
+                    watch.restart()
+            try:
+                for sync in drive(running[0], watched_poll, clock=clock, poll_interval=args.poll_interval,
+                                  max_syncs=None if limit is None else limit - done, on_diagnostics=report):
+                    done += 1
+                    sync = dataclasses.replace(sync, number=done)
+                    synced[0] = True  # done, if not yet all printed: a Ctrl-C from here on ends a watch that ran
+                    printer.show(sync)
+                    if sync.error is not None:
+                        report((Diagnostic(f"sync {sync.number}: {sync.error}; the next sync is full"),))
+                    if sync.full:
+                        # What a full sync built lives as long as the watch: keep the collector from rescanning it.
+                        gc.freeze()
+            except _ConfigWritten as exc:
+                cause = exc.what
+                reads = "it" if cause == "written" else "the file then at that path"
+                report((Diagnostic(f"the --config file was {cause}: kube-proxy exits and its restart reads {reads}; "
+                                   "the watch goes on as the restarted kube-proxy (its first sync is full)",
+                                   file=args.config, severity=Severity.NOTE),))
+                continue
+            return
+    finally:
+        if watch is not None:
+            watch.close()

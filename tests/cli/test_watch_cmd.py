@@ -471,6 +471,57 @@ def test_a_restart_keeps_the_node_picked_unless_the_new_file_names_one(manifests
     assert node_ip in result[2][1] and other not in result[2][1] and "10.200.0.0/16" in result[2][1]
 
 
+def test_a_config_file_touched_does_not_restart_kube_proxy(manifests: Path, tmp_path: Path) -> None:
+    """``touch`` (a new modification time, the same bytes) is a Chmod event to kube-proxy's watch, which it
+    ignores: no restart, the next sync partial, and a later write still restarts it."""
+    config = tmp_path / "kp.conf"
+    write(config, KP_CONFIG.format(cidr="10.0.0.0/8"))
+
+    def touch() -> None:
+        later = config.stat().st_mtime_ns + 10**9
+        os.utime(config, ns=(later, later))
+        write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80, "p80"))
+
+    status, out, err = run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "3"],
+                                 [touch, lambda: write(config, KP_CONFIG.format(cidr="10.200.0.0/16"))])
+    assert status == 0, err
+    result = syncs(out)
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 partial", "# sync 3 full"]
+    assert "10.200.0.0/16" in result[2][1]
+    assert [line for line in err.splitlines() if "kp.conf" in line] == [
+        f"kubeproxy-sim: {config}: note: the --config file was written: kube-proxy exits and its restart reads it; "
+        "the watch goes on as the restarted kube-proxy (its first sync is full)"]
+
+
+def test_a_config_file_renamed_away_makes_kube_proxy_exit(manifests: Path, tmp_path: Path) -> None:
+    """Renaming the watched file away is a Rename event: kube-proxy exits, and its restart reads what is at the
+    path then: a new file there is used; nothing there is refused (and the watch ends, saying so)."""
+    from kubeproxy_sim.errors import InputError
+
+    config = tmp_path / "kp.conf"
+    write(config, KP_CONFIG.format(cidr="10.0.0.0/8"))
+
+    def move_and_write() -> None:
+        config.rename(tmp_path / "kp.conf.old")
+        write(config, KP_CONFIG.format(cidr="10.200.0.0/16"))
+
+    status, out, err = run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "2"],
+                                 [move_and_write])
+    assert status == 0, err
+    result = syncs(out)
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 full"] and "10.200.0.0/16" in result[1][1]
+    assert [line for line in err.splitlines() if "kp.conf" in line] == [
+        f"kubeproxy-sim: {config}: note: the --config file was renamed: kube-proxy exits and its restart reads the "
+        "file then at that path; the watch goes on as the restarted kube-proxy (its first sync is full)"]
+    with pytest.raises(InputError) as caught:
+        run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "2"],
+                  [lambda: config.rename(tmp_path / "kp.conf.away")])
+    assert [str(d) for d in caught.value.diagnostics][:2] == [
+        f"{config}: the --config file was renamed: kube-proxy exits, and its restart refuses what is at that path "
+        "now (kube-proxy would restart over and over); the watch stops",
+        f"{config}: cannot read the configuration: No such file or directory"]
+
+
 def test_a_slice_edit_the_model_drops_rewrites_its_service(manifests: Path):
     """kube-proxy's slice cache compares whole slices (esDataChanged): an annotation added to svc1's slice is an
     update, and the next sync rewrites svc1's chains (upstream's partial sync for it)."""
