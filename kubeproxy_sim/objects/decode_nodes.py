@@ -13,7 +13,16 @@ from kubeproxy_sim.objects.decode import (
     read_ip,
     read_protocol,
 )
-from kubeproxy_sim.objects.model import ContainerPort, DNSPolicy, Node, NodeAddress, Origin, Pod, PodDNSConfig
+from kubeproxy_sim.objects.model import (
+    SINGLE_POD_CIDR,
+    ContainerPort,
+    DNSPolicy,
+    Node,
+    NodeAddress,
+    Origin,
+    Pod,
+    PodDNSConfig,
+)
 from kubeproxy_sim.objects.report import Report, described, quote
 
 _IP_ADDRESS_TYPES = frozenset({"InternalIP", "ExternalIP"})
@@ -31,28 +40,30 @@ def decode_node(doc: dict[str, Any], origin: Origin, report: Report, where: str)
     labels = check_metadata(report, doc, where, namespaced=False)
     spec = report.mapping(doc, "spec", "spec") or {}
     status = report.mapping(doc, "status", "status") or {}
-    pod_cidrs = _pod_cidrs(report, spec)
+    pod_cidrs, pod_cidrs_field = _pod_cidrs(report, spec)
     addresses = _node_addresses(report, status)
     if report.failed:
         return None
-    return Node(name=name, addresses=addresses, pod_cidrs=pod_cidrs, labels=labels, origin=origin)
+    return Node(name=name, addresses=addresses, pod_cidrs=pod_cidrs, labels=labels, origin=origin,
+                pod_cidrs_field=pod_cidrs_field)
 
 
-def _pod_cidrs(report: Report, spec: dict[str, Any]) -> tuple[str, ...]:
+def _pod_cidrs(report: Report, spec: dict[str, Any]) -> tuple[tuple[str, ...], str]:
     """spec.podCIDRs, falling back to spec.podCIDR; when the two differ, podCIDR wins, as the API server's
     conversion keeps it (the authoritative field for older clients) and stores podCIDRs = [podCIDR]. Every entry
-    given is checked under its own path, the one that loses too (the API server validates both)."""
-    single = report.string(spec, "podCIDR", "spec.podCIDR", "")
+    given is checked under its own path, the one that loses too (the API server validates both). With the field
+    they were taken from (:attr:`Node.pod_cidrs_field`)."""
+    single = report.string(spec, "podCIDR", SINGLE_POD_CIDR, "")
     many = report.seq(spec, "podCIDRs", "spec.podCIDRs")
     same = bool(many) and single == many[0]  # (then podCIDR is checked as podCIDRs[0])
-    alone = _pod_cidr(report, "spec.podCIDR", single) if single and not same else None
+    alone = _pod_cidr(report, SINGLE_POD_CIDR, single) if single and not same else None
     listed = [_pod_cidr(report, f"spec.podCIDRs[{i}]", text) for i, text in enumerate(many)]
     if single and not same:
         if many:
             report.warn("spec.podCIDRs[0]", f"{quote(many[0])} differs from spec.podCIDR {quote(single)}; the "
                                             "API server keeps spec.podCIDR alone, and so does this")
-        return () if alone is None else (alone,)
-    return tuple(p for p in listed if p is not None)
+        return () if alone is None else (alone,), SINGLE_POD_CIDR
+    return tuple(p for p in listed if p is not None), "spec.podCIDRs"
 
 
 def _pod_cidr(report: Report, path: str, text: object) -> str | None:

@@ -215,6 +215,10 @@ class NodeAddress:
     address: str
 
 
+SINGLE_POD_CIDR = "spec.podCIDR"
+"""A Node's older single pod CIDR field (:attr:`Node.pod_cidrs_field`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     name: str
@@ -222,10 +226,17 @@ class Node:
     pod_cidrs: tuple[str, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     origin: Origin = field(default=Origin(), compare=False, repr=False)
+    # the field pod_cidrs were read from: spec.podCIDRs (entry i at spec.podCIDRs[i]), or the older spec.podCIDR
+    # (which wins when the two differ), so that a message about one names where it is written
+    pod_cidrs_field: str = field(default="spec.podCIDRs", compare=False, repr=False)
 
     @property
     def key(self) -> str:
         return self.name
+
+    def pod_cidr_path(self, index: int) -> str:
+        """The field path of ``pod_cidrs[index]`` in the object as written."""
+        return self.pod_cidrs_field if self.pod_cidrs_field == SINGLE_POD_CIDR else f"{self.pod_cidrs_field}[{index}]"
 
     def label(self, name: str) -> str | None:
         return dict(self.labels).get(name)

@@ -146,14 +146,17 @@ def staged_pod_cidrs(config: ProxyConfig, family: int) -> tuple[str, ...]:
 
 def refused_pod_cidrs(cluster: Cluster, config: ProxyConfig, family: int) -> list[Diagnostic]:
     """A warning for each pod CIDR of the node (``config``'s) that :func:`staged_pod_cidrs` leaves out, naming its
-    Node object's file and field."""
+    Node object's file and the field it was read from (spec.podCIDRs[i] or spec.podCIDR); neither when the
+    node's pod CIDRs are not its object's (a per-node config's, one kube-proxy kept from before)."""
     obj = cluster.node(config.node_name)
-    file = obj.origin.file if obj is not None and obj.origin.file != Origin().file else None
+    own = obj if obj is not None and obj.pod_cidrs == config.node_pod_cidrs else None
+    file = own.origin.file if own is not None and own.origin.file != Origin().file else None
     return [Diagnostic(f"{cidr!r} covers every address: as the node's pod range it would put the whole address "
                        "space on its pods' bridge, so the network takes the node to have no such pod CIDR "
                        f"(kube-proxy's rules keep it); expected the node's own range, e.g. "
                        f"{'10.244.1.0/24' if family == 4 else 'fd00:10:244:1::/64'}", file=file, kind="Node",
-                       object=config.node_name, field=f"spec.podCIDRs[{index}]", severity=Severity.WARNING)
+                       object=config.node_name, field=own.pod_cidr_path(index) if own is not None else None,
+                       severity=Severity.WARNING)
             for index, cidr in enumerate(config.node_pod_cidrs)
             if family_of(cidr) == family and cidr not in staged_pod_cidrs(config, family)]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import netaddr
+import pytest
 
 from kubeproxy_sim.errors import Severity
 from kubeproxy_sim.objects import load_text
@@ -207,6 +208,24 @@ def test_an_address_of_a_pod_cidr_no_pod_has_is_silence_and_one_outside_every_po
 
 EVERYWHERE = PLACES.replace("spec: {podCIDRs: [10.244.2.0/24]}", "spec: {podCIDRs: [0.0.0.0/0]}")
 """n2's podCIDR covers every address."""
+
+
+@pytest.mark.parametrize(("spec", "overrides", "field"), [
+    ("spec: {podCIDR: 0.0.0.0/0}", None, "spec.podCIDR"),  # the older single field
+    ("spec: {podCIDR: 0.0.0.0/0, podCIDRs: [10.244.2.0/24]}", None, "spec.podCIDR"),  # it wins when they differ
+    ("spec: {podCIDRs: ['fd00:10:244:2::/64', 0.0.0.0/0]}", None, "spec.podCIDRs[1]"),
+    ("spec: {podCIDRs: [10.244.2.0/24]}", {"n2": {"node_pod_cidrs": ("0.0.0.0/0",)}}, None),  # not the Node's
+])
+def test_a_refused_pod_cidr_is_named_at_the_field_it_came_from(
+        spec: str, overrides: dict | None, field: str | None) -> None:
+    """The warning's path is where the pod CIDR was read: spec.podCIDR for the singular field (alone, or winning
+    over podCIDRs), podCIDRs' own position, and no field of the Node object for pod CIDRs that are not the
+    object's (a per-node config's), nor its file."""
+    cluster = load_text(PLACES.replace("spec: {podCIDRs: [10.244.2.0/24]}", spec), "places.yaml").cluster
+    [warning] = [w for w in build_topology(cluster, CONFIG, overrides=overrides).warnings
+                 if w.kind == "Node" and w.severity is Severity.WARNING and "covers every address" in w.message]
+    assert (warning.object, warning.field) == ("n2", field)
+    assert warning.file == ("places.yaml" if field else None)
 
 
 def test_a_pod_cidr_of_every_address_is_refused_for_the_network_alike_in_the_kernel_s_plan() -> None:
