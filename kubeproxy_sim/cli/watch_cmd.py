@@ -495,7 +495,7 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
 
     printer = Printer(args, out)
     limit = 1 if args.once else args.max_syncs
-    done, running, cause = 0, None, ""
+    done, running, cause, restarts = 0, None, "", 0
     try:
         while limit is None or done < limit:
             if running is not None:
@@ -518,11 +518,13 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
                         # What a full sync built lives as long as the watch: keep the collector from rescanning it.
                         gc.freeze()
             except _ConfigWritten as exc:
-                cause = exc.what
+                cause, restarts = exc.what, restarts + 1
                 reads = "it" if cause == "written" else "the file then at that path"
-                report((Diagnostic(f"the --config file was {cause}: kube-proxy exits and its restart reads {reads}; "
-                                   "the watch goes on as the restarted kube-proxy (its first sync is full)",
-                                   file=args.config, severity=Severity.NOTE),))
+                # (the sync and the restart numbered: report says a note once, and each restart is to be said)
+                report((Diagnostic(f"the --config file was {cause} after sync {done}: kube-proxy exits and its "
+                                   f"restart reads {reads}; the watch goes on as the restarted kube-proxy (restart "
+                                   f"{restarts}; its first sync is full)", file=args.config,
+                                   severity=Severity.NOTE),))
                 continue
             return
     finally:

@@ -316,21 +316,25 @@ KP_CONFIG = ("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfi
 def test_a_config_file_written_during_the_watch_restarts_kube_proxy_with_it(manifests: Path, tmp_path: Path):
     """kube-proxy watches its --config file and exits on a write (or a rename) of it, to be restarted with the
     new file (kubernetes 531be81208e2, cmd/kube-proxy/app/server.go: eventHandler): the watch says so and goes
-    on as the restarted kube-proxy, whose first sync is full, with the new config; numbering goes on."""
+    on as the restarted kube-proxy, whose first sync is full, with the new config; numbering goes on. Each
+    restart is said."""
     config = tmp_path / "kp.conf"
     write(config, KP_CONFIG.format(cidr="10.0.0.0/8"))
     actions = [lambda: write(config, KP_CONFIG.format(cidr="10.200.0.0/16")),
+               lambda: write(config, KP_CONFIG.format(cidr="10.100.0.0/16")),
                lambda: write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80,
                                                                          "p80"))]
-    status, out, err = run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "3"], actions)
+    status, out, err = run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "4"], actions)
     assert status == 0, err
     result = syncs(out)
-    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 full", "# sync 3 partial"]
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 full", "# sync 3 full", "# sync 4 partial"]
     assert "! -s 10.0.0.0/8" in result[0][1]
     assert "! -s 10.200.0.0/16" in result[1][1] and "10.0.0.0/8" not in result[1][1]
+    assert "! -s 10.100.0.0/16" in result[2][1] and "10.200.0.0/16" not in result[2][1]
     assert [line for line in err.splitlines() if "kp.conf" in line] == [
-        f"kubeproxy-sim: {config}: note: the --config file was written: kube-proxy exits and its restart reads it; "
-        "the watch goes on as the restarted kube-proxy (its first sync is full)"]
+        f"kubeproxy-sim: {config}: note: the --config file was written after sync {n}: kube-proxy exits and its "
+        f"restart reads it; the watch goes on as the restarted kube-proxy (restart {n}; its first sync is full)"
+        for n in (1, 2)]
 
 
 def test_the_new_config_file_s_problems_are_said_at_the_restart(manifests: Path, tmp_path: Path) -> None:
@@ -489,8 +493,8 @@ def test_a_config_file_touched_does_not_restart_kube_proxy(manifests: Path, tmp_
     assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 partial", "# sync 3 full"]
     assert "10.200.0.0/16" in result[2][1]
     assert [line for line in err.splitlines() if "kp.conf" in line] == [
-        f"kubeproxy-sim: {config}: note: the --config file was written: kube-proxy exits and its restart reads it; "
-        "the watch goes on as the restarted kube-proxy (its first sync is full)"]
+        f"kubeproxy-sim: {config}: note: the --config file was written after sync 2: kube-proxy exits and its "
+        "restart reads it; the watch goes on as the restarted kube-proxy (restart 1; its first sync is full)"]
 
 
 def test_a_config_file_renamed_away_makes_kube_proxy_exit(manifests: Path, tmp_path: Path) -> None:
@@ -511,8 +515,9 @@ def test_a_config_file_renamed_away_makes_kube_proxy_exit(manifests: Path, tmp_p
     result = syncs(out)
     assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 full"] and "10.200.0.0/16" in result[1][1]
     assert [line for line in err.splitlines() if "kp.conf" in line] == [
-        f"kubeproxy-sim: {config}: note: the --config file was renamed: kube-proxy exits and its restart reads the "
-        "file then at that path; the watch goes on as the restarted kube-proxy (its first sync is full)"]
+        f"kubeproxy-sim: {config}: note: the --config file was renamed after sync 1: kube-proxy exits and its "
+        "restart reads the file then at that path; the watch goes on as the restarted kube-proxy (restart 1; its "
+        "first sync is full)"]
     with pytest.raises(InputError) as caught:
         run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "2"],
                   [lambda: config.rename(tmp_path / "kp.conf.away")])
