@@ -110,7 +110,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="how often to look at the source (default 1s; a live API server is followed "
                         "as events arrive)")
     timing.add_argument("--debounce", type=duration, default=0.5, metavar="DURATION",
-                        help="-f: read a file once it has stopped changing for this long (default 500ms)")
+                        help="-f: read a file once it has stopped changing for this long (default 500ms); "
+                        "also how long a --config file's change stands before kube-proxy's restart reads it")
     stop = parser.add_argument_group("stopping (default: run until Ctrl-C)").add_mutually_exclusive_group()
     stop.add_argument("--once", action="store_true", help="exit after the first sync")
     stop.add_argument("--max-syncs", type=_positive_int, metavar="N", help="exit after N syncs")
