@@ -196,20 +196,20 @@ def named_port(destination: str) -> str | None:
 
 
 def port_numbered(sim: Simulator, source: str, destination: str, proto: str) -> str:
-    """``--to HOST:PORTNAME`` with the number of the Service's port of that name and protocol: the Service the
-    cluster DNS finds for HOST by the client's search path (a pod's namespace's; ``default``'s for the others,
-    as send's resolver has it). The connection then resolves HOST itself, as a client would."""
-    from kubeproxy_sim.analysis.targets import NAME_NAMESPACE, service_named
+    """``--to HOST:PORTNAME`` with the number of the Service's port of that name and protocol: the Service whose
+    name answers the client's lookup of HOST by its own resolver (a pod's resolv.conf: dnsPolicy, dnsConfig), so
+    the port is read where the connection, which resolves HOST the same way, then goes. Errors quote
+    ``destination`` as given."""
     from kubeproxy_sim.errors import Diagnostic, InputError
+    from kubeproxy_sim.simulator.send import parse_source, resolve_host
 
     host, _, name = destination.rpartition(":")
-    namespace = source.split("/")[1] if source.startswith("pod/") else NAME_NAMESPACE
-    found = service_named(sim.cluster, host, namespace)
-    if found is None:
-        raise InputError(Diagnostic(f"{destination!r}: {host} names no Service where cluster DNS looks it up "
-                                    f"(namespace {namespace}'s search path), so port name {name!r} names no port; "
-                                    "expected a Service's name, or a port number", field="--to"))
-    svc = next(s for s in sim.cluster.services if (s.namespace, s.name) == found)
+    answer = resolve_host(sim, parse_source(sim, source), host, destination)
+    svc = sim.dns.service_named(answer.name)
+    if svc is None:
+        raise InputError(Diagnostic(f"{destination!r}: {host} resolves to {answer.name}, which is no Service's name, "
+                                    f"so port name {name!r} names no port; expected a Service's name, or a port "
+                                    "number", field="--to"))
     number = next((p.port for p in svc.ports if p.name == name and p.protocol.value == proto.upper()), None)
     if number is None:
         have = ", ".join(f"{p.name or '(unnamed)'}={p.port}/{p.protocol.value}" for p in svc.ports)

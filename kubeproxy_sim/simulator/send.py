@@ -268,14 +268,22 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
         if (":" in ip) != (sim.family == 6):
             raise _bad(text, "--to", family_mismatch("the packet", 6 if ":" in ip else 4, sim.family))
         return Target(text, (ip,), port)
-    resolver = sim.resolver(client)  # a pod's own resolv.conf (dnsPolicy, dnsConfig); else default's search path
+    answer = resolve_host(sim, client, host, text)
+    return Target(text, answer.addresses, port, host, sim.dns.truncated(answer, sim.resolver(client)))
+
+
+def resolve_host(sim: Simulator, client: Client, host: str, text: str) -> Answer:
+    """The client's lookup of a ``--to`` host, by its own resolver (a pod's resolv.conf: dnsPolicy, dnsConfig;
+    else default's search path); an InputError quoting ``text`` (the --to value as given) when it gives no
+    address, saying why."""
+    resolver = sim.resolver(client)
     answer = sim.dns.resolve(host, client.namespace or "default", resolver)
     if not answer.addresses:
         if resolver is not None and resolver.scope != CLUSTER:
             raise _bad(text, "--to", resolver.unanswered())
         raise _bad(text, "--to", unresolved_reason(answer, sim.dns, client.namespace or "default") +
                    (resolver.own_settings(client.label, sim.dns.domain) if resolver is not None else ""))
-    return Target(text, answer.addresses, port, host, sim.dns.truncated(answer, resolver))
+    return answer
 
 
 def unresolved_reason(answer: Answer, dns: ClusterDNS, namespace: str | None = None, *, hosts: bool = True) -> str:

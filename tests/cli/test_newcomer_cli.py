@@ -120,7 +120,7 @@ def test_send_takes_a_port_name_as_dist_does(capsys: pytest.CaptureFixture[str])
 
 @pytest.mark.parametrize(("to", "code", "says"), [
     ("svc1.ns1:p81", 1, "'svc1.ns1:p81': Service ns1/svc1 has no TCP port named 'p81' (its ports: p80=80/TCP)"),
-    ("nosuch.ns1:p80", 1, "so port name 'p80' names no port"),
+    ("nosuch.ns1:p80", 1, "'nosuch.ns1:p80': no such name (NXDOMAIN)"),  # as for a port number
     ("172.30.0.41:p80", 2, "a port name needs a Service's DNS name"),
     ("node/test-node:p80", 2, "a port name needs a Service's DNS name"),
     ("[fd00::1]:p80", 2, "a port name needs a Service's DNS name"),
@@ -203,3 +203,77 @@ def test_a_dump_line_of_no_form_gets_no_objects_hint(tmp_path, capsys: pytest.Ca
     dump.write_text("*nat\nbogus line\nCOMMIT\n")
     code, _, err = _run(["trace", "--rules", str(dump), *TRACE_DUMP], capsys)
     assert code == 1 and "unexpected line at 'bogus line'" in err and "-f PATH" not in err
+
+
+DNS_SEARCH = """\
+apiVersion: v1
+kind: Node
+metadata: {name: n1}
+spec: {podCIDR: 10.244.0.0/24}
+status: {addresses: [{type: InternalIP, address: 192.168.1.1}]}
+""" + "".join(f"""---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: {ns}}}
+spec: {{clusterIP: 10.96.1.{i}, ports: [{{name: http, port: {port}, targetPort: 80}}], selector: {{app: web}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: w, namespace: {ns}, labels: {{app: web}}}}
+spec: {{nodeName: n1, containers: [{{name: c, image: x, ports: [{{containerPort: 80}}]}}]}}
+status: {{phase: Running, podIP: 10.244.0.{i + 4}, conditions: [{{type: Ready, status: "True"}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: web-1, namespace: {ns}, labels: {{kubernetes.io/service-name: web}}}}
+addressType: IPv4
+endpoints: [{{addresses: [10.244.0.{i + 4}], nodeName: n1, targetRef: {{kind: Pod, name: w, namespace: {ns}}}}}]
+ports: [{{name: http, port: 80}}]
+""" for i, ns, port in ((1, "a", 80), (2, "b", 8080))) + """---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: a}
+spec: {nodeName: n1, dnsPolicy: None, dnsConfig: {nameservers: [10.96.0.10], searches: [b.svc.cluster.local]},
+       containers: [{name: c, image: x}]}
+status: {phase: Running, podIP: 10.244.0.9, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kube-dns, namespace: kube-system}
+spec: {clusterIP: 10.96.0.10, ports: [{name: dns, port: 53, protocol: UDP}], selector: {k8s-app: kube-dns}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec: {nodeName: n1, containers: [{name: c, image: x}]}
+status: {phase: Running, podIP: 10.244.0.2, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: kube-dns-1, namespace: kube-system, labels: {kubernetes.io/service-name: kube-dns}}
+addressType: IPv4
+endpoints: [{addresses: [10.244.0.2], nodeName: n1, targetRef: {kind: Pod, name: coredns, namespace: kube-system}}]
+ports: [{name: dns, port: 53, protocol: UDP}]
+"""
+
+
+def test_send_reads_a_port_name_from_the_service_the_clients_resolver_finds(
+        tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review R3: the port name was read from the Service of the client's namespace's search path (a/web, http=80)
+    while the connection went where the pod's own resolv.conf finds the name (b/web, whose http is 8080)."""
+    objects = tmp_path / "dns.yaml"
+    objects.write_text(DNS_SEARCH)
+    node = ["-f", str(objects), "--hostname-override", "n1", "--cluster-cidr", "10.244.0.0/16", "-o", "json"]
+    code, out, err = _run(["send", *node, "--from", "pod/a/client", "--to", "web:http", "--count", "5"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["to"] == "web:8080" and [d["pod"] for d in result["delivered"]] == ["b/w"]
+    code, _, err = _run(["send", *node, "--from", "pod/a/client", "--to", "web.a.svc.cluster.local:web"], capsys)
+    assert code == 1 and "'web.a.svc.cluster.local:web': Service a/web has no TCP port named 'web'" in err, err
+    code, _, err = _run(["send", *node, "--from", "pod/a/client", "--to", "nosuch:http"], capsys)
+    assert code == 1 and err.startswith("kubeproxy-sim: --to: 'nosuch:http': no such name (NXDOMAIN)"), err
+    code, _, err = _run(["send", *node, "--from", "pod/a/client", "--to", "10-244-0-5.a.pod.cluster.local:http"],
+                        capsys)
+    assert code == 1 and "'10-244-0-5.a.pod.cluster.local:http': 10-244-0-5.a.pod.cluster.local resolves to " \
+                         "10-244-0-5.a.pod.cluster.local, which is no Service's name, so port name 'http' names no " \
+                         "port" in err, err
