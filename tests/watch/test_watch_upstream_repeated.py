@@ -1,7 +1,8 @@
 """Upstream's TestSyncProxyRulesRepeated (531be81208e2) played through the watch: a directory whose manifest is
 replaced by each state of rulesets/upstream-sync-proxy-rules-repeated, read by the directory source, synced by
-the sync loop (its change trackers, not ``changed_services``). Every sync's restore input is upstream's
-expected dump, byte for byte, including the refused partial restore and the full retry after it."""
+the sync loop (its change trackers, not ``changed_services``). Every applied sync's restore input is
+upstream's expected dump, byte for byte, the full retry after a refused partial restore too; the refused
+restore itself is checked for its refusal only (the chain it could not delete), not compared."""
 
 from __future__ import annotations
 
