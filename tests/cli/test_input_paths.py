@@ -102,7 +102,7 @@ def test_recursive_reads_the_subdirectories_of_a_directory(tmp_path, capsys: pyt
     out, err = capsys.readouterr()
     assert "default/web" not in out
     assert err.splitlines() == [f"kubeproxy-sim: {directory}: warning: no *.yaml, *.yml or *.json files in this "
-                                "directory; its subdirectories hold 1, which are read with -R (--recursive), as "
+                                "directory; its subdirectories hold some, which are read with -R (--recursive), as "
                                 "kubectl reads them"]
     for flag in ("-R", "--recursive"):
         assert cli.main(["rules", "-f", str(directory), flag, *NODE]) == 0
