@@ -782,7 +782,7 @@ class _Builder:
         # diagnostics, and how many objects of each kind it counts (see _note_unread)
 
     def add_document(self, document: Any, file: str, index: int) -> None:
-        if file != self.file:  # (a file given twice is read twice: each reading has its own note)
+        if file != self.file or index == 0:  # a new reading (a file given twice is read twice: each its own note)
             self.file, self.unread, self.built_in = file, None, built_in(file)
         if isinstance(document, Diagnostic):
             self.diagnostics.append(document)

@@ -216,6 +216,14 @@ def test_objects_of_kinds_not_read_are_one_note_a_file(tmp_path):
     assert result.positions[0] < result.positions[1] < result.positions[2]  # the note at its file's first
 
 
+def test_a_file_given_twice_has_a_note_for_each_reading(tmp_path):
+    """Review R3: ``-f one.yaml -f one.yaml`` said "skipped 4 Deployment objects" of a file that holds 2."""
+    one = tmp_path / "one.yaml"
+    one.write_text(_objects("Deployment", 2))
+    assert [str(d) for d in load_paths([str(one), str(one)]).diagnostics] == [
+        f"{one}: note: skipped 2 Deployment objects: kube-proxy does not read this kind"] * 2
+
+
 def test_a_note_of_one_kind_not_read_counts_its_objects(load, messages):
     result = load(_objects("Deployment", 1200))
     assert messages(result) == ["t.yaml: note: skipped 1,200 Deployment objects: kube-proxy does not read this kind"]
