@@ -226,7 +226,10 @@ class SyncLoop:
         self._config = config
         self._nodes_seen, self._zone = cluster.nodes, node_zone(cluster, config)
         if not first and self._zone != zone_before:
-            # the zone's source changed with the config (Node events were seen one by one, in _see_topology)
+            # A zone _see_topology did not see: it reads the zone through the config it has, and a config built
+            # on the Node carries that Node's labels (node_labels), so a new zone on the Node shows only in the
+            # config rebuilt here (tests/cli/test_watch_cmd.py: the deleted Node coming back in zone b); so does
+            # a node picked since (node1 -> the first Node), whose events _see_topology took for another node's.
             self.sync_state = self.sync_state.forcing_full()
         self._last_node = cluster.node(config.node_name) or self._last_node
         problems = (*problems, *([kept] if kept is not None else []))
