@@ -1007,12 +1007,12 @@ def _unread_kinds(counts: dict[str, int], file: str) -> Diagnostic:
 
 
 def _kind_in_other_case(document: dict[str, Any], kind: str, meant: str, file: str) -> Diagnostic:
-    """The warning of an object whose kind is one of ours in another case (``kind: service``): kubectl refuses it
-    too (kinds are case-sensitive), and it is likely a typo, so it is said of the object, not counted in a note."""
+    """The error of an object whose kind is one of ours in another case (``kind: service``): kubectl refuses it
+    (kinds are case-sensitive), as it refuses another apiVersion, and it is likely a typo, so it is said of the
+    object, not counted in a note."""
     _, _, display = object_name(document)
     return Diagnostic(f"{quote(kind)} is not a kind kube-proxy reads (kinds are case-sensitive); did you mean "
-                      f"{meant}? this object is skipped", file=file, kind=kind, object=display, field="kind",
-                      severity=Severity.WARNING)
+                      f"{meant}? this object is skipped", file=file, kind=kind, object=display, field="kind")
 
 
 def _other_group(given: object, expected: str) -> str | None:

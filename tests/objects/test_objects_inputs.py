@@ -185,13 +185,14 @@ def test_a_kind_we_read_written_in_another_case_says_which_it_means(load, messag
         kind: endpointslice
         metadata: {name: web-1}
     """)
+    # an error, as a wrong apiVersion is (review R3: it was a warning, exit 0, though kubectl refuses it)
     assert messages(result) == [
-        't.yaml: service default/web: kind: warning: "service" is not a kind kube-proxy reads (kinds are '
+        't.yaml: service default/web: kind: "service" is not a kind kube-proxy reads (kinds are '
         "case-sensitive); did you mean Service? this object is skipped",
-        't.yaml: endpointslice default/web-1: kind: warning: "endpointslice" is not a kind kube-proxy reads (kinds are '
+        't.yaml: endpointslice default/web-1: kind: "endpointslice" is not a kind kube-proxy reads (kinds are '
         "case-sensitive); did you mean EndpointSlice? this object is skipped",
     ]
-    assert [d.severity for d in result.diagnostics] == [Severity.WARNING] * 2
+    assert [d.severity for d in result.diagnostics] == [Severity.ERROR] * 2
     assert result.cluster.services == ()
 
 
