@@ -38,7 +38,11 @@ from kubeproxy_sim.objects.stdin import StdinUnreadable, read_stdin
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 BUILT_IN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))), "rulesets")
 """The built-in scenarios' folder (cli.options.REPO_RULESETS; spelled here too, as the CLI imports this module
-only when it loads objects): its files' kinds not read go unsaid (see :func:`built_in`)."""
+only when it loads objects, and a file of it given with -f is as quiet as with --scenario): its files'
+Deployments go unsaid (see :func:`built_in`)."""
+SCENARIO_KINDS = frozenset({"Deployment"})
+"""The kinds not read that the built-in scenarios' files carry (bootcamp's Deployment, which ``scenario``
+plays): any other kind there is a mistake to be noted as anywhere (``kind: EndpointSlices``)."""
 STDIN = "-"
 
 _Decoder = Callable[[dict[str, Any], Origin, Report, str], Any]
@@ -886,7 +890,7 @@ class _Builder:
         """Note an object of a kind kube-proxy does not read: one note a file, naming the object when it is the
         file's only one, else counting them by kind (``kubectl get all -o yaml`` holds hundreds of Deployments,
         ReplicaSets, ...). The note keeps the place of the file's first such object."""
-        if self.built_in:
+        if self.built_in and kind in SCENARIO_KINDS:
             return
         if self.unread is None:
             self.unread = (len(self.diagnostics), {kind: 1})
@@ -991,7 +995,7 @@ _REMOVED_VERSIONS = {"discovery.k8s.io/v1beta1": "v1beta1 was removed in Kuberne
 
 
 def built_in(file: str) -> bool:
-    """Whether a file is one of the built-in scenarios' (rulesets/): the objects kube-proxy does not read in it
+    """Whether a file is one of the built-in scenarios' (rulesets/): its objects of :data:`SCENARIO_KINDS`
     (bootcamp's Deployment, which ``scenario`` plays) are the project's, not the user's, so a note of them would
     only be noise on every ``--scenario`` command."""
     return file != STDIN_NAME and os.path.realpath(file).startswith(BUILT_IN + os.sep)
