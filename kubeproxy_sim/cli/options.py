@@ -707,11 +707,9 @@ def _bound_first(bind: str, node_ips: tuple[str, ...], diags: list[Diagnostic],
 
 
 def _node_addresses(node: Node | None) -> tuple[str, ...]:
-    if node is None:
-        return ()
-    ips = [a.address for a in node.addresses if a.type == "InternalIP"]
-    ips += [a.address for a in node.addresses if a.type == "ExternalIP"]
-    return tuple(f"{ip}/{128 if ':' in ip else 32}" for ip in ips)
+    from kubeproxy_sim.objects.nodes import node_object_ips
+
+    return tuple(f"{ip}/{128 if ':' in ip else 32}" for ip in node_object_ips(node))
 
 
 def normal_node_name(name: str | None) -> str | None:
