@@ -403,7 +403,7 @@ def with_config_read(args: argparse.Namespace) -> argparse.Namespace:
         return args
     fields = {key: value for key, value in vars(args).items() if key != "config_text"}  # (a restart reads anew)
     try:
-        with open(args.config, encoding="utf-8") as file:
+        with open(args.config, encoding="utf-8", newline="") as file:  # (as on disk: the watch compares it)
             return argparse.Namespace(**fields, config_text=file.read())
     except (OSError, UnicodeDecodeError):
         return argparse.Namespace(**fields)

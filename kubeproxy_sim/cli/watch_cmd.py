@@ -366,7 +366,7 @@ class ConfigFileWatch:
     A change is acted on once it has stood for ``debounce`` seconds, as the restart comes a moment after the
     exit (and a half-written file is not read). What polling cannot tell is in README (watch)."""
 
-    def __init__(self, path: str, clock: Callable[[], float], debounce: float) -> None:
+    def __init__(self, path: str, clock: Callable[[], float], debounce: float, read: str | None) -> None:
         self.path = path
         self._clock = clock
         self._debounce = debounce
@@ -374,16 +374,20 @@ class ConfigFileWatch:
         self._content = b""  # the bytes kube-proxy (re)started with
         self._read: Signature = (0, 0)  # the file as last compared with them
         self._seen: tuple[object, float] | None = None  # a change not yet acted on: (what it looks like, since)
-        self.restart()
+        self.restart(read)
 
-    def restart(self) -> None:
-        """Watch the file now at the path, as the restarted kube-proxy does after reading it."""
+    def restart(self, read: str | None) -> None:
+        """Watch the file now at the path, as the restarted kube-proxy does after reading ``read`` from it
+        (:func:`~kubeproxy_sim.cli.options.with_config_read`): a write between the two is acted on."""
         self.close()
         try:
             self._fd = os.open(self.path, os.O_RDONLY)
         except OSError:
             return  # (the restart refused a missing file before this)
-        self._content, self._read = self._contents()
+        self._content = read.encode("utf-8") if read is not None else b""
+        now, self._read = self._contents()
+        if now != self._content:
+            self._read = (-1, -1)  # written since it was read: the next look sees a change
 
     def close(self) -> None:
         if self._fd is not None:
@@ -438,18 +442,18 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
                   previous: tuple[SyncLoop, NodeConfigs] | None,
                   report: Callable[[tuple[Diagnostic, ...]], None],
                   cause: str = "written") -> tuple[SyncLoop, NodeConfigs]:
-    """A sync loop as kube-proxy (re)starts, and its node's configs: its config read now; after ``previous``
+    """A sync loop as kube-proxy (re)starts, and its node's configs: its config as ``args`` read it (once per
+    start: :func:`~kubeproxy_sim.cli.options.with_config_read`); after ``previous``
     (kube-proxy exited as its --config file was ``cause``), on the node's tables as that one left them, with the
     objects it held, as the restarted kube-proxy's informers list them again, and as the same node (its
     hostname); what that first batch brings (the new file's problems, with the config it builds) goes to
     ``report``. A config file the restart refuses ends the watch."""
-    from kubeproxy_sim.cli.options import check_node_settings, sync_periods, with_config_read
+    from kubeproxy_sim.cli.options import check_node_settings, sync_periods
     from kubeproxy_sim.watch.events import Batch, bookmark, diff_events
     from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop
 
     try:
         if previous is not None:
-            args = with_config_read(args)  # the restart reads the file once, as run() did at the start
             check_node_settings(args)
         low, period = sync_periods(args)
     except InputError as exc:
@@ -483,9 +487,11 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
     import dataclasses
     import gc
 
+    from kubeproxy_sim.cli.options import with_config_read
     from kubeproxy_sim.watch.sync_loop import drive
 
-    watch = ConfigFileWatch(args.config, clock, args.debounce) if getattr(args, "config", None) else None
+    watch = (ConfigFileWatch(args.config, clock, args.debounce, getattr(args, "config_text", None))
+             if getattr(args, "config", None) else None)
 
     def watched_poll(timeout: float) -> Batch:
         if watch is not None:
@@ -501,11 +507,12 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
         while limit is None or done < limit:
             if running is not None:
                 gc.unfreeze()  # the loop kube-proxy exited with, frozen at its full syncs, must be collectable
-            running = _restart_loop(args, clock, running, report, cause)
+            current = with_config_read(args) if cause else args  # the restart reads the file once
+            running = _restart_loop(current, clock, running, report, cause)
             if cause:
                 gc.collect()  # (it holds reference cycles) before the new loop's full sync freezes what is left
                 if watch is not None:
-                    watch.restart()
+                    watch.restart(getattr(current, "config_text", None))
             try:
                 for sync in drive(running[0], watched_poll, clock=clock, poll_interval=args.poll_interval,
                                   max_syncs=None if limit is None else limit - done, on_diagnostics=report):

@@ -527,6 +527,30 @@ def test_a_config_file_renamed_away_makes_kube_proxy_exit(manifests: Path, tmp_p
         f"{config}: cannot read the configuration: No such file or directory"]
 
 
+@pytest.mark.parametrize(("on_disk", "changed"), [(b"kind: A\r\nx: 1\r\n", False), (b"kind: B\n", True)])
+def test_the_config_watch_compares_with_what_kube_proxy_read(tmp_path: Path, on_disk: bytes, changed: bool) -> None:
+    """The watch starts on the file as kube-proxy read it (line ends kept): a file written between the read and
+    the watch's start is a write once it has stood for the debounce; the same bytes, CRLF and all, are not."""
+    from kubeproxy_sim.cli.options import with_config_read
+
+    config = tmp_path / "kp.conf"
+    config.write_bytes(b"kind: A\r\nx: 1\r\n")
+    args = with_config_read(build_parser().parse_args(["watch", "-f", str(tmp_path), "--config", str(config)]))
+    config.write_bytes(on_disk)
+    clock = Clock()
+    watch = watch_cmd.ConfigFileWatch(str(config), clock, 0.5, args.config_text)
+    try:
+        assert watch.check() == ()
+        clock.now += 1.0
+        if changed:
+            with pytest.raises(watch_cmd._ConfigWritten):
+                watch.check()
+        else:
+            assert watch.check() == ()
+    finally:
+        watch.close()
+
+
 def test_a_slice_edit_the_model_drops_rewrites_its_service(manifests: Path):
     """kube-proxy's slice cache compares whole slices (esDataChanged): an annotation added to svc1's slice is an
     update, and the next sync rewrites svc1's chains (upstream's partial sync for it)."""
