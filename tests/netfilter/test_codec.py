@@ -126,9 +126,11 @@ def rulesets(draw: st.DrawFn) -> Ruleset:
             specs = draw(st.lists(rule_specs().filter(partial(placed, table, chain.name)), max_size=3))
             rules = tuple(Rule(chain.name, syntax.render_spec(s), 0, draw(counters)) for s in specs)
             chains.append(Chain(chain.name, rules, chain.policy, chain.counters))
-        empty = sorted(c.name for c in chains if c.name not in BUILTIN_CHAINS[table] and not c.rules)
-        deleted = tuple(draw(st.lists(st.sampled_from(empty), unique=True, max_size=2))) if empty else ()  # (-X
-        # deletes a declared chain without rules: iptables-restore refuses any other)
+        targets = {r.parsed.target.name for c in chains for r in c.rules if r.parsed.target is not None}
+        free = sorted(c.name for c in chains
+                      if c.name not in BUILTIN_CHAINS[table] and not c.rules and c.name not in targets)
+        deleted = tuple(draw(st.lists(st.sampled_from(free), unique=True, max_size=2))) if free else ()  # (-X
+        # deletes a declared chain without rules that no rule jumps to: iptables-restore refuses any other)
         tables.append(Table(table, tuple(chains), deleted))
     return Ruleset(tuple(tables), False)
 
