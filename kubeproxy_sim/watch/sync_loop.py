@@ -202,11 +202,13 @@ class SyncLoop:
         """kube-proxy's topology handler, per Node event: this node's zone other than the last one seen forces the
         next sync full and asks for it (True). NodeTopologyConfig calls OnTopologyChange (needFullSync, then
         Sync) on each change it sees, so z1 -> z2 -> z1 within one batch counts; a deletion it ignores. Before
-        the first config nothing is compared: the first sync is full anyway."""
+        the first config nothing is compared: the first sync is full anyway. The zone is the event's Node's, as
+        upstream's handler gets that Node's labels: not the config's node_labels, the Node's as it was when the
+        config was built."""
         node = event.obj if event.type in (EventType.ADDED, EventType.MODIFIED) else None
         if self._config is None or not isinstance(node, Node) or node.name != self._config.node_name:
             return False
-        zone = node_zone(Cluster(nodes=(node,)), self._config)
+        zone = node_zone(Cluster(nodes=(node,)), replace(self._config, node_labels=()))
         if zone == self._zone:
             return False
         self._zone = zone

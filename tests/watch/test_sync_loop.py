@@ -275,6 +275,25 @@ def test_a_zone_changed_and_changed_back_within_one_batch_still_makes_the_sync_f
     assert report is not None and report.full and report.changed == frozenset()
 
 
+def test_a_zone_changed_and_back_in_one_batch_counts_when_the_config_carries_the_node_s_labels():
+    """The commands' config carries the node's Node labels (build_config's node_labels), as they were when it
+    was built: the topology handler still takes each event's zone from that event's Node, as upstream's
+    OnTopologyChange gets the Node's labels, so z1 -> z2 -> z1 in one batch still makes the sync full."""
+    def configure(cluster: Cluster):
+        node = cluster.node("n1")
+        return dataclasses.replace(CONFIG, node_labels=node.labels if node is not None else ()), ()
+
+    clock = Clock()
+    source = MemorySource((*BASE[:4], Node("n1", labels=((ZONE, "z1"),))))
+    loop = SyncLoop(configure, clock=clock, timing=LoopTiming(min_sync_period=1.0, sync_period=30.0))
+    step(source, loop)
+    clock.now += 2
+    loop.feed(Batch((modified(Node("n1", labels=((ZONE, "z2"),)), "7"),
+                     modified(Node("n1", labels=((ZONE, "z1"),)), "8"))))
+    report = loop.sync_if_due()
+    assert report is not None and report.full and report.changed == frozenset()
+
+
 def test_node_config_follows_the_node_object():
     from kubeproxy_sim.objects.model import NodeAddress
 
