@@ -217,22 +217,16 @@ class SyncLoop:
 
     def _refresh_config(self, found: list[Diagnostic]) -> bool:
         """Rebuild the config after Node changes (True when it did); its problems go to ``found`` when they
-        differ from last time, so a warning about the node is not repeated on every change. A new zone
-        forces the next sync full."""
+        differ from last time, so a warning about the node is not repeated on every change."""
         if not self._nodes_changed and self._config is not None:
             return False
         self._nodes_changed = False
         cluster, kept = keep_deleted_node(self.state.cluster(), self._last_node)
         config, problems = self._configure(cluster)
-        zone_before, first = self._zone, self._config is None
         self._config = config
+        # (a zone the Node events did not show, a node picked since, say, comes with a new config: the sync's
+        # basis then differs, and the sync is full)
         self._nodes_seen, self._zone = cluster.nodes, node_zone(cluster, config)
-        if not first and self._zone != zone_before:
-            # A zone _see_topology did not see: it reads the zone through the config it has, and a config built
-            # on the Node carries that Node's labels (node_labels), so a new zone on the Node shows only in the
-            # config rebuilt here (tests/cli/test_watch_cmd.py: the deleted Node coming back in zone b); so does
-            # a node picked since (node1 -> the first Node), whose events _see_topology took for another node's.
-            self.sync_state = self.sync_state.forcing_full()
         self._last_node = cluster.node(config.node_name) or self._last_node
         problems = (*problems, *([kept] if kept is not None else []))
         if problems != self._config_diagnostics:

@@ -294,6 +294,27 @@ def test_a_zone_changed_and_back_in_one_batch_counts_when_the_config_carries_the
     assert report is not None and report.full and report.changed == frozenset()
 
 
+def test_a_node_picked_after_the_first_sync_makes_the_next_sync_full_with_its_zone():
+    """Syncs before any Node object run as a stand-in node; the Node picked later (another name, so its events
+    are no zone change of the node synced) brings a new config and its zone: the sync's basis differs, and the
+    sync is full, with the zone's endpoints."""
+    def configure(cluster: Cluster):
+        node = min(cluster.nodes, key=lambda n: n.name) if cluster.nodes else None
+        if node is None:
+            return dataclasses.replace(CONFIG, node_name="node1"), ()
+        return dataclasses.replace(CONFIG, node_name=node.name, node_labels=node.labels), ()
+
+    clock = Clock()
+    source = MemorySource(BASE[:4])
+    loop = SyncLoop(configure, clock=clock, timing=LoopTiming(min_sync_period=1.0, sync_period=30.0))
+    assert step(source, loop) is not None
+    clock.now += 2
+    source.apply(Node("n1", labels=((ZONE, "z1"),)))
+    report = step(source, loop)
+    assert report is not None and report.full and loop.config.node_name == "n1"
+    assert loop.sync_state.basis is not None and loop.sync_state.basis[1] == "z1"
+
+
 def test_node_config_follows_the_node_object():
     from kubeproxy_sim.objects.model import NodeAddress
 
