@@ -123,11 +123,9 @@ class NodeSet:
     def ruleset(self, node: str) -> Ruleset:
         """The node's whole nat and filter tables after kube-proxy's sync."""
         if node not in self._rulesets:
-            from kubeproxy_sim.proxier import generate
-            from kubeproxy_sim.proxier.full import node_tables
+            from kubeproxy_sim.simulator.network import node_rules
 
-            result = generate(self.cluster, self.configs[node], self.written)
-            self._rulesets[node] = node_tables(result.ruleset, result.jumps)
+            self._rulesets[node] = node_rules(self.cluster, self.configs[node], self.written)
         return self._rulesets[node]
 
     def compiled(self, node: str) -> CompiledRuleset:
