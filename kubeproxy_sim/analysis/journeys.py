@@ -175,14 +175,14 @@ def shared_rules(nodes: NodeSet) -> RuleSource:
     """The simulator's node rules from the node set, which has generated them for the exact shares already: a
     node's tables are the set's when its config is the set's and the objects kube-proxy reads (services,
     EndpointSlices, nodes; never pods, so the client pods added for the run change nothing) are the set's own;
-    anything else (a later update) is generated afresh."""
+    anything else (a later update) is generated afresh, reusing the set's service ports' rules (``written``)."""
     own = nodes.cluster
 
     def rules(cluster: Cluster, config: ProxyConfig) -> Ruleset:
         if (cluster.services is own.services and cluster.endpoint_slices is own.endpoint_slices
                 and cluster.nodes is own.nodes and nodes.configs.get(config.node_name) == config):
             return nodes.ruleset(config.node_name)
-        return node_rules(cluster, config)
+        return node_rules(cluster, config, nodes.written)
     return rules
 
 
