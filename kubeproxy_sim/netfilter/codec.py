@@ -17,7 +17,6 @@ Counters (a line's ``[packets:bytes]``, a rule's ``-c``, a chain's) are read as
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import re
 from collections import Counter
@@ -150,16 +149,6 @@ class _ChainState:
     def spec_list(self) -> list[str]:
         """Every rule's text, in order."""
         return self.specs if self.specs is not None else [r.spec for r in self.rules or ()]
-
-    def texts_after(self, line: int) -> list[tuple[str, int]]:
-        """(spec, line) of every rule read after ``line`` (plain rules are appended in line order)."""
-        if self.specs is not None:
-            lines = self.lines
-            if not lines or lines[-1] <= line:
-                return []
-            at = bisect.bisect_right(lines, line)
-            return list(zip(self.specs[at:], lines[at:], strict=True))
-        return [(r.spec, r.line) for r in self.rules or () if r.line > line]
 
     def texts(self) -> list[tuple[str, int]]:
         """(spec, line) of every rule, in order."""
@@ -353,6 +342,7 @@ class _Parser:
         buckets = self.shapes.buckets
         known = self.shapes.known
         chains: dict[str, _ChainState] = _NO_TABLE  # the open table's chains
+        deleted: list[str] = []  # ... and those of them deleted (-X): each rule is checked then (added())
         self.text = text
         self.lines = text.split("\n")
         for lineno, raw in enumerate(self.lines, 1):
@@ -365,7 +355,7 @@ class _Parser:
                 except ValueError:  # "-A CHAIN" alone: the general path
                     name = spec = ""
                 chain = chains.get(name)
-                if chain is not None:
+                if chain is not None and not deleted:
                     if validate:
                         bucket = buckets.get(spec.count(" "))
                         vouched = bucket is not None and (bucket[0](spec) is not None or known(spec))
@@ -396,6 +386,7 @@ class _Parser:
             if first == "*":
                 self.open_table(line)
                 chains = self.table.chains  # type: ignore[union-attr]
+                deleted = self.table.deleted  # type: ignore[union-attr]
             elif first == ":":
                 self.declare(line)
             elif first == "[":
@@ -448,24 +439,8 @@ class _Parser:
         table = self.table
         if table is None:
             raise self.error("COMMIT outside a table", "COMMIT", "*TABLE before COMMIT")
-        if table.deleted:
-            self.check_jumps_to_deleted(table, {name: table.chains[name].deleted for name in table.deleted})
         self.tables = [t for t in self.tables if t.name != table.name] + [table]
         self.table = None
-
-    def check_jumps_to_deleted(self, table: _TableState, gone: dict[str, int]) -> None:
-        """Refuse a rule that jumps to a chain deleted before it (``gone``: each name with the line of its -X), at
-        the rule's line, as iptables-legacy-restore refuses it ("Couldn't load target `FOO'"; iptables-nft-restore at
-        COMMIT): at COMMIT, or when the chain is declared again. Only the lines after the first -X can hold one (a
-        rule before it would have failed the -X)."""
-        first = min(gone.values())
-        found = [(line, name) for chain in table.chains.values() for spec, line in chain.texts_after(first)
-                 if not gone.keys().isdisjoint(_JUMP.findall(" " + spec)) and (name := _target_name(spec)) in gone]
-        if found:
-            line, name = min(found)
-            raise RulesSyntaxError(f"chain {name} was deleted (-X at line {gone[name]}) in table {table.name}",
-                                   file=self.file, line=line, token=name,
-                                   expected=f"':{name} - [0:0]' (or -N {name}) again before a rule jumps to it")
 
     def current(self, token: str) -> _TableState:
         if self.table is None:
@@ -510,10 +485,9 @@ class _Parser:
 
     def undeleted(self, table: _TableState, name: str) -> _ChainState | None:
         """The chain ``name`` if it exists; one deleted (-X) is forgotten, to be made anew as iptables-restore
-        makes it (``:FOO``, ``-X FOO``, ``:FOO`` is one empty FOO), once no rule jumped to it meanwhile."""
+        makes it (``:FOO``, ``-X FOO``, ``:FOO`` is one empty FOO; no rule jumped to it meanwhile: :meth:`added`)."""
         chain = table.chains.get(name)
         if chain is not None and chain.deleted:
-            self.check_jumps_to_deleted(table, {name: chain.deleted})
             del table.chains[name]
             table.deleted.remove(name)
             return None
@@ -582,23 +556,35 @@ class _Parser:
             return
         spec = parts[2] if len(parts) > 2 else ""
         if self.shapes.known(spec) if self.validate else is_canonical_text(spec):
-            if counters is None:
-                chain.add_plain(spec, self.lineno)
-            else:
-                chain.rule_list().append(Rule.make(name, spec, self.lineno, counters))
-            return
-        if is_canonical_text(spec):  # (never true when the rule holds -c counters)
+            pass
+        elif is_canonical_text(spec):  # (never true when the rule holds -c counters)
             # The text is already canonical: no need to render it again. The typed view is checked
             # here and built again on first use, like the views of the rules of a known shape.
             syntax.parse_spec(spec, line=self.lineno, file=self.file)
             self.shapes.learn(spec)
-            if counters is None:
-                chain.add_plain(spec, self.lineno)
-            else:
-                chain.rule_list().append(Rule.make(name, spec, self.lineno, counters))
         else:
-            chain.rule_list().append(self.rule(name, syntax.tokenize(spec, line=self.lineno, file=self.file),
-                                               counters))
+            rule = self.rule(name, syntax.tokenize(spec, line=self.lineno, file=self.file), counters)
+            self.added(table, rule.spec)
+            chain.rule_list().append(rule)
+            return
+        self.added(table, spec)
+        if counters is None:
+            chain.add_plain(spec, self.lineno)
+        else:
+            chain.rule_list().append(Rule.make(name, spec, self.lineno, counters))
+
+    def added(self, table: _TableState, spec: str) -> None:
+        """A rule of ``table`` with the canonical text ``spec`` is being added: refused, at its own line, when it
+        jumps to a chain deleted (-X) before it, as iptables-legacy-restore refuses it ("Couldn't load target
+        `FOO'"; iptables-nft-restore likewise), also when a later line (-F, -D, -R) would remove it again. Only
+        while a chain of the table is deleted (kube-proxy's -X lines end a table): a lookup per jump word."""
+        if not table.deleted:
+            return
+        for word in _JUMP.findall(" " + spec):
+            gone = table.chains.get(word)
+            if gone is not None and gone.deleted and _target_name(spec) == word:
+                raise self.error(f"chain {word} was deleted (-X at line {gone.deleted}) in table {table.name}",
+                                 word, f"':{word} - [0:0]' (or -N {word}) again before a rule jumps to it")
 
     def rule(self, chain: str, tokens: list[syntax.Token], counters: tuple[int, int] | None) -> Rule:
         """A rule with its canonical text and typed view (``-c P B`` inside the rule sets counters)."""
@@ -674,17 +660,19 @@ class _Parser:
             if not 1 <= index <= limit:
                 raise self.error(f"rule number {index} out of range for chain {chain.name} "
                                  f"({count} rules)", str(index), f"1..{limit}")
-        if verb == "-A":
-            chain.rule_list().append(self.rule(chain.name, args[1:], counters))
-        elif verb == "-I":
-            chain.rule_list().insert((index or 1) - 1, self.rule(chain.name, rest, counters))
-        elif verb == "-R":
-            if index is None:
-                raise self.error("-R needs a rule number", rest[0].text if rest else "end of line",
-                                 "-R CHAIN NUMBER spec")
-            chain.rule_list()[index - 1] = self.rule(chain.name, rest, counters)
-        else:
+        if verb == "-D":
             self.delete_rule(chain, index, rest)
+            return
+        if verb == "-R" and index is None:
+            raise self.error("-R needs a rule number", rest[0].text if rest else "end of line", "-R CHAIN NUMBER spec")
+        rule = self.rule(chain.name, rest, counters)  # (-A takes no number: rest is all its words)
+        self.added(table, rule.spec)
+        if verb == "-A":
+            chain.rule_list().append(rule)
+        elif verb == "-I":
+            chain.rule_list().insert((index or 1) - 1, rule)
+        elif index is not None:  # -R (without a number it was refused above)
+            chain.rule_list()[index - 1] = rule
 
     def delete_rule(self, chain: _ChainState, index: int | None, rest: list[syntax.Token]) -> None:
         rules = chain.rule_list()

@@ -90,6 +90,19 @@ CHAINS_DELETED = [
                                                                      ":FOO - [0:0]"), line=7),
     Case("rule jumps to a deleted chain made again", filter_with(":FOO - [0:0]", "-X FOO", "-A INPUT -j FOO", "-N FOO"),
          line=7),
+    # ... at the rule's own line, also when a later line removes the rule again before COMMIT
+    Case("rule jumps to a deleted chain, then flushed", filter_with(":FOO - [0:0]", "-X FOO", "-A INPUT -j FOO",
+                                                                    "-F INPUT"), line=7),
+    Case("rule jumps to a deleted chain, then deleted by number",
+         filter_with(":FOO - [0:0]", "-X FOO", "-A INPUT -j FOO", "-D INPUT 1"), line=7),
+    Case("rule jumps to a deleted chain, then replaced",
+         filter_with(":FOO - [0:0]", "-X FOO", "-A INPUT -j FOO", "-R INPUT 1 -j ACCEPT"), line=7),
+    Case("rule inserted with a jump to a deleted chain, then flushed",
+         filter_with(":FOO - [0:0]", "-X FOO", "-I INPUT -j FOO", "-F"), line=7),
+    Case("rule replaced by a jump to a deleted chain, then flushed",
+         filter_with(":FOO - [0:0]", "-A INPUT -j ACCEPT", "-X FOO", "-R INPUT 1 -j FOO", "-F INPUT"), line=8),
+    Case("rule with counters jumps to a deleted chain, then flushed",
+         filter_with(":FOO - [0:0]", "-X FOO", "[1:2] -A INPUT -j FOO", "-F INPUT"), line=7),
     # -X alone deletes every user chain of the table, each as -X NAME would (nft cannot delete a chain whose jump
     # was flushed in the same batch: "CHAIN_DEL failed (Device or resource busy)")
     Case("every user chain deleted", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-X", "-A INPUT -j ACCEPT"),
@@ -106,6 +119,8 @@ CHAINS_DELETED = [
          filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-F", "-X FOO"), saved=(":INPUT ACCEPT [0:0]",),
          nft_differs=True),
     Case("every user chain deleted, then a jump to one", filter_with(":FOO - [0:0]", "-X", "-A INPUT -j FOO"), line=7),
+    Case("every user chain deleted, then a jump to one flushed",
+         filter_with(":FOO - [0:0]", "-X", "-A INPUT -j FOO", "-F"), line=7),
 ]
 
 COUNTERS = [
