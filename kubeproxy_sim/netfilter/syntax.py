@@ -244,9 +244,14 @@ def _c_port(text: str) -> int | None:
 
 def _c_number(m: re.Match[str]) -> int | None:
     """The number of a :data:`_C_ANY_BASE` match as a port, None above 65535."""
-    hexadecimal, octal, decimal = m.groups()
-    value = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
+    value = _c_value(m)
     return value if value <= 65535 else None
+
+
+def _c_value(m: re.Match[str]) -> int:
+    """The number of a :data:`_C_ANY_BASE` match, in the base its prefix says."""
+    hexadecimal, octal, decimal = m.groups()
+    return int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
 
 
 def nat_port_range(text: str) -> str | None:
@@ -376,20 +381,15 @@ def value_kind(flag: str, owner: str) -> str | None:
     return RECENT_VALUE_KINDS.get(flag) if owner == "recent" else port_kind(flag, owner)
 
 
-_C_SIGNED_ANY_BASE = re.compile(rf"[{_BLANKS_C}]*([+-]?)(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
-
-
 def c_strtoumax(text: str) -> int | None:
-    """All of ``text`` as xtables_strtoui reads a number (strtoumax in base 0: blanks, a sign, ``0x`` hex or ``0``
-    octal; a negative one wraps around 2**64); None when it is none or too large."""
-    m = _C_SIGNED_ANY_BASE.fullmatch(text)
+    """All of ``text`` as xtables_strtoui reads a number (strtoumax in base 0: blanks, a ``+``, ``0x`` hex or
+    ``0`` octal); None when it is none, too large or starts with a ``-`` (even ``-0``: xtables_strtoul refuses
+    any, where strtoumax would wrap a negative number around 2**64)."""
+    m = _C_ANY_BASE.fullmatch(text)
     if m is None or len(text) > 100:
         return None
-    hexadecimal, octal, decimal = m.group(2, 3, 4)
-    value = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
-    if value > ULONG_MAX:
-        return None
-    return -value & ULONG_MAX if m.group(1) == "-" else value
+    value = _c_value(m)
+    return value if value <= ULONG_MAX else None
 
 
 def recent_value(kind: str, value: str) -> str | None:

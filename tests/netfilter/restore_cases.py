@@ -421,6 +421,10 @@ RECENT = [
     recent_case("--rcheck --seconds 4294967296"),
     recent_case("--rcheck --seconds 5x"),
     recent_case("--rcheck --hitcount -1"),
+    recent_case("--rcheck --hitcount -0"),  # (xtables_strtoul refuses a leading -, even of zero)
+    recent_case("--rcheck --hitcount -00"),
+    recent_case('--rcheck --hitcount " -0"'),
+    recent_case("--rcheck --seconds -0x10"),
     recent_case("--rcheck --seconds 4294967295", "--rcheck --seconds -1 --name DEFAULT"),
     recent_case("--rcheck --seconds +5", "--rcheck --seconds 5 --name DEFAULT"),
     recent_case("--update --seconds 0x10 --hitcount 010", "--update --seconds 16 --hitcount 8 --name DEFAULT"),
