@@ -283,6 +283,7 @@ def run_exec(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
+    from kubeproxy_sim.analysis.render import counted
     from kubeproxy_sim.kernel import build, env
     from kubeproxy_sim.kernel.plan import check_name
     from kubeproxy_sim.kernel.state import read_state, state_dir
@@ -292,7 +293,7 @@ def run_down(args: argparse.Namespace) -> int:
     state = read_state(state_dir(), args.name)
     _refuse_while_building(args.name, state)
     removed = build.teardown(args.name, state_dir(), state)
-    print(f"cluster {args.name}: removed {len(removed)} namespace{'' if len(removed) == 1 else 's'}" if removed else
+    print(f"cluster {args.name}: removed {counted(len(removed), 'namespace')}" if removed else
           f"cluster {args.name}: nothing to remove")
     return 0
 
@@ -308,12 +309,13 @@ def _refuse_while_building(name: str, state: dict[str, Any] | None) -> None:
 
 
 def run_gc(args: argparse.Namespace) -> int:
+    from kubeproxy_sim.analysis.render import counted
     from kubeproxy_sim.kernel import build, env
     from kubeproxy_sim.kernel.state import state_dir
 
     env.require()
     removed = build.gc(state_dir(), only=args.only)
-    print(f"removed {len(removed)} leftover namespace{'' if len(removed) == 1 else 's'}"
+    print(f"removed {counted(len(removed), 'leftover namespace')}"
           + (": " + ", ".join(removed) if removed else ""))
     return 0
 
