@@ -707,9 +707,7 @@ def _bound_first(bind: str, node_ips: tuple[str, ...], diags: list[Diagnostic],
 
 
 def _node_addresses(node: Node | None) -> tuple[str, ...]:
-    from kubeproxy_sim.objects.nodes import node_object_ips
-
-    return tuple(f"{ip}/{128 if ':' in ip else 32}" for ip in node_object_ips(node))
+    return tuple(f"{ip}/{128 if ':' in ip else 32}" for ip in node.ips) if node is not None else ()
 
 
 def normal_node_name(name: str | None) -> str | None:

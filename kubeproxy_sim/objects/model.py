@@ -241,6 +241,12 @@ class Node:
     def label(self, name: str) -> str | None:
         return dict(self.labels).get(name)
 
+    @property
+    def ips(self) -> list[str]:
+        """The InternalIP addresses, then the ExternalIP ones, of both families as given: the order in which
+        kube-proxy takes a node's IPs (GetNodeHostIPs)."""
+        return [a.address for kind in ("InternalIP", "ExternalIP") for a in self.addresses if a.type == kind]
+
 
 @dataclass(frozen=True, slots=True)
 class ContainerPort:

@@ -52,17 +52,9 @@ def of_family(addresses: Iterable[str], family: int) -> list[str]:
     return [str(ip) for ip in parsed if ip is not None]
 
 
-def node_object_ips(node: Node | None) -> list[str]:
-    """A Node object's InternalIP addresses, then its ExternalIP ones, of both families as given: the order in
-    which kube-proxy takes a node's IPs (GetNodeHostIPs)."""
-    if node is None:
-        return []
-    return [a.address for kind in ("InternalIP", "ExternalIP") for a in node.addresses if a.type == kind]
-
-
 def node_object_addresses(node: Node | None, family: int) -> list[str]:
     """A Node object's addresses of one family: InternalIP first, then ExternalIP (kube-proxy's order)."""
-    return of_family(node_object_ips(node), family)
+    return of_family(node.ips, family) if node is not None else []
 
 
 def used_addresses(cluster: Cluster, extra: Iterable[str] = ()) -> set[str]:
