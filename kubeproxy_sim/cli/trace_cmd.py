@@ -1,6 +1,6 @@
 """``kubeproxy-sim trace``: where one packet goes through a node's rules, and why.
 
-The rules come from a dump (``--rules FILE``, an iptables-save of a node or a
+The rules come from a dump (``--rules DUMP``, an iptables-save of a node or a
 kube-proxy restore input) or are generated from objects (``-f``/``--scenario``
 plus the node flags). A restore input has no built-in chains; the jumps
 kube-proxy installs in them are added, so the packet reaches its chains.

@@ -742,7 +742,7 @@ def _yaml_problem(exc: Any, file: str, first_line: int, text: str = "", ending: 
 def _dump_given(ending: str) -> str:
     what = "it is skipped" if ending == SKIPPED else ending
     return (f"this is an iptables-save dump, not Kubernetes objects, so {what}; trace, graph and netns verify "
-            "read a dump with --rules FILE")
+            "read a dump with --rules DUMP")
 
 
 DUMP_GIVEN = _dump_given(SKIPPED)

@@ -649,7 +649,7 @@ def test_a_kind_of_the_wrong_type_and_an_empty_api_version_are_named(load, messa
 
 
 DUMP_GIVEN = ("this is an iptables-save dump, not Kubernetes objects, so it is skipped; trace, graph and netns verify "
-              "read a dump with --rules FILE")
+              "read a dump with --rules DUMP")
 
 
 def test_an_iptables_save_dump_given_as_manifests_is_named_so(tmp_path):
