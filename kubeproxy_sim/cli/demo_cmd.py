@@ -109,7 +109,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--scenario", default=DEFAULT_SCENARIO, metavar="NAME",
                         help=f"a scenario in rulesets/ (default {DEFAULT_SCENARIO})")
-    parser.add_argument("--seed", type=parse_int, default=DEFAULT_SEED, metavar="S",
+    parser.add_argument("--seed", type=parse_int, default=DEFAULT_SEED,
                         help=f"seed of every random choice: the statistic splits, names, addresses "
                         f"(default {DEFAULT_SEED})")
     add_color_flag(parser)

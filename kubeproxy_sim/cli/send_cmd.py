@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "LoadBalancer ingress IP:PORT; a Service's name takes a port's name too (NAME.NS:http)")
     parser.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"], help="protocol (default tcp)")
     parser.add_argument("--count", type=parse_int, default=100, metavar="N", help="connections (default 100)")
-    parser.add_argument("--seed", type=parse_int, default=1, metavar="S", help="random seed (default 1)")
+    parser.add_argument("--seed", type=parse_int, default=1, help="random seed (default 1)")
     parser.add_argument("--hosts", metavar="FILE", help="an /etc/hosts-style file: the outside hosts "
                         "(what ExternalName services point at)")
     parser.add_argument("--pcap", metavar="FILE", help="write every hop's packets to a pcap file")
