@@ -140,12 +140,15 @@ class TracedRules:
     """Generated rules as iptables-save numbers them (chains numbered as the walk enters them); None: a dump."""
     gaps: tuple[Uncertainty, ...]
     """What the dump leaves out (a table, iptables-legacy's rules), assumed: uncertain for every packet."""
-    generated: bool
-    """Whether the proxier generated the rules (from objects), not read from a dump: their tables are not checked
-    for circles as a whole before the walk (see compile_ruleset)."""
     objects: tuple[Cluster, ProxyConfig] | None = None
     """The objects and the node's config the rules were generated from (the node's name, its Services'
     ports for the notes); None: a dump."""
+
+    @property
+    def generated(self) -> bool:
+        """Whether the proxier generated the rules (from objects), not read from a dump: their tables are not
+        checked for circles as a whole before the walk (see compile_ruleset)."""
+        return self.objects is not None
 
 
 def _from_dump(args: argparse.Namespace, family: int) -> TracedRules:
@@ -177,7 +180,7 @@ def _from_dump(args: argparse.Namespace, family: int) -> TracedRules:
     gaps = dump_gaps(text, [table.name for table in ruleset.tables], ruleset.ipv6, nat_read=args.ctdir != "REPLY")
     # a dump holds no sysctls: route_localnet is not known
     return TracedRules(as_node_holds_it(ruleset), addresses, route_localnet_known=False, errors=(),
-                       line_text=dump_lines(text), saved=None, gaps=gaps, generated=False)
+                       line_text=dump_lines(text), saved=None, gaps=gaps)
 
 
 def _of_packet_family(text: str, file: str, family: int) -> Ruleset:
@@ -232,7 +235,7 @@ def _from_objects(args: argparse.Namespace, family: int) -> TracedRules:
         return text
 
     return TracedRules(node.ruleset, node.config.node_ips, route_localnet_known=serves_localhost_nodeports(node.config),
-                       errors=node.inputs.errors, line_text=line_text, saved=saved, gaps=(), generated=True,
+                       errors=node.inputs.errors, line_text=line_text, saved=saved, gaps=(),
                        objects=(node.inputs.cluster, node.config))
 
 
