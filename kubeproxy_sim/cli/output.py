@@ -30,7 +30,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.cli.options import Inputs
 
 FORMATS = ("text", "json", "yaml")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -461,11 +464,13 @@ def report(diagnostics: Iterable[object], args: argparse.Namespace | None = None
         con.write(con.paint(f"kubeproxy-sim: {diagnostic}", *SEVERITY_STYLES.get(severity, ())) + "\n")
 
 
-def refuse_nothing_read(read_something: bool, errors: Sequence[object], command: str) -> None:
+def refuse_nothing_read(inputs: Inputs, command: str) -> None:
     """Stop a command (exit 1, its errors already reported) whose input had errors and left no object read: a
     trace of empty tables or connections into an empty cluster would answer for a cluster nobody described
     (``dist`` says no service port matches). An input empty without errors is a cluster of nothing, answered."""
-    if errors and not read_something:
+    from kubeproxy_sim.objects.model import Cluster
+
+    if inputs.errors and inputs.cluster == Cluster():
         from kubeproxy_sim.errors import Diagnostic, InputError
 
         raise InputError(Diagnostic(f"no object could be read (the errors above say why); nothing to {command}"))

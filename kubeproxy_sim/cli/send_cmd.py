@@ -94,13 +94,12 @@ def build_simulator(args: argparse.Namespace) -> tuple[Simulator, bool]:
     import random
 
     from kubeproxy_sim.cli.options import load_inputs
-    from kubeproxy_sim.objects.model import Cluster
     from kubeproxy_sim.simulator.network import Simulator
 
     with progress("loading objects"):
         inputs = load_inputs(args)
     report(inputs.diagnostics, args)
-    refuse_nothing_read(inputs.cluster != Cluster(), inputs.errors, "send")
+    refuse_nothing_read(inputs, "send")
     hosts = read_hosts(getattr(args, "hosts", None))
     with progress("building the cluster"):
         sim = Simulator(inputs.cluster, inputs.config, rng=random.Random(getattr(args, "seed", 1)), hosts=hosts)

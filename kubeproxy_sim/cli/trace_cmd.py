@@ -199,13 +199,12 @@ def _of_packet_family(text: str, file: str, family: int) -> Ruleset:
 
 def _from_objects(args: argparse.Namespace, family: int) -> TracedRules:
     from kubeproxy_sim.cli.options import load_node_rules
-    from kubeproxy_sim.objects.model import Cluster
     from kubeproxy_sim.proxier.rules.context import serves_localhost_nodeports
 
     with progress("loading objects and generating rules"):
         node = load_node_rules(args)
     report(node.inputs.diagnostics, args)
-    refuse_nothing_read(node.inputs.cluster != Cluster(), node.inputs.errors, "trace")
+    refuse_nothing_read(node.inputs, "trace")
     if (6 if node.ruleset.ipv6 else 4) != family:
         from kubeproxy_sim.simulator.topology import family_mismatch
 
