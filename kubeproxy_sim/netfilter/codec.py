@@ -174,6 +174,7 @@ class _TableState:
     line: int
     chains: dict[str, _ChainState] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
+    targets: Counter[str] | None = None  # see _Parser.jump_counts
 
     def freeze(self) -> Table:
         return Table(self.name, tuple(c.freeze() for c in self.chains.values()), tuple(self.deleted))
@@ -193,10 +194,8 @@ _COMMANDS = {
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R"})
 _JUMP = re.compile(r" -[jg] ([^ \n]+)")
 """The target of a rule's canonical text led by a blank (or a word after ``-j`` inside a quoted value: each rule it
-finds is read to tell, :func:`_target_name`). A literal start: one search of a whole table takes 0.1 s at 320,000
-rules."""
-_KEEPS_RULES = re.compile(r"[ \t]*(?:[\r#:]|$|(?:-[XNPZ]|--(?:delete-chain|new-chain|policy|zero))(?:[ \t\r]|$))")
-"""A restore line that changes no rule's target: blank, a comment, a declaration, -X, -N, -P or -Z."""
+finds is read to tell, :func:`_target_name`). A literal start: counting a whole table's targets takes 0.15 s at
+320,000 rules, done once per parse (:meth:`_Parser.jump_counts`); one rule's search, a few microseconds."""
 _COUNTED_COMMANDS = frozenset({"-A", "-I", "-R", "-P"})  # those that take counters ("Illegal option `-c'" else)
 
 
@@ -325,8 +324,6 @@ class _Parser:
         self.verbatim = True  # every rule's text was stored as written (none was re-rendered)
         self.shapes = _Shapes()
         self.text = ""  # the text being read (for messages that look ahead)
-        self.lines: list[str] = []  # ... and its lines
-        self.jumps: tuple[_TableState, int, dict[str, int]] | None = None  # see jump_counts
 
     # -- errors ---------------------------------------------------------------
 
@@ -344,8 +341,7 @@ class _Parser:
         chains: dict[str, _ChainState] = _NO_TABLE  # the open table's chains
         deleted: list[str] = []  # ... and those of them deleted (-X): each rule is checked then (added())
         self.text = text
-        self.lines = text.split("\n")
-        for lineno, raw in enumerate(self.lines, 1):
+        for lineno, raw in enumerate(text.split("\n"), 1):
             if raw[:3] == "-A ":
                 # The common case, inlined: nearly every line of a big dump is a canonical -A of a known shape
                 # (validating; else canonical text). The shape test is _Shapes.known with its first try inlined.
@@ -490,6 +486,8 @@ class _Parser:
         if chain is not None and chain.deleted:
             del table.chains[name]
             table.deleted.remove(name)
+            if not table.deleted:  # (the fast path of run() adds rules again, uncounted)
+                table.targets = None
             return None
         return chain
 
@@ -580,11 +578,20 @@ class _Parser:
         while a chain of the table is deleted (kube-proxy's -X lines end a table): a lookup per jump word."""
         if not table.deleted:
             return
-        for word in _JUMP.findall(" " + spec):
+        words = _JUMP.findall(" " + spec)
+        for word in words:
             gone = table.chains.get(word)
             if gone is not None and gone.deleted and _target_name(spec) == word:
                 raise self.error(f"chain {word} was deleted (-X at line {gone.deleted}) in table {table.name}",
                                  word, f"':{word} - [0:0]' (or -N {word}) again before a rule jumps to it")
+        if table.targets is not None:
+            table.targets.update(words)
+
+    @staticmethod
+    def removed(table: _TableState, specs: list[str]) -> None:
+        """Rules of ``table`` with these texts are being removed (-D, -R, -F): their targets are counted no more."""
+        if table.targets is not None and specs:
+            table.targets.subtract(_JUMP.findall(" " + "\n ".join(specs)))
 
     def rule(self, chain: str, tokens: list[syntax.Token], counters: tuple[int, int] | None) -> Rule:
         """A rule with its canonical text and typed view (``-c P B`` inside the rule sets counters)."""
@@ -661,7 +668,7 @@ class _Parser:
                 raise self.error(f"rule number {index} out of range for chain {chain.name} "
                                  f"({count} rules)", str(index), f"1..{limit}")
         if verb == "-D":
-            self.delete_rule(chain, index, rest)
+            self.delete_rule(table, chain, index, rest)
             return
         if verb == "-R" and index is None:
             raise self.error("-R needs a rule number", rest[0].text if rest else "end of line", "-R CHAIN NUMBER spec")
@@ -672,11 +679,15 @@ class _Parser:
         elif verb == "-I":
             chain.rule_list().insert((index or 1) - 1, rule)
         elif index is not None:  # -R (without a number it was refused above)
-            chain.rule_list()[index - 1] = rule
+            rules = chain.rule_list()
+            self.removed(table, [rules[index - 1].spec])
+            rules[index - 1] = rule
 
-    def delete_rule(self, chain: _ChainState, index: int | None, rest: list[syntax.Token]) -> None:
+    def delete_rule(self, table: _TableState, chain: _ChainState, index: int | None, rest: list[syntax.Token]
+                    ) -> None:
         rules = chain.rule_list()
         if index is not None and not rest:
+            self.removed(table, [rules[index - 1].spec])
             del rules[index - 1]
             return
         if _counters_at(rest) is not None:
@@ -684,6 +695,7 @@ class _Parser:
         target = self.rule(chain.name, rest, None).spec
         for i, existing in enumerate(rules):
             if existing.spec == target:
+                self.removed(table, [target])
                 del rules[i]
                 return
         raise self.error(f"no such rule in chain {chain.name}", target or "(empty rule)",
@@ -695,6 +707,7 @@ class _Parser:
         chains = [self.chain(table, args[0].text)] if args else list(table.chains.values())
         for chain in chains:
             if verb == "-F":
+                self.removed(table, chain.spec_list())
                 chain.clear()
             else:
                 chain.counters = None
@@ -724,19 +737,16 @@ class _Parser:
         chain.deleted = self.lineno
         table.deleted.append(name)
 
-    def jump_counts(self, table: _TableState) -> dict[str, int]:
+    @staticmethod
+    def jump_counts(table: _TableState) -> Counter[str]:
         """How many rules of ``table`` name each word as their target (by :data:`_JUMP`: a word inside a quoted
-        value may count too), for -X. Counted once and kept while only lines that change no rule follow
-        (:data:`_KEEPS_RULES`): kube-proxy writes its -X lines one after another."""
-        kept = self.jumps
-        if kept is not None and kept[0] is table and all(
-                _KEEPS_RULES.match(line) for line in self.lines[kept[1]:self.lineno - 1]):
-            counts = kept[2]
-        else:
+        value may count too), for -X. Counted at a table's first -X and kept up to date from then on, while a
+        chain of it is deleted (each rule added, :meth:`added`, or removed, :meth:`removed`; run()'s fast path
+        is not taken then), so a -X costs the whole table once, not once per run of -X lines."""
+        if table.targets is None:
             specs = itertools.chain.from_iterable(c.spec_list() for c in table.chains.values())
-            counts = Counter(_JUMP.findall(" " + "\n ".join(specs)))
-        self.jumps = (table, self.lineno, counts)
-        return counts
+            table.targets = Counter(_JUMP.findall(" " + "\n ".join(specs)))
+        return table.targets
 
     def check_unreferenced(self, table: _TableState, name: str) -> None:
         """Refuse the -X of chain ``name`` when a rule of ``table`` jumps to it (its first by line)."""

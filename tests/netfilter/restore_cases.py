@@ -103,6 +103,17 @@ CHAINS_DELETED = [
          filter_with(":FOO - [0:0]", "-A INPUT -j ACCEPT", "-X FOO", "-R INPUT 1 -j FOO", "-F INPUT"), line=8),
     Case("rule with counters jumps to a deleted chain, then flushed",
          filter_with(":FOO - [0:0]", "-X FOO", "[1:2] -A INPUT -j FOO", "-F INPUT"), line=7),
+    # what -X checks is kept up to date by the rules added and removed after an earlier -X
+    Case("chain jumped to after another's -X, deleted",
+         filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-X BAR", "-A INPUT -j FOO", "-X FOO"), line=9),
+    Case("chain jumped to after another's -X, jump flushed, deleted",
+         filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-X BAR", "-A INPUT -j FOO", "-F INPUT", "-X FOO"),
+         saved=(":INPUT ACCEPT [0:0]",)),
+    Case("chain jumped to after another's -X, jump deleted, deleted",
+         filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-X BAR", "-A INPUT -j FOO", "-A INPUT -j DROP",
+                     "-D INPUT -j FOO", "-X FOO"), saved=("[0:0] -A INPUT -j DROP",)),
+    Case("chain jumped to by a rule inserted after another's -X, deleted",
+         filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-X BAR", "[1:2] -I INPUT -j FOO", "-X FOO"), line=9),
     # -X alone deletes every user chain of the table, each as -X NAME would (nft cannot delete a chain whose jump
     # was flushed in the same batch: "CHAIN_DEL failed (Device or resource busy)")
     Case("every user chain deleted", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-X", "-A INPUT -j ACCEPT"),

@@ -401,6 +401,20 @@ ERRORS = [
 ]
 
 
+def test_a_jump_replaced_after_an_earlier_delete_holds_its_chain_no_more() -> None:
+    """-X counts the targets kept up to date since the table's first -X: -R takes the old rule's target away and
+    counts the new one's. (What iptables-legacy-restore does; iptables-nft-restore v1.8.9 crashes on -R of a rule
+    before a -X, so these are no restore cases.)"""
+    text = ("*filter\n:INPUT ACCEPT [0:0]\n:FOO - [0:0]\n:BAR - [0:0]\n-X BAR\n-A INPUT -j FOO\n-R INPUT 1 -j DROP\n"
+            "-X FOO\nCOMMIT\n")
+    table = parse_ruleset(text).tables[0]
+    assert [r.spec for r in table.rules()] == ["-j DROP"]
+    assert table.deleted == ("BAR", "FOO")
+    with pytest.raises(RulesSyntaxError, match="still the target") as info:
+        parse_ruleset(text.replace("-A INPUT -j FOO\n-R INPUT 1 -j DROP", "-A INPUT -j DROP\n-R INPUT 1 -j FOO"))
+    assert info.value.line == 8
+
+
 @pytest.mark.parametrize(("text", "line", "message", "token"), ERRORS)
 def test_syntax_errors_name_line_token_and_expectation(text: str, line: int, message: str,
                                                        token: str | None) -> None:
