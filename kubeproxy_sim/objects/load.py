@@ -31,7 +31,7 @@ from kubeproxy_sim.objects.decode_slices import SERVICE_NAME_LABEL, decode_endpo
 from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
 from kubeproxy_sim.objects.overlap import conflicting_copies
-from kubeproxy_sim.objects.report import Report, described, quote, type_name
+from kubeproxy_sim.objects.report import Report, described, joined, quote, type_name
 from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
 from kubeproxy_sim.objects.stdin import StdinUnreadable, read_stdin
 
@@ -1004,9 +1004,8 @@ def built_in(file: str) -> bool:
 def _unread_kinds(counts: dict[str, int], file: str) -> Diagnostic:
     """The note of a file's objects of kinds kube-proxy does not read, counted by kind in the order first seen."""
     parts = [f"{count:,} {kind}" for kind, count in counts.items()]
-    listed = f"{', '.join(parts[:-1])} and {parts[-1]}" if len(parts) > 1 else parts[0]
     these = "these kinds" if len(parts) > 1 else "this kind"
-    return Diagnostic(f"skipped {listed} objects: kube-proxy does not read {these}", file=file,
+    return Diagnostic(f"skipped {joined(parts)} objects: kube-proxy does not read {these}", file=file,
                       severity=Severity.NOTE)
 
 

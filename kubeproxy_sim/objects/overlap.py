@@ -34,6 +34,7 @@ from kubeproxy_sim.objects.model import (
     ServiceType,
     watched_by_kube_proxy,
 )
+from kubeproxy_sim.objects.report import joined
 
 _PortKey = tuple[str, Protocol, int]  # (port name, protocol, port number): with the address, one endpoint
 
@@ -174,7 +175,7 @@ def _described(copies: list[_Copy]) -> str:
     """Each copy's name with the fields in which the copies differ: ``a (ready=false) and b (ready=true)``."""
     first = copies[0].view
     fields = [name for i, (name, _) in enumerate(first) if len({c.view[i] for c in copies}) > 1]
-    return _joined([f"{c.name} ({_shown(c, fields)})" for c in copies])
+    return joined([f"{c.name} ({_shown(c, fields)})" for c in copies])
 
 
 def repeated_addresses(es: EndpointSlice) -> list[tuple[str, str]]:
@@ -219,7 +220,3 @@ def _family(address: str) -> str:
 def _shown(copy: _Copy, fields: list[str]) -> str:
     values = dict(copy.view)
     return ", ".join(f"{name} unset" if values[name] is None else f"{name}={values[name]}" for name in fields)
-
-
-def _joined(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

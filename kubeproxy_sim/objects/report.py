@@ -9,7 +9,7 @@ loader can skip just that object.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from kubeproxy_sim.errors import SHOWN_CHARS, Diagnostic, Severity, quoted, shortened
@@ -72,6 +72,11 @@ def quote(value: object) -> str:
     if isinstance(value, list | dict):  # as JSON, the way it could be written, not as a Python repr
         return _json_cut(value)
     return shortened(str(value))
+
+
+def joined(items: Sequence[str]) -> str:
+    """Items as a sentence lists them: ``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _json_cut(value: list[Any] | dict[Any, Any]) -> str:
