@@ -6,7 +6,7 @@ Rendering writes the canonical form (:mod:`kubeproxy_sim.netfilter.render`, whic
 Parsing reads what iptables-save prints on real nodes (legacy and nf_tables
 variants, with or without counters, comment lines, blank lines between tables)
 and what kube-proxy and people feed to iptables-restore (``-N``, ``-I``, ``-D``,
-``-R``, ``-F``, ``-Z``, ``-P``, ``-X``): each command is applied, in order, to the
+``-R``, ``-F``, ``-Z``, ``-P``, ``-X``, ``-E``): each command is applied, in order, to the
 table being built, so the result is the ruleset the kernel would hold if the
 table started empty. A chain written with ``[0:0]`` counters is stored with
 ``counters=None``, which renders back as ``[0:0]``: generated rulesets carry no
@@ -17,6 +17,7 @@ Counters (a line's ``[packets:bytes]``, a rule's ``-c``, a chain's) are read as
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections import Counter
@@ -190,6 +191,7 @@ _COMMANDS = {
     "-N": "-N", "--new-chain": "-N",
     "-X": "-X", "--delete-chain": "-X",
     "-P": "-P", "--policy": "-P",
+    "-E": "-E", "--rename-chain": "-E",
 }
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R"})
 _JUMP = re.compile(r" -[jg] ([^ \n]+)")
@@ -623,7 +625,7 @@ class _Parser:
         verb = _COMMANDS.get(tokens[0].text) if tokens else None
         if verb is None:
             raise self.error("unknown command", tokens[0].text if tokens else line,
-                             "-A, -I, -D, -R, -F, -Z, -N, -X or -P")
+                             "-A, -I, -D, -R, -F, -Z, -N, -X, -E or -P")
         table = self.current(tokens[0].text)
         args = tokens[1:]
         if counters is not None and verb not in _COUNTED_COMMANDS:
@@ -643,6 +645,8 @@ class _Parser:
                 self.delete_chain(table, name)
         elif verb == "-X":
             self.delete_chain(table, self.one_arg(verb, args, "a chain name"))
+        elif verb == "-E":
+            self.rename_chain(table, args)
         else:
             self.set_policy(table, args, counters)
 
@@ -736,6 +740,47 @@ class _Parser:
             self.check_unreferenced(table, name)
         chain.deleted = self.lineno
         table.deleted.append(name)
+
+    def rename_chain(self, table: _TableState, args: list[syntax.Token]) -> None:
+        """``-E OLD NEW``: the user chain OLD is NEW from here on, and so is every jump to it, as both
+        iptables-restores rename it (a libiptc jump points at its chain, not at a name); NEW may be a chain deleted
+        (forgotten then), not one that exists ("File exists"), nor OLD a built-in chain."""
+        if len(args) != 2:
+            raise self.error("-E takes the chain's name and its new name",
+                             " ".join(a.text for a in args) or "end of line", "-E OLD NEW")
+        old, new = args[0].text, self.chain_name(args[1].text)
+        if old in BUILTIN_CHAINS[table.name]:
+            raise self.error(f"cannot rename built-in chain {old}", old, "a user-defined chain")
+        chain = self.chain(table, old)
+        if new in BUILTIN_CHAINS[table.name] or self.undeleted(table, new) is not None:
+            raise self.error(f"chain {new} already exists in table {table.name}", new, "a new chain name")
+        renamed = [(new if name == old else name, state) for name, state in table.chains.items()]
+        table.chains.clear()  # (in place, its place kept: run() holds this dict)
+        table.chains.update(renamed)
+        chain.name = new
+        if chain.rules is not None:
+            chain.rules = [self.moved(rule, new) for rule in chain.rules]
+        for state in table.chains.values():
+            hits = [i for i, spec in enumerate(state.spec_list())
+                    if old in _JUMP.findall(" " + spec) and _target_name(spec) == old]
+            rules = state.rule_list() if hits else []
+            for i in hits:
+                parsed = rules[i].parsed
+                if parsed.target is not None:  # (it is: it is named OLD)
+                    parsed = dataclasses.replace(parsed, target=dataclasses.replace(parsed.target, name=new))
+                retargeted = self.moved(rules[i], state.name, parsed)
+                self.removed(table, [rules[i].spec])
+                self.added(table, retargeted.spec)
+                rules[i] = retargeted
+
+    def moved(self, rule: Rule, chain: str, parsed: syntax.RuleSpec | None = None) -> Rule:
+        """``rule`` as a rule of ``chain``; with ``parsed``, of that typed view instead (its text rendered)."""
+        text = rule.spec
+        if parsed is not None:
+            text, self.verbatim = syntax.render_spec(parsed), False
+        fresh = Rule(chain, text, rule.line, rule.counters)
+        object.__setattr__(fresh, "_parsed", parsed if parsed is not None else rule._parsed)
+        return fresh
 
     @staticmethod
     def jump_counts(table: _TableState) -> Counter[str]:

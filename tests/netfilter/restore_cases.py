@@ -134,6 +134,33 @@ CHAINS_DELETED = [
          filter_with(":FOO - [0:0]", "-X", "-A INPUT -j FOO", "-F"), line=7),
 ]
 
+CHAINS_RENAMED = [
+    # -E renames a user chain and every jump to it (legacy; nft v1.8.9 cannot rename a chain the same input made:
+    # "CHAIN_RENAME failed (No such file or directory)"), and refuses what -X and -N refuse
+    Case("chain renamed, with its jumps", filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -j ACCEPT",
+                                                      "-E FOO BAR"),
+         saved=(":BAR - [0:0]", "[0:0] -A INPUT -j BAR", "[0:0] -A BAR -j ACCEPT"), nft_differs=True),
+    Case("chain renamed by its long option, its goto and counters kept",
+         filter_with(":FOO - [0:0]", "[3:4] -A FOO -j RETURN", "-A INPUT -p tcp -g FOO -m comment --comment x",
+                     "--rename-chain FOO BAR", "-A INPUT -j BAR"),
+         saved=("[3:4] -A BAR -j RETURN", "[0:0] -A INPUT -p tcp -m comment --comment x -g BAR",
+                "[0:0] -A INPUT -j BAR"), nft_differs=True),
+    Case("chain renamed to a deleted chain's name", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-X BAR", "-E FOO BAR",
+                                                                "-A INPUT -j BAR"),
+         saved=(":BAR - [0:0]", "[0:0] -A INPUT -j BAR"), nft_differs=True),
+    Case("renamed chain's jump flushed, then deleted",
+         filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-E FOO BAR", "-F INPUT", "-X BAR", "-A OUTPUT -j ACCEPT"),
+         saved=("[0:0] -A OUTPUT -j ACCEPT",), nft_differs=True),
+    Case("renamed chain jumped to, deleted", filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-E FOO BAR", "-X BAR"),
+         line=8),
+    Case("chain renamed to an existing chain", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-E FOO BAR"), line=7),
+    Case("chain renamed to a built-in chain", filter_with(":FOO - [0:0]", "-E FOO INPUT"), line=6),
+    Case("built-in chain renamed", filter_with("-E INPUT BAR"), line=5),
+    Case("undeclared chain renamed", filter_with("-E FOO BAR"), line=5),
+    Case("deleted chain renamed", filter_with(":FOO - [0:0]", "-X FOO", "-E FOO BAR"), line=7),
+    Case("chain renamed without a new name", filter_with(":FOO - [0:0]", "-E FOO"), line=6),
+]
+
 COUNTERS = [
     # a line's [packets:bytes] ends at its first "]"; each number is read as sscanf %llu reads it
     Case("prefix then -A", filter_with("[1:2] -A INPUT -j ACCEPT"), saved=("[1:2] -A INPUT -j ACCEPT",)),
@@ -455,5 +482,5 @@ RECENT = [
     recent_case("--set --name " + "a" * 200, "--set --name " + "a" * 199),
 ]
 
-ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS, *NAT_PORTS,
-             *PORT_NAMES, *RECENT]
+ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
+             *NAT_PORTS, *PORT_NAMES, *RECENT]
