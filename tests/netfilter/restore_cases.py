@@ -183,6 +183,9 @@ COUNTERS = [
     # inside a rule a counter is a stray word ("Bad argument `[1:2]'"), unless it is an option's value
     Case("counter token inside a rule", filter_with("-A INPUT -p tcp [1:2] -j ACCEPT"), line=5),
     Case("counter token after the target", filter_with("-A INPUT -j ACCEPT [1:2]"), line=5),
+    # single quotes do not quote: they are characters of the value (so 'a b' is two words, refused by both)
+    Case("single-quoted comment", filter_with("-A INPUT -m comment --comment 'a' -j ACCEPT"),
+         saved=("[0:0] -A INPUT -m comment --comment \"\\'a\\'\" -j ACCEPT",)),
     Case("counter-like comment", filter_with('-A INPUT -m comment --comment [1:2] -j ACCEPT'),
          saved=('[0:0] -A INPUT -m comment --comment "[1:2]" -j ACCEPT',)),
     # ... which no target check may take for the counters (legacy refuses the DNAT at COMMIT, nft at the rule)
