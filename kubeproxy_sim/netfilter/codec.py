@@ -195,9 +195,9 @@ _COMMANDS = {
 }
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R"})
 _JUMP = re.compile(r" -[jg] ([^ \n]+)")
-"""The target of a rule's canonical text led by a blank (or a word after ``-j`` inside a quoted value: each rule it
-finds is read to tell, :func:`_target_name`). A literal start: counting a whole table's targets takes 0.15 s at
-320,000 rules, done once per parse (:meth:`_Parser.jump_counts`); one rule's search, a few microseconds."""
+"""The target of a rule's canonical text led by a blank, or a word after ``-j`` inside a quoted value: what -X counts
+(:meth:`_Parser.jump_counts`; a rule it finds is read again, :func:`syntax.jump_target`). A literal start: counting
+a whole table's targets takes 0.15 s at 320,000 rules, done once per parse; one rule's search, a few microseconds."""
 _COUNTED_COMMANDS = frozenset({"-A", "-I", "-R", "-P"})  # those that take counters ("Illegal option `-c'" else)
 
 
@@ -577,17 +577,15 @@ class _Parser:
         """A rule of ``table`` with the canonical text ``spec`` is being added: refused, at its own line, when it
         jumps to a chain deleted (-X) before it, as iptables-legacy-restore refuses it ("Couldn't load target
         `FOO'"; iptables-nft-restore likewise), also when a later line (-F, -D, -R) would remove it again. Only
-        while a chain of the table is deleted (kube-proxy's -X lines end a table): a lookup per jump word."""
+        while a chain of the table is deleted (kube-proxy's -X lines end a table)."""
         if not table.deleted:
             return
-        words = _JUMP.findall(" " + spec)
-        for word in words:
-            gone = table.chains.get(word)
-            if gone is not None and gone.deleted and _target_name(spec) == word:
-                raise self.error(f"chain {word} was deleted (-X at line {gone.deleted}) in table {table.name}",
-                                 word, f"':{word} - [0:0]' (or -N {word}) again before a rule jumps to it")
+        word = syntax.jump_target(spec, table.deleted)
+        if word is not None:
+            raise self.error(f"chain {word} was deleted (-X at line {table.chains[word].deleted}) in table "
+                             f"{table.name}", word, f"':{word} - [0:0]' (or -N {word}) again before a rule jumps to it")
         if table.targets is not None:
-            table.targets.update(words)
+            table.targets.update(_JUMP.findall(" " + spec))
 
     @staticmethod
     def removed(table: _TableState, specs: list[str]) -> None:
@@ -762,7 +760,7 @@ class _Parser:
             chain.rules = [self.moved(rule, new) for rule in chain.rules]
         for state in table.chains.values():
             hits = [i for i, spec in enumerate(state.spec_list())
-                    if old in _JUMP.findall(" " + spec) and _target_name(spec) == old]
+                    if old in spec and syntax.jump_target(spec, (old,)) == old]
             rules = state.rule_list() if hits else []
             for i in hits:
                 parsed = rules[i].parsed
@@ -796,7 +794,7 @@ class _Parser:
     def check_unreferenced(self, table: _TableState, name: str) -> None:
         """Refuse the -X of chain ``name`` when a rule of ``table`` jumps to it (its first by line)."""
         found = [(line, chain.name) for chain in table.chains.values() for spec, line in chain.texts()
-                 if name in spec and _target_name(spec) == name]
+                 if name in spec and syntax.jump_target(spec, (name,)) == name]
         if found:
             line, source = min(found)
             raise self.error(f"chain {name} is still the target of a rule of {source} (line {line}), so -X cannot "
@@ -823,12 +821,6 @@ class _Parser:
             chain.policy, chain.line = policy, self.lineno
             if counters is not None:
                 chain.counters = stored
-
-
-def _target_name(spec: str) -> str | None:
-    """The target of a rule's canonical text, None without one."""
-    target = syntax.parse_spec(spec).target
-    return None if target is None else target.name
 
 
 # ---------------------------------------------------------------------------

@@ -20,14 +20,14 @@ never enters a circle, whatever the rules on it match.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Container, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from kubeproxy_sim.errors import Diagnostic, InputError, RulesSyntaxError
+from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.netfilter.compile_types import Check, IndexKey, Kind, NatRange, PathStep
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Rule, Table, Target
-from kubeproxy_sim.netfilter.syntax import parse_spec
+from kubeproxy_sim.netfilter.syntax import jump_target
 
 INDEX_MIN_RULES = 16
 _Node = TypeVar("_Node")
@@ -154,7 +154,7 @@ def refuse_table_circles(table: Table, line: Callable[[str, int], int] | None = 
     nf_tables' loop check from each base chain): a circle no built-in chain reaches is loaded (checked with
     iptables-nft-restore and iptables-legacy-restore), and no walk enters it. Every -j and -g to a chain is an
     arrow, whatever the rule matches (a rule that matches half the packets, ``-m statistic``, still closes a
-    circle). One linear pass by chain name over the rules' text (:func:`_jump_target`: a rule is parsed only when
+    circle). One linear pass by chain name over the rules' text (:func:`.syntax.jump_target`: a rule is parsed only when
     a user chain's name follows a -j or -g that is not its last word). ``line(chain, i)``: the line the message names
     for the chain's i-th rule (default: the line it was read from). Compiling up front (compile_tables), a lazy
     compile (the same, before any walk) and graph all check a table with this.
@@ -163,7 +163,7 @@ def refuse_table_circles(table: Table, line: Callable[[str, int], int] | None = 
     arrows: dict[str, list[str]] = {}
     for chain in table.chains:
         specs = chain.specs if chain.specs is not None else [r.spec for r in chain.rules]
-        out = [word for spec in specs if (word := _jump_target(spec, users)) is not None]
+        out = [word for spec in specs if (word := jump_target(spec, users)) is not None]
         if out:
             arrows[chain.name] = out
     roots = [c.name for c in table.chains if c.name not in users]
@@ -176,45 +176,11 @@ def refuse_table_circles(table: Table, line: Callable[[str, int], int] | None = 
     if found is not None:
         ring = found[0]
         jumps = [next(i for i, rule in enumerate(table.chain(name).rules)  # type: ignore[union-attr]
-                      if _jump_target(rule.spec, users) == to)
+                      if jump_target(rule.spec, users) == to)
                  for name, to in zip(ring, [*ring[1:], ring[0]], strict=True)]
         raise circle_error(table.name, ring, [line(name, i) if line is not None else
                                               table.chain(name).rules[i].line  # type: ignore[union-attr]
                                               for name, i in zip(ring, jumps, strict=True)])
-
-
-_JUMP_HEADS = (" -j ", " -g ", "-j ", "-g ")  # (the last two: a rule that is its jump alone)
-
-
-def _jump_target(spec: str, users: Container[str]) -> str | None:
-    """The user chain the rule jumps (-j) or goes (-g) to, or None.
-
-    A jump to a chain takes no option, so kube-proxy's rules end with it: read off the last word, no parse. A
-    rule may still be written with options after its jump (``-j C -p tcp``, ``-j C -m comment ...``; iptables
-    takes them): when a -j or -g elsewhere is followed by a user chain's name the rule is parsed, so that a
-    comment quoting one is not taken for a jump. A rule that does not parse is left to the compiler to report.
-    """
-    word = spec[spec.rfind(" ") + 1:]
-    if word in users and spec[-len(word) - 4:-len(word)] in _JUMP_HEADS:
-        return word
-    for head in ("-j ", "-g "):
-        at = spec.find(head)
-        while at >= 0:
-            start = at + 3
-            end = spec.find(" ", start)
-            if (at == 0 or spec[at - 1] == " ") and spec[start:end if end >= 0 else None] in users:
-                return _parsed_jump(spec, users)
-            at = spec.find(head, start)
-    return None
-
-
-def _parsed_jump(spec: str, users: Container[str]) -> str | None:
-    """The user chain of the parsed rule's target, or None (a rule that does not parse too)."""
-    try:
-        target = parse_spec(spec).target
-    except RulesSyntaxError:
-        return None
-    return target.name if target is not None and target.name in users else None
 
 
 def refuse_circles(roots: Iterable[CompiledChain]) -> None:

@@ -14,7 +14,7 @@ kube-proxy's output is already in that form, so it round-trips byte for byte.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
 from kubeproxy_sim.errors import RulesSyntaxError
@@ -1225,3 +1225,38 @@ def canonical_spec(tokens: list[Token], *, line: int | None = None, file: str | 
     """The canonical text and typed view of a rule's tokens, validated once."""
     parsed = interpret(tokens, line=line, file=file)
     return render_spec(parsed), parsed
+
+
+_JUMP_HEADS = (" -j ", " -g ", "-j ", "-g ")  # (the last two: a rule that is its jump alone)
+
+
+def jump_target(spec: str, users: Container[str]) -> str | None:
+    """The chain of ``users`` the rule's canonical text jumps (-j) or goes (-g) to, or None (compile_chains's
+    circle check and the parser's -X, -E and jumps to a deleted chain read jumps by this one reading).
+
+    A jump to a chain takes no option, so kube-proxy's rules end with it: read off the last word, no parse. A
+    rule may still be written with options after its jump (``-j C -p tcp``, ``-j C -m comment ...``; iptables
+    takes them): when a -j or -g elsewhere is followed by a user chain's name the rule is parsed, so that a
+    comment quoting one is not taken for a jump. A rule that does not parse is left to its reader to report.
+    """
+    word = spec[spec.rfind(" ") + 1:]
+    if word in users and spec[-len(word) - 4:-len(word)] in _JUMP_HEADS:
+        return word
+    for head in ("-j ", "-g "):
+        at = spec.find(head)
+        while at >= 0:
+            start = at + 3
+            end = spec.find(" ", start)
+            if (at == 0 or spec[at - 1] == " ") and spec[start:end if end >= 0 else None] in users:
+                return _parsed_jump(spec, users)
+            at = spec.find(head, start)
+    return None
+
+
+def _parsed_jump(spec: str, users: Container[str]) -> str | None:
+    """The user chain of the parsed rule's target, or None (a rule that does not parse too)."""
+    try:
+        target = parse_spec(spec).target
+    except RulesSyntaxError:
+        return None
+    return target.name if target is not None and target.name in users else None
