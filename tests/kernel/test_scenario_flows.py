@@ -87,7 +87,10 @@ def check(flow: dict[str, Any], state: dict[str, Any], bridge: tuple[str, ...] =
     expected = str(flow["output"]).strip()
     # silence is waited for briefly; an answer that must come gets time on a loaded machine
     timeout = 0.5 if expected == "DROP" else 5.0
-    result = send(state, src, host_port(dst, port), proto=flow.get("proto", "tcp"), count=COUNT, timeout=timeout)
+    # upstream's flows send from the node under test's loopback: named as that node (a bare loopback is refused)
+    sender = f"node/{next(iter(state['nodes']))}" if netaddr.IPAddress(src).is_loopback() else src
+    result = send(state, sender, host_port(dst, port), proto=flow.get("proto", "tcp"), count=COUNT,
+                  timeout=timeout)
     reached = {host_port(*key.split()[1].rsplit(":", 1)) for key in result.pods}
     seen = {ip for ips in result.seen.values() for ip in ips}
     if expected == "REJECT":
