@@ -342,7 +342,7 @@ def test_the_dump_mode_flags_say_so_in_their_help(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit):
         main(["netns", "verify", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for flag in ("--count COUNT", "--bridge BRIDGE"):
+    for flag in ("--count N", "--bridge NAME"):
         assert f"{flag} dump mode only:" in text
     assert "--from {pod,node,external} the derived flows only from these clients" in text and "both modes" in text
     assert "not with --flows" in text
