@@ -464,10 +464,8 @@ def test_drive_reports_diagnostics_as_they_arrive():
 # --------------------------------------------------------------------------- a live API server
 
 
-def test_live_api_server_one_add_and_one_change(fake, tmp_path):
-    fake.add("Node", node_json("n1", "192.168.0.1"))
-    fake.add("Service", svc_json("a", "172.30.0.1"))
-    fake.add("EndpointSlice", slice_json("a-1", "a", ["10.0.1.1"]))
+def _live_loop(fake, tmp_path):
+    """A started source on the fake API server and a loop whose clock fails the test after 10 s without a sync."""
     source = ApiServerSource(fake.write_kubeconfig(str(tmp_path / "kubeconfig")), sleep=lambda _: None,
                              rng=random.Random(1), watch_timeout=5).start()
     deadline = time.monotonic() + 10
@@ -477,7 +475,14 @@ def test_live_api_server_one_add_and_one_change(fake, tmp_path):
         assert now < deadline, "timed out waiting for a sync"
         return now
 
-    loop = SyncLoop(CONFIG, clock=clock, timing=LoopTiming(min_sync_period=0.2))
+    return source, SyncLoop(CONFIG, clock=clock, timing=LoopTiming(min_sync_period=0.2)), clock
+
+
+def test_live_api_server_one_add_and_one_change(fake, tmp_path):
+    fake.add("Node", node_json("n1", "192.168.0.1"))
+    fake.add("Service", svc_json("a", "172.30.0.1"))
+    fake.add("EndpointSlice", slice_json("a-1", "a", ["10.0.1.1"]))
+    source, loop, clock = _live_loop(fake, tmp_path)
     reports = []
 
     def until(predicate) -> None:
@@ -514,16 +519,7 @@ def test_live_api_server_relist_after_410_syncs_what_changed_meanwhile(fake, tmp
     for name, ip, ep in (("a", "172.30.0.1", "10.0.1.1"), ("b", "172.30.0.2", "10.0.2.1")):
         fake.add("Service", svc_json(name, ip))
         fake.add("EndpointSlice", slice_json(f"{name}-1", name, [ep]))
-    source = ApiServerSource(fake.write_kubeconfig(str(tmp_path / "kubeconfig")), sleep=lambda _: None,
-                             rng=random.Random(1), watch_timeout=5).start()
-    deadline = time.monotonic() + 10
-
-    def clock() -> float:
-        now = time.monotonic()
-        assert now < deadline, "timed out waiting for a sync"
-        return now
-
-    loop = SyncLoop(CONFIG, clock=clock, timing=LoopTiming(min_sync_period=0.2))
+    source, loop, clock = _live_loop(fake, tmp_path)
     try:
         first = next(drive(loop, source.poll, clock=clock, poll_interval=0.05))
         assert first.full
