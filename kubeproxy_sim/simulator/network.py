@@ -487,8 +487,9 @@ class Simulator:
         first = self._travel(pkt, start, "S")
         entry = self._entry
         if isinstance(first, Failure):
-            if heard(first.reason, proto) != first.reason:
-                first = Failure(heard(first.reason, proto), first.detail + UNHEARD.format(proto.upper()))
+            reason = heard(first.reason, proto)
+            if reason != first.reason:
+                first = Failure(reason, first.detail + UNHEARD.format(proto.upper()))
             return Connection(failure=first, entry_node=entry)
         if first[0] == "lb":
             return self._proxied(client, pkt, first[1], first[2], proto)  # type: ignore[arg-type]
