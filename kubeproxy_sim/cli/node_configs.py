@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.model import Cluster, Node
 from kubeproxy_sim.proxier.config import DetectLocalMode
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.watch.sync_loop import NodeWait
 
 
 def given_node_name(args: argparse.Namespace) -> str | None:
@@ -21,6 +24,22 @@ def given_node_name(args: argparse.Namespace) -> str | None:
     if not name and getattr(args, "config", None):
         name = config_file_settings(args)[0].get("node_name")
     return normal_node_name(name) if isinstance(name, str) else None
+
+
+def node_wait(args: argparse.Namespace) -> NodeWait | None:
+    """What kube-proxy started with ``args`` waits for before its first sync (:class:`NodeWait`): its named Node
+    with node IPs (unless --node-ip gives them), and its pod CIDRs under detect-local-mode NodeCIDR. None when
+    no name is given: the node is then picked from the Node objects there are (:class:`NodeConfigs`)."""
+    from kubeproxy_sim.cli.options import config_file_settings
+    from kubeproxy_sim.watch.sync_loop import NodeWait
+
+    name = given_node_name(args)
+    if name is None:
+        return None
+    mode = args.detect_local_mode
+    if not mode and getattr(args, "config", None):
+        mode = config_file_settings(args)[0].get("detect_local_mode")
+    return NodeWait(name, ips=not args.node_ip, pod_cidrs=mode == DetectLocalMode.NODE_CIDR.value)
 
 
 class NodeConfigs:

@@ -51,7 +51,11 @@ or touched, goes unnoticed, as by kube-proxy.
 Without --hostname-override the node (the first Node by name) is picked at the
 first sync with a Node object and kept, across a restart too unless the new
 file sets hostnameOverride: kube-proxy fixes its node name (its machine's,
-whose Node it is) at start. Syncs before it run as node1.
+whose Node it is) at start. Syncs before it run as node1. A node named waits
+for its Node, as kube-proxy at start: the first sync comes once that Node has
+addresses (or --node-ip gives them), or after 30s without (a warning); under
+--detect-local-mode NodeCIDR up to 5 minutes more for its spec.podCIDRs, then
+the watch ends with exit status 1, as kube-proxy fails to start.
 
 --kubeconfig asks for what kube-proxy's informers ask for: Services and
 EndpointSlices without the service-proxy-name and headless labels, and only
@@ -448,6 +452,7 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
     objects it held, as the restarted kube-proxy's informers list them again, and as the same node (its
     hostname); what that first batch brings (the new file's problems, with the config it builds) goes to
     ``report``. A config file the restart refuses ends the watch."""
+    from kubeproxy_sim.cli.node_configs import node_wait
     from kubeproxy_sim.cli.options import check_node_settings, sync_periods
     from kubeproxy_sim.watch.events import Batch, bookmark, diff_events
     from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop
@@ -466,7 +471,8 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
     timing = LoopTiming(min_sync_period=low, sync_period=period)
     # the node's name is fixed at the first sync
     configs = NodeConfigs(args) if previous is None else previous[1].restarted(args)
-    loop = SyncLoop(configs, timing=timing, clock=clock, node=None if previous is None else previous[0].node)
+    loop = SyncLoop(configs, timing=timing, clock=clock, node=None if previous is None else previous[0].node,
+                    node_wait=node_wait(args))
     if previous is not None:
         state = previous[0].state
         objects = {(kind, key): obj for kind in state.synced for key, obj in state.objects(kind).items()}

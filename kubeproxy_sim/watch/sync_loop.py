@@ -12,7 +12,9 @@ maxInterval=FullSyncPeriod)``) runs one
   one: a full sync, as one more than an hour after the last full sync is.
 
 Nothing changed, nothing failed: no sync before the hour. Nothing is synced
-before the initial lists of the kinds the proxier needs are complete.
+before the initial lists of the kinds the proxier needs are complete, nor,
+given a :class:`NodeWait`, before kube-proxy's wait at start for its own Node
+object is over.
 
 :class:`SyncLoop` is that loop as an object with an injected clock and timer:
 ``feed(batch)`` folds a source's batch, ``sync_if_due()`` runs a sync when one
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from kubeproxy_sim.errors import Diagnostic
+from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.objects.model import Cluster, Node
 from kubeproxy_sim.proxier.config import ProxyConfig
@@ -111,6 +113,74 @@ class SyncReport:
     overlaps: tuple[Diagnostic, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class NodeWait:
+    """kube-proxy's wait at start for its own Node object (kubernetes 531be81208e2, pkg/proxy/node.go:
+    newNodeManager), before it builds its proxier: once its Node informer has listed, up to ``ips_timeout``
+    (30 s) for the Node ``name`` to exist with node IPs, then, when it watches pod CIDRs (``pod_cidrs``:
+    detect-local-mode NodeCIDR) and has none, up to ``pod_cidrs_timeout`` (5 min) more for spec.podCIDRs.
+    Without IPs kube-proxy logs the timeout and starts anyway; without pod CIDRs it fails to start (the
+    loop's ``Configure`` is then to refuse the node, as the commands' build_config does).
+    ``ips`` False: the node's IPs come from elsewhere (the commands' --node-ip), so none are waited for.
+    (kube-proxy looks once a second; the loop ends the wait at the first batch that shows the Node.)"""
+
+    name: str
+    ips: bool = True
+    pod_cidrs: bool = False
+    ips_timeout: float = 30.0
+    pod_cidrs_timeout: float = 300.0
+
+
+class _NodeWaiter:
+    """Where a :class:`NodeWait` stands: ``step`` it with the Node as the state holds it; ``over`` once it is."""
+
+    def __init__(self, wait: NodeWait) -> None:
+        self.wait = wait
+        self.over = False
+        self._phase: tuple[str, float] | None = None  # ("ips" | "pod_cidrs", since when)
+
+    def _lacks_ips(self, node: Node | None) -> bool:
+        return self.wait.ips and not _has_ips(node)
+
+    def _lacks_pod_cidrs(self, node: Node | None) -> bool:
+        return self.wait.pod_cidrs and not (node is not None and node.pod_cidrs)
+
+    def step(self, node: Node | None, now: float) -> list[Diagnostic]:
+        """Move the wait on at ``now``; what it has to say (each phase's start, a timeout)."""
+        wait, name, said = self.wait, repr(self.wait.name), []
+        if self._phase is None:
+            self._phase = ("ips", now)
+            if self._lacks_ips(node):
+                said.append(Diagnostic(f"waiting for Node {name} {_missing(node)}: kube-proxy waits up to "
+                                       f"{wait.ips_timeout:g}s at start for its Node's addresses before its first "
+                                       "sync", severity=Severity.NOTE))
+        phase, since = self._phase
+        if phase == "ips":
+            if self._lacks_ips(node) and now < since + wait.ips_timeout:
+                return said
+            self._phase = phase, since = ("pod_cidrs", min(now, since + wait.ips_timeout))
+            if self._lacks_pod_cidrs(node):
+                said.append(Diagnostic(f"waiting for Node {name} {_missing(node, 'spec.podCIDRs')}: kube-proxy "
+                                       f"(detect-local-mode NodeCIDR) waits up to {wait.pod_cidrs_timeout:g}s more "
+                                       "for its spec.podCIDRs, then fails to start", severity=Severity.NOTE))
+        if self._lacks_pod_cidrs(node) and now < since + wait.pod_cidrs_timeout:
+            return said
+        self.over = True  # without pod CIDRs, the config refuses to be built, as kube-proxy fails to start
+        if self._lacks_ips(node) and not self._lacks_pod_cidrs(node):
+            said.append(Diagnostic(f"timed out waiting for Node {name} {_missing(node)}: kube-proxy starts without "
+                                   "its node IPs and keeps none until it restarts", severity=Severity.WARNING))
+        return said
+
+
+def _missing(node: Node | None, what: str = "node IPs") -> str:
+    return "to exist" if node is None else f"to have {what}"
+
+
+def _has_ips(node: Node | None) -> bool:
+    """Whether kube-proxy finds node IPs on the Node (GetNodeHostIPs: an InternalIP or ExternalIP address)."""
+    return node is not None and bool(node.ips)
+
+
 def _fixed(config: ProxyConfig) -> Configure:
     return lambda _cluster: (config, ())
 
@@ -120,12 +190,14 @@ class SyncLoop:
 
     def __init__(self, config: ProxyConfig | Configure, *, clock: Callable[[], float] = time.monotonic,
                  timer: Callable[[], float] = time.perf_counter, timing: LoopTiming = LoopTiming(),
-                 node: Ruleset | None = None, wait_for: frozenset[Kind] = DEFAULT_WAIT_FOR) -> None:
+                 node: Ruleset | None = None, wait_for: frozenset[Kind] = DEFAULT_WAIT_FOR,
+                 node_wait: NodeWait | None = None) -> None:
         self._configure = _fixed(config) if isinstance(config, ProxyConfig) else config
         self._clock = clock
         self._timer = timer
         self.timing = timing
         self._wait_for = wait_for
+        self._node_wait = _NodeWaiter(node_wait) if node_wait is not None else None
         self.state = ClusterState()
         self.services = ServiceChangeTracker(lambda svc: service_view(svc, self._ipv6()))
         self.slices = EndpointSliceChangeTracker(lambda es: slice_state(es, self._ipv6()))
@@ -153,8 +225,9 @@ class SyncLoop:
 
     @property
     def initialized(self) -> bool:
-        """Whether the initial lists of the kinds waited for are complete (kube-proxy's isInitialized)."""
-        return self._wait_for <= self.state.synced
+        """Whether the initial lists of the kinds waited for are complete (kube-proxy's isInitialized) and the
+        wait for the node's Node (:class:`NodeWait`) is over."""
+        return self._wait_for <= self.state.synced and (self._node_wait is None or self._node_wait.over)
 
     @property
     def config(self) -> ProxyConfig:
@@ -187,6 +260,9 @@ class SyncLoop:
             elif event.kind is Kind.NODE:
                 self._nodes_changed = True
                 asked = self._see_topology(event) or asked
+        waiter = self._node_wait
+        if waiter is not None and not waiter.over and Kind.NODE in self.state.synced:
+            found.extend(waiter.step(self.state.get(Kind.NODE, waiter.wait.name), self._clock()))
         if self.initialized:
             rebuilt = self._refresh_config(found)
             if not self.requested and self.number:

@@ -24,6 +24,7 @@ import pytest
 from kubeproxy_sim.cli import watch_cmd
 from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, EXIT_USAGE, build_parser, main
 from kubeproxy_sim.cli.node_configs import given_node_name
+from kubeproxy_sim.errors import InputError
 from tests.watch._fake_apiserver import FakeApiServer
 
 NODE_FLAGS = ["--hostname-override", "test-node", "--node-ip", "192.168.0.2/24", "--cluster-cidr", "10.0.0.0/8",
@@ -307,6 +308,54 @@ def test_node_ips_and_pod_cidrs_are_followed_as_kube_proxy_follows_them(manifest
         "logs it and keeps those it started with until it restarts",
         "kubeproxy-sim: warning: Node test-node: spec.podCIDRs changed from 10.0.1.0/24 to 10.0.7.0/24: kube-proxy "
         "exits (detect-local-mode NodeCIDR) and its restart does a full sync"]
+
+
+def test_the_first_sync_waits_for_the_named_node_s_node_object(manifests: Path):
+    """kubernetes 531be81208e2, pkg/proxy/node.go newNodeManager: kube-proxy waits up to 30 s at start for its
+    Node to exist with node IPs; the watch says so, and the Node written 10 s in ends the wait: the first sync
+    has its IPs, and nothing says they changed (kube-proxy started with them)."""
+    args = build_parser().parse_args(["watch", "-f", str(manifests), "--hostname-override", "test-node",
+                                      "--nodeport-addresses", "primary", "--cluster-cidr", "10.0.0.0/8", *FAST,
+                                      "--once"])
+    out, err, clock = io.StringIO(), io.StringIO(), Clock()
+    start = clock.now
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now - start >= 10 and not (manifests / "node.yaml").exists():
+            write(manifests / "node.yaml", cidr_node("192.168.0.2", "10.0.1.0/24"))
+
+    assert watch_cmd.run(args, out=out, err=err, sleep=sleep, clock=clock) == 0
+    assert 10 <= clock.now - start < 11
+    assert "192.168.0.2" in syncs(out.getvalue())[0][1]
+    assert err.getvalue() == ("kubeproxy-sim: note: waiting for Node 'test-node' to exist: kube-proxy waits up to "
+                              "30s at start for its Node's addresses before its first sync\n")
+
+
+@pytest.mark.parametrize("mode", ["ClusterCIDR", "NodeCIDR"])
+def test_a_named_node_that_never_comes_is_waited_for_as_kube_proxy_waits(manifests: Path, mode: str):
+    """30 s, then kube-proxy starts without node IPs (a warning); under NodeCIDR 5 minutes more for the pod
+    CIDRs, then it fails to start: the watch ends with exit status 1 before any sync."""
+    clock = Clock()
+    start = clock.now
+    args = build_parser().parse_args(["watch", "-f", str(manifests), "--hostname-override", "test-node",
+                                      "--cluster-cidr", "10.0.0.0/8", "--detect-local-mode", mode, *FAST, "--once"])
+    out, err = io.StringIO(), io.StringIO()
+    if mode == "ClusterCIDR":
+        status = watch_cmd.run(args, out=out, err=err, sleep=clock.sleep, clock=clock)
+        assert status == 0 and 30 <= clock.now - start < 31 and syncs(out.getvalue())[0][0] == "# sync 1 full"
+        assert err.getvalue().splitlines()[1:] == [
+            "kubeproxy-sim: warning: timed out waiting for Node 'test-node' to exist: kube-proxy starts without its "
+            "node IPs and keeps none until it restarts"]
+        return
+    with pytest.raises(InputError) as refused:
+        watch_cmd.run(args, out=out, err=err, sleep=clock.sleep, clock=clock)
+    assert ("NodeCIDR needs the node's pod CIDR, and there is no Node object named 'test-node'; kube-proxy waits "
+            "for spec.podCIDRs and fails to start") in str(refused.value)
+    assert 330 <= clock.now - start < 331 and out.getvalue() == ""
+    assert err.getvalue().splitlines()[1:] == [
+        "kubeproxy-sim: note: waiting for Node 'test-node' to exist: kube-proxy (detect-local-mode NodeCIDR) waits "
+        "up to 300s more for its spec.podCIDRs, then fails to start"]
 
 
 KP_CONFIG = ("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nhostnameOverride: test-node\n"

@@ -17,7 +17,7 @@ from kubeproxy_sim.proxier.naming import is_kube_proxy_chain, is_service_chain
 from kubeproxy_sim.proxier.partial import apply_restore
 from kubeproxy_sim.watch import ApiServerSource, Batch, Kind, MemorySource
 from kubeproxy_sim.watch.events import added, bookmark, deleted, modified
-from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop, SyncReason, drive
+from kubeproxy_sim.watch.sync_loop import LoopTiming, NodeWait, SyncLoop, SyncReason, drive
 
 from ._objects import eps, node_json, slice_json, svc, svc_json
 
@@ -80,6 +80,91 @@ def test_nothing_syncs_before_the_initial_lists_are_complete():
     report = loop.sync_if_due()
     assert report is not None and report.number == 1 and report.full and report.reason is SyncReason.INITIAL
     assert "KUBE-SVC" not in str(service_chains(report.restore))  # no endpoints yet: no service chain
+
+
+def _n1(*, ips: bool = True, pod_cidrs: bool = False) -> Node:
+    from kubeproxy_sim.objects.model import NodeAddress
+
+    return Node("n1", addresses=(NodeAddress("InternalIP", "192.168.0.1"),) if ips else (),
+                pod_cidrs=("10.244.0.0/24",) if pod_cidrs else ())
+
+
+def _waiting(wait: NodeWait) -> tuple[MemorySource, SyncLoop, Clock]:
+    clock = Clock()
+    return MemorySource(BASE[:4]), SyncLoop(CONFIG, clock=clock, node_wait=wait), clock
+
+
+def _said(found: tuple[Diagnostic, ...]) -> list[str]:
+    return [f"{d.severity.value}: {d.message}" for d in found]
+
+
+def test_with_no_node_object_the_first_sync_waits_30s_then_runs_with_a_warning():
+    """kubernetes 531be81208e2, pkg/proxy/node.go newNodeManager: once its Node informer has listed, kube-proxy
+    waits up to 30 s for its Node to exist with node IPs; then, without them, it logs the timeout and goes on."""
+    source, loop, clock = _waiting(NodeWait("n1"))
+    assert _said(loop.feed(source.poll())) == [
+        "note: waiting for Node 'n1' to exist: kube-proxy waits up to 30s at start for its Node's addresses before "
+        "its first sync"]
+    assert loop.due_at() is None and loop.sync_if_due() is None
+    clock.now += 29.9
+    assert loop.feed(source.poll()) == () and loop.sync_if_due() is None
+    clock.now += 0.1
+    assert _said(loop.feed(source.poll())) == [
+        "warning: timed out waiting for Node 'n1' to exist: kube-proxy starts without its node IPs and keeps none "
+        "until it restarts"]
+    report = loop.sync_if_due()
+    assert report is not None and report.full and report.reason is SyncReason.INITIAL
+
+
+@pytest.mark.parametrize("late", [_n1(), Node("n1")], ids=["with-ips", "without-ips"])
+def test_the_node_s_ips_end_the_wait_at_once_and_a_node_without_them_is_waited_for(late: Node):
+    source, loop, clock = _waiting(NodeWait("n1"))
+    loop.feed(source.poll())
+    clock.now += 10
+    source.apply(late)
+    found = loop.feed(source.poll())
+    if late.ips:
+        assert found == () and loop.sync_if_due() is not None
+        return
+    assert loop.sync_if_due() is None  # a Node with no InternalIP nor ExternalIP is not what kube-proxy waits for
+    clock.now += 20
+    assert _said(loop.feed(source.poll())) == [
+        "warning: timed out waiting for Node 'n1' to have node IPs: kube-proxy starts without its node IPs and "
+        "keeps none until it restarts"]
+    assert loop.sync_if_due() is not None
+
+
+def test_a_node_listed_with_its_ips_is_not_waited_for_nor_without_an_ip_wait():
+    for wait, objects in ((NodeWait("n1"), (*BASE[:4], _n1())), (NodeWait("n1", ips=False), BASE[:4])):
+        loop = SyncLoop(CONFIG, clock=Clock(), node_wait=wait)
+        assert loop.feed(MemorySource(objects).poll()) == () and loop.sync_if_due() is not None
+
+
+def test_under_node_cidr_the_pod_cidrs_are_waited_for_5_minutes_more():
+    """With watchPodCIDRs (detect-local-mode NodeCIDR), once the node IPs are there (or 30 s gone), kube-proxy
+    waits up to 5 minutes more for spec.podCIDRs; then it fails to start, which the loop's config says."""
+    source, loop, clock = _waiting(NodeWait("n1", pod_cidrs=True))
+    loop.feed(source.poll())
+    clock.now += 5
+    source.apply(_n1())
+    assert _said(loop.feed(source.poll())) == [
+        "note: waiting for Node 'n1' to have spec.podCIDRs: kube-proxy (detect-local-mode NodeCIDR) waits up to 300s "
+        "more for its spec.podCIDRs, then fails to start"]
+    clock.now += 299.9
+    assert loop.feed(source.poll()) == () and loop.sync_if_due() is None
+    source.apply(_n1(pod_cidrs=True))
+    assert loop.feed(source.poll()) == () and loop.sync_if_due() is not None
+
+
+def test_under_node_cidr_a_node_that_never_comes_ends_the_wait_after_5m30s():
+    source, loop, clock = _waiting(NodeWait("n1", pod_cidrs=True))
+    loop.feed(source.poll())
+    clock.now += 30
+    assert [d.message[:36] for d in loop.feed(source.poll())] == ["waiting for Node 'n1' to exist: kube"]
+    clock.now += 299
+    assert loop.feed(source.poll()) == () and loop.due_at() is None
+    clock.now += 1
+    assert loop.feed(source.poll()) == () and loop.due_at() is not None  # the config is then to refuse the node
 
 
 def test_a_change_syncs_no_sooner_than_min_sync_period_after_the_last_sync():
