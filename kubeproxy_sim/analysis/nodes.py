@@ -244,7 +244,7 @@ def client_pod_source(nodes: NodeSet, node: str, avoid: frozenset[str]) -> Sourc
 
 def free_pod_address(nodes: NodeSet, node: str, used: set[str]) -> str | None:
     """An address for a client pod on ``node`` that none of ``used`` has: its pod CIDR first, else the cluster's.
-    Pod CIDRs as the network routes them (:func:`staged_pod_cidrs`, as ``send`` and ``netns`` do): a /0 is none."""
+    Pod CIDRs as the network routes them (:func:`staged_pod_cidrs`, as ``send`` and ``netns`` do): a /1 is none."""
     config, family = nodes.configs[node], 6 if nodes.ipv6 else 4
     others = tuple(netaddr.IPNetwork(c) for name, other in nodes.configs.items() if name != node
                    for c in staged_pod_cidrs(other, family))

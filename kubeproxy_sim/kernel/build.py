@@ -350,7 +350,7 @@ def pod_cidr_routes(topo: Topology, node: NodePlan) -> list[tuple[str, str | Non
 
     A range whose destination the node already routes is left out (the kernel refuses a second route to it,
     EEXIST): one that is a single address with a host route (a pod's, another node's; ``podCIDRs: [A/32]`` with
-    a pod at A), where the host route says the same or more. (A /0 is no pod CIDR of the stage's:
+    a pod at A), where the host route says the same or more. (A /0 or a /1 is no pod CIDR of the stage's:
     :func:`.simulator.topology.staged_pod_cidrs`.)"""
     hops: list[tuple[str, str | None]] = [(c, None) for c in node.pod_cidrs]
     hops += [(c, n.addresses[0]) for n in topo.nodes if n is not node for c in n.pod_cidrs]

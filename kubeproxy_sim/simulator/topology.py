@@ -136,12 +136,38 @@ def plan_nodes(cluster: Cluster, base: ProxyConfig,
     return nodes
 
 
+NO_POD_RANGES = {4: (("0.0.0.0/8", "'this network' addresses"), ("127.0.0.0/8", "loopback addresses"),
+                     ("224.0.0.0/4", "multicast addresses"), ("255.255.255.255/32", "the broadcast address")),
+                 6: (("::/128", "the unspecified address"), ("::1/128", "the loopback address"),
+                     ("fe80::/10", "link-local addresses"), ("ff00::/8", "multicast addresses"))}
+"""Addresses no pod can have, so no range of a node's pods may hold them: the kernel drops a packet from or to
+'this network' or loopback arriving on a real interface (ip_route_input_slow's martian checks), routes multicast
+and broadcast by no unicast route, and never forwards an IPv6 link-local one (ip6_forward). Every /1 holds some
+(0.0.0.0/1 this network and loopback, 128.0.0.0/1 multicast; ::/1 loopback, 8000::/1 link-local), as a /0 does."""
+
+
+def unroutable_part(cidr: str) -> str | None:
+    """What of ``cidr`` no pod can have (:data:`NO_POD_RANGES`), as a phrase; None when it holds none of it."""
+    net = netaddr.IPNetwork(cidr)
+    if net.prefixlen == 0:
+        return "every address"
+    held = [f"{what} ({special})" for special, what in NO_POD_RANGES[net.version]
+            if net.first <= netaddr.IPNetwork(special).last and netaddr.IPNetwork(special).first <= net.last]
+    return " and ".join(held) or None
+
+
+def not_unicast(address: netaddr.IPAddress) -> bool:
+    """A loopback, multicast or unspecified address: no machine of the network (an outside client) has it."""
+    return bool(address.is_loopback() or address.is_multicast() or int(address) == 0)
+
+
 def staged_pod_cidrs(config: ProxyConfig, family: int) -> tuple[str, ...]:
     """The node's pod CIDRs of ``family`` that the network routes to its pods (the simulator's and the kernel
-    stage's): all but one of every address (a /0), which would make the whole address space the node's pod range,
-    every destination on its pods' bridge and none out of it (:func:`refused_pod_cidrs` warns of it). kube-proxy
-    itself takes any podCIDR as given (NodeCIDR detect-local), so the node's rules keep it."""
-    return tuple(c for c in config.node_pod_cidrs if family_of(c) == family and netaddr.IPNetwork(c).prefixlen > 0)
+    stage's, and dist's made-up client's): all but one holding addresses no pod can have (:func:`unroutable_part`:
+    a /0 or a /1, a range over loopback), which would put those on the node's pods' bridge, a /0 every destination
+    (:func:`refused_pod_cidrs` warns of it). kube-proxy itself takes any podCIDR as given (NodeCIDR detect-local),
+    so the node's rules keep it."""
+    return tuple(c for c in config.node_pod_cidrs if family_of(c) == family and unroutable_part(c) is None)
 
 
 def refused_pod_cidrs(cluster: Cluster, config: ProxyConfig, family: int) -> list[Diagnostic]:
@@ -151,14 +177,22 @@ def refused_pod_cidrs(cluster: Cluster, config: ProxyConfig, family: int) -> lis
     obj = cluster.node(config.node_name)
     own = obj if obj is not None and obj.pod_cidrs == config.node_pod_cidrs else None
     file = own.origin.file if own is not None and own.origin.file != Origin().file else None
-    return [Diagnostic(f"{cidr!r} covers every address: as the node's pod range it would put the whole address "
-                       "space on its pods' bridge, so the network takes the node to have no such pod CIDR "
+    return [Diagnostic(f"{cidr!r} {_unstaged(cidr)}, so the network takes the node to have no such pod CIDR "
                        f"(kube-proxy's rules keep it); expected the node's own range, e.g. "
                        f"{'10.244.1.0/24' if family == 4 else 'fd00:10:244:1::/64'}", file=file, kind="Node",
                        object=config.node_name, field=own.pod_cidr_path(index) if own is not None else None,
                        severity=Severity.WARNING)
             for index, cidr in enumerate(config.node_pod_cidrs)
             if family_of(cidr) == family and cidr not in staged_pod_cidrs(config, family)]
+
+
+def _unstaged(cidr: str) -> str:
+    """Why the network leaves ``cidr`` out (:func:`staged_pod_cidrs`), for :func:`refused_pod_cidrs`' warning."""
+    part = unroutable_part(cidr)
+    if part == "every address":
+        return "covers every address: as the node's pod range it would put the whole address space on its pods' bridge"
+    return (f"holds {part}, which no pod can have (the kernel drops or never forwards a packet to them): as the "
+            "node's pod range it would put them on its pods' bridge")
 
 
 def bridge_gateways(pod_cidrs: Iterable[str], routed: bool, taken: Container[str]) -> tuple[str, ...]:

@@ -256,11 +256,15 @@ def test_pod_cidrs_finished_and_host_network_pods_agree_with_kernel(kernel: None
     assert not _ours(f"{run_tag}-dcidr")
 
 
-def test_pod_cidrs_the_nodes_already_route_do_not_stop_the_build(kernel: None, run_tag: str, state_dir: Path) -> None:
+@pytest.mark.parametrize(("wide", "tag"), [("0.0.0.0/0", "dwide"), ("128.0.0.0/1", "dhalf")])
+def test_pod_cidrs_the_nodes_already_route_do_not_stop_the_build(kernel: None, run_tag: str, state_dir: Path,
+                                                                 wide: str, tag: str) -> None:
     """A /32 pod CIDR at a pod's address and a /0 one: the nodes route neither themselves (a second route to a
     destination is refused, EEXIST, which stopped ``netns up``); the pod at the /32 answers as in the simulator.
     The /0 is no pod CIDR of either side (a warning says so), so a pod's packet for an address nobody has leaves
-    by the router on both, which has no route (the simulator sent it to n3's bridge, where nobody answered)."""
+    by the router on both, which has no route (the simulator sent it to n3's bridge, where nobody answered).
+    A /1 alike: 128.0.0.0/1 held the outside client, which the kernel's host route reached (its refusal) and the
+    simulator sent to n3's bridge (silence)."""
     from kubeproxy_sim.kernel.differential import Flow
     from tests.simulator.test_topology import CONFIG, PLACES
 
@@ -268,12 +272,12 @@ def test_pod_cidrs_the_nodes_already_route_do_not_stop_the_build(kernel: None, r
 apiVersion: v1
 kind: Node
 metadata: {name: n3}
-spec: {podCIDRs: [0.0.0.0/0]}
+spec: {podCIDRs: [WIDE]}
 status: {addresses: [{type: InternalIP, address: 192.168.0.12}]}
-"""
+""".replace("WIDE", wide)
     flow = Flow("pod/default/web", "10.244.2.22:80")
     warnings: list[Diagnostic] = []
-    report = differential(load_text(text, "cidrs.yaml").cluster, CONFIG, state_dir, name=f"{run_tag}-dwide",
+    report = differential(load_text(text, "cidrs.yaml").cluster, CONFIG, state_dir, name=f"{run_tag}-{tag}",
                           flows=[flow, Flow("pod/default/web", "198.51.100.7:80"),
                                  Flow("pod/default/web", "203.0.113.10:80")], alpha=ALPHA, warn=warnings.extend)
     _check(report, "pod CIDRs already routed")
@@ -283,7 +287,7 @@ status: {addresses: [{type: InternalIP, address: 192.168.0.12}]}
     # the outside client's host refuses (RST), as send says; the prediction said NO_ROUTE, as for nobody's address
     assert [(r.outcome, r.share) for r in report.flows[2].rows] == [("refused (REJECT)", 1)]
     assert [(w.object, w.field) for w in warnings if w.kind == "Node"] == [("n3", "spec.podCIDRs[0]")]
-    assert not _ours(f"{run_tag}-dwide")
+    assert not _ours(f"{run_tag}-{tag}")
 
 
 def test_cli_reports_a_difference(kernel: None, run_tag: str, tmp_path: Path, monkeypatch, capfd) -> None:

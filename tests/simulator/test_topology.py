@@ -253,6 +253,58 @@ def test_a_pod_cidr_of_every_address_is_refused_for_the_network_alike_in_the_ker
     assert "n2" not in with_clients(cluster, CONFIG, ["n1", "n2", "n3"])[1]
 
 
+@pytest.mark.parametrize(("cidr", "held"), [
+    ("128.0.0.0/1", "multicast addresses (224.0.0.0/4) and the broadcast address (255.255.255.255/32)"),
+    ("0.0.0.0/1", "'this network' addresses (0.0.0.0/8) and loopback addresses (127.0.0.0/8)"),
+    ("127.0.0.0/16", "loopback addresses (127.0.0.0/8)")])
+def test_a_pod_cidr_holding_addresses_no_pod_can_have_is_left_out_alike(cidr: str, held: str) -> None:
+    """A /1 is half of every address: 128.0.0.0/1 held the node network, the stage's router and its outside client
+    (203.0.113.10), which the simulator then routed to n2's bridge (silence) where the kernel's host routes reached
+    the client (its refusal), and 0.0.0.0/1 gave dist and the differential a client pod at 127.255.255.254. Every
+    /1 holds addresses no pod can have (martians to the kernel, multicast, link-local), as does any range over
+    them: the simulator, the kernel's plan and dist leave such a range out as they do a /0, with one warning."""
+    import netaddr
+
+    from kubeproxy_sim.analysis.nodes import free_pod_address, node_set
+    from kubeproxy_sim.kernel.differential import with_clients
+    from kubeproxy_sim.kernel.plan import plan
+
+    cluster = load_text(PLACES.replace("spec: {podCIDRs: [10.244.2.0/24]}", f"spec: {{podCIDRs: [{cidr}]}}"),
+                        "places.yaml").cluster
+    topo = build_topology(cluster, CONFIG)
+    n2 = topo.node("n2")
+    assert n2 is not None and (n2.pod_cidrs, n2.gateways, n2.config.node_pod_cidrs) == ((), (), (cidr,))
+    [warning] = [w for w in topo.warnings if w.kind == "Node"]
+    assert (warning.file, warning.object, warning.field, warning.severity) == (
+        "places.yaml", "n2", "spec.podCIDRs[0]", Severity.WARNING)
+    assert warning.message == (f"{cidr!r} holds {held}, which no pod can have (the kernel drops or never forwards a "
+                               "packet to them): as the node's pod range it would put them on its pods' bridge, so "
+                               "the network takes the node to have no such pod CIDR (kube-proxy's rules keep it); "
+                               "expected the node's own range, e.g. 10.244.1.0/24")
+    staged = plan("half", cluster, CONFIG)
+    assert [w for w in staged.warnings if w.kind == "Node"] == [warning]
+    assert [n.pod_cidrs for n in staged.nodes] == [n.pod_cidrs for n in topo.nodes]
+    sim = Simulator(cluster, CONFIG)
+    made = sim.connect(sim.client("pod", "default/web"), sim.topology.default_client, 80)
+    assert made.failure is not None and made.failure.reason == REJECT  # the outside host's own refusal
+    assert "n2" not in with_clients(cluster, CONFIG, ["n1", "n2", "n3"])[1]
+    base = ProxyConfig(node_name="n1", node_ips=("192.168.0.10/32",), cluster_cidrs=("10.244.0.0/16",))
+    dist = free_pod_address(node_set(cluster, base), "n2", set())
+    assert dist is not None and netaddr.IPAddress(dist) in netaddr.IPNetwork("10.244.0.0/16")
+
+
+@pytest.mark.parametrize(("cidr", "staged"), [("fd00:10:244:2::/64", True), ("::/1", False), ("8000::/1", False),
+                                              ("fe80::/64", False), ("10.244.2.0/24", True), ("240.0.0.0/5", True)])
+def test_which_pod_cidrs_the_network_routes(cidr: str, staged: bool) -> None:
+    """Class E (240.0.0.0/4 but its broadcast address) is unicast to Linux; IPv6 ::/1 holds loopback, 8000::/1
+    link-local and multicast, and a link-local range is never forwarded."""
+    from kubeproxy_sim.simulator.topology import staged_pod_cidrs
+
+    family = 6 if ":" in cidr else 4
+    config = ProxyConfig(node_name="n2", node_pod_cidrs=(cidr,))
+    assert staged_pod_cidrs(config, family) == ((cidr,) if staged else ())
+
+
 def test_send_warns_about_a_pod_cidr_of_every_address(tmp_path, capsys) -> None:
     from kubeproxy_sim.cli.main import main
 
