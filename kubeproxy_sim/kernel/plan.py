@@ -41,6 +41,7 @@ from kubeproxy_sim.simulator.topology import (
     about_node,
     absent_addresses,
     bridge_gateways,
+    not_unicast,
     place_host_network,
     refused_pod_cidrs,
     running_pods,
@@ -400,7 +401,7 @@ def checked_clients(texts: list[str], cluster: Cluster, family: int) -> list[str
         ip = str(address)
         why = (f"an IPv{address.version} address, but the cluster is built for IPv{family}"
                if address.version != family
-               else "not a unicast address" if address.is_loopback() or address.is_multicast() or int(address) == 0
+               else "not a unicast address" if not_unicast(address)
                else "the stage's own router or pod gateway" if ip in (ROUTER, ROUTER6, GATEWAY, GATEWAY6)
                else f"an address of Service {services[ip]}" if ip in services
                else None)

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import netaddr
+
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, cut, one_of
 from kubeproxy_sim.netfilter.packet import Packet, format_address, loopback, loopback_source, parse_address
 from kubeproxy_sim.netfilter.trace import Outcome
@@ -55,7 +57,7 @@ from kubeproxy_sim.simulator.network import (
     Simulator,
     heard,
 )
-from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, why_not_placed
+from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, not_unicast, why_not_placed
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 
@@ -144,6 +146,10 @@ LOOPBACK_SOURCE = ("a loopback address is a node's own, and which node's is not 
                    "connection to a loopback address leaves from its loopback)")
 """Why a bare loopback ``--from`` is refused, in send and netns send alike: every node has one, so it names no
 client (send took it for an outside host, netns send for the first node)."""
+EXTERNAL_UNICAST = ("{kind} is no outside machine's; expected external:IP with a unicast address (`netns up "
+                    "--client` refuses it too)")
+"""Why ``--from external:IP`` of such an address is refused, in send and netns send alike: send took it for a host
+out there, whose packets a node takes for martians (or whose replies it keeps), netns send for a client it lacks."""
 
 
 def check_source_form(text: str) -> None:
@@ -156,6 +162,11 @@ def check_source_form(text: str) -> None:
     if text.startswith("external:"):
         if not _is_address(text.partition(":")[2]):
             raise _bad(text, "--from", "expected external:IP with an IP address", usage=True)
+        address = netaddr.IPAddress(_canonical(text.partition(":")[2]))
+        if not_unicast(address):
+            kind = "a loopback address" if address.is_loopback() else \
+                "a multicast address" if address.is_multicast() else "the unspecified address"
+            raise _bad(text, "--from", EXTERNAL_UNICAST.format(kind=kind), usage=True)
         return
     raise _bad(text, "--from", f"expected {SOURCE_FORMS}", usage=True)
 
@@ -186,8 +197,6 @@ def parse_source(sim: Simulator, text: str) -> Client:
 
 
 def _canonical(ip: str) -> str:
-    import netaddr
-
     return str(netaddr.IPAddress(ip.strip("[]")))
 
 

@@ -254,3 +254,20 @@ def test_a_bare_loopback_source_is_refused_alike_by_send_and_netns_send(state: d
         parse_source(simulator(), source)
     assert str(kernel.value) == str(sim.value)
     assert "a loopback address is a node's own, and which node's is not said; expected node/NAME" in str(sim.value)
+
+
+@pytest.mark.parametrize(("source", "kind"), [("external:127.0.0.1", "a loopback address"),
+                                              ("external:[::1]", "a loopback address"),
+                                              ("external:224.0.0.9", "a multicast address"),
+                                              ("external:0.0.0.0", "the unspecified address")])
+def test_an_outside_source_of_no_machine_s_address_is_refused_alike(state: dict, source: str, kind: str) -> None:
+    """send took external:127.0.0.1 for a host out there (whose packets a node takes for martians, and whose
+    replies went to a node's loopback: "the reply went to node node1"), netns send asked for a client that
+    ``netns up --client`` refuses to make ("not a unicast address"). Both now refuse it as a usage error."""
+    with pytest.raises(UsageError) as kernel:
+        resolve_source(state, source)
+    with pytest.raises(UsageError) as sim:
+        parse_source(simulator(), source)
+    assert str(kernel.value) == str(sim.value) == (f"--from: {source!r}: {kind} is no outside machine's; expected "
+                                                   "external:IP with a unicast address (`netns up --client` refuses "
+                                                   "it too)")
