@@ -302,12 +302,26 @@ def load_flows(path: str) -> list[Flow]:
             raise InputError(Diagnostic(f"{source!r} is not a source; expected pod/NS/NAME, node/NAME, external, "
                                         "external:IP or an IP address (dump mode's pod|node|external need "
                                         "--rules)", file=path, field=f"flows[{index}].from"))
+        _check_flow_source(source, path, index)
         proto = str(entry.get("proto", "tcp")).lower()
         if proto not in KERNEL_PROTOCOLS:
             raise InputError(Diagnostic(f"{proto!r}: expected tcp or udp (this kernel has no SCTP sockets)",
                                         file=path, field=f"flows[{index}].proto"))
         flows.append(Flow(str(entry["from"]), str(entry["to"]), proto))
     return flows
+
+
+def _check_flow_source(source: str, path: str, index: int) -> None:
+    """A source of send's shapes that ``--from`` would still refuse (a bare loopback address, ``external:`` of one
+    no outside machine has) is refused here, naming the file's entry: it was said as ``--from``'s when the flow
+    ran, which no option of the command gave."""
+    from kubeproxy_sim.simulator.send import check_source_form
+
+    try:
+        check_source_form(source)
+    except UsageError as exc:
+        raise InputError([dataclasses.replace(d, file=path, field=f"flows[{index}].from")
+                          for d in exc.diagnostics]) from None
 
 
 # --------------------------------------------------------------------------- the simulator's side

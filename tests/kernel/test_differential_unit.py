@@ -241,6 +241,22 @@ def test_flows_file_errors_name_the_field(tmp_path) -> None:
     assert load_flows(str(path)) == [Flow("node/n1", "10.0.0.1:80", "udp")]
 
 
+
+@pytest.mark.parametrize(("source", "why"), [
+    ("127.0.0.1", "a loopback address is a node's own, and which node's is not said; expected node/NAME"),
+    ("external:127.0.0.1", "a loopback address is no outside machine's; expected external:IP with a unicast")])
+def test_a_flows_entry_of_a_source_send_refuses_is_named_by_its_entry(tmp_path, source: str, why: str) -> None:
+    """A loopback ``from`` has send's shape but names no client: it was refused when the flow ran, as ``--from``
+    (which the command was not given). The entry is named where the file is read, before anything is built."""
+    path = tmp_path / "flows.yaml"
+    path.write_text(f"flows:\n- {{from: node/n1, to: '10.0.0.1:80'}}\n- {{from: '{source}', to: '10.0.0.1:80'}}\n")
+    with pytest.raises(InputError) as caught:
+        load_flows(str(path))
+    assert type(caught.value) is InputError  # bad content of a file (1), not usage (2)
+    assert str(caught.value).startswith(f"{path}: flows[1].from: {source!r}: {why}")
+    assert "--from" not in str(caught.value)
+
+
 def test_kernel_send_result_has_the_simulators_shape() -> None:
     state = {"nodes": {"node1": {"netns": "x", "addresses": ["192.168.49.2"]}},
              "pods": {"10.244.0.3": {"key": "default/web-a", "netns": "y", "node": "node1", "host_network": False}}}
