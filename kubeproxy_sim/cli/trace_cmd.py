@@ -316,7 +316,7 @@ def run(args: argparse.Namespace) -> int:
         if rules.gaps:  # first: they concern every rule of the dump
             traced = dataclasses.replace(traced, uncertain=(*rules.gaps, *traced.uncertain))
         result = cite_lines(traced, rules.line_text)
-    notes = unserved_port_notes(rules.objects, packet, result) if rules.objects and not reply else []
+    notes = explain(rules.objects, packet, result) if rules.objects and not reply else []
     con = console(args)
     data = None
     if args.output != "text":  # the text reads the result: no JSON form (a fraction's digits) made and thrown away
@@ -335,6 +335,13 @@ def run(args: argparse.Namespace) -> int:
         write_trace_graph(numbered, traced, args.graph, graph_format, args.rules, first,  # type: ignore[arg-type]
                           rules.line_text, rules.generated)
     return 1 if rules.errors else 0
+
+
+def explain(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: TraceResult) -> list[str]:
+    """The trace's notes: a Service address's port no rule serves, then why each outcome ended as it did."""
+    from kubeproxy_sim.cli.trace_why import why_notes
+
+    return [*unserved_port_notes(objects, packet, result), *why_notes(objects, packet, result)]
 
 
 def unserved_port_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: TraceResult) -> list[str]:

@@ -1,0 +1,278 @@
+"""Why a traced packet ended where it did, in the words of the Service and its endpoints.
+
+The trace's paths name iptables rules; an on-call reader wants the object behind the rule: the Service field
+(``spec.externalTrafficPolicy``, ``spec.loadBalancerSourceRanges``, ``--nodeport-addresses``) or the endpoint
+condition (ready, serving, terminating) that made kube-proxy write it. These notes read the rule comments
+kube-proxy writes (``NS/NAME:PORT has no endpoints``, ...) to find the service port an outcome met, then the
+objects the rules were made from to say why. Only traces of rules generated from objects get them: a dump has
+no objects to explain itself with.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from kubeproxy_sim.proxier.rules.plan import NO_LOCAL_ENDPOINTS
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.netfilter.packet import Packet
+    from kubeproxy_sim.netfilter.trace import Outcome, TraceResult
+    from kubeproxy_sim.objects.model import Cluster, Endpoint, EndpointSlice, Service
+    from kubeproxy_sim.proxier.config import ProxyConfig
+    from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo
+
+_COMMENT_NAME = re.compile(r'--comment "?(?:other traffic to )?([^" ]+)')
+"""The service port a kube-proxy rule comment names: its first word (``default/web:http has no endpoints``),
+or the one after ``other traffic to`` (a KUBE-FW chain's last rule)."""
+
+FIREWALLED = ("traffic not accepted by KUBE-FW-", "will be dropped by KUBE-PROXY-FIREWALL")
+"""The comments of the rules that drop a load balancer's traffic from outside its source ranges."""
+
+
+def why_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: TraceResult) -> list[str]:
+    """One sentence per reason an outcome shows, in outcome order, each once (see the module's docstring)."""
+    cluster, config = objects
+    notes: list[str] = []
+    for outcome in result.outcomes:
+        svc = _service_port(cluster, config, _named_ports(outcome))
+        if svc is None:
+            continue
+        for note in _outcome_notes(cluster, config, packet, outcome, svc):
+            if note not in notes:
+                notes.append(note)
+    if not any(o.verdict == "DNAT" for o in result.outcomes):
+        notes.extend(_unserved_node_port(cluster, config, packet))
+    return notes
+
+
+def _named_ports(outcome: Outcome) -> list[str]:
+    """The service ports (``ns/name:port``) the outcome's rule comments name, in path order."""
+    names = (m.group(1) for step in outcome.path for m in [_COMMENT_NAME.search(step.rule)] if m)
+    return list(dict.fromkeys(n for n in names if "/" in n))
+
+
+def _service_port(cluster: Cluster, config: ProxyConfig, names: Sequence[str]) -> ServicePortInfo | None:
+    """The last service port the path names (the one whose rules decided), as the proxier sees it."""
+    from kubeproxy_sim.proxier.state import service_ports
+
+    for name in reversed(names):
+        for service in _services_named(cluster, name):
+            for info in service_ports(service, config):
+                if info.name_string == name:
+                    return info
+    return None
+
+
+def _services_named(cluster: Cluster, name: str) -> Iterable[Service]:
+    namespace, _, rest = name.partition("/")
+    short = rest.split(":", 1)[0]
+    return (s for s in cluster.services if s.namespace == namespace and s.name == short)
+
+
+def _outcome_notes(cluster: Cluster, config: ProxyConfig, packet: Packet, outcome: Outcome,
+                   svc: ServicePortInfo) -> list[str]:
+    rules = [step.rule for step in outcome.path]
+    if outcome.verdict == "REJECT" and any(f'{svc.name_string} has no endpoints"' in r for r in rules):
+        return [no_endpoints_note(cluster, config, svc)]
+    if outcome.verdict == "DROP" and any(NO_LOCAL_ENDPOINTS in r for r in rules):
+        internal = any(s.chain == "KUBE-SERVICES" and NO_LOCAL_ENDPOINTS in s.rule for s in outcome.path)
+        return [no_local_endpoints_note(cluster, config, svc, internal)]
+    if outcome.verdict == "DROP" and any(f in r for r in rules for f in FIREWALLED):
+        return [source_ranges_note(svc, packet)]
+    if outcome.verdict == "DNAT" and outcome.destination:
+        return _delivered_notes(cluster, config, packet, outcome, svc)
+    return []
+
+
+# --------------------------------------------------------------------------- endpoints as kube-proxy reads them
+
+
+def _slices(cluster: Cluster, svc: ServicePortInfo) -> list[EndpointSlice]:
+    return [s for s in cluster.endpoint_slices if s.namespace == svc.namespace and s.service_name == svc.name]
+
+
+def _endpoints(cluster: Cluster, config: ProxyConfig, svc: ServicePortInfo) -> tuple[EndpointInfo, ...]:
+    from kubeproxy_sim.proxier.state import endpoints_map
+
+    return endpoints_map(_slices(cluster, svc), config).get(svc.key, ())
+
+
+def _listed(cluster: Cluster, svc: ServicePortInfo) -> dict[str, Endpoint]:
+    """The slices' endpoints by address, whatever their ports (the first copy of each)."""
+    found: dict[str, Endpoint] = {}
+    for eps in _slices(cluster, svc):
+        for ep in eps.endpoints:
+            if ep.addresses:
+                found.setdefault(ep.addresses[0], ep)
+    return found
+
+
+def conditions_text(endpoint: Endpoint) -> str:
+    """An endpoint's conditions as the slice spells them (unset ones as kube-proxy reads them)."""
+    cond = endpoint.conditions
+    return (f"ready {str(cond.counts_ready).lower()}, serving {str(cond.counts_serving).lower()}, "
+            f"terminating {str(bool(cond.terminating)).lower()}")
+
+
+def _some(items: Sequence[str], most: int = 4) -> str:
+    shown = ", ".join(items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+def no_endpoints_note(cluster: Cluster, config: ProxyConfig, svc: ServicePortInfo) -> str:
+    """Why kube-proxy rejects: the port has no endpoint it may use, and which of the three reasons it is."""
+    head = (f"{svc.name_string} has no endpoints, so kube-proxy rejects the connection (ICMP port unreachable): ")
+    endpoints = _endpoints(cluster, config, svc)
+    listed = _listed(cluster, svc)
+    if endpoints:  # listed with this port, none ready nor serving while terminating
+        ips = {ep.ip for ep in endpoints}
+        states = [f"{ip} ({conditions_text(ep)})" for ip, ep in listed.items() if ip in ips]
+        return (head + f"none of its endpoints is ready, or serving while terminating: {_some(states)}; "
+                "kube-proxy uses ready endpoints, else serving terminating ones" + _publish_text(cluster, svc))
+    if listed:
+        port = f"{svc.port_name!r}" if svc.port_name else "without a name"
+        port += f" ({svc.protocol.value})"
+        return (head + f"its EndpointSlices list {_some(list(listed))} but no port {port}; the EndpointSlice "
+                f"controller leaves out a port when the pod has no container port of the Service's targetPort"
+                f"{_target_port(cluster, svc)}")
+    return head + "its EndpointSlices list no address" + _selector_text(cluster, svc)
+
+
+def _publish_text(cluster: Cluster, svc: ServicePortInfo) -> str:
+    """The Service field that lists not-ready pods as ready, when the Service has a selector and not it."""
+    service = _service(cluster, svc)
+    if service is None or service.selector is None or service.publish_not_ready_addresses:
+        return ""
+    return " (spec.publishNotReadyAddresses true would have the EndpointSlice controller list its pods as ready)"
+
+
+def _service(cluster: Cluster, svc: ServicePortInfo) -> Service | None:
+    return next(iter(_services_named(cluster, f"{svc.namespace}/{svc.name}")), None)
+
+
+def _target_port(cluster: Cluster, svc: ServicePortInfo) -> str:
+    service = _service(cluster, svc)
+    ports = [p for p in service.ports if p.name == svc.port_name] if service else []
+    return f" ({ports[0].target_port})" if ports else ""
+
+
+def _selector_text(cluster: Cluster, svc: ServicePortInfo) -> str:
+    """What spec.selector finds among the pods read (pods are optional input: nothing said without them)."""
+    service = _service(cluster, svc)
+    if service is None or service.selector is None:
+        return " (the Service has no selector: its EndpointSlices are written by hand or by another controller)"
+    selector = ",".join(f"{k}={v}" for k, v in service.selector)
+    pods = [p for p in cluster.pods if p.namespace == svc.namespace]
+    if not pods:
+        return f" (spec.selector {selector}; no pod of namespace {svc.namespace} was read to check it against)"
+    matched = [p for p in pods if set(service.selector) <= set(p.labels)]
+    if not matched:
+        return f"; spec.selector {selector} matches none of the {len(pods)} pods read in namespace {svc.namespace}"
+    names = [f"{p.name} ({'ready' if p.ready else 'not ready'})" for p in matched]
+    return f"; spec.selector {selector} matches pods {_some(names)} (are their slices missing?)"
+
+
+def no_local_endpoints_note(cluster: Cluster, config: ProxyConfig, svc: ServicePortInfo, internal: bool) -> str:
+    """Why a Local traffic policy drops here: this node has none of the port's usable endpoints."""
+    usable = [ep for ep in _endpoints(cluster, config, svc) if ep.ready or (ep.serving and ep.terminating)]
+    listed = _listed(cluster, svc)
+    where = [f"{ep.ip} on {listed[ep.ip].node_name or 'an unnamed node'}" for ep in usable if ep.ip in listed]
+    elsewhere = f"its usable endpoints are {_some(where)}" if where else "it has no usable endpoint on any node"
+    if internal:
+        return (f"{svc.name_string} has spec.internalTrafficPolicy Local and node {config.node_name} has none of its "
+                f"endpoints ({elsewhere}), so kube-proxy drops traffic from this node to its cluster IP: a Local "
+                "policy never sends it to another node")
+    check = (f"; a load balancer's health check of healthCheckNodePort {svc.health_check_node_port} fails here for "
+             "the same reason" if svc.health_check_node_port else "")
+    return (f"{svc.name_string} has spec.externalTrafficPolicy Local and node {config.node_name} has none of its "
+            f"endpoints ({elsewhere}), so kube-proxy drops traffic from outside the cluster here rather than "
+            f"forward it to another node{check}")
+
+
+def source_ranges_note(svc: ServicePortInfo, packet: Packet) -> str:
+    ranges = ", ".join(svc.source_ranges)
+    return (f"{packet.src_text} is not in spec.loadBalancerSourceRanges of {svc.namespace}/{svc.name} ({ranges}), "
+            "so the KUBE-FW chain sends it to no endpoint and KUBE-PROXY-FIREWALL drops it")
+
+
+# --------------------------------------------------------------------------- a DNAT's reasons
+
+
+def _delivered_notes(cluster: Cluster, config: ProxyConfig, packet: Packet, outcome: Outcome,
+                     svc: ServicePortInfo) -> list[str]:
+    from kubeproxy_sim.proxier.topology import TopologyMode, topology_mode
+
+    endpoints = _endpoints(cluster, config, svc)
+    target = next((ep for ep in endpoints if ep.endpoint == outcome.destination), None)
+    if target is None:
+        return []
+    notes = []
+    if target.terminating:
+        unused = [ep.ip for ep in endpoints if not ep.ready and not (ep.serving and ep.terminating)]
+        notes.append(f"{svc.name_string} has no ready endpoint, so kube-proxy falls back to its serving "
+                     "terminating ones (conditions ready false, serving true, terminating true)"
+                     + (f"; unused, neither ready nor serving: {_some(unused)}" if unused else ""))
+    if svc.uses_cluster_endpoints:
+        mode = topology_mode(endpoints, config.node_name, config.zone, config.prefer_same_traffic_distribution)
+        hinted = [ep for ep in endpoints if ep.ready and ep.zone_hints]
+        if mode is TopologyMode.NONE and hinted and len(hinted) == sum(ep.ready for ep in endpoints):
+            notes.append(f"every ready endpoint of {svc.name_string} carries zone hints, but none is for zone "
+                         f"{config.zone or '(none: the Node has no topology.kubernetes.io/zone label)'}, where "
+                         f"node {config.node_name} is, so kube-proxy here ignores the hints and uses them all")
+        elif mode is not TopologyMode.NONE:
+            ready = [ep for ep in endpoints if ep.ready]
+            kept = [ep for ep in ready if (config.node_name in (ep.node_hints or ()) if mode is
+                                           TopologyMode.PREFER_SAME_NODE else config.zone in (ep.zone_hints or ()))]
+            whose = f"node {config.node_name}" if mode is TopologyMode.PREFER_SAME_NODE else f"zone {config.zone}"
+            notes.append(f"every ready endpoint of {svc.name_string} carries topology hints and some are for "
+                         f"{whose}, where node {config.node_name} is, so kube-proxy here uses only those: "
+                         f"{len(kept)} of {len(ready)} ready endpoints ({_some([ep.ip for ep in kept])})")
+    if target.ip == packet.src_text and outcome.masquerade:
+        notes.append(f"{target.ip} is an endpoint of {svc.name_string} and reached itself (hairpin): the KUBE-SEP "
+                     f"chain's -s {target.ip} rule marks the packet for masquerade, so the pod sees it from the node "
+                     "and its reply returns through the node (the pod's bridge port must allow hairpin, as "
+                     "kubelet's hairpinMode or the CNI sets it)")
+    notes.extend(_container_port_note(cluster, target, svc))
+    return notes
+
+
+def _container_port_note(cluster: Cluster, target: EndpointInfo, svc: ServicePortInfo) -> list[str]:
+    """A pod whose declared container ports leave out the DNAT's port: kube-proxy cannot know what listens."""
+    pod = next((p for p in cluster.pods if target.ip in p.pod_ips and not p.host_network), None)
+    if pod is None or not pod.ports:
+        return []
+    declared = [p.container_port for p in pod.ports if p.protocol is svc.protocol]
+    if target.port in declared:
+        return []
+    shown = ", ".join(map(str, declared)) or "none"
+    return [f"pod {pod.namespace}/{pod.name} declares container ports {shown} ({svc.protocol.value}), not "
+            f"{target.port}: kube-proxy DNATs to the EndpointSlice's port {target.port} regardless, and whether "
+            "anything listens there is not in the objects (a declared port is informational; a wrong targetPort "
+            "is refused by the pod, not by the rules)"]
+
+
+# --------------------------------------------------------------------------- node ports not served
+
+
+def _unserved_node_port(cluster: Cluster, config: ProxyConfig, packet: Packet) -> list[str]:
+    """A NodePort sent to an address of the node that ``--nodeport-addresses`` leaves out: no rule serves it."""
+    from kubeproxy_sim.proxier.rules.context import nodeport_destinations
+    from kubeproxy_sim.proxier.state import all_service_ports
+
+    ip = packet.dst_text
+    if ip not in {a.split("/")[0] for a in config.node_ips}:
+        return []
+    served = nodeport_destinations(config)
+    if served.match_all or ip in served.addresses:
+        return []
+    owners = [s for s in all_service_ports(cluster, config)
+              if s.node_port == packet.dport and s.proto == packet.proto]
+    if not owners:
+        return []
+    only = ", ".join(served.addresses) or "no address of this family"
+    return [f"{packet.dport}/{packet.proto.upper()} is the NodePort of {owners[0].name_string}, but "
+            f"--nodeport-addresses {','.join(config.nodeport_addresses)} leaves {ip} out: kube-proxy serves "
+            f"NodePorts on node {config.node_name} only at {only}, so the packet reaches the node itself "
+            "untranslated (refused unless a host process listens on the port)"]

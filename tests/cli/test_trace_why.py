@@ -1,0 +1,201 @@
+"""A trace of generated rules says why each outcome ended as it did, naming the Service field or the endpoint
+condition behind the rule (an on-call reader's incidents: a selector matching nothing, a named port the slices
+lack, a Local policy on a node without endpoints, a source range, the terminating fallback, topology hints,
+hairpin, a NodePort on an address --nodeport-addresses leaves out, a targetPort the pod does not declare)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+
+NODES = """
+apiVersion: v1
+kind: Node
+metadata: {name: node1, labels: {topology.kubernetes.io/zone: zone-a}}
+spec: {podCIDRs: [10.244.1.0/24]}
+status: {addresses: [{type: InternalIP, address: 192.168.0.10}]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node2, labels: {topology.kubernetes.io/zone: zone-b}}
+spec: {podCIDRs: [10.244.2.0/24]}
+status: {addresses: [{type: InternalIP, address: 192.168.0.11}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: default, labels: {app: client}}
+spec: {nodeName: node1, containers: [{name: c, image: busybox}]}
+status: {podIP: 10.244.1.5, podIPs: [{ip: 10.244.1.5}], phase: Running}
+"""
+
+SERVICE = """
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: default}}
+spec:
+  type: {type}
+  clusterIP: 10.96.0.10
+  selector: {{app: web}}
+  ports: [{{name: http, port: 80, protocol: TCP, targetPort: {target}{node_port}}}]
+{spec}"""
+
+SLICE = """
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: web-abcde, namespace: default, labels: {{kubernetes.io/service-name: web}}}}
+addressType: IPv4
+endpoints: [{endpoints}]
+ports: {ports}
+"""
+
+HTTP = "[{name: http, port: 8080, protocol: TCP}]"
+
+
+def endpoint(ip: str, node: str, ready: bool = True, serving: bool = True, terminating: bool = False,
+             hint: str | None = None) -> str:
+    hints = f", hints: {{forZones: [{{name: {hint}}}]}}" if hint else ""
+    return (f"{{addresses: [{ip}], nodeName: {node}{hints}, conditions: {{ready: {str(ready).lower()}, "
+            f"serving: {str(serving).lower()}, terminating: {str(terminating).lower()}}}}}")
+
+
+def cluster(tmp_path: Path, *, endpoints: list[str], type_: str = "ClusterIP", target: str = "8080",
+            spec: str = "", ports: str = HTTP, extra: str = "") -> Path:
+    node_port = ", nodePort: 30080" if type_ != "ClusterIP" else ""
+    text = NODES + SERVICE.format(type=type_, target=target, node_port=node_port, spec=spec)
+    text += SLICE.format(endpoints=", ".join(endpoints), ports=ports) + extra
+    path = tmp_path / "cluster.yaml"
+    path.write_text(text)
+    return path
+
+
+def notes(path: Path, capsys: pytest.CaptureFixture[str], *packet: str, args: tuple[str, ...] = ()) -> list[str]:
+    """The notes of the trace, checked to be the same in its text and its JSON."""
+    argv = ["trace", "-f", str(path), "--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16", *args,
+            *packet]
+    assert main([*argv, "-o", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)["notes"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert [line.removeprefix("note: ") for line in text.splitlines() if line.startswith("note: ")] == found
+    return found
+
+
+POD_TO_CLUSTER_IP = ("--src", "10.244.1.5", "--dst", "10.96.0.10", "--dport", "80")
+NO_ENDPOINTS = "default/web:http has no endpoints, so kube-proxy rejects the connection (ICMP port unreachable): "
+
+
+def test_a_selector_matching_no_pod_is_named(tmp_path, capsys) -> None:
+    pod = ("\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: default, labels: {app: webapp}}\n"
+           "spec: {nodeName: node2, containers: [{name: web, image: nginx}]}\n"
+           "status: {podIP: 10.244.2.10, podIPs: [{ip: 10.244.2.10}], phase: Running}\n")
+    path = cluster(tmp_path, endpoints=[], extra=pod)
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP) == [
+        NO_ENDPOINTS + "its EndpointSlices list no address; spec.selector app=web matches none of the 2 pods "
+        "read in namespace default"]
+
+
+def test_a_named_target_port_the_slices_lack_is_named(tmp_path, capsys) -> None:
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.2.10", "node2")], target="http-web", ports="[]")
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP) == [
+        NO_ENDPOINTS + "its EndpointSlices list 10.244.2.10 but no port 'http' (TCP); the EndpointSlice controller "
+        "leaves out a port when the pod has no container port of the Service's targetPort (http-web)"]
+
+
+def test_endpoints_neither_ready_nor_serving_are_named_with_their_conditions(tmp_path, capsys) -> None:
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.2.20", "node2", ready=False, serving=False)])
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP) == [
+        NO_ENDPOINTS + "none of its endpoints is ready, or serving while terminating: 10.244.2.20 (ready false, "
+        "serving false, terminating false); kube-proxy uses ready endpoints, else serving terminating ones "
+        "(spec.publishNotReadyAddresses true would have the EndpointSlice controller list its pods as ready)"]
+
+
+def test_the_terminating_fallback_is_named(tmp_path, capsys) -> None:
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.2.10", "node2", ready=False, terminating=True),
+                                        endpoint("10.244.2.11", "node2", False, False, True)])
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP) == [
+        "default/web:http has no ready endpoint, so kube-proxy falls back to its serving terminating ones "
+        "(conditions ready false, serving true, terminating true); unused, neither ready nor serving: 10.244.2.11"]
+
+
+def test_external_traffic_policy_local_on_a_node_without_endpoints(tmp_path, capsys) -> None:
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.2.10", "node2")], type_="NodePort",
+                   spec="  externalTrafficPolicy: Local\n")
+    assert notes(path, capsys, "--src", "203.0.113.2", "--dst", "192.168.0.10", "--dport", "30080") == [
+        "default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its endpoints (its "
+        "usable endpoints are 10.244.2.10 on node2), so kube-proxy drops traffic from outside the cluster here "
+        "rather than forward it to another node"]
+
+
+def test_internal_traffic_policy_local_on_a_node_without_endpoints(tmp_path, capsys) -> None:
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.2.10", "node2")], spec="  internalTrafficPolicy: Local\n")
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP) == [
+        "default/web:http has spec.internalTrafficPolicy Local and node node1 has none of its endpoints (its "
+        "usable endpoints are 10.244.2.10 on node2), so kube-proxy drops traffic from this node to its cluster "
+        "IP: a Local policy never sends it to another node"]
+
+
+def test_a_client_outside_the_load_balancer_source_ranges(tmp_path, capsys) -> None:
+    lb = ("  loadBalancerSourceRanges: [198.51.100.0/24]\nstatus:\n  loadBalancer:\n"
+          "    ingress: [{ip: 203.0.113.100}]\n")
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.2.10", "node2")], type_="LoadBalancer", spec=lb)
+    assert notes(path, capsys, "--src", "203.0.113.2", "--dst", "203.0.113.100", "--dport", "80") == [
+        "203.0.113.2 is not in spec.loadBalancerSourceRanges of default/web (198.51.100.0/24), so the KUBE-FW "
+        "chain sends it to no endpoint and KUBE-PROXY-FIREWALL drops it"]
+    assert notes(path, capsys, "--src", "198.51.100.7", "--dst", "203.0.113.100", "--dport", "80") == []
+
+
+def test_hairpin_masquerade_is_explained(tmp_path, capsys) -> None:
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1")])
+    assert notes(path, capsys, "--src", "10.244.1.10", "--dst", "10.96.0.10", "--dport", "80") == [
+        "10.244.1.10 is an endpoint of default/web:http and reached itself (hairpin): the KUBE-SEP chain's -s "
+        "10.244.1.10 rule marks the packet for masquerade, so the pod sees it from the node and its reply returns "
+        "through the node (the pod's bridge port must allow hairpin, as kubelet's hairpinMode or the CNI sets it)"]
+
+
+def test_a_target_port_the_pod_does_not_declare(tmp_path, capsys) -> None:
+    pod = ("\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: default, labels: {app: web}}\n"
+           "spec: {nodeName: node2, containers: [{name: web, image: nginx, ports: [{containerPort: 80}]}]}\n"
+           "status: {podIP: 10.244.2.10, podIPs: [{ip: 10.244.2.10}], phase: Running}\n")
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.2.10", "node2")], extra=pod)
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP) == [
+        "pod default/web-1 declares container ports 80 (TCP), not 8080: kube-proxy DNATs to the EndpointSlice's "
+        "port 8080 regardless, and whether anything listens there is not in the objects (a declared port is "
+        "informational; a wrong targetPort is refused by the pod, not by the rules)"]
+
+
+def test_topology_hints_narrowing_to_the_node_s_zone(tmp_path, capsys) -> None:
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1", hint="zone-a"),
+                                        endpoint("10.244.2.10", "node2", hint="zone-b"),
+                                        endpoint("10.244.2.11", "node2", hint="zone-b")])
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP) == [
+        "every ready endpoint of default/web:http carries topology hints and some are for zone zone-a, where node "
+        "node1 is, so kube-proxy here uses only those: 1 of 3 ready endpoints (10.244.1.10)"]
+
+
+def test_topology_hints_for_other_zones_only_are_ignored(tmp_path, capsys) -> None:
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1", hint="zone-b"),
+                                        endpoint("10.244.2.10", "node2", hint="zone-b")])
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP) == [
+        "every ready endpoint of default/web:http carries zone hints, but none is for zone zone-a, where node "
+        "node1 is, so kube-proxy here ignores the hints and uses them all"]
+
+
+def test_a_node_port_on_an_address_nodeport_addresses_leaves_out(tmp_path, capsys) -> None:
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.2.10", "node2")], type_="NodePort")
+    args = ("--node-ip", "192.168.0.10/24", "--node-ip", "10.0.0.10/24", "--nodeport-addresses", "192.168.0.0/24")
+    assert notes(path, capsys, "--src", "203.0.113.2", "--dst", "10.0.0.10", "--dport", "30080", args=args) == [
+        "30080/TCP is the NodePort of default/web:http, but --nodeport-addresses 192.168.0.0/24 leaves 10.0.0.10 "
+        "out: kube-proxy serves NodePorts on node node1 only at 192.168.0.10, so the packet reaches the node itself "
+        "untranslated (refused unless a host process listens on the port)"]
+    assert notes(path, capsys, "--src", "203.0.113.2", "--dst", "192.168.0.10", "--dport", "30080", args=args) == []
+
+
+def test_an_ordinary_delivery_has_no_note(tmp_path, capsys) -> None:
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1"), endpoint("10.244.2.10", "node2")])
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP) == []
