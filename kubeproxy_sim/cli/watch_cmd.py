@@ -60,7 +60,10 @@ the watch ends with exit status 1, as kube-proxy fails to start.
 --kubeconfig asks for what kube-proxy's informers ask for: Services and
 EndpointSlices without the service-proxy-name and headless labels, and only
 the Node named by --hostname-override (every Node without it); no Pods. A
-failing request is retried with backoff, and said once until it works again.
+restart as another node (a new hostnameOverride in the --config file) asks
+for that node's Node, and lists everything again, as kube-proxy's restart
+does. A failing request is retried with backoff, and said once until it
+works again.
 With --once or --max-syncs a list the server refuses for good (HTTP 400, 401,
 403, 404, a TLS verification error), one that still fails after 4 attempts
 (an unreachable server), or a first watch refused for good (a role that may
@@ -174,6 +177,30 @@ def _open_source(args: argparse.Namespace, sleep: Callable[[float], None],
         return directory.poll()
 
     return directory, poll
+
+
+class Source:
+    """The watch's source and its ``poll``. A live one selects the Node of the node kube-proxy runs as, so a
+    restart as another node (a new --config file's hostnameOverride) opens it anew: the restarted kube-proxy's
+    informers select the new name, and list everything again."""
+
+    def __init__(self, args: argparse.Namespace, sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
+        self._sleep, self._clock = sleep, clock
+        self._source, self.poll = _open_source(args, sleep, clock)
+        self._node = given_node_name(args)
+
+    def restarted(self, args: argparse.Namespace) -> bool:
+        """Follow kube-proxy restarted with ``args``: True when the source was opened anew (its objects are then
+        listed again, from an empty store, as the new kube-proxy's informers list them)."""
+        if not args.kubeconfig or given_node_name(args) == self._node:
+            return False
+        self.close()
+        self._source, self.poll = _open_source(args, self._sleep, self._clock)
+        self._node = given_node_name(args)
+        return True
+
+    def close(self) -> None:
+        self._source.close()
 
 
 # --------------------------------------------------------------------------- output
@@ -327,10 +354,10 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         errors.extend(d for d in found if d.severity is Severity.ERROR)
         err.flush()
 
-    source, poll = _open_source(args, sleep, clock)
+    source = Source(args, sleep, clock)
     synced = [False]  # a flag _follow sets: a sync was done
     try:
-        _follow(args, poll, out, clock, report, synced)
+        _follow(args, source, out, clock, report, synced)
     except KeyboardInterrupt:
         # Ctrl-C is how a watch ends: the status says, as with --once, whether invalid objects were seen;
         # before the first sync nothing was done, and the status is the interrupted command's (main's)
@@ -445,13 +472,14 @@ class ConfigFileWatch:
 def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
                   previous: tuple[SyncLoop, NodeConfigs] | None,
                   report: Callable[[tuple[Diagnostic, ...]], None],
-                  cause: str = "written") -> tuple[SyncLoop, NodeConfigs]:
+                  cause: str = "written", relisted: bool = False) -> tuple[SyncLoop, NodeConfigs]:
     """A sync loop as kube-proxy (re)starts, and its node's configs: its config as ``args`` read it (once per
     start: :func:`~kubeproxy_sim.cli.options.with_config_read`); after ``previous``
     (kube-proxy exited as its --config file was ``cause``), on the node's tables as that one left them, with the
     objects it held, as the restarted kube-proxy's informers list them again, and as the same node (its
     hostname); what that first batch brings (the new file's problems, with the config it builds) goes to
-    ``report``. A config file the restart refuses ends the watch."""
+    ``report``. ``relisted``: the source was opened anew (:meth:`Source.restarted`) and lists the objects itself.
+    A config file the restart refuses ends the watch."""
     from kubeproxy_sim.cli.node_configs import node_wait
     from kubeproxy_sim.cli.options import check_node_settings, sync_periods
     from kubeproxy_sim.watch.events import Batch, bookmark, diff_events
@@ -473,7 +501,7 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
     configs = NodeConfigs(args) if previous is None else previous[1].restarted(args)
     loop = SyncLoop(configs, timing=timing, clock=clock, node=None if previous is None else previous[0].node,
                     node_wait=node_wait(args))
-    if previous is not None:
+    if previous is not None and not relisted:
         state = previous[0].state
         objects = {(kind, key): obj for kind in state.synced for key, obj in state.objects(kind).items()}
         listed = diff_events({}, objects, lambda: "0")
@@ -484,7 +512,7 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
     return loop, configs
 
 
-def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextIO,
+def _follow(args: argparse.Namespace, source: Source, out: TextIO,
             clock: Callable[[], float], report: Callable[[tuple[Diagnostic, ...]], None],
             synced: list[bool]) -> None:
     """Sync as the source changes; ``synced[0]`` turns True when the first sync is done, before it is printed.
@@ -504,7 +532,7 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
             gone = watch.check()
             if gone:
                 report(gone)
-        return poll(timeout)
+        return source.poll(timeout)
 
     printer = Printer(args, out)
     limit = 1 if args.once else args.max_syncs
@@ -514,7 +542,8 @@ def _follow(args: argparse.Namespace, poll: Callable[[float], Batch], out: TextI
             if running is not None:
                 gc.unfreeze()  # the loop kube-proxy exited with, frozen at its full syncs, must be collectable
             current = with_config_read(args) if cause else args  # the restart reads the file once
-            running = _restart_loop(current, clock, running, report, cause)
+            relisted = bool(cause) and source.restarted(current)
+            running = _restart_loop(current, clock, running, report, cause, relisted)
             if cause:
                 gc.collect()  # (it holds reference cycles) before the new loop's full sync freezes what is left
                 if watch is not None:

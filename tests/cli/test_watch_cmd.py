@@ -731,6 +731,51 @@ def test_live_api_server_one_add_and_one_change(tmp_path: Path):
         fake.stop()
 
 
+def test_a_restart_as_another_node_watches_that_node_s_node_object(tmp_path: Path):
+    """A new --config file naming another node (hostnameOverride) restarts kube-proxy as that node: its informers
+    select the new name, and list everything again; the first sync after the restart has that Node's IP."""
+    from tests.watch._objects import node_json
+
+    conf = ("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nhostnameOverride: {}\n"
+            "clusterCIDR: 10.0.0.0/8\nnodePortAddresses: [primary]\n")
+    fake = FakeApiServer().start()
+    try:
+        fake.add("Service", _svc_json("ns1", "svc1", "172.30.0.41", 80, "p80"))
+        fake.add("EndpointSlice", _slice_json("ns1", "svc1", ["10.0.1.1"], 80, "p80"))
+        fake.add("Node", node_json("node-a", "192.168.0.2"))
+        fake.add("Node", node_json("node-b", "192.168.0.3"))
+        kubeconfig = fake.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        config = tmp_path / "kp.conf"
+        write(config, conf.format("node-a"))
+        records: list[dict] = []
+
+        class Out(io.StringIO):
+            def flush(self) -> None:
+                records[:] = [json.loads(line) for line in self.getvalue().splitlines()]
+                if len(records) == 1:
+                    write(config, conf.format("node-b"))
+
+        deadline = time.monotonic() + 15
+
+        def clock() -> float:
+            assert time.monotonic() < deadline, f"no second sync; got {records}"
+            return time.monotonic()
+
+        args = build_parser().parse_args(["watch", "--kubeconfig", kubeconfig, "--config", str(config), "-o", "json",
+                                          "--min-sync-period", "300ms", "--poll-interval", "50ms", "--debounce",
+                                          "100ms", "--max-syncs", "2"])
+        err = io.StringIO()
+        assert watch_cmd.run(args, out=Out(), err=err, clock=clock) == 0, err.getvalue()
+        first, second = (r["restore"] for r in records)
+        assert "-d 192.168.0.2 -j KUBE-NODEPORTS" in first and "192.168.0.3" not in first
+        assert records[1]["full"] and "-d 192.168.0.3 -j KUBE-NODEPORTS" in second and "192.168.0.2" not in second
+        assert [q.get("fieldSelector") for q in fake.lists("Node")] == ["metadata.name=node-a",
+                                                                         "metadata.name=node-b"]
+        assert len(fake.lists("Service")) == 2  # the restarted kube-proxy lists everything again
+    finally:
+        fake.stop()
+
+
 # --------------------------------------------------------------------------- Ctrl-C, for real
 
 
