@@ -126,11 +126,8 @@ class NodeConfigs:
 
 
 def _host_ips(node: Node | None) -> tuple[str, ...]:
-    """The node IPs kube-proxy takes from a Node (upstream's GetNodeHostIPs): the first InternalIP, else
-    ExternalIP, address, and the first of the other family after it; what NodeManager compares."""
-    ips = node.ips if node is not None else []
-    other = next((ip for ip in ips if (":" in ip) != (":" in ips[0])), None) if ips else None
-    return tuple(ips[:1]) + ((other,) if other is not None else ())
+    """The node IPs kube-proxy takes from a Node (Node.host_ips), none without one; what NodeManager compares."""
+    return node.host_ips if node is not None else ()
 
 
 def _listed(items: tuple[str, ...]) -> str:

@@ -247,6 +247,14 @@ class Node:
         kube-proxy takes a node's IPs (GetNodeHostIPs)."""
         return [a.address for kind in ("InternalIP", "ExternalIP") for a in self.addresses if a.type == kind]
 
+    @property
+    def host_ips(self) -> tuple[str, ...]:
+        """The node's host IPs (upstream's GetNodeHostIPs): the first of :attr:`ips`, and the first of the other
+        family after it. kube-proxy's node IPs, and the kubelet's status.podIPs of a host-network pod."""
+        ips = self.ips
+        other = next((ip for ip in ips if (":" in ip) != (":" in ips[0])), None) if ips else None
+        return tuple(ips[:1]) + ((other,) if other is not None else ())
+
 
 @dataclass(frozen=True, slots=True)
 class ContainerPort:
