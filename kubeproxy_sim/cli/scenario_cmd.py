@@ -106,14 +106,15 @@ def _raw_documents(paths: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def _not_ready(doc: dict[str, Any]) -> bool:
+def _ready_status(doc: dict[str, Any]) -> object:
+    """A Node's Ready condition status ("True", "False", "Unknown", ...); "True" without one (counted ready)."""
     status = doc.get("status")
     if not isinstance(status, dict):
         status = {}
     for condition in status.get("conditions") or []:
         if isinstance(condition, dict) and condition.get("type") == "Ready":
-            return condition.get("status") != "True"
-    return False
+            return condition.get("status")
+    return "True"
 
 
 _ALLOCATABLE = {"cpu": 'a CPU quantity; expected e.g. "4" or "3500m"', "pods": 'a pod count; expected e.g. "110"'}
@@ -165,7 +166,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     loaded = load_paths(list(paths), overlaps=False, read_elsewhere=frozenset({"Deployment"}))
     diagnostics = [d for d in loaded.diagnostics
                    if not (d.kind == "Service" and d.message.startswith(_ALLOCATED_WARNING))]
-    deployments, not_ready = [], set()
+    deployments, not_ready, unreachable = [], set(), set()
     node_cpu: dict[str, int] = {}
     node_max_pods: dict[str, int] = {}
     annotations: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -182,8 +183,10 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
             if deployment is not None:
                 deployments.append(deployment)
         elif doc.get("kind") == "Node" and isinstance(meta.get("name"), str):
-            if _not_ready(doc):
+            if (ready := _ready_status(doc)) != "True":
                 not_ready.add(meta["name"])
+            if ready == "Unknown":  # the node lifecycle controller's unreachable taint, not its not-ready one
+                unreachable.add(meta["name"])
             millis, problem = _allocatable(doc, file, meta["name"], "cpu")
             pods, pods_problem = _allocatable(doc, file, meta["name"], "pods")
             diagnostics.extend(p for p in (problem, pods_problem) if p is not None)
@@ -203,6 +206,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                 diagnostics.append(Diagnostic(refusal, file=file, kind="Service", object=key,
                                               field="spec.ipFamilyPolicy"))
     return Manifests(loaded.cluster, deployments=tuple(deployments), not_ready_nodes=frozenset(not_ready),
+                     unreachable_nodes=frozenset(unreachable),
                      diagnostics=tuple(diagnostics), node_cpu=tuple(sorted(node_cpu.items())),
                      node_max_pods=tuple(sorted(node_max_pods.items())),
                      service_annotations=tuple(sorted(annotations.items())),
@@ -373,6 +377,7 @@ def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[st
     manifests = load_manifests(_start_paths(args))
     if not args.filename:
         manifests = Manifests(Cluster(nodes=manifests.cluster.nodes), not_ready_nodes=manifests.not_ready_nodes,
+                              unreachable_nodes=manifests.unreachable_nodes,
                               node_cpu=manifests.node_cpu, node_max_pods=manifests.node_max_pods)
     _report(manifests.diagnostics)
     if any(d.severity is Severity.ERROR for d in manifests.diagnostics):
@@ -425,33 +430,36 @@ def sandbox_diagnostics(world: Any, file: str | None = None, line: int | None = 
             for failure in sandbox_failures(world)]
 
 
-def scheduling_diagnostics(world: Any, said: frozenset[tuple[str, str]], file: str | None = None,
-                           line: int | None = None) -> tuple[list[Diagnostic], frozenset[tuple[str, str]]]:
-    """kube-scheduler's FailedScheduling warning for the pods no node takes (scheduler.scheduling_failure), and
-    the (pod, message) pairs that now hold, to pass as ``said`` to the next step.
+def scheduling_diagnostics(world: Any, file: str | None = None,
+                           line: int | None = None) -> tuple[Any, list[Diagnostic]]:
+    """kube-scheduler's FailedScheduling warnings of a step, and the World with them taken from its log: every
+    failure the scheduler logged during the step (scheduler.record_failures: at each instant the controllers came
+    to rest, each pod once while its message holds, as the event recorder folds repeats into a count), so a pod
+    that waited only in the middle of a step (a rollout's surge while every node is full) is said too.
 
-    kube-scheduler records the event at each failed attempt, with a backoff between attempts; this model tries
-    a pending pod again at every round of the controllers, with no such timing, so its attempts are not
-    kube-scheduler's. A pod is therefore said once, at the end of the step it became unschedulable in, and
-    again only when the message changes (a Node added or gone ready, say); pods said together share a warning:
-    ``Pod NS/NAME: warning: FailedScheduling: MESSAGE`` for one, ``warning: FailedScheduling: 7 pods (...)
-    stay Pending: MESSAGE`` for several."""
-    from kubeproxy_sim.controllers.scheduler import scheduling_failure
+    Pods said with one message share a warning: ``Pod NS/NAME: warning: FailedScheduling: MESSAGE`` for one,
+    ``warning: FailedScheduling: 7 pods (...) stay Pending: MESSAGE`` for several still waiting at the end of
+    the step, and ``... were Pending during the step: MESSAGE`` for several no longer waiting by then (for that
+    reason)."""
+    from kubeproxy_sim.controllers.scheduler import take_log
 
-    failure = scheduling_failure(world)
-    if failure is None:
-        return [], frozenset()
-    holding = frozenset((pod, failure.message) for pod in failure.pods)
-    new = [pod for pod in failure.pods if (pod, failure.message) not in said]
-    if not new:
-        return [], holding
-    if len(new) == 1:
-        found = Diagnostic(f"FailedScheduling: {failure.message}", file=file, line=line, kind="Pod", object=new[0],
-                           severity=Severity.WARNING)
-    else:
-        found = Diagnostic(f"FailedScheduling: {_some_pods(new, 'stay')} Pending: {failure.message}", file=file,
-                           line=line, severity=Severity.WARNING)
-    return [found], holding
+    world, log = take_log(world)
+    by_message: dict[str, dict[str, None]] = {}
+    for failure in log:
+        by_message.setdefault(failure.message, {}).update(dict.fromkeys(failure.pods))
+    found = []
+    for message, pods in by_message.items():
+        staying = [p for p in pods if (p, message) in world.unschedulable]
+        passed = [p for p in pods if (p, message) not in world.unschedulable]
+        for group, words in ((staying, "stay Pending"), (passed, "were Pending during the step")):
+            if len(group) == 1:
+                found.append(Diagnostic(f"FailedScheduling: {message}", file=file, line=line, kind="Pod",
+                                        object=group[0], severity=Severity.WARNING))
+            elif group:
+                verb, _, rest = words.partition(" ")
+                found.append(Diagnostic(f"FailedScheduling: {_some_pods(group, verb)} {rest}: {message}", file=file,
+                                        line=line, severity=Severity.WARNING))
+    return world, found
 
 
 def overlap_diagnostics(overlaps: Any, cluster: Any, config: Any, file: str | None = None,
@@ -572,7 +580,7 @@ def run(args: argparse.Namespace) -> int:
     world = _initial_world(args, rng, service_cidrs(args))
     sync = controller_sync(world)  # the controller's memory (hints populated) and events carry from step to step
     overlaps = OverlapWarnings()  # said once while they hold, as a watch says them
-    unschedulable, pending = scheduling_diagnostics(world, frozenset())  # the same: pods no node takes
+    world, unschedulable = scheduling_diagnostics(world)  # the same: pods no node takes
     _report([*event_diagnostics(sync.events, ()), *unschedulable,
              *overlap_diagnostics(overlaps, sync.cluster, build_config(args, sync.cluster)[0])], args)
     line_holder = [0]
@@ -598,7 +606,7 @@ def run(args: argparse.Namespace) -> int:
             if number == 1:
                 _report(diagnostics, args)
             events = event_diagnostics(sync.events, set(before.events), name, step.line)
-            unschedulable, pending = scheduling_diagnostics(world, pending, name, step.line)
+            world, unschedulable = scheduling_diagnostics(world, name, step.line)
             events += [*unschedulable, *sandbox_diagnostics(world, name, step.line)]
             events += overlap_diagnostics(overlaps, cluster, config, name, step.line)
             ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None

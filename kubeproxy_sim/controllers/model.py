@@ -333,6 +333,14 @@ def service_node_ports(service: Service) -> list[int]:
 
 
 @dataclass(frozen=True, slots=True)
+class SchedulingFailure:
+    """kube-scheduler's FailedScheduling on pods no node takes, and its message (the same for all of them)."""
+
+    pods: tuple[str, ...]  # NS/NAME, in the World's order
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class World:
     """A whole cluster at one instant; every controller step maps one World to the next."""
 
@@ -356,6 +364,13 @@ class World:
     service_cidrs: tuple[str, ...] = ()
     # the Services and their topology annotations (read through ``services``, ``service_annotations``)
     service_table: ServiceTable = field(default_factory=ServiceTable)
+    # Nodes whose Ready condition is Unknown (among ``not_ready_nodes``): the node lifecycle controller taints them
+    # node.kubernetes.io/unreachable, where a Ready condition of False gets node.kubernetes.io/not-ready
+    unreachable_nodes: frozenset[str] = frozenset()
+    # kube-scheduler's FailedScheduling events: the (pod, message) its last attempt found for each pod no node
+    # takes, and the failures recorded since the log was last taken (scheduler.record_failures, take_log)
+    unschedulable: frozenset[tuple[str, str]] = frozenset()
+    scheduling_log: tuple[SchedulingFailure, ...] = ()
 
     @property
     def services(self) -> tuple[Service, ...]:

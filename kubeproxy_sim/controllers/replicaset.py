@@ -38,10 +38,13 @@ def start_time(world: World, images: tuple[str, ...]) -> float | None:
 
 
 def bind(world: World, pod: SimPod, ipam: Ipam | None = None) -> tuple[World, SimPod]:
-    """Schedule a pod and, once it has a node and an address, start its containers (the kubelet's part); a pod
-    whose node's range is full stays ContainerCreating. ``ipam``: a batch's shared state (see :class:`Ipam`)."""
+    """Schedule a pod and, once it has a node and an address (a host-network pod: a node), start its containers
+    (the kubelet's part); a pod whose node's range is full stays ContainerCreating. ``ipam``: a batch's shared
+    state (see :class:`Ipam`)."""
     world, placed = place(world, pod, ipam)
-    if placed.pod_ips and not pod.pod_ips:
+    started = placed.node_name is not None and pod.node_name is None if pod.host_network else \
+        bool(placed.pod_ips) and not pod.pod_ips
+    if started:
         placed = replace(placed, ready_at=start_time(world, placed.images))
     return world, placed
 

@@ -4,8 +4,11 @@ The scheduler model spreads pods: the ready node with the fewest pods wins,
 ties broken by name, so a run is reproducible. A node holding as many pods as
 its status.allocatable.pods (the kubelet's maxPods, 110 unless the Node says
 otherwise) takes no more, as kube-scheduler's NodeResourcesFit filter refuses
-it; a pod no node takes stays Pending, unbound, and is tried again as the
-controllers run. Like kube-scheduler it knows
+it, and a host-network pod goes to no node where another host-network pod
+holds one of its ports (NodePorts: the API server makes a host-network pod's
+container ports its host ports); a pod no node takes stays Pending, unbound,
+and is tried again as the controllers run. A host-network pod, once bound,
+has its node's host IPs as its addresses (the kubelet's). Like kube-scheduler it knows
 nothing of pod CIDRs: a node whose range is full still gets pods. Addresses
 are the CNI's part, handed out when the kubelet creates a pod's sandbox: from
 the node's pod CIDR like the host-local IPAM plugin, the network address and
@@ -25,15 +28,18 @@ from dataclasses import dataclass, replace
 
 import netaddr
 
-from kubeproxy_sim.controllers.model import SimPod, World
-from kubeproxy_sim.objects.model import Node
+from kubeproxy_sim.controllers.model import SchedulingFailure, SimPod, World
+from kubeproxy_sim.objects.model import Node, Protocol
 
 DEFAULT_MAX_PODS = 110  # the kubelet's --max-pods default, its Node's status.allocatable.pods when not given
 # kube-scheduler's words (531be81208e2 pkg/scheduler: schedule_one.go ErrNoNodesAvailable, framework/types.go
-# FitError, plugins/noderesources/fit.go, plugins/tainttoleration, framework/preemption/preemption.go)
+# FitError, plugins/noderesources/fit.go, plugins/nodeports, plugins/tainttoleration,
+# framework/preemption/preemption.go)
 NO_NODES = "no nodes available to schedule pods"
 TOO_MANY_PODS = "Too many pods"
+NO_FREE_PORTS = "node(s) didn't have free ports for the requested pod ports"
 NOT_READY_TAINT = "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
+UNREACHABLE_TAINT = "node(s) had untolerated taint {node.kubernetes.io/unreachable: }"
 NO_VICTIMS = "No preemption victims found for incoming pod"
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
 _SCAN_LIMIT = 1 << 16  # a scan bound: a /64 is never exhausted by a simulated cluster
@@ -42,6 +48,15 @@ _SCAN_LIMIT = 1 << 16  # a scan bound: a /64 is never exhausted by a simulated c
 def schedulable_nodes(world: World) -> tuple[Node, ...]:
     """Ready nodes that have a pod CIDR to give addresses from."""
     return tuple(n for n in world.nodes if n.name not in world.not_ready_nodes and n.pod_cidrs)
+
+
+HostPorts = frozenset[tuple[Protocol, int]]
+
+
+def host_ports(pod: SimPod) -> HostPorts:
+    """The host ports a pod asks of its node: a host-network pod's container ports (the API server sets each
+    hostPort to its containerPort, defaultHostNetworkPorts); none for others (the model has no hostPort)."""
+    return frozenset((p.protocol, p.container_port) for p in pod.ports) if pod.host_network else frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,21 +116,37 @@ class Ipam:
         self.by_name = {n.name: n for n in world.nodes}
         self.in_use = {ip for p in world.pods for ip in p.pod_ips}
         self.load = Counter(p.node_name for p in world.pods if p.node_name)
+        self.ports: dict[str, set[tuple[Protocol, int]]] = {}  # node -> host ports its pods hold (NodePorts)
+        for pod in world.pods:
+            if pod.node_name and pod.host_network:
+                self.ports.setdefault(pod.node_name, set()).update(host_ports(pod))
         self.last = dict(world.last_ips)
         self.ranges: dict[str, _Range] = {}
         self.full: set[str] = set()  # ranges found full in this batch (nothing is freed during one)
         self.no_room = False  # every node found at its pod limit in this batch (loads only grow during one)
 
-    def pick_node(self) -> Node | None:
+    def pick_node(self, ports: HostPorts = frozenset()) -> Node | None:
         """The node with the fewest pods (terminating ones still occupy it), then the first by name, among those
-        below their pod limit; None when none is (the pod stays Pending)."""
+        below their pod limit and holding none of ``ports``; None when none is (the pod stays Pending)."""
         if self.no_room:
             return None
         room = [n for n in self.nodes if self.has_room(n)]
         if not room:
             self.no_room = True
             return None
-        return min(room, key=lambda n: (self.load[n.name], n.name))
+        fits = [n for n in room if self.ports_free(n, ports)]
+        return min(fits, key=lambda n: (self.load[n.name], n.name)) if fits else None
+
+    def ports_free(self, node: Node, ports: HostPorts) -> bool:
+        """Whether no pod on the node holds one of ``ports`` (NodePorts' conflict check: every host port here is
+        on 0.0.0.0, which conflicts with any address)."""
+        return not ports or ports.isdisjoint(self.ports.get(node.name, ()))
+
+    def bind(self, node: Node, pod: SimPod) -> None:
+        """Count the pod and its host ports on the node."""
+        self.load[node.name] += 1
+        if ports := host_ports(pod):
+            self.ports.setdefault(node.name, set()).update(ports)
 
     def has_room(self, node: Node) -> bool:
         """Whether the node holds fewer pods than its status.allocatable.pods (NodeResourcesFit's pod count)."""
@@ -155,8 +186,8 @@ class Ipam:
 
 def waiting_for_node(pod: SimPod) -> bool:
     """Pending and unbound: the scheduler's to place, as kube-scheduler takes any pod with an empty spec.nodeName
-    (one applied with an address too: it is bound and keeps it); a host-network pod is not."""
-    return pod.node_name is None and not pod.host_network and not pod.terminating
+    (one applied with an address too: it is bound and keeps it; a host-network one too)."""
+    return pod.node_name is None and not pod.terminating
 
 
 def waiting_for_address(pod: SimPod) -> bool:
@@ -167,17 +198,20 @@ def waiting_for_address(pod: SimPod) -> bool:
 def place(world: World, pod: SimPod, ipam: Ipam | None = None) -> tuple[World, SimPod]:
     """Bind an unscheduled pod to a node (the scheduler) and give it one address per pod CIDR (the kubelet and
     the CNI); a pod bound already but without an address gets another try at one, and one applied with an
-    address but no node is bound and keeps it. A pod no node takes is unchanged; one whose node's range is full
-    stays bound without an address. ``ipam``: the batch's state (built from ``world`` when not given)."""
-    if pod.host_network or (pod.pod_ips and pod.node_name is not None):
+    address but no node is bound and keeps it. A host-network pod takes its node's host IPs (the kubelet's
+    status.podIPs for it). A pod no node takes is unchanged; one whose node's range is full stays bound without
+    an address. ``ipam``: the batch's state (built from ``world`` when not given)."""
+    if pod.node_name is not None and (pod.pod_ips or pod.host_network):
         return world, pod
     ipam = ipam if ipam is not None else Ipam(world)
     if pod.node_name is None:
-        node = ipam.pick_node()
+        node = ipam.pick_node(host_ports(pod))
         if node is None:
             return world, pod
-        ipam.load[node.name] += 1
+        ipam.bind(node, pod)
         pod = replace(pod, node_name=node.name)
+        if pod.host_network:
+            return world, replace(pod, pod_ips=node.host_ips)
         if pod.pod_ips:
             return world, pod
     else:
@@ -224,44 +258,77 @@ def sandbox_failures(world: World) -> list[SandboxFailure]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class SchedulingFailure:
-    """kube-scheduler's FailedScheduling on the pods no node takes, and its message (the same for all of them:
-    the pods of this model ask nothing of a node but a pod slot)."""
+def scheduling_failures(world: World) -> tuple[SchedulingFailure, ...]:
+    """The pods waiting for a node, grouped by the FitError kube-scheduler records on each: ``0/N nodes are
+    available: REASONS. preemption: 0/N nodes are available: REASONS.``, each part the Nodes counted by reason
+    (``2 Too many pods``), sorted as text; the groups in the order of their first pod.
 
-    pods: tuple[str, ...]  # NS/NAME, in the World's order
-    message: str
-
-
-def scheduling_failure(world: World) -> SchedulingFailure | None:
-    """The pods waiting for a node, with the FitError kube-scheduler records on each: ``0/N nodes are available:
-    REASONS. preemption: 0/N nodes are available: REASONS.``, each part the Nodes counted by reason (``2 Too many
-    pods``), sorted as text. A Node at its pod limit fails NodeResourcesFit, and preemption finds no victim on it
-    (every pod here has the same priority); a NotReady Node carries the node lifecycle controller's
-    node.kubernetes.io/not-ready:NoSchedule taint, which pods do not tolerate, and preemption cannot help there.
-    A Node without a pod CIDR, which this model does not place pods on, counts as NotReady (its network plugin
-    is not ready). No Node at all is kube-scheduler's ErrNoNodesAvailable. None when no pod waits, or a Node
-    has room (the next round of the controllers places the pod)."""
-    pods = tuple(p.key for p in world.pods if waiting_for_node(p))
-    if not pods:
-        return None
+    Each Node counts by the first filter it fails, in kube-scheduler's order: a NotReady Node carries the node
+    lifecycle controller's NoSchedule taint (node.kubernetes.io/not-ready for a Ready condition of False,
+    node.kubernetes.io/unreachable for Unknown), which pods do not tolerate (their default tolerations are for the
+    NoExecute ones), and preemption cannot help there; a Node where another pod holds one of a host-network
+    pod's ports fails NodePorts, and one at its pod limit NodeResourcesFit, and preemption finds no victim on
+    either (every pod here has the same priority). A Node without a pod CIDR, which this model does not place
+    pods on, counts as NotReady (its network plugin is not ready). No Node at all is kube-scheduler's
+    ErrNoNodesAvailable. A pod some Node takes is in no group (the next round of the controllers places it)."""
+    waiting = [p for p in world.pods if waiting_for_node(p)]
+    if not waiting:
+        return ()
     if not world.nodes:
-        return SchedulingFailure(pods, NO_NODES)
+        return (SchedulingFailure(tuple(p.key for p in waiting), NO_NODES),)
     ipam = Ipam(world)
+    messages: dict[HostPorts, str | None] = {}  # pods asking the same ports fail alike
+    groups: dict[str, list[str]] = {}
+    for pod in waiting:
+        ports = host_ports(pod)
+        if ports not in messages:
+            messages[ports] = _fit_error(world, ipam, ports)
+        if (message := messages[ports]) is not None:
+            groups.setdefault(message, []).append(pod.key)
+    return tuple(SchedulingFailure(tuple(pods), message) for message, pods in groups.items())
+
+
+def _fit_error(world: World, ipam: Ipam, ports: HostPorts) -> str | None:
+    """The FitError of a pod asking ``ports`` of a node (see :func:`scheduling_failures`); None if a Node takes it."""
     ready = {n.name for n in ipam.nodes}
     filters, preemption = [], []
     for node in world.nodes:
         if node.name not in ready:
-            filters.append(NOT_READY_TAINT)
+            filters.append(UNREACHABLE_TAINT if node.name in world.unreachable_nodes else NOT_READY_TAINT)
             preemption.append(NOT_HELPFUL)
+            continue
+        if not ipam.ports_free(node, ports):
+            filters.append(NO_FREE_PORTS)
         elif ipam.has_room(node):
             return None
         else:
             filters.append(TOO_MANY_PODS)
-            preemption.append(NO_VICTIMS)
+        preemption.append(NO_VICTIMS)
     count = len(world.nodes)
-    return SchedulingFailure(pods, f"0/{count} nodes are available: {_histogram(filters)}. preemption: 0/{count} "
-                                   f"nodes are available: {_histogram(preemption)}.")
+    return (f"0/{count} nodes are available: {_histogram(filters)}. preemption: 0/{count} nodes are available: "
+            f"{_histogram(preemption)}.")
+
+
+def record_failures(world: World) -> World:
+    """The World with kube-scheduler's FailedScheduling events of its latest attempt: called when the
+    controllers come to rest at an instant, it logs each pod no node takes with its message, once while that
+    holds (as the event recorder folds a repeated event into a count), so a pod that waits only in the middle
+    of a step is logged too. The log grows until it is taken (:func:`take_log`)."""
+    failures = scheduling_failures(world)
+    holding = frozenset((pod, f.message) for f in failures for pod in f.pods)
+    if holding == world.unschedulable:
+        return world
+    new = [SchedulingFailure(pods, f.message) for f in failures
+           if (pods := tuple(p for p in f.pods if (p, f.message) not in world.unschedulable))]
+    return replace(world, unschedulable=holding, scheduling_log=(*world.scheduling_log, *new))
+
+
+def take_log(world: World) -> tuple[World, tuple[SchedulingFailure, ...]]:
+    """The FailedScheduling events logged since the last take, and the World without them."""
+    if not world.scheduling_log:
+        return world, ()
+    return replace(world, scheduling_log=()), world.scheduling_log
+
 
 
 def _histogram(reasons: Iterable[str]) -> str:

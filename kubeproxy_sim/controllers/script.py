@@ -447,7 +447,8 @@ class Manifests:
 
     cluster: Cluster
     deployments: tuple[Deployment, ...] = ()
-    not_ready_nodes: frozenset[str] = frozenset()
+    not_ready_nodes: frozenset[str] = frozenset()  # Ready condition not True
+    unreachable_nodes: frozenset[str] = frozenset()  # of those, Ready condition Unknown
     diagnostics: tuple[Diagnostic, ...] = ()
     node_cpu: tuple[tuple[str, int], ...] = ()  # Node name -> status.allocatable.cpu in millicores
     node_max_pods: tuple[tuple[str, int], ...] = ()  # Node name -> status.allocatable.pods
@@ -493,7 +494,8 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     cpu_before, pods_before = dict(world.node_cpu), dict(world.node_max_pods)
     cpu, max_pods = dict(manifests.node_cpu), dict(manifests.node_max_pods)
     if manifests.cluster.nodes:
-        world = W.put_nodes(world, manifests.cluster.nodes, manifests.not_ready_nodes, rng, cpu, max_pods)
+        world = W.put_nodes(world, manifests.cluster.nodes, manifests.not_ready_nodes, rng, cpu, max_pods,
+                            manifests.unreachable_nodes)
     notes = [_applied("node", n.name, nodes_before.get(n.name) and (nodes_before[n.name], cpu_before.get(n.name),
                                                                      pods_before.get(n.name)),
                       (n, cpu.get(n.name), max_pods.get(n.name))) for n in manifests.cluster.nodes]

@@ -51,6 +51,7 @@ from kubeproxy_sim.controllers.replicaset import (
     retry_unscheduled,
     sync_replica_set,
 )
+from kubeproxy_sim.controllers.scheduler import record_failures
 from kubeproxy_sim.controllers.topology import ANNOTATIONS, hints_enabled, zone_ratios
 from kubeproxy_sim.objects.model import (
     Cluster,
@@ -106,13 +107,14 @@ def _round(world: World, rng: random.Random) -> World:
 
 
 def settle(world: World, rng: random.Random) -> World:
-    """Run every controller until the world stops changing."""
+    """Run every controller until the world stops changing; then the scheduler's failures at this instant are
+    logged (scheduler.record_failures)."""
     for _ in range(MAX_SETTLE_ROUNDS):
         after = _round(world, rng)
         if after == world:
-            return after
+            break
         world = after
-    return world
+    return record_failures(world)
 
 
 def next_event(world: World) -> float | None:
@@ -330,13 +332,17 @@ def delete_pods(world: World, namespace: str, names: list[str], rng: random.Rand
 
 def add_pod(world: World, pod: Pod, rng: random.Random) -> World:
     """A bare Pod as applied: kept as written if it has an address (the scheduler still binds it if it names no
-    node), else scheduled and started like any pod."""
+    node), else scheduled and started like any pod. A host-network pod is kept as written if it names a node,
+    else scheduled and started like any pod, its addresses its node's (what it was written with is the
+    kubelet's to report)."""
     sim = SimPod(namespace=pod.namespace, name=pod.name, labels=pod.labels, owner=None, images=(),
                  ports=pod.ports, created=world.now, serial=world.serial, node_name=pod.node_name,
                  pod_ips=pod.pod_ips, ready_at=world.now if pod.ready else None,
                  deleted_at=world.now if pod.terminating else None, host_network=pod.host_network)
     world = replace(world, serial=world.serial + 1)
-    if not sim.pod_ips and not sim.host_network:
+    if sim.host_network and sim.node_name is None:
+        world, sim = bind(world, replace(sim, pod_ips=(), ready_at=None))
+    elif not sim.pod_ips and not sim.host_network:
         world, sim = bind(world, replace(sim, node_name=None, ready_at=None))
     others = tuple(p for p in world.pods if p.key != sim.key)
     return settle(replace(world, pods=(*others, sim)), rng)
@@ -623,13 +629,16 @@ def labelled(items: tuple[Service, ...] | tuple[SimPod, ...] | tuple[Deployment,
 
 
 def put_nodes(world: World, nodes: tuple[Node, ...], not_ready: frozenset[str], rng: random.Random,
-              cpu: Mapping[str, int] | None = None, max_pods: Mapping[str, int] | None = None) -> World:
-    """Add or replace Nodes; readiness, allocatable CPU (millicores by name; a Node left out has none) and
-    allocatable pods (by name; a Node left out takes the kubelet's default) as given."""
+              cpu: Mapping[str, int] | None = None, max_pods: Mapping[str, int] | None = None,
+              unreachable: frozenset[str] = frozenset()) -> World:
+    """Add or replace Nodes; readiness (``not_ready``: Ready not True; ``unreachable``: those of them whose Ready
+    is Unknown), allocatable CPU (millicores by name; a Node left out has none) and allocatable pods (by name; a
+    Node left out takes the kubelet's default) as given."""
     names = {n.name for n in nodes}
     kept = tuple(n for n in world.nodes if n.name not in names)
     ready_now = world.not_ready_nodes - names | not_ready
     return settle(replace(world, nodes=(*kept, *nodes), not_ready_nodes=frozenset(ready_now),
+                          unreachable_nodes=frozenset(world.unreachable_nodes - names | unreachable),
                           node_cpu=_node_facts(world.node_cpu, nodes, cpu or {}),
                           node_max_pods=_node_facts(world.node_max_pods, nodes, max_pods or {})), rng)
 

@@ -10,9 +10,10 @@ import netaddr
 import pytest
 
 from kubeproxy_sim.controllers import world as W
-from kubeproxy_sim.controllers.model import Container, PodTemplate
+from kubeproxy_sim.controllers.model import Container, PodTemplate, SchedulingFailure
 from kubeproxy_sim.controllers.naming import SAFE_ALPHABET, safe_encode, stable_suffix, template_hash
-from kubeproxy_sim.controllers.scheduler import next_address, scheduling_failure
+from kubeproxy_sim.controllers.scheduler import next_address, scheduling_failures
+from kubeproxy_sim.objects.model import ContainerPort, NodeAddress, Pod, Protocol
 
 from ._helpers import IMAGE_V1, IMAGE_V2, NODES, deployed, node, world
 
@@ -183,6 +184,13 @@ def test_a_node_at_its_pod_limit_takes_no_more_and_the_rest_stay_pending() -> No
     assert sorted(p.node_name for p in w.pods if p.node_name in ("node4", None)) == ["node4", "node4"]
 
 
+def scheduling_failure(w: W.World) -> SchedulingFailure | None:
+    """The one group of pods no node takes (all ask the same of a node), or None."""
+    failures = scheduling_failures(w)
+    assert len(failures) <= 1
+    return failures[0] if failures else None
+
+
 def test_pods_no_node_takes_get_kube_scheduler_s_failed_scheduling_message() -> None:
     """FitError's words: each Node counted by why it failed (a full Node: NodeResourcesFit's "Too many pods", and
     no preemption victim, as every pod has the same priority; a NotReady Node: the not-ready taint, where
@@ -206,6 +214,85 @@ def test_pods_no_node_takes_get_kube_scheduler_s_failed_scheduling_message() -> 
     failure = scheduling_failure(W.create_deployment(world(()), d, rng))
     assert failure is not None and failure.message == "no nodes available to schedule pods"
     assert scheduling_failure(W.scale(w, "default", "web", 4, rng)) is None
+
+
+FULL = ("0/2 nodes are available: 2 Too many pods. preemption: 0/2 nodes are available: 2 No preemption victims "
+        "found for incoming pod.")
+
+
+def test_a_pod_that_waits_only_in_the_middle_of_a_rollout_is_logged_as_kube_scheduler_s_event() -> None:
+    """The scheduler's failures are logged whenever the controllers come to rest, not only at the end of an
+    action: a rollout on full nodes makes a surge pod at each step of it that waits until an old pod is gone, and
+    each is logged once, though none waits when the rollout is done; a pod still waiting is not logged again."""
+
+    def still_waiting(w: W.World) -> set[str]:
+        return {pod for pod, _ in w.unschedulable}
+    from kubeproxy_sim.controllers.scheduler import take_log
+
+    rng = random.Random(0)
+    w = world(node_max_pods=(("node1", 2), ("node2", 2)))
+    w = W.advance(W.create_deployment(w, W.new_deployment("default", "web", [IMAGE_V1], 4, 8080), rng), 10, rng)
+    w, log = take_log(w)
+    assert log == ()
+    w, log = take_log(W.set_image(w, "default", "web", {"*": IMAGE_V2}, rng))
+    surge = {p for f in log for p in f.pods}
+    assert len(surge) == 2 and still_waiting(w) == surge and {f.message for f in log} == {FULL}
+    w, log = take_log(W.advance(w, 1, rng))
+    assert log == () and still_waiting(w) == surge  # still waiting, for the same reason: nothing new
+    waited = W.wait_for_rollout(w, "default", "web", rng)
+    assert waited.done
+    w, log = take_log(waited.world)
+    later = [p for f in log for p in f.pods]
+    assert len(later) == 2 and not set(later) & surge and {f.message for f in log} == {FULL}
+    assert still_waiting(w) == set() and all(p.node_name for p in w.pods)
+
+
+def test_a_node_whose_ready_condition_is_unknown_counts_by_the_unreachable_taint() -> None:
+    """The node lifecycle controller taints a Node node.kubernetes.io/not-ready for Ready False and
+    node.kubernetes.io/unreachable for Unknown (nodeConditionToTaintKeyStatusMap); FitError names each."""
+    rng = random.Random(0)
+    w = world(THREE, node_max_pods=(("node1", 0),), not_ready_nodes=frozenset({"node2", "node3"}),
+              unreachable_nodes=frozenset({"node3"}))
+    w = W.create_deployment(w, W.new_deployment("default", "web", [IMAGE_V1], 1, 8080), rng)
+    failure = scheduling_failure(w)
+    assert failure is not None and failure.message == (
+        "0/3 nodes are available: 1 Too many pods, 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: "
+        "}, 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }. preemption: 0/3 nodes are "
+        "available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.")
+    # node3 reports Ready again: it is taken off both sets, and takes the pod
+    w = W.put_nodes(w, (THREE[2],), frozenset(), rng)
+    assert w.unreachable_nodes == frozenset() and [p.node_name for p in w.pods] == ["node3"]
+
+
+def _host_pod(name: str, port: int, protocol: Protocol = Protocol.TCP) -> Pod:
+    return Pod("default", name, host_network=True, labels=(("app", "agent"),),
+               ports=(ContainerPort(None, port, protocol),))
+
+
+def test_host_network_pods_without_a_node_are_scheduled_apart_on_their_host_ports() -> None:
+    """kube-scheduler takes a host-network pod with an empty spec.nodeName like any other; its container ports
+    are its host ports, and NodePorts keeps two that share one (same protocol) off one Node. Bound, it has its
+    node's host IPs as its addresses and starts; a third asking the same port waits with NodePorts' words, and
+    one asking another port, or the same number over UDP, still fits."""
+    rng = random.Random(0)
+    dual = dataclasses.replace(NODES[1], addresses=(*NODES[1].addresses, NodeAddress("InternalIP", "fd00::3")))
+    w = world((NODES[0], dual))
+    for name in ("a", "b", "c"):
+        w = W.add_pod(w, _host_pod(name, 9100), rng)
+    w = W.add_pod(W.add_pod(w, _host_pod("d", 9200), rng), _host_pod("e", 9100, Protocol.UDP), rng)
+    w = W.advance(w, 10, rng)
+    placed = {p.name: (p.node_name, p.pod_ips, p.ready(w.now)) for p in w.pods}
+    assert placed == {"a": ("node1", ("192.168.49.2",), True), "b": ("node2", ("192.168.49.3", "fd00::3"), True),
+                      "c": (None, (), False), "d": ("node1", ("192.168.49.2",), True),
+                      "e": ("node2", ("192.168.49.3", "fd00::3"), True)}
+    failure = scheduling_failure(w)
+    assert failure is not None and failure.pods == ("default/c",)
+    assert failure.message == ("0/2 nodes are available: 2 node(s) didn't have free ports for the requested pod "
+                               "ports. preemption: 0/2 nodes are available: 2 No preemption victims found for "
+                               "incoming pod.")
+    w = W.advance(W.delete_pods(w, "default", ["a"], rng), 60, rng)  # its grace period over, its port is free
+    assert [(p.name, p.node_name) for p in w.pods if p.name == "c"] == [("c", "node1")]
+    assert scheduling_failure(w) is None
 
 
 def test_the_default_pod_limit_is_the_kubelet_s_110() -> None:

@@ -745,6 +745,49 @@ def test_pods_no_node_takes_are_said_once_as_kube_scheduler_s_failed_scheduling(
                         rf"{re.escape(why)}", warnings[1])
 
 
+def test_pods_that_wait_only_in_the_middle_of_a_step_are_said_at_that_step(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """kube-scheduler reports FailedScheduling whenever it tries and fails: a rollout on two nodes of 2 pods makes
+    surge pods that wait for an old pod to go; those of `set image` still wait when it ends (stay Pending), and
+    those `rollout status` makes wait only in its middle, yet are said at its line, with kube-scheduler's words."""
+    text = SMALL_NODES.replace("type: InternalIP}]}", "type: InternalIP}], allocatable: {pods: 2}}")
+    (tmp_path / "nodes.yaml").write_text(text)
+    script = _script(tmp_path, "create deployment web --image=nginx --replicas=4\nwait 10s\n"
+                               "set image deployments/web nginx=nginx:2\nrollout status deployments/web\n")
+    argv = ["scenario", script, "-f", str(tmp_path / "nodes.yaml"), "--hostname-override", "node1",
+            "--show", "endpoints"]
+    assert run_cli(argv, monkeypatch) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "FailedScheduling" in line]
+    why = re.escape("0/2 nodes are available: 2 Too many pods. preemption: 0/2 nodes are available: 2 No preemption "
+                    "victims found for incoming pod.")
+    prefix = f"kubeproxy-sim: {re.escape(script)}"
+    assert len(warnings) == 2
+    assert re.fullmatch(rf"{prefix}:3: warning: FailedScheduling: 2 pods \(default/web-\S+, default/web-\S+\) stay "
+                        rf"Pending: {why}", warnings[0])
+    assert re.fullmatch(rf"{prefix}:4: warning: FailedScheduling: 2 pods \(default/web-\S+, default/web-\S+\) were "
+                        rf"Pending during the step: {why}", warnings[1])
+
+
+def test_a_node_whose_ready_condition_is_unknown_is_named_by_its_unreachable_taint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Node applied with Ready "Unknown" carries node.kubernetes.io/unreachable, one with "False"
+    node.kubernetes.io/not-ready: the pod that neither takes is said with both."""
+    text = SMALL_NODES.replace("status: {addresses: [{address: 192.168.49.2, type: InternalIP}]}",
+                               "status: {addresses: [{address: 192.168.49.2, type: InternalIP}], "
+                               "conditions: [{type: Ready, status: Unknown}]}")
+    text = text.replace("status: {addresses: [{address: 192.168.49.3, type: InternalIP}]}",
+                        "status: {addresses: [{address: 192.168.49.3, type: InternalIP}], "
+                        "conditions: [{type: Ready, status: 'False'}]}")
+    (tmp_path / "nodes.yaml").write_text(text)
+    script = _script(tmp_path, "create deployment web --image=nginx\n")
+    assert run_cli(["scenario", script, "-f", str(tmp_path / "nodes.yaml"), "--hostname-override", "node1",
+                    "--show", "endpoints"], monkeypatch) == 0
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        "warning: FailedScheduling: 0/2 nodes are available: 1 node(s) had untolerated taint "
+        "{node.kubernetes.io/not-ready: }, 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }. "
+        "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.")
+
+
 def test_a_missed_progress_deadline_fails_the_step_as_kubectl_does_and_the_help_says_so(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """kubectl exits 1 on a rollout past its deadline: the step is shown (its error among the notes), the script
