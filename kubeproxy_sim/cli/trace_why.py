@@ -35,11 +35,18 @@ def why_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: Trac
     """One sentence per reason an outcome shows, in outcome order, each once (see the module's docstring)."""
     cluster, config = objects
     notes: list[str] = []
+    ports: dict[tuple[str, ...], ServicePortInfo | None] = {}  # a split's outcomes (400 at large-cluster) share
+    endpoints: dict[str, tuple[EndpointInfo, ...]] = {}  # their service port: look it up once
     for outcome in result.outcomes:
-        svc = _service_port(cluster, config, _named_ports(outcome))
+        names = tuple(_named_ports(outcome))
+        if names not in ports:
+            ports[names] = _service_port(cluster, config, names)
+        svc = ports[names]
         if svc is None:
             continue
-        for note in _outcome_notes(cluster, config, packet, outcome, svc):
+        if svc.name_string not in endpoints:
+            endpoints[svc.name_string] = _endpoints(cluster, config, svc)
+        for note in _outcome_notes(cluster, config, packet, outcome, svc, endpoints[svc.name_string]):
             if note not in notes:
                 notes.append(note)
     if not any(o.verdict == "DNAT" for o in result.outcomes):
@@ -72,17 +79,18 @@ def _services_named(cluster: Cluster, name: str) -> Iterable[Service]:
 
 
 def _outcome_notes(cluster: Cluster, config: ProxyConfig, packet: Packet, outcome: Outcome,
-                   svc: ServicePortInfo) -> list[str]:
+                   svc: ServicePortInfo, endpoints: tuple[EndpointInfo, ...]) -> list[str]:
+    """The notes of one outcome: ``endpoints`` are the port's, as the proxier reads them from the slices."""
     rules = [step.rule for step in outcome.path]
     if outcome.verdict == "REJECT" and any(f'{svc.name_string} has no endpoints"' in r for r in rules):
-        return [no_endpoints_note(cluster, config, svc)]
+        return [no_endpoints_note(cluster, svc, endpoints)]
     if outcome.verdict == "DROP" and any(NO_LOCAL_ENDPOINTS in r for r in rules):
         internal = any(s.chain == "KUBE-SERVICES" and NO_LOCAL_ENDPOINTS in s.rule for s in outcome.path)
-        return [no_local_endpoints_note(cluster, config, svc, internal)]
+        return [no_local_endpoints_note(cluster, config, svc, endpoints, internal)]
     if outcome.verdict == "DROP" and any(f in r for r in rules for f in FIREWALLED):
         return [source_ranges_note(svc, packet)]
     if outcome.verdict == "DNAT" and outcome.destination:
-        return _delivered_notes(cluster, config, packet, outcome, svc)
+        return _delivered_notes(cluster, config, packet, outcome, svc, endpoints)
     return []
 
 
@@ -121,10 +129,9 @@ def _some(items: Sequence[str], most: int = 4) -> str:
     return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
-def no_endpoints_note(cluster: Cluster, config: ProxyConfig, svc: ServicePortInfo) -> str:
+def no_endpoints_note(cluster: Cluster, svc: ServicePortInfo, endpoints: tuple[EndpointInfo, ...]) -> str:
     """Why kube-proxy rejects: the port has no endpoint it may use, and which of the three reasons it is."""
     head = (f"{svc.name_string} has no endpoints, so kube-proxy rejects the connection (ICMP port unreachable): ")
-    endpoints = _endpoints(cluster, config, svc)
     listed = _listed(cluster, svc)
     if endpoints:  # listed with this port, none ready nor serving while terminating
         ips = {ep.ip for ep in endpoints}
@@ -174,9 +181,10 @@ def _selector_text(cluster: Cluster, svc: ServicePortInfo) -> str:
     return f"; spec.selector {selector} matches pods {_some(names)} (are their slices missing?)"
 
 
-def no_local_endpoints_note(cluster: Cluster, config: ProxyConfig, svc: ServicePortInfo, internal: bool) -> str:
+def no_local_endpoints_note(cluster: Cluster, config: ProxyConfig, svc: ServicePortInfo,
+                            endpoints: tuple[EndpointInfo, ...], internal: bool) -> str:
     """Why a Local traffic policy drops here: this node has none of the port's usable endpoints."""
-    usable = [ep for ep in _endpoints(cluster, config, svc) if ep.ready or (ep.serving and ep.terminating)]
+    usable = [ep for ep in endpoints if ep.ready or (ep.serving and ep.terminating)]
     listed = _listed(cluster, svc)
     where = [f"{ep.ip} on {listed[ep.ip].node_name or 'an unnamed node'}" for ep in usable if ep.ip in listed]
     elsewhere = f"its usable endpoints are {_some(where)}" if where else "it has no usable endpoint on any node"
@@ -201,10 +209,9 @@ def source_ranges_note(svc: ServicePortInfo, packet: Packet) -> str:
 
 
 def _delivered_notes(cluster: Cluster, config: ProxyConfig, packet: Packet, outcome: Outcome,
-                     svc: ServicePortInfo) -> list[str]:
+                     svc: ServicePortInfo, endpoints: tuple[EndpointInfo, ...]) -> list[str]:
     from kubeproxy_sim.proxier.topology import TopologyMode, topology_mode
 
-    endpoints = _endpoints(cluster, config, svc)
     target = next((ep for ep in endpoints if ep.endpoint == outcome.destination), None)
     if target is None:
         return []
