@@ -95,6 +95,18 @@ UNHEARD = "; the router's ICMP net unreachable is a soft error to a {} socket, w
 """How the detail of a :data:`NO_ROUTE` goes on when the client's protocol does not hear it (:func:`heard`)."""
 
 
+def ack_lost(reason: str) -> str:
+    """How the detail of a TCP client's lost ACK goes on (:meth:`Simulator._answer`): what its socket meets. Its
+    connect completed with the SYN/ACK; a DROP leaves it waiting for a server that never sees the ACK; a REJECT's
+    or a router's ICMP error is a soft error of the connected socket (tcp_v4_err), which SO_ERROR hands over, so a
+    client reading it there when the connect completes (``netns send``'s probe, as an event loop does) fails with
+    it: the hop's reason is the row's, as ``netns send`` names it."""
+    if reason not in (REJECT, NO_ROUTE):
+        return "; the client's connect completed (the SYN/ACK came), and it waits for the server, which never sees it"
+    return ("; the client's connect completed, and the ICMP error is a soft error of its socket, which SO_ERROR "
+            "hands over with the connect's result")
+
+
 def dns_query_detail(server: str, detail: str) -> str:
     """The detail of a pod's DNS query to its nameserver (kube-dns) at ``server`` that failed for ``detail``."""
     return f"{DNS_QUERY_PREFIX}{server}:{DNS_PORT}: {detail}"
@@ -517,7 +529,7 @@ class Simulator:
         if failure is None and pkt[0] == "tcp":
             later = self._travel(pkt, start, "A")
             if isinstance(later, Failure):
-                failure = Failure(later.reason, f"the client's ACK: {later.detail}")
+                failure = Failure(later.reason, f"the client's ACK: {later.detail}{ack_lost(later.reason)}")
             elif (later[0], later[1]) != (first[0], first[1]):
                 failure = Failure(TIMEOUT, f"the client's ACK went to {self._where(later)}, not to {target}")
         if failure is not None:

@@ -195,6 +195,40 @@ def test_an_address_nobody_has_on_a_nodes_pod_range_is_unreachable_by_its_last_h
     assert failed.reason == "NO_ROUTE" and "ARP" in failed.detail and "a router has no route" in failed.detail
 
 
+@pytest.mark.parametrize(("verdict", "raw"), [("DROP", "timeout"), ("REJECT", "refused")])
+def test_a_lost_client_ack_is_named_alike_by_send_and_netns_send(cluster: tuple[Topology, dict[str, Any]],
+                                                                 verdict: str, raw: str) -> None:
+    """node2 stops the idle pod's ACK to web-a (a rule first in its FORWARD chain, with the counting copy a built
+    node has before each DROP and REJECT): the client's connect completes. A DROP leaves it waiting for the
+    server's line (REPLY_WAIT), a timeout the counters name DROP; a REJECT's ICMP port unreachable is a soft error
+    of the connected socket, which the probe's SO_ERROR reads as the connect's result: refused, REJECT. send keeps
+    the rule's verdict for both."""
+    from kubeproxy_sim.kernel.dscp import COUNT_CHAINS
+    from tests.simulator.builders import first_forward_rule
+
+    topo, state = cluster
+    node2 = topo.nodes[1].netns
+    matches = "-s 10.244.1.9/32 -d 10.244.0.3/32 -p tcp -m conntrack --ctstate ESTABLISHED"
+    inserted = [f"{matches} -j {verdict}", f"{matches} -j {COUNT_CHAINS[verdict]}"]
+    try:
+        for rule in inserted:
+            done = nsexec.run(node2, ["iptables", "-w", "30", "-I", "FORWARD", "1", *rule.split()])
+            assert done.returncode == 0, done.stderr
+        tally = send(state, "pod/default/idle", "10.244.0.3:8080", count=2)
+    finally:
+        for rule in inserted:
+            nsexec.run(node2, ["iptables", "-w", "30", "-D", "FORWARD", *rule.split()])
+    cluster_objects, config = small_cluster(IDLE_POD)
+    rules = first_forward_rule(f"-A FORWARD {matches} -j {verdict}", "node2")
+    simulated = sim_send(Simulator(cluster_objects, config, rng=random.Random(1), rules=rules), "pod/default/idle",
+                         "10.244.0.3:8080", count=2, seed=1)
+    result = tally.result(state)
+    assert tally.failures == {raw: 2} and not result.delivered
+    assert [(f.reason, f.count) for f in result.failed] == [(f.reason, f.count) for f in simulated.failed] == \
+        [(verdict, 2)]
+    assert simulated.failed[0].detail.startswith("the client's ACK: node node2: ")
+
+
 def _seen_by_pod(result: Any) -> dict[str, set[str]]:
     return {key.split()[0]: set(seen) for key, seen in result.seen.items()}
 

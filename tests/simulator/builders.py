@@ -7,9 +7,11 @@ import random
 import yaml
 
 from kubeproxy_sim.analysis.stats import chi2_sf
+from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.objects import load_text
+from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.proxier.config import ProxyConfig
-from kubeproxy_sim.simulator.network import Simulator
+from kubeproxy_sim.simulator.network import RuleSource, Simulator, node_rules
 
 NODES = {"node1": ("192.168.0.10", "10.244.1.0/24", "zone-a"), "node2": ("192.168.0.11", "10.244.2.0/24", "zone-b")}
 PODS = {  # name: (node, ip, app)
@@ -129,6 +131,22 @@ BASE = ProxyConfig(node_name="node1", cluster_cidrs=("10.244.0.0/16",))
 
 def simulator(seed: int = 1, docs: list[dict] | None = None, **kwargs) -> Simulator:
     return Simulator(load(docs or objects()), BASE, rng=random.Random(seed), hosts=HOSTS, **kwargs)
+
+
+def first_forward_rule(rule: str, node: str) -> RuleSource:
+    """kube-proxy's tables with ``rule`` (``-A FORWARD ...``) first in ``node``'s FORWARD chain, ahead of
+    KUBE-FORWARD's RELATED,ESTABLISHED accept: what a kernel test inserts on the same node with ``iptables -I``,
+    to stop a packet kube-proxy's rules let through (a connection's later packets)."""
+    from kubeproxy_sim.netfilter.codec import parse_ruleset, render_ruleset
+
+    def rules(cluster: Cluster, config: ProxyConfig) -> Ruleset:
+        tables = node_rules(cluster, config)
+        if config.node_name != node:
+            return tables
+        text = render_ruleset(tables)
+        at = text.index("-A FORWARD ")
+        return parse_ruleset(f"{text[:at]}{rule}\n{text[at:]}")
+    return rules
 
 
 # ---------------------------------------------------------------------------- statistics (no scipy)

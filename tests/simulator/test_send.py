@@ -22,6 +22,7 @@ from tests.simulator.builders import (
     WEB,
     chi_square_p,
     dns_node_port,
+    first_forward_rule,
     load,
     objects,
     simulator,
@@ -650,6 +651,25 @@ def test_a_reply_that_comes_back_another_way_is_invalid_to_conntrack():
     result = send(Simulator(cluster, liberal, rng=random.Random(1)), "pod/default/client-3", "192.168.49.2:30007",
                   count=5)  # no INVALID drop rule: the SYN/ACK reaches the client, from the wrong address
     assert [f.reason for f in result.failed] == ["WRONG_REPLY_SOURCE"]
+
+
+@pytest.mark.parametrize(("verdict", "then"), [
+    ("DROP", " (the SYN/ACK came), and it waits for the server, which never sees it"),
+    ("REJECT", ", and the ICMP error is a soft error of its socket, which SO_ERROR hands over with the connect's "
+               "result")])
+def test_a_lost_client_ack_keeps_its_verdict_as_the_connected_client_meets_it(verdict: str, then: str) -> None:
+    """The SYN and the SYN/ACK pass, node1 stops the client's ACK (a rule of later packets): the client's connect
+    has completed. A DROP leaves it waiting (netns send's counters name the timeout DROP); a REJECT's ICMP port
+    unreachable is a soft error of the connected socket, which SO_ERROR hands over: netns send's probe reads it
+    when the connect completes, and says REJECT (refused). The rows keep the rule's verdict and say why
+    (tests/kernel/test_kernel.py has the kernel's)."""
+    rule = f"-A FORWARD -s 10.244.1.5/32 -d 10.244.2.10/32 -p tcp -m conntrack --ctstate ESTABLISHED -j {verdict}"
+    result = send(simulator(rules=first_forward_rule(rule, "node1")), "pod/default/client", "10.244.2.10:8080",
+                  count=3)
+    assert [(f.reason, f.count, f.expected) for f in result.failed] == [(verdict, 3, None)]
+    assert result.failed[0].detail == (f"the client's ACK: node node1: filter table (line 16): {rule}; the client's "
+                                       f"connect completed{then}")
+    assert [(d.pod, d.count) for d in result.delivered] == [("default/web-2", 0)]
 
 
 def test_expectations_for_pod_addresses_follow_the_routes():
