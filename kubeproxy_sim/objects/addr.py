@@ -168,6 +168,8 @@ def parse_cidr(text: object) -> ParsedCIDR | None:
     if address is None:
         return None
     prefix = int(prefix_text)
+    if address.family is IPFamily.IPV4 and ":" in addr_text:
+        return _mapped_cidr(address.text, prefix)
     bits = 32 if address.family is IPFamily.IPV4 else 128
     if prefix > bits:
         return None
@@ -176,6 +178,21 @@ def parse_cidr(text: object) -> ParsedCIDR | None:
     base_text = str(address_type(int(address_type(address.text)) >> host_bits << host_bits))
     return ParsedCIDR(f"{base_text}/{prefix}", address.family,
                       address.legacy or base_text != address.text)
+
+
+def _mapped_cidr(ipv4_text: str, prefix: int) -> ParsedCIDR | None:
+    """An IPv4-mapped CIDR (``::ffff:203.0.113.0/120``) as Go's ParseCIDR and IPNet read it: the prefix counts
+    128 bits; from 96 on, the network is IPv4 (To4 of its address, the mask's last four bytes: 203.0.113.0/24,
+    which kube-proxy then files and writes as IPv4); below 96 the mask clears some of the ffff, and what is left
+    is an IPv6 network (``::ffff:1.2.3.4/88`` is ``::ff00:0:0/88``). Always a legacy form."""
+    if prefix > 128:
+        return None
+    if prefix >= 96:
+        mapped = parse_cidr(f"{ipv4_text}/{prefix - 96}")
+        return None if mapped is None else ParsedCIDR(mapped.text, IPFamily.IPV4, True)
+    host_bits = 128 - prefix
+    value = (0xFFFF << 32 | int(ipaddress.IPv4Address(ipv4_text))) >> host_bits << host_bits
+    return ParsedCIDR(f"{ipaddress.IPv6Address(value)}/{prefix}", IPFamily.IPV6, True)
 
 
 def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from kubeproxy_sim.objects.addr import parse_cidr
 from kubeproxy_sim.objects.bulk import slot_setters
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
     EndpointSlice,
+    IPFamily,
     Protocol,
     Service,
     ServicePort,
@@ -144,21 +146,14 @@ def _external_policy_local(service: Service) -> bool:
 
 def _source_ranges(service: Service, ipv6: bool) -> tuple[str, ...]:
     """loadBalancerSourceRanges of this family, trimmed (validation lets padding through) and
-    masked; unparsable entries are ignored as kube-proxy ignores them."""
+    masked; unparsable entries are ignored as kube-proxy ignores them. Read as Go reads them
+    (objects.addr.parse_cidr): an IPv4-mapped range such as ``::ffff:203.0.113.0/120`` is the IPv4
+    203.0.113.0/24, which the IPv4 proxier writes."""
     if not service.load_balancer_source_ranges:
         return ()
-    # netaddr only for a Service that has ranges: most clusters' rules never import it (~15 ms of start-up)
-    from kubeproxy_sim.objects.netaddr_safe import netaddr_network
-
-    result = []
-    for raw in service.load_balancer_source_ranges:
-        network = netaddr_network(raw.strip())  # an error left as a cycle would outlive a paused build
-        if network is None:
-            continue
-        if (network.version == 6) != ipv6:
-            continue
-        result.append(str(network.cidr))
-    return tuple(result)
+    wanted = IPFamily.IPV6 if ipv6 else IPFamily.IPV4
+    parsed = (parse_cidr(raw.strip()) for raw in service.load_balancer_source_ranges)
+    return tuple(cidr.text for cidr in parsed if cidr is not None and cidr.family is wanted)
 
 
 def _load_balancer_vips(service: Service, ipv6: bool) -> tuple[str, ...]:

@@ -74,6 +74,18 @@ def test_family_filtering_and_source_range_cleanup():
         ("fd00::1", ("2001:db8::9",), ("2001:db8::4",), ("2001:db8::/64",))
 
 
+def test_ipv4_mapped_source_ranges_belong_to_the_ipv4_proxier():
+    # Go's ParseCIDR and IPNet (checked with go1.x net): ::ffff:203.0.113.0/120 is the IPv4 203.0.113.0/24,
+    # ::ffff:0:0/96 is 0.0.0.0/0; below /96 the ffff is masked off and the range is IPv6 (::ff00:0:0/88)
+    svc = service("a", "lb", ("172.30.0.1", "fd00::1"), port(node_port=30001), type=ServiceType.LOAD_BALANCER,
+                  lb=("1.2.3.4", "2001:db8::4"),
+                  load_balancer_source_ranges=("::ffff:203.0.113.0/120", "::FFFF:0:0/96", "::ffff:1.2.3.4/88"))
+    (v4,) = service_ports(svc, fake_config())
+    assert v4.source_ranges == ("203.0.113.0/24", "0.0.0.0/0")
+    (v6,) = service_ports(svc, fake_config(ip_family=IPFamily.IPV6))
+    assert v6.source_ranges == ("::ff00:0:0/88",)
+
+
 def test_health_check_only_for_local_load_balancers():
     local = service("a", "l", "172.30.0.1", type=ServiceType.LOAD_BALANCER,
                     external_traffic_policy=TrafficPolicy.LOCAL, health_check_node_port=30000)
