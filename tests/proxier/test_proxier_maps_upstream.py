@@ -285,3 +285,11 @@ def test_proxier_metrics_iptables_total_rules():
     for outcome in (first, second):
         counts = {t.name: sum(len(c.rules) for c in t.chains) for t in parse_dump(render_ruleset(outcome.restore))}
         assert (outcome.metrics.filter_rules, outcome.metrics.nat_rules_total) == (counts["filter"], counts["nat"])
+
+
+def test_overall_iptables_rules_nat_metric():
+    """TestOverallIPTablesRules' last check: the nat rules-total metric equals the nat rules of its dump."""
+    from .test_overall import EXPECTED, overall_cluster
+
+    nat_rules = sum(len(c.rules) for t in parse_dump(EXPECTED) if t.name == "nat" for c in t.chains)
+    assert sync(SyncState(), overall_cluster(), fake_config(), (), now=0.0).metrics.nat_rules_total == nat_rules
