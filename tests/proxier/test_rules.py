@@ -40,10 +40,13 @@ def test_drop_invalid_rule(overrides, drop):
 
 @pytest.mark.parametrize("random_fully", [False, True])
 def test_masquerade_rule(random_fully):
+    """TestMasqueradeRule: the whole KUBE-POSTROUTING chain, --random-fully only when iptables has it."""
     text = rules_text(cluster(), fake_config(random_fully=random_fully))
-    assert chain(text, "nat", "KUBE-POSTROUTING")[-1] == (
+    assert chain(text, "nat", "KUBE-POSTROUTING") == [
+        "-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN",
+        "-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000",
         '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE'
-        + (" --random-fully" if random_fully else ""))
+        + (" --random-fully" if random_fully else "")]
 
 
 NODEPORT_CASES = [
