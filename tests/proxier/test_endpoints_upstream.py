@@ -263,3 +263,52 @@ def test_update_endpoints_map_extra_cases(before, after, current, changed):
     assert _map([after], "test-hostname", "ns1", "ep1") == current
     cleanup = udp_cleanup(Cluster((), (before,)), Cluster((), (after,)), fake_config(node_name="test-hostname"))
     assert (cleanup is not None) is changed  # every case's ConntrackCleanupRequired equals its change
+
+
+# --- endpointschangetracker_test.go: TestGetLocalEndpointIPs (through the health check's count of them)
+
+R, T = EndpointConditions(True, True, False), EndpointConditions(False, True, True)  # ready; serving, terminating
+LOCAL_IPS_CASES = {
+    # case: ({(ns, name, port, number): [(ip, local, conditions)]}, {service: its local ready IPs})
+    "nothing": ({}, {}),
+    "unnamed port": ({("ns1", "ep1", "", 11): [("1.1.1.1", False, R)]}, {}),
+    "unnamed port local": ({("ns1", "ep1", "", 11): [("1.1.1.1", True, R)]}, {"ns1/ep1": {"1.1.1.1"}}),
+    "named local and non-local ports for the same IP": (
+        {("ns1", "ep1", "p11", 11): [("1.1.1.1", False, R), ("1.1.1.2", True, R)],
+         ("ns1", "ep1", "p12", 12): [("1.1.1.1", False, R), ("1.1.1.2", True, R)]}, {"ns1/ep1": {"1.1.1.2"}}),
+    "named local and non-local ports for different IPs": (
+        {("ns1", "ep1", "p11", 11): [("1.1.1.1", False, R)],
+         ("ns2", "ep2", "p22", 22): [("2.2.2.2", True, R), ("2.2.2.22", True, R)],
+         ("ns2", "ep2", "p23", 23): [("2.2.2.3", True, R)],
+         ("ns4", "ep4", "p44", 44): [("4.4.4.4", True, R), ("4.4.4.5", False, R)],
+         ("ns4", "ep4", "p45", 45): [("4.4.4.6", True, R)]},
+        {"ns2/ep2": {"2.2.2.2", "2.2.2.22", "2.2.2.3"}, "ns4/ep4": {"4.4.4.4", "4.4.4.6"}}),
+    "named local and non-local ports for different IPs, some not ready": (
+        {("ns1", "ep1", "p11", 11): [("1.1.1.1", False, R)],
+         ("ns2", "ep2", "p22", 22): [("2.2.2.2", True, R), ("2.2.2.22", True, R)],
+         ("ns2", "ep2", "p23", 23): [("2.2.2.3", True, T)],
+         ("ns4", "ep4", "p44", 44): [("4.4.4.4", True, R), ("4.4.4.5", False, R)],
+         ("ns4", "ep4", "p45", 45): [("4.4.4.6", True, R)]},
+        {"ns2/ep2": {"2.2.2.2", "2.2.2.22"}, "ns4/ep4": {"4.4.4.4", "4.4.4.6"}}),
+    "all endpoints are terminating": (
+        {("ns1", "ep1", "p11", 11): [("1.1.1.1", False, T)],
+         ("ns2", "ep2", "p22", 22): [("2.2.2.2", True, T), ("2.2.2.22", True, T)],
+         ("ns2", "ep2", "p23", 23): [("2.2.2.3", True, T)],
+         ("ns4", "ep4", "p44", 44): [("4.4.4.4", True, T), ("4.4.4.5", False, T)],
+         ("ns4", "ep4", "p45", 45): [("4.4.4.6", True, T)]}, {}),
+}
+
+
+@pytest.mark.parametrize(("ports", "expected"), LOCAL_IPS_CASES.values(), ids=list(LOCAL_IPS_CASES))
+def test_get_local_endpoint_ips(ports, expected):
+    from kubeproxy_sim.simulator.health import local_ready_endpoints
+
+    slices: dict[str, list[EndpointSlice]] = {}
+    for index, ((ns, name, port_name, number), endpoints) in enumerate(ports.items()):
+        slices.setdefault(f"{ns}/{name}", []).append(EndpointSlice(
+            ns, f"{name}-{index}", name, AddressType.IPV4,
+            endpoints=tuple(Endpoint((ip,), cond, node_name="host1" if local else None)
+                            for ip, local, cond in endpoints),
+            ports=(EndpointPort(port_name, number, Protocol.TCP),)))
+    counts = {svc: local_ready_endpoints(group, fake_config(node_name="host1")) for svc, group in slices.items()}
+    assert {svc: n for svc, n in counts.items() if n} == {svc: len(ips) for svc, ips in expected.items()}
