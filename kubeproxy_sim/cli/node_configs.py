@@ -53,8 +53,9 @@ class NodeConfigs:
     reads them at start), but for a restart: see :meth:`_as_started`. A restart of kube-proxy (a new --config
     file) keeps the node: see :meth:`restarted`. Called with the objects, as the sync loop's ``Configure``."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, *, exits: bool = False) -> None:
         self._args = args
+        self._exits = exits  # kube-proxy's exit is raised (SyncLoop's Exited), not followed here by its restart
         self._pinned: argparse.Namespace | None = None  # args naming the node once fixed
         self._defaulted = False  # whether that name was the default, not given
         self._picked = "at the first sync"  # when the default was picked, for the note
@@ -66,7 +67,7 @@ class NodeConfigs:
         """The configs of kube-proxy restarted with ``args`` (its new --config file): a node picked by default
         stays the node, as the machine's hostname survives the restart, unless ``args`` name one (the new file's
         hostnameOverride, say); the Node is read afresh at the first build."""
-        fresh = NodeConfigs(args)
+        fresh = NodeConfigs(args, exits=self._exits)
         if self._defaulted and self._pinned is not None:
             fresh._host, fresh._picked = self._pinned.hostname_override, self._picked
         return fresh
@@ -102,19 +103,26 @@ class NodeConfigs:
     def _as_started(self, cluster: Cluster, name: str) -> tuple[Cluster, list[Diagnostic]]:
         """The objects with the node's Node carrying the node IPs and pod CIDRs kube-proxy started with, and what
         it does about a change (kubernetes 531be81208e2, NodeManager.OnNodeChange): new node IPs it logs and
-        ignores until it restarts; new spec.podCIDRs under detect-local-mode NodeCIDR make it exit, and its
-        restart reads the Node afresh (IPs too), as the watch then does: the new config makes the next sync
-        full. Pod CIDRs in other modes are read at start only and used by no rule. Its zone is not kept: the
-        topology handler follows it."""
+        ignores until it restarts; new spec.podCIDRs under detect-local-mode NodeCIDR make it exit. With
+        ``exits`` (the watch) that is raised (:class:`~kubeproxy_sim.watch.sync_loop.Exited`), for a restarted
+        loop to wait for the Node as the restarted kube-proxy does; else (replay, per state) the restart is
+        followed here: it reads the Node afresh (IPs too), and the new config makes the next sync full. Pod CIDRs
+        in other modes are read at start only and used by no rule. Its zone is not kept: the topology handler
+        follows it."""
         node, started = cluster.node(name), self._started
         if node is None or node == started:
             return cluster, []
         before = started.pod_cidrs if started is not None else ()
         if self._node_cidr and node.pod_cidrs != before:
+            exits = [Diagnostic(f"Node {name}: spec.podCIDRs changed from {_listed(before)} to "
+                                f"{_listed(node.pod_cidrs)}: kube-proxy exits (detect-local-mode NodeCIDR) "
+                                "and its restart does a full sync", severity=Severity.WARNING)]
+            if self._exits:
+                from kubeproxy_sim.watch.sync_loop import Exited
+
+                raise Exited(exits)
             self._started = node
-            return cluster, [Diagnostic(f"Node {name}: spec.podCIDRs changed from {_listed(before)} to "
-                                        f"{_listed(node.pod_cidrs)}: kube-proxy exits (detect-local-mode NodeCIDR) "
-                                        "and its restart does a full sync", severity=Severity.WARNING)]
+            return cluster, exits
         notes = []
         ips_then, ips_now = _host_ips(started), _host_ips(node)
         if ips_now != ips_then:

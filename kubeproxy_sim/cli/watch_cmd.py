@@ -43,7 +43,8 @@ CIDRs), as in replay: kube-proxy ignores a Node's deletion; a note says so.
 New node IPs on the node's Node are said and ignored, as kube-proxy keeps the
 ones it started with; a new spec.podCIDRs under --detect-local-mode NodeCIDR
 makes kube-proxy exit, as a warning says, and the watch goes on as the
-restarted kube-proxy (the Node read afresh, a full sync). So does a write to
+restarted kube-proxy (the Node read afresh, a full sync), which waits for pod
+CIDRs as at start (a Node registered again without them, say). So does a write to
 the --config file, or its renaming away (kube-proxy exits on either): the watch
 says so and goes on with the file then at that path, or ends with exit status 1
 naming what kube-proxy's restart would refuse in it; a file replaced or removed,
@@ -474,9 +475,9 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
                   report: Callable[[tuple[Diagnostic, ...]], None],
                   cause: str = "written", relisted: bool = False) -> tuple[SyncLoop, NodeConfigs]:
     """A sync loop as kube-proxy (re)starts, and its node's configs: its config as ``args`` read it (once per
-    start: :func:`~kubeproxy_sim.cli.options.with_config_read`); after ``previous``
-    (kube-proxy exited as its --config file was ``cause``), on the node's tables as that one left them, with the
-    objects it held, as the restarted kube-proxy's informers list them again, and as the same node (its
+    start: :func:`~kubeproxy_sim.cli.options.with_config_read`); after ``previous`` (kube-proxy exited as its
+    --config file was ``cause``, or "exited" on a Node change), on the node's tables as that one left them, with
+    the objects it held, as the restarted kube-proxy's informers list them again, and as the same node (its
     hostname); what that first batch brings (the new file's problems, with the config it builds) goes to
     ``report``. ``relisted``: the source was opened anew (:meth:`Source.restarted`) and lists the objects itself.
     A config file the restart refuses ends the watch."""
@@ -492,13 +493,16 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
     except InputError as exc:
         if previous is None:
             raise
-        what = "the new file" if cause == "written" else "what is at that path now"
-        raise InputError([Diagnostic(f"the --config file was {cause}: kube-proxy exits, and its restart refuses "
-                                     f"{what} (kube-proxy would restart over and over); the watch stops",
+        why = {"written": "the --config file was written: kube-proxy exits, and its restart refuses the new file",
+               "renamed": "the --config file was renamed: kube-proxy exits, and its restart refuses what is at "
+                          "that path now",
+               "exited": "kube-proxy exited on its Node's change, and its restart refuses the --config file now at "
+                         "that path"}[cause]
+        raise InputError([Diagnostic(f"{why} (kube-proxy would restart over and over); the watch stops",
                                      file=args.config), *exc.diagnostics]) from None
     timing = LoopTiming(min_sync_period=low, sync_period=period)
     # the node's name is fixed at the first sync
-    configs = NodeConfigs(args) if previous is None else previous[1].restarted(args)
+    configs = NodeConfigs(args, exits=True) if previous is None else previous[1].restarted(args)
     loop = SyncLoop(configs, timing=timing, clock=clock, node=None if previous is None else previous[0].node,
                     node_wait=node_wait(args))
     if previous is not None and not relisted:
@@ -516,13 +520,13 @@ def _follow(args: argparse.Namespace, source: Source, out: TextIO,
             clock: Callable[[], float], report: Callable[[tuple[Diagnostic, ...]], None],
             synced: list[bool]) -> None:
     """Sync as the source changes; ``synced[0]`` turns True when the first sync is done, before it is printed.
-    A write to the --config file restarts the loop as kube-proxy restarts (see :class:`ConfigFileWatch`); the
-    sync numbers go on."""
+    A write to the --config file (see :class:`ConfigFileWatch`), or a Node change kube-proxy exits on, restarts the
+    loop as kube-proxy restarts; the sync numbers go on."""
     import dataclasses
     import gc
 
     from kubeproxy_sim.cli.options import with_config_read
-    from kubeproxy_sim.watch.sync_loop import drive
+    from kubeproxy_sim.watch.sync_loop import Exited, drive
 
     watch = (ConfigFileWatch(args.config, clock, args.debounce, getattr(args, "config_text", None))
              if getattr(args, "config", None) else None)
@@ -568,6 +572,10 @@ def _follow(args: argparse.Namespace, source: Source, out: TextIO,
                                    f"restart reads {reads}; the watch goes on as the restarted kube-proxy (restart "
                                    f"{restarts}; its first sync is full)", file=args.config,
                                    severity=Severity.NOTE),))
+                continue
+            except Exited as exc:  # on a Node change: said, and restarted as on a --config write
+                cause, restarts = "exited", restarts + 1
+                report(exc.diagnostics)
                 continue
             return
     finally:

@@ -53,7 +53,18 @@ from kubeproxy_sim.watch.state import ClusterState, keep_deleted_node
 from kubeproxy_sim.watch.trackers import EndpointSliceChangeTracker, ServiceChangeTracker
 
 Configure = Callable[[Cluster], tuple[ProxyConfig, Sequence[Diagnostic]]]
-"""Builds the node's config from the objects (its Node object supplies addresses, zone, pod CIDRs)."""
+"""Builds the node's config from the objects (its Node object supplies addresses, zone, pod CIDRs); raises
+:class:`Exited` for a Node change kube-proxy exits on."""
+
+
+class Exited(Exception):
+    """kube-proxy exits on what the objects became (its Node's new pod CIDRs under detect-local-mode NodeCIDR),
+    to be restarted: what it said, after what the batch that brought it had to say. The loop is then done with;
+    its ``state`` holds that batch, for the restarted kube-proxy to list."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        super().__init__("; ".join(map(str, diagnostics)))
+        self.diagnostics = tuple(diagnostics)
 
 DEFAULT_WAIT_FOR = frozenset({Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE})
 
@@ -264,7 +275,10 @@ class SyncLoop:
         if waiter is not None and not waiter.over and Kind.NODE in self.state.synced:
             found.extend(waiter.step(self.state.get(Kind.NODE, waiter.wait.name), self._clock()))
         if self.initialized:
-            rebuilt = self._refresh_config(found)
+            try:
+                rebuilt = self._refresh_config(found)
+            except Exited as exc:
+                raise Exited((*found, *exc.diagnostics)) from None
             if not self.requested and self.number:
                 self.requested = asked or (rebuilt and self._basis_changed())
         self._diagnostics.extend(found)

@@ -358,6 +358,46 @@ def test_a_named_node_that_never_comes_is_waited_for_as_kube_proxy_waits(manifes
         "up to 300s more for its spec.podCIDRs, then fails to start"]
 
 
+def test_a_node_deleted_and_registered_again_is_followed_as_kube_proxy_s_node_manager_does(manifests: Path):
+    """kubernetes 531be81208e2, NodeManager: OnNodeDelete only logs (the node keeps what it had); the Node added
+    again without spec.podCIDRs (a kubelet registering anew) differs from those kube-proxy started with, so under
+    NodeCIDR it exits; its restart waits (up to 5 minutes) for the allocation, and syncs fully once the pod CIDR
+    comes, 60 s later."""
+    write(manifests / "node.yaml", cidr_node("192.168.0.2", "10.0.1.0/24"))
+    bare = "apiVersion: v1\nkind: Node\nmetadata: {name: test-node}\nstatus: {addresses: [{type: InternalIP, " \
+           "address: 192.168.0.2}]}\n"
+    registered: list[float] = []
+    actions = [
+        lambda: (os.remove(manifests / "node.yaml"),
+                 write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80,
+                                                                   "p80"))),
+        lambda: (write(manifests / "node.yaml", bare), registered.append(clock.now)),
+    ]
+    args = build_parser().parse_args(["watch", "-f", str(manifests), "--hostname-override", "test-node",
+                                      "--detect-local-mode", "NodeCIDR", "--random-fully=false", *FAST,
+                                      "--max-syncs", "3"])
+    out, err, clock = ScriptedOut(actions), io.StringIO(), Clock()
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if registered and clock.now - registered[0] >= 60 and "10.0.7.0" not in (manifests / "node.yaml").read_text():
+            write(manifests / "node.yaml", cidr_node("192.168.0.2", "10.0.7.0/24"))
+
+    assert watch_cmd.run(args, out=out, err=err, sleep=sleep, clock=clock) == 0, err.getvalue()
+    result = syncs(out.getvalue())
+    assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 partial", "# sync 3 full"]
+    assert "10.0.1.2:80" in result[1][1] and "! -s 10.0.1.0/24" in result[1][1]  # deleted: the CIDR is kept
+    assert "! -s 10.0.7.0/24" in result[2][1] and "10.0.1.0/24" not in result[2][1]
+    assert 60 <= clock.now - registered[0] < 62
+    assert [line.split(": ", 2)[2] for line in err.getvalue().splitlines()] == [
+        "no Node object named 'test-node' any more; kube-proxy ignores a Node's deletion, so the node keeps no "
+        "zone, as before and the addresses it started with",
+        "Node test-node: spec.podCIDRs changed from 10.0.1.0/24 to none: kube-proxy exits (detect-local-mode "
+        "NodeCIDR) and its restart does a full sync",
+        "waiting for Node 'test-node' to have spec.podCIDRs: kube-proxy (detect-local-mode NodeCIDR) waits up to "
+        "300s more for its spec.podCIDRs, then fails to start"]
+
+
 KP_CONFIG = ("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nhostnameOverride: test-node\n"
              "clusterCIDR: {cidr}\n")
 

@@ -17,7 +17,7 @@ from kubeproxy_sim.proxier.naming import is_kube_proxy_chain, is_service_chain
 from kubeproxy_sim.proxier.partial import apply_restore
 from kubeproxy_sim.watch import ApiServerSource, Batch, Kind, MemorySource
 from kubeproxy_sim.watch.events import added, bookmark, deleted, modified
-from kubeproxy_sim.watch.sync_loop import LoopTiming, NodeWait, SyncLoop, SyncReason, drive
+from kubeproxy_sim.watch.sync_loop import Exited, LoopTiming, NodeWait, SyncLoop, SyncReason, drive
 
 from ._objects import eps, node_json, slice_json, svc, svc_json
 
@@ -424,6 +424,28 @@ def test_node_config_follows_the_node_object():
     source.apply(Node("n1", addresses=(NodeAddress("InternalIP", "192.168.5.5"),)))
     report = step(source, loop)
     assert report.full and configs[-1] == ("192.168.5.5/24",) and report.diagnostics == ()
+
+
+def test_a_node_change_kube_proxy_exits_on_carries_what_its_batch_said_first():
+    """Configure raising Exited (kube-proxy exits on a Node change) ends the loop's part; the batch's own
+    problems come with it, before what kube-proxy said, so none is lost, and the state holds the batch."""
+    exit_note = Diagnostic("kube-proxy exits", severity=Severity.WARNING)
+
+    def configure(cluster: Cluster):
+        node = cluster.node("n1")
+        if node is not None and node.pod_cidrs:
+            raise Exited([exit_note])
+        return CONFIG, ()
+
+    source = MemorySource(BASE)
+    loop = SyncLoop(configure, clock=Clock())
+    step(source, loop)
+    with pytest.raises(Exited) as exited:
+        loop.feed(Batch((deleted(svc("gone", "172.30.0.9"), "8"), modified(Node("n1", pod_cidrs=("10.1.0.0/24",)),
+                                                                           "9"))))
+    assert [d.message for d in exited.value.diagnostics] == [
+        "DELETED event for an object that was never added; ignored", "kube-proxy exits"]
+    assert loop.state.get(Kind.NODE, "n1").pod_cidrs == ("10.1.0.0/24",)
 
 
 def test_the_first_sync_deletes_the_service_chains_a_given_node_already_had():
