@@ -25,6 +25,7 @@ from kubeproxy_sim.proxier.rules.endpoints import probability
 from kubeproxy_sim.proxier.state import all_service_ports, endpoints_map
 from kubeproxy_sim.simulator.health import local_ready_endpoints
 from kubeproxy_sim.simulator.stale import udp_cleanup
+from kubeproxy_sim.watch.trackers import EndpointSliceChangeTracker
 
 from .builders import TEST_NODE, cluster, ep, eps, fake_config, port, service
 from .dumps import parse_dump
@@ -217,13 +218,30 @@ def _local_ready(slices: list[EndpointSlice]) -> dict[str, int]:
     return {key: n for key, n in counts.items() if n}
 
 
-@pytest.mark.parametrize(("before", "after", "old_map", "new_map", "cleanup", "local"),
-                         [c[1:] for c in UPDATE_CASES], ids=[c[0] for c in UPDATE_CASES])
-def test_update_endpoints_map(before, after, old_map, new_map, cleanup, local):
+def _changed(name: str) -> set[str]:
+    """The services Update reports changed (expectedChangedEndpoints of endpointschangetracker_test.go's copy
+    of these cases): none when nothing changed, every service touched in the complex case, else ns1/ep1."""
+    if name == "nothing" or name.startswith("no change"):
+        return set()
+    if name == "complex add and remove":
+        return {"ns1/ep1", "ns2/ep2", "ns3/ep3", "ns4/ep4"}
+    return {"ns1/ep1"}
+
+
+@pytest.mark.parametrize(("name", "before", "after", "old_map", "new_map", "cleanup", "local"), UPDATE_CASES,
+                         ids=[c[0] for c in UPDATE_CASES])
+def test_update_endpoints_map(name, before, after, old_map, new_map, cleanup, local):
     assert _as_expected(before) == old_map
     assert _as_expected(after) == new_map
     assert (udp_cleanup(cluster(*before), cluster(*after), fake_config()) is not None) is cleanup
     assert _local_ready(after) == local
+    tracker = EndpointSliceChangeTracker(initial=before)
+    for es in before:
+        if es.key not in {e.key for e in after}:
+            tracker.set(es.key, None)
+    for es in after:
+        tracker.set(es.key, es)  # an update where the slice existed before, an add otherwise
+    assert tracker.apply().changed == _changed(name)
 
 
 # --- TestHealthCheckNodePortWhenTerminating
