@@ -242,7 +242,24 @@ def _delivered_notes(cluster: Cluster, config: ProxyConfig, packet: Packet, outc
                      "and its reply returns through the node (the pod's bridge port must allow hairpin, as "
                      "kubelet's hairpinMode or the CNI sets it)")
     notes.extend(_container_port_note(cluster, target, svc))
+    notes.extend(_other_family_ranges_note(cluster, config, packet, svc))
     return notes
+
+
+def _other_family_ranges_note(cluster: Cluster, config: ProxyConfig, packet: Packet,
+                              svc: ServicePortInfo) -> list[str]:
+    """A load-balancer IP reached while every loadBalancerSourceRanges entry is of the other family: kube-proxy
+    keeps the ranges of its own family only (serviceport.go, MapCIDRsByIPFamily), so this family's proxier writes
+    no KUBE-FW chain and lets every client in, which the Service's reader does not expect (a dual-stack one)."""
+    if svc.source_ranges or packet.dst_text not in svc.load_balancer_vips:
+        return []
+    ranges = next((s.load_balancer_source_ranges for s in _services_named(cluster, svc.name_string)), ())
+    if not ranges:
+        return []
+    family = 6 if config.ipv6 else 4
+    return [f"spec.loadBalancerSourceRanges of {svc.namespace}/{svc.name} ({', '.join(ranges)}) holds no IPv{family} "
+            f"range, and kube-proxy keeps only the ranges of its own family: its IPv{family} rules let every client "
+            f"reach {packet.dst_text}"]
 
 
 def _container_port_note(cluster: Cluster, target: EndpointInfo, svc: ServicePortInfo) -> list[str]:
