@@ -333,8 +333,9 @@ def fail_class(verdict: str, proto: str, *, sent_locally: bool, hook: str | None
     A node's own datagram stopped in OUTPUT or POSTROUTING fails the send (EPERM); a TCP SYN stopped there is
     retried (DROP: silence) or answered by the local ICMP error (REJECT: refused). A packet queued to no listener
     (QUEUE: a QUEUE or NFQUEUE rule decided) is freed and the send succeeds, wherever it was: silence. A router's
-    "no route" (ICMP net unreachable, never rate limited in the kernel backend) always finds its way back: the
-    router routes node addresses and outside clients, and a pod's packet reaches it masqueraded to the address of
+    "no route" (ICMP net unreachable, never rate limited in the kernel backend) finds its way back to every source
+    but a node's pod bridge address (``Simulator.answered_from_outside``, which the caller asks): the router
+    routes node addresses and outside clients, and a pod's packet reaches it masqueraded to the address of
     the node it left by (kube-proxy's masquerade, else the CNI's, which takes any pod's packet leaving the cluster
     there: ``build.egress_rules``, ``Simulator._new_entry``); whether the socket hears it is ``send``'s own
     rule (:func:`~kubeproxy_sim.simulator.network.heard`: only TCP does; to UDP it is a soft error, silence).
@@ -514,28 +515,23 @@ class SimulatorSide:
         """Who the packet ends at on ``node`` (whose loopback addresses are its own): an answering workload
         (mapped later), or why nobody answers. An outside client's address is a host there too, whose stack refuses
         what nothing listens for (the stage's client namespace, as ``send`` takes it), heard only from a source
-        the outside routes back to (``src``, as the rules leave it: :meth:`_answers_back`)."""
+        the outside routes back to (``src``, as the rules leave it: ``Simulator.answered_from_outside``)."""
         from kubeproxy_sim.simulator.network import REJECT, Failure
 
         sim = self.plain
         served = sim.server_at(ip, port, proto, node=node, senders=value in sim.clients)
         if isinstance(served, Failure):
-            if served.reason == REJECT and value in sim.clients and not self._answers_back(src):
+            refused_outside = served.reason == REJECT and value in sim.clients
+            if refused_outside and not sim.answered_from_outside(parse_address(src)[1]):
                 return ("fail", SILENCE)
             return ("fail", fail_class(served.reason, proto, sent_locally=False, hook=None))
         if served is not None:
             return ("target", served[0], entry)
         # no host has the address: the router's answer comes back, to a pod too, on whichever node the packet
-        # left (its egress is masqueraded to that node's address, see fail_class)
-        return ("fail", fail_class(sim.unowned_reason(value), proto, sent_locally=False, hook=None))
-
-    def _answers_back(self, src: str) -> bool:
-        """Whether an outside host's answer to a packet leaving the cluster from ``src`` finds its way back: to a
-        node's or an outside client's address, or a pod's (the CNI masquerades it to its node's,
-        ``build.egress_rules``); not to a node's pod bridge address, which nothing masquerades and the outside
-        has no route to."""
-        value, sim = parse_address(src)[1], self.plain
-        return value in sim.node_at or value in sim.pod_at or value in sim.clients
+        # left (its egress is masqueraded to that node's address, see fail_class), but not to a source the outside
+        # has no route to (a node's pod bridge address)
+        reason = sim.unowned_reason(value, parse_address(src)[1])
+        return ("fail", fail_class(reason, proto, sent_locally=False, hook=None))
 
     def _connect(self, sim: Any, client: Any, target: Any, proto: str) -> Any:
         """One simulated connection; outside traffic the router would spread over the nodes enters the first."""

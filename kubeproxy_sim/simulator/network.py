@@ -107,6 +107,13 @@ def ack_lost(reason: str) -> str:
             "hands over with the connect's result")
 
 
+NO_WAY_BACK = ": its ICMP net unreachable is lost, and the client hears nothing"
+"""How the detail of a router's "no route" goes on when the source has no route back either (:meth:`_router`)."""
+REFUSAL_LOST = ", and the reply"
+"""How the detail of a refusal lost on its way back goes on (:meth:`Simulator._refusal`): ``send`` tells by it a
+row whose expectation the rules, followed forward only, cannot give."""
+
+
 def dns_query_detail(server: str, detail: str) -> str:
     """The detail of a pod's DNS query to its nameserver (kube-dns) at ``server`` that failed for ``detail``."""
     return f"{DNS_QUERY_PREFIX}{server}:{DNS_PORT}: {detail}"
@@ -537,13 +544,21 @@ class Simulator:
         return Connection(target, ip, node, seen, None, entry)
 
     def _refusal(self, client: Client, pkt: Tuple, first: Arrival, refused: Failure) -> Failure:
-        """An outside host's refusal (its RST, its ICMP port unreachable) goes back as a reply does and is lost as one
-        is: to a node's pod bridge address (which only pod sources' masquerade would change) the outside has no
-        route, and the client hears nothing."""
-        if refused.reason != REJECT or first[0] != "external":
+        """A host's refusal (its RST, its ICMP port unreachable), a pod's, a node's or an outside host's, goes back
+        as a reply does and is lost as one is: to a node's pod bridge address (which only pod sources' masquerade
+        would change) the outside has no route; a RST or ICMP error on a way back its connection did not come
+        by is INVALID to that node's conntrack, which kube-proxy's KUBE-FORWARD drops; one from an address the
+        client did not connect to is no answer to its socket. A lost refusal is silence: a DROP rule's is DROP when
+        it was a TCP RST, which carries the SYN's DSCP as netns send's counters see it (ip_send_unicast_reply
+        takes the TOS of the packet it answers), and TIMEOUT when it was an ICMP port unreachable, whose TOS keeps
+        no DSCP (icmp_send masks it), so that netns send cannot tell its DROP from a loss."""
+        if refused.reason != REJECT:
             return refused
-        lost = self._check_reply(client, pkt, self._travel(reverse(first[2]), ("router", None), "R"))
-        return refused if lost is None else Failure(lost.reason, f"{refused.detail}, and {lost.detail}")
+        lost = self._check_reply(client, pkt, self._travel(reverse(first[2]), self._server_location(first), "R"))
+        if lost is None:
+            return refused
+        detail = refused.detail + REFUSAL_LOST + lost.detail.removeprefix("the reply")  # (_check_reply's words)
+        return Failure(lost.reason if lost.reason == DROP and pkt[0] == "tcp" else TIMEOUT, detail)
 
     def _check_reply(self, client: Client, pkt: Tuple, back: Arrival | Failure) -> Failure | None:
         if isinstance(back, Failure):  # lost on its way: a REJECT's or a router's ICMP goes to the server, and the
@@ -715,10 +730,26 @@ class Simulator:
                 names = list(self.runtimes)
                 chosen = self.router_flows[pkt] = names[self.rng.randrange(len(names))]
             return ("next", pkt, ("node", self.runtimes[chosen], UPLINK, None, False))
-        if dst in self.clients or dst in self.external_at or text in self.balancer.addresses:
+        if self.outside_host(dst) or text in self.balancer.addresses:
             return ("external", text, pkt)
-        return Failure(NO_ROUTE, f"router: no route to {text} (no node, load balancer or outside host has it; "
-                       "the outside does not route pod or service addresses)")
+        why = (f"router: no route to {text} (no node, load balancer or outside host has it; the outside does not "
+               "route pod or service addresses)")
+        if not self.answered_from_outside(pkt[2]):
+            return Failure(TIMEOUT, f"{why}, nor back to {self._text(pkt[2])}{NO_WAY_BACK}")
+        return Failure(NO_ROUTE, why)
+
+    def outside_host(self, address: int) -> bool:
+        """Whether a host outside has the address: a client's, or one of ``hosts`` (the router delivers to it)."""
+        return address in self.clients or address in self.external_at
+
+    def answered_from_outside(self, source: int) -> bool:
+        """Whether an outside host's answer (a reply, its RST or ICMP port unreachable) to a packet that left the
+        cluster from ``source``, as the nodes' rules leave it, finds its way back: the router (:meth:`_router`)
+        routes node addresses and outside hosts, and a pod's packet leaving the cluster is masqueraded to its
+        node's (:meth:`_new_entry`); a node's pod bridge address, which nothing masquerades, it has no route to.
+        The one home of that fact for a prediction that sends nothing (the differential's tracer leaves); a
+        connection finds the same by sending the answer back (:meth:`_refusal`)."""
+        return source in self.node_at or source in self.pod_at or self.outside_host(source)
 
     def host_node(self, address: int) -> str | None:
         """The node whose own address this is: one of its addresses, or its pod bridge's (a gateway, which the
@@ -729,11 +760,15 @@ class Simulator:
         """Whether the address is inside a node's pod subnet (a pod may have it, or nobody: no ARP answer)."""
         return any(address & mask == net for rt in self.runtimes.values() for net, mask in rt.own_nets)
 
-    def unowned_reason(self, address: int) -> str:
+    def unowned_reason(self, address: int, source: int | None = None) -> str:
         """Why a packet to an address no pod, node or outside host has gets no answer: inside a node's pod subnet
         the nodes route it (to a pod nobody is, or to the peer node owning the subnet) and nobody answers ARP
-        (TIMEOUT); anywhere else it goes out to the router, which has no route (NO_ROUTE)."""
-        return TIMEOUT if self.in_pod_subnet(address) else NO_ROUTE
+        (TIMEOUT); anywhere else it goes out to the router, which has no route (NO_ROUTE), and whose answer
+        finds no way back to a ``source`` (as the nodes' rules leave it) :meth:`answered_from_outside` does not
+        answer (TIMEOUT, as :meth:`_router` says it)."""
+        if self.in_pod_subnet(address) or (source is not None and not self.answered_from_outside(source)):
+            return TIMEOUT
+        return NO_ROUTE
 
     def _next_hop(self, rt: NodeRuntime, dst: int) -> tuple[str, str, object]:
         """(interface, kind, target) of the node's route to ``dst``: a local pod, a node, the router, nobody."""
@@ -771,9 +806,10 @@ class Simulator:
             ahead = entry.orig if is_reply else entry.reply  # the tuple the other side sends
             dst, dport = ahead[2], ahead[3]
             state = CtState.ESTABLISHED if (is_reply or entry.seen_reply) else CtState.NEW
-        elif proto == "tcp" and flags in ("SA", "R"):
+        elif flags == "R" or (proto == "tcp" and flags == "SA"):
             # conntrack's TCP tracker starts no connection on a SYN/ACK or a RST it has no entry for (a reply
-            # that took another way back than its SYN came): the packet is INVALID, and no NAT sees it
+            # that took another way back than its SYN came), nor does an ICMP error whose inner packet has none
+            # start one (icmp_error_message): the packet is INVALID, and no NAT sees it
             state = CtState.INVALID
         else:
             state = CtState.NEW
@@ -789,7 +825,10 @@ class Simulator:
             entry, is_reply = found
             back = entry.orig if is_reply else entry.reply
             out = (proto, family, back[4], back[5], b.dst, b.dport)
-            rt.conntrack.seen(entry, is_reply, now)
+            if flags != "R":
+                rt.conntrack.seen(entry, is_reply, now)
+            elif proto == "tcp":  # a RST closes the connection (a new SYN on its tuple reopens it); an ICMP error
+                Conntrack.close(entry, now)  # is only related to a UDP one, whose state it leaves
         elif state is CtState.INVALID:  # accepted (no INVALID drop rule, tcp-be-liberal): on, untracked
             out = pkt
         else:

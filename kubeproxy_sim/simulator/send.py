@@ -49,6 +49,7 @@ from kubeproxy_sim.simulator.network import (
     DNS_QUERY_PREFIX,
     DROP,
     NO_ROUTE,
+    REFUSAL_LOST,
     TIMEOUT,
     WRONG_REPLY_SOURCE,
     Client,
@@ -453,14 +454,16 @@ def _router_entries(sim: Simulator, src: str, dst: str, port: int, proto: str) -
     return [], None
 
 
-def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None = None) -> str:
+def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None = None, src: str | None = None) -> str:
     """Who answers at ip:port when the packet ends there, else the failure's reason: a host with nothing
     listening refuses (a TCP RST or an ICMP port unreachable: REJECT; a client's host too), a balancer's
-    address without this port stays silent, an address nobody has is NO_ROUTE (as TCP hears it, :func:`.heard`).
-    Loopback is ``node`` itself."""
+    address without this port stays silent, an address nobody has is NO_ROUTE (as TCP hears it, :func:`.heard`;
+    silence when the router's answer has no way back to ``src``, the source as the rules leave it). Loopback is
+    ``node`` itself."""
     served = sim.server_at(ip, port, proto, node=node, senders=True)
     if served is None:
-        return heard(sim.unowned_reason(parse_address(ip)[1]), proto)
+        source = None if src is None else parse_address(src)[1]
+        return heard(sim.unowned_reason(parse_address(ip)[1], source), proto)
     return served.reason if isinstance(served, Failure) else served[0]
 
 
@@ -494,7 +497,7 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
                 if ended:
                     shares[ended] += p
                 continue
-        shares[_target_of(sim, ip, port, proto, node)] += p
+        shares[_target_of(sim, ip, port, proto, node, src)] += p
 
 
 def _shares_to(sim: Simulator, client: Client, dst: str, port: int, proto: str, weight: Fraction,
@@ -636,7 +639,7 @@ def _failure_expected(expected: dict[str, Fraction], reason: str, detail: str,
         rows = [(r, d[m.end():]) for r, d in rows if (m := DNS_QUERY.match(d))]
     else:
         rows = [(r, d) for r, d in rows if not DNS_QUERY.match(d)]
-    if reason == WRONG_REPLY_SOURCE or detail.startswith(("the reply", "the client's ACK")):
+    if reason == WRONG_REPLY_SOURCE or detail.startswith(("the reply", "the client's ACK")) or REFUSAL_LOST in detail:
         return None  # lost on the way back: the expectation follows the rules forward only
     node = _RULE_NODE.match(detail)
     if node is not None and any(key.startswith(f"{prefix}{reason}@") for key in expected):

@@ -91,9 +91,11 @@ def test_ipv6_local_endpoints_see_the_bridge_address(kernel: None, run_tag: str,
 def test_an_outside_refusal_of_the_bridge_address_is_lost(kernel: None, run_tag: str, state_dir: Path) -> None:
     """node1 bound to its pod bridge address, to the stage's outside client: the stage masquerades pod sources
     only, so the client namespace's RST (ICMP port unreachable) has no way back and the socket times out, as the
-    prediction and send say; node1's own address hears the refusal."""
+    prediction and send say; node1's own address hears the refusal. The router's "no route" to an address nobody
+    has is lost alike (the prediction said unreachable)."""
     flows = [Flow("10.244.1.1", "203.0.113.10:80"), Flow("10.244.1.1", "203.0.113.10:80", "udp"),
-             Flow("node/node1", "203.0.113.10:80")]
+             Flow("node/node1", "203.0.113.10:80"), Flow("10.244.1.1", "198.51.100.99:80"),
+             Flow("node/node1", "198.51.100.99:80")]
     report = differential(load(objects(web_pods=("web-1", "web-2"))), BASE, state_dir, name=f"{run_tag}-bgr",
                           flows=flows)
     _seen(report)  # no differences
@@ -101,3 +103,5 @@ def test_an_outside_refusal_of_the_bridge_address_is_lost(kernel: None, run_tag:
     for proto in ("tcp", "udp"):
         assert outcomes[f"10.244.1.1 -> 203.0.113.10:80/{proto}"] == {("no answer (DROP/TIMEOUT)", 1)}
     assert outcomes["node/node1 -> 203.0.113.10:80/tcp"] == {("refused (REJECT)", 1)}
+    assert outcomes["10.244.1.1 -> 198.51.100.99:80/tcp"] == {("no answer (DROP/TIMEOUT)", 1)}
+    assert outcomes["node/node1 -> 198.51.100.99:80/tcp"] == {("unreachable (NO_ROUTE)", 1)}

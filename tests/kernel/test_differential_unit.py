@@ -119,6 +119,26 @@ def test_the_prediction_ends_a_packet_where_the_kernel_does(dst: str, outcomes: 
     assert set(SimulatorSide(full, config).leaves(Flow(f"pod/{clients['node1']}", dst))) == outcomes
 
 
+@pytest.mark.parametrize(("src", "dst", "outcome"), [
+    ("10.244.0.1", "198.51.100.7:80", SILENCE),  # the router's no route has no way back to node1's bridge address
+    ("node/node1", "198.51.100.7:80", UNREACHABLE),
+    ("10.244.0.1", "203.0.113.10:80", SILENCE),  # nor has the outside client's refusal
+    ("node/node1", "203.0.113.10:80", REFUSED),
+])
+def test_the_prediction_asks_the_simulator_whether_an_answer_from_outside_comes_back(
+        src: str, dst: str, outcome: str) -> None:
+    """Simulator.answered_from_outside is the one home of the fact (the differential had its own copy): the
+    outside routes node addresses and outside hosts, and a pod's egress is masqueraded, but no answer finds a
+    node's pod bridge address, neither a host's refusal nor the router's "no route" (tests/kernel has both)."""
+    cluster, config = small_cluster()
+    full, _ = with_clients(cluster, config, ["node1", "node2"])
+    sims = SimulatorSide(full, config)
+    assert sims.leaves(Flow(src, dst)) == {("fail", outcome): 1}
+    sim = sims.plain
+    bridge, node = (parse_address(a)[1] for a in ("10.244.0.1", "192.168.49.2"))
+    assert not sim.answered_from_outside(bridge) and sim.answered_from_outside(node)
+
+
 def test_clients_and_derived_flows() -> None:
     cluster, config = small_cluster()
     full, clients = with_clients(cluster, config, ["node1", "node2"])

@@ -22,7 +22,7 @@ from kubeproxy_sim.kernel.state import SERVER_MARK, Owner, owner_of, pid_alive, 
 from kubeproxy_sim.objects import load_text
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.proxier.config import ProxyConfig
-from kubeproxy_sim.simulator.network import Simulator
+from kubeproxy_sim.simulator.network import NO_ROUTE, Simulator, heard
 from kubeproxy_sim.simulator.send import send as sim_send
 
 pytestmark = pytest.mark.kernel
@@ -227,6 +227,59 @@ def test_a_lost_client_ack_is_named_alike_by_send_and_netns_send(cluster: tuple[
     assert [(f.reason, f.count) for f in result.failed] == [(f.reason, f.count) for f in simulated.failed] == \
         [(verdict, 2)]
     assert simulated.failed[0].detail.startswith("the client's ACK: node node2: ")
+
+
+@pytest.mark.parametrize(("proto", "raw", "reason"), [("tcp", "timeout", "DROP"), ("udp", "timeout", "TIMEOUT")])
+def test_a_pod_s_refusal_lost_on_its_way_back_is_silence_alike(cluster: tuple[Topology, dict[str, Any]],
+                                                               proto: str, raw: str, reason: str) -> None:
+    """web-a refuses port 9999 (a RST, an ICMP port unreachable), and node1 drops what goes back to the idle pod
+    (a rule first in its FORWARD chain, RELATED for the ICMP error): the client hears nothing. send said REJECT,
+    as if every pod's or node's refusal reached its client; it now routes it back as a reply, as it did an outside
+    host's. The RST reflects the SYN's DSCP, so netns send's counters name the loss DROP; the ICMP error's TOS
+    keeps no DSCP (icmp_send masks it), so netns send names that loss TIMEOUT, as send now does."""
+    from kubeproxy_sim.kernel.dscp import COUNT_CHAINS
+    from tests.simulator.builders import first_forward_rule
+
+    topo, state = cluster
+    node1 = topo.nodes[0].netns
+    matches = "-s 10.244.0.3/32 -d 10.244.1.9/32 -m conntrack --ctstate RELATED,ESTABLISHED"
+    inserted = [f"{matches} -j DROP", f"{matches} -j {COUNT_CHAINS['DROP']}"]
+    try:
+        for rule in inserted:
+            done = nsexec.run(node1, ["iptables", "-w", "30", "-I", "FORWARD", "1", *rule.split()])
+            assert done.returncode == 0, done.stderr
+        tally = send(state, "pod/default/idle", "10.244.0.3:9999", proto=proto, count=2)
+    finally:
+        for rule in inserted:
+            nsexec.run(node1, ["iptables", "-w", "30", "-D", "FORWARD", *rule.split()])
+    cluster_objects, config = small_cluster(IDLE_POD)
+    rules = first_forward_rule(f"-A FORWARD {matches} -j DROP", "node1")
+    simulated = sim_send(Simulator(cluster_objects, config, rng=random.Random(1), rules=rules), "pod/default/idle",
+                         "10.244.0.3:9999", proto=proto, count=2, seed=1)
+    result = tally.result(state)
+    assert tally.failures == {raw: 2} and not result.delivered
+    assert [(f.reason, f.count) for f in result.failed] == [(f.reason, f.count) for f in simulated.failed] == \
+        [(reason, 2)]
+    assert ", and the reply: node node1: " in simulated.failed[0].detail
+    plain = send(state, "pod/default/idle", "10.244.0.3:9999", proto=proto, count=2).result(state)
+    assert [(f.reason, f.count) for f in plain.failed] == [("REJECT", 2)]  # without the rule: heard
+
+
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_a_router_s_no_route_to_a_bridge_bound_node_is_silence_alike(cluster: tuple[Topology, dict[str, Any]],
+                                                                     proto: str) -> None:
+    """node1 bound to its pod bridge address (10.244.0.1, which nothing masquerades) to an address nobody has: the
+    router has no route for it, nor for its ICMP net unreachable back to 10.244.0.1, so a TCP client hears nothing
+    either. send said NO_ROUTE, as if the router's answer always came back; node1's own address hears it."""
+    _, state = cluster
+    cluster_objects, config = small_cluster(IDLE_POD)
+    for source, reason in (("10.244.0.1", "TIMEOUT"), ("node/node1", heard(NO_ROUTE, proto))):
+        result = send(state, source, "198.51.100.99:80", proto=proto, count=2).result(state)
+        simulated = sim_send(Simulator(cluster_objects, config, rng=random.Random(1)), source, "198.51.100.99:80",
+                             proto=proto, count=2, seed=1)
+        assert [(f.reason, f.count) for f in result.failed] == [(f.reason, f.count) for f in simulated.failed] == \
+            [(reason, 2)], source
+        assert [f.expected for f in simulated.failed] == [1.0], source
 
 
 def _seen_by_pod(result: Any) -> dict[str, set[str]]:

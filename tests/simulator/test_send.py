@@ -672,6 +672,28 @@ def test_a_lost_client_ack_keeps_its_verdict_as_the_connected_client_meets_it(ve
     assert [(d.pod, d.count) for d in result.delivered] == [("default/web-2", 0)]
 
 
+@pytest.mark.parametrize(("proto", "reason"), [("tcp", "DROP"), ("udp", "TIMEOUT")])
+def test_a_pod_s_refusal_goes_back_as_a_reply_and_is_lost_as_one(proto: str, reason: str) -> None:
+    """web-2 refuses port 9999 and node2 drops what goes back (a rule first in its FORWARD chain): the client
+    hears nothing, as on the kernel (tests/kernel/test_kernel.py); send said REJECT, routing only an outside
+    host's refusal back. A dropped RST is DROP (it carries the run's DSCP to netns send's counters), a dropped
+    ICMP port unreachable TIMEOUT (its TOS keeps none); no expectation, as for a lost reply. A refusal nothing
+    stops is heard, from its own source too; one sent to a node's address the client only borrowed is lost."""
+    rule = "-A FORWARD -s 10.244.2.10/32 -d 10.244.1.5/32 -m conntrack --ctstate RELATED,ESTABLISHED -j DROP"
+    lost = send(simulator(rules=first_forward_rule(rule, "node2")), "pod/default/client", "10.244.2.10:9999",
+                proto=proto, count=3)
+    assert [(f.reason, f.count, f.expected) for f in lost.failed] == [(reason, 3, None)]
+    assert lost.failed[0].detail == (f"pod default/web-2 (10.244.2.10): nothing listens on {proto}/9999 (it serves "
+                                     f"tcp/8080, udp/5353), and the reply: node node2: filter table (line 16): {rule}")
+    for source in ("pod/default/client", "10.244.1.1"):  # node1 bound to its bridge address: routed back too
+        heard = send(simulator(), source, "10.244.2.10:9999", proto=proto, count=3)
+        assert [(f.reason, f.count, f.expected) for f in heard.failed] == [("REJECT", 3, 1.0)], source
+    borrowed = send(simulator(), "external:192.168.0.10", "192.168.0.11:9999", proto=proto, count=3)
+    assert [(f.reason, f.expected) for f in borrowed.failed] == [("TIMEOUT", None)]
+    assert borrowed.failed[0].detail.endswith(", and the reply went to node node1 (192.168.0.10), not to "
+                                              "external:192.168.0.10")
+
+
 def test_expectations_for_pod_addresses_follow_the_routes():
     """The outside has no route to pod addresses; an address of a pod subnet no pod has gets no ARP answer."""
     outside = send(bootcamp(1), "external", "10.244.1.2:8080", count=2)
@@ -775,6 +797,19 @@ def test_a_reply_the_router_cannot_route_is_silence_to_the_client(proto: str) ->
     result = send(simulator(), "10.244.1.1", "93.184.216.34:80", count=3, proto=proto)
     assert [(f.reason, f.count) for f in result.failed] == [("TIMEOUT", 3)]
     assert result.failed[0].detail.startswith("the reply: router: no route to 10.244.1.1 ")
+
+
+def test_the_router_s_no_route_to_a_bridge_address_source_is_lost() -> None:
+    """node1 bound to its pod bridge address, to an address nobody has: the router has no route for the packet,
+    nor for its ICMP net unreachable back to 10.244.1.1, so even TCP hears nothing (netns send times out:
+    tests/kernel/test_kernel.py); the expectation says so too. node1's own address hears NO_ROUTE."""
+    result = send(simulator(), "10.244.1.1", "198.51.100.99:80", count=3)
+    assert [(f.reason, f.count, f.expected) for f in result.failed] == [("TIMEOUT", 3, 1.0)]
+    assert result.failed[0].detail == ("router: no route to 198.51.100.99 (no node, load balancer or outside host has "
+                                       "it; the outside does not route pod or service addresses), nor back to "
+                                       "10.244.1.1: its ICMP net unreachable is lost, and the client hears nothing")
+    plain = send(simulator(), "node/node1", "198.51.100.99:80", count=3)
+    assert [(f.reason, f.expected) for f in plain.failed] == [("NO_ROUTE", 1.0)]
 
 
 @pytest.mark.parametrize("proto", ["tcp", "udp"])
