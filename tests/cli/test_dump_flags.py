@@ -181,6 +181,12 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
      "--from: '127.0.0.1': a loopback address is a node's own, and which node's is not said; expected node/NAME"),
     (["netns", "send", "nosuch", "--from", "[::1]", "--to", "10.0.0.1:80"], 2,
      "--from: '[::1]': a loopback address is a node's own, and which node's is not said; expected node/NAME"),
+    # no outside machine has a loopback address (send took one for a host out there, netns send asked for a client
+    # netns up --client refuses to make)
+    (["send", "--scenario", "nosuch-scenario", "--from", "external:127.0.0.1", "--to", "node/node1:31526"], 2,
+     "--from: 'external:127.0.0.1': a loopback address is no outside machine's; expected external:IP with a unicast"),
+    (["netns", "send", "nosuch", "--from", "external:224.0.0.1", "--to", "10.0.0.1:80"], 2,
+     "--from: 'external:224.0.0.1': a multicast address is no outside machine's; expected external:IP"),
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "bogus"], 2, "--to: 'bogus': expected IP:PORT"),
     # --from's shape is checked before the objects are read, as --to's (no scenario of that name: it would be 1)
     (["send", "--scenario", "nosuch-scenario", "--from", "bogus", "--to", "10.0.0.1:80"], 2,
