@@ -27,7 +27,7 @@ from kubeproxy_sim.analysis.nodes import (
     external_source,
 )
 from kubeproxy_sim.netfilter.packet import Packet
-from kubeproxy_sim.netfilter.trace import SMALL_ODD_BITS, exact_fraction
+from kubeproxy_sim.netfilter.trace import SMALL_ODD_BITS, TraceResult, exact_fraction
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.objects.nodes import EXCLUDE_FROM_LB_LABEL, load_balancer_backends
@@ -62,6 +62,7 @@ class Entry:
     shares: tuple[Share, ...]
     uncertain: tuple[str, ...] = ()
     note: str = ""
+    why: tuple[str, ...] = ()  # why a DROP or REJECT (analysis.why): the view's notes gather them
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,14 +268,26 @@ def trace_entry(nodes: NodeSet, entry_node: str, source: Source, dst: str, dport
     ])])
     uncertain = tuple(dict.fromkeys(f"{u.rule}: {u.reason}" for u in result.uncertain))
     destination = f"[{dst}]:{dport}" if ":" in dst else f"{dst}:{dport}"
-    return Entry(entry_node, source, destination, weight, shares, uncertain, note)
+    why = _failure_notes(nodes, entry_node, packet, result)
+    return Entry(entry_node, source, destination, weight, shares, uncertain, note, why)
+
+
+def _failure_notes(nodes: NodeSet, entry_node: str, packet: Packet, result: TraceResult) -> tuple[str, ...]:
+    """Why the entry's connections are dropped or rejected, in the Service's words (a delivery's shares say
+    where it goes; a bare DROP does not say why): asked only then, as most entries deliver."""
+    if not any(o.verdict in ("DROP", "REJECT") for o in result.outcomes):
+        return ()
+    from kubeproxy_sim.analysis.why import why_notes
+
+    return tuple(why_notes((nodes.cluster, nodes.configs[entry_node]), packet, result))
 
 
 def _view(kind: str, destination: str, entries: list[Entry], notes: Iterable[str] = ()) -> View:
+    """The view of ``entries``; its notes end with why those carrying traffic fail, each once."""
+    notes = (*notes, *dict.fromkeys(w for e in entries if e.weight for w in e.why))
     total = sum((e.weight for e in entries), Fraction(0))
     if total:
-        entries = [Entry(e.node, e.source, e.destination, e.weight / total, e.shares, e.uncertain, e.note)
-                   for e in entries]
+        entries = [dataclasses.replace(e, weight=e.weight / total) for e in entries]
     average = merge_shares((e.weight, e.shares) for e in entries)
     return View(kind, destination, tuple(entries), average, tuple(notes))
 

@@ -339,7 +339,7 @@ def run(args: argparse.Namespace) -> int:
 
 def explain(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: TraceResult) -> list[str]:
     """The trace's notes: a Service address's port no rule serves, then why each outcome ended as it did."""
-    from kubeproxy_sim.cli.trace_why import why_notes
+    from kubeproxy_sim.analysis.why import why_notes
 
     return [*unserved_port_notes(objects, packet, result), *why_notes(objects, packet, result)]
 

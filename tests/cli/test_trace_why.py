@@ -199,3 +199,16 @@ def test_a_node_port_on_an_address_nodeport_addresses_leaves_out(tmp_path, capsy
 def test_an_ordinary_delivery_has_no_note(tmp_path, capsys) -> None:
     path = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1"), endpoint("10.244.2.10", "node2")])
     assert notes(path, capsys, *POD_TO_CLUSTER_IP) == []
+
+
+def test_dist_views_say_why_their_entries_fail(tmp_path, capsys) -> None:
+    """dist's DROP rows read as bare as trace's did: the view's notes carry the same sentence, once, and only for
+    entries that carry traffic."""
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.2.10", "node2")], type_="NodePort",
+                   spec="  externalTrafficPolicy: Local\n")
+    assert main(["dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16", "--to", "web.default", "-o", "json"]) == 0
+    views = {v["kind"]: v["notes"] for v in json.loads(capsys.readouterr().out)["services"][0]["views"]}
+    assert views == {"clusterIP": [], "nodePort": [
+        "default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its endpoints (its "
+        "usable endpoints are 10.244.2.10 on node2), so kube-proxy drops traffic from outside the cluster here "
+        "rather than forward it to another node"]}
