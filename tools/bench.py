@@ -9,7 +9,8 @@ about milliseconds, and a benchmark that prints figures is read by people.
   tools/bench.py rules trace     # only some sections
 
 Run as root, the rules section also times iptables-restore loading the same text
-into a scratch network namespace (kpsim-bench-*), which it removes afterwards.
+into a scratch network namespace (kpsim-bench-PID.net), which it removes afterwards
+(and `kubeproxy-sim netns gc` removes once a killed run left it).
 """
 
 from __future__ import annotations
@@ -199,17 +200,15 @@ def bench_one_service(cluster_json: Path) -> None:
 
 
 def iptables_restore_seconds(rules: Path) -> float | None:
-    """Load the text into a scratch network namespace (root only); the root namespace is never touched."""
+    """Load the text into a scratch network namespace (root only); the root namespace is never touched. The
+    namespace is marked as this process's (build.scratch_netns): `netns gc` removes it if the run is killed."""
     if os.geteuid() != 0 or not shutil.which("iptables-restore"):
         line("iptables-restore comparison", "skipped", "(needs root and iptables)")
         return None
-    from pyroute2 import netns
-
     from kubeproxy_sim.kernel import nsexec, sysfs
+    from kubeproxy_sim.kernel.build import scratch_netns
 
-    name = f"kpsim-bench-{os.getpid()}"
-    netns.create(name)
-    try:
+    with scratch_netns("bench") as name:
         text = rules.read_text()
         if sysfs.nfacct_names(text):  # kube-proxy only writes nfacct rules when the counters exist
             nsexec.call(name, sysfs.create_nfacct, sysfs.nfacct_names(text))
@@ -223,8 +222,6 @@ def iptables_restore_seconds(rules: Path) -> float | None:
             line("iptables-restore comparison", "failed", reason)
             return None
         return time.perf_counter() - start
-    finally:
-        netns.remove(name)
 
 
 def bench_parse(work: Path, quick: bool) -> None:

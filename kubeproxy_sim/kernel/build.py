@@ -801,6 +801,21 @@ def _age(names: Iterable[str], now: float) -> float:
     return now - max(times) if times else 0.0
 
 
+@contextlib.contextmanager
+def scratch_netns(tag: str) -> Iterator[str]:
+    """A network namespace of this process's own for a one-off job (tools/bench.py's iptables-restore timing),
+    removed on exit. It is named and marked as the node-network namespace of a cluster ``TAG-PID``
+    (``kpsim-TAG-PID.net``, this process its owner), so :func:`gc` removes it once the process is gone without
+    its cleanup (killed), and never while it runs; one killed before the marker is set goes after the grace."""
+    net = f"{cluster_prefix(f'{tag}-{os.getpid()}')}net"
+    netns.create(net)
+    try:
+        mark_owner(net, owner_of(os.getpid()))
+        yield net
+    finally:
+        netns.remove(net)
+
+
 def gc(directory: Path, *, now: float | None = None, grace: float = GC_GRACE, only: str = "") -> list[str]:
     """Remove the namespaces (and state) of clusters whose owner is gone, whoever started them.
 

@@ -69,12 +69,13 @@ def process_start(pid: int) -> int | None:
     return int(fields[19])  # field 22 of proc(5); fields[0] is field 3
 
 
-def owner_of(pid: int, state_file: Path) -> Owner:
-    """The owner record for a running process (this one, or a child just started)."""
+def owner_of(pid: int, state_file: Path | None = None) -> Owner:
+    """The owner record for a running process (this one, or a child just started); ``state_file``: its cluster's
+    (none for a namespace without state, build.scratch_netns)."""
     start = process_start(pid)
     if start is None:
         raise ProcessLookupError(pid)
-    return Owner(pid, start, str(state_file))
+    return Owner(pid, start, "" if state_file is None else str(state_file))
 
 
 def state_dir(env: Mapping[str, str] | None = None) -> Path:
