@@ -46,12 +46,25 @@ def why_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: Trac
             continue
         if svc.name_string not in endpoints:
             endpoints[svc.name_string] = _endpoints(cluster, config, svc)
-        for note in _outcome_notes(cluster, config, packet, outcome, svc, endpoints[svc.name_string]):
-            if note not in notes:
-                notes.append(note)
+        found = _outcome_notes(cluster, config, packet, outcome, svc, endpoints[svc.name_string])
+        if outcome.verdict == "DNAT" and svc.client_ip_affinity and _lists_assumed(result):
+            found.append(affinity_note(svc, config))
+        notes.extend(note for note in found if note not in notes)
     if not any(o.verdict == "DNAT" for o in result.outcomes):
         notes.extend(_unserved_node_port(cluster, config, packet))
     return notes
+
+
+def _lists_assumed(result: TraceResult) -> bool:
+    """Whether the trace assumed a session-affinity list does not hold the client (none named by --affinity)."""
+    return any(u.reason.startswith("recent list ") for u in result.uncertain)
+
+
+def affinity_note(svc: ServicePortInfo, config: ProxyConfig) -> str:
+    return (f"{svc.name_string} has spec.sessionAffinity ClientIP (timeoutSeconds {svc.affinity_timeout}): these "
+            f"shares are a new client's; one that node {config.node_name} sent to an endpoint less than "
+            f"{svc.affinity_timeout} s ago goes back to it every time (its KUBE-SEP chain's recent list holds it: "
+            "--affinity LIST traces that)")
 
 
 def _named_ports(outcome: Outcome) -> list[str]:

@@ -212,3 +212,15 @@ def test_dist_views_say_why_their_entries_fail(tmp_path, capsys) -> None:
         "default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its endpoints (its "
         "usable endpoints are 10.244.2.10 on node2), so kube-proxy drops traffic from outside the cluster here "
         "rather than forward it to another node"]}
+
+
+def test_session_affinity_says_whose_shares_these_are(tmp_path, capsys) -> None:
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1"), endpoint("10.244.2.10", "node2")],
+                   spec="  sessionAffinity: ClientIP\n")
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP) == [
+        "default/web:http has spec.sessionAffinity ClientIP (timeoutSeconds 10800): these shares are a new client's; "
+        "one that node node1 sent to an endpoint less than 10800 s ago goes back to it every time (its KUBE-SEP "
+        "chain's recent list holds it: --affinity LIST traces that)"]
+    assert main(["rules", "-f", str(path), "--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16"]) == 0
+    held = next(w for w in capsys.readouterr().out.split() if w.startswith("KUBE-SEP-"))
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP, args=("--affinity", held)) == []  # a client a list holds
