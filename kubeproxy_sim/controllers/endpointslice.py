@@ -299,13 +299,20 @@ def reconcile_all(services: Sequence[Service], pods: Sequence[Pod], nodes: Seque
     """Every Service synced, in Service order: their slices, events and the cache's new populated set."""
     by_name = {n.name: n for n in nodes}
     by_namespace: dict[str, list[Pod]] = {}
+    by_label: dict[tuple[str, str, str], list[Pod]] = {}  # (namespace, key, value) -> its pods, in order
     for pod in pods:
         by_namespace.setdefault(pod.namespace, []).append(pod)
+        for key, value in pod.labels:
+            by_label.setdefault((pod.namespace, key, value), []).append(pod)
     slices: list[EndpointSlice] = []
     events: list[ServiceEvent] = []
     populated: set[str] = set()
     for service in services:
-        done = reconcile_service(service, by_namespace.get(service.namespace, []), by_name, max_per_slice, view)
+        candidates = by_namespace.get(service.namespace, [])
+        if service.selector:  # the pods of its rarest pair (reconcile_service checks them all): a scan of every
+            # pod per Service was Services x Pods per sync
+            candidates = min((by_label.get((service.namespace, k, v), []) for k, v in service.selector), key=len)
+        done = reconcile_service(service, candidates, by_name, max_per_slice, view)
         slices.extend(done.slices)
         events.extend(done.events)
         populated |= done.populated

@@ -148,6 +148,14 @@ class Ipam:
         if ports := host_ports(pod):
             self.ports.setdefault(node.name, set()).update(ports)
 
+    def hold(self, pod: SimPod) -> None:
+        """Count a pod added as it is (bound, or with its addresses), so that the batch's next pods see it."""
+        self.in_use.update(pod.pod_ips)
+        if pod.node_name is not None:
+            self.load[pod.node_name] += 1
+            if ports := host_ports(pod):
+                self.ports.setdefault(pod.node_name, set()).update(ports)
+
     def has_room(self, node: Node) -> bool:
         """Whether the node holds fewer pods than its status.allocatable.pods (NodeResourcesFit's pod count)."""
         return self.load[node.name] < self.max_pods.get(node.name, DEFAULT_MAX_PODS)

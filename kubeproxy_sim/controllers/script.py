@@ -513,13 +513,17 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     world = W.put_slices(world, manifests.cluster.endpoint_slices)
     notes += [_applied("endpointslice.discovery.k8s.io", s.name, slices_before.get(s.key), s)
               for s in manifests.cluster.endpoint_slices]
+    running = {p.key: p for p in world.pods}
+    changed = []
     for pod in manifests.cluster.pods:
-        before = world.pod(pod.namespace, pod.name)
+        before = running.get(pod.key)
         if before is not None and _same_pod(before, pod):  # a running pod keeps its node, address and readiness
             notes.append(f"pod/{pod.name} unchanged")
             continue
         notes.append(_applied("pod", pod.name, before, False))
-        world = W.add_pod(world, pod, rng)
+        changed.append(pod)
+    if changed:
+        world = W.add_pods(world, changed, rng)
     for d in manifests.deployments:
         existing = world.deployment(d.namespace, d.name)
         if existing is not None and not d.replicas_given:  # apply leaves a field the manifest omits alone

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.endpointslice import (
     CONTROLLER_NAME,
@@ -159,7 +162,7 @@ def test_a_loaded_controller_slice_is_replaced_and_matching_bare_pods_are_adopte
     w = W.put_slices(w, (stale,))
     assert stale not in W.cluster_of(w).endpoint_slices
     extra = _pod("web-bare", "10.244.0.200", labels=rs.selector)
-    w = W.add_pod(w, extra, rng)
+    w = W.add_pods(w, [extra], rng)
     # Adopted: the set now holds three pods for two replicas, so it removes one (without adoption: three live).
     assert len([p for p in w.pods if not p.terminating]) == 2
     assert all(p.owner == rs.name for p in w.pods)
@@ -203,3 +206,23 @@ def test_a_pod_whose_node_is_not_found_is_skipped_unless_the_service_publishes_n
     published = reconcile_service(_service(publish_not_ready_addresses=True), pods, BY_NAME)
     assert sorted(_conditions(published.slices)) == ["10.244.0.2", "10.244.9.8", "10.244.9.9"]
     assert published.events == ()
+
+
+_LABELS = st.sampled_from([("app", "web"), ("app", "db"), ("tier", "front"), ("tier", "back"), ("v", "1")])
+
+
+@settings(max_examples=150, deadline=None)
+@given(selectors=st.lists(st.one_of(st.none(), st.lists(_LABELS, max_size=3, unique_by=lambda kv: kv[0])),
+                          min_size=1, max_size=4),
+       pods=st.lists(st.tuples(st.sampled_from(["default", "other"]), st.lists(_LABELS, max_size=3,
+                                                                                unique_by=lambda kv: kv[0])),
+                     max_size=12))
+def test_every_service_gets_the_slices_of_a_scan_of_every_pod(selectors: list[list[tuple[str, str]] | None],
+                                                              pods: list[tuple[str, list[tuple[str, str]]]]) -> None:
+    """reconcile_all looks a selector's pods up by its rarest pair: the slices are those a scan of every pod of
+    the namespace gives, whatever the selectors (none, empty, several pairs) and labels, in the pods' order."""
+    services = [_service(name=f"s{i}", selector=None if sel is None else tuple(sel)) for i, sel in enumerate(selectors)]
+    made = [_pod(f"p{i}", f"10.244.0.{i + 2}", namespace=ns, labels=tuple(labels))
+            for i, (ns, labels) in enumerate(pods)]
+    scanned = tuple(s for service in services for s in service_slices(service, made, BY_NAME))
+    assert controller_slices(services, made, NODES) == scanned

@@ -277,9 +277,8 @@ def test_host_network_pods_without_a_node_are_scheduled_apart_on_their_host_port
     rng = random.Random(0)
     dual = dataclasses.replace(NODES[1], addresses=(*NODES[1].addresses, NodeAddress("InternalIP", "fd00::3")))
     w = world((NODES[0], dual))
-    for name in ("a", "b", "c"):
-        w = W.add_pod(w, _host_pod(name, 9100), rng)
-    w = W.add_pod(W.add_pod(w, _host_pod("d", 9200), rng), _host_pod("e", 9100, Protocol.UDP), rng)
+    pods = [_host_pod(name, 9100) for name in ("a", "b", "c")]
+    w = W.add_pods(w, [*pods, _host_pod("d", 9200), _host_pod("e", 9100, Protocol.UDP)], rng)
     w = W.advance(w, 10, rng)
     placed = {p.name: (p.node_name, p.pod_ips, p.ready(w.now)) for p in w.pods}
     assert placed == {"a": ("node1", ("192.168.49.2",), True), "b": ("node2", ("192.168.49.3", "fd00::3"), True),
@@ -293,6 +292,21 @@ def test_host_network_pods_without_a_node_are_scheduled_apart_on_their_host_port
     w = W.advance(W.delete_pods(w, "default", ["a"], rng), 60, rng)  # its grace period over, its port is free
     assert [(p.name, p.node_name) for p in w.pods if p.name == "c"] == [("c", "node1")]
     assert scheduling_failure(w) is None
+
+
+def test_pods_applied_together_are_scheduled_as_if_one_by_one() -> None:
+    """One manifest's pods share the scheduler's state: a pod applied bound (with its address) counts on its node
+    for the pods after it, and those scheduled spread as they would one at a time; a name given twice is the
+    last one's."""
+    rng = random.Random(0)
+    w = world(THREE, node_max_pods=(("node1", 1), ("node2", 2), ("node3", 2)))
+    bound = Pod("default", "bound", node_name="node1", pod_ips=("10.244.0.9",), ready=True)
+    fresh = [Pod("default", f"p{i}") for i in range(4)]
+    w = W.advance(W.add_pods(w, [bound, *fresh, dataclasses.replace(fresh[3], labels=(("v", "2"),))], rng), 10, rng)
+    assert [(p.name, p.node_name) for p in w.pods] == [("bound", "node1"), ("p0", "node2"), ("p1", "node3"),
+                                                       ("p2", "node2"), ("p3", "node3")]
+    assert dict(w.pods[-1].labels) == {"v": "2"} and all(p.ready(w.now) for p in w.pods)
+    assert len({ip for p in w.pods for ip in p.pod_ips}) == 5
 
 
 def test_the_default_pod_limit_is_the_kubelet_s_110() -> None:
@@ -326,7 +340,7 @@ def test_a_pod_applied_with_an_address_but_no_node_is_scheduled_like_any_other()
 
     rng = random.Random(0)
     full = world(THREE, node_max_pods=(("node1", 0), ("node2", 0), ("node3", 0)))
-    w = W.add_pod(full, Pod("default", "bare", pod_ips=("10.244.9.9",)), rng)
+    w = W.add_pods(full, [Pod("default", "bare", pod_ips=("10.244.9.9",))], rng)
     (pod,) = w.pods
     assert pod.node_name is None and pod.pod_ips == ("10.244.9.9",)
     failure = scheduling_failure(w)
