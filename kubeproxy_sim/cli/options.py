@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from kubeproxy_sim.cli.builtin_names import plain_name
 from kubeproxy_sim.cli.parsers import Parser
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, unreadable
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, cut, unreadable
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node
 from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, ProxyConfig
 
@@ -248,17 +249,32 @@ def scenario_dir(name: str, flag: str = "--scenario") -> Path:
     path = Path(name)
     plain = plain_name(name)
     candidate = REPO_RULESETS / name if plain else path  # (a path joined to an absolute one is that one)
-    if path.is_dir() and (any((path / f).exists() for f in SCENARIO_FILES) or not plain or not candidate.is_dir()):
-        missing = [f for f in SCENARIO_FILES if not (path / f).is_file()]
+    own = _scenario_folder(path, flag, plain)
+    if own and (any(os.path.exists(path / f) for f in SCENARIO_FILES) or not plain or not os.path.isdir(candidate)):
+        missing = [f for f in SCENARIO_FILES if not os.path.isfile(path / f)]
         if missing:
             raise UsageError([Diagnostic(f"no such file; a {flag} directory holds {' and '.join(SCENARIO_FILES)} "
                                          "(as rulesets/bootcamp does)", file=str(path / f)) for f in missing])
         return path
-    if plain and candidate.is_dir():
+    if plain and os.path.isdir(candidate):
         return candidate
     known = sorted(p.name for p in REPO_RULESETS.iterdir() if p.is_dir()) if REPO_RULESETS.is_dir() else []
-    raise InputError(Diagnostic(f"no scenario {name!r}; expected one of: {', '.join(known) or '(none found)'}",
+    shown, more = cut(name)
+    raise InputError(Diagnostic(f"no scenario {shown!r}{more}; expected one of: {', '.join(known) or '(none found)'}",
                                 field=flag))
+
+
+def _scenario_folder(path: Path, flag: str, plain: bool) -> bool:
+    """Whether a ``--scenario`` value is a directory. A path that cannot be looked at (a directory above it that
+    may not be entered, a name longer than the system takes) is said so by its reason; a plain name then names
+    no folder of the user's, and a built-in one is looked for (pathlib raised both to the user as a traceback)."""
+    try:
+        return path.is_dir()
+    except OSError as exc:
+        if plain:
+            return False
+        raise InputError(Diagnostic(f"cannot read it: {unreadable(exc)}; expected a directory holding "
+                                    f"{' and '.join(SCENARIO_FILES)}", file=str(path), field=flag)) from None
 
 
 class _ArgsError(Exception):
@@ -523,8 +539,6 @@ def require_paths(paths: list[str], flag: str, *, recursive: bool = False) -> li
     """The paths, when each exists: as kubectl apply -f, a path that is not there stops the command before any
     answer (an analysis of the other files alone would read like an answer about the whole input); "-" at most
     once (:func:`stdin_once`); ``recursive`` (-R): see :func:`recursive_paths`."""
-    import os
-
     from kubeproxy_sim.objects.load import STDIN, manifest_unreadable
 
     stdin_once((flag, paths))
@@ -544,8 +558,6 @@ def recursive_paths(paths: list[str]) -> list[str]:
     """The paths with each directory replaced by the manifests of its tree, as kubectl's -R reads them
     (objects.load.manifest_entries); a directory with none, or one that cannot be listed (the given one or a
     subdirectory, in its place among the files read), is kept, for the loader to say so of it."""
-    import os
-
     from kubeproxy_sim.objects.load import STDIN, manifest_entries
 
     found: list[str] = []

@@ -804,9 +804,12 @@ def check_writable(path: str, flag: str, expected: str = "FILE") -> None:
         raise UsageError(Diagnostic(f"an empty file name; expected {expected}", field=flag))
     target = Path(path)
     folder = target.parent
-    why = ("is a directory" if target.is_dir()
-           else "its directory does not exist" if not folder.is_dir()
-           else "permission denied" if not os.access(target if target.exists() else folder, os.W_OK)
-           else None)
+    try:
+        why = ("is a directory" if target.is_dir()
+               else "its directory does not exist" if not folder.is_dir()
+               else "permission denied" if not os.access(target if target.exists() else folder, os.W_OK)
+               else None)
+    except OSError as exc:  # a directory above it that may not be entered, a name longer than the system takes
+        why = (exc.strerror or type(exc).__name__).lower()
     if why is not None:
         raise InputError(Diagnostic(f"cannot write it: {why}", file=path, field=flag))

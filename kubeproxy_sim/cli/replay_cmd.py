@@ -128,10 +128,25 @@ def _check_paths(paths: list[str]) -> None:
     from kubeproxy_sim.cli.options import stdin_once
 
     stdin_once(("STATE", paths))
-    missing = [Diagnostic("no such file or directory; expected a manifest file or a directory of them",
-                          file=p, field="STATE") for p in paths if p != "-" and not os.path.exists(p)]
+    missing = [problem for p in paths if p != "-" and (problem := _state_missing(p)) is not None]
     if missing:
         raise InputError(missing)
+
+
+def _state_missing(path: str) -> Diagnostic | None:
+    """Why a STATE path cannot be read, or None: not there, or another reason said as it is (a name too long, a
+    directory above it that may not be entered: "no such file" was said of these too)."""
+    from kubeproxy_sim.objects.load import manifest_unreadable
+
+    try:
+        os.stat(path)
+    except OSError as exc:
+        found = manifest_unreadable(path, exc)  # (a dangling link or a loop of them is named so)
+        message = found.message
+        if message == "no such file or directory":
+            message += "; expected a manifest file or a directory of them"
+        return dataclasses.replace(found, message=message, field="STATE")
+    return None
 
 
 def _report(diagnostics, seen: set[str], args: argparse.Namespace | None = None) -> None:

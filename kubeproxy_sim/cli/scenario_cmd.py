@@ -520,10 +520,11 @@ def builtin_scripts() -> list[str]:
 def script_path(text: str) -> Path:
     """The script FILE|NAME names: a file as given, else for a plain name (no slash) a built-in scenario's
     script, as ``--scenario NAME`` finds rulesets/NAME (a file of the user's own of that name wins; a directory of
-    that name does not, as it is no script)."""
+    that name does not, as it is no script). A path that cannot be looked at (a name longer than the system
+    takes, a directory above it that may not be entered) is no file here: reading it says why."""
     path = Path(text)
     builtin = REPO_RULESETS / text / SCRIPT_FILE
-    return builtin if plain_name(text) and not path.is_file() and builtin.is_file() else path
+    return builtin if plain_name(text) and not os.path.isfile(path) and os.path.isfile(builtin) else path
 
 
 def _read_script(script: Path, name: str) -> str:

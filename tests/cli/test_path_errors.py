@@ -1,0 +1,61 @@
+"""Paths the system refuses to look at (a name longer than it takes, errno ENAMETOOLONG; the same code path as a
+directory above that may not be entered) are said as input errors naming the path, the flag and the reason:
+pathlib's is_dir, is_file and exists raise for these, and each showed as an internal error (QA-errors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, main
+
+LONG = "a" * 300  # past the 255 bytes a file name may have
+
+
+def _one_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    code = main(argv)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "note:" not in line]
+    assert code == EXIT_INVALID_INPUT, lines
+    (line,) = lines
+    return line
+
+
+def test_a_scenario_name_too_long_is_no_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    line = _one_error(capsys, ["rules", "--scenario", LONG])
+    assert line.startswith(f"kubeproxy-sim: --scenario: no scenario '{'a' * 200}'... (300 characters); expected one "
+                           "of: bootcamp, ")
+
+
+def test_a_scenario_path_too_long_says_why(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = f"{tmp_path}/{LONG}"
+    assert _one_error(capsys, ["diff", "--scenario", "bootcamp", "--against-scenario", path]) == (
+        f"kubeproxy-sim: {path}: --against-scenario: cannot read it: File name too long; expected a directory "
+        "holding scenario.yaml and objects.yaml")
+
+
+@pytest.mark.parametrize(("argv", "flag", "name"), [
+    (["graph", "--scenario", "bootcamp", "-o"], "-o", LONG + ".svg"),
+    (["dist", "--scenario", "bootcamp", "--plot"], "--plot", LONG + ".svg"),
+    (["send", "--scenario", "bootcamp", "--from", "external", "--to", "kubernetes-bootcamp.default:8080", "--pcap"],
+     "--pcap", LONG),
+    (["trace", "--scenario", "bootcamp", "--src", "10.244.1.5", "--dst", "10.96.0.10", "--dport", "8080",
+      "--graph"], "--graph", LONG + ".svg"),
+])
+def test_an_output_file_name_too_long_is_refused_before_the_work(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path, argv: list[str], flag: str,
+                                                                  name: str) -> None:
+    path = f"{tmp_path}/{name}"
+    assert _one_error(capsys, [*argv, path]) == f"kubeproxy-sim: {path}: {flag}: cannot write it: file name too long"
+
+
+def test_a_script_name_too_long_is_unreadable(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _one_error(capsys, ["scenario", LONG]) == (
+        f"kubeproxy-sim: {LONG}: cannot read the script: File name too long; expected a text file of kubectl "
+        "commands or a built-in scenario's name (bootcamp)")
+
+
+def test_a_replay_state_too_long_is_unreadable_not_missing(capsys: pytest.CaptureFixture[str],
+                                                           tmp_path: Path) -> None:
+    path = f"{tmp_path}/{LONG}"
+    assert _one_error(capsys, ["replay", path]) == f"kubeproxy-sim: {path}: STATE: cannot read: File name too long"
