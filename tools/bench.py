@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -424,19 +425,59 @@ def bench_nodes(work: Path, quick: bool) -> None:
     line("`diff`, 2 service ports changed", f"{cpu:.2f} s")
 
 
+def scenario_cluster(directory: Path, services: int) -> tuple[Path, Path]:
+    """gen_scale.py's cluster as a scenario starts from it: its Nodes and Services, and one running, ready Pod per
+    endpoint (labelled for its Service's selector, on the endpoint's node, at its address and port), so the
+    EndpointSlice controller has every endpoint to build. The generated slices are left out: they claim to be
+    the controller's, which replaces them with its own, and without the Pods those were empty, so the benchmark
+    timed Services with no endpoints. Each Node's status.allocatable.pods holds its Pods and the kubelet's
+    default 110 more (for the script's Deployment). Two files: the last step applies the Services again, not the
+    Pods."""
+    cluster = json.loads(gen_cluster(directory, services, 10, "json").read_text())["items"]
+    kept = directory / f"scenario-{services}-services.json"
+    pods = directory / f"scenario-{services}-pods.json"
+    if not pods.exists():
+        items = [_pod(s["metadata"]["namespace"], s["metadata"]["labels"]["kubernetes.io/service-name"], e,
+                      s["ports"]) for s in cluster if s["kind"] == "EndpointSlice" for e in s["endpoints"]]
+        per_node = Counter(p["spec"]["nodeName"] for p in items)
+        for o in cluster:
+            if o["kind"] == "Node":
+                o["status"]["allocatable"] = {"pods": str(per_node[o["metadata"]["name"]] + 110)}
+        objects = [o for o in cluster if o["kind"] in ("Node", "Service")]
+        kept.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+        pods.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    return kept, pods
+
+
+def _pod(namespace: str, service: str, endpoint: dict[str, Any], ports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The running Pod behind one generated endpoint, selected by ``app: SERVICE`` (gen_scale's selectors)."""
+    ip = endpoint["addresses"][0]
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"{service}-{ip.replace('.', '-')}", "namespace": namespace,
+                         "labels": {"app": service}},
+            "spec": {"nodeName": endpoint["nodeName"], "containers": [
+                {"name": "app", "image": "nginx", "ports": [
+                    {"name": p["name"], "containerPort": p["port"], "protocol": p["protocol"]} for p in ports]}]},
+            "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
 def bench_scenario(work: Path, quick: bool) -> None:
-    """`scenario` of 5 kubectl steps on a large cluster, the last applying every Service again: each Service applied
-    looks up its previous version and the cluster IPs and node ports taken, which were scans of every Service
-    (quadratic: 110 s CPU at 10,000 services until the controllers' World indexed them, session 14)."""
+    """`scenario` of 5 kubectl steps on a large cluster with a ready Pod behind every endpoint, the last applying
+    every Service again: each step the EndpointSlice controller builds every Service's slices from the Pods, and
+    each Service applied looks up its previous version and the cluster IPs and node ports taken, which were scans
+    of every Service (quadratic: 110 s CPU at 10,000 services until the controllers' World indexed them,
+    session 14). Applying the Pods cost a settle each, and each sync scanned every Pod per Service (quadratic
+    twice: 148 s CPU at 1,000 services until session 16)."""
     services = 1000 if quick else 10000
-    cluster = gen_cluster(work, services, 10, "json")
+    cluster, pods = scenario_cluster(work, services)
     script = work / "scenario-script"
     script.write_text("create deployment web --image=nginx --port=80\nexpose deployment/web --type=NodePort --port=80\n"
                       f"scale deployments/web --replicas=3\nwait 10s\napply -f {cluster}\n")
-    print(f"scenario: 5 steps on {services} services x 10 endpoints (whole process, CPU time)")
+    print(f"scenario: 5 steps on {services} services x 10 ready pods (whole process, CPU time)")
     node = ["--hostname-override", "node1", "--cluster-cidr", "10.0.0.0/8"]
-    cpu = run_cpu([PYTHON, "-m", "kubeproxy_sim", "scenario", str(script), "-f", str(cluster), *node,
-                   "--show", "endpoints"])
+    cpu = run_cpu([PYTHON, "-m", "kubeproxy_sim", "scenario", str(script), "-f", str(cluster), "-f", str(pods),
+                   *node, "--show", "endpoints"])
     line("`scenario --show endpoints`", f"{cpu:.2f} s")
 
 
