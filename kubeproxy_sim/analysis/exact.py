@@ -463,15 +463,17 @@ def proxy_ingress(nodes: NodeSet, svc: ServicePortInfo) -> tuple[str, ...]:
 def _proxied_view(nodes: NodeSet, sel: Selection, ip: str, sources: Sequence[Source] | None) -> View:
     """An ipMode Proxy balancer: it ends the client's connection and opens its own, from its address, to a
     node's NodePort (the simulator's ``network._proxied``); it drops clients outside loadBalancerSourceRanges
-    itself, since the nodes never see them."""
-    import netaddr
+    itself, since the nodes never see them: against the Service's ranges of every family, as the simulator's
+    balancer checks them (a client of a family none of them is of is outside them all), not kube-proxy's ranges
+    of its own family, which write nothing for a Proxy balancer."""
+    from kubeproxy_sim.simulator.loadbalancer import LoadBalancer
 
     svc = sel.svc
+    service = next(s for s in nodes.cluster.services if (s.namespace, s.name) == (svc.namespace, svc.name))
     health, notes = balancer_nodes(nodes, svc)
-    ranges = [netaddr.IPNetwork(r) for r in svc.source_ranges]
     entries = []
     for source in sources or [external_source(nodes.ipv6)]:
-        allowed = not ranges or any(netaddr.IPAddress(source.address) in r for r in ranges)
+        allowed = LoadBalancer.source_allowed(service, source.address)
         for node in _entry_nodes(nodes, sel):
             weight = Fraction(1 if health.get(node, False) else 0)
             if not allowed:

@@ -383,6 +383,37 @@ def test_an_ip_mode_proxy_balancer_has_a_view_through_the_node_ports(capsys, tmp
     assert [(o["verdict"], o["probability_exact"]) for o in view["average"]["outcomes"]] == [("DROP", "1")]
 
 
+def test_an_ip_mode_proxy_balancer_drops_a_client_of_a_family_its_ranges_do_not_list(capsys, tmp_path) -> None:
+    """The balancer, not kube-proxy, checks an ipMode Proxy Service's loadBalancerSourceRanges: an IPv6 client is
+    in none of them when they are all IPv4, so dist drops it as send does (kube-proxy's own ranges of the family,
+    none here, are no part of it)."""
+    import yaml
+
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "prx", "namespace": "default"},
+               "spec": {"type": "LoadBalancer", "clusterIP": "fd00:10:96::90", "ipFamilies": ["IPv6"],
+                        "loadBalancerSourceRanges": ["203.0.113.0/24"],
+                        "ports": [{"name": "http", "port": 80, "targetPort": 8080, "nodePort": 30090}]},
+               "status": {"loadBalancer": {"ingress": [{"ip": "2001:db8:ffff::90", "ipMode": "Proxy"}]}}}
+    endpoints = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv6",
+                 "metadata": {"name": "prx-1", "namespace": "default",
+                              "labels": {"kubernetes.io/service-name": "prx"}},
+                 "endpoints": [{"addresses": ["fd00:10:244:1::90"], "nodeName": "node1"}],
+                 "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1"},
+            "status": {"addresses": [{"type": "InternalIP", "address": "2001:db8::10"}]}}
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all([node, service, endpoints]))
+    argv = ("-f", str(path), "--cluster-cidr", "fd00:10:244::/56")
+    code, out, _ = run(capsys, "dist", *argv, "--to", "[2001:db8:ffff::90]:80", "-o", "json")
+    assert code == 0
+    (view,) = json.loads(out)["services"][0]["views"]
+    assert [(o["verdict"], o["probability_exact"]) for o in view["average"]["outcomes"]] == [("DROP", "1")]
+    code, out, _ = run(capsys, "send", *argv, "--from", "external", "--to", "[2001:db8:ffff::90]:80", "--count",
+                       "5", "-o", "json")
+    assert code == 0
+    assert [f["reason"] for f in json.loads(out)["failed"]] == ["DROP"]
+
+
 def test_dropped_connections_carry_no_requests(capsys, tmp_path) -> None:
     from tests.simulator.builders import objects
 
