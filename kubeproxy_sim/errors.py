@@ -90,6 +90,13 @@ def quoted(text: str) -> str:
     return '"' + shown.replace("\\", "\\\\").replace('"', '\\"') + '"' + more
 
 
+def literal(text: str) -> str:
+    """A user's text as flag and --config messages show it: in Python's quotes (``'10.0.0.0/8,'``), cut at 200
+    characters, its length said after the quotes."""
+    shown, more = cut(text)
+    return f"{shown!r}{more}"
+
+
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kubeproxy_sim.durations import GO_MAX_SECONDS
-from kubeproxy_sim.errors import Diagnostic, Severity, unreadable
+from kubeproxy_sim.errors import Diagnostic, Severity, literal, shortened, unreadable
 from kubeproxy_sim.objects.addr import parse_cidr
-from kubeproxy_sim.objects.report import described, type_name
+from kubeproxy_sim.objects.report import described, number, quote, type_name
 from kubeproxy_sim.proxier.config import DetectLocalMode
 
 T = TypeVar("T")
@@ -137,14 +137,26 @@ def _parse(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | No
         return {}, Diagnostic(f"expected a {KIND} mapping, got {got}", file=path), []
     kind = data.get("kind")
     if kind != KIND:
-        got = "not set" if kind is None else f"{kind!r}"
+        got = "not set" if kind is None else _value(kind)
         return {}, Diagnostic(f"{got}; expected {KIND}", file=path, field="kind"), []  # (the field names it)
     version = data.get("apiVersion")
     if version != API_VERSION:  # kube-proxy: no kind "KubeProxyConfiguration" is registered for version "..."
-        got = "not set" if version is None else f"{version!r}"[:200]
+        got = "not set" if version is None else _value(version)
         return {}, Diagnostic(f"{got}; kube-proxy decodes {KIND} only as {API_VERSION}", file=path,
                               field="apiVersion"), []
     return data, None, duplicates
+
+
+def _value(value: object) -> str:
+    """A value of the file for a message: a string as the flags' messages show one (quoted, cut at 200
+    characters), anything else said with its type (``a boolean true``, ``a list ["a"]``), as YAML wrote it."""
+    return literal(value) if isinstance(value, str) else described(value)
+
+
+def _key(name: object) -> str:
+    """A mapping key in a field path: a string as it is, cut at 200 characters; a YAML null, number or boolean
+    key as YAML writes it (``null``, not Python's ``None``)."""
+    return shortened(name) if isinstance(name, str) else quote(name)
 
 
 class _Reader:
@@ -168,7 +180,7 @@ class _Reader:
         if value is None:
             return None
         if type(value) is not want:
-            self.error(dotted, f"expected {expected}, got {described(value)}"[:200])
+            self.error(dotted, f"expected {expected}, got {described(value)}")
             return None
         return value
 
@@ -180,10 +192,10 @@ class _Reader:
             return None
         seconds = go_duration(text)
         if seconds is None and _NUMBER.fullmatch(text):
-            self.error(dotted, f"{text!r} is not a duration: kube-proxy decodes it with Go's time.ParseDuration, "
-                       f"which needs a unit; expected e.g. {text}s")
+            self.error(dotted, f"{literal(text)} is not a duration: kube-proxy decodes it with Go's "
+                       f"time.ParseDuration, which needs a unit; expected e.g. {shortened(text)}s")
         elif seconds is None:
-            self.error(dotted, f"{text!r} is not a duration; expected e.g. 1s, 30s or 1m30s"[:200])
+            self.error(dotted, f"{literal(text)} is not a duration; expected e.g. 1s, 30s or 1m30s")
         return seconds
 
     def section(self, name: str) -> None:
@@ -204,7 +216,7 @@ class _Reader:
             for name in sorted((k for k in value if k not in known), key=str):
                 close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.8)
                 hint = f"; did you mean {prefix}{close[0]}?" if close else self._moved_hint(f"{prefix}{name}")
-                self.error(f"{prefix}{name}"[:200], f"unknown field of {KIND}; kube-proxy's strict decoding "
+                self.error(f"{prefix}{_key(name)}", f"unknown field of {KIND}; kube-proxy's strict decoding "
                            f"refuses it{hint}", Severity.WARNING)
 
     def _moved_hint(self, dotted: str) -> str:
@@ -234,7 +246,7 @@ class _Reader:
             self.section(name)
         mode = self.get("mode", str, "a proxy mode") or "iptables"
         if mode != "iptables":
-            self.error("mode", f"mode {mode!r} is emulated as iptables", Severity.WARNING)
+            self.error("mode", f"mode {literal(mode)} is emulated as iptables", Severity.WARNING)
         settings: dict[str, object | None] = {
             "node_name": self._hostname(),
             "bind_address": self._bind_address(),
@@ -264,19 +276,19 @@ class _Reader:
         for key in ("maxPerCore", "min"):
             count = self.get(f"conntrack.{key}", int, "a whole number")
             if count is not None and count < 0:
-                self.error(f"conntrack.{key}", f"{count}: must be greater than or equal to 0")
+                self.error(f"conntrack.{key}", f"{number(count)}: must be greater than or equal to 0")
         for key in ("tcpEstablishedTimeout", "tcpCloseWaitTimeout", "udpTimeout", "udpStreamTimeout"):
             seconds = self.duration(f"conntrack.{key}")
             if seconds is not None and seconds < 0:
                 self.error(f"conntrack.{key}", f"{seconds:g}s: must be greater than or equal to 0")
         oom = self.get("oomScoreAdj", int, "a whole number in -1000..1000")
         if oom is not None and not -1000 <= oom <= 1000:
-            self.error("oomScoreAdj", f"{oom} is not within [-1000, 1000]")
+            self.error("oomScoreAdj", f"{number(oom)} is not within [-1000, 1000]")
         for key, port in (("healthzBindAddress", 10256), ("metricsBindAddress", 10249)):
             text = self.get(key, str, "IP:port")
             problem = host_port_problem(text) if text else None  # ("": kube-proxy's default)
-            if problem:
-                self.error(key, f"{text!r}: {problem}; expected e.g. 0.0.0.0:{port}"[:300])
+            if text and problem:
+                self.error(key, f"{literal(text)}: {problem}; expected e.g. 0.0.0.0:{port}")
 
     def _feature_gates(self) -> dict[str, bool]:
         """``featureGates``, checked as kube-proxy's feature gate takes them (:mod:`feature_gates`): the gates whose
@@ -289,17 +301,17 @@ class _Reader:
         valid: dict[str, bool] = {}
         for name, value in gates.items():
             if type(value) is not bool:
-                self.error(f"featureGates.{name}"[:200], f"expected true or false, got {described(value)}"[:200])
+                self.error(f"featureGates.{_key(name)}", f"expected true or false, got {described(value)}")
             else:
-                valid[str(name)] = value
+                valid[name if isinstance(name, str) else quote(name)] = value
         for name, message, severity in gate_problems(valid):
-            self.error(f"featureGates.{name}"[:200], message[:300], severity)
+            self.error(f"featureGates.{_key(name)}", message, severity)
         return valid
 
     def _hostname(self) -> str | None:
         name = self.get("hostnameOverride", str, "a node name")
         if isinstance(name, str) and name and not name.strip():  # kube-proxy: "empty hostname is invalid"
-            self.error("hostnameOverride", f"{name!r} is blank; expected a node name")
+            self.error("hostnameOverride", f"{literal(name)} is blank; expected a node name")
             return None
         return name or None
 
@@ -311,8 +323,8 @@ class _Reader:
             return None
         ip = ip_address_text(text)
         if ip is None:
-            self.error("bindAddress", f"{text!r} is not an IP address, which kube-proxy's validation refuses; "
-                       f"expected e.g. 192.168.0.10 or fd00::10 (or 0.0.0.0, the default: no override)"[:300])
+            self.error("bindAddress", f"{literal(text)} is not an IP address, which kube-proxy's validation "
+                       "refuses; expected e.g. 192.168.0.10 or fd00::10 (or 0.0.0.0, the default: no override)")
         return specified_ip(ip)
 
     def _cidrs(self, field: str) -> tuple[str, ...] | None:
@@ -323,10 +335,10 @@ class _Reader:
         if padded and self.data.get("detectLocalMode") in (None, "", DetectLocalMode.CLUSTER_CIDR.value):
             # kube-proxy's conversion splits the field on commas alone, and validation (in this mode) refuses
             # what the split leaves around a CIDR, and an empty entry ("10.0.0.0/8,")
-            wrong = (f"{text!r} has an empty entry" if not padded[0] else
-                     f"{padded[0]!r} has spaces around it, which kube-proxy does not trim")
+            wrong = (f"{literal(text)} has an empty entry" if not padded[0] else
+                     f"{literal(padded[0])} has spaces around it, which kube-proxy does not trim")
             self.error(field, f"{wrong} (its validation refuses it); expected CIDRs separated by "
-                       f"commas alone ({CIDR_EXAMPLE})"[:300])
+                       f"commas alone ({CIDR_EXAMPLE})")
             return None
         return check_cluster_cidrs(split_list(text), lambda message: self.error(field, message)) or None
 
@@ -337,14 +349,14 @@ class _Reader:
         try:
             return DetectLocalMode(text)
         except ValueError:
-            self.error("detectLocalMode", f"{text!r} is not a detect-local mode; expected "
+            self.error("detectLocalMode", f"{literal(text)} is not a detect-local mode; expected "
                        + ", ".join(m.value for m in DetectLocalMode))
             return None
 
     def _masquerade_bit(self) -> int | None:
         bit = self.get("iptables.masqueradeBit", int, "an integer in 0-31")
         if bit is not None and not 0 <= bit <= 31:
-            self.error("iptables.masqueradeBit", f"{bit} is not in 0-31")
+            self.error("iptables.masqueradeBit", f"{number(bit)} is not in 0-31")
             return None
         return bit
 
@@ -357,7 +369,7 @@ class _Reader:
             if isinstance(value, str):
                 texts.append(value)
             else:
-                self.error(f"nodePortAddresses[{i}]", f"expected a CIDR or 'primary', got {type_name(value)}")
+                self.error(f"nodePortAddresses[{i}]", f"expected a CIDR or 'primary', got {described(value)}")
         return check_nodeport_addresses(texts, lambda message: self.error("nodePortAddresses", message)) or None
 
 
@@ -393,10 +405,10 @@ def host_port_problem(text: str) -> str | None:
     else:
         return "not IP:port, which kube-proxy's validation refuses"
     if ip_address_text(host) is None:
-        return f"the host {host!r} is not an IP address, which kube-proxy's validation refuses"
+        return f"the host {literal(host)} is not an IP address, which kube-proxy's validation refuses"
     digits = port[1:] if port[:1] in ("+", "-") else port
     if not (digits.isascii() and digits.isdigit()) or not 1 <= int(port) <= 65535:
-        return f"the port {port!r} is not a port (1-65535), which kube-proxy's validation refuses"
+        return f"the port {literal(port)} is not a port (1-65535), which kube-proxy's validation refuses"
     return None
 
 
@@ -422,7 +434,7 @@ def check_cidrs(texts: list[str], report: Report, malformed: Report | None = Non
     for text in texts:
         parsed = parse_cidr(text)
         if parsed is None:
-            (malformed or report)(f"{text!r} is not a CIDR; expected {CIDR_EXAMPLE}")
+            (malformed or report)(f"{literal(text)} is not a CIDR; expected {CIDR_EXAMPLE}")
         else:
             found.append(parsed.text)
     return tuple(found)
@@ -434,7 +446,7 @@ def check_cluster_cidrs(texts: list[str], report: Report, malformed: Report | No
     found = check_cidrs(texts, report, malformed)
     families = [":" in cidr for cidr in found]
     if len(found) > 2 or len(set(families)) != len(families):
-        report(f"{','.join(texts)!r}: expected one CIDR, or two of different IP families (a dual-stack pair, "
+        report(f"{literal(','.join(texts))}: expected one CIDR, or two of different IP families (a dual-stack pair, "
                "e.g. 10.244.0.0/16,fd00:10:244::/56)")
         return found[:1]
     return found
@@ -451,6 +463,6 @@ def check_nodeport_addresses(texts: list[str], report: Report, malformed: Report
         else:
             found += check_cidrs([text], report, lambda message: shape(message + " or 'primary'"))
     if "primary" in found and len(texts) > 1:  # kube-proxy's validation refuses the mix
-        report(f"{','.join(texts)!r}: can't use both 'primary' and CIDRs; expected 'primary' alone, or CIDRs")
+        report(f"{literal(','.join(texts))}: can't use both 'primary' and CIDRs; expected 'primary' alone, or CIDRs")
         return tuple(cidr for cidr in found if cidr != "primary")
     return tuple(found)

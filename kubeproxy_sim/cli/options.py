@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from kubeproxy_sim.cli.builtin_names import plain_name
 from kubeproxy_sim.cli.parsers import Parser
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, cut, unreadable
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, literal, unreadable
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node
 from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, ProxyConfig
 
@@ -259,8 +259,7 @@ def scenario_dir(name: str, flag: str = "--scenario") -> Path:
     if plain and os.path.isdir(candidate):
         return candidate
     known = sorted(p.name for p in REPO_RULESETS.iterdir() if p.is_dir()) if REPO_RULESETS.is_dir() else []
-    shown, more = cut(name)
-    raise InputError(Diagnostic(f"no scenario {shown!r}{more}; expected one of: {', '.join(known) or '(none found)'}",
+    raise InputError(Diagnostic(f"no scenario {literal(name)}; expected one of: {', '.join(known) or '(none found)'}",
                                 field=flag))
 
 
@@ -748,12 +747,15 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
     scenario, given = _split_flags(args)
     settings = _flag_settings(scenario, diags) if scenario is not None else {}
     bind_from: tuple[str | None, str] = (None, "--bind-address")  # (file, field) the bind address came from
+    name_from: tuple[str | None, str] = (None, "--hostname-override")  # and the node name
     if getattr(args, "config", None):
         file_settings, file_diags = config_file_settings(args)
         _layer(settings, file_settings)
         diags.extend(file_diags)
         if "bind_address" in file_settings and given.bind_address is None:
             bind_from = (args.config, "bindAddress")
+        if "node_name" in file_settings and given.hostname_override is None:
+            name_from = (args.config, "hostnameOverride")
     _layer(settings, _flag_settings(given, diags))
     from kubeproxy_sim.cli.feature_gates import gate_settings
 
@@ -761,8 +763,8 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
     settings.update(gate_settings(gates if isinstance(gates, dict) else {}))
     name, node = _pick_node(cluster, normal_node_name(settings.pop("node_name", None)))  # type: ignore[arg-type]
     if node is None and cluster.nodes:
-        diags.append(Diagnostic(f"no Node object named {name!r}; node facts come from flags only",
-                                severity=Severity.WARNING, field="--hostname-override"))
+        diags.append(Diagnostic(f"no Node object named {literal(name)}; node facts come from flags only",
+                                severity=Severity.WARNING, file=name_from[0], field=name_from[1]))
     raw_ips = args.node_ip if args.node_ip else _node_addresses(node)
     node_ips = tuple(ip for ip in (_normalise_ip(t, "--node-ip", diags) for t in raw_ips) if ip)
     bind = settings.pop("bind_address", None)

@@ -12,7 +12,7 @@ from kubeproxy_sim.cli.node_configs import NodeConfigs
 from kubeproxy_sim.cli.options import add_node_flags
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, item_stream, progress, report
 from kubeproxy_sim.durations import parse_duration
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity, cut
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, literal
 
 EXAMPLES = """examples:
   kubeproxy-sim replay \\
@@ -50,8 +50,7 @@ def duration(text: str) -> float:
     negative = text.startswith("-")
     seconds = parse_duration(text[1:] if negative else text)
     if seconds is None:
-        shown, more = cut(text)
-        raise argparse.ArgumentTypeError(f"{shown!r}{more} is not a duration (expected e.g. 30s, 1m30s, 500ms or 30)")
+        raise argparse.ArgumentTypeError(f"{literal(text)} is not a duration (expected e.g. 30s, 1m30s, 500ms or 30)")
     return (-seconds or 0.0) if negative else seconds  # ("-0" is 0, not -0.0)
 
 

@@ -31,7 +31,7 @@ from fractions import Fraction
 
 import netaddr
 
-from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, cut, one_of
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, literal, one_of
 from kubeproxy_sim.netfilter.packet import Packet, format_address, loopback, loopback_source, parse_address
 from kubeproxy_sim.netfilter.trace import Outcome
 from kubeproxy_sim.objects.model import ServiceType
@@ -125,8 +125,7 @@ def _bad(text: str, flag: str, expected: str, *, usage: bool = False) -> InputEr
     """The flag's value refused; ``usage``: it is of none of the flag's forms (a usage error, 2), else it is of
     the right shape but names nothing there is, or something of the other family (invalid input, 1). A value
     past 200 characters is cut, saying its length, as objects.report's quote does."""
-    shown, more = cut(text)
-    return (UsageError if usage else InputError)(Diagnostic(f"{shown!r}{more}: {expected}", field=flag))
+    return (UsageError if usage else InputError)(Diagnostic(f"{literal(text)}: {expected}", field=flag))
 
 
 def _is_address(text: str) -> bool:

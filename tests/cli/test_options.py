@@ -163,7 +163,7 @@ CONFIG_HEAD = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConf
           "InterfaceNamePrefix",
           "iptables.masqueradeAll: expected true or false, got a string \"yes\"",
           "iptables.masqueradeBit: 99 is not in 0-31",
-          "nodePortAddresses[1]: expected a CIDR or 'primary', got an integer",
+          "nodePortAddresses[1]: expected a CIDR or 'primary', got an integer 7",
           "nodePortAddresses: 'nope' is not a CIDR; expected e.g. 10.244.0.0/16 or fd00:10:244::/56 or 'primary'"]),
     ],
 )
