@@ -19,7 +19,13 @@ from dataclasses import replace
 
 from kubeproxy_sim.controllers.model import ReplicaSet, SimPod, World
 from kubeproxy_sim.controllers.naming import generate_name
-from kubeproxy_sim.controllers.scheduler import Ipam, place, waiting_for_address, waiting_for_node
+from kubeproxy_sim.controllers.scheduler import (
+    Ipam,
+    place,
+    waiting_for_address,
+    waiting_for_host_ips,
+    waiting_for_node,
+)
 
 
 def matches(selector: tuple[tuple[str, str], ...], labels: tuple[tuple[str, str], ...]) -> bool:
@@ -38,12 +44,11 @@ def start_time(world: World, images: tuple[str, ...]) -> float | None:
 
 
 def bind(world: World, pod: SimPod, ipam: Ipam | None = None) -> tuple[World, SimPod]:
-    """Schedule a pod and, once it has a node and an address (a host-network pod: a node), start its containers
-    (the kubelet's part); a pod whose node's range is full stays ContainerCreating. ``ipam``: a batch's shared
-    state (see :class:`Ipam`)."""
+    """Schedule a pod and, once it has a node and an address (a host-network pod: a node, whose host IPs it
+    takes), start its containers (the kubelet's part); a pod whose node's range is full stays ContainerCreating.
+    ``ipam``: a batch's shared state (see :class:`Ipam`)."""
     world, placed = place(world, pod, ipam)
-    started = placed.node_name is not None and pod.node_name is None if pod.host_network else \
-        bool(placed.pod_ips) and not pod.pod_ips
+    started = placed != pod if pod.host_network else bool(placed.pod_ips) and not pod.pod_ips
     if started:
         placed = replace(placed, ready_at=start_time(world, placed.images))
     return world, placed
@@ -133,7 +138,7 @@ def sync_replica_set(world: World, rs: ReplicaSet, rng: random.Random) -> World:
 
 
 def _unplaced(pod: SimPod) -> bool:
-    return waiting_for_node(pod) or waiting_for_address(pod)
+    return waiting_for_node(pod) or waiting_for_address(pod) or waiting_for_host_ips(pod)
 
 
 def retry_unscheduled(world: World) -> World:

@@ -203,13 +203,21 @@ def waiting_for_address(pod: SimPod) -> bool:
     return pod.node_name is not None and not pod.pod_ips and not pod.host_network and not pod.terminating
 
 
+def waiting_for_host_ips(pod: SimPod) -> bool:
+    """A host-network pod applied bound to a Node not there (yet) and without a status: it takes the Node's host
+    IPs once the Node is applied, as that Node's kubelet starts it."""
+    return pod.node_name is not None and not pod.pod_ips and pod.host_network and not pod.terminating
+
+
 def place(world: World, pod: SimPod, ipam: Ipam | None = None) -> tuple[World, SimPod]:
     """Bind an unscheduled pod to a node (the scheduler) and give it one address per pod CIDR (the kubelet and
     the CNI); a pod bound already but without an address gets another try at one, and one applied with an
     address but no node is bound and keeps it. A host-network pod takes its node's host IPs (the kubelet's
-    status.podIPs for it). A pod no node takes is unchanged; one whose node's range is full stays bound without
-    an address. ``ipam``: the batch's state (built from ``world`` when not given)."""
-    if pod.node_name is not None and (pod.pod_ips or pod.host_network):
+    status.podIPs for it: the node's first IP, and one of the other family on a dual-stack node) once bound,
+    whether the scheduler bound it or it was applied bound without a status. A pod no node takes is unchanged;
+    one whose node's range is full stays bound without an address. ``ipam``: the batch's state (built from
+    ``world`` when not given)."""
+    if pod.node_name is not None and pod.pod_ips:
         return world, pod
     ipam = ipam if ipam is not None else Ipam(world)
     if pod.node_name is None:
@@ -218,15 +226,17 @@ def place(world: World, pod: SimPod, ipam: Ipam | None = None) -> tuple[World, S
             return world, pod
         ipam.bind(node, pod)
         pod = replace(pod, node_name=node.name)
-        if pod.host_network:
-            return world, replace(pod, pod_ips=node.host_ips)
-        if pod.pod_ips:
+        if pod.pod_ips and not pod.host_network:
             return world, pod
     else:
         found = ipam.by_name.get(pod.node_name)
-        if found is None or not found.pod_cidrs:
+        if found is None:
             return world, pod
         node = found
+    if pod.host_network:
+        return world, replace(pod, pod_ips=node.host_ips)
+    if not node.pod_cidrs:
+        return world, pod
     addresses = ipam.allocate(node)
     if addresses is None:
         return world, pod

@@ -333,10 +333,12 @@ def delete_pods(world: World, namespace: str, names: list[str], rng: random.Rand
 def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> World:
     """Bare Pods as applied, each replacing the one of its name (and moved last), then settled once. One is kept
     as written if it has an address (the scheduler still binds it if it names no node), else scheduled and
-    started like any pod. A host-network pod is kept as written if it names a node, else scheduled and started
-    like any pod, its addresses its node's (what it was written with is the kubelet's to report). The pods share
-    one scheduler state and one settle: a manifest of many pods costs what they are, where a settle per pod
-    cost the pods times the cluster (100,000 pods ran for hours)."""
+    started like any pod. A host-network pod is kept as written if it names a node and has an address; one that
+    names a node but has no status is started there with its node's host IPs (the kubelet's status.podIPs for
+    it), and one that names none is scheduled and started like any pod, its addresses its node's (what it was
+    written with is the kubelet's to report). The pods share one scheduler state and one settle: a manifest of
+    many pods costs what they are, where a settle per pod cost the pods times the cluster (100,000 pods ran for
+    hours)."""
     ipam = Ipam(world)
     added: dict[str, SimPod] = {}
     for pod in pods:
@@ -351,6 +353,8 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> World:
             world, sim = bind(world, replace(sim, node_name=None, ready_at=None), ipam)
         else:
             ipam.hold(sim)
+            if sim.host_network and not sim.pod_ips:  # bound, no status: its node's kubelet starts it
+                world, sim = bind(world, replace(sim, ready_at=None), ipam)
         added.pop(sim.key, None)
         added[sim.key] = sim
     others = tuple(p for p in world.pods if p.key not in added)

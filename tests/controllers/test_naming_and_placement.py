@@ -349,3 +349,22 @@ def test_a_pod_applied_with_an_address_but_no_node_is_scheduled_like_any_other()
     (pod,) = w.pods
     assert (pod.node_name, pod.pod_ips, pod.ready(w.now)) == ("node4", ("10.244.9.9",), True)
     assert scheduling_failure(w) is None
+
+
+def test_a_host_network_pod_applied_bound_without_a_status_takes_its_node_s_host_ips() -> None:
+    """The kubelet reports a host-network pod's status.podIPs as its node's host IPs (the first IP, and one of the
+    other family on a dual-stack node): a Pod applied with spec.nodeName and no status starts there with them,
+    counts on that node for the pods after it, and one bound to a Node applied later takes that Node's once it
+    is there (it had no address, so no endpoint, before)."""
+    rng = random.Random(0)
+    dual = dataclasses.replace(NODES[1], addresses=(*NODES[1].addresses, NodeAddress("InternalIP", "fd00::3")))
+    w = world((NODES[0], dual), node_max_pods=(("node2", 1),))
+    bound = dataclasses.replace(_host_pod("agent-bound", 9100), node_name="node2")
+    late = dataclasses.replace(_host_pod("agent-late", 9100), node_name="node3")
+    w = W.advance(W.add_pods(w, [bound, late, Pod("default", "plain")], rng), 10, rng)
+    placed = {p.name: (p.node_name, p.pod_ips, p.ready(w.now)) for p in w.pods}
+    assert placed["agent-bound"] == ("node2", ("192.168.49.3", "fd00::3"), True)
+    assert placed["agent-late"] == ("node3", (), False)
+    assert placed["plain"][0] == "node1"  # node2 is at its limit of one pod: agent-bound holds it
+    w = W.advance(W.put_nodes(w, (THREE[2],), frozenset(), rng), 10, rng)
+    assert [(p.pod_ips, p.ready(w.now)) for p in w.pods if p.name == "agent-late"] == [(("192.168.49.4",), True)]

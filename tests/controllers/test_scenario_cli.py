@@ -812,3 +812,30 @@ def test_a_missed_progress_deadline_fails_the_step_as_kubectl_does_and_the_help_
     assert ("A line that cannot be parsed or played stops the script, with exit status 1, as does a step kubectl "
             "exits 1 on: a rollout status past its progress deadline (its step is shown, kubectl's error among its "
             "notes).") in help_text
+
+
+AGENT = """
+apiVersion: v1
+kind: Pod
+metadata: {name: agent-bound, labels: {app: agent}}
+spec: {nodeName: node2, hostNetwork: true, containers: [{name: agent, image: agent, ports: [{containerPort: 9100}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: agent}
+spec: {selector: {app: agent}, ports: [{port: 9100}]}
+"""
+
+
+def test_a_host_network_pod_applied_bound_without_a_status_is_an_endpoint_at_its_node_s_ip(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A hostNetwork Pod written with spec.nodeName and no status was kept without an address, so its Service had
+    no endpoint and nothing said why; the kubelet gives it its node's IP, which is the endpoint once it runs."""
+    (tmp_path / "nodes.yaml").write_text(SMALL_NODES)
+    (tmp_path / "agent.yaml").write_text(AGENT)
+    script = _script(tmp_path, "apply -f agent.yaml\nwait 10s\n")
+    assert run_cli(["scenario", script, "-f", str(tmp_path / "nodes.yaml"), "--hostname-override", "node1",
+                    "--show", "endpoints", "-o", "json"], monkeypatch) == 0
+    last = json.loads(capsys.readouterr().out)["steps"][-1]["endpoints"]
+    assert [(e["address"], e["port"], e["state"], e["node"]) for e in last] == [("192.168.49.3", 9100, "ready",
+                                                                                 "node2")]
