@@ -266,7 +266,9 @@ def sandbox_failures(world: World) -> list[SandboxFailure]:
     for name in sorted(waiting):
         node = ipam.by_name.get(name)
         full = ipam.full_range(node) if node is not None else None
-        if node is None or not node.pod_cidrs:
+        if node is None:
+            why = "no Node of this name is applied (a pod applied with spec.nodeName waits for that node)"
+        elif not node.pod_cidrs:
             why = "the node has no pod CIDR"
         elif full is None:
             why = "an address is free again; the kubelet's next retry takes it"

@@ -332,13 +332,13 @@ def delete_pods(world: World, namespace: str, names: list[str], rng: random.Rand
 
 def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> World:
     """Bare Pods as applied, each replacing the one of its name (and moved last), then settled once. One is kept
-    as written if it has an address (the scheduler still binds it if it names no node), else scheduled and
-    started like any pod. A host-network pod is kept as written if it names a node and has an address; one that
-    names a node but has no status is started there with its node's host IPs (the kubelet's status.podIPs for
-    it), and one that names none is scheduled and started like any pod, its addresses its node's (what it was
-    written with is the kubelet's to report). The pods share one scheduler state and one settle: a manifest of
-    many pods costs what they are, where a settle per pod cost the pods times the cluster (100,000 pods ran for
-    hours)."""
+    as written if it has an address (the scheduler still binds it if it names no node). One that names a node
+    but has no address keeps its node, as kube-scheduler takes only pods whose spec.nodeName is empty, and is
+    started there with an address of that node (a host-network pod: the node's host IPs, the kubelet's
+    status.podIPs for it); one that names none is scheduled and started like any pod (a host-network one takes
+    its node's addresses whatever it was written with: they are the kubelet's to report). The pods share one
+    scheduler state and one settle: a manifest of many pods costs what they are, where a settle per pod cost the
+    pods times the cluster (100,000 pods ran for hours)."""
     ipam = Ipam(world)
     added: dict[str, SimPod] = {}
     for pod in pods:
@@ -347,14 +347,14 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> World:
                      pod_ips=pod.pod_ips, ready_at=world.now if pod.ready else None,
                      deleted_at=world.now if pod.terminating else None, host_network=pod.host_network)
         world = replace(world, serial=world.serial + 1)
-        if sim.host_network and sim.node_name is None:
+        if sim.node_name is not None:  # bound as written: kube-scheduler leaves it to that node's kubelet
+            ipam.hold(sim)
+            if not sim.pod_ips:  # no status: the kubelet starts it there, with an address of that node
+                world, sim = bind(world, replace(sim, ready_at=None), ipam)
+        elif sim.host_network or not sim.pod_ips:
             world, sim = bind(world, replace(sim, pod_ips=(), ready_at=None), ipam)
-        elif not sim.pod_ips and not sim.host_network:
-            world, sim = bind(world, replace(sim, node_name=None, ready_at=None), ipam)
         else:
             ipam.hold(sim)
-            if sim.host_network and not sim.pod_ips:  # bound, no status: its node's kubelet starts it
-                world, sim = bind(world, replace(sim, ready_at=None), ipam)
         added.pop(sim.key, None)
         added[sim.key] = sim
     others = tuple(p for p in world.pods if p.key not in added)

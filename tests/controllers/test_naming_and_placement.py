@@ -368,3 +368,21 @@ def test_a_host_network_pod_applied_bound_without_a_status_takes_its_node_s_host
     assert placed["plain"][0] == "node1"  # node2 is at its limit of one pod: agent-bound holds it
     w = W.advance(W.put_nodes(w, (THREE[2],), frozenset(), rng), 10, rng)
     assert [(p.pod_ips, p.ready(w.now)) for p in w.pods if p.name == "agent-late"] == [(("192.168.49.4",), True)]
+
+
+def test_a_pod_applied_bound_without_an_address_keeps_its_node() -> None:
+    """kube-scheduler takes only pods whose spec.nodeName is empty: one applied bound to node2 with no status
+    stays on node2 (it was scheduled to the emptier node1) and takes an address of node2's range there; one bound
+    to a Node not applied is said to wait for it, not rescheduled."""
+    from kubeproxy_sim.controllers.scheduler import sandbox_failures
+
+    rng = random.Random(0)
+    w = W.advance(W.add_pods(world(), [Pod("default", "pinned", node_name="node2"),
+                                       Pod("default", "lost", node_name="node9")], rng), 10, rng)
+    placed = {p.name: (p.node_name, p.pod_ips, p.ready(w.now)) for p in w.pods}
+    assert placed["pinned"][0] == "node2" and placed["pinned"][2]
+    assert netaddr.IPAddress(placed["pinned"][1][0]) in netaddr.IPNetwork("10.244.1.0/24")
+    assert placed["lost"] == ("node9", (), False)
+    assert [(f.node, f.pods, f.message) for f in sandbox_failures(w)] == [
+        ("node9", ("default/lost",), "no Node of this name is applied (a pod applied with spec.nodeName waits for "
+                                     "that node)")]
