@@ -36,7 +36,7 @@ from kubeproxy_sim.proxier.rules import masquerade
 from kubeproxy_sim.proxier.rules import services as service_rules
 from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext, make_context
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
-from kubeproxy_sim.proxier.views import service_view, slice_state
+from kubeproxy_sim.proxier.views import service_view, slice_changed_services
 
 ChainRules = tuple[tuple[str, tuple[Rule, ...]], ...]
 """(chain, rules) pairs, in the order they are written (rules are built once and reused by later syncs)."""
@@ -462,14 +462,6 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
 # ---------------------------------------------------------------------------
 
 
-def _seen_slices_by_service(slices: Iterable[EndpointSlice], ipv6: bool) -> dict[str, dict[str, EndpointSlice]]:
-    grouped: dict[str, dict[str, EndpointSlice]] = {}
-    for es in slices:
-        if slice_state(es, ipv6) is not None:
-            grouped.setdefault(f"{es.namespace}/{es.service_name}", {})[es.key] = es
-    return grouped
-
-
 def changed_services(before: Cluster, after: Cluster, ipv6: bool = False) -> frozenset[str]:
     """Services ("namespace/name") a partial sync from ``before`` to ``after`` rewrites, as kube-proxy's change
     trackers decide (:mod:`~kubeproxy_sim.proxier.views`): a Service whose port map for the proxier's family
@@ -480,10 +472,7 @@ def changed_services(before: Cluster, after: Cluster, ipv6: bool = False) -> fro
     old_svc = {s.key: service_view(s, ipv6) for s in before.services}
     new_svc = {s.key: service_view(s, ipv6) for s in after.services}
     changed = {key for key in old_svc.keys() | new_svc.keys() if old_svc.get(key) != new_svc.get(key)}
-    old_eps = _seen_slices_by_service(before.endpoint_slices, ipv6)
-    new_eps = _seen_slices_by_service(after.endpoint_slices, ipv6)
-    changed.update(key for key in old_eps.keys() | new_eps.keys() if old_eps.get(key) != new_eps.get(key))
-    return frozenset(changed)
+    return frozenset(changed) | slice_changed_services(before.endpoint_slices, after.endpoint_slices, ipv6)
 
 
 # ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ IPv4 proxier never sees an IPv6 slice (nor FQDN ones): those views are None.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 
 from kubeproxy_sim.objects.model import AddressType, EndpointSlice, Service, watched_by_kube_proxy
 from kubeproxy_sim.proxier.state import family_service_ports
@@ -36,3 +36,20 @@ def slice_state(es: EndpointSlice | None, ipv6: bool = False) -> EndpointSlice |
     if es is None or not es.service_name or not watched_by_kube_proxy(es.labels):
         return None
     return es if es.address_type is (AddressType.IPV6 if ipv6 else AddressType.IPV4) else None
+
+
+def _seen_by_service(slices: Iterable[EndpointSlice], ipv6: bool) -> dict[str, dict[str, EndpointSlice]]:
+    grouped: dict[str, dict[str, EndpointSlice]] = {}
+    for es in slices:
+        if slice_state(es, ipv6) is not None:
+            grouped.setdefault(f"{es.namespace}/{es.service_name}", {})[es.key] = es
+    return grouped
+
+
+def slice_changed_services(before: Iterable[EndpointSlice], after: Iterable[EndpointSlice],
+                           ipv6: bool = False) -> frozenset[str]:
+    """Services ("namespace/name") with a slice the proxier of one family sees that differs between two sets of
+    slices: those upstream's endpoints change tracker reports. A slice that moves to another Service changes
+    both."""
+    old, new = _seen_by_service(before, ipv6), _seen_by_service(after, ipv6)
+    return frozenset(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))

@@ -3,8 +3,13 @@
 UDP has no connection teardown: a conntrack entry DNATed to an endpoint that
 is gone would keep sending a client's datagrams into the void for as long as
 the client keeps talking. kube-proxy (the pinned commit's
-``conntrack.CleanStaleEntries``) reconciles, after a sync in which the endpoints
-of some UDP service changed:
+``conntrack.CleanStaleEntries``) reconciles, after a sync in which the slices
+of some service with a UDP port changed (upstream's ConntrackCleanupRequired:
+the endpoints change tracker reports a Service whenever one of its slices of
+the proxier's family changed, and the flag is set when that Service has a UDP
+port with endpoints before or after, even when only its TCP slices changed;
+a Service-only change never sets it). It then goes over every UDP service,
+not only the changed ones:
 
 * for every UDP service port with at least one *serving* endpoint, the set of
   their IPs (not IP:port: a changed targetPort keeps the entries);
@@ -25,6 +30,7 @@ from kubeproxy_sim.netfilter.packet import parse_address
 from kubeproxy_sim.objects.model import Cluster, Protocol
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.state import all_service_ports, endpoints_map
+from kubeproxy_sim.proxier.views import slice_changed_services
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +50,12 @@ class UdpCleanup:
 
 
 def udp_cleanup(old: Cluster, new: Cluster, config: ProxyConfig) -> UdpCleanup | None:
-    """What one node's kube-proxy clears after going from ``old`` to ``new``; None when nothing runs (no UDP
-    service's endpoints changed: upstream's ConntrackCleanupRequired)."""
+    """What one node's kube-proxy clears after going from ``old`` to ``new``; None when nothing runs (no
+    service with a UDP port had a slice change: upstream's ConntrackCleanupRequired is false)."""
     before = endpoints_map(old.endpoint_slices, config)
     after = endpoints_map(new.endpoint_slices, config)
-    if not any(key[3] is Protocol.UDP and before.get(key) != after.get(key) for key in {*before, *after}):
+    changed = slice_changed_services(old.endpoint_slices, new.endpoint_slices, config.ipv6)
+    if not any(key[3] is Protocol.UDP and f"{key[0]}/{key[1]}" in changed for key in {*before, *after}):
         return None
     by_address: dict[tuple[int, int], frozenset[int]] = {}
     by_node_port: dict[int, frozenset[int]] = {}

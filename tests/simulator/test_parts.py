@@ -12,8 +12,22 @@ from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.simulator.conntrack import Conntrack, State
 from kubeproxy_sim.simulator.dns import ClusterDNS, parse_hosts
 from kubeproxy_sim.simulator.health import service_health
+from kubeproxy_sim.simulator.network import Client, Simulator
 from kubeproxy_sim.simulator.topology import plan_nodes
-from tests.simulator.builders import BASE, HOSTS, dns_node_port, load, objects, with_conditions
+from tests.simulator.builders import (
+    BASE,
+    DNS,
+    HOSTS,
+    HTTP,
+    WEB,
+    dns_node_port,
+    load,
+    objects,
+    service,
+    simulator,
+    slice_,
+    with_conditions,
+)
 
 TCP = ("tcp", 4, 1, 1000, 2, 80)
 REPLY = ("tcp", 4, 3, 8080, 1, 1000)
@@ -148,6 +162,52 @@ def test_udp_cleanup_clears_node_port_entries_on_any_address() -> None:
         assert not plan.doomed(ip(address), 30054, ip(web2)), address  # not the service's NodePort
     none_left = udp_cleanup(before, load(dns_node_port(objects(dns_pods=()))), BASE)
     assert none_left is not None and not none_left.by_node_port  # no serving endpoint: nothing is cleared
+
+
+def _udp_port_taken_over(taken: bool, mix_tcp: tuple[str, ...] = ("web-1", "web-2"),
+                         web_pods: tuple[str, ...] = WEB) -> list[dict]:
+    """``dns`` (endpoint web-1) holds NodePort 30053 until ``taken``, when ``dns2`` (endpoint web-3) has it;
+    ``mix`` has a UDP port and a TCP port in slices of their own, the TCP one's endpoints ``mix_tcp``."""
+    udp_port = {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 5353}
+    dns2 = {"type": "NodePort", "clusterIP": "10.96.0.54", "ports": [{**udp_port, "nodePort": 30053}]} if taken \
+        else {"type": "ClusterIP", "clusterIP": "10.96.0.54", "ports": [udp_port]}
+    mix = service("mix", {"type": "ClusterIP", "clusterIP": "10.96.0.60",
+                          "ports": [{**udp_port, "port": 54}, {"name": "http", "port": 80, "protocol": "TCP",
+                                                               "targetPort": 8080}]})
+    mix_tcp_slice = slice_("mix", mix_tcp, HTTP)
+    mix_tcp_slice["metadata"]["name"] = "mix-tcp"
+    extra = [service("dns2", dns2), slice_("dns2", ("web-3",), DNS), mix, slice_("mix", ("web-1",), DNS),
+             mix_tcp_slice]
+    docs = objects(web_pods=web_pods, dns_pods=("web-1",), extra=extra)
+    return docs if taken else dns_node_port(docs)
+
+
+def _stale_node_port_entry() -> tuple[Simulator, Client]:
+    """An outside client's UDP flow to NodePort 30053 (on web-1, dns's endpoint), made stale by a change of
+    Services only (dns2 takes the port): upstream's cleanup does not run for it, so the entry stays."""
+    sim = simulator(15, docs=_udp_port_taken_over(False))
+    client = sim.client("external", ip="198.51.100.7")
+    assert sim.connect(client, "192.168.0.10", 30053, "udp", sport=42000).target == "default/web-1"
+    assert sim.update(load(_udp_port_taken_over(True))) == 0  # no slice changed: ConntrackCleanupRequired false
+    assert sim.connect(client, "192.168.0.10", 30053, "udp", sport=42000).target == "default/web-1"
+    return sim, client
+
+
+def test_udp_cleanup_runs_when_a_udp_service_changes_only_its_tcp_slice() -> None:
+    """Upstream sets ConntrackCleanupRequired per changed Service (endpointschangetracker.go's Update: any UDP
+    port in the Service's endpoints before or after), and the cleanup then reconciles every UDP service: "mix"
+    losing a TCP endpoint clears the stale NodePort entry of another service."""
+    sim, client = _stale_node_port_entry()
+    assert sim.update(load(_udp_port_taken_over(True, mix_tcp=("web-1",)))) == 1
+    assert sim.connect(client, "192.168.0.10", 30053, "udp", sport=42000).target == "default/web-3"
+
+
+def test_udp_cleanup_does_not_run_when_a_tcp_only_service_changes() -> None:
+    """A Service with no UDP port ("web") changing its slice does not set ConntrackCleanupRequired: the stale
+    entry stays."""
+    sim, client = _stale_node_port_entry()
+    assert sim.update(load(_udp_port_taken_over(True, web_pods=("web-1", "web-2")))) == 0
+    assert sim.connect(client, "192.168.0.10", 30053, "udp", sport=42000).target == "default/web-1"
 
 
 def test_snat_without_random_fully_keeps_the_port_unless_its_reply_tuple_is_taken() -> None:
