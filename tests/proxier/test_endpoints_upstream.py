@@ -1,8 +1,9 @@
 """Upstream's endpoint-cache tests (pkg/proxy), with their slices and expected values.
 
 endpointslicecache_test.go (stored at 05e14799db8e) and
-endpointschangetracker_test.go (stored at 2c348bf1863f): neither is stored at
-the reference commit 531be81208e2; these are the nearest copies the index holds.
+endpointschangetracker_test.go (stored at f2963eff6352, whose tracker
+constructor takes the reference's argument order): neither is stored at the
+reference commit 531be81208e2; these are the copies the index holds.
 What upstream's EndpointSliceCache computes for a service (its endpoints map)
 is our ``endpoints_map`` over the service's slices; whether an update is
 recorded as a change is our ``EndpointSliceChangeTracker`` (whose view is

@@ -1,4 +1,4 @@
-"""Upstream's servicechangetracker_test.go (stored at 2c348bf1863f; not stored at 531be81208e2), reproduced.
+"""Upstream's servicechangetracker_test.go (stored at f2963eff6352; not stored at 531be81208e2), reproduced.
 
 TestServiceToServiceMap: the service ports one proxier derives from a Service
 (cluster IP, port, protocol, health check node port, external IPs, source
