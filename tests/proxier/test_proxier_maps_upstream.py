@@ -161,18 +161,22 @@ TWO_SUBSETS: Expected = {("ns1", "ep1", "p11"): ["10.1.1.1:11"], ("ns1", "ep1", 
 LOCAL_NO_LOCAL: Expected = {("ns1", "ep1", "p11"): ["10.1.1.1:11", "10.1.1.2:11*"],
                             ("ns1", "ep1", "p12"): ["10.1.1.1:12", "10.1.1.2:12*"]}
 
-# (name, slices before, slices after, map before, map after, conntrack cleanup, local ready endpoints)
+NONE: frozenset[str] = frozenset()
+EP1 = frozenset({"ns1/ep1"})
+
+# (name, slices before, slices after, map before, map after, conntrack cleanup, local ready endpoints, services the
+# tracker reports changed: expectedChangedEndpoints of endpointschangetracker_test.go's copy of these cases)
 UPDATE_CASES = [
-    ("nothing", [], [], {}, {}, False, {}),
+    ("nothing", [], [], {}, {}, False, {}, NONE),
     ("no change, named port, local", NAMED_PORT_LOCAL, NAMED_PORT_LOCAL, ONE_LOCAL, ONE_LOCAL, False,
-     {"ns1/ep1": 1}),
-    ("no change, multiple subsets", MULTIPLE_SUBSETS, MULTIPLE_SUBSETS, TWO_SUBSETS, TWO_SUBSETS, False, {}),
+     {"ns1/ep1": 1}, NONE),
+    ("no change, multiple subsets", MULTIPLE_SUBSETS, MULTIPLE_SUBSETS, TWO_SUBSETS, TWO_SUBSETS, False, {}, NONE),
     ("no change, multiple subsets, multiple ports, local", MULTIPLE_SUBSETS_MULTIPLE_PORTS_LOCAL,
      MULTIPLE_SUBSETS_MULTIPLE_PORTS_LOCAL,
      {("ns1", "ep1", "p11"): ["10.1.1.1:11*"], ("ns1", "ep1", "p12"): ["10.1.1.1:12*"],
       ("ns1", "ep1", "p13"): ["10.1.1.3:13"]},
      {("ns1", "ep1", "p11"): ["10.1.1.1:11*"], ("ns1", "ep1", "p12"): ["10.1.1.1:12*"],
-      ("ns1", "ep1", "p13"): ["10.1.1.3:13"]}, False, {"ns1/ep1": 1}),
+      ("ns1", "ep1", "p13"): ["10.1.1.3:13"]}, False, {"ns1/ep1": 1}, NONE),
     ("no change, multiple endpoints, subsets, IPs, and ports", MULTIPLE_SUBSETS_IPS_PORTS,
      MULTIPLE_SUBSETS_IPS_PORTS,
      {("ns1", "ep1", "p11"): ["10.1.1.1:11", "10.1.1.2:11*"], ("ns1", "ep1", "p12"): ["10.1.1.1:12", "10.1.1.2:12*"],
@@ -181,24 +185,26 @@ UPDATE_CASES = [
      {("ns1", "ep1", "p11"): ["10.1.1.1:11", "10.1.1.2:11*"], ("ns1", "ep1", "p12"): ["10.1.1.1:12", "10.1.1.2:12*"],
       ("ns1", "ep1", "p13"): ["10.1.1.3:13", "10.1.1.4:13*"], ("ns1", "ep1", "p14"): ["10.1.1.3:14", "10.1.1.4:14*"],
       ("ns2", "ep2", "p21"): ["10.2.2.1:21", "10.2.2.2:21*"], ("ns2", "ep2", "p22"): ["10.2.2.1:22", "10.2.2.2:22*"]},
-     False, {"ns1/ep1": 2, "ns2/ep2": 1}),
-    ("add an Endpoints", [], NAMED_PORT_LOCAL, {}, ONE_LOCAL, True, {"ns1/ep1": 1}),
-    ("remove an Endpoints", NAMED_PORT_LOCAL, [], ONE_LOCAL, {}, True, {}),
-    ("add an IP and port", NAMED_PORT, NAMED_PORTS_LOCAL_NO_LOCAL, ONE, LOCAL_NO_LOCAL, True, {"ns1/ep1": 1}),
-    ("remove an IP and port", NAMED_PORTS_LOCAL_NO_LOCAL, NAMED_PORT, LOCAL_NO_LOCAL, ONE, True, {}),
+     False, {"ns1/ep1": 2, "ns2/ep2": 1}, NONE),
+    ("add an Endpoints", [], NAMED_PORT_LOCAL, {}, ONE_LOCAL, True, {"ns1/ep1": 1}, EP1),
+    ("remove an Endpoints", NAMED_PORT_LOCAL, [], ONE_LOCAL, {}, True, {}, EP1),
+    ("add an IP and port", NAMED_PORT, NAMED_PORTS_LOCAL_NO_LOCAL, ONE, LOCAL_NO_LOCAL, True, {"ns1/ep1": 1}, EP1),
+    ("remove an IP and port", NAMED_PORTS_LOCAL_NO_LOCAL, NAMED_PORT, LOCAL_NO_LOCAL, ONE, True, {}, EP1),
     ("add a subset", NAMED_PORT, MULTIPLE_SUBSETS_WITH_LOCAL, ONE,
-     {("ns1", "ep1", "p11"): ["10.1.1.1:11"], ("ns1", "ep1", "p12"): ["10.1.1.2:12*"]}, True, {"ns1/ep1": 1}),
-    ("remove a subset", MULTIPLE_SUBSETS, NAMED_PORT, TWO_SUBSETS, ONE, True, {}),
-    ("rename a port", NAMED_PORT, NAMED_PORT_RENAMED, ONE, {("ns1", "ep1", "p11-2"): ["10.1.1.1:11"]}, True, {}),
-    ("renumber a port", NAMED_PORT, NAMED_PORT_RENUMBERED, ONE, {("ns1", "ep1", "p11"): ["10.1.1.1:22"]}, True, {}),
+     {("ns1", "ep1", "p11"): ["10.1.1.1:11"], ("ns1", "ep1", "p12"): ["10.1.1.2:12*"]}, True, {"ns1/ep1": 1}, EP1),
+    ("remove a subset", MULTIPLE_SUBSETS, NAMED_PORT, TWO_SUBSETS, ONE, True, {}, EP1),
+    ("rename a port", NAMED_PORT, NAMED_PORT_RENAMED, ONE, {("ns1", "ep1", "p11-2"): ["10.1.1.1:11"]}, True, {}, EP1),
+    ("renumber a port", NAMED_PORT, NAMED_PORT_RENUMBERED, ONE, {("ns1", "ep1", "p11"): ["10.1.1.1:22"]}, True, {},
+     EP1),
     ("complex add and remove", COMPLEX_BEFORE, COMPLEX_AFTER,
      {("ns1", "ep1", "p11"): ["10.1.1.1:11"], ("ns2", "ep2", "p22"): ["10.2.2.22:22*", "10.2.2.2:22*"],
       ("ns2", "ep2", "p23"): ["10.2.2.3:23*"], ("ns4", "ep4", "p44"): ["10.4.4.4:44*", "10.4.4.5:44*"],
       ("ns4", "ep4", "p45"): ["10.4.4.6:45*"]},
      {("ns1", "ep1", "p11"): ["10.1.1.11:11", "10.1.1.1:11"], ("ns1", "ep1", "p12"): ["10.1.1.2:12"],
       ("ns1", "ep1", "p122"): ["10.1.1.2:122"], ("ns3", "ep3", "p33"): ["10.3.3.3:33"],
-      ("ns4", "ep4", "p44"): ["10.4.4.4:44*"]}, True, {"ns4/ep4": 1}),
-    ("change from 0 endpoint address to 1 unnamed port", EMPTY, NAMED_PORT, {}, ONE, True, {}),
+      ("ns4", "ep4", "p44"): ["10.4.4.4:44*"]}, True, {"ns4/ep4": 1},
+     frozenset({"ns1/ep1", "ns2/ep2", "ns3/ep3", "ns4/ep4"})),
+    ("change from 0 endpoint address to 1 unnamed port", EMPTY, NAMED_PORT, {}, ONE, True, {}, EP1),
 ]
 
 
@@ -218,19 +224,9 @@ def _local_ready(slices: list[EndpointSlice]) -> dict[str, int]:
     return {key: n for key, n in counts.items() if n}
 
 
-def _changed(name: str) -> set[str]:
-    """The services Update reports changed (expectedChangedEndpoints of endpointschangetracker_test.go's copy
-    of these cases): none when nothing changed, every service touched in the complex case, else ns1/ep1."""
-    if name == "nothing" or name.startswith("no change"):
-        return set()
-    if name == "complex add and remove":
-        return {"ns1/ep1", "ns2/ep2", "ns3/ep3", "ns4/ep4"}
-    return {"ns1/ep1"}
-
-
-@pytest.mark.parametrize(("name", "before", "after", "old_map", "new_map", "cleanup", "local"), UPDATE_CASES,
-                         ids=[c[0] for c in UPDATE_CASES])
-def test_update_endpoints_map(name, before, after, old_map, new_map, cleanup, local):
+@pytest.mark.parametrize(("name", "before", "after", "old_map", "new_map", "cleanup", "local", "changed"),
+                         UPDATE_CASES, ids=[c[0] for c in UPDATE_CASES])
+def test_update_endpoints_map(name, before, after, old_map, new_map, cleanup, local, changed):
     assert _as_expected(before) == old_map
     assert _as_expected(after) == new_map
     assert (udp_cleanup(cluster(*before), cluster(*after), fake_config()) is not None) is cleanup
@@ -241,7 +237,7 @@ def test_update_endpoints_map(name, before, after, old_map, new_map, cleanup, lo
             tracker.set(es.key, None)
     for es in after:
         tracker.set(es.key, es)  # an update where the slice existed before, an add otherwise
-    assert tracker.apply().changed == _changed(name)
+    assert tracker.apply().changed == changed
 
 
 # --- TestHealthCheckNodePortWhenTerminating
