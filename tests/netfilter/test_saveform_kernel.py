@@ -189,3 +189,17 @@ def test_upstream_kube_proxy_dumps(kernel_iptables: None, path: Path) -> None:
     # nfacct objects do not exist in a fresh namespace; the rest loads as kube-proxy writes it.
     text = re.sub(r" -m nfacct --nfacct-name \S+", "", path.read_text())
     _assert_same_as_kernel(text, ipv6=parse_ruleset(text).ipv6)
+
+
+MAPPED_SOURCES = ("::ffff:10.244.1.5", "::ffff:0.0.0.1", "::ffff:255.255.255.255")
+
+
+def test_an_ipv4_mapped_address_is_printed_as_ip6tables_prints_it(kernel_iptables: None) -> None:
+    """The evaluator's text of an IPv4-mapped address (a trace's source, a DNAT destination) is the one
+    ip6tables-save prints for it: ``::ffff:10.244.1.5``, not Python 3.11's ``::ffff:af4:105``."""
+    from kubeproxy_sim.netfilter.packet import format_address, parse_address
+
+    rules = [f"-A INPUT -s {format_address(*parse_address(s))}/128 -j ACCEPT" for s in MAPPED_SOURCES]
+    saved = _by_table(_kernel_save(_lines("*filter", ":INPUT ACCEPT [0:0]", *rules, "COMMIT"), True))
+    assert [line for line in saved["*filter"] if line.startswith("-A")] == [
+        f"-A INPUT -s {s}/128 -j ACCEPT" for s in MAPPED_SOURCES]
