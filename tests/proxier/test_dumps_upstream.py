@@ -294,12 +294,16 @@ def test_parse_rule_errors(rule: str, error: str) -> None:
 
 def test_parse_iptables_dump() -> None:
     """The "basic test", "deletion" and "whitespace and comments" cases: chains in declaration order, each
-    with its rules (and the deleted flag)."""
+    with its counters and its rules' text in order (and the deleted flag)."""
     basic = parse_dump("\n" + FILTER + "*nat\n" + NAT_BODY + "COMMIT\n")
-    assert [(t.name, [(c.name, len(c.rules)) for c in t.chains]) for t in basic] == [
-        ("filter", [("KUBE-SERVICES", 0), ("KUBE-EXTERNAL-SERVICES", 0), ("KUBE-FORWARD", 3), ("KUBE-NODEPORTS", 1)]),
-        ("nat", [("KUBE-SERVICES", 2), ("KUBE-NODEPORTS", 0), ("KUBE-POSTROUTING", 3), ("KUBE-MARK-MASQ", 1),
-                 (SVC, 2), ("KUBE-SEP-SXIVWICOYRO3J4NJ", 2)])]
+    f, n = FILTER.splitlines(), NAT_BODY.splitlines()  # f[5:9] and n[6:16] are the rules, as upstream lists them
+    assert [(t.name, [(c.name, c.packets, c.bytes, c.rules) for c in t.chains]) for t in basic] == [
+        ("filter", [("KUBE-SERVICES", 0, 0, []), ("KUBE-EXTERNAL-SERVICES", 0, 0, []),
+                    ("KUBE-FORWARD", 0, 0, [f[6], f[7], f[8]]), ("KUBE-NODEPORTS", 0, 0, [f[5]])]),
+        ("nat", [("KUBE-SERVICES", 0, 0, [n[10], n[15]]), ("KUBE-NODEPORTS", 0, 0, []),
+                 ("KUBE-POSTROUTING", 0, 0, [n[6], n[7], n[8]]), ("KUBE-MARK-MASQ", 0, 0, [n[9]]),
+                 (SVC, 0, 0, [n[11], n[12]]), ("KUBE-SEP-SXIVWICOYRO3J4NJ", 0, 0, [n[13], n[14]])])]
+    assert all(rule.startswith(f"-A {c.name} ") for t in basic for c in t.chains for rule in c.rules)
     deletion = parse_dump(dedent(f"""\
         *nat
         :KUBE-SERVICES - [0:0]
