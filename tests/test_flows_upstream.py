@@ -21,6 +21,7 @@ uses ``upstream.rules``: upstream has no dump of that second sync.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,10 @@ from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, TraceResult
 from kubeproxy_sim.objects import Cluster
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from regen_goldens import proxier_flags  # noqa: E402
+
 RULESETS = ROOT / "rulesets"
 UPSTREAM_NODE = ("192.168.0.2", "192.168.1.2", "192.168.99.11", "2001:db8::1", "2001:db8:1::2")
 AFTER_DELETE = "flows-after-delete.yaml"
@@ -86,9 +91,11 @@ def cluster_without(cluster: Cluster, delete: list[dict[str, Any]]) -> Cluster:
     return dataclasses.replace(cluster, **fields)
 
 
-def _scenario_rules(folder: Path, delete: list[dict[str, Any]] | None = None) -> tuple[Ruleset, NodeContext]:
+def _scenario_rules(folder: Path, family: int | None = None,
+                    delete: list[dict[str, Any]] | None = None) -> tuple[Ruleset, NodeContext]:
     """The node's tables from the scenario's objects (less ``delete``) and flags, and the node's addresses.
-    The flags and the node's routes come from all the objects: kube-proxy reads its settings once, at start."""
+    The flags and the node's routes come from all the objects: kube-proxy reads its settings once, at start.
+    ``family``: the packet's, whose proxier's tables it meets on a dual-stack node (None: the args' proxier)."""
     from kubeproxy_sim.cli.options import config_from_args
     from kubeproxy_sim.objects import load_paths
     from kubeproxy_sim.proxier import generate
@@ -96,7 +103,8 @@ def _scenario_rules(folder: Path, delete: list[dict[str, Any]] | None = None) ->
 
     loaded = load_paths([str(folder / "objects.yaml")])
     args = (yaml.safe_load((folder / "scenario.yaml").read_text()) or {}).get("args") or []
-    config = config_from_args([str(a) for a in args], loaded.cluster)
+    flags = proxier_flags(folder, family) if family else []
+    config = config_from_args([*(str(a) for a in args), *flags], loaded.cluster)
     result = generate(cluster_without(loaded.cluster, delete or []), config)
     node = NodeContext.of([ip.split("/")[0] for ip in config.node_ips], routes=_routes(loaded.cluster, config))
     return node_tables(result.ruleset, result.jumps), node
@@ -119,7 +127,7 @@ def tracer_for(folder: Path, family: int, after_delete: bool = False) -> tuple[T
     if key not in _TRACERS:
         dump = folder / "upstream.rules"
         if after_delete:
-            ruleset, node = _scenario_rules(folder, _after_delete_spec(folder)["delete"])
+            ruleset, node = _scenario_rules(folder, family, _after_delete_spec(folder)["delete"])
             _TRACERS[key] = (Tracer(ruleset, node), "generated rules after delete", ruleset, node)
         elif dump.is_file():
             from kubeproxy_sim.netfilter.codec import parse_ruleset_file
@@ -129,7 +137,7 @@ def tracer_for(folder: Path, family: int, after_delete: bool = False) -> tuple[T
             node = NodeContext.of(UPSTREAM_NODE)
             _TRACERS[key] = (Tracer(ruleset, node), "upstream.rules", ruleset, node)
         else:
-            ruleset, node = _scenario_rules(folder)
+            ruleset, node = _scenario_rules(folder, family)
             _TRACERS[key] = (Tracer(ruleset, node), "generated rules", ruleset, node)
     return _TRACERS[key][:2]
 

@@ -1,8 +1,8 @@
 """A dual-stack cluster against the kernel, once per family: kube-proxy runs one proxier per family (iptables and
 ip6tables), each reading only its own family's cluster IPs, endpoints, external and load-balancer IPs and
-loadBalancerSourceRanges (pkg/proxy/serviceport.go, MapIPsByIPFamily and MapCIDRsByIPFamily). The namespaces are
-built for the family run; every derived flow must agree with the simulator, and the source ranges must act per
-family in the kernel too."""
+loadBalancerSourceRanges (pkg/proxy/serviceport.go, MapIPsByIPFamily and MapCIDRsByIPFamily). The cluster is the
+built-in dual-stack scenario's; the namespaces are built for the family run; every derived flow must agree with the
+simulator, and the source ranges must act per family in the kernel too."""
 
 from __future__ import annotations
 
@@ -12,21 +12,20 @@ from pathlib import Path
 import pytest
 from pyroute2 import netns
 
-from kubeproxy_sim.cli.options import config_from_args
+from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
 from kubeproxy_sim.kernel.differential import differential
 from kubeproxy_sim.objects import load_paths
 
 pytestmark = pytest.mark.kernel
-OBJECTS = Path(__file__).parent / "dual_stack.yaml"
+SCENARIO = REPO_RULESETS / "dual-stack"
 ALPHA = Fraction(1, 1000)  # per run: the file's false alarm rate is at most 0.2%
 
 
 @pytest.mark.parametrize(("family", "lb_ip"), [("ipv4", "198.51.100.80:80"), ("ipv6", "[2001:db8:ffff::80]:80")])
 def test_each_family_s_proxier_agrees_with_the_kernel(kernel: None, run_tag: str, state_dir: Path, family: str,
                                                       lb_ip: str) -> None:
-    cluster = load_paths([str(OBJECTS)]).cluster
-    config = config_from_args(["--hostname-override", "node1", "--ip-family", family,
-                               "--cluster-cidr", "10.244.0.0/16,fd00:10:244::/56"], cluster)
+    cluster = load_paths([str(SCENARIO / "objects.yaml")]).cluster
+    config = config_from_args([*scenario_args(SCENARIO), "--ip-family", family], cluster)
     name = f"{run_tag}-ds{family[-1]}"
     report = differential(cluster, config, state_dir, name=name, alpha=ALPHA)
     bad = report.differences()

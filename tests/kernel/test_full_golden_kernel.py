@@ -1,5 +1,5 @@
-"""`rules --full` is what iptables-save really prints: every scenario's node tables are loaded with
-iptables-restore into a scratch namespace of ours and read back with iptables-save."""
+"""`rules --full` is what iptables-save really prints: every scenario's node tables (a dual-stack scenario's, each
+proxier's) are loaded with iptables-restore or ip6tables-restore into a scratch namespace of ours and read back."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ from kubeproxy_sim.proxier.full import node_tables
 
 pytestmark = pytest.mark.kernel
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = sorted(p for p in (ROOT / "rulesets").iterdir() if (p / "full.golden").is_file())
+sys.path.insert(0, str(ROOT / "tools"))
+
+from regen_goldens import proxiers  # noqa: E402
+
+FOLDERS = sorted(p for p in (ROOT / "rulesets").iterdir() if (p / "full.golden").is_file())
+SCENARIOS = [(d, suffix, flags) for d in FOLDERS for suffix, flags in proxiers(d).items()]
+"""(folder, golden-name suffix, flags after its args): one per proxier whose tables the folder holds."""
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +49,11 @@ def saved_tables(ns: str, ipv6: bool) -> str:
     return "\n".join(parts) + "\n"
 
 
-@pytest.mark.parametrize("directory", SCENARIOS, ids=lambda p: p.name)
-def test_full_golden_is_what_iptables_save_prints(scratch: str, directory: Path) -> None:
+@pytest.mark.parametrize(("directory", "suffix", "flags"), SCENARIOS, ids=[d.name + s for d, s, _ in SCENARIOS])
+def test_full_golden_is_what_iptables_save_prints(scratch: str, directory: Path, suffix: str,
+                                                  flags: list[str]) -> None:
     cluster = load_paths([str(directory / "objects.yaml")]).cluster
-    config = config_from_args(scenario_args(directory), cluster)
+    config = config_from_args([*scenario_args(directory), *flags], cluster)
     result = generate(cluster, config)
     text = render_ruleset(node_tables(result.ruleset, result.jumps))
     names = sysfs.nfacct_names(text)
@@ -56,7 +63,7 @@ def test_full_golden_is_what_iptables_save_prints(scratch: str, directory: Path)
     done = nsexec.run(scratch, [tool, "-w", "5"], stdin=text)
     assert done.returncode == 0, done.stderr
     saved = saved_tables(scratch, config.ipv6)
-    golden = (directory / "full.golden").read_text()
+    golden = (directory / f"full{suffix}.golden").read_text()
     if saved != golden:
         sys.stderr.write(saved)
     assert saved == golden

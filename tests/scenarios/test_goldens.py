@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from regen_goldens import GOLDENS, FailedRun, golden_outputs  # noqa: E402
+from regen_goldens import FailedRun, golden_outputs  # noqa: E402
 
 SCENARIOS = sorted(p for p in (ROOT / "rulesets").iterdir() if (p / "scenario.yaml").is_file())
 
@@ -22,10 +22,20 @@ SCENARIOS = sorted(p for p in (ROOT / "rulesets").iterdir() if (p / "scenario.ya
 @pytest.mark.parametrize("directory", SCENARIOS, ids=lambda p: p.name)
 def test_goldens_match_a_fresh_run(directory: Path) -> None:
     fresh = golden_outputs(directory)
-    for name in GOLDENS:
+    for name, text in fresh.items():
         golden = directory / name
         assert golden.exists(), f"{golden} is missing: run tools/regen_goldens.py {directory.name}"
-        assert fresh[name] == golden.read_text(), f"{golden} differs from a fresh run"
+        assert text == golden.read_text(), f"{golden} differs from a fresh run"
+    strays = sorted(p.name for p in directory.glob("*.golden") if p.name not in fresh)
+    assert not strays, f"{directory.name}: no run makes {strays} (remove them, or mark the scenario dual-stack)"
+
+
+def test_a_dual_stack_scenario_has_each_family_s_goldens() -> None:
+    """Both proxiers of a dual-stack node: rules.golden is the iptables one's, rules-ipv6.golden ip6tables'."""
+    fresh = golden_outputs(ROOT / "rulesets" / "dual-stack")
+    assert sorted(fresh) == ["full-ipv6.golden", "full.golden", "rules-ipv6.golden", "rules.golden"]
+    assert "-d 10.96.0.10" in fresh["rules.golden"] and "fd00:" not in fresh["rules.golden"]
+    assert "-d fd00:10:96::10" in fresh["rules-ipv6.golden"] and "10.96.0.10" not in fresh["rules-ipv6.golden"]
 
 
 UPSTREAM = [d for d in SCENARIOS if (d / "upstream.rules").is_file()]

@@ -18,7 +18,7 @@ import yaml
 
 RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
 REQUIRED_FILES = ("README.md", "objects.yaml", "scenario.yaml", "flows.yaml")
-SCENARIO_KEYS = {"description", "args", "upstream", "unsupported"}
+SCENARIO_KEYS = {"description", "args", "upstream", "unsupported", "dual-stack"}
 FLOW_KEYS = {"name", "src", "dst", "dport", "proto", "output", "masq"}
 FLOW_REQUIRED = {"name", "src", "dst", "dport", "output"}
 PROTOCOLS = {"tcp", "udp", "sctp"}
@@ -181,6 +181,24 @@ def test_scenario_yaml(folder: Path) -> None:
     assert all(re.match(r"^--[a-z][a-z0-9-]*(=.*)?$", f) for f in flags), f"odd flag spelling in {flags}"
     if "unsupported" in scenario:
         assert scenario["unsupported"], "unsupported: lists what no flag expresses"
+    if "dual-stack" in scenario:
+        assert scenario["dual-stack"] is True, "dual-stack: true, or no key"
+        assert "--ip-family" not in args, "a dual-stack node's two proxiers share its flags; --ip-family picks one"
+
+
+def _dual_stack(folder: Path) -> bool:
+    path = folder / "scenario.yaml"
+    scenario = _load_yaml(path) if path.is_file() else None
+    return isinstance(scenario, dict) and scenario.get("dual-stack") is True
+
+
+DUAL_STACK = [f for f in FOLDERS if _dual_stack(f)]
+
+
+@pytest.mark.parametrize("folder", DUAL_STACK, ids=[f.name for f in DUAL_STACK])
+def test_dual_stack_flows_are_of_both_families(folder: Path) -> None:
+    families = {netaddr.IPAddress(f["src"]).version for f in _load_yaml(folder / "flows.yaml")}
+    assert families == {4, 6}, "a dual-stack scenario's flows.yaml has flows for each family's proxier"
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=IDS)
