@@ -1,7 +1,7 @@
 """Decoding apps/v1 Deployment manifests (the loader of the objects layer skips them: kube-proxy never reads them).
 
 Only what the controllers model is read: replicas, matchLabels selector,
-template labels, containers (name, image, ports), grace period, strategy with
+template labels, containers (name, image, ports), grace period, hostNetwork, strategy with
 maxSurge/maxUnavailable, progress deadline and history limit. Problems are
 reported like every other object's: file, Deployment namespace/name, field
 path, what is wrong and what is expected.
@@ -163,6 +163,7 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
     pod_spec = report.mapping(template, "spec", "spec.template.spec") or {}
     grace = _count(report, pod_spec, "terminationGracePeriodSeconds",
                    "spec.template.spec.terminationGracePeriodSeconds", DEFAULT_GRACE_PERIOD)
+    host_network = bool(report.boolean(pod_spec, "hostNetwork", "spec.template.spec.hostNetwork"))
     containers = []
     for _, path, raw in report.mappings(pod_spec, "containers", "spec.template.spec.containers"):
         container = _container(report, raw, path)
@@ -171,7 +172,7 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
     if not containers:
         report.error("spec.template.spec.containers", "required; expected at least one container with an image")
         return None
-    return PodTemplate(labels=labels, containers=tuple(containers), grace_period=grace)
+    return PodTemplate(labels=labels, containers=tuple(containers), grace_period=grace, host_network=host_network)
 
 
 def _container(report: Report, raw: dict[str, Any], path: str) -> Container | None:

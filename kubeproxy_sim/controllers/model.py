@@ -59,14 +59,14 @@ class PodTemplate:
     labels: Labels
     containers: tuple[Container, ...]
     grace_period: int = DEFAULT_GRACE_PERIOD
+    host_network: bool = False  # spec.hostNetwork: the pods take their node's host IPs and hold their ports there
 
     def images(self) -> tuple[str, ...]:
         return tuple(c.image for c in self.containers)
 
     def without_hash(self) -> PodTemplate:
         """The template as the Deployment holds it (ReplicaSets add the pod-template-hash label)."""
-        return PodTemplate(tuple(kv for kv in self.labels if kv[0] != POD_TEMPLATE_HASH), self.containers,
-                           self.grace_period)
+        return replace(self, labels=tuple(kv for kv in self.labels if kv[0] != POD_TEMPLATE_HASH))
 
 
 @dataclass(frozen=True, slots=True)

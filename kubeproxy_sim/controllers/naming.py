@@ -47,6 +47,8 @@ def _canonical(template: PodTemplate) -> bytes:
                        for c in plain.containers],
         "terminationGracePeriodSeconds": plain.grace_period,
     }
+    if plain.host_network:  # only when set, so the hashes of templates without it stay what they were
+        document["hostNetwork"] = True
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 

@@ -386,3 +386,29 @@ def test_a_pod_applied_bound_without_an_address_keeps_its_node() -> None:
     assert [(f.node, f.pods, f.message) for f in sandbox_failures(w)] == [
         ("node9", ("default/lost",), "no Node of this name is applied (a pod applied with spec.nodeName waits for "
                                      "that node)")]
+
+
+def test_a_deployment_template_s_host_network_reaches_its_pods() -> None:
+    """spec.template.spec.hostNetwork was never read, so a DaemonSet-like Deployment's replicas got pod IPs and
+    shared nodes freely: its pods take their node's host IPs, NodePorts keeps two off one node (the third waits),
+    and the setting is part of the template (its hash)."""
+    from kubeproxy_sim.controllers.decode import decode_deployment
+    from kubeproxy_sim.controllers.naming import template_hash
+
+    doc = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "agent"},
+           "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "agent"}},
+                    "template": {"metadata": {"labels": {"app": "agent"}},
+                                 "spec": {"hostNetwork": True, "containers": [
+                                     {"name": "agent", "image": "agent", "ports": [{"containerPort": 9100}]}]}}}}
+    d, found = decode_deployment(doc, "agent.yaml")
+    assert d is not None and not found and d.template.host_network
+    assert template_hash(d.template) != template_hash(dataclasses.replace(d.template, host_network=False))
+    rng = random.Random(0)
+    w = W.advance(W.apply_deployment(world(), d, rng), 10, rng)
+    assert sorted((p.node_name, p.pod_ips, p.ready(w.now)) for p in w.pods if p.node_name) == [
+        ("node1", ("192.168.49.2",), True), ("node2", ("192.168.49.3",), True)]
+    failure = scheduling_failure(w)
+    assert failure is not None and len(failure.pods) == 1 and "didn't have free ports" in failure.message
+    doc["spec"]["template"]["spec"]["hostNetwork"] = "yes"  # type: ignore[index]
+    assert [(f.field, f.message) for f in decode_deployment(doc, "agent.yaml")[1]] == [
+        ("spec.template.spec.hostNetwork", 'expected true or false, got a string "yes"')]
