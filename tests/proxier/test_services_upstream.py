@@ -3,9 +3,13 @@
 TestServiceToServiceMap: the service ports one proxier derives from a Service
 (cluster IP, port, protocol, health check node port, external IPs, source
 ranges, load-balancer VIPs), compared as upstream compares them: addresses as
-addresses, not as text. Its two "feature gate disable" cases (ipMode ignored
-when LoadBalancerIPMode is off) are left out: we model the gate on, as it is
-at the reference commit. TestBuildServiceMap*, TestServiceMapUpdateHeadless and
+addresses, not as text. Upstream runs every case without ``ipModeEnabled``
+with LoadBalancerIPMode off (emulating release 1.31); we model the gate on, as
+it is at the reference commit. That changes nothing where the ingress has no
+ipMode or ipMode VIP (the IP is a load-balancer VIP either way), so those
+cases are here, "ipMode VIP feature gate disable" included; "ipMode Proxy
+feature gate disable" is left out, as with the gate on the Proxy IP is no VIP.
+TestBuildServiceMap*, TestServiceMapUpdateHeadless and
 TestUpdateServiceTypeExternalName also count the services the change tracker
 reports updated.
 """
@@ -66,6 +70,11 @@ TO_SERVICE_MAP = {
     "load balancer service": (
         V4, _lb("ns1", "load-balancer", "172.16.55.11", _port("port3", UDP, 8675, 30061, 7000),
                 _port("port4", UDP, 8676, 30062, 7001), ingress=("10.1.2.4",)),
+        {"ns1/load-balancer:port3": _info("172.16.55.11", 8675, UDP, vips=("10.1.2.4",)),
+         "ns1/load-balancer:port4": _info("172.16.55.11", 8676, UDP, vips=("10.1.2.4",))}),
+    "load balancer service ipMode VIP feature gate disable": (
+        V4, _lb("ns1", "load-balancer", "172.16.55.11", _port("port3", UDP, 8675, 30061, 7000),
+                _port("port4", UDP, 8676, 30062, 7001), ingress=(LoadBalancerIngress(ip="10.1.2.4", ip_mode="VIP"),)),
         {"ns1/load-balancer:port3": _info("172.16.55.11", 8675, UDP, vips=("10.1.2.4",)),
          "ns1/load-balancer:port4": _info("172.16.55.11", 8676, UDP, vips=("10.1.2.4",))}),
     "load balancer service ipMode VIP feature gate enabled": (
