@@ -59,7 +59,7 @@ def _pod_cidrs(report: Report, spec: dict[str, Any]) -> tuple[tuple[str, ...], s
     alone = _pod_cidr(report, SINGLE_POD_CIDR, single) if single and not same else None
     listed = [_pod_cidr(report, f"spec.podCIDRs[{i}]", text) for i, text in enumerate(many)]
     if single and not same:
-        if many:
+        if many and type(many[0]) is str:  # (an entry of another type was an error above)
             report.warn("spec.podCIDRs[0]", f"{quote(many[0])} differs from spec.podCIDR {quote(single)}; the "
                                             "API server keeps spec.podCIDR alone, and so does this")
         return () if alone is None else (alone,), SINGLE_POD_CIDR
@@ -91,7 +91,8 @@ def _node_addresses(report: Report, status: dict[str, Any]) -> tuple[NodeAddress
             continue
         if not address:
             if raw.get("address") in (None, ""):  # (a non-string was named above)
-                report.error(f"{path}.address", "required")
+                wanted = "an IP address" if kind in _IP_ADDRESS_TYPES else "a host name"
+                report.error(f"{path}.address", f"required; expected {wanted}")
             continue
         if kind in _IP_ADDRESS_TYPES:
             parsed = parse_ip(address)
@@ -215,7 +216,7 @@ def _container_ports(report: Report, spec: dict[str, Any]) -> tuple[ContainerPor
             elif number == 0:
                 report.error(f"{port_path}.containerPort", "0 is not a valid port; expected 1-65535")
                 number = None
-            number = report.port_number(number, f"{port_path}.containerPort")
+            number = report.port_number(number, f"{port_path}.containerPort", low=1)
             protocol = read_protocol(report, raw, f"{port_path}.protocol")
             if number is not None:
                 out.append(ContainerPort(name=name, container_port=number, protocol=protocol))
@@ -234,6 +235,9 @@ def _pod_ips(report: Report, status: dict[str, Any]) -> tuple[str, ...]:
             return ()
         first_path, first = texts[0]
         if first_path == "status.podIPs[0].ip" and first != single:  # the API server keeps podIP alone
+            if type(first) is not str:  # (the API server's decoding refuses it before any conversion)
+                report.error(first_path, f"expected a string, got {described(first)}")
+                return ()
             report.warn(first_path, f"{quote(first)} differs from status.podIP {quote(single)}; the API server "
                                     "keeps status.podIP alone, and so does this")
             texts = [("status.podIP", single)]

@@ -24,7 +24,8 @@ def _service_errors(load, spec: str) -> list[str]:
 
 @pytest.mark.parametrize(("spec", "expected"), [
     ("ports: [{name: a, port: 80}, {name: b, port: 70000}]",
-     "spec.ports[1].port: 70000 is not in 0-65535"),
+     "spec.ports[1].port: 70000 is not in 1-65535"),
+    ("ports: [{port: -1}]", "spec.ports[0].port: -1 is not in 1-65535"),  # (0 is no Service port either)
     ("ports: [{port: 0}]", "spec.ports[0].port: 0 is not a valid Service port; expected 1-65535"),
     ("ports: [{name: a}]", "spec.ports[0].port: required; expected a port number in 1-65535"),
     ('ports: [{port: "80"}]', 'spec.ports[0].port: expected an integer, got a string "80"'),
@@ -175,7 +176,7 @@ def test_all_errors_of_one_object_are_reported(load):
     """, "svc.yaml")
     assert [str(d) for d in result.errors] == [
         'svc.yaml: Service ns1/web: spec.ports[0].protocol: "ICMP" is not a protocol; expected TCP, UDP or SCTP',
-        "svc.yaml: Service ns1/web: spec.ports[1].port: 70000 is not in 0-65535",
+        "svc.yaml: Service ns1/web: spec.ports[1].port: 70000 is not in 1-65535",
         'svc.yaml: Service ns1/web: spec.sessionAffinity: "Sticky" is not a session affinity; '
         "expected None or ClientIP",
     ]
@@ -264,7 +265,8 @@ SLICE_ERRORS = [
     ("addressType: IPv4\nendpoints: {}", "endpoints: expected a list, got a mapping"),
     ("addressType: Foo", 'addressType: "Foo" is not an address type; expected IPv4, IPv6 or FQDN'),
     ("endpoints: []", "addressType: required; expected IPv4, IPv6 or FQDN"),
-    ("addressType: IPv4\nports: [{port: 70000}]", "ports[0].port: 70000 is not in 0-65535"),
+    ("addressType: IPv4\nports: [{port: 70000}]", "ports[0].port: 70000 is not in 1-65535"),
+    ("addressType: IPv4\nports: [{port: -1}]", "ports[0].port: -1 is not in 1-65535"),  # (0 is no port either)
     ("addressType: IPv4\nports: [{port: 80, protocol: tcp}]",
      'ports[0].protocol: "tcp" is not a protocol; expected TCP, UDP or SCTP'),
     ("addressType: IPv4\nports: [{name: a, port: 80}, {name: a, port: 81}]",
@@ -287,13 +289,19 @@ def test_endpoint_slice_error_message(load, body, expected):
     ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{type: InternalIP, address: 5}]}",
      "Node n: status.addresses[0].address: expected a string, got an integer 5"),  # "foo": test_objects_tolerance
     ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{type: InternalIP, address: ''}]}",
-     "Node n: status.addresses[0].address: required"),
+     "Node n: status.addresses[0].address: required; expected an IP address"),
+    ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{type: Hostname}]}",
+     "Node n: status.addresses[0].address: required; expected a host name"),
     ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{address: 1.2.3.4}]}",
      "Node n: status.addresses[0].type: required; expected InternalIP, ExternalIP, Hostname, ..."),
     ("kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: 'yes'}",
      'Pod default/p: spec.hostNetwork: expected true or false, got a string "yes"'),
     ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, ports: [{containerPort: 0}]}]}",
      "Pod default/p: spec.containers[0].ports[0].containerPort: 0 is not a valid port; expected 1-65535"),
+    ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, ports: [{containerPort: -1}]}]}",
+     "Pod default/p: spec.containers[0].ports[0].containerPort: -1 is not in 1-65535"),
+    ("kind: Pod\nmetadata: {name: p}\nstatus: {podIP: 10.0.0.5, podIPs: [{ip: [10.0.0.5]}]}",  # (was a warning)
+     'Pod default/p: status.podIPs[0].ip: expected a string, got a list ["10.0.0.5"]'),
     ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, ports: [{name: x}]}]}",
      "Pod default/p: spec.containers[0].ports[0].containerPort: required; expected a port number in 1-65535"),
     ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, ports: [{containerPort: 80, protocol: HTTP}]}]}",
@@ -306,6 +314,8 @@ def test_endpoint_slice_error_message(load, body, expected):
      "Endpoints default/e: subsets[0].addresses[0].ip: required; expected an IP address"),
     ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{ports: [{port: 0}]}]",
      "Endpoints default/e: subsets[0].ports[0].port: 0 is not a valid port; expected 1-65535"),
+    ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{ports: [{port: -1}]}]",
+     "Endpoints default/e: subsets[0].ports[0].port: -1 is not in 1-65535"),
     ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{ports: [{name: a, port: 1}, {port: 2}]}]",
      "Endpoints default/e: subsets[0].ports[1].name: required when a subset has more than one port"),
 ])
@@ -314,6 +324,15 @@ def test_node_pod_endpoints_error_message(load, doc, expected):
     assert [str(d) for d in result.errors] == [f"o.yaml: {expected}"]
     cluster = result.cluster
     assert cluster.nodes == () and cluster.pods == () and cluster.endpoint_slices == ()
+
+
+def test_a_pod_cidr_of_another_type_is_one_error_not_also_a_warning(load):
+    """QA-errors: spec.podCIDRs[0] of another type was an error, and then a warning that it "differs" from
+    spec.podCIDR (``[] differs from spec.podCIDR "10.244.1.0/24"``)."""
+    result = load("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nspec: {podCIDR: 10.244.1.0/24, podCIDRs: [[]]}\n",
+                  "o.yaml")
+    assert [str(d) for d in result.diagnostics] == [
+        "o.yaml: Node n: spec.podCIDRs[0]: expected a string, got a list []"]
 
 
 def test_one_bad_object_never_hides_the_good_ones(load):
@@ -350,7 +369,7 @@ def test_one_bad_object_never_hides_the_good_ones(load):
     assert [s.name for s in result.cluster.services] == ["good1", "good2"]
     assert [s.name for s in result.cluster.endpoint_slices] == ["good-slice"]
     assert [str(d) for d in result.errors] == [
-        "t.yaml: Service default/bad: spec.ports[0].port: 70000 is not in 0-65535",
+        "t.yaml: Service default/bad: spec.ports[0].port: 70000 is not in 1-65535",
         't.yaml: EndpointSlice default/bad-slice: endpoints[0].addresses[0]: "not-an-ip" is not an IP address',
         "t.yaml: document 5 is a list; expected a Kubernetes object with apiVersion and kind",
     ]
