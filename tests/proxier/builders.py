@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
@@ -16,6 +18,7 @@ from kubeproxy_sim.objects.model import (
     ServiceType,
 )
 from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.proxier.state import all_service_ports
 
 TEST_NODE = "test-node"
 FAKE_NODE_IPS = ("192.168.0.2/24", "192.168.1.2/24", "192.168.99.11/24", "2001:db8::1/64", "2001:db8:1::2/64")
@@ -68,3 +71,10 @@ def eps(ns: str, svc: str, *endpoints: Endpoint, ports: tuple[EndpointPort, ...]
 def cluster(*objects) -> Cluster:
     return Cluster(tuple(o for o in objects if isinstance(o, Service)),
                    tuple(o for o in objects if isinstance(o, EndpointSlice)))
+
+
+def service_map(services: Iterable[Service]) -> tuple[int, dict[str, int]]:
+    """(service ports, health check node port by "namespace/name") of the fake proxier's services: the length of
+    upstream's svcPortMap and its HealthCheckNodePorts()."""
+    infos = all_service_ports(cluster(*services), fake_config())
+    return len(infos), {f"{i.namespace}/{i.name}": i.health_check_node_port for i in infos if i.health_check_node_port}

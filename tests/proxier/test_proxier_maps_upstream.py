@@ -22,12 +22,12 @@ from kubeproxy_sim.objects.model import EndpointPort, EndpointSlice, Protocol, S
 from kubeproxy_sim.objects.model import TrafficPolicy as TP
 from kubeproxy_sim.proxier.partial import SyncState, sync
 from kubeproxy_sim.proxier.rules.endpoints import probability
-from kubeproxy_sim.proxier.state import all_service_ports, endpoints_map
+from kubeproxy_sim.proxier.state import endpoints_map
 from kubeproxy_sim.simulator.health import local_ready_endpoints
 from kubeproxy_sim.simulator.stale import udp_cleanup
 from kubeproxy_sim.watch.trackers import EndpointSliceChangeTracker
 
-from .builders import TEST_NODE, cluster, ep, eps, fake_config, port, service
+from .builders import TEST_NODE, cluster, ep, eps, fake_config, port, service, service_map
 from .dumps import parse_dump
 
 UDP = Protocol.UDP
@@ -36,7 +36,8 @@ UDP = Protocol.UDP
 
 
 def test_compute_probability():
-    expected = {1: "1.0000000000", 2: "0.5000000000", 10: "0.1000000000", 100: "0.0100000000",
+    """Upstream's values (Go's %0.10f of 1/n), and 3, whose decimals never end: rounded at the tenth place."""
+    expected = {1: "1.0000000000", 2: "0.5000000000", 3: "0.3333333333", 10: "0.1000000000", 100: "0.0100000000",
                 1000: "0.0010000000", 10000: "0.0001000000", 100000: "0.0000100000", 100001: "0.0000099999"}
     assert {n: probability(n) for n in expected} == expected
     values = [float(probability(n)) for n in range(100000, 1, -1)]
@@ -48,14 +49,6 @@ def test_compute_probability():
 
 def _udp_port(name: str, number: int, node_port: int, target: int = 0, protocol: Protocol = UDP):
     return port(name, number, protocol, node_port, target)
-
-
-def _service_map(services: list[Service]) -> tuple[int, dict[str, int]]:
-    """(number of service ports, health check node port by namespace/name), as svcPortMap and
-    svcPortMap.HealthCheckNodePorts() report them."""
-    infos = all_service_ports(cluster(*services), fake_config())
-    checks = {f"{i.namespace}/{i.name}": i.health_check_node_port for i in infos if i.health_check_node_port}
-    return len(infos), checks
 
 
 def _add_remove_services() -> list[Service]:
@@ -75,21 +68,21 @@ def _add_remove_services() -> list[Service]:
 
 def test_build_service_map_add_remove():
     services = _add_remove_services()
-    assert _service_map(services) == (10, {"somewhere/only-local-load-balancer": 345})
+    assert service_map(services) == (10, {"somewhere/only-local-load-balancer": 345})
     one_port_left = service("somewhere-else", "cluster-ip", "172.30.55.4", _udp_port("somethingelse", 1235, 5321))
-    assert _service_map([one_port_left]) == (1, {})
+    assert service_map([one_port_left]) == (1, {})
 
 
 def test_build_service_map_service_headless():
     headless = service("somewhere-else", "headless", (), _udp_port("rpc", 1234, 0))
     without_port = service("somewhere-else", "headless-without-port", (), ports=())
-    assert _service_map([headless, without_port]) == (0, {})
+    assert service_map([headless, without_port]) == (0, {})
 
 
 def test_build_service_map_service_type_external_name():
     external = service("somewhere-else", "external-name", "172.30.55.4", _udp_port("blah", 1235, 5321),
                        type=ServiceType.EXTERNAL_NAME, external_name="foo2.bar.com")
-    assert _service_map([external]) == (0, {})
+    assert service_map([external]) == (0, {})
 
 
 def test_build_service_map_service_update():
@@ -99,7 +92,7 @@ def test_build_service_map_service_update():
                  _udp_port("somethingelse", 1235, 5321, 7003, protocol=Protocol.TCP), type=ServiceType.LOAD_BALANCER,
                  lb=("1.2.3.4",), external_traffic_policy=TP.LOCAL, health_check_node_port=345)
     # added, changed to LoadBalancer, unchanged, back to ClusterIP
-    assert [_service_map([s]) for s in (v1, v2, v2, v1)] == [
+    assert [service_map([s]) for s in (v1, v2, v2, v1)] == [
         (2, {}), (2, {"somewhere/some-service": 345}), (2, {"somewhere/some-service": 345}), (2, {})]
 
 

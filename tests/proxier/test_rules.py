@@ -9,7 +9,6 @@ from kubeproxy_sim.objects.model import TrafficPolicy as TP
 from kubeproxy_sim.proxier import generate
 from kubeproxy_sim.proxier.config import DetectLocalMode
 from kubeproxy_sim.proxier.full import node_tables
-from kubeproxy_sim.proxier.rules.endpoints import probability
 
 from .builders import cluster, ep, eps, fake_config, lb_service, port, service
 from .dumps import chain, check_jumps, rules_text
@@ -21,11 +20,6 @@ FORWARD_TAIL = [
     '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack'
     " --ctstate RELATED,ESTABLISHED -j ACCEPT",
 ]
-
-
-def test_probabilities_are_formatted_like_go():
-    assert [probability(n) for n in (1, 2, 3, 10, 100000, 100001)] == [
-        "1.0000000000", "0.5000000000", "0.3333333333", "0.1000000000", "0.0000100000", "0.0000099999"]
 
 
 @pytest.mark.parametrize(("overrides", "drop"), [

@@ -22,11 +22,11 @@ import pytest
 
 from kubeproxy_sim.objects.model import IPFamily, LoadBalancerIngress, Protocol, Service, ServiceType
 from kubeproxy_sim.objects.model import TrafficPolicy as TP
-from kubeproxy_sim.proxier.state import all_service_ports, service_ports
+from kubeproxy_sim.proxier.state import service_ports
 from kubeproxy_sim.watch.events import EventType, Kind, WatchEvent
 from kubeproxy_sim.watch.trackers import ServiceChangeTracker
 
-from .builders import cluster, fake_config, port, service
+from .builders import fake_config, port, service, service_map
 
 UDP, TCP = Protocol.UDP, Protocol.TCP
 V4_CLUSTER, V4_EXTERNAL, V4_RANGE = "10.0.0.1", "8.8.8.8", "0.0.0.0/1"
@@ -152,9 +152,7 @@ def _event(kind: EventType, svc: Service) -> WatchEvent:
 def _sync(tracker: ServiceChangeTracker) -> tuple[int, int, dict[str, int]]:
     """(updated services, service map length, health check node ports), as svcPortMap.Update reports them."""
     update = tracker.apply()
-    infos = all_service_ports(cluster(*update.objects.values()), fake_config())
-    checks = {f"{i.namespace}/{i.name}": i.health_check_node_port for i in infos if i.health_check_node_port}
-    return len(update.changed), len(infos), checks
+    return len(update.changed), *service_map(update.objects.values())
 
 
 def test_service_map_update_headless_and_external_name():
