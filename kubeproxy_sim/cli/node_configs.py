@@ -18,28 +18,17 @@ if TYPE_CHECKING:
 def given_node_name(args: argparse.Namespace) -> str | None:
     """The node kube-proxy would run as: --hostname-override, else the --config file's hostnameOverride
     (trimmed and lower-cased, as build_config takes it); None when neither names one."""
-    from kubeproxy_sim.cli.options import blank_hostname, config_file_settings, normal_node_name
+    from kubeproxy_sim.cli.options import node_settings, normal_node_name
 
-    name = args.hostname_override if not blank_hostname(args.hostname_override) else None
-    if not name and getattr(args, "config", None):
-        name = config_file_settings(args)[0].get("node_name")
+    name = node_settings(args)[0].get("node_name")
     return normal_node_name(name) if isinstance(name, str) else None
 
 
-def node_wait(args: argparse.Namespace) -> NodeWait | None:
-    """What kube-proxy started with ``args`` waits for before its first sync (:class:`NodeWait`): its named Node
-    with node IPs (unless --node-ip gives them), and its pod CIDRs under detect-local-mode NodeCIDR. None when
-    no name is given: the node is then picked from the Node objects there are (:class:`NodeConfigs`)."""
-    from kubeproxy_sim.cli.options import config_file_settings
-    from kubeproxy_sim.watch.sync_loop import NodeWait
-
-    name = given_node_name(args)
-    if name is None:
-        return None
-    mode = args.detect_local_mode
-    if not mode and getattr(args, "config", None):
-        mode = config_file_settings(args)[0].get("detect_local_mode")
-    return NodeWait(name, ips=not args.node_ip, pod_cidrs=mode == DetectLocalMode.NODE_CIDR.value)
+def _pod_cidrs_hint(args: argparse.Namespace) -> str:
+    """What to do about NodeCIDR without the node's pod CIDR once the watch's wait for it is over, per source."""
+    if getattr(args, "kubeconfig", None):
+        return "the cluster allocates them: kube-controller-manager --allocate-node-cidrs; or choose another mode"
+    return "write spec.podCIDRs into the Node object in the -f directory before the wait ends, or choose another mode"
 
 
 class NodeConfigs:
@@ -51,11 +40,18 @@ class NodeConfigs:
     later is picked, addresses and zone and all. A Node that sorts before the picked one later gets a note, and
     the node stays. The Node's node IPs and pod CIDRs stay those of the first build with the node fixed (kube-proxy
     reads them at start), but for a restart: see :meth:`_as_started`. A restart of kube-proxy (a new --config
-    file) keeps the node: see :meth:`restarted`. Called with the objects, as the sync loop's ``Configure``."""
+    file) keeps the node: see :meth:`restarted`. Called with the objects, as the sync loop's ``Configure``.
+    ``exits`` (the watch): kube-proxy's exit on a Node change is raised, and its wait at start for its Node is
+    the sync loop's (:meth:`node_wait`), which says a missing Node and after which the pod CIDR's absence is put
+    in the words of the watch's source."""
 
     def __init__(self, args: argparse.Namespace, *, exits: bool = False) -> None:
+        from kubeproxy_sim.cli.options import POD_CIDRS_HINT
+
         self._args = args
         self._exits = exits  # kube-proxy's exit is raised (SyncLoop's Exited), not followed here by its restart
+        self._hint = _pod_cidrs_hint(args) if exits else POD_CIDRS_HINT
+        self._given = given_node_name(args)  # the name args give, if any
         self._pinned: argparse.Namespace | None = None  # args naming the node once fixed
         self._defaulted = False  # whether that name was the default, not given
         self._picked = "at the first sync"  # when the default was picked, for the note
@@ -72,15 +68,34 @@ class NodeConfigs:
             fresh._host, fresh._picked = self._pinned.hostname_override, self._picked
         return fresh
 
-    def __call__(self, cluster: Any) -> tuple[Any, list[Diagnostic]]:
+    def node_wait(self) -> NodeWait | None:
+        """What kube-proxy started with these configs waits for before its first sync (:class:`NodeWait`): its Node,
+        named (--hostname-override, the --config file's hostnameOverride) or picked before a restart (the machine's
+        hostname, which the restart keeps), with node IPs (unless --node-ip gives them), and its pod CIDRs under
+        detect-local-mode NodeCIDR. None while no node is known: it is then picked from the Node objects there
+        are."""
+        from kubeproxy_sim.cli.options import node_settings
+        from kubeproxy_sim.watch.sync_loop import NodeWait
+
+        name = self._given or self._host
+        if name is None:
+            return None
+        mode = node_settings(self._args)[0].get("detect_local_mode")
+        return NodeWait(name, ips=not self._args.node_ip, pod_cidrs=mode is DetectLocalMode.NODE_CIDR)
+
+    def _build(self, args: argparse.Namespace, cluster: Cluster) -> tuple[Any, list[Diagnostic]]:
         from kubeproxy_sim.cli.options import build_config
 
+        waited = self._exits and (self._given or self._host) is not None  # (the node's Node: see node_wait)
+        return build_config(args, cluster, node_said=waited, pod_cidrs_hint=self._hint)
+
+    def __call__(self, cluster: Any) -> tuple[Any, list[Diagnostic]]:
         if self._pinned is None:
-            given = given_node_name(self._args) is not None
+            given = self._given is not None
             host = None if given else self._host
             args = self._args if host is None else argparse.Namespace(**{**vars(self._args),
                                                                           "hostname_override": host})
-            config, diags = build_config(args, cluster)
+            config, diags = self._build(args, cluster)
             if given or host is not None or cluster.node(config.node_name) is not None:
                 self._defaulted = not given
                 self._pinned = argparse.Namespace(**{**vars(self._args), "hostname_override": config.node_name})
@@ -90,7 +105,7 @@ class NodeConfigs:
                 self._picked = "at the first sync with a Node object"
             return config, diags
         cluster, restart = self._as_started(cluster, self._pinned.hostname_override)
-        config, diags = build_config(self._pinned, cluster)
+        config, diags = self._build(self._pinned, cluster)
         diags[:0] = restart
         if self._defaulted and cluster.nodes:
             first = min(node.name for node in cluster.nodes)

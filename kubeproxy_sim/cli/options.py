@@ -741,28 +741,46 @@ def _pick_node(cluster: Cluster, name: str | None) -> tuple[str, Node | None]:
     return DEFAULT_NODE_NAME, None
 
 
-def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfig, list[Diagnostic]]:
-    """Defaults < a scenario's flags < --config file < flags; host facts from --node-ip or the Node object."""
-    diags: list[Diagnostic] = []
+def node_settings(args: argparse.Namespace,
+                  diags: list[Diagnostic] | None = None) -> tuple[dict[str, object], frozenset[str]]:
+    """The node settings ``args`` give, as kube-proxy layers them: defaults < a scenario's flags < the --config
+    file < the flags given; and which of them are the file's (for messages to name it). One precedence for
+    :func:`build_config` and what is read before it (the watch's wait for the node's Node); problems go to
+    ``diags``."""
+    diags = [] if diags is None else diags
     scenario, given = _split_flags(args)
     settings = _flag_settings(scenario, diags) if scenario is not None else {}
-    bind_from: tuple[str | None, str] = (None, "--bind-address")  # (file, field) the bind address came from
-    name_from: tuple[str | None, str] = (None, "--hostname-override")  # and the node name
+    file_settings: dict[str, object] = {}
     if getattr(args, "config", None):
         file_settings, file_diags = config_file_settings(args)
         _layer(settings, file_settings)
         diags.extend(file_diags)
-        if "bind_address" in file_settings and given.bind_address is None:
-            bind_from = (args.config, "bindAddress")
-        if "node_name" in file_settings and given.hostname_override is None:
-            name_from = (args.config, "hostnameOverride")
-    _layer(settings, _flag_settings(given, diags))
+    flags = _flag_settings(given, diags)
+    _layer(settings, flags)
+    return settings, frozenset(file_settings.keys() - flags.keys())
+
+
+POD_CIDRS_HINT = "give the Node object with -f, or choose another mode"
+"""What build_config's refusal of NodeCIDR without the node's pod CIDR suggests, for objects given once."""
+
+
+def build_config(args: argparse.Namespace, cluster: Cluster, *, node_said: bool = False,
+                 pod_cidrs_hint: str = POD_CIDRS_HINT) -> tuple[ProxyConfig, list[Diagnostic]]:
+    """Defaults < a scenario's flags < --config file < flags (:func:`node_settings`); host facts from --node-ip or
+    the Node object. ``node_said``: a missing Node of the node's name was said already (the watch's wait for it).
+    ``pod_cidrs_hint``: what to do about NodeCIDR without the node's pod CIDR, in the words of the objects'
+    source."""
+    diags: list[Diagnostic] = []
+    settings, from_file = node_settings(args, diags)
+    # (file, field) the bind address and the node name came from
+    bind_from = (args.config, "bindAddress") if "bind_address" in from_file else (None, "--bind-address")
+    name_from = (args.config, "hostnameOverride") if "node_name" in from_file else (None, "--hostname-override")
     from kubeproxy_sim.cli.feature_gates import gate_settings
 
     gates = settings.pop("feature_gates", None)
     settings.update(gate_settings(gates if isinstance(gates, dict) else {}))
     name, node = _pick_node(cluster, normal_node_name(settings.pop("node_name", None)))  # type: ignore[arg-type]
-    if node is None and cluster.nodes:
+    if node is None and cluster.nodes and not node_said:
         diags.append(Diagnostic(f"no Node object named {literal(name)}; node facts come from flags only",
                                 severity=Severity.WARNING, file=name_from[0], field=name_from[1]))
     raw_ips = args.node_ip if args.node_ip else _node_addresses(node)
@@ -785,7 +803,7 @@ def build_config(args: argparse.Namespace, cluster: Cluster) -> tuple[ProxyConfi
     if settings.get("detect_local_mode") is DetectLocalMode.NODE_CIDR and not (node and node.pod_cidrs):
         raise InputError([Diagnostic(
             f"NodeCIDR needs the node's pod CIDR, and {_whose(name, node)}; kube-proxy waits for spec.podCIDRs "
-            "and fails to start (give the Node object with -f, or choose another mode)", field="--detect-local-mode")])
+            f"and fails to start ({pod_cidrs_hint})", field="--detect-local-mode")])
     config = ProxyConfig(
         node_name=name,
         ip_family=family,

@@ -52,9 +52,10 @@ or touched, goes unnoticed, as by kube-proxy.
 Without --hostname-override the node (the first Node by name) is picked at the
 first sync with a Node object and kept, across a restart too unless the new
 file sets hostnameOverride: kube-proxy fixes its node name (its machine's,
-whose Node it is) at start. Syncs before it run as node1. A node named waits
-for its Node, as kube-proxy at start: the first sync comes once that Node has
-addresses (or --node-ip gives them), or after 30s without (a warning); under
+whose Node it is) at start. Syncs before it run as node1. A node named (or
+picked, at a restart) waits for its Node, as kube-proxy at start: the first
+sync comes once that Node has addresses (--node-ip gives them and skips this
+wait), or after 30s without (a warning); under
 --detect-local-mode NodeCIDR up to 5 minutes more for its spec.podCIDRs, then
 the watch ends with exit status 1, as kube-proxy fails to start.
 
@@ -340,21 +341,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
 
-    errors: list[Diagnostic] = []
-    notes_seen: set[str] = set()
-
-    def report(found: tuple[Diagnostic, ...]) -> None:
-        """Errors and warnings every time they are found; a note (a skipped kind, say) once per run."""
-        for d in found:
-            text = str(d)
-            if d.severity is Severity.NOTE:
-                if text in notes_seen:
-                    continue
-                notes_seen.add(text)
-            print(f"kubeproxy-sim: {text}", file=err)
-        errors.extend(d for d in found if d.severity is Severity.ERROR)
-        err.flush()
-
+    report = Reporter(err)
     source = Source(args, sleep, clock)
     synced = [False]  # a flag _follow sets: a sync was done
     try:
@@ -367,7 +354,32 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     finally:
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while closing
             source.close()
-    return 1 if errors else 0
+    return 1 if report.errors else 0
+
+
+class Reporter:
+    """Says what is found on ``err`` as it is found: errors and warnings every time, a note (a skipped kind, say)
+    once per kube-proxy run: a restarted kube-proxy (:meth:`restarted`) says its notes anew, its wait for its Node
+    among them. Counts the errors, for the exit status."""
+
+    def __init__(self, err: TextIO) -> None:
+        self._err = err
+        self._notes: set[str] = set()
+        self.errors = 0
+
+    def __call__(self, found: tuple[Diagnostic, ...]) -> None:
+        for d in found:
+            text = str(d)
+            if d.severity is Severity.NOTE:
+                if text in self._notes:
+                    continue
+                self._notes.add(text)
+            print(f"kubeproxy-sim: {text}", file=self._err)
+        self.errors += sum(d.severity is Severity.ERROR for d in found)
+        self._err.flush()
+
+    def restarted(self) -> None:
+        self._notes.clear()
 
 
 class _ConfigWritten(Exception):
@@ -473,15 +485,14 @@ class ConfigFileWatch:
 def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
                   previous: tuple[SyncLoop, NodeConfigs] | None,
                   report: Callable[[tuple[Diagnostic, ...]], None],
-                  cause: str = "written", relisted: bool = False) -> tuple[SyncLoop, NodeConfigs]:
+                  cause: str = "written", source: Source | None = None) -> tuple[SyncLoop, NodeConfigs]:
     """A sync loop as kube-proxy (re)starts, and its node's configs: its config as ``args`` read it (once per
     start: :func:`~kubeproxy_sim.cli.options.with_config_read`); after ``previous`` (kube-proxy exited as its
     --config file was ``cause``, or "exited" on a Node change), on the node's tables as that one left them, with
     the objects it held, as the restarted kube-proxy's informers list them again, and as the same node (its
     hostname); what that first batch brings (the new file's problems, with the config it builds) goes to
-    ``report``. ``relisted``: the source was opened anew (:meth:`Source.restarted`) and lists the objects itself.
-    A config file the restart refuses ends the watch."""
-    from kubeproxy_sim.cli.node_configs import node_wait
+    ``report``. A config file the restart refuses ends the watch; one it takes is followed by ``source``, opened
+    anew for another node (:meth:`Source.restarted`), which then lists the objects itself."""
     from kubeproxy_sim.cli.options import check_node_settings, sync_periods
     from kubeproxy_sim.watch.events import Batch, bookmark, diff_events
     from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop
@@ -500,11 +511,12 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
                          "that path"}[cause]
         raise InputError([Diagnostic(f"{why} (kube-proxy would restart over and over); the watch stops",
                                      file=args.config), *exc.diagnostics]) from None
+    relisted = previous is not None and source is not None and source.restarted(args)
     timing = LoopTiming(min_sync_period=low, sync_period=period)
     # the node's name is fixed at the first sync
     configs = NodeConfigs(args, exits=True) if previous is None else previous[1].restarted(args)
     loop = SyncLoop(configs, timing=timing, clock=clock, node=None if previous is None else previous[0].node,
-                    node_wait=node_wait(args))
+                    node_wait=configs.node_wait())
     if previous is not None and not relisted:
         state = previous[0].state
         objects = {(kind, key): obj for kind in state.synced for key, obj in state.objects(kind).items()}
@@ -516,8 +528,7 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
     return loop, configs
 
 
-def _follow(args: argparse.Namespace, source: Source, out: TextIO,
-            clock: Callable[[], float], report: Callable[[tuple[Diagnostic, ...]], None],
+def _follow(args: argparse.Namespace, source: Source, out: TextIO, clock: Callable[[], float], report: Reporter,
             synced: list[bool]) -> None:
     """Sync as the source changes; ``synced[0]`` turns True when the first sync is done, before it is printed.
     A write to the --config file (see :class:`ConfigFileWatch`), or a Node change kube-proxy exits on, restarts the
@@ -546,8 +557,9 @@ def _follow(args: argparse.Namespace, source: Source, out: TextIO,
             if running is not None:
                 gc.unfreeze()  # the loop kube-proxy exited with, frozen at its full syncs, must be collectable
             current = with_config_read(args) if cause else args  # the restart reads the file once
-            relisted = bool(cause) and source.restarted(current)
-            running = _restart_loop(current, clock, running, report, cause, relisted)
+            if cause:
+                report.restarted()
+            running = _restart_loop(current, clock, running, report, cause, source)
             if cause:
                 gc.collect()  # (it holds reference cycles) before the new loop's full sync freezes what is left
                 if watch is not None:

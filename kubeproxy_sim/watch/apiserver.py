@@ -415,7 +415,6 @@ class ApiServerSource:
         self._progress: dict[Kind, int] = {}  # lines read on the current watch, to reset the backoff
         self._sending: dict[int, Any] = {}  # thread id -> the connection it last sent a request on
         self._said: set[tuple[str, str]] = set()  # (scope, problem) said since that scope last worked
-        self._node_missing = False
         self._held: dict[Kind, WatchEvent] = {}  # bounded runs: a list's BOOKMARK until the kind's first watch works
         self._answered: set[Kind] = set()  # the kinds whose watch the server accepted once
         self.failure: Diagnostic | None = None  # why the source gave up (bounded runs only)
@@ -713,17 +712,8 @@ class ApiServerSource:
                 if self._give_up is not None and kind not in self._answered:  # until the first watch is answered
                     with self._lock:
                         self._held[kind] = events.pop()  # the list's BOOKMARK
-                self._emit(events)
-                if kind is Kind.NODE and self._node_name:
-                    self._check_node(cache, bool(items))
+                self._emit(events)  # (a node's Node missing is the sync loop's to say: its wait for it)
                 return
-
-    def _check_node(self, cache: KindCache, found: bool) -> None:
-        """Only this node's Node is watched: say when the server has none of that name."""
-        if not found and not self._node_missing:
-            self._emit([cache.problem(f"no Node object named {self._node_name!r}; node facts come from flags "
-                                      "only", severity=Severity.WARNING)])
-        self._node_missing = not found
 
     def _watch(self, kind: Kind, cache: KindCache) -> tuple[StreamSignal, int]:
         """One watch connection: what ended it (CONTINUE when it ended cleanly) and how many lines it read."""

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.objects.model import Cluster, Node
 from kubeproxy_sim.proxier.config import ProxyConfig
@@ -54,7 +54,7 @@ from kubeproxy_sim.watch.trackers import EndpointSliceChangeTracker, ServiceChan
 
 Configure = Callable[[Cluster], tuple[ProxyConfig, Sequence[Diagnostic]]]
 """Builds the node's config from the objects (its Node object supplies addresses, zone, pod CIDRs); raises
-:class:`Exited` for a Node change kube-proxy exits on."""
+:class:`Exited` for a Node change kube-proxy exits on, InputError for a node kube-proxy fails to start on."""
 
 
 class Exited(Exception):
@@ -133,7 +133,9 @@ class NodeWait:
     Without IPs kube-proxy logs the timeout and starts anyway; without pod CIDRs it fails to start (the
     loop's ``Configure`` is then to refuse the node, as the commands' build_config does).
     ``ips`` False: the node's IPs come from elsewhere (the commands' --node-ip), so none are waited for.
-    (kube-proxy looks once a second; the loop ends the wait at the first batch that shows the Node.)"""
+    A Node still missing when the wait is over is said once, by the wait (its timeout; a warning when the IPs
+    were not waited for): the ``Configure`` need not say it again. (kube-proxy looks once a second; the loop
+    ends the wait at the first batch that shows the Node.)"""
 
     name: str
     ips: bool = True
@@ -164,7 +166,7 @@ class _NodeWaiter:
             if self._lacks_ips(node):
                 said.append(Diagnostic(f"waiting for Node {name} {_missing(node)}: kube-proxy waits up to "
                                        f"{wait.ips_timeout:g}s at start for its Node's addresses before its first "
-                                       "sync", severity=Severity.NOTE))
+                                       "sync (--node-ip gives them and skips this wait)", severity=Severity.NOTE))
         phase, since = self._phase
         if phase == "ips":
             if self._lacks_ips(node) and now < since + wait.ips_timeout:
@@ -177,9 +179,14 @@ class _NodeWaiter:
         if self._lacks_pod_cidrs(node) and now < since + wait.pod_cidrs_timeout:
             return said
         self.over = True  # without pod CIDRs, the config refuses to be built, as kube-proxy fails to start
-        if self._lacks_ips(node) and not self._lacks_pod_cidrs(node):
+        if self._lacks_pod_cidrs(node):
+            return said
+        if self._lacks_ips(node):
             said.append(Diagnostic(f"timed out waiting for Node {name} {_missing(node)}: kube-proxy starts without "
                                    "its node IPs and keeps none until it restarts", severity=Severity.WARNING))
+        elif node is None:  # (the IPs not waited for: nothing said it yet)
+            said.append(Diagnostic(f"no Node object named {name}; node facts come from flags only",
+                                   severity=Severity.WARNING))
         return said
 
 
@@ -189,7 +196,7 @@ def _missing(node: Node | None, what: str = "node IPs") -> str:
 
 def _has_ips(node: Node | None) -> bool:
     """Whether kube-proxy finds node IPs on the Node (GetNodeHostIPs: an InternalIP or ExternalIP address)."""
-    return node is not None and bool(node.ips)
+    return node is not None and bool(node.host_ips)
 
 
 def _fixed(config: ProxyConfig) -> Configure:
@@ -279,6 +286,8 @@ class SyncLoop:
                 rebuilt = self._refresh_config(found)
             except Exited as exc:
                 raise Exited((*found, *exc.diagnostics)) from None
+            except InputError as exc:  # kube-proxy fails to start (no pod CIDR): what the batch said comes first
+                raise InputError([*found, *exc.diagnostics]) from None
             if not self.requested and self.number:
                 self.requested = asked or (rebuilt and self._basis_changed())
         self._diagnostics.extend(found)

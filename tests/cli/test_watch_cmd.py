@@ -329,7 +329,8 @@ def test_the_first_sync_waits_for_the_named_node_s_node_object(manifests: Path):
     assert 10 <= clock.now - start < 11
     assert "192.168.0.2" in syncs(out.getvalue())[0][1]
     assert err.getvalue() == ("kubeproxy-sim: note: waiting for Node 'test-node' to exist: kube-proxy waits up to "
-                              "30s at start for its Node's addresses before its first sync\n")
+                              "30s at start for its Node's addresses before its first sync (--node-ip gives them and "
+                              "skips this wait)\n")
 
 
 @pytest.mark.parametrize("mode", ["ClusterCIDR", "NodeCIDR"])
@@ -358,11 +359,14 @@ def test_a_named_node_that_never_comes_is_waited_for_as_kube_proxy_waits(manifes
         "up to 300s more for its spec.podCIDRs, then fails to start"]
 
 
-def test_a_node_deleted_and_registered_again_is_followed_as_kube_proxy_s_node_manager_does(manifests: Path):
+@pytest.mark.parametrize("named", [True, False], ids=["named", "picked"])
+def test_a_node_deleted_and_registered_again_is_followed_as_kube_proxy_s_node_manager_does(manifests: Path,
+                                                                                           named: bool):
     """kubernetes 531be81208e2, NodeManager: OnNodeDelete only logs (the node keeps what it had); the Node added
     again without spec.podCIDRs (a kubelet registering anew) differs from those kube-proxy started with, so under
     NodeCIDR it exits; its restart waits (up to 5 minutes) for the allocation, and syncs fully once the pod CIDR
-    comes, 60 s later."""
+    comes, 60 s later. The node picked by default (no --hostname-override: the machine's hostname) is waited for
+    by the restart as a named one is."""
     write(manifests / "node.yaml", cidr_node("192.168.0.2", "10.0.1.0/24"))
     bare = "apiVersion: v1\nkind: Node\nmetadata: {name: test-node}\nstatus: {addresses: [{type: InternalIP, " \
            "address: 192.168.0.2}]}\n"
@@ -373,7 +377,8 @@ def test_a_node_deleted_and_registered_again_is_followed_as_kube_proxy_s_node_ma
                                                                    "p80"))),
         lambda: (write(manifests / "node.yaml", bare), registered.append(clock.now)),
     ]
-    args = build_parser().parse_args(["watch", "-f", str(manifests), "--hostname-override", "test-node",
+    args = build_parser().parse_args(["watch", "-f", str(manifests),
+                                      *(["--hostname-override", "test-node"] if named else []),
                                       "--detect-local-mode", "NodeCIDR", "--random-fully=false", *FAST,
                                       "--max-syncs", "3"])
     out, err, clock = ScriptedOut(actions), io.StringIO(), Clock()
@@ -480,6 +485,97 @@ def test_a_config_file_the_restart_refuses_ends_the_watch(manifests: Path, tmp_p
     assert messages[0] == ("the --config file was written: kube-proxy exits, and its restart refuses the new file "
                            "(kube-proxy would restart over and over); the watch stops")
     assert any("not-a-cidr" in m for m in messages[1:])
+
+
+def test_a_node_exit_whose_restart_refuses_the_config_file_ends_the_watch(manifests: Path, tmp_path: Path):
+    """A file renamed over the --config file goes unnoticed (kube-proxy watches the one it read), until kube-proxy
+    exits on its Node's new pod CIDRs (NodeCIDR): its restart reads the file now at the path, and refuses it."""
+    config = tmp_path / "kp.conf"
+    write(config, KP_CONFIG.format(cidr="10.0.0.0/8") + "detectLocalMode: NodeCIDR\n")
+    write(manifests / "node.yaml", cidr_node("192.168.0.2", "10.0.1.0/24"))
+
+    def replace_then_reallocate() -> None:
+        fresh = tmp_path / "kp.conf.new"
+        write(fresh, KP_CONFIG.format(cidr="not-a-cidr") + "detectLocalMode: NodeCIDR\n")
+        os.replace(fresh, config)
+        write(manifests / "node.yaml", cidr_node("192.168.0.2", "10.0.7.0/24"))
+
+    with pytest.raises(InputError) as caught:
+        run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "2"], [replace_then_reallocate])
+    messages = [d.message for d in caught.value.diagnostics]
+    assert messages[0] == ("kube-proxy exited on its Node's change, and its restart refuses the --config file now at "
+                           "that path (kube-proxy would restart over and over); the watch stops")
+    assert caught.value.diagnostics[0].file == str(config) and any("not-a-cidr" in m for m in messages[1:])
+
+
+def test_a_restart_s_wait_for_the_node_is_said_as_the_start_s(manifests: Path, tmp_path: Path) -> None:
+    """Each kube-proxy that starts waits for its Node: a note said once per run kept the restarted one's wait
+    silent (30 s with nothing said)."""
+    config = tmp_path / "kp.conf"
+    write(config, KP_CONFIG.format(cidr="10.0.0.0/8"))
+    status, out, err = run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "2"],
+                                 [lambda: write(config, KP_CONFIG.format(cidr="10.200.0.0/16"))])
+    assert status == 0, err
+    assert [h for h, _ in syncs(out)] == ["# sync 1 full", "# sync 2 full"]
+    lines = [line.split(": ", 2)[2] for line in err.splitlines() if "Node 'test-node'" in line]
+    assert lines == 2 * ["waiting for Node 'test-node' to exist: kube-proxy waits up to 30s at start for its Node's "
+                         "addresses before its first sync (--node-ip gives them and skips this wait)",
+                         "timed out waiting for Node 'test-node' to exist: kube-proxy starts without its node IPs "
+                         "and keeps none until it restarts"]
+
+
+def test_the_config_file_s_node_cidr_mode_waits_for_the_pod_cidrs(manifests: Path, tmp_path: Path) -> None:
+    """detectLocalMode NodeCIDR from the --config file (no flag) is waited for as the flag is: its Node there
+    with an address and no spec.podCIDRs, the watch waits 5 minutes, then ends as kube-proxy fails to start,
+    saying what to do in -f's words."""
+    config = tmp_path / "kp.conf"
+    write(config, KP_CONFIG.format(cidr="10.0.0.0/8") + "detectLocalMode: NodeCIDR\n")
+    write(manifests / "node.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: test-node}\nstatus: {addresses: "
+                                   "[{type: InternalIP, address: 192.168.0.2}]}\n")
+    args = build_parser().parse_args(["watch", "-f", str(manifests), "--config", str(config), *FAST, "--once"])
+    out, err, clock = io.StringIO(), io.StringIO(), Clock()
+    start = clock.now
+    with pytest.raises(InputError) as refused:
+        watch_cmd.run(args, out=out, err=err, sleep=clock.sleep, clock=clock)
+    assert 300 <= clock.now - start < 301 and out.getvalue() == ""
+    assert [d.message for d in refused.value.diagnostics] == [
+        "NodeCIDR needs the node's pod CIDR, and node 'test-node' has no spec.podCIDRs; kube-proxy waits for "
+        "spec.podCIDRs and fails to start (write spec.podCIDRs into the Node object in the -f directory before the "
+        "wait ends, or choose another mode)"]
+    assert err.getvalue().splitlines() == [
+        "kubeproxy-sim: note: waiting for Node 'test-node' to have spec.podCIDRs: kube-proxy (detect-local-mode "
+        "NodeCIDR) waits up to 300s more for its spec.podCIDRs, then fails to start"]
+
+
+@pytest.mark.parametrize("source, hint", [
+    (["watch", "-f", "DIR"], "write spec.podCIDRs into the Node object in the -f directory before the wait ends, or "
+                             "choose another mode"),
+    (["watch", "--kubeconfig", "KUBECONFIG"], "the cluster allocates them: kube-controller-manager "
+                                              "--allocate-node-cidrs; or choose another mode"),
+    (["replay", "DIR"], "give the Node object with -f, or choose another mode"),
+], ids=["watch-directory", "watch-live", "replay"])
+def test_the_pod_cidr_refusal_says_what_to_do_in_the_source_s_words(source: list[str], hint: str) -> None:
+    """-f is the objects' source for rules and replay; a watch has waited for the Node in its directory, or on
+    the API server, where the pod CIDR is the cluster's to allocate."""
+    from kubeproxy_sim.cli.node_configs import NodeConfigs
+    from kubeproxy_sim.objects.model import Cluster, Node
+
+    args = build_parser().parse_args([*source, "--hostname-override", "n1", "--detect-local-mode", "NodeCIDR"])
+    with pytest.raises(InputError) as refused:
+        NodeConfigs(args, exits=source[0] == "watch")(Cluster(nodes=(Node("n1"),)))
+    assert str(refused.value).endswith(f"fails to start ({hint})")
+
+
+def test_a_named_node_missing_among_other_nodes_is_said_once(manifests: Path) -> None:
+    """The wait for the named node's Node says it never came (the timeout); the config built after it does not
+    say it again (--hostname-override: no Node object named ...), other Nodes there or not."""
+    write(manifests / "other.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: other}\nstatus: {addresses: "
+                                    "[{type: InternalIP, address: 192.168.0.9}]}\n")
+    status, out, err = run_watch(["-f", str(manifests), "--hostname-override", "node1", "--cluster-cidr",
+                                  "10.0.0.0/8", *FAST, "--once"])
+    assert status == 0 and [h for h, _ in syncs(out)] == ["# sync 1 full"]
+    assert [line.split(": ", 2)[2][:46] for line in err.splitlines()] == [
+        "waiting for Node 'node1' to exist: kube-proxy ", "timed out waiting for Node 'node1' to exist: k"]
 
 
 def test_a_config_file_replaced_by_a_rename_goes_unnoticed(manifests: Path, tmp_path: Path):
@@ -812,6 +908,42 @@ def test_a_restart_as_another_node_watches_that_node_s_node_object(tmp_path: Pat
         assert [q.get("fieldSelector") for q in fake.lists("Node")] == ["metadata.name=node-a",
                                                                          "metadata.name=node-b"]
         assert len(fake.lists("Service")) == 2  # the restarted kube-proxy lists everything again
+    finally:
+        fake.stop()
+
+
+def test_a_restart_the_new_config_file_refuses_keeps_the_live_source_as_it_was(tmp_path: Path):
+    """The restart's checks come before the source is opened anew: a new file naming another node but refused
+    (a bad clusterCIDR) ends the watch without a list of that node's Node."""
+    from tests.watch._objects import node_json
+
+    conf = ("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nhostnameOverride: {}\n"
+            "clusterCIDR: {}\n")
+    fake = FakeApiServer().start()
+    try:
+        fake.add("Service", _svc_json("ns1", "svc1", "172.30.0.41", 80, "p80"))
+        fake.add("EndpointSlice", _slice_json("ns1", "svc1", ["10.0.1.1"], 80, "p80"))
+        fake.add("Node", node_json("node-a", "192.168.0.2"))
+        kubeconfig = fake.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        config = tmp_path / "kp.conf"
+        write(config, conf.format("node-a", "10.0.0.0/8"))
+
+        class Out(io.StringIO):
+            def flush(self) -> None:
+                write(config, conf.format("node-b", "not-a-cidr"))
+
+        deadline = time.monotonic() + 15
+
+        def clock() -> float:
+            assert time.monotonic() < deadline, "the watch did not end"
+            return time.monotonic()
+
+        args = build_parser().parse_args(["watch", "--kubeconfig", kubeconfig, "--config", str(config), "-o", "json",
+                                          "--poll-interval", "50ms", "--debounce", "100ms", "--max-syncs", "2"])
+        with pytest.raises(InputError) as refused:
+            watch_cmd.run(args, out=Out(), err=io.StringIO(), clock=clock)
+        assert "its restart refuses the new file" in refused.value.diagnostics[0].message
+        assert [q.get("fieldSelector") for q in fake.lists("Node")] == ["metadata.name=node-a"]
     finally:
         fake.stop()
 

@@ -104,7 +104,7 @@ def test_with_no_node_object_the_first_sync_waits_30s_then_runs_with_a_warning()
     source, loop, clock = _waiting(NodeWait("n1"))
     assert _said(loop.feed(source.poll())) == [
         "note: waiting for Node 'n1' to exist: kube-proxy waits up to 30s at start for its Node's addresses before "
-        "its first sync"]
+        "its first sync (--node-ip gives them and skips this wait)"]
     assert loop.due_at() is None and loop.sync_if_due() is None
     clock.now += 29.9
     assert loop.feed(source.poll()) == () and loop.sync_if_due() is None
@@ -134,10 +134,27 @@ def test_the_node_s_ips_end_the_wait_at_once_and_a_node_without_them_is_waited_f
     assert loop.sync_if_due() is not None
 
 
-def test_a_node_listed_with_its_ips_is_not_waited_for_nor_without_an_ip_wait():
-    for wait, objects in ((NodeWait("n1"), (*BASE[:4], _n1())), (NodeWait("n1", ips=False), BASE[:4])):
-        loop = SyncLoop(CONFIG, clock=Clock(), node_wait=wait)
-        assert loop.feed(MemorySource(objects).poll()) == () and loop.sync_if_due() is not None
+@pytest.mark.parametrize("wait, objects, said", [
+    (NodeWait("n1"), (*BASE[:4], _n1()), []),
+    (NodeWait("n1", ips=False), (*BASE[:4], Node("n1")), []),
+    (NodeWait("n1", ips=False), BASE[:4], ["warning: no Node object named 'n1'; node facts come from flags only"]),
+], ids=["listed-with-ips", "no-ip-wait", "no-ip-wait-and-no-node"])
+def test_a_node_listed_with_its_ips_is_not_waited_for_nor_without_an_ip_wait(wait, objects, said):
+    """Without an IP wait (--node-ip) a Node that does not exist is not waited for: it is said, once, as the
+    timeout says it otherwise (the Configure's own warning is then not wanted)."""
+    loop = SyncLoop(CONFIG, clock=Clock(), node_wait=wait)
+    assert _said(loop.feed(MemorySource(objects).poll())) == said and loop.sync_if_due() is not None
+
+
+def test_a_node_with_only_a_hostname_address_has_no_node_ips_to_end_the_wait():
+    """kube-proxy's GetNodeHostIPs takes InternalIP and ExternalIP addresses only (Node.host_ips)."""
+    from kubeproxy_sim.objects.model import NodeAddress
+
+    loop = SyncLoop(CONFIG, clock=Clock(), node_wait=NodeWait("n1"))
+    named = Node("n1", addresses=(NodeAddress("Hostname", "n1"),))
+    assert [d.message[:39] for d in loop.feed(MemorySource((*BASE[:4], named)).poll())] == [
+        "waiting for Node 'n1' to have node IPs:"]
+    assert loop.due_at() is None
 
 
 def test_under_node_cidr_the_pod_cidrs_are_waited_for_5_minutes_more():
@@ -446,6 +463,21 @@ def test_a_node_change_kube_proxy_exits_on_carries_what_its_batch_said_first():
     assert [d.message for d in exited.value.diagnostics] == [
         "DELETED event for an object that was never added; ignored", "kube-proxy exits"]
     assert loop.state.get(Kind.NODE, "n1").pod_cidrs == ("10.1.0.0/24",)
+
+
+def test_a_node_kube_proxy_fails_to_start_on_comes_after_what_its_batch_said():
+    """Configure refusing the node (InputError: NodeCIDR without pod CIDRs, once the wait is over) ends the
+    watch; what the same batch brought is in the error, first, not lost."""
+    from kubeproxy_sim.errors import InputError
+
+    def configure(cluster: Cluster):
+        raise InputError(Diagnostic("NodeCIDR needs the node's pod CIDR"))
+
+    loop = SyncLoop(configure, clock=Clock())
+    problem = Diagnostic("a bad object", severity=Severity.WARNING)
+    with pytest.raises(InputError) as refused:
+        loop.feed(Batch((*MemorySource(BASE).poll().events,), (problem,)))
+    assert [d.message for d in refused.value.diagnostics] == ["a bad object", "NodeCIDR needs the node's pod CIDR"]
 
 
 def test_the_first_sync_deletes_the_service_chains_a_given_node_already_had():
