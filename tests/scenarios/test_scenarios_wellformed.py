@@ -183,7 +183,8 @@ def test_scenario_yaml(folder: Path) -> None:
         assert scenario["unsupported"], "unsupported: lists what no flag expresses"
     if "dual-stack" in scenario:
         assert scenario["dual-stack"] is True, "dual-stack: true, or no key"
-        assert "--ip-family" not in args, "a dual-stack node's two proxiers share its flags; --ip-family picks one"
+        picked = [f for f in flags if f.partition("=")[0] == "--ip-family"]
+        assert not picked, "a dual-stack node's two proxiers share its flags; --ip-family picks one"
 
 
 def _dual_stack(folder: Path) -> bool:
