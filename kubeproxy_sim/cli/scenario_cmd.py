@@ -106,15 +106,31 @@ def _raw_documents(paths: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def _ready_status(doc: dict[str, Any]) -> object:
-    """A Node's Ready condition status ("True", "False", "Unknown", ...); "True" without one (counted ready)."""
+_CONDITION_STATUSES = ("True", "False", "Unknown")
+
+
+def _ready_status(doc: dict[str, Any]) -> tuple[int, object]:
+    """A Node's Ready condition: its index in status.conditions and its status ("True", "False", "Unknown", ...);
+    (-1, "True") without one (counted ready)."""
     status = doc.get("status")
     if not isinstance(status, dict):
         status = {}
-    for condition in status.get("conditions") or []:
+    conditions = status.get("conditions")
+    for index, condition in enumerate(conditions if isinstance(conditions, list) else []):
         if isinstance(condition, dict) and condition.get("type") == "Ready":
-            return condition.get("status")
-    return "True"
+            return index, condition.get("status")
+    return -1, "True"
+
+
+def _odd_ready(file: str, name: str, index: int, value: object) -> Diagnostic:
+    """The warning on a Ready status none of True, False and Unknown, and what the controllers make of it."""
+    from kubeproxy_sim.objects.report import described
+
+    hint = " (YAML reads an unquoted true as a boolean: write 'True')" if isinstance(value, bool) else ""
+    return Diagnostic(f"expected True, False or Unknown, got {described(value)}{hint}; the node lifecycle controller "
+                      "taints no Node for such a status (so pods are scheduled there), and Topology Aware Routing "
+                      "counts it not ready", file=file, kind="Node", object=name,
+                      field=f"status.conditions[{index}].status", severity=Severity.WARNING)
 
 
 _ALLOCATABLE = {"cpu": 'a CPU quantity; expected e.g. "4" or "3500m"', "pods": 'a pod count; expected e.g. "110"'}
@@ -166,7 +182,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     loaded = load_paths(list(paths), overlaps=False, read_elsewhere=frozenset({"Deployment"}))
     diagnostics = [d for d in loaded.diagnostics
                    if not (d.kind == "Service" and d.message.startswith(_ALLOCATED_WARNING))]
-    deployments, not_ready, unreachable = [], set(), set()
+    deployments, not_ready, unreachable, untainted = [], set(), set(), set()
     node_cpu: dict[str, int] = {}
     node_max_pods: dict[str, int] = {}
     annotations: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -183,10 +199,14 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
             if deployment is not None:
                 deployments.append(deployment)
         elif doc.get("kind") == "Node" and isinstance(meta.get("name"), str):
-            if (ready := _ready_status(doc)) != "True":
+            index, ready = _ready_status(doc)
+            if ready != "True":
                 not_ready.add(meta["name"])
             if ready == "Unknown":  # the node lifecycle controller's unreachable taint, not its not-ready one
                 unreachable.add(meta["name"])
+            elif ready not in _CONDITION_STATUSES:  # no taint at all (nodeConditionToTaintKeyStatusMap)
+                untainted.add(meta["name"])
+                diagnostics.append(_odd_ready(file, meta["name"], index, ready))
             millis, problem = _allocatable(doc, file, meta["name"], "cpu")
             pods, pods_problem = _allocatable(doc, file, meta["name"], "pods")
             diagnostics.extend(p for p in (problem, pods_problem) if p is not None)
@@ -206,7 +226,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                 diagnostics.append(Diagnostic(refusal, file=file, kind="Service", object=key,
                                               field="spec.ipFamilyPolicy"))
     return Manifests(loaded.cluster, deployments=tuple(deployments), not_ready_nodes=frozenset(not_ready),
-                     unreachable_nodes=frozenset(unreachable),
+                     unreachable_nodes=frozenset(unreachable), untainted_nodes=frozenset(untainted),
                      diagnostics=tuple(diagnostics), node_cpu=tuple(sorted(node_cpu.items())),
                      node_max_pods=tuple(sorted(node_max_pods.items())),
                      service_annotations=tuple(sorted(annotations.items())),
@@ -377,7 +397,7 @@ def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[st
     manifests = load_manifests(_start_paths(args))
     if not args.filename:
         manifests = Manifests(Cluster(nodes=manifests.cluster.nodes), not_ready_nodes=manifests.not_ready_nodes,
-                              unreachable_nodes=manifests.unreachable_nodes,
+                              unreachable_nodes=manifests.unreachable_nodes, untainted_nodes=manifests.untainted_nodes,
                               node_cpu=manifests.node_cpu, node_max_pods=manifests.node_max_pods)
     _report(manifests.diagnostics)
     if any(d.severity is Severity.ERROR for d in manifests.diagnostics):

@@ -367,6 +367,10 @@ class World:
     # Nodes whose Ready condition is Unknown (among ``not_ready_nodes``): the node lifecycle controller taints them
     # node.kubernetes.io/unreachable, where a Ready condition of False gets node.kubernetes.io/not-ready
     unreachable_nodes: frozenset[str] = frozenset()
+    # Nodes whose Ready condition is neither True, False nor Unknown (among ``not_ready_nodes``): the node lifecycle
+    # controller's map of conditions to taints has no entry for such a status, so they carry no taint and the
+    # scheduler takes them, while the topology cache, which counts a Node ready only on True, leaves them out
+    untainted_nodes: frozenset[str] = frozenset()
     # kube-scheduler's FailedScheduling events: the (pod, message) its last attempt found for each pod no node
     # takes, and the failures recorded since the log was last taken (scheduler.record_failures, take_log)
     unschedulable: frozenset[tuple[str, str]] = frozenset()

@@ -46,8 +46,11 @@ _SCAN_LIMIT = 1 << 16  # a scan bound: a /64 is never exhausted by a simulated c
 
 
 def schedulable_nodes(world: World) -> tuple[Node, ...]:
-    """Ready nodes that have a pod CIDR to give addresses from."""
-    return tuple(n for n in world.nodes if n.name not in world.not_ready_nodes and n.pod_cidrs)
+    """Nodes without the node lifecycle controller's NoSchedule taint (ready ones, and those whose Ready status
+    is none of True, False and Unknown, :attr:`World.untainted_nodes`) that have a pod CIDR to give addresses
+    from."""
+    tainted = world.not_ready_nodes - world.untainted_nodes
+    return tuple(n for n in world.nodes if n.name not in tainted and n.pod_cidrs)
 
 
 HostPorts = frozenset[tuple[Protocol, int]]

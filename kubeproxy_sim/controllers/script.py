@@ -449,6 +449,7 @@ class Manifests:
     deployments: tuple[Deployment, ...] = ()
     not_ready_nodes: frozenset[str] = frozenset()  # Ready condition not True
     unreachable_nodes: frozenset[str] = frozenset()  # of those, Ready condition Unknown
+    untainted_nodes: frozenset[str] = frozenset()  # of those, Ready condition none of True, False and Unknown
     diagnostics: tuple[Diagnostic, ...] = ()
     node_cpu: tuple[tuple[str, int], ...] = ()  # Node name -> status.allocatable.cpu in millicores
     node_max_pods: tuple[tuple[str, int], ...] = ()  # Node name -> status.allocatable.pods
@@ -495,7 +496,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     cpu, max_pods = dict(manifests.node_cpu), dict(manifests.node_max_pods)
     if manifests.cluster.nodes:
         world = W.put_nodes(world, manifests.cluster.nodes, manifests.not_ready_nodes, rng, cpu, max_pods,
-                            manifests.unreachable_nodes)
+                            manifests.unreachable_nodes, manifests.untainted_nodes)
     notes = [_applied("node", n.name, nodes_before.get(n.name) and (nodes_before[n.name], cpu_before.get(n.name),
                                                                      pods_before.get(n.name)),
                       (n, cpu.get(n.name), max_pods.get(n.name))) for n in manifests.cluster.nodes]

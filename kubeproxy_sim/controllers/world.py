@@ -643,15 +643,17 @@ def labelled(items: tuple[Service, ...] | tuple[SimPod, ...] | tuple[Deployment,
 
 def put_nodes(world: World, nodes: tuple[Node, ...], not_ready: frozenset[str], rng: random.Random,
               cpu: Mapping[str, int] | None = None, max_pods: Mapping[str, int] | None = None,
-              unreachable: frozenset[str] = frozenset()) -> World:
+              unreachable: frozenset[str] = frozenset(), untainted: frozenset[str] = frozenset()) -> World:
     """Add or replace Nodes; readiness (``not_ready``: Ready not True; ``unreachable``: those of them whose Ready
-    is Unknown), allocatable CPU (millicores by name; a Node left out has none) and allocatable pods (by name; a
-    Node left out takes the kubelet's default) as given."""
+    is Unknown; ``untainted``: those whose Ready is none of True, False and Unknown), allocatable CPU (millicores
+    by name; a Node left out has none) and allocatable pods (by name; a Node left out takes the kubelet's
+    default) as given."""
     names = {n.name for n in nodes}
     kept = tuple(n for n in world.nodes if n.name not in names)
     ready_now = world.not_ready_nodes - names | not_ready
     return settle(replace(world, nodes=(*kept, *nodes), not_ready_nodes=frozenset(ready_now),
                           unreachable_nodes=frozenset(world.unreachable_nodes - names | unreachable),
+                          untainted_nodes=frozenset(world.untainted_nodes - names | untainted),
                           node_cpu=_node_facts(world.node_cpu, nodes, cpu or {}),
                           node_max_pods=_node_facts(world.node_max_pods, nodes, max_pods or {})), rng)
 

@@ -839,3 +839,27 @@ def test_a_host_network_pod_applied_bound_without_a_status_is_an_endpoint_at_its
     last = json.loads(capsys.readouterr().out)["steps"][-1]["endpoints"]
     assert [(e["address"], e["port"], e["state"], e["node"]) for e in last] == [("192.168.49.3", 9100, "ready",
                                                                                  "node2")]
+
+
+def test_a_ready_status_other_than_true_false_or_unknown_is_warned_and_taints_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The node lifecycle controller taints a Node for Ready False or Unknown only: node2's "Maybe" is warned at
+    its field, and the scheduler places the pods there while node1 (Ready False) takes none; it used to count
+    silently as NotReady, leaving every pod Pending."""
+    text = SMALL_NODES.replace("status: {addresses: [{address: 192.168.49.2, type: InternalIP}]}",
+                               "status: {addresses: [{address: 192.168.49.2, type: InternalIP}], "
+                               "conditions: [{type: Ready, status: 'False'}]}")
+    text = text.replace("status: {addresses: [{address: 192.168.49.3, type: InternalIP}]}",
+                        "status: {addresses: [{address: 192.168.49.3, type: InternalIP}], "
+                        "conditions: [{type: MemoryPressure, status: 'False'}, {type: Ready, status: Maybe}]}")
+    (tmp_path / "nodes.yaml").write_text(text)
+    script = _script(tmp_path, "create deployment web --image=nginx --replicas=2\nexpose deployment/web --port=80\n"
+                               "wait 10s\n")
+    assert run_cli(["scenario", script, "-f", str(tmp_path / "nodes.yaml"), "--hostname-override", "node1",
+                    "--show", "endpoints", "-o", "json"], monkeypatch) == 0
+    captured = capsys.readouterr()
+    last = json.loads(captured.out)["steps"][-1]["endpoints"]
+    assert [(e["node"], e["state"]) for e in last] == [("node2", "ready"), ("node2", "ready")]
+    (warning,) = [line for line in captured.err.splitlines() if "status.conditions" in line]
+    assert 'Node node2: status.conditions[1].status: warning: expected True, False or Unknown, got a string "Maybe"' \
+        in warning and "FailedScheduling" not in captured.err
