@@ -18,6 +18,7 @@ Counters (a line's ``[packets:bytes]``, a rule's ``-c``, a chain's) are read as
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import re
 from collections import Counter
@@ -32,6 +33,13 @@ from kubeproxy_sim.objects.bulk import collector_paused
 
 MAX_CHAIN_NAME = 28  # XT_EXTENSION_MAXNAMELEN - 1: the kernel rejects longer names
 POLICIES = frozenset({"ACCEPT", "DROP"})
+VERDICTS = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE"})
+"""The standard targets, which no user chain may be named as (a declaration: legacy's "error creating chain
+'ACCEPT':File exists", nft's "chain name may not clash with target name"; -E: legacy's "line N failed")."""
+NEW_CHAIN_CLASHES = VERDICTS | syntax.TARGET_EXTENSIONS | {"standard"}
+"""What -N refuses as a chain's name, both restores alike ("chain name may not clash with target name": it looks the
+name up as a target extension). A declaration (``:LOG - [0:0]``) takes an extension's name; its chain then shadows
+the extension in the jumps after it (``-j LOG --log-prefix x``: 'unknown option "--log-prefix"')."""
 
 
 # ---------------------------------------------------------------------------
@@ -176,6 +184,7 @@ class _TableState:
     chains: dict[str, _ChainState] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     targets: Counter[str] | None = None  # see _Parser.jump_counts
+    ordinal: int = 0  # how many *TABLE lines come before its own: where its text is (_Parser.table_text)
 
     def freeze(self) -> Table:
         return Table(self.name, tuple(c.freeze() for c in self.chains.values()), tuple(self.deleted))
@@ -194,10 +203,13 @@ _COMMANDS = {
     "-E": "-E", "--rename-chain": "-E",
 }
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R"})
-_JUMP = re.compile(r" -[jg] ([^ \n]+)")
+_JUMP = re.compile(r" -[jg] ([^ \t\r\n]+)")
 """The target of a rule's canonical text led by a blank, or a word after ``-j`` inside a quoted value: what -X counts
-(:meth:`_Parser.jump_counts`; a rule it finds is read again, :func:`syntax.jump_target`). A literal start: counting
-a whole table's targets takes 0.15 s at 320,000 rules, done once per parse; one rule's search, a few microseconds."""
+(:meth:`_Parser.jump_counts`; a rule it finds is read again, :func:`syntax.jump_target`) and what a table's jumps are
+checked by (:meth:`_Parser.check_table_jumps`). A literal start: a whole table's targets take 0.15 s at 320,000
+rules, done once per parse; one rule's search, a few microseconds."""
+_GOTO = re.compile(r" -g ([^ \t\r\n]+)")
+"""The word after a goto in a rule's canonical text (a chain's name; :meth:`_Parser.check_table_jumps`)."""
 _COUNTED_COMMANDS = frozenset({"-A", "-I", "-R", "-P"})  # those that take counters ("Illegal option `-c'" else)
 
 
@@ -305,13 +317,20 @@ class _Shapes:
             self.count += 1
 
 
+def _last_declared(table: _TableState) -> int:
+    """The line of the user chain of ``table`` declared last: the chains are kept in the order they were declared
+    (one renamed keeps its place and line, one declared again after -X goes last), built-in chains aside."""
+    builtin = BUILTIN_CHAINS[table.name]
+    return next((chain.line for chain in reversed(table.chains.values()) if chain.name not in builtin), 0)
+
+
 _NO_TABLE: dict[str, _ChainState] = {}  # (never written: a declaration outside a table takes the general path)
 
 
 def _plain_chain_name(name: str) -> bool:
     """A chain name the general declaration path would take as it is (checked there otherwise)."""
     return (0 < len(name) <= MAX_CHAIN_NAME and " " not in name and "\t" not in name and name[0] not in '-!"'
-            and '"' not in name)
+            and '"' not in name and name not in VERDICTS)
 
 
 class _Parser:
@@ -326,6 +345,7 @@ class _Parser:
         self.verbatim = True  # every rule's text was stored as written (none was re-rendered)
         self.shapes = _Shapes()
         self.text = ""  # the text being read (for messages that look ahead)
+        self.opened = 0  # *TABLE lines read
 
     # -- errors ---------------------------------------------------------------
 
@@ -374,7 +394,7 @@ class _Parser:
                 # The other common line, a user-defined chain's declaration (what declare() does first, inlined).
                 name = raw[1:-8]
                 if _plain_chain_name(name) and name not in chains:
-                    chains[name] = _ChainState(name, None, None)
+                    chains[name] = _ChainState(name, None, None, line=lineno)
                     continue
             line = raw.strip(" \t\r")  # (str.strip() would also eat Unicode blanks)
             self.lineno = lineno
@@ -413,7 +433,8 @@ class _Parser:
         if name not in BUILTIN_CHAINS:
             raise self.error("unknown table", name, "one of " + ", ".join(BUILTIN_CHAINS))
         earlier = next((t for t in self.tables if t.name == name), None)
-        self.table = _TableState(name, self.lineno)
+        self.table = _TableState(name, self.lineno, ordinal=self.opened)
+        self.opened += 1
         if earlier is not None:
             self.check_family(name, earlier.line, line)
             # iptables-legacy-restore starts the table again from what the first one committed: every rule and
@@ -437,6 +458,8 @@ class _Parser:
         table = self.table
         if table is None:
             raise self.error("COMMIT outside a table", "COMMIT", "*TABLE before COMMIT")
+        if self.validate:
+            self.check_table_jumps(table)
         self.tables = [t for t in self.tables if t.name != table.name] + [table]
         self.table = None
 
@@ -503,9 +526,15 @@ class _Parser:
         return self.error(f"chain {name} is declared twice in table {table.name}{where}", f":{name}",
                           "each user-defined chain declared once (-F NAME empties it)")
 
-    def chain_name(self, name: str) -> str:
+    def chain_name(self, name: str, clashes: frozenset[str] = VERDICTS) -> str:
+        """``name`` as a new user chain's, refused when too long, of an odd first character or one of ``clashes``
+        (the targets whose names iptables-restore refuses here: a declaration's and -E's, or -N's)."""
         if len(name) > MAX_CHAIN_NAME:
             raise self.error("chain name too long", name, f"at most {MAX_CHAIN_NAME} characters")
+        if name in clashes:
+            kind = "a standard target's" if name in VERDICTS else "a target extension's"
+            raise self.error(f"chain name {name} is {kind} name", name, "a name such as KUBE-SERVICES"
+                             + ("" if name in VERDICTS else f" (':{name} - [0:0]' may take it)"))
         if name[0] in "-!" or '"' in name:
             raise self.error("bad chain name", name, "a name such as KUBE-SERVICES")
         return name
@@ -587,16 +616,110 @@ class _Parser:
         if table.targets is not None:
             table.targets.update(_JUMP.findall(" " + spec))
 
-    @staticmethod
-    def removed(table: _TableState, specs: list[str]) -> None:
-        """Rules of ``table`` with these texts are being removed (-D, -R, -F): their targets are counted no more."""
+    def removed(self, table: _TableState, specs: list[str], lines: list[int] | None = None) -> None:
+        """Rules of ``table`` with these texts are being removed (-D, -R, -F): their targets are counted no more,
+        and (``lines``: theirs) a jump iptables-restore refused at its line is refused now, before it is gone
+        (:meth:`check_jumps`)."""
+        if lines is not None and self.validate and specs:
+            self.check_jumps(table, list(zip(specs, lines, strict=True)))
         if table.targets is not None and specs:
             table.targets.subtract(_JUMP.findall(" " + "\n ".join(specs)))
+
+    # -- jumps (at COMMIT, or as their rules are removed) ----------------------
+
+    def table_text(self, table: _TableState) -> tuple[int, int]:
+        """Where ``table``'s text (its *TABLE line to the next one, or the end) is in the input."""
+        starts = _table_starts(self.text, table.ordinal + 2)  # (a search for "*": rare but at a table's start)
+        return starts[table.ordinal], starts[table.ordinal + 1] if table.ordinal + 1 < len(starts) else len(self.text)
+
+    def check_table_jumps(self, table: _TableState) -> None:
+        """Refuse, at its line, the first rule of ``table`` whose jump iptables-restore refuses (:meth:`jump_error`).
+
+        The words after `` -j ``/`` -g `` in the table's text (one C-level search; its rules' canonical texts
+        hold them so, and a word quoted in a comment is one more to look at) that are neither a verdict, a target
+        extension nor a chain declared before the table's first rule are the suspects; only then are its rules
+        read one by one (never for a dump iptables-save printed)."""
+        start, end = self.table_text(table)
+        names = set(_JUMP.findall(self.text, start, end))
+        chains = table.chains
+        suspects = names.difference(chains, VERDICTS, syntax.TARGET_EXTENSIONS)
+        suspects.update(names.intersection(BUILTIN_CHAINS[table.name]))
+        suspects.update(names.intersection(syntax.TARGET_EXTENSIONS).intersection(chains))  # (shadowed)
+        if self.text.find(" -g ", start, end) != -1:  # (a goto needs a user chain; kube-proxy writes none)
+            suspects.update(set(_GOTO.findall(self.text, start, end)).difference(chains))
+        dash = self.text.find("\n-", start, end)  # (the first rule, or -N: either way no later declaration counts)
+        bracket = self.text.find("\n[", start, dash if dash != -1 else end)
+        first_rule = bracket if bracket != -1 else dash if dash != -1 else end
+        first_line = table.line + self.text.count("\n", start, first_rule) + 1
+        if _last_declared(table) > first_line:  # (a chain declared after a rule: was it jumped to before?)
+            suspects.update(name for name in names.intersection(chains) if chains[name].line > first_line)
+        if suspects:
+            self.check_jumps(table, [text for chain in chains.values() for text in chain.texts()], suspects)
+
+    def check_jumps(self, table: _TableState, texts: list[tuple[str, int]], suspects: set[str] | None = None
+                    ) -> None:
+        """Refuse the first (by line) of these rules of ``table``, as (spec, line), whose jump iptables-restore
+        refuses (:meth:`jump_error`); only a rule with a word of ``suspects`` after a -j or -g is read (None: any
+        that is not a verdict or an extension not shadowed)."""
+        found: list[tuple[int, RulesSyntaxError]] = []
+        for spec, line in texts:
+            words = _JUMP.findall(" " + spec)
+            if suspects is not None:
+                words = [word for word in words if word in suspects]
+            else:
+                words = [word for word in words if not self.plain_jump(table, word, line, " -g " in " " + spec)]
+            if words:
+                error = self.jump_error(table, spec, line)
+                if error is not None:
+                    found.append((line, error))
+        if found:
+            raise min(found, key=lambda item: item[0])[1]
+
+    @staticmethod
+    def plain_jump(table: _TableState, word: str, line: int, goto: bool) -> bool:
+        """Whether a -j (``goto``: -g) to ``word`` at ``line`` of ``table`` is certainly taken: a verdict or a target
+        extension not shadowed by a chain, or a user chain of another name declared before it."""
+        chain = table.chains.get(word)
+        if chain is None:
+            return not goto and (word in VERDICTS or word in syntax.TARGET_EXTENSIONS)
+        return chain.line < line and word not in BUILTIN_CHAINS[table.name] and word not in syntax.TARGET_EXTENSIONS
+
+    def jump_error(self, table: _TableState, spec: str, line: int) -> RulesSyntaxError | None:
+        """What iptables-restore says of the rule's jump when it refuses it at the rule's line: to no chain
+        declared before it and no target (legacy: "Couldn't load target `FOO'", nft: "Chain 'FOO' does not
+        exist", at COMMIT), to a built-in chain (both: the rule fails), a goto to no user chain ("goto 'LOG' is
+        not a chain"), options after a jump to a chain that shadows an extension ('unknown option')."""
+        try:
+            target = syntax.parse_spec(spec).target
+        except RulesSyntaxError:
+            return None  # (reported where the rule was read)
+        if target is None or (target.name in VERDICTS and not target.goto):
+            return None
+        name, chain = target.name, table.chains.get(target.name)
+        declared_at = chain.line if chain is not None else 0
+        declared = chain is not None and declared_at < line and name not in BUILTIN_CHAINS[table.name]
+        error = functools.partial(RulesSyntaxError, file=self.file, line=line, token=name)
+        if name in BUILTIN_CHAINS[table.name]:
+            return error(f"a rule cannot jump to built-in chain {name}",
+                         expected="a user-defined chain, a verdict such as ACCEPT or a target extension")
+        if declared and name in syntax.TARGET_EXTENSIONS and target.options:
+            return error(f"-j {name} is a jump to chain {name} (declared at line {declared_at}, which shadows the "
+                         "target extension), and a chain takes no options",
+                         expected=f"-j {name} alone, or another name for the chain")
+        if declared or (name in syntax.TARGET_EXTENSIONS and not target.goto):
+            return None
+        if name in syntax.TARGET_EXTENSIONS or name in VERDICTS:
+            return error(f"-g {name}: a goto needs a user-defined chain", expected="-j " + name)
+        later = f" (it is declared at line {declared_at}, after this rule)" if chain is not None else ""
+        return error(f"target {name} is neither a chain declared before this rule nor a target{later}",
+                     expected=f"':{name} - [0:0]' before the rule, or a target such as ACCEPT, DROP or DNAT")
 
     def rule(self, chain: str, tokens: list[syntax.Token], counters: tuple[int, int] | None) -> Rule:
         """A rule with its canonical text and typed view (``-c P B`` inside the rule sets counters)."""
         tokens, counters = self.inline_counters(tokens, counters)
         text, parsed = syntax.canonical_spec(tokens, line=self.lineno, file=self.file)
+        if self.validate and self.table is not None:  # (a rule of canonical text is checked at COMMIT)
+            self.check_jumps(self.table, [(text, self.lineno)])
         self.verbatim = False
         rule = Rule(chain, text, self.lineno, counters)
         object.__setattr__(rule, "_parsed", parsed)
@@ -633,10 +756,10 @@ class _Parser:
         elif verb in ("-F", "-Z"):
             self.flush_or_zero(table, verb, args)
         elif verb == "-N":
-            name = self.chain_name(self.one_arg(verb, args, "a chain name"))
+            name = self.chain_name(self.one_arg(verb, args, "a chain name"), NEW_CHAIN_CLASHES)
             if self.undeleted(table, name) is not None:
                 raise self.error(f"chain {name} already exists in table {table.name}", name, "a new chain name")
-            table.chains[name] = _ChainState(name, None, None)
+            table.chains[name] = _ChainState(name, None, None, line=self.lineno)
         elif verb == "-X" and not args:  # every user chain, as iptables -X deletes them: each must be free to go
             builtin = BUILTIN_CHAINS[table.name]
             for name in [c.name for c in table.chains.values() if not c.deleted and c.name not in builtin]:
@@ -682,14 +805,14 @@ class _Parser:
             chain.rule_list().insert((index or 1) - 1, rule)
         elif index is not None:  # -R (without a number it was refused above)
             rules = chain.rule_list()
-            self.removed(table, [rules[index - 1].spec])
+            self.removed(table, [rules[index - 1].spec], [rules[index - 1].line])
             rules[index - 1] = rule
 
     def delete_rule(self, table: _TableState, chain: _ChainState, index: int | None, rest: list[syntax.Token]
                     ) -> None:
         rules = chain.rule_list()
         if index is not None and not rest:
-            self.removed(table, [rules[index - 1].spec])
+            self.removed(table, [rules[index - 1].spec], [rules[index - 1].line])
             del rules[index - 1]
             return
         if _counters_at(rest) is not None:
@@ -697,7 +820,7 @@ class _Parser:
         target = self.rule(chain.name, rest, None).spec
         for i, existing in enumerate(rules):
             if existing.spec == target:
-                self.removed(table, [target])
+                self.removed(table, [target], [existing.line])
                 del rules[i]
                 return
         raise self.error(f"no such rule in chain {chain.name}", target or "(empty rule)",
@@ -709,7 +832,8 @@ class _Parser:
         chains = [self.chain(table, args[0].text)] if args else list(table.chains.values())
         for chain in chains:
             if verb == "-F":
-                self.removed(table, chain.spec_list())
+                texts = chain.texts()
+                self.removed(table, [spec for spec, _ in texts], [line for _, line in texts])
                 chain.clear()
             else:
                 chain.counters = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.compile_match_packet import NEVER, address_check, ports_check, protocol_check
 from kubeproxy_sim.netfilter.compile_types import Check, Doubt, RuleParts, reading
 from kubeproxy_sim.netfilter.model import Option
@@ -138,9 +139,10 @@ def _recent(parts: RuleParts, opts: Sequence[Option]) -> None:
     values = {o.flag: o.value for o in opts}
     name = values.get("--name", "DEFAULT")
     command = next((f for f in ("--set", "--rcheck", "--update", "--remove") if f in values), "--set")
-    attr = "dst" if "--rdest" in values else "src"
+    sides = [o.flag for o in opts if o.flag in ("--rsource", "--rdest")]
+    attr = "dst" if sides and sides[-1] == "--rdest" else "src"  # (the last one given wins, as libxt_recent reads)
     mask_text = values.get("--mask")
-    mask = -1 if mask_text is None else parse_address(mask_text)[1]
+    mask = -1 if mask_text is None else parse_address(syntax.recent_mask(mask_text) or mask_text)[1]  # (16 too)
     seconds = uint32_value(values["--seconds"], "--seconds") if "--seconds" in values else 0
     hitcount = uint32_value(values["--hitcount"], "--hitcount") if "--hitcount" in values else 0
     negated = any(o.negated for o in opts)

@@ -305,9 +305,11 @@ def _recent(options: Options, ipv6: bool) -> Options:
     name = syntax.recent_value("list-name", flags["--name"].value) if "--name" in flags else None
     out.append(Option("--name", (name or "DEFAULT",), False, module))
     mask = flags["--mask"].value if "--mask" in flags else ("ffff:" * 8)[:-1] if ipv6 else "255.255.255.255"
-    mask_ip = netaddr_address(mask, 6 if ipv6 else 4)
+    mask_ip = netaddr_address(mask, 6) if ipv6 else None
     if mask_ip is not None:
         mask = str(mask_ip)
+    elif not ipv6:
+        mask = syntax.recent_mask(mask) or mask
     out.append(Option("--mask", (mask,), False, module))
     sides = [o.flag for o in options if o.flag in ("--rsource", "--rdest")]
     out.append(Option(sides[-1] if sides else "--rsource", (), False, module))  # the last one given wins
@@ -581,6 +583,10 @@ LOG_LEVELS = {"emerg": "0", "alert": "1", "crit": "2", "err": "3", "error": "3",
               "warn": "4", "notice": "5", "info": "6", "debug": "7", "panic": "0"}
 
 
+LOG_PREFIX_LIMIT = 29  # the kernel's prefix is 30 bytes with its NUL: libxt_LOG keeps a longer one's first 29
+NFLOG_PREFIX_LIMIT = 63  # ... 64 for NFLOG (iptables-legacy; iptables-nft 1.8.9 keeps all of it)
+
+
 def _log(name: str, options: Options, ipv6: bool) -> Options:
     out: Options = []
     for o in options:
@@ -590,6 +596,8 @@ def _log(name: str, options: Options, ipv6: bool) -> Options:
                 out.append(_with(o, level))
         elif o.flag == "--log-prefix" and o.args == ("",):
             continue
+        elif o.flag == "--log-prefix" and len(o.args) == 1:
+            out.append(_with(o, o.args[0][:LOG_PREFIX_LIMIT]))
         else:
             out.append(o)
     return _in_order(out, ("--log-prefix", "--log-level", "--log-tcp-sequence", "--log-tcp-options",
@@ -597,7 +605,8 @@ def _log(name: str, options: Options, ipv6: bool) -> Options:
 
 
 def _nflog(name: str, options: Options, ipv6: bool) -> Options:
-    out = [o for o in options if not (o.flag == "--nflog-group" and c_uint(o.value) == 0)]
+    out = [_with(o, o.args[0][:NFLOG_PREFIX_LIMIT]) if o.flag == "--nflog-prefix" and len(o.args) == 1 else o
+           for o in options if not (o.flag == "--nflog-group" and c_uint(o.value) == 0)]
     return _in_order(out, ("--nflog-prefix", "--nflog-group", "--nflog-range", "--nflog-size",
                            "--nflog-threshold"))
 
@@ -1054,9 +1063,12 @@ _NO_QUOTE = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS
 # Values iptables-save prints with xtables_save_string; every other value is printed raw.
 SAVE_STRING_OPTIONS = frozenset({("comment", "--comment"), ("LOG", "--log-prefix"),
                                  ("NFLOG", "--nflog-prefix"), ("nfacct", "--nfacct-name")})
+# Values printed with plain printf, as they are, whatever their characters (libxt_recent's ``--name %s``): such a
+# line does not read back when the value has a blank.
+RAW_OPTIONS = frozenset({("recent", "--name")})
 # libxt_nfacct (iptables 1.8.9) prints "--nfacct-name " and then xtables_save_string's own leading space.
 DOUBLE_SPACED_OPTIONS = frozenset({("nfacct", "--nfacct-name")})
-_SPECIAL_FLAGS = frozenset(flag for _, flag in SAVE_STRING_OPTIONS | DOUBLE_SPACED_OPTIONS)
+_SPECIAL_FLAGS = frozenset(flag for _, flag in SAVE_STRING_OPTIONS | DOUBLE_SPACED_OPTIONS | RAW_OPTIONS)
 """The flags whose iptables-save text may differ from the canonical text (:func:`_spec_texts`)."""
 
 
@@ -1070,12 +1082,14 @@ def save_string(value: str) -> str:
 
 
 def _raw(value: str) -> str:
-    """A value printed with plain printf; quoted only when it would not read back as one word."""
+    """A value printed with plain printf; quoted only when it would not read back as one word (a value of a
+    module not modelled, whose save function is not known)."""
     return syntax.quote(value)
 
 
 def _render_option(option: Option, owner: str) -> str:
-    quote = save_string if (owner, option.flag) in SAVE_STRING_OPTIONS else _raw
+    key = (owner, option.flag)
+    quote = save_string if key in SAVE_STRING_OPTIONS else str if key in RAW_OPTIONS else _raw
     head = f"! {option.flag}" if option.negated else option.flag
     if (owner, option.flag) in DOUBLE_SPACED_OPTIONS:
         head += " "

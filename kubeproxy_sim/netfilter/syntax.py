@@ -173,6 +173,8 @@ VALUE_PATTERNS = {
     "seconds": r"[1-9][0-9]{0,8}",
     "hitcount": r"0|[1-9][0-9]{0,3}",
     "list-name": rf"[A-Za-z0-9_][A-Za-z0-9_.:+-]{{0,{RECENT_NAME_LIMIT - 1}}}",
+    "bare-word": r"[^-!' \"\\\t\r\n\x00][^' \"\\\t\r\n\x00]*",  # one of several bare words of a --comment
+    # (or the like) without a single quote: see check_values
 }
 """Per kind of checked value (:func:`value_kind`), a regular expression for the usual values, each of which
 :func:`value_problem` passes (a rule's shape asks its values to be of these; a value not of these is judged by
@@ -406,6 +408,21 @@ def recent_value(kind: str, value: str) -> str | None:
     return None if kind == "seconds" and number == 0 else str(number)
 
 
+def recent_mask(value: str) -> str | None:
+    """recent's IPv4 ``--mask`` as iptables reads it (getaddrinfo, numeric: any form inet_aton takes, ``16``,
+    ``255.255``, ``0xff.0.0.0``, octal ``0377.0.0.0``) and iptables-save prints it, a dotted quad; None for
+    anything else (``/24`` or blanks, which iptables refuses; a host name, which it would resolve; a redacted
+    ``x.x.x.x``), which the parser keeps as written."""
+    if not value or any(c in _BLANKS_C for c in value):  # (inet_aton stops at a blank: getaddrinfo refuses it)
+        return None
+    import netaddr  # (here: reading a dump does not need netaddr)
+
+    from kubeproxy_sim.objects.netaddr_safe import netaddr_address
+
+    address = netaddr_address(value, 4, netaddr.INET_ATON)
+    return None if address is None else str(address)
+
+
 _RECENT_EXPECTED = {
     "seconds": "a number 1-4294967295 (0x.. hex, 0.. octal)",
     "hitcount": f"a number 0-{RECENT_HITCOUNT_LIMIT} (0x.. hex, 0.. octal)",
@@ -418,6 +435,8 @@ def value_problem(kind: str, value: str, lookup: str = "tcp") -> str | None:
     ``lookup`` (a match's port: :func:`port_lookup`), as an expectation; None: fine."""
     if kind in _RECENT_EXPECTED:
         return None if recent_value(kind, value) is not None else _RECENT_EXPECTED[kind]
+    if kind == "bare-word":
+        return None if "'" not in value else 'no single quote (they do not quote: "a b" does)'
     if kind in ("port", "ports"):
         if port_values(kind, value, lookup) is not None:
             return None
@@ -499,7 +518,9 @@ def _tokenize_separated(text: str) -> list[Token] | None:
 
 
 def _tokenize_chars(text: str, line: int | None, file: str | None) -> list[Token]:
-    """The general tokenizer, one character at a time."""
+    """The general tokenizer, one character at a time, as iptables-restore's add_param_to_argv splits: a quote
+    opens inside a word (``a"b c"`` is ``ab c``) and its closing quote ends the word (``"a"b`` is ``a`` and
+    ``b``)."""
     tokens: list[Token] = []
     buf: list[str] = []
     in_quotes = quoted = escaped = False
@@ -512,6 +533,8 @@ def _tokenize_chars(text: str, line: int | None, file: str | None) -> list[Token
                 escaped = True
             elif ch == '"':
                 in_quotes = False
+                tokens.append(Token("".join(buf), True))
+                buf, quoted = [], False
             else:
                 buf.append(ch)
             continue
@@ -743,6 +766,8 @@ def value_holes(spec: RuleSpec) -> dict[int, str]:
             if bare and kind in ("nat", "to-ports"):
                 kind = "nat-bare" if kind == "nat" else "no-ports"
             holes[int(option.args[0][1:])] = kind
+        if len(option.args) > 1 and option.flag in ONE_STRING_FLAGS:  # (each word: see check_values)
+            holes.update((int(arg[1:]), "bare-word") for arg in option.args if arg.startswith(HOLE))
     return holes
 
 
@@ -1071,6 +1096,7 @@ class _Interpreter:
             self.builtin(BUILTIN_FLAGS[flag], negated)
         elif self.target is not None and takes_options(self.target.name) and self.target_owns(flag):
             args = self.args(flag)[0]
+            self.check_words(flag, args)
             if port_kind(flag, self.target.name) is not None:
                 args = self.check_values(flag, self.target.name, args, 1)
             self.target_options.append(Option(flag, args, negated, self.target.name))
@@ -1116,6 +1142,7 @@ class _Interpreter:
         none; a match's ports written as the numbers iptables reads (``--dport http`` -> 80: iptables-save prints
         numbers). A placeholder (a skeleton's hole, see below) stands for any value: its rules' values are checked
         one by one."""
+        self.check_words(flag, args)
         if len(args) != count and not (flag in ONE_STRING_FLAGS and args):  # (upstream's tests write
             # --comment's words unquoted, as kube-proxy's own parser reads them: kept as one string)
             what = "no value" if not count else "one value" if count == 1 else f"{count} values"
@@ -1137,6 +1164,15 @@ class _Interpreter:
             what = "port value" if kind not in RECENT_KINDS else "value"
             raise self.error(f"{flag} {args[0]} is not a valid {what}", args[0], problem)
         return args
+
+    def check_words(self, flag: str, args: tuple[str, ...]) -> None:
+        """Refuse a free-form string of several words in single quotes (``--comment 'a b'``), as iptables-restore
+        refuses its second word ("Bad argument `b''": single quotes are characters to it). Several bare words are
+        taken as one string, as kube-proxy's own test parser reads upstream's (``--comment kubernetes service
+        portals``)."""
+        if len(args) > 1 and flag in ONE_STRING_FLAGS and any("'" in arg for arg in args):
+            raise self.error(f"{flag} takes one value: single quotes are characters to iptables-restore, not "
+                             "quoting", " ".join(args), 'the value in double quotes ("a b")')
 
     def builtin(self, flag: str, negated: bool) -> None:
         if flag == "-f":

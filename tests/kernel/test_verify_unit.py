@@ -442,6 +442,8 @@ def test_netns_exec_without_a_command_is_a_usage_error(capsys: pytest.CaptureFix
     assert "CMD: no command; expected `netns exec NAME node/NODE -- CMD ARGS`" in capsys.readouterr().err
 
 
+# (read unchecked here: the parser refuses a jump to no chain at its line, as iptables-legacy-restore does, so
+# netns verify stops there; the stage's leaving out is what a load does with a rule the kernel still refuses)
 UNDECLARED_JUMP = """*nat
 :FOO - [0:0]
 -A FOO -j ACCEPT
@@ -472,7 +474,7 @@ def test_a_jump_to_an_undeclared_chain_is_left_out_at_its_own_line(monkeypatch: 
         return subprocess.CompletedProcess(argv, 0, "", "")
 
     monkeypatch.setattr(stage.nsexec, "run", restore)
-    facts = read_dump(parse_ruleset(UNDECLARED_JUMP))
+    facts = read_dump(parse_ruleset(UNDECLARED_JUMP, validate=False))
     staged, left = stage.load_dump("kpsim-x.n0", UNDECLARED_JUMP, "bad.rules", facts)
     assert [(x.line, x.rule, x.reason) for x in left] == [
         (8, "-A FOO -j BAR", "this kernel refused it: Chain 'BAR' does not exist"),
@@ -489,7 +491,7 @@ def test_the_jumps_to_an_undeclared_chain_are_read_once_with_the_dump(monkeypatc
     from kubeproxy_sim.netfilter import codec, syntax
 
     text = UNDECLARED_JUMP.replace("-A FOO -j ACCEPT\n", "-A FOO -j BAR\n", 1)  # the nat table jumps there too
-    facts = read_dump(parse_ruleset(text))
+    facts = read_dump(parse_ruleset(text, validate=False))
     assert facts.jumps == {"BAR": (3, 8, 9), "ACCEPT": (7,)}
 
     def parse_again(*args: object, **kwargs: object) -> None:

@@ -485,5 +485,94 @@ RECENT = [
     recent_case("--set --name " + "a" * 200, "--set --name " + "a" * 199),
 ]
 
+def recent_saved_case(options: str, saved: str) -> Case:
+    """``-A INPUT -m recent OPTIONS -j ACCEPT``, saved back as ``-A INPUT -m recent SAVED -j ACCEPT``."""
+    return Case(options, filter_with(f"-A INPUT -m recent {options} -j ACCEPT"),
+                saved=(f"[0:0] -A INPUT -m recent {saved} -j ACCEPT",))
+
+
+# libxt_recent prints its --name with plain printf (a blank or a quote as it is: such a line does not read back),
+# its --mask as the address it read (getaddrinfo, numeric: inet_aton's forms, so 16 is 0.0.0.16 and 0255 octal)
+# and the last of --rsource and --rdest
+RECENT_SAVED = [
+    recent_case('--set --name "a b"', "--set --name a b"),
+    recent_case('--set --name "a\\"b"', '--set --name a"b'),
+    recent_case("--set --name -x", "--set --name -x"),
+    recent_saved_case("--set --mask 16", "--set --name DEFAULT --mask 0.0.0.16 --rsource"),
+    recent_saved_case("--set --mask 0255.0.0.0", "--set --name DEFAULT --mask 173.0.0.0 --rsource"),
+    recent_saved_case("--set --mask 1.2.3", "--set --name DEFAULT --mask 1.2.0.3 --rsource"),
+    recent_saved_case("--set --mask 0xffffff00", "--set --name DEFAULT --mask 255.255.255.0 --rsource"),
+    recent_saved_case("--set --mask 255.255.0.1", "--set --name DEFAULT --mask 255.255.0.1 --rsource"),
+    recent_saved_case("--set --rsource --rdest", "--set --name DEFAULT --mask 255.255.255.255 --rdest"),
+    recent_saved_case("--set --rdest --rsource", "--set --name DEFAULT --mask 255.255.255.255 --rsource"),
+]
+
+# No user chain is named as a standard target (a declaration, -E), nor by -N as any target extension iptables can
+# load ("chain name may not clash with target name"); a declaration may take an extension's name, and its chain
+# then shadows the extension for the jumps after it
+CHAIN_NAMES = [
+    *(Case(f"user chain declared as {name}", filter_with(f":{name} - [0:0]"), line=5)
+      for name in ("ACCEPT", "DROP", "RETURN", "QUEUE")),
+    Case("user chain declared as an extension", filter_with(":LOG - [0:0]", "-A LOG -j ACCEPT", "-A INPUT -j LOG"),
+         saved=(":LOG - [0:0]", "[0:0] -A INPUT -j LOG", "[0:0] -A LOG -j ACCEPT")),
+    Case("user chain declared as MASQUERADE", filter_with(":MASQUERADE - [0:0]"), saved=(":MASQUERADE - [0:0]",)),
+    Case("user chain declared as standard", filter_with(":standard - [0:0]"), saved=(":standard - [0:0]",)),
+    *(Case(f"user chain made as {name}", filter_with(f"-N {name}"), line=5)
+      for name in ("LOG", "ACCEPT", "MASQUERADE", "standard", "NOTRACK")),
+    Case("user chain made as a match's name", filter_with("-N mark"), saved=(":mark - [0:0]",)),
+    Case("user chain renamed to a verdict", filter_with(":FOO - [0:0]", "-E FOO DROP"), line=6),
+    Case("user chain renamed to an extension", filter_with(":FOO - [0:0]", "-E FOO LOG"), saved=(":LOG - [0:0]",),
+         nft_differs=True),
+    Case("shadowing chain jumped to with the extension's option",
+         filter_with(":LOG - [0:0]", "-A INPUT -j LOG --log-prefix x"), line=6),
+    Case("extension used before a chain of its name is declared",
+         filter_with("-A INPUT -j LOG --log-prefix x", ":LOG - [0:0]"),
+         saved=(":LOG - [0:0]", '[0:0] -A INPUT -j LOG --log-prefix x')),
+]
+
+# A jump is to a chain of its table declared before it, a verdict or a target extension (legacy: "Couldn't load
+# target `FOO'" at the rule, also when a later line removes it; nft: "Chain 'FOO' does not exist" at COMMIT); a
+# goto is to a user chain ("goto 'LOG' is not a chain"); no rule jumps to a built-in chain
+JUMPS = [
+    Case("jump to an undeclared chain", filter_with("-A INPUT -j KUBE-NOPE"), line=5),
+    Case("goto an undeclared chain", filter_with("-A INPUT -g KUBE-NOPE"), line=5),
+    Case("jump to a match's name", filter_with("-A INPUT -j mark"), line=5),
+    Case("jump before its chain is declared", filter_with("-A INPUT -j FOO", ":FOO - [0:0]"), line=5),
+    Case("jump to an undeclared chain, then flushed", filter_with("-A INPUT -j FOO", "-F INPUT"), line=5),
+    Case("jump to an undeclared chain, then deleted", filter_with("-A INPUT -j FOO", "-D INPUT 1"), line=5),
+    Case("jump to an undeclared chain, then replaced", filter_with("-A INPUT -j FOO", "-R INPUT 1 -j DROP"), line=5),
+    Case("jump to an undeclared chain by its long option", filter_with("-A INPUT --jump FOO"), line=5),
+    Case("jump to a chain of another table", nat_with(":FOO - [0:0]") + filter_with("-A INPUT -j FOO"), line=12),
+    Case("jump to a built-in chain", filter_with("-A INPUT -j OUTPUT"), line=5),
+    Case("jump to standard", filter_with("-A INPUT -j standard"), line=5, at_commit=True),
+    Case("goto a verdict", filter_with("-A INPUT -g ACCEPT"), line=5),
+    Case("goto an extension", filter_with("-A INPUT -g LOG"), line=5),
+    Case("jump quoted in a comment", filter_with('-A INPUT -m comment --comment "x -j NOPE" -j ACCEPT'),
+         saved=('[0:0] -A INPUT -m comment --comment "x -j NOPE" -j ACCEPT',)),
+    Case("jump to a renamed chain's new name", filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-E FOO BAR",
+                                                          "-A OUTPUT -j BAR"),
+         saved=(":BAR - [0:0]", "[0:0] -A INPUT -j BAR", "[0:0] -A OUTPUT -j BAR"), nft_differs=True),
+]
+
+# Double quotes only: single quotes are characters (a --comment of two words in them is a stray word, "Bad argument
+# `b''"), and a closing quote ends its word ("10.0.0.1"/32 is two words)
+QUOTES = [
+    Case("single-quoted words of a comment", filter_with("-A INPUT -m comment --comment 'a b' -j ACCEPT"), line=5),
+    Case("single-quoted words of a log prefix", filter_with("-A INPUT -j LOG --log-prefix 'a b'"), line=5),
+    Case("word after a closing quote", filter_with('-A INPUT -s "10.0.0.1"/32 -j ACCEPT'), line=5),
+    Case("quote opened inside a word", filter_with('-A INPUT -m comment --comment a"b c" -j ACCEPT'),
+         saved=('[0:0] -A INPUT -m comment --comment "ab c" -j ACCEPT',)),
+]
+
+# A log prefix is kept as long as the kernel's field: LOG's first 29 characters, NFLOG's first 63 (legacy; nft keeps
+# all of it)
+PREFIXES = [
+    Case("long log prefix", filter_with("-A INPUT -j LOG --log-prefix " + "a" * 32),
+         saved=("[0:0] -A INPUT -j LOG --log-prefix " + "a" * 29,)),
+    Case("long nflog prefix", filter_with("-A INPUT -j NFLOG --nflog-prefix " + "b" * 70),
+         saved=("[0:0] -A INPUT -j NFLOG --nflog-prefix " + "b" * 63,)),
+]
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
-             *NAT_PORTS, *PORT_NAMES, *RECENT]
+             *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
+             *PREFIXES]

@@ -24,6 +24,7 @@ UPSTREAM_DUMPS = sorted(ROOT.glob("rulesets/*/upstream.rules"))
 
 names = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", min_size=1, max_size=28).filter(
     lambda n: n[0] not in "-" and n not in {c for cs in BUILTIN_CHAINS.values() for c in cs}
+    and n not in codec.NEW_CHAIN_CLASHES  # (a chain named as a target is refused, or shadows it)
 )
 ipv4 = st.builds(lambda a, b, c, d, p: f"{a}.{b}.{c}.{d}" + (f"/{p}" if p is not None else ""),
                  *[st.integers(0, 255)] * 4, st.none() | st.integers(0, 32))
@@ -124,6 +125,7 @@ def rulesets(draw: st.DrawFn) -> Ruleset:
         chains = []
         for chain in builtins + users:
             specs = draw(st.lists(rule_specs().filter(partial(placed, table, chain.name)), max_size=3))
+            specs = [draw(jumping_to([c.name for c in users], spec)) for spec in specs]
             rules = tuple(Rule(chain.name, syntax.render_spec(s), 0, draw(counters)) for s in specs)
             chains.append(Chain(chain.name, rules, chain.policy, chain.counters))
         targets = {r.parsed.target.name for c in chains for r in c.rules if r.parsed.target is not None}
@@ -133,6 +135,16 @@ def rulesets(draw: st.DrawFn) -> Ruleset:
         # deletes a declared chain without rules that no rule jumps to: iptables-restore refuses any other)
         tables.append(Table(table, tuple(chains), deleted))
     return Ruleset(tuple(tables), False)
+
+
+@st.composite
+def jumping_to(draw: st.DrawFn, chains: list[str], spec: RuleSpec) -> RuleSpec:
+    """``spec`` with its jump (or goto) to one of ``chains``, the table's user chains (iptables-restore refuses a
+    jump to no chain declared before it); without its jump when there are none."""
+    target = spec.target
+    if target is None or target.options or target.name in codec.VERDICTS:
+        return spec
+    return RuleSpec(spec.options, Target(draw(st.sampled_from(chains)), (), target.goto) if chains else None)
 
 
 def placed(table: str, chain: str, spec: RuleSpec) -> bool:
@@ -201,7 +213,9 @@ def test_any_spelling_renders_to_one_canonical_form(spec: RuleSpec, data: st.Dat
     text = noisy(spec, data.draw)
     canonical = syntax.render_spec(spec)
     table = "nat" if not placed("filter", "X", spec) else "filter"  # X: a user chain, where nat's targets go
-    dump = f"*{table}\n:X - [0:0]\n-A X {text}\nCOMMIT\n"
+    jump = spec.target.name if spec.target is not None and not spec.target.options else "X"
+    declared = "" if jump in codec.VERDICTS or jump == "X" else f":{jump} - [0:0]\n"  # (a jump's chain exists)
+    dump = f"*{table}\n:X - [0:0]\n{declared}-A X {text}\nCOMMIT\n"
     for validate in (True, False):
         rule = next(parse_ruleset(dump, validate=validate).tables[0].rules())
         assert rule.spec == canonical
@@ -288,11 +302,11 @@ def test_quoted_values_are_unescaped_and_requoted_only_when_needed() -> None:
 
 
 def test_kube_proxy_restore_input_with_deleted_chains() -> None:
-    text = ("*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-OLD - [0:0]\n"
+    text = ("*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-NEW - [0:0]\n:KUBE-SVC-OLD - [0:0]\n"
             "-A KUBE-SERVICES -m comment --comment ns1/svc1:p80 -j KUBE-SVC-NEW\n-X KUBE-SVC-OLD\nCOMMIT\n")
     rs = parse_ruleset(text)
     assert rs.tables[0].deleted == ("KUBE-SVC-OLD",)
-    assert [c.name for c in rs.tables[0].chains] == ["KUBE-SERVICES", "KUBE-SVC-OLD"]
+    assert [c.name for c in rs.tables[0].chains] == ["KUBE-SERVICES", "KUBE-SVC-NEW", "KUBE-SVC-OLD"]
     assert render_ruleset(rs) == text
 
 

@@ -217,3 +217,23 @@ def test_every_tcp_service_name_reads_as_its_port(item: tuple[str, int]) -> None
     name, port = item
     spec = syntax.parse_spec(f"-p tcp -m multiport --dports {name},1 -j ACCEPT")
     assert spec.module_options("multiport")[0].args == (f"{port},1",)
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    (["-A INPUT -j KUBE-NOPE"], "node.rules:5: target KUBE-NOPE is neither a chain declared before this rule nor a "
+     "target at 'KUBE-NOPE'; expected ':KUBE-NOPE - [0:0]' before the rule, or a target such as ACCEPT, DROP or DNAT"),
+    (["-A INPUT -j FOO", ":FOO - [0:0]"], "node.rules:5: target FOO is neither a chain declared before this rule nor "
+     "a target (it is declared at line 6, after this rule) at 'FOO'; expected ':FOO - [0:0]' before the rule, or a "
+     "target such as ACCEPT, DROP or DNAT"),
+    (["-N LOG"], "node.rules:5: chain name LOG is a target extension's name at 'LOG'; expected a name such as "
+     "KUBE-SERVICES (':LOG - [0:0]' may take it)"),
+    ([":LOG - [0:0]", "-A INPUT -j LOG --log-prefix x"], "node.rules:6: -j LOG is a jump to chain LOG (declared at "
+     "line 5, which shadows the target extension), and a chain takes no options at 'LOG'; expected -j LOG alone, or "
+     "another name for the chain"),
+    (["-A INPUT -m comment --comment 'a b' -j ACCEPT"], "node.rules:5: --comment takes one value: single quotes are "
+     "characters to iptables-restore, not quoting at \"'a b'\"; expected the value in double quotes (\"a b\")"),
+])
+def test_a_jump_or_name_iptables_refuses_is_refused_saying_why(lines: list[str], message: str) -> None:
+    """iptables-legacy-restore v1.8.9: "Couldn't load target `KUBE-NOPE'" (also when its chain comes later), "chain
+    name may not clash with target name", 'unknown option "--log-prefix"', "Bad argument `b''"."""
+    assert str(refusal(filter_with(*lines))) == message

@@ -230,14 +230,14 @@ def test_errors_after_many_rules_of_a_shape_name_their_line_and_token(bad: str, 
 
 def test_chains_of_texts_keep_lines_and_take_every_restore_command() -> None:
     text = "\n".join([
-        "*nat", ":X - [0:0]", ":Y - [0:0]", ":Z - [0:0]",
+        "*nat", ":X - [0:0]", ":Y - [0:0]", ":Z - [0:0]", *(f":{name} - [0:0]" for name in "ABCDEFG"),
         "-A X -j A", "-A Y -j B", "-A X -j C",  # X's rules are not on consecutive lines
         "-I X 2 -j D", "-A Y -j E", "-D Y -j B", "-A Z -j F", "-F Z", "-A Z -j G", "COMMIT", ""])
     ruleset = parse_ruleset(text)
     nat = ruleset.tables[0]
-    assert [(r.spec, r.line) for r in nat.chain("X").rules] == [("-j A", 5), ("-j D", 8), ("-j C", 7)]  # type: ignore[union-attr]
-    assert [(r.spec, r.line) for r in nat.chain("Y").rules] == [("-j E", 9)]  # type: ignore[union-attr]
-    assert [(r.spec, r.line) for r in nat.chain("Z").rules] == [("-j G", 13)]  # type: ignore[union-attr]
+    assert [(r.spec, r.line) for r in nat.chain("X").rules] == [("-j A", 12), ("-j D", 15), ("-j C", 14)]  # type: ignore[union-attr]
+    assert [(r.spec, r.line) for r in nat.chain("Y").rules] == [("-j E", 16)]  # type: ignore[union-attr]
+    assert [(r.spec, r.line) for r in nat.chain("Z").rules] == [("-j G", 20)]  # type: ignore[union-attr]
     assert parse_ruleset(render_ruleset(ruleset)) == ruleset
 
 

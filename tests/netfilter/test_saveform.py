@@ -222,8 +222,9 @@ rule_texts = st.lists(st.sampled_from([t for t, _ in EXAMPLES_V4] + [s for _, s 
 def test_save_form_is_idempotent_and_reparses(texts: list[str]) -> None:
     body = "".join(f"-A X {t}\n" for t in texts if "-j REJECT" not in t)
     rejects = "".join(f"-A X {t}\n" for t in texts if "-j REJECT" in t)  # the kernel takes REJECT in filter alone
-    rs = parse_ruleset(f"*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:X - [0:0]\n{body}COMMIT\n"
-                       f"*filter\n:X - [0:0]\n{rejects}COMMIT\n")
+    declared = ":X - [0:0]\n:KUBE-SEP-X - [0:0]\n"  # (the chains the rules jump to)
+    rs = parse_ruleset(f"*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n{declared}{body}COMMIT\n"
+                       f"*filter\n{declared}{rejects}COMMIT\n")
     saved = to_save_form(rs)
     assert to_save_form(saved) == saved
     assert parse_ruleset(render_save(saved), ipv6=False) == saved
