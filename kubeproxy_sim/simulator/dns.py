@@ -36,7 +36,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from kubeproxy_sim.errors import Diagnostic, InputError
+from kubeproxy_sim.errors import Diagnostic, InputError, literal
 from kubeproxy_sim.objects.decode_nodes import (
     MAX_DNS_NAMESERVERS,
     MAX_DNS_SEARCH_LIST_CHARS,
@@ -88,10 +88,12 @@ class Answer:
 
 
 def parse_hosts(text: str, file: str = "<hosts>") -> tuple[tuple[str, str], ...]:
-    """/etc/hosts lines ``ADDRESS NAME [ALIAS...]`` -> (name, address) pairs; raises InputError naming the line."""
+    """/etc/hosts lines ``ADDRESS NAME [ALIAS...]`` -> (name, address) pairs; raises InputError naming every bad
+    line at once (the first alone was said, so a file was fixed one line per run)."""
     import netaddr
 
     pairs: list[tuple[str, str]] = []
+    problems: list[Diagnostic] = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -100,12 +102,16 @@ def parse_hosts(text: str, file: str = "<hosts>") -> tuple[tuple[str, str], ...]
         try:
             address = str(netaddr.IPAddress(fields[0]))
         except (netaddr.AddrFormatError, ValueError):
-            raise InputError(Diagnostic(f"{fields[0]!r} is not an IP address; expected ADDRESS NAME [ALIAS...]",
-                                        file=file, line=number)) from None
+            problems.append(Diagnostic(f"{literal(fields[0])} is not an IP address; expected ADDRESS NAME "
+                                       "[ALIAS...]", file=file, line=number))
+            continue
         if len(fields) < 2:
-            raise InputError(Diagnostic("no name after the address; expected ADDRESS NAME [ALIAS...]",
-                                        file=file, line=number))
+            problems.append(Diagnostic("no name after the address; expected ADDRESS NAME [ALIAS...]", file=file,
+                                       line=number))
+            continue
         pairs.extend((name.lower().rstrip("."), address) for name in fields[1:])
+    if problems:
+        raise InputError(problems)
     return tuple(pairs)
 
 
