@@ -145,19 +145,17 @@ class Ipam:
         on 0.0.0.0, which conflicts with any address)."""
         return not ports or ports.isdisjoint(self.ports.get(node.name, ()))
 
-    def bind(self, node: Node, pod: SimPod) -> None:
+    def bind(self, node_name: str, pod: SimPod) -> None:
         """Count the pod and its host ports on the node."""
-        self.load[node.name] += 1
+        self.load[node_name] += 1
         if ports := host_ports(pod):
-            self.ports.setdefault(node.name, set()).update(ports)
+            self.ports.setdefault(node_name, set()).update(ports)
 
     def hold(self, pod: SimPod) -> None:
         """Count a pod added as it is (bound, or with its addresses), so that the batch's next pods see it."""
         self.in_use.update(pod.pod_ips)
         if pod.node_name is not None:
-            self.load[pod.node_name] += 1
-            if ports := host_ports(pod):
-                self.ports.setdefault(pod.node_name, set()).update(ports)
+            self.bind(pod.node_name, pod)
 
     def has_room(self, node: Node) -> bool:
         """Whether the node holds fewer pods than its status.allocatable.pods (NodeResourcesFit's pod count)."""
@@ -227,7 +225,7 @@ def place(world: World, pod: SimPod, ipam: Ipam | None = None) -> tuple[World, S
         node = ipam.pick_node(host_ports(pod))
         if node is None:
             return world, pod
-        ipam.bind(node, pod)
+        ipam.bind(node.name, pod)
         pod = replace(pod, node_name=node.name)
         if pod.pod_ips and not pod.host_network:
             return world, pod
