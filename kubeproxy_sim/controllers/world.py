@@ -331,7 +331,9 @@ def delete_pods(world: World, namespace: str, names: list[str], rng: random.Rand
 
 
 def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> World:
-    """Bare Pods as applied, each replacing the one of its name (and moved last), then settled once. One is kept
+    """Bare Pods as applied, each replacing the one of its name (and moved last), then settled once; a name written
+    twice in ``pods`` is the last copy's (kubectl creates the first and patches it with the second), the first
+    never placed nor counted, and a pod replaced no longer counts on its node for the new ones. One is kept
     as written if it has an address (the scheduler still binds it if it names no node). One that names a node
     but has no address keeps its node, as kube-scheduler takes only pods whose spec.nodeName is empty, and is
     started there with an address of that node (a host-network pod: the node's host IPs, the kubelet's
@@ -339,9 +341,11 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> World:
     its node's addresses whatever it was written with: they are the kubelet's to report). The pods share one
     scheduler state and one settle: a manifest of many pods costs what they are, where a settle per pod cost the
     pods times the cluster (100,000 pods ran for hours)."""
-    ipam = Ipam(world)
-    added: dict[str, SimPod] = {}
-    for pod in pods:
+    last = {pod.key: index for index, pod in enumerate(pods)}
+    applied = [pod for index, pod in enumerate(pods) if last[pod.key] == index]  # a name written twice: the last
+    ipam = Ipam(replace(world, pods=tuple(p for p in world.pods if p.key not in last)))  # the replaced ones go
+    added: list[SimPod] = []
+    for pod in applied:
         sim = SimPod(namespace=pod.namespace, name=pod.name, labels=pod.labels, owner=None, images=(),
                      ports=pod.ports, created=world.now, serial=world.serial, node_name=pod.node_name,
                      pod_ips=pod.pod_ips, ready_at=world.now if pod.ready else None,
@@ -355,10 +359,9 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> World:
             world, sim = bind(world, replace(sim, pod_ips=(), ready_at=None), ipam)
         else:
             ipam.hold(sim)
-        added.pop(sim.key, None)
-        added[sim.key] = sim
-    others = tuple(p for p in world.pods if p.key not in added)
-    return settle(replace(world, pods=(*others, *added.values())), rng)
+        added.append(sim)
+    others = tuple(p for p in world.pods if p.key not in last)
+    return settle(replace(world, pods=(*others, *added)), rng)
 
 
 # -- Services -----------------------------------------------------------------------------------------------------

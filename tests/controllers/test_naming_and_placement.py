@@ -412,3 +412,16 @@ def test_a_deployment_template_s_host_network_reaches_its_pods() -> None:
     doc["spec"]["template"]["spec"]["hostNetwork"] = "yes"  # type: ignore[index]
     assert [(f.field, f.message) for f in decode_deployment(doc, "agent.yaml")[1]] == [
         ("spec.template.spec.hostNetwork", 'expected true or false, got a string "yes"')]
+
+
+def test_a_pod_written_twice_is_placed_once_and_a_replaced_pod_frees_its_place() -> None:
+    """Only the last copy of a name in one apply is scheduled: the first used to be placed too (taking node1's
+    one pod slot and an address) and dropped, pushing the copy kept and the pods after it elsewhere; and a pod
+    applied again (changed) no longer counts its old self on the node it held."""
+    rng = random.Random(0)
+    w = world(node_max_pods=(("node1", 1), ("node2", 1)))
+    w = W.add_pods(w, [Pod("default", "a"), Pod("default", "a", labels=(("v", "2"),)), Pod("default", "b")], rng)
+    assert [(p.name, p.node_name, p.pod_ips, p.labels) for p in w.pods] == [
+        ("a", "node1", ("10.244.0.2",), (("v", "2"),)), ("b", "node2", ("10.244.1.2",), ())]
+    w = W.add_pods(w, [Pod("default", "a", labels=(("v", "3"),))], rng)
+    assert [(p.name, p.node_name) for p in w.pods] == [("b", "node2"), ("a", "node1")]
