@@ -153,6 +153,31 @@ def _allocatable(doc: dict[str, Any], file: str, name: str, resource: str) -> tu
     return millis, None
 
 
+def _dropped_host_ports(doc: dict[str, Any], file: str, key: str) -> list[Diagnostic]:
+    """A warning at each hostPort of a Pod without hostNetwork: the scheduler model and the kubelet model
+    reserve no port for it (a host-network pod's container ports are its host ports, and those are modelled)."""
+    from kubeproxy_sim.controllers.decode import HOST_PORT_DROPPED
+
+    spec = doc.get("spec")
+    if not isinstance(spec, dict) or spec.get("hostNetwork") is True or not isinstance(spec.get("containers"), list):
+        return []
+    found = []
+    for i, container in enumerate(spec["containers"]):
+        ports = container.get("ports") if isinstance(container, dict) else None
+        for j, port in enumerate(ports if isinstance(ports, list) else []):
+            if isinstance(port, dict) and port.get("hostPort"):
+                found.append(Diagnostic(HOST_PORT_DROPPED, file=file, kind="Pod", object=key,
+                                        field=f"spec.containers[{i}].ports[{j}].hostPort", severity=Severity.WARNING))
+    return found
+
+
+def port_conflict_diagnostics(conflicts: Any, file: str | None = None, line: int | None = None) -> list[Diagnostic]:
+    """The kubelet's refusal of each host-network pod an apply bound where a pod before it holds one of its host
+    ports (scheduler.PortConflict), said at the step that applied it."""
+    return [Diagnostic(c.message, file=file, line=line, kind="Pod", object=c.pod, severity=Severity.WARNING)
+            for c in conflicts]
+
+
 def _topology_annotations(meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     from kubeproxy_sim.controllers.topology import ANNOTATIONS
 
@@ -214,6 +239,8 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                 node_cpu[meta["name"]] = millis
             if pods is not None:
                 node_max_pods[meta["name"]] = -(-pods // 1000)  # Quantity.Value() rounds up
+        elif doc.get("kind") == "Pod":
+            diagnostics += _dropped_host_ports(doc, file, f"{meta.get('namespace') or 'default'}/{meta.get('name')}")
         elif doc.get("kind") == "Service":
             key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
             if found_annotations := _topology_annotations(meta):
@@ -404,10 +431,12 @@ def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[st
         raise InputError(Diagnostic("the starting objects have errors (above); fix them first", field="-f"))
     start = Step(0, "apply", "apply", paths=())
     try:
-        return play(World(service_cidrs=cidrs), start, rng, lambda _paths: manifests).world
+        played = play(World(service_cidrs=cidrs), start, rng, lambda _paths: manifests)
     except ScriptError as exc:
         raise InputError(Diagnostic(exc.message.removeprefix("apply: "), file=exc.file,
                                     field=None if exc.file else "-f")) from None
+    _report(port_conflict_diagnostics(played.port_conflicts))
+    return played.world
 
 
 def _report(diagnostics: Any, args: argparse.Namespace | None = None) -> None:
@@ -628,7 +657,8 @@ def run(args: argparse.Namespace) -> int:
                 _report(diagnostics, args)
             events = event_diagnostics(sync.events, set(before.events), name, step.line)
             world, unschedulable = scheduling_diagnostics(world, name, step.line)
-            events += [*unschedulable, *sandbox_diagnostics(world, name, step.line)]
+            events += [*port_conflict_diagnostics(played.port_conflicts, name, step.line), *unschedulable,
+                       *sandbox_diagnostics(world, name, step.line)]
             events += overlap_diagnostics(overlaps, cluster, config, name, step.line)
             ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None
             rules = render_ruleset(ruleset) if ruleset is not None else ""

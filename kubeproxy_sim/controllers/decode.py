@@ -31,6 +31,10 @@ from kubeproxy_sim.objects.model import ContainerPort
 from kubeproxy_sim.objects.report import Report, quote
 
 API_VERSION = "apps/v1"
+HOST_PORT_DROPPED = ("not modelled on a pod without hostNetwork: kube-scheduler's NodePorts would keep two pods "
+                     "asking it off one node, and the CNI's portmap plugin would forward the node's port to the pod; "
+                     "the simulator does neither (expected hostNetwork: true for a pod serving on its node's "
+                     "address)")
 _PERCENT = re.compile(r"^[0-9]+%$")
 _STRATEGIES = {s.value: s for s in Strategy}
 
@@ -166,7 +170,7 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
     host_network = bool(report.boolean(pod_spec, "hostNetwork", "spec.template.spec.hostNetwork"))
     containers = []
     for _, path, raw in report.mappings(pod_spec, "containers", "spec.template.spec.containers"):
-        container = _container(report, raw, path)
+        container = _container(report, raw, path, host_network)
         if container is not None:
             containers.append(container)
     if not containers:
@@ -175,7 +179,7 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
     return PodTemplate(labels=labels, containers=tuple(containers), grace_period=grace, host_network=host_network)
 
 
-def _container(report: Report, raw: dict[str, Any], path: str) -> Container | None:
+def _container(report: Report, raw: dict[str, Any], path: str, host_network: bool) -> Container | None:
     name = report.string(raw, "name", f"{path}.name", "")
     image = report.string(raw, "image", f"{path}.image", "")
     if not name:
@@ -189,6 +193,8 @@ def _container(report: Report, raw: dict[str, Any], path: str) -> Container | No
         if port.get("containerPort") is None:
             report.error(f"{port_path}.containerPort", "required; expected a port number in 1-65535")
         protocol = read_protocol(report, port, f"{port_path}.protocol")
+        if port.get("hostPort") and not host_network:
+            report.warn(f"{port_path}.hostPort", HOST_PORT_DROPPED)
         if number is not None:
             ports.append(ContainerPort(name=report.string(port, "name", f"{port_path}.name") or None,
                                        container_port=number, protocol=protocol))

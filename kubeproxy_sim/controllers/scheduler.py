@@ -145,17 +145,23 @@ class Ipam:
         on 0.0.0.0, which conflicts with any address)."""
         return not ports or ports.isdisjoint(self.ports.get(node.name, ()))
 
-    def bind(self, node_name: str, pod: SimPod) -> None:
-        """Count the pod and its host ports on the node."""
+    def bind(self, node_name: str, pod: SimPod) -> HostPorts:
+        """Count the pod and its host ports on the node; the ports a pod counted before holds there are returned
+        (none when the scheduler chose the node: it picks one where they are free)."""
         self.load[node_name] += 1
-        if ports := host_ports(pod):
-            self.ports.setdefault(node_name, set()).update(ports)
+        ports = host_ports(pod)
+        if not ports:
+            return frozenset()
+        held = self.ports.setdefault(node_name, set())
+        taken = ports & held
+        held.update(ports)
+        return taken
 
-    def hold(self, pod: SimPod) -> None:
-        """Count a pod added as it is (bound, or with its addresses), so that the batch's next pods see it."""
+    def hold(self, pod: SimPod) -> HostPorts:
+        """Count a pod added as it is (bound, or with its addresses), so that the batch's next pods see it; the
+        host ports another pod already holds on its node are returned (a conflict the kubelet refuses)."""
         self.in_use.update(pod.pod_ips)
-        if pod.node_name is not None:
-            self.bind(pod.node_name, pod)
+        return self.bind(pod.node_name, pod) if pod.node_name is not None else frozenset()
 
     def has_room(self, node: Node) -> bool:
         """Whether the node holds fewer pods than its status.allocatable.pods (NodeResourcesFit's pod count)."""
@@ -242,6 +248,24 @@ def place(world: World, pod: SimPod, ipam: Ipam | None = None) -> tuple[World, S
     if addresses is None:
         return world, pod
     return replace(world, last_ips=ipam.last_ips()), replace(pod, pod_ips=addresses)
+
+
+@dataclass(frozen=True, slots=True)
+class PortConflict:
+    """A host-network pod applied bound to a node where a pod before it holds some of its host ports. The
+    kubelet's admission refuses it (the NodePorts predicate: phase Failed, never an endpoint); this model keeps
+    it as applied, so it is said instead."""
+
+    pod: str  # NS/NAME
+    node: str
+    ports: HostPorts
+
+    @property
+    def message(self) -> str:
+        shown = ", ".join(f"{port}/{protocol.value}" for protocol, port in sorted(self.ports, key=lambda p: p[::-1]))
+        return (f"NodePorts: Predicate NodePorts failed: {NO_FREE_PORTS} ({shown} held on node {self.node} by a pod "
+                "before it): the kubelet rejects this pod, which the simulator keeps as applied (an endpoint it "
+                "would not be); expected one host-network pod per host port and node")
 
 
 @dataclass(frozen=True, slots=True)

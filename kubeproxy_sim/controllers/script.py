@@ -24,6 +24,7 @@ from kubeproxy_sim.controllers.allocate import AllocationError
 from kubeproxy_sim.controllers.decode import NOTHING_WRITTEN, WrittenIPFields
 from kubeproxy_sim.controllers.deployment import history
 from kubeproxy_sim.controllers.model import MAX_REPLICAS, Deployment, World, replicas_over_limit
+from kubeproxy_sim.controllers.scheduler import PortConflict
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.model import Cluster, Protocol, ServiceType
 
@@ -471,6 +472,7 @@ class Played:
     notes: tuple[str, ...]  # what kubectl would print
     error: str | None = None  # kubectl's error where it exits 1 though the step was carried out (a rollout that
     # missed its progress deadline: time passed and the notes say so), without kubectl's "error: " prefix
+    port_conflicts: tuple[PortConflict, ...] = ()  # pods applied bound that the kubelet would refuse (NodePorts)
 
 
 def _format_time(seconds: float) -> str:
@@ -516,6 +518,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
               for s in manifests.cluster.endpoint_slices]
     running = {p.key: p for p in world.pods}
     changed = []
+    conflicts: tuple[PortConflict, ...] = ()
     for pod in manifests.cluster.pods:
         before = running.get(pod.key)
         if before is not None and _same_pod(before, pod):  # a running pod keeps its node, address and readiness
@@ -524,7 +527,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
         notes.append(_applied("pod", pod.name, before, False))
         changed.append(pod)
     if changed:
-        world = W.add_pods(world, changed, rng)
+        world, conflicts = W.add_pods(world, changed, rng)
     for d in manifests.deployments:
         existing = world.deployment(d.namespace, d.name)
         if existing is not None and not d.replicas_given:  # apply leaves a field the manifest omits alone
@@ -533,7 +536,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
             raise W.ActionError(f'The Deployment "{d.name}" is invalid: spec.selector: field is immutable')
         world = W.apply_deployment(world, d, rng)
         notes.append(_applied("deployment.apps", d.name, existing, world.deployment(d.namespace, d.name)))
-    return Played(world, tuple(notes))
+    return Played(world, tuple(notes), port_conflicts=conflicts)
 
 
 def _play_rollout(world: World, step: Step, rng: random.Random) -> Played:

@@ -51,7 +51,7 @@ from kubeproxy_sim.controllers.replicaset import (
     retry_unscheduled,
     sync_replica_set,
 )
-from kubeproxy_sim.controllers.scheduler import Ipam, record_failures
+from kubeproxy_sim.controllers.scheduler import Ipam, PortConflict, record_failures
 from kubeproxy_sim.controllers.topology import ANNOTATIONS, hints_enabled, zone_ratios
 from kubeproxy_sim.objects.model import (
     Cluster,
@@ -330,7 +330,7 @@ def delete_pods(world: World, namespace: str, names: list[str], rng: random.Rand
     return settle(replace(world, pods=pods), rng)
 
 
-def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> World:
+def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> tuple[World, tuple[PortConflict, ...]]:
     """Bare Pods as applied, each replacing the one of its name (and moved last), then settled once; a name written
     twice in ``pods`` is the last copy's (kubectl creates the first and patches it with the second), the first
     never placed nor counted, and a pod replaced no longer counts on its node for the new ones. One is kept
@@ -340,11 +340,15 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> World:
     status.podIPs for it); one that names none is scheduled and started like any pod (a host-network one takes
     its node's addresses whatever it was written with: they are the kubelet's to report). The pods share one
     scheduler state and one settle: a manifest of many pods costs what they are, where a settle per pod cost the
-    pods times the cluster (100,000 pods ran for hours)."""
+    pods times the cluster (100,000 pods ran for hours).
+
+    Also returned: the host-network pods applied bound where a pod before them holds one of their host ports,
+    which the kubelet would refuse (the order the manifest gives decides which one)."""
     last = {pod.key: index for index, pod in enumerate(pods)}
     applied = [pod for index, pod in enumerate(pods) if last[pod.key] == index]  # a name written twice: the last
     ipam = Ipam(replace(world, pods=tuple(p for p in world.pods if p.key not in last)))  # the replaced ones go
     added: list[SimPod] = []
+    conflicts: list[PortConflict] = []
     for pod in applied:
         sim = SimPod(namespace=pod.namespace, name=pod.name, labels=pod.labels, owner=None, images=(),
                      ports=pod.ports, created=world.now, serial=world.serial, node_name=pod.node_name,
@@ -352,7 +356,8 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> World:
                      deleted_at=world.now if pod.terminating else None, host_network=pod.host_network)
         world = replace(world, serial=world.serial + 1)
         if sim.node_name is not None:  # bound as written: kube-scheduler leaves it to that node's kubelet
-            ipam.hold(sim)
+            if taken := ipam.hold(sim):
+                conflicts.append(PortConflict(sim.key, sim.node_name, taken))
             if not sim.pod_ips:  # no status: the kubelet starts it there, with an address of that node
                 world, sim = bind(world, replace(sim, ready_at=None), ipam)
         elif sim.host_network or not sim.pod_ips:
@@ -361,7 +366,7 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> World:
             ipam.hold(sim)
         added.append(sim)
     others = tuple(p for p in world.pods if p.key not in last)
-    return settle(replace(world, pods=(*others, *added)), rng)
+    return settle(replace(world, pods=(*others, *added)), rng), tuple(conflicts)
 
 
 # -- Services -----------------------------------------------------------------------------------------------------

@@ -162,7 +162,7 @@ def test_a_loaded_controller_slice_is_replaced_and_matching_bare_pods_are_adopte
     w = W.put_slices(w, (stale,))
     assert stale not in W.cluster_of(w).endpoint_slices
     extra = _pod("web-bare", "10.244.0.200", labels=rs.selector)
-    w = W.add_pods(w, [extra], rng)
+    w, _ = W.add_pods(w, [extra], rng)
     # Adopted: the set now holds three pods for two replicas, so it removes one (without adoption: three live).
     assert len([p for p in w.pods if not p.terminating]) == 2
     assert all(p.owner == rs.name for p in w.pods)

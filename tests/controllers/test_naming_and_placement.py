@@ -278,7 +278,7 @@ def test_host_network_pods_without_a_node_are_scheduled_apart_on_their_host_port
     dual = dataclasses.replace(NODES[1], addresses=(*NODES[1].addresses, NodeAddress("InternalIP", "fd00::3")))
     w = world((NODES[0], dual))
     pods = [_host_pod(name, 9100) for name in ("a", "b", "c")]
-    w = W.add_pods(w, [*pods, _host_pod("d", 9200), _host_pod("e", 9100, Protocol.UDP)], rng)
+    w, _ = W.add_pods(w, [*pods, _host_pod("d", 9200), _host_pod("e", 9100, Protocol.UDP)], rng)
     w = W.advance(w, 10, rng)
     placed = {p.name: (p.node_name, p.pod_ips, p.ready(w.now)) for p in w.pods}
     assert placed == {"a": ("node1", ("192.168.49.2",), True), "b": ("node2", ("192.168.49.3", "fd00::3"), True),
@@ -302,7 +302,8 @@ def test_pods_applied_together_are_scheduled_as_if_one_by_one() -> None:
     w = world(THREE, node_max_pods=(("node1", 1), ("node2", 2), ("node3", 2)))
     bound = Pod("default", "bound", node_name="node1", pod_ips=("10.244.0.9",), ready=True)
     fresh = [Pod("default", f"p{i}") for i in range(4)]
-    w = W.advance(W.add_pods(w, [bound, *fresh, dataclasses.replace(fresh[3], labels=(("v", "2"),))], rng), 10, rng)
+    w = W.advance(W.add_pods(w, [bound, *fresh, dataclasses.replace(fresh[3], labels=(("v", "2"),))], rng)[0], 10,
+                  rng)
     assert [(p.name, p.node_name) for p in w.pods] == [("bound", "node1"), ("p0", "node2"), ("p1", "node3"),
                                                        ("p2", "node2"), ("p3", "node3")]
     assert dict(w.pods[-1].labels) == {"v": "2"} and all(p.ready(w.now) for p in w.pods)
@@ -340,7 +341,7 @@ def test_a_pod_applied_with_an_address_but_no_node_is_scheduled_like_any_other()
 
     rng = random.Random(0)
     full = world(THREE, node_max_pods=(("node1", 0), ("node2", 0), ("node3", 0)))
-    w = W.add_pods(full, [Pod("default", "bare", pod_ips=("10.244.9.9",))], rng)
+    w, _ = W.add_pods(full, [Pod("default", "bare", pod_ips=("10.244.9.9",))], rng)
     (pod,) = w.pods
     assert pod.node_name is None and pod.pod_ips == ("10.244.9.9",)
     failure = scheduling_failure(w)
@@ -361,7 +362,7 @@ def test_a_host_network_pod_applied_bound_without_a_status_takes_its_node_s_host
     w = world((NODES[0], dual), node_max_pods=(("node2", 1),))
     bound = dataclasses.replace(_host_pod("agent-bound", 9100), node_name="node2")
     late = dataclasses.replace(_host_pod("agent-late", 9100), node_name="node3")
-    w = W.advance(W.add_pods(w, [bound, late, Pod("default", "plain")], rng), 10, rng)
+    w = W.advance(W.add_pods(w, [bound, late, Pod("default", "plain")], rng)[0], 10, rng)
     placed = {p.name: (p.node_name, p.pod_ips, p.ready(w.now)) for p in w.pods}
     assert placed["agent-bound"] == ("node2", ("192.168.49.3", "fd00::3"), True)
     assert placed["agent-late"] == ("node3", (), False)
@@ -378,7 +379,7 @@ def test_a_pod_applied_bound_without_an_address_keeps_its_node() -> None:
 
     rng = random.Random(0)
     w = W.advance(W.add_pods(world(), [Pod("default", "pinned", node_name="node2"),
-                                       Pod("default", "lost", node_name="node9")], rng), 10, rng)
+                                       Pod("default", "lost", node_name="node9")], rng)[0], 10, rng)
     placed = {p.name: (p.node_name, p.pod_ips, p.ready(w.now)) for p in w.pods}
     assert placed["pinned"][0] == "node2" and placed["pinned"][2]
     assert netaddr.IPAddress(placed["pinned"][1][0]) in netaddr.IPNetwork("10.244.1.0/24")
@@ -420,8 +421,9 @@ def test_a_pod_written_twice_is_placed_once_and_a_replaced_pod_frees_its_place()
     applied again (changed) no longer counts its old self on the node it held."""
     rng = random.Random(0)
     w = world(node_max_pods=(("node1", 1), ("node2", 1)))
-    w = W.add_pods(w, [Pod("default", "a"), Pod("default", "a", labels=(("v", "2"),)), Pod("default", "b")], rng)
+    w, _ = W.add_pods(w, [Pod("default", "a"), Pod("default", "a", labels=(("v", "2"),)), Pod("default", "b")],
+                      rng)
     assert [(p.name, p.node_name, p.pod_ips, p.labels) for p in w.pods] == [
         ("a", "node1", ("10.244.0.2",), (("v", "2"),)), ("b", "node2", ("10.244.1.2",), ())]
-    w = W.add_pods(w, [Pod("default", "a", labels=(("v", "3"),))], rng)
+    w, _ = W.add_pods(w, [Pod("default", "a", labels=(("v", "3"),))], rng)
     assert [(p.name, p.node_name) for p in w.pods] == [("b", "node2"), ("a", "node1")]

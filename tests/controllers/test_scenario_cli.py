@@ -863,3 +863,36 @@ def test_a_ready_status_other_than_true_false_or_unknown_is_warned_and_taints_no
     (warning,) = [line for line in captured.err.splitlines() if "status.conditions" in line]
     assert 'Node node2: status.conditions[1].status: warning: expected True, False or Unknown, got a string "Maybe"' \
         in warning and "FailedScheduling" not in captured.err
+
+
+def test_a_host_port_the_kubelet_would_refuse_or_the_model_drops_is_warned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Which of two host-network pods asking one port of node1 gets it depended silently on the manifest's order:
+    the scheduler puts agent-free on node1 first, and agent-bound, written bound there, is one the kubelet
+    refuses (NodePorts), said at the apply's line; a hostPort on a pod without hostNetwork, which nothing here
+    reserves, is warned at its field (a Deployment template's too)."""
+    host_pod = ("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec: {{{node}hostNetwork: {host}, containers: "
+                "[{{name: a, image: a, ports: [{{containerPort: 9100{extra}}}]}}]}}\n")
+    (tmp_path / "nodes.yaml").write_text(SMALL_NODES)
+    (tmp_path / "pods.yaml").write_text("---\n".join([
+        host_pod.format(name="agent-free", node="", host="true", extra=""),
+        host_pod.format(name="agent-bound", node="nodeName: node1, ", host="true", extra=""),
+        host_pod.format(name="mapped", node="", host="false", extra=", hostPort: 8080")]))
+    script = _script(tmp_path, "apply -f pods.yaml\n")
+    assert run_cli(["scenario", script, "-f", str(tmp_path / "nodes.yaml"), "--hostname-override", "node1",
+                    "--show", "endpoints"], monkeypatch) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(": warning: ")[0] for line in err if ": warning: " in line] == [
+        f"kubeproxy-sim: {tmp_path / 'pods.yaml'}: Pod default/mapped: spec.containers[0].ports[0].hostPort",
+        f"kubeproxy-sim: {script}:1: Pod default/agent-bound"]
+    assert err[-1].endswith("warning: NodePorts: Predicate NodePorts failed: node(s) didn't have free ports for the "
+                            "requested pod ports (9100/TCP held on node node1 by a pod before it): the kubelet "
+                            "rejects this pod, which the simulator keeps as applied (an endpoint it would not be); "
+                            "expected one host-network pod per host port and node")
+    doc = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+           "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
+               "metadata": {"labels": {"app": "web"}},
+               "spec": {"containers": [{"name": "web", "image": "nginx",
+                                        "ports": [{"containerPort": 80, "hostPort": 8080}]}]}}}}
+    assert [d.field for d in decode_deployment(doc, "web.yaml")[1]] == [
+        "spec.template.spec.containers[0].ports[0].hostPort"]
