@@ -476,6 +476,8 @@ def _yaml() -> Any:
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_BINARY = "tag:yaml.org,2002:binary"
 _NOT_BASE_60 = r"(?![-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$)"  # YAML 1.1's 1:30 and 1:30.5
 
 
@@ -485,8 +487,10 @@ def manifest_loader() -> Any:
 
     PyYAML follows YAML 1.1 to the letter and reads ``1:30`` as the base-60 integer 90, so an IPv6 address of
     digits and colons (``2001:0:0:0:0:0:0:1``) or a time would turn into a number; Kubernetes' YAML library
-    has no base-60 numbers and keeps them strings. The common forms agree (true/false/yes/no/on/off, 0x and
-    leading-zero octal integers, decimals, timestamps); a few rare ones still differ from kubectl's go-yaml,
+    has no base-60 numbers and keeps them strings. Nor does it hand a timestamp on as one: go-yaml v2, decoding into
+    an interface{} as sigs.k8s.io/yaml does, keeps ``2024-01-01`` the string it is written as (a label value of
+    that shape is valid), and ``!!binary`` the text it decodes to. The common forms agree (true/false/yes/no/on/off,
+    0x and leading-zero octal integers, decimals); a few rare ones still differ from kubectl's go-yaml,
     which reads ``080`` and ``1e2`` as numbers, ``0o120`` as 80 and ``y``/``n`` as booleans, where PyYAML keeps
     strings (a field then says it expected a number or a boolean).
     """
@@ -513,7 +517,13 @@ def manifest_loader() -> Any:
             # a decimal past Python's int-digits limit (which the CLI lifts; a library caller may not)
             return -long_decimal(digits) if text[:1] == "-" else long_decimal(digits)
 
-    constructors = {**base.yaml_constructors, _INT: construct_int}
+    read_binary = base.yaml_constructors[_BINARY]
+
+    def construct_binary(self: Any, node: Any) -> str:
+        return read_binary(self, node).decode("utf-8", "replace")  # (JSON, which kubectl turns it into, is text)
+
+    constructors = {**base.yaml_constructors, _INT: construct_int, _BINARY: construct_binary,
+                    _TIMESTAMP: lambda self, node: self.construct_scalar(node)}
     return type("ManifestLoader", (base,), {"yaml_implicit_resolvers": resolvers, "yaml_constructors": constructors})
 
 

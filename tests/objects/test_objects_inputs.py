@@ -516,6 +516,32 @@ def test_digits_and_colons_stay_strings_as_kubectl_reads_them(load):
     assert svc.ports[0].port == 80  # other YAML 1.1 integers (hex, octal) read as before
 
 
+def test_a_timestamp_or_binary_scalar_is_the_string_kubectl_reads(load):
+    """QA-errors: PyYAML made ``2024-01-01`` a date ("expected a string, got date 2024-01-01" for a valid label)
+    and ``!!binary`` bytes (said as Python's b'...'); go-yaml v2, decoding into an interface{} as sigs.k8s.io/yaml
+    does, keeps a timestamp the string it is written as and a binary the text it decodes to."""
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, labels: {released: 2024-01-01, at: 2001-12-14t21:59:43.10-05:00}}
+        spec:
+          clusterIP: 10.96.0.10
+          ports: [{port: 80, name: !!binary aHR0cA==}, {port: 81, name: !!timestamp 2024-01-02}]
+    """)
+    assert [str(d) for d in result.diagnostics] == []
+    (svc,) = result.cluster.services
+    assert dict(svc.labels) == {"released": "2024-01-01", "at": "2001-12-14t21:59:43.10-05:00"}
+    assert [port.name for port in svc.ports] == ["http", "2024-01-02"]
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, labels: {released: 2024-01-01, at: 2001-12-14t21:59:43.10-05:00}}
+        spec: {clusterIP: 10.96.0.10, ports: [{port: 80, name: !!binary aHR0cA==}, {port: !!binary gICA, name: b}]}
+    """)
+    assert [str(d) for d in result.errors] == [
+        't.yaml: Service default/web: spec.ports[1].port: expected an integer, got a string "\ufffd\ufffd\ufffd"']
+
+
 def test_json_nested_deeper_than_the_reader_follows_is_an_error_and_the_other_files_are_read(tmp_path):
     """Python's JSON reader recurses (about 1,000 levels): a RecursionError must cost the deep document and
     the rest of its text, not the run; the message names the file, the line and the deepest point."""
