@@ -566,6 +566,7 @@ def controllers_section(inputs: Inputs, args: argparse.Namespace, con: Console, 
     from kubeproxy_sim.cli.options import build_config
     from kubeproxy_sim.cli.scenario_cmd import _initial_world, _rules_text
     from kubeproxy_sim.controllers import cluster_of, play
+    from kubeproxy_sim.controllers.scheduler import take_log
     from kubeproxy_sim.controllers.script import parse_line
 
     def no_files(_paths: tuple[str, ...]) -> object:
@@ -585,7 +586,7 @@ def controllers_section(inputs: Inputs, args: argparse.Namespace, con: Console, 
         for index, text in enumerate(TUTORIAL, 1):
             step = parse_line(index, text)
             played = play(world, step, rng, no_files)  # type: ignore[arg-type]
-            world = played.world
+            world, _ = take_log(played.world)  # FailedScheduling is not shown here: the log would only grow
             cluster = cluster_of(world)
             config, _ = build_config(args, cluster)
             rules = _rules_text(cluster, config)
