@@ -159,21 +159,40 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
 def _state(name: str) -> dict[str, Any]:
     from pyroute2 import netns
 
-    from kubeproxy_sim.kernel import build
     from kubeproxy_sim.kernel.state import read_state, state_dir
 
     state = read_state(state_dir(), name)
     if state is None or state.get("status") != "up":
         _refuse_while_building(name, state)  # its builder removes it if it fails: `netns down` is no advice
-        hint = f"`netns down {name}` first: its namespaces are still there" if build.exists(name) else \
-            f"start one with `netns up --name {name}`"
-        raise InputError(Diagnostic(f"no running cluster {name!r}; {hint}", field="NAME"))
+        raise InputError(Diagnostic(f"no running cluster {name!r}; {_absent_hint(name)}", field="NAME"))
     gone = sorted(set(state.get("namespaces", ())) - set(netns.listnetns()))
     if gone:
         raise InputError(Diagnostic(f"cluster {name!r} is broken: {', '.join(gone)} is gone (removed outside "
                                     f"kubeproxy-sim?); expected `netns down {name}` and a new `netns up`",
                                     field="NAME"))
     return state
+
+
+def _absent_hint(name: str) -> str:
+    """What to do about NAME, which is no running cluster: start one; take down the namespaces a cluster left;
+    or nothing, for the scratch namespace of a one-off job still running (build.scratch_netns: owner-marked, no
+    state file), which is no cluster and goes when its process ends (taking it down would pull it from under
+    that process)."""
+    from kubeproxy_sim.kernel import build
+    from kubeproxy_sim.kernel.plan import cluster_prefix
+
+    if not build.exists(name):
+        return f"start one with `netns up --name {name}`"
+    net = f"{cluster_prefix(name)}net"
+    try:
+        owner = build.read_owner(net)
+    except Exception:  # a marker that cannot be read: the advice for a cluster's leftovers stands
+        owner = None
+    if owner is not None and not owner.state and owner.alive():
+        return (f"{net} is the scratch namespace of process {owner.pid}, still running (a one-off job such as "
+                "tools/bench.py's iptables-restore timing), and goes when that process ends; expected the name of "
+                "a cluster started with `netns up`")
+    return f"`netns down {name}` first: its namespaces are still there"
 
 
 def run_up(args: argparse.Namespace) -> int:

@@ -58,3 +58,25 @@ def test_gc_removes_the_scratch_namespace_of_a_killed_run_and_nothing_else(
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_netns_on_a_live_scratch_namespace_says_whose_it_is_not_to_take_it_down(
+        kernel: None, run_tag: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`netns exec bench-PID` while the bench runs: no cluster of that name, and `netns down` (the advice for a
+    cluster's leftovers) would pull the namespace from under the bench; the message names the running process."""
+    import argparse
+
+    from kubeproxy_sim.cli import netns_cmd
+    from kubeproxy_sim.errors import InputError
+
+    monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
+    parser = argparse.ArgumentParser()
+    netns_cmd.register(parser.add_subparsers())
+    tag = f"{run_tag}-live"
+    with build.scratch_netns(tag) as name:
+        args = parser.parse_args(["netns", "exec", f"{tag}-{os.getpid()}", "node/node1", "--", "true"])
+        with pytest.raises(InputError) as caught:
+            args.func(args)
+    text = str(caught.value)
+    assert f"{name} is the scratch namespace of process {os.getpid()}, still running" in text
+    assert "netns down" not in text
