@@ -1,7 +1,7 @@
 """Scenario flows (rulesets/*/flows.yaml) replayed with real packets in the kernel.
 
-Each scenario is built once; every flow whose source sits on the scenario's node
-(a pod there, the node itself, localhost, or an outside client) is sent and its
+Each scenario is built once (a dual-stack one once per family's proxier); every flow whose source sits on the
+scenario's node (a pod there, the node itself, localhost, or an outside client) is sent and its
 outcome compared with the expected one: the set of endpoints reached, REJECT as
 refused, DROP as timeout, and masquerade as the source address the pod saw.
 Flows the kernel cannot replay (SCTP, the other IP family, a source on another
@@ -11,6 +11,7 @@ node, whose rules differ) are left out.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,10 @@ from kubeproxy_sim.netfilter.packet import host_port
 from kubeproxy_sim.objects import load_paths
 from kubeproxy_sim.objects.nodes import family_of
 
+sys.path.insert(0, str(REPO_RULESETS.parent / "tools"))
+
+from regen_goldens import proxiers
+
 pytestmark = pytest.mark.kernel
 
 SCENARIOS = [
@@ -43,6 +48,8 @@ SCENARIOS = [
     "upstream-node-ports-ipv6-localhost-nodeports-disabled-multiple-nodeport-addresses",
     "dual-stack",
 ]
+CASES = [(name, suffix, flags) for name in SCENARIOS for suffix, flags in proxiers(REPO_RULESETS / name).items()]
+"""(scenario, golden-name suffix, flags after its args): one per proxier whose rules the scenario shows."""
 COUNT = 40  # P(an endpoint of 4 is never drawn) = 4 * 0.75**40 < 1e-4
 
 
@@ -50,20 +57,21 @@ def flows(name: str) -> list[dict[str, Any]]:
     return yaml.safe_load((REPO_RULESETS / name / "flows.yaml").read_text()) or []
 
 
-@pytest.fixture(scope="module", params=SCENARIOS)
+@pytest.fixture(scope="module", params=CASES, ids=[name + suffix for name, suffix, _ in CASES])
 def scenario(request: pytest.FixtureRequest, kernel: None, run_tag: str,
              state_dir: Path) -> Iterator[tuple[str, dict[str, Any], tuple[str, ...]]]:
-    directory = REPO_RULESETS / request.param
+    scenario_name, _, flags = request.param
+    directory = REPO_RULESETS / scenario_name
     loaded = load_paths([str(directory / "objects.yaml")])
-    config = config_from_args(scenario_args(directory), loaded.cluster)
-    name = f"{run_tag}-s{SCENARIOS.index(request.param)}"
-    topo = plan(name, loaded.cluster, config, [str(f["src"]) for f in flows(request.param)])
+    config = config_from_args([*scenario_args(directory), *flags], loaded.cluster)
+    name = f"{run_tag}-s{CASES.index(request.param)}"
+    topo = plan(name, loaded.cluster, config, [str(f["src"]) for f in flows(scenario_name)])
     # upstream's flow tables send from outside straight to the node, whatever the destination (a cluster IP
     # too): here the outside client routes everything through the node
     topo = dataclasses.replace(topo, via_first_node=None)
     state = build.up(loaded.cluster, topo, state_dir, topology_record(topo, loaded.cluster))
     try:
-        yield request.param, state, topo.nodes[0].gateways
+        yield scenario_name, state, topo.nodes[0].gateways
     finally:
         build.teardown(name, state_dir, read_state(state_dir, name))
 
