@@ -436,7 +436,7 @@ def scenario_cluster(directory: Path, services: int) -> tuple[Path, Path]:
     cluster = json.loads(gen_cluster(directory, services, 10, "json").read_text())["items"]
     kept = directory / f"scenario-{services}-services.json"
     pods = directory / f"scenario-{services}-pods.json"
-    if not pods.exists():
+    if not (kept.exists() and pods.exists()):  # both, as a run killed between the writes leaves one
         items = [_pod(s["metadata"]["namespace"], s["metadata"]["labels"]["kubernetes.io/service-name"], e,
                       s["ports"]) for s in cluster if s["kind"] == "EndpointSlice" for e in s["endpoints"]]
         per_node = Counter(p["spec"]["nodeName"] for p in items)

@@ -375,7 +375,6 @@ def take_log(world: World) -> tuple[World, tuple[SchedulingFailure, ...]]:
     return replace(world, scheduling_log=()), world.scheduling_log
 
 
-
 def _histogram(reasons: Iterable[str]) -> str:
     """FitError's reasons: ``COUNT REASON`` for each, sorted as Go's sort.Strings sorts them, comma-separated."""
     return ", ".join(sorted(f"{count} {reason}" for reason, count in Counter(reasons).items()))
