@@ -10,6 +10,7 @@ no objects to explain itself with.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -19,9 +20,11 @@ from kubeproxy_sim.proxier.rules.plan import NO_LOCAL_ENDPOINTS
 if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.packet import Packet
     from kubeproxy_sim.netfilter.trace import Outcome, TraceResult
-    from kubeproxy_sim.objects.model import Cluster, Endpoint, EndpointSlice, Service
+    from kubeproxy_sim.objects.model import Cluster, Endpoint, EndpointSlice, Protocol, Service
     from kubeproxy_sim.proxier.config import ProxyConfig
     from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo
+    from kubeproxy_sim.simulator.network import Simulator
+    from kubeproxy_sim.simulator.send import Delivered, Evidence, Failed, SendResult
 
 _COMMENT_NAME = re.compile(r'--comment "?(?:other traffic to )?([^" ]+)')
 """The service port a kube-proxy rule comment names: its first word (``default/web:http has no endpoints``),
@@ -276,16 +279,21 @@ def _other_family_ranges_note(cluster: Cluster, config: ProxyConfig, packet: Pac
 
 
 def _container_port_note(cluster: Cluster, target: EndpointInfo, svc: ServicePortInfo) -> list[str]:
-    """A pod whose declared container ports leave out the DNAT's port: kube-proxy cannot know what listens."""
-    pod = next((p for p in cluster.pods if target.ip in p.pod_ips and not p.host_network), None)
+    return undeclared_port_note(cluster, target.ip, target.port, svc.protocol)
+
+
+def undeclared_port_note(cluster: Cluster, ip: str, port: int, protocol: Protocol) -> list[str]:
+    """A pod whose declared container ports leave out the port a connection was DNATed to: kube-proxy cannot know
+    what listens (trace's note of a DNAT, send's of a pod reached there). No note for a pod declaring no port."""
+    pod = next((p for p in cluster.pods if ip in p.pod_ips and not p.host_network), None)
     if pod is None or not pod.ports:
         return []
-    declared = [p.container_port for p in pod.ports if p.protocol is svc.protocol]
-    if target.port in declared:
+    declared = [p.container_port for p in pod.ports if p.protocol is protocol]
+    if port in declared:
         return []
     shown = ", ".join(map(str, declared)) or "none"
-    return [f"pod {pod.namespace}/{pod.name} declares container ports {shown} ({svc.protocol.value}), not "
-            f"{target.port}: kube-proxy DNATs to the EndpointSlice's port {target.port} regardless, and whether "
+    return [f"pod {pod.namespace}/{pod.name} declares container ports {shown} ({protocol.value}), not "
+            f"{port}: kube-proxy DNATs to the EndpointSlice's port {port} regardless, and whether "
             "anything listens there is not in the objects (a declared port is informational; a wrong targetPort "
             "is refused by the pod, not by the rules)"]
 
@@ -313,3 +321,45 @@ def _unserved_node_port(cluster: Cluster, config: ProxyConfig, packet: Packet) -
             f"--nodeport-addresses {','.join(config.nodeport_addresses)} leaves {ip} out: kube-proxy serves "
             f"NodePorts on node {config.node_name} only at {only}, so the packet reaches the node itself "
             "untranslated (refused unless a host process listens on the port)"]
+
+
+# --------------------------------------------------------------------------- send's rows
+
+
+SEND_ANSWERS = ("; send has the pod answer there all the same: a simulated pod serves its declared ports and every "
+                "port its EndpointSlices list for it")
+"""What ``send`` does at a port the pod does not declare, after the sentence a trace gives it: kube-proxy cannot
+know what listens, so neither can the simulation; it takes the slice's word (the EndpointSlice controller copied
+the Service's targetPort), as a run that refused would fail every Service whose pods declare no port."""
+
+
+def send_why(sim: Simulator, result: SendResult) -> SendResult:
+    """``result`` with its rows' words: a failure row's rule said as the Service field or endpoint condition behind
+    it (the sentences a trace gives the same outcome), a delivery's port the pod does not declare."""
+    from kubeproxy_sim.objects.model import Protocol
+
+    evidence = result.evidence
+    if evidence is None:
+        return result
+    protocol = Protocol(result.proto.upper())
+    delivered = tuple(dataclasses.replace(d, why=_delivered_why(sim.cluster, evidence, d, protocol))
+                      for d in result.delivered)
+    failed = tuple(dataclasses.replace(f, why=_failed_why(sim, evidence, f)) for f in result.failed)
+    return dataclasses.replace(result, delivered=delivered, failed=failed)
+
+
+def _delivered_why(cluster: Cluster, evidence: Evidence, row: Delivered, protocol: Protocol) -> tuple[str, ...]:
+    found = (undeclared_port_note(cluster, ip, port, protocol) for key, ip, port in sorted(evidence.dnat_targets)
+             if key == row.pod)
+    return tuple(dict.fromkeys(note + SEND_ANSWERS for notes in found for note in notes))
+
+
+def _failed_why(sim: Simulator, evidence: Evidence, row: Failed) -> tuple[str, ...]:
+    from kubeproxy_sim.simulator.send import failure_trace
+
+    found = failure_trace(evidence, row.detail)
+    if found is None:
+        return ()
+    node, trace, outcome = found
+    one = dataclasses.replace(trace, outcomes=(outcome,))  # the notes of this row's outcome only
+    return tuple(why_notes((sim.cluster, sim.runtimes[node].node.config), trace.packet, one))

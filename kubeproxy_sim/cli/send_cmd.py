@@ -24,7 +24,7 @@ from kubeproxy_sim.cli.output import (
 
 if TYPE_CHECKING:
     from kubeproxy_sim.simulator.network import Simulator
-    from kubeproxy_sim.simulator.send import SendResult
+    from kubeproxy_sim.simulator.send import Delivered, SendResult
 
 EXAMPLES = """examples:
   kubeproxy-sim send --scenario bootcamp --from external --to node/node1:31526 --count 1000
@@ -110,11 +110,13 @@ def build_simulator(args: argparse.Namespace) -> tuple[Simulator, bool]:
 def send_counted(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", count: int = 100,
                  seed: int | None = None, record: bool = False,
                  tick: Callable[..., None] | None = None) -> SendResult:
-    """:func:`kubeproxy_sim.simulator.send.send`, calling ``tick`` after each connection (a progress bar)."""
+    """:func:`kubeproxy_sim.simulator.send.send`, calling ``tick`` after each connection (a progress bar), its rows
+    with their words (:func:`kubeproxy_sim.analysis.why.send_why`)."""
+    from kubeproxy_sim.analysis.why import send_why
     from kubeproxy_sim.simulator import send as simsend
 
-    return simsend.send(sim, source, destination, proto=proto, count=count, seed=seed, record=record,
-                        on_connection=tick)
+    return send_why(sim, simsend.send(sim, source, destination, proto=proto, count=count, seed=seed, record=record,
+                                      on_connection=tick))
 
 
 # --------------------------------------------------------------------------- text
@@ -133,9 +135,29 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+NO_POD = "*"
+"""The mark of a row whose address no Pod object has (``pod_object`` false in JSON), one word so the table's
+columns stay words; :data:`NO_POD_NOTE` says what it means under the table."""
+NO_POD_NOTE = (f"{NO_POD} no Pod object was read at this address: an EndpointSlice's endpoint, named after its "
+               "targetRef or (NS/ADDRESS) its address; send has it answer on the ports its slices list")
+
+
+def pod_shown(row: Delivered) -> str:
+    """A row's destination as a person reads it: an endpoint address no Pod was read for is marked, and one named
+    after its address (``NS/ep-10-244-1-10``, the JSON's stable key, which reads like a Pod's name) is shown by
+    the address itself."""
+    from kubeproxy_sim.simulator.topology import endpoint_owner_key
+
+    if row.pod_object is not False:
+        return row.pod
+    namespace = row.pod.partition("/")[0]
+    made_up = row.pod == endpoint_owner_key(namespace, row.ip, None)
+    return f"{namespace}/{row.ip}{NO_POD}" if made_up else f"{row.pod}{NO_POD}"
+
+
 def delivered_table(result: SendResult, con: Console) -> str:
     """One row per destination: count, share, expected share, the source it saw, and a bar of its share."""
-    rows = [(d.pod, d.ip, d.node or "-", d.count, _pct(d.share), _pct(d.expected), ", ".join(d.sources_seen),
+    rows = [(pod_shown(d), d.ip, d.node or "-", d.count, _pct(d.share), _pct(d.expected), ", ".join(d.sources_seen),
              con.paint(share_bar(d.share, unicode=con.unicode), "cyan")) for d in result.delivered]
     columns = [Column("pod"), Column("ip"), Column("node"), Column("count", "right"), Column("share", "right"),
                Column("expected", "right"), Column("source seen"), Column("")]
@@ -162,6 +184,11 @@ def send_text(result: SendResult, con: Console | None = None) -> str:
     if result.failed:
         parts += [""] if result.delivered else []
         parts.append(failed_table(result, con))
+    if any(d.pod_object is False for d in result.delivered):
+        parts += ["", NO_POD_NOTE]
+    notes = dict.fromkeys([*(n for d in result.delivered for n in d.why), *(n for f in result.failed for n in f.why)])
+    if notes:
+        parts += ["", *(f"note: {note}" for note in notes)]
     if result.sticky:
         # kube-proxy's affinity is a recent table in each node's kernel: a balancer or router that spreads one
         # client over several nodes gives it one pod per node (each node's first pick)

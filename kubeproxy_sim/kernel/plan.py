@@ -41,6 +41,7 @@ from kubeproxy_sim.simulator.topology import (
     about_node,
     absent_addresses,
     bridge_gateways,
+    endpoint_owner_key,
     not_unicast,
     place_host_network,
     refused_pod_cidrs,
@@ -212,10 +213,8 @@ def _endpoint_owners(cluster: Cluster, family: int) -> dict[str, tuple[str, str 
             continue
         for endpoint in slc.endpoints:
             for address in endpoint.addresses:
-                ref = endpoint.target_ref
-                key = f"{ref[1] or slc.namespace}/{ref[2]}" if ref and ref[0] == "Pod" else \
-                    f"{slc.namespace}/ep-{address.replace('.', '-').replace(':', '-')}"
-                owners.setdefault(address, (key, endpoint.node_name))
+                owners.setdefault(address, (endpoint_owner_key(slc.namespace, address, endpoint.target_ref),
+                                            endpoint.node_name))
     return owners
 
 

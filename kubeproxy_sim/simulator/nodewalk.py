@@ -70,8 +70,13 @@ def verdict_rule(branch: Branch, verdict: str) -> str:
     """The rule that dropped or rejected the packet (or the chain policy that did), as text."""
     rule: CompiledRule | None = branch.path[-1] if branch.path else None
     if rule is not None and rule.kind in (Kind.DROP, Kind.REJECT):
-        line = f" (line {rule.line})" if rule.line else ""
-        return f"{rule.table} table{line}: {rule.text()}"
+        return rule_text(rule.table, rule.line, rule.text())
     if rule is not None:
         return f"{verdict} by the policy of a {rule.table} built-in chain (last rule matched: {rule.text()})"
     return f"{verdict} by a built-in chain's policy"
+
+
+def rule_text(table: str, line: int | None, text: str) -> str:
+    """How a failure's detail names the rule that dropped or rejected (a tracer's path step names it alike, which
+    is how send finds the step behind a failure row)."""
+    return f"{table} table{f' (line {line})' if line else ''}: {text}"

@@ -23,6 +23,7 @@ that query's own failures come first (a failure row whose detail starts
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -33,7 +34,7 @@ import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, literal, one_of
 from kubeproxy_sim.netfilter.packet import Packet, format_address, loopback, loopback_source, parse_address
-from kubeproxy_sim.netfilter.trace import Outcome
+from kubeproxy_sim.netfilter.trace import Outcome, TraceResult
 from kubeproxy_sim.objects.model import ServiceType
 from kubeproxy_sim.objects.report import number
 from kubeproxy_sim.simulator.dns import (
@@ -58,6 +59,7 @@ from kubeproxy_sim.simulator.network import (
     Simulator,
     heard,
 )
+from kubeproxy_sim.simulator.nodewalk import rule_text
 from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, not_unicast, why_not_placed
 
 PROTOCOLS = ("tcp", "udp", "sctp")
@@ -83,6 +85,8 @@ class Delivered:
     share: float
     expected: float | None
     sources_seen: tuple[str, ...]
+    pod_object: bool | None = None  # a Pod object's (False: an endpoint address no Pod owns; None: no pod, unknown)
+    why: tuple[str, ...] = ()  # what the objects leave unsaid about it (a port its pod does not declare)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,7 @@ class Failed:
     count: int
     detail: str
     expected: float | None
+    why: tuple[str, ...] = ()  # the Service field or endpoint condition behind the rule that dropped or rejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,7 @@ class SendResult:
     failed: tuple[Failed, ...]
     hops: tuple = field(default=(), compare=False, repr=False)
     sticky: bool | None = None  # ClientIP affinity on the way: one client keeps its pod (None: not predicted)
+    evidence: Evidence | None = field(default=None, compare=False, repr=False)  # (send's, for the rows' words)
 
     def as_json(self) -> dict[str, object]:
         """The public ``-o json`` contract (shared with ``netns send``)."""
@@ -111,11 +117,37 @@ class SendResult:
             "from": self.source, "to": self.destination, "proto": self.proto, "connections": self.connections,
             "seed": self.seed,
             "delivered": [{"pod": d.pod, "ip": d.ip, "node": d.node, "count": d.count, "share": d.share,
-                           "expected": d.expected, "sources_seen": list(d.sources_seen)} for d in self.delivered],
-            "failed": [{"reason": f.reason, "count": f.count, "detail": f.detail, "expected": f.expected}
-                       for f in self.failed],
+                           "expected": d.expected, "sources_seen": list(d.sources_seen), "pod_object": d.pod_object,
+                           "why": list(d.why)} for d in self.delivered],
+            "failed": [{"reason": f.reason, "count": f.count, "detail": f.detail, "expected": f.expected,
+                        "why": list(f.why)} for f in self.failed],
             "sticky": self.sticky,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the expected pass meets that words about the rows need (analysis.why turns it into sentences; the
+    simulator keeps the facts): the trace of each rule that dropped or rejected, by its failure detail's start
+    (:func:`failure_trace`), and the (pod key, address, port) a DNAT delivered to, which the pod may not declare."""
+
+    failures: dict[str, tuple[TraceResult, Outcome]] = field(default_factory=dict)
+    dnat_targets: set[tuple[str, str, int]] = field(default_factory=set)
+
+    def failed(self, node: str, result: TraceResult, outcome: Outcome) -> None:
+        if outcome.path:
+            step = outcome.path[-1]
+            self.failures.setdefault(f"node {node}: {rule_text(step.table, step.line, step.rule)}", (result, outcome))
+
+
+def failure_trace(evidence: Evidence, detail: str) -> tuple[str, TraceResult, Outcome] | None:
+    """(node, trace, outcome) of the rule a failure row's detail names (the connection's, or its DNS query's), when
+    the expected pass met it; None for a failure no rule of the first packet decided."""
+    query = DNS_QUERY.match(detail)
+    detail = detail[query.end():] if query else detail
+    node = _RULE_NODE.match(detail)
+    found = next((t for key, t in evidence.failures.items() if detail.startswith(key)), None) if node else None
+    return None if found is None or node is None else (node.group(1), *found)
 
 
 # ---------------------------------------------------------------------------- addressing
@@ -467,17 +499,21 @@ def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None 
 
 
 def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: str,
-            shares: defaultdict[str, Fraction], depth: int = 0) -> None:
+            shares: defaultdict[str, Fraction], depth: int = 0, evidence: Evidence | None = None) -> None:
     """Trace on ``node``; a packet that leaves it unchanged for another node's own address (its pod bridge's too),
     a load balancer's or an external IP is traced where the network takes it (a node sending to a LoadBalancer IP
-    with no rules for it on the way out reaches the balancer, which sends it back to the nodes)."""
-    for outcome in sim.runtimes[node].tracer.trace(packet).outcomes:
+    with no rules for it on the way out reaches the balancer, which sends it back to the nodes). ``evidence``
+    gathers the failures' traces and the DNATs' targets on the way."""
+    result = sim.runtimes[node].tracer.trace(packet)
+    for outcome in result.outcomes:
         p = weight * outcome.probability_exact
         if remembers_client([outcome]):
             shares[STICKY] += p
         if outcome.verdict in ("DROP", "REJECT"):
             shares[outcome.verdict] += p
             shares[f"{outcome.verdict}@{node}"] += p  # what a failure row of this node expects (see tally)
+            if evidence is not None:
+                evidence.failed(node, result, outcome)
             continue
         ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)
         family, value = parse_address(ip)
@@ -485,23 +521,27 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
         here = owner == node or loopback(family, value)
         src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
         if outcome.verdict == "ACCEPT" and depth < 3 and owner is not None and not here:
-            _follow(sim, owner, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, shares, depth + 1)
+            _follow(sim, owner, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, shares, depth + 1,
+                    evidence)
             continue
         if outcome.verdict == "ACCEPT" and depth < 3 and not here and value not in sim.pod_at \
                 and not sim.in_pod_subnet(value):  # the nodes route pod subnets among themselves
             onward, ended = _router_entries(sim, src, ip, port, proto)
             if onward or ended:
                 for nxt, share, hop in onward:
-                    _follow(sim, nxt, hop, p * share, proto, shares, depth + 1)
+                    _follow(sim, nxt, hop, p * share, proto, shares, depth + 1, evidence)
                 if ended:
                     shares[ended] += p
                 continue
-        shares[_target_of(sim, ip, port, proto, node, src)] += p
+        target = _target_of(sim, ip, port, proto, node, src)
+        shares[target] += p
+        if evidence is not None and outcome.verdict == "DNAT":
+            evidence.dnat_targets.add((target, ip, port))
 
 
 def _shares_to(sim: Simulator, client: Client, dst: str, port: int, proto: str, weight: Fraction,
-               shares: defaultdict[str, Fraction]) -> None:
-    """Add one connection's exact outcomes to ``shares``, ``weight`` in all."""
+               shares: defaultdict[str, Fraction], evidence: Evidence | None = None) -> None:
+    """Add one connection's exact outcomes to ``shares``, ``weight`` in all (``evidence``: see :func:`_follow`)."""
     if client.kind == "pod" and loopback(*parse_address(dst)):  # answered inside the pod: see own_loopback
         answer = sim.own_loopback(client.pod, proto, port)  # type: ignore[arg-type]
         # own_loopback names the target whenever it names no failure
@@ -511,7 +551,7 @@ def _shares_to(sim: Simulator, client: Client, dst: str, port: int, proto: str, 
     if not entries:
         shares[ended or _target_of(sim, dst, port, proto)] += weight
     for node, node_weight, packet in entries:
-        _follow(sim, node, packet, weight * node_weight, proto, shares)
+        _follow(sim, node, packet, weight * node_weight, proto, shares, evidence=evidence)
 
 
 DNS = "dns:"
@@ -520,7 +560,8 @@ DNS_QUERY = re.compile(rf"^{re.escape(DNS_QUERY_PREFIX)}\S+:{DNS_PORT}: ")
 """How ``Simulator.dns_query`` begins the detail of a failed DNS query (``network.dns_query_detail``)."""
 
 
-def _dns_step(sim: Simulator, client: Client, target: Target, shares: defaultdict[str, Fraction]) -> Fraction:
+def _dns_step(sim: Simulator, client: Client, target: Target, shares: defaultdict[str, Fraction],
+              evidence: Evidence | None = None) -> Fraction:
     """A pod that connects to a name asks kube-dns first (``Simulator.resolve``, a UDP query to its cluster IP,
     then over TCP when the answer was truncated): the query's failures go into ``shares`` (as DNS + reason), and
     what gets through to an answer is returned."""
@@ -530,7 +571,7 @@ def _dns_step(sim: Simulator, client: Client, target: Target, shares: defaultdic
     through = Fraction(1)
     for proto in ("udp", "tcp") if target.truncated else ("udp",):
         query: defaultdict[str, Fraction] = defaultdict(Fraction)
-        _shares_to(sim, client, server, DNS_PORT, proto, through, query)
+        _shares_to(sim, client, server, DNS_PORT, proto, through, query, evidence)
         through = Fraction(0)
         for key, share in query.items():
             if "/" in key:  # a pod, a node or an outside host answered (the answer is the same whoever gives it)
@@ -540,15 +581,17 @@ def _dns_step(sim: Simulator, client: Client, target: Target, shares: defaultdic
     return through
 
 
-def expected_shares(sim: Simulator, client: Client, target: Target, proto: str) -> dict[str, Fraction]:
+def expected_shares(sim: Simulator, client: Client, target: Target, proto: str,
+                    evidence: Evidence | None = None) -> dict[str, Fraction]:
     """Exact probability per destination (pod key, node/NAME, external/NAME) and per failure reason; a pod's
-    connection to a name first has its DNS query's failures (keys DNS + reason), the rest is the connection's."""
+    connection to a name first has its DNS query's failures (keys DNS + reason), the rest is the connection's.
+    ``evidence`` gathers what the rows' words need on the way (:class:`Evidence`)."""
     shares: defaultdict[str, Fraction] = defaultdict(Fraction)
-    through = _dns_step(sim, client, target, shares)
+    through = _dns_step(sim, client, target, shares, evidence)
     if through:
         weight = through / len(target.addresses)
         for dst in target.addresses:
-            _shares_to(sim, client, dst, target.port, proto, weight, shares)
+            _shares_to(sim, client, dst, target.port, proto, weight, shares, evidence)
     return dict(shares)
 
 
@@ -588,10 +631,14 @@ def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", c
             on_connection()
     hops = tuple(sim.record or ())
     sim.record = None
-    expected = expected_shares(sim, client, target, proto)
+    evidence = Evidence()
+    expected = expected_shares(sim, client, target, proto, evidence)
     places = {p.key: (p.ip, p.node) for p in sim.topology.pods}
     places.update({f"node/{name}": (rt.node.primary, name) for name, rt in sim.runtimes.items()})
-    return tally(client.label, destination, proto, seed, results, expected, hops, places)
+    result = tally(client.label, destination, proto, seed, results, expected, hops, places)
+    pods = {(p.key, p.ip): p.pod_object for p in sim.topology.pods}
+    delivered = tuple(dataclasses.replace(d, pod_object=pods.get((d.pod, d.ip))) for d in result.delivered)
+    return dataclasses.replace(result, delivered=delivered, evidence=evidence)
 
 
 def tally(source: str, destination: str, proto: str, seed: int | None, results: list[Connection],

@@ -48,6 +48,8 @@ class SimPod:
 
     ``ports``: the (proto, port) pairs a socket answers on; None when nothing
     says (no containerPorts and no EndpointSlice port): it then answers on any.
+    ``pod_object``: false for an endpoint address no Pod object owns, whose
+    name (:func:`endpoint_owner_key`) is its targetRef's or made up from its address.
     """
 
     key: str  # namespace/name
@@ -56,6 +58,7 @@ class SimPod:
     host_network: bool = False
     ports: frozenset[tuple[str, int]] | None = None
     veth: str = ""
+    pod_object: bool = True
 
     def serves(self, proto: str, port: int) -> bool:
         return self.ports is None or (proto, port) in self.ports
@@ -348,22 +351,23 @@ class _PodPlacer:
         address = netaddr.IPAddress(ip)
         return next((node for net, node in self.nets if address in net), self.primary)
 
-    def add(self, key: str, ip: str, node: str | None, ports: set[tuple[str, int]]) -> None:
+    def add(self, key: str, ip: str, node: str | None, ports: set[tuple[str, int]], pod_object: bool = True) -> None:
         """A workload at ``ip``: a host-network one when that is a node's address (:func:`host_network_places`
-        gives a host-network Pod's), else one with a veth of its own."""
+        gives a host-network Pod's), else one with a veth of its own; ``pod_object``: a Pod object's."""
         if family_of(ip) != self.family:
             return
         served = frozenset(ports) if ports else None
         if ip in self.node_of_address:
             if (ip, key) not in self.host_pods:
-                self.host_pods[(ip, key)] = SimPod(key, ip, self.node_of_address[ip], True, served)
+                self.host_pods[(ip, key)] = SimPod(key, ip, self.node_of_address[ip], True, served,
+                                                   pod_object=pod_object)
             return
         if ip in self.pods:
             return
         owner = self.owner_node(ip, node)
         prefix = self.nodes[owner].config.interface_name_prefix or "veth"
         index = self.per_node[owner] = self.per_node.get(owner, -1) + 1
-        self.pods[ip] = SimPod(key, ip, owner, False, served, f"{prefix}{index}"[:15])
+        self.pods[ip] = SimPod(key, ip, owner, False, served, f"{prefix}{index}"[:15], pod_object)
 
 
 def _endpoint_owners(cluster: Cluster) -> list[tuple[str, str, str | None]]:
@@ -374,12 +378,18 @@ def _endpoint_owners(cluster: Cluster) -> list[tuple[str, str, str | None]]:
             continue
         for endpoint in slc.endpoints:
             for address in endpoint.addresses:
-                ref = endpoint.target_ref
-                dashed = address.replace(".", "-").replace(":", "-")
-                key = f"{ref[1] or slc.namespace}/{ref[2]}" if ref and ref[0] == "Pod" else \
-                    f"{slc.namespace}/ep-{dashed}"
+                key = endpoint_owner_key(slc.namespace, address, endpoint.target_ref)
                 owners.setdefault(address, (address, key, endpoint.node_name))
     return sorted(owners.values(), key=lambda o: netaddr.IPAddress(o[0]))
+
+
+def endpoint_owner_key(namespace: str, address: str, target_ref: tuple[str, str, str] | None) -> str:
+    """The name of an endpoint address no Pod object owns: its targetRef's Pod, else one made up from the address
+    (``NS/ep-10-244-1-10``), a stable key for ``--from pod/...`` and send's rows, which no reader should take for
+    a Pod that was read (send shows it marked, :attr:`SimPod.pod_object`)."""
+    if target_ref and target_ref[0] == "Pod":
+        return f"{target_ref[1] or namespace}/{target_ref[2]}"
+    return f"{namespace}/ep-{address.replace('.', '-').replace(':', '-')}"
 
 
 def build_topology(cluster: Cluster, base: ProxyConfig, *,
@@ -401,7 +411,7 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
     absent = absent_addresses(cluster, placer.addresses)
     for ip, key, node in _endpoint_owners(cluster):
         if ip not in absent:
-            placer.add(key, ip, node, declared.get(ip, set()))
+            placer.add(key, ip, node, declared.get(ip, set()), pod_object=False)
     taken = {*placer.pods, *placer.node_of_address}
     nodes = [dataclasses.replace(n, gateways=bridge_gateways(n.pod_cidrs, n.pods_by_veth, taken)) for n in nodes]
     return Topology(family, tuple(nodes), (*placer.pods.values(), *placer.host_pods.values()), tuple(hosts),

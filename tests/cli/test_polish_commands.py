@@ -76,7 +76,8 @@ def test_send_json_contract_is_the_simulators(capsys: pytest.CaptureFixture[str]
     expected = send(bootcamp_simulator(9), "external", "node/node1:31526", count=300, seed=9).as_json()
     assert code == 0 and json.loads(out) == expected
     assert list(json.loads(out)) == ["from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky"]
-    assert list(expected["delivered"][0]) == ["pod", "ip", "node", "count", "share", "expected", "sources_seen"]
+    assert list(expected["delivered"][0]) == ["pod", "ip", "node", "count", "share", "expected", "sources_seen",
+                                              "pod_object", "why"]
 
 
 def test_send_counted_ticks_once_per_connection_and_matches_send() -> None:

@@ -287,7 +287,8 @@ def test_kernel_send_result_has_the_simulators_shape() -> None:
     out = raw.as_json(state)
     assert set(out) == {"from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky"}
     assert out["delivered"] == [{"pod": "default/web-a", "ip": "10.244.0.3", "node": "node1", "count": 3,
-                                 "share": 0.5, "expected": None, "sources_seen": ["10.244.0.9"]}]
+                                 "share": 0.5, "expected": None, "sources_seen": ["10.244.0.9"], "pod_object": None,
+                                 "why": []}]  # (netns send has no words for its rows: send_why is the simulator's)
     assert [(f["reason"], f["count"]) for f in out["failed"]] == [("DROP", 1), ("DROP", 1), ("REJECT", 1)]
     assert {f["detail"].split(" ")[0] for f in out["failed"]} == {"no", "the", "connection"}
 

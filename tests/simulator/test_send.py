@@ -446,7 +446,7 @@ def test_json_contract():
     assert data["from"] == "pod/default/client" and data["connections"] == 10 and data["seed"] == 1
     assert data["sticky"] is False
     entry = data["delivered"][0]
-    assert list(entry) == ["pod", "ip", "node", "count", "share", "expected", "sources_seen"]
+    assert list(entry) == ["pod", "ip", "node", "count", "share", "expected", "sources_seen", "pod_object", "why"]
     assert sum(d["count"] for d in data["delivered"]) == 10
 
 
