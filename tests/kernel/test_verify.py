@@ -295,7 +295,9 @@ def test_a_jump_to_an_undeclared_chain_is_left_out_by_the_kernel_s_own_restore(k
 
     with _scratch(f"kpsim-{run_tag}-undecl.n0") as scratch:
         text = "*filter\n:FOO - [0:0]\n-A FOO -j ACCEPT\n-A FOO -p tcp -j KUBE-NOPE\nCOMMIT\n"
-        _, left = load_dump(scratch, text, "bad.rules", read_dump(parse_ruleset(text)))
+        # (read unchecked: the parser itself refuses the jump at its line, as legacy does; this is the stage's
+        # leaving out of a rule the kernel refuses)
+        _, left = load_dump(scratch, text, "bad.rules", read_dump(parse_ruleset(text, validate=False)))
         assert [(x.line, x.rule) for x in left] == [(4, "-A FOO -p tcp -j KUBE-NOPE")]
         assert "KUBE-NOPE" in left[0].reason
         saved = nsexec.run(scratch, ["iptables-save", "-t", "filter"]).stdout
