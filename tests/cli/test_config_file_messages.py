@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from kubeproxy_sim.cli.config_file import KNOWN_FIELDS, NESTED_FIELDS, read_config_file
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.errors import Severity
+from tests.budget import budget
 
 HEAD = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
 PATH = "kp.yaml"
@@ -99,7 +100,7 @@ def _with(field: str, value: Any) -> dict[str, Any]:
     return document
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=budget(100), deadline=None)
 @given(fields=st.lists(st.tuples(st.sampled_from(_FIELDS), _VALUES), min_size=1, max_size=4))
 def test_any_value_at_any_field_is_reported_by_file_and_field(fields: list[tuple[str, Any]]) -> None:
     document: dict[str, Any] = {}

@@ -138,6 +138,78 @@ def test_arbitrary_input_never_raises_and_never_hits_an_internal_error(kind, bod
         assert diagnostic.file == "fuzz.json"
 
 
+_CLUSTER = [
+    {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1", "labels": {"topology.kubernetes.io/zone": "a"}},
+     "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]},
+     "status": {"addresses": [{"type": "InternalIP", "address": "192.168.0.10"}]}},
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+     "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"}, "sessionAffinity": "ClientIP",
+              "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 300}},
+              "ports": [{"name": "http", "port": 80, "targetPort": 8080, "nodePort": 30080, "protocol": "TCP"}]}},
+    {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+     "metadata": {"name": "web-a", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+     "addressType": "IPv4", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+     "endpoints": [{"addresses": ["10.244.1.10"], "conditions": {"ready": True}, "nodeName": "node1", "zone": "a",
+                    "hints": {"forZones": [{"name": "a"}]}}]},
+    {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "old", "namespace": "default"},
+     "subsets": [{"addresses": [{"ip": "10.244.1.11", "nodeName": "node1"}], "ports": [{"port": 8080}]}]},
+    {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "default", "labels": {"app": "web"}},
+     "spec": {"nodeName": "node1", "containers": [{"name": "c", "ports": [{"containerPort": 8080, "name": "http"}]}]},
+     "status": {"podIP": "10.244.1.10", "podIPs": [{"ip": "10.244.1.10"}]}},
+]
+# the object that must come through whatever happens to the others: a Service and its slice, named apart
+_KEPT = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kept", "namespace": "other"},
+          "spec": {"clusterIP": "10.96.0.99", "ports": [{"port": 53, "protocol": "UDP"}]}},
+         {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+          "metadata": {"name": "kept-a", "namespace": "other", "labels": {"kubernetes.io/service-name": "kept"}},
+          "addressType": "IPv4", "ports": [{"port": 53, "protocol": "UDP"}],
+          "endpoints": [{"addresses": ["10.244.2.2"]}]}]
+
+
+def _paths(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    found = [path] if path else []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        found += _paths(child, (*path, key))
+    return found
+
+
+_WHERE = [(i, path) for i, document in enumerate(_CLUSTER) for path in _paths(document)]
+
+
+def _replaced(document: dict, path: tuple[object, ...], value: object) -> dict:
+    """``document`` with ``value`` at ``path``; as it was when an earlier change took the path away."""
+    document = json.loads(json.dumps(document))
+    parent: object = document
+    for key in path[:-1]:
+        try:
+            parent = parent[key]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return document
+    if isinstance(parent, dict) or (isinstance(parent, list) and isinstance(path[-1], int) and
+                                    path[-1] < len(parent)):
+        parent[path[-1]] = value  # type: ignore[index]
+    return document
+
+
+@settings(max_examples=budget(300), deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_WHERE), _json), min_size=1, max_size=3), st.booleans())
+def test_a_broken_field_costs_its_object_alone_and_every_error_says_where(changes, as_yaml):
+    """QA-errors: any value at any field of any object (of every kind read) costs that object at most: the object
+    apart still loads, and every error names the file and the object or field (or line) it is about."""
+    documents = list(_CLUSTER)
+    for (index, path), value in changes:
+        documents[index] = _replaced(documents[index], path, value)
+    stream = [*documents, *_KEPT]
+    text = yaml.safe_dump_all(stream) if as_yaml else "\n".join(json.dumps(d) for d in stream)
+    result = load_text(text, "m.yaml")
+    assert ("other", "kept") in {(s.namespace, s.name) for s in result.cluster.services}
+    assert ("other", "kept-a") in {(s.namespace, s.name) for s in result.cluster.endpoint_slices}
+    for diagnostic in result.errors:
+        assert diagnostic.file == "m.yaml" and (diagnostic.object or diagnostic.field or diagnostic.line), diagnostic
+        assert "internal error" not in diagnostic.message and "Traceback" not in diagnostic.message, diagnostic
+
+
 def test_a_slice_over_the_api_server_s_endpoint_limit_is_refused():
     manifest = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                 "metadata": {"name": "s", "labels": {"kubernetes.io/service-name": "a"}}, "addressType": "IPv4",
