@@ -232,11 +232,9 @@ def _delivered_notes(cluster: Cluster, config: ProxyConfig, packet: Packet, outc
     if target is None:
         return []
     notes = []
+    chains = {step.chain[:len("KUBE-SVC-")] for step in outcome.path}
     if target.terminating:
-        unused = [ep.ip for ep in endpoints if not ep.ready and not (ep.serving and ep.terminating)]
-        notes.append(f"{svc.name_string} has no ready endpoint, so kube-proxy falls back to its serving "
-                     "terminating ones (conditions ready false, serving true, terminating true)"
-                     + (f"; unused, neither ready nor serving: {_some(unused)}" if unused else ""))
+        notes.append(_fallback_note(config, outcome, svc, endpoints, chains))
     if svc.uses_cluster_endpoints:
         mode = topology_mode(endpoints, config.node_name, config.zone, config.prefer_same_traffic_distribution)
         hinted = [ep for ep in endpoints if ep.ready and ep.zone_hints]
@@ -260,6 +258,24 @@ def _delivered_notes(cluster: Cluster, config: ProxyConfig, packet: Packet, outc
     notes.extend(_container_port_note(cluster, target, svc))
     notes.extend(_other_family_ranges_note(cluster, config, packet, svc))
     return notes
+
+
+def _fallback_note(config: ProxyConfig, outcome: Outcome, svc: ServicePortInfo, endpoints: tuple[EndpointInfo, ...],
+                   chains: set[str]) -> str:
+    """Why a serving terminating endpoint was picked: a Local policy's chain (KUBE-SVL) falls back when this node
+    has no ready endpoint of its own, whatever other nodes have (topology.go, CategorizeEndpoints); the cluster
+    chain (KUBE-SVC) only when no node has one."""
+    if "KUBE-SVL-" in chains:
+        field = ("externalTrafficPolicy" if any(s.chain.startswith("KUBE-EXT-") for s in outcome.path)
+                 else "internalTrafficPolicy")
+        elsewhere = [ep.ip for ep in endpoints if ep.ready and not ep.is_local]
+        return (f"{svc.name_string} has spec.{field} Local and node {config.node_name} has no ready local endpoint, "
+                "so the Local policy uses its serving terminating ones (conditions ready false, serving true, "
+                "terminating true)" + (f", not the ready ones on other nodes: {_some(elsewhere)}" if elsewhere else ""))
+    unused = [ep.ip for ep in endpoints if not ep.ready and not (ep.serving and ep.terminating)]
+    return (f"{svc.name_string} has no ready endpoint, so kube-proxy falls back to its serving "
+            "terminating ones (conditions ready false, serving true, terminating true)"
+            + (f"; unused, neither ready nor serving: {_some(unused)}" if unused else ""))
 
 
 def _other_family_ranges_note(cluster: Cluster, config: ProxyConfig, packet: Packet,

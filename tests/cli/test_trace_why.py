@@ -224,3 +224,15 @@ def test_session_affinity_says_whose_shares_these_are(tmp_path, capsys) -> None:
     assert main(["rules", "-f", str(path), "--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16"]) == 0
     held = next(w for w in capsys.readouterr().out.split() if w.startswith("KUBE-SEP-"))
     assert notes(path, capsys, *POD_TO_CLUSTER_IP, args=("--affinity", held)) == []  # a client a list holds
+
+
+def test_the_local_policy_s_own_terminating_fallback_is_named(tmp_path, capsys) -> None:
+    """Under a Local policy kube-proxy uses this node's serving terminating endpoints while other nodes have ready
+    ones (topology.go, CategorizeEndpoints): not the cluster-wide 'no ready endpoint' fallback."""
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1", ready=False, terminating=True),
+                                        endpoint("10.244.2.10", "node2")], type_="NodePort",
+                   spec="  externalTrafficPolicy: Local\n")
+    assert notes(path, capsys, "--src", "203.0.113.2", "--dst", "192.168.0.10", "--dport", "30080") == [
+        "default/web:http has spec.externalTrafficPolicy Local and node node1 has no ready local endpoint, so the "
+        "Local policy uses its serving terminating ones (conditions ready false, serving true, terminating true), "
+        "not the ready ones on other nodes: 10.244.2.10"]
