@@ -233,9 +233,9 @@ def _delivered_notes(cluster: Cluster, config: ProxyConfig, packet: Packet, outc
         return []
     notes = []
     chains = {step.chain[:len("KUBE-SVC-")] for step in outcome.path}
-    if target.terminating:
+    if target.terminating and chains & {"KUBE-SVC-", "KUBE-SVL-"}:
         notes.append(_fallback_note(config, outcome, svc, endpoints, chains))
-    if svc.uses_cluster_endpoints:
+    if "KUBE-SVC-" in chains:  # hints narrow the cluster chain only (a Local policy's KUBE-SVL ignores them)
         mode = topology_mode(endpoints, config.node_name, config.zone, config.prefer_same_traffic_distribution)
         hinted = [ep for ep in endpoints if ep.ready and ep.zone_hints]
         if mode is TopologyMode.NONE and hinted and len(hinted) == sum(ep.ready for ep in endpoints):

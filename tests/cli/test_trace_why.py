@@ -236,3 +236,15 @@ def test_the_local_policy_s_own_terminating_fallback_is_named(tmp_path, capsys) 
         "default/web:http has spec.externalTrafficPolicy Local and node node1 has no ready local endpoint, so the "
         "Local policy uses its serving terminating ones (conditions ready false, serving true, terminating true), "
         "not the ready ones on other nodes: 10.244.2.10"]
+
+
+def test_topology_hints_are_not_said_of_a_local_policy_s_path(tmp_path, capsys) -> None:
+    """An eTP Local Service uses cluster endpoints too (for its own pods' traffic), but an external client's path
+    goes through KUBE-SVL, which ignores hints: a hint note there would name endpoints the outcome did not use."""
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1", hint="zone-b"),
+                                        endpoint("10.244.2.10", "node2", hint="zone-a")], type_="NodePort",
+                   spec="  externalTrafficPolicy: Local\n")
+    assert notes(path, capsys, "--src", "203.0.113.2", "--dst", "192.168.0.10", "--dport", "30080") == []
+    assert notes(path, capsys, "--src", "10.244.1.5", "--dst", "192.168.0.10", "--dport", "30080") == [
+        "every ready endpoint of default/web:http carries topology hints and some are for zone zone-a, where node "
+        "node1 is, so kube-proxy here uses only those: 1 of 2 ready endpoints (10.244.2.10)"]
