@@ -233,7 +233,7 @@ def _delivered_notes(cluster: Cluster, config: ProxyConfig, packet: Packet, outc
         return []
     notes = []
     chains = {step.chain[:len("KUBE-SVC-")] for step in outcome.path}
-    if target.terminating and chains & {"KUBE-SVC-", "KUBE-SVL-"}:
+    if not target.ready and target.serving and target.terminating and chains & {"KUBE-SVC-", "KUBE-SVL-"}:
         notes.append(_fallback_note(config, outcome, svc, endpoints, chains))
     if "KUBE-SVC-" in chains:  # hints narrow the cluster chain only (a Local policy's KUBE-SVL ignores them)
         mode = topology_mode(endpoints, config.node_name, config.zone, config.prefer_same_traffic_distribution)

@@ -248,3 +248,10 @@ def test_topology_hints_are_not_said_of_a_local_policy_s_path(tmp_path, capsys) 
     assert notes(path, capsys, "--src", "10.244.1.5", "--dst", "192.168.0.10", "--dport", "30080") == [
         "every ready endpoint of default/web:http carries topology hints and some are for zone zone-a, where node "
         "node1 is, so kube-proxy here uses only those: 1 of 2 ready endpoints (10.244.2.10)"]
+
+
+def test_a_ready_terminating_endpoint_is_no_fallback(tmp_path, capsys) -> None:
+    """A deleting pod of a Service with publishNotReadyAddresses stays ready while terminating: kube-proxy counts it
+    as ready (CategorizeEndpoints tests IsReady first), so no fallback is said."""
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1", ready=True, terminating=True)])
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP) == []
