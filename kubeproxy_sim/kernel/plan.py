@@ -110,6 +110,9 @@ class PodPlan:
     any_port: bool = False
     dns_ports: tuple[int, ...] = ()  # of its UDP ports, those that answer DNS: it is a kube-dns endpoint
     dns_tcp_ports: tuple[int, ...] = ()  # of its TCP ports, those that answer DNS (a truncated answer's retry)
+    # a Pod object's address (False: an EndpointSlice address no Pod owns, named by endpoint_owner_key; None: a
+    # client's, no pod at all), as the simulator's SimPod.pod_object: netns send's rows say it, as send's do
+    pod_object: bool | None = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +233,7 @@ class _PodPlanner:
         self.pods: dict[str, PodPlan] = {}
 
     def add(self, key: str, ip: str, node: str | None, ports: Iterable[tuple[str, int]],
-            any_port: bool = False) -> None:
+            any_port: bool = False, pod_object: bool | None = True) -> None:
         ports = tuple(sorted(ports))
         known = self.pods.get(ip)
         if known is not None:
@@ -239,24 +242,26 @@ class _PodPlanner:
             return
         if ip in self.node_of_address:
             host = self.nodes[self.node_of_address[ip]]
-            self.pods[ip] = PodPlan(key, host.name, host.netns, ip, ports, host_network=True)
+            self.pods[ip] = PodPlan(key, host.name, host.netns, ip, ports, host_network=True, pod_object=pod_object)
             return
         plan = self.nodes.get(node or "", self.primary)
         index = sum(1 for p in self.pods.values() if not p.host_network and not p.pooled)
         prefix = plan.config.interface_name_prefix or "veth"
         self.pods[ip] = PodPlan(key, plan.name, f"{self.prefix}p{index}", ip, ports,
-                                host_veth=f"{prefix}{index}"[:15], any_port=any_port)
+                                host_veth=f"{prefix}{index}"[:15], any_port=any_port, pod_object=pod_object)
 
     def add_pool(self, node: str | None, ports: tuple[tuple[str, int], ...],
                  members: list[tuple[str, str]], declared: bool = True) -> None:
-        """Many (key, ip) endpoints of one node and port set in one namespace behind one veth."""
+        """Many (key, ip) endpoints of one node and port set in one namespace behind one veth (endpoints without a
+        Pod object: :func:`_pools`)."""
         plan = self.nodes.get(node or "", self.primary)
         index = len({p.netns for p in self.pods.values() if p.pooled})
         prefix = plan.config.interface_name_prefix or "veth"
         for key, ip in members:
             if ip not in self.pods:
                 self.pods[ip] = PodPlan(key, plan.name, f"{self.prefix}q{index}", ip, ports,
-                                        host_veth=f"{prefix}q{index}"[:15], pooled=True, any_port=not declared)
+                                        host_veth=f"{prefix}q{index}"[:15], pooled=True, any_port=not declared,
+                                        pod_object=False)
 
 
 def _cluster_nets(nodes: list[NodePlan], family: int) -> list[tuple[netaddr.IPNetwork, str]]:
@@ -298,7 +303,7 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     pools = _pools(owners, ports, pods)
     for ip, (key, node) in sorted(owners.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
         if ip not in pools.addresses:
-            pods.add(key, ip, node, ports.get(ip, set()), any_port=ip not in declared)
+            pods.add(key, ip, node, ports.get(ip, set()), any_port=ip not in declared, pod_object=False)
     for (node, pool_ports), members in sorted(pools.groups.items()):
         pods.add_pool(node, pool_ports, members, declared=all(ip in declared for _, ip in members))
     clients = _place_sources(name, sources, nodes, pods, family)
@@ -364,7 +369,7 @@ def _place_sources(name: str, sources: list[str], nodes: list[NodePlan], pods: _
             continue
         owner = next((node for net, node in nets if netaddr.IPAddress(ip) in net), None)
         if owner:
-            pods.add(client_key(ip), ip, owner, ())
+            pods.add(client_key(ip), ip, owner, (), pod_object=None)
         else:
             index = len(clients)
             clients.append(ClientPlan(ip, f"{cluster_prefix(name)}c{index}", f"c{index}"))

@@ -67,7 +67,9 @@ def topology_record(topo: Topology, cluster: Cluster) -> dict[str, Any]:
         "family": topo.family,
         "nodes": {n.name: {"netns": n.netns, "addresses": list(n.addresses), "gateways": list(n.gateways)}
                   for n in topo.nodes},
+        # pod_object: PodPlan's, so netns send's rows say it as send's do (a state written before: absent, unknown)
         "pods": {p.ip: {"key": p.key, "netns": p.netns, "node": p.node, "host_network": p.host_network,
+                        "pod_object": p.pod_object,
                         **({"pooled": True} if p.pooled else {}),
                         **({"resolver": resolver_of_pod[p.ip]} if p.ip in resolver_of_pod else {})}
                  for p in topo.pods},
@@ -320,7 +322,10 @@ class Tally:
         return self.pods.get(key, 0) / self.count if self.count else 0.0
 
     def result(self, state: dict[str, Any]) -> SendResult:
-        """The simulator's ``send`` result shape (``expected`` is null: the kernel alone predicts nothing)."""
+        """The simulator's ``send`` result shape (``expected`` is null: the kernel alone predicts nothing; ``why``
+        empty: the kernel says what happened, not why, and the objects send's words come from are not in the
+        state). ``pod_object`` is the plan's (:attr:`.plan.PodPlan.pod_object`), null for a node's own address and
+        for a state written before ``netns up`` recorded it."""
         delivered = []
         for key, n in sorted(self.pods.items()):
             label, _, where = key.partition(" ")
@@ -331,7 +336,8 @@ class Tally:
             if pod is None:  # the node's own address (its pod bridge's too): its workload answered
                 node = next((n for n, v in state["nodes"].items() if ip in (*v["addresses"], *v.get("gateways", ()))),
                             None)
-            delivered.append(Delivered(name, ip, node, n, round(n / self.count, 6), None, tuple(self.seen[key])))
+            delivered.append(Delivered(name, ip, node, n, round(n / self.count, 6), None, tuple(self.seen[key]),
+                                       pod_object=pod.get("pod_object") if pod is not None else None))
         failed = [Failed(name, n, detail, None) for name, detail, n in
                   ((*self._named(reason), n) for reason, n in sorted(self.failures.items()))]
         failed += [Failed(name, n, dns_query_detail(self.dns_server, detail), None) for name, detail, n in

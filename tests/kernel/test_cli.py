@@ -35,8 +35,9 @@ def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, ca
         assert result["sticky"] is None  # the kernel alone predicts nothing
         assert sum(d["count"] for d in result["delivered"]) == 40 and result["failed"] == []
         assert {d["node"] for d in result["delivered"]} == {"node1", "node2"}
-        assert all(set(d) == {"pod", "ip", "node", "count", "share", "expected", "sources_seen"}
+        assert all(set(d) == {"pod", "ip", "node", "count", "share", "expected", "sources_seen", "pod_object", "why"}
                    for d in result["delivered"])
+        assert all(d["pod_object"] is True and d["why"] == [] for d in result["delivered"])  # bootcamp's are Pods
         assert all(d["sources_seen"] == ["10.244.0.9"] for d in result["delivered"])
         assert run(["netns", "send", name, "--from", "external", "--to", "10.244.9.9:80", "--count", "3",
                     "--timeout", "0.3", "-o", "json"]) == 0
@@ -71,6 +72,36 @@ def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, ca
     capfd.readouterr()
     assert run(["netns", "gc", "--only", name]) == 0  # never other people's clusters
     assert capfd.readouterr().out == "removed 0 leftover namespaces\n"
+
+
+def test_send_says_which_rows_have_a_pod_object_and_marks_the_others_as_send(
+        kernel: None, run_tag: str, tmp_path, monkeypatch, capfd) -> None:
+    """web-1 is a Pod; db's endpoints are an address-only one (a made-up name) and one whose targetRef names
+    db-0, neither with a Pod object: the JSON says pod_object as `send` does, the text marks them as it does."""
+    from tests.cli.test_send_why import WEB
+    from tests.cli.test_trace_why import NODES, endpoint
+
+    monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
+    (tmp_path / "marks.yaml").write_text(NODES + WEB % endpoint("10.244.2.10", "node2"))
+    name = f"{run_tag}-marks"
+    assert run(["netns", "up", "-f", str(tmp_path / "marks.yaml"), "--cluster-cidr", "10.244.0.0/16",
+                "--name", name]) == 0
+    try:
+        capfd.readouterr()
+        send = ["netns", "send", name, "--from", "pod/default/client", "--count", "30", "--seed", "1"]
+        assert run([*send, "--to", "10.96.0.10:80", "-o", "json"]) == 0
+        web = json.loads(capfd.readouterr().out)["delivered"]
+        assert [(d["pod"], d["count"], d["pod_object"], d["why"]) for d in web] == [("default/web-1", 30, True, [])]
+        assert run([*send, "--to", "10.96.0.20:5432", "-o", "json"]) == 0
+        db = json.loads(capfd.readouterr().out)["delivered"]
+        assert {d["pod"]: d["pod_object"] for d in db} == {"default/ep-10-244-1-10": False, "default/db-0": False}
+        assert run([*send, "--to", "10.96.0.20:5432"]) == 0
+        text = capfd.readouterr().out
+        assert sorted(line.split()[0] for line in text.splitlines()[3:5]) == ["default/10.244.1.10*", "default/db-0*"]
+        assert "ep-10-244-1-10" not in text and text.splitlines()[-1].startswith("* no Pod object was read")
+    finally:
+        assert run(["netns", "down", name]) == 0
+    assert not [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]
 
 
 HOST_NETWORK_ELSEWHERE = """

@@ -190,9 +190,9 @@ def test_a_failed_query_is_the_connection_s_failure_in_send_s_words(state: dict)
     shown = found.as_json(state)
     assert shown["connections"] == 5 and [d["count"] for d in shown["delivered"]] == [1]
     assert shown["failed"] == [
-        {"reason": "DROP", "count": 1, "expected": None,
+        {"reason": "DROP", "count": 1, "expected": None, "why": [],
          "detail": f"DNS query to {KUBE_DNS}:53: no answer within 1.5 s (a DROP rule met this run's packets)"},
-        {"reason": "REJECT", "count": 3, "expected": None,
+        {"reason": "REJECT", "count": 3, "expected": None, "why": [],
          "detail": f"DNS query to {KUBE_DNS}:53: connection refused (a REJECT rule answered, or nothing listens on "
                    "the port)"}]
 

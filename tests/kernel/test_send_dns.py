@@ -271,7 +271,7 @@ def test_the_query_to_a_kube_dns_without_ready_endpoints_is_refused_as_in_send(u
     assert real.failed[0].detail == prefix + "connection refused (a REJECT rule answered, or nothing listens on " \
         "the port)"
     assert real.as_json()["failed"] == [{"reason": "REJECT", "count": 4, "detail": real.failed[0].detail,
-                                         "expected": None}]
+                                         "expected": None, "why": []}]
     # an address is not looked up: no query, and the REJECT is the connection's own (kube-dns has no endpoint)
     direct = send(unready, "pod/default/first", f"{KUBE_DNS}:53", proto="udp", count=2).result(unready)
     assert [(f.reason, f.detail.startswith("DNS")) for f in direct.failed] == [("REJECT", False)]
