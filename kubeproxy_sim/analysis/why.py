@@ -99,7 +99,7 @@ def _outcome_notes(cluster: Cluster, config: ProxyConfig, packet: Packet, outcom
     """The notes of one outcome: ``endpoints`` are the port's, as the proxier reads them from the slices."""
     rules = [step.rule for step in outcome.path]
     if outcome.verdict == "REJECT" and any(f'{svc.name_string} has no endpoints"' in r for r in rules):
-        return [no_endpoints_note(cluster, svc, endpoints)]
+        return [no_endpoints_note(cluster, config, svc, endpoints)]
     if outcome.verdict == "DROP" and any(NO_LOCAL_ENDPOINTS in r for r in rules):
         internal = any(s.chain == "KUBE-SERVICES" and NO_LOCAL_ENDPOINTS in s.rule for s in outcome.path)
         return [no_local_endpoints_note(cluster, config, svc, endpoints, internal)]
@@ -113,20 +113,26 @@ def _outcome_notes(cluster: Cluster, config: ProxyConfig, packet: Packet, outcom
 # --------------------------------------------------------------------------- endpoints as kube-proxy reads them
 
 
-def _slices(cluster: Cluster, svc: ServicePortInfo) -> list[EndpointSlice]:
-    return [s for s in cluster.endpoint_slices if s.namespace == svc.namespace and s.service_name == svc.name]
+def _slices(cluster: Cluster, svc: ServicePortInfo, ipv6: bool) -> list[EndpointSlice]:
+    """The port's slices of the proxier's family (as endpoints_map reads them: a dual-stack Service's IPv6 slice
+    is no endpoint of its IPv4 rules)."""
+    from kubeproxy_sim.objects.model import AddressType
+
+    family = AddressType.IPV6 if ipv6 else AddressType.IPV4
+    return [s for s in cluster.endpoint_slices
+            if s.namespace == svc.namespace and s.service_name == svc.name and s.address_type is family]
 
 
 def _endpoints(cluster: Cluster, config: ProxyConfig, svc: ServicePortInfo) -> tuple[EndpointInfo, ...]:
     from kubeproxy_sim.proxier.state import endpoints_map
 
-    return endpoints_map(_slices(cluster, svc), config).get(svc.key, ())
+    return endpoints_map(_slices(cluster, svc, config.ipv6), config).get(svc.key, ())
 
 
-def _listed(cluster: Cluster, svc: ServicePortInfo) -> dict[str, Endpoint]:
+def _listed(cluster: Cluster, svc: ServicePortInfo, ipv6: bool) -> dict[str, Endpoint]:
     """The slices' endpoints by address, whatever their ports (the first copy of each)."""
     found: dict[str, Endpoint] = {}
-    for eps in _slices(cluster, svc):
+    for eps in _slices(cluster, svc, ipv6):
         for ep in eps.endpoints:
             if ep.addresses:
                 found.setdefault(ep.addresses[0], ep)
@@ -145,10 +151,11 @@ def _some(items: Sequence[str], most: int = 4) -> str:
     return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
-def no_endpoints_note(cluster: Cluster, svc: ServicePortInfo, endpoints: tuple[EndpointInfo, ...]) -> str:
+def no_endpoints_note(cluster: Cluster, config: ProxyConfig, svc: ServicePortInfo,
+                      endpoints: tuple[EndpointInfo, ...]) -> str:
     """Why kube-proxy rejects: the port has no endpoint it may use, and which of the three reasons it is."""
     head = (f"{svc.name_string} has no endpoints, so kube-proxy rejects the connection (ICMP port unreachable): ")
-    listed = _listed(cluster, svc)
+    listed = _listed(cluster, svc, config.ipv6)
     if endpoints:  # listed with this port, none ready nor serving while terminating
         ips = {ep.ip for ep in endpoints}
         states = [f"{ip} ({conditions_text(ep)})" for ip, ep in listed.items() if ip in ips]
@@ -201,7 +208,7 @@ def no_local_endpoints_note(cluster: Cluster, config: ProxyConfig, svc: ServiceP
                             endpoints: tuple[EndpointInfo, ...], internal: bool) -> str:
     """Why a Local traffic policy drops here: this node has none of the port's usable endpoints."""
     usable = [ep for ep in endpoints if ep.ready or (ep.serving and ep.terminating)]
-    listed = _listed(cluster, svc)
+    listed = _listed(cluster, svc, config.ipv6)
     where = [f"{ep.ip} on {listed[ep.ip].node_name or 'an unnamed node'}" for ep in usable if ep.ip in listed]
     elsewhere = f"its usable endpoints are {_some(where)}" if where else "it has no usable endpoint on any node"
     if internal:

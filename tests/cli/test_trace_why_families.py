@@ -70,3 +70,17 @@ def test_no_note_where_the_family_has_a_range_or_the_packet_is_no_load_balancer_
     assert notes(tmp_path, capsys, "203.0.113.0/24", *node_port) == []
     assert notes(tmp_path, capsys, "", "--src", "2001:db8:bbbb::1", "--dst", "2001:db8:ffff::80", "--dport", "80") \
         == []
+
+
+def test_an_ipv4_trace_names_no_endpoint_of_the_ipv6_slices(tmp_path, capsys) -> None:
+    """kube-proxy's IPv4 rules read the IPv4 slices only (endpoints_map): the IPv6 slice's address is not why the
+    IPv4 cluster IP rejects."""
+    path = tmp_path / "cluster.yaml"
+    path.write_text(CLUSTER % "203.0.113.0/24")
+    argv = ["trace", "-f", str(path), "--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16",
+            "--src", "10.244.1.5", "--dst", "10.96.0.10", "--dport", "80", "-o", "json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == [
+        "default/web:http has no endpoints, so kube-proxy rejects the connection (ICMP port unreachable): its "
+        "EndpointSlices list no address (the Service has no selector: its EndpointSlices are written by hand or by "
+        "another controller)"]
