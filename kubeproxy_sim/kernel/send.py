@@ -51,7 +51,6 @@ from kubeproxy_sim.simulator.send import (
     check_source_form,
     split_destination,
 )
-from kubeproxy_sim.simulator.send import render_text as sim_render_text
 
 PROBE = "kubeproxy_sim.kernel.probe"
 DNS_QUERY = "kubeproxy_sim.kernel.dnsquery"
@@ -525,8 +524,3 @@ def check_answers(dest: Destination, answers: list[dict[str, Any]]) -> None:
             f"{', '.join(wrong['addresses']) or '(no address)'}{fault}, but cluster DNS resolves the name to "
             f"{', '.join(dest.choices())}: the responder and the simulator disagree (a bug: please report it)",
             field="--to"))
-
-
-def render_text(result: Tally, state: dict[str, Any]) -> str:
-    """The simulator's table, so the two can be diffed."""
-    return sim_render_text(result.result(state))

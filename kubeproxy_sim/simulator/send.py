@@ -695,20 +695,3 @@ def _failure_expected(expected: dict[str, Fraction], reason: str, detail: str,
         same = [d for r, d in rows if r == reason]
         share = expected.get(prefix + reason, Fraction(0))
     return round(float(share), 6) if len(same) == 1 else None
-
-
-def render_text(result: SendResult) -> str:
-    """A person's view: one line per pod with a bar, then the failures."""
-    lines = [f"{result.connections} {result.proto} connections from {result.source} to {result.destination}"
-             + (f" (seed {result.seed})" if result.seed is not None else "") + ":", ""]
-    width = max([len(d.pod) for d in result.delivered] + [20])
-    for d in result.delivered:
-        bar = "#" * round(d.share * 40)
-        expected = f"expected {d.expected:6.1%}" if d.expected is not None else ""
-        lines.append(f"  {d.pod:<{width}} {d.ip:<15} {d.node or '-':<10} {d.count:>7} {d.share:6.1%}  {expected}  "
-                     f"{bar}")
-        lines.append(f"  {'':<{width}} saw the client as {', '.join(d.sources_seen)}")
-    for f in result.failed:
-        lines.append(f"  failed: {f.reason:<{width - 8}} {'':<26} {f.count:>7} {f.count / result.connections:6.1%}")
-        lines.append(f"    {f.detail}")
-    return "\n".join(lines) + "\n"
