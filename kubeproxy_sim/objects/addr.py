@@ -5,7 +5,8 @@ with leading zeros and read them as *decimal* ("010.001.0.1" is 10.1.0.1, not
 the octal a C library would see). The loader must agree with that, and it must
 be fast: a large cluster has hundreds of thousands of endpoint addresses, so
 plain dotted quads take a string-only path and IPv6 text is read by the C
-library's inet_pton (what netaddr reads it with). No netaddr here: reading it
+library's inet_pton (what netaddr reads it with), what it refuses then by a
+port of kube-proxy's own reader (k8s.io/utils' fork of Go 1.16's). No netaddr here: reading it
 with no reference cycle left behind is :mod:`kubeproxy_sim.objects.netaddr_safe`'s
 work, and ``rules`` on an IPv4 cluster need not import it at all.
 
@@ -86,10 +87,22 @@ def _ipv4_fast(text: str) -> tuple[str, bool] | None:
             if len(part) == 3 and int(part) > 255:
                 return None
         return text, False
-    values = [int(p) for p in parts]
-    if any(v > 255 for v in values):
+    values = [_go_decimal(p, 255) for p in parts]
+    if None in values:
         return None
-    return ".".join(str(v) for v in values), True
+    return ".".join(map(str, values)), True
+
+
+def _go_decimal(digits: str, limit: int) -> int | None:
+    """ASCII decimal digits as Go's dtoi reads them, any number of leading zeros ("0008" is 8); None when not
+    digits or over ``limit``. The leading zeros are dropped first: int() refuses over 4,300 digits."""
+    if not digits.isascii() or not digits.isdigit():
+        return None
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(limit)):
+        return None
+    value = int(significant or "0")
+    return value if value <= limit else None
 
 
 def parse_ip(text: object) -> ParsedIP | None:
@@ -111,16 +124,70 @@ _IPV4_MAPPED_PREFIX = bytes(10) + b"\xff\xff"
 
 
 def _parse_ipv6(text: str) -> ParsedIP | None:
-    """The slow path: anything with a colon, read as netaddr's IPv6 reader does (inet_pton; no zones, no prefixes)."""
-    if "%" in text or "/" in text or text.strip() != text:
-        return None
-    try:
-        packed = socket.inet_pton(socket.AF_INET6, text)
-    except (OSError, ValueError):  # ValueError: embedded NUL
+    """The slow path: anything with a colon. The C library's inet_pton reads the usual forms fast; what it refuses
+    goes to :func:`_go_ipv6`, which kube-proxy's parser may still accept (a legacy form, then)."""
+    pton = _pton_ipv6(text)
+    legacy = pton is None
+    packed = _go_ipv6(text) if pton is None else pton
+    if packed is None:
         return None
     if packed[:12] == _IPV4_MAPPED_PREFIX:  # ::ffff:a.b.c.d is IPv4, as Go's To4 has it
         return ParsedIP(socket.inet_ntop(socket.AF_INET, packed[12:]), IPFamily.IPV4, True)
-    return ParsedIP(str(ipaddress.IPv6Address(packed)), IPFamily.IPV6)
+    return ParsedIP(str(ipaddress.IPv6Address(packed)), IPFamily.IPV6, legacy)
+
+
+def _pton_ipv6(text: str) -> bytes | None:
+    """inet_pton's 16 bytes, or None (it has no zones or prefixes, and no padding is let through)."""
+    if "%" in text or "/" in text or text.strip() != text:
+        return None
+    try:
+        return socket.inet_pton(socket.AF_INET6, text)
+    except (OSError, ValueError):  # ValueError: embedded NUL
+        return None
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def _go_ipv6(text: str) -> bytes | None:
+    """IPv6 text as kube-proxy's parser reads it (k8s.io/utils' fork of Go 1.16's parseIPv6, behind ParseIPSloppy
+    and ParseCIDRSloppy), for what inet_pton refuses: a group of more than four hex digits whose value fits in
+    16 bits (``::00001``) and an embedded IPv4 part with leading zeros (``::ffff:010.1.2.3``). None otherwise."""
+    head = bytearray()
+    ellipsis = -1  # the byte offset "::" stands at
+    rest = text
+    if rest.startswith("::"):
+        ellipsis, rest = 0, rest[2:]
+    while rest and len(head) < 16:
+        end = next((i for i, char in enumerate(rest) if char not in _HEX_DIGITS), len(rest))
+        significant = rest[:end].lstrip("0")
+        if end == 0 or len(significant) > 4:
+            return None
+        if rest[end:end + 1] == ".":  # the embedded IPv4 part ends the text, with four bytes left for it
+            fast = _ipv4_fast(rest) if (ellipsis >= 0 or len(head) == 12) and len(head) <= 12 else None
+            if fast is None:
+                return None
+            head += bytes(int(octet) for octet in fast[0].split("."))
+            rest = ""
+            break
+        head += int(significant or "0", 16).to_bytes(2, "big")
+        rest = rest[end:]
+        if not rest:
+            break
+        if rest[0] != ":" or len(rest) == 1:
+            return None
+        rest = rest[1:]
+        if rest[0] == ":":
+            if ellipsis >= 0:
+                return None
+            ellipsis, rest = len(head), rest[1:]
+    if rest:
+        return None
+    if len(head) == 16:
+        return None if ellipsis >= 0 else bytes(head)  # "::" must stand for at least one group
+    if ellipsis < 0:
+        return None
+    return bytes(head[:ellipsis] + bytes(16 - len(head)) + head[ellipsis:])
 
 
 MAYBE_SPECIAL_V4 = ("0.", "127.", "169.254.", "224.0.0.")
@@ -152,22 +219,26 @@ def canonical_ip(text: object) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class ParsedCIDR:
-    text: str  # network address (host bits cleared) / prefix length
+    text: str  # network address (host bits cleared) / prefix length, as Go's IPNet.String() writes it
     family: IPFamily
-    legacy: bool = False  # leading zeros, or host bits were set
+    legacy: bool = False  # leading zeros, an IPv4-mapped form, or host bits were set
+    # the prefix as written was 0: all of the family to kube-proxy (its IsZeroCIDR reads Go's mask, 96 bits
+    # long in ::ffff:192.168.0.0/96, whose text is 0.0.0.0/0 all the same)
+    zero: bool = False
+    mapped: bool = False  # written as an IPv4-mapped IPv6 network (::ffff:203.0.113.0/120)
 
 
 def parse_cidr(text: object) -> ParsedCIDR | None:
-    """Parse ``ADDRESS/PREFIX`` as Go's sloppy CIDR parser does; None when it is not one."""
+    """Parse ``ADDRESS/PREFIX`` as kube-proxy's ParseCIDRSloppy does (k8s.io/utils' fork of Go 1.16's
+    ParseCIDR: leading zeros are read as decimal, in the address and in the prefix); None when it is not one."""
     if not isinstance(text, str) or text.count("/") != 1:
         return None
     addr_text, prefix_text = text.split("/")
-    if not prefix_text.isascii() or not prefix_text.isdigit() or len(prefix_text) > 3:
-        return None
+    prefix = _go_decimal(prefix_text, 128)
     address = parse_ip(addr_text)
-    if address is None:
+    if address is None or prefix is None:
         return None
-    prefix = int(prefix_text)
+    legacy = address.legacy or prefix_text != str(prefix)
     if address.family is IPFamily.IPV4 and ":" in addr_text:
         return _mapped_cidr(address.text, prefix)
     bits = 32 if address.family is IPFamily.IPV4 else 128
@@ -176,23 +247,22 @@ def parse_cidr(text: object) -> ParsedCIDR | None:
     address_type = ipaddress.IPv4Address if bits == 32 else ipaddress.IPv6Address
     host_bits = bits - prefix
     base_text = str(address_type(int(address_type(address.text)) >> host_bits << host_bits))
-    return ParsedCIDR(f"{base_text}/{prefix}", address.family,
-                      address.legacy or base_text != address.text)
+    return ParsedCIDR(f"{base_text}/{prefix}", address.family, legacy or base_text != address.text, prefix == 0)
 
 
-def _mapped_cidr(ipv4_text: str, prefix: int) -> ParsedCIDR | None:
+def _mapped_cidr(ipv4_text: str, prefix: int) -> ParsedCIDR:
     """An IPv4-mapped CIDR (``::ffff:203.0.113.0/120``) as Go's ParseCIDR and IPNet read it: the prefix counts
     128 bits; from 96 on, the network is IPv4 (To4 of its address, the mask's last four bytes: 203.0.113.0/24,
     which kube-proxy then files and writes as IPv4); below 96 the mask clears some of the ffff, and what is left
-    is an IPv6 network (``::ffff:1.2.3.4/88`` is ``::ff00:0:0/88``). Always a legacy form."""
-    if prefix > 128:
-        return None
+    is an IPv6 network (``::ffff:1.2.3.4/88`` is ``::ff00:0:0/88``). Always a legacy form; never a zero CIDR
+    from 96 on, though ``::ffff:0:0/96`` is written 0.0.0.0/0."""
     if prefix >= 96:
-        mapped = parse_cidr(f"{ipv4_text}/{prefix - 96}")
-        return None if mapped is None else ParsedCIDR(mapped.text, IPFamily.IPV4, True)
+        v4_bits = 128 - prefix
+        base = int(ipaddress.IPv4Address(ipv4_text)) >> v4_bits << v4_bits
+        return ParsedCIDR(f"{ipaddress.IPv4Address(base)}/{prefix - 96}", IPFamily.IPV4, True, mapped=True)
     host_bits = 128 - prefix
     value = (0xFFFF << 32 | int(ipaddress.IPv4Address(ipv4_text))) >> host_bits << host_bits
-    return ParsedCIDR(f"{ipaddress.IPv6Address(value)}/{prefix}", IPFamily.IPV6, True)
+    return ParsedCIDR(f"{ipaddress.IPv6Address(value)}/{prefix}", IPFamily.IPV6, True, prefix == 0, mapped=True)
 
 
 def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
