@@ -260,10 +260,10 @@ def _check_shape(kubeconfig: str) -> None:
     except (OSError, UnicodeDecodeError) as exc:  # (the client's words for these are Python's)
         raise InputError(Diagnostic(f"cannot read the kubeconfig: {unreadable(exc)}; expected a kubeconfig (what "
                                     "`kubectl config view --raw` prints)", file=kubeconfig)) from None
-    except AliasingError as exc:  # (the client would build it and hang walking it)
+    except (AliasingError, yaml.YAMLError) as exc:
+        # said by line and column here: the client would hang walking the aliases, and says of a syntax error only
+        # its first line ("while parsing a flow mapping")
         raise InputError(yaml_syntax_error(exc, kubeconfig)) from None
-    except yaml.YAMLError:
-        return  # the client's own message names these
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("clusters", "contexts")):
         raise InputError(Diagnostic("not a kubeconfig: expected a mapping with clusters, contexts and users "
                                     "lists (what `kubectl config view --raw` prints)", file=kubeconfig))

@@ -1,0 +1,29 @@
+"""watch --kubeconfig: a kubeconfig that does not parse is said by its line and column and what the parser wanted
+(QA-errors: the client's first line was all that was said, "cannot use this kubeconfig: while parsing a flow
+mapping")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.errors import InputError
+
+pytest.importorskip("kubernetes")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"apiVersion": "v1", "kind": "Config"', "1: syntax error: expected ',' or '}', but got '<stream end>' (while "
+     "parsing a flow mapping) at column 38"),
+    ("apiVersion: v1\n? [a]\n: 1\n", "2: syntax error: found unhashable key (while constructing a mapping) at "
+     "column 3"),
+])
+def test_a_kubeconfig_that_does_not_parse_names_its_line(tmp_path: Path, text: str, expected: str) -> None:
+    from kubeproxy_sim.watch.apiserver import connect
+
+    path = tmp_path / "kubeconfig"
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        connect(str(path))
+    assert [str(d) for d in caught.value.diagnostics] == [f"{path}:{expected}"]
