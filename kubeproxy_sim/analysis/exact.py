@@ -26,6 +26,7 @@ from kubeproxy_sim.analysis.nodes import (
     client_pod_source,
     external_source,
 )
+from kubeproxy_sim.analysis.why import merged_by_node, why_notes
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import SMALL_ODD_BITS, TraceResult, exact_fraction
 from kubeproxy_sim.objects.bulk import collector_paused
@@ -277,14 +278,12 @@ def _failure_notes(nodes: NodeSet, entry_node: str, packet: Packet, result: Trac
     where it goes; a bare DROP does not say why): asked only then, as most entries deliver."""
     if not any(o.verdict in ("DROP", "REJECT") for o in result.outcomes):
         return ()
-    from kubeproxy_sim.analysis.why import why_notes
-
     return tuple(why_notes((nodes.cluster, nodes.configs[entry_node]), packet, result))
 
 
 def _view(kind: str, destination: str, entries: list[Entry], notes: Iterable[str] = ()) -> View:
-    """The view of ``entries``; its notes end with why those carrying traffic fail, each once."""
-    notes = (*notes, *dict.fromkeys(w for e in entries if e.weight for w in e.why))
+    """The view of ``entries``; its notes end with why those carrying traffic fail, each reason once."""
+    notes = (*notes, *merged_by_node((e.node, w) for e in entries if e.weight for w in e.why))
     total = sum((e.weight for e in entries), Fraction(0))
     if total:
         entries = [dataclasses.replace(e, weight=e.weight / total) for e in entries]

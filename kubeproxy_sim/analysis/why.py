@@ -58,6 +58,27 @@ def why_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: Trac
     return notes
 
 
+def merged_by_node(pairs: Iterable[tuple[str, str]]) -> list[str]:
+    """Notes of several entry nodes (node, note), each reason said once: notes that differ only in the node they
+    name become one sentence naming the nodes (dist's view of a Local Service drops at each node without an
+    endpoint, for the same reason), in first-seen order."""
+    nodes: dict[str, list[str]] = {}
+    first: dict[str, str] = {}
+    for node, note in pairs:
+        key = re.sub(rf"\bnode {re.escape(node)}(?![\w.-])", "node \0", note)
+        named = nodes.setdefault(key, [])
+        if node not in named:
+            named.append(node)
+        first.setdefault(key, note)
+    return [first[key] if len(named) == 1 or "\0" not in key else _for_nodes(key, named)
+            for key, named in nodes.items()]
+
+
+def _for_nodes(key: str, named: Sequence[str]) -> str:
+    nodes = f"nodes {_some(named)}"
+    return key.replace("node \0 has ", f"{nodes} have ").replace("node \0", nodes)
+
+
 def _lists_assumed(result: TraceResult) -> bool:
     """Whether the trace assumed a session-affinity list does not hold the client (none named by --affinity)."""
     return any(u.reason.startswith("recent list ") for u in result.uncertain)

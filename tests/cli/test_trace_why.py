@@ -255,3 +255,31 @@ def test_a_ready_terminating_endpoint_is_no_fallback(tmp_path, capsys) -> None:
     as ready (CategorizeEndpoints tests IsReady first), so no fallback is said."""
     path = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1", ready=True, terminating=True)])
     assert notes(path, capsys, *POD_TO_CLUSTER_IP) == []
+
+
+NODE3 = ("\n---\napiVersion: v1\nkind: Node\nmetadata: {name: node3}\nspec: {podCIDRs: [10.244.3.0/24]}\n"
+         "status: {addresses: [{type: InternalIP, address: 192.168.0.12}]}\n")
+
+
+def test_dist_names_the_nodes_failing_for_one_reason_once(tmp_path, capsys) -> None:
+    """dist's entries at node1 and node2 drop for the same reason: one sentence names both, not one per node."""
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.3.10", "node3")], type_="NodePort",
+                   spec="  externalTrafficPolicy: Local\n", extra=NODE3)
+    assert main(["dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16", "--to", "web.default", "-o", "json"]) == 0
+    views = {v["kind"]: v["notes"] for v in json.loads(capsys.readouterr().out)["services"][0]["views"]}
+    assert views["nodePort"] == [
+        "default/web:http has spec.externalTrafficPolicy Local and nodes node1, node2 have none of its endpoints "
+        "(its usable endpoints are 10.244.3.10 on node3), so kube-proxy drops traffic from outside the cluster here "
+        "rather than forward it to another node"]
+
+
+def test_merged_notes_name_many_nodes_once_and_keep_others() -> None:
+    from kubeproxy_sim.analysis.why import merged_by_node
+
+    said = "node node{} has none, so kube-proxy on node node{} drops"
+    pairs = [(f"node{i}", said.format(i, i)) for i in (1, 10, 2, 3, 4, 5)]
+    assert merged_by_node([*pairs, ("node1", "the same everywhere"), ("node2", "the same everywhere"),
+                           ("node10", "node node1 is named by node10")]) == [
+        "nodes node1, node10, node2, node3 and 2 more have none, so kube-proxy on nodes node1, node10, node2, node3 "
+        "and 2 more drops",
+        "the same everywhere", "node node1 is named by node10"]
