@@ -26,7 +26,7 @@ from kubeproxy_sim.analysis.nodes import (
     client_pod_source,
     external_source,
 )
-from kubeproxy_sim.analysis.why import merged_by_node, why_notes
+from kubeproxy_sim.analysis.why import Index, merged_by_node, why_notes
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import SMALL_ODD_BITS, TraceResult, exact_fraction
 from kubeproxy_sim.objects.bulk import collector_paused
@@ -278,7 +278,8 @@ def _failure_notes(nodes: NodeSet, entry_node: str, packet: Packet, result: Trac
     where it goes; a bare DROP does not say why): asked only then, as most entries deliver."""
     if not any(o.verdict in ("DROP", "REJECT") for o in result.outcomes):
         return ()
-    return tuple(why_notes((nodes.cluster, nodes.configs[entry_node]), packet, result))
+    index = nodes.derived("why index", lambda: Index.of(nodes.cluster))
+    return tuple(why_notes((nodes.cluster, nodes.configs[entry_node]), packet, result, index))
 
 
 def _view(kind: str, destination: str, entries: list[Entry], notes: Iterable[str] = ()) -> View:
