@@ -453,15 +453,14 @@ def check_cluster_cidrs(texts: list[str], report: Report, malformed: Report | No
 
 
 def check_nodeport_addresses(texts: list[str], report: Report, malformed: Report | None = None) -> tuple[str, ...]:
-    """CIDRs (canonical) and the keyword ``primary``; each bad entry reported (``malformed``: as
-    :func:`check_cidrs`)."""
+    """CIDRs and the keyword ``primary``, as written: kube-proxy keeps these strings and reads each where it
+    matches node IPs, and whether one is a zero CIDR is in the prefix as written (``::ffff:192.168.0.0/96`` is
+    written 0.0.0.0/0 but is none); each bad entry reported (``malformed``: as :func:`check_cidrs`)."""
     shape = malformed or report
     found = []
     for text in texts:
-        if text == "primary":
+        if text == "primary" or check_cidrs([text], report, lambda message: shape(message + " or 'primary'")):
             found.append(text)
-        else:
-            found += check_cidrs([text], report, lambda message: shape(message + " or 'primary'"))
     if "primary" in found and len(texts) > 1:  # kube-proxy's validation refuses the mix
         report(f"{literal(','.join(texts))}: can't use both 'primary' and CIDRs; expected 'primary' alone, or CIDRs")
         return tuple(cidr for cidr in found if cidr != "primary")

@@ -42,7 +42,7 @@ class ProxyConfig:
     masquerade_all: bool = False
     masquerade_bit: int = 14
     localhost_nodeports: bool = True
-    nodeport_addresses: tuple[str, ...] = ()  # CIDRs, or "primary"; empty: all local addresses
+    nodeport_addresses: tuple[str, ...] = ()  # CIDRs as written, or "primary"; empty: all local addresses
     conntrack_tcp_be_liberal: bool = False
     random_fully: bool = True  # iptables supports MASQUERADE --random-fully
     nfacct: bool = True  # the kernel has the nfacct counters kube-proxy uses

@@ -135,11 +135,13 @@ def test_parse_bool_is_go_strconv() -> None:
 
 
 def test_cidrs_are_written_as_kube_proxy_writes_them() -> None:
-    """kube-proxy parses --cluster-cidr sloppily (leading zeros) and prints the network: host bits cleared."""
+    """kube-proxy parses --cluster-cidr sloppily (leading zeros) and prints the network: host bits cleared;
+    --nodeport-addresses it keeps as written and reads where it matches node IPs (its IsZeroCIDR reads the
+    prefix as written: ::ffff:192.168.0.0/96 is written 0.0.0.0/0 but matches no more than the node's IPv4s)."""
     config = config_from_args(["--cluster-cidr", "10.244.0.1/16, fd00:10:244::5/56", "--nodeport-addresses",
-                               "192.168.1.7/24,10.0.0.1/8"], Cluster())
+                               "192.168.1.7/24,10.0.0.1/8,::ffff:192.168.0.0/96"], Cluster())
     assert config.cluster_cidrs == ("10.244.0.0/16", "fd00:10:244::/56")
-    assert config.nodeport_addresses == ("192.168.1.0/24", "10.0.0.0/8")
+    assert config.nodeport_addresses == ("192.168.1.7/24", "10.0.0.1/8", "::ffff:192.168.0.0/96")
 
 
 CONFIG_HEAD = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"

@@ -52,6 +52,14 @@ NODEPORT_CASES = [
      [f"{LAST} -d 192.168.0.2 -j KUBE-NODEPORTS", f"{LAST} -d 192.168.1.2 -j KUBE-NODEPORTS"], False),
     (IPFamily.IPV4, True, ("127.0.0.0/8",), [f"{LAST} -d 127.0.0.1 -j KUBE-NODEPORTS"], True),
     (IPFamily.IPV4, True, ("primary",), [f"{LAST} -d 192.168.0.2 -j KUBE-NODEPORTS"], False),
+    # kube-proxy's IsZeroCIDR reads Go's mask, 96 bits long here (pkg/proxy/util): no --dst-type LOCAL, but each
+    # IPv4 address of the node, loopback too, inside 0.0.0.0/0 (the network's IPv4 part, as IPNet.Contains reads it)
+    (IPFamily.IPV4, True, ("::ffff:192.168.0.0/96",), [f"{LAST} -d 127.0.0.1 -j KUBE-NODEPORTS",
+                                                       f"{LAST} -d 192.168.0.2 -j KUBE-NODEPORTS",
+                                                       f"{LAST} -d 192.168.1.2 -j KUBE-NODEPORTS",
+                                                       f"{LAST} -d 192.168.99.11 -j KUBE-NODEPORTS"], True),
+    (IPFamily.IPV6, True, ("::ffff:192.168.0.0/96",),
+     [f"{LAST} -m addrtype --dst-type LOCAL ! -d ::1/128 -j KUBE-NODEPORTS"], False),
     (IPFamily.IPV6, True, (), [f"{LAST} -m addrtype --dst-type LOCAL ! -d ::1/128 -j KUBE-NODEPORTS"], False),
     (IPFamily.IPV6, False, ("192.168.0.0/24", "192.168.1.0/24", "2001:db8::/64"),
      [f"{LAST} -d 2001:db8::1 -j KUBE-NODEPORTS"], False),

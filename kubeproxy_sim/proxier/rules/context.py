@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from kubeproxy_sim.objects.addr import ParsedCIDR, parse_cidr
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.proxier.state import is_ipv6_text
 
@@ -117,8 +118,10 @@ def primary_ip(config: ProxyConfig, ipv6: bool) -> str | None:
     return ips[0] if ips else None
 
 
-def _nodeport_texts(config: ProxyConfig) -> list[str]:
-    """``--nodeport-addresses`` of this family; "primary" stands for the node IP of each family."""
+def _nodeport_cidrs(config: ProxyConfig) -> list[ParsedCIDR]:
+    """``--nodeport-addresses`` of this family, read from the entries as written as kube-proxy's
+    NewNodePortAddresses reads them (ParseCIDRSloppy: ``::ffff:192.168.0.0/96`` is IPv4); "primary" stands for
+    the node IP of each family."""
     texts: list[str] = []
     for value in config.nodeport_addresses:
         if value == "primary":
@@ -128,7 +131,8 @@ def _nodeport_texts(config: ProxyConfig) -> list[str]:
                     texts.append(f"{ip}/128" if ipv6 else f"{ip}/32")
         else:
             texts.append(value)
-    return [t for t in texts if is_ipv6_text(t) == config.ipv6]
+    parsed = (parse_cidr(text) for text in texts)
+    return [cidr for cidr in parsed if cidr is not None and cidr.family is config.ip_family]
 
 
 def nodeport_destinations(config: ProxyConfig) -> NodePortDestinations:
@@ -137,33 +141,33 @@ def nodeport_destinations(config: ProxyConfig) -> NodePortDestinations:
     No CIDR of this family means every local address; a zero CIDR anywhere
     means the same. Otherwise the node IPs inside the CIDRs, in CIDR order.
     """
-    texts = _nodeport_texts(config)
-    if not texts:  # kube-proxy's default, without netaddr: 0.0.0.0/0 (which holds 127.0.0.0) or ::/0
+    cidrs = _nodeport_cidrs(config)
+    if not cidrs:  # kube-proxy's default, without netaddr: 0.0.0.0/0 (which holds 127.0.0.0) or ::/0
         return NodePortDestinations(True, (), contains_ipv4_loopback=not config.ipv6)
-    return _matching_destinations(config, texts)
+    return _matching_destinations(config, cidrs)
 
 
-def _matching_destinations(config: ProxyConfig, texts: list[str]) -> NodePortDestinations:
-    """:func:`nodeport_destinations` for the CIDR ``texts`` of this family."""
+def _matching_destinations(config: ProxyConfig, cidrs: list[ParsedCIDR]) -> NodePortDestinations:
+    """:func:`nodeport_destinations` for the CIDRs of this family. Match-all is kube-proxy's IsZeroCIDR, which reads
+    the prefix as written (Go's mask): ``::ffff:192.168.0.0/96``, written 0.0.0.0/0, is no zero CIDR, so kube-proxy
+    writes a ``-d`` rule for each IPv4 address of the node (loopback too) instead of ``--dst-type LOCAL``."""
     # imported here: only --nodeport-addresses needs netaddr (the default does not: ~15 ms of start-up)
     import netaddr
 
     from kubeproxy_sim.objects.netaddr_safe import netaddr_network
 
     # (netaddr_safe gives netaddr the family: without it, IPv6 text leaves a reference cycle)
-    cidrs = [n for n in map(netaddr_network, texts) if n is not None]
-    if not cidrs:
-        cidrs = [netaddr.IPNetwork("::/0", 6) if config.ipv6 else netaddr.IPNetwork("0.0.0.0/0", 4)]
+    networks = [n for n in (netaddr_network(cidr.text) for cidr in cidrs) if n is not None]
     loopback = netaddr.IPAddress("127.0.0.0")
-    contains_loopback = any(c.version == 4 and (c.network.is_loopback() or loopback in c) for c in cidrs)
-    if any(c.prefixlen == 0 for c in cidrs):
+    contains_loopback = any(n.version == 4 and (n.network.is_loopback() or loopback in n) for n in networks)
+    if any(cidr.zero for cidr in cidrs):
         return NodePortDestinations(True, (), contains_loopback)
     found: list[str] = []
     addresses = _interface_addresses(config)
-    for cidr in cidrs:
+    for network in networks:
         for address in addresses:
             text = str(address)
-            if address.version == cidr.version and address in cidr and text not in found:
+            if address.version == network.version and address in network and text not in found:
                 found.append(text)
     return NodePortDestinations(False, tuple(found), contains_loopback)
 
