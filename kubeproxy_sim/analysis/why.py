@@ -256,14 +256,18 @@ def no_local_endpoints_note(index: Index, config: ProxyConfig, svc: ServicePortI
     listed = _listed(index, svc, config.ipv6)
     where = [f"{ep.ip} on {listed[ep.ip].node_name or 'an unnamed node'}" for ep in usable if ep.ip in listed]
     elsewhere = f"its usable endpoints are {_some(where)}" if where else "it has no usable endpoint on any node"
+    mine = [f"{ep.ip} ({conditions_text(listed[ep.ip])})" for ep in endpoints if ep.is_local and ep.ip in listed]
+    if mine:  # a Local policy uses no other endpoint: they are why, not that the node has none
+        elsewhere = (f"its endpoints on {config.node_name} are neither ready nor serving while terminating: "
+                     f"{_some(mine)}; {elsewhere}")
     if internal:
         return (f"{svc.name_string} has spec.internalTrafficPolicy Local and node {config.node_name} has none of its "
-                f"endpoints ({elsewhere}), so kube-proxy drops traffic from this node to its cluster IP: a Local "
-                "policy never sends it to another node")
+                f"usable endpoints ({elsewhere}), so kube-proxy drops traffic from this node to its cluster IP: a "
+                "Local policy never sends it to another node")
     check = (f"; a load balancer's health check of healthCheckNodePort {svc.health_check_node_port} fails here for "
              "the same reason" if svc.health_check_node_port else "")
     return (f"{svc.name_string} has spec.externalTrafficPolicy Local and node {config.node_name} has none of its "
-            f"endpoints ({elsewhere}), so kube-proxy drops traffic from outside the cluster here rather than "
+            f"usable endpoints ({elsewhere}), so kube-proxy drops traffic from outside the cluster here rather than "
             f"forward it to another node{check}")
 
 

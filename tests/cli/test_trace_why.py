@@ -127,7 +127,7 @@ def test_external_traffic_policy_local_on_a_node_without_endpoints(tmp_path, cap
     path = cluster(tmp_path, endpoints=[endpoint("10.244.2.10", "node2")], type_="NodePort",
                    spec="  externalTrafficPolicy: Local\n")
     assert notes(path, capsys, "--src", "203.0.113.2", "--dst", "192.168.0.10", "--dport", "30080") == [
-        "default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its endpoints (its "
+        "default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its usable endpoints (its "
         "usable endpoints are 10.244.2.10 on node2), so kube-proxy drops traffic from outside the cluster here "
         "rather than forward it to another node"]
 
@@ -135,7 +135,7 @@ def test_external_traffic_policy_local_on_a_node_without_endpoints(tmp_path, cap
 def test_internal_traffic_policy_local_on_a_node_without_endpoints(tmp_path, capsys) -> None:
     path = cluster(tmp_path, endpoints=[endpoint("10.244.2.10", "node2")], spec="  internalTrafficPolicy: Local\n")
     assert notes(path, capsys, *POD_TO_CLUSTER_IP) == [
-        "default/web:http has spec.internalTrafficPolicy Local and node node1 has none of its endpoints (its "
+        "default/web:http has spec.internalTrafficPolicy Local and node node1 has none of its usable endpoints (its "
         "usable endpoints are 10.244.2.10 on node2), so kube-proxy drops traffic from this node to its cluster "
         "IP: a Local policy never sends it to another node"]
 
@@ -209,7 +209,7 @@ def test_dist_views_say_why_their_entries_fail(tmp_path, capsys) -> None:
     assert main(["dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16", "--to", "web.default", "-o", "json"]) == 0
     views = {v["kind"]: v["notes"] for v in json.loads(capsys.readouterr().out)["services"][0]["views"]}
     assert views == {"clusterIP": [], "nodePort": [
-        "default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its endpoints (its "
+        "default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its usable endpoints (its "
         "usable endpoints are 10.244.2.10 on node2), so kube-proxy drops traffic from outside the cluster here "
         "rather than forward it to another node"]}
 
@@ -268,9 +268,9 @@ def test_dist_names_the_nodes_failing_for_one_reason_once(tmp_path, capsys) -> N
     assert main(["dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16", "--to", "web.default", "-o", "json"]) == 0
     views = {v["kind"]: v["notes"] for v in json.loads(capsys.readouterr().out)["services"][0]["views"]}
     assert views["nodePort"] == [
-        "default/web:http has spec.externalTrafficPolicy Local and nodes node1, node2 have none of its endpoints "
-        "(its usable endpoints are 10.244.3.10 on node3), so kube-proxy drops traffic from outside the cluster here "
-        "rather than forward it to another node"]
+        "default/web:http has spec.externalTrafficPolicy Local and nodes node1, node2 have none of its usable "
+        "endpoints (its usable endpoints are 10.244.3.10 on node3), so kube-proxy drops traffic from outside the "
+        "cluster here rather than forward it to another node"]
 
 
 def test_merged_notes_name_many_nodes_once_and_keep_others() -> None:
@@ -283,3 +283,16 @@ def test_merged_notes_name_many_nodes_once_and_keep_others() -> None:
         "nodes node1, node10, node2, node3 and 2 more have none, so kube-proxy on nodes node1, node10, node2, node3 "
         "and 2 more drops",
         "the same everywhere", "node node1 is named by node10"]
+
+
+def test_a_local_policy_s_drop_names_the_node_s_unusable_endpoints(tmp_path, capsys) -> None:
+    """node1 has an endpoint, not ready: the Local policy drops because none of its endpoints is usable, not
+    because it has none, and the sentence shows that endpoint's conditions."""
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1", ready=False, serving=False),
+                                        endpoint("10.244.2.10", "node2")], type_="NodePort",
+                   spec="  externalTrafficPolicy: Local\n")
+    assert notes(path, capsys, "--src", "203.0.113.2", "--dst", "192.168.0.10", "--dport", "30080") == [
+        "default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its usable endpoints (its "
+        "endpoints on node1 are neither ready nor serving while terminating: 10.244.1.10 (ready false, serving "
+        "false, terminating false); its usable endpoints are 10.244.2.10 on node2), so kube-proxy drops traffic "
+        "from outside the cluster here rather than forward it to another node"]
