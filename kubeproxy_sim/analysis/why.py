@@ -267,8 +267,22 @@ def no_local_endpoints_note(index: Index, config: ProxyConfig, svc: ServicePortI
     check = (f"; a load balancer's health check of healthCheckNodePort {svc.health_check_node_port} fails here for "
              "the same reason" if svc.health_check_node_port else "")
     return (f"{svc.name_string} has spec.externalTrafficPolicy Local and node {config.node_name} has none of its "
-            f"usable endpoints ({elsewhere}), so kube-proxy drops traffic from outside the cluster here rather than "
+            f"usable endpoints ({elsewhere}), so kube-proxy here drops {_not_local_traffic(config)} rather than "
             f"forward it to another node{check}")
+
+
+def _not_local_traffic(config: ProxyConfig) -> str:
+    """The traffic a Local external policy drops at a node without endpoints: the KUBE-EXT chain sends the node's
+    own (``--src-type LOCAL``) and its pods' (``--detect-local-mode``'s match) to the cluster chain first, so other
+    nodes' hosts and pods are dropped too, not only clients outside the cluster."""
+    from kubeproxy_sim.proxier.config import DetectLocalMode
+    from kubeproxy_sim.proxier.rules.context import local_detector
+
+    detector = local_detector(config)
+    if detector is None:
+        return "traffic that is not from this node"
+    pods = "a pod of the cluster" if config.detect_local_mode is DetectLocalMode.CLUSTER_CIDR else "its pods"
+    return f"traffic that is not from this node or {pods} ({detector.if_local})"
 
 
 def source_ranges_note(svc: ServicePortInfo, packet: Packet) -> str:

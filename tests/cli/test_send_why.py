@@ -60,8 +60,8 @@ UNDECLARED = ("pod default/web-1 declares container ports 80 (TCP), not 8080: ku
               "there all the same: a simulated pod serves its declared ports and every port its EndpointSlices list "
               "for it")
 LOCAL = ("default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its usable endpoints (its "
-         "usable endpoints are 10.244.2.10 on node2), so kube-proxy drops traffic from outside the cluster here "
-         "rather than forward it to another node")
+         "usable endpoints are 10.244.2.10 on node2), so kube-proxy here drops traffic that is not from this node or "
+         "a pod of the cluster (-s 10.244.0.0/16) rather than forward it to another node")
 
 
 @pytest.fixture

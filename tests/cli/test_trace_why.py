@@ -128,8 +128,8 @@ def test_external_traffic_policy_local_on_a_node_without_endpoints(tmp_path, cap
                    spec="  externalTrafficPolicy: Local\n")
     assert notes(path, capsys, "--src", "203.0.113.2", "--dst", "192.168.0.10", "--dport", "30080") == [
         "default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its usable endpoints (its "
-        "usable endpoints are 10.244.2.10 on node2), so kube-proxy drops traffic from outside the cluster here "
-        "rather than forward it to another node"]
+        "usable endpoints are 10.244.2.10 on node2), so kube-proxy here drops traffic that is not from this node or "
+        "a pod of the cluster (-s 10.244.0.0/16) rather than forward it to another node"]
 
 
 def test_internal_traffic_policy_local_on_a_node_without_endpoints(tmp_path, capsys) -> None:
@@ -210,8 +210,8 @@ def test_dist_views_say_why_their_entries_fail(tmp_path, capsys) -> None:
     views = {v["kind"]: v["notes"] for v in json.loads(capsys.readouterr().out)["services"][0]["views"]}
     assert views == {"clusterIP": [], "nodePort": [
         "default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its usable endpoints (its "
-        "usable endpoints are 10.244.2.10 on node2), so kube-proxy drops traffic from outside the cluster here "
-        "rather than forward it to another node"]}
+        "usable endpoints are 10.244.2.10 on node2), so kube-proxy here drops traffic that is not from this node or "
+        "a pod of the cluster (-s 10.244.0.0/16) rather than forward it to another node"]}
 
 
 def test_session_affinity_says_whose_shares_these_are(tmp_path, capsys) -> None:
@@ -269,8 +269,8 @@ def test_dist_names_the_nodes_failing_for_one_reason_once(tmp_path, capsys) -> N
     views = {v["kind"]: v["notes"] for v in json.loads(capsys.readouterr().out)["services"][0]["views"]}
     assert views["nodePort"] == [
         "default/web:http has spec.externalTrafficPolicy Local and nodes node1, node2 have none of its usable "
-        "endpoints (its usable endpoints are 10.244.3.10 on node3), so kube-proxy drops traffic from outside the "
-        "cluster here rather than forward it to another node"]
+        "endpoints (its usable endpoints are 10.244.3.10 on node3), so kube-proxy here drops traffic that is not "
+        "from this node or a pod of the cluster (-s 10.244.0.0/16) rather than forward it to another node"]
 
 
 def test_merged_notes_name_many_nodes_once_and_keep_others() -> None:
@@ -294,5 +294,25 @@ def test_a_local_policy_s_drop_names_the_node_s_unusable_endpoints(tmp_path, cap
     assert notes(path, capsys, "--src", "203.0.113.2", "--dst", "192.168.0.10", "--dport", "30080") == [
         "default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its usable endpoints (its "
         "endpoints on node1 are neither ready nor serving while terminating: 10.244.1.10 (ready false, serving "
-        "false, terminating false); its usable endpoints are 10.244.2.10 on node2), so kube-proxy drops traffic "
-        "from outside the cluster here rather than forward it to another node"]
+        "false, terminating false); its usable endpoints are 10.244.2.10 on node2), so kube-proxy here drops "
+        "traffic that is not from this node or a pod of the cluster (-s 10.244.0.0/16) rather than forward it to "
+        "another node"]
+
+
+@pytest.mark.parametrize(("src", "verdict"), [("192.168.0.11", "DROP"), ("10.244.2.5", "DROP"),
+                                              ("10.244.1.5", "DNAT"), ("192.168.0.10", "DNAT")])
+def test_a_local_policy_drops_what_is_not_from_the_node_or_its_pods_in_node_cidr_mode(tmp_path, capsys, src,
+                                                                                       verdict) -> None:
+    """The sentence's claim, traced: with --detect-local-mode NodeCIDR node2's host and pods are dropped at node1's
+    NodePort too; node1's own traffic and its pods' go to the cluster chain (KUBE-EXT's LOCAL and pod rules)."""
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.2.10", "node2")], type_="NodePort",
+                   spec="  externalTrafficPolicy: Local\n")
+    argv = ("--src", src, "--dst", "192.168.0.10", "--dport", "30080")
+    found = notes(path, capsys, *argv, args=("--detect-local-mode", "NodeCIDR"))
+    assert main(["trace", "-f", str(path), "--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16",
+                 "--detect-local-mode", "NodeCIDR", *argv, "-o", "json"]) == 0
+    assert {o["verdict"] for o in json.loads(capsys.readouterr().out)["outcomes"]} == {verdict}
+    assert found == ([] if verdict == "DNAT" else [
+        "default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its usable endpoints (its "
+        "usable endpoints are 10.244.2.10 on node2), so kube-proxy here drops traffic that is not from this node or "
+        "its pods (-s 10.244.1.0/24) rather than forward it to another node"])
