@@ -16,7 +16,7 @@ from kubeproxy_sim.cli.node_configs import NodeConfigs, given_node_name
 from kubeproxy_sim.cli.options import add_node_flags, add_recursive_flag
 from kubeproxy_sim.cli.output import add_output_flags
 from kubeproxy_sim.cli.replay_cmd import add_sync_period_flags, check_not_negative, duration, take_negative_values
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, unreadable
 
 if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.model import Ruleset, Table
@@ -145,7 +145,13 @@ def _check_source(args: argparse.Namespace) -> None:
     if args.context and not args.kubeconfig:
         raise UsageError(Diagnostic("--context needs --kubeconfig", field="--context"))
     if args.filename and not os.path.isdir(args.filename):
-        what = "is a file" if os.path.exists(args.filename) else "does not exist"
+        try:
+            os.stat(args.filename)
+            what = "is a file"
+        except FileNotFoundError:
+            what = "does not exist"
+        except OSError as exc:  # (a name too long, a directory above it that may not be entered: not "no such")
+            what = f"cannot be read ({unreadable(exc)})"
         raise InputError(Diagnostic(f"{what}; expected a directory of manifests to watch "
                                     "(put a single file in a directory of its own)", file=args.filename,
                                     field="-f"))

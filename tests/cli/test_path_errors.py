@@ -59,3 +59,11 @@ def test_a_replay_state_too_long_is_unreadable_not_missing(capsys: pytest.Captur
                                                            tmp_path: Path) -> None:
     path = f"{tmp_path}/{LONG}"
     assert _one_error(capsys, ["replay", path]) == f"kubeproxy-sim: {path}: STATE: cannot read: File name too long"
+
+
+def test_a_watched_directory_too_long_is_unreadable_not_missing(capsys: pytest.CaptureFixture[str],
+                                                                tmp_path: Path) -> None:
+    path = f"{tmp_path}/{LONG}"
+    assert _one_error(capsys, ["watch", "-f", path, "--once"]) == (
+        f"kubeproxy-sim: {path}: -f: cannot be read (File name too long); expected a directory of manifests to watch "
+        "(put a single file in a directory of its own)")
