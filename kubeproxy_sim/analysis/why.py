@@ -209,9 +209,7 @@ def no_endpoints_note(index: Index, config: ProxyConfig, svc: ServicePortInfo,
     if listed:
         port = f"{svc.port_name!r}" if svc.port_name else "without a name"
         port += f" ({svc.protocol.value})"
-        return (head + f"its EndpointSlices list {_some(list(listed))} but no port {port}; the EndpointSlice "
-                f"controller leaves out a port when the pod has no container port of the Service's targetPort"
-                f"{_target_port(index, svc)}")
+        return head + f"its EndpointSlices list {_some(list(listed))} but no port {port}" + _port_left_out(index, svc)
     return head + "its EndpointSlices list no address" + _selector_text(index, svc)
 
 
@@ -227,10 +225,16 @@ def _service(index: Index, svc: ServicePortInfo) -> Service | None:
     return next(iter(_services_named(index, f"{svc.namespace}/{svc.name}")), None)
 
 
-def _target_port(index: Index, svc: ServicePortInfo) -> str:
+def _port_left_out(index: Index, svc: ServicePortInfo) -> str:
+    """Who left the port out: the EndpointSlice controller, of a named targetPort no container of the pod has
+    (FindPort fails); a numeric one FindPort always returns, so slices without it are not the controller's."""
     service = _service(index, svc)
     ports = [p for p in service.ports if p.name == svc.port_name] if service else []
-    return f" ({ports[0].target_port})" if ports else ""
+    if ports and isinstance(ports[0].target_port, int):
+        return (f"; the Service's targetPort is a number ({ports[0].target_port}), which the EndpointSlice "
+                "controller always writes, so these EndpointSlices were written by hand or by another controller")
+    return ("; the EndpointSlice controller leaves out a port when the pod has no container port of the Service's "
+            "targetPort" + (f" ({ports[0].target_port})" if ports else ""))
 
 
 def _selector_text(index: Index, svc: ServicePortInfo) -> str:

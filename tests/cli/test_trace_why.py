@@ -107,6 +107,16 @@ def test_a_named_target_port_the_slices_lack_is_named(tmp_path, capsys) -> None:
         "leaves out a port when the pod has no container port of the Service's targetPort (http-web)"]
 
 
+def test_a_numeric_target_port_the_slices_lack_is_no_controller_s_doing(tmp_path, capsys) -> None:
+    """FindPort returns a numeric targetPort for every pod, so the EndpointSlice controller always writes it:
+    slices without the port were written by someone else."""
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.2.10", "node2")], ports="[]")
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP) == [
+        NO_ENDPOINTS + "its EndpointSlices list 10.244.2.10 but no port 'http' (TCP); the Service's targetPort is a "
+        "number (8080), which the EndpointSlice controller always writes, so these EndpointSlices were written by "
+        "hand or by another controller"]
+
+
 def test_endpoints_neither_ready_nor_serving_are_named_with_their_conditions(tmp_path, capsys) -> None:
     path = cluster(tmp_path, endpoints=[endpoint("10.244.2.20", "node2", ready=False, serving=False)])
     assert notes(path, capsys, *POD_TO_CLUSTER_IP) == [
