@@ -541,6 +541,9 @@ def require_paths(paths: list[str], flag: str, *, recursive: bool = False) -> li
     from kubeproxy_sim.objects.load import STDIN, manifest_unreadable
 
     stdin_once((flag, paths))
+    if "" in paths:  # (``-f "$DIR"`` with DIR unset: "no such file" of no name said nothing, as check_writable's)
+        raise UsageError(Diagnostic("an empty file name; expected a manifest file, a directory of them, or - for "
+                                    "standard input", field=flag))
     missing = []
     for path in paths:
         try:

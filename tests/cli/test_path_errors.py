@@ -67,3 +67,10 @@ def test_a_watched_directory_too_long_is_unreadable_not_missing(capsys: pytest.C
     assert _one_error(capsys, ["watch", "-f", path, "--once"]) == (
         f"kubeproxy-sim: {path}: -f: cannot be read (File name too long); expected a directory of manifests to watch "
         "(put a single file in a directory of its own)")
+
+
+def test_an_empty_file_name_is_a_usage_error_saying_what_to_give(capsys: pytest.CaptureFixture[str]) -> None:
+    """``-f "$DIR"`` with DIR unset said only "kubeproxy-sim: -f: no such file or directory"."""
+    assert main(["rules", "-f", ""]) == 2
+    assert capsys.readouterr().err == ("kubeproxy-sim: -f: an empty file name; expected a manifest file, a directory "
+                                       "of them, or - for standard input\n")
