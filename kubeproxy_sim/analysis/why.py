@@ -74,7 +74,8 @@ def why_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: Trac
             continue
         if svc.name_string not in endpoints:
             endpoints[svc.name_string] = _endpoints(index, config, svc)
-        found = _outcome_notes(index, config, packet, outcome, svc, endpoints[svc.name_string])
+        found = _outcome_notes(index, config, packet, outcome, svc, endpoints[svc.name_string],
+                               len(result.outcomes) > 1)
         if outcome.verdict == "DNAT" and svc.client_ip_affinity and _lists_assumed(result):
             found.append(affinity_note(svc, config))
         notes.extend(note for note in found if note not in notes)
@@ -141,8 +142,9 @@ def _services_named(index: Index, name: str) -> Iterable[Service]:
 
 
 def _outcome_notes(index: Index, config: ProxyConfig, packet: Packet, outcome: Outcome,
-                   svc: ServicePortInfo, endpoints: tuple[EndpointInfo, ...]) -> list[str]:
-    """The notes of one outcome: ``endpoints`` are the port's, as the proxier reads them from the slices."""
+                   svc: ServicePortInfo, endpoints: tuple[EndpointInfo, ...], split: bool) -> list[str]:
+    """The notes of one outcome: ``endpoints`` are the port's, as the proxier reads them from the slices;
+    ``split``: the outcome is one of several (the packet reaches its endpoint only sometimes)."""
     rules = [step.rule for step in outcome.path]
     if outcome.verdict == "REJECT" and any(f'{svc.name_string} has no endpoints"' in r for r in rules):
         return [no_endpoints_note(index, config, svc, endpoints)]
@@ -152,7 +154,7 @@ def _outcome_notes(index: Index, config: ProxyConfig, packet: Packet, outcome: O
     if outcome.verdict == "DROP" and any(f in r for r in rules for f in FIREWALLED):
         return [source_ranges_note(svc, packet)]
     if outcome.verdict == "DNAT" and outcome.destination:
-        return _delivered_notes(index, config, packet, outcome, svc, endpoints)
+        return _delivered_notes(index, config, packet, outcome, svc, endpoints, split)
     return []
 
 
@@ -299,7 +301,7 @@ def source_ranges_note(svc: ServicePortInfo, packet: Packet) -> str:
 
 
 def _delivered_notes(index: Index, config: ProxyConfig, packet: Packet, outcome: Outcome,
-                     svc: ServicePortInfo, endpoints: tuple[EndpointInfo, ...]) -> list[str]:
+                     svc: ServicePortInfo, endpoints: tuple[EndpointInfo, ...], split: bool) -> list[str]:
     from kubeproxy_sim.proxier.topology import TopologyMode, topology_mode
 
     target = next((ep for ep in endpoints if ep.endpoint == outcome.destination), None)
@@ -324,14 +326,22 @@ def _delivered_notes(index: Index, config: ProxyConfig, packet: Packet, outcome:
             notes.append(f"every ready endpoint of {svc.name_string} carries topology hints and some are for "
                          f"{whose}, where node {config.node_name} is, so kube-proxy here uses only those: "
                          f"{len(kept)} of {len(ready)} ready endpoints ({_some([ep.ip for ep in kept])})")
-    if target.ip == packet.src_text and outcome.masquerade:
-        notes.append(f"{target.ip} is an endpoint of {svc.name_string} and reached itself (hairpin): the KUBE-SEP "
-                     f"chain's -s {target.ip} rule marks the packet for masquerade, so the pod sees it from the node "
-                     "and its reply returns through the node (the pod's bridge port must allow hairpin, as "
-                     "kubelet's hairpinMode or the CNI sets it)")
+    if target.ip == packet.src_text and outcome.masquerade and not _host_network(index.cluster, target.ip):
+        reached = "; when it reaches itself (hairpin), " if split else " and reached itself (hairpin): "
+        notes.append(f"{target.ip} is an endpoint of {svc.name_string}{reached}the KUBE-SEP chain's -s {target.ip} "
+                     "rule marks the packet for masquerade, so the pod sees it from the node and its reply returns "
+                     "through the node (the pod's bridge port must allow hairpin, as kubelet's hairpinMode or the "
+                     "CNI sets it)")
     notes.extend(_container_port_note(index, target, svc))
     notes.extend(_other_family_ranges_note(index, config, packet, svc))
     return notes
+
+
+def _host_network(cluster: Cluster, ip: str) -> bool:
+    """Whether ``ip`` is a node's own (a host-network endpoint): it reaches itself on the host, through no bridge,
+    so hairpin is no matter."""
+    return (any(ip == a.address for node in cluster.nodes for a in node.addresses)
+            or any(p.host_network and ip in p.pod_ips for p in cluster.pods))
 
 
 def _fallback_note(config: ProxyConfig, outcome: Outcome, svc: ServicePortInfo, endpoints: tuple[EndpointInfo, ...],

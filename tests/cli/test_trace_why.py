@@ -168,6 +168,23 @@ def test_hairpin_masquerade_is_explained(tmp_path, capsys) -> None:
         "through the node (the pod's bridge port must allow hairpin, as kubelet's hairpinMode or the CNI sets it)"]
 
 
+def test_hairpin_of_a_split_is_said_of_the_times_it_reaches_itself(tmp_path, capsys) -> None:
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1"), endpoint("10.244.2.10", "node2")])
+    assert notes(path, capsys, "--src", "10.244.1.10", "--dst", "10.96.0.10", "--dport", "80") == [
+        "10.244.1.10 is an endpoint of default/web:http; when it reaches itself (hairpin), the KUBE-SEP chain's -s "
+        "10.244.1.10 rule marks the packet for masquerade, so the pod sees it from the node and its reply returns "
+        "through the node (the pod's bridge port must allow hairpin, as kubelet's hairpinMode or the CNI sets it)"]
+
+
+def test_a_host_network_endpoint_reaching_itself_is_no_hairpin(tmp_path, capsys) -> None:
+    """A host-network endpoint is the node's own address: it reaches itself on the host, through no bridge."""
+    pod = ("\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: hn, namespace: default, labels: {app: web}}\n"
+           "spec: {nodeName: node1, hostNetwork: true, containers: [{name: web, image: nginx}]}\n"
+           "status: {podIP: 192.168.0.10, podIPs: [{ip: 192.168.0.10}], phase: Running}\n")
+    path = cluster(tmp_path, endpoints=[endpoint("192.168.0.10", "node1")], extra=pod)
+    assert notes(path, capsys, "--src", "192.168.0.10", "--dst", "10.96.0.10", "--dport", "80") == []
+
+
 def test_a_target_port_the_pod_does_not_declare(tmp_path, capsys) -> None:
     pod = ("\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: default, labels: {app: web}}\n"
            "spec: {nodeName: node2, containers: [{name: web, image: nginx, ports: [{containerPort: 80}]}]}\n"
