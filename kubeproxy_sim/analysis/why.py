@@ -412,7 +412,9 @@ def _unserved_node_port(cluster: Cluster, config: ProxyConfig, packet: Packet) -
     served = nodeport_destinations(config)
     if served.match_all or ip in served.addresses:
         return []
-    owners = [s for s in all_service_ports(cluster, config)
+    # the Services holding the port only: the rest of a 10,000-Service cluster would be made into ports for nothing
+    holding = tuple(s for s in cluster.services if any(p.node_port == packet.dport for p in s.ports))
+    owners = [s for s in all_service_ports(dataclasses.replace(cluster, services=holding), config)
               if s.node_port == packet.dport and s.proto == packet.proto]
     if not owners:
         return []
