@@ -60,7 +60,7 @@ from kubeproxy_sim.simulator.network import (
     heard,
 )
 from kubeproxy_sim.simulator.nodewalk import rule_text
-from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, not_unicast, why_not_placed
+from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, ip_family_flag, not_unicast, why_not_placed
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 
@@ -223,7 +223,8 @@ def parse_source(sim: Simulator, text: str) -> Client:
     if text.startswith("external:"):
         ip = text.partition(":")[2]
         if (":" in ip) != (sim.family == 6):  # an address (check_source_form), of the other family
-            raise _bad(text, "--from", f"expected external:IP with an IPv{sim.family} address")
+            raise _bad(text, "--from", f"expected external:IP with an IPv{sim.family} address "
+                       f"(or {ip_family_flag(10 - sim.family)})")
         return sim.client("external", ip=str(_canonical(ip)))
     return _source_by_address(sim, text)  # an address (check_source_form)
 

@@ -105,8 +105,15 @@ class Topology:
 def family_mismatch(what: str, family: int, proxier_family: int,
                     expected: str = "addresses of that family") -> str:
     """``trace``'s words for an address of the other family than the node's proxier (one family per proxier, as
-    upstream's; a dual-stack node runs one of each and ``--ip-family`` picks which is simulated)."""
-    return f"{what} is IPv{family} but the node's proxier is IPv{proxier_family}; expected {expected} (or --ip-family)"
+    upstream's; a dual-stack node runs one of each and ``--ip-family`` picks which is simulated, so the words name
+    the value that simulates ``family``'s)."""
+    return (f"{what} is IPv{family} but the node's proxier is IPv{proxier_family}; expected {expected} "
+            f"(or {ip_family_flag(family)})")
+
+
+def ip_family_flag(family: int) -> str:
+    """The flag, with its value, that simulates the node's proxier of ``family`` (4, 6)."""
+    return f"--ip-family ipv{family}"
 
 
 def _of_family(addresses: Iterable[str], family: int) -> list[str]:
@@ -314,7 +321,9 @@ def why_not_placed(cluster: Cluster, key: str, family: int) -> str | None:
         return f"the pod has finished (status.phase {pod.phase}), so it has no network any more; expected a running pod"
     if pod.host_network and not pod.node_name:
         return "the pod is host-network and names no node (spec.nodeName), so it runs nowhere; expected a scheduled pod"
-    return f"the pod has no IPv{family} address (status.podIPs); expected a pod with one (or --ip-family)"
+    other = 10 - family
+    switch = f" (or {ip_family_flag(other)})" if any(family_of(ip) == other for ip in pod.pod_ips) else ""
+    return f"the pod has no IPv{family} address (status.podIPs); expected a pod with one{switch}"
 
 
 def slice_ports(cluster: Cluster) -> dict[str, set[tuple[str, int]]]:

@@ -237,7 +237,7 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
     (["rules", "--scenario", "bootcamp", "--cluster-cidr", "10.0.0.0/8,10.1.0.0/16"], 1,
      "expected one CIDR, or two of different IP families"),
     (["send", "--scenario", "bootcamp", "--from", "external:fd00::1", "--to", "node/node1:31526"], 1,
-     "--from: 'external:fd00::1': expected external:IP with an IPv4 address"),
+     "--from: 'external:fd00::1': expected external:IP with an IPv4 address (or --ip-family ipv6)"),
     (["send", "--scenario", "bootcamp", "--from", "pod/default/nope", "--to", "node/node1:31526"], 1,
      "no such pod"),
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "10.0.0.1:70000"], 1,

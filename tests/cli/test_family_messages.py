@@ -19,7 +19,7 @@ EXTERNAL_NAME = ("apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace
 
 def test_the_helper_is_trace_s_wording() -> None:
     assert family_mismatch("the packet", 6, 4) == ("the packet is IPv6 but the node's proxier is IPv4; expected "
-                                                   "addresses of that family (or --ip-family)")
+                                                   "addresses of that family (or --ip-family ipv6)")
 
 
 def test_trace_of_a_packet_of_the_other_family_says_so_through_the_helper(capsys) -> None:
@@ -29,12 +29,31 @@ def test_trace_of_a_packet_of_the_other_family_says_so_through_the_helper(capsys
     assert main([*common, "--ip-family", "ipv6"]) == 0
 
 
+def test_trace_of_a_dual_stack_scenario_s_ipv6_packet_names_the_flag_value(capsys) -> None:
+    """The dual-stack scenario's node runs both proxiers: the refusal says which --ip-family simulates the other."""
+    common = ["trace", "--scenario", "dual-stack", "--src", "2001:db8:aaaa::10", "--dst", "fd00:10:96::10",
+              "--dport", "80"]
+    assert main(common) == 1
+    assert ("--src/--dst: the packet is IPv6 but the node's proxier is IPv4; expected addresses of that family "
+            "(or --ip-family ipv6)") in capsys.readouterr().err
+
+
+def test_send_from_an_external_address_of_the_other_family_names_the_flag_value(capsys) -> None:
+    common = ["send", "--scenario", "dual-stack", "--from", "external:2001:db8:aaaa::10", "--to", "[fd00:10:96::10]:80"]
+    assert main(common) == 1
+    assert ("--from: 'external:2001:db8:aaaa::10': expected external:IP with an IPv4 address (or --ip-family ipv6)"
+            ) in capsys.readouterr().err
+    assert main(["send", "--scenario", "ipv6", "--from", "external:198.51.100.7", "--to", "10.96.0.1:443"]) == 1
+    assert ("--from: 'external:198.51.100.7': expected external:IP with an IPv6 address (or --ip-family ipv4)"
+            ) in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("to", ["[fd00:10:96::10]:80", "fd00:10:96::10"])
 def test_dist_to_an_address_of_the_other_family_says_so(to: str, capsys) -> None:
     assert main(["dist", "-f", str(DS), *DS_FLAGS, "--to", to]) == 1
     err = capsys.readouterr().err
     assert f"--to: '{to}': the packet is IPv6 but the node's proxier is IPv4; expected addresses of that family " \
-           "(or --ip-family)" in err
+           "(or --ip-family ipv6)" in err
     assert main(["dist", "-f", str(DS), *DS_FLAGS, "--to", to, "--ip-family", "ipv6"]) == 0
     assert "default/web:http (TCP)" in capsys.readouterr().out
 
@@ -47,7 +66,7 @@ def test_diff_to_an_address_of_the_other_family_says_so_in_trace_s_words(capsys)
 def test_send_to_an_address_of_the_other_family_says_so(capsys) -> None:
     assert main(["send", "--scenario", "ipv6", "--from", "external", "--to", "10.96.0.1:443"]) == 1
     assert ("'10.96.0.1:443': the packet is IPv4 but the node's proxier is IPv6; expected addresses of that family "
-            "(or --ip-family)") in capsys.readouterr().err
+            "(or --ip-family ipv4)") in capsys.readouterr().err
 
 
 def test_a_hosts_name_with_only_the_other_family_s_address_says_so(tmp_path, capsys) -> None:
@@ -59,7 +78,7 @@ def test_a_hosts_name_with_only_the_other_family_s_address_says_so(tmp_path, cap
     assert main([*common, "--to", "ext.default:5432"]) == 1
     assert ("'ext.default:5432': the name resolves to db.example.com, whose only address in --hosts (198.51.100.9) "
             "is IPv4 but the node's proxier is IPv6; expected an IPv6 address for db.example.com in --hosts "
-            "(or --ip-family)") in capsys.readouterr().err
+            "(or --ip-family ipv4)") in capsys.readouterr().err
     assert main([*common, "--to", "db.example.com:5432"]) == 1
     assert "'db.example.com:5432': its only address in --hosts (198.51.100.9) is IPv4" in capsys.readouterr().err
     assert main([*common, "--to", "nope.example.com:5432"]) == 1
@@ -115,3 +134,19 @@ def test_dist_of_dual_stack_objects_notes_the_other_family_s_shares_as_diff_does
     for flags in (["--ip-family", "ipv4"], ["--ip-family", "ipv6"], ["--to", "10.96.0.10:80"]):
         assert main(["dist", "-f", str(DS), *DS_FLAGS, *flags, "-o", "json"]) == 0
         assert json.loads(capsys.readouterr().out)["notes"] == []
+
+
+def test_send_from_a_pod_of_the_other_family_only_names_the_flag_value(tmp_path, capsys) -> None:
+    """A pod with only an IPv6 address can be simulated by the IPv6 proxier (--ip-family ipv6); one with no
+    address at all by neither, so no flag is offered."""
+    pod = ("---\napiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: default}\n"
+           "spec: {nodeName: node1, containers: [{name: c, image: x}]}\nstatus: {phase: Running%s}\n")
+    objects = tmp_path / "v6pod.yaml"
+    objects.write_text(DS.read_text() + pod % ', podIP: "fd00:10:244:1::20", podIPs: [{ip: "fd00:10:244:1::20"}]')
+    common = ["send", "-f", str(objects), *DS_FLAGS, "--to", "10.96.0.10:80", "--from", "pod/default/client"]
+    assert main(common) == 1
+    assert ("--from: 'pod/default/client': the pod has no IPv4 address (status.podIPs); expected a pod with one "
+            "(or --ip-family ipv6)") in capsys.readouterr().err
+    objects.write_text(DS.read_text() + pod % "")
+    assert main(common) == 1
+    assert "the pod has no IPv4 address (status.podIPs); expected a pod with one\n" in capsys.readouterr().err
