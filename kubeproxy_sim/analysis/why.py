@@ -16,7 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kubeproxy_sim.proxier.rules.plan import NO_LOCAL_ENDPOINTS
+from kubeproxy_sim.proxier.rules.external import DROPPED_BY_FIREWALL, OTHER_TRAFFIC
+from kubeproxy_sim.proxier.rules.filter import NOT_ACCEPTED
+from kubeproxy_sim.proxier.rules.plan import NO_ENDPOINTS, NO_LOCAL_ENDPOINTS
 
 if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.packet import Packet
@@ -27,9 +29,10 @@ if TYPE_CHECKING:
     from kubeproxy_sim.simulator.network import Simulator
     from kubeproxy_sim.simulator.send import Delivered, Evidence, Failed, SendResult
 
-_COMMENT_NAME = re.compile(r'--comment "?(?:other traffic to )?([^" ]+)')
+_COMMENT_NAME = re.compile(rf'--comment "?(?:{OTHER_TRAFFIC} )?([^" ]+)')
 """The service port a kube-proxy rule comment names: its first word (``default/web:http has no endpoints``),
 or the one after ``other traffic to`` (a KUBE-FW chain's last rule)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Index:
@@ -52,7 +55,7 @@ class Index:
         return cls(cluster, {k: tuple(v) for k, v in services.items()}, {k: tuple(v) for k, v in slices.items()})
 
 
-FIREWALLED = ("traffic not accepted by KUBE-FW-", "will be dropped by KUBE-PROXY-FIREWALL")
+FIREWALLED = (f"{NOT_ACCEPTED} KUBE-FW-", DROPPED_BY_FIREWALL)
 """The comments of the rules that drop a load balancer's traffic from outside its source ranges."""
 
 
@@ -146,7 +149,7 @@ def _outcome_notes(index: Index, config: ProxyConfig, packet: Packet, outcome: O
     """The notes of one outcome: ``endpoints`` are the port's, as the proxier reads them from the slices;
     ``split``: the outcome is one of several (the packet reaches its endpoint only sometimes)."""
     rules = [step.rule for step in outcome.path]
-    if outcome.verdict == "REJECT" and any(f'{svc.name_string} has no endpoints"' in r for r in rules):
+    if outcome.verdict == "REJECT" and any(f'{svc.name_string} {NO_ENDPOINTS}"' in r for r in rules):
         return [no_endpoints_note(index, config, svc, endpoints)]
     if outcome.verdict == "DROP" and any(NO_LOCAL_ENDPOINTS in r for r in rules):
         internal = any(s.chain == "KUBE-SERVICES" and NO_LOCAL_ENDPOINTS in s.rule for s in outcome.path)

@@ -13,6 +13,11 @@ from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext
 from kubeproxy_sim.proxier.rules.plan import ServicePlan
 
+OTHER_TRAFFIC = "other traffic to"
+DROPPED_BY_FIREWALL = f"will be dropped by {naming.KUBE_PROXY_FIREWALL}"
+"""The two ends of the comment on a KUBE-FW chain's last rule ("other traffic to NS/NAME:PORT will be dropped by
+KUBE-PROXY-FIREWALL"): the traffic from outside the source ranges falls through it; analysis.why reads it."""
+
 
 def external_chain_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer) -> None:
     """Declare and fill KUBE-EXT for an externally reachable service port with endpoints."""
@@ -74,5 +79,4 @@ def firewall_chain_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer) -
     if _node_ip_allowed(ctx, svc.source_ranges):
         for ip in svc.load_balancer_vips:
             rules.append(f"{head} -s {ip} -j {plan.external_chain}")
-    rules.append(f'-m comment --comment "other traffic to {svc.name_string} will be dropped by'
-                 f' {naming.KUBE_PROXY_FIREWALL}"')
+    rules.append(f'-m comment --comment "{OTHER_TRAFFIC} {svc.name_string} {DROPPED_BY_FIREWALL}"')

@@ -13,6 +13,10 @@ from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.rules.context import NFACCT_INVALID_DROPPED, RuleBuffer, SyncContext
 from kubeproxy_sim.proxier.rules.plan import ServicePlan
 
+NOT_ACCEPTED = "traffic not accepted by"
+"""The middle of the comment on KUBE-PROXY-FIREWALL's DROP of a load balancer's traffic from outside its source
+ranges ("NS/NAME:PORT traffic not accepted by KUBE-FW-..."); analysis.why reads failures by it."""
+
 TOP_LEVEL_FILTER_CHAINS = (naming.KUBE_SERVICES, naming.KUBE_EXTERNAL_SERVICES, naming.KUBE_FORWARD,
                            naming.KUBE_NODEPORTS, naming.KUBE_PROXY_FIREWALL)
 
@@ -56,7 +60,7 @@ def firewall_drops(plan: ServicePlan, out: RuleBuffer) -> None:
         return
     svc = plan.svc
     rules = out.filter[naming.KUBE_PROXY_FIREWALL]
-    comment = f'"{svc.name_string} traffic not accepted by {plan.firewall_chain}"'
+    comment = f'"{svc.name_string} {NOT_ACCEPTED} {plan.firewall_chain}"'
     for ip in svc.load_balancer_vips:
         rules.append(f"-m comment --comment {comment} {_match(svc.proto, ip, svc.port)} -j DROP")
 

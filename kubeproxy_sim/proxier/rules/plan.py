@@ -17,6 +17,10 @@ NO_LOCAL_ENDPOINTS = "has no local endpoints"
 """The end of the comment on kube-proxy's DROP for a Local policy with no endpoint on this node ("NS/NAME:PORT has
 no local endpoints"); demo reads failures by it."""
 
+NO_ENDPOINTS = "has no endpoints"
+"""The end of the comment on kube-proxy's REJECT for a port with no usable endpoint ("NS/NAME:PORT has no
+endpoints"); analysis.why reads failures by it."""
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -60,7 +64,7 @@ class ServicePlan:
 def _verdicts(name: str, has_any: bool, has_internal: bool,
               has_external: bool) -> tuple[Verdict | None, Verdict | None]:
     if not has_any:
-        reject = Verdict("REJECT", f'"{name} has no endpoints"')
+        reject = Verdict("REJECT", f'"{name} {NO_ENDPOINTS}"')
         return reject, reject
     drop = Verdict("DROP", f'"{name} {NO_LOCAL_ENDPOINTS}"')
     return (None if has_internal else drop), (None if has_external else drop)
