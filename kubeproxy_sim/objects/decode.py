@@ -358,7 +358,7 @@ def _service_port(report: Report, raw: dict[str, Any], path: str, svc_type: Serv
         report.error(f"{path}.port", "0 is not a valid Service port; expected 1-65535")
         number = None
     else:
-        number = report.port_number(number, f"{path}.port", low=1)
+        number = report.port_number(number, f"{path}.port")
     target = _target_port(report, raw, f"{path}.targetPort", number)
     node_port = report.port_number(report.integer(raw, "nodePort", f"{path}.nodePort"), f"{path}.nodePort")
     if node_port is not None or raw.get("nodePort") is None:  # else the value was reported as wrong already

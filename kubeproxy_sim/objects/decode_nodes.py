@@ -216,7 +216,7 @@ def _container_ports(report: Report, spec: dict[str, Any]) -> tuple[ContainerPor
             elif number == 0:
                 report.error(f"{port_path}.containerPort", "0 is not a valid port; expected 1-65535")
                 number = None
-            number = report.port_number(number, f"{port_path}.containerPort", low=1)
+            number = report.port_number(number, f"{port_path}.containerPort")
             protocol = read_protocol(report, raw, f"{port_path}.protocol")
             if number is not None:
                 out.append(ContainerPort(name=name, container_port=number, protocol=protocol))

@@ -290,7 +290,7 @@ def _slice_ports(report: Report, doc: dict[str, Any]) -> tuple[EndpointPort, ...
         if port == 0:  # (the API server's IsValidPortNum)
             report.error(f"{path}.port", "0 is not a valid port; expected 1-65535")
         else:
-            port = report.port_number(port, f"{path}.port", low=1)
+            port = report.port_number(port, f"{path}.port")
         if port is None and raw.get("port") is None:  # valid in the API; kube-proxy logs it and skips the port
             report.warn(f"{path}.port", "not set; kube-proxy ignores a slice port without a number, so no "
                                         "service port gets these endpoints through it")
@@ -374,7 +374,7 @@ def _legacy_ports(report: Report, raw: dict[str, Any], path: str) -> tuple[Endpo
             report.error(f"{item_path}.port", "required; expected a port number in 1-65535")
         elif number == 0:
             report.error(f"{item_path}.port", "0 is not a valid port; expected 1-65535")
-        number = report.port_number(number, f"{item_path}.port", low=1) if number else None
+        number = report.port_number(number, f"{item_path}.port") if number else None
         protocol = read_protocol(report, item, f"{item_path}.protocol")
         app_protocol = report.string(item, "appProtocol", f"{item_path}.appProtocol")
         if number is not None:

@@ -765,7 +765,7 @@ def test_a_number_past_pythons_digit_limit_is_a_bad_value_without_the_cli(python
             f"{value}}}]}}\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: b}}\nspec: {{clusterIP: "
             "10.0.0.3, ports: [{port: 80}]}\n")
     result = load_text(text, "t.yaml")
-    assert messages(result) == [f"t.yaml: Service default/a: spec.ports[0].port: {shown} is not in 1-65535"]
+    assert messages(result) == [f"t.yaml: Service default/a: spec.ports[0].port: {shown} is not in 0-65535"]
     assert [s.name for s in result.cluster.services] == ["b"]
 
 
@@ -773,7 +773,7 @@ def test_a_json_number_past_pythons_digit_limit_is_a_bad_value_without_the_cli(p
     text = ('{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}, "spec": {"clusterIP": "10.0.0.2", '
             f'"ports": [{{"port": {"7" * 5000}}}]}}}}')
     assert messages(load_text(text, "t.json")) == [
-        "t.json: Service default/a: spec.ports[0].port: an integer of 5,000 digits is not in 1-65535"]
+        "t.json: Service default/a: spec.ports[0].port: an integer of 5,000 digits is not in 0-65535"]
 
 
 def test_long_decimal_reads_any_length_under_the_limit(python_int_limit) -> None:

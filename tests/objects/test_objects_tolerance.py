@@ -347,7 +347,7 @@ def test_a_number_of_thousands_of_digits_is_said_by_its_length_not_written_out(l
         """)
     assert messages(result) == [
         "t.yaml: Service default/a: spec.ports[0].name: expected a string, got an integer of 300 digits",
-        "t.yaml: Service default/a: spec.ports[0].port: an integer of 50,000 digits is not in 1-65535",
+        "t.yaml: Service default/a: spec.ports[0].port: an integer of 50,000 digits is not in 0-65535",
         "t.yaml: Service default/a: spec.sessionAffinityConfig.clientIP.timeoutSeconds: a negative integer of "
         "50,000 digits is not in 1-86400"]
     assert number(10 ** 200 - 1) == "9" * 200 and number(10 ** 200) == "an integer of 201 digits"

@@ -24,8 +24,8 @@ def _service_errors(load, spec: str) -> list[str]:
 
 @pytest.mark.parametrize(("spec", "expected"), [
     ("ports: [{name: a, port: 80}, {name: b, port: 70000}]",
-     "spec.ports[1].port: 70000 is not in 1-65535"),
-    ("ports: [{port: -1}]", "spec.ports[0].port: -1 is not in 1-65535"),  # (0 is no Service port either)
+     "spec.ports[1].port: 70000 is not in 0-65535"),
+    ("ports: [{port: -1}]", "spec.ports[0].port: -1 is not in 0-65535"),  # (issue #2 words the range so; 0 has its own)
     ("ports: [{port: 0}]", "spec.ports[0].port: 0 is not a valid Service port; expected 1-65535"),
     ("ports: [{name: a}]", "spec.ports[0].port: required; expected a port number in 1-65535"),
     ('ports: [{port: "80"}]', 'spec.ports[0].port: expected an integer, got a string "80"'),
@@ -176,7 +176,7 @@ def test_all_errors_of_one_object_are_reported(load):
     """, "svc.yaml")
     assert [str(d) for d in result.errors] == [
         'svc.yaml: Service ns1/web: spec.ports[0].protocol: "ICMP" is not a protocol; expected TCP, UDP or SCTP',
-        "svc.yaml: Service ns1/web: spec.ports[1].port: 70000 is not in 1-65535",
+        "svc.yaml: Service ns1/web: spec.ports[1].port: 70000 is not in 0-65535",
         'svc.yaml: Service ns1/web: spec.sessionAffinity: "Sticky" is not a session affinity; '
         "expected None or ClientIP",
     ]
@@ -265,8 +265,8 @@ SLICE_ERRORS = [
     ("addressType: IPv4\nendpoints: {}", "endpoints: expected a list, got a mapping"),
     ("addressType: Foo", 'addressType: "Foo" is not an address type; expected IPv4, IPv6 or FQDN'),
     ("endpoints: []", "addressType: required; expected IPv4, IPv6 or FQDN"),
-    ("addressType: IPv4\nports: [{port: 70000}]", "ports[0].port: 70000 is not in 1-65535"),
-    ("addressType: IPv4\nports: [{port: -1}]", "ports[0].port: -1 is not in 1-65535"),  # (0 is no port either)
+    ("addressType: IPv4\nports: [{port: 70000}]", "ports[0].port: 70000 is not in 0-65535"),
+    ("addressType: IPv4\nports: [{port: -1}]", "ports[0].port: -1 is not in 0-65535"),  # (issue #2 words the range so)
     ("addressType: IPv4\nports: [{port: 80, protocol: tcp}]",
      'ports[0].protocol: "tcp" is not a protocol; expected TCP, UDP or SCTP'),
     ("addressType: IPv4\nports: [{name: a, port: 80}, {name: a, port: 81}]",
@@ -299,7 +299,7 @@ def test_endpoint_slice_error_message(load, body, expected):
     ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, ports: [{containerPort: 0}]}]}",
      "Pod default/p: spec.containers[0].ports[0].containerPort: 0 is not a valid port; expected 1-65535"),
     ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, ports: [{containerPort: -1}]}]}",
-     "Pod default/p: spec.containers[0].ports[0].containerPort: -1 is not in 1-65535"),
+     "Pod default/p: spec.containers[0].ports[0].containerPort: -1 is not in 0-65535"),
     ("kind: Pod\nmetadata: {name: p}\nstatus: {podIP: 10.0.0.5, podIPs: [{ip: [10.0.0.5]}]}",  # (was a warning)
      'Pod default/p: status.podIPs[0].ip: expected a string, got a list ["10.0.0.5"]'),
     ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, ports: [{name: x}]}]}",
@@ -315,7 +315,7 @@ def test_endpoint_slice_error_message(load, body, expected):
     ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{ports: [{port: 0}]}]",
      "Endpoints default/e: subsets[0].ports[0].port: 0 is not a valid port; expected 1-65535"),
     ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{ports: [{port: -1}]}]",
-     "Endpoints default/e: subsets[0].ports[0].port: -1 is not in 1-65535"),
+     "Endpoints default/e: subsets[0].ports[0].port: -1 is not in 0-65535"),
     ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{ports: [{name: a, port: 1}, {port: 2}]}]",
      "Endpoints default/e: subsets[0].ports[1].name: required when a subset has more than one port"),
 ])
@@ -369,7 +369,7 @@ def test_one_bad_object_never_hides_the_good_ones(load):
     assert [s.name for s in result.cluster.services] == ["good1", "good2"]
     assert [s.name for s in result.cluster.endpoint_slices] == ["good-slice"]
     assert [str(d) for d in result.errors] == [
-        "t.yaml: Service default/bad: spec.ports[0].port: 70000 is not in 1-65535",
+        "t.yaml: Service default/bad: spec.ports[0].port: 70000 is not in 0-65535",
         't.yaml: EndpointSlice default/bad-slice: endpoints[0].addresses[0]: "not-an-ip" is not an IP address',
         "t.yaml: document 5 is a list; expected a Kubernetes object with apiVersion and kind",
     ]
