@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import json
 import weakref
 from collections.abc import Callable
 
@@ -24,7 +25,7 @@ from kubeproxy_sim.netfilter.packet import parse_address, parse_network
 from kubeproxy_sim.netfilter.saveform import save_address, to_save_form
 from kubeproxy_sim.objects import load_text
 from kubeproxy_sim.objects.addr import ParsedCIDR, parse_cidr, parse_ip
-from kubeproxy_sim.objects.model import IPFamily, Protocol, Service, ServicePort, ServiceType
+from kubeproxy_sim.objects.model import IPFamily, Service
 from kubeproxy_sim.objects.netaddr_safe import drop_tracebacks, netaddr_address, netaddr_network
 from kubeproxy_sim.proxier.state import family_service_ports
 
@@ -64,10 +65,20 @@ def _leaves_nothing(work: Callable[[], object]) -> None:
     assert gc.collect() == 0
 
 
-def _service() -> Service:
-    return Service("ns", "s", type=ServiceType.LOAD_BALANCER, cluster_ips=("10.96.0.1",),
-                   ports=(ServicePort("p", Protocol.TCP, 80, 80, 30080),),
-                   load_balancer_source_ranges=BAD_RANGES)
+def _service(ranges: tuple[str, ...] = BAD_RANGES) -> Service:
+    """A LoadBalancer Service whose loadBalancerSourceRanges are ``ranges`` as the loader reads them (it parses
+    them, once; the proxier only files them by family)."""
+    doc = f"""apiVersion: v1
+kind: Service
+metadata: {{name: s, namespace: ns}}
+spec:
+  type: LoadBalancer
+  clusterIP: 10.96.0.1
+  loadBalancerSourceRanges: {json.dumps(list(ranges))}
+  ports: [{{port: 80, nodePort: 30080}}]
+"""
+    (service,) = load_text(doc, "t.yaml").cluster.services
+    return service
 
 
 def test_netaddr_itself_leaves_a_cycle(collector_off: None) -> None:
@@ -136,13 +147,13 @@ def test_a_bad_source_range_keeps_no_caller_data_alive(collector_off: None) -> N
         def __init__(self) -> None:
             self.data = list(range(1000))
 
-    def generate(service: Service) -> weakref.ref[Big]:
+    def generate(text: str) -> weakref.ref[Big]:
         big = Big()
-        family_service_ports(service, False)
+        family_service_ports(_service((text,)), False)
         return weakref.ref(big)
 
     for text in ("x.x.x.x/8", "fd00::/64"):  # a valid IPv6 range did it as well
-        alive = generate(dataclasses.replace(_service(), load_balancer_source_ranges=(text,)))
+        alive = generate(text)
         assert alive() is None
 
 

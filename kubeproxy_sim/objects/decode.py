@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kubeproxy_sim.objects.addr import ParsedIP, parse_cidr, parse_ip, special_address
+from kubeproxy_sim.objects.addr import ParsedCIDR, ParsedIP, parse_cidr, parse_ip, special_address
 from kubeproxy_sim.objects.model import (
     DEFAULT_AFFINITY_TIMEOUT,
     TRAFFIC_DISTRIBUTIONS,
@@ -468,16 +468,40 @@ _GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
 
 
 def _source_ranges(report: Report, spec: dict[str, Any]) -> tuple[str, ...]:
-    """loadBalancerSourceRanges: padding is trimmed and bad CIDRs dropped, both as kube-proxy does."""
+    """loadBalancerSourceRanges: padding is trimmed and bad CIDRs dropped, both as kube-proxy does; the rest
+    canonical, as the proxier takes them (one parse, here)."""
     out = []
     for i, text in enumerate(report.seq(spec, "loadBalancerSourceRanges", "spec.loadBalancerSourceRanges")):
         path = f"spec.loadBalancerSourceRanges[{i}]"
-        parsed = parse_cidr(text.strip(_GO_SPACE)) if isinstance(text, str) else None
+        parsed = read_source_range(text)
         if parsed is None:
             report.warn(path, f"{quote(text)} is not a CIDR like 10.0.0.0/8; kube-proxy ignores it")
             continue
+        widened = _mapped_range_widened(parsed)
+        if widened:
+            report.warn(path, f"{quote(text)} is {widened}")
         out.append(parsed.text)
     return tuple(out)
+
+
+def read_source_range(text: object) -> ParsedCIDR | None:
+    """One loadBalancerSourceRanges entry as kube-proxy reads it (serviceport.go: strings.TrimSpace, then
+    ParseCIDRSloppy); None when it is no CIDR."""
+    return parse_cidr(text.strip(_GO_SPACE)) if isinstance(text, str) else None
+
+
+def _mapped_range_widened(parsed: ParsedCIDR) -> str | None:
+    """What an IPv4-mapped range of /96 or less is to kube-proxy, whose parser (Go's) counts its prefix over
+    128 bits: /96 leaves no bit of the IPv4 address, so 0.0.0.0/0; below /96 the ::ffff: is masked off too, and
+    the range is an IPv6 one. Either way not the IPv4 range its writer meant; None for the other ranges."""
+    if not parsed.mapped or (parsed.family is IPFamily.IPV4 and parsed.text != "0.0.0.0/0"):
+        return None
+    meant = "an IPv4 range is a.b.c.d/n, or ::ffff:a.b.c.d/n+96"
+    if parsed.family is IPFamily.IPV4:
+        return (f"0.0.0.0/0 as kube-proxy reads it (its prefix counts 128 bits, and /96 leaves none of the IPv4 "
+                f"address): every IPv4 client is let in; {meant}")
+    return (f"the IPv6 range {parsed.text} as kube-proxy reads it (its prefix counts 128 bits, and below 96 the "
+            f"::ffff: is masked off): no IPv4 client is in it, and the IPv4 proxier does not see it; {meant}")
 
 
 def _lb_ingress(report: Report, status: dict[str, Any]) -> tuple[LoadBalancerIngress, ...]:

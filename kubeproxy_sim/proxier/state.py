@@ -17,13 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kubeproxy_sim.objects.addr import parse_cidr
 from kubeproxy_sim.objects.bulk import slot_setters
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
     EndpointSlice,
-    IPFamily,
     Protocol,
     Service,
     ServicePort,
@@ -145,15 +143,9 @@ def _external_policy_local(service: Service) -> bool:
 
 
 def _source_ranges(service: Service, ipv6: bool) -> tuple[str, ...]:
-    """loadBalancerSourceRanges of this family, trimmed (validation lets padding through) and
-    masked; unparsable entries are ignored as kube-proxy ignores them. Read as Go reads them
-    (objects.addr.parse_cidr): an IPv4-mapped range such as ``::ffff:203.0.113.0/120`` is the IPv4
-    203.0.113.0/24, which the IPv4 proxier writes."""
-    if not service.load_balancer_source_ranges:
-        return ()
-    wanted = IPFamily.IPV6 if ipv6 else IPFamily.IPV4
-    parsed = (parse_cidr(raw.strip()) for raw in service.load_balancer_source_ranges)
-    return tuple(cidr.text for cidr in parsed if cidr is not None and cidr.family is wanted)
+    """loadBalancerSourceRanges of this family (kube-proxy's MapCIDRsByIPFamily); the loader left them trimmed,
+    parsed and canonical (objects.decode)."""
+    return tuple(cidr for cidr in service.load_balancer_source_ranges if _family_matches(cidr, ipv6))
 
 
 def _load_balancer_vips(service: Service, ipv6: bool) -> tuple[str, ...]:

@@ -167,6 +167,33 @@ def test_invalid_external_ips_and_lb_ingress_are_dropped_with_warnings(load, mes
     ]
 
 
+def test_an_ipv4_mapped_source_range_that_kube_proxy_widens_is_kept_with_a_warning(load, messages):
+    """Go's ParseCIDR counts a mapped range's prefix over 128 bits: /96 is 0.0.0.0/0 (every IPv4 client), below
+    /96 an IPv6 range; kube-proxy writes them so, and so does the loader, saying so; /120 is 203.0.113.0/24."""
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: lb}
+        spec:
+          type: LoadBalancer
+          clusterIP: 10.0.0.1
+          loadBalancerSourceRanges: ["::ffff:203.0.113.0/120", "::ffff:192.168.0.0/96", "::ffff:1.2.3.4/88"]
+          ports: [{port: 80, nodePort: 30080}]
+    """)
+    assert result.ok
+    (svc,) = result.cluster.services
+    assert svc.load_balancer_source_ranges == ("203.0.113.0/24", "0.0.0.0/0", "::ff00:0:0/88")
+    meant = "an IPv4 range is a.b.c.d/n, or ::ffff:a.b.c.d/n+96"
+    assert messages(result) == [
+        't.yaml: Service default/lb: spec.loadBalancerSourceRanges[1]: warning: "::ffff:192.168.0.0/96" is '
+        "0.0.0.0/0 as kube-proxy reads it (its prefix counts 128 bits, and /96 leaves none of the IPv4 address): "
+        f"every IPv4 client is let in; {meant}",
+        't.yaml: Service default/lb: spec.loadBalancerSourceRanges[2]: warning: "::ffff:1.2.3.4/88" is the IPv6 '
+        "range ::ff00:0:0/88 as kube-proxy reads it (its prefix counts 128 bits, and below 96 the ::ffff: is masked "
+        f"off): no IPv4 client is in it, and the IPv4 proxier does not see it; {meant}",
+    ]
+
+
 def test_a_node_address_that_is_not_an_ip_goes_alone_with_a_warning(load, messages):
     """The API server does not check status.addresses' text and kube-proxy skips what it cannot parse: the
     Node stays, with its zone, podCIDRs and its other addresses."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from kubeproxy_sim.objects.decode import read_source_range
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
@@ -46,6 +47,9 @@ def service(ns: str, name: str, ip: str | tuple[str, ...], *ports: ServicePort, 
     ips = (ip,) if isinstance(ip, str) else ip
     lb = kw.pop("lb", ())
     kw.setdefault("ports", ports or (port(),))
+    # the API's text, as upstream's tests give it (" 203.0.113.0/25"), read as the loader reads it
+    ranges = (read_source_range(text) for text in kw.pop("load_balancer_source_ranges", ()))
+    kw["load_balancer_source_ranges"] = tuple(cidr.text for cidr in ranges if cidr is not None)
     return Service(ns, name, cluster_ips=ips,
                    load_balancer_ingress=tuple(LoadBalancerIngress(ip=i) if isinstance(i, str) else i for i in lb),
                    **kw)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
+
+from kubeproxy_sim.objects import load_text
 from kubeproxy_sim.objects.model import (
     EndpointPort,
     IPFamily,
@@ -61,11 +64,11 @@ def test_skipped_services():
     assert service_ports(service("a", "v6only", "fd00::1"), config) == ()
 
 
-def test_family_filtering_and_source_range_cleanup():
+def test_family_filtering():
     svc = service("a", "lb", ("172.30.0.1", "fd00::1"), port(node_port=30001), type=ServiceType.LOAD_BALANCER,
                   external_ips=("192.168.99.1", "2001:db8::9"),
                   lb=("1.2.3.4", "2001:db8::4", LoadBalancerIngress(ip="5.6.7.8", ip_mode="Proxy")),
-                  load_balancer_source_ranges=(" 203.0.113.5/25", "2001:db8::/64", "bogus"))
+                  load_balancer_source_ranges=("203.0.113.0/25", "2001:db8::/64"))
     (v4,) = service_ports(svc, fake_config())
     assert (v4.cluster_ip, v4.external_ips, v4.load_balancer_vips, v4.source_ranges) == \
         ("172.30.0.1", ("192.168.99.1",), ("1.2.3.4",), ("203.0.113.0/25",))
@@ -75,11 +78,25 @@ def test_family_filtering_and_source_range_cleanup():
 
 
 def test_ipv4_mapped_source_ranges_belong_to_the_ipv4_proxier():
-    # Go's ParseCIDR and IPNet (checked with go1.x net): ::ffff:203.0.113.0/120 is the IPv4 203.0.113.0/24,
-    # ::ffff:0:0/96 is 0.0.0.0/0; below /96 the ffff is masked off and the range is IPv6 (::ff00:0:0/88)
-    svc = service("a", "lb", ("172.30.0.1", "fd00::1"), port(node_port=30001), type=ServiceType.LOAD_BALANCER,
-                  lb=("1.2.3.4", "2001:db8::4"),
-                  load_balancer_source_ranges=("::ffff:203.0.113.0/120", "::FFFF:0:0/96", "::ffff:1.2.3.4/88"))
+    # Go's ParseCIDR and IPNet (checked with go's net): ::ffff:203.0.113.0/120 is the IPv4 203.0.113.0/24,
+    # ::ffff:0:0/96 is 0.0.0.0/0; below /96 the ffff is masked off and the range is IPv6 (::ff00:0:0/88); the
+    # loader reads them (padding too, trimmed as Go's TrimSpace), the proxier files them by family
+    result = load_text(textwrap.dedent("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: lb, namespace: a}
+        spec:
+          type: LoadBalancer
+          clusterIP: 172.30.0.1
+          clusterIPs: [172.30.0.1, fd00::1]
+          ipFamilies: [IPv4, IPv6]
+          ipFamilyPolicy: RequireDualStack
+          loadBalancerSourceRanges: [" ::ffff:203.0.113.0/120", "::FFFF:0:0/96", "::ffff:1.2.3.4/88"]
+          ports: [{port: 80, nodePort: 30001}]
+        status: {loadBalancer: {ingress: [{ip: 1.2.3.4}, {ip: "2001:db8::4"}]}}
+    """), "t.yaml")
+    assert result.ok
+    (svc,) = result.cluster.services
     (v4,) = service_ports(svc, fake_config())
     assert v4.source_ranges == ("203.0.113.0/24", "0.0.0.0/0")
     (v6,) = service_ports(svc, fake_config(ip_family=IPFamily.IPV6))
