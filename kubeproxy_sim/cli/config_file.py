@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kubeproxy_sim.durations import GO_MAX_SECONDS
-from kubeproxy_sim.errors import Diagnostic, Severity, literal, shortened, unreadable
+from kubeproxy_sim.errors import Diagnostic, Severity, link_fault, literal, shortened, unreadable
 from kubeproxy_sim.objects.addr import parse_cidr
 from kubeproxy_sim.objects.report import described, number, quote, type_name
 from kubeproxy_sim.proxier.config import DetectLocalMode
@@ -127,7 +127,7 @@ def _parse(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | No
     try:
         data, duplicates = safe_load(Path(path).read_text(encoding="utf-8") if text is None else text)
     except (OSError, UnicodeDecodeError) as exc:
-        return {}, Diagnostic(f"cannot read the configuration: {unreadable(exc)}", file=path), []
+        return {}, Diagnostic(f"cannot read the configuration: {_config_unreadable(exc)}", file=path), []
     except yaml.YAMLError as exc:
         from kubeproxy_sim.objects.load import yaml_syntax_error
 
@@ -145,6 +145,15 @@ def _parse(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | No
         return {}, Diagnostic(f"{got}; kube-proxy decodes {KIND} only as {API_VERSION}", file=path,
                               field="apiVersion"), []
     return data, None, duplicates
+
+
+def _config_unreadable(exc: OSError | UnicodeDecodeError) -> str:
+    """Why the --config file could not be read; a path that is missing, or is a directory, also says what the
+    flag wants there (the system's "No such file or directory" alone does not)."""
+    reason = unreadable(exc)
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError)) and link_fault(exc) is None:
+        return f"{reason}; expected a {KIND} file"
+    return reason
 
 
 def _value(value: object) -> str:

@@ -140,11 +140,8 @@ def _state_missing(path: str) -> Diagnostic | None:
     try:
         os.stat(path)
     except OSError as exc:
-        found = manifest_unreadable(path, exc)  # (a dangling link or a loop of them is named so)
-        message = found.message
-        if message == "no such file or directory":
-            message += "; expected a manifest file or a directory of them"
-        return dataclasses.replace(found, message=message, field="STATE")
+        # (a dangling link or a loop of them is named so; a missing path says what is expected)
+        return dataclasses.replace(manifest_unreadable(path, exc), field="STATE")
     return None
 
 

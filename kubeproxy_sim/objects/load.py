@@ -284,7 +284,7 @@ def manifest_unreadable(path: str, exc: OSError) -> Diagnostic:
     if fault is not None:
         return Diagnostic(f"{fault}; expected a file, or a symbolic link to one", file=path)
     if isinstance(exc, FileNotFoundError):
-        return Diagnostic("no such file or directory", file=path)
+        return Diagnostic("no such file or directory; expected a manifest file or a directory of them", file=path)
     return Diagnostic(f"cannot read: {exc.strerror or exc}", file=path)
 
 

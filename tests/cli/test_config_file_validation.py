@@ -298,3 +298,11 @@ def test_standard_input_for_the_config_is_refused_by_name(capsys, command: list[
     assert exit_info.value.code == 2 and captured.out == ""
     assert ("argument --config: '-': the configuration is read from a file, not standard input (it is read more than "
             "once); expected a KubeProxyConfiguration file") in captured.err
+
+
+def test_a_missing_config_file_says_what_is_expected_there(tmp_path, capsys) -> None:
+    """QA-errors: a missing --config file said only the system's "No such file or directory"."""
+    missing = tmp_path / "kp.yaml"
+    assert main(["rules", "-f", BOOTCAMP, "--config", str(missing)]) == 1
+    assert capsys.readouterr().err == (f"kubeproxy-sim: {missing}: cannot read the configuration: No such file or "
+                                       "directory; expected a KubeProxyConfiguration file\n")

@@ -20,7 +20,7 @@ def test_a_loop_of_links_and_a_dangling_link_given_are_named_so(tmp_path, capsys
     assert capsys.readouterr().err.splitlines() == [
         f"kubeproxy-sim: {loop}: -f: a loop of symbolic links (too many levels to follow); {expected}",
         f'kubeproxy-sim: {dangling}: -f: a symbolic link to "/nonexistent", which does not exist; {expected}',
-        f"kubeproxy-sim: {missing}: -f: no such file or directory"]
+        f"kubeproxy-sim: {missing}: -f: no such file or directory; expected a manifest file or a directory of them"]
 
 
 def test_a_scenario_yaml_of_excessive_aliases_is_refused(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:

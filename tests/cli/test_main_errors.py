@@ -124,7 +124,8 @@ def test_a_path_that_is_not_there_stops_the_command_before_any_answer(tmp_path, 
     missing = tmp_path / "nope.yaml"
     code, out, err = _run([a.format(missing=missing) for a in argv])
     flag = "--against" if "--against" in argv else "-f"
-    assert (code, out) == (1, "") and err == f"kubeproxy-sim: {missing}: {flag}: no such file or directory\n"
+    assert (code, out) == (1, "") and err == (f"kubeproxy-sim: {missing}: {flag}: no such file or directory; "
+                                            "expected a manifest file or a directory of them\n")
 
 
 @pytest.mark.parametrize(("argv", "status"), [

@@ -709,7 +709,7 @@ def test_a_config_file_renamed_away_makes_kube_proxy_exit(manifests: Path, tmp_p
     assert [str(d) for d in caught.value.diagnostics][:2] == [
         f"{config}: the --config file was renamed: kube-proxy exits, and its restart refuses what is at that path "
         "now (kube-proxy would restart over and over); the watch stops",
-        f"{config}: cannot read the configuration: No such file or directory"]
+        f"{config}: cannot read the configuration: No such file or directory; expected a KubeProxyConfiguration file"]
 
 
 @pytest.mark.parametrize(("on_disk", "changed"), [(b"kind: A\r\nx: 1\r\n", False), (b"kind: B\n", True)])

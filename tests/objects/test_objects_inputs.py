@@ -339,7 +339,7 @@ def test_missing_file_and_bad_encoding_are_errors_not_exceptions(tmp_path):
     result = load_paths([str(missing), str(binary), str(good)])
     assert [s.name for s in result.cluster.services] == ["a"]
     assert [str(d) for d in result.errors] == [
-        f"{missing}: no such file or directory",
+        f"{missing}: no such file or directory; expected a manifest file or a directory of them",
         f"{binary}: not UTF-8 text (byte 0); expected a YAML or JSON manifest",
     ]
 
