@@ -21,7 +21,6 @@ uses ``upstream.rules``: upstream has no dump of that second sync.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +33,6 @@ from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, TraceResult
 from kubeproxy_sim.objects import Cluster
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-from regen_goldens import proxier_flags  # noqa: E402
 
 RULESETS = ROOT / "rulesets"
 UPSTREAM_NODE = ("192.168.0.2", "192.168.1.2", "192.168.99.11", "2001:db8::1", "2001:db8:1::2")
@@ -96,15 +92,14 @@ def _scenario_rules(folder: Path, family: int | None = None,
     """The node's tables from the scenario's objects (less ``delete``) and flags, and the node's addresses.
     The flags and the node's routes come from all the objects: kube-proxy reads its settings once, at start.
     ``family``: the packet's, whose proxier's tables it meets on a dual-stack node (None: the args' proxier)."""
-    from kubeproxy_sim.cli.options import config_from_args
+    from kubeproxy_sim.cli.options import PROXIER_SUFFIXES, config_from_args, scenario_args, scenario_proxiers
     from kubeproxy_sim.objects import load_paths
     from kubeproxy_sim.proxier import generate
     from kubeproxy_sim.proxier.full import node_tables
 
     loaded = load_paths([str(folder / "objects.yaml")])
-    args = (yaml.safe_load((folder / "scenario.yaml").read_text()) or {}).get("args") or []
-    flags = proxier_flags(folder, family) if family else []
-    config = config_from_args([*(str(a) for a in args), *flags], loaded.cluster)
+    flags = scenario_proxiers(folder).get(PROXIER_SUFFIXES[family], []) if family else []
+    config = config_from_args([*scenario_args(folder), *flags], loaded.cluster)
     result = generate(cluster_without(loaded.cluster, delete or []), config)
     node = NodeContext.of([ip.split("/")[0] for ip in config.node_ips], routes=_routes(loaded.cluster, config))
     return node_tables(result.ruleset, result.jumps), node

@@ -285,10 +285,9 @@ class _ArgsParser(Parser):
         raise _ArgsError(message)
 
 
-def scenario_args(directory: Path) -> list[str]:
-    """The node flags of ``DIR/scenario.yaml``'s ``args``, checked as the command line's are: a file that cannot
-    be read, is not a mapping, or whose args are not a list of known flags is one usage error naming the file and
-    the field."""
+def _scenario_mapping(directory: Path) -> dict[object, object]:
+    """``DIR/scenario.yaml`` as a mapping (an empty file: an empty one); a file that cannot be read or parsed, or is
+    not a mapping, is a usage error naming the file."""
     import yaml
 
     from kubeproxy_sim.objects.load import safe_load
@@ -304,10 +303,21 @@ def scenario_args(directory: Path) -> list[str]:
 
         raise UsageError(yaml_syntax_error(exc, file)) from None
     if data is None:
-        return []
+        return {}
     if type(data) is not dict:
         raise UsageError(Diagnostic(f"expected a mapping with description and args, got {described(data)}",
                                     file=file))
+    return data
+
+
+def scenario_args(directory: Path) -> list[str]:
+    """The node flags of ``DIR/scenario.yaml``'s ``args``, checked as the command line's are: a file that cannot
+    be read, is not a mapping, or whose args are not a list of known flags is one usage error naming the file and
+    the field."""
+    from kubeproxy_sim.objects.report import described
+
+    file = str(directory / "scenario.yaml")
+    data = _scenario_mapping(directory)
     raw = data.get("args")
     if raw is None:
         return []
@@ -325,6 +335,28 @@ def scenario_args(directory: Path) -> list[str]:
                                         field=f"args[{i}]"))
     _check_scenario_flags(texts, file)
     return texts
+
+
+DUAL_STACK = "dual-stack"
+"""scenario.yaml's key that makes a scenario show both proxiers of a dual-stack node (``dual-stack: true``)."""
+PROXIER_SUFFIXES = {4: "", 6: "-ipv6"}
+"""A dual-stack scenario's golden names per proxier family: rules.golden is IPv4's, rules-ipv6.golden IPv6's."""
+
+
+def scenario_proxiers(directory: Path) -> dict[str, list[str]]:
+    """Golden-name suffix -> the flags, after the scenario's args, of each proxier the scenario shows: the args'
+    own alone; a dual-stack scenario's IPv4 and IPv6 ones (``--ip-family``). kube-proxy runs one proxier per
+    family on a dual-stack node, from the same flags, each writing its own family's tables. scenario.yaml is read
+    as :func:`scenario_args` reads it (its errors are usage errors naming the file)."""
+    from kubeproxy_sim.objects.report import described
+
+    value = _scenario_mapping(directory).get(DUAL_STACK, False)
+    if type(value) is not bool:
+        raise UsageError(Diagnostic(f"expected true or false, got {described(value)}",
+                                    file=str(directory / "scenario.yaml"), field=DUAL_STACK))
+    if not value:
+        return {"": []}
+    return {suffix: ["--ip-family", f"ipv{family}"] for family, suffix in PROXIER_SUFFIXES.items()}
 
 
 def _check_scenario_flags(texts: list[str], file: str) -> None:

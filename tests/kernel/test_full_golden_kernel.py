@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeproxy_sim.cli.options import config_from_args, scenario_args
+from kubeproxy_sim.cli.options import config_from_args, scenario_args, scenario_proxiers
 from kubeproxy_sim.kernel import nsexec, sysfs
 from kubeproxy_sim.netfilter.codec import render_ruleset
 from kubeproxy_sim.objects import load_paths
@@ -18,12 +18,9 @@ from kubeproxy_sim.proxier.full import node_tables
 
 pytestmark = pytest.mark.kernel
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
-
-from regen_goldens import proxiers  # noqa: E402
 
 FOLDERS = sorted(p for p in (ROOT / "rulesets").iterdir() if (p / "full.golden").is_file())
-SCENARIOS = [(d, suffix, flags) for d in FOLDERS for suffix, flags in proxiers(d).items()]
+SCENARIOS = [(d, suffix, flags) for d in FOLDERS for suffix, flags in scenario_proxiers(d).items()]
 """(folder, golden-name suffix, flags after its args): one per proxier whose tables the folder holds."""
 
 

@@ -11,7 +11,6 @@ node, whose rules differ) are left out.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import netaddr
 import pytest
 import yaml
 
-from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
+from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args, scenario_proxiers
 from kubeproxy_sim.kernel import build
 from kubeproxy_sim.kernel.plan import plan
 from kubeproxy_sim.kernel.send import send, topology_record
@@ -28,10 +27,6 @@ from kubeproxy_sim.kernel.state import read_state
 from kubeproxy_sim.netfilter.packet import host_port
 from kubeproxy_sim.objects import load_paths
 from kubeproxy_sim.objects.nodes import family_of
-
-sys.path.insert(0, str(REPO_RULESETS.parent / "tools"))
-
-from regen_goldens import proxiers
 
 pytestmark = pytest.mark.kernel
 
@@ -48,7 +43,8 @@ SCENARIOS = [
     "upstream-node-ports-ipv6-localhost-nodeports-disabled-multiple-nodeport-addresses",
     "dual-stack",
 ]
-CASES = [(name, suffix, flags) for name in SCENARIOS for suffix, flags in proxiers(REPO_RULESETS / name).items()]
+CASES = [(name, suffix, flags) for name in SCENARIOS
+         for suffix, flags in scenario_proxiers(REPO_RULESETS / name).items()]
 """(scenario, golden-name suffix, flags after its args): one per proxier whose rules the scenario shows."""
 COUNT = 40  # P(an endpoint of 4 is never drawn) = 4 * 0.75**40 < 1e-4
 

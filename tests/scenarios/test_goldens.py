@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from regen_goldens import FailedRun, golden_outputs  # noqa: E402
+from regen_goldens import FailedRun, golden_outputs, refresh  # noqa: E402
 
 SCENARIOS = sorted(p for p in (ROOT / "rulesets").iterdir() if (p / "scenario.yaml").is_file())
 
@@ -57,3 +57,44 @@ def test_a_failed_run_is_not_a_golden(tmp_path: Path) -> None:
         objects.write("---\napiVersion: v1\nkind: Service\nmetadata: {name: broken\n")
     with pytest.raises(FailedRun, match=r"exited 1:\n.*objects.yaml"):
         golden_outputs(broken)
+
+
+def _copy(tmp_path: Path, name: str) -> Path:
+    import shutil
+
+    copy = tmp_path / name
+    shutil.copytree(ROOT / "rulesets" / name, copy)
+    return copy
+
+
+def test_goldens_no_run_makes_are_reported_and_removed_but_no_other_file(tmp_path: Path) -> None:
+    """A scenario no longer dual-stack leaves its IPv6 proxier's goldens: --check names them, a regeneration
+    removes them, and a file of another name (even one ending in .golden) is never touched."""
+    scenario = _copy(tmp_path, "dual-stack")
+    yaml_path = scenario / "scenario.yaml"
+    yaml_path.write_text(yaml_path.read_text().replace("dual-stack: true\n", ""))
+    (scenario / "notes.golden").write_text("mine\n")
+    others = sorted(p.name for p in scenario.iterdir() if p.suffix != ".golden")
+    ipv6 = [scenario / "full-ipv6.golden", scenario / "rules-ipv6.golden"]
+    assert refresh(scenario, write=False) == ([], ipv6)
+    assert all(p.is_file() for p in ipv6)
+    assert refresh(scenario, write=True) == ([], ipv6)
+    assert not any(p.exists() for p in ipv6)
+    assert (scenario / "notes.golden").read_text() == "mine\n"
+    assert sorted(p.name for p in scenario.iterdir() if p.suffix != ".golden") == others
+    assert sorted(p.name for p in scenario.iterdir() if p.suffix == ".golden") == [
+        "full.golden", "notes.golden", "rules.golden"]
+    assert refresh(scenario, write=False) == ([], [])
+
+
+def test_a_broken_scenario_yaml_is_said_in_the_cli_s_words_and_nothing_is_touched(tmp_path: Path) -> None:
+    scenario = _copy(tmp_path, "dual-stack")
+    (scenario / "scenario.yaml").write_text("description: x\nargs: [--hostname-override, node1\n")
+    before = {p.name: p.read_text() for p in scenario.iterdir()}
+    with pytest.raises(FailedRun, match=r"scenario.yaml:\d+"):
+        refresh(scenario, write=True)
+    (scenario / "scenario.yaml").write_text("description: x\nargs: [--hostname-override, node1]\ndual-stack: yes!\n")
+    with pytest.raises(FailedRun, match=r"scenario.yaml: dual-stack: expected true or false, got "):
+        refresh(scenario, write=True)
+    assert {p.name for p in scenario.iterdir()} == set(before)
+    assert all((scenario / n).read_text() == t for n, t in before.items() if n != "scenario.yaml")

@@ -188,9 +188,15 @@ def test_scenario_yaml(folder: Path) -> None:
 
 
 def _dual_stack(folder: Path) -> bool:
-    path = folder / "scenario.yaml"
-    scenario = _load_yaml(path) if path.is_file() else None
-    return isinstance(scenario, dict) and scenario.get("dual-stack") is True
+    """Whether the folder shows both proxiers, as the golden tool reads it (a scenario.yaml missing or unreadable
+    is test_required_files_exist's and test_scenario_yaml's to report)."""
+    from kubeproxy_sim.cli.options import scenario_proxiers
+    from kubeproxy_sim.errors import InputError
+
+    try:
+        return (folder / "scenario.yaml").is_file() and len(scenario_proxiers(folder)) > 1
+    except InputError:
+        return False
 
 
 DUAL_STACK = [f for f in FOLDERS if _dual_stack(f)]
