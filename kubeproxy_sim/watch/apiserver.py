@@ -50,7 +50,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from kubeproxy_sim.errors import Diagnostic, EnvironmentMissing, InputError, Severity, unreadable
+from kubeproxy_sim.errors import Diagnostic, EnvironmentMissing, InputError, Severity, quoted, unreadable
 from kubeproxy_sim.objects.model import UNWATCHED_LABELS
 from kubeproxy_sim.watch.cache import KIND_SPECS, KindCache, StreamSignal
 from kubeproxy_sim.watch.events import Batch, Kind, WatchEvent
@@ -203,7 +203,7 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
     except ImportError:
         raise EnvironmentMissing("watching an API server needs the kubernetes client: "
                                  "pip install 'kubeproxy-sim[live]'") from None
-    _check_shape(kubeconfig)
+    _check_server(kubeconfig, _check_shape(kubeconfig), context)
     try:
         with _client_errors_logged() as logged:
             client = config.new_client_from_config(config_file=kubeconfig, context=context)
@@ -245,7 +245,7 @@ def _client_errors_logged() -> Iterator[list[str]]:
         root.removeHandler(handler)
 
 
-def _check_shape(kubeconfig: str) -> None:
+def _check_shape(kubeconfig: str) -> dict[str, Any] | None:
     """A file that is not a kubeconfig at all is said so, before the client trips over it in its own words."""
     import yaml
 
@@ -256,7 +256,7 @@ def _check_shape(kubeconfig: str) -> None:
         with open(kubeconfig, encoding="utf-8") as handle:
             data, _ = safe_load(handle.read())
     except FileNotFoundError:
-        return  # connect says so
+        return None  # connect says so
     except (OSError, UnicodeDecodeError) as exc:  # (the client's words for these are Python's)
         raise InputError(Diagnostic(f"cannot read the kubeconfig: {unreadable(exc)}; expected a kubeconfig (what "
                                     "`kubectl config view --raw` prints)", file=kubeconfig)) from None
@@ -267,6 +267,29 @@ def _check_shape(kubeconfig: str) -> None:
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("clusters", "contexts")):
         raise InputError(Diagnostic("not a kubeconfig: expected a mapping with clusters, contexts and users "
                                     "lists (what `kubectl config view --raw` prints)", file=kubeconfig))
+    return data
+
+
+def _check_server(kubeconfig: str, data: dict[str, Any] | None, context: str | None) -> None:
+    """The server URL of the cluster the context uses is said by its field path when it does not parse: the
+    client says only urllib's words ("Invalid IPv6 URL"), naming neither the field nor which cluster. A context
+    or cluster that is not there is left to the client, which names it."""
+    if data is None:
+        return
+    name = context or data.get("current-context")
+    ctx = next((c.get("context") for c in data["contexts"] if isinstance(c, dict) and c.get("name") == name), None)
+    wanted = ctx.get("cluster") if isinstance(ctx, dict) else None
+    for i, entry in enumerate(data["clusters"]):
+        cluster = entry.get("cluster") if isinstance(entry, dict) and entry.get("name") == wanted else None
+        server = cluster.get("server") if isinstance(cluster, dict) else None
+        if isinstance(server, str):
+            try:
+                _ = urlsplit(server).port  # (a port that is not a number raises here)
+            except ValueError as exc:
+                raise InputError(Diagnostic(f"{quoted(server)} is not a URL ({exc}); expected "
+                                            "https://HOST[:PORT]", file=kubeconfig,
+                                            field=f"clusters[{i}].cluster.server")) from None
+            return
 
 
 CLIENT_CERTIFICATE_KEYS = ("client-certificate", "client-certificate-data")

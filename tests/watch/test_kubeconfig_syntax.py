@@ -27,3 +27,33 @@ def test_a_kubeconfig_that_does_not_parse_names_its_line(tmp_path: Path, text: s
     with pytest.raises(InputError) as caught:
         connect(str(path))
     assert [str(d) for d in caught.value.diagnostics] == [f"{path}:{expected}"]
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- {{name: other, cluster: {{server: "https://[bad"}}}}
+- {{name: a, cluster: {{server: {server}}}}}
+contexts:
+- {{name: a, context: {{cluster: a, user: u}}}}
+current-context: a
+users:
+- {{name: u, user: {{token: x}}}}
+"""
+
+
+@pytest.mark.parametrize(("server", "reason"), [
+    ('"https://[::1:6443"', "Invalid IPv6 URL"),
+    ('"https://10.0.0.1:64x"', "Port could not be cast to integer value as '64x'"),
+])
+def test_a_server_url_that_does_not_parse_names_its_cluster_field(tmp_path: Path, server: str, reason: str) -> None:
+    """QA-errors: the client said only "cannot use this kubeconfig: Invalid IPv6 URL"; the server of the cluster
+    the context uses is named by its path (clusters[0] is not used, and not checked)."""
+    from kubeproxy_sim.watch.apiserver import connect
+
+    path = tmp_path / "kubeconfig"
+    path.write_text(KUBECONFIG.format(server=server))
+    with pytest.raises(InputError) as caught:
+        connect(str(path))
+    assert [str(d) for d in caught.value.diagnostics] == [
+        f"{path}: clusters[1].cluster.server: {server} is not a URL ({reason}); expected https://HOST[:PORT]"]
