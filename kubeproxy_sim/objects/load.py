@@ -675,26 +675,53 @@ def _without_duplicates(document: Any, node: Any, duplicates: list[tuple[Any, An
                      None)
         (whole if index is None else refused.setdefault(index, [])).append(found)
     if whole or type(kind) is not str or type(items) is not list:  # (only the first: every one is in an item)
-        return _duplicate_errors(document, None, whole, file, first_line)
+        return _duplicate_errors(document, node, None, whole, file, first_line)
     kept = []
     out: list[Any] = []
     for i, item in enumerate(items):
         if i in refused:
-            out.extend(_duplicate_errors(item, kind[: -len("List")] or None, refused[i], file, first_line))
+            out.extend(_duplicate_errors(item, item_nodes[i], kind[: -len("List")] or None, refused[i], file,
+                                         first_line))
         else:
             kept.append(item)
     out.append({**document, "items": kept})
     return out
 
 
-def _duplicate_errors(document: Any, default_kind: str | None, duplicates: list[tuple[Any, Any, Any]], file: str,
-                      first_line: int) -> list[Diagnostic]:
+def _duplicate_errors(document: Any, node: Any, default_kind: str | None, duplicates: list[tuple[Any, Any, Any]],
+                      file: str, first_line: int) -> list[Diagnostic]:
     kind, display = _naming(document, default_kind)
     what = "object" if kind else "document"
     return [Diagnostic(f'mapping key "{key}" already defined at line {first_line + first.line + 1}; kubectl '
                        f"refuses the {what} (strict YAML), so it is skipped", file=file,
-                       line=first_line + mark.line + 1, kind=kind, object=display)
+                       line=first_line + mark.line + 1, kind=kind, object=display,
+                       field=_holding_mapping(node, mark.index) or None)
             for mark, key, first in duplicates]
+
+
+def _holding_mapping(node: Any, index: int) -> str:
+    """The field path (``spec.ports[0]``) of the mapping whose key starts at ``index`` of the text, walked down
+    from the object's node; "" for the object's own mapping (or where a key that is no scalar hides the way)."""
+    path = ""
+    while True:
+        if node.id == "mapping":
+            if any(key.start_mark.index == index for key, _ in node.value):
+                return path
+            pairs = [(key, value) for key, value in node.value
+                     if key.id == "scalar" and value.start_mark.index <= index < value.end_mark.index]
+            if not pairs:
+                return path
+            key, node = pairs[0]
+            path = f"{path}.{key.value}" if path else key.value
+        elif node.id == "sequence":
+            found = [(i, item) for i, item in enumerate(node.value)
+                     if item.start_mark.index <= index < item.end_mark.index]
+            if not found:
+                return path
+            i, node = found[0]
+            path = f"{path}[{i}]"
+        else:
+            return path
 
 
 def _naming(document: Any, default_kind: str | None = None) -> tuple[str | None, str | None]:

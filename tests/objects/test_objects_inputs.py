@@ -566,7 +566,8 @@ def test_json_nested_deeper_than_the_reader_follows_is_an_error_and_the_other_fi
 
 def test_a_duplicate_key_refuses_the_object_as_kubectl_does(load, messages):
     """PyYAML keeps the last of two equal keys; kubectl's strict YAML refuses the object ('mapping key "port"
-    already defined at line N'), so the object is named and skipped and the others are used."""
+    already defined at line N'), so the object is named and skipped and the others are used; the mapping holding
+    the key is named by its path (QA-errors: it was not), the object's own mapping by none."""
     result = load("""
         apiVersion: v1
         kind: Service
@@ -587,8 +588,8 @@ def test_a_duplicate_key_refuses_the_object_as_kubectl_does(load, messages):
     """)
     assert [s.name for s in result.cluster.services] == ["b"]
     assert messages(result) == [
-        't.yaml:9: Service default/a: mapping key "port" already defined at line 8; kubectl refuses the object '
-        "(strict YAML), so it is skipped",
+        't.yaml:9: Service default/a: spec.ports[0]: mapping key "port" already defined at line 8; kubectl refuses '
+        "the object (strict YAML), so it is skipped",
         't.yaml:17: mapping key "metadata" already defined at line 16; kubectl refuses the document (strict YAML), '
         "so it is skipped"]
 
@@ -613,8 +614,8 @@ def test_a_duplicate_key_in_a_list_item_refuses_that_item_and_one_in_the_list_re
     """)
     assert [s.name for s in result.cluster.services] == ["a", "d"]
     assert messages(result) == [
-        't.yaml:7: Service default/c: mapping key "name" already defined at line 7; kubectl refuses the object '
-        "(strict YAML), so it is skipped",
+        't.yaml:7: Service default/c: metadata: mapping key "name" already defined at line 7; kubectl refuses the '
+        "object (strict YAML), so it is skipped",
         't.yaml:14: List: mapping key "kind" already defined at line 13; kubectl refuses the object (strict YAML), '
         "so it is skipped"]
 
