@@ -373,13 +373,18 @@ class _Reader:
         values = self.get("nodePortAddresses", list, f"a list of CIDRs ({CIDR_EXAMPLE}) or 'primary'")
         if not values:
             return None
-        texts = []
+        texts, indexes = [], []
         for i, value in enumerate(values):
             if isinstance(value, str):
                 texts.append(value)
+                indexes.append(i)
             else:
                 self.error(f"nodePortAddresses[{i}]", f"expected a CIDR or 'primary', got {described(value)}")
-        return check_nodeport_addresses(texts, lambda message: self.error("nodePortAddresses", message)) or None
+
+        def entry(k: int) -> Report:
+            return lambda message: self.error(f"nodePortAddresses[{indexes[k]}]", message)
+        return check_nodeport_addresses(texts, lambda message: self.error("nodePortAddresses", message),
+                                        entry=entry) or None
 
 
 def ip_address_text(text: str) -> str | None:
@@ -461,14 +466,19 @@ def check_cluster_cidrs(texts: list[str], report: Report, malformed: Report | No
     return found
 
 
-def check_nodeport_addresses(texts: list[str], report: Report, malformed: Report | None = None) -> tuple[str, ...]:
+def check_nodeport_addresses(texts: list[str], report: Report, malformed: Report | None = None, *,
+                             entry: Callable[[int], Report] | None = None) -> tuple[str, ...]:
     """CIDRs and the keyword ``primary``, as written: kube-proxy keeps these strings and reads each where it
     matches node IPs, and whether one is a zero CIDR is in the prefix as written (``::ffff:192.168.0.0/96`` is
-    written 0.0.0.0/0 but is none); each bad entry reported (``malformed``: as :func:`check_cidrs`)."""
-    shape = malformed or report
+    written 0.0.0.0/0 but is none); each bad entry reported (``malformed``: as :func:`check_cidrs`; ``entry``:
+    the report for the i-th text, where a file names its item, ``nodePortAddresses[i]``)."""
     found = []
-    for text in texts:
-        if text == "primary" or check_cidrs([text], report, lambda message: shape(message + " or 'primary'")):
+    for i, text in enumerate(texts):
+        shape = entry(i) if entry is not None else malformed or report
+
+        def said(message: str, shape: Report = shape) -> None:
+            shape(message + " or 'primary'")
+        if text == "primary" or check_cidrs([text], report, said):
             found.append(text)
     if "primary" in found and len(texts) > 1:  # kube-proxy's validation refuses the mix
         report(f"{literal(','.join(texts))}: can't use both 'primary' and CIDRs; expected 'primary' alone, or CIDRs")

@@ -159,14 +159,14 @@ CONFIG_HEAD = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConf
          ["iptables: expected a mapping, got an integer",
           "clusterCIDR: expected comma-separated CIDRs (e.g. 10.244.0.0/16 or fd00:10:244::/56), got an integer 5"]),
         (CONFIG_HEAD + "clusterCIDR: nope\niptables: {masqueradeAll: 'yes', masqueradeBit: 99}\n"
-         "nodePortAddresses: [nope, 7]\ndetectLocalMode: Bogus\n",
+         "nodePortAddresses: [7, nope]\ndetectLocalMode: Bogus\n",
          ["clusterCIDR: 'nope' is not a CIDR; expected e.g. 10.244.0.0/16 or fd00:10:244::/56",
           "detectLocalMode: 'Bogus' is not a detect-local mode; expected ClusterCIDR, NodeCIDR, BridgeInterface, "
           "InterfaceNamePrefix",
           "iptables.masqueradeAll: expected true or false, got a string \"yes\"",
           "iptables.masqueradeBit: 99 is not in 0-31",
-          "nodePortAddresses[1]: expected a CIDR or 'primary', got an integer 7",
-          "nodePortAddresses: 'nope' is not a CIDR; expected e.g. 10.244.0.0/16 or fd00:10:244::/56 or 'primary'"]),
+          "nodePortAddresses[0]: expected a CIDR or 'primary', got an integer 7",
+          "nodePortAddresses[1]: 'nope' is not a CIDR; expected e.g. 10.244.0.0/16 or fd00:10:244::/56 or 'primary'"]),
     ],
 )
 def test_config_file_problems_name_the_file_and_field(tmp_path, text: str, messages: list[str]) -> None:
