@@ -9,6 +9,8 @@ The same CIDR checks serve ``--cluster-cidr`` and ``--nodeport-addresses``.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -125,9 +127,17 @@ def _parse(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | No
     from kubeproxy_sim.objects.load import safe_load
 
     try:
-        data, duplicates = safe_load(Path(path).read_text(encoding="utf-8") if text is None else text)
+        text = Path(path).read_text(encoding="utf-8") if text is None else text
     except (OSError, UnicodeDecodeError) as exc:
         return {}, Diagnostic(f"cannot read the configuration: {_config_unreadable(exc)}", file=path), []
+    overflow = _json_number_out_of_range(text)
+    if overflow is not None:
+        field, literal_text = overflow
+        return {}, Diagnostic(f"{shortened(literal_text)} is a number out of range (a 64-bit float reaches "
+                              "about ±1.8e308); kube-proxy's JSON decoding refuses the file", file=path,
+                              field=field), []
+    try:
+        data, duplicates = safe_load(text)
     except yaml.YAMLError as exc:
         from kubeproxy_sim.objects.load import yaml_syntax_error
 
@@ -145,6 +155,38 @@ def _parse(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | No
         return {}, Diagnostic(f"{got}; kube-proxy decodes {KIND} only as {API_VERSION}", file=path,
                               field="apiVersion"), []
     return data, None, duplicates
+
+
+class _NumberOutOfRange(str):
+    """A JSON number literal past a 64-bit float (``1e400``), as the JSON reader found it."""
+
+
+def _go_float(literal_text: str) -> float | _NumberOutOfRange:
+    value = float(literal_text)
+    return value if math.isfinite(value) else _NumberOutOfRange(literal_text)
+
+
+def _json_number_out_of_range(text: str) -> tuple[str, str] | None:
+    """The field path and literal of the first number of a JSON configuration that is past a 64-bit float, or
+    None. The YAML reader takes ``1e400`` for the string "1e400" (YAML 1.1's floats have a dot), where
+    kube-proxy decodes a JSON file as JSON, and Go's float parsing refuses the number (ErrRange), failing the
+    decoding of the whole file. Text that is no JSON is left to the YAML reader, which says what is wrong."""
+    if text.lstrip()[:1] != "{":
+        return None
+    try:
+        data = json.loads(text, parse_float=_go_float)
+    except (ValueError, RecursionError):
+        return None
+    pending: list[tuple[str, Any]] = [("", data)]
+    while pending:  # (in the file's order: a value's items go first)
+        path, value = pending.pop(0)
+        if isinstance(value, _NumberOutOfRange):
+            return path, str(value)
+        if isinstance(value, dict):
+            pending[:0] = [(f"{path}.{key}" if path else str(key), item) for key, item in value.items()]
+        elif isinstance(value, list):
+            pending[:0] = [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+    return None
 
 
 def _config_unreadable(exc: OSError | UnicodeDecodeError) -> str:

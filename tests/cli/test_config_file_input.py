@@ -46,3 +46,18 @@ def test_a_key_given_twice_is_a_warning_and_the_last_one_wins_as_kube_proxy_deco
         f'{path}:{line}: warning: mapping key "{key}" already defined at line {first}; kube-proxy\'s strict '
         "decoding refuses it, and its lenient decoding keeps the last"
         for line, key, first in ((4, "iptables", 3), (6, "masqueradeBit", 5))]
+
+
+@pytest.mark.parametrize(("member", "number", "field"), [
+    ('"iptables": {"masqueradeBit": %s}', "1e400", "iptables.masqueradeBit"),
+    ('"featureGates": {"x": [1, %s]}', "-2E+999", "featureGates.x[1]"),
+])
+def test_a_json_number_past_a_float_is_out_of_range_not_a_string(tmp_path, member: str, number: str,
+                                                                  field: str) -> None:
+    """QA-errors: the YAML reader took a JSON config's 1e400 for the string "1e400" (said 'got a string'); kube-proxy
+    decodes a JSON file as JSON, where Go's float parsing refuses it and the decoding of the file fails."""
+    text = ('{"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration", "clusterCIDR": '
+            f'"10.0.0.0/8", {member % number}, "conntrack": {{"min": 1e400}}}}')
+    assert _problems(tmp_path, text) == [
+        f"kp.yaml: {field}: {number} is a number out of range (a 64-bit float reaches about ±1.8e308); kube-proxy's "
+        "JSON decoding refuses the file"]
