@@ -258,9 +258,28 @@ def scenario_dir(name: str, flag: str = "--scenario") -> Path:
         return path
     if plain and os.path.isdir(candidate):
         return candidate
+    raise InputError(Diagnostic(f"no scenario {literal(name)}; {_scenarios_offered(name)}", field=flag))
+
+
+def _scenarios_offered(name: str) -> str:
+    """What an unknown scenario name is offered: a few built-in names holding it, or else close to it (all 58 made
+    a line of 3 kB), where all of them are listed, and that a directory of one's own is taken too."""
     known = sorted(p.name for p in REPO_RULESETS.iterdir() if p.is_dir()) if REPO_RULESETS.is_dir() else []
-    raise InputError(Diagnostic(f"no scenario {literal(name)}; expected one of: {', '.join(known) or '(none found)'}",
-                                field=flag))
+    own = f"a directory holding {' and '.join(SCENARIO_FILES)}"
+    if not known:
+        return f"expected {own} (no built-in scenario was found)"
+    import difflib  # (this error path only)
+
+    close = [k for k in known if name.lower() in k] if len(name) >= 3 else []  # ('terminating': its family)
+    close = close or difflib.get_close_matches(name, known, n=SCENARIOS_SUGGESTED, cutoff=0.6)
+    more = f" (or {len(close) - SCENARIOS_SUGGESTED} more with that in the name)" if len(
+        close) > SCENARIOS_SUGGESTED else ""
+    guess = f"did you mean {', '.join(close[:SCENARIOS_SUGGESTED])}{more}? " if close else ""
+    return (f"{guess}expected a built-in scenario (one of the {len(known)} in {REPO_RULESETS}, which its README.md "
+            f"lists) or {own}")
+
+
+SCENARIOS_SUGGESTED = 3
 
 
 def _scenario_folder(path: Path, flag: str, plain: bool) -> bool:

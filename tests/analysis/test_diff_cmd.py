@@ -83,7 +83,7 @@ def test_missing_after_state_is_an_error(capsys) -> None:
 def test_an_unknown_against_scenario_is_named_as_typed(capsys, tmp_path) -> None:
     """QA-dumps #2: the error named --scenario (scenario_dir's own flag) though the user typed --against-scenario."""
     code, _, err = run(capsys, "diff", "--scenario", "bootcamp", "--against-scenario", "nosuch")
-    assert code == 1 and err.startswith("kubeproxy-sim: --against-scenario: no scenario 'nosuch'; expected one of: ")
+    assert code == 1 and err.startswith("kubeproxy-sim: --against-scenario: no scenario 'nosuch'; expected a built-in ")
     (tmp_path / "objects.yaml").write_text("")
     code, _, err = run(capsys, "diff", "--scenario", "bootcamp", "--against-scenario", str(tmp_path))
     assert code == 2 and err == (f"kubeproxy-sim: {tmp_path / 'scenario.yaml'}: no such file; a --against-scenario "

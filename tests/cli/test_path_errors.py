@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, main
+from kubeproxy_sim.cli.options import REPO_RULESETS
 
 LONG = "a" * 300  # past the 255 bytes a file name may have
+BUILT_IN = [p for p in REPO_RULESETS.iterdir() if p.is_dir()]
 
 
 def _one_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -23,8 +25,23 @@ def _one_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 
 def test_a_scenario_name_too_long_is_no_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     line = _one_error(capsys, ["rules", "--scenario", LONG])
-    assert line.startswith(f"kubeproxy-sim: --scenario: no scenario '{'a' * 200}'... (300 characters); expected one "
-                           "of: bootcamp, ")
+    assert line == (f"kubeproxy-sim: --scenario: no scenario '{'a' * 200}'... (300 characters); expected a built-in "
+                    f"scenario (one of the {len(BUILT_IN)} in {REPO_RULESETS}, which its README.md lists) or a "
+                    "directory holding scenario.yaml and objects.yaml")
+
+
+@pytest.mark.parametrize(("name", "guess"), [
+    ("bootcmp", "bootcamp"),
+    ("terminating", "upstream-terminating-endpoints-traffic-policy-cluster-no-usable-endpoints-on-any-node, "
+     "upstream-terminating-endpoints-traffic-policy-cluster-only-terminating-endpoints-exist, "
+     "upstream-terminating-endpoints-traffic-policy-cluster-ready-endpoints-exist (or 5 more with that in the name)"),
+])
+def test_an_unknown_scenario_is_offered_close_names_and_where_all_are_listed(capsys, name: str, guess: str) -> None:
+    """QA-errors: it listed all 58 scenarios (a 3 kB line); now the close ones, and where the others are."""
+    assert _one_error(capsys, ["rules", "--scenario", name]) == (
+        f"kubeproxy-sim: --scenario: no scenario '{name}'; did you mean {guess}? expected a built-in scenario (one "
+        f"of the {len(BUILT_IN)} in {REPO_RULESETS}, which its README.md lists) or a directory holding scenario.yaml "
+        "and objects.yaml")
 
 
 def test_a_scenario_path_too_long_says_why(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
