@@ -25,6 +25,7 @@ class State(StrEnum):
     SYN_RECV = "SYN_RECV"
     ESTABLISHED = "ESTABLISHED"
     TIME_WAIT = "TIME_WAIT"
+    CLOSE = "CLOSE"
     UNREPLIED = "UNREPLIED"
     REPLIED = "REPLIED"
     ASSURED = "ASSURED"
@@ -36,6 +37,7 @@ TIMEOUTS: dict[tuple[str, State], float] = {
     ("tcp", State.SYN_RECV): 60.0,
     ("tcp", State.ESTABLISHED): 432000.0,
     ("tcp", State.TIME_WAIT): 120.0,
+    ("tcp", State.CLOSE): 10.0,
     ("udp", State.UNREPLIED): 30.0,
     ("udp", State.REPLIED): 30.0,  # nf_conntrack_udp_timeout: a reply alone is no stream
     ("udp", State.ASSURED): 120.0,  # nf_conntrack_udp_timeout_stream
@@ -71,6 +73,12 @@ class Entry:
     @property
     def seen_reply(self) -> bool:
         return self.state not in (State.SYN_SENT, State.UNREPLIED)
+
+    @property
+    def closed(self) -> bool:
+        """A TCP connection ended, by FINs (TIME_WAIT) or a RST (CLOSE): a new SYN on its tuple reopens it, as
+        nf_conntrack_tcp_packet does from TIME_WAIT and CLOSE (old_state >= TCP_CONNTRACK_TIME_WAIT)."""
+        return self.state in (State.TIME_WAIT, State.CLOSE)
 
 
 def first_state(proto: str) -> State:
@@ -148,6 +156,13 @@ class Conntrack:
         """The connection was closed (FIN both ways, the last ACK): TIME_WAIT, until a new SYN reopens it."""
         entry.state = State.TIME_WAIT
         entry.expires = now + timeout(entry.orig[0], State.TIME_WAIT)
+
+    @staticmethod
+    def abort(entry: Entry, now: float) -> None:
+        """A RST ended the connection: CLOSE (nf_conntrack_tcp_timeout_close, 10 s), as the kernel's TCP tracker
+        takes any state to on a RST it accepts, until a new SYN reopens it (:attr:`closed`)."""
+        entry.state = State.CLOSE
+        entry.expires = now + timeout(entry.orig[0], State.CLOSE)
 
     def reopen(self, entry: Entry) -> None:
         """A SYN met the closed entry: nf_conntrack_tcp_packet kills it and the packet is looked up again, as new."""

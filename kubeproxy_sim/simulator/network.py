@@ -45,7 +45,7 @@ from kubeproxy_sim.proxier import generate
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.full import node_tables
 from kubeproxy_sim.proxier.sync import PortMemo
-from kubeproxy_sim.simulator.conntrack import Conntrack, Entry, State, Tuple, reverse
+from kubeproxy_sim.simulator.conntrack import Conntrack, Entry, Tuple, reverse
 from kubeproxy_sim.simulator.dns import ClusterDNS, Resolver
 from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
 from kubeproxy_sim.simulator.loadbalancer import Frontend, LoadBalancer
@@ -797,7 +797,7 @@ class Simulator:
         if self.record is not None:
             self._note(f"{rt.name} {in_iface or 'local'} in", pkt, flags)
         found = rt.conntrack.lookup(pkt, now)
-        if found is not None and flags == "S" and found[0].state is State.TIME_WAIT:
+        if found is not None and flags == "S" and found[0].closed:
             rt.conntrack.reopen(found[0])  # a new SYN on a closed connection's tuple: a new connection
             found = None
         proto, family, src, sport, dst, dport = pkt
@@ -827,8 +827,8 @@ class Simulator:
             out = (proto, family, back[4], back[5], b.dst, b.dport)
             if flags != "R":
                 rt.conntrack.seen(entry, is_reply, now)
-            elif proto == "tcp":  # a RST closes the connection (a new SYN on its tuple reopens it); an ICMP error
-                Conntrack.close(entry, now)  # is only related to a UDP one, whose state it leaves
+            elif proto == "tcp":  # a RST aborts the connection (a new SYN on its tuple reopens it); an ICMP error
+                Conntrack.abort(entry, now)  # is only related to a UDP one, whose state it leaves
         elif state is CtState.INVALID:  # accepted (no INVALID drop rule, tcp-be-liberal): on, untracked
             out = pkt
         else:

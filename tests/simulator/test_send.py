@@ -766,6 +766,27 @@ def test_a_connection_not_closed_keeps_its_tuple_and_a_closed_one_is_reopened() 
     assert landed == {f"default/{p}" for p in WEB}
 
 
+def test_a_refused_connection_s_entries_close_for_ten_seconds_and_a_new_syn_reopens_them() -> None:
+    """web-2's RST for a port nothing listens on aborts the connection's entries on both nodes: CLOSE, whose
+    timeout is nf_conntrack_tcp_timeout_close's 10 s (the kernel's TCP tracker takes a RST there, not to
+    TIME_WAIT's 120 s, which FINs lead to); a SYN on the tuple before then reopens it as a new connection."""
+    from kubeproxy_sim.simulator.conntrack import State
+
+    sim = simulator()
+    client = sim.client("pod", "default/client")
+    refused = sim.connect(client, "10.244.2.10", 9999, sport=40300)
+    assert refused.failure is not None and refused.failure.reason == "REJECT"
+    entries = {name: [e for e in rt.conntrack.entries() if e.orig[3] == 40300] for name, rt in sim.runtimes.items()}
+    assert {name: [(e.state, e.expires) for e in found] for name, found in entries.items() if found} == {
+        "node1": [(State.CLOSE, sim.now + 10)], "node2": [(State.CLOSE, sim.now + 10)]}
+    sim.advance(5)
+    sim.connect(client, "10.244.2.10", 9999, sport=40300)
+    assert [e.created for e in sim.runtimes["node1"].conntrack.entries() if e.orig[3] == 40300] == [5.0]
+    sim.advance(10.5)
+    assert all(rt.conntrack.lookup(e.orig, sim.now) is None for rt in sim.runtimes.values()
+               for e in list(rt.conntrack.entries()) if e.orig[3] == 40300)
+
+
 def test_send_udp_datagrams_from_a_port_whose_entry_lives_follow_it() -> None:
     """UDP, one request per socket: the kernel gives a new socket any free port, and a datagram from a port whose
     entry still lives (30 s after the answer) follows that entry, as in the kernel; send does the same."""
