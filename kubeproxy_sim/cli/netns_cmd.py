@@ -159,8 +159,13 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
 def _state(name: str) -> dict[str, Any]:
     from pyroute2 import netns
 
+    from kubeproxy_sim.kernel.plan import check_name
     from kubeproxy_sim.kernel.state import read_state, state_dir
 
+    try:
+        check_name(name)  # (a name `netns up` refuses is no cluster's: said so, not "start one with" it)
+    except InputError as exc:
+        raise InputError(dataclasses.replace(exc.diagnostics[0], field="NAME")) from None
     state = read_state(state_dir(), name)
     if state is None or state.get("status") != "up":
         _refuse_while_building(name, state)  # its builder removes it if it fails: `netns down` is no advice
