@@ -32,8 +32,8 @@ from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
 from kubeproxy_sim.objects.overlap import conflicting_copies
 from kubeproxy_sim.objects.report import Report, described, joined, quote, type_name
+from kubeproxy_sim.objects.stdin import ENDLESS_DEVICE, StdinUnreadable, read_all, read_stdin
 from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
-from kubeproxy_sim.objects.stdin import StdinUnreadable, read_stdin
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 BUILT_IN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))), "rulesets")
@@ -303,9 +303,12 @@ def special_file(path: str) -> str | None:
 def _read_file(path: str) -> tuple[str, str, Diagnostic | None]:
     try:
         with open(path, "rb") as handle:  # (a FIFO waits for its writer, as kubectl's read does)
-            data = handle.read()
+            data = read_all(handle)
     except OSError as exc:
         return path, "", manifest_unreadable(path, exc)
+    if data is None:
+        return path, "", Diagnostic(f"{ENDLESS_DEVICE}; expected a manifest file, a FIFO or standard input",
+                                    file=path)
     return _read_bytes(data, path, "in this file")
 
 

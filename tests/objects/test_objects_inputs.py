@@ -330,6 +330,24 @@ def test_paths_in_order_later_files_win(tmp_path):
         "(document 1)"]
 
 
+def test_a_device_that_never_ends_is_refused_after_a_cap_and_an_empty_one_is_empty(tmp_path, monkeypatch):
+    """QA-errors: ``-f /dev/zero`` read forever (kubectl streams it until memory runs out); a device that is no
+    terminal is read up to 64 MiB. /dev/null is an empty file, as before; standard input is capped the same."""
+    good = tmp_path / "good.yaml"
+    good.write_text(json.dumps(_svc("a", "10.0.0.1")))
+    result = load_paths(["/dev/zero", "/dev/null", str(good)])
+    assert [s.name for s in result.cluster.services] == ["a"]
+    assert [str(d) for d in result.diagnostics] == [
+        "/dev/zero: a device that gave more than 64 MiB, and may never end (as /dev/zero does); expected a manifest "
+        "file, a FIFO or standard input",
+        "/dev/null: warning: empty; no objects in this file"]
+    with open("/dev/zero", "rb") as zero:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(zero))
+        assert [str(d) for d in load_paths(["-"]).diagnostics] == [
+            "<stdin>: standard input is a device that gave more than 64 MiB, and may never end (as /dev/zero does); "
+            "expected manifests piped or redirected to it"]
+
+
 def test_missing_file_and_bad_encoding_are_errors_not_exceptions(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(json.dumps(_svc("a", "10.0.0.1")))
