@@ -229,11 +229,11 @@ class Report:
         pairs.sort()
         return tuple(pairs)
 
-    def port_number(self, value: int | None, path: str) -> int | None:
+    def port_number(self, value: int | None, path: str, *, low: int = 0) -> int | None:
         """Range-check a port read with :meth:`integer`."""
         if value is None:
             return None
-        if not 0 <= value <= 65535:
-            self.error(path, f"{number(value)} is not in 0-65535")
+        if not low <= value <= 65535:
+            self.error(path, f"{number(value)} is not in {low}-65535")
             return None
         return value
