@@ -42,7 +42,7 @@ from kubeproxy_sim.simulator.topology import (
     absent_addresses,
     bridge_gateways,
     endpoint_owner_key,
-    not_unicast,
+    no_machines,
     place_host_network,
     refused_pod_cidrs,
     running_pods,
@@ -402,10 +402,10 @@ def checked_clients(texts: list[str], cluster: Cluster, family: int) -> list[str
             address = netaddr.IPAddress(text.strip("[]"))
         except (netaddr.AddrFormatError, ValueError):
             raise UsageError(Diagnostic(f"{text!r} is not an IP address", field="--client")) from None
-        ip = str(address)
+        ip, special = str(address), no_machines(address)
         why = (f"an IPv{address.version} address, but the cluster is built for IPv{family}"
                if address.version != family
-               else "not a unicast address" if not_unicast(address)
+               else special if special is not None
                else "the stage's own router or pod gateway" if ip in (ROUTER, ROUTER6, GATEWAY, GATEWAY6)
                else f"an address of Service {services[ip]}" if ip in services
                else None)

@@ -230,13 +230,56 @@ def zeronet(value: int) -> bool:
     return value == 0
 
 
+@dataclass(frozen=True, slots=True)
+class SpecialRange:
+    """Addresses the kernel treats apart from unicast ones, so that no machine of a network has one: neither a pod,
+    a node nor a client out there (:data:`SPECIAL_RANGES`)."""
+
+    cidr: str
+    one: str
+    """One address of the range in a sentence: 'a multicast address'."""
+    many: str
+    """The range in a sentence: 'multicast addresses'."""
+    martian_source: bool
+    """Whether the kernel drops a packet from elsewhere from such a source, whatever the sysctls
+    (:func:`martian_source`)."""
+
+    def holds(self, family: int, value: int) -> bool:
+        net_family, net, mask = parse_network(self.cidr)
+        return family == net_family and value & mask == net
+
+
+SPECIAL_RANGES = {
+    4: (SpecialRange("0.0.0.0/32", "the unspecified address", "the unspecified address", True),
+        SpecialRange("127.0.0.0/8", "a loopback address", "loopback addresses", False),
+        SpecialRange("224.0.0.0/4", "a multicast address", "multicast addresses", True),
+        SpecialRange("255.255.255.255/32", "the broadcast address", "the broadcast address", True)),
+    6: (SpecialRange("::/128", "the unspecified address", "the unspecified address", False),
+        SpecialRange("::1/128", "the loopback address", "the loopback address", True),
+        SpecialRange("fe80::/10", "a link-local address", "link-local addresses", False),
+        SpecialRange("ff00::/8", "a multicast address", "multicast addresses", True))}
+"""The addresses no machine of a network has, by family, as this kernel treats them. 0.0.0.0 (:func:`zeronet`:
+the rest of 0.0.0.0/8 is unicast since Linux 5.3) and 255.255.255.255 are broadcast to input routing
+(inet_dev_addr_type), which drops them as sources from elsewhere, as it does a multicast one (ip_route_input_slow);
+every network namespace's local table sends 127.0.0.0/8 to lo (a packet to it never leaves the host; from
+elsewhere it is routed only with route_localnet, which the tracer assumes set, :data:`LOCALNET_ASSUMED`);
+ip6_rcv_core drops ::1 and a multicast source from elsewhere, ip6_forward never forwards a link-local source or
+destination, and :: is no host's. The simulator's pod ranges, send's and netns's clients and the tracer's martian
+sources all read them here."""
+
+
+def special_range(family: int, value: int) -> SpecialRange | None:
+    """The range of :data:`SPECIAL_RANGES` holding the address; None for one a machine may have."""
+    return next((r for r in SPECIAL_RANGES[family] if r.holds(family, value)), None)
+
+
 def martian_source(family: int, src: int) -> bool:
     """Whether the kernel may drop a packet from elsewhere for its source alone, before INPUT or FORWARD:
     IPv4 a multicast, limited-broadcast or zero source (:func:`_martian`; 0.0.0.0 still reaches a broadcast);
     IPv6 ::1 or a multicast source (:func:`_received6_drop`). A trace key keeps such a source as itself.
 
-    The tests are :func:`multicast`'s and :func:`zeronet`'s written out, not called: every trace-key lookup asks
-    this of its source, and calling the two took 1.7 times as long as comparing (a test holds the three in step)."""
+    The tests are :data:`SPECIAL_RANGES`' martian sources written out, not looked up: every trace-key lookup asks
+    this of its source, and calling helpers took 1.7 times as long as comparing (a test holds the two in step)."""
     if family == 4:
         return src >> 28 == 0xE or src == 0xFFFFFFFF or src == 0
     return src == 1 or src >> 120 == 0xFF

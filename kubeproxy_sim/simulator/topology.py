@@ -25,6 +25,7 @@ from typing import Protocol
 import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.netfilter.evaluate import SPECIAL_RANGES, special_range
 from kubeproxy_sim.objects.model import AddressType, Cluster, Node, Origin, Pod, ServiceType
 from kubeproxy_sim.objects.nodes import (
     family_of,
@@ -146,24 +147,23 @@ def plan_nodes(cluster: Cluster, base: ProxyConfig,
     return nodes
 
 
-NO_POD_RANGES = {4: (("0.0.0.0/8", "'this network' addresses"), ("127.0.0.0/8", "loopback addresses"),
-                     ("224.0.0.0/4", "multicast addresses"), ("255.255.255.255/32", "the broadcast address")),
-                 6: (("::/128", "the unspecified address"), ("::1/128", "the loopback address"),
-                     ("fe80::/10", "link-local addresses"), ("ff00::/8", "multicast addresses"))}
-"""Addresses no pod can have, so no range of a node's pods may hold them: the kernel drops a packet from or to
-'this network' or loopback arriving on a real interface (ip_route_input_slow's martian checks), routes multicast
-and broadcast by no unicast route, and never forwards an IPv6 link-local one (ip6_forward). Every /1 holds some
-(0.0.0.0/1 this network and loopback, 128.0.0.0/1 multicast; ::/1 loopback, 8000::/1 link-local), as a /0 does."""
-
-
 def unroutable_part(cidr: str) -> str | None:
-    """What of ``cidr`` no pod can have (:data:`NO_POD_RANGES`), as a phrase; None when it holds none of it."""
+    """What of ``cidr`` no pod can have (:data:`.SPECIAL_RANGES`: the kernel never forwards a packet to them), as a
+    phrase; None when it holds none of it. Every /1 holds some (0.0.0.0/1 the unspecified address and loopback,
+    128.0.0.0/1 multicast and broadcast; ::/1 loopback, 8000::/1 link-local), as a /0 does."""
     net = netaddr.IPNetwork(cidr)
     if net.prefixlen == 0:
         return "every address"
-    held = [f"{what} ({special})" for special, what in NO_POD_RANGES[net.version]
-            if net.first <= netaddr.IPNetwork(special).last and netaddr.IPNetwork(special).first <= net.last]
+    held = [f"{special.many} ({special.cidr})" for special in SPECIAL_RANGES[net.version]
+            if net.first <= netaddr.IPNetwork(special.cidr).last and netaddr.IPNetwork(special.cidr).first <= net.last]
     return " and ".join(held) or None
+
+
+def no_machines(address: netaddr.IPAddress) -> str | None:
+    """What ``address`` is when no machine has it (a client out there neither), as a phrase ('a multicast
+    address'); None for an address a pod, a node or an outside client may have."""
+    special = special_range(address.version, int(address))
+    return special.one if special is not None else None
 
 
 def not_unicast(address: netaddr.IPAddress) -> bool:

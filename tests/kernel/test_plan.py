@@ -196,3 +196,27 @@ def test_host_network_pods_of_one_node_address_all_get_their_ports() -> None:
     assert [(p.key, p.ip, p.ports) for p in on_n2] == [
         ("kube-system/agent", "192.168.0.11", (("tcp", 80), ("tcp", 9100), ("tcp", 9300)))]
 
+
+
+@pytest.mark.parametrize(("family", "client", "why"), [
+    (4, "255.255.255.255", "the broadcast address"), (4, "0.0.0.0", "the unspecified address"),
+    (4, "224.0.0.1", "a multicast address"), (4, "127.0.0.2", "a loopback address"),
+    (6, "fe80::5", "a link-local address"), (6, "::1", "the loopback address"), (6, "ff02::1", "a multicast address")])
+def test_a_client_of_an_address_no_machine_has_is_refused_naming_what_it_is(family: int, client: str,
+                                                                             why: str) -> None:
+    """netns up --client took 255.255.255.255 and failed when the stage gave its namespace the address (EINVAL);
+    a link-local client's connections the nodes would never forward (ip6_forward). The addresses are
+    evaluate.SPECIAL_RANGES', which the simulator's clients and pod ranges read too."""
+    from kubeproxy_sim.kernel.plan import checked_clients
+
+    with pytest.raises(InputError) as caught:
+        checked_clients([client], load_text(UPSTREAM_STYLE).cluster, family)
+    assert str(caught.value) == f"--client: {client!r} is {why}; expected an address no node, pod or Service has"
+
+
+def test_a_client_in_0_0_0_0_8_other_than_0_0_0_0_is_taken() -> None:
+    """Since Linux 5.3 only 0.0.0.0 of 0.0.0.0/8 is the kernel's zeronet (evaluate.zeronet): a client at 0.1.2.3
+    is a unicast host (the reviewer's netns send from it was answered 4/4 on this kernel)."""
+    from kubeproxy_sim.kernel.plan import checked_clients
+
+    assert checked_clients(["0.1.2.3"], load_text(UPSTREAM_STYLE).cluster, 4) == ["0.1.2.3"]

@@ -20,7 +20,7 @@ from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.errors import UsageError
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.dumpfile import dump_node_addresses
-from kubeproxy_sim.netfilter.evaluate import martian_source, multicast, zeronet
+from kubeproxy_sim.netfilter.evaluate import martian_source, multicast, special_range, zeronet
 from kubeproxy_sim.netfilter.packet import CtState, Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Outcome, Tracer
 from tests.realworld import DUMPS
@@ -252,12 +252,17 @@ def test_ipv6_receipt_drops_multicast_sources_and_scopes(src: str, dst: str, dro
 
 EDGES4 = (0, 1, 0x00FFFFFF, 0x01000000, 0x7F000001, 0xDFFFFFFF, 0xE0000000, 0xE0000005, 0xEFFFFFFF, 0xF0000000,
           0xFFFFFFFE, 0xFFFFFFFF)
-EDGES6 = (0, 1, 2, 0xFEFF << 112, 0xFF << 120, (0xFF01 << 112) | 1, (1 << 128) - 1, 0xFFFF0A090001)
+EDGES6 = (0, 1, 2, 0xFE80 << 112, (0xFEC0 << 112) - 1, 0xFEC0 << 112, 0xFEFF << 112,
+          0xFF << 120, (0xFF01 << 112) | 1, (1 << 128) - 1, 0xFFFF0A090001)
 
 
 @given(st.one_of(st.sampled_from(EDGES4), st.integers(0, (1 << 32) - 1)),
        st.one_of(st.sampled_from(EDGES6), st.integers(0, (1 << 128) - 1)))
 def test_martian_source_writes_out_multicast_and_zeronet(v4: int, v6: int) -> None:
-    """martian_source inlines multicast's and zeronet's comparisons (for speed): they must say the same."""
+    """martian_source inlines SPECIAL_RANGES' martian sources, which are multicast's and zeronet's comparisons
+    (for speed): they must say the same."""
     assert martian_source(4, v4) == (multicast(4, v4) or v4 == 0xFFFFFFFF or zeronet(v4))
     assert martian_source(6, v6) == (v6 == 1 or multicast(6, v6))
+    for family, value in ((4, v4), (6, v6)):
+        special = special_range(family, value)
+        assert martian_source(family, value) == (special is not None and special.martian_source)

@@ -254,8 +254,22 @@ def test_a_pod_cidr_of_every_address_is_refused_for_the_network_alike_in_the_ker
 
 
 @pytest.mark.parametrize(("cidr", "held"), [
+    ("0.1.0.0/16", None), ("0.0.0.0/24", "the unspecified address (0.0.0.0/32)"), ("10.0.0.0/8", None),
+    ("255.255.255.0/24", "the broadcast address (255.255.255.255/32)"),
+    ("fe80::/64", "link-local addresses (fe80::/10)"), ("fd00::/8", None),
+    ("::/1", "the unspecified address (::/128) and the loopback address (::1/128)")])
+def test_the_part_of_a_range_no_pod_can_have(cidr: str, held: str | None) -> None:
+    """Since Linux 5.3 only 0.0.0.0 of 0.0.0.0/8 is the kernel's zeronet (evaluate.zeronet): the rest is unicast,
+    so a pod range there is routed as any (netns answered a client at 0.1.2.3); the ranges are evaluate's
+    SPECIAL_RANGES, which send's clients and the tracer's martian sources read too."""
+    from kubeproxy_sim.simulator.topology import unroutable_part
+
+    assert unroutable_part(cidr) == held
+
+
+@pytest.mark.parametrize(("cidr", "held"), [
     ("128.0.0.0/1", "multicast addresses (224.0.0.0/4) and the broadcast address (255.255.255.255/32)"),
-    ("0.0.0.0/1", "'this network' addresses (0.0.0.0/8) and loopback addresses (127.0.0.0/8)"),
+    ("0.0.0.0/1", "the unspecified address (0.0.0.0/32) and loopback addresses (127.0.0.0/8)"),
     ("127.0.0.0/16", "loopback addresses (127.0.0.0/8)")])
 def test_a_pod_cidr_holding_addresses_no_pod_can_have_is_left_out_alike(cidr: str, held: str) -> None:
     """A /1 is half of every address: 128.0.0.0/1 held the node network, the stage's router and its outside client
