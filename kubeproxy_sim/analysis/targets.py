@@ -155,6 +155,12 @@ def _by_address(nodes: NodeSet, ports: list[ServicePortInfo], ip: str, port: str
     raise _bad(text, "--to", "no service port answers on that address and port", DST_FORMS)
 
 
+def destination_family(text: str | None) -> int | None:
+    """The family of a ``--to`` that is an address (IP, IP:PORT, [IPv6]:PORT); None for the other forms."""
+    host = _split_port(text.strip())[0] if text is not None else ""
+    return netaddr.IPAddress(host).version if _is_ip(host) else None
+
+
 def parse_destination(nodes: NodeSet, text: str | None, command: str) -> list[Selection]:
     """The service ports (and views) ``--to`` names; every proxied service port when None. ``command``: the
     command reading it (dist, diff), named where a message says why a bare NAME is namespace default's."""

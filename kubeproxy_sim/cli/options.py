@@ -425,13 +425,40 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> Inputs:
-    """Load the objects and build the node's config; diagnostics are returned, not raised."""
+def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None, *,
+                family: int | None = None) -> Inputs:
+    """Load the objects and build the node's config; diagnostics are returned, not raised. ``family``: that of the
+    packet the command traces or sends (its literal addresses; None: not known), whose own proxier is simulated
+    on dual-stack objects (:func:`_packet_s_proxier`)."""
     from kubeproxy_sim.objects import load_paths
 
     loaded = load_paths(input_paths(args))
     config, config_diags = build_config(args, loaded.cluster)
+    switched = _packet_s_proxier(args, loaded.cluster, config, family)
+    if switched is not None:
+        config, config_diags = build_config(args, loaded.cluster)
+        config_diags = [*config_diags, switched]
     return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags))
+
+
+def _packet_s_proxier(args: argparse.Namespace, cluster: Cluster, config: ProxyConfig,
+                      family: int | None) -> Diagnostic | None:
+    """A dual-stack node runs a proxier of each family and a packet meets its own family's: without --ip-family,
+    a packet of the other family than the node's primary one, on objects that give that family's proxier
+    something to proxy, sets --ip-family to the packet's. The note saying so; None: nothing changed (then a packet
+    of the other family is refused in the words of simulator.topology.family_mismatch)."""
+    primary = 6 if config.ipv6 else 4
+    if family in (None, primary) or args.ip_family is not None:
+        return None
+    from kubeproxy_sim.analysis.nodes import has_family  # (here: a command with no packet loads no netaddr)
+
+    if not has_family(cluster, family):
+        return None
+    args.ip_family = f"ipv{family}"
+    return Diagnostic(f"the addresses given are IPv{family} and the objects dual-stack: simulating the node's "
+                      f"IPv{family} proxier, the one their packets meet, not its primary IPv{primary} one "
+                      "(--ip-family picks one)",
+                      field="--ip-family", severity=Severity.NOTE)
 
 
 def fill_node_flags(args: argparse.Namespace, directory: Path) -> frozenset[str]:
@@ -945,11 +972,12 @@ class NodeRules:
         return self.inputs.config
 
 
-def load_node_rules(args: argparse.Namespace) -> NodeRules:
-    """Objects + node flags -> the node's tables as kube-proxy leaves them (built-in chains with its jumps)."""
+def load_node_rules(args: argparse.Namespace, family: int | None = None) -> NodeRules:
+    """Objects + node flags -> the node's tables as kube-proxy leaves them (built-in chains with its jumps);
+    ``family``: a packet's, as :func:`load_inputs` takes it."""
     from kubeproxy_sim.proxier import generate
     from kubeproxy_sim.proxier.full import node_tables
 
-    inputs = load_inputs(args)
+    inputs = load_inputs(args, family=family)
     result = generate(inputs.cluster, inputs.config)
     return NodeRules(node_tables(result.ruleset, result.jumps), inputs)

@@ -85,8 +85,9 @@ def read_hosts(path: str | None) -> tuple[tuple[str, str], ...]:
     return parse_hosts(text, path)
 
 
-def build_simulator(args: argparse.Namespace) -> tuple[Simulator, bool]:
-    """Objects and the base config from the input flags, then the simulator (with --seed and --hosts).
+def build_simulator(args: argparse.Namespace, family: int | None = None) -> tuple[Simulator, bool]:
+    """Objects and the base config from the input flags, then the simulator (with --seed and --hosts);
+    ``family``: the packet's, as load_inputs takes it.
 
     Every message about the input is reported here, once; objects and settings in error are left out and the
     rest is simulated, as kube-proxy would. The flag says whether there were errors (the exit status).
@@ -97,7 +98,7 @@ def build_simulator(args: argparse.Namespace) -> tuple[Simulator, bool]:
     from kubeproxy_sim.simulator.network import Simulator
 
     with progress("loading objects"):
-        inputs = load_inputs(args)
+        inputs = load_inputs(args, family=family)
     report(inputs.diagnostics, args)
     refuse_nothing_read(inputs, "send")
     hosts = read_hosts(getattr(args, "hosts", None))
@@ -246,7 +247,7 @@ def port_numbered(sim: Simulator, source: str, destination: str, proto: str) -> 
 
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.dist_cmd import check_connections
-    from kubeproxy_sim.simulator.send import check_source_form, split_destination
+    from kubeproxy_sim.simulator.send import check_source_form, packet_family, split_destination
 
     check_connections(args.count, "--count")  # before any work
     check_source_form(args.source)  # --from's and --to's shapes (usage errors) before the objects are read
@@ -258,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
         check_plot_path(args.plot)  # refuse a bad name or an unwritable place before the work
     if args.pcap is not None:
         check_writable(args.pcap, "--pcap", expected="FILE.pcap")
-    sim, input_errors = build_simulator(args)
+    sim, input_errors = build_simulator(args, packet_family(args.source, args.destination))
     destination = args.destination if port_name is None else port_numbered(sim, args.source, args.destination,
                                                                             args.proto)
     with progress("sending connections", total=max(args.count, 0)) as tick:

@@ -202,7 +202,7 @@ def _from_objects(args: argparse.Namespace, family: int) -> TracedRules:
     from kubeproxy_sim.proxier.rules.context import serves_localhost_nodeports
 
     with progress("loading objects and generating rules"):
-        node = load_node_rules(args)
+        node = load_node_rules(args, family)
     report(node.inputs.diagnostics, args)
     refuse_nothing_read(node.inputs, "trace")
     if (6 if node.ruleset.ipv6 else 4) != family:

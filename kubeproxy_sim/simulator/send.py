@@ -258,6 +258,15 @@ DESTINATION_FORMS = ("IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.l
 """The forms of send's and netns send's ``--to``, as their usage errors name them."""
 
 
+def packet_family(source: str, destination: str) -> int | None:
+    """The family of a ``--from``/``--to`` pair's literal addresses (external:IP, IP; IP:PORT), both checked for
+    their forms already; None when neither is an address or the two differ (that refusal is the simulation's)."""
+    host = destination.rpartition(":")[0].strip("[]")
+    addresses = [a for a in (source.removeprefix("external:"), host) if _is_address(a)]
+    families = {6 if ":" in a else 4 for a in addresses}
+    return families.pop() if len(families) == 1 else None
+
+
 def split_destination(text: str) -> tuple[str, int]:
     """(host, port) of a ``--to`` value from its text alone (send's and netns send's, before any cluster is looked
     up): not of the forms, a usage error (2); a port out of range, invalid input (1)."""

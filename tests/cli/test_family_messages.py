@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
 from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.cli.options import REPO_RULESETS
 from kubeproxy_sim.simulator.topology import family_mismatch
 
 DS = Path(__file__).parent / "family_states" / "ds.yaml"  # web: clusterIPs [fd00:10:96::10, 10.96.0.10]
@@ -22,45 +22,61 @@ def test_the_helper_is_trace_s_wording() -> None:
                                                    "addresses of that family (or --ip-family ipv6)")
 
 
+SWITCHED = ("--ip-family: note: the addresses given are IPv6 and the objects dual-stack: simulating the node's IPv6 "
+            "proxier, the one their packets meet, not its primary IPv4 one (--ip-family picks one)")
+"""What trace, send, dist and diff say when they simulate a dual-stack node's other proxier for the addresses."""
+
+
 def test_trace_of_a_packet_of_the_other_family_says_so_through_the_helper(capsys) -> None:
-    common = ["trace", "-f", str(DS), *DS_FLAGS, "--src", "fd00:10:244::5", "--dst", "fd00:10:96::10", "--dport", "80"]
+    """Objects of one family: the node runs no proxier of the other, so the packet is refused."""
+    common = ["trace", "--scenario", "ipv6", "--src", "198.51.100.7", "--dst", "10.96.0.1", "--dport", "443"]
     assert main(common) == 1
+    assert f"--src/--dst: {family_mismatch('the packet', 4, 6)}" in capsys.readouterr().err
+    assert "(or --ip-family ipv4)" in family_mismatch("the packet", 4, 6)
+
+
+def test_dual_stack_objects_meet_a_packet_with_its_own_family_s_proxier(capsys) -> None:
+    """A dual-stack node runs a proxier of each family (upstream's metaproxier): without --ip-family, trace, send,
+    dist and diff simulate the one of the addresses' family, and say so; --ip-family still picks one."""
+    trace = ["trace", "-f", str(DS), *DS_FLAGS, "--src", "fd00:10:244::5", "--dst", "fd00:10:96::10", "--dport", "80"]
+    assert main(trace) == 0
+    captured = capsys.readouterr()
+    assert SWITCHED in captured.err and "-d fd00:10:96::10/128" in captured.out
+    assert main([*trace, "--ip-family", "ipv6"]) == 0
+    assert "note" not in capsys.readouterr().err
+    assert main([*trace, "--ip-family", "ipv4"]) == 1
     assert f"--src/--dst: {family_mismatch('the packet', 6, 4)}" in capsys.readouterr().err
-    assert main([*common, "--ip-family", "ipv6"]) == 0
-
-
-def test_trace_of_a_dual_stack_scenario_s_ipv6_packet_names_the_flag_value(capsys) -> None:
-    """The dual-stack scenario's node runs both proxiers: the refusal says which --ip-family simulates the other."""
-    common = ["trace", "--scenario", "dual-stack", "--src", "2001:db8:aaaa::10", "--dst", "fd00:10:96::10",
-              "--dport", "80"]
-    assert main(common) == 1
-    assert ("--src/--dst: the packet is IPv6 but the node's proxier is IPv4; expected addresses of that family "
-            "(or --ip-family ipv6)") in capsys.readouterr().err
+    send = ["send", "-f", str(DS), *DS_FLAGS, "--from", "pod/default/web-1", "--to", "[fd00:10:96::10]:80"]
+    assert main(send) == 0
+    captured = capsys.readouterr()
+    assert SWITCHED in captured.err and "fd00:10:244:2::10" in captured.out
+    for to in ("[fd00:10:96::10]:80", "fd00:10:96::10"):
+        assert main(["dist", "-f", str(DS), *DS_FLAGS, "--to", to]) == 0
+        captured = capsys.readouterr()
+        assert SWITCHED in captured.err and "[fd00:10:244:1::10]:8080" in captured.out
+    assert main(["diff", "-f", str(DS), "--against", str(DS), *DS_FLAGS, "--to", "[fd00:10:96::10]:80"]) == 0
+    assert SWITCHED in capsys.readouterr().err
+    assert main(["dist", "-f", str(DS), *DS_FLAGS, "--to", "10.96.0.10:80"]) == 0  # the primary family's: no note
+    assert "note" not in capsys.readouterr().err
 
 
 def test_send_from_an_external_address_of_the_other_family_names_the_flag_value(capsys) -> None:
-    common = ["send", "--scenario", "dual-stack", "--from", "external:2001:db8:aaaa::10", "--to", "[fd00:10:96::10]:80"]
+    common = ["send", "--scenario", "ipv6", "--from", "external:198.51.100.7", "--to", "node/node1:30080"]
     assert main(common) == 1
-    assert ("--from: 'external:2001:db8:aaaa::10': expected external:IP with an IPv4 address (or --ip-family ipv6)"
-            ) in capsys.readouterr().err
-    assert main(["send", "--scenario", "ipv6", "--from", "external:198.51.100.7", "--to", "10.96.0.1:443"]) == 1
     assert ("--from: 'external:198.51.100.7': expected external:IP with an IPv6 address (or --ip-family ipv4)"
             ) in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("to", ["[fd00:10:96::10]:80", "fd00:10:96::10"])
-def test_dist_to_an_address_of_the_other_family_says_so(to: str, capsys) -> None:
-    assert main(["dist", "-f", str(DS), *DS_FLAGS, "--to", to]) == 1
-    err = capsys.readouterr().err
-    assert f"--to: '{to}': the packet is IPv6 but the node's proxier is IPv4; expected addresses of that family " \
-           "(or --ip-family ipv6)" in err
-    assert main(["dist", "-f", str(DS), *DS_FLAGS, "--to", to, "--ip-family", "ipv6"]) == 0
-    assert "default/web:http (TCP)" in capsys.readouterr().out
+def test_dist_to_an_address_of_the_other_family_says_so(capsys) -> None:
+    assert main(["dist", "--scenario", "ipv6", "--to", "10.96.0.1:443"]) == 1
+    assert ("--to: '10.96.0.1:443': the packet is IPv4 but the node's proxier is IPv6; expected addresses of that "
+            "family (or --ip-family ipv4)") in capsys.readouterr().err
 
 
 def test_diff_to_an_address_of_the_other_family_says_so_in_trace_s_words(capsys) -> None:
-    assert main(["diff", "-f", str(DS), "--against", str(DS), *DS_FLAGS, "--to", "[fd00:10:96::10]:80"]) == 1
-    assert (f"--to: '[fd00:10:96::10]:80': {family_mismatch('the packet', 6, 4)}") in capsys.readouterr().err
+    objects = str(REPO_RULESETS / "ipv6" / "objects.yaml")
+    assert main(["diff", "--scenario", "ipv6", "--against", objects, "--to", "10.96.0.1:443"]) == 1
+    assert f"--to: '10.96.0.1:443': {family_mismatch('the packet', 4, 6)}" in capsys.readouterr().err
 
 
 def test_send_to_an_address_of_the_other_family_says_so(capsys) -> None:
