@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kubeproxy_sim.proxier.rules.external import DROPPED_BY_FIREWALL, OTHER_TRAFFIC
@@ -43,6 +43,13 @@ class Index:
     cluster: Cluster
     services: Mapping[tuple[str, str], tuple[Service, ...]]
     slices: Mapping[tuple[str, str], tuple[EndpointSlice, ...]]  # of both families, by the Service they are of
+    # found as asked, for every node (what differs by node is not in them: whose endpoint is local, see _on_node)
+    ports: dict[tuple[str, bool], ServicePortInfo | None] = field(default_factory=dict)  # by name_string, ipv6
+    endpoints: dict[tuple[str, bool], tuple[EndpointInfo, ...]] = field(default_factory=dict)
+    named: dict[str, str | None] = field(default_factory=dict)  # a rule's text: the service port it names
+    listed: dict[tuple[str, bool], dict[str, Endpoint]] = field(default_factory=dict)
+    usable: dict[tuple[str, bool], str] = field(default_factory=dict)  # where a port's usable endpoints are
+    dropped: dict[int, tuple[ProxyConfig, str]] = field(default_factory=dict)  # by id: see _not_local_traffic
 
     @classmethod
     def of(cls, cluster: Cluster) -> Index:
@@ -66,18 +73,11 @@ def why_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: Trac
     cluster, config = objects
     index = Index.of(cluster) if index is None else index
     notes: list[str] = []
-    ports: dict[tuple[str, ...], ServicePortInfo | None] = {}  # a split's outcomes (400 at large-cluster) share
-    endpoints: dict[str, tuple[EndpointInfo, ...]] = {}  # their service port: look it up once
-    for outcome in result.outcomes:
-        names = tuple(_named_ports(outcome))
-        if names not in ports:
-            ports[names] = _service_port(index, config, names)
-        svc = ports[names]
+    for outcome in result.outcomes:  # a split's (400 at large-cluster) share their port: the index holds it
+        svc = _service_port(index, config, _named_ports(index, outcome))
         if svc is None:
             continue
-        if svc.name_string not in endpoints:
-            endpoints[svc.name_string] = _endpoints(index, config, svc)
-        found = _outcome_notes(index, config, packet, outcome, svc, endpoints[svc.name_string],
+        found = _outcome_notes(index, config, packet, outcome, svc, _endpoints(index, config, svc),
                                len(result.outcomes) > 1)
         if outcome.verdict == "DNAT" and svc.client_ip_affinity and _lists_assumed(result):
             found.append(affinity_note(svc, config))
@@ -120,10 +120,19 @@ def affinity_note(svc: ServicePortInfo, config: ProxyConfig) -> str:
             "--affinity LIST traces that)")
 
 
-def _named_ports(outcome: Outcome) -> list[str]:
+def _named_ports(index: Index, outcome: Outcome) -> list[str]:
     """The service ports (``ns/name:port``) the outcome's rule comments name, in path order."""
-    names = (m.group(1) for step in outcome.path for m in [_COMMENT_NAME.search(step.rule)] if m)
-    return list(dict.fromkeys(n for n in names if "/" in n))
+    known = index.named
+    names: dict[str, None] = {}
+    for step in outcome.path:
+        rule = step.rule
+        if rule not in known:
+            found = _COMMENT_NAME.search(rule)
+            known[rule] = found.group(1) if found and "/" in found.group(1) else None
+        name = known[rule]
+        if name:
+            names[name] = None
+    return list(names)
 
 
 def _service_port(index: Index, config: ProxyConfig, names: Sequence[str]) -> ServicePortInfo | None:
@@ -131,10 +140,12 @@ def _service_port(index: Index, config: ProxyConfig, names: Sequence[str]) -> Se
     from kubeproxy_sim.proxier.state import service_ports
 
     for name in reversed(names):
-        for service in _services_named(index, name):
-            for info in service_ports(service, config):
-                if info.name_string == name:
-                    return info
+        key = (name, config.ipv6)
+        if key not in index.ports:
+            index.ports[key] = next((info for service in _services_named(index, name)
+                                     for info in service_ports(service, config) if info.name_string == name), None)
+        if index.ports[key] is not None:
+            return index.ports[key]
     return None
 
 
@@ -148,13 +159,13 @@ def _outcome_notes(index: Index, config: ProxyConfig, packet: Packet, outcome: O
                    svc: ServicePortInfo, endpoints: tuple[EndpointInfo, ...], split: bool) -> list[str]:
     """The notes of one outcome: ``endpoints`` are the port's, as the proxier reads them from the slices;
     ``split``: the outcome is one of several (the packet reaches its endpoint only sometimes)."""
-    rules = [step.rule for step in outcome.path]
-    if outcome.verdict == "REJECT" and any(f'{svc.name_string} {NO_ENDPOINTS}"' in r for r in rules):
+    rules = "\n".join(step.rule for step in outcome.path)  # one text to look for the comments in
+    if outcome.verdict == "REJECT" and f'{svc.name_string} {NO_ENDPOINTS}"' in rules:
         return [no_endpoints_note(index, config, svc, endpoints)]
-    if outcome.verdict == "DROP" and any(NO_LOCAL_ENDPOINTS in r for r in rules):
+    if outcome.verdict == "DROP" and NO_LOCAL_ENDPOINTS in rules:
         internal = any(s.chain == "KUBE-SERVICES" and NO_LOCAL_ENDPOINTS in s.rule for s in outcome.path)
         return [no_local_endpoints_note(index, config, svc, endpoints, internal)]
-    if outcome.verdict == "DROP" and any(f in r for r in rules for f in FIREWALLED):
+    if outcome.verdict == "DROP" and any(f in rules for f in FIREWALLED):
         return [source_ranges_note(svc, packet)]
     if outcome.verdict == "DNAT" and outcome.destination:
         return _delivered_notes(index, config, packet, outcome, svc, endpoints, split)
@@ -174,19 +185,33 @@ def _slices(index: Index, svc: ServicePortInfo, ipv6: bool) -> list[EndpointSlic
 
 
 def _endpoints(index: Index, config: ProxyConfig, svc: ServicePortInfo) -> tuple[EndpointInfo, ...]:
+    """The port's endpoints as the proxier of ``config``'s family reads them, none local (see _on_node)."""
     from kubeproxy_sim.proxier.state import endpoints_map
 
-    return endpoints_map(_slices(index, svc, config.ipv6), config).get(svc.key, ())
+    key = (svc.name_string, config.ipv6)
+    if key not in index.endpoints:
+        anywhere = dataclasses.replace(config, node_name="")
+        index.endpoints[key] = endpoints_map(_slices(index, svc, config.ipv6), anywhere).get(svc.key, ())
+    return index.endpoints[key]
+
+
+def _on_node(index: Index, config: ProxyConfig, svc: ServicePortInfo) -> set[str]:
+    """The addresses of the port's endpoints on ``config``'s node (endpoints_map's is_local, worked out here as
+    _endpoints' are every node's)."""
+    return {ip for ip, ep in _listed(index, svc, config.ipv6).items()
+            if config.node_name and ep.node_name == config.node_name}
 
 
 def _listed(index: Index, svc: ServicePortInfo, ipv6: bool) -> dict[str, Endpoint]:
     """The slices' endpoints by address, whatever their ports (the first copy of each)."""
-    found: dict[str, Endpoint] = {}
-    for eps in _slices(index, svc, ipv6):
-        for ep in eps.endpoints:
-            if ep.addresses:
-                found.setdefault(ep.addresses[0], ep)
-    return found
+    key = (svc.name_string, ipv6)
+    if key not in index.listed:
+        found = index.listed[key] = {}
+        for eps in _slices(index, svc, ipv6):
+            for ep in eps.endpoints:
+                if ep.addresses:
+                    found.setdefault(ep.addresses[0], ep)
+    return index.listed[key]
 
 
 def conditions_text(endpoint: Endpoint) -> str:
@@ -261,11 +286,17 @@ def _selector_text(index: Index, svc: ServicePortInfo) -> str:
 def no_local_endpoints_note(index: Index, config: ProxyConfig, svc: ServicePortInfo,
                             endpoints: tuple[EndpointInfo, ...], internal: bool) -> str:
     """Why a Local traffic policy drops here: this node has none of the port's usable endpoints."""
-    usable = [ep for ep in endpoints if ep.ready or (ep.serving and ep.terminating)]
     listed = _listed(index, svc, config.ipv6)
-    where = [f"{ep.ip} on {listed[ep.ip].node_name or 'an unnamed node'}" for ep in usable if ep.ip in listed]
-    elsewhere = f"its usable endpoints are {_some(where)}" if where else "it has no usable endpoint on any node"
-    mine = [f"{ep.ip} ({conditions_text(listed[ep.ip])})" for ep in endpoints if ep.is_local and ep.ip in listed]
+    key = (svc.name_string, config.ipv6)
+    if key not in index.usable:  # the same at every node
+        where = [f"{ep.ip} on {listed[ep.ip].node_name or 'an unnamed node'}" for ep in endpoints
+                 if (ep.ready or (ep.serving and ep.terminating)) and ep.ip in listed]
+        index.usable[key] = (f"its usable endpoints are {_some(where)}" if where else
+                             "it has no usable endpoint on any node")
+    elsewhere = index.usable[key]
+    node = config.node_name
+    mine = [f"{ep.ip} ({conditions_text(listed[ep.ip])})" for ep in endpoints
+            if node and ep.ip in listed and listed[ep.ip].node_name == node]
     if mine:  # a Local policy uses no other endpoint: they are why, not that the node has none
         elsewhere = (f"its endpoints on {config.node_name} are neither ready nor serving while terminating: "
                      f"{_some(mine)}; {elsewhere}")
@@ -276,22 +307,24 @@ def no_local_endpoints_note(index: Index, config: ProxyConfig, svc: ServicePortI
     check = (f"; a load balancer's health check of healthCheckNodePort {svc.health_check_node_port} fails here for "
              "the same reason" if svc.health_check_node_port else "")
     return (f"{svc.name_string} has spec.externalTrafficPolicy Local and node {config.node_name} has none of its "
-            f"usable endpoints ({elsewhere}), so kube-proxy here drops {_not_local_traffic(config)} rather than "
+            f"usable endpoints ({elsewhere}), so kube-proxy here drops {_not_local_traffic(index, config)} rather than "
             f"forward it to another node{check}")
 
 
-def _not_local_traffic(config: ProxyConfig) -> str:
+def _not_local_traffic(index: Index, config: ProxyConfig) -> str:
     """The traffic a Local external policy drops at a node without endpoints: the KUBE-EXT chain sends the node's
     own (``--src-type LOCAL``) and its pods' (``--detect-local-mode``'s match) to the cluster chain first, so other
     nodes' hosts and pods are dropped too, not only clients outside the cluster."""
     from kubeproxy_sim.proxier.config import DetectLocalMode
     from kubeproxy_sim.proxier.rules.context import local_detector
 
-    detector = local_detector(config)
-    if detector is None:
-        return "traffic that is not from this node"
-    pods = "a pod of the cluster" if config.detect_local_mode is DetectLocalMode.CLUSTER_CIDR else "its pods"
-    return f"traffic that is not from this node or {pods} ({detector.if_local})"
+    known = index.dropped.get(id(config))  # by id, the config held with it: hashing a config costs more
+    if known is None or known[0] is not config:
+        detector = local_detector(config)
+        pods = "a pod of the cluster" if config.detect_local_mode is DetectLocalMode.CLUSTER_CIDR else "its pods"
+        known = index.dropped[id(config)] = (config, "traffic that is not from this node" if detector is None else
+                                             f"traffic that is not from this node or {pods} ({detector.if_local})")
+    return known[1]
 
 
 def source_ranges_note(svc: ServicePortInfo, packet: Packet) -> str:
@@ -313,7 +346,7 @@ def _delivered_notes(index: Index, config: ProxyConfig, packet: Packet, outcome:
     notes = []
     chains = {step.chain[:len("KUBE-SVC-")] for step in outcome.path}
     if not target.ready and target.serving and target.terminating and chains & {"KUBE-SVC-", "KUBE-SVL-"}:
-        notes.append(_fallback_note(config, outcome, svc, endpoints, chains))
+        notes.append(_fallback_note(index, config, outcome, svc, endpoints, chains))
     if "KUBE-SVC-" in chains:  # hints narrow the cluster chain only (a Local policy's KUBE-SVL ignores them)
         mode = topology_mode(endpoints, config.node_name, config.zone, config.prefer_same_traffic_distribution)
         hinted = [ep for ep in endpoints if ep.ready and ep.zone_hints]
@@ -347,15 +380,16 @@ def _host_network(cluster: Cluster, ip: str) -> bool:
             or any(p.host_network and ip in p.pod_ips for p in cluster.pods))
 
 
-def _fallback_note(config: ProxyConfig, outcome: Outcome, svc: ServicePortInfo, endpoints: tuple[EndpointInfo, ...],
-                   chains: set[str]) -> str:
+def _fallback_note(index: Index, config: ProxyConfig, outcome: Outcome, svc: ServicePortInfo,
+                   endpoints: tuple[EndpointInfo, ...], chains: set[str]) -> str:
     """Why a serving terminating endpoint was picked: a Local policy's chain (KUBE-SVL) falls back when this node
     has no ready endpoint of its own, whatever other nodes have (topology.go, CategorizeEndpoints); the cluster
     chain (KUBE-SVC) only when no node has one."""
     if "KUBE-SVL-" in chains:
         field = ("externalTrafficPolicy" if any(s.chain.startswith("KUBE-EXT-") for s in outcome.path)
                  else "internalTrafficPolicy")
-        elsewhere = [ep.ip for ep in endpoints if ep.ready and not ep.is_local]
+        here = _on_node(index, config, svc)
+        elsewhere = [ep.ip for ep in endpoints if ep.ready and ep.ip not in here]
         return (f"{svc.name_string} has spec.{field} Local and node {config.node_name} has no ready local endpoint, "
                 "so the Local policy uses its serving terminating ones (conditions ready false, serving true, "
                 "terminating true)" + (f", not the ready ones on other nodes: {_some(elsewhere)}" if elsewhere else ""))
@@ -409,6 +443,8 @@ def _unserved_node_port(cluster: Cluster, config: ProxyConfig, packet: Packet) -
     from kubeproxy_sim.proxier.rules.context import nodeport_destinations
     from kubeproxy_sim.proxier.state import all_service_ports
 
+    if not config.nodeport_addresses:  # every local address is served
+        return []
     ip = packet.dst_text
     if ip not in {a.split("/")[0] for a in config.node_ips}:
         return []
