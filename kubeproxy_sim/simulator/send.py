@@ -60,7 +60,7 @@ from kubeproxy_sim.simulator.network import (
     heard,
 )
 from kubeproxy_sim.simulator.nodewalk import rule_text
-from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, ip_family_flag, not_unicast, why_not_placed
+from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, ip_family_flag, no_machines, why_not_placed
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 
@@ -178,10 +178,15 @@ LOOPBACK_SOURCE = ("a loopback address is a node's own, and which node's is not 
                    "connection to a loopback address leaves from its loopback)")
 """Why a bare loopback ``--from`` is refused, in send and netns send alike: every node has one, so it names no
 client (send took it for an outside host, netns send for the first node)."""
-EXTERNAL_UNICAST = ("{kind} is no outside machine's; expected external:IP with a unicast address (`netns up "
-                    "--client` refuses it too)")
-"""Why ``--from external:IP`` of such an address is refused, in send and netns send alike: send took it for a host
-out there, whose packets a node takes for martians (or whose replies it keeps), netns send for a client it lacks."""
+EXTERNAL_UNICAST = ("{kind} is no outside machine's; expected external:IP with a routable unicast address (`netns "
+                    "up --client` refuses it too)")
+"""Why ``--from external:IP`` of an address no machine has (:func:`.no_machines`) is refused, in send and netns send
+alike: send took it for a host out there, whose packets a node takes for martians (or whose replies it keeps),
+netns send for a client it lacks."""
+BARE_UNICAST = ("{kind} is no pod's, node's or outside machine's; expected a routable unicast address (`netns up "
+                "--client` refuses it too)")
+"""Why a bare ``--from`` address no machine has is refused, in send and netns send alike (a loopback one is
+:data:`LOOPBACK_SOURCE`'s): send took it for a host out there, netns send advised a client it cannot make."""
 
 
 def check_source_form(text: str) -> None:
@@ -189,18 +194,24 @@ def check_source_form(text: str) -> None:
     send say it before the objects are read or a cluster is looked up, as :func:`split_destination` does ``--to``."""
     if _is_address(text) and loopback(*parse_address(text)):
         raise _bad(text, "--from", LOOPBACK_SOURCE, usage=True)
-    if text.startswith(("pod/", "node/")) or text == "external" or _is_address(text):
+    if _is_address(text):
+        _refuse_no_machines(text, text, BARE_UNICAST)
+        return
+    if text.startswith(("pod/", "node/")) or text == "external":
         return
     if text.startswith("external:"):
         if not _is_address(text.partition(":")[2]):
             raise _bad(text, "--from", "expected external:IP with an IP address", usage=True)
-        address = netaddr.IPAddress(_canonical(text.partition(":")[2]))
-        if not_unicast(address):
-            kind = "a loopback address" if address.is_loopback() else \
-                "a multicast address" if address.is_multicast() else "the unspecified address"
-            raise _bad(text, "--from", EXTERNAL_UNICAST.format(kind=kind), usage=True)
+        _refuse_no_machines(text, text.partition(":")[2], EXTERNAL_UNICAST)
         return
     raise _bad(text, "--from", f"expected {SOURCE_FORMS}", usage=True)
+
+
+def _refuse_no_machines(text: str, address: str, why: str) -> None:
+    """Refuse ``--from`` ``text`` (a usage error) when its ``address`` is one no machine has, ``why`` saying so."""
+    kind = no_machines(netaddr.IPAddress(_canonical(address)))
+    if kind is not None:
+        raise _bad(text, "--from", why.format(kind=kind), usage=True)
 
 
 def parse_source(sim: Simulator, text: str) -> Client:

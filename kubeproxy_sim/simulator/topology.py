@@ -166,11 +166,6 @@ def no_machines(address: netaddr.IPAddress) -> str | None:
     return special.one if special is not None else None
 
 
-def not_unicast(address: netaddr.IPAddress) -> bool:
-    """A loopback, multicast or unspecified address: no machine of the network (an outside client) has it."""
-    return bool(address.is_loopback() or address.is_multicast() or int(address) == 0)
-
-
 def staged_pod_cidrs(config: ProxyConfig, family: int) -> tuple[str, ...]:
     """The node's pod CIDRs of ``family`` that the network routes to its pods (the simulator's and the kernel
     stage's, and dist's made-up client's): all but one holding addresses no pod can have (:func:`unroutable_part`:

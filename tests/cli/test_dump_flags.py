@@ -184,7 +184,9 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
     # no outside machine has a loopback address (send took one for a host out there, netns send asked for a client
     # netns up --client refuses to make)
     (["send", "--scenario", "nosuch-scenario", "--from", "external:127.0.0.1", "--to", "node/node1:31526"], 2,
-     "--from: 'external:127.0.0.1': a loopback address is no outside machine's; expected external:IP with a unicast"),
+     "--from: 'external:127.0.0.1': a loopback address is no outside machine's; expected external:IP with a routable"),
+    (["send", "--scenario", "bootcamp", "--from", "224.0.0.1", "--to", "node/node1:31526"], 2,
+     "--from: '224.0.0.1': a multicast address is no pod's, node's or outside machine's; expected a routable"),
     (["netns", "send", "nosuch", "--from", "external:224.0.0.1", "--to", "10.0.0.1:80"], 2,
      "--from: 'external:224.0.0.1': a multicast address is no outside machine's; expected external:IP"),
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "bogus"], 2, "--to: 'bogus': expected IP:PORT"),

@@ -264,7 +264,8 @@ def test_flows_file_errors_name_the_field(tmp_path) -> None:
 
 @pytest.mark.parametrize(("source", "why"), [
     ("127.0.0.1", "a loopback address is a node's own, and which node's is not said; expected node/NAME"),
-    ("external:127.0.0.1", "a loopback address is no outside machine's; expected external:IP with a unicast")])
+    ("external:127.0.0.1", "a loopback address is no outside machine's; expected external:IP with a routable"),
+    ("224.0.0.1", "a multicast address is no pod's, node's or outside machine's; expected a routable unicast")])
 def test_a_flows_entry_of_a_source_send_refuses_is_named_by_its_entry(tmp_path, source: str, why: str) -> None:
     """A loopback ``from`` has send's shape but names no client: it was refused when the flow ran, as ``--from``
     (which the command was not given). The entry is named where the file is read, before anything is built."""
