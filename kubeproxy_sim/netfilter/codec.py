@@ -184,7 +184,9 @@ class _TableState:
     chains: dict[str, _ChainState] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     targets: Counter[str] | None = None  # see _Parser.jump_counts
-    ordinal: int = 0  # how many *TABLE lines come before its own: where its text is (_Parser.table_text)
+    jumps: set[str] = field(default_factory=set)  # every added rule's -j/-g words, validating (check_table_jumps)
+    gotos: set[str] = field(default_factory=set)  # ... its -g words
+    first_command: int = 0  # the line of its first command (a rule, -N ...): 0 while it has none
 
     def freeze(self) -> Table:
         return Table(self.name, tuple(c.freeze() for c in self.chains.values()), tuple(self.deleted))
@@ -205,11 +207,11 @@ _COMMANDS = {
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R"})
 _JUMP = re.compile(r" -[jg] ([^ \t\r\n]+)")
 """The target of a rule's canonical text led by a blank, or a word after ``-j`` inside a quoted value: what -X counts
-(:meth:`_Parser.jump_counts`; a rule it finds is read again, :func:`syntax.jump_target`) and what a table's jumps are
-checked by (:meth:`_Parser.check_table_jumps`). A literal start: a whole table's targets take 0.15 s at 320,000
-rules, done once per parse; one rule's search, a few microseconds."""
+(:meth:`_Parser.jump_counts`; a rule it finds is read again, :func:`syntax.jump_target`) and what the jumps of a rule
+no shape vouched for are checked by (:meth:`_Parser.added`). A literal start: a whole table's targets take 0.15 s at
+320,000 rules (-X's count, once per parse); one rule's search, a few microseconds."""
 _GOTO = re.compile(r" -g ([^ \t\r\n]+)")
-"""The word after a goto in a rule's canonical text (a chain's name; :meth:`_Parser.check_table_jumps`)."""
+"""The word after a goto in a rule's canonical text (a chain's name; :meth:`_Parser.added`)."""
 _COUNTED_COMMANDS = frozenset({"-A", "-I", "-R", "-P"})  # those that take counters ("Illegal option `-c'" else)
 
 
@@ -272,26 +274,31 @@ class _Shapes:
     when met a second time: one met once does not repay its compile.
     """
 
-    __slots__ = ("buckets", "count", "met")
+    __slots__ = ("buckets", "count", "met", "targets")
 
     def __init__(self) -> None:
-        self.buckets: dict[int, list[Callable[[str], object]]] = {}
+        self.buckets: dict[int, list[Callable[[str], re.Match[str] | None]]] = {}
         self.count = 0
         self.met: dict[tuple[int, str], bool] = {}  # (blanks, skeleton) -> made into a shape (or refused)
+        self.targets: set[str] = set()  # the -j/-g words of the rules the shapes were made of (see known)
 
-    def known(self, spec: str) -> bool:
-        """True when ``spec`` has a shape already learnt (so it is canonical and valid)."""
+    def known(self, spec: str) -> re.Match[str] | None:
+        """The match of ``spec`` by a shape already learnt (so it is canonical and valid; group 1 is its -j
+        target, "" without one, None when it is the shape's own, one of :attr:`targets`:
+        ``syntax.shape_matcher``), None when it has none."""
         bucket = self.buckets.get(spec.count(" "))
         if bucket is None:
-            return False
-        if bucket[0](spec) is not None:
-            return True
+            return None
+        found = bucket[0](spec)
+        if found is not None:
+            return found
         for i in range(1, len(bucket)):
-            if bucket[i](spec) is not None:
+            found = bucket[i](spec)
+            if found is not None:
                 # Rules come in runs of one shape (a chain's rules, a kind of chain): the last hit goes first.
                 bucket.insert(0, bucket.pop(i))
-                return True
-        return False
+                return found
+        return None
 
     def learn(self, spec: str) -> None:
         """Remember the shape of ``spec``, canonical text that has just been interpreted without error."""
@@ -315,6 +322,7 @@ class _Shapes:
         if match is not None:
             self.buckets[blanks] = [match, *bucket]
             self.count += 1
+            self.targets.update(_JUMP.findall(" " + spec))
 
 
 def _last_declared(table: _TableState) -> int:
@@ -345,7 +353,6 @@ class _Parser:
         self.verbatim = True  # every rule's text was stored as written (none was re-rendered)
         self.shapes = _Shapes()
         self.text = ""  # the text being read (for messages that look ahead)
-        self.opened = 0  # *TABLE lines read
 
     # -- errors ---------------------------------------------------------------
 
@@ -362,9 +369,13 @@ class _Parser:
         known = self.shapes.known
         chains: dict[str, _ChainState] = _NO_TABLE  # the open table's chains
         deleted: list[str] = []  # ... and those of them deleted (-X): each rule is checked then (added())
+        jumps: set[str] = set()  # ... and its rules' targets, to check at COMMIT (validating)
+        started = 0  # the line of the open table's first command (0: none yet)
         self.text = text
         for lineno, raw in enumerate(text.split("\n"), 1):
             if raw[:3] == "-A ":
+                if not started:
+                    started = lineno
                 # The common case, inlined: nearly every line of a big dump is a canonical -A of a known shape
                 # (validating; else canonical text). The shape test is _Shapes.known with its first try inlined.
                 # Blanks around the line fail both tests (a shape never ends in one), so it needs no strip here.
@@ -374,9 +385,14 @@ class _Parser:
                     name = spec = ""
                 chain = chains.get(name)
                 if chain is not None and not deleted:
-                    if validate:
+                    if validate:  # (a known shape's match holds its -j target: see check_table_jumps)
                         bucket = buckets.get(spec.count(" "))
-                        vouched = bucket is not None and (bucket[0](spec) is not None or known(spec))
+                        found = (bucket[0](spec) or known(spec)) if bucket is not None else None
+                        vouched = found is not None
+                        if vouched:
+                            jump = found[1]  # type: ignore[index]
+                            if jump:
+                                jumps.add(jump)
                     else:
                         vouched = spec[-1:] != "\r" and is_canonical_text(spec)
                     if vouched:
@@ -405,14 +421,18 @@ class _Parser:
                 self.open_table(line)
                 chains = self.table.chains  # type: ignore[union-attr]
                 deleted = self.table.deleted  # type: ignore[union-attr]
+                jumps = self.table.jumps  # type: ignore[union-attr]
+                started = 0
             elif first == ":":
                 self.declare(line)
             elif first == "[":
+                started = started or lineno
                 self.counted_command(line)
             elif line == "COMMIT":
-                self.commit()
+                self.commit(started)
                 chains = _NO_TABLE
             elif first == "-" and line != "---":
+                started = started or lineno
                 self.command(line, None)
             else:
                 raise self.error("unexpected line", line[:40], "*TABLE, :CHAIN POLICY [p:b], a command such as "
@@ -433,8 +453,7 @@ class _Parser:
         if name not in BUILTIN_CHAINS:
             raise self.error("unknown table", name, "one of " + ", ".join(BUILTIN_CHAINS))
         earlier = next((t for t in self.tables if t.name == name), None)
-        self.table = _TableState(name, self.lineno, ordinal=self.opened)
-        self.opened += 1
+        self.table = _TableState(name, self.lineno)
         if earlier is not None:
             self.check_family(name, earlier.line, line)
             # iptables-legacy-restore starts the table again from what the first one committed: every rule and
@@ -453,13 +472,14 @@ class _Parser:
                              "each family in a file of its own: iptables-save's and ip6tables-save's output "
                              "saved apart")
 
-    def commit(self) -> None:
-        """The table as committed; one committed before under its name is replaced (:meth:`open_table`)."""
+    def commit(self, started: int) -> None:
+        """The table as committed (``started``: the line of its first command, 0 without one); one committed before
+        under its name is replaced (:meth:`open_table`)."""
         table = self.table
         if table is None:
             raise self.error("COMMIT outside a table", "COMMIT", "*TABLE before COMMIT")
         if self.validate:
-            self.check_table_jumps(table)
+            self.check_table_jumps(table, started)
         self.tables = [t for t in self.tables if t.name != table.name] + [table]
         self.table = None
 
@@ -584,7 +604,8 @@ class _Parser:
             self.command(line, counters)
             return
         spec = parts[2] if len(parts) > 2 else ""
-        if self.shapes.known(spec) if self.validate else is_canonical_text(spec):
+        found = self.shapes.known(spec) if self.validate else None
+        if found is not None or (not self.validate and is_canonical_text(spec)):
             pass
         elif is_canonical_text(spec):  # (never true when the rule holds -c counters)
             # The text is already canonical: no need to render it again. The typed view is checked
@@ -596,17 +617,27 @@ class _Parser:
             self.added(table, rule.spec)
             chain.rule_list().append(rule)
             return
-        self.added(table, spec)
+        self.added(table, spec, found)
         if counters is None:
             chain.add_plain(spec, self.lineno)
         else:
             chain.rule_list().append(Rule.make(name, spec, self.lineno, counters))
 
-    def added(self, table: _TableState, spec: str) -> None:
-        """A rule of ``table`` with the canonical text ``spec`` is being added: refused, at its own line, when it
-        jumps to a chain deleted (-X) before it, as iptables-legacy-restore refuses it ("Couldn't load target
-        `FOO'"; iptables-nft-restore likewise), also when a later line (-F, -D, -R) would remove it again. Only
-        while a chain of the table is deleted (kube-proxy's -X lines end a table)."""
+    def added(self, table: _TableState, spec: str, shaped: re.Match[str] | None = None) -> None:
+        """A rule of ``table`` with the canonical text ``spec`` is being added: its target is noted to be checked at
+        COMMIT (validating; ``shaped``: a shape's match, which holds it, else its text is searched); refused, at its
+        own line, when it jumps to a chain deleted (-X) before it, as iptables-legacy-restore refuses it ("Couldn't
+        load target `FOO'"; iptables-nft-restore likewise), also when a later line (-F, -D, -R) would remove it
+        again. Only while a chain of the table is deleted (kube-proxy's -X lines end a table)."""
+        if not self.validate:
+            pass
+        elif shaped is not None:
+            if shaped[1]:
+                table.jumps.add(shaped[1])
+        else:
+            table.jumps.update(_JUMP.findall(" " + spec))
+            if " -g " in " " + spec:
+                table.gotos.update(_GOTO.findall(" " + spec))
         if not table.deleted:
             return
         word = syntax.jump_target(spec, table.deleted)
@@ -627,32 +658,26 @@ class _Parser:
 
     # -- jumps (at COMMIT, or as their rules are removed) ----------------------
 
-    def table_text(self, table: _TableState) -> tuple[int, int]:
-        """Where ``table``'s text (its *TABLE line to the next one, or the end) is in the input."""
-        starts = _table_starts(self.text, table.ordinal + 2)  # (a search for "*": rare but at a table's start)
-        return starts[table.ordinal], starts[table.ordinal + 1] if table.ordinal + 1 < len(starts) else len(self.text)
-
-    def check_table_jumps(self, table: _TableState) -> None:
+    def check_table_jumps(self, table: _TableState, started: int) -> None:
         """Refuse, at its line, the first rule of ``table`` whose jump iptables-restore refuses (:meth:`jump_error`).
 
-        The words after `` -j ``/`` -g `` in the table's text (one C-level search; its rules' canonical texts
-        hold them so, and a word quoted in a comment is one more to look at) that are neither a verdict, a target
-        extension nor a chain declared before the table's first rule are the suspects; only then are its rules
-        read one by one (never for a dump iptables-save printed)."""
-        start, end = self.table_text(table)
-        names = set(_JUMP.findall(self.text, start, end))
+        Its rules' targets, noted as they were added (:meth:`run`: a known shape's match holds the name, left
+        out when it is the shape's own, one of ``_Shapes.targets``; other rules' texts are searched, a word quoted
+        in a comment being one more to look at), that are neither a verdict, a target extension nor a chain are
+        the suspects, and so are a built-in chain, a shadowed extension, a goto's word other than a chain's and,
+        when the table's first command (at line ``started``) comes before a declaration, each chain declared
+        after it; only then are its rules read one by one (never for a dump iptables-save printed). No second
+        search of the text: that took a fifth of a validating parse; what is left is a look-up per distinct
+        target (10k services: 110,000)."""
+        names = table.jumps
+        names.update(self.shapes.targets)
         chains = table.chains
         suspects = names.difference(chains, VERDICTS, syntax.TARGET_EXTENSIONS)
         suspects.update(names.intersection(BUILTIN_CHAINS[table.name]))
-        suspects.update(names.intersection(syntax.TARGET_EXTENSIONS).intersection(chains))  # (shadowed)
-        if self.text.find(" -g ", start, end) != -1:  # (a goto needs a user chain; kube-proxy writes none)
-            suspects.update(set(_GOTO.findall(self.text, start, end)).difference(chains))
-        dash = self.text.find("\n-", start, end)  # (the first rule, or -N: either way no later declaration counts)
-        bracket = self.text.find("\n[", start, dash if dash != -1 else end)
-        first_rule = bracket if bracket != -1 else dash if dash != -1 else end
-        first_line = table.line + self.text.count("\n", start, first_rule) + 1
-        if _last_declared(table) > first_line:  # (a chain declared after a rule: was it jumped to before?)
-            suspects.update(name for name in names.intersection(chains) if chains[name].line > first_line)
+        suspects.update(name for name in names.intersection(syntax.TARGET_EXTENSIONS) if name in chains)  # shadowed
+        suspects.update(table.gotos.difference(chains))  # (a goto needs a user chain; kube-proxy writes none)
+        if started and _last_declared(table) > started:  # (a chain declared after a rule: was it jumped to before?)
+            suspects.update(name for name, chain in chains.items() if chain.line > started)
         if suspects:
             self.check_jumps(table, [text for chain in chains.values() for text in chain.texts()], suspects)
 

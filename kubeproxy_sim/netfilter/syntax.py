@@ -928,13 +928,18 @@ def skeleton(spec: str) -> str | None:
     return None if split is None else split[0]
 
 
-def shape_matcher(spec: str) -> Callable[[str], object] | None:
+def shape_matcher(spec: str) -> Callable[[str], re.Match[str] | None] | None:
     """A test (``fullmatch``) that holds only for text with the skeleton of ``spec``.
 
     ``spec`` must be canonical text (``codec.is_canonical_text``); every text the test
     accepts then is canonical too and interprets without error, exactly as ``spec`` does.
+    A match's group 1 is the rule's -j target as written, None when it is ``spec``'s own
+    ("" without a target): the parser checks jumps by these names, taken as it matches, not
+    by a second search of the text, and the many rules of a shape that jump where ``spec``
+    does (-j KUBE-MARK-MASQ, -j DNAT) cost no string each.
     None when the skeleton cannot vouch for that (the general path must judge each rule),
-    or has too many values to be worth compiling.
+    has too many values to be worth compiling, or is a goto's (its name is checked apart,
+    as a goto's; kube-proxy writes none).
     """
     split = split_skeleton(spec)
     if split is None:
@@ -943,14 +948,20 @@ def shape_matcher(spec: str) -> Callable[[str], object] | None:
     if len(literals) > _SHAPE_MAX_HOLES + 1:
         return None
     interpreted = skeleton_spec(split[0])
-    if interpreted is None:
+    target = interpreted.target if interpreted is not None else None
+    if interpreted is None or (target is not None and (target.goto or not target.name.startswith(HOLE))):
         return None
     ports = value_holes(interpreted)  # a checked value's hole takes only the usual values, all valid
     extension = extension_hole(interpreted)  # an optioned target's, only an extension's name
+    named = int(target.name[1:]) if target is not None else None
     pieces = [re.escape(literals[0])]
     for index, literal in enumerate(literals[1:]):
         value = _EXTENSION_PATTERN if index == extension else _SHAPE_VALUE
+        if index == named:  # (the same language: spec's own target is one of the values)
+            value = f"(?:{re.escape(split[1][index])}|({value}))"
         pieces += [f"(?:{VALUE_PATTERNS[ports[index]]})" if index in ports else value, re.escape(literal)]
+    if named is None:
+        pieces.append("()")
     match = re.compile("".join(pieces)).fullmatch
     return match if match(spec) is not None else None
 

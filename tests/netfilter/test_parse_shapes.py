@@ -283,6 +283,43 @@ def test_a_shape_is_learnt_when_met_twice_and_then_vouches() -> None:
     assert not shapes.known("-d 10.0.0.3 -j ACCEPT") and not shapes.known("-s 10.0.0.3 -j ")
 
 
+def test_a_shape_s_match_holds_the_jump_target_unless_it_is_the_shape_s_own() -> None:
+    """What the parser checks jumps by (no second search of the text): group 1 is the -j target, None when the
+    shape was made of a rule jumping there too (its target is in _Shapes.targets), "" without a target; a goto's
+    rule has no shape (its word is checked as a goto's)."""
+    match = syntax.shape_matcher("-s 10.0.0.1/32 -j KUBE-MARK-MASQ")
+    assert match is not None
+    assert match("-s 10.0.0.2/32 -j KUBE-MARK-MASQ")[1] is None  # type: ignore[index]
+    assert match("-s 10.0.0.2/32 -j KUBE-MARK-MASQX")[1] == "KUBE-MARK-MASQX"  # type: ignore[index]
+    assert match("-s 10.0.0.2/32 -j KUBE-SEP-A")[1] == "KUBE-SEP-A"  # type: ignore[index]
+    bare = syntax.shape_matcher("-s 10.0.0.1/32")
+    assert bare is not None and bare("-s 10.0.0.2/32")[1] == ""  # type: ignore[index]
+    assert syntax.shape_matcher("-s 10.0.0.1/32 -g FOO") is None
+
+
+@pytest.mark.parametrize(("target", "line"), [("NOPE", 10), ("KUBE-MARK-MASQX", 10), ("INPUT", 10), ("LOG", None),
+                                              ("LATER", 10)])
+def test_a_jump_in_a_rule_of_a_known_shape_is_checked_as_any_other(target: str, line: int | None) -> None:
+    """The rules before the last one make their shape known, so the last is vouched for by its match alone: its
+    target (a chain not declared, one declared after it, a built-in chain) is refused at its line all the same."""
+    rules = [f"-A FOO -s 10.0.0.{i}/32 -j KUBE-MARK-MASQ" for i in range(1, 5)]
+    text = "\n".join(["*filter", ":INPUT ACCEPT [0:0]", ":FOO - [0:0]", ":KUBE-MARK-MASQ - [0:0]", "-A INPUT -j FOO",
+                      *rules, f"-A FOO -s 10.0.0.9/32 -j {target}", ":LATER - [0:0]", "COMMIT", ""])
+    with no_shapes():
+        expected = outcome(text)
+    assert outcome(text) == expected
+    error = parse_error(text)
+    assert (error.line if error is not None else None) == line
+
+
+def parse_error(text: str) -> RulesSyntaxError | None:
+    try:
+        parse_ruleset(text)
+    except RulesSyntaxError as error:
+        return error
+    return None
+
+
 def test_a_shape_with_too_many_values_is_left_to_the_general_path() -> None:
     spec = " ".join(f"-m comment --comment c{i}" for i in range(syntax._SHAPE_MAX_HOLES + 1))
     assert syntax.shape_matcher(spec) is None
