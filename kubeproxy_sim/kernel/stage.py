@@ -15,7 +15,7 @@ removes whatever a killed run left.
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,8 +62,6 @@ SHORTEST_CLUSTER_PREFIX = {4: 8, 6: 16}
 ERROR_LINE = (re.compile(r"Error occurred at line: (\d+)"), re.compile(r"\bline (\d+):"))
 RESTORE_PREFIX = re.compile(r"^ip6?tables-restore v[\d.]+ \([^)]*\):\s*")
 NO_REASON = "iptables-restore failed without saying why"
-# iptables-nft checks jumps at COMMIT and names that line; the rules that jump there are the ones refused
-UNDECLARED_CHAIN = re.compile(r"Chain '([^']+)' does not exist")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +74,6 @@ class DumpFacts:
     cluster_cidrs: tuple[str, ...]  # from the "! -s CIDR -j KUBE-MARK-MASQ" rules, most used first
     skipped: tuple[tuple[int, str], ...] = ()  # (line, why) for DNAT targets that cannot be served
     family: int = 4  # an iptables-save (4) or an ip6tables-save (6)
-    # target name -> lines of the rules that jump or go to it (or use it as a verdict), every table's: the
-    # rules to leave out when the kernel finds the target is a chain the dump never declares
-    jumps: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,18 +171,14 @@ def _dnat_endpoints(ruleset: Ruleset) -> tuple[dict[str, set[tuple[str, int]]], 
 
 
 def read_dump(ruleset: Ruleset) -> DumpFacts:
-    """DNAT targets, ipsets, nfacct counters, the cluster CIDR and the rules' targets the dump uses."""
+    """DNAT targets, ipsets, nfacct counters and the cluster CIDR the dump uses."""
     endpoints, skipped = _dnat_endpoints(ruleset)
     ipsets: dict[str, tuple[int, tuple[int, ...]]] = {}
     nfacct: dict[str, tuple[int, ...]] = {}
     cidrs: Counter[str] = Counter()
-    jumps: defaultdict[str, list[int]] = defaultdict(list)
     for table in ruleset.tables:
         for rule in table.rules():
-            parsed = rule.parsed
-            if (target := parsed.target) is not None:
-                jumps[target.name].append(rule.line)
-            for option in parsed.options:
+            for option in rule.parsed.options:
                 if option.flag == "--match-set" and len(option.args) == 2:
                     dims, lines = ipsets.get(option.args[0], (0, ()))
                     ipsets[option.args[0]] = (max(dims, len(option.args[1].split(","))), (*lines, rule.line))
@@ -196,8 +187,7 @@ def read_dump(ruleset: Ruleset) -> DumpFacts:
                 elif option.flag == "-s" and option.negated and rule.target and rule.target.name == "KUBE-MARK-MASQ":
                     cidrs[option.args[0]] += 1
     return DumpFacts({a: frozenset(p) for a, p in endpoints.items()}, ipsets, nfacct,
-                     tuple(c for c, _ in cidrs.most_common()), tuple(skipped), 6 if ruleset.ipv6 else 4,
-                     {name: tuple(lines) for name, lines in jumps.items()})
+                     tuple(c for c, _ in cidrs.most_common()), tuple(skipped), 6 if ruleset.ipv6 else 4)
 
 
 # --------------------------------------------------------------------------- the plan (pure)
@@ -352,8 +342,9 @@ def failing_line(stderr: str) -> tuple[int | None, str]:
 def load_dump(netns_name: str, text: str, file: str, facts: DumpFacts,
               lines: list[str] | None = None) -> tuple[str, list[LeftOut]]:
     """iptables-restore (ip6tables-restore, by the family of ``facts``) the dump's ``lines`` (default: its text's);
-    each rule the kernel refuses is left out and the load retried. ``facts``: the dump's (:func:`read_dump`),
-    whose recorded jumps name the rules to leave out for a chain the dump never declares."""
+    each rule the kernel refuses is left out and the load retried. ``facts``: the dump's (:func:`read_dump`). (A
+    jump to a chain the dump never declares, which iptables-nft reports at COMMIT, never gets here: the parser
+    refuses it at its line, as iptables-legacy-restore does.)"""
     lines = text.splitlines() if lines is None else lines
     left: list[LeftOut] = []
     tool = "iptables-restore" if facts.family == 4 else "ip6tables-restore"
@@ -363,10 +354,6 @@ def load_dump(netns_name: str, text: str, file: str, facts: DumpFacts,
         if done.returncode == 0:
             return staged, left
         number, complaint = failing_line(done.stderr)
-        jumps = _jumps_to_undeclared(lines, number, complaint, facts.jumps)
-        if jumps:
-            left += [out for n in jumps if (out := _leave_out(lines, n, f"this kernel refused it: {complaint}"))]
-            continue
         if number is None or not 0 < number <= len(lines) or not lines[number - 1].lstrip().startswith("-A"):
             where = f"{file}:{number}" if number else file
             raise KernelError(f"{where}: this kernel refused the dump: {complaint}")
@@ -375,20 +362,6 @@ def load_dump(netns_name: str, text: str, file: str, facts: DumpFacts,
             raise KernelError(f"{file}:{number}: this kernel refused the dump: {complaint}")
         left.append(out)
     raise KernelError(f"{file}: this kernel refused more than {MAX_LOAD_ATTEMPTS} of its rules")
-
-
-def _jumps_to_undeclared(lines: list[str], number: int | None, complaint: str,
-                         jumps: dict[str, tuple[int, ...]]) -> list[int]:
-    """For a jump to a chain the dump never declares, reported at its table's COMMIT (line ``number``): the
-    lines of that table's rules (not yet left out) that jump or go to the chain, of those ``jumps`` records
-    for it; else none."""
-    found = UNDECLARED_CHAIN.search(complaint)
-    if found is None or number is None or not 0 < number <= len(lines) or lines[number - 1].lstrip().startswith("-A"):
-        return []
-    start = number - 1
-    while start > 0 and not lines[start - 1].startswith("*"):
-        start -= 1
-    return sorted(n for n in jumps.get(found.group(1), ()) if start < n < number and lines[n - 1].startswith("-A "))
 
 
 def _answer_unknown(plan: StagePlan) -> None:
