@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import netaddr
 
@@ -109,9 +109,6 @@ def ack_lost(reason: str) -> str:
 
 NO_WAY_BACK = ": its ICMP net unreachable is lost, and the client hears nothing"
 """How the detail of a router's "no route" goes on when the source has no route back either (:meth:`_router`)."""
-REFUSAL_LOST = ", and the reply"
-"""How the detail of a refusal lost on its way back goes on (:meth:`Simulator._refusal`): ``send`` tells by it a
-row whose expectation the rules, followed forward only, cannot give."""
 
 
 def dns_query_detail(server: str, detail: str) -> str:
@@ -138,6 +135,9 @@ def kube_dns_address(cluster: Cluster, family: int) -> str | None:
 class Failure:
     reason: str  # REJECT, DROP, NO_ROUTE, WRONG_REPLY_SOURCE, TIMEOUT
     detail: str
+    after_first: bool = False
+    """Decided after the first packet: its reply or refusal on the way back, or the client's ACK. The exact pass
+    follows the first packet forward only, so it gives such a row no expectation (send's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,9 +536,9 @@ class Simulator:
         if failure is None and pkt[0] == "tcp":
             later = self._travel(pkt, start, "A")
             if isinstance(later, Failure):
-                failure = Failure(later.reason, f"the client's ACK: {later.detail}{ack_lost(later.reason)}")
+                failure = Failure(later.reason, f"the client's ACK: {later.detail}{ack_lost(later.reason)}", True)
             elif (later[0], later[1]) != (first[0], first[1]):
-                failure = Failure(TIMEOUT, f"the client's ACK went to {self._where(later)}, not to {target}")
+                failure = Failure(TIMEOUT, f"the client's ACK went to {self._where(later)}, not to {target}", True)
         if failure is not None:
             return Connection(target, ip, node, seen, failure, entry)
         return Connection(target, ip, node, seen, None, entry)
@@ -554,28 +554,35 @@ class Simulator:
         no DSCP (icmp_send masks it), so that netns send cannot tell its DROP from a loss."""
         if refused.reason != REJECT:
             return refused
-        lost = self._check_reply(client, pkt, self._travel(reverse(first[2]), self._server_location(first), "R"))
+        lost = self._reply_lost(client, pkt, self._travel(reverse(first[2]), self._server_location(first), "R"))
         if lost is None:
             return refused
-        detail = refused.detail + REFUSAL_LOST + lost.detail.removeprefix("the reply")  # (_check_reply's words)
-        return Failure(lost.reason if lost.reason == DROP and pkt[0] == "tcp" else TIMEOUT, detail)
+        reason, how = lost
+        return Failure(reason if reason == DROP and pkt[0] == "tcp" else TIMEOUT,
+                       f"{refused.detail}, and the reply{how}", after_first=True)
 
     def _check_reply(self, client: Client, pkt: Tuple, back: Arrival | Failure) -> Failure | None:
+        """Why the answer to the client's first packet does not reach it as its answer, else None."""
+        lost = self._reply_lost(client, pkt, back)
+        return None if lost is None else Failure(lost[0], f"the reply{lost[1]}", after_first=True)
+
+    def _reply_lost(self, client: Client, pkt: Tuple, back: Arrival | Failure) -> tuple[str, str] | None:
+        """(reason, how) of an answer (a reply, a refusal) that does not reach the client as one, ``how`` the words
+        after "the reply" (:meth:`_check_reply`'s, :meth:`_refusal`'s); None when it does."""
         if isinstance(back, Failure):  # lost on its way: a REJECT's or a router's ICMP goes to the server, and the
             # client hears nothing (TIMEOUT); a DROP keeps its name, as netns send's counters name it
-            return Failure(back.reason if back.reason == DROP else TIMEOUT, f"the reply: {back.detail}")
+            return back.reason if back.reason == DROP else TIMEOUT, f": {back.detail}"
         kind, where, reply = back
         at_client = (kind == "external" and client.kind == "external" and where == client.ip) or \
             (kind == "pod" and client.kind == "pod" and where is client.pod) or \
             (kind == "node" and client.kind == "node" and where == client.node)
         if not at_client or reply[4] != pkt[2] or reply[5] != pkt[3]:
             # the address only: the client's port differs per connection, and failures are grouped by detail
-            return Failure(TIMEOUT, f"the reply went to {self._where(back)} ({self._text(reply[4])}), "
-                           f"not to {client.label}")
+            return TIMEOUT, f" went to {self._where(back)} ({self._text(reply[4])}), not to {client.label}"
         if reply[2] != pkt[4] or reply[3] != pkt[5]:
             assert reply[3] is not None and pkt[5] is not None  # TCP/UDP/SCTP only here: ports always set
-            return Failure(WRONG_REPLY_SOURCE, f"the reply came from {host_port(self._text(reply[2]), reply[3])}, "
-                           f"the client connected to {host_port(self._text(pkt[4]), pkt[5])}")
+            return WRONG_REPLY_SOURCE, (f" came from {host_port(self._text(reply[2]), reply[3])}, the client "
+                                        f"connected to {host_port(self._text(pkt[4]), pkt[5])}")
         return None
 
     def _where(self, arrival: Arrival) -> str:
@@ -650,7 +657,7 @@ class Simulator:
         inner = self.connect(proxy, self.runtimes[node].node.primary, frontend.port.node_port, proto)
         if inner.failure is not None:
             detail = f"load balancer {frontend.label} -> node {node}: {inner.failure.detail}"
-            return Connection(failure=Failure(inner.failure.reason, detail), entry_node=node)
+            return Connection(failure=replace(inner.failure, detail=detail), entry_node=node)
         self._entry = None
         back = self._travel(reverse(arrived), ("router", None), "SA")
         failure = self._check_reply(client, pkt, back)
@@ -963,13 +970,13 @@ class Simulator:
             return None
         query = self.connect(client, server, DNS_PORT, "udp")
         if query.failure is not None:
-            return Failure(query.failure.reason, dns_query_detail(server, query.failure.detail))
+            return replace(query.failure, detail=dns_query_detail(server, query.failure.detail))
         if not truncated:
             return None
         retry = self.connect(client, server, DNS_PORT, "tcp", close=True)  # the client closes it after the answer
         if retry.failure is None:
             return None
-        return Failure(retry.failure.reason, dns_query_detail(server, TRUNCATED_RETRY + retry.failure.detail))
+        return replace(retry.failure, detail=dns_query_detail(server, TRUNCATED_RETRY + retry.failure.detail))
 
     def dns_server(self, client: Client) -> str | None:
         """Where the client's query for a name goes first: a pod's first nameserver (:meth:`resolver`): with

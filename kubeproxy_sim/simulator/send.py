@@ -50,9 +50,7 @@ from kubeproxy_sim.simulator.network import (
     DNS_QUERY_PREFIX,
     DROP,
     NO_ROUTE,
-    REFUSAL_LOST,
     TIMEOUT,
-    WRONG_REPLY_SOURCE,
     Client,
     Connection,
     Failure,
@@ -125,11 +123,12 @@ class SendResult:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Evidence:
     """What the expected pass meets that words about the rows need (analysis.why turns it into sentences; the
     simulator keeps the facts): the trace of each rule that dropped or rejected, by its failure detail's start
-    (:func:`failure_trace`), and the (pod key, address, port) a DNAT delivered to, which the pod may not declare."""
+    (:func:`failure_trace`), and the (pod key, address, port) a DNAT delivered to, which the pod may not declare.
+    Filled as the pass goes (not frozen), then only read."""
 
     failures: dict[str, tuple[TraceResult, Outcome]] = field(default_factory=dict)
     dnat_targets: set[tuple[str, str, int]] = field(default_factory=set)
@@ -671,9 +670,12 @@ def tally(source: str, destination: str, proto: str, seed: int | None, results: 
     total = len(results)
     reached: dict[str, list[Connection]] = {}
     failures: Counter[tuple[str, str]] = Counter()
+    late: set[tuple[str, str]] = set()  # rows decided after the first packet (Failure.after_first)
     for r in results:
         if r.failure is not None:
             failures[(r.failure.reason, r.failure.detail)] += 1
+            if r.failure.after_first:
+                late.add((r.failure.reason, r.failure.detail))
         else:
             reached.setdefault(r.target or "?", []).append(r)
     missed = {key for key, share in expected.items() if share > 0 and "/" in key and key not in reached}
@@ -686,7 +688,8 @@ def tally(source: str, destination: str, proto: str, seed: int | None, results: 
                                    None if not expected else round(float(exp or 0), 6),
                                    tuple(sorted({c.seen or "" for c in group}))))
     rows = list(failures)
-    failed = [Failed(reason, n, detail, None if not expected else _failure_expected(expected, reason, detail, rows))
+    failed = [Failed(reason, n, detail, None if not expected or (reason, detail) in late
+                     else _failure_expected(expected, reason, detail, rows))
               for (reason, detail), n in sorted(failures.items())]
     sticky = None if not expected else expected.get(STICKY, 0) > 0
     return SendResult(source, destination, proto, total, seed, tuple(delivered), tuple(failed), hops, sticky)
@@ -706,8 +709,6 @@ def _failure_expected(expected: dict[str, Fraction], reason: str, detail: str,
         rows = [(r, d[m.end():]) for r, d in rows if (m := DNS_QUERY.match(d))]
     else:
         rows = [(r, d) for r, d in rows if not DNS_QUERY.match(d)]
-    if reason == WRONG_REPLY_SOURCE or detail.startswith(("the reply", "the client's ACK")) or REFUSAL_LOST in detail:
-        return None  # lost on the way back: the expectation follows the rules forward only
     node = _RULE_NODE.match(detail)
     if node is not None and any(key.startswith(f"{prefix}{reason}@") for key in expected):
         same = [d for r, d in rows if r == reason and (m := _RULE_NODE.match(d)) and m.group(1) == node.group(1)]

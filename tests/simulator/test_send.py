@@ -380,7 +380,7 @@ def test_a_dns_failure_row_and_a_connection_failure_row_each_expect_their_own_sh
     query = "DNS query to 10.96.0.99:53: "
     results = [Connection(failure=Failure("REJECT", f"{query}node a: filter table: -A X -j REJECT")),
                Connection(failure=Failure("REJECT", "node a: filter table: -A Y -j REJECT")),
-               Connection(failure=Failure("DROP", f"{query}the reply from 10.244.1.10 was lost"))]
+               Connection(failure=Failure("DROP", f"{query}the reply from 10.244.1.10 was lost", after_first=True))]
     expected = {"dns:REJECT": Fraction(1, 4), "dns:REJECT@a": Fraction(1, 4), "REJECT": Fraction(1, 2),
                 "REJECT@a": Fraction(1, 2), "DROP": Fraction(1, 8)}
     got = sorted((f.reason, f.detail.startswith("DNS"), f.expected)
@@ -692,6 +692,25 @@ def test_a_pod_s_refusal_goes_back_as_a_reply_and_is_lost_as_one(proto: str, rea
     assert [(f.reason, f.expected) for f in borrowed.failed] == [("TIMEOUT", None)]
     assert borrowed.failed[0].detail.endswith(", and the reply went to node node1 (192.168.0.10), not to "
                                               "external:192.168.0.10")
+
+
+def test_a_row_decided_after_the_first_packet_is_told_by_its_flag_not_its_words() -> None:
+    """tally gives no expectation to a failure decided after the first packet (its reply or refusal lost on the way
+    back, the client's ACK): Failure.after_first says so, where send used to look for words in the detail, which a
+    rule's own comment or a pod's name could hold."""
+    from fractions import Fraction
+
+    from kubeproxy_sim.simulator.network import Connection, Failure
+    from kubeproxy_sim.simulator.send import tally
+
+    forward = Failure("REJECT", "node n1: filter table (line 3): -A X -m comment --comment \", and the reply\" -j "
+                                "REJECT")
+    late = Failure("TIMEOUT", "pod default/web (10.0.0.5): nothing listens on tcp/9 (it serves tcp/80), and the "
+                              "reply: node n2: filter table (line 4): -A Y -j DROP", after_first=True)
+    result = tally("pod/default/client", "10.0.0.5:9", "tcp", None,
+                   [Connection(failure=forward), Connection(failure=late)],
+                   {"REJECT": Fraction(1, 2), "TIMEOUT": Fraction(1, 2)})
+    assert [(f.reason, f.expected) for f in result.failed] == [("REJECT", 0.5), ("TIMEOUT", None)]
 
 
 def test_expectations_for_pod_addresses_follow_the_routes():
