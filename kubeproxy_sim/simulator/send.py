@@ -127,7 +127,8 @@ class SendResult:
 class Evidence:
     """What the expected pass meets that words about the rows need (analysis.why turns it into sentences; the
     simulator keeps the facts): the trace of each rule that dropped or rejected, by its failure detail's start
-    (:func:`failure_trace`), and the (pod key, address, port) a DNAT delivered to, which the pod may not declare.
+    (:func:`failure_trace`), and the (pod key, address, port) a DNAT delivered the connection to (not its DNS
+    query: :func:`_dns_step`), which the pod may not declare.
     Filled as the pass goes (not frozen), then only read."""
 
     failures: dict[str, tuple[TraceResult, Outcome]] = field(default_factory=dict)
@@ -584,10 +585,12 @@ def _dns_step(sim: Simulator, client: Client, target: Target, shares: defaultdic
               evidence: Evidence | None = None) -> Fraction:
     """A pod that connects to a name asks kube-dns first (``Simulator.resolve``, a UDP query to its cluster IP,
     then over TCP when the answer was truncated): the query's failures go into ``shares`` (as DNS + reason), and
-    what gets through to an answer is returned."""
+    what gets through to an answer is returned. ``evidence`` gets the query's failures, not its DNAT targets:
+    the rows delivered are the connection's, and a DNS query's kube-dns endpoint (another port, UDP) is not."""
     server = sim.dns_server(client) if target.name is not None else None
     if server is None:
         return Fraction(1)
+    evidence = None if evidence is None else Evidence(failures=evidence.failures)  # the same failures, apart DNATs
     through = Fraction(1)
     for proto in ("udp", "tcp") if target.truncated else ("udp",):
         query: defaultdict[str, Fraction] = defaultdict(Fraction)

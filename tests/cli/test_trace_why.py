@@ -343,3 +343,22 @@ def test_a_local_policy_drops_what_is_not_from_the_node_or_its_pods_in_node_cidr
         "default/web:http has spec.externalTrafficPolicy Local and node node1 has none of its usable endpoints (its "
         "usable endpoints are 10.244.2.10 on node2), so kube-proxy here drops traffic that is not from this node or "
         "its pods (-s 10.244.1.0/24) rather than forward it to another node"])
+
+
+def test_the_index_finds_the_first_pod_of_an_address_that_is_not_host_network() -> None:
+    """Index.pod_at answers from one map made on first use (send asks for every delivered row), as the scan it
+    replaced did: the first pod having the address, a host-network pod (its address is its node's) passed over."""
+    from kubeproxy_sim.analysis.why import Index
+    from kubeproxy_sim.objects import load_text
+
+    def pod(name: str, ip: str, host: bool = False) -> str:
+        return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: default}}\nspec: {{nodeName: n1, "
+                f"hostNetwork: {str(host).lower()}, containers: [{{name: c, image: x}}]}}\n"
+                f"status: {{phase: Running, podIP: {ip}, podIPs: [{{ip: {ip}}}]}}\n")
+
+    cluster = load_text("---\n".join([pod("host", "192.168.0.2", True), pod("a", "10.0.0.1"), pod("b", "10.0.0.2"),
+                                      pod("twin", "10.0.0.1"), pod("node-ip", "192.168.0.2")])).cluster
+    index = Index.of(cluster)
+    found = {ip: index.pod_at(ip) for ip in ("10.0.0.1", "10.0.0.2", "192.168.0.2", "10.0.0.9")}
+    assert {ip: p.name if p is not None else None for ip, p in found.items()} == {
+        "10.0.0.1": "a", "10.0.0.2": "b", "192.168.0.2": "node-ip", "10.0.0.9": None}

@@ -312,3 +312,16 @@ def test_with_options_edns0_the_retry_starts_past_1200_bytes(count, plain, edns0
         assert parse_destination(sim, sim.client("pod", key), "big:8080").truncated is truncated
         result = send(sim, f"pod/{key}", "big:8080", count=10, seed=1)
         assert bool(result.failed) is truncated and bool(result.delivered) is not truncated
+
+
+def test_a_delivered_row_has_no_note_of_its_dns_query_s_kube_dns_port() -> None:
+    """The web pods are kube-dns's endpoints at 5353/UDP (declared) and the connection's at 8080/TCP: the query's
+    DNAT went into the rows' evidence beside the connection's and was judged as TCP, so every row said the pod
+    does not declare 5353. The evidence holds the connection's DNATs only; the query's failures stay in it."""
+    from kubeproxy_sim.analysis.why import send_why
+
+    sim = _sim()
+    result = send_why(sim, send(sim, "pod/default/client", "web:80", count=5, seed=1))
+    assert result.evidence is not None
+    assert {(key, port) for key, _, port in result.evidence.dnat_targets} == {(f"default/{p}", 8080) for p in WEB}
+    assert result.delivered and all(d.why == () for d in result.delivered)
