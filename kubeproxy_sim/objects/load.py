@@ -506,28 +506,65 @@ def manifest_loader() -> Any:
     resolvers = {first: [(tag, without_base_60(regexp) if tag in (_INT, _FLOAT) else regexp)
                          for tag, regexp in entries]
                  for first, entries in base.yaml_implicit_resolvers.items()}
-    read_int = base.yaml_constructors[_INT]
+    constructors = {**base.yaml_constructors, **scalar_constructors()}
+    return type("ManifestLoader", (base,), {"yaml_implicit_resolvers": resolvers, "yaml_constructors": constructors})
 
-    def construct_int(self: Any, node: Any) -> int:
-        try:
-            return read_int(self, node)
-        except ValueError:
-            text = node.value.replace("_", "")
-            digits = text[1:] if text[:1] in ("-", "+") else text
-            if not (digits.isascii() and digits.isdigit()):  # (``!!int abc``: int() raised out of the loader)
-                raise yaml.constructor.ConstructorError(None, None, f"{node.value[:40]!r} is not an integer "
-                                                        "(tagged !!int)", node.start_mark) from None
-            # a decimal past Python's int-digits limit (which the CLI lifts; a library caller may not)
-            return -long_decimal(digits) if text[:1] == "-" else long_decimal(digits)
 
-    read_binary = base.yaml_constructors[_BINARY]
+_VALUE = "tag:yaml.org,2002:value"
+_SCALARS = {_INT: ("an integer", ""), _FLOAT: ("a number", ""),
+            "tag:yaml.org,2002:bool": ("a boolean", "; true/false, yes/no or on/off")}
+"""The tags whose PyYAML constructor raises a Python error (not a YAMLError) for a value it cannot read, and what
+each expects."""
+
+
+@functools.cache
+def scalar_constructors() -> dict[str, Any]:
+    """The constructors both YAML readers (:func:`manifest_loader`, :func:`safe_load`) put over PyYAML's safe
+    ones, so that a manifest and a config file read a scalar alike, as go-yaml v2 does.
+
+    A tagged value PyYAML cannot read (``!!float x``, ``!!bool maybe``, ``!!int ''``) raised ValueError, KeyError or
+    IndexError out of the loader, a crash: it is a ConstructorError at the value's mark here, reported where a
+    syntax error is. A timestamp stays the text it is written as and ``!!binary`` the text it decodes to (go-yaml,
+    decoding into an interface{}, hands neither on as a date or bytes); a lone ``=`` (YAML 1.1's value key, which
+    PyYAML had no constructor for) is the string it is in go-yaml.
+    """
+    yaml = _yaml()
+    safe = yaml.SafeLoader.yaml_constructors
+
+    def refusing(tag: str, expected: str, forms: str) -> Any:
+        read = safe[tag]
+
+        def construct(self: Any, node: Any) -> Any:
+            try:
+                return read(self, node)
+            except (ValueError, KeyError, IndexError):
+                if tag == _INT and (number := _long_int(node.value)) is not None:
+                    return number
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{node.value[:40]!r} is not {expected} (tagged !!{tag.rsplit(':', 1)[1]}{forms})",
+                    node.start_mark) from None
+        return construct
+
+    read_binary = safe[_BINARY]
 
     def construct_binary(self: Any, node: Any) -> str:
         return read_binary(self, node).decode("utf-8", "replace")  # (JSON, which kubectl turns it into, is text)
 
-    constructors = {**base.yaml_constructors, _INT: construct_int, _BINARY: construct_binary,
-                    _TIMESTAMP: lambda self, node: self.construct_scalar(node)}
-    return type("ManifestLoader", (base,), {"yaml_implicit_resolvers": resolvers, "yaml_constructors": constructors})
+    def construct_text(self: Any, node: Any) -> Any:
+        return self.construct_scalar(node)
+
+    return {**{tag: refusing(tag, *expected) for tag, expected in _SCALARS.items()},
+            _BINARY: construct_binary, _TIMESTAMP: construct_text, _VALUE: construct_text}
+
+
+def _long_int(text: str) -> int | None:
+    """A decimal ``!!int`` past Python's int-digits limit (which the CLI lifts; a library caller may not), or None
+    when the text is no decimal integer."""
+    text = text.replace("_", "")
+    digits = text[1:] if text[:1] in ("-", "+") else text
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    return -long_decimal(digits) if text[:1] == "-" else long_decimal(digits)
 
 
 def long_decimal(digits: str) -> int:
@@ -618,7 +655,7 @@ def safe_load(text: str) -> tuple[Any, list[tuple[Any, Any, Any]]]:
     laughs in any of them would hang whatever walks it. A document nested deeper than PyYAML's Python composer
     recurses raises a ``yaml.YAMLError`` too (it was a RecursionError each reader had to catch, or did not)."""
     yaml = _yaml()
-    loader = strict_loader(record=True, base=yaml.SafeLoader)(text)
+    loader = strict_loader(record=True, base=_config_loader())(text)
     try:
         loader.duplicates = []
         return loader.get_single_data(), loader.duplicates
@@ -627,6 +664,15 @@ def safe_load(text: str) -> tuple[Any, list[tuple[Any, Any, Any]]]:
                              f"{sys.getrecursionlimit()} levels)") from None
     finally:
         loader.dispose()
+
+
+@functools.cache
+def _config_loader() -> Any:
+    """PyYAML's Python safe loader with :func:`scalar_constructors`: what :func:`safe_load` reads with (YAML 1.1's
+    resolvers, base-60 numbers too, as it always read them; a timestamp or ``!!binary`` the text, as go-yaml keeps
+    them in a kubeconfig or a KubeProxyConfiguration)."""
+    base = _yaml().SafeLoader
+    return type("ConfigLoader", (base,), {"yaml_constructors": {**base.yaml_constructors, **scalar_constructors()}})
 
 
 @functools.cache
