@@ -470,18 +470,20 @@ _GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
 def _source_ranges(report: Report, spec: dict[str, Any]) -> tuple[str, ...]:
     """loadBalancerSourceRanges: padding is trimmed and bad CIDRs dropped, both as kube-proxy does; the rest
     canonical, as the proxier takes them (one parse, here)."""
-    out = []
+    read: list[tuple[str, object, ParsedCIDR]] = []
     for i, text in enumerate(report.seq(spec, "loadBalancerSourceRanges", "spec.loadBalancerSourceRanges")):
         path = f"spec.loadBalancerSourceRanges[{i}]"
         parsed = read_source_range(text)
         if parsed is None:
             report.warn(path, f"{quote(text)} is not a CIDR like 10.0.0.0/8; kube-proxy ignores it")
             continue
-        widened = _mapped_range_widened(parsed)
+        read.append((path, text, parsed))
+    for path, text, parsed in read:
+        others = {other.family for _, _, other in read if other is not parsed}
+        widened = _mapped_range_widened(parsed, others)
         if widened:
             report.warn(path, f"{quote(text)} is {widened}")
-        out.append(parsed.text)
-    return tuple(out)
+    return tuple(parsed.text for _, _, parsed in read)
 
 
 def read_source_range(text: object) -> ParsedCIDR | None:
@@ -490,18 +492,26 @@ def read_source_range(text: object) -> ParsedCIDR | None:
     return parse_cidr(text.strip(_GO_SPACE)) if isinstance(text, str) else None
 
 
-def _mapped_range_widened(parsed: ParsedCIDR) -> str | None:
+def _mapped_range_widened(parsed: ParsedCIDR, others: set[IPFamily]) -> str | None:
     """What an IPv4-mapped range of /96 or less is to kube-proxy, whose parser (Go's) counts its prefix over
     128 bits: /96 leaves no bit of the IPv4 address, so 0.0.0.0/0; below /96 the ::ffff: is masked off too, and
-    the range is an IPv6 one. Either way not the IPv4 range its writer meant; None for the other ranges."""
+    the range is an IPv6 one, which each proxier keeps or drops by family (``others``: the families of the
+    Service's other ranges, which decide what that does to each family's clients). Either way not the IPv4 range
+    its writer meant; None for the other ranges."""
     if not parsed.mapped or (parsed.family is IPFamily.IPV4 and parsed.text != "0.0.0.0/0"):
         return None
     meant = "an IPv4 range is a.b.c.d/n, or ::ffff:a.b.c.d/n+96"
     if parsed.family is IPFamily.IPV4:
         return (f"0.0.0.0/0 as kube-proxy reads it (its prefix counts 128 bits, and /96 leaves none of the IPv4 "
                 f"address): every IPv4 client is let in; {meant}")
+    v4 = ("the Service's other IPv4 ranges alone decide which IPv4 clients get in" if IPFamily.IPV4 in others
+          else "with no other IPv4 range, the Service's IPv4 rules let every IPv4 client in")
+    v6 = ("beside the Service's other IPv6 ranges, it lets in no more real IPv6 clients" if IPFamily.IPV6 in others
+          else "as the Service's only IPv6 range, its IPv6 rules let in only clients in that reserved block: no "
+               "real IPv6 client")
     return (f"the IPv6 range {parsed.text} as kube-proxy reads it (its prefix counts 128 bits, and below 96 the "
-            f"::ffff: is masked off): no IPv4 client is in it, and the IPv4 proxier does not see it; {meant}")
+            f"::ffff: is masked off): the IPv4 proxier does not see it ({v4}); the IPv6 proxier keeps it ({v6}); "
+            f"{meant}")
 
 
 def _lb_ingress(report: Report, status: dict[str, Any]) -> tuple[LoadBalancerIngress, ...]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kubeproxy_sim.objects import IPFamily, TrafficPolicy
@@ -190,7 +192,41 @@ def test_an_ipv4_mapped_source_range_that_kube_proxy_widens_is_kept_with_a_warni
         f"every IPv4 client is let in; {meant}",
         't.yaml: Service default/lb: spec.loadBalancerSourceRanges[2]: warning: "::ffff:1.2.3.4/88" is the IPv6 '
         "range ::ff00:0:0/88 as kube-proxy reads it (its prefix counts 128 bits, and below 96 the ::ffff: is masked "
-        f"off): no IPv4 client is in it, and the IPv4 proxier does not see it; {meant}",
+        f"off): the IPv4 proxier does not see it (the Service's other IPv4 ranges alone decide which IPv4 clients "
+        "get in); the IPv6 proxier keeps it (as the Service's only IPv6 range, its IPv6 rules let in only clients "
+        f"in that reserved block: no real IPv6 client); {meant}",
+    ]
+
+
+@pytest.mark.parametrize(("ranges", "v4", "v6"), [
+    # alone (the review's ds-mapped.yaml): every IPv4 client gets in, and no real IPv6 one
+    (["::ffff:203.0.113.0/88"], "with no other IPv4 range, the Service's IPv4 rules let every IPv4 client in",
+     "as the Service's only IPv6 range, its IPv6 rules let in only clients in that reserved block: no real IPv6 "
+     "client"),
+    # beside an IPv6 range: the IPv4 clients still all get in, and the IPv6 ones of 2001:db8::/64
+    (["::ffff:203.0.113.0/88", "2001:db8::/64"],
+     "with no other IPv4 range, the Service's IPv4 rules let every IPv4 client in",
+     "beside the Service's other IPv6 ranges, it lets in no more real IPv6 clients"),
+])
+def test_a_mapped_source_range_below_96_says_what_each_proxier_then_lets_in(load, messages, ranges, v4, v6):
+    """Below /96 the range is IPv6: the IPv4 proxier drops it, so with no other IPv4 range its rules filter no
+    IPv4 client, and the IPv6 proxier filters by a block no real client is in; the warning says both."""
+    result = load(f"""
+        apiVersion: v1
+        kind: Service
+        metadata: {{name: lb}}
+        spec:
+          type: LoadBalancer
+          clusterIP: 10.0.0.1
+          loadBalancerSourceRanges: {json.dumps(ranges)}
+          ports: [{{port: 80, nodePort: 30080}}]
+    """)
+    assert result.ok
+    assert messages(result) == [
+        't.yaml: Service default/lb: spec.loadBalancerSourceRanges[0]: warning: "::ffff:203.0.113.0/88" is the '
+        "IPv6 range ::ff00:0:0/88 as kube-proxy reads it (its prefix counts 128 bits, and below 96 the ::ffff: is "
+        f"masked off): the IPv4 proxier does not see it ({v4}); the IPv6 proxier keeps it ({v6}); an IPv4 range is "
+        "a.b.c.d/n, or ::ffff:a.b.c.d/n+96",
     ]
 
 
