@@ -62,7 +62,10 @@ class ParsedIP:
 
     text: str
     family: IPFamily
-    legacy: bool = False  # leading zeros (or an IPv4-mapped IPv6 form) were normalised
+    # the text is a form only kube-proxy's ported parser (Go 1.16's, k8s.io/utils) reads, normalised: an IPv4
+    # octet with leading zeros, an IPv6 group of over four hex digits (::00001) or an embedded IPv4 part with
+    # leading zeros (both refused by inet_pton), or any IPv4-mapped IPv6 form (::ffff:a.b.c.d is IPv4)
+    legacy: bool = False
 
 
 def _ipv4_fast(text: str) -> tuple[str, bool] | None:
@@ -221,7 +224,7 @@ def canonical_ip(text: object) -> str | None:
 class ParsedCIDR:
     text: str  # network address (host bits cleared) / prefix length, as Go's IPNet.String() writes it
     family: IPFamily
-    legacy: bool = False  # leading zeros, an IPv4-mapped form, or host bits were set
+    legacy: bool = False  # a legacy address (ParsedIP.legacy), a prefix with leading zeros, or host bits set
     # the prefix as written was 0: all of the family to kube-proxy (its IsZeroCIDR reads Go's mask, 96 bits
     # long in ::ffff:192.168.0.0/96, whose text is 0.0.0.0/0 all the same)
     zero: bool = False
