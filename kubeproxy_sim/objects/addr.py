@@ -62,9 +62,9 @@ class ParsedIP:
 
     text: str
     family: IPFamily
-    # the text is a form only kube-proxy's ported parser (Go 1.16's, k8s.io/utils) reads, normalised: an IPv4
-    # octet with leading zeros, an IPv6 group of over four hex digits (::00001) or an embedded IPv4 part with
-    # leading zeros (both refused by inet_pton), or any IPv4-mapped IPv6 form (::ffff:a.b.c.d is IPv4)
+    # the text was a legacy form, normalised: an IPv4 octet with leading zeros, an IPv6 group of over four hex
+    # digits (::00001) or an embedded IPv4 part with leading zeros (these two only kube-proxy's ported Go 1.16
+    # parser reads; inet_pton refuses them), or any IPv4-mapped IPv6 form (read as its IPv4 address)
     legacy: bool = False
 
 
