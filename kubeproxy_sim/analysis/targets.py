@@ -29,10 +29,11 @@ from kubeproxy_sim.analysis.exact import (
 )
 from kubeproxy_sim.analysis.nodes import NodeSet, Source, external_source, node_source, pod_source
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
+from kubeproxy_sim.netfilter.packet import literal_family
 from kubeproxy_sim.objects.model import Cluster, ServiceType, watched_by_kube_proxy
 from kubeproxy_sim.proxier.state import ServicePortInfo
 from kubeproxy_sim.simulator.dns import DOMAIN, search_candidates
-from kubeproxy_sim.simulator.topology import family_mismatch
+from kubeproxy_sim.simulator.topology import family_mismatch, ip_family_flag
 
 DST_FORMS = ("IP:PORT, NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], NAME[:PORT] (namespace default), "
              "NS/NAME[:PORT] or node/NAME:NODEPORT")
@@ -155,10 +156,12 @@ def _by_address(nodes: NodeSet, ports: list[ServicePortInfo], ip: str, port: str
     raise _bad(text, "--to", "no service port answers on that address and port", DST_FORMS)
 
 
-def destination_family(text: str | None) -> int | None:
-    """The family of a ``--to`` that is an address (IP, IP:PORT, [IPv6]:PORT); None for the other forms."""
-    host = _split_port(text.strip())[0] if text is not None else ""
-    return netaddr.IPAddress(host).version if _is_ip(host) else None
+def packet_family(sources: Sequence[str] | None, destination: str | None) -> int | None:
+    """The family of the packets dist's (or diff's) flags name by address: ``--from external:IP``'s and a ``--to``
+    that is one (IP, IP:PORT, [IPv6]:PORT), as send's (:func:`~kubeproxy_sim.netfilter.packet.literal_family`);
+    None when none is an address or they differ."""
+    hosts = [s.removeprefix("external:") for s in sources or () if s.startswith("external:")]
+    return literal_family([*hosts, _split_port(destination.strip())[0] if destination is not None else ""])
 
 
 def parse_destination(nodes: NodeSet, text: str | None, command: str) -> list[Selection]:
@@ -234,9 +237,11 @@ def parse_source(nodes: NodeSet, text: str) -> Source:
         return external_source(ipv6)
     if text.startswith("external:"):
         address = text[len("external:"):].strip("[]")
-        if not _is_ip(address) or (":" in address) != ipv6:
-            raise _bad(text, "--from", f"not an IPv{6 if ipv6 else 4} address (the proxier's family)", SRC_FORMS,
-                       usage=not _is_ip(address))
+        if not _is_ip(address):
+            raise _bad(text, "--from", f"not an IPv{6 if ipv6 else 4} address", SRC_FORMS, usage=True)
+        if (":" in address) != ipv6:
+            raise _bad(text, "--from", f"not an IPv{6 if ipv6 else 4} address, the proxier's family (or "
+                       f"{ip_family_flag(4 if ipv6 else 6)})", SRC_FORMS)
         return external_source(ipv6, str(netaddr.IPAddress(address)))
     if text.startswith("node/"):
         name = text[len("node/"):]

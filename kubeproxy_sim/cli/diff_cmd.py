@@ -128,13 +128,13 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.analysis.diff import diff
     from kubeproxy_sim.analysis.diffrender import diff_json, diff_text
     from kubeproxy_sim.analysis.nodes import node_set
-    from kubeproxy_sim.analysis.targets import destination_family
+    from kubeproxy_sim.analysis.targets import packet_family
     from kubeproxy_sim.cli.options import build_config, load_inputs
     from kubeproxy_sim.objects import load_paths
 
     paths = _after_paths(args)
     with progress("loading objects"):
-        before = load_inputs(args, family=destination_family(args.to))  # the after state's too (sets --ip-family)
+        before = load_inputs(args, family=packet_family(None, args.to))  # the after state's too (sets --ip-family)
         loaded = load_paths(paths)
     config, config_diags = build_config(args, loaded.cluster)
     # Both states are read with the same node flags, and often from the same files: a message both give is one

@@ -192,7 +192,7 @@ def colour_text(text: str, con: Console) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.analysis.render import dist_json, dist_text
-    from kubeproxy_sim.analysis.targets import destination_family
+    from kubeproxy_sim.analysis.targets import packet_family
     from kubeproxy_sim.cli.options import load_inputs
 
     _check_counts(args)
@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
 
         check_plot_path(args.plot)  # refuse a bad name or an unwritable place before the work
     with progress("loading objects"):
-        inputs = load_inputs(args, family=destination_family(args.to))
+        inputs = load_inputs(args, family=packet_family(args.sources, args.to))
     report(inputs.diagnostics, args)
     with progress("analysing service ports") as tick:
         dist, nodes = build_report(args, inputs, tick)

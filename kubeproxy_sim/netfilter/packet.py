@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress  # IPv6 text as the objects loader writes it (::102:304, not netaddr's ::1.2.3.4)
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -73,6 +74,20 @@ def parse_address(text: str) -> tuple[int, int]:
         drop_tracebacks(exc)  # netaddr's error is a cycle holding the callers' frames
         raise ValueError(f"{text!r} is not an IP address") from None
     return version, int(value)
+
+
+def literal_family(texts: Iterable[str]) -> int | None:
+    """The one family (4, 6) of a command's literal addresses, those of the texts that are addresses (a name, say,
+    is resolved later, and is skipped): the family of the packet the command follows, whose own proxier a
+    dual-stack node has it meet (send's and dist's choice). None when none is an address or they differ (that
+    refusal is the command's)."""
+    families = set()
+    for text in texts:
+        try:
+            families.add(parse_address(text)[0])
+        except ValueError:
+            continue
+    return families.pop() if len(families) == 1 else None
 
 
 @lru_cache(maxsize=4096)

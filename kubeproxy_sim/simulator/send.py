@@ -33,7 +33,14 @@ from fractions import Fraction
 import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, literal, one_of
-from kubeproxy_sim.netfilter.packet import Packet, format_address, loopback, loopback_source, parse_address
+from kubeproxy_sim.netfilter.packet import (
+    Packet,
+    format_address,
+    literal_family,
+    loopback,
+    loopback_source,
+    parse_address,
+)
 from kubeproxy_sim.netfilter.trace import Outcome, TraceResult
 from kubeproxy_sim.objects.model import ServiceType
 from kubeproxy_sim.objects.report import number
@@ -272,10 +279,7 @@ DESTINATION_FORMS = ("IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.l
 def packet_family(source: str, destination: str) -> int | None:
     """The family of a ``--from``/``--to`` pair's literal addresses (external:IP, IP; IP:PORT), both checked for
     their forms already; None when neither is an address or the two differ (that refusal is the simulation's)."""
-    host = destination.rpartition(":")[0].strip("[]")
-    addresses = [a for a in (source.removeprefix("external:"), host) if _is_address(a)]
-    families = {6 if ":" in a else 4 for a in addresses}
-    return families.pop() if len(families) == 1 else None
+    return literal_family((source.removeprefix("external:"), destination.rpartition(":")[0]))
 
 
 def split_destination(text: str) -> tuple[str, int]:

@@ -67,6 +67,26 @@ def test_send_from_an_external_address_of_the_other_family_names_the_flag_value(
             ) in capsys.readouterr().err
 
 
+def test_dist_from_an_external_address_of_the_other_family_is_send_s_packet_family(capsys) -> None:
+    """dist reads --from external:IP's family as send does (one helper): on dual-stack objects its packets meet
+    the IPv6 proxier; where that is not simulated, the refusal names the flag value that simulates it."""
+    from kubeproxy_sim.analysis.targets import packet_family
+    from kubeproxy_sim.simulator.send import packet_family as send_s
+
+    assert packet_family(["external:2001:db8:ffff::1"], "default/web") == 6 == send_s("external:2001:db8:ffff::1",
+                                                                                      "web.default:80")
+    assert packet_family(["pod/default/web-1", "external:[2001:db8::1]"], "[fd00::1]:80") == 6
+    assert packet_family(["external"], "default/web") is None
+    assert packet_family(["external:2001:db8::1"], "10.96.0.10:80") is None  # two families: refused later
+    dist = ["dist", "-f", str(DS), *DS_FLAGS, "--from", "external:2001:db8:ffff::1", "--to", "default/web:80"]
+    assert main(dist) == 0
+    captured = capsys.readouterr()
+    assert SWITCHED in captured.err and "[fd00:10:244:1::10]:8080" in captured.out
+    assert main([*dist, "--ip-family", "ipv4"]) == 1
+    assert ("--from: 'external:2001:db8:ffff::1': not an IPv4 address, the proxier's family (or --ip-family ipv6); "
+            "expected pod/NS/NAME, node/NAME, external or external:IP") in capsys.readouterr().err
+
+
 def test_dist_to_an_address_of_the_other_family_says_so(capsys) -> None:
     assert main(["dist", "--scenario", "ipv6", "--to", "10.96.0.1:443"]) == 1
     assert ("--to: '10.96.0.1:443': the packet is IPv4 but the node's proxier is IPv6; expected addresses of that "
