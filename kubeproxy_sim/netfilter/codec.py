@@ -335,6 +335,40 @@ def _last_declared(table: _TableState) -> int:
 _NO_TABLE: dict[str, _ChainState] = {}  # (never written: a declaration outside a table takes the general path)
 
 
+def _on_node(table: _TableState) -> bool:
+    """Whether ``table`` declares none of its built-in chains: a restore input, such as kube-proxy's partial sync,
+    which it loads with ``iptables-restore --noflush``. A jump to a chain it never declares then goes to a chain the
+    node holds already (kube-proxy leaves a chain it did not change undeclared), which iptables-restore takes when
+    the node has it (refused only when not: "Couldn't load target", both tools); a full dump declares its built-in
+    chains, and such a jump there is refused at its line."""
+    return not any(name in table.chains for name in BUILTIN_CHAINS[table.name])
+
+
+def undeclared_jumps(ruleset: Ruleset) -> list[tuple[str, str, int]]:
+    """(table, chain, line of the first rule jumping to it) for each chain a rule jumps to (or goes to) that its
+    table does not declare, in the order of those lines: the chains a partial restore input leaves on the node
+    (:func:`_on_node`; a validated full dump has none), which no reading of the file can follow."""
+    found: dict[tuple[str, str], int] = {}
+    for table in ruleset.tables:
+        declared = {chain.name for chain in table.chains}
+        for rule in table.rules():
+            target = rule.parsed.target
+            if target is None or target.name in declared or (key := (table.name, target.name)) in found:
+                continue
+            if target.goto or not (target.name in VERDICTS or target.name in syntax.TARGET_EXTENSIONS):
+                found[key] = rule.line
+    return sorted(((table, chain, line) for (table, chain), line in found.items()), key=lambda item: item[2])
+
+
+def partial_input_problem(missing: list[tuple[str, str, int]]) -> str:
+    """Why a partial restore input (:func:`undeclared_jumps` found ``missing``, not empty) cannot be followed, in
+    one sentence naming its chains, for trace and graph."""
+    names = ", ".join(f"{table} {chain}" for table, chain, _ in missing[:3])
+    more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+    return (f"a partial restore input (as kube-proxy loads with iptables-restore --noflush): it jumps to chains it "
+            f"does not declare, which live on the node ({names}{more}; first jumped to at line {missing[0][2]})")
+
+
 def _plain_chain_name(name: str) -> bool:
     """A chain name the general declaration path would take as it is (checked there otherwise)."""
     return (0 < len(name) <= MAX_CHAIN_NAME and " " not in name and "\t" not in name and name[0] not in '-!"'
@@ -676,6 +710,9 @@ class _Parser:
         suspects.update(names.intersection(BUILTIN_CHAINS[table.name]))
         suspects.update(name for name in names.intersection(syntax.TARGET_EXTENSIONS) if name in chains)  # shadowed
         suspects.update(table.gotos.difference(chains))  # (a goto needs a user chain; kube-proxy writes none)
+        if suspects and _on_node(table):  # (a partial restore input's jumps to the node's chains: see jump_error)
+            suspects.difference_update(names.difference(chains, BUILTIN_CHAINS[table.name], VERDICTS,
+                                                        syntax.TARGET_EXTENSIONS))
         if started and _last_declared(table) > started:  # (a chain declared after a rule: was it jumped to before?)
             suspects.update(name for name, chain in chains.items() if chain.line > started)
         if suspects:
@@ -735,6 +772,8 @@ class _Parser:
             return None
         if name in syntax.TARGET_EXTENSIONS or name in VERDICTS:
             return error(f"-g {name}: a goto needs a user-defined chain", expected="-j " + name)
+        if chain is None and _on_node(table):
+            return None  # (iptables-restore --noflush takes it when the node holds the chain: undeclared_jumps)
         later = f" (it is declared at line {declared_at}, after this rule)" if chain is not None else ""
         return error(f"target {name} is neither a chain declared before this rule nor a target{later}",
                      expected=f"':{name} - [0:0]' before the rule, or a target such as ACCEPT, DROP or DNAT")

@@ -302,12 +302,34 @@ def test_quoted_values_are_unescaped_and_requoted_only_when_needed() -> None:
 
 
 def test_kube_proxy_restore_input_with_deleted_chains() -> None:
-    text = ("*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-NEW - [0:0]\n:KUBE-SVC-OLD - [0:0]\n"
+    # A partial sync's shape: KUBE-SVC-NEW is not declared (kube-proxy left it as the node holds it, and loads
+    # this with iptables-restore --noflush), KUBE-SVC-OLD is declared to be deleted.
+    text = ("*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-OLD - [0:0]\n"
             "-A KUBE-SERVICES -m comment --comment ns1/svc1:p80 -j KUBE-SVC-NEW\n-X KUBE-SVC-OLD\nCOMMIT\n")
     rs = parse_ruleset(text)
     assert rs.tables[0].deleted == ("KUBE-SVC-OLD",)
-    assert [c.name for c in rs.tables[0].chains] == ["KUBE-SERVICES", "KUBE-SVC-NEW", "KUBE-SVC-OLD"]
+    assert [c.name for c in rs.tables[0].chains] == ["KUBE-SERVICES", "KUBE-SVC-OLD"]
     assert render_ruleset(rs) == text
+    assert codec.undeclared_jumps(rs) == [("nat", "KUBE-SVC-NEW", 4)]
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.glob("rulesets/upstream-sync-proxy-rules-repeated/syncs/sync-*.rules")),
+                         ids=lambda p: p.name)
+def test_upstream_partial_syncs_are_read_with_the_chains_they_leave_on_the_node(path: Path) -> None:
+    """kube-proxy's partial restore inputs (TestSyncProxyRulesRepeated) jump to the unchanged services' chains,
+    which they do not declare; iptables-restore --noflush takes them (the node holds those chains)."""
+    rs = parse_ruleset(path.read_text(), file=str(path))
+    missing = codec.undeclared_jumps(rs)
+    assert all(table == "nat" and chain.startswith("KUBE-SVC-") for table, chain, _ in missing)
+    assert bool(missing) == ("recovery" not in path.name)  # (the recovery sync is a full one)
+
+
+def test_a_full_dump_still_refuses_a_jump_to_an_undeclared_chain() -> None:
+    """Only a table without built-in chains is a --noflush input; one declaring them is a whole table."""
+    text = "*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j KUBE-SVC-NEW\nCOMMIT\n"
+    with pytest.raises(RulesSyntaxError, match=r"target KUBE-SVC-NEW is neither") as caught:
+        parse_ruleset(text)
+    assert caught.value.line == 4
 
 
 def _chain_specs(text: str, chain: str = "X") -> list[str]:
