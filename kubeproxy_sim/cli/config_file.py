@@ -13,13 +13,13 @@ import json
 import math
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from kubeproxy_sim.durations import GO_MAX_SECONDS
 from kubeproxy_sim.errors import Diagnostic, Severity, link_fault, literal, shortened, unreadable
 from kubeproxy_sim.objects.addr import parse_cidr
 from kubeproxy_sim.objects.report import described, number, quote, type_name
+from kubeproxy_sim.objects.stdin import EndlessDevice, read_text
 from kubeproxy_sim.proxier.config import DetectLocalMode
 
 T = TypeVar("T")
@@ -127,7 +127,7 @@ def _parse(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | No
     from kubeproxy_sim.objects.load import safe_load
 
     try:
-        text = Path(path).read_text(encoding="utf-8") if text is None else text
+        text = read_text(path) if text is None else text
     except (OSError, UnicodeDecodeError) as exc:
         return {}, Diagnostic(f"cannot read the configuration: {_config_unreadable(exc)}", file=path), []
     overflow = _json_number_out_of_range(text)
@@ -193,7 +193,7 @@ def _config_unreadable(exc: OSError | UnicodeDecodeError) -> str:
     """Why the --config file could not be read; a path that is missing, or is a directory, also says what the
     flag wants there (the system's "No such file or directory" alone does not)."""
     reason = unreadable(exc)
-    if isinstance(exc, (FileNotFoundError, IsADirectoryError)) and link_fault(exc) is None:
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, EndlessDevice)) and link_fault(exc) is None:
         return f"{reason}; expected a {KIND} file"
     return reason
 

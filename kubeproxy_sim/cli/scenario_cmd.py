@@ -29,7 +29,7 @@ from kubeproxy_sim.cli.output import Console, add_output_flags, console, item_st
 from kubeproxy_sim.cli.output import report as report_diagnostics
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, unreadable
 from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
-from kubeproxy_sim.objects.stdin import StdinUnreadable, read_stdin
+from kubeproxy_sim.objects.stdin import StdinUnreadable, read_stdin, read_text
 
 DEFAULT_NODES = REPO_RULESETS / "bootcamp"
 SCRIPT_FILE = "scenario"  # a built-in scenario's kubectl script, rulesets/NAME/scenario: `scenario NAME` plays it
@@ -579,7 +579,7 @@ def script_path(text: str) -> Path:
 def _read_script(script: Path, name: str) -> str:
     """The script's text; ``name`` STDIN_NAME: standard input's, read once by the one reader of it."""
     try:
-        return read_stdin().decode("utf-8") if name == STDIN_NAME else script.read_text(encoding="utf-8")
+        return read_stdin().decode("utf-8") if name == STDIN_NAME else read_text(script)
     except StdinUnreadable as exc:
         raise InputError(Diagnostic(f"{exc.reason}; expected kubectl commands piped or redirected to it",
                                     file=name)) from None

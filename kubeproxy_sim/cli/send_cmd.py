@@ -69,13 +69,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def read_hosts(path: str | None) -> tuple[tuple[str, str], ...]:
     from kubeproxy_sim.errors import Diagnostic, InputError
+    from kubeproxy_sim.objects.stdin import read_text
     from kubeproxy_sim.simulator.dns import parse_hosts
 
     if not path:
         return ()
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        text = read_text(path)
     except OSError as exc:
         raise InputError(Diagnostic(f"cannot read the hosts file: {exc.strerror}", file=path,
                                     field="--hosts")) from None

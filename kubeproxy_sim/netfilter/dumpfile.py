@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
-from kubeproxy_sim.objects.stdin import NAME, StdinUnreadable, read_stdin
+from kubeproxy_sim.objects.stdin import NAME, StdinUnreadable, read_stdin, read_text
 
 if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.trace import Uncertainty
@@ -41,8 +41,7 @@ def read_dump_text(path: str) -> str:
     try:
         if path == STDIN:
             return read_stdin().decode("utf-8")
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        return read_text(path)
     except StdinUnreadable as exc:
         raise InputError(Diagnostic(f"{exc.reason}; expected an iptables-save dump piped or redirected to it",
                                     file=STDIN_NAME)) from None

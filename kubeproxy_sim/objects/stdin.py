@@ -7,6 +7,7 @@ then has no ``sys.stdin``) is said to be closed, not met as a crash.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -21,24 +22,43 @@ _READ: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 DEVICE_READ_CAP = 64 * 1024 * 1024
-"""The most bytes read from a device (a character or block device that is no terminal) before it is refused."""
+"""The most bytes read from a character device that is no terminal before it is refused."""
 
-ENDLESS_DEVICE = "a device that gave more than 64 MiB, and may never end (as /dev/zero does)"
+ENDLESS_DEVICE = f"a device that gave more than {DEVICE_READ_CAP >> 20} MiB, and may never end (as /dev/zero does)"
 """Why a device's input was refused."""
 
 
 def read_all(handle: BinaryIO) -> bytes | None:
-    """Everything a binary file object gives; None for a device (no terminal) that gives more than
+    """Everything a binary file object gives; None for a character device (no terminal) that gives more than
     :data:`DEVICE_READ_CAP` bytes. /dev/zero and /dev/urandom never end: kubectl streams them until memory runs
-    out, and a run here read forever; a FIFO (``<(...)``) and a terminal end when their writer does."""
+    out, and a run here read forever; a FIFO (``<(...)``) and a terminal end when their writer does, and a block
+    device (a disk, a loop device holding an image) has a size, so it is read whole."""
     try:
         mode = os.fstat(handle.fileno()).st_mode
     except (OSError, ValueError):  # (no descriptor: a test's stream, say)
         return handle.read()
-    if not (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) or handle.isatty():
+    if not stat.S_ISCHR(mode) or handle.isatty():
         return handle.read()
     data = handle.read(DEVICE_READ_CAP + 1)
     return None if len(data) > DEVICE_READ_CAP else data
+
+
+class EndlessDevice(OSError):
+    """:func:`read_text` met a device past :data:`DEVICE_READ_CAP`; an OSError whose ``strerror`` says so, so
+    that a reader's "cannot read ..." message for an unreadable file words it too."""
+
+
+def read_text(path: str | os.PathLike[str], newline: str | None = None) -> str:
+    """A UTF-8 file's text as ``open(path, encoding="utf-8", newline=newline).read()`` gives it, read by
+    :func:`read_all`: the one way the commands read a file given by a flag (--config, --kubeconfig, --hosts,
+    --rules, a scenario's script), so that ``/dev/zero`` there is refused (:class:`EndlessDevice`) rather than
+    read until memory runs out. Raises OSError or UnicodeDecodeError as ``open`` does."""
+    with open(path, "rb") as handle:
+        data = read_all(handle)
+    if data is None:
+        raise EndlessDevice(errno.EFBIG, ENDLESS_DEVICE, os.fspath(path))
+    text = data.decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if newline is None else text  # (universal newlines)
 
 
 class StdinUnreadable(Exception):

@@ -251,10 +251,10 @@ def _check_shape(kubeconfig: str) -> dict[str, Any] | None:
 
     from kubeproxy_sim.objects.aliases import AliasingError
     from kubeproxy_sim.objects.load import safe_load, yaml_syntax_error
+    from kubeproxy_sim.objects.stdin import read_text
 
     try:
-        with open(kubeconfig, encoding="utf-8") as handle:
-            data, _ = safe_load(handle.read())
+        data, _ = safe_load(read_text(kubeconfig))
     except FileNotFoundError:
         return None  # connect says so
     except (OSError, UnicodeDecodeError) as exc:  # (the client's words for these are Python's)
@@ -298,10 +298,10 @@ CLIENT_CERTIFICATE_KEYS = ("client-certificate", "client-certificate-data")
 def _kubeconfig_entries(kubeconfig: str, context: str | None) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
     """The context's cluster, user name and user (empty when the file says nothing usable about them)."""
     from kubeproxy_sim.objects.load import safe_load
+    from kubeproxy_sim.objects.stdin import read_text
 
     try:
-        with open(kubeconfig, encoding="utf-8") as handle:
-            data, _ = safe_load(handle.read())
+        data, _ = safe_load(read_text(kubeconfig))
         name = context or data.get("current-context")
         ctx = next(c["context"] for c in data["contexts"] if c["name"] == name)
         cluster = next(c["cluster"] for c in data["clusters"] if c["name"] == ctx["cluster"])
