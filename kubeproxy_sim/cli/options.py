@@ -233,6 +233,7 @@ class Inputs:
     cluster: Cluster
     config: ProxyConfig
     diagnostics: tuple[Diagnostic, ...]
+    ip_family: str | None = None  # the --ip-family read with: the flag's, or the packet's (load_inputs' choice)
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -429,36 +430,44 @@ def _is_number(text: str) -> bool:
 def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None, *,
                 family: int | None = None) -> Inputs:
     """Load the objects and build the node's config; diagnostics are returned, not raised. ``family``: that of the
-    packet the command traces or sends (its literal addresses; None: not known), whose own proxier is simulated
-    on dual-stack objects (:func:`_packet_s_proxier`)."""
+    packet the command traces or sends (its literal addresses; None: not known), whose own proxier may be the one
+    simulated (:func:`_packet_s_proxier`); ``Inputs.ip_family`` says which was, and a caller that reads the flags
+    again (diff's after state, dist's notes) sets it on them itself."""
     from kubeproxy_sim.objects import load_paths
 
     loaded = load_paths(input_paths(args))
     config, config_diags = build_config(args, loaded.cluster)
-    switched = _packet_s_proxier(args, loaded.cluster, config, family)
-    if switched is not None:
-        config, config_diags = build_config(args, loaded.cluster)
-        config_diags = [*config_diags, switched]
-    return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags))
+    chosen = _packet_s_proxier(args, loaded.cluster, config, family)
+    if chosen is None:
+        return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags), args.ip_family)
+    # built again, not replaced: what the config says of itself (the node's address of the family, what the
+    # local detector has to detect with) is of the family simulated
+    note, flag = _switched_note(chosen, 6 if config.ipv6 else 4), f"ipv{chosen}"
+    config, config_diags = build_config(argparse.Namespace(**{**vars(args), "ip_family": flag}), loaded.cluster)
+    return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags, note), flag)
 
 
 def _packet_s_proxier(args: argparse.Namespace, cluster: Cluster, config: ProxyConfig,
-                      family: int | None) -> Diagnostic | None:
+                      family: int | None) -> int | None:
     """A dual-stack node runs a proxier of each family and a packet meets its own family's: without --ip-family,
-    a packet of the other family than the node's primary one, on objects that give that family's proxier
-    something to proxy, sets --ip-family to the packet's. The note saying so; None: nothing changed (then a packet
-    of the other family is refused in the words of simulator.topology.family_mismatch)."""
-    primary = 6 if config.ipv6 else 4
-    if family in (None, primary) or args.ip_family is not None:
+    a packet of the other family than the node's primary one is simulated with that family's proxier when the
+    objects give it something to proxy (:func:`~kubeproxy_sim.analysis.nodes.has_family`; they need not be
+    dual-stack: IPv6-only objects on a node whose primary address is IPv4 do too). Its family; None: the config
+    stays (then a packet of the other family is refused in the words of simulator.topology.family_mismatch)."""
+    if family in (None, 6 if config.ipv6 else 4) or args.ip_family is not None:
         return None
     from kubeproxy_sim.analysis.nodes import has_family  # (here: a command with no packet loads no netaddr)
 
-    if not has_family(cluster, family):
-        return None
-    args.ip_family = f"ipv{family}"
-    return Diagnostic(f"the addresses given are IPv{family} and the objects dual-stack: simulating the node's "
-                      f"IPv{family} proxier, the one their packets meet, not its primary IPv{primary} one "
-                      "(--ip-family picks one)",
+    return family if has_family(cluster, family) else None
+
+
+def _switched_note(family: int, primary: int) -> Diagnostic:
+    """What :func:`_packet_s_proxier`'s choice says: which proxier is simulated and why, and (trace citing its rules'
+    lines) the command that prints that proxier's rules."""
+    return Diagnostic(f"the addresses given are IPv{family} and the objects give the node's IPv{family} proxier "
+                      f"something to proxy (an IPv{family} cluster IP or endpoint slice): simulating that proxier, "
+                      f"the one their packets meet, not the primary IPv{primary} one, as --ip-family ipv{family} "
+                      f"does (rules --ip-family ipv{family} prints its rules)",
                       field="--ip-family", severity=Severity.NOTE)
 
 
