@@ -134,8 +134,9 @@ def run(args: argparse.Namespace) -> int:
 
     paths = _after_paths(args)
     with progress("loading objects"):
-        before = load_inputs(args, family=packet_family(None, args.to))  # the after state's too (sets --ip-family)
+        before = load_inputs(args, family=packet_family(None, args.to))
         loaded = load_paths(paths)
+    args.ip_family = before.ip_family  # the after state's proxier is the before state's (the packet's, say)
     config, config_diags = build_config(args, loaded.cluster)
     # Both states are read with the same node flags, and often from the same files: a message both give is one
     diagnostics = list({str(d): d for d in (*before.diagnostics, *loaded.diagnostics, *config_diags)}.values())

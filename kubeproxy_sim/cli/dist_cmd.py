@@ -202,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
         check_plot_path(args.plot)  # refuse a bad name or an unwritable place before the work
     with progress("loading objects"):
         inputs = load_inputs(args, family=packet_family(args.sources, args.to))
+    args.ip_family = inputs.ip_family  # the proxier the packets meet, chosen: no note of the other one's shares
     report(inputs.diagnostics, args)
     with progress("analysing service ports") as tick:
         dist, nodes = build_report(args, inputs, tick)

@@ -22,9 +22,10 @@ def test_the_helper_is_trace_s_wording() -> None:
                                                    "addresses of that family (or --ip-family ipv6)")
 
 
-SWITCHED = ("--ip-family: note: the addresses given are IPv6 and the objects dual-stack: simulating the node's IPv6 "
-            "proxier, the one their packets meet, not its primary IPv4 one (--ip-family picks one)")
-"""What trace, send, dist and diff say when they simulate a dual-stack node's other proxier for the addresses."""
+SWITCHED = ("--ip-family: note: the addresses given are IPv6 and the objects give the node's IPv6 proxier something "
+            "to proxy (an IPv6 cluster IP or endpoint slice): simulating that proxier, the one their packets meet, not "
+            "the primary IPv4 one, as --ip-family ipv6 does (rules --ip-family ipv6 prints its rules)")
+"""What trace, send, dist and diff say when they simulate the node's other proxier for the addresses."""
 
 
 def test_trace_of_a_packet_of_the_other_family_says_so_through_the_helper(capsys) -> None:
@@ -58,6 +59,31 @@ def test_dual_stack_objects_meet_a_packet_with_its_own_family_s_proxier(capsys) 
     assert SWITCHED in capsys.readouterr().err
     assert main(["dist", "-f", str(DS), *DS_FLAGS, "--to", "10.96.0.10:80"]) == 0  # the primary family's: no note
     assert "note" not in capsys.readouterr().err
+
+
+def test_objects_of_the_packet_s_family_alone_switch_too_and_the_note_says_no_more(tmp_path, capsys) -> None:
+    """The switch asks only whether the objects give the packet's proxier something to proxy: IPv6-only objects
+    on a node whose primary family is IPv4 (no Node object: the default) switch, and the note does not call them
+    dual-stack. load_inputs leaves its caller's flags as given and says the family it read with."""
+    import argparse
+
+    from kubeproxy_sim.cli.options import add_input_flags, load_inputs
+
+    objects = tmp_path / "o.yaml"
+    objects.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: v6only, namespace: default}\n"
+                       "spec: {clusterIP: 'fd00:10:96::40', clusterIPs: ['fd00:10:96::40'], ipFamilies: [IPv6], "
+                       "ports: [{name: dns, port: 53, protocol: UDP}]}\n")
+    trace = ["trace", "-f", str(objects), "--src", "fd00:10:244:1::5", "--dst", "fd00:10:96::40", "--dport", "53",
+             "--proto", "udp"]
+    assert main(trace) == 0
+    err = capsys.readouterr().err
+    assert SWITCHED in err and "dual-stack" not in err
+    parser = argparse.ArgumentParser()
+    add_input_flags(parser)
+    args = parser.parse_args(["-f", str(objects)])
+    inputs = load_inputs(args, family=6)
+    assert (args.ip_family, inputs.ip_family, inputs.config.ipv6) == (None, "ipv6", True)
+    assert load_inputs(args, family=4).ip_family is None and load_inputs(args).config.ipv6 is False
 
 
 def test_send_from_an_external_address_of_the_other_family_names_the_flag_value(capsys) -> None:
