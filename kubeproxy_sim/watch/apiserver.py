@@ -283,13 +283,36 @@ def _check_server(kubeconfig: str, data: dict[str, Any] | None, context: str | N
         cluster = entry.get("cluster") if isinstance(entry, dict) and entry.get("name") == wanted else None
         server = cluster.get("server") if isinstance(cluster, dict) else None
         if isinstance(server, str):
-            try:
-                _ = urlsplit(server).port  # (a port that is not a number raises here)
-            except ValueError as exc:
-                raise InputError(Diagnostic(f"{quoted(server)} is not a URL ({exc}); expected "
-                                            "https://HOST[:PORT]", file=kubeconfig,
-                                            field=f"clusters[{i}].cluster.server")) from None
+            problem = _server_problem(server)
+            if problem is not None:
+                raise InputError(Diagnostic(f"{quoted(server)} is not a URL ({problem}); expected "
+                                            "http(s)://HOST[:PORT]", file=kubeconfig,
+                                            field=f"clusters[{i}].cluster.server"))
             return
+
+
+_HOST_PUNCTUATION = frozenset("-_.~!$&'()*+,;=:[]<>\"%")
+"""The ASCII characters other than letters and digits Go's url.Parse takes in a host (net/url's shouldEscape in
+encodeHost mode; a byte past ASCII is taken too)."""
+
+
+def _server_problem(server: str) -> str | None:
+    """Why client-go could not make a URL of a kubeconfig's server, or None. A server without a scheme is a host
+    to client-go (it puts https:// before it, or http://), so ``not a url`` is the host "not a url", which Go's
+    url.Parse refuses for its space; a host that is empty or that Go refuses never connects, and the watch would
+    retry it for ever."""
+    if any(c < " " or c == "\x7f" for c in server):  # (urlsplit drops a tab or a newline; Go refuses them)
+        return "invalid control character in URL"
+    try:
+        parts = urlsplit(server if "://" in server else f"https://{server}")
+        _ = parts.port  # (a port that is not a number raises here)
+    except ValueError as exc:
+        return str(exc)
+    host = parts.netloc.rpartition("@")[2]
+    bad = next((c for c in host if c < "\x80" and not c.isalnum() and c not in _HOST_PUNCTUATION), None)
+    if bad is not None:
+        return f"invalid character {json.dumps(bad)} in host name"
+    return None if parts.hostname else "no host"
 
 
 CLIENT_CERTIFICATE_KEYS = ("client-certificate", "client-certificate-data")
