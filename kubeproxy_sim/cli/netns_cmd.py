@@ -159,13 +159,9 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
 def _state(name: str) -> dict[str, Any]:
     from pyroute2 import netns
 
-    from kubeproxy_sim.kernel.plan import check_name
     from kubeproxy_sim.kernel.state import read_state, state_dir
 
-    try:
-        check_name(name)  # (a name `netns up` refuses is no cluster's: said so, not "start one with" it)
-    except InputError as exc:
-        raise InputError(dataclasses.replace(exc.diagnostics[0], field="NAME")) from None
+    _check_cluster_name(name)  # (a name `netns up` refuses is no cluster's: said so, not "start one with" it)
     state = read_state(state_dir(), name)
     if state is None or state.get("status") != "up":
         _refuse_while_building(name, state)  # its builder removes it if it fails: `netns down` is no advice
@@ -306,13 +302,23 @@ def run_exec(args: argparse.Namespace) -> int:
     return 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell says it
 
 
+def _check_cluster_name(name: str) -> None:
+    """A positional NAME that ``netns up`` would refuse, refused in plan.check_name's words but named NAME (its
+    words name --name, the flag of netns up, which these commands do not take)."""
+    from kubeproxy_sim.kernel.plan import check_name
+
+    try:
+        check_name(name)
+    except InputError as exc:
+        raise InputError(dataclasses.replace(exc.diagnostics[0], field="NAME")) from None
+
+
 def run_down(args: argparse.Namespace) -> int:
     from kubeproxy_sim.analysis.render import counted
     from kubeproxy_sim.kernel import build, env
-    from kubeproxy_sim.kernel.plan import check_name
     from kubeproxy_sim.kernel.state import read_state, state_dir
 
-    check_name(args.name)
+    _check_cluster_name(args.name)
     env.require()
     state = read_state(state_dir(), args.name)
     _refuse_while_building(args.name, state)

@@ -269,9 +269,11 @@ def test_a_standard_error_that_cannot_take_its_messages_leaves_the_runs_status(a
 
 
 @pytest.mark.parametrize("argv", [["netns", "exec", "../x", "node/node1", "--", "true"],
-                                  ["netns", "send", "../x", "--from", "external", "--to", "10.0.0.1:80"]])
+                                  ["netns", "send", "../x", "--from", "external", "--to", "10.0.0.1:80"],
+                                  ["netns", "down", "../x"]])
 def test_a_cluster_name_netns_up_refuses_is_said_so_not_offered_to_start(argv: list[str]) -> None:
-    """QA-errors: `netns exec ../x` said "start one with `netns up --name ../x`", which netns up refuses."""
+    """QA-errors: `netns exec ../x` said "start one with `netns up --name ../x`", which netns up refuses; `netns down
+    ../x` named --name, which down does not take (reviewer)."""
     code, out, err = _run(argv)
     assert (code, out) == (1, "") and err == (
         "kubeproxy-sim: NAME: '../x' is not a usable cluster name; expected 1-32 lowercase letters, digits and dashes, "
