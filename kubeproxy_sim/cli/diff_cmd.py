@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from kubeproxy_sim.cli.options import add_input_flags
+from kubeproxy_sim.cli.options import add_input_flags, scenario_name
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, one_of
 
@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     after = parser.add_argument_group("the state after")
     after.add_argument("--against", "-f2", dest="against", action="append", default=[], metavar="PATH",
                        help="the objects after the change: a file or directory (repeatable)")
-    after.add_argument("--against-scenario", metavar="NAME", help="a built-in scenario's objects as the state after")
+    after.add_argument("--against-scenario", metavar="NAME", type=scenario_name,
+                       help="a built-in scenario's objects as the state after")
     what = parser.add_argument_group("what to compare")
     what.add_argument("--to", metavar="DST", help="only this service (same forms as dist --to)")
     what.add_argument("--node", metavar="NAME", help="the node whose rules are compared (default: "

@@ -97,6 +97,15 @@ def config_path(text: str) -> str:
     return text
 
 
+def scenario_name(text: str) -> str:
+    """--scenario's (and diff's --against-scenario's) value: an empty one is refused, as -f's empty name is; it was
+    taken for no flag at all (``--scenario "$S"`` with S unset read -f alone, or said 'no objects given')."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty name; expected a built-in scenario's name (rulesets/README.md "
+                                         "lists them) or a directory holding scenario.yaml and objects.yaml")
+    return text
+
+
 def _bool_flag(group: argparse._ArgumentGroup, name: str, help_text: str) -> argparse.Action:
     return group.add_argument(name, nargs="?", const=True, default=None, type=parse_bool, metavar="true|false",
                               help=help_text)
@@ -151,7 +160,7 @@ def add_input_flags(parser: argparse.ArgumentParser, *, required: bool = False, 
     """``-f PATH`` (repeatable) or ``--scenario NAME``, plus the node flags."""
     src = parser.add_argument_group("input")
     add_filename_flags(src, "manifests: a file or directory, YAML or JSON, as kubectl apply -f (repeatable)")
-    src.add_argument("--scenario", metavar="NAME",
+    src.add_argument("--scenario", metavar="NAME", type=scenario_name,
                      help="a built-in scenario from rulesets/ (its objects and node flags; "
                      "rulesets/README.md lists them)")
     add_node_flags(parser, node_ip_help=node_ip_help)

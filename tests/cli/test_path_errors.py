@@ -91,3 +91,17 @@ def test_an_empty_file_name_is_a_usage_error_saying_what_to_give(capsys: pytest.
     assert main(["rules", "-f", ""]) == 2
     assert capsys.readouterr().err == ("kubeproxy-sim: -f: an empty file name; expected a manifest file, a directory "
                                        "of them, or - for standard input\n")
+
+
+@pytest.mark.parametrize(("argv", "flag"), [(["rules", "--scenario", ""], "--scenario"),
+                                            (["diff", "--scenario", "bootcamp", "--against-scenario", ""],
+                                             "--against-scenario")])
+def test_an_empty_scenario_name_is_refused_as_an_empty_file_name_is(capsys: pytest.CaptureFixture[str],
+                                                                    argv: list[str], flag: str) -> None:
+    """``--scenario "$S"`` with S unset was taken for no --scenario (rules said 'no objects given; expected -f PATH or
+    --scenario NAME' of the flag given; with -f, -f alone was read) (reviewer)."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == (
+        f"kubeproxy-sim {argv[0]}: error: argument {flag}: an empty name; expected a built-in scenario's name "
+        "(rulesets/README.md lists them) or a directory holding scenario.yaml and objects.yaml")
