@@ -329,6 +329,8 @@ def run(args: argparse.Namespace) -> int:
         data["packet"]["affinity"] = list(args.affinity)  # the recent lists that hold the client: its input too
         data["notes"] = notes
         data["node"] = rules.objects[1].node_name if rules.objects else None  # a dump's node is not known
+        # whose rules the lines are: a dual-stack node's other proxier's when the packet chose it (load_inputs)
+        data["ip_family"] = "IPv6" if ruleset.ipv6 else "IPv4"
     # the header names whose rules these are: -f's default node (the first Node by name) is not on the command line
     rules_of = f"node {rules.objects[1].node_name}" if rules.objects else dump_name(args.rules)
     emit(data, args.output, text=lambda: trace_text(result, con, notes, rules_of))

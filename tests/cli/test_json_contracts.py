@@ -59,6 +59,8 @@ DIST_CONNECTION_OUTCOME = {"verdict", "endpoint", "probability_exact", "expected
                            "sampled_share_interval_95"}
 DIST_CHI_SQUARE = {"statistic", "df", "p_value"}
 
+TRACE = {"packet", "origin", "outcomes", "uncertain", "notes", "node", "ip_family"}
+
 REPLAY = {"syncs"}
 REPLAY_SYNC = {"sync", "state", "kind", "restore", "metrics", "error"}
 REPLAY_TABLE = {"name", "chains", "deleted"}
@@ -198,6 +200,20 @@ def test_trace_json_outcomes_keep_the_walk_order_readme_gives(capsys: pytest.Cap
     order = [o["destination"].rpartition(":")[0] for o in data["outcomes"]]
     assert order == ["10.244.0.3", "10.244.1.3", "10.244.1.2", "10.244.0.4"]
     assert ", ".join(f"`{ip}`" for ip in order) in readme_section("`trace -o json`")
+    assert set(data) == TRACE and data["ip_family"] == "IPv4"
+
+
+def test_trace_json_ip_family_is_the_proxier_whose_lines_the_path_cites(capsys: pytest.CaptureFixture[str]) -> None:
+    """A packet of a dual-stack node's other family is traced through that family's proxier's rules (no
+    --ip-family given): the key says which, as the text's note does, and the lines are those rules --ip-family
+    ipv6 prints."""
+    flags = ["--scenario", "dual-stack", "--hostname-override", "node1"]
+    data = run(["trace", *flags, "--src", "2001:db8:ffff::1", "--dst", "fd00:10:96::10", "--dport", "80", "-o",
+                "json"], capsys)
+    assert set(data) == TRACE and data["ip_family"] == "IPv6"
+    step = data["outcomes"][0]["path"][0]
+    assert main(["rules", *flags, "--ip-family", "ipv6", "--full"]) == 0
+    assert capsys.readouterr().out.splitlines()[step["line"] - 1] == step["rule"]
 
 
 # --------------------------------------------------------------------------- dist
@@ -416,6 +432,7 @@ def documented_words(section: str) -> set[str]:
     ("`dist -o json`", OUT | DIST | DIST_SERVICE | DIST_ENDPOINT | DIST_VIEW | DIST_ENTRY | DIST_SOURCE | DIST_AFFINITY
      | DIST_STICKY | DIST_CLIENT_LOAD | DIST_SAMPLED | DIST_CONNECTIONS | DIST_CONNECTION_OUTCOME | DIST_CHI_SQUARE),
     ("`send -o json`", {"seed", "pod_object", "why"}),
+    ("`trace -o json`", TRACE),
 ])
 def test_readme_documents_every_pinned_key(heading: str, keys: set[str]) -> None:
     missing = keys - documented_words(readme_section(heading))

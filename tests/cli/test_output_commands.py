@@ -117,7 +117,7 @@ def test_trace_on_a_terminal_draws_boxes_and_colours() -> None:
 def test_trace_yaml_is_the_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["trace", *CLIENT_TO_CLUSTER_IP, "-o", "json"], capsys)
     data = json.loads(out)
-    assert code == 0 and set(data) == {"packet", "origin", "outcomes", "uncertain", "notes", "node"}
+    assert code == 0 and set(data) == {"packet", "origin", "outcomes", "uncertain", "notes", "node", "ip_family"}
     assert sorted(o["destination"] for o in data["outcomes"]) == [
         "10.244.0.3:8080", "10.244.0.4:8080", "10.244.1.2:8080", "10.244.1.3:8080"]
     code, out, _ = run(["trace", *CLIENT_TO_CLUSTER_IP, "-o", "yaml"], capsys)
