@@ -278,3 +278,36 @@ def test_a_cluster_name_netns_up_refuses_is_said_so_not_offered_to_start(argv: l
     assert (code, out) == (1, "") and err == (
         "kubeproxy-sim: NAME: '../x' is not a usable cluster name; expected 1-32 lowercase letters, digits and dashes, "
         "starting and ending with a letter or digit\n")
+
+
+ISSUE_2_SERVICES = """apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ns1}
+spec:
+  clusterIP: 10.96.0.10
+  ports:
+  - {name: a, port: 80, protocol: TCP}
+  - {name: b, port: 70000, protocol: TCP}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ok, namespace: ns1}
+spec:
+  clusterIP: 10.96.0.11
+  ports:
+  - {name: a, port: 80, protocol: TCP}
+"""
+
+
+def test_issue_2s_bad_port_is_one_line_naming_file_object_and_field_and_the_rest_is_used(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #2's example, through main(): the Service with a port out of range is named by file, namespace/name
+    and field path and left out, the other one's rules are written, and the exit status is 1."""
+    (tmp_path / "svc.yaml").write_text(ISSUE_2_SERVICES)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(["rules", "-f", "svc.yaml", "--cluster-cidr", "10.244.0.0/16"])
+    assert (code, err) == (1, "kubeproxy-sim: svc.yaml: Service ns1/web: spec.ports[1].port: 70000 is not in "
+                              "0-65535\n")
+    assert ('-A KUBE-SERVICES -m comment --comment "ns1/ok:a has no endpoints" -m tcp -p tcp -d 10.96.0.11 '
+            "--dport 80 -j REJECT") in out.splitlines()
+    assert "ns1/web" not in out
