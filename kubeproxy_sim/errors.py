@@ -70,6 +70,12 @@ def unreadable(exc: OSError | UnicodeDecodeError) -> str:
     return link_fault(exc) or exc.strerror or type(exc).__name__
 
 
+def cannot_read(exc: OSError | UnicodeDecodeError, expected: str) -> str:
+    """The one wording of a path a flag names that could not be read: why (:func:`unreadable`), and what the flag
+    wants there (a reason alone, "File name too long", does not say)."""
+    return f"cannot read it: {unreadable(exc)}; expected {expected}"
+
+
 def link_fault(exc: OSError) -> str | None:
     """A dangling symbolic link or a loop of them, when that is why a file could not be opened (the system's "no
     such file" and "too many levels" do not say a link is at fault); None otherwise."""

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from kubeproxy_sim.durations import GO_MAX_SECONDS
-from kubeproxy_sim.errors import Diagnostic, Severity, link_fault, literal, shortened, unreadable
+from kubeproxy_sim.errors import Diagnostic, Severity, literal, shortened, unreadable
 from kubeproxy_sim.objects.addr import parse_cidr
 from kubeproxy_sim.objects.report import described, number, quote, type_name
-from kubeproxy_sim.objects.stdin import EndlessDevice, read_text
+from kubeproxy_sim.objects.stdin import read_text
 from kubeproxy_sim.proxier.config import DetectLocalMode
 
 T = TypeVar("T")
@@ -190,12 +190,9 @@ def _json_number_out_of_range(text: str) -> tuple[str, str] | None:
 
 
 def _config_unreadable(exc: OSError | UnicodeDecodeError) -> str:
-    """Why the --config file could not be read; a path that is missing, or is a directory, also says what the
-    flag wants there (the system's "No such file or directory" alone does not)."""
-    reason = unreadable(exc)
-    if isinstance(exc, (FileNotFoundError, IsADirectoryError, EndlessDevice)) and link_fault(exc) is None:
-        return f"{reason}; expected a {KIND} file"
-    return reason
+    """Why the --config file could not be read, and what the flag wants there (the system's "No such file or
+    directory", or a dangling link named so, alone does not say)."""
+    return f"{unreadable(exc)}; expected a {KIND} file"
 
 
 def _value(value: object) -> str:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from kubeproxy_sim.cli.builtin_names import plain_name
 from kubeproxy_sim.cli.parsers import Parser
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, literal, unreadable
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, cannot_read, literal, unreadable
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node
 from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, ProxyConfig
 
@@ -301,8 +301,8 @@ def _scenario_folder(path: Path, flag: str, plain: bool) -> bool:
     except OSError as exc:
         if plain:
             return False
-        raise InputError(Diagnostic(f"cannot read it: {unreadable(exc)}; expected a directory holding "
-                                    f"{' and '.join(SCENARIO_FILES)}", file=str(path), field=flag)) from None
+        raise InputError(Diagnostic(cannot_read(exc, f"a directory holding {' and '.join(SCENARIO_FILES)}"),
+                                    file=str(path), field=flag)) from None
 
 
 class _ArgsError(Exception):

@@ -16,7 +16,7 @@ from kubeproxy_sim.cli.node_configs import NodeConfigs, given_node_name
 from kubeproxy_sim.cli.options import add_node_flags, add_recursive_flag
 from kubeproxy_sim.cli.output import add_output_flags
 from kubeproxy_sim.cli.replay_cmd import add_sync_period_flags, check_not_negative, duration, take_negative_values
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, unreadable
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, cannot_read
 
 if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.model import Ruleset, Table
@@ -145,16 +145,15 @@ def _check_source(args: argparse.Namespace) -> None:
     if args.context and not args.kubeconfig:
         raise UsageError(Diagnostic("--context needs --kubeconfig", field="--context"))
     if args.filename and not os.path.isdir(args.filename):
+        expected = "a directory of manifests to watch (put a single file in a directory of its own)"
         try:
             os.stat(args.filename)
-            what = "is a file"
+            what = f"is a file; expected {expected}"
         except FileNotFoundError:
-            what = "does not exist"
+            what = f"does not exist; expected {expected}"
         except OSError as exc:  # (a name too long, a directory above it that may not be entered: not "no such")
-            what = f"cannot be read ({unreadable(exc)})"
-        raise InputError(Diagnostic(f"{what}; expected a directory of manifests to watch "
-                                    "(put a single file in a directory of its own)", file=args.filename,
-                                    field="-f"))
+            what = cannot_read(exc, expected)
+        raise InputError(Diagnostic(what, file=args.filename, field="-f"))
     if args.kubeconfig and not os.path.exists(args.kubeconfig):
         raise InputError(Diagnostic("no such file; expected a kubeconfig", file=args.kubeconfig,
                                     field="--kubeconfig"))

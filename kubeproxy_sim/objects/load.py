@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from kubeproxy_sim.errors import Diagnostic, Severity, link_fault
+from kubeproxy_sim.errors import Diagnostic, Severity, cannot_read, link_fault
 from kubeproxy_sim.objects.aliases import AliasingError, check_aliases, may_alias
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.decode import decode_service, object_name
@@ -285,7 +285,7 @@ def manifest_unreadable(path: str, exc: OSError) -> Diagnostic:
         return Diagnostic(f"{fault}; expected a file, or a symbolic link to one", file=path)
     if isinstance(exc, FileNotFoundError):
         return Diagnostic("no such file or directory; expected a manifest file or a directory of them", file=path)
-    return Diagnostic(f"cannot read: {exc.strerror or exc}", file=path)
+    return Diagnostic(cannot_read(exc, "a manifest file or a directory of them"), file=path)
 
 
 def special_file(path: str) -> str | None:

@@ -435,9 +435,10 @@ def test_a_scenario_yaml_or_config_that_cannot_be_read_says_why_in_errors_unread
     assert capsys.readouterr().err == (f"kubeproxy-sim: {tmp_path}/scenario.yaml: cannot read the scenario: not "
                                        "UTF-8 text (invalid start byte at byte 7)\n")
     for config, reason in ((tmp_path / "scenario.yaml", "not UTF-8 text (invalid start byte at byte 7)"),
-                           (tmp_path, "Is a directory; expected a KubeProxyConfiguration file")):
+                           (tmp_path, "Is a directory")):
         assert main(["rules", "--scenario", "bootcamp", "--config", str(config)]) == 1
-        assert f"kubeproxy-sim: {config}: cannot read the configuration: {reason}\n" in capsys.readouterr().err
+        assert (f"kubeproxy-sim: {config}: cannot read the configuration: {reason}; expected a KubeProxyConfiguration "
+                "file\n") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("argv", "said"), [

@@ -75,14 +75,16 @@ def test_a_script_name_too_long_is_unreadable(capsys: pytest.CaptureFixture[str]
 def test_a_replay_state_too_long_is_unreadable_not_missing(capsys: pytest.CaptureFixture[str],
                                                            tmp_path: Path) -> None:
     path = f"{tmp_path}/{LONG}"
-    assert _one_error(capsys, ["replay", path]) == f"kubeproxy-sim: {path}: STATE: cannot read: File name too long"
+    assert _one_error(capsys, ["replay", path]) == (
+        f"kubeproxy-sim: {path}: STATE: cannot read it: File name too long; expected a manifest file or a directory "
+        "of them")
 
 
 def test_a_watched_directory_too_long_is_unreadable_not_missing(capsys: pytest.CaptureFixture[str],
                                                                 tmp_path: Path) -> None:
     path = f"{tmp_path}/{LONG}"
     assert _one_error(capsys, ["watch", "-f", path, "--once"]) == (
-        f"kubeproxy-sim: {path}: -f: cannot be read (File name too long); expected a directory of manifests to watch "
+        f"kubeproxy-sim: {path}: -f: cannot read it: File name too long; expected a directory of manifests to watch "
         "(put a single file in a directory of its own)")
 
 
@@ -105,3 +107,15 @@ def test_an_empty_scenario_name_is_refused_as_an_empty_file_name_is(capsys: pyte
     assert exited.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == (
         f"kubeproxy-sim {argv[0]}: error: argument {flag}: an empty name; expected a built-in scenario's name "
         "(rulesets/README.md lists them) or a directory holding scenario.yaml and objects.yaml")
+
+
+def test_a_config_that_is_a_dangling_link_says_what_the_flag_wants(capsys: pytest.CaptureFixture[str],
+                                                                   tmp_path: Path) -> None:
+    """The --config reason alone was said for a dangling link ('a symbolic link to ..., which does not exist'), while
+    a missing file said what is expected (reviewer: unreadable paths were worded three ways)."""
+    link = tmp_path / "kp.yaml"
+    link.symlink_to(tmp_path / "gone.yaml")
+    assert main(["rules", "--scenario", "bootcamp", "--config", str(link)]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"kubeproxy-sim: {link}: cannot read the configuration: a symbolic link to \"{tmp_path}/gone.yaml\", which "
+        "does not exist; expected a KubeProxyConfiguration file")

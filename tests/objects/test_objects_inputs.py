@@ -740,7 +740,7 @@ def test_a_directorys_links_it_cannot_read_are_named_and_subdirectories_skipped_
     assert [str(d) for d in result.diagnostics] == [
         f'{tmp_path}/dangling.yaml: a symbolic link to "/nonexistent", which does not exist; {expected}',
         f"{tmp_path}/loop.yml: a loop of symbolic links (too many levels to follow); {expected}",
-        f"{tmp_path}/to-dir.json: cannot read: Is a directory"]
+        f"{tmp_path}/to-dir.json: cannot read it: Is a directory; expected a manifest file or a directory of them"]
     (link,) = load_paths([str(tmp_path / "loop.yml")]).diagnostics  # given itself (QA-cli #15, as the loader says)
     assert str(link) == f"{tmp_path}/loop.yml: a loop of symbolic links (too many levels to follow); {expected}"
 
