@@ -397,6 +397,14 @@ class _Parser:
     # -- driver ---------------------------------------------------------------
 
     def run(self, text: str) -> list[_TableState]:
+        """The tables of ``text``; an error inside a table gives way to a refused jump of its rules before it
+        (:meth:`earlier_jump`)."""
+        try:
+            return self.read(text)
+        except RulesSyntaxError as error:
+            raise self.earlier_jump(error) from None
+
+    def read(self, text: str) -> list[_TableState]:
         make = Rule.make
         validate = self.validate
         buckets = self.shapes.buckets
@@ -476,6 +484,24 @@ class _Parser:
             raise self.error(f"table {self.table.name!r} (opened at line {self.table.line}) has no COMMIT",
                              "end of input", "COMMIT")
         return self.tables
+
+    def earlier_jump(self, error: RulesSyntaxError) -> RulesSyntaxError:
+        """``error``, or the refusal of a jump of the open table's rules before its line: iptables-legacy-restore
+        loads a rule's target at the rule's line and stops there, while a canonical rule's jump waits for COMMIT
+        here (:meth:`check_table_jumps`). Only on the way out with an error: the table's first command is looked
+        for again."""
+        table = self.table
+        if not self.validate or table is None or error.line is None:
+            return error
+        lines = self.text.split("\n", error.line)[table.line:error.line]
+        started = next((table.line + 1 + i for i, line in enumerate(lines) if line.strip(" \t\r")[:1] in ("-", "[")
+                        and line.strip(" \t\r") != "---"), 0)
+        try:
+            self.check_table_jumps(table, started)
+        except RulesSyntaxError as earlier:
+            if earlier.line is not None and earlier.line < error.line:
+                return earlier
+        return error
 
     # -- table structure -------------------------------------------------------
 

@@ -45,7 +45,7 @@ def test_the_parser_agrees_with_this_machine_s_iptables_restore(kernel: None, ca
     legacy_line, legacy_saved = _restore("legacy", case.text)
     ours_line, ours_saved = _ours(case.text)
     assert (ours_line, ours_saved) == (case.line, legacy_saved)
-    commit = case.text.split("\n").index("COMMIT") + 1
-    assert legacy_line == (commit if case.at_commit else case.line)  # (what was observed still holds)
+    # (what was observed still holds; at_commit: legacy names the first COMMIT's line)
+    assert legacy_line == (case.text.split("\n").index("COMMIT") + 1 if case.at_commit else case.line)
     nft_line, _ = _restore("nft", case.text)
     assert (nft_line is None) == ((case.line is None) != case.nft_differs)
