@@ -801,6 +801,9 @@ class _Parser:
         if chain is None and _on_node(table):
             return None  # (iptables-restore --noflush takes it when the node holds the chain: undeclared_jumps)
         later = f" (it is declared at line {declared_at}, after this rule)" if chain is not None else ""
+        if target.goto:
+            return error(f"-g {name}: no user-defined chain {name} is declared before this rule{later}",
+                         expected=f"':{name} - [0:0]' before the rule (a goto goes only to a user-defined chain)")
         return error(f"target {name} is neither a chain declared before this rule nor a target{later}",
                      expected=f"':{name} - [0:0]' before the rule, or a target such as ACCEPT, DROP or DNAT")
 

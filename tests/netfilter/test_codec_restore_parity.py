@@ -225,6 +225,9 @@ def test_every_tcp_service_name_reads_as_its_port(item: tuple[str, int]) -> None
     (["-A INPUT -j FOO", ":FOO - [0:0]"], "node.rules:5: target FOO is neither a chain declared before this rule nor "
      "a target (it is declared at line 6, after this rule) at 'FOO'; expected ':FOO - [0:0]' before the rule, or a "
      "target such as ACCEPT, DROP or DNAT"),
+    (["-A INPUT -g KUBE-NOPE"], "node.rules:5: -g KUBE-NOPE: no user-defined chain KUBE-NOPE is declared before "
+     "this rule at 'KUBE-NOPE'; expected ':KUBE-NOPE - [0:0]' before the rule (a goto goes only to a user-defined "
+     "chain)"),
     (["-N LOG"], "node.rules:5: chain name LOG is a target extension's name at 'LOG'; expected a name such as "
      "KUBE-SERVICES (':LOG - [0:0]' may take it)"),
     ([":LOG - [0:0]", "-A INPUT -j LOG --log-prefix x"], "node.rules:6: -j LOG is a jump to chain LOG (declared at "
