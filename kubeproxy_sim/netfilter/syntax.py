@@ -587,7 +587,7 @@ def parse_spec(spec: str, *, line: int | None = None, file: str | None = None) -
     split = _split_words(spec)
     if split is None:
         return interpret(tokenize(spec, line=line, file=file), line=line, file=file)
-    return _Interpreter(split[0], split[1], line, file).run()
+    return _Interpreter(split[0], split[1], line, file, split[2]).run()
 
 
 ONE_STRING_FLAGS = frozenset({"--comment", "--log-prefix", "--nflog-prefix", "--nfacct-name", "--name"})
@@ -601,15 +601,16 @@ def _classify(words: list[str]) -> list[int]:
     ]
 
 
-def _split_words(spec: str) -> tuple[list[str], list[int]] | None:
-    """Words and their kinds without Token objects, for the common shapes of rule text.
+def _split_words(spec: str) -> tuple[list[str], list[int], frozenset[int]] | None:
+    """Words, their kinds and the positions of those quoted, without Token objects, for the common shapes of rule
+    text.
 
     Handles text without quotes, and quoted values without backslashes that
     stand alone between blanks; None sends anything else to :func:`tokenize`.
     """
     if '"' not in spec:
         words = _WORD.findall(spec)
-        return words, _classify(words)
+        return words, _classify(words), _UNQUOTED
     if "\\" in spec:
         return None
     parts = spec.split('"')
@@ -618,6 +619,7 @@ def _split_words(spec: str) -> tuple[list[str], list[int]] | None:
         return None
     texts: list[str] = []
     kinds: list[int] = []
+    quoted: list[int] = []
     for i, part in enumerate(parts):
         if i % 2:
             before, after = parts[i - 1], parts[i + 1]
@@ -625,13 +627,17 @@ def _split_words(spec: str) -> tuple[list[str], list[int]] | None:
                 return None
             if (i + 1 < last or after) and after[:1] not in _BLANK_SET:
                 return None
+            quoted.append(len(texts))
             texts.append(part)
             kinds.append(_VALUE)
         elif part:
             words = _WORD.findall(part)
             texts.extend(words)
             kinds.extend(_classify(words))
-    return texts, kinds
+    return texts, kinds, frozenset(quoted)
+
+
+_UNQUOTED: frozenset[int] = frozenset()
 
 
 _VALUE, _FLAG, _BANG = 0, 1, 2
@@ -982,8 +988,10 @@ class _Interpreter:
     for every rule of a dump, so it avoids per-token method calls.
     """
 
-    def __init__(self, texts: list[str], kinds: list[int], line: int | None, file: str | None) -> None:
+    def __init__(self, texts: list[str], kinds: list[int], line: int | None, file: str | None,
+                 quoted: frozenset[int] = frozenset()) -> None:
         self.texts = texts
+        self.quoted = quoted  # the positions of the tokens written in quotes (see check_words)
         self.kinds = kinds
         self.count = len(texts)
         self.pos = 0
@@ -1177,13 +1185,20 @@ class _Interpreter:
         return args
 
     def check_words(self, flag: str, args: tuple[str, ...]) -> None:
-        """Refuse a free-form string of several words in single quotes (``--comment 'a b'``), as iptables-restore
-        refuses its second word ("Bad argument `b''": single quotes are characters to it). Several bare words are
-        taken as one string, as kube-proxy's own test parser reads upstream's (``--comment kubernetes service
-        portals``)."""
-        if len(args) > 1 and flag in ONE_STRING_FLAGS and any("'" in arg for arg in args):
+        """Refuse a free-form string of several words (``args``, just read) in single quotes (``--comment 'a b'``),
+        as iptables-restore refuses its second word ("Bad argument `b''": single quotes are characters to it), or
+        with a word in double quotes among them (``--comment "a"b``, ``a"b c"d``: a closing quote ends a word,
+        "Bad argument `b'"). Several bare words are taken as one string, as kube-proxy's own test parser reads
+        upstream's (``--comment kubernetes service portals``), though iptables-restore refuses them too."""
+        if len(args) < 2 or flag not in ONE_STRING_FLAGS:
+            return
+        if any("'" in arg for arg in args):
             raise self.error(f"{flag} takes one value: single quotes are characters to iptables-restore, not "
                              "quoting", " ".join(args), 'the value in double quotes ("a b")')
+        if not self.quoted.isdisjoint(range(self.pos - len(args), self.pos)):
+            raise self.error(f"{flag} takes one value: a closing quote ends a word, and iptables-restore refuses "
+                             f"the word after it (Bad argument `{args[1]}')", args[1],
+                             "the whole value in one pair of double quotes")
 
     def builtin(self, flag: str, negated: bool) -> None:
         if flag == "-f":
@@ -1265,7 +1280,8 @@ _ONCE_GROUPS = {"--syn": "--tcp-flags", "--sports": "--ports", "--dports": "--po
 
 def interpret(tokens: list[Token], *, line: int | None = None, file: str | None = None) -> RuleSpec:
     """Typed view of a rule's tokens; raises RulesSyntaxError naming the token and what was expected."""
-    return _Interpreter([t.text for t in tokens], [_kind(t) for t in tokens], line, file).run()
+    quoted = frozenset(i for i, t in enumerate(tokens) if t.quoted)
+    return _Interpreter([t.text for t in tokens], [_kind(t) for t in tokens], line, file, quoted).run()
 
 
 def canonical_spec(tokens: list[Token], *, line: int | None = None, file: str | None = None) -> tuple[str, RuleSpec]:

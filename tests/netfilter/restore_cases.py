@@ -569,6 +569,11 @@ QUOTES = [
     Case("single-quoted words of a comment", filter_with("-A INPUT -m comment --comment 'a b' -j ACCEPT"), line=5),
     Case("single-quoted words of a log prefix", filter_with("-A INPUT -j LOG --log-prefix 'a b'"), line=5),
     Case("word after a closing quote", filter_with('-A INPUT -s "10.0.0.1"/32 -j ACCEPT'), line=5),
+    Case("word after a quoted comment", filter_with('-A INPUT -m comment --comment "a"b -j ACCEPT'), line=5),
+    Case("word after a quote opened inside a comment's word",
+         filter_with('-A INPUT -m comment --comment a"b c"d -j ACCEPT'), line=5),
+    Case("quoted comment and a bare word", filter_with('-A INPUT -m comment --comment "a b" c -j ACCEPT'), line=5),
+    Case("word after a quoted log prefix", filter_with('-A INPUT -j LOG --log-prefix "a"b'), line=5),
     Case("quote opened inside a word", filter_with('-A INPUT -m comment --comment a"b c" -j ACCEPT'),
          saved=('[0:0] -A INPUT -m comment --comment "ab c" -j ACCEPT',)),
 ]
