@@ -142,7 +142,7 @@ def _recent(parts: RuleParts, opts: Sequence[Option]) -> None:
     sides = [o.flag for o in opts if o.flag in ("--rsource", "--rdest")]
     attr = "dst" if sides and sides[-1] == "--rdest" else "src"  # (the last one given wins, as libxt_recent reads)
     mask_text = values.get("--mask")
-    mask = -1 if mask_text is None else parse_address(syntax.recent_mask(mask_text) or mask_text)[1]  # (16 too)
+    mask = -1 if mask_text is None else _recent_mask(mask_text, parts.family)
     seconds = uint32_value(values["--seconds"], "--seconds") if "--seconds" in values else 0
     hitcount = uint32_value(values["--hitcount"], "--hitcount") if "--hitcount" in values else 0
     negated = any(o.negated for o in opts)
@@ -160,6 +160,16 @@ def _recent(parts: RuleParts, opts: Sequence[Option]) -> None:
 
     # traced, a list holds the client or not by its name alone (Env.recent); only sampling reads the address
     parts.checks.append(reading(check, attr, source=("none",) if attr == "src" else None))
+
+
+def _recent_mask(text: str, family: int) -> int:
+    """recent's ``--mask`` as the rule's family reads it: IPv4's in any form inet_aton takes (``16``: 0.0.0.16, as
+    saveform prints it), IPv6's only as an IPv6 address (ip6tables-restore 1.8.9 refuses ``16``: "getaddrinfo:
+    Address family for hostname not supported"). Raises ValueError for another (the rule is not evaluated)."""
+    found, mask = parse_address((syntax.recent_mask(text) or text) if family == 4 else text)
+    if found != family:
+        raise ValueError(f"recent --mask {text!r} is not an IPv{family} mask")
+    return mask
 
 
 def _ctstate_check(states: frozenset[str], negated: bool) -> Check:

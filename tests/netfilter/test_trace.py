@@ -520,3 +520,18 @@ def test_a_partial_restore_input_is_drawn_but_not_traced(capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert "sync-2.rules:20: a partial restore input" in err and "live on the node" in err
     assert "trace cannot follow a packet into them; expected the node's iptables-save output" in err
+
+
+@pytest.mark.parametrize(("mask", "evaluated"), [("ffff:ffff::", True), ("16", False), ("255.255.255.0", False)])
+def test_an_ipv6_recent_mask_is_read_as_an_ipv6_address(tmp_path: Path, mask: str, evaluated: bool,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """IPv4's inet_aton forms (16 is 0.0.0.16) are IPv4's only: ip6tables-restore 1.8.9 refuses --mask 16
+    ("getaddrinfo: Address family for hostname not supported"), so such a rule is not evaluated."""
+    dump = tmp_path / "v6.rules"
+    dump.write_text(f"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m recent --rcheck --name x --mask {mask} --rsource "
+                    "-j DROP\nCOMMIT\n")
+    assert main(["trace", "--rules", str(dump), "--src", "fd00::2", "--dst", "fd00::3", "--dport", "80",
+                 "--node-ip", "fd00::3"]) == 0
+    out = capsys.readouterr().out
+    assert ("the rule cannot be evaluated" in out) != evaluated
+    assert ("recent list x is not known" in out) == evaluated
