@@ -93,17 +93,16 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool, Cite | Non
         if args.filename or args.scenario:
             raise UsageError(Diagnostic("both a dump and objects given; expected --rules DUMP or -f/--scenario, "
                                         "not both", field="--rules"))
-        from kubeproxy_sim.netfilter.codec import parse_ruleset, partial_input_problem, undeclared_jumps
+        from kubeproxy_sim.netfilter.codec import parse_ruleset, partial_input
         from kubeproxy_sim.netfilter.dumpfile import dump_lines, dump_name, read_dump_text
 
         text = read_dump_text(args.rules)  # "-": standard input
         ruleset = parse_ruleset(text, file=dump_name(args.rules))
         report(idle_with_dump(args, family=6 if ruleset.ipv6 else 4), args)  # --node-ip too: nothing reads it
-        missing = undeclared_jumps(ruleset)
-        if missing:  # drawn as it is, those chains as boxes '(not declared)': their rules are on the node
-            report([Diagnostic(partial_input_problem(missing) + "; they are drawn empty, marked (not declared); "
-                               "the node's iptables-save output draws them whole", file=dump_name(args.rules),
-                               line=missing[0][2], severity=Severity.WARNING)], args)
+        partial = partial_input(ruleset, dump_name(args.rules), "they are drawn empty, marked (not declared); the "
+                                "node's iptables-save output draws them whole", Severity.WARNING)
+        if partial:  # drawn as it is, those chains as boxes '(not declared)': their rules are on the node
+            report([partial], args)
         return as_node_holds_it(ruleset), Path(dump_name(args.rules)).name, False, dump_lines(text), None
     if not args.filename and not args.scenario:
         raise UsageError(Diagnostic("nothing to draw; expected --rules DUMP, -f PATH or --scenario NAME",

@@ -152,7 +152,7 @@ class TracedRules:
 
 
 def _from_dump(args: argparse.Namespace, family: int) -> TracedRules:
-    from kubeproxy_sim.netfilter.codec import parse_ruleset, partial_input_problem, undeclared_jumps
+    from kubeproxy_sim.netfilter.codec import parse_ruleset, partial_input
     from kubeproxy_sim.netfilter.dumpfile import (
         dump_gaps,
         dump_lines,
@@ -164,11 +164,10 @@ def _from_dump(args: argparse.Namespace, family: int) -> TracedRules:
     text = read_dump_text(args.rules)  # once ("-": standard input), so the lines cited are the lines read
     name = dump_name(args.rules)
     ruleset = parse_ruleset(text, file=name)  # in the dump's own family: an iptables-save is IPv4
-    missing = undeclared_jumps(ruleset)
-    if missing:  # (a packet jumping there would be traced through nothing: the chains' rules are on the node)
-        raise InputError(Diagnostic(partial_input_problem(missing) + "; trace cannot follow a packet into them; "
-                                    "expected the node's iptables-save output (or a full sync's input, as "
-                                    "rules prints it)", file=name, line=missing[0][2]))
+    partial = partial_input(ruleset, name, "trace cannot follow a packet into them; expected the node's "
+                            "iptables-save output (or a full sync's input, as rules prints it)")
+    if partial:  # (a packet jumping there would be traced through nothing: the chains' rules are on the node)
+        raise InputError(partial)
     try:
         if (6 if ruleset.ipv6 else 4) != family:
             ruleset = _of_packet_family(text, name, family)  # a dump without addresses: read as the packet's

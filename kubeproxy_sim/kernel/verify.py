@@ -726,12 +726,16 @@ def verify(path: str, directory: Path, *, name: str, node_ips: Sequence[str] = (
     ``progress`` (label, total) -> a context giving a tick function: the command line's progress display."""
     from kubeproxy_sim.kernel.differential import no_progress, per_row_alpha
     from kubeproxy_sim.kernel.stage import plan_stage, read_dump, stage, unstage
-    from kubeproxy_sim.netfilter.codec import parse_ruleset
+    from kubeproxy_sim.netfilter.codec import parse_ruleset, partial_input
     from kubeproxy_sim.netfilter.dumpfile import dump_name, read_dump_text
 
     text = read_dump_text(path)  # "-": standard input
     path = dump_name(path)
     ruleset = parse_ruleset(text, file=path)  # the family is the dump's: iptables-save or ip6tables-save
+    partial = partial_input(ruleset, path, "a scratch node has no such chains, so iptables-restore would refuse "
+                            "it at COMMIT; expected the node's iptables-save output")
+    if partial:
+        raise InputError(partial)
     plan = plan_stage(name, read_dump(ruleset), node_ips, bridge)
     given = load_flows(flows_file, plan.node_ips[0]) if flows_file else None
     progress = progress or no_progress

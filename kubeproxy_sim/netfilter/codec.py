@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.errors import Diagnostic, RulesSyntaxError, Severity
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
 from kubeproxy_sim.netfilter.render import render_ruleset as render_ruleset  # re-exported
@@ -360,13 +360,19 @@ def undeclared_jumps(ruleset: Ruleset) -> list[tuple[str, str, int]]:
     return sorted(((table, chain, line) for (table, chain), line in found.items()), key=lambda item: item[2])
 
 
-def partial_input_problem(missing: list[tuple[str, str, int]]) -> str:
-    """Why a partial restore input (:func:`undeclared_jumps` found ``missing``, not empty) cannot be followed, in
-    one sentence naming its chains, for trace and graph."""
+def partial_input(ruleset: Ruleset, file: str, consequence: str,
+                  severity: Severity = Severity.ERROR) -> Diagnostic | None:
+    """What a command that reads ``ruleset`` says when it is a partial restore input (:func:`undeclared_jumps`),
+    at the line of its first such jump: one sentence naming its chains, then the command's ``consequence`` (trace
+    and netns verify refuse it, graph draws it with a warning); None for a whole dump."""
+    missing = undeclared_jumps(ruleset)
+    if not missing:
+        return None
     names = ", ".join(f"{table} {chain}" for table, chain, _ in missing[:3])
     more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-    return (f"a partial restore input (as kube-proxy loads with iptables-restore --noflush): it jumps to chains it "
-            f"does not declare, which live on the node ({names}{more}; first jumped to at line {missing[0][2]})")
+    return Diagnostic(f"a partial restore input (as kube-proxy loads with iptables-restore --noflush): it jumps to "
+                      f"chains it does not declare, which live on the node ({names}{more}; first jumped to at line "
+                      f"{missing[0][2]}); {consequence}", file=file, line=missing[0][2], severity=severity)
 
 
 def _plain_chain_name(name: str) -> bool:

@@ -23,6 +23,7 @@ from kubeproxy_sim.kernel.verify import (
     load_flows,
     reply_wait,
     socket_error,
+    verify,
 )
 from kubeproxy_sim.netfilter.codec import parse_ruleset, parse_ruleset_file
 from kubeproxy_sim.netfilter.packet import Packet
@@ -553,3 +554,15 @@ def test_a_flow_that_cannot_tell_fails_the_run_and_says_why(blind: tuple[str, ..
     shown = json.loads(captured.out)
     assert shown["ok"] is not bool(why) and shown["inconclusive"] == len(blind)
     assert ("1 of 2 flows cannot tell (a range starts at 0" in captured.err) is said
+
+
+def test_a_partial_restore_input_is_refused_before_anything_is_staged(tmp_path: Path) -> None:
+    """kube-proxy's --noflush partial syncs jump to chains left on the node; a scratch node has none, so verify
+    says so at the first such jump (in trace's words) instead of staging it for the kernel's COMMIT error."""
+    sync = Path(__file__).parents[2] / "rulesets/upstream-sync-proxy-rules-repeated/syncs/sync-2.rules"
+    with pytest.raises(InputError) as caught:
+        verify(str(sync), tmp_path, name="never-staged")
+    message = str(caught.value)
+    assert "sync-2.rules:20: a partial restore input" in message and "nat KUBE-SVC-XPGD46QRK7WJZT7O" in message
+    assert "iptables-restore would refuse it at COMMIT; expected the node's iptables-save output" in message
+    assert not list(tmp_path.iterdir())  # nothing staged or recorded
