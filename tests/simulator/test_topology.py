@@ -11,9 +11,9 @@ import dataclasses
 import netaddr
 import pytest
 
-from kubeproxy_sim.errors import Severity
+from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects import load_text
-from kubeproxy_sim.objects.model import IPFamily
+from kubeproxy_sim.objects.model import Cluster, IPFamily
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.simulator.network import NO_ROUTE, REJECT, TIMEOUT, Simulator
 from kubeproxy_sim.simulator.topology import build_topology
@@ -233,24 +233,30 @@ def test_a_pod_cidr_of_every_address_is_refused_for_the_network_alike_in_the_ker
     bridge (the simulator routed n1's traffic for the outside to n2, which found nobody there): both backends
     take n2 to have no pod CIDR, with one warning naming the file, the Node and the field, and keep it for the
     rules; the differential's client pod is not placed inside it."""
+    warning = _left_out_alike(load_text(EVERYWHERE, "places.yaml").cluster, "0.0.0.0/0", "wide")
+    assert warning.message.startswith("'0.0.0.0/0' covers every address") and "expected" in warning.message
+
+
+def _left_out_alike(cluster: Cluster, cidr: str, stage: str) -> Diagnostic:
+    """n2's pod range ``cidr`` is left out of the network, alike by the simulator, the kernel's plan (named
+    ``stage``) and the differential's client placement, with one warning at its field, which is returned."""
     from kubeproxy_sim.kernel.differential import with_clients
     from kubeproxy_sim.kernel.plan import plan
 
-    cluster = load_text(EVERYWHERE, "places.yaml").cluster
     topo = build_topology(cluster, CONFIG)
     n2 = topo.node("n2")
-    assert n2 is not None and (n2.pod_cidrs, n2.gateways, n2.config.node_pod_cidrs) == ((), (), ("0.0.0.0/0",))
+    assert n2 is not None and (n2.pod_cidrs, n2.gateways, n2.config.node_pod_cidrs) == ((), (), (cidr,))
     [warning] = [w for w in topo.warnings if w.kind == "Node"]
     assert (warning.file, warning.object, warning.field, warning.severity) == (
         "places.yaml", "n2", "spec.podCIDRs[0]", Severity.WARNING)
-    assert warning.message.startswith("'0.0.0.0/0' covers every address") and "expected" in warning.message
-    staged = plan("wide", cluster, CONFIG)
+    staged = plan(stage, cluster, CONFIG)
     assert [w for w in staged.warnings if w.kind == "Node"] == [warning]
     assert [n.pod_cidrs for n in staged.nodes] == [n.pod_cidrs for n in topo.nodes]
     sim = Simulator(cluster, CONFIG)
     made = sim.connect(sim.client("pod", "default/web"), sim.topology.default_client, 80)
     assert made.failure is not None and made.failure.reason == REJECT  # the outside host's own refusal
     assert "n2" not in with_clients(cluster, CONFIG, ["n1", "n2", "n3"])[1]
+    return warning
 
 
 @pytest.mark.parametrize(("cidr", "held"), [
@@ -280,28 +286,14 @@ def test_a_pod_cidr_holding_addresses_no_pod_can_have_is_left_out_alike(cidr: st
     import netaddr
 
     from kubeproxy_sim.analysis.nodes import free_pod_address, node_set
-    from kubeproxy_sim.kernel.differential import with_clients
-    from kubeproxy_sim.kernel.plan import plan
 
     cluster = load_text(PLACES.replace("spec: {podCIDRs: [10.244.2.0/24]}", f"spec: {{podCIDRs: [{cidr}]}}"),
                         "places.yaml").cluster
-    topo = build_topology(cluster, CONFIG)
-    n2 = topo.node("n2")
-    assert n2 is not None and (n2.pod_cidrs, n2.gateways, n2.config.node_pod_cidrs) == ((), (), (cidr,))
-    [warning] = [w for w in topo.warnings if w.kind == "Node"]
-    assert (warning.file, warning.object, warning.field, warning.severity) == (
-        "places.yaml", "n2", "spec.podCIDRs[0]", Severity.WARNING)
+    warning = _left_out_alike(cluster, cidr, "half")
     assert warning.message == (f"{cidr!r} holds {held}, which no pod can have (the kernel drops or never forwards a "
                                "packet to them): as the node's pod range it would put them on its pods' bridge, so "
                                "the network takes the node to have no such pod CIDR (kube-proxy's rules keep it); "
                                "expected the node's own range, e.g. 10.244.1.0/24")
-    staged = plan("half", cluster, CONFIG)
-    assert [w for w in staged.warnings if w.kind == "Node"] == [warning]
-    assert [n.pod_cidrs for n in staged.nodes] == [n.pod_cidrs for n in topo.nodes]
-    sim = Simulator(cluster, CONFIG)
-    made = sim.connect(sim.client("pod", "default/web"), sim.topology.default_client, 80)
-    assert made.failure is not None and made.failure.reason == REJECT  # the outside host's own refusal
-    assert "n2" not in with_clients(cluster, CONFIG, ["n1", "n2", "n3"])[1]
     base = ProxyConfig(node_name="n1", node_ips=("192.168.0.10/32",), cluster_cidrs=("10.244.0.0/16",))
     dist = free_pod_address(node_set(cluster, base), "n2", set())
     assert dist is not None and netaddr.IPAddress(dist) in netaddr.IPNetwork("10.244.0.0/16")
