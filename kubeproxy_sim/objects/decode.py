@@ -28,7 +28,7 @@ from kubeproxy_sim.objects.model import (
     SessionAffinity,
     TrafficPolicy,
 )
-from kubeproxy_sim.objects.report import Report, described, number, quote
+from kubeproxy_sim.objects.report import Report, as_integer, described, number, quote
 
 DEFAULT_NAMESPACE = "default"
 NODE_PORT_RANGE = (30000, 32767)
@@ -379,8 +379,8 @@ def _target_port(report: Report, raw: dict[str, Any], path: str, port: int | Non
             report.error(path, f"expected a port number or name, got {described(value)}")
             return None
         return port
-    if type(value) is int or (type(value) is float and value.is_integer()):  # kubectl sends 8080.0 as 8080
-        return report.port_number(int(value), path)
+    if (whole := as_integer(value)) is not None:  # kubectl sends 8080.0 as 8080
+        return report.port_number(whole, path)
     if type(value) is str:
         if _is_port_name(value):
             return value

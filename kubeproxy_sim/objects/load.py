@@ -14,6 +14,7 @@ import codecs
 import dataclasses
 import functools
 import json
+import math
 import os
 import re
 import stat
@@ -31,7 +32,7 @@ from kubeproxy_sim.objects.decode_slices import SERVICE_NAME_LABEL, decode_endpo
 from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
 from kubeproxy_sim.objects.overlap import conflicting_copies
-from kubeproxy_sim.objects.report import Report, described, joined, quote, type_name
+from kubeproxy_sim.objects.report import Report, WrittenNumber, described, joined, quote, type_name
 from kubeproxy_sim.objects.stdin import ENDLESS_DEVICE, StdinUnreadable, read_all, read_stdin
 from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
 
@@ -376,13 +377,13 @@ def json_documents(text: str, file: str = "<memory>") -> list[Any] | None:
     if text.lstrip()[:1] not in ("{", "["):
         return None
     try:
-        return [json.loads(text)]
+        return [json.loads(text, parse_float=_json_float, parse_constant=WrittenNumber)]
     except ValueError as exc:
         if not str(exc).startswith("Extra data"):
             return None
     except RecursionError:
         pass  # (the stream reader below keeps the documents before the deep one and names where it is)
-    decoder, documents, at = json.JSONDecoder(), [], 0
+    decoder, documents, at = _json_decoder(), [], 0
     try:
         while at < len(text):
             value, at = decoder.raw_decode(text, at)
@@ -395,6 +396,19 @@ def json_documents(text: str, file: str = "<memory>") -> list[Any] | None:
     return documents
 
 
+def _json_float(text: str) -> float | WrittenNumber:
+    """A JSON number with a fraction or an exponent; one past a 64-bit float (``1e400``, which ``float`` makes
+    inf) kept as written, for the field's message to name it so."""
+    value = float(text)
+    return value if math.isfinite(value) else WrittenNumber(text)
+
+
+def _json_decoder() -> json.JSONDecoder:
+    """The JSON reader of manifests: numbers past a float, and Python's extra ``NaN`` and ``Infinity`` (no JSON:
+    Go's reader refuses them), kept as written (:class:`WrittenNumber`)."""
+    return json.JSONDecoder(parse_float=_json_float, parse_constant=WrittenNumber)
+
+
 _JSON_VALUE_START = re.compile(r"^[{\[]", re.MULTILINE)  # a line that opens a value: where a stream resumes
 _JSON_BLANKS = re.compile(r"[ \t\n\r]*")
 
@@ -404,7 +418,7 @@ def _json_stream_recovered(text: str, file: str, ending: str = SKIPPED) -> list[
     parses, and a Diagnostic for each broken one, which is skipped up to the next line that starts with ``{``
     or ``[`` (where the next value starts, as ``kubectl get -o json`` writes them). None when no value parses
     (not a JSON stream: the YAML reader's message then says what is wrong). Only on the error path."""
-    decoder, documents, parsed = json.JSONDecoder(), [], False
+    decoder, documents, parsed = _json_decoder(), [], False
     at = _JSON_BLANKS.match(text).end()  # type: ignore[union-attr]  # (it matches anywhere)
     while at < len(text):
         try:
@@ -545,6 +559,16 @@ def scalar_constructors() -> dict[str, Any]:
                     node.start_mark) from None
         return construct
 
+    read_float = refusing(_FLOAT, *_SCALARS[_FLOAT])
+
+    def construct_float(self: Any, node: Any) -> Any:
+        value = read_float(self, node)
+        if math.isfinite(value):
+            return value
+        if node.value.lstrip("+-").lower() in (".inf", ".nan"):
+            return WrittenNumber(node.value)  # (its message names it so, not Python's inf)
+        return node.value  # 1.0e+400: go-yaml's float parsing fails, and it keeps the plain scalar a string
+
     read_binary = safe[_BINARY]
 
     def construct_binary(self: Any, node: Any) -> str:
@@ -553,7 +577,7 @@ def scalar_constructors() -> dict[str, Any]:
     def construct_text(self: Any, node: Any) -> Any:
         return self.construct_scalar(node)
 
-    return {**{tag: refusing(tag, *expected) for tag, expected in _SCALARS.items()},
+    return {**{tag: refusing(tag, *expected) for tag, expected in _SCALARS.items()}, _FLOAT: construct_float,
             _BINARY: construct_binary, _TIMESTAMP: construct_text, _VALUE: construct_text}
 
 

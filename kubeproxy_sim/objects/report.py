@@ -10,11 +10,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kubeproxy_sim.errors import SHOWN_CHARS, Diagnostic, Severity, quoted, shortened
 
+
+@dataclass(frozen=True, slots=True)
+class WrittenNumber:
+    """A number no field can take, kept as the manifest wrote it: JSON's ``1e400`` (past a 64-bit float, which
+    Python reads as inf) and YAML's ``.inf``, ``-.inf`` and ``.nan``. Messages then name it as written, not as
+    Python's ``inf``; and being no float, no arithmetic takes it for one. kubectl refuses all of them (Go's float
+    parsing fails on the first; JSON, which kubectl sends, has none of the others)."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
 _TYPE_NAMES = {
+    WrittenNumber: "a number",
     str: "a string",
     int: "an integer",
     float: "a number",
@@ -112,6 +128,8 @@ def _json_pieces(value: Any) -> Iterator[str]:
         yield "}"
     elif type(value) is int:
         yield number(value)
+    elif type(value) is WrittenNumber:
+        yield value.text
     else:
         yield json.dumps(value, default=str)
 
@@ -122,6 +140,23 @@ def _json_key(key: object) -> str:
     if key is None or isinstance(key, int | float):
         return "".join(_json_pieces(key))
     return str(key)
+
+
+_EXACT_FLOAT = 2 ** 53
+"""The integers a 64-bit float holds exactly: past them a number with a zero fraction (``1e30``) no longer says
+which integer was meant (int(1e30) is 1000000000000000019884624838656), so it is refused as written; the
+fields read with :meth:`Report.integer` (ports, counts, seconds) take far smaller ones."""
+
+
+def as_integer(value: object) -> int | None:
+    """The integer a value of an integer field reads as (:meth:`Report.integer`), or None: an integer, or a float
+    with a zero fraction that a 64-bit float holds exactly (``8080.0``; inf and nan come as
+    :class:`WrittenNumber`, no float)."""
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer() and abs(value) <= _EXACT_FLOAT:
+        return int(value)
+    return None
 
 
 class Report:
@@ -199,12 +234,20 @@ class Report:
         return default
 
     def integer(self, parent: dict[str, Any], key: str, path: str) -> int | None:
-        """An integer field; a bool, a fraction or a quoted number is an error, as in the API's decoder."""
+        """An integer field: an integer, or a number whose fraction is zero (``8080.0``), which kubectl sends as
+        the integer (apimachinery's converter takes a float equal to its truncation for an int field, and Go's
+        JSON writes 8080.0 as 8080). A bool, a fraction, a quoted number, YAML's ``.inf`` and ``.nan`` and a
+        number past a 64-bit float (:class:`WrittenNumber`) are errors naming the value as written."""
         value = parent.get(key)
-        if value is None or type(value) is int:
-            return value
+        if value is None:
+            return None
+        whole = as_integer(value)
+        if whole is not None:
+            return whole
         if type(value) is float and value.is_integer():
-            return int(value)
+            self.error(path, f"expected an integer, got a number {value!r}, past the integers a 64-bit float "
+                             "holds exactly")
+            return None
         self.error(path, f"expected an integer, got {described(value)}")
         return None
 
