@@ -477,8 +477,8 @@ def _parse_chunks(text: str, file: str, ending: str = SKIPPED) -> list[Any]:
         first_line = text.count("\n", 0, start)
         try:
             documents.extend(_load_yaml(chunk))
-        except DuplicateKeyError:
-            documents.extend(_refuse_duplicates(chunk, file, first_line, ending))
+        except (DuplicateKeyError, BadValueError):
+            documents.extend(_refuse_recorded(chunk, file, first_line, ending))
         except _yaml().YAMLError as exc:
             documents.append(_yaml_problem(exc, file, first_line, chunk, ending))
     return documents
@@ -569,10 +569,19 @@ def scalar_constructors() -> dict[str, Any]:
             return WrittenNumber(node.value)  # (its message names it so, not Python's inf)
         return node.value  # 1.0e+400: go-yaml's float parsing fails, and it keeps the plain scalar a string
 
-    read_binary = safe[_BINARY]
-
     def construct_binary(self: Any, node: Any) -> str:
-        return read_binary(self, node).decode("utf-8", "replace")  # (JSON, which kubectl turns it into, is text)
+        import base64
+        import binascii
+
+        try:  # (Go's base64 skips line breaks, and refuses what PyYAML's reader skips: any other non-base64)
+            data = base64.b64decode(self.construct_scalar(node).replace("\r", "").replace("\n", ""), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            problem = f"!!binary value contains invalid base64 data ({str(exc).rstrip('.').lower()})"
+            if getattr(self, "bad_values", None) is None:  # (a loader not strict_loader's has none)
+                raise _bad_value_error()(None, None, problem, node.start_mark) from None
+            self.bad_values.append((node.start_mark, problem))  # (the error path's second reading: see strict_loader)
+            return ""
+        return data.decode("utf-8", "replace")  # (JSON, which kubectl turns it into, is text)
 
     def construct_text(self: Any, node: Any) -> Any:
         return self.construct_scalar(node)
@@ -607,9 +616,19 @@ class DuplicateKeyError(Exception):
     too, as the class the loader raises derives from both)."""
 
 
+class BadValueError(Exception):
+    """A value go-yaml refuses that PyYAML would build (a ``!!binary`` that is no base64): a ``yaml.YAMLError``
+    too, as :class:`DuplicateKeyError` is."""
+
+
 @functools.cache
 def _duplicate_key_error() -> type[DuplicateKeyError]:
     return type("YAMLDuplicateKeyError", (DuplicateKeyError, _yaml().constructor.ConstructorError), {})
+
+
+@functools.cache
+def _bad_value_error() -> type[BadValueError]:
+    return type("YAMLBadValueError", (BadValueError, _yaml().constructor.ConstructorError), {})
 
 
 @functools.cache
@@ -620,7 +639,8 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
     The check costs a length comparison per mapping: the mapping built has fewer keys than the node has pairs
     only when a key came twice, or a merge key (``<<``) brought one the mapping also has (which is allowed).
     ``record``: keep going, the last one wins, and note each duplicate in the loader's ``duplicates`` list
-    (the error path's second reading, which finds the objects to skip).
+    (the error path's second reading, which finds the objects to skip); a ``bad_values`` list set on the loader
+    notes each value it refuses (:class:`BadValueError`) there too, read as "".
     """
     yaml = _yaml()
     base = manifest_loader() if base is None else base
@@ -665,7 +685,8 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
         return base.construct_document(self, node)
 
     return type("Strict" + base.__name__, (base,), {"__init__": __init__, "construct_mapping": construct_mapping,
-                                                     "construct_document": construct_document, "duplicates": ()})
+                                                     "construct_document": construct_document, "duplicates": (),
+                                                     "bad_values": None})
 
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -707,18 +728,21 @@ def _aliasing_error() -> type[AliasingError]:
     return type("YAMLAliasingError", (AliasingError, _yaml().YAMLError), {})
 
 
-def _refuse_duplicates(text: str, file: str, first_line: int, ending: str = SKIPPED) -> list[Any]:
-    """The documents of a text with duplicate keys, read again (the error path only): each object with a key
-    twice replaced by an error naming it, as kubectl refuses it; a List keeps its other items."""
+def _refuse_recorded(text: str, file: str, first_line: int, ending: str = SKIPPED) -> list[Any]:
+    """The documents of a text with something kubectl's YAML reader refuses in an object (a key given twice, a
+    ``!!binary`` that is no base64), read again (the error path only): each such object replaced by an error
+    naming it and the field, as kubectl refuses it; a List keeps its other items."""
     yaml = _yaml()
     loader = strict_loader(record=True)(text)
     documents: list[Any] = []
     try:
         while loader.check_node():
             node = loader.get_node()
-            loader.duplicates = []
+            loader.duplicates, loader.bad_values = [], []
             document = loader.construct_document(node)
-            documents.extend(_without_duplicates(document, node, loader.duplicates, file, first_line))
+            refused = [*(_duplicate(found, first_line) for found in loader.duplicates),
+                       *(_bad_value(mark, problem) for mark, problem in loader.bad_values)]
+            documents.extend(_without_refused(document, node, refused, file, first_line))
     except yaml.YAMLError as exc:
         documents.append(_yaml_problem(exc, file, first_line, ending=ending))
     finally:
@@ -726,11 +750,31 @@ def _refuse_duplicates(text: str, file: str, first_line: int, ending: str = SKIP
     return documents
 
 
-def _without_duplicates(document: Any, node: Any, duplicates: list[tuple[Any, Any, Any]], file: str,
-                        first_line: int) -> list[Any]:
-    """The errors for the duplicate keys of one document, then what is left of it: nothing, or a List without
-    the items that have them."""
-    if not duplicates:
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """Why kubectl refuses the object that holds ``mark`` of the text: its message, given what is refused
+    ("object" or "document"), and whether the field named is the value's at the mark (else the mapping's whose
+    key is there)."""
+
+    mark: Any
+    message: Callable[[str], str]
+    at_value: bool
+
+
+def _duplicate(found: tuple[Any, Any, Any], first_line: int) -> _Refused:
+    mark, key, first = found
+    return _Refused(mark, lambda what: f'mapping key "{key}" already defined at line {first_line + first.line + 1}; '
+                                       f"kubectl refuses the {what} (strict YAML), so it is skipped", at_value=False)
+
+
+def _bad_value(mark: Any, problem: str) -> _Refused:
+    return _Refused(mark, lambda what: f"{problem}; kubectl refuses the {what}, so it is skipped", at_value=True)
+
+
+def _without_refused(document: Any, node: Any, refused: list[_Refused], file: str, first_line: int) -> list[Any]:
+    """The errors for what kubectl refuses in one document, then what is left of it: nothing, or a List without
+    the items that hold them."""
+    if not refused:
         return [document]
     item_nodes: list[Any] = []
     kind = document.get("kind") if type(document) is dict else None
@@ -740,45 +784,44 @@ def _without_duplicates(document: Any, node: Any, duplicates: list[tuple[Any, An
                            if key.id == "scalar" and key.value == "items" and value.id == "sequence"), [])
         if len(item_nodes) != len(items):
             item_nodes = []
-    refused: dict[int, list[tuple[Any, Any, Any]]] = {}
-    whole: list[tuple[Any, Any, Any]] = []
-    for found in sorted(duplicates, key=lambda found: found[0].index):  # (found outer mappings first)
-        at = found[0].index
+    by_item: dict[int, list[_Refused]] = {}
+    whole: list[_Refused] = []
+    for found in sorted(refused, key=lambda found: found.mark.index):  # (found outer mappings first)
+        at = found.mark.index
         index = next((i for i, item in enumerate(item_nodes) if item.start_mark.index <= at < item.end_mark.index),
                      None)
-        (whole if index is None else refused.setdefault(index, [])).append(found)
+        (whole if index is None else by_item.setdefault(index, [])).append(found)
     if whole or type(kind) is not str or type(items) is not list:  # (only the first: every one is in an item)
-        return _duplicate_errors(document, node, None, whole, file, first_line)
+        return _refused_errors(document, node, None, whole, file, first_line)
     kept = []
     out: list[Any] = []
     for i, item in enumerate(items):
-        if i in refused:
-            out.extend(_duplicate_errors(item, item_nodes[i], kind[: -len("List")] or None, refused[i], file,
-                                         first_line))
+        if i in by_item:
+            out.extend(_refused_errors(item, item_nodes[i], kind[: -len("List")] or None, by_item[i], file,
+                                       first_line))
         else:
             kept.append(item)
     out.append({**document, "items": kept})
     return out
 
 
-def _duplicate_errors(document: Any, node: Any, default_kind: str | None, duplicates: list[tuple[Any, Any, Any]],
-                      file: str, first_line: int) -> list[Diagnostic]:
+def _refused_errors(document: Any, node: Any, default_kind: str | None, refused: list[_Refused], file: str,
+                    first_line: int) -> list[Diagnostic]:
     kind, display = _naming(document, default_kind)
     what = "object" if kind else "document"
-    return [Diagnostic(f'mapping key "{key}" already defined at line {first_line + first.line + 1}; kubectl '
-                       f"refuses the {what} (strict YAML), so it is skipped", file=file,
-                       line=first_line + mark.line + 1, kind=kind, object=display,
-                       field=_holding_mapping(node, mark.index) or None)
-            for mark, key, first in duplicates]
+    return [Diagnostic(found.message(what), file=file, line=first_line + found.mark.line + 1, kind=kind,
+                       object=display, field=_field_at(node, found.mark.index, holding=not found.at_value) or None)
+            for found in refused]
 
 
-def _holding_mapping(node: Any, index: int) -> str:
-    """The field path (``spec.ports[0]``) of the mapping whose key starts at ``index`` of the text, walked down
-    from the object's node; "" for the object's own mapping (or where a key that is no scalar hides the way)."""
+def _field_at(node: Any, index: int, *, holding: bool) -> str:
+    """The field path (``spec.ports[0].port``) of the value at ``index`` of the text, walked down from the object's
+    node; ``holding``: of the mapping whose key starts there (``spec.ports[0]``). "" for the object's own mapping
+    (or where a key that is no scalar hides the way)."""
     path = ""
     while True:
         if node.id == "mapping":
-            if any(key.start_mark.index == index for key, _ in node.value):
+            if holding and any(key.start_mark.index == index for key, _ in node.value):
                 return path
             pairs = [(key, value) for key, value in node.value
                      if key.id == "scalar" and value.start_mark.index <= index < value.end_mark.index]
