@@ -19,6 +19,7 @@ from functools import lru_cache
 from kubeproxy_sim.netfilter.compile_types import SOURCE_FIELDS, Check, Doubt, RuleParts, reading
 from kubeproxy_sim.netfilter.model import Option
 from kubeproxy_sim.netfilter.packet import PROTOCOL_NUMBERS, parse_address, parse_network
+from kubeproxy_sim.netfilter.syntax import protocol_number
 
 
 def _iface_check(attr: str, flag: str, name: str, negated: bool) -> Check:
@@ -61,11 +62,10 @@ def address_check(attr: str, flag: str, value: str, negated: bool, family: int) 
 @lru_cache(maxsize=1024)
 def protocol_check(value: str, negated: bool) -> Check:
     """(Memoised: a pure function of its arguments, and every service rule names its protocol.)"""
-    name = value.lower()
-    if name in ("all", "0"):
+    number = protocol_number(value)  # (iptables' reading: -p 6, 006 and 0x6 are tcp; None: no packet's)
+    if number == 0:
         return reading(lambda b: not negated)
-    number = PROTOCOL_NUMBERS.get(name, int(name) if name.isdigit() else -1)
-    names = frozenset(n for n, v in PROTOCOL_NUMBERS.items() if v == number) | {name}
+    names = frozenset(n for n, v in PROTOCOL_NUMBERS.items() if v == number)
     return reading(lambda b: (b.proto in names) != negated, "proto")  # type: ignore[attr-defined]
 
 

@@ -24,7 +24,8 @@ from kubeproxy_sim.netfilter.compile_match_state import STATE_MODULES
 from kubeproxy_sim.netfilter.compile_targets import ct_zone, mark_target, nat_of, nat_reads, target_kind
 from kubeproxy_sim.netfilter.compile_types import IndexKey, Kind, RuleParts
 from kubeproxy_sim.netfilter.model import Option, Rule, RuleSpec
-from kubeproxy_sim.netfilter.packet import parse_network
+from kubeproxy_sim.netfilter.packet import PROTOCOL_NUMBERS, PROTOCOLS, parse_network
+from kubeproxy_sim.netfilter.syntax import protocol_number
 
 MODULES: dict[str, Callable[[RuleParts, Sequence[Option]], None]] = {**PACKET_MODULES, **STATE_MODULES}
 
@@ -101,7 +102,8 @@ def _rule_reads(rule: CompiledRule) -> frozenset[str] | None:
     return frozenset(fields)
 
 
-PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "132": "sctp", "1": "icmp", "58": "ipv6-icmp"}
+PACKET_PROTOCOLS = {number: name for name, number in PROTOCOL_NUMBERS.items() if name in PROTOCOLS}
+"""A protocol number -> the name a packet of it carries (58: icmpv6)."""
 
 
 def index_keys(spec: RuleSpec, family: int) -> IndexKey:
@@ -119,7 +121,8 @@ def index_keys(spec: RuleSpec, family: int) -> IndexKey:
             if fam == family and mask == (0xFFFFFFFF if family == 4 else (1 << 128) - 1):
                 dst = net
         elif opt.flag == "-p" and opt.module == "":
-            proto = PROTOCOL_NAMES.get(opt.value.lower(), opt.value.lower())  # -p 6 is tcp, as packets say
+            number = protocol_number(opt.value)  # (-p 6 and 0x6 are tcp, as packets say)
+            proto = PACKET_PROTOCOLS.get(number) if number is not None else None
         elif opt.flag == "--dport" and opt.module in PROTOCOL_MODULES and opt.value.isdigit():
             port = int(opt.value)
     return dst, ((proto, port) if proto is not None and port is not None else None)

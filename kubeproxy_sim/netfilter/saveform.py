@@ -36,6 +36,7 @@ import netaddr
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
 from kubeproxy_sim.netfilter.packet import is_dotted_quad
+from kubeproxy_sim.netfilter.protocols import saved_protocol
 from kubeproxy_sim.netfilter.syntax import HOLE, skeleton_spec, split_skeleton
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.netaddr_safe import NETADDR_ERRORS, drop_tracebacks, netaddr_address
@@ -43,13 +44,6 @@ from kubeproxy_sim.objects.netaddr_safe import NETADDR_ERRORS, drop_tracebacks, 
 FULL32 = 0xFFFFFFFF
 BUILTIN_ORDER = ("-s", "-d", "-i", "-o", "-p", "-f")
 
-# /etc/protocols names, which the legacy iptables-save prints for -p.
-PROTOCOL_NAMES = {
-    "0": "all", "1": "icmp", "2": "igmp", "4": "ipencap", "6": "tcp", "17": "udp", "33": "dccp",
-    "41": "ipv6", "47": "gre", "50": "esp", "51": "ah", "58": "ipv6-icmp", "89": "ospf", "132": "sctp",
-    "135": "mobility-header", "136": "udplite",
-    "icmpv6": "ipv6-icmp", "icmp6": "ipv6-icmp", "mh": "mobility-header", "ipv6-mh": "mobility-header",
-}
 MODULE_ALIASES = {"icmpv6": "icmp6", "ipv6-icmp": "icmp6"}
 
 # ---------------------------------------------------------------------------
@@ -638,9 +632,10 @@ def _builtin(option: Option, ipv6: bool) -> list[Option]:
             return []
         return [_with(option, v) for v in saved]
     if option.flag == "-p" and len(option.args) == 1:
-        name = option.args[0].lower()
-        name = PROTOCOL_NAMES.get(name, name)
-        return [] if name == "all" and not option.negated else [_with(option, name)]
+        number = syntax.protocol_number(option.args[0])  # (printed by its netbase name, as iptables-save does)
+        if number is None:
+            return [option]
+        return [] if number == 0 and not option.negated else [_with(option, saved_protocol(number))]
     if option.flag in ("-i", "-o") and option.args == ("+",) and not option.negated:
         return []
     return [option]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
+from kubeproxy_sim.netfilter.protocols import NETBASE_PROTOCOLS, XTABLES_PROTOCOLS, saved_protocol
 from kubeproxy_sim.netfilter.services import SERVICES
 
 BUILTIN_FLAGS: dict[str, str] = {
@@ -138,12 +139,12 @@ ZERO_ARG_FLAGS = frozenset(
     " --persistent --log-tcp-sequence --log-tcp-options --log-ip-options --log-uid --log-macdecode"
     " --notrack --save-mark --restore-mark".split()
 )
-# -p value (name or number, lower case) -> the match iptables loads implicitly for its options (none for udplite:
-# iptables 1.8.9 has no such match, so -p udplite --dport is an unknown option and -m udplite refused).
+# -p name (lower case; a number goes by its name: protocol_module) -> the match iptables loads implicitly for its
+# options (none for udplite: iptables 1.8.9 has no such match, so -p udplite --dport is an unknown option and
+# -m udplite refused).
 PROTOCOL_MODULES = {
-    "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "sctp": "sctp", "132": "sctp",
-    "dccp": "dccp", "33": "dccp", "icmp": "icmp", "1": "icmp",
-    "icmpv6": "icmp6", "ipv6-icmp": "icmp6", "icmp6": "icmp6", "58": "icmp6",
+    "tcp": "tcp", "udp": "udp", "sctp": "sctp", "dccp": "dccp", "icmp": "icmp", "icmpv6": "icmp6",
+    "ipv6-icmp": "icmp6",
 }
 
 PORT_MODULES = frozenset({"tcp", "udp", "sctp", "dccp"})
@@ -189,8 +190,36 @@ REDIRECT/MASQUERADE parsers' ``portok``: ICMP too, whose id stands in for a port
 def ports_allowed(options: Sequence[Option]) -> bool:
     """Whether a rule's -p lets its NAT target name a port (iptables: "Need TCP, UDP, SCTP or DCCP with port
     specification" otherwise)."""
-    return any(o.flag == "-p" and not o.module and PROTOCOL_MODULES.get(o.args[0].lower()) in PORT_PROTOCOL_MODULES
+    return any(o.flag == "-p" and not o.module and protocol_module(o.args[0]) in PORT_PROTOCOL_MODULES
                for o in options)
+
+
+def lower_ascii(text: str) -> str:
+    """``text`` with A-Z lower-cased, as C's tolower in iptables' C locale (``str.lower`` folds other letters too:
+    the Kelvin sign to k)."""
+    return text.lower() if text.isascii() else "".join(c.lower() if "A" <= c <= "Z" else c for c in text)
+
+
+def protocol_number(value: str) -> int | None:
+    """The protocol number iptables 1.8.9 reads in ``-p value`` (xtables_parse_protocol, after lower-casing it): a
+    number 0-255 in C's bases (``006``, ``0x6``), ``all``, a netbase name, one of iptables' own names
+    (:mod:`kubeproxy_sim.netfilter.protocols`); None when it refuses the value ('unknown protocol "..."')."""
+    text = lower_ascii(value)
+    number = c_strtoumax(text)
+    if number is not None:
+        return number if number <= 255 else None
+    found = NETBASE_PROTOCOLS.get(text)
+    return found if found is not None else XTABLES_PROTOCOLS.get(text)
+
+
+def protocol_module(value: str) -> str:
+    """The match iptables loads for the options of a rule's ``-p value`` (find_proto: a number by the name
+    iptables-save prints for it), "" for none (:data:`PROTOCOL_MODULES`)."""
+    text = lower_ascii(value)
+    if c_strtoumax(text) is None:
+        return PROTOCOL_MODULES.get(text, "")
+    number = protocol_number(text)
+    return "" if number is None else PROTOCOL_MODULES.get(saved_protocol(number), "")
 
 
 def names_port(kind: str, value: str) -> bool:
@@ -1072,13 +1101,14 @@ class _Interpreter:
         if not modules:
             return
         given = next((o for o in self.options if o.flag == "-p" and not o.module), None)
-        protocol = "" if given is None or given.negated else given.args[0].lower()
+        protocol = "" if given is None or given.negated else given.args[0]
+        loaded = protocol_module(protocol)
         for module in modules:
             wanted = _PROTOCOL_OF_MATCH.get(module)
-            if wanted is not None and PROTOCOL_MODULES.get(protocol) != wanted:
+            if wanted is not None and loaded != wanted:
                 raise self.error(f"-m {module} matches only {wanted} packets, which the rule does not ask for",
                                  module, f"-p {wanted} in the rule (not negated)")
-            if module == "multiport" and protocol not in _MULTIPORT_PROTOCOLS:
+            if module == "multiport" and protocol_number(protocol) not in _MULTIPORT_PROTOCOLS:
                 raise self.error("-m multiport needs a protocol with ports", "multiport",
                                  "-p tcp, udp, udplite, sctp or dccp in the rule (not negated)")
 
@@ -1208,8 +1238,23 @@ class _Interpreter:
         if len(args) != 1:
             raise self.error(f"{flag} takes one value", " ".join(args) or "nothing", "one value")
         if flag == "-p":
-            self.protocol_module = PROTOCOL_MODULES.get(args[0].lower(), "")
+            self.check_protocol(args[0], negated or old_negation)
         self.options.append(Option(flag, args, negated or old_negation))
+
+    def check_protocol(self, value: str, negated: bool) -> None:
+        """Refuse a second -p, a protocol iptables does not know and a negated "any protocol", as iptables 1.8.9
+        does (legacy and nft: "multiple -p flags not allowed", 'unknown protocol "bogus" specified', "rule would
+        never match protocol"); else note the match the protocol's options load."""
+        if any(o.flag == "-p" and not o.module for o in self.options):
+            raise self.error("multiple -p flags not allowed", value, "one -p per rule")
+        number = protocol_number(value)
+        if number is None:
+            raise self.error(f'unknown protocol "{lower_ascii(value)}" specified', value,
+                             "a protocol number 0-255, all or a name such as tcp, udp, icmp, ipv6-icmp, esp, "
+                             "gre or ospf (Debian netbase's /etc/protocols)")
+        if number == 0 and negated:
+            raise self.error("rule would never match protocol", value, "a protocol other than all (0) after '!'")
+        self.protocol_module = protocol_module(value)
 
     def args(self, flag: str) -> tuple[tuple[str, ...], bool]:
         """The values of an option; a leading ``!`` is the old negation form (``-s ! 10.0.0.1``)."""
@@ -1268,8 +1313,8 @@ class _Interpreter:
 _PROTOCOL_OF_MATCH = {"tcp": "tcp", "udp": "udp", "sctp": "sctp", "dccp": "dccp", "icmp": "icmp", "icmp6": "icmp6",
                       "icmpv6": "icmp6"}
 """The matches the kernel takes only in a rule of their protocol (by its :data:`PROTOCOL_MODULES` match)."""
-_MULTIPORT_PROTOCOLS = frozenset("tcp 6 udp 17 udplite 136 sctp 132 dccp 33".split())
-"""The -p values multiport takes (iptables 1.8.9's check_proto)."""
+_MULTIPORT_PROTOCOLS = frozenset({6, 17, 136, 132, 33})
+"""The protocols (tcp, udp, udplite, sctp, dccp) multiport takes (iptables 1.8.9's check_proto)."""
 
 RECENT_COMMANDS = ("--set", "--rcheck", "--update", "--remove")
 """recent's commands, in the order iptables-save prints them."""

@@ -587,6 +587,27 @@ PREFIXES = [
          saved=("[0:0] -A INPUT -j NFLOG --nflog-prefix " + "b" * 63,)),
 ]
 
+# -p: a number 0-255 in C's bases, all, a name of netbase's /etc/protocols (not an alias: the value is lower-cased
+# first) or of iptables' own table; else 'unknown protocol "bogus" specified', at the rule (both); saved by the
+# number's netbase name
+PROTOCOLS = [
+    *(Case(f"protocol {value}", filter_with(f"-A INPUT -p {value} -j ACCEPT"), line=5)
+      for value in ("bogus", "256", "-1", "08", "0x100", "OSPFIGP", "icmp6")),
+    *(Case(f"protocol {value}", filter_with(f"-A INPUT -p {value} -j ACCEPT"),
+           saved=(f"[0:0] -A INPUT{saved} -j ACCEPT",))
+      for value, saved in (("0", ""), ("ALL", ""), ("ip", ""), ("TCP", " -p tcp"), ("006", " -p tcp"),
+                           ("0x6", " -p tcp"), ("ospf", " -p ospf"), ("vrrp", " -p vrrp"), ("255", " -p 255"),
+                           ("ipv6-icmp", " -p ipv6-icmp"), ("icmpv6", " -p ipv6-icmp"), ("mh", " -p mobility-header"),
+                           ("udplite", " -p udplite"), ("mptcp", " -p mptcp"))),
+    Case("protocol negated", filter_with("-A INPUT ! -p tcp -j ACCEPT"), saved=("[0:0] -A INPUT ! -p tcp -j ACCEPT",)),
+    Case("every protocol negated", filter_with("-A INPUT ! -p all -j ACCEPT"), line=5),
+    Case("protocol twice", filter_with("-A INPUT -p tcp -p udp -j ACCEPT"), line=5),
+    Case("protocol in hex with its port", filter_with("-A INPUT -p 0x6 --dport 80 -j ACCEPT"),
+         saved=("[0:0] -A INPUT -p tcp -m tcp --dport 80 -j ACCEPT",)),
+    Case("protocol by number with multiport", filter_with("-A INPUT -p 17 -m multiport --dports 53 -j ACCEPT"),
+         saved=("[0:0] -A INPUT -p udp -m multiport --dports 53 -j ACCEPT",)),
+]
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
-             *PREFIXES]
+             *PREFIXES, *PROTOCOLS]

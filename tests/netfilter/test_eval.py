@@ -60,6 +60,18 @@ def test_header_matches(rule: str, verdict: str) -> None:
     assert filt_verdict(rule, tcp()) == verdict
 
 
+@pytest.mark.parametrize(("rule", "verdict"), [
+    ("-p 0x6", "DROP"), ("-p 006", "DROP"), ("-p TCP", "DROP"), ("-p 0", "DROP"), ("-p ip", "DROP"),
+    ("-p 0x6 --dport 80", "DROP"), ("-p 0x6 --dport 81", "ACCEPT"), ("-p ospf", "ACCEPT"), ("-p 17", "ACCEPT"),
+    ("-p mptcp", "ACCEPT"), ("! -p mptcp", "DROP"),
+])
+def test_a_protocol_matches_by_the_number_iptables_reads(rule: str, verdict: str) -> None:
+    """-p is read as iptables reads it (C's bases, netbase names, lower-cased): ``0x6`` is tcp (and its rule found
+    by the port index), mptcp's 262 no packet's (legacy keeps it in a 16-bit field the kernel compares with the
+    header's 8 bits)."""
+    assert filt_verdict(rule, tcp()) == verdict
+
+
 @pytest.mark.parametrize(("rule", "iface", "verdict"), [
     ("-i eth0", "eth0", "DROP"), ("-i eth1", "eth0", "ACCEPT"), ("-i eth+", "eth7", "DROP"),
     ("-i veth+", "eth0", "ACCEPT"), ("! -i cni0", "eth0", "DROP"), ("! -i eth+", "eth0", "ACCEPT"),
