@@ -919,13 +919,22 @@ def build_config(args: argparse.Namespace, cluster: Cluster, *, node_said: bool 
 def _logged_at_start(config: ProxyConfig) -> list[Diagnostic]:
     """What kube-proxy logs about a setting it then works around, so the user of the rules hears it too.
 
-    A loopback address in ``--nodeport-addresses`` that the proxier skips (IPv6 has no localhost NodePorts,
-    and IPv4 only with ``--iptables-localhost-nodeports``); and a detect-local mode with nothing to detect
-    with, which silently drops the rules that masquerade traffic from outside the pod network.
+    ``--nodeport-addresses primary`` with no node IP (none from the flags nor the Node object, as after the
+    watch's wait for the Node timed out): kube-proxy's detectNodeIPs then assumes loopback, which primary skips,
+    leaving no addresses, so every local one; a loopback address in ``--nodeport-addresses`` that the proxier
+    skips (IPv6 has no localhost NodePorts, and IPv4 only with ``--iptables-localhost-nodeports``); and a
+    detect-local mode with nothing to detect with, which silently drops the rules that masquerade traffic from
+    outside the pod network.
     """
     from kubeproxy_sim.proxier.rules.context import local_detector, nodeport_destinations
 
     found: list[Diagnostic] = []
+    if "primary" in config.nodeport_addresses and not config.node_ips:
+        found.append(Diagnostic(
+            "primary, but the node has no node IP (none from --node-ip, --bind-address or its Node object): "
+            "kube-proxy assumes loopback (\"Can't determine this node's IP, assuming loopback\"), which primary "
+            "leaves out, so NodePorts answer on every local address (it logs \"nodePortAddresses is unset\")",
+            field="--nodeport-addresses", severity=Severity.WARNING))
     loopback = [ip for ip in nodeport_destinations(config).addresses if ip in ("127.0.0.1", "::1")]
     if loopback and config.ipv6:
         found.append(Diagnostic("includes localhost (::1), but localhost NodePorts are not supported on IPv6; "

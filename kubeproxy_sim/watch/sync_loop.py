@@ -183,7 +183,8 @@ class _NodeWaiter:
             return said
         if self._lacks_ips(node):
             said.append(Diagnostic(f"timed out waiting for Node {name} {_missing(node)}: kube-proxy starts without "
-                                   "its node IPs and keeps none until it restarts", severity=Severity.WARNING))
+                                   "its node IPs, assuming loopback (127.0.0.1, ::1) unless --bind-address names one, "
+                                   "until it restarts", severity=Severity.WARNING))
         elif node is None:  # (the IPs not waited for: nothing said it yet)
             said.append(Diagnostic(f"no Node object named {name}; node facts come from flags only",
                                    severity=Severity.WARNING))

@@ -347,7 +347,7 @@ def test_a_named_node_that_never_comes_is_waited_for_as_kube_proxy_waits(manifes
         assert status == 0 and 30 <= clock.now - start < 31 and syncs(out.getvalue())[0][0] == "# sync 1 full"
         assert err.getvalue().splitlines()[1:] == [
             "kubeproxy-sim: warning: timed out waiting for Node 'test-node' to exist: kube-proxy starts without its "
-            "node IPs and keeps none until it restarts"]
+            "node IPs, assuming loopback (127.0.0.1, ::1) unless --bind-address names one, until it restarts"]
         return
     with pytest.raises(InputError) as refused:
         watch_cmd.run(args, out=out, err=err, sleep=clock.sleep, clock=clock)
@@ -520,8 +520,8 @@ def test_a_restart_s_wait_for_the_node_is_said_as_the_start_s(manifests: Path, t
     lines = [line.split(": ", 2)[2] for line in err.splitlines() if "Node 'test-node'" in line]
     assert lines == 2 * ["waiting for Node 'test-node' to exist: kube-proxy waits up to 30s at start for its Node's "
                          "addresses before its first sync (--node-ip gives them and skips this wait)",
-                         "timed out waiting for Node 'test-node' to exist: kube-proxy starts without its node IPs "
-                         "and keeps none until it restarts"]
+                         "timed out waiting for Node 'test-node' to exist: kube-proxy starts without its node IPs, "
+                         "assuming loopback (127.0.0.1, ::1) unless --bind-address names one, until it restarts"]
 
 
 def test_the_config_file_s_node_cidr_mode_waits_for_the_pod_cidrs(manifests: Path, tmp_path: Path) -> None:
@@ -1169,3 +1169,47 @@ def test_recursive_watches_the_subdirectories_as_kubectl_r_reads_them(manifests:
         assert status == 0, err
         first, second = (text for _, text in syncs(out))
         assert "ns3/svc3:p80 has no endpoints" in first and "ns3/svc3:p81 has no endpoints" in second
+
+
+NODEPORT_SERVICE = """apiVersion: v1
+kind: Service
+metadata: {name: np, namespace: ns1}
+spec:
+  type: NodePort
+  clusterIP: 172.30.0.43
+  ports: [{name: p80, port: 80, nodePort: 30080, protocol: TCP}]
+"""
+
+
+@pytest.mark.parametrize("bind", [None, "192.168.0.9"], ids=["loopback", "bind-address"])
+def test_after_the_wait_times_out_the_node_ips_are_built_as_rules_builds_them(manifests: Path, bind: str | None,
+                                                                              capsys: pytest.CaptureFixture[str]):
+    """kubernetes 531be81208e2, cmd/kube-proxy/app/server.go: the wait over without node IPs, detectNodeIPs keeps
+    loopback (127.0.0.1, ::1) unless --bind-address names the primary one, and --nodeport-addresses primary skips
+    loopback, leaving no addresses: every local one. The watch's config after the 30 s is build_config's, as
+    `rules` builds it for the same objects and flags: the same NodePort rule and the same warning."""
+    write(manifests / "np.yaml", NODEPORT_SERVICE)
+    flags = ["--hostname-override", "test-node", "--nodeport-addresses", "primary", "--cluster-cidr", "10.0.0.0/8",
+             *(["--bind-address", bind] if bind else [])]
+    args = build_parser().parse_args(["watch", "-f", str(manifests), *flags, *FAST, "--once"])
+    out, err, clock = io.StringIO(), io.StringIO(), Clock()
+    start = clock.now
+    assert watch_cmd.run(args, out=out, err=err, sleep=clock.sleep, clock=clock) == 0
+    assert 30 <= clock.now - start < 31
+    ((header, rules),) = syncs(out.getvalue())
+    assert header == "# sync 1 full"
+    nodeports = [line for line in rules.splitlines() if line.endswith("-j KUBE-NODEPORTS")]
+    destination = f"-d {bind}" if bind else "-m addrtype --dst-type LOCAL"
+    assert len(nodeports) == 1 and destination in nodeports[0]
+    assert main(["rules", "-f", str(manifests), *flags]) == 0
+    printed, said = capsys.readouterr()
+    assert nodeports[0] in printed.splitlines()
+    primary = [line for line in said.splitlines() if "--nodeport-addresses" in line]
+    assert [line for line in err.getvalue().splitlines() if "--nodeport-addresses" in line] == primary
+    assert primary == ([] if bind else [
+        "kubeproxy-sim: --nodeport-addresses: warning: primary, but the node has no node IP (none from --node-ip, "
+        "--bind-address or its Node object): kube-proxy assumes loopback (\"Can't determine this node's IP, "
+        "assuming loopback\"), which primary leaves out, so NodePorts answer on every local address (it logs "
+        "\"nodePortAddresses is unset\")"])
+    assert "timed out waiting for Node 'test-node' to exist: kube-proxy starts without its node IPs, assuming " \
+           "loopback" in err.getvalue()

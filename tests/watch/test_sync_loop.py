@@ -110,8 +110,8 @@ def test_with_no_node_object_the_first_sync_waits_30s_then_runs_with_a_warning()
     assert loop.feed(source.poll()) == () and loop.sync_if_due() is None
     clock.now += 0.1
     assert _said(loop.feed(source.poll())) == [
-        "warning: timed out waiting for Node 'n1' to exist: kube-proxy starts without its node IPs and keeps none "
-        "until it restarts"]
+        "warning: timed out waiting for Node 'n1' to exist: kube-proxy starts without its node IPs, assuming "
+        "loopback (127.0.0.1, ::1) unless --bind-address names one, until it restarts"]
     report = loop.sync_if_due()
     assert report is not None and report.full and report.reason is SyncReason.INITIAL
 
@@ -129,8 +129,8 @@ def test_the_node_s_ips_end_the_wait_at_once_and_a_node_without_them_is_waited_f
     assert loop.sync_if_due() is None  # a Node with no InternalIP nor ExternalIP is not what kube-proxy waits for
     clock.now += 20
     assert _said(loop.feed(source.poll())) == [
-        "warning: timed out waiting for Node 'n1' to have node IPs: kube-proxy starts without its node IPs and "
-        "keeps none until it restarts"]
+        "warning: timed out waiting for Node 'n1' to have node IPs: kube-proxy starts without its node IPs, "
+        "assuming loopback (127.0.0.1, ::1) unless --bind-address names one, until it restarts"]
     assert loop.sync_if_due() is not None
 
 
