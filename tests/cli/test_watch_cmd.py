@@ -1213,3 +1213,30 @@ def test_after_the_wait_times_out_the_node_ips_are_built_as_rules_builds_them(ma
         "\"nodePortAddresses is unset\")"])
     assert "timed out waiting for Node 'test-node' to exist: kube-proxy starts without its node IPs, assuming " \
            "loopback" in err.getvalue()
+
+
+def test_without_a_name_the_watch_picks_the_node_rules_picks_not_the_machine_s_hostname(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """kube-proxy's default node name is its machine's hostname (os.Hostname, lower-cased), the name of that
+    machine's Node. The simulator's machine is no node of the objects, so, as rules and trace, the watch picks the
+    first Node by name: here node-a, though the machine is called NODE-B (which names the other Node)."""
+    import platform
+    import socket
+
+    directory = tmp_path / "manifests"
+    directory.mkdir()
+    write(directory / "np.yaml", NODEPORT_SERVICE)
+    for name, ip in (("node-b", "192.168.0.3"), ("node-a", "192.168.0.2")):
+        write(directory / f"{name}.yaml", f"apiVersion: v1\nkind: Node\nmetadata: {{name: {name}}}\n"
+                                          f"status: {{addresses: [{{type: InternalIP, address: {ip}}}]}}\n")
+    monkeypatch.setattr(socket, "gethostname", lambda: "NODE-B")
+    monkeypatch.setattr(platform, "node", lambda: "NODE-B")
+    flags = ["--nodeport-addresses", "primary", "--cluster-cidr", "10.0.0.0/8"]
+    status, out, err = run_watch(["-f", str(directory), *flags, *FAST, "--once"])
+    assert status == 0 and "waiting for Node" not in err
+    ((_, rules),) = syncs(out)
+    nodeports = [line for line in rules.splitlines() if line.endswith("-j KUBE-NODEPORTS")]
+    assert nodeports == ['-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be '
+                         'the last rule in this chain" -d 192.168.0.2 -j KUBE-NODEPORTS']
+    assert main(["rules", "-f", str(directory), *flags]) == 0
+    assert nodeports[0] in capsys.readouterr().out.splitlines()
