@@ -104,6 +104,28 @@ def test_the_mix_loads_without_a_message(tmp_path: Path, capsys: pytest.CaptureF
     assert (code, capsys.readouterr().err) == (0, "")
 
 
+def test_the_ipv6_cluster_makes_the_ipv4_clusters_rules_in_ipv6(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """--family 6 moves every address to its IPv6 base and nothing else: `rules` says nothing on stderr and writes
+    the IPv4 cluster's endpoint, firewall, affinity and health check rules (not its IPv4-only localhost node port and
+    route_localnet rules), with no IPv4 address left and the IPv6 ones where the IPv4 ones were."""
+    outs = []
+    for family, cidr in (("4", "10.0.0.0/8"), ("6", "fd00:10::/32")):
+        cluster = tmp_path / f"mix{family}.json"
+        assert gen.main(["--services", "6", "--endpoints", "3", "--mix", MIX, "--family", family,
+                         "-o", str(cluster)]) == 0
+        code = cli(["rules", "-f", str(cluster), "--hostname-override", "node1", "--cluster-cidr", cidr])
+        out, err = capsys.readouterr()
+        assert (code, err) == (0, "")
+        outs.append(out)
+    for family_rule in ("-j DNAT", "-j KUBE-FW-", "health check node port", "-j KUBE-SVL-", "-m recent"):
+        assert outs[1].count(family_rule) == outs[0].count(family_rule) > 0
+    assert re.search(r"\d+\.\d+\.\d+\.\d+", outs[1]) is None
+    for wanted in ("-d fd00:10:96::1 --dport 80", "--to-destination [fd00:10:128::1]:8080", "-s 2001:db8:1::/48",
+                   "-d fd00:172:16::1 --dport 80 -j KUBE-FW-"):
+        assert wanted in outs[1]
+
+
 def _services(objects: list[dict]) -> list[dict]:
     return [o for o in objects if o["kind"] == "Service"]
 
@@ -183,6 +205,7 @@ def test_a_cluster_needing_more_node_ports_than_the_range_is_refused(capsys: pyt
     (["--not-ready", "0.6", "--terminating", "1/2"], "add up to more than 1"),
     (["--not-ready", "1.5"], "1.5 is not in 0-1"),
     (["--terminating", "x"], "'x' is not a fraction like 0.1 or 1/10"),
+    (["--family", "5"], "invalid choice: 5 (choose from 4, 6)"),
 ])
 def test_bad_arguments_are_refused_with_a_message(argv: list[str], message: str,
                                                   capsys: pytest.CaptureFixture[str]) -> None:

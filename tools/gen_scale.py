@@ -8,6 +8,7 @@ same bytes, so a generated objects file can be committed and diffed.
     python tools/gen_scale.py --services N --endpoints M --format json|yaml -o FILE
     python tools/gen_scale.py ... --kind LoadBalancer+Local --ports 2 --not-ready 0.1
     python tools/gen_scale.py ... --mix ClusterIP=80,NodePort=10,LoadBalancer+Local+ClientIP=10
+    python tools/gen_scale.py ... --family 6
 
 Addresses: service i (from 0) gets cluster IP 10.96.0.0 + i + 1; endpoints are
 numbered across the cluster from 1 and get 10.128.0.0 + k; they are spread
@@ -25,6 +26,12 @@ a cluster that needs more than the range's 2,768 is refused. The n-th
 LoadBalancer service gets the ingress IP 172.16.0.0 + n. ``--not-ready F`` and
 ``--terminating F`` mark those fractions of the endpoints, spread evenly over
 the cluster (endpoint k is marked when floor(k * F) steps up).
+
+``--family 6`` makes the same cluster single-stack IPv6, every address at the
+same offset from an IPv6 base: cluster IPs from fd00:10:96::, endpoints from
+fd00:10:128::, ingress IPs from fd00:172:16::, node k's InternalIP
+fd00:192:168::(9 + k) and pod CIDR fd00:10:244:k::/64, source ranges in
+2001:db8::/32 (RFC 3849).
 """
 
 from __future__ import annotations
@@ -51,6 +58,29 @@ MODIFIERS = ("Local", "ClientIP", "SourceRanges")
 READY = {"ready": True, "serving": True, "terminating": False}
 NOT_READY = {"ready": False, "serving": False, "terminating": False}
 TERMINATING = {"ready": False, "serving": True, "terminating": True}  # still serving: kube-proxy's fallback
+
+
+@dataclass(frozen=True)
+class Family:
+    """Where one IP family's addresses start: the generator adds the same offsets to either."""
+
+    name: str  # the EndpointSlice addressType and the Service's ipFamilies entry
+    service: int
+    endpoint: int
+    ingress: int
+    node: int  # node k's InternalIP is node + 9 + k
+    source_ranges: tuple[str, ...]
+
+    def pod_cidr(self, index: int) -> str:
+        return f"10.244.{index}.0/24" if self.name == "IPv4" else f"fd00:10:244:{index:x}::/64"
+
+
+IPV4 = Family("IPv4", SERVICE_BASE, ENDPOINT_BASE, INGRESS_BASE, int(netaddr.IPAddress("192.168.0.0")),
+              SOURCE_RANGES)
+IPV6 = Family("IPv6", int(netaddr.IPAddress("fd00:10:96::")), int(netaddr.IPAddress("fd00:10:128::")),
+              int(netaddr.IPAddress("fd00:172:16::")), int(netaddr.IPAddress("fd00:192:168::")),
+              ("2001:db8:1::/48", "2001:db8:2::/48"))  # documentation blocks (RFC 3849)
+FAMILIES = {4: IPV4, 6: IPV6}
 
 
 @dataclass(frozen=True)
@@ -98,6 +128,7 @@ class Shape:
     ports: int = 1
     not_ready: Fraction = Fraction(0)
     terminating: Fraction = Fraction(0)
+    family: Family = IPV4
 
     def deal(self, services: int) -> list[Kind]:
         """The kind of each service, by smooth weighted round robin: deterministic and evenly interleaved."""
@@ -116,19 +147,21 @@ class Shape:
 
 
 def _ip(value: int) -> str:
-    return str(netaddr.IPAddress(value))
+    return str(netaddr.IPAddress(value, 4 if value < 1 << 32 else 6))
 
 
-def node(index: int) -> dict:
-    """Node ``node<index>`` (1-based) with an InternalIP, a /24 pod CIDR and a zone, like a cloud node."""
+def node(index: int, family: Family = IPV4) -> dict:
+    """Node ``node<index>`` (1-based) with an InternalIP, a pod CIDR (IPv4 /24, IPv6 /64) and a zone, like a cloud
+    node."""
     name = f"node{index}"
+    cidr = family.pod_cidr(index)
     return {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
                                               "topology.kubernetes.io/zone": f"zone-{'abc'[(index - 1) % 3]}"}},
-        "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"]},
-        "status": {"addresses": [{"type": "InternalIP", "address": f"192.168.0.{9 + index}"}]},
+        "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
+        "status": {"addresses": [{"type": "InternalIP", "address": _ip(family.node + 9 + index)}]},
     }
 
 
@@ -137,14 +170,18 @@ def _port_name(j: int) -> str:
 
 
 def service(index: int, namespace: str, kind: Kind = Kind(), ports: int = 1,
-            node_ports: Iterator[int] | None = None, ingress: int = 0) -> dict:
+            node_ports: Iterator[int] | None = None, ingress: int = 0, family: Family = IPV4) -> dict:
     """Service ``index`` of ``kind``; an external kind draws its node ports (and health check port) from
-    ``node_ports``, a LoadBalancer is the ``ingress``-th (from 1) and gets INGRESS_BASE + ingress."""
+    ``node_ports``, a LoadBalancer is the ``ingress``-th (from 1) and gets the family's ingress base + ingress.
+    An IPv6 service names its family (ipFamilies), as the API server fills it in; an IPv4 one is left as
+    before."""
     name = f"svc-{index:05d}"
-    spec: dict = {"type": kind.type, "clusterIP": _ip(SERVICE_BASE + index + 1), "selector": {"app": name},
+    spec: dict = {"type": kind.type, "clusterIP": _ip(family.service + index + 1), "selector": {"app": name},
                   "ports": [{"name": _port_name(j), "port": PORT + j, "protocol": "TCP", "targetPort": TARGET_PORT + j}
                             for j in range(ports)]}
     doc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+    if family is not IPV4:
+        spec["ipFamilies"] = [family.name]
     if kind.external:
         assert node_ports is not None, "an external kind needs node ports"
         for port in spec["ports"]:
@@ -154,12 +191,12 @@ def service(index: int, namespace: str, kind: Kind = Kind(), ports: int = 1,
     if kind.health_check:
         spec["healthCheckNodePort"] = next(node_ports)  # type: ignore[arg-type]
     if kind.source_ranges:
-        spec["loadBalancerSourceRanges"] = list(SOURCE_RANGES)
+        spec["loadBalancerSourceRanges"] = list(family.source_ranges)
     if kind.client_ip:
         spec["sessionAffinity"] = "ClientIP"
         spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": AFFINITY_TIMEOUT}}
     if kind.type == "LoadBalancer":
-        doc["status"] = {"loadBalancer": {"ingress": [{"ip": _ip(INGRESS_BASE + ingress), "ipMode": "VIP"}]}}
+        doc["status"] = {"loadBalancer": {"ingress": [{"ip": _ip(family.ingress + ingress), "ipMode": "VIP"}]}}
     return doc
 
 
@@ -189,8 +226,8 @@ def endpoint_slices(index: int, endpoints: int, nodes: int, namespace: str, shap
             "metadata": {"name": f"{name}-{part:03d}", "namespace": namespace,
                          "labels": {"kubernetes.io/service-name": name,
                                     "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
-            "addressType": "IPv4",
-            "endpoints": [{"addresses": [_ip(ENDPOINT_BASE + k)], "conditions": dict(conditions(k, shape)),
+            "addressType": shape.family.name,
+            "endpoints": [{"addresses": [_ip(shape.family.endpoint + k)], "conditions": dict(conditions(k, shape)),
                            "nodeName": f"node{(k - 1) % nodes + 1}"} for k in members],
             "ports": [{"name": _port_name(j), "port": TARGET_PORT + j, "protocol": "TCP"} for j in range(shape.ports)],
         }
@@ -205,10 +242,10 @@ def generate(services: int, endpoints: int, nodes: int = 3, namespace: str = "sc
         raise ValueError(problem)
     node_ports = iter(NODE_PORT_RANGE)
     balancers = 0
-    objects: list[dict] = [node(i) for i in range(1, nodes + 1)]
+    objects: list[dict] = [node(i, shape.family) for i in range(1, nodes + 1)]
     for index, kind in enumerate(kinds):
         balancers += kind.type == "LoadBalancer"
-        objects.append(service(index, namespace, kind, shape.ports, node_ports, balancers))
+        objects.append(service(index, namespace, kind, shape.ports, node_ports, balancers, shape.family))
         objects.extend(endpoint_slices(index, endpoints, nodes, namespace, shape))
     return objects
 
@@ -284,7 +321,7 @@ def _shape(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Shape:
     if args.not_ready + args.terminating > 1:
         parser.error(f"--not-ready {args.not_ready} and --terminating {args.terminating} add up to more than 1")
     kinds, weights = args.mix if args.mix else ((args.kind,), (1,))
-    return Shape(kinds, weights, args.ports, args.not_ready, args.terminating)
+    return Shape(kinds, weights, args.ports, args.not_ready, args.terminating, FAMILIES[args.family])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="fraction of the endpoints not ready (default 0)")
     parser.add_argument("--terminating", type=_fraction, default=Fraction(0), metavar="F",
                         help="fraction of the endpoints terminating but still serving (default 0)")
+    parser.add_argument("--family", type=int, choices=sorted(FAMILIES), default=4,
+                        help="IP family of every address: 4 or 6 (single-stack IPv6; default 4)")
     parser.add_argument("--format", choices=["json", "yaml"], default="json", help="output format (default json)")
     parser.add_argument("-o", "--output", default="-", metavar="FILE", help="output file (default stdout)")
     args = parser.parse_args(argv)
