@@ -20,6 +20,7 @@ import json
 import os
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -38,13 +39,14 @@ MIX = "ClusterIP=70,ClusterIP+ClientIP=10,NodePort=8,NodePort+Local=2,LoadBalanc
       "LoadBalancer+SourceRanges=2"
 """The mixed cluster's kinds, in percent: 2,400 of the 2,768 node ports at 10,000 services (see gen_scale.py)."""
 VARIANTS = {"": (), "-mixed": ("--mix", MIX, "--not-ready", "0.05", "--terminating", "0.02"),
-            "-clientip": ("--kind", "ClusterIP+ClientIP"), "-30nodes": ("--nodes", "30")}
+            "-clientip": ("--kind", "ClusterIP+ClientIP"), "-30nodes": ("--nodes", "30"),
+            "-ipv6": ("--family", "6")}
 
 
 def gen_cluster(directory: Path, services: int, endpoints: int, fmt: str, variant: str = "") -> Path:
     """gen_scale.py's cluster, generated once per work directory; ``variant`` (a key of VARIANTS): "-mixed" the
     MIX of kinds, "-clientip" every service ClusterIP with ClientIP affinity, "-30nodes" endpoints spread over 30
-    nodes (3 otherwise)."""
+    nodes (3 otherwise), "-ipv6" every address IPv6."""
     out = directory / f"cluster-{services}x{endpoints}{variant}.{fmt}"
     if not out.exists():
         subprocess.run([PYTHON, str(ROOT / "tools" / "gen_scale.py"), "--services", str(services),
@@ -123,6 +125,7 @@ def bench_rules(work: Path, quick: bool) -> None:
     tree = tree_memory_peak([*cli, "-f", str(json_file)])
     if tree is not None:
         line(f"JSON List -> rules, peak PSS of {_processes(services)}", f"{tree:.0f} MB", "target <= 300 MB")
+    ipv6_rules(work, services, wall)
     mixed = mixed_rules_figures(work, services, cli)  # printed last; measured while this process is small
     yaml_wall, _ = run_process([*cli, "-f", str(yaml_file)])
     import yaml
@@ -149,6 +152,22 @@ def bench_rules(work: Path, quick: bool) -> None:
         line("iptables-restore of the same text (scratch netns)", f"{restore:.2f} s",
              f"ours is {wall / restore:.2f}x iptables-restore")
     print_mixed_rules(services, mixed, wall)
+
+
+def ipv6_rules(work: Path, services: int, ipv4_wall: float) -> None:
+    """The same cluster in IPv6 (gen_scale --family 6): every address is read and written as IPv6 text, which
+    costs ~10 us an address through ipaddress and ~1 us through inet_ntop (objects.addr.ipv6_text)."""
+    from kubeproxy_sim.objects.addr import go_ipv6_text, ipv6_text
+
+    cluster = gen_cluster(work, services, 10, "json", "-ipv6")
+    wall, _ = run_process([PYTHON, "-m", "kubeproxy_sim", "rules", "--hostname-override", "node1", "--cluster-cidr",
+                           "fd00:10::/32", "-f", str(cluster)])
+    line("JSON List, IPv6 -> rules, wall", f"{wall:.2f} s", f"{wall / ipv4_wall:.1f}x the IPv4 run")
+    slices = (o for o in json.loads(cluster.read_text())["items"] if o["kind"] == "EndpointSlice")
+    packed = [socket.inet_pton(socket.AF_INET6, e["addresses"][0]) for s in slices for e in s["endpoints"]]
+    for name, write in (("ipv6_text (inet_ntop)", ipv6_text), ("go_ipv6_text (ipaddress)", go_ipv6_text)):
+        seconds = best_of(3, lambda write=write: [write(b) for b in packed])
+        line(f"IPv6 address -> text, {name}, per address", f"{seconds / len(packed) * 1e6:.2f} us")
 
 
 def mixed_rules_figures(work: Path, services: int, cli: list[str]) -> tuple[float, float, float | None, int]:

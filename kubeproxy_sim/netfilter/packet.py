@@ -8,7 +8,6 @@ packet, compiling a rule) and formatted back only for output.
 
 from __future__ import annotations
 
-import ipaddress  # IPv6 text as the objects loader writes it (::102:304, not netaddr's ::1.2.3.4)
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from functools import lru_cache
 
 import netaddr
 
+from kubeproxy_sim.objects.addr import ipv6_text
 from kubeproxy_sim.objects.netaddr_safe import NETADDR_ERRORS, drop_tracebacks
 
 V4_BITS = 32
@@ -118,22 +118,13 @@ def parse_network(text: str) -> tuple[int, int, int]:
     return family, value & mask, mask
 
 
-V4_MAPPED = 0xFFFF
-"""The 96 bits above an IPv4-mapped IPv6 address's last 32 (::ffff:a.b.c.d), as a number."""
-
-
 def format_address(family: int, value: int) -> str:
-    """Canonical text: dotted quad, or RFC 5952 compressed IPv6.
-
-    An IPv4-mapped address ends in its dotted quad (``::ffff:10.244.1.5``), as ip6tables-save prints it (glibc's
-    inet_ntop) and Go's netip writes it; Python's ipaddress before 3.13 prints ``::ffff:af4:105``. The other
-    addresses are ipaddress's, which is Go's text too (``::102:304``, where inet_ntop writes ``::1.2.3.4``), so a
-    DNAT destination traced matches the endpoint the objects loader wrote."""
+    """Canonical text: dotted quad, or RFC 5952 compressed IPv6 as the objects loader writes it (Go's text:
+    ``::ffff:10.244.1.5`` as ip6tables-save prints it, ``::102:304``), so a DNAT destination traced matches the
+    endpoint the loader wrote: :func:`kubeproxy_sim.objects.addr.ipv6_text` writes both."""
     if family == 4:
         return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
-    if value >> V4_BITS == V4_MAPPED:
-        return f"::ffff:{format_address(4, value & V4_ALL)}"
-    return str(ipaddress.IPv6Address(value))
+    return ipv6_text(value.to_bytes(16, "big"))
 
 
 def format_endpoint(family: int, value: int, port: int | None) -> str:
