@@ -16,8 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kubeproxy_sim.proxier.rules.external import DROPPED_BY_FIREWALL, OTHER_TRAFFIC
-from kubeproxy_sim.proxier.rules.filter import NOT_ACCEPTED
+from kubeproxy_sim.netfilter.packet import split_endpoint
+from kubeproxy_sim.proxier.naming import KUBE_FORWARD
+from kubeproxy_sim.proxier.rules.external import DROPPED_BY_FIREWALL, OTHER_TRAFFIC, POD_TRAFFIC
+from kubeproxy_sim.proxier.rules.filter import INVALID_STATE, NOT_ACCEPTED
 from kubeproxy_sim.proxier.rules.plan import NO_ENDPOINTS, NO_LOCAL_ENDPOINTS
 
 if TYPE_CHECKING:
@@ -517,7 +519,75 @@ def _failed_why(sim: Simulator, evidence: Evidence, row: Failed, index: Index) -
 
     found = failure_trace(evidence, row.detail)
     if found is None:
-        return ()
+        return _reply_why(sim, evidence, row.detail, index)
     node, trace, outcome = found
     one = dataclasses.replace(trace, outcomes=(outcome,))  # the notes of this row's outcome only
     return tuple(why_notes((sim.cluster, sim.runtimes[node].node.config), trace.packet, one, index))
+
+
+_REPLY = re.compile(r"^(?:the reply|.*?: nothing listens on \S+ \(.*?\), and the reply)")
+"""How a row lost on its way back begins (``Simulator._check_reply``, and ``_refusal`` after the refusal's words,
+which hold no rule): the words after it say how (``_reply_lost``). A lost ACK's row (``the client's ACK``) does not
+match: its rule is one the client's packets meet again after the reply, which no Service field is behind."""
+_CAME_FROM = re.compile(r"^ came from (\S+), the client connected to ")
+
+
+def _reply_why(sim: Simulator, evidence: Evidence, detail: str, index: Index) -> tuple[str, ...]:
+    """A reply (or refusal) lost on its way back, or heard from the wrong address, because a DNAT kept its source
+    and sent the connection off its node (:meth:`Evidence.bypass`): the reply skips the node that would undo the
+    DNAT. Only those are said; the rest of the reply's losses (a rule of the user's, an address the client only
+    borrowed, no route back to a source it bound) have no Service field behind them."""
+    from kubeproxy_sim.simulator.send import DNS_QUERY
+
+    query = DNS_QUERY.match(detail)
+    detail = detail[query.end():] if query else detail
+    reply = _REPLY.match(detail)
+    if reply is None:
+        return ()
+    how = detail[reply.end():]
+    came = _CAME_FROM.match(how)
+    if came is not None:
+        found = evidence.bypassed.get(split_endpoint(came.group(1)))
+        return () if found is None else tuple(bypass_notes(sim, index, [found], None))
+    if how.startswith(": node ") and f"-A {KUBE_FORWARD} {INVALID_STATE} " in how:
+        return tuple(bypass_notes(sim, index, evidence.bypassed.values(), how[len(": node "):].split(":", 1)[0]))
+    return ()
+
+
+def bypass_notes(sim: Simulator, index: Index, bypassed: Iterable[tuple[str, TraceResult, Outcome]],
+                 invalid_at: str | None) -> list[str]:
+    """Why the replies of these DNATs (:meth:`Evidence.bypass`) skip the node that made them, each Service port and
+    node once, naming its endpoints: a Local external policy's KUBE-EXT rule for pod traffic sent them on to the
+    cluster chain unmasqueraded, matched by ``--detect-local-mode`` (a pod of another node, or any source its
+    cluster CIDR holds). ``invalid_at``: the node whose conntrack called the reply INVALID, and KUBE-FORWARD
+    dropped it; else the reply reached the client from the endpoint's address."""
+    from kubeproxy_sim.proxier.rules.context import local_detector
+
+    found: dict[tuple[str, str], tuple[ProxyConfig, str, list[str]]] = {}
+    for node, trace, outcome in bypassed:
+        config = sim.runtimes[node].node.config
+        svc = _service_port(index, config, _named_ports(index, outcome))
+        if svc is None or outcome.destination is None or \
+                not any(f'"{POD_TRAFFIC} {svc.name_string} ' in step.rule for step in outcome.path):
+            continue
+        where = _listed(index, svc, config.ipv6).get(split_endpoint(outcome.destination)[0])
+        on = f" on {where.node_name}" if where is not None and where.node_name else ""
+        found.setdefault((node, svc.name_string), (config, trace.packet.src_text, []))[2].append(
+            f"{outcome.destination}{on}")
+    notes = []
+    for (node, name), (config, source, endpoints) in found.items():
+        detector = local_detector(config)
+        matched = f"{detector.if_local}, " if detector is not None else ""
+        head = (f"{name} has spec.externalTrafficPolicy Local, and node {node}'s KUBE-EXT chain takes {source} for "
+                f"a pod of the cluster ({matched}--detect-local-mode {config.detect_local_mode.value}), whose "
+                f"traffic it sends to the endpoints of every node without masquerade, here to {_some(endpoints)}: "
+                f"the endpoint answers {source} directly, and the reply never passes node {node}, where conntrack "
+                "would undo the DNAT")
+        if invalid_at is None:
+            notes.append(head + ", so it comes from the endpoint's own address")
+        else:
+            notes.append(head + f"; node {invalid_at}'s conntrack never saw the connection from that address, so "
+                         f"the reply is INVALID there, and kube-proxy's KUBE-FORWARD drops INVALID packets (it "
+                         "writes that rule unless --conntrack-tcp-be-liberal; with it the reply would reach the "
+                         "client from the endpoint's address, no answer to its connection either)")
+    return notes

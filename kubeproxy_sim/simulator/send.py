@@ -135,16 +135,24 @@ class Evidence:
     """What the expected pass meets that words about the rows need (analysis.why turns it into sentences; the
     simulator keeps the facts): the trace of each rule that dropped or rejected, by its failure detail's start
     (:func:`failure_trace`), and the (pod key, address, port) a DNAT delivered the connection to (not its DNS
-    query: :func:`_dns_step`), which the pod may not declare.
+    query: :func:`_dns_step`), which the pod may not declare; and each DNAT whose answer cannot come back through
+    its node (:meth:`bypass`), by the (address, port) it sent the connection to, which the reply comes from.
     Filled as the pass goes (not frozen), then only read."""
 
     failures: dict[str, tuple[TraceResult, Outcome]] = field(default_factory=dict)
     dnat_targets: set[tuple[str, str, int]] = field(default_factory=set)
+    bypassed: dict[tuple[str, int], tuple[str, TraceResult, Outcome]] = field(default_factory=dict)
 
     def failed(self, node: str, result: TraceResult, outcome: Outcome) -> None:
         if outcome.path:
             step = outcome.path[-1]
             self.failures.setdefault(f"node {node}: {rule_text(step.table, step.line, step.rule)}", (result, outcome))
+
+    def bypass(self, node: str, result: TraceResult, outcome: Outcome, destination: tuple[str, int]) -> None:
+        """A DNAT on ``node`` of a packet from another host, kept unmasqueraded, to an endpoint off the node: the
+        answer goes from the endpoint straight back to the source, never through ``node``, where conntrack would
+        undo the DNAT (what a row's lost or wrong-sourced reply is then about: analysis.why)."""
+        self.bypassed.setdefault(destination, (node, result, outcome))
 
 
 def failure_trace(evidence: Evidence, detail: str) -> tuple[str, TraceResult, Outcome] | None:
@@ -562,6 +570,9 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
         shares[target] += p
         if evidence is not None and outcome.verdict == "DNAT":
             evidence.dnat_targets.add((target, ip, port))
+            if packet.in_iface == UPLINK and not outcome.masquerade and not here \
+                    and value not in sim.runtimes[node].local_pods:
+                evidence.bypass(node, result, outcome, (ip, port))
 
 
 def _shares_to(sim: Simulator, client: Client, dst: str, port: int, proto: str, weight: Fraction,
@@ -594,7 +605,8 @@ def _dns_step(sim: Simulator, client: Client, target: Target, shares: defaultdic
     server = sim.dns_server(client) if target.name is not None else None
     if server is None:
         return Fraction(1)
-    evidence = None if evidence is None else Evidence(failures=evidence.failures)  # the same failures, apart DNATs
+    evidence = None if evidence is None else Evidence(failures=evidence.failures,  # its DNAT targets apart
+                                                      bypassed=evidence.bypassed)
     through = Fraction(1)
     for proto in ("udp", "tcp") if target.truncated else ("udp",):
         query: defaultdict[str, Fraction] = defaultdict(Fraction)

@@ -138,3 +138,75 @@ def test_pod_object_is_null_for_a_node(objects, capsys) -> None:
     data, text = send(objects, capsys, "--from", "pod/default/client", "--to", healthz)
     assert [(row["pod"], row["pod_object"]) for row in data["delivered"]] == [("node/node2", None)]
     assert "*" not in text
+
+
+# ---------------------------------------------------------------------------- the reply and the client's ACK
+
+ASYMMETRIC = Path(__file__).parents[1] / "simulator" / "asymmetric_reply.yaml"
+"""eTP Local NodePort 30007 of default/local-np, its endpoint 10.244.1.10 on node2; client-3 on node3."""
+BYPASS = ("default/local-np has spec.externalTrafficPolicy Local, and node node1's KUBE-EXT chain takes 10.244.2.10 "
+          "for a pod of the cluster (-s 10.244.0.0/16, --detect-local-mode ClusterCIDR), whose traffic it sends to "
+          "the endpoints of every node without masquerade, here to 10.244.1.10:8080 on node2: the endpoint answers "
+          "10.244.2.10 directly, and the reply never passes node node1, where conntrack would undo the DNAT")
+
+
+def test_a_reply_dropped_as_invalid_says_which_policy_sent_it_another_way(capsys) -> None:
+    """A pod on node3 at node1's NodePort of a Local Service: node1 takes it for a pod (the cluster CIDR) and DNATs
+    it to node2's endpoint unmasqueraded; the SYN/ACK goes from node2 straight to node3, whose conntrack calls it
+    INVALID, and KUBE-FORWARD drops it (no tcp-be-liberal)."""
+    data, text = send(ASYMMETRIC, capsys, "--from", "pod/default/client-3", "--to", "192.168.49.2:30007")
+    (row,) = data["failed"]
+    assert row["reason"] == "DROP" and row["detail"].startswith("the reply: node node3: ")
+    assert row["why"] == [BYPASS + "; node node3's conntrack never saw the connection from that address, so the "
+                          "reply is INVALID there, and kube-proxy's KUBE-FORWARD drops INVALID packets (it writes "
+                          "that rule unless --conntrack-tcp-be-liberal; with it the reply would reach the client "
+                          "from the endpoint's address, no answer to its connection either)"]
+    assert text.splitlines()[-1] == f"note: {row['why'][0]}"
+
+
+def test_a_reply_from_the_wrong_address_says_which_policy_kept_the_source(capsys) -> None:
+    """The same with --conntrack-tcp-be-liberal (no INVALID drop): the SYN/ACK reaches the pod from the endpoint."""
+    data, _ = send(ASYMMETRIC, capsys, "--from", "pod/default/client-3", "--to", "192.168.49.2:30007",
+                   "--conntrack-tcp-be-liberal")
+    (row,) = data["failed"]
+    assert row["reason"] == "WRONG_REPLY_SOURCE" and row["why"] == [BYPASS + ", so it comes from the endpoint's "
+                                                                    "own address"]
+
+
+def test_masquerade_all_does_not_change_a_local_policy_s_pod_traffic(capsys) -> None:
+    """--masquerade-all marks cluster-IP traffic only (proxier.go: the internal chain's rule for the cluster IP):
+    the KUBE-EXT rule for pod traffic still keeps the source, so the reply is lost as before, and the note does
+    not offer it."""
+    data, _ = send(ASYMMETRIC, capsys, "--from", "pod/default/client-3", "--to", "192.168.49.2:30007",
+                   "--masquerade-all")
+    (row,) = data["failed"]
+    assert row["reason"] == "DROP" and row["why"][0].startswith(BYPASS) and "masquerade-all" not in row["why"][0]
+
+
+def test_a_reply_to_an_address_the_client_only_borrowed_has_no_why(capsys) -> None:
+    """A client outside using node1's address: the reply goes to node1. No Service field is behind it."""
+    data, _ = send(ASYMMETRIC, capsys, "--from", "external:192.168.49.2", "--to", "192.168.49.3:30007")
+    (row,) = data["failed"]
+    assert row["detail"].startswith("the reply went to node node1") and row["why"] == []
+
+
+def test_replies_and_acks_lost_to_rules_no_service_field_is_behind_have_no_why() -> None:
+    """Losses on the way back that the objects do not explain: a rule of the user's dropping the reply, a refusal
+    or the client's ACK, and a reply the router has no route back for (a node bound to its bridge address). Their
+    rows keep `why` empty (README)."""
+    from kubeproxy_sim.analysis.why import send_why
+    from kubeproxy_sim.simulator.send import send as simulate
+    from tests.simulator.builders import first_forward_rule, simulator
+
+    def rows(source: str, destination: str, node: str | None = None, rule: str = "") -> list[dict]:
+        sim = simulator(rules=first_forward_rule(rule, node)) if node else simulator()
+        return send_why(sim, simulate(sim, source, destination, count=3)).as_json()["failed"]  # type: ignore
+
+    back = "-A FORWARD -s 10.244.2.10/32 -d 10.244.1.5/32 -m conntrack --ctstate RELATED,ESTABLISHED -j DROP"
+    ack = "-A FORWARD -s 10.244.1.5/32 -d 10.244.2.10/32 -p tcp -m conntrack --ctstate ESTABLISHED -j DROP"
+    cases = {"the reply: node node2": rows("pod/default/client", "10.244.2.10:8080", "node2", back),
+             "pod default/web-2": rows("pod/default/client", "10.244.2.10:9999", "node2", back),
+             "the client's ACK: node node1": rows("pod/default/client", "10.244.2.10:8080", "node1", ack),
+             "the reply: router: no route": rows("10.244.1.1", "93.184.216.34:80")}
+    for start, found in cases.items():
+        assert [(row["detail"][:len(start)], row["why"]) for row in found] == [(start, [])]

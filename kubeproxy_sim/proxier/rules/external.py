@@ -17,6 +17,9 @@ OTHER_TRAFFIC = "other traffic to"
 DROPPED_BY_FIREWALL = f"will be dropped by {naming.KUBE_PROXY_FIREWALL}"
 """The two ends of the comment on a KUBE-FW chain's last rule ("other traffic to NS/NAME:PORT will be dropped by
 KUBE-PROXY-FIREWALL"): the traffic from outside the source ranges falls through it; analysis.why reads it."""
+POD_TRAFFIC = "pod traffic for"
+"""How the comment of a Local policy's KUBE-EXT rule begins that sends ``--detect-local-mode``'s matches (the
+cluster's pods, as it takes them) to the cluster chain unmasqueraded: analysis.why reads it, of a lost reply."""
 
 
 def external_chain_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer) -> None:
@@ -32,7 +35,7 @@ def external_chain_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer) -
                      f" -j {naming.KUBE_MARK_MASQ}")
     else:
         if ctx.detector is not None:
-            rules.append(f'-m comment --comment "pod traffic for {name} external destinations"'
+            rules.append(f'-m comment --comment "{POD_TRAFFIC} {name} external destinations"'
                          f" {ctx.detector.if_local} -j {plan.cluster_chain}")
         rules.append(f'-m comment --comment "masquerade LOCAL traffic for {name} external destinations"'
                      f" -m addrtype --src-type LOCAL -j {naming.KUBE_MARK_MASQ}")

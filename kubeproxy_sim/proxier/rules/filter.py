@@ -16,6 +16,9 @@ from kubeproxy_sim.proxier.rules.plan import ServicePlan
 NOT_ACCEPTED = "traffic not accepted by"
 """The middle of the comment on KUBE-PROXY-FIREWALL's DROP of a load balancer's traffic from outside its source
 ranges ("NS/NAME:PORT traffic not accepted by KUBE-FW-..."); analysis.why reads failures by it."""
+INVALID_STATE = "-m conntrack --ctstate INVALID"
+"""The match of KUBE-FORWARD's drop of INVALID packets (written unless --conntrack-tcp-be-liberal): analysis.why
+reads a reply lost to it by it."""
 
 TOP_LEVEL_FILTER_CHAINS = (naming.KUBE_SERVICES, naming.KUBE_EXTERNAL_SERVICES, naming.KUBE_FORWARD,
                            naming.KUBE_NODEPORTS, naming.KUBE_PROXY_FIREWALL)
@@ -98,7 +101,7 @@ def forward_rules(ctx: SyncContext, out: RuleBuffer) -> None:
     rules = out.filter[naming.KUBE_FORWARD]
     if not ctx.config.conntrack_tcp_be_liberal:
         counter = f" -m nfacct --nfacct-name {NFACCT_INVALID_DROPPED}" if ctx.config.nfacct else ""
-        rules.append(f"-m conntrack --ctstate INVALID{counter} -j DROP")
+        rules.append(f"{INVALID_STATE}{counter} -j DROP")
     rules.append(f'-m comment --comment "kubernetes forwarding rules" -m mark --mark {ctx.mark}/{ctx.mark}'
                  " -j ACCEPT")
     rules.append('-m comment --comment "kubernetes forwarding conntrack rule" -m conntrack'
