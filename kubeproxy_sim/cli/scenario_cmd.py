@@ -111,7 +111,8 @@ _CONDITION_STATUSES = ("True", "False", "Unknown")
 
 def _ready_status(doc: dict[str, Any]) -> tuple[int, object]:
     """A Node's Ready condition: its index in status.conditions and its status ("True", "False", "Unknown", ...);
-    (-1, "True") without one (counted ready)."""
+    (-1, None) without one: no taint (nodeConditionToTaintKeyStatusMap maps only conditions present), and not
+    ready for Topology Aware Routing (the topology cache's isNodeReady wants a Ready condition of True)."""
     status = doc.get("status")
     if not isinstance(status, dict):
         status = {}
@@ -119,7 +120,7 @@ def _ready_status(doc: dict[str, Any]) -> tuple[int, object]:
     for index, condition in enumerate(conditions if isinstance(conditions, list) else []):
         if isinstance(condition, dict) and condition.get("type") == "Ready":
             return index, condition.get("status")
-    return -1, "True"
+    return -1, None
 
 
 def _odd_ready(file: str, name: str, index: int, value: object) -> Diagnostic:
@@ -231,7 +232,8 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                 unreachable.add(meta["name"])
             elif ready not in _CONDITION_STATUSES:  # no taint at all (nodeConditionToTaintKeyStatusMap)
                 untainted.add(meta["name"])
-                diagnostics.append(_odd_ready(file, meta["name"], index, ready))
+                if index >= 0:
+                    diagnostics.append(_odd_ready(file, meta["name"], index, ready))
             millis, problem = _allocatable(doc, file, meta["name"], "cpu")
             pods, pods_problem = _allocatable(doc, file, meta["name"], "pods")
             diagnostics.extend(p for p in (problem, pods_problem) if p is not None)

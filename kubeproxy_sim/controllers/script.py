@@ -450,7 +450,7 @@ class Manifests:
     deployments: tuple[Deployment, ...] = ()
     not_ready_nodes: frozenset[str] = frozenset()  # Ready condition not True
     unreachable_nodes: frozenset[str] = frozenset()  # of those, Ready condition Unknown
-    untainted_nodes: frozenset[str] = frozenset()  # of those, Ready condition none of True, False and Unknown
+    untainted_nodes: frozenset[str] = frozenset()  # of those, Ready condition none of True, False and Unknown, or none
     diagnostics: tuple[Diagnostic, ...] = ()
     node_cpu: tuple[tuple[str, int], ...] = ()  # Node name -> status.allocatable.cpu in millicores
     node_max_pods: tuple[tuple[str, int], ...] = ()  # Node name -> status.allocatable.pods

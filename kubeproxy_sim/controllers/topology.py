@@ -6,10 +6,11 @@ endpoint hinted for one zone, so that every zone receives a share of endpoints
 in proportion to the allocatable CPU of its ready Nodes. This follows the
 controller's topology cache (k8s.io/endpointslice/topologycache):
 
-- Capacity: Nodes labelled as control plane, and Nodes that are not ready, do
-  not count. If any other Node lacks a zone label or allocatable CPU the cache
-  knows nothing (every annotated Service loses its hints); so it does when the
-  CPU adds up to zero or the Nodes span fewer than two zones.
+- Capacity: Nodes labelled as control plane, and Nodes that are not ready (a
+  Ready condition other than True, or none), do not count. If any other Node
+  lacks a zone label or allocatable CPU the cache knows nothing (every
+  annotated Service loses its hints); so it does when the CPU adds up to zero
+  or the Nodes span fewer than two zones.
 - Allocation: with ``n`` ready endpoints, a zone holding a ratio ``r`` of the CPU
   wants ``r * n`` of them and must get at least ``ceil(r * n / 1.2)``, so that no
   endpoint takes more than 20 % over its fair share (the overload threshold).

@@ -236,10 +236,12 @@ def test_enabled_is_said_once_and_dropping_the_annotation_is_said_too() -> None:
 # -- a scenario end to end ------------------------------------------------------------------------------------
 
 
-def _node_yaml(name: str, zone: str, index: int, cpu: str) -> str:
+def _node_yaml(name: str, zone: str, index: int, cpu: str, *, ready: bool = True) -> str:
+    """A Node of ``zone``; ``ready``: with a Ready condition of True, else with no Ready condition at all."""
+    conditions = ", conditions: [{type: Ready, status: 'True'}]" if ready else ""
     return (f"apiVersion: v1\nkind: Node\nmetadata: {{name: {name}, labels: {{topology.kubernetes.io/zone: {zone}}}}}\n"
             f"spec: {{podCIDR: 10.244.{index}.0/24}}\nstatus: {{addresses: [{{type: InternalIP, address: "
-            f"192.168.0.{9 + index}}}], allocatable: {{cpu: '{cpu}'}}}}\n---\n")
+            f"192.168.0.{9 + index}}}], allocatable: {{cpu: '{cpu}'}}{conditions}}}\n---\n")
 
 
 def test_scenario_topology_mode_auto_keeps_node1_on_zone_local_endpoints(
@@ -279,6 +281,38 @@ def test_scenario_topology_mode_auto_keeps_node1_on_zone_local_endpoints(
     rows = [line for line in last if line.startswith("default/web ")]
     assert len(rows) == 6 and all(row.endswith("for-zones=zone-a") == ("zone=zone-a" in row) for row in rows)
     assert sum(row.endswith("for-zones=zone-b") for row in rows) == 4
+
+
+def test_scenario_a_node_without_a_ready_condition_is_left_out_of_the_zone_capacity(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The topology cache counts a Node only when its Ready condition is True (isNodeReady): node3's 8 CPUs
+    without one leave zone-a and zone-b 4 each, so 2 pods (one a zone) are enough for hints, where counted (zone-b
+    three quarters) they broke the overload threshold. The Node is no worse for it (no warning; the scheduler,
+    untainted, uses it)."""
+    (tmp_path / "nodes.yaml").write_text(_node_yaml("node1", "zone-a", 1, "4") + _node_yaml("node2", "zone-b", 2,
+                                         "4000m") + _node_yaml("node3", "zone-b", 3, "8", ready=False))
+    (tmp_path / "svc.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations: {service.kubernetes.io/topology-mode: "
+        "Auto}\nspec:\n  selector: {app: web}\n  clusterIP: 10.96.0.10\n  ports: [{port: 80, targetPort: 8080}]\n")
+    (tmp_path / "s.script").write_text("create deployment web --image=nginx --replicas=3 --port=8080\n"
+                                       "apply -f svc.yaml\nwait 30s\nscale deployments/web --replicas=2\n")
+    argv = ["scenario", str(tmp_path / "s.script"), "-f", str(tmp_path / "nodes.yaml"), "--hostname-override",
+            "node1", "--cluster-cidr", "10.244.0.0/16", "--show", "endpoints"]
+    assert run_cli(argv, monkeypatch) == 0
+    captured = capsys.readouterr()
+    steps = captured.out.split("# step ")[1:]
+    assert "10.244.3.2:8080" in steps[2]  # node3 holds a pod
+    last = [line for line in steps[3].splitlines() if line.startswith("default/web ") and " ready " in line]
+    assert len(last) == 2 and all(row.endswith("for-zones=zone-a") == ("zone=zone-a" in row) for row in last)
+    script = tmp_path / "s.script"
+    assert captured.err.splitlines() == [
+        f"kubeproxy-sim: {script}:2: Service default/web: warning: TopologyAwareHintsDisabled: "
+        "Insufficient number of endpoints (0 endpoints, 2 zones), addressType: IPv4",
+        f"kubeproxy-sim: {script}:3: Service default/web: warning: TopologyAwareHintsDisabled: Unable to allocate "
+        "minimum required endpoints to each zone without exceeding overload threshold (3 endpoints, 2 zones), "
+        "addressType: IPv4",
+        f"kubeproxy-sim: {script}:4: Service default/web: note: TopologyAwareHintsEnabled: "
+        "Topology Aware Hints has been enabled, addressType: IPv4"]
 
 
 def test_scenario_nodes_without_cpu_say_insufficient_node_info(
