@@ -130,6 +130,9 @@ class SimPod:
     gone_at: float | None = None
     grace_period: int = DEFAULT_GRACE_PERIOD
     host_network: bool = False
+    # the node lifecycle controller's MarkPodsNotReady wrote the pod's Ready condition False (its node's kubelet
+    # went silent); it stays so until the kubelet posts again (world.node_lifecycle)
+    marked_not_ready: bool = False
 
     @property
     def key(self) -> str:
@@ -139,17 +142,21 @@ class SimPod:
     def terminating(self) -> bool:
         return self.deleted_at is not None
 
-    def ready(self, now: float) -> bool:
-        """Ready once started; a terminating pod keeps the readiness it had when it was deleted."""
+    def running(self, now: float) -> bool:
+        """Started; a terminating pod keeps the state it had when it was deleted."""
         if self.ready_at is None:
             return False
         limit = self.deleted_at if self.deleted_at is not None else now
         return self.ready_at <= limit
 
+    def ready(self, now: float) -> bool:
+        """Ready once started, unless the node lifecycle controller marked it not ready."""
+        return self.running(now) and not self.marked_not_ready
+
     def at(self, now: float) -> Pod:
         return Pod(namespace=self.namespace, name=self.name, node_name=self.node_name, pod_ips=self.pod_ips,
                    host_network=self.host_network, labels=self.labels, ports=self.ports,
-                   phase="Running" if self.ready(now) else "Pending", ready=self.ready(now),
+                   phase="Running" if self.running(now) else "Pending", ready=self.ready(now),
                    terminating=self.terminating)
 
 
@@ -367,10 +374,13 @@ class World:
     # Nodes whose Ready condition is Unknown (among ``not_ready_nodes``): the node lifecycle controller taints them
     # node.kubernetes.io/unreachable, where a Ready condition of False gets node.kubernetes.io/not-ready
     unreachable_nodes: frozenset[str] = frozenset()
-    # Nodes whose Ready condition is neither True, False nor Unknown (among ``not_ready_nodes``): the node lifecycle
-    # controller's map of conditions to taints has no entry for such a status, so they carry no taint and the
-    # scheduler takes them, while the topology cache, which counts a Node ready only on True, leaves them out
+    # Nodes whose Ready condition is neither True, False nor Unknown, or missing (among ``not_ready_nodes``): the
+    # node lifecycle controller's map of conditions to taints has no entry for such a status, so they carry no taint
+    # and the scheduler takes them, while the topology cache, which counts a Node ready only on True, leaves them out
     untainted_nodes: frozenset[str] = frozenset()
+    # Nodes whose Ready condition the node lifecycle controller turned from True to Unknown (among
+    # ``unreachable_nodes``): it marks their pods not ready (MarkPodsNotReady), which it does on no other change
+    silent_nodes: frozenset[str] = frozenset()
     # kube-scheduler's FailedScheduling events: the (pod, message) its last attempt found for each pod no node
     # takes, and the failures recorded since the log was last taken (scheduler.record_failures, take_log)
     unschedulable: frozenset[tuple[str, str]] = frozenset()

@@ -43,6 +43,7 @@ from kubeproxy_sim.controllers.endpointslice import (
 )
 from kubeproxy_sim.controllers.model import Container, Deployment, PodTemplate, SimPod, World, service_node_ports
 from kubeproxy_sim.controllers.naming import stable_suffix
+from kubeproxy_sim.controllers.nodelifecycle import kubelets_back, mark_pods_not_ready, silent_after
 from kubeproxy_sim.controllers.replicaset import (
     bind,
     delete_pod,
@@ -95,6 +96,7 @@ def _collect_garbage(world: World) -> World:
 
 
 def _round(world: World, rng: random.Random) -> World:
+    world = mark_pods_not_ready(world)
     world = expire(world)
     world = _collect_garbage(world)
     world = retry_unscheduled(world)
@@ -653,13 +655,16 @@ def put_nodes(world: World, nodes: tuple[Node, ...], not_ready: frozenset[str], 
               cpu: Mapping[str, int] | None = None, max_pods: Mapping[str, int] | None = None,
               unreachable: frozenset[str] = frozenset(), untainted: frozenset[str] = frozenset()) -> World:
     """Add or replace Nodes; readiness (``not_ready``: Ready not True; ``unreachable``: those of them whose Ready
-    is Unknown; ``untainted``: those whose Ready is none of True, False and Unknown), allocatable CPU (millicores
-    by name; a Node left out has none) and allocatable pods (by name; a Node left out takes the kubelet's
-    default) as given."""
+    is Unknown; ``untainted``: those whose Ready is none of True, False and Unknown, or missing), allocatable CPU
+    (millicores by name; a Node left out has none) and allocatable pods (by name; a Node left out takes the
+    kubelet's default) as given. Their pods' readiness follows (nodelifecycle): marked not ready where a Node turns from
+    Ready True to Unknown, as reported again where a Node's kubelet posts again."""
     names = {n.name for n in nodes}
     kept = tuple(n for n in world.nodes if n.name not in names)
     ready_now = world.not_ready_nodes - names | not_ready
-    return settle(replace(world, nodes=(*kept, *nodes), not_ready_nodes=frozenset(ready_now),
+    silent = silent_after(world, nodes, unreachable)
+    world = kubelets_back(world, world.silent_nodes - silent)
+    return settle(replace(world, nodes=(*kept, *nodes), not_ready_nodes=frozenset(ready_now), silent_nodes=silent,
                           unreachable_nodes=frozenset(world.unreachable_nodes - names | unreachable),
                           untainted_nodes=frozenset(world.untainted_nodes - names | untainted),
                           node_cpu=_node_facts(world.node_cpu, nodes, cpu or {}),

@@ -1,0 +1,53 @@
+"""The node lifecycle controller's part in pod readiness: MarkPodsNotReady, and the kubelet writing it back.
+
+Upstream (pkg/controller/nodelifecycle, monitorNodeHealth) marks every pod of a
+Node not ready (its Ready condition False, util/node.MarkPodsNotReady) in one
+case only: the pass in which the controller itself turns the Node's Ready
+condition from True to Unknown, because the kubelet has posted neither status
+nor lease for --node-monitor-grace-period. A Ready condition of False, which
+the kubelet posts, marks no pod (the kubelet is alive and keeps its pods'
+status), and neither does False or a missing condition turning Unknown
+(kubernetes/kubernetes#112733). A Node the scenario applies with Ready Unknown
+is the API after that write, so its pods are marked at that step; until the
+kubelet posts again no pod there becomes ready (it reports none). When it does
+(any other Ready status), its status manager finds the API's pod status
+different from its own and writes it back within its 10 s sync; the model
+takes that at once, at the step that applies the Node. The controller's other
+path (processPod, a pod bound to a Node not Ready) writes only a pod that has a
+Ready condition, which one just bound has not; such a pod on a silent Node is
+kept not ready here because no kubelet reports it started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from kubeproxy_sim.controllers.model import World
+from kubeproxy_sim.objects.model import Node
+
+
+def silent_after(world: World, nodes: tuple[Node, ...], unreachable: frozenset[str]) -> frozenset[str]:
+    """The Nodes whose pods stay marked once ``nodes`` are put (``unreachable``: those of them put with Ready
+    Unknown): one put Unknown that was Ready True, or was silent already; any other status ends it."""
+    names = {n.name for n in nodes}
+    was_ready = {n.name for n in world.nodes if n.name in names and n.name not in world.not_ready_nodes}
+    return frozenset(world.silent_nodes - names | (unreachable & (was_ready | world.silent_nodes)))
+
+
+def mark_pods_not_ready(world: World) -> World:
+    """Every pod on a silent Node marked not ready (one bound there later too: no kubelet reports it started)."""
+    silent = world.silent_nodes
+    if not silent:
+        return world
+    pods = tuple(replace(p, marked_not_ready=True) if p.node_name in silent and not p.marked_not_ready else p
+                 for p in world.pods)
+    return world if pods == world.pods else replace(world, pods=pods)
+
+
+def kubelets_back(world: World, nodes: frozenset[str]) -> World:
+    """The pods of ``nodes``, whose kubelets post again, as those kubelets report them (no longer marked)."""
+    if not nodes:
+        return world
+    pods = tuple(replace(p, marked_not_ready=False) if p.marked_not_ready and p.node_name in nodes else p
+                 for p in world.pods)
+    return replace(world, pods=pods)
