@@ -86,7 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                            epilog="examples:\n  kubeproxy-sim netns exec demo node/node1 -- iptables-save -t nat\n"
                            "  kubeproxy-sim netns exec demo node/node1 -- conntrack -L")
     exe.add_argument("name")
-    exe.add_argument("target", help="node/NAME, pod/NS/NAME or external[:IP]")
+    exe.add_argument("target", help="node/NAME, pod/NS/NAME, external[:IP] or an address of a pod, node, pod bridge "
+                     "or outside client of the cluster (as netns send --from)")
     exe.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     exe.set_defaults(func=run_exec)
 
