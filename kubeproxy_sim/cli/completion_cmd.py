@@ -24,7 +24,8 @@ FILE_FLAGS = frozenset({"-f", "--filename", "--rules", "--config"})
 FILE_METAVAR = re.compile(r"\b(FILE|PATH|DUMP|DIR|STATE)\b")
 NAME_METAVAR = re.compile(r"\bNAME\b")  # a positional FILE|NAME (scenario's script): a file or a built-in scenario
 EXAMPLES = """examples:
-  kubeproxy-sim completion bash > ~/.local/share/bash-completion/completions/kubeproxy-sim
+  mkdir -p ~/.local/share/bash-completion/completions &&
+    kubeproxy-sim completion bash > ~/.local/share/bash-completion/completions/kubeproxy-sim
   source <(kubeproxy-sim completion bash)
   kubeproxy-sim completion zsh > "${fpath[1]}/_kubeproxy-sim"
 """

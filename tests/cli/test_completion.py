@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -314,3 +315,21 @@ def test_zsh_completes_scenario_names_and_files(zsh_script: str, tmp_path: Path)
     path.write_text(zsh_script)
     (tmp_path / "bootcamp.svg").write_text("")
     assert complete_zsh(path, ["kubeproxy-sim scenario boot"], tmp_path) == [{"bootcamp", "bootcamp.svg"}]
+
+
+def test_the_install_examples_work_in_a_fresh_home(tmp_path: Path) -> None:
+    """The help's bash install line, run as shown in a home that has no completions directory yet, writes the
+    script there (it ran into 'No such file or directory' before it made the directory)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "kubeproxy-sim"
+    shim.write_text(f'#!/bin/sh\nexec {sys.executable} -m kubeproxy_sim "$@"\n')
+    shim.chmod(0o755)
+    lines = completion_cmd.EXAMPLES.replace("&&\n", "&& ").splitlines()
+    install = next(line.strip() for line in lines if "bash-completion" in line)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(["bash", "-c", install], env=env, check=True, capture_output=True, timeout=60)
+    written = home / ".local/share/bash-completion/completions/kubeproxy-sim"
+    assert written.read_text(encoding="utf-8") == completion_cmd.script("bash", build_parser())
