@@ -126,8 +126,9 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
         "  kubeproxy-sim netns verify --rules node.rules --node-ip 192.168.1.5\n"
         "  kubeproxy-sim netns verify --rules node.rules --flows flows.yaml -o json\n\n"
         "objects mode (-f/--scenario): the whole cluster is built in namespaces and every flow is run both in the "
-        "simulator and in the kernel;\nflows file: flows: [{from: pod/NS/NAME|node/NAME|external, to: IP:PORT|"
-        "node/NAME:PORT, proto: tcp|udp}]\n"
+        "simulator and in the kernel;\nflows file: flows: [{from: SRC, to: DST, proto: tcp|udp}], SRC and DST as netns "
+        "send's --from and --to take them\n(pod/NS/NAME, node/NAME, external[:IP] or an address; IP:PORT, "
+        "node/NAME:PORT or a Service's name, NAME.NS:PORT)\n"
         "  kubeproxy-sim netns verify --scenario bootcamp\n"
         "  kubeproxy-sim netns verify --scenario bootcamp --from external\n"
         "  kubeproxy-sim netns verify -f cluster.yaml --hostname-override node1 --flows flows.yaml -o json",
