@@ -48,3 +48,8 @@ def test_verify_help_names_the_flow_forms_an_objects_mode_file_takes(tmp_path: P
                                       Flow("10.244.0.3", "node/node1:31526", "udp")]
     shown = _help(capsys, "verify")
     assert "(pod/NS/NAME, node/NAME, external[:IP] or an address; IP:PORT, node/NAME:PORT or a Service's name" in shown
+
+
+def test_gc_help_names_bench_s_scratch_namespace(capsys: pytest.CaptureFixture[str]) -> None:
+    """gc removes a killed tools/bench.py's kpsim-bench-PID.net too (README, bench.py's own help): its help says so."""
+    assert "the scratch namespace a killed tools/bench.py left (kpsim-bench-PID.net)" in _help(capsys, "gc")
