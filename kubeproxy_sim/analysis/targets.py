@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import netaddr
-
 from kubeproxy_sim.analysis.exact import (
     CLUSTER_IP,
     EXTERNAL_IP,
@@ -29,7 +27,14 @@ from kubeproxy_sim.analysis.exact import (
 )
 from kubeproxy_sim.analysis.nodes import NodeSet, Source, external_source, node_source, pod_source
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
-from kubeproxy_sim.netfilter.packet import literal_family
+from kubeproxy_sim.netfilter.packet import (
+    canonical_address,
+    format_address,
+    is_address,
+    literal_family,
+    loopback,
+    parse_address,
+)
 from kubeproxy_sim.objects.model import Cluster, ServiceType, watched_by_kube_proxy
 from kubeproxy_sim.proxier.state import ServicePortInfo
 from kubeproxy_sim.simulator.dns import DOMAIN, search_candidates
@@ -66,14 +71,6 @@ def _port_matches(svc: ServicePortInfo, port: str | None, node_port: bool = Fals
     if port.isascii() and port.isdigit():  # ('²' is a digit int() cannot read: a port name, which none has)
         return int(port) == (svc.node_port if node_port else svc.port)
     return port == svc.port_name
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        netaddr.IPAddress(text)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        return False
-    return True
 
 
 def unproxied(cluster: Cluster, ipv6: bool, namespace: str, name: str) -> str | None:
@@ -115,13 +112,12 @@ def _services(ports: list[ServicePortInfo], wanted: str) -> str:
     return one_of(wanted, sorted({f"{s.namespace}/{s.name}" for s in ports}), "services")
 
 
-def _node_of_address(nodes: NodeSet, ip: str) -> str | None:
-    canonical = str(netaddr.IPAddress(ip))
+def _node_of_address(nodes: NodeSet, canonical: str) -> str | None:
     return next((n for n in nodes.order if canonical in nodes.addresses(n)), None)
 
 
 def address_views(svc: ServicePortInfo, ip: str, ingress: Sequence[str] = ()) -> list[str]:
-    """How the service port answers at ``ip`` (in netaddr's spelling), NodePorts aside: as its cluster IP, an
+    """How the service port answers at ``ip`` (canonical_address's text), NodePorts aside: as its cluster IP, an
     external IP, a load-balancer IP (``ingress``: its balancer's ipMode Proxy addresses, which have no rules of
     their own); none: the address is not the port's. dist's ``--to IP`` and trace's notes read addresses alike."""
     views = [CLUSTER_IP] if svc.cluster_ip == ip else []
@@ -134,8 +130,8 @@ def address_views(svc: ServicePortInfo, ip: str, ingress: Sequence[str] = ()) ->
 
 def _by_address(nodes: NodeSet, ports: list[ServicePortInfo], ip: str, port: str | None,
                 text: str) -> list[Selection]:
-    address = netaddr.IPAddress(ip)
-    ip = str(address)
+    family, value = parse_address(ip)
+    ip = format_address(family, value)  # the objects loader's text of the address
     out = []
     for svc in ports:
         if _port_matches(svc, port):
@@ -147,10 +143,10 @@ def _by_address(nodes: NodeSet, ports: list[ServicePortInfo], ip: str, port: str
     if out:
         return out
     proxier_family = 6 if nodes.ipv6 else 4
-    if address.version != proxier_family:  # every address of a NodeSet is of its proxier's family
-        raise InputError(Diagnostic(f"{text!r}: {family_mismatch('the packet', address.version, proxier_family)}",
+    if family != proxier_family:  # every address of a NodeSet is of its proxier's family
+        raise InputError(Diagnostic(f"{text!r}: {family_mismatch('the packet', family, proxier_family)}",
                                     field="--to"))
-    if address.is_loopback():
+    if loopback(family, value):
         raise _bad(text, "--to", "a NodePort on loopback answers the node's own connections only, which dist does "
                    "not sample (`send --from node/NAME` does)", DST_FORMS)
     raise _bad(text, "--to", "no service port answers on that address and port", DST_FORMS)
@@ -191,7 +187,7 @@ def parse_destination(nodes: NodeSet, text: str | None, command: str) -> list[Se
                        DST_FORMS, usage=True)
         return _by_name(ports, namespace, name, port, text, nodes)
     host, port = _split_port(text)
-    if _is_ip(host):
+    if is_address(host):
         return _by_address(nodes, ports, host, port, text)
     service = service_named(nodes.cluster, host)
     if service is not None:
@@ -237,12 +233,12 @@ def parse_source(nodes: NodeSet, text: str) -> Source:
         return external_source(ipv6)
     if text.startswith("external:"):
         address = text[len("external:"):].strip("[]")
-        if not _is_ip(address):
+        if not is_address(address):
             raise _bad(text, "--from", f"not an IPv{6 if ipv6 else 4} address", SRC_FORMS, usage=True)
         if (":" in address) != ipv6:
             raise _bad(text, "--from", f"not an IPv{6 if ipv6 else 4} address, the proxier's family (or "
                        f"{ip_family_flag(4 if ipv6 else 6)})", SRC_FORMS)
-        return external_source(ipv6, str(netaddr.IPAddress(address)))
+        return external_source(ipv6, canonical_address(address))
     if text.startswith("node/"):
         name = text[len("node/"):]
         if name not in nodes.configs:

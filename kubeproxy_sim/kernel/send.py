@@ -23,8 +23,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import netaddr
-
 from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.kernel import dscp, nsexec
 from kubeproxy_sim.kernel.dnsquery import TCP_RETRY
@@ -32,6 +30,7 @@ from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology,
 from kubeproxy_sim.kernel.probe import seeded_ports
 from kubeproxy_sim.kernel.responder import cluster_dns
 from kubeproxy_sim.kernel.state import resolver_of, resolver_record
+from kubeproxy_sim.netfilter.packet import canonical_address, is_address
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.objects.nodes import family_of
 from kubeproxy_sim.simulator.dns import CLUSTER, ClusterDNS, Resolver
@@ -148,22 +147,6 @@ def _bad(text: str, field: str, expected: str, kind: type[InputError] = InputErr
     return kind(Diagnostic(f"{text!r}: {expected}", field=field))
 
 
-def _is_ip(text: str) -> bool:
-    """A dotted IPv4 or an IPv6 address (``[...]`` allowed); a bare number is not one."""
-    raw = text.strip("[]")
-    if "." not in raw and ":" not in raw:
-        return False
-    try:
-        netaddr.IPAddress(raw)
-    except (netaddr.AddrFormatError, ValueError):
-        return False
-    return True
-
-
-def _canonical(text: str) -> str:
-    return str(netaddr.IPAddress(text.strip("[]")))
-
-
 def _family(state: dict[str, Any]) -> int:
     return int(state.get("family", 4))
 
@@ -184,12 +167,12 @@ def resolve_source(state: dict[str, Any], text: str) -> Source:
         return Source(text, node["netns"])
     if text == "external" or text.startswith("external:"):
         given = text.partition(":")[2]
-        ip = _canonical(given) if given else DEFAULT_CLIENT if _family(state) == 4 else DEFAULT_CLIENT6
+        ip = canonical_address(given) if given else DEFAULT_CLIENT if _family(state) == 4 else DEFAULT_CLIENT6
         if ip not in state["clients"]:
             raise _bad(text, "--from", f"no external client {ip}; clients: {', '.join(state['clients'])} "
                        "(add one with `netns up --client IP`)")
         return Source(text, state["clients"][ip])
-    return _source_by_address(state, _canonical(text))  # an address (check_source_form)
+    return _source_by_address(state, canonical_address(text))  # an address (check_source_form)
 
 
 def _source_by_address(state: dict[str, Any], ip: str) -> Source:
@@ -221,10 +204,10 @@ def resolve_destination(state: dict[str, Any], text: str, source: Source | None 
             raise _bad(text, "--to", f"no such node; expected one of {one_of(host[5:], state['nodes'], 'nodes')}")
         return Destination(text, node["addresses"][0], port)
     family = _family(state)
-    if _is_ip(host):
+    if is_address(host):
         if family_of(host) != family:
             raise _bad(text, "--to", f"the cluster is built for IPv{family}; expected such an address")
-        return Destination(text, _canonical(host), port)
+        return Destination(text, canonical_address(host), port)
     from kubeproxy_sim.simulator.send import unresolved_reason
 
     resolver, namespace, note = _source_resolver(state, source)

@@ -76,6 +76,17 @@ def parse_address(text: str) -> tuple[int, int]:
     return version, int(value)
 
 
+def is_address(text: str) -> bool:
+    """Whether :func:`parse_address` reads ``text``: the one judge of whether a command's text is an address
+    (canonical IPv4 dotted quads only: no leading zeros, no zone, no spaces, no prefix; an IPv6 address may be
+    written in brackets), so trace, send, dist and netns send tell an address from a name alike."""
+    try:
+        parse_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def literal_family(texts: Iterable[str]) -> int | None:
     """The one family (4, 6) of a command's literal addresses, those of the texts that are addresses (a name, say,
     is resolved later, and is skipped): the family of the packet the command follows, whose own proxier a
@@ -125,6 +136,12 @@ def format_address(family: int, value: int) -> str:
     if family == 4:
         return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
     return ipv6_text(value.to_bytes(16, "big"))
+
+
+def canonical_address(text: str) -> str:
+    """An address's text (an IPv6 one may be in brackets) as the objects loader writes it: what a command's
+    address is compared with (pods', nodes', services' addresses). Raises ValueError (:func:`parse_address`)."""
+    return format_address(*parse_address(text))
 
 
 def format_endpoint(family: int, value: int, port: int | None) -> str:

@@ -35,7 +35,9 @@ import netaddr
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, literal, one_of
 from kubeproxy_sim.netfilter.packet import (
     Packet,
+    canonical_address,
     format_address,
+    is_address,
     literal_family,
     loopback,
     loopback_source,
@@ -175,14 +177,6 @@ def _bad(text: str, flag: str, expected: str, *, usage: bool = False) -> InputEr
     return (UsageError if usage else InputError)(Diagnostic(f"{literal(text)}: {expected}", field=flag))
 
 
-def _is_address(text: str) -> bool:
-    try:
-        parse_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _nodes(sim: Simulator, wanted: str) -> str:
     return one_of(wanted, (n.name for n in sim.topology.nodes), "nodes")
 
@@ -207,15 +201,15 @@ BARE_UNICAST = ("{kind} is no pod's, node's or outside machine's; expected a rou
 def check_source_form(text: str) -> None:
     """Refuse a ``--from`` value of none of the forms (a usage error, 2) from its text alone, so send and netns
     send say it before the objects are read or a cluster is looked up, as :func:`split_destination` does ``--to``."""
-    if _is_address(text) and loopback(*parse_address(text)):
+    if is_address(text) and loopback(*parse_address(text)):
         raise _bad(text, "--from", LOOPBACK_SOURCE, usage=True)
-    if _is_address(text):
+    if is_address(text):
         _refuse_no_machines(text, text, BARE_UNICAST)
         return
     if text.startswith(("pod/", "node/")) or text == "external":
         return
     if text.startswith("external:"):
-        if not _is_address(text.partition(":")[2]):
+        if not is_address(text.partition(":")[2]):
             raise _bad(text, "--from", "expected external:IP with an IP address", usage=True)
         _refuse_no_machines(text, text.partition(":")[2], EXTERNAL_UNICAST)
         return
@@ -224,7 +218,7 @@ def check_source_form(text: str) -> None:
 
 def _refuse_no_machines(text: str, address: str, why: str) -> None:
     """Refuse ``--from`` ``text`` (a usage error) when its ``address`` is one no machine has, ``why`` saying so."""
-    kind = no_machines(netaddr.IPAddress(_canonical(address)))
+    kind = no_machines(netaddr.IPAddress(canonical_address(address)))
     if kind is not None:
         raise _bad(text, "--from", why.format(kind=kind), usage=True)
 
@@ -251,16 +245,12 @@ def parse_source(sim: Simulator, text: str) -> Client:
         if (":" in ip) != (sim.family == 6):  # an address (check_source_form), of the other family
             raise _bad(text, "--from", f"expected external:IP with an IPv{sim.family} address "
                        f"(or {ip_family_flag(10 - sim.family)})")
-        return sim.client("external", ip=str(_canonical(ip)))
+        return sim.client("external", ip=canonical_address(ip))
     return _source_by_address(sim, text)  # an address (check_source_form)
 
 
-def _canonical(ip: str) -> str:
-    return str(netaddr.IPAddress(ip.strip("[]")))
-
-
 def _source_by_address(sim: Simulator, text: str) -> Client:
-    ip = _canonical(text)
+    ip = canonical_address(text)
     pod = next((p for p in sim.topology.pods if p.ip == ip and not p.host_network), None)
     if pod is not None:
         return sim.client("pod", pod.key)
@@ -337,8 +327,8 @@ def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
         if node is None:
             raise _bad(text, "--to", f"no such node; expected one of {_nodes(sim, host[5:])}")
         return Target(text, (node.primary,), port)
-    if _is_address(host):
-        ip = _canonical(host)
+    if is_address(host):
+        ip = canonical_address(host)
         if (":" in ip) != (sim.family == 6):
             raise _bad(text, "--to", family_mismatch("the packet", 6 if ":" in ip else 4, sim.family))
         return Target(text, (ip,), port)
