@@ -167,7 +167,7 @@ def ipv6_rules(work: Path, services: int, ipv4_wall: float) -> None:
     packed = [socket.inet_pton(socket.AF_INET6, e["addresses"][0]) for s in slices for e in s["endpoints"]]
     for name, write in (("ipv6_text (inet_ntop)", ipv6_text), ("go_ipv6_text (ipaddress)", go_ipv6_text)):
         seconds = best_of(3, lambda write=write: [write(b) for b in packed])
-        line(f"IPv6 address -> text, {name}, per address", f"{seconds / len(packed) * 1e6:.2f} us")
+        line(f"IPv6 text, {name}, per address", f"{seconds / len(packed) * 1e6:.2f} us")
 
 
 def mixed_rules_figures(work: Path, services: int, cli: list[str]) -> tuple[float, float, float | None, int]:
