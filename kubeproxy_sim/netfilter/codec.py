@@ -186,6 +186,8 @@ class _TableState:
     targets: Counter[str] | None = None  # see _Parser.jump_counts
     jumps: set[str] = field(default_factory=set)  # every added rule's -j/-g words, validating (check_table_jumps)
     gotos: set[str] = field(default_factory=set)  # ... its -g words
+    bare: set[str] = field(default_factory=set)  # ... the last words of those of no shape that name a target
+    # extension needing an option (syntax.REQUIRED_TARGET_OPTIONS), which jump_error refuses but for a chain's
     first_command: int = 0  # the line of its first command (a rule, -N ...): 0 while it has none
 
     def freeze(self) -> Table:
@@ -704,6 +706,9 @@ class _Parser:
             table.jumps.update(_JUMP.findall(" " + spec))
             if " -g " in " " + spec:
                 table.gotos.update(_GOTO.findall(" " + spec))
+            last = spec[spec.rfind(" ") + 1:]  # (a shape takes no such bare target: syntax.shape_matcher)
+            if last in syntax.REQUIRED_TARGET_OPTIONS:
+                table.bare.add(last)
         if not table.deleted:
             return
         word = syntax.jump_target(spec, table.deleted)
@@ -742,6 +747,7 @@ class _Parser:
         suspects.update(names.intersection(BUILTIN_CHAINS[table.name]))
         suspects.update(name for name in names.intersection(syntax.TARGET_EXTENSIONS) if name in chains)  # shadowed
         suspects.update(table.gotos.difference(chains))  # (a goto needs a user chain; kube-proxy writes none)
+        suspects.update(table.bare)  # (-j MARK alone: a chain MARK declared before, or refused)
         if suspects and _on_node(table):  # (a partial restore input's jumps to the node's chains: see jump_error)
             suspects.difference_update(names.difference(chains, BUILTIN_CHAINS[table.name], VERDICTS,
                                                         syntax.TARGET_EXTENSIONS))
@@ -775,14 +781,17 @@ class _Parser:
         extension not shadowed by a chain, or a user chain of another name declared before it."""
         chain = table.chains.get(word)
         if chain is None:
-            return not goto and (word in VERDICTS or word in syntax.TARGET_EXTENSIONS)
+            return not goto and (word in VERDICTS or word in syntax.TARGET_EXTENSIONS) \
+                and word not in syntax.REQUIRED_TARGET_OPTIONS  # (-j MARK alone is refused: jump_error)
         return chain.line < line and word not in BUILTIN_CHAINS[table.name] and word not in syntax.TARGET_EXTENSIONS
 
     def jump_error(self, table: _TableState, spec: str, line: int) -> RulesSyntaxError | None:
         """What iptables-restore says of the rule's jump when it refuses it at the rule's line: to no chain
         declared before it and no target (legacy: "Couldn't load target `FOO'", nft: "Chain 'FOO' does not
         exist", at COMMIT), to a built-in chain (both: the rule fails), a goto to no user chain ("goto 'LOG' is
-        not a chain"), options after a jump to a chain that shadows an extension ('unknown option')."""
+        not a chain"), options after a jump to a chain that shadows an extension ('unknown option'), a target
+        extension without the option it needs (both: "MARK: One of the --set-xmark, ... is required"), unless a
+        chain of its name declared before the rule takes the jump."""
         try:
             target = syntax.parse_spec(spec).target
         except RulesSyntaxError:
@@ -800,6 +809,10 @@ class _Parser:
             return error(f"-j {name} is a jump to chain {name} (declared at line {declared_at}, which shadows the "
                          "target extension), and a chain takes no options",
                          expected=f"-j {name} alone, or another name for the chain")
+        missing = None if declared or target.goto or target.options else syntax.missing_option(name, ())
+        if missing is not None:
+            return error(missing[0], expected=f"{missing[1]} (or ':{name} - [0:0]' before the rule, for a jump to "
+                                              "a chain of that name)")
         if declared or (name in syntax.TARGET_EXTENSIONS and not target.goto):
             return None
         if name in syntax.TARGET_EXTENSIONS or name in VERDICTS:

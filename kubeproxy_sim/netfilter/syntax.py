@@ -14,7 +14,7 @@ kube-proxy's output is already in that form, so it round-trips byte for byte.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Collection, Container, Sequence
 from dataclasses import dataclass
 
 from kubeproxy_sim.errors import RulesSyntaxError
@@ -40,7 +40,6 @@ TARGET_EXTENSIONS = frozenset(
 """The targets iptables 1.8.9 loads as extensions (its libxt_, libipt_ and libip6t_ modules): only these have
 options. Any other name after -j or -g (ACCEPT, DROP, RETURN, QUEUE, a user chain) is a verdict or a jump, which
 takes none: an option after it that no loaded match knows is refused (``unknown option "--foo"``)."""
-_EXTENSION_PATTERN = "(?:" + "|".join(sorted(TARGET_EXTENSIONS)) + ")"
 
 
 def _flag_table(flags_by_name: dict[str, str]) -> dict[str, frozenset[str]]:
@@ -81,6 +80,57 @@ TARGET_OPTION_FLAGS: dict[str, frozenset[str]] = _flag_table(
 knows it (each one's options go first in getopt's table): after ``-j DNAT``, DNAT's own, but ``--dport`` to the
 protocol's match (loaded when no extension knows it). A target not listed takes what no loaded match knows."""
 _TARGET_OPTIONS_ANY = frozenset().union(*TARGET_OPTION_FLAGS.values())
+
+REQUIRED_TARGET_OPTIONS: dict[str, tuple[frozenset[str], str]] = {
+    name: (frozenset(flags.split()), message) for name, flags, message in (
+        ("MARK", "--set-xmark --set-mark --and-mark --or-mark --xor-mark",
+         "MARK: One of the --set-xmark, --{and,or,xor,set}-mark options is required"),
+        ("CONNMARK", "--set-xmark --set-mark --save-mark --restore-mark --and-mark --or-mark --xor-mark",
+         "CONNMARK target: No operation specified"),
+        ("DNAT", "--to-destination", 'DNAT: option "--to-destination" must be specified'),
+        ("SNAT", "--to-source", 'SNAT: option "--to-source" must be specified'),
+        ("NETMAP", "--to", 'NETMAP: option "--to" must be specified'),
+        ("TCPMSS", "--set-mss --clamp-mss-to-pmtu", "TCPMSS target: At least one parameter is required"),
+        ("TPROXY", "--on-port", 'TPROXY: option "--on-port" must be specified'),
+        ("SET", "--add-set --del-set --map-set", "You must specify either `--add-set' or `--del-set' or `--map-set'"),
+        ("TTL", "--ttl-set --ttl-dec --ttl-inc", "TTL: You must specify an action"),
+        ("HL", "--hl-set --hl-dec --hl-inc", "HL: You must specify an action"),
+        ("DSCP", "--set-dscp --set-dscp-class", "DSCP target: Parameter --set-dscp is required"),
+        ("TOS", "--set-tos --and-tos --or-tos --xor-tos", "TOS: An action is required"),
+        ("CLASSIFY", "--set-class", 'CLASSIFY: option "--set-class" must be specified'),
+        ("CHECKSUM", "--checksum-fill", 'CHECKSUM: option "--checksum-fill" must be specified'),
+        ("AUDIT", "--type", 'AUDIT: option "--type" must be specified'),
+        ("SECMARK", "--selctx", 'SECMARK: option "--selctx" must be specified'),
+        ("LED", "--led-trigger-id", 'LED: option "--led-trigger-id" must be specified'),
+    )
+}
+"""The target extensions that need an option, one of these flags, and what iptables 1.8.9 says without one (legacy
+and nft alike, at the rule, ip6tables too): :func:`missing_option`. A target not listed takes none or has a default
+(LOG, NFLOG, REJECT's icmp-port-unreachable, NFQUEUE's queue 0, MASQUERADE, REDIRECT); of those not modelled
+(AUDIT, SECMARK, LED) only the bare ``-j NAME`` is judged."""
+
+
+_BARE_REFUSED = "(?!(?:" + "|".join(sorted(REQUIRED_TARGET_OPTIONS)) + ")$)"
+"""Before a shape's bare target (:func:`shape_matcher`): not the name of an extension that needs an option."""
+
+
+def missing_option(name: str, flags: Collection[str]) -> tuple[str, str] | None:
+    """(what iptables says, what it expects) when target ``name`` given the options ``flags`` lacks the one it
+    needs (:data:`REQUIRED_TARGET_OPTIONS`); None: it has it, or needs none."""
+    required = REQUIRED_TARGET_OPTIONS.get(name)
+    if required is None or not required[0].isdisjoint(flags):
+        return None
+    wanted = sorted(required[0])
+    return required[1], (f"-j {name} {wanted[0]} ..." if len(wanted) == 1
+                         else f"one of {', '.join(wanted)} after -j {name}")
+
+
+def takes_flags(name: str, flags: Collection[str]) -> bool:
+    """Whether iptables takes target extension ``name`` with the options ``flags``, which no match of its rule
+    knows: a modelled target only with its own (others ``unknown option``; one not modelled takes any), and with
+    the one it needs (:func:`missing_option`)."""
+    known = TARGET_OPTION_FLAGS.get(name)
+    return (known is None or known.issuperset(flags)) and missing_option(name, flags) is None
 
 # Options each modelled match module accepts. A module missing here is kept
 # verbatim and takes every option that follows it.
@@ -808,11 +858,22 @@ def value_holes(spec: RuleSpec) -> dict[int, str]:
 
 def extension_hole(spec: RuleSpec) -> int | None:
     """The hole of an interpreted skeleton's target name when options follow it: the skeleton vouches for such a
-    rule only when its name is a target extension's (:data:`TARGET_EXTENSIONS`; a chain takes no options)."""
+    rule only when its name is a target extension's that takes them (:func:`extension_names`; a chain takes no
+    options)."""
     target = spec.target
     if target is None or not target.options or not target.name.startswith(HOLE):
         return None
     return int(target.name[1:])
+
+
+def extension_names(spec: RuleSpec) -> str:
+    """A regular expression of the target extensions whose name in an interpreted skeleton's optioned target hole
+    (:func:`extension_hole`) gives a rule iptables takes: those that take its options (:func:`takes_flags`; the
+    skeleton gave the target only options no match knows)."""
+    assert spec.target is not None
+    flags = [option.flag for option in spec.target.options]
+    names = [name for name in sorted(TARGET_EXTENSIONS) if takes_flags(name, flags)]
+    return "(?:" + "|".join(names) + ")" if names else "(?!)"
 
 
 def _value_tests(spec: RuleSpec) -> ValueTests:
@@ -821,7 +882,7 @@ def _value_tests(spec: RuleSpec) -> ValueTests:
     tests = [(index, re.compile(VALUE_PATTERNS[kind]).fullmatch) for index, kind in value_holes(spec).items()]
     extension = extension_hole(spec)
     if extension is not None:
-        tests.append((extension, re.compile(_EXTENSION_PATTERN).fullmatch))
+        tests.append((extension, re.compile(extension_names(spec)).fullmatch))
     return tuple(tests)
 
 
@@ -987,12 +1048,16 @@ def shape_matcher(spec: str) -> Callable[[str], re.Match[str] | None] | None:
     if interpreted is None or (target is not None and (target.goto or not target.name.startswith(HOLE))):
         return None
     ports = value_holes(interpreted)  # a checked value's hole takes only the usual values, all valid
-    extension = extension_hole(interpreted)  # an optioned target's, only an extension's name
+    extension = extension_hole(interpreted)  # an optioned target's, only an extension's name that takes them
     named = int(target.name[1:]) if target is not None else None
+    if named is not None and extension is None and split[1][named] in REQUIRED_TARGET_OPTIONS:
+        return None  # (-j MARK alone: the parser judges it by the chains declared before it)
     pieces = [re.escape(literals[0])]
     for index, literal in enumerate(literals[1:]):
-        value = _EXTENSION_PATTERN if index == extension else _SHAPE_VALUE
+        value = extension_names(interpreted) if index == extension else _SHAPE_VALUE
         if index == named:  # (the same language: spec's own target is one of the values)
+            if extension is None:  # a bare target (the last word): not an extension that needs an option
+                value = _BARE_REFUSED + value
             value = f"(?:{re.escape(split[1][index])}|({value}))"
         pieces += [f"(?:{VALUE_PATTERNS[ports[index]]})" if index in ports else value, re.escape(literal)]
     if named is None:
@@ -1066,6 +1131,10 @@ class _Interpreter:
         if self.target is not None:
             self.target = Target(self.target.name, tuple(self.target_options), self.target.goto)
             self.check_nat_ports()
+            missing = missing_option(self.target.name, [o.flag for o in self.target_options]) \
+                if self.target_options else None  # (bare, the name may be a chain's: the parser's to judge)
+            if missing is not None:
+                raise self.error(missing[0], self.target.name, missing[1])
         self.check_protocol_matches()
         for given in self.recent.values():
             self.check_recent(given)
@@ -1181,7 +1250,7 @@ class _Interpreter:
         if known is not None and flag in known:
             return True
         if self._owner(flag) is None:
-            return True
+            return known is None  # (a modelled target's option it does not know is 'unknown option', below)
         if name.startswith(HOLE) and flag in _TARGET_OPTIONS_ANY:  # whose it is depends on the name: each rule's
             raise self.error("option of either the target or a match", flag, "a named target")  # (general path)
         return False

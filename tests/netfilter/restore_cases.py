@@ -608,6 +608,32 @@ PROTOCOLS = [
          saved=("[0:0] -A INPUT -p udp -m multiport --dports 53 -j ACCEPT",)),
 ]
 
+# A target extension that needs an option is refused without it at the rule (both: "MARK: One of the --set-xmark,
+# --{and,or,xor,set}-mark options is required", 'DNAT: option "--to-destination" must be specified' ...), also
+# when a later line removes the rule, unless a chain of its name declared before takes the jump; a modelled one
+# refuses an option it does not know ('unknown option "--to-destination"')
+TARGETS_NEEDING_OPTIONS = [
+    *(Case(f"{rule} alone", filter_with(f"-A INPUT -j {rule}"), line=5)
+      for rule in ("MARK", "CONNMARK", "TCPMSS", "TTL", "DSCP", "TOS", "CLASSIFY", "CHECKSUM", "TPROXY", "SET",
+                   "AUDIT", "SECMARK")),
+    *(Case(f"{rule} alone", nat_with(f"-A PREROUTING -j {rule}"), line=6) for rule in ("DNAT", "SNAT", "NETMAP")),
+    Case("CONNMARK with only its mask", filter_with("-A INPUT -j CONNMARK --mask 0x1"), line=5),
+    Case("TPROXY without its port", filter_with("-A INPUT -p tcp -j TPROXY --on-ip 10.0.0.1"), line=5),
+    Case("DNAT without its address", nat_with("-A PREROUTING -p tcp -j DNAT --random"), line=6),
+    Case("MARK with another target's option", filter_with("-A INPUT -j MARK --set-mark 1 --to-destination 10.0.0.1"),
+         line=5),
+    Case("MARK alone after MARKs with options",
+         filter_with(*["-A INPUT -j MARK --set-xmark 0x1/0x1"] * 3, "-A INPUT -j MARK"), line=8),
+    Case("MARK alone, then flushed", filter_with("-A INPUT -j MARK", "-F INPUT"), line=5),
+    Case("MARK alone, then a rule into no chain", filter_with("-A INPUT -j MARK", "-A NOPE -j DROP"), line=5),
+    Case("MARK alone before a chain of its name", filter_with("-A INPUT -j MARK", ":MARK - [0:0]"), line=5),
+    Case("MARK alone, a jump to a chain of its name", filter_with(":MARK - [0:0]", "-A INPUT -j MARK"),
+         saved=(":MARK - [0:0]", "[0:0] -A INPUT -j MARK")),
+    *(Case(f"{rule} alone", filter_with(f"-A INPUT -j {rule}"), saved=(f"[0:0] -A INPUT -j {rule}",))
+      for rule in ("LOG", "NFLOG")),
+    Case("MASQUERADE alone", nat_with("-A POSTROUTING -j MASQUERADE"), saved=("[0:0] -A POSTROUTING -j MASQUERADE",)),
+]
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
-             *PREFIXES, *PROTOCOLS]
+             *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS]

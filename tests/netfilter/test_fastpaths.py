@@ -235,8 +235,8 @@ def test_compiling_in_walk_order_keeps_the_dump_s_order() -> None:
 
     text = WALK_ORDER_TEXT
     for lazy in (False, True):
-        compiled = compile_ruleset(parse_ruleset(text), lazy=lazy)
-        chains = compiled.tables["nat"]
+        compiled = compile_ruleset(parse_ruleset(text, validate=False), lazy=lazy)  # (iptables refuses the bare
+        chains = compiled.tables["nat"]  # DNAT and MARK: only the bulk path, which checks no rule, takes them)
         assert list(chains) == ["PREROUTING", "KUBE-SEP-B", "KUBE-SEP-A", "KUBE-SERVICES", "KUBE-SVC-X", "ORPHAN"]
         assert [r.jump.name for r in chains["KUBE-SVC-X"].rules if r.jump] == ["KUBE-SEP-A", "KUBE-SEP-B"]
         assert [[r.line for r in c.rules] for c in chains.values()] == [[8], [9, 10], [11], [12], [13, 14, 15], [16]]
@@ -246,7 +246,7 @@ def test_compiling_in_walk_order_keeps_the_dump_s_order() -> None:
         assert doubt.reason.startswith("the rule cannot be evaluated: MARK needs")
         assert [s.line for c in chains.values() for s in (r.step for r in c.rules)] == list(range(8, 17))
     # the walk meets line 15 (KUBE-SVC-X) before line 9 (KUBE-SEP-B); problems keep the dump's order
-    assert [rule.line for rule, _ in compile_ruleset(parse_ruleset(text)).problems] == [9, 15, 16]
+    assert [rule.line for rule, _ in compile_ruleset(parse_ruleset(text, validate=False)).problems] == [9, 15, 16]
 
 
 def test_parsing_makes_no_garbage_cycles_so_a_large_dump_is_collected_on_the_way_in(

@@ -298,10 +298,11 @@ def test_a_shape_s_match_holds_the_jump_target_unless_it_is_the_shape_s_own() ->
 
 
 @pytest.mark.parametrize(("target", "line"), [("NOPE", 10), ("KUBE-MARK-MASQX", 10), ("INPUT", 10), ("LOG", None),
-                                              ("LATER", 10)])
+                                              ("LATER", 10), ("MARK", 10), ("DNAT", 10)])
 def test_a_jump_in_a_rule_of_a_known_shape_is_checked_as_any_other(target: str, line: int | None) -> None:
     """The rules before the last one make their shape known, so the last is vouched for by its match alone: its
-    target (a chain not declared, one declared after it, a built-in chain) is refused at its line all the same."""
+    target (a chain not declared, one declared after it, a built-in chain, an extension without the option it
+    needs) is refused at its line all the same."""
     rules = [f"-A FOO -s 10.0.0.{i}/32 -j KUBE-MARK-MASQ" for i in range(1, 5)]
     text = "\n".join(["*filter", ":INPUT ACCEPT [0:0]", ":FOO - [0:0]", ":KUBE-MARK-MASQ - [0:0]", "-A INPUT -j FOO",
                       *rules, f"-A FOO -s 10.0.0.9/32 -j {target}", ":LATER - [0:0]", "COMMIT", ""])
@@ -310,6 +311,19 @@ def test_a_jump_in_a_rule_of_a_known_shape_is_checked_as_any_other(target: str, 
     assert outcome(text) == expected
     error = parse_error(text)
     assert (error.line if error is not None else None) == line
+
+
+def test_a_shape_s_target_extension_is_one_that_takes_its_options() -> None:
+    """A shape made of ``-j DNAT --to-destination`` vouches for that option after DNAT, not after MARK (unknown
+    option) nor after SNAT (which needs --to-source); one of a bare jump not for ``-j MARK`` alone (which needs an
+    option, unless a chain MARK takes the jump: the parser's to judge), nor is one made of it."""
+    match = syntax.shape_matcher("-p tcp -j DNAT --to-destination 10.0.0.1:80")
+    assert match is not None and match("-p tcp -j DNAT --to-destination 10.0.0.2:80")
+    assert not match("-p tcp -j MARK --to-destination 10.0.0.2:80")
+    assert not match("-p tcp -j SNAT --to-destination 10.0.0.2:80")
+    bare = syntax.shape_matcher("-s 10.0.0.1/32 -j KUBE-MARK-MASQ")
+    assert bare is not None and bare("-s 10.0.0.1/32 -j MARKED") and not bare("-s 10.0.0.1/32 -j MARK")
+    assert syntax.shape_matcher("-s 10.0.0.1/32 -j MARK") is None
 
 
 def parse_error(text: str) -> RulesSyntaxError | None:
