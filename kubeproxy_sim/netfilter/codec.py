@@ -133,6 +133,8 @@ class _ChainState:
     rules: list[Rule] | None = None  # set when specs becomes None
     line: int = 0  # where it was declared, or its policy last set (a built-in chain's: a trace cites it)
     deleted: int = 0  # the line of its -X, from which on it is gone (0: it is not)
+    renamed: int = 0  # the line of the -E that gave it its name (0: none did); its rules before it are judged
+    extension_lines: frozenset[int] = frozenset()  # ... and of those, the rules that named it as a target extension
 
     def add_plain(self, spec: str, line: int) -> None:
         """Append a canonical rule without counters (its text is checked already)."""
@@ -799,6 +801,8 @@ class _Parser:
         if target is None or (target.name in VERDICTS and not target.goto):
             return None
         name, chain = target.name, table.chains.get(target.name)
+        if chain is not None and line < chain.renamed:
+            return None  # (judged when the chain took its name: rename_chain)
         declared_at = chain.line if chain is not None else 0
         declared = chain is not None and declared_at < line and name not in BUILTIN_CHAINS[table.name]
         error = functools.partial(RulesSyntaxError, file=self.file, line=line, token=name)
@@ -978,7 +982,10 @@ class _Parser:
     def rename_chain(self, table: _TableState, args: list[syntax.Token]) -> None:
         """``-E OLD NEW``: the user chain OLD is NEW from here on, and so is every jump to it, as both
         iptables-restores rename it (a libiptc jump points at its chain, not at a name); NEW may be a chain deleted
-        (forgotten then), not one that exists ("File exists"), nor OLD a built-in chain."""
+        (forgotten then), not one that exists ("File exists"), nor OLD a built-in chain. The rules before it that
+        name OLD or NEW are judged now, by the chains of their time (legacy loaded their targets at their lines: a
+        -j NEW before is "Couldn't load target `NEW'", or a target extension NEW, which it stays: NEW's -X may
+        delete the chain)."""
         if len(args) != 2:
             raise self.error("-E takes the chain's name and its new name",
                              " ".join(a.text for a in args) or "end of line", "-E OLD NEW")
@@ -988,6 +995,12 @@ class _Parser:
         chain = self.chain(table, old)
         if new in BUILTIN_CHAINS[table.name] or self.undeleted(table, new) is not None:
             raise self.error(f"chain {new} already exists in table {table.name}", new, "a new chain name")
+        texts = [text for state in table.chains.values() for text in state.texts()]
+        if self.validate:  # (a jump is judged by the chains of its time: OLD's and NEW's, before they change)
+            self.check_jumps(table, texts, {old, new})
+        chain.renamed = self.lineno
+        chain.extension_lines = frozenset(line for spec, line in texts if f" {new}" in spec
+                                          and syntax.jump_target(spec, (new,)) == new)
         renamed = [(new if name == old else name, state) for name, state in table.chains.items()]
         table.chains.clear()  # (in place, its place kept: run() holds this dict)
         table.chains.update(renamed)
@@ -1029,8 +1042,9 @@ class _Parser:
 
     def check_unreferenced(self, table: _TableState, name: str) -> None:
         """Refuse the -X of chain ``name`` when a rule of ``table`` jumps to it (its first by line)."""
+        skipped = table.chains[name].extension_lines  # (a target extension of its name before -E named it)
         found = [(line, chain.name) for chain in table.chains.values() for spec, line in chain.texts()
-                 if name in spec and syntax.jump_target(spec, (name,)) == name]
+                 if name in spec and line not in skipped and syntax.jump_target(spec, (name,)) == name]
         if found:
             line, source = min(found)
             raise self.error(f"chain {name} is still the target of a rule of {source} (line {line}), so -X cannot "

@@ -159,6 +159,28 @@ CHAINS_RENAMED = [
     Case("undeclared chain renamed", filter_with("-E FOO BAR"), line=5),
     Case("deleted chain renamed", filter_with(":FOO - [0:0]", "-X FOO", "-E FOO BAR"), line=7),
     Case("chain renamed without a new name", filter_with(":FOO - [0:0]", "-E FOO"), line=6),
+    # ... and the rules before it that name OLD or NEW keep what they were at their lines (legacy loaded their
+    # targets there): a jump to no chain yet is refused at its line, a target extension stays one (nft cannot
+    # rename: "CHAIN_RENAME failed")
+    Case("chain renamed to a name jumped to before", filter_with(":FOO - [0:0]", "-A INPUT -j BAR", "-E FOO BAR"),
+         line=6),
+    Case("chain renamed after a jump before its declaration",
+         filter_with("-A INPUT -j FOO", ":FOO - [0:0]", "-E FOO BAR"), line=5),
+    Case("chain renamed to an extension a rule used with options",
+         filter_with(":FOO - [0:0]", "-A INPUT -j LOG --log-prefix x", "-E FOO LOG", "-A LOG -j ACCEPT"),
+         saved=(":LOG - [0:0]", "[0:0] -A INPUT -j LOG --log-prefix x", "[0:0] -A LOG -j ACCEPT"), nft_differs=True),
+    Case("chain renamed to MARK, used with its option before",
+         filter_with(":FOO - [0:0]", "-A INPUT -j MARK --set-mark 1", "-E FOO MARK"),
+         saved=(":MARK - [0:0]", "[0:0] -A INPUT -j MARK --set-xmark 0x1/0xffffffff"), nft_differs=True),
+    Case("chain renamed to MARK, used alone before", filter_with(":FOO - [0:0]", "-A INPUT -j MARK", "-E FOO MARK"),
+         line=6),
+    Case("chain renamed to an extension a rule used, then deleted",
+         filter_with(":FOO - [0:0]", "-A INPUT -j LOG", "-E FOO LOG", "-X LOG"), saved=("[0:0] -A INPUT -j LOG",),
+         nft_differs=True),
+    Case("chain renamed to a name renamed away",
+         filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-E FOO BAR", ":BAZ - [0:0]", "-E BAZ FOO",
+                     "-A OUTPUT -j FOO"),
+         saved=(":BAR - [0:0]", ":FOO - [0:0]", "[0:0] -A INPUT -j BAR", "[0:0] -A OUTPUT -j FOO"), nft_differs=True),
 ]
 
 COUNTERS = [

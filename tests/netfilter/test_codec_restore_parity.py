@@ -116,6 +116,17 @@ def test_a_target_extension_without_the_option_it_needs_is_refused_in_iptables_w
     assert str(refusal(filter_with(rule))) == message
 
 
+def test_a_rename_does_not_make_a_jump_before_it_good() -> None:
+    """iptables-legacy-restore v1.8.9: "Couldn't load target `BAR'" at line 6 and "Couldn't load target `FOO'" at
+    line 5 (it loads a rule's target at its line); the parser, checking jumps only at COMMIT, took the first (BAR
+    existed then, declared at line 5 as FOO) and named the second's target by its new name, BAR."""
+    assert str(refusal(filter_with(":FOO - [0:0]", "-A INPUT -j BAR", "-E FOO BAR"))) == (
+        "node.rules:6: target BAR is neither a chain declared before this rule nor a target at 'BAR'; expected "
+        "':BAR - [0:0]' before the rule, or a target such as ACCEPT, DROP or DNAT")
+    err = refusal(filter_with("-A INPUT -j FOO", ":FOO - [0:0]", "-E FOO BAR"))
+    assert (err.line, err.token) == (5, "FOO")
+
+
 def test_a_chain_a_rule_jumps_to_is_not_deleted_and_no_rule_jumps_to_a_deleted_one() -> None:
     """iptables-legacy-restore v1.8.9: "line 7 failed" (libiptc's EMLINK) and "Couldn't load target `FOO'" at line 7;
     iptables-nft-restore: "CHAIN_DEL failed (Device or resource busy)". The parser took both and kept the jump."""
