@@ -66,14 +66,20 @@ _KIND_NAMES = frozenset(k.value for k in Kind)
 
 
 def _parses(text: str) -> bool:
-    """Whether every document of a text parses: the sign a file is completely written."""
+    """Whether every document of a text parses: the sign a file is completely written. A ``!!binary`` that is no
+    base64 parses (noted, read as ""): it is one object kubectl refuses, which the loader reports and skips, as it
+    does a key given twice, not a file still being written."""
     if json_documents(text) is not None:
         return True
+    loader = manifest_loader()(text)
+    loader.bad_values = []
     try:
-        for _ in yaml.load_all(text, Loader=manifest_loader()):
-            pass
+        while loader.check_data():
+            loader.get_data()
     except yaml.YAMLError:
         return False
+    finally:
+        loader.dispose()
     return True
 
 

@@ -448,3 +448,20 @@ def test_directory_recursive_duplicates_win_in_kubectl_s_walk_order(setup) -> No
     d.write("a/x.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=70))
     batch = DirectorySource(d.path, clock=clock, debounce=1.0, recursive=True).poll()
     assert [e.obj.ports[0].port for e in batch.events if e.type is EventType.ADDED] == [80]
+
+
+def test_directory_bad_binary_value_refuses_its_object_not_the_file(setup) -> None:
+    """A ``!!binary`` that is no base64 is one object kubectl refuses (as ``rules -f`` says), not a file not
+    written yet: the file's other objects flow, and it is not held back as half-written."""
+    d, clock, src = setup
+    src.poll()
+    bad = SERVICE.format(name="b", ip="10.0.0.2", port=80).replace(
+        "namespace: default}", 'namespace: default, labels: {t: !!binary "a@b="}}')
+    d.write("b.yaml", bad + "---\n" + SERVICE.format(name="c", ip="10.0.0.3", port=80))
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert summary(batch) == [("ADDED", "Service", "default/c")]
+    assert not any("half-written" in x.message for x in batch.diagnostics)
+    error = next(x for x in batch.diagnostics if x.severity is Severity.ERROR)
+    assert error.object == "default/b" and error.field == "metadata.labels.t" and "base64" in error.message
