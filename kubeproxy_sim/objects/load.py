@@ -579,7 +579,7 @@ def scalar_constructors() -> dict[str, Any]:
             problem = f"!!binary value contains invalid base64 data ({str(exc).rstrip('.').lower()})"
             if getattr(self, "bad_values", None) is None:  # (a loader not strict_loader's has none)
                 raise _bad_value_error()(None, None, problem, node.start_mark) from None
-            self.bad_values.append((node.start_mark, problem))  # (the error path's second reading: see strict_loader)
+            self.bad_values.append((node, problem))  # (the error path's second reading: see strict_loader)
             return ""
         return data.decode("utf-8", "replace")  # (JSON, which kubectl turns it into, is text)
 
@@ -741,7 +741,7 @@ def _refuse_recorded(text: str, file: str, first_line: int, ending: str = SKIPPE
             loader.duplicates, loader.bad_values = [], []
             document = loader.construct_document(node)
             refused = [*(_duplicate(found, first_line) for found in loader.duplicates),
-                       *(_bad_value(mark, problem) for mark, problem in loader.bad_values)]
+                       *(_bad_value(node, problem) for node, problem in loader.bad_values)]
             documents.extend(_without_refused(document, node, refused, file, first_line))
     except yaml.YAMLError as exc:
         documents.append(_yaml_problem(exc, file, first_line, ending=ending))
@@ -754,11 +754,14 @@ def _refuse_recorded(text: str, file: str, first_line: int, ending: str = SKIPPE
 class _Refused:
     """Why kubectl refuses the object that holds ``mark`` of the text: its message, given what is refused
     ("object" or "document"), and whether the field named is the value's at the mark (else the mapping's whose
-    key is there)."""
+    key is there). ``node``: the refused value's node, when known, so that an object reaching it through an alias
+    is refused too (the composer shares one node between an anchor and its aliases; go-yaml decodes an alias
+    again, and fails again)."""
 
     mark: Any
     message: Callable[[str], str]
     at_value: bool
+    node: Any = None
 
 
 def _duplicate(found: tuple[Any, Any, Any], first_line: int) -> _Refused:
@@ -767,8 +770,9 @@ def _duplicate(found: tuple[Any, Any, Any], first_line: int) -> _Refused:
                                        f"kubectl refuses the {what} (strict YAML), so it is skipped", at_value=False)
 
 
-def _bad_value(mark: Any, problem: str) -> _Refused:
-    return _Refused(mark, lambda what: f"{problem}; kubectl refuses the {what}, so it is skipped", at_value=True)
+def _bad_value(node: Any, problem: str) -> _Refused:
+    return _Refused(node.start_mark, lambda what: f"{problem}; kubectl refuses the {what}, so it is skipped",
+                    at_value=True, node=node)
 
 
 def _without_refused(document: Any, node: Any, refused: list[_Refused], file: str, first_line: int) -> list[Any]:
@@ -791,6 +795,10 @@ def _without_refused(document: Any, node: Any, refused: list[_Refused], file: st
         index = next((i for i, item in enumerate(item_nodes) if item.start_mark.index <= at < item.end_mark.index),
                      None)
         (whole if index is None else by_item.setdefault(index, [])).append(found)
+        if index is not None and found.node is not None:
+            for other, item in enumerate(item_nodes):
+                if other != index and _path_to(item, found.node) is not None:  # (reached through an alias)
+                    by_item.setdefault(other, []).append(found)
     if whole or type(kind) is not str or type(items) is not list:  # (only the first: every one is in an item)
         return _refused_errors(document, node, None, whole, file, first_line)
     kept = []
@@ -810,8 +818,29 @@ def _refused_errors(document: Any, node: Any, default_kind: str | None, refused:
     kind, display = _naming(document, default_kind)
     what = "object" if kind else "document"
     return [Diagnostic(found.message(what), file=file, line=first_line + found.mark.line + 1, kind=kind,
-                       object=display, field=_field_at(node, found.mark.index, holding=not found.at_value) or None)
+                       object=display, field=(_path_to(node, found.node) if found.node is not None else
+                                              _field_at(node, found.mark.index, holding=not found.at_value)) or None)
             for found in refused]
+
+
+def _path_to(root: Any, target: Any) -> str | None:
+    """The field path from ``root`` to the node ``target`` (the same object: an alias reaches its anchor's node),
+    "" for the root itself, None when it is not there. Each node walked once, however many aliases share it."""
+    seen: set[int] = set()
+    pending: list[tuple[Any, str]] = [(root, "")]
+    while pending:
+        node, path = pending.pop()
+        if node is target:
+            return path
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.id == "mapping":
+            pending.extend((value, f"{path}.{key.value}" if path else str(key.value))
+                           for key, value in reversed(node.value) if key.id == "scalar")
+        elif node.id == "sequence":
+            pending.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(node.value))))
+    return None
 
 
 def _field_at(node: Any, index: int, *, holding: bool) -> str:

@@ -60,3 +60,23 @@ def test_a_good_binary_value_across_lines_is_the_text_it_decodes_to(tmp_path: Pa
     text = SERVICE.format(name="s", label="x", ip="10.0.0.1").replace("tag: x", 'tag: !!binary "d2Vi\\nMQ=="')
     _, out, err = _rules(tmp_path, capsys, text)
     assert "binary" not in err and "syntax" not in err and '"ns/s has no endpoints"' in out
+
+
+def test_an_alias_to_a_bad_value_refuses_every_item_that_uses_it(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """go-yaml decodes an alias again, so it fails again: item b, whose selector is ``*sel``, is refused as item a
+    is (it was kept with "" for app2); item c, with no alias, is read."""
+    text = """apiVersion: v1
+kind: List
+items:
+- {kind: Service, apiVersion: v1, metadata: {name: a, namespace: ns},
+   spec: {clusterIP: 10.0.0.1, ports: [{port: 80}], selector: &sel {app: !!binary "d2Vi", app2: !!binary AAA}}}
+- {kind: Service, apiVersion: v1, metadata: {name: b, namespace: ns},
+   spec: {clusterIP: 10.0.0.2, ports: [{port: 80}], selector: *sel}}
+- {kind: Service, apiVersion: v1, metadata: {name: c, namespace: ns}, spec: {clusterIP: 10.0.0.3, ports: [{port: 80}]}}
+"""
+    path, out, err = _rules(tmp_path, capsys, text)
+    assert [line for line in err.splitlines() if "binary" in line] == [
+        f"kubeproxy-sim: {path}:5: Service ns/{name}: spec.selector.app2: !!binary value contains invalid base64 "
+        "data (incorrect padding); kubectl refuses the object, so it is skipped" for name in "ab"]
+    assert '"ns/c has no endpoints"' in out and "ns/a" not in out and "ns/b" not in out
