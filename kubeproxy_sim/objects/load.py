@@ -495,6 +495,7 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _BINARY = "tag:yaml.org,2002:binary"
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")  # Go's StdEncoding
 _NOT_BASE_60 = r"(?![-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$)"  # YAML 1.1's 1:30 and 1:30.5
 
 
@@ -573,8 +574,11 @@ def scalar_constructors() -> dict[str, Any]:
         import base64
         import binascii
 
+        text = self.construct_scalar(node).replace("\r", "").replace("\n", "")
         try:  # (Go's base64 skips line breaks, and refuses what PyYAML's reader skips: any other non-base64)
-            data = base64.b64decode(self.construct_scalar(node).replace("\r", "").replace("\n", ""), validate=True)
+            data = base64.b64decode(text, validate=True)
+            if not _BASE64.fullmatch(text):  # (the one form Python's takes and Go's refuses: "d2Vi=")
+                raise ValueError("padding after a complete group of four")
         except (binascii.Error, ValueError) as exc:
             problem = f"!!binary value contains invalid base64 data ({str(exc).rstrip('.').lower()})"
             if getattr(self, "bad_values", None) is None:  # (a loader not strict_loader's has none)

@@ -29,11 +29,15 @@ def _rules(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> tup
 
 
 @pytest.mark.parametrize("written, why", [("!!binary AAA", "incorrect padding"),
-                                          ('!!binary "a@b="', "only base64 data is allowed")])
+                                          ('!!binary "a@b="', "only base64 data is allowed"),
+                                          ('!!binary "d2Vi="', "padding after a complete group of four"),
+                                          ('!!binary "YWJj=="', "padding after a complete group of four")])
 def test_a_bad_binary_value_names_its_object_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                        written: str, why: str) -> None:
     """It was 'svc.yaml:3: syntax error: failed to decode base64 data: Incorrect padding at column 50; this
-    document is skipped', naming neither; and PyYAML's reader took "a@b=" (skipping the @), which go-yaml refuses."""
+    document is skipped', naming neither; and PyYAML's reader took "a@b=" (skipping the @), which go-yaml refuses.
+    Python's base64 takes padding after a full group ("d2Vi=" as "web"); Go's StdEncoding refuses it ("illegal
+    base64 data at input byte 4")."""
     text = SERVICE.format(name="bad", label=written, ip="10.0.0.1") + "---\n" + SERVICE.format(
         name="good", label="x", ip="10.0.0.2")
     path, out, err = _rules(tmp_path, capsys, text)
