@@ -921,12 +921,12 @@ def _logged_at_start(config: ProxyConfig) -> list[Diagnostic]:
 
     ``--nodeport-addresses primary`` with no node IP (none from the flags nor the Node object, as after the
     watch's wait for the Node timed out): kube-proxy's detectNodeIPs then assumes loopback, which primary skips,
-    leaving no addresses, so every local one; a loopback address in ``--nodeport-addresses`` that the proxier
-    skips (IPv6 has no localhost NodePorts, and IPv4 only with ``--iptables-localhost-nodeports``); and a
-    detect-local mode with nothing to detect with, which silently drops the rules that masquerade traffic from
-    outside the pod network.
+    leaving no addresses, so every local one (as a loopback node IP does: primary skips it); a loopback address in
+    ``--nodeport-addresses`` that the proxier skips (IPv6 has no localhost NodePorts, and IPv4 only with
+    ``--iptables-localhost-nodeports``); and a detect-local mode with nothing to detect with, which silently drops
+    the rules that masquerade traffic from outside the pod network.
     """
-    from kubeproxy_sim.proxier.rules.context import local_detector, nodeport_destinations
+    from kubeproxy_sim.proxier.rules.context import local_detector, nodeport_destinations, primary_nodeport_cidrs
 
     found: list[Diagnostic] = []
     if "primary" in config.nodeport_addresses and not config.node_ips:
@@ -934,6 +934,11 @@ def _logged_at_start(config: ProxyConfig) -> list[Diagnostic]:
             "primary, but the node has no node IP (none from --node-ip, --bind-address or its Node object): "
             "kube-proxy assumes loopback (\"Can't determine this node's IP, assuming loopback\"), which primary "
             "leaves out, so NodePorts answer on every local address (it logs \"nodePortAddresses is unset\")",
+            field="--nodeport-addresses", severity=Severity.WARNING))
+    elif "primary" in config.nodeport_addresses and not primary_nodeport_cidrs(config):
+        found.append(Diagnostic(
+            f"primary, but the node's IP is loopback ({config.node_ips[0].split('/')[0]}), which primary leaves "
+            "out, so NodePorts answer on every local address (kube-proxy logs \"nodePortAddresses is unset\")",
             field="--nodeport-addresses", severity=Severity.WARNING))
     loopback = [ip for ip in nodeport_destinations(config).addresses if ip in ("127.0.0.1", "::1")]
     if loopback and config.ipv6:

@@ -473,3 +473,25 @@ def test_an_option_is_taken_by_its_whole_name_only(argv: list[str], said: str,
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert said in err and "is not a boolean" not in err, err
+
+
+@pytest.mark.parametrize("flag", [["--bind-address", "127.0.0.1"], ["--node-ip", "127.0.0.1"],
+                                  ["--node-ip", "127.8.0.1"]])
+def test_nodeport_addresses_primary_skips_a_loopback_node_ip(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              flag: list[str]) -> None:
+    """cmd/kube-proxy/app/server.go (newProxyServer, kubernetes 531be81208e2): ``primary`` takes each family's node
+    IP that is not loopback (IsLoopback: all of 127.0.0.0/8), so a loopback one leaves the list empty: NodePorts
+    answer on every local address, and checkBadConfig logs "nodePortAddresses is unset"."""
+    path = tmp_path / "np.yaml"
+    path.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: np, namespace: ns}\nspec:\n  type: NodePort\n"
+                    "  clusterIP: 10.96.0.5\n  ports: [{port: 80, nodePort: 30080}]\n")
+    assert main(["rules", "-f", str(path), "--hostname-override", "n1", "--nodeport-addresses", "primary",
+                 "--cluster-cidr", "10.0.0.0/8", *flag]) == 0
+    out, err = capsys.readouterr()
+    assert [line for line in out.splitlines() if line.endswith("-j KUBE-NODEPORTS")] == [
+        '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in '
+        'this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS']
+    assert [line for line in err.splitlines() if "--nodeport-addresses" in line] == [
+        f"kubeproxy-sim: --nodeport-addresses: warning: primary, but the node's IP is loopback ({flag[1]}), which "
+        "primary leaves out, so NodePorts answer on every local address (kube-proxy logs \"nodePortAddresses is "
+        "unset\")"]

@@ -118,17 +118,27 @@ def primary_ip(config: ProxyConfig, ipv6: bool) -> str | None:
     return ips[0] if ips else None
 
 
+def is_loopback(ip: str) -> bool:
+    """Whether an address's text (the loader's canonical one) is loopback: 127.0.0.0/8 or ::1, as Go's
+    IsLoopback."""
+    return ip == "::1" or ip.startswith("127.")
+
+
+def primary_nodeport_cidrs(config: ProxyConfig) -> list[str]:
+    """What ``--nodeport-addresses primary`` stands for: each family's node IP as a /32 or /128, but a loopback
+    one, as kube-proxy's newProxyServer expands it (a node without node IPs is assumed loopback: then none)."""
+    ips = ((primary_ip(config, ipv6), "/128" if ipv6 else "/32") for ipv6 in (False, True))
+    return [ip + length for ip, length in ips if ip and not is_loopback(ip)]
+
+
 def _nodeport_cidrs(config: ProxyConfig) -> list[ParsedCIDR]:
     """``--nodeport-addresses`` of this family, read from the entries as written as kube-proxy's
     NewNodePortAddresses reads them (ParseCIDRSloppy: ``::ffff:192.168.0.0/96`` is IPv4); "primary" stands for
-    the node IP of each family."""
+    the node IP of each family (:func:`primary_nodeport_cidrs`)."""
     texts: list[str] = []
     for value in config.nodeport_addresses:
         if value == "primary":
-            for ipv6 in (False, True):
-                ip = primary_ip(config, ipv6)
-                if ip:
-                    texts.append(f"{ip}/128" if ipv6 else f"{ip}/32")
+            texts += primary_nodeport_cidrs(config)
         else:
             texts.append(value)
     parsed = (parse_cidr(text) for text in texts)

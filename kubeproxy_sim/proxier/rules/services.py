@@ -9,7 +9,7 @@ no nat rule: the filter table rejects or drops them instead.
 from __future__ import annotations
 
 from kubeproxy_sim.proxier import naming
-from kubeproxy_sim.proxier.rules.context import NFACCT_LOCALHOST_NODEPORTS, RuleBuffer, SyncContext
+from kubeproxy_sim.proxier.rules.context import NFACCT_LOCALHOST_NODEPORTS, RuleBuffer, SyncContext, is_loopback
 from kubeproxy_sim.proxier.rules.plan import ServicePlan
 
 LAST_RULE_COMMENT = '"kubernetes service nodeports; NOTE: this must be the last rule in this chain"'
@@ -90,10 +90,6 @@ def nodeports_jump_rules(ctx: SyncContext, out: RuleBuffer) -> None:
         rules.append(f"{head} -m addrtype --dst-type LOCAL{exclude} -j {naming.KUBE_NODEPORTS}")
         return
     for ip in ctx.nodeports.addresses:
-        if _is_loopback(ip) and (ctx.ipv6 or not ctx.localhost_nodeports):
+        if is_loopback(ip) and (ctx.ipv6 or not ctx.localhost_nodeports):
             continue
         rules.append(f"{head} -d {ip} -j {naming.KUBE_NODEPORTS}")
-
-
-def _is_loopback(ip: str) -> bool:
-    return ip == "::1" or ip.startswith("127.")
