@@ -1,6 +1,6 @@
 """``--to DST`` and ``--from SRC``: which service ports and which clients an analysis is about.
 
-The syntax is the simulator's (``send``): DST is ``IP:PORT`` (a cluster IP,
+The syntax is the simulator's (``send``): DST is ``IP[:PORT]`` (a cluster IP,
 external IP, load-balancer IP, or a node address with a NodePort), a Service's
 DNS name with an optional ``:PORT`` (``NAME.NS``, ``NAME.NS.svc.cluster.local``,
 or a bare ``NAME``), ``node/NAME:NODEPORT``, and, for convenience,
@@ -40,8 +40,10 @@ from kubeproxy_sim.proxier.state import ServicePortInfo
 from kubeproxy_sim.simulator.dns import DOMAIN, search_candidates
 from kubeproxy_sim.simulator.topology import family_mismatch, ip_family_flag
 
-DST_FORMS = ("IP:PORT, NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], NAME[:PORT] (namespace default), "
-             "NS/NAME[:PORT] or node/NAME:NODEPORT")
+DST_FORMS = ("IP[:PORT], NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], NAME[:PORT] (namespace default), "
+             "NS/NAME[:PORT] or node/NAME:NODEPORT, PORT a number or a port's name")
+"""dist's and diff's ``--to`` forms, as their errors name them: every PORT is optional (a bare IP is each port on
+that address) and may be a port's name; a node's is a NodePort number."""
 NAME_NAMESPACE = "default"
 """The namespace whose search path reads a DNS name: a bare NAME is this namespace's Service (send's too, for a
 client that is no pod)."""

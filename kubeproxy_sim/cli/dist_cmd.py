@@ -44,9 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_input_flags(parser)
     what = parser.add_argument_group("what to analyse")
-    what.add_argument("--to", metavar="DST", help="IP:PORT, NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], "
-                      "NAME[:PORT] (namespace default's), NS/NAME[:PORT] or node/NAME:NODEPORT (default: every "
-                      "service port)")
+    what.add_argument("--to", metavar="DST", help="IP[:PORT], NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], "
+                      "NAME[:PORT] (namespace default's), NS/NAME[:PORT] or node/NAME:NODEPORT, PORT a number or a "
+                      "port's name (default: every service port)")
     what.add_argument("--from", dest="sources", action="append", default=None, metavar="SRC",
                       help="pod/NS/NAME, node/NAME, external or external:IP (repeatable; default: a pod on each "
                       "node for cluster IPs, an external client for the rest)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -202,23 +201,20 @@ def send_text(result: SendResult, con: Console | None = None) -> str:
 # --------------------------------------------------------------------------- the command
 
 
-PORT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-"""The shape of a Service port's name (IANA_SVC_NAME's letters): ``--to NAME.NS:http``, as dist takes it."""
-
-
 def named_port(destination: str) -> str | None:
-    """The port name of ``--to HOST:PORTNAME`` (None: a number, or no port name's shape, which split_destination
-    answers). Only a Service's DNS name has named ports: with an address or ``node/NAME`` it is a usage error."""
+    """The port name of ``--to HOST:PORTNAME`` (None: a number), the value checked for send's forms first (usage
+    errors, a port out of range invalid input). Only a Service's DNS name has named ports: with an address or
+    ``node/NAME`` it is a usage error."""
     from kubeproxy_sim.errors import Diagnostic, UsageError
-    from kubeproxy_sim.simulator.send import DESTINATION_FORMS
+    from kubeproxy_sim.simulator.send import NAMED_DESTINATION_FORMS, destination_shape
 
-    host, _, port = destination.rpartition(":")
-    if not host or (":" in host and not host.startswith("[")) or not PORT_NAME.fullmatch(port) or port.isdigit():
+    host, port = destination_shape(destination, port_names=True)
+    if port.isdigit():
         return None
     if host.startswith(("node/", "[")) or all(part.isdigit() for part in host.split(".")):
         raise UsageError(Diagnostic(f"{destination!r}: a port name needs a Service's DNS name (NAME.NS:PORTNAME, "
                                     f"read from the Service); an address or a node takes a number; expected "
-                                    f"{DESTINATION_FORMS}", field="--to"))
+                                    f"{NAMED_DESTINATION_FORMS}", field="--to"))
     return port
 
 
@@ -247,12 +243,11 @@ def port_numbered(sim: Simulator, source: str, destination: str, proto: str) -> 
 
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.dist_cmd import check_connections
-    from kubeproxy_sim.simulator.send import check_source_form, packet_family, split_destination
+    from kubeproxy_sim.simulator.send import check_source_form, packet_family
 
     check_connections(args.count, "--count")  # before any work
     check_source_form(args.source)  # --from's and --to's shapes (usage errors) before the objects are read
-    port_name = named_port(args.destination)
-    split_destination(args.destination if port_name is None else f"{args.destination.rpartition(':')[0]}:1")
+    port_name = named_port(args.destination)  # (checking --to's shape)
     if args.plot is not None:
         from kubeproxy_sim.cli.plot import check_plot_path
 

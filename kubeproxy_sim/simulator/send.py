@@ -269,9 +269,15 @@ def bridge_source_label(node: str, ip: str) -> str:
     return f"node/{node} ({ip})"
 
 
-DESTINATION_FORMS = ("IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT or node/NAME:NODEPORT, "
-                     "with a port 1-65535")
-"""The forms of send's and netns send's ``--to``, as their usage errors name them."""
+_DESTINATIONS = "IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT or node/NAME:NODEPORT"
+DESTINATION_FORMS = f"{_DESTINATIONS}, PORT a number 1-65535 (not a port's name)"
+"""The forms of a ``--to`` of port numbers only, as netns send's usage errors name them (and the simulator's,
+which the send command hands the number of a port's name)."""
+NAMED_DESTINATION_FORMS = (f"{_DESTINATIONS}, PORT a number 1-65535 or, after a Service's name, a port's name "
+                           "(NAME.NAMESPACE:http)")
+"""The forms of send's ``--to``, as its usage errors name them: a Service's name takes a port's name too."""
+PORT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+"""The shape of a Service port's name (IANA_SVC_NAME's letters): ``--to NAME.NS:http``, as dist takes it."""
 
 
 def packet_family(source: str, destination: str) -> int | None:
@@ -281,14 +287,22 @@ def packet_family(source: str, destination: str) -> int | None:
 
 
 def split_destination(text: str) -> tuple[str, int]:
-    """(host, port) of a ``--to`` value from its text alone (send's and netns send's, before any cluster is looked
-    up): not of the forms, a usage error (2); a port out of range, invalid input (1)."""
+    """(host, port) of a ``--to`` value from its text alone (netns send's and the simulator's, before any cluster
+    is looked up): not of the forms, a usage error (2); a port out of range, invalid input (1)."""
+    host, port = destination_shape(text, port_names=False)
+    return host, int(port)
+
+
+def destination_shape(text: str, *, port_names: bool) -> tuple[str, str]:
+    """(host, port text) of a ``--to`` value checked for its forms, :data:`NAMED_DESTINATION_FORMS` (send's)
+    with ``port_names``, else :data:`DESTINATION_FORMS`, each error quoting ``text`` and naming those forms."""
+    forms = NAMED_DESTINATION_FORMS if port_names else DESTINATION_FORMS
     host, sep, port_text = text.rpartition(":")
     # HOST:PORT, the port of ASCII digits ('²' is a digit int() cannot read); a value out of range is of the shape
-    shaped = bool(sep and host and port_text.isascii() and port_text.isdigit())
-    if not shaped:
-        raise _bad(text, "--to", f"expected {DESTINATION_FORMS}", usage=True)
-    if not 0 < int(port_text) < 65536:
+    numbered = port_text.isascii() and port_text.isdigit()
+    if not (sep and host and (numbered or (port_names and PORT_NAME.fullmatch(port_text)))):
+        raise _bad(text, "--to", f"expected {forms}", usage=True)
+    if numbered and not 0 < int(port_text) < 65536:
         port = number(int(port_text))  # (past 200 digits: how many)
         raise _bad(text, "--to", f"port {port if port.isdigit() else f'({port})'} is out of range; expected a port "
                    "1-65535")
@@ -297,11 +311,11 @@ def split_destination(text: str) -> tuple[str, int]:
         raise _bad(text, "--to", "an IPv6 address with a port is written [ADDRESS]:PORT, e.g. [fd00::1]:80",
                    usage=True)
     if "/" in host:
-        _check_slashed(text, host, port_text)
-    return host, int(port_text)
+        _check_slashed(text, host, port_text, forms)
+    return host, port_text
 
 
-def _check_slashed(text: str, host: str, port: str) -> None:
+def _check_slashed(text: str, host: str, port: str, forms: str) -> None:
     """A host with a '/' is node/NAME or of no form: no DNS name holds a '/', so looking it up (an NXDOMAIN, 1)
     would say the wrong thing. NS/NAME, dist's form of a Service, is answered with send's spelling of it."""
     from kubeproxy_sim.objects.decode import DNS1123_LABEL
@@ -316,7 +330,7 @@ def _check_slashed(text: str, host: str, port: str) -> None:
         why = f"a Service is NAME.NAMESPACE here ({rest}.{prefix}:{port}; NS/NAME is dist's form)"
     else:
         why = "of the forms only node/NAME:NODEPORT holds a '/'"
-    raise _bad(text, "--to", f"{why}; expected {DESTINATION_FORMS}", usage=True)
+    raise _bad(text, "--to", f"{why}; expected {forms}", usage=True)
 
 
 def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
