@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
+from kubeproxy_sim.netfilter.packet import canonical_address, is_address
 from kubeproxy_sim.objects.model import AddressType, Cluster, Protocol, ServiceType
 from kubeproxy_sim.objects.nodes import (
     family_of,
@@ -284,7 +285,9 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     check_name(name)
     family = 6 if config.ipv6 else 4
     default = DEFAULT_CLIENT if family == 4 else DEFAULT_CLIENT6
-    sources = of_family(dict.fromkeys([*(s.strip("[]") for s in sources), default]), family)
+    # canonical_address's text, as netns send's --from looks a client up (of_family's netaddr writes ::1.2.3.4)
+    sources = list(dict.fromkeys(canonical_address(s) for s in (*sources, default)
+                                 if is_address(s) and family_of(s) == family))
     nodes = plan_nodes(name, cluster, config, sources)
     pods = _PodPlanner(name, nodes)
     ports = _endpoint_ports(cluster, family)
@@ -393,16 +396,18 @@ def _notes(cluster: Cluster, family: int) -> tuple[str, ...]:
 
 
 def checked_clients(texts: list[str], cluster: Cluster, family: int) -> list[str]:
-    """The ``--client`` addresses in canonical form; one that cannot be a client is an error naming why."""
+    """The ``--client`` addresses in canonical form (:func:`canonical_address`, the text ``netns send --from``
+    looks them up by and the loader writes the Services' addresses in: ``::1.2.3.4`` is ``::102:304``); one that
+    cannot be a client is an error naming why. :func:`is_address` judges, as it does ``--from``'s."""
     services = {ip: s.key for s in cluster.services
                 for ip in (*s.cluster_ips, *s.external_ips, *(i.ip for i in s.load_balancer_ingress if i.ip))}
     out = []
     for text in texts:
-        try:
-            address = netaddr.IPAddress(text.strip("[]"))
-        except (netaddr.AddrFormatError, ValueError):
-            raise UsageError(Diagnostic(f"{text!r} is not an IP address", field="--client")) from None
-        ip, special = str(address), no_machines(address)
+        if not is_address(text):
+            raise UsageError(Diagnostic(f"{text!r} is not an IP address", field="--client"))
+        ip = canonical_address(text)
+        address = netaddr.IPAddress(ip)
+        special = no_machines(address)
         why = (f"an IPv{address.version} address, but the cluster is built for IPv{family}"
                if address.version != family
                else special if special is not None

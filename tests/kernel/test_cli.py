@@ -292,3 +292,22 @@ def test_root_without_capabilities_exits_3_in_one_line(kernel: None, run_tag: st
                           env={**os.environ, "KPSIM_STATE_DIR": str(tmp_path)})
     assert done.returncode == 3 and done.stderr.count("\n") == 1, done.stderr
     assert "CAP_SYS_ADMIN" in done.stderr and "CAP_NET_ADMIN" in done.stderr
+
+
+def test_a_client_in_another_text_sends_by_either_text(kernel: None, run_tag: str, tmp_path, monkeypatch,
+                                                       capfd) -> None:
+    """--client ::1.2.3.4 was recorded as netaddr wrote it, --from external:::1.2.3.4 looked up as Go writes it
+    (::102:304): 'no external client ::102:304'. Both are canonical_address's text now."""
+    monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
+    name = f"{run_tag}-c6t"
+    assert run(["netns", "up", "--scenario", "ipv6", "--name", name, "--client", "::1.2.3.4"]) == 0
+    try:
+        assert "external:::102:304" in capfd.readouterr().out
+        for source in ("external:::1.2.3.4", "::102:304"):
+            assert run(["netns", "send", name, "--from", source, "--to", "[2001:db8:0:1::10]:30080", "--count", "5",
+                        "--timeout", "1", "-o", "json"]) == 0
+            result = json.loads(capfd.readouterr().out)
+            assert sum(d["count"] for d in result["delivered"]) == 5 and result["failed"] == []
+    finally:
+        assert run(["netns", "down", name]) == 0
+    assert not [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")]

@@ -220,3 +220,42 @@ def test_a_client_in_0_0_0_0_8_other_than_0_0_0_0_is_taken() -> None:
     from kubeproxy_sim.kernel.plan import checked_clients
 
     assert checked_clients(["0.1.2.3"], load_text(UPSTREAM_STYLE).cluster, 4) == ["0.1.2.3"]
+
+
+@pytest.mark.parametrize("given", ["::1.2.3.4", "[::1.2.3.4]", "::102:304"])
+def test_a_client_recorded_by_checked_clients_is_found_by_send_from(given: str) -> None:
+    """checked_clients wrote netaddr's text (``::1.2.3.4``) where netns send's --from looks a client up by
+    canonical_address's (``::102:304``, Go's), so ``--client ::1.2.3.4`` then ``--from external:::1.2.3.4``
+    said 'no external client ::102:304'. Both now write canonical_address's text."""
+    from kubeproxy_sim.kernel.plan import checked_clients
+    from kubeproxy_sim.kernel.send import resolve_source, topology_record
+
+    cluster, config = _scenario("ipv6")
+    clients = checked_clients([given], cluster, 6)
+    assert clients == ["::102:304"]
+    state = topology_record(plan("six", cluster, config, clients), cluster)
+    for source in ("external:::1.2.3.4", "external:[::1.2.3.4]", "external:::102:304", "::1.2.3.4"):
+        assert resolve_source(state, source).netns == state["clients"]["::102:304"]
+
+
+@pytest.mark.parametrize("given", ["::1.2.3.4", "[::1.2.3.4]"])
+def test_a_client_at_a_services_address_in_another_text_is_refused(given: str) -> None:
+    """The Services' addresses are the loader's (Go's) text: a client written otherwise is still theirs."""
+    from kubeproxy_sim.kernel.plan import checked_clients
+
+    cluster = load_text(UPSTREAM_STYLE.replace("172.30.0.41", "::102:304")).cluster
+    with pytest.raises(InputError) as caught:
+        checked_clients([given], cluster, 6)
+    assert str(caught.value) == (f"--client: {given!r} is an address of Service ns/svc; "
+                                 "expected an address no node, pod or Service has")
+
+
+@pytest.mark.parametrize("given", ["[10.96.0.10", "010.1.2.3", "fd00::1%eth0", "10.0.0.1/32", " 10.0.0.1"])
+def test_a_client_that_is_no_address_as_send_reads_them_is_refused(given: str) -> None:
+    """is_address is the one judge of a command's address text: --client takes what --from takes."""
+    from kubeproxy_sim.errors import UsageError
+    from kubeproxy_sim.kernel.plan import checked_clients
+
+    with pytest.raises(UsageError) as caught:
+        checked_clients([given], load_text(UPSTREAM_STYLE).cluster, 4)
+    assert str(caught.value) == f"--client: {given!r} is not an IP address"
