@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -229,6 +230,13 @@ def test_our_children_keep_an_ignored_sigint_ignored() -> None:
     assert (ignored >> (signal.SIGINT - 1) & 1, ignored >> (signal.SIGTERM - 1) & 1) == (1, 0)
 
 
+def held_ctrl_c() -> None:
+    """SIGINT sent to this thread, as a Ctrl-C reaches a one-threaded CLI: a thread that holds it keeps it
+    pending. (``os.kill(os.getpid(), ...)`` lets the kernel pick any thread that does not block it, such as a
+    pytest-xdist worker's I/O thread, and Python then raises it in this one at once, held or not.)"""
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+
 def test_a_build_tears_down_only_a_name_it_claimed(tmp_path: Path) -> None:
     """R-kernel 2: an interrupt while the name is checked, or one held over a creation that lost the name,
     removes nothing (the name is another cluster's); a failure or an interrupt once the name is ours removes
@@ -242,7 +250,7 @@ def test_a_build_tears_down_only_a_name_it_claimed(tmp_path: Path) -> None:
 
     def interrupted(then: BaseException | None) -> mock.Mock:
         def create(_name: str) -> None:
-            os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C while pyroute2 creates it: held
+            held_ctrl_c()  # a Ctrl-C while pyroute2 creates it: held
             if then is not None:
                 raise then
         return mock.Mock(side_effect=create)

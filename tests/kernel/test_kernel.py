@@ -24,6 +24,7 @@ from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.simulator.network import NO_ROUTE, Simulator, heard
 from kubeproxy_sim.simulator.send import send as sim_send
+from tests.kernel.test_interrupts import held_ctrl_c
 
 pytestmark = pytest.mark.kernel
 
@@ -539,7 +540,7 @@ def test_a_second_build_of_one_name_touches_nothing_of_the_first(kernel: None, r
         create = nsexec.create_netns
 
         def interrupted(netns_name: str) -> None:
-            os.kill(os.getpid(), signal.SIGINT)
+            held_ctrl_c()
             create(netns_name)
 
         monkeypatch.setattr(nsexec, "create_netns", interrupted)
