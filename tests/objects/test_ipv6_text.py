@@ -95,6 +95,46 @@ def test_glibcs_inet_ntop_is_taken() -> None:
     assert addr.ipv6_text is addr._ntop_ipv6_text
 
 
+def musl_inet_ntop(family: int, packed: bytes) -> str:
+    """musl 1.1.20-1.2.3's inet_ntop (src/network/inet_ntop.c, before 1.2.4 gave a leading run one character's
+    grace), ported: every group in hex, then the longest
+    run of the characters ':' and '0' starting at a group (measured in characters, more than three) becomes
+    ``::``. It is RFC 5952 but for two equal runs of zero groups after a single zero group
+    (``0:0:1:0:0:2:3:4``: ``0:0:1::2:3:4``, the second run, as "0:0:" is four characters and ":0:0:" five)."""
+    if family != socket.AF_INET6:
+        return _REAL_NTOP(family, packed)
+    words = [packed[i] << 8 | packed[i + 1] for i in range(0, 16, 2)]
+    if packed[:12] != bytes(10) + b"\xff\xff":
+        text = ":".join(f"{w:x}" for w in words)
+    else:
+        text = ":".join(f"{w:x}" for w in words[:6]) + ":" + ".".join(str(b) for b in packed[12:])
+    best, longest = 0, 2
+    for i in range(len(text)):
+        if i and text[i] != ":":
+            continue
+        run = len(text[i:]) - len(text[i:].lstrip(":0"))
+        if run > longest:
+            best, longest = i, run
+    if longest > 3:
+        text = text[:best] + "::" + text[best + longest:]
+    return text
+
+
+_REAL_NTOP = socket.inet_ntop
+
+
+def test_a_musl_inet_ntop_is_not_taken(monkeypatch) -> None:
+    """musl's inet_ntop passed every probe but writes ``0:0:1::2:3:4`` where Go writes ``::1:0:0:2:3:4``: were it
+    taken, the fast path would write another text than the loader's reader compares with."""
+    def pton(text: str) -> bytes:
+        return socket.inet_pton(socket.AF_INET6, text)
+
+    assert [p for p in addr._NTOP_PROBES if musl_inet_ntop(socket.AF_INET6, pton(p)) != p] == ["::1:0:0:2:3:4"]
+    assert musl_inet_ntop(socket.AF_INET6, pton("::1:0:0:2:3:4")) == "0:0:1::2:3:4"
+    monkeypatch.setattr(socket, "inet_ntop", musl_inet_ntop)
+    assert not addr._ntop_is_rfc5952()
+
+
 @given(st.integers(0, ALL) | EDGES)
 def test_every_ipv6_writer_is_the_one(value: int) -> None:
     """The objects loader (parse_ip, parse_cidr) and the evaluator (format_address) write one text."""
