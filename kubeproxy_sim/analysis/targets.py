@@ -234,7 +234,7 @@ def parse_source(nodes: NodeSet, text: str) -> Source:
     if text == "external":
         return external_source(ipv6)
     if text.startswith("external:"):
-        address = text[len("external:"):].strip("[]")
+        address = text[len("external:"):]  # is_address takes the brackets, and only paired, as send's --from
         if not is_address(address):
             raise _bad(text, "--from", f"not an IPv{6 if ipv6 else 4} address", SRC_FORMS, usage=True)
         if (":" in address) != ipv6:

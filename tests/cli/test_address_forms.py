@@ -56,6 +56,8 @@ def test_dist_to_reads_addresses_as_send(cluster: Path, to: str, code: int, said
     ("external:0203.0.113.10", 2, "not an IPv4 address"), ("external: 203.0.113.10", 2, "not an IPv4 address"),
     ("external:fe80::1%eth0", 2, "not an IPv4 address"), ("external:203.0.113.0/24", 2, "not an IPv4 address"),
     ("external:[fd00::1]", 1, "not an IPv4 address, the proxier's family (or --ip-family ipv6)"),
+    ("external:[203.0.113.10", 2, "not an IPv4 address"), ("external:203.0.113.10]", 2, "not an IPv4 address"),
+    ("external:[[203.0.113.10]]", 2, "not an IPv4 address"),
 ])
 def test_dist_from_reads_addresses_as_send(cluster: Path, source: str, code: int, said: str, capsys) -> None:
     assert main(["dist", "-f", str(cluster), "--to", "default/web", "--from", source]) == code
