@@ -172,6 +172,20 @@ def _dropped_host_ports(doc: dict[str, Any], file: str, key: str) -> list[Diagno
     return found
 
 
+def _pod_tolerations(doc: dict[str, Any], file: str, key: str, diagnostics: list[Diagnostic]) -> Any:
+    """A Pod's spec.tolerations as written (controllers.decode.read_tolerations), its refused ones reported."""
+    from kubeproxy_sim.controllers.decode import read_tolerations
+    from kubeproxy_sim.objects.report import Report
+
+    spec = doc.get("spec")
+    if not isinstance(spec, dict):
+        return ()
+    report = Report(file, "Pod", key)
+    found = read_tolerations(report, spec, "spec.tolerations")
+    diagnostics.extend(report.diagnostics)
+    return found
+
+
 def port_conflict_diagnostics(conflicts: Any, file: str | None = None, line: int | None = None) -> list[Diagnostic]:
     """The kubelet's refusal of each host-network pod an apply bound where a pod before it holds one of its host
     ports (scheduler.PortConflict), said at the step that applied it."""
@@ -214,6 +228,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     annotations: dict[str, tuple[tuple[str, str], ...]] = {}
     policies: dict[str, str] = {}
     ip_fields: dict[str, WrittenIPFields] = {}
+    tolerations: dict[str, Any] = {}
     for file, doc in _raw_documents(list(paths)):
         if not isinstance(doc, dict):
             continue
@@ -242,7 +257,10 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
             if pods is not None:
                 node_max_pods[meta["name"]] = -(-pods // 1000)  # Quantity.Value() rounds up
         elif doc.get("kind") == "Pod":
-            diagnostics += _dropped_host_ports(doc, file, f"{meta.get('namespace') or 'default'}/{meta.get('name')}")
+            key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+            diagnostics += _dropped_host_ports(doc, file, key)
+            if found_tolerations := _pod_tolerations(doc, file, key, diagnostics):
+                tolerations[key] = found_tolerations
         elif doc.get("kind") == "Service":
             key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
             if found_annotations := _topology_annotations(meta):
@@ -259,7 +277,8 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                      diagnostics=tuple(diagnostics), node_cpu=tuple(sorted(node_cpu.items())),
                      node_max_pods=tuple(sorted(node_max_pods.items())),
                      service_annotations=tuple(sorted(annotations.items())),
-                     family_policies=tuple(sorted(policies.items())), ip_fields=tuple(sorted(ip_fields.items())))
+                     family_policies=tuple(sorted(policies.items())), ip_fields=tuple(sorted(ip_fields.items())),
+                     pod_tolerations=tuple(sorted(tolerations.items())))
 
 
 # -- showing a step -------------------------------------------------------------------------------------------

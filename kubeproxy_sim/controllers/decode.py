@@ -1,7 +1,7 @@
 """Decoding apps/v1 Deployment manifests (the loader of the objects layer skips them: kube-proxy never reads them).
 
 Only what the controllers model is read: replicas, matchLabels selector,
-template labels, containers (name, image, ports), grace period, hostNetwork, strategy with
+template labels, containers (name, image, ports), grace period, hostNetwork, tolerations, strategy with
 maxSurge/maxUnavailable, progress deadline and history limit. Problems are
 reported like every other object's: file, Deployment namespace/name, field
 path, what is wrong and what is expected.
@@ -19,10 +19,12 @@ from kubeproxy_sim.controllers.model import (
     DEFAULT_PROGRESS_DEADLINE,
     DEFAULT_SURGE,
     DEFAULT_UNAVAILABLE,
+    NO_EXECUTE,
     Container,
     Deployment,
     PodTemplate,
     Strategy,
+    Toleration,
     replicas_over_limit,
 )
 from kubeproxy_sim.errors import Diagnostic
@@ -37,6 +39,8 @@ HOST_PORT_DROPPED = ("not modelled on a pod without hostNetwork: kube-scheduler'
                      "address)")
 _PERCENT = re.compile(r"^[0-9]+%$")
 _STRATEGIES = {s.value: s for s in Strategy}
+_OPERATORS = ("Equal", "Exists")
+_EFFECTS = ("NoSchedule", "PreferNoSchedule", NO_EXECUTE)
 
 
 def is_deployment(document: object) -> bool:
@@ -176,7 +180,40 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
     if not containers:
         report.error("spec.template.spec.containers", "required; expected at least one container with an image")
         return None
-    return PodTemplate(labels=labels, containers=tuple(containers), grace_period=grace, host_network=host_network)
+    tolerations = read_tolerations(report, pod_spec, "spec.template.spec.tolerations")
+    return PodTemplate(labels=labels, containers=tuple(containers), grace_period=grace, host_network=host_network,
+                       tolerations=tolerations)
+
+
+def read_tolerations(report: Report, pod_spec: dict[str, Any], path: str) -> tuple[Toleration, ...]:
+    """A pod spec's tolerations, checked as the API server's validateTolerations does (a refused one is reported at
+    its field and left out): operator Equal or Exists (left out: Equal), Exists with no value, an empty key only
+    with Exists, effect NoSchedule, PreferNoSchedule, NoExecute or none, tolerationSeconds only with NoExecute."""
+    found = []
+    for _, item_path, raw in report.mappings(pod_spec, "tolerations", path):
+        key = report.string(raw, "key", f"{item_path}.key", "") or ""
+        operator = report.string(raw, "operator", f"{item_path}.operator", "") or "Equal"
+        value = report.string(raw, "value", f"{item_path}.value", "") or ""
+        effect = report.string(raw, "effect", f"{item_path}.effect", "") or ""
+        seconds = report.integer(raw, "tolerationSeconds", f"{item_path}.tolerationSeconds")
+        problems = []
+        if operator not in _OPERATORS:
+            problems.append(("operator", f'Unsupported value: {quote(operator)}: supported values: "Equal", "Exists"'))
+        elif not key and operator != "Exists":
+            problems.append(("operator", 'must be Exists when `key` is empty, which means "match all values and '
+                                         'all keys"'))
+        elif operator == "Exists" and value:
+            problems.append(("operator", "value must be empty when `operator` is 'Exists'"))
+        if effect and effect not in _EFFECTS:
+            problems.append(("effect", f'Unsupported value: {quote(effect)}: supported values: "NoExecute", '
+                                       '"NoSchedule", "PreferNoSchedule"'))
+        if seconds is not None and effect != NO_EXECUTE:
+            problems.append(("effect", "must be 'NoExecute' when `tolerationSeconds` is set"))
+        for field, message in problems:
+            report.error(f"{item_path}.{field}", message)
+        if not problems:
+            found.append(Toleration(key=key, operator=operator, value=value, effect=effect, seconds=seconds))
+    return tuple(found)
 
 
 def _container(report: Report, raw: dict[str, Any], path: str, host_network: bool) -> Container | None:

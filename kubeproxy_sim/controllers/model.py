@@ -22,6 +22,10 @@ DEFAULT_PROGRESS_DEADLINE = 600
 DEFAULT_SURGE = "25%"
 DEFAULT_UNAVAILABLE = "25%"
 DEFAULT_HISTORY_LIMIT = 10
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+NO_EXECUTE = "NoExecute"
+DEFAULT_TOLERATION_SECONDS = 300  # kube-apiserver's --default-not-ready/unreachable-toleration-seconds
 MAX_REPLICAS = 150_000
 """The simulator's limit on one Deployment's replicas: Kubernetes' tested limit of pods in a whole cluster
 (kubernetes.io/docs/setup/best-practices/cluster-large: "No more than 150,000 total pods"). The controllers build
@@ -53,6 +57,35 @@ class Container:
 
 
 @dataclass(frozen=True, slots=True)
+class Toleration:
+    """One of a pod's spec.tolerations, as written (the API server's validation already passed): ``operator`` is
+    ``Equal`` or ``Exists`` (left out: ``Equal``), an empty ``key`` or ``effect`` matches every key or effect, and
+    ``seconds`` (tolerationSeconds, with effect NoExecute only) bounds how long a NoExecute taint is tolerated
+    (None: forever)."""
+
+    key: str = ""
+    operator: str = "Equal"
+    value: str = ""
+    effect: str = ""
+    seconds: int | None = None
+
+
+def _covers(toleration: Toleration, key: str) -> bool:
+    """Whether DefaultTolerationSeconds takes ``toleration`` as the pod's own for the NoExecute taint ``key``: it
+    looks at the key and the effect only (not the operator or value)."""
+    return toleration.key in ("", key) and toleration.effect in ("", NO_EXECUTE)
+
+
+def admitted_tolerations(written: tuple[Toleration, ...]) -> tuple[Toleration, ...]:
+    """A new pod's tolerations after the DefaultTolerationSeconds admission plugin: the written ones, then the
+    300 s default for each of the two taints no written toleration covers."""
+    defaults = tuple(Toleration(key=key, operator="Exists", effect=NO_EXECUTE, seconds=DEFAULT_TOLERATION_SECONDS)
+                     for key in (NOT_READY_TAINT, UNREACHABLE_TAINT)
+                     if not any(_covers(t, key) for t in written))
+    return written + defaults
+
+
+@dataclass(frozen=True, slots=True)
 class PodTemplate:
     """spec.template: what every pod of a revision looks like; equal templates are the same revision."""
 
@@ -60,6 +93,7 @@ class PodTemplate:
     containers: tuple[Container, ...]
     grace_period: int = DEFAULT_GRACE_PERIOD
     host_network: bool = False  # spec.hostNetwork: the pods take their node's host IPs and hold their ports there
+    tolerations: tuple[Toleration, ...] = ()  # spec.tolerations as written (the API server adds its defaults per pod)
 
     def images(self) -> tuple[str, ...]:
         return tuple(c.image for c in self.containers)
@@ -133,6 +167,10 @@ class SimPod:
     # the node lifecycle controller's MarkPodsNotReady wrote the pod's Ready condition False (its node's kubelet
     # went silent); it stays so until the kubelet posts again (world.node_lifecycle)
     marked_not_ready: bool = False
+    # spec.tolerations as admitted: the pod's own and the DefaultTolerationSeconds plugin's (tainteviction)
+    tolerations: tuple[Toleration, ...] = ()
+    # when the taint eviction controller deletes the pod, its node tainted NoExecute (None: no deletion scheduled)
+    evict_at: float | None = None
 
     @property
     def key(self) -> str:
@@ -389,6 +427,12 @@ class World:
     @property
     def services(self) -> tuple[Service, ...]:
         return self.service_table.services
+
+    @property
+    def no_execute_nodes(self) -> frozenset[str]:
+        """The Nodes the node lifecycle controller taints NoExecute: Ready False (not-ready) or Unknown
+        (unreachable); a Node of another status, or none, has no taint."""
+        return self.not_ready_nodes - self.untainted_nodes
 
     @property
     def service_annotations(self) -> tuple[tuple[str, Annotations], ...]:

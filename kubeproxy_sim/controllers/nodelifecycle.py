@@ -15,14 +15,17 @@ different from its own and writes it back within its 10 s sync; the model
 takes that at once, at the step that applies the Node. The controller's other
 path (processPod, a pod bound to a Node not Ready) writes only a pod that has a
 Ready condition, which one just bound has not; such a pod on a silent Node is
-kept not ready here because no kubelet reports it started.
+kept not ready here because no kubelet reports it started. A pod deleted while its
+Node's Ready is Unknown (by the taint eviction controller, or kubectl) stays
+terminating until the kubelet posts again and stops it.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from kubeproxy_sim.controllers.model import World
+from kubeproxy_sim.controllers.model import SimPod, World
+from kubeproxy_sim.controllers.replicaset import finish_deletion
 from kubeproxy_sim.objects.model import Node
 
 
@@ -45,9 +48,15 @@ def mark_pods_not_ready(world: World) -> World:
 
 
 def kubelets_back(world: World, nodes: frozenset[str]) -> World:
-    """The pods of ``nodes``, whose kubelets post again, as those kubelets report them (no longer marked)."""
+    """The pods of ``nodes``, whose kubelets post again after their Ready was Unknown, as those kubelets report them
+    (no longer marked), and those deleted meanwhile stopped by them from now (replicaset.finish_deletion)."""
     if not nodes:
         return world
-    pods = tuple(replace(p, marked_not_ready=False) if p.marked_not_ready and p.node_name in nodes else p
-                 for p in world.pods)
+    pods = tuple(_reported(world, p) if p.node_name in nodes else p for p in world.pods)
     return replace(world, pods=pods)
+
+
+def _reported(world: World, pod: SimPod) -> SimPod:
+    if pod.marked_not_ready:
+        pod = replace(pod, marked_not_ready=False)
+    return finish_deletion(world, pod) if pod.terminating and pod.gone_at is None else pod

@@ -17,7 +17,7 @@ import random
 from collections import Counter
 from dataclasses import replace
 
-from kubeproxy_sim.controllers.model import ReplicaSet, SimPod, World
+from kubeproxy_sim.controllers.model import ReplicaSet, SimPod, World, admitted_tolerations
 from kubeproxy_sim.controllers.naming import generate_name
 from kubeproxy_sim.controllers.scheduler import (
     Ipam,
@@ -68,18 +68,25 @@ def new_pod(world: World, rs: ReplicaSet, rng: random.Random, ipam: Ipam | None 
     pod = SimPod(namespace=rs.namespace, name=name, labels=template.labels, owner=rs.name,
                  images=template.images(), ports=tuple(p for c in template.containers for p in c.ports),
                  created=world.now, serial=world.serial, grace_period=template.grace_period,
-                 host_network=template.host_network)
+                 host_network=template.host_network, tolerations=admitted_tolerations(template.tolerations))
     world = replace(world, serial=world.serial + 1)
     return bind(world, pod, ipam)
 
 
 def delete_pod(world: World, pod: SimPod) -> SimPod:
-    """Start a graceful deletion; a pod whose containers never ran goes at once."""
+    """Start a graceful deletion (metadata.deletionTimestamp). The pod goes once its node's kubelet has stopped it
+    (:func:`finish_deletion`); on a Node whose Ready is Unknown no kubelet does, so it stays terminating until
+    that kubelet posts again (nodelifecycle.kubelets_back), as nothing else removes a pod of a live Node object."""
     if pod.terminating:
         return pod
-    started = pod.ready_at is not None and pod.ready_at <= world.now
-    grace = pod.grace_period if started else 0
-    return replace(pod, deleted_at=world.now, gone_at=world.now + grace)
+    deleted = replace(pod, deleted_at=world.now)
+    return deleted if pod.node_name in world.unreachable_nodes else finish_deletion(world, deleted)
+
+
+def finish_deletion(world: World, pod: SimPod) -> SimPod:
+    """The kubelet's part of a pod's graceful deletion, from now: it goes after its grace period, or at once if
+    its containers never ran."""
+    return replace(pod, gone_at=world.now + (pod.grace_period if pod.running(world.now) else 0))
 
 
 def deletion_order(world: World, pods: tuple[SimPod, ...], related: tuple[SimPod, ...] | None = None) -> list[SimPod]:

@@ -23,7 +23,7 @@ from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.allocate import AllocationError
 from kubeproxy_sim.controllers.decode import NOTHING_WRITTEN, WrittenIPFields
 from kubeproxy_sim.controllers.deployment import history
-from kubeproxy_sim.controllers.model import MAX_REPLICAS, Deployment, World, replicas_over_limit
+from kubeproxy_sim.controllers.model import MAX_REPLICAS, Deployment, Toleration, World, replicas_over_limit
 from kubeproxy_sim.controllers.scheduler import PortConflict
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.model import Cluster, Protocol, ServiceType
@@ -461,6 +461,8 @@ class Manifests:
     # Service key -> what it wrote of clusterIPs and ipFamilies (controllers.decode.written_ip_fields); a Service
     # left out wrote neither the list clusterIPs nor ipFamilies
     ip_fields: tuple[tuple[str, WrittenIPFields], ...] = ()
+    # Pod key -> its spec.tolerations as written (controllers.decode.read_tolerations); a Pod left out wrote none
+    pod_tolerations: tuple[tuple[str, tuple[Toleration, ...]], ...] = ()
 
 
 Loader = Callable[[tuple[str, ...]], Manifests]
@@ -527,7 +529,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
         notes.append(_applied("pod", pod.name, before, False))
         changed.append(pod)
     if changed:
-        world, conflicts = W.add_pods(world, changed, rng)
+        world, conflicts = W.add_pods(world, changed, rng, dict(manifests.pod_tolerations))
     for d in manifests.deployments:
         existing = world.deployment(d.namespace, d.name)
         if existing is not None and not d.replicas_given:  # apply leaves a field the manifest omits alone

@@ -41,7 +41,16 @@ from kubeproxy_sim.controllers.endpointslice import (
     reconcile_all,
     selects,
 )
-from kubeproxy_sim.controllers.model import Container, Deployment, PodTemplate, SimPod, World, service_node_ports
+from kubeproxy_sim.controllers.model import (
+    Container,
+    Deployment,
+    PodTemplate,
+    SimPod,
+    Toleration,
+    World,
+    admitted_tolerations,
+    service_node_ports,
+)
 from kubeproxy_sim.controllers.naming import stable_suffix
 from kubeproxy_sim.controllers.nodelifecycle import kubelets_back, mark_pods_not_ready, silent_after
 from kubeproxy_sim.controllers.replicaset import (
@@ -53,6 +62,7 @@ from kubeproxy_sim.controllers.replicaset import (
     sync_replica_set,
 )
 from kubeproxy_sim.controllers.scheduler import Ipam, PortConflict, record_failures
+from kubeproxy_sim.controllers.tainteviction import cancel_evictions, evict, next_eviction
 from kubeproxy_sim.controllers.topology import ANNOTATIONS, hints_enabled, zone_ratios
 from kubeproxy_sim.objects.model import (
     Cluster,
@@ -97,6 +107,7 @@ def _collect_garbage(world: World) -> World:
 
 def _round(world: World, rng: random.Random) -> World:
     world = mark_pods_not_ready(world)
+    world = evict(world)
     world = expire(world)
     world = _collect_garbage(world)
     world = retry_unscheduled(world)
@@ -120,7 +131,10 @@ def settle(world: World, rng: random.Random) -> World:
 
 
 def next_event(world: World) -> float | None:
-    return next_pod_event(world)
+    """The next time something changes by itself: a pod becomes ready or is gone, or the taint eviction
+    controller deletes one."""
+    times = [t for t in (next_pod_event(world), next_eviction(world)) if t is not None]
+    return min(times, default=None)
 
 
 def advance(world: World, seconds: float, rng: random.Random) -> World:
@@ -332,7 +346,8 @@ def delete_pods(world: World, namespace: str, names: list[str], rng: random.Rand
     return settle(replace(world, pods=pods), rng)
 
 
-def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> tuple[World, tuple[PortConflict, ...]]:
+def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
+             tolerations: Mapping[str, tuple[Toleration, ...]] | None = None) -> tuple[World, tuple[PortConflict, ...]]:
     """Bare Pods as applied, each replacing the one of its name (and moved last), then settled once; a name written
     twice in ``pods`` is the last copy's (kubectl creates the first and patches it with the second), the first
     never placed nor counted, and a pod replaced no longer counts on its node for the new ones. One is kept
@@ -345,7 +360,8 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> tuple[Wor
     pods times the cluster (100,000 pods ran for hours).
 
     Also returned: the host-network pods applied bound where a pod before them holds one of their host ports,
-    which the kubelet would refuse (the order the manifest gives decides which one)."""
+    which the kubelet would refuse (the order the manifest gives decides which one). ``tolerations``: each pod's
+    spec.tolerations as written, by NS/NAME (the DefaultTolerationSeconds plugin adds its defaults here)."""
     last = {pod.key: index for index, pod in enumerate(pods)}
     applied = [pod for index, pod in enumerate(pods) if last[pod.key] == index]  # a name written twice: the last
     ipam = Ipam(replace(world, pods=tuple(p for p in world.pods if p.key not in last)))  # the replaced ones go
@@ -355,7 +371,8 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random) -> tuple[Wor
         sim = SimPod(namespace=pod.namespace, name=pod.name, labels=pod.labels, owner=None, images=(),
                      ports=pod.ports, created=world.now, serial=world.serial, node_name=pod.node_name,
                      pod_ips=pod.pod_ips, ready_at=world.now if pod.ready else None,
-                     deleted_at=world.now if pod.terminating else None, host_network=pod.host_network)
+                     deleted_at=world.now if pod.terminating else None, host_network=pod.host_network,
+                     tolerations=admitted_tolerations((tolerations or {}).get(pod.key, ())))
         world = replace(world, serial=world.serial + 1)
         if sim.node_name is not None:  # bound as written: kube-scheduler leaves it to that node's kubelet
             if taken := ipam.hold(sim):
@@ -658,15 +675,20 @@ def put_nodes(world: World, nodes: tuple[Node, ...], not_ready: frozenset[str], 
     is Unknown; ``untainted``: those whose Ready is none of True, False and Unknown, or missing), allocatable CPU
     (millicores by name; a Node left out has none) and allocatable pods (by name; a Node left out takes the
     kubelet's default) as given. Their pods' readiness follows (nodelifecycle): marked not ready where a Node turns from
-    Ready True to Unknown, as reported again where a Node's kubelet posts again."""
+    Ready True to Unknown, as reported again where a Node's kubelet posts again (which also stops the pods deleted
+    meanwhile). A Node whose Ready turns False or Unknown gets its NoExecute taint now, whose pods the taint
+    eviction controller deletes when their tolerations run out, and one that turns True loses it, cancelling those
+    deletions (tainteviction)."""
     names = {n.name for n in nodes}
     kept = tuple(n for n in world.nodes if n.name not in names)
     ready_now = world.not_ready_nodes - names | not_ready
     silent = silent_after(world, nodes, unreachable)
-    world = kubelets_back(world, world.silent_nodes - silent)
+    unreachable_now = frozenset(world.unreachable_nodes - names | unreachable)
+    untainted_now = frozenset(world.untainted_nodes - names | untainted)
+    world = kubelets_back(world, world.unreachable_nodes - unreachable_now)
+    world = cancel_evictions(world, world.no_execute_nodes - (ready_now - untainted_now))
     return settle(replace(world, nodes=(*kept, *nodes), not_ready_nodes=frozenset(ready_now), silent_nodes=silent,
-                          unreachable_nodes=frozenset(world.unreachable_nodes - names | unreachable),
-                          untainted_nodes=frozenset(world.untainted_nodes - names | untainted),
+                          unreachable_nodes=unreachable_now, untainted_nodes=untainted_now,
                           node_cpu=_node_facts(world.node_cpu, nodes, cpu or {}),
                           node_max_pods=_node_facts(world.node_max_pods, nodes, max_pods or {})), rng)
 

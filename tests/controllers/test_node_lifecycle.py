@@ -61,7 +61,7 @@ def test_a_node_turning_unknown_marks_its_pods_not_ready_until_its_kubelet_posts
     assert all(c == (True, True, False) for k, c in _conditions(down).items() if k.startswith("node1/"))
     d = down.deployment("default", "web")
     assert d is not None and rollout_status(down, d).available == 2
-    later = W.advance(down, 600, rng)  # nothing of it passes with time: the kubelet is silent
+    later = W.advance(down, 600, rng)  # the kubelet is silent: they stay marked (evicted at 300 s, terminating)
     assert {p.name for p in later.pods if not p.ready(later.now)} == on2
     back = _status(later, "True", rng)
     assert not any(p.marked_not_ready for p in back.pods) and all(p.ready(back.now) for p in back.pods)

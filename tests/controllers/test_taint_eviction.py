@@ -1,0 +1,268 @@
+"""The taint eviction controller: pods leave a Node tainted NoExecute (Ready False or Unknown) once their
+tolerations run out, 300 s by the DefaultTolerationSeconds admission plugin unless the pod says otherwise.
+
+Upstream: plugin/pkg/admission/defaulttolerationseconds, pkg/controller/tainteviction (processPodOnNode).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kubeproxy_sim.controllers import world as W
+from kubeproxy_sim.controllers.decode import read_tolerations
+from kubeproxy_sim.controllers.model import (
+    NOT_READY_TAINT,
+    UNREACHABLE_TAINT,
+    Toleration,
+    World,
+    admitted_tolerations,
+)
+from kubeproxy_sim.controllers.tainteviction import toleration_time
+from kubeproxy_sim.objects.model import Pod
+from kubeproxy_sim.objects.report import Report
+
+from ._helpers import IMAGE_V1, NODES, deployed, run_cli, world
+from .test_node_lifecycle import SMALL_NODES
+
+NODE2 = (NODES[1],)
+DEFAULTS = (Toleration(NOT_READY_TAINT, "Exists", "", "NoExecute", 300),
+            Toleration(UNREACHABLE_TAINT, "Exists", "", "NoExecute", 300))
+FOREVER = Toleration(UNREACHABLE_TAINT, "Exists", "", "NoExecute", None)
+
+
+def _status(w: World, status: str, rng: random.Random) -> World:
+    """node2 applied again with a Ready condition of ``status`` (True, False or Unknown)."""
+    not_ready = frozenset() if status == "True" else frozenset({"node2"})
+    unreachable = frozenset({"node2"}) if status == "Unknown" else frozenset()
+    return W.put_nodes(w, NODE2, not_ready, rng, unreachable=unreachable)
+
+
+def _deployed(replicas: int, *tolerations: Toleration) -> tuple[World, random.Random]:
+    """'web' rolled out over node1 and node2, its template tolerating ``tolerations``."""
+    template = W.new_deployment("default", "web", [IMAGE_V1], replicas, 8080).template
+    return deployed(replicas, template=replace(template, tolerations=tolerations))
+
+
+def _where(w: World) -> tuple[list[str], list[str]]:
+    """(nodes of the active pods, names of the terminating ones), sorted."""
+    active = sorted(str(p.node_name) for p in w.pods if not p.terminating)
+    return active, sorted(p.name for p in w.pods if p.terminating)
+
+
+def test_every_pod_gets_the_default_tolerations_unless_it_covers_the_taint_itself() -> None:
+    """DefaultTolerationSeconds adds 300 s for each taint no toleration of the pod names (by key, or none, and
+    effect NoExecute, or none), whatever that toleration's operator and value."""
+    assert admitted_tolerations(()) == DEFAULTS
+    assert admitted_tolerations((FOREVER,)) == (FOREVER, DEFAULTS[0])
+    everything = Toleration("", "Exists")
+    assert admitted_tolerations((everything,)) == (everything,)
+    no_schedule = Toleration(UNREACHABLE_TAINT, "Exists", "", "NoSchedule")
+    assert admitted_tolerations((no_schedule,)) == (no_schedule, *DEFAULTS)
+    w, _ = deployed(2)
+    assert all(p.tolerations == DEFAULTS for p in w.pods)
+
+
+def test_toleration_time_takes_the_first_matching_toleration() -> None:
+    """GetMatchingTolerations' first match decides; none matching is 0 (at once), no seconds is forever, and
+    seconds of 0 or less are 0."""
+    assert toleration_time(DEFAULTS, UNREACHABLE_TAINT) == 300
+    assert toleration_time((FOREVER, *DEFAULTS), UNREACHABLE_TAINT) == float("inf")
+    assert toleration_time((FOREVER,), NOT_READY_TAINT) == 0
+    assert toleration_time((Toleration(NOT_READY_TAINT, "Equal", "x", "NoExecute", 60),), NOT_READY_TAINT) == 0
+    assert toleration_time((Toleration(NOT_READY_TAINT, "Exists", "", "NoExecute", -5),), NOT_READY_TAINT) == 0
+
+
+def test_pods_of_an_unknown_node_are_evicted_300_s_after_the_taint_and_replaced_on_the_ready_node() -> None:
+    """node2 Unknown at t: at t+299 s its 2 pods are still there; at t+300 s they are terminating (and stay so:
+    no kubelet there stops them), their ReplicaSet has made 2 more, which the scheduler put on node1."""
+    w, rng = deployed(4)
+    on2 = sorted(p.name for p in w.pods if p.node_name == "node2")
+    down = _status(w, "Unknown", rng)
+    before = W.advance(down, 299, rng)
+    assert _where(before) == (["node1", "node1", "node2", "node2"], [])
+    after = W.advance(before, 1, rng)
+    assert after.now == down.now + 300 and _where(after) == (["node1"] * 4, on2)
+    later = W.advance(after, 3600, rng)
+    assert _where(later) == (["node1"] * 4, on2) and all(p.ready(later.now) for p in later.pods if not p.terminating)
+    back = W.advance(_status(later, "True", rng), 30, rng)  # its kubelet stops them within their grace period
+    assert _where(back) == (["node1"] * 4, [])
+
+
+def test_a_not_ready_node_evicts_too_and_its_live_kubelet_stops_the_pods() -> None:
+    """Ready False: the not-ready taint, the same 300 s; the kubelet there is alive, so the pods are gone after
+    their 30 s grace period."""
+    w, rng = deployed(4)
+    down = W.advance(_status(w, "False", rng), 300, rng)
+    assert len(_where(down)[1]) == 2
+    assert _where(W.advance(down, 30, rng)) == (["node1"] * 4, [])
+
+
+def test_a_node_ready_again_before_300_s_cancels_the_eviction_and_a_later_taint_starts_anew() -> None:
+    w, rng = deployed(4)
+    w = W.advance(_status(w, "Unknown", rng), 200, rng)
+    w = W.advance(_status(w, "True", rng), 200, rng)
+    assert _where(w) == (["node1", "node1", "node2", "node2"], [])
+    w = W.advance(_status(w, "Unknown", rng), 299, rng)
+    assert _where(w)[1] == []
+    assert len(_where(W.advance(w, 1, rng))[1]) == 2
+
+
+def test_a_swap_of_the_taint_keeps_the_clock() -> None:
+    """Unknown, then False 200 s later: the deletion the controller scheduled stands (300 s from the first)."""
+    w, rng = deployed(4)
+    w = W.advance(_status(w, "Unknown", rng), 200, rng)
+    w = W.advance(_status(w, "False", rng), 99, rng)
+    assert _where(w)[1] == []
+    assert len(_where(W.advance(w, 1, rng))[1]) == 2
+
+
+def test_a_pod_tolerating_the_taint_without_seconds_is_never_evicted() -> None:
+    w, rng = _deployed(4, FOREVER)
+    w = W.advance(_status(w, "Unknown", rng), 100_000, rng)
+    assert _where(w) == (["node1", "node1", "node2", "node2"], [])
+    # the same pods on a not-ready node have the default for that taint
+    assert len(_where(W.advance(_status(w, "False", rng), 300, rng))[1]) == 2
+
+
+@pytest.mark.parametrize(("toleration", "after"), [
+    (Toleration(UNREACHABLE_TAINT, "Exists", "", "NoExecute", 60), 60),
+    (Toleration(UNREACHABLE_TAINT, "Exists", "", "NoExecute", 0), 0),
+    # covered for the admission plugin (key and effect), tolerating nothing (the taint has no value): at once
+    (Toleration(UNREACHABLE_TAINT, "Equal", "x", "NoExecute", 600), 0),
+])
+def test_a_pods_own_toleration_seconds_decide(toleration: Toleration, after: int) -> None:
+    w, rng = _deployed(2, toleration)
+    down = _status(w, "Unknown", rng)
+    if after:
+        assert _where(W.advance(down, after - 1, rng))[1] == []
+    assert len(_where(W.advance(down, after, rng))[1]) == 1
+
+
+def test_a_pod_bound_to_a_tainted_node_later_is_timed_from_its_arrival() -> None:
+    """processPodOnNode starts a pod's clock when it sees the pod there: a bare pod applied bound to node2 100 s
+    after the taint goes 300 s after that."""
+    w = W.put_nodes(world(), NODE2, frozenset({"node2"}), random.Random(0), unreachable=frozenset({"node2"}))
+    rng = random.Random(0)
+    w = W.advance(w, 100, rng)
+    w, _ = W.add_pods(w, [Pod("default", "bare", node_name="node2")], rng)
+    assert _where(W.advance(w, 299, rng))[1] == []
+    assert _where(W.advance(w, 300, rng))[1] == ["bare"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["True", "False", "Unknown"]), st.integers(0, 400)), max_size=6))
+def test_pods_are_evicted_exactly_when_the_node_stayed_tainted_for_300_s(path: list[tuple[str, int]]) -> None:
+    """Over any sequence of node2's Ready statuses held for some seconds, its pods are terminating exactly when
+    some stretch of not-True statuses has lasted 300 s (then it is terminating, or gone where a kubelet stopped it)."""
+    w, rng = deployed(2)
+    (on2,) = [p.name for p in w.pods if p.node_name == "node2"]
+    stretch, expected = 0, False
+    for status, seconds in path:
+        w = W.advance(_status(w, status, rng), seconds, rng)
+        stretch = 0 if status == "True" else stretch + seconds
+        expected = expected or stretch >= 300
+        pod = w.pod("default", on2)
+        assert (pod is None or pod.terminating) == expected
+
+
+def test_tolerations_are_checked_as_the_api_server_does() -> None:
+    report = Report("p.yaml", "Pod", "default/p")
+    spec = {"tolerations": [
+        {"key": "a", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 10},
+        {"operator": "Exists"},
+        {"key": "b", "effect": "NoSchedule", "tolerationSeconds": 10},
+        {"operator": "Equal", "value": "v"},
+        {"key": "c", "operator": "Exists", "value": "v"},
+        {"key": "d", "operator": "Less"},
+        {"key": "e", "effect": "Sometimes"},
+    ]}
+    found = read_tolerations(report, spec, "spec.tolerations")
+    assert found == (Toleration("a", "Exists", "", "NoExecute", 10), Toleration("", "Exists"))
+    assert [(d.field, d.message) for d in report.diagnostics] == [
+        ("spec.tolerations[2].effect", "must be 'NoExecute' when `tolerationSeconds` is set"),
+        ("spec.tolerations[3].operator", 'must be Exists when `key` is empty, which means "match all values and all '
+                                         'keys"'),
+        ("spec.tolerations[4].operator", "value must be empty when `operator` is 'Exists'"),
+        ("spec.tolerations[5].operator", 'Unsupported value: "Less": supported values: "Equal", "Exists"'),
+        ("spec.tolerations[6].effect", 'Unsupported value: "Sometimes": supported values: "NoExecute", '
+                                       '"NoSchedule", "PreferNoSchedule"'),
+    ]
+
+
+TOLERATING = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: calm}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: calm}}
+  template:
+    metadata: {labels: {app: calm}}
+    spec:
+      containers: [{name: calm, image: nginx, ports: [{containerPort: 8080}]}]
+      tolerations: [{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bare, labels: {app: calm}}
+spec:
+  nodeName: node2
+  containers: [{name: bare, image: nginx}]
+  tolerations: [{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: calm}
+spec: {selector: {app: calm}, ports: [{port: 80, targetPort: 8080}]}
+"""
+
+
+def _play(tmp_path: Path, script: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+          show: str) -> list[dict[str, object]]:
+    (tmp_path / "nodes.yaml").write_text(SMALL_NODES.format(ready="True"))
+    (tmp_path / "down.yaml").write_text(SMALL_NODES.format(ready="Unknown"))
+    (tmp_path / "script").write_text(script)
+    argv = ["scenario", str(tmp_path / "script"), "-f", str(tmp_path / "nodes.yaml"), "--hostname-override",
+            "node1", "--cluster-cidr", "10.244.0.0/16", "-o", "json", "--show", show]
+    assert run_cli(argv, monkeypatch) == 0
+    steps: list[dict[str, object]] = json.loads(capsys.readouterr().out)["steps"]
+    return steps
+
+
+def test_scenario_wait_299_s_keeps_node2s_pod_and_1_s_more_moves_it_with_its_endpoint_and_rules(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """node2 goes Unknown: its pod is not ready at once (MarkPodsNotReady), still there after `wait 299s`; `wait
+    1s` more evicts it (terminating, not serving) and its replacement on node1 is in the endpoints and the rules
+    once started."""
+    script = ("create deployment web --image=nginx --replicas=2 --port=8080\nexpose deployment/web --port=80\n"
+              "wait 10s\napply -f down.yaml\nwait 299s\nwait 1s\nwait 10s\n")
+    steps = _play(tmp_path, script, monkeypatch, capsys, "endpoints")
+    states = [sorted((str(e["node"]), str(e["state"])) for e in step["endpoints"])  # type: ignore[attr-defined]
+              for step in steps[3:]]
+    assert states == [
+        [("node1", "ready"), ("node2", "not-ready")],  # apply -f down.yaml
+        [("node1", "ready"), ("node2", "not-ready")],  # wait 299s
+        [("node1", "not-ready"), ("node1", "ready"), ("node2", "terminating")],  # wait 1s: the new pod starting
+        [("node1", "ready"), ("node1", "ready"), ("node2", "terminating")],
+    ]
+    rules = [json.dumps(step["rules"]) for step in _play(tmp_path, script, monkeypatch, capsys, "rules")]
+    assert "10.244.1." in rules[2] and "10.244.1." not in rules[3]
+    assert rules[4].count("10.244.0.") == rules[3].count("10.244.0.")  # unchanged after 299 s
+    assert rules[6].count("10.244.0.") > rules[5].count("10.244.0.")  # the replacement in the rules
+
+
+def test_scenario_pods_tolerating_unreachable_forever_stay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A Deployment template's and a bare Pod's own toleration without tolerationSeconds: read from the
+    manifests, nothing is evicted however long node2 stays Unknown."""
+    (tmp_path / "calm.yaml").write_text(TOLERATING)
+    steps = _play(tmp_path, "apply -f calm.yaml\nwait 10s\napply -f down.yaml\nwait 1h\n", monkeypatch, capsys,
+                  "endpoints")
+    last = sorted((str(e["node"]), str(e["state"])) for e in steps[-1]["endpoints"])  # type: ignore[attr-defined]
+    assert last == [("node1", "ready"), ("node1", "ready"), ("node2", "not-ready"), ("node2", "not-ready")]
