@@ -62,7 +62,8 @@ def _dotted_quad(text: str) -> int | None:
 
 
 def parse_address(text: str) -> tuple[int, int]:
-    """(family, value) of one address; IPv6 may be written in brackets. Raises ValueError."""
+    """(family, value) of one address, which may be written in brackets (``[fd00::1]``, and ``[10.96.0.10]``
+    too: one way to read a bracketed host, whatever the family). Raises ValueError."""
     quad = _dotted_quad(text)
     if quad is not None:
         return 4, quad
@@ -78,8 +79,9 @@ def parse_address(text: str) -> tuple[int, int]:
 
 def is_address(text: str) -> bool:
     """Whether :func:`parse_address` reads ``text``: the one judge of whether a command's text is an address
-    (canonical IPv4 dotted quads only: no leading zeros, no zone, no spaces, no prefix; an IPv6 address may be
-    written in brackets), so trace, send, dist and netns send tell an address from a name alike."""
+    (canonical IPv4 dotted quads only: no leading zeros, no zone, no spaces, no prefix; an address may be written
+    in paired brackets, an IPv4 one as well as an IPv6 one: ``[10.96.0.10]``), so trace, send, dist and netns send
+    tell an address from a name alike."""
     try:
         parse_address(text)
     except ValueError:
@@ -139,8 +141,9 @@ def format_address(family: int, value: int) -> str:
 
 
 def canonical_address(text: str) -> str:
-    """An address's text (an IPv6 one may be in brackets) as the objects loader writes it: what a command's
-    address is compared with (pods', nodes', services' addresses). Raises ValueError (:func:`parse_address`)."""
+    """An address's text (in brackets or not, as :func:`is_address` takes it) as the objects loader writes it:
+    what a command's address is compared with (pods', nodes', services' addresses). Raises ValueError
+    (:func:`parse_address`)."""
     return format_address(*parse_address(text))
 
 

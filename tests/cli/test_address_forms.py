@@ -16,7 +16,7 @@ from tests.simulator.builders import objects
 
 @pytest.mark.parametrize(("text", "address"), [
     ("10.96.0.10", True), ("fd00::1", True), ("FD00::1", True), ("::", True), ("[fd00::1]", True),
-    ("::ffff:10.96.0.10", True), ("::1.2.3.4", True),
+    ("::ffff:10.96.0.10", True), ("::1.2.3.4", True), ("[10.96.0.10]", True),  # brackets, either family
     ("010.96.0.10", False), ("10.96.0.010", False), ("::ffff:010.1.2.3", False), ("::00001", False),  # leading zeros
     ("fe80::1%eth0", False), ("fe80::1%1", False), ("10.96.0.10%eth0", False),  # zones
     (" 10.96.0.10", False), ("10.96.0.10 ", False), ("10.96.0.10\n", False), ("", False),  # spaces
