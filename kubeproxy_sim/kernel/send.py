@@ -172,10 +172,12 @@ def resolve_source(state: dict[str, Any], text: str) -> Source:
             raise _bad(text, "--from", f"no external client {ip}; clients: {', '.join(state['clients'])} "
                        "(add one with `netns up --client IP`)")
         return Source(text, state["clients"][ip])
-    return _source_by_address(state, canonical_address(text))  # an address (check_source_form)
+    return _source_by_address(state, text)  # an address (check_source_form)
 
 
-def _source_by_address(state: dict[str, Any], ip: str) -> Source:
+def _source_by_address(state: dict[str, Any], text: str) -> Source:
+    """The source at address ``text``, looked up by its canonical text; an error quotes ``text`` as given."""
+    ip = canonical_address(text)
     if ip in state["clients"]:
         return Source(ip, state["clients"][ip])
     pod = state["pods"].get(ip)
@@ -186,7 +188,7 @@ def _source_by_address(state: dict[str, Any], ip: str) -> Source:
             return Source(f"node/{name}", node["netns"], bind=ip)
         if ip in node.get("gateways", ()):  # its pod bridge's address, as send reads it (a state before: unknown)
             return Source(bridge_source_label(name, ip), node["netns"], bind=ip)
-    raise _bad(ip, "--from", "no pod, node (nor its pod bridge) or external client of this cluster has this "
+    raise _bad(text, "--from", "no pod, node (nor its pod bridge) or external client of this cluster has this "
                "address; expected one of theirs (an outside address: `netns up --client IP` first)")
 
 

@@ -259,3 +259,15 @@ def test_a_client_that_is_no_address_as_send_reads_them_is_refused(given: str) -
     with pytest.raises(UsageError) as caught:
         checked_clients([given], load_text(UPSTREAM_STYLE).cluster, 4)
     assert str(caught.value) == f"--client: {given!r} is not an IP address"
+
+
+@pytest.mark.parametrize("given", ["::1.2.3.5", "[::1.2.3.5]", "2001:DB8:FFFF::99"])
+def test_netns_send_from_an_address_nothing_has_quotes_the_users_text(given: str) -> None:
+    """The error quoted the rewritten address ('::102:305') where the user wrote ::1.2.3.5."""
+    from kubeproxy_sim.kernel.send import resolve_source, topology_record
+
+    cluster, config = _scenario("ipv6")
+    state = topology_record(plan("six", cluster, config), cluster)
+    with pytest.raises(InputError) as caught:
+        resolve_source(state, given)
+    assert str(caught.value).startswith(f"--from: {given!r}: no pod, node (nor its pod bridge) or external client")
