@@ -496,6 +496,12 @@ _FLOAT = "tag:yaml.org,2002:float"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _BINARY = "tag:yaml.org,2002:binary"
 _BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")  # Go's StdEncoding
+_GO_FLOAT = re.compile(r"""(?:(?=[-+0-9])[-+]?_*(?:\._*(?:[0-9]_*)+|(?:[0-9]_*)+(?:\._*(?:[0-9]_*)*)?)
+                            (?:[eE]_*[-+]?_*(?:[0-9]_*)+)?
+                          |\.[0-9]+(?:[eE][-+]?[0-9]+)?)$""", re.X)
+r"""go-yaml v2's float (resolve.go: a plain scalar starting with a sign or a digit, underscores dropped, matching
+``^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$``; one starting with a dot as strconv.ParseFloat reads it),
+where YAML 1.1's needs a dot and a signed exponent: ``1e3``, ``1.5e3`` and ``080`` are numbers to kubectl."""
 _NOT_BASE_60 = r"(?![-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$)"  # YAML 1.1's 1:30 and 1:30.5
 
 
@@ -507,10 +513,11 @@ def manifest_loader() -> Any:
     digits and colons (``2001:0:0:0:0:0:0:1``) or a time would turn into a number; Kubernetes' YAML library
     has no base-60 numbers and keeps them strings. Nor does it hand a timestamp on as one: go-yaml v2, decoding into
     an interface{} as sigs.k8s.io/yaml does, keeps ``2024-01-01`` the string it is written as (a label value of
-    that shape is valid), and ``!!binary`` the text it decodes to. The common forms agree (true/false/yes/no/on/off,
-    0x and leading-zero octal integers, decimals); a few rare ones still differ from kubectl's go-yaml,
-    which reads ``080`` and ``1e2`` as numbers, ``0o120`` as 80 and ``y``/``n`` as booleans, where PyYAML keeps
-    strings (a field then says it expected a number or a boolean).
+    that shape is valid), and ``!!binary`` the text it decodes to. Its floats are go-yaml's too (:data:`_GO_FLOAT`:
+    ``1e2``, ``1.5e3`` and ``080`` are numbers). The common forms agree (true/false/yes/no/on/off, 0x and
+    leading-zero octal integers, decimals); a few rare ones still differ from kubectl's go-yaml, which reads
+    ``0o120`` as 80 and ``y``/``n`` as booleans, where PyYAML keeps strings (a field then says it expected a number
+    or a boolean).
     """
     yaml = _yaml()
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -521,6 +528,8 @@ def manifest_loader() -> Any:
     resolvers = {first: [(tag, without_base_60(regexp) if tag in (_INT, _FLOAT) else regexp)
                          for tag, regexp in entries]
                  for first, entries in base.yaml_implicit_resolvers.items()}
+    for first in "-+.0123456789":  # (last: YAML 1.1's integers, and its floats, are read first, as go-yaml does)
+        resolvers.setdefault(first, []).append((_FLOAT, _GO_FLOAT))
     constructors = {**base.yaml_constructors, **scalar_constructors()}
     return type("ManifestLoader", (base,), {"yaml_implicit_resolvers": resolvers, "yaml_constructors": constructors})
 

@@ -131,3 +131,13 @@ def test_a_deployment_s_replicas_are_read_alike(tmp_path: Path, capsys: pytest.C
     main(["scenario", str(tmp_path / "script"), "--show", "endpoints"])
     err = capsys.readouterr().err
     assert f"kubeproxy-sim: {tmp_path / 'dep.yaml'}: Deployment ns/web: spec.replicas: {got}" in err.splitlines()
+
+
+@pytest.mark.parametrize("field", OBJECTS)
+@pytest.mark.parametrize("literal", ["3008e1", "+3008E+1", "3_008e1", "3008.e1", "30080.0e0"])
+def test_yaml_floats_go_yaml_reads_without_yaml_1_1_s_dot_and_signed_exponent_are_numbers(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, literal: str) -> None:
+    """go-yaml v2's resolver (resolve.go: underscores dropped, then ^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?
+    [0-9]+)?$) reads 3008e1 as the float 30080, and kubectl sends 30080; YAML 1.1's float needs a dot and a signed
+    exponent, so PyYAML kept a string ('got a string "3008e1"')."""
+    assert _field_lines(tmp_path, capsys, field, _as_yaml(OBJECTS[field], literal), ".yaml") == []
