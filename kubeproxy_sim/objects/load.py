@@ -32,7 +32,15 @@ from kubeproxy_sim.objects.decode_slices import SERVICE_NAME_LABEL, decode_endpo
 from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
 from kubeproxy_sim.objects.overlap import conflicting_copies
-from kubeproxy_sim.objects.report import Report, WrittenNumber, described, joined, quote, type_name
+from kubeproxy_sim.objects.report import (
+    EXACT_FLOAT,
+    Report,
+    WrittenNumber,
+    described,
+    joined,
+    quote,
+    type_name,
+)
 from kubeproxy_sim.objects.stdin import ENDLESS_DEVICE, StdinUnreadable, read_all, read_stdin
 from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
 
@@ -398,9 +406,12 @@ def json_documents(text: str, file: str = "<memory>") -> list[Any] | None:
 
 def _json_float(text: str) -> float | WrittenNumber:
     """A JSON number with a fraction or an exponent; one past a 64-bit float (``1e400``, which ``float`` makes
-    inf) kept as written, for the field's message to name it so."""
+    inf), or whole past the integers it holds exactly (``1e30``), kept as written, for the field's message to name
+    it so."""
     value = float(text)
-    return value if math.isfinite(value) else WrittenNumber(text)
+    if not math.isfinite(value):
+        return WrittenNumber(text)
+    return WrittenNumber(text, whole=True) if value.is_integer() and abs(value) > EXACT_FLOAT else value
 
 
 def _json_decoder() -> json.JSONDecoder:
@@ -574,7 +585,7 @@ def scalar_constructors() -> dict[str, Any]:
     def construct_float(self: Any, node: Any) -> Any:
         value = read_float(self, node)
         if math.isfinite(value):
-            return value
+            return WrittenNumber(node.value, whole=True) if value.is_integer() and abs(value) > EXACT_FLOAT else value
         if node.value.lstrip("+-").lower() in (".inf", ".nan"):
             return WrittenNumber(node.value)  # (its message names it so, not Python's inf)
         return node.value  # 1.0e+400: go-yaml's float parsing fails, and it keeps the plain scalar a string

@@ -21,9 +21,12 @@ class WrittenNumber:
     """A number no field can take, kept as the manifest wrote it: JSON's ``1e400`` (past a 64-bit float, which
     Python reads as inf) and YAML's ``.inf``, ``-.inf`` and ``.nan``. Messages then name it as written, not as
     Python's ``inf``; and being no float, no arithmetic takes it for one. kubectl refuses all of them (Go's float
-    parsing fails on the first; JSON, which kubectl sends, has none of the others)."""
+    parsing fails on the first; JSON, which kubectl sends, has none of the others). ``whole``: a number with a zero
+    fraction past the integers a 64-bit float holds exactly (``1e30``, see :data:`EXACT_FLOAT`), named as written
+    rather than as Python's ``1e+30``."""
 
     text: str
+    whole: bool = False
 
     def __str__(self) -> str:
         return self.text
@@ -142,7 +145,7 @@ def _json_key(key: object) -> str:
     return str(key)
 
 
-_EXACT_FLOAT = 2 ** 53
+EXACT_FLOAT = 2 ** 53
 """The integers a 64-bit float holds exactly: past them a number with a zero fraction (``1e30``) no longer says
 which integer was meant (int(1e30) is 1000000000000000019884624838656), so it is refused as written; the
 fields read with :meth:`Report.integer` (ports, counts, seconds) take far smaller ones."""
@@ -154,7 +157,7 @@ def as_integer(value: object) -> int | None:
     :class:`WrittenNumber`, no float)."""
     if type(value) is int:
         return value
-    if type(value) is float and value.is_integer() and abs(value) <= _EXACT_FLOAT:
+    if type(value) is float and value.is_integer() and abs(value) <= EXACT_FLOAT:
         return int(value)
     return None
 
@@ -244,8 +247,8 @@ class Report:
         whole = as_integer(value)
         if whole is not None:
             return whole
-        if type(value) is float and value.is_integer():
-            self.error(path, f"expected an integer, got a number {value!r}, past the integers a 64-bit float "
+        if (type(value) is WrittenNumber and value.whole) or (type(value) is float and value.is_integer()):
+            self.error(path, f"expected an integer, got {described(value)}, past the integers a 64-bit float "
                              "holds exactly")
             return None
         self.error(path, f"expected an integer, got {described(value)}")

@@ -113,9 +113,12 @@ def test_huge_numbers_are_out_of_the_field_s_range_or_past_an_exact_float(tmp_pa
     integer it is, so it is refused as written rather than as int(1e30)'s 1000000000000000019884624838656."""
     huge = _field_lines(tmp_path, capsys, field, _as_json(OBJECTS[field], str(10 ** 30)), ".json")
     assert huge == [f"{10 ** 30} is not in {RANGES.get(field, '0-65535')}"]
-    floated = _field_lines(tmp_path, capsys, field, _as_json(OBJECTS[field], "1e30"), ".json")
-    assert floated == [_expected_got(field, "a number 1e+30")
-                       + ("" if field.endswith("targetPort") else ", past the integers a 64-bit float holds exactly")]
+    for written, write, suffix in [("1e30", _as_json, ".json"), ("12345678901234567890.0", _as_json, ".json"),
+                                   ("1e30", _as_yaml, ".yaml"), ("1.0e+30", _as_yaml, ".yaml")]:
+        floated = _field_lines(tmp_path, capsys, field, write(OBJECTS[field], written), suffix)
+        assert floated == [_expected_got(field, f"a number {written}")  # (as written: it was Python's 1e+30)
+                           + ("" if field.endswith("targetPort") else
+                              ", past the integers a 64-bit float holds exactly")]
 
 
 @pytest.mark.parametrize("literal, got", [(".nan", "expected an integer, got a number .nan"),
