@@ -1,13 +1,13 @@
 """The client side of ``netns send``: N connections from inside a source namespace, results as JSON.
 
-Run as ``python -m kubeproxy_sim.kernel.probe IP PORT PROTO COUNT TIMEOUT [BIND [SPORTS [DSCP]]]``
+Run as ``python -m kubeproxy_sim.kernel.probe IP PORT PROTO COUNT TIMEOUT [BIND [SPORTS [DSCP [REPLY_WAIT]]]]``
 by a child that entered the source namespace (IP: one address, or comma-separated one per attempt, as a
 headless Service's name gives each connection its own; SPORTS: comma-separated source ports, or empty; DSCP:
 the run's mark on every packet it sends, see :mod:`.dscp`). Every attempt uses a fresh socket (a new
 source port, so a new conntrack entry and a new load-balancing draw). Attempts run
 concurrently so that dropped packets cost one timeout, not COUNT of them. A TCP
 connection that is established has been let through by every rule, so its reply
-is waited for much longer (``REPLY_WAIT``): a server slowed down by a loaded
+is waited for much longer (``REPLY_WAIT`` unless given): a server slowed down by a loaded
 machine is not mistaken for a DROP. Prints
 one JSON list: per attempt the server's answer, or ``{"error": reason}``.
 """
@@ -112,9 +112,10 @@ class Attempt:
 
 
 def probe(ips: list[str], port: int, proto: str, count: int, timeout: float, bind: str | None,
-          sports: list[int] | None = None, dscp: int = 0) -> list[dict[str, str]]:
+          sports: list[int] | None = None, dscp: int = 0, reply_wait: float = REPLY_WAIT) -> list[dict[str, str]]:
     """``count`` attempts, at most PARALLEL at a time, to ``ips``' one address or each to its own; ``sports``
-    fixes the source ports (a seeded run), ``dscp`` marks every packet."""
+    fixes the source ports (a seeded run), ``dscp`` marks every packet; an established connection waits
+    ``reply_wait`` (at least ``timeout``) for the server's line."""
     results: list[dict[str, str]] = []
     pending = count
     selector = selectors.DefaultSelector()
@@ -136,7 +137,7 @@ def probe(ips: list[str], port: int, proto: str, count: int, timeout: float, bin
             if attempt.result is None:
                 selector.modify(attempt.sock, attempt.events(), attempt)
                 if not was_connected:  # the handshake is done: the verdict is in, only the server is awaited
-                    live[attempt] = time.monotonic() + max(timeout, REPLY_WAIT)
+                    live[attempt] = time.monotonic() + max(timeout, reply_wait)
         now = time.monotonic()
         for attempt, deadline in list(live.items()):
             if attempt.result is None and now > deadline:
@@ -154,4 +155,6 @@ if __name__ == "__main__":
     source = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else None
     ports = [int(p) for p in sys.argv[7].split(",")] if len(sys.argv) > 7 and sys.argv[7] else None
     value = int(sys.argv[8]) if len(sys.argv) > 8 else 0
-    print(json.dumps(probe(target.split(","), int(port), protocol, int(n), float(wait), source, ports, value)))
+    patience = float(sys.argv[9]) if len(sys.argv) > 9 else REPLY_WAIT
+    print(json.dumps(probe(target.split(","), int(port), protocol, int(n), float(wait), source, ports, value,
+                           patience)))

@@ -27,7 +27,7 @@ from kubeproxy_sim.errors import Diagnostic, InputError, one_of
 from kubeproxy_sim.kernel import dscp, nsexec
 from kubeproxy_sim.kernel.dnsquery import TCP_RETRY
 from kubeproxy_sim.kernel.plan import DEFAULT_CLIENT, DEFAULT_CLIENT6, Topology, client_key
-from kubeproxy_sim.kernel.probe import seeded_ports
+from kubeproxy_sim.kernel.probe import REPLY_WAIT, seeded_ports
 from kubeproxy_sim.kernel.responder import cluster_dns
 from kubeproxy_sim.kernel.state import resolver_of, resolver_record
 from kubeproxy_sim.netfilter.packet import canonical_address, is_address
@@ -390,15 +390,16 @@ def source_ports(seed: int | None, count: int) -> list[int] | None:
 
 def probe(source: Source, dest: Destination, proto: str, count: int, timeout: float,
           seed: int | None = None, mark: int = 0, to: list[str] | None = None,
-          ports: list[int] | None = None) -> list[dict[str, str]]:
+          ports: list[int] | None = None, reply_wait: float = REPLY_WAIT) -> list[dict[str, str]]:
     """Run the probe in the source namespace: one result per attempt (the server's answer or an error).
 
     ``mark``: the DSCP value of every packet the probe sends (0: unmarked, as any other traffic); ``to``: each
     attempt's own address (:func:`targets`; None: ``dest``'s one); ``ports``: each one's source port (None: the
-    seed's, :func:`source_ports`)."""
+    seed's, :func:`source_ports`); ``reply_wait``: how long an established connection waits for the server's
+    line (:data:`.probe.REPLY_WAIT`; a test whose server can never answer waits less)."""
     sports = ",".join(str(p) for p in (ports if ports is not None else source_ports(seed, count) or ()))
     args = [",".join(to or [dest.ip]), str(dest.port), proto, str(count), str(timeout), source.bind or "", sports,
-            str(mark)]
+            str(mark), str(reply_wait)]
     done = nsexec.run(source.netns, nsexec.python_module(PROBE, *args), timeout=120 + count * timeout)
     if done.returncode != 0:
         raise InputError(Diagnostic(f"the probe failed in {source.netns}: {done.stderr.strip()[-300:]}"))
@@ -420,8 +421,8 @@ def _verdicts_seen(before: Counter[tuple[str, str]], after: Counter[tuple[str, s
 
 
 def send(state: dict[str, Any], src: str, dst: str, *, proto: str = "tcp", count: int = 100,
-         seed: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> Tally:
-    """Resolve, run the probe in the source namespace, tally what came back.
+         seed: int | None = None, timeout: float = DEFAULT_TIMEOUT, reply_wait: float = REPLY_WAIT) -> Tally:
+    """Resolve, run the probe in the source namespace, tally what came back (``reply_wait``: :func:`probe`'s).
 
     The run's packets carry a DSCP value no other run on the cluster holds (see :mod:`.dscp`). When some
     attempts fail silently (or with EPERM), the nodes' counts of that value before and after tell whether
@@ -432,7 +433,7 @@ def send(state: dict[str, Any], src: str, dst: str, *, proto: str = "tcp", count
     dest = resolve_destination(state, dst, source)
     with dscp.lease(state.get("dscp_leases")) as mark:
         before = _counters(state, mark)
-        asked, results = connect(source, dest, proto, count, timeout, seed=seed, mark=mark)
+        asked, results = connect(source, dest, proto, count, timeout, seed=seed, mark=mark, reply_wait=reply_wait)
         verdicts: frozenset[str] = frozenset()
         if any(r.get("error") in ("timeout", "EPERM") for r in [*asked, *results]):
             verdicts = _verdicts_seen(before, _counters(state, mark))
@@ -440,7 +441,8 @@ def send(state: dict[str, Any], src: str, dst: str, *, proto: str = "tcp", count
 
 
 def connect(source: Source, dest: Destination, proto: str, count: int, timeout: float, *, seed: int | None = None,
-            mark: int = 0, first: int = 0) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+            mark: int = 0, first: int = 0, reply_wait: float = REPLY_WAIT
+            ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """``count`` connections as a client makes them: a name a pod looks up is asked for each (:func:`lookup`),
     and only the answered ones connect, each to its own address (:func:`targets`). The lookups (the failed ones
     stand for connections never made) and the connections' results. ``first``: that many connections are made
@@ -452,7 +454,7 @@ def connect(source: Source, dest: Destination, proto: str, count: int, timeout: 
     for start, end in ((0, first), (first, len(to))) if 0 < first < len(to) else ((0, len(to)),):
         if end > start:
             results += probe(source, dest, proto, end - start, timeout, mark=mark, to=to[start:end],
-                             ports=None if ports is None else ports[start:end])
+                             ports=None if ports is None else ports[start:end], reply_wait=reply_wait)
     return asked, results
 
 

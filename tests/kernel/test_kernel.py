@@ -203,7 +203,8 @@ def test_a_lost_client_ack_is_named_alike_by_send_and_netns_send(cluster: tuple[
     node has before each DROP and REJECT): the client's connect completes. A DROP leaves it waiting for the
     server's line (REPLY_WAIT), a timeout the counters name DROP; a REJECT's ICMP port unreachable is a soft error
     of the connected socket, which the probe's SO_ERROR reads as the connect's result: refused, REJECT. send keeps
-    the rule's verdict for both."""
+    the rule's verdict for both. (The server never gets the ACK, so never answers: the probe's own timeout is wait
+    enough for its line, not REPLY_WAIT's 20 s.)"""
     from kubeproxy_sim.kernel.dscp import COUNT_CHAINS
     from tests.simulator.builders import first_forward_rule
 
@@ -215,7 +216,7 @@ def test_a_lost_client_ack_is_named_alike_by_send_and_netns_send(cluster: tuple[
         for rule in inserted:
             done = nsexec.run(node2, ["iptables", "-w", "30", "-I", "FORWARD", "1", *rule.split()])
             assert done.returncode == 0, done.stderr
-        tally = send(state, "pod/default/idle", "10.244.0.3:8080", count=2)
+        tally = send(state, "pod/default/idle", "10.244.0.3:8080", count=2, reply_wait=0)
     finally:
         for rule in inserted:
             nsexec.run(node2, ["iptables", "-w", "30", "-D", "FORWARD", *rule.split()])
