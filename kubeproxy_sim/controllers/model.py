@@ -167,6 +167,9 @@ class SimPod:
     # the node lifecycle controller's MarkPodsNotReady wrote the pod's Ready condition False (its node's kubelet
     # went silent); it stays so until the kubelet posts again (world.node_lifecycle)
     marked_not_ready: bool = False
+    # not started when its node's Ready was Unknown (whatever it was before): no kubelet reports it started, so it
+    # stays Pending until that kubelet posts again (nodelifecycle.mark_pods_not_ready, kubelets_back)
+    unreported: bool = False
     # spec.tolerations as admitted: the pod's own and the DefaultTolerationSeconds plugin's (tainteviction)
     tolerations: tuple[Toleration, ...] = ()
     # when the taint eviction controller deletes the pod, its node tainted NoExecute (None: no deletion scheduled)
@@ -181,8 +184,9 @@ class SimPod:
         return self.deleted_at is not None
 
     def running(self, now: float) -> bool:
-        """Started; a terminating pod keeps the state it had when it was deleted."""
-        if self.ready_at is None:
+        """Started, and reported so by its node's kubelet; a terminating pod keeps the state it had when it was
+        deleted."""
+        if self.ready_at is None or self.unreported:
             return False
         limit = self.deleted_at if self.deleted_at is not None else now
         return self.ready_at <= limit

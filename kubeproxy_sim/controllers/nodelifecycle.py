@@ -15,7 +15,11 @@ different from its own and writes it back within its 10 s sync; the model
 takes that at once, at the step that applies the Node. The controller's other
 path (processPod, a pod bound to a Node not Ready) writes only a pod that has a
 Ready condition, which one just bound has not; such a pod on a silent Node is
-kept not ready here because no kubelet reports it started. A pod deleted while its
+kept not ready here because no kubelet reports it started. That reason holds on
+every Node whose Ready is Unknown, however it got there (False or no condition
+turning Unknown, or Unknown from the first): a pod there that had not started
+stays Pending (:attr:`SimPod.unreported`) until the kubelet posts again, while
+one that had started keeps the status its kubelet last posted. A pod deleted while its
 Node's Ready is Unknown (by the taint eviction controller, or kubectl) stays
 terminating until the kubelet posts again and stops it.
 """
@@ -38,13 +42,22 @@ def silent_after(world: World, nodes: tuple[Node, ...], unreachable: frozenset[s
 
 
 def mark_pods_not_ready(world: World) -> World:
-    """Every pod on a silent Node marked not ready (one bound there later too: no kubelet reports it started)."""
-    silent = world.silent_nodes
-    if not silent:
+    """Every pod on a silent Node marked not ready (one bound there later too), and every pod not yet started on a
+    Node whose Ready is Unknown, silent or not, kept Pending (unreported): no kubelet reports it started."""
+    unreachable = world.unreachable_nodes
+    if not unreachable:
         return world
-    pods = tuple(replace(p, marked_not_ready=True) if p.node_name in silent and not p.marked_not_ready else p
-                 for p in world.pods)
+    pods = tuple(_unheard(world, p) if p.node_name in unreachable else p for p in world.pods)
     return world if pods == world.pods else replace(world, pods=pods)
+
+
+def _unheard(world: World, pod: SimPod) -> SimPod:
+    """A pod of a Node whose Ready is Unknown, as the API holds it while that Node's kubelet is silent."""
+    marked = pod.marked_not_ready or pod.node_name in world.silent_nodes
+    unreported = pod.unreported or not (pod.terminating or pod.running(world.now))
+    if (marked, unreported) == (pod.marked_not_ready, pod.unreported):
+        return pod
+    return replace(pod, marked_not_ready=marked, unreported=unreported)
 
 
 def kubelets_back(world: World, nodes: frozenset[str]) -> World:
@@ -57,6 +70,6 @@ def kubelets_back(world: World, nodes: frozenset[str]) -> World:
 
 
 def _reported(world: World, pod: SimPod) -> SimPod:
-    if pod.marked_not_ready:
-        pod = replace(pod, marked_not_ready=False)
+    if pod.marked_not_ready or pod.unreported:
+        pod = replace(pod, marked_not_ready=False, unreported=False)
     return finish_deletion(world, pod) if pod.terminating and pod.gone_at is None else pod

@@ -101,6 +101,44 @@ def test_a_pod_bound_to_a_silent_node_later_never_becomes_ready() -> None:
     assert bare is not None and bare.pod_ips and bare.marked_not_ready and not bare.ready(w.now)
 
 
+@pytest.mark.parametrize("path", [["False", "Unknown"], ["Unknown"], ["absent", "Unknown"], ["True", "Unknown"]])
+def test_no_pod_starts_on_a_node_whose_ready_is_unknown_however_it_got_there(path: list[str]) -> None:
+    """No kubelet reports a pod started while its Node's Ready is Unknown, whether the controller turned it
+    Unknown from True (MarkPodsNotReady), from False or no condition, or it was Unknown from its first put: a pod
+    applied bound there stays Pending; the kubelet posting again reports it, and it is ready."""
+    rng = random.Random(0)
+    w = World(nodes=NODES[:1])
+    for status in path:
+        not_ready = frozenset() if status == "True" else frozenset({"node2"})
+        unreachable = frozenset({"node2"}) if status == "Unknown" else frozenset()
+        untainted = frozenset({"node2"}) if status == "absent" else frozenset()
+        w = W.put_nodes(w, NODE2, not_ready, rng, unreachable=unreachable, untainted=untainted)
+    w, _ = W.add_pods(w, [Pod("default", "bare", node_name="node2")], rng)
+    w = W.advance(w, 60, rng)
+    bare = w.pod("default", "bare")
+    assert bare is not None and bare.pod_ips and bare.at(w.now).phase == "Pending" and not bare.ready(w.now)
+    back = W.put_nodes(w, NODE2, frozenset(), rng)
+    assert back.pod("default", "bare").ready(back.now)  # type: ignore[union-attr]
+
+
+def test_a_pod_starting_when_a_not_ready_node_turns_unknown_stays_pending_and_one_started_stays_ready() -> None:
+    """node2 False, a pod applied bound there (starting in 5 s), node2 Unknown 1 s later: the controller marks no
+    pod (False to Unknown), yet the starting one is never reported started; the one that had started keeps the
+    Ready its kubelet last posted."""
+    rng = random.Random(0)
+    w = W.put_nodes(World(nodes=NODES[:1]), NODE2, frozenset({"node2"}), rng)
+    w, _ = W.add_pods(w, [Pod("default", "early", node_name="node2")], rng)
+    w = W.advance(w, 10, rng)
+    w, _ = W.add_pods(w, [Pod("default", "late", node_name="node2")], rng)
+    w = W.advance(w, 1, rng)
+    w = _status(w, "Unknown", rng)
+    w = W.advance(w, 60, rng)
+    early, late = w.pod("default", "early"), w.pod("default", "late")
+    assert early is not None and late is not None
+    assert early.ready(w.now) and not early.marked_not_ready
+    assert not late.ready(w.now) and not late.marked_not_ready and late.at(w.now).phase == "Pending"
+
+
 _STATUSES = st.sampled_from(["True", "False", "Unknown", "Maybe", "absent"])
 
 
