@@ -542,6 +542,14 @@ def manifest_loader() -> Any:
     for first in "-+.0123456789":  # (last: YAML 1.1's integers, and its floats, are read first, as go-yaml does)
         resolvers.setdefault(first, []).append((_FLOAT, _GO_FLOAT))
     constructors = {**base.yaml_constructors, **scalar_constructors()}
+    read_float = constructors[_FLOAT]
+
+    def construct_float(self: Any, node: Any) -> Any:  # (a manifest's only: other files' floats stay floats)
+        value = read_float(self, node)
+        whole = type(value) is float and value.is_integer() and abs(value) > EXACT_FLOAT
+        return WrittenNumber(node.value, whole=True) if whole else value  # (named as written: see WrittenNumber)
+
+    constructors[_FLOAT] = construct_float
     return type("ManifestLoader", (base,), {"yaml_implicit_resolvers": resolvers, "yaml_constructors": constructors})
 
 
@@ -585,7 +593,7 @@ def scalar_constructors() -> dict[str, Any]:
     def construct_float(self: Any, node: Any) -> Any:
         value = read_float(self, node)
         if math.isfinite(value):
-            return WrittenNumber(node.value, whole=True) if value.is_integer() and abs(value) > EXACT_FLOAT else value
+            return value
         if node.value.lstrip("+-").lower() in (".inf", ".nan"):
             return WrittenNumber(node.value)  # (its message names it so, not Python's inf)
         return node.value  # 1.0e+400: go-yaml's float parsing fails, and it keeps the plain scalar a string
