@@ -488,6 +488,12 @@ def _applied(kind: str, name: str, before: object, after: object) -> str:
     return f"{kind}/{name} {word}"
 
 
+def _ready_state(facts: World | Manifests, name: str) -> tuple[bool, bool, bool]:
+    """What the model keeps of a Node's Ready condition (not True, Unknown, another status or none), so that an
+    apply changing it is "configured", as kubectl says of any change to the object."""
+    return name in facts.not_ready_nodes, name in facts.unreachable_nodes, name in facts.untainted_nodes
+
+
 def _same_pod(running: Any, pod: Any) -> bool:
     """Whether a manifest asks nothing new of a running pod (what it leaves out, the pod keeps)."""
     return (not running.terminating and dict(running.labels) == dict(pod.labels) and running.ports == pod.ports
@@ -498,12 +504,14 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     nodes_before = {n.name: n for n in world.nodes}
     cpu_before, pods_before = dict(world.node_cpu), dict(world.node_max_pods)
     cpu, max_pods = dict(manifests.node_cpu), dict(manifests.node_max_pods)
+    ready_before = {name: _ready_state(world, name) for name in nodes_before}
     if manifests.cluster.nodes:
         world = W.put_nodes(world, manifests.cluster.nodes, manifests.not_ready_nodes, rng, cpu, max_pods,
                             manifests.unreachable_nodes, manifests.untainted_nodes)
     notes = [_applied("node", n.name, nodes_before.get(n.name) and (nodes_before[n.name], cpu_before.get(n.name),
-                                                                     pods_before.get(n.name)),
-                      (n, cpu.get(n.name), max_pods.get(n.name))) for n in manifests.cluster.nodes]
+                                                                     pods_before.get(n.name), ready_before[n.name]),
+                      (n, cpu.get(n.name), max_pods.get(n.name), _ready_state(manifests, n.name)))
+             for n in manifests.cluster.nodes]
     annotations = dict(manifests.service_annotations)
     policies, written = dict(manifests.family_policies), dict(manifests.ip_fields)
     for service in manifests.cluster.services:

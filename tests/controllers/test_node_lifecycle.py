@@ -195,3 +195,19 @@ def test_scenario_a_node_going_unknown_takes_its_pods_out_of_the_rules_until_it_
     assert run_cli([*argv, "--show", "rules"], monkeypatch) == 0
     rules = [json.dumps(step["rules"]) for step in json.loads(capsys.readouterr().out)["steps"]]
     assert "10.244.1." in rules[2] and "10.244.1." not in rules[3] and "10.244.1." in rules[5]
+
+
+def test_scenario_an_apply_that_changes_a_nodes_ready_condition_is_configured(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """kubectl says "configured" of any change to the object, its Ready condition too; the same status again is
+    "unchanged"."""
+    (tmp_path / "nodes.yaml").write_text(SMALL_NODES.format(ready="True"))
+    (tmp_path / "down.yaml").write_text(SMALL_NODES.format(ready="Unknown"))
+    (tmp_path / "script").write_text("apply -f down.yaml\napply -f down.yaml\napply -f nodes.yaml\n")
+    argv = ["scenario", str(tmp_path / "script"), "-f", str(tmp_path / "nodes.yaml"), "--hostname-override",
+            "node1", "--cluster-cidr", "10.244.0.0/16", "-o", "json", "--show", "endpoints"]
+    assert run_cli(argv, monkeypatch) == 0
+    notes = [step["notes"] for step in json.loads(capsys.readouterr().out)["steps"]]
+    assert notes == [["node/node1 unchanged", "node/node2 configured"],
+                     ["node/node1 unchanged", "node/node2 unchanged"],
+                     ["node/node1 unchanged", "node/node2 configured"]]
