@@ -10,7 +10,6 @@ The same CIDR checks serve ``--cluster-cidr`` and ``--nodeport-addresses``.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -18,7 +17,7 @@ from typing import Any, TypeVar
 from kubeproxy_sim.durations import GO_MAX_SECONDS
 from kubeproxy_sim.errors import Diagnostic, Severity, literal, shortened, unreadable
 from kubeproxy_sim.objects.addr import parse_cidr
-from kubeproxy_sim.objects.report import described, number, quote, type_name
+from kubeproxy_sim.objects.report import WrittenNumber, described, number, quote, type_name
 from kubeproxy_sim.objects.stdin import read_text
 from kubeproxy_sim.proxier.config import DetectLocalMode
 
@@ -157,31 +156,24 @@ def _parse(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | No
     return data, None, duplicates
 
 
-class _NumberOutOfRange(str):
-    """A JSON number literal past a 64-bit float (``1e400``), as the JSON reader found it."""
-
-
-def _go_float(literal_text: str) -> float | _NumberOutOfRange:
-    value = float(literal_text)
-    return value if math.isfinite(value) else _NumberOutOfRange(literal_text)
-
-
 def _json_number_out_of_range(text: str) -> tuple[str, str] | None:
     """The field path and literal of the first number of a JSON configuration that is past a 64-bit float, or
     None. The YAML reader takes ``1e400`` for the string "1e400" (YAML 1.1's floats have a dot), where
     kube-proxy decodes a JSON file as JSON, and Go's float parsing refuses the number (ErrRange), failing the
     decoding of the whole file. Text that is no JSON is left to the YAML reader, which says what is wrong."""
+    from kubeproxy_sim.objects.load import json_float  # (the manifests' JSON numbers: 1e400 kept as written)
+
     if text.lstrip()[:1] != "{":
         return None
     try:
-        data = json.loads(text, parse_float=_go_float)
+        data = json.loads(text, parse_float=json_float)
     except (ValueError, RecursionError):
         return None
     pending: list[tuple[str, Any]] = [("", data)]
     while pending:  # (in the file's order: a value's items go first)
         path, value = pending.pop(0)
-        if isinstance(value, _NumberOutOfRange):
-            return path, str(value)
+        if type(value) is WrittenNumber and not value.whole:  # (a whole 1e30 is a float to Go: in range)
+            return path, value.text
         if isinstance(value, dict):
             pending[:0] = [(f"{path}.{key}" if path else str(key), item) for key, item in value.items()]
         elif isinstance(value, list):

@@ -385,7 +385,7 @@ def json_documents(text: str, file: str = "<memory>") -> list[Any] | None:
     if text.lstrip()[:1] not in ("{", "["):
         return None
     try:
-        return [json.loads(text, parse_float=_json_float, parse_constant=WrittenNumber)]
+        return [json.loads(text, parse_float=json_float, parse_constant=WrittenNumber)]
     except ValueError as exc:
         if not str(exc).startswith("Extra data"):
             return None
@@ -404,7 +404,7 @@ def json_documents(text: str, file: str = "<memory>") -> list[Any] | None:
     return documents
 
 
-def _json_float(text: str) -> float | WrittenNumber:
+def json_float(text: str) -> float | WrittenNumber:
     """A JSON number with a fraction or an exponent; one past a 64-bit float (``1e400``, which ``float`` makes
     inf), or whole past the integers it holds exactly (``1e30``), kept as written, for the field's message to name
     it so."""
@@ -417,7 +417,7 @@ def _json_float(text: str) -> float | WrittenNumber:
 def _json_decoder() -> json.JSONDecoder:
     """The JSON reader of manifests: numbers past a float, and Python's extra ``NaN`` and ``Infinity`` (no JSON:
     Go's reader refuses them), kept as written (:class:`WrittenNumber`)."""
-    return json.JSONDecoder(parse_float=_json_float, parse_constant=WrittenNumber)
+    return json.JSONDecoder(parse_float=json_float, parse_constant=WrittenNumber)
 
 
 _JSON_VALUE_START = re.compile(r"^[{\[]", re.MULTILINE)  # a line that opens a value: where a stream resumes
