@@ -50,6 +50,7 @@ from kubeproxy_sim.netfilter.packet import (
     parse_address,
     split_endpoint,
 )
+from kubeproxy_sim.netfilter.syntax import reject_type
 from kubeproxy_sim.netfilter.trace import NodeContext, Outcome, PathStep, Tracer
 from kubeproxy_sim.objects.nodes import family_of
 from kubeproxy_sim.simulator.send import remembers_client
@@ -74,12 +75,6 @@ ICMP_ERRORS = {"icmp-net-unreachable": (UNREACHABLE, False), "icmp-host-unreacha
 ICMP_ERRORS |= {"icmp6-no-route": (UNREACHABLE, False), "icmp6-addr-unreachable": (UNREACHABLE, False),
                 "icmp6-port-unreachable": (REFUSED, True), "icmp6-adm-prohibited": (EPERM, True),
                 "icmp6-policy-fail": (EPERM, True), "icmp6-reject-route": (EPERM, True)}
-ICMP_ALIASES = {"net-unreach": "icmp-net-unreachable", "host-unreach": "icmp-host-unreachable",
-                "port-unreach": "icmp-port-unreachable", "proto-unreach": "icmp-proto-unreachable",
-                "net-prohib": "icmp-net-prohibited", "host-prohib": "icmp-host-prohibited",
-                "admin-prohib": "icmp-admin-prohibited", "no-route": "icmp6-no-route",
-                "addr-unreach": "icmp6-addr-unreachable", "adm-prohibited": "icmp6-adm-prohibited",
-                "policy-fail": "icmp6-policy-fail", "reject-route": "icmp6-reject-route"}
 # what answers a packet to an address nobody owns (the stage's router, see build.router_rules), and a closed port
 ROUTER_ANSWER = {4: "icmp-net-unreachable", 6: "icmp6-no-route"}
 PORT_UNREACHABLE = {4: "icmp-port-unreachable", 6: "icmp6-port-unreachable"}
@@ -384,13 +379,12 @@ class Predictor:
         if o.verdict == "DROP":
             return TIMEOUT
         step = o.path[-1] if o.path else None
-        default = PORT_UNREACHABLE[self.family]
-        return socket_error(_reject_with(step.rule, default) if step else default, flow.proto)
+        return socket_error(reject_with(step.rule if step else "", self.family), flow.proto)
 
 
 def socket_error(icmp: str, proto: str) -> str:
     """The probe's reason for an ICMP error of this kind (``timeout`` when a UDP socket is not told)."""
-    reason, fatal = ICMP_ERRORS.get(ICMP_ALIASES.get(icmp, icmp), (UNREACHABLE, True))
+    reason, fatal = ICMP_ERRORS.get(icmp, (UNREACHABLE, True))
     return reason if fatal or proto == "tcp" else TIMEOUT
 
 
@@ -402,9 +396,14 @@ def _outcome_text(o: Outcome) -> str:
     return head + (f" (line {line})" if line else "")
 
 
-def _reject_with(rule_text: str, default: str) -> str:
+def reject_with(rule_text: str, family: int) -> str:
+    """The ICMP error (or tcp-reset) a REJECT rule of ``family`` (4 or 6) answers with, by its full name as
+    iptables reads its ``--reject-with`` (an alias or abbreviation: ``port``, ``TCP``); the family's port
+    unreachable without one."""
     words = rule_text.split()
-    return words[words.index("--reject-with") + 1] if "--reject-with" in words[:-1] else default
+    given = words[words.index("--reject-with") + 1] if "--reject-with" in words[:-1] else None
+    found = None if given is None else reject_type(given, family == 6)
+    return found or PORT_UNREACHABLE[family]
 
 
 def verdict_hook(path: Sequence[PathStep]) -> str | None:

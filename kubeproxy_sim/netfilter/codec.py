@@ -1160,31 +1160,31 @@ xt_nat, xt_MASQUERADE, xt_REDIRECT and ipt_REJECT (a rule elsewhere makes iptabl
 _JUMP_TO = r'-j(?:ump)?[ \t]+"?'  # (from "--jump"'s second dash on: a literal "-j" first, which re finds fast)
 _NAT_JUMP = re.compile(_JUMP_TO + r'(?:DNAT|SNAT|MASQUERADE|REDIRECT)"?(?=[ \t\r\n]|$)')
 _REJECT_JUMP = re.compile(_JUMP_TO + r'REJECT"?(?=[ \t\r\n]|$)')
-_TCP_RESET = re.compile(r'--reject-with[ \t]+"?tcp-reset')
-_SUSPECTS = {"nat": (_REJECT_JUMP,), "filter": (_NAT_JUMP, _TCP_RESET)}
+_REJECT_WITH = re.compile(r'--reject-with')
+_SUSPECTS = {"nat": (_REJECT_JUMP,), "filter": (_NAT_JUMP, _REJECT_WITH)}
 """Per table, what may be a target out of place in its text (each such line is then read exactly); other tables:
 both targets. A kube-proxy dump has none: each is a search for a literal first, fast on a large dump."""
 
 
-def _check_targets(text: str, tables: list[_TableState], file: str | None) -> None:
+def _check_targets(text: str, tables: list[_TableState], ipv6: bool, file: str | None) -> None:
     """Refuse a target where iptables-restore refuses it: outside its table, in a built-in chain of a hook it does
-    not serve, ``--reject-with tcp-reset`` without ``-p tcp``. Each table's text is searched for the lines that
-    may be such a rule, and only those are read; so are the rules of nat's built-in chains (a few) that name a
-    target of nat."""
+    not serve, ``--reject-with`` a type the family has not, or tcp-reset without ``-p tcp``. Each table's text is
+    searched for the lines that may be such a rule, and only those are read; so are the rules of nat's built-in
+    chains (a few) that name a target of nat."""
     starts = [*_table_starts(text, len(tables)), len(text)]
     for index, table in enumerate(tables):
         for suspects in _SUSPECTS.get(table.name, (_NAT_JUMP, _REJECT_JUMP)):
             for found in suspects.finditer(text, starts[index], starts[index + 1]):
                 line_start = text.rfind("\n", 0, found.start()) + 1
                 line_end = text.find("\n", found.start())
-                _refuse(_misplaced(table.name, text[line_start:line_end if line_end != -1 else len(text)]),
+                _refuse(_misplaced(table.name, text[line_start:line_end if line_end != -1 else len(text)], ipv6),
                         text.count("\n", 0, line_start) + 1, file)
         if table.name == "nat":
             for name in BUILTIN_CHAINS["nat"]:
                 chain = table.chains.get(name)
                 for spec, line in chain.texts() if chain is not None else ():
                     if _NAT_JUMP.search(spec) is not None:
-                        _refuse(_misplaced("nat", f"-A {name} {spec}"), line, file)
+                        _refuse(_misplaced("nat", f"-A {name} {spec}", ipv6), line, file)
 
 
 def _table_starts(text: str, count: int) -> list[int]:
@@ -1208,9 +1208,10 @@ def _refuse(problem: tuple[str, str, str] | None, line: int, file: str | None) -
         raise RulesSyntaxError(message, file=file, line=line, token=token, expected=expected)
 
 
-def _misplaced(table: str, line: str) -> tuple[str, str, str] | None:
-    """What is wrong with the rule of ``line`` (of ``table``) as the kernel judges its target's place, as
-    (message, token, expected); None when nothing is (or the line is no rule with such a target)."""
+def _misplaced(table: str, line: str, ipv6: bool) -> tuple[str, str, str] | None:
+    """What is wrong with the rule of ``line`` (of ``table``, of the family ``ipv6``) as iptables judges REJECT's
+    type and the kernel its target's place, as (message, token, expected); None when nothing is (or the line is
+    no rule with such a target)."""
     line = line.strip()
     if line[:1] == "[":  # a restore input's [packets:bytes], which the parser has read already
         line = line[line.find("]") + 1:]
@@ -1236,11 +1237,15 @@ def _misplaced(table: str, line: str) -> tuple[str, str, str] | None:
                 f"{' or '.join(hooks)} (or a chain they jump to)")
     if target.name != "REJECT":
         return None
+    given = target.option("--reject-with")
+    kind = None if given is None else syntax.reject_type(given.value, ipv6)
+    if given is not None and kind is None:
+        names = ", ".join(name for name, _ in syntax.REJECT_TYPES[ipv6])
+        return (f'unknown reject type "{given.value}"', given.value,
+                f"one of {names}, an alias (such as port-unreach) or the start of one, in any case")
     proto = next((o for o in spec.options if o.flag == "-p" and not o.module), None)
-    reset = target.option("--reject-with")
-    if reset is not None and reset.value == "tcp-reset" and (
-            proto is None or proto.negated or proto.value.lower() not in ("tcp", "6")):
-        return ("--reject-with tcp-reset needs a TCP packet", "tcp-reset", "-p tcp in the rule")
+    if kind == "tcp-reset" and (proto is None or proto.negated or syntax.protocol_number(proto.value) != 6):
+        return ("--reject-with tcp-reset needs a TCP packet", given.value if given else kind, "-p tcp in the rule")
     return None
 
 
@@ -1270,8 +1275,6 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
     with collector_paused(len(text) // BYTES_PER_OBJECT):
         parser = _Parser(file, validate)
         tables = parser.run(text)
-        if validate:
-            _check_targets(text, tables, file)
         if validate and parser.verbatim and ipv6 is not True and not _mentions_ipv6(text):
             # Every rule's text is a piece of the input and none of it reads as IPv6, so every rule
             # is IPv4 or has no address: nothing to report, and the family is IPv4. A C-level
@@ -1279,6 +1282,8 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
             family = False
         else:
             family = _family(tables, ipv6, validate, file)
+        if validate:  # (REJECT's types are the family's)
+            _check_targets(text, tables, family, file)
         return Ruleset(tuple(t.freeze() for t in tables), family)
 
 

@@ -509,32 +509,12 @@ def _connmark_target(name: str, options: Options, ipv6: bool) -> Options:
     return _mark_target(name, options, ipv6)
 
 
-REJECT_NAMES = {
-    "icmp-net-unreachable": "icmp-net-unreachable", "net-unreach": "icmp-net-unreachable",
-    "icmp-host-unreachable": "icmp-host-unreachable", "host-unreach": "icmp-host-unreachable",
-    "icmp-port-unreachable": "icmp-port-unreachable", "port-unreach": "icmp-port-unreachable",
-    "icmp-proto-unreachable": "icmp-proto-unreachable", "proto-unreach": "icmp-proto-unreachable",
-    "icmp-net-prohibited": "icmp-net-prohibited", "net-prohib": "icmp-net-prohibited",
-    "icmp-host-prohibited": "icmp-host-prohibited", "host-prohib": "icmp-host-prohibited",
-    "tcp-reset": "tcp-reset", "tcp-rst": "tcp-reset",
-    "icmp-admin-prohibited": "icmp-admin-prohibited", "admin-prohib": "icmp-admin-prohibited",
-}
-REJECT6_NAMES = {
-    "icmp6-no-route": "icmp6-no-route", "no-route": "icmp6-no-route",
-    "icmp6-adm-prohibited": "icmp6-adm-prohibited", "adm-prohibited": "icmp6-adm-prohibited",
-    "icmp6-addr-unreachable": "icmp6-addr-unreachable", "addr-unreach": "icmp6-addr-unreachable",
-    "icmp6-port-unreachable": "icmp6-port-unreachable", "port-unreach": "icmp6-port-unreachable",
-    "tcp-reset": "tcp-reset", "tcp-rst": "tcp-reset",
-    "icmp6-policy-fail": "icmp6-policy-fail", "policy-fail": "icmp6-policy-fail",
-    "icmp6-reject-route": "icmp6-reject-route", "reject-route": "icmp6-reject-route",
-}
-
-
 def _reject(name: str, options: Options, ipv6: bool) -> Options:
-    names = REJECT6_NAMES if ipv6 else REJECT_NAMES
+    """REJECT's type by its full name (``--reject-with TCP`` is tcp-reset: syntax.reject_type), by default the
+    family's port unreachable; a type iptables would refuse (read unvalidated) stays as written."""
     given = _by_flag(options).get("--reject-with")
     default = "icmp6-port-unreachable" if ipv6 else "icmp-port-unreachable"
-    value = names.get(given.value, given.value) if given is not None else default
+    value = default if given is None else syntax.reject_type(given.value, ipv6) or given.value
     return [Option("--reject-with", (value,), False, name)]
 
 

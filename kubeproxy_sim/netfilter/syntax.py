@@ -250,6 +250,30 @@ def lower_ascii(text: str) -> str:
     return text.lower() if text.isascii() else "".join(c.lower() if "A" <= c <= "Z" else c for c in text)
 
 
+REJECT_TYPES: dict[bool, tuple[tuple[str, str], ...]] = {
+    False: (("icmp-net-unreachable", "net-unreach"), ("icmp-host-unreachable", "host-unreach"),
+            ("icmp-proto-unreachable", "proto-unreach"), ("icmp-port-unreachable", "port-unreach"),
+            ("icmp-net-prohibited", "net-prohib"), ("icmp-host-prohibited", "host-prohib"), ("tcp-reset", "tcp-rst"),
+            ("icmp-admin-prohibited", "admin-prohib")),
+    True: (("icmp6-no-route", "no-route"), ("icmp6-adm-prohibited", "adm-prohibited"),
+           ("icmp6-addr-unreachable", "addr-unreach"), ("icmp6-port-unreachable", "port-unreach"),
+           ("tcp-reset", "tcp-rst"), ("icmp6-policy-fail", "policy-fail"), ("icmp6-reject-route", "reject-route")),
+}
+"""Per family (True: IPv6), REJECT's ``--reject-with`` types as (name, alias), in the order of libipt_REJECT's and
+libip6t_REJECT's tables (iptables 1.8.9): the order decides which an abbreviation names (:func:`reject_type`)."""
+
+
+def reject_type(value: str, ipv6: bool) -> str | None:
+    """The ``--reject-with`` type iptables 1.8.9 reads in ``value`` for a family, by the name iptables-save prints:
+    the first of :data:`REJECT_TYPES` whose name or alias ``value`` begins, letters in any case (strncasecmp over
+    the value's length: ``TCP`` is tcp-reset, ``p`` IPv4's icmp-proto-unreachable and IPv6's
+    icmp6-port-unreachable, an empty value the first type); None when iptables refuses it ('unknown reject type
+    "..."')."""
+    text = lower_ascii(value)
+    return next((name for name, alias in REJECT_TYPES[ipv6] if name.startswith(text) or alias.startswith(text)),
+                None)
+
+
 def protocol_number(value: str) -> int | None:
     """The protocol number iptables 1.8.9 reads in ``-p value`` (xtables_parse_protocol, after lower-casing it): a
     number 0-255 in C's bases (``006``, ``0x6``), ``all``, a netbase name, one of iptables' own names

@@ -21,6 +21,7 @@ from kubeproxy_sim.kernel.verify import (
     derive_flows,
     judge,
     load_flows,
+    reject_with,
     reply_wait,
     socket_error,
     verify,
@@ -133,7 +134,7 @@ def test_socket_errors() -> None:
     assert socket_error("icmp-port-unreachable", "udp") == "refused"
     assert socket_error("icmp-net-unreachable", "tcp") == "unreachable"
     assert socket_error("icmp-net-unreachable", "udp") == "timeout"  # not a fatal error for UDP
-    assert socket_error("host-prohib", "udp") == "unreachable"
+    assert socket_error("icmp-host-prohibited", "udp") == "unreachable"
 
 
 def test_icmpv6_errors_read_as_the_kernel_reports_them() -> None:
@@ -141,7 +142,20 @@ def test_icmpv6_errors_read_as_the_kernel_reports_them() -> None:
     assert socket_error("icmp6-adm-prohibited", "udp") == "EPERM"  # EACCES
     assert socket_error("icmp6-no-route", "udp") == "timeout"  # not fatal: a UDP socket is not told
     assert socket_error("icmp6-addr-unreachable", "tcp") == "unreachable"  # a connecting socket gives up on any
-    assert socket_error("no-route", "tcp") == "unreachable" and socket_error("adm-prohibited", "tcp") == "EPERM"
+    assert socket_error("icmp6-no-route", "tcp") == "unreachable"
+
+
+@pytest.mark.parametrize(("rule", "family", "icmp"), [
+    ("-p tcp -j REJECT --reject-with TCP", 4, "tcp-reset"),  # (iptables 1.8.9: a prefix, in any case)
+    ("-j REJECT --reject-with host-prohib", 4, "icmp-host-prohibited"),
+    ("-j REJECT --reject-with p", 4, "icmp-proto-unreachable"),  # (the first of its table that p begins)
+    ("-j REJECT --reject-with p", 6, "icmp6-port-unreachable"),
+    ("-j REJECT --reject-with adm", 6, "icmp6-adm-prohibited"),
+    ("-j REJECT", 4, "icmp-port-unreachable"),
+    ("-j REJECT", 6, "icmp6-port-unreachable"),
+])
+def test_a_reject_answers_with_the_type_iptables_reads_in_its_value(rule: str, family: int, icmp: str) -> None:
+    assert reject_with(rule, family) == icmp
 
 
 IPV6_DUMP = REPO / "rulesets" / "ipv6" / "full.golden"

@@ -656,6 +656,25 @@ TARGETS_NEEDING_OPTIONS = [
     Case("MASQUERADE alone", nat_with("-A POSTROUTING -j MASQUERADE"), saved=("[0:0] -A POSTROUTING -j MASQUERADE",)),
 ]
 
+# REJECT's --reject-with: the first type of libipt_REJECT's table whose name or alias the value begins, in any case
+# (an empty value: the first), saved by its name; else 'unknown reject type "bogus"' at the rule (both); tcp-reset
+# without -p tcp is the kernel's to refuse, at COMMIT (legacy)
+REJECT_TYPES = [
+    *(Case(f"reject with {value or 'nothing'}", filter_with(f"-A INPUT{proto} -j REJECT --reject-with {value}"),
+           saved=(f"[0:0] -A INPUT{saved_proto} -j REJECT --reject-with {saved}",))
+      for value, proto, saved_proto, saved in (
+          ("TCP-RESET", " -p tcp", " -p tcp", "tcp-reset"), ("tcp", " -p tcp", " -p tcp", "tcp-reset"),
+          ("TCP-RST", " -p 0x6", " -p tcp", "tcp-reset"), ("icmp", "", "", "icmp-net-unreachable"),
+          ("p", "", "", "icmp-proto-unreachable"), ("port", "", "", "icmp-port-unreachable"),
+          ("icmp-h", "", "", "icmp-host-unreachable"), ("ICMP-HOST-PROHIB", "", "", "icmp-host-prohibited"),
+          ("net-un", "", "", "icmp-net-unreachable"), ('""', "", "", "icmp-net-unreachable"),
+          ("admin-prohib", "", "", "icmp-admin-prohibited"))),
+    *(Case(f"reject with {value}", filter_with(f"-A INPUT -j REJECT --reject-with {value}"), line=5)
+      for value in ("bogus", "icmp6-port-unreachable", "icmp-net-unreachablex", "echo")),
+    Case("reject with tcp abbreviated, no -p tcp", filter_with("-A INPUT -j REJECT --reject-with tcp"), line=5,
+         at_commit=True),
+]
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
-             *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS]
+             *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES]

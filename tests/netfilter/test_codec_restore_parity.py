@@ -116,6 +116,49 @@ def test_a_target_extension_without_the_option_it_needs_is_refused_in_iptables_w
     assert str(refusal(filter_with(rule))) == message
 
 
+IPV6_FILTER = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s fd00::1/128{} -j REJECT --reject-with {}\nCOMMIT\n"
+
+
+@pytest.mark.parametrize(("value", "saved"), [
+    ("TCP", "tcp-reset"), ("icmp", "icmp6-no-route"), ('""', "icmp6-no-route"),
+    ("icmp6-port", "icmp6-port-unreachable"), ("p", "icmp6-port-unreachable"), ("a", "icmp6-adm-prohibited"),
+    ("no", "icmp6-no-route"),
+    ("r", "icmp6-reject-route"), ("policy-fail", "icmp6-policy-fail"),
+])
+def test_an_ipv6_reject_type_is_read_in_ip6tables_table(value: str, saved: str) -> None:
+    """ip6tables-legacy-restore v1.8.9 (nft alike) saves each so: libip6t_REJECT's own table and order."""
+    proto = " -p tcp" if saved == "tcp-reset" else ""
+    out = saved_lines(IPV6_FILTER.format(proto, value))
+    assert f"[0:0] -A INPUT -s fd00::1/128{proto} -j REJECT --reject-with {saved}" in out
+
+
+@pytest.mark.parametrize(("value", "line", "message"), [
+    ("icmp-port-unreachable", 3, 'unknown reject type "icmp-port-unreachable"'),  # (an IPv4 name: refused)
+    ("bogus", 3, 'unknown reject type "bogus"'),
+    ("t", 3, "--reject-with tcp-reset needs a TCP packet"),  # (the kernel's, at COMMIT)
+])
+def test_an_ipv6_reject_type_ip6tables_refuses_is_refused(value: str, line: int, message: str) -> None:
+    with pytest.raises(RulesSyntaxError, match=message) as info:
+        parse_ruleset(IPV6_FILTER.format("", value), ipv6=True)
+    assert info.value.line == line
+
+
+def test_an_unknown_reject_type_is_refused_naming_the_family_s_types() -> None:
+    """iptables-legacy-restore v1.8.9's words, and what it takes instead."""
+    assert str(refusal(filter_with("-A INPUT -j REJECT --reject-with bogus"))) == (
+        'node.rules:5: unknown reject type "bogus" at \'bogus\'; expected one of icmp-net-unreachable, '
+        "icmp-host-unreachable, icmp-proto-unreachable, icmp-port-unreachable, icmp-net-prohibited, "
+        "icmp-host-prohibited, tcp-reset, icmp-admin-prohibited, an alias (such as port-unreach) or the start of "
+        "one, in any case")
+
+
+def test_a_reject_type_is_checked_in_rules_of_one_shape() -> None:
+    """The shape of the first rule vouches for the second's skeleton, not for its REJECT type."""
+    text = filter_with(*(f"-A INPUT -s 10.0.0.{i}/32 -j REJECT --reject-with icmp-port-unreachable" for i in range(3)),
+                       "-A INPUT -s 10.0.0.9/32 -j REJECT --reject-with bogus")
+    assert refusal(text).line == 8
+
+
 def test_a_rename_does_not_make_a_jump_before_it_good() -> None:
     """iptables-legacy-restore v1.8.9: "Couldn't load target `BAR'" at line 6 and "Couldn't load target `FOO'" at
     line 5 (it loads a rule's target at its line); the parser, checking jumps only at COMMIT, took the first (BAR
