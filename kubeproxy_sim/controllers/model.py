@@ -25,6 +25,7 @@ DEFAULT_HISTORY_LIMIT = 10
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 NO_EXECUTE = "NoExecute"
+NO_SCHEDULE = "NoSchedule"
 DEFAULT_TOLERATION_SECONDS = 300  # kube-apiserver's --default-not-ready/unreachable-toleration-seconds
 MAX_REPLICAS = 150_000
 """The simulator's limit on one Deployment's replicas: Kubernetes' tested limit of pods in a whole cluster
@@ -68,6 +69,14 @@ class Toleration:
     value: str = ""
     effect: str = ""
     seconds: int | None = None
+
+
+def tolerates(toleration: Toleration, key: str, effect: str) -> bool:
+    """Toleration.ToleratesTaint for the taint ``key``:``effect`` with no value, as the node lifecycle controller
+    writes its taints: an empty effect or key matches any, ``Exists`` any value, ``Equal`` the empty value."""
+    if toleration.effect not in ("", effect) or toleration.key not in ("", key):
+        return False
+    return toleration.operator == "Exists" or (toleration.operator == "Equal" and toleration.value == "")
 
 
 def _covers(toleration: Toleration, key: str) -> bool:

@@ -28,7 +28,8 @@ from dataclasses import dataclass, replace
 
 import netaddr
 
-from kubeproxy_sim.controllers.model import SchedulingFailure, SimPod, World
+from kubeproxy_sim.controllers import model
+from kubeproxy_sim.controllers.model import NO_EXECUTE, NO_SCHEDULE, SchedulingFailure, SimPod, World, tolerates
 from kubeproxy_sim.objects.model import Node, Protocol
 
 DEFAULT_MAX_PODS = 110  # the kubelet's --max-pods default, its Node's status.allocatable.pods when not given
@@ -38,11 +39,31 @@ DEFAULT_MAX_PODS = 110  # the kubelet's --max-pods default, its Node's status.al
 NO_NODES = "no nodes available to schedule pods"
 TOO_MANY_PODS = "Too many pods"
 NO_FREE_PORTS = "node(s) didn't have free ports for the requested pod ports"
-NOT_READY_TAINT = "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
-UNREACHABLE_TAINT = "node(s) had untolerated taint {node.kubernetes.io/unreachable: }"
+UNTOLERATED_TAINT = "node(s) had untolerated taint {{{key}: }}"  # TaintToleration's {key: value}; these have none
+NOT_READY_TAINT = UNTOLERATED_TAINT.format(key=model.NOT_READY_TAINT)
+UNREACHABLE_TAINT = UNTOLERATED_TAINT.format(key=model.UNREACHABLE_TAINT)
 NO_VICTIMS = "No preemption victims found for incoming pod"
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
 _SCAN_LIMIT = 1 << 16  # a scan bound: a /64 is never exhausted by a simulated cluster
+
+
+def taint_key(world: World, name: str) -> str | None:
+    """The key of the node lifecycle controller's taints on a Node (it adds the key both NoSchedule and NoExecute):
+    node.kubernetes.io/unreachable for a Ready condition of Unknown, not-ready for False; None for none."""
+    if name not in world.not_ready_nodes or name in world.untainted_nodes:
+        return None
+    return model.UNREACHABLE_TAINT if name in world.unreachable_nodes else model.NOT_READY_TAINT
+
+
+def tolerated_taints(pod: SimPod) -> frozenset[str]:
+    """The node lifecycle controller's taint keys a pod tolerates as kube-scheduler's TaintToleration filter asks:
+    both effects of the key (NoSchedule and NoExecute, DoNotScheduleTaintsFilterFunc). The defaults of
+    DefaultTolerationSeconds are NoExecute only, so a pod tolerates none unless it says so itself."""
+    if not any(t.effect in ("", NO_SCHEDULE) for t in pod.tolerations):
+        return frozenset()
+    return frozenset(key for key in (model.NOT_READY_TAINT, model.UNREACHABLE_TAINT)
+                     if all(any(tolerates(t, key, effect) for t in pod.tolerations)
+                            for effect in (NO_SCHEDULE, NO_EXECUTE)))
 
 
 def schedulable_nodes(world: World) -> tuple[Node, ...]:
@@ -115,6 +136,10 @@ class Ipam:
 
     def __init__(self, world: World) -> None:
         self.nodes = schedulable_nodes(world)
+        self.tainted: dict[str, list[Node]] = {}  # taint key -> the Nodes it keeps pods off (with a pod CIDR)
+        for node in world.nodes:
+            if node.pod_cidrs and (key := taint_key(world, node.name)) is not None:
+                self.tainted.setdefault(key, []).append(node)
         self.max_pods = dict(world.node_max_pods)
         self.by_name = {n.name: n for n in world.nodes}
         self.in_use = {ip for p in world.pods for ip in p.pod_ips}
@@ -126,16 +151,22 @@ class Ipam:
         self.last = dict(world.last_ips)
         self.ranges: dict[str, _Range] = {}
         self.full: set[str] = set()  # ranges found full in this batch (nothing is freed during one)
-        self.no_room = False  # every node found at its pod limit in this batch (loads only grow during one)
+        # the tolerated taints for which every node was found at its pod limit in this batch (loads only grow)
+        self.no_room: set[frozenset[str]] = set()
 
-    def pick_node(self, ports: HostPorts = frozenset()) -> Node | None:
+    def candidates(self, tolerated: frozenset[str]) -> list[Node]:
+        """The Nodes a pod tolerating the taints ``tolerated`` passes TaintToleration on (with a pod CIDR)."""
+        return [*self.nodes, *(n for key in sorted(tolerated) for n in self.tainted.get(key, ()))]
+
+    def pick_node(self, ports: HostPorts = frozenset(), tolerated: frozenset[str] = frozenset()) -> Node | None:
         """The node with the fewest pods (terminating ones still occupy it), then the first by name, among those
-        below their pod limit and holding none of ``ports``; None when none is (the pod stays Pending)."""
-        if self.no_room:
+        whose taints the pod tolerates (``tolerated``: tolerated_taints), below their pod limit and holding none
+        of ``ports``; None when none is (the pod stays Pending)."""
+        if tolerated in self.no_room:
             return None
-        room = [n for n in self.nodes if self.has_room(n)]
+        room = [n for n in self.candidates(tolerated) if self.has_room(n)]
         if not room:
-            self.no_room = True
+            self.no_room.add(tolerated)
             return None
         fits = [n for n in room if self.ports_free(n, ports)]
         return min(fits, key=lambda n: (self.load[n.name], n.name)) if fits else None
@@ -228,7 +259,7 @@ def place(world: World, pod: SimPod, ipam: Ipam | None = None) -> tuple[World, S
         return world, pod
     ipam = ipam if ipam is not None else Ipam(world)
     if pod.node_name is None:
-        node = ipam.pick_node(host_ports(pod))
+        node = ipam.pick_node(host_ports(pod), tolerated_taints(pod))
         if node is None:
             return world, pod
         ipam.bind(node.name, pod)
@@ -310,8 +341,9 @@ def scheduling_failures(world: World) -> tuple[SchedulingFailure, ...]:
 
     Each Node counts by the first filter it fails, in kube-scheduler's order: a NotReady Node carries the node
     lifecycle controller's NoSchedule taint (node.kubernetes.io/not-ready for a Ready condition of False,
-    node.kubernetes.io/unreachable for Unknown), which pods do not tolerate (their default tolerations are for the
-    NoExecute ones), and preemption cannot help there; a Node where another pod holds one of a host-network
+    node.kubernetes.io/unreachable for Unknown), which a pod passes only if it tolerates it and the NoExecute one
+    of the same key (TaintToleration: the default tolerations are for the NoExecute ones alone), and preemption
+    cannot help there; a Node where another pod holds one of a host-network
     pod's ports fails NodePorts, and one at its pod limit NodeResourcesFit, and preemption finds no victim on
     either (every pod here has the same priority). A Node without a pod CIDR, which this model does not place
     pods on, counts as NotReady (its network plugin is not ready). No Node at all is kube-scheduler's
@@ -322,24 +354,27 @@ def scheduling_failures(world: World) -> tuple[SchedulingFailure, ...]:
     if not world.nodes:
         return (SchedulingFailure(tuple(p.key for p in waiting), NO_NODES),)
     ipam = Ipam(world)
-    messages: dict[HostPorts, str | None] = {}  # pods asking the same ports fail alike
+    messages: dict[tuple[HostPorts, frozenset[str]], str | None] = {}  # pods asking the same fail alike
     groups: dict[str, list[str]] = {}
     for pod in waiting:
-        ports = host_ports(pod)
-        if ports not in messages:
-            messages[ports] = _fit_error(world, ipam, ports)
-        if (message := messages[ports]) is not None:
+        asks = host_ports(pod), tolerated_taints(pod)
+        if asks not in messages:
+            messages[asks] = _fit_error(world, ipam, *asks)
+        if (message := messages[asks]) is not None:
             groups.setdefault(message, []).append(pod.key)
     return tuple(SchedulingFailure(tuple(pods), message) for message, pods in groups.items())
 
 
-def _fit_error(world: World, ipam: Ipam, ports: HostPorts) -> str | None:
-    """The FitError of a pod asking ``ports`` of a node (see :func:`scheduling_failures`); None if a Node takes it."""
-    ready = {n.name for n in ipam.nodes}
+def _fit_error(world: World, ipam: Ipam, ports: HostPorts, tolerated: frozenset[str]) -> str | None:
+    """The FitError of a pod asking ``ports`` of a node and tolerating the taints ``tolerated`` (see
+    :func:`scheduling_failures`); None if a Node takes it."""
+    open_to = {n.name for n in ipam.candidates(tolerated)}
     filters, preemption = [], []
     for node in world.nodes:
-        if node.name not in ready:
-            filters.append(UNREACHABLE_TAINT if node.name in world.unreachable_nodes else NOT_READY_TAINT)
+        if node.name not in open_to:
+            key = taint_key(world, node.name)
+            tolerated_key = key is None or key in tolerated  # kept off by its lack of a pod CIDR: network not ready
+            filters.append(UNTOLERATED_TAINT.format(key=model.NOT_READY_TAINT if tolerated_key else key))
             preemption.append(NOT_HELPFUL)
             continue
         if not ipam.ports_free(node, ports):

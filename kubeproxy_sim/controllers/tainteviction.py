@@ -26,21 +26,22 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from kubeproxy_sim.controllers.model import NO_EXECUTE, NOT_READY_TAINT, UNREACHABLE_TAINT, SimPod, Toleration, World
+from kubeproxy_sim.controllers.model import (
+    NO_EXECUTE,
+    NOT_READY_TAINT,
+    UNREACHABLE_TAINT,
+    SimPod,
+    Toleration,
+    World,
+    tolerates,
+)
 from kubeproxy_sim.controllers.replicaset import delete_pod
-
-
-def _tolerates(toleration: Toleration, key: str) -> bool:
-    """Toleration.ToleratesTaint for the NoExecute taint ``key`` (the node lifecycle controller's have no value)."""
-    if toleration.effect not in ("", NO_EXECUTE) or toleration.key not in ("", key):
-        return False
-    return toleration.operator == "Exists" or (toleration.operator == "Equal" and toleration.value == "")
 
 
 def toleration_time(tolerations: tuple[Toleration, ...], key: str) -> float:
     """How long a pod stays on a Node tainted ``key``:NoExecute (GetMatchingTolerations, getMinTolerationTime):
     0 when no toleration matches or the first matching one's seconds are 0 or less, infinity when it has none."""
-    found = next((t for t in tolerations if _tolerates(t, key)), None)
+    found = next((t for t in tolerations if tolerates(t, key, NO_EXECUTE)), None)
     if found is None:
         return 0.0
     if found.seconds is None:
