@@ -14,8 +14,9 @@ tainted Node (the taint added or swapped, the pod bound there): a pod whose
 tolerations do not match the taint is deleted at once; one tolerating it
 forever has any scheduled deletion cancelled; one tolerating it for N seconds
 (the first matching toleration's; 0 or less: at once) is deleted N seconds
-from then, unless a deletion is scheduled already, which stands (a swap of
-the taint keeps its time). The taint going cancels the deletion. Seeing is at
+from then, unless a deletion is scheduled already, which stands whatever N is,
+0 too (a swap of the taint keeps its time; only a toleration that no longer
+matches deletes at once). The taint going cancels the deletion. Seeing is at
 the instant of the change here (:attr:`SimPod.evict_at`), on the scenario's
 clock. The deletion is a graceful one (replicaset.delete_pod): the pod is
 terminating and its ReplicaSet replaces it.
@@ -55,12 +56,12 @@ def _scheduled(world: World, pod: SimPod, tainted: frozenset[str]) -> SimPod:
         return pod
     key = UNREACHABLE_TAINT if pod.node_name in world.unreachable_nodes else NOT_READY_TAINT
     seconds = toleration_time(pod.tolerations, key)
-    if seconds == 0:
-        when: float | None = world.now
-    elif seconds == math.inf:
-        when = None
+    if seconds == math.inf:
+        when: float | None = None
+    elif pod.evict_at is not None and any(tolerates(t, key, NO_EXECUTE) for t in pod.tolerations):
+        when = pod.evict_at  # scheduled already: it stands, even where the seconds are now 0 or less
     else:
-        when = world.now + seconds if pod.evict_at is None else pod.evict_at
+        when = world.now + seconds
     return pod if when == pod.evict_at else replace(pod, evict_at=when)
 
 

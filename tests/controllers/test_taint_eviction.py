@@ -123,6 +123,21 @@ def test_a_swap_of_the_taint_keeps_the_clock() -> None:
     assert len(_where(W.advance(w, 1, rng))[1]) == 2
 
 
+@pytest.mark.parametrize(("own", "gone_after"), [(Toleration(NOT_READY_TAINT, "Exists", "", "NoExecute", 0), 300),
+                                                 (Toleration(NOT_READY_TAINT, "Equal", "x", "NoExecute"), 100)])
+def test_a_swap_to_a_taint_tolerated_for_0_s_keeps_the_scheduled_time_and_one_not_tolerated_deletes_at_once(
+        own: Toleration, gone_after: int) -> None:
+    """processPodOnNode keeps a scheduled deletion when the new taint is tolerated, however briefly (0 s: its
+    trigger would be now, not before the scheduled one), and deletes at once only when it is not tolerated:
+    unreachable 300 s (the default), not-ready tolerated 0 s or not matched; Unknown, then False at 100 s."""
+    w, rng = _deployed(4, own)
+    w = W.advance(_status(w, "Unknown", rng), 100, rng)
+    w = _status(w, "False", rng)
+    if gone_after > 100:
+        assert _where(W.advance(w, gone_after - 101, rng))[1] == []
+    assert len(_where(W.advance(w, gone_after - 100, rng))[1]) == 2
+
+
 def test_a_pod_tolerating_the_taint_without_seconds_is_never_evicted() -> None:
     w, rng = _deployed(4, FOREVER)
     w = W.advance(_status(w, "Unknown", rng), 100_000, rng)
