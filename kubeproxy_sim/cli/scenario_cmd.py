@@ -222,7 +222,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     loaded = load_paths(list(paths), overlaps=False, read_elsewhere=frozenset({"Deployment"}))
     diagnostics = [d for d in loaded.diagnostics
                    if not (d.kind == "Service" and d.message.startswith(_ALLOCATED_WARNING))]
-    deployments, not_ready, unreachable, untainted = [], set(), set(), set()
+    deployments, not_ready, unreachable, untainted, unposted = [], set(), set(), set(), set()
     node_cpu: dict[str, int] = {}
     node_max_pods: dict[str, int] = {}
     annotations: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -249,6 +249,8 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                 untainted.add(meta["name"])
                 if index >= 0:
                     diagnostics.append(_odd_ready(file, meta["name"], index, ready))
+                else:
+                    unposted.add(meta["name"])
             millis, problem = _allocatable(doc, file, meta["name"], "cpu")
             pods, pods_problem = _allocatable(doc, file, meta["name"], "pods")
             diagnostics.extend(p for p in (problem, pods_problem) if p is not None)
@@ -274,7 +276,8 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                                               field="spec.ipFamilyPolicy"))
     return Manifests(loaded.cluster, deployments=tuple(deployments), not_ready_nodes=frozenset(not_ready),
                      unreachable_nodes=frozenset(unreachable), untainted_nodes=frozenset(untainted),
-                     diagnostics=tuple(diagnostics), node_cpu=tuple(sorted(node_cpu.items())),
+                     unposted_nodes=frozenset(unposted), diagnostics=tuple(diagnostics),
+                     node_cpu=tuple(sorted(node_cpu.items())),
                      node_max_pods=tuple(sorted(node_max_pods.items())),
                      service_annotations=tuple(sorted(annotations.items())),
                      family_policies=tuple(sorted(policies.items())), ip_fields=tuple(sorted(ip_fields.items())),
@@ -435,9 +438,11 @@ def service_cidrs(args: argparse.Namespace) -> tuple[str, ...]:
     return ranges.cidrs
 
 
-def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[str, ...] = ()) -> Any:
+def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[str, ...] = (),
+                   unposted: UnpostedNodes | None = None) -> Any:
     """A World holding the starting objects (``cidrs``: the service ranges); with the default, only the bootcamp
-    Nodes. A starting object the API server would refuse (a cluster IP outside the range) stops the command."""
+    Nodes. A starting object the API server would refuse (a cluster IP outside the range) stops the command.
+    ``unposted``: told which Nodes have no Ready condition."""
     from kubeproxy_sim.controllers.model import World
     from kubeproxy_sim.controllers.script import Manifests, ScriptError, Step, play
     from kubeproxy_sim.objects.model import Cluster
@@ -446,7 +451,10 @@ def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[st
     if not args.filename:
         manifests = Manifests(Cluster(nodes=manifests.cluster.nodes), not_ready_nodes=manifests.not_ready_nodes,
                               unreachable_nodes=manifests.unreachable_nodes, untainted_nodes=manifests.untainted_nodes,
-                              node_cpu=manifests.node_cpu, node_max_pods=manifests.node_max_pods)
+                              unposted_nodes=manifests.unposted_nodes, node_cpu=manifests.node_cpu,
+                              node_max_pods=manifests.node_max_pods)
+    if unposted is not None:
+        unposted.record(manifests)
     _report(manifests.diagnostics)
     if any(d.severity is Severity.ERROR for d in manifests.diagnostics):
         raise InputError(Diagnostic("the starting objects have errors (above); fix them first", field="-f"))
@@ -458,6 +466,39 @@ def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[st
                                     field=None if exc.file else "-f")) from None
     _report(port_conflict_diagnostics(played.port_conflicts))
     return played.world
+
+
+class UnpostedNodes:
+    """The Nodes applied without a Ready condition, to say once why Topology Aware Routing counts none of them:
+    the topology cache takes a Node only when its Ready condition is True (isNodeReady), so hand-written Nodes
+    without status.conditions leave it with upstream's "Insufficient Node information" alone. (The node lifecycle
+    controller would write Ready Unknown after --node-startup-grace-period, 60 s, and taint the Node unreachable;
+    the simulator leaves such a Node untainted, as the Nodes it is given are the API after the controllers wrote
+    them, and a minimal hand-written Node is meant as a working one.)"""
+
+    def __init__(self) -> None:
+        self.names: dict[str, bool] = {}  # Node -> applied last without a Ready condition
+        self.said: set[str] = set()
+
+    def record(self, manifests: Any) -> None:
+        for node in manifests.cluster.nodes:
+            self.names[node.name] = node.name in manifests.unposted_nodes
+
+    def note(self, events: Any, seen: Any, file: str | None = None, line: int | None = None) -> list[Diagnostic]:
+        """The note, with the first "Insufficient Node information" event said while such Nodes are not yet named
+        (each Node once)."""
+        from kubeproxy_sim.controllers.topology import INSUFFICIENT_NODE_INFO
+
+        if not any(item not in seen and item.event.message.startswith(INSUFFICIENT_NODE_INFO) for item in events):
+            return []
+        names = sorted(name for name, unposted in self.names.items() if unposted and name not in self.said)
+        if not names:
+            return []
+        self.said.update(names)
+        return [Diagnostic(f"Node(s) {', '.join(names)} have no Ready condition: the topology cache counts a Node "
+                           "only when its Ready condition is True (isNodeReady), so their CPU is not counted and "
+                           "hints are off; write status.conditions: [{type: Ready, status: 'True'}] for a Node that "
+                           "is up", file=file, line=line, severity=Severity.NOTE)]
 
 
 def _report(diagnostics: Any, args: argparse.Namespace | None = None) -> None:
@@ -541,7 +582,8 @@ def overlap_diagnostics(overlaps: Any, cluster: Any, config: Any, file: str | No
     return [replace(d, file=file, line=line) for d in found] if file else list(found)
 
 
-def _script_loader(script: Path, name: str, line_holder: list[int], stdin_readers: list[str]) -> Any:
+def _script_loader(script: Path, name: str, line_holder: list[int], stdin_readers: list[str],
+                   unposted: UnpostedNodes) -> Any:
     """``apply -f`` paths are relative to the script's folder (standard input's: the working directory); errors
     stop the script at that line (``name``: the script as messages name it). Standard input is read by one
     ``apply -f -`` at most, and by none when the command read it (``stdin_readers``: what read it so far): that
@@ -558,6 +600,7 @@ def _script_loader(script: Path, name: str, line_holder: list[int], stdin_reader
             stdin_readers.append(f"the apply -f - of line {line_holder[0]}")
         resolved = tuple(p if os.path.isabs(p) or p == "-" else str(script.parent / p) for p in paths)
         manifests = load_manifests(resolved)
+        unposted.record(manifests)
         errors = [d for d in manifests.diagnostics if d.severity is Severity.ERROR]
         _report(d for d in manifests.diagnostics if d.severity is not Severity.ERROR)
         if errors:
@@ -648,14 +691,15 @@ def run(args: argparse.Namespace) -> int:
     name = STDIN_NAME if args.script == "-" else str(script)
     text = _read_script(script, name)
     rng = random.Random(args.seed)
-    world = _initial_world(args, rng, service_cidrs(args))
+    unposted = UnpostedNodes()
+    world = _initial_world(args, rng, service_cidrs(args), unposted)
     sync = controller_sync(world)  # the controller's memory (hints populated) and events carry from step to step
     overlaps = OverlapWarnings()  # said once while they hold, as a watch says them
     world, unschedulable = scheduling_diagnostics(world)  # the same: pods no node takes
-    _report([*event_diagnostics(sync.events, ()), *unschedulable,
+    _report([*event_diagnostics(sync.events, ()), *unposted.note(sync.events, ()), *unschedulable,
              *overlap_diagnostics(overlaps, sync.cluster, build_config(args, sync.cluster)[0])], args)
     line_holder = [0]
-    load = _script_loader(script, name, line_holder, stdin_readers)
+    load = _script_loader(script, name, line_holder, stdin_readers, unposted)
     previous = ""
     con = console(args)
     lines = text.splitlines()
@@ -676,7 +720,9 @@ def run(args: argparse.Namespace) -> int:
             config, diagnostics = build_config(args, cluster)
             if number == 1:
                 _report(diagnostics, args)
-            events = event_diagnostics(sync.events, set(before.events), name, step.line)
+            seen = set(before.events)
+            events = [*event_diagnostics(sync.events, seen, name, step.line),
+                      *unposted.note(sync.events, seen, name, step.line)]
             world, unschedulable = scheduling_diagnostics(world, name, step.line)
             events += [*port_conflict_diagnostics(played.port_conflicts, name, step.line), *unschedulable,
                        *sandbox_diagnostics(world, name, step.line)]

@@ -451,6 +451,7 @@ class Manifests:
     not_ready_nodes: frozenset[str] = frozenset()  # Ready condition not True
     unreachable_nodes: frozenset[str] = frozenset()  # of those, Ready condition Unknown
     untainted_nodes: frozenset[str] = frozenset()  # of those, Ready condition none of True, False and Unknown, or none
+    unposted_nodes: frozenset[str] = frozenset()  # of those, no Ready condition at all (no kubelet ever posted one)
     diagnostics: tuple[Diagnostic, ...] = ()
     node_cpu: tuple[tuple[str, int], ...] = ()  # Node name -> status.allocatable.cpu in millicores
     node_max_pods: tuple[tuple[str, int], ...] = ()  # Node name -> status.allocatable.pods

@@ -211,3 +211,43 @@ def test_scenario_an_apply_that_changes_a_nodes_ready_condition_is_configured(
     assert notes == [["node/node1 unchanged", "node/node2 configured"],
                      ["node/node1 unchanged", "node/node2 unchanged"],
                      ["node/node1 unchanged", "node/node2 configured"]]
+
+
+MINIMAL_NODES = """
+apiVersion: v1
+kind: Node
+metadata: {name: node1, labels: {topology.kubernetes.io/zone: zone-a}}
+spec: {podCIDR: 10.244.0.0/24}
+status: {addresses: [{address: 192.168.49.2, type: InternalIP}], allocatable: {cpu: "4"}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node2, labels: {topology.kubernetes.io/zone: zone-b}}
+spec: {podCIDR: 10.244.1.0/24}
+status: {addresses: [{address: 192.168.49.3, type: InternalIP}], allocatable: {cpu: "4"}}
+"""
+AUTO_SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: web, annotations: {service.kubernetes.io/topology-mode: Auto}}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+"""
+
+
+def test_scenario_nodes_without_a_ready_condition_are_named_once_where_hints_are_off_for_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Hand-written Nodes without status.conditions: the topology cache counts none (isNodeReady wants Ready
+    True), upstream's event says only "Insufficient Node information", so a note names them, once."""
+    (tmp_path / "nodes.yaml").write_text(MINIMAL_NODES)
+    (tmp_path / "svc.yaml").write_text(AUTO_SERVICE)
+    (tmp_path / "script").write_text("create deployment web --image=nginx --replicas=4 --port=8080\n"
+                                     "apply -f svc.yaml\nwait 10s\napply -f nodes.yaml\ndelete service web\n"
+                                     "apply -f svc.yaml\n")
+    argv = ["scenario", str(tmp_path / "script"), "-f", str(tmp_path / "nodes.yaml"), "--hostname-override",
+            "node1", "--cluster-cidr", "10.244.0.0/16", "--show", "endpoints"]
+    assert run_cli(argv, monkeypatch) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert sum("TopologyAwareHintsDisabled: Insufficient Node information" in line for line in err) == 2
+    (note,) = [line for line in err if "Ready condition" in line]
+    assert note.startswith(f"kubeproxy-sim: {tmp_path / 'script'}:2: note: Node(s) node1, node2 have no Ready "
+                           "condition: the topology cache counts a Node only when its Ready condition is True")
