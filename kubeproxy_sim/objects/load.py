@@ -21,7 +21,7 @@ import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NoReturn, TypedDict
 
 from kubeproxy_sim.errors import Diagnostic, Severity, cannot_read, link_fault
 from kubeproxy_sim.objects.aliases import AliasingError, check_aliases, may_alias
@@ -366,7 +366,7 @@ def _parse_documents(text: str, file: str, ending: str = SKIPPED) -> list[Any]:
     A document that does not parse is replaced by its Diagnostic, so messages keep the input order; a syntax
     error's message ends with ``ending`` (:data:`SKIPPED` or :data:`HELD_BACK`).
     """
-    documents = json_documents(text, file)
+    documents = json_documents(text, file, ending)
     if documents is not None:
         return documents
     try:
@@ -376,16 +376,21 @@ def _parse_documents(text: str, file: str, ending: str = SKIPPED) -> list[Any]:
         return recovered if recovered is not None else _parse_chunks(text, file, ending)
 
 
-def json_documents(text: str, file: str = "<memory>") -> list[Any] | None:
+def json_documents(text: str, file: str = "<memory>", ending: str = SKIPPED) -> list[Any] | None:
     """The documents of a JSON text: one value, or a stream of them one after another (``{...}{...}``, as
     kubectl reads it); None when the text is not JSON (maybe YAML flow style, whose parser also gives the
     better error position). A value nested deeper than Python's JSON reader follows (it recurses: about 1,000
     levels) becomes a Diagnostic, after the documents before it: the rest of that text is skipped, not the run.
+    A document with NaN or Infinity (which Python's reader takes and Go's refuses) is a syntax error at the
+    value, ending with ``ending``, as any other JSON syntax error is (the YAML reader, which would read them as
+    strings, is not asked).
     """
     if text.lstrip()[:1] not in ("{", "["):
         return None
     try:
-        return [json.loads(text, parse_float=json_float, parse_constant=WrittenNumber)]
+        return [json.loads(text, parse_float=json_float, parse_constant=_not_json)]
+    except _NotJson:
+        return _json_stream_recovered(text, file, ending)
     except ValueError as exc:
         if not str(exc).startswith("Extra data"):
             return None
@@ -397,11 +402,38 @@ def json_documents(text: str, file: str = "<memory>") -> list[Any] | None:
             value, at = decoder.raw_decode(text, at)
             documents.append(value)
             at = len(text) - len(text[at:].lstrip())  # whitespace (newlines, most often) between values
+    except _NotJson:
+        return _json_stream_recovered(text, file, ending)
     except ValueError:
         return None
     except RecursionError:
         documents.append(_json_too_deep(text, at, file))
     return documents
+
+
+class _NotJson(Exception):
+    """NaN, Infinity or -Infinity met in a JSON text (raised by the reader's parse_constant)."""
+
+
+def _not_json(name: str) -> NoReturn:
+    raise _NotJson(name)
+
+
+_JSON_CONSTANT = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|(-?Infinity|NaN)')  # a string (skipped) or a constant
+
+
+class _ConstantError(json.JSONDecodeError):
+    """NaN or Infinity in a JSON value, at its place: a syntax error, as Go's reader has it."""
+
+
+def _raw_decode(decoder: json.JSONDecoder, text: str, at: int) -> tuple[Any, int]:
+    """``decoder.raw_decode``, with NaN or Infinity a :class:`_ConstantError`."""
+    try:
+        return decoder.raw_decode(text, at)
+    except _NotJson as exc:
+        where = next((m.start(1) for m in _JSON_CONSTANT.finditer(text, at) if m.group(1)), at)
+        raise _ConstantError(f"invalid value {exc} (JSON has no NaN or Infinity; kubectl's reader refuses it)",
+                             text, where) from None
 
 
 def json_float(text: str) -> float | WrittenNumber:
@@ -415,9 +447,9 @@ def json_float(text: str) -> float | WrittenNumber:
 
 
 def _json_decoder() -> json.JSONDecoder:
-    """The JSON reader of manifests: numbers past a float, and Python's extra ``NaN`` and ``Infinity`` (no JSON:
-    Go's reader refuses them), kept as written (:class:`WrittenNumber`)."""
-    return json.JSONDecoder(parse_float=json_float, parse_constant=WrittenNumber)
+    """The JSON reader of manifests: numbers past a float kept as written (:class:`WrittenNumber`), and Python's
+    extra ``NaN`` and ``Infinity`` refused (no JSON: Go's reader refuses them)."""
+    return json.JSONDecoder(parse_float=json_float, parse_constant=_not_json)
 
 
 _JSON_VALUE_START = re.compile(r"^[{\[]", re.MULTILINE)  # a line that opens a value: where a stream resumes
@@ -433,8 +465,9 @@ def _json_stream_recovered(text: str, file: str, ending: str = SKIPPED) -> list[
     at = _JSON_BLANKS.match(text).end()  # type: ignore[union-attr]  # (it matches anywhere)
     while at < len(text):
         try:
-            value, at = decoder.raw_decode(text, at)
+            value, at = _raw_decode(decoder, text, at)
         except json.JSONDecodeError as exc:
+            parsed = parsed or isinstance(exc, _ConstantError)  # (JSON for sure, which YAML would misread)
             documents.append(Diagnostic(f"syntax error: {exc.msg[:1].lower()}{exc.msg[1:]} at line {exc.lineno} "
                                         f"column {exc.colno}; {ending}", file=file,
                                         line=text.count("\n", 0, at) + 1))  # (named by its first line)

@@ -37,6 +37,7 @@ import yaml
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.decode import object_name
 from kubeproxy_sim.objects.load import (
+    HELD_BACK,
     SliceHook,
     decode_text,
     json_documents,
@@ -69,8 +70,9 @@ def _parses(text: str) -> bool:
     """Whether every document of a text parses: the sign a file is completely written. A ``!!binary`` that is no
     base64 parses (noted, read as ""): it is one object kubectl refuses, which the loader reports and skips, as it
     does a key given twice, not a file still being written."""
-    if json_documents(text) is not None:
-        return True
+    documents = json_documents(text, ending=HELD_BACK)
+    if documents is not None:  # (NaN in a JSON document is a syntax error there: it holds the file back too)
+        return not any(type(d) is Diagnostic and d.message.endswith(HELD_BACK) for d in documents)
     loader = manifest_loader()(text)
     loader.bad_values = []
     try:

@@ -72,7 +72,7 @@ def _expected_got(field: str, got: str) -> str:
 @pytest.mark.parametrize("field", OBJECTS)
 @pytest.mark.parametrize("literal, got", [
     ("1e400", "a number 1e400"), ("-1e400", "a number -1e400"), ("8080.5", "a number 8080.5"),
-    ("true", "a boolean true"), ("NaN", "a number NaN"),
+    ("true", "a boolean true"),
 ])
 def test_json_values_no_integer_field_takes_are_named_as_written(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                                   field: str, literal: str, got: str) -> None:
@@ -144,3 +144,23 @@ def test_yaml_floats_go_yaml_reads_without_yaml_1_1_s_dot_and_signed_exponent_ar
     [0-9]+)?$) reads 3008e1 as the float 30080, and kubectl sends 30080; YAML 1.1's float needs a dot and a signed
     exponent, so PyYAML kept a string ('got a string "3008e1"')."""
     assert _field_lines(tmp_path, capsys, field, _as_yaml(OBJECTS[field], literal), ".yaml") == []
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_json_nan_and_infinity_are_no_json_and_skip_their_document(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                   constant: str) -> None:
+    """Python's JSON reader takes NaN and Infinity; Go's refuses them as a syntax error of the document (it was
+    'spec.ports[0].port: expected an integer, got a number NaN'). Named by the document's line and skipped alone,
+    as any other JSON syntax error; the next document is read."""
+    bad = _as_json(OBJECTS["spec.ports[0].port"], constant)
+    good = json.dumps({**OBJECTS["spec.ports[0].port"], "metadata": {"name": "t", "namespace": "ns"},
+                       "spec": {"clusterIP": "10.0.0.2", "ports": [{"port": 80}]}})
+    path = tmp_path / "m.json"
+    path.write_text(good + "\n" + bad + "\n")
+    main(["rules", "-f", str(path), "--hostname-override", "n1"])
+    out, err = capsys.readouterr()
+    column = bad.index(constant) + 1
+    assert [line for line in err.splitlines() if str(path) in line] == [
+        f"kubeproxy-sim: {path}:2: syntax error: invalid value {constant} (JSON has no NaN or Infinity; kubectl's "
+        f"reader refuses it) at line 2 column {column}; this document is skipped"]
+    assert '"ns/t has no endpoints"' in out and "ns/s" not in out

@@ -465,3 +465,20 @@ def test_directory_bad_binary_value_refuses_its_object_not_the_file(setup) -> No
     assert not any("half-written" in x.message for x in batch.diagnostics)
     error = next(x for x in batch.diagnostics if x.severity is Severity.ERROR)
     assert error.object == "default/b" and error.field == "metadata.labels.t" and "base64" in error.message
+
+
+def test_directory_json_nan_is_a_syntax_error_that_holds_the_file_back(setup) -> None:
+    """NaN is no JSON (Go's reader refuses the document): as any syntax error in the watch, the file is held back
+    with its previous objects, not read with a number NaN nor as YAML's string."""
+    d, clock, src = setup
+    src.poll()
+    d.write("a.yaml", '{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "default"},\n'
+                      ' "spec": {"clusterIP": "10.0.0.1", "ports": [{"port": NaN}]}}\n')
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert batch.events == ()
+    assert any(x.message == "syntax error: invalid value NaN (JSON has no NaN or Infinity; kubectl's reader refuses "
+                            "it) at line 2 column 55; the whole file is held back until it parses"
+               for x in batch.diagnostics)
+    assert any("half-written" in x.message for x in batch.diagnostics)
