@@ -1219,7 +1219,9 @@ def test_without_a_name_the_watch_picks_the_node_rules_picks_not_the_machine_s_h
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """kube-proxy's default node name is its machine's hostname (os.Hostname, lower-cased), the name of that
     machine's Node. The simulator's machine is no node of the objects, so, as rules and trace, the watch picks the
-    first Node by name: here node-a, though the machine is called NODE-B (which names the other Node)."""
+    first Node by name: here node-a, though the machine is called NODE-B (which names the other Node). Every
+    source of the machine's name Python has is NODE-B here, and none is read."""
+    import os
     import platform
     import socket
 
@@ -1229,10 +1231,23 @@ def test_without_a_name_the_watch_picks_the_node_rules_picks_not_the_machine_s_h
     for name, ip in (("node-b", "192.168.0.3"), ("node-a", "192.168.0.2")):
         write(directory / f"{name}.yaml", f"apiVersion: v1\nkind: Node\nmetadata: {{name: {name}}}\n"
                                           f"status: {{addresses: [{{type: InternalIP, address: {ip}}}]}}\n")
-    monkeypatch.setattr(socket, "gethostname", lambda: "NODE-B")
-    monkeypatch.setattr(platform, "node", lambda: "NODE-B")
+    read: list[str] = []
+
+    def host(name: str, value: object) -> Callable[..., object]:
+        return lambda *_: read.append(name) or value
+
+    uname = os.uname()
+    monkeypatch.setattr(socket, "gethostname", host("socket.gethostname", "NODE-B"))
+    monkeypatch.setattr(socket, "getfqdn", host("socket.getfqdn", "NODE-B"))
+    monkeypatch.setattr(platform, "node", host("platform.node", "NODE-B"))
+    monkeypatch.setattr(platform, "uname", host("platform.uname", platform.uname_result(
+        uname.sysname, "NODE-B", uname.release, uname.version, uname.machine)))
+    monkeypatch.setattr(os, "uname", host("os.uname", os.uname_result(
+        (uname.sysname, "NODE-B", uname.release, uname.version, uname.machine))))
+    monkeypatch.setenv("HOSTNAME", "NODE-B")
     flags = ["--nodeport-addresses", "primary", "--cluster-cidr", "10.0.0.0/8"]
     status, out, err = run_watch(["-f", str(directory), *flags, *FAST, "--once"])
+    assert read == []
     assert status == 0 and "waiting for Node" not in err
     ((_, rules),) = syncs(out)
     nodeports = [line for line in rules.splitlines() if line.endswith("-j KUBE-NODEPORTS")]
