@@ -60,10 +60,12 @@ def address_check(attr: str, flag: str, value: str, negated: bool, family: int) 
 
 
 @lru_cache(maxsize=1024)
-def protocol_check(value: str, negated: bool) -> Check:
-    """(Memoised: a pure function of its arguments, and every service rule names its protocol.)"""
-    number = protocol_number(value)  # (iptables' reading: -p 6, 006 and 0x6 are tcp; None: no packet's)
-    if number == 0:
+def protocol_check(value: str, negated: bool, conntrack: bool = False) -> Check:
+    """-p's check, or (``conntrack``) conntrack's ``--ctproto``, whose value iptables does not lower-case and whose
+    0 (all) the kernel compares as any other number (xt_conntrack: no connection's protocol is 0), where -p's 0 is
+    every protocol. (Memoised: a pure function of its arguments, and every service rule names its protocol.)"""
+    number = protocol_number(value, fold=not conntrack)  # (iptables' reading: -p 6, 006 and 0x6 are tcp)
+    if number == 0 and not conntrack:
         return reading(lambda b: not negated)
     names = frozenset(n for n, v in PROTOCOL_NUMBERS.items() if v == number)
     return reading(lambda b: (b.proto in names) != negated, "proto")  # type: ignore[attr-defined]

@@ -241,7 +241,7 @@ def _conntrack(parts: RuleParts, opts: Sequence[Option]) -> None:
             attr = "orig_dport" if o.flag == "--ctorigdstport" else "orig_sport"
             parts.checks.append(ports_check(attr, o.value, neg))
         elif o.flag == "--ctproto":
-            parts.checks.append(protocol_check(o.value, neg))
+            parts.checks.append(protocol_check(o.value, neg, conntrack=True))
         elif o.flag == "--ctdir":
             reply = o.value.upper() == "REPLY"
             parts.checks.append(reading(

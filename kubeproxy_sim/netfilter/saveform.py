@@ -315,8 +315,6 @@ CT_STATUSES = ("NONE", "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED")
 CONNTRACK_ORDER = ("--ctstate", "--ctproto", "--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst",
                    "--ctorigsrcport", "--ctorigdstport", "--ctreplsrcport", "--ctrepldstport", "--ctstatus",
                    "--ctexpire", "--ctdir")
-PROTOCOL_NUMBERS = {"tcp": "6", "udp": "17", "icmp": "1", "sctp": "132", "udplite": "136", "dccp": "33",
-                    "icmpv6": "58", "ipv6-icmp": "58", "esp": "50", "ah": "51", "gre": "47"}
 
 
 def _conntrack(options: Options, ipv6: bool) -> Options:
@@ -330,7 +328,8 @@ def _conntrack(options: Options, ipv6: bool) -> Options:
         elif o.flag == "--ctstatus":
             out.append(_with(o, _ordered_list(value, CT_STATUSES)))
         elif o.flag == "--ctproto":
-            out.append(_with(o, PROTOCOL_NUMBERS.get(value.lower(), value)))
+            number = syntax.protocol_number(value, fold=False)  # (printed as a number: TCP and 0x6 are 6)
+            out.append(_with(o, value if number is None else str(number)))
         elif o.flag in ("--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst"):
             out.append(_with(o, save_address(value, ipv6, host_suffix=False)))
         elif o.flag.endswith("port"):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
-from kubeproxy_sim.netfilter.protocols import NETBASE_PROTOCOLS, XTABLES_PROTOCOLS, saved_protocol
+from kubeproxy_sim.netfilter.protocols import NETBASE_ALIASES, NETBASE_PROTOCOLS, XTABLES_PROTOCOLS, saved_protocol
 from kubeproxy_sim.netfilter.services import SERVICES
 
 BUILTIN_FLAGS: dict[str, str] = {
@@ -132,6 +132,7 @@ def takes_flags(name: str, flags: Collection[str]) -> bool:
     known = TARGET_OPTION_FLAGS.get(name)
     return (known is None or known.issuperset(flags)) and missing_option(name, flags) is None
 
+
 # Options each modelled match module accepts. A module missing here is kept
 # verbatim and takes every option that follows it.
 MODULE_FLAGS: dict[str, frozenset[str]] = _flag_table(
@@ -224,6 +225,7 @@ VALUE_PATTERNS = {
     "seconds": r"[1-9][0-9]{0,8}",
     "hitcount": r"0|[1-9][0-9]{0,3}",
     "list-name": rf"[A-Za-z0-9_][A-Za-z0-9_.:+-]{{0,{RECENT_NAME_LIMIT - 1}}}",
+    "protocol": r"tcp|udp|sctp|icmp|ipv6-icmp|icmpv6|all|25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]",
     "bare-word": r"[^-!' \"\\\t\r\n\x00][^' \"\\\t\r\n\x00]*",  # one of several bare words of a --comment
     # (or the like) without a single quote: see check_values
 }
@@ -274,16 +276,30 @@ def reject_type(value: str, ipv6: bool) -> str | None:
                 None)
 
 
-def protocol_number(value: str) -> int | None:
-    """The protocol number iptables 1.8.9 reads in ``-p value`` (xtables_parse_protocol, after lower-casing it): a
-    number 0-255 in C's bases (``006``, ``0x6``), ``all``, a netbase name, one of iptables' own names
-    (:mod:`kubeproxy_sim.netfilter.protocols`); None when it refuses the value ('unknown protocol "..."')."""
-    text = lower_ascii(value)
+def protocol_number(value: str, fold: bool = True) -> int | None:
+    """The protocol number iptables 1.8.9 reads in ``-p value`` (xtables_parse_protocol, after lower-casing it;
+    ``fold=False``: as it is, as conntrack's ``--ctproto`` reads it): a number 0-255 in C's bases (``006``,
+    ``0x6``), ``all``, a netbase name or alias, one of iptables' own names (:mod:`kubeproxy_sim.netfilter.protocols`);
+    None when it refuses the value ('unknown protocol "..."')."""
+    text = lower_ascii(value) if fold else value
     number = c_strtoumax(text)
     if number is not None:
         return number if number <= 255 else None
-    found = NETBASE_PROTOCOLS.get(text)
+    found = NETBASE_PROTOCOLS.get(text, NETBASE_ALIASES.get(text))
     return found if found is not None else XTABLES_PROTOCOLS.get(text)
+
+
+PROTOCOL_EXPECTED = ("a protocol number 0-255, all or a name such as tcp, udp, icmp, ipv6-icmp, esp, gre or ospf "
+                     "(Debian netbase's /etc/protocols)")
+"""What -p takes (:func:`protocol_number`), for an expectation."""
+PROTOCOL_EXPECTED_AS_IS = PROTOCOL_EXPECTED[:-1] + ", a name in lower case or an alias such as TCP)"
+"""What conntrack's --ctproto takes (not lower-cased: :func:`protocol_number`'s ``fold``)."""
+
+
+def unknown_protocol(value: str, fold: bool = True) -> str:
+    """iptables' words for a -p (``fold``: lower-cased first) or --ctproto value it cannot read
+    (xtables_parse_protocol)."""
+    return f'unknown protocol "{lower_ascii(value) if fold else value}" specified'
 
 
 def protocol_module(value: str) -> str:
@@ -481,9 +497,12 @@ def port_kind(flag: str, owner: str) -> str | None:
 
 
 def value_kind(flag: str, owner: str) -> str | None:
-    """The kind of checked value ``flag`` of ``owner`` takes: a port's (:func:`port_kind`) or recent's
-    (:data:`RECENT_VALUE_KINDS`); None: a value the parser keeps as written."""
-    return RECENT_VALUE_KINDS.get(flag) if owner == "recent" else port_kind(flag, owner)
+    """The kind of checked value ``flag`` of ``owner`` takes: a port's (:func:`port_kind`), recent's
+    (:data:`RECENT_VALUE_KINDS`) or conntrack's ``--ctproto`` ("protocol", read as -p's); None: a value the parser
+    keeps as written unchecked."""
+    if owner == "recent":
+        return RECENT_VALUE_KINDS.get(flag)
+    return "protocol" if flag == "--ctproto" and owner == "conntrack" else port_kind(flag, owner)
 
 
 def c_strtoumax(text: str) -> int | None:
@@ -540,6 +559,8 @@ def value_problem(kind: str, value: str, lookup: str = "tcp") -> str | None:
         return None if recent_value(kind, value) is not None else _RECENT_EXPECTED[kind]
     if kind == "bare-word":
         return None if "'" not in value else 'no single quote (they do not quote: "a b" does)'
+    if kind == "protocol":
+        return None if protocol_number(value, fold=False) is not None else PROTOCOL_EXPECTED_AS_IS
     if kind in ("port", "ports"):
         if port_values(kind, value, lookup) is not None:
             return None
@@ -1296,6 +1317,10 @@ class _Interpreter:
         kind = value_kind(flag, owner)
         if kind is None or not args or args[0].startswith(HOLE):
             return args
+        if kind == "protocol":  # (kept as written, as -p is: iptables-save prints its number)
+            if protocol_number(args[0], fold=False) is None:
+                raise self.error(unknown_protocol(args[0], fold=False), args[0], PROTOCOL_EXPECTED_AS_IS)
+            return args
         lookup = port_lookup(owner, self.protocol_module)
         written = port_values(kind, args[0], lookup) if kind in ("port", "ports") else recent_value(
             kind, args[0]) if kind in RECENT_KINDS else nat_values(kind, args[0])
@@ -1342,9 +1367,7 @@ class _Interpreter:
             raise self.error("multiple -p flags not allowed", value, "one -p per rule")
         number = protocol_number(value)
         if number is None:
-            raise self.error(f'unknown protocol "{lower_ascii(value)}" specified', value,
-                             "a protocol number 0-255, all or a name such as tcp, udp, icmp, ipv6-icmp, esp, "
-                             "gre or ospf (Debian netbase's /etc/protocols)")
+            raise self.error(unknown_protocol(value), value, PROTOCOL_EXPECTED)
         if number == 0 and negated:
             raise self.error("rule would never match protocol", value, "a protocol other than all (0) after '!'")
         self.protocol_module = protocol_module(value)

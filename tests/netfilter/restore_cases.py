@@ -675,6 +675,20 @@ REJECT_TYPES = [
          at_commit=True),
 ]
 
+# conntrack's --ctproto: read as -p is but not lower-cased first (xtables_parse_protocol: a netbase alias is taken,
+# 'unknown protocol "Tcp" specified' at the rule, both), saved as a number (all: 0); negating all is taken here
+CONNTRACK_PROTOCOLS = [
+    *(Case(f"ctproto {value}", filter_with(f"-A INPUT -m conntrack --ctproto {value} -j ACCEPT"), line=5)
+      for value in ("bogus", "256", "08", "ospfigp", "Tcp", "ALL")),
+    *(Case(f"ctproto {value}", filter_with(f"-A INPUT -m conntrack --ctproto {value} -j ACCEPT"),
+           saved=(f"[0:0] -A INPUT -m conntrack --ctproto {saved} -j ACCEPT",))
+      for value, saved in (("TCP", "6"), ("0x11", "17"), ("all", "0"), ("icmpv6", "58"), ("ospf", "89"),
+                           ("OSPFIGP", "89"), ("IPv6-ICMP", "58"))),
+    Case("ctproto all negated", filter_with("-A INPUT -m conntrack ! --ctproto all -j ACCEPT"),
+         saved=("[0:0] -A INPUT -m conntrack ! --ctproto 0 -j ACCEPT",)),
+]
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
-             *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES]
+             *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
+             *CONNTRACK_PROTOCOLS]

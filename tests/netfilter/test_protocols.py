@@ -8,9 +8,11 @@ import pytest
 
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.codec import parse_ruleset
-from kubeproxy_sim.netfilter.protocols import NETBASE_PROTOCOLS, saved_protocol
+from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.protocols import NETBASE_ALIASES, NETBASE_PROTOCOLS, saved_protocol
 from kubeproxy_sim.netfilter.saveform import render_saved, save_lines
 from kubeproxy_sim.netfilter.syntax import protocol_number
+from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 from tests.netfilter.restore_cases import filter_with
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "tools" / "data" / "protocols-netbase-6.4"
@@ -80,3 +82,39 @@ def test_ip6tables_takes_any_family_s_protocol(value: str, saved: str) -> None:
     for bad in ("bogus", "256"):
         with pytest.raises(RulesSyntaxError):
             parse_ruleset(text.replace(f"-p {value}", f"-p {bad}"), ipv6=True)
+
+
+def test_the_aliases_are_netbase_6_4_s() -> None:
+    assert {alias: int(fields[1]) for fields in _entries() for alias in fields[2:]} == NETBASE_ALIASES
+
+
+@pytest.mark.parametrize(("rule", "message"), [
+    ("-A INPUT -m conntrack --ctproto Tcp -j ACCEPT", 'node.rules:5: unknown protocol "Tcp" specified at \'Tcp\'; '
+     "expected a protocol number 0-255, all or a name such as tcp, udp, icmp, ipv6-icmp, esp, gre or ospf (Debian "
+     "netbase's /etc/protocols, a name in lower case or an alias such as TCP)"),
+])
+def test_a_ctproto_iptables_cannot_read_is_refused_in_its_words(rule: str, message: str) -> None:
+    """iptables-legacy-restore and iptables-nft-restore v1.8.9: the value as written (not lower-cased)."""
+    with pytest.raises(RulesSyntaxError) as info:
+        parse_ruleset(filter_with(rule), file="node.rules")
+    assert str(info.value) == message
+
+
+def test_a_ctproto_is_checked_in_rules_of_one_shape() -> None:
+    """The shape of the first rules vouches for the last one's skeleton, not for its protocol."""
+    rules = [f"-A INPUT -s 10.0.0.{i}/32 -m conntrack --ctproto tcp -j ACCEPT" for i in range(3)]
+    with pytest.raises(RulesSyntaxError) as info:
+        parse_ruleset(filter_with(*rules, "-A INPUT -s 10.0.0.9/32 -m conntrack --ctproto bogus -j ACCEPT"))
+    assert info.value.line == 8
+
+
+@pytest.mark.parametrize(("options", "verdict"), [
+    ("-m conntrack --ctproto OSPFIGP", "ACCEPT"), ("-m conntrack --ctproto TCP", "DROP"),
+    ("-m conntrack --ctproto 0x6", "DROP"), ("-m conntrack --ctproto all", "ACCEPT"),
+    ("-m conntrack ! --ctproto all", "DROP"), ("-p all", "DROP"),
+])
+def test_a_ctproto_matches_the_connection_s_protocol_by_its_number(options: str, verdict: str) -> None:
+    """xt_conntrack compares the connection's protocol with the number (0, all, is no connection's), where -p 0
+    is every protocol."""
+    tracer = Tracer(parse_ruleset(filter_with(f"-A INPUT {options} -j DROP")), NodeContext.of(["10.0.0.2"]))
+    assert tracer.trace(Packet.of("tcp", "10.0.0.1", "10.0.0.2", 80, 40000)).outcomes[0].verdict == verdict
