@@ -816,7 +816,9 @@ class Simulator:
         elif flags == "R" or (proto == "tcp" and flags == "SA"):
             # conntrack's TCP tracker starts no connection on a SYN/ACK or a RST it has no entry for (a reply
             # that took another way back than its SYN came), nor does an ICMP error whose inner packet has none
-            # start one (icmp_error_message): the packet is INVALID, and no NAT sees it
+            # start one (icmp_error_message): the packet is INVALID, and no NAT sees it. (A reply to a pod of this
+            # node whose SYN another node DNATed back here finds the entry that SYN made coming in, bridged or
+            # routed alike: tests/kernel/test_same_node_reply_kernel.py)
             state = CtState.INVALID
         else:
             state = CtState.NEW

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from netaddr import IPAddress
 
 from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
 from kubeproxy_sim.errors import InputError
-from kubeproxy_sim.objects import load_paths
+from kubeproxy_sim.objects import load_paths, load_text
+from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.simulator.network import Simulator
 from kubeproxy_sim.simulator.send import send
 from tests.budget import budget
@@ -651,6 +653,43 @@ def test_a_reply_that_comes_back_another_way_is_invalid_to_conntrack():
     result = send(Simulator(cluster, liberal, rng=random.Random(1)), "pod/default/client-3", "192.168.49.2:30007",
                   count=5)  # no INVALID drop rule: the SYN/ACK reaches the client, from the wrong address
     assert [f.reason for f in result.failed] == ["WRONG_REPLY_SOURCE"]
+
+
+CLIENT_BESIDE_ENDPOINT = """
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client-2, namespace: default, labels: {app: client}}
+spec: {nodeName: node2, containers: [{name: c, image: x}]}
+status: {phase: Running, podIP: 10.244.1.20, podIPs: [{ip: 10.244.1.20}], conditions: [{type: Ready, status: 'True'}]}
+"""
+"""A client pod on node2 of asymmetric_reply.yaml, beside the Service's endpoint 10.244.1.10."""
+
+
+def beside_endpoint() -> Cluster:
+    """asymmetric_reply.yaml with :data:`CLIENT_BESIDE_ENDPOINT` (tests/kernel builds the same)."""
+    text = Path(__file__).with_name("asymmetric_reply.yaml").read_text() + CLIENT_BESIDE_ENDPOINT
+    return load_text(text, "asymmetric_reply.yaml").cluster
+
+
+@pytest.mark.parametrize("liberal", [(), ("--conntrack-tcp-be-liberal",)])
+def test_a_reply_beside_its_client_is_tracked_by_their_node_not_invalid(liberal: tuple[str, ...]) -> None:
+    """eTP Local NodePort of node1 from a pod on node2, where the endpoint is: node1 DNATs it unmasqueraded back to
+    node2, whose conntrack tracks the DNATed SYN coming in as a connection of its own (client -> endpoint). The
+    SYN/ACK is that entry's reply, not INVALID, with or without tcp-be-liberal: KUBE-FORWARD passes it and the
+    client hears the endpoint's own address. The kernel does the same, routed or bridged (br_netfilter's conntrack
+    finds the entry alike): tests/kernel/test_same_node_reply_kernel.py."""
+    cluster = beside_endpoint()
+    config = config_from_args(["--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16", *liberal],
+                              cluster)
+    sim = Simulator(cluster, config, rng=random.Random(1))
+    result = send(sim, "pod/default/client-2", "192.168.49.2:30007", count=3)
+    assert [(f.reason, f.count, f.detail) for f in result.failed] == [
+        ("WRONG_REPLY_SOURCE", 3, "the reply came from 10.244.1.10:8080, the client connected to 192.168.49.2:30007")]
+    client, endpoint, node1 = (int(IPAddress(a)) for a in ("10.244.1.20", "10.244.1.10", "192.168.49.2"))
+    tracked = [(e.orig[4], e.orig[5], e.seen_reply) for e in sim.runtimes["node2"].conntrack.entries()
+               if e.orig[2] == client]
+    assert sorted(tracked) == [(endpoint, 8080, True)] * 3 + [(node1, 30007, False)] * 3
 
 
 @pytest.mark.parametrize(("verdict", "then"), [
