@@ -125,13 +125,58 @@ def missing_option(name: str, flags: Collection[str]) -> tuple[str, str] | None:
                          else f"one of {', '.join(wanted)} after -j {name}")
 
 
-def takes_flags(name: str, flags: Collection[str]) -> bool:
-    """Whether iptables takes target extension ``name`` with the options ``flags``, which no match of its rule
-    knows: a modelled target only with its own (others ``unknown option``; one not modelled takes any), and with
-    the one it needs (:func:`missing_option`)."""
-    known = TARGET_OPTION_FLAGS.get(name)
-    return (known is None or known.issuperset(flags)) and missing_option(name, flags) is None
+def _exclusions(bits: str, *groups: tuple[str, str]) -> tuple[tuple[str, ...], dict[str, frozenset[str]]]:
+    """An extension's options in the order of their ids (``bits``) and, per group (options, what each of them
+    excludes), in the order of its option table, each option's excluded options."""
+    return tuple(bits.split()), {flag: frozenset(excluded.split()) for flags, excluded in groups
+                                 for flag in flags.split()}
 
+
+_MARK_OPERATIONS = "--set-xmark --set-mark --and-mark --or-mark --xor-mark"
+_CONNMARK_OPERATIONS = _MARK_OPERATIONS + " --save-mark --restore-mark"
+EXCLUSIVE_TARGET_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, frozenset[str]]]] = {
+    "MARK": _exclusions("--set-mark --and-mark --or-mark --xor-mark --set-xmark",
+                        (_MARK_OPERATIONS, _MARK_OPERATIONS)),
+    "CONNMARK": _exclusions("--set-mark --save-mark --restore-mark --and-mark --or-mark --xor-mark --set-xmark"
+                            " --ctmask --nfmask --mask", (_CONNMARK_OPERATIONS, _CONNMARK_OPERATIONS),
+                            ("--ctmask --nfmask", "--mask"), ("--mask", "--ctmask --nfmask")),
+}
+"""The target extensions with options that exclude each other (libxt_MARK's and libxt_CONNMARK's ``.excl``,
+iptables 1.8.9): per target its options in the order of their ids, and in its table's order each option's
+excluded ones. iptables judges them after the rule's options (xtables_options_fcheck): the first option of the
+table given with one it excludes, that one the first such by id (:func:`option_conflict`)."""
+
+
+def option_conflict(name: str, flags: Sequence[str]) -> tuple[str, str, str] | None:
+    """(what iptables says, the option, what it expects) when modelled target extension ``name`` is given the
+    options ``flags`` (in order) that it refuses together: one twice (each of theirs takes one value:
+    "can only be used once", as the tools say at the second) or two that exclude each other
+    (:data:`EXCLUSIVE_TARGET_OPTIONS`); None: neither, or a target not modelled."""
+    if name not in TARGET_OPTION_FLAGS:
+        return None
+    seen: set[str] = set()
+    for flag in flags:
+        if flag in seen:
+            return f'{name}: option "{flag}" can only be used once', flag, f"{flag} once after -j {name}"
+        seen.add(flag)
+    bits, excludes = EXCLUSIVE_TARGET_OPTIONS.get(name, ((), {}))
+    for flag, excluded in excludes.items():
+        other = next((o for o in bits if o != flag and o in excluded and o in seen), None) if flag in seen \
+            else None
+        if other is not None:
+            return (f'{name}: option "{flag}" cannot be used together with "{other}"', other,
+                    f"{flag} without {other}")
+    return None
+
+
+def takes_flags(name: str, flags: Sequence[str]) -> bool:
+    """Whether iptables takes target extension ``name`` with the options ``flags``, which no match of its rule
+    knows: a modelled target only with its own (others ``unknown option``; one not modelled takes any), each
+    once and none with one it excludes (:func:`option_conflict`), and with the one it needs
+    (:func:`missing_option`)."""
+    known = TARGET_OPTION_FLAGS.get(name)
+    return (known is None or known.issuperset(flags)) and option_conflict(name, flags) is None \
+        and missing_option(name, flags) is None
 
 # Options each modelled match module accepts. A module missing here is kept
 # verbatim and takes every option that follows it.
@@ -1176,7 +1221,11 @@ class _Interpreter:
         if self.target is not None:
             self.target = Target(self.target.name, tuple(self.target_options), self.target.goto)
             self.check_nat_ports()
-            missing = missing_option(self.target.name, [o.flag for o in self.target_options]) \
+            flags = [o.flag for o in self.target_options]
+            conflict = option_conflict(self.target.name, flags)
+            if conflict is not None:
+                raise self.error(*conflict)
+            missing = missing_option(self.target.name, flags) \
                 if self.target_options else None  # (bare, the name may be a chain's: the parser's to judge)
             if missing is not None:
                 raise self.error(missing[0], self.target.name, missing[1])

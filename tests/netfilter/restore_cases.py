@@ -688,7 +688,28 @@ CONNTRACK_PROTOCOLS = [
          saved=("[0:0] -A INPUT -m conntrack ! --ctproto 0 -j ACCEPT",)),
 ]
 
+# A modelled target's option given twice ('MARK: option "--set-mark" can only be used once.', at the rule, both) and
+# MARK's and CONNMARK's options that exclude each other ('MARK: option "--set-mark" cannot be used together with
+# "--or-mark".': the table's first, whatever the rule's order); CONNMARK's --mask goes with an operation, not with
+# --ctmask or --nfmask
+OPTIONS_TOGETHER = [
+    *(Case(f"{rule} refused", filter_with(f"-A INPUT {rule}"), line=5)
+      for rule in ("-j MARK --set-mark 1 --or-mark 2", "-j MARK --or-mark 1 --set-mark 2",
+                   "-j MARK --set-xmark 1 --and-mark 2", "-j MARK --set-mark 1 --set-mark 2",
+                   "-j CONNMARK --set-mark 1 --save-mark", "-j CONNMARK --save-mark --restore-mark",
+                   "-j CONNMARK --save-mark --nfmask 1 --mask 2", "-j CONNMARK --mask 1 --save-mark --ctmask 2",
+                   "-j CONNMARK --and-mark 1 --or-mark 1", "-j CONNMARK --save-mark --save-mark",
+                   "-j REJECT --reject-with tcp-reset --reject-with icmp", "-j LOG --log-prefix a --log-prefix b")),
+    *(Case(f"{rule} saved", filter_with(f"-A INPUT {rule}"), saved=(f"[0:0] -A INPUT {saved}",))
+      for rule, saved in (("-j CONNMARK --save-mark --mask 1", "-j CONNMARK --save-mark --nfmask 0x1 --ctmask 0x1"),
+                          ("-j CONNMARK --restore-mark --ctmask 1",
+                           "-j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0x1"))),
+    *(Case(f"{rule} refused", nat_with(f"-A PREROUTING {rule}"), line=6)
+      for rule in ("-p tcp -j DNAT --to-destination 10.0.0.1:80 --to-destination 10.0.0.2:80",
+                   "-p tcp -j DNAT --to-destination 10.0.0.1 --random --random")),
+]
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
-             *CONNTRACK_PROTOCOLS]
+             *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER]

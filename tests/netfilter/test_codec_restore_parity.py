@@ -159,6 +159,26 @@ def test_a_reject_type_is_checked_in_rules_of_one_shape() -> None:
     assert refusal(text).line == 8
 
 
+@pytest.mark.parametrize(("rule", "message"), [
+    ("-A INPUT -j MARK --or-mark 1 --set-mark 2", 'node.rules:5: MARK: option "--set-mark" cannot be used together '
+     "with \"--or-mark\" at '--or-mark'; expected --set-mark without --or-mark"),
+    ("-A INPUT -j CONNMARK --mask 1 --save-mark --ctmask 2", 'node.rules:5: CONNMARK: option "--ctmask" cannot be '
+     "used together with \"--mask\" at '--mask'; expected --ctmask without --mask"),
+    ("-A INPUT -j MARK --set-mark 1 --set-mark 2", 'node.rules:5: MARK: option "--set-mark" can only be used once '
+     "at '--set-mark'; expected --set-mark once after -j MARK"),
+])
+def test_target_options_iptables_refuses_together_are_refused_in_its_words(rule: str, message: str) -> None:
+    """iptables-legacy-restore v1.8.9 (nft alike) refuses each at line 5 in these words (its final period left
+    out); the parser took them."""
+    assert str(refusal(filter_with(rule))) == message
+
+
+def test_the_shape_of_an_optioned_target_vouches_for_no_option_given_twice() -> None:
+    """A target not modelled takes its options as given; rules of the same shape naming LOG are judged apart."""
+    rules = [f"-A INPUT -s 10.0.0.{i}/32 -j ULOG --log-prefix a --log-prefix b" for i in range(3)]
+    assert refusal(filter_with(*rules, "-A INPUT -s 10.0.0.9/32 -j LOG --log-prefix a --log-prefix b")).line == 8
+
+
 def test_a_rename_does_not_make_a_jump_before_it_good() -> None:
     """iptables-legacy-restore v1.8.9: "Couldn't load target `BAR'" at line 6 and "Couldn't load target `FOO'" at
     line 5 (it loads a rule's target at its line); the parser, checking jumps only at COMMIT, took the first (BAR
