@@ -67,6 +67,15 @@ def _split_port(text: str) -> tuple[str, str | None]:
     return host, (port if sep else None)
 
 
+def _named_port(text: str) -> tuple[str, str | None]:
+    """(host, port) of a ``--to`` that is no node's (:func:`_split_port`); a ':' with no port after it is of no
+    form (a usage error, 2), where a port no Service has is invalid input."""
+    host, port = _split_port(text)
+    if port == "":
+        raise _bad(text, "--to", "no port after ':'", DST_FORMS, usage=True)
+    return host, port
+
+
 def _port_matches(svc: ServicePortInfo, port: str | None, node_port: bool = False) -> bool:
     if port is None:
         return True
@@ -182,13 +191,13 @@ def parse_destination(nodes: NodeSet, text: str | None, command: str) -> list[Se
             raise _bad(text, "--to", f"no service has NodePort {port}", DST_FORMS)
         return chosen
     if "/" in text:
-        ref, port = _split_port(text)
+        ref, port = _named_port(text)
         namespace, _, name = ref.partition("/")
         if not namespace or not name or "/" in name:
             raise _bad(text, "--to", "not NS/NAME: a namespace and a Service's name, one each side of one '/'",
                        DST_FORMS, usage=True)
         return _by_name(ports, namespace, name, port, text, nodes)
-    host, port = _split_port(text)
+    host, port = _named_port(text)
     if is_address(host):
         return _by_address(nodes, ports, host, port, text)
     service = service_named(nodes.cluster, host)

@@ -269,7 +269,8 @@ def bridge_source_label(node: str, ip: str) -> str:
     return f"node/{node} ({ip})"
 
 
-_DESTINATIONS = "IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT or node/NAME:NODEPORT"
+_DESTINATIONS = ("IP:PORT, NAME:PORT (by the client's DNS search list), NAME.NAMESPACE:PORT, "
+                 "NAME.NAMESPACE.svc.cluster.local:PORT, a pod's or an endpoint's DNS name:PORT or node/NAME:NODEPORT")
 DESTINATION_FORMS = f"{_DESTINATIONS}, PORT a number 1-65535 (not a port's name)"
 """The forms of a ``--to`` of port numbers only, as netns send's usage errors name them (and the simulator's,
 which the send command hands the number of a port's name)."""

@@ -11,10 +11,10 @@ import pytest
 
 from kubeproxy_sim.cli.main import main
 
-SEND = ("expected IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT or node/NAME:NODEPORT, "
-        "PORT a number 1-65535 or, after a Service's name, a port's name (NAME.NAMESPACE:http)")
-NETNS_SEND = ("expected IP:PORT, NAME.NAMESPACE:PORT, NAME.NAMESPACE.svc.cluster.local:PORT or node/NAME:NODEPORT, "
-              "PORT a number 1-65535 (not a port's name)")
+_FORMS = ("IP:PORT, NAME:PORT (by the client's DNS search list), NAME.NAMESPACE:PORT, "
+          "NAME.NAMESPACE.svc.cluster.local:PORT, a pod's or an endpoint's DNS name:PORT or node/NAME:NODEPORT")
+SEND = f"expected {_FORMS}, PORT a number 1-65535 or, after a Service's name, a port's name (NAME.NAMESPACE:http)"
+NETNS_SEND = f"expected {_FORMS}, PORT a number 1-65535 (not a port's name)"
 DIST = ("expected IP[:PORT], NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], NAME[:PORT] (namespace default), "
         "NS/NAME[:PORT] or node/NAME:NODEPORT, PORT a number or a port's name")
 
@@ -42,6 +42,7 @@ def test_send_names_its_forms_port_names_included(capsys: pytest.CaptureFixture[
 
 @pytest.mark.parametrize(("to", "why"), [
     ("kubernetes-bootcamp.default", ""),
+    ("kubernetes-bootcamp.default:", ""),
     ("web.shop:http", ""),  # send's form, not netns send's
     ("default/web:80", "a Service is NAME.NAMESPACE here (web.default:80; NS/NAME is dist's form); "),
 ])
@@ -54,6 +55,9 @@ def test_netns_send_names_its_forms_a_port_number_only(capsys: pytest.CaptureFix
 @pytest.mark.parametrize("command", [["dist"], ["diff", "--against-scenario", "bootcamp"]])
 @pytest.mark.parametrize(("to", "why"), [
     ("a.b.c", "not an address, a service name or a node"),
+    ("kubernetes-bootcamp.default:", "no port after ':'"),  # (was invalid input: 'has no port  (ports: ...)')
+    ("default/kubernetes-bootcamp:", "no port after ':'"),
+    ("10.96.0.10:", "no port after ':'"),
     ("node/node1:http", "a node destination needs a NodePort number"),
 ])
 def test_dist_and_diff_name_their_forms_optional_ports_and_port_names(

@@ -201,7 +201,7 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
      "--to: 'fd00::1:80': an IPv6 address with a port is written [ADDRESS]:PORT"),
     # a '/' outside node/NAME is of no form: it was looked up as a name (NXDOMAIN, 1); NS/NAME is dist's form
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "default/:80"], 2,
-     "--to: 'default/:80': of the forms only node/NAME:NODEPORT holds a '/'; expected IP:PORT, NAME.NAMESPACE:PORT"),
+     "--to: 'default/:80': of the forms only node/NAME:NODEPORT holds a '/'; expected IP:PORT, NAME:PORT"),
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "pod/default/web:80"], 2,
      "--to: 'pod/default/web:80': of the forms only node/NAME:NODEPORT holds a '/'; expected IP:PORT"),
     (["send", "--scenario", "bootcamp", "--from", "external", "--to", "Default/Web:80"], 2,
