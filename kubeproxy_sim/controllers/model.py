@@ -205,7 +205,10 @@ class SimPod:
         return self.running(now) and not self.marked_not_ready
 
     def at(self, now: float) -> Pod:
-        return Pod(namespace=self.namespace, name=self.name, node_name=self.node_name, pod_ips=self.pod_ips,
+        """The API's pod; one unreported has no status.podIP (no kubelet made its sandbox), so no endpoint lists
+        it (upstream's ShouldPodBeInEndpoints), while the model keeps the address it will get."""
+        pod_ips = () if self.unreported else self.pod_ips
+        return Pod(namespace=self.namespace, name=self.name, node_name=self.node_name, pod_ips=pod_ips,
                    host_network=self.host_network, labels=self.labels, ports=self.ports,
                    phase="Running" if self.running(now) else "Pending", ready=self.ready(now),
                    terminating=self.terminating)

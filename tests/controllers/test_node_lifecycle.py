@@ -251,3 +251,41 @@ def test_scenario_nodes_without_a_ready_condition_are_named_once_where_hints_are
     (note,) = [line for line in err if "Ready condition" in line]
     assert note.startswith(f"kubeproxy-sim: {tmp_path / 'script'}:2: note: Node(s) node1, node2 have no Ready "
                            "condition: the topology cache counts a Node only when its Ready condition is True")
+
+
+UNKNOWN_TOLERATING = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers: [{{name: web, image: nginx, ports: [{{containerPort: 8080}}]}}]
+      tolerations: [{{key: node.kubernetes.io/unreachable, operator: Exists}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec: {{selector: {{app: web}}, ports: [{{port: 80, targetPort: 8080}}], publishNotReadyAddresses: {publish}}}
+"""
+
+
+@pytest.mark.parametrize("publish", ["true", "false"])
+def test_scenario_a_pod_never_started_on_an_unknown_node_has_no_address_so_no_endpoint(
+        publish: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """node2 Unknown from the first: the pod scheduled there (it tolerates unreachable) is Pending with no
+    status.podIP (no kubelet, no sandbox), so the EndpointSlice controller lists it nowhere (ShouldPodBeInEndpoints
+    skips a pod without a podIP), even for a Service publishing not-ready addresses, and no rule reaches it."""
+    (tmp_path / "nodes.yaml").write_text(SMALL_NODES.format(ready="Unknown"))
+    (tmp_path / "app.yaml").write_text(UNKNOWN_TOLERATING.format(publish=publish))
+    (tmp_path / "script").write_text("apply -f app.yaml\nwait 30s\n")
+    argv = ["scenario", str(tmp_path / "script"), "-f", str(tmp_path / "nodes.yaml"), "--hostname-override",
+            "node1", "--cluster-cidr", "10.244.0.0/16", "-o", "json"]
+    assert run_cli([*argv, "--show", "endpoints"], monkeypatch) == 0
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    assert sorted((e["node"], e["state"]) for e in steps[-1]["endpoints"]) == [("node1", "ready")]
+    assert run_cli([*argv, "--show", "rules"], monkeypatch) == 0
+    assert "10.244.1." not in json.dumps(json.loads(capsys.readouterr().out)["steps"][-1]["rules"])
