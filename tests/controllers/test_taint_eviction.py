@@ -160,6 +160,25 @@ def test_a_pods_own_toleration_seconds_decide(toleration: Toleration, after: int
     assert len(_where(W.advance(down, after, rng))[1]) == 1
 
 
+def test_the_clock_stops_at_the_first_of_several_scheduled_deletions() -> None:
+    """'fast' tolerates not-ready for 60 s, 'web' for the default 300 s: node2 False, `wait 100s` deletes fast's
+    node2 pod at 60 s (the clock stops at the earliest scheduled deletion, not only at the wait's end), and its
+    replacement, made then, has started by 100 s; the pod itself is gone 30 s after its deletion."""
+    w, rng = deployed(2)
+    fast = W.new_deployment("default", "fast", [IMAGE_V1], 2, 8080)
+    own = Toleration(NOT_READY_TAINT, "Exists", "", "NoExecute", 60)
+    w = W.create_deployment(w, replace(fast, template=replace(fast.template, tolerations=(own,))), rng)
+    w = W.wait_for_rollout(w, "default", "fast", rng).world
+    on2 = [p.name for p in w.pods if p.node_name == "node2" and p.owner and p.owner.startswith("fast-")]
+    down = _status(w, "False", rng)
+    after = W.advance(down, 100, rng)
+    fast_pods = [p for p in after.pods if p.owner is not None and p.owner.startswith("fast-")]
+    # deleted at 60 s, gone after its 30 s grace period (node2's kubelet is alive)
+    assert len(on2) == 1 and after.pod("default", on2[0]) is None
+    assert len(fast_pods) == 2 and all(p.ready(after.now) for p in fast_pods)
+    assert not any(p.terminating for p in after.pods if p.owner is not None and p.owner.startswith("web-"))
+
+
 def test_a_pod_bound_to_a_tainted_node_later_is_timed_from_its_arrival() -> None:
     """processPodOnNode starts a pod's clock when it sees the pod there: a bare pod applied bound to node2 100 s
     after the taint goes 300 s after that."""
