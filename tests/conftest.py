@@ -30,6 +30,19 @@ settings.register_profile("deep", max_examples=DEEP_EXAMPLES, derandomize=False,
 settings.load_profile("deep" if os.environ.get("KPSIM_DEEP") == "1" else "ci")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of a module that use a module-scoped fixture of that module run on one pytest-xdist worker
+    (``--dist loadgroup``, pyproject.toml), so the fixture (a kernel cluster, a pair of namespaces) is built once,
+    not once on each worker; the other tests go one by one to whichever worker is free. Fixtures of a conftest
+    (``kernel``, ``state_dir``) are cheap and do not group."""
+    for item in items:
+        module_id = item.nodeid.split("::", 1)[0]
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else ()
+        if any(d.scope == "module" and d.baseid == module_id for chain in defs for d in chain):
+            item.add_marker(pytest.mark.xdist_group(module_id))
+
+
 @pytest.fixture
 def collector_off() -> Iterator[None]:
     """The garbage collector off for the test (after one collection), so ``gc.collect() == 0`` at its end proves
