@@ -28,7 +28,7 @@ from kubeproxy_sim.controllers.model import (
     replicas_over_limit,
 )
 from kubeproxy_sim.errors import Diagnostic
-from kubeproxy_sim.objects.decode import check_metadata, object_name, read_protocol
+from kubeproxy_sim.objects.decode import LABEL_VALUE, check_metadata, object_name, read_protocol
 from kubeproxy_sim.objects.model import ContainerPort
 from kubeproxy_sim.objects.report import Report, quote
 
@@ -185,10 +185,24 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
                        tolerations=tolerations)
 
 
+_LABEL_KEY = re.compile(r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+LABEL_KEY_EXPECTED = ("[PREFIX/]NAME, NAME up to 63 letters, digits, '-', '_' and '.' (alphanumeric at both ends), "
+                      "PREFIX a DNS subdomain")
+_INT64 = 2**63
+
+
+def is_label_key(key: str) -> bool:
+    """The API server's label key (ValidateLabelName, IsQualifiedName): an optional DNS-subdomain prefix of up to
+    253 characters and a name of up to 63."""
+    prefix, _, name = key.rpartition("/")
+    return _LABEL_KEY.fullmatch(key) is not None and len(name) <= 63 and len(prefix) <= 253
+
+
 def read_tolerations(report: Report, pod_spec: dict[str, Any], path: str) -> tuple[Toleration, ...]:
     """A pod spec's tolerations, checked as the API server's validateTolerations does (a refused one is reported at
-    its field and left out): operator Equal or Exists (left out: Equal), Exists with no value, an empty key only
-    with Exists, effect NoSchedule, PreferNoSchedule, NoExecute or none, tolerationSeconds only with NoExecute."""
+    its field and left out): a key that is a label key, operator Equal or Exists (left out: Equal), Equal with a
+    label value (reported at operator, as upstream does), Exists with no value, an empty key only with Exists,
+    effect NoSchedule, PreferNoSchedule, NoExecute or none, tolerationSeconds an int64 and only with NoExecute."""
     found = []
     for _, item_path, raw in report.mappings(pod_spec, "tolerations", path):
         key = report.string(raw, "key", f"{item_path}.key", "") or ""
@@ -197,6 +211,11 @@ def read_tolerations(report: Report, pod_spec: dict[str, Any], path: str) -> tup
         effect = report.string(raw, "effect", f"{item_path}.effect", "") or ""
         seconds = report.integer(raw, "tolerationSeconds", f"{item_path}.tolerationSeconds")
         problems = []
+        if key and not is_label_key(key):
+            problems.append(("key", f"{quote(key)} is not a label key; expected {LABEL_KEY_EXPECTED}"))
+        if seconds is not None and not -_INT64 <= seconds < _INT64:
+            problems.append(("tolerationSeconds", f"{seconds} does not fit an int64; expected {-_INT64} to "
+                                                  f"{_INT64 - 1}"))
         if operator not in _OPERATORS:
             problems.append(("operator", f'Unsupported value: {quote(operator)}: supported values: "Equal", "Exists"'))
         elif not key and operator != "Exists":
@@ -204,6 +223,8 @@ def read_tolerations(report: Report, pod_spec: dict[str, Any], path: str) -> tup
                                          'all keys"'))
         elif operator == "Exists" and value:
             problems.append(("operator", "value must be empty when `operator` is 'Exists'"))
+        elif (problem := LABEL_VALUE.problem(value)) is not None:
+            problems.append(("operator", problem))
         if effect and effect not in _EFFECTS:
             problems.append(("effect", f'Unsupported value: {quote(effect)}: supported values: "NoExecute", '
                                        '"NoSchedule", "PreferNoSchedule"'))

@@ -21,11 +21,12 @@ from typing import Any
 from kubeproxy_sim import durations
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.allocate import AllocationError
-from kubeproxy_sim.controllers.decode import NOTHING_WRITTEN, WrittenIPFields
+from kubeproxy_sim.controllers.decode import LABEL_KEY_EXPECTED, NOTHING_WRITTEN, WrittenIPFields, is_label_key
 from kubeproxy_sim.controllers.deployment import history
 from kubeproxy_sim.controllers.model import MAX_REPLICAS, Deployment, Toleration, World, replicas_over_limit
 from kubeproxy_sim.controllers.scheduler import PortConflict
 from kubeproxy_sim.errors import Diagnostic
+from kubeproxy_sim.objects.decode import LABEL_VALUE
 from kubeproxy_sim.objects.model import Cluster, Protocol, ServiceType
 
 DEFAULT_NAMESPACE = "default"
@@ -35,10 +36,8 @@ _DEPLOYMENT_KINDS = ("deployment", "deployments", "deploy", "deployment.apps", "
 _SERVICE_KINDS = ("service", "services", "svc")
 _POD_KINDS = ("pod", "pods", "po")
 _SERVICE_TYPES = {t.value: t for t in ServiceType if t is not ServiceType.EXTERNAL_NAME}
-_LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")  # RFC 1035, what a Service name must be
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
 class ScriptError(Exception):
@@ -184,11 +183,9 @@ def _labels(line: int, items: list[str], *, removals: bool) -> tuple[tuple[str, 
 def _check_label(line: int, key: str, value: str | None) -> None:
     """The API server's label rules: a key is an optional DNS-subdomain prefix (up to 253 characters) and a
     name of up to 63; a value is empty or up to 63 letters, digits, '-', '_' and '.', alphanumeric at both ends."""
-    prefix, _, name = key.rpartition("/")
-    if not _LABEL_KEY.match(key) or len(name) > 63 or len(prefix) > 253:
-        raise ScriptError(line, f"{key!r} is not a valid label key; expected [PREFIX/]NAME, NAME up to 63 letters, "
-                          "digits, '-', '_' and '.' (alphanumeric at both ends), PREFIX a DNS subdomain")
-    if value and (len(value) > 63 or not _LABEL_VALUE.fullmatch(value)):
+    if not is_label_key(key):
+        raise ScriptError(line, f"{key!r} is not a valid label key; expected {LABEL_KEY_EXPECTED}")
+    if value and LABEL_VALUE.problem(value) is not None:
         raise ScriptError(line, f"{value!r} is not a valid label value; expected up to 63 letters, digits, '-', '_' "
                           "and '.', alphanumeric at both ends")
 

@@ -215,9 +215,15 @@ def test_tolerations_are_checked_as_the_api_server_does() -> None:
         {"key": "c", "operator": "Exists", "value": "v"},
         {"key": "d", "operator": "Less"},
         {"key": "e", "effect": "Sometimes"},
+        {"key": "bad key!", "operator": "Exists"},
+        {"key": "f", "operator": "Equal", "value": "bad value!"},
+        {"key": "g", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 2**63},
+        {"key": "example.com/h", "operator": "Equal", "value": "v-1.x", "effect": "NoExecute",
+         "tolerationSeconds": -2**63},
     ]}
     found = read_tolerations(report, spec, "spec.tolerations")
-    assert found == (Toleration("a", "Exists", "", "NoExecute", 10), Toleration("", "Exists"))
+    assert found == (Toleration("a", "Exists", "", "NoExecute", 10), Toleration("", "Exists"),
+                     Toleration("example.com/h", "Equal", "v-1.x", "NoExecute", -2**63))
     assert [(d.field, d.message) for d in report.diagnostics] == [
         ("spec.tolerations[2].effect", "must be 'NoExecute' when `tolerationSeconds` is set"),
         ("spec.tolerations[3].operator", 'must be Exists when `key` is empty, which means "match all values and all '
@@ -226,6 +232,13 @@ def test_tolerations_are_checked_as_the_api_server_does() -> None:
         ("spec.tolerations[5].operator", 'Unsupported value: "Less": supported values: "Equal", "Exists"'),
         ("spec.tolerations[6].effect", 'Unsupported value: "Sometimes": supported values: "NoExecute", '
                                        '"NoSchedule", "PreferNoSchedule"'),
+        ("spec.tolerations[7].key", '"bad key!" is not a label key; expected [PREFIX/]NAME, NAME up to 63 letters, '
+                                    "digits, '-', '_' and '.' (alphanumeric at both ends), PREFIX a DNS subdomain"),
+        ("spec.tolerations[8].operator", '"bad value!" is not a label value; expected at most 63 letters, digits, '
+                                         '"-", "_" and ".", starting and ending with a letter or digit (the API '
+                                         "server refuses it)"),
+        ("spec.tolerations[9].tolerationSeconds", "9223372036854775808 does not fit an int64; expected "
+                                                  "-9223372036854775808 to 9223372036854775807"),
     ]
 
 
