@@ -167,6 +167,14 @@ class _ChainState:
             return list(zip(self.specs, self.lines, strict=True))
         return [(r.spec, r.line) for r in self.rules or ()]
 
+    def texts_naming(self, word: str, other: str) -> list[tuple[str, int]]:
+        """(spec, line) of the rules whose text holds ``word`` or ``other`` anywhere: a literal search, cheap
+        before the readings of the few it finds."""
+        if self.specs is not None:
+            return [(spec, line) for spec, line in zip(self.specs, self.lines, strict=True)
+                    if word in spec or other in spec]
+        return [(r.spec, r.line) for r in self.rules or () if word in r.spec or other in r.spec]
+
     def freeze(self) -> Chain:
         specs = self.specs
         if specs is None:
@@ -550,6 +558,7 @@ class _Parser:
             raise self.error("COMMIT outside a table", "COMMIT", "*TABLE before COMMIT")
         if self.validate:
             self.check_table_jumps(table, started)
+        self.check_late_names(table)
         self.tables = [t for t in self.tables if t.name != table.name] + [table]
         self.table = None
 
@@ -730,6 +739,33 @@ class _Parser:
             table.targets.subtract(_JUMP.findall(" " + "\n ".join(specs)))
 
     # -- jumps (at COMMIT, or as their rules are removed) ----------------------
+
+    def check_late_names(self, table: _TableState) -> None:
+        """Refuse a chain that took a target extension's name (declared, or by -E) after a rule named that
+        extension alone (``-A INPUT -j LOG``, then ``:LOG`` or ``-E FOO LOG``), as not modelled: iptables-legacy
+        loaded the extension at the rule's line and keeps it (the chain has 0 references, the rule logs and goes
+        on; unshare --net), but the rule's text, all the model keeps, reads as a jump to the chain. With options
+        (``-j LOG --log-prefix x``) a rule is the extension all the same (a chain takes none: compile_targets), and
+        after the chain's -X, or a later -E away from the name, the text is the extension again."""
+        for chain in table.chains.values():
+            named_at = chain.renamed or chain.line
+            if chain.deleted or chain.name not in syntax.TARGET_EXTENSIONS or named_at <= table.line:
+                continue
+            name, before = chain.name, chain.extension_lines  # (renamed: the rules that named it before the -E)
+            if chain.renamed and not before:
+                continue
+            early = [line for state in table.chains.values() for spec, line in state.texts_naming(name, name)
+                     if (line in before if chain.renamed else line < named_at)
+                     and syntax.jump_target(spec, (name,)) == name
+                     and (target := syntax.parse_spec(spec).target) is not None
+                     and not target.options and not target.goto]
+            if early:
+                how = f"-E at line {named_at}" if chain.renamed else f"declared at line {named_at}"
+                raise RulesSyntaxError(
+                    f"chain {name} ({how}) takes the name of the target extension the rule at line {min(early)} "
+                    f"names alone (-j {name}); iptables keeps that rule the extension, but its text reads as a "
+                    "jump to the chain: not modelled", file=self.file, line=named_at, token=name,
+                    expected="another name for the chain, or the chain declared before the rule")
 
     def check_table_jumps(self, table: _TableState, started: int) -> None:
         """Refuse, at its line, the first rule of ``table`` whose jump iptables-restore refuses (:meth:`jump_error`).
@@ -985,7 +1021,8 @@ class _Parser:
         (forgotten then), not one that exists ("File exists"), nor OLD a built-in chain. The rules before it that
         name OLD or NEW are judged now, by the chains of their time (legacy loaded their targets at their lines: a
         -j NEW before is "Couldn't load target `NEW'", or a target extension NEW, which it stays: NEW's -X may
-        delete the chain)."""
+        delete the chain, a later -E NEW OTHER does not rename it, and one alone is refused at COMMIT if NEW is still
+        a chain then, :meth:`check_late_names`)."""
         if len(args) != 2:
             raise self.error("-E takes the chain's name and its new name",
                              " ".join(a.text for a in args) or "end of line", "-E OLD NEW")
@@ -998,9 +1035,10 @@ class _Parser:
         texts = [text for state in table.chains.values() for text in state.texts()]
         if self.validate:  # (a jump is judged by the chains of its time: OLD's and NEW's, before they change)
             self.check_jumps(table, texts, {old, new})
-        chain.renamed = self.lineno
+        kept = chain.extension_lines  # (those named OLD before an -E gave it that name stay the extension OLD)
         chain.extension_lines = frozenset(line for spec, line in texts if f" {new}" in spec
                                           and syntax.jump_target(spec, (new,)) == new)
+        chain.renamed = self.lineno
         renamed = [(new if name == old else name, state) for name, state in table.chains.items()]
         table.chains.clear()  # (in place, its place kept: run() holds this dict)
         table.chains.update(renamed)
@@ -1008,8 +1046,9 @@ class _Parser:
         if chain.rules is not None:
             chain.rules = [self.moved(rule, new) for rule in chain.rules]
         for state in table.chains.values():
+            lines = state.lines if state.specs is not None else [r.line for r in state.rules or ()]
             hits = [i for i, spec in enumerate(state.spec_list())
-                    if old in spec and syntax.jump_target(spec, (old,)) == old]
+                    if old in spec and lines[i] not in kept and syntax.jump_target(spec, (old,)) == old]
             rules = state.rule_list() if hits else []
             for i in hits:
                 parsed = rules[i].parsed

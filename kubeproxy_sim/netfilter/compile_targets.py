@@ -72,8 +72,8 @@ def target_kind(target: Target | None, table: str, chains: set[str]) -> tuple[Ki
     if target is None:
         return Kind.CONTINUE, ""
     name = target.name
-    if name in chains:
-        return (Kind.GOTO if target.goto else Kind.JUMP), ""
+    if name in chains and not target.options:  # (-j LOG --log-prefix x before -E FOO LOG: the extension, as
+        return (Kind.GOTO if target.goto else Kind.JUMP), ""  # libiptc keeps it; the parser refuses a chain's)
     fixed = {"ACCEPT": Kind.ACCEPT, "DROP": Kind.DROP, "REJECT": Kind.REJECT, "RETURN": Kind.RETURN,
              "DNAT": Kind.DNAT, "SNAT": Kind.SNAT, "MASQUERADE": Kind.MASQUERADE, "REDIRECT": Kind.REDIRECT,
              "MARK": Kind.MARK, "CONNMARK": Kind.CONNMARK, "NOTRACK": Kind.NOTRACK}

@@ -1,0 +1,82 @@
+"""``-E OLD NEW`` where NEW is a target extension's name, or a chain declared after a rule named its name.
+
+Decided with the real tools inside ``unshare --net`` (iptables 1.8.9): iptables-legacy-restore takes
+``-A INPUT -j LOG --log-prefix x``, ``-E FOO LOG``, ``-A LOG -j DROP``; the INPUT rule stays the LOG extension
+(its counters move, the chain's DROP stays at [0:0]) and iptables-legacy-save prints it as written, also after a
+second ``-E LOG BAR``. iptables-nft-restore 1.8.9 cannot rename a chain the same input made (README).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.netfilter.codec import parse_ruleset, render_ruleset
+
+
+def _dump(*lines: str) -> str:
+    return "\n".join(["*filter", ":INPUT ACCEPT [0:0]", ":FOO - [0:0]", *lines, "COMMIT", ""])
+
+
+def _input_verdict(tmp_path, capsys, text: str) -> dict:
+    dump = tmp_path / "rename.rules"
+    dump.write_text(text)
+    assert main(["trace", "--rules", str(dump), "--node-ip", "2.2.2.2", "--src", "1.1.1.1", "--dst", "2.2.2.2",
+                 "--dport", "80", "-o", "json"]) == 0
+    (outcome,) = json.loads(capsys.readouterr().out)["outcomes"]
+    return outcome
+
+
+def test_an_extension_with_options_before_the_rename_stays_the_extension(tmp_path, capsys) -> None:
+    """The LOG rule logs and goes on: the policy decides, the chain LOG's DROP is never reached."""
+    outcome = _input_verdict(tmp_path, capsys, _dump("-A INPUT -j LOG --log-prefix x", "-E FOO LOG",
+                                                     "-A LOG -j DROP"))
+    assert outcome["verdict"] == "ACCEPT"
+    assert all("-A LOG -j DROP" not in json.dumps(step) for step in outcome["path"])
+
+
+def test_a_second_rename_leaves_the_extension_as_it_was_written() -> None:
+    ruleset = parse_ruleset(_dump("-A INPUT -j LOG --log-prefix x", "-E FOO LOG", "-A LOG -j DROP", "-E LOG BAR"))
+    text = render_ruleset(ruleset)
+    assert "-A INPUT -j LOG --log-prefix x\n" in text
+    assert "-A BAR -j DROP\n" in text
+    assert "-j BAR" not in text
+
+
+def test_a_jump_to_the_chain_before_a_second_rename_follows_it() -> None:
+    """A rule naming the chain after it took the extension's name (a jump) is renamed with it."""
+    text = render_ruleset(parse_ruleset(_dump("-A INPUT -j LOG --log-prefix x", "-E FOO LOG", "-A INPUT -j LOG",
+                                              "-E LOG BAR")))
+    assert "-A INPUT -j LOG --log-prefix x\n-A INPUT -j BAR\n" in text
+
+
+@pytest.mark.parametrize("validate", [True, False])
+@pytest.mark.parametrize(("naming", "line"), [(("-E FOO LOG",), 5), ((":LOG - [0:0]",), 5),
+                                              (("-E FOO LOG", "-E LOG BAR", ":LOG - [0:0]"), 7)])
+def test_a_bare_extension_before_a_chain_takes_its_name_is_refused_as_not_modelled(
+        naming: tuple[str, ...], line: int, validate: bool) -> None:
+    """``-j LOG`` alone, then a chain named LOG (-E, or declared): legacy keeps the extension (the chain has 0
+    references and the rule's packets go on, unshare --net), but the rule's text reads as a jump to the chain, so
+    the model refuses it, at the line that named the chain, rather than answer with a jump."""
+    with pytest.raises(RulesSyntaxError) as caught:
+        parse_ruleset(_dump("-A INPUT -j LOG", *naming, "-A LOG -j DROP"), validate=validate)
+    assert caught.value.line == line
+    assert "line 4" in str(caught.value) and "not modelled" in str(caught.value)
+
+
+def test_a_jump_renamed_to_an_extension_name_is_a_jump() -> None:
+    """``-A INPUT -j FOO`` then ``-E FOO LOG``: the rule jumps to the chain (libiptc points it at the chain), so it
+    is no extension the chain took the name of."""
+    text = render_ruleset(parse_ruleset(_dump("-A INPUT -j FOO", "-E FOO LOG", "-A LOG -j DROP")))
+    assert "-A INPUT -j LOG\n-A LOG -j DROP\n" in text
+
+
+@pytest.mark.parametrize("after", [("-X LOG",), ("-E LOG BAR",), ("-D INPUT -j LOG", "-A LOG -j DROP")])
+def test_a_bare_extension_is_taken_once_the_chain_is_gone_renamed_away_or_the_rule_removed(after) -> None:
+    text = render_ruleset(parse_ruleset(_dump("-A INPUT -j LOG", "-E FOO LOG", *after)))
+    assert ("-A INPUT -j LOG\n" in text) == ("-D INPUT -j LOG" not in after)
+    assert "-j BAR" not in text
+
