@@ -96,8 +96,8 @@ def deletion_order(world: World, pods: tuple[SimPod, ...], related: tuple[SimPod
     crowding: Counter[str | None] = Counter(p.node_name for p in (pods if related is None else related) if p.node_name)
 
     def key(pod: SimPod) -> tuple[object, ...]:
-        ready = pod.ready(world.now)
-        return (pod.node_name is not None, ready, -crowding[pod.node_name],
+        ready = pod.ready(world.now)  # phase Running (not Pending) before ready, as ActivePodsWithRanks ranks them
+        return (pod.node_name is not None, pod.running(world.now), ready, -crowding[pod.node_name],
                 -(pod.ready_at or 0.0) if ready else 0.0, -pod.serial)
 
     return sorted(pods, key=key)

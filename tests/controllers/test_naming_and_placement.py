@@ -134,6 +134,23 @@ def test_scale_down_counts_a_node_s_pods_of_every_revision_as_upstream_does() ->
     assert deletion_order(w, younger_on_node2, younger_on_node2 + old)[0].name == "new-a"  # node1 is crowded
 
 
+def test_scale_down_deletes_a_pending_pod_before_a_running_one_not_ready() -> None:
+    """ActivePodsWithRanks ranks phase (Pending before Running) ahead of readiness and crowding: a pod still
+    starting goes before one running but marked not ready (its node silent), though that one is younger and on
+    the more crowded node."""
+    from kubeproxy_sim.controllers.model import SimPod
+    from kubeproxy_sim.controllers.replicaset import deletion_order
+
+    w = world(now=100.0)
+    starting = SimPod("default", "starting", (), "web-a", (), (), created=98.0, serial=0, node_name="node2",
+                      pod_ips=("10.244.1.2",), ready_at=103.0)
+    marked = SimPod("default", "marked", (), "web-a", (), (), created=0.0, serial=2, node_name="node1",
+                    pod_ips=("10.244.0.2",), ready_at=5.0, marked_not_ready=True)
+    crowd = SimPod("default", "crowd", (), "web-a", (), (), created=0.0, serial=1, node_name="node1",
+                   pod_ips=("10.244.0.3",), ready_at=5.0)
+    assert [p.name for p in deletion_order(w, (marked, starting, crowd))] == ["starting", "marked", "crowd"]
+
+
 SMALL = (node("node1", "10.244.0.0/28", "192.168.49.2", "zone-a"), NODES[1])  # node1: 13 usable addresses
 
 
