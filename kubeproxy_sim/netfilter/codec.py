@@ -169,7 +169,7 @@ class _ChainState:
 
     def texts_naming(self, word: str, other: str) -> list[tuple[str, int]]:
         """(spec, line) of the rules whose text holds ``word`` or ``other`` anywhere: a literal search, cheap
-        before the readings of the few it finds."""
+        enough for each -E of a table of 400,000 rules, before its readings of the few it finds."""
         if self.specs is not None:
             return [(spec, line) for spec, line in zip(self.specs, self.lines, strict=True)
                     if word in spec or other in spec]
@@ -1032,7 +1032,8 @@ class _Parser:
         chain = self.chain(table, old)
         if new in BUILTIN_CHAINS[table.name] or self.undeleted(table, new) is not None:
             raise self.error(f"chain {new} already exists in table {table.name}", new, "a new chain name")
-        texts = [text for state in table.chains.values() for text in state.texts()]
+        named = self.may_jump_to(table, old) or self.may_jump_to(table, new)
+        texts = [text for state in table.chains.values() for text in state.texts_naming(old, new)] if named else []
         if self.validate:  # (a jump is judged by the chains of its time: OLD's and NEW's, before they change)
             self.check_jumps(table, texts, {old, new})
         kept = chain.extension_lines  # (those named OLD before an -E gave it that name stay the extension OLD)
@@ -1045,7 +1046,7 @@ class _Parser:
         chain.name = new
         if chain.rules is not None:
             chain.rules = [self.moved(rule, new) for rule in chain.rules]
-        for state in table.chains.values():
+        for state in table.chains.values() if named else ():
             lines = state.lines if state.specs is not None else [r.line for r in state.rules or ()]
             hits = [i for i, spec in enumerate(state.spec_list())
                     if old in spec and lines[i] not in kept and syntax.jump_target(spec, (old,)) == old]
@@ -1058,6 +1059,12 @@ class _Parser:
                 self.removed(table, [rules[i].spec])
                 self.added(table, retargeted.spec)
                 rules[i] = retargeted
+
+    def may_jump_to(self, table: _TableState, name: str) -> bool:
+        """Whether a rule of ``table`` may name ``name`` after a -j or -g: validating, only when the targets noted as
+        its rules were added (:meth:`check_table_jumps`) hold it, so an -E of a chain no rule names costs a look-up,
+        not a search of 400,000 rules; not validating, always."""
+        return not self.validate or name in table.jumps or name in self.shapes.targets
 
     def moved(self, rule: Rule, chain: str, parsed: syntax.RuleSpec | None = None) -> Rule:
         """``rule`` as a rule of ``chain``; with ``parsed``, of that typed view instead (its text rendered)."""
