@@ -23,7 +23,14 @@ from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.allocate import AllocationError
 from kubeproxy_sim.controllers.decode import LABEL_KEY_EXPECTED, NOTHING_WRITTEN, WrittenIPFields, is_label_key
 from kubeproxy_sim.controllers.deployment import history
-from kubeproxy_sim.controllers.model import MAX_REPLICAS, Deployment, Toleration, World, replicas_over_limit
+from kubeproxy_sim.controllers.model import (
+    MAX_REPLICAS,
+    Deployment,
+    Toleration,
+    World,
+    admitted_tolerations,
+    replicas_over_limit,
+)
 from kubeproxy_sim.controllers.scheduler import PortConflict
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.decode import LABEL_VALUE
@@ -493,7 +500,8 @@ def _ready_state(facts: World | Manifests, name: str) -> tuple[bool, bool, bool]
 
 
 def _same_pod(running: Any, pod: Any) -> bool:
-    """Whether a manifest asks nothing new of a running pod (what it leaves out, the pod keeps)."""
+    """Whether a manifest asks nothing new of a running pod but maybe its tolerations (what it leaves out, the pod
+    keeps); those the caller updates in place."""
     return (not running.terminating and dict(running.labels) == dict(pod.labels) and running.ports == pod.ports
             and pod.node_name in (None, running.node_name) and (not pod.pod_ips or pod.pod_ips == running.pod_ips))
 
@@ -525,17 +533,25 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     notes += [_applied("endpointslice.discovery.k8s.io", s.name, slices_before.get(s.key), s)
               for s in manifests.cluster.endpoint_slices]
     running = {p.key: p for p in world.pods}
+    tolerations = dict(manifests.pod_tolerations)
     changed = []
+    retolerated: dict[str, tuple[Toleration, ...]] = {}
     conflicts: tuple[PortConflict, ...] = ()
     for pod in manifests.cluster.pods:
         before = running.get(pod.key)
         if before is not None and _same_pod(before, pod):  # a running pod keeps its node, address and readiness
-            notes.append(f"pod/{pod.name} unchanged")
+            own = tolerations.get(pod.key, ())
+            same = admitted_tolerations(own) == before.tolerations
+            notes.append(f"pod/{pod.name} {'unchanged' if same else 'configured'}")
+            if not same:  # the one pod spec change the API server allows here: updated in place
+                retolerated[pod.key] = own
             continue
         notes.append(_applied("pod", pod.name, before, False))
         changed.append(pod)
+    if retolerated:
+        world = W.retolerate(world, retolerated, rng)
     if changed:
-        world, conflicts = W.add_pods(world, changed, rng, dict(manifests.pod_tolerations))
+        world, conflicts = W.add_pods(world, changed, rng, tolerations)
     for d in manifests.deployments:
         existing = world.deployment(d.namespace, d.name)
         if existing is not None and not d.replicas_given:  # apply leaves a field the manifest omits alone

@@ -313,3 +313,37 @@ def test_scenario_pods_tolerating_unreachable_forever_stay(tmp_path: Path, monke
                   "endpoints")
     last = sorted((str(e["node"]), str(e["state"])) for e in steps[-1]["endpoints"])  # type: ignore[attr-defined]
     assert last == [("node1", "ready"), ("node1", "ready"), ("node2", "not-ready"), ("node2", "not-ready")]
+
+
+BARE = """
+apiVersion: v1
+kind: Pod
+metadata: {{name: p1, labels: {{app: calm}}}}
+spec:
+  nodeName: node2
+  containers: [{{name: p1, image: nginx, ports: [{{containerPort: 8080}}]}}]
+  tolerations: {tolerations}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: calm}}
+spec: {{selector: {{app: calm}}, ports: [{{port: 80, targetPort: 8080}}]}}
+"""
+
+
+def test_scenario_a_bare_pod_reapplied_with_a_toleration_added_is_configured_and_its_eviction_rescheduled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bare Pod on node2, which goes Unknown; 100 s later the same Pod applied tolerating unreachable forever:
+    kubectl says "configured" (the API server allows adding tolerations, validateOnlyAddedTolerations), the pod
+    keeps its node, address and readiness, and the taint eviction controller, seeing it again, cancels the
+    deletion it had scheduled at 300 s. Applied the same again: "unchanged"."""
+    (tmp_path / "p1.yaml").write_text(BARE.format(tolerations="[]"))
+    forever = "[{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute}]"
+    (tmp_path / "p1-forever.yaml").write_text(BARE.format(tolerations=forever))
+    script = ("apply -f p1.yaml\nwait 10s\napply -f down.yaml\nwait 100s\napply -f p1-forever.yaml\n"
+              "apply -f p1-forever.yaml\nwait 1h\n")
+    steps = _play(tmp_path, script, monkeypatch, capsys, "endpoints")
+    assert [step["notes"][1] for step in steps[4:6]] == ["pod/p1 configured", "pod/p1 unchanged"]
+    endpoints = [[(str(e["node"]), str(e["state"])) for e in step["endpoints"]]  # type: ignore[attr-defined]
+                 for step in steps[3:]]
+    assert endpoints == [[("node2", "not-ready")]] * 4  # never terminating
