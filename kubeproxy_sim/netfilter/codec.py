@@ -199,6 +199,8 @@ class _TableState:
     bare: set[str] = field(default_factory=set)  # ... the last words of those of no shape that name a target
     # extension needing an option (syntax.REQUIRED_TARGET_OPTIONS), which jump_error refuses but for a chain's
     first_command: int = 0  # the line of its first command (a rule, -N ...): 0 while it has none
+    renamed_away: dict[str, int] = field(default_factory=dict)  # a target extension's name a chain was declared
+    # under (:MARK), and the line of the -E that first renamed it: legacy loads that extension no more (jump_error)
 
     def freeze(self) -> Table:
         return Table(self.name, tuple(c.freeze() for c in self.chains.values()), tuple(self.deleted))
@@ -786,6 +788,7 @@ class _Parser:
         suspects.update(name for name in names.intersection(syntax.TARGET_EXTENSIONS) if name in chains)  # shadowed
         suspects.update(table.gotos.difference(chains))  # (a goto needs a user chain; kube-proxy writes none)
         suspects.update(table.bare)  # (-j MARK alone: a chain MARK declared before, or refused)
+        suspects.update(names.intersection(table.renamed_away))  # (-j LOG after :LOG, -E LOG FOO: refused)
         if suspects and _on_node(table):  # (a partial restore input's jumps to the node's chains: see jump_error)
             suspects.difference_update(names.difference(chains, BUILTIN_CHAINS[table.name], VERDICTS,
                                                         syntax.TARGET_EXTENSIONS))
@@ -829,7 +832,8 @@ class _Parser:
         exist", at COMMIT), to a built-in chain (both: the rule fails), a goto to no user chain ("goto 'LOG' is
         not a chain"), options after a jump to a chain that shadows an extension ('unknown option'), a target
         extension without the option it needs (both: "MARK: One of the --set-xmark, ... is required"), unless a
-        chain of its name declared before the rule takes the jump."""
+        chain declared under its name (``:MARK``, not ``-E FOO MARK``: legacy checks the extension then) before the
+        rule takes the jump, or a target extension's name after the chain declared under it was renamed away."""
         try:
             target = syntax.parse_spec(spec).target
         except RulesSyntaxError:
@@ -845,11 +849,15 @@ class _Parser:
         if name in BUILTIN_CHAINS[table.name]:
             return error(f"a rule cannot jump to built-in chain {name}",
                          expected="a user-defined chain, a verdict such as ACCEPT or a target extension")
+        away = table.renamed_away.get(name, 0)
+        if chain is None and 0 < away < line and not target.goto:
+            return self.renamed_away_error(target, away, error)
         if declared and name in syntax.TARGET_EXTENSIONS and target.options:
             return error(f"-j {name} is a jump to chain {name} (declared at line {declared_at}, which shadows the "
                          "target extension), and a chain takes no options",
                          expected=f"-j {name} alone, or another name for the chain")
-        missing = None if declared or target.goto or target.options else syntax.missing_option(name, ())
+        shadowed = declared and chain is not None and (not chain.renamed or away > 0)  # (declared under it: :MARK)
+        missing = None if shadowed or target.goto or target.options else syntax.missing_option(name, ())
         if missing is not None:
             return error(missing[0], expected=f"{missing[1]} (or ':{name} - [0:0]' before the rule, for a jump to "
                                               "a chain of that name)")
@@ -865,6 +873,20 @@ class _Parser:
                          expected=f"':{name} - [0:0]' before the rule (a goto goes only to a user-defined chain)")
         return error(f"target {name} is neither a chain declared before this rule nor a target{later}",
                      expected=f"':{name} - [0:0]' before the rule, or a target such as ACCEPT, DROP or DNAT")
+
+    @staticmethod
+    def renamed_away_error(target: syntax.Target, away: int,
+                           error: Callable[..., RulesSyntaxError]) -> RulesSyntaxError:
+        """A -j to a target extension's name after the chain declared under it (``:LOG``) was renamed away: legacy
+        takes that name for a chain's from its declaration on and loads no extension of it ("Couldn't load target
+        `LOG'", or 'unknown option "--log-prefix"' with options; unshare --net, 1.8.9), where a chain only an -E
+        gave the name shadows no extension (a bare -j MARK to it still needs MARK's option: jump_error)."""
+        name = target.name
+        why = f"the chain declared {name} was renamed at line {away}, and iptables then loads no target {name}"
+        expected = f"':{name} - [0:0]' again before the rule, or a target of another name"
+        if target.options:
+            return error(f'unknown option "{target.options[0].flag}": {why}', expected=expected)
+        return error(f"Couldn't load target `{name}': {why}", expected=expected)
 
     def rule(self, chain: str, tokens: list[syntax.Token], counters: tuple[int, int] | None) -> Rule:
         """A rule with its canonical text and typed view (``-c P B`` inside the rule sets counters)."""
@@ -1037,6 +1059,8 @@ class _Parser:
         if self.validate:  # (a jump is judged by the chains of its time: OLD's and NEW's, before they change)
             self.check_jumps(table, texts, {old, new})
         kept = chain.extension_lines  # (those named OLD before an -E gave it that name stay the extension OLD)
+        if not chain.renamed and old in syntax.TARGET_EXTENSIONS:
+            table.renamed_away.setdefault(old, self.lineno)
         chain.extension_lines = frozenset(line for spec, line in texts if f" {new}" in spec
                                           and syntax.jump_target(spec, (new,)) == new)
         chain.renamed = self.lineno

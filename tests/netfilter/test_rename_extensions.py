@@ -98,3 +98,39 @@ def test_a_rename_of_a_chain_no_rule_names_reads_no_rule(monkeypatch) -> None:
     ruleset = parse_ruleset(_dump(*chains, ":R - [0:0]", *rules, "-E R S"))
     assert calls == []
     assert "S" in {chain.name for chain in ruleset.table("filter").chains}
+
+
+def _mangle(*lines: str) -> str:
+    return "\n".join(["*mangle", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", *lines,
+                      "COMMIT", ""])
+
+
+# Each decided by iptables-legacy-restore 1.8.9 inside unshare --net (what it printed, or 0 for taken); the -E of a
+# chain the same input made is iptables-nft-restore's CHAIN_RENAME failure, so legacy alone decides these.
+SHADOWS = [
+    # a chain -E named MARK shadows no extension: a bare -j MARK still needs MARK's option
+    ((":FOO - [0:0]", "-A INPUT -j FOO", "-E FOO MARK", "-A OUTPUT -j MARK"), 8,
+     "MARK: One of the --set-xmark, --{and,or,xor,set}-mark options is required"),
+    ((":FOO - [0:0]", "-E FOO MARK", "-A OUTPUT -j MARK"), 7,
+     "MARK: One of the --set-xmark, --{and,or,xor,set}-mark options is required"),
+    # a chain declared MARK and renamed away: legacy loads no MARK target then
+    ((":MARK - [0:0]", "-E MARK FOO", "-A OUTPUT -j MARK"), 7, "Couldn't load target `MARK'"),
+    ((":LOG - [0:0]", "-E LOG FOO", "-A OUTPUT -j LOG"), 7, "Couldn't load target `LOG'"),
+    ((":LOG - [0:0]", "-E LOG FOO", "-A OUTPUT -j LOG --log-prefix x"), 7, 'unknown option "--log-prefix"'),
+    ((":MARK - [0:0]", "-E MARK FOO", "-A OUTPUT -j MARK --set-mark 1"), 7, 'unknown option "--set-mark"'),
+    # taken: a chain declared under the name takes the jump, also renamed away and back or another renamed to it
+    ((":MARK - [0:0]", "-A OUTPUT -j MARK"), 0, ""),
+    ((":MARK - [0:0]", "-A INPUT -j MARK", "-E MARK FOO", "-E FOO MARK", "-A OUTPUT -j MARK"), 0, ""),
+    ((":MARK - [0:0]", "-E MARK FOO", ":BAR - [0:0]", "-E BAR MARK", "-A OUTPUT -j MARK"), 0, ""),
+]
+
+
+@pytest.mark.parametrize(("lines", "line", "words"), SHADOWS)
+def test_a_target_extension_is_shadowed_by_a_chain_declared_under_its_name_only(lines, line, words) -> None:
+    if not line:
+        parse_ruleset(_mangle(*lines))
+        return
+    with pytest.raises(RulesSyntaxError) as caught:
+        parse_ruleset(_mangle(*lines))
+    assert caught.value.line == line
+    assert words in str(caught.value)
