@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from fractions import Fraction
 
 import pytest
@@ -604,8 +605,11 @@ def test_draws_sum_range_is_exact_for_few_draws() -> None:
     assert _sum_range([(90, 0.5), (110, 0.5)], 0.95) == (0, 200)
     assert _sum_range([(100, 1.0), (50, 0.0)], 0.95) == (100, 100)
     assert _sum_range([(1, 0.5)] * 20, 0.95) == stats.binom_acceptance(20, 0.5, 0.05) == (6, 14)  # one a draw
-    low, high = _sum_range([(1, 0.5)] * 5000 + [(2, 0.5)] * 5000, 0.95)  # too many sums: the normal one
-    assert 7500 - 3 * 100 < low < 7500 < high < 7500 + 3 * 100
+    # 25,001 sums, more than SUM_STATES: the normal one, mean 12,500 and sd sqrt(5000 / 4 + 10000), decided from
+    # the reachable sums before any is weighed (the former 5,000 + 5,000 draws made 15,001 sums, all listed: 20 s)
+    spread = stats.normal_quantile(0.975) * math.sqrt(5000 / 4 + 10000)
+    assert _sum_range([(1, 0.5)] * 5000 + [(2, 0.5)] * 10000, 0.95) == (12292, 12708) == (
+        math.floor(12500 - spread), math.ceil(12500 + spread))
 
 
 @pytest.mark.parametrize("command", ["dist", "diff"])
