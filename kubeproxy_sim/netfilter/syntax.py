@@ -110,6 +110,32 @@ and nft alike, at the rule, ip6tables too): :func:`missing_option`. A target not
 (AUDIT, SECMARK, LED) only the bare ``-j NAME`` is judged."""
 
 
+FAMILY_EXTENSIONS: dict[bool, tuple[str, str]] = {False: ("TTL", "icmp"), True: ("HL", "icmp6")}
+"""Per family (True: IPv6) the target and protocol match of the pairs each family has its own of (libipt_TTL and
+libip6t_HL, libipt_icmp and libip6t_icmp6): iptables 1.8.9 loads the other family's not at all."""
+FAMILY_TARGETS = frozenset(target for target, _ in FAMILY_EXTENSIONS.values())
+
+
+def foreign_extension(spec: RuleSpec, ipv6: bool) -> tuple[str, str] | None:
+    """(what iptables says, the token) when the rule uses the other family's TTL/HL target or icmp/icmp6 match, as
+    iptables-restore and ip6tables-restore 1.8.9 say it (unshare --net; legacy and nft alike, but nft's "Chain 'HL'
+    does not exist" for the target alone): named by -m, "Couldn't load match `icmp6'"; its option after -p,
+    'unknown option "--icmpv6-type"'; the target alone, "Couldn't load target `HL'", with an option 'unknown
+    option "--hl-set"'. None when it uses neither."""
+    target, match = FAMILY_EXTENSIONS[not ipv6]
+    for option in spec.options:
+        if option.module == match:
+            if option.flag == "-m":
+                return f"Couldn't load match `{match}'", match
+            return f'unknown option "{option.flag}"', option.flag
+    jump = spec.target
+    if jump is None or jump.name != target or jump.goto:
+        return None
+    if jump.options:
+        return f'unknown option "{jump.options[0].flag}"', jump.options[0].flag
+    return f"Couldn't load target `{target}'", target
+
+
 _BARE_REFUSED = "(?!(?:" + "|".join(sorted(REQUIRED_TARGET_OPTIONS)) + ")$)"
 """Before a shape's bare target (:func:`shape_matcher`): not the name of an extension that needs an option."""
 

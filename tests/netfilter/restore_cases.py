@@ -723,7 +723,16 @@ OPTIONS_TOGETHER = [
                    "-p tcp -j DNAT --to-destination 10.0.0.1 --random --random")),
 ]
 
+# the other family's extensions: IPv6's HL target and icmp6 match are none of IPv4's ("Couldn't load target `HL'",
+# 'unknown option "--icmpv6-type"', "Couldn't load match `icmp6'"; nft: "Chain 'HL' does not exist" alone)
+FAMILY_ONLY = [
+    Case("HL alone in IPv4", filter_with("-A INPUT -j HL"), line=5),
+    Case("HL with its option in IPv4", filter_with("-A INPUT -j HL --hl-set 5"), line=5),
+    Case("icmpv6's option after -p in IPv4", filter_with("-A INPUT -p ipv6-icmp --icmpv6-type 1 -j ACCEPT"), line=5),
+    Case("icmp6 match in IPv4", filter_with("-A INPUT -p icmpv6 -m icmp6 --icmpv6-type 1 -j ACCEPT"), line=5),
+]
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
-             *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER]
+             *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY]

@@ -1,4 +1,5 @@
-"""``-E OLD NEW`` where NEW is a target extension's name, and the cost of an -E in a large table.
+"""Target extensions' names: ``-E OLD NEW`` where NEW is one (and the cost of an -E in a large table), a chain
+declared under one, and the extensions of one family only (TTL/HL, icmp/icmp6).
 
 Decided with the real tools inside ``unshare --net`` (iptables 1.8.9): iptables-legacy-restore takes
 ``-A INPUT -j LOG --log-prefix x``, ``-E FOO LOG``, ``-A LOG -j DROP``; the INPUT rule stays the LOG extension
@@ -134,3 +135,36 @@ def test_a_target_extension_is_shadowed_by_a_chain_declared_under_its_name_only(
         parse_ruleset(_mangle(*lines))
     assert caught.value.line == line
     assert words in str(caught.value)
+
+
+# iptables-restore / ip6tables-restore 1.8.9 (legacy and nft alike, unshare --net) on each rule of PREROUTING in
+# mangle: refused with these words, or taken ("")
+FAMILIES = [
+    (False, "-j HL", "Couldn't load target `HL'"), (False, "-j HL --hl-set 5", 'unknown option "--hl-set"'),
+    (False, "-j TTL", "TTL: You must specify an action"), (False, "-j TTL --ttl-set 5", ""),
+    (False, "-p ipv6-icmp --icmpv6-type 1", 'unknown option "--icmpv6-type"'),
+    (False, "-p icmpv6 -m icmp6 --icmpv6-type 1", "Couldn't load match `icmp6'"),
+    (False, "-p icmp --icmp-type 8", ""), (False, "-p icmp -m icmp --icmp-type 8", ""),
+    (True, "-j TTL", "Couldn't load target `TTL'"), (True, "-j TTL --ttl-set 5", 'unknown option "--ttl-set"'),
+    (True, "-j HL", "HL: You must specify an action"), (True, "-j HL --hl-set 5", ""),
+    (True, "-p icmp --icmp-type 8", 'unknown option "--icmp-type"'),
+    (True, "-p icmp -m icmp --icmp-type 8", "Couldn't load match `icmp'"),
+    (True, "-p ipv6-icmp --icmpv6-type 1", ""), (True, "-p icmpv6 -m icmp6 --icmpv6-type 1", ""),
+]
+
+
+@pytest.mark.parametrize(("ipv6", "rule", "words"), FAMILIES)
+def test_ttl_hl_icmp_and_icmp6_are_read_in_their_own_family_only(ipv6: bool, rule: str, words: str) -> None:
+    text = f"*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING {rule}\nCOMMIT\n"
+    if not words:
+        parse_ruleset(text, ipv6=ipv6)
+        return
+    with pytest.raises(RulesSyntaxError) as caught:
+        parse_ruleset(text, ipv6=ipv6)
+    assert caught.value.line == 3
+    assert str(caught.value).startswith(f"line 3: {words}")
+
+
+def test_a_chain_named_hl_still_takes_a_bare_jump_in_either_family() -> None:
+    for ipv6 in (False, True):
+        parse_ruleset("*mangle\n:PREROUTING ACCEPT [0:0]\n:HL - [0:0]\n-A PREROUTING -j HL\nCOMMIT\n", ipv6=ipv6)
