@@ -50,6 +50,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from kubeproxy_sim import signals
 from kubeproxy_sim.errors import Diagnostic, EnvironmentMissing, InputError, Severity, quoted, unreadable
 from kubeproxy_sim.objects.model import UNWATCHED_LABELS
 from kubeproxy_sim.watch.cache import KIND_SPECS, KindCache, StreamSignal
@@ -479,7 +480,8 @@ class ApiServerSource:
             thread = threading.Thread(target=self._reflect, args=(kind,), name=f"kpsim-watch-{kind.value}",
                                       daemon=True)
             self._threads.append(thread)
-            thread.start()
+            with signals.held():  # a thread inherits its creator's mask: a Ctrl-C is the main thread's alone
+                thread.start()
         return self
 
     def close(self, timeout: float = 1.0) -> None:

@@ -482,3 +482,27 @@ def test_directory_json_nan_is_a_syntax_error_that_holds_the_file_back(setup) ->
                             "it) at line 2 column 55; the whole file is held back until it parses"
                for x in batch.diagnostics)
     assert any("half-written" in x.message for x in batch.diagnostics)
+
+
+def test_the_reflector_threads_never_take_a_ctrl_c(connect) -> None:
+    """The kernel hands a process's SIGINT to any thread not blocking it; one taken by a reflector thread would be
+    raised in the main thread wherever it next checks, even inside signals.held() (over a fork, where CPython drops
+    it as "Exception ignored"). Started with SIGINT and SIGTERM blocked, the reflectors leave it to the main thread,
+    whose own mask is left as it was."""
+    import signal
+    import threading
+    from pathlib import Path
+
+    def blocked(native_id: int | None) -> int:
+        status = Path(f"/proc/self/task/{native_id}/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    connect()
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+    reflectors = [t for t in threading.enumerate() if t.name.startswith("kpsim-watch-")]
+    assert reflectors
+    for thread in reflectors:
+        mask = blocked(thread.native_id)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            assert mask >> (signum - 1) & 1, f"{signum!r} reaches {thread.name}"
