@@ -169,6 +169,20 @@ def _exit_now(status: int) -> NoReturn:
     os._exit(status)
 
 
+def interrupted_by_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused by a Ctrl-C: Python 3.11 wraps a KeyboardInterrupt raised while a class is
+    made (a lazy import of a module defining one) in a RuntimeError ("Error calling __set_name__ ..."), and
+    other wrappers may do the same; the user asked to stop, so it is an interrupt, not an internal error."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     # Exact probabilities of long statistic chains are rationals over 2^(31*n): thousands of digits at
     # 1,000 endpoints, past Python's default limit for printing an int.
@@ -187,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             args, extra = parser.parse_known_args(words)
     except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if not interrupted_by_ctrl_c(exc):
+            raise
         return 130
     if extra:  # said by the (sub)command that was given, with its own usage line, not the top level's
         hint = ""
@@ -217,11 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except KeyboardInterrupt:
-        # what the interrupt left half-done (pyroute2's event loop, a lock) is cleaned up at exit; its
-        # "Exception ignored in ..." noise is not for the user, who asked to stop
-        sys.unraisablehook = lambda _unraisable: None
-        return 130
+        return _interrupted()
     except Exception as exc:  # a bug of ours: say so in one line, the traceback only on request
+        if interrupted_by_ctrl_c(exc):
+            return _interrupted()
         if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
             # the environment (a full disk, a vanished terminal), not a bug: say what failed, as cat would
             return _say_last([f"cannot write the output: {exc.strerror}"], args, EXIT_INVALID_INPUT)
@@ -232,6 +249,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if argv is None:
             _drop_unread_output()
+
+
+def _interrupted() -> int:
+    """The status of a run the user stopped with Ctrl-C. What the interrupt left half-done (pyroute2's event
+    loop, a lock) is cleaned up at exit; its "Exception ignored in ..." noise is not for the user, who asked
+    to stop."""
+    sys.unraisablehook = lambda _unraisable: None
+    return 130
 
 
 def _drop_unread_output() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -311,3 +312,50 @@ def test_issue_2s_bad_port_is_one_line_naming_file_object_and_field_and_the_rest
     assert ('-A KUBE-SERVICES -m comment --comment "ns1/ok:a has no endpoints" -m tcp -p tcp -d 10.96.0.11 '
             "--dport 80 -j REJECT") in out.splitlines()
     assert "ns1/web" not in out
+
+
+def _class_made_during_ctrl_c() -> None:
+    """Python 3.11 wraps a KeyboardInterrupt raised while a class is made (as a lazy import of a module defining
+    one can be, when Ctrl-C comes then) in RuntimeError("Error calling __set_name__ ...")."""
+    class Interrupted:
+        def __set_name__(self, owner: type, name: str) -> None:
+            raise KeyboardInterrupt
+
+    type("Made", (), {"field": Interrupted()})
+
+
+@pytest.mark.parametrize("where", ["command", "import"])
+def test_ctrl_c_wrapped_by_python_is_an_interrupt_not_an_internal_error(monkeypatch: pytest.MonkeyPatch,
+                                                                       where: str) -> None:
+    """h315: a Ctrl-C during a lazy import said 'internal error (RuntimeError: Error calling __set_name__ ...)'
+    and exit 4; it is the user's interrupt: 130, and nothing said."""
+    monkeypatch.delenv("KPSIM_DEBUG", raising=False)
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # main() silences it on 130
+    with pytest.raises(Exception) as wrapped:
+        _class_made_during_ctrl_c()
+    assert isinstance(wrapped.value.__cause__ or wrapped.value.__context__, KeyboardInterrupt)  # what 3.11 does
+    if where == "import":
+        monkeypatch.setattr(cli, "build_parser", lambda command=None: _class_made_during_ctrl_c())
+    else:
+        parser = cli.build_parser()
+        monkeypatch.setattr(cli, "build_parser", lambda command=None: parser)
+        parser._subparsers._group_actions[0].choices["rules"].set_defaults(  # type: ignore[union-attr]
+            func=lambda args: _class_made_during_ctrl_c())
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert cli.main(["rules", "--scenario", "bootcamp"]) == 130
+    assert err.getvalue() == ""
+
+
+def test_an_error_with_no_ctrl_c_in_its_chain_is_not_an_interrupt() -> None:
+    try:
+        try:
+            raise ValueError("first")
+        except ValueError as first:
+            raise RuntimeError("second") from first
+    except RuntimeError as second:
+        assert not cli.interrupted_by_ctrl_c(second)
+    looped = RuntimeError("loop")
+    looped.__context__ = RuntimeError("back")
+    looped.__context__.__context__ = looped
+    assert not cli.interrupted_by_ctrl_c(looped)
