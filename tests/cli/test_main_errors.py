@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -359,3 +361,19 @@ def test_an_error_with_no_ctrl_c_in_its_chain_is_not_an_interrupt() -> None:
     looped.__context__ = RuntimeError("back")
     looped.__context__.__context__ = looped
     assert not cli.interrupted_by_ctrl_c(looped)
+
+
+def test_python_m_ends_130_after_a_ctrl_c_that_escaped_code_run_from_a_string(tmp_path: Path) -> None:
+    """The watch's flaky Ctrl-C (h315, h317): CPython remembers a KeyboardInterrupt that left an ``exec`` of
+    text (dataclasses make ``__init__`` so while a lazily imported module loads) even once main() caught it,
+    and ``python -m`` then killed itself with SIGINT (-2, nothing said) instead of ending with 130. The Ctrl-C
+    is placed there for certain: a sitecustomize makes building the parser run one."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import kubeproxy_sim.cli.main as cli\n\n"
+        "def build_parser(command=None):\n"
+        "    exec('raise KeyboardInterrupt')\n\n"
+        "cli.build_parser = build_parser\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "kubeproxy_sim", "rules"], capture_output=True, text=True,
+                          env=env, timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "")
