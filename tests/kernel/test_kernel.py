@@ -548,7 +548,7 @@ def test_a_second_build_of_one_name_touches_nothing_of_the_first(kernel: None, r
         with pytest.raises(KeyboardInterrupt):
             start(name, state_dir, sources=())
         monkeypatch.setattr(nsexec, "create_netns", create)
-        monkeypatch.setattr(build, "exists", lambda _name: os.kill(os.getpid(), signal.SIGINT))
+        monkeypatch.setattr(build, "exists", lambda _name: held_ctrl_c())
         with pytest.raises(KeyboardInterrupt):
             start(name, state_dir, sources=())
         assert sorted(ours(name)) == sorted(state["namespaces"]) and read_state(state_dir, name) == before
