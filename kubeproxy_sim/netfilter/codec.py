@@ -1287,8 +1287,8 @@ def _refuse(problem: tuple[str, str, str] | None, line: int, file: str | None) -
 def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str] | None:
     """What is wrong with the rule of ``line`` (of the table ``state``, of the family ``ipv6``) as iptables judges
     the other family's extensions (:func:`syntax.foreign_extension`), its own HL or TTL alone (no chain of the name:
-    jump_error left it here) and REJECT's type, and the kernel its target's place, as (message, token, expected);
-    None when nothing is (or the line is no rule with such a target)."""
+    jump_error left it here), its own icmp or icmp6 match's protocol and REJECT's type, and the kernel its target's
+    place, as (message, token, expected); None when nothing is (or the line is no rule with such a target)."""
     table = state.name
     line = line.strip()
     if line[:1] == "[":  # a restore input's [packets:bytes], which the parser has read already
@@ -1308,6 +1308,11 @@ def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str
     if foreign is not None and (target is None or foreign[1] != target.name or target.name not in state.chains):
         return (*foreign, "an extension of the " + ("IPv6" if ipv6 else "IPv4") + " family (" +
                 " and ".join(syntax.FAMILY_EXTENSIONS[ipv6]) + " here)")
+    own_match = syntax.FAMILY_EXTENSIONS[ipv6][1]  # (its protocol is judged after the family, as iptables does)
+    if any(o.flag == "-m" and o.module == own_match for o in spec.options):
+        unasked = syntax.unasked_protocol(spec.options, own_match)
+        if unasked is not None:
+            return unasked
     if target is not None and target.name in syntax.FAMILY_TARGETS and state.chains.get(target.name) is None:
         missing = syntax.missing_option(target.name, [o.flag for o in target.options])
         if missing is not None:

@@ -114,6 +114,9 @@ FAMILY_EXTENSIONS: dict[bool, tuple[str, str]] = {False: ("TTL", "icmp"), True: 
 """Per family (True: IPv6) the target and protocol match of the pairs each family has its own of (libipt_TTL and
 libip6t_HL, libipt_icmp and libip6t_icmp6): iptables 1.8.9 loads the other family's not at all."""
 FAMILY_TARGETS = frozenset(target for target, _ in FAMILY_EXTENSIONS.values())
+FAMILY_MATCHES = frozenset(match for _, match in FAMILY_EXTENSIONS.values())
+"""Their protocol (-p icmp for -m icmp) is judged once the family is: iptables-restore fails to load the other
+family's match before it asks for the protocol (:func:`unasked_protocol`)."""
 
 
 def foreign_extension(spec: RuleSpec, ipv6: bool) -> tuple[str, str] | None:
@@ -1285,18 +1288,16 @@ class _Interpreter:
     def check_protocol_matches(self) -> None:
         """Refuse a protocol's match (``-m udp``) in a rule not of that protocol, as the kernel refuses it (its
         xt_match names the protocol; iptables-legacy-restore then fails at COMMIT), and multiport in a rule of no
-        protocol with ports, as iptables itself refuses it."""
+        protocol with ports, as iptables itself refuses it. (icmp's and icmp6's protocol: once the family is known,
+        :data:`FAMILY_MATCHES`.)"""
         modules = self.modules
         if not modules:
             return
-        given = next((o for o in self.options if o.flag == "-p" and not o.module), None)
-        protocol = "" if given is None or given.negated else given.args[0]
-        loaded = protocol_module(protocol)
+        protocol = _protocol_asked(self.options)
         for module in modules:
-            wanted = _PROTOCOL_OF_MATCH.get(module)
-            if wanted is not None and loaded != wanted:
-                raise self.error(f"-m {module} matches only {wanted} packets, which the rule does not ask for",
-                                 module, f"-p {wanted} in the rule (not negated)")
+            unasked = None if module in FAMILY_MATCHES else unasked_protocol(self.options, module)
+            if unasked is not None:
+                raise self.error(*unasked)
             if module == "multiport" and protocol_number(protocol) not in _MULTIPORT_PROTOCOLS:
                 raise self.error("-m multiport needs a protocol with ports", "multiport",
                                  "-p tcp, udp, udplite, sctp or dccp in the rule (not negated)")
@@ -1499,6 +1500,23 @@ class _Interpreter:
         if instance is None:
             return None
         return self.modules[instance] if instance >= 0 else self.protocol_module
+
+
+def _protocol_asked(options: Sequence[Option]) -> str:
+    """The protocol the rule's -p asks for; empty when it has none or negates it."""
+    given = next((o for o in options if o.flag == "-p" and not o.module), None)
+    return "" if given is None or given.negated else given.args[0]
+
+
+def unasked_protocol(options: Sequence[Option], module: str) -> tuple[str, str, str] | None:
+    """(message, token, expected) when protocol match ``module`` (``-m udp``) is in a rule of ``options`` not of
+    its protocol, as the kernel refuses it (its xt_match names the protocol; iptables-legacy-restore then fails at
+    COMMIT); None when it is of it, or ``module`` is no protocol's match."""
+    wanted = _PROTOCOL_OF_MATCH.get(module)
+    if wanted is None or protocol_module(_protocol_asked(options)) == wanted:
+        return None
+    return (f"-m {module} matches only {wanted} packets, which the rule does not ask for", module,
+            f"-p {wanted} in the rule (not negated)")
 
 
 _PROTOCOL_OF_MATCH = {"tcp": "tcp", "udp": "udp", "sctp": "sctp", "dccp": "dccp", "icmp": "icmp", "icmp6": "icmp6",

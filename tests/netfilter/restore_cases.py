@@ -730,6 +730,9 @@ FAMILY_ONLY = [
     Case("HL with its option in IPv4", filter_with("-A INPUT -j HL --hl-set 5"), line=5),
     Case("icmpv6's option after -p in IPv4", filter_with("-A INPUT -p ipv6-icmp --icmpv6-type 1 -j ACCEPT"), line=5),
     Case("icmp6 match in IPv4", filter_with("-A INPUT -p icmpv6 -m icmp6 --icmpv6-type 1 -j ACCEPT"), line=5),
+    Case("icmp6 match without -p in IPv4", filter_with("-A INPUT -m icmp6 -j ACCEPT"), line=5),
+    Case("icmp6 match and option without -p in IPv4", filter_with("-A INPUT -m icmp6 --icmpv6-type 1 -j ACCEPT"),
+         line=5),
 ]
 
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,

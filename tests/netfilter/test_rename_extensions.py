@@ -150,6 +150,13 @@ FAMILIES = [
     (True, "-p icmp --icmp-type 8", 'unknown option "--icmp-type"'),
     (True, "-p icmp -m icmp --icmp-type 8", "Couldn't load match `icmp'"),
     (True, "-p ipv6-icmp --icmpv6-type 1", ""), (True, "-p icmpv6 -m icmp6 --icmpv6-type 1", ""),
+    # the family is judged before the protocol: no -p, or another, is still the load failure
+    (False, "-m icmp6", "Couldn't load match `icmp6'"), (False, "-p tcp -m icmp6", "Couldn't load match `icmp6'"),
+    (True, "-m icmp --icmp-type 8", "Couldn't load match `icmp'"),
+    (True, "-p tcp -m icmp", "Couldn't load match `icmp'"),
+    # (its own family's without its protocol: the kernel refuses it, at COMMIT for legacy)
+    (False, "-m icmp --icmp-type 8", "-m icmp matches only icmp packets"),
+    (True, "-m icmp6 --icmpv6-type 1", "-m icmp6 matches only icmp6 packets"),
 ]
 
 
