@@ -29,6 +29,7 @@ import base64
 import json
 import socket
 import ssl
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +55,15 @@ def obj_key(kind: str, obj: dict[str, Any]) -> str:
 def status(code: int, reason: str, message: str) -> dict[str, Any]:
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
             "reason": reason, "code": code}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Says nothing when a client hangs up mid-answer: the watch tests stop their clients with Ctrl-C while a list
+    is being sent, and socketserver's default printed that BrokenPipeError's traceback into the suite's output."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FakeApiServer:
@@ -94,7 +104,7 @@ class FakeApiServer:
         class Handler(_Handler):
             server_state = fake
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         if self.cert_dir is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
