@@ -318,12 +318,16 @@ def test_issue_2s_bad_port_is_one_line_naming_file_object_and_field_and_the_rest
 
 def _class_made_during_ctrl_c() -> None:
     """Python 3.11 wraps a KeyboardInterrupt raised while a class is made (as a lazy import of a module defining
-    one can be, when Ctrl-C comes then) in RuntimeError("Error calling __set_name__ ...")."""
+    one can be, when Ctrl-C comes then) in RuntimeError("Error calling __set_name__ ..."). Python 3.12 no longer
+    wraps it (gh-77757), so there the wrapping is made here: the bare interrupt would stop pytest itself."""
     class Interrupted:
         def __set_name__(self, owner: type, name: str) -> None:
             raise KeyboardInterrupt
 
-    type("Made", (), {"field": Interrupted()})
+    try:
+        type("Made", (), {"field": Interrupted()})
+    except KeyboardInterrupt as interrupt:
+        raise RuntimeError("Error calling __set_name__ on 'Interrupted' instance 'field' in 'Made'") from interrupt
 
 
 @pytest.mark.parametrize("where", ["command", "import"])
