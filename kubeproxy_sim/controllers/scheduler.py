@@ -40,8 +40,6 @@ NO_NODES = "no nodes available to schedule pods"
 TOO_MANY_PODS = "Too many pods"
 NO_FREE_PORTS = "node(s) didn't have free ports for the requested pod ports"
 UNTOLERATED_TAINT = "node(s) had untolerated taint {{{key}: }}"  # TaintToleration's {key: value}; these have none
-NOT_READY_TAINT = UNTOLERATED_TAINT.format(key=model.NOT_READY_TAINT)
-UNREACHABLE_TAINT = UNTOLERATED_TAINT.format(key=model.UNREACHABLE_TAINT)
 NO_VICTIMS = "No preemption victims found for incoming pod"
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
 _SCAN_LIMIT = 1 << 16  # a scan bound: a /64 is never exhausted by a simulated cluster
