@@ -33,11 +33,11 @@ from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
 from kubeproxy_sim.objects.overlap import conflicting_copies
 from kubeproxy_sim.objects.report import (
-    EXACT_FLOAT,
     Report,
     WrittenNumber,
     described,
     joined,
+    named_if_inexact,
     quote,
     type_name,
 )
@@ -443,7 +443,7 @@ def json_float(text: str) -> float | WrittenNumber:
     value = float(text)
     if not math.isfinite(value):
         return WrittenNumber(text)
-    return WrittenNumber(text, whole=True) if value.is_integer() and abs(value) > EXACT_FLOAT else value
+    return named_if_inexact(value, text)
 
 
 def _json_decoder() -> json.JSONDecoder:
@@ -579,8 +579,7 @@ def manifest_loader() -> Any:
 
     def construct_float(self: Any, node: Any) -> Any:  # (a manifest's only: other files' floats stay floats)
         value = read_float(self, node)
-        whole = type(value) is float and value.is_integer() and abs(value) > EXACT_FLOAT
-        return WrittenNumber(node.value, whole=True) if whole else value  # (named as written: see WrittenNumber)
+        return named_if_inexact(value, node.value) if type(value) is float else value
 
     constructors[_FLOAT] = construct_float
     return type("ManifestLoader", (base,), {"yaml_implicit_resolvers": resolvers, "yaml_constructors": constructors})
@@ -651,7 +650,8 @@ def scalar_constructors() -> dict[str, Any]:
     def construct_text(self: Any, node: Any) -> Any:
         return self.construct_scalar(node)
 
-    return {**{tag: refusing(tag, *expected) for tag, expected in _SCALARS.items()}, _FLOAT: construct_float,
+    return {**{tag: refusing(tag, *expected) for tag, expected in _SCALARS.items() if tag != _FLOAT},
+            _FLOAT: construct_float,
             _BINARY: construct_binary, _TIMESTAMP: construct_text, _VALUE: construct_text}
 
 

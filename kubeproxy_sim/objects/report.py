@@ -151,6 +151,12 @@ which integer was meant (int(1e30) is 1000000000000000019884624838656), so it is
 fields read with :meth:`Report.integer` (ports, counts, seconds) take far smaller ones."""
 
 
+def named_if_inexact(value: float, text: str) -> float | WrittenNumber:
+    """A read float, or the text it was read from when it has a zero fraction past :data:`EXACT_FLOAT` (``1e30``),
+    for the field's message to name it as written; the JSON and the YAML readers of manifests share this."""
+    return WrittenNumber(text, whole=True) if value.is_integer() and abs(value) > EXACT_FLOAT else value
+
+
 def as_integer(value: object) -> int | None:
     """The integer a value of an integer field reads as (:meth:`Report.integer`), or None: an integer, or a float
     with a zero fraction that a 64-bit float holds exactly (``8080.0``; inf and nan come as
