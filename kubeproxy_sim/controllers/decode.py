@@ -28,7 +28,7 @@ from kubeproxy_sim.controllers.model import (
     replicas_over_limit,
 )
 from kubeproxy_sim.errors import Diagnostic
-from kubeproxy_sim.objects.decode import LABEL_VALUE, check_metadata, object_name, read_protocol
+from kubeproxy_sim.objects.decode import DNS1123_SUBDOMAIN, LABEL_VALUE, check_metadata, object_name, read_protocol
 from kubeproxy_sim.objects.model import ContainerPort
 from kubeproxy_sim.objects.report import Report, quote
 
@@ -185,7 +185,7 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
                        tolerations=tolerations)
 
 
-_LABEL_KEY = re.compile(r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 LABEL_KEY_EXPECTED = ("[PREFIX/]NAME, NAME up to 63 letters, digits, '-', '_' and '.' (alphanumeric at both ends), "
                       "PREFIX a DNS subdomain")
 _INT64 = 2**63
@@ -193,9 +193,12 @@ _INT64 = 2**63
 
 def is_label_key(key: str) -> bool:
     """The API server's label key (ValidateLabelName, IsQualifiedName): an optional DNS-subdomain prefix of up to
-    253 characters and a name of up to 63."""
-    prefix, _, name = key.rpartition("/")
-    return _LABEL_KEY.fullmatch(key) is not None and len(name) <= 63 and len(prefix) <= 253
+    253 characters and a name of up to 63. The prefix is checked as the DNS subdomain it is, so ``a..b/x`` and
+    ``a.-b/x`` are refused as upstream refuses them."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and DNS1123_SUBDOMAIN.problem(prefix) is not None:
+        return False
+    return _LABEL_NAME.fullmatch(name) is not None and len(name) <= 63
 
 
 def read_tolerations(report: Report, pod_spec: dict[str, Any], path: str) -> tuple[Toleration, ...]:

@@ -183,6 +183,7 @@ def test_label_takes_several_pods_as_kubectl_does() -> None:
     ("label pods web-1 app=" + "x" * 64, "is not a valid label value; expected up to 63 letters"),
     ("label pods web-1 app=-x", "'-x' is not a valid label value"),
     ("label pods web-1 " + "k" * 64 + "=v", "is not a valid label key; expected [PREFIX/]NAME"),
+    ("label pods web-1 a.-b/x=v", "'a.-b/x' is not a valid label key; expected [PREFIX/]NAME"),
     ("create deployment web --image=nginx --image=repo/nginx:2", 'spec.template.spec.containers[1].name: Duplicate '
      'value: "nginx"'),
     ("expose deployment/web.v2 --port=80", "'web.v2' is not a valid Service name; expected an RFC 1035 label (up to "

@@ -220,6 +220,7 @@ def test_tolerations_are_checked_as_the_api_server_does() -> None:
         {"key": "g", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 2**63},
         {"key": "example.com/h", "operator": "Equal", "value": "v-1.x", "effect": "NoExecute",
          "tolerationSeconds": -2**63},
+        {"key": "a..b/x", "operator": "Exists"},  # the prefix is no DNS subdomain (an empty part)
     ]}
     found = read_tolerations(report, spec, "spec.tolerations")
     assert found == (Toleration("a", "Exists", "", "NoExecute", 10), Toleration("", "Exists"),
@@ -239,6 +240,8 @@ def test_tolerations_are_checked_as_the_api_server_does() -> None:
                                          "server refuses it)"),
         ("spec.tolerations[9].tolerationSeconds", "9223372036854775808 does not fit an int64; expected "
                                                   "-9223372036854775808 to 9223372036854775807"),
+        ("spec.tolerations[11].key", '"a..b/x" is not a label key; expected [PREFIX/]NAME, NAME up to 63 letters, '
+                                     "digits, '-', '_' and '.' (alphanumeric at both ends), PREFIX a DNS subdomain"),
     ]
 
 
