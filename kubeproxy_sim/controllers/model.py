@@ -450,6 +450,14 @@ class World:
         (unreachable); a Node of another status, or none, has no taint."""
         return self.not_ready_nodes - self.untainted_nodes
 
+    def taint_key(self, node: str | None) -> str | None:
+        """The key of the node lifecycle controller's taints on a Node (it adds the key both NoSchedule and
+        NoExecute): node.kubernetes.io/unreachable for a Ready condition of Unknown, not-ready for False; None for
+        none, as for a Node outside :attr:`no_execute_nodes` (looked up, not built, as callers ask per node)."""
+        if node not in self.not_ready_nodes or node in self.untainted_nodes:
+            return None
+        return UNREACHABLE_TAINT if node in self.unreachable_nodes else NOT_READY_TAINT
+
     @property
     def service_annotations(self) -> tuple[tuple[str, Annotations], ...]:
         """(service key, its topology annotations: (annotation, value) pairs) for each Service that has any."""

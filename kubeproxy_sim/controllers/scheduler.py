@@ -45,14 +45,6 @@ NOT_HELPFUL = "Preemption is not helpful for scheduling"
 _SCAN_LIMIT = 1 << 16  # a scan bound: a /64 is never exhausted by a simulated cluster
 
 
-def taint_key(world: World, name: str) -> str | None:
-    """The key of the node lifecycle controller's taints on a Node (it adds the key both NoSchedule and NoExecute):
-    node.kubernetes.io/unreachable for a Ready condition of Unknown, not-ready for False; None for none."""
-    if name not in world.not_ready_nodes or name in world.untainted_nodes:
-        return None
-    return model.UNREACHABLE_TAINT if name in world.unreachable_nodes else model.NOT_READY_TAINT
-
-
 def tolerated_taints(pod: SimPod) -> frozenset[str]:
     """The node lifecycle controller's taint keys a pod tolerates as kube-scheduler's TaintToleration filter asks:
     both effects of the key (NoSchedule and NoExecute, DoNotScheduleTaintsFilterFunc). The defaults of
@@ -68,7 +60,7 @@ def schedulable_nodes(world: World) -> tuple[Node, ...]:
     """Nodes without the node lifecycle controller's NoSchedule taint (ready ones, and those whose Ready status
     is none of True, False and Unknown, :attr:`World.untainted_nodes`) that have a pod CIDR to give addresses
     from."""
-    tainted = world.not_ready_nodes - world.untainted_nodes
+    tainted = world.no_execute_nodes
     return tuple(n for n in world.nodes if n.name not in tainted and n.pod_cidrs)
 
 
@@ -136,7 +128,7 @@ class Ipam:
         self.nodes = schedulable_nodes(world)
         self.tainted: dict[str, list[Node]] = {}  # taint key -> the Nodes it keeps pods off (with a pod CIDR)
         for node in world.nodes:
-            if node.pod_cidrs and (key := taint_key(world, node.name)) is not None:
+            if node.pod_cidrs and (key := world.taint_key(node.name)) is not None:
                 self.tainted.setdefault(key, []).append(node)
         self.max_pods = dict(world.node_max_pods)
         self.by_name = {n.name: n for n in world.nodes}
@@ -370,7 +362,7 @@ def _fit_error(world: World, ipam: Ipam, ports: HostPorts, tolerated: frozenset[
     filters, preemption = [], []
     for node in world.nodes:
         if node.name not in open_to:
-            key = taint_key(world, node.name)
+            key = world.taint_key(node.name)
             tolerated_key = key is None or key in tolerated  # kept off by its lack of a pod CIDR: network not ready
             filters.append(UNTOLERATED_TAINT.format(key=model.NOT_READY_TAINT if tolerated_key else key))
             preemption.append(NOT_HELPFUL)

@@ -29,8 +29,6 @@ from dataclasses import replace
 
 from kubeproxy_sim.controllers.model import (
     NO_EXECUTE,
-    NOT_READY_TAINT,
-    UNREACHABLE_TAINT,
     SimPod,
     Toleration,
     World,
@@ -50,11 +48,11 @@ def toleration_time(tolerations: tuple[Toleration, ...], key: str) -> float:
     return float(max(found.seconds, 0))
 
 
-def _scheduled(world: World, pod: SimPod, tainted: frozenset[str]) -> SimPod:
+def _scheduled(world: World, pod: SimPod) -> SimPod:
     """``pod`` with its deletion scheduled, kept or cancelled as processPodOnNode leaves it now."""
-    if pod.terminating or pod.node_name not in tainted:
+    key = None if pod.terminating else world.taint_key(pod.node_name)
+    if key is None:
         return pod
-    key = UNREACHABLE_TAINT if pod.node_name in world.unreachable_nodes else NOT_READY_TAINT
     seconds = toleration_time(pod.tolerations, key)
     if seconds == math.inf:
         when: float | None = None
@@ -67,10 +65,9 @@ def _scheduled(world: World, pod: SimPod, tainted: frozenset[str]) -> SimPod:
 
 def evict(world: World) -> World:
     """Deletions scheduled for the pods on tainted Nodes (see the module), and those whose time has come made."""
-    tainted = world.no_execute_nodes
-    if not tainted:
+    if not world.no_execute_nodes:
         return world
-    pods = tuple(_scheduled(world, p, tainted) for p in world.pods)
+    pods = tuple(_scheduled(world, p) for p in world.pods)
     pods = tuple(delete_pod(world, p) if p.evict_at is not None and p.evict_at <= world.now and not p.terminating
                  else p for p in pods)
     return world if pods == world.pods else replace(world, pods=pods)
