@@ -285,9 +285,7 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     check_name(name)
     family = 6 if config.ipv6 else 4
     default = DEFAULT_CLIENT if family == 4 else DEFAULT_CLIENT6
-    # canonical_address's text, as netns send's --from looks a client up (of_family's netaddr writes ::1.2.3.4)
-    sources = list(dict.fromkeys(canonical_address(s) for s in (*sources, default)
-                                 if is_address(s) and family_of(s) == family))
+    sources = list(dict.fromkeys(of_family((*sources, default), family)))  # the text netns send's --from looks up
     nodes = plan_nodes(name, cluster, config, sources)
     pods = _PodPlanner(name, nodes)
     ports = _endpoint_ports(cluster, family)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 import netaddr
 
+from kubeproxy_sim.objects.addr import ipv6_text
 from kubeproxy_sim.objects.model import Cluster, Node
 from kubeproxy_sim.objects.netaddr_safe import netaddr_address
 
@@ -42,14 +43,15 @@ def family_of(address: str) -> int:
 
 
 def of_family(addresses: Iterable[str], family: int) -> list[str]:
-    """The addresses of one family, without prefix lengths, in canonical form; text that is no address is
-    skipped, as kube-proxy skips a node address it cannot parse (a decoded Node holds none).
+    """The addresses of one family, without prefix lengths, in canonical form (the loader's, Go's text: netaddr
+    writes ``::1.2.3.4`` where Go writes ``::102:304``); text that is no address is skipped, as kube-proxy skips
+    a node address it cannot parse (a decoded Node holds none).
 
     netaddr is read through objects.netaddr_safe, given the family: without it every IPv6 text leaves a reference
     cycle, which outlives a build with the collector paused (objects.bulk).
     """
     parsed = (netaddr_address(a.split("/")[0], family) for a in addresses if family_of(a) == family)
-    return [str(ip) for ip in parsed if ip is not None]
+    return [str(ip) if family == 4 else ipv6_text(ip.packed) for ip in parsed if ip is not None]
 
 
 def node_object_addresses(node: Node | None, family: int) -> list[str]:

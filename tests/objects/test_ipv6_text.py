@@ -176,3 +176,16 @@ def test_special_ipv4_addresses_are_all_found(value: int) -> None:
                 else "a link-local" if ip.is_link_local
                 else "a link-local multicast" if ip in ipaddress.ip_network("224.0.0.0/24") else None)
     assert special_address(ParsedIP(str(ip), IPFamily.IPV4)) == expected
+
+
+def test_node_and_pod_addresses_of_a_family_are_written_as_the_loader_writes_them() -> None:
+    """objects.nodes.of_family (node IPs for rules, pod and node addresses of the netns stage) wrote netaddr's
+    ``::1.2.3.4`` for an IPv4-compatible address, where the loader and ``canonical_address`` write Go's
+    ``::102:304``: netns send's ``--from`` lookup of such a pod or node missed it (final read)."""
+    from kubeproxy_sim.objects.nodes import of_family
+
+    written = ["::1.2.3.4", "::102:304/64", "::ffff:10.0.0.1", "fd00::1", "10.0.0.1", "bogus::x"]
+    assert of_family(written, 6) == ["::102:304", "::102:304", "::ffff:10.0.0.1", "fd00::1"]
+    assert of_family(written, 6) == [format_address(6, int(ipaddress.IPv6Address(a.split("/")[0])))
+                                     for a in written[:4]]
+    assert of_family(written, 4) == ["10.0.0.1"]
