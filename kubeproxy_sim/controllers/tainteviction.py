@@ -37,10 +37,20 @@ from kubeproxy_sim.controllers.model import (
 from kubeproxy_sim.controllers.replicaset import delete_pod
 
 
+def _first_match(tolerations: tuple[Toleration, ...], key: str) -> Toleration | None:
+    """The first toleration matching the taint ``key``:NoExecute (GetMatchingTolerations), the one whose seconds
+    count (getMinTolerationTime); None when none matches."""
+    return next((t for t in tolerations if tolerates(t, key, NO_EXECUTE)), None)
+
+
 def toleration_time(tolerations: tuple[Toleration, ...], key: str) -> float:
     """How long a pod stays on a Node tainted ``key``:NoExecute (GetMatchingTolerations, getMinTolerationTime):
     0 when no toleration matches or the first matching one's seconds are 0 or less, infinity when it has none."""
-    found = next((t for t in tolerations if tolerates(t, key, NO_EXECUTE)), None)
+    return _time_of(_first_match(tolerations, key))
+
+
+def _time_of(found: Toleration | None) -> float:
+    """:func:`toleration_time` of the first matching toleration ``found``."""
     if found is None:
         return 0.0
     if found.seconds is None:
@@ -53,10 +63,11 @@ def _scheduled(world: World, pod: SimPod) -> SimPod:
     key = None if pod.terminating else world.taint_key(pod.node_name)
     if key is None:
         return pod
-    seconds = toleration_time(pod.tolerations, key)
+    found = _first_match(pod.tolerations, key)
+    seconds = _time_of(found)
     if seconds == math.inf:
         when: float | None = None
-    elif pod.evict_at is not None and any(tolerates(t, key, NO_EXECUTE) for t in pod.tolerations):
+    elif pod.evict_at is not None and found is not None:
         when = pod.evict_at  # scheduled already: it stands, even where the seconds are now 0 or less
     else:
         when = world.now + seconds
