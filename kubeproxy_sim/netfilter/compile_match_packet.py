@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from kubeproxy_sim.netfilter.compile_types import SOURCE_FIELDS, Check, Doubt, RuleParts, reading
 from kubeproxy_sim.netfilter.model import Option
-from kubeproxy_sim.netfilter.packet import PROTOCOL_NUMBERS, parse_address, parse_network
+from kubeproxy_sim.netfilter.packet import PACKET_PROTOCOLS, parse_address, parse_network
 from kubeproxy_sim.netfilter.syntax import protocol_number
 
 
@@ -67,8 +67,8 @@ def protocol_check(value: str, negated: bool, conntrack: bool = False) -> Check:
     number = protocol_number(value, fold=not conntrack)  # (iptables' reading: -p 6, 006 and 0x6 are tcp)
     if number == 0 and not conntrack:
         return reading(lambda b: not negated)
-    names = frozenset(n for n, v in PROTOCOL_NUMBERS.items() if v == number)
-    return reading(lambda b: (b.proto in names) != negated, "proto")  # type: ignore[attr-defined]
+    name = PACKET_PROTOCOLS.get(number) if number is not None else None
+    return reading(lambda b: (b.proto == name) != negated, "proto")  # type: ignore[attr-defined]
 
 
 HEADER_ORDER = {"-s": 0, "-d": 1, "-i": 2, "-o": 3, "-p": 4, "-f": 5}

@@ -24,7 +24,7 @@ from kubeproxy_sim.netfilter.compile_match_state import STATE_MODULES
 from kubeproxy_sim.netfilter.compile_targets import ct_zone, mark_target, nat_of, nat_reads, target_kind
 from kubeproxy_sim.netfilter.compile_types import IndexKey, Kind, RuleParts
 from kubeproxy_sim.netfilter.model import Option, Rule, RuleSpec
-from kubeproxy_sim.netfilter.packet import PROTOCOL_NUMBERS, PROTOCOLS, parse_network
+from kubeproxy_sim.netfilter.packet import PACKET_PROTOCOLS, parse_network
 from kubeproxy_sim.netfilter.syntax import protocol_number
 
 MODULES: dict[str, Callable[[RuleParts, Sequence[Option]], None]] = {**PACKET_MODULES, **STATE_MODULES}
@@ -100,10 +100,6 @@ def _rule_reads(rule: CompiledRule) -> frozenset[str] | None:
             return None
         fields |= reads
     return frozenset(fields)
-
-
-PACKET_PROTOCOLS = {number: name for name, number in PROTOCOL_NUMBERS.items() if name in PROTOCOLS}
-"""A protocol number -> the name a packet of it carries (58: icmpv6)."""
 
 
 def index_keys(spec: RuleSpec, family: int) -> IndexKey:

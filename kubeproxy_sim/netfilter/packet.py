@@ -37,6 +37,8 @@ class CtState(StrEnum):
 
 PROTOCOLS = ("tcp", "udp", "sctp", "icmp", "icmpv6")
 PROTOCOL_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132}
+PACKET_PROTOCOLS = {number: name for name, number in PROTOCOL_NUMBERS.items() if name in PROTOCOLS}
+"""A protocol number -> the name a packet of it carries (58: icmpv6; ipv6-icmp is only a rule's spelling of it)."""
 
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
