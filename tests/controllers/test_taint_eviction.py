@@ -28,20 +28,12 @@ from kubeproxy_sim.controllers.tainteviction import toleration_time
 from kubeproxy_sim.objects.model import Pod
 from kubeproxy_sim.objects.report import Report
 
-from ._helpers import IMAGE_V1, NODES, deployed, run_cli, world
-from .test_node_lifecycle import SMALL_NODES
+from ._helpers import IMAGE_V1, deployed, run_cli, world
+from .test_node_lifecycle import NODE2, SMALL_NODES, _status
 
-NODE2 = (NODES[1],)
 DEFAULTS = (Toleration(NOT_READY_TAINT, "Exists", "", "NoExecute", 300),
             Toleration(UNREACHABLE_TAINT, "Exists", "", "NoExecute", 300))
 FOREVER = Toleration(UNREACHABLE_TAINT, "Exists", "", "NoExecute", None)
-
-
-def _status(w: World, status: str, rng: random.Random) -> World:
-    """node2 applied again with a Ready condition of ``status`` (True, False or Unknown)."""
-    not_ready = frozenset() if status == "True" else frozenset({"node2"})
-    unreachable = frozenset({"node2"}) if status == "Unknown" else frozenset()
-    return W.put_nodes(w, NODE2, not_ready, rng, unreachable=unreachable)
 
 
 def _deployed(replicas: int, *tolerations: Toleration) -> tuple[World, random.Random]:
