@@ -293,8 +293,8 @@ def _view(nodes: NodeSet, kind: str, destination: str, entries: list[Entry], not
     """The view of ``entries``; its notes end with why those carrying traffic fail, each reason once."""
     notes = (*notes, *merged_by_node((e.node, w) for e in entries if e.weight for w in _failure_notes(nodes, e)))
     total = sum((e.weight for e in entries), Fraction(0))
-    if total:  # (their traces are let go of: the notes are said)
-        entries = [dataclasses.replace(e, weight=e.weight / total, traced=None) for e in entries]
+    # their traces are let go of, the notes being said, whatever the weights
+    entries = [dataclasses.replace(e, weight=e.weight / total if total else e.weight, traced=None) for e in entries]
     average = merge_shares((e.weight, e.shares) for e in entries)
     return View(kind, destination, tuple(entries), average, tuple(notes))
 

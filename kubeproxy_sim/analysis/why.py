@@ -60,7 +60,7 @@ class Index:
     by_node: dict[tuple[str, bool], dict[str, list[str]]] = field(default_factory=dict)  # its endpoints' conditions
     dropped: dict[int, tuple[ProxyConfig, str]] = field(default_factory=dict)  # by id: see _not_local_traffic
     anywhere: dict[int, tuple[ProxyConfig, ProxyConfig]] = field(default_factory=dict)  # by id: see _endpoints
-    pods: dict[str, Pod] = field(default_factory=dict)  # by address: see pod_at
+    pods: list[dict[str, Pod]] = field(default_factory=list)  # by address, made once on first use: see pod_at
 
     @classmethod
     def of(cls, cluster: Cluster) -> Index:
@@ -76,12 +76,14 @@ class Index:
         """The first pod of the cluster having ``ip`` that is not host-network (a host-network pod's address is its
         node's), from a map made on first use: send asks for every delivered row and trace for every DNAT of a
         split, and a scan of 100,000 pods for each of 100,000 rows took send from 13 to 29 s of CPU."""
-        if not self.pods:
+        if not self.pods:  # (a one-slot list, not the map itself: an empty map, no pods, is made once too)
+            by_address: dict[str, Pod] = {}
             for pod in self.cluster.pods:
                 if not pod.host_network:
                     for address in pod.pod_ips:
-                        self.pods.setdefault(address, pod)
-        return self.pods.get(ip)
+                        by_address.setdefault(address, pod)
+            self.pods.append(by_address)
+        return self.pods[0].get(ip)
 
 
 FIREWALLED = (f"{NOT_ACCEPTED} KUBE-FW-", DROPPED_BY_FIREWALL)

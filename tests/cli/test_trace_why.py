@@ -362,3 +362,6 @@ def test_the_index_finds_the_first_pod_of_an_address_that_is_not_host_network() 
     found = {ip: index.pod_at(ip) for ip in ("10.0.0.1", "10.0.0.2", "192.168.0.2", "10.0.0.9")}
     assert {ip: p.name if p is not None else None for ip, p in found.items()} == {
         "10.0.0.1": "a", "10.0.0.2": "b", "192.168.0.2": "node-ip", "10.0.0.9": None}
+    only_host = Index.of(load_text(pod("host", "192.168.0.2", True)).cluster)
+    assert only_host.pod_at("192.168.0.2") is None and only_host.pod_at("10.0.0.1") is None
+    assert only_host.pods == [{}]  # made once though empty: no scan of every pod again at each row (final read)
