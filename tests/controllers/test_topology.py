@@ -244,15 +244,21 @@ def _node_yaml(name: str, zone: str, index: int, cpu: str, *, ready: bool = True
             f"192.168.0.{9 + index}}}], allocatable: {{cpu: '{cpu}'}}{conditions}}}\n---\n")
 
 
+def _zoned_cluster(tmp_path: Path, *, node3_ready: bool = True) -> None:
+    """nodes.yaml (node1 in zone-a with 4 CPUs, node2 and node3 in zone-b with 4 and 8) and svc.yaml (web, its
+    topology mode Auto), as both scenario tests of the zones' capacity start."""
+    (tmp_path / "nodes.yaml").write_text(_node_yaml("node1", "zone-a", 1, "4") + _node_yaml("node2", "zone-b", 2,
+                                         "4000m") + _node_yaml("node3", "zone-b", 3, "8", ready=node3_ready))
+    (tmp_path / "svc.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations: {service.kubernetes.io/topology-mode: "
+        "Auto}\nspec:\n  selector: {app: web}\n  clusterIP: 10.96.0.10\n  ports: [{port: 80, targetPort: 8080}]\n")
+
+
 def test_scenario_topology_mode_auto_keeps_node1_on_zone_local_endpoints(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """zone-a has a quarter of the CPU: 2 pods are too few (the overload threshold) and node1 uses both zones;
     at 6 pods zone-a gets its 2, node1 keeps to them and the endpoints show their hints."""
-    (tmp_path / "nodes.yaml").write_text(_node_yaml("node1", "zone-a", 1, "4") + _node_yaml("node2", "zone-b", 2,
-                                         "4000m") + _node_yaml("node3", "zone-b", 3, "8"))
-    (tmp_path / "svc.yaml").write_text(
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations: {service.kubernetes.io/topology-mode: "
-        "Auto}\nspec:\n  selector: {app: web}\n  clusterIP: 10.96.0.10\n  ports: [{port: 80, targetPort: 8080}]\n")
+    _zoned_cluster(tmp_path)
     (tmp_path / "s.script").write_text("create deployment web --image=nginx --replicas=2 --port=8080\n"
                                        "apply -f svc.yaml\nwait 30s\nscale deployments/web --replicas=6\nwait 30s\n")
     argv = ["scenario", str(tmp_path / "s.script"), "-f", str(tmp_path / "nodes.yaml"), "--hostname-override",
@@ -289,11 +295,7 @@ def test_scenario_a_node_without_a_ready_condition_is_left_out_of_the_zone_capac
     without one leave zone-a and zone-b 4 each, so 2 pods (one a zone) are enough for hints, where counted (zone-b
     three quarters) they broke the overload threshold. The Node is no worse for it (no warning; the scheduler,
     untainted, uses it)."""
-    (tmp_path / "nodes.yaml").write_text(_node_yaml("node1", "zone-a", 1, "4") + _node_yaml("node2", "zone-b", 2,
-                                         "4000m") + _node_yaml("node3", "zone-b", 3, "8", ready=False))
-    (tmp_path / "svc.yaml").write_text(
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations: {service.kubernetes.io/topology-mode: "
-        "Auto}\nspec:\n  selector: {app: web}\n  clusterIP: 10.96.0.10\n  ports: [{port: 80, targetPort: 8080}]\n")
+    _zoned_cluster(tmp_path, node3_ready=False)
     (tmp_path / "s.script").write_text("create deployment web --image=nginx --replicas=3 --port=8080\n"
                                        "apply -f svc.yaml\nwait 30s\nscale deployments/web --replicas=2\n")
     argv = ["scenario", str(tmp_path / "s.script"), "-f", str(tmp_path / "nodes.yaml"), "--hostname-override",
