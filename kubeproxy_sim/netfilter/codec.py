@@ -1310,7 +1310,7 @@ def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str
                 " and ".join(syntax.FAMILY_EXTENSIONS[ipv6]) + " here)")
     own_match = syntax.FAMILY_EXTENSIONS[ipv6][1]  # (its protocol is judged after the family, as iptables does)
     if any(o.flag == "-m" and o.module == own_match for o in spec.options):
-        unasked = syntax.unasked_protocol(spec.options, own_match)
+        unasked = syntax.unasked_protocol(syntax.asked_module(spec.options), own_match)
         if unasked is not None:
             return unasked
     if target is not None and target.name in syntax.FAMILY_TARGETS and state.chains.get(target.name) is None:

@@ -383,7 +383,13 @@ def protocol_module(value: str) -> str:
     if c_strtoumax(text) is None:
         return PROTOCOL_MODULES.get(text, "")
     number = protocol_number(text)
-    return "" if number is None else PROTOCOL_MODULES.get(saved_protocol(number), "")
+    return "" if number is None else number_module(number)
+
+
+def number_module(number: int) -> str:
+    """The match iptables loads for the options of protocol ``number`` (by the name iptables-save prints for it),
+    "" for none: :func:`protocol_module` for a protocol already read as its number."""
+    return PROTOCOL_MODULES.get(saved_protocol(number), "")
 
 
 def names_port(kind: str, value: str) -> bool:
@@ -1294,8 +1300,9 @@ class _Interpreter:
         if not modules:
             return
         protocol = _protocol_asked(self.options)
+        asked = protocol_module(protocol)
         for module in modules:
-            unasked = None if module in FAMILY_MATCHES else unasked_protocol(self.options, module)
+            unasked = None if module in FAMILY_MATCHES else unasked_protocol(asked, module)
             if unasked is not None:
                 raise self.error(*unasked)
             if module == "multiport" and protocol_number(protocol) not in _MULTIPORT_PROTOCOLS:
@@ -1446,7 +1453,7 @@ class _Interpreter:
             raise self.error(unknown_protocol(value), value, PROTOCOL_EXPECTED)
         if number == 0 and negated:
             raise self.error("rule would never match protocol", value, "a protocol other than all (0) after '!'")
-        self.protocol_module = protocol_module(value)
+        self.protocol_module = number_module(number)
 
     def args(self, flag: str) -> tuple[tuple[str, ...], bool]:
         """The values of an option; a leading ``!`` is the old negation form (``-s ! 10.0.0.1``)."""
@@ -1508,12 +1515,19 @@ def _protocol_asked(options: Sequence[Option]) -> str:
     return "" if given is None or given.negated else given.args[0]
 
 
-def unasked_protocol(options: Sequence[Option], module: str) -> tuple[str, str, str] | None:
-    """(message, token, expected) when protocol match ``module`` (``-m udp``) is in a rule of ``options`` not of
-    its protocol, as the kernel refuses it (its xt_match names the protocol; iptables-legacy-restore then fails at
-    COMMIT); None when it is of it, or ``module`` is no protocol's match."""
+def asked_module(options: Sequence[Option]) -> str:
+    """The match of the protocol the rule's -p asks for (:func:`_protocol_asked`), "" for none: read once per rule
+    for :func:`unasked_protocol`."""
+    return protocol_module(_protocol_asked(options))
+
+
+def unasked_protocol(asked: str, module: str) -> tuple[str, str, str] | None:
+    """(message, token, expected) when protocol match ``module`` (``-m udp``) is in a rule whose -p asks for the
+    protocol of match ``asked`` (:func:`asked_module`) and not of its own, as the kernel refuses it (its xt_match
+    names the protocol; iptables-legacy-restore then fails at COMMIT); None when it is of it, or ``module`` is no
+    protocol's match."""
     wanted = _PROTOCOL_OF_MATCH.get(module)
-    if wanted is None or protocol_module(_protocol_asked(options)) == wanted:
+    if wanted is None or asked == wanted:
         return None
     return (f"-m {module} matches only {wanted} packets, which the rule does not ask for", module,
             f"-p {wanted} in the rule (not negated)")
