@@ -16,7 +16,13 @@ forever has any scheduled deletion cancelled; one tolerating it for N seconds
 (the first matching toleration's; 0 or less: at once) is deleted N seconds
 from then, unless a deletion is scheduled already, which stands whatever N is,
 0 too (a swap of the taint keeps its time; only a toleration that no longer
-matches deletes at once). The taint going cancels the deletion. Seeing is at
+matches deletes at once). Upstream swaps in two updates (SwapNodeControllerTaint
+adds the new taint, then removes the old), so the controller also sees the Node
+with both for a moment, where the least of the two tolerations counts; judging
+the new taint alone comes to the same here: a deletion scheduled stands either
+way, one not scheduled (the old taint tolerated forever) starts at the swap
+from the new taint's time, and forever for the new taint cancels it at the
+second update. The taint going cancels the deletion. Seeing is at
 the instant of the change here (:attr:`SimPod.evict_at`), on the scenario's
 clock. The deletion is a graceful one (replicaset.delete_pod): the pod is
 terminating and its ReplicaSet replaces it.

@@ -130,6 +130,43 @@ def test_a_swap_to_a_taint_tolerated_for_0_s_keeps_the_scheduled_time_and_one_no
     assert len(_where(W.advance(w, gone_after - 100, rng))[1]) == 2
 
 
+NOT_READY_FOREVER = Toleration(NOT_READY_TAINT, "Exists", "", "NoExecute", None)
+
+
+@pytest.mark.parametrize(("own", "first", "then", "gone_at"), [
+    # a deletion scheduled under the first taint stands, however long the new one is tolerated
+    (Toleration(NOT_READY_TAINT, "Exists", "", "NoExecute", 1000), "Unknown", "False", 300),
+    # the new taint tolerated forever cancels it
+    (NOT_READY_FOREVER, "Unknown", "False", None),
+    (FOREVER, "False", "Unknown", None),
+    # none was scheduled (the first taint tolerated forever): the new one's clock starts at the swap
+    (FOREVER, "Unknown", "False", 100 + 300),
+    (NOT_READY_FOREVER, "False", "Unknown", 100 + 300),
+])
+def test_a_swap_of_the_taint_is_judged_as_upstream_sees_it_through_both_taints(
+        own: Toleration, first: str, then: str, gone_at: int | None) -> None:
+    """The node lifecycle controller swaps its taints with SwapNodeControllerTaint: the new taint added in one
+    update, the old removed in the next, so the taint eviction controller sees the Node with both, then with the
+    new one, and runs processPodOnNode at each. With both, a scheduled deletion whose CreatedAt is in the past
+    stands (its CreatedAt + the least toleration is before now + it), a toleration forever of both keeps none,
+    and with none scheduled the least of the two starts one now; with the new taint alone, forever cancels, and
+    a deletion scheduled stands (pkg/controller/tainteviction/taint_eviction.go at the reference commit's
+    release, before the taintSet rework). ``first`` at 0 s, ``then`` at 100 s; ``gone_at``: when node2's pod is
+    deleted (None: never)."""
+    w, rng = _deployed(2, own)
+    start = w.now
+    (on2,) = [p.name for p in w.pods if p.node_name == "node2"]
+    w = W.advance(_status(w, first, rng), 100, rng)
+    w = _status(w, then, rng)
+    if gone_at is None:
+        kept = W.advance(w, 100_000, rng).pod("default", on2)
+        assert kept is not None and not kept.terminating
+        return
+    assert _where(W.advance(w, gone_at - 101, rng))[1] == []
+    after = W.advance(w, gone_at - 100, rng)
+    assert after.now == start + gone_at and len(_where(after)[1]) == 1
+
+
 def test_a_pod_tolerating_the_taint_without_seconds_is_never_evicted() -> None:
     w, rng = _deployed(4, FOREVER)
     w = W.advance(_status(w, "Unknown", rng), 100_000, rng)
