@@ -703,8 +703,9 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
 
     The check costs a length comparison per mapping: the mapping built has fewer keys than the node has pairs
     only when a key came twice, or a merge key (``<<``) brought one the mapping also has (which is allowed).
-    ``record``: keep going, the last one wins, and note each duplicate in the loader's ``duplicates`` list
-    (the error path's second reading, which finds the objects to skip); a ``bad_values`` list set on the loader
+    ``record``: keep going, the last one wins, and note each duplicate in the loader's ``duplicates`` list as
+    (key node, key, first key node) (the error path's second reading, which finds the objects to skip); a
+    ``bad_values`` list set on the loader
     notes each value it refuses (:class:`BadValueError`) there too, read as "".
     """
     yaml = _yaml()
@@ -730,7 +731,7 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
                     raise error("while constructing a mapping", node.start_mark,
                                 f'mapping key "{key}" already defined at line {first.start_mark.line + 1}',
                                 key_node.start_mark)
-                self.duplicates.append((key_node.start_mark, key, first.start_mark))
+                self.duplicates.append((key_node, key, first))
         return mapping
 
     def __init__(self: Any, stream: Any) -> None:
@@ -768,7 +769,8 @@ def safe_load(text: str) -> tuple[Any, list[tuple[Any, Any, Any]]]:
     loader = strict_loader(record=True, base=_config_loader())(text)
     try:
         loader.duplicates = []
-        return loader.get_single_data(), loader.duplicates
+        data = loader.get_single_data()
+        return data, [(key_node.start_mark, key, first.start_mark) for key_node, key, first in loader.duplicates]
     except RecursionError:
         raise yaml.YAMLError(f"exceeded maximum nesting depth (the YAML reader follows fewer than "
                              f"{sys.getrecursionlimit()} levels)") from None
@@ -817,27 +819,31 @@ def _refuse_recorded(text: str, file: str, first_line: int, ending: str = SKIPPE
 
 @dataclass(frozen=True, slots=True)
 class _Refused:
-    """Why kubectl refuses the object that holds ``mark`` of the text: its message, given what is refused
-    ("object" or "document"), and whether the field named is the value's at the mark (else the mapping's whose
-    key is there). ``node``: the refused value's node, when known, so that an object reaching it through an alias
-    is refused too (the composer shares one node between an anchor and its aliases; go-yaml decodes an alias
-    again, and fails again)."""
+    """Why kubectl refuses the object that holds ``node`` (a value, or with ``holding`` a mapping's key, the field
+    named then being the mapping's): its message, given what is refused ("object" or "document"). The node, not
+    only its place in the text, so that an object reaching it through an alias (or a merge key) is refused too,
+    at the field it reaches it by: the composer shares one node between an anchor and its aliases (and a merge
+    copies the merged mapping's pairs), while go-yaml decodes an alias again wherever it is used, and fails again
+    (a bad ``!!binary``; a key given twice: its strict reading checks a mapping's keys each time it decodes it)."""
 
-    mark: Any
+    node: Any
     message: Callable[[str], str]
-    at_value: bool
-    node: Any = None
+    holding: bool
+
+    @property
+    def mark(self) -> Any:
+        return self.node.start_mark
 
 
 def _duplicate(found: tuple[Any, Any, Any], first_line: int) -> _Refused:
-    mark, key, first = found
-    return _Refused(mark, lambda what: f'mapping key "{key}" already defined at line {first_line + first.line + 1}; '
-                                       f"kubectl refuses the {what} (strict YAML), so it is skipped", at_value=False)
+    key_node, key, first = found
+    line = first_line + first.start_mark.line + 1
+    return _Refused(key_node, lambda what: f'mapping key "{key}" already defined at line {line}; kubectl refuses '
+                                           f"the {what} (strict YAML), so it is skipped", holding=True)
 
 
 def _bad_value(node: Any, problem: str) -> _Refused:
-    return _Refused(node.start_mark, lambda what: f"{problem}; kubectl refuses the {what}, so it is skipped",
-                    at_value=True, node=node)
+    return _Refused(node, lambda what: f"{problem}; kubectl refuses the {what}, so it is skipped", holding=False)
 
 
 def _without_refused(document: Any, node: Any, refused: list[_Refused], file: str, first_line: int) -> list[Any]:
@@ -860,9 +866,9 @@ def _without_refused(document: Any, node: Any, refused: list[_Refused], file: st
         index = next((i for i, item in enumerate(item_nodes) if item.start_mark.index <= at < item.end_mark.index),
                      None)
         (whole if index is None else by_item.setdefault(index, [])).append(found)
-        if index is not None and found.node is not None:
+        if index is not None:
             for other, item in enumerate(item_nodes):
-                if other != index and _path_to(item, found.node) is not None:  # (reached through an alias)
+                if other != index and _path_to(item, found) is not None:  # (reached through an alias)
                     by_item.setdefault(other, []).append(found)
     if whole or type(kind) is not str or type(items) is not list:  # (only the first: every one is in an item)
         return _refused_errors(document, node, None, whole, file, first_line)
@@ -883,14 +889,16 @@ def _refused_errors(document: Any, node: Any, default_kind: str | None, refused:
     kind, display = _naming(document, default_kind)
     what = "object" if kind else "document"
     return [Diagnostic(found.message(what), file=file, line=first_line + found.mark.line + 1, kind=kind,
-                       object=display, field=(_path_to(node, found.node) if found.node is not None else
-                                              _field_at(node, found.mark.index, holding=not found.at_value)) or None)
+                       object=display, field=_path_to(node, found) or None)
             for found in refused]
 
 
-def _path_to(root: Any, target: Any) -> str | None:
-    """The field path from ``root`` to the node ``target`` (the same object: an alias reaches its anchor's node),
-    "" for the root itself, None when it is not there. Each node walked once, however many aliases share it."""
+def _path_to(root: Any, found: _Refused) -> str | None:
+    """The field path from ``root`` to the refused node (the same object: an alias reaches its anchor's node), or
+    with ``holding`` to the first mapping that has it among its keys (a merge key's mapping holds the merged
+    pairs); "" for the root itself, None when it is not there. In document order, so the anchor's place is found
+    before an alias's; each node walked once, however many aliases share it."""
+    target = found.node
     seen: set[int] = set()
     pending: list[tuple[Any, str]] = [(root, "")]
     while pending:
@@ -901,37 +909,13 @@ def _path_to(root: Any, target: Any) -> str | None:
             continue
         seen.add(id(node))
         if node.id == "mapping":
+            if found.holding and any(key is target for key, _ in node.value):
+                return path
             pending.extend((value, f"{path}.{key.value}" if path else str(key.value))
                            for key, value in reversed(node.value) if key.id == "scalar")
         elif node.id == "sequence":
             pending.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(node.value))))
     return None
-
-
-def _field_at(node: Any, index: int, *, holding: bool) -> str:
-    """The field path (``spec.ports[0].port``) of the value at ``index`` of the text, walked down from the object's
-    node; ``holding``: of the mapping whose key starts there (``spec.ports[0]``). "" for the object's own mapping
-    (or where a key that is no scalar hides the way)."""
-    path = ""
-    while True:
-        if node.id == "mapping":
-            if holding and any(key.start_mark.index == index for key, _ in node.value):
-                return path
-            pairs = [(key, value) for key, value in node.value
-                     if key.id == "scalar" and value.start_mark.index <= index < value.end_mark.index]
-            if not pairs:
-                return path
-            key, node = pairs[0]
-            path = f"{path}.{key.value}" if path else key.value
-        elif node.id == "sequence":
-            found = [(i, item) for i, item in enumerate(node.value)
-                     if item.start_mark.index <= index < item.end_mark.index]
-            if not found:
-                return path
-            i, node = found[0]
-            path = f"{path}[{i}]"
-        else:
-            return path
 
 
 def _naming(document: Any, default_kind: str | None = None) -> tuple[str | None, str | None]:

@@ -638,6 +638,34 @@ def test_a_duplicate_key_in_a_list_item_refuses_that_item_and_one_in_the_list_re
         "so it is skipped"]
 
 
+def test_a_duplicate_key_reached_through_an_alias_or_a_merge_refuses_every_item_that_uses_it(load, messages):
+    """go-yaml's strict reading checks a mapping's keys each time it decodes it, and it decodes an alias (and a
+    merge key's alias) again where it is used: item b (``selector: *sel``) and item d (``<<: *sel``) are refused
+    at their own object and field, as item a, which holds the anchor, is; item c uses neither and is read. Only
+    the items: the anchor's line is named for each (where go-yaml's error points)."""
+    result = load("""
+        apiVersion: v1
+        kind: List
+        items:
+        - {kind: Service, apiVersion: v1, metadata: {name: a},
+           spec: {clusterIP: 10.0.0.1, ports: [{port: 80}], selector: &sel {app: web, app: api}}}
+        - {kind: Service, apiVersion: v1, metadata: {name: b},
+           spec: {clusterIP: 10.0.0.2, ports: [{port: 80}], selector: *sel}}
+        - {kind: Service, apiVersion: v1, metadata: {name: c}, spec: {clusterIP: 10.0.0.3, ports: [{port: 80}]}}
+        - kind: Service
+          apiVersion: v1
+          metadata: {name: d}
+          spec:
+            clusterIP: 10.0.0.4
+            ports: [{port: 80}]
+            selector: {<<: *sel, tier: front}
+    """)
+    assert [s.name for s in result.cluster.services] == ["c"]
+    assert messages(result) == [
+        f't.yaml:6: Service default/{name}: spec.selector: mapping key "app" already defined at line 6; kubectl '
+        "refuses the object (strict YAML), so it is skipped" for name in "abd"]
+
+
 def test_merge_keys_may_be_overridden_and_equal_looking_keys_of_other_types_are_not_duplicates(load):
     result = load("""
         apiVersion: v1
