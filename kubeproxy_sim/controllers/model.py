@@ -94,6 +94,18 @@ def admitted_tolerations(written: tuple[Toleration, ...]) -> tuple[Toleration, .
     return written + defaults
 
 
+def only_added_tolerations(old: tuple[Toleration, ...], new: tuple[Toleration, ...]) -> bool:
+    """Whether a pod update from tolerations ``old`` to ``new`` (both as admitted) is one the API server allows
+    (validateOnlyAddedTolerations): every old toleration is still there, its tolerationSeconds alone may differ
+    (longer or shorter, or gone); new ones may be added."""
+    kept = {replace(t, seconds=None) for t in new}
+    return all(replace(t, seconds=None) in kept for t in old)
+
+
+TOLERATIONS_FORBIDDEN = ("spec.tolerations: Forbidden: existing toleration can not be modified except its "
+                         "tolerationSeconds")  # the API server's words for an update only_added_tolerations refuses
+
+
 @dataclass(frozen=True, slots=True)
 class PodTemplate:
     """spec.template: what every pod of a revision looks like; equal templates are the same revision."""

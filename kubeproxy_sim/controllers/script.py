@@ -25,16 +25,18 @@ from kubeproxy_sim.controllers.decode import LABEL_KEY_EXPECTED, NOTHING_WRITTEN
 from kubeproxy_sim.controllers.deployment import history
 from kubeproxy_sim.controllers.model import (
     MAX_REPLICAS,
+    TOLERATIONS_FORBIDDEN,
     Deployment,
     Toleration,
     World,
     admitted_tolerations,
+    only_added_tolerations,
     replicas_over_limit,
 )
 from kubeproxy_sim.controllers.scheduler import PortConflict
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.decode import LABEL_VALUE
-from kubeproxy_sim.objects.model import Cluster, Protocol, ServiceType
+from kubeproxy_sim.objects.model import Cluster, Pod, Protocol, ServiceType
 
 DEFAULT_NAMESPACE = "default"
 COMMANDS = ("create deployment", "expose", "scale", "set image", "rollout status|undo|history", "label pods",
@@ -478,7 +480,8 @@ class Played:
     world: World
     notes: tuple[str, ...]  # what kubectl would print
     error: str | None = None  # kubectl's error where it exits 1 though the step was carried out (a rollout that
-    # missed its progress deadline: time passed and the notes say so), without kubectl's "error: " prefix
+    # missed its progress deadline: time passed and the notes say so; an apply whose pod update the API server
+    # refused: the other objects were applied), without kubectl's "error: " prefix
     port_conflicts: tuple[PortConflict, ...] = ()  # pods applied bound that the kubelet would refuse (NodePorts)
 
 
@@ -537,8 +540,13 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     changed = []
     retolerated: dict[str, tuple[Toleration, ...]] = {}
     conflicts: tuple[PortConflict, ...] = ()
+    refused = []
     for pod in manifests.cluster.pods:
         before = running.get(pod.key)
+        if before is not None and not only_added_tolerations(before.tolerations,
+                                                             admitted_tolerations(tolerations.get(pod.key, ()))):
+            refused.append(_tolerations_refused(pod))
+            continue
         if before is not None and _same_pod(before, pod):  # a running pod keeps its node, address and readiness
             own = tolerations.get(pod.key, ())
             same = admitted_tolerations(own) == before.tolerations
@@ -560,7 +568,15 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
             raise W.ActionError(f'The Deployment "{d.name}" is invalid: spec.selector: field is immutable')
         world = W.apply_deployment(world, d, rng)
         notes.append(_applied("deployment.apps", d.name, existing, world.deployment(d.namespace, d.name)))
-    return Played(world, tuple(notes), port_conflicts=conflicts)
+    return Played(world, tuple(notes), "; ".join(refused) or None, port_conflicts=conflicts)
+
+
+def _tolerations_refused(pod: Pod) -> str:
+    """The API server's refusal of a pod update that drops or changes a toleration (validateOnlyAddedTolerations),
+    as kubectl prints it, then where it came from: kubectl applies the manifest's other objects and exits 1."""
+    return (f'The Pod "{pod.name}" is invalid: {TOLERATIONS_FORBIDDEN} ({pod.origin.file}: Pod {pod.key} keeps '
+            "the tolerations it has; expected each of them again, its tolerationSeconds alone changed, and any new "
+            "ones added)")
 
 
 def _play_rollout(world: World, step: Step, rng: random.Random) -> Played:

@@ -390,9 +390,10 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
 
 def retolerate(world: World, tolerations: Mapping[str, tuple[Toleration, ...]], rng: random.Random) -> World:
     """Pods, by NS/NAME, updated in place to the spec.tolerations written for them (the admission plugin's
-    defaults added), then settled: the pod update the API server allows (validateOnlyAddedTolerations), after
-    which the taint eviction controller runs processPodOnNode for the pod again (tainteviction.evict): a toleration
-    now forever cancels its deletion, one still matching keeps its scheduled time."""
+    defaults added), then settled: the pod update the API server allows (model.only_added_tolerations, which the
+    caller has checked), after which the taint eviction controller runs processPodOnNode for the pod again
+    (tainteviction.evict): a toleration now forever cancels its deletion, one still matching keeps its scheduled
+    time."""
     pods = tuple(replace(p, tolerations=admitted_tolerations(tolerations[p.key])) if p.key in tolerations else p
                  for p in world.pods)
     return settle(replace(world, pods=pods), rng)

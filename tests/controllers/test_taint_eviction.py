@@ -23,9 +23,11 @@ from kubeproxy_sim.controllers.model import (
     Toleration,
     World,
     admitted_tolerations,
+    only_added_tolerations,
 )
+from kubeproxy_sim.controllers.script import Manifests, Played, Step, play
 from kubeproxy_sim.controllers.tainteviction import toleration_time
-from kubeproxy_sim.objects.model import Pod
+from kubeproxy_sim.objects.model import Cluster, Pod
 from kubeproxy_sim.objects.report import Report
 
 from ._helpers import IMAGE_V1, deployed, run_cli, world
@@ -379,3 +381,89 @@ def test_scenario_a_bare_pod_reapplied_with_a_toleration_added_is_configured_and
     endpoints = [[(str(e["node"]), str(e["state"])) for e in step["endpoints"]]  # type: ignore[attr-defined]
                  for step in steps[3:]]
     assert endpoints == [[("node2", "not-ready")]] * 4  # never terminating
+
+
+MAINTENANCE = Toleration("example.com/maintenance", "Exists")
+
+
+def test_a_pod_update_may_add_tolerations_and_change_their_seconds_only() -> None:
+    """validateOnlyAddedTolerations, on the lists as admitted: each old toleration is found again with only its
+    tolerationSeconds changed (longer, shorter or gone); added ones are fine; one dropped or changed otherwise is
+    refused. An own toleration dropped may come back as the admission plugin's default, which differs from it in
+    its seconds alone, so that update is allowed."""
+    old = admitted_tolerations((MAINTENANCE, FOREVER))
+    assert only_added_tolerations(old, old)
+    assert only_added_tolerations(old, admitted_tolerations((MAINTENANCE, replace(FOREVER, seconds=5))))
+    assert only_added_tolerations(old, admitted_tolerations((MAINTENANCE, Toleration("b", "Exists"))))
+    assert only_added_tolerations(old, admitted_tolerations((MAINTENANCE,)))  # FOREVER -> the 300 s default
+    assert not only_added_tolerations(old, admitted_tolerations((FOREVER,)))
+    assert not only_added_tolerations(old, admitted_tolerations((replace(MAINTENANCE, effect="NoSchedule"), FOREVER)))
+    # tolerating every taint, the new list has neither default: the old defaults are gone
+    assert not only_added_tolerations(admitted_tolerations(()), admitted_tolerations((Toleration("", "Exists"),)))
+
+
+TOLERATIONS_ = st.lists(st.builds(Toleration, st.sampled_from(["", NOT_READY_TAINT, UNREACHABLE_TAINT, "k"]),
+                                  st.sampled_from(["Equal", "Exists"]), st.just(""),
+                                  st.sampled_from(["", "NoExecute", "NoSchedule"]),
+                                  st.none() | st.integers(-5, 500)), max_size=4).map(tuple)
+
+
+@given(TOLERATIONS_, TOLERATIONS_, st.lists(st.none() | st.integers(0, 500), min_size=4, max_size=4))
+def test_what_an_update_may_do_to_tolerations(old: tuple[Toleration, ...], added: tuple[Toleration, ...],
+                                             seconds: list[int | None]) -> None:
+    """Any list is a valid update of itself with added tolerations and other seconds; dropping an old toleration
+    that nothing else equals but for its seconds is refused."""
+    reseconded = tuple(replace(t, seconds=s) for t, s in zip(old, seconds, strict=False))
+    assert only_added_tolerations(old, reseconded + added)
+    for index, dropped in enumerate(old):
+        rest = old[:index] + old[index + 1:]
+        unique = all(replace(t, seconds=None) != replace(dropped, seconds=None) for t in rest)
+        assert only_added_tolerations(old, rest) != unique
+
+
+def test_scenario_a_pod_reapplied_without_a_toleration_is_refused_and_the_rest_of_the_file_applied(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """p1 applied tolerating example.com/maintenance, then a file of p1 without it and a new pod p2: the API server
+    refuses p1's update (kubectl prints it and exits 1), p1 stays as it was, and p2 and the Service are applied,
+    as kubectl apply goes on with a file's other objects; the script stops after that step."""
+    (tmp_path / "p1.yaml").write_text(BARE.format(tolerations="[{key: example.com/maintenance, operator: Exists}]"))
+    p2 = BARE.split("---")[0].replace("p1", "p2").replace("node2", "node1").format(tolerations="[]")
+    (tmp_path / "p1-none.yaml").write_text(BARE.format(tolerations="[]") + "---" + p2)
+    (tmp_path / "nodes.yaml").write_text(SMALL_NODES.format(ready="True"))
+    (tmp_path / "script").write_text("apply -f p1.yaml\nwait 10s\napply -f p1-none.yaml\nwait 1s\n")
+    argv = ["scenario", str(tmp_path / "script"), "-f", str(tmp_path / "nodes.yaml"), "--hostname-override",
+            "node1", "--cluster-cidr", "10.244.0.0/16", "-o", "json", "--show", "endpoints"]
+    assert run_cli(argv, monkeypatch) == 1
+    captured = capsys.readouterr()
+    steps = json.loads(captured.out)["steps"]
+    assert [step["command"] for step in steps] == ["apply -f p1.yaml", "wait 10s", "apply -f p1-none.yaml"]
+    assert steps[2]["notes"] == ["service/calm unchanged", "pod/p2 created"]
+    assert sorted(e["pod"] for e in steps[2]["endpoints"]) == ["p1", "p2"]
+    assert captured.err == (
+        f'kubeproxy-sim: {tmp_path / "script"}:3: apply: The Pod "p1" is invalid: spec.tolerations: Forbidden: '
+        f"existing toleration can not be modified except its tolerationSeconds ({tmp_path / 'p1-none.yaml'}: Pod "
+        "default/p1 keeps the tolerations it has; expected each of them again, its tolerationSeconds alone "
+        "changed, and any new ones added)\n")
+
+
+def test_a_refused_pod_keeps_its_tolerations_and_its_scheduled_deletion() -> None:
+    """Played on its own: the refused update leaves p1 as it was, tolerations and the deletion the eviction
+    controller scheduled on Unknown node2 included, and the step's error says so; the same file with the
+    toleration kept and another added is played without error."""
+    rng = random.Random(0)
+    w = W.put_nodes(world(), NODE2, frozenset({"node2"}), rng, unreachable=frozenset({"node2"}))
+    pod = Pod("default", "p1", node_name="node2")
+
+    def apply(w: World, *own: Toleration) -> Played:
+        manifests = Manifests(Cluster(pods=(pod,)), pod_tolerations=(("default/p1", own),))
+        return play(w, Step(1, "apply -f p1.yaml", "apply", paths=("p1.yaml",)), rng, lambda _: manifests)
+
+    w = W.advance(apply(w, MAINTENANCE).world, 10, rng)
+    before = w.pod("default", "p1")
+    refused = apply(w)
+    assert refused.error is not None and refused.error.startswith('The Pod "p1" is invalid: spec.tolerations: ')
+    assert refused.world.pod("default", "p1") == before and refused.notes == ()
+    assert before is not None and before.evict_at == w.now - 10 + 300
+    allowed = apply(w, MAINTENANCE, FOREVER)
+    assert allowed.error is None and allowed.notes == ("pod/p1 configured",)
+    assert allowed.world.pod("default", "p1").evict_at is None  # type: ignore[union-attr]
