@@ -432,12 +432,12 @@ class _Parser:
         chains: dict[str, _ChainState] = _NO_TABLE  # the open table's chains
         deleted: list[str] = []  # ... and those of them deleted (-X): each rule is checked then (added())
         jumps: set[str] = set()  # ... and its rules' targets, to check at COMMIT (validating)
-        started = 0  # the line of the open table's first command (0: none yet)
+        started = 0  # the open table's first_command, kept here too: the -A line's test is a local's
         self.text = text
         for lineno, raw in enumerate(text.split("\n"), 1):
             if raw[:3] == "-A ":
                 if not started:
-                    started = lineno
+                    started = self.note_first_command(lineno)
                 # The common case, inlined: nearly every line of a big dump is a canonical -A of a known shape
                 # (validating; else canonical text). The shape test is _Shapes.known with its first try inlined.
                 # Blanks around the line fail both tests (a shape never ends in one), so it needs no strip here.
@@ -488,13 +488,13 @@ class _Parser:
             elif first == ":":
                 self.declare(line)
             elif first == "[":
-                started = started or lineno
+                started = started or self.note_first_command(lineno)
                 self.counted_command(line)
             elif line == "COMMIT":
-                self.commit(started)
+                self.commit()
                 chains = _NO_TABLE
             elif first == "-" and line != "---":
-                started = started or lineno
+                started = started or self.note_first_command(lineno)
                 self.command(line, None)
             else:
                 raise self.error("unexpected line", line[:40], "*TABLE, :CHAIN POLICY [p:b], a command such as "
@@ -508,16 +508,12 @@ class _Parser:
     def earlier_jump(self, error: RulesSyntaxError) -> RulesSyntaxError:
         """``error``, or the refusal of a jump of the open table's rules before its line: iptables-legacy-restore
         loads a rule's target at the rule's line and stops there, while a canonical rule's jump waits for COMMIT
-        here (:meth:`check_table_jumps`). Only on the way out with an error: the table's first command is looked
-        for again."""
+        here (:meth:`check_table_jumps`). Only on the way out with an error."""
         table = self.table
         if not self.validate or table is None or error.line is None:
             return error
-        lines = self.text.split("\n", error.line)[table.line:error.line]
-        started = next((table.line + 1 + i for i, line in enumerate(lines) if line.strip(" \t\r")[:1] in ("-", "[")
-                        and line.strip(" \t\r") != "---"), 0)
         try:
-            self.check_table_jumps(table, started)
+            self.check_table_jumps(table)
         except RulesSyntaxError as earlier:
             if earlier.line is not None and earlier.line < error.line:
                 return earlier
@@ -552,14 +548,20 @@ class _Parser:
                              "each family in a file of its own: iptables-save's and ip6tables-save's output "
                              "saved apart")
 
-    def commit(self, started: int) -> None:
-        """The table as committed (``started``: the line of its first command, 0 without one); one committed before
-        under its name is replaced (:meth:`open_table`)."""
+    def note_first_command(self, line: int) -> int:
+        """``line``, noted as the open table's first command (a rule, -N, ...: read() notes each table's once;
+        outside a table the command is refused next)."""
+        if self.table is not None:
+            self.table.first_command = line
+        return line
+
+    def commit(self) -> None:
+        """The table as committed; one committed before under its name is replaced (:meth:`open_table`)."""
         table = self.table
         if table is None:
             raise self.error("COMMIT outside a table", "COMMIT", "*TABLE before COMMIT")
         if self.validate:
-            self.check_table_jumps(table, started)
+            self.check_table_jumps(table)
         self.check_late_names(table)
         self.tables = [t for t in self.tables if t.name != table.name] + [table]
         self.table = None
@@ -769,15 +771,15 @@ class _Parser:
                     "jump to the chain: not modelled", file=self.file, line=named_at, token=name,
                     expected="another name for the chain, or the chain declared before the rule")
 
-    def check_table_jumps(self, table: _TableState, started: int) -> None:
+    def check_table_jumps(self, table: _TableState) -> None:
         """Refuse, at its line, the first rule of ``table`` whose jump iptables-restore refuses (:meth:`jump_error`).
 
         Its rules' targets, noted as they were added (:meth:`run`: a known shape's match holds the name, left
         out when it is the shape's own, one of ``_Shapes.targets``; other rules' texts are searched, a word quoted
         in a comment being one more to look at), that are neither a verdict, a target extension nor a chain are
         the suspects, and so are a built-in chain, a shadowed extension, a goto's word other than a chain's and,
-        when the table's first command (at line ``started``) comes before a declaration, each chain declared
-        after it; only then are its rules read one by one (never for a dump iptables-save printed). No second
+        when the table's first command (``first_command``) comes before a declaration, each chain declared after
+        it; only then are its rules read one by one (never for a dump iptables-save printed). No second
         search of the text: that took a fifth of a validating parse; what is left is a look-up per distinct
         target (10k services: 110,000)."""
         names = table.jumps
@@ -792,6 +794,7 @@ class _Parser:
         if suspects and _on_node(table):  # (a partial restore input's jumps to the node's chains: see jump_error)
             suspects.difference_update(names.difference(chains, BUILTIN_CHAINS[table.name], VERDICTS,
                                                         syntax.TARGET_EXTENSIONS))
+        started = table.first_command
         if started and _last_declared(table) > started:  # (a chain declared after a rule: was it jumped to before?)
             suspects.update(name for name, chain in chains.items() if chain.line > started)
         if suspects:
