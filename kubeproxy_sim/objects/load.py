@@ -407,7 +407,7 @@ def json_documents(text: str, file: str = "<memory>", ending: str = SKIPPED) -> 
     except ValueError:
         return None
     except RecursionError:
-        documents.append(_json_too_deep(text, at, file))
+        documents.append(_json_too_deep(text, at, file, ending))
     return documents
 
 
@@ -477,7 +477,7 @@ def _json_stream_recovered(text: str, file: str, ending: str = SKIPPED) -> list[
             at = resume.start()
             continue
         except RecursionError:
-            documents.append(_json_too_deep(text, at, file))
+            documents.append(_json_too_deep(text, at, file, ending))
             break
         documents.append(value)
         parsed = True
@@ -488,9 +488,12 @@ def _json_stream_recovered(text: str, file: str, ending: str = SKIPPED) -> list[
 _JSON_NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[][{}]')  # a string (skipped) or a bracket
 
 
-def _json_too_deep(text: str, start: int, file: str) -> Diagnostic:
+def _json_too_deep(text: str, start: int, file: str, ending: str) -> Diagnostic:
     """The error for the JSON value at ``start`` that nests too deeply, at its deepest point (as libyaml's
-    "exceeded maximum nesting depth" is for YAML). Only after the reader gave up: no cost on the common path."""
+    "exceeded maximum nesting depth" is for YAML), ending as a syntax error's does: a one-shot load skips this
+    document and the rest of the file (the reader cannot find where the value ends), the watch holds the whole
+    file back (:data:`HELD_BACK`), as it does a YAML text nested too deep. Only after the reader gave up: no cost
+    on the common path."""
     depth = deepest = 0
     where = start
     for match in _JSON_NESTING.finditer(text, start):
@@ -505,9 +508,10 @@ def _json_too_deep(text: str, start: int, file: str) -> Diagnostic:
                 break
     line = text.count("\n", 0, where) + 1
     column = where - text.rfind("\n", 0, where)
+    skipped = "this document and the rest of the file are skipped" if ending == SKIPPED else ending
     return Diagnostic(f"syntax error: exceeded maximum nesting depth ({deepest} levels of arrays and objects; "
-                      f"the JSON reader follows fewer than {sys.getrecursionlimit()}) at column {column}; "
-                      "this document and the rest of the file are skipped", file=file, line=line)
+                      f"the JSON reader follows fewer than {sys.getrecursionlimit()}) at column {column}; {skipped}",
+                      file=file, line=line)
 
 
 def _parse_chunks(text: str, file: str, ending: str = SKIPPED) -> list[Any]:

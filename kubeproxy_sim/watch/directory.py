@@ -71,7 +71,7 @@ def _parses(text: str) -> bool:
     base64 parses (noted, read as ""): it is one object kubectl refuses, which the loader reports and skips, as it
     does a key given twice, not a file still being written."""
     documents = json_documents(text, ending=HELD_BACK)
-    if documents is not None:  # (NaN in a JSON document is a syntax error there: it holds the file back too)
+    if documents is not None:  # (NaN, or a value nested too deep, is a syntax error there: held back too)
         return not any(type(d) is Diagnostic and d.message.endswith(HELD_BACK) for d in documents)
     loader = manifest_loader()(text)
     loader.bad_values = []

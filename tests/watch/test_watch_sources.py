@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -482,6 +483,40 @@ def test_directory_json_nan_is_a_syntax_error_that_holds_the_file_back(setup) ->
                             "it) at line 2 column 55; the whole file is held back until it parses"
                for x in batch.diagnostics)
     assert any("half-written" in x.message for x in batch.diagnostics)
+
+
+def test_directory_json_nested_too_deep_holds_the_file_back_once_and_the_rest_flows(setup) -> None:
+    """A JSON value nested past what the reader follows is a syntax error, as libyaml's nesting limit is for YAML:
+    the watch holds the file back with its previous objects (j and k were not deleted), says so once, in the
+    watch's words (not the one-shot 'this document and the rest of the file are skipped'), while another file's
+    edit flows; once fixed, the file is read again."""
+    d, clock, src = setup
+    service = ('{{"apiVersion": "v1", "kind": "Service", "metadata": {{"name": "{name}", "namespace": "default"}}, '
+               '"spec": {{"clusterIP": "{ip}", "ports": [{{"port": 80}}]{extra}}}}}\n')
+    good = service.format(name="j", ip="10.0.0.8", extra="")
+    d.write("s.json", good + service.format(name="k", ip="10.0.0.9", extra=""))
+    assert summary(src.poll()) == [("ADDED", "Service", "default/a"), ("ADDED", "Service", "default/j"),
+                                   ("ADDED", "Service", "default/k")]
+    deep = service.format(name="k", ip="10.0.0.9", extra=', "x": ' + "[" * 3000 + "]" * 3000)
+    d.write("s.json", good + deep)
+    d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=81))
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert summary(batch) == [("MODIFIED", "Service", "default/a")]
+    texts = [str(x) for x in batch.diagnostics]
+    assert [t for t in texts if "nesting depth" in t] == [
+        f"{d.path}/s.json:2: syntax error: exceeded maximum nesting depth (3002 levels of arrays and objects; the "
+        f"JSON reader follows fewer than {sys.getrecursionlimit()}) at column 3155; the whole file is held back until "
+        "it parses"]
+    assert any("half-written" in t and "its 2 objects read before are kept" in t for t in texts)
+    clock.now += 1.0
+    assert not src.poll()  # retried, still too deep: not said again
+    d.write("s.json", good)
+    clock.now += 1.0
+    src.poll()
+    clock.now += 1.0
+    assert summary(src.poll()) == [("DELETED", "Service", "default/k")]
 
 
 def test_the_reflector_threads_never_take_a_ctrl_c(connect) -> None:
