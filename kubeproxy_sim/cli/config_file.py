@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from kubeproxy_sim.durations import GO_MAX_SECONDS
-from kubeproxy_sim.errors import Diagnostic, Severity, literal, shortened, unreadable
+from kubeproxy_sim.errors import Diagnostic, Severity, cannot_read, literal, shortened
 from kubeproxy_sim.objects.addr import parse_cidr
 from kubeproxy_sim.objects.report import WrittenNumber, described, number, quote, type_name
 from kubeproxy_sim.objects.stdin import read_text
@@ -128,7 +128,7 @@ def _parse(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | No
     try:
         text = read_text(path) if text is None else text
     except (OSError, UnicodeDecodeError) as exc:
-        return {}, Diagnostic(f"cannot read the configuration: {_config_unreadable(exc)}", file=path), []
+        return {}, Diagnostic(cannot_read(exc, f"a {KIND} file"), file=path, field="--config"), []
     overflow = _json_number_out_of_range(text)
     if overflow is not None:
         field, literal_text = overflow
@@ -179,12 +179,6 @@ def _json_number_out_of_range(text: str) -> tuple[str, str] | None:
         elif isinstance(value, list):
             pending[:0] = [(f"{path}[{i}]", item) for i, item in enumerate(value)]
     return None
-
-
-def _config_unreadable(exc: OSError | UnicodeDecodeError) -> str:
-    """Why the --config file could not be read, and what the flag wants there (the system's "No such file or
-    directory", or a dangling link named so, alone does not say)."""
-    return f"{unreadable(exc)}; expected a {KIND} file"
 
 
 def _value(value: object) -> str:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from kubeproxy_sim.cli.builtin_names import plain_name
 from kubeproxy_sim.cli.parsers import Parser
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, cannot_read, literal, unreadable
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, cannot_read, literal
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node
 from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, ProxyConfig
 
@@ -327,7 +327,7 @@ def _scenario_mapping(directory: Path) -> dict[object, object]:
     try:
         data, _ = safe_load(read_text(directory / "scenario.yaml"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(Diagnostic(f"cannot read the scenario: {unreadable(exc)}", file=file)) from None
+        raise UsageError(Diagnostic(cannot_read(exc, "a YAML mapping with description and args"), file=file)) from None
     except yaml.YAMLError as exc:
         from kubeproxy_sim.objects.load import yaml_syntax_error
 

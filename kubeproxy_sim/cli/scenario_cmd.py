@@ -27,7 +27,7 @@ from kubeproxy_sim.cli.options import (
 )
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, item_stream, progress
 from kubeproxy_sim.cli.output import report as report_diagnostics
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, unreadable
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, cannot_read
 from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
 from kubeproxy_sim.objects.stdin import StdinUnreadable, read_stdin, read_text
 
@@ -649,10 +649,8 @@ def _read_script(script: Path, name: str) -> str:
                                     file=name)) from None
     except (OSError, UnicodeDecodeError) as exc:
         names = ", ".join(builtin_scripts())
-        raise InputError(Diagnostic(f"cannot read the script: {unreadable(exc)}; expected a text file of kubectl "
-                                    "commands"
-                                    + (f" or a built-in scenario's name ({names})" if names else ""),
-                                    file=name)) from None
+        expected = "a text file of kubectl commands" + (f" or a built-in scenario's name ({names})" if names else "")
+        raise InputError(Diagnostic(cannot_read(exc, expected), file=name)) from None
 
 
 @contextmanager

@@ -34,6 +34,8 @@ EXAMPLES = """examples:
   kubeproxy-sim send -f objects.yaml --hosts hosts.txt --from pod/default/client --to my-externalname.default:443
 """
 BAR_WIDTH = 30
+HOSTS_EXPECTED = "an /etc/hosts-style file (ADDRESS NAME [ALIAS...] lines)"
+"""What --hosts wants, said when the file it names cannot be read."""
 EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
@@ -67,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def read_hosts(path: str | None) -> tuple[tuple[str, str], ...]:
-    from kubeproxy_sim.errors import Diagnostic, InputError
+    from kubeproxy_sim.errors import Diagnostic, InputError, cannot_read
     from kubeproxy_sim.objects.stdin import read_text
     from kubeproxy_sim.simulator.dns import parse_hosts
 
@@ -75,12 +77,8 @@ def read_hosts(path: str | None) -> tuple[tuple[str, str], ...]:
         return ()
     try:
         text = read_text(path)
-    except OSError as exc:
-        raise InputError(Diagnostic(f"cannot read the hosts file: {exc.strerror}", file=path,
-                                    field="--hosts")) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(Diagnostic(f"the hosts file is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                                    file=path, field="--hosts")) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Diagnostic(cannot_read(exc, HOSTS_EXPECTED), file=path, field="--hosts")) from None
     return parse_hosts(text, path)
 
 

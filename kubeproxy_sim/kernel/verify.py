@@ -34,7 +34,7 @@ from typing import Any
 
 import netaddr
 
-from kubeproxy_sim.errors import Diagnostic, InputError, unreadable
+from kubeproxy_sim.errors import Diagnostic, InputError, cannot_read
 from kubeproxy_sim.kernel import nsexec
 from kubeproxy_sim.kernel.plan import any_net, host_len
 from kubeproxy_sim.kernel.send import PROBE
@@ -236,11 +236,13 @@ def read_flow_entries(path: str) -> list[Any]:
     import yaml
 
     from kubeproxy_sim.objects.load import safe_load, yaml_syntax_error
+    from kubeproxy_sim.objects.stdin import read_text
 
     try:
-        data, _ = safe_load(Path(path).read_text(encoding="utf-8"))
+        data, _ = safe_load(read_text(path))  # (the commands' one reader: /dev/zero there is refused)
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(Diagnostic(f"cannot read the flows: {unreadable(exc)}", file=path)) from None
+        raise InputError(Diagnostic(cannot_read(exc, "a YAML file of flows: [...]"), file=path,
+                                    field="--flows")) from None
     except yaml.YAMLError as exc:
         raise InputError(yaml_syntax_error(exc, path)) from None
     entries = data.get("flows") if isinstance(data, dict) else data

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
+from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, cannot_read
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
 from kubeproxy_sim.objects.stdin import NAME, StdinUnreadable, read_stdin, read_text
 
@@ -35,9 +35,11 @@ def dump_name(path: str) -> str:
 
 
 def read_dump_text(path: str) -> str:
-    """The text of the dump at ``path`` (``-``: standard input). A file that cannot be read, or is not UTF-8, is
-    an InputError naming it. Every command reads its dump here, once, and keeps the text: a line a message, a
-    citation or a tooltip numbers is a line of this text (standard input, a pipe, cannot be read again)."""
+    """The text of the dump at ``path`` (``-``: standard input), as ``--rules`` names it (every command that reads
+    a dump takes it there). A file that cannot be read, or is not UTF-8, is an InputError naming the file and
+    the flag, in errors.cannot_read's words. Every command reads its dump here, once, and keeps the text: a line
+    a message, a citation or a tooltip numbers is a line of this text (standard input, a pipe, cannot be read
+    again)."""
     try:
         if path == STDIN:
             return read_stdin().decode("utf-8")
@@ -45,11 +47,9 @@ def read_dump_text(path: str) -> str:
     except StdinUnreadable as exc:
         raise InputError(Diagnostic(f"{exc.reason}; expected an iptables-save dump piped or redirected to it",
                                     file=STDIN_NAME)) from None
-    except OSError as exc:
-        raise InputError(Diagnostic(f"cannot read rules: {exc.strerror or exc}", file=dump_name(path))) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(Diagnostic(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                                    file=dump_name(path))) from None
+    except (OSError, UnicodeDecodeError) as exc:  # (standard input's bytes too, named <stdin>)
+        raise InputError(Diagnostic(cannot_read(exc, "an iptables-save dump"), file=dump_name(path),
+                                    field="--rules")) from None
 
 
 def dump_lines(text: str) -> LineText:

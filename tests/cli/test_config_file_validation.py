@@ -304,5 +304,5 @@ def test_a_missing_config_file_says_what_is_expected_there(tmp_path, capsys) -> 
     """QA-errors: a missing --config file said only the system's "No such file or directory"."""
     missing = tmp_path / "kp.yaml"
     assert main(["rules", "-f", BOOTCAMP, "--config", str(missing)]) == 1
-    assert capsys.readouterr().err == (f"kubeproxy-sim: {missing}: cannot read the configuration: No such file or "
+    assert capsys.readouterr().err == (f"kubeproxy-sim: {missing}: --config: cannot read it: No such file or "
                                        "directory; expected a KubeProxyConfiguration file\n")

@@ -154,7 +154,8 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
     assert parse_ruleset_file("-").table("filter") is not None
     _stdin(monkeypatch, "")  # another stream: read afresh
     assert read_dump_text("-") == ""
-    with pytest.raises(InputError, match=r"^/nonexistent\.rules: cannot read rules: No such file or directory$"):
+    with pytest.raises(InputError, match=r"^/nonexistent\.rules: --rules: cannot read it: No such file or directory; "
+                       r"expected an iptables-save dump$"):
         read_dump_text("/nonexistent.rules")
 
 

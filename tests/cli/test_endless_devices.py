@@ -22,14 +22,15 @@ def test_the_cap_is_said_in_the_words_of_its_size() -> None:
 
 @pytest.mark.parametrize(("argv", "expected"), [
     (["rules", "-f", "{svc}", "--config", "/dev/zero"],
-     "/dev/zero: cannot read the configuration: {endless}; expected a KubeProxyConfiguration file"),
+     "/dev/zero: --config: cannot read it: {endless}; expected a KubeProxyConfiguration file"),
     (["send", "-f", "{svc}", "--hosts", "/dev/zero", "--from", "external", "--to", "10.96.0.10:80"],
-     "/dev/zero: --hosts: cannot read the hosts file: {endless}"),
+     "/dev/zero: --hosts: cannot read it: {endless}; expected an /etc/hosts-style file (ADDRESS NAME [ALIAS...] "
+     "lines)"),
     (["trace", "--rules", "/dev/zero", "--src", "10.0.0.5", "--dst", "10.96.0.10", "--dport", "80"],
-     "/dev/zero: cannot read rules: {endless}"),
+     "/dev/zero: --rules: cannot read it: {endless}; expected an iptables-save dump"),
     (["scenario", "/dev/zero"],
-     "/dev/zero: cannot read the script: {endless}; expected a text file of kubectl commands or a built-in "
-     "scenario's name (bootcamp)"),
+     "/dev/zero: cannot read it: {endless}; expected a text file of kubectl commands or a built-in scenario's "
+     "name (bootcamp)"),
     (["watch", "--kubeconfig", "/dev/zero", "--once"],
      "/dev/zero: cannot read the kubeconfig: {endless}; expected a kubeconfig (what `kubectl config view --raw` "
      "prints)"),

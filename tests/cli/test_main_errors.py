@@ -114,8 +114,9 @@ def test_send_hosts_file_not_utf8_is_one_line(tmp_path) -> None:
     code, _, err = _run(["send", "--scenario", "bootcamp", "--hosts", str(hosts), "--from", "external",
                          "--to", "node/node1:31526", "--count", "3"])
     assert code == 1
-    assert err.strip().splitlines()[-1] == (f"kubeproxy-sim: {hosts}: --hosts: the hosts file is not UTF-8 text "
-                                           "(invalid start byte at byte 0)")
+    assert err.strip().splitlines()[-1] == (f"kubeproxy-sim: {hosts}: --hosts: cannot read it: not UTF-8 text "
+                                           "(invalid start byte at byte 0); expected an /etc/hosts-style file "
+                                           "(ADDRESS NAME [ALIAS...] lines)")
 
 
 @pytest.mark.parametrize("argv", [

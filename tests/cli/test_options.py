@@ -432,12 +432,13 @@ def test_a_scenario_yaml_or_config_that_cannot_be_read_says_why_in_errors_unread
     (tmp_path / "objects.yaml").write_text(BOOTCAMP_OBJECTS.read_text())
     (tmp_path / "scenario.yaml").write_bytes(b"args: [\xaf]\n")
     assert main(["rules", "--scenario", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == (f"kubeproxy-sim: {tmp_path}/scenario.yaml: cannot read the scenario: not "
-                                       "UTF-8 text (invalid start byte at byte 7)\n")
+    assert capsys.readouterr().err == (f"kubeproxy-sim: {tmp_path}/scenario.yaml: cannot read it: not UTF-8 text "
+                                       "(invalid start byte at byte 7); expected a YAML mapping with description "
+                                       "and args\n")
     for config, reason in ((tmp_path / "scenario.yaml", "not UTF-8 text (invalid start byte at byte 7)"),
                            (tmp_path, "Is a directory")):
         assert main(["rules", "--scenario", "bootcamp", "--config", str(config)]) == 1
-        assert (f"kubeproxy-sim: {config}: cannot read the configuration: {reason}; expected a KubeProxyConfiguration "
+        assert (f"kubeproxy-sim: {config}: --config: cannot read it: {reason}; expected a KubeProxyConfiguration "
                 "file\n") in capsys.readouterr().err
 
 

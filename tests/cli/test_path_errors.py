@@ -4,12 +4,17 @@ pathlib's is_dir, is_file and exists raise for these, and each showed as an inte
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, main
 from kubeproxy_sim.cli.options import REPO_RULESETS
+from kubeproxy_sim.objects import stdin
+from kubeproxy_sim.objects.stdin import ENDLESS_DEVICE
 
 LONG = "a" * 300  # past the 255 bytes a file name may have
 BUILT_IN = [p for p in REPO_RULESETS.iterdir() if p.is_dir()]
@@ -68,8 +73,8 @@ def test_an_output_file_name_too_long_is_refused_before_the_work(capsys: pytest.
 
 def test_a_script_name_too_long_is_unreadable(capsys: pytest.CaptureFixture[str]) -> None:
     assert _one_error(capsys, ["scenario", LONG]) == (
-        f"kubeproxy-sim: {LONG}: cannot read the script: File name too long; expected a text file of kubectl "
-        "commands or a built-in scenario's name (bootcamp)")
+        f"kubeproxy-sim: {LONG}: cannot read it: File name too long; expected a text file of kubectl commands or "
+        "a built-in scenario's name (bootcamp)")
 
 
 def test_a_replay_state_too_long_is_unreadable_not_missing(capsys: pytest.CaptureFixture[str],
@@ -117,5 +122,92 @@ def test_a_config_that_is_a_dangling_link_says_what_the_flag_wants(capsys: pytes
     link.symlink_to(tmp_path / "gone.yaml")
     assert main(["rules", "--scenario", "bootcamp", "--config", str(link)]) == 1
     assert capsys.readouterr().err.splitlines()[0] == (
-        f"kubeproxy-sim: {link}: cannot read the configuration: a symbolic link to \"{tmp_path}/gone.yaml\", which "
-        "does not exist; expected a KubeProxyConfiguration file")
+        f"kubeproxy-sim: {link}: --config: cannot read it: a symbolic link to \"{tmp_path}/gone.yaml\", which does "
+        "not exist; expected a KubeProxyConfiguration file")
+
+
+DUMP = REPO_RULESETS / "bootcamp" / "full.golden"
+HOSTS = "an /etc/hosts-style file (ADDRESS NAME [ALIAS...] lines)"
+TO_NODEPORT = ["--from", "external", "--to", "node/node1:31526", "--count", "1"]
+PACKET = ["--src", "10.244.1.5", "--dst", "10.96.0.10", "--dport", "8080"]
+READ_SITES = {  # the argv naming the file (at {path}), the flag said, what it wants there, the exit status
+    "send --hosts": (["send", "--scenario", "bootcamp", "--hosts", "{path}", *TO_NODEPORT], "--hosts", HOSTS, 1),
+    "--config": (["rules", "--scenario", "bootcamp", "--config", "{path}"], "--config",
+                 "a KubeProxyConfiguration file", 1),
+    "trace --rules": (["trace", "--rules", "{path}", *PACKET], "--rules", "an iptables-save dump", 1),
+    "graph --rules": (["graph", "--rules", "{path}"], "--rules", "an iptables-save dump", 1),
+    "scenario FILE": (["scenario", "{path}"], None, "a text file of kubectl commands or a built-in scenario's name "
+                      "(bootcamp)", 1),
+    "--scenario DIR's scenario.yaml": (["rules", "--scenario", "{dir}"], None,
+                                       "a YAML mapping with description and args", 2),  # (its args: usage)
+}
+UNREADABLE = {  # how the file is made unreadable, and the reason said
+    "missing": "No such file or directory",
+    "a directory": "Is a directory",
+    "permission denied": "Permission denied",
+    "not UTF-8": "not UTF-8 text (invalid start byte at byte 0)",
+    "an endless device": ENDLESS_DEVICE,
+}
+
+
+def _unreadable(path: Path, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``path`` made unreadable as ``kind`` says. We run as root, whom file modes do not stop: permission is
+    refused by the one reader's open (objects.stdin.read_text), as the system refuses it to another user."""
+    if kind == "a directory":
+        path.mkdir()
+    elif kind == "not UTF-8":
+        path.write_bytes(b"\xff\xfe\n")
+    elif kind == "an endless device":
+        path.symlink_to("/dev/zero")
+        monkeypatch.setattr(stdin, "DEVICE_READ_CAP", 16)  # (the cap's size is not what is tested: quick)
+    elif kind == "permission denied":
+        path.write_text("")
+
+        def refusing(name: str | os.PathLike[str], *args: Any, **kwargs: Any) -> Any:
+            if os.fspath(name) == str(path):
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return open(name, *args, **kwargs)
+
+        monkeypatch.setattr(stdin, "open", refusing, raising=False)
+
+
+CHECKED_FIRST = ("missing", "a directory", "an endless device")
+"""What a --scenario directory's scenario.yaml is refused as before it is read: not a regular file (scenario_dir's
+own line: such a directory is no scenario; a FIFO there would be read more than once)."""
+
+
+@pytest.mark.parametrize(("site", "kind"), [(site, kind) for site in READ_SITES for kind in UNREADABLE
+                                            if not (site.endswith("scenario.yaml") and kind in CHECKED_FIRST)])
+def test_every_file_a_user_names_that_cannot_be_read_is_said_in_one_wording(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site: str,
+        kind: str) -> None:
+    """send --hosts, --config, trace's and graph's --rules, scenario's script and a scenario's scenario.yaml each
+    worded their own ("cannot read the hosts file: ...", "cannot read rules: ...", a bare "not UTF-8 text", the
+    expected thing said by some only): now errors.cannot_read's one line, naming the file and the flag."""
+    argv, flag, expected, status = READ_SITES[site]
+    directory = tmp_path / "scenario"
+    directory.mkdir()
+    (directory / "objects.yaml").write_text((REPO_RULESETS / "bootcamp" / "objects.yaml").read_text())
+    path = directory / "scenario.yaml" if "{dir}" in argv else tmp_path / "named"
+    _unreadable(path, kind, monkeypatch)
+    code = main([part.format(path=path, dir=directory) for part in argv])
+    lines = [line for line in capsys.readouterr().err.splitlines() if "note:" not in line]
+    said = f"{flag}: " if flag else ""
+    assert (code, lines) == (status, [f"kubeproxy-sim: {path}: {said}cannot read it: {UNREADABLE[kind]}; expected "
+                                      f"{expected}"])
+
+
+@pytest.mark.parametrize("kind", UNREADABLE)
+def test_a_flows_file_that_cannot_be_read_is_said_in_the_same_wording(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      kind: str) -> None:
+    """netns verify's --flows (both modes read it here), without the namespaces the command would build."""
+    from kubeproxy_sim.errors import InputError
+    from kubeproxy_sim.kernel.verify import read_flow_entries
+
+    path = tmp_path / "flows.yaml"
+    _unreadable(path, kind, monkeypatch)
+    with pytest.raises(InputError) as caught:
+        read_flow_entries(str(path))
+    assert [str(d) for d in caught.value.diagnostics] == [
+        f"{path}: --flows: cannot read it: {UNREADABLE[kind]}; expected a YAML file of flows: [...]"]

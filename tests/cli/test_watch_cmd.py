@@ -606,7 +606,7 @@ def test_a_node_change_after_the_config_file_went_away_keeps_the_config_read_at_
         manifests: Path, tmp_path: Path, change: str) -> None:
     """kube-proxy reads its --config file once, at start: a Node change that rebuilds the config afterwards
     (here new labels on the node's Node) uses the settings read then, not a file renamed over it nor a missing
-    one (which would be 'cannot read the configuration', the cluster CIDR gone)."""
+    one (which would be '--config: cannot read it', the cluster CIDR gone)."""
     config = tmp_path / "kp.conf"
     write(config, KP_CONFIG.format(cidr="10.0.0.0/8"))
     write(manifests / "node.yaml", cidr_node("192.168.0.2", "10.0.1.0/24"))
@@ -709,7 +709,7 @@ def test_a_config_file_renamed_away_makes_kube_proxy_exit(manifests: Path, tmp_p
     assert [str(d) for d in caught.value.diagnostics][:2] == [
         f"{config}: the --config file was renamed: kube-proxy exits, and its restart refuses what is at that path "
         "now (kube-proxy would restart over and over); the watch stops",
-        f"{config}: cannot read the configuration: No such file or directory; expected a KubeProxyConfiguration file"]
+        f"{config}: --config: cannot read it: No such file or directory; expected a KubeProxyConfiguration file"]
 
 
 @pytest.mark.parametrize(("on_disk", "changed"), [(b"kind: A\r\nx: 1\r\n", False), (b"kind: B\n", True)])

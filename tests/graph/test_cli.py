@@ -94,7 +94,8 @@ def test_max_endpoints_folds(capsys: pytest.CaptureFixture[str]) -> None:
      "--service: no rules for service port default/web: default/web has no IPv4 cluster IP, so this proxier "
      "writes no rules for it"),
     (["--scenario", "bootcamp", "--max-endpoints", "-1"], "--max-endpoints: -1 is negative"),
-    (["--rules", "/nonexistent/node.rules"], "/nonexistent/node.rules: cannot read rules"),
+    (["--rules", "/nonexistent/node.rules"],
+     "/nonexistent/node.rules: --rules: cannot read it: No such file or directory"),
 ])
 def test_errors_are_reported_not_raised(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(argv, capsys)

@@ -287,7 +287,7 @@ def test_cli_text_for_a_local_packet(capsys: pytest.CaptureFixture[str]) -> None
 
 @pytest.mark.parametrize(("argv", "message", "code"), [
     (["--rules", "/nonexistent.rules", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"],
-     "/nonexistent.rules: cannot read rules", 1),
+     "/nonexistent.rules: --rules: cannot read it: No such file or directory", 1),
     (["--rules", str(OVERALL), "--src", "10.0.0", "--dst", "10.0.0.2", "--dport", "80"],
      "--src: '10.0.0' is not an IP address", 2),  # the wrong shape: a usage error (README's exit status)
     (["--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"], "no rules given", 2),  # a usage error

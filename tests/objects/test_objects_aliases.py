@@ -167,8 +167,8 @@ def test_a_flows_file_that_is_not_utf8_says_so_in_errors_unreadable_words(tmp_pa
     path.write_bytes(b"flows: [\xaf]\n")
     with pytest.raises(InputError) as caught:
         read_flow_entries(str(path))
-    assert str(caught.value.diagnostics[0]) == f"{path}: cannot read the flows: not UTF-8 text (invalid start byte " \
-        "at byte 8)"
+    assert str(caught.value.diagnostics[0]) == f"{path}: --flows: cannot read it: not UTF-8 text (invalid start " \
+        "byte at byte 8); expected a YAML file of flows: [...]"
 
 
 def test_a_flows_file_or_scenario_yaml_nested_too_deeply_is_a_syntax_error(tmp_path, capsys):
