@@ -32,6 +32,9 @@ always writes, and delete the chains nothing uses any more (-X). A STATE that
 does not exist is refused before any sync; one of which nothing could be read
 (every document refused: an iptables-save dump, a syntax error) stops the
 replay there with exit 1, rather than sync it as a state without objects.
+An object a STATE holds only in an invalid form (reported, exit 1) keeps its
+version from the state before, as watch -f keeps it: the API server refuses
+such a write.
 
 A state without the node's Node object, after one that had it, keeps that
 Node's zone (and addresses and pod CIDRs): kube-proxy ignores a Node's
@@ -214,6 +217,17 @@ def _revised(before: dict[str, str], after: dict[str, str], cluster: Any, ipv6: 
             and (svc := slice_service(es)) is not None}
 
 
+def _kept_revisions(revisions: dict[str, str], before: dict[str, str], kept: tuple[Diagnostic, ...]) -> dict[str, str]:
+    """The slices' revision tokens, a slice that keeps its previous version (:func:`keep_refused_versions`) with
+    its previous token: the refused document is no new revision."""
+    for note in kept:
+        if note.kind == "EndpointSlice" and note.object is not None:
+            revisions.pop(note.object, None)
+            if note.object in before:
+                revisions[note.object] = before[note.object]
+    return revisions
+
+
 def run(args: argparse.Namespace) -> int:
     """Sync each STATE in turn, each sync's output written and flushed as soon as it is made (its text, or its
     item of the ``-o json|yaml`` document through :func:`item_stream`): a long replay shows its syncs as they
@@ -233,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.netfilter.model import Ruleset
     from kubeproxy_sim.objects.model import Cluster, Node
     from kubeproxy_sim.proxier.partial import SyncState, SyncTiming, changed_services, sync_and_apply
-    from kubeproxy_sim.watch.state import keep_deleted_node
+    from kubeproxy_sim.watch.state import keep_deleted_node, keep_refused_versions
 
     check_node_settings(args)
     check_not_negative(args.interval, "--interval")
@@ -256,14 +270,16 @@ def run(args: argparse.Namespace) -> int:
                 report([nothing_usable(number, path)], args)
                 failed = True
                 break
-            cluster, kept = keep_deleted_node(loaded.cluster, last_node)
+            objects, refused = keep_refused_versions(previous, loaded.cluster, loaded.diagnostics)
+            revisions = _kept_revisions(revisions, previous_revisions, refused)
+            cluster, kept = keep_deleted_node(objects, last_node)
             config, config_diags = configure(cluster)
             last_node = cluster.node(config.node_name) or last_node
-            diagnostics = (*loaded.diagnostics, *config_diags, *([kept] if kept else []))
+            diagnostics = (*loaded.diagnostics, *refused, *config_diags, *([kept] if kept else []))
             _report(diagnostics, seen, args)
             failed |= any(d.severity is Severity.ERROR for d in diagnostics)
-            changed = changed_services(previous, loaded.cluster, config.ipv6) | _revised(
-                previous_revisions, revisions, loaded.cluster, config.ipv6)
+            changed = changed_services(previous, objects, config.ipv6) | _revised(
+                previous_revisions, revisions, objects, config.ipv6)
             step = sync_and_apply(node, state, cluster, config, changed, now, timing)
             if document is not None:
                 document.add(sync_data(number, path, step, config))
@@ -273,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
             if step.error is not None:
                 report([f"sync {number} ({path}): {step.error}; the next sync is full"], args)
                 failed = True
-            node, state, previous, previous_revisions = step.node, step.state, loaded.cluster, revisions
+            node, state, previous, previous_revisions = step.node, step.state, objects, revisions
             now += step_seconds
             tick()
     return 1 if failed else 0

@@ -33,6 +33,37 @@ def keep_deleted_node(cluster: Cluster, last_node: Node | None) -> tuple[Cluster
     return dataclasses.replace(cluster, nodes=(*cluster.nodes, last_node)), note
 
 
+_CLUSTER_FIELDS = {Kind.SERVICE: "services", Kind.ENDPOINT_SLICE: "endpoint_slices", Kind.NODE: "nodes",
+                   Kind.POD: "pods"}
+_KIND_NAMES = frozenset(kind.value for kind in _CLUSTER_FIELDS)
+
+
+def keep_refused_versions(previous: Cluster, cluster: Cluster,
+                          diagnostics: Iterable[Diagnostic]) -> tuple[Cluster, tuple[Diagnostic, ...]]:
+    """The objects of a complete state, where one the state holds only in a refused form (an error naming its
+    kind and key, no valid document of it) keeps its version from ``previous``, with a note saying so: the API
+    server refuses an invalid write, so the cluster, and kube-proxy, keep what they had, as the directory
+    watch keeps an invalid object's previous version (an object new in the state is only reported). ``replay``
+    calls it per state."""
+    refused = {(Kind(d.kind), d.object): d.file for d in diagnostics
+               if d.severity is Severity.ERROR and d.kind in _KIND_NAMES and d.object}
+    kept: dict[str, list[Any]] = {}
+    notes = []
+    for (kind, key), file in sorted(refused.items()):
+        name = _CLUSTER_FIELDS[kind]
+        if any(obj.key == key for obj in getattr(cluster, name)):
+            continue
+        old = next((obj for obj in getattr(previous, name) if obj.key == key), None)
+        if old is not None:
+            kept.setdefault(name, []).append(old)
+            notes.append(Diagnostic("this object is invalid; keeping its previous version", file=file,
+                                    kind=kind.value, object=key, severity=Severity.NOTE))
+    if not kept:
+        return cluster, ()
+    return dataclasses.replace(cluster, **{name: (*getattr(cluster, name), *objs) for name, objs in kept.items()}), \
+        tuple(notes)
+
+
 class ClusterState:
     """The latest object of every kind and key, from events."""
 

@@ -369,3 +369,64 @@ def test_a_long_value_that_is_no_duration_is_cut(capsys) -> None:
 
 def test_minus_zero_is_zero() -> None:
     assert str(duration("-0")) == "0.0" and duration("-1m") == -60.0
+
+
+def _refused_state(tmp_path: Path) -> Path:
+    """step1 with svc1's Service and its slice in forms the API server refuses (a port out of range; the slice
+    annotated too, where the model does not look) and svc2's endpoint moved: a state of every object."""
+    text = (STATES / "step1.yaml").read_text()
+    assert text.count("    port: 80\n") == 1 and "- 10.0.2.1\n" in text
+    text = text.replace("    port: 80\n", "    port: 99999\n", 1)  # the Service's port
+    text = text.replace("  port: 80\n", "  port: 99999\n", 1)  # the slice's port
+    text = text.replace("  name: svc1-1\n", "  name: svc1-1\n  annotations: {foo: bar}\n", 1)
+    state = tmp_path / "refused.yaml"
+    state.write_text(text.replace("- 10.0.2.1\n", "- 10.0.2.9\n"))
+    return state
+
+
+def test_an_object_the_api_server_would_refuse_keeps_its_previous_version(capsys, tmp_path):
+    """A STATE's invalid version of an object it had is a write the API server refuses: the object keeps the
+    version before, with a note, as the directory watch keeps it (not deleted, its chains not rewritten), and the
+    others sync; the same version again later is no change."""
+    refused = _refused_state(tmp_path)
+    status, out, err = replay(capsys, str(STATES / "step1.yaml"), str(refused), str(STATES / "step1.yaml"),
+                              *NODE_FLAGS)
+    assert status == 1 and "Traceback" not in err
+    assert f"{refused}: Service ns1/svc1: spec.ports[0].port: 99999 is not in" in err
+    for kind, name in (("Service", "ns1/svc1"), ("EndpointSlice", "ns1/svc1-1")):
+        assert f"{refused}: {kind} {name}: note: this object is invalid; keeping its previous version\n" in err
+    result = syncs(out)
+    top = ["KUBE-NODEPORTS", "KUBE-SERVICES", "KUBE-MARK-MASQ", "KUBE-POSTROUTING"]
+    # only svc2 (a new endpoint) is written; svc1 keeps its rules, its chains untouched
+    assert nat_chains(result[1][1]) == [*top, "KUBE-SEP-CDPDKNWQTBR6WNJQ", "KUBE-SEP-UHEGFW77JX3KXTOV",
+                                        "KUBE-SVC-2VJB64SDSIJUP5T6"]
+    assert '"ns1/svc1:p80 cluster IP"' in result[1][1] and "-X KUBE-SEP-UHEGFW77JX3KXTOV" in result[1][1]
+    # back to step1: svc2 again, svc1 (the same as the version kept) not
+    assert nat_chains(result[2][1]) == [*top, "KUBE-SEP-CDPDKNWQTBR6WNJQ", "KUBE-SEP-UHEGFW77JX3KXTOV",
+                                        "KUBE-SVC-2VJB64SDSIJUP5T6"]
+
+
+def test_replay_and_the_directory_watch_agree_on_a_refused_version(capsys, tmp_path):
+    """The same states as files of a watched directory give the same restore inputs, sync by sync."""
+    from kubeproxy_sim.cli.options import config_from_args
+    from kubeproxy_sim.netfilter.codec import render_ruleset
+    from kubeproxy_sim.objects import load_paths
+    from kubeproxy_sim.watch import DirectorySource
+    from kubeproxy_sim.watch.sync_loop import SyncLoop
+
+    states = [STATES / "step1.yaml", _refused_state(tmp_path), STATES / "step1.yaml"]
+    status, out, _ = replay(capsys, *map(str, states), *NODE_FLAGS)
+    assert status == 1
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    now = [0.0]
+    source = DirectorySource(str(watched), clock=lambda: now[0], debounce=0.0)
+    loop = SyncLoop(config_from_args(NODE_FLAGS, load_paths([str(states[0])]).cluster), clock=lambda: now[0])
+    restores = []
+    for state in states:
+        (watched / "objects.yaml").write_text(state.read_text())
+        now[0] += 2.0
+        loop.feed(source.poll())
+        report = loop.sync_now()
+        restores.append(render_ruleset(report.restore))
+    assert [text for _, text in syncs(out)] == restores
