@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
-from kubeproxy_sim.netfilter.packet import canonical_address, is_address
+from kubeproxy_sim.netfilter.packet import format_address, parse_address
 from kubeproxy_sim.objects.model import AddressType, Cluster, Protocol, ServiceType
 from kubeproxy_sim.objects.nodes import (
     family_of,
@@ -396,15 +396,18 @@ def _notes(cluster: Cluster, family: int) -> tuple[str, ...]:
 def checked_clients(texts: list[str], cluster: Cluster, family: int) -> list[str]:
     """The ``--client`` addresses in canonical form (:func:`canonical_address`, the text ``netns send --from``
     looks them up by and the loader writes the Services' addresses in: ``::1.2.3.4`` is ``::102:304``); one that
-    cannot be a client is an error naming why. :func:`is_address` judges, as it does ``--from``'s."""
+    cannot be a client is an error naming why. :func:`parse_address` judges, as :func:`is_address` does for
+    ``--from``; each text is parsed once, its (version, value) giving both the canonical text and the address."""
     services = {ip: s.key for s in cluster.services
                 for ip in (*s.cluster_ips, *s.external_ips, *(i.ip for i in s.load_balancer_ingress if i.ip))}
     out = []
     for text in texts:
-        if not is_address(text):
-            raise UsageError(Diagnostic(f"{text!r} is not an IP address", field="--client"))
-        ip = canonical_address(text)
-        address = netaddr.IPAddress(ip)
+        try:
+            version, value = parse_address(text)
+        except ValueError:
+            raise UsageError(Diagnostic(f"{text!r} is not an IP address", field="--client")) from None
+        ip = format_address(version, value)  # (canonical_address's text, without parsing again)
+        address = netaddr.IPAddress(value, version)
         special = no_machines(address)
         why = (f"an IPv{address.version} address, but the cluster is built for IPv{family}"
                if address.version != family
