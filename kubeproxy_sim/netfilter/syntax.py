@@ -1569,7 +1569,10 @@ def jump_target(spec: str, users: Container[str]) -> str | None:
     rule may still be written with options after its jump (``-j C -p tcp``, ``-j C -m comment ...``; iptables
     takes them): when a -j or -g elsewhere is followed by a user chain's name the rule is parsed, so that a
     comment quoting one is not taken for a jump. A rule that does not parse is left to its reader to report.
-    """
+    A target with options is the extension of its name, never a chain, as compile_targets reads it: such a rule
+    was written before an -E gave a chain that name (``-j LOG --log-prefix x``, then ``-E FOO LOG``; libiptc keeps
+    it the extension: iptables-legacy-restore v1.8.9 loads ``-A FOO -j LOG --log-prefix x``, ``-E FOO LOG``,
+    ``-A INPUT -j LOG``, no circle); after the -E the parser refuses it (legacy: "using chain LOG, not extension")."""
     word = spec[spec.rfind(" ") + 1:]
     if word in users and spec[-len(word) - 4:-len(word)] in _JUMP_HEADS:
         return word
@@ -1585,9 +1588,10 @@ def jump_target(spec: str, users: Container[str]) -> str | None:
 
 
 def _parsed_jump(spec: str, users: Container[str]) -> str | None:
-    """The user chain of the parsed rule's target, or None (a rule that does not parse too)."""
+    """The user chain of the parsed rule's target, or None (a rule that does not parse too, or an extension's
+    target with options: :func:`jump_target`)."""
     try:
         target = parse_spec(spec).target
     except RulesSyntaxError:
         return None
-    return target.name if target is not None and target.name in users else None
+    return target.name if target is not None and target.name in users and not target.options else None

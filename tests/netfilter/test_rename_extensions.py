@@ -14,9 +14,10 @@ import json
 import pytest
 
 from kubeproxy_sim.cli.main import main
-from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.errors import InputError, RulesSyntaxError
 from kubeproxy_sim.netfilter import codec
 from kubeproxy_sim.netfilter.codec import parse_ruleset, render_ruleset
+from kubeproxy_sim.netfilter.compile_chains import refuse_table_circles
 
 
 def _dump(*lines: str) -> str:
@@ -38,6 +39,18 @@ def test_an_extension_with_options_before_the_rename_stays_the_extension(tmp_pat
                                                      "-A LOG -j DROP"))
     assert outcome["verdict"] == "ACCEPT"
     assert all("-A LOG -j DROP" not in json.dumps(step) for step in outcome["path"])
+
+
+def test_an_extension_with_options_in_the_chain_that_takes_its_name_closes_no_circle(tmp_path, capsys) -> None:
+    """``-A FOO -j LOG --log-prefix x``, ``-E FOO LOG``, ``-A INPUT -j LOG``: iptables-legacy-restore v1.8.9 loads it
+    (unshare --net), the rule in LOG staying the extension; the circle check read it as LOG -> LOG and refused. The
+    same rule written alone (``-A LOG -j LOG``) after the -E is a jump, and legacy's COMMIT fails (a circle)."""
+    outcome = _input_verdict(tmp_path, capsys, _dump("-A FOO -j LOG --log-prefix x", "-E FOO LOG",
+                                                     "-A INPUT -j LOG"))
+    assert outcome["verdict"] == "ACCEPT"
+    table = parse_ruleset(_dump("-E FOO LOG", "-A LOG -j LOG", "-A INPUT -j LOG")).tables[0]
+    with pytest.raises(InputError, match=r"^line 5: the filter table's chains jump in a circle: LOG -> LOG;"):
+        refuse_table_circles(table)
 
 
 def test_a_second_rename_leaves_the_extension_as_it_was_written() -> None:
