@@ -503,9 +503,11 @@ class SimulatorSide:
                 continue
             ip, port = outcome.address_after(packet.dst_text, packet.dport or 0)
             value = parse_address(ip)[1]
-            nxt = sim.host_node(value)  # another node's own address (its pod bridge's too) is traced there
+            # another node's own address (its pod bridge's too) is traced there, DNATed to it or not: that node's
+            # conntrack sees a new connection, which its rules (a NodePort's) may DNAT again
+            nxt = sim.host_node(value)
             src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
-            if outcome.verdict == "ACCEPT" and nxt is not None and nxt != node and depth < 3:
+            if outcome.verdict in ("ACCEPT", "DNAT") and nxt is not None and nxt != node and depth < 3:
                 self._follow(client, entry, nxt, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, out,
                              depth + 1)
                 continue

@@ -24,7 +24,7 @@ from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.kernel.differential import UNREACHABLE, Report, differential, kernel_cluster, outcome_text
 from kubeproxy_sim.objects import load_paths, load_text
-from tests.kernel.test_differential_unit import TWO_HOP, stale_endpoint, two_hop_flows
+from tests.kernel.test_differential_unit import CHAINED, CHAINED_FLOWS, TWO_HOP, stale_endpoint, two_hop_flows
 from tests.kernel.test_kernel import small_cluster
 from tests.strategies import ClusterCase, clusters
 
@@ -175,6 +175,18 @@ def test_a_pod_s_packet_leaving_by_another_node_agrees_with_kernel(kernel: None,
         assert [(r.outcome, r.share, r.observed) for r in flow.rows] == [(outcome_text(("fail", UNREACHABLE)), 1,
                                                                           flow.count)]
     assert not _ours(f"{run_tag}-d2hop")
+
+
+def test_a_connection_dnated_to_another_node_s_nodeport_agrees_with_kernel(kernel: None, run_tag: str,
+                                                                           state_dir: Path) -> None:
+    """A Service whose endpoint is node2's NodePort: node2 DNATs the connection again, to web's endpoints (the
+    prediction said node2 itself answered every connection, followed as it traced only packets that left node1
+    unchanged)."""
+    cluster, config = small_cluster(CHAINED)
+    report = differential(cluster, config, state_dir, name=f"{run_tag}-dchain", flows=CHAINED_FLOWS, alpha=ALPHA)
+    _check(report, "chained")
+    assert all(len(f.rows) == 3 for f in report.flows)
+    assert not _ours(f"{run_tag}-dchain")
 
 
 def test_loopback_destinations_agree_with_kernel(kernel: None, run_tag: str, state_dir: Path) -> None:

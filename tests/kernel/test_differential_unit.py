@@ -456,6 +456,43 @@ def test_a_pod_s_packet_leaving_by_another_node_for_an_unowned_address_hears_the
     assert leaving[0][4] == parse_address(GONE)[1]
 
 
+CHAINED = """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: chained, namespace: default}
+spec:
+  clusterIP: 10.96.0.40
+  ports: [{name: http, port: 80, targetPort: 30080, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: chained-1, namespace: default, labels: {kubernetes.io/service-name: chained}}
+addressType: IPv4
+endpoints:
+- {addresses: [192.168.49.3]}
+ports: [{name: http, port: 30080, protocol: TCP}]
+"""
+"""A selectorless Service whose one endpoint is node2's NodePort of web (a Service in front of another's NodePort)."""
+CHAINED_FLOWS = [Flow("pod/kpsim-client/client-0", "10.96.0.40:80"), Flow("node/node1", "10.96.0.40:80")]
+"""Connections DNATed on node1 to node2's NodePort, which node2 (a new connection to its conntrack) DNATs again."""
+
+
+def test_a_connection_dnated_to_another_node_s_nodeport_is_dnated_there_again() -> None:
+    """The first DNAT's target is node2's own address, so node2's rules take the packet (its NodePort, to web's
+    endpoints, masqueraded); the prediction followed only what left node1 unchanged, and gave node2 itself
+    (the endpoint's made-up host) every connection, which the kernel never showed."""
+    cluster, config = small_cluster(CHAINED)
+    full, _ = with_clients(cluster, config, ["node1", "node2"])
+    sims = SimulatorSide(full, config)
+    third = Fraction(1, 3)
+    for flow in CHAINED_FLOWS:
+        shares = sims.predict(flow).shares
+        assert set(shares) == {("reply", "10.244.0.3", "192.168.49.3"), ("reply", "10.244.0.4", "192.168.49.3"),
+                               ("reply", "10.244.1.3", "10.244.1.1")}, flow
+        assert all(abs(p - third) < Fraction(1, 2**30) for p in shares.values())
+
+
 def test_simulator_expected_shares_name_a_refusal_reject() -> None:
     """An endpoint that does not listen on the port refuses (RST / port unreachable): REJECT, not NO_ROUTE."""
     from kubeproxy_sim.simulator.network import Simulator
