@@ -1236,7 +1236,7 @@ _NAT_JUMP = re.compile(_JUMP_TO + r'(?:DNAT|SNAT|MASQUERADE|REDIRECT)"?(?=[ \t\r
 _REJECT_JUMP = re.compile(_JUMP_TO + r'REJECT"?(?=[ \t\r\n]|$)')
 _REJECT_WITH = re.compile(r'--reject-with')
 _FAMILY_JUMP = re.compile(_JUMP_TO + r'(?:HL|TTL)"?(?=[ \t\r\n]|$)')
-_ICMP = re.compile(r'icmp(?:-type|v6-type|6?(?=[" \t\r\n]|$))')  # (-m icmp6, --icmp-type ...: not REJECT's
+_ICMP = re.compile(r'icmp(?:-type|v6-type|(?:v?6)?(?=[" \t\r\n]|$))')  # (-m icmp6, --icmp-type ...: not REJECT's
 # icmp-port-unreachable; syntax.foreign_extension. Two literal starts: 2.5% of a 10k-service parse, one pattern 5%)
 _SUSPECTS = {"nat": (_REJECT_JUMP, _FAMILY_JUMP, _ICMP), "filter": (_NAT_JUMP, _REJECT_WITH, _FAMILY_JUMP, _ICMP)}
 """Per table, what may be a target out of place, or an extension of the other family, in its text (each such line
@@ -1290,8 +1290,8 @@ def _refuse(problem: tuple[str, str, str] | None, line: int, file: str | None) -
 def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str] | None:
     """What is wrong with the rule of ``line`` (of the table ``state``, of the family ``ipv6``) as iptables judges
     the other family's extensions (:func:`syntax.foreign_extension`), its own HL or TTL alone (no chain of the name:
-    jump_error left it here), its own icmp or icmp6 match's protocol and REJECT's type, and the kernel its target's
-    place, as (message, token, expected); None when nothing is (or the line is no rule with such a target)."""
+    jump_error left it here), its own icmp or icmp6 match's type and protocol, and REJECT's type, and the kernel its
+    target's place, as (message, token, expected); None when nothing is (or the line is no rule with such a target)."""
     table = state.name
     line = line.strip()
     if line[:1] == "[":  # a restore input's [packets:bytes], which the parser has read already
@@ -1311,8 +1311,13 @@ def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str
     if foreign is not None and (target is None or foreign[1] != target.name or target.name not in state.chains):
         return (*foreign, "an extension of the " + ("IPv6" if ipv6 else "IPv4") + " family (" +
                 " and ".join(syntax.FAMILY_EXTENSIONS[ipv6]) + " here)")
-    own_match = syntax.FAMILY_EXTENSIONS[ipv6][1]  # (its protocol is judged after the family, as iptables does)
-    if any(o.flag == "-m" and o.module == own_match for o in spec.options):
+    # The family's own icmp/icmp6 match: judged after the family, as iptables does; its type (at the rule) first,
+    # then its protocol (the kernel's, at COMMIT)
+    own_match = syntax.FAMILY_EXTENSIONS[ipv6][1]
+    missing_type = syntax.missing_match_option(spec.options, own_match)
+    if missing_type is not None:
+        return missing_type
+    if any(o.flag == "-m" and syntax.MATCH_ALIASES.get(o.module, o.module) == own_match for o in spec.options):
         unasked = syntax.unasked_protocol(syntax.asked_module(spec.options), own_match)
         if unasked is not None:
             return unasked

@@ -119,6 +119,15 @@ FAMILY_MATCHES = frozenset(match for _, match in FAMILY_EXTENSIONS.values())
 family's match before it asks for the protocol (:func:`unasked_protocol`)."""
 
 
+REQUIRED_MATCH_OPTIONS = {"icmp": "--icmp-type", "icmp6": "--icmpv6-type"}
+"""The family matches (:data:`FAMILY_EXTENSIONS`) and the option each needs: iptables 1.8.9 refuses ``-m icmp`` or
+``-m icmp6`` without its type at the rule's line, legacy and nft alike, before the kernel could refuse its protocol
+(unshare --net: 'icmp6: option "--icmpv6-type" must be specified')."""
+MATCH_ALIASES = {"icmpv6": "icmp6"}
+"""A match's other name -> the extension it loads (and names in its messages: ``-m icmpv6`` alone, 'icmp6: option
+"--icmpv6-type" must be specified'; in IPv4, "Couldn't load match `icmp6'")."""
+
+
 def foreign_extension(spec: RuleSpec, ipv6: bool) -> tuple[str, str] | None:
     """(what iptables says, the token) when the rule uses the other family's TTL/HL target or icmp/icmp6 match, as
     iptables-restore and ip6tables-restore 1.8.9 say it (unshare --net; legacy and nft alike, but nft's "Chain 'HL'
@@ -127,7 +136,7 @@ def foreign_extension(spec: RuleSpec, ipv6: bool) -> tuple[str, str] | None:
     option "--hl-set"'. None when it uses neither."""
     target, match = FAMILY_EXTENSIONS[not ipv6]
     for option in spec.options:
-        if option.module == match:
+        if MATCH_ALIASES.get(option.module, option.module) == match:
             if option.flag == "-m":
                 return f"Couldn't load match `{match}'", match
             return f'unknown option "{option.flag}"', option.flag
@@ -1302,7 +1311,7 @@ class _Interpreter:
         protocol = _protocol_asked(self.options)
         asked = protocol_module(protocol)
         for module in modules:
-            unasked = None if module in FAMILY_MATCHES else unasked_protocol(asked, module)
+            unasked = None if MATCH_ALIASES.get(module, module) in FAMILY_MATCHES else unasked_protocol(asked, module)
             if unasked is not None:
                 raise self.error(*unasked)
             if module == "multiport" and protocol_number(protocol) not in _MULTIPORT_PROTOCOLS:
@@ -1531,6 +1540,26 @@ def unasked_protocol(asked: str, module: str) -> tuple[str, str, str] | None:
         return None
     return (f"-m {module} matches only {wanted} packets, which the rule does not ask for", module,
             f"-p {wanted} in the rule (not negated)")
+
+
+def missing_match_option(options: Sequence[Option], module: str) -> tuple[str, str, str] | None:
+    """(message, token, expected) for the first ``-m`` of match ``module`` (one of :data:`REQUIRED_MATCH_OPTIONS`,
+    or its alias) in ``options`` without its option (one before it, after ``-p icmp``, is the implicit match's);
+    None when each has one."""
+    flag = REQUIRED_MATCH_OPTIONS[module]
+    waiting: Option | None = None  # an -m still without its option
+    for option in options:
+        if MATCH_ALIASES.get(option.module, option.module) != module:
+            continue
+        if option.flag == "-m":
+            if waiting is not None:
+                break
+            waiting = option
+        elif option.flag == flag:
+            waiting = None
+    if waiting is None:
+        return None
+    return (f'{module}: option "{flag}" must be specified', waiting.module, f"-m {waiting.module} {flag} TYPE")
 
 
 _PROTOCOL_OF_MATCH = {"tcp": "tcp", "udp": "udp", "sctp": "sctp", "dccp": "dccp", "icmp": "icmp", "icmp6": "icmp6",

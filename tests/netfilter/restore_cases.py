@@ -23,6 +23,7 @@ class Case:
     saved: tuple[str, ...] = ()
     nft_differs: bool = False  # iptables-nft-restore decides the other way (see the case)
     at_commit: bool = False
+    ipv6: bool = False  # an ip6tables-restore input (read here with ipv6=True)
 
 
 FILTER = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
@@ -739,9 +740,29 @@ FAMILY_ONLY = [
     Case("icmp6 match without -p in IPv4", filter_with("-A INPUT -m icmp6 -j ACCEPT"), line=5),
     Case("icmp6 match and option without -p in IPv4", filter_with("-A INPUT -m icmp6 --icmpv6-type 1 -j ACCEPT"),
          line=5),
+    Case("icmpv6 match, icmp6's alias, in IPv4", filter_with("-A INPUT -p tcp -m icmpv6 -j ACCEPT"), line=5),
+    Case("icmpv6 match, icmp6's alias, in IPv6", filter_with("-A INPUT -p icmpv6 -m icmpv6 --icmpv6-type 1 -j ACCEPT"),
+         saved=("[0:0] -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 1 -j ACCEPT",), ipv6=True),
+]
+
+# icmp and icmp6 need their type ('icmp6: option "--icmpv6-type" must be specified', at the rule, both), before
+# the kernel could refuse the match's protocol (legacy: at COMMIT): an -m of its own after the implicit match of
+# -p icmp needs one too
+MATCH_TYPES = [
+    *(Case(f"{rule} in IPv4", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5)
+      for rule in ("-m icmp", "-p icmp -m icmp", "-p tcp -m icmp", "-p icmp -m icmp --icmp-type 8 -m icmp",
+                   "-p icmp --icmp-type 8 -m icmp")),
+    *(Case(f"{rule} in IPv6", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5, ipv6=True)
+      for rule in ("-m icmp6", "-p icmpv6 -m icmp6", "-p tcp -m icmp6", "-p icmpv6 -m icmpv6",
+                   "-p icmpv6 --icmpv6-type 1 -m icmp6")),
+    Case("icmp's type after another match's option", filter_with("-A INPUT -p icmp -m icmp -m comment --comment x "
+                                                                 "--icmp-type 8 -j ACCEPT"),
+         saved=("[0:0] -A INPUT -p icmp -m icmp --icmp-type 8 -m comment --comment x -j ACCEPT",)),
+    Case("icmp6 negated type in IPv6", filter_with("-A INPUT -p icmpv6 -m icmp6 ! --icmpv6-type 1 -j ACCEPT"),
+         saved=("[0:0] -A INPUT -p ipv6-icmp -m icmp6 ! --icmpv6-type 1 -j ACCEPT",), ipv6=True),
 ]
 
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
-             *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY]
+             *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES]

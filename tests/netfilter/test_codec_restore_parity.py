@@ -19,24 +19,24 @@ from tests.budget import budget
 from tests.netfilter.restore_cases import ALL_CASES, Case, filter_with
 
 
-def saved_lines(text: str) -> list[str]:
+def saved_lines(text: str, ipv6: bool | None = None) -> list[str]:
     """Our ``rules --full`` of ``text``, each rule's ``[0:0]`` as iptables-save -c prints it for one without."""
-    out = render_saved(save_lines(parse_ruleset(text))).splitlines()
+    out = render_saved(save_lines(parse_ruleset(text, ipv6=ipv6))).splitlines()
     return [line if line[:1] != "-" else "[0:0] " + line for line in out]
 
 
-def refusal(text: str) -> RulesSyntaxError:
+def refusal(text: str, ipv6: bool | None = None) -> RulesSyntaxError:
     with pytest.raises(RulesSyntaxError) as info:
-        parse_ruleset(text, file="node.rules")
+        parse_ruleset(text, file="node.rules", ipv6=ipv6)
     return info.value
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.name)
 def test_the_parser_agrees_with_iptables_restore(case: Case) -> None:
     if case.line is not None:
-        assert refusal(case.text).line == case.line
+        assert refusal(case.text, case.ipv6).line == case.line
         return
-    ours = saved_lines(case.text)
+    ours = saved_lines(case.text, case.ipv6)
     assert [line for line in case.saved if line not in ours] == [], ours
 
 
