@@ -9,6 +9,7 @@ injected clock (a float), never the wall clock.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -195,10 +196,22 @@ class SimPod:
     tolerations: tuple[Toleration, ...] = ()
     # when the taint eviction controller deletes the pod, its node tainted NoExecute (None: no deletion scheduled)
     evict_at: float | None = None
+    # metadata.annotations[controller.kubernetes.io/pod-deletion-cost] as the ReplicaSet controller reads it
+    # (GetDeletionCostFromPodAnnotations; 0 when not set): a set scaling down deletes lower costs first
+    deletion_cost: int = 0
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def uid(self) -> str:
+        """metadata.uid, which upstream draws at random: here 128 bits (as hex) derived from the pod's name (whose
+        suffix the injected generator drew) and creation serial, a new one for a pod made again under the same
+        name. The ReplicaSet controller breaks ties with it ("sorted by UUID to provide a pseudorandom order"), so
+        the order is as arbitrary as upstream's yet the same on every run, and drawing it takes nothing from the
+        generator (the names of every later pod stay as they were)."""
+        return hashlib.blake2b(f"{self.namespace}/{self.name}/{self.serial}".encode(), digest_size=16).hexdigest()
 
     @property
     def terminating(self) -> bool:

@@ -3,9 +3,10 @@
 A set counts its active pods (those not being deleted). Too few: it creates
 pods named after the set with a random suffix, which the scheduler places at
 once. Too many: it deletes the pods that matter least first, as upstream ranks
-them: unscheduled before scheduled, pending before running, not ready before
-ready, pods on nodes crowded with their Deployment's pods first, then the
-youngest. A pod whose labels no
+them (:func:`deletion_order`): unscheduled before scheduled, pending before
+running, not ready before ready, lower pod-deletion-cost first, pods on nodes
+crowded with their Deployment's pods first, then the youngest on a log2 scale,
+pods of one rank in a pseudorandom order (their UIDs). A pod whose labels no
 longer match its set's selector (``kubectl label pods ... --overwrite``) is
 released and the set replaces it; a bare pod that matches a set's selector
 (pod-template-hash included) is adopted.
@@ -13,9 +14,13 @@ released and the set replaces it; a bare pod that matches a set's selector
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
+from functools import cmp_to_key
+from itertools import groupby
 
 from kubeproxy_sim.controllers.model import ReplicaSet, SimPod, World, admitted_tolerations
 from kubeproxy_sim.controllers.naming import generate_name
@@ -89,18 +94,84 @@ def finish_deletion(world: World, pod: SimPod) -> SimPod:
     return replace(pod, gone_at=world.now + (pod.grace_period if pod.running(world.now) else 0))
 
 
+_NS = 1_000_000_000
+_INVERSE_LN2 = 1.4426950408889634  # Go's constant 1/Ln2, as a float64
+
+
+def _go_log2(x: float) -> float:
+    """Go's math.Log2, whose whole part logarithmicRankDiff takes: exact at powers of two, else
+    Log(frac)*(1/Ln2) + exp, so that a rank changes where upstream's does, to the nanosecond."""
+    frac, exp = math.frexp(x)
+    if frac == 0.5:
+        return float(exp - 1)
+    return math.log(frac) * _INVERSE_LN2 + exp
+
+
+def _log_rank(at: float, now_ns: int) -> int:
+    """logarithmicRankDiff's rank of a time: the whole part of log2 of its age in nanoseconds, -1 when it is not
+    in the past. The time is the API's (metav1.Time keeps whole seconds), now the controller's own clock."""
+    age = now_ns - math.floor(at) * _NS
+    return int(_go_log2(float(age))) if age > 0 else -1
+
+
 def deletion_order(world: World, pods: tuple[SimPod, ...], related: tuple[SimPod, ...] | None = None) -> list[SimPod]:
-    """Pods sorted so that the first ones are the cheapest to lose. A node is crowded by the active pods of
-    ``related`` (upstream counts every ReplicaSet of the same Deployment, so a rollout's old and new pods
-    spread out together); by default, by ``pods`` themselves."""
+    """Pods sorted so that the first ones are the cheapest to lose, by upstream's ActivePodsWithRanks.Less with
+    PodDeletionCost (on by default) and LogarithmicScaleDown (GA, locked on): unassigned before assigned, Pending
+    before Running, not ready before ready, lower pod-deletion-cost first, then the pod on the node most crowded
+    by the active pods of ``related`` (upstream counts every ReplicaSet of the same Deployment, so a rollout's old
+    and new pods spread out together; by default, ``pods`` themselves), then, for two ready pods whose Ready
+    times differ, the one ready for less time on a log2 scale of nanoseconds, else (or when both are not ready)
+    the younger one on that scale, pods of one rank by UID. (Container restarts, upstream's rule between those
+    two, are not modelled.)
+
+    Upstream's Less is not always transitive (two pods ready the same second are compared by age, a third
+    ready at another second of the same rank by UID), so its sort.Sort gives an order that depends on the
+    informer's; this one is a total order that agrees with Less on every pair wherever Less is an order on the
+    pods, and is the same on every run."""
     crowding: Counter[str | None] = Counter(p.node_name for p in (pods if related is None else related) if p.node_name)
+    now_ns = round(world.now * _NS)
+    ranks: dict[float, int] = {}  # a set's pods share few times (those of its batches): each ranked once
 
-    def key(pod: SimPod) -> tuple[object, ...]:
-        ready = pod.ready(world.now)  # phase Running (not Pending) before ready, as ActivePodsWithRanks ranks them
-        return (pod.node_name is not None, pod.running(world.now), ready, -crowding[pod.node_name],
-                -(pod.ready_at or 0.0) if ready else 0.0, -pod.serial)
+    def head(pod: SimPod) -> tuple[bool, bool, bool, int, int, int]:
+        running = pod.running(world.now)  # phase Running (not Pending) before ready, as ActivePodsWithRanks ranks them
+        ready = pod.ready(world.now)
+        when = pod.ready_at if ready and pod.ready_at is not None else pod.created
+        if (rank := ranks.get(when)) is None:
+            rank = ranks[when] = _log_rank(when, now_ns)
+        return (pod.node_name is not None, running, ready, pod.deletion_cost, -crowding[pod.node_name], rank)
 
-    return sorted(pods, key=key)
+    heads = [head(p) for p in pods]
+    # by UID, then (a stable sort) by the rules: the pods alike in the rules stay in UID order
+    ordered = sorted(sorted(range(len(pods)), key=lambda i: pods[i].uid), key=heads.__getitem__)
+    out: list[SimPod] = []
+    for (_, _, ready, *_), run in groupby(ordered, key=heads.__getitem__):  # pods alike but for their UIDs
+        alike = [pods[i] for i in run]
+        out += sorted(alike, key=cmp_to_key(_by_age(now_ns))) if ready and _ready_together(alike) else alike
+    return out
+
+
+def _ready_together(pods: list[SimPod]) -> bool:
+    """Whether two of these ready pods (of one rank of Ready time) became ready the same second but were created
+    at different seconds: Less then compares their ages, not their UIDs."""
+    times = {(pod.ready_at or 0.0, pod.created) for pod in pods}  # few: a set's pods come in batches
+    seconds = {(math.floor(ready), math.floor(created)) for ready, created in times}
+    return len(seconds) != len({ready for ready, _ in seconds})
+
+
+def _by_age(now_ns: int) -> Callable[[SimPod, SimPod], int]:
+    """Less's rules 6 and 8 for two ready pods of one rank of Ready time: Ready times that differ go by UID, equal
+    ones by the rank of the creation times (then by UID), equal creation times are a tie."""
+
+    def compare(a: SimPod, b: SimPod) -> int:
+        by_uid = -1 if a.uid < b.uid else 1
+        if math.floor(a.ready_at or 0.0) != math.floor(b.ready_at or 0.0):
+            return by_uid
+        if math.floor(a.created) == math.floor(b.created):
+            return 0
+        diff = _log_rank(a.created, now_ns) - _log_rank(b.created, now_ns)
+        return by_uid if diff == 0 else (-1 if diff < 0 else 1)
+
+    return compare
 
 
 def _release_and_adopt(world: World, rs: ReplicaSet) -> World:

@@ -120,16 +120,18 @@ def test_scale_down_counts_a_node_s_pods_of_every_revision_as_upstream_does() ->
     from kubeproxy_sim.controllers.model import SimPod
     from kubeproxy_sim.controllers.replicaset import deletion_order
 
-    def pod(name: str, owner: str, node_name: str, serial: int) -> SimPod:
-        return SimPod("default", name, (), owner, (), (), created=0.0, serial=serial, node_name=node_name,
-                      pod_ips=(f"10.0.0.{serial}",), ready_at=0.0)
+    def pod(name: str, owner: str, node_name: str, serial: int, created: float = 0.0) -> SimPod:
+        return SimPod("default", name, (), owner, (), (), created=created, serial=serial, node_name=node_name,
+                      pod_ips=(f"10.0.0.{serial}",), ready_at=created + 5)
 
     new = (pod("new-a", "web-new", "node1", 1), pod("new-b", "web-new", "node2", 0))
     old = (pod("old-a", "web-old", "node1", 2), pod("old-b", "web-old", "node1", 3))
-    w = world()
-    assert deletion_order(w, new)[0].name == "new-a"  # alone: a tie on crowding, the youngest goes
+    w = world(now=100.0)
+    # alone: a tie on crowding and on every time, which upstream breaks by UID
+    assert deletion_order(w, new)[0] == min(new, key=lambda p: p.uid)
     assert deletion_order(w, new, new + old)[0].name == "new-a"
-    younger_on_node2 = (pod("new-a", "web-new", "node1", 0), pod("new-b", "web-new", "node2", 1))
+    # ready 5 s and 95 s ago: log2 ranks 32 and 36 of nanoseconds
+    younger_on_node2 = (pod("new-a", "web-new", "node1", 0), pod("new-b", "web-new", "node2", 1, created=90.0))
     assert deletion_order(w, younger_on_node2)[0].name == "new-b"
     assert deletion_order(w, younger_on_node2, younger_on_node2 + old)[0].name == "new-a"  # node1 is crowded
 

@@ -1,0 +1,149 @@
+"""Which pods a ReplicaSet scaling down deletes first: upstream's ActivePodsWithRanks.Less
+(pkg/controller/controller_utils.go) with PodDeletionCost (beta, on by default) and LogarithmicScaleDown (GA in
+1.31, locked on; pkg/features/kube_features.go), as getPodsToDelete (pkg/controller/replicaset/replica_set.go)
+sorts a set's active pods ranked by the active pods of its Deployment on each one's node.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kubeproxy_sim.controllers.model import SimPod, World
+from kubeproxy_sim.controllers.replicaset import _log_rank, deletion_order
+
+from ._helpers import world
+
+NOW = 100.0
+
+
+def _pod(name: str, *, node: str | None = "node1", created: float = 0.0, ready_at: float | None = 5.0,
+         cost: int = 0, marked: bool = False, serial: int = 0) -> SimPod:
+    return SimPod("default", name, (), "web-a", (), (), created=created, serial=serial, node_name=node,
+                  pod_ips=("10.244.0.2",) if node else (), ready_at=ready_at, marked_not_ready=marked,
+                  deletion_cost=cost)
+
+
+def _names(w: World, *pods: SimPod) -> list[str]:
+    return [p.name for p in deletion_order(w, pods)]
+
+
+def test_log_rank_is_go_s_whole_log2_of_the_age_in_nanoseconds_of_a_whole_second() -> None:
+    """metav1.Time keeps whole seconds (its protobuf form drops the nanoseconds), the controller's now does not;
+    an age that is a power of two has that exponent, one short of it the one below, none in the past -1."""
+    assert _log_rank(0.0, 2**33) == 33
+    assert _log_rank(0.0, 2**33 - 1) == 32
+    assert _log_rank(3.9, 3 * 10**9 + 2**20) == 20  # created at 3.9 s is 3 s to the API
+    assert _log_rank(5.0, 5 * 10**9) == -1 and _log_rank(6.0, 5 * 10**9) == -1
+
+
+def test_a_lower_deletion_cost_goes_first_before_crowding_and_age() -> None:
+    """Rule 4 (pod-deletion-cost) comes after readiness and before the node's crowding and the times: the pod
+    alone on node2, older, costing -5 goes before the two on node1; readiness still comes first."""
+    w = world(now=NOW)
+    cheap = _pod("cheap", node="node2", created=0.0, cost=-5)
+    crowded = (_pod("a", created=90.0, ready_at=95.0), _pod("b", created=90.0, ready_at=95.0))
+    assert _names(w, *crowded, cheap)[0] == "cheap"
+    assert _names(w, *crowded, _pod("costly", node="node2", cost=10))[-1] == "costly"
+    starting = _pod("starting", created=99.0, ready_at=104.0, cost=1000)
+    assert _names(w, cheap, starting)[0] == "starting"
+
+
+def test_ready_times_of_one_log2_rank_go_by_uid_and_of_different_ranks_the_more_recent_first() -> None:
+    """Ready 40 s and 50 s ago share rank 35 (log2 of 4e10 and 5e10 ns): the UIDs decide, not which is younger;
+    ready 5 s ago (rank 32) goes before both."""
+    w = world(now=NOW)
+    older, newer = _pod("older", created=45.0, ready_at=50.0), _pod("newer", created=55.0, ready_at=60.0)
+    assert _log_rank(50.0, 10**11) == _log_rank(60.0, 10**11) == 35
+    assert _names(w, older, newer) == [p.name for p in sorted((older, newer), key=lambda p: p.uid)]
+    assert _names(w, older, newer, _pod("fresh", created=90.0, ready_at=95.0))[0] == "fresh"
+
+
+def test_pods_ready_the_same_second_go_by_the_rank_of_their_age() -> None:
+    """Two pods ready the same second skip the Ready-time rule: the younger by creation rank goes first,
+    whatever their UIDs (a pod created at 10 s that waited for a node, one created at 94 s, both ready at 99 s)."""
+    w = world(now=NOW)
+    waited, quick = _pod("waited", created=10.0, ready_at=99.0), _pod("quick", created=94.0, ready_at=99.4)
+    assert _names(w, waited, quick) == ["quick", "waited"]
+    assert _names(w, quick, waited) == ["quick", "waited"]
+
+
+# -- the order against a transcription of upstream's Less ----------------------------------------------------
+
+
+def _rank(at: float) -> int:
+    age = round(NOW * 10**9) - math.floor(at) * 10**9
+    return int(math.log2(age)) if age > 0 else -1
+
+
+def _less(a: SimPod, b: SimPod, crowding: Counter[str]) -> bool:
+    """ActivePodsWithRanks.Less, rule by rule (restarts, rule 7, are never counted here)."""
+    node_a, node_b = a.node_name or "", b.node_name or ""
+    if node_a != node_b and (not node_a or not node_b):
+        return not node_a
+    phase_a, phase_b = a.running(NOW), b.running(NOW)  # Pending (0) < Running (2)
+    if phase_a != phase_b:
+        return not phase_a
+    ready_a, ready_b = a.ready(NOW), b.ready(NOW)
+    if ready_a != ready_b:
+        return not ready_a
+    if a.deletion_cost != b.deletion_cost:
+        return a.deletion_cost < b.deletion_cost
+    if crowding[node_a] != crowding[node_b]:
+        return crowding[node_a] > crowding[node_b]
+    for first, second, applies in ((a.ready_at, b.ready_at, ready_a and ready_b), (a.created, b.created, True)):
+        if applies and first is not None and second is not None and math.floor(first) != math.floor(second):
+            diff = _rank(first) - _rank(second)
+            return a.uid < b.uid if diff == 0 else diff < 0
+    return False
+
+
+def _strict_weak(pods: list[SimPod], less: dict[tuple[int, int], bool]) -> bool:
+    """Whether Less is a strict weak order on these pods (transitive, and so is being incomparable)."""
+    n = range(len(pods))
+    for i, j, k in itertools.product(n, n, n):
+        if less[i, j] and less[j, k] and not less[i, k]:
+            return False
+        alike = not less[i, j] and not less[j, i] and not less[j, k] and not less[k, j]
+        if alike and (less[i, k] or less[k, i]):
+            return False
+    return True
+
+
+PODS = st.lists(st.builds(
+    lambda node, created, delay, marked, cost: (node, created, None if delay is None else created + delay, marked,
+                                                cost),
+    st.sampled_from([None, "node1", "node2"]), st.sampled_from([0.0, 0.5, 10.0, 40.0, 50.0, 90.0, 99.0]),
+    st.sampled_from([None, 0.2, 1.0, 5.0, 9.0, 50.0]), st.booleans(), st.sampled_from([-3, 0, 0, 7])),
+    min_size=1, max_size=6)
+
+
+@given(PODS)
+def test_the_order_agrees_with_upstream_less_wherever_less_is_an_order(specs: list[tuple[object, ...]]) -> None:
+    """Pods of every kind (unscheduled, starting, ready, marked not ready; costs; times a second apart or on one
+    log2 rank): the order is a permutation of them, every pod before another is never Less's choice to go after
+    it when Less orders the pods at all (a strict weak order on them), and a pod that costs less than another
+    alike in rules 1 to 3 always goes first."""
+    pods = [_pod(f"p{i}", node=node, created=created, ready_at=ready_at, marked=marked and node is not None,
+                 cost=cost, serial=i)  # type: ignore[arg-type]
+            for i, (node, created, ready_at, marked, cost) in enumerate(specs)]
+    pods = [p if p.node_name else _unbound(p) for p in pods]
+    order = deletion_order(world(now=NOW), tuple(pods))
+    assert sorted(p.name for p in order) == sorted(p.name for p in pods)
+    crowding = Counter(p.node_name or "" for p in pods if p.node_name)
+    less = {(i, j): _less(a, b, crowding) for (i, a), (j, b) in itertools.product(enumerate(order), repeat=2)}
+    if _strict_weak(order, less):
+        assert not any(less[j, i] for i, j in itertools.combinations(range(len(order)), 2))
+    for (i, a), (j, b) in itertools.combinations(enumerate(order), 2):
+        alike = (bool(a.node_name), a.running(NOW), a.ready(NOW)) == (bool(b.node_name), b.running(NOW), b.ready(NOW))
+        assert not (alike and b.deletion_cost < a.deletion_cost), (i, j)
+
+
+def _unbound(pod: SimPod) -> SimPod:
+    """A pod the scheduler has not placed: no node, no address, not started."""
+    return SimPod(pod.namespace, pod.name, (), pod.owner, (), (), created=pod.created, serial=pod.serial,
+                  deletion_cost=pod.deletion_cost)
