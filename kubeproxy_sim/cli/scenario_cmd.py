@@ -186,6 +186,17 @@ def _pod_tolerations(doc: dict[str, Any], file: str, key: str, diagnostics: list
     return found
 
 
+def _pod_deletion_cost(meta: dict[str, Any], file: str, key: str, diagnostics: list[Diagnostic]) -> int:
+    """A Pod's pod-deletion-cost annotation (controllers.decode.read_deletion_cost), a refused one reported."""
+    from kubeproxy_sim.controllers.decode import read_deletion_cost
+    from kubeproxy_sim.objects.report import Report
+
+    report = Report(file, "Pod", key)
+    cost = read_deletion_cost(report, meta, "metadata")
+    diagnostics.extend(report.diagnostics)
+    return cost
+
+
 def port_conflict_diagnostics(conflicts: Any, file: str | None = None, line: int | None = None) -> list[Diagnostic]:
     """The kubelet's refusal of each host-network pod an apply bound where a pod before it holds one of its host
     ports (scheduler.PortConflict), said at the step that applied it."""
@@ -205,7 +216,7 @@ def _topology_annotations(meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     """``apply -f``: objects through the objects layer, Deployments and API facts from the raw documents (Node
     readiness, allocatable CPU and pods, Services' topology annotations, ipFamilyPolicy, and what
-    they wrote of clusterIPs and ipFamilies)."""
+    they wrote of clusterIPs and ipFamilies, Pods' tolerations and pod-deletion-cost)."""
     from kubeproxy_sim.controllers.decode import (
         NOTHING_WRITTEN,
         WrittenIPFields,
@@ -229,6 +240,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     policies: dict[str, str] = {}
     ip_fields: dict[str, WrittenIPFields] = {}
     tolerations: dict[str, Any] = {}
+    costs: dict[str, int] = {}
     for file, doc in _raw_documents(list(paths)):
         if not isinstance(doc, dict):
             continue
@@ -263,6 +275,8 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
             diagnostics += _dropped_host_ports(doc, file, key)
             if found_tolerations := _pod_tolerations(doc, file, key, diagnostics):
                 tolerations[key] = found_tolerations
+            if cost := _pod_deletion_cost(meta, file, key, diagnostics):
+                costs[key] = cost
         elif doc.get("kind") == "Service":
             key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
             if found_annotations := _topology_annotations(meta):
@@ -281,7 +295,8 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                      node_max_pods=tuple(sorted(node_max_pods.items())),
                      service_annotations=tuple(sorted(annotations.items())),
                      family_policies=tuple(sorted(policies.items())), ip_fields=tuple(sorted(ip_fields.items())),
-                     pod_tolerations=tuple(sorted(tolerations.items())))
+                     pod_tolerations=tuple(sorted(tolerations.items())),
+                     pod_deletion_costs=tuple(sorted(costs.items())))
 
 
 # -- showing a step -------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Decoding apps/v1 Deployment manifests (the loader of the objects layer skips them: kube-proxy never reads them).
 
 Only what the controllers model is read: replicas, matchLabels selector,
-template labels, containers (name, image, ports), grace period, hostNetwork, tolerations, strategy with
+template labels and pod-deletion-cost annotation, containers (name, image, ports), grace period, hostNetwork,
+tolerations, strategy with
 maxSurge/maxUnavailable, progress deadline and history limit. Problems are
 reported like every other object's: file, Deployment namespace/name, field
 path, what is wrong and what is expected.
@@ -20,6 +21,7 @@ from kubeproxy_sim.controllers.model import (
     DEFAULT_SURGE,
     DEFAULT_UNAVAILABLE,
     NO_EXECUTE,
+    POD_DELETION_COST,
     Container,
     Deployment,
     PodTemplate,
@@ -181,8 +183,29 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
         report.error("spec.template.spec.containers", "required; expected at least one container with an image")
         return None
     tolerations = read_tolerations(report, pod_spec, "spec.template.spec.tolerations")
+    cost = read_deletion_cost(report, meta, "spec.template.metadata")
     return PodTemplate(labels=labels, containers=tuple(containers), grace_period=grace, host_network=host_network,
-                       tolerations=tolerations)
+                       tolerations=tolerations, deletion_cost=cost)
+
+
+_DELETION_COST = re.compile(r"-[0-9]+|0|[1-9][0-9]*")  # validFirstDigit, then strconv.ParseInt base 10
+
+
+def read_deletion_cost(report: Report, meta: dict[str, Any], path: str) -> int:
+    """The pod-deletion-cost annotation of the metadata at ``path``, as the ReplicaSet controller reads it
+    (GetDeletionCostFromPodAnnotations; 0 when absent). A value the API server refuses (ValidatePodSpecificAnnotations,
+    "must be a 32bit integer": no plus sign, no leading zero unless after a minus, base 10, 32 bits) is reported
+    at its field."""
+    annotations = report.mapping(meta, "annotations", f"{path}.annotations") or {}
+    field = f"{path}.annotations[{POD_DELETION_COST}]"
+    value = report.string(annotations, POD_DELETION_COST, field)
+    if value is None:
+        return 0
+    if _DELETION_COST.fullmatch(value) and -(2**31) <= int(value) < 2**31:
+        return int(value)
+    report.error(field, f"Invalid value: {quote(value)}: must be a 32bit integer; expected a whole number from "
+                        "-2147483648 to 2147483647 without a plus sign or leading zeros")
+    return 0
 
 
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")

@@ -27,6 +27,7 @@ NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 NO_EXECUTE = "NoExecute"
 NO_SCHEDULE = "NoSchedule"
+POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"  # the annotation a scale-down reads first
 DEFAULT_TOLERATION_SECONDS = 300  # kube-apiserver's --default-not-ready/unreachable-toleration-seconds
 MAX_REPLICAS = 150_000
 """The simulator's limit on one Deployment's replicas: Kubernetes' tested limit of pods in a whole cluster
@@ -116,6 +117,7 @@ class PodTemplate:
     grace_period: int = DEFAULT_GRACE_PERIOD
     host_network: bool = False  # spec.hostNetwork: the pods take their node's host IPs and hold their ports there
     tolerations: tuple[Toleration, ...] = ()  # spec.tolerations as written (the API server adds its defaults per pod)
+    deletion_cost: int = 0  # metadata.annotations[POD_DELETION_COST], which every pod of the revision carries
 
     def images(self) -> tuple[str, ...]:
         return tuple(c.image for c in self.containers)

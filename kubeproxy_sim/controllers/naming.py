@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 
-from kubeproxy_sim.controllers.model import PodTemplate
+from kubeproxy_sim.controllers.model import POD_DELETION_COST, PodTemplate
 
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 HASH_LENGTH = 10  # the decimal digits of a 32-bit number
@@ -49,6 +49,8 @@ def _canonical(template: PodTemplate) -> bytes:
     }
     if plain.host_network:  # only when set, so the hashes of templates without it stay what they were
         document["hostNetwork"] = True
+    if plain.deletion_cost:  # the same
+        document["annotations"] = {POD_DELETION_COST: str(plain.deletion_cost)}
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 

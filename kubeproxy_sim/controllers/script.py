@@ -470,6 +470,8 @@ class Manifests:
     ip_fields: tuple[tuple[str, WrittenIPFields], ...] = ()
     # Pod key -> its spec.tolerations as written (controllers.decode.read_tolerations); a Pod left out wrote none
     pod_tolerations: tuple[tuple[str, tuple[Toleration, ...]], ...] = ()
+    # Pod key -> its pod-deletion-cost annotation (controllers.decode.read_deletion_cost); a Pod left out has none
+    pod_deletion_costs: tuple[tuple[str, int], ...] = ()
 
 
 Loader = Callable[[tuple[str, ...]], Manifests]
@@ -536,9 +538,9 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     notes += [_applied("endpointslice.discovery.k8s.io", s.name, slices_before.get(s.key), s)
               for s in manifests.cluster.endpoint_slices]
     running = {p.key: p for p in world.pods}
-    tolerations = dict(manifests.pod_tolerations)
+    tolerations, costs = dict(manifests.pod_tolerations), dict(manifests.pod_deletion_costs)
     changed = []
-    retolerated: dict[str, tuple[Toleration, ...]] = {}
+    updated: set[str] = set()
     conflicts: tuple[PortConflict, ...] = ()
     refused = []
     for pod in manifests.cluster.pods:
@@ -548,18 +550,18 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
             refused.append(_tolerations_refused(pod))
             continue
         if before is not None and _same_pod(before, pod):  # a running pod keeps its node, address and readiness
-            own = tolerations.get(pod.key, ())
-            same = admitted_tolerations(own) == before.tolerations
+            same = (admitted_tolerations(tolerations.get(pod.key, ())) == before.tolerations
+                    and costs.get(pod.key, 0) == before.deletion_cost)
             notes.append(f"pod/{pod.name} {'unchanged' if same else 'configured'}")
-            if not same:  # the one pod spec change the API server allows here: updated in place
-                retolerated[pod.key] = own
+            if not same:  # a pod spec change the API server allows, or an annotation: updated in place
+                updated.add(pod.key)
             continue
         notes.append(_applied("pod", pod.name, before, False))
         changed.append(pod)
-    if retolerated:
-        world = W.retolerate(world, retolerated, rng)
+    if updated:
+        world = W.update_pods(world, {key: (tolerations.get(key, ()), costs.get(key, 0)) for key in updated}, rng)
     if changed:
-        world, conflicts = W.add_pods(world, changed, rng, tolerations)
+        world, conflicts = W.add_pods(world, changed, rng, tolerations, costs)
     for d in manifests.deployments:
         existing = world.deployment(d.namespace, d.name)
         if existing is not None and not d.replicas_given:  # apply leaves a field the manifest omits alone

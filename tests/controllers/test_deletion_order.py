@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from collections import Counter
+from dataclasses import replace
+from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kubeproxy_sim.controllers.model import SimPod, World
+from kubeproxy_sim.cli.scenario_cmd import load_manifests
+from kubeproxy_sim.controllers import world as W
+from kubeproxy_sim.controllers.decode import read_deletion_cost
+from kubeproxy_sim.controllers.model import POD_DELETION_COST, SimPod, World
+from kubeproxy_sim.controllers.naming import template_hash
 from kubeproxy_sim.controllers.replicaset import _log_rank, deletion_order
+from kubeproxy_sim.controllers.script import Manifests, Played, Step, play
+from kubeproxy_sim.objects.model import Cluster, Pod
+from kubeproxy_sim.objects.report import Report
 
-from ._helpers import world
+from ._helpers import IMAGE_V1, deployed, world
 
 NOW = 100.0
 
@@ -147,3 +158,91 @@ def _unbound(pod: SimPod) -> SimPod:
     """A pod the scheduler has not placed: no node, no address, not started."""
     return SimPod(pod.namespace, pod.name, (), pod.owner, (), (), created=pod.created, serial=pod.serial,
                   deletion_cost=pod.deletion_cost)
+
+
+# -- where a pod's deletion cost comes from --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("written", "cost"), [("5", 5), ("-3", -3), ("-007", -7), ("0", 0), ("2147483647", 2**31 - 1),
+                                               ("-2147483648", -(2**31)), (None, 0)])
+def test_a_deletion_cost_is_read_as_the_api_server_takes_it(written: str | None, cost: int) -> None:
+    report = Report("p.yaml", "Pod", "default/p1")
+    meta = {"annotations": {POD_DELETION_COST: written}} if written is not None else {}
+    assert read_deletion_cost(report, meta, "metadata") == cost and report.diagnostics == []
+
+
+@pytest.mark.parametrize("written", ["+5", "007", "", "abc", "2147483648", "1_000", " 5", "5.0"])
+def test_a_deletion_cost_the_api_server_refuses_is_reported_at_its_field(written: str) -> None:
+    """validFirstDigit (a minus, a lone 0, or 1-9 first), then base-10 ParseInt of 32 bits."""
+    report = Report("p.yaml", "Pod", "default/p1")
+    assert read_deletion_cost(report, {"annotations": {POD_DELETION_COST: written}}, "metadata") == 0
+    (problem,) = report.diagnostics
+    assert problem.field == f"metadata.annotations[{POD_DELETION_COST}]"
+    assert problem.message.startswith(f'Invalid value: "{written}": must be a 32bit integer; expected a whole number')
+
+
+def test_a_scale_down_deletes_the_pod_of_the_lowest_cost_first() -> None:
+    """Three ready pods; the one annotated -10 goes on a scale-down to 2, though it is alone on its node (the
+    crowded node's pods would go first otherwise); then, of the two left, costing 10 and 0, the 0."""
+    w, rng = deployed(3)
+    lonely = next(p for p in w.pods if sum(q.node_name == p.node_name for q in w.pods) == 1)
+    costly, cheap = sorted((p for p in w.pods if p is not lonely), key=lambda p: p.name)
+    w = W.update_pods(w, {lonely.key: ((), -10), costly.key: ((), 10)}, rng)
+    down = W.scale(w, "default", "web", 2, rng)
+    assert [p.name for p in down.pods if p.terminating] == [lonely.name]
+    assert {p.name for p in W.scale(down, "default", "web", 1, rng).pods if p.terminating} == {lonely.name, cheap.name}
+
+
+def test_a_template_s_deletion_cost_is_every_pod_s_and_part_of_its_revision() -> None:
+    """spec.template.metadata.annotations: each pod of the revision carries the cost; a template that changes it
+    is another revision (its pod-template-hash differs), one without it hashes as before."""
+    d = W.new_deployment("default", "web", [IMAGE_V1], 2, 8080)
+    costly = replace(d, template=replace(d.template, deletion_cost=4))
+    w, _ = deployed(2, template=costly.template)
+    assert {p.deletion_cost for p in w.pods} == {4}
+    assert template_hash(costly.template) != template_hash(d.template)
+    assert template_hash(replace(costly.template, deletion_cost=0)) == template_hash(d.template)
+
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}, annotations: {{controller.kubernetes.io/pod-deletion-cost: "{cost}"}}}}
+    spec: {{containers: [{{name: web, image: nginx}}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: bare, annotations: {{controller.kubernetes.io/pod-deletion-cost: "{cost}"}}}}
+spec: {{containers: [{{name: bare, image: nginx}}]}}
+"""
+
+
+def test_manifests_carry_the_costs_of_templates_and_bare_pods_and_refuse_bad_ones(tmp_path: Path) -> None:
+    (tmp_path / "ok.yaml").write_text(DEPLOYMENT.format(cost="-2"))
+    (tmp_path / "bad.yaml").write_text(DEPLOYMENT.format(cost="+2"))
+    ok = load_manifests([str(tmp_path / "ok.yaml")])
+    assert ok.deployments[0].template.deletion_cost == -2 and ok.pod_deletion_costs == (("default/bare", -2),)
+    bad = load_manifests([str(tmp_path / "bad.yaml")])
+    assert sorted(str(d.field) for d in bad.diagnostics) == [
+        f"metadata.annotations[{POD_DELETION_COST}]", f"spec.template.metadata.annotations[{POD_DELETION_COST}]"]
+    assert not bad.deployments
+
+
+def test_a_bare_pod_reapplied_with_another_cost_is_configured_in_place() -> None:
+    rng = random.Random(0)
+    pod = Pod("default", "p1", node_name="node1")
+
+    def apply(w: World, cost: int) -> Played:
+        manifests = Manifests(Cluster(pods=(pod,)), pod_deletion_costs=(("default/p1", cost),) if cost else ())
+        return play(w, Step(1, "apply -f p1.yaml", "apply", paths=("p1.yaml",)), rng, lambda _: manifests)
+
+    first = apply(world(), 3)
+    before = first.world.pod("default", "p1")
+    assert before is not None and before.deletion_cost == 3
+    same, other = apply(first.world, 3), apply(first.world, 0)
+    assert same.notes == ("pod/p1 unchanged",) and other.notes == ("pod/p1 configured",)
+    after = other.world.pod("default", "p1")
+    assert after == replace(before, deletion_cost=0)
