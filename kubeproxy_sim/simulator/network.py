@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import netaddr
 
@@ -49,7 +49,7 @@ from kubeproxy_sim.simulator.conntrack import Conntrack, Entry, Tuple, reverse
 from kubeproxy_sim.simulator.dns import ClusterDNS, Resolver
 from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
 from kubeproxy_sim.simulator.loadbalancer import Frontend, LoadBalancer
-from kubeproxy_sim.simulator.nodewalk import verdict_rule, walk_node
+from kubeproxy_sim.simulator.nodewalk import deciding_rule, verdict_rule, walk_node
 from kubeproxy_sim.simulator.stale import udp_cleanup
 from kubeproxy_sim.simulator.topology import (
     UPLINK,
@@ -132,12 +132,33 @@ def kube_dns_address(cluster: Cluster, family: int) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyLoss:
+    """How the answer to a client's first packet (the reply, or a refusal) failed to reach it as its answer, as
+    the facts :meth:`Simulator._reply_lost` found: what analysis.why explains a row by, as the detail's words are
+    for people and may be reworded. ``came_from``: the (address, port) it came from, not the one the client
+    connected to (WRONG_REPLY_SOURCE); ``dropped``: the (node, rule) that dropped or rejected it on its way
+    (:attr:`Failure.decided_by`). Neither: it went to another host, or the router had no way back for it."""
+
+    came_from: tuple[str, int] | None = None
+    dropped: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Failure:
+    """Why a connection failed: ``reason`` and ``detail`` are what rows show and are grouped by; the facts after
+    them are for the rows' explanations only (they neither compare nor print: a row's detail already says them)."""
+
     reason: str  # REJECT, DROP, NO_ROUTE, WRONG_REPLY_SOURCE, TIMEOUT
     detail: str
     after_first: bool = False
     """Decided after the first packet: its reply or refusal on the way back, or the client's ACK. The exact pass
     follows the first packet forward only, so it gives such a row no expectation (send's)."""
+    decided_by: tuple[str, str] | None = field(default=None, compare=False, repr=False)
+    """(node, rule): the node whose rule dropped or rejected the packet, and that rule as iptables-save writes it
+    (``-A CHAIN ...``, or a built-in chain's ``:CHAIN DROP [0:0]`` policy); None when no node's rule decided."""
+    lost: ReplyLoss | None = field(default=None, compare=False, repr=False)
+    """How the answer to the first packet was lost on its way back (a row of :meth:`Simulator._check_reply` or
+    :meth:`Simulator._refusal`); None for every other failure, a lost ACK's too (whose rule no Service is behind)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -557,32 +578,37 @@ class Simulator:
         lost = self._reply_lost(client, pkt, self._travel(reverse(first[2]), self._server_location(first), "R"))
         if lost is None:
             return refused
-        reason, how = lost
+        reason, how, facts = lost
         return Failure(reason if reason == DROP and pkt[0] == "tcp" else TIMEOUT,
-                       f"{refused.detail}, and the reply{how}", after_first=True)
+                       f"{refused.detail}, and the reply{how}", after_first=True, lost=facts)
 
     def _check_reply(self, client: Client, pkt: Tuple, back: Arrival | Failure) -> Failure | None:
         """Why the answer to the client's first packet does not reach it as its answer, else None."""
         lost = self._reply_lost(client, pkt, back)
-        return None if lost is None else Failure(lost[0], f"the reply{lost[1]}", after_first=True)
+        return None if lost is None else Failure(lost[0], f"the reply{lost[1]}", after_first=True, lost=lost[2])
 
-    def _reply_lost(self, client: Client, pkt: Tuple, back: Arrival | Failure) -> tuple[str, str] | None:
-        """(reason, how) of an answer (a reply, a refusal) that does not reach the client as one, ``how`` the words
-        after "the reply" (:meth:`_check_reply`'s, :meth:`_refusal`'s); None when it does."""
+    def _reply_lost(self, client: Client, pkt: Tuple,
+                    back: Arrival | Failure) -> tuple[str, str, ReplyLoss] | None:
+        """(reason, how, facts) of an answer (a reply, a refusal) that does not reach the client as one, ``how``
+        the words after "the reply" (:meth:`_check_reply`'s, :meth:`_refusal`'s) and ``facts`` what they say
+        (:class:`ReplyLoss`); None when it does."""
         if isinstance(back, Failure):  # lost on its way: a REJECT's or a router's ICMP goes to the server, and the
             # client hears nothing (TIMEOUT); a DROP keeps its name, as netns send's counters name it
-            return back.reason if back.reason == DROP else TIMEOUT, f": {back.detail}"
+            reason = back.reason if back.reason == DROP else TIMEOUT
+            return reason, f": {back.detail}", ReplyLoss(dropped=back.decided_by)
         kind, where, reply = back
         at_client = (kind == "external" and client.kind == "external" and where == client.ip) or \
             (kind == "pod" and client.kind == "pod" and where is client.pod) or \
             (kind == "node" and client.kind == "node" and where == client.node)
         if not at_client or reply[4] != pkt[2] or reply[5] != pkt[3]:
             # the address only: the client's port differs per connection, and failures are grouped by detail
-            return TIMEOUT, f" went to {self._where(back)} ({self._text(reply[4])}), not to {client.label}"
+            went = f" went to {self._where(back)} ({self._text(reply[4])}), not to {client.label}"
+            return TIMEOUT, went, ReplyLoss()
         if reply[2] != pkt[4] or reply[3] != pkt[5]:
             assert reply[3] is not None and pkt[5] is not None  # TCP/UDP/SCTP only here: ports always set
-            return WRONG_REPLY_SOURCE, (f" came from {host_port(self._text(reply[2]), reply[3])}, the client "
-                                        f"connected to {host_port(self._text(pkt[4]), pkt[5])}")
+            came_from = (self._text(reply[2]), reply[3])
+            return WRONG_REPLY_SOURCE, (f" came from {host_port(*came_from)}, the client connected to "
+                                        f"{host_port(self._text(pkt[4]), pkt[5])}"), ReplyLoss(came_from=came_from)
         return None
 
     def _where(self, arrival: Arrival) -> str:
@@ -828,7 +854,9 @@ class Simulator:
         b = walked.branch
         if walked.verdict != ACCEPT:
             reason = REJECT if walked.verdict == "REJECT" else DROP
-            return Failure(reason, f"node {rt.name}: {verdict_rule(b, walked.verdict)}")
+            decided = deciding_rule(b)
+            return Failure(reason, f"node {rt.name}: {verdict_rule(b, walked.verdict)}",
+                           decided_by=None if decided is None else (rt.name, decided.text()))
         iface, kind, target = ("lo", "local", rt.name) if walked.local else self._next_hop(rt, b.dst)
         if found is not None:
             entry, is_reply = found

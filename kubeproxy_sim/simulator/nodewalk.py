@@ -66,11 +66,19 @@ def walk_node(engine: Engine, packet: Packet, *, local_origin: bool, nat: bool,
     return NodeVerdict(ACCEPT, b, local)
 
 
+def deciding_rule(branch: Branch) -> CompiledRule | None:
+    """The rule that dropped or rejected the packet (a built-in chain's DROP policy is one: ``policy_rule``); None
+    when no rule did (the verdict came from a rule the path does not end with, or from no rule at all)."""
+    rule: CompiledRule | None = branch.path[-1] if branch.path else None
+    return rule if rule is not None and rule.kind in (Kind.DROP, Kind.REJECT) else None
+
+
 def verdict_rule(branch: Branch, verdict: str) -> str:
     """The rule that dropped or rejected the packet (or the chain policy that did), as text."""
-    rule: CompiledRule | None = branch.path[-1] if branch.path else None
-    if rule is not None and rule.kind in (Kind.DROP, Kind.REJECT):
-        return rule_text(rule.table, rule.line, rule.text())
+    decided = deciding_rule(branch)
+    if decided is not None:
+        return rule_text(decided.table, decided.line, decided.text())
+    rule = branch.path[-1] if branch.path else None
     if rule is not None:
         return f"{verdict} by the policy of a {rule.table} built-in chain (last rule matched: {rule.text()})"
     return f"{verdict} by a built-in chain's policy"

@@ -63,6 +63,7 @@ from kubeproxy_sim.simulator.network import (
     Client,
     Connection,
     Failure,
+    ReplyLoss,
     Simulator,
     heard,
 )
@@ -103,6 +104,7 @@ class Failed:
     detail: str
     expected: float | None
     why: tuple[str, ...] = ()  # the Service field or endpoint condition behind the rule that dropped or rejected
+    lost: ReplyLoss | None = field(default=None, compare=False, repr=False)  # its Failure's (the same for the row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -695,11 +697,15 @@ def tally(source: str, destination: str, proto: str, seed: int | None, results: 
     reached: dict[str, list[Connection]] = {}
     failures: Counter[tuple[str, str]] = Counter()
     late: set[tuple[str, str]] = set()  # rows decided after the first packet (Failure.after_first)
+    lost: dict[tuple[str, str], ReplyLoss] = {}  # the rows' Failure.lost: one detail says one loss's facts
     for r in results:
         if r.failure is not None:
-            failures[(r.failure.reason, r.failure.detail)] += 1
+            said = (r.failure.reason, r.failure.detail)
+            failures[said] += 1
             if r.failure.after_first:
-                late.add((r.failure.reason, r.failure.detail))
+                late.add(said)
+            if r.failure.lost is not None:
+                lost.setdefault(said, r.failure.lost)
         else:
             reached.setdefault(r.target or "?", []).append(r)
     missed = {key for key, share in expected.items() if share > 0 and "/" in key and key not in reached}
@@ -713,7 +719,7 @@ def tally(source: str, destination: str, proto: str, seed: int | None, results: 
                                    tuple(sorted({c.seen or "" for c in group}))))
     rows = list(failures)
     failed = [Failed(reason, n, detail, None if not expected or (reason, detail) in late
-                     else _failure_expected(expected, reason, detail, rows))
+                     else _failure_expected(expected, reason, detail, rows), lost=lost.get((reason, detail)))
               for (reason, detail), n in sorted(failures.items())]
     sticky = None if not expected else expected.get(STICKY, 0) > 0
     return SendResult(source, destination, proto, total, seed, tuple(delivered), tuple(failed), hops, sticky)

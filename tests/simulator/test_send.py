@@ -655,6 +655,41 @@ def test_a_reply_that_comes_back_another_way_is_invalid_to_conntrack():
     assert [f.reason for f in result.failed] == ["WRONG_REPLY_SOURCE"]
 
 
+def test_a_lost_answer_s_row_carries_the_facts_its_words_say() -> None:
+    """What analysis.why reads of an answer lost on its way back (Failure.lost, on the row as Failed.lost), where it
+    used to parse the detail: the node and rule that dropped it (node3's KUBE-FORWARD INVALID drop; a user's rule
+    stopping a refusal), the address it came from (tcp-be-liberal); nothing more when it went to another host. A
+    lost ACK is no lost answer: no facts. The facts take no part in equality or repr (a row is its reason and
+    detail, which say them), so failures group into rows as before."""
+    from kubeproxy_sim.simulator.network import Failure, ReplyLoss
+
+    cluster = load_paths([str(Path(__file__).with_name("asymmetric_reply.yaml"))]).cluster
+
+    def lost(*flags: str, sim: Simulator | None = None, source: str = "pod/default/client-3",
+             destination: str = "192.168.49.2:30007") -> list[tuple[str, ReplyLoss | None]]:
+        if sim is None:
+            config = config_from_args(["--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16", *flags],
+                                      cluster)
+            sim = Simulator(cluster, config, rng=random.Random(1))
+        return [(f.reason, f.lost) for f in send(sim, source, destination, count=3).failed]
+
+    invalid = ("node3", "-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name "
+                        "ct_state_invalid_dropped_pkts -j DROP")
+    assert lost() == [("DROP", ReplyLoss(dropped=invalid))]
+    assert lost("--conntrack-tcp-be-liberal") == [("WRONG_REPLY_SOURCE", ReplyLoss(came_from=("10.244.1.10", 8080)))]
+    assert lost(sim=bootcamp(1), source="external:192.168.49.2", destination="node/node2:31526") == [
+        ("TIMEOUT", ReplyLoss())]
+    back = "-A FORWARD -s 10.244.2.10/32 -d 10.244.1.5/32 -j DROP"
+    refused = simulator(rules=first_forward_rule(back, "node2"))
+    assert lost(sim=refused, source="pod/default/client", destination="10.244.2.10:9999") == [
+        ("DROP", ReplyLoss(dropped=("node2", back)))]
+    ack = "-A FORWARD -s 10.244.1.5/32 -d 10.244.2.10/32 -p tcp -m conntrack --ctstate ESTABLISHED -j DROP"
+    acked = simulator(rules=first_forward_rule(ack, "node1"))
+    assert lost(sim=acked, source="pod/default/client", destination="10.244.2.10:8080") == [("DROP", None)]
+    plain, known = Failure("DROP", "the reply: x", True), Failure("DROP", "the reply: x", True, invalid, ReplyLoss())
+    assert plain == known and hash(plain) == hash(known) and repr(plain) == repr(known)
+
+
 CLIENT_BESIDE_ENDPOINT = """
 ---
 apiVersion: v1
