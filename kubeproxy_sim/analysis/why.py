@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from kubeproxy_sim.objects.model import Cluster, Endpoint, EndpointSlice, Pod, Service
     from kubeproxy_sim.proxier.config import ProxyConfig
     from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo
-    from kubeproxy_sim.simulator.network import Simulator
+    from kubeproxy_sim.simulator.network import ReplyLoss, Simulator
     from kubeproxy_sim.simulator.send import Evidence, Failed, SendResult
 
 _COMMENT_NAME = re.compile(rf'--comment "?(?:{OTHER_TRAFFIC} )?([^" ]+)')
@@ -551,38 +551,31 @@ def _failed_why(sim: Simulator, evidence: Evidence, row: Failed, index: Index) -
 
     found = failure_trace(evidence, row.detail)
     if found is None:
-        return _reply_why(sim, evidence, row.detail, index)
+        return _reply_why(sim, evidence, row.lost, index)
     node, trace, outcome = found
     one = dataclasses.replace(trace, outcomes=(outcome,))  # the notes of this row's outcome only
     return tuple(why_notes((sim.cluster, sim.runtimes[node].node.config), trace.packet, one, index))
 
 
-_REPLY = re.compile(r"^(?:the reply|.*?: nothing listens on \S+ \(.*?\), and the reply)")
-"""How a row lost on its way back begins (``Simulator._check_reply``, and ``_refusal`` after the refusal's words,
-which hold no rule): the words after it say how (``_reply_lost``). A lost ACK's row (``the client's ACK``) does not
-match: its rule is one the client's packets meet again after the reply, which no Service field is behind."""
-_CAME_FROM = re.compile(r"^ came from (\S+), the client connected to ")
+_INVALID_DROP = f"-A {KUBE_FORWARD} {INVALID_STATE} "
+"""How kube-proxy's KUBE-FORWARD rule that drops what conntrack calls INVALID begins (filter.py writes it unless
+--conntrack-tcp-be-liberal)."""
 
 
-def _reply_why(sim: Simulator, evidence: Evidence, detail: str, index: Index) -> tuple[str, ...]:
+def _reply_why(sim: Simulator, evidence: Evidence, lost: ReplyLoss | None, index: Index) -> tuple[str, ...]:
     """A reply (or refusal) lost on its way back, or heard from the wrong address, because a DNAT kept its source
     and sent the connection off its node (:meth:`Evidence.bypass`): the reply skips the node that would undo the
-    DNAT. Only those are said; the rest of the reply's losses (a rule of the user's, an address the client only
-    borrowed, no route back to a source it bound) have no Service field behind them."""
-    from kubeproxy_sim.simulator.send import DNS_QUERY
-
-    query = DNS_QUERY.match(detail)
-    detail = detail[query.end():] if query else detail
-    reply = _REPLY.match(detail)
-    if reply is None:
+    DNAT. Read from the facts the simulator recorded of the loss (``lost``: None for a row that was no lost answer,
+    a lost ACK's too, whose rule the client's packets meet again after the reply and no Service field is behind),
+    never from the row's words. Only those are said; the rest of the reply's losses (a rule of the user's, an
+    address the client only borrowed, no route back to a source it bound) have no Service field behind them."""
+    if lost is None:
         return ()
-    how = detail[reply.end():]
-    came = _CAME_FROM.match(how)
-    if came is not None:
-        found = evidence.bypassed.get(split_endpoint(came.group(1)))
+    if lost.came_from is not None:
+        found = evidence.bypassed.get(lost.came_from)
         return () if found is None else tuple(bypass_notes(sim, index, [found], None))
-    if how.startswith(": node ") and f"-A {KUBE_FORWARD} {INVALID_STATE} " in how:
-        return tuple(bypass_notes(sim, index, evidence.bypassed.values(), how[len(": node "):].split(":", 1)[0]))
+    if lost.dropped is not None and lost.dropped[1].startswith(_INVALID_DROP):
+        return tuple(bypass_notes(sim, index, evidence.bypassed.values(), lost.dropped[0]))
     return ()
 
 

@@ -5,6 +5,7 @@ declare (noted, not refused: containerPorts are informational), and an endpoint 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -171,6 +172,26 @@ def test_a_reply_from_the_wrong_address_says_which_policy_kept_the_source(capsys
     (row,) = data["failed"]
     assert row["reason"] == "WRONG_REPLY_SOURCE" and row["why"] == [BYPASS + ", so it comes from the endpoint's "
                                                                     "own address"]
+
+
+@pytest.mark.parametrize("liberal", [False, True])
+def test_a_lost_reply_s_why_reads_the_simulator_s_facts_not_the_row_s_words(liberal, monkeypatch, capsys) -> None:
+    """The two rows above with their details reworded where the simulator words them: the notes stay, as why reads
+    the facts the failure carries (Failure.lost), where it used to parse the words (a rewording emptied them)."""
+    from kubeproxy_sim.simulator.network import Simulator
+
+    check_reply = Simulator._check_reply
+
+    def reworded(self, *args):
+        failure = check_reply(self, *args)
+        return None if failure is None else dataclasses.replace(failure, detail=f"answer lost ({failure.reason})")
+
+    monkeypatch.setattr(Simulator, "_check_reply", reworded)
+    liberal_flag = ["--conntrack-tcp-be-liberal"] if liberal else []
+    data, _ = send(ASYMMETRIC, capsys, "--from", "pod/default/client-3", "--to", "192.168.49.2:30007", *liberal_flag)
+    (row,) = data["failed"]
+    assert row["detail"] == f"answer lost ({row['reason']})" and len(row["why"]) == 1
+    assert row["why"][0].startswith(BYPASS + (", so it comes from" if liberal else "; node node3's conntrack"))
 
 
 def test_masquerade_all_does_not_change_a_local_policy_s_pod_traffic(capsys) -> None:
