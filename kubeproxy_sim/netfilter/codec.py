@@ -416,13 +416,13 @@ class _Parser:
 
     # -- driver ---------------------------------------------------------------
 
-    def run(self, text: str) -> list[_TableState]:
+    def run(self, text: str, ipv6: bool | None) -> list[_TableState]:
         """The tables of ``text``; an error inside a table gives way to a refused jump of its rules before it
-        (:meth:`earlier_jump`)."""
+        (:meth:`earlier_jump`), and to a refusal that waits for the family (:meth:`earlier_in_family`)."""
         try:
             return self.read(text)
         except RulesSyntaxError as error:
-            raise self.earlier_jump(error) from None
+            raise self.earlier_in_family(self.earlier_jump(error), ipv6) from None
 
     def read(self, text: str) -> list[_TableState]:
         make = Rule.make
@@ -517,6 +517,22 @@ class _Parser:
         except RulesSyntaxError as earlier:
             if earlier.line is not None and earlier.line < error.line:
                 return earlier
+        return error
+
+    def earlier_in_family(self, error: RulesSyntaxError, ipv6: bool | None) -> RulesSyntaxError:
+        """``error``, or a refusal of the rules read before it that is judged once their family is known (an address
+        of the other family, a target out of place ...: :func:`_family`, :func:`_check_targets`) when
+        iptables-restore meets that first (:data:`_Found`): it stops at the first bad line, and at a table's COMMIT
+        before the next is read. Only on the way out with an error: the rules read so far, and the lines of the
+        text before the error that may hold such a rule."""
+        if not self.validate or error.line is None:
+            return error
+        tables = [*self.tables, *([self.table] if self.table is not None else [])]
+        family, found = _family(tables, ipv6, True, self.file)
+        found = _earlier(found, _check_targets(self.text, tables, family, self.file, until=error.line))
+        reading = self.table.line if self.table is not None else error.line
+        if found is not None and found[0] < (reading, 0, error.line):
+            return found[1]
         return error
 
     # -- table structure -------------------------------------------------------
@@ -1195,28 +1211,48 @@ def _rule_family(spec: str) -> bool | None:
     return None
 
 
+_Found = tuple[tuple[int, int, int], RulesSyntaxError]
+"""A refusal found once the family is known, with the order iptables-restore meets it in: (its table's line, 0 for
+what iptables refuses as it reads the rule or 1 for what the kernel refuses at the table's COMMIT, the rule's line).
+The tools stop at the first: a table is read, then committed, then the next is read."""
+
+
+def _earlier(first: _Found | None, other: _Found | None) -> _Found | None:
+    """The one of two refusals (None: none) that iptables-restore meets first."""
+    if first is None or (other is not None and other[0] < first[0]):
+        return other
+    return first
+
+
 def _family(tables: list[_TableState], ipv6: bool | None, validate: bool,
-            file: str | None) -> bool:
-    """The ruleset's family: given, else guessed from the first address; validated against every rule."""
+            file: str | None) -> tuple[bool, _Found | None]:
+    """The ruleset's family: given, else that of the earliest address (in its first table with one; not
+    validating, the first found); validating, also the earliest rule (by table, then line) with an address of the
+    other family, which iptables refuses as it reads it ("host/network not found")."""
     if ipv6 is not None and not validate:
-        return ipv6
+        return ipv6, None
     guess = ipv6
-    for table in tables:
+    for table in sorted(tables, key=lambda t: t.line):
+        first: dict[bool, tuple[int, str, str]] = {}  # family -> its earliest rule's (line, chain, text)
         for chain in table.chains.values():
             for spec, line in chain.texts():
                 family = _rule_family(spec)
                 if family is None:
                     continue
-                if guess is None:
-                    guess = family
-                    if not validate:
-                        return guess
-                elif family != guess and validate:
-                    want = "IPv6" if guess else "IPv4"
-                    raise RulesSyntaxError(f"rule in chain {chain.name} has an address of the other family",
-                                           file=file, line=line, token=spec[:60],
-                                           expected=f"{want} addresses only")
-    return bool(guess)
+                if not validate:
+                    return family, None
+                known = first.get(family)
+                if known is None or line < known[0]:
+                    first[family] = (line, chain.name, spec)
+        if guess is None and first:
+            guess = min(first, key=lambda f: first[f][0])
+        other = first.get(not guess)
+        if other is not None:
+            line, name, spec = other
+            return bool(guess), ((table.line, 0, line), RulesSyntaxError(
+                f"rule in chain {name} has an address of the other family", file=file, line=line, token=spec[:60],
+                expected=f"{'IPv6' if guess else 'IPv4'} addresses only"))
+    return bool(guess), None
 
 
 # ---------------------------------------------------------------------------
@@ -1244,54 +1280,71 @@ is then read exactly); other tables: both targets. A kube-proxy dump has none: e
 first, fast on a large dump."""
 
 
-def _check_targets(text: str, tables: list[_TableState], ipv6: bool, file: str | None) -> None:
-    """Refuse a target where iptables-restore refuses it: outside its table, in a built-in chain of a hook it does
-    not serve, ``--reject-with`` a type the family has not, or tcp-reset without ``-p tcp``, and the other
-    family's TTL/HL or icmp/icmp6 (:func:`_misplaced`). Each table's text is
-    searched for the lines that may be such a rule, and only those are read; so are the rules of nat's built-in
-    chains (a few) that name a target of nat."""
-    starts = [*_table_starts(text, len(tables)), len(text)]
-    for index, table in enumerate(tables):
+def _check_targets(text: str, tables: list[_TableState], ipv6: bool, file: str | None,
+                   until: int | None = None) -> _Found | None:
+    """The first refusal (:data:`_Found`) of a target where iptables-restore refuses it: outside its table, in a
+    built-in chain of a hook it does not serve, ``--reject-with`` a type the family has not, or tcp-reset without
+    ``-p tcp``, and the other family's TTL/HL or icmp/icmp6, or icmp/icmp6 without its type (:func:`_misplaced`).
+    Each table's text is searched for the lines that may be such a rule, and only those are read (``until``: those
+    before that line, where reading stopped); so are the rules of nat's built-in chains (a few) that name a target
+    of nat."""
+    spans = _table_spans(text, tables)
+    best: _Found | None = None
+    for table in tables:
+        start, end = spans[table.line]
         for suspects in _SUSPECTS.get(table.name, (_NAT_JUMP, _REJECT_JUMP, _FAMILY_JUMP, _ICMP)):
-            for found in suspects.finditer(text, starts[index], starts[index + 1]):
+            for found in suspects.finditer(text, start, end):
                 line_start = text.rfind("\n", 0, found.start()) + 1
                 line_end = text.find("\n", found.start())
-                _refuse(_misplaced(table, text[line_start:line_end if line_end != -1 else len(text)], ipv6),
-                        text.count("\n", 0, line_start) + 1, file)
+                line = text.count("\n", 0, line_start) + 1
+                if until is not None and line >= until:
+                    break
+                problem = _misplaced(table, text[line_start:line_end if line_end != -1 else len(text)], ipv6)
+                best = _earlier(best, _found(table, problem, line, file))
         if table.name == "nat":
             for name in BUILTIN_CHAINS["nat"]:
                 chain = table.chains.get(name)
                 for spec, line in chain.texts() if chain is not None else ():
                     if _NAT_JUMP.search(spec) is not None:
-                        _refuse(_misplaced(table, f"-A {name} {spec}", ipv6), line, file)
+                        best = _earlier(best, _found(table, _misplaced(table, f"-A {name} {spec}", ipv6), line, file))
+    return best
 
 
-def _table_starts(text: str, count: int) -> list[int]:
-    """Where the first ``count`` ``*TABLE`` lines of ``text`` (read without error) start: at a "*" with only
-    blanks before it on its line. A search for "*" (rare elsewhere in a dump), not a regex tried at every
-    position (0.7 s on a 34 MB dump)."""
-    starts: list[int] = []
+def _table_spans(text: str, tables: list[_TableState]) -> dict[int, tuple[int, int]]:
+    """Where the text of each of ``tables`` (by its ``*TABLE`` line) starts and ends: from its ``*TABLE`` line to
+    the next one, a "*" with only blanks before it on its line (a table met twice is read from its later line). A
+    search for "*" (rare elsewhere in a dump), not a regex tried at every position (0.7 s on a 34 MB dump)."""
+    starts: list[tuple[int, int]] = []  # (line, offset) of each *TABLE line, to one past the last of tables
+    last = max((t.line for t in tables), default=0)
+    line, counted = 1, 0
     at = text.find("*")
-    while at != -1 and len(starts) < count:
+    while at != -1 and line <= last:
         line_start = text.rfind("\n", 0, at) + 1
         if not text[line_start:at].strip(" \t"):
-            starts.append(line_start)
+            line += text.count("\n", counted, line_start)
+            counted = line_start
+            starts.append((line, line_start))
         at = text.find("*", at + 1)
-    return starts
+    ends = [offset for _, offset in starts] + [len(text)]
+    return {line: (offset, end) for (line, offset), end in zip(starts, ends[1:], strict=True)}
 
 
-def _refuse(problem: tuple[str, str, str] | None, line: int, file: str | None) -> None:
-    """Raise ``problem`` (:func:`_misplaced`'s) as the error of ``line``; nothing when there is none."""
-    if problem is not None:
-        message, token, expected = problem
-        raise RulesSyntaxError(message, file=file, line=line, token=token, expected=expected)
+def _found(table: _TableState, problem: tuple[str, str, str, bool] | None, line: int,
+           file: str | None) -> _Found | None:
+    """``problem`` (:func:`_misplaced`'s) as the refusal of ``line`` of ``table``; None when there is none."""
+    if problem is None:
+        return None
+    message, token, expected, at_commit = problem
+    return (table.line, int(at_commit), line), RulesSyntaxError(message, file=file, line=line, token=token,
+                                                                 expected=expected)
 
 
-def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str] | None:
+def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str, bool] | None:
     """What is wrong with the rule of ``line`` (of the table ``state``, of the family ``ipv6``) as iptables judges
     the other family's extensions (:func:`syntax.foreign_extension`), its own HL or TTL alone (no chain of the name:
     jump_error left it here), its own icmp or icmp6 match's type and protocol, and REJECT's type, and the kernel its
-    target's place, as (message, token, expected); None when nothing is (or the line is no rule with such a target)."""
+    target's place, as (message, token, expected, whether the kernel refuses it at COMMIT rather than iptables at
+    the rule); None when nothing is (or the line is no rule with such a target)."""
     table = state.name
     line = line.strip()
     if line[:1] == "[":  # a restore input's [packets:bytes], which the parser has read already
@@ -1310,30 +1363,30 @@ def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str
     foreign = syntax.foreign_extension(spec, ipv6)
     if foreign is not None and (target is None or foreign[1] != target.name or target.name not in state.chains):
         return (*foreign, "an extension of the " + ("IPv6" if ipv6 else "IPv4") + " family (" +
-                " and ".join(syntax.FAMILY_EXTENSIONS[ipv6]) + " here)")
+                " and ".join(syntax.FAMILY_EXTENSIONS[ipv6]) + " here)", False)
     # The family's own icmp/icmp6 match: judged after the family, as iptables does; its type (at the rule) first,
     # then its protocol (the kernel's, at COMMIT)
     own_match = syntax.FAMILY_EXTENSIONS[ipv6][1]
     missing_type = syntax.missing_match_option(spec.options, own_match)
     if missing_type is not None:
-        return missing_type
+        return (*missing_type, False)
     if any(o.flag == "-m" and syntax.MATCH_ALIASES.get(o.module, o.module) == own_match for o in spec.options):
         unasked = syntax.unasked_protocol(syntax.asked_module(spec.options), own_match)
         if unasked is not None:
-            return unasked
+            return (*unasked, True)
     if target is not None and target.name in syntax.FAMILY_TARGETS and state.chains.get(target.name) is None:
         missing = syntax.missing_option(target.name, [o.flag for o in target.options])
         if missing is not None:
-            return missing[0], target.name, missing[1]
+            return missing[0], target.name, missing[1], False
     if target is None or target.name not in TARGET_PLACES:
         return None
     home, hooks = TARGET_PLACES[target.name]
     if table != home:
         return (f"target {target.name} is valid only in table {home}, not {table}", target.name,
-                f"{target.name} in table {home} ({', '.join(hooks)} or a chain they jump to)")
+                f"{target.name} in table {home} ({', '.join(hooks)} or a chain they jump to)", True)
     if chain in BUILTIN_CHAINS[table] and chain not in hooks:
         return (f"target {target.name} cannot be used in chain {chain}", chain, f"{target.name} in "
-                f"{' or '.join(hooks)} (or a chain they jump to)")
+                f"{' or '.join(hooks)} (or a chain they jump to)", True)
     if target.name != "REJECT":
         return None
     given = target.option("--reject-with")
@@ -1341,10 +1394,11 @@ def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str
     if given is not None and kind is None:
         names = ", ".join(name for name, _ in syntax.REJECT_TYPES[ipv6])
         return (f'unknown reject type "{given.value}"', given.value,
-                f"one of {names}, an alias (such as port-unreach) or the start of one, in any case")
+                f"one of {names}, an alias (such as port-unreach) or the start of one, in any case", False)
     proto = next((o for o in spec.options if o.flag == "-p" and not o.module), None)
     if kind == "tcp-reset" and (proto is None or proto.negated or syntax.protocol_number(proto.value) != 6):
-        return ("--reject-with tcp-reset needs a TCP packet", given.value if given else kind, "-p tcp in the rule")
+        return ("--reject-with tcp-reset needs a TCP packet", given.value if given else kind, "-p tcp in the rule",
+                True)
     return None
 
 
@@ -1366,23 +1420,26 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
     Either way, canonical rules without counters are kept as text: their
     ``Rule`` objects are made on first use of ``Chain.rules`` and their typed
     views on first use of ``Rule.parsed`` (the same ``syntax.parse_spec``).
-    ``ipv6=None`` guesses the family from the first address in a rule.
+    ``ipv6=None`` guesses the family from the address of the earliest line (:func:`_family`).
     """
     # Hundreds of thousands of acyclic objects (see objects.bulk), about one per 100 bytes of kube-proxy's own
     # dump (other dumps build more): a large one is collected on the way in. Nothing here catches an exception
     # bound to a name or calls netaddr, whose errors are reference cycles, so no garbage cycle is made inside.
     with collector_paused(len(text) // BYTES_PER_OBJECT):
         parser = _Parser(file, validate)
-        tables = parser.run(text)
+        tables = parser.run(text, ipv6)
+        found = None
         if validate and parser.verbatim and ipv6 is not True and not _mentions_ipv6(text):
             # Every rule's text is a piece of the input and none of it reads as IPv6, so every rule
             # is IPv4 or has no address: nothing to report, and the family is IPv4. A C-level
             # search instead of a regex per rule.
             family = False
         else:
-            family = _family(tables, ipv6, validate, file)
+            family, found = _family(tables, ipv6, validate, file)
         if validate:  # (REJECT's types are the family's)
-            _check_targets(text, tables, family, file)
+            found = _earlier(found, _check_targets(text, tables, family, file))
+        if found is not None:
+            raise found[1]
         return Ruleset(tuple(t.freeze() for t in tables), family)
 
 

@@ -762,7 +762,40 @@ MATCH_TYPES = [
          saved=("[0:0] -A INPUT -p ipv6-icmp -m icmp6 ! --icmpv6-type 1 -j ACCEPT",), ipv6=True),
 ]
 
+# iptables-restore stops at the first bad line: what it refuses as it reads a rule (an address or extension of the
+# other family, icmp without its type, an unknown reject type) before a later line's error, and what the kernel
+# refuses at a table's COMMIT (a target out of place: legacy names the COMMIT line) after the table's read errors
+# but before the next table's
+FIRST_BAD_LINE = [
+    Case("other family's address, then a bad option", filter_with("-A INPUT -s fd00::1 -j ACCEPT", "-A INPUT --bogus"),
+         line=5),
+    Case("other family's match, then a bad option", filter_with("-A INPUT -m icmp -j ACCEPT", "-A INPUT --bogus"),
+         line=5, ipv6=True),
+    Case("icmp without its type, then a chain not declared", filter_with("-A INPUT -p icmp -m icmp -j ACCEPT",
+                                                                        "-A NOPE -j DROP"), line=5),
+    Case("other family's match, then a target out of place",
+         filter_with("-A INPUT -m icmp6 --icmpv6-type 1 -j ACCEPT", "-A INPUT -j DNAT --to-destination 10.0.0.1"),
+         line=5),
+    Case("target out of place, then the other family's match",
+         filter_with("-A INPUT -j DNAT --to-destination 10.0.0.1", "-A INPUT -m icmp6 --icmpv6-type 1 -j ACCEPT"),
+         line=6),
+    Case("target out of place, then a bad option",
+         filter_with("-A INPUT -j DNAT --to-destination 10.0.0.1", "-A INPUT --bogus"), line=6),
+    Case("target out of place, then a bad table", filter_with("-A INPUT -j DNAT --to-destination 10.0.0.1")
+         + "*nat\n-A NOPE -j ACCEPT\nCOMMIT\n", line=5, at_commit=True),
+    Case("other family's match in a chain declared later, before an address",
+         filter_with(":FOO - [0:0]", "-A FOO -m icmp6 --icmpv6-type 1 -j ACCEPT", "-A INPUT -s 10.0.0.1 -j ACCEPT",
+                     "-A FOO -s fd00::1 -j ACCEPT"), line=6),
+    Case("other family's address in a chain declared first, after one in a later chain",
+         filter_with(":FOO - [0:0]", "-A INPUT -s 10.0.0.1 -j ACCEPT", "-A FOO -s fd00::1 -j ACCEPT",
+                     "-A INPUT -s fd00::2 -j ACCEPT"), line=7),
+    Case("jump to no chain, then the other family's address",
+         filter_with("-A INPUT -j BAR", "-A INPUT -s fd00::1 -j ACCEPT"), line=5),
+    Case("other family's address, then a jump to no chain",
+         filter_with("-A INPUT -s fd00::1 -j ACCEPT", "-A INPUT -j BAR"), line=5),
+]
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
-             *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES]
+             *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE]
