@@ -31,6 +31,7 @@ from kubeproxy_sim.proxier.partial import SyncState, apply_restore, changed_serv
 from tests.budget import budget
 
 from .builders import TEST_NODE, fake_config
+from .sequences import config_at, replay, sequences
 
 NAMES = (("ns1", "a"), ("ns1", "b"), ("ns2", "a"), ("ns2", "c"))
 PORTS = (("p80", 80), ("p81", 81))
@@ -182,3 +183,16 @@ def test_of_the_node_s_labels_only_the_zone_forces_a_full_sync():
     assert not step.outcome.full
     moved = replace(config, node_labels=((zone, "b"), ("team", "blue")))
     assert sync_and_apply(step.node, step.state, objects, moved, (), 3.0).outcome.full
+
+
+@settings(max_examples=budget(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sequences())
+def test_partial_syncs_reach_the_full_sync_state_in_either_family_with_hints_and_moves(sequence):
+    """The convergence above over wider states: either family (dual-stack Services, slices of both families),
+    zone and node hints while the node's zone changes (a full sync), slices moving to another Service, and
+    --masquerade-all: the node after every sync holds what one full sync of the objects gives."""
+    for step, (objects, zone, _) in zip(replay(sequence.config, sequence.states), sequence.states, strict=True):
+        assert step.error is None, step.error
+        full = generate(objects, config_at(sequence.config, zone)).ruleset
+        assert_always_written_parts_are_whole(step.outcome.restore, full)
+        assert kube_chains(step.node) == kube_chains(apply_restore(Ruleset(), full))
