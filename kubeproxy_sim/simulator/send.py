@@ -540,10 +540,11 @@ def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None 
 
 def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: str,
             shares: defaultdict[str, Fraction], depth: int = 0, evidence: Evidence | None = None) -> None:
-    """Trace on ``node``; a packet that leaves it unchanged for another node's own address (its pod bridge's too),
-    a load balancer's or an external IP is traced where the network takes it (a node sending to a LoadBalancer IP
-    with no rules for it on the way out reaches the balancer, which sends it back to the nodes). ``evidence``
-    gathers the failures' traces and the DNATs' targets on the way."""
+    """Trace on ``node``; a packet for another node's own address (its pod bridge's too), DNATed there or left
+    unchanged, is traced on that node, whose conntrack sees a new connection that its rules (a NodePort's) may DNAT
+    again; one left unchanged for a load balancer's or an external IP is traced where the network takes it (a node
+    sending to a LoadBalancer IP with no rules for it on the way out reaches the balancer, which sends it back to
+    the nodes). ``evidence`` gathers the failures' traces and the DNATs' targets on the way."""
     result = sim.runtimes[node].tracer.trace(packet)
     for outcome in result.outcomes:
         p = weight * outcome.probability_exact
@@ -560,7 +561,10 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
         owner = sim.host_node(value)
         here = owner == node or loopback(family, value)
         src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
-        if outcome.verdict == "ACCEPT" and depth < 3 and owner is not None and not here:
+        if evidence is not None and outcome.verdict == "DNAT" and packet.in_iface == UPLINK \
+                and not outcome.masquerade and not here and value not in sim.runtimes[node].local_pods:
+            evidence.bypass(node, result, outcome, (ip, port))  # (before following it: the reply skips this node)
+        if outcome.verdict in ("ACCEPT", "DNAT") and depth < 3 and owner is not None and not here:
             _follow(sim, owner, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, shares, depth + 1,
                     evidence)
             continue
@@ -577,9 +581,6 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
         shares[target] += p
         if evidence is not None and outcome.verdict == "DNAT":
             evidence.dnat_targets.add((target, ip, port))
-            if packet.in_iface == UPLINK and not outcome.masquerade and not here \
-                    and value not in sim.runtimes[node].local_pods:
-                evidence.bypass(node, result, outcome, (ip, port))
 
 
 def _shares_to(sim: Simulator, client: Client, dst: str, port: int, proto: str, weight: Fraction,
