@@ -53,18 +53,29 @@ def parse_nat_range(text: str, family: int) -> NatRange:
 
 def mark_target(target: Target) -> tuple[int, int, str]:
     """MARK/CONNMARK as (value, mask, op); iptables-save writes most forms as --set-xmark."""
-    for opt in target.options:
+    for at, opt in enumerate(target.options):
         if opt.flag in ("--set-xmark", "--set-mark"):
             value, mask = parse_mark(opt.value, opt.flag)
-            return value, mask, "xset" if opt.flag == "--set-xmark" else "set"
+            return _connmark_masked(target, at, value, mask, "xset" if opt.flag == "--set-xmark" else "set")
         if opt.flag in ("--or-mark", "--xor-mark", "--and-mark"):
-            return uint32_value(opt.value, opt.flag), 0, opt.flag[2:-5]
+            return _connmark_masked(target, at, uint32_value(opt.value, opt.flag), 0, opt.flag[2:-5])
         if opt.flag in ("--save-mark", "--restore-mark"):  # (nfmask, ctmask, op); --mask M sets both to M
             both = target.option("--mask")
             nf, ct = target.option("--nfmask") or both, target.option("--ctmask") or both
             return (uint32_value(nf.value, nf.flag) if nf else 0xFFFFFFFF), \
                 (uint32_value(ct.value, ct.flag) if ct else 0xFFFFFFFF), opt.flag[2:-5]
     raise ValueError(f"{target.name} needs --set-xmark, --set-mark, --or-mark, --xor-mark or --and-mark")
+
+
+def _connmark_masked(target: Target, at: int, value: int, mask: int, op: str) -> tuple[int, int, str]:
+    """(value, mask, op) of the mark operation at option ``at``, but for CONNMARK's ``--mask`` after it: the
+    operation's own ctmask is then replaced (libxt_CONNMARK parses its options in order; ``--set-mark 1 --mask 2``
+    is saved ``--set-xmark 0x1/0x2``, an ``--and-mark``'s ctmark being 0: iptables-save 1.8.9, unshare --net), an
+    xset of the operation's ctmark; a --mask before it is overwritten by the operation."""
+    given = next((o for o in target.options[at + 1:] if o.flag == "--mask"), None)
+    if target.name != "CONNMARK" or given is None:
+        return value, mask, op
+    return (0 if op == "and" else value), uint32_value(given.value, given.flag), "xset"
 
 
 def target_kind(target: Target | None, table: str, chains: set[str]) -> tuple[Kind, str]:

@@ -465,6 +465,9 @@ MATCHES: dict[str, Normaliser] = {
 # ---------------------------------------------------------------------------
 
 
+_XMARK_FLAGS = frozenset({"--set-xmark", "--set-mark", "--and-mark", "--or-mark", "--xor-mark"})
+
+
 def _xmark(options: Options) -> tuple[int, int] | None:
     """(mark, mask) of MARK/CONNMARK's set-* and and/or/xor forms, as the target stores them."""
     for o in options:
@@ -505,7 +508,12 @@ def _connmark_target(name: str, options: Options, ipv6: bool) -> Options:
         return [Option(op, (), False, name),
                 Option("--nfmask", (f"{FULL32 if nfmask is None else nfmask:#x}",), False, name),
                 Option("--ctmask", (f"{FULL32 if ctmask is None else ctmask:#x}",), False, name)]
-    return _mark_target(name, options, ipv6)
+    pair = _xmark(options)
+    at = next((i for i, o in enumerate(options) if o.flag in _XMARK_FLAGS), len(options))
+    mask = next((c_uint(o.args[0]) for o in options[at + 1:] if o.flag == "--mask" and len(o.args) == 1), None)
+    if pair is None or mask is None:  # (a --mask after the operation is the ctmask: compile_targets._connmark_masked)
+        return _mark_target(name, options, ipv6)
+    return [Option("--set-xmark", (f"{pair[0]:#x}/{mask:#x}",), False, name)]
 
 
 def _reject(name: str, options: Options, ipv6: bool) -> Options:

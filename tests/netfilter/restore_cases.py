@@ -724,7 +724,15 @@ OPTIONS_TOGETHER = [
     *(Case(f"{rule} saved", filter_with(f"-A INPUT {rule}"), saved=(f"[0:0] -A INPUT {saved}",))
       for rule, saved in (("-j CONNMARK --save-mark --mask 1", "-j CONNMARK --save-mark --nfmask 0x1 --ctmask 0x1"),
                           ("-j CONNMARK --restore-mark --ctmask 1",
-                           "-j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0x1"))),
+                           "-j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0x1"),
+                          # (a --mask after a set operation is its ctmask; one before it is overwritten)
+                          ("-j CONNMARK --set-mark 1 --mask 2", "-j CONNMARK --set-xmark 0x1/0x2"),
+                          ("-j CONNMARK --set-mark 1/3 --mask 2", "-j CONNMARK --set-xmark 0x1/0x2"),
+                          ("-j CONNMARK --and-mark 1 --mask 2", "-j CONNMARK --set-xmark 0x0/0x2"),
+                          ("-j CONNMARK --or-mark 1 --mask 2", "-j CONNMARK --set-xmark 0x1/0x2"),
+                          ("-j CONNMARK --xor-mark 1 --mask 0", "-j CONNMARK --set-xmark 0x1/0x0"),
+                          ("-j CONNMARK --mask 2 --set-mark 1", "-j CONNMARK --set-xmark 0x1/0xffffffff"),
+                          ("-j CONNMARK --mask 2 --and-mark 1", "-j CONNMARK --set-xmark 0x0/0xfffffffe"))),
     *(Case(f"{rule} refused", nat_with(f"-A PREROUTING {rule}"), line=6)
       for rule in ("-p tcp -j DNAT --to-destination 10.0.0.1:80 --to-destination 10.0.0.2:80",
                    "-p tcp -j DNAT --to-destination 10.0.0.1 --random --random")),
