@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import functools
+import itertools
 import json
 import math
 import os
@@ -177,9 +178,14 @@ def read_documents(paths: Sequence[str]) -> Iterator[Document]:
 
 
 def text_documents(text: str, file: str, *, whole_file: bool = False) -> Iterator[Document]:
-    """The documents of one text, each with its index (``whole_file``: see :func:`load_text`)."""
+    """The documents of one text, each with its index (``whole_file``: see :func:`load_text`); a document's
+    messages (:class:`_Judged`) come before what is used of it, under its index."""
     for index, document in enumerate(_parse_documents(text, file, HELD_BACK if whole_file else SKIPPED)):
-        yield file, index, document
+        if type(document) is _Judged:
+            for entry in document.entries:
+                yield file, index, entry
+        else:
+            yield file, index, document
 
 
 def decode_documents(documents: Iterable[Document], share: Share | None = None, *,
@@ -526,7 +532,7 @@ def _parse_chunks(text: str, file: str, ending: str = SKIPPED) -> list[Any]:
         try:
             documents.extend(_load_yaml(chunk))
         except (DuplicateKeyError, BadValueError):
-            documents.extend(_refuse_recorded(chunk, file, first_line, ending))
+            documents.extend(_read_recorded(chunk, file, first_line, ending))
         except _yaml().YAMLError as exc:
             documents.append(_yaml_problem(exc, file, first_line, chunk, ending))
     return documents
@@ -702,17 +708,23 @@ def _bad_value_error() -> type[BadValueError]:
 
 @functools.cache
 def strict_loader(record: bool = False, base: Any = None) -> Any:
-    """:func:`manifest_loader` (or ``base``) refusing a mapping that has a key twice, as kubectl's strict YAML
-    reading does (sigs.k8s.io/yaml: 'mapping key "port" already defined at line 16'); PyYAML keeps the last.
+    """:func:`manifest_loader` (or ``base``) raising :class:`DuplicateKeyError` for a mapping that has a key twice
+    (PyYAML keeps the last silently), for its reader to find and name them (see :func:`_read_recorded`); a
+    manifest's mapping also has the keys kubectl's JSON has (:func:`objects.jsonkey.json_key`: ``1`` and ``true``
+    become ``"1"`` and ``"true"``), and two keys go-yaml keeps apart that become one JSON key raise too.
 
-    The check costs a length comparison per mapping: the mapping built has fewer keys than the node has pairs
-    only when a key came twice, or a merge key (``<<``) brought one the mapping also has (which is allowed).
-    ``record``: keep going, the last one wins, and note each duplicate in the loader's ``duplicates`` list as
-    (key node, key, first key node) (the error path's second reading, which finds the objects to skip); a
-    ``bad_values`` list set on the loader
-    notes each value it refuses (:class:`BadValueError`) there too, read as "".
+    The check costs a length comparison per mapping (the mapping built has fewer keys than the node has pairs
+    only when a key came twice, or a merge key (``<<``) brought one the mapping also has, which is allowed), and
+    for a manifest a look at its keys' types. ``record``: keep going, the last one wins, and note each duplicate
+    in the loader's ``duplicates`` list as (key node, key, first key node), and each pair of keys made one JSON
+    key in its ``collisions`` list as (key node, JSON key, first key node) (the error path's second reading); a
+    ``bad_values`` list set on the loader notes each value it refuses (:class:`BadValueError`) there too, read
+    as "".
     """
+    from kubeproxy_sim.objects.jsonkey import json_key
+
     yaml = _yaml()
+    json_keys = base is None
     base = manifest_loader() if base is None else base
     error = _duplicate_key_error()
     mapping_node, flatten = yaml.MappingNode, base.flatten_mapping
@@ -736,6 +748,27 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
                                 f'mapping key "{key}" already defined at line {first.start_mark.line + 1}',
                                 key_node.start_mark)
                 self.duplicates.append((key_node, key, first))
+        if json_keys and not all(map(isinstance, mapping, _STRINGS)):
+            return keyed_as_json(self, node, pairs)
+        return mapping
+
+    def keyed_as_json(self: Any, node: Any, pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+        # built again from the pairs: Python's dict took 1, 1.0 and true for one key, where go-yaml keeps three
+        own = {id(key_node) for key_node, _ in pairs}  # (a merged mapping's own keys were checked where it is)
+        mapping: dict[Any, Any] = {}
+        owners: dict[Any, tuple[tuple[type, Any], Any]] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node)
+            name = json_key(key)
+            owner = owners.get(name)
+            if owner is not None and owner[0] != (type(key), key) and id(key_node) in own:
+                if not record:
+                    raise error("while constructing a mapping", node.start_mark,
+                                f'mapping key "{name}" is another key at line {owner[1].start_mark.line + 1} too',
+                                key_node.start_mark)
+                self.collisions.append((key_node, name, owner[1]))
+            owners[name] = ((type(key), key), key_node)
+            mapping[name] = self.construct_object(value_node)
         return mapping
 
     def __init__(self: Any, stream: Any) -> None:
@@ -756,10 +789,11 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
 
     return type("Strict" + base.__name__, (base,), {"__init__": __init__, "construct_mapping": construct_mapping,
                                                      "construct_document": construct_document, "duplicates": (),
-                                                     "bad_values": None})
+                                                     "collisions": (), "bad_values": None})
 
 
 _MERGE = "tag:yaml.org,2002:merge"
+_STRINGS = itertools.repeat(str)  # (``all(map(isinstance, keys, _STRINGS))``: a C loop over the keys)
 
 
 def safe_load(text: str) -> tuple[Any, list[tuple[Any, Any, Any]]]:
@@ -799,21 +833,24 @@ def _aliasing_error() -> type[AliasingError]:
     return type("YAMLAliasingError", (AliasingError, _yaml().YAMLError), {})
 
 
-def _refuse_recorded(text: str, file: str, first_line: int, ending: str = SKIPPED) -> list[Any]:
-    """The documents of a text with something kubectl's YAML reader refuses in an object (a key given twice, a
-    ``!!binary`` that is no base64), read again (the error path only): each such object replaced by an error
-    naming it and the field, as kubectl refuses it; a List keeps its other items."""
+def _read_recorded(text: str, file: str, first_line: int, ending: str = SKIPPED) -> list[Any]:
+    """The documents of a text with a key given twice (or two keys kubectl's JSON makes one) or a ``!!binary`` that
+    is no base64, read again (the error path only): before each document, a warning for each key given twice in
+    it, the object used with the last value, as kubectl's lenient YAML reading keeps it; an object with a bad
+    ``!!binary`` replaced by an error naming it and the field, as kubectl refuses it; a List keeps its other
+    items."""
     yaml = _yaml()
     loader = strict_loader(record=True)(text)
     documents: list[Any] = []
     try:
         while loader.check_node():
             node = loader.get_node()
-            loader.duplicates, loader.bad_values = [], []
+            loader.duplicates, loader.collisions, loader.bad_values = [], [], []
             document = loader.construct_document(node)
-            refused = [*(_duplicate(found, first_line) for found in loader.duplicates),
-                       *(_bad_value(node, problem) for node, problem in loader.bad_values)]
-            documents.extend(_without_refused(document, node, refused, file, first_line))
+            found = [*(_duplicate(repeat, first_line) for repeat in loader.duplicates),
+                     *(_collision(repeat, first_line) for repeat in loader.collisions),
+                     *(_bad_value(node, problem) for node, problem in loader.bad_values)]
+            documents.append(_Judged(tuple(_judged(document, node, found, file, first_line))))
     except yaml.YAMLError as exc:
         documents.append(_yaml_problem(exc, file, first_line, ending=ending))
     finally:
@@ -822,87 +859,131 @@ def _refuse_recorded(text: str, file: str, first_line: int, ending: str = SKIPPE
 
 
 @dataclass(frozen=True, slots=True)
-class _Refused:
-    """Why kubectl refuses the object that holds ``node`` (a value, or with ``holding`` a mapping's key, the field
-    named then being the mapping's): its message, given what is refused ("object" or "document"). The node, not
-    only its place in the text, so that an object reaching it through an alias (or a merge key) is refused too,
-    at the field it reaches it by: the composer shares one node between an anchor and its aliases (and a merge
-    copies the merged mapping's pairs), while go-yaml decodes an alias again wherever it is used, and fails again
-    (a bad ``!!binary``; a key given twice: its strict reading checks a mapping's keys each time it decodes it)."""
+class _Judged:
+    """One document of :func:`_read_recorded`: its messages, then what is used of it (:func:`_judged`), numbered as
+    the one document it is (``document 3`` in a later message stays the third)."""
+
+    entries: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Finding:
+    """Something in the object that holds ``node`` (a value; with ``key``, a mapping's key node, the field named
+    being the mapping's and then ``key``): an error when kubectl refuses the object for it (``refuses``: the object
+    is skipped), else a warning; its message, given what holds it ("object" or "document"). The node, not only its
+    place in the text, so that every object reaching it through an alias (or a merge key) is named, at the field it
+    reaches it by: the composer shares one node between an anchor and its aliases (and a merge copies the merged
+    mapping's pairs), while go-yaml decodes an alias again wherever it is used (a bad ``!!binary`` fails again, a
+    key given twice loses its first value again)."""
 
     node: Any
     message: Callable[[str], str]
-    holding: bool
+    key: str | None = None
+    refuses: bool = False
 
     @property
     def mark(self) -> Any:
         return self.node.start_mark
 
 
-def _duplicate(found: tuple[Any, Any, Any], first_line: int) -> _Refused:
+def _duplicate(found: tuple[Any, Any, Any], first_line: int) -> _Finding:
+    from kubeproxy_sim.objects.jsonkey import json_key
+
     key_node, key, first = found
+    name, line = str(json_key(key)), first_line + first.start_mark.line + 1
+    return _Finding(key_node, lambda _: f'mapping key "{name}" already defined at line {line}; kubectl\'s YAML '
+                                        "reading keeps the last, and so does this", key=name)
+
+
+def _collision(found: tuple[Any, str, Any], first_line: int) -> _Finding:
+    key_node, name, first = found
     line = first_line + first.start_mark.line + 1
-    return _Refused(key_node, lambda what: f'mapping key "{key}" already defined at line {line}; kubectl refuses '
-                                           f"the {what} (strict YAML), so it is skipped", holding=True)
+    return _Finding(key_node, lambda _: f"mapping key {_as_written(key_node)} and {_as_written(first)} at line "
+                                        f'{line} are two keys to go-yaml but one JSON key, "{name}"; which value '
+                                        "kubectl keeps is unspecified (Go's map order), the last is used here",
+                    key=name)
 
 
-def _bad_value(node: Any, problem: str) -> _Refused:
-    return _Refused(node, lambda what: f"{problem}; kubectl refuses the {what}, so it is skipped", holding=False)
+def _as_written(node: Any) -> str:
+    """A scalar key as the manifest writes it: ``1``, ``"1"`` or ``'1'``."""
+    quote_mark = node.style if node.style in ("'", '"') else ""
+    return f"{quote_mark}{node.value}{quote_mark}"
 
 
-def _without_refused(document: Any, node: Any, refused: list[_Refused], file: str, first_line: int) -> list[Any]:
-    """The errors for what kubectl refuses in one document, then what is left of it: nothing, or a List without
-    the items that hold them."""
-    if not refused:
+def _bad_value(node: Any, problem: str) -> _Finding:
+    return _Finding(node, lambda what: f"{problem}; kubectl refuses the {what}, so it is skipped", refuses=True)
+
+
+def _judged(document: Any, node: Any, found: list[_Finding], file: str, first_line: int) -> list[Any]:
+    """The messages for what one document holds, then what is used of it: all of it, nothing (kubectl refuses it),
+    or a List without the items kubectl refuses."""
+    if not found:
         return [document]
     item_nodes: list[Any] = []
+    items: list[Any] = []  # a List's items, each judged on its own (with item_nodes, their nodes)
+    item_kind = None
     kind = document.get("kind") if type(document) is dict else None
-    items = document.get("items") if type(document) is dict else None
-    if type(kind) is str and kind.endswith("List") and type(items) is list:
-        item_nodes = next((value.value for key, value in node.value
-                           if key.id == "scalar" and key.value == "items" and value.id == "sequence"), [])
-        if len(item_nodes) != len(items):
-            item_nodes = []
-    by_item: dict[int, list[_Refused]] = {}
-    whole: list[_Refused] = []
-    for found in sorted(refused, key=lambda found: found.mark.index):  # (found outer mappings first)
-        at = found.mark.index
+    listed = document.get("items") if type(document) is dict else None
+    if type(kind) is str and kind.endswith("List") and type(listed) is list:
+        nodes: list[Any] = next((value.value for key, value in node.value
+                                 if key.id == "scalar" and key.value == "items" and value.id == "sequence"), [])
+        if len(nodes) == len(listed):
+            item_nodes, items, item_kind = nodes, listed, kind[: -len("List")] or None
+    by_item: dict[int, list[_Finding]] = {}
+    whole: list[_Finding] = []
+    for finding in sorted(found, key=lambda finding: finding.mark.index):  # (found outer mappings first)
+        at = finding.mark.index
         index = next((i for i, item in enumerate(item_nodes) if item.start_mark.index <= at < item.end_mark.index),
                      None)
-        (whole if index is None else by_item.setdefault(index, [])).append(found)
+        (whole if index is None else by_item.setdefault(index, [])).append(finding)
         if index is not None:
             for other, item in enumerate(item_nodes):
-                if other != index and _path_to(item, found) is not None:  # (reached through an alias)
-                    by_item.setdefault(other, []).append(found)
-    if whole or type(kind) is not str or type(items) is not list:  # (only the first: every one is in an item)
-        return _refused_errors(document, node, None, whole, file, first_line)
+                if other != index and _path_to(item, finding) is not None:  # (reached through an alias)
+                    by_item.setdefault(other, []).append(finding)
+    out: list[Any] = _messages(document, node, None, whole, file, first_line)
+    if _refused(whole):  # (only the List's: every item is lost with it)
+        return out
+    if not item_nodes:
+        return [*out, document]
     kept = []
-    out: list[Any] = []
     for i, item in enumerate(items):
-        if i in by_item:
-            out.extend(_refused_errors(item, item_nodes[i], kind[: -len("List")] or None, by_item[i], file,
-                                       first_line))
-        else:
+        mine = by_item.get(i, [])
+        out.extend(_messages(item, item_nodes[i], item_kind, mine, file, first_line))
+        if not _refused(mine):
             kept.append(item)
-    out.append({**document, "items": kept})
+    out.append(document if len(kept) == len(items) else {**document, "items": kept})
     return out
 
 
-def _refused_errors(document: Any, node: Any, default_kind: str | None, refused: list[_Refused], file: str,
-                    first_line: int) -> list[Diagnostic]:
+def _refused(found: list[_Finding]) -> bool:
+    return any(finding.refuses for finding in found)
+
+
+def _messages(document: Any, node: Any, default_kind: str | None, found: list[_Finding], file: str,
+              first_line: int) -> list[Diagnostic]:
     kind, display = _naming(document, default_kind)
     what = "object" if kind else "document"
-    return [Diagnostic(found.message(what), file=file, line=first_line + found.mark.line + 1, kind=kind,
-                       object=display, field=_path_to(node, found) or None)
-            for found in refused]
+    return [Diagnostic(finding.message(what), file=file, line=first_line + finding.mark.line + 1, kind=kind,
+                       object=display, field=_field(node, finding),
+                       severity=Severity.ERROR if finding.refuses else Severity.WARNING)
+            for finding in found]
 
 
-def _path_to(root: Any, found: _Refused) -> str | None:
-    """The field path from ``root`` to the refused node (the same object: an alias reaches its anchor's node), or
-    with ``holding`` to the first mapping that has it among its keys (a merge key's mapping holds the merged
-    pairs); "" for the root itself, None when it is not there. In document order, so the anchor's place is found
-    before an alias's; each node walked once, however many aliases share it."""
+def _field(root: Any, found: _Finding) -> str | None:
+    """The field a finding names: the path to its node, and for a key, on to the key."""
+    path = _path_to(root, found)
+    if path is None or found.key is None:
+        return path or None
+    return f"{path}.{found.key}" if path else found.key
+
+
+def _path_to(root: Any, found: _Finding) -> str | None:
+    """The field path from ``root`` to the node found (the same object: an alias reaches its anchor's node), or
+    for a key to the first mapping that has it among its keys (a merge key's mapping holds the merged pairs); ""
+    for the root itself, None when it is not there. In document order, so the anchor's place is found before an
+    alias's; each node walked once, however many aliases share it."""
     target = found.node
+    holding = found.key is not None
     seen: set[int] = set()
     pending: list[tuple[Any, str]] = [(root, "")]
     while pending:
@@ -913,7 +994,7 @@ def _path_to(root: Any, found: _Refused) -> str | None:
             continue
         seen.add(id(node))
         if node.id == "mapping":
-            if found.holding and any(key is target for key, _ in node.value):
+            if holding and any(key is target for key, _ in node.value):
                 return path
             pending.extend((value, f"{path}.{key.value}" if path else str(key.value))
                            for key, value in reversed(node.value) if key.id == "scalar")

@@ -582,10 +582,15 @@ def test_json_nested_deeper_than_the_reader_follows_is_an_error_and_the_other_fi
         "rest of the file are skipped" for path, line in ((stream, 2), (alone, 1))]
 
 
-def test_a_duplicate_key_refuses_the_object_as_kubectl_does(load, messages):
-    """PyYAML keeps the last of two equal keys; kubectl's strict YAML refuses the object ('mapping key "port"
-    already defined at line N'), so the object is named and skipped and the others are used; the mapping holding
-    the key is named by its path (QA-errors: it was not), the object's own mapping by none."""
+KEEPS_THE_LAST = "kubectl's YAML reading keeps the last, and so does this"
+
+
+def test_a_duplicate_key_is_a_warning_and_the_object_is_used_with_the_last_value_as_kubectl_reads_it(load,
+                                                                                                   messages):
+    """kubectl reads a manifest with go-yaml v2's lenient Unmarshal (cli-runtime's StreamVisitor, apimachinery's
+    YAMLOrJSONDecoder, sigs.k8s.io/yaml's YAMLToJSON: only its Strict variants refuse a key given twice), where a
+    later key replaces the earlier one: the object is used with the last value, and a warning names the object,
+    the repeated key's field and both lines; a document without a kind is named as a document."""
     result = load("""
         apiVersion: v1
         kind: Service
@@ -604,15 +609,15 @@ def test_a_duplicate_key_refuses_the_object_as_kubectl_does(load, messages):
         metadata: {name: c}
         metadata: {name: d}
     """)
-    assert [s.name for s in result.cluster.services] == ["b"]
+    assert [(s.name, s.ports[0].port) for s in result.cluster.services] == [("a", 90), ("b", 80)]
     assert messages(result) == [
-        't.yaml:9: Service default/a: spec.ports[0]: mapping key "port" already defined at line 8; kubectl refuses '
-        "the object (strict YAML), so it is skipped",
-        't.yaml:17: mapping key "metadata" already defined at line 16; kubectl refuses the document (strict YAML), '
-        "so it is skipped"]
+        f't.yaml:9: Service default/a: spec.ports[0].port: warning: mapping key "port" already defined at line 8; '
+        f"{KEEPS_THE_LAST}",
+        f't.yaml:17: metadata: warning: mapping key "metadata" already defined at line 16; {KEEPS_THE_LAST}',
+        "t.yaml: kind: not set (document 3); expected Service, EndpointSlice, Endpoints, Node or Pod"]
 
 
-def test_a_duplicate_key_in_a_list_item_refuses_that_item_and_one_in_the_list_refuses_the_list(load, messages):
+def test_a_duplicate_key_in_a_list_item_or_in_the_list_is_a_warning_and_every_item_is_used(load, messages):
     result = load("""
         apiVersion: v1
         kind: ServiceList
@@ -630,19 +635,18 @@ def test_a_duplicate_key_in_a_list_item_refuses_that_item_and_one_in_the_list_re
         items:
         - {apiVersion: v1, kind: Service, metadata: {name: e}, spec: {clusterIP: 10.0.0.5, ports: [{port: 80}]}}
     """)
-    assert [s.name for s in result.cluster.services] == ["a", "d"]
+    assert [s.name for s in result.cluster.services] == ["a", "c", "d", "e"]
     assert messages(result) == [
-        't.yaml:7: Service default/c: metadata: mapping key "name" already defined at line 7; kubectl refuses the '
-        "object (strict YAML), so it is skipped",
-        't.yaml:14: List: mapping key "kind" already defined at line 13; kubectl refuses the object (strict YAML), '
-        "so it is skipped"]
+        f't.yaml:7: Service default/c: metadata.name: warning: mapping key "name" already defined at line 7; '
+        f"{KEEPS_THE_LAST}",
+        f't.yaml:14: List: kind: warning: mapping key "kind" already defined at line 13; {KEEPS_THE_LAST}']
 
 
-def test_a_duplicate_key_reached_through_an_alias_or_a_merge_refuses_every_item_that_uses_it(load, messages):
-    """go-yaml's strict reading checks a mapping's keys each time it decodes it, and it decodes an alias (and a
-    merge key's alias) again where it is used: item b (``selector: *sel``) and item d (``<<: *sel``) are refused
-    at their own object and field, as item a, which holds the anchor, is; item c uses neither and is read. Only
-    the items: the anchor's line is named for each (where go-yaml's error points)."""
+def test_a_duplicate_key_reached_through_an_alias_or_a_merge_is_warned_in_every_item_that_uses_it(load, messages):
+    """go-yaml decodes an alias (and a merge key's alias) again where it is used, and each decoding keeps the
+    later key: item b (``selector: *sel``) and item d (``<<: *sel``) are warned at their own object and field, as
+    item a, which holds the anchor, is; item c uses neither. All four are used, with the last value; the anchor's
+    line is named for each (where the key is written)."""
     result = load("""
         apiVersion: v1
         kind: List
@@ -660,31 +664,86 @@ def test_a_duplicate_key_reached_through_an_alias_or_a_merge_refuses_every_item_
             ports: [{port: 80}]
             selector: {<<: *sel, tier: front}
     """)
-    assert [s.name for s in result.cluster.services] == ["c"]
+    assert [(s.name, s.selector) for s in result.cluster.services] == [
+        ("a", (("app", "api"),)), ("b", (("app", "api"),)), ("c", None),
+        ("d", (("app", "api"), ("tier", "front")))]
     assert messages(result) == [
-        f't.yaml:6: Service default/{name}: spec.selector: mapping key "app" already defined at line 6; kubectl '
-        "refuses the object (strict YAML), so it is skipped" for name in "abd"]
+        f't.yaml:6: Service default/{name}: spec.selector.app: warning: mapping key "app" already defined at line 6; '
+        f"{KEEPS_THE_LAST}" for name in "abd"]
 
 
-def test_merge_keys_may_be_overridden_and_equal_looking_keys_of_other_types_are_not_duplicates(load):
+def test_a_duplicate_key_warned_beside_a_bad_binary_value_which_still_refuses_its_object(load, messages):
+    """The two findings of one document are judged on their own: the List item with a bad ``!!binary`` is refused
+    (kubectl's reading fails on it), the one with a key given twice is used."""
+    result = load("""
+        apiVersion: v1
+        kind: List
+        items:
+        - {kind: Service, apiVersion: v1, metadata: {name: a, name: b},
+           spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}}
+        - {kind: Service, apiVersion: v1, metadata: {name: c, annotations: {x: !!binary "d2Vi="}},
+           spec: {clusterIP: 10.0.0.3, ports: [{port: 80}]}}
+    """)
+    assert [s.name for s in result.cluster.services] == ["b"]
+    assert messages(result) == [
+        f't.yaml:5: Service default/b: metadata.name: warning: mapping key "name" already defined at line 5; '
+        f"{KEEPS_THE_LAST}",
+        "t.yaml:7: Service default/c: metadata.annotations.x: !!binary value contains invalid base64 data "
+        "(padding after a complete group of four); kubectl refuses the object, so it is skipped"]
+
+
+def test_merge_keys_may_be_overridden_and_keys_are_kubectls_json_keys(load):
+    """An explicit key over a merged one is no duplicate; a number or boolean key is the JSON key kubectl sends
+    (sigs.k8s.io/yaml's convertToJSONableObject: ``true`` is "true", not Python's "True"; a float as Go's
+    FormatFloat(f, 'g', -1, 32))."""
     result = load("""
         apiVersion: v1
         kind: Service
         metadata:
           name: a
-          labels: &base {app: web, tier: front}
-          annotations:
+          annotations: &base {app: web, tier: front}
+          labels:
             <<: *base
             app: other
             1: one
-            true: yes
-            "1": string
-        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+            true: "yes"
+            2.50: half
+            1e6: million
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}], selector: {yes: web}}
     """)
-    assert result.diagnostics == () and [s.name for s in result.cluster.services] == ["a"]
+    assert result.diagnostics == ()
+    [service] = result.cluster.services
+    assert service.labels == (("1", "one"), ("1e+06", "million"), ("2.5", "half"), ("app", "other"),
+                              ("tier", "front"), ("true", "yes"))
+    assert service.selector == (("true", "web"),)
 
 
-def test_a_duplicate_key_and_a_syntax_error_cost_only_their_documents(load, messages):
+def test_keys_go_yaml_keeps_apart_that_make_one_json_key_are_warned_as_unspecified_and_the_last_is_used(load,
+                                                                                                      messages):
+    """go-yaml v2 decodes ``1`` and ``"1"`` (and ``1.0``) into different keys of a Go map, and sigs.k8s.io/yaml then
+    turns each into the JSON key "1": which value kubectl's JSON keeps follows Go's map order, unspecified. The
+    last is used here, with a warning naming both as written."""
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: a}
+        spec:
+          clusterIP: 10.0.0.1
+          ports: [{port: 80}]
+          selector:
+            1: int
+            "1": string
+            true: bool
+    """)
+    [service] = result.cluster.services
+    assert service.selector == (("1", "string"), ("true", "bool"))
+    assert messages(result) == [
+        't.yaml:10: Service default/a: spec.selector.1: warning: mapping key "1" and 1 at line 9 are two keys to '
+        'go-yaml but one JSON key, "1"; which value kubectl keeps is unspecified (Go\'s map order), the last is used '
+        "here"]
+
+
+def test_a_duplicate_key_and_a_syntax_error_cost_only_what_they_cost(load, messages):
     result = load("""
         apiVersion: v1
         kind: Service
@@ -698,8 +757,8 @@ def test_a_duplicate_key_and_a_syntax_error_cost_only_their_documents(load, mess
         metadata: {name: b}
         spec: {clusterIP: 10.0.0.2, ports: [{port: 80}]}
     """)
-    assert [s.name for s in result.cluster.services] == ["b"]
-    assert [d.line for d in result.errors] == [5, 8]
+    assert [(s.name, s.cluster_ips) for s in result.cluster.services] == [("a", ("10.0.0.9",)), ("b", ("10.0.0.2",))]
+    assert [(d.line, d.severity.value) for d in result.diagnostics] == [(5, "warning"), (8, "error")]
     assert 'mapping key "clusterIP" already defined at line 5' in messages(result)[0]
     assert "syntax error" in messages(result)[1]
 

@@ -468,6 +468,21 @@ def test_directory_bad_binary_value_refuses_its_object_not_the_file(setup) -> No
     assert error.object == "default/b" and error.field == "metadata.labels.t" and "base64" in error.message
 
 
+def test_directory_key_given_twice_is_a_warning_and_the_object_flows_with_the_last_value(setup) -> None:
+    """kubectl's YAML reading keeps the last of two equal keys: the object is added with it (as ``rules -f`` reads
+    it), the file is not held back, and the warning names the object and the key's field."""
+    d, clock, src = setup
+    src.poll()
+    d.write("b.yaml", SERVICE.format(name="b", ip="10.0.0.2", port=80).replace("port: 80", "port: 80, port: 81"))
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert [(e.type.value, e.obj.ports[0].port) for e in batch.events] == [("ADDED", 81)]
+    [warning] = [x for x in batch.diagnostics if x.severity is not Severity.NOTE]
+    assert (warning.severity, warning.object, warning.field) == (Severity.WARNING, "default/b", "spec.ports[0].port")
+    assert "already defined" in warning.message
+
+
 def test_directory_json_nan_is_a_syntax_error_that_holds_the_file_back(setup) -> None:
     """NaN is no JSON (Go's reader refuses the document): as any syntax error in the watch, the file is held back
     with its previous objects, not read with a number NaN nor as YAML's string."""

@@ -1,0 +1,68 @@
+"""The JSON key kubectl's YAML reader makes of a YAML mapping key.
+
+sigs.k8s.io/yaml decodes a manifest with go-yaml v2 into Go maps keyed by the decoded value (the string "1", the
+integer 1, the float 1.0 and the boolean true are four keys there), then writes JSON, whose keys are strings
+(yaml.go, convertToJSONableObject): an integer key becomes its decimal text, a float key
+``strconv.FormatFloat(f, 'g', -1, 32)`` (``.inf``, ``-.inf`` and ``.nan`` for the infinities and NaN), a boolean
+key ``true`` or ``false``. Two keys go-yaml keeps apart can so become one JSON key, and which value the JSON then
+holds follows Go's map order: unspecified.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+from kubeproxy_sim.objects.report import WrittenNumber
+
+
+def json_key(key: object) -> object:
+    """``key`` as kubectl's JSON has it; a key of another type (null) as it is, which kubectl refuses ("unsupported
+    map key") and this leaves to the field that reads it."""
+    if type(key) is bool:
+        return "true" if key else "false"
+    if type(key) is int:
+        return str(key)
+    if type(key) is float:
+        return go_float32(key)
+    if type(key) is WrittenNumber:  # (YAML's .inf and .nan; a whole float past 2**53)
+        if key.whole:
+            return go_float32(float(key.text.replace("_", "")))
+        return ".nan" if "nan" in key.text.lower() else "-.inf" if key.text.startswith("-") else ".inf"
+    return key
+
+
+def go_float32(value: float) -> str:
+    """``strconv.FormatFloat(value, 'g', -1, 32)`` in YAML's words for the infinities and NaN: the value rounded to
+    a 32-bit float, in the fewest digits that read back as it, in exponent form below 1e-4 and from 1e6 on."""
+    if math.isnan(value):
+        return ".nan"
+    single = _single(value)
+    if math.isinf(single):
+        return ".inf" if single > 0 else "-.inf"
+    if single == 0:
+        return "-0" if math.copysign(1, single) < 0 else "0"
+    text = ""
+    for precision in range(9):  # (9 significant digits always read back as the same 32-bit float)
+        text = f"{single:.{precision}e}"
+        if _single(float(text)) == single:
+            break
+    mantissa, exponent_text = text.split("e")
+    sign = "-" if mantissa.startswith("-") else ""
+    digits, exponent = mantissa.lstrip("-").replace(".", ""), int(exponent_text)
+    if exponent < -4 or exponent >= 6:
+        fraction = f".{digits[1:]}" if len(digits) > 1 else ""
+        return f"{sign}{digits[0]}{fraction}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+    point = exponent + 1
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    whole, fraction = digits[:point].ljust(point, "0"), digits[point:]
+    return f"{sign}{whole}{'.' + fraction if fraction else ''}"
+
+
+def _single(value: float) -> float:
+    """``value`` rounded to a 32-bit float; an infinity past its range, as Go's conversion gives."""
+    try:
+        return struct.unpack("<f", struct.pack("<f", value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)

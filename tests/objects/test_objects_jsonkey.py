@@ -1,0 +1,36 @@
+"""The JSON key kubectl's YAML reader makes of a YAML mapping key (sigs.k8s.io/yaml's convertToJSONableObject)."""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kubeproxy_sim.objects.jsonkey import go_float32, json_key
+from kubeproxy_sim.objects.report import WrittenNumber
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("1", "1"), (1, "1"), (-7, "-7"), (True, "true"), (False, "false"), (None, None),
+    (1.0, "1"), (2.5, "2.5"), (0.1, "0.1"), (123456.0, "123456"), (1e6, "1e+06"), (1234567.0, "1.234567e+06"),
+    (0.0001, "0.0001"), (0.00001, "1e-05"), (3.14159265, "3.1415927"), (16777217.0, "1.6777216e+07"),
+    (-0.0, "-0"), (1e39, ".inf"), (-1e39, "-.inf"), (1e-50, "0"),
+    (WrittenNumber(".inf"), ".inf"), (WrittenNumber("-.Inf"), "-.inf"), (WrittenNumber(".NaN"), ".nan"),
+    (WrittenNumber("1e30", whole=True), "1e+30"),
+])
+def test_a_key_is_the_text_go_gives_it(key: object, expected: object) -> None:
+    """strconv.Itoa for an integer, FormatFloat(f, 'g', -1, 32) for a float (rounded to 32 bits: 3.14159265 is
+    3.1415927; exponent form below 1e-4 and from 1e6 on, two exponent digits at least), "true"/"false"; the
+    infinities and NaN as YAML writes them (sigs.k8s.io/yaml's own replacement of Go's +Inf, -Inf and NaN)."""
+    assert json_key(key) == expected
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, width=32))
+def test_a_float_key_reads_back_as_the_same_32_bit_float_in_at_most_nine_digits(value: float) -> None:
+    text = go_float32(value)
+    single = struct.unpack("<f", struct.pack("<f", float(text)))[0]
+    assert single == value and math.copysign(1, single) == math.copysign(1, value)
+    assert len(text.lstrip("-").split("e")[0].replace(".", "").lstrip("0")) <= 9
