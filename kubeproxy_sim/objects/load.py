@@ -687,8 +687,9 @@ def long_decimal(digits: str) -> int:
 
 
 class DuplicateKeyError(Exception):
-    """A mapping with the same key twice (raised by :func:`strict_loader`'s loader; it is a ``yaml.YAMLError``
-    too, as the class the loader raises derives from both)."""
+    """A mapping with the same key twice, or two keys that make one JSON key (raised by :func:`strict_loader`'s
+    loader, for the text to be read again to name them; it is a ``yaml.YAMLError`` too, as the class the loader
+    raises derives from both)."""
 
 
 class BadValueError(Exception):

@@ -68,8 +68,8 @@ _KIND_NAMES = frozenset(k.value for k in Kind)
 
 def _parses(text: str) -> bool:
     """Whether every document of a text parses: the sign a file is completely written. A ``!!binary`` that is no
-    base64 parses (noted, read as ""): it is one object kubectl refuses, which the loader reports and skips, as it
-    does a key given twice, not a file still being written."""
+    base64 parses (noted, read as ""): it is one object kubectl refuses, which the loader reports and skips, not a
+    file still being written; so does a key given twice (kubectl keeps the last, and the loader warns)."""
     documents = json_documents(text, ending=HELD_BACK)
     if documents is not None:  # (NaN, or a value nested too deep, is a syntax error there: held back too)
         return not any(type(d) is Diagnostic and d.message.endswith(HELD_BACK) for d in documents)
