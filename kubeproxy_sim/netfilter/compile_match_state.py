@@ -112,6 +112,27 @@ def _nth_every(text: str) -> int:
     return int(text)
 
 
+def _nth_packet(text: str, every: int) -> int:
+    """libxt_statistic's ``--packet``: 0 to ``every - 1`` (iptables refuses any other)."""
+    if not (text.isascii() and text.isdigit()) or int(text) >= every:
+        raise ValueError(f"--packet {text} is not in 0-{every - 1}; iptables refuses it")
+    return int(text)
+
+
+def _nth_check(every: int, packet: int, negated: bool) -> Check:
+    """A sampled walk's nth counter, advanced where the kernel advances it: whenever a walk reaches this match
+    (the rule's earlier matches passed), whatever its later matches say (xt_statistic counts evaluations of
+    the match, not matches of the rule). Packets ``packet``, ``packet + every``, ... of those evaluations
+    match: libxt_statistic starts the counter at ``(every - 1) - packet`` and the kernel matches when it
+    wraps. A traced walk (no sampler) passes here; the rule's split carries the probability."""
+
+    def check(b: object) -> bool:
+        sampler = b.env.sampler  # type: ignore[attr-defined]
+        return True if sampler is None else sampler.nth(id(check), every, packet) != negated
+
+    return reading(check)
+
+
 def _statistic(parts: RuleParts, opts: Sequence[Option]) -> None:
     """random: the kernel matches when (random & 0x7fffffff) < threshold; nth: one packet in ``every``."""
     values = {o.flag: o.value for o in opts}
@@ -123,6 +144,7 @@ def _statistic(parts: RuleParts, opts: Sequence[Option]) -> None:
     elif mode == "nth":
         every = _nth_every(values.get("--every", "1"))
         num, den = (every - 1 if negated else 1), every
+        parts.checks.append(_nth_check(every, _nth_packet(values.get("--packet", "0"), every), negated))
         parts.doubts.append(f"statistic --mode nth --every {every}: one packet in {every} matches; "
                             "which one depends on the counter, shown as a probability")
     else:

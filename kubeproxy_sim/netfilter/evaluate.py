@@ -210,12 +210,18 @@ class Sampler:
     nth_counters: dict[int, int] = field(default_factory=dict)
 
     def draw(self, rule: CompiledRule) -> bool:
-        num, den = rule.split  # type: ignore[misc]
+        """A split: random draws 31 bits; nth was decided by the match's own check, in the rule's order."""
         if rule.split_mode == "nth":
-            count = self.nth_counters.get(id(rule), 0)
-            self.nth_counters[id(rule)] = (count + 1) % den
-            return (count == den - 1) if num == 1 else (count != den - 1)
-        return (self.rng() & 0x7FFFFFFF) < num
+            return True
+        return (self.rng() & 0x7FFFFFFF) < rule.split[0]  # type: ignore[index]
+
+    def nth(self, key: int, every: int, packet: int) -> bool:
+        """One evaluation of an nth match (``key``: the match's), as xt_statistic counts: the counter starts at
+        ``(every - 1) - packet`` (libxt_statistic) and the match holds when it stands at ``every - 1``, then
+        wraps to 0."""
+        count = self.nth_counters.get(key, every - 1 - packet)
+        self.nth_counters[key] = 0 if count == every - 1 else count + 1
+        return count == every - 1
 
 
 def multicast(family: int, value: int) -> bool:

@@ -5,6 +5,8 @@ free-form values that look like options."""
 from __future__ import annotations
 
 from kubeproxy_sim.netfilter.codec import parse_ruleset
+from kubeproxy_sim.netfilter.compile import compile_ruleset
+from kubeproxy_sim.netfilter.evaluate import Engine, Sampler
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
@@ -70,3 +72,25 @@ def test_free_form_values_may_look_like_options() -> None:
     (table,) = parse_ruleset(text).tables
     comments = [o.value for r in table.chain("INPUT").rules[:2] for o in r.parsed.options if o.flag == "--comment"]
     assert comments == ["--to-ports", "-"]
+
+
+def sampled_walks(text: str, packets: list[Packet]) -> list[list[int]]:
+    """The filter INPUT rule numbers each packet matched, packet after packet, in one sampling run."""
+    engine = Engine(compile_ruleset(parse_ruleset(text)), NodeContext.of(("10.9.0.1/24",)), Sampler(rng=lambda: 0))
+    lines = [n for n, line in enumerate(text.splitlines(), 1) if line.startswith("-A INPUT")]
+    return [[lines.index(r.line) + 1 for r in finished.path if r.line in lines]
+            for packet in packets for finished in engine.run(packet)]
+
+
+def test_nth_counts_from_its_packet_and_only_where_the_walk_reaches_it() -> None:
+    """xt_statistic (a kernel run, tests/kernel/test_eval_kernel_differential.py): --packet P matches the
+    P-th evaluation (from 0) and every --every-th after it, so --packet 0 matches the first packet; the counter
+    moves whenever the match is reached, even when a later match of the rule fails; ! inverts the match."""
+    text = HEAD + ("-A INPUT -m statistic --mode nth --every 2 --packet 0\n"
+                   "-A INPUT -p udp -m statistic --mode nth --every 2 --packet 1 -m udp --dport 81\n"
+                   "-A INPUT -m statistic --mode nth ! --every 2 --packet 1\n"
+                   "-A INPUT -p tcp -m statistic --mode nth --every 3 --packet 1\nCOMMIT\n")
+    sent = (("udp", 80), ("udp", 80), ("udp", 81), ("udp", 81), ("tcp", 80), ("tcp", 80), ("tcp", 80))
+    packets = [Packet.of(proto, "10.9.0.2", "10.9.0.1", dport, 1000 + i) for i, (proto, dport) in enumerate(sent)]
+    # rule 2: its second evaluation (a packet to port 80) is its slot, so the match fails and the slot passes
+    assert sampled_walks(text, packets) == [[1, 3], [], [1, 3], [2], [1, 3], [4], [1, 3]]  # as the kernel counted
