@@ -58,7 +58,7 @@ def services(draw: st.DrawFn, index: int, ns: str, name: str) -> Service:
     v4, v6 = f"172.30.0.{10 + index}", f"fd00:30::{10 + index}"
     lb = kind is ServiceType.LOAD_BALANCER
     return Service(
-        ns, name, type=kind, cluster_ips=draw(st.sampled_from([(v4,), (v6,), (v4, v6), (v6, v4)])), ports=ports,
+        ns, name, type=kind, cluster_ips=draw(st.sampled_from([(v4, v6), (v6, v4), (v4,), (v6,)])), ports=ports,
         external_traffic_policy=draw(st.sampled_from(list(TrafficPolicy))),
         internal_traffic_policy=draw(st.sampled_from(list(TrafficPolicy))),
         load_balancer_ingress=tuple(LoadBalancerIngress(ip=ip) for ip in draw(st.sampled_from(

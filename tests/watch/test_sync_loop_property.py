@@ -3,6 +3,8 @@ of the objects at that moment gives (the loop's partial syncs use the trackers' 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +23,7 @@ from kubeproxy_sim.objects.model import (
     TrafficPolicy,
 )
 from kubeproxy_sim.proxier import generate
-from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.proxier.config import IPFamily, ProxyConfig
 from kubeproxy_sim.proxier.naming import is_kube_proxy_chain
 from kubeproxy_sim.proxier.partial import SyncState, apply_restore, sync
 from kubeproxy_sim.watch import Kind, MemorySource
@@ -120,3 +122,80 @@ def test_every_sync_leaves_the_node_as_a_full_sync_would(batches):
         report = loop.sync_if_due()
     assert report is not None
     assert_like_a_full_sync(loop, report)
+
+
+def wide_operations(ipv6: bool) -> st.SearchStrategy[tuple[str, object]]:
+    """As ``operations``, with the wider objects of tests/proxier/sequences: dual-stack Services, slices of either
+    family with zone and node hints, some of them moved to another Service of the namespace."""
+    from tests.proxier import sequences as wide
+
+    def service(index: int) -> st.SearchStrategy[Service]:
+        ns, name = wide.NAMES[index]
+        return wide.services(index, ns, name)
+
+    def slices_of(index: int) -> st.SearchStrategy[list[EndpointSlice]]:
+        ns, name = wide.NAMES[index]
+        return wide.slices(ns, name, ipv6)
+
+    index = st.integers(0, len(wide.NAMES) - 1)
+    return st.one_of(
+        st.tuples(st.just("apply"), index.flatmap(service)),
+        st.tuples(st.just("apply-slices"), index.flatmap(slices_of)),
+        st.tuples(st.just("delete-service"), st.sampled_from([f"{ns}/{n}" for ns, n in wide.NAMES])),
+        st.tuples(st.just("delete-slice"), st.sampled_from([f"{ns}/{n}-{i}" for ns, n in wide.NAMES for i in (0, 1)])),
+        st.tuples(st.just("move"), st.integers(0, 3)),
+        st.tuples(st.just("zone"), st.sampled_from(["z1", "z2"])),
+        st.tuples(st.just("wait"), st.sampled_from([0.3, 1.0, 31.0])),
+    )
+
+
+def moved(source: MemorySource, which: int) -> EndpointSlice | None:
+    """One of the source's slices (the ``which``-th, cyclically) labelled for the other Service of its namespace
+    (ns1 has two), or None when there is no slice to move."""
+    candidates = sorted((es for es in source.objects(Kind.ENDPOINT_SLICE) if es.namespace == "ns1"),
+                        key=lambda es: es.key)
+    if not candidates:
+        return None
+    es = candidates[which % len(candidates)]
+    return replace(es, service_name="b" if es.service_name == "a" else "a")
+
+
+@settings(max_examples=budget(100), deadline=None)
+@given(st.sampled_from([False, True]).flatmap(
+    lambda ipv6: st.tuples(st.just(ipv6), st.lists(st.lists(wide_operations(ipv6), min_size=1, max_size=4),
+                                                   min_size=1, max_size=8))))
+def test_every_sync_leaves_the_node_as_a_full_sync_would_in_either_family_with_hints_and_moves(case):
+    """The property above with the wider objects: hints make the Node's zone matter (a new zone makes the sync
+    full), and a slice moving to another Service makes both change."""
+    ipv6, batches = case
+    config = CONFIG if not ipv6 else ProxyConfig(node_name="n1", ip_family=IPFamily.IPV6, node_ips=(
+        "192.168.0.1/24", "2001:db8::1/64"), cluster_cidrs=("10.0.0.0/8", "fd00:10::/64"))
+    now = [0.0]
+    source = MemorySource([Node("n1", labels=((ZONE, "z1"),))])
+    loop = SyncLoop(config, clock=lambda: now[0], timing=LoopTiming(min_sync_period=1.0, sync_period=30.0))
+    for batch in [[("wait", 0.0)], *batches]:
+        for op, arg in batch:
+            if op == "apply":
+                source.apply(arg)
+            elif op == "apply-slices":
+                for es in arg:
+                    source.apply(es)
+            elif op == "delete-service":
+                source.delete(Kind.SERVICE, arg)
+            elif op == "delete-slice":
+                source.delete(Kind.ENDPOINT_SLICE, arg)
+            elif op == "move":
+                es = moved(source, arg)
+                if es is not None:
+                    source.apply(es)
+            elif op == "zone":
+                source.apply(Node("n1", labels=((ZONE, arg),)))
+            else:
+                now[0] += arg
+        now[0] += 1.0  # each batch a sync (the minimum sync period apart), unless a wait put it off
+        loop.feed(source.poll())
+        report = loop.sync_if_due()
+        if report is not None:
+            assert report.error is None, report.error
+            expected = apply_restore(Ruleset(), generate(loop.state.cluster(), config).ruleset)
+            assert kube_chains(report.node) == kube_chains(expected)
