@@ -49,12 +49,15 @@ def keep_refused_versions(previous: Cluster, cluster: Cluster,
                if d.severity is Severity.ERROR and d.kind in _KIND_NAMES and d.object}
     kept: dict[str, list[Any]] = {}
     notes = []
+    present: dict[str, set[str]] = {}  # per field, the keys the state has (made once, for a state of many refused)
+    before: dict[str, dict[str, Any]] = {}
     for (kind, key), file in sorted(refused.items()):
         name = _CLUSTER_FIELDS[kind]
-        if any(obj.key == key for obj in getattr(cluster, name)):
-            continue
-        old = next((obj for obj in getattr(previous, name) if obj.key == key), None)
-        if old is not None:
+        if name not in present:
+            present[name] = {obj.key for obj in getattr(cluster, name)}
+            before[name] = {obj.key: obj for obj in getattr(previous, name)}
+        old = before[name].get(key)
+        if key not in present[name] and old is not None:
             kept.setdefault(name, []).append(old)
             notes.append(Diagnostic("this object is invalid; keeping its previous version", file=file,
                                     kind=kind.value, object=key, severity=Severity.NOTE))
