@@ -169,6 +169,15 @@ class ReplicaSet:
         return f"{self.namespace}/{self.name}"
 
 
+def pod_uid(namespace: str, name: str, serial: int) -> str:
+    """metadata.uid, which upstream draws at random: here 128 bits (as hex) derived from the pod's name (whose
+    suffix the injected generator drew) and creation serial, a new one for a pod made again under the same name.
+    The ReplicaSet controller breaks ties with it ("sorted by UUID to provide a pseudorandom order"), so the order
+    is as arbitrary as upstream's yet the same on every run, and drawing it takes nothing from the generator (the
+    names of every later pod stay as they were)."""
+    return hashlib.blake2b(f"{namespace}/{name}/{serial}".encode(), digest_size=16).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class SimPod:
     """A pod as the controllers and the kubelet model see it; :meth:`at` gives the API's view at a time."""
@@ -201,19 +210,17 @@ class SimPod:
     # metadata.annotations[controller.kubernetes.io/pod-deletion-cost] as the ReplicaSet controller reads it
     # (GetDeletionCostFromPodAnnotations; 0 when not set): a set scaling down deletes lower costs first
     deletion_cost: int = 0
+    # metadata.uid (:func:`pod_uid`), derived once when the pod is made (left empty) and carried over by every
+    # replace(), as name and serial never change; a derived value, so not compared
+    uid: str = field(default="", repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.uid:
+            object.__setattr__(self, "uid", pod_uid(self.namespace, self.name, self.serial))
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
-
-    @property
-    def uid(self) -> str:
-        """metadata.uid, which upstream draws at random: here 128 bits (as hex) derived from the pod's name (whose
-        suffix the injected generator drew) and creation serial, a new one for a pod made again under the same
-        name. The ReplicaSet controller breaks ties with it ("sorted by UUID to provide a pseudorandom order"), so
-        the order is as arbitrary as upstream's yet the same on every run, and drawing it takes nothing from the
-        generator (the names of every later pod stay as they were)."""
-        return hashlib.blake2b(f"{self.namespace}/{self.name}/{self.serial}".encode(), digest_size=16).hexdigest()
 
     @property
     def terminating(self) -> bool:

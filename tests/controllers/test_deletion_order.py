@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from kubeproxy_sim.cli.scenario_cmd import load_manifests
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.decode import read_deletion_cost
-from kubeproxy_sim.controllers.model import POD_DELETION_COST, SimPod, World
+from kubeproxy_sim.controllers.model import POD_DELETION_COST, SimPod, World, pod_uid
 from kubeproxy_sim.controllers.naming import template_hash
 from kubeproxy_sim.controllers.replicaset import _log_rank, deletion_order
 from kubeproxy_sim.controllers.script import Manifests, Played, Step, play
@@ -81,6 +81,17 @@ def test_pods_ready_the_same_second_go_by_the_rank_of_their_age() -> None:
     waited, quick = _pod("waited", created=10.0, ready_at=99.0), _pod("quick", created=94.0, ready_at=99.4)
     assert _names(w, waited, quick) == ["quick", "waited"]
     assert _names(w, quick, waited) == ["quick", "waited"]
+
+
+def test_a_pod_s_uid_is_drawn_once_and_kept_through_its_updates() -> None:
+    """The UID is derived from the namespace, name and creation serial when the pod is made and carried by every
+    later version of it; the same name made again (another serial) is another UID. Being derived, it takes no part
+    in a pod's equality."""
+    pod = _pod("a", serial=3)
+    assert pod.uid == pod_uid("default", "a", 3) and len(pod.uid) == 32
+    assert replace(pod, ready_at=None, marked_not_ready=True).uid == pod.uid
+    assert _pod("a", serial=4).uid != pod.uid
+    assert replace(pod, uid="other") == pod
 
 
 # -- the order against a transcription of upstream's Less ----------------------------------------------------
