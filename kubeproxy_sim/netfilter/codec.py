@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kubeproxy_sim.errors import Diagnostic, RulesSyntaxError, Severity
+from kubeproxy_sim.errors import Diagnostic, InputError, RulesSyntaxError, Severity
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
 from kubeproxy_sim.netfilter.render import render_ruleset as render_ruleset  # re-exported
@@ -407,6 +407,8 @@ class _Parser:
         self.verbatim = True  # every rule's text was stored as written (none was re-rendered)
         self.shapes = _Shapes()
         self.text = ""  # the text being read (for messages that look ahead)
+        self.replaced: list[_TableState] = []  # tables committed, then given again: iptables-restore committed them,
+        # so what it refuses in them stands (the family's and the targets' checks read them too: :meth:`checked`)
 
     # -- errors ---------------------------------------------------------------
 
@@ -527,13 +529,17 @@ class _Parser:
         text before the error that may hold such a rule."""
         if not self.validate or error.line is None:
             return error
-        tables = [*self.tables, *([self.table] if self.table is not None else [])]
+        tables = [*self.checked(self.tables), *([self.table] if self.table is not None else [])]
         family, found = _family(tables, ipv6, True, self.file)
         found = _earlier(found, _check_targets(self.text, tables, family, self.file, until=error.line))
         reading = self.table.line if self.table is not None else error.line
         if found is not None and found[0] < (reading, 0, error.line):
             return found[1]
         return error
+
+    def checked(self, tables: list[_TableState]) -> list[_TableState]:
+        """``tables`` and those they replaced: every table iptables-restore committed, each to be judged."""
+        return [*self.replaced, *tables] if self.replaced else tables
 
     # -- table structure -------------------------------------------------------
 
@@ -545,6 +551,8 @@ class _Parser:
         if name not in BUILTIN_CHAINS:
             raise self.error("unknown table", name, "one of " + ", ".join(BUILTIN_CHAINS))
         earlier = next((t for t in self.tables if t.name == name), None)
+        if earlier is not None and self.validate:
+            self.refuse_circles(earlier)
         self.table = _TableState(name, self.lineno)
         if earlier is not None:
             self.check_family(name, earlier.line, line)
@@ -564,6 +572,18 @@ class _Parser:
                              "each family in a file of its own: iptables-save's and ip6tables-save's output "
                              "saved apart")
 
+    def refuse_circles(self, table: _TableState) -> None:
+        """A table given again: the jumps of its committed copy in a circle are refused, as iptables-legacy-restore
+        refuses them at that copy's COMMIT (iptables-nft-restore at the rule). A table committed once is checked
+        when it is compiled (:func:`.compile_chains.refuse_table_circles`); this copy never will be."""
+        from kubeproxy_sim.netfilter.compile_chains import refuse_table_circles
+
+        try:
+            refuse_table_circles(table.freeze())
+        except InputError as circle:
+            found = circle.diagnostics[0]
+            raise RulesSyntaxError(found.message, file=self.file, line=found.line) from None
+
     def note_first_command(self, line: int) -> int:
         """``line``, noted as the open table's first command (a rule, -N, ...: read() notes each table's once;
         outside a table the command is refused next)."""
@@ -579,6 +599,7 @@ class _Parser:
         if self.validate:
             self.check_table_jumps(table)
         self.check_late_names(table)
+        self.replaced += [t for t in self.tables if t.name == table.name]
         self.tables = [t for t in self.tables if t.name != table.name] + [table]
         self.table = None
 
@@ -1428,6 +1449,7 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
     with collector_paused(len(text) // BYTES_PER_OBJECT):
         parser = _Parser(file, validate)
         tables = parser.run(text, ipv6)
+        read = parser.checked(tables)
         found = None
         if validate and parser.verbatim and ipv6 is not True and not _mentions_ipv6(text):
             # Every rule's text is a piece of the input and none of it reads as IPv6, so every rule
@@ -1435,9 +1457,9 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
             # search instead of a regex per rule.
             family = False
         else:
-            family, found = _family(tables, ipv6, validate, file)
+            family, found = _family(read, ipv6, validate, file)
         if validate:  # (REJECT's types are the family's)
-            found = _earlier(found, _check_targets(text, tables, family, file))
+            found = _earlier(found, _check_targets(text, read, family, file))
         if found is not None:
             raise found[1]
         return Ruleset(tuple(t.freeze() for t in tables), family)

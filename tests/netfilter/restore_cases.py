@@ -27,6 +27,7 @@ class Case:
 
 
 FILTER = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+NAT = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
 
 
 def filter_with(*lines: str) -> str:
@@ -54,6 +55,24 @@ TABLES_TWICE = [
          + "*filter\n:FORWARD DROP [0:0]\n:BAR - [0:0]\n-A OUTPUT -j BAR\nCOMMIT\n",
          saved=(":INPUT DROP [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]", ":BAR - [0:0]",
                 "[0:0] -A OUTPUT -j BAR")),
+    # ... but the copy it replaces was committed first: what either refuses in it stands (legacy at its line or at
+    # its COMMIT; nft at the rule, a jump to no chain at the COMMIT), before anything of the next copy
+    Case("table twice, a jump to no chain in the first", NAT + "-A PREROUTING -j NOPE\nCOMMIT\n" + NAT + "COMMIT\n",
+         line=6),
+    Case("table twice, the other family's address in the first",
+         filter_with("-A INPUT -s fd00::1 -j ACCEPT") + filter_with("-A INPUT --bogus"), line=5),
+    Case("table twice, the other family's address in the first, IPv6",
+         filter_with("-A INPUT -s 10.0.0.1 -j ACCEPT") + filter_with(), line=5, ipv6=True),
+    Case("table twice, icmp without its type in the first",
+         filter_with("-A INPUT -p icmp -m icmp -j ACCEPT") + filter_with(), line=5),
+    Case("table twice, a target out of place in the first",
+         filter_with("-A INPUT -j DNAT --to-destination 10.0.0.1") + filter_with(), line=5, at_commit=True),
+    Case("table twice, a circle in the first", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-A INPUT -j FOO",
+                                                        "-A FOO -j BAR", "-A BAR -j FOO") + filter_with(),
+         line=9, at_commit=True),
+    Case("table twice, a circle no built-in chain reaches in the first",
+         filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-A FOO -j BAR", "-A BAR -j FOO") + filter_with(),
+         saved=(":INPUT ACCEPT [0:0]",)),
 ]
 
 CHAINS_DELETED = [
@@ -277,8 +296,6 @@ JUMP_OPTIONS = [
     Case("target extension's option", filter_with("-A INPUT -j LOG --log-prefix x"),
          saved=("[0:0] -A INPUT -j LOG --log-prefix x",)),
 ]
-
-NAT = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
 
 
 def nat_with(*lines: str) -> str:
