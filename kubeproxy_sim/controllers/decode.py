@@ -226,13 +226,14 @@ def is_label_key(key: str) -> bool:
 
 def read_tolerations(report: Report, pod_spec: dict[str, Any], path: str) -> tuple[Toleration, ...]:
     """A pod spec's tolerations, checked as the API server's validateTolerations does (a refused one is reported at
-    its field and left out): a key that is a label key, operator Equal or Exists (left out: Equal), Equal with a
-    label value (reported at operator, as upstream does), Exists with no value, an empty key only with Exists,
-    effect NoSchedule, PreferNoSchedule, NoExecute or none, tolerationSeconds an int64 and only with NoExecute."""
+    its field and left out): a key that is a label key, operator Equal or Exists (left out: kept empty, checked as
+    Equal), Equal with a label value (reported at operator, as upstream does), Exists with no value, an empty key
+    only with Exists, effect NoSchedule, PreferNoSchedule, NoExecute or none, tolerationSeconds an int64 and only
+    with NoExecute."""
     found = []
     for _, item_path, raw in report.mappings(pod_spec, "tolerations", path):
         key = report.string(raw, "key", f"{item_path}.key", "") or ""
-        operator = report.string(raw, "operator", f"{item_path}.operator", "") or "Equal"
+        operator = report.string(raw, "operator", f"{item_path}.operator", "") or ""  # as written: none stays empty
         value = report.string(raw, "value", f"{item_path}.value", "") or ""
         effect = report.string(raw, "effect", f"{item_path}.effect", "") or ""
         seconds = report.integer(raw, "tolerationSeconds", f"{item_path}.tolerationSeconds")
@@ -242,7 +243,7 @@ def read_tolerations(report: Report, pod_spec: dict[str, Any], path: str) -> tup
         if seconds is not None and not -_INT64 <= seconds < _INT64:
             problems.append(("tolerationSeconds", f"{seconds} does not fit an int64; expected {-_INT64} to "
                                                   f"{_INT64 - 1}"))
-        if operator not in _OPERATORS:
+        if operator and operator not in _OPERATORS:
             problems.append(("operator", f'Unsupported value: {quote(operator)}: supported values: "Equal", "Exists"'))
         elif not key and operator != "Exists":
             problems.append(("operator", 'must be Exists when `key` is empty, which means "match all values and '

@@ -62,12 +62,13 @@ class Container:
 @dataclass(frozen=True, slots=True)
 class Toleration:
     """One of a pod's spec.tolerations, as written (the API server's validation already passed): ``operator`` is
-    ``Equal`` or ``Exists`` (left out: ``Equal``), an empty ``key`` or ``effect`` matches every key or effect, and
-    ``seconds`` (tolerationSeconds, with effect NoExecute only) bounds how long a NoExecute taint is tolerated
-    (None: forever)."""
+    ``Equal``, ``Exists`` or empty (left out), which matches as ``Equal`` but is stored empty, as the API server
+    stores it (no defaulting function sets it), so an update that writes ``Equal`` for it changes the toleration;
+    an empty ``key`` or ``effect`` matches every key or effect, and ``seconds`` (tolerationSeconds, with effect
+    NoExecute only) bounds how long a NoExecute taint is tolerated (None: forever)."""
 
     key: str = ""
-    operator: str = "Equal"
+    operator: str = ""
     value: str = ""
     effect: str = ""
     seconds: int | None = None
@@ -75,10 +76,11 @@ class Toleration:
 
 def tolerates(toleration: Toleration, key: str, effect: str) -> bool:
     """Toleration.ToleratesTaint for the taint ``key``:``effect`` with no value, as the node lifecycle controller
-    writes its taints: an empty effect or key matches any, ``Exists`` any value, ``Equal`` the empty value."""
+    writes its taints: an empty effect or key matches any, ``Exists`` any value, ``Equal`` (or none) the empty
+    value."""
     if toleration.effect not in ("", effect) or toleration.key not in ("", key):
         return False
-    return toleration.operator == "Exists" or (toleration.operator == "Equal" and toleration.value == "")
+    return toleration.operator == "Exists" or (toleration.operator in ("", "Equal") and toleration.value == "")
 
 
 def _covers(toleration: Toleration, key: str) -> bool:

@@ -7,6 +7,7 @@ Upstream: plugin/pkg/admission/defaulttolerationseconds, pkg/controller/taintevi
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -444,6 +445,44 @@ def test_scenario_a_pod_reapplied_without_a_toleration_is_refused_and_the_rest_o
         f"existing toleration can not be modified except its tolerationSeconds ({tmp_path / 'p1-none.yaml'}: Pod "
         "default/p1 keeps the tolerations it has; expected each of them again, its tolerationSeconds alone "
         "changed, and any new ones added)\n")
+
+
+def test_a_toleration_without_an_operator_is_kept_so_and_matches_as_equal() -> None:
+    """The API server stores a left-out operator empty (no defaulting function sets it; validateTolerations and
+    ToleratesTaint take it as Equal): it is read so, matches the taint as Equal does, and an update writing
+    ``operator: Equal`` for it changes it, which validateOnlyAddedTolerations refuses."""
+    report = Report("p.yaml", "Pod", "default/p")
+    spec = {"tolerations": [{"key": UNREACHABLE_TAINT, "effect": "NoExecute"}, {"key": "x", "value": "bad value!"},
+                            {"effect": "NoExecute"}]}
+    (bare,) = read_tolerations(report, spec, "spec.tolerations")
+    assert bare == Toleration(UNREACHABLE_TAINT, "", "", "NoExecute") and bare.operator == ""
+    assert [d.field for d in report.diagnostics] == ["spec.tolerations[1].operator", "spec.tolerations[2].operator"]
+    assert toleration_time((bare,), UNREACHABLE_TAINT) == math.inf
+    assert toleration_time((replace(bare, value="x"),), UNREACHABLE_TAINT) == 0
+    old = admitted_tolerations((bare,))
+    assert only_added_tolerations(old, admitted_tolerations((bare,)))
+    assert not only_added_tolerations(old, admitted_tolerations((replace(bare, operator="Equal"),)))
+    assert not only_added_tolerations(admitted_tolerations((replace(bare, operator="Equal"),)), old)
+
+
+def test_scenario_a_pod_reapplied_writing_operator_equal_it_had_left_out_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """p1 applied tolerating example.com/maintenance with no operator, then the same with ``operator: Equal``:
+    the same manifest again is unchanged, the other is refused as the API server refuses it (the stored
+    toleration's operator is empty, the update's Equal)."""
+    (tmp_path / "p1.yaml").write_text(BARE.format(tolerations="[{key: example.com/maintenance}]"))
+    (tmp_path / "p1-equal.yaml").write_text(BARE.format(
+        tolerations="[{key: example.com/maintenance, operator: Equal}]"))
+    (tmp_path / "nodes.yaml").write_text(SMALL_NODES.format(ready="True"))
+    (tmp_path / "script").write_text("apply -f p1.yaml\napply -f p1.yaml\napply -f p1-equal.yaml\n")
+    argv = ["scenario", str(tmp_path / "script"), "-f", str(tmp_path / "nodes.yaml"), "--hostname-override",
+            "node1", "--cluster-cidr", "10.244.0.0/16", "-o", "json"]
+    assert run_cli(argv, monkeypatch) == 1
+    captured = capsys.readouterr()
+    steps = json.loads(captured.out)["steps"]
+    assert steps[1]["notes"] == ["service/calm unchanged", "pod/p1 unchanged"]
+    assert captured.err.startswith(f'kubeproxy-sim: {tmp_path / "script"}:3: apply: The Pod "p1" is invalid: '
+                                   "spec.tolerations: Forbidden: existing toleration can not be modified")
 
 
 def test_a_refused_pod_keeps_its_tolerations_and_its_scheduled_deletion() -> None:
