@@ -530,8 +530,7 @@ class _Parser:
         if not self.validate or error.line is None:
             return error
         tables = [*self.checked(self.tables), *([self.table] if self.table is not None else [])]
-        family, found = _family(tables, ipv6, True, self.file)
-        found = _earlier(found, _check_targets(self.text, tables, family, self.file, until=error.line))
+        found = _judged(self.text, tables, ipv6, self.file, until=error.line)[1]
         reading = self.table.line if self.table is not None else error.line
         if found is not None and found[0] < (reading, 0, error.line):
             return found[1]
@@ -1331,6 +1330,26 @@ def _check_targets(text: str, tables: list[_TableState], ipv6: bool, file: str |
     return best
 
 
+def _judged(text: str, tables: list[_TableState], ipv6: bool | None, file: str | None, until: int | None = None,
+            address_family: bool | None = None) -> tuple[bool, _Found | None]:
+    """The family (given, else guessed: :func:`_family`; ``address_family``: what it found already) and the first
+    refusal that waits for it (:func:`_family`'s, :func:`_check_targets`'s). A guess of IPv4 made for want of an
+    address gives way to IPv6 when only IPv6 loads the rules' extensions (``-m icmp6``, ``-j HL``, REJECT's
+    ``icmp6-*`` types): a dump of that family alone, which ip6tables-save wrote."""
+    family, found = (address_family, None) if address_family is not None else _family(tables, ipv6, True, file)
+    found = _earlier(found, _check_targets(text, tables, family, file, until))
+    if (found is not None and ipv6 is None and not family and _addressless(tables)
+            and _check_targets(text, tables, True, file, until) is None):
+        return True, None
+    return family, found
+
+
+def _addressless(tables: list[_TableState]) -> bool:
+    """Whether no rule of ``tables`` holds an address (:func:`_rule_family`), which would tell their family."""
+    return all(_rule_family(spec) is None for table in tables for chain in table.chains.values()
+               for spec in chain.spec_list())
+
+
 def _table_spans(text: str, tables: list[_TableState]) -> dict[int, tuple[int, int]]:
     """Where the text of each of ``tables`` (by its ``*TABLE`` line) starts and ends: from its ``*TABLE`` line to
     the next one, a "*" with only blanks before it on its line (a table met twice is read from its later line). A
@@ -1441,7 +1460,8 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
     Either way, canonical rules without counters are kept as text: their
     ``Rule`` objects are made on first use of ``Chain.rules`` and their typed
     views on first use of ``Rule.parsed`` (the same ``syntax.parse_spec``).
-    ``ipv6=None`` guesses the family from the address of the earliest line (:func:`_family`).
+    ``ipv6=None`` guesses the family from the address of the earliest line (:func:`_family`), without one
+    IPv4 unless only IPv6 loads the rules' extensions (:func:`_judged`).
     """
     # Hundreds of thousands of acyclic objects (see objects.bulk), about one per 100 bytes of kube-proxy's own
     # dump (other dumps build more): a large one is collected on the way in. Nothing here catches an exception
@@ -1455,11 +1475,11 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
             # Every rule's text is a piece of the input and none of it reads as IPv6, so every rule
             # is IPv4 or has no address: nothing to report, and the family is IPv4. A C-level
             # search instead of a regex per rule.
-            family = False
+            family, found = _judged(text, read, ipv6, file, address_family=False)
+        elif validate:
+            family, found = _judged(text, read, ipv6, file)
         else:
-            family, found = _family(read, ipv6, validate, file)
-        if validate:  # (REJECT's types are the family's)
-            found = _earlier(found, _check_targets(text, read, family, file))
+            family = _family(read, ipv6, validate, file)[0]
         if found is not None:
             raise found[1]
         return Ruleset(tuple(t.freeze() for t in tables), family)

@@ -44,6 +44,19 @@ def test_a_dump_without_addresses_takes_a_packet_of_either_family(tmp_path: Path
         assert [(o["verdict"], o["path"][-1]["line"]) for o in data["outcomes"]] == [("ACCEPT", 3)]
 
 
+def test_a_dump_without_addresses_but_ipv6_s_icmp6_is_ipv6(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Only ip6tables-restore loads -m icmp6: an IPv6 packet is traced through it (it was refused as an IPv4 dump
+    with an IPv6 extension), an IPv4 one refused in the dump's family."""
+    dump = tmp_path / "icmp6.rules"
+    dump.write_text("*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j DROP\n"
+                    "-A FORWARD -p tcp --dport 80 -j DROP\nCOMMIT\n")
+    code, data, _ = _trace(["--rules", str(dump), "--src", "fd00::1", "--dst", "fd00::2", "--dport", "80"], capsys)
+    assert code == 0 and data is not None and data["ip_family"] == "IPv6"
+    assert [(o["verdict"], o["path"][-1]["line"]) for o in data["outcomes"]] == [("DROP", 4)]
+    code, _, err = _trace(["--rules", str(dump), "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"], capsys)
+    assert code == 1 and "the packet is IPv4, but the dump is an ip6tables-save (IPv6)" in err
+
+
 FLANNEL = DUMPS / "08-centos7-flannel-nodeport-2024.rules"
 NODEPORT = ["--rules", str(FLANNEL), "--src", "8.8.8.8", "--dst", "192.168.1.5", "--dport", "31674"]
 

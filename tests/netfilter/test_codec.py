@@ -14,6 +14,7 @@ from kubeproxy_sim.netfilter import codec, syntax
 from kubeproxy_sim.netfilter.codec import is_canonical_text, parse_ruleset, render_ruleset
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
 from tests.budget import budget
+from tests.netfilter.restore_cases import filter_with
 
 ROOT = Path(__file__).resolve().parents[2]
 UPSTREAM_DUMPS = sorted(ROOT.glob("rulesets/*/upstream.rules"))
@@ -396,6 +397,27 @@ def test_family_is_guessed_from_addresses_or_given() -> None:
     assert parse_ruleset(SAVE_TEXT).ipv6 is False
     assert parse_ruleset("*filter\n:X - [0:0]\n-A X -j DROP\nCOMMIT\n").ipv6 is False
     assert parse_ruleset("*filter\n:X - [0:0]\n-A X -j DROP\nCOMMIT\n", ipv6=True).ipv6 is True
+
+
+@pytest.mark.parametrize("text", [
+    filter_with("-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j DROP"),
+    filter_with("-A INPUT -p tcp -j REJECT --reject-with icmp6-adm-prohibited"),
+    "*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j HL --hl-set 5\nCOMMIT\n",
+])
+def test_a_dump_without_addresses_is_ipv6_when_only_ipv6_loads_its_extensions(text: str) -> None:
+    """No address tells the family, but only ip6tables-restore loads these (iptables-restore v1.8.9 refuses each
+    at the rule: "Couldn't load match `icmp6'", ...): an ip6tables-save's dump, not a refused IPv4 one."""
+    assert parse_ruleset(text).ipv6 is True
+    with pytest.raises(RulesSyntaxError):
+        parse_ruleset(text, ipv6=False)
+
+
+def test_a_dump_without_addresses_loading_in_neither_family_is_refused_as_ipv4() -> None:
+    text = filter_with("-A INPUT -p icmp -m icmp --icmp-type 8 -j DROP",
+                       "-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j DROP")
+    with pytest.raises(RulesSyntaxError) as info:
+        parse_ruleset(text)
+    assert info.value.line == 6 and "Couldn't load match `icmp6'" in str(info.value)
 
 
 def test_mixed_families_are_reported() -> None:
