@@ -892,9 +892,12 @@ class _Parser:
         if chain is None and 0 < away < line and not target.goto:
             return self.renamed_away_error(target, away, error)
         if declared and name in syntax.TARGET_EXTENSIONS and target.options:
-            return error(f"-j {name} is a jump to chain {name} (declared at line {declared_at}, which shadows the "
-                         "target extension), and a chain takes no options",
-                         expected=f"-j {name} alone, or another name for the chain")
+            # (after -E FOO LOG legacy takes the rule with "Warning: using chain LOG, not extension" and drops the
+            # options, a rule that no longer logs; nft refuses the -E itself: refused here for both)
+            renamed = chain.renamed if chain is not None else 0
+            named = f"renamed to {name} at line {renamed}" if renamed else f"declared at line {declared_at}"
+            return error(f"-j {name} is a jump to chain {name} ({named}, which shadows the target extension), and "
+                         "a chain takes no options", expected=f"-j {name} alone, or another name for the chain")
         shadowed = declared and chain is not None and (not chain.renamed or away > 0)  # (declared under it: :MARK)
         by_family = chain is None and name in syntax.FAMILY_TARGETS  # (-j HL alone, no chain HL: _misplaced)
         missing = None if shadowed or by_family or target.goto or target.options else syntax.missing_option(name, ())

@@ -89,6 +89,17 @@ def test_a_jump_renamed_to_an_extension_name_is_a_jump() -> None:
     assert "-A INPUT -j LOG\n-A LOG -j DROP\n" in text
 
 
+def test_an_extension_with_options_after_a_chain_is_renamed_to_its_name_is_refused_naming_the_rename() -> None:
+    """After ``-E FOO LOG``, ``-j LOG --log-prefix x``: iptables-legacy-restore v1.8.9 warns "using chain LOG, not
+    extension" and drops the prefix (a jump that no longer logs); iptables-nft-restore refuses the -E (it cannot
+    rename a chain the same input made). Refused, naming the -E, not the line FOO was declared at."""
+    with pytest.raises(RulesSyntaxError) as info:
+        parse_ruleset(_dump("-E FOO LOG", "-A INPUT -j LOG --log-prefix x"), file="node.rules")
+    assert str(info.value) == ("node.rules:5: -j LOG is a jump to chain LOG (renamed to LOG at line 4, which shadows "
+                               "the target extension), and a chain takes no options at 'LOG'; expected -j LOG alone, "
+                               "or another name for the chain")
+
+
 @pytest.mark.parametrize("after", [("-X LOG",), ("-E LOG BAR",), ("-D INPUT -j LOG", "-A LOG -j DROP")])
 def test_a_bare_extension_is_taken_once_the_chain_is_gone_renamed_away_or_the_rule_removed(after) -> None:
     text = render_ruleset(parse_ruleset(_dump("-A INPUT -j LOG", "-E FOO LOG", *after)))
