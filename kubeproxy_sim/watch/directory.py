@@ -17,7 +17,8 @@ Things that go wrong are reported and never stop the source:
   after another debounce period, until it is usable (an emptied file removes
   its objects);
 * an object that fails validation keeps its previous version (as the API server
-  would refuse the update), and is reported;
+  would refuse the update), and is reported once: a later read of its file (another
+  document edited) that leaves it as it was says nothing new;
 * an object defined in two files: the file later in name order wins, as in
   ``kubectl apply -f DIR`` (with ``recursive``, later in kubectl -R's walk), with a warning.
 """
@@ -135,6 +136,7 @@ class _FileState:
     endpoints: dict[str, Any] = field(default_factory=dict)  # v1 Endpoints by key, mirrored once all files merge
     revisions: dict[str, str] = field(default_factory=dict)  # EndpointSlice key -> its dropped fields' digest
     reported: Signature | None = None  # the signature whose "does not parse" was already reported
+    said: frozenset[Diagnostic] = frozenset()  # what its last read said of its documents (not said again)
 
 
 def _cluster_objects(cluster: Cluster) -> dict[ObjectId, Any]:
@@ -224,17 +226,21 @@ class DirectorySource:
             # parses, but as no object at all (a stray line of text, a missing kind): an edit gone wrong, not
             # the removal of everything the file held (an emptied file says that), so it is treated as unready
             return self._not_ready(state, signature, broken, problems)
+        said = []
         for d in result.diagnostics:
-            problems.append(d)
+            said.append(d)
             kept = self._keep_previous(state, d, objects)
             if kept:
                 if d.kind == Kind.ENDPOINT_SLICE.value and d.object is not None:  # and its revision with it
                     revisions.pop(d.object, None)
                     if d.object in state.revisions:
                         revisions[d.object] = state.revisions[d.object]
-                problems.append(Diagnostic("this object is invalid; keeping its previous version", file=file,
-                                           kind=d.kind, object=d.object, severity=Severity.NOTE))
-        state.signature, state.objects, state.reported = signature, objects, None
+                said.append(Diagnostic("this object is invalid; keeping its previous version", file=file,
+                                       kind=d.kind, object=d.object, severity=Severity.NOTE))
+        # a problem the file's last read said already (a bad document left as it was while another one was
+        # edited) is not said again: a stream says a bad object once, as the API server source does
+        problems.extend(d for d in said if d not in state.said)
+        state.signature, state.objects, state.reported, state.said = signature, objects, None, frozenset(said)
         state.endpoints = {e.key: e for e in result.endpoints}
         state.revisions = revisions
         return True

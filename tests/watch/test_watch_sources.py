@@ -176,6 +176,35 @@ def test_directory_invalid_object_keeps_previous_version_and_others_flow(setup) 
     assert any("keeping its previous version" in x.message for x in batch.diagnostics)
 
 
+def test_directory_invalid_object_left_as_it_was_is_reported_once(setup) -> None:
+    """A file holding a bad object and a good one: edits of the good one read the file again, and the bad object,
+    unchanged, is not said again (a stream says a bad object once); a new bad version of it is, and its fix
+    arrives as an update."""
+    d, clock, src = setup
+    src.poll()
+
+    def write(bad_port: int, good_port: int) -> list:
+        d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=bad_port) + "---\n" +
+                SERVICE.format(name="b", ip="10.0.0.2", port=good_port))
+        src.poll()
+        clock.now += 1.0
+        return list(src.poll().diagnostics)
+
+    said = write(99999, 80)
+    assert [(x.severity, x.object) for x in said] == [(Severity.ERROR, "default/a"), (Severity.NOTE, "default/a")]
+    assert write(99999, 81) == [] and write(99999, 82) == []
+    said = write(70000, 83)
+    assert [(x.severity, x.object, x.field) for x in said if x.severity is Severity.ERROR] == [
+        (Severity.ERROR, "default/a", "spec.ports[0].port")] and "70000" in said[0].message
+    d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=90) + "---\n" +
+            SERVICE.format(name="b", ip="10.0.0.2", port=83))
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert summary(batch) == [("MODIFIED", "Service", "default/a")] and not batch.diagnostics
+    assert write(99999, 83) != []  # broken again after the fix: said again
+
+
 def test_directory_duplicate_definitions_last_file_wins(setup) -> None:
     d, clock, src = setup
     src.poll()
