@@ -72,7 +72,10 @@ def kubelets_back(world: World, nodes: frozenset[str]) -> World:
 def _reported(world: World, pod: SimPod) -> SimPod:
     """``pod`` once its kubelet posts again: its status manager writes its own view back over the controller's
     Ready False and reports a pod started (so neither mark stays), and the kubelet now sees a deletion made while
-    it was silent and stops the pod, its grace period counted from now, not from the deletion."""
+    it was silent and stops the pod, its grace period counted from now, not from the deletion. Its own view kept
+    Ready True all along, so the Ready condition it writes back carries the lastTransitionTime it had cached
+    (updateLastTransitionTime keeps it while the status is unchanged; mergePodStatus takes the kubelet's Ready
+    whole): ``ready_at`` stays, and a scale-down ranks the pod by it, not by the time its kubelet came back."""
     if pod.marked_not_ready or pod.unreported:
         pod = replace(pod, marked_not_ready=False, unreported=False)
     return finish_deletion(world, pod) if pod.terminating and pod.gone_at is None else pod

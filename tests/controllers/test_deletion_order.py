@@ -94,6 +94,27 @@ def test_a_pod_s_uid_is_drawn_once_and_kept_through_its_updates() -> None:
     assert replace(pod, uid="other") == pod
 
 
+def test_a_pod_marked_not_ready_by_a_silent_node_ranks_by_its_first_ready_time_once_back() -> None:
+    """An old pod (ready at 5 s) whose node goes Unknown at 705 s (MarkPodsNotReady) and Ready again at 805 s:
+    its kubelet writes back the Ready condition it cached, lastTransitionTime and all, so at 905 s it is ready
+    900 s (log2 rank 39) against the young pod's 295 s (rank 38) and the young one goes first. Had its Ready time
+    restarted at 805 s (rank 36), it would have gone instead."""
+    w, rng = deployed(1)
+    w = W.scale(W.advance(w, 600, rng), "default", "web", 2, rng)
+    w = W.advance(w, 100, rng)
+    old = min(w.pods, key=lambda p: p.created)
+    (node,) = (n for n in w.nodes if n.name == old.node_name)
+    w = W.advance(W.put_nodes(w, (node,), frozenset({node.name}), rng, unreachable=frozenset({node.name})), 100, rng)
+    marked = w.pod("default", old.name)
+    assert marked is not None and marked.marked_not_ready and not marked.ready(w.now)
+    w = W.advance(W.put_nodes(w, (node,), frozenset(), rng), 100, rng)
+    back = w.pod("default", old.name)
+    assert back is not None and back.ready(w.now) and back.ready_at == old.ready_at == 5.0
+    (young,) = (p for p in w.pods if p.name != old.name)
+    assert young.node_name != old.node_name and w.now == 905.0
+    assert [p.name for p in W.scale(w, "default", "web", 1, rng).pods if p.terminating] == [young.name]
+
+
 # -- the order against a transcription of upstream's Less ----------------------------------------------------
 
 
