@@ -122,8 +122,9 @@ def deletion_order(world: World, pods: tuple[SimPod, ...], related: tuple[SimPod
     by the active pods of ``related`` (upstream counts every ReplicaSet of the same Deployment, so a rollout's old
     and new pods spread out together; by default, ``pods`` themselves), then, for two ready pods whose Ready
     times differ, the one ready for less time on a log2 scale of nanoseconds, else (or when both are not ready)
-    the younger one on that scale, pods of one rank by UID. (Container restarts, upstream's rule between those
-    two, are not modelled.)
+    the younger one on that scale, pods of one rank by UID. Container restarts, upstream's rule between those
+    two, are left out on purpose: no scenario restarts a container (a broken image never starts), so every
+    count is 0 and the rule never decides.
 
     Upstream's Less is not always transitive (two pods ready the same second are compared by age, a third
     ready at another second of the same rank by UID), so its sort.Sort gives an order that depends on the
