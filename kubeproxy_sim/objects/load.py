@@ -728,7 +728,7 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
     json_keys = base is None
     base = manifest_loader() if base is None else base
     error = _duplicate_key_error()
-    mapping_node, flatten = yaml.MappingNode, base.flatten_mapping
+    mapping_node, flatten = yaml.MappingNode, merged_as_go_yaml if json_keys else base.flatten_mapping
     construct = yaml.constructor.BaseConstructor.construct_mapping
 
     def construct_mapping(self: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
@@ -794,6 +794,42 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
 
 
 _MERGE = "tag:yaml.org,2002:merge"
+
+
+def merged_as_go_yaml(loader: Any, node: Any) -> None:
+    """A mapping node's pairs made the ones go-yaml v2 decodes, in its order (:func:`_go_yaml_pairs`), and its merge
+    keys taken out of its own list, in place, as PyYAML's flatten_mapping does (the manifest reader's
+    flatten_mapping)."""
+    pairs = node.value
+    if any(key_node.tag == _MERGE for key_node, _ in pairs):
+        node.value = _go_yaml_pairs(node)
+        pairs[:] = [pair for pair in pairs if pair[0].tag != _MERGE]
+
+
+def _go_yaml_pairs(node: Any) -> list[tuple[Any, Any]]:
+    """The pairs go-yaml v2 sets, in order (decode.go, mapping and merge): a merge key's mapping's pairs where the
+    merge key stands, a list of mappings' last first (the earlier ones win); so a dict built from them, the last of
+    a key winning, holds go-yaml's values: a key before a merge key is overridden by the merged mapping's, a key
+    after it overrides it, and a key the merged mapping has twice keeps its last value. PyYAML puts the merged
+    pairs first wherever the merge key stands, and its 6.0.4 leaves out a merged pair whose key's text is the same
+    object as an earlier one's (a one-character key, which Python shares), keeping the first. The merged nodes are
+    left as they are (each flattens itself when built)."""
+    flat = []
+    for key_node, value_node in node.value:
+        if key_node.tag != _MERGE:
+            flat.append((key_node, value_node))
+            continue
+        merged = [value_node] if value_node.id == "mapping" else \
+            list(reversed(value_node.value)) if value_node.id == "sequence" else None
+        if merged is None or any(sub.id != "mapping" for sub in merged):
+            raise _yaml().constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark, "expected a mapping or list of mappings for "
+                f"merging, but found {value_node.id}", value_node.start_mark)
+        for sub in merged:
+            flat.extend(_go_yaml_pairs(sub))
+    return flat
+
+
 _STRINGS = itertools.repeat(str)  # (``all(map(isinstance, keys, _STRINGS))``: a C loop over the keys)
 
 

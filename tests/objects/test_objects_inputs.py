@@ -718,6 +718,29 @@ def test_merge_keys_may_be_overridden_and_keys_are_kubectls_json_keys(load):
     assert service.selector == (("true", "web"),)
 
 
+def test_a_merge_key_is_applied_where_it_stands_as_go_yaml_v2_decodes_it(load, messages):
+    """go-yaml v2 sets a merged mapping's keys where the merge key stands (decode.go: mapping calls merge in its
+    loop), so a key before it is overridden and a key after it overrides; a list of mappings is merged last first
+    (the earlier ones win); a key the merged mapping has twice keeps its last value in every mapping merging it,
+    one-character ones too (PyYAML 6.0.4 kept the first of those, and put every merged key before the others)."""
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: a
+          annotations: &base {a: web, a: api, tier: front}
+          labels: {a: before, tier: before, <<: [*base, {x: first}, {x: second, b: only}], tier: after}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+    """)
+    [service] = result.cluster.services
+    assert service.labels == (("a", "api"), ("b", "only"), ("tier", "after"), ("x", "first"))
+    assert messages(result) == [  # (the alias's repeat is named once an object, at its first field)
+        f't.yaml:6: Service default/a: metadata.annotations.a: warning: mapping key "a" already defined at line 6; '
+        f"{KEEPS_THE_LAST}",
+        f't.yaml:7: Service default/a: metadata.labels.tier: warning: mapping key "tier" already defined at line 7; '
+        f"{KEEPS_THE_LAST}"]
+
+
 def test_keys_go_yaml_keeps_apart_that_make_one_json_key_are_warned_as_unspecified_and_the_last_is_used(load,
                                                                                                       messages):
     """go-yaml v2 decodes ``1`` and ``"1"`` (and ``1.0``) into different keys of a Go map, and sigs.k8s.io/yaml then
