@@ -126,7 +126,7 @@ class KindCache:
         invalid = obj is None
         if invalid:
             if previous is not None:
-                out.append(self.problem("this version is invalid; keeping the previous one", display,
+                out.append(self.problem("this object is invalid; keeping its previous version", display,
                                          Severity.NOTE))
             obj = previous
         self.entries[key] = (rv, obj)

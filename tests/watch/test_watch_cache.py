@@ -97,6 +97,9 @@ def test_invalid_object_is_reported_and_the_previous_version_kept() -> None:
     assert events(out) == []
     errors = [d for d in problems(out) if d.severity is Severity.ERROR]
     assert errors and errors[0].field == "spec.ports[0].port" and errors[0].object == "default/a"
+    # the note in the directory source's words (watch/directory.py, watch/state.py)
+    assert [d.message for d in problems(out) if d.severity is Severity.NOTE] == [
+        "this object is invalid; keeping its previous version"]
     assert c.objects["default/a"] == svc("a", "10.0.0.1")
     # an invalid new object: reported, nothing emitted; its later deletion is silent
     new_bad = svc_json("z", "not-an-ip")
