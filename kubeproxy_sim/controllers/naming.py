@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 
-from kubeproxy_sim.controllers.model import POD_DELETION_COST, PodTemplate
+from kubeproxy_sim.controllers.model import POD_DELETION_COST, PodTemplate, Toleration
 
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 HASH_LENGTH = 10  # the decimal digits of a 32-bit number
@@ -37,6 +37,13 @@ def safe_encode(text: str) -> str:
     return "".join(SAFE_ALPHABET[ord(ch) % len(SAFE_ALPHABET)] for ch in text)
 
 
+def _toleration(toleration: Toleration) -> dict[str, object]:
+    """One toleration as written: an empty operator stays empty (the API server stores it so, and an update that
+    writes ``Equal`` changes the template), and no tolerationSeconds is not the same as 0."""
+    return {"key": toleration.key, "operator": toleration.operator, "value": toleration.value,
+            "effect": toleration.effect, "tolerationSeconds": toleration.seconds}
+
+
 def _canonical(template: PodTemplate) -> bytes:
     """A stable encoding of everything in the template, with no hash label (the hash cannot hash itself)."""
     plain = template.without_hash()
@@ -51,6 +58,8 @@ def _canonical(template: PodTemplate) -> bytes:
         document["hostNetwork"] = True
     if plain.deletion_cost:  # the same
         document["annotations"] = {POD_DELETION_COST: str(plain.deletion_cost)}
+    if plain.tolerations:  # the same; in their written order, as upstream hashes the list
+        document["tolerations"] = [_toleration(t) for t in plain.tolerations]
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 

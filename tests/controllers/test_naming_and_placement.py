@@ -446,3 +446,21 @@ def test_a_pod_written_twice_is_placed_once_and_a_replaced_pod_frees_its_place()
         ("a", "node1", ("10.244.0.2",), (("v", "2"),)), ("b", "node2", ("10.244.1.2",), ())]
     w, _ = W.add_pods(w, [Pod("default", "a", labels=(("v", "3"),))], rng)
     assert [(p.name, p.node_name) for p in w.pods] == [("b", "node2"), ("a", "node1")]
+
+
+def test_tolerations_are_part_of_the_template_hash_and_a_template_without_them_hashes_as_before() -> None:
+    """Upstream's ComputeHash hashes the whole PodTemplateSpec, tolerations included: two templates differing
+    only in them were two revisions under one hash. Every field of a toleration and their order count; a
+    template without tolerations keeps its hash (pinned here; the goldens pin it too)."""
+    from kubeproxy_sim.controllers.model import Toleration
+
+    plain = _template(IMAGE_V1)
+    assert template_hash(plain) == "77d9d89b74"  # its hash before tolerations were hashed
+    dedicated = Toleration(key="dedicated", operator="Exists", effect="NoSchedule")
+    forever = Toleration(key="node.kubernetes.io/unreachable", operator="Exists", effect="NoExecute")
+    variants = [(dedicated,), (forever,), (dedicated, forever), (forever, dedicated),
+                (dataclasses.replace(forever, seconds=0),), (dataclasses.replace(forever, seconds=60),),
+                (dataclasses.replace(dedicated, operator=""),), (dataclasses.replace(dedicated, operator="Equal"),),
+                (dataclasses.replace(dedicated, operator="Equal", value="db"),)]
+    hashes = [template_hash(plain), *(template_hash(dataclasses.replace(plain, tolerations=t)) for t in variants)]
+    assert len(set(hashes)) == len(hashes)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.decode import decode_deployment
@@ -897,3 +898,40 @@ def test_a_host_port_the_kubelet_would_refuse_or_the_model_drops_is_warned(
                                         "ports": [{"containerPort": 80, "hostPort": 8080}]}]}}}}
     assert [d.field for d in decode_deployment(doc, "web.yaml")[1]] == [
         "spec.template.spec.containers[0].ports[0].hostPort"]
+
+
+TOLERATIONS_V1 = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx, ports: [{containerPort: 8080}]}]
+"""
+TOLERATIONS_V2 = TOLERATIONS_V1 + "      tolerations: [{key: dedicated, operator: Exists, effect: NoSchedule}]\n"
+
+
+def test_apply_of_a_template_gaining_a_toleration_rolls_out_a_set_of_its_own_hash(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The hash left tolerations out, so the new template's hash was the old one's and the new set took the
+    collision-stepped hash instead; now it is the template's own hash, as upstream's ComputeHash gives, and
+    undo finds the first set again by its hash."""
+    from kubeproxy_sim.controllers.naming import template_hash
+
+    (tmp_path / "v1.yaml").write_text(TOLERATIONS_V1)
+    (tmp_path / "v2.yaml").write_text(TOLERATIONS_V2)
+    (tmp_path / "script").write_text("apply -f v1.yaml\nexpose deployment/web --port=80\nwait 30s\n"
+                                     "apply -f v2.yaml\nwait 60s\nrollout undo deployments/web\nwait 60s\n")
+    assert run_cli(["scenario", str(tmp_path / "script"), "--show", "endpoints", "-o", "json"], monkeypatch) == 0
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    hashes = [sorted({str(e["pod"]).rsplit("-", 2)[1] for e in step["endpoints"]}) for step in steps]
+    first, second = (decode_deployment(yaml.safe_load(text), "web.yaml")[0] for text in (TOLERATIONS_V1,
+                                                                                         TOLERATIONS_V2))
+    assert first is not None and second is not None and second.template.tolerations
+    old, new = template_hash(first.template), template_hash(second.template)
+    assert old != new
+    assert [hashes[2], hashes[4], hashes[6]] == [[old], [new], [old]]
