@@ -188,20 +188,39 @@ def _serving(row: EndpointRow | None) -> bool:
     return row is not None and (row.ready or row.serving)
 
 
+@dataclass(frozen=True, slots=True)
+class Answering:
+    """What the state after says of the addresses open flows were DNATed to: conntrack keeps a flow on its
+    address whatever the rules say, so whether it is kept or black-holed depends on what is still there."""
+
+    running: frozenset[str] = frozenset()  # the addresses of the Pods that still run (not Succeeded or Failed)
+    listed: frozenset[str] = frozenset()  # the addresses an EndpointSlice still lists (any service, any port)
+    pods_given: bool = False  # some Pod object was given: a pod absent from them is gone
+
+
+def answering(cluster: Cluster) -> Answering:
+    return Answering(frozenset(ip for p in cluster.pods if p.phase not in ("Succeeded", "Failed") for ip in p.pod_ips),
+                     frozenset(e.addresses[0] for s in cluster.endpoint_slices for e in s.endpoints if e.addresses),
+                     bool(cluster.pods))
+
+
 def fates(svc: ServicePortInfo, before: Sequence[EndpointRow], after: Sequence[EndpointRow] | None,
-          running: frozenset[str] = frozenset()) -> tuple[Fate, ...]:
+          there: Answering = Answering()) -> tuple[Fate, ...]:
     """The fate of open connections to each endpoint that could have had them.
 
-    ``running``: the addresses of the after state's Pods that still run (an endpoint dropped from the slices,
-    e.g. by a changed label, whose pod goes on answering). UDP follows upstream's reconciler (see
+    ``there``: what still runs at, or still lists, an address in the state after (an endpoint dropped from the
+    slices, e.g. by a changed label, whose pod goes on answering). UDP follows upstream's reconciler (see
     ``simulator.stale``): with some serving endpoint left, an entry whose reply source is not a serving
     endpoint's *IP* is deleted; with none left, nothing is.
     """
-    now = {r.endpoint: r for r in after or ()}
+    udp = svc.protocol is Protocol.UDP
+    if after is None:
+        return tuple(_gone_port_fate(row, udp, there) for row in before if _serving(row))
+    now = {r.endpoint: r for r in after}
     serving_ips = {r.ip for r in now.values() if _serving(r)}
-    cleanup = svc.protocol is Protocol.UDP and bool(serving_ips)
-    return tuple(_fate(row, now.get(row.endpoint), after is None, svc.protocol is Protocol.UDP, cleanup,
-                       serving_ips, row.ip in running) for row in before if _serving(row))
+    cleanup = udp and bool(serving_ips)
+    return tuple(_fate(row, now.get(row.endpoint), udp, cleanup, serving_ips, row.ip in there.running)
+                 for row in before if _serving(row))
 
 
 UDP_STALE_UNTIL = ("the client stops sending for 30 s (120 s once the entry is assured): every datagram refreshes "
@@ -210,15 +229,25 @@ UDP_STALE_UNTIL = ("the client stops sending for 30 s (120 s once the entry is a
 every packet)."""
 
 
-def _fate(row: EndpointRow, later: EndpointRow | None, port_gone: bool, udp: bool, cleanup: bool,
-          serving_ips: set[str], alive: bool) -> Fate:
-    if port_gone and alive:
+def _gone_port_fate(row: EndpointRow, udp: bool, there: Answering) -> Fate:
+    """A removed port's endpoint: its flows live on while something is still at the address. Said only from
+    what was given: without Pod objects an address no slice lists any more is not said to be a pod that is gone."""
+    if row.ip in there.running:
         return Fate(row.endpoint, "kept", "the service port's rules are gone, but conntrack keeps open flows "
                     "DNATed to the pod, which still runs")
-    if port_gone:  # the pod is gone too (or no Pod object says it runs), as for a lost endpoint below
+    if row.ip in there.listed:
+        return Fate(row.endpoint, "kept", "the service port's rules are gone, but conntrack keeps open flows "
+                    "DNATed to its address, which an EndpointSlice still lists")
+    until = UDP_STALE_UNTIL if udp else "the client times out or is reset"
+    if row.pod is not None and there.pods_given:
         return Fate(row.endpoint, "black-holed", "the service port and its pod are gone; conntrack still sends "
-                    "the flow to the pod's address until " + (UDP_STALE_UNTIL if udp
-                                                              else "the client times out or is reset"))
+                    "the flow to the pod's address until " + until)
+    return Fate(row.endpoint, "black-holed", "the service port is gone and no EndpointSlice lists its address any "
+                "more; conntrack still sends the flow there until " + until)
+
+
+def _fate(row: EndpointRow, later: EndpointRow | None, udp: bool, cleanup: bool, serving_ips: set[str],
+          alive: bool) -> Fate:
     if _serving(later):
         return Fate(row.endpoint, "kept", "still a serving endpoint; conntrack keeps the flow on it")
     if cleanup and row.ip not in serving_ips:
@@ -241,11 +270,6 @@ def _fate(row: EndpointRow, later: EndpointRow | None, port_gone: bool, udp: boo
                     " (or until the service has a serving endpoint again, when kube-proxy deletes the entry)")
     return Fate(row.endpoint, "black-holed", "the endpoint is gone; conntrack still sends the flow to its address "
                 "until the client times out or is reset")
-
-
-def running_pod_ips(cluster: Cluster) -> frozenset[str]:
-    """The addresses of the Pods that still run (not Succeeded or Failed): they answer flows conntrack keeps."""
-    return frozenset(ip for p in cluster.pods if p.phase not in ("Succeeded", "Failed") for ip in p.pod_ips)
 
 
 def new_connection_notes(views: Sequence[View]) -> tuple[str, ...]:
@@ -570,11 +594,11 @@ def _diff(before: NodeSet, after: NodeSet, node: str, only: set[PortKey] | None,
     views_b = _state_views(before, old, [k for k in keys if k in old and (k not in kept or k in shown)])
     views_a = _state_views(after, new, [k for k in keys if k in new and k not in kept])
     views_a.update((k, views_b[k]) for k in shown)
-    running = running_pod_ips(after.cluster)
+    there = answering(after.cluster)
     out = []
     for key in keys:
         port = _port_diff(key, old.get(key), new.get(key), rows_b.get(key, ()), rows_a.get(key),
-                          views_b.get(key, ()), views_a.get(key, ()), grouped, running)
+                          views_b.get(key, ()), views_a.get(key, ()), grouped, there)
         if port.status != "unchanged" or include_unchanged:
             out.append(port)
     return DiffReport(node, tuple(out), tuple(other_added), tuple(other_removed))
@@ -593,7 +617,7 @@ def _state_views(nodes: NodeSet, ports: dict[PortKey, ServicePortInfo],
 def _port_diff(key: PortKey, svc_b: ServicePortInfo | None, svc_a: ServicePortInfo | None,
                rows_b: Sequence[EndpointRow], rows_a: Sequence[EndpointRow] | None, views_b: Sequence[View],
                views_a: Sequence[View], grouped: dict[str, tuple[list[str], list[str]]],
-               running: frozenset[str] = frozenset()) -> PortDiff:
+               there: Answering = Answering()) -> PortDiff:
     svc = svc_a or svc_b
     assert svc is not None
     cond_b = {r.endpoint: condition(r) for r in rows_b}
@@ -617,5 +641,5 @@ def _port_diff(key: PortKey, svc_b: ServicePortInfo | None, svc_a: ServicePortIn
         notes = ("the service port is gone: no rule catches its addresses any more; new connections are not "
                  "load-balanced (they go wherever the address routes, usually nowhere)",)
     return PortDiff(svc.name_string, svc.protocol.value, status, gained, lost, changed, tuple(sorted(added)),
-                    tuple(sorted(removed)), views, fates(svc, rows_b, rows_a, running), notes,
+                    tuple(sorted(removed)), views, fates(svc, rows_b, rows_a, there), notes,
                     tuple(sorted(pods.items())))

@@ -161,6 +161,34 @@ def test_deleting_an_app_with_its_pods_black_holes_its_open_connections(capsys) 
     assert {f["fate"] for f in port["existing_connections"]} == {"black-holed"}
 
 
+def _removed_port_fates(capsys, tmp_path: Path, before: list[str], after: list[str]) -> dict[str, tuple[str, str]]:
+    paths = [tmp_path / "before.yaml", tmp_path / "after.yaml"]
+    for path, docs in zip(paths, (before, after), strict=True):
+        path.write_text("---\n".join(docs))
+    code, out, _ = run(capsys, "diff", "-f", str(paths[0]), "--against", str(paths[1]), "-o", "json")
+    assert code == 0
+    (port,) = json.loads(out)["services"]
+    assert port["status"] == "removed"
+    return {f["endpoint"]: (f["fate"], f["reason"]) for f in port["existing_connections"]}
+
+
+def test_a_removed_ports_fate_says_only_what_the_objects_given_say(capsys, tmp_path) -> None:
+    """No Pod objects given: an endpoint a slice still lists keeps its flows (something is at the address), and
+    one no slice lists is black-holed without claiming a pod is gone; with Pods given, a gone pod is named."""
+    node, pod1, pod2, service, eps = (DATA / "gone_before.yaml").read_text().split("---\n")
+    fates = _removed_port_fates(capsys, tmp_path, [node, service, eps], [node, eps])
+    assert {e: f for e, (f, _) in fates.items()} == {"10.244.1.10:8080": "kept", "10.244.1.11:8080": "kept"}
+    assert all("an EndpointSlice still lists" in r and "pod" not in r for _, r in fates.values())
+    fates = _removed_port_fates(capsys, tmp_path, [node, service, eps], [node])
+    assert {f for f, _ in fates.values()} == {"black-holed"}
+    assert all(r.startswith("the service port is gone and no EndpointSlice lists its address any more; ")
+               and "pod" not in r for _, r in fates.values())
+    fates = _removed_port_fates(capsys, tmp_path, [node, pod1, pod2, service, eps], [node, pod1])
+    assert fates["10.244.1.10:8080"][0] == "kept" and "which still runs" in fates["10.244.1.10:8080"][1]
+    assert fates["10.244.1.11:8080"][0] == "black-holed"
+    assert fates["10.244.1.11:8080"][1].startswith("the service port and its pod are gone; ")
+
+
 def test_a_local_endpoint_ready_and_terminating_passes_the_health_check(capsys) -> None:
     """Upstream's health check counts local endpoints by the ready condition alone (publishNotReadyAddresses
     keeps terminating pods ready): the balancer sends to that node, in dist as in send and healthz."""
