@@ -549,7 +549,7 @@ def _delivered_why(index: Index, targets: Iterable[tuple[str, int]], protocol: P
 def _failed_why(sim: Simulator, evidence: Evidence, row: Failed, index: Index) -> tuple[str, ...]:
     from kubeproxy_sim.simulator.send import failure_trace
 
-    found = failure_trace(evidence, row.detail)
+    found = failure_trace(evidence, row.decided_by)
     if found is None:
         return _reply_why(sim, evidence, row.lost, index)
     node, trace, outcome = found
@@ -574,8 +574,9 @@ def _reply_why(sim: Simulator, evidence: Evidence, lost: ReplyLoss | None, index
     if lost.came_from is not None:
         found = evidence.bypassed.get(lost.came_from)
         return () if found is None else tuple(bypass_notes(sim, index, [found], None))
-    if lost.dropped is not None and lost.dropped[1].startswith(_INVALID_DROP):
-        return tuple(bypass_notes(sim, index, evidence.bypassed.values(), lost.dropped[0]))
+    dropped = lost.dropped
+    if dropped is not None and dropped.step is not None and dropped.step.rule.startswith(_INVALID_DROP):
+        return tuple(bypass_notes(sim, index, evidence.bypassed.values(), dropped.node))
     return ()
 
 

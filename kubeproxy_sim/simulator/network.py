@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import netaddr
 
-from kubeproxy_sim.netfilter.compile import CompiledRuleset, Kind, RuleMemo, compile_ruleset
+from kubeproxy_sim.netfilter.compile import CompiledRuleset, Kind, PathStep, RuleMemo, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import ACCEPT, Engine, NodeContext, Sampler
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.packet import (
@@ -78,7 +78,8 @@ def nat_port_range(sport: int) -> tuple[int, int]:
 REJECT, DROP, NO_ROUTE, WRONG_REPLY_SOURCE, TIMEOUT = "REJECT", "DROP", "NO_ROUTE", "WRONG_REPLY_SOURCE", "TIMEOUT"
 DNS_PORT = 53
 DNS_QUERY_PREFIX = "DNS query to "
-"""How the detail of a failed DNS query begins (:func:`dns_query_detail`): ``send`` tells those rows by it."""
+"""How the detail of a failed DNS query begins (:func:`dns_query_detail`; send tells those rows by
+:attr:`Failure.dns_query`)."""
 TRUNCATED_RETRY = "the answer over UDP was truncated, and the retry over TCP failed: "
 """How the detail of a failed DNS query's retry over TCP goes on (:meth:`Simulator.dns_query`), netns send's too."""
 
@@ -132,15 +133,27 @@ def kube_dns_address(cluster: Cluster, family: int) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Decided:
+    """The node that dropped or rejected a packet, and the rule that did as the tracer's path names it (``step``:
+    its table, chain, line and text; a built-in chain's DROP policy is one): what send finds a failure row's
+    trace in the expected pass and its expectation by (analysis.why, ``tally``), as the detail's words are for
+    people and may be reworded. ``step`` None: no rule did (the node's NAT found no free port, or the verdict was
+    a policy the path does not end with)."""
+
+    node: str
+    step: PathStep | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyLoss:
     """How the answer to a client's first packet (the reply, or a refusal) failed to reach it as its answer, as
     the facts :meth:`Simulator._reply_lost` found: what analysis.why explains a row by, as the detail's words are
     for people and may be reworded. ``came_from``: the (address, port) it came from, not the one the client
-    connected to (WRONG_REPLY_SOURCE); ``dropped``: the (node, rule) that dropped or rejected it on its way
+    connected to (WRONG_REPLY_SOURCE); ``dropped``: the node (and rule) that dropped or rejected it on its way
     (:attr:`Failure.decided_by`). Neither: it went to another host, or the router had no way back for it."""
 
     came_from: tuple[str, int] | None = None
-    dropped: tuple[str, str] | None = None
+    dropped: Decided | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +166,15 @@ class Failure:
     after_first: bool = False
     """Decided after the first packet: its reply or refusal on the way back, or the client's ACK. The exact pass
     follows the first packet forward only, so it gives such a row no expectation (send's)."""
-    decided_by: tuple[str, str] | None = field(default=None, compare=False, repr=False)
-    """(node, rule): the node whose rule dropped or rejected the packet, and that rule as iptables-save writes it
-    (``-A CHAIN ...``, or a built-in chain's ``:CHAIN DROP [0:0]`` policy); None when no node's rule decided."""
+    decided_by: Decided | None = field(default=None, compare=False, repr=False)
+    """The node (and its rule) that dropped or rejected the packet the detail is about: the connection's first
+    packet, or its DNS query's (the UDP one; a truncated answer's retry over TCP, and a connection a proxying load
+    balancer opens, carry none, as send matched neither to the expected pass when it read the words). None when
+    no node decided (a router, a load balancer, a host that refused), and for a row decided after the first
+    packet, whose reply's loss is :attr:`lost`'s."""
+    dns_query: bool = field(default=False, compare=False, repr=False)
+    """A failure of the client's DNS query (:meth:`Simulator.dns_query`), not of its connection: send expects it
+    from the query's own shares."""
     lost: ReplyLoss | None = field(default=None, compare=False, repr=False)
     """How the answer to the first packet was lost on its way back (a row of :meth:`Simulator._check_reply` or
     :meth:`Simulator._refusal`); None for every other failure, a lost ACK's too (whose rule no Service is behind)."""
@@ -529,7 +548,7 @@ class Simulator:
         if isinstance(first, Failure):
             reason = heard(first.reason, proto)
             if reason != first.reason:
-                first = Failure(reason, first.detail + UNHEARD.format(proto.upper()))
+                first = replace(first, reason=reason, detail=first.detail + UNHEARD.format(proto.upper()))
             return Connection(failure=first, entry_node=entry)
         if first[0] == "lb":
             return self._proxied(client, pkt, first[1], first[2], proto)  # type: ignore[arg-type]
@@ -683,7 +702,7 @@ class Simulator:
         inner = self.connect(proxy, self.runtimes[node].node.primary, frontend.port.node_port, proto)
         if inner.failure is not None:
             detail = f"load balancer {frontend.label} -> node {node}: {inner.failure.detail}"
-            return Connection(failure=replace(inner.failure, detail=detail), entry_node=node)
+            return Connection(failure=replace(inner.failure, detail=detail, decided_by=None), entry_node=node)
         self._entry = None
         back = self._travel(reverse(arrived), ("router", None), "SA")
         failure = self._check_reply(client, pkt, back)
@@ -856,7 +875,7 @@ class Simulator:
             reason = REJECT if walked.verdict == "REJECT" else DROP
             decided = deciding_rule(b)
             return Failure(reason, f"node {rt.name}: {verdict_rule(b, walked.verdict)}",
-                           decided_by=None if decided is None else (rt.name, decided.text()))
+                           decided_by=Decided(rt.name, None if decided is None else decided.step))
         iface, kind, target = ("lo", "local", rt.name) if walked.local else self._next_hop(rt, b.dst)
         if found is not None:
             entry, is_reply = found
@@ -872,7 +891,8 @@ class Simulator:
             confirmed = self._new_entry(rt, pkt, b, kind, local_origin, now)
             if confirmed is None:
                 return Failure(DROP, f"node {rt.name}: no free source port for NAT: every port tried makes a reply "
-                               f"tuple another connection has (nf_nat gives up, the packet is dropped)")
+                               f"tuple another connection has (nf_nat gives up, the packet is dropped)",
+                               decided_by=Decided(rt.name))
             out = confirmed
         if self.record is not None:
             self._note(f"{rt.name} {iface} out", out, flags)
@@ -1000,13 +1020,14 @@ class Simulator:
             return None
         query = self.connect(client, server, DNS_PORT, "udp")
         if query.failure is not None:
-            return replace(query.failure, detail=dns_query_detail(server, query.failure.detail))
+            return replace(query.failure, detail=dns_query_detail(server, query.failure.detail), dns_query=True)
         if not truncated:
             return None
         retry = self.connect(client, server, DNS_PORT, "tcp", close=True)  # the client closes it after the answer
         if retry.failure is None:
             return None
-        return replace(retry.failure, detail=dns_query_detail(server, TRUNCATED_RETRY + retry.failure.detail))
+        return replace(retry.failure, detail=dns_query_detail(server, TRUNCATED_RETRY + retry.failure.detail),
+                       decided_by=None, dns_query=True)
 
     def dns_server(self, client: Client) -> str | None:
         """Where the client's query for a name goes first: a pod's first nameserver (:meth:`resolver`): with

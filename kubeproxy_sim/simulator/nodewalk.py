@@ -85,6 +85,6 @@ def verdict_rule(branch: Branch, verdict: str) -> str:
 
 
 def rule_text(table: str, line: int | None, text: str) -> str:
-    """How a failure's detail names the rule that dropped or rejected (a tracer's path step names it alike, which
-    is how send finds the step behind a failure row)."""
+    """How a failure's detail names the rule that dropped or rejected (send finds the tracer's step behind a
+    failure row by the failure's facts, :class:`~kubeproxy_sim.simulator.network.Decided`, not by these words)."""
     return f"{table} table{f' (line {line})' if line else ''}: {text}"

@@ -56,18 +56,17 @@ from kubeproxy_sim.simulator.dns import (
 )
 from kubeproxy_sim.simulator.network import (
     DNS_PORT,
-    DNS_QUERY_PREFIX,
     DROP,
     NO_ROUTE,
     TIMEOUT,
     Client,
     Connection,
+    Decided,
     Failure,
     ReplyLoss,
     Simulator,
     heard,
 )
-from kubeproxy_sim.simulator.nodewalk import rule_text
 from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, ip_family_flag, no_machines, why_not_placed
 
 PROTOCOLS = ("tcp", "udp", "sctp")
@@ -105,6 +104,7 @@ class Failed:
     expected: float | None
     why: tuple[str, ...] = ()  # the Service field or endpoint condition behind the rule that dropped or rejected
     lost: ReplyLoss | None = field(default=None, compare=False, repr=False)  # its Failure's (the same for the row)
+    decided_by: Decided | None = field(default=None, compare=False, repr=False)  # its Failure's: failure_trace's
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,20 +137,19 @@ class SendResult:
 @dataclass(slots=True)
 class Evidence:
     """What the expected pass meets that words about the rows need (analysis.why turns it into sentences; the
-    simulator keeps the facts): the trace of each rule that dropped or rejected, by its failure detail's start
-    (:func:`failure_trace`), and the (pod key, address, port) a DNAT delivered the connection to (not its DNS
-    query: :func:`_dns_step`), which the pod may not declare; and each DNAT whose answer cannot come back through
-    its node (:meth:`bypass`), by the (address, port) it sent the connection to, which the reply comes from.
-    Filled as the pass goes (not frozen), then only read."""
+    simulator keeps the facts): the trace of each rule that dropped or rejected, by its node and path step (a
+    failure's :class:`Decided`: :func:`failure_trace`), and the (pod key, address, port) a DNAT delivered the
+    connection to (not its DNS query: :func:`_dns_step`), which the pod may not declare; and each DNAT whose answer
+    cannot come back through its node (:meth:`bypass`), by the (address, port) it sent the connection to, which the
+    reply comes from. Filled as the pass goes (not frozen), then only read."""
 
-    failures: dict[str, tuple[TraceResult, Outcome]] = field(default_factory=dict)
+    failures: dict[Decided, tuple[TraceResult, Outcome]] = field(default_factory=dict)
     dnat_targets: set[tuple[str, str, int]] = field(default_factory=set)
     bypassed: dict[tuple[str, int], tuple[str, TraceResult, Outcome]] = field(default_factory=dict)
 
     def failed(self, node: str, result: TraceResult, outcome: Outcome) -> None:
         if outcome.path:
-            step = outcome.path[-1]
-            self.failures.setdefault(f"node {node}: {rule_text(step.table, step.line, step.rule)}", (result, outcome))
+            self.failures.setdefault(Decided(node, outcome.path[-1]), (result, outcome))
 
     def bypass(self, node: str, result: TraceResult, outcome: Outcome, destination: tuple[str, int]) -> None:
         """A DNAT on ``node`` of a packet from another host, kept unmasqueraded, to an endpoint off the node: the
@@ -159,14 +158,12 @@ class Evidence:
         self.bypassed.setdefault(destination, (node, result, outcome))
 
 
-def failure_trace(evidence: Evidence, detail: str) -> tuple[str, TraceResult, Outcome] | None:
-    """(node, trace, outcome) of the rule a failure row's detail names (the connection's, or its DNS query's), when
-    the expected pass met it; None for a failure no rule of the first packet decided."""
-    query = DNS_QUERY.match(detail)
-    detail = detail[query.end():] if query else detail
-    node = _RULE_NODE.match(detail)
-    found = next((t for key, t in evidence.failures.items() if detail.startswith(key)), None) if node else None
-    return None if found is None or node is None else (node.group(1), *found)
+def failure_trace(evidence: Evidence, decided: Decided | None) -> tuple[str, TraceResult, Outcome] | None:
+    """(node, trace, outcome) of the rule that decided a failure row (its :attr:`Failed.decided_by`: the
+    connection's first packet's, or its DNS query's), when the expected pass met it; None for a failure no rule of
+    the first packet decided."""
+    found = None if decided is None or decided.step is None else evidence.failures.get(decided)
+    return None if found is None or decided is None else (decided.node, *found)
 
 
 # ---------------------------------------------------------------------------- addressing
@@ -599,9 +596,7 @@ def _shares_to(sim: Simulator, client: Client, dst: str, port: int, proto: str, 
 
 
 DNS = "dns:"
-"""The prefix of the expected shares of a failure of the DNS query (a row whose detail starts DNS_QUERY)."""
-DNS_QUERY = re.compile(rf"^{re.escape(DNS_QUERY_PREFIX)}\S+:{DNS_PORT}: ")
-"""How ``Simulator.dns_query`` begins the detail of a failed DNS query (``network.dns_query_detail``)."""
+"""The prefix of the expected shares of a failure of the DNS query (a row of a :attr:`Failure.dns_query`)."""
 
 
 def _dns_step(sim: Simulator, client: Client, target: Target, shares: defaultdict[str, Fraction],
@@ -698,15 +693,14 @@ def tally(source: str, destination: str, proto: str, seed: int | None, results: 
     reached: dict[str, list[Connection]] = {}
     failures: Counter[tuple[str, str]] = Counter()
     late: set[tuple[str, str]] = set()  # rows decided after the first packet (Failure.after_first)
-    lost: dict[tuple[str, str], ReplyLoss] = {}  # the rows' Failure.lost: one detail says one loss's facts
+    facts: dict[tuple[str, str], Failure] = {}  # a row's first failure: one detail says one failure's facts
     for r in results:
         if r.failure is not None:
             said = (r.failure.reason, r.failure.detail)
             failures[said] += 1
+            facts.setdefault(said, r.failure)
             if r.failure.after_first:
                 late.add(said)
-            if r.failure.lost is not None:
-                lost.setdefault(said, r.failure.lost)
         else:
             reached.setdefault(r.target or "?", []).append(r)
     missed = {key for key, share in expected.items() if share > 0 and "/" in key and key not in reached}
@@ -718,33 +712,25 @@ def tally(source: str, destination: str, proto: str, seed: int | None, results: 
         delivered.append(Delivered(key, ip, node, len(group), round(len(group) / total, 6),
                                    None if not expected else round(float(exp or 0), 6),
                                    tuple(sorted({c.seen or "" for c in group}))))
-    rows = list(failures)
+    rows = list(facts.values())
     failed = [Failed(reason, n, detail, None if not expected or (reason, detail) in late
-                     else _failure_expected(expected, reason, detail, rows), lost=lost.get((reason, detail)))
-              for (reason, detail), n in sorted(failures.items())]
+                     else _failure_expected(expected, first, rows), lost=first.lost, decided_by=first.decided_by)
+              for (reason, detail), n in sorted(failures.items()) for first in (facts[reason, detail],)]
     sticky = None if not expected else expected.get(STICKY, 0) > 0
     return SendResult(source, destination, proto, total, seed, tuple(delivered), tuple(failed), hops, sticky)
 
 
-_RULE_NODE = re.compile(r"^node ([^\s:(]+): ")
-
-
-def _failure_expected(expected: dict[str, Fraction], reason: str, detail: str,
-                      rows: list[tuple[str, str]]) -> float | None:
-    """The exact share a failure row expects: its reason's on its node when a node's rule decided (each node's
-    row gets its own), else its reason's; None when several rows share that expectation."""
-    query = DNS_QUERY.match(detail)
-    prefix = DNS if query else ""
-    if query:  # the DNS query's own failure: its expectation is the query's, and its rows are compared alone
-        detail = detail[query.end():]
-        rows = [(r, d[m.end():]) for r, d in rows if (m := DNS_QUERY.match(d))]
-    else:
-        rows = [(r, d) for r, d in rows if not DNS_QUERY.match(d)]
-    node = _RULE_NODE.match(detail)
+def _failure_expected(expected: dict[str, Fraction], row: Failure, rows: list[Failure]) -> float | None:
+    """The exact share a failure row expects: its reason's on its node when a node decided (its
+    :attr:`Failure.decided_by`: each node's row gets its own), else its reason's; None when several rows share that
+    expectation. A DNS query's failure (:attr:`Failure.dns_query`) expects the query's share, compared with the
+    query's rows alone. Read from the failures' facts, never their words."""
+    prefix, reason = DNS if row.dns_query else "", row.reason
+    rows = [r for r in rows if r.reason == reason and r.dns_query == row.dns_query]
+    node = None if row.decided_by is None else row.decided_by.node
     if node is not None and any(key.startswith(f"{prefix}{reason}@") for key in expected):
-        same = [d for r, d in rows if r == reason and (m := _RULE_NODE.match(d)) and m.group(1) == node.group(1)]
-        share = expected.get(f"{prefix}{reason}@{node.group(1)}", Fraction(0))
+        rows = [r for r in rows if r.decided_by is not None and r.decided_by.node == node]
+        share = expected.get(f"{prefix}{reason}@{node}", Fraction(0))
     else:
-        same = [d for r, d in rows if r == reason]
         share = expected.get(prefix + reason, Fraction(0))
-    return round(float(share), 6) if len(same) == 1 else None
+    return round(float(share), 6) if len(rows) == 1 else None

@@ -353,10 +353,9 @@ def test_the_dns_query_s_own_failures_come_first_in_the_expected_shares():
 def test_who_asks_kube_dns_and_how_its_failed_query_reads_are_said_in_one_place():
     """Simulator.dns_server says whether a client's name is asked of kube-dns over the network (a pod's, not a
     node's, a host-network pod's or an outside machine's; not without a kube-dns of port 53/UDP), for the run,
-    the DNS step of the expected shares and resolve alike; network.dns_query_detail makes the detail that send
-    tells DNS rows by."""
+    the DNS step of the expected shares and resolve alike; network.dns_query_detail makes the detail, and the
+    failure says it is the query's (Failure.dns_query), which send tells DNS rows by."""
     from kubeproxy_sim.simulator.network import dns_query_detail
-    from kubeproxy_sim.simulator.send import DNS_QUERY
 
     sim = simulator(docs=objects(extra=_kube_dns(())))
     assert sim.dns_server(sim.client("pod", "default/client")) == "10.96.0.99"
@@ -366,23 +365,26 @@ def test_who_asks_kube_dns_and_how_its_failed_query_reads_are_said_in_one_place(
     tcp_only[0]["spec"]["ports"] = [{"name": "dns-tcp", "port": 53, "protocol": "TCP"}]
     assert simulator(docs=objects(extra=tcp_only)).dns_server(sim.client("pod", "default/client")) is None
     failure = sim.dns_query(sim.client("pod", "default/client"))
-    assert failure is not None and failure.reason == "REJECT"
-    match = DNS_QUERY.match(failure.detail)
-    assert match is not None and failure.detail == dns_query_detail("10.96.0.99", failure.detail[match.end():])
+    assert failure is not None and failure.reason == "REJECT" and failure.dns_query
+    prefix = "DNS query to 10.96.0.99:53: "
+    assert failure.detail.startswith(prefix) and failure.detail == dns_query_detail("10.96.0.99",
+                                                                                    failure.detail[len(prefix):])
     assert sim.dns_query(sim.client("node", "node1")) is None  # a node sends no query over the network
-    assert DNS_QUERY.match(dns_query_detail("fd00::10", "x")).end() == len("DNS query to fd00::10:53: ")
+    assert dns_query_detail("fd00::10", "x") == "DNS query to fd00::10:53: x"
 
 
 def test_a_dns_failure_row_and_a_connection_failure_row_each_expect_their_own_share():
     from fractions import Fraction
 
-    from kubeproxy_sim.simulator.network import Connection, Failure
+    from kubeproxy_sim.simulator.network import Connection, Decided, Failure
     from kubeproxy_sim.simulator.send import tally
 
     query = "DNS query to 10.96.0.99:53: "
-    results = [Connection(failure=Failure("REJECT", f"{query}node a: filter table: -A X -j REJECT")),
-               Connection(failure=Failure("REJECT", "node a: filter table: -A Y -j REJECT")),
-               Connection(failure=Failure("DROP", f"{query}the reply from 10.244.1.10 was lost", after_first=True))]
+    results = [Connection(failure=Failure("REJECT", f"{query}node a: filter table: -A X -j REJECT",
+                                          decided_by=Decided("a"), dns_query=True)),
+               Connection(failure=Failure("REJECT", "node a: filter table: -A Y -j REJECT", decided_by=Decided("a"))),
+               Connection(failure=Failure("DROP", f"{query}the reply from 10.244.1.10 was lost", after_first=True,
+                                          dns_query=True))]
     expected = {"dns:REJECT": Fraction(1, 4), "dns:REJECT@a": Fraction(1, 4), "REJECT": Fraction(1, 2),
                 "REJECT@a": Fraction(1, 2), "DROP": Fraction(1, 8)}
     got = sorted((f.reason, f.detail.startswith("DNS"), f.expected)
@@ -502,11 +504,12 @@ def test_a_node_s_own_connection_to_a_load_balancer_ip_without_endpoints_ends_wh
 def test_each_failure_row_expects_its_own_node_s_share_and_null_when_rows_share_one():
     from fractions import Fraction
 
-    from kubeproxy_sim.simulator.network import Connection, Failure
+    from kubeproxy_sim.simulator.network import Connection, Decided, Failure
     from kubeproxy_sim.simulator.send import tally
 
     def fail(reason: str, detail: str) -> Connection:
-        return Connection(failure=Failure(reason, detail))
+        node = detail.split(":")[0].removeprefix("node ")
+        return Connection(failure=Failure(reason, detail, decided_by=Decided(node) if reason != "TIMEOUT" else None))
 
     results = [fail("REJECT", "node a: filter table: -A X -j REJECT"),
                fail("REJECT", "node b: filter table: -A X -j REJECT"),
@@ -661,32 +664,40 @@ def test_a_lost_answer_s_row_carries_the_facts_its_words_say() -> None:
     stopping a refusal), the address it came from (tcp-be-liberal); nothing more when it went to another host. A
     lost ACK is no lost answer: no facts. The facts take no part in equality or repr (a row is its reason and
     detail, which say them), so failures group into rows as before."""
-    from kubeproxy_sim.simulator.network import Failure, ReplyLoss
+    from kubeproxy_sim.simulator.network import Decided, Failure, ReplyLoss
 
     cluster = load_paths([str(Path(__file__).with_name("asymmetric_reply.yaml"))]).cluster
 
+    def said(loss: ReplyLoss | None) -> object:
+        """The loss with its rule as text (the dump's line aside)."""
+        if loss is None or loss.dropped is None:
+            return loss
+        step = loss.dropped.step
+        return ReplyLoss(loss.came_from), loss.dropped.node, None if step is None else step.rule
+
     def lost(*flags: str, sim: Simulator | None = None, source: str = "pod/default/client-3",
-             destination: str = "192.168.49.2:30007") -> list[tuple[str, ReplyLoss | None]]:
+             destination: str = "192.168.49.2:30007") -> list[tuple[str, object]]:
         if sim is None:
             config = config_from_args(["--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16", *flags],
                                       cluster)
             sim = Simulator(cluster, config, rng=random.Random(1))
-        return [(f.reason, f.lost) for f in send(sim, source, destination, count=3).failed]
+        return [(f.reason, said(f.lost)) for f in send(sim, source, destination, count=3).failed]
 
     invalid = ("node3", "-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name "
                         "ct_state_invalid_dropped_pkts -j DROP")
-    assert lost() == [("DROP", ReplyLoss(dropped=invalid))]
+    assert lost() == [("DROP", (ReplyLoss(), *invalid))]
     assert lost("--conntrack-tcp-be-liberal") == [("WRONG_REPLY_SOURCE", ReplyLoss(came_from=("10.244.1.10", 8080)))]
     assert lost(sim=bootcamp(1), source="external:192.168.49.2", destination="node/node2:31526") == [
         ("TIMEOUT", ReplyLoss())]
     back = "-A FORWARD -s 10.244.2.10/32 -d 10.244.1.5/32 -j DROP"
     refused = simulator(rules=first_forward_rule(back, "node2"))
     assert lost(sim=refused, source="pod/default/client", destination="10.244.2.10:9999") == [
-        ("DROP", ReplyLoss(dropped=("node2", back)))]
+        ("DROP", (ReplyLoss(), "node2", back))]
     ack = "-A FORWARD -s 10.244.1.5/32 -d 10.244.2.10/32 -p tcp -m conntrack --ctstate ESTABLISHED -j DROP"
     acked = simulator(rules=first_forward_rule(ack, "node1"))
     assert lost(sim=acked, source="pod/default/client", destination="10.244.2.10:8080") == [("DROP", None)]
-    plain, known = Failure("DROP", "the reply: x", True), Failure("DROP", "the reply: x", True, invalid, ReplyLoss())
+    plain, known = Failure("DROP", "the reply: x", True), Failure("DROP", "the reply: x", True, Decided("node3"),
+                                                                  ReplyLoss(), True)
     assert plain == known and hash(plain) == hash(known) and repr(plain) == repr(known)
 
 
@@ -938,3 +949,47 @@ def test_an_outside_refusal_of_a_bridge_address_source_is_lost(proto: str) -> No
                                        "has it; the outside does not route pod or service addresses)")
     plain = send(simulator(), "node/node1", "203.0.113.10:80", count=3, proto=proto)
     assert [(f.reason, f.count) for f in plain.failed] == [("REJECT", 3)]
+
+
+def test_a_failure_row_s_expectation_and_trace_read_the_failure_s_facts_not_its_words(monkeypatch) -> None:
+    """Each row keeps its expectation (its node's share, the DNS query's) and its trace's notes (analysis.why) when
+    the simulator words its failures otherwise: send reads what the failure records (Failure.decided_by,
+    Failure.dns_query), where it used to parse the detail (a rewording silently moved a row to its reason's total,
+    or to the connection's shares, and dropped its notes)."""
+    import dataclasses
+
+    from kubeproxy_sim.analysis.why import send_why
+    from kubeproxy_sim.simulator import network
+    from kubeproxy_sim.simulator.network import Failure
+
+    runs = [(lambda: simulator(docs=objects(local_pods=())), "node/node1", "203.0.113.100:80"),  # node1's, node2's
+            (lambda: simulator(docs=objects(extra=_kube_dns(()))), "pod/default/client", "web.default:80"),
+            (lambda: simulator(docs=objects(extra=_kube_dns(("web-2",), internalTrafficPolicy="Local"))),
+             "pod/default/client", "web.default:80")]
+
+    def rows() -> list[list[tuple[str, str, int, float | None, tuple[str, ...]]]]:
+        found = []
+        for make, source, destination in runs:
+            sim = make()
+            result = send_why(sim, send(sim, source, destination, count=60, seed=5))
+            found.append([(f.reason, f.detail, f.count, f.expected, f.why) for f in result.failed])
+        return found
+
+    plain = rows()
+    through_node = network.Simulator._through_node
+
+    def reworded_node(self, *args):  # "NODE NODE1: ...": the node's words no longer begin as they did
+        moved = through_node(self, *args)
+        return dataclasses.replace(moved, detail=moved.detail.upper()) if isinstance(moved, Failure) else moved
+
+    monkeypatch.setattr(network.Simulator, "_through_node", reworded_node)
+    monkeypatch.setattr(network, "dns_query_detail", lambda server, detail: f"asking {server}: {detail}")
+    reworded = rows()
+    assert [[row[1] for row in run] for run in reworded] == [
+        [row[1].upper() for row in run] for run in plain[:1]] + [
+        [f"asking 10.96.0.99: {row[1].split(': ', 1)[1].upper()}" for row in run] for run in plain[1:]]
+    assert [[(r, n, e, w) for r, _, n, e, w in run] for run in reworded] == \
+        [[(r, n, e, w) for r, _, n, e, w in run] for run in plain]
+    assert [[(r, e) for r, _, _, e, _ in run] for run in plain] == [[("REJECT", 0.5), ("REJECT", 0.5)],
+                                                                    [("REJECT", 1.0)], [("DROP", 1.0)]]
+    assert all(w for run in plain for *_, w in run)  # each row has its trace's notes
