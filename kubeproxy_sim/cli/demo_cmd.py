@@ -467,11 +467,14 @@ def nothing_reached(result: SendResult) -> str:
 
 def no_local_endpoint(failed: Failed, node: str) -> bool:
     """Whether ``node``'s rule for "no local endpoint" decided this failure row: the filter rule kube-proxy comments
-    "NS/NAME has no local endpoints", or a KUBE-SVL chain (the local endpoints' load balancer) that had none."""
+    "NS/NAME has no local endpoints", or a rule of a KUBE-SVL chain (the local endpoints' load balancer) that had
+    none. Read from the row's facts (:attr:`Failed.decided_by`: the node and the rule as the tracer's path names
+    it), not its words, which are for people and may be reworded."""
     from kubeproxy_sim.proxier.rules.plan import NO_LOCAL_ENDPOINTS  # (here: the parser stays light)
 
-    return failed.detail.startswith(f"node {node}: ") and (
-        NO_LOCAL_ENDPOINTS in failed.detail or f" -A {SVL_PREFIX}" in failed.detail)
+    decided = failed.decided_by
+    step = None if decided is None or decided.node != node else decided.step
+    return step is not None and (NO_LOCAL_ENDPOINTS in step.rule or step.chain.startswith(SVL_PREFIX))
 
 
 def local_summary(result: SendResult, node: str, node_ips: set[str] | frozenset[str] = frozenset()) -> str:

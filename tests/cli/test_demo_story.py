@@ -217,11 +217,14 @@ def test_the_newcomer_sentence_is_read_from_its_rows() -> None:
     import dataclasses
 
     from kubeproxy_sim.cli.demo_cmd import local_summary, newcomer_summary
+    from kubeproxy_sim.netfilter.trace import PathStep
     from kubeproxy_sim.objects.model import Service, ServiceType, TrafficPolicy
+    from kubeproxy_sim.simulator.network import Decided
     from kubeproxy_sim.simulator.send import Delivered, Failed, SendResult
 
-    drop = Failed("DROP", 100, 'node node3: filter table: -A KUBE-EXTERNAL-SERVICES -m comment --comment '
-                  '"ns/web has no local endpoints" -j DROP', 1.0)
+    rule = '-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns/web has no local endpoints" -j DROP'
+    drop = Failed("DROP", 100, f"node node3: filter table: {rule}", 1.0,
+                  decided_by=Decided("node3", PathStep("filter", "KUBE-EXTERNAL-SERVICES", None, rule)))
     dropped = SendResult("external", "node/node3:30080", "tcp", 100, 1, (), (drop,))
     svc = Service("ns", "web", ServiceType.LOAD_BALANCER, external_traffic_policy=TrafficPolicy.LOCAL)
     assert newcomer_summary(dropped, "node3", svc).endswith(
@@ -239,16 +242,25 @@ def test_the_newcomer_sentence_is_read_from_its_rows() -> None:
 
 
 def test_demo_reads_the_no_local_endpoints_drop_by_the_comment_plan_writes() -> None:
-    """R-core 6: the text demo matches is the one the rule generator writes, defined once (plan.py)."""
+    """R-core 6: the text demo matches is the one the rule generator writes, defined once (plan.py); demo reads it
+    in the rule that decided the row (Failed.decided_by), never in the row's words, so a rewording changes nothing."""
     from kubeproxy_sim.cli.demo_cmd import no_local_endpoint
+    from kubeproxy_sim.netfilter.trace import PathStep
     from kubeproxy_sim.proxier.rules.plan import NO_LOCAL_ENDPOINTS, _verdicts
+    from kubeproxy_sim.simulator.network import Decided
     from kubeproxy_sim.simulator.send import Failed
 
     internal, external = _verdicts("ns/web", True, False, False)
     assert internal == external and internal is not None and internal.comment == f'"ns/web {NO_LOCAL_ENDPOINTS}"'
-    row = Failed("DROP", 1, f"node node3: filter table: -A KUBE-EXTERNAL-SERVICES -m comment --comment "
-                 f"{external.comment} -j DROP", 1.0)
+    rule = f"-A KUBE-EXTERNAL-SERVICES -m comment --comment {external.comment} -j DROP"
+    decided = Decided("node3", PathStep("filter", "KUBE-EXTERNAL-SERVICES", None, rule))
+    row = Failed("DROP", 1, "dropped", 1.0, decided_by=decided)  # the words say nothing of it
     assert no_local_endpoint(row, "node3") and not no_local_endpoint(row, "node2")
+    local_lb = Decided("node3", PathStep("nat", "KUBE-SVL-ABC", None, "-A KUBE-SVL-ABC -j DROP"))
+    assert no_local_endpoint(Failed("DROP", 1, "dropped", 1.0, decided_by=local_lb), "node3")
+    words = Failed("DROP", 1, f"node node3: filter table: {rule}", 1.0)  # no facts: no rule said it
+    assert not no_local_endpoint(words, "node3") and not no_local_endpoint(
+        Failed("DROP", 1, "dropped", 1.0, decided_by=Decided("node3")), "node3")
 
 
 def test_a_family_the_objects_do_not_have_is_refused_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
