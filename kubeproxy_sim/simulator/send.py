@@ -712,7 +712,7 @@ def tally(source: str, destination: str, proto: str, seed: int | None, results: 
         delivered.append(Delivered(key, ip, node, len(group), round(len(group) / total, 6),
                                    None if not expected else round(float(exp or 0), 6),
                                    tuple(sorted({c.seen or "" for c in group}))))
-    rows = list(facts.values())
+    rows = _RowIndex.of(facts.values(), expected)
     failed = [Failed(reason, n, detail, None if not expected or (reason, detail) in late
                      else _failure_expected(expected, first, rows), lost=first.lost, decided_by=first.decided_by)
               for (reason, detail), n in sorted(failures.items()) for first in (facts[reason, detail],)]
@@ -720,17 +720,35 @@ def tally(source: str, destination: str, proto: str, seed: int | None, results: 
     return SendResult(source, destination, proto, total, seed, tuple(delivered), tuple(failed), hops, sticky)
 
 
-def _failure_expected(expected: dict[str, Fraction], row: Failure, rows: list[Failure]) -> float | None:
+@dataclass(frozen=True, slots=True)
+class _RowIndex:
+    """How many failure rows share each expectation :func:`_failure_expected` may give, counted once per tally (a
+    row compared with every other made tally quadratic in its distinct rows): ``rows`` by (reason, DNS query?,
+    node that decided, or None for all of the reason's), and ``split`` the expected keys' ``[dns:]REASON`` that
+    have per-node shares (``REASON@node``)."""
+
+    rows: Counter[tuple[str, bool, str | None]]
+    split: frozenset[str]
+
+    @staticmethod
+    def of(rows: Iterable[Failure], expected: Mapping[str, Fraction]) -> _RowIndex:
+        counts: Counter[tuple[str, bool, str | None]] = Counter()
+        for r in rows:
+            counts[r.reason, r.dns_query, None] += 1
+            if r.decided_by is not None:
+                counts[r.reason, r.dns_query, r.decided_by.node] += 1
+        return _RowIndex(counts, frozenset(key.split("@", 1)[0] for key in expected if "@" in key))
+
+
+def _failure_expected(expected: dict[str, Fraction], row: Failure, rows: _RowIndex) -> float | None:
     """The exact share a failure row expects: its reason's on its node when a node decided (its
     :attr:`Failure.decided_by`: each node's row gets its own), else its reason's; None when several rows share that
     expectation. A DNS query's failure (:attr:`Failure.dns_query`) expects the query's share, compared with the
     query's rows alone. Read from the failures' facts, never their words."""
     prefix, reason = DNS if row.dns_query else "", row.reason
-    rows = [r for r in rows if r.reason == reason and r.dns_query == row.dns_query]
     node = None if row.decided_by is None else row.decided_by.node
-    if node is not None and any(key.startswith(f"{prefix}{reason}@") for key in expected):
-        rows = [r for r in rows if r.decided_by is not None and r.decided_by.node == node]
+    if node is not None and prefix + reason in rows.split:
         share = expected.get(f"{prefix}{reason}@{node}", Fraction(0))
     else:
-        share = expected.get(prefix + reason, Fraction(0))
-    return round(float(share), 6) if len(rows) == 1 else None
+        node, share = None, expected.get(prefix + reason, Fraction(0))
+    return round(float(share), 6) if rows.rows[reason, row.dns_query, node] == 1 else None
