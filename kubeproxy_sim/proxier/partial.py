@@ -102,6 +102,8 @@ class SyncState:
     basis: tuple[ProxyConfig, str | None] | None = None
     endpoint_total: int = 0
     port_totals: tuple[int, int, int] | None = None  # _port_totals(services.values()), kept up to date
+    # sync_proxy_rules_iptables_partial_restore_failures_total: the partial syncs whose restore was refused so far
+    partial_restore_failures: int = 0
 
     def forcing_full(self) -> SyncState:
         """The state after kube-proxy's forced resync request (iptables monitor, topology change)."""
@@ -115,6 +117,10 @@ class SyncMetrics:
     ``filter_rules`` is both sync_proxy_rules_iptables_total and _last for the
     filter table (always written whole); for nat, _last counts the rules
     written and _total adds the rules of the chains a partial sync skipped.
+    ``partial_restore_failures`` is the counter
+    sync_proxy_rules_iptables_partial_restore_failures_total after this sync:
+    kube-proxy adds 1 when a partial sync fails (its restore refused), never
+    for a full one (see :meth:`SyncOutcome.refused`).
     """
 
     full: bool
@@ -124,6 +130,7 @@ class SyncMetrics:
     deleted_chains: int
     no_local_endpoints_internal: int
     no_local_endpoints_external: int
+    partial_restore_failures: int
 
     def prometheus(self, ip_family: str = "IPv4") -> list[str]:
         """The metrics as Prometheus text lines (kube-proxy's names and labels)."""
@@ -137,12 +144,15 @@ class SyncMetrics:
             f"{self.no_local_endpoints_internal}",
             f'kubeproxy_sync_proxy_rules_no_local_endpoints_total{{traffic_policy="external",{fam}}} '
             f"{self.no_local_endpoints_external}",
+            f"kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total{{{fam}}} "
+            f"{self.partial_restore_failures}",
         ]
 
 
 @dataclass(frozen=True, slots=True)
 class SyncOutcome:
-    """One sync: the restore input, whether it was full, its metrics, and the two possible next states.
+    """One sync: the restore input, whether it was full, its metrics (once the restore is applied:
+    :meth:`refused` has them for a refusal), and the two possible next states.
 
     ``jumps`` are the built-in-chain jumps a full sync ensures (empty for a
     partial one). Continue from ``succeeded`` when the restore was applied,
@@ -159,6 +169,13 @@ class SyncOutcome:
 
     def next_state(self, applied: bool) -> SyncState:
         return self.succeeded if applied else self.failed
+
+    def refused(self) -> SyncOutcome:
+        """This sync as it went when its restore was refused: the metrics count the failure of a partial sync,
+        as kube-proxy's deferred failure handler increments the counter when the sync was not full
+        (syncProxyRules in pkg/proxy/iptables/proxier.go)."""
+        return replace(self, metrics=replace(self.metrics,
+                                             partial_restore_failures=self.failed.partial_restore_failures))
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,7 +455,7 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
     restore = _restore_input(ctx, acc, stale)
     nat_synced = _count(restore.table("nat"))
     metrics = SyncMetrics(full, _count(restore.table("filter")), nat_synced, nat_synced + acc.skipped_rules,
-                          len(stale), acc.no_local_internal, acc.no_local_external)
+                          len(stale), acc.no_local_internal, acc.no_local_external, state.partial_restore_failures)
     written = frozenset(acc.written_chains)
     # When nothing appeared or went, skip copying a set of every endpoint chain of the cluster.
     kernel_after = (existing | written).difference(stale) if stale or not written <= existing else existing
@@ -451,8 +468,10 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
         basis=basis,
         endpoint_total=endpoint_total,
         port_totals=totals,
+        partial_restore_failures=state.partial_restore_failures,
     )
-    failed = replace(succeeded, need_full_sync=True, last_full_sync=state.last_full_sync, nat_chains=existing)
+    failed = replace(succeeded, need_full_sync=True, last_full_sync=state.last_full_sync, nat_chains=existing,
+                     partial_restore_failures=state.partial_restore_failures + (0 if full else 1))
     jumps = full_sync.jump_rules() if full else ()
     return SyncOutcome(restore, full, metrics, jumps, succeeded, failed)
 
@@ -583,5 +602,5 @@ def sync_and_apply(node: Ruleset, state: SyncState, cluster: Cluster, config: Pr
     try:
         after = apply_restore(node, outcome.restore)
     except RestoreError as exc:
-        return Step(node, outcome.failed, outcome, exc)
+        return Step(node, outcome.failed, outcome.refused(), exc)
     return Step(after, outcome.succeeded, outcome)

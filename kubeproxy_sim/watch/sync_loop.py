@@ -391,7 +391,7 @@ class SyncLoop:
         try:
             self.node = apply_restore(self.node, outcome.restore)
         except RestoreError as exc:
-            error = exc
+            error, outcome = exc, outcome.refused()
         apply_duration = self._timer() - start
         self.sync_state = outcome.next_state(error is None)
         self.number += 1

@@ -27,7 +27,7 @@ import yaml
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args
 from kubeproxy_sim.netfilter.codec import render_ruleset
-from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset
+from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
 from kubeproxy_sim.objects import load_paths
 from kubeproxy_sim.objects.model import Cluster, EndpointPort, EndpointSlice, Protocol, Service
 from kubeproxy_sim.proxier import generate
@@ -134,15 +134,21 @@ def test_sync_proxy_rules_repeated():
 
     # A foreign jump from svc3's chain to svc4's endpoint: the partial sync deleting svc4 cannot delete
     # that endpoint's chain, so the restore is refused and the next sync is a full one.
+    # Upstream reads sync_proxy_rules_iptables_partial_restore_failures_total before (0) and after (1).
     assert not d.state.need_full_sync
+    assert d.last is not None and d.last.outcome.metrics.partial_restore_failures == 0
     d.node = _append_rule(d.node, "nat", "KUBE-SVC-X27LE4BHSL4DOUIK", "-j KUBE-SEP-AYCN5HPXMIRJNJXU")
     failed = d.sync(load_state(9))
     assert not failed.outcome.full and isinstance(failed.error, RestoreError)
     assert "KUBE-SEP-AYCN5HPXMIRJNJXU" in str(failed.error)
     assert d.state.need_full_sync
+    assert failed.outcome.metrics.partial_restore_failures == d.state.partial_restore_failures == 1
+    assert ('kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total{ip_family="IPv4"} 1'
+            in failed.outcome.metrics.prometheus())
     assert _chain(d.node, "nat", "KUBE-SEP-AYCN5HPXMIRJNJXU") is not None
     d.sync(d.objects)
     check(9, True, -5)
+    assert d.last.outcome.metrics.partial_restore_failures == 1  # a counter: the full resync keeps it
     assert _chain(d.node, "nat", "KUBE-SEP-AYCN5HPXMIRJNJXU") is None
     assert "KUBE-SEP-AYCN5HPXMIRJNJXU" not in str(_chain(d.node, "nat", "KUBE-SVC-X27LE4BHSL4DOUIK"))
 
@@ -288,3 +294,18 @@ def test_apply_restore_refuses_a_dangling_jump():
         assert "KUBE-SEP-SNQ3ZNILQDEJNDQO" in str(exc)
     else:
         raise AssertionError("a jump to a missing chain was accepted")
+
+
+def test_a_refused_full_sync_is_no_partial_restore_failure():
+    """kube-proxy counts sync_proxy_rules_iptables_partial_restore_failures_total only when the failed sync was
+    partial: a full sync refused (a stale chain a foreign rule still jumps to) leaves it at 0, and so does its
+    retry, also full, refused again."""
+    d = Driver(config_from_args(ARGS, load_state(1)))
+    name = "KUBE-SEP-OLDOLDOLDOLDOLD1"
+    stale = Chain(name, (Rule(name, "-j DNAT --to-destination 10.9.9.9:80"),))
+    foreign = Chain("FOREIGN", (Rule("FOREIGN", f"-j {stale.name}"),))
+    d.node = Ruleset((Table("nat", (stale, foreign)),))
+    for _ in range(2):
+        refused = d.sync(load_state(1))
+        assert refused.outcome.full and isinstance(refused.error, RestoreError) and stale.name in str(refused.error)
+        assert refused.outcome.metrics.partial_restore_failures == d.state.partial_restore_failures == 0
