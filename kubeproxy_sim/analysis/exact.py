@@ -27,7 +27,7 @@ from kubeproxy_sim.analysis.nodes import (
     external_source,
 )
 from kubeproxy_sim.analysis.why import Index, merged_by_node, why_notes
-from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.packet import Packet, split_endpoint
 from kubeproxy_sim.netfilter.trace import SMALL_ODD_BITS, TraceResult, exact_fraction
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.model import Cluster
@@ -99,6 +99,7 @@ class ServiceDist:
     views: tuple[View, ...]
     affinity: object | None = None  # analysis.affinity.AffinityReport
     connections: object | None = None  # analysis.longlived.LongLived
+    reached: tuple[tuple[str, str], ...] = ()  # endpoint -> pod, of those reached that are not the port's own
 
     @property
     def name(self) -> str:
@@ -261,8 +262,9 @@ def first_packet(nodes: NodeSet, entry_node: str, source: Source, dst: str, dpor
 
 
 def trace_entry(nodes: NodeSet, entry_node: str, source: Source, dst: str, dport: int, proto: str,
-                weight: Fraction = Fraction(1), note: str = "") -> Entry:
-    """Trace the first packet of a connection from ``source`` to dst:dport entering ``entry_node``."""
+                weight: Fraction = Fraction(1), note: str = "", hops: int = 0) -> Entry:
+    """Trace the first packet of a connection from ``source`` to dst:dport entering ``entry_node``; a DNAT to
+    another node's own address is followed there (:func:`_rehomed`), ``hops`` being how many were so far."""
     packet = first_packet(nodes, entry_node, source, dst, dport, proto)
     result = nodes.tracer(entry_node).trace(packet)
     shares = merge_shares([(Fraction(1), [
@@ -271,7 +273,51 @@ def trace_entry(nodes: NodeSet, entry_node: str, source: Source, dst: str, dport
     ])])
     uncertain = tuple(dict.fromkeys(f"{u.rule}: {u.reason}" for u in result.uncertain))
     destination = f"[{dst}]:{dport}" if ":" in dst else f"{dst}:{dport}"
-    return Entry(entry_node, source, destination, weight, shares, uncertain, note, (packet, result))
+    entry = Entry(entry_node, source, destination, weight, shares, uncertain, note, (packet, result))
+    return _rehomed(nodes, entry, proto, hops)
+
+
+MAX_HOPS = 3
+"""How many times a connection DNATed to another node's address is followed on (as send's walk): NodePorts whose
+endpoints are each other's end."""
+
+
+def _rehomed(nodes: NodeSet, entry: Entry, proto: str, hops: int) -> Entry:
+    """``entry`` with each DNAT to another node's own address followed to that node, where it arrives from
+    outside: its conntrack sees a new connection, which its rules (a NodePort's) may DNAT again, so the shares
+    are of what answers there, as send's expected shares and the kernel (``netns verify``) have them. What that
+    node lets through unchanged ends at the node itself, the first DNAT's endpoint."""
+    owners = nodes.derived("address owners", lambda: {a: n for n in nodes.order for a in nodes.addresses(n)})
+    onward = [s for s in entry.shares if s.verdict == "DNAT" and s.endpoint
+              and owners.get(split_endpoint(s.endpoint)[0], entry.node) != entry.node]
+    if not onward or hops >= MAX_HOPS:
+        return entry
+    weighted: list[tuple[Fraction, Iterable[Share]]] = [(Fraction(1), [s for s in entry.shares if s not in onward])]
+    uncertain = list(entry.uncertain)
+    for share in onward:
+        assert share.endpoint is not None
+        ip, port = split_endpoint(share.endpoint)
+        for address, part, masqueraded in ((nodes.primary(entry.node), share.masqueraded, True),
+                                           (entry.source.address, share.probability - share.masqueraded, False)):
+            if not part:
+                continue
+            hop = trace_entry(nodes, owners[ip], external_source(nodes.ipv6, address), ip, port, proto,
+                              hops=hops + 1)
+            weighted.append((part, [_ended(s, share.endpoint, masqueraded) for s in hop.shares]))
+            uncertain += hop.uncertain
+    said = ", ".join(f"{s.endpoint} is {owners[split_endpoint(s.endpoint)[0]]}'s" for s in onward
+                     if s.endpoint is not None)
+    note = "; ".join(n for n in (entry.note, f"the DNAT's target {said} own address: that node's rules take the "
+                                 "new connection again, and the shares are where it ends there") if n)
+    return dataclasses.replace(entry, shares=merge_shares(weighted), uncertain=tuple(dict.fromkeys(uncertain)),
+                               note=note)
+
+
+def _ended(share: Share, first: str, masqueraded: bool) -> Share:
+    """A share of the node a DNAT sent the connection on to: what it lets through unchanged is that node itself
+    answering at ``first`` (the DNAT's target); what the first node masqueraded stays masqueraded."""
+    verdict, endpoint = ("DNAT", first) if share.verdict == "ACCEPT" else (share.verdict, share.endpoint)
+    return Share(verdict, endpoint, share.probability, share.probability if masqueraded else share.masqueraded)
 
 
 def _failure_notes(nodes: NodeSet, entry: Entry) -> list[str]:
@@ -572,6 +618,17 @@ def endpoint_rows(cluster: Cluster, nodes: NodeSet, svc: ServicePortInfo) -> tup
                  for e in eps)
 
 
+def _reached_pods(nodes: NodeSet, rows: Sequence[EndpointRow], views: Sequence[View]) -> tuple[tuple[str, str], ...]:
+    """The Pods of the endpoints the views reach that are not the port's own (a DNAT to another node's NodePort,
+    followed there, ends on another Service's pods: :func:`_rehomed`), for the outcomes to name them too."""
+    own = {r.endpoint for r in rows}
+    other = {s.endpoint for v in views for e in v.entries for s in e.shares if s.endpoint and s.endpoint not in own}
+    if not other:
+        return ()
+    names = nodes.derived("pod names", lambda: _pod_names(nodes.cluster))
+    return tuple(sorted((ep, names[ip]) for ep in other if (ip := split_endpoint(ep)[0]) in names))
+
+
 def service_ports(nodes: NodeSet) -> list[ServicePortInfo]:
     return all_service_ports(nodes.cluster, nodes.configs[nodes.order[0]])
 
@@ -584,5 +641,6 @@ def analyse(nodes: NodeSet, selections: Sequence[Selection], sources: Sequence[S
     with collector_paused(300 * len(selections) * len(nodes.order)):
         for sel in selections:
             rows = endpoint_rows(nodes.cluster, nodes, sel.svc)
-            out.append(ServiceDist(sel.svc, rows, service_views(nodes, sel, sources)))
+            views = service_views(nodes, sel, sources)
+            out.append(ServiceDist(sel.svc, rows, views, reached=_reached_pods(nodes, rows, views)))
     return DistReport(tuple(out), tuple(notes))

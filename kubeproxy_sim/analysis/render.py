@@ -152,7 +152,7 @@ def connections_json(ll: LongLived, texts: ExactTexts) -> dict[str, object]:
 
 
 def _pods(dist: ServiceDist) -> dict[str, str | None]:
-    return {r.endpoint: r.pod for r in dist.endpoints}
+    return {r.endpoint: r.pod for r in dist.endpoints} | dict(dist.reached)
 
 
 def service_json(dist: ServiceDist, texts: ExactTexts) -> dict[str, object]:

@@ -1,0 +1,84 @@
+"""dist's exact shares follow a connection DNATed to another node's own address there, as send's expected shares do.
+
+That node's conntrack sees a new connection, so its rules (a NodePort's) take it again: the shares are of what
+answers there (``netns verify`` showed the kernel doing so; see tests/simulator/test_send_hops.py).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from fractions import Fraction
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.analysis.exact import CLUSTER_IP, Selection, analyse, service_ports
+from kubeproxy_sim.analysis.nodes import node_set, node_source
+from kubeproxy_sim.analysis.render import dist_json
+from kubeproxy_sim.netfilter.packet import split_endpoint
+from kubeproxy_sim.objects.model import IPFamily
+from kubeproxy_sim.simulator.network import Simulator
+from kubeproxy_sim.simulator.send import send
+from tests.simulator.builders import BASE, NODES, PODS, load, objects
+from tests.simulator.test_send_hops import CHAINED_IP, _with, chained
+from tests.strategies import ClusterCase, clusters, node_ip
+
+
+def _dist(cluster, config, node: str):
+    nodes = node_set(cluster, config)
+    (svc,) = [s for s in service_ports(nodes) if s.name == "chained"]
+    report = analyse(nodes, [Selection(svc, kinds=frozenset({CLUSTER_IP}))], [node_source(nodes, node)])
+    (dist,) = report.services
+    (view,) = dist.views
+    (entry,) = view.entries
+    return report, entry
+
+
+def _by_ip(shares) -> dict[str, Fraction]:
+    found: defaultdict[str, Fraction] = defaultdict(Fraction)
+    for share in shares:
+        if share.verdict == "DNAT" and share.endpoint:
+            found[split_endpoint(share.endpoint)[0]] += share.probability
+    return dict(found)
+
+
+def test_a_service_in_front_of_another_node_s_node_port_shows_that_node_port_s_endpoints() -> None:
+    """web-np's NodePort on node2 DNATs again, to web's three pods, masqueraded there: each a third, named by
+    their pods, the entry's note saying why; from node2 itself its own address answers (nothing DNATs again)."""
+    cluster = _with(load(objects()), chained(NODES["node2"][0], 30080))
+    report, entry = _dist(cluster, BASE, "node1")
+    web = {PODS[p][1] for p in ("web-1", "web-2", "web-3")}
+    shares = _by_ip(entry.shares)
+    assert set(shares) == web and sum(shares.values()) == 1  # a third each, to the statistic's 31-bit thresholds
+    assert all(abs(p - Fraction(1, 3)) < Fraction(1, 2**30) for p in shares.values())
+    assert all(s.masqueraded == s.probability for s in entry.shares)
+    assert f"{NODES['node2'][0]}:30080 is node2's own address" in entry.note
+    (doc,) = dist_json(report, ["node1", "node2"])["services"]
+    outcomes = doc["views"][0]["entries"][0]["outcomes"]
+    assert sorted(o["pod"] for o in outcomes) == ["default/web-1", "default/web-2", "default/web-3"]
+    _, at_home = _dist(cluster, BASE, "node2")
+    assert [(s.verdict, s.endpoint, s.probability) for s in at_home.shares] == [
+        ("DNAT", f"{NODES['node2'][0]}:30080", 1)] and not at_home.note
+
+
+@settings(max_examples=25, deadline=None, database=None, derandomize=True)
+@given(case=clusters(), data=st.data())
+def test_dist_and_send_expect_the_same_answerers(case: ClusterCase, data: st.DataObject) -> None:
+    """Over generated clusters with an endpoint at a node's address and a port of the cluster (a NodePort, or
+    one no rule has): a node's connections are expected where dist's exact shares put them."""
+    names = [n.name for n in case.cluster.nodes]
+    ports = sorted({p.node_port for s in case.cluster.services for p in s.ports if p.node_port} | {31999})
+    target = data.draw(st.integers(0, len(names) - 1))
+    port = data.draw(st.sampled_from(ports))
+    family = IPFamily.IPV6 if case.ipv6 else IPFamily.IPV4
+    cluster_ip = "fd00:96::77" if case.ipv6 else CHAINED_IP
+    cluster = _with(case.cluster, chained(node_ip(target, case.ipv6), port, family=family, cluster_ip=cluster_ip))
+    node = data.draw(st.sampled_from(names))
+    _, entry = _dist(cluster, case.config, node)
+    dst = f"[{cluster_ip}]:80" if case.ipv6 else f"{cluster_ip}:80"
+    result = send(Simulator(cluster, case.config, rng=random.Random(5)), f"node/{node}", dst, count=1, seed=5)
+    expected = {d.ip: d.expected for d in result.delivered if d.expected}
+    exact = _by_ip(entry.shares)
+    assert set(expected) == set(exact), (expected, exact)
+    assert all(abs(expected[ip] - float(exact[ip])) < 1e-9 for ip in exact)
