@@ -102,6 +102,8 @@ class SyncState:
     basis: tuple[ProxyConfig, str | None] | None = None
     endpoint_total: int = 0
     port_totals: tuple[int, int, int] | None = None  # _port_totals(services.values()), kept up to date
+    # sync_proxy_rules_iptables_restore_failures_total: the syncs whose restore was refused so far, full or partial
+    restore_failures: int = 0
     # sync_proxy_rules_iptables_partial_restore_failures_total: the partial syncs whose restore was refused so far
     partial_restore_failures: int = 0
 
@@ -117,10 +119,11 @@ class SyncMetrics:
     ``filter_rules`` is both sync_proxy_rules_iptables_total and _last for the
     filter table (always written whole); for nat, _last counts the rules
     written and _total adds the rules of the chains a partial sync skipped.
-    ``partial_restore_failures`` is the counter
+    ``restore_failures`` and ``partial_restore_failures`` are the counters
+    sync_proxy_rules_iptables_restore_failures_total and
     sync_proxy_rules_iptables_partial_restore_failures_total after this sync:
-    kube-proxy adds 1 when a partial sync fails (its restore refused), never
-    for a full one (see :meth:`SyncOutcome.refused`).
+    kube-proxy adds 1 to the first on every refused restore, to the second
+    only when the refused sync was partial (see :meth:`SyncOutcome.refused`).
     """
 
     full: bool
@@ -130,6 +133,7 @@ class SyncMetrics:
     deleted_chains: int
     no_local_endpoints_internal: int
     no_local_endpoints_external: int
+    restore_failures: int
     partial_restore_failures: int
 
     def prometheus(self, ip_family: str = "IPv4") -> list[str]:
@@ -144,6 +148,7 @@ class SyncMetrics:
             f"{self.no_local_endpoints_internal}",
             f'kubeproxy_sync_proxy_rules_no_local_endpoints_total{{traffic_policy="external",{fam}}} '
             f"{self.no_local_endpoints_external}",
+            f"kubeproxy_sync_proxy_rules_iptables_restore_failures_total{{{fam}}} {self.restore_failures}",
             f"kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total{{{fam}}} "
             f"{self.partial_restore_failures}",
         ]
@@ -171,11 +176,12 @@ class SyncOutcome:
         return self.succeeded if applied else self.failed
 
     def refused(self) -> SyncOutcome:
-        """This sync as it went when its restore was refused: the metrics count the failure of a partial sync,
-        as kube-proxy's deferred failure handler increments the counter when the sync was not full
-        (syncProxyRules in pkg/proxy/iptables/proxier.go)."""
-        return replace(self, metrics=replace(self.metrics,
-                                             partial_restore_failures=self.failed.partial_restore_failures))
+        """This sync as it went when its restore was refused: the metrics count the failure, as syncProxyRules
+        (pkg/proxy/iptables/proxier.go) increments the restore-failure counter where iptables-restore fails and
+        the partial one in its deferred failure handler when the sync was not full."""
+        failed = self.failed
+        return replace(self, metrics=replace(self.metrics, restore_failures=failed.restore_failures,
+                                             partial_restore_failures=failed.partial_restore_failures))
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,7 +461,8 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
     restore = _restore_input(ctx, acc, stale)
     nat_synced = _count(restore.table("nat"))
     metrics = SyncMetrics(full, _count(restore.table("filter")), nat_synced, nat_synced + acc.skipped_rules,
-                          len(stale), acc.no_local_internal, acc.no_local_external, state.partial_restore_failures)
+                          len(stale), acc.no_local_internal, acc.no_local_external, state.restore_failures,
+                          state.partial_restore_failures)
     written = frozenset(acc.written_chains)
     # When nothing appeared or went, skip copying a set of every endpoint chain of the cluster.
     kernel_after = (existing | written).difference(stale) if stale or not written <= existing else existing
@@ -468,9 +475,11 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
         basis=basis,
         endpoint_total=endpoint_total,
         port_totals=totals,
+        restore_failures=state.restore_failures,
         partial_restore_failures=state.partial_restore_failures,
     )
     failed = replace(succeeded, need_full_sync=True, last_full_sync=state.last_full_sync, nat_chains=existing,
+                     restore_failures=state.restore_failures + 1,
                      partial_restore_failures=state.partial_restore_failures + (0 if full else 1))
     jumps = full_sync.jump_rules() if full else ()
     return SyncOutcome(restore, full, metrics, jumps, succeeded, failed)

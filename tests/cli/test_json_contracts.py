@@ -66,7 +66,8 @@ REPLAY_SYNC = {"sync", "state", "kind", "restore", "metrics", "error"}
 REPLAY_TABLE = {"name", "chains", "deleted"}
 CHAIN = {"name", "policy", "rules"}  # as rules -o json
 METRICS = {"full", "filter_rules", "nat_rules_synced", "nat_rules_total", "deleted_chains",
-           "no_local_endpoints_internal", "no_local_endpoints_external", "partial_restore_failures", "ip_family"}
+           "no_local_endpoints_internal", "no_local_endpoints_external", "restore_failures",
+           "partial_restore_failures", "ip_family"}
 
 WATCH = {"number", "full", "reason", "duration_ms", "apply_ms", "changed", "metrics", "restore", "error"}
 WATCH_DIFF = WATCH | {"diff"}

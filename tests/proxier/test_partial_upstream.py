@@ -143,12 +143,15 @@ def test_sync_proxy_rules_repeated():
     assert "KUBE-SEP-AYCN5HPXMIRJNJXU" in str(failed.error)
     assert d.state.need_full_sync
     assert failed.outcome.metrics.partial_restore_failures == d.state.partial_restore_failures == 1
-    assert ('kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total{ip_family="IPv4"} 1'
-            in failed.outcome.metrics.prometheus())
+    assert failed.outcome.metrics.restore_failures == d.state.restore_failures == 1  # every refusal counts
+    assert {'kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total{ip_family="IPv4"} 1',
+            'kubeproxy_sync_proxy_rules_iptables_restore_failures_total{ip_family="IPv4"} 1'} \
+        <= set(failed.outcome.metrics.prometheus())
     assert _chain(d.node, "nat", "KUBE-SEP-AYCN5HPXMIRJNJXU") is not None
     d.sync(d.objects)
     check(9, True, -5)
     assert d.last.outcome.metrics.partial_restore_failures == 1  # a counter: the full resync keeps it
+    assert d.last.outcome.metrics.restore_failures == 1
     assert _chain(d.node, "nat", "KUBE-SEP-AYCN5HPXMIRJNJXU") is None
     assert "KUBE-SEP-AYCN5HPXMIRJNJXU" not in str(_chain(d.node, "nat", "KUBE-SVC-X27LE4BHSL4DOUIK"))
 
@@ -299,13 +302,14 @@ def test_apply_restore_refuses_a_dangling_jump():
 def test_a_refused_full_sync_is_no_partial_restore_failure():
     """kube-proxy counts sync_proxy_rules_iptables_partial_restore_failures_total only when the failed sync was
     partial: a full sync refused (a stale chain a foreign rule still jumps to) leaves it at 0, and so does its
-    retry, also full, refused again."""
+    retry, also full, refused again; sync_proxy_rules_iptables_restore_failures_total counts both refusals."""
     d = Driver(config_from_args(ARGS, load_state(1)))
     name = "KUBE-SEP-OLDOLDOLDOLDOLD1"
     stale = Chain(name, (Rule(name, "-j DNAT --to-destination 10.9.9.9:80"),))
     foreign = Chain("FOREIGN", (Rule("FOREIGN", f"-j {stale.name}"),))
     d.node = Ruleset((Table("nat", (stale, foreign)),))
-    for _ in range(2):
+    for count in (1, 2):
         refused = d.sync(load_state(1))
         assert refused.outcome.full and isinstance(refused.error, RestoreError) and stale.name in str(refused.error)
         assert refused.outcome.metrics.partial_restore_failures == d.state.partial_restore_failures == 0
+        assert refused.outcome.metrics.restore_failures == d.state.restore_failures == count

@@ -515,8 +515,10 @@ def test_a_refused_restore_is_reported_and_the_next_sync_is_full():
     retry = step(source, loop)
     assert retry.full and retry.error is None and retry.reason is SyncReason.RETRY
     assert kube_chains(retry.node) == full_sync_node(loop)
-    # sync_proxy_rules_iptables_partial_restore_failures_total: the refused partial sync counts, and it stays
+    # sync_proxy_rules_iptables_partial_restore_failures_total and _restore_failures_total: the refused partial
+    # sync counts in both, and it stays
     assert [r.metrics.partial_restore_failures for r in (first, failed, retry)] == [0, 1, 1]
+    assert [r.metrics.restore_failures for r in (first, failed, retry)] == [0, 1, 1]
 
 
 # --------------------------------------------------------------------------- bad input
