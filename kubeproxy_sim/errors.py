@@ -64,9 +64,13 @@ def shortened(text: str, limit: int = SHOWN_CHARS) -> str:
 def unreadable(exc: OSError | UnicodeDecodeError) -> str:
     """Why a file could not be read, in a user's words: the system's reason ("No such file or directory", "Is a
     directory"), a dangling symbolic link or a loop of them named so (:func:`link_fault`), or where its bytes stop
-    being UTF-8, not Python's text for the exception ("[Errno 21] ...", "'utf-8' codec can't decode ...")."""
+    being UTF-8, not Python's text for the exception ("[Errno 21] ...", "'utf-8' codec can't decode ..."). Text in
+    another encoding is only read where its byte order mark announces it (a manifest in UTF-16 or UTF-32), and is
+    said so."""
     if isinstance(exc, UnicodeDecodeError):
-        return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        encoding = exc.encoding.upper().removesuffix("-LE").removesuffix("-BE")
+        announced = "" if encoding == "UTF-8" else ", which its byte order mark announces"
+        return f"not {encoding} text{announced} ({exc.reason} at byte {exc.start})"
     return link_fault(exc) or exc.strerror or type(exc).__name__
 
 

@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     paths = _after_paths(args)
     with progress("loading objects"):
         before = load_inputs(args, family=packet_family(None, args.to))
-        loaded = load_paths(paths)
+        loaded = load_paths(paths, flag="--against")
     args.ip_family = before.ip_family  # the after state's proxier is the before state's (the packet's, say)
     config, config_diags = build_config(args, loaded.cluster)
     # Both states are read with the same node flags, and often from the same files: a message both give is one

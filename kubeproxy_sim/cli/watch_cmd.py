@@ -154,13 +154,24 @@ def _check_source(args: argparse.Namespace) -> None:
         except OSError as exc:  # (a name too long, a directory above it that may not be entered: not "no such")
             what = cannot_read(exc, expected)
         raise InputError(Diagnostic(what, file=args.filename, field="-f"))
-    if args.kubeconfig and not os.path.exists(args.kubeconfig):
-        raise InputError(Diagnostic("no such file; expected a kubeconfig", file=args.kubeconfig,
-                                    field="--kubeconfig"))
+    if args.kubeconfig:
+        _check_kubeconfig(args.kubeconfig)
     if args.poll_interval < MIN_POLL_INTERVAL:  # 0 would poll as fast as a core runs
         raise InputError(Diagnostic(f"{args.poll_interval:g} s: expected at least {MIN_POLL_INTERVAL:g} s",
                                     field="--poll-interval"))
     check_not_negative(args.debounce, "--debounce")
+
+
+def _check_kubeconfig(path: str) -> None:
+    """A --kubeconfig that is not there (or cannot be looked at) stops the watch before anything else, in the words
+    its reading would say it in (watch.apiserver.kubeconfig_unreadable); what only reading finds (a directory, no
+    permission, not UTF-8) is said when it is read."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        from kubeproxy_sim.watch.apiserver import kubeconfig_unreadable
+
+        raise InputError(kubeconfig_unreadable(path, exc)) from None
 
 
 def _open_source(args: argparse.Namespace, sleep: Callable[[float], None],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import errno
 import functools
 import itertools
 import json
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypedDict
 
-from kubeproxy_sim.errors import Diagnostic, Severity, cannot_read, link_fault
+from kubeproxy_sim.errors import Diagnostic, Severity, cannot_read
 from kubeproxy_sim.objects.aliases import AliasingError, check_aliases, may_alias
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.decode import decode_service, object_name
@@ -42,7 +43,7 @@ from kubeproxy_sim.objects.report import (
     quote,
     type_name,
 )
-from kubeproxy_sim.objects.stdin import ENDLESS_DEVICE, StdinUnreadable, read_all, read_stdin
+from kubeproxy_sim.objects.stdin import ENDLESS_DEVICE, EndlessDevice, StdinUnreadable, read_all, read_stdin
 from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -54,6 +55,14 @@ SCENARIO_KINDS = frozenset({"Deployment"})
 """The kinds not read that the built-in scenarios' files carry (bootcamp's Deployment, which ``scenario``
 plays): any other kind there is a mistake to be noted as anywhere (``kind: EndpointSlices``)."""
 STDIN = "-"
+MANIFEST_FLAG = "-f"
+"""The flag a manifest path is named by in a read problem's message, unless its reader says another."""
+MANIFEST_EXPECTED = "a YAML or JSON manifest file, a directory of them, or - for standard input"
+"""What a manifest path should name, said when what it names cannot be read."""
+MANIFEST_FILE_EXPECTED = ("a YAML or JSON manifest file (listing a directory, kubectl follows no symbolic link to "
+                          "another directory, nor does this)")
+"""What a directory's manifest entry should be, said when it is a link to a directory (the one way a directory is
+opened as a file here: a directory given is listed)."""
 
 _Decoder = Callable[[dict[str, Any], Origin, Report, str], Any]
 _DECODERS: dict[str, tuple[str, _Decoder, bool]] = {
@@ -135,13 +144,14 @@ def load_text(text: str, file: str = "<memory>", *, mirror: bool = True, on_slic
 
 
 def load_paths(paths: Sequence[str], *, on_slice: SliceHook | None = None, overlaps: bool = True,
-               read_elsewhere: frozenset[str] = frozenset()) -> LoadResult:
+               read_elsewhere: frozenset[str] = frozenset(), flag: str = MANIFEST_FLAG) -> LoadResult:
     """Load files, directories and stdin ("-"), in the order given, later objects replacing earlier ones;
     ``overlaps=False`` leaves the slices' overlaps unsaid, for a caller that adds these objects to others it
     holds and asks about the whole (``scenario``'s ``apply -f``: see ``watch.overlaps``); ``read_elsewhere``: kinds
-    the caller reads itself (``scenario``'s Deployments), skipped here without a note."""
+    the caller reads itself (``scenario``'s Deployments), skipped here without a note; ``flag``: what a file that
+    cannot be read is said to be named by (``--against``, ``STATE``)."""
     with collector_paused(objects_in(input_bytes(paths))):  # millions of acyclic containers: see objects.bulk
-        return decode_documents(read_documents(paths), on_slice=on_slice, overlaps=overlaps,
+        return decode_documents(read_documents(paths, flag), on_slice=on_slice, overlaps=overlaps,
                                 read_elsewhere=read_elsewhere)
 
 
@@ -167,10 +177,11 @@ def input_bytes(paths: Sequence[str]) -> int:
     return total
 
 
-def read_documents(paths: Sequence[str]) -> Iterator[Document]:
-    """Every document of every path, in order, parsed file by file as they are consumed."""
+def read_documents(paths: Sequence[str], flag: str = MANIFEST_FLAG) -> Iterator[Document]:
+    """Every document of every path, in order, parsed file by file as they are consumed; a file that cannot be
+    read is said to be named by ``flag``."""
     for path in paths:
-        for file, text, problem in _read_path(path):
+        for file, text, problem in _read_path(path, flag):
             if problem is not None:
                 yield file, 0, problem
             else:
@@ -219,24 +230,24 @@ def service_key(document: Any) -> str | None:
 # -- reading files ----------------------------------------------------------------------------------
 
 
-def _read_path(path: str) -> Iterator[tuple[str, str, Diagnostic | None]]:
+def _read_path(path: str, flag: str) -> Iterator[tuple[str, str, Diagnostic | None]]:
     """(display name, text, problem) for each file a path stands for."""
     if path == STDIN:
-        yield _read_stdin()
+        yield _read_stdin(flag)
         return
     if os.path.isdir(path):
         try:
             files = manifest_entries(path)
-        except OSError as exc:
-            yield path, "", Diagnostic(f"cannot list the directory: {exc.strerror or exc}", file=path)
+        except OSError as exc:  # (a directory is read by listing it)
+            yield path, "", manifest_unreadable(path, exc, flag)
             return
         if not files:
             yield path, "", Diagnostic(f"no *.yaml, *.yml or *.json files in this directory{_below(path)}",
                                        file=path, severity=Severity.WARNING)
         for file in files:
-            yield _read_file(file)
+            yield _read_file(file, flag)
         return
-    yield _read_file(path)
+    yield _read_file(path, flag)
 
 
 def manifest_entries(directory: str, *, recursive: bool = False, keep_unlisted: bool = False) -> list[str]:
@@ -292,15 +303,11 @@ def _below(directory: str) -> str:
     return "; its subdirectories hold some, which are read with -R (--recursive), as kubectl reads them"
 
 
-def manifest_unreadable(path: str, exc: OSError) -> Diagnostic:
-    """Why a manifest file could not be opened or read, in one line (a dangling link or a loop of them named so,
-    by errors.link_fault)."""
-    fault = link_fault(exc)
-    if fault is not None:
-        return Diagnostic(f"{fault}; expected a file, or a symbolic link to one", file=path)
-    if isinstance(exc, FileNotFoundError):
-        return Diagnostic("no such file or directory; expected a manifest file or a directory of them", file=path)
-    return Diagnostic(cannot_read(exc, "a manifest file or a directory of them"), file=path)
+def manifest_unreadable(path: str, exc: OSError | UnicodeDecodeError, flag: str = MANIFEST_FLAG) -> Diagnostic:
+    """Why a manifest path could not be read (opened, listed, or its bytes decoded), in errors.cannot_read's one
+    line, as every file a flag names is said (a dangling link or a loop of them named so)."""
+    expected = MANIFEST_FILE_EXPECTED if isinstance(exc, IsADirectoryError) else MANIFEST_EXPECTED
+    return Diagnostic(cannot_read(exc, expected), file=path, field=flag)
 
 
 def special_file(path: str) -> str | None:
@@ -315,19 +322,18 @@ def special_file(path: str) -> str | None:
     return "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
 
 
-def _read_file(path: str) -> tuple[str, str, Diagnostic | None]:
+def _read_file(path: str, flag: str) -> tuple[str, str, Diagnostic | None]:
     try:
         with open(path, "rb") as handle:  # (a FIFO waits for its writer, as kubectl's read does)
             data = read_all(handle)
+        if data is None:
+            raise EndlessDevice(errno.EFBIG, ENDLESS_DEVICE, path)
     except OSError as exc:
-        return path, "", manifest_unreadable(path, exc)
-    if data is None:
-        return path, "", Diagnostic(f"{ENDLESS_DEVICE}; expected a manifest file, a FIFO or standard input",
-                                    file=path)
-    return _read_bytes(data, path, "in this file")
+        return path, "", manifest_unreadable(path, exc, flag)
+    return _read_bytes(data, path, "in this file", flag)
 
 
-def _read_stdin() -> tuple[str, str, Diagnostic | None]:
+def _read_stdin(flag: str) -> tuple[str, str, Diagnostic | None]:
     """Standard input's text (see objects.stdin): a second "-" is warned of, having nothing left to read."""
     try:
         data = read_stdin()
@@ -337,12 +343,12 @@ def _read_stdin() -> tuple[str, str, Diagnostic | None]:
                                               file=STDIN_NAME, severity=Severity.WARNING)
         return STDIN_NAME, "", Diagnostic(f"{exc.reason}; expected manifests piped or redirected to it",
                                           file=STDIN_NAME)
-    return _read_bytes(data, STDIN_NAME, "on standard input")
+    return _read_bytes(data, STDIN_NAME, "on standard input", flag)
 
 
-def _read_bytes(data: bytes, name: str, where: str) -> tuple[str, str, Diagnostic | None]:
+def _read_bytes(data: bytes, name: str, where: str, flag: str) -> tuple[str, str, Diagnostic | None]:
     """A file's or standard input's bytes as text, or why they are not (not text, or empty: a warning)."""
-    text, problem = decode_text(data, name)
+    text, problem = decode_text(data, name, flag)
     if problem is None and not text.strip():
         problem = Diagnostic(f"empty; no objects {where}", file=name, severity=Severity.WARNING)
     return name, text, problem
@@ -352,15 +358,17 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codec
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE starts like UTF-16 LE
 
 
-def decode_text(data: bytes, file: str) -> tuple[str, Diagnostic | None]:
+def decode_text(data: bytes, file: str, flag: str = MANIFEST_FLAG) -> tuple[str, Diagnostic | None]:
     """A manifest's bytes as text, the way kubectl reads them: UTF-8, or the UTF-16 or UTF-32 its byte order
-    mark announces (what Windows editors and PowerShell's redirection write)."""
+    mark announces (what Windows editors and PowerShell's redirection write); bytes that are neither are said
+    as a file that cannot be read (:func:`manifest_unreadable`)."""
     encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
     try:
         return data.decode(encoding), None
     except UnicodeDecodeError as exc:
-        what = "UTF-8" if encoding == "utf-8" else f"{encoding.upper()} (its byte order mark says so)"
-        return "", Diagnostic(f"not {what} text (byte {exc.start}); expected a YAML or JSON manifest", file=file)
+        skipped = len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0  # (its offsets start after the mark)
+        at = UnicodeDecodeError(exc.encoding, data, exc.start + skipped, exc.end + skipped, exc.reason)
+        return "", manifest_unreadable(file, at, flag)
 
 
 # -- parsing documents ------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from kubeproxy_sim import signals
-from kubeproxy_sim.errors import Diagnostic, EnvironmentMissing, InputError, Severity, quoted, unreadable
+from kubeproxy_sim.errors import Diagnostic, EnvironmentMissing, InputError, Severity, cannot_read, quoted
 from kubeproxy_sim.objects.model import UNWATCHED_LABELS
 from kubeproxy_sim.watch.cache import KIND_SPECS, KindCache, StreamSignal
 from kubeproxy_sim.watch.events import Batch, Kind, WatchEvent
@@ -197,6 +197,16 @@ def _is_tls(exc: BaseException) -> bool:
     return isinstance(exc, ssl.SSLError) or type(exc).__name__ in ("SSLError", "CertificateError")
 
 
+KUBECONFIG_EXPECTED = "a kubeconfig (what `kubectl config view --raw` prints)"
+"""What --kubeconfig should name, said when the file cannot be read."""
+
+
+def kubeconfig_unreadable(kubeconfig: str, exc: OSError | UnicodeDecodeError) -> Diagnostic:
+    """Why the --kubeconfig file could not be read, in errors.cannot_read's one line, as every file a flag names
+    is said (the client's words for these are Python's, or "Invalid kube-config file" for a missing one)."""
+    return Diagnostic(cannot_read(exc, KUBECONFIG_EXPECTED), file=kubeconfig, field="--kubeconfig")
+
+
 def connect(kubeconfig: str, context: str | None = None) -> Any:
     """An ApiClient for a kubeconfig; the user sees what is wrong with the file, not a traceback."""
     try:
@@ -213,8 +223,6 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
         return client
     except InputError:
         raise
-    except FileNotFoundError:
-        raise InputError(Diagnostic("no such file; expected a kubeconfig", file=kubeconfig)) from None
     except Exception as exc:  # ConfigException, YAML errors, bad certificates ...
         raise InputError(Diagnostic(f"cannot use this kubeconfig: {_first_line(exc)}", file=kubeconfig)) from None
 
@@ -246,7 +254,7 @@ def _client_errors_logged() -> Iterator[list[str]]:
         root.removeHandler(handler)
 
 
-def _check_shape(kubeconfig: str) -> dict[str, Any] | None:
+def _check_shape(kubeconfig: str) -> dict[str, Any]:
     """A file that is not a kubeconfig at all is said so, before the client trips over it in its own words."""
     import yaml
 
@@ -256,11 +264,8 @@ def _check_shape(kubeconfig: str) -> dict[str, Any] | None:
 
     try:
         data, _ = safe_load(read_text(kubeconfig))
-    except FileNotFoundError:
-        return None  # connect says so
-    except (OSError, UnicodeDecodeError) as exc:  # (the client's words for these are Python's)
-        raise InputError(Diagnostic(f"cannot read the kubeconfig: {unreadable(exc)}; expected a kubeconfig (what "
-                                    "`kubectl config view --raw` prints)", file=kubeconfig)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(kubeconfig_unreadable(kubeconfig, exc)) from None
     except (AliasingError, yaml.YAMLError) as exc:
         # said by line and column here: the client would hang walking the aliases, and says of a syntax error only
         # its first line ("while parsing a flow mapping")
@@ -271,12 +276,10 @@ def _check_shape(kubeconfig: str) -> dict[str, Any] | None:
     return data
 
 
-def _check_server(kubeconfig: str, data: dict[str, Any] | None, context: str | None) -> None:
+def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) -> None:
     """The server URL of the cluster the context uses is said by its field path when it does not parse: the
     client says only urllib's words ("Invalid IPv6 URL"), naming neither the field nor which cluster. A context
     or cluster that is not there is left to the client, which names it."""
-    if data is None:
-        return
     name = context or data.get("current-context")
     ctx = next((c.get("context") for c in data["contexts"] if isinstance(c, dict) and c.get("name") == name), None)
     wanted = ctx.get("cluster") if isinstance(ctx, dict) else None

@@ -32,7 +32,7 @@ def test_the_cap_is_said_in_the_words_of_its_size() -> None:
      "/dev/zero: cannot read it: {endless}; expected a text file of kubectl commands or a built-in scenario's "
      "name (bootcamp)"),
     (["watch", "--kubeconfig", "/dev/zero", "--once"],
-     "/dev/zero: cannot read the kubeconfig: {endless}; expected a kubeconfig (what `kubectl config view --raw` "
+     "/dev/zero: --kubeconfig: cannot read it: {endless}; expected a kubeconfig (what `kubectl config view --raw` "
      "prints)"),
 ])
 def test_a_flags_file_that_never_ends_is_refused_after_the_cap(tmp_path, capsys, argv: list[str],

@@ -128,8 +128,18 @@ def test_a_path_that_is_not_there_stops_the_command_before_any_answer(tmp_path, 
     missing = tmp_path / "nope.yaml"
     code, out, err = _run([a.format(missing=missing) for a in argv])
     flag = "--against" if "--against" in argv else "-f"
-    assert (code, out) == (1, "") and err == (f"kubeproxy-sim: {missing}: {flag}: no such file or directory; "
-                                            "expected a manifest file or a directory of them\n")
+    assert (code, out) == (1, "") and err == (f"kubeproxy-sim: {missing}: {flag}: cannot read it: No such file or "
+                                            "directory; expected a YAML or JSON manifest file, a directory of "
+                                            "them, or - for standard input\n")
+
+
+def test_an_after_state_that_cannot_be_read_is_named_by_against(tmp_path) -> None:
+    """diff's after state is read by the loader too: a file there that cannot be read names --against, not -f."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"\xff\n")
+    _, _, err = _run(["diff", "--scenario", "bootcamp", "--against", str(bad)])
+    assert (f"kubeproxy-sim: {bad}: --against: cannot read it: not UTF-8 text (invalid start byte at byte 0); "
+            "expected a YAML or JSON manifest file, a directory of them, or - for standard input") in err.splitlines()
 
 
 @pytest.mark.parametrize(("argv", "status"), [

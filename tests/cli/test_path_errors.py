@@ -13,7 +13,7 @@ import pytest
 
 from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, main
 from kubeproxy_sim.cli.options import REPO_RULESETS
-from kubeproxy_sim.objects import stdin
+from kubeproxy_sim.objects import load, stdin
 from kubeproxy_sim.objects.stdin import ENDLESS_DEVICE
 
 LONG = "a" * 300  # past the 255 bytes a file name may have
@@ -81,8 +81,8 @@ def test_a_replay_state_too_long_is_unreadable_not_missing(capsys: pytest.Captur
                                                            tmp_path: Path) -> None:
     path = f"{tmp_path}/{LONG}"
     assert _one_error(capsys, ["replay", path]) == (
-        f"kubeproxy-sim: {path}: STATE: cannot read it: File name too long; expected a manifest file or a directory "
-        "of them")
+        f"kubeproxy-sim: {path}: STATE: cannot read it: File name too long; expected a YAML or JSON manifest file, a "
+        "directory of them, or - for standard input")
 
 
 def test_a_watched_directory_too_long_is_unreadable_not_missing(capsys: pytest.CaptureFixture[str],
@@ -140,6 +140,10 @@ READ_SITES = {  # the argv naming the file (at {path}), the flag said, what it w
                       "(bootcamp)", 1),
     "--scenario DIR's scenario.yaml": (["rules", "--scenario", "{dir}"], None,
                                        "a YAML mapping with description and args", 2),  # (its args: usage)
+    "-f": (["rules", "-f", "{path}"], "-f", "a YAML or JSON manifest file, a directory of them, or - for standard "
+           "input", 1),
+    "watch --kubeconfig": (["watch", "--kubeconfig", "{path}", "--once"], "--kubeconfig",
+                           "a kubeconfig (what `kubectl config view --raw` prints)", 1),
 }
 UNREADABLE = {  # how the file is made unreadable, and the reason said
     "missing": "No such file or directory",
@@ -156,7 +160,7 @@ def _unreadable(path: Path, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if kind == "a directory":
         path.mkdir()
     elif kind == "not UTF-8":
-        path.write_bytes(b"\xff\xfe\n")
+        path.write_bytes(b"\xff\n")  # (not \xff\xfe: a manifest read as UTF-16 by that byte order mark)
     elif kind == "an endless device":
         path.symlink_to("/dev/zero")
         monkeypatch.setattr(stdin, "DEVICE_READ_CAP", 16)  # (the cap's size is not what is tested: quick)
@@ -169,6 +173,7 @@ def _unreadable(path: Path, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
             return open(name, *args, **kwargs)
 
         monkeypatch.setattr(stdin, "open", refusing, raising=False)
+        monkeypatch.setattr(load, "open", refusing, raising=False)  # (the manifest reader's own)
 
 
 CHECKED_FIRST = ("missing", "a directory", "an endless device")
@@ -177,13 +182,15 @@ own line: such a directory is no scenario; a FIFO there would be read more than 
 
 
 @pytest.mark.parametrize(("site", "kind"), [(site, kind) for site in READ_SITES for kind in UNREADABLE
-                                            if not (site.endswith("scenario.yaml") and kind in CHECKED_FIRST)])
+                                            if not (site.endswith("scenario.yaml") and kind in CHECKED_FIRST)
+                                            and not (site == "-f" and kind == "a directory")])  # (-f DIR: valid)
 def test_every_file_a_user_names_that_cannot_be_read_is_said_in_one_wording(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site: str,
         kind: str) -> None:
-    """send --hosts, --config, trace's and graph's --rules, scenario's script and a scenario's scenario.yaml each
-    worded their own ("cannot read the hosts file: ...", "cannot read rules: ...", a bare "not UTF-8 text", the
-    expected thing said by some only): now errors.cannot_read's one line, naming the file and the flag."""
+    """send --hosts, --config, trace's and graph's --rules, scenario's script, a scenario's scenario.yaml, -f and
+    watch's --kubeconfig each worded their own ("cannot read the hosts file: ...", "cannot read rules: ...", a bare
+    "not UTF-8 text", "no such file or directory; ...", "cannot read the kubeconfig: ...", the expected thing said by
+    some only): now errors.cannot_read's one line, naming the file and the flag."""
     argv, flag, expected, status = READ_SITES[site]
     directory = tmp_path / "scenario"
     directory.mkdir()

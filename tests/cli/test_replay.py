@@ -101,8 +101,18 @@ def test_missing_state_is_refused_before_any_sync(capsys):
     status, out, err = replay(capsys, str(STATES / "step1.yaml"), str(STATES / "nope.yaml"), *NODE_FLAGS)
     assert status == EXIT_INVALID_INPUT
     assert out == ""
-    assert err == (f"kubeproxy-sim: {STATES / 'nope.yaml'}: STATE: no such file or directory; expected a manifest "
-                   "file or a directory of them\n")
+    assert err == (f"kubeproxy-sim: {STATES / 'nope.yaml'}: STATE: cannot read it: No such file or directory; "
+                   "expected a YAML or JSON manifest file, a directory of them, or - for standard input\n")
+
+
+def test_a_state_that_cannot_be_read_is_named_by_its_flag(capsys, tmp_path):
+    """A state read by the loader (not UTF-8 here) is said to be named by STATE, not -f, as a missing one is."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"\xff\n")
+    status, _, err = replay(capsys, str(STATES / "step1.yaml"), str(bad), *NODE_FLAGS)
+    assert status == EXIT_INVALID_INPUT
+    assert (f"kubeproxy-sim: {bad}: STATE: cannot read it: not UTF-8 text (invalid start byte at byte 0); expected "
+            "a YAML or JSON manifest file, a directory of them, or - for standard input\n") in err
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("30", 30.0), ("30s", 30.0), ("1m", 60.0), ("500ms", 0.5),

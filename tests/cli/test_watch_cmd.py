@@ -795,8 +795,8 @@ def test_with_nothing_changed_a_full_sync_runs_once_an_hour(manifests: Path):
     (["-f", "no-such-dir"], "no-such-dir: -f: does not exist; expected a directory", EXIT_INVALID_INPUT),
     (["-f", __file__], "is a file; expected a directory", EXIT_INVALID_INPUT),
     (["--context", "c", "-f", "."], "--context needs --kubeconfig", EXIT_USAGE),
-    (["--kubeconfig", "no-such-kubeconfig"], "no-such-kubeconfig: --kubeconfig: no such file; expected a kubeconfig",
-     EXIT_INVALID_INPUT),
+    (["--kubeconfig", "no-such-kubeconfig"], "no-such-kubeconfig: --kubeconfig: cannot read it: No such file or "
+     "directory; expected a kubeconfig (what `kubectl config view --raw` prints)", EXIT_INVALID_INPUT),
     (["-f", ".", "--poll-interval", "0"], "--poll-interval: 0 s: expected at least 0.05 s", EXIT_INVALID_INPUT),
 ])
 def test_usage_errors_name_the_flag(capsys, argv, message, code):

@@ -13,6 +13,9 @@ from kubeproxy_sim.errors import Severity
 from kubeproxy_sim.objects import load_paths, load_text
 from kubeproxy_sim.objects.load import manifest_entries
 
+EXPECTED = "expected a YAML or JSON manifest file, a directory of them, or - for standard input"
+"""What a manifest path that cannot be read is said to have to be (errors.cannot_read's one wording)."""
+
 
 def _svc(name: str, ip: str, namespace: str = "default") -> dict:
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
@@ -338,8 +341,8 @@ def test_a_device_that_never_ends_is_refused_after_a_cap_and_an_empty_one_is_emp
     result = load_paths(["/dev/zero", "/dev/null", str(good)])
     assert [s.name for s in result.cluster.services] == ["a"]
     assert [str(d) for d in result.diagnostics] == [
-        "/dev/zero: a device that gave more than 64 MiB, and may never end (as /dev/zero does); expected a manifest "
-        "file, a FIFO or standard input",
+        "/dev/zero: -f: cannot read it: a device that gave more than 64 MiB, and may never end (as /dev/zero does); "
+        f"{EXPECTED}",
         "/dev/null: warning: empty; no objects in this file"]
     with open("/dev/zero", "rb") as zero:
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(zero))
@@ -357,8 +360,8 @@ def test_missing_file_and_bad_encoding_are_errors_not_exceptions(tmp_path):
     result = load_paths([str(missing), str(binary), str(good)])
     assert [s.name for s in result.cluster.services] == ["a"]
     assert [str(d) for d in result.errors] == [
-        f"{missing}: no such file or directory; expected a manifest file or a directory of them",
-        f"{binary}: not UTF-8 text (byte 0); expected a YAML or JSON manifest",
+        f"{missing}: -f: cannot read it: No such file or directory; {EXPECTED}",
+        f"{binary}: -f: cannot read it: not UTF-8 text (invalid start byte at byte 0); {EXPECTED}",
     ]
 
 
@@ -506,7 +509,8 @@ def test_files_with_a_byte_order_mark_are_read_in_its_encoding(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_bytes(b"\xff\xfe" + b"\x00\xd8")  # a lone UTF-16 surrogate
     assert [str(d) for d in load_paths([str(broken)]).errors] == [
-        f"{broken}: not UTF-16 (its byte order mark says so) text (byte 2); expected a YAML or JSON manifest"]
+        f"{broken}: -f: cannot read it: not UTF-16 text, which its byte order mark announces (unexpected end of data "
+        f"at byte 2); {EXPECTED}"]
 
 
 def test_an_empty_file_is_a_warning(tmp_path):
@@ -846,13 +850,15 @@ def test_a_directorys_links_it_cannot_read_are_named_and_subdirectories_skipped_
     os.symlink("sub.yaml", tmp_path / "to-dir.json")
     result = load_paths([str(tmp_path)])
     assert [s.name for s in result.cluster.services] == ["a"]
-    expected = "expected a file, or a symbolic link to one"
     assert [str(d) for d in result.diagnostics] == [
-        f'{tmp_path}/dangling.yaml: a symbolic link to "/nonexistent", which does not exist; {expected}',
-        f"{tmp_path}/loop.yml: a loop of symbolic links (too many levels to follow); {expected}",
-        f"{tmp_path}/to-dir.json: cannot read it: Is a directory; expected a manifest file or a directory of them"]
+        f'{tmp_path}/dangling.yaml: -f: cannot read it: a symbolic link to "/nonexistent", which does not exist; '
+        f"{EXPECTED}",
+        f"{tmp_path}/loop.yml: -f: cannot read it: a loop of symbolic links (too many levels to follow); {EXPECTED}",
+        f"{tmp_path}/to-dir.json: -f: cannot read it: Is a directory; expected a YAML or JSON manifest file (listing "
+        "a directory, kubectl follows no symbolic link to another directory, nor does this)"]
     (link,) = load_paths([str(tmp_path / "loop.yml")]).diagnostics  # given itself (QA-cli #15, as the loader says)
-    assert str(link) == f"{tmp_path}/loop.yml: a loop of symbolic links (too many levels to follow); {expected}"
+    assert str(link) == (f"{tmp_path}/loop.yml: -f: cannot read it: a loop of symbolic links (too many levels to "
+                         f"follow); {EXPECTED}")
 
 
 def test_a_link_to_a_directory_given_itself_is_read_as_the_directory_unlike_kubectl(tmp_path):

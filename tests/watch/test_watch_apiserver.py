@@ -215,9 +215,9 @@ def test_bad_kubeconfig_is_an_input_error(tmp_path) -> None:
     binary.write_bytes(b"\xff\xfe\x00garbage")  # (the client said "'utf-8' codec can't decode byte 0xff ...")
     with pytest.raises(InputError) as err:
         ApiServerSource(str(binary))
-    assert str(err.value) == (f"{binary}: cannot read the kubeconfig: not UTF-8 text (invalid start byte at byte 0); "
-                              "expected a kubeconfig (what `kubectl config view --raw` prints)")
+    assert str(err.value) == (f"{binary}: --kubeconfig: cannot read it: not UTF-8 text (invalid start byte at byte "
+                              "0); expected a kubeconfig (what `kubectl config view --raw` prints)")
     with pytest.raises(InputError) as err:
         ApiServerSource(str(tmp_path))
-    assert str(err.value) == (f"{tmp_path}: cannot read the kubeconfig: Is a directory; expected a kubeconfig (what "
-                              "`kubectl config view --raw` prints)")
+    assert str(err.value) == (f"{tmp_path}: --kubeconfig: cannot read it: Is a directory; expected a kubeconfig "
+                              "(what `kubectl config view --raw` prints)")

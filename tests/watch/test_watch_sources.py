@@ -277,6 +277,10 @@ def test_directory_stray_text_keeps_the_objects_and_an_emptied_file_removes_them
     assert summary(src.poll()) == [("DELETED", "Service", "default/a")]
 
 
+MANIFEST = "expected a YAML or JSON manifest file, a directory of them, or - for standard input"
+"""What a manifest file that cannot be read is said to have to be (errors.cannot_read's one wording)."""
+
+
 def test_directory_non_utf8_file_is_said_so(setup) -> None:
     d, clock, src = setup
     src.poll()
@@ -286,7 +290,8 @@ def test_directory_non_utf8_file_is_said_so(setup) -> None:
     src.poll()
     clock.now += 1.0
     batch = src.poll()
-    assert any(x.message == "not UTF-8 text (byte 15); expected a YAML or JSON manifest" for x in batch.diagnostics)
+    assert any(str(x) == f"{d.path}/a.yaml: -f: cannot read it: not UTF-8 text (invalid start byte at byte 15); "
+               f"{MANIFEST}" for x in batch.diagnostics)
 
 
 SLICE = """apiVersion: discovery.k8s.io/v1
@@ -403,10 +408,10 @@ def test_directory_names_links_it_cannot_read_and_a_fifo_and_skips_subdirectorie
     assert summary(batch) == [("ADDED", "Service", "default/a")]
     again = "warning: not readable; will read it again"
     assert [str(x) for x in batch.diagnostics] == [
-        f'{tmp_path}/dangling.yaml: a symbolic link to "/nonexistent", which does not exist; expected a file, or '
-        "a symbolic link to one", f"{tmp_path}/dangling.yaml: {again}",
-        f"{tmp_path}/loop.yaml: a loop of symbolic links (too many levels to follow); expected a file, or a "
-        "symbolic link to one", f"{tmp_path}/loop.yaml: {again}",
+        f'{tmp_path}/dangling.yaml: -f: cannot read it: a symbolic link to "/nonexistent", which does not exist; '
+        f"{MANIFEST}", f"{tmp_path}/dangling.yaml: {again}",
+        f"{tmp_path}/loop.yaml: -f: cannot read it: a loop of symbolic links (too many levels to follow); "
+        f"{MANIFEST}", f"{tmp_path}/loop.yaml: {again}",
         f"{tmp_path}/pipe.json: a FIFO, not a regular file; the watch reads regular files (it polls them for "
         "changes)", f"{tmp_path}/pipe.json: {again}"]
 
