@@ -168,10 +168,10 @@ class Failure:
     follows the first packet forward only, so it gives such a row no expectation (send's)."""
     decided_by: Decided | None = field(default=None, compare=False, repr=False)
     """The node (and its rule) that dropped or rejected the packet the detail is about: the connection's first
-    packet, or its DNS query's (the UDP one; a truncated answer's retry over TCP, and a connection a proxying load
-    balancer opens, carry none, as send matched neither to the expected pass when it read the words). None when
-    no node decided (a router, a load balancer, a host that refused), and for a row decided after the first
-    packet, whose reply's loss is :attr:`lost`'s."""
+    packet, or its DNS query's (the UDP one, or a truncated answer's retry over TCP), or that of the connection a
+    proxying load balancer opens to a node in its stead (:meth:`_proxied`). None when no node decided (a router,
+    a load balancer, a host that refused), and for a row decided after the first packet, whose reply's loss is
+    :attr:`lost`'s."""
     dns_query: bool = field(default=False, compare=False, repr=False)
     """A failure of the client's DNS query (:meth:`Simulator.dns_query`), not of its connection: send expects it
     from the query's own shares."""
@@ -702,7 +702,7 @@ class Simulator:
         inner = self.connect(proxy, self.runtimes[node].node.primary, frontend.port.node_port, proto)
         if inner.failure is not None:
             detail = f"load balancer {frontend.label} -> node {node}: {inner.failure.detail}"
-            return Connection(failure=replace(inner.failure, detail=detail, decided_by=None), entry_node=node)
+            return Connection(failure=replace(inner.failure, detail=detail), entry_node=node)
         self._entry = None
         back = self._travel(reverse(arrived), ("router", None), "SA")
         failure = self._check_reply(client, pkt, back)
@@ -1027,7 +1027,7 @@ class Simulator:
         if retry.failure is None:
             return None
         return replace(retry.failure, detail=dns_query_detail(server, TRUNCATED_RETRY + retry.failure.detail),
-                       decided_by=None, dns_query=True)
+                       dns_query=True)
 
     def dns_server(self, client: Client) -> str | None:
         """Where the client's query for a name goes first: a pod's first nameserver (:meth:`resolver`): with

@@ -325,3 +325,25 @@ def test_a_delivered_row_has_no_note_of_its_dns_query_s_kube_dns_port() -> None:
     assert result.evidence is not None
     assert {(key, port) for key, _, port in result.evidence.dnat_targets} == {(f"default/{p}", 8080) for p in WEB}
     assert result.delivered and all(d.why == () for d in result.delivered)
+
+
+def test_a_truncated_answer_s_tcp_retry_rejected_for_want_of_dns_tcp_endpoints_says_so() -> None:
+    """kube-dns declares 53/TCP (dns-tcp) but its EndpointSlice lists the UDP port only: kube-proxy writes
+    dns-tcp's REJECT (no endpoints) and the TCP retry of the truncated answer meets it on the client's node. The
+    row names that rule's Service port (its trace's note), as a row of the UDP query would, and expects the
+    query's share on that node."""
+    from kubeproxy_sim.analysis.why import send_why
+
+    docs = _kube_dns(*WEB)
+    docs[0]["spec"]["ports"].append({**docs[0]["spec"]["ports"][0], "name": "dns-tcp", "protocol": "TCP"})
+    sim = simulator(docs=objects(extra=[*docs, *_headless(95)]))
+    result = send_why(sim, send(sim, "pod/default/client", "big:8080", count=10, seed=1))
+    (row,) = result.failed
+    assert (row.reason, row.count, row.expected) == ("REJECT", 10, 1.0)
+    assert row.detail.startswith(f"DNS query to {KUBE_DNS}:53: the answer over UDP was truncated, and the retry "
+                                 "over TCP failed: node node1: filter table: ")
+    assert row.why == (
+        "kube-system/kube-dns:dns-tcp has no endpoints, so kube-proxy rejects the connection (ICMP port "
+        "unreachable): its EndpointSlices list 10.244.1.10, 10.244.2.10, 10.244.2.11 but no port 'dns-tcp' "
+        "(TCP); the Service's targetPort is a number (5353), which the EndpointSlice controller always writes, so "
+        "these EndpointSlices were written by hand or by another controller",)

@@ -993,3 +993,46 @@ def test_a_failure_row_s_expectation_and_trace_read_the_failure_s_facts_not_its_
     assert [[(r, e) for r, _, _, e, _ in run] for run in plain] == [[("REJECT", 0.5), ("REJECT", 0.5)],
                                                                     [("REJECT", 1.0)], [("DROP", 1.0)]]
     assert all(w for run in plain for *_, w in run)  # each row has its trace's notes
+
+
+def test_a_proxying_balancer_s_connection_to_a_node_has_the_notes_of_the_rule_that_stopped_it():
+    """ipMode Proxy: the balancer opens its own connection (from its address) to a node's NodePort, and the rule
+    that stops that one is the row's, so its notes are: eTP Local on a node without endpoints (the balancer's
+    address is neither the node nor a pod of the cluster: KUBE-EXTERNAL-SERVICES drops it), or no endpoints at
+    all (rejected). Each keeps its node's share."""
+    from kubeproxy_sim.analysis.why import send_why
+
+    directory = REPO_RULESETS / "upstream-load-balancer-ingress-route-type-proxy-ipmode-proxy"
+    text = (directory / "objects.yaml").read_text()
+    local = text.replace("  type: LoadBalancer\n", "  type: LoadBalancer\n  externalTrafficPolicy: Local\n")
+    empty = text.replace("- addresses:\n  - 10.180.0.1\n", "").replace("endpoints:\n", "endpoints: []\n")
+    found = []
+    for variant in (local, empty):
+        cluster = load_text(variant).cluster
+        sim = Simulator(cluster, config_from_args(scenario_args(directory), cluster), rng=random.Random(1))
+        (row,) = send_why(sim, send(sim, "external", "1.2.3.4:80", count=10, seed=1)).failed
+        assert row.detail.startswith("load balancer ns1/svc1 1.2.3.4:80/tcp -> node test-node: node test-node: ")
+        found.append((row.reason, row.expected, row.why))
+    assert found == [
+        ("DROP", 1.0, ("ns1/svc1:p80 has spec.externalTrafficPolicy Local and node test-node has none of its usable "
+                       "endpoints (its usable endpoints are 10.180.0.1 on an unnamed node), so kube-proxy here drops "
+                       "traffic that is not from this node or a pod of the cluster (-s 10.0.0.0/8) rather than "
+                       "forward it to another node",)),
+        ("REJECT", 1.0, ("ns1/svc1:p80 has no endpoints, so kube-proxy rejects the connection (ICMP port unreachable): "
+                         "its EndpointSlices list no address (the Service has no selector: its EndpointSlices are "
+                         "written by hand or by another controller)",))]
+
+
+def test_a_proxying_balancer_s_rows_per_node_expect_their_node_s_share():
+    """The balancer spreads its connections over both nodes, and with no endpoints each node's NodePort rejects
+    its own: each node's row expects that node's share (it was None, the two rows sharing the reason's total)."""
+    from kubeproxy_sim.analysis.why import send_why
+
+    sim = simulator(docs=objects(web_pods=()))
+    result = send_why(sim, send(sim, "external:198.51.100.7", "203.0.113.102:80", count=300, seed=2))
+    assert not result.delivered
+    assert [(f.reason, f.expected, f.detail.split(": node ", 1)[0]) for f in result.failed] == [
+        ("REJECT", 0.5, f"load balancer default/web-proxy 203.0.113.102:80/tcp -> node {node}") for node in
+        ("node1", "node2")]
+    assert all(f.why and f.why[0].startswith("default/web-proxy:http has no endpoints") for f in result.failed)
+    shares_agree(result, 2)
