@@ -102,6 +102,9 @@ class SyncState:
     basis: tuple[ProxyConfig, str | None] | None = None
     endpoint_total: int = 0
     port_totals: tuple[int, int, int] | None = None  # _port_totals(services.values()), kept up to date
+    # sync_proxy_rules_no_local_endpoints_total (internal, external) as last set: kube-proxy sets it only
+    # after an applied restore, so a refused sync leaves it at the last applied sync's values
+    no_local_endpoints: tuple[int, int] = (0, 0)
     # sync_proxy_rules_iptables_restore_failures_total: the syncs whose restore was refused so far, full or partial
     restore_failures: int = 0
     # sync_proxy_rules_iptables_partial_restore_failures_total: the partial syncs whose restore was refused so far
@@ -119,6 +122,9 @@ class SyncMetrics:
     ``filter_rules`` is both sync_proxy_rules_iptables_total and _last for the
     filter table (always written whole); for nat, _last counts the rules
     written and _total adds the rules of the chains a partial sync skipped.
+    kube-proxy sets those four before its restore, so they are this sync's
+    even when the restore is refused; ``no_local_endpoints_internal`` and
+    ``_external`` it sets only after an applied restore (0 before any).
     ``restore_failures`` and ``partial_restore_failures`` are the counters
     sync_proxy_rules_iptables_restore_failures_total and
     sync_proxy_rules_iptables_partial_restore_failures_total after this sync:
@@ -178,10 +184,14 @@ class SyncOutcome:
     def refused(self) -> SyncOutcome:
         """This sync as it went when its restore was refused: the metrics count the failure, as syncProxyRules
         (pkg/proxy/iptables/proxier.go) increments the restore-failure counter where iptables-restore fails and
-        the partial one in its deferred failure handler when the sync was not full."""
+        the partial one in its deferred failure handler when the sync was not full; the no-local-endpoints
+        gauges keep the last applied sync's values, as it sets them only after a restore succeeded."""
         failed = self.failed
+        internal, external = failed.no_local_endpoints
         return replace(self, metrics=replace(self.metrics, restore_failures=failed.restore_failures,
-                                             partial_restore_failures=failed.partial_restore_failures))
+                                             partial_restore_failures=failed.partial_restore_failures,
+                                             no_local_endpoints_internal=internal,
+                                             no_local_endpoints_external=external))
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,10 +485,12 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
         basis=basis,
         endpoint_total=endpoint_total,
         port_totals=totals,
+        no_local_endpoints=(acc.no_local_internal, acc.no_local_external),
         restore_failures=state.restore_failures,
         partial_restore_failures=state.partial_restore_failures,
     )
     failed = replace(succeeded, need_full_sync=True, last_full_sync=state.last_full_sync, nat_chains=existing,
+                     no_local_endpoints=state.no_local_endpoints,
                      restore_failures=state.restore_failures + 1,
                      partial_restore_failures=state.partial_restore_failures + (0 if full else 1))
     jumps = full_sync.jump_rules() if full else ()

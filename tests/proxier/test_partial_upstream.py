@@ -29,7 +29,7 @@ from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args
 from kubeproxy_sim.netfilter.codec import render_ruleset
 from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
 from kubeproxy_sim.objects import load_paths
-from kubeproxy_sim.objects.model import Cluster, EndpointPort, EndpointSlice, Protocol, Service
+from kubeproxy_sim.objects.model import Cluster, EndpointPort, EndpointSlice, Protocol, Service, TrafficPolicy
 from kubeproxy_sim.proxier import generate
 from kubeproxy_sim.proxier.partial import (
     DEFAULT_TIMING,
@@ -313,3 +313,35 @@ def test_a_refused_full_sync_is_no_partial_restore_failure():
         assert refused.outcome.full and isinstance(refused.error, RestoreError) and stale.name in str(refused.error)
         assert refused.outcome.metrics.partial_restore_failures == d.state.partial_restore_failures == 0
         assert refused.outcome.metrics.restore_failures == d.state.restore_failures == count
+
+
+def test_a_refused_sync_leaves_the_no_local_endpoints_gauges_as_last_applied():
+    """kube-proxy sets sync_proxy_rules_no_local_endpoints_total only after iptables-restore succeeded, and the
+    rule-count gauges before it: a refused sync, full or partial, reports its own rule counts but the last applied
+    sync's no-local counts (none yet: 0)."""
+    a = service("ns1", "a", "172.30.0.41", internal_traffic_policy=TrafficPolicy.LOCAL)  # its endpoint is remote
+    b = _svc("ns1", "b", "172.30.0.42")
+    objects = cluster(a, eps("ns1", "a", ep("10.0.1.1", node="other-node")), b,
+                      eps("ns1", "b", ep("10.0.2.1", node="test-node")))
+    d = Driver(fake_config())
+    name = "KUBE-SEP-OLDOLDOLDOLDOLD1"
+    stale = Chain(name, (Rule(name, "-j DNAT --to-destination 10.9.9.9:80"),))
+    d.node = Ruleset((Table("nat", (stale, Chain("FOREIGN", (Rule("FOREIGN", f"-j {name}"),)))),))
+    full = d.sync(objects)  # refused: a foreign rule still jumps to the stale chain
+    assert full.outcome.full and isinstance(full.error, RestoreError)
+    assert full.outcome.metrics.no_local_endpoints_internal == 0
+    d.node = Ruleset()
+    applied = d.sync(objects)
+    assert applied.error is None and applied.outcome.metrics.no_local_endpoints_internal == 1
+    assert full.outcome.metrics.nat_rules_synced == applied.outcome.metrics.nat_rules_synced > 0
+
+    b_sep = next(c.name for c in d.node.table("nat").chains if c.name.startswith("KUBE-SEP-"))  # b's only
+    nat = d.node.table("nat")
+    assert nat is not None
+    d.node = d.node.replace_table(Table("nat", (*nat.chains, Chain("FOREIGN", (Rule("FOREIGN", f"-j {b_sep}"),)))))
+    partial = d.sync(Cluster())  # both deleted: b's endpoint chain cannot go
+    assert not partial.outcome.full and isinstance(partial.error, RestoreError)
+    assert (partial.outcome.metrics.no_local_endpoints_internal, partial.outcome.metrics.deleted_chains) == (1, 2)
+    assert d.state.no_local_endpoints == (1, 0)
+    d.node = apply_restore(Ruleset(), applied.outcome.restore)
+    assert d.sync(Cluster()).outcome.metrics.no_local_endpoints_internal == 0  # the full retry, applied
