@@ -143,8 +143,16 @@ class SyncMetrics:
     partial_restore_failures: int
 
     def prometheus(self, ip_family: str = "IPv4") -> list[str]:
-        """The metrics as Prometheus text lines (kube-proxy's names and labels)."""
+        """The metrics as Prometheus text lines (kube-proxy's names and labels).
+
+        A failure counter has a line only once counted: kube-proxy's labelled
+        counters get their series at the first increment (it creates none
+        beforehand), so its /metrics has no line for them at 0.
+        """
         fam = f'ip_family="{ip_family}"'
+        counters = (("kubeproxy_sync_proxy_rules_iptables_restore_failures_total", self.restore_failures),
+                    ("kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total",
+                     self.partial_restore_failures))
         return [
             f'kubeproxy_sync_proxy_rules_iptables_total{{table="filter",{fam}}} {self.filter_rules}',
             f'kubeproxy_sync_proxy_rules_iptables_last{{table="filter",{fam}}} {self.filter_rules}',
@@ -154,9 +162,7 @@ class SyncMetrics:
             f"{self.no_local_endpoints_internal}",
             f'kubeproxy_sync_proxy_rules_no_local_endpoints_total{{traffic_policy="external",{fam}}} '
             f"{self.no_local_endpoints_external}",
-            f"kubeproxy_sync_proxy_rules_iptables_restore_failures_total{{{fam}}} {self.restore_failures}",
-            f"kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total{{{fam}}} "
-            f"{self.partial_restore_failures}",
+            *(f"{name}{{{fam}}} {value}" for name, value in counters if value),
         ]
 
 

@@ -137,6 +137,7 @@ def test_sync_proxy_rules_repeated():
     # Upstream reads sync_proxy_rules_iptables_partial_restore_failures_total before (0) and after (1).
     assert not d.state.need_full_sync
     assert d.last is not None and d.last.outcome.metrics.partial_restore_failures == 0
+    assert not any("restore_failures_total" in line for line in d.last.outcome.metrics.prometheus())  # none yet
     d.node = _append_rule(d.node, "nat", "KUBE-SVC-X27LE4BHSL4DOUIK", "-j KUBE-SEP-AYCN5HPXMIRJNJXU")
     failed = d.sync(load_state(9))
     assert not failed.outcome.full and isinstance(failed.error, RestoreError)
@@ -313,6 +314,8 @@ def test_a_refused_full_sync_is_no_partial_restore_failure():
         assert refused.outcome.full and isinstance(refused.error, RestoreError) and stale.name in str(refused.error)
         assert refused.outcome.metrics.partial_restore_failures == d.state.partial_restore_failures == 0
         assert refused.outcome.metrics.restore_failures == d.state.restore_failures == count
+        lines = [line for line in refused.outcome.metrics.prometheus("IPv4") if "restore_failures" in line]
+        assert lines == [f'kubeproxy_sync_proxy_rules_iptables_restore_failures_total{{ip_family="IPv4"}} {count}']
 
 
 def test_a_refused_sync_leaves_the_no_local_endpoints_gauges_as_last_applied():
