@@ -39,6 +39,7 @@ from kubeproxy_sim.objects.nodes import (
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
 from kubeproxy_sim.simulator.topology import (
+    PodOwners,
     about_node,
     absent_addresses,
     bridge_gateways,
@@ -230,7 +231,7 @@ class _PodPlanner:
         self.nodes = {n.name: n for n in nodes}
         self.node_of_address = {a: n.name for n in nodes for a in n.addresses}
         self.addresses = {n.name: n.addresses for n in nodes}
-        self.primary = nodes[0]
+        self.owners = PodOwners.of(nodes)  # the simulator's placement rule, so both build the same cluster
         self.pods: dict[str, PodPlan] = {}
 
     def add(self, key: str, ip: str, node: str | None, ports: Iterable[tuple[str, int]],
@@ -245,17 +246,17 @@ class _PodPlanner:
             host = self.nodes[self.node_of_address[ip]]
             self.pods[ip] = PodPlan(key, host.name, host.netns, ip, ports, host_network=True, pod_object=pod_object)
             return
-        plan = self.nodes.get(node or "", self.primary)
+        plan = self.nodes[self.owners.node(ip, node)]
         index = sum(1 for p in self.pods.values() if not p.host_network and not p.pooled)
         prefix = plan.config.interface_name_prefix or "veth"
         self.pods[ip] = PodPlan(key, plan.name, f"{self.prefix}p{index}", ip, ports,
                                 host_veth=f"{prefix}{index}"[:15], any_port=any_port, pod_object=pod_object)
 
-    def add_pool(self, node: str | None, ports: tuple[tuple[str, int], ...],
+    def add_pool(self, node: str, ports: tuple[tuple[str, int], ...],
                  members: list[tuple[str, str]], declared: bool = True) -> None:
-        """Many (key, ip) endpoints of one node and port set in one namespace behind one veth (endpoints without a
-        Pod object: :func:`_pools`)."""
-        plan = self.nodes.get(node or "", self.primary)
+        """Many (key, ip) endpoints of one node (where :attr:`owners` places each) and port set in one namespace
+        behind one veth (endpoints without a Pod object: :func:`_pools`)."""
+        plan = self.nodes[node]
         index = len({p.netns for p in self.pods.values() if p.pooled})
         prefix = plan.config.interface_name_prefix or "veth"
         for key, ip in members:
@@ -354,8 +355,7 @@ def _pools(owners: dict[str, tuple[str, str | None]], ports: dict[str, set[tuple
     for ip, (key, node) in sorted(owners.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
         if ip in pods.pods or ip in pods.node_of_address:
             continue
-        place = node if node in pods.nodes else pods.primary.name
-        groups.setdefault((place, tuple(sorted(ports.get(ip, set())))), []).append((key, ip))
+        groups.setdefault((pods.owners.node(ip, node), tuple(sorted(ports.get(ip, set())))), []).append((key, ip))
     big = {k: v for k, v in groups.items() if len(v) > POOL_OVER}
     return _Pools(big, frozenset(ip for members in big.values() for _, ip in members))
 

@@ -335,6 +335,38 @@ def slice_ports(cluster: Cluster) -> dict[str, set[tuple[str, int]]]:
     return ports
 
 
+class PodNetworked(Protocol):
+    """What :class:`PodOwners` reads of a node (the simulator's :class:`SimNode`, the kernel plan's ``NodePlan``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def pod_cidrs(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PodOwners:
+    """Which node a pod address runs on, one rule for both backends (``send`` and ``netns up`` must agree, or
+    ``netns verify`` compares two different clusters): the node the Pod or endpoint names (spec.nodeName,
+    nodeName) when there is one, else the node whose pod CIDR holds the address (where a CNI would have given
+    it out, and where the other nodes route it), else the first node."""
+
+    names: frozenset[str]
+    nets: tuple[tuple[netaddr.IPNetwork, str], ...]
+    primary: str
+
+    @classmethod
+    def of(cls, nodes: Sequence[PodNetworked]) -> PodOwners:
+        return cls(frozenset(n.name for n in nodes),
+                   tuple((netaddr.IPNetwork(c), n.name) for n in nodes for c in n.pod_cidrs), nodes[0].name)
+
+    def node(self, ip: str, named: str | None) -> str:
+        if named and named in self.names:
+            return named
+        address = netaddr.IPAddress(ip)
+        return next((node for net, node in self.nets if address in net), self.primary)
+
+
 class _PodPlacer:
     """Places workloads on nodes, first come first served by address."""
 
@@ -342,18 +374,11 @@ class _PodPlacer:
         self.nodes = {n.name: n for n in nodes}
         self.node_of_address = {a: n.name for n in nodes for a in n.addresses}
         self.addresses = {n.name: n.addresses for n in nodes}
-        self.nets = [(netaddr.IPNetwork(c), n.name) for n in nodes for c in n.pod_cidrs]
-        self.primary = nodes[0].name
+        self.owners = PodOwners.of(nodes)
         self.family = family
         self.pods: dict[str, SimPod] = {}  # pods with their own address, by address
         self.host_pods: dict[tuple[str, str], SimPod] = {}  # host-network workloads, by (address, key)
         self.per_node: dict[str, int] = {}  # the last veth index handed out per node
-
-    def owner_node(self, ip: str, named: str | None) -> str:
-        if named and named in self.nodes:
-            return named
-        address = netaddr.IPAddress(ip)
-        return next((node for net, node in self.nets if address in net), self.primary)
 
     def add(self, key: str, ip: str, node: str | None, ports: set[tuple[str, int]], pod_object: bool = True) -> None:
         """A workload at ``ip``: a host-network one when that is a node's address (:func:`host_network_places`
@@ -368,7 +393,7 @@ class _PodPlacer:
             return
         if ip in self.pods:
             return
-        owner = self.owner_node(ip, node)
+        owner = self.owners.node(ip, node)
         prefix = self.nodes[owner].config.interface_name_prefix or "veth"
         index = self.per_node[owner] = self.per_node.get(owner, -1) + 1
         self.pods[ip] = SimPod(key, ip, owner, False, served, f"{prefix}{index}"[:15], pod_object)

@@ -189,6 +189,18 @@ def test_a_connection_dnated_to_another_node_s_nodeport_agrees_with_kernel(kerne
     assert not _ours(f"{run_tag}-dchain")
 
 
+def test_endpoints_that_name_no_node_agree_with_kernel(kernel: None, run_tag: str, state_dir: Path) -> None:
+    """An endpoint with no nodeName in node2's pod CIDR is node2's in both backends (netns up put it on node1:
+    its hairpin was masqueraded to node1's bridge address in the kernel, node2's in the simulator)."""
+    from tests.kernel.test_plan import elsewhere
+    from tests.simulator.builders import BASE, load
+
+    report = differential(load(elsewhere()), BASE, state_dir, name=f"{run_tag}-delse", alpha=ALPHA)
+    _check(report, "no nodeName")
+    assert any(f.flow.kind == "hairpin" and "ep-10-244-2-50" in f.flow.label for f in report.flows)
+    assert not _ours(f"{run_tag}-delse")
+
+
 def test_loopback_destinations_agree_with_kernel(kernel: None, run_tag: str, state_dir: Path) -> None:
     """A node's loopback is its own (nothing listens: refused, TCP and UDP); a pod's never leaves the pod, which
     answers itself or refuses. The differential predicted "unreachable" and "no answer"."""

@@ -271,3 +271,42 @@ def test_netns_send_from_an_address_nothing_has_quotes_the_users_text(given: str
     with pytest.raises(InputError) as caught:
         resolve_source(state, given)
     assert str(caught.value).startswith(f"--from: {given!r}: no pod, node (nor its pod bridge) or external client")
+
+
+def elsewhere(pooled: int = 0) -> list[dict]:
+    """Two nodes (10.244.1.0/24, 10.244.2.0/24), a client pod on node1, and endpoints without a Pod object that
+    name no node: one in node2's pod CIDR, one outside every pod CIDR; ``pooled`` more in node2's CIDR under a
+    Service of another port (a pool once above POOL_OVER)."""
+    from tests.simulator.builders import node, pod
+
+    def db(name: str, port: int, endpoints: list[dict]) -> list[dict]:
+        ports = [{"name": "p", "port": port, "protocol": "TCP"}]
+        return [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+                 "spec": {"clusterIP": f"10.96.0.{port % 200}", "ports": [{"name": "p", "port": port}]}},
+                {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                 "metadata": {"name": f"{name}-1", "namespace": "default",
+                              "labels": {"kubernetes.io/service-name": name}},
+                 "addressType": "IPv4", "ports": ports, "endpoints": endpoints}]
+
+    endpoints = [{"addresses": ["10.244.2.50"]}, {"addresses": ["203.0.113.5"]}]
+    many = [{"addresses": [f"10.244.2.{100 + i}"]} for i in range(pooled)]
+    return [node("node1"), node("node2"), pod("client"), *db("db", 5432, endpoints),
+            *(db("cache", 6379, many) if pooled else [])]
+
+
+def test_an_endpoint_that_names_no_node_is_placed_as_the_simulator_places_it() -> None:
+    """An endpoint with no nodeName in the pod CIDR of a node: on that node (its bridge, where the other nodes
+    route the address), else on the first node, pooled or not, by the simulator's own rule (PodOwners). `netns
+    up` put all of them on the first node, so a hairpin through one in node2's CIDR was masqueraded to node1's
+    bridge address in the kernel, node2's in the simulator, and `netns verify` differed."""
+    from kubeproxy_sim.kernel.plan import POOL_OVER
+    from kubeproxy_sim.simulator.topology import build_topology
+    from tests.simulator.builders import BASE, load
+
+    cluster = load(elsewhere(pooled=POOL_OVER + 1))
+    topo = plan("far", cluster, BASE)
+    placed = {p.ip: p.node for p in topo.pods}
+    assert placed == {p.ip: p.node for p in build_topology(cluster, BASE).pods}
+    assert [placed[ip] for ip in ("10.244.2.50", "203.0.113.5")] == ["node2", "node1"]
+    pooled = [p for p in topo.pods if p.pooled]
+    assert len(pooled) == POOL_OVER + 1 and {p.node for p in pooled} == {"node2"}
