@@ -59,7 +59,7 @@ NODE_CONTEXT = NodeContext.of(
     routes=(("10.9.0.0/24", "c0"), ("10.100.0.0/16", "out0")), route_localnet_known=True)
 SOURCES = ("10.9.0.2", "10.9.0.3", "10.77.0.5")  # never the node's own (the kernel drops those on receipt)
 FORWARDED = ("10.100.0.7", "10.100.3.9")  # routed out of out0
-DESTINATIONS = (NODE, OUT_LOCAL, "10.9.0.255", *FORWARDED)
+DESTINATIONS = (NODE, OUT_LOCAL, "10.9.0.255", "10.100.255.255", "255.255.255.255", "224.0.0.1", *FORWARDED)
 ADDRESSES = (*SOURCES, *DESTINATIONS, "10.0.0.0", "10.9.0.0")
 PORTS = (22, 53, 80, 443, 8080)
 SOURCE_PORTS = (1000, 1001, 2000, 33000, 40000, 40001, 65535)
@@ -298,6 +298,7 @@ def evaluated(chains: tuple[Chain, ...], packets: tuple[Probe, ...]) -> list[Wal
         seen: Counter[Key] = Counter()
         for rule in finished.path:
             step = rule.step
+            assert step is not None  # compiling gives every rule its step
             if not step.table:
                 continue  # a routing decision: no counter holds it
             seen[keys.get(step.line or 0, (step.table, step.chain, 0))] += 1  # 0: a policy
