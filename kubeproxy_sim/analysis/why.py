@@ -86,8 +86,8 @@ class Index:
         return self.pods[0].get(ip)
 
 
-FIREWALLED = (f"{NOT_ACCEPTED} KUBE-FW-", DROPPED_BY_FIREWALL)
-"""The comments of the rules that drop a load balancer's traffic from outside its source ranges."""
+_DNAT_TO = re.compile(r" -j DNAT --to-destination (\S+)")
+"""A KUBE-SEP chain's DNAT as the trace's path writes it, and where it sends the connection."""
 
 
 def why_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: TraceResult,
@@ -181,9 +181,11 @@ def _services_named(index: Index, name: str) -> Iterable[Service]:
     return index.services.get((namespace, short), ())
 
 
-_NO_ENDPOINTS, _NO_LOCAL, _NO_LOCAL_INTERNAL, _FIREWALLED, _DNAT = range(1, 6)
+_NO_ENDPOINTS, _NO_LOCAL, _NO_LOCAL_INTERNAL, _FIREWALLED, _DNAT, _DNATED_ONTO_FIREWALL = range(1, 7)
 """What an outcome's rules say (:func:`_reading`): the comment of a REJECT for no endpoints, a Local policy's DROP
-(external, or internal: in KUBE-SERVICES), the source ranges' DROP, a DNAT; 0 for none of them."""
+(external, or internal: in KUBE-SERVICES), the source ranges' DROP after the Service's KUBE-FW chain let the
+source through to no endpoint, a DNAT, and that DROP of a connection another Service's DNAT sent to the
+load-balancer address (it passed no KUBE-FW chain); 0 for none of them."""
 
 
 def _reading(index: Index, config: ProxyConfig, outcome: Outcome) -> tuple[ServicePortInfo | None, int]:
@@ -205,8 +207,12 @@ def _said(outcome: Outcome, svc: ServicePortInfo) -> int:
     if outcome.verdict == "DROP" and NO_LOCAL_ENDPOINTS in rules:
         internal = any(s.chain == "KUBE-SERVICES" and NO_LOCAL_ENDPOINTS in s.rule for s in outcome.path)
         return _NO_LOCAL_INTERNAL if internal else _NO_LOCAL
-    if outcome.verdict == "DROP" and any(f in rules for f in FIREWALLED):
-        return _FIREWALLED
+    if outcome.verdict == "DROP" and f'{svc.name_string} {NOT_ACCEPTED} KUBE-FW-' in rules:
+        # KUBE-PROXY-FIREWALL drops whatever is still addressed to the load-balancer IP and port: only a path
+        # through the Service's KUBE-FW chain to its last rule says the source is outside the ranges
+        if f"{svc.name_string} {DROPPED_BY_FIREWALL}" in rules:
+            return _FIREWALLED
+        return _DNATED_ONTO_FIREWALL if _DNAT_TO.search(rules) else 0
     return _DNAT if outcome.verdict == "DNAT" else 0
 
 
@@ -221,6 +227,8 @@ def _outcome_notes(index: Index, config: ProxyConfig, packet: Packet, outcome: O
                                         said == _NO_LOCAL_INTERNAL)]
     if said == _FIREWALLED:
         return [source_ranges_note(svc, packet)]
+    if said == _DNATED_ONTO_FIREWALL:
+        return [dnated_onto_firewall_note(index, svc, outcome)]
     if said == _DNAT and outcome.destination:
         return _delivered_notes(index, config, packet, outcome, svc, _endpoints(index, config, svc), split)
     return []
@@ -385,6 +393,20 @@ def source_ranges_note(svc: ServicePortInfo, packet: Packet) -> str:
     ranges = ", ".join(svc.source_ranges)
     return (f"{packet.src_text} is not in spec.loadBalancerSourceRanges of {svc.namespace}/{svc.name} ({ranges}), "
             "so the KUBE-FW chain sends it to no endpoint and KUBE-PROXY-FIREWALL drops it")
+
+
+def dnated_onto_firewall_note(index: Index, svc: ServicePortInfo, outcome: Outcome) -> str:
+    """A connection another Service's rules DNATed to ``svc``'s load-balancer IP and port: the nat table DNATs a
+    connection once, so it never passes ``svc``'s KUBE-FW chain (where the source ranges let a source through to
+    the endpoints), and KUBE-PROXY-FIREWALL drops what is still addressed there whatever its source. Saying its
+    source is outside the ranges would be false (a node's own address often is inside)."""
+    step, to = next((step, found.group(1)) for step in outcome.path if (found := _DNAT_TO.search(step.rule)))
+    names = _named_ports(index, dataclasses.replace(outcome, path=(step,)))
+    by = names[0] if names else "a DNAT rule"
+    return (f"{by} DNATed the connection to {to}, the load-balancer IP and port of {svc.name_string}: kube-proxy "
+            f"checks that Service's spec.loadBalancerSourceRanges ({', '.join(svc.source_ranges)}) in its KUBE-FW "
+            "chain, which a connection already DNATed does not pass (the nat table DNATs a connection once), and "
+            "KUBE-PROXY-FIREWALL drops every new connection still addressed there, whatever its source")
 
 
 # --------------------------------------------------------------------------- a DNAT's reasons

@@ -231,3 +231,59 @@ def test_replies_and_acks_lost_to_rules_no_service_field_is_behind_have_no_why()
              "the reply: router: no route": rows("10.244.1.1", "93.184.216.34:80")}
     for start, found in cases.items():
         assert [(row["detail"][:len(start)], row["why"]) for row in found] == [(start, [])]
+
+
+DNATED_ONTO_LB = """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lbsr, namespace: default}
+spec:
+  type: LoadBalancer
+  clusterIP: 10.96.0.40
+  loadBalancerSourceRanges: [192.168.0.0/24]
+  ports: [{name: http, port: 80, protocol: TCP, targetPort: 8080, nodePort: 30040}]
+status: {loadBalancer: {ingress: [{ip: 203.0.113.50}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: lbsr-1, namespace: default, labels: {kubernetes.io/service-name: lbsr}}
+addressType: IPv4
+endpoints: [{addresses: [10.244.2.10], nodeName: node2}]
+ports: [{name: http, port: 8080, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: front, namespace: default}
+spec:
+  clusterIP: 10.96.0.30
+  ports: [{name: http, port: 80, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: front-1, namespace: default, labels: {kubernetes.io/service-name: front}}
+addressType: IPv4
+endpoints: [{addresses: [203.0.113.50]}]
+ports: [{name: http, port: 80, protocol: TCP}]
+"""
+
+
+def test_a_connection_another_service_dnats_onto_a_firewalled_lb_ip_is_not_said_out_of_range(tmp_path, capsys):
+    """node1 (192.168.0.10, inside default/lbsr's source ranges) connects to default/front, whose endpoint is
+    lbsr's load-balancer IP: front's DNAT sends it there, the nat table DNATs a connection once so lbsr's KUBE-FW
+    chain never sees it, and KUBE-PROXY-FIREWALL drops it in filter OUTPUT. The note said the node's address was
+    outside the ranges (it is inside); it now says what happened. From outside the ranges the usual note stays."""
+    path = tmp_path / "cluster.yaml"
+    path.write_text(NODES + DNATED_ONTO_LB)
+    data, _ = send(path, capsys, "--from", "node/node1", "--to", "10.96.0.30:80")
+    (row,) = data["failed"]
+    assert row["reason"] == "DROP" and "KUBE-PROXY-FIREWALL" in row["detail"]
+    assert row["why"] == [
+        "default/front:http DNATed the connection to 203.0.113.50:80, the load-balancer IP and port of "
+        "default/lbsr:http: kube-proxy checks that Service's spec.loadBalancerSourceRanges (192.168.0.0/24) in its "
+        "KUBE-FW chain, which a connection already DNATed does not pass (the nat table DNATs a connection once), and "
+        "KUBE-PROXY-FIREWALL drops every new connection still addressed there, whatever its source"]
+    data, _ = send(path, capsys, "--from", "external", "--to", "203.0.113.50:80")
+    assert {note for row in data["failed"] for note in row["why"]} == {
+        "203.0.113.10 is not in spec.loadBalancerSourceRanges of default/lbsr (192.168.0.0/24), so the KUBE-FW chain "
+        "sends it to no endpoint and KUBE-PROXY-FIREWALL drops it"}
