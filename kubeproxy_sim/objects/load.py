@@ -661,7 +661,7 @@ def scalar_constructors() -> dict[str, Any]:
             problem = f"!!binary value contains invalid base64 data ({str(exc).rstrip('.').lower()})"
             if getattr(self, "bad_values", None) is None:  # (a loader not strict_loader's has none)
                 raise _bad_value_error()(None, None, problem, node.start_mark) from None
-            self.bad_values.append((node, problem))  # (the error path's second reading: see strict_loader)
+            self.bad_values.append((node, problem, None))  # (the error path's second reading: see strict_loader)
             return ""
         return data.decode("utf-8", "replace")  # (JSON, which kubectl turns it into, is text)
 
@@ -728,7 +728,9 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
     in the loader's ``duplicates`` list as (key node, key, first key node), and each pair of keys made one JSON
     key in its ``collisions`` list as (key node, JSON key, first key node) (the error path's second reading); a
     ``bad_values`` list set on the loader notes each value it refuses (:class:`BadValueError`) there too, read
-    as "".
+    as "", as (node, problem, None), and each key kubectl makes no JSON key of (null, a uint64:
+    :func:`objects.jsonkey.json_key`), left out, as (key node, problem, ""); without the list such a key raises
+    BadValueError.
     """
     from kubeproxy_sim.objects.jsonkey import json_key
 
@@ -768,7 +770,13 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
         owners: dict[Any, tuple[tuple[type, Any], Any]] = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node)
-            name = json_key(key)
+            name = json_key(key, key_node.value)
+            if name is None:
+                problem = _no_json_key(key_node, key)
+                if self.bad_values is None:
+                    raise _bad_value_error()(None, None, problem, key_node.start_mark)
+                self.bad_values.append((key_node, problem, ""))
+                continue
             owner = owners.get(name)
             if owner is not None and owner[0] != (type(key), key) and id(key_node) in own:
                 if not record:
@@ -894,7 +902,7 @@ def _read_recorded(text: str, file: str, first_line: int, ending: str = SKIPPED)
             document = loader.construct_document(node)
             found = [*(_duplicate(repeat, first_line) for repeat in loader.duplicates),
                      *(_collision(repeat, first_line) for repeat in loader.collisions),
-                     *(_bad_value(node, problem) for node, problem in loader.bad_values)]
+                     *(_bad_value(node, problem, key) for node, problem, key in loader.bad_values)]
             documents.append(_Judged(tuple(_judged(document, node, found, file, first_line))))
     except yaml.YAMLError as exc:
         documents.append(_yaml_problem(exc, file, first_line, ending=ending))
@@ -913,13 +921,13 @@ class _Judged:
 
 @dataclass(frozen=True, slots=True)
 class _Finding:
-    """Something in the object that holds ``node`` (a value; with ``key``, a mapping's key node, the field named
-    being the mapping's and then ``key``): an error when kubectl refuses the object for it (``refuses``: the object
-    is skipped), else a warning; its message, given what holds it ("object" or "document"). The node, not only its
-    place in the text, so that every object reaching it through an alias (or a merge key) is named, at the field it
-    reaches it by: the composer shares one node between an anchor and its aliases (and a merge copies the merged
-    mapping's pairs), while go-yaml decodes an alias again wherever it is used (a bad ``!!binary`` fails again, a
-    key given twice loses its first value again)."""
+    """Something in the object that holds ``node`` (a value; with ``key``, a mapping's key node, the field named being
+    the mapping's and then ``key``, or the mapping's alone for a key with no name to give, ``""``): an error when
+    kubectl refuses the object for it (``refuses``: the object is skipped), else a warning; its message, given what
+    holds it ("object" or "document"). The node, not only its place in the text, so that every object reaching it
+    through an alias (or a merge key) is named, at the field it reaches it by: the composer shares one node between
+    an anchor and its aliases (and a merge copies the merged mapping's pairs), while go-yaml decodes an alias again
+    wherever it is used (a bad ``!!binary`` fails again, a key given twice loses its first value again)."""
 
     node: Any
     message: Callable[[str], str]
@@ -935,7 +943,8 @@ def _duplicate(found: tuple[Any, Any, Any], first_line: int) -> _Finding:
     from kubeproxy_sim.objects.jsonkey import json_key
 
     key_node, key, first = found
-    name, line = str(json_key(key)), first_line + first.start_mark.line + 1
+    name, line = json_key(key, key_node.value), first_line + first.start_mark.line + 1
+    name = _as_written(key_node) if name is None else name  # (a null key given twice: refused as well)
     return _Finding(key_node, lambda _: f'mapping key "{name}" already defined at line {line}; kubectl\'s YAML '
                                         "reading keeps the last, and so does this", key=name)
 
@@ -955,8 +964,18 @@ def _as_written(node: Any) -> str:
     return f"{quote_mark}{node.value}{quote_mark}"
 
 
-def _bad_value(node: Any, problem: str) -> _Finding:
-    return _Finding(node, lambda what: f"{problem}; kubectl refuses the {what}, so it is skipped", refuses=True)
+def _bad_value(node: Any, problem: str, key: str | None = None) -> _Finding:
+    return _Finding(node, lambda what: f"{problem}; kubectl refuses the {what}, so it is skipped", key=key,
+                    refuses=True)
+
+
+def _no_json_key(key_node: Any, key: object) -> str:
+    """Why kubectl makes no JSON key of a mapping key (sigs.k8s.io/yaml's convertToJSONableObject: "unsupported map
+    key of type ..."), naming it as written."""
+    what = "null" if key is None else "an integer go-yaml holds as a uint64 (past int64)"
+    written = _as_written(key_node)
+    return (f"mapping key {written} is {what}" if written else f"an empty mapping key is {what}") + \
+        ", which kubectl's YAML reading makes no JSON key of (\"unsupported map key\")"
 
 
 def _judged(document: Any, node: Any, found: list[_Finding], file: str, first_line: int) -> list[Any]:
@@ -1015,9 +1034,10 @@ def _messages(document: Any, node: Any, default_kind: str | None, found: list[_F
 
 
 def _field(root: Any, found: _Finding) -> str | None:
-    """The field a finding names: the path to its node, and for a key, on to the key."""
+    """The field a finding names: the path to its node, and for a key, on to the key (one with no name: the
+    mapping holding it)."""
     path = _path_to(root, found)
-    if path is None or found.key is None:
+    if path is None or not found.key:
         return path or None
     return f"{path}.{found.key}" if path else found.key
 

@@ -696,6 +696,65 @@ def test_a_duplicate_key_warned_beside_a_bad_binary_value_which_still_refuses_it
         "(padding after a complete group of four); kubectl refuses the object, so it is skipped"]
 
 
+NO_JSON_KEY = ("which kubectl's YAML reading makes no JSON key of (\"unsupported map key\"); kubectl refuses the "
+               "object, so it is skipped")
+
+
+def test_a_null_or_uint64_key_refuses_its_object_at_the_mapping_and_the_rest_is_used(load, messages):
+    """go-yaml v2 decodes a null key (``~``, ``null``, an empty ``?``) as nil and an unsigned integer past int64 as
+    a uint64, and sigs.k8s.io/yaml's convertToJSONableObject has no JSON key for either ("unsupported map key of
+    type ..."), so kubectl refuses the document: the object is refused at the mapping holding the key (the key's
+    line), a List's other items are used, and a document that is no object says so. They were kept as key None
+    and "9223372036854775808"."""
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: a
+          labels: {app: web, ~: x}
+        spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]}
+        ---
+        apiVersion: v1
+        kind: List
+        items:
+        - apiVersion: v1
+          kind: Service
+          metadata: {name: b, annotations: {9223372036854775808: big}}
+          spec: {clusterIP: 10.0.0.2, ports: [{port: 80}]}
+        - apiVersion: v1
+          kind: Service
+          metadata: {name: c}
+          spec:
+            clusterIP: 10.0.0.3
+            ports: [{port: 80}]
+            selector:
+              ?
+              : web
+        - apiVersion: v1
+          kind: Service
+          metadata: {name: d, labels: {null: x, 0x8000000000000000: y}}
+          spec: {clusterIP: 10.0.0.4, ports: [{port: 80}]}
+        - apiVersion: v1
+          kind: Service
+          metadata: {name: e, labels: {18446744073709551616: f, -9223372036854775809: g, 0x1FFFFFFFFFFFFFFFF: h}}
+          spec: {clusterIP: 10.0.0.5, ports: [{port: 80}]}
+        ---
+        ~: z
+    """)
+    assert [(s.name, s.labels) for s in result.cluster.services] == [
+        ("e", (("-9.223372e+18", "g"), ("0x1FFFFFFFFFFFFFFFF", "h"), ("1.8446744e+19", "f")))]
+    assert messages(result) == [
+        f"t.yaml:6: Service default/a: metadata.labels: mapping key ~ is null, {NO_JSON_KEY}",
+        "t.yaml:14: Service default/b: metadata.annotations: mapping key 9223372036854775808 is an integer go-yaml "
+        f"holds as a uint64 (past int64), {NO_JSON_KEY}",
+        f"t.yaml:23: Service default/c: spec.selector: an empty mapping key is null, {NO_JSON_KEY}",
+        f"t.yaml:27: Service default/d: metadata.labels: mapping key null is null, {NO_JSON_KEY}",
+        "t.yaml:27: Service default/d: metadata.labels: mapping key 0x8000000000000000 is an integer go-yaml holds "
+        f"as a uint64 (past int64), {NO_JSON_KEY}",
+        "t.yaml:34: mapping key ~ is null, which kubectl's YAML reading makes no JSON key of (\"unsupported map "
+        "key\"); kubectl refuses the document, so it is skipped"]
+
+
 def test_merge_keys_may_be_overridden_and_keys_are_kubectls_json_keys(load):
     """An explicit key over a merged one is no duplicate; a number or boolean key is the JSON key kubectl sends
     (sigs.k8s.io/yaml's convertToJSONableObject: ``true`` is "true", not Python's "True"; a float as Go's

@@ -28,6 +28,23 @@ def test_a_key_is_the_text_go_gives_it(key: object, expected: object) -> None:
     assert json_key(key) == expected
 
 
+@pytest.mark.parametrize(("written", "expected"), [
+    ("9223372036854775807", "9223372036854775807"), ("-9223372036854775808", "-9223372036854775808"),
+    ("9223372036854775808", None), ("0xFFFFFFFFFFFFFFFF", None), ("0x8000000000000000", None),  # uint64s
+    ("18446744073709551616", "1.8446744e+19"), ("-9223372036854775809", "-9.223372e+18"),
+    ("+9223372036854775808", "9.223372e+18"), ("1_000_000_000_000_000_000_000", "1e+21"),
+    ("07777777777777777777777", "7.777778e+21"),  # (go-yaml's float pattern takes its digits as decimal)
+    ("0x1FFFFFFFFFFFFFFFF", "0x1FFFFFFFFFFFFFFFF"), ("-0x8000000000000001", "-0x8000000000000001"),
+    ("1" * 330, "1" * 330),  # (past a float64: ParseFloat fails, and the text is the key)
+])
+def test_an_integer_key_past_int64_is_what_go_yaml_v2_resolves_its_text_to(written: str, expected: str | None) -> None:
+    """go-yaml v2.4.0's resolve (checked by decoding each with it): ParseInt, then ParseUint (a uint64, which
+    convertToJSONableObject refuses: None), then ParseFloat for decimal digits, else the text as a string."""
+    plain = written.replace("_", "")
+    key = int(plain, 0) if plain.lstrip("+-")[:2].lower() in ("0x", "0b") else int(plain, 8 if plain[0] == "0" else 10)
+    assert json_key(key, written) == expected
+
+
 @given(st.floats(allow_nan=False, allow_infinity=False, width=32))
 def test_a_float_key_reads_back_as_the_same_32_bit_float_in_at_most_nine_digits(value: float) -> None:
     text = go_float32(value)
