@@ -304,6 +304,12 @@ def _ports(nodes: NodeSet) -> dict[PortKey, ServicePortInfo]:
 # and P's own entries in the shared chains (KUBE-SERVICES, KUBE-NODEPORTS, ...). Another port's entry there is
 # skipped by P's packets only when it matches a protocol and destination port (and address, if one) none of P's
 # packets has; anything less plain counts as node-wide. When in doubt, the port is traced.
+#
+# A DNAT to a node's own address is followed on that node (exact._rehomed), where another port Q's rules may take
+# the connection again: P's views then read Q's endpoints too. They are met only through Q's entry there (its
+# NodePort, or an external or balancer IP that is the node's address) or a node-wide rule, and P's destinations
+# include every node's addresses and its endpoints' ports: so P meets Q's entry and is traced, whatever of Q changed.
+# Keeping such a P would need Q's reasons to differ (its rules, slices, pods) added to P's.
 
 
 @dataclass(frozen=True, slots=True)
