@@ -36,6 +36,7 @@ from kubeproxy_sim.analysis.exact import (
     View,
     endpoint_rows,
     proxy_ingress,
+    reached_pods,
     service_views,
 )
 from kubeproxy_sim.analysis.nodes import NodeSet, client_pod_source
@@ -82,7 +83,7 @@ class PortDiff:
     views: tuple[ViewChange, ...]
     fates: tuple[Fate, ...]
     new_connections: tuple[str, ...]
-    pods: tuple[tuple[str, str], ...] = ()  # endpoint -> pod, both states
+    pods: tuple[tuple[str, str], ...] = ()  # endpoint -> pod, both states, its own and those its views reach
 
 
 @dataclass(frozen=True, slots=True)
@@ -603,8 +604,10 @@ def _diff(before: NodeSet, after: NodeSet, node: str, only: set[PortKey] | None,
     there = answering(after.cluster)
     out = []
     for key in keys:
+        reached = (*reached_pods(before, rows_b.get(key, ()), views_b.get(key, ())),
+                   *reached_pods(after, rows_a.get(key, ()), views_a.get(key, ())))
         port = _port_diff(key, old.get(key), new.get(key), rows_b.get(key, ()), rows_a.get(key),
-                          views_b.get(key, ()), views_a.get(key, ()), grouped, there)
+                          views_b.get(key, ()), views_a.get(key, ()), grouped, there, reached)
         if port.status != "unchanged" or include_unchanged:
             out.append(port)
     return DiffReport(node, tuple(out), tuple(other_added), tuple(other_removed))
@@ -623,7 +626,9 @@ def _state_views(nodes: NodeSet, ports: dict[PortKey, ServicePortInfo],
 def _port_diff(key: PortKey, svc_b: ServicePortInfo | None, svc_a: ServicePortInfo | None,
                rows_b: Sequence[EndpointRow], rows_a: Sequence[EndpointRow] | None, views_b: Sequence[View],
                views_a: Sequence[View], grouped: dict[str, tuple[list[str], list[str]]],
-               there: Answering = Answering()) -> PortDiff:
+               there: Answering = Answering(), reached: Sequence[tuple[str, str]] = ()) -> PortDiff:
+    """``reached``: the pods of endpoints the views reach that are not the port's own (:func:`reached_pods`), named
+    in its outcomes as dist names them."""
     svc = svc_a or svc_b
     assert svc is not None
     cond_b = {r.endpoint: condition(r) for r in rows_b}
@@ -641,7 +646,7 @@ def _port_diff(key: PortKey, svc_b: ServicePortInfo | None, svc_a: ServicePortIn
         status = "changed"
     else:
         status = "unchanged"
-    pods = {r.endpoint: r.pod for r in (*rows_b, *(rows_a or ())) if r.pod}
+    pods = dict(reached) | {r.endpoint: r.pod for r in (*rows_b, *(rows_a or ())) if r.pod}
     notes = new_connection_notes(views_a)
     if svc_a is None:
         notes = ("the service port is gone: no rule catches its addresses any more; new connections are not "

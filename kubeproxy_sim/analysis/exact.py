@@ -618,9 +618,10 @@ def endpoint_rows(cluster: Cluster, nodes: NodeSet, svc: ServicePortInfo) -> tup
                  for e in eps)
 
 
-def _reached_pods(nodes: NodeSet, rows: Sequence[EndpointRow], views: Sequence[View]) -> tuple[tuple[str, str], ...]:
+def reached_pods(nodes: NodeSet, rows: Sequence[EndpointRow], views: Sequence[View]) -> tuple[tuple[str, str], ...]:
     """The Pods of the endpoints the views reach that are not the port's own (a DNAT to another node's NodePort,
-    followed there, ends on another Service's pods: :func:`_rehomed`), for the outcomes to name them too."""
+    followed there, ends on another Service's pods: :func:`_rehomed`), for dist's and diff's outcomes to name them
+    too."""
     own = {r.endpoint for r in rows}
     other = {s.endpoint for v in views for e in v.entries for s in e.shares if s.endpoint and s.endpoint not in own}
     if not other:
@@ -642,5 +643,5 @@ def analyse(nodes: NodeSet, selections: Sequence[Selection], sources: Sequence[S
         for sel in selections:
             rows = endpoint_rows(nodes.cluster, nodes, sel.svc)
             views = service_views(nodes, sel, sources)
-            out.append(ServiceDist(sel.svc, rows, views, reached=_reached_pods(nodes, rows, views)))
+            out.append(ServiceDist(sel.svc, rows, views, reached=reached_pods(nodes, rows, views)))
     return DistReport(tuple(out), tuple(notes))

@@ -1,5 +1,5 @@
 """``diff`` of a Service whose endpoint is a node's NodePort: its views follow the connection there (as dist's do,
-``analysis.exact._rehomed``), so they read the other Service's endpoints too."""
+``analysis.exact._rehomed``), so they read the other Service's endpoints too, and name their pods."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kubeproxy_sim.analysis.diffrender import diff_json
 from kubeproxy_sim.objects.model import Cluster, IPFamily
 from tests.analysis.test_diff_kept import _compare, changes
 from tests.budget import budget
@@ -31,7 +32,7 @@ def _web_np_pods(pods: tuple[str, ...]) -> Cluster:
 def test_a_port_in_front_of_another_s_node_port_is_traced_again_when_only_that_one_s_pods_change() -> None:
     """web-np loses web-3 and nothing of chained changes (its Service, slice and rules): its views, which end on
     web-np's pods, change all the same, so it is traced in both states (views_kept does not reuse it: its
-    packets meet web-np's NodePort rule on node2)."""
+    packets meet web-np's NodePort rule on node2), with the pods it reaches named as dist names them."""
     report, kept = _compare(ClusterCase(_web_np_pods(THIRD), BASE, False), _web_np_pods(HALF), False)
     assert "chained" not in kept
     (port,) = [p for p in report.ports if p.name == "default/chained:p"]
@@ -41,6 +42,10 @@ def test_a_port_in_front_of_another_s_node_port_is_traced_again_when_only_that_o
     web = {f"{PODS[p][1]}:8080" for p in HALF}
     assert web < set(ips) and f"{PODS['web-3'][1]}:8080" not in ips
     assert all(ips[e] == Fraction(1, 4) for e in web)  # node1's half (node2's own connections end at node2)
+    assert dict(port.pods) == {f"{PODS[p][1]}:8080": f"default/{p}" for p in THIRD}
+    (doc,) = [s for s in diff_json(report)["services"] if s["name"] == "default/chained:p"]
+    named = {(o["endpoint"], o["pod"]) for o in doc["views"][0]["before"]}
+    assert named == {(f"{PODS[p][1]}:8080", f"default/{p}") for p in THIRD} | {(f"{NODES['node2'][0]}:30080", None)}
 
 
 @settings(max_examples=budget(30), deadline=None)
