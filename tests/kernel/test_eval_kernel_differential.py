@@ -1,9 +1,10 @@
 """The rule evaluator against the real kernel, rule by rule: generated rulesets, generated packet sequences.
 
 A hypothesis strategy writes small filter and nat rulesets (1-3 user chains, 3-12 rules) from the matches and
-targets the evaluator claims to model: addresses with masks and negation, protocols, ports and port ranges,
-multiport, marks and MARK, addrtype (with --limit-iface-in/out where the kernel takes them), conntrack state,
-statistic nth, recent --set/--rcheck, comments, jumps, gotos, RETURN, ACCEPT/DROP/REJECT and DNAT. The
+targets the evaluator claims to model: addresses with masks and negation, interfaces (-i/-o where the kernel
+takes them), protocols, ports and port ranges, multiport, marks and MARK, addrtype (with --limit-iface-in/out
+where the kernel takes them), conntrack state, statistic nth, recent --set/--rcheck, comments, jumps, gotos,
+RETURN, ACCEPT/DROP/REJECT and DNAT. The
 kernel side is a pair of scratch namespaces (``kpsim-<run>-ekc`` the client, ``kpsim-<run>-ekn`` the node)
 joined by a veth; the node also has a second one (``out0``, its peer down in the client) that a forwarded
 packet leaves by, into nothing (to a MAC no one has), and listens on every port a packet may end at.
@@ -146,6 +147,10 @@ def _matches(draw: st.DrawFn, hooks: set[str]) -> list[str]:
     for flag in ("-s", "-d"):
         if draw(st.integers(0, 3)) == 0:
             out.append(_address(draw, flag))
+    interfaces = [flag for flag, valid in (("-i", {"pre", "in", "fwd"}), ("-o", {"fwd", "post"})) if hooks <= valid]
+    if interfaces and draw(st.integers(0, 3)) == 0:
+        name = draw(st.sampled_from(("c0", "out0", "lo", "c+", "eth0")))
+        out.append(f"{'! ' if draw(st.booleans()) else ''}{draw(st.sampled_from(interfaces))} {name}")
     proto = draw(st.sampled_from(("", "tcp", "udp", "icmp", "!tcp")))
     if proto == "!tcp":
         out.append("! -p tcp")
