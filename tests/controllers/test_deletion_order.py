@@ -65,13 +65,18 @@ def test_a_lower_deletion_cost_goes_first_before_crowding_and_age() -> None:
 
 
 def test_ready_times_of_one_log2_rank_go_by_uid_and_of_different_ranks_the_more_recent_first() -> None:
-    """Ready 40 s and 50 s ago share rank 35 (log2 of 4e10 and 5e10 ns): the UIDs decide, not which is younger;
-    ready 5 s ago (rank 32) goes before both."""
+    """Ready 60 s, 50 s and 40 s ago share rank 35 (log2 of 6e10 to 4e10 ns): the UIDs decide, not which is
+    younger, nor the order given. Their UID order (late, early, middle) is neither the serials' nor its reverse,
+    and every input order is tried, so neither the input nor the creation order passes for it. Ready 5 s ago
+    (rank 32) goes before all three."""
     w = world(now=NOW)
-    older, newer = _pod("older", created=45.0, ready_at=50.0), _pod("newer", created=55.0, ready_at=60.0)
-    assert _log_rank(50.0, 10**11) == _log_rank(60.0, 10**11) == 35
-    assert _names(w, older, newer) == [p.name for p in sorted((older, newer), key=lambda p: p.uid)]
-    assert _names(w, older, newer, _pod("fresh", created=90.0, ready_at=95.0))[0] == "fresh"
+    pods = [_pod(name, created=25.0 + 10 * serial, ready_at=30.0 + 10 * serial, serial=serial)
+            for serial, name in enumerate(("early", "middle", "late"), start=1)]
+    assert {_log_rank(p.ready_at or 0.0, 10**11) for p in pods} == {35}
+    by_uid = [p.name for p in sorted(pods, key=lambda p: p.uid)]
+    assert by_uid == ["late", "early", "middle"]
+    assert all(_names(w, *order) == by_uid for order in itertools.permutations(pods))
+    assert _names(w, *pods, _pod("fresh", created=90.0, ready_at=95.0))[0] == "fresh"
 
 
 def test_pods_ready_the_same_second_go_by_the_rank_of_their_age() -> None:
