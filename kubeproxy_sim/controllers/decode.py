@@ -204,7 +204,7 @@ def read_deletion_cost(report: Report, meta: dict[str, Any], path: str) -> int:
     if _DELETION_COST.fullmatch(value) and -(2**31) <= int(value) < 2**31:
         return int(value)
     report.error(field, f"Invalid value: {quote(value)}: must be a 32bit integer; expected a whole number from "
-                        "-2147483648 to 2147483647 without a plus sign or leading zeros")
+                        "-2147483648 to 2147483647, no plus sign, no leading zero unless after a minus sign")
     return 0
 
 

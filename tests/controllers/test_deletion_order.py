@@ -244,6 +244,7 @@ def test_a_deletion_cost_the_api_server_refuses_is_reported_at_its_field(written
     (problem,) = report.diagnostics
     assert problem.field == f"metadata.annotations[{POD_DELETION_COST}]"
     assert problem.message.startswith(f'Invalid value: "{written}": must be a 32bit integer; expected a whole number')
+    assert problem.message.endswith("no plus sign, no leading zero unless after a minus sign")  # -007 is taken
 
 
 def test_a_scale_down_deletes_the_pod_of_the_lowest_cost_first() -> None:
