@@ -186,8 +186,9 @@ def _pod_tolerations(doc: dict[str, Any], file: str, key: str, diagnostics: list
     return found
 
 
-def _pod_deletion_cost(meta: dict[str, Any], file: str, key: str, diagnostics: list[Diagnostic]) -> int:
-    """A Pod's pod-deletion-cost annotation (controllers.decode.read_deletion_cost), a refused one reported."""
+def _pod_deletion_cost(meta: dict[str, Any], file: str, key: str, diagnostics: list[Diagnostic]) -> str | None:
+    """A Pod's pod-deletion-cost annotation as written (controllers.decode.read_deletion_cost; None: none), a
+    refused one reported."""
     from kubeproxy_sim.controllers.decode import read_deletion_cost
     from kubeproxy_sim.objects.report import Report
 
@@ -240,7 +241,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     policies: dict[str, str] = {}
     ip_fields: dict[str, WrittenIPFields] = {}
     tolerations: dict[str, Any] = {}
-    costs: dict[str, int] = {}
+    costs: dict[str, str] = {}
     for file, doc in _raw_documents(list(paths)):
         if not isinstance(doc, dict):
             continue
@@ -275,7 +276,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
             diagnostics += _dropped_host_ports(doc, file, key)
             if found_tolerations := _pod_tolerations(doc, file, key, diagnostics):
                 tolerations[key] = found_tolerations
-            if cost := _pod_deletion_cost(meta, file, key, diagnostics):
+            if (cost := _pod_deletion_cost(meta, file, key, diagnostics)) is not None:  # "0" is written too
                 costs[key] = cost
         elif doc.get("kind") == "Service":
             key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"

@@ -191,21 +191,21 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
 _DELETION_COST = re.compile(r"-[0-9]+|0|[1-9][0-9]*")  # validFirstDigit, then strconv.ParseInt base 10
 
 
-def read_deletion_cost(report: Report, meta: dict[str, Any], path: str) -> int:
-    """The pod-deletion-cost annotation of the metadata at ``path``, as the ReplicaSet controller reads it
-    (GetDeletionCostFromPodAnnotations; 0 when absent). A value the API server refuses (ValidatePodSpecificAnnotations,
-    "must be a 32bit integer": no plus sign, no leading zero unless after a minus, base 10, 32 bits) is reported
-    at its field."""
+def read_deletion_cost(report: Report, meta: dict[str, Any], path: str) -> str | None:
+    """The pod-deletion-cost annotation of the metadata at ``path`` as written (None when absent), kept a string as
+    the API server keeps it ("0" is set, "-007" is not "-7"; model.deletion_cost_value reads its number). A value
+    the API server refuses (ValidatePodSpecificAnnotations, "must be a 32bit integer": no plus sign, no leading
+    zero unless after a minus, base 10, 32 bits) is reported at its field and read as none."""
     annotations = report.mapping(meta, "annotations", f"{path}.annotations") or {}
     field = f"{path}.annotations[{POD_DELETION_COST}]"
     value = report.string(annotations, POD_DELETION_COST, field)
     if value is None:
-        return 0
+        return None
     if _DELETION_COST.fullmatch(value) and -(2**31) <= int(value) < 2**31:
-        return int(value)
+        return value
     report.error(field, f"Invalid value: {quote(value)}: must be a 32bit integer; expected a whole number from "
                         "-2147483648 to 2147483647, no plus sign, no leading zero unless after a minus sign")
-    return 0
+    return None
 
 
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")

@@ -110,6 +110,12 @@ TOLERATIONS_FORBIDDEN = ("spec.tolerations: Forbidden: existing toleration can n
                          "tolerationSeconds")  # the API server's words for an update only_added_tolerations refuses
 
 
+def deletion_cost_value(written: str | None) -> int:
+    """A pod-deletion-cost annotation as the ReplicaSet controller ranks by it (GetDeletionCostFromPodAnnotations):
+    its base-10 number, 0 when not set. Only the ranking reads the number; the objects keep the string written."""
+    return 0 if written is None else int(written)
+
+
 @dataclass(frozen=True, slots=True)
 class PodTemplate:
     """spec.template: what every pod of a revision looks like; equal templates are the same revision."""
@@ -119,7 +125,9 @@ class PodTemplate:
     grace_period: int = DEFAULT_GRACE_PERIOD
     host_network: bool = False  # spec.hostNetwork: the pods take their node's host IPs and hold their ports there
     tolerations: tuple[Toleration, ...] = ()  # spec.tolerations as written (the API server adds its defaults per pod)
-    deletion_cost: int = 0  # metadata.annotations[POD_DELETION_COST], which every pod of the revision carries
+    # metadata.annotations[POD_DELETION_COST] as written (None: not set), which every pod of the revision carries;
+    # a string, as upstream compares and hashes it: "0" is not the annotation left out, nor "-007" "-7"
+    deletion_cost: str | None = None
 
     def images(self) -> tuple[str, ...]:
         return tuple(c.image for c in self.containers)
@@ -209,9 +217,9 @@ class SimPod:
     tolerations: tuple[Toleration, ...] = ()
     # when the taint eviction controller deletes the pod, its node tainted NoExecute (None: no deletion scheduled)
     evict_at: float | None = None
-    # metadata.annotations[controller.kubernetes.io/pod-deletion-cost] as the ReplicaSet controller reads it
-    # (GetDeletionCostFromPodAnnotations; 0 when not set): a set scaling down deletes lower costs first
-    deletion_cost: int = 0
+    # metadata.annotations[controller.kubernetes.io/pod-deletion-cost] as written (None: not set; a value the API
+    # server took); a set scaling down deletes lower costs first, read by deletion_cost_value
+    deletion_cost: str | None = None
     # metadata.uid (:func:`pod_uid`), derived once when the pod is made (left empty) and carried over by every
     # replace(), as name and serial never change; a derived value, so not compared
     uid: str = field(default="", repr=False, compare=False)

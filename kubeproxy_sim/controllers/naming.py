@@ -56,8 +56,8 @@ def _canonical(template: PodTemplate) -> bytes:
     }
     if plain.host_network:  # only when set, so the hashes of templates without it stay what they were
         document["hostNetwork"] = True
-    if plain.deletion_cost:  # the same
-        document["annotations"] = {POD_DELETION_COST: str(plain.deletion_cost)}
+    if plain.deletion_cost is not None:  # the same; as written ("0" and "-007" too, as upstream hashes them)
+        document["annotations"] = {POD_DELETION_COST: plain.deletion_cost}
     if plain.tolerations:  # the same; in their written order, as upstream hashes the list
         document["tolerations"] = [_toleration(t) for t in plain.tolerations]
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()

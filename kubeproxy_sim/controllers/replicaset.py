@@ -22,7 +22,7 @@ from dataclasses import replace
 from functools import cmp_to_key
 from itertools import groupby
 
-from kubeproxy_sim.controllers.model import ReplicaSet, SimPod, World, admitted_tolerations
+from kubeproxy_sim.controllers.model import ReplicaSet, SimPod, World, admitted_tolerations, deletion_cost_value
 from kubeproxy_sim.controllers.naming import generate_name
 from kubeproxy_sim.controllers.scheduler import (
     Ipam,
@@ -140,7 +140,8 @@ def deletion_order(world: World, pods: tuple[SimPod, ...], related: tuple[SimPod
         when = pod.ready_at if ready and pod.ready_at is not None else pod.created
         if (rank := ranks.get(when)) is None:
             rank = ranks[when] = _log_rank(when, now_ns)
-        return (pod.node_name is not None, running, ready, pod.deletion_cost, -crowding[pod.node_name], rank)
+        cost = deletion_cost_value(pod.deletion_cost)
+        return (pod.node_name is not None, running, ready, cost, -crowding[pod.node_name], rank)
 
     heads = [head(p) for p in pods]
     # by UID, then (a stable sort) by the rules: the pods alike in the rules stay in UID order

@@ -471,7 +471,7 @@ class Manifests:
     # Pod key -> its spec.tolerations as written (controllers.decode.read_tolerations); a Pod left out wrote none
     pod_tolerations: tuple[tuple[str, tuple[Toleration, ...]], ...] = ()
     # Pod key -> its pod-deletion-cost annotation (controllers.decode.read_deletion_cost); a Pod left out has none
-    pod_deletion_costs: tuple[tuple[str, int], ...] = ()
+    pod_deletion_costs: tuple[tuple[str, str], ...] = ()
 
 
 Loader = Callable[[tuple[str, ...]], Manifests]
@@ -551,7 +551,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
             continue
         if before is not None and _same_pod(before, pod):  # a running pod keeps its node, address and readiness
             same = (admitted_tolerations(tolerations.get(pod.key, ())) == before.tolerations
-                    and costs.get(pod.key, 0) == before.deletion_cost)
+                    and costs.get(pod.key) == before.deletion_cost)
             notes.append(f"pod/{pod.name} {'unchanged' if same else 'configured'}")
             if not same:  # a pod spec change the API server allows, or an annotation: updated in place
                 updated.add(pod.key)
@@ -559,7 +559,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
         notes.append(_applied("pod", pod.name, before, False))
         changed.append(pod)
     if updated:
-        world = W.update_pods(world, {key: (tolerations.get(key, ()), costs.get(key, 0)) for key in updated}, rng)
+        world = W.update_pods(world, {key: (tolerations.get(key, ()), costs.get(key)) for key in updated}, rng)
     if changed:
         world, conflicts = W.add_pods(world, changed, rng, tolerations, costs)
     for d in manifests.deployments:

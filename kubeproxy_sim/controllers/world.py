@@ -348,7 +348,7 @@ def delete_pods(world: World, namespace: str, names: list[str], rng: random.Rand
 
 def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
              tolerations: Mapping[str, tuple[Toleration, ...]] | None = None,
-             costs: Mapping[str, int] | None = None) -> tuple[World, tuple[PortConflict, ...]]:
+             costs: Mapping[str, str] | None = None) -> tuple[World, tuple[PortConflict, ...]]:
     """Bare Pods as applied, each replacing the one of its name (and moved last), then settled once; a name written
     twice in ``pods`` is the last copy's (kubectl creates the first and patches it with the second), the first
     never placed nor counted, and a pod replaced no longer counts on its node for the new ones. One is kept
@@ -363,7 +363,7 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
     Also returned: the host-network pods applied bound where a pod before them holds one of their host ports,
     which the kubelet would refuse (the order the manifest gives decides which one). ``tolerations``: each pod's
     spec.tolerations as written, by NS/NAME (the DefaultTolerationSeconds plugin adds its defaults here);
-    ``costs``: each pod's pod-deletion-cost annotation, by NS/NAME (left out: none)."""
+    ``costs``: each pod's pod-deletion-cost annotation as written, by NS/NAME (left out: none)."""
     last = {pod.key: index for index, pod in enumerate(pods)}
     applied = [pod for index, pod in enumerate(pods) if last[pod.key] == index]  # a name written twice: the last
     ipam = Ipam(replace(world, pods=tuple(p for p in world.pods if p.key not in last)))  # the replaced ones go
@@ -375,7 +375,7 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
                      pod_ips=pod.pod_ips, ready_at=world.now if pod.ready else None,
                      deleted_at=world.now if pod.terminating else None, host_network=pod.host_network,
                      tolerations=admitted_tolerations((tolerations or {}).get(pod.key, ())),
-                     deletion_cost=(costs or {}).get(pod.key, 0))
+                     deletion_cost=(costs or {}).get(pod.key))
         world = replace(world, serial=world.serial + 1)
         if sim.node_name is not None:  # bound as written: kube-scheduler leaves it to that node's kubelet
             if taken := ipam.hold(sim):
@@ -391,7 +391,7 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
     return settle(replace(world, pods=(*others, *added)), rng), tuple(conflicts)
 
 
-def update_pods(world: World, written: Mapping[str, tuple[tuple[Toleration, ...], int]],
+def update_pods(world: World, written: Mapping[str, tuple[tuple[Toleration, ...], str | None]],
                 rng: random.Random) -> World:
     """Pods, by NS/NAME, updated in place to the spec.tolerations (the admission plugin's defaults added) and the
     pod-deletion-cost written for them, then settled: the pod update the API server allows

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from kubeproxy_sim.cli.scenario_cmd import load_manifests
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.decode import read_deletion_cost
-from kubeproxy_sim.controllers.model import POD_DELETION_COST, SimPod, World, pod_uid
+from kubeproxy_sim.controllers.model import POD_DELETION_COST, SimPod, World, deletion_cost_value, pod_uid
 from kubeproxy_sim.controllers.naming import template_hash
 from kubeproxy_sim.controllers.replicaset import _log_rank, deletion_order
 from kubeproxy_sim.controllers.script import Manifests, Played, Step, play
@@ -36,7 +36,7 @@ def _pod(name: str, *, node: str | None = "node1", created: float = 0.0, ready_a
          cost: int = 0, marked: bool = False, serial: int = 0) -> SimPod:
     return SimPod("default", name, (), "web-a", (), (), created=created, serial=serial, node_name=node,
                   pod_ips=("10.244.0.2",) if node else (), ready_at=ready_at, marked_not_ready=marked,
-                  deletion_cost=cost)
+                  deletion_cost=str(cost) if cost else None)
 
 
 def _names(w: World, *pods: SimPod) -> list[str]:
@@ -139,8 +139,9 @@ def _less(a: SimPod, b: SimPod, crowding: Counter[str]) -> bool:
     ready_a, ready_b = a.ready(NOW), b.ready(NOW)
     if ready_a != ready_b:
         return not ready_a
-    if a.deletion_cost != b.deletion_cost:
-        return a.deletion_cost < b.deletion_cost
+    cost_a, cost_b = deletion_cost_value(a.deletion_cost), deletion_cost_value(b.deletion_cost)
+    if cost_a != cost_b:
+        return cost_a < cost_b
     if crowding[node_a] != crowding[node_b]:
         return crowding[node_a] > crowding[node_b]
     for first, second, applies in ((a.ready_at, b.ready_at, ready_a and ready_b), (a.created, b.created, True)):
@@ -188,7 +189,7 @@ def test_the_order_agrees_with_upstream_less_wherever_less_is_an_order(specs: li
         assert not any(less[j, i] for i, j in itertools.combinations(range(len(order)), 2))
     for (i, a), (j, b) in itertools.combinations(enumerate(order), 2):
         alike = (bool(a.node_name), a.running(NOW), a.ready(NOW)) == (bool(b.node_name), b.running(NOW), b.ready(NOW))
-        assert not (alike and b.deletion_cost < a.deletion_cost), (i, j)
+        assert not (alike and deletion_cost_value(b.deletion_cost) < deletion_cost_value(a.deletion_cost)), (i, j)
 
 
 CHEAP_ALONE = st.tuples(
@@ -231,16 +232,18 @@ def _unbound(pod: SimPod) -> SimPod:
 @pytest.mark.parametrize(("written", "cost"), [("5", 5), ("-3", -3), ("-007", -7), ("0", 0), ("2147483647", 2**31 - 1),
                                                ("-2147483648", -(2**31)), (None, 0)])
 def test_a_deletion_cost_is_read_as_the_api_server_takes_it(written: str | None, cost: int) -> None:
+    """Kept as written (the API server keeps the string), ranked by its number."""
     report = Report("p.yaml", "Pod", "default/p1")
     meta = {"annotations": {POD_DELETION_COST: written}} if written is not None else {}
-    assert read_deletion_cost(report, meta, "metadata") == cost and report.diagnostics == []
+    assert read_deletion_cost(report, meta, "metadata") == written and report.diagnostics == []
+    assert deletion_cost_value(written) == cost
 
 
 @pytest.mark.parametrize("written", ["+5", "007", "", "abc", "2147483648", "1_000", " 5", "5.0"])
 def test_a_deletion_cost_the_api_server_refuses_is_reported_at_its_field(written: str) -> None:
     """validFirstDigit (a minus, a lone 0, or 1-9 first), then base-10 ParseInt of 32 bits."""
     report = Report("p.yaml", "Pod", "default/p1")
-    assert read_deletion_cost(report, {"annotations": {POD_DELETION_COST: written}}, "metadata") == 0
+    assert read_deletion_cost(report, {"annotations": {POD_DELETION_COST: written}}, "metadata") is None
     (problem,) = report.diagnostics
     assert problem.field == f"metadata.annotations[{POD_DELETION_COST}]"
     assert problem.message.startswith(f'Invalid value: "{written}": must be a 32bit integer; expected a whole number')
@@ -253,7 +256,7 @@ def test_a_scale_down_deletes_the_pod_of_the_lowest_cost_first() -> None:
     w, rng = deployed(3)
     lonely = next(p for p in w.pods if sum(q.node_name == p.node_name for q in w.pods) == 1)
     costly, cheap = sorted((p for p in w.pods if p is not lonely), key=lambda p: p.name)
-    w = W.update_pods(w, {lonely.key: ((), -10), costly.key: ((), 10)}, rng)
+    w = W.update_pods(w, {lonely.key: ((), "-10"), costly.key: ((), "10")}, rng)
     down = W.scale(w, "default", "web", 2, rng)
     assert [p.name for p in down.pods if p.terminating] == [lonely.name]
     assert {p.name for p in W.scale(down, "default", "web", 1, rng).pods if p.terminating} == {lonely.name, cheap.name}
@@ -263,11 +266,11 @@ def test_a_template_s_deletion_cost_is_every_pod_s_and_part_of_its_revision() ->
     """spec.template.metadata.annotations: each pod of the revision carries the cost; a template that changes it
     is another revision (its pod-template-hash differs), one without it hashes as before."""
     d = W.new_deployment("default", "web", [IMAGE_V1], 2, 8080)
-    costly = replace(d, template=replace(d.template, deletion_cost=4))
+    costly = replace(d, template=replace(d.template, deletion_cost="4"))
     w, _ = deployed(2, template=costly.template)
-    assert {p.deletion_cost for p in w.pods} == {4}
+    assert {p.deletion_cost for p in w.pods} == {"4"}
     assert template_hash(costly.template) != template_hash(d.template)
-    assert template_hash(replace(costly.template, deletion_cost=0)) == template_hash(d.template)
+    assert template_hash(replace(costly.template, deletion_cost=None)) == template_hash(d.template)
 
 
 DEPLOYMENT = """apiVersion: apps/v1
@@ -290,25 +293,61 @@ def test_manifests_carry_the_costs_of_templates_and_bare_pods_and_refuse_bad_one
     (tmp_path / "ok.yaml").write_text(DEPLOYMENT.format(cost="-2"))
     (tmp_path / "bad.yaml").write_text(DEPLOYMENT.format(cost="+2"))
     ok = load_manifests([str(tmp_path / "ok.yaml")])
-    assert ok.deployments[0].template.deletion_cost == -2 and ok.pod_deletion_costs == (("default/bare", -2),)
+    assert ok.deployments[0].template.deletion_cost == "-2" and ok.pod_deletion_costs == (("default/bare", "-2"),)
     bad = load_manifests([str(tmp_path / "bad.yaml")])
     assert sorted(str(d.field) for d in bad.diagnostics) == [
         f"metadata.annotations[{POD_DELETION_COST}]", f"spec.template.metadata.annotations[{POD_DELETION_COST}]"]
     assert not bad.deployments
 
 
+PLAIN_DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
+"""
+
+
+@pytest.mark.parametrize(("first", "then"), [(None, "0"), ("-7", "-007"), ("0", "-0")])
+def test_a_cost_annotation_written_otherwise_is_another_revision_though_it_ranks_alike(
+        tmp_path: Path, first: str | None, then: str) -> None:
+    """The annotation is compared and hashed as written, as upstream compares and hashes the template: writing "0"
+    where there was none, or "-007" for "-7", changes the template (kubectl: configured, and a new ReplicaSet),
+    while a scale-down ranks both alike."""
+    rng = random.Random(0)
+
+    def apply(w: World, cost: str | None) -> Played:
+        text = DEPLOYMENT.format(cost=cost).split("---")[0] if cost is not None else PLAIN_DEPLOYMENT
+        (tmp_path / "web.yaml").write_text(text)
+        step = Step(1, "apply -f web.yaml", "apply", paths=(str(tmp_path / "web.yaml"),))
+        return play(w, step, rng, load_manifests)
+
+    before = apply(world(), first)
+    after = apply(before.world, then)
+    assert after.notes == ("deployment.apps/web configured",)
+    assert len(after.world.replica_sets) == 2
+    old, new = (d.template for d in (before.world.deployments[0], after.world.deployments[0]))
+    assert (old.deletion_cost, new.deletion_cost) == (first, then) and template_hash(old) != template_hash(new)
+    assert deletion_cost_value(first) == deletion_cost_value(then)
+
+
 def test_a_bare_pod_reapplied_with_another_cost_is_configured_in_place() -> None:
     rng = random.Random(0)
     pod = Pod("default", "p1", node_name="node1")
 
-    def apply(w: World, cost: int) -> Played:
+    def apply(w: World, cost: str | None) -> Played:
         manifests = Manifests(Cluster(pods=(pod,)), pod_deletion_costs=(("default/p1", cost),) if cost else ())
         return play(w, Step(1, "apply -f p1.yaml", "apply", paths=("p1.yaml",)), rng, lambda _: manifests)
 
-    first = apply(world(), 3)
+    first = apply(world(), "3")
     before = first.world.pod("default", "p1")
-    assert before is not None and before.deletion_cost == 3
-    same, other = apply(first.world, 3), apply(first.world, 0)
+    assert before is not None and before.deletion_cost == "3"
+    same, other = apply(first.world, "3"), apply(first.world, None)
     assert same.notes == ("pod/p1 unchanged",) and other.notes == ("pod/p1 configured",)
     after = other.world.pod("default", "p1")
-    assert after == replace(before, deletion_cost=0)
+    assert after == replace(before, deletion_cost=None)
+    assert apply(other.world, "0").notes == ("pod/p1 configured",)  # "0" written is not none written
