@@ -161,8 +161,8 @@ def _empty(cluster: Any) -> bool:
 
 def nothing_usable(number: int, path: str) -> str:
     """Why the replay stops at a state whose every document was refused (an iptables-save dump, a syntax error,
-    objects that are all invalid), as it refuses a missing state: synced as a state without objects, it would
-    delete every service's rules."""
+    objects that are all invalid with no previous version to keep), as it refuses a missing state: synced as a
+    state without objects, it would delete every service's rules."""
     return (f"{path}: nothing in this state could be read, so the replay stops before sync {number} (synced as "
             "a state without objects it would delete every service's rules)")
 
@@ -265,12 +265,13 @@ def run(args: argparse.Namespace) -> int:
     with item_stream("syncs", args.output) as document, progress("replaying syncs", total=len(args.states)) as tick:
         for number, path in enumerate(args.states, 1):
             loaded, revisions = _load_state(path)
-            if not loaded.ok and _empty(loaded.cluster):
+            # (refused objects keep their previous versions first: a state of only those is no empty state)
+            objects, refused = keep_refused_versions(previous, loaded.cluster, loaded.diagnostics)
+            if not loaded.ok and _empty(objects):
                 _report(loaded.diagnostics, seen, args)
                 report([nothing_usable(number, path)], args)
                 failed = True
                 break
-            objects, refused = keep_refused_versions(previous, loaded.cluster, loaded.diagnostics)
             revisions = _kept_revisions(revisions, previous_revisions, refused)
             cluster, kept = keep_deleted_node(objects, last_node)
             config, config_diags = configure(cluster)

@@ -444,3 +444,20 @@ def test_replay_and_the_directory_watch_agree_on_a_refused_version(capsys, tmp_p
         report = loop.sync_now()
         restores.append(render_ruleset(report.restore))
     assert [text for _, text in syncs(out)] == restores
+
+
+def test_a_state_of_only_refused_objects_with_previous_versions_goes_on(capsys, tmp_path):
+    """Every object of the state refused, but each had a valid version before: those are kept, so the state is
+    no empty one and the replay goes on (as the directory watch does), where it used to stop with exit 1."""
+    service = ("apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns1}\nspec:\n  type: ClusterIP\n"
+               "  clusterIP: 172.30.0.41\n  ports: [{name: p80, port: PORT, protocol: TCP}]\n")
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(service.replace("PORT", "80"))
+    bad.write_text(service.replace("PORT", "99999"))
+    status, out, err = replay(capsys, str(good), str(bad), str(good), *NODE_FLAGS)
+    assert status == 1 and "nothing in this state" not in err and "Traceback" not in err
+    assert f"{bad}: Service ns1/svc1: note: this object is invalid; keeping its previous version\n" in err
+    result = syncs(out)
+    assert [header for header, _ in result] == ["# sync 1 full", "# sync 2 partial", "# sync 3 partial"]
+    assert all('"ns1/svc1:p80 cluster IP"' not in text for _, text in result[1:])  # svc1 kept, not rewritten
+    assert "-X KUBE" not in result[1][1]
