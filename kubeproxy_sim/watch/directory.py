@@ -61,10 +61,10 @@ from kubeproxy_sim.watch.events import (
     kind_of,
     modified,
 )
+from kubeproxy_sim.watch.state import ENDPOINTS, refused_object
 
 Signature = tuple[int, int, int]  # (mtime_ns, size, inode)
 ObjectId = tuple[Kind, str]
-_KIND_NAMES = frozenset(k.value for k in Kind)
 
 
 def _parses(text: str) -> bool:
@@ -226,10 +226,11 @@ class DirectorySource:
             # parses, but as no object at all (a stray line of text, a missing kind): an edit gone wrong, not
             # the removal of everything the file held (an emptied file says that), so it is treated as unready
             return self._not_ready(state, signature, broken, problems)
+        endpoints = {e.key: e for e in result.endpoints}
         said = []
         for d in result.diagnostics:
             said.append(d)
-            kept = self._keep_previous(state, d, objects)
+            kept = self._keep_previous(state, d, objects, endpoints)
             if kept:
                 if d.kind == Kind.ENDPOINT_SLICE.value and d.object is not None:  # and its revision with it
                     revisions.pop(d.object, None)
@@ -241,16 +242,26 @@ class DirectorySource:
         # edited) is not said again: a stream says a bad object once, as the API server source does
         problems.extend(d for d in said if d not in state.said)
         state.signature, state.objects, state.reported, state.said = signature, objects, None, frozenset(said)
-        state.endpoints = {e.key: e for e in result.endpoints}
+        state.endpoints = endpoints
         state.revisions = revisions
         return True
 
     @staticmethod
-    def _keep_previous(state: _FileState, d: Diagnostic, objects: dict[ObjectId, Any]) -> bool:
-        """An invalid object that this file held before keeps its old version; True when that happened."""
-        if d.severity is not Severity.ERROR or d.kind not in _KIND_NAMES or d.object is None:
+    def _keep_previous(state: _FileState, d: Diagnostic, objects: dict[ObjectId, Any],
+                       endpoints: dict[str, Any]) -> bool:
+        """An invalid object that this file held before keeps its old version (a v1 Endpoints too: the slices
+        mirrored from it stay); True when that happened."""
+        refused = refused_object(d)
+        if refused is None:
             return False
-        ident = (Kind(d.kind), d.object)
+        kind, key = refused
+        if kind == ENDPOINTS:
+            previous_endpoints = state.endpoints.get(key)
+            if previous_endpoints is None or key in endpoints:
+                return False
+            endpoints[key] = previous_endpoints
+            return True
+        ident = (Kind(kind), key)
         previous = state.objects.get(ident)
         if previous is None or ident in objects:
             return False

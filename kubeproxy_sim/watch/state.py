@@ -35,7 +35,34 @@ def keep_deleted_node(cluster: Cluster, last_node: Node | None) -> tuple[Cluster
 
 _CLUSTER_FIELDS = {Kind.SERVICE: "services", Kind.ENDPOINT_SLICE: "endpoint_slices", Kind.NODE: "nodes",
                    Kind.POD: "pods"}
+ENDPOINTS = "Endpoints"  # v1: no model kind, its objects are the EndpointSlices mirrored from it
 _KIND_NAMES = frozenset(kind.value for kind in _CLUSTER_FIELDS)
+
+
+def refused_object(d: Diagnostic) -> tuple[str, str] | None:
+    """The kind and key of the object an error refuses (a model kind or a v1 Endpoints); None for any other
+    diagnostic: the API server refuses such a write, so what the cluster held of it stays."""
+    if d.severity is not Severity.ERROR or not d.object or (d.kind not in _KIND_NAMES and d.kind != ENDPOINTS):
+        return None
+    return d.kind, d.object
+
+
+def mirrored_from(cluster: Cluster) -> dict[str, tuple[Any, ...]]:
+    """The EndpointSlices the mirroring controller made, by the key of their v1 Endpoints."""
+    from kubeproxy_sim.objects.mirror import MANAGED_BY_LABEL, MIRROR_CONTROLLER
+
+    found: dict[str, list[Any]] = {}
+    for es in cluster.endpoint_slices:
+        if es.service_name and dict(es.labels).get(MANAGED_BY_LABEL) == MIRROR_CONTROLLER:
+            found.setdefault(f"{es.namespace}/{es.service_name}", []).append(es)
+    return {key: tuple(slices) for key, slices in found.items()}
+
+
+def _by_key(cluster: Cluster, kind: str) -> dict[str, tuple[Any, ...]]:
+    """A kind's objects by key, each as a tuple (a v1 Endpoints' is its mirrored slices)."""
+    if kind == ENDPOINTS:
+        return mirrored_from(cluster)
+    return {obj.key: (obj,) for obj in getattr(cluster, _field(kind))}
 
 
 def keep_refused_versions(previous: Cluster, cluster: Cluster,
@@ -43,28 +70,30 @@ def keep_refused_versions(previous: Cluster, cluster: Cluster,
     """The objects of a complete state, where one the state holds only in a refused form (an error naming its
     kind and key, no valid document of it) keeps its version from ``previous``, with a note saying so: the API
     server refuses an invalid write, so the cluster, and kube-proxy, keep what they had, as the directory
-    watch keeps an invalid object's previous version (an object new in the state is only reported). ``replay``
-    calls it per state."""
-    refused = {(Kind(d.kind), d.object): d.file for d in diagnostics
-               if d.severity is Severity.ERROR and d.kind in _KIND_NAMES and d.object}
+    watch keeps an invalid object's previous version (an object new in the state is only reported). A refused
+    v1 Endpoints keeps the slices mirrored from it. ``replay`` calls it per state."""
+    refused = {ident: d.file for d in diagnostics if (ident := refused_object(d)) is not None}
     kept: dict[str, list[Any]] = {}
     notes = []
-    present: dict[str, set[str]] = {}  # per field, the keys the state has (made once, for a state of many refused)
-    before: dict[str, dict[str, Any]] = {}
+    present: dict[str, dict[str, tuple[Any, ...]]] = {}  # per kind, the state's (made once, for many refused)
+    before: dict[str, dict[str, tuple[Any, ...]]] = {}
     for (kind, key), file in sorted(refused.items()):
-        name = _CLUSTER_FIELDS[kind]
-        if name not in present:
-            present[name] = {obj.key for obj in getattr(cluster, name)}
-            before[name] = {obj.key: obj for obj in getattr(previous, name)}
-        old = before[name].get(key)
-        if key not in present[name] and old is not None:
-            kept.setdefault(name, []).append(old)
+        if kind not in present:
+            present[kind], before[kind] = _by_key(cluster, kind), _by_key(previous, kind)
+        old = before[kind].get(key)
+        if key not in present[kind] and old is not None:
+            kept.setdefault(_field(kind), []).extend(old)
             notes.append(Diagnostic("this object is invalid; keeping its previous version", file=file,
-                                    kind=kind.value, object=key, severity=Severity.NOTE))
+                                    kind=kind, object=key, severity=Severity.NOTE))
     if not kept:
         return cluster, ()
     return dataclasses.replace(cluster, **{name: (*getattr(cluster, name), *objs) for name, objs in kept.items()}), \
         tuple(notes)
+
+
+def _field(kind: str) -> str:
+    """The Cluster field holding a kind's objects (a v1 Endpoints' mirrored slices are EndpointSlices)."""
+    return _CLUSTER_FIELDS[Kind.ENDPOINT_SLICE if kind == ENDPOINTS else Kind(kind)]
 
 
 class ClusterState:

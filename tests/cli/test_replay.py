@@ -461,3 +461,23 @@ def test_a_state_of_only_refused_objects_with_previous_versions_goes_on(capsys, 
     assert [header for header, _ in result] == ["# sync 1 full", "# sync 2 partial", "# sync 3 partial"]
     assert all('"ns1/svc1:p80 cluster IP"' not in text for _, text in result[1:])  # svc1 kept, not rewritten
     assert "-X KUBE" not in result[1][1]
+
+
+def test_a_refused_endpoints_keeps_its_mirrored_slices(capsys, tmp_path):
+    """A v1 Endpoints in a form the API server refuses (an address that is no IP): the slices mirrored from its
+    previous version stay, so the service keeps its endpoint (no deletion of its chains, no REJECT)."""
+    text = ("apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns1}\nspec:\n"
+            "  clusterIP: 172.30.0.41\n  ports: [{name: p80, port: 80, protocol: TCP}]\n---\n"
+            "apiVersion: v1\nkind: Endpoints\nmetadata: {name: svc1, namespace: ns1}\n"
+            "subsets: [{addresses: [{ip: ADDRESS}], ports: [{name: p80, port: 80, protocol: TCP}]}]\n")
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(text.replace("ADDRESS", "10.0.1.1"))
+    bad.write_text(text.replace("ADDRESS", "10.0.1.999"))
+    status, out, err = replay(capsys, str(good), str(bad), str(good), *NODE_FLAGS)
+    assert status == 1 and "Traceback" not in err
+    assert f"{bad}: Endpoints ns1/svc1: note: this object is invalid; keeping its previous version\n" in err
+    result = syncs(out)
+    assert ":KUBE-SEP-" in result[0][1]
+    for _, restore in result[1:]:  # svc1's chains neither rewritten nor deleted, its cluster IP still served
+        assert "-X " not in restore and "REJECT" not in restore and ":KUBE-SVC-" not in restore
+        assert '"ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-' in restore

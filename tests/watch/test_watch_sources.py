@@ -261,6 +261,27 @@ def test_directory_mirrors_endpoints_whose_service_is_in_another_file(setup) -> 
     assert sorted(k for _, k, _ in summary(src.poll())) == ["EndpointSlice", "Service"]
 
 
+def test_directory_refused_endpoints_keeps_its_mirrored_slices(setup) -> None:
+    """A v1 Endpoints edited to a version the API server refuses (an address that is no IP): the write does not
+    happen, so its mirrored slice stays, with a note, and no event; the fixed version comes as an update."""
+    d, clock, src = setup
+    d.write("ep.yaml", ENDPOINTS)
+    src.poll()
+
+    def edit(ip: str):
+        d.write("ep.yaml", ENDPOINTS.replace("10.244.0.5", ip))
+        src.poll()
+        clock.now += 1.0
+        return src.poll()
+
+    batch = edit("10.244.0.999")
+    assert summary(batch) == []
+    assert [(x.severity, x.kind, x.object) for x in batch.diagnostics] == [
+        (Severity.ERROR, "Endpoints", "default/a"), (Severity.NOTE, "Endpoints", "default/a")]
+    assert "keeping its previous version" in batch.diagnostics[1].message
+    assert [(t, k) for t, k, _ in summary(edit("10.244.0.6"))] == [("MODIFIED", "EndpointSlice")]
+
+
 def test_directory_stray_text_keeps_the_objects_and_an_emptied_file_removes_them(setup) -> None:
     d, clock, src = setup
     src.poll()
