@@ -28,7 +28,7 @@ import random
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from kubeproxy_sim.analysis.exact import Entry, ServiceDist, View, first_packet
+from kubeproxy_sim.analysis.exact import Entry, ServiceDist, View, first_packet, merge_shares
 from kubeproxy_sim.analysis.journeys import CONNECTION_GAP, Runner, address_of, build_simulator, entry_route, rewind
 from kubeproxy_sim.analysis.nodes import NodeSet, Source
 from kubeproxy_sim.analysis.sampling import ConnectionSampler
@@ -89,7 +89,7 @@ def sticky_checks(nodes: NodeSet, view: View, svc_name: str, proto: str) -> tupl
         host, _, port = entry.destination.rpartition(":")
         packet = first_packet(nodes, entry.node, entry.source, host.strip("[]"), int(port), proto)
         unheld = None
-        for share in entry.shares:
+        for share in entry.own_shares:  # (a hop's endpoints are another Service's, in no list of this one)
             if share.verdict != "DNAT" or share.endpoint is None:
                 continue
             list_name = naming.endpoint_chain(svc_name, proto, share.endpoint)
@@ -196,7 +196,9 @@ def analyse_affinity(nodes: NodeSet, dist: ServiceDist, clients: int | None = No
     if not clients:
         chosen = None
     # the model is the sampled entry's (an eTP Local node may reach fewer endpoints than the cluster IP)
-    shares = chosen[1].shares if chosen is not None else view.average
+    # of the port's own rules: an endpoint reached through another node's NodePort is that Service's to balance
+    shares = chosen[1].own_shares if chosen is not None else merge_shares((e.weight, e.own_shares)
+                                                                           for e in view.entries)
     n = sum(1 for s in shares if s.verdict == "DNAT")
     counts = [max(1, math.ceil(clients / max(n, 1)))] if clients else list(CLIENT_COUNTS)
     loads = tuple(client_load(m, n) for m in counts)

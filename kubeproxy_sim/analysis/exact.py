@@ -66,6 +66,14 @@ class Entry:
     traced: tuple[Packet, TraceResult] | None = field(default=None, compare=False, repr=False)
     """The first packet and its trace, for the view to ask why it is dropped or rejected (analysis.why), of its
     entries carrying traffic one after another (:func:`_failure_notes`); let go of once it has."""
+    own: tuple[Share, ...] | None = field(default=None, compare=False, repr=False)
+    """The entry node's own shares when a DNAT was followed to another node (:func:`_rehomed`; else None): the
+    endpoints of the port's own rules, whose KUBE-SEP chains affinity's checks name."""
+
+    @property
+    def own_shares(self) -> tuple[Share, ...]:
+        """The shares of the entry node's rules alone, before any hop to another node's NodePort."""
+        return self.shares if self.own is None else self.own
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +318,7 @@ def _rehomed(nodes: NodeSet, entry: Entry, proto: str, hops: int) -> Entry:
     note = "; ".join(n for n in (entry.note, f"the DNAT's target {said} own address: that node's rules take the "
                                  "new connection again, and the shares are where it ends there") if n)
     return dataclasses.replace(entry, shares=merge_shares(weighted), uncertain=tuple(dict.fromkeys(uncertain)),
-                               note=note)
+                               note=note, own=entry.shares)
 
 
 def _ended(share: Share, first: str, masqueraded: bool) -> Share:

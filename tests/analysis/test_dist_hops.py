@@ -6,6 +6,7 @@ answers there (``netns verify`` showed the kernel doing so; see tests/simulator/
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import defaultdict
 from fractions import Fraction
@@ -82,3 +83,23 @@ def test_dist_and_send_expect_the_same_answerers(case: ClusterCase, data: st.Dat
     exact = _by_ip(entry.shares)
     assert set(expected) == set(exact), (expected, exact)
     assert all(abs(expected[ip] - float(exact[ip])) < 1e-9 for ip in exact)
+
+
+def test_affinity_checks_the_port_s_own_endpoints_not_those_beyond_a_hop() -> None:
+    """With ClientIP affinity the sticky checks name the KUBE-SEP chains of the port's own endpoint (node2's
+    NodePort), not web's pods reached beyond it (no list of this Service's): every check returns, and the model
+    counts the one endpoint the port balances over."""
+    from kubeproxy_sim.analysis.affinity import analyse_affinity
+    from kubeproxy_sim.objects.model import SessionAffinity
+
+    service, slice_ = chained(NODES["node2"][0], 30080)
+    service = dataclasses.replace(service, session_affinity=SessionAffinity.CLIENT_IP)
+    cluster = _with(load(objects()), (service, slice_))
+    nodes = node_set(cluster, BASE)
+    (svc,) = [s for s in service_ports(nodes) if s.name == "chained"]
+    report = analyse(nodes, [Selection(svc, kinds=frozenset({CLUSTER_IP}))], [node_source(nodes, "node1")])
+    (dist,) = report.services
+    assert len(_by_ip(dist.views[0].entries[0].shares)) == 3  # the hop is followed
+    affinity = analyse_affinity(nodes, dist, clients=20)
+    assert affinity is not None and affinity.all_sticky and affinity.endpoints == 1
+    assert {c.endpoint for c in affinity.checks} == {f"{NODES['node2'][0]}:30080"}
