@@ -74,10 +74,11 @@ def unreadable(exc: OSError | UnicodeDecodeError) -> str:
     return link_fault(exc) or exc.strerror or type(exc).__name__
 
 
-def cannot_read(exc: OSError | UnicodeDecodeError, expected: str) -> str:
-    """The one wording of a path a flag names that could not be read: why (:func:`unreadable`), and what the flag
-    wants there (a reason alone, "File name too long", does not say)."""
-    return f"cannot read it: {unreadable(exc)}; expected {expected}"
+def cannot_read(why: OSError | UnicodeDecodeError | str, expected: str) -> str:
+    """The one wording of a path a flag names that could not be read: why (:func:`unreadable`, or a reason of the
+    caller's: "a device, not a regular file"), and what the flag wants there (a reason alone, "File name too
+    long", does not say)."""
+    return f"cannot read it: {why if isinstance(why, str) else unreadable(why)}; expected {expected}"
 
 
 def link_fault(exc: OSError) -> str | None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import math
 import os
 import re
+import stat
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -250,6 +252,8 @@ class Inputs:
 
 
 SCENARIO_FILES = ("scenario.yaml", "objects.yaml")  # what a --scenario folder holds (rulesets/*/)
+SCENARIO_FILE_EXPECTED = {"scenario.yaml": "a YAML mapping with description and args",
+                          "objects.yaml": "a YAML or JSON manifest file"}
 
 
 def scenario_dir(name: str, flag: str = "--scenario") -> Path:
@@ -260,15 +264,34 @@ def scenario_dir(name: str, flag: str = "--scenario") -> Path:
     plain = plain_name(name)
     candidate = REPO_RULESETS / name if plain else path  # (a path joined to an absolute one is that one)
     own = _scenario_folder(path, flag, plain)
-    if own and (any(os.path.exists(path / f) for f in SCENARIO_FILES) or not plain or not os.path.isdir(candidate)):
-        missing = [f for f in SCENARIO_FILES if not os.path.isfile(path / f)]
-        if missing:
-            raise UsageError([Diagnostic(f"no such file; a {flag} directory holds {' and '.join(SCENARIO_FILES)} "
-                                         "(as rulesets/bootcamp does)", file=str(path / f)) for f in missing])
+    if own and (any(os.path.lexists(path / f) for f in SCENARIO_FILES) or not plain or not os.path.isdir(candidate)):
+        problems = [problem for f in SCENARIO_FILES if (problem := _scenario_file_problem(path / f, flag))]
+        if problems:
+            raise UsageError(problems)
         return path
     if plain and os.path.isdir(candidate):
         return candidate
     raise InputError(Diagnostic(f"no scenario {literal(name)}; {_scenarios_offered(name)}", field=flag))
+
+
+def _scenario_file_problem(file: Path, flag: str) -> Diagnostic | None:
+    """Why a scenario directory's file cannot be read (errors.cannot_read's line naming ``flag``), looked at
+    before any reading: missing, a dangling link, a directory, or no regular file (a FIFO would be read more than
+    once: its args, then its objects; a device may never end); None for a regular file."""
+    from kubeproxy_sim.objects.load import special_file
+
+    expected = SCENARIO_FILE_EXPECTED[file.name]
+    try:
+        mode = os.stat(file).st_mode
+    except OSError as exc:
+        return Diagnostic(cannot_read(exc, expected), file=str(file), field=flag)
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        why = os.strerror(errno.EISDIR)
+    else:  # (special_file: None only when the file changed since)
+        why = f"{special_file(str(file)) or 'a special file'}, not a regular file"
+    return Diagnostic(cannot_read(why, expected), file=str(file), field=flag)
 
 
 def _scenarios_offered(name: str) -> str:
@@ -327,7 +350,8 @@ def _scenario_mapping(directory: Path) -> dict[object, object]:
     try:
         data, _ = safe_load(read_text(directory / "scenario.yaml"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(Diagnostic(cannot_read(exc, "a YAML mapping with description and args"), file=file)) from None
+        raise UsageError(Diagnostic(cannot_read(exc, SCENARIO_FILE_EXPECTED["scenario.yaml"]), file=file,
+                                    field="--scenario")) from None
     except yaml.YAMLError as exc:
         from kubeproxy_sim.objects.load import yaml_syntax_error
 

@@ -86,8 +86,8 @@ def test_an_unknown_against_scenario_is_named_as_typed(capsys, tmp_path) -> None
     assert code == 1 and err.startswith("kubeproxy-sim: --against-scenario: no scenario 'nosuch'; expected a built-in ")
     (tmp_path / "objects.yaml").write_text("")
     code, _, err = run(capsys, "diff", "--scenario", "bootcamp", "--against-scenario", str(tmp_path))
-    assert code == 2 and err == (f"kubeproxy-sim: {tmp_path / 'scenario.yaml'}: no such file; a --against-scenario "
-                                 "directory holds scenario.yaml and objects.yaml (as rulesets/bootcamp does)\n")
+    assert code == 2 and err == (f"kubeproxy-sim: {tmp_path / 'scenario.yaml'}: --against-scenario: cannot read it: "
+                                 "No such file or directory; expected a YAML mapping with description and args\n")
 
 
 def test_the_cluster_is_scanned_once_per_state_not_once_per_service(capsys, monkeypatch) -> None:

@@ -351,8 +351,9 @@ def test_a_directory_that_is_not_a_scenario_names_what_it_lacks(tmp_path, capsys
         assert main(["rules", "--scenario", name]) == 2
         prefix = "" if name == "." else f"{tmp_path}/"
         assert capsys.readouterr().err == "".join(
-            f"kubeproxy-sim: {prefix}{f}: no such file; a --scenario directory holds scenario.yaml and objects.yaml "
-            "(as rulesets/bootcamp does)\n" for f in ("scenario.yaml", "objects.yaml"))
+            f"kubeproxy-sim: {prefix}{f}: --scenario: cannot read it: No such file or directory; expected {what}\n"
+            for f, what in (("scenario.yaml", "a YAML mapping with description and args"),
+                            ("objects.yaml", "a YAML or JSON manifest file")))
     (tmp_path / "bootcamp").mkdir()  # a folder of the same name that is no scenario: the built-in one is meant
     assert main(["rules", "--scenario", "bootcamp"]) == 0
     capsys.readouterr()
@@ -432,9 +433,9 @@ def test_a_scenario_yaml_or_config_that_cannot_be_read_says_why_in_errors_unread
     (tmp_path / "objects.yaml").write_text(BOOTCAMP_OBJECTS.read_text())
     (tmp_path / "scenario.yaml").write_bytes(b"args: [\xaf]\n")
     assert main(["rules", "--scenario", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == (f"kubeproxy-sim: {tmp_path}/scenario.yaml: cannot read it: not UTF-8 text "
-                                       "(invalid start byte at byte 7); expected a YAML mapping with description "
-                                       "and args\n")
+    assert capsys.readouterr().err == (f"kubeproxy-sim: {tmp_path}/scenario.yaml: --scenario: cannot read it: not "
+                                       "UTF-8 text (invalid start byte at byte 7); expected a YAML mapping with "
+                                       "description and args\n")
     for config, reason in ((tmp_path / "scenario.yaml", "not UTF-8 text (invalid start byte at byte 7)"),
                            (tmp_path, "Is a directory")):
         assert main(["rules", "--scenario", "bootcamp", "--config", str(config)]) == 1
