@@ -385,9 +385,15 @@ def _parse_documents(text: str, file: str, ending: str = SKIPPED) -> list[Any]:
         return documents
     try:
         return _load_yaml(text)
-    except _yaml().YAMLError:
+    except _yaml().YAMLError as exc:
         recovered = _json_stream_recovered(text, file, ending) if text.lstrip()[:1] in ("{", "[") else None
-        return recovered if recovered is not None else _parse_chunks(text, file, ending)
+        if recovered is not None:
+            return recovered
+        if isinstance(exc, (DuplicateKeyError, BadValueError)):  # (no syntax error met before it)
+            recorded = _read_recorded(text, file, 0, ending)  # (one reading, as fast as the first)
+            if type(recorded[-1]) is _Judged:  # (a syntax error after it: document by document below)
+                return recorded
+        return _parse_chunks(text, file, ending)
 
 
 def json_documents(text: str, file: str = "<memory>", ending: str = SKIPPED) -> list[Any] | None:
@@ -529,20 +535,17 @@ def _json_too_deep(text: str, start: int, file: str, ending: str) -> Diagnostic:
 
 
 def _parse_chunks(text: str, file: str, ending: str = SKIPPED) -> list[Any]:
-    """After a syntax error: parse document by document so one broken document costs only itself."""
+    """After a syntax error: read document by document so one broken document costs only itself, each in the
+    recording reading (:func:`_read_recorded`), which names a key given twice or a bad value too and is as fast as
+    the plain one: each is read once (loading each, then reading again one that raised, cost a third reading)."""
     from kubeproxy_sim.objects import yamlsplit  # YAML only, like _yaml()
 
     documents: list[Any] = []
     starts = [0] + [m.start() for m in yamlsplit.DOCUMENT_MARKER.finditer(text)]
-    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
-        chunk = text[start:end]
-        first_line = text.count("\n", 0, start)
-        try:
-            documents.extend(_load_yaml(chunk))
-        except (DuplicateKeyError, BadValueError):
-            documents.extend(_read_recorded(chunk, file, first_line, ending))
-        except _yaml().YAMLError as exc:
-            documents.append(_yaml_problem(exc, file, first_line, chunk, ending))
+    first_line = 0
+    for previous, start, end in zip([0, *starts], starts, [*starts[1:], len(text)], strict=False):
+        first_line += text.count("\n", previous, start)  # (counted on from the last chunk: once over the text)
+        documents.extend(_read_recorded(text[start:end], file, first_line, ending))
     return documents
 
 
@@ -903,9 +906,10 @@ def _read_recorded(text: str, file: str, first_line: int, ending: str = SKIPPED)
             found = [*(_duplicate(repeat, first_line) for repeat in loader.duplicates),
                      *(_collision(repeat, first_line) for repeat in loader.collisions),
                      *(_bad_value(node, problem, key) for node, problem, key in loader.bad_values)]
-            documents.append(_Judged(tuple(_judged(document, node, found, file, first_line))))
+            shared = bool(found) and may_alias(text[node.start_mark.index:node.end_mark.index])
+            documents.append(_Judged(tuple(_judged(document, node, found, file, first_line, shared))))
     except yaml.YAMLError as exc:
-        documents.append(_yaml_problem(exc, file, first_line, ending=ending))
+        documents.append(_yaml_problem(exc, file, first_line, text, ending))
     finally:
         loader.dispose()
     return documents
@@ -978,9 +982,11 @@ def _no_json_key(key_node: Any, key: object) -> str:
         ", which kubectl's YAML reading makes no JSON key of (\"unsupported map key\")"
 
 
-def _judged(document: Any, node: Any, found: list[_Finding], file: str, first_line: int) -> list[Any]:
+def _judged(document: Any, node: Any, found: list[_Finding], file: str, first_line: int,
+            shared: bool = True) -> list[Any]:
     """The messages for what one document holds, then what is used of it: all of it, nothing (kubectl refuses it),
-    or a List without the items kubectl refuses."""
+    or a List without the items kubectl refuses; ``shared``: whether its items may share nodes (an anchor and its
+    aliases): when not, a finding is not looked for in the other items (a walk of the whole List per finding)."""
     if not found:
         return [document]
     item_nodes: list[Any] = []
@@ -1000,7 +1006,7 @@ def _judged(document: Any, node: Any, found: list[_Finding], file: str, first_li
         index = next((i for i, item in enumerate(item_nodes) if item.start_mark.index <= at < item.end_mark.index),
                      None)
         (whole if index is None else by_item.setdefault(index, [])).append(finding)
-        if index is not None:
+        if index is not None and shared:
             for other, item in enumerate(item_nodes):
                 if other != index and _path_to(item, finding) is not None:  # (reached through an alias)
                     by_item.setdefault(other, []).append(finding)
@@ -1085,14 +1091,21 @@ def _load_yaml(text: str) -> list[Any]:
 
     yaml = _yaml()
     loader = strict_loader()
+    found: list[Exception] = []
 
     def load(part: str) -> list[Any]:
-        return list(yaml.load_all(part, Loader=loader))
+        try:
+            return list(yaml.load_all(part, Loader=loader))
+        except (DuplicateKeyError, BadValueError) as exc:
+            found.append(exc)
+            raise
 
     if len(text) >= yamlsplit.MIN_PARALLEL_CHARS:
         documents = yamlsplit.load_in_two(text, load)
         if documents is not None:
             return documents
+        if found:  # (the first part has one: its caller reads every document again to name it, so the whole text
+            raise found[0]  # need not be loaded to find it again)
     return load(text)
 
 

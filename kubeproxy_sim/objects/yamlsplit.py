@@ -81,12 +81,12 @@ def load_in_two(text: str, load: Load) -> list[Any] | None:
     cut = find_cut(text)
     if cut is None or not hasattr(os, "fork"):
         return None
-    with signals.forked(lambda write_end, previous: _child(load, cut.second, write_end, previous)) as inbox:
-        try:
-            first = load(cut.first)
-        except Exception:  # the whole-text load reports it, with its position in the whole text
-            return None
-        data = inbox.read()
+    try:
+        with signals.forked(lambda write_end, previous: _child(load, cut.second, write_end, previous)) as inbox:
+            first = load(cut.first)  # (raising, it kills the child, whose half is not wanted then: not waited for)
+            data = inbox.read()
+    except Exception:  # the whole-text load reports it, with its position in the whole text
+        return None
     return _join(cut, first, pickle.loads(data)) if data else None
 
 

@@ -1,0 +1,61 @@
+"""How a YAML manifest with a key given twice (or a key kubectl makes no JSON key of) is read: its findings named
+in one recording reading after the first, failed one, and what go-yaml and sigs.k8s.io/yaml make of its keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kubeproxy_sim.objects import load
+from kubeproxy_sim.objects.load import load_text
+
+SERVICE = """apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: ns}}
+spec:
+  clusterIP: {ip}
+  ports:
+  - port: 80
+"""
+
+
+def _read_lengths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of each text the loader parses as YAML (plainly or recording), in order."""
+    lengths: list[int] = []
+    for name in ("_load_yaml", "_read_recorded"):
+        original = getattr(load, name)
+
+        def spy(text: str, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            lengths.append(len(text))
+            return _original(text, *args, **kwargs)
+
+        monkeypatch.setattr(load, name, spy)
+    return lengths
+
+
+@pytest.mark.parametrize("twice_in", [0, 1, 2])
+def test_a_key_given_twice_costs_one_more_reading_of_the_text_not_two(monkeypatch: pytest.MonkeyPatch,
+                                                                      twice_in: int) -> None:
+    """Loading every document again, then reading the one that raised a third time, made a large List with one key
+    given twice 3-5 times slower to load; the recording reading names it as fast as the plain one reads."""
+    documents = [SERVICE.format(name=f"s{i}", ip=f"10.0.0.{i + 1}") for i in range(3)]
+    documents[twice_in] = documents[twice_in].replace("  - port: 80\n", "  - port: 80\n    port: 90\n")
+    text = "---\n".join(documents)
+    lengths = _read_lengths(monkeypatch)
+    result = load_text(text, "m.yaml")
+    assert [d.message.split(";")[0] for d in result.diagnostics] == ['mapping key "port" already defined at line '
+                                                                     f"{7 + 8 * twice_in}"]
+    assert sorted(s.name for s in result.cluster.services) == ["s0", "s1", "s2"]
+    assert lengths == [len(text), len(text)]
+
+
+def test_a_syntax_error_beside_a_key_given_twice_costs_its_document_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    documents = [SERVICE.format(name=f"s{i}", ip=f"10.0.0.{i + 1}") for i in range(3)]
+    documents[0] = documents[0].replace("  - port: 80\n", "  - port: 80\n    port: 90\n")
+    documents[2] = documents[2].replace("kind: Service", "kind: [Service")
+    lengths = _read_lengths(monkeypatch)
+    result = load_text("---\n".join(documents), "m.yaml")
+    assert [(d.line, d.severity.name) for d in result.diagnostics] == [(8, "WARNING"), (20, "ERROR")]
+    assert sorted(s.name for s in result.cluster.services) == ["s0", "s1"]
+    assert len(lengths) == 2 + 3  # the whole text plainly, then recording (up to the error), then each document
