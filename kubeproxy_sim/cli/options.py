@@ -90,13 +90,21 @@ def parse_float(text: str) -> float:
     return value
 
 
-def config_path(text: str) -> str:
-    """--config's value, a file: standard input ("-", which -f and --rules take) is refused by name, as the file
-    is read more than once (node settings, sync periods) and a pipe can be read only once (it said "No such file")."""
-    if text == "-":
-        raise argparse.ArgumentTypeError("'-': the configuration is read from a file, not standard input (it is "
-                                         "read more than once); expected a KubeProxyConfiguration file")
-    return text
+def no_stdin(reason: str, expected: str) -> Callable[[str], str]:
+    """An argparse type for a flag whose value is a path standard input cannot stand for: "-" (which -f, --against
+    and --rules take for it) is refused by name and ``reason``; it was looked for as a file named "-" ("No such
+    file")."""
+    def path(text: str) -> str:
+        if text == "-":
+            raise argparse.ArgumentTypeError(f"'-': {reason}; expected {expected}")
+        return text
+
+    return path
+
+
+config_path = no_stdin("the configuration is read from a file, not standard input (it is read more than once)",
+                       "a KubeProxyConfiguration file")
+"""--config's value: read more than once (node settings, sync periods), and a pipe can be read only once."""
 
 
 def scenario_name(text: str) -> str:

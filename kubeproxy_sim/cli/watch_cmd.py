@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from kubeproxy_sim.cli.node_configs import NodeConfigs, given_node_name
-from kubeproxy_sim.cli.options import add_node_flags, add_recursive_flag
+from kubeproxy_sim.cli.options import add_node_flags, add_recursive_flag, no_stdin
 from kubeproxy_sim.cli.output import add_output_flags
 from kubeproxy_sim.cli.replay_cmd import add_sync_period_flags, check_not_negative, duration, take_negative_values
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, cannot_read
@@ -101,7 +101,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     src = parser.add_argument_group("source (one of)")
-    src.add_argument("-f", "--filename", metavar="DIR",
+    src.add_argument("-f", "--filename", metavar="DIR", type=no_stdin(
+                         "a directory is watched as its files change, not standard input", WATCHED_DIRECTORY),
                      help="a directory of manifests (YAML or JSON); files added, edited or removed are changes")
     add_recursive_flag(src, "watch")
     src.add_argument("--kubeconfig", metavar="FILE", help="watch the API server this kubeconfig points at")
@@ -145,21 +146,29 @@ def _check_source(args: argparse.Namespace) -> None:
     if args.context and not args.kubeconfig:
         raise UsageError(Diagnostic("--context needs --kubeconfig", field="--context"))
     if args.filename and not os.path.isdir(args.filename):
-        expected = "a directory of manifests to watch (put a single file in a directory of its own)"
-        try:
-            os.stat(args.filename)
-            what = f"is a file; expected {expected}"
-        except FileNotFoundError:
-            what = f"does not exist; expected {expected}"
-        except OSError as exc:  # (a name too long, a directory above it that may not be entered: not "no such")
-            what = cannot_read(exc, expected)
-        raise InputError(Diagnostic(what, file=args.filename, field="-f"))
+        raise InputError(Diagnostic(cannot_read(_not_a_directory(args.filename), WATCHED_DIRECTORY),
+                                    file=args.filename, field="-f"))
     if args.kubeconfig:
         _check_kubeconfig(args.kubeconfig)
     if args.poll_interval < MIN_POLL_INTERVAL:  # 0 would poll as fast as a core runs
         raise InputError(Diagnostic(f"{args.poll_interval:g} s: expected at least {MIN_POLL_INTERVAL:g} s",
                                     field="--poll-interval"))
     check_not_negative(args.debounce, "--debounce")
+
+
+WATCHED_DIRECTORY = "a directory of manifests to watch (put a single file in a directory of its own)"
+
+
+def _not_a_directory(path: str) -> OSError | str:
+    """Why ``-f PATH``, no directory, cannot be watched: the reason it cannot be looked at (missing, a dangling
+    link, a name too long), or what it is (a file, or objects.load.special_file's FIFO, socket or device)."""
+    from kubeproxy_sim.objects.load import special_file
+
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc
+    return f"{special_file(path) or 'a file'}, not a directory"
 
 
 def _check_kubeconfig(path: str) -> None:

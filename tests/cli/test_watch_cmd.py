@@ -792,8 +792,10 @@ def test_with_nothing_changed_a_full_sync_runs_once_an_hour(manifests: Path):
 @pytest.mark.parametrize(("argv", "message", "code"), [
     (["--kubeconfig", "kc", "-f", "."], "exactly one source", EXIT_USAGE),
     ([], "exactly one source", EXIT_USAGE),
-    (["-f", "no-such-dir"], "no-such-dir: -f: does not exist; expected a directory", EXIT_INVALID_INPUT),
-    (["-f", __file__], "is a file; expected a directory", EXIT_INVALID_INPUT),
+    (["-f", "no-such-dir"], "no-such-dir: -f: cannot read it: No such file or directory; expected a directory",
+     EXIT_INVALID_INPUT),
+    (["-f", __file__], f"{__file__}: -f: cannot read it: a file, not a directory; expected a directory",
+     EXIT_INVALID_INPUT),
     (["--context", "c", "-f", "."], "--context needs --kubeconfig", EXIT_USAGE),
     (["--kubeconfig", "no-such-kubeconfig"], "no-such-kubeconfig: --kubeconfig: cannot read it: No such file or "
      "directory; expected a kubeconfig (what `kubectl config view --raw` prints)", EXIT_INVALID_INPUT),
@@ -1255,3 +1257,34 @@ def test_without_a_name_the_watch_picks_the_node_rules_picks_not_the_machine_s_h
                          'the last rule in this chain" -d 192.168.0.2 -j KUBE-NODEPORTS']
     assert main(["rules", "-f", str(directory), *flags]) == 0
     assert nodeports[0] in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize(("kind", "why"), [
+    ("a dangling link", 'a symbolic link to "{tmp}/gone", which does not exist'),
+    ("/dev/zero", "a device, not a directory"),
+    ("a FIFO", "a FIFO, not a directory"),
+    ("/proc/sys/net/ipv4/ip_forward", "a file, not a directory"),
+])
+def test_a_watched_path_that_is_no_directory_is_said_in_cannot_read_s_line(capsys, tmp_path: Path, kind: str,
+                                                                           why: str) -> None:
+    """watch -f kept its own words: a dangling link 'does not exist', /dev/zero and a FIFO 'is a file' (r5)."""
+    path = tmp_path / "src"
+    if kind == "a dangling link":
+        path.symlink_to(tmp_path / "gone")
+    elif kind == "a FIFO":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(kind)
+    assert main(["watch", "-f", str(path), "--once"]) == EXIT_INVALID_INPUT
+    assert capsys.readouterr().err == (f"kubeproxy-sim: {path}: -f: cannot read it: {why.format(tmp=tmp_path)}; "
+                                       "expected a directory of manifests to watch (put a single file in a directory "
+                                       "of its own)\n")
+
+
+def test_standard_input_is_refused_by_name_as_no_directory(capsys) -> None:
+    """``watch -f -`` said '-: -f: does not exist': the watch takes no standard input (r5)."""
+    with pytest.raises(SystemExit) as exited:
+        main(["watch", "-f", "-", "--once"])
+    assert exited.value.code == EXIT_USAGE and capsys.readouterr().err.splitlines()[-1] == (
+        "kubeproxy-sim watch: error: argument -f/--filename: '-': a directory is watched as its files change, not "
+        "standard input; expected a directory of manifests to watch (put a single file in a directory of its own)")
