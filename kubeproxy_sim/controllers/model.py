@@ -179,6 +179,16 @@ class ReplicaSet:
         return f"{self.namespace}/{self.name}"
 
 
+@dataclass(frozen=True, slots=True)
+class LastApplied:
+    """What the last ``kubectl apply`` of a pod wrote of the fields the model merges, as its
+    kubectl.kubernetes.io/last-applied-configuration annotation keeps it: the next apply's three-way merge
+    removes what this wrote and the next manifest leaves out, and nothing else."""
+
+    tolerations: tuple[Toleration, ...] = ()  # spec.tolerations as written (none: left out)
+    deletion_cost: str | None = None  # the pod-deletion-cost annotation as written (None: left out)
+
+
 def pod_uid(namespace: str, name: str, serial: int) -> str:
     """metadata.uid, which upstream draws at random: here 128 bits (as hex) derived from the pod's name (whose
     suffix the injected generator drew) and creation serial, a new one for a pod made again under the same name.
@@ -220,6 +230,9 @@ class SimPod:
     # metadata.annotations[controller.kubernetes.io/pod-deletion-cost] as written (None: not set; a value the API
     # server took); a set scaling down deletes lower costs first, read by deletion_cost_value
     deletion_cost: str | None = None
+    # what the last apply of it wrote (world.add_pods, update_pods); None: never applied (a ReplicaSet's pod, or
+    # one made otherwise), so an apply removes nothing from it
+    last_applied: LastApplied | None = None
     # metadata.uid (:func:`pod_uid`), derived once when the pod is made (left empty) and carried over by every
     # replace(), as name and serial never change; a derived value, so not compared
     uid: str = field(default="", repr=False, compare=False)

@@ -27,6 +27,8 @@ from kubeproxy_sim.controllers.model import (
     MAX_REPLICAS,
     TOLERATIONS_FORBIDDEN,
     Deployment,
+    LastApplied,
+    SimPod,
     Toleration,
     World,
     admitted_tolerations,
@@ -505,10 +507,27 @@ def _ready_state(facts: World | Manifests, name: str) -> tuple[bool, bool, bool]
 
 
 def _same_pod(running: Any, pod: Any) -> bool:
-    """Whether a manifest asks nothing new of a running pod but maybe its tolerations (what it leaves out, the pod
-    keeps); those the caller updates in place."""
+    """Whether a manifest asks nothing new of a running pod but maybe its tolerations and pod-deletion-cost, which
+    the caller merges (:func:`_merged`) and updates in place: its labels and ports as they are, its node and
+    addresses as they are or left out (the pod keeps those)."""
     return (not running.terminating and dict(running.labels) == dict(pod.labels) and running.ports == pod.ports
             and pod.node_name in (None, running.node_name) and (not pod.pod_ips or pod.pod_ips == running.pod_ips))
+
+
+def _merged(running: SimPod | None, written: LastApplied) -> tuple[tuple[Toleration, ...], str | None]:
+    """A pod's tolerations (before admission) and pod-deletion-cost after kubectl apply's three-way merge of a
+    manifest that wrote ``written``: what it writes replaces them (tolerations are one list, replaced whole);
+    what it leaves out is removed when the pod's last apply wrote it (running.last_applied) and kept otherwise,
+    so a pod the ReplicaSet made (no last-applied-configuration) loses nothing. Kept tolerations are the pod's
+    own, the admission plugin's defaults among them, to which it adds nothing again."""
+    if running is None:
+        return written.tolerations, written.deletion_cost
+    last = running.last_applied or LastApplied()
+    tolerations = written.tolerations or (() if last.tolerations else running.tolerations)
+    cost = written.deletion_cost
+    if cost is None and last.deletion_cost is None:
+        cost = running.deletion_cost
+    return tolerations, cost
 
 
 def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random.Random) -> Played:
@@ -540,28 +559,33 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     running = {p.key: p for p in world.pods}
     tolerations, costs = dict(manifests.pod_tolerations), dict(manifests.pod_deletion_costs)
     changed = []
+    merged: dict[str, tuple[tuple[Toleration, ...], str | None]] = {}  # by NS/NAME: the fields after the merge
+    applied: dict[str, LastApplied] = {}  # by NS/NAME: the new last-applied view
     updated: set[str] = set()
     conflicts: tuple[PortConflict, ...] = ()
     refused = []
     for pod in manifests.cluster.pods:
         before = running.get(pod.key)
-        if before is not None and not only_added_tolerations(before.tolerations,
-                                                             admitted_tolerations(tolerations.get(pod.key, ()))):
+        view = LastApplied(tolerations.get(pod.key, ()), costs.get(pod.key))  # what this apply writes
+        own, cost = _merged(before, view)
+        if before is not None and not only_added_tolerations(before.tolerations, admitted_tolerations(own)):
             refused.append(_tolerations_refused(pod))
             continue
+        merged[pod.key], applied[pod.key] = (own, cost), view
         if before is not None and _same_pod(before, pod):  # a running pod keeps its node, address and readiness
-            same = (admitted_tolerations(tolerations.get(pod.key, ())) == before.tolerations
-                    and costs.get(pod.key) == before.deletion_cost)
+            same = ((admitted_tolerations(own), cost, view)
+                    == (before.tolerations, before.deletion_cost, before.last_applied))
             notes.append(f"pod/{pod.name} {'unchanged' if same else 'configured'}")
-            if not same:  # a pod spec change the API server allows, or an annotation: updated in place
+            if not same:  # a pod spec change the API server allows, an annotation, or a first apply: in place
                 updated.add(pod.key)
             continue
         notes.append(_applied("pod", pod.name, before, False))
         changed.append(pod)
     if updated:
-        world = W.update_pods(world, {key: (tolerations.get(key, ()), costs.get(key)) for key in updated}, rng)
+        world = W.update_pods(world, {key: merged[key] for key in updated}, rng, applied)
     if changed:
-        world, conflicts = W.add_pods(world, changed, rng, tolerations, costs)
+        world, conflicts = W.add_pods(world, changed, rng, {key: own for key, (own, _) in merged.items()},
+                                      {key: cost for key, (_, cost) in merged.items() if cost is not None}, applied)
     for d in manifests.deployments:
         existing = world.deployment(d.namespace, d.name)
         if existing is not None and not d.replicas_given:  # apply leaves a field the manifest omits alone

@@ -44,6 +44,7 @@ from kubeproxy_sim.controllers.endpointslice import (
 from kubeproxy_sim.controllers.model import (
     Container,
     Deployment,
+    LastApplied,
     PodTemplate,
     SimPod,
     Toleration,
@@ -348,7 +349,8 @@ def delete_pods(world: World, namespace: str, names: list[str], rng: random.Rand
 
 def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
              tolerations: Mapping[str, tuple[Toleration, ...]] | None = None,
-             costs: Mapping[str, str] | None = None) -> tuple[World, tuple[PortConflict, ...]]:
+             costs: Mapping[str, str] | None = None,
+             last_applied: Mapping[str, LastApplied] | None = None) -> tuple[World, tuple[PortConflict, ...]]:
     """Bare Pods as applied, each replacing the one of its name (and moved last), then settled once; a name written
     twice in ``pods`` is the last copy's (kubectl creates the first and patches it with the second), the first
     never placed nor counted, and a pod replaced no longer counts on its node for the new ones. One is kept
@@ -363,7 +365,8 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
     Also returned: the host-network pods applied bound where a pod before them holds one of their host ports,
     which the kubelet would refuse (the order the manifest gives decides which one). ``tolerations``: each pod's
     spec.tolerations as written, by NS/NAME (the DefaultTolerationSeconds plugin adds its defaults here);
-    ``costs``: each pod's pod-deletion-cost annotation as written, by NS/NAME (left out: none)."""
+    ``costs``: each pod's pod-deletion-cost annotation, by NS/NAME (left out: none); ``last_applied``: what the apply
+    of each wrote, its last-applied view (left out: none, a pod made otherwise)."""
     last = {pod.key: index for index, pod in enumerate(pods)}
     applied = [pod for index, pod in enumerate(pods) if last[pod.key] == index]  # a name written twice: the last
     ipam = Ipam(replace(world, pods=tuple(p for p in world.pods if p.key not in last)))  # the replaced ones go
@@ -375,7 +378,7 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
                      pod_ips=pod.pod_ips, ready_at=world.now if pod.ready else None,
                      deleted_at=world.now if pod.terminating else None, host_network=pod.host_network,
                      tolerations=admitted_tolerations((tolerations or {}).get(pod.key, ())),
-                     deletion_cost=(costs or {}).get(pod.key))
+                     deletion_cost=(costs or {}).get(pod.key), last_applied=(last_applied or {}).get(pod.key))
         world = replace(world, serial=world.serial + 1)
         if sim.node_name is not None:  # bound as written: kube-scheduler leaves it to that node's kubelet
             if taken := ipam.hold(sim):
@@ -392,14 +395,17 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
 
 
 def update_pods(world: World, written: Mapping[str, tuple[tuple[Toleration, ...], str | None]],
-                rng: random.Random) -> World:
+                rng: random.Random, last_applied: Mapping[str, LastApplied] | None = None) -> World:
     """Pods, by NS/NAME, updated in place to the spec.tolerations (the admission plugin's defaults added) and the
     pod-deletion-cost written for them, then settled: the pod update the API server allows
     (model.only_added_tolerations, which the caller has checked), after which the taint eviction controller runs
     processPodOnNode for the pod again (tainteviction.evict): a toleration now forever cancels its deletion, one
-    still matching keeps its scheduled time."""
+    still matching keeps its scheduled time. ``last_applied``: the new last-applied view of the pods an apply updated
+    (the others keep theirs)."""
+    views = last_applied or {}
     pods = tuple(p if p.key not in written else
-                 replace(p, tolerations=admitted_tolerations(written[p.key][0]), deletion_cost=written[p.key][1])
+                 replace(p, tolerations=admitted_tolerations(written[p.key][0]), deletion_cost=written[p.key][1],
+                         last_applied=views.get(p.key, p.last_applied))
                  for p in world.pods)
     return settle(replace(world, pods=pods), rng)
 

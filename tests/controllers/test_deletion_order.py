@@ -20,7 +20,14 @@ from hypothesis import strategies as st
 from kubeproxy_sim.cli.scenario_cmd import load_manifests
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.decode import read_deletion_cost
-from kubeproxy_sim.controllers.model import POD_DELETION_COST, SimPod, World, deletion_cost_value, pod_uid
+from kubeproxy_sim.controllers.model import (
+    POD_DELETION_COST,
+    LastApplied,
+    SimPod,
+    World,
+    deletion_cost_value,
+    pod_uid,
+)
 from kubeproxy_sim.controllers.naming import template_hash
 from kubeproxy_sim.controllers.replicaset import _log_rank, deletion_order
 from kubeproxy_sim.controllers.script import Manifests, Played, Step, play
@@ -349,5 +356,5 @@ def test_a_bare_pod_reapplied_with_another_cost_is_configured_in_place() -> None
     same, other = apply(first.world, "3"), apply(first.world, None)
     assert same.notes == ("pod/p1 unchanged",) and other.notes == ("pod/p1 configured",)
     after = other.world.pod("default", "p1")
-    assert after == replace(before, deletion_cost=None)
+    assert after == replace(before, deletion_cost=None, last_applied=LastApplied())  # it wrote no cost
     assert apply(other.world, "0").notes == ("pod/p1 configured",)  # "0" written is not none written

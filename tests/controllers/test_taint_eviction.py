@@ -506,3 +506,57 @@ def test_a_refused_pod_keeps_its_tolerations_and_its_scheduled_deletion() -> Non
     allowed = apply(w, MAINTENANCE, FOREVER)
     assert allowed.error is None and allowed.notes == ("pod/p1 configured",)
     assert allowed.world.pod("default", "p1").evict_at is None  # type: ignore[union-attr]
+
+
+DEDICATED = Toleration("dedicated", "Exists", "", "NoSchedule")
+
+
+def _reapply(w: World, rng: random.Random, name: str, *, cost: str | None = None,
+             own: tuple[Toleration, ...] = ()) -> Played:
+    """``apply -f`` of a Pod manifest for the running pod ``name``: its labels, ports, node and address as they
+    are, then the tolerations ``own`` and the pod-deletion-cost ``cost`` (None: left out)."""
+    running = w.pod("default", name)
+    assert running is not None
+    manifests = Manifests(Cluster(pods=(running.at(w.now),)), pod_tolerations=((running.key, own),) if own else (),
+                          pod_deletion_costs=((running.key, cost),) if cost is not None else ())
+    return play(w, Step(1, "apply -f p.yaml", "apply", paths=("p.yaml",)), rng, lambda _: manifests)
+
+
+def test_a_pod_the_replicaset_made_keeps_what_a_reapplied_manifest_leaves_out() -> None:
+    """A ReplicaSet's pod has no last-applied-configuration, so kubectl's three-way merge removes nothing from
+    it: a Pod manifest of its name writing only a pod-deletion-cost leaves its tolerations ('dedicated' and the
+    defaults) as they are (no Forbidden), and one leaving the cost out keeps the template's "4". Either is
+    'configured' (kubectl adds the annotation) and updates the pod in place, owner and all."""
+    w, rng = _deployed(2, DEDICATED)
+    name = sorted(p.name for p in w.pods)[0]
+    before = w.pod("default", name)
+    assert before is not None and before.tolerations == (DEDICATED, *DEFAULTS)
+    played = _reapply(w, rng, name, cost="5")
+    assert played.error is None and played.notes == (f"pod/{name} configured",)
+    after = played.world.pod("default", name)
+    assert after is not None and after.tolerations == before.tolerations and after.deletion_cost == "5"
+    assert after.owner == before.owner and after.serial == before.serial
+
+    template = W.new_deployment("default", "web", [IMAGE_V1], 2, 8080).template
+    w, rng = deployed(2, template=replace(template, deletion_cost="4"))
+    played = _reapply(w, rng, name := sorted(p.name for p in w.pods)[0])
+    assert played.error is None and played.notes == (f"pod/{name} configured",)
+    assert played.world.pod("default", name).deletion_cost == "4"  # type: ignore[union-attr]
+
+
+def test_a_reapply_removes_only_what_the_last_apply_wrote() -> None:
+    """After one apply, the pod has the last-applied view of it: the same manifest again is 'unchanged'; a cost
+    that apply wrote and the next leaves out is removed, while the tolerations neither wrote stay; tolerations an
+    apply wrote and the next leaves out are removed, which the API server refuses (Forbidden)."""
+    w, rng = _deployed(2, DEDICATED)
+    name = sorted(p.name for p in w.pods)[0]
+    first = _reapply(w, rng, name, cost="5")
+    assert _reapply(first.world, rng, name, cost="5").notes == (f"pod/{name} unchanged",)
+    dropped = _reapply(first.world, rng, name)
+    assert dropped.error is None and dropped.notes == (f"pod/{name} configured",)
+    after = dropped.world.pod("default", name)
+    assert after is not None and after.deletion_cost is None and after.tolerations == (DEDICATED, *DEFAULTS)
+    written = _reapply(w, rng, name, own=(DEDICATED, FOREVER))
+    assert written.error is None and written.notes == (f"pod/{name} configured",)
+    refused = _reapply(written.world, rng, name)
+    assert refused.error is not None and refused.error.startswith(f'The Pod "{name}" is invalid: spec.tolerations')
