@@ -41,15 +41,16 @@ from kubeproxy_sim.simulator.health import KUBE_PROXY_HEALTHZ_PORT, health_ports
 from kubeproxy_sim.simulator.topology import (
     PodOwners,
     about_node,
-    absent_addresses,
     bridge_gateways,
     endpoint_owner_key,
     no_machines,
     place_host_network,
     refused_pod_cidrs,
     running_pods,
+    service_addresses,
     slice_ports,
     staged_pod_cidrs,
+    unplaced_endpoints,
 )
 
 PREFIX = "kpsim-"
@@ -300,8 +301,8 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
         for ip in of_family(pod.pod_ips, family):
             pods.add(pod.key, ip, pod.node_name, served | ports.get(ip, set()),
                      any_port=not pod.ports and ip not in declared)
-    absent = absent_addresses(cluster, pods.addresses)
-    owners = {ip: owner for ip, owner in _endpoint_owners(cluster, family).items() if ip not in absent}
+    unplaced = unplaced_endpoints(cluster, pods.addresses)
+    owners = {ip: owner for ip, owner in _endpoint_owners(cluster, family).items() if ip not in unplaced}
     pools = _pools(owners, ports, pods)
     for ip, (key, node) in sorted(owners.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
         if ip not in pools.addresses:
@@ -398,8 +399,7 @@ def checked_clients(texts: list[str], cluster: Cluster, family: int) -> list[str
     looks them up by and the loader writes the Services' addresses in: ``::1.2.3.4`` is ``::102:304``); one that
     cannot be a client is an error naming why. :func:`parse_address` judges, as :func:`is_address` does for
     ``--from``; each text is parsed once, its (version, value) giving both the canonical text and the address."""
-    services = {ip: s.key for s in cluster.services
-                for ip in (*s.cluster_ips, *s.external_ips, *(i.ip for i in s.load_balancer_ingress if i.ip))}
+    services = service_addresses(cluster)
     out = []
     for text in texts:
         try:

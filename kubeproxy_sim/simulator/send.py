@@ -539,9 +539,10 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
             shares: defaultdict[str, Fraction], depth: int = 0, evidence: Evidence | None = None) -> None:
     """Trace on ``node``; a packet for another node's own address (its pod bridge's too), DNATed there or left
     unchanged, is traced on that node, whose conntrack sees a new connection that its rules (a NodePort's) may DNAT
-    again; one left unchanged for a load balancer's or an external IP is traced where the network takes it (a node
-    sending to a LoadBalancer IP with no rules for it on the way out reaches the balancer, which sends it back to
-    the nodes). ``evidence`` gathers the failures' traces and the DNATs' targets on the way."""
+    again; one for a load balancer's or an external IP, left unchanged or DNATed there (a Service's endpoint may be
+    another's LB IP), is traced where the network takes it (a node sending to a LoadBalancer IP with no rules for
+    it on the way out reaches the balancer, which sends it back to the nodes). ``evidence`` gathers the failures'
+    traces and the DNATs' targets on the way."""
     result = sim.runtimes[node].tracer.trace(packet)
     for outcome in result.outcomes:
         p = weight * outcome.probability_exact
@@ -565,7 +566,7 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
             _follow(sim, owner, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, shares, depth + 1,
                     evidence)
             continue
-        if outcome.verdict == "ACCEPT" and depth < 3 and not here and value not in sim.pod_at \
+        if outcome.verdict in ("ACCEPT", "DNAT") and depth < 3 and not here and value not in sim.pod_at \
                 and not sim.in_pod_subnet(value):  # the nodes route pod subnets among themselves
             onward, ended = _router_entries(sim, src, ip, port, proto)
             if onward or ended:

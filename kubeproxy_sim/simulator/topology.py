@@ -6,7 +6,8 @@ no Node object gives any, addresses from 198.18.0.0/24 starting at .10); pods
 hang off the node's bridge (``cbr0`` unless ``--pod-bridge-interface`` names
 another); an endpoint address that no Pod object owns becomes a pod named after
 its targetRef (or ``NS/ep-A-B-C-D``); an endpoint on a node address is a
-host-network workload of that node; ``external`` is 203.0.113.10. A Pod that
+host-network workload of that node, one at a Service's address (a clusterIP, externalIP or load-balancer IP)
+is none (the rules answer for it); ``external`` is 203.0.113.10. A Pod that
 has finished (phase Succeeded or Failed) is left out; a host-network Pod is its
 node's sockets, at the node's addresses (:func:`host_network_places`); an
 endpoint at the address of either finds nobody (:func:`absent_addresses`).
@@ -307,6 +308,24 @@ def absent_addresses(cluster: Cluster, addresses: Mapping[str, Sequence[str]]) -
     return frozenset(found)
 
 
+def service_addresses(cluster: Cluster) -> dict[str, str]:
+    """Every address the objects give a Service (a clusterIP, an externalIP, a load-balancer ingress IP; either
+    family) -> the Service's key: a virtual address, which the nodes' rules (or the outside network) answer for,
+    not a machine's."""
+    return {ip: s.key for s in cluster.services
+            for ip in (*s.cluster_ips, *s.external_ips, *(i.ip for i in s.load_balancer_ingress if i.ip))}
+
+
+def unplaced_endpoints(cluster: Cluster, addresses: Mapping[str, Sequence[str]]) -> frozenset[str]:
+    """Endpoint addresses that get no made-up owner, in both backends: the :func:`absent_addresses`, and a
+    Service's address (:func:`service_addresses`) that is no node's (``addresses``, by node; at a node's address
+    an endpoint is the node's host-network workload). No machine has a Service's address: a connection to such an
+    endpoint goes where the nodes' rules send it (the other Service's endpoints), else where the routes do, from
+    the source that route gives (a node's own address, not a pod bridge's), as on a real cluster."""
+    nodes = {a for own in addresses.values() for a in own}
+    return absent_addresses(cluster, addresses) | {ip for ip in service_addresses(cluster) if ip not in nodes}
+
+
 def why_not_placed(cluster: Cluster, key: str, family: int) -> str | None:
     """Why the Pod object ``key`` is no workload of the network, in words for ``--from`` (None: no such Pod)."""
     pod = next((p for p in cluster.pods if p.key == key), None)
@@ -437,9 +456,9 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
             continue
         for ip in pod.pod_ips:
             placer.add(pod.key, ip, pod.node_name, served | declared.get(ip, set()))
-    absent = absent_addresses(cluster, placer.addresses)
+    unplaced = unplaced_endpoints(cluster, placer.addresses)
     for ip, key, node in _endpoint_owners(cluster):
-        if ip not in absent:
+        if ip not in unplaced:
             placer.add(key, ip, node, declared.get(ip, set()), pod_object=False)
     taken = {*placer.pods, *placer.node_of_address}
     nodes = [dataclasses.replace(n, gateways=bridge_gateways(n.pod_cidrs, n.pods_by_veth, taken)) for n in nodes]

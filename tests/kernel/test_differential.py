@@ -356,3 +356,23 @@ def test_cli_reports_a_wrong_split(kernel: None, run_tag: str, tmp_path: Path, m
     assert code == 1 and "DIFFER" in out and "1 flows: 0 agree, 1 differ" in out, out
     assert "the split over its outcomes differs: chi-square" in out, out
     assert not _ours(name)
+
+
+def test_endpoints_at_service_addresses_agree_with_kernel(kernel: None, run_tag: str, state_dir: Path) -> None:
+    """Endpoints at another Service's load-balancer IP and clusterIP are no pods in either backend: node1 reaches
+    the LB IP from its own address, in the Service's loadBalancerSourceRanges, and its endpoint answers (send
+    made the address a pod on node1, routed by its bridge: every connection dropped, from 10.244.1.1); a pod's is
+    out of range; a connection DNATed to the LB IP meets KUBE-PROXY-FIREWALL, one DNATed to the clusterIP leaves
+    for the router, which has no route."""
+    from kubeproxy_sim.kernel.differential import Flow
+    from tests.simulator.builders import BASE, load
+    from tests.simulator.test_vip_endpoint import LB_CLUSTER_IP, LB_IP, selectorless, vip_endpoints
+
+    docs = [*vip_endpoints(), *selectorless("mid", "10.96.0.31", [{"addresses": [LB_CLUSTER_IP], "nodeName": "node2"}])]
+    flows = [Flow("node/node1", f"{LB_IP}:80"), Flow("pod/default/client", f"{LB_IP}:80"),
+             Flow("node/node2", "10.96.0.30:80"), Flow("pod/default/client", "10.96.0.31:80")]
+    report = differential(load(docs), BASE, state_dir, name=f"{run_tag}-dvip", flows=flows, alpha=ALPHA)
+    _check(report, "endpoints at Service addresses")
+    assert [[(r.outcome.split(" (")[0], r.share) for r in f.rows] for f in report.flows] == [
+        [("reply from 10.244.2.10", 1)], [("no answer", 1)], [("no answer", 1)], [("unreachable", 1)]]
+    assert not _ours(f"{run_tag}-dvip")
