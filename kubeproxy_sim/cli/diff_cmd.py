@@ -130,13 +130,14 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.analysis.diffrender import diff_json, diff_text
     from kubeproxy_sim.analysis.nodes import node_set
     from kubeproxy_sim.analysis.targets import packet_family
-    from kubeproxy_sim.cli.options import build_config, load_inputs
+    from kubeproxy_sim.cli.options import build_config, load_inputs, named_by_scenario, scenario_objects
     from kubeproxy_sim.objects import load_paths
 
     paths = _after_paths(args)
     with progress("loading objects"):
         before = load_inputs(args, family=packet_family(None, args.to))
         loaded = load_paths(paths, flag="--against")
+    loaded = named_by_scenario(loaded, scenario_objects(args, "against_scenario", "--against-scenario"))
     args.ip_family = before.ip_family  # the after state's proxier is the before state's (the packet's, say)
     config, config_diags = build_config(args, loaded.cluster)
     # Both states are read with the same node flags, and often from the same files: a message both give is one

@@ -31,6 +31,7 @@ from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, Pro
 
 if TYPE_CHECKING:  # the model is imported by the commands that build rules, not at start-up
     from kubeproxy_sim.netfilter.model import Ruleset
+    from kubeproxy_sim.objects.load import LoadResult
 
 REPO_RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
 
@@ -477,6 +478,7 @@ def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None
     from kubeproxy_sim.objects import load_paths
 
     loaded = load_paths(input_paths(args))
+    loaded = named_by_scenario(loaded, scenario_objects(args))
     config, config_diags = build_config(args, loaded.cluster)
     chosen = _packet_s_proxier(args, loaded.cluster, config, family)
     if chosen is None:
@@ -535,7 +537,35 @@ def input_paths(args: argparse.Namespace) -> list[str]:
     if not paths:
         raise UsageError(Diagnostic("no objects given; expected -f PATH or --scenario NAME", field="-f"))
     check_node_settings(args)
-    return require_paths(paths, "-f", recursive=getattr(args, "recursive", False))  # (demo takes no -f)
+    files = require_paths(list(args.filename), "-f", recursive=getattr(args, "recursive", False))  # (demo: no -f)
+    return files + paths[len(args.filename):]  # (the scenario's objects.yaml: scenario_dir looked at it)
+
+
+def scenario_objects(args: argparse.Namespace, dest: str = "scenario", flag: str = "--scenario") -> dict[str, str]:
+    """The objects.yaml of the scenario ``args`` name by ``dest`` (diff's ``against_scenario``), and its flag: what
+    :func:`said_by_scenario` takes; {} without one."""
+    name = getattr(args, dest, None)
+    return {str(scenario_dir(name, flag) / "objects.yaml"): flag} if name else {}
+
+
+def named_by_scenario(loaded: LoadResult, objects: dict[str, str]) -> LoadResult:
+    """``loaded`` with its diagnostics :func:`said_by_scenario`."""
+    if not objects:
+        return loaded
+    return dataclasses.replace(loaded, diagnostics=tuple(said_by_scenario(d, objects) for d in loaded.diagnostics))
+
+
+def said_by_scenario(diagnostic: Diagnostic, objects: dict[str, str]) -> Diagnostic:
+    """A loader's diagnostic, a scenario's objects.yaml that could not be read named by the scenario's flag: the
+    loader names every file it cannot read by the one flag it was given (-f, --against), with that flag's advice
+    ("or - for standard input"), which the file did not come from."""
+    from kubeproxy_sim.objects.load import MANIFEST_EXPECTED
+
+    flag, advice = objects.get(diagnostic.file or ""), f"; expected {MANIFEST_EXPECTED}"
+    if flag is None or diagnostic.field is None or not diagnostic.message.endswith(advice):
+        return diagnostic
+    return dataclasses.replace(diagnostic, field=flag, message=diagnostic.message.removesuffix(advice) +
+                               f"; expected {SCENARIO_FILE_EXPECTED['objects.yaml']}")
 
 
 def with_config_read(args: argparse.Namespace) -> argparse.Namespace:

@@ -31,7 +31,7 @@ from itertools import accumulate
 from operator import itemgetter
 from typing import Any, BinaryIO
 
-from kubeproxy_sim.cli.options import build_config, input_paths
+from kubeproxy_sim.cli.options import build_config, input_paths, said_by_scenario, scenario_objects
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.netfilter.render import generated_rules_text, generated_table_text, render_ruleset
 from kubeproxy_sim.objects.bulk import collector_paused
@@ -83,10 +83,10 @@ def load_and_generate(args: argparse.Namespace, *, text: bool = False, threshold
 
     With ``text`` the restore input is rendered (and, split, rendered by halves); otherwise the ruleset is built.
     """
-    paths = input_paths(args)
+    paths, objects = input_paths(args), scenario_objects(args)
     threshold = SPLIT_THRESHOLD if threshold is None else threshold
     with collector_paused():  # millions of acyclic containers: see objects.bulk
-        documents = list(read_documents(paths))
+        documents = _read(paths, objects)
         names = sorted(_service_names(documents))
         if len(names) >= max(threshold, 2) and hasattr(os, "fork"):
             # Once decoded, the parsed input is dropped (a third of the peak memory), unless it cannot be read
@@ -96,8 +96,15 @@ def load_and_generate(args: argparse.Namespace, *, text: bool = False, threshold
             if synced is not None:
                 return synced
             if not documents:
-                documents = list(read_documents(paths))
+                documents = _read(paths, objects)
         return _whole(documents, args, text)
+
+
+def _read(paths: list[str], objects: dict[str, str]) -> list[Document]:
+    """The documents of the paths; a scenario's objects.yaml that cannot be read named by its flag
+    (options.said_by_scenario)."""
+    return [(file, index, said_by_scenario(document, objects) if type(document) is Diagnostic else document)
+            for file, index, document in read_documents(paths)]
 
 
 def _whole(documents: list[Document], args: argparse.Namespace, text: bool) -> Synced:

@@ -253,3 +253,32 @@ def test_a_scenario_directory_s_file_that_is_no_regular_file_says_what_it_is(
         assert main(argv) == 2
         assert capsys.readouterr().err == (f"kubeproxy-sim: {path}: {flag}: cannot read it: "
                                            f"{why.format(tmp=tmp_path)}; expected {expected}\n")
+
+
+@pytest.mark.parametrize(("argv", "flag"), [
+    (["rules", "--scenario", "{dir}"], "--scenario"),  # (split_sync's reading)
+    (["dist", "--scenario", "{dir}", "--to", "kubernetes-bootcamp.default:8080"], "--scenario"),  # (load_inputs')
+    (["diff", "--scenario", "bootcamp", "--against-scenario", "{dir}"], "--against-scenario"),
+])
+def test_a_scenario_s_objects_that_cannot_be_read_are_named_by_the_scenario_s_flag(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], flag: str) -> None:
+    """A scenario's objects.yaml that could not be read was blamed on -f (or --against), with "or - for standard
+    input" advice (r5): the loader names every file it cannot read by one flag."""
+    directory = tmp_path / "scen"
+    directory.mkdir()
+    (directory / "scenario.yaml").write_text("args: [--hostname-override, node1]\n")
+    (directory / "objects.yaml").write_bytes(b"\xff\n")
+    code = main([part.format(dir=directory) for part in argv])
+    lines = [line for line in capsys.readouterr().err.splitlines() if "cannot read" in line]
+    assert code == 1 and lines == [f"kubeproxy-sim: {directory}/objects.yaml: {flag}: cannot read it: not UTF-8 text "
+                                   "(invalid start byte at byte 0); expected a YAML or JSON manifest file"]
+
+
+def test_a_file_given_with_f_beside_a_scenario_is_still_named_by_f(capsys: pytest.CaptureFixture[str],
+                                                                   tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"\xff\n")
+    assert main(["rules", "--scenario", "bootcamp", "-f", str(bad)]) == 1
+    assert [line for line in capsys.readouterr().err.splitlines() if "cannot read" in line] == [
+        f"kubeproxy-sim: {bad}: -f: cannot read it: not UTF-8 text (invalid start byte at byte 0); expected a YAML or "
+        "JSON manifest file, a directory of them, or - for standard input"]
