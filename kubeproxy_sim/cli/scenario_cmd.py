@@ -59,6 +59,8 @@ examples:
 protocol, state, node, zone, pod}], rules: {tables: ...} (--show rules) | diff: "..." (--show diff)}]}
 """
 
+SCRIPT_METAVAR = "FILE|NAME"  # the script's positional, which a message naming no flag names (as replay's STATE)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -70,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("script", metavar="FILE|NAME",
+    parser.add_argument("script", metavar=SCRIPT_METAVAR,
                         help="the script: one kubectl command per line (-: standard input); or a built-in scenario's "
                         "name (bootcamp: the Kubernetes basics tutorial)")
     add_filename_flags(parser, "the cluster's Node objects (and any other objects to start with); default: the "
@@ -666,7 +668,7 @@ def _read_script(script: Path, name: str) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         names = ", ".join(builtin_scripts())
         expected = "a text file of kubectl commands" + (f" or a built-in scenario's name ({names})" if names else "")
-        raise InputError(Diagnostic(cannot_read(exc, expected), file=name)) from None
+        raise InputError(Diagnostic(cannot_read(exc, expected), file=name, field=SCRIPT_METAVAR)) from None
 
 
 @contextmanager
@@ -699,7 +701,7 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.watch.overlaps import OverlapWarnings
 
     check_node_settings(args)
-    stdin_once(("FILE|NAME", [args.script]), ("-f", args.filename))  # (before either is read)
+    stdin_once((SCRIPT_METAVAR, [args.script]), ("-f", args.filename))  # (before either is read)
     stdin_readers = ["the script"] if args.script == "-" else ["-f"] if "-" in args.filename else []
     script = script_path(args.script)
     name = STDIN_NAME if args.script == "-" else str(script)

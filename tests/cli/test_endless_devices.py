@@ -29,8 +29,8 @@ def test_the_cap_is_said_in_the_words_of_its_size() -> None:
     (["trace", "--rules", "/dev/zero", "--src", "10.0.0.5", "--dst", "10.96.0.10", "--dport", "80"],
      "/dev/zero: --rules: cannot read it: {endless}; expected an iptables-save dump"),
     (["scenario", "/dev/zero"],
-     "/dev/zero: cannot read it: {endless}; expected a text file of kubectl commands or a built-in scenario's "
-     "name (bootcamp)"),
+     "/dev/zero: FILE|NAME: cannot read it: {endless}; expected a text file of kubectl commands or a built-in "
+     "scenario's name (bootcamp)"),
     (["watch", "--kubeconfig", "/dev/zero", "--once"],
      "/dev/zero: --kubeconfig: cannot read it: {endless}; expected a kubeconfig (what `kubectl config view --raw` "
      "prints)"),

@@ -73,8 +73,8 @@ def test_an_output_file_name_too_long_is_refused_before_the_work(capsys: pytest.
 
 def test_a_script_name_too_long_is_unreadable(capsys: pytest.CaptureFixture[str]) -> None:
     assert _one_error(capsys, ["scenario", LONG]) == (
-        f"kubeproxy-sim: {LONG}: cannot read it: File name too long; expected a text file of kubectl commands or "
-        "a built-in scenario's name (bootcamp)")
+        f"kubeproxy-sim: {LONG}: FILE|NAME: cannot read it: File name too long; expected a text file of kubectl "
+        "commands or a built-in scenario's name (bootcamp)")
 
 
 def test_a_replay_state_too_long_is_unreadable_not_missing(capsys: pytest.CaptureFixture[str],
@@ -136,8 +136,8 @@ READ_SITES = {  # the argv naming the file (at {path}), the flag said, what it w
                  "a KubeProxyConfiguration file", 1),
     "trace --rules": (["trace", "--rules", "{path}", *PACKET], "--rules", "an iptables-save dump", 1),
     "graph --rules": (["graph", "--rules", "{path}"], "--rules", "an iptables-save dump", 1),
-    "scenario FILE": (["scenario", "{path}"], None, "a text file of kubectl commands or a built-in scenario's name "
-                      "(bootcamp)", 1),
+    "scenario FILE": (["scenario", "{path}"], "FILE|NAME", "a text file of kubectl commands or a built-in "
+                      "scenario's name (bootcamp)", 1),
     "--scenario DIR's scenario.yaml": (["rules", "--scenario", "{dir}"], "--scenario",
                                        "a YAML mapping with description and args", 2),  # (its args: usage)
     "-f": (["rules", "-f", "{path}"], "-f", "a YAML or JSON manifest file, a directory of them, or - for standard "

@@ -32,7 +32,7 @@ def test_a_file_of_that_name_wins_and_an_unknown_name_lists_the_built_in_ones(ca
     assert code == 0 and out.startswith("# step 1: create deployment web") and "kubernetes-bootcamp" not in out
     code, out, err = _run(capsys, "no-such-scenario")
     assert code == 1 and out == ""
-    assert err.startswith("kubeproxy-sim: no-such-scenario: cannot read it: ")
+    assert err.startswith("kubeproxy-sim: no-such-scenario: FILE|NAME: cannot read it: ")
     assert err.rstrip().endswith("expected a text file of kubectl commands or a built-in scenario's name (bootcamp)")
 
 
@@ -69,8 +69,8 @@ def test_a_script_that_cannot_be_read_says_why_in_a_users_words(capsys, tmp_path
     make(tmp_path / "x")
     code, out, err = _run(capsys, "x")
     assert (code, out) == (1, "")
-    assert err == (f"kubeproxy-sim: x: cannot read it: {reason}; expected a text file of kubectl commands or a "
-                   "built-in scenario's name (bootcamp)\n")
+    assert err == (f"kubeproxy-sim: x: FILE|NAME: cannot read it: {reason}; expected a text file of kubectl commands "
+                   "or a built-in scenario's name (bootcamp)\n")
 
 
 
