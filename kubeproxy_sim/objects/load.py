@@ -763,14 +763,13 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
                                 key_node.start_mark)
                 self.duplicates.append((key_node, key, first))
         if json_keys and not all(map(isinstance, mapping, _STRINGS)):
-            return keyed_as_json(self, node, pairs)
+            return keyed_as_json(self, node)
         return mapping
 
-    def keyed_as_json(self: Any, node: Any, pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    def keyed_as_json(self: Any, node: Any) -> dict[Any, Any]:
         # built again from the pairs: Python's dict took 1, 1.0 and true for one key, where go-yaml keeps three
-        own = {id(key_node) for key_node, _ in pairs}  # (a merged mapping's own keys were checked where it is)
         mapping: dict[Any, Any] = {}
-        owners: dict[Any, tuple[tuple[type, Any], Any]] = {}
+        earlier: dict[str, dict[tuple[type, Any], Any]] = {}  # JSON key: each go-yaml key making it: its key node
         for key_node, value_node in node.value:
             key = self.construct_object(key_node)
             name = json_key(key, key_node.value)
@@ -780,14 +779,16 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
                     raise _bad_value_error()(None, None, problem, key_node.start_mark)
                 self.bad_values.append((key_node, problem, ""))
                 continue
-            owner = owners.get(name)
-            if owner is not None and owner[0] != (type(key), key) and id(key_node) in own:
+            keys = earlier.setdefault(name, {})
+            if keys and (type(key), key) not in keys:  # (own or merged, from anywhere: go-yaml sets them all)
+                first = next(iter(keys.values()))
                 if not record:
                     raise error("while constructing a mapping", node.start_mark,
-                                f'mapping key "{name}" is another key at line {owner[1].start_mark.line + 1} too',
+                                f'mapping key "{name}" is another key at line {first.start_mark.line + 1} too',
                                 key_node.start_mark)
-                self.collisions.append((key_node, name, owner[1]))
-            owners[name] = ((type(key), key), key_node)
+                if not any(found is key_node and other is first for found, _, other in self.collisions):
+                    self.collisions.append((key_node, name, first))  # (once: a merged mapping found it too)
+            keys.setdefault((type(key), key), key_node)
             mapping[name] = self.construct_object(value_node)
         return mapping
 

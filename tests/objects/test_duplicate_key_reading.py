@@ -59,3 +59,26 @@ def test_a_syntax_error_beside_a_key_given_twice_costs_its_document_only(monkeyp
     assert [(d.line, d.severity.name) for d in result.diagnostics] == [(8, "WARNING"), (20, "ERROR")]
     assert sorted(s.name for s in result.cluster.services) == ["s0", "s1"]
     assert len(lengths) == 2 + 3  # the whole text plainly, then recording (up to the error), then each document
+
+
+def _warnings(text: str) -> list[tuple[int | None, str | None, str]]:
+    return [(d.line, d.field, d.message.split(" are two keys")[0]) for d in load_text(text, "m.yaml").diagnostics
+            if d.field != "kind"]  # (not an object: kind not set)
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ('  "1": b\n  <<: {1: a}\n', [(3, "c.1", 'mapping key 1 and "1" at line 2')]),
+    ('  <<: [{1: a}, {"1": b}]\n', [(2, "c.1", 'mapping key 1 and "1" at line 2')]),
+    ("  1e0: c1\n  <<: {0x1: v}\n  1: c3\n", [(3, "c.1", "mapping key 0x1 and 1e0 at line 2")]),
+    ('  <<: {1: a, "1": b}\n', [(2, "c.1", 'mapping key "1" and 1 at line 2')]),
+])
+def test_keys_making_one_json_key_are_named_when_one_comes_from_a_merge(body: str,
+                                                                         expected: list[tuple[int, str, str]]) -> None:
+    """go-yaml sets a merged mapping's keys as it sets the mapping's own (decode.go, merge), so a merged 1 and an own
+    "1" are two Go keys that become one JSON key as two own ones do (which value kubectl keeps: unspecified); a key
+    that go-yaml sets again (0x1, then 1) is one key to it, named once."""
+    assert _warnings("c:\n" + body) == expected
+
+
+def test_a_collision_in_a_merged_anchor_is_named_once_where_it_is() -> None:
+    assert _warnings('a: &a {1: a, "1": b}\nc:\n  <<: *a\n') == [(1, "a.1", 'mapping key "1" and 1 at line 1')]
