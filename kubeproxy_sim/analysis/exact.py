@@ -33,6 +33,8 @@ from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.objects.nodes import EXCLUDE_FROM_LB_LABEL, load_balancer_backends
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
+from kubeproxy_sim.simulator.hops import IN_CIRCLES, next_hop
+from kubeproxy_sim.simulator.network import TIMEOUT
 
 CLUSTER_IP, NODE_PORT, EXTERNAL_IP, LOAD_BALANCER = "clusterIP", "nodePort", "externalIP", "loadBalancer"
 NO_POD_SOURCE = ("no pod to send from: no Pod object on any node, and no pod CIDR to make one up in (give the "
@@ -274,45 +276,55 @@ def trace_entry(nodes: NodeSet, entry_node: str, source: Source, dst: str, dport
     """Trace the first packet of a connection from ``source`` to dst:dport entering ``entry_node``; a DNAT to
     another node's own address is followed there (:func:`_rehomed`), ``hops`` being how many were so far."""
     packet = first_packet(nodes, entry_node, source, dst, dport, proto)
+    return _traced(nodes, entry_node, source, packet, _fmt(dst, dport), proto, weight, note, hops)
+
+
+def _traced(nodes: NodeSet, entry_node: str, source: Source, packet: Packet, destination: str, proto: str,
+            weight: Fraction, note: str, hops: int) -> Entry:
+    """:func:`trace_entry` of the packet as ``entry_node`` sees it."""
     result = nodes.tracer(entry_node).trace(packet)
     shares = merge_shares([(Fraction(1), [
         Share(o.verdict, o.destination, o.probability_exact, o.probability_exact if o.masquerade else Fraction(0))
         for o in result.outcomes
     ])])
     uncertain = tuple(dict.fromkeys(f"{u.rule}: {u.reason}" for u in result.uncertain))
-    destination = f"[{dst}]:{dport}" if ":" in dst else f"{dst}:{dport}"
     entry = Entry(entry_node, source, destination, weight, shares, uncertain, note, (packet, result))
     return _rehomed(nodes, entry, proto, hops)
 
 
-MAX_HOPS = 3
-"""How many times a connection DNATed to another node's address is followed on (as send's walk): NodePorts whose
-endpoints are each other's end."""
+def _parts(nodes: NodeSet, entry: Entry, share: Share) -> list[tuple[str, Fraction, bool]]:
+    """(source address, part of ``share``, masqueraded) of what leaves ``entry``'s node on to another: the part
+    masqueraded from the node's own address, the rest from the entry's source; parts of nothing left out."""
+    parts = ((nodes.primary(entry.node), share.masqueraded, True),
+             (entry.source.address, share.probability - share.masqueraded, False))
+    return [part for part in parts if part[1]]
 
 
 def _rehomed(nodes: NodeSet, entry: Entry, proto: str, hops: int) -> Entry:
     """``entry`` with each DNAT to another node's own address followed to that node, where it arrives from
     outside: its conntrack sees a new connection, which its rules (a NodePort's) may DNAT again, so the shares
     are of what answers there, as send's expected shares and the kernel (``netns verify``) have them. What that
-    node lets through unchanged ends at the node itself, the first DNAT's endpoint."""
+    node lets through unchanged ends at the node itself, the first DNAT's endpoint. One followed past
+    :data:`~kubeproxy_sim.simulator.hops.NODE_HOPS` went round in circles: TIMEOUT, as send's walk ends it."""
     owners = nodes.derived("address owners", lambda: {a: n for n in nodes.order for a in nodes.addresses(n)})
     onward = [s for s in entry.shares if s.verdict == "DNAT" and s.endpoint
               and owners.get(split_endpoint(s.endpoint)[0], entry.node) != entry.node]
-    if not onward or hops >= MAX_HOPS:
+    if not onward:
         return entry
     weighted: list[tuple[Fraction, Iterable[Share]]] = [(Fraction(1), [s for s in entry.shares if s not in onward])]
     uncertain = list(entry.uncertain)
     for share in onward:
         assert share.endpoint is not None
         ip, port = split_endpoint(share.endpoint)
-        for address, part, masqueraded in ((nodes.primary(entry.node), share.masqueraded, True),
-                                           (entry.source.address, share.probability - share.masqueraded, False)):
-            if not part:
+        for address, part, masqueraded in _parts(nodes, entry, share):
+            hop = next_hop(entry.node, owners[ip], hops, proto, address, ip, port)
+            if not isinstance(hop, tuple):  # (None: never, owners[ip] being another node)
+                weighted.append((part, [Share(TIMEOUT, None, Fraction(1))]))
                 continue
-            hop = trace_entry(nodes, owners[ip], external_source(nodes.ipv6, address), ip, port, proto,
-                              hops=hops + 1)
-            weighted.append((part, [_ended(s, share.endpoint, masqueraded) for s in hop.shares]))
-            uncertain += hop.uncertain
+            found = _traced(nodes, hop[0], external_source(nodes.ipv6, address), hop[1], share.endpoint, proto,
+                            Fraction(1), "", hops + 1)
+            weighted.append((part, [_ended(s, share.endpoint, masqueraded) for s in found.shares]))
+            uncertain += found.uncertain
     said = ", ".join(f"{s.endpoint} is {owners[split_endpoint(s.endpoint)[0]]}'s" for s in onward
                      if s.endpoint is not None)
     note = "; ".join(n for n in (entry.note, f"the DNAT's target {said} own address: that node's rules take the "
@@ -335,12 +347,13 @@ def _failure_notes(nodes: NodeSet, entry: Entry) -> list[str]:
     14,400 times: each took about twice as long between traces)."""
     if entry.traced is None:
         return []
+    circles = [IN_CIRCLES] if any(s.verdict == TIMEOUT for s in entry.shares) else []
     packet, result = entry.traced
     for outcome in result.outcomes:  # (a plain loop: most entries deliver, and any() took twice as long)
         if outcome.verdict in ("DROP", "REJECT"):
             index = nodes.derived("why index", lambda: Index.of(nodes.cluster))
-            return why_notes((nodes.cluster, nodes.configs[entry.node]), packet, result, index)
-    return []
+            return [*why_notes((nodes.cluster, nodes.configs[entry.node]), packet, result, index), *circles]
+    return circles
 
 
 def _view(nodes: NodeSet, kind: str, destination: str, entries: list[Entry], notes: Iterable[str] = ()) -> View:
@@ -395,12 +408,10 @@ def _onwards(nodes: NodeSet, entry: Entry, dst: str, svc: ServicePortInfo, hops:
         (Fraction(1), [s for s in entry.shares if not (s.verdict == "ACCEPT" and s.endpoint is None)])]
     uncertain = list(entry.uncertain)
     for share in leaving:
-        for address, part in ((nodes.primary(entry.node), share.masqueraded),
-                              (entry.source.address, share.probability - share.masqueraded)):
-            if not part:
-                continue
-            for node, weight in hops.items():
-                hop = trace_entry(nodes, node, external_source(nodes.ipv6, address), dst, svc.port, svc.proto)
+        for address, part, _ in _parts(nodes, entry, share):
+            for node, weight in hops.items():  # (the carrier's hop is one: as send's walk counts it)
+                hop = trace_entry(nodes, node, external_source(nodes.ipv6, address), dst, svc.port, svc.proto,
+                                  hops=1)
                 weighted.append((part * weight, hop.shares))
                 uncertain += hop.uncertain
     note = (f"the packet leaves {entry.node} unchanged for the {carrier}, which sends it to "

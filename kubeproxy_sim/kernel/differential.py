@@ -69,7 +69,7 @@ from kubeproxy_sim.analysis import stats
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 from kubeproxy_sim.kernel.dnsquery import TCP_RETRY
 from kubeproxy_sim.kernel.verify import Origin, binomial_range, queued, read_flow_entries, verdict_hook
-from kubeproxy_sim.netfilter.packet import Packet, host_port, loopback, parse_address
+from kubeproxy_sim.netfilter.packet import host_port, loopback, parse_address
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
@@ -80,7 +80,8 @@ from kubeproxy_sim.objects.model import (
     SessionAffinity,
 )
 from kubeproxy_sim.proxier.config import ProxyConfig
-from kubeproxy_sim.simulator.topology import UPLINK, about_node, staged_pod_cidrs
+from kubeproxy_sim.simulator.hops import Circles, next_hop
+from kubeproxy_sim.simulator.topology import about_node, staged_pod_cidrs
 
 KERNEL_PROTOCOLS = ("tcp", "udp")  # this kernel has no SCTP sockets
 CLIENT_NAMESPACE = "kpsim-client"
@@ -493,6 +494,8 @@ class SimulatorSide:
 
     def _follow(self, client: Any, entry: str, node: str, packet: Any, weight: Fraction, proto: str,
                 out: defaultdict[Key, Fraction], depth: int) -> None:
+        from kubeproxy_sim.simulator.network import TIMEOUT
+
         sim = self.plain
         for outcome in sim.runtimes[node].tracer.trace(packet).outcomes:
             p = weight * outcome.probability_exact
@@ -505,11 +508,13 @@ class SimulatorSide:
             value = parse_address(ip)[1]
             # another node's own address (its pod bridge's too) is traced there, DNATed to it or not: that node's
             # conntrack sees a new connection, which its rules (a NodePort's) may DNAT again
-            nxt = sim.host_node(value)
             src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
-            if outcome.verdict in ("ACCEPT", "DNAT") and nxt is not None and nxt != node and depth < 3:
-                self._follow(client, entry, nxt, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, out,
-                             depth + 1)
+            hop = next_hop(node, sim.host_node(value), depth, proto, src, ip, port)
+            if isinstance(hop, Circles):  # as the walk ends it: TIMEOUT, which the socket hears as silence
+                out[("fail", fail_class(TIMEOUT, proto, sent_locally=False, hook=None))] += p
+                continue
+            if hop is not None:
+                self._follow(client, entry, hop[0], hop[1], p, proto, out, depth + 1)
                 continue
             out[self._leaf(entry, node, value, ip, port, proto, src)] += p
 

@@ -22,7 +22,7 @@ from kubeproxy_sim.objects.model import IPFamily
 from kubeproxy_sim.simulator.network import Simulator
 from kubeproxy_sim.simulator.send import send
 from tests.simulator.builders import BASE, NODES, PODS, load, objects
-from tests.simulator.test_send_hops import CHAINED_IP, _with, chained
+from tests.simulator.test_send_hops import CHAINED_IP, _with, chained, looped
 from tests.strategies import ClusterCase, clusters, node_ip
 
 
@@ -103,3 +103,11 @@ def test_affinity_checks_the_port_s_own_endpoints_not_those_beyond_a_hop() -> No
     affinity = analyse_affinity(nodes, dist, clients=20)
     assert affinity is not None and affinity.all_sticky and affinity.endpoints == 1
     assert {c.endpoint for c in affinity.checks} == {f"{NODES['node2'][0]}:30080"}
+
+
+def test_nodeports_that_send_to_each_other_go_round_in_circles() -> None:
+    """node2's NodePort DNATs to node1's, which DNATs back: past the followings send's walk allows, the
+    connection is the walk's TIMEOUT (it never ends), said why, not an answer at the last address it was sent to."""
+    report, entry = _dist(looped(load(objects())), BASE, "node1")
+    assert [(s.verdict, s.endpoint, s.probability) for s in entry.shares] == [("TIMEOUT", None, 1)]
+    assert any("round in circles" in note for note in report.services[0].views[0].notes)

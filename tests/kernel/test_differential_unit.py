@@ -493,6 +493,52 @@ def test_a_connection_dnated_to_another_node_s_nodeport_is_dnated_there_again() 
         assert all(abs(p - third) < Fraction(1, 2**30) for p in shares.values())
 
 
+LOOPED = """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hopa, namespace: default}
+spec:
+  type: NodePort
+  clusterIP: 10.96.0.41
+  ports: [{name: http, port: 80, targetPort: 30096, nodePort: 30095, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: hopa-1, namespace: default, labels: {kubernetes.io/service-name: hopa}}
+addressType: IPv4
+endpoints:
+- {addresses: [192.168.49.2]}
+ports: [{name: http, port: 30096, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hopb, namespace: default}
+spec:
+  type: NodePort
+  clusterIP: 10.96.0.42
+  ports: [{name: http, port: 80, targetPort: 30095, nodePort: 30096, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: hopb-1, namespace: default, labels: {kubernetes.io/service-name: hopb}}
+addressType: IPv4
+endpoints:
+- {addresses: [192.168.49.3]}
+ports: [{name: http, port: 30095, protocol: TCP}]
+"""
+"""Two NodePorts each other's endpoint: node2's 30095 DNATs to node1's 30096, which DNATs back to node2's."""
+
+
+def test_nodeports_that_send_to_each_other_predict_the_walk_s_timeout() -> None:
+    """The connection never ends anywhere: the prediction is the walk's TIMEOUT (silence to the socket), not an
+    answer at the address the last DNAT before the hop limit named."""
+    cluster, config = small_cluster(LOOPED)
+    full, _ = with_clients(cluster, config, ["node1", "node2"])
+    sims = SimulatorSide(full, config)
+    assert sims.predict(Flow("node/node1", "192.168.49.3:30095")).shares == {("fail", SILENCE): 1}
+
+
 def test_simulator_expected_shares_name_a_refusal_reject() -> None:
     """An endpoint that does not listen on the port refuses (RST / port unreachable): REJECT, not NO_ROUTE."""
     from kubeproxy_sim.simulator.network import Simulator

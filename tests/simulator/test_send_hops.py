@@ -22,6 +22,7 @@ from kubeproxy_sim.objects.model import (
     Protocol,
     Service,
     ServicePort,
+    ServiceType,
 )
 from kubeproxy_sim.simulator.network import Simulator
 from kubeproxy_sim.simulator.send import send
@@ -40,6 +41,24 @@ def chained(address: str, port: int, proto: Protocol = Protocol.TCP, family: IPF
     slice_ = EndpointSlice("default", "chained-1", "chained", kind, (Endpoint((address,), CONDITIONS["ready"]),),
                            (EndpointPort("p", port, proto),))
     return service, slice_
+
+
+def node_port(name: str, cluster_ip: str, port: int, address: str, target: int) -> tuple[Service, EndpointSlice]:
+    """A selectorless NodePort Service at ``port`` whose one endpoint is ``address``:``target``."""
+    service, slice_ = chained(address, target, cluster_ip=cluster_ip)
+    service = dataclasses.replace(service, name=name, type=ServiceType.NODE_PORT,
+                                  ports=(ServicePort("p", Protocol.TCP, 80, target, port),))
+    return service, dataclasses.replace(slice_, name=f"{name}-1", service_name=name)
+
+
+def looped(cluster):
+    """``cluster`` with two NodePorts each other's endpoint (node2's 30095 -> node1's 30096 -> node2's 30095) and
+    the chained Service in front of node2's: its connections from node1 never end anywhere."""
+    for pair in (node_port("hopa", "10.96.0.95", 30095, NODES["node1"][0], 30096),
+                 node_port("hopb", "10.96.0.96", 30096, NODES["node2"][0], 30095),
+                 chained(NODES["node2"][0], 30095)):
+        cluster = _with(cluster, pair)
+    return cluster
 
 
 def _with(cluster, pair):

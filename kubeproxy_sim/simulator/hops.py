@@ -1,0 +1,46 @@
+"""Following a connection on to another node: the one decision send's expected shares, dist's exact shares and
+the kernel differential's prediction share.
+
+A connection DNATed to (or left addressed to) another node's own address arrives there from outside: that
+node's conntrack sees a new connection, which its rules (a NodePort's) may DNAT again. NodePorts whose
+endpoints are each other's go on for ever; the packet walk (``network.MAX_HOPS``) ends such a connection as
+going round in circles (TIMEOUT), and so must every prediction of it: past :data:`NODE_HOPS` followings a
+packet that would still be followed is that verdict, never the address it was last sent to.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.simulator.topology import UPLINK
+
+NODE_HOPS: Final = 3
+"""How many times one connection is followed on to another node before it counts as going round in circles (a
+real chain of Services in front of other nodes' NodePorts is one or two long; the walk's own cap is
+``network.MAX_HOPS``, of single packet hops)."""
+
+IN_CIRCLES: Final = "the connection went round in circles: each node's rules sent it on to another node's NodePort"
+"""Why a connection :func:`next_hop` stops following ends as TIMEOUT, for the notes that name it."""
+
+
+class Circles:
+    """:func:`next_hop`'s answer for a packet that would be followed once more than :data:`NODE_HOPS` allow."""
+
+    __slots__ = ()
+
+
+CIRCLES: Final = Circles()
+
+
+def next_hop(node: str, owner: str | None, depth: int, proto: str, src: str, ip: str,
+             port: int) -> tuple[str, Packet] | Circles | None:
+    """Where a packet leaving ``node`` for ``ip``:``port`` (from ``src``, as the rules leave it) is traced next:
+    ``owner`` (the node whose own address ``ip`` is; None: no node's), as a new connection arriving from outside,
+    or None when it ends here (no other node has the address). ``depth``: how many followings led to ``node``;
+    at :data:`NODE_HOPS` a packet that would be followed again is :data:`CIRCLES` (the walk's TIMEOUT)."""
+    if owner is None or owner == node:
+        return None
+    if depth >= NODE_HOPS:
+        return CIRCLES
+    return owner, Packet.of(proto, src, ip, port, in_iface=UPLINK)
