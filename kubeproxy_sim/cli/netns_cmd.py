@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from kubeproxy_sim.cli.options import add_input_flags, idle_with_dump, parse_float, parse_int
+from kubeproxy_sim.cli.options import add_input_flags, idle_with_dump, no_stdin, parse_float, parse_int
 from kubeproxy_sim.cli.output import add_output_flags, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 
@@ -137,7 +137,9 @@ def _register_verify(verbs: argparse._SubParsersAction) -> None:
     verify.add_argument("--rules", metavar="DUMP", help="an iptables-save or ip6tables-save of the node (dump mode; "
                         "the family is read off the dump, --node-ip must match it)")
     add_input_flags(verify)
-    verify.add_argument("--flows", metavar="FILE", help="the flows to check (default, dump mode: every ClusterIP, "
+    verify.add_argument("--flows", metavar="FILE", type=no_stdin(
+                        "the flows are read from a file, not standard input", "a YAML file of flows: [...]"),
+                        help="the flows to check (default, dump mode: every ClusterIP, "
                         "NodePort, externalIP and LoadBalancer address in the dump, from a pod, the node and outside; "
                         "objects mode: each service's ClusterIP from a pod on each node and from the node, NodePorts "
                         "from outside on each node, LoadBalancer IPs and externalIPs from outside, the hairpin)")

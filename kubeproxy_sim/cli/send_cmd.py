@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kubeproxy_sim.cli.options import add_input_flags, parse_int
+from kubeproxy_sim.cli.options import add_input_flags, no_stdin, parse_int
 from kubeproxy_sim.cli.output import (
     Column,
     Console,
@@ -59,7 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"], help="protocol (default tcp)")
     parser.add_argument("--count", type=parse_int, default=100, metavar="N", help="connections (default 100)")
     parser.add_argument("--seed", type=parse_int, default=1, help="random seed (default 1)")
-    parser.add_argument("--hosts", metavar="FILE", help="an /etc/hosts-style file: the outside hosts "
+    parser.add_argument("--hosts", metavar="FILE", type=no_stdin(
+                        "the outside hosts are read from a file, not standard input", HOSTS_EXPECTED),
+                        help="an /etc/hosts-style file: the outside hosts "
                         "(what ExternalName services point at)")
     parser.add_argument("--pcap", metavar="FILE", help="write every hop's packets to a pcap file")
     parser.add_argument("--plot", metavar="FILE.png|FILE.svg",

@@ -105,7 +105,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "a directory is watched as its files change, not standard input", WATCHED_DIRECTORY),
                      help="a directory of manifests (YAML or JSON); files added, edited or removed are changes")
     add_recursive_flag(src, "watch")
-    src.add_argument("--kubeconfig", metavar="FILE", help="watch the API server this kubeconfig points at")
+    src.add_argument("--kubeconfig", metavar="FILE", type=no_stdin(
+                     "the kubeconfig is read from a file, not standard input", "a kubeconfig file"),
+                     help="watch the API server this kubeconfig points at")
     src.add_argument("--context", metavar="NAME", help="the kubeconfig context to use (default: its current one)")
     add_node_flags(parser)
     timing = parser.add_argument_group("timing (kube-proxy's durations: 500ms, 1s, 2m30s, or plain seconds)")

@@ -282,3 +282,21 @@ def test_a_file_given_with_f_beside_a_scenario_is_still_named_by_f(capsys: pytes
     assert [line for line in capsys.readouterr().err.splitlines() if "cannot read" in line] == [
         f"kubeproxy-sim: {bad}: -f: cannot read it: not UTF-8 text (invalid start byte at byte 0); expected a YAML or "
         "JSON manifest file, a directory of them, or - for standard input"]
+
+
+@pytest.mark.parametrize(("argv", "flag", "reason", "expected"), [
+    (["send", "--scenario", "bootcamp", *TO_NODEPORT, "--hosts", "-"], "--hosts",
+     "the outside hosts are read from a file", HOSTS),
+    (["netns", "verify", "--scenario", "bootcamp", "--flows", "-"], "--flows", "the flows are read from a file",
+     "a YAML file of flows: [...]"),
+    (["watch", "--kubeconfig", "-", "--once"], "--kubeconfig", "the kubeconfig is read from a file",
+     "a kubeconfig file"),
+])
+def test_standard_input_is_refused_by_name_where_a_file_is_read(capsys: pytest.CaptureFixture[str], argv: list[str],
+                                                                flag: str, reason: str, expected: str) -> None:
+    """'-' was looked for as a file of that name ('-: --hosts: cannot read it: No such file ...') (r5); refused as
+    --config's is."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2 and capsys.readouterr().err.splitlines()[-1].endswith(
+        f"error: argument {flag}: '-': {reason}, not standard input; expected {expected}")
