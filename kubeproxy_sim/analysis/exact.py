@@ -335,9 +335,12 @@ def _rehomed(nodes: NodeSet, entry: Entry, proto: str, hops: int) -> Entry:
 
 def _ended(share: Share, first: str, masqueraded: bool) -> Share:
     """A share of the node a DNAT sent the connection on to: what it lets through unchanged is that node itself
-    answering at ``first`` (the DNAT's target); what the first node masqueraded stays masqueraded."""
+    answering at ``first`` (the DNAT's target); what the first node masqueraded and reaches an endpoint stays
+    masqueraded (a DROP or REJECT there reaches none: masqueraded describes a delivered connection)."""
     verdict, endpoint = ("DNAT", first) if share.verdict == "ACCEPT" else (share.verdict, share.endpoint)
-    return Share(verdict, endpoint, share.probability, share.probability if masqueraded else share.masqueraded)
+    delivered = verdict == "DNAT"
+    return Share(verdict, endpoint, share.probability,
+                 share.probability if masqueraded and delivered else share.masqueraded)
 
 
 def _failure_notes(nodes: NodeSet, entry: Entry) -> list[str]:

@@ -22,7 +22,7 @@ from kubeproxy_sim.objects.model import IPFamily
 from kubeproxy_sim.simulator.network import Simulator
 from kubeproxy_sim.simulator.send import send
 from tests.simulator.builders import BASE, NODES, PODS, load, objects
-from tests.simulator.test_send_hops import CHAINED_IP, _with, chained, looped
+from tests.simulator.test_send_hops import CHAINED_IP, _with, chained, looped, node_port
 from tests.strategies import ClusterCase, clusters, node_ip
 
 
@@ -111,3 +111,17 @@ def test_nodeports_that_send_to_each_other_go_round_in_circles() -> None:
     report, entry = _dist(looped(load(objects())), BASE, "node1")
     assert [(s.verdict, s.endpoint, s.probability) for s in entry.shares] == [("TIMEOUT", None, 1)]
     assert any("round in circles" in note for note in report.services[0].views[0].notes)
+
+
+def _in_front_of_empty(cluster):
+    """``cluster`` with node2's NodePort 30090 of a Service without endpoints, and the chained Service in front."""
+    service, slice_ = node_port("empty-np", "10.96.0.30", 30090, NODES["node2"][0], 8080)
+    cluster = _with(cluster, (service, dataclasses.replace(slice_, endpoints=())))
+    return _with(cluster, chained(NODES["node2"][0], 30090))
+
+
+def test_a_hop_s_rejection_is_no_masqueraded_connection() -> None:
+    """node1 masquerades its own connection to node2's NodePort, which rejects it (no endpoints): the REJECT
+    share is not said masqueraded (masqueraded is of a delivered connection, as a first node's own failures)."""
+    _, entry = _dist(_in_front_of_empty(load(objects())), BASE, "node1")
+    assert [(s.verdict, s.probability, s.masqueraded) for s in entry.shares] == [("REJECT", 1, 0)]
