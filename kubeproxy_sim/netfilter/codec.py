@@ -482,7 +482,7 @@ class _Parser:
                 continue
             first = line[0]
             if first == "*":
-                self.open_table(line)
+                self.open_table(line, raw)
                 chains = self.table.chains  # type: ignore[union-attr]
                 deleted = self.table.deleted  # type: ignore[union-attr]
                 jumps = self.table.jumps  # type: ignore[union-attr]
@@ -542,7 +542,12 @@ class _Parser:
 
     # -- table structure -------------------------------------------------------
 
-    def open_table(self, line: str) -> None:
+    def open_table(self, line: str, raw: str) -> None:
+        """The table of a ``*TABLE`` line (``raw`` as written): only blanks (:data:`_INDENT`) may stand before
+        its "*", where :func:`_table_spans` looks for it; iptables-restore refuses anything there."""
+        if raw.lstrip(_INDENT)[:1] != "*":
+            raise self.error("a *TABLE line with a character other than a blank before its *", raw[:40],
+                             "*TABLE at the start of its line")
         if self.table is not None:
             raise self.error(f"table {self.table.name!r} (opened at line {self.table.line}) has no COMMIT",
                              line, "COMMIT before the next *table")
@@ -1353,6 +1358,10 @@ def _addressless(tables: list[_TableState]) -> bool:
                for spec in chain.spec_list())
 
 
+_INDENT = " \t"
+"""What may stand before a ``*TABLE`` line's "*" (the parser refuses anything else: :meth:`_Parser.open_table`)."""
+
+
 def _table_spans(text: str, tables: list[_TableState]) -> dict[int, tuple[int, int]]:
     """Where the text of each of ``tables`` (by its ``*TABLE`` line) starts and ends: from its ``*TABLE`` line to
     the next one, a "*" with only blanks before it on its line (a table met twice is read from its later line). A
@@ -1363,7 +1372,7 @@ def _table_spans(text: str, tables: list[_TableState]) -> dict[int, tuple[int, i
     at = text.find("*")
     while at != -1 and line <= last:
         line_start = text.rfind("\n", 0, at) + 1
-        if not text[line_start:at].strip(" \t"):
+        if not text[line_start:at].strip(_INDENT):
             line += text.count("\n", counted, line_start)
             counted = line_start
             starts.append((line, line_start))

@@ -177,3 +177,22 @@ def test_a_digit_of_another_script_is_no_number_as_iptables_restore_reads_it(lin
     '١' was read as 1 (QA-cli #14)."""
     err = refusal(f"*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j ACCEPT\n{line}\nCOMMIT\n")
     assert err.line == 4 and err.token == token
+
+
+@pytest.mark.parametrize("text, line", [
+    ("\r*filter\n-A INPUT -j ACCEPT\nCOMMIT\n", 1),
+    ("\r*filter\n-A INPUT -j NOWHERE\nCOMMIT\n", 1),
+    ("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n\r*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n", 4),
+    ("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n \t\r *nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n", 4),
+])
+def test_a_table_line_with_a_carriage_return_before_its_star_is_refused(text: str, line: int) -> None:
+    """iptables-legacy-restore v1.8.9 says "line 1 failed" for "\\r*filter" (r1): the parser read it as a table
+    while the search for the tables' text (_table_spans) did not, a KeyError on any refusal or on a valid dump."""
+    err = refusal(text)
+    assert err.line == line and err.token is not None and "\r" in err.token
+    assert "before its *" in str(err)
+
+
+def test_blanks_before_a_table_line_are_read() -> None:
+    tables = parse_ruleset(" \t*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.0.0.1/32 -j ACCEPT\nCOMMIT\n").tables
+    assert [t.name for t in tables] == ["filter"]
