@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.compile_match_state import parse_mark, uint32_value
 from kubeproxy_sim.netfilter.compile_types import Kind, NatRange
 from kubeproxy_sim.netfilter.model import Target
@@ -68,11 +69,10 @@ def mark_target(target: Target) -> tuple[int, int, str]:
 
 
 def _connmark_masked(target: Target, at: int, value: int, mask: int, op: str) -> tuple[int, int, str]:
-    """(value, mask, op) of the mark operation at option ``at``, but for CONNMARK's ``--mask`` after it: the
-    operation's own ctmask is then replaced (libxt_CONNMARK parses its options in order; ``--set-mark 1 --mask 2``
-    is saved ``--set-xmark 0x1/0x2``, an ``--and-mark``'s ctmark being 0: iptables-save 1.8.9, unshare --net), an
-    xset of the operation's ctmark; a --mask before it is overwritten by the operation."""
-    given = next((o for o in target.options[at + 1:] if o.flag == "--mask"), None)
+    """(value, mask, op) of the mark operation at option ``at``, but for CONNMARK's ``--mask`` or ``--ctmask``
+    after it (:func:`syntax.connmark_ctmask`), which replaces the operation's own ctmask: an xset of the
+    operation's ctmark, an ``--and-mark``'s being 0."""
+    given = syntax.connmark_ctmask(target.options, at)
     if target.name != "CONNMARK" or given is None:
         return value, mask, op
     return (0 if op == "and" else value), uint32_value(given.value, given.flag), "xset"

@@ -510,8 +510,9 @@ def _connmark_target(name: str, options: Options, ipv6: bool) -> Options:
                 Option("--ctmask", (f"{FULL32 if ctmask is None else ctmask:#x}",), False, name)]
     pair = _xmark(options)
     at = next((i for i, o in enumerate(options) if o.flag in _XMARK_FLAGS), len(options))
-    mask = next((c_uint(o.args[0]) for o in options[at + 1:] if o.flag == "--mask" and len(o.args) == 1), None)
-    if pair is None or mask is None:  # (a --mask after the operation is the ctmask: compile_targets._connmark_masked)
+    given = syntax.connmark_ctmask(options, at)
+    mask = None if given is None else c_uint(given.args[0])
+    if pair is None or mask is None:
         return _mark_target(name, options, ipv6)
     return [Option("--set-xmark", (f"{pair[0]:#x}/{mask:#x}",), False, name)]
 

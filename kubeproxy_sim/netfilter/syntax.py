@@ -170,6 +170,16 @@ def _exclusions(bits: str, *groups: tuple[str, str]) -> tuple[tuple[str, ...], d
                                  for flag in flags.split()}
 
 
+def connmark_ctmask(options: Sequence[Option], at: int) -> Option | None:
+    """CONNMARK's last ``--mask`` or ``--ctmask`` after its mark operation (option ``at``), which replaces the
+    operation's ctmask; None when there is none. libxt_CONNMARK reads its options in order and writes either into
+    ``info->ctmask`` as read, so one before the operation is overwritten by it (``--set-mark 1 --ctmask 6`` is saved
+    ``--set-xmark 0x1/0x6``, ``--or-mark 5 --mask 6`` ``0x5/0x6``: iptables-legacy-save 1.8.9, unshare --net).
+    The save form (saveform) and the evaluation (compile_targets) read it here."""
+    return next((o for o in reversed(options[at + 1:]) if o.flag in ("--mask", "--ctmask") and len(o.args) == 1),
+                None)
+
+
 _MARK_OPERATIONS = "--set-xmark --set-mark --and-mark --or-mark --xor-mark"
 _CONNMARK_OPERATIONS = _MARK_OPERATIONS + " --save-mark --restore-mark"
 EXCLUSIVE_TARGET_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, frozenset[str]]]] = {

@@ -749,7 +749,15 @@ OPTIONS_TOGETHER = [
                           ("-j CONNMARK --or-mark 1 --mask 2", "-j CONNMARK --set-xmark 0x1/0x2"),
                           ("-j CONNMARK --xor-mark 1 --mask 0", "-j CONNMARK --set-xmark 0x1/0x0"),
                           ("-j CONNMARK --mask 2 --set-mark 1", "-j CONNMARK --set-xmark 0x1/0xffffffff"),
-                          ("-j CONNMARK --mask 2 --and-mark 1", "-j CONNMARK --set-xmark 0x0/0xfffffffe"))),
+                          ("-j CONNMARK --mask 2 --and-mark 1", "-j CONNMARK --set-xmark 0x0/0xfffffffe"),
+                          # (so is a --ctmask: the last of them after the operation, r1's probe)
+                          ("-j CONNMARK --set-mark 1 --ctmask 6", "-j CONNMARK --set-xmark 0x1/0x6"),
+                          ("-j CONNMARK --set-xmark 1/3 --ctmask 6 --nfmask 7", "-j CONNMARK --set-xmark 0x1/0x6"),
+                          ("-j CONNMARK --and-mark 5 --ctmask 6", "-j CONNMARK --set-xmark 0x0/0x6"),
+                          ("-j CONNMARK --or-mark 5 --ctmask 6", "-j CONNMARK --set-xmark 0x5/0x6"),
+                          ("-j CONNMARK --xor-mark 5 --ctmask 6", "-j CONNMARK --set-xmark 0x5/0x6"),
+                          ("-j CONNMARK --nfmask 7 --set-mark 1 --ctmask 6", "-j CONNMARK --set-xmark 0x1/0x6"),
+                          ("-j CONNMARK --ctmask 6 --set-mark 1", "-j CONNMARK --set-xmark 0x1/0xffffffff"))),
     *(Case(f"{rule} refused", nat_with(f"-A PREROUTING {rule}"), line=6)
       for rule in ("-p tcp -j DNAT --to-destination 10.0.0.1:80 --to-destination 10.0.0.2:80",
                    "-p tcp -j DNAT --to-destination 10.0.0.1 --random --random")),

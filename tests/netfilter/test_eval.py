@@ -378,10 +378,13 @@ def test_snat_and_connmark() -> None:
 @pytest.mark.parametrize(("operation", "ctmark"), [
     ("--or-mark 0x1 --mask 0x2", 0xFC), ("--and-mark 0x1 --mask 0x2", 0xFD), ("--set-mark 0x1 --mask 0x2", 0xFC),
     ("--xor-mark 0x100 --mask 0x0", 0x1FF), ("--mask 0x2 --set-mark 0x100", 0x100),
+    ("--set-mark 0x1 --ctmask 0x2", 0xFC), ("--and-mark 0x1 --ctmask 0x4", 0xFB),
+    ("--or-mark 0x100 --ctmask 0x1", 0x1FE), ("--set-mark 0x1 --ctmask 0x2 --nfmask 0x8", 0xFC),
+    ("--ctmask 0x2 --set-mark 0x100", 0x100),
 ])
 def test_connmark_s_mask_after_its_operation_is_the_ctmask(operation: str, ctmark: int) -> None:
     """iptables-save 1.8.9 prints ``--or-mark 1 --mask 2`` as ``--set-xmark 0x1/0x2`` (a --mask before the operation
-    is overwritten by it), and xt_CONNMARK sets ``(ctmark & ~ctmask) ^ value``: from 0xff, 0xfc."""
+    is overwritten by it; so is a --ctmask), and xt_CONNMARK sets ``(ctmark & ~ctmask) ^ value``: from 0xff, 0xfc."""
     text = tables(filt=f"-A F -j CONNMARK --set-xmark 0xff/0xffffffff\n-A F -j CONNMARK {operation}\n"
                   f"-A F -m connmark --mark {ctmark:#x} -j ACCEPT\n-A F -j DROP\n")
     assert verdicts(text, tcp(dst="8.8.8.8")) == {("ACCEPT", None, False): 1}
