@@ -68,6 +68,9 @@ class Entry:
     traced: tuple[Packet, TraceResult] | None = field(default=None, compare=False, repr=False)
     """The first packet and its trace, for the view to ask why it is dropped or rejected (analysis.why), of its
     entries carrying traffic one after another (:func:`_failure_notes`); let go of once it has."""
+    onward: tuple[Entry, ...] = field(default=(), compare=False, repr=False)
+    """The entries of the nodes a DNAT sent the connection on to (:func:`_rehomed`), for the view to ask why
+    they drop or reject it there (:func:`_failure_notes`); let go of with ``traced``."""
     own: tuple[Share, ...] | None = field(default=None, compare=False, repr=False)
     """The entry node's own shares when a DNAT was followed to another node (:func:`_rehomed`; else None): the
     endpoints of the port's own rules, whose KUBE-SEP chains affinity's checks name."""
@@ -312,7 +315,7 @@ def _rehomed(nodes: NodeSet, entry: Entry, proto: str, hops: int) -> Entry:
     if not onward:
         return entry
     weighted: list[tuple[Fraction, Iterable[Share]]] = [(Fraction(1), [s for s in entry.shares if s not in onward])]
-    uncertain = list(entry.uncertain)
+    uncertain, followed = list(entry.uncertain), []
     for share in onward:
         assert share.endpoint is not None
         ip, port = split_endpoint(share.endpoint)
@@ -325,12 +328,13 @@ def _rehomed(nodes: NodeSet, entry: Entry, proto: str, hops: int) -> Entry:
                             Fraction(1), "", hops + 1)
             weighted.append((part, [_ended(s, share.endpoint, masqueraded) for s in found.shares]))
             uncertain += found.uncertain
+            followed.append(found)
     said = ", ".join(f"{s.endpoint} is {owners[split_endpoint(s.endpoint)[0]]}'s" for s in onward
                      if s.endpoint is not None)
     note = "; ".join(n for n in (entry.note, f"the DNAT's target {said} own address: that node's rules take the "
                                  "new connection again, and the shares are where it ends there") if n)
     return dataclasses.replace(entry, shares=merge_shares(weighted), uncertain=tuple(dict.fromkeys(uncertain)),
-                               note=note, own=entry.shares)
+                               note=note, own=entry.shares, onward=tuple(followed))
 
 
 def _ended(share: Share, first: str, masqueraded: bool) -> Share:
@@ -343,28 +347,32 @@ def _ended(share: Share, first: str, masqueraded: bool) -> Share:
                  share.probability if masqueraded and delivered else share.masqueraded)
 
 
-def _failure_notes(nodes: NodeSet, entry: Entry) -> list[str]:
+def _failure_notes(nodes: NodeSet, entry: Entry) -> list[tuple[str, str]]:
     """Why the entry's connections are dropped or rejected, in the Service's words (a delivery's shares say
     where it goes; a bare DROP does not say why): asked only then, as most entries deliver, and by the view, of
     its entries one after another rather than as each is traced (dist of 800 Local Services on 20 nodes asks
-    14,400 times: each took about twice as long between traces)."""
+    14,400 times: each took about twice as long between traces). (node, note) pairs: the entry's node's, then
+    those of the nodes it sent the connection on to (``onward``), where a hop's NodePort may drop or reject it."""
     if entry.traced is None:
         return []
-    circles = [IN_CIRCLES] if any(s.verdict == TIMEOUT for s in entry.shares) else []
+    circles = [(entry.node, IN_CIRCLES)] if any(s.verdict == TIMEOUT for s in entry.shares) else []
+    further = [pair for hop in entry.onward for pair in _failure_notes(nodes, hop)]
     packet, result = entry.traced
     for outcome in result.outcomes:  # (a plain loop: most entries deliver, and any() took twice as long)
         if outcome.verdict in ("DROP", "REJECT"):
             index = nodes.derived("why index", lambda: Index.of(nodes.cluster))
-            return [*why_notes((nodes.cluster, nodes.configs[entry.node]), packet, result, index), *circles]
-    return circles
+            notes = why_notes((nodes.cluster, nodes.configs[entry.node]), packet, result, index)
+            return [*((entry.node, note) for note in notes), *further, *circles]
+    return [*further, *circles]
 
 
 def _view(nodes: NodeSet, kind: str, destination: str, entries: list[Entry], notes: Iterable[str] = ()) -> View:
     """The view of ``entries``; its notes end with why those carrying traffic fail, each reason once."""
-    notes = (*notes, *merged_by_node((e.node, w) for e in entries if e.weight for w in _failure_notes(nodes, e)))
+    notes = (*notes, *merged_by_node(pair for e in entries if e.weight for pair in _failure_notes(nodes, e)))
     total = sum((e.weight for e in entries), Fraction(0))
     # their traces are let go of, the notes being said, whatever the weights
-    entries = [dataclasses.replace(e, weight=e.weight / total if total else e.weight, traced=None) for e in entries]
+    entries = [dataclasses.replace(e, weight=e.weight / total if total else e.weight, traced=None, onward=())
+               for e in entries]
     average = merge_shares((e.weight, e.shares) for e in entries)
     return View(kind, destination, tuple(entries), average, tuple(notes))
 

@@ -125,3 +125,12 @@ def test_a_hop_s_rejection_is_no_masqueraded_connection() -> None:
     share is not said masqueraded (masqueraded is of a delivered connection, as a first node's own failures)."""
     _, entry = _dist(_in_front_of_empty(load(objects())), BASE, "node1")
     assert [(s.verdict, s.probability, s.masqueraded) for s in entry.shares] == [("REJECT", 1, 0)]
+
+
+def test_why_a_hop_s_node_rejects_the_connection_is_said() -> None:
+    """node2's NodePort rejects what node1 sent it (its Service has no endpoints): the view says why, in that
+    Service's words, as send's row does (the reason is on node2's trace, not node1's, which only DNATs)."""
+    report, entry = _dist(_in_front_of_empty(load(objects())), BASE, "node1")
+    assert [s.verdict for s in entry.shares] == ["REJECT"]
+    (view,) = report.services[0].views
+    assert any(note.startswith("default/empty-np:p has no endpoints") for note in view.notes), view.notes
