@@ -134,36 +134,40 @@ def deletion_order(world: World, pods: tuple[SimPod, ...], related: tuple[SimPod
     now_ns = round(world.now * _NS)
     ranks: dict[float, int] = {}  # a set's pods share few times (those of its batches): each ranked once
 
+    def rank(at: float) -> int:
+        if (known := ranks.get(at)) is None:
+            known = ranks[at] = _log_rank(at, now_ns)
+        return known
+
     def head(pod: SimPod) -> tuple[bool, bool, bool, int, int, int]:
         running = pod.running(world.now)  # phase Running (not Pending) before ready, as ActivePodsWithRanks ranks them
         ready = pod.ready(world.now)
         when = pod.ready_at if ready and pod.ready_at is not None else pod.created
-        if (rank := ranks.get(when)) is None:
-            rank = ranks[when] = _log_rank(when, now_ns)
         cost = deletion_cost_value(pod.deletion_cost)
-        return (pod.node_name is not None, running, ready, cost, -crowding[pod.node_name], rank)
+        return (pod.node_name is not None, running, ready, cost, -crowding[pod.node_name], rank(when))
 
     heads = [head(p) for p in pods]
-    # by UID, then (a stable sort) by the rules: the pods alike in the rules stay in UID order
-    ordered = sorted(sorted(range(len(pods)), key=lambda i: pods[i].uid), key=heads.__getitem__)
+    ordered = sorted(range(len(pods)), key=lambda i: (heads[i], pods[i].uid))
     out: list[SimPod] = []
     for (_, _, ready, *_), run in groupby(ordered, key=heads.__getitem__):  # pods alike but for their UIDs
         alike = [pods[i] for i in run]
-        out += sorted(alike, key=cmp_to_key(_by_age(now_ns))) if ready and _ready_together(alike) else alike
+        out += sorted(alike, key=cmp_to_key(_by_age(rank))) if ready and _ready_together(alike) else alike
     return out
 
 
 def _ready_together(pods: list[SimPod]) -> bool:
     """Whether two of these ready pods (of one rank of Ready time) became ready the same second but were created
-    at different seconds: Less then compares their ages, not their UIDs."""
+    at different seconds: Less then compares their ages, not their UIDs. Only a fast path: when it is false,
+    _by_age would keep the UID order these pods already have, so the comparison sort is skipped."""
     times = {(pod.ready_at or 0.0, pod.created) for pod in pods}  # few: a set's pods come in batches
     seconds = {(math.floor(ready), math.floor(created)) for ready, created in times}
     return len(seconds) != len({ready for ready, _ in seconds})
 
 
-def _by_age(now_ns: int) -> Callable[[SimPod, SimPod], int]:
+def _by_age(rank: Callable[[float], int]) -> Callable[[SimPod, SimPod], int]:
     """Less's rules 6 and 8 for two ready pods of one rank of Ready time: Ready times that differ go by UID, equal
-    ones by the rank of the creation times (then by UID), equal creation times are a tie."""
+    ones by the rank of the creation times (then by UID), equal creation times are a tie. ``rank`` is
+    deletion_order's cached _log_rank, so a time is ranked once however many comparisons it is in."""
 
     def compare(a: SimPod, b: SimPod) -> int:
         by_uid = -1 if a.uid < b.uid else 1
@@ -171,7 +175,7 @@ def _by_age(now_ns: int) -> Callable[[SimPod, SimPod], int]:
             return by_uid
         if math.floor(a.created) == math.floor(b.created):
             return 0
-        diff = _log_rank(a.created, now_ns) - _log_rank(b.created, now_ns)
+        diff = rank(a.created) - rank(b.created)
         return by_uid if diff == 0 else (-1 if diff < 0 else 1)
 
     return compare
