@@ -770,6 +770,7 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
         # built again from the pairs: Python's dict took 1, 1.0 and true for one key, where go-yaml keeps three
         mapping: dict[Any, Any] = {}
         earlier: dict[str, dict[tuple[type, Any], Any]] = {}  # JSON key: each go-yaml key making it: its key node
+        names: dict[tuple[type, Any], str] = {}  # go-yaml key: the JSON key it makes, from its last writing
         for key_node, value_node in node.value:
             key = self.construct_object(key_node)
             name = json_key(key, key_node.value)
@@ -789,6 +790,9 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
                 if not any(found is key_node and other is first for found, _, other in self.collisions):
                     self.collisions.append((key_node, name, first))  # (once: a merged mapping found it too)
             keys.setdefault((type(key), key), key_node)
+            if names.setdefault((type(key), key), name) != name:  # -0.0, then 0.0: one Go map key, named by the
+                mapping.pop(names[(type(key), key)], None)  # later (Go's map assignment stores a float key anew)
+                names[(type(key), key)] = name
             mapping[name] = self.construct_object(value_node)
         return mapping
 

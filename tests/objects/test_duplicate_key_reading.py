@@ -82,3 +82,13 @@ def test_keys_making_one_json_key_are_named_when_one_comes_from_a_merge(body: st
 
 def test_a_collision_in_a_merged_anchor_is_named_once_where_it_is() -> None:
     assert _warnings('a: &a {1: a, "1": b}\nc:\n  <<: *a\n') == [(1, "a.1", 'mapping key "1" and 1 at line 1')]
+
+
+def test_minus_zero_and_zero_are_one_key_named_by_the_later() -> None:
+    """-0.0 == 0.0 in a Go map, and assigning to a float key stores the key anew (the runtime's needkeyupdate), so
+    kubectl's JSON has the later key's name with the later value (r3's oracle: {"c":{"0":"b"},"d":{"-0":"b"}})."""
+    text = "c:\n  -0.0: a\n  0.0: b\nd:\n  0.0: a\n  -0.0: b\n"
+    [document] = [d for _, _, d in load.text_documents(text, "m.yaml") if type(d) is dict]
+    assert document == {"c": {"0": "b"}, "d": {"-0": "b"}}
+    assert [(d.line, d.field) for d in load_text(text, "m.yaml").diagnostics if d.field != "kind"] == [
+        (3, "c.0"), (6, "d.-0")]
