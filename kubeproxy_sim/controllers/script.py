@@ -584,8 +584,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     if updated:
         world = W.update_pods(world, {key: merged[key] for key in updated}, rng, applied)
     if changed:
-        world, conflicts = W.add_pods(world, changed, rng, {key: own for key, (own, _) in merged.items()},
-                                      {key: cost for key, (_, cost) in merged.items() if cost is not None}, applied)
+        world, conflicts = W.add_pods(world, changed, rng, merged, applied)
     for d in manifests.deployments:
         existing = world.deployment(d.namespace, d.name)
         if existing is not None and not d.replicas_given:  # apply leaves a field the manifest omits alone

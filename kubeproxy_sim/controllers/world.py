@@ -348,8 +348,7 @@ def delete_pods(world: World, namespace: str, names: list[str], rng: random.Rand
 
 
 def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
-             tolerations: Mapping[str, tuple[Toleration, ...]] | None = None,
-             costs: Mapping[str, str] | None = None,
+             written: Mapping[str, tuple[tuple[Toleration, ...], str | None]] | None = None,
              last_applied: Mapping[str, LastApplied] | None = None) -> tuple[World, tuple[PortConflict, ...]]:
     """Bare Pods as applied, each replacing the one of its name (and moved last), then settled once; a name written
     twice in ``pods`` is the last copy's (kubectl creates the first and patches it with the second), the first
@@ -363,22 +362,24 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
     pods times the cluster (100,000 pods ran for hours).
 
     Also returned: the host-network pods applied bound where a pod before them holds one of their host ports,
-    which the kubelet would refuse (the order the manifest gives decides which one). ``tolerations``: each pod's
-    spec.tolerations as written, by NS/NAME (the DefaultTolerationSeconds plugin adds its defaults here);
-    ``costs``: each pod's pod-deletion-cost annotation, by NS/NAME (left out: none); ``last_applied``: what the apply
-    of each wrote, its last-applied view (left out: none, a pod made otherwise)."""
+    which the kubelet would refuse (the order the manifest gives decides which one). ``written``: each pod's
+    spec.tolerations as written (the DefaultTolerationSeconds plugin adds its defaults here) and pod-deletion-cost
+    annotation, by NS/NAME, as update_pods takes them (left out: none); ``last_applied``: what the apply of each
+    wrote, its last-applied view (left out: none, a pod made otherwise)."""
     last = {pod.key: index for index, pod in enumerate(pods)}
     applied = [pod for index, pod in enumerate(pods) if last[pod.key] == index]  # a name written twice: the last
     ipam = Ipam(replace(world, pods=tuple(p for p in world.pods if p.key not in last)))  # the replaced ones go
     added: list[SimPod] = []
     conflicts: list[PortConflict] = []
+    fields = written or {}
     for pod in applied:
+        own, cost = fields.get(pod.key, ((), None))
         sim = SimPod(namespace=pod.namespace, name=pod.name, labels=pod.labels, owner=None, images=(),
                      ports=pod.ports, created=world.now, serial=world.serial, node_name=pod.node_name,
                      pod_ips=pod.pod_ips, ready_at=world.now if pod.ready else None,
                      deleted_at=world.now if pod.terminating else None, host_network=pod.host_network,
-                     tolerations=admitted_tolerations((tolerations or {}).get(pod.key, ())),
-                     deletion_cost=(costs or {}).get(pod.key), last_applied=(last_applied or {}).get(pod.key))
+                     tolerations=admitted_tolerations(own), deletion_cost=cost,
+                     last_applied=(last_applied or {}).get(pod.key))
         world = replace(world, serial=world.serial + 1)
         if sim.node_name is not None:  # bound as written: kube-scheduler leaves it to that node's kubelet
             if taken := ipam.hold(sim):
