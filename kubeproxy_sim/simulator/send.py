@@ -54,6 +54,7 @@ from kubeproxy_sim.simulator.dns import (
     external_name_is_address,
     pod_record_address,
 )
+from kubeproxy_sim.simulator.hops import NODE_HOPS, Circles, next_hop
 from kubeproxy_sim.simulator.network import (
     DNS_PORT,
     DROP,
@@ -562,13 +563,19 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
         if evidence is not None and outcome.verdict == "DNAT" and packet.in_iface == UPLINK \
                 and not outcome.masquerade and not here and value not in sim.runtimes[node].local_pods:
             evidence.bypass(node, result, outcome, (ip, port))  # (before following it: the reply skips this node)
-        if outcome.verdict in ("ACCEPT", "DNAT") and depth < 3 and owner is not None and not here:
-            _follow(sim, owner, Packet.of(proto, src, ip, port, in_iface=UPLINK), p, proto, shares, depth + 1,
-                    evidence)
+        onto = next_hop(node, None if here else owner, depth, proto, src, ip, port)
+        if isinstance(onto, Circles):  # as the walk ends it (network.MAX_HOPS)
+            shares[TIMEOUT] += p
             continue
-        if outcome.verdict in ("ACCEPT", "DNAT") and depth < 3 and not here and value not in sim.pod_at \
+        if onto is not None:
+            _follow(sim, onto[0], onto[1], p, proto, shares, depth + 1, evidence)
+            continue
+        if outcome.verdict in ("ACCEPT", "DNAT") and not here and value not in sim.pod_at \
                 and not sim.in_pod_subnet(value):  # the nodes route pod subnets among themselves
             onward, ended = _router_entries(sim, src, ip, port, proto)
+            if onward and depth >= NODE_HOPS:  # the network would send it on once more: see next_hop
+                shares[TIMEOUT] += p
+                continue
             if onward or ended:
                 for nxt, share, hop in onward:
                     _follow(sim, nxt, hop, p * share, proto, shares, depth + 1, evidence)

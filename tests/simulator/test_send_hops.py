@@ -117,3 +117,14 @@ def test_every_endpoint_a_connection_reaches_has_an_expected_share(case: Cluster
     for row in result.delivered:
         assert row.count == 0 or (row.expected or 0) > 0, (row, result)
     assert sum(Fraction(str(d.expected or 0)) for d in result.delivered) <= 1
+
+
+def test_nodeports_that_send_to_each_other_are_expected_to_time_out() -> None:
+    """node2's NodePort DNATs to node1's, which DNATs back: the run's connections go round in circles (TIMEOUT),
+    and so are they expected to (next_hop's limit), not answered at the last address the walk was sent to."""
+    cluster = looped(load(objects()))
+    for source in ("pod/default/client", "node/node1"):
+        result = send(Simulator(cluster, BASE, rng=random.Random(3)), source, f"{CHAINED_IP}:80", count=20, seed=3)
+        assert not any(d.expected for d in result.delivered), source
+        (row,) = result.failed
+        assert (row.reason, row.count, row.expected) == ("TIMEOUT", 20, 1), source
