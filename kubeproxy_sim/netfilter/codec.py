@@ -1321,10 +1321,12 @@ def _check_targets(text: str, tables: list[_TableState], ipv6: bool, file: str |
     for table in tables:
         start, end = spans[table.line]
         for suspects in _SUSPECTS.get(table.name, (_NAT_JUMP, _REJECT_JUMP, _FAMILY_JUMP, _ICMP)):
-            for found in suspects.finditer(text, start, end):
+            line, counted = table.line, start  # the line at offset counted: the matches come in order, so each
+            for found in suspects.finditer(text, start, end):  # line is counted on from the last (not from 0)
                 line_start = text.rfind("\n", 0, found.start()) + 1
                 line_end = text.find("\n", found.start())
-                line = text.count("\n", 0, line_start) + 1
+                line += text.count("\n", counted, line_start)
+                counted = line_start
                 if until is not None and line >= until:
                     break
                 problem = _misplaced(table, text[line_start:line_end if line_end != -1 else len(text)], ipv6)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from pathlib import Path
+from typing import SupportsIndex
 from unittest.mock import patch
 
 import pytest
@@ -265,6 +266,34 @@ fragments = st.sampled_from(["-s ", "-d ", "--to-destination ", "--src-range ", 
 def test_the_ipv6_search_finds_what_the_full_pattern_finds(parts: list[str]) -> None:
     text = "".join(parts)
     assert codec._mentions_ipv6(text) == (codec._IPV6_VALUE.search(text) is not None)
+
+
+class _CountingText(str):
+    """A dump that adds up how many characters its count() reads: the lines of the rules the family's checks read
+    again (_check_targets) are numbered with it."""
+
+    read = 0
+
+    def count(self, sub: str, start: SupportsIndex | None = None,
+              end: SupportsIndex | None = None) -> int:
+        lo, hi, _ = slice(start, end).indices(len(self))
+        self.read += max(0, hi - lo)
+        return super().count(sub, start, end)
+
+
+def test_the_lines_the_family_s_checks_read_again_are_numbered_in_one_pass() -> None:
+    """Each icmp rule is a suspect line (it may be the other family's); its number was counted from the start of
+    the text, so r1's 100 such rules added to a 10k-service dump made its parse 0.95 s -> 5.4 s (400: 17.9 s).
+    Counted on from the previous one, each table's text is read once per suspect pattern."""
+    icmp = "".join(f'-A KUBE-SERVICES -p icmp -m icmp --icmp-type 8 -m comment --comment "r{i}" -j ACCEPT\n'
+                   for i in range(200))
+    dump = kube_proxy_dump(200).replace("COMMIT\n", icmp + "-A KUBE-SERVICES -p icmpv6 -m icmp6 --icmpv6-type 128 "
+                                        "-j ACCEPT\nCOMMIT\n")
+    text = _CountingText(dump)
+    with pytest.raises(RulesSyntaxError) as info:
+        parse_ruleset(text)
+    assert info.value.line == dump.count("\n") - 1 and info.value.token == "icmp6"
+    assert text.read <= 4 * len(text)
 
 
 # ---------------------------------------------------------------------------
