@@ -42,6 +42,20 @@ def json_key(key: object, written: str = "") -> str | None:
     return None
 
 
+def go_key(key: object) -> object:
+    """What go-yaml's map compares a decoded key by, where Python's equality differs: YAML's ``.inf``, ``.Inf`` and
+    ``+.inf`` are one float (one key, the last value kept), every ``.nan`` another (NaN equals nothing: two are two
+    keys that become one JSON key, ``.nan``, whose value is then unspecified), a whole float past 2**53 its value;
+    else the key with its type (``1``, ``1.0`` and ``true``, equal in Python, are three Go keys)."""
+    if type(key) is WrittenNumber:
+        if key.whole:
+            return float, float(key.text.replace("_", ""))
+        if "nan" not in key.text.lower():
+            return float, -math.inf if key.text.startswith("-") else math.inf
+        return object()
+    return type(key), key
+
+
 def _past_int64(key: int, written: str) -> str | None:
     """The JSON key of an integer past int64, as go-yaml v2's resolve reads its text: a uint64 (no JSON key: None)
     when unsigned and below 2**64; else a float when the text is decimal digits (one past a float64 stays text),

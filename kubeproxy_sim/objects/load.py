@@ -735,7 +735,7 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
     :func:`objects.jsonkey.json_key`), left out, as (key node, problem, ""); without the list such a key raises
     BadValueError.
     """
-    from kubeproxy_sim.objects.jsonkey import json_key
+    from kubeproxy_sim.objects.jsonkey import go_key, json_key
 
     yaml = _yaml()
     json_keys = base is None
@@ -751,10 +751,10 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
             flatten(self, node)
         mapping: dict[Any, Any] = construct(self, node, deep)
         if len(mapping) != len(node.value):
-            seen: dict[tuple[type, Any], Any] = {}
+            seen: dict[object, Any] = {}
             for key_node, _ in pairs:
                 key = self.construct_object(key_node)  # (built above: this is the cached object)
-                first = seen.setdefault((type(key), key), key_node)
+                first = seen.setdefault(go_key(key), key_node)
                 if first is key_node:
                     continue
                 if not record:
@@ -763,14 +763,15 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
                                 key_node.start_mark)
                 self.duplicates.append((key_node, key, first))
         if json_keys and not all(map(isinstance, mapping, _STRINGS)):
-            return keyed_as_json(self, node)
+            return keyed_as_json(self, node, pairs)
         return mapping
 
-    def keyed_as_json(self: Any, node: Any) -> dict[Any, Any]:
+    def keyed_as_json(self: Any, node: Any, pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
         # built again from the pairs: Python's dict took 1, 1.0 and true for one key, where go-yaml keeps three
+        own = {id(key_node) for key_node, _ in pairs}
         mapping: dict[Any, Any] = {}
-        earlier: dict[str, dict[tuple[type, Any], Any]] = {}  # JSON key: each go-yaml key making it: its key node
-        names: dict[tuple[type, Any], str] = {}  # go-yaml key: the JSON key it makes, from its last writing
+        earlier: dict[str, dict[object, Any]] = {}  # JSON key: each go-yaml key making it: its key node
+        names: dict[object, str] = {}  # go-yaml key: the JSON key it makes, from its last writing
         for key_node, value_node in node.value:
             key = self.construct_object(key_node)
             name = json_key(key, key_node.value)
@@ -780,8 +781,16 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
                     raise _bad_value_error()(None, None, problem, key_node.start_mark)
                 self.bad_values.append((key_node, problem, ""))
                 continue
-            keys = earlier.setdefault(name, {})
-            if keys and (type(key), key) not in keys:  # (own or merged, from anywhere: go-yaml sets them all)
+            keys, same = earlier.setdefault(name, {}), go_key(key)
+            repeated = keys.get(same)
+            if repeated is not None and self.construct_object(repeated) != key and id(key_node) in own and \
+                    id(repeated) in own:  # (.inf, then .Inf: one Go key, which Python's dict kept apart)
+                if not record:
+                    raise error("while constructing a mapping", node.start_mark,
+                                f'mapping key "{name}" already defined at line {repeated.start_mark.line + 1}',
+                                key_node.start_mark)
+                self.duplicates.append((key_node, key, repeated))
+            if keys and same not in keys:  # (own or merged, from anywhere: go-yaml sets them all)
                 first = next(iter(keys.values()))
                 if not record:
                     raise error("while constructing a mapping", node.start_mark,
@@ -789,10 +798,10 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
                                 key_node.start_mark)
                 if not any(found is key_node and other is first for found, _, other in self.collisions):
                     self.collisions.append((key_node, name, first))  # (once: a merged mapping found it too)
-            keys.setdefault((type(key), key), key_node)
-            if names.setdefault((type(key), key), name) != name:  # -0.0, then 0.0: one Go map key, named by the
-                mapping.pop(names[(type(key), key)], None)  # later (Go's map assignment stores a float key anew)
-                names[(type(key), key)] = name
+            keys.setdefault(same, key_node)
+            if names.setdefault(same, name) != name:  # -0.0, then 0.0: one Go map key, named by the later
+                mapping.pop(names[same], None)  # (Go's map assignment stores a float key anew)
+                names[same] = name
             mapping[name] = self.construct_object(value_node)
         return mapping
 
