@@ -530,11 +530,20 @@ class _Parser:
         if not self.validate or error.line is None:
             return error
         tables = [*self.checked(self.tables), *([self.table] if self.table is not None else [])]
-        found = _judged(self.text, tables, ipv6, self.file, until=error.line)[1]
+        found = self.judged(tables, ipv6, until=error.line)[1]
         reading = self.table.line if self.table is not None else error.line
         if found is not None and found[0] < (reading, 0, error.line):
             return found[1]
         return error
+
+    def judged(self, tables: list[_TableState], ipv6: bool | None,
+               until: int | None = None) -> tuple[bool, _Found | None]:
+        """:func:`_judged` of ``tables`` (read from this text), without a regex per rule when it may: every rule's
+        text being a piece of the input (:attr:`verbatim`) and none of the input reading as IPv6, every rule is
+        IPv4 or has no address, so nothing is refused for its family and the family is IPv4 (a C-level search)."""
+        if self.verbatim and ipv6 is not True and not _mentions_ipv6(self.text):
+            return _judged(self.text, tables, ipv6, self.file, until, address_family=False)
+        return _judged(self.text, tables, ipv6, self.file, until)
 
     def checked(self, tables: list[_TableState]) -> list[_TableState]:
         """``tables`` and those they replaced: every table iptables-restore committed, each to be judged."""
@@ -1485,13 +1494,8 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
         tables = parser.run(text, ipv6)
         read = parser.checked(tables)
         found = None
-        if validate and parser.verbatim and ipv6 is not True and not _mentions_ipv6(text):
-            # Every rule's text is a piece of the input and none of it reads as IPv6, so every rule
-            # is IPv4 or has no address: nothing to report, and the family is IPv4. A C-level
-            # search instead of a regex per rule.
-            family, found = _judged(text, read, ipv6, file, address_family=False)
-        elif validate:
-            family, found = _judged(text, read, ipv6, file)
+        if validate:
+            family, found = parser.judged(read, ipv6)
         else:
             family = _family(read, ipv6, validate, file)[0]
         if found is not None:

@@ -296,6 +296,16 @@ def test_the_lines_the_family_s_checks_read_again_are_numbered_in_one_pass() -> 
     assert text.read <= 4 * len(text)
 
 
+def test_a_refused_dump_of_no_ipv6_is_judged_without_a_regex_per_rule() -> None:
+    """The rules read before a refused line are judged for their family (earlier_in_family) with the shortcut a
+    parse takes: r1 measured a refused 320k-rule dump 0.6 s slower than its parse, each rule's address read."""
+    text = kube_proxy_dump(50).replace("COMMIT\n", "-A KUBE-SERVICES --bogus\nCOMMIT\n")
+    with patch.object(codec, "_family", side_effect=AssertionError("each rule's address read")), \
+            pytest.raises(RulesSyntaxError) as info:
+        parse_ruleset(text)
+    assert info.value.line == text.count("\n") - 1 and info.value.token == "--bogus"
+
+
 # ---------------------------------------------------------------------------
 # The shape book-keeping
 # ---------------------------------------------------------------------------
