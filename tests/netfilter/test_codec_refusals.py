@@ -196,3 +196,12 @@ def test_a_table_line_with_a_carriage_return_before_its_star_is_refused(text: st
 def test_blanks_before_a_table_line_are_read() -> None:
     tables = parse_ruleset(" \t*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.0.0.1/32 -j ACCEPT\nCOMMIT\n").tables
     assert [t.name for t in tables] == ["filter"]
+
+
+def test_the_family_is_guessed_from_the_earliest_line_not_the_first_chain() -> None:
+    """iptables-legacy-restore v1.8.9 (unshare --net) refuses line 5, the IPv6 rule of FOO, a chain declared before
+    INPUT whose IPv4 rule comes first (r1: the guess from the first chain's rules passed every other test)."""
+    text = ("*filter\n:FOO - [0:0]\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-A FOO -s fd00::1 -j ACCEPT\n"
+            "COMMIT\n")
+    err = refusal(text)
+    assert err.line == 5 and "other family" in str(err)
