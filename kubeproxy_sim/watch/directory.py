@@ -48,6 +48,7 @@ from kubeproxy_sim.objects.load import (
     manifest_unreadable,
     mirror_one,
     special_file,
+    text_documents,
 )
 from kubeproxy_sim.objects.mirror import copied_annotations
 from kubeproxy_sim.objects.model import Cluster
@@ -113,6 +114,17 @@ def _digest(value: Any) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
+def _document_versions(text: str, file: str) -> dict[tuple[str, str], str]:
+    """A digest of each object's documents in a file by kind and name (the namespace left out: a message names
+    the object as the loader shows it), so that a message about an object is tied to the version it was about."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for _, _, document in text_documents(text, file, whole_file=True):
+        if type(document) is dict and type(document.get("kind")) is str:
+            _, name, _ = object_name(document)
+            found.setdefault((document["kind"], name or "(unnamed)"), []).append(_digest(document))
+    return {key: ",".join(digests) for key, digests in found.items()}
+
+
 def slice_recorder(revisions: dict[str, str]) -> SliceHook:
     """The loader's ``on_slice`` hook that puts a revision token of each EndpointSlice in ``revisions`` by key
     ("ns/name"): a digest of what the model drops of it (see :func:`_dropped_content`), so an edit there (an
@@ -136,7 +148,8 @@ class _FileState:
     endpoints: dict[str, Any] = field(default_factory=dict)  # v1 Endpoints by key, mirrored once all files merge
     revisions: dict[str, str] = field(default_factory=dict)  # EndpointSlice key -> its dropped fields' digest
     reported: Signature | None = None  # the signature whose "does not parse" was already reported
-    said: frozenset[Diagnostic] = frozenset()  # what its last read said of its documents (not said again)
+    # what its last read said of its documents, each with its document's version (not said again)
+    said: frozenset[tuple[Diagnostic, str | None]] = frozenset()
 
 
 def _cluster_objects(cluster: Cluster) -> dict[ObjectId, Any]:
@@ -238,10 +251,13 @@ class DirectorySource:
                         revisions[d.object] = state.revisions[d.object]
                 said.append(Diagnostic("this object is invalid; keeping its previous version", file=file,
                                        kind=d.kind, object=d.object, severity=Severity.NOTE))
-        # a problem the file's last read said already (a bad document left as it was while another one was
-        # edited) is not said again: a stream says a bad object once, as the API server source does
-        problems.extend(d for d in said if d not in state.said)
-        state.signature, state.objects, state.reported, state.said = signature, objects, None, frozenset(said)
+        # a problem the file's last read said already of the same document (a bad document left as it was while
+        # another one was edited) is not said again: a stream says a bad version once, as the API server source
+        # does; a new bad version (its document changed) is said, even with the same error
+        versions = _document_versions(text, file) if any(d.object for d in said) else {}
+        keys = [(d, versions.get((d.kind, d.object.rsplit("/", 1)[-1])) if d.object else None) for d in said]
+        problems.extend(d for d, key in zip(said, keys, strict=True) if key not in state.said)
+        state.signature, state.objects, state.reported, state.said = signature, objects, None, frozenset(keys)
         state.endpoints = endpoints
         state.revisions = revisions
         return True

@@ -205,6 +205,26 @@ def test_directory_invalid_object_left_as_it_was_is_reported_once(setup) -> None
     assert write(99999, 83) != []  # broken again after the fix: said again
 
 
+def test_directory_new_bad_version_with_the_same_error_is_said(setup) -> None:
+    """Another bad version of an object (its cluster IP edited, its port still out of range): the same error,
+    but of a new version, which the API server source says too (a new resourceVersion); the same version again
+    is not said."""
+    d, clock, src = setup
+    src.poll()
+
+    def write(ip: str) -> list:
+        d.write("a.yaml", SERVICE.format(name="a", ip=ip, port=99999) + "---\n" +
+                SERVICE.format(name="b", ip="10.0.0.2", port=80))
+        src.poll()
+        clock.now += 1.0
+        return [(x.severity, x.object) for x in src.poll().diagnostics]
+
+    said = [(Severity.ERROR, "default/a"), (Severity.NOTE, "default/a")]
+    assert write("10.0.0.1") == said
+    assert write("10.0.0.9") == said
+    assert write("10.0.0.9") == []
+
+
 def test_directory_duplicate_definitions_last_file_wins(setup) -> None:
     d, clock, src = setup
     src.poll()
