@@ -255,7 +255,7 @@ class DirectorySource:
         # another one was edited) is not said again: a stream says a bad version once, as the API server source
         # does; a new bad version (its document changed) is said, even with the same error
         versions = _document_versions(text, file) if any(d.object for d in said) else {}
-        keys = [(d, versions.get((d.kind, d.object.rsplit("/", 1)[-1])) if d.object else None) for d in said]
+        keys = [(d, versions.get((d.kind or "", d.object.rsplit("/", 1)[-1])) if d.object else None) for d in said]
         problems.extend(d for d, key in zip(said, keys, strict=True) if key not in state.said)
         state.signature, state.objects, state.reported, state.said = signature, objects, None, frozenset(keys)
         state.endpoints = endpoints
