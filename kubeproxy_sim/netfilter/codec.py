@@ -1492,12 +1492,11 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
     with collector_paused(len(text) // BYTES_PER_OBJECT):
         parser = _Parser(file, validate)
         tables = parser.run(text, ipv6)
-        read = parser.checked(tables)
         found = None
         if validate:
-            family, found = parser.judged(read, ipv6)
-        else:
-            family = _family(read, ipv6, validate, file)[0]
+            family, found = parser.judged(parser.checked(tables), ipv6)
+        else:  # (what is kept decides: a replaced copy is judged only when validating)
+            family = _family(tables, ipv6, validate, file)[0]
         if found is not None:
             raise found[1]
         return Ruleset(tuple(t.freeze() for t in tables), family)

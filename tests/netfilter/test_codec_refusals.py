@@ -205,3 +205,10 @@ def test_the_family_is_guessed_from_the_earliest_line_not_the_first_chain() -> N
             "COMMIT\n")
     err = refusal(text)
     assert err.line == 5 and "other family" in str(err)
+
+
+def test_unvalidated_a_table_given_again_takes_its_family_from_the_copy_kept() -> None:
+    """A table met twice keeps its later copy (iptables-legacy-restore starts it afresh), whose rule is IPv4 here;
+    unvalidated, the replaced IPv6 copy decided the family (r1), so the rules kept were read as IPv6."""
+    ruleset = parse_ruleset(NAT_V6 + NAT_V4, validate=False)
+    assert not ruleset.ipv6 and ruleset.rule_count() == 1
