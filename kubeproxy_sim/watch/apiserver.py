@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import queue
 import random
 import socket
@@ -210,14 +211,15 @@ def kubeconfig_unreadable(kubeconfig: str, exc: OSError | UnicodeDecodeError) ->
 def connect(kubeconfig: str, context: str | None = None) -> Any:
     """An ApiClient for a kubeconfig; the user sees what is wrong with the file, not a traceback."""
     try:
-        from kubernetes import config
+        import kubernetes  # noqa: F401  (here: said before the file is read)
     except ImportError:
         raise EnvironmentMissing("watching an API server needs the kubernetes client: "
                                  "pip install 'kubeproxy-sim[live]'") from None
-    _check_server(kubeconfig, _check_shape(kubeconfig), context)
+    data = _check_shape(kubeconfig)
+    _check_server(kubeconfig, data, context)
     try:
         with _client_errors_logged() as logged:
-            client = config.new_client_from_config(config_file=kubeconfig, context=context)
+            client = _client(data, kubeconfig, context)
         if logged:  # the client logs an exec plugin's failure and carries on without credentials
             raise InputError(Diagnostic(f"cannot get the kubeconfig's credentials: {logged[0]}", file=kubeconfig))
         return client
@@ -225,6 +227,20 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
         raise
     except Exception as exc:  # ConfigException, YAML errors, bad certificates ...
         raise InputError(Diagnostic(f"cannot use this kubeconfig: {_first_line(exc)}", file=kubeconfig)) from None
+
+
+def _client(data: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
+    """The client for the kubeconfig as read once (:func:`_check_shape`): the client's own reading of the file was
+    a second one, which a pipe (``--kubeconfig <(...)``) answers with nothing ("Invalid kube-config ... file is
+    empty"). Relative paths in it (``certificate-authority: ca.crt``) are taken from the kubeconfig's directory,
+    as the client's reading of the file takes them; what it refreshes (a token) is not written back to the file."""
+    from kubernetes.client import ApiClient, Configuration
+    from kubernetes.config.kube_config import KubeConfigLoader
+
+    configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
+    KubeConfigLoader(config_dict=data, active_context=context,
+                     config_base_path=os.path.abspath(os.path.dirname(kubeconfig))).load_and_set(configuration)
+    return ApiClient(configuration=configuration)
 
 
 class _LoggedErrors(logging.Handler):

@@ -1288,3 +1288,38 @@ def test_standard_input_is_refused_by_name_as_no_directory(capsys) -> None:
     assert exited.value.code == EXIT_USAGE and capsys.readouterr().err.splitlines()[-1] == (
         "kubeproxy-sim watch: error: argument -f/--filename: '-': a directory is watched as its files change, not "
         "standard input; expected a directory of manifests to watch (put a single file in a directory of its own)")
+
+
+def test_a_kubeconfig_given_by_process_substitution_is_read_once(capsys, tmp_path: Path) -> None:
+    """``watch --kubeconfig <(cat kc.yaml)`` said 'Invalid kube-config. /dev/fd/63 file is empty': the file was read
+    to check its shape, then again by the client (r5); the client is now built from the one reading."""
+    from tests.cli._fifo import fifo_giving
+
+    fake = FakeApiServer().start()
+    try:
+        fake.add("Service", _svc_json("ns1", "svc1", "172.30.0.41", 80, "p80"))
+        fake.add("EndpointSlice", _slice_json("ns1", "svc1", ["10.0.1.1"], 80, "p80"))
+        text = Path(fake.write_kubeconfig(str(tmp_path / "kubeconfig"))).read_text()
+        fifo = tmp_path / "fd63"
+        with fifo_giving(fifo, text):
+            status = main(["watch", "--kubeconfig", str(fifo), *NODE_FLAGS, "--once", "-o", "json"])
+        out, err = capsys.readouterr()
+        assert status == 0, err
+        assert "10.0.1.1:80" in json.loads(out.splitlines()[0])["restore"]
+    finally:
+        fake.stop()
+
+
+def test_a_kubeconfig_s_relative_paths_are_taken_from_its_directory(tmp_path: Path, monkeypatch) -> None:
+    """The client is built from the kubeconfig as read once (not from its file): a relative certificate path is
+    still taken from the kubeconfig's directory, as the client's reading of the file takes it."""
+    from kubeproxy_sim.watch.apiserver import connect
+
+    (tmp_path / "kc").mkdir()
+    (tmp_path / "kc" / "ca.crt").write_text("not read here\n")
+    (tmp_path / "kc" / "config").write_text(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n"
+        "    certificate-authority: ca.crt\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: x\n"
+        "  context:\n    cluster: c\n    user: u\ncurrent-context: x\n")
+    monkeypatch.chdir(tmp_path)
+    assert connect(str(Path("kc") / "config")).configuration.ssl_ca_cert == str(tmp_path / "kc" / "ca.crt")
