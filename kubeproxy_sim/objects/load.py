@@ -755,8 +755,8 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
             for key_node, _ in pairs:
                 key = self.construct_object(key_node)  # (built above: this is the cached object)
                 first = seen.setdefault(go_key(key), key_node)
-                if first is key_node:
-                    continue
+                if first is key_node or (json_keys and json_key(key, key_node.value) is None):
+                    continue  # (a key with no JSON key refuses the object, once: see keyed_as_json)
                 if not record:
                     raise error("while constructing a mapping", node.start_mark,
                                 f'mapping key "{key}" already defined at line {first.start_mark.line + 1}',
@@ -772,6 +772,7 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
         mapping: dict[Any, Any] = {}
         earlier: dict[str, dict[object, Any]] = {}  # JSON key: each go-yaml key making it: its key node
         names: dict[object, str] = {}  # go-yaml key: the JSON key it makes, from its last writing
+        refused = False
         for key_node, value_node in node.value:
             key = self.construct_object(key_node)
             name = json_key(key, key_node.value)
@@ -779,7 +780,9 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
                 problem = _no_json_key(key_node, key)
                 if self.bad_values is None:
                     raise _bad_value_error()(None, None, problem, key_node.start_mark)
-                self.bad_values.append((key_node, problem, ""))
+                if not refused:  # (once: the conversion fails at the first such key)
+                    self.bad_values.append((key_node, problem, ""))
+                refused = True
                 continue
             keys, same = earlier.setdefault(name, {}), go_key(key)
             repeated = keys.get(same)
@@ -962,7 +965,6 @@ def _duplicate(found: tuple[Any, Any, Any], first_line: int) -> _Finding:
 
     key_node, key, first = found
     name, line = json_key(key, key_node.value), first_line + first.start_mark.line + 1
-    name = _as_written(key_node) if name is None else name  # (a null key given twice: refused as well)
     return _Finding(key_node, lambda _: f'mapping key "{name}" already defined at line {line}; kubectl\'s YAML '
                                         "reading keeps the last, and so does this", key=name)
 

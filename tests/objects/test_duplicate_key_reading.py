@@ -109,3 +109,13 @@ def test_infinities_are_one_go_key_and_nans_never_one(text: str, expected: str) 
     r3's oracle gave a for one and b for the other)."""
     [message] = [d.message for d in load_text(text, "m.yaml").diagnostics if d.field != "kind"]
     assert message.startswith(expected)
+
+
+def test_a_null_key_given_twice_refuses_the_object_once_and_is_no_duplicate() -> None:
+    """go-yaml keeps one nil key (the last value); sigs.k8s.io/yaml's conversion then fails on it, once: the object
+    is refused with one error, and no warning names a field "~" that kubectl's JSON never has."""
+    text = SERVICE.format(name="s", ip="10.0.0.1") + "  selector:\n    ~: a\n    ~: b\n    null: c\n"
+    result = load_text(text, "m.yaml")
+    assert [(d.line, d.field, d.severity.name) for d in result.diagnostics] == [(9, "spec.selector", "ERROR")]
+    assert result.diagnostics[0].message.startswith("mapping key ~ is null")
+    assert not result.cluster.services
