@@ -220,11 +220,11 @@ def _revised(before: dict[str, str], after: dict[str, str], cluster: Any, ipv6: 
 def _kept_revisions(revisions: dict[str, str], before: dict[str, str], kept: tuple[Diagnostic, ...]) -> dict[str, str]:
     """The slices' revision tokens, a slice that keeps its previous version (:func:`keep_refused_versions`) with
     its previous token: the refused document is no new revision."""
+    from kubeproxy_sim.watch.state import keep_revision
+
     for note in kept:
         if note.kind == "EndpointSlice" and note.object is not None:
-            revisions.pop(note.object, None)
-            if note.object in before:
-                revisions[note.object] = before[note.object]
+            keep_revision(revisions, before, note.object)
     return revisions
 
 

@@ -28,6 +28,7 @@ from kubeproxy_sim.objects.decode_slices import decode_endpoint_slice
 from kubeproxy_sim.objects.model import Origin
 from kubeproxy_sim.objects.report import Report, type_name
 from kubeproxy_sim.watch.events import EventType, Kind, WatchEvent, bookmark
+from kubeproxy_sim.watch.state import KEEPING_PREVIOUS
 
 _Decoder = Callable[[dict[str, Any], Origin, Report, str], Any]
 
@@ -126,8 +127,7 @@ class KindCache:
         invalid = obj is None
         if invalid:
             if previous is not None:
-                out.append(self.problem("this object is invalid; keeping its previous version", display,
-                                         Severity.NOTE))
+                out.append(self.problem(KEEPING_PREVIOUS, display, Severity.NOTE))
             obj = previous
         self.entries[key] = (rv, obj)
         if obj is None or (obj == previous and (invalid or self.spec.kind is not Kind.ENDPOINT_SLICE)):

@@ -62,7 +62,7 @@ from kubeproxy_sim.watch.events import (
     kind_of,
     modified,
 )
-from kubeproxy_sim.watch.state import ENDPOINTS, refused_object
+from kubeproxy_sim.watch.state import ENDPOINTS, KEEPING_PREVIOUS, keep_previous, keep_revision, refused_object
 
 Signature = tuple[int, int, int]  # (mtime_ns, size, inode)
 ObjectId = tuple[Kind, str]
@@ -246,11 +246,9 @@ class DirectorySource:
             kept = self._keep_previous(state, d, objects, endpoints)
             if kept:
                 if d.kind == Kind.ENDPOINT_SLICE.value and d.object is not None:  # and its revision with it
-                    revisions.pop(d.object, None)
-                    if d.object in state.revisions:
-                        revisions[d.object] = state.revisions[d.object]
-                said.append(Diagnostic("this object is invalid; keeping its previous version", file=file,
-                                       kind=d.kind, object=d.object, severity=Severity.NOTE))
+                    keep_revision(revisions, state.revisions, d.object)
+                said.append(Diagnostic(KEEPING_PREVIOUS, file=file, kind=d.kind, object=d.object,
+                                       severity=Severity.NOTE))
         # a problem the file's last read said already of the same document (a bad document left as it was while
         # another one was edited) is not said again: a stream says a bad version once, as the API server source
         # does; a new bad version (its document changed) is said, even with the same error
@@ -272,17 +270,8 @@ class DirectorySource:
             return False
         kind, key = refused
         if kind == ENDPOINTS:
-            previous_endpoints = state.endpoints.get(key)
-            if previous_endpoints is None or key in endpoints:
-                return False
-            endpoints[key] = previous_endpoints
-            return True
-        ident = (Kind(kind), key)
-        previous = state.objects.get(ident)
-        if previous is None or ident in objects:
-            return False
-        objects[ident] = previous
-        return True
+            return keep_previous(key, state.endpoints, endpoints) is not None
+        return keep_previous((Kind(kind), key), state.objects, objects) is not None
 
     def _not_ready(self, state: _FileState, signature: Signature, found: list[Diagnostic],
                    problems: list[Diagnostic], what: str = "file not usable yet (half-written?)") -> bool:

@@ -9,8 +9,8 @@ order the events came in; snapshots of kinds that did not change are reused.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.model import Cluster, Node
@@ -37,6 +37,30 @@ _CLUSTER_FIELDS = {Kind.SERVICE: "services", Kind.ENDPOINT_SLICE: "endpoint_slic
                    Kind.POD: "pods"}
 ENDPOINTS = "Endpoints"  # v1: no model kind, its objects are the EndpointSlices mirrored from it
 _KIND_NAMES = frozenset(kind.value for kind in _CLUSTER_FIELDS)
+KEEPING_PREVIOUS = "this object is invalid; keeping its previous version"
+"""The note after a refused object's error, wherever its previous version is kept (replay, both watches)."""
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def keep_previous(key: K, before: Mapping[K, V], now: dict[K, V]) -> V | None:
+    """Put ``before``'s version of ``key`` in ``now`` when ``now`` has none (its new version was refused, so the
+    write did not happen); the version kept, or None when there was none to keep or ``now`` has a valid one (a
+    valid and a refused document of the same key: the valid one is used)."""
+    old = before.get(key)
+    if old is None or key in now:
+        return None
+    now[key] = old
+    return old
+
+
+def keep_revision(revisions: dict[str, str], before: Mapping[str, str], key: str) -> None:
+    """A slice that keeps its previous version keeps its previous revision token (or has none): the refused
+    document is no new revision, so a change only there must not rewrite its service."""
+    revisions.pop(key, None)
+    if key in before:
+        revisions[key] = before[key]
 
 
 def refused_object(d: Diagnostic) -> tuple[str, str] | None:
@@ -80,11 +104,10 @@ def keep_refused_versions(previous: Cluster, cluster: Cluster,
     for (kind, key), file in sorted(refused.items()):
         if kind not in present:
             present[kind], before[kind] = _by_key(cluster, kind), _by_key(previous, kind)
-        old = before[kind].get(key)
-        if key not in present[kind] and old is not None:
+        old = keep_previous(key, before[kind], present[kind])
+        if old is not None:
             kept.setdefault(_field(kind), []).extend(old)
-            notes.append(Diagnostic("this object is invalid; keeping its previous version", file=file,
-                                    kind=kind, object=key, severity=Severity.NOTE))
+            notes.append(Diagnostic(KEEPING_PREVIOUS, file=file, kind=kind, object=key, severity=Severity.NOTE))
     if not kept:
         return cluster, ()
     return dataclasses.replace(cluster, **{name: (*getattr(cluster, name), *objs) for name, objs in kept.items()}), \
