@@ -830,6 +830,7 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
 
 
 _MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
 
 
 def merged_as_go_yaml(loader: Any, node: Any) -> None:
@@ -839,7 +840,17 @@ def merged_as_go_yaml(loader: Any, node: Any) -> None:
     pairs = node.value
     if any(key_node.tag == _MERGE for key_node, _ in pairs):
         node.value = _go_yaml_pairs(node)
-        pairs[:] = [pair for pair in pairs if pair[0].tag != _MERGE]
+        pairs[:] = [pair for pair in pairs if not _merge_key(pair[0])]
+
+
+def _merge_key(key_node: Any) -> bool:
+    """Whether a key is a merge key as go-yaml's isMerge has it: tagged so (``<<`` plain, or ``!!merge``) and the text
+    ``<<``; a key tagged ``!!merge`` with other text is made the string key go-yaml decodes it as (``!!merge foo``)."""
+    if key_node.tag != _MERGE:
+        return False
+    if key_node.value != "<<":
+        key_node.tag = _STR
+    return key_node.tag == _MERGE
 
 
 def _go_yaml_pairs(node: Any) -> list[tuple[Any, Any]]:
@@ -852,7 +863,7 @@ def _go_yaml_pairs(node: Any) -> list[tuple[Any, Any]]:
     left as they are (each flattens itself when built)."""
     flat = []
     for key_node, value_node in node.value:
-        if key_node.tag != _MERGE:
+        if not _merge_key(key_node):
             flat.append((key_node, value_node))
             continue
         merged = [value_node] if value_node.id == "mapping" else \

@@ -119,3 +119,11 @@ def test_a_null_key_given_twice_refuses_the_object_once_and_is_no_duplicate() ->
     assert [(d.line, d.field, d.severity.name) for d in result.diagnostics] == [(9, "spec.selector", "ERROR")]
     assert result.diagnostics[0].message.startswith("mapping key ~ is null")
     assert not result.cluster.services
+
+
+def test_a_key_tagged_merge_is_a_merge_key_only_when_written_as_the_merge_key() -> None:
+    """go-yaml v2's isMerge needs the text ``<<`` as well as the tag: ``!!merge foo`` is the string key foo
+    (r3's oracle: {"a":{"x":1},"c":{"foo":{"x":1}}}), ``!!merge <<`` a merge key."""
+    text = "a: &a {x: 1}\nc:\n  !!merge foo: *a\nd:\n  !!merge <<: *a\n"
+    [document] = [d for _, _, d in load.text_documents(text, "m.yaml") if type(d) is dict]
+    assert document == {"a": {"x": 1}, "c": {"foo": {"x": 1}}, "d": {"x": 1}}
