@@ -221,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     if sys.stdout is None:  # started with standard output closed (``>&-``): nowhere to write an answer
         return _say_last(["cannot write the output: standard output is closed"], args, EXIT_INVALID_INPUT)
     try:
+        if getattr(args, "config", None):  # read once, for whatever reads it later (a pipe gives its text once)
+            from kubeproxy_sim.cli.options import with_config_read
+
+            args = with_config_read(args)
         status = int(args.func(args) or 0)
         sys.stdout.flush()  # a full disk shows here, while it can still be reported, not at interpreter exit
         if argv is None and getattr(args, "quick_exit", False):

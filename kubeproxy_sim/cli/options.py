@@ -568,12 +568,14 @@ def said_by_scenario(diagnostic: Diagnostic, objects: dict[str, str]) -> Diagnos
                                f"; expected {SCENARIO_FILE_EXPECTED['objects.yaml']}")
 
 
-def with_config_read(args: argparse.Namespace) -> argparse.Namespace:
+def with_config_read(args: argparse.Namespace, again: bool = False) -> argparse.Namespace:
     """``args`` with the --config file's content as it is now (``config_text``), which every later reading of
     the file then takes: kube-proxy reads its config once, when it starts, and a Node change that rebuilds the
-    config here must not see a file written, replaced or removed since. A file that cannot be read is left to
-    be read (and refused) where it is used."""
-    if not getattr(args, "config", None):
+    config here must not see a file written, replaced or removed since; every command reads it once (main), so
+    that a pipe (``--config <(...)``), which gives its text once, is read as the file it stands for. ``again``:
+    read anew though read before (a kube-proxy restart). A file that cannot be read is left to be read (and
+    refused) where it is used."""
+    if not getattr(args, "config", None) or ("config_text" in vars(args) and not again):
         return args
     fields = {key: value for key, value in vars(args).items() if key != "config_text"}  # (a restart reads anew)
     from kubeproxy_sim.objects.stdin import read_text

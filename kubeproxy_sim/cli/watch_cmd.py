@@ -363,7 +363,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     _check_source(args)
     from kubeproxy_sim.cli.options import check_node_settings, with_config_read
 
-    args = with_config_read(args)  # kube-proxy reads its --config file once, at start
+    args = with_config_read(args)  # kube-proxy reads its --config file once, at start (main read it: kept)
     check_node_settings(args)  # a node setting kube-proxy refuses stops the command before it connects
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
@@ -583,7 +583,7 @@ def _follow(args: argparse.Namespace, source: Source, out: TextIO, clock: Callab
         while limit is None or done < limit:
             if running is not None:
                 gc.unfreeze()  # the loop kube-proxy exited with, frozen at its full syncs, must be collectable
-            current = with_config_read(args) if cause else args  # the restart reads the file once
+            current = with_config_read(args, again=True) if cause else args  # the restart reads the file once
             if cause:
                 report.restarted()
             running = _restart_loop(current, clock, running, report, cause, source)

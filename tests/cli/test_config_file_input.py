@@ -61,3 +61,18 @@ def test_a_json_number_past_a_float_is_out_of_range_not_a_string(tmp_path, membe
     assert _problems(tmp_path, text) == [
         f"kp.yaml: {field}: {number} is a number out of range (a 64-bit float reaches about ±1.8e308); kube-proxy's "
         "JSON decoding refuses the file"]
+
+
+def test_a_config_given_by_process_substitution_is_read_once(capsys, tmp_path) -> None:
+    """``rules --config <(cat cfg.yaml)`` said 'expected a KubeProxyConfiguration mapping, got nothing': the node
+    settings read the file, then the sync periods read it again (r5); every command reads it once now."""
+    from kubeproxy_sim.cli.main import main
+    from tests.cli._fifo import fifo_giving
+
+    fifo = tmp_path / "fd63"
+    with fifo_giving(fifo, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+                           "iptables: {masqueradeBit: 15}\n"):
+        status = main(["rules", "--scenario", "bootcamp", "--config", str(fifo)])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert "-m mark --mark 0x8000/0x8000" in out
