@@ -144,7 +144,7 @@ def _state_missing(path: str) -> Diagnostic | None:
         os.stat(path)
     except OSError as exc:
         # (a dangling link or a loop of them is named so; a missing path says what is expected)
-        return dataclasses.replace(manifest_unreadable(path, exc), field="STATE")
+        return manifest_unreadable(path, exc, "STATE")
     return None
 
 
