@@ -481,3 +481,41 @@ def test_a_refused_endpoints_keeps_its_mirrored_slices(capsys, tmp_path):
     for _, restore in result[1:]:  # svc1's chains neither rewritten nor deleted, its cluster IP still served
         assert "-X " not in restore and "REJECT" not in restore and ":KUBE-SVC-" not in restore
         assert '"ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-' in restore
+
+
+def test_a_refused_slice_keeps_its_previous_revision_so_a_later_edit_is_a_change(capsys, tmp_path):
+    """A slice annotated x, then refused (its port out of range, annotated y), then valid and annotated y: the
+    refused state keeps the x version's revision token, so the third state is a new revision of it, which
+    rewrites its service (the token merely dropped at the refused state would make it look unchanged)."""
+    text = (STATES / "step1.yaml").read_text()
+    assert text.count("  port: 80\n") == 2 and "  name: svc1-1\n" in text
+
+    def annotated(value: str, port: str = "80") -> str:
+        edited = text.replace("  name: svc1-1\n", f"  name: svc1-1\n  annotations: {{note: {value}}}\n", 1)
+        return edited.replace("\n  port: 80\n", f"\n  port: {port}\n") if port != "80" else edited
+
+    states = []
+    for name, content in (("x.yaml", annotated("x")), ("refused.yaml", annotated("y", "99999")),
+                          ("y.yaml", annotated("y"))):
+        (tmp_path / name).write_text(content)
+        states.append(str(tmp_path / name))
+    assert "  port: 99999\n" in (tmp_path / "refused.yaml").read_text()
+    status, out, err = replay(capsys, *states, *NODE_FLAGS)
+    assert status == 1 and "EndpointSlice ns1/svc1-1: note: this object is invalid; keeping its previous version" in err
+    result = syncs(out)
+    assert ":KUBE-SVC-XPGD46QRK7WJZT7O" not in result[1][1]  # the refused version: svc1 kept as it was
+    assert ":KUBE-SVC-XPGD46QRK7WJZT7O" in result[2][1]  # a new revision of its slice: rewritten
+
+
+def test_a_valid_document_beside_a_refused_one_of_the_same_object_is_used(capsys, tmp_path):
+    """A state holding a refused and a valid document of svc1 (the refused one later): the valid one is the
+    object, not the previous state's version kept beside it, and nothing says it is kept."""
+    service = ("apiVersion: v1\nkind: Service\nmetadata: {name: svc1, namespace: ns1}\nspec:\n  type: ClusterIP\n"
+               "  clusterIP: 172.30.0.41\n  ports: [{name: p80, port: PORT, protocol: TCP}]\n")
+    first, both = tmp_path / "first.yaml", tmp_path / "both.yaml"
+    first.write_text(service.replace("PORT", "80"))
+    both.write_text(service.replace("PORT", "81") + "---\n" + service.replace("PORT", "99999"))
+    status, out, err = replay(capsys, str(first), str(both), *NODE_FLAGS)
+    assert status == 1 and "spec.ports[0].port: 99999" in err and "keeping its previous version" not in err
+    restore = syncs(out)[1][1]
+    assert "--dport 81 " in restore and "--dport 80 " not in restore
