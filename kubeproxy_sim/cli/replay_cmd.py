@@ -118,7 +118,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         sync_help="kube-proxy's sync period (default 30s, or --config's iptables.syncPeriod): large clusters (over "
         "1000 endpoints) delete stale chains at most once per period")
     parser.add_argument("--metrics", action="store_true",
-                        help="after each sync, its rule-count metrics as '#' comment lines")
+                        help="after each sync, its metrics as '#' comment lines: rule counts, services without local "
+                             "endpoints, and (once there are any) the restore failure counters")
     add_output_flags(parser.add_argument_group("output"))
     take_negative_values(parser)
     parser.set_defaults(func=run, sync_period_flags=("--iptables-min-sync-period", "--iptables-sync-period"))

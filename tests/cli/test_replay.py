@@ -519,3 +519,11 @@ def test_a_valid_document_beside_a_refused_one_of_the_same_object_is_used(capsys
     assert status == 1 and "spec.ports[0].port: 99999" in err and "keeping its previous version" not in err
     restore = syncs(out)[1][1]
     assert "--dport 81 " in restore and "--dport 80 " not in restore
+
+
+def test_the_help_says_metrics_include_the_failure_counters(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["replay", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "rule counts, services without local endpoints, and (once there are any) the restore failure counters" \
+        in text

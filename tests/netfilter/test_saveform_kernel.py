@@ -7,9 +7,7 @@ namespace exists only for that one command, so nothing is left behind.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,28 +18,6 @@ from kubeproxy_sim.netfilter.saveform import render_save, render_saved, save_lin
 
 pytestmark = pytest.mark.kernel
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root"
-    for tool in ("unshare", "iptables-restore", "iptables-save", "ip6tables-restore", "ip6tables-save"):
-        if shutil.which(tool) is None:
-            return f"{tool} not found"
-    probe = subprocess.run(["unshare", "--net", "iptables-save"], capture_output=True, text=True, timeout=30)
-    if probe.returncode != 0:
-        return "cannot run iptables in a new network namespace: " + probe.stderr.strip()[:200]
-    return None
-
-
-@pytest.fixture(scope="module")
-def kernel_iptables() -> None:
-    reason = _unavailable()
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: kernel tests must run here)", pytrace=False)
-    pytest.skip(reason)
 
 
 def _by_table(text: str) -> dict[str, list[str]]:

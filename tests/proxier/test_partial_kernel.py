@@ -33,7 +33,6 @@ from kubeproxy_sim.objects.model import (
 from kubeproxy_sim.proxier import generate
 from kubeproxy_sim.proxier.config import IPFamily, ProxyConfig
 from tests.budget import budget
-from tests.netfilter.test_saveform_kernel import kernel_iptables  # noqa: F401 (a fixture)
 
 from .sequences import NODE, StateSequence, config_at, replay, sequences
 
@@ -90,7 +89,7 @@ CHANGE_ONE_KEEP_ONE = StateSequence(_CONFIG, (
 @given(sequences(nfacct=False))
 @example(DELETE_ONE_KEEP_ONE)
 @example(CHANGE_ONE_KEEP_ONE)
-def test_the_kernel_takes_every_partial_sync_and_ends_as_after_a_full_one(kernel_iptables, sequence):  # noqa: F811
+def test_the_kernel_takes_every_partial_sync_and_ends_as_after_a_full_one(kernel_iptables, sequence):
     steps = list(replay(sequence.config, sequence.states))
     assert all(step.error is None for step in steps)
     objects, zone, _ = sequence.states[-1]
