@@ -11,17 +11,17 @@ import random
 from collections import defaultdict
 from fractions import Fraction
 
-from hypothesis import given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.analysis.exact import CLUSTER_IP, Selection, analyse, service_ports
-from kubeproxy_sim.analysis.nodes import node_set, node_source
+from kubeproxy_sim.analysis.nodes import Source, node_set, node_source, pod_source
 from kubeproxy_sim.analysis.render import dist_json
 from kubeproxy_sim.netfilter.packet import split_endpoint
 from kubeproxy_sim.objects.model import IPFamily
 from kubeproxy_sim.simulator.network import Simulator
 from kubeproxy_sim.simulator.send import send
-from tests.simulator.builders import BASE, NODES, PODS, load, objects
+from tests.simulator.builders import BASE, HTTP, NODES, PODS, load, objects, service, slice_
 from tests.simulator.test_send_hops import CHAINED_IP, _with, chained, looped, node_port
 from tests.strategies import ClusterCase, clusters, node_ip
 
@@ -63,26 +63,60 @@ def test_a_service_in_front_of_another_node_s_node_port_shows_that_node_port_s_e
         ("DNAT", f"{NODES['node2'][0]}:30080", 1)] and not at_home.note
 
 
+def _answering_node_ports(cluster) -> list[int]:
+    """The NodePorts of Services whose slices list an endpoint: a connection sent there is DNATed again."""
+    listed = {sl.service_name for sl in cluster.endpoint_slices if sl.endpoints}
+    return sorted({p.node_port for s in cluster.services if s.name in listed for p in s.ports if p.node_port})
+
+
+def _exact_map(shares) -> dict[str, Fraction]:
+    """dist's shares by what ends the connection: an endpoint's address, else the verdict."""
+    found: defaultdict[str, Fraction] = defaultdict(Fraction)
+    for share in shares:
+        key = split_endpoint(share.endpoint)[0] if share.verdict == "DNAT" and share.endpoint else share.verdict
+        found[key] += share.probability
+    return dict(found)
+
+
+def _expected_map(result) -> dict[str, float]:
+    """send's expected shares by the same keys: a delivered row's address, a failure's reason (its rows'
+    expectations summed once per reason: rows of one reason on several nodes share theirs)."""
+    found = {d.ip: d.expected for d in result.delivered if d.expected}
+    for reason in {f.reason for f in result.failed}:
+        found[reason] = max(f.expected or 0 for f in result.failed if f.reason == reason)
+    return {k: v for k, v in found.items() if v}
+
+
 @settings(max_examples=25, deadline=None, database=None, derandomize=True)
 @given(case=clusters(), data=st.data())
 def test_dist_and_send_expect_the_same_answerers(case: ClusterCase, data: st.DataObject) -> None:
-    """Over generated clusters with an endpoint at a node's address and a port of the cluster (a NodePort, or
-    one no rule has): a node's connections are expected where dist's exact shares put them."""
+    """Over generated clusters with an endpoint at another node's NodePort of a Service with endpoints (so the
+    connection is DNATed again there): from that node or one of its pods, dist's exact shares are send's expected
+    shares, failures too."""
     names = [n.name for n in case.cluster.nodes]
-    ports = sorted({p.node_port for s in case.cluster.services for p in s.ports if p.node_port} | {31999})
+    ports = _answering_node_ports(case.cluster)
+    assume(len(names) > 1 and ports)
     target = data.draw(st.integers(0, len(names) - 1))
+    node = data.draw(st.sampled_from([n for i, n in enumerate(names) if i != target]))
     port = data.draw(st.sampled_from(ports))
     family = IPFamily.IPV6 if case.ipv6 else IPFamily.IPV4
     cluster_ip = "fd00:96::77" if case.ipv6 else CHAINED_IP
     cluster = _with(case.cluster, chained(node_ip(target, case.ipv6), port, family=family, cluster_ip=cluster_ip))
-    node = data.draw(st.sampled_from(names))
-    _, entry = _dist(cluster, case.config, node)
+    sim = Simulator(cluster, case.config, rng=random.Random(5))
+    pods = [p for p in sim.topology.pods if p.node == node]
+    pod = data.draw(st.sampled_from([None, *pods]))
+    nodes = node_set(cluster, case.config)
+    source = node_source(nodes, node) if pod is None else Source("pod", pod.ip, node=node)
+    (svc,) = [s for s in service_ports(nodes) if s.name == "chained"]
+    report = analyse(nodes, [Selection(svc, kinds=frozenset({CLUSTER_IP}))], [source])
+    (entry,) = report.services[0].views[0].entries
     dst = f"[{cluster_ip}]:80" if case.ipv6 else f"{cluster_ip}:80"
-    result = send(Simulator(cluster, case.config, rng=random.Random(5)), f"node/{node}", dst, count=1, seed=5)
-    expected = {d.ip: d.expected for d in result.delivered if d.expected}
-    exact = _by_ip(entry.shares)
+    sent = send(sim, f"node/{node}" if pod is None else f"pod/{pod.key}", dst, count=1, seed=5)
+    expected, exact = _expected_map(sent), _exact_map(entry.shares)
+    event(f"from a {source.kind}; " + ("DNATed again" if entry.own is not None and entry.own != entry.shares
+                                       else "not DNATed again"))
     assert set(expected) == set(exact), (expected, exact)
-    assert all(abs(expected[ip] - float(exact[ip])) < 1e-9 for ip in exact)
+    assert all(abs(expected[key] - float(exact[key])) <= 5e-7 for key in exact), (expected, exact)  # (6 places)
 
 
 def test_affinity_checks_the_port_s_own_endpoints_not_those_beyond_a_hop() -> None:
@@ -134,3 +168,44 @@ def test_why_a_hop_s_node_rejects_the_connection_is_said() -> None:
     assert [s.verdict for s in entry.shares] == ["REJECT"]
     (view,) = report.services[0].views
     assert any(note.startswith("default/empty-np:p has no endpoints") for note in view.notes), view.notes
+
+
+def test_two_hops_end_on_the_second_node_port_s_endpoints_in_dist_and_send() -> None:
+    """chained -> node2's relay NodePort -> node1's web-np NodePort -> web's pods: followed twice, dist's exact
+    shares and send's expected shares are web's pods a third each, masqueraded (by node2's NodePort), for a pod
+    and a node of node1 alike."""
+    relay = node_port("relay", "10.96.0.97", 30097, NODES["node1"][0], 30080)
+    cluster = _with(_with(load(objects()), relay), chained(NODES["node2"][0], 30097))
+    web = {PODS[p][1] for p in ("web-1", "web-2", "web-3")}
+    nodes = node_set(cluster, BASE)
+    client = next(p for p in cluster.pods if p.key == "default/client")
+    for source, name in ((node_source(nodes, "node1"), "node/node1"), (pod_source(client, False), "pod/default/client")):
+        assert source is not None
+        (svc,) = [s for s in service_ports(nodes) if s.name == "chained"]
+        report = analyse(nodes, [Selection(svc, kinds=frozenset({CLUSTER_IP}))], [source])
+        (entry,) = report.services[0].views[0].entries
+        exact = _exact_map(entry.shares)
+        assert set(exact) == web and all(abs(p - Fraction(1, 3)) < Fraction(1, 2**30) for p in exact.values())
+        assert all(s.masqueraded == s.probability for s in entry.shares), name
+        sent = send(Simulator(cluster, BASE, rng=random.Random(5)), name, f"{CHAINED_IP}:80", count=60, seed=5)
+        assert _expected_map(sent).keys() == web and all(d.count for d in sent.delivered) and not sent.failed
+
+
+def test_what_the_first_node_masqueraded_stays_masqueraded_beyond_a_hop_that_does_not() -> None:
+    """node1 masquerades its own connection to node2's Local NodePort, which DNATs it to node2's web-2 without
+    masquerading (Local, from another node's address): the endpoint still sees node1's address, the share is
+    masqueraded; a pod of node1's is masqueraded by neither."""
+    loc2 = [service("loc2", {"type": "NodePort", "clusterIP": "10.96.0.32", "externalTrafficPolicy": "Local",
+                             "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080,
+                                        "nodePort": 30092}]}),
+            slice_("loc2", ("web-2",), HTTP)]
+    cluster = _with(load(objects(extra=loc2)), chained(NODES["node2"][0], 30092))
+    nodes = node_set(cluster, BASE)
+    client = next(p for p in cluster.pods if p.key == "default/client")
+    (svc,) = [s for s in service_ports(nodes) if s.name == "chained"]
+    for source, masqueraded in ((node_source(nodes, "node1"), 1), (pod_source(client, False), 0)):
+        assert source is not None
+        report = analyse(nodes, [Selection(svc, kinds=frozenset({CLUSTER_IP}))], [source])
+        (entry,) = report.services[0].views[0].entries
+        assert [(s.endpoint, s.probability, s.masqueraded) for s in entry.shares] == [
+            (f"{PODS['web-2'][1]}:8080", 1, masqueraded)], source
