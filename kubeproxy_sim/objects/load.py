@@ -10,7 +10,6 @@ input; everything the user should know ends up in ``LoadResult.diagnostics``.
 
 from __future__ import annotations
 
-import codecs
 import dataclasses
 import errno
 import functools
@@ -43,7 +42,15 @@ from kubeproxy_sim.objects.report import (
     quote,
     type_name,
 )
-from kubeproxy_sim.objects.stdin import ENDLESS_DEVICE, EndlessDevice, StdinUnreadable, read_all, read_stdin
+from kubeproxy_sim.objects.stdin import (
+    ENDLESS_DEVICE,
+    EndlessDevice,
+    StdinUnreadable,
+    announced_encoding,
+    decoded,
+    read_all,
+    read_stdin,
+)
 from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -354,21 +361,14 @@ def _read_bytes(data: bytes, name: str, where: str, flag: str) -> tuple[str, str
     return name, text, problem
 
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE starts like UTF-16 LE
-
-
 def decode_text(data: bytes, file: str, flag: str = MANIFEST_FLAG) -> tuple[str, Diagnostic | None]:
     """A manifest's bytes as text, the way kubectl reads them: UTF-8, or the UTF-16 or UTF-32 its byte order
     mark announces (what Windows editors and PowerShell's redirection write); bytes that are neither are said
     as a file that cannot be read (:func:`manifest_unreadable`)."""
-    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
     try:
-        return data.decode(encoding), None
+        return decoded(data, announced_encoding(data)), None
     except UnicodeDecodeError as exc:
-        skipped = len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0  # (its offsets start after the mark)
-        at = UnicodeDecodeError(exc.encoding, data, exc.start + skipped, exc.end + skipped, exc.reason)
-        return "", manifest_unreadable(file, at, flag)
+        return "", manifest_unreadable(file, exc, flag)
 
 
 # -- parsing documents ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ then has no ``sys.stdin``) is said to be closed, not met as a crash.
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import stat
@@ -52,13 +53,40 @@ def read_text(path: str | os.PathLike[str], newline: str | None = None) -> str:
     """A UTF-8 file's text as ``open(path, encoding="utf-8", newline=newline).read()`` gives it, read by
     :func:`read_all`: the one way the commands read a file given by a flag (--config, --kubeconfig, --hosts,
     --rules, a scenario's script), so that ``/dev/zero`` there is refused (:class:`EndlessDevice`) rather than
-    read until memory runs out. Raises OSError or UnicodeDecodeError as ``open`` does."""
+    read until memory runs out. Raises OSError or UnicodeDecodeError as ``open`` does; a UTF-8 byte order mark
+    is dropped (as the manifests' reader drops it: it was left in the text: "unexpected line" at U+FEFF),
+    and a UTF-16 or UTF-32 one is refused by name (it said "invalid start byte at byte 0")."""
     with open(path, "rb") as handle:
         data = read_all(handle)
     if data is None:
         raise EndlessDevice(errno.EFBIG, ENDLESS_DEVICE, os.fspath(path))
-    text = data.decode("utf-8")
+    encoding = announced_encoding(data)
+    if encoding != "utf-8-sig" and encoding != "utf-8":  # (a UTF-8 one is dropped, as a manifest's is)
+        mark = next(bom for bom, name in BYTE_ORDER_MARKS if name == encoding and data.startswith(bom))
+        raise UnicodeDecodeError("utf-8", data, 0, len(mark), f"a {encoding.upper()} byte order mark")
+    text = decoded(data, encoding)
     return text.replace("\r\n", "\n").replace("\r", "\n") if newline is None else text  # (universal newlines)
+
+
+BYTE_ORDER_MARKS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+"""The byte order marks a text may start with and the encoding each announces (UTF-32 LE's starts as UTF-16 LE's
+does: looked for first)."""
+
+
+def announced_encoding(data: bytes) -> str:
+    """The encoding ``data``'s byte order mark announces (``utf-8-sig``, ``utf-16``, ``utf-32``); UTF-8 without."""
+    return next((name for bom, name in BYTE_ORDER_MARKS if data.startswith(bom)), "utf-8")
+
+
+def decoded(data: bytes, encoding: str) -> str:
+    """``data`` as text; a UnicodeDecodeError's offsets are counted from its first byte (``utf-8-sig`` counts
+    them after its mark, which made "at byte 1" of the fourth)."""
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        skipped = len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0
+        raise UnicodeDecodeError(exc.encoding, data, exc.start + skipped, exc.end + skipped, exc.reason) from None
 
 
 class StdinUnreadable(Exception):
