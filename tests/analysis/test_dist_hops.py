@@ -179,7 +179,8 @@ def test_two_hops_end_on_the_second_node_port_s_endpoints_in_dist_and_send() -> 
     web = {PODS[p][1] for p in ("web-1", "web-2", "web-3")}
     nodes = node_set(cluster, BASE)
     client = next(p for p in cluster.pods if p.key == "default/client")
-    for source, name in ((node_source(nodes, "node1"), "node/node1"), (pod_source(client, False), "pod/default/client")):
+    for source, name in ((node_source(nodes, "node1"), "node/node1"),
+                         (pod_source(client, False), "pod/default/client")):
         assert source is not None
         (svc,) = [s for s in service_ports(nodes) if s.name == "chained"]
         report = analyse(nodes, [Selection(svc, kinds=frozenset({CLUSTER_IP}))], [source])
