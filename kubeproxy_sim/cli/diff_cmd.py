@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_input_flags(parser)
     after = parser.add_argument_group("the state after")
     after.add_argument("--against", "-f2", dest="against", action="append", default=[], metavar="PATH",
-                       help="the objects after the change: a file or directory (repeatable)")
+                       help="the objects after the change: a file or directory (repeatable; - for standard "
+                       "input)")
     after.add_argument("--against-scenario", metavar="NAME", type=scenario_name,
                        help="a built-in scenario's objects as the state after")
     what = parser.add_argument_group("what to compare")

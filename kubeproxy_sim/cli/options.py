@@ -170,7 +170,8 @@ def add_node_flags(parser: argparse.ArgumentParser, *, node_ip_help: str = "") -
 def add_input_flags(parser: argparse.ArgumentParser, *, required: bool = False, node_ip_help: str = "") -> None:
     """``-f PATH`` (repeatable) or ``--scenario NAME``, plus the node flags."""
     src = parser.add_argument_group("input")
-    add_filename_flags(src, "manifests: a file or directory, YAML or JSON, as kubectl apply -f (repeatable)")
+    add_filename_flags(src, "manifests: a file or directory, YAML or JSON, as kubectl apply -f (repeatable; - for "
+                       "standard input)")
     src.add_argument("--scenario", metavar="NAME", type=scenario_name,
                      help="a built-in scenario from rulesets/ (its objects and node flags; "
                      "rulesets/README.md lists them)")

@@ -106,7 +106,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("states", nargs="+", metavar="STATE",
-                        help="a manifest file or a directory of them: the complete objects at that step")
+                        help="a manifest file or a directory of them (- for standard input): the complete "
+                        "objects at that step")
     add_node_flags(parser)
     timing = parser.add_argument_group("timing")
     timing.add_argument("--interval", type=duration, default=1.0, metavar="DURATION",

@@ -75,7 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("script", metavar=SCRIPT_METAVAR,
                         help="the script: one kubectl command per line (-: standard input); or a built-in scenario's "
                         "name (bootcamp: the Kubernetes basics tutorial)")
-    add_filename_flags(parser, "the cluster's Node objects (and any other objects to start with); default: the "
+    add_filename_flags(parser, "the cluster's Node objects (and any other objects to start with; - for standard "
+                       "input); default: the "
                        "bootcamp tutorial's two nodes")
     parser.add_argument("--show", choices=SHOW_CHOICES, default="rules",
                         help="after each step: the rules (iptables-restore input), a unified diff against the "

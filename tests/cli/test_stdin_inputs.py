@@ -68,3 +68,18 @@ def test_a_scripts_apply_of_standard_input_read_already_fails_its_step(script, s
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
     assert main(["scenario", *argv, "--show", "endpoints"]) == 1
     assert capsys.readouterr().err.splitlines()[-1] == f"kubeproxy-sim: {expected}"
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["rules", "--help"], "kubectl apply -f (repeatable; - for standard input)"),
+    (["scenario", "--help"], "to start with; - for standard input)"),
+    (["diff", "--help"], "a file or directory (repeatable; - for standard input)"),
+    (["replay", "--help"], "a directory of them (- for standard input)"),
+])
+def test_the_flags_that_take_standard_input_say_so_in_their_help(capsys, argv: list[str], said: str) -> None:
+    """Their errors and the README offered '-', their help did not (r5)."""
+    from kubeproxy_sim.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert said in " ".join(capsys.readouterr().out.split())
