@@ -513,6 +513,15 @@ def test_files_with_a_byte_order_mark_are_read_in_its_encoding(tmp_path):
         f"at byte 2); {EXPECTED}"]
 
 
+def test_a_byte_that_is_not_utf8_after_a_utf8_byte_order_mark_is_said_at_its_offset_in_the_file(tmp_path):
+    """utf-8-sig counts its offsets after the mark (the \\xff of ``\\xef\\xbb\\xbfa\\xff`` was "at byte 1"); r5
+    found no test failed with the correction removed."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_bytes(b"\xef\xbb\xbfa\xff")
+    assert [str(d) for d in load_paths([str(broken)]).errors] == [
+        f"{broken}: -f: cannot read it: not UTF-8 text (invalid start byte at byte 4); {EXPECTED}"]
+
+
 def test_an_empty_file_is_a_warning(tmp_path):
     empty = tmp_path / "empty.yaml"
     empty.write_text("\n  \n")
