@@ -28,9 +28,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -112,6 +113,14 @@ def _digest(value: Any) -> str:
     except (TypeError, ValueError):  # keys of mixed types (YAML allows them): the object is refused anyway
         text = repr(value)
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+_LINE = re.compile(r"\bline \d+")
+
+
+def _unplaced(d: Diagnostic) -> Diagnostic:
+    """A message without its line, nor a line it names (a key given twice: ``already defined at line 3``)."""
+    return replace(d, line=None, message=_LINE.sub("line", d.message))
 
 
 def _document_versions(text: str, file: str) -> dict[tuple[str, str], str]:
@@ -251,9 +260,11 @@ class DirectorySource:
                                        severity=Severity.NOTE))
         # a problem the file's last read said already of the same document (a bad document left as it was while
         # another one was edited) is not said again: a stream says a bad version once, as the API server source
-        # does; a new bad version (its document changed) is said, even with the same error
+        # does; a new bad version (its document changed) is said, even with the same error; an object's message
+        # is compared without its lines (an edit above an unchanged document moves it: the same version)
         versions = _document_versions(text, file) if any(d.object for d in said) else {}
-        keys = [(d, versions.get((d.kind or "", d.object.rsplit("/", 1)[-1])) if d.object else None) for d in said]
+        keys = [(_unplaced(d), versions.get((d.kind or "", d.object.rsplit("/", 1)[-1]))) if d.object else (d, None)
+                for d in said]
         problems.extend(d for d, key in zip(said, keys, strict=True) if key not in state.said)
         state.signature, state.objects, state.reported, state.said = signature, objects, None, frozenset(keys)
         state.endpoints = endpoints

@@ -225,6 +225,25 @@ def test_directory_new_bad_version_with_the_same_error_is_said(setup) -> None:
     assert write("10.0.0.9") == []
 
 
+def test_directory_invalid_object_moved_down_by_an_edit_above_is_not_said_again(setup) -> None:
+    """The bad object's document is unchanged, only its lines moved (a selector added to the good object above it):
+    the same version, so its warning (a key given twice, whose message names both its lines), now at other lines, is
+    not said again."""
+    d, clock, src = setup
+    src.poll()
+
+    def write(good: str) -> list:
+        d.write("a.yaml", good + "---\n" + SERVICE.format(name="b", ip="10.0.0.2", port=80) + "  clusterIP: 10.0.0.2\n")
+        src.poll()
+        clock.now += 1.0
+        return [(x.severity, x.object) for x in src.poll().diagnostics]
+
+    good = SERVICE.format(name="a", ip="10.0.0.1", port=80)
+    assert write(good) == [(Severity.WARNING, "default/b")]
+    moved = good.replace("spec:\n", "spec:\n  selector: {app: web}\n")
+    assert moved != good and write(moved) == []
+
+
 def test_directory_duplicate_definitions_last_file_wins(setup) -> None:
     d, clock, src = setup
     src.poll()
