@@ -28,9 +28,11 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from kubeproxy_sim.analysis.exact import (
     EndpointRow,
+    Entry,
     Selection,
     Share,
     View,
@@ -281,13 +283,25 @@ def new_connection_notes(views: Sequence[View]) -> tuple[str, ...]:
             if not entry.weight:  # a node the balancer does not send to: nothing new arrives there
                 continue
             for share in entry.shares:
-                if share.verdict == "REJECT":
-                    notes.append(f"{view.kind} {view.destination} on {entry.node}: REJECT ({share.probability}) - "
-                                 "the service has no usable endpoint")
-                elif share.verdict == "DROP":
-                    notes.append(f"{view.kind} {view.destination} on {entry.node}: DROP ({share.probability}) - no "
-                                 "local endpoint for a Local policy (or a firewall rule)")
+                if share.verdict not in ("REJECT", "DROP"):
+                    continue
+                where = f"{view.kind} {view.destination} on {entry.node}: {share.verdict}"
+                own = sum((s.probability for s in entry.own_shares if s.verdict == share.verdict), Fraction(0))
+                if own:
+                    notes.append(f"{where} ({own}) - " + ("the service has no usable endpoint" if share.verdict ==
+                                 "REJECT" else "no local endpoint for a Local policy (or a firewall rule)"))
+                if share.probability != own:  # the rest ends on a node its DNAT sent the connection on to
+                    notes.append(f"{where} ({share.probability - own}) - {_beyond(entry, share.verdict)}")
     return tuple(dict.fromkeys(notes))
+
+
+def _beyond(entry: Entry, verdict: str) -> str:
+    """Why a connection the entry's node DNATed to another node's own address fails: that node's rules drop or
+    reject it where it ends (exact._rehomed), not the entry's Service, which had an endpoint."""
+    sent = [s.endpoint for s in entry.own_shares if s.verdict == "DNAT" and s.endpoint and s not in entry.shares]
+    named = ", ".join(sent[:2]) + (f" and {len(sent) - 2} more" if len(sent) > 2 else "")
+    return (f"{'rejected' if verdict == 'REJECT' else 'dropped'} where the connection ends: on the node its DNAT "
+            f"sent it on to ({named or 'another node'}, that node's own address), by that node's rules")
 
 
 def _ports(nodes: NodeSet) -> dict[PortKey, ServicePortInfo]:

@@ -62,3 +62,15 @@ def test_a_port_in_front_of_a_node_s_port_reports_what_tracing_every_port_report
     pair = chained(address, data.draw(st.sampled_from(ports)), family=family,
                    cluster_ip="fd00:96::77" if case.ipv6 else CHAINED_IP)
     _compare(ClusterCase(_with(case.cluster, pair), case.config, case.ipv6), _with(after, pair), include_unchanged)
+
+
+def test_a_rejection_on_the_node_a_dnat_sent_the_connection_to_is_worded_there() -> None:
+    """web-np loses every pod: node2's NodePort rejects what chained's DNAT on node1 sends it; chained still has
+    its endpoint, so the new-connection note says where the connection is rejected, not that the service has no
+    usable endpoint."""
+    report, _ = _compare(ClusterCase(_web_np_pods(THIRD), BASE, False), _web_np_pods(()), False)
+    (port,) = [p for p in report.ports if p.name == "default/chained:p"]
+    (node1,) = [n for n in port.new_connections if " on node1: " in n]
+    assert node1 == (f"clusterIP {CHAINED_IP}:80 on node1: REJECT (1) - rejected where the connection ends: on the "
+                     f"node its DNAT sent it on to ({NODES['node2'][0]}:30080, that node's own address), by that "
+                     "node's rules")
