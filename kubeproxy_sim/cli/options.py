@@ -701,19 +701,18 @@ def require_paths(paths: list[str], flag: str, *, recursive: bool = False) -> li
     """The paths, when each exists: as kubectl apply -f, a path that is not there stops the command before any
     answer (an analysis of the other files alone would read like an answer about the whole input); "-" at most
     once (:func:`stdin_once`); ``recursive`` (-R): see :func:`recursive_paths`."""
-    from kubeproxy_sim.objects.load import STDIN, manifest_unreadable
+    from kubeproxy_sim.objects.load import MANIFEST_EXPECTED, STDIN, manifest_unreadable
 
     stdin_once((flag, paths))
     if "" in paths:  # (``-f "$DIR"`` with DIR unset: "no such file" of no name said nothing, as check_writable's)
-        raise UsageError(Diagnostic("an empty file name; expected a manifest file, a directory of them, or - for "
-                                    "standard input", field=flag))
+        raise UsageError(Diagnostic(f"an empty file name; expected {MANIFEST_EXPECTED}", field=flag))
     missing = []
     for path in paths:
         try:
             if path != STDIN:
                 os.stat(path)
         except OSError as exc:  # not there; a dangling link or a loop of them is named so
-            missing.append(dataclasses.replace(manifest_unreadable(path, exc), field=flag))
+            missing.append(manifest_unreadable(path, exc, flag))
     if missing:
         raise InputError(missing)
     return recursive_paths(paths) if recursive else paths

@@ -96,8 +96,8 @@ def test_a_watched_directory_too_long_is_unreadable_not_missing(capsys: pytest.C
 def test_an_empty_file_name_is_a_usage_error_saying_what_to_give(capsys: pytest.CaptureFixture[str]) -> None:
     """``-f "$DIR"`` with DIR unset said only "kubeproxy-sim: -f: no such file or directory"."""
     assert main(["rules", "-f", ""]) == 2
-    assert capsys.readouterr().err == ("kubeproxy-sim: -f: an empty file name; expected a manifest file, a directory "
-                                       "of them, or - for standard input\n")
+    assert capsys.readouterr().err == ("kubeproxy-sim: -f: an empty file name; expected a YAML or JSON manifest file, "
+                                       "a directory of them, or - for standard input\n")
 
 
 @pytest.mark.parametrize(("argv", "flag"), [(["rules", "--scenario", ""], "--scenario"),
