@@ -329,12 +329,23 @@ def _rehomed(nodes: NodeSet, entry: Entry, proto: str, hops: int) -> Entry:
             weighted.append((part, [_ended(s, share.endpoint, masqueraded) for s in found.shares]))
             uncertain += found.uncertain
             followed.append(found)
-    said = ", ".join(f"{s.endpoint} is {owners[split_endpoint(s.endpoint)[0]]}'s" for s in onward
-                     if s.endpoint is not None)
-    note = "; ".join(n for n in (entry.note, f"the DNAT's target {said} own address: that node's rules take the "
-                                 "new connection again, and the shares are where it ends there") if n)
+    note = "; ".join(n for n in (entry.note, _hop_note([(s.endpoint, owners[split_endpoint(s.endpoint)[0]])
+                                                        for s in onward if s.endpoint is not None])) if n)
     return dataclasses.replace(entry, shares=merge_shares(weighted), uncertain=tuple(dict.fromkeys(uncertain)),
                                note=note, own=entry.shares, onward=tuple(followed))
+
+
+def _hop_note(targets: list[tuple[str, str]]) -> str:
+    """The entry's note on the DNAT's (endpoint, node) targets it followed: one named, of more the count and
+    the first two (a Service in front of every node's NodePort has one per node: at 30 nodes a line of a
+    thousand characters)."""
+    said = ", ".join(f"{endpoint} is {node}'s" for endpoint, node in targets[:2])
+    if len(targets) == 1:
+        return (f"the DNAT's target {said} own address: that node's rules take the new connection again, and the "
+                "shares are where it ends there")
+    more = f" and {len(targets) - 2} more" if len(targets) > 2 else ""
+    return (f"{len(targets)} of the DNAT's targets are other nodes' own addresses ({said}{more}): those nodes' "
+            "rules take the new connection again, and the shares are where it ends there")
 
 
 def _ended(share: Share, first: str, masqueraded: bool) -> Share:

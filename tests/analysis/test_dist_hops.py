@@ -210,3 +210,15 @@ def test_what_the_first_node_masqueraded_stays_masqueraded_beyond_a_hop_that_doe
         (entry,) = report.services[0].views[0].entries
         assert [(s.endpoint, s.probability, s.masqueraded) for s in entry.shares] == [
             (f"{PODS['web-2'][1]}:8080", 1, masqueraded)], source
+
+
+def test_the_hop_note_counts_many_targets_and_names_two() -> None:
+    """A Service in front of every node's NodePort has a target per node: the note gives their count and the
+    first two, not a line naming all thirty."""
+    from kubeproxy_sim.analysis.exact import _hop_note
+
+    targets = [(f"192.168.0.{10 + i}:30080", f"node{i + 1}") for i in range(1, 30)]
+    note = _hop_note(targets)
+    assert note.startswith("29 of the DNAT's targets are other nodes' own addresses (192.168.0.11:30080 is node2's, "
+                           "192.168.0.12:30080 is node3's and 27 more): ")
+    assert len(note) < 250
