@@ -22,9 +22,24 @@ from pyroute2 import netns
 
 from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
 from kubeproxy_sim.errors import Diagnostic
-from kubeproxy_sim.kernel.differential import UNREACHABLE, Report, differential, kernel_cluster, outcome_text
+from kubeproxy_sim.kernel.differential import (
+    SILENCE,
+    UNREACHABLE,
+    Flow,
+    Report,
+    differential,
+    kernel_cluster,
+    outcome_text,
+)
 from kubeproxy_sim.objects import load_paths, load_text
-from tests.kernel.test_differential_unit import CHAINED, CHAINED_FLOWS, TWO_HOP, stale_endpoint, two_hop_flows
+from tests.kernel.test_differential_unit import (
+    CHAINED,
+    CHAINED_FLOWS,
+    LOOPED,
+    TWO_HOP,
+    stale_endpoint,
+    two_hop_flows,
+)
 from tests.kernel.test_kernel import small_cluster
 from tests.strategies import ClusterCase, clusters
 
@@ -187,6 +202,21 @@ def test_a_connection_dnated_to_another_node_s_nodeport_agrees_with_kernel(kerne
     _check(report, "chained")
     assert all(len(f.rows) == 3 for f in report.flows)
     assert not _ours(f"{run_tag}-dchain")
+
+
+@pytest.mark.xfail(strict=True, reason="the kernel's SYN goes round until its TTL runs out, and the ICMP time "
+                   "exceeded fails the connect (EHOSTUNREACH: unreachable, 24 of 24), where the simulator's walk "
+                   "(network.MAX_HOPS) and so the prediction (hops.CIRCLES) say TIMEOUT (silence)")
+def test_nodeports_that_send_to_each_other_agree_with_kernel(kernel: None, run_tag: str, state_dir: Path) -> None:
+    """Two NodePorts each other's endpoint: the connection never ends anywhere; the prediction is the walk's
+    TIMEOUT, not an answer at the address the last DNAT before the hop limit named."""
+    cluster, config = small_cluster(LOOPED)
+    report = differential(cluster, config, state_dir, name=f"{run_tag}-dloop",
+                          flows=[Flow("node/node1", "192.168.49.3:30095")], alpha=ALPHA)
+    _check(report, "loop")
+    (flow,) = report.flows
+    assert [(r.outcome, r.share) for r in flow.rows] == [(outcome_text(("fail", SILENCE)), 1)]
+    assert not _ours(f"{run_tag}-dloop")
 
 
 def test_endpoints_that_name_no_node_agree_with_kernel(kernel: None, run_tag: str, state_dir: Path) -> None:
