@@ -110,7 +110,7 @@ def test_send_flag_problems_are_one_line(flags: list[str], message: str, status:
 
 def test_send_hosts_file_not_utf8_is_one_line(tmp_path) -> None:
     hosts = tmp_path / "hosts"
-    hosts.write_bytes(b"\xff\xfe bad\n")
+    hosts.write_bytes(b"\xff bad\n")  # (not \xff\xfe: a UTF-16 byte order mark, said so)
     code, _, err = _run(["send", "--scenario", "bootcamp", "--hosts", str(hosts), "--from", "external",
                          "--to", "node/node1:31526", "--count", "3"])
     assert code == 1
