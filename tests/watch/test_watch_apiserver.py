@@ -212,7 +212,7 @@ def test_bad_kubeconfig_is_an_input_error(tmp_path) -> None:
     assert str(err.value) == (f"{garbage}: not a kubeconfig: expected a mapping with clusters, contexts and users "
                               "lists (what `kubectl config view --raw` prints)")
     binary = tmp_path / "garbage.bin"
-    binary.write_bytes(b"\xff\xfe\x00garbage")  # (the client said "'utf-8' codec can't decode byte 0xff ...")
+    binary.write_bytes(b"\xff\x00garbage")  # (the client said "'utf-8' codec can't decode byte 0xff ...")
     with pytest.raises(InputError) as err:
         ApiServerSource(str(binary))
     assert str(err.value) == (f"{binary}: --kubeconfig: cannot read it: not UTF-8 text (invalid start byte at byte "
