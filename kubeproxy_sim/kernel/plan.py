@@ -42,7 +42,7 @@ from kubeproxy_sim.simulator.topology import (
     PodOwners,
     about_node,
     bridge_gateways,
-    endpoint_owner_key,
+    endpoint_owners,
     no_machines,
     place_host_network,
     refused_pod_cidrs,
@@ -50,7 +50,6 @@ from kubeproxy_sim.simulator.topology import (
     service_addresses,
     slice_ports,
     staged_pod_cidrs,
-    unplaced_endpoints,
 )
 
 PREFIX = "kpsim-"
@@ -211,19 +210,6 @@ def _endpoint_ports(cluster: Cluster, family: int) -> dict[str, set[tuple[str, i
     return ports
 
 
-def _endpoint_owners(cluster: Cluster, family: int) -> dict[str, tuple[str, str | None]]:
-    """address -> (pod key, node) for endpoints without a Pod object, named after their targetRef."""
-    owners: dict[str, tuple[str, str | None]] = {}
-    for slc in cluster.endpoint_slices:
-        if slc.address_type is not _slice_type(family):
-            continue
-        for endpoint in slc.endpoints:
-            for address in endpoint.addresses:
-                owners.setdefault(address, (endpoint_owner_key(slc.namespace, address, endpoint.target_ref),
-                                            endpoint.node_name))
-    return owners
-
-
 class _PodPlanner:
     """Hands out pod namespaces and veth names in a fixed order."""
 
@@ -301,10 +287,9 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
         for ip in of_family(pod.pod_ips, family):
             pods.add(pod.key, ip, pod.node_name, served | ports.get(ip, set()),
                      any_port=not pod.ports and ip not in declared)
-    unplaced = unplaced_endpoints(cluster, pods.addresses)
-    owners = {ip: owner for ip, owner in _endpoint_owners(cluster, family).items() if ip not in unplaced}
+    owners = {ip: (key, node) for ip, key, node in endpoint_owners(cluster, pods.addresses) if family_of(ip) == family}
     pools = _pools(owners, ports, pods)
-    for ip, (key, node) in sorted(owners.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
+    for ip, (key, node) in owners.items():
         if ip not in pools.addresses:
             pods.add(key, ip, node, ports.get(ip, set()), any_port=ip not in declared, pod_object=False)
     for (node, pool_ports), members in sorted(pools.groups.items()):
@@ -351,9 +336,10 @@ class _Pools:
 
 def _pools(owners: dict[str, tuple[str, str | None]], ports: dict[str, set[tuple[str, int]]],
            pods: _PodPlanner) -> _Pools:
-    """(node, ports) -> [(key, ip)] of endpoints without a Pod object, for the groups large enough to pool."""
+    """(node, ports) -> [(key, ip)] of endpoints without a Pod object, for the groups large enough to pool;
+    ``owners``: address -> (key, node) in address order, as :func:`endpoint_owners` gives them."""
     groups: dict[tuple[str, tuple[tuple[str, int], ...]], list[tuple[str, str]]] = {}
-    for ip, (key, node) in sorted(owners.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
+    for ip, (key, node) in owners.items():
         if ip in pods.pods or ip in pods.node_of_address:
             continue
         groups.setdefault((pods.owners.node(ip, node), tuple(sorted(ports.get(ip, set())))), []).append((key, ip))

@@ -418,16 +418,21 @@ class _PodPlacer:
         self.pods[ip] = SimPod(key, ip, owner, False, served, f"{prefix}{index}"[:15], pod_object)
 
 
-def _endpoint_owners(cluster: Cluster) -> list[tuple[str, str, str | None]]:
-    """(address, pod key, node) of every endpoint address, named after its targetRef when it is a Pod."""
+def endpoint_owners(cluster: Cluster, addresses: Mapping[str, Sequence[str]]) -> list[tuple[str, str, str | None]]:
+    """(address, owner key, node) of every endpoint address that gets a made-up owner, by address, both families:
+    named after its targetRef when it is a Pod (:func:`endpoint_owner_key`), the first slice that lists an address
+    deciding, the :func:`unplaced_endpoints` (``addresses``: the nodes', by node) left out. One list for both
+    backends, so that ``send`` and ``netns up`` place the same workloads."""
+    unplaced = unplaced_endpoints(cluster, addresses)
     owners: dict[str, tuple[str, str, str | None]] = {}
     for slc in cluster.endpoint_slices:
         if slc.address_type is AddressType.FQDN:
             continue
         for endpoint in slc.endpoints:
             for address in endpoint.addresses:
-                key = endpoint_owner_key(slc.namespace, address, endpoint.target_ref)
-                owners.setdefault(address, (address, key, endpoint.node_name))
+                if address not in unplaced and address not in owners:
+                    key = endpoint_owner_key(slc.namespace, address, endpoint.target_ref)
+                    owners[address] = (address, key, endpoint.node_name)
     return sorted(owners.values(), key=lambda o: netaddr.IPAddress(o[0]))
 
 
@@ -456,10 +461,8 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
             continue
         for ip in pod.pod_ips:
             placer.add(pod.key, ip, pod.node_name, served | declared.get(ip, set()))
-    unplaced = unplaced_endpoints(cluster, placer.addresses)
-    for ip, key, node in _endpoint_owners(cluster):
-        if ip not in unplaced:
-            placer.add(key, ip, node, declared.get(ip, set()), pod_object=False)
+    for ip, key, node in endpoint_owners(cluster, placer.addresses):
+        placer.add(key, ip, node, declared.get(ip, set()), pod_object=False)
     taken = {*placer.pods, *placer.node_of_address}
     nodes = [dataclasses.replace(n, gateways=bridge_gateways(n.pod_cidrs, n.pods_by_veth, taken)) for n in nodes]
     return Topology(family, tuple(nodes), (*placer.pods.values(), *placer.host_pods.values()), tuple(hosts),
