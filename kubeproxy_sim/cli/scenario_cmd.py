@@ -175,30 +175,21 @@ def _dropped_host_ports(doc: dict[str, Any], file: str, key: str) -> list[Diagno
     return found
 
 
-def _pod_tolerations(doc: dict[str, Any], file: str, key: str, diagnostics: list[Diagnostic]) -> Any:
-    """A Pod's spec.tolerations as written (controllers.decode.read_tolerations), its refused ones reported."""
-    from kubeproxy_sim.controllers.decode import read_tolerations
+def _pod_applied(doc: dict[str, Any], meta: dict[str, Any], file: str, key: str,
+                 diagnostics: list[Diagnostic]) -> Any:
+    """What a Pod manifest writes of the fields apply merges (controllers.model.LastApplied): its spec.tolerations
+    (controllers.decode.read_tolerations) and pod-deletion-cost annotation (read_deletion_cost; None: none) as
+    written, the refused ones reported."""
+    from kubeproxy_sim.controllers.decode import read_deletion_cost, read_tolerations
+    from kubeproxy_sim.controllers.model import LastApplied
     from kubeproxy_sim.objects.report import Report
 
+    report = Report(file, "Pod", key)
     spec = doc.get("spec")
-    if not isinstance(spec, dict):
-        return ()
-    report = Report(file, "Pod", key)
-    found = read_tolerations(report, spec, "spec.tolerations")
+    tolerations = read_tolerations(report, spec, "spec.tolerations") if isinstance(spec, dict) else ()
+    applied = LastApplied(tolerations, read_deletion_cost(report, meta, "metadata"))
     diagnostics.extend(report.diagnostics)
-    return found
-
-
-def _pod_deletion_cost(meta: dict[str, Any], file: str, key: str, diagnostics: list[Diagnostic]) -> str | None:
-    """A Pod's pod-deletion-cost annotation as written (controllers.decode.read_deletion_cost; None: none), a
-    refused one reported."""
-    from kubeproxy_sim.controllers.decode import read_deletion_cost
-    from kubeproxy_sim.objects.report import Report
-
-    report = Report(file, "Pod", key)
-    cost = read_deletion_cost(report, meta, "metadata")
-    diagnostics.extend(report.diagnostics)
-    return cost
+    return applied
 
 
 def port_conflict_diagnostics(conflicts: Any, file: str | None = None, line: int | None = None) -> list[Diagnostic]:
@@ -243,8 +234,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     annotations: dict[str, tuple[tuple[str, str], ...]] = {}
     policies: dict[str, str] = {}
     ip_fields: dict[str, WrittenIPFields] = {}
-    tolerations: dict[str, Any] = {}
-    costs: dict[str, str] = {}
+    pod_applied: dict[str, Any] = {}
     for file, doc in _raw_documents(list(paths)):
         if not isinstance(doc, dict):
             continue
@@ -277,10 +267,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
         elif doc.get("kind") == "Pod":
             key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
             diagnostics += _dropped_host_ports(doc, file, key)
-            if found_tolerations := _pod_tolerations(doc, file, key, diagnostics):
-                tolerations[key] = found_tolerations
-            if (cost := _pod_deletion_cost(meta, file, key, diagnostics)) is not None:  # "0" is written too
-                costs[key] = cost
+            pod_applied[key] = _pod_applied(doc, meta, file, key, diagnostics)  # a Pod written twice: the last's
         elif doc.get("kind") == "Service":
             key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
             if found_annotations := _topology_annotations(meta):
@@ -299,8 +286,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
                      node_max_pods=tuple(sorted(node_max_pods.items())),
                      service_annotations=tuple(sorted(annotations.items())),
                      family_policies=tuple(sorted(policies.items())), ip_fields=tuple(sorted(ip_fields.items())),
-                     pod_tolerations=tuple(sorted(tolerations.items())),
-                     pod_deletion_costs=tuple(sorted(costs.items())))
+                     pod_applied=tuple(sorted(pod_applied.items())))
 
 
 # -- showing a step -------------------------------------------------------------------------------------------

@@ -470,10 +470,9 @@ class Manifests:
     # Service key -> what it wrote of clusterIPs and ipFamilies (controllers.decode.written_ip_fields); a Service
     # left out wrote neither the list clusterIPs nor ipFamilies
     ip_fields: tuple[tuple[str, WrittenIPFields], ...] = ()
-    # Pod key -> its spec.tolerations as written (controllers.decode.read_tolerations); a Pod left out wrote none
-    pod_tolerations: tuple[tuple[str, tuple[Toleration, ...]], ...] = ()
-    # Pod key -> its pod-deletion-cost annotation (controllers.decode.read_deletion_cost); a Pod left out has none
-    pod_deletion_costs: tuple[tuple[str, str], ...] = ()
+    # Pod key -> what its manifest wrote of spec.tolerations and the pod-deletion-cost annotation (the new
+    # last-applied view, scenario_cmd._pod_applied); a Pod left out wrote neither
+    pod_applied: tuple[tuple[str, LastApplied], ...] = ()
 
 
 Loader = Callable[[tuple[str, ...]], Manifests]
@@ -557,7 +556,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     notes += [_applied("endpointslice.discovery.k8s.io", s.name, slices_before.get(s.key), s)
               for s in manifests.cluster.endpoint_slices]
     running = {p.key: p for p in world.pods}
-    tolerations, costs = dict(manifests.pod_tolerations), dict(manifests.pod_deletion_costs)
+    views = dict(manifests.pod_applied)
     changed = []
     merged: dict[str, tuple[tuple[Toleration, ...], str | None]] = {}  # by NS/NAME: the fields after the merge
     applied: dict[str, LastApplied] = {}  # by NS/NAME: the new last-applied view
@@ -566,7 +565,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
     refused = []
     for pod in manifests.cluster.pods:
         before = running.get(pod.key)
-        view = LastApplied(tolerations.get(pod.key, ()), costs.get(pod.key))  # what this apply writes
+        view = views.get(pod.key, LastApplied())  # what this apply writes
         own, cost = _merged(before, view)
         if before is not None and not only_added_tolerations(before.tolerations, admitted_tolerations(own)):
             refused.append(_tolerations_refused(pod))

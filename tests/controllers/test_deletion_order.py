@@ -300,7 +300,8 @@ def test_manifests_carry_the_costs_of_templates_and_bare_pods_and_refuse_bad_one
     (tmp_path / "ok.yaml").write_text(DEPLOYMENT.format(cost="-2"))
     (tmp_path / "bad.yaml").write_text(DEPLOYMENT.format(cost="+2"))
     ok = load_manifests([str(tmp_path / "ok.yaml")])
-    assert ok.deployments[0].template.deletion_cost == "-2" and ok.pod_deletion_costs == (("default/bare", "-2"),)
+    assert ok.deployments[0].template.deletion_cost == "-2"
+    assert ok.pod_applied == (("default/bare", LastApplied(deletion_cost="-2")),)
     bad = load_manifests([str(tmp_path / "bad.yaml")])
     assert sorted(str(d.field) for d in bad.diagnostics) == [
         f"metadata.annotations[{POD_DELETION_COST}]", f"spec.template.metadata.annotations[{POD_DELETION_COST}]"]
@@ -347,7 +348,7 @@ def test_a_bare_pod_reapplied_with_another_cost_is_configured_in_place() -> None
     pod = Pod("default", "p1", node_name="node1")
 
     def apply(w: World, cost: str | None) -> Played:
-        manifests = Manifests(Cluster(pods=(pod,)), pod_deletion_costs=(("default/p1", cost),) if cost else ())
+        manifests = Manifests(Cluster(pods=(pod,)), pod_applied=(("default/p1", LastApplied(deletion_cost=cost)),))
         return play(w, Step(1, "apply -f p1.yaml", "apply", paths=("p1.yaml",)), rng, lambda _: manifests)
 
     first = apply(world(), "3")

@@ -21,6 +21,7 @@ from kubeproxy_sim.controllers.decode import read_tolerations
 from kubeproxy_sim.controllers.model import (
     NOT_READY_TAINT,
     UNREACHABLE_TAINT,
+    LastApplied,
     Toleration,
     World,
     admitted_tolerations,
@@ -494,7 +495,7 @@ def test_a_refused_pod_keeps_its_tolerations_and_its_scheduled_deletion() -> Non
     pod = Pod("default", "p1", node_name="node2")
 
     def apply(w: World, *own: Toleration) -> Played:
-        manifests = Manifests(Cluster(pods=(pod,)), pod_tolerations=(("default/p1", own),))
+        manifests = Manifests(Cluster(pods=(pod,)), pod_applied=(("default/p1", LastApplied(own)),))
         return play(w, Step(1, "apply -f p1.yaml", "apply", paths=("p1.yaml",)), rng, lambda _: manifests)
 
     w = W.advance(apply(w, MAINTENANCE).world, 10, rng)
@@ -517,8 +518,7 @@ def _reapply(w: World, rng: random.Random, name: str, *, cost: str | None = None
     are, then the tolerations ``own`` and the pod-deletion-cost ``cost`` (None: left out)."""
     running = w.pod("default", name)
     assert running is not None
-    manifests = Manifests(Cluster(pods=(running.at(w.now),)), pod_tolerations=((running.key, own),) if own else (),
-                          pod_deletion_costs=((running.key, cost),) if cost is not None else ())
+    manifests = Manifests(Cluster(pods=(running.at(w.now),)), pod_applied=((running.key, LastApplied(own, cost)),))
     return play(w, Step(1, "apply -f p.yaml", "apply", paths=("p.yaml",)), rng, lambda _: manifests)
 
 
