@@ -19,7 +19,7 @@ from functools import lru_cache
 from kubeproxy_sim.netfilter.compile_types import SOURCE_FIELDS, Check, Doubt, RuleParts, reading
 from kubeproxy_sim.netfilter.model import Option
 from kubeproxy_sim.netfilter.packet import PACKET_PROTOCOLS, parse_address, parse_network
-from kubeproxy_sim.netfilter.syntax import protocol_number
+from kubeproxy_sim.netfilter.syntax import IPV6_HEADERS, protocol_number
 
 
 def _iface_check(attr: str, flag: str, name: str, negated: bool) -> Check:
@@ -221,16 +221,6 @@ def _extension_header(parts: RuleParts, opts: Sequence[Option]) -> None:
     parts.checks.append(NEVER)
 
 
-# ipv6header --header names (libip6t_ipv6header.c: its own names, /etc/protocols' and the numbers) -> the header
-_IPV6_HEADERS = {
-    **dict.fromkeys(("hop", "hop-by-hop", "hopopt", "0"), "hop"), **dict.fromkeys(("dst", "ipv6-opts", "60"), "dst"),
-    **dict.fromkeys(("route", "ipv6-route", "43"), "route"), **dict.fromkeys(("frag", "ipv6-frag", "44"), "frag"),
-    **dict.fromkeys(("auth", "ah", "51"), "auth"), **dict.fromkeys(("esp", "50"), "esp"),
-    **dict.fromkeys(("none", "ipv6-nonxt", "59"), "none"),
-    **dict.fromkeys(("prot", "protocol", "255"), "proto"),
-}
-
-
 def _ipv6header(parts: RuleParts, opts: Sequence[Option]) -> None:
     """ipv6header (ip6t_ipv6header.c): the headers a packet has, as a set, against the ``--header`` list. A packet
     here has no extension header, only its protocol's: the set is {proto}. Exact (no ``--soft``): a list of just
@@ -241,12 +231,12 @@ def _ipv6header(parts: RuleParts, opts: Sequence[Option]) -> None:
     if header is None:
         return
     names = [name.strip().lower() for name in header.value.split(",")]
-    unknown = [name for name in names if name not in _IPV6_HEADERS]
+    unknown = [name for name in names if name not in IPV6_HEADERS]
     if unknown:
         parts.doubts.append(f"ipv6header --header {header.value}: {', '.join(unknown)} is not a header name "
                             "(hop, dst, route, frag, auth, esp, none, prot); assumed to match")
         return
-    wanted = {_IPV6_HEADERS[name] for name in names}
+    wanted = {IPV6_HEADERS[name] for name in names}
     if soft:
         hit = wanted <= {"proto"} if not header.negated else "proto" not in wanted
     else:

@@ -440,6 +440,21 @@ def _limit(options: Options, ipv6: bool) -> Options:
     return out
 
 
+def _ipv6header(options: Options, ipv6: bool) -> Options:
+    """``--header``'s names as ip6tables-save writes them, in its order (``syntax.IPV6_HEADERS_SAVED``: ``frag`` is
+    saved ``ipv6-frag``); a list with a name it does not know stays as written."""
+    out: Options = []
+    for o in options:
+        names = o.args[0].split(",") if o.flag == "--header" and len(o.args) == 1 else None
+        if names is None or not all(name in syntax.IPV6_HEADERS for name in names):
+            out.append(o)
+            continue
+        wanted = {syntax.IPV6_HEADERS[name] for name in names}
+        out.append(_with(o, ",".join(saved for header, saved in syntax.IPV6_HEADERS_SAVED.items()
+                                     if header in wanted)))
+    return out
+
+
 MATCHES: dict[str, Normaliser] = {
     "limit": _limit,
     "tcp": _tcp,
@@ -458,6 +473,7 @@ MATCHES: dict[str, Normaliser] = {
     "physdev": _physdev,
     "icmp": _icmp_module("--icmp-type", ICMP_TYPES),
     "icmp6": _icmp_module("--icmpv6-type", ICMPV6_TYPES),
+    "ipv6header": _ipv6header,
 }
 
 # ---------------------------------------------------------------------------

@@ -113,6 +113,23 @@ and nft alike, at the rule, ip6tables too): :func:`missing_option`. A target not
 FAMILY_EXTENSIONS: dict[bool, tuple[str, str]] = {False: ("TTL", "icmp"), True: ("HL", "icmp6")}
 """Per family (True: IPv6) the target and protocol match of the pairs each family has its own of (libipt_TTL and
 libip6t_HL, libipt_icmp and libip6t_icmp6): iptables 1.8.9 loads the other family's not at all."""
+IPV6_ONLY_MATCHES = ("dst", "eui64", "frag", "hbh", "ipv6header", "mh", "rt")
+"""The matches only IPv6 has (libip6t_ with no libipt_ twin): iptables-legacy-restore 1.8.9 says "Couldn't load
+match `frag'" for each (unshare --net), as for icmp6 (:func:`foreign_extension`)."""
+IPV6_HEADERS = {
+    **dict.fromkeys(("hop", "hop-by-hop", "hopopt", "0"), "hop"), **dict.fromkeys(("dst", "ipv6-opts", "60"), "dst"),
+    **dict.fromkeys(("route", "ipv6-route", "43"), "route"), **dict.fromkeys(("frag", "ipv6-frag", "44"), "frag"),
+    **dict.fromkeys(("auth", "ah", "51"), "auth"), **dict.fromkeys(("esp", "50"), "esp"),
+    **dict.fromkeys(("none", "ipv6-nonxt", "59"), "none"),
+    **dict.fromkeys(("prot", "protocol", "255"), "proto"),
+}
+"""ipv6header's ``--header`` names (libip6t_ipv6header.c: its own names, /etc/protocols' and the numbers) -> the
+header."""
+IPV6_HEADERS_SAVED = {"hop": "hop-by-hop", "dst": "ipv6-opts", "route": "ipv6-route", "frag": "ipv6-frag",
+                      "auth": "ah", "esp": "esp", "none": "ipv6-nonxt", "proto": "protocol"}
+"""Each header as ip6tables-save 1.8.9 writes it, in the order it writes them (its flags' bits): /etc/protocols'
+name, its own for 0 and 255 (unshare --net: ``--header 44,ah,esp,none,prot,route,dst,auth,ipv6-nonxt`` is saved
+``ipv6-opts,ipv6-route,ipv6-frag,ah,esp,ipv6-nonxt,protocol``)."""
 FAMILY_TARGETS = frozenset(target for target, _ in FAMILY_EXTENSIONS.values())
 FAMILY_MATCHES = frozenset(match for _, match in FAMILY_EXTENSIONS.values())
 """Their protocol (-p icmp for -m icmp) is judged once the family is: iptables-restore fails to load the other
@@ -129,16 +146,17 @@ MATCH_ALIASES = {"icmpv6": "icmp6"}
 
 
 def foreign_extension(spec: RuleSpec, ipv6: bool) -> tuple[str, str] | None:
-    """(what iptables says, the token) when the rule uses the other family's TTL/HL target or icmp/icmp6 match, as
-    iptables-restore and ip6tables-restore 1.8.9 say it (unshare --net; legacy and nft alike, but nft's "Chain 'HL'
-    does not exist" for the target alone): named by -m, "Couldn't load match `icmp6'"; its option after -p,
-    'unknown option "--icmpv6-type"'; the target alone, "Couldn't load target `HL'", with an option 'unknown
-    option "--hl-set"'. None when it uses neither."""
+    """(what iptables says, the token) when the rule uses the other family's TTL/HL target or icmp/icmp6 match, or
+    in IPv4 a match only IPv6 has (:data:`IPV6_ONLY_MATCHES`), as iptables-restore and ip6tables-restore 1.8.9 say
+    it (unshare --net; legacy and nft alike, but nft's "Chain 'HL' does not exist" for the target alone): named by
+    -m, "Couldn't load match `icmp6'"; its option after -p, 'unknown option "--icmpv6-type"'; the target alone,
+    "Couldn't load target `HL'", with an option 'unknown option "--hl-set"'. None when it uses none."""
     target, match = FAMILY_EXTENSIONS[not ipv6]
     for option in spec.options:
-        if MATCH_ALIASES.get(option.module, option.module) == match:
+        module = MATCH_ALIASES.get(option.module, option.module)
+        if module == match or (not ipv6 and module in IPV6_ONLY_MATCHES):
             if option.flag == "-m":
-                return f"Couldn't load match `{match}'", match
+                return f"Couldn't load match `{module}'", module
             return f'unknown option "{option.flag}"', option.flag
     jump = spec.target
     if jump is None or jump.name != target or jump.goto:

@@ -776,6 +776,20 @@ FAMILY_ONLY = [
     Case("icmpv6 match, icmp6's alias, in IPv4", filter_with("-A INPUT -p tcp -m icmpv6 -j ACCEPT"), line=5),
     Case("icmpv6 match, icmp6's alias, in IPv6", filter_with("-A INPUT -p icmpv6 -m icmpv6 --icmpv6-type 1 -j ACCEPT"),
          saved=("[0:0] -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 1 -j ACCEPT",), ipv6=True),
+    # the matches only IPv6 has ("Couldn't load match `frag'"; r1)
+    *(Case(f"{rule} in IPv4", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5)
+      for rule in ("-m frag --fragid 1", "-m rt --rt-type 0", "-m hbh", "-m dst", "-m mh", "-m eui64",
+                   "-m ipv6header --header frag", '-m "frag"', "--match hbh")),
+    *(Case(f"{rule} in IPv6", filter_with(f"-A INPUT {rule} -j ACCEPT"), saved=(f"[0:0] -A INPUT {rule} -j ACCEPT",),
+           ipv6=True)
+      for rule in ("-m frag --fragid 1", "-m rt --rt-type 0", "-m hbh", "-m dst", "-m eui64")),
+    *(Case(f"ipv6header {given}", filter_with(f"-A INPUT -m ipv6header {given} -j ACCEPT"),
+           saved=(f"[0:0] -A INPUT -m ipv6header {saved} -j ACCEPT",), ipv6=True)
+      for given, saved in (("--header frag", "--header ipv6-frag"),
+                           ("--header frag,hop --soft", "--header hop-by-hop,ipv6-frag --soft"),
+                           ("! --header hopopt,0", "! --header hop-by-hop"),
+                           ("--header 44,ah,esp,none,prot,route,dst,auth,ipv6-nonxt",
+                            "--header ipv6-opts,ipv6-route,ipv6-frag,ah,esp,ipv6-nonxt,protocol"))),
 ]
 
 # icmp and icmp6 need their type ('icmp6: option "--icmpv6-type" must be specified', at the rule, both), before

@@ -212,3 +212,27 @@ def test_unvalidated_a_table_given_again_takes_its_family_from_the_copy_kept() -
     unvalidated, the replaced IPv6 copy decided the family (r1), so the rules kept were read as IPv6."""
     ruleset = parse_ruleset(NAT_V6 + NAT_V4, validate=False)
     assert not ruleset.ipv6 and ruleset.rule_count() == 1
+
+
+@pytest.mark.parametrize("match", ["frag --fragid 1", "rt --rt-type 0", "hbh", "dst", "mh", "eui64",
+                                   "ipv6header --header frag"])
+def test_a_dump_of_no_address_with_a_match_only_ipv6_has_is_ipv6(match: str) -> None:
+    """iptables-legacy-restore 1.8.9 cannot load these (r1), so a dump of no address that uses one is
+    ip6tables-save's, as one with -m icmp6 is; told IPv4, it is refused at the rule."""
+    text = f"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m {match} -j ACCEPT\nCOMMIT\n"
+    assert parse_ruleset(text).ipv6
+    with pytest.raises(RulesSyntaxError) as info:
+        parse_ruleset(text, ipv6=False)
+    assert info.value.line == 3 and str(info.value).startswith(f"line 3: Couldn't load match `{match.split()[0]}'")
+
+
+def test_rules_of_one_shape_with_a_match_only_ipv6_has_are_each_judged() -> None:
+    """No shape is learnt from such a rule, as the text is searched for them only when a line no shape vouched for
+    names one: a run of them with no address reads as IPv6, and in IPv4 one given by -I (the general path) is
+    refused at its line."""
+    run = "".join(f"-A INPUT -m frag --fragid {i} -j ACCEPT\n" for i in range(1, 6))
+    assert parse_ruleset(f"*filter\n:INPUT ACCEPT [0:0]\n{run}COMMIT\n").ipv6
+    text = f"*filter\n:INPUT ACCEPT [0:0]\n-I INPUT -m eui64 -j ACCEPT\n{run}COMMIT\n"
+    with pytest.raises(RulesSyntaxError) as info:
+        parse_ruleset(text, ipv6=False)
+    assert info.value.line == 3 and info.value.token == "eui64"
