@@ -410,7 +410,7 @@ class _Parser:
         self.text = ""  # the text being read (for messages that look ahead)
         self.ipv6_only = False  # a line no shape vouched for names a match only IPv6 has (_IPV6_ONLY; note_line)
         self.replaced: list[_TableState] = []  # tables committed, then given again: iptables-restore committed them,
-        # so what it refuses in them stands (the family's and the targets' checks read them too: :meth:`checked`)
+        # so what it refuses in them stands (the family's and the targets' checks read them too: :meth:`all_committed`)
 
     # -- errors ---------------------------------------------------------------
 
@@ -531,7 +531,7 @@ class _Parser:
         text before the error that may hold such a rule."""
         if not self.validate or error.line is None:
             return error
-        tables = [*self.checked(self.tables), *([self.table] if self.table is not None else [])]
+        tables = [*self.all_committed(self.tables), *([self.table] if self.table is not None else [])]
         found = self.judged(tables, ipv6, until=error.line)[1]
         reading = self.table.line if self.table is not None else error.line
         if found is not None and found[0] < (reading, 0, error.line):
@@ -548,8 +548,8 @@ class _Parser:
             return _judged(self.text, tables, ipv6, self.file, until, address_family=False, more=more)
         return _judged(self.text, tables, ipv6, self.file, until, more=more)
 
-    def checked(self, tables: list[_TableState]) -> list[_TableState]:
-        """``tables`` and those they replaced: every table iptables-restore committed, each to be judged."""
+    def all_committed(self, tables: list[_TableState]) -> list[_TableState]:
+        """``tables`` and the copies they replaced: every table iptables-restore committed, each to be judged."""
         return [*self.replaced, *tables] if self.replaced else tables
 
     # -- table structure -------------------------------------------------------
@@ -1262,7 +1262,12 @@ def _rule_family(spec: str) -> bool | None:
 _Found = tuple[tuple[int, int, int], RulesSyntaxError]
 """A refusal found once the family is known, with the order iptables-restore meets it in: (its table's line, 0 for
 what iptables refuses as it reads the rule or 1 for what the kernel refuses at the table's COMMIT, the rule's line).
-The tools stop at the first: a table is read, then committed, then the next is read."""
+The tools stop at the first: a table is read, then committed, then the next is read. A limit: the parser's own
+refusal is ranked as one at its rule (:meth:`_Parser.earlier_in_family`), and the parser stops there, also for one
+the kernel makes only at COMMIT (``-m udp`` without ``-p udp``, some ``-m recent`` options: restore_cases'
+``at_commit``; its error does not say which), where iptables-restore reads on and names first a later rule of the
+table it refuses as it reads, or one of nat's targets out of place before it that the kernel meets first
+(iptables-legacy-restore 1.8.9 names line 6 of ``-A INPUT -m udp --dport 53 ...`` at line 5, ``--bogus`` at 6)."""
 
 
 def _earlier(first: _Found | None, other: _Found | None) -> _Found | None:
@@ -1511,7 +1516,7 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
         tables = parser.run(text, ipv6)
         found = None
         if validate:
-            family, found = parser.judged(parser.checked(tables), ipv6)
+            family, found = parser.judged(parser.all_committed(tables), ipv6)
         else:  # (what is kept decides: a replaced copy is judged only when validating)
             family = _family(tables, ipv6, validate, file)[0]
         if found is not None:
