@@ -840,17 +840,16 @@ def merged_as_go_yaml(loader: Any, node: Any) -> None:
     pairs = node.value
     if any(key_node.tag == _MERGE for key_node, _ in pairs):
         node.value = _go_yaml_pairs(node)
-        pairs[:] = [pair for pair in pairs if not _merge_key(pair[0])]
+        pairs[:] = [pair for pair in pairs if pair[0].tag != _MERGE]  # (retagged by _go_yaml_pairs)
 
 
-def _merge_key(key_node: Any) -> bool:
-    """Whether a key is a merge key as go-yaml's isMerge has it: tagged so (``<<`` plain, or ``!!merge``) and the text
-    ``<<``; a key tagged ``!!merge`` with other text is made the string key go-yaml decodes it as (``!!merge foo``)."""
-    if key_node.tag != _MERGE:
-        return False
-    if key_node.value != "<<":
-        key_node.tag = _STR
-    return key_node.tag == _MERGE
+def _retag_merge_keys(node: Any) -> None:
+    """A mapping node's keys tagged as merge keys left so only when go-yaml's isMerge has them so: tagged so (``<<``
+    plain, or ``!!merge``) and the text ``<<``; a key tagged ``!!merge`` with other text is made the string key
+    go-yaml decodes it as (``!!merge foo``). Done once per node, so a key's tag alone then answers the question."""
+    for key_node, _ in node.value:
+        if key_node.tag == _MERGE and key_node.value != "<<":
+            key_node.tag = _STR
 
 
 def _go_yaml_pairs(node: Any) -> list[tuple[Any, Any]]:
@@ -861,9 +860,10 @@ def _go_yaml_pairs(node: Any) -> list[tuple[Any, Any]]:
     pairs first wherever the merge key stands, and its 6.0.4 leaves out a merged pair whose key's text is the same
     object as an earlier one's (a one-character key, which Python shares), keeping the first. The merged nodes are
     left as they are (each flattens itself when built)."""
+    _retag_merge_keys(node)
     flat = []
     for key_node, value_node in node.value:
-        if not _merge_key(key_node):
+        if key_node.tag != _MERGE:
             flat.append((key_node, value_node))
             continue
         merged = [value_node] if value_node.id == "mapping" else \
