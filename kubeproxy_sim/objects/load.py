@@ -46,7 +46,7 @@ from kubeproxy_sim.objects.stdin import (
     ENDLESS_DEVICE,
     EndlessDevice,
     StdinUnreadable,
-    announced_encoding,
+    byte_order_mark,
     decoded,
     read_all,
     read_stdin,
@@ -366,7 +366,7 @@ def decode_text(data: bytes, file: str, flag: str = MANIFEST_FLAG) -> tuple[str,
     mark announces (what Windows editors and PowerShell's redirection write); bytes that are neither are said
     as a file that cannot be read (:func:`manifest_unreadable`)."""
     try:
-        return decoded(data, announced_encoding(data)), None
+        return decoded(data, byte_order_mark(data)[1]), None
     except UnicodeDecodeError as exc:
         return "", manifest_unreadable(file, exc, flag)
 

@@ -60,9 +60,8 @@ def read_text(path: str | os.PathLike[str], newline: str | None = None) -> str:
         data = read_all(handle)
     if data is None:
         raise EndlessDevice(errno.EFBIG, ENDLESS_DEVICE, os.fspath(path))
-    encoding = announced_encoding(data)
+    mark, encoding = byte_order_mark(data)
     if encoding != "utf-8-sig" and encoding != "utf-8":  # (a UTF-8 one is dropped, as a manifest's is)
-        mark = next(bom for bom, name in BYTE_ORDER_MARKS if name == encoding and data.startswith(bom))
         raise UnicodeDecodeError("utf-8", data, 0, len(mark), f"a {encoding.upper()} byte order mark")
     text = decoded(data, encoding)
     return text.replace("\r\n", "\n").replace("\r", "\n") if newline is None else text  # (universal newlines)
@@ -74,9 +73,11 @@ BYTE_ORDER_MARKS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-3
 does: looked for first)."""
 
 
-def announced_encoding(data: bytes) -> str:
-    """The encoding ``data``'s byte order mark announces (``utf-8-sig``, ``utf-16``, ``utf-32``); UTF-8 without."""
-    return next((name for bom, name in BYTE_ORDER_MARKS if data.startswith(bom)), "utf-8")
+def byte_order_mark(data: bytes) -> tuple[bytes, str]:
+    """The byte order mark ``data`` starts with and the encoding it announces (``utf-8-sig``, ``utf-16``,
+    ``utf-32``); ``(b"", "utf-8")`` without one. One scan gives both: a refusal names the encoding and spans the
+    mark."""
+    return next(((bom, name) for bom, name in BYTE_ORDER_MARKS if data.startswith(bom)), (b"", "utf-8"))
 
 
 def decoded(data: bytes, encoding: str) -> str:
