@@ -30,6 +30,7 @@ from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.decode import decode_service, object_name
 from kubeproxy_sim.objects.decode_nodes import decode_node, decode_pod
 from kubeproxy_sim.objects.decode_slices import SERVICE_NAME_LABEL, decode_endpoint_slice, decode_endpoints
+from kubeproxy_sim.objects.jsonkey import go_key, json_key
 from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
 from kubeproxy_sim.objects.overlap import conflicting_copies
@@ -735,8 +736,6 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
     :func:`objects.jsonkey.json_key`), left out, as (key node, problem, ""); without the list such a key raises
     BadValueError.
     """
-    from kubeproxy_sim.objects.jsonkey import go_key, json_key
-
     yaml = _yaml()
     json_keys = base is None
     base = manifest_loader() if base is None else base
@@ -972,8 +971,6 @@ class _Finding:
 
 
 def _duplicate(found: tuple[Any, Any, Any], first_line: int) -> _Finding:
-    from kubeproxy_sim.objects.jsonkey import json_key
-
     key_node, key, first = found
     name, line = json_key(key, key_node.value), first_line + first.start_mark.line + 1
     return _Finding(key_node, lambda _: f'mapping key "{name}" already defined at line {line}; kubectl\'s YAML '
