@@ -184,9 +184,6 @@ class SyncOutcome:
     succeeded: SyncState
     failed: SyncState
 
-    def next_state(self, applied: bool) -> SyncState:
-        return self.succeeded if applied else self.failed
-
     def refused(self) -> SyncOutcome:
         """This sync as it went when its restore was refused: the metrics count the failure, as syncProxyRules
         (pkg/proxy/iptables/proxier.go) increments the restore-failure counter where iptables-restore fails and
@@ -612,6 +609,17 @@ class Step:
     error: RestoreError | None = None
 
 
+def apply_outcome(node: Ruleset, outcome: SyncOutcome) -> Step:
+    """Restore a sync's output on ``node`` and pick the state to go on from: the one place that knows a refusal
+    leaves the node as it was, continues from ``failed`` and counts the failure in the metrics
+    (:meth:`SyncOutcome.refused`), so a one-shot step and the watch loop cannot drift apart."""
+    try:
+        after = apply_restore(node, outcome.restore)
+    except RestoreError as exc:
+        return Step(node, outcome.failed, outcome.refused(), exc)
+    return Step(after, outcome.succeeded, outcome)
+
+
 def node_service_chains(node: Ruleset) -> frozenset[str]:
     """The per-service chains (KUBE-SVC/SVL/EXT/FW/SEP) of a node's nat table: what kube-proxy's iptables-save
     lists, among which it looks for stale chains."""
@@ -626,8 +634,4 @@ def sync_and_apply(node: Ruleset, state: SyncState, cluster: Cluster, config: Pr
     The stale chains are found in ``node`` itself, as kube-proxy reads them with iptables-save.
     """
     outcome = sync(state, cluster, config, changed, now, timing, node_service_chains(node), index)
-    try:
-        after = apply_restore(node, outcome.restore)
-    except RestoreError as exc:
-        return Step(node, outcome.failed, outcome.refused(), exc)
-    return Step(after, outcome.succeeded, outcome)
+    return apply_outcome(node, outcome)

@@ -20,7 +20,7 @@ object is over.
 ``feed(batch)`` folds a source's batch, ``sync_if_due()`` runs a sync when one
 is due and returns its :class:`SyncReport`, and :func:`drive` strings them
 together over a source. The node's tables are kept by applying each restore
-input with :func:`~kubeproxy_sim.proxier.partial.apply_restore`, as
+input with :func:`~kubeproxy_sim.proxier.partial.apply_outcome`, as
 ``iptables-restore --noflush`` would.
 """
 
@@ -41,7 +41,7 @@ from kubeproxy_sim.proxier.partial import (
     SyncMetrics,
     SyncState,
     SyncTiming,
-    apply_restore,
+    apply_outcome,
     node_service_chains,
 )
 from kubeproxy_sim.proxier.partial import sync as partial_sync
@@ -387,13 +387,9 @@ class SyncLoop:
         duration = self._timer() - start
         overlaps = self.overlaps.check(services.objects, slices.by_service, changed, config.ipv6)
         start = self._timer()
-        error = None
-        try:
-            self.node = apply_restore(self.node, outcome.restore)
-        except RestoreError as exc:
-            error, outcome = exc, outcome.refused()
+        step = apply_outcome(self.node, outcome)
         apply_duration = self._timer() - start
-        self.sync_state = outcome.next_state(error is None)
+        self.node, self.sync_state, outcome, error = step.node, step.state, step.outcome, step.error
         self.number += 1
         self.last_sync, self.requested, self.failed = now, False, error is not None
         diagnostics, self._diagnostics = tuple(self._diagnostics), []
