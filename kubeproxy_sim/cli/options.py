@@ -288,7 +288,7 @@ def _scenario_file_problem(file: Path, flag: str) -> Diagnostic | None:
     """Why a scenario directory's file cannot be read (errors.cannot_read's line naming ``flag``), looked at
     before any reading: missing, a dangling link, a directory, or no regular file (a FIFO would be read more than
     once: its args, then its objects; a device may never end); None for a regular file."""
-    from kubeproxy_sim.objects.load import special_file
+    from kubeproxy_sim.objects.load import special_kind
 
     expected = SCENARIO_FILE_EXPECTED[file.name]
     try:
@@ -297,10 +297,7 @@ def _scenario_file_problem(file: Path, flag: str) -> Diagnostic | None:
         return Diagnostic(cannot_read(exc, expected), file=str(file), field=flag)
     if stat.S_ISREG(mode):
         return None
-    if stat.S_ISDIR(mode):
-        why = os.strerror(errno.EISDIR)
-    else:  # (special_file: None only when the file changed since)
-        why = f"{special_file(str(file)) or 'a special file'}, not a regular file"
+    why = os.strerror(errno.EISDIR) if stat.S_ISDIR(mode) else f"{special_kind(mode)}, not a regular file"
     return Diagnostic(cannot_read(why, expected), file=str(file), field=flag)
 
 

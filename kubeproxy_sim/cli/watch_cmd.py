@@ -163,14 +163,14 @@ WATCHED_DIRECTORY = "a directory of manifests to watch (put a single file in a d
 
 def _not_a_directory(path: str) -> OSError | str:
     """Why ``-f PATH``, no directory, cannot be watched: the reason it cannot be looked at (missing, a dangling
-    link, a name too long), or what it is (a file, or objects.load.special_file's FIFO, socket or device)."""
-    from kubeproxy_sim.objects.load import special_file
+    link, a name too long), or what it is (a file, or objects.load.special_kind's FIFO, socket or device)."""
+    from kubeproxy_sim.objects.load import special_kind
 
     try:
-        os.stat(path)
+        mode = os.stat(path).st_mode
     except OSError as exc:
         return exc
-    return f"{special_file(path) or 'a file'}, not a directory"
+    return f"{special_kind(mode) or 'a file'}, not a directory"
 
 
 def _check_kubeconfig(path: str) -> None:

@@ -325,6 +325,12 @@ def special_file(path: str) -> str | None:
         mode = os.stat(path).st_mode
     except OSError:
         return None
+    return special_kind(mode)
+
+
+def special_kind(mode: int) -> str | None:
+    """:func:`special_file`'s answer for a ``st_mode`` a caller has already looked up (one stat, not two: the file
+    could change between them)."""
     if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
         return None
     return "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
