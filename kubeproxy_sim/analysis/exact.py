@@ -34,7 +34,7 @@ from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.objects.nodes import EXCLUDE_FROM_LB_LABEL, load_balancer_backends
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
 from kubeproxy_sim.simulator.hops import IN_CIRCLES, next_hop
-from kubeproxy_sim.simulator.network import TIMEOUT
+from kubeproxy_sim.simulator.network import NO_ROUTE, TIMEOUT, circles_reason
 
 CLUSTER_IP, NODE_PORT, EXTERNAL_IP, LOAD_BALANCER = "clusterIP", "nodePort", "externalIP", "loadBalancer"
 NO_POD_SOURCE = ("no pod to send from: no Pod object on any node, and no pod CIDR to make one up in (give the "
@@ -308,7 +308,9 @@ def _rehomed(nodes: NodeSet, entry: Entry, proto: str, hops: int) -> Entry:
     outside: its conntrack sees a new connection, which its rules (a NodePort's) may DNAT again, so the shares
     are of what answers there, as send's expected shares and the kernel (``netns verify``) have them. What that
     node lets through unchanged ends at the node itself, the first DNAT's endpoint. One followed past
-    :data:`~kubeproxy_sim.simulator.hops.NODE_HOPS` went round in circles: TIMEOUT, as send's walk ends it."""
+    :data:`~kubeproxy_sim.simulator.hops.NODE_HOPS` went round in circles: the ICMP time exceeded as the client
+    hears it (:func:`~kubeproxy_sim.simulator.network.circles_reason`: NO_ROUTE to TCP, else TIMEOUT), as send's
+    walk ends it."""
     owners = nodes.derived("address owners", lambda: {a: n for n in nodes.order for a in nodes.addresses(n)})
     onward = [s for s in entry.shares if s.verdict == "DNAT" and s.endpoint
               and owners.get(split_endpoint(s.endpoint)[0], entry.node) != entry.node]
@@ -322,7 +324,7 @@ def _rehomed(nodes: NodeSet, entry: Entry, proto: str, hops: int) -> Entry:
         for address, part, masqueraded in _parts(nodes, entry, share):
             hop = next_hop(entry.node, owners[ip], hops, proto, address, ip, port)
             if not isinstance(hop, tuple):  # (None: never, owners[ip] being another node)
-                weighted.append((part, [Share(TIMEOUT, None, Fraction(1))]))
+                weighted.append((part, [Share(circles_reason(proto), None, Fraction(1))]))
                 continue
             found = _traced(nodes, hop[0], external_source(nodes.ipv6, address), hop[1], share.endpoint, proto,
                             Fraction(1), "", hops + 1)
@@ -366,7 +368,7 @@ def _failure_notes(nodes: NodeSet, entry: Entry) -> list[tuple[str, str]]:
     those of the nodes it sent the connection on to (``onward``), where a hop's NodePort may drop or reject it."""
     if entry.traced is None:
         return []
-    circles = [(entry.node, IN_CIRCLES)] if any(s.verdict == TIMEOUT for s in entry.shares) else []
+    circles = [(entry.node, IN_CIRCLES)] if any(s.verdict in (NO_ROUTE, TIMEOUT) for s in entry.shares) else []
     further = [pair for hop in entry.onward for pair in _failure_notes(nodes, hop)]
     packet, result = entry.traced
     for outcome in result.outcomes:  # (a plain loop: most entries deliver, and any() took twice as long)

@@ -494,7 +494,7 @@ class SimulatorSide:
 
     def _follow(self, client: Any, entry: str, node: str, packet: Any, weight: Fraction, proto: str,
                 out: defaultdict[Key, Fraction], depth: int) -> None:
-        from kubeproxy_sim.simulator.network import TIMEOUT
+        from kubeproxy_sim.simulator.network import circles_reason
 
         sim = self.plain
         for outcome in sim.runtimes[node].tracer.trace(packet).outcomes:
@@ -510,8 +510,8 @@ class SimulatorSide:
             # conntrack sees a new connection, which its rules (a NodePort's) may DNAT again
             src = sim.runtimes[node].node.primary if outcome.masquerade else packet.src_text
             hop = next_hop(node, sim.host_node(value), depth, proto, src, ip, port)
-            if isinstance(hop, Circles):  # as the walk ends it: TIMEOUT, which the socket hears as silence
-                out[("fail", fail_class(TIMEOUT, proto, sent_locally=False, hook=None))] += p
+            if isinstance(hop, Circles):  # as the walk ends it: the ICMP time exceeded, unreachable to TCP
+                out[("fail", fail_class(circles_reason(proto), proto, sent_locally=False, hook=None))] += p
                 continue
             if hop is not None:
                 self._follow(client, entry, hop[0], hop[1], p, proto, out, depth + 1)

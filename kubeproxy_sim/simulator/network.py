@@ -92,6 +92,26 @@ def heard(reason: str, proto: str) -> str:
     return TIMEOUT if reason == NO_ROUTE and proto != "tcp" else reason
 
 
+IN_CIRCLES = ("the packet went round in circles (more than 32 hops): its TTL ran out, and the ICMP time exceeded "
+              "went back to its source")
+"""The detail of a packet the walk followed more than :data:`MAX_HOPS` times: the node that would forward it
+once more sends ICMP time exceeded to its source as it arrived there, which each node before de-NATs by its
+conntrack as it does a reply (the nodes route node, gateway and pod addresses among themselves), so it comes back
+to the client as the connection's reply would; the walk takes it as come back (a loop whose hops left the
+client's address unmasqueraded past a node, through Local NodePorts, could lose it: not followed)."""
+CIRCLES_UNHEARD = "; the ICMP time exceeded is a soft error to a {} socket, which hears nothing"
+"""How :data:`IN_CIRCLES` goes on when the client's protocol does not hear it (:func:`circles_reason`)."""
+
+
+def circles_reason(proto: str) -> str:
+    """The verdict of a connection that went round in circles, as the client's socket meets the ICMP time
+    exceeded: a TCP connect in SYN_SENT ends on it (tcp_v4_err: EHOSTUNREACH), which ``netns send`` names
+    NO_ROUTE ("unreachable"), as it does a router's net unreachable; to a UDP or SCTP socket it is a soft error
+    (__udp4_lib_err, sctp_v4_err), heard only with IP_RECVERR: TIMEOUT, as :func:`heard` has it.
+    (``netns verify``: the kernel's TCP connect failed unreachable in 24 of 24, its UDP client heard nothing.)"""
+    return heard(NO_ROUTE, proto)
+
+
 UNHEARD = "; the router's ICMP net unreachable is a soft error to a {} socket, which hears nothing"
 """How the detail of a :data:`NO_ROUTE` goes on when the client's protocol does not hear it (:func:`heard`)."""
 
@@ -756,7 +776,8 @@ class Simulator:
                 if isinstance(routed, Failure) or routed[0] != "next":
                     return routed
                 hop = routed[2]
-        return Failure(TIMEOUT, "the packet went round in circles (more than 32 hops)")
+        reason = circles_reason(pkt[0])
+        return Failure(reason, IN_CIRCLES + ("" if reason == NO_ROUTE else CIRCLES_UNHEARD.format(pkt[0].upper())))
 
     def _router(self, pkt: Tuple, flags: str):
         """The outside network: node addresses, the balancer, externalIPs, outside hosts."""

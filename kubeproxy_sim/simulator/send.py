@@ -66,6 +66,7 @@ from kubeproxy_sim.simulator.network import (
     Failure,
     ReplyLoss,
     Simulator,
+    circles_reason,
     heard,
 )
 from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, ip_family_flag, no_machines, why_not_placed
@@ -565,7 +566,7 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
             evidence.bypass(node, result, outcome, (ip, port))  # (before following it: the reply skips this node)
         onto = next_hop(node, None if here else owner, depth, proto, src, ip, port)
         if isinstance(onto, Circles):  # as the walk ends it (network.MAX_HOPS)
-            shares[TIMEOUT] += p
+            shares[circles_reason(proto)] += p
             continue
         if onto is not None:
             _follow(sim, onto[0], onto[1], p, proto, shares, depth + 1, evidence)
@@ -574,7 +575,7 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
                 and not sim.in_pod_subnet(value):  # the nodes route pod subnets among themselves
             onward, ended = _router_entries(sim, src, ip, port, proto)
             if onward and depth >= NODE_HOPS:  # the network would send it on once more: see next_hop
-                shares[TIMEOUT] += p
+                shares[circles_reason(proto)] += p
                 continue
             if onward or ended:
                 for nxt, share, hop in onward:

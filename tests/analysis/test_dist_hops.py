@@ -18,7 +18,7 @@ from kubeproxy_sim.analysis.exact import CLUSTER_IP, Selection, analyse, service
 from kubeproxy_sim.analysis.nodes import Source, node_set, node_source, pod_source
 from kubeproxy_sim.analysis.render import dist_json
 from kubeproxy_sim.netfilter.packet import split_endpoint
-from kubeproxy_sim.objects.model import IPFamily
+from kubeproxy_sim.objects.model import IPFamily, Protocol
 from kubeproxy_sim.simulator.network import Simulator
 from kubeproxy_sim.simulator.send import send
 from tests.simulator.builders import BASE, HTTP, NODES, PODS, load, objects, service, slice_
@@ -141,10 +141,12 @@ def test_affinity_checks_the_port_s_own_endpoints_not_those_beyond_a_hop() -> No
 
 def test_nodeports_that_send_to_each_other_go_round_in_circles() -> None:
     """node2's NodePort DNATs to node1's, which DNATs back: past the followings send's walk allows, the
-    connection is the walk's TIMEOUT (it never ends), said why, not an answer at the last address it was sent to."""
-    report, entry = _dist(looped(load(objects())), BASE, "node1")
-    assert [(s.verdict, s.endpoint, s.probability) for s in entry.shares] == [("TIMEOUT", None, 1)]
-    assert any("round in circles" in note for note in report.services[0].views[0].notes)
+    connection ends as the walk ends it (its TTL runs out: the ICMP time exceeded, NO_ROUTE to TCP, silence to
+    UDP), said why, not an answer at the last address it was sent to."""
+    for proto, verdict in ((Protocol.TCP, "NO_ROUTE"), (Protocol.UDP, "TIMEOUT")):
+        report, entry = _dist(looped(load(objects()), proto), BASE, "node1")
+        assert [(s.verdict, s.endpoint, s.probability) for s in entry.shares] == [(verdict, None, 1)], proto
+        assert any("round in circles" in note for note in report.services[0].views[0].notes), proto
 
 
 def _in_front_of_empty(cluster):

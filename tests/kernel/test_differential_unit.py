@@ -530,13 +530,15 @@ ports: [{name: http, port: 30095, protocol: TCP}]
 """Two NodePorts each other's endpoint: node2's 30095 DNATs to node1's 30096, which DNATs back to node2's."""
 
 
-def test_nodeports_that_send_to_each_other_predict_the_walk_s_timeout() -> None:
-    """The connection never ends anywhere: the prediction is the walk's TIMEOUT (silence to the socket), not an
-    answer at the address the last DNAT before the hop limit named."""
-    cluster, config = small_cluster(LOOPED)
-    full, _ = with_clients(cluster, config, ["node1", "node2"])
-    sims = SimulatorSide(full, config)
-    assert sims.predict(Flow("node/node1", "192.168.49.3:30095")).shares == {("fail", SILENCE): 1}
+def test_nodeports_that_send_to_each_other_predict_the_ttl_s_end() -> None:
+    """The connection never ends anywhere: the prediction is the walk's, the ICMP time exceeded when the TTL runs
+    out (unreachable to a TCP socket, silence to a UDP one), not an answer at the address the last DNAT before the
+    hop limit named."""
+    for text, proto, hears in ((LOOPED, "tcp", UNREACHABLE), (LOOPED.replace("TCP", "UDP"), "udp", SILENCE)):
+        cluster, config = small_cluster(text)
+        full, _ = with_clients(cluster, config, ["node1", "node2"])
+        sims = SimulatorSide(full, config)
+        assert sims.predict(Flow("node/node1", "192.168.49.3:30095", proto)).shares == {("fail", hears): 1}, proto
 
 
 def test_simulator_expected_shares_name_a_refusal_reject() -> None:

@@ -43,20 +43,21 @@ def chained(address: str, port: int, proto: Protocol = Protocol.TCP, family: IPF
     return service, slice_
 
 
-def node_port(name: str, cluster_ip: str, port: int, address: str, target: int) -> tuple[Service, EndpointSlice]:
+def node_port(name: str, cluster_ip: str, port: int, address: str, target: int,
+              proto: Protocol = Protocol.TCP) -> tuple[Service, EndpointSlice]:
     """A selectorless NodePort Service at ``port`` whose one endpoint is ``address``:``target``."""
-    service, slice_ = chained(address, target, cluster_ip=cluster_ip)
+    service, slice_ = chained(address, target, proto, cluster_ip=cluster_ip)
     service = dataclasses.replace(service, name=name, type=ServiceType.NODE_PORT,
-                                  ports=(ServicePort("p", Protocol.TCP, 80, target, port),))
+                                  ports=(ServicePort("p", proto, 80, target, port),))
     return service, dataclasses.replace(slice_, name=f"{name}-1", service_name=name)
 
 
-def looped(cluster):
+def looped(cluster, proto: Protocol = Protocol.TCP):
     """``cluster`` with two NodePorts each other's endpoint (node2's 30095 -> node1's 30096 -> node2's 30095) and
-    the chained Service in front of node2's: its connections from node1 never end anywhere."""
-    for pair in (node_port("hopa", "10.96.0.95", 30095, NODES["node1"][0], 30096),
-                 node_port("hopb", "10.96.0.96", 30096, NODES["node2"][0], 30095),
-                 chained(NODES["node2"][0], 30095)):
+    the chained Service in front of node2's, all of ``proto``: its connections from node1 never end anywhere."""
+    for pair in (node_port("hopa", "10.96.0.95", 30095, NODES["node1"][0], 30096, proto),
+                 node_port("hopb", "10.96.0.96", 30096, NODES["node2"][0], 30095, proto),
+                 chained(NODES["node2"][0], 30095, proto)):
         cluster = _with(cluster, pair)
     return cluster
 
@@ -127,12 +128,30 @@ def test_every_endpoint_a_connection_reaches_has_an_expected_share(case: Cluster
     assert abs(total - 1) <= Fraction(1, 10**5), result
 
 
-def test_nodeports_that_send_to_each_other_are_expected_to_time_out() -> None:
-    """node2's NodePort DNATs to node1's, which DNATs back: the run's connections go round in circles (TIMEOUT),
-    and so are they expected to (next_hop's limit), not answered at the last address the walk was sent to."""
+def test_nodeports_that_send_to_each_other_fail_unreachable_to_tcp() -> None:
+    """node2's NodePort DNATs to node1's, which DNATs back: the run's connections go round in circles until the
+    TTL runs out, and the ICMP time exceeded ends a TCP connect (NO_ROUTE, as netns send names EHOSTUNREACH); so
+    are they expected to (next_hop's limit), not answered at the last address the walk was sent to."""
     cluster = looped(load(objects()))
-    for source in ("pod/default/client", "node/node1"):
-        result = send(Simulator(cluster, BASE, rng=random.Random(3)), source, f"{CHAINED_IP}:80", count=20, seed=3)
+    for source in ("pod/default/client", "node/node1", "external"):
+        result = send(Simulator(cluster, BASE, rng=random.Random(3)), source, f"{NODES['node2'][0]}:30095",
+                      count=20, seed=3)
         assert not any(d.expected for d in result.delivered), source
         (row,) = result.failed
-        assert (row.reason, row.count, row.expected) == ("TIMEOUT", 20, 1), source
+        assert (row.reason, row.count, row.expected) == ("NO_ROUTE", 20, 1), (source, row)
+        assert row.detail.startswith("the packet went round in circles (more than 32 hops): its TTL ran out"), row
+    result = send(Simulator(cluster, BASE, rng=random.Random(3)), "node/node1", f"{CHAINED_IP}:80", count=20, seed=3)
+    assert [(f.reason, f.count, f.expected) for f in result.failed] == [("NO_ROUTE", 20, 1)]
+
+
+def test_nodeports_that_send_to_each_other_are_silence_to_udp() -> None:
+    """The same loop of UDP NodePorts: the ICMP time exceeded is a soft error to a UDP socket (as a router's net
+    unreachable is), which hears nothing: TIMEOUT, and so expected, said why."""
+    cluster = looped(load(objects()), Protocol.UDP)
+    for source in ("pod/default/client", "node/node1"):
+        result = send(Simulator(cluster, BASE, rng=random.Random(3)), source, f"{CHAINED_IP}:80", proto="udp",
+                      count=20, seed=3)
+        assert not any(d.expected for d in result.delivered), source
+        (row,) = result.failed
+        assert (row.reason, row.count, row.expected) == ("TIMEOUT", 20, 1), (source, row)
+        assert row.detail.endswith("the ICMP time exceeded is a soft error to a UDP socket, which hears nothing")
