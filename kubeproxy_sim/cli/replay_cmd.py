@@ -203,7 +203,7 @@ def _load_state(path: str) -> tuple[Any, dict[str, str]]:
     from kubeproxy_sim.watch.directory import slice_recorder
 
     revisions: dict[str, str] = {}
-    return load_paths([path], on_slice=slice_recorder(revisions), flag="STATE"), revisions
+    return load_paths([path], on_object=slice_recorder(revisions), flag="STATE"), revisions
 
 
 def _revised(before: dict[str, str], after: dict[str, str], cluster: Any, ipv6: bool) -> set[str]:

@@ -130,9 +130,10 @@ class Share:
         return self.low <= key and (self.high is None or key < self.high)
 
 
-SliceHook = Callable[[dict[str, Any]], None]
-"""Called with each raw EndpointSlice document the loader reads (a List's items too, once expanded), in input
-order, whatever its decoding finds: the watch and replay record what the model drops of a slice by it."""
+ObjectHook = Callable[[dict[str, Any]], None]
+"""Called with each raw object the loader reads (a List's items too, once expanded; any kind that is a string), in
+input order, whatever its decoding finds: the watch and replay record what the model drops of a slice by it, and
+the watch which version of an object a message was about."""
 
 
 SKIPPED = "this document is skipped"
@@ -141,17 +142,17 @@ HELD_BACK = "the whole file is held back until it parses"
 """How it ends with ``whole_file=True`` (the watch, which keeps the file's previous objects until it parses)."""
 
 
-def load_text(text: str, file: str = "<memory>", *, mirror: bool = True, on_slice: SliceHook | None = None,
+def load_text(text: str, file: str = "<memory>", *, mirror: bool = True, on_object: ObjectHook | None = None,
               whole_file: bool = False) -> LoadResult:
     """Load the manifests in one text (YAML or JSON, one or more documents); ``mirror=False`` leaves v1
     Endpoints unmirrored (in ``LoadResult.endpoints``), for a caller whose Services are in other texts;
     ``whole_file``: a syntax error says the whole file is held back (:data:`HELD_BACK`), not its document."""
     with collector_paused(objects_in(len(text))):  # millions of acyclic containers: see objects.bulk
         return decode_documents(text_documents(text, file, whole_file=whole_file), mirror=mirror,
-                                on_slice=on_slice)
+                                on_object=on_object)
 
 
-def load_paths(paths: Sequence[str], *, on_slice: SliceHook | None = None, overlaps: bool = True,
+def load_paths(paths: Sequence[str], *, on_object: ObjectHook | None = None, overlaps: bool = True,
                read_elsewhere: frozenset[str] = frozenset(), flag: str = MANIFEST_FLAG) -> LoadResult:
     """Load files, directories and stdin ("-"), in the order given, later objects replacing earlier ones;
     ``overlaps=False`` leaves the slices' overlaps unsaid, for a caller that adds these objects to others it
@@ -159,7 +160,7 @@ def load_paths(paths: Sequence[str], *, on_slice: SliceHook | None = None, overl
     the caller reads itself (``scenario``'s Deployments), skipped here without a note; ``flag``: what a file that
     cannot be read is said to be named by (``--against``, ``STATE``)."""
     with collector_paused(objects_in(input_bytes(paths))):  # millions of acyclic containers: see objects.bulk
-        return decode_documents(read_documents(paths, flag), on_slice=on_slice, overlaps=overlaps,
+        return decode_documents(read_documents(paths, flag), on_object=on_object, overlaps=overlaps,
                                 read_elsewhere=read_elsewhere)
 
 
@@ -208,11 +209,11 @@ def text_documents(text: str, file: str, *, whole_file: bool = False) -> Iterato
 
 
 def decode_documents(documents: Iterable[Document], share: Share | None = None, *,
-                     mirror: bool = True, on_slice: SliceHook | None = None, overlaps: bool = True,
+                     mirror: bool = True, on_object: ObjectHook | None = None, overlaps: bool = True,
                      read_elsewhere: frozenset[str] = frozenset()) -> LoadResult:
-    """Decode and check parsed documents into a cluster; with a share, only that share's objects; ``on_slice``
-    sees each raw EndpointSlice (see :data:`SliceHook`); ``overlaps``, ``read_elsewhere``: see :func:`load_paths`."""
-    builder = _Builder(share, on_slice, read_elsewhere)
+    """Decode and check parsed documents into a cluster; with a share, only that share's objects; ``on_object``
+    sees each raw object (see :data:`ObjectHook`); ``overlaps``, ``read_elsewhere``: see :func:`load_paths`."""
+    builder = _Builder(share, on_object, read_elsewhere)
     for file, index, document in documents:
         builder.add_document(document, file, index)
     return builder.finish(mirror, overlaps)
@@ -1192,10 +1193,10 @@ def looks_like_dump(text: str) -> bool:
 class _Builder:
     """Accumulates decoded objects across files; local to one load call."""
 
-    def __init__(self, share: Share | None = None, on_slice: SliceHook | None = None,
+    def __init__(self, share: Share | None = None, on_object: ObjectHook | None = None,
                  read_elsewhere: frozenset[str] = frozenset()) -> None:
         self.share = share
-        self.on_slice = on_slice
+        self.on_object = on_object
         self.read_elsewhere = read_elsewhere
         self.diagnostics: list[Diagnostic] = []
         self.positions: list[tuple[int, int]] = []
@@ -1276,8 +1277,8 @@ class _Builder:
         if type(kind) is not str or not kind:
             self.diagnostics.append(_kind_problem(document, kind, file, where))
             return
-        if self.on_slice is not None and kind == "EndpointSlice":
-            self.on_slice(document)
+        if self.on_object is not None:
+            self.on_object(document)
         entry = _DECODERS.get(kind)
         if entry is None:
             meant = _KINDS_FOLDED.get(kind.lower())

@@ -40,7 +40,7 @@ from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.decode import object_name
 from kubeproxy_sim.objects.load import (
     HELD_BACK,
-    SliceHook,
+    ObjectHook,
     decode_text,
     json_documents,
     load_text,
@@ -49,7 +49,6 @@ from kubeproxy_sim.objects.load import (
     manifest_unreadable,
     mirror_one,
     special_file,
-    text_documents,
 )
 from kubeproxy_sim.objects.mirror import copied_annotations
 from kubeproxy_sim.objects.model import Cluster
@@ -123,27 +122,48 @@ def _unplaced(d: Diagnostic) -> Diagnostic:
     return replace(d, line=None, message=_LINE.sub("line", d.message))
 
 
-def _document_versions(text: str, file: str) -> dict[tuple[str, str], str]:
-    """A digest of each object's documents in a file by kind and name (the namespace left out: a message names
-    the object as the loader shows it), so that a message about an object is tied to the version it was about."""
+def _named_key(kind: str | None, shown: str) -> tuple[str, str]:
+    """The (kind, name) of the object a message names as ``shown`` (the namespace left out: a message names the
+    object as the loader shows it, with or without one)."""
+    return kind or "", shown.rsplit("/", 1)[-1]
+
+
+def _document_versions(objects: list[dict[str, Any]], named: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """A digest of the raw objects of a file (as the loader's hook saw them: a List's items each on its own) that
+    the messages name, by kind and name, so that a message about an object is tied to the version it was about.
+    Only those are digested: a file of thousands of objects usually has a message about none or one."""
     found: dict[tuple[str, str], list[str]] = {}
-    for _, _, document in text_documents(text, file, whole_file=True):
-        if type(document) is dict and type(document.get("kind")) is str:
-            _, name, _ = object_name(document)
-            found.setdefault((document["kind"], name or "(unnamed)"), []).append(_digest(document))
+    for raw in objects:
+        _, name, _ = object_name(raw)
+        key = (raw["kind"], name or "(unnamed)")
+        if key in named:
+            found.setdefault(key, []).append(_digest(raw))
     return {key: ",".join(digests) for key, digests in found.items()}
 
 
-def slice_recorder(revisions: dict[str, str]) -> SliceHook:
-    """The loader's ``on_slice`` hook that puts a revision token of each EndpointSlice in ``revisions`` by key
+def slice_recorder(revisions: dict[str, str]) -> ObjectHook:
+    """The loader's ``on_object`` hook that puts a revision token of each EndpointSlice in ``revisions`` by key
     ("ns/name"): a digest of what the model drops of it (see :func:`_dropped_content`), so an edit there (an
     annotation, a targetRef's uid) is a new revision, as a new resourceVersion is from the API server. A later
-    document of the same key wins, as its object does."""
+    document of the same key wins, as its object does. Other kinds are passed over."""
 
     def record(raw: dict[str, Any]) -> None:
+        if raw["kind"] != "EndpointSlice":
+            return
         namespace, name, _ = object_name(raw)
         if name:
             revisions[f"{namespace}/{name}"] = _dropped_content(raw)
+
+    return record
+
+
+def _object_recorder(objects: list[dict[str, Any]], then: ObjectHook) -> ObjectHook:
+    """The watch's ``on_object`` hook: keeps every raw object the loader reads (for :func:`_document_versions`,
+    so the file is parsed once) and passes it on to ``then``."""
+
+    def record(raw: dict[str, Any]) -> None:
+        objects.append(raw)
+        then(raw)
 
     return record
 
@@ -235,9 +255,11 @@ class DirectorySource:
         if undecodable is not None:
             return self._not_ready(state, signature, [undecodable], problems)
         revisions: dict[str, str] = {}
+        raw_objects: list[dict[str, Any]] = []
         # mirror=False: the Service of an Endpoints may be in another file
         # whole_file: a syntax error holds back the whole file (its previous objects stay), and says so
-        result = load_text(text, file, mirror=False, on_slice=slice_recorder(revisions), whole_file=True)
+        result = load_text(text, file, mirror=False, whole_file=True,
+                           on_object=_object_recorder(raw_objects, slice_recorder(revisions)))
         if not _parses(text):
             unparsed = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
             unparsed = unparsed or [Diagnostic("does not parse as YAML or JSON", file=file)]
@@ -262,9 +284,9 @@ class DirectorySource:
         # another one was edited) is not said again: a stream says a bad version once, as the API server source
         # does; a new bad version (its document changed) is said, even with the same error; an object's message
         # is compared without its lines (an edit above an unchanged document moves it: the same version)
-        versions = _document_versions(text, file) if any(d.object for d in said) else {}
-        keys = [(_unplaced(d), versions.get((d.kind or "", d.object.rsplit("/", 1)[-1]))) if d.object else (d, None)
-                for d in said]
+        named = {_named_key(d.kind, d.object) for d in said if d.object}
+        versions = _document_versions(raw_objects, named) if named else {}
+        keys = [(_unplaced(d), versions.get(_named_key(d.kind, d.object))) if d.object else (d, None) for d in said]
         problems.extend(d for d, key in zip(said, keys, strict=True) if key not in state.said)
         state.signature, state.objects, state.reported, state.said = signature, objects, None, frozenset(keys)
         state.endpoints = endpoints

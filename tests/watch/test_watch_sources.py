@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -225,6 +226,30 @@ def test_directory_new_bad_version_with_the_same_error_is_said(setup) -> None:
     assert write("10.0.0.9") == []
 
 
+def test_directory_new_bad_version_of_a_list_item_with_the_same_error_is_said(setup) -> None:
+    """The same inside a kind: List: each item is a version of its own (a label edited on the bad Service, its
+    port still out of range, is said again), not the List's whole document; an edit of another item leaves the bad
+    one's version as it was (not said again)."""
+    d, clock, src = setup
+    src.poll()
+
+    def write(label: str, good_port: int) -> list:
+        items = [{"apiVersion": "v1", "kind": "Service",
+                  "metadata": {"name": "a", "namespace": "default", "labels": {"v": label}},
+                  "spec": {"clusterIP": "10.0.0.1", "ports": [{"name": "p", "port": 99999, "protocol": "TCP"}]}},
+                 {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "b", "namespace": "default"},
+                  "spec": {"clusterIP": "10.0.0.2", "ports": [{"name": "p", "port": good_port, "protocol": "TCP"}]}}]
+        d.write("a.yaml", json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+        src.poll()
+        clock.now += 1.0
+        return [(x.severity, x.object) for x in src.poll().diagnostics]
+
+    said = [(Severity.ERROR, "default/a"), (Severity.NOTE, "default/a")]
+    assert write("a", 80) == said
+    assert write("b", 80) == said
+    assert write("b", 81) == []
+
+
 def test_directory_invalid_object_moved_down_by_an_edit_above_is_not_said_again(setup) -> None:
     """The bad object's document is unchanged, only its lines moved (a selector added to the good object above it):
     the same version, so its warning (a key given twice, whose message names both its lines), now at other lines, is
@@ -408,8 +433,8 @@ def test_the_loader_s_slice_hook_sees_every_slice_a_list_holds_as_the_loader_exp
              "annotations: {x: y}}\n  addressType: Bogus\n")
     seen: dict[str, str] = {}
     load_text("\n---\n".join([slice_doc, "apiVersion: v1\nkind: List\nitems: []", typed]) + "\n---\n" + slice_doc,
-              "m.yaml", on_slice=slice_recorder(seen))
-    load_text(listed, "l.json", on_slice=slice_recorder(seen))
+              "m.yaml", on_object=slice_recorder(seen))
+    load_text(listed, "l.json", on_object=slice_recorder(seen))
     assert sorted(seen) == ["default/a-1", "default/t-1", "ns/l-1"]
     assert seen["ns/l-1"] == "" and seen["default/a-1"] and seen["default/t-1"]
 
