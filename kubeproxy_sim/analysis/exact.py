@@ -425,23 +425,31 @@ def _onwards(nodes: NodeSet, entry: Entry, dst: str, svc: ServicePortInfo, hops:
     A node's own traffic to a load-balancer IP of a service with no endpoints meets no rule on the way out
     (kube-proxy rejects it in INPUT and FORWARD only): it goes to the balancer, and ends on the nodes it picks.
     """
-    leaving = [s for s in entry.shares if s.verdict == "ACCEPT" and s.endpoint is None]
+    leaving = [s for s in entry.shares if _leaves(s)]
     if not leaving or not hops:
         return entry
-    weighted: list[tuple[Fraction, Iterable[Share]]] = [
-        (Fraction(1), [s for s in entry.shares if not (s.verdict == "ACCEPT" and s.endpoint is None)])]
-    uncertain = list(entry.uncertain)
+    weighted: list[tuple[Fraction, Iterable[Share]]] = [(Fraction(1), [s for s in entry.shares if not _leaves(s)])]
+    # the port's own rules' shares: the entry node's (kept), then each hop node's before its own hops
+    own: list[tuple[Fraction, Iterable[Share]]] = [(Fraction(1), [s for s in entry.own_shares if not _leaves(s)])]
+    uncertain, followed = list(entry.uncertain), []
     for share in leaving:
         for address, part, _ in _parts(nodes, entry, share):
             for node, weight in hops.items():  # (the carrier's hop is one: as send's walk counts it)
                 hop = trace_entry(nodes, node, external_source(nodes.ipv6, address), dst, svc.port, svc.proto,
                                   hops=1)
                 weighted.append((part * weight, hop.shares))
+                own.append((part * weight, hop.own_shares))
                 uncertain += hop.uncertain
+                followed.append(hop)
     note = (f"the packet leaves {entry.node} unchanged for the {carrier}, which sends it to "
             f"{', '.join(hops)}: the shares are where it ends there")
-    return Entry(entry.node, entry.source, entry.destination, entry.weight, merge_shares(weighted),
-                 tuple(dict.fromkeys(uncertain)), note)
+    return dataclasses.replace(entry, shares=merge_shares(weighted), uncertain=tuple(dict.fromkeys(uncertain)),
+                               note=note, own=merge_shares(own), onward=(*entry.onward, *followed))
+
+
+def _leaves(share: Share) -> bool:
+    """Whether ``share`` leaves its node unchanged (ACCEPT, no DNAT), for the carrier to take on."""
+    return share.verdict == "ACCEPT" and share.endpoint is None
 
 
 def _hops(balancer: dict[str, bool] | None, order: Sequence[str]) -> dict[str, Fraction]:

@@ -224,3 +224,24 @@ def test_the_hop_note_counts_many_targets_and_names_two() -> None:
     assert note.startswith("29 of the DNAT's targets are other nodes' own addresses (192.168.0.11:30080 is node2's, "
                            "192.168.0.12:30080 is node3's and 27 more): ")
     assert len(note) < 250
+
+
+def test_an_entry_followed_by_the_network_keeps_the_port_s_own_shares_and_the_hops() -> None:
+    """node1's own connection to an external IP that is node2's address, of a Service with no endpoints, leaves
+    node1 unchanged for the network; node2's NodePort hopa at that port DNATs it to web-np's NodePort on node1,
+    which DNATs it to web's pods. The shares are web's pods; the port's own shares (affinity's, diff's) stop at
+    the hop's own rules (node1's NodePort), not at web's pods beyond it, and the hops are kept for the notes."""
+    from kubeproxy_sim.analysis.exact import EXTERNAL_IP
+
+    base, listed = chained(NODES["node2"][0], 30095)
+    outside = dataclasses.replace(base, name="ext", cluster_ips=("10.96.0.97",), external_ips=(NODES["node2"][0],),
+                                  ports=(dataclasses.replace(base.ports[0], port=30095),))
+    cluster = _with(_with(load(objects()), node_port("hopa", "10.96.0.95", 30095, NODES["node1"][0], 30080)),
+                    (outside, dataclasses.replace(listed, name="ext-1", service_name="ext", endpoints=())))
+    nodes = node_set(cluster, BASE)
+    (svc,) = [s for s in service_ports(nodes) if s.name == "ext"]
+    report = analyse(nodes, [Selection(svc, kinds=frozenset({EXTERNAL_IP}))], [node_source(nodes, "node1")])
+    (entry,) = report.services[0].views[0].entries
+    assert set(_by_ip(entry.shares)) == {PODS[p][1] for p in ("web-1", "web-2", "web-3")}
+    assert [(s.verdict, s.endpoint, s.probability) for s in entry.own_shares] == [
+        ("DNAT", f"{NODES['node1'][0]}:30080", 1)]
