@@ -37,6 +37,12 @@ class Circles:
 CIRCLES: Final = Circles()
 
 
+def circled(depth: int) -> bool:
+    """Whether a packet followed ``depth`` times already and sent on once more goes round in circles (past
+    :data:`NODE_HOPS`): the one limit :func:`next_hop` and send's router hops both test."""
+    return depth >= NODE_HOPS
+
+
 def next_hop(node: str, owner: str | None, depth: int, proto: str, src: str, ip: str,
              port: int) -> tuple[str, Packet] | Circles | None:
     """Where a packet leaving ``node`` for ``ip``:``port`` (from ``src``, as the rules leave it) is traced next:
@@ -45,6 +51,6 @@ def next_hop(node: str, owner: str | None, depth: int, proto: str, src: str, ip:
     at :data:`NODE_HOPS` a packet that would be followed again is :data:`CIRCLES` (``network.circles_reason``)."""
     if owner is None or owner == node:
         return None
-    if depth >= NODE_HOPS:
+    if circled(depth):
         return CIRCLES
     return owner, Packet.of(proto, src, ip, port, in_iface=UPLINK)

@@ -54,7 +54,7 @@ from kubeproxy_sim.simulator.dns import (
     external_name_is_address,
     pod_record_address,
 )
-from kubeproxy_sim.simulator.hops import NODE_HOPS, Circles, next_hop
+from kubeproxy_sim.simulator.hops import Circles, circled, next_hop
 from kubeproxy_sim.simulator.network import (
     DNS_PORT,
     DROP,
@@ -574,7 +574,7 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
         if outcome.verdict in ("ACCEPT", "DNAT") and not here and value not in sim.pod_at \
                 and not sim.in_pod_subnet(value):  # the nodes route pod subnets among themselves
             onward, ended = _router_entries(sim, src, ip, port, proto)
-            if onward and depth >= NODE_HOPS:  # the network would send it on once more: see next_hop
+            if onward and circled(depth):  # the network would send it on once more: see next_hop
                 shares[circles_reason(proto)] += p
                 continue
             if onward or ended:
