@@ -311,19 +311,19 @@ def _rehomed(nodes: NodeSet, entry: Entry, proto: str, hops: int) -> Entry:
     :data:`~kubeproxy_sim.simulator.hops.NODE_HOPS` went round in circles: the ICMP time exceeded as the client
     hears it (:func:`~kubeproxy_sim.simulator.network.circles_reason`: NO_ROUTE to TCP, else TIMEOUT), as send's
     walk ends it."""
-    owners = nodes.derived("address owners", lambda: {a: n for n in nodes.order for a in nodes.addresses(n)})
-    onward = [s for s in entry.shares if s.verdict == "DNAT" and s.endpoint
-              and owners.get(split_endpoint(s.endpoint)[0], entry.node) != entry.node]
+    owners = {s: nodes.node_of(split_endpoint(s.endpoint)[0])
+              for s in entry.shares if s.verdict == "DNAT" and s.endpoint}
+    onward = {s: owner for s, owner in owners.items() if owner is not None and owner != entry.node}
     if not onward:
         return entry
     weighted: list[tuple[Fraction, Iterable[Share]]] = [(Fraction(1), [s for s in entry.shares if s not in onward])]
     uncertain, followed = list(entry.uncertain), []
-    for share in onward:
+    for share, owner in onward.items():
         assert share.endpoint is not None
         ip, port = split_endpoint(share.endpoint)
         for address, part, masqueraded in _parts(nodes, entry, share):
-            hop = next_hop(entry.node, owners[ip], hops, proto, address, ip, port)
-            if not isinstance(hop, tuple):  # (None: never, owners[ip] being another node)
+            hop = next_hop(entry.node, owner, hops, proto, address, ip, port)
+            if not isinstance(hop, tuple):  # (None: never, the address being another node's)
                 weighted.append((part, [Share(circles_reason(proto), None, Fraction(1))]))
                 continue
             found = _traced(nodes, hop[0], external_source(nodes.ipv6, address), hop[1], share.endpoint, proto,
@@ -331,8 +331,8 @@ def _rehomed(nodes: NodeSet, entry: Entry, proto: str, hops: int) -> Entry:
             weighted.append((part, [_ended(s, share.endpoint, masqueraded) for s in found.shares]))
             uncertain += found.uncertain
             followed.append(found)
-    note = "; ".join(n for n in (entry.note, _hop_note([(s.endpoint, owners[split_endpoint(s.endpoint)[0]])
-                                                        for s in onward if s.endpoint is not None])) if n)
+    note = "; ".join(n for n in (entry.note, _hop_note([(s.endpoint, owner) for s, owner in onward.items()
+                                                        if s.endpoint is not None])) if n)
     return dataclasses.replace(entry, shares=merge_shares(weighted), uncertain=tuple(dict.fromkeys(uncertain)),
                                note=note, own=entry.shares, onward=tuple(followed))
 
@@ -612,7 +612,7 @@ def service_views(nodes: NodeSet, sel: Selection, sources: Sequence[Source] | No
         views.append(_view(nodes, NODE_PORT, f"<node>:{svc.node_port}", _nodeport_entries(nodes, sel, sources)))
     for ip in svc.external_ips:
         if wanted(EXTERNAL_IP, ip):
-            owner = next((n for n in nodes.order if ip in nodes.addresses(n)), None)
+            owner = nodes.node_of(ip)
             if owner is None:
                 entries = _vip_entries(nodes, sel, ip, sources, "external")
                 note = "external IPs reach whichever node the network routes them to; every node alike"

@@ -111,6 +111,12 @@ class NodeSet:
     def addresses(self, node: str) -> tuple[str, ...]:
         return tuple(ip.split("/")[0] for ip in self.configs[node].node_ips)
 
+    def node_of(self, address: str) -> str | None:
+        """The node whose own address ``address`` (canonical text) is, the first in :attr:`order` for one that
+        several share; None: no node's. A map made once per run: dist follows every DNAT's target by it."""
+        owners = self.derived("address owners", lambda: {a: n for n in reversed(self.order) for a in self.addresses(n)})
+        return owners.get(address)
+
     def primary(self, node: str) -> str:
         return self.addresses(node)[0]
 

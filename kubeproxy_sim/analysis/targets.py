@@ -123,10 +123,6 @@ def _services(ports: list[ServicePortInfo], wanted: str) -> str:
     return one_of(wanted, sorted({f"{s.namespace}/{s.name}" for s in ports}), "services")
 
 
-def _node_of_address(nodes: NodeSet, canonical: str) -> str | None:
-    return next((n for n in nodes.order if canonical in nodes.addresses(n)), None)
-
-
 def address_views(svc: ServicePortInfo, ip: str, ingress: Sequence[str] = ()) -> list[str]:
     """How the service port answers at ``ip`` (canonical_address's text), NodePorts aside: as its cluster IP, an
     external IP, a load-balancer IP (``ingress``: its balancer's ipMode Proxy addresses, which have no rules of
@@ -147,7 +143,7 @@ def _by_address(nodes: NodeSet, ports: list[ServicePortInfo], ip: str, port: str
     for svc in ports:
         if _port_matches(svc, port):
             out += [Selection(svc, frozenset({view}), ip) for view in address_views(svc, ip, proxy_ingress(nodes, svc))]
-    node = _node_of_address(nodes, ip)
+    node = nodes.node_of(ip)
     if node is not None:
         out += [Selection(s, frozenset({NODE_PORT}), None, (node,)) for s in ports
                 if s.node_port and _port_matches(s, port, node_port=True)]

@@ -245,3 +245,14 @@ def test_an_entry_followed_by_the_network_keeps_the_port_s_own_shares_and_the_ho
     assert set(_by_ip(entry.shares)) == {PODS[p][1] for p in ("web-1", "web-2", "web-3")}
     assert [(s.verdict, s.endpoint, s.probability) for s in entry.own_shares] == [
         ("DNAT", f"{NODES['node1'][0]}:30080", 1)]
+
+
+def test_an_address_two_nodes_share_is_the_first_node_s_for_dist_and_its_hops() -> None:
+    """node_of answers `dist --to` and _rehomed alike: of two nodes sharing an address (a misconfiguration the
+    loader keeps), the first in order, as `dist --to` always had it (the hop's map had the last)."""
+    nodes = node_set(load(objects()), BASE)
+    shared = nodes.primary("node1")
+    nodes.configs["node2"] = dataclasses.replace(nodes.configs["node2"],
+                                                 node_ips=(*nodes.configs["node2"].node_ips, f"{shared}/32"))
+    assert nodes.node_of(shared) == "node1" and nodes.node_of(NODES["node2"][0]) == "node2"
+    assert nodes.node_of("192.0.2.250") is None
