@@ -164,8 +164,10 @@ def failure_trace(evidence: Evidence, decided: Decided | None) -> tuple[str, Tra
     """(node, trace, outcome) of the rule that decided a failure row (its :attr:`Failed.decided_by`: the
     connection's first packet's, or its DNS query's), when the expected pass met it; None for a failure no rule of
     the first packet decided."""
-    found = None if decided is None or decided.step is None else evidence.failures.get(decided)
-    return None if found is None or decided is None else (decided.node, *found)
+    # (one decided by no rule, step None, finds nothing: Evidence.failed keys each by its rule's path step)
+    if decided is None or (found := evidence.failures.get(decided)) is None:
+        return None
+    return (decided.node, *found)
 
 
 # ---------------------------------------------------------------------------- addressing
@@ -701,15 +703,12 @@ def tally(source: str, destination: str, proto: str, seed: int | None, results: 
     total = len(results)
     reached: dict[str, list[Connection]] = {}
     failures: Counter[tuple[str, str]] = Counter()
-    late: set[tuple[str, str]] = set()  # rows decided after the first packet (Failure.after_first)
     facts: dict[tuple[str, str], Failure] = {}  # a row's first failure: one detail says one failure's facts
     for r in results:
         if r.failure is not None:
             said = (r.failure.reason, r.failure.detail)
             failures[said] += 1
             facts.setdefault(said, r.failure)
-            if r.failure.after_first:
-                late.add(said)
         else:
             reached.setdefault(r.target or "?", []).append(r)
     missed = {key for key, share in expected.items() if share > 0 and "/" in key and key not in reached}
@@ -722,7 +721,8 @@ def tally(source: str, destination: str, proto: str, seed: int | None, results: 
                                    None if not expected else round(float(exp or 0), 6),
                                    tuple(sorted({c.seen or "" for c in group}))))
     rows = _RowIndex.of(facts.values(), expected)
-    failed = [Failed(reason, n, detail, None if not expected or (reason, detail) in late
+    # a row decided after the first packet (its words name the reply: every failure of the row is) expects none
+    failed = [Failed(reason, n, detail, None if not expected or first.after_first
                      else _failure_expected(expected, first, rows), lost=first.lost, decided_by=first.decided_by)
               for (reason, detail), n in sorted(failures.items()) for first in (facts[reason, detail],)]
     sticky = None if not expected else expected.get(STICKY, 0) > 0
