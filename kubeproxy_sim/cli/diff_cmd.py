@@ -7,10 +7,14 @@ BEFORE is ``-f``/``--scenario``; AFTER is ``--against PATH`` (repeatable) or
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import add_input_flags, scenario_name
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, one_of
+
+if TYPE_CHECKING:  # (the loader is imported when the command runs)
+    from kubeproxy_sim.objects.load import PathNames
 
 EXAMPLES = """examples:
   kubeproxy-sim diff --scenario upstream-terminating-endpoints-traffic-policy-cluster-ready-endpoints-exist \\
@@ -49,17 +53,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _after_paths(args: argparse.Namespace) -> list[str]:
-    from kubeproxy_sim.cli.options import require_paths, scenario_dir, stdin_once
+def _after_paths(args: argparse.Namespace) -> tuple[list[str], PathNames]:
+    """The after state's paths, and its scenario's objects.yaml named by --against-scenario (what
+    options.input_paths and input_names give)."""
+    from kubeproxy_sim.cli.options import require_paths, scenario_dir, scenario_objects, stdin_once
 
     stdin_once(("-f", args.filename), ("--against", args.against))  # (before either is read)
     paths = require_paths(list(args.against), "--against", recursive=args.recursive)
+    named: PathNames = {}
     if args.against_scenario:
-        paths.append(str(scenario_dir(args.against_scenario, "--against-scenario") / "objects.yaml"))
+        flag = "--against-scenario"
+        paths.append(str(scenario_dir(args.against_scenario, flag) / "objects.yaml"))
+        named = scenario_objects(paths[-1], flag)
     if not paths:
         raise UsageError(Diagnostic("no state to compare with; expected --against PATH or --against-scenario NAME",
                                     field="--against"))
-    return paths
+    return paths, named
 
 
 def _only(nodes_before, nodes_after, text: str | None):
@@ -131,14 +140,13 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.analysis.diffrender import diff_json, diff_text
     from kubeproxy_sim.analysis.nodes import node_set
     from kubeproxy_sim.analysis.targets import packet_family
-    from kubeproxy_sim.cli.options import build_config, load_inputs, named_by_scenario, scenario_objects
+    from kubeproxy_sim.cli.options import build_config, load_inputs
     from kubeproxy_sim.objects import load_paths
 
-    paths = _after_paths(args)
+    paths, named = _after_paths(args)
     with progress("loading objects"):
         before = load_inputs(args, family=packet_family(None, args.to))
-        loaded = load_paths(paths, flag="--against")
-    loaded = named_by_scenario(loaded, scenario_objects(args, "against_scenario", "--against-scenario"))
+        loaded = load_paths(paths, flag="--against", named=named)
     args.ip_family = before.ip_family  # the after state's proxier is the before state's (the packet's, say)
     config, config_diags = build_config(args, loaded.cluster)
     # Both states are read with the same node flags, and often from the same files: a message both give is one

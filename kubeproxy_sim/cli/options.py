@@ -31,7 +31,7 @@ from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, Pro
 
 if TYPE_CHECKING:  # the model is imported by the commands that build rules, not at start-up
     from kubeproxy_sim.netfilter.model import Ruleset
-    from kubeproxy_sim.objects.load import LoadResult
+    from kubeproxy_sim.objects.load import PathNames
 
 REPO_RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
 
@@ -475,8 +475,8 @@ def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None
     again (diff's after state, dist's notes) sets it on them itself."""
     from kubeproxy_sim.objects import load_paths
 
-    loaded = load_paths(input_paths(args))
-    loaded = named_by_scenario(loaded, scenario_objects(args))
+    paths = input_paths(args)
+    loaded = load_paths(paths, named=input_names(args, paths))
     config, config_diags = build_config(args, loaded.cluster)
     chosen = _packet_s_proxier(args, loaded.cluster, config, family)
     if chosen is None:
@@ -525,6 +525,12 @@ def fill_node_flags(args: argparse.Namespace, directory: Path) -> frozenset[str]
     return filled
 
 
+def input_names(args: argparse.Namespace, paths: list[str]) -> PathNames:
+    """What ``load_paths`` takes as ``named`` for the :func:`input_paths` of ``args``: the scenario's objects.yaml
+    (their last) named by its flag."""
+    return scenario_objects(paths[-1]) if args.scenario else {}
+
+
 def input_paths(args: argparse.Namespace) -> list[str]:
     """The manifest paths of ``-f`` and ``--scenario``; a scenario's node flags fill the flags not given."""
     paths = list(args.filename)
@@ -539,31 +545,11 @@ def input_paths(args: argparse.Namespace) -> list[str]:
     return files + paths[len(args.filename):]  # (the scenario's objects.yaml: scenario_dir looked at it)
 
 
-def scenario_objects(args: argparse.Namespace, dest: str = "scenario", flag: str = "--scenario") -> dict[str, str]:
-    """The objects.yaml of the scenario ``args`` name by ``dest`` (diff's ``against_scenario``), and its flag: what
-    :func:`said_by_scenario` takes; {} without one."""
-    name = getattr(args, dest, None)
-    return {str(scenario_dir(name, flag) / "objects.yaml"): flag} if name else {}
-
-
-def named_by_scenario(loaded: LoadResult, objects: dict[str, str]) -> LoadResult:
-    """``loaded`` with its diagnostics :func:`said_by_scenario`."""
-    if not objects:
-        return loaded
-    return dataclasses.replace(loaded, diagnostics=tuple(said_by_scenario(d, objects) for d in loaded.diagnostics))
-
-
-def said_by_scenario(diagnostic: Diagnostic, objects: dict[str, str]) -> Diagnostic:
-    """A loader's diagnostic, a scenario's objects.yaml that could not be read named by the scenario's flag: the
-    loader names every file it cannot read by the one flag it was given (-f, --against), with that flag's advice
-    ("or - for standard input"), which the file did not come from."""
-    from kubeproxy_sim.objects.load import MANIFEST_EXPECTED
-
-    flag, advice = objects.get(diagnostic.file or ""), f"; expected {MANIFEST_EXPECTED}"
-    if flag is None or diagnostic.field is None or not diagnostic.message.endswith(advice):
-        return diagnostic
-    return dataclasses.replace(diagnostic, field=flag, message=diagnostic.message.removesuffix(advice) +
-                               f"; expected {SCENARIO_FILE_EXPECTED['objects.yaml']}")
+def scenario_objects(path: str, flag: str = "--scenario") -> PathNames:
+    """How a problem reading a scenario's objects.yaml at ``path`` is said: named by the scenario's flag (diff's
+    ``--against-scenario``), expecting a scenario's objects.yaml, not in the loader's words for the one flag it
+    names every path by (-f's "or - for standard input", which this file did not come from)."""
+    return {path: (flag, SCENARIO_FILE_EXPECTED["objects.yaml"])}
 
 
 def with_config_read(args: argparse.Namespace, again: bool = False) -> argparse.Namespace:

@@ -31,11 +31,19 @@ from itertools import accumulate
 from operator import itemgetter
 from typing import Any, BinaryIO
 
-from kubeproxy_sim.cli.options import build_config, input_paths, said_by_scenario, scenario_objects
+from kubeproxy_sim.cli.options import build_config, input_names, input_paths
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.netfilter.render import generated_rules_text, generated_table_text, render_ruleset
 from kubeproxy_sim.objects.bulk import collector_paused
-from kubeproxy_sim.objects.load import STDIN, Document, Share, decode_documents, read_documents, service_key
+from kubeproxy_sim.objects.load import (
+    STDIN,
+    Document,
+    PathNames,
+    Share,
+    decode_documents,
+    read_documents,
+    service_key,
+)
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.rules.context import LARGE_CLUSTER_THRESHOLD, RuleBuffer, SyncContext, make_context
 from kubeproxy_sim.proxier.sync import (
@@ -83,10 +91,11 @@ def load_and_generate(args: argparse.Namespace, *, text: bool = False, threshold
 
     With ``text`` the restore input is rendered (and, split, rendered by halves); otherwise the ruleset is built.
     """
-    paths, objects = input_paths(args), scenario_objects(args)
+    paths = input_paths(args)
+    named = input_names(args, paths)
     threshold = SPLIT_THRESHOLD if threshold is None else threshold
     with collector_paused():  # millions of acyclic containers: see objects.bulk
-        documents = _read(paths, objects)
+        documents = _read(paths, named)
         names = sorted(_service_names(documents))
         if len(names) >= max(threshold, 2) and hasattr(os, "fork"):
             # Once decoded, the parsed input is dropped (a third of the peak memory), unless it cannot be read
@@ -96,15 +105,14 @@ def load_and_generate(args: argparse.Namespace, *, text: bool = False, threshold
             if synced is not None:
                 return synced
             if not documents:
-                documents = _read(paths, objects)
+                documents = _read(paths, named)
         return _whole(documents, args, text)
 
 
-def _read(paths: list[str], objects: dict[str, str]) -> list[Document]:
-    """The documents of the paths; a scenario's objects.yaml that cannot be read named by its flag
-    (options.said_by_scenario)."""
-    return [(file, index, said_by_scenario(document, objects) if type(document) is Diagnostic else document)
-            for file, index, document in read_documents(paths)]
+def _read(paths: list[str], named: PathNames) -> list[Document]:
+    """The documents of the paths, a scenario's objects.yaml that cannot be read named by its flag (``named``:
+    options.input_names)."""
+    return list(read_documents(paths, named=named))
 
 
 def _whole(documents: list[Document], args: argparse.Namespace, text: bool) -> Synced:

@@ -20,7 +20,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypedDict
 
@@ -67,6 +67,9 @@ MANIFEST_FLAG = "-f"
 """The flag a manifest path is named by in a read problem's message, unless its reader says another."""
 MANIFEST_EXPECTED = "a YAML or JSON manifest file, a directory of them, or - for standard input"
 """What a manifest path should name, said when what it names cannot be read."""
+PathNames = Mapping[str, tuple[str, str]]
+"""Per path given, the flag that gave it and what it should name, when these are not the reader's one flag's (a
+scenario's objects.yaml, named by --scenario: not "or - for standard input", which it did not come from)."""
 MANIFEST_FILE_EXPECTED = ("a YAML or JSON manifest file (listing a directory, kubectl follows no symbolic link to "
                           "another directory, nor does this)")
 """What a directory's manifest entry should be, said when it is a link to a directory (the one way a directory is
@@ -153,14 +156,16 @@ def load_text(text: str, file: str = "<memory>", *, mirror: bool = True, on_obje
 
 
 def load_paths(paths: Sequence[str], *, on_object: ObjectHook | None = None, overlaps: bool = True,
-               read_elsewhere: frozenset[str] = frozenset(), flag: str = MANIFEST_FLAG) -> LoadResult:
+               read_elsewhere: frozenset[str] = frozenset(), flag: str = MANIFEST_FLAG,
+               named: PathNames | None = None) -> LoadResult:
     """Load files, directories and stdin ("-"), in the order given, later objects replacing earlier ones;
     ``overlaps=False`` leaves the slices' overlaps unsaid, for a caller that adds these objects to others it
     holds and asks about the whole (``scenario``'s ``apply -f``: see ``watch.overlaps``); ``read_elsewhere``: kinds
     the caller reads itself (``scenario``'s Deployments), skipped here without a note; ``flag``: what a file that
-    cannot be read is said to be named by (``--against``, ``STATE``)."""
+    cannot be read is said to be named by (``--against``, ``STATE``); ``named``: the paths given by another flag
+    (see :data:`PathNames`)."""
     with collector_paused(objects_in(input_bytes(paths))):  # millions of acyclic containers: see objects.bulk
-        return decode_documents(read_documents(paths, flag), on_object=on_object, overlaps=overlaps,
+        return decode_documents(read_documents(paths, flag, named), on_object=on_object, overlaps=overlaps,
                                 read_elsewhere=read_elsewhere)
 
 
@@ -186,11 +191,13 @@ def input_bytes(paths: Sequence[str]) -> int:
     return total
 
 
-def read_documents(paths: Sequence[str], flag: str = MANIFEST_FLAG) -> Iterator[Document]:
+def read_documents(paths: Sequence[str], flag: str = MANIFEST_FLAG,
+                   named: PathNames | None = None) -> Iterator[Document]:
     """Every document of every path, in order, parsed file by file as they are consumed; a file that cannot be
-    read is said to be named by ``flag``."""
+    read is said to be named by ``flag``, or by what ``named`` says of its path."""
     for path in paths:
-        for file, text, problem in _read_path(path, flag):
+        said = named.get(path, (flag, MANIFEST_EXPECTED)) if named else (flag, MANIFEST_EXPECTED)
+        for file, text, problem in _read_path(path, *said):
             if problem is not None:
                 yield file, 0, problem
             else:
@@ -239,24 +246,25 @@ def service_key(document: Any) -> str | None:
 # -- reading files ----------------------------------------------------------------------------------
 
 
-def _read_path(path: str, flag: str) -> Iterator[tuple[str, str, Diagnostic | None]]:
-    """(display name, text, problem) for each file a path stands for."""
+def _read_path(path: str, flag: str, expected: str) -> Iterator[tuple[str, str, Diagnostic | None]]:
+    """(display name, text, problem) for each file a path stands for; ``flag``, ``expected``: what a problem
+    reading it says (:func:`manifest_unreadable`)."""
     if path == STDIN:
-        yield _read_stdin(flag)
+        yield _read_stdin(flag, expected)
         return
     if os.path.isdir(path):
         try:
             files = manifest_entries(path)
         except OSError as exc:  # (a directory is read by listing it)
-            yield path, "", manifest_unreadable(path, exc, flag)
+            yield path, "", manifest_unreadable(path, exc, flag, expected)
             return
         if not files:
             yield path, "", Diagnostic(f"no *.yaml, *.yml or *.json files in this directory{_below(path)}",
                                        file=path, severity=Severity.WARNING)
         for file in files:
-            yield _read_file(file, flag)
+            yield _read_file(file, flag, expected)
         return
-    yield _read_file(path, flag)
+    yield _read_file(path, flag, expected)
 
 
 def manifest_entries(directory: str, *, recursive: bool = False, keep_unlisted: bool = False) -> list[str]:
@@ -312,10 +320,12 @@ def _below(directory: str) -> str:
     return "; its subdirectories hold some, which are read with -R (--recursive), as kubectl reads them"
 
 
-def manifest_unreadable(path: str, exc: OSError | UnicodeDecodeError, flag: str = MANIFEST_FLAG) -> Diagnostic:
+def manifest_unreadable(path: str, exc: OSError | UnicodeDecodeError, flag: str = MANIFEST_FLAG,
+                        expected: str = MANIFEST_EXPECTED) -> Diagnostic:
     """Why a manifest path could not be read (opened, listed, or its bytes decoded), in errors.cannot_read's one
-    line, as every file a flag names is said (a dangling link or a loop of them named so)."""
-    expected = MANIFEST_FILE_EXPECTED if isinstance(exc, IsADirectoryError) else MANIFEST_EXPECTED
+    line, as every file a flag names is said (a dangling link or a loop of them named so); ``expected``: what the
+    path should name (a directory met while reading a listed file: the file it should have been)."""
+    expected = MANIFEST_FILE_EXPECTED if isinstance(exc, IsADirectoryError) else expected
     return Diagnostic(cannot_read(exc, expected), file=path, field=flag)
 
 
@@ -337,18 +347,18 @@ def special_kind(mode: int) -> str | None:
     return "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
 
 
-def _read_file(path: str, flag: str) -> tuple[str, str, Diagnostic | None]:
+def _read_file(path: str, flag: str, expected: str) -> tuple[str, str, Diagnostic | None]:
     try:
         with open(path, "rb") as handle:  # (a FIFO waits for its writer, as kubectl's read does)
             data = read_all(handle)
         if data is None:
             raise EndlessDevice(errno.EFBIG, ENDLESS_DEVICE, path)
     except OSError as exc:
-        return path, "", manifest_unreadable(path, exc, flag)
-    return _read_bytes(data, path, "in this file", flag)
+        return path, "", manifest_unreadable(path, exc, flag, expected)
+    return _read_bytes(data, path, "in this file", flag, expected)
 
 
-def _read_stdin(flag: str) -> tuple[str, str, Diagnostic | None]:
+def _read_stdin(flag: str, expected: str) -> tuple[str, str, Diagnostic | None]:
     """Standard input's text (see objects.stdin): a second "-" is warned of, having nothing left to read."""
     try:
         data = read_stdin()
@@ -358,25 +368,27 @@ def _read_stdin(flag: str) -> tuple[str, str, Diagnostic | None]:
                                               file=STDIN_NAME, severity=Severity.WARNING)
         return STDIN_NAME, "", Diagnostic(f"{exc.reason}; expected manifests piped or redirected to it",
                                           file=STDIN_NAME)
-    return _read_bytes(data, STDIN_NAME, "on standard input", flag)
+    return _read_bytes(data, STDIN_NAME, "on standard input", flag, expected)
 
 
-def _read_bytes(data: bytes, name: str, where: str, flag: str) -> tuple[str, str, Diagnostic | None]:
+def _read_bytes(data: bytes, name: str, where: str, flag: str,
+                expected: str) -> tuple[str, str, Diagnostic | None]:
     """A file's or standard input's bytes as text, or why they are not (not text, or empty: a warning)."""
-    text, problem = decode_text(data, name, flag)
+    text, problem = decode_text(data, name, flag, expected)
     if problem is None and not text.strip():
         problem = Diagnostic(f"empty; no objects {where}", file=name, severity=Severity.WARNING)
     return name, text, problem
 
 
-def decode_text(data: bytes, file: str, flag: str = MANIFEST_FLAG) -> tuple[str, Diagnostic | None]:
+def decode_text(data: bytes, file: str, flag: str = MANIFEST_FLAG,
+                expected: str = MANIFEST_EXPECTED) -> tuple[str, Diagnostic | None]:
     """A manifest's bytes as text, the way kubectl reads them: UTF-8, or the UTF-16 or UTF-32 its byte order
     mark announces (what Windows editors and PowerShell's redirection write); bytes that are neither are said
     as a file that cannot be read (:func:`manifest_unreadable`)."""
     try:
         return decoded(data, byte_order_mark(data)[1]), None
     except UnicodeDecodeError as exc:
-        return "", manifest_unreadable(file, exc, flag)
+        return "", manifest_unreadable(file, exc, flag, expected)
 
 
 # -- parsing documents ------------------------------------------------------------------------------
