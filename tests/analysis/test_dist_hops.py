@@ -11,19 +11,19 @@ import random
 from collections import defaultdict
 from fractions import Fraction
 
-from hypothesis import assume, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.analysis.exact import CLUSTER_IP, Selection, analyse, service_ports
 from kubeproxy_sim.analysis.nodes import Source, node_set, node_source, pod_source
 from kubeproxy_sim.analysis.render import dist_json
 from kubeproxy_sim.netfilter.packet import split_endpoint
-from kubeproxy_sim.objects.model import IPFamily, Protocol
+from kubeproxy_sim.objects.model import Protocol
 from kubeproxy_sim.simulator.network import Simulator
 from kubeproxy_sim.simulator.send import send
 from tests.simulator.builders import BASE, HTTP, NODES, PODS, load, objects, service, slice_
-from tests.simulator.test_send_hops import CHAINED_IP, _with, chained, looped, node_port
-from tests.strategies import ClusterCase, clusters, node_ip
+from tests.simulator.test_send_hops import CHAINED_IP, _with, chained, drawn_hop, looped, node_port
+from tests.strategies import ClusterCase, clusters
 
 
 def _dist(cluster, config, node: str):
@@ -63,12 +63,6 @@ def test_a_service_in_front_of_another_node_s_node_port_shows_that_node_port_s_e
         ("DNAT", f"{NODES['node2'][0]}:30080", 1)] and not at_home.note
 
 
-def _answering_node_ports(cluster) -> list[int]:
-    """The NodePorts of Services whose slices list an endpoint: a connection sent there is DNATed again."""
-    listed = {sl.service_name for sl in cluster.endpoint_slices if sl.endpoints}
-    return sorted({p.node_port for s in cluster.services if s.name in listed for p in s.ports if p.node_port})
-
-
 def _exact_map(shares) -> dict[str, Fraction]:
     """dist's shares by what ends the connection: an endpoint's address, else the verdict."""
     found: defaultdict[str, Fraction] = defaultdict(Fraction)
@@ -93,15 +87,7 @@ def test_dist_and_send_expect_the_same_answerers(case: ClusterCase, data: st.Dat
     """Over generated clusters with an endpoint at another node's NodePort of a Service with endpoints (so the
     connection is DNATed again there): from that node or one of its pods, dist's exact shares are send's expected
     shares, failures too."""
-    names = [n.name for n in case.cluster.nodes]
-    ports = _answering_node_ports(case.cluster)
-    assume(len(names) > 1 and ports)
-    target = data.draw(st.integers(0, len(names) - 1))
-    node = data.draw(st.sampled_from([n for i, n in enumerate(names) if i != target]))
-    port = data.draw(st.sampled_from(ports))
-    family = IPFamily.IPV6 if case.ipv6 else IPFamily.IPV4
-    cluster_ip = "fd00:96::77" if case.ipv6 else CHAINED_IP
-    cluster = _with(case.cluster, chained(node_ip(target, case.ipv6), port, family=family, cluster_ip=cluster_ip))
+    cluster, node, dst = drawn_hop(case, data)
     sim = Simulator(cluster, case.config, rng=random.Random(5))
     pods = [p for p in sim.topology.pods if p.node == node]
     pod = data.draw(st.sampled_from([None, *pods]))
@@ -110,7 +96,6 @@ def test_dist_and_send_expect_the_same_answerers(case: ClusterCase, data: st.Dat
     (svc,) = [s for s in service_ports(nodes) if s.name == "chained"]
     report = analyse(nodes, [Selection(svc, kinds=frozenset({CLUSTER_IP}))], [source])
     (entry,) = report.services[0].views[0].entries
-    dst = f"[{cluster_ip}]:80" if case.ipv6 else f"{cluster_ip}:80"
     sent = send(sim, f"node/{node}" if pod is None else f"pod/{pod.key}", dst, count=1, seed=5)
     expected, exact = _expected_map(sent), _exact_map(entry.shares)
     event(f"from a {source.kind}; " + ("DNATed again" if entry.own is not None and entry.own != entry.shares
