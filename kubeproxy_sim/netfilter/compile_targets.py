@@ -72,8 +72,10 @@ def _connmark_masked(target: Target, at: int, value: int, mask: int, op: str) ->
     """(value, mask, op) of the mark operation at option ``at``, but for CONNMARK's ``--mask`` or ``--ctmask``
     after it (:func:`syntax.connmark_ctmask`), which replaces the operation's own ctmask: an xset of the
     operation's ctmark, an ``--and-mark``'s being 0."""
+    if target.name != "CONNMARK":
+        return value, mask, op
     given = syntax.connmark_ctmask(target.options, at)
-    if target.name != "CONNMARK" or given is None:
+    if given is None:
         return value, mask, op
     return (0 if op == "and" else value), uint32_value(given.value, given.flag), "xset"
 

@@ -481,9 +481,6 @@ MATCHES: dict[str, Normaliser] = {
 # ---------------------------------------------------------------------------
 
 
-_XMARK_FLAGS = frozenset({"--set-xmark", "--set-mark", "--and-mark", "--or-mark", "--xor-mark"})
-
-
 def _xmark(options: Options) -> tuple[int, int] | None:
     """(mark, mask) of MARK/CONNMARK's set-* and and/or/xor forms, as the target stores them."""
     for o in options:
@@ -525,7 +522,7 @@ def _connmark_target(name: str, options: Options, ipv6: bool) -> Options:
                 Option("--nfmask", (f"{FULL32 if nfmask is None else nfmask:#x}",), False, name),
                 Option("--ctmask", (f"{FULL32 if ctmask is None else ctmask:#x}",), False, name)]
     pair = _xmark(options)
-    at = next((i for i, o in enumerate(options) if o.flag in _XMARK_FLAGS), len(options))
+    at = next((i for i, o in enumerate(options) if o.flag in syntax.MARK_OPERATIONS), len(options))
     given = syntax.connmark_ctmask(options, at)
     mask = None if given is None else c_uint(given.args[0])
     if pair is None or mask is None:

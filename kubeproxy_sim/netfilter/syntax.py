@@ -200,6 +200,8 @@ def connmark_ctmask(options: Sequence[Option], at: int) -> Option | None:
 
 _MARK_OPERATIONS = "--set-xmark --set-mark --and-mark --or-mark --xor-mark"
 _CONNMARK_OPERATIONS = _MARK_OPERATIONS + " --save-mark --restore-mark"
+MARK_OPERATIONS = frozenset(_MARK_OPERATIONS.split())
+"""The flags of a MARK (and CONNMARK) value operation, which the save form and the evaluator look for."""
 EXCLUSIVE_TARGET_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, frozenset[str]]]] = {
     "MARK": _exclusions("--set-mark --and-mark --or-mark --xor-mark --set-xmark",
                         (_MARK_OPERATIONS, _MARK_OPERATIONS)),
