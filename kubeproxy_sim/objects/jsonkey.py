@@ -78,12 +78,20 @@ def go_float32(value: float) -> str:
     single = _single(value)
     if math.isinf(single):
         return ".inf" if single > 0 else "-.inf"
-    if single == 0:
-        return "-0" if math.copysign(1, single) < 0 else "0"
+    return go_format_float(single, 32)
+
+
+def go_format_float(value: float, bits: int = 64) -> str:
+    """``strconv.FormatFloat(value, 'g', -1, bits)`` of a finite ``value`` of that width (a float32's already
+    rounded to it): the fewest significant digits that read back as it, in exponent form below 1e-4 and from 1e6
+    on (two exponent digits at least). Prometheus's text format writes a sample's value so (expfmt's writeFloat)."""
+    if value == 0:
+        return "-0" if math.copysign(1, value) < 0 else "0"
+    width = _single if bits == 32 else float
     text = ""
-    for precision in range(9):  # (9 significant digits always read back as the same 32-bit float)
-        text = f"{single:.{precision}e}"
-        if _single(float(text)) == single:
+    for precision in range(17):  # (9 significant digits always read back as the same float32, 17 as a float64)
+        text = f"{value:.{precision}e}"
+        if width(float(text)) == value:
             break
     mantissa, exponent_text = text.split("e")
     sign = "-" if mantissa.startswith("-") else ""

@@ -27,6 +27,7 @@ from types import MappingProxyType
 from kubeproxy_sim.errors import KubeproxySimError
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
 from kubeproxy_sim.objects.bulk import collector_paused
+from kubeproxy_sim.objects.jsonkey import go_format_float
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Service
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier import sync as full_sync
@@ -109,6 +110,8 @@ class SyncState:
     restore_failures: int = 0
     # sync_proxy_rules_iptables_partial_restore_failures_total: the partial syncs whose restore was refused so far
     partial_restore_failures: int = 0
+    # sync_proxy_rules_last_timestamp_seconds: the clock when the last applied restore was applied (None before any)
+    last_applied: float | None = None
 
     def forcing_full(self) -> SyncState:
         """The state after kube-proxy's forced resync request (iptables monitor, topology change)."""
@@ -130,6 +133,9 @@ class SyncMetrics:
     sync_proxy_rules_iptables_partial_restore_failures_total after this sync:
     kube-proxy adds 1 to the first on every refused restore, to the second
     only when the refused sync was partial (see :meth:`SyncOutcome.refused`).
+    ``last_timestamp_seconds`` is sync_proxy_rules_last_timestamp_seconds: the
+    clock when the last applied restore was applied (:meth:`SyncOutcome.applied`),
+    None before any.
     """
 
     full: bool
@@ -141,6 +147,7 @@ class SyncMetrics:
     no_local_endpoints_external: int
     restore_failures: int
     partial_restore_failures: int
+    last_timestamp_seconds: float | None
 
     def prometheus(self, ip_family: str = "IPv4") -> list[str]:
         """The metrics as Prometheus text lines (kube-proxy's names and labels).
@@ -163,7 +170,16 @@ class SyncMetrics:
             f'kubeproxy_sync_proxy_rules_no_local_endpoints_total{{traffic_policy="external",{fam}}} '
             f"{self.no_local_endpoints_external}",
             *(f"{name}{{{fam}}} {value}" for name, value in counters if value),
+            *self._applied_lines(fam),
         ]
+
+    def _applied_lines(self, fam: str) -> list[str]:
+        """The gauge kube-proxy sets only after an applied restore, to the current time (SetToCurrentTime): no
+        series before, a float as Prometheus's text format writes one (Go's shortest 'g' form: 1.7e+09) after."""
+        if self.last_timestamp_seconds is None:
+            return []
+        return [f"kubeproxy_sync_proxy_rules_last_timestamp_seconds{{{fam}}} "
+                f"{go_format_float(self.last_timestamp_seconds)}"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,13 +204,22 @@ class SyncOutcome:
         """This sync as it went when its restore was refused: the metrics count the failure, as syncProxyRules
         (pkg/proxy/iptables/proxier.go) increments the restore-failure counter where iptables-restore fails and
         the partial one in its deferred failure handler when the sync was not full; the no-local-endpoints
-        gauges keep the last applied sync's values, as it sets them only after a restore succeeded."""
+        gauges and the last-sync timestamp keep the last applied sync's values, as it sets them only after a
+        restore succeeded."""
         failed = self.failed
         internal, external = failed.no_local_endpoints
         return replace(self, metrics=replace(self.metrics, restore_failures=failed.restore_failures,
                                              partial_restore_failures=failed.partial_restore_failures,
                                              no_local_endpoints_internal=internal,
-                                             no_local_endpoints_external=external))
+                                             no_local_endpoints_external=external,
+                                             last_timestamp_seconds=failed.last_applied))
+
+    def applied(self, at: float) -> SyncOutcome:
+        """This sync as it went when its restore was applied at clock ``at``: syncProxyRules sets
+        sync_proxy_rules_last_timestamp_seconds to the current time once iptables-restore succeeded, so the time
+        is the node's to say (after the restore), not the sync's start."""
+        return replace(self, metrics=replace(self.metrics, last_timestamp_seconds=at),
+                       succeeded=replace(self.succeeded, last_applied=at))
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,7 +500,7 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
     nat_synced = _count(restore.table("nat"))
     metrics = SyncMetrics(full, _count(restore.table("filter")), nat_synced, nat_synced + acc.skipped_rules,
                           len(stale), acc.no_local_internal, acc.no_local_external, state.restore_failures,
-                          state.partial_restore_failures)
+                          state.partial_restore_failures, state.last_applied)
     written = frozenset(acc.written_chains)
     # When nothing appeared or went, skip copying a set of every endpoint chain of the cluster.
     kernel_after = (existing | written).difference(stale) if stale or not written <= existing else existing
@@ -491,6 +516,7 @@ def _sync(state: SyncState, cluster: Cluster, config: ProxyConfig, changed_keys:
         no_local_endpoints=(acc.no_local_internal, acc.no_local_external),
         restore_failures=state.restore_failures,
         partial_restore_failures=state.partial_restore_failures,
+        last_applied=state.last_applied,  # until apply_outcome stamps the applied restore
     )
     failed = replace(succeeded, need_full_sync=True, last_full_sync=state.last_full_sync, nat_chains=existing,
                      no_local_endpoints=state.no_local_endpoints,
@@ -609,15 +635,17 @@ class Step:
     error: RestoreError | None = None
 
 
-def apply_outcome(node: Ruleset, outcome: SyncOutcome) -> Step:
-    """Restore a sync's output on ``node`` and pick the state to go on from: the one place that knows a refusal
-    leaves the node as it was, continues from ``failed`` and counts the failure in the metrics
-    (:meth:`SyncOutcome.refused`), so a one-shot step and the watch loop cannot drift apart."""
+def apply_outcome(node: Ruleset, outcome: SyncOutcome, at: float) -> Step:
+    """Restore a sync's output on ``node`` at clock ``at`` and pick the state to go on from: the one place that
+    knows a refusal leaves the node as it was, continues from ``failed`` and counts the failure in the metrics
+    (:meth:`SyncOutcome.refused`), and that an applied one is stamped ``at`` (:meth:`SyncOutcome.applied`), so a
+    one-shot step and the watch loop cannot drift apart."""
     try:
         after = apply_restore(node, outcome.restore)
     except RestoreError as exc:
         return Step(node, outcome.failed, outcome.refused(), exc)
-    return Step(after, outcome.succeeded, outcome)
+    applied = outcome.applied(at)
+    return Step(after, applied.succeeded, applied)
 
 
 def node_service_chains(node: Ruleset) -> frozenset[str]:
@@ -631,7 +659,8 @@ def sync_and_apply(node: Ruleset, state: SyncState, cluster: Cluster, config: Pr
                    now: float, timing: SyncTiming = DEFAULT_TIMING, index: ObjectIndex | None = None) -> Step:
     """Run one sync and restore its output on ``node``; a refused restore leaves the node as it was.
 
-    The stale chains are found in ``node`` itself, as kube-proxy reads them with iptables-save.
+    The stale chains are found in ``node`` itself, as kube-proxy reads them with iptables-save. The restore is
+    applied at ``now`` (a step takes no time on this clock).
     """
     outcome = sync(state, cluster, config, changed, now, timing, node_service_chains(node), index)
-    return apply_outcome(node, outcome)
+    return apply_outcome(node, outcome, now)

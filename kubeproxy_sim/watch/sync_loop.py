@@ -200,6 +200,14 @@ def _has_ips(node: Node | None) -> bool:
     return node is not None and bool(node.host_ips)
 
 
+def unix_clock() -> Callable[[], float]:
+    """A monotonic clock that reads as Unix time (anchored to the wall clock once): kube-proxy paces its syncs by
+    the monotonic reading of Go's time.Now() and stamps sync_proxy_rules_last_timestamp_seconds with its wall
+    reading, so one clock gives both, and a step of the wall clock cannot upset the pacing."""
+    offset = time.time() - time.monotonic()
+    return lambda: time.monotonic() + offset
+
+
 def _fixed(config: ProxyConfig) -> Configure:
     return lambda _cluster: (config, ())
 
@@ -374,7 +382,7 @@ class SyncLoop:
             # the runner's maximum interval ran out: upstream's sync finds more than an hour since its last full
             # one (the timer starts when the previous sync ends, after that sync took its start time)
             self.sync_state = self.sync_state.forcing_full()
-        start = self._timer()
+        start = began = self._timer()
         config = self.config  # first: the trackers read its family, and its refresh sets the nodes seen
         services, slices = self.services.apply(), self.slices.apply()
         changed = services.changed | slices.changed
@@ -387,7 +395,8 @@ class SyncLoop:
         duration = self._timer() - start
         overlaps = self.overlaps.check(services.objects, slices.by_service, changed, config.ipv6)
         start = self._timer()
-        step = apply_outcome(self.node, outcome)
+        # (stamped as the restore is handed over: the emulated restore's time is not the kernel's)
+        step = apply_outcome(self.node, outcome, now + (start - began))
         apply_duration = self._timer() - start
         self.node, self.sync_state, outcome, error = step.node, step.state, step.outcome, step.error
         self.number += 1

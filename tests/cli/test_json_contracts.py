@@ -67,7 +67,7 @@ REPLAY_TABLE = {"name", "chains", "deleted"}
 CHAIN = {"name", "policy", "rules"}  # as rules -o json
 METRICS = {"full", "filter_rules", "nat_rules_synced", "nat_rules_total", "deleted_chains",
            "no_local_endpoints_internal", "no_local_endpoints_external", "restore_failures",
-           "partial_restore_failures", "ip_family"}
+           "partial_restore_failures", "last_timestamp_seconds", "ip_family"}
 
 WATCH = {"number", "full", "reason", "duration_ms", "apply_ms", "changed", "metrics", "restore", "error"}
 WATCH_DIFF = WATCH | {"diff"}
@@ -285,6 +285,8 @@ def test_replay_json_keys(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert first["state"] == str(BOOTCAMP / "objects.yaml")
     nat = second["restore"]["tables"][1]
     assert nat["deleted"] == ["KUBE-SEP-YBRCQ2MN75WMSUM6"] and second["metrics"]["deleted_chains"] == 1
+    # the replay's clock: 0 at the first state, --interval (1s) more at each
+    assert [sync["metrics"]["last_timestamp_seconds"] for sync in data["syncs"]] == [0.0, 1.0]
     assert {"name": "KUBE-SEP-YBRCQ2MN75WMSUM6", "policy": None, "rules": []} in nat["chains"]
 
 
@@ -305,6 +307,7 @@ def test_watch_json_keys_with_and_without_diff(tmp_path: Path) -> None:
     assert (record["number"], record["full"], record["reason"], record["error"]) == (1, True, "initial", None)
     assert record["changed"] == ["default/kubernetes-bootcamp"]
     assert isinstance(record["duration_ms"], float) and isinstance(record["apply_ms"], float)
+    assert isinstance(record["metrics"]["last_timestamp_seconds"], float)  # the watch's clock as the restore went in
     assert record["restore"].startswith("*filter\n") and record["restore"].endswith("COMMIT\n")
     assert record["diff"].startswith("--- sync 0\n+++ sync 1\n@@ ")
     (plain,) = watch_records(tmp_path)

@@ -87,7 +87,8 @@ def test_metrics_and_a_long_interval(capsys):
     # no restore was refused: kube-proxy has no series for its failure counters until one counts
     assert "restore_failures_total" not in result[0][1] + result[1][1]
     assert result[1][1].endswith('# kubeproxy_sync_proxy_rules_no_local_endpoints_total'
-                                 '{traffic_policy="external",ip_family="IPv4"} 0\n')
+                                 '{traffic_policy="external",ip_family="IPv4"} 0\n'
+                                 '# kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"} 7200\n')
 
 
 def test_bad_object_is_reported_and_the_rest_synced(capsys):

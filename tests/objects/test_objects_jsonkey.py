@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kubeproxy_sim.objects.jsonkey import go_float32, json_key
+from kubeproxy_sim.objects.jsonkey import go_float32, go_format_float, json_key
 from kubeproxy_sim.objects.report import WrittenNumber
 
 
@@ -51,3 +51,25 @@ def test_a_float_key_reads_back_as_the_same_32_bit_float_in_at_most_nine_digits(
     single = struct.unpack("<f", struct.pack("<f", float(text)))[0]
     assert single == value and math.copysign(1, single) == math.copysign(1, value)
     assert len(text.lstrip("-").split("e")[0].replace(".", "").lstrip("0")) <= 9
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (0.0, "0"), (1.0, "1"), (12.0, "12"), (999999.0, "999999"), (1e6, "1e+06"), (0.1, "0.1"), (1e-05, "1e-05"),
+    (1700000000.0, "1.7e+09"), (1764523456.789012, "1.764523456789012e+09"), (3.14159265, "3.14159265"),
+    (2.0 ** 53 + 2, "9.007199254740994e+15"),
+])
+def test_a_float64_is_the_text_go_formats_it_in(value: float, expected: str) -> None:
+    """strconv.FormatFloat(f, 'g', -1, 64), as Prometheus's text format writes a sample (a Unix time from
+    SetToCurrentTime is 1.7...e+09): the shortest digits that read back as the float64, not rounded to 32 bits."""
+    assert go_format_float(value) == expected
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_a_float64_reads_back_as_itself_in_at_most_seventeen_digits(value: float) -> None:
+    text = go_format_float(value)
+    assert float(text) == value and math.copysign(1, float(text)) == math.copysign(1, value)
+    assert _significant(text) == _significant(repr(value))  # Python's repr is the shortest round trip too
+
+
+def _significant(text: str) -> str:
+    return text.lstrip("-").split("e")[0].replace(".", "").strip("0")

@@ -300,18 +300,31 @@ def test_apply_restore_refuses_a_dangling_jump():
         raise AssertionError("a jump to a missing chain was accepted")
 
 
+STALE = "KUBE-SEP-OLDOLDOLDOLDOLD1"
+
+
+def _stale_chain_in_use() -> Ruleset:
+    """A node whose stale endpoint chain a foreign rule still jumps to: a full sync deleting it is refused."""
+    stale = Chain(STALE, (Rule(STALE, "-j DNAT --to-destination 10.9.9.9:80"),))
+    return Ruleset((Table("nat", (stale, Chain("FOREIGN", (Rule("FOREIGN", f"-j {STALE}"),)))),))
+
+
+def _jumped_to(node: Ruleset, chain: str) -> Ruleset:
+    """``node`` with a foreign rule jumping to ``chain``: a partial sync deleting that chain is refused."""
+    nat = node.table("nat")
+    assert nat is not None
+    return node.replace_table(Table("nat", (*nat.chains, Chain("FOREIGN", (Rule("FOREIGN", f"-j {chain}"),)))))
+
+
 def test_a_refused_full_sync_is_no_partial_restore_failure():
     """kube-proxy counts sync_proxy_rules_iptables_partial_restore_failures_total only when the failed sync was
     partial: a full sync refused (a stale chain a foreign rule still jumps to) leaves it at 0, and so does its
     retry, also full, refused again; sync_proxy_rules_iptables_restore_failures_total counts both refusals."""
     d = Driver(config_from_args(ARGS, load_state(1)))
-    name = "KUBE-SEP-OLDOLDOLDOLDOLD1"
-    stale = Chain(name, (Rule(name, "-j DNAT --to-destination 10.9.9.9:80"),))
-    foreign = Chain("FOREIGN", (Rule("FOREIGN", f"-j {stale.name}"),))
-    d.node = Ruleset((Table("nat", (stale, foreign)),))
+    d.node = _stale_chain_in_use()
     for count in (1, 2):
         refused = d.sync(load_state(1))
-        assert refused.outcome.full and isinstance(refused.error, RestoreError) and stale.name in str(refused.error)
+        assert refused.outcome.full and isinstance(refused.error, RestoreError) and STALE in str(refused.error)
         assert refused.outcome.metrics.partial_restore_failures == d.state.partial_restore_failures == 0
         assert refused.outcome.metrics.restore_failures == d.state.restore_failures == count
         lines = [line for line in refused.outcome.metrics.prometheus("IPv4") if "restore_failures" in line]
@@ -327,9 +340,7 @@ def test_a_refused_sync_leaves_the_no_local_endpoints_gauges_as_last_applied():
     objects = cluster(a, eps("ns1", "a", ep("10.0.1.1", node="other-node")), b,
                       eps("ns1", "b", ep("10.0.2.1", node="test-node")))
     d = Driver(fake_config())
-    name = "KUBE-SEP-OLDOLDOLDOLDOLD1"
-    stale = Chain(name, (Rule(name, "-j DNAT --to-destination 10.9.9.9:80"),))
-    d.node = Ruleset((Table("nat", (stale, Chain("FOREIGN", (Rule("FOREIGN", f"-j {name}"),)))),))
+    d.node = _stale_chain_in_use()
     full = d.sync(objects)  # refused: a foreign rule still jumps to the stale chain
     assert full.outcome.full and isinstance(full.error, RestoreError)
     assert full.outcome.metrics.no_local_endpoints_internal == 0
@@ -339,12 +350,33 @@ def test_a_refused_sync_leaves_the_no_local_endpoints_gauges_as_last_applied():
     assert full.outcome.metrics.nat_rules_synced == applied.outcome.metrics.nat_rules_synced > 0
 
     b_sep = next(c.name for c in d.node.table("nat").chains if c.name.startswith("KUBE-SEP-"))  # b's only
-    nat = d.node.table("nat")
-    assert nat is not None
-    d.node = d.node.replace_table(Table("nat", (*nat.chains, Chain("FOREIGN", (Rule("FOREIGN", f"-j {b_sep}"),)))))
+    d.node = _jumped_to(d.node, b_sep)
     partial = d.sync(Cluster())  # both deleted: b's endpoint chain cannot go
     assert not partial.outcome.full and isinstance(partial.error, RestoreError)
     assert (partial.outcome.metrics.no_local_endpoints_internal, partial.outcome.metrics.deleted_chains) == (1, 2)
     assert d.state.no_local_endpoints == (1, 0)
     d.node = apply_restore(Ruleset(), applied.outcome.restore)
     assert d.sync(Cluster()).outcome.metrics.no_local_endpoints_internal == 0  # the full retry, applied
+
+
+def test_the_last_sync_timestamp_is_the_clock_of_the_last_applied_restore():
+    """kube-proxy sets sync_proxy_rules_last_timestamp_seconds to the current time (SetToCurrentTime) only after
+    iptables-restore succeeded: no series before the first applied restore, the clock of the last applied one
+    after, kept through a refused sync, full or partial; Prometheus's text format writes it as Go's shortest 'g'."""
+    objects = cluster(_svc("ns1", "b", "172.30.0.42"), eps("ns1", "b", ep("10.0.2.1", node="test-node")))
+    d = Driver(fake_config())
+    d.node = _stale_chain_in_use()
+    refused = d.sync(objects)
+    assert isinstance(refused.error, RestoreError) and d.state.last_applied is None
+    assert refused.outcome.metrics.last_timestamp_seconds is None
+    assert not any("last_timestamp" in line for line in refused.outcome.metrics.prometheus())
+    d.node = Ruleset()
+    applied = d.sync(objects, advance=1_700_000_000.25)
+    assert applied.error is None and applied.outcome.metrics.last_timestamp_seconds == d.now == d.state.last_applied
+    assert applied.outcome.metrics.prometheus("IPv6")[-1] == \
+        'kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv6"} 1.70000000125e+09'
+    b_sep = next(c.name for c in d.node.table("nat").chains if c.name.startswith("KUBE-SEP-"))
+    d.node = _jumped_to(d.node, b_sep)
+    partial = d.sync(Cluster())  # deleting b cannot delete its endpoint chain
+    assert isinstance(partial.error, RestoreError) and not partial.outcome.full
+    assert partial.outcome.metrics.last_timestamp_seconds == applied.outcome.metrics.last_timestamp_seconds

@@ -17,7 +17,7 @@ from kubeproxy_sim.proxier.naming import is_kube_proxy_chain, is_service_chain
 from kubeproxy_sim.proxier.partial import apply_restore
 from kubeproxy_sim.watch import ApiServerSource, Batch, Kind, MemorySource
 from kubeproxy_sim.watch.events import added, bookmark, deleted, modified
-from kubeproxy_sim.watch.sync_loop import Exited, LoopTiming, NodeWait, SyncLoop, SyncReason, drive
+from kubeproxy_sim.watch.sync_loop import Exited, LoopTiming, NodeWait, SyncLoop, SyncReason, drive, unix_clock
 
 from ._objects import eps, node_json, slice_json, svc, svc_json
 
@@ -562,6 +562,23 @@ def test_durations_come_from_the_injected_timer():
     loop = SyncLoop(CONFIG, clock=Clock(), timer=lambda: next(ticks) / 1000)
     report = step(source, loop)
     assert report.duration == pytest.approx(0.005) and report.apply_duration == pytest.approx(0.005)
+
+
+def test_the_last_sync_timestamp_is_the_loops_clock_as_the_restore_goes_in():
+    """sync_proxy_rules_last_timestamp_seconds: the clock at the sync's start plus the timer's time to the
+    restore (kube-proxy reads time.Now() after it), unset until a restore is applied."""
+    ticks = iter(range(0, 1000, 5))
+    source = MemorySource(BASE)
+    loop = SyncLoop(CONFIG, clock=Clock(1_700_000_000.0), timer=lambda: next(ticks) / 1000)
+    assert loop.sync_state.last_applied is None
+    report = step(source, loop)  # the timer: 0 at the start, 5 after the sync, 10 as the restore goes in
+    assert report.metrics.last_timestamp_seconds == loop.sync_state.last_applied == 1_700_000_000.010
+
+
+def test_the_unix_clock_reads_as_unix_time_and_never_goes_back():
+    clock = unix_clock()
+    first = clock()
+    assert abs(first - time.time()) < 1.0 and clock() >= first
 
 
 # --------------------------------------------------------------------------- drive
