@@ -127,7 +127,8 @@ class SyncMetrics:
     written and _total adds the rules of the chains a partial sync skipped.
     kube-proxy sets those four before its restore, so they are this sync's
     even when the restore is refused; ``no_local_endpoints_internal`` and
-    ``_external`` it sets only after an applied restore (0 before any).
+    ``_external`` it sets only after an applied restore (0 before any, where
+    its /metrics has no line for them).
     ``restore_failures`` and ``partial_restore_failures`` are the counters
     sync_proxy_rules_iptables_restore_failures_total and
     sync_proxy_rules_iptables_partial_restore_failures_total after this sync:
@@ -154,7 +155,8 @@ class SyncMetrics:
 
         A failure counter has a line only once counted: kube-proxy's labelled
         counters get their series at the first increment (it creates none
-        beforehand), so its /metrics has no line for them at 0.
+        beforehand), so its /metrics has no line for them at 0; the gauges set
+        only after an applied restore likewise have none before the first.
         """
         fam = f'ip_family="{ip_family}"'
         counters = (("kubeproxy_sync_proxy_rules_iptables_restore_failures_total", self.restore_failures),
@@ -165,20 +167,21 @@ class SyncMetrics:
             f'kubeproxy_sync_proxy_rules_iptables_last{{table="filter",{fam}}} {self.filter_rules}',
             f'kubeproxy_sync_proxy_rules_iptables_total{{table="nat",{fam}}} {self.nat_rules_total}',
             f'kubeproxy_sync_proxy_rules_iptables_last{{table="nat",{fam}}} {self.nat_rules_synced}',
-            f'kubeproxy_sync_proxy_rules_no_local_endpoints_total{{traffic_policy="internal",{fam}}} '
-            f"{self.no_local_endpoints_internal}",
-            f'kubeproxy_sync_proxy_rules_no_local_endpoints_total{{traffic_policy="external",{fam}}} '
-            f"{self.no_local_endpoints_external}",
             *(f"{name}{{{fam}}} {value}" for name, value in counters if value),
             *self._applied_lines(fam),
         ]
 
     def _applied_lines(self, fam: str) -> list[str]:
-        """The gauge kube-proxy sets only after an applied restore, to the current time (SetToCurrentTime): no
-        series before, a float as Prometheus's text format writes one (Go's shortest 'g' form: 1.7e+09) after."""
+        """The gauges syncProxyRules sets only after an applied restore (no series before the first): the
+        no-local-endpoints counts, then the time (SetToCurrentTime), a float as Prometheus's text format writes
+        one (Go's shortest 'g' form: 1.7e+09)."""
         if self.last_timestamp_seconds is None:
             return []
-        return [f"kubeproxy_sync_proxy_rules_last_timestamp_seconds{{{fam}}} "
+        return [f'kubeproxy_sync_proxy_rules_no_local_endpoints_total{{traffic_policy="internal",{fam}}} '
+                f"{self.no_local_endpoints_internal}",
+                f'kubeproxy_sync_proxy_rules_no_local_endpoints_total{{traffic_policy="external",{fam}}} '
+                f"{self.no_local_endpoints_external}",
+                f"kubeproxy_sync_proxy_rules_last_timestamp_seconds{{{fam}}} "
                 f"{go_format_float(self.last_timestamp_seconds)}"]
 
 
@@ -217,7 +220,7 @@ class SyncOutcome:
     def applied(self, at: float) -> SyncOutcome:
         """This sync as it went when its restore was applied at clock ``at``: syncProxyRules sets
         sync_proxy_rules_last_timestamp_seconds to the current time once iptables-restore succeeded, so the time
-        is the node's to say (after the restore), not the sync's start."""
+        is the caller's to say (when the restore went in), not the sync's start."""
         return replace(self, metrics=replace(self.metrics, last_timestamp_seconds=at),
                        succeeded=replace(self.succeeded, last_applied=at))
 

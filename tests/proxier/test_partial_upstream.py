@@ -334,7 +334,7 @@ def test_a_refused_full_sync_is_no_partial_restore_failure():
 def test_a_refused_sync_leaves_the_no_local_endpoints_gauges_as_last_applied():
     """kube-proxy sets sync_proxy_rules_no_local_endpoints_total only after iptables-restore succeeded, and the
     rule-count gauges before it: a refused sync, full or partial, reports its own rule counts but the last applied
-    sync's no-local counts (none yet: 0)."""
+    sync's no-local counts (none yet: 0, and no series in its /metrics, as WithLabelValues first runs then)."""
     a = service("ns1", "a", "172.30.0.41", internal_traffic_policy=TrafficPolicy.LOCAL)  # its endpoint is remote
     b = _svc("ns1", "b", "172.30.0.42")
     objects = cluster(a, eps("ns1", "a", ep("10.0.1.1", node="other-node")), b,
@@ -344,9 +344,13 @@ def test_a_refused_sync_leaves_the_no_local_endpoints_gauges_as_last_applied():
     full = d.sync(objects)  # refused: a foreign rule still jumps to the stale chain
     assert full.outcome.full and isinstance(full.error, RestoreError)
     assert full.outcome.metrics.no_local_endpoints_internal == 0
+    assert not any("no_local_endpoints" in line for line in full.outcome.metrics.prometheus())
     d.node = Ruleset()
     applied = d.sync(objects)
     assert applied.error is None and applied.outcome.metrics.no_local_endpoints_internal == 1
+    assert {'kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy="internal",ip_family="IPv4"} 1',
+            'kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy="external",ip_family="IPv4"} 0'} \
+        <= set(applied.outcome.metrics.prometheus())
     assert full.outcome.metrics.nat_rules_synced == applied.outcome.metrics.nat_rules_synced > 0
 
     b_sep = next(c.name for c in d.node.table("nat").chains if c.name.startswith("KUBE-SEP-"))  # b's only
