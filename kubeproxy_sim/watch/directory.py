@@ -30,11 +30,9 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
-
-import yaml
 
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.decode import object_name
@@ -42,10 +40,8 @@ from kubeproxy_sim.objects.load import (
     HELD_BACK,
     ObjectHook,
     decode_text,
-    json_documents,
     load_text,
     manifest_entries,
-    manifest_loader,
     manifest_unreadable,
     mirror_one,
     special_file,
@@ -68,23 +64,13 @@ Signature = tuple[int, int, int]  # (mtime_ns, size, inode)
 ObjectId = tuple[Kind, str]
 
 
-def _parses(text: str) -> bool:
-    """Whether every document of a text parses: the sign a file is completely written. A ``!!binary`` that is no
-    base64 parses (noted, read as ""): it is one object kubectl refuses, which the loader reports and skips, not a
-    file still being written; so does a key given twice (kubectl keeps the last, and the loader warns)."""
-    documents = json_documents(text, ending=HELD_BACK)
-    if documents is not None:  # (NaN, or a value nested too deep, is a syntax error there: held back too)
-        return not any(type(d) is Diagnostic and d.message.endswith(HELD_BACK) for d in documents)
-    loader = manifest_loader()(text)
-    loader.bad_values = []
-    try:
-        while loader.check_data():
-            loader.get_data()
-    except yaml.YAMLError:
-        return False
-    finally:
-        loader.dispose()
-    return True
+def _held_back(diagnostics: Iterable[Diagnostic]) -> bool:
+    """Whether the loader held a whole-file read back (``load_text(whole_file=True)``): a document that does not
+    parse, the sign a file is not completely written, as its message says (:data:`HELD_BACK`, in an iptables-save
+    dump's too). A ``!!binary`` that is no base64 or a key given twice is no such sign: one object kubectl
+    refuses, or a warning (kubectl keeps the last), not a file still being written. Read from the one parse
+    the file gets."""
+    return any(HELD_BACK in d.message for d in diagnostics)
 
 
 _MODELLED_METADATA = frozenset({"name", "namespace", "labels"})
@@ -260,9 +246,8 @@ class DirectorySource:
         # whole_file: a syntax error holds back the whole file (its previous objects stay), and says so
         result = load_text(text, file, mirror=False, whole_file=True,
                            on_object=_object_recorder(raw_objects, slice_recorder(revisions)))
-        if not _parses(text):
+        if _held_back(result.diagnostics):
             unparsed = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
-            unparsed = unparsed or [Diagnostic("does not parse as YAML or JSON", file=file)]
             return self._not_ready(state, signature, unparsed, problems)
         objects = _cluster_objects(result.cluster)
         broken = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]

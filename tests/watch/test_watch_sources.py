@@ -162,6 +162,51 @@ def test_directory_half_written_file_is_reported_once_and_retried(setup) -> None
     assert summary(batch) == [("MODIFIED", "Service", "default/a")] and not batch.diagnostics
 
 
+def test_directory_parses_a_changed_file_once(setup, monkeypatch) -> None:
+    """Whether a file is completely written is read from the one parse that loads it (the loader's whole-file
+    hold-back), not from a second parse of the same text: a YAML file reaches the YAML reader once, a JSON file
+    the JSON reader once."""
+    import yaml
+
+    d, clock, src = setup
+    src.poll()
+    parsed: list[str] = []
+    reader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    start, loads = reader.__init__, json.loads
+
+    def spied_start(self, stream):
+        parsed.append(stream)
+        start(self, stream)
+
+    def spied_loads(text, *args, **kwargs):
+        parsed.append(text)
+        return loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(reader, "__init__", spied_start)
+    monkeypatch.setattr(json, "loads", spied_loads)
+    edited = SERVICE.format(name="a", ip="10.0.0.1", port=81)
+    written = json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})
+    d.write("a.yaml", edited)
+    d.write("b.json", written)
+    src.poll()
+    clock.now += 1.0
+    assert summary(src.poll()) == [("ADDED", "Node", "n1"), ("MODIFIED", "Service", "default/a")]
+    assert (parsed.count(edited), parsed.count(written)) == (1, 1)
+
+
+def test_directory_holds_back_a_file_whose_anchor_holds_itself_as_its_message_says(setup) -> None:
+    """The loader refuses an anchor whose value holds an alias to itself (kubectl's YAML reader does) and says the
+    whole file is held back: the watch does hold it back (its objects read before stay, the others wait too)."""
+    d, clock, src = setup
+    src.poll()
+    d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=81) + "---\nloop: &a [*a]\n")
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert summary(batch) == []
+    assert any("anchor" in x.message and x.message.endswith("held back until it parses") for x in batch.diagnostics)
+
+
 def test_directory_invalid_object_keeps_previous_version_and_others_flow(setup) -> None:
     d, clock, src = setup
     d.write("b.yaml", SERVICE.format(name="b", ip="10.0.0.2", port=80))
