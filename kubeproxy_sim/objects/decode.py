@@ -185,7 +185,8 @@ _DNS_NAME = _DNS1123_SUBDOMAIN
 
 
 def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> Service | None:
-    """A v1 Service, defaulted; None when the data plane could not use it."""
+    """A v1 Service, defaulted; None when the data plane could not use it. Every field is read (and its problems
+    reported) before giving up, so one run names all that is wrong with the object."""
     namespace, name, _ = object_name(doc)
     labels = check_metadata(report, doc, where, DNS1035_LABEL)
     spec = report.mapping(doc, "spec", "spec")
@@ -197,53 +198,34 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
     svc_type = read_enum(report, spec, "type", "spec.type", _SERVICE_TYPES, ServiceType.CLUSTER_IP,
                          "a Service type")
     external_name = report.string(spec, "externalName", "spec.externalName", "") or ""
+    cluster_ips: tuple[str, ...] = ()
+    families: tuple[IPFamily, ...] = ()
+    cluster_ip: str | None = None  # not read for ExternalName, which has no cluster IP
     if svc_type is ServiceType.EXTERNAL_NAME:
-        if not external_name:
-            report.error("spec.externalName", "required for a Service of type ExternalName")
-        elif not _DNS_NAME.fullmatch(external_name.removesuffix(".")) or len(external_name) > 254:
-            report.warn("spec.externalName", f"{external_name!r} is not a DNS name; the API server refuses it "
-                        "(kube-proxy ignores ExternalName services; cluster DNS answers with this CNAME)")
-        cluster_ips: tuple[str, ...] = ()
-        families: tuple[IPFamily, ...] = ()
-        cluster_ip: str | None = None  # not read: ExternalName has no cluster IP
+        _check_external_name(report, external_name)
     else:
         cluster_ips, families, cluster_ip = _cluster_ips(report, spec, svc_type)
     ports = _service_ports(report, spec, svc_type, headless=cluster_ip == "None")
     raw_external = report.seq(spec, "externalIPs", "spec.externalIPs")
     external_ips = _lenient_ips(report, raw_external, "spec.externalIPs") if raw_external else ()
     source_ranges = _source_ranges(report, spec) if spec.get("loadBalancerSourceRanges") else ()
-    ingress = _lb_ingress(report, status) if status.get("loadBalancer") else ()
-    if ingress and svc_type is not ServiceType.LOAD_BALANCER:  # refused by the API server since 1.29
-        report.warn("status.loadBalancer.ingress", f"only a LoadBalancer Service has one, not {svc_type.value}; "
-                    "ignored")
-        ingress = ()
+    ingress = _typed_lb_ingress(report, status, svc_type) if status.get("loadBalancer") else ()
     affinity, timeout = _affinity(report, spec) if "sessionAffinity" in spec or "sessionAffinityConfig" in spec \
         else (SessionAffinity.NONE, DEFAULT_AFFINITY_TIMEOUT)
     external_policy = _external_policy(report, spec, svc_type, bool(raw_external))
     internal_policy = read_enum(report, spec, "internalTrafficPolicy", "spec.internalTrafficPolicy",
                                 _POLICIES, TrafficPolicy.CLUSTER, "a traffic policy")
-    hc_port = 0
-    if spec.get("healthCheckNodePort") is not None:
-        hc_port = report.port_number(report.integer(spec, "healthCheckNodePort", "spec.healthCheckNodePort"),
-                                     "spec.healthCheckNodePort") or 0
-    elif svc_type is ServiceType.LOAD_BALANCER and external_policy is TrafficPolicy.LOCAL:
-        report.warn("spec.healthCheckNodePort", "not set; the API server would allocate one, so no health check "
-                    "node port rule is made")
+    hc_port = _health_check_node_port(report, spec, svc_type, external_policy) \
+        if "healthCheckNodePort" in spec or svc_type is ServiceType.LOAD_BALANCER else 0  # (the 10k path skips it)
     selector = report.string_map(spec, "selector", "spec.selector") or None
-    distribution = report.string(spec, "trafficDistribution", "spec.trafficDistribution") or None
-    if distribution is not None and distribution not in TRAFFIC_DISTRIBUTIONS:
-        report.warn("spec.trafficDistribution", f"{quote(distribution)} is not a value the API server accepts; "
-                    "expected PreferClose, PreferSameZone or PreferSameNode (the EndpointSlice controller then "
-                    "writes no hints)")
+    distribution = _traffic_distribution(report, spec) if "trafficDistribution" in spec else None
     publish = bool(report.boolean(spec, "publishNotReadyAddresses", "spec.publishNotReadyAddresses"))
     if "allocateLoadBalancerNodePorts" in spec:  # (read by _service_ports; its type checked here)
         report.boolean(spec, "allocateLoadBalancerNodePorts", "spec.allocateLoadBalancerNodePorts")
     if report.failed:
         return None
-    for key, value in labels:
-        if key in UNWATCHED_LABELS:
-            report.note(f"metadata.labels.{key}", f"{key}={value}: kube-proxy does not watch this Service (another "
-                        "proxy serves it), so it writes no rules for it")
+    if labels:
+        _note_unwatched(report, labels)
     return Service(
         namespace=namespace, name=name, type=svc_type, cluster_ips=cluster_ips, ip_families=families,
         ports=ports, selector=selector, external_ips=external_ips, load_balancer_ingress=ingress,
@@ -253,6 +235,61 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
         traffic_distribution=distribution, labels=labels, origin=origin, publish_not_ready_addresses=publish,
         cluster_ip_unset=cluster_ip == "",
     )
+
+
+def _check_external_name(report: Report, external_name: str) -> None:
+    """An ExternalName Service's DNS name: kube-proxy writes no rule for it, yet a missing or malformed name is
+    told, since the API server refuses it and cluster DNS would answer with it."""
+    if not external_name:
+        report.error("spec.externalName", "required for a Service of type ExternalName")
+    elif not _DNS_NAME.fullmatch(external_name.removesuffix(".")) or len(external_name) > 254:
+        report.warn("spec.externalName", f"{external_name!r} is not a DNS name; the API server refuses it "
+                    "(kube-proxy ignores ExternalName services; cluster DNS answers with this CNAME)")
+
+
+def _typed_lb_ingress(report: Report, status: dict[str, Any],
+                      svc_type: ServiceType) -> tuple[LoadBalancerIngress, ...]:
+    """status.loadBalancer.ingress, kept only on a LoadBalancer Service: the API server refuses it on any other
+    type since 1.29, and an older one left there is no address kube-proxy serves."""
+    ingress = _lb_ingress(report, status)
+    if ingress and svc_type is not ServiceType.LOAD_BALANCER:
+        report.warn("status.loadBalancer.ingress", f"only a LoadBalancer Service has one, not {svc_type.value}; "
+                    "ignored")
+        return ()
+    return ingress
+
+
+def _health_check_node_port(report: Report, spec: dict[str, Any], svc_type: ServiceType,
+                            external_policy: TrafficPolicy) -> int:
+    """spec.healthCheckNodePort, 0 when unset; a LoadBalancer Service with eTP Local is warned about when it
+    lacks one, because the API server would have allocated it and its rule is then missing from ours."""
+    if spec.get("healthCheckNodePort") is not None:
+        return report.port_number(report.integer(spec, "healthCheckNodePort", "spec.healthCheckNodePort"),
+                                  "spec.healthCheckNodePort") or 0
+    if svc_type is ServiceType.LOAD_BALANCER and external_policy is TrafficPolicy.LOCAL:
+        report.warn("spec.healthCheckNodePort", "not set; the API server would allocate one, so no health check "
+                    "node port rule is made")
+    return 0
+
+
+def _traffic_distribution(report: Report, spec: dict[str, Any]) -> str | None:
+    """spec.trafficDistribution as written: an unknown value is kept but warned about, since the API server
+    refuses it and the EndpointSlice controller would write no hints for it."""
+    distribution = report.string(spec, "trafficDistribution", "spec.trafficDistribution") or None
+    if distribution is not None and distribution not in TRAFFIC_DISTRIBUTIONS:
+        report.warn("spec.trafficDistribution", f"{quote(distribution)} is not a value the API server accepts; "
+                    "expected PreferClose, PreferSameZone or PreferSameNode (the EndpointSlice controller then "
+                    "writes no hints)")
+    return distribution
+
+
+def _note_unwatched(report: Report, labels: tuple[tuple[str, str], ...]) -> None:
+    """A note per label that makes kube-proxy skip the Service (:data:`UNWATCHED_LABELS`): the object is valid,
+    yet no rules are written for it, which would surprise without a word."""
+    for key, value in labels:
+        if key in UNWATCHED_LABELS:
+            report.note(f"metadata.labels.{key}", f"{key}={value}: kube-proxy does not watch this Service (another "
+                        "proxy serves it), so it writes no rules for it")
 
 
 def _cluster_ips(report: Report, spec: dict[str, Any],
