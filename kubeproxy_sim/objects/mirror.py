@@ -11,7 +11,8 @@ loading Endpoints means doing what that controller does:
   controller reads them (``RepackSubsets``): one entry per address (IP and
   targetRef UID) and port, where not ready trumps ready, then the ports that
   share one set of addresses make one subset, its addresses sorted by IP text;
-  a subset without ports disappears;
+  addresses of subsets without ports stay, in a subset without ports (or in
+  the subset of the ports the very same addresses offer);
 * each repacked subset gives one slice per address family; ``addresses``
   become ready endpoints, ``notReadyAddresses`` not-ready ones (serving and
   terminating stay unset);
@@ -160,28 +161,29 @@ _AddressKey = tuple[str, str]  # (IP, targetRef UID), as RepackSubsets' addressK
 
 
 def repack_subsets(subsets: tuple[EndpointsSubset, ...]) -> list[EndpointsSubset]:
-    """The subsets as ``RepackSubsets`` leaves them: per port, one entry per (IP, targetRef UID) whose first
-    copy is kept, not ready if any copy is not ready; the ports with the same addresses (and readiness) make
-    one subset, in the order the ports were first seen; addresses sorted as ``LessEndpointAddress`` sorts them
-    (IP text, then no targetRef first, then UID). A port no address offers, and an address with no port, go."""
+    """The subsets as ``RepackSubsets`` (pkg/api/endpoints/util.go) leaves them: per port, one entry per (IP,
+    targetRef UID) whose first copy is kept, not ready if any copy is not ready; the ports with the same
+    addresses (and readiness) make one subset, in the order the ports were first seen; addresses sorted as
+    ``LessEndpointAddress`` sorts them (IP text, then no targetRef first, then UID). The addresses of subsets
+    without ports are gathered under upstream's sentinel port (None here), which no subset lists: they make a
+    subset without ports, or join the subset of ports offered by exactly those addresses. A port no address
+    offers goes."""
     first: dict[_AddressKey, EndpointsAddress] = {}
-    by_port: dict[EndpointsPort, dict[_AddressKey, bool]] = {}
+    by_port: dict[EndpointsPort | None, dict[_AddressKey, bool]] = {}
     for subset in subsets:
-        if not subset.addresses and not subset.not_ready_addresses:
-            continue
-        for port in subset.ports:
-            ready_of = by_port.setdefault(port, {})
-            for address in subset.addresses:
+        tagged = [(a, True) for a in subset.addresses] + [(a, False) for a in subset.not_ready_addresses]
+        for port in subset.ports or (None,):
+            for address, listed_ready in tagged:
                 key = (address.ip, address.uid)
                 first.setdefault(key, address)
-                ready_of.setdefault(key, True)  # not ready always trumps ready: an earlier False stays
-            for address in subset.not_ready_addresses:
-                key = (address.ip, address.uid)
-                first.setdefault(key, address)
-                ready_of[key] = False
+                ready_of = by_port.setdefault(port, {})
+                if ready_of.get(key, True):  # not ready always trumps ready: an earlier False stays
+                    ready_of[key] = listed_ready
     ports_of: dict[frozenset[tuple[_AddressKey, bool]], list[EndpointsPort]] = {}
     for port, ready_of in by_port.items():
-        ports_of.setdefault(frozenset(ready_of.items()), []).append(port)
+        listed = ports_of.setdefault(frozenset(ready_of.items()), [])
+        if port is not None:
+            listed.append(port)
     repacked = []
     for members, ports in ports_of.items():
         ready = sorted((first[key] for key, is_ready in members if is_ready), key=_address_order)

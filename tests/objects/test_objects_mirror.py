@@ -212,7 +212,9 @@ def test_repacking_keys_addresses_by_ip_and_target_uid_and_keeps_the_first_copy(
 
 
 def test_repacking_regroups_ports_by_the_addresses_that_offer_them(load):
-    """Ports offered by the same addresses make one subset; a subset without ports is dropped."""
+    """Ports offered by the same addresses make one subset; the addresses of a subset without ports make a
+    slice without ports (RepackSubsets' sentinel port, pkg/api/endpoints/util.go: "Don't discard endpoints
+    with no ports defined"), which gives kube-proxy no service port but CoreDNS a headless name."""
     result = load(_endpoints("""
 - addresses: [{ip: 10.1.0.2}, {ip: 10.1.0.1}]
   ports: [{name: http, port: 8080}, {name: dns, port: 5353, protocol: UDP}]
@@ -221,11 +223,40 @@ def test_repacking_regroups_ports_by_the_addresses_that_offer_them(load):
 - addresses: [{ip: 10.1.0.9}]
 """))
     assert result.ok, result.diagnostics
-    first, second = result.cluster.endpoint_slices
+    first, second, portless = result.cluster.endpoint_slices
     assert [p.name for p in first.ports] == ["http"]
     assert [e.addresses[0] for e in first.endpoints] == ["10.1.0.1", "10.1.0.2", "10.1.0.3"]
     assert [p.name for p in second.ports] == ["dns"]
     assert [e.addresses[0] for e in second.endpoints] == ["10.1.0.1", "10.1.0.2"]
+    assert (portless.name, portless.ports) == ("ext-mirror-ipv4-3", ())
+    assert [(e.addresses[0], e.conditions) for e in portless.endpoints] == [
+        ("10.1.0.9", EndpointConditions(ready=True))]
+
+
+def test_portless_subsets_share_one_sentinel_and_join_ports_offered_by_the_same_addresses(load):
+    """Every subset without ports maps its addresses to one sentinel port: two such subsets make one
+    slice without ports, and when the addresses (and readiness) are exactly those of a real port, they join
+    that port's subset instead."""
+    result = load(_endpoints("""
+- addresses: [{ip: 10.1.0.2}]
+- notReadyAddresses: [{ip: 10.1.0.1}]
+- addresses: [{ip: 10.1.0.5}]
+  ports: [{name: http, port: 8080}]
+"""))
+    assert result.ok, result.diagnostics
+    portless, http = sorted(result.cluster.endpoint_slices, key=lambda s: len(s.ports))
+    assert [e.addresses[0] for e in http.endpoints] == ["10.1.0.5"]
+    assert portless.ports == ()
+    assert [(e.addresses[0], e.conditions.ready) for e in portless.endpoints] == [("10.1.0.2", True),
+                                                                                 ("10.1.0.1", False)]
+    result = load(_endpoints("""
+- addresses: [{ip: 10.1.0.5}]
+- addresses: [{ip: 10.1.0.5}]
+  ports: [{name: http, port: 8080}]
+"""))
+    (joined,) = result.cluster.endpoint_slices
+    assert [p.name for p in joined.ports] == ["http"]
+    assert [e.addresses[0] for e in joined.endpoints] == ["10.1.0.5"]
 
 
 def test_the_1000_cap_counts_distinct_addresses(load, messages):
