@@ -21,6 +21,9 @@ from kubeproxy_sim.objects.report import WrittenNumber, described, number, quote
 from kubeproxy_sim.objects.stdin import read_text
 from kubeproxy_sim.proxier.config import DetectLocalMode
 
+ReadFailure = OSError | UnicodeDecodeError
+"""Why a file could not be read (:func:`~kubeproxy_sim.objects.stdin.read_text` raises these)."""
+
 T = TypeVar("T")
 
 KIND = "KubeProxyConfiguration"
@@ -62,9 +65,10 @@ _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)")
 
 
-def read_config_file(path: str, text: str | None = None) -> tuple[dict[str, object], list[Diagnostic]]:
+def read_config_file(path: str, text: str | ReadFailure | None = None) -> tuple[dict[str, object], list[Diagnostic]]:
     """The ProxyConfig fields a KubeProxyConfiguration sets, and every problem with it; ``text``: the file's
-    content as read before (a watch reads it once per kube-proxy start), else it is read now."""
+    content as read before (every command reads it once, a watch once per kube-proxy start), or why that reading
+    failed; None: it is read now."""
     data, problem, duplicates = _load(path, text)
     if problem is not None:
         return {}, [problem]
@@ -73,7 +77,7 @@ def read_config_file(path: str, text: str | None = None) -> tuple[dict[str, obje
     return settings, [*duplicates, *reader.diags]
 
 
-def read_sync_periods(path: str, text: str | None = None) -> tuple[dict[str, float], list[Diagnostic]]:
+def read_sync_periods(path: str, text: str | ReadFailure | None = None) -> tuple[dict[str, float], list[Diagnostic]]:
     """``iptables.minSyncPeriod`` and ``iptables.syncPeriod`` (Go durations) in seconds, where the file sets
     them, and what is wrong with either (naming the file and field); the problems of the file as a whole are
     :func:`read_config_file`'s to report. A zero one (or null) is not set: kube-proxy's defaulting
@@ -107,7 +111,7 @@ def go_duration(text: str) -> float | None:
     return -seconds if found.group(1) == "-" else seconds
 
 
-def _load(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | None, list[Diagnostic]]:
+def _load(path: str, text: str | ReadFailure | None) -> tuple[dict[str, Any], Diagnostic | None, list[Diagnostic]]:
     """The file's mapping, or the problem that makes it unusable; and a warning for each key given twice
     (kube-proxy's strict decoding fails on it, and kube-proxy then decodes leniently, the last one winning)."""
     data, problem, duplicates = _parse(path, text)
@@ -120,15 +124,16 @@ def _load(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | Non
     return data, None, warnings
 
 
-def _parse(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | None, list[tuple[Any, Any, Any]]]:
+def _parse(path: str, text: str | ReadFailure | None) -> tuple[dict[str, Any], Diagnostic | None,
+                                                               list[tuple[Any, Any, Any]]]:
     import yaml
 
     from kubeproxy_sim.objects.load import safe_load
 
-    try:
-        text = read_text(path) if text is None else text
-    except (OSError, UnicodeDecodeError) as exc:
-        return {}, Diagnostic(cannot_read(exc, f"a {KIND} file"), file=path, field="--config"), []
+    if text is None:
+        text = read_file(path)
+    if not isinstance(text, str):
+        return {}, Diagnostic(cannot_read(text, f"a {KIND} file"), file=path, field="--config"), []
     overflow = _json_number_out_of_range(text)
     if overflow is not None:
         field, literal_text = overflow
@@ -154,6 +159,16 @@ def _parse(path: str, text: str | None) -> tuple[dict[str, Any], Diagnostic | No
         return {}, Diagnostic(f"{got}; kube-proxy decodes {KIND} only as {API_VERSION}", file=path,
                               field="apiVersion"), []
     return data, None, duplicates
+
+
+def read_file(path: str, newline: str | None = None) -> str | ReadFailure:
+    """The --config file's text (:func:`~kubeproxy_sim.objects.stdin.read_text`), or why it cannot be read: a
+    reading that failed is kept as its reason, since reading again may fail otherwise (a pipe gives its text once,
+    and is then read empty)."""
+    try:
+        return read_text(path, newline=newline)
+    except (OSError, UnicodeDecodeError) as exc:
+        return exc
 
 
 def _json_number_out_of_range(text: str) -> tuple[str, str] | None:

@@ -557,17 +557,16 @@ def with_config_read(args: argparse.Namespace, again: bool = False) -> argparse.
     the file then takes: kube-proxy reads its config once, when it starts, and a Node change that rebuilds the
     config here must not see a file written, replaced or removed since; every command reads it once (main), so
     that a pipe (``--config <(...)``), which gives its text once, is read as the file it stands for. ``again``:
-    read anew though read before (a kube-proxy restart). A file that cannot be read is left to be read (and
-    refused) where it is used."""
+    read anew though read before (a kube-proxy restart). A file that cannot be read keeps why
+    (:func:`~kubeproxy_sim.cli.config_file.read_file`), which is said where it is used: read again there, a pipe
+    would give nothing, and the wrong reason."""
     if not getattr(args, "config", None) or ("config_text" in vars(args) and not again):
         return args
     fields = {key: value for key, value in vars(args).items() if key != "config_text"}  # (a restart reads anew)
-    from kubeproxy_sim.objects.stdin import read_text
+    from kubeproxy_sim.cli.config_file import read_file
 
-    try:  # (as on disk, newline="": the watch compares it)
-        return argparse.Namespace(**fields, config_text=read_text(args.config, newline=""))
-    except (OSError, UnicodeDecodeError):
-        return argparse.Namespace(**fields)
+    # (as on disk, newline="": the watch compares it)
+    return argparse.Namespace(**fields, config_text=read_file(args.config, newline=""))
 
 
 def config_file_settings(args: argparse.Namespace) -> tuple[dict[str, object], list[Diagnostic]]:

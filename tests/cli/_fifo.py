@@ -10,19 +10,19 @@ from pathlib import Path
 
 
 @contextmanager
-def fifo_giving(path: Path, text: str) -> Iterator[None]:
-    """``path`` a FIFO whose writer gives ``text`` to its first reader and nothing to any later one, as a process
-    substitution does (its writer has ended): a reader that opens it again reads it empty, rather than waiting
-    (the test fails, not hangs)."""
+def fifo_giving(path: Path, text: str | bytes) -> Iterator[None]:
+    """``path`` a FIFO whose writer gives ``text`` (UTF-8, or the bytes given) to its first reader and nothing to
+    any later one, as a process substitution does (its writer has ended): a reader that opens it again reads it
+    empty, rather than waiting (the test fails, not hangs)."""
     os.mkfifo(path)
     done = threading.Event()
 
     def writer() -> None:
-        given = text
+        given = text.encode("utf-8") if isinstance(text, str) else text
         while not done.is_set():
-            with open(path, "w", encoding="utf-8") as handle:  # (waits for a reader)
+            with open(path, "wb") as handle:  # (waits for a reader)
                 handle.write(given)
-            given = ""
+            given = b""
 
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()

@@ -76,3 +76,19 @@ def test_a_config_given_by_process_substitution_is_read_once(capsys, tmp_path) -
     out, err = capsys.readouterr()
     assert status == 0, err
     assert "-m mark --mark 0x8000/0x8000" in out
+
+
+def test_a_config_given_by_process_substitution_that_cannot_be_read_says_why(capsys, tmp_path) -> None:
+    """A first reading that fails is kept, with its reason, where the file is used: read again there, the pipe gave
+    nothing, and the command said 'expected a KubeProxyConfiguration mapping, got nothing' of a file that is not
+    UTF-8."""
+    from kubeproxy_sim.cli.main import main
+    from tests.cli._fifo import fifo_giving
+
+    fifo = tmp_path / "fd63"
+    with fifo_giving(fifo, b"kind: \xff\n"):
+        status = main(["rules", "--scenario", "bootcamp", "--config", str(fifo)])
+    out, err = capsys.readouterr()
+    assert (status, out) == (1, "")
+    assert err == (f"kubeproxy-sim: {fifo}: --config: cannot read it: not UTF-8 text (invalid start byte at byte 6); "
+                   "expected a KubeProxyConfiguration file\n")
