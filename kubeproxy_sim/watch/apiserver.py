@@ -233,14 +233,44 @@ def _client(data: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
     """The client for the kubeconfig as read once (:func:`_check_shape`): the client's own reading of the file was
     a second one, which a pipe (``--kubeconfig <(...)``) answers with nothing ("Invalid kube-config ... file is
     empty"). Relative paths in it (``certificate-authority: ca.crt``) are taken from the kubeconfig's directory,
-    as the client's reading of the file takes them; what it refreshes (a token) is not written back to the file."""
+    as the client's reading of the file takes them; an auth-provider token it refreshes is written back to the
+    file (:func:`_persist_auth_provider`)."""
     from kubernetes.client import ApiClient, Configuration
     from kubernetes.config.kube_config import KubeConfigLoader
 
     configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
     KubeConfigLoader(config_dict=data, active_context=context,
-                     config_base_path=os.path.abspath(os.path.dirname(kubeconfig))).load_and_set(configuration)
+                     config_base_path=os.path.abspath(os.path.dirname(kubeconfig)),
+                     config_persister=lambda: _persist_auth_provider(kubeconfig, data, context),
+                     ).load_and_set(configuration)
     return ApiClient(configuration=configuration)
+
+
+def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str | None) -> None:
+    """Write the context's user's auth-provider settings, as the client refreshed them in ``data`` (the Python
+    client refreshes an expired oidc id-token, and a gcp token), back to the kubeconfig, as client-go's persister
+    does (531be81208e2, clientcmd.PersisterForUser: the file read again, that user's auth-provider config
+    replaced, the file written whole): an OIDC provider that rotates its refresh token spends the one in the
+    file, which kubectl would then refresh with in vain. (kube-proxy itself registers no auth-provider plugin:
+    client-go refuses such a user there, 'no Auth Provider found for name'.)"""
+    import yaml
+
+    from kubeproxy_sim.objects.load import safe_load
+    from kubeproxy_sim.objects.stdin import read_text
+
+    _, user_name, user = _entries(data, context)
+    provider = user.get("auth-provider")
+    if user_name is None or not isinstance(provider, dict):
+        return
+    current, _ = safe_load(read_text(kubeconfig))
+    users = current.get("users") if isinstance(current, dict) else None
+    for entry in users if isinstance(users, list) else []:
+        found = entry.get("user") if isinstance(entry, dict) and entry.get("name") == user_name else None
+        if isinstance(found, dict) and isinstance(found.get("auth-provider"), dict):
+            found["auth-provider"]["config"] = dict(provider.get("config") or {})
+            with open(kubeconfig, "w", encoding="utf-8") as handle:
+                yaml.safe_dump(current, handle, default_flow_style=False)
+            return
 
 
 class _LoggedErrors(logging.Handler):
@@ -339,12 +369,20 @@ CLIENT_CERTIFICATE_KEYS = ("client-certificate", "client-certificate-data")
 
 
 def _kubeconfig_entries(kubeconfig: str, context: str | None) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
-    """The context's cluster, user name and user (empty when the file says nothing usable about them)."""
+    """The context's cluster, user name and user in the file (empty when it says nothing usable about them)."""
     from kubeproxy_sim.objects.load import safe_load
     from kubeproxy_sim.objects.stdin import read_text
 
     try:
         data, _ = safe_load(read_text(kubeconfig))
+    except Exception:  # the client read it; anything odd here only means "no such settings found"
+        return {}, None, {}
+    return _entries(data, context)
+
+
+def _entries(data: Any, context: str | None) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
+    """The context's cluster, user name and user in a kubeconfig's data (empty when it says nothing usable)."""
+    try:
         name = context or data.get("current-context")
         ctx = next(c["context"] for c in data["contexts"] if c["name"] == name)
         cluster = next(c["cluster"] for c in data["clusters"] if c["name"] == ctx["cluster"])

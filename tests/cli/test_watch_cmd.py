@@ -1323,3 +1323,41 @@ def test_a_kubeconfig_s_relative_paths_are_taken_from_its_directory(tmp_path: Pa
         "  context:\n    cluster: c\n    user: u\ncurrent-context: x\n")
     monkeypatch.chdir(tmp_path)
     assert connect(str(Path("kc") / "config")).configuration.ssl_ca_cert == str(tmp_path / "kc" / "ca.crt")
+
+
+def test_a_refreshed_auth_provider_token_is_written_back_to_the_kubeconfig(tmp_path: Path, monkeypatch) -> None:
+    """The client refreshes an expired oidc id-token with the refresh token, which an OIDC provider may rotate:
+    the new tokens go back to the kubeconfig they came from, as client-go's persister (clientcmd.PersisterForUser)
+    writes them, the rest of the file kept; the client sends the new id-token."""
+    import base64
+
+    import yaml
+    from kubernetes.config.kube_config import KubeConfigLoader
+
+    from kubeproxy_sim.watch.apiserver import connect
+
+    def jwt(expiry: int) -> str:
+        claims = base64.urlsafe_b64encode(json.dumps({"exp": expiry}).encode()).decode().rstrip("=")
+        return f"e30.{claims}.c2ln"
+
+    def refresh(self, provider) -> None:  # (the token endpoint's answer, without an identity provider)
+        provider["config"].value["id-token"] = jwt(4_102_444_800)
+        provider["config"].value["refresh-token"] = "rotated"
+
+    monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", refresh)
+    config = tmp_path / "config"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n"
+        "users:\n- name: other\n  user:\n    token: t\n- name: u\n  user:\n    auth-provider:\n      name: oidc\n"
+        "      config:\n        client-id: kpsim\n        idp-issuer-url: https://idp.invalid\n"
+        f"        id-token: {jwt(1)}\n        refresh-token: first\ncontexts:\n- name: x\n  context:\n"
+        "    cluster: c\n    user: u\ncurrent-context: x\n")
+    before = yaml.safe_load(config.read_text())
+    client = connect(str(config))
+    after = yaml.safe_load(config.read_text())
+    assert after["users"][1]["user"]["auth-provider"]["config"] == {
+        "client-id": "kpsim", "idp-issuer-url": "https://idp.invalid", "id-token": jwt(4_102_444_800),
+        "refresh-token": "rotated"}
+    after["users"][1] = before["users"][1]
+    assert after == before
+    assert client.configuration.api_key["BearerToken"] == f"Bearer {jwt(4_102_444_800)}"
