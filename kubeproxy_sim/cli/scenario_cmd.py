@@ -696,7 +696,7 @@ def run(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     unposted = UnpostedNodes()
     world = _initial_world(args, rng, service_cidrs(args), unposted)
-    sync = controller_sync(world)  # the controller's memory (hints populated) and events carry from step to step
+    sync = controller_sync(world)  # the controller's memory (hints populated, its slices) carries from step to step
     overlaps = OverlapWarnings()  # said once while they hold, as a watch says them
     world, unschedulable = scheduling_diagnostics(world)  # the same: pods no node takes
     _report([*event_diagnostics(sync.events, ()), *unposted.note(sync.events, ()), *unschedulable,
@@ -718,7 +718,7 @@ def run(args: argparse.Namespace) -> int:
             line_holder[0] = step.line
             played = play(world, step, rng, load)
             world = played.world
-            before, sync = sync, controller_sync(world, sync.populated)
+            before, sync = sync, controller_sync(world, sync)
             cluster = sync.cluster
             config, diagnostics = build_config(args, cluster)
             if number == 1:

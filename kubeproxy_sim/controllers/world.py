@@ -189,12 +189,14 @@ def wait_for_rollout(world: World, namespace: str, name: str, rng: random.Random
 
 @dataclass(frozen=True, slots=True)
 class ControllerSync:
-    """The projection at one instant, with what the EndpointSlice controller recorded on Services on the way and
-    the Services whose topology hints its cache now holds (to pass to the next sync)."""
+    """The projection at one instant, with what the EndpointSlice controller recorded on Services on the way, the
+    Services whose topology hints its cache now holds, and its own slices in ``cluster`` (both for the next
+    sync)."""
 
     cluster: Cluster
     events: tuple[ServiceEvent, ...] = ()
     populated: frozenset[str] = frozenset()
+    own: tuple[EndpointSlice, ...] = ()
 
 
 def topology_view(world: World, populated: frozenset[str] = frozenset()) -> TopologyView:
@@ -205,22 +207,31 @@ def topology_view(world: World, populated: frozenset[str] = frozenset()) -> Topo
     return TopologyView(ratios=ratios, auto=auto, populated=populated)
 
 
-def controller_sync(world: World, populated: frozenset[str] = frozenset()) -> ControllerSync:
+def controller_sync(world: World, before: ControllerSync | None = None) -> ControllerSync:
     """Services, the user's and the controller's EndpointSlices, Nodes and Pods at ``world.now``, and the
-    controller's events (``populated``: the Services whose hints the previous sync populated, so that enabling
-    hints is said once, and dropping the annotation is noticed).
+    controller's events (``before``, the previous sync: the Services whose hints it populated, so that enabling
+    hints is said once and dropping the annotation is noticed, and its slices).
 
     A loaded slice that claims to be the controller's, for a Service the controller now manages, is
-    replaced by the controller's own (as the controller would rewrite it).
+    replaced by the controller's own (as the controller would rewrite it). The slices the controller wrote for a
+    Service that has since lost its selector or become ExternalName stay as they were: its syncService returns
+    before reconciling such a Service and deletes nothing (endpointslice_controller.go), so kube-proxy keeps
+    using those endpoints until the Service is deleted (its slices' owner) or gets a selector back.
     """
     pods = tuple(p.at(world.now) for p in world.pods)
+    populated = before.populated if before is not None else frozenset()
     done = reconcile_all(world.services, pods, world.nodes, view=topology_view(world, populated))
-    managed = {(s.namespace, s.name) for s in world.services if s.selector is not None}
+    managed = {(s.namespace, s.name) for s in world.services
+               if s.selector is not None and s.type is not ServiceType.EXTERNAL_NAME}
     kept = tuple(s for s in world.user_slices
                  if not (dict(s.labels).get(MANAGED_BY_LABEL) == CONTROLLER_NAME
                          and (s.namespace, s.service_name) in managed))
-    cluster = Cluster(services=world.services, endpoint_slices=(*kept, *done.slices), nodes=world.nodes, pods=pods)
-    return ControllerSync(cluster, done.events, done.populated)
+    present = {(s.namespace, s.name) for s in world.services}
+    frozen = tuple(s for s in (before.own if before is not None else ())
+                   if (s.namespace, s.service_name) in present - managed)
+    own = (*frozen, *done.slices)
+    cluster = Cluster(services=world.services, endpoint_slices=(*kept, *own), nodes=world.nodes, pods=pods)
+    return ControllerSync(cluster, done.events, done.populated, own)
 
 
 def cluster_of(world: World) -> Cluster:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -226,3 +228,29 @@ def test_every_service_gets_the_slices_of_a_scan_of_every_pod(selectors: list[li
             for i, (ns, labels) in enumerate(pods)]
     scanned = tuple(s for service in services for s in service_slices(service, made, BY_NAME))
     assert controller_slices(services, made, NODES) == scanned
+
+
+def _web_slices(sync: W.ControllerSync) -> list[EndpointSlice]:
+    return [s for s in sync.cluster.endpoint_slices if s.service_name == "web"]
+
+
+def test_a_service_that_loses_its_selector_keeps_the_controllers_slices_as_they_were() -> None:
+    """endpointslice_controller.go syncService returns before reconciling a Service without a selector (or an
+    ExternalName one) and deletes nothing: its last slices stay, endpoints kube-proxy still uses, however the pods
+    change, until the Service is deleted (the slices' owner) or gets a selector back."""
+    w, rng = deployed(2)
+    w, service = W.expose(w, "default", "web", rng, port=80)
+    first = W.controller_sync(w)
+    written = _web_slices(first)
+    assert sum(len(s.endpoints) for s in written) == 2
+    for changed in (dataclasses.replace(service, selector=None),
+                    dataclasses.replace(service, type=ServiceType.EXTERNAL_NAME, cluster_ips=(), ip_families=(),
+                                        external_name="web.example")):
+        scaled = W.wait_for_rollout(W.scale(W.put_service(w, changed), "default", "web", 3, rng), "default", "web",
+                                    rng).world
+        later = W.controller_sync(scaled, first)
+        assert _web_slices(later) == written
+        back = W.controller_sync(W.put_service(scaled, service), later)  # the selector back: reconciled again
+        assert sum(len(s.endpoints) for s in _web_slices(back)) == 3
+    gone = W.delete_services(W.put_service(w, dataclasses.replace(service, selector=None)), "default", ["web"])
+    assert _web_slices(W.controller_sync(gone, first)) == []

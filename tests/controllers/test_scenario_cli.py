@@ -935,3 +935,20 @@ def test_apply_of_a_template_gaining_a_toleration_rolls_out_a_set_of_its_own_has
     old, new = template_hash(first.template), template_hash(second.template)
     assert old != new
     assert [hashes[2], hashes[4], hashes[6]] == [[old], [new], [old]]
+
+
+def test_a_service_applied_without_its_selector_keeps_its_last_endpoints(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The EndpointSlice controller leaves a selectorless Service's slices alone (endpointslice_controller.go
+    syncService): kube-proxy keeps the two endpoints it had, frozen as they were, while the Deployment grows."""
+    (tmp_path / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+                                       "spec: {ports: [{port: 80, targetPort: 8080}]}\n")
+    script = _script(tmp_path, "create deployment web --image=nginx --replicas=2 --port=8080\n"
+                               "expose deployment web --port=80 --target-port=8080\nwait 10s\n"
+                               "apply -f svc.yaml\nscale deployment web --replicas=3\nwait 10s\n")
+    assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 0
+    steps = _steps(capsys.readouterr().out)
+    before = [line for line in steps[2][1] if "pod=" in line]
+    assert len(before) == 2 and all(" ready " in line for line in before)
+    assert [line for line in steps[5][1] if "pod=" in line] == before
