@@ -210,6 +210,12 @@ def kubeconfig_unreadable(kubeconfig: str, exc: OSError | UnicodeDecodeError) ->
 
 def connect(kubeconfig: str, context: str | None = None) -> Any:
     """An ApiClient for a kubeconfig; the user sees what is wrong with the file, not a traceback."""
+    return _connected(kubeconfig, context)[0]
+
+
+def _connected(kubeconfig: str, context: str | None) -> tuple[Any, dict[str, Any]]:
+    """:func:`connect`'s client, and the kubeconfig as it read it (once: what else is asked of the file is asked
+    of that, as a pipe gives its text once)."""
     try:
         import kubernetes  # noqa: F401  (here: said before the file is read)
     except ImportError:
@@ -222,7 +228,7 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
             client = _client(data, kubeconfig, context)
         if logged:  # the client logs an exec plugin's failure and carries on without credentials
             raise InputError(Diagnostic(f"cannot get the kubeconfig's credentials: {logged[0]}", file=kubeconfig))
-        return client
+        return client, data
     except InputError:
         raise
     except Exception as exc:  # ConfigException, YAML errors, bad certificates ...
@@ -368,18 +374,6 @@ def _server_problem(server: str) -> str | None:
 CLIENT_CERTIFICATE_KEYS = ("client-certificate", "client-certificate-data")
 
 
-def _kubeconfig_entries(kubeconfig: str, context: str | None) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
-    """The context's cluster, user name and user in the file (empty when it says nothing usable about them)."""
-    from kubeproxy_sim.objects.load import safe_load
-    from kubeproxy_sim.objects.stdin import read_text
-
-    try:
-        data, _ = safe_load(read_text(kubeconfig))
-    except Exception:  # the client read it; anything odd here only means "no such settings found"
-        return {}, None, {}
-    return _entries(data, context)
-
-
 def _entries(data: Any, context: str | None) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
     """The context's cluster, user name and user in a kubeconfig's data (empty when it says nothing usable)."""
     try:
@@ -394,19 +388,19 @@ def _entries(data: Any, context: str | None) -> tuple[dict[str, Any], str | None
             user if isinstance(user, dict) else {})
 
 
-def _kubeconfig_tls(kubeconfig: str, context: str | None) -> tuple[bool, bool]:
+def _kubeconfig_tls(data: dict[str, Any], context: str | None) -> tuple[bool, bool]:
     """(certificates, insecure): whether the context's cluster or user names a CA or a client certificate,
     and whether it skips verification; either makes client-go give a server without a scheme https."""
-    cluster, _, user = _kubeconfig_entries(kubeconfig, context)
+    cluster, _, user = _entries(data, context)
     certificates = any(cluster.get(k) for k in ("certificate-authority", "certificate-authority-data")) or any(
         user.get(k) for k in CLIENT_CERTIFICATE_KEYS)
     return certificates, bool(cluster.get("insecure-skip-tls-verify"))
 
 
-def _no_client_certificate(kubeconfig: str, context: str | None) -> str | None:
+def _no_client_certificate(data: dict[str, Any], kubeconfig: str, context: str | None) -> str | None:
     """Why a TLS handshake the server closed is likely a missing client certificate, or None: when the
-    kubeconfig's user gives one, or an exec plugin that may hand one out."""
-    _, user_name, user = _kubeconfig_entries(kubeconfig, context)
+    kubeconfig's user (in ``data``, read from ``kubeconfig``) gives one, or an exec plugin that may hand one out."""
+    _, user_name, user = _entries(data, context)
     if any(user.get(k) for k in CLIENT_CERTIFICATE_KEYS) or user.get("exec"):
         return None
     who = f"the kubeconfig's user {user_name!r} has" if user_name else "the kubeconfig's context names no user, so"
@@ -415,14 +409,14 @@ def _no_client_certificate(kubeconfig: str, context: str | None) -> str | None:
             f"client-key-data, for that user in {kubeconfig})")
 
 
-def _with_scheme(configuration: Any, kubeconfig: str, context: str | None) -> str | None:
+def _with_scheme(configuration: Any, kubeconfig: str, data: dict[str, Any], context: str | None) -> str | None:
     """Give a server without a scheme the one client-go gives it (https with TLS settings, else http); the
     note to show. The Python client reads a CA and client certificates only for an https:// server, so a
     server without a scheme that needs them is refused in one line rather than failing the TLS handshake."""
     host = str(getattr(configuration, "host", "") or "")
     if not host or "://" in host:
         return None
-    certificates, insecure = _kubeconfig_tls(kubeconfig, context)
+    certificates, insecure = _kubeconfig_tls(data, context)
     if certificates:
         raise InputError(Diagnostic(f"the server {host!r} has no scheme; kubectl would use https://{host} with "
                                     "the kubeconfig's certificates, which the Python client reads only for an "
@@ -489,15 +483,15 @@ class ApiServerSource:
                  node_name: str | None = None, give_up: int | None = None,
                  sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None, backoff: Backoff = Backoff(), watch_timeout: int = 300,
-                 read_timeout: float | None = None, page_size: int = 500, api_client: Any = None) -> None:
-        self._api = api_client if api_client is not None else connect(kubeconfig, context)
+                 read_timeout: float | None = None, page_size: int = 500) -> None:
+        self._api, self._data = _connected(kubeconfig, context)
         configuration = self._api.configuration
         self._auth = configuration  # where request headers come from; replaced when a 401 says they went stale
         self._kubeconfig, self._context = kubeconfig, context
         self._auth_loaded = time.monotonic()
         self._logged = _LoggedErrors(lambda message: self._say(self.host, Diagnostic(
             f"credentials: {message}", file=self.host, severity=Severity.WARNING)))
-        scheme_note = _with_scheme(configuration, kubeconfig, context)
+        scheme_note = _with_scheme(configuration, kubeconfig, self._data, context)
         if getattr(configuration, "verify_ssl", True) is False:
             _quiet_insecure_warnings()
         self.host = str(getattr(configuration, "host", "") or kubeconfig).rstrip("/")
@@ -636,7 +630,7 @@ class ApiServerSource:
                 return
             self._auth_loaded = time.monotonic()
         try:
-            fresh = connect(self._kubeconfig, self._context)
+            fresh, self._data = _connected(self._kubeconfig, self._context)
         except Exception:  # the kubeconfig itself went bad meanwhile: keep what works for the TLS part
             return
         self._auth = fresh.configuration
@@ -744,12 +738,13 @@ class ApiServerSource:
 
     @cached_property
     def _no_client_cert(self) -> str | None:
-        """:func:`_no_client_certificate` for this source's kubeconfig, read at the first closed handshake only."""
-        return _no_client_certificate(self._kubeconfig, self._context) if self.host.startswith("https:") else None
+        """:func:`_no_client_certificate` for this source's kubeconfig, worked out at the first closed handshake."""
+        return (_no_client_certificate(self._data, self._kubeconfig, self._context) if self.host.startswith("https:")
+                else None)
 
     def _classify(self, exc: BaseException) -> Failure:
-        """:func:`classify`, and a closed TLS handshake explained when the kubeconfig gives no client certificate
-        (the kubeconfig is read again for that only then: a source that never meets one never parses it twice)."""
+        """:func:`classify`, and a closed TLS handshake explained when the kubeconfig (as read) gives no client
+        certificate."""
         failure = classify(exc, self._server)
         if failure.handshake_closed and self._no_client_cert:
             detail = failure.text.removeprefix(f"TLS with {self._server} failed: ")

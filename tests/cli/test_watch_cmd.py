@@ -1310,6 +1310,24 @@ def test_a_kubeconfig_given_by_process_substitution_is_read_once(capsys, tmp_pat
         fake.stop()
 
 
+def test_a_kubeconfig_given_by_process_substitution_is_asked_about_its_server_s_scheme_once(capsys,
+                                                                                           tmp_path: Path) -> None:
+    """A server without a scheme with a CA is refused (the Python client reads a CA only for an https:// server);
+    through a pipe, the scheme's check read the file again, found nothing, and went on with http://."""
+    from tests.cli._fifo import fifo_giving
+
+    fifo = tmp_path / "fd63"
+    with fifo_giving(fifo, "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: 127.0.0.1:1\n"
+                           "    certificate-authority-data: Zm9v\nusers:\n- name: u\n  user:\n    token: t\n"
+                           "contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n"):
+        status = main(["watch", "--kubeconfig", str(fifo), *NODE_FLAGS, "--once"])
+    out, err = capsys.readouterr()
+    assert (status, out) == (1, "")
+    assert err == (f"kubeproxy-sim: {fifo}: the server '127.0.0.1:1' has no scheme; kubectl would use "
+                   "https://127.0.0.1:1 with the kubeconfig's certificates, which the Python client reads only for "
+                   "an https:// server: write server: https://127.0.0.1:1\n")
+
+
 def test_a_kubeconfig_s_relative_paths_are_taken_from_its_directory(tmp_path: Path, monkeypatch) -> None:
     """The client is built from the kubeconfig as read once (not from its file): a relative certificate path is
     still taken from the kubeconfig's directory, as the client's reading of the file takes it."""
