@@ -296,7 +296,10 @@ def service_slices(service: Service, pods: Sequence[Pod], nodes: Mapping[str, No
 def reconcile_all(services: Sequence[Service], pods: Sequence[Pod], nodes: Sequence[Node],
                   max_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
                   view: TopologyView = TopologyView()) -> Reconciled:
-    """Every Service synced, in Service order: their slices, events and the cache's new populated set."""
+    """Every Service synced, in Service order: their slices, events and the cache's new populated set. A deleted
+    Service stays in that set: syncService's not-found branch clears the trigger times, metrics and slice tracker
+    but not the topology cache, so a Service made again under that name says no TopologyAwareHintsEnabled (and,
+    without the annotation, that hints were disabled)."""
     by_name = {n.name: n for n in nodes}
     by_namespace: dict[str, list[Pod]] = {}
     by_label: dict[tuple[str, str, str], list[Pod]] = {}  # (namespace, key, value) -> its pods, in order
@@ -306,7 +309,7 @@ def reconcile_all(services: Sequence[Service], pods: Sequence[Pod], nodes: Seque
             by_label.setdefault((pod.namespace, key, value), []).append(pod)
     slices: list[EndpointSlice] = []
     events: list[ServiceEvent] = []
-    populated: set[str] = set()
+    populated = set(view.populated - {service.key for service in services})
     for service in services:
         candidates = by_namespace.get(service.namespace, [])
         if service.selector:  # the pods of its rarest pair (reconcile_service checks them all): a scan of every

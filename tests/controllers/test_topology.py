@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kubeproxy_sim.controllers import topology as T
-from kubeproxy_sim.controllers.endpointslice import TopologyView, reconcile_service
+from kubeproxy_sim.controllers.endpointslice import TopologyView, reconcile_all, reconcile_service
 from kubeproxy_sim.objects.model import Endpoint, EndpointConditions, Node, Pod, Protocol, Service, ServicePort
 
 from ._helpers import run_cli
@@ -231,6 +231,22 @@ def test_enabled_is_said_once_and_dropping_the_annotation_is_said_too() -> None:
     dropped = reconcile_service(service, pods, NODES, view=TopologyView(view.ratios, frozenset(), first.populated))
     assert [e.event for e in dropped.events] == [T.disabled_event("IPv4")] and dropped.populated == frozenset()
     assert _zone_hints(dropped.slices) == [None] * 4
+
+
+def test_the_cache_remembers_a_deleted_service_so_its_namesake_is_not_enabled_again() -> None:
+    """syncService's not-found branch leaves the topology cache alone: hints stay populated for the key, so a
+    Service made again under the name gets its hints without TopologyAwareHintsEnabled, and one made without the
+    annotation says they were disabled."""
+    service, pods = _web()
+    nodes = list(NODES.values())
+    view = TopologyView(ratios={"zone-a": 0.5, "zone-b": 0.5}, auto=frozenset({"default/web"}))
+    first = reconcile_all([service], pods, nodes, view=view)
+    gone = reconcile_all([], pods, nodes, view=TopologyView(view.ratios, view.auto, first.populated))
+    assert gone.populated == {"default/web"} and gone.events == ()
+    again = reconcile_all([service], pods, nodes, view=TopologyView(view.ratios, view.auto, gone.populated))
+    assert again.events == () and _zone_hints(again.slices) == _zone_hints(first.slices)
+    plain = reconcile_all([service], pods, nodes, view=TopologyView(view.ratios, frozenset(), gone.populated))
+    assert [e.event for e in plain.events] == [T.disabled_event("IPv4")] and plain.populated == frozenset()
 
 
 # -- a scenario end to end ------------------------------------------------------------------------------------
