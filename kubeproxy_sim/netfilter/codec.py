@@ -531,8 +531,9 @@ class _Parser:
         text before the error that may hold such a rule."""
         if not self.validate or error.line is None:
             return error
-        tables = [*self.all_committed(self.tables), *([self.table] if self.table is not None else [])]
-        found = self.judged(tables, ipv6, until=error.line)[1]
+        committed = self.all_committed(self.tables)
+        tables = [*committed, *([self.table] if self.table is not None else [])]
+        found = _earlier(self.judged(tables, ipv6, until=error.line)[1], self.circles(committed))
         reading = self.table.line if self.table is not None else error.line
         if found is not None and found[0] < (reading, 0, error.line):
             return found[1]
@@ -567,8 +568,6 @@ class _Parser:
         if name not in BUILTIN_CHAINS:
             raise self.error("unknown table", name, "one of " + ", ".join(BUILTIN_CHAINS))
         earlier = next((t for t in self.tables if t.name == name), None)
-        if earlier is not None and self.validate:
-            self.refuse_circles(earlier)
         self.table = _TableState(name, self.lineno)
         if earlier is not None:
             self.check_family(name, earlier.line, line)
@@ -588,17 +587,25 @@ class _Parser:
                              "each family in a file of its own: iptables-save's and ip6tables-save's output "
                              "saved apart")
 
-    def refuse_circles(self, table: _TableState) -> None:
-        """A table given again: the jumps of its committed copy in a circle are refused, as iptables-legacy-restore
-        refuses them at that copy's COMMIT (iptables-nft-restore at the rule). A table committed once is checked
-        when it is compiled (:func:`.compile_chains.refuse_table_circles`); this copy never will be."""
+    def circles(self, tables: list[_TableState], frozen: dict[int, Table] | None = None) -> _Found | None:
+        """The first refusal (:data:`_Found`) of committed ``tables`` whose built-in chains reach chains that jump
+        in a circle (:func:`.compile_chains.refuse_table_circles`): the kernel refuses such a table at its COMMIT
+        (iptables-legacy-restore v1.8.9: "line N failed", N the COMMIT's; iptables-nft-restore: RULE_APPEND failed
+        (Too many links) at the rule that closes it), named at the jump that closes it, as the other refusals of
+        the kernel at COMMIT are named at their rule. A copy of a table given again is judged too (it was
+        committed). ``frozen``: the tables frozen already, by their line."""
         from kubeproxy_sim.netfilter.compile_chains import refuse_table_circles
 
-        try:
-            refuse_table_circles(table.freeze())
-        except InputError as circle:
-            found = circle.diagnostics[0]
-            raise RulesSyntaxError(found.message, file=self.file, line=found.line) from None
+        best: _Found | None = None
+        for state in tables:
+            table = frozen.get(state.line) if frozen is not None else None
+            try:
+                refuse_table_circles(table if table is not None else state.freeze())
+            except InputError as circle:
+                line = circle.diagnostics[0].line
+                best = _earlier(best, ((state.line, 1, line or 0), RulesSyntaxError(
+                    circle.diagnostics[0].message, file=self.file, line=line)))
+        return best
 
     def note_first_command(self, line: int) -> int:
         """``line``, noted as the open table's first command (a rule, -N, ...: read() notes each table's once;
@@ -1514,14 +1521,18 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
     with collector_paused(len(text) // BYTES_PER_OBJECT):
         parser = _Parser(file, validate)
         tables = parser.run(text, ipv6)
+        frozen = {t.line: t.freeze() for t in tables}
         found = None
         if validate:
-            family, found = parser.judged(parser.all_committed(tables), ipv6)
+            committed = parser.all_committed(tables)
+            family, found = parser.judged(committed, ipv6)
+            found = _earlier(found, parser.circles(committed, frozen))
+            frozen = {line: Table(t.name, t.chains, t.deleted, acyclic=True) for line, t in frozen.items()}
         else:  # (what is kept decides: a replaced copy is judged only when validating)
             family = _family(tables, ipv6, validate, file)[0]
         if found is not None:
             raise found[1]
-        return Ruleset(tuple(t.freeze() for t in tables), family)
+        return Ruleset(tuple(frozen[t.line] for t in tables), family)
 
 
 def parse_ruleset_file(path: str, *, ipv6: bool | None = None, validate: bool = True) -> Ruleset:

@@ -842,7 +842,38 @@ FIRST_BAD_LINE = [
          filter_with("-A INPUT -s fd00::1 -j ACCEPT", "-A INPUT -j BAR"), line=5),
 ]
 
+# A circle of jumps (-j or -g) the built-in chains reach: the kernel refuses the table at its COMMIT (legacy: "line
+# N failed", N the COMMIT's; nft: "RULE_APPEND failed (Too many links)" at the rule that closes it), named at the
+# jump that closes it; one no built-in chain reaches is loaded by both. The parser read on and refused it only when
+# the table was compiled (trace, graph), so a read error of a later table was named first
+CIRCLES = [
+    Case("circle the built-in chains reach", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-A INPUT -j FOO",
+                                                          "-A FOO -j BAR", "-A BAR -j FOO"), line=9, at_commit=True),
+    Case("circle of gotos", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-A OUTPUT -g FOO", "-A FOO -g BAR",
+                                        "-A BAR -p tcp -g FOO"), line=9, at_commit=True),
+    Case("chain jumping to itself", filter_with(":FOO - [0:0]", "-A FOO -j FOO", "-A FORWARD -j FOO"), line=6,
+         at_commit=True),
+    Case("circle closed before the jump into it", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-A FOO -j BAR",
+                                                               "-A BAR -j FOO", "-A INPUT -j FOO"), line=8,
+         at_commit=True),
+    Case("circle no built-in chain reaches", filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-A FOO -j BAR",
+                                                          "-A BAR -j FOO"),
+         saved=("[0:0] -A BAR -j FOO", "[0:0] -A FOO -j BAR")),
+    Case("circle broken by -D before COMMIT", filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -j FOO",
+                                                           "-D FOO -j FOO"), saved=("[0:0] -A INPUT -j FOO",)),
+    Case("circle in nat", nat_with(":FOO - [0:0]", "-A PREROUTING -j FOO", "-A FOO -j FOO"), line=8, at_commit=True),
+    # ... before the next table is read, after the lines of its own table
+    Case("circle, then a bad option in the next table", filter_with(":FOO - [0:0]", "-A INPUT -j FOO",
+                                                                   "-A FOO -j FOO") + nat_with("-A OUTPUT --bogus"),
+         line=7, at_commit=True),
+    Case("circle, then a bad option in its table", filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -j FOO",
+                                                              "-A OUTPUT --bogus"), line=8),
+    Case("target out of place, then a circle", filter_with(":FOO - [0:0]", "-A OUTPUT -j DNAT --to-destination "
+                                                           "10.0.0.1", "-A INPUT -j FOO", "-A FOO -j FOO"),
+         line=6, at_commit=True),
+]
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
-             *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE]
+             *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE, *CIRCLES]

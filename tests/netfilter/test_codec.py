@@ -126,7 +126,8 @@ def rulesets(draw: st.DrawFn) -> Ruleset:
         chains = []
         for chain in builtins + users:
             specs = draw(st.lists(rule_specs().filter(partial(placed, table, chain.name)), max_size=3))
-            specs = [draw(jumping_to([c.name for c in users], spec)) for spec in specs]
+            below = [c.name for c in users[users.index(chain) + 1 if chain in users else 0:]]  # (no circle: the
+            specs = [draw(jumping_to(below, spec)) for spec in specs]  # kernel refuses one, and so does the parse)
             rules = tuple(Rule(chain.name, syntax.render_spec(s), 0, draw(counters)) for s in specs)
             chains.append(Chain(chain.name, rules, chain.policy, chain.counters))
         targets = {r.parsed.target.name for c in chains for r in c.rules if r.parsed.target is not None}

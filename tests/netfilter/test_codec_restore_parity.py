@@ -331,3 +331,20 @@ def test_a_jump_or_name_iptables_refuses_is_refused_saying_why(lines: list[str],
     """iptables-legacy-restore v1.8.9: "Couldn't load target `KUBE-NOPE'" (also when its chain comes later), "chain
     name may not clash with target name", 'unknown option "--log-prefix"', "Bad argument `b''"."""
     assert str(refusal(filter_with(*lines))) == message
+
+
+def test_a_circle_the_built_in_chains_reach_is_refused_as_the_dump_is_read() -> None:
+    """iptables-legacy-restore v1.8.9: "line 10 failed" (the COMMIT: the kernel's loop check); iptables-nft-restore:
+    "line 9: RULE_APPEND failed (Too many links)". The parser took the table, refused only when compiled."""
+    text = filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-A INPUT -j FOO", "-A FOO -j BAR", "-A BAR -j FOO")
+    assert str(refusal(text)) == ("node.rules:9: the filter table's chains jump in a circle: FOO -> BAR -> FOO; the "
+                                  "kernel refuses to load such rules (iptables-restore: RULE_APPEND failed (Too many "
+                                  "links))")
+
+
+def test_a_table_the_validating_parse_checked_for_circles_says_so() -> None:
+    """So that a lazy compile of it (trace --rules) does not walk its jumps again; the bulk parse checks nothing."""
+    text = filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -j ACCEPT")
+    assert [t.acyclic for t in parse_ruleset(text).tables] == [True]
+    assert [t.acyclic for t in parse_ruleset(text, validate=False).tables] == [False]
+    assert parse_ruleset(text) == parse_ruleset(text, validate=False)

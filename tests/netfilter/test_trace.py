@@ -374,7 +374,9 @@ def test_a_circle_the_packet_does_not_go_round_is_refused_up_front_compiled_or_l
 
     text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A PREROUTING -j A\n"
             "-A A -m mark --mark 0x1 -j B\n-A B -g A\nCOMMIT\n")
-    ruleset = parse_ruleset(text)
+    with pytest.raises(InputError, match=r"^line 7: the nat table's chains jump in a circle: A -> B -> A;"):
+        parse_ruleset(text)  # (as iptables-restore refuses it; the bulk parse checks nothing)
+    ruleset = parse_ruleset(text, validate=False)
     with pytest.raises(InputError, match=r"^line 7: the nat table's chains jump in a circle: A -> B -> A;"):
         compile_ruleset(ruleset)
     with pytest.raises(InputError, match=r"^line 7: the nat table's chains jump in a circle: A -> B -> A;"):
