@@ -134,7 +134,7 @@ def service_families(service: Service, pods: Iterable[Pod] = ()) -> tuple[IPFami
 def make_endpoint(pod: Pod, address: str, nodes: Mapping[str, Node], service: Service) -> Endpoint:
     node = nodes.get(pod.node_name) if pod.node_name else None
     cond = conditions(pod, service)
-    zone = node.label(topology.ZONE_LABEL) if node is not None else None
+    zone = (node.label(topology.ZONE_LABEL) or None) if node is not None else None  # an empty label: no zone
     for_zones, for_nodes = _hints(service, cond, zone, pod.node_name)
     return Endpoint(addresses=(address,), conditions=cond, node_name=pod.node_name, zone=zone,
                     hints_for_zones=for_zones, hints_for_nodes=for_nodes,

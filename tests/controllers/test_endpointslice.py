@@ -190,6 +190,16 @@ def test_trafficdistribution_hints_each_ready_endpoint_for_its_own_zone_as_upstr
     assert set(_hints(None).values()) == set(_hints("Closest").values()) == {(None, None)}
 
 
+def test_a_node_whose_zone_label_is_empty_gives_its_endpoints_no_zone_and_no_zone_hint() -> None:
+    """podToEndpoint sets the zone only when the Node's topology.kubernetes.io/zone label is not empty: an empty
+    one is no zone, so PreferClose gives no zone hint (an empty hint would narrow kube-proxy's endpoints)."""
+    blank = Node(name="node9", pod_cidrs=("10.244.9.0/24",), labels=(("topology.kubernetes.io/zone", ""),))
+    (slice_,) = service_slices(_service(traffic_distribution="PreferClose"),
+                               [_pod("far", "10.244.9.2", node_name="node9")], {"node9": blank})
+    (endpoint,) = slice_.endpoints
+    assert (endpoint.zone, endpoint.hints_for_zones, endpoint.hints_for_nodes) == (None, None, None)
+
+
 def test_a_pod_whose_node_is_not_found_is_skipped_unless_the_service_publishes_not_ready_addresses() -> None:
     """reconciler.go: "skipping Pod for Service, Node not found" (none named is not found either); the sync's
     error is recorded on the Service once, naming every such pod and its node."""
