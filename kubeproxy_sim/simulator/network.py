@@ -869,25 +869,8 @@ class Simulator:
         rt.sampler.now = now
         if self.record is not None:
             self._note(f"{rt.name} {in_iface or 'local'} in", pkt, flags)
-        found = rt.conntrack.lookup(pkt, now)
-        if found is not None and flags == "S" and found[0].closed:
-            rt.conntrack.reopen(found[0])  # a new SYN on a closed connection's tuple: a new connection
-            found = None
-        proto, family, src, sport, dst, dport = pkt
-        if found is not None:
-            entry, is_reply = found
-            ahead = entry.orig if is_reply else entry.reply  # the tuple the other side sends
-            dst, dport = ahead[2], ahead[3]
-            state = CtState.ESTABLISHED if (is_reply or entry.seen_reply) else CtState.NEW
-        elif flags == "R" or (proto == "tcp" and flags == "SA"):
-            # conntrack's TCP tracker starts no connection on a SYN/ACK or a RST it has no entry for (a reply
-            # that took another way back than its SYN came), nor does an ICMP error whose inner packet has none
-            # start one (icmp_error_message): the packet is INVALID, and no NAT sees it. (A reply to a pod of this
-            # node whose SYN another node DNATed back here finds the entry that SYN made coming in, bridged or
-            # routed alike: tests/kernel/test_same_node_reply_kernel.py)
-            state = CtState.INVALID
-        else:
-            state = CtState.NEW
+        found, state, dst, dport = self._tracked(rt, pkt, flags, now)
+        proto, family, src, sport = pkt[0], pkt[1], pkt[2], pkt[3]
         packet = Packet(proto, family, src, dst, sport, dport, in_iface, None, 0, state, frozenset(), bport)
         walked = walk_node(rt.engine, packet, local_origin=local_origin, nat=found is None and state is CtState.NEW,
                            out_iface=rt.out_iface)
@@ -898,26 +881,61 @@ class Simulator:
             return Failure(reason, f"node {rt.name}: {verdict_rule(b, walked.verdict)}",
                            decided_by=Decided(rt.name, None if decided is None else decided.step))
         iface, kind, target = ("lo", "local", rt.name) if walked.local else self._next_hop(rt, b.dst)
+        out = self._leaving(rt, pkt, found, state, b, kind, local_origin, flags, now)
+        if isinstance(out, Failure):
+            return out
+        if self.record is not None:
+            self._note(f"{rt.name} {iface} out", out, flags)
+        return self._deliver(rt, out, iface, kind, target, flags)
+
+    @staticmethod
+    def _tracked(rt: NodeRuntime, pkt: Tuple, flags: str,
+                 now: float) -> tuple[tuple[Entry, bool] | None, CtState, int, int | None]:
+        """(conntrack's entry and whether the packet is its reply, the ctstate, the destination address and port)
+        as the node's hooks see the packet: conntrack runs before them, so a packet of a known connection arrives
+        with its entry's translation already applied (the nat table never sees it), and its state is what the
+        filter rules match on."""
+        found = rt.conntrack.lookup(pkt, now)
+        if found is not None and flags == "S" and found[0].closed:
+            rt.conntrack.reopen(found[0])  # a new SYN on a closed connection's tuple: a new connection
+            found = None
+        if found is not None:
+            entry, is_reply = found
+            ahead = entry.orig if is_reply else entry.reply  # the tuple the other side sends
+            state = CtState.ESTABLISHED if (is_reply or entry.seen_reply) else CtState.NEW
+            return found, state, ahead[2], ahead[3]
+        if flags == "R" or (pkt[0] == "tcp" and flags == "SA"):
+            # conntrack's TCP tracker starts no connection on a SYN/ACK or a RST it has no entry for (a reply
+            # that took another way back than its SYN came), nor does an ICMP error whose inner packet has none
+            # start one (icmp_error_message): the packet is INVALID, and no NAT sees it. (A reply to a pod of this
+            # node whose SYN another node DNATed back here finds the entry that SYN made coming in, bridged or
+            # routed alike: tests/kernel/test_same_node_reply_kernel.py)
+            return None, CtState.INVALID, pkt[4], pkt[5]
+        return None, CtState.NEW, pkt[4], pkt[5]
+
+    def _leaving(self, rt: NodeRuntime, pkt: Tuple, found: tuple[Entry, bool] | None, state: CtState, b,
+                 kind: str, local_origin: bool, flags: str, now: float) -> Tuple | Failure:
+        """The tuple an accepted packet leaves the node with, and conntrack brought up to date by it: a known
+        connection's packet takes its entry's translation (and moves its state on), an INVALID one leaves
+        untouched and untracked, and a new one is confirmed with its source NAT, which fails only when nf_nat
+        finds no free source port."""
+        proto, family = pkt[0], pkt[1]
         if found is not None:
             entry, is_reply = found
             back = entry.orig if is_reply else entry.reply
-            out = (proto, family, back[4], back[5], b.dst, b.dport)
             if flags != "R":
                 rt.conntrack.seen(entry, is_reply, now)
             elif proto == "tcp":  # a RST aborts the connection (a new SYN on its tuple reopens it); an ICMP error
                 Conntrack.abort(entry, now)  # is only related to a UDP one, whose state it leaves
-        elif state is CtState.INVALID:  # accepted (no INVALID drop rule, tcp-be-liberal): on, untracked
-            out = pkt
-        else:
-            confirmed = self._new_entry(rt, pkt, b, kind, local_origin, now)
-            if confirmed is None:
-                return Failure(DROP, f"node {rt.name}: no free source port for NAT: every port tried makes a reply "
-                               f"tuple another connection has (nf_nat gives up, the packet is dropped)",
-                               decided_by=Decided(rt.name))
-            out = confirmed
-        if self.record is not None:
-            self._note(f"{rt.name} {iface} out", out, flags)
-        return self._deliver(rt, out, iface, kind, target, flags)
+            return (proto, family, back[4], back[5], b.dst, b.dport)
+        if state is CtState.INVALID:  # accepted (no INVALID drop rule, tcp-be-liberal): on, untracked
+            return pkt
+        confirmed = self._new_entry(rt, pkt, b, kind, local_origin, now)
+        if confirmed is None:
+            return Failure(DROP, f"node {rt.name}: no free source port for NAT: every port tried makes a reply "
+                           f"tuple another connection has (nf_nat gives up, the packet is dropped)",
+                           decided_by=Decided(rt.name))
+        return confirmed
 
     def route_source(self, rt: NodeRuntime, dst: int, default: int) -> int:
         """The source an unbound socket of the node gets towards ``dst``: its route's preferred source. A route by
