@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.model import Rule, Ruleset
     from kubeproxy_sim.netfilter.packet import Packet
     from kubeproxy_sim.netfilter.saveform import SavedLines
-    from kubeproxy_sim.netfilter.trace import PathStep, TraceResult, Uncertainty
+    from kubeproxy_sim.netfilter.trace import PathStep, Tracer, TraceResult, Uncertainty
     from kubeproxy_sim.objects.model import Cluster
     from kubeproxy_sim.proxier.config import ProxyConfig
 
@@ -272,34 +272,13 @@ def cite_lines(result: TraceResult, line_text: LineText) -> TraceResult:
 
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.netfilter.dumpfile import dump_name
-    from kubeproxy_sim.netfilter.established import REPLY_STATES, later_status, trace_later, trace_reply
-    from kubeproxy_sim.netfilter.packet import CtState
     from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
     packet = _packet(args)
     reply = args.ctdir == "REPLY"
-    if reply and packet.ctstate not in REPLY_STATES:  # before the rules load
-        raise UsageError(Diagnostic(f"a {packet.ctstate} packet has no reply direction (a connection's first packet "
-                                    f"is its original direction); expected --ctstate {' or '.join(REPLY_STATES)} "
-                                    "with --ctdir REPLY", field="--ctdir"))
-    graph_format = None
-    if args.graph is not None:  # --graph "" too: check_writable says it is a usage error
-        check_writable(args.graph, "--graph")  # before the work, not after it
-        graph_format = _graph_format(args.graph)
-        if graph_format in ("svg", "png"):
-            from kubeproxy_sim.graph.image import check_image_tools
-
-            check_image_tools(TRACE_GRAPH_ALTERNATIVE)
-    if args.rules and (args.filename or args.scenario):
-        raise UsageError(Diagnostic("--rules and -f/--scenario both given; expected one source of rules",
-                                    field="--rules"))
-    if args.rules:
-        rules = _from_dump(args, packet.family)
-    elif args.filename or args.scenario:
-        rules = _from_objects(args, packet.family)
-    else:
-        raise UsageError(Diagnostic("no rules given; expected --rules DUMP, -f PATH or --scenario NAME",
-                                    field="--rules"))
+    _check_direction(packet, reply)  # before the rules load
+    graph_format = None if args.graph is None else _check_graph(args.graph)  # --graph "" too: a usage error
+    rules = _rules_of_args(args, packet.family)
     ruleset, saved = rules.ruleset, rules.saved
     report(_unknown_lists(ruleset, args.affinity), args)
     # a dump says nothing of the node's addresses: without --node-ip, addrtype LOCAL tests are uncertain
@@ -311,36 +290,96 @@ def run(args: argparse.Namespace) -> int:
         # one packet: compile (and number) only the chains it enters
         tracer = Tracer(ruleset, node, lazy=True, renumber=saved.numbered if saved is not None else None,
                         generated=rules.generated)
-        if reply:
-            traced = trace_reply(tracer, packet)
-        elif packet.ctstate is CtState.ESTABLISHED:
-            traced = trace_later(tracer, packet)
-        else:  # NEW keeps its status bits; RELATED gains EXPECTED (the connection a helper expected)
-            traced = tracer.trace(dataclasses.replace(packet, ctstatus=later_status(packet)))
+        traced = _trace(tracer, packet, reply)
         if rules.gaps:  # first: they concern every rule of the dump
             traced = dataclasses.replace(traced, uncertain=(*rules.gaps, *traced.uncertain))
         result = cite_lines(traced, rules.line_text)
     notes = explain(rules.objects, packet, result) if rules.objects and not reply else []
     con = console(args)
-    data = None
-    if args.output != "text":  # the text reads the result: no JSON form (a fraction's digits) made and thrown away
-        data = result.to_json()
-        data["packet"]["affinity"] = list(args.affinity)  # the recent lists that hold the client: its input too
-        data["notes"] = notes
-        data["node"] = rules.objects[1].node_name if rules.objects else None  # a dump's node is not known
-        # whose rules the lines are: a dual-stack node's other proxier's when the packet chose it (load_inputs)
-        data["ip_family"] = "IPv6" if ruleset.ipv6 else "IPv4"
+    # the text reads the result: no JSON form (a fraction's digits) made and thrown away
+    data = None if args.output == "text" else _trace_json(result, args, notes, rules)
     # the header names whose rules these are: -f's default node (the first Node by name) is not on the command line
     rules_of = f"node {rules.objects[1].node_name}" if rules.objects else dump_name(args.rules)
     emit(data, args.output, text=lambda: trace_text(result, con, notes, rules_of))
-    if args.graph is not None:  # the graph reads the rules' own text (their comments); its tooltips quote `lines`
-        # a later packet walks no nat rule: its first packet's path tells the service it belongs to
-        later = packet.ctstate is CtState.ESTABLISHED and not reply  # a reply's first packet is not known
-        first = tracer.trace(dataclasses.replace(packet, ctstate=CtState.NEW)) if later else None
-        numbered = saved.every_chain() if saved is not None else ruleset  # the graph finds a step's rule by line
-        write_trace_graph(numbered, traced, args.graph, graph_format, args.rules, first,  # type: ignore[arg-type]
-                          rules.line_text, rules.generated)
+    if graph_format is not None:
+        _graph_of_trace(args, graph_format, tracer, packet, reply, traced, rules)
     return 1 if rules.errors else 0
+
+
+def _check_direction(packet: Packet, reply: bool) -> None:
+    """Refuse --ctdir REPLY for a packet that can have no reply direction, before any rules are read: a
+    connection's first packet (NEW, or RELATED's) is its original direction by definition."""
+    from kubeproxy_sim.netfilter.established import REPLY_STATES
+
+    if reply and packet.ctstate not in REPLY_STATES:
+        raise UsageError(Diagnostic(f"a {packet.ctstate} packet has no reply direction (a connection's first packet "
+                                    f"is its original direction); expected --ctstate {' or '.join(REPLY_STATES)} "
+                                    "with --ctdir REPLY", field="--ctdir"))
+
+
+def _check_graph(path: str) -> str:
+    """The --graph picture's format, once its path is known writable and the tools an image needs are there:
+    checked before the trace, so a wrong path or a missing tool costs no work."""
+    check_writable(path, "--graph")
+    graph_format = _graph_format(path)
+    if graph_format in ("svg", "png"):
+        from kubeproxy_sim.graph.image import check_image_tools
+
+        check_image_tools(TRACE_GRAPH_ALTERNATIVE)
+    return graph_format
+
+
+def _rules_of_args(args: argparse.Namespace, family: int) -> TracedRules:
+    """The rules from the one source the command line names: a dump (--rules), or objects (-f/--scenario) to
+    generate them from; both or neither is a usage error."""
+    if args.rules and (args.filename or args.scenario):
+        raise UsageError(Diagnostic("--rules and -f/--scenario both given; expected one source of rules",
+                                    field="--rules"))
+    if args.rules:
+        return _from_dump(args, family)
+    if args.filename or args.scenario:
+        return _from_objects(args, family)
+    raise UsageError(Diagnostic("no rules given; expected --rules DUMP, -f PATH or --scenario NAME", field="--rules"))
+
+
+def _trace(tracer: Tracer, packet: Packet, reply: bool) -> TraceResult:
+    """The packet traced as its conntrack state and direction make it: a reply, or a later packet of the
+    original direction, walks rules no first packet does (and no nat rule), so each has its own walk."""
+    from kubeproxy_sim.netfilter.established import later_status, trace_later, trace_reply
+    from kubeproxy_sim.netfilter.packet import CtState
+
+    if reply:
+        return trace_reply(tracer, packet)
+    if packet.ctstate is CtState.ESTABLISHED:
+        return trace_later(tracer, packet)
+    # NEW keeps its status bits; RELATED gains EXPECTED (the connection a helper expected)
+    return tracer.trace(dataclasses.replace(packet, ctstatus=later_status(packet)))
+
+
+def _trace_json(result: TraceResult, args: argparse.Namespace, notes: list[str], rules: TracedRules) -> dict:
+    """The trace's JSON document: the result's own, and what the command line and the rules' source add to it."""
+    data = result.to_json()
+    data["packet"]["affinity"] = list(args.affinity)  # the recent lists that hold the client: its input too
+    data["notes"] = notes
+    data["node"] = rules.objects[1].node_name if rules.objects else None  # a dump's node is not known
+    # whose rules the lines are: a dual-stack node's other proxier's when the packet chose it (load_inputs)
+    data["ip_family"] = "IPv6" if rules.ruleset.ipv6 else "IPv4"
+    return data
+
+
+def _graph_of_trace(args: argparse.Namespace, graph_format: str, tracer: Tracer, packet: Packet, reply: bool,
+                    traced: TraceResult, rules: TracedRules) -> None:
+    """Write --graph. It reads the rules' own text (their comments) and its tooltips quote the cited lines; a
+    later packet walks no nat rule, so its connection's first packet is traced too, to tell the Service it
+    belongs to (a reply's first packet is not known)."""
+    from kubeproxy_sim.netfilter.packet import CtState
+
+    later = packet.ctstate is CtState.ESTABLISHED and not reply
+    first = tracer.trace(dataclasses.replace(packet, ctstate=CtState.NEW)) if later else None
+    saved = rules.saved
+    numbered = saved.every_chain() if saved is not None else rules.ruleset  # the graph finds a step's rule by line
+    write_trace_graph(numbered, traced, args.graph, graph_format, args.rules, first,
+                      rules.line_text, rules.generated)
 
 
 def explain(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: TraceResult) -> list[str]:
