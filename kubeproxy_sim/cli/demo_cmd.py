@@ -212,8 +212,10 @@ def _scenario_node(name: str) -> str | None:
 def _description(name: str) -> str:
     import yaml
 
+    from kubeproxy_sim.objects.load import safe_load  # (every scenario.yaml is read as go-yaml reads YAML)
+
     try:
-        data = yaml.safe_load((scenario_dir(name) / "scenario.yaml").read_text()) or {}
+        data = safe_load((scenario_dir(name) / "scenario.yaml").read_text())[0] or {}
     except (OSError, yaml.YAMLError):
         return ""
     return str(data.get("description") or "")

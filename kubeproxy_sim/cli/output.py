@@ -315,11 +315,13 @@ def to_yaml(data: Any) -> str:
 
 def write_yaml(data: Any, stream: TextIO) -> None:
     """``to_yaml(data)`` written to ``stream`` as the emitter goes, not held as one string first (so a failure
-    may leave a cut-off document, as ``write_json`` says)."""
+    may leave a cut-off document, as ``write_json`` says). A string go-yaml v2 would read as something else
+    (``n``, ``0o17``, ``1e3``) is quoted, so that kubectl, and this tool's own reader, read back what was written."""
     import yaml
 
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    yaml.dump(data, stream, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=False,
+    from kubeproxy_sim.objects.load import go_safe_dumper
+
+    yaml.dump(data, stream, Dumper=go_safe_dumper(), sort_keys=False, default_flow_style=False, allow_unicode=False,
               width=1 << 16)
 
 

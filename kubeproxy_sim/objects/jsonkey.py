@@ -7,32 +7,30 @@ integer 1, the float 1.0 and the boolean true are four keys there), then writes 
 key ``true`` or ``false``. Two keys go-yaml keeps apart can so become one JSON key, and which value the JSON then
 holds follows Go's map order: unspecified. A null key (``~``, ``null``, an empty ``?``) and an integer go-yaml holds as
 a uint64 (past int64, below 2**64, written without a sign) have no JSON key: convertToJSONableObject fails
-("unsupported map key of type ..."), and kubectl refuses the document. go-yaml v2's resolve reads an integer past
-both as a float when its text is decimal digits (``ParseFloat``), else keeps the text as a string key (read with
-go-yaml v2.4.0's resolve.go and decoding such keys with it).
+("unsupported map key of type ..."), and kubectl refuses the document. An integer past both is no integer to go-yaml
+v2's resolve, which the YAML readers follow (objects.load.go_number): a float when its text is decimal, else the
+text, a string key.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import struct
 
 from kubeproxy_sim.objects.report import WrittenNumber
 
 INT64 = 1 << 63
-_DECIMAL = re.compile(r"[-+]?[0-9]+")  # (what go-yaml's float pattern takes of an integer's text, "_" dropped)
 
 
-def json_key(key: object, written: str = "") -> str | None:
-    """``key`` (as YAML ``written`` it, for an integer past int64) as kubectl's JSON has it; None for a key kubectl
-    has none for and refuses (null, a uint64: see the module's docstring)."""
+def json_key(key: object) -> str | None:
+    """``key`` as kubectl's JSON has it; None for a key kubectl has none for and refuses (null, a uint64: see the
+    module's docstring)."""
     if type(key) is str:
         return key
     if type(key) is bool:
         return "true" if key else "false"
     if type(key) is int:
-        return str(key) if -INT64 <= key < INT64 else _past_int64(key, written or str(key))
+        return str(key) if -INT64 <= key < INT64 else None  # (past int64: a uint64, the one larger integer)
     if type(key) is float:
         return go_float32(key)
     if type(key) is WrittenNumber:  # (YAML's .inf and .nan; a whole float past 2**53)
@@ -54,20 +52,6 @@ def go_key(key: object) -> object:
             return float, -math.inf if key.text.startswith("-") else math.inf
         return object()
     return type(key), key
-
-
-def _past_int64(key: int, written: str) -> str | None:
-    """The JSON key of an integer past int64, as go-yaml v2's resolve reads its text: a uint64 (no JSON key: None)
-    when unsigned and below 2**64; else a float when the text is decimal digits (one past a float64 stays text),
-    else the text itself (a hexadecimal, octal or binary one past uint64)."""
-    if key < 2 * INT64 and written[:1] not in ("+", "-"):
-        return None
-    plain = written.replace("_", "")
-    if _DECIMAL.fullmatch(plain):
-        value = float(plain)
-        if math.isfinite(value):  # (past a float64: ParseFloat's range error, and the text stays a string)
-            return go_float32(value)
-    return written
 
 
 def go_float32(value: float) -> str:

@@ -30,7 +30,7 @@ from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.decode import decode_service, object_name
 from kubeproxy_sim.objects.decode_nodes import decode_node, decode_pod
 from kubeproxy_sim.objects.decode_slices import SERVICE_NAME_LABEL, decode_endpoint_slice, decode_endpoints
-from kubeproxy_sim.objects.jsonkey import go_key, json_key
+from kubeproxy_sim.objects.jsonkey import INT64, go_key, json_key
 from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
 from kubeproxy_sim.objects.overlap import conflicting_copies
@@ -428,7 +428,7 @@ def json_documents(text: str, file: str = "<memory>", ending: str = SKIPPED) -> 
     if text.lstrip()[:1] not in ("{", "["):
         return None
     try:
-        return [json.loads(text, parse_float=json_float, parse_constant=_not_json)]
+        return [json.loads(text, parse_float=json_float, parse_constant=_not_json, parse_int=_long_ints())]
     except _NotJson:
         return _json_stream_recovered(text, file, ending)
     except ValueError as exc:
@@ -489,7 +489,28 @@ def json_float(text: str) -> float | WrittenNumber:
 def _json_decoder() -> json.JSONDecoder:
     """The JSON reader of manifests: numbers past a float kept as written (:class:`WrittenNumber`), and Python's
     extra ``NaN`` and ``Infinity`` refused (no JSON: Go's reader refuses them)."""
-    return json.JSONDecoder(parse_float=json_float, parse_constant=_not_json)
+    return json.JSONDecoder(parse_float=json_float, parse_constant=_not_json, parse_int=_long_ints())
+
+
+def _long_ints() -> Callable[[str], int] | None:
+    """The JSON reader's integers past Python's int-digits limit read whole (:func:`long_decimal`), so that the
+    field's check names them, for a library caller that keeps the limit (the CLI lifts it: no callback then)."""
+    return None if sys.get_int_max_str_digits() == 0 else _json_int
+
+
+def _json_int(text: str) -> int:
+    return -long_decimal(text[1:]) if text[0] == "-" else long_decimal(text)
+
+
+def long_decimal(digits: str) -> int:
+    """A string of decimal digits as an int, however many: read in halves, each under Python's int-digits limit
+    (which a library caller may keep; the CLI lifts it), so that a number no field takes is reported by the
+    field's check, by its count of digits, rather than raising ValueError out of the loader. Karatsuba's cost,
+    not the quadratic one the limit guards against."""
+    if len(digits) <= sys.int_info.str_digits_check_threshold:  # (no limit applies to so few: it is at least this)
+        return int(digits)
+    half = len(digits) // 2
+    return long_decimal(digits[:-half]) * 10 ** half + long_decimal(digits[-half:])
 
 
 _JSON_VALUE_START = re.compile(r"^[{\[]", re.MULTILINE)  # a line that opens a value: where a stream resumes
@@ -578,59 +599,151 @@ def _yaml() -> Any:
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _BINARY = "tag:yaml.org,2002:binary"
+_NUMBER = "tag:kubeproxy-sim,2026:go-number"
+"""The tag our resolvers give a plain scalar go-yaml v2 reads as a number (:data:`_GO_NUMBER`); its constructor
+reads it as go-yaml does (:func:`go_number`). Not ``!!int``: an explicit ``!!int`` is checked as go-yaml checks a
+tag, and a number past int64 written plain is a float or a string to go-yaml, where under ``!!int`` it is refused."""
 _BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")  # Go's StdEncoding
-_GO_FLOAT = re.compile(r"""(?:(?=[-+0-9])[-+]?_*(?:\._*(?:[0-9]_*)+|(?:[0-9]_*)+(?:\._*(?:[0-9]_*)*)?)
-                            (?:[eE]_*[-+]?_*(?:[0-9]_*)+)?
-                          |\.[0-9]+(?:[eE][-+]?[0-9]+)?)$""", re.X)
-r"""go-yaml v2's float (resolve.go: a plain scalar starting with a sign or a digit, underscores dropped, matching
-``^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$``; one starting with a dot as strconv.ParseFloat reads it),
-where YAML 1.1's needs a dot and a signed exponent: ``1e3``, ``1.5e3`` and ``080`` are numbers to kubectl."""
-_NOT_BASE_60 = r"(?![-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$)"  # YAML 1.1's 1:30 and 1:30.5
+_GO_NUMBER = re.compile(r"""(?:(?=[-+0-9])[-+]?_*
+        (?:0_*(?:[bB]_*(?:[01]_*)+|[oO]_*(?:[0-7]_*)+|[xX]_*(?:[0-9a-fA-F]_*)+)
+          |(?:\._*(?:[0-9]_*)+|(?:[0-9]_*)+(?:\._*(?:[0-9]_*)*)?)(?:[eE]_*(?:[-+]_*)?(?:[0-9]_*)+)?)
+      |0_*b_*[-+]_*(?:[01]_*)+
+      |\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?)$""", re.X)
+r"""A plain scalar go-yaml v2's resolve (resolve.go) reads as a number, and which PyYAML's YAML 1.1 resolvers are
+replaced by: one starting with a sign or a digit whose text without underscores strconv.ParseInt or ParseUint
+takes with base 0 (``0x1F``, ``0X1F``, ``0o17``, ``0O17``, ``0B101``, ``017``, ``-_1``), or that matches
+``^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`` (``1e3``, ``080``, ``1.``), or ``0b`` and a signed binary
+(``0b-101``, resolve's own fallback); or one starting with a dot that strconv.ParseFloat takes (``.5``,
+``.5_0``: an underscore between digits). YAML 1.1's base-60 numbers (``1:30``, so an IPv6 address of digits and
+colons) are none: go-yaml keeps them strings."""
+_SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")  # (YAML 1.1's and go-yaml's alike)
+_GO_BOOLS = {**dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), True),
+             **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), False)}
+"""go-yaml v2's booleans (resolve.go's resolveMapList): YAML 1.1's, which PyYAML reads, and ``y``, ``Y``, ``n`` and
+``N`` besides (so ``name: n`` is false to kubectl, no string)."""
+_UINT64 = 1 << 64
+_BASES = {"b": 2, "B": 2, "o": 8, "O": 8, "x": 16, "X": 16}
+
+
+def go_number(text: str) -> int | float | str:
+    """A plain scalar :data:`_GO_NUMBER` matches, as go-yaml v2's resolve reads it: an integer when
+    strconv.ParseInt (an int64) or ParseUint (a uint64: unsigned, below 2**64) reads its text without underscores
+    with base 0; else a float when it is a decimal float's text (an integer past both is one, ``+`` signed or
+    not); else, past a 64-bit float's range (``1e400``) or a hexadecimal, octal or binary one past the integers'
+    (``0x1_0000_0000_0000_0000``), the text itself, a string."""
+    if text[0] == ".":
+        return float(text)  # (ParseFloat of the text as written: no underscores there)
+    plain = text.replace("_", "")
+    if plain[:2] == "0b" and plain[2] in "+-":  # resolve's fallback: ParseInt(plain[2:], 2, 64), signed
+        number = int(plain[2:], 2)
+        return number if -INT64 <= number < INT64 else text
+    digits = plain.lstrip("+-")
+    if digits[1:2] in _BASES:  # (0x, 0o, 0b, in either case: a digit of the base follows)
+        found = _ranged(int(digits[2:], _BASES[digits[1]]), plain)
+        return text if found is None else found
+    if digits.isdigit() and len(digits) <= 20:  # (more digits are past 2**64: a float, read below)
+        octal = digits[0] == "0"  # (ParseInt's base 0: 017 is 15; 08 is no integer, and the float 8)
+        if not octal or not digits.strip("01234567"):
+            found = _ranged(int(digits, 8 if octal else 10), plain)
+            if found is not None:
+                return found
+    value = float(plain)
+    return value if math.isfinite(value) else text  # (ParseFloat's range error: go-yaml keeps the text)
+
+
+def _ranged(magnitude: int, plain: str) -> int | None:
+    """The integer ``plain`` (a sign, then ``magnitude``) when ParseInt (an int64) or ParseUint (unsigned, no sign
+    written) holds it, else None."""
+    number = -magnitude if plain[0] == "-" else magnitude
+    if -INT64 <= number < INT64 or (number < _UINT64 and plain[0] not in "+-"):
+        return number
+    return None
+
+
+def go_scalar(text: str) -> object:
+    """A scalar under an explicit ``!!int``, ``!!float`` or ``!!bool`` as go-yaml v2's resolve reads it before
+    checking it against the tag: a boolean, null, a float (``.inf``, ``.nan``), a number (:func:`go_number`), or the
+    text (YAML 1.1's ``1:30``, ``yEs``: go-yaml refuses either under a tag)."""
+    if text in _GO_BOOLS:
+        return _GO_BOOLS[text]
+    if text in ("", "~", "null", "Null", "NULL"):
+        return None
+    if _SPECIAL_FLOAT.match(text):
+        return float(text.replace(".", ""))  # (inf, -Inf, +INF, nan: Python's float reads them in any case)
+    return go_number(text) if _GO_NUMBER.match(text) else text
+
+
+@functools.cache
+def go_resolvers() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
+    """PyYAML's implicit resolvers with its YAML 1.1 integers and floats replaced by go-yaml v2's numbers
+    (:data:`_GO_NUMBER`, YAML's ``.inf`` and ``.nan`` kept) and ``y``, ``Y``, ``n`` and ``N`` added to its booleans:
+    plain scalars resolved as go-yaml v2 resolves them, for every YAML this reads (manifests, and the config,
+    kubeconfig, scenario and flows files, which Go's sigs.k8s.io/yaml or our own readers take)."""
+    yaml = _yaml()
+    resolvers = {first: [(tag, regexp) for tag, regexp in entries if tag not in (_INT, _FLOAT)]
+                 for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    for first in "-+.0123456789":
+        resolvers.setdefault(first, []).append((_NUMBER, _GO_NUMBER))
+    for first in "-+.":
+        resolvers[first].append((_FLOAT, _SPECIAL_FLOAT))
+    for first in "yYnN":
+        resolvers[first].append((_BOOL, re.compile(r"^[yYnN]$")))
+    return resolvers
+
+
+@functools.cache
+def go_safe_dumper() -> Any:
+    """PyYAML's safe dumper (libyaml's when there) quoting every string go-yaml v2 would read as something else
+    (``n``, ``0o17``, ``1e3``): PyYAML's resolvers, then :func:`go_resolvers`' (a number as an integer), so that
+    what is written reads back the same to kubectl and to :func:`manifest_loader`; a number or a boolean keeps its
+    plain form (PyYAML's own resolver takes it first)."""
+    yaml = _yaml()
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    resolvers = {first: list(entries) for first, entries in base.yaml_implicit_resolvers.items()}
+    for first, entries in go_resolvers().items():
+        resolvers.setdefault(first, []).extend((_INT if tag == _NUMBER else tag, regexp) for tag, regexp in entries)
+    return type("GoSafeDumper", (base,), {"yaml_implicit_resolvers": resolvers})
 
 
 @functools.cache
 def manifest_loader() -> Any:
     """PyYAML's safe loader (libyaml's C one when there) reading plain scalars as kubectl's YAML library does.
 
-    PyYAML follows YAML 1.1 to the letter and reads ``1:30`` as the base-60 integer 90, so an IPv6 address of
-    digits and colons (``2001:0:0:0:0:0:0:1``) or a time would turn into a number; Kubernetes' YAML library
-    has no base-60 numbers and keeps them strings. Nor does it hand a timestamp on as one: go-yaml v2, decoding into
-    an interface{} as sigs.k8s.io/yaml does, keeps ``2024-01-01`` the string it is written as (a label value of
-    that shape is valid), and ``!!binary`` the text it decodes to. Its floats are go-yaml's too (:data:`_GO_FLOAT`:
-    ``1e2``, ``1.5e3`` and ``080`` are numbers). The common forms agree (true/false/yes/no/on/off, 0x and
-    leading-zero octal integers, decimals); a few rare ones still differ from kubectl's go-yaml, which reads
-    ``0o120`` as 80 and ``y``/``n`` as booleans, where PyYAML keeps strings (a field then says it expected a number
-    or a boolean).
+    PyYAML follows YAML 1.1 to the letter; kubectl reads a manifest with go-yaml v2 (through sigs.k8s.io/yaml),
+    whose resolve differs (:func:`go_resolvers`): ``1:30`` is no base-60 number (an IPv6 address of digits and
+    colons stays a string), ``1e3`` and ``080`` are floats, ``0o17``, ``0X1F`` and ``0B101`` integers, ``y`` and
+    ``n`` booleans (a key ``y`` is the JSON key "true", a ``name: n`` no string), an integer past uint64 a float or
+    the text. Nor does it hand a timestamp on as one: go-yaml v2, decoding into an interface{} as sigs.k8s.io/yaml
+    does, keeps ``2024-01-01`` the string it is written as (a label value of that shape is valid), and ``!!binary``
+    the text it decodes to (:func:`scalar_constructors`). A manifest's float with a zero fraction past 2**53 is
+    kept as written (:func:`objects.report.named_if_inexact`), for its field's message.
     """
     yaml = _yaml()
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    def without_base_60(regexp: re.Pattern[str]) -> re.Pattern[str]:
-        return re.compile(_NOT_BASE_60 + regexp.pattern, regexp.flags)
-
-    resolvers = {first: [(tag, without_base_60(regexp) if tag in (_INT, _FLOAT) else regexp)
-                         for tag, regexp in entries]
-                 for first, entries in base.yaml_implicit_resolvers.items()}
-    for first in "-+.0123456789":  # (last: YAML 1.1's integers, and its floats, are read first, as go-yaml does)
-        resolvers.setdefault(first, []).append((_FLOAT, _GO_FLOAT))
     constructors = {**base.yaml_constructors, **scalar_constructors()}
-    read_float = constructors[_FLOAT]
 
-    def construct_float(self: Any, node: Any) -> Any:  # (a manifest's only: other files' floats stay floats)
-        value = read_float(self, node)
-        return named_if_inexact(value, node.value) if type(value) is float else value
+    def named(read: Any) -> Any:
+        def construct(self: Any, node: Any) -> Any:  # (a manifest's only: other files' floats stay floats)
+            value = read(self, node)
+            if type(value) is not float:
+                return value
+            written = node.value if node.value.lstrip("+-_")[1:2] not in _BASES else f"{value:.0f}"  # (!!float 0x..)
+            return named_if_inexact(value, written)
+        return construct
 
-    constructors[_FLOAT] = construct_float
-    return type("ManifestLoader", (base,), {"yaml_implicit_resolvers": resolvers, "yaml_constructors": constructors})
+    constructors.update({tag: named(constructors[tag]) for tag in (_FLOAT, _NUMBER)})
+    return type("ManifestLoader", (base,), {"yaml_implicit_resolvers": go_resolvers(),
+                                            "yaml_constructors": constructors})
 
 
 _VALUE = "tag:yaml.org,2002:value"
-_SCALARS = {_INT: ("an integer", ""), _FLOAT: ("a number", ""),
-            "tag:yaml.org,2002:bool": ("a boolean", "; true/false, yes/no or on/off")}
-"""The tags whose PyYAML constructor raises a Python error (not a YAMLError) for a value it cannot read, and what
-each expects."""
+_SCALARS = {_INT: ("an integer", ""), _FLOAT: ("a number", ""), _BOOL: ("a boolean", "; true/false, yes/no, "
+                                                                        "on/off or y/n")}
+"""The tags go-yaml checks a scalar against (resolve: "cannot decode !!str `x` as a !!int"), and what each
+expects."""
 
 
 @functools.cache
@@ -638,38 +751,45 @@ def scalar_constructors() -> dict[str, Any]:
     """The constructors both YAML readers (:func:`manifest_loader`, :func:`safe_load`) put over PyYAML's safe
     ones, so that a manifest and a config file read a scalar alike, as go-yaml v2 does.
 
-    A tagged value PyYAML cannot read (``!!float x``, ``!!bool maybe``, ``!!int ''``) raised ValueError, KeyError or
-    IndexError out of the loader, a crash: it is a ConstructorError at the value's mark here, reported where a
-    syntax error is. A timestamp stays the text it is written as and ``!!binary`` the text it decodes to (go-yaml,
-    decoding into an interface{}, hands neither on as a date or bytes); a lone ``=`` (YAML 1.1's value key, which
-    PyYAML had no constructor for) is the string it is in go-yaml.
+    A plain number is read by :func:`go_number`. A scalar tagged ``!!int``, ``!!float`` or ``!!bool`` is read as
+    go-yaml's resolve reads it, then checked against the tag as go-yaml checks it (an int64 or a uint64 for
+    ``!!int``, so ``!!int 18446744073709551616`` is refused; an integer of an int64, or a float, for ``!!float``;
+    one of its booleans for ``!!bool``, ``!!bool y`` too); one that fails is a ConstructorError at the value's
+    mark, reported where a syntax error is (PyYAML's own raised ValueError, KeyError or IndexError out of the
+    loader, a crash, and took ``!!int 1:30`` as 90). A timestamp stays the text it is written as and ``!!binary``
+    the text it decodes to (go-yaml, decoding into an interface{}, hands neither on as a date or bytes); a lone
+    ``=`` (YAML 1.1's value key, which PyYAML had no constructor for) is the string it is in go-yaml.
     """
     yaml = _yaml()
-    safe = yaml.SafeLoader.yaml_constructors
 
-    def refusing(tag: str, expected: str, forms: str) -> Any:
-        read = safe[tag]
+    def refused(tag: str, node: Any) -> Exception:
+        expected, forms = _SCALARS[tag]
+        return yaml.constructor.ConstructorError(
+            None, None, f"{node.value[:40]!r} is not {expected} (tagged !!{tag.rsplit(':', 1)[1]}{forms})",
+            node.start_mark)
 
-        def construct(self: Any, node: Any) -> Any:
-            try:
-                return read(self, node)
-            except (ValueError, KeyError, IndexError):
-                if tag == _INT and (number := _long_int(node.value)) is not None:
-                    return number
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"{node.value[:40]!r} is not {expected} (tagged !!{tag.rsplit(':', 1)[1]}{forms})",
-                    node.start_mark) from None
-        return construct
+    def construct_int(self: Any, node: Any) -> int:
+        value = go_scalar(self.construct_scalar(node))  # (a mapping or a list tagged so: "expected a scalar")
+        if type(value) is not int:
+            raise refused(_INT, node)
+        return value
 
-    read_float = refusing(_FLOAT, *_SCALARS[_FLOAT])
+    def construct_float(self: Any, node: Any) -> float | WrittenNumber:
+        value = go_scalar(self.construct_scalar(node))
+        if type(value) is int and -INT64 <= value < INT64:  # (a uint64 go-yaml does not make a float)
+            value = float(value)
+        if type(value) is not float:
+            raise refused(_FLOAT, node)
+        return value if math.isfinite(value) else WrittenNumber(node.value)  # (its message names it so)
 
-    def construct_float(self: Any, node: Any) -> Any:
-        value = read_float(self, node)
-        if math.isfinite(value):
-            return value
-        if node.value.lstrip("+-").lower() in (".inf", ".nan"):
-            return WrittenNumber(node.value)  # (its message names it so, not Python's inf)
-        return node.value  # 1.0e+400: go-yaml's float parsing fails, and it keeps the plain scalar a string
+    def construct_bool(self: Any, node: Any) -> bool:
+        value = _GO_BOOLS.get(self.construct_scalar(node))
+        if value is None:
+            raise refused(_BOOL, node)
+        return value
+
+    def construct_number(self: Any, node: Any) -> int | float | str:
+        return go_number(self.construct_scalar(node))
 
     def construct_binary(self: Any, node: Any) -> str:
         import base64
@@ -691,30 +811,8 @@ def scalar_constructors() -> dict[str, Any]:
     def construct_text(self: Any, node: Any) -> Any:
         return self.construct_scalar(node)
 
-    return {**{tag: refusing(tag, *expected) for tag, expected in _SCALARS.items() if tag != _FLOAT},
-            _FLOAT: construct_float,
+    return {_INT: construct_int, _FLOAT: construct_float, _BOOL: construct_bool, _NUMBER: construct_number,
             _BINARY: construct_binary, _TIMESTAMP: construct_text, _VALUE: construct_text}
-
-
-def _long_int(text: str) -> int | None:
-    """A decimal ``!!int`` past Python's int-digits limit (which the CLI lifts; a library caller may not), or None
-    when the text is no decimal integer."""
-    text = text.replace("_", "")
-    digits = text[1:] if text[:1] in ("-", "+") else text
-    if not (digits.isascii() and digits.isdigit()):
-        return None
-    return -long_decimal(digits) if text[:1] == "-" else long_decimal(digits)
-
-
-def long_decimal(digits: str) -> int:
-    """A string of decimal digits as an int, however many: read in halves, each under Python's int-digits limit
-    (which a library caller may keep; the CLI lifts it), so that a number no field takes is reported by the
-    field's check, by its count of digits, rather than raising ValueError out of the loader. Karatsuba's cost,
-    not the quadratic one the limit guards against."""
-    if len(digits) <= sys.int_info.str_digits_check_threshold:  # (no limit applies to so few: it is at least this)
-        return int(digits)
-    half = len(digits) // 2
-    return long_decimal(digits[:-half]) * 10 ** half + long_decimal(digits[-half:])
 
 
 class DuplicateKeyError(Exception):
@@ -773,7 +871,7 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
             for key_node, _ in pairs:
                 key = self.construct_object(key_node)  # (built above: this is the cached object)
                 first = seen.setdefault(go_key(key), key_node)
-                if first is key_node or (json_keys and json_key(key, key_node.value) is None):
+                if first is key_node or (json_keys and json_key(key) is None):
                     continue  # (a key with no JSON key refuses the object, once: see keyed_as_json)
                 if not record:
                     raise error("while constructing a mapping", node.start_mark,
@@ -793,7 +891,7 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
         refused = False
         for key_node, value_node in node.value:
             key = self.construct_object(key_node)
-            name = json_key(key, key_node.value)
+            name = json_key(key)
             if name is None:
                 problem = _no_json_key(key_node, key)
                 if self.bad_values is None:
@@ -899,12 +997,13 @@ _STRINGS = itertools.repeat(str)  # (``all(map(isinstance, keys, _STRINGS))``: a
 
 
 def safe_load(text: str) -> tuple[Any, list[tuple[Any, Any, Any]]]:
-    """One YAML document as ``yaml.safe_load`` reads it (a key given twice: the last one wins), and each key given
-    twice as (mark, key, first mark); a document kubectl's YAML reader refuses over its aliases (objects.aliases)
-    raises a ``yaml.YAMLError`` naming its line and field instead of being built. The one reader of the YAML files
-    that are no manifests (a scenario.yaml, a KubeProxyConfiguration, a kubeconfig, a flows file): a billion
-    laughs in any of them would hang whatever walks it. A document nested deeper than PyYAML's Python composer
-    recurses raises a ``yaml.YAMLError`` too (it was a RecursionError each reader had to catch, or did not)."""
+    """One YAML document as go-yaml v2 reads it (:func:`_config_loader`; a key given twice: the last one wins),
+    and each key given twice as (mark, key, first mark); a document kubectl's YAML reader refuses over its
+    aliases (objects.aliases) raises a ``yaml.YAMLError`` naming its line and field instead of being built. The
+    one reader of the YAML files that are no manifests (a scenario.yaml, a KubeProxyConfiguration, a kubeconfig, a
+    flows file): a billion laughs in any of them would hang whatever walks it. A document nested deeper than
+    PyYAML's Python composer recurses raises a ``yaml.YAMLError`` too (it was a RecursionError each reader had to
+    catch, or did not)."""
     yaml = _yaml()
     loader = strict_loader(record=True, base=_config_loader())(text)
     try:
@@ -920,11 +1019,16 @@ def safe_load(text: str) -> tuple[Any, list[tuple[Any, Any, Any]]]:
 
 @functools.cache
 def _config_loader() -> Any:
-    """PyYAML's Python safe loader with :func:`scalar_constructors`: what :func:`safe_load` reads with (YAML 1.1's
-    resolvers, base-60 numbers too, as it always read them; a timestamp or ``!!binary`` the text, as go-yaml keeps
-    them in a kubeconfig or a KubeProxyConfiguration)."""
+    """PyYAML's Python safe loader reading as go-yaml v2 does: what :func:`safe_load` reads with. A
+    KubeProxyConfiguration and a kubeconfig are read in Go by sigs.k8s.io/yaml (kube-proxy's config codec,
+    client-go's clientcmd), so their plain scalars resolve as a manifest's do (:func:`go_resolvers`,
+    :func:`scalar_constructors`: ``y`` a boolean, ``1:30`` a string, ``0o17`` 15, a timestamp or ``!!binary`` the
+    text) and a merge key applies where it stands (:func:`merged_as_go_yaml`); our own scenario.yaml and flows
+    files are read the same way, so one rule holds for every YAML file."""
     base = _yaml().SafeLoader
-    return type("ConfigLoader", (base,), {"yaml_constructors": {**base.yaml_constructors, **scalar_constructors()}})
+    return type("ConfigLoader", (base,), {"yaml_implicit_resolvers": go_resolvers(),
+                                          "yaml_constructors": {**base.yaml_constructors, **scalar_constructors()},
+                                          "flatten_mapping": merged_as_go_yaml})
 
 
 @functools.cache
@@ -991,7 +1095,7 @@ class _Finding:
 
 def _duplicate(found: tuple[Any, Any, Any], first_line: int) -> _Finding:
     key_node, key, first = found
-    name, line = json_key(key, key_node.value), first_line + first.start_mark.line + 1
+    name, line = json_key(key), first_line + first.start_mark.line + 1
     return _Finding(key_node, lambda _: f'mapping key "{name}" already defined at line {line}; kubectl\'s YAML '
                                         "reading keeps the last, and so does this", key=name)
 

@@ -57,6 +57,14 @@ def described(value: object) -> str:
     return "null" if value is None else f"{type_name(value)} {quote(value)}"
 
 
+def not_a_string(value: object) -> str:
+    """"expected a string, got ...", saying for a boolean how YAML made it one: go-yaml v2, kubectl's YAML reader,
+    reads a bare ``n`` (or ``no``, ``off``, ``y`` ...) as a boolean, so a name ``n`` needs quotes."""
+    hint = f" (YAML reads a bare {'y, yes, on' if value else 'n, no, off'} or {str(value).lower()} as a boolean: " \
+        "quote it)" if type(value) is bool else ""
+    return f"expected a string, got {described(value)}{hint}"
+
+
 _WRITTEN_BITS = 664
 """Integers up to this many bits (fewer than 201 digits) are written out in messages; a longer one of at most 200
 digits too, and past that only how many digits (writing it takes time quadratic in its digits, and the line
@@ -239,7 +247,7 @@ class Report:
             return default
         if type(value) is str:
             return value
-        self.error(path, f"expected a string, got {described(value)}")
+        self.error(path, not_a_string(value))
         return default
 
     def integer(self, parent: dict[str, Any], key: str, path: str) -> int | None:
@@ -275,7 +283,7 @@ class Report:
         pairs = []
         for name, item in value.items():
             if type(item) is not str:
-                self.error(f"{path}.{name}", f"expected a string, got {described(item)}")
+                self.error(f"{path}.{name}", not_a_string(item))
                 continue
             pairs.append((str(name), item))
         pairs.sort()

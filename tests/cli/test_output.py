@@ -182,7 +182,7 @@ def test_json_and_yaml_carry_the_same_content(data: object) -> None:
 
 def test_yaml_keeps_the_data_key_order() -> None:
     text = output.render({"z": 1, "a": {"y": 2, "b": 3}}, "yaml")
-    assert text == "z: 1\na:\n  y: 2\n  b: 3\n"
+    assert text == "z: 1\na:\n  'y': 2\n  b: 3\n"  # (a bare y is a boolean key to go-yaml: quoted)
 
 
 def test_emit_text_uses_the_text_renderer_lazily() -> None:
@@ -508,3 +508,14 @@ def test_send_pcap_with_an_empty_name_is_a_usage_error(capsys: pytest.CaptureFix
     argv = ["send", "--scenario", "bootcamp", "--from", "external", "--to", "node/node1:31526", "--pcap", ""]
     assert main(argv) == 2
     assert "--pcap: an empty file name; expected FILE.pcap" in capsys.readouterr().err
+
+
+def test_yaml_output_quotes_a_string_go_yaml_would_read_as_another_scalar() -> None:
+    """kubectl's go-yaml v2 reads a bare n as false and 0o17 as 15: such strings are quoted, numbers and booleans
+    are not, and the manifest reader reads back what was written."""
+    from kubeproxy_sim.objects.load import text_documents
+
+    data = {"names": ["n", "Y", "0o17", "0X1F", "1e3", "-_1", "x"], "numbers": [15, 1.5, True, None]}
+    text = output.to_yaml(data)
+    assert "- 'n'\n" in text and "- '0o17'\n" in text and "- 15\n" in text and "- x\n" in text
+    assert [document for _, _, document in text_documents(text, "o.yaml")] == [data]

@@ -23,7 +23,7 @@ def test_a_closed_standard_input_is_said_closed(argv: list[str], expected: str) 
 
 
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {clusterIP: 10.96.0.5, ports: [{port: 80}]}\n"
-NODE = "apiVersion: v1\nkind: Node\nmetadata: {name: n}\n---\n"
+NODE = "apiVersion: v1\nkind: Node\nmetadata: {name: 'n'}\n---\n"
 TWICE = "a pipe can be read once; expected '-' for one input only, the others files"
 
 

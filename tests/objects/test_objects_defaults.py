@@ -249,7 +249,7 @@ def test_node_pod_cidrs_list_wins_and_is_canonical(load):
     result = load("""
         apiVersion: v1
         kind: Node
-        metadata: {name: n}
+        metadata: {name: 'n'}
         spec: {podCIDR: 10.244.0.0/24, podCIDRs: [10.244.0.0/24, "FD00:10:0::/64"]}
     """)
     assert result.cluster.nodes[0].pod_cidrs == ("10.244.0.0/24", "fd00:10::/64")

@@ -236,14 +236,14 @@ def test_a_node_address_that_is_not_an_ip_goes_alone_with_a_warning(load, messag
     result = load("""
         apiVersion: v1
         kind: Node
-        metadata: {name: n, labels: {topology.kubernetes.io/zone: za}}
+        metadata: {name: 'n', labels: {topology.kubernetes.io/zone: za}}
         spec: {podCIDR: 10.244.1.0/24}
         status:
           addresses:
           - {type: InternalIP, address: foo}
           - {type: InternalIP, address: 192.168.1.10}
           - {type: ExternalIP, address: not-an-ip.example.com}
-          - {type: Hostname, address: n}
+          - {type: Hostname, address: 'n'}
     """, "o.yaml")
     assert result.ok
     (node,) = result.cluster.nodes
@@ -396,22 +396,17 @@ def test_a_slice_port_without_a_number_is_kept_with_kube_proxys_warning(load, me
 
 @pytest.mark.usefixtures("unlimited_digits")
 def test_a_number_of_thousands_of_digits_is_said_by_its_length_not_written_out(load, messages):
+    # (JSON: written plain in YAML, a number past a 64-bit float is the string go-yaml keeps it as)
     digits = "9" * 50_000
-    result = load(f"""
-        apiVersion: v1
-        kind: Service
-        metadata: {{name: a}}
-        spec:
-          clusterIP: 10.0.0.1
-          sessionAffinity: ClientIP
-          sessionAffinityConfig: {{clientIP: {{timeoutSeconds: -{digits}}}}}
-          ports:
-          - {{name: {"1" * 300}, port: {digits}}}
-        """)
+    result = load(json.dumps({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"},
+        "spec": {"clusterIP": "10.0.0.1", "sessionAffinity": "ClientIP",
+                 "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": -int(digits)}},
+                 "ports": [{"name": int("1" * 300), "port": int(digits)}]}}), "t.json")
     assert messages(result) == [
-        "t.yaml: Service default/a: spec.ports[0].name: expected a string, got an integer of 300 digits",
-        "t.yaml: Service default/a: spec.ports[0].port: an integer of 50,000 digits is not in 0-65535",
-        "t.yaml: Service default/a: spec.sessionAffinityConfig.clientIP.timeoutSeconds: a negative integer of "
+        "t.json: Service default/a: spec.ports[0].name: expected a string, got an integer of 300 digits",
+        "t.json: Service default/a: spec.ports[0].port: an integer of 50,000 digits is not in 0-65535",
+        "t.json: Service default/a: spec.sessionAffinityConfig.clientIP.timeoutSeconds: a negative integer of "
         "50,000 digits is not in 1-86400"]
     assert number(10 ** 200 - 1) == "9" * 200 and number(10 ** 200) == "an integer of 201 digits"
 
@@ -420,20 +415,15 @@ def test_a_number_of_thousands_of_digits_is_said_by_its_length_not_written_out(l
 def test_a_number_of_thousands_of_digits_inside_a_list_or_mapping_is_said_by_its_length_too(load, messages):
     # (review r2 #4) JSON's encoder wrote it whole, 2.4 s for 300,000 digits, and the message showed 200 of them
     digits = "9" * 300_000
-    result = load(f"""
-        apiVersion: v1
-        kind: Service
-        metadata: {{name: a, labels: {{x: {{y: [-{digits}, 1]}}, "2020-01-02": {{2020-01-02: 1.5}}}}}}
-        spec:
-          clusterIP: 10.0.0.1
-          ports:
-          - {{port: [{digits}]}}
-        """)
+    result = load(json.dumps({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "a", "labels": {"x": {"y": [-int(digits), 1]}, "2020-01-02": {"2020-01-02": 1.5}}},
+        "spec": {"clusterIP": "10.0.0.1", "ports": [{"port": [int(digits)]}]}}), "t.json")
     assert messages(result) == [
-        't.yaml: Service default/a: metadata.labels.x: expected a string, got a mapping {"y": [a negative integer '
+        't.json: Service default/a: metadata.labels.x: expected a string, got a mapping {"y": [a negative integer '
         'of 300,000 digits, 1]}',
-        't.yaml: Service default/a: metadata.labels.2020-01-02: expected a string, got a mapping {"2020-01-02": 1.5}',
-        "t.yaml: Service default/a: spec.ports[0].port: expected an integer, got a list [an integer of 300,000 "
+        't.json: Service default/a: metadata.labels.2020-01-02: expected a string, got a mapping {"2020-01-02": 1.5}',
+        "t.json: Service default/a: spec.ports[0].port: expected an integer, got a list [an integer of 300,000 "
         "digits]"]
 
 
@@ -447,10 +437,10 @@ def test_a_long_list_or_mapping_is_written_only_as_far_as_a_message_shows_it(loa
         ---
         apiVersion: v1
         kind: Service
-        metadata: {{name: b, labels: {{x: {{y: "{"z" * 300}"}}}}}}
+        metadata: {{name: b, labels: {{x: {{k: "{"z" * 300}"}}}}}}
         """)
     first, second = messages(result)[:2]
     assert first == (f"t.yaml: a: kind: expected a string, got a list [{', '.join(['80'] * 50)},... (a list of "
                      "5,000 items) (document 1); expected Service, EndpointSlice, Endpoints, Node or Pod")
-    assert second == ('t.yaml: Service default/b: metadata.labels.x: expected a string, got a mapping {"y": "'
+    assert second == ('t.yaml: Service default/b: metadata.labels.x: expected a string, got a mapping {"k": "'
                       f'{"z" * 193}... (a mapping of 1 key)')

@@ -253,7 +253,7 @@ SLICE_ERRORS = [
      "endpoints[0].addresses[0]: expected an address, got an integer 5"),
     ("addressType: IPv4\nendpoints: [{addresses: []}]",
      "endpoints[0].addresses: has 0 addresses; expected 1 to 100"),
-    ("addressType: IPv4\nendpoints: [{nodeName: n}]",
+    ("addressType: IPv4\nendpoints: [{nodeName: 'n'}]",
      "endpoints[0].addresses: required; expected 1 to 100 addresses"),
     ("addressType: IPv4\nendpoints: [{addresses: [1.2.3.4], conditions: {ready: 'yes'}}]",
      'endpoints[0].conditions.ready: expected true or false, got a string "yes"'),
@@ -284,15 +284,15 @@ def test_endpoint_slice_error_message(load, body, expected):
 
 
 @pytest.mark.parametrize(("doc", "expected"), [
-    ("kind: Node\nmetadata: {name: n}\nspec: {podCIDR: 10.0.0.0/33}",
+    ("kind: Node\nmetadata: {name: 'n'}\nspec: {podCIDR: 10.0.0.0/33}",
      'Node n: spec.podCIDR: "10.0.0.0/33" is not a CIDR like 10.244.0.0/24'),
-    ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{type: InternalIP, address: 5}]}",
+    ("kind: Node\nmetadata: {name: 'n'}\nstatus: {addresses: [{type: InternalIP, address: 5}]}",
      "Node n: status.addresses[0].address: expected a string, got an integer 5"),  # "foo": test_objects_tolerance
-    ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{type: InternalIP, address: ''}]}",
+    ("kind: Node\nmetadata: {name: 'n'}\nstatus: {addresses: [{type: InternalIP, address: ''}]}",
      "Node n: status.addresses[0].address: required; expected an IP address"),
-    ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{type: Hostname}]}",
+    ("kind: Node\nmetadata: {name: 'n'}\nstatus: {addresses: [{type: Hostname}]}",
      "Node n: status.addresses[0].address: required; expected a host name"),
-    ("kind: Node\nmetadata: {name: n}\nstatus: {addresses: [{address: 1.2.3.4}]}",
+    ("kind: Node\nmetadata: {name: 'n'}\nstatus: {addresses: [{address: 1.2.3.4}]}",
      "Node n: status.addresses[0].type: required; expected InternalIP, ExternalIP, Hostname, ..."),
     ("kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: 'yes'}",
      'Pod default/p: spec.hostNetwork: expected true or false, got a string "yes"'),
@@ -329,7 +329,7 @@ def test_node_pod_endpoints_error_message(load, doc, expected):
 def test_a_pod_cidr_of_another_type_is_one_error_not_also_a_warning(load):
     """QA-errors: spec.podCIDRs[0] of another type was an error, and then a warning that it "differs" from
     spec.podCIDR (``[] differs from spec.podCIDR "10.244.1.0/24"``)."""
-    result = load("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nspec: {podCIDR: 10.244.1.0/24, podCIDRs: [[]]}\n",
+    result = load("apiVersion: v1\nkind: Node\nmetadata: {name: 'n'}\nspec: {podCIDR: 10.244.1.0/24, podCIDRs: [[]]}\n",
                   "o.yaml")
     assert [str(d) for d in result.diagnostics] == [
         "o.yaml: Node n: spec.podCIDRs[0]: expected a string, got a list []"]
@@ -405,7 +405,7 @@ def test_the_singular_field_wins_as_the_api_server_s_conversion_keeps_it(load, m
     result = load("""
         apiVersion: v1
         kind: Node
-        metadata: {name: n}
+        metadata: {name: 'n'}
         spec: {podCIDR: 10.0.0.0/8, podCIDRs: [10.1.0.0/16]}
         ---
         apiVersion: v1
@@ -615,7 +615,7 @@ def test_every_bad_pod_cidr_of_a_node_is_named_at_its_own_field(load, messages):
     result = load("""
         apiVersion: v1
         kind: Node
-        metadata: {name: n}
+        metadata: {name: 'n'}
         spec: {podCIDR: 10.244.0.0/99, podCIDRs: [10.244.0.0/24, foo, 5]}
         ---
         apiVersion: v1

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from kubeproxy_sim.cli.options import config_from_args
 from kubeproxy_sim.errors import InputError
-from kubeproxy_sim.objects import load_text
+from kubeproxy_sim.objects import load, load_text
 from kubeproxy_sim.objects.load import safe_load
 from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.objects.report import WrittenNumber
 
 _TAGS = ["int", "float", "bool", "null", "timestamp", "binary", "set", "omap", "pairs", "str", "seq", "map",
          "value", "merge"]
@@ -47,7 +48,7 @@ def test_any_tag_on_any_value_is_read_or_refused_as_yaml_never_a_crash(tag: str,
 
 @pytest.mark.parametrize(("value", "problem"), [
     ("!!float x", "'x' is not a number (tagged !!float)"),
-    ("!!bool maybe", "'maybe' is not a boolean (tagged !!bool; true/false, yes/no or on/off)"),
+    ("!!bool maybe", "'maybe' is not a boolean (tagged !!bool; true/false, yes/no, on/off or y/n)"),
     ("!!int ''", "'' is not an integer (tagged !!int)"),
 ])
 def test_a_tagged_value_of_no_such_type_is_a_syntax_error_at_its_line(messages, value: str, problem: str) -> None:
@@ -84,3 +85,61 @@ def test_a_config_keeps_a_timestamp_and_binary_as_text_as_go_yaml_does(tmp_path)
     assert config_from_args(["--config", str(path)], Cluster()).node_name == "2024-01-01"
     assert safe_load("a: !!binary bm9kZS0x\nb: 2001-12-14t21:59:43.10-05:00\n")[0] == {
         "a": "node-1", "b": "2001-12-14t21:59:43.10-05:00"}
+
+
+_GO_TABLE = ("a: [y, Y, n, N, 0o17, 0O17, 0B101, 0X1F, -_1, 0_x1F, 0b-101, 1:30, 1e3, 080, .5_0, 9223372036854775808, "
+             "+9223372036854775808, 18446744073709551616, 0x1_0000_0000_0000_0000, 1e400, 0x_, yEs]\n"
+             "k: {y: 1, N: 2, 0o17: 3, 0X1F: 4}\nt: [!!int 0B101, !!bool y, !!float 0o17]\n")
+_GO_JSON = {"a": [True, True, False, False, 15, 15, 5, 31, -1, 31, -5, "1:30", 1000, 80, 0.5, 9223372036854775808,
+                  9.223372036854776e18, 1.8446744073709552e19, "0x1_0000_0000_0000_0000", "1e400", "0x_", "yEs"],
+            "k": {"15": 3, "31": 4, "false": 2, "true": 1}, "t": [5, True, 15]}
+"""What kubectl reads _GO_TABLE as: go-yaml v2.4.0's Unmarshal, then sigs.k8s.io/yaml's JSON (its output, run
+here; 9223372036854776000 and 18446744073709552000 there are float64s written shortest). resolve.go: y/n are
+booleans, an integer is strconv.ParseInt's with base 0 once underscores are dropped, there are no base-60 numbers,
+an integer past int64 is a uint64 when unsigned, else a float, and a hexadecimal one past uint64 the text."""
+
+
+def test_plain_scalars_read_as_go_yaml_v2_reads_them_in_manifests_and_config_files() -> None:
+    [(_, _, manifest)] = load.text_documents(_GO_TABLE, "m.yaml")
+    config, _ = safe_load(_GO_TABLE)
+    assert _plain(manifest) == _GO_JSON  # (a whole float past 2**53 is kept as written, for a message)
+    assert config == {**_GO_JSON, "k": {15: 3, 31: 4, False: 2, True: 1}}  # (a config's keys are not made JSON's)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, WrittenNumber):
+        return float(value.text)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return [_plain(v) for v in value] if isinstance(value, list) else value
+
+
+@pytest.mark.parametrize(("tagged", "problem"), [
+    ("!!int 18446744073709551616", "'18446744073709551616' is not an integer (tagged !!int)"),  # (past uint64)
+    ("!!int 1:30", "'1:30' is not an integer (tagged !!int)"),  # (YAML 1.1's 90; go-yaml's string)
+    ("!!float 1e400", "'1e400' is not a number (tagged !!float)"),
+    ("!!bool yEs", "'yEs' is not a boolean (tagged !!bool; true/false, yes/no, on/off or y/n)")])
+def test_a_tagged_scalar_go_yaml_refuses_is_refused(tagged: str, problem: str) -> None:
+    """go-yaml: "cannot decode !!float `18446744073709551616` as a !!int" (and so on), the whole document."""
+    [(_, _, found)] = load.text_documents(f"a: {tagged}\n", "m.yaml")
+    assert str(found) == f"m.yaml:1: syntax error: {problem} at column 4; this document is skipped"
+
+
+def test_a_bare_n_where_a_name_is_expected_refuses_the_object_and_says_to_quote_it() -> None:
+    text = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  clusterIP: 10.0.0.1\n  ports:\n" \
+           "  - {name: n, port: 80}\n  - {name: y, port: 81}\n"
+    result = load_text(text, "m.yaml")
+    assert result.cluster.services == ()
+    assert {str(d) for d in result.diagnostics} >= {
+        "m.yaml: Service default/web: spec.ports[0].name: expected a string, got a boolean false (YAML reads a bare "
+        "n, no, off or false as a boolean: quote it)",
+        "m.yaml: Service default/web: spec.ports[1].name: expected a string, got a boolean true (YAML reads a bare "
+        "y, yes, on or true as a boolean: quote it)"}
+    assert [p.name for p in load_text(text.replace("name: n,", "name: 'n',").replace("name: y,", "name: 'y',"),
+                                      "m.yaml").cluster.services[0].ports] == ["n", "y"]
+
+
+def test_a_config_files_merge_key_applies_where_it_stands_as_go_yaml_applies_it() -> None:
+    """go-yaml v2 (the oracle: {"c":{"x":1,"z":2}}): the merged x overrides the x before the merge key, the z after
+    it overrides the merged one; PyYAML's own keys always win (x 0)."""
+    assert safe_load("b: &b {x: 1, z: 1}\nc: {x: 0, <<: *b, z: 2}\n")[0]["c"] == {"x": 1, "z": 2}
