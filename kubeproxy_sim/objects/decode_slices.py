@@ -322,8 +322,13 @@ def decode_endpoints(doc: dict[str, Any], origin: Origin, report: Report, where:
 
 
 def _subset(report: Report, raw: dict[str, Any], path: str) -> EndpointsSubset:
+    """One subset; the API server refuses the whole Endpoints when a subset lists no address at all
+    (validateEndpointSubsets), so nothing of it is mirrored. No ports is fine (a headless Service's)."""
     ready = _legacy_addresses(report, raw, "addresses", path)
     not_ready = _legacy_addresses(report, raw, "notReadyAddresses", path)
+    if not raw.get("addresses") and not raw.get("notReadyAddresses"):  # (absent, null or [])
+        report.error(path, "no addresses; expected at least one in addresses or notReadyAddresses (the API server "
+                           "refuses a subset without any)")
     ports = _legacy_ports(report, raw, path)
     return EndpointsSubset(addresses=ready, not_ready_addresses=not_ready, ports=ports)
 

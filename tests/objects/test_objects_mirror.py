@@ -284,3 +284,15 @@ def test_the_1000_cap_keeps_the_first_in_upstreams_order(load, messages):
     (eps,) = result.cluster.endpoint_slices
     assert {e.addresses[0] for e in eps.endpoints} == set(ips[1:])  # the only not-ready one comes last
     assert all(e.conditions.ready for e in eps.endpoints)
+
+
+def test_a_subset_without_addresses_refuses_the_endpoints(load, messages):
+    """validateEndpointSubsets: every subset must list an address, ready or not; the API server refuses the whole
+    object otherwise, so none of its other subsets reach a slice either."""
+    for empty in ("{ports: [{name: http, port: 8080}]}", "{addresses: [], notReadyAddresses: null}"):
+        result = load(_endpoints(f"- {{addresses: [{{ip: 10.1.0.1}}], ports: [{{name: http, port: 8080}}]}}\n"
+                                 f"- {empty}\n"))
+        assert result.cluster.endpoint_slices == (), empty
+        assert messages(result) == [
+            "t.yaml: Endpoints ns/ext: subsets[1]: no addresses; expected at least one in addresses or "
+            "notReadyAddresses (the API server refuses a subset without any)"], empty

@@ -312,11 +312,12 @@ def test_endpoint_slice_error_message(load, body, expected):
      'Endpoints default/e: subsets[0].addresses[0].ip: "bad" is not an IP address'),
     ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{addresses: [{}], ports: [{port: 80}]}]",
      "Endpoints default/e: subsets[0].addresses[0].ip: required; expected an IP address"),
-    ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{ports: [{port: 0}]}]",
+    ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{addresses: [{ip: 10.1.0.1}], ports: [{port: 0}]}]",
      "Endpoints default/e: subsets[0].ports[0].port: 0 is not a valid port; expected 1-65535"),
-    ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{ports: [{port: -1}]}]",
+    ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{addresses: [{ip: 10.1.0.1}], ports: [{port: -1}]}]",
      "Endpoints default/e: subsets[0].ports[0].port: -1 is not in 0-65535"),
-    ("kind: Endpoints\nmetadata: {name: e}\nsubsets: [{ports: [{name: a, port: 1}, {port: 2}]}]",
+    ("kind: Endpoints\nmetadata: {name: e}\n"
+     "subsets: [{addresses: [{ip: 10.1.0.1}], ports: [{name: a, port: 1}, {port: 2}]}]",
      "Endpoints default/e: subsets[0].ports[1].name: required when a subset has more than one port"),
 ])
 def test_node_pod_endpoints_error_message(load, doc, expected):
