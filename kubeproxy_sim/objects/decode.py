@@ -28,7 +28,7 @@ from kubeproxy_sim.objects.model import (
     SessionAffinity,
     TrafficPolicy,
 )
-from kubeproxy_sim.objects.report import Report, as_integer, described, number, quote
+from kubeproxy_sim.objects.report import Report, as_integer, described, not_a_string, number, quote
 
 DEFAULT_NAMESPACE = "default"
 NODE_PORT_RANGE = (30000, 32767)
@@ -68,7 +68,7 @@ def read_ip(report: Report, value: Any, path: str, *, what: str = "an IP address
         if isinstance(value, str):
             report.error(path, f"{quote(value)} is not {what}")
         else:
-            report.error(path, f"expected a string, got {described(value)}")
+            report.error(path, not_a_string(value))
         return None
     if parsed.legacy:
         report.warn(path, f"{quote(value)} is a legacy address form; kube-proxy reads it as {parsed.text}")

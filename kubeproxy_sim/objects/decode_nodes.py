@@ -23,7 +23,7 @@ from kubeproxy_sim.objects.model import (
     Pod,
     PodDNSConfig,
 )
-from kubeproxy_sim.objects.report import Report, described, quote
+from kubeproxy_sim.objects.report import Report, not_a_string, quote
 
 _IP_ADDRESS_TYPES = frozenset({"InternalIP", "ExternalIP"})
 _DNS_POLICIES = {p.value: p for p in DNSPolicy}
@@ -69,7 +69,7 @@ def _pod_cidrs(report: Report, spec: dict[str, Any]) -> tuple[tuple[str, ...], s
 def _pod_cidr(report: Report, path: str, text: object) -> str | None:
     """One pod CIDR in its canonical form, or None (reported at ``path``)."""
     if type(text) is not str:
-        report.error(path, f"expected a string, got {described(text)}")
+        report.error(path, not_a_string(text))
         return None
     parsed = parse_cidr(text)
     if parsed is None:
@@ -177,7 +177,7 @@ def _searches(report: Report, raw: dict[str, Any]) -> tuple[str, ...]:
     for i, item in enumerate(items):
         path = f"spec.dnsConfig.searches[{i}]"
         if type(item) is not str:
-            report.error(path, f"expected a string, got {described(item)}")
+            report.error(path, not_a_string(item))
             continue
         problem = DNS1123_SUBDOMAIN.problem(item.removesuffix("."))  # a trailing dot is allowed
         if problem is not None:
@@ -236,7 +236,7 @@ def _pod_ips(report: Report, status: dict[str, Any]) -> tuple[str, ...]:
         first_path, first = texts[0]
         if first_path == "status.podIPs[0].ip" and first != single:  # the API server keeps podIP alone
             if type(first) is not str:  # (the API server's decoding refuses it before any conversion)
-                report.error(first_path, f"expected a string, got {described(first)}")
+                report.error(first_path, not_a_string(first))
                 return ()
             report.warn(first_path, f"{quote(first)} differs from status.podIP {quote(single)}; the API server "
                                     "keeps status.podIP alone, and so does this")

@@ -37,9 +37,9 @@ from kubeproxy_sim.objects.overlap import conflicting_copies
 from kubeproxy_sim.objects.report import (
     Report,
     WrittenNumber,
-    described,
     joined,
     named_if_inexact,
+    not_a_string,
     quote,
     type_name,
 )
@@ -1592,6 +1592,6 @@ def _kind_problem(document: dict[str, Any], kind: object, file: str, where: str)
         missing = "not set" if kind is None else "empty"  # (the field names kind: not "kind: kind is required")
         return Diagnostic(f"{missing} ({where}); {expected}", file=file, field="kind")
     _, name, display = object_name(document, namespaced=False)
-    problem = f"expected a string, got {described(kind)}"
+    problem = not_a_string(kind)
     return Diagnostic(f"{problem} ({where}); {expected}", file=file, object=display if name else None,
                       field="kind")
