@@ -507,19 +507,50 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
     range is reported at ``spec.ipFamilies[i]`` when that family was written, else at ``spec.clusterIPs[i]``."""
     previous = world.service(service.namespace, service.name)
     before = previous.cluster_ips if previous is not None and not headless else ()
-    if headless:  # an update naming no family keeps the previous ones (as kubectl apply leaves them)
-        kept = not service.ip_families and previous is not None and previous.headless and bool(previous.ip_families)
-        ips: list[str] = []
-        requested = list(previous.ip_families if kept and previous is not None else service.ip_families)
-    else:  # kubectl apply keeps the live clusterIPs unless the manifest writes the list, or changes clusterIP
-        kept = bool(before) and (not service.cluster_ips or (
-            not written.cluster_ips_list and service.cluster_ips == before[:1]))
-        ips = list(before if kept else service.cluster_ips)
-        requested = list(service.ip_families) or (list(previous.ip_families) if kept and previous is not None else [])
+    kept, ips, requested = _kept_fields(previous, service, before, headless, written)
     selectorless = headless and not service.selector
     if policy is None:  # the API server takes two families only with a dual-stack policy (an update: the old one)
         policy = PREFER_DUAL_STACK if max(len(ips), len(requested), len(before)) > 1 else SINGLE_STACK
         policy = REQUIRE_DUAL_STACK if selectorless else policy
+    ips, requested = _policy_checked(service, policy, kept, ips, requested, before)
+    families = [ip_family(ip) for ip in ips]
+    for i, family in enumerate(requested[: len(families)]):
+        if family is not families[i]:
+            raise _invalid(service, f"spec.ipFamilies[{i}]", family.value, "may not change once set")
+    families += requested[len(families):]
+    ranges = service_ranges(world)
+    if selectorless:
+        families = families or [next(iter(ranges))]
+        if len(families) < 2 and policy != SINGLE_STACK:
+            families.append(_other_family(families[0]))
+        return replace(service, ip_families=tuple(families), cluster_ip_unset=False)  # "None", kept or written
+    families = _families_in_ranges(world, service, policy, ips, families, ranges, written)
+    if headless:
+        return replace(service, ip_families=tuple(families), cluster_ip_unset=False)
+    ips = _allocated_ips(world, service, previous, before, ips, families, ranges, rng)
+    return replace(service, cluster_ips=tuple(ips), ip_families=tuple(families), cluster_ip_unset=False)
+
+
+def _kept_fields(previous: Service | None, service: Service, before: tuple[str, ...], headless: bool,
+                 written: WrittenIPFields) -> tuple[bool, list[str], list[IPFamily]]:
+    """(whether the live Service's fields are kept, its cluster IPs, its requested families) as an apply leaves
+    them: kubectl apply sends only what the manifest wrote, so an update that writes no list keeps the live
+    addresses and families, which the API server then checks as if written."""
+    if headless:  # an update naming no family keeps the previous ones (as kubectl apply leaves them)
+        kept = not service.ip_families and previous is not None and previous.headless and bool(previous.ip_families)
+        return kept, [], list(previous.ip_families if kept and previous is not None else service.ip_families)
+    # kubectl apply keeps the live clusterIPs unless the manifest writes the list, or changes clusterIP
+    kept = bool(before) and (not service.cluster_ips or (
+        not written.cluster_ips_list and service.cluster_ips == before[:1]))
+    ips = list(before if kept else service.cluster_ips)
+    requested = list(service.ip_families) or (list(previous.ip_families) if kept and previous is not None else [])
+    return kept, ips, requested
+
+
+def _policy_checked(service: Service, policy: str, kept: bool, ips: list[str], requested: list[IPFamily],
+                    before: tuple[str, ...]) -> tuple[list[str], list[IPFamily]]:
+    """The addresses and families the ipFamilyPolicy allows, or the API server's refusal of them: only
+    SingleStack releases a secondary address, and it allows one of each (an update's kept second one goes)."""
     problems: list[Problem] = []
     if policy != SINGLE_STACK and 0 < len(ips) < len(before):
         problems.append(("spec.ipFamilyPolicy", policy, "must be 'SingleStack' to release the secondary cluster IP"))
@@ -532,22 +563,20 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
                                  f"when multiple {what} are specified"))
     if problems:
         raise _refusal(service, problems)
-    families = [ip_family(ip) for ip in ips]
-    for i, family in enumerate(requested[: len(families)]):
-        if family is not families[i]:
-            raise _invalid(service, f"spec.ipFamilies[{i}]", family.value, "may not change once set")
-    families += requested[len(families):]
-    ranges = service_ranges(world)
+    return ips, requested
+
+
+def _families_in_ranges(world: World, service: Service, policy: str, ips: list[str], families: list[IPFamily],
+                        ranges: dict[IPFamily, str], written: WrittenIPFields) -> list[IPFamily]:
+    """The Service's families, each checked against the cluster's service ranges (the API server refuses a
+    family it has no range for, and RequireDualStack on a single-stack cluster), then completed: the primary
+    family when none was given, the other one too under a dual-stack policy on a dual-stack cluster."""
     where = f"(the service ranges here are {', '.join(ranges.values())}"
     where += ", from the Nodes' address families)" if not world.service_cidrs else ")"
-    if selectorless:
-        families = families or [next(iter(ranges))]
-        if len(families) < 2 and policy != SINGLE_STACK:
-            families.append(_other_family(families[0]))
-        return replace(service, ip_families=tuple(families), cluster_ip_unset=False)  # "None", kept or written
     # a written address whose family was not written: the family inferred from it is named at the address
-    problems = [(f"spec.clusterIPs[{i}]", ips, f"{families[i].value} is not configured on this cluster {where}")
-                for i in range(written.ip_families, len(ips)) if families[i] not in ranges]
+    problems: list[Problem] = [
+        (f"spec.clusterIPs[{i}]", ips, f"{families[i].value} is not configured on this cluster {where}")
+        for i in range(written.ip_families, len(ips)) if families[i] not in ranges]
     if problems:
         raise _refusal(service, problems)
     if policy == REQUIRE_DUAL_STACK and len(ranges) < 2:
@@ -561,8 +590,15 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
         families = [next(iter(ranges))]
     if policy != SINGLE_STACK and len(families) == 1 and len(ranges) == 2:
         families.append(_other_family(families[0]))
-    if headless:
-        return replace(service, ip_families=tuple(families), cluster_ip_unset=False)
+    return families
+
+
+def _allocated_ips(world: World, service: Service, previous: Service | None, before: tuple[str, ...],
+                   ips: list[str], families: list[IPFamily], ranges: dict[IPFamily, str],
+                   rng: random.Random) -> list[str]:
+    """``ips`` with an address of each family still without one, as allocClusterIPs gives them, once what the
+    API server refuses is refused: an address changed on update, and a written one the Service does not hold yet
+    that is outside its range or taken."""
     if changed := _changed_ips(before, ips):  # validation, after allocation (which leaves a changed one alone)
         raise _refusal(service, [(f"spec.clusterIPs[{i}]", ips, "may not change once set") for i in changed])
     used = world.index().cluster_ips  # every Service's addresses, this one's previous too
@@ -571,9 +607,10 @@ def _cluster_ips(world: World, service: Service, rng: random.Random, policy: str
         if ip not in held and (problem := _given_ip_problem(world, service, ip, ranges[family], used)) is not None:
             shown = ips + [""] * (len(families) - len(ips))  # Go's marker for each address still to allocate
             raise _invalid(service, "spec.clusterIPs", shown, f"failed to allocate IP {ip}: {problem}")
+    allocated = list(ips)
     for family in families[len(ips):]:
-        ips.append(cluster_ip(ranges[family], used, rng))
-    return replace(service, cluster_ips=tuple(ips), ip_families=tuple(families), cluster_ip_unset=False)
+        allocated.append(cluster_ip(ranges[family], used, rng))
+    return allocated
 
 
 def _headless_update(previous: Service | None, service: Service) -> bool:
