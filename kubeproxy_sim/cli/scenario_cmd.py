@@ -212,81 +212,117 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Any:
     """``apply -f``: objects through the objects layer, Deployments and API facts from the raw documents (Node
     readiness, allocatable CPU and pods, Services' topology annotations, ipFamilyPolicy, and what
     they wrote of clusterIPs and ipFamilies, Pods' tolerations and pod-deletion-cost)."""
-    from kubeproxy_sim.controllers.decode import (
-        NOTHING_WRITTEN,
-        WrittenIPFields,
-        decode_deployment,
-        family_policy,
-        family_policy_problem,
-        is_deployment,
-        written_ip_fields,
-    )
-    from kubeproxy_sim.controllers.script import Manifests
     from kubeproxy_sim.objects import load_paths
 
     # overlaps: said of the whole cluster after each step (overlap_diagnostics); Deployments: read below
     loaded = load_paths(list(paths), overlaps=False, read_elsewhere=frozenset({"Deployment"}))
-    diagnostics = [d for d in loaded.diagnostics
-                   if not (d.kind == "Service" and d.message.startswith(_ALLOCATED_WARNING))]
-    deployments, not_ready, unreachable, untainted, unposted = [], set(), set(), set(), set()
-    node_cpu: dict[str, int] = {}
-    node_max_pods: dict[str, int] = {}
-    annotations: dict[str, tuple[tuple[str, str], ...]] = {}
-    policies: dict[str, str] = {}
-    ip_fields: dict[str, WrittenIPFields] = {}
-    pod_applied: dict[str, Any] = {}
+    facts = _RawFacts([d for d in loaded.diagnostics
+                       if not (d.kind == "Service" and d.message.startswith(_ALLOCATED_WARNING))])
     for file, doc in _raw_documents(list(paths)):
-        if not isinstance(doc, dict):
-            continue
+        if isinstance(doc, dict):
+            facts.add(file, doc)
+    return facts.manifests(loaded.cluster)
+
+
+class _RawFacts:
+    """What :func:`load_manifests` reads of the raw documents, kind by kind: the facts the object model does not
+    carry (the controllers need them) and the Deployments it does not read. Mutable on purpose, and local to one
+    load; :meth:`manifests` gives them as the frozen result, in key order."""
+
+    __slots__ = ("annotations", "deployments", "diagnostics", "ip_fields", "node_cpu", "node_max_pods", "not_ready",
+                 "pod_applied", "policies", "unposted", "unreachable", "untainted")
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        self.deployments: list[Any] = []
+        self.not_ready: set[str] = set()
+        self.unreachable: set[str] = set()
+        self.untainted: set[str] = set()
+        self.unposted: set[str] = set()
+        self.node_cpu: dict[str, int] = {}
+        self.node_max_pods: dict[str, int] = {}
+        self.annotations: dict[str, tuple[tuple[str, str], ...]] = {}
+        self.policies: dict[str, str] = {}
+        self.ip_fields: dict[str, Any] = {}
+        self.pod_applied: dict[str, Any] = {}
+
+    def add(self, file: str, doc: dict[str, Any]) -> None:
+        """One document's facts, by its kind (a document of any other kind has none)."""
+        from kubeproxy_sim.controllers.decode import decode_deployment, is_deployment
+
         raw_meta = doc.get("metadata")
         meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         if is_deployment(doc):
             deployment, found = decode_deployment(doc, file)
-            diagnostics.extend(found)
+            self.diagnostics.extend(found)
             if deployment is not None:
-                deployments.append(deployment)
+                self.deployments.append(deployment)
         elif doc.get("kind") == "Node" and isinstance(meta.get("name"), str):
-            index, ready = _ready_status(doc)
-            if ready != "True":
-                not_ready.add(meta["name"])
-            if ready == "Unknown":  # the node lifecycle controller's unreachable taint, not its not-ready one
-                unreachable.add(meta["name"])
-            elif ready not in _CONDITION_STATUSES:  # no taint at all (nodeConditionToTaintKeyStatusMap)
-                untainted.add(meta["name"])
-                if index >= 0:
-                    diagnostics.append(_odd_ready(file, meta["name"], index, ready))
-                else:
-                    unposted.add(meta["name"])
-            millis, problem = _allocatable(doc, file, meta["name"], "cpu")
-            pods, pods_problem = _allocatable(doc, file, meta["name"], "pods")
-            diagnostics.extend(p for p in (problem, pods_problem) if p is not None)
-            if millis is not None:
-                node_cpu[meta["name"]] = millis
-            if pods is not None:
-                node_max_pods[meta["name"]] = -(-pods // 1000)  # Quantity.Value() rounds up
+            self._node(file, doc, meta["name"])
         elif doc.get("kind") == "Pod":
             key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
-            diagnostics += _dropped_host_ports(doc, file, key)
-            pod_applied[key] = _pod_applied(doc, meta, file, key, diagnostics)  # a Pod written twice: the last's
+            self.diagnostics += _dropped_host_ports(doc, file, key)
+            self.pod_applied[key] = _pod_applied(doc, meta, file, key, self.diagnostics)  # written twice: the last's
         elif doc.get("kind") == "Service":
-            key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
-            if found_annotations := _topology_annotations(meta):
-                annotations[key] = found_annotations
-            if (written := written_ip_fields(doc)) != NOTHING_WRITTEN:
-                ip_fields[key] = written
-            if (policy := family_policy(doc)) is not None:
-                policies[key] = policy
-            elif (refusal := family_policy_problem(doc)) is not None:  # refused, as the API server's validation does
-                diagnostics.append(Diagnostic(refusal, file=file, kind="Service", object=key,
-                                              field="spec.ipFamilyPolicy"))
-    return Manifests(loaded.cluster, deployments=tuple(deployments), not_ready_nodes=frozenset(not_ready),
-                     unreachable_nodes=frozenset(unreachable), untainted_nodes=frozenset(untainted),
-                     unposted_nodes=frozenset(unposted), diagnostics=tuple(diagnostics),
-                     node_cpu=tuple(sorted(node_cpu.items())),
-                     node_max_pods=tuple(sorted(node_max_pods.items())),
-                     service_annotations=tuple(sorted(annotations.items())),
-                     family_policies=tuple(sorted(policies.items())), ip_fields=tuple(sorted(ip_fields.items())),
-                     pod_applied=tuple(sorted(pod_applied.items())))
+            self._service(file, doc, meta)
+
+    def _node(self, file: str, doc: dict[str, Any], name: str) -> None:
+        """A Node's readiness, as the taints the node lifecycle controller gives it and Topology Aware Routing
+        read it, and its allocatable CPU and pods, which the scheduler model fills."""
+        index, ready = _ready_status(doc)
+        if ready != "True":
+            self.not_ready.add(name)
+        if ready == "Unknown":  # the node lifecycle controller's unreachable taint, not its not-ready one
+            self.unreachable.add(name)
+        elif ready not in _CONDITION_STATUSES:  # no taint at all (nodeConditionToTaintKeyStatusMap)
+            self.untainted.add(name)
+            if index >= 0:
+                self.diagnostics.append(_odd_ready(file, name, index, ready))
+            else:
+                self.unposted.add(name)
+        millis, problem = _allocatable(doc, file, name, "cpu")
+        pods, pods_problem = _allocatable(doc, file, name, "pods")
+        self.diagnostics.extend(p for p in (problem, pods_problem) if p is not None)
+        if millis is not None:
+            self.node_cpu[name] = millis
+        if pods is not None:
+            self.node_max_pods[name] = -(-pods // 1000)  # Quantity.Value() rounds up
+
+    def _service(self, file: str, doc: dict[str, Any], meta: dict[str, Any]) -> None:
+        """A Service's topology annotations and its IP fields as written (ipFamilyPolicy, clusterIPs,
+        ipFamilies), which the model's defaulted Service no longer tells from the API server's defaults."""
+        from kubeproxy_sim.controllers.decode import (
+            NOTHING_WRITTEN,
+            family_policy,
+            family_policy_problem,
+            written_ip_fields,
+        )
+
+        key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+        if found_annotations := _topology_annotations(meta):
+            self.annotations[key] = found_annotations
+        if (written := written_ip_fields(doc)) != NOTHING_WRITTEN:
+            self.ip_fields[key] = written
+        if (policy := family_policy(doc)) is not None:
+            self.policies[key] = policy
+        elif (refusal := family_policy_problem(doc)) is not None:  # refused, as the API server's validation does
+            self.diagnostics.append(Diagnostic(refusal, file=file, kind="Service", object=key,
+                                               field="spec.ipFamilyPolicy"))
+
+    def manifests(self, cluster: Any) -> Any:
+        """The facts with the loaded ``cluster``, as the frozen :class:`~kubeproxy_sim.controllers.script.Manifests`
+        the script plays."""
+        from kubeproxy_sim.controllers.script import Manifests
+
+        return Manifests(cluster, deployments=tuple(self.deployments), not_ready_nodes=frozenset(self.not_ready),
+                         unreachable_nodes=frozenset(self.unreachable), untainted_nodes=frozenset(self.untainted),
+                         unposted_nodes=frozenset(self.unposted), diagnostics=tuple(self.diagnostics),
+                         node_cpu=tuple(sorted(self.node_cpu.items())),
+                         node_max_pods=tuple(sorted(self.node_max_pods.items())),
+                         service_annotations=tuple(sorted(self.annotations.items())),
+                         family_policies=tuple(sorted(self.policies.items())),
+                         ip_fields=tuple(sorted(self.ip_fields.items())),
+                         pod_applied=tuple(sorted(self.pod_applied.items())))
 
 
 # -- showing a step -------------------------------------------------------------------------------------------
