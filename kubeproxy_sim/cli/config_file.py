@@ -173,7 +173,7 @@ def read_file(path: str, newline: str | None = None) -> str | ReadFailure:
 
 def _json_number_out_of_range(text: str) -> tuple[str, str] | None:
     """The field path and literal of the first number of a JSON configuration that is past a 64-bit float, or
-    None. The YAML reader takes ``1e400`` for the string "1e400" (YAML 1.1's floats have a dot), where
+    None. The YAML reader takes ``1e400`` for the string "1e400" (go-yaml's float parsing fails), where
     kube-proxy decodes a JSON file as JSON, and Go's float parsing refuses the number (ErrRange), failing the
     decoding of the whole file. Text that is no JSON is left to the YAML reader, which says what is wrong."""
     from kubeproxy_sim.objects.load import json_float  # (the manifests' JSON numbers: 1e400 kept as written)
