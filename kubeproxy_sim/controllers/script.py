@@ -530,6 +530,25 @@ def _merged(running: SimPod | None, written: LastApplied) -> tuple[tuple[Tolerat
 
 
 def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random.Random) -> Played:
+    """``kubectl apply -f``: each kind's objects put into the world in turn, with kubectl's word for each; a pod
+    update the API server refuses leaves the other objects applied, and its refusal is the step's error."""
+    world, notes = _apply_nodes(world, manifests, rng)
+    world, more = _apply_services(world, manifests, rng)
+    notes += more
+    slices_before = {s.key: s for s in world.user_slices}
+    world = W.put_slices(world, manifests.cluster.endpoint_slices)
+    notes += [_applied("endpointslice.discovery.k8s.io", s.name, slices_before.get(s.key), s)
+              for s in manifests.cluster.endpoint_slices]
+    world, more, refused, conflicts = _apply_pods(world, manifests, rng)
+    notes += more
+    world, more = _apply_deployments(world, manifests, rng)
+    notes += more
+    return Played(world, tuple(notes), "; ".join(refused) or None, port_conflicts=conflicts)
+
+
+def _apply_nodes(world: World, manifests: Manifests, rng: random.Random) -> tuple[World, list[str]]:
+    """The manifests' Nodes put, and a word for each: a Node is "configured" when its object, its allocatable
+    CPU or pods, or its readiness changed, which the model keeps apart from the Node object."""
     nodes_before = {n.name: n for n in world.nodes}
     cpu_before, pods_before = dict(world.node_cpu), dict(world.node_max_pods)
     cpu, max_pods = dict(manifests.node_cpu), dict(manifests.node_max_pods)
@@ -541,8 +560,15 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
                                                                      pods_before.get(n.name), ready_before[n.name]),
                       (n, cpu.get(n.name), max_pods.get(n.name), _ready_state(manifests, n.name)))
              for n in manifests.cluster.nodes]
+    return world, notes
+
+
+def _apply_services(world: World, manifests: Manifests, rng: random.Random) -> tuple[World, list[str]]:
+    """The manifests' Services, each admitted as the API server completes it (cluster IPs and families from the
+    fields the manifest wrote) before it is put, so a later one sees its addresses taken."""
     annotations = dict(manifests.service_annotations)
     policies, written = dict(manifests.family_policies), dict(manifests.ip_fields)
+    notes = []
     for service in manifests.cluster.services:
         admitted = W.admit_service(world, service, rng, policy=policies.get(service.key),
                                    written=written.get(service.key, NOTHING_WRITTEN))
@@ -551,12 +577,17 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
         notes.append(_applied("service", service.name, current and (current, W.annotations_of(world, service.key)),
                               (admitted, tuple(sorted(wanted)))))
         world = W.put_service(world, admitted, wanted)
-    slices_before = {s.key: s for s in world.user_slices}
-    world = W.put_slices(world, manifests.cluster.endpoint_slices)
-    notes += [_applied("endpointslice.discovery.k8s.io", s.name, slices_before.get(s.key), s)
-              for s in manifests.cluster.endpoint_slices]
+    return world, notes
+
+
+def _apply_pods(world: World, manifests: Manifests,
+                rng: random.Random) -> tuple[World, list[str], list[str], tuple[PortConflict, ...]]:
+    """(world, notes, refusals, port conflicts) of the manifests' Pods: a running pod the manifest leaves the
+    same is updated in place (its tolerations merged as apply merges them, a toleration dropped refused), any
+    other is created; the updates, then the creations, are made once every pod of the apply is read."""
     running = {p.key: p for p in world.pods}
     views = dict(manifests.pod_applied)
+    notes: list[str] = []
     changed = []
     merged: dict[str, tuple[tuple[Toleration, ...], str | None]] = {}  # by NS/NAME: the fields after the merge
     applied: dict[str, LastApplied] = {}  # by NS/NAME: the new last-applied view
@@ -584,6 +615,13 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
         world = W.update_pods(world, {key: merged[key] for key in updated}, rng, applied)
     if changed:
         world, conflicts = W.add_pods(world, changed, rng, merged, applied)
+    return world, notes, refused, conflicts
+
+
+def _apply_deployments(world: World, manifests: Manifests, rng: random.Random) -> tuple[World, list[str]]:
+    """The manifests' Deployments, as apply merges them: replicas left out keep the live count, and a changed
+    selector is refused (it is immutable), which stops the step."""
+    notes = []
     for d in manifests.deployments:
         existing = world.deployment(d.namespace, d.name)
         if existing is not None and not d.replicas_given:  # apply leaves a field the manifest omits alone
@@ -592,7 +630,7 @@ def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random
             raise W.ActionError(f'The Deployment "{d.name}" is invalid: spec.selector: field is immutable')
         world = W.apply_deployment(world, d, rng)
         notes.append(_applied("deployment.apps", d.name, existing, world.deployment(d.namespace, d.name)))
-    return Played(world, tuple(notes), "; ".join(refused) or None, port_conflicts=conflicts)
+    return world, notes
 
 
 def _tolerations_refused(pod: Pod) -> str:
