@@ -13,7 +13,8 @@ same resolved ports share slices, one address family per slice and at most
 100 endpoints each. Slices are rebuilt from scratch on every sync, with names
 derived from what they hold so the same content keeps the same name.
 Services without a selector, and ExternalName Services, get nothing here:
-their slices are the user's.
+their slices are the user's (and those the controller wrote before the
+Service lost its selector stay as they were: :func:`controllers.world.controller_sync`).
 
 Hints: a Service whose annotations ask for Topology Aware Routing
 (``topology-mode: Auto``) gets the topology cache's CPU-proportional zone hints
