@@ -912,13 +912,13 @@ def test_a_directorys_links_it_cannot_read_are_named_and_subdirectories_skipped_
     (tmp_path / "a.yaml").write_text(json.dumps(_svc("a", "10.0.0.1")))
     (tmp_path / "sub.yaml").mkdir()
     (tmp_path / "sub.yaml" / "b.yaml").write_text(json.dumps(_svc("b", "10.0.0.2")))
-    os.symlink("/nonexistent", tmp_path / "dangling.yaml")
+    os.symlink(tmp_path / "absent", tmp_path / "dangling.yaml")  # a target no other process can create
     os.symlink("loop.yml", tmp_path / "loop.yml")
     os.symlink("sub.yaml", tmp_path / "to-dir.json")
     result = load_paths([str(tmp_path)])
     assert [s.name for s in result.cluster.services] == ["a"]
     assert [str(d) for d in result.diagnostics] == [
-        f'{tmp_path}/dangling.yaml: -f: cannot read it: a symbolic link to "/nonexistent", which does not exist; '
+        f'{tmp_path}/dangling.yaml: -f: cannot read it: a symbolic link to "{tmp_path}/absent", which does not exist; '
         f"{EXPECTED}",
         f"{tmp_path}/loop.yml: -f: cannot read it: a loop of symbolic links (too many levels to follow); {EXPECTED}",
         f"{tmp_path}/to-dir.json: -f: cannot read it: Is a directory; expected a YAML or JSON manifest file (listing "

@@ -530,7 +530,7 @@ def test_directory_names_links_it_cannot_read_and_a_fifo_and_skips_subdirectorie
     would stop the watch until something writes to it), and a subdirectory is not read, as kubectl -f DIR."""
     d = Dir(str(tmp_path))
     d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=80))
-    os.symlink("/nonexistent", tmp_path / "dangling.yaml")
+    os.symlink(tmp_path / "absent", tmp_path / "dangling.yaml")  # a target no other process can create
     os.symlink("loop.yaml", tmp_path / "loop.yaml")
     os.mkfifo(tmp_path / "pipe.json")
     (tmp_path / "sub.yaml").mkdir()
@@ -538,7 +538,7 @@ def test_directory_names_links_it_cannot_read_and_a_fifo_and_skips_subdirectorie
     assert summary(batch) == [("ADDED", "Service", "default/a")]
     again = "warning: not readable; will read it again"
     assert [str(x) for x in batch.diagnostics] == [
-        f'{tmp_path}/dangling.yaml: -f: cannot read it: a symbolic link to "/nonexistent", which does not exist; '
+        f'{tmp_path}/dangling.yaml: -f: cannot read it: a symbolic link to "{tmp_path}/absent", which does not exist; '
         f"{MANIFEST}", f"{tmp_path}/dangling.yaml: {again}",
         f"{tmp_path}/loop.yaml: -f: cannot read it: a loop of symbolic links (too many levels to follow); "
         f"{MANIFEST}", f"{tmp_path}/loop.yaml: {again}",
