@@ -226,6 +226,11 @@ no shape vouched for are checked by (:meth:`_Parser.added`). A literal start: a 
 320,000 rules (-X's count, once per parse); one rule's search, a few microseconds."""
 _GOTO = re.compile(r" -g ([^ \t\r\n]+)")
 """The word after a goto in a rule's canonical text (a chain's name; :meth:`_Parser.added`)."""
+_WRONG_INTERFACE = {"PREROUTING": "-o", "INPUT": "-o", "OUTPUT": "-i", "POSTROUTING": "-i"}
+"""The built-in chains (by name, in every table) whose rules iptables refuses an interface option of: a packet
+there has no output interface yet, or no input interface (:meth:`_Parser.check_interfaces`)."""
+_INTERFACE_EXPECTED = {"-o": "-o only in FORWARD, OUTPUT, POSTROUTING or a user-defined chain (-i here)",
+                       "-i": "-i only in PREROUTING, INPUT, FORWARD or a user-defined chain (-o here)"}
 _COUNTED_COMMANDS = frozenset({"-A", "-I", "-R", "-P"})  # those that take counters ("Illegal option `-c'" else)
 
 
@@ -450,7 +455,7 @@ class _Parser:
                 except ValueError:  # "-A CHAIN" alone: the general path
                     name = spec = ""
                 chain = chains.get(name)
-                if chain is not None and not deleted:
+                if chain is not None and not deleted and name not in _WRONG_INTERFACE:
                     if validate:  # (a known shape's match holds its -j target: see check_table_jumps)
                         bucket = buckets.get(spec.count(" "))
                         found = (bucket[0](spec) or known(spec)) if bucket is not None else None
@@ -767,6 +772,8 @@ class _Parser:
             self.added(table, rule.spec)
             chain.rule_list().append(rule)
             return
+        if self.validate and name in _WRONG_INTERFACE:
+            self.check_interfaces(name, syntax.parse_spec(spec))
         self.added(table, spec, found)
         if counters is None:
             chain.add_plain(spec, self.lineno)
@@ -968,10 +975,20 @@ class _Parser:
         text, parsed = syntax.canonical_spec(tokens, line=self.lineno, file=self.file)
         if self.validate and self.table is not None:  # (a rule of canonical text is checked at COMMIT)
             self.check_jumps(self.table, [(text, self.lineno)])
+        if self.validate and chain in _WRONG_INTERFACE:
+            self.check_interfaces(chain, parsed)
         self.verbatim = False
         rule = Rule(chain, text, self.lineno, counters)
         object.__setattr__(rule, "_parsed", parsed)
         return rule
+
+    def check_interfaces(self, chain: str, parsed: syntax.RuleSpec) -> None:
+        """Refuse a rule of a built-in chain of that name (in any table) with the interface its packets have not,
+        as iptables refuses it at the rule (-A, -I, -R and -D alike; legacy and nft 1.8.9: "Can't use -o with
+        INPUT"): no -o in PREROUTING or INPUT, which come before routing, no -i in OUTPUT or POSTROUTING."""
+        flag = _WRONG_INTERFACE[chain]
+        if any(o.flag == flag and not o.module for o in parsed.options):
+            raise self.error(f"Can't use {flag} with {chain}", flag, _INTERFACE_EXPECTED[flag])
 
     def inline_counters(self, tokens: list[syntax.Token], prefix: tuple[int, int] | None
                         ) -> tuple[list[syntax.Token], tuple[int, int] | None]:
@@ -1432,7 +1449,8 @@ def _found(table: _TableState, problem: tuple[str, str, str, bool] | None, line:
 
 def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str, bool] | None:
     """What is wrong with the rule of ``line`` (of the table ``state``, of the family ``ipv6``) as iptables judges
-    the other family's extensions (:func:`syntax.foreign_extension`), its own HL or TTL alone (no chain of the name:
+    the other family's extensions (:func:`syntax.foreign_extension`), IPv6's own (:func:`syntax.ipv6_match_problem`),
+    its own HL or TTL alone (no chain of the name:
     jump_error left it here), its own icmp or icmp6 match's type and protocol, and REJECT's type, and the kernel its
     target's place, as (message, token, expected, whether the kernel refuses it at COMMIT rather than iptables at
     the rule); None when nothing is (or the line is no rule with such a target)."""
@@ -1456,6 +1474,9 @@ def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str
         return (*foreign, "an extension of the " + ("IPv6" if ipv6 else "IPv4") + " family (" +
                 " and ".join(syntax.FAMILY_EXTENSIONS[ipv6]) + " here" +
                 ("" if ipv6 else "; " + ", ".join(syntax.IPV6_ONLY_MATCHES) + " are IPv6's") + ")", False)
+    ipv6_only = syntax.ipv6_match_problem(spec.options) if ipv6 else None
+    if ipv6_only is not None:
+        return ipv6_only
     # The family's own icmp/icmp6 match: judged after the family, as iptables does; its type (at the rule) first,
     # then its protocol (the kernel's, at COMMIT)
     own_match = syntax.FAMILY_EXTENSIONS[ipv6][1]

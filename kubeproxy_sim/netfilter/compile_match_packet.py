@@ -19,7 +19,7 @@ from functools import lru_cache
 from kubeproxy_sim.netfilter.compile_types import SOURCE_FIELDS, Check, Doubt, RuleParts, reading
 from kubeproxy_sim.netfilter.model import Option
 from kubeproxy_sim.netfilter.packet import PACKET_PROTOCOLS, parse_address, parse_network
-from kubeproxy_sim.netfilter.syntax import IPV6_HEADERS, protocol_number
+from kubeproxy_sim.netfilter.syntax import ipv6_headers, protocol_number
 
 
 def _iface_check(attr: str, flag: str, name: str, negated: bool) -> Check:
@@ -230,13 +230,9 @@ def _ipv6header(parts: RuleParts, opts: Sequence[Option]) -> None:
     soft = any(o.flag == "--soft" for o in opts)
     if header is None:
         return
-    names = [name.strip().lower() for name in header.value.split(",")]
-    unknown = [name for name in names if name not in IPV6_HEADERS]
-    if unknown:
-        parts.doubts.append(f"ipv6header --header {header.value}: {', '.join(unknown)} is not a header name "
-                            "(hop, dst, route, frag, auth, esp, none, prot); assumed to match")
+    wanted = ipv6_headers(header.value)
+    if isinstance(wanted, str):  # (not reached: reading the rule refuses such a list, and its rule is skipped)
         return
-    wanted = {IPV6_HEADERS[name] for name in names}
     if soft:
         hit = wanted <= {"proto"} if not header.negated else "proto" not in wanted
     else:

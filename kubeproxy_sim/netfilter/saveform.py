@@ -442,16 +442,28 @@ def _limit(options: Options, ipv6: bool) -> Options:
 
 def _ipv6header(options: Options, ipv6: bool) -> Options:
     """``--header``'s names as ip6tables-save writes them, in its order (``syntax.IPV6_HEADERS_SAVED``: ``frag`` is
-    saved ``ipv6-frag``); a list with a name it does not know stays as written."""
+    saved ``ipv6-frag``), before ``--soft``; a list iptables refuses (read unchecked) stays as written."""
     out: Options = []
     for o in options:
-        names = o.args[0].split(",") if o.flag == "--header" and len(o.args) == 1 else None
-        if names is None or not all(name in syntax.IPV6_HEADERS for name in names):
+        wanted = syntax.ipv6_headers(o.args[0]) if o.flag == "--header" and len(o.args) == 1 else None
+        if wanted is None or isinstance(wanted, str):
             out.append(o)
             continue
-        wanted = {syntax.IPV6_HEADERS[name] for name in names}
         out.append(_with(o, ",".join(saved for header, saved in syntax.IPV6_HEADERS_SAVED.items()
                                      if header in wanted)))
+    return _in_order(out, ("--header", "--soft"))
+
+
+def _mh(options: Options, ipv6: bool) -> Options:
+    """``--mh-type`` as ip6tables-save writes it (libip6t_mh's mh_save): numbers, one when the range is one type,
+    nothing (and no "!") for every type, 0:255; a value iptables refuses (read unchecked) stays as written."""
+    out: Options = []
+    for o in options:
+        read = syntax.mh_type_range(o.args[0]) if o.flag == "--mh-type" and len(o.args) == 1 else None
+        if read is None or isinstance(read, str):
+            out.append(o)
+        elif read != (0, 255):
+            out.append(_with(o, str(read[0]) if read[0] == read[1] else f"{read[0]}:{read[1]}"))
     return out
 
 
@@ -474,6 +486,7 @@ MATCHES: dict[str, Normaliser] = {
     "icmp": _icmp_module("--icmp-type", ICMP_TYPES),
     "icmp6": _icmp_module("--icmpv6-type", ICMPV6_TYPES),
     "ipv6header": _ipv6header,
+    "mh": _mh,
 }
 
 # ---------------------------------------------------------------------------

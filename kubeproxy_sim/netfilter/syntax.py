@@ -116,15 +116,16 @@ libip6t_HL, libipt_icmp and libip6t_icmp6): iptables 1.8.9 loads the other famil
 IPV6_ONLY_MATCHES = ("dst", "eui64", "frag", "hbh", "ipv6header", "mh", "rt")
 """The matches only IPv6 has (libip6t_ with no libipt_ twin): iptables-legacy-restore 1.8.9 says "Couldn't load
 match `frag'" for each (unshare --net), as for icmp6 (:func:`foreign_extension`)."""
-IPV6_HEADERS = {
-    **dict.fromkeys(("hop", "hop-by-hop", "hopopt", "0"), "hop"), **dict.fromkeys(("dst", "ipv6-opts", "60"), "dst"),
-    **dict.fromkeys(("route", "ipv6-route", "43"), "route"), **dict.fromkeys(("frag", "ipv6-frag", "44"), "frag"),
-    **dict.fromkeys(("auth", "ah", "51"), "auth"), **dict.fromkeys(("esp", "50"), "esp"),
-    **dict.fromkeys(("none", "ipv6-nonxt", "59"), "none"),
-    **dict.fromkeys(("prot", "protocol", "255"), "proto"),
-}
-"""ipv6header's ``--header`` names (libip6t_ipv6header.c: its own names, /etc/protocols' and the numbers) -> the
-header."""
+IPV6_HEADER_NUMBERS = {0: "hop", 60: "dst", 43: "route", 44: "frag", 51: "auth", 50: "esp", 59: "none", 255: "proto"}
+"""The protocol numbers ipv6header takes (libip6t_ipv6header.c's chain_flags) -> the header."""
+_IPV6_HEADER_OWN = {"hop-by-hop": 0, "protocol": 255, "hop": 0, "dst": 60, "route": 43, "frag": 44, "auth": 51,
+                    "esp": 50, "none": 59, "prot": 255, **{str(n): n for n in IPV6_HEADER_NUMBERS}}
+"""libip6t_ipv6header.c's own names (chain_protos), tried after getprotobyname: its numbers are names there."""
+IPV6_HEADERS = {name: IPV6_HEADER_NUMBERS[number]
+                for name, number in {**_IPV6_HEADER_OWN, **NETBASE_ALIASES, **NETBASE_PROTOCOLS}.items()
+                if number in IPV6_HEADER_NUMBERS}
+"""ipv6header's ``--header`` names -> the header: a name or alias getprotobyname finds (case and all: ``IPv6-Frag``
+and ``ip``, protocol 0, are taken, ``FRAG`` and ``AH``, netbase's ``IPSEC-AH``, are not), else its own."""
 IPV6_HEADERS_SAVED = {"hop": "hop-by-hop", "dst": "ipv6-opts", "route": "ipv6-route", "frag": "ipv6-frag",
                       "auth": "ah", "esp": "esp", "none": "ipv6-nonxt", "proto": "protocol"}
 """Each header as ip6tables-save 1.8.9 writes it, in the order it writes them (its flags' bits): /etc/protocols'
@@ -136,10 +137,11 @@ FAMILY_MATCHES = frozenset(match for _, match in FAMILY_EXTENSIONS.values())
 family's match before it asks for the protocol (:func:`unasked_protocol`)."""
 
 
-REQUIRED_MATCH_OPTIONS = {"icmp": "--icmp-type", "icmp6": "--icmpv6-type"}
-"""The family matches (:data:`FAMILY_EXTENSIONS`) and the option each needs: iptables 1.8.9 refuses ``-m icmp`` or
-``-m icmp6`` without its type at the rule's line, legacy and nft alike, before the kernel could refuse its protocol
-(unshare --net: 'icmp6: option "--icmpv6-type" must be specified')."""
+REQUIRED_MATCH_OPTIONS = {"icmp": "--icmp-type", "icmp6": "--icmpv6-type", "ipv6header": "--header"}
+"""The matches that need an option, and which: iptables 1.8.9 refuses ``-m icmp``, ``-m icmp6`` or ``-m ipv6header``
+without it at the rule's line, legacy and nft alike, before the kernel could refuse its protocol (unshare --net:
+'icmp6: option "--icmpv6-type" must be specified'). The family matches (:data:`FAMILY_EXTENSIONS`) are judged once
+the family is known, and so is ipv6header, IPv6's only (:func:`ipv6_match_problem`)."""
 MATCH_ALIASES = {"icmpv6": "icmp6"}
 """A match's other name -> the extension it loads (and names in its messages: ``-m icmpv6`` alone, 'icmp6: option
 "--icmpv6-type" must be specified'; in IPv4, "Couldn't load match `icmp6'")."""
@@ -286,6 +288,8 @@ MODULE_FLAGS: dict[str, frozenset[str]] = _flag_table(
         "socket": "--transparent --nowildcard --restore-skmark",
         "devgroup": "--src-group --dst-group",
         "cgroup": "--cgroup --path",
+        "mh": "--mh-type",
+        "ipv6header": "--header --soft",
     }
 )
 # Aliases iptables-save never writes; the canonical text uses the short name.
@@ -301,15 +305,15 @@ ZERO_ARG_FLAGS = frozenset(
     " --update-counters --update-subcounters --socket-exists --suppl-groups --loose --validmark"
     " --accept-local --invert --transparent --nowildcard --restore-skmark --random --random-fully"
     " --persistent --log-tcp-sequence --log-tcp-options --log-ip-options --log-uid --log-macdecode"
-    " --notrack --save-mark --restore-mark".split()
+    " --notrack --save-mark --restore-mark --soft".split()
 )
 # -p name (lower case; a number goes by its name: protocol_module) -> the match iptables loads implicitly for its
 # options (none for udplite: iptables 1.8.9 has no such match, so -p udplite --dport is an unknown option and
 # -m udplite refused).
 PROTOCOL_MODULES = {
     "tcp": "tcp", "udp": "udp", "sctp": "sctp", "dccp": "dccp", "icmp": "icmp", "icmpv6": "icmp6",
-    "ipv6-icmp": "icmp6",
-}
+    "ipv6-icmp": "icmp6", "mh": "mh",  # (-p mh --mh-type 1 loads mh; -p 135 or ipv6-mh does not: its name is
+}  # mobility-header, which names no match: "unknown option", ip6tables-legacy-restore v1.8.9)
 
 PORT_MODULES = frozenset({"tcp", "udp", "sctp", "dccp"})
 """The matches whose ``--sport``/``--dport`` take a port or a range (``1024:65535``)."""
@@ -339,6 +343,10 @@ VALUE_PATTERNS = {
     "hitcount": r"0|[1-9][0-9]{0,3}",
     "list-name": rf"[A-Za-z0-9_][A-Za-z0-9_.:+-]{{0,{RECENT_NAME_LIMIT - 1}}}",
     "protocol": r"tcp|udp|sctp|icmp|ipv6-icmp|icmpv6|all|25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]",
+    "mh-type": r"25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]",
+    "interface": r"[\x21-\x7e]{1,15}",  # (printable ASCII: one byte a character, as IFNAMSIZ counts)
+    "ipv6-headers": "(?:{0})(?:,(?:{0}))*".format("|".join(sorted(map(re.escape, IPV6_HEADERS), key=len,
+                                                                   reverse=True))),
     "bare-word": r"[^-!' \"\\\t\r\n\x00][^' \"\\\t\r\n\x00]*",  # one of several bare words of a --comment
     # (or the like) without a single quote: see check_values
 }
@@ -617,11 +625,60 @@ def port_kind(flag: str, owner: str) -> str | None:
 
 def value_kind(flag: str, owner: str) -> str | None:
     """The kind of checked value ``flag`` of ``owner`` takes: a port's (:func:`port_kind`), recent's
-    (:data:`RECENT_VALUE_KINDS`) or conntrack's ``--ctproto`` ("protocol", read as -p's); None: a value the parser
-    keeps as written unchecked."""
+    (:data:`RECENT_VALUE_KINDS`), conntrack's ``--ctproto`` ("protocol", read as -p's) or one of
+    :data:`NAMED_VALUE_KINDS`; None: a value the parser keeps as written unchecked."""
     if owner == "recent":
         return RECENT_VALUE_KINDS.get(flag)
-    return "protocol" if flag == "--ctproto" and owner == "conntrack" else port_kind(flag, owner)
+    return NAMED_VALUE_KINDS.get((owner, flag)) or port_kind(flag, owner)
+
+
+NAMED_VALUE_KINDS = {("", "-i"): "interface", ("", "-o"): "interface", ("conntrack", "--ctproto"): "protocol",
+                     ("mh", "--mh-type"): "mh-type", ("ipv6header", "--header"): "ipv6-headers"}
+"""The checked values of a match option (``""``: a rule's own, such as -i) that take names (kept as written, saved
+as iptables-save prints them)."""
+IFNAMSIZ = 16  # an interface's name and its NUL: xtables_parse_interface refuses a longer name
+MH_TYPES = ("binding-refresh-request", "brr", "home-test-init", "hoti", "careof-test-init", "coti", "home-test", "hot",
+            "careof-test", "cot", "binding-update", "bu", "binding-acknowledgement", "ba", "binding-error", "be")
+"""libip6t_mh.c's type names in its order, each name followed by its alias; type i is the pair at 2*i."""
+
+
+def mh_type_range(value: str) -> tuple[int, int] | str:
+    """``--mh-type TYPE[:TYPE]`` as libip6t_mh reads it: (lowest, highest), or iptables' words refusing it. A type
+    is the first name (or alias) it starts, in any case, unless one is all of it, else a number 0-255 as
+    xtables_strtoui reads it; either side of a range may be left out (0, 255); one type alone is both."""
+    low, colon, high = value.partition(":")
+    bounds = []
+    for given, default in ((low, 0), (high, 255)) if colon else ((low, -1),):
+        if not given and default >= 0:
+            bounds.append(default)
+            continue
+        folded = lower_ascii(given)
+        starts = [i for i, name in enumerate(MH_TYPES) if name.startswith(folded)]
+        if starts:
+            bounds.append(next((i for i in starts if MH_TYPES[i] == folded), starts[0]) // 2)
+            continue
+        number = c_strtoumax(given)
+        if number is None or number > 255:
+            return f"Invalid MH type `{given}'"
+        bounds.append(number)
+    if bounds[0] > bounds[-1]:
+        return "Invalid MH type range (min > max)"
+    return bounds[0], bounds[-1]
+
+
+def ipv6_headers(value: str) -> frozenset[str] | str:
+    """ipv6header's ``--header`` list as libip6t_ipv6header reads it: the headers (:data:`IPV6_HEADERS`) of its
+    comma-separated names (empty ones skipped, as strtok skips them), or iptables' words refusing it: a name of
+    none ("unknown header `bogus' specified"), or of a protocol that is no header (``tcp``: "unknown header `6'
+    specified", by its number)."""
+    names = [name for name in value.split(",") if name]
+    if not names:
+        return "ip6t_ipv6header: cannot parse header names"
+    for name in names:
+        if name not in IPV6_HEADERS:
+            number = NETBASE_PROTOCOLS.get(name, NETBASE_ALIASES.get(name))
+            return f"unknown header `{name if number is None else number}' specified"
+    return frozenset(IPV6_HEADERS[name] for name in names)
 
 
 def c_strtoumax(text: str) -> int | None:
@@ -664,6 +721,11 @@ def recent_mask(value: str) -> str | None:
     return None if address is None else str(address)
 
 
+_NAMED_EXPECTED = {
+    "mh-type": "a type 0-255 or its name (such as binding-update, or bu), or a range such as 1:5, the lower first",
+    "ipv6-headers": "comma-separated headers: hop, dst, route, frag, auth, esp, none, prot, their protocol names "
+                    "(such as ipv6-frag) or numbers (0, 60, 43, 44, 51, 50, 59, 255)",
+}
 _RECENT_EXPECTED = {
     "seconds": "a number 1-4294967295 (0x.. hex, 0.. octal)",
     "hitcount": f"a number 0-{RECENT_HITCOUNT_LIMIT} (0x.. hex, 0.. octal)",
@@ -680,6 +742,11 @@ def value_problem(kind: str, value: str, lookup: str = "tcp") -> str | None:
         return None if "'" not in value else 'no single quote (they do not quote: "a b" does)'
     if kind == "protocol":
         return None if protocol_number(value, fold=False) is not None else PROTOCOL_EXPECTED_AS_IS
+    if kind == "interface":
+        return None if len(value.encode()) < IFNAMSIZ else f"an interface name of at most {IFNAMSIZ - 1} bytes"
+    if kind in _NAMED_EXPECTED:
+        read = mh_type_range(value) if kind == "mh-type" else ipv6_headers(value)
+        return _NAMED_EXPECTED[kind] if isinstance(read, str) else None
     if kind in ("port", "ports"):
         if port_values(kind, value, lookup) is not None:
             return None
@@ -1443,6 +1510,11 @@ class _Interpreter:
             if protocol_number(args[0], fold=False) is None:
                 raise self.error(unknown_protocol(args[0], fold=False), args[0], PROTOCOL_EXPECTED_AS_IS)
             return args
+        if kind in _NAMED_EXPECTED:  # (likewise: iptables-save prints its numbers, or its own names)
+            read = mh_type_range(args[0]) if kind == "mh-type" else ipv6_headers(args[0])
+            if isinstance(read, str):
+                raise self.error(read, args[0], _NAMED_EXPECTED[kind])
+            return args
         lookup = port_lookup(owner, self.protocol_module)
         written = port_values(kind, args[0], lookup) if kind in ("port", "ports") else recent_value(
             kind, args[0]) if kind in RECENT_KINDS else nat_values(kind, args[0])
@@ -1479,6 +1551,9 @@ class _Interpreter:
             raise self.error(f"{flag} takes one value", " ".join(args) or "nothing", "one value")
         if flag == "-p":
             self.check_protocol(args[0], negated or old_negation)
+        elif flag in ("-i", "-o") and not args[0].startswith(HOLE) and value_problem("interface", args[0]):
+            raise self.error(f"interface name `{args[0]}' must be shorter than IFNAMSIZ (15)", args[0],
+                             value_problem("interface", args[0]) or "")
         self.options.append(Option(flag, args, negated or old_negation))
 
     def check_protocol(self, value: str, negated: bool) -> None:
@@ -1492,7 +1567,7 @@ class _Interpreter:
             raise self.error(unknown_protocol(value), value, PROTOCOL_EXPECTED)
         if number == 0 and negated:
             raise self.error("rule would never match protocol", value, "a protocol other than all (0) after '!'")
-        self.protocol_module = number_module(number)
+        self.protocol_module = protocol_module(value)  # (by its name as written: -p mh loads mh, -p 135 not)
 
     def args(self, flag: str) -> tuple[tuple[str, ...], bool]:
         """The values of an option; a leading ``!`` is the old negation form (``-s ! 10.0.0.1``)."""
@@ -1572,6 +1647,21 @@ def unasked_protocol(asked: str, module: str) -> tuple[str, str, str] | None:
             f"-p {wanted} in the rule (not negated)")
 
 
+def ipv6_match_problem(options: Sequence[Option]) -> tuple[str, str, str, bool] | None:
+    """What is refused in the matches only IPv6 has of a rule read as IPv6, as (message, token, expected, whether
+    the kernel refuses it at COMMIT): ipv6header without ``--header`` (ip6tables, at the rule), mh in a rule not of
+    ``-p mh`` (mh_mt6_check: ip6tables-legacy-restore v1.8.9 fails at COMMIT, nft at the rule). Judged once the
+    family is known, as icmp6's type is: in IPv4 either match is one iptables cannot load."""
+    missing = missing_match_option(options, "ipv6header")
+    if missing is not None:
+        return (*missing, False)
+    if any(o.flag == "-m" and o.module == "mh" for o in options) and \
+            protocol_number(_protocol_asked(options)) != MH_PROTOCOL:
+        return ("-m mh matches only mobility-header packets, which the rule does not ask for", "mh",
+                "-p mh (or ipv6-mh, mobility-header, 135) in the rule (not negated)", True)
+    return None
+
+
 def missing_match_option(options: Sequence[Option], module: str) -> tuple[str, str, str] | None:
     """(message, token, expected) for the first ``-m`` of match ``module`` (one of :data:`REQUIRED_MATCH_OPTIONS`,
     or its alias) in ``options`` without its option (one before it, after ``-p icmp``, is the implicit match's);
@@ -1596,6 +1686,7 @@ _PROTOCOL_OF_MATCH = {"tcp": "tcp", "udp": "udp", "sctp": "sctp", "dccp": "dccp"
                       "icmpv6": "icmp6"}
 """The matches the kernel takes only in a rule of their protocol (by its :data:`PROTOCOL_MODULES` match)."""
 _MULTIPORT_PROTOCOLS = frozenset({6, 17, 136, 132, 33})
+MH_PROTOCOL = 135  # IPPROTO_MH, the only protocol the kernel's mh match takes
 """The protocols (tcp, udp, udplite, sctp, dccp) multiport takes (iptables 1.8.9's check_proto)."""
 
 RECENT_COMMANDS = ("--set", "--rcheck", "--update", "--remove")

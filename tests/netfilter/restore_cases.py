@@ -873,7 +873,66 @@ CIRCLES = [
          line=6, at_commit=True),
 ]
 
+# IPv6's mh and ipv6header: mh only in a rule of -p mh (mh_mt6_check: legacy fails at COMMIT, nft at the rule), its
+# types by name (the first it starts, in any case) or number, saved as numbers ('Invalid MH type `bogus'', at the
+# rule, both); -p mh, as written, loads it for --mh-type (-p 135 does not: "unknown option"); ipv6header needs
+# --header ('ipv6header: option "--header" must be specified'), of names getprotobyname finds, case and all, or its
+# own ("unknown header `bogus' specified", "unknown header `6' specified" for tcp). The parser took them all
+IPV6_EXTENSIONS = [
+    *(Case(f"mh {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5, at_commit=True, ipv6=True)
+      for rule in ("-m mh", "-m mh --mh-type 1", "-p tcp -m mh --mh-type 1", "! -p mh -m mh --mh-type 1")),
+    *(Case(f"mh {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5, ipv6=True)
+      for rule in ("-p mh -m mh --mh-type bogus", "-p mh -m mh --mh-type 256", "-p mh -m mh --mh-type 5:3",
+                   "-p mh -m mh --mh-type 1 --mh-type 2", "-p 135 --mh-type 1", "-p ipv6-mh --mh-type 1")),
+    *(Case(f"mh {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"),
+           saved=(f"[0:0] -A INPUT -p mobility-header -m mh{saved} -j ACCEPT",), ipv6=True)
+      for rule, saved in (("-p mh -m mh", ""), ("-p mh -m mh --mh-type binding-update", " --mh-type 5"),
+                          ("-p mh -m mh --mh-type BE", " --mh-type 7"), ("-p mh -m mh --mh-type b", " --mh-type 0"),
+                          ("-p mh -m mh --mh-type hoti:coti", " --mh-type 1:2"),
+                          ("-p mh -m mh --mh-type 4:", " --mh-type 4:255"),
+                          ("-p mh -m mh --mh-type 3:3", " --mh-type 3"),
+                          ("-p mh -m mh ! --mh-type :", ""), ("-p 135 -m mh ! --mh-type 0x5", " ! --mh-type 5"),
+                          ("-p MH --mh-type bu", " --mh-type 5"), ("-p ipv6-mh -m mh --mh-type 07", " --mh-type 7"))),
+    *(Case(f"ipv6header {rule}", filter_with(f"-A INPUT -m ipv6header {rule} -j ACCEPT"), line=5, ipv6=True)
+      for rule in ("", "--header bogus", "--header frag,bogus", "--header FRAG", "--header AH", "--header tcp",
+                   "--header 300", "--header mh", '--header ","', "--header frag --header hop")),
+    *(Case(f"ipv6header {rule}", filter_with(f"-A INPUT -m ipv6header {rule} -j ACCEPT"),
+           saved=(f"[0:0] -A INPUT -m ipv6header {saved} -j ACCEPT",), ipv6=True)
+      for rule, saved in (("--header IPv6-Frag,ip", "--header hop-by-hop,ipv6-frag"),
+                          ("--header IPSEC-ESP,HOPOPT,255", "--header hop-by-hop,esp,protocol"),
+                          ("--header frag,,hop,", "--header hop-by-hop,ipv6-frag"),
+                          ("--soft --header frag", "--header ipv6-frag --soft"))),
+]
+
+# An interface a packet of the built-in chain (by its name, in any table) has not: "Can't use -o with INPUT" (no -o
+# in PREROUTING or INPUT, no -i in OUTPUT or POSTROUTING; at the rule, both, -I and -D too, also when a later line
+# removes it), and an interface's name of 16 bytes or more ("interface name `...' must be shorter than IFNAMSIZ
+# (15)"); the parser took them
+INTERFACES = [
+    Case("-o in INPUT", filter_with("-A INPUT -o eth0 -j ACCEPT"), line=5),
+    Case("-i in OUTPUT", filter_with("-A OUTPUT --in-interface eth0 -j ACCEPT"), line=5),
+    Case("-o in PREROUTING", nat_with("-A PREROUTING -p tcp -o eth0 -j DNAT --to-destination 10.0.0.1"), line=6),
+    Case("-i in POSTROUTING", nat_with("-A POSTROUTING ! -i eth0 -j MASQUERADE"), line=6),
+    Case("-o in INPUT inserted", filter_with("-A INPUT -j DROP", "-I INPUT -o eth0 -j ACCEPT"), line=6),
+    Case("-o in INPUT deleted", filter_with("-A INPUT -j DROP", "-D INPUT -o eth0 -j ACCEPT"), line=6),
+    Case("-o in INPUT, then flushed", filter_with("-A INPUT -o eth0 -j ACCEPT", "-F INPUT"), line=5),
+    Case("-i in OUTPUT after rules of its shape", filter_with(":FOO - [0:0]", *["-A FOO -i eth0 -j ACCEPT"] * 3,
+                                                              "-A OUTPUT -i eth0 -j ACCEPT"), line=9),
+    Case("interfaces where they belong", filter_with("-A INPUT -i eth0 -j ACCEPT", "-A FORWARD -i cni0 -o eth+ -j DROP",
+                                                     "-A OUTPUT ! -o lo -j ACCEPT"),
+         saved=("[0:0] -A INPUT -i eth0 -j ACCEPT", "[0:0] -A FORWARD -i cni0 -o eth+ -j DROP",
+                "[0:0] -A OUTPUT ! -o lo -j ACCEPT")),
+    Case("interface of 15 bytes", filter_with("-A FORWARD -i abcdefghijklmno -j ACCEPT"),
+         saved=("[0:0] -A FORWARD -i abcdefghijklmno -j ACCEPT",)),
+    Case("interface of 16 bytes", filter_with("-A FORWARD -o abcdefghijklmnop -j ACCEPT"), line=5),
+    Case("interface of 16 bytes after rules of its shape",
+         filter_with(*[f"-A FORWARD -i veth{i} -j ACCEPT" for i in range(3)],
+                     "-A FORWARD -i veth0123456789abc -j ACCEPT"),
+         line=8),
+]
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
-             *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE, *CIRCLES]
+             *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE, *CIRCLES,
+             *IPV6_EXTENSIONS, *INTERFACES]

@@ -218,8 +218,10 @@ def test_unvalidated_a_table_given_again_takes_its_family_from_the_copy_kept() -
                                    "ipv6header --header frag"])
 def test_a_dump_of_no_address_with_a_match_only_ipv6_has_is_ipv6(match: str) -> None:
     """iptables-legacy-restore 1.8.9 cannot load these (r1), so a dump of no address that uses one is
-    ip6tables-save's, as one with -m icmp6 is; told IPv4, it is refused at the rule."""
-    text = f"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m {match} -j ACCEPT\nCOMMIT\n"
+    ip6tables-save's, as one with -m icmp6 is; told IPv4, it is refused at the rule. (mh goes with -p mh, which
+    the kernel's mh match needs.)"""
+    protocol = "-p mh " if match == "mh" else ""
+    text = f"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT {protocol}-m {match} -j ACCEPT\nCOMMIT\n"
     assert parse_ruleset(text).ipv6
     with pytest.raises(RulesSyntaxError) as info:
         parse_ruleset(text, ipv6=False)

@@ -348,3 +348,51 @@ def test_a_table_the_validating_parse_checked_for_circles_says_so() -> None:
     assert [t.acyclic for t in parse_ruleset(text).tables] == [True]
     assert [t.acyclic for t in parse_ruleset(text, validate=False).tables] == [False]
     assert parse_ruleset(text) == parse_ruleset(text, validate=False)
+
+
+IPV6_INPUT = "*filter\n:INPUT ACCEPT [0:0]\n{}COMMIT\n"
+
+
+@pytest.mark.parametrize(("rules", "message"), [
+    (["-A INPUT -m mh --mh-type 1 -j ACCEPT"], "node.rules:3: -m mh matches only mobility-header packets, which the "
+     "rule does not ask for at 'mh'; expected -p mh (or ipv6-mh, mobility-header, 135) in the rule (not negated)"),
+    (["-A INPUT -p mh -m mh --mh-type bogus -j ACCEPT"], "node.rules:3: Invalid MH type `bogus' at 'bogus'; expected "
+     "a type 0-255 or its name (such as binding-update, or bu), or a range such as 1:5, the lower first"),
+    (["-A INPUT -m ipv6header --header frag,tcp -j ACCEPT"], "node.rules:3: unknown header `6' specified at "
+     "'frag,tcp'; expected comma-separated headers: hop, dst, route, frag, auth, esp, none, prot, their protocol "
+     "names (such as ipv6-frag) or numbers (0, 60, 43, 44, 51, 50, 59, 255)"),
+    (["-A INPUT -m ipv6header -j ACCEPT"], "node.rules:3: ipv6header: option \"--header\" must be specified at "
+     "'ipv6header'; expected -m ipv6header --header TYPE"),
+    # (rules of one shape vouch for no other: the last is read, and refused, on its own)
+    ([*(f"-A INPUT -s fd00::{i} -p mh -m mh --mh-type {i} -j ACCEPT" for i in range(1, 4)),
+      "-A INPUT -s fd00::9 -p tcp -m mh --mh-type 9 -j ACCEPT"], "node.rules:6: -m mh matches only mobility-header "
+     "packets, which the rule does not ask for at 'mh'; expected -p mh (or ipv6-mh, mobility-header, 135) in the "
+     "rule (not negated)"),
+])
+def test_ipv6_s_mh_and_ipv6header_are_read_as_ip6tables_reads_them(rules: list[str], message: str) -> None:
+    """ip6tables-legacy-restore v1.8.9 (unshare --net): "line 4 failed" at the COMMIT for -m mh without -p mh (the
+    kernel's mh_mt6_check; nft: RULE_APPEND failed (Invalid argument) at the rule), 'Invalid MH type `bogus'',
+    "unknown header `6' specified" (tcp is protocol 6, no extension header), 'ipv6header: option "--header" must
+    be specified' at the rule (nft alike). The parser took every one."""
+    text = IPV6_INPUT.format("".join(rule + "\n" for rule in rules))
+    assert str(refusal(text, ipv6=True)) == message
+
+
+def test_mh_in_ipv4_is_refused_as_a_match_ipv4_cannot_load() -> None:
+    """iptables-legacy-restore v1.8.9: "Couldn't load match `mh'", whatever its protocol."""
+    err = refusal(IPV6_INPUT.format("-A INPUT -m mh -j ACCEPT\n"), ipv6=False)
+    assert (err.line, err.token) == (3, "mh")
+    assert "an extension of the IPv4 family" in str(err)
+
+
+def test_mh_types_are_saved_and_read_as_numbers() -> None:
+    """ip6tables-save v1.8.9 prints ``--mh-type binding-update`` as 5 and ``hoti:coti`` as 1:2 (libip6t_mh's
+    mh_save); the rule's text keeps what was written."""
+    rules = "-A INPUT -p mh -m mh --mh-type binding-update -j ACCEPT\n-A INPUT -p mh --mh-type hoti:coti -j DROP\n"
+    ruleset = parse_ruleset(IPV6_INPUT.format(rules), ipv6=True)
+    assert [r.spec for r in ruleset.tables[0].rules()] == ["-p mh -m mh --mh-type binding-update -j ACCEPT",
+                                                            "-p mh --mh-type hoti:coti -j DROP"]
+    assert [line for line in saved_lines(IPV6_INPUT.format(rules), ipv6=True) if line[:1] == "["] == [
+        "[0:0] -A INPUT -p mobility-header -m mh --mh-type 5 -j ACCEPT",
+        "[0:0] -A INPUT -p mobility-header -m mh --mh-type 1:2 -j DROP"]
+    assert syntax.mh_type_range("B") == (0, 0) and syntax.mh_type_range("be:") == (7, 255)

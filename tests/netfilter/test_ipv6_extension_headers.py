@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
@@ -34,10 +35,11 @@ CASES = [
 ]
 
 
-def _trace(match: str, proto: str = "tcp"):
+def _trace(match: str, proto: str = "tcp", validate: bool = True):
     text = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
             f"-A INPUT -d {NODE_IP}/128 {match} -j DROP\nCOMMIT\n")
-    return Tracer(parse_ruleset(text, ipv6=True), NODE).trace(Packet.of(proto, "2001:db8:ffff::1", NODE_IP, 22))
+    return Tracer(parse_ruleset(text, ipv6=True, validate=validate), NODE).trace(
+        Packet.of(proto, "2001:db8:ffff::1", NODE_IP, 22))
 
 
 @pytest.mark.parametrize(("match", "matches"), CASES)
@@ -48,11 +50,16 @@ def test_extension_header_matches_have_known_answers(match: str, matches: bool, 
     assert not result.uncertain
 
 
-def test_a_header_name_ip6tables_refuses_stays_a_doubt() -> None:
-    result = _trace("-m ipv6header --header proto --soft")  # libip6t_ipv6header: unknown header `proto'
+def test_a_header_name_ip6tables_refuses_is_refused_or_its_rule_skipped() -> None:
+    """The validating parse refuses it as ip6tables-legacy-restore v1.8.9 does ("unknown header `proto' specified");
+    read unchecked, the trace skips the rule, saying why (it took the rule and doubted the name)."""
+    with pytest.raises(RulesSyntaxError, match="unknown header `proto' specified"):
+        _trace("-m ipv6header --header proto --soft")
+    result = _trace("-m ipv6header --header proto --soft", validate=False)
     assert [u.reason for u in result.uncertain] == [
-        "ipv6header --header proto: proto is not a header name (hop, dst, route, frag, auth, esp, none, prot); "
-        "assumed to match"]
+        "the rule cannot be evaluated: line 5: unknown header `proto' specified at 'proto'; expected comma-separated "
+        "headers: hop, dst, route, frag, auth, esp, none, prot, their protocol names (such as ipv6-frag) or numbers "
+        "(0, 60, 43, 44, 51, 50, 59, 255); it is skipped"]
 
 
 def test_the_rhel_style_type_0_routing_header_rule_no_longer_drops_everything() -> None:
