@@ -313,6 +313,7 @@ def _check_shape(kubeconfig: str) -> dict[str, Any]:
     from kubeproxy_sim.objects.aliases import AliasingError
     from kubeproxy_sim.objects.load import safe_load, yaml_syntax_error
     from kubeproxy_sim.objects.stdin import read_text
+    from kubeproxy_sim.watch.kubeconfig_types import kubeconfig_problems
 
     try:
         data, _ = safe_load(read_text(kubeconfig))
@@ -325,6 +326,9 @@ def _check_shape(kubeconfig: str) -> dict[str, Any]:
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("clusters", "contexts")):
         raise InputError(Diagnostic("not a kubeconfig: expected a mapping with clusters, contexts and users "
                                     "lists (what `kubectl config view --raw` prints)", file=kubeconfig))
+    problems = kubeconfig_problems(data, kubeconfig)  # (client-go's decoding refuses them; the client trips later)
+    if problems:
+        raise InputError(problems)
     return data
 
 
