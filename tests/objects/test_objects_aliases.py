@@ -133,17 +133,22 @@ BOMB_MESSAGE = ("x3[2]: document contains excessive aliasing: the alias here exp
                 "aliases")
 
 
-def test_a_kubeconfig_of_excessive_aliases_is_refused_before_the_client_reads_it(tmp_path):
-    """A kubeconfig, read by watch before the kubernetes client, was yaml.safe_load's: the bomb was built."""
+def test_a_kubeconfig_of_excessive_aliases_is_refused_before_the_client_reads_it(tmp_path, monkeypatch):
+    """A kubeconfig, read by watch before the kubernetes client, was yaml.safe_load's: the bomb was built. The
+    one reading refuses it, and neither the client nor anything else is given the file."""
+    pytest.importorskip("kubernetes")
     from kubeproxy_sim.errors import InputError
-    from kubeproxy_sim.watch.apiserver import _check_shape, _kubeconfig_entries
+    from kubeproxy_sim.watch import apiserver
 
+    def no_client(*_: object) -> None:
+        raise AssertionError("the client was built from a refused kubeconfig")
+
+    monkeypatch.setattr(apiserver, "_client", no_client)
     path = tmp_path / "kubeconfig"
     path.write_text(laughs(30), encoding="utf-8")
     with pytest.raises(InputError) as caught:
-        _check_shape(str(path))
+        apiserver.connect(str(path))
     assert [str(d) for d in caught.value.diagnostics] == [f"{path}:4: {BOMB_MESSAGE}"]
-    assert _kubeconfig_entries(str(path), None) == ({}, None, {})  # (its settings: none found)
 
 
 def test_a_flows_file_of_excessive_aliases_is_refused(tmp_path):
