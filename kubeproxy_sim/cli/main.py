@@ -189,47 +189,22 @@ def main(argv: list[str] | None = None) -> int:
     sys.set_int_max_str_digits(0)
     words = sys.argv[1:] if argv is None else argv
     try:  # building the parser imports the command: Ctrl-C there is an interrupt too, not a traceback
-        command = _command_word(words)
-        parser = build_parser(command)
-        if command and command.startswith("-") and not _gives_top_option(command):
-            unknown_option(parser, [command])
-        flags = _optional_value_flags(parser)
-        if flags:  # (the options module is the commands' own: one without boolean flags does not import it)
-            from kubeproxy_sim.cli.options import bare_bool_flags
-
-            args, extra = parser.parse_known_args(bare_bool_flags(words, flags))
-        else:
-            args, extra = parser.parse_known_args(words)
+        parser, args, extra, flags = _parse(words)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
         if not interrupted_by_ctrl_c(exc):
             raise
         return 130
-    if extra:  # said by the (sub)command that was given, with its own usage line, not the top level's
-        hint = ""
-        if flags:
-            from kubeproxy_sim.cli.options import after_bool_flag
-
-            hint = after_bool_flag(words, extra[0], flags)
-        if hint:
-            _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}{hint}")
-        unknown_option(_innermost(parser, args), extra)
+    if extra:
+        _refuse_extra(parser, args, words, extra, flags)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
     if sys.stdout is None:  # started with standard output closed (``>&-``): nowhere to write an answer
         return _say_last(["cannot write the output: standard output is closed"], args, EXIT_INVALID_INPUT)
     try:
-        if getattr(args, "config", None):  # read once, for whatever reads it later (a pipe gives its text once)
-            from kubeproxy_sim.cli.options import with_config_read
-
-            args = with_config_read(args)
-        status = int(args.func(args) or 0)
-        sys.stdout.flush()  # a full disk shows here, while it can still be reported, not at interpreter exit
-        if argv is None and getattr(args, "quick_exit", False):
-            _exit_now(status)
-        return status
+        return _run(args, quick_exit=argv is None)
     except EnvironmentMissing as exc:
         return _say_last([exc], args, EXIT_ENVIRONMENT)
     except InputError as exc:
@@ -253,6 +228,51 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if argv is None:
             _drop_unread_output()
+
+
+def _parse(words: list[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace, list[str], frozenset[str]]:
+    """(parser, arguments, the words no option took, the boolean flags that take an optional value): the parser
+    is built for the command named only (its module alone imported, for a fast start), and a boolean flag
+    followed by a word that is no boolean is read as bare (kube-proxy's flags take their value after "=")."""
+    command = _command_word(words)
+    parser = build_parser(command)
+    if command and command.startswith("-") and not _gives_top_option(command):
+        unknown_option(parser, [command])
+    flags = _optional_value_flags(parser)
+    if flags:  # (the options module is the commands' own: one without boolean flags does not import it)
+        from kubeproxy_sim.cli.options import bare_bool_flags
+
+        return parser, *parser.parse_known_args(bare_bool_flags(words, flags)), flags
+    return parser, *parser.parse_known_args(words), flags
+
+
+def _refuse_extra(parser: argparse.ArgumentParser, args: argparse.Namespace, words: list[str], extra: list[str],
+                  flags: frozenset[str]) -> NoReturn:
+    """Words no option took, said by the (sub)command that was given, with its own usage line, not the top
+    level's, with a hint when the first of them follows a boolean flag (a value it does not take)."""
+    hint = ""
+    if flags:
+        from kubeproxy_sim.cli.options import after_bool_flag
+
+        hint = after_bool_flag(words, extra[0], flags)
+    if hint:
+        _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+    unknown_option(_innermost(parser, args), extra)
+
+
+def _run(args: argparse.Namespace, *, quick_exit: bool) -> int:
+    """The command itself, whose exceptions :func:`main` turns into statuses; its output is flushed here, so a
+    full disk shows while it can still be reported, not at interpreter exit. ``quick_exit`` (a real process, not
+    a test's call) lets a command that asks for it skip the interpreter's tear-down."""
+    if getattr(args, "config", None):  # read once, for whatever reads it later (a pipe gives its text once)
+        from kubeproxy_sim.cli.options import with_config_read
+
+        args = with_config_read(args)
+    status = int(args.func(args) or 0)
+    sys.stdout.flush()
+    if quick_exit and getattr(args, "quick_exit", False):
+        _exit_now(status)
+    return status
 
 
 def _interrupted() -> int:
