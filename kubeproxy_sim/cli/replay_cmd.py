@@ -230,6 +230,37 @@ def _kept_revisions(revisions: dict[str, str], before: dict[str, str], kept: tup
     return revisions
 
 
+def _read_state(number: int, path: str, previous: Any, previous_revisions: dict[str, str], seen: set[str],
+                args: argparse.Namespace) -> tuple[Any, dict[str, str], tuple[Diagnostic, ...]] | None:
+    """(objects, slice revision tokens, what reading them found) of the state at ``path``, each refused object
+    keeping its version of the ``previous`` state, as kube-proxy's informers keep the last one the API server
+    accepted. None, its reasons said, when nothing in it could be read: synced, such a state would delete every
+    service's rules (:func:`nothing_usable`)."""
+    from kubeproxy_sim.watch.state import keep_refused_versions
+
+    loaded, revisions = _load_state(path)
+    # (refused objects keep their previous versions first: a state of only those is no empty state)
+    objects, refused = keep_refused_versions(previous, loaded.cluster, loaded.diagnostics)
+    if not loaded.ok and _empty(objects):
+        _report(loaded.diagnostics, seen, args)
+        report([nothing_usable(number, path)], args)
+        return None
+    revisions = _kept_revisions(revisions, previous_revisions, refused)
+    return objects, revisions, (*loaded.diagnostics, *refused)
+
+
+def _write_sync(document: Any, number: int, path: str, step: Any, config: Any, metrics: bool, con: Console) -> None:
+    """One sync's output, written as soon as it is made: its item of the -o json|yaml ``document``, or its text
+    flushed (no document), so a long replay shows each sync as it comes."""
+    import sys
+
+    if document is not None:
+        document.add(sync_data(number, path, step, config))
+    else:
+        sys.stdout.write(sync_text(number, step, config, metrics, con))
+        sys.stdout.flush()
+
+
 def run(args: argparse.Namespace) -> int:
     """Sync each STATE in turn, each sync's output written and flushed as soon as it is made (its text, or its
     item of the ``-o json|yaml`` document through :func:`item_stream`): a long replay shows its syncs as they
@@ -243,13 +274,11 @@ def run(args: argparse.Namespace) -> int:
     ``--detect-local-mode NodeCIDR`` at a state whose Node has no pod CIDR) still ends its JSON or YAML
     document after the syncs before it.
     """
-    import sys
-
     from kubeproxy_sim.cli.options import check_node_settings, sync_periods
     from kubeproxy_sim.netfilter.model import Ruleset
     from kubeproxy_sim.objects.model import Cluster, Node
     from kubeproxy_sim.proxier.partial import SyncState, SyncTiming, changed_services, sync_and_apply
-    from kubeproxy_sim.watch.state import keep_deleted_node, keep_refused_versions
+    from kubeproxy_sim.watch.state import keep_deleted_node
 
     check_node_settings(args)
     check_not_negative(args.interval, "--interval")
@@ -266,29 +295,21 @@ def run(args: argparse.Namespace) -> int:
     con = console(args)
     with item_stream("syncs", args.output) as document, progress("replaying syncs", total=len(args.states)) as tick:
         for number, path in enumerate(args.states, 1):
-            loaded, revisions = _load_state(path)
-            # (refused objects keep their previous versions first: a state of only those is no empty state)
-            objects, refused = keep_refused_versions(previous, loaded.cluster, loaded.diagnostics)
-            if not loaded.ok and _empty(objects):
-                _report(loaded.diagnostics, seen, args)
-                report([nothing_usable(number, path)], args)
+            read = _read_state(number, path, previous, previous_revisions, seen, args)
+            if read is None:
                 failed = True
                 break
-            revisions = _kept_revisions(revisions, previous_revisions, refused)
+            objects, revisions, read_diagnostics = read
             cluster, kept = keep_deleted_node(objects, last_node)
             config, config_diags = configure(cluster)
             last_node = cluster.node(config.node_name) or last_node
-            diagnostics = (*loaded.diagnostics, *refused, *config_diags, *([kept] if kept else []))
+            diagnostics = (*read_diagnostics, *config_diags, *([kept] if kept else []))
             _report(diagnostics, seen, args)
             failed |= any(d.severity is Severity.ERROR for d in diagnostics)
             changed = changed_services(previous, objects, config.ipv6) | _revised(
                 previous_revisions, revisions, objects, config.ipv6)
             step = sync_and_apply(node, state, cluster, config, changed, now, timing)
-            if document is not None:
-                document.add(sync_data(number, path, step, config))
-            else:
-                sys.stdout.write(sync_text(number, step, config, args.metrics, con))
-                sys.stdout.flush()
+            _write_sync(document, number, path, step, config, args.metrics, con)
             if step.error is not None:
                 report([f"sync {number} ({path}): {step.error}; the next sync is full"], args)
                 failed = True
@@ -296,3 +317,4 @@ def run(args: argparse.Namespace) -> int:
             now += step_seconds
             tick()
     return 1 if failed else 0
+
