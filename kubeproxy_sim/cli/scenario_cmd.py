@@ -706,6 +706,72 @@ def _script_errors(name: str) -> Iterator[None]:
         raise InputError(Diagnostic(exc.message, file=name, line=exc.line)) from None
 
 
+class _Playing:
+    """A script being played: what carries from one step to the next (see :func:`run`), the world, the
+    controller's memory of it (hints populated, its slices), the overlap warnings in force (said once while they
+    hold, as a watch says them) and the previous step's rules (for ``--show diff``). Mutable on purpose, and
+    local to one run; made, it has said what the starting objects gave rise to."""
+
+    __slots__ = ("args", "con", "name", "overlaps", "previous", "rng", "sync", "unposted", "world")
+
+    def __init__(self, args: argparse.Namespace, name: str, rng: random.Random, world: Any,
+                 unposted: UnpostedNodes) -> None:
+        from kubeproxy_sim.controllers.world import controller_sync
+        from kubeproxy_sim.watch.overlaps import OverlapWarnings
+
+        self.args, self.name, self.rng, self.unposted = args, name, rng, unposted
+        self.sync = controller_sync(world)
+        self.overlaps = OverlapWarnings()
+        self.world, unschedulable = scheduling_diagnostics(world)  # the same: pods no node takes
+        self.previous = ""
+        self.con = console(args)
+        _report([*event_diagnostics(self.sync.events, ()), *unposted.note(self.sync.events, ()), *unschedulable,
+                 *overlap_diagnostics(self.overlaps, self.sync.cluster, build_config(args, self.sync.cluster)[0])],
+                args)
+
+    def play(self, number: int, step: Any, load: Any, document: Any) -> tuple[Any, list[Diagnostic]]:
+        """Play one step and show it (:meth:`_show`); (what was played, the diagnostics it gave rise to, which the
+        caller says after the step's output). The node's config diagnostics are said once, at the first step."""
+        from kubeproxy_sim.controllers.script import play
+        from kubeproxy_sim.controllers.world import controller_sync
+
+        args, name = self.args, self.name
+        played = play(self.world, step, self.rng, load)
+        self.world = played.world
+        before, self.sync = self.sync, controller_sync(self.world, self.sync)
+        cluster = self.sync.cluster
+        config, diagnostics = build_config(args, cluster)
+        if number == 1:
+            _report(diagnostics, args)
+        seen = set(before.events)
+        events = [*event_diagnostics(self.sync.events, seen, name, step.line),
+                  *self.unposted.note(self.sync.events, seen, name, step.line)]
+        self.world, unschedulable = scheduling_diagnostics(self.world, name, step.line)
+        events += [*port_conflict_diagnostics(played.port_conflicts, name, step.line), *unschedulable,
+                   *sandbox_diagnostics(self.world, name, step.line)]
+        events += overlap_diagnostics(self.overlaps, cluster, config, name, step.line)
+        self._show(document, number, step, played.notes, cluster, config)
+        return played, events
+
+    def _show(self, document: Any, number: int, step: Any, notes: Any, cluster: Any, config: Any) -> None:
+        """A step's output, written as soon as it is made: its item of the -o json|yaml ``document``, or its text
+        flushed (no document); the rules are rendered only when shown, and kept for the next step's diff."""
+        from kubeproxy_sim.netfilter.render import render_ruleset
+
+        show = self.args.show
+        ruleset = _ruleset(cluster, config) if show != "endpoints" else None
+        rules = render_ruleset(ruleset) if ruleset is not None else ""
+        diff = _diff(self.previous, rules, number) if show == "diff" else None
+        self.previous = rules or self.previous
+        if document is not None:
+            document.add(step_data(number, step, notes, cluster, config, show, ruleset, diff))
+        else:
+            out = [f"# step {number}: {step.text}\n", *(f"# {note}\n" for note in notes)]
+            out.append(endpoints_text(cluster, config) if show == "endpoints" else (diff or rules))
+            sys.stdout.write(colour_step("".join(out), self.con))
+            sys.stdout.flush()
+
+
 def run(args: argparse.Namespace) -> int:
     """Play the script a line at a time, each step's output written and flushed as soon as the step is played
     (its text, or its item of the ``-o json|yaml`` document through :func:`item_stream`): a long script shows
@@ -718,10 +784,7 @@ def run(args: argparse.Namespace) -> int:
     A line that fails ends a JSON or YAML document after the steps before it, a whole document, as the text
     shows them; with none before it, there is no document.
     """
-    from kubeproxy_sim.controllers.script import ScriptError, parse_line, play
-    from kubeproxy_sim.controllers.world import controller_sync
-    from kubeproxy_sim.netfilter.render import render_ruleset
-    from kubeproxy_sim.watch.overlaps import OverlapWarnings
+    from kubeproxy_sim.controllers.script import ScriptError, parse_line
 
     check_node_settings(args)
     stdin_once((SCRIPT_METAVAR, [args.script]), ("-f", args.filename))  # (before either is read)
@@ -731,16 +794,9 @@ def run(args: argparse.Namespace) -> int:
     text = _read_script(script, name)
     rng = random.Random(args.seed)
     unposted = UnpostedNodes()
-    world = _initial_world(args, rng, service_cidrs(args), unposted)
-    sync = controller_sync(world)  # the controller's memory (hints populated, its slices) carries from step to step
-    overlaps = OverlapWarnings()  # said once while they hold, as a watch says them
-    world, unschedulable = scheduling_diagnostics(world)  # the same: pods no node takes
-    _report([*event_diagnostics(sync.events, ()), *unposted.note(sync.events, ()), *unschedulable,
-             *overlap_diagnostics(overlaps, sync.cluster, build_config(args, sync.cluster)[0])], args)
+    playing = _Playing(args, name, rng, _initial_world(args, rng, service_cidrs(args), unposted), unposted)
     line_holder = [0]
     load = _script_loader(script, name, line_holder, stdin_readers, unposted)
-    previous = ""
-    con = console(args)
     lines = text.splitlines()
     number = 0
     with (item_stream("steps", args.output) as document, progress("playing the script", total=len(lines)) as tick,
@@ -752,31 +808,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             number += 1
             line_holder[0] = step.line
-            played = play(world, step, rng, load)
-            world = played.world
-            before, sync = sync, controller_sync(world, sync)
-            cluster = sync.cluster
-            config, diagnostics = build_config(args, cluster)
-            if number == 1:
-                _report(diagnostics, args)
-            seen = set(before.events)
-            events = [*event_diagnostics(sync.events, seen, name, step.line),
-                      *unposted.note(sync.events, seen, name, step.line)]
-            world, unschedulable = scheduling_diagnostics(world, name, step.line)
-            events += [*port_conflict_diagnostics(played.port_conflicts, name, step.line), *unschedulable,
-                       *sandbox_diagnostics(world, name, step.line)]
-            events += overlap_diagnostics(overlaps, cluster, config, name, step.line)
-            ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None
-            rules = render_ruleset(ruleset) if ruleset is not None else ""
-            diff = _diff(previous, rules, number) if args.show == "diff" else None
-            previous = rules or previous
-            if document is not None:
-                document.add(step_data(number, step, played.notes, cluster, config, args.show, ruleset, diff))
-            else:
-                out = [f"# step {number}: {step.text}\n", *(f"# {note}\n" for note in played.notes)]
-                out.append(endpoints_text(cluster, config) if args.show == "endpoints" else (diff or rules))
-                sys.stdout.write(colour_step("".join(out), con))
-                sys.stdout.flush()
+            played, events = playing.play(number, step, load, document)
             _report(events, args)  # the controller's events on Services, after the step they came with
             if played.error is not None:  # kubectl exits 1 (a rollout past its deadline): the script stops
                 raise ScriptError(step.line, f"{step.verb}: {played.error}")
