@@ -98,6 +98,10 @@ class LoadResult:
     endpoints: tuple[Endpoints, ...] = ()
     """The v1 Endpoints read; with ``mirror=False`` they are not turned into EndpointSlices (a caller that reads
     file by file mirrors them once it holds every Service: see :func:`mirror_one`)."""
+    unparsed: tuple[Diagnostic, ...] = ()
+    """The messages of :func:`load_text`'s documents that did not parse (a syntax error, YAML or JSON nested too
+    deep, an anchor holding itself, an iptables-save dump), also in ``diagnostics``: with ``whole_file``, what
+    holds the file back. Known by where they arose, not by their words, which an object's value may quote."""
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -151,8 +155,10 @@ def load_text(text: str, file: str = "<memory>", *, mirror: bool = True, on_obje
     Endpoints unmirrored (in ``LoadResult.endpoints``), for a caller whose Services are in other texts;
     ``whole_file``: a syntax error says the whole file is held back (:data:`HELD_BACK`), not its document."""
     with collector_paused(objects_in(len(text))):  # millions of acyclic containers: see objects.bulk
-        return decode_documents(text_documents(text, file, whole_file=whole_file), mirror=mirror,
-                                on_object=on_object)
+        parsed = _parse_documents(text, file, HELD_BACK if whole_file else SKIPPED)
+        result = decode_documents(_numbered(parsed, file), mirror=mirror, on_object=on_object)
+    unparsed = tuple(d for d in parsed if type(d) is Diagnostic)  # (a _Judged document parsed)
+    return dataclasses.replace(result, unparsed=unparsed) if unparsed else result
 
 
 def load_paths(paths: Sequence[str], *, on_object: ObjectHook | None = None, overlaps: bool = True,
@@ -204,10 +210,15 @@ def read_documents(paths: Sequence[str], flag: str = MANIFEST_FLAG,
                 yield from text_documents(text, file)
 
 
-def text_documents(text: str, file: str, *, whole_file: bool = False) -> Iterator[Document]:
-    """The documents of one text, each with its index (``whole_file``: see :func:`load_text`); a document's
-    messages (:class:`_Judged`) come before what is used of it, under its index."""
-    for index, document in enumerate(_parse_documents(text, file, HELD_BACK if whole_file else SKIPPED)):
+def text_documents(text: str, file: str) -> Iterator[Document]:
+    """The documents of one text, each with its index; a document's messages (:class:`_Judged`) come before what
+    is used of it, under its index."""
+    return _numbered(_parse_documents(text, file), file)
+
+
+def _numbered(parsed: Iterable[Any], file: str) -> Iterator[Document]:
+    """:func:`_parse_documents`'s documents as :data:`Document` entries (see :func:`text_documents`)."""
+    for index, document in enumerate(parsed):
         if type(document) is _Judged:
             for entry in document.entries:
                 yield file, index, entry

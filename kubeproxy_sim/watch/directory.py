@@ -30,14 +30,13 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.decode import object_name
 from kubeproxy_sim.objects.load import (
-    HELD_BACK,
     ObjectHook,
     decode_text,
     load_text,
@@ -62,15 +61,6 @@ from kubeproxy_sim.watch.state import ENDPOINTS, KEEPING_PREVIOUS, keep_previous
 
 Signature = tuple[int, int, int]  # (mtime_ns, size, inode)
 ObjectId = tuple[Kind, str]
-
-
-def _held_back(diagnostics: Iterable[Diagnostic]) -> bool:
-    """Whether the loader held a whole-file read back (``load_text(whole_file=True)``): a document that does not
-    parse, the sign a file is not completely written, as its message says (:data:`HELD_BACK`, in an iptables-save
-    dump's too). A ``!!binary`` that is no base64 or a key given twice is no such sign: one object kubectl
-    refuses, or a warning (kubectl keeps the last), not a file still being written. Read from the one parse
-    the file gets."""
-    return any(HELD_BACK in d.message for d in diagnostics)
 
 
 _MODELLED_METADATA = frozenset({"name", "namespace", "labels"})
@@ -246,7 +236,8 @@ class DirectorySource:
         # whole_file: a syntax error holds back the whole file (its previous objects stay), and says so
         result = load_text(text, file, mirror=False, whole_file=True,
                            on_object=_object_recorder(raw_objects, slice_recorder(revisions)))
-        if _held_back(result.diagnostics):
+        if result.unparsed:  # a document that does not parse: the sign a file is not completely written yet
+            # (said with the file's other documents that are no object; never empty: result.unparsed is in it)
             unparsed = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
             return self._not_ready(state, signature, unparsed, problems)
         objects = _cluster_objects(result.cluster)

@@ -207,6 +207,39 @@ def test_directory_holds_back_a_file_whose_anchor_holds_itself_as_its_message_sa
     assert any("anchor" in x.message and x.message.endswith("held back until it parses") for x in batch.diagnostics)
 
 
+QUOTED = "x the whole file is held back until it parses"  # (a user's value in the loader's own words)
+
+
+def test_directory_reads_a_file_whose_bad_value_quotes_the_hold_back_words(setup) -> None:
+    """Whether a file is held back comes from the loader's parse (LoadResult.unparsed), not from its messages'
+    words: a value quoting them is one refused object, the file's others flow (it raised IndexError, 'internal
+    error', in watch -f DIR --once: no document-level error to report the hold-back with)."""
+    d, clock, src = setup
+    src.poll()
+    bad = SERVICE.format(name="q", ip="10.0.0.9", port=80).replace("spec:\n", f"spec:\n  type: {QUOTED!r}\n")
+    d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=81) + "---\n" + bad)
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert summary(batch) == [("MODIFIED", "Service", "default/a")]
+    assert [(x.object, "spec.type" in str(x)) for x in batch.diagnostics] == [("default/q", True)]
+
+
+def test_directory_does_not_hold_back_a_good_file_whose_warning_quotes_the_hold_back_words(setup) -> None:
+    """An annotation key given twice (a warning naming it) held the whole file back, silently but for the
+    warning and a 'half-written?' line."""
+    d, clock, src = setup
+    src.poll()
+    twice = f"  annotations: {{{QUOTED!r}: '1', {QUOTED!r}: '2'}}\n"
+    d.write("a.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  namespace: default\n" + twice
+            + "spec:\n  clusterIP: 10.0.0.1\n  ports: [{name: p, port: 81, protocol: TCP}]\n")
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert summary(batch) == [("MODIFIED", "Service", "default/a")]
+    assert [x.severity for x in batch.diagnostics] == [Severity.WARNING]
+
+
 def test_directory_invalid_object_keeps_previous_version_and_others_flow(setup) -> None:
     d, clock, src = setup
     d.write("b.yaml", SERVICE.format(name="b", ip="10.0.0.2", port=80))
