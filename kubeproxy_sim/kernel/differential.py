@@ -79,6 +79,7 @@ from kubeproxy_sim.objects.model import (
     ServiceType,
     SessionAffinity,
 )
+from kubeproxy_sim.objects.report import quote
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.simulator.hops import Circles, next_hop
 from kubeproxy_sim.simulator.topology import about_node, staged_pod_cidrs
@@ -298,17 +299,19 @@ def load_flows(path: str) -> list[Flow]:
         if not isinstance(entry, dict) or not entry.get("from") or not entry.get("to"):
             raise InputError(Diagnostic("expected a mapping with from and to (and proto)", file=path,
                                         field=f"flows[{index}]"))
-        source = str(entry["from"])
-        if not _SOURCE_SHAPE.match(source):
-            raise InputError(Diagnostic(f"{source!r} is not a source; expected pod/NS/NAME, node/NAME, external, "
-                                        "external:IP or an IP address (dump mode's pod|node|external need "
-                                        "--rules)", file=path, field=f"flows[{index}].from"))
+        source, target, proto = entry["from"], entry["to"], entry.get("proto", "tcp")
+        if not isinstance(source, str) or not _SOURCE_SHAPE.match(source):
+            raise InputError(Diagnostic(f"{quote(source)} is not a source; expected pod/NS/NAME, node/NAME, "
+                                        "external, external:IP or an IP address (dump mode's pod|node|external "
+                                        "need --rules)", file=path, field=f"flows[{index}].from"))
         _check_flow_source(source, path, index)
-        proto = str(entry.get("proto", "tcp")).lower()
-        if proto not in KERNEL_PROTOCOLS:
-            raise InputError(Diagnostic(f"{proto!r}: expected tcp or udp (this kernel has no SCTP sockets)",
+        if not isinstance(target, str):  # (send's --to forms are checked when the flow runs)
+            raise InputError(Diagnostic(f"{quote(target)} is not a destination; expected IP:PORT, node/NAME:PORT "
+                                        "or a Service's NAME.NS:PORT", file=path, field=f"flows[{index}].to"))
+        if not isinstance(proto, str) or proto.lower() not in KERNEL_PROTOCOLS:
+            raise InputError(Diagnostic(f"{quote(proto)}: expected tcp or udp (this kernel has no SCTP sockets)",
                                         file=path, field=f"flows[{index}].proto"))
-        flows.append(Flow(str(entry["from"]), str(entry["to"]), proto))
+        flows.append(Flow(source, target, proto.lower()))
     return flows
 
 

@@ -53,6 +53,7 @@ from kubeproxy_sim.netfilter.packet import (
 from kubeproxy_sim.netfilter.syntax import reject_type
 from kubeproxy_sim.netfilter.trace import NodeContext, Outcome, PathStep, Tracer
 from kubeproxy_sim.objects.nodes import family_of
+from kubeproxy_sim.objects.report import quote
 from kubeproxy_sim.simulator.send import remembers_client
 
 CONFIDENCE = Fraction(999, 1000)
@@ -199,10 +200,11 @@ def _flow_error(file: str, index: int, key: str, message: str) -> InputError:
 def _flow_entry(file: str, index: int, entry: Any, node_ip: str) -> Flow:
     if not isinstance(entry, dict):
         raise _flow_error(file, index, "from", "expected a mapping with from, to, proto and count")
-    origin = str(entry.get("from", ""))
-    if origin not in {o.value for o in Origin}:
-        raise _flow_error(file, index, "from", f"{origin!r} is not a source; expected pod, node or external")
-    host, _, port = str(entry.get("to", "")).rpartition(":")
+    origin = entry.get("from")
+    if not isinstance(origin, str) or origin not in {o.value for o in Origin}:
+        raise _flow_error(file, index, "from", f"{quote(origin)} is not a source; expected pod, node or external")
+    to = entry.get("to")
+    host, _, port = (to if isinstance(to, str) else "").rpartition(":")
     host = node_ip if host == "node" else host
     family = family_of(node_ip)
     shape = "IPv4:PORT" if family == 4 else "[IPv6]:PORT"
@@ -213,16 +215,17 @@ def _flow_entry(file: str, index: int, entry: Any, node_ip: str) -> Flow:
     try:
         address = str(netaddr.IPAddress(host, family))
     except (netaddr.AddrFormatError, ValueError):
-        raise _flow_error(file, index, "to", f"{entry.get('to')!r}: expected {shape} or node:PORT") from None
+        raise _flow_error(file, index, "to", f"{quote(to)}: expected {shape} or node:PORT") from None
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise _flow_error(file, index, "to", f"{entry.get('to')!r}: the port is not 1-65535")
-    proto = str(entry.get("proto", "tcp")).lower()
-    if proto not in ("tcp", "udp"):
-        raise _flow_error(file, index, "proto", f"{proto!r}: expected tcp or udp (this kernel has no SCTP sockets)")
+        raise _flow_error(file, index, "to", f"{quote(to)}: the port is not 1-65535")
+    proto = entry.get("proto", "tcp")
+    if not isinstance(proto, str) or proto.lower() not in ("tcp", "udp"):
+        raise _flow_error(file, index, "proto", f"{quote(proto)}: expected tcp or udp (this kernel has no SCTP "
+                          "sockets)")
     count = entry.get("count")
-    if count is not None and (not isinstance(count, int) or count < 1):
-        raise _flow_error(file, index, "count", f"{count!r}: expected a whole number, 1 or more")
-    return Flow(Origin(origin), address, int(port), proto, str(entry.get("kind", "given")), "", count)
+    if count is not None and (type(count) is not int or count < 1):  # (a boolean is no count)
+        raise _flow_error(file, index, "count", f"{quote(count)}: expected a whole number, 1 or more")
+    return Flow(Origin(origin), address, int(port), proto.lower(), str(entry.get("kind", "given")), "", count)
 
 
 def load_flows(path: str, node_ip: str) -> list[Flow]:

@@ -259,6 +259,14 @@ def test_flows_file_errors_name_the_field(tmp_path) -> None:
         load_flows(str(path))
     path.write_text("flows:\n- {from: node/n1, to: '10.0.0.1:80', proto: UDP}\n")
     assert load_flows(str(path)) == [Flow("node/n1", "10.0.0.1:80", "udp")]
+    for entry, expected in (("{from: 5, to: '10.0.0.1:80'}", "flows[0].from: 5 is not a source"),
+                            ("{from: node/n1, to: .inf}", "flows[0].to: .inf is not a destination"),
+                            ("{from: node/n1, to: '10.0.0.1:80', proto: {a: 1}}",
+                             'flows[0].proto: {"a": 1}: expected')):
+        path.write_text(f"flows:\n- {entry}\n")  # (fuzzed, session 19: Python's repr, or str() of anything)
+        with pytest.raises(InputError) as caught:
+            load_flows(str(path))
+        assert str(caught.value).startswith(f"{path}: {expected}")
 
 
 

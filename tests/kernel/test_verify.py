@@ -122,7 +122,7 @@ def test_bad_flows_file_names_the_field(kernel: None, run_tag: str, tmp_path: Pa
     monkeypatch.setenv("KPSIM_STATE_DIR", str(tmp_path))
     flows = tmp_path / "flows.yaml"
     flows.write_text("flows:\n- {from: pod, to: 10.96.0.10:53}\n- {from: moon, to: 10.96.0.10:53}\n")
-    with pytest.raises(InputError, match=r"flows\.yaml: flows\[1\]\.from: 'moon' is not a source"):
+    with pytest.raises(InputError, match=r'flows\.yaml: flows\[1\]\.from: "moon" is not a source'):
         _cli(["netns", "verify", "--rules", str(DUMPS / "06-kind-1.23-traefik-2022.rules"), "--flows", str(flows),
               "--name", f"{run_tag}-vbad"])
     assert not _ours(f"{run_tag}-vbad"), "nothing is staged before the flows are read"

@@ -121,13 +121,32 @@ def test_failing_line_reads_both_restore_messages() -> None:
 def test_flows_file_errors_name_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "f.yaml"
     path.write_text("flows:\n- {from: node, to: node:30080, proto: udp}\n- {from: pod, to: 10.0.0.1:99999}\n")
-    with pytest.raises(InputError, match=r"f\.yaml: flows\[1\]\.to: '10\.0\.0\.1:99999': the port is not 1-65535"):
+    with pytest.raises(InputError, match=r'f\.yaml: flows\[1\]\.to: "10\.0\.0\.1:99999": the port is not 1-65535'):
         load_flows(str(path), "192.168.0.2")
     path.write_text("- {from: node, to: 'node:30080', proto: udp, count: 7}\n")
     assert load_flows(str(path), "192.168.0.2") == [Flow(Origin.NODE, "192.168.0.2", 30080, "udp", "given", "", 7)]
     path.write_text("- {from: pod, to: 10.0.0.1:80, proto: sctp}\n")
     with pytest.raises(InputError, match="no SCTP sockets"):
         load_flows(str(path), "192.168.0.2")
+
+
+@pytest.mark.parametrize(("entry", "expected"), [
+    ("{from: pod, to: .inf}", 'flows[0].to: .inf: expected IPv4:PORT or node:PORT'),
+    ("{from: [pod], to: 10.0.0.1:80}", 'flows[0].from: ["pod"] is not a source; expected pod, node or external'),
+    ("{from: {a: 1}, to: 10.0.0.1:80}", 'flows[0].from: {"a": 1} is not a source; expected pod, node or external'),
+    ("{from: pod, to: 10.0.0.1:80, proto: [tcp]}", 'flows[0].proto: ["tcp"]: expected tcp or udp'),
+    ("{from: pod, to: 10.0.0.1:80, count: .nan}", "flows[0].count: .nan: expected a whole number, 1 or more"),
+    ("{from: pod, to: 10.0.0.1:80, count: true}", "flows[0].count: true: expected a whole number, 1 or more"),
+])
+def test_a_flows_entry_of_the_wrong_type_is_said_in_yaml_s_words(tmp_path: Path, entry: str, expected: str) -> None:
+    """Fuzzed (session 19): values were shown as Python's repr ("WrittenNumber(text='.inf', whole=False)",
+    "True"), a mapping as ``from`` raised TypeError (unhashable) out of the set test, and ``count: true`` was
+    taken as a count of 1."""
+    path = tmp_path / "f.yaml"
+    path.write_text(f"flows:\n- {entry}\n")
+    with pytest.raises(InputError) as caught:
+        load_flows(str(path), "192.168.0.2")
+    assert str(caught.value).startswith(f"{path}: {expected}")
 
 
 def test_socket_errors() -> None:
@@ -210,7 +229,7 @@ def test_ipv6_flows_are_written_with_brackets(tmp_path: Path) -> None:
         Flow(Origin.POD, "fd00:10:96::10", 80, "tcp", "given"), Flow(Origin.EXTERNAL, "fd00:198:18::a", 30080, "tcp",
                                                                      "given")]
     path.write_text("- {from: pod, to: 'fd00:10:96::10:80'}\n")  # fd00:10:96::10 port 80, or fd00:10:96::10:80?
-    with pytest.raises(InputError, match=r"flows\[0\]\.to: 'fd00:10:96::10:80': expected \[IPv6\]:PORT or node:PORT"):
+    with pytest.raises(InputError, match=r'flows\[0\]\.to: "fd00:10:96::10:80": expected \[IPv6\]:PORT or node:PORT'):
         load_flows(str(path), "fd00:198:18::a")
 
 
@@ -441,7 +460,7 @@ def test_an_objects_mode_flows_file_names_a_dump_mode_source(tmp_path: Path) -> 
 
     path = tmp_path / "f.yaml"
     path.write_text("flows:\n- {from: pod/default/client, to: 10.96.0.10:53}\n- {from: pod, to: 10.96.0.10:53}\n")
-    with pytest.raises(InputError, match=r"f\.yaml: flows\[1\]\.from: 'pod' is not a source; expected pod/NS/NAME"):
+    with pytest.raises(InputError, match=r'f\.yaml: flows\[1\]\.from: "pod" is not a source; expected pod/NS/NAME'):
         load_objects_flows(str(path))
     path.write_text("flows: [\n")
     with pytest.raises(InputError) as caught:
