@@ -710,13 +710,17 @@ def go_safe_dumper() -> Any:
     """PyYAML's safe dumper (libyaml's when there) quoting every string go-yaml v2 would read as something else
     (``n``, ``0o17``, ``1e3``): PyYAML's resolvers, then :func:`go_resolvers`' (a number as an integer), so that
     what is written reads back the same to kubectl and to :func:`manifest_loader`; a number or a boolean keeps its
-    plain form (PyYAML's own resolver takes it first)."""
+    plain form (PyYAML's own resolver takes it first). A :class:`WrittenNumber` the readers keep (``.inf``,
+    ``-.Inf``, ``.nan``) is written as go-yaml writes the value it reads there (``.inf``, ``-.inf``, ``.nan``):
+    every value the readers give can be written back (a kubeconfig is, by watch)."""
     yaml = _yaml()
     base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     resolvers = {first: list(entries) for first, entries in base.yaml_implicit_resolvers.items()}
     for first, entries in go_resolvers().items():
         resolvers.setdefault(first, []).extend((_INT if tag == _NUMBER else tag, regexp) for tag, regexp in entries)
-    return type("GoSafeDumper", (base,), {"yaml_implicit_resolvers": resolvers})
+    representers = {**base.yaml_representers,
+                    WrittenNumber: lambda self, number: self.represent_data(go_scalar(number.text))}
+    return type("GoSafeDumper", (base,), {"yaml_implicit_resolvers": resolvers, "yaml_representers": representers})
 
 
 @functools.cache

@@ -259,8 +259,6 @@ def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str |
     replaced, the file written whole): an OIDC provider that rotates its refresh token spends the one in the
     file, which kubectl would then refresh with in vain. (kube-proxy itself registers no auth-provider plugin:
     client-go refuses such a user there, 'no Auth Provider found for name'.)"""
-    import yaml
-
     from kubeproxy_sim.objects.load import safe_load
     from kubeproxy_sim.objects.stdin import read_text
 
@@ -274,9 +272,38 @@ def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str |
         found = entry.get("user") if isinstance(entry, dict) and entry.get("name") == user_name else None
         if isinstance(found, dict) and isinstance(found.get("auth-provider"), dict):
             found["auth-provider"]["config"] = dict(provider.get("config") or {})
-            with open(kubeconfig, "w", encoding="utf-8") as handle:
-                yaml.safe_dump(current, handle, default_flow_style=False)
+            _write_whole(kubeconfig, _kubeconfig_text(current))
             return
+
+
+def _kubeconfig_text(data: dict[str, Any]) -> str:
+    """A kubeconfig's data as YAML kubectl reads back the same (:func:`objects.load.go_safe_dumper`: a string
+    ``n`` quoted, ``.inf`` as go-yaml writes it), its keys sorted as client-go's writer sorts them."""
+    import yaml
+
+    from kubeproxy_sim.objects.load import go_safe_dumper
+
+    return str(yaml.dump(data, Dumper=go_safe_dumper(), default_flow_style=False, sort_keys=True))
+
+
+def _write_whole(path: str, text: str) -> None:
+    """Replace the file ``path`` names (a symbolic link's target: the link stays) with ``text``, whole or not at
+    all: written to a new file beside it, given the file's permission bits, then renamed over it, so an error or
+    an interrupt while writing leaves the file as it was (opening it for writing first emptied it)."""
+    import tempfile
+
+    target = os.path.realpath(path)
+    mode = os.stat(target).st_mode & 0o7777
+    handle, written = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", dir=os.path.dirname(target))
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(written, mode)
+        os.replace(written, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(written)
+        raise
 
 
 class _LoggedErrors(logging.Handler):

@@ -1,0 +1,116 @@
+"""An auth-provider token the client refreshes, written back to the kubeconfig it came from
+(watch.apiserver._persist_auth_provider), as client-go's persister writes it: whole or not at all, the file's
+permission bits and symbolic link kept, every value read written back as kubectl reads it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.watch.apiserver import connect
+
+pytest.importorskip("kubernetes")
+
+
+def jwt(expiry: int) -> str:
+    claims = base64.urlsafe_b64encode(json.dumps({"exp": expiry}).encode()).decode().rstrip("=")
+    return f"e30.{claims}.c2ln"
+
+
+FRESH = jwt(4_102_444_800)
+
+
+@pytest.fixture(autouse=True)
+def refreshing(monkeypatch) -> None:
+    """The client's oidc refresh answered as a token endpoint would (a new id-token, the refresh token rotated),
+    without an identity provider."""
+    from kubernetes.config.kube_config import KubeConfigLoader
+
+    def refresh(self, provider) -> None:
+        provider["config"].value["id-token"] = FRESH
+        provider["config"].value["refresh-token"] = "rotated"
+
+    monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", refresh)
+
+
+def kubeconfig_text(extra: str = "") -> str:
+    """A kubeconfig whose user's oidc id-token has expired (the client refreshes it as it loads the file)."""
+    return ("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n"
+            "users:\n- name: u\n  user:\n    auth-provider:\n      name: oidc\n      config:\n"
+            "        client-id: kpsim\n        idp-issuer-url: https://idp.invalid\n"
+            f"        id-token: {jwt(1)}\n        refresh-token: first\ncontexts:\n- name: x\n  context:\n"
+            f"    cluster: c\n    user: u\ncurrent-context: x\n{extra}")
+
+
+def provider_config(path: Path) -> dict[str, str]:
+    from kubeproxy_sim.objects.load import safe_load
+
+    data, _ = safe_load(path.read_text(encoding="utf-8"))
+    return data["users"][0]["user"]["auth-provider"]["config"]
+
+
+def test_every_value_the_reader_keeps_is_written_back_as_kubectl_reads_it(tmp_path: Path) -> None:
+    """A .inf the reader keeps as written (a WrittenNumber) made the dump fail after the file was opened for
+    writing: the kubeconfig was left empty. It is written as go-yaml writes it; a string go-yaml would read as a
+    boolean stays quoted."""
+    from kubeproxy_sim.objects.load import safe_load
+    from kubeproxy_sim.objects.report import WrittenNumber
+
+    config = tmp_path / "config"
+    config.write_text(kubeconfig_text(
+        "preferences:\n  extensions:\n  - name: e\n    extension: {limit: -.Inf, rate: .NaN, answer: 'n'}\n"))
+    connect(str(config))
+    data, _ = safe_load(config.read_text(encoding="utf-8"))
+    assert data["preferences"]["extensions"][0]["extension"] == {
+        "limit": WrittenNumber("-.inf"), "rate": WrittenNumber(".nan"), "answer": "n"}
+    assert provider_config(config)["refresh-token"] == "rotated"
+
+
+def test_a_write_back_stopped_while_rendering_leaves_the_kubeconfig_as_it_was(tmp_path: Path, monkeypatch) -> None:
+    """The text is made before the file is touched: an error (or Ctrl-C) while making it left an empty file."""
+    import yaml
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(yaml, "dump", interrupted)
+    monkeypatch.setattr(yaml, "safe_dump", interrupted)
+    config = tmp_path / "config"
+    config.write_text(kubeconfig_text())
+    with pytest.raises(KeyboardInterrupt):
+        connect(str(config))
+    assert config.read_text() == kubeconfig_text()
+    assert os.listdir(tmp_path) == ["config"]
+
+
+def test_a_write_back_stopped_before_the_rename_leaves_the_kubeconfig_and_no_other_file(tmp_path: Path,
+                                                                                        monkeypatch) -> None:
+    """The new text goes to a file beside the kubeconfig, renamed over it: stopped before that, the kubeconfig is
+    as it was and the new file is gone."""
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    config = tmp_path / "config"
+    config.write_text(kubeconfig_text())
+    with pytest.raises(KeyboardInterrupt):
+        connect(str(config))
+    assert config.read_text() == kubeconfig_text()
+    assert os.listdir(tmp_path) == ["config"]
+
+
+def test_the_write_back_keeps_the_file_s_permission_bits_and_its_symbolic_link(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "config"
+    target.write_text(kubeconfig_text())
+    target.chmod(0o640)
+    link = tmp_path / "config"
+    link.symlink_to(target)
+    connect(str(link))
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert provider_config(target)["id-token"] == FRESH
+    assert (target.stat().st_mode & 0o7777, sorted(os.listdir(tmp_path / "real"))) == (0o640, ["config"])
