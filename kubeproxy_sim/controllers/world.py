@@ -190,13 +190,15 @@ def wait_for_rollout(world: World, namespace: str, name: str, rng: random.Random
 @dataclass(frozen=True, slots=True)
 class ControllerSync:
     """The projection at one instant, with what the EndpointSlice controller recorded on Services on the way, the
-    Services whose topology hints its cache now holds, and its own slices in ``cluster`` (both for the next
-    sync)."""
+    Services whose topology hints its cache now holds, its own slices in ``cluster``, and whose loaded slices the
+    controllers have deleted (all three for the next sync)."""
 
     cluster: Cluster
     events: tuple[ServiceEvent, ...] = ()
     populated: frozenset[str] = frozenset()
     own: tuple[EndpointSlice, ...] = ()
+    # (managed-by label, namespace, Service) of the loaded slices deleted: see :func:`_deleted_slices`
+    deleted: frozenset[tuple[str, str, str]] = frozenset()
 
 
 def topology_view(world: World, populated: frozenset[str] = frozenset()) -> TopologyView:
@@ -210,28 +212,40 @@ def topology_view(world: World, populated: frozenset[str] = frozenset()) -> Topo
 def controller_sync(world: World, before: ControllerSync | None = None) -> ControllerSync:
     """Services, the user's and the controller's EndpointSlices, Nodes and Pods at ``world.now``, and the
     controller's events (``before``, the previous sync: the Services whose hints it populated, so that enabling
-    hints is said once and dropping the annotation is noticed, and its slices).
+    hints is said once and dropping the annotation is noticed, its slices, and the loaded slices deleted).
 
-    A loaded slice that claims to be the controller's, for a Service the controller now manages, is
-    replaced by the controller's own (as the controller would rewrite it). The slices the controller wrote for a
-    Service that has since lost its selector or become ExternalName stay as they were: its syncService returns
-    before reconciling such a Service and deletes nothing (endpointslice_controller.go), so kube-proxy keeps
-    using those endpoints until the Service is deleted (its slices' owner) or gets a selector back.
+    A loaded slice that claims to be the controller's, for a Service the controller manages or has managed, is
+    replaced by the controller's own (as the controller would rewrite it; :func:`_deleted_slices`). The slices the
+    controller wrote for a Service that has since lost its selector or become ExternalName stay as they were: its
+    syncService returns before reconciling such a Service and deletes nothing (endpointslice_controller.go), so
+    kube-proxy keeps using those endpoints until the Service is deleted (its slices' owner) or gets a selector back.
     """
     pods = tuple(p.at(world.now) for p in world.pods)
     populated = before.populated if before is not None else frozenset()
     done = reconcile_all(world.services, pods, world.nodes, view=topology_view(world, populated))
     managed = {(s.namespace, s.name) for s in world.services
                if s.selector is not None and s.type is not ServiceType.EXTERNAL_NAME}
+    deleted = _deleted_slices(world, managed, before.deleted if before is not None else frozenset())
     kept = tuple(s for s in world.user_slices
-                 if not (dict(s.labels).get(MANAGED_BY_LABEL) == CONTROLLER_NAME
-                         and (s.namespace, s.service_name) in managed))
+                 if (dict(s.labels).get(MANAGED_BY_LABEL, ""), s.namespace, s.service_name) not in deleted)
     present = {(s.namespace, s.name) for s in world.services}
     frozen = tuple(s for s in (before.own if before is not None else ())
                    if (s.namespace, s.service_name) in present - managed)
     own = (*frozen, *done.slices)
     cluster = Cluster(services=world.services, endpoint_slices=(*kept, *own), nodes=world.nodes, pods=pods)
-    return ControllerSync(cluster, done.events, done.populated, own)
+    return ControllerSync(cluster, done.events, done.populated, own, deleted)
+
+
+def _deleted_slices(world: World, managed: Collection[tuple[str, str]],
+                    before: frozenset[tuple[str, str, str]]) -> frozenset[tuple[str, str, str]]:
+    """(managed-by label, namespace, Service) of the loaded slices the controllers have deleted by now, for good
+    even when the Service later loses its selector: the EndpointSlice controller's, once it has reconciled the
+    Service (``managed``: a selector, not ExternalName; it deletes the slices of its label it did not write).
+    ``before``: those of the previous sync; a deleted Service's are dropped with it (:func:`delete_services`), so
+    they are not carried."""
+    present = {(s.namespace, s.name) for s in world.services}
+    now = {(CONTROLLER_NAME, namespace, name) for namespace, name in managed}
+    return frozenset(now | {key for key in before if key[1:] in present})
 
 
 def cluster_of(world: World) -> Cluster:
@@ -723,10 +737,17 @@ def exposed_ports(d: Deployment, port: int | None, protocol: Protocol | None) ->
 
 
 def delete_services(world: World, namespace: str, names: list[str]) -> World:
+    """``kubectl delete service``: the Services go, and with them their loaded slices of the EndpointSlice
+    controller (the garbage collector deletes what a Service owns); a Service made again under the name starts
+    without them."""
     for name in names:
         if world.service(namespace, name) is None:
             raise ActionError(f'services "{name}" not found')
-    return world.without_services(frozenset(f"{namespace}/{name}" for name in names))
+    gone = {(namespace, name) for name in names}
+    slices = tuple(s for s in world.user_slices
+                   if not ((s.namespace, s.service_name) in gone
+                           and dict(s.labels).get(MANAGED_BY_LABEL) == CONTROLLER_NAME))
+    return replace(world.without_services(frozenset(f"{namespace}/{name}" for name in names)), user_slices=slices)
 
 
 def labelled(items: tuple[Service, ...] | tuple[SimPod, ...] | tuple[Deployment, ...], namespace: str,

@@ -952,3 +952,30 @@ def test_a_service_applied_without_its_selector_keeps_its_last_endpoints(tmp_pat
     before = [line for line in steps[2][1] if "pod=" in line]
     assert len(before) == 2 and all(" ready " in line for line in before)
     assert [line for line in steps[5][1] if "pod=" in line] == before
+
+
+BOOTCAMP_NO_SELECTOR = ("apiVersion: v1\nkind: Service\nmetadata: {name: kubernetes-bootcamp, namespace: default}\n"
+                        "spec:\n  type: NodePort\n  clusterIP: 10.96.142.87\n"
+                        "  ports: [{port: 8080, targetPort: 8080, nodePort: 31526}]\n")
+
+
+@pytest.mark.parametrize(("script", "kept"), [
+    ("scale deployment kubernetes-bootcamp --replicas=2\nwait 30s\napply -f nosel.yaml\n", 2),
+    ("delete service kubernetes-bootcamp\napply -f nosel.yaml\n", 0),
+])
+def test_the_loaded_controller_slices_do_not_come_back_when_the_service_loses_its_selector(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], script: str,
+        kept: int) -> None:
+    """The bootcamp objects' slice (4 endpoints, the controller's label) was replaced by the controller's own once
+    it reconciled the Service: when the Service then loses its selector, the slices the controller last wrote
+    stay (the 2 pods left), not the file's; a Service deleted takes its slices with it (their owner), so one made
+    again without a selector has none."""
+    objects = REPO / "rulesets" / "bootcamp" / "objects.yaml"
+    (tmp_path / "nosel.yaml").write_text(BOOTCAMP_NO_SELECTOR)
+    assert run_cli(["scenario", _script(tmp_path, script), "-f", str(objects), "--show", "endpoints"],
+                   monkeypatch) == 0
+    steps = _steps(capsys.readouterr().out)
+    last = [line for line in steps[-1][1] if "pod=" in line]
+    assert len(last) == kept
+    if kept:
+        assert last == [line for line in steps[-2][1] if "pod=" in line]
