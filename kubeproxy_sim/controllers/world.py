@@ -65,6 +65,7 @@ from kubeproxy_sim.controllers.replicaset import (
 from kubeproxy_sim.controllers.scheduler import Ipam, PortConflict, record_failures
 from kubeproxy_sim.controllers.tainteviction import cancel_evictions, evict, next_eviction
 from kubeproxy_sim.controllers.topology import ANNOTATIONS, hints_enabled, zone_ratios
+from kubeproxy_sim.objects.mirror import MIRROR_CONTROLLER
 from kubeproxy_sim.objects.model import (
     Cluster,
     ContainerPort,
@@ -215,10 +216,11 @@ def controller_sync(world: World, before: ControllerSync | None = None) -> Contr
     hints is said once and dropping the annotation is noticed, its slices, and the loaded slices deleted).
 
     A loaded slice that claims to be the controller's, for a Service the controller manages or has managed, is
-    replaced by the controller's own (as the controller would rewrite it; :func:`_deleted_slices`). The slices the
-    controller wrote for a Service that has since lost its selector or become ExternalName stay as they were: its
-    syncService returns before reconciling such a Service and deletes nothing (endpointslice_controller.go), so
-    kube-proxy keeps using those endpoints until the Service is deleted (its slices' owner) or gets a selector back.
+    replaced by the controller's own (as the controller would rewrite it), and a mirrored one is gone once its
+    Service has a selector (:func:`_deleted_slices`). The slices the controller wrote for a Service that has since
+    lost its selector or become ExternalName stay as they were: its syncService returns before reconciling such a
+    Service and deletes nothing (endpointslice_controller.go), so kube-proxy keeps using those endpoints until the
+    Service is deleted (its slices' owner) or gets a selector back.
     """
     pods = tuple(p.at(world.now) for p in world.pods)
     populated = before.populated if before is not None else frozenset()
@@ -240,11 +242,14 @@ def _deleted_slices(world: World, managed: Collection[tuple[str, str]],
                     before: frozenset[tuple[str, str, str]]) -> frozenset[tuple[str, str, str]]:
     """(managed-by label, namespace, Service) of the loaded slices the controllers have deleted by now, for good
     even when the Service later loses its selector: the EndpointSlice controller's, once it has reconciled the
-    Service (``managed``: a selector, not ExternalName; it deletes the slices of its label it did not write).
-    ``before``: those of the previous sync; a deleted Service's are dropped with it (:func:`delete_services`), so
-    they are not carried."""
+    Service (``managed``: a selector, not ExternalName; it deletes the slices of its label it did not write), and
+    the mirroring controller's, once the Service has a selector (endpointslicemirroring_controller.go: "Service now
+    has selector, cleaning up any mirrored EndpointSlices"; the endpoints controller then takes the Endpoints over,
+    labelled skip-mirror, so they are not mirrored again). ``before``: those of the previous sync; a deleted
+    Service's are dropped with it (:func:`delete_services`), so they are not carried."""
     present = {(s.namespace, s.name) for s in world.services}
     now = {(CONTROLLER_NAME, namespace, name) for namespace, name in managed}
+    now |= {(MIRROR_CONTROLLER, s.namespace, s.name) for s in world.services if s.selector is not None}
     return frozenset(now | {key for key in before if key[1:] in present})
 
 
@@ -738,15 +743,16 @@ def exposed_ports(d: Deployment, port: int | None, protocol: Protocol | None) ->
 
 def delete_services(world: World, namespace: str, names: list[str]) -> World:
     """``kubectl delete service``: the Services go, and with them their loaded slices of the EndpointSlice
-    controller (the garbage collector deletes what a Service owns); a Service made again under the name starts
-    without them."""
+    controller (the garbage collector deletes what a Service owns) and of the mirroring controller (the endpoints
+    controller deletes the Service's Endpoints, whose mirrored slices follow); a Service made again under the name
+    starts without them."""
     for name in names:
         if world.service(namespace, name) is None:
             raise ActionError(f'services "{name}" not found')
     gone = {(namespace, name) for name in names}
     slices = tuple(s for s in world.user_slices
                    if not ((s.namespace, s.service_name) in gone
-                           and dict(s.labels).get(MANAGED_BY_LABEL) == CONTROLLER_NAME))
+                           and dict(s.labels).get(MANAGED_BY_LABEL) in (CONTROLLER_NAME, MIRROR_CONTROLLER)))
     return replace(world.without_services(frozenset(f"{namespace}/{name}" for name in names)), user_slices=slices)
 
 

@@ -979,3 +979,26 @@ def test_the_loaded_controller_slices_do_not_come_back_when_the_service_loses_it
     assert len(last) == kept
     if kept:
         assert last == [line for line in steps[-2][1] if "pod=" in line]
+
+
+MIRRORED_WEB = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\n"
+                "spec: {clusterIP: 10.96.0.50, ports: [{port: 80, targetPort: 8080}]}\n---\n"
+                "apiVersion: v1\nkind: Endpoints\nmetadata: {name: web, namespace: default}\n"
+                "subsets:\n- addresses: [{ip: 10.9.9.9}]\n  ports: [{port: 8080}]\n")
+
+
+@pytest.mark.parametrize("script", ["apply -f sel.yaml\napply -f nosel.yaml\n",
+                                    "delete service web\napply -f nosel.yaml\n"])
+def test_mirrored_slices_go_when_their_service_gets_a_selector_or_is_deleted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], script: str) -> None:
+    """The mirroring controller deletes a Service's mirrored slices once it has a selector ("Service now has
+    selector, cleaning up any mirrored EndpointSlices") or is gone, and the endpoints controller then owns the
+    Endpoints (labelled skip-mirror) or deletes them: the Service without a selector again has no endpoints."""
+    (tmp_path / "objects.yaml").write_text(MIRRORED_WEB)
+    (tmp_path / "nosel.yaml").write_text(MIRRORED_WEB.split("---")[0])
+    (tmp_path / "sel.yaml").write_text(MIRRORED_WEB.split("---")[0].replace("spec: {", "spec: {selector: {app: web}, "))
+    assert run_cli(["scenario", _script(tmp_path, script), "-f", str(tmp_path / "objects.yaml"),
+                    "--show", "endpoints"], monkeypatch) == 0
+    steps = _steps(capsys.readouterr().out)
+    assert not [line for _, body in steps for line in body if "10.9.9.9" in line]
+    assert steps[-1][1][-1] == "default/web (no endpoints)"
