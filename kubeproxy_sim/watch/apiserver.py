@@ -213,9 +213,10 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
     return _connected(kubeconfig, context)[0]
 
 
-def _connected(kubeconfig: str, context: str | None) -> tuple[Any, dict[str, Any]]:
-    """:func:`connect`'s client, and the kubeconfig as it read it (once: what else is asked of the file is asked
-    of that, as a pipe gives its text once)."""
+def _connected(kubeconfig: str, context: str | None) -> tuple[Any, dict[str, Any], list[Diagnostic]]:
+    """:func:`connect`'s client, the kubeconfig as it read it (once: what else is asked of the file is asked
+    of that, as a pipe gives its text once), and the warnings of writing a refreshed token back to the file
+    (:func:`_persist_auth_provider`), for the watch to say."""
     try:
         import kubernetes  # noqa: F401  (here: said before the file is read)
     except ImportError:
@@ -224,55 +225,74 @@ def _connected(kubeconfig: str, context: str | None) -> tuple[Any, dict[str, Any
     data = _check_shape(kubeconfig)
     _check_server(kubeconfig, data, context)
     try:
+        said: list[Diagnostic] = []
         with _client_errors_logged() as logged:
-            client = _client(data, kubeconfig, context)
+            client = _client(data, kubeconfig, context, said)
         if logged:  # the client logs an exec plugin's failure and carries on without credentials
             raise InputError(Diagnostic(f"cannot get the kubeconfig's credentials: {logged[0]}", file=kubeconfig))
-        return client, data
+        return client, data, said
     except InputError:
         raise
     except Exception as exc:  # ConfigException, YAML errors, bad certificates ...
         raise InputError(Diagnostic(f"cannot use this kubeconfig: {_first_line(exc)}", file=kubeconfig)) from None
 
 
-def _client(data: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
+def _client(data: dict[str, Any], kubeconfig: str, context: str | None, said: list[Diagnostic]) -> Any:
     """The client for the kubeconfig as read once (:func:`_check_shape`): the client's own reading of the file was
     a second one, which a pipe (``--kubeconfig <(...)``) answers with nothing ("Invalid kube-config ... file is
     empty"). Relative paths in it (``certificate-authority: ca.crt``) are taken from the kubeconfig's directory,
     as the client's reading of the file takes them; an auth-provider token it refreshes is written back to the
-    file (:func:`_persist_auth_provider`)."""
+    file (:func:`_persist_auth_provider`, whose warnings go to ``said``)."""
     from kubernetes.client import ApiClient, Configuration
     from kubernetes.config.kube_config import KubeConfigLoader
 
     configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
     KubeConfigLoader(config_dict=data, active_context=context,
                      config_base_path=os.path.abspath(os.path.dirname(kubeconfig)),
-                     config_persister=lambda: _persist_auth_provider(kubeconfig, data, context),
+                     config_persister=lambda: _persist_auth_provider(kubeconfig, data, context, said),
                      ).load_and_set(configuration)
     return ApiClient(configuration=configuration)
 
 
-def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str | None) -> None:
+def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str | None,
+                           said: list[Diagnostic]) -> None:
     """Write the context's user's auth-provider settings, as the client refreshed them in ``data`` (the Python
     client refreshes an expired oidc id-token, and a gcp token), back to the kubeconfig, as client-go's persister
     does (531be81208e2, clientcmd.PersisterForUser: the file read again, that user's auth-provider config
     replaced, the file written whole): an OIDC provider that rotates its refresh token spends the one in the
     file, which kubectl would then refresh with in vain. (kube-proxy itself registers no auth-provider plugin:
-    client-go refuses such a user there, 'no Auth Provider found for name'.)"""
-    from kubeproxy_sim.objects.load import safe_load
+    client-go refuses such a user there, 'no Auth Provider found for name'.)
+
+    As client-go's Persist: a file no longer there is nothing to write to (its GetStartingConfig reads a missing
+    file as an empty config, which has no such user); one that cannot be read again fails the connection (its
+    error fails kubectl's request, "could not persist new tokens"); one that cannot be written is no failure
+    (Persist drops ModifyConfig's error: kubectl goes on with the new token in memory), said here in ``said``
+    rather than kept quiet. A pipe or a FIFO (``--kubeconfig <(...)``) is not read again: it gave its text once,
+    and reading it again would wait for a writer that never comes."""
+    from kubeproxy_sim.objects.load import safe_load, special_file
     from kubeproxy_sim.objects.stdin import read_text
 
     _, user_name, user = _entries(data, context)
     provider = user.get("auth-provider")
-    if user_name is None or not isinstance(provider, dict):
+    if user_name is None or not isinstance(provider, dict) or special_file(kubeconfig) is not None:
         return
-    current, _ = safe_load(read_text(kubeconfig))
+    try:
+        current, _ = safe_load(read_text(kubeconfig))
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(kubeconfig_unreadable(kubeconfig, exc)) from None
     users = current.get("users") if isinstance(current, dict) else None
     for entry in users if isinstance(users, list) else []:
         found = entry.get("user") if isinstance(entry, dict) and entry.get("name") == user_name else None
         if isinstance(found, dict) and isinstance(found.get("auth-provider"), dict):
             found["auth-provider"]["config"] = dict(provider.get("config") or {})
-            _write_whole(kubeconfig, _kubeconfig_text(current))
+            try:
+                _write_whole(kubeconfig, _kubeconfig_text(current))
+            except OSError as exc:
+                said.append(Diagnostic(f"cannot write the refreshed auth-provider token back to {kubeconfig}: "
+                                       f"{exc.strerror or exc}; going on with it, as kubectl does (the file keeps "
+                                       "the tokens it had)", severity=Severity.WARNING))
             return
 
 
@@ -515,7 +535,7 @@ class ApiServerSource:
                  sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None, backoff: Backoff = Backoff(), watch_timeout: int = 300,
                  read_timeout: float | None = None, page_size: int = 500) -> None:
-        self._api, self._data = _connected(kubeconfig, context)
+        self._api, self._data, written = _connected(kubeconfig, context)
         configuration = self._api.configuration
         self._auth = configuration  # where request headers come from; replaced when a 401 says they went stale
         self._kubeconfig, self._context = kubeconfig, context
@@ -553,6 +573,7 @@ class ApiServerSource:
                            self._note_connection)
         if scheme_note:
             self._emit([Diagnostic(scheme_note, file=kubeconfig, severity=Severity.NOTE)])
+        self._emit(written)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -661,9 +682,11 @@ class ApiServerSource:
                 return
             self._auth_loaded = time.monotonic()
         try:
-            fresh, self._data = _connected(self._kubeconfig, self._context)
+            fresh, self._data, written = _connected(self._kubeconfig, self._context)
         except Exception:  # the kubeconfig itself went bad meanwhile: keep what works for the TLS part
             return
+        for diagnostic in written:
+            self._say(self.host, diagnostic)
         self._auth = fresh.configuration
 
     # -- saying things once -----------------------------------------------------------------------

@@ -114,3 +114,65 @@ def test_the_write_back_keeps_the_file_s_permission_bits_and_its_symbolic_link(t
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert provider_config(target)["id-token"] == FRESH
     assert (target.stat().st_mode & 0o7777, sorted(os.listdir(tmp_path / "real"))) == (0o640, ["config"])
+
+
+def test_a_kubeconfig_given_through_a_pipe_is_not_read_again(tmp_path: Path, monkeypatch) -> None:
+    """``--kubeconfig <(...)`` gives its text once: the write-back read it a second time (a named FIFO whose writer
+    is gone waits there for ever); there is no file to write to, so nothing is read or written."""
+    from kubeproxy_sim.objects import stdin
+    from tests.cli._fifo import fifo_giving
+
+    config = tmp_path / "config"
+    reads: list[str] = []
+    read_text = stdin.read_text
+
+    def counted(path, *args):
+        reads.append(str(path))
+        return read_text(path, *args)
+
+    monkeypatch.setattr(stdin, "read_text", counted)
+    with fifo_giving(config, kubeconfig_text()):
+        client = connect(str(config))
+    assert reads == [str(config)]
+    assert client.configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
+
+
+def test_a_kubeconfig_gone_before_the_write_back_is_nothing_to_write_to(tmp_path: Path, monkeypatch) -> None:
+    """client-go's Persist reads a missing file as an empty config, which has no such user: nothing is written
+    and the client goes on (the write-back failed the connection with '[Errno 2] No such file or directory')."""
+    from kubernetes.config.kube_config import KubeConfigLoader
+
+    config = tmp_path / "config"
+    refresh = KubeConfigLoader._refresh_oidc
+
+    def removed_meanwhile(self, provider) -> None:
+        refresh(self, provider)
+        config.unlink()
+
+    monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", removed_meanwhile)
+    config.write_text(kubeconfig_text())
+    assert connect(str(config)).configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_kubeconfig_that_cannot_be_written_is_a_warning_and_the_watch_goes_on(tmp_path: Path, monkeypatch) -> None:
+    """client-go's Persist drops ModifyConfig's error (kubectl goes on with the new token in memory); the watch
+    does too, saying why the file keeps its tokens (a read-only mount refused to start with a bare errno)."""
+    import errno
+    import tempfile
+
+    from kubeproxy_sim.errors import Severity
+    from kubeproxy_sim.watch import ApiServerSource, Kind
+
+    def read_only(*_: object, **__: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    config = tmp_path / "config"
+    config.write_text(kubeconfig_text())
+    assert connect(str(config)).configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
+    source = ApiServerSource(str(config), kinds=[Kind.SERVICE])
+    assert [(d.severity, str(d)) for d in source.poll().diagnostics] == [(
+        Severity.WARNING, f"warning: cannot write the refreshed auth-provider token back to {config}: Read-only "
+        "file system; going on with it, as kubectl does (the file keeps the tokens it had)")]
+    assert config.read_text() == kubeconfig_text()
