@@ -941,11 +941,14 @@ def test_a_service_applied_without_its_selector_keeps_its_last_endpoints(tmp_pat
                                                                           monkeypatch: pytest.MonkeyPatch,
                                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """The EndpointSlice controller leaves a selectorless Service's slices alone (endpointslice_controller.go
-    syncService): kube-proxy keeps the two endpoints it had, frozen as they were, while the Deployment grows."""
-    (tmp_path / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
-                                       "spec: {ports: [{port: 80, targetPort: 8080}]}\n")
+    syncService): kube-proxy keeps the two endpoints it had, frozen as they were, while the Deployment grows. The
+    Service is made by an apply that wrote its selector, so kubectl's three-way merge removes what the next apply
+    leaves out (one made by expose would keep its selector under kubectl)."""
+    service = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80, targetPort: 8080}]}\n"
+    (tmp_path / "svc.yaml").write_text(service)
+    (tmp_path / "sel.yaml").write_text(service.replace("spec: {", "spec: {selector: {app: web}, "))
     script = _script(tmp_path, "create deployment web --image=nginx --replicas=2 --port=8080\n"
-                               "expose deployment web --port=80 --target-port=8080\nwait 10s\n"
+                               "apply -f sel.yaml\nwait 10s\n"
                                "apply -f svc.yaml\nscale deployment web --replicas=3\nwait 10s\n")
     assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 0
     steps = _steps(capsys.readouterr().out)
