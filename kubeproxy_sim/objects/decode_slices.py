@@ -326,7 +326,8 @@ def _subset(report: Report, raw: dict[str, Any], path: str) -> EndpointsSubset:
     (validateEndpointSubsets), so nothing of it is mirrored. No ports is fine (a headless Service's)."""
     ready = _legacy_addresses(report, raw, "addresses", path)
     not_ready = _legacy_addresses(report, raw, "notReadyAddresses", path)
-    if not raw.get("addresses") and not raw.get("notReadyAddresses"):  # (absent, null or [])
+    # absent, null or [] (a value of another type is a wrong type, said at its field)
+    if all(raw.get(key) in (None, []) for key in ("addresses", "notReadyAddresses")):
         report.error(path, "no addresses; expected at least one in addresses or notReadyAddresses (the API server "
                            "refuses a subset without any)")
     ports = _legacy_ports(report, raw, path)

@@ -296,3 +296,13 @@ def test_a_subset_without_addresses_refuses_the_endpoints(load, messages):
         assert messages(result) == [
             "t.yaml: Endpoints ns/ext: subsets[1]: no addresses; expected at least one in addresses or "
             "notReadyAddresses (the API server refuses a subset without any)"], empty
+
+
+def test_addresses_of_the_wrong_type_are_one_error_not_two(load, messages):
+    """A subset whose addresses field is there but not a list is said once, at that field: not also as a subset
+    without addresses, which it did not leave out."""
+    for wrong in ("{}", "0"):
+        result = load(_endpoints(f"- {{addresses: {wrong}, ports: [{{name: http, port: 8080}}]}}\n"))
+        assert result.cluster.endpoint_slices == (), wrong
+        (message,) = messages(result)
+        assert message.startswith("t.yaml: Endpoints ns/ext: subsets[0].addresses: "), message
