@@ -254,6 +254,7 @@ def test_portless_subsets_share_one_sentinel_and_join_ports_offered_by_the_same_
 - addresses: [{ip: 10.1.0.5}]
   ports: [{name: http, port: 8080}]
 """))
+    assert result.ok, result.diagnostics
     (joined,) = result.cluster.endpoint_slices
     assert [p.name for p in joined.ports] == ["http"]
     assert [e.addresses[0] for e in joined.endpoints] == ["10.1.0.5"]
