@@ -255,7 +255,9 @@ def _deleted_slices(world: World, managed: Collection[tuple[str, str]],
 
 def cluster_of(world: World) -> Cluster:
     """Services, the user's and the controller's EndpointSlices, Nodes and Pods at ``world.now``
-    (:func:`controller_sync` without its events)."""
+    (:func:`controller_sync` without its events, and without its memory: a first sync, so no slices frozen for a
+    Service that lost its selector, no loaded slices known deleted but those of Services managed now, and no hints
+    known populated; for a caller whose Services keep their selectors, as the demo's)."""
     return controller_sync(world).cluster
 
 
