@@ -439,7 +439,9 @@ class ConfigFileWatch:
       the same bytes with a new time are a ``touch`` (Chmod), ignored.
 
     A change is acted on once it has stood for ``debounce`` seconds, as the restart comes a moment after the
-    exit (and a half-written file is not read). What polling cannot tell is in README (watch)."""
+    exit (and a half-written file is not read). What polling cannot tell is in README (watch). A --config that
+    is no regular file (``--config <(...)``, a named FIFO) is not watched, and a note says so once: its bytes
+    cannot be read again to compare (a pipe cannot seek; a FIFO gives them once)."""
 
     def __init__(self, path: str, clock: Callable[[], float], debounce: float, read: str | None) -> None:
         self.path = path
@@ -449,16 +451,26 @@ class ConfigFileWatch:
         self._content = b""  # the bytes kube-proxy (re)started with
         self._read: Signature = (0, 0)  # the file as last compared with them
         self._seen: tuple[object, float] | None = None  # a change not yet acted on: (what it looks like, since)
+        self._unwatched: Diagnostic | None = None  # the note that the file is not watched, until said
         self.restart(read)
 
     def restart(self, read: str | None) -> None:
         """Watch the file now at the path, as the restarted kube-proxy does after reading ``read`` from it
         (:func:`~kubeproxy_sim.cli.options.with_config_read`): a write between the two is acted on."""
+        from kubeproxy_sim.objects.load import special_kind
+
         self.close()
-        try:
-            self._fd = os.open(self.path, os.O_RDONLY)
+        try:  # (O_NONBLOCK: a FIFO opens without waiting for a writer; a regular file reads as ever)
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError:
             return  # (the restart refused a missing file before this)
+        special = special_kind(os.fstat(self._fd).st_mode)
+        if special is not None:
+            self.close()
+            self._unwatched = Diagnostic(
+                f"the --config file is {special}, not a regular file: the watch does not follow it for writes "
+                "(it finds one by reading a regular file's bytes again)", file=self.path, severity=Severity.NOTE)
+            return
         self._content = read.encode("utf-8") if read is not None else b""
         now, self._read = self._contents()
         if now != self._content:
@@ -482,7 +494,11 @@ class ConfigFileWatch:
         return (st.st_dev, st.st_ino) != (watched.st_dev, watched.st_ino)
 
     def check(self) -> tuple[Diagnostic, ...]:
-        """Raise :class:`_ConfigWritten` for a settled write or rename; a note, once, when the file is gone."""
+        """Raise :class:`_ConfigWritten` for a settled write or rename; a note, once, when the file is gone or
+        is not watched."""
+        if self._unwatched is not None:
+            said, self._unwatched = self._unwatched, None
+            return (said,)
         if self._fd is None:
             return ()
         watched = os.fstat(self._fd)

@@ -7,6 +7,7 @@ sync) edits the files, so each edit lands between two syncs, deterministically.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -1379,3 +1380,43 @@ def test_a_refreshed_auth_provider_token_is_written_back_to_the_kubeconfig(tmp_p
     after["users"][1] = before["users"][1]
     assert after == before
     assert client.configuration.api_key["BearerToken"] == f"Bearer {jwt(4_102_444_800)}"
+
+
+def test_a_config_given_by_process_substitution_is_not_watched_and_a_note_says_so(manifests: Path, tmp_path: Path,
+                                                                                capsys) -> None:
+    """``watch --config <(...)`` ended in 'internal error (OSError: [Errno 29] Illegal seek)': the config watch
+    read the pipe's bytes again with os.pread. A --config that is no regular file is not watched; a note says so
+    once, and the watch goes on."""
+    from tests.cli._fifo import fifo_giving
+
+    fifo = tmp_path / "fd63"
+    with fifo_giving(fifo, KP_CONFIG.format(cidr="10.0.0.0/8")):
+        status = main(["watch", "-f", str(manifests), "--config", str(fifo), "--node-ip", "192.168.0.2/24",
+                       "--once"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert [h for h, _ in syncs(out)] == ["# sync 1 full"]
+    assert [line for line in err.splitlines() if "fd63" in line] == [
+        f"kubeproxy-sim: {fifo}: note: the --config file is a FIFO, not a regular file: the watch does not follow "
+        "it for writes (it finds one by reading a regular file's bytes again)"]
+
+
+def test_the_config_watch_does_not_wait_for_a_writer_of_a_named_fifo(tmp_path: Path) -> None:
+    """Watching a named FIFO opened it for reading, which waits for a writer: a restart onto one hung for ever."""
+    import threading
+
+    fifo = tmp_path / "kp.conf"
+    os.mkfifo(fifo)
+    watches: list[watch_cmd.ConfigFileWatch] = []
+    opening = threading.Thread(target=lambda: watches.append(
+        watch_cmd.ConfigFileWatch(str(fifo), Clock(), 0.5, "kind: KubeProxyConfiguration\n")), daemon=True)
+    opening.start()
+    opening.join(10)
+    try:
+        assert watches, "the config watch waits for a writer of the FIFO"
+        assert [d.message.split(":")[0] for d in watches[0].check()] == [
+            "the --config file is a FIFO, not a regular file"]
+        assert watches[0].check() == ()
+    finally:
+        with contextlib.suppress(OSError):  # (a watch still waiting: a writer that comes and goes lets it go)
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
