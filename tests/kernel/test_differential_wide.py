@@ -1,0 +1,55 @@
+"""The simulator against the kernel on clusters drawn wide (tests.kernel.wide_strategies): externalIPs (a node's
+address too), source ranges, ipMode Proxy, named and per-slice target ports, host-network endpoints, one port
+number for two protocols, kube-proxy's options, and flows from nodes and pods to NodePorts, load-balancer IPs
+and externalIPs. Derandomized in CI (six examples, at most 20 flows each: ~50 s); KPSIM_DEEP=1 explores more,
+new ones every run. The false alarm budget of the file is 1%, split evenly over its runs."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from kubeproxy_sim.kernel.differential import (
+    Flow,
+    SimulatorSide,
+    derive_flows,
+    differential,
+    kernel_cluster,
+    round_robin,
+)
+from tests.kernel.test_differential import _check, _ours
+from tests.kernel.wide_strategies import extra_flows, wide_clusters
+from tests.strategies import ClusterCase
+
+pytestmark = pytest.mark.kernel
+
+DEEP = os.environ.get("KPSIM_DEEP") == "1"
+EXAMPLES = 150 if DEEP else 6
+MAX_FLOWS = None if DEEP else 20
+ALPHA = Fraction(1, 100) / EXAMPLES
+
+
+def wide_flows(case: ClusterCase, limit: int | None) -> list[Flow]:
+    """The derived flows and the extra ones, each kind in turn up to ``limit``."""
+    full, clients, _ = kernel_cluster(case.cluster, case.config)
+    sim = SimulatorSide(full, case.config).plain
+    derived, _ = derive_flows(full, sim, clients)
+    gateways = {n.name: n.gateways for n in sim.topology.nodes}
+    return round_robin([*derived, *extra_flows(case.cluster, clients, gateways)], limit)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not DEEP,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large])
+@given(case=wide_clusters())
+def test_wide_cluster_agrees_with_kernel(kernel: None, run_tag: str, state_dir: Path, case: ClusterCase) -> None:
+    name = f"{run_tag}-w{uuid.uuid4().hex[:6]}"
+    report = differential(case.cluster, case.config, state_dir, name=name, flows=wide_flows(case, MAX_FLOWS),
+                          alpha=ALPHA)
+    _check(report, f"wide cluster {case.cluster} {case.config}")
+    assert not _ours(name)

@@ -1,0 +1,79 @@
+"""tests.kernel.wide_strategies reaches what it is for (no kernel needed): each combination the kernel
+differential's first strategy never drew is drawn, and every flow it adds is one the simulator predicts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hypothesis import HealthCheck, Phase, given, settings
+
+from kubeproxy_sim.objects.model import ServiceType, SessionAffinity, TrafficPolicy
+from kubeproxy_sim.proxier.config import DetectLocalMode
+from tests.kernel.test_differential_wide import wide_flows
+from tests.kernel.wide_strategies import OTHER_CLIENT, wide_clusters
+from tests.strategies import ClusterCase, cluster_ip, node_ip
+
+
+def _nodes(case: ClusterCase) -> set[str]:
+    return {node_ip(i, False) for i in range(len(case.cluster.nodes))}
+
+
+def _endpoints(case: ClusterCase) -> set[str]:
+    return {a for s in case.cluster.endpoint_slices for e in s.endpoints for a in e.addresses}
+
+
+WANTED: dict[str, Callable[[ClusterCase], bool]] = {
+    "affinity, eTP Local and source ranges": lambda c: any(
+        s.session_affinity is SessionAffinity.CLIENT_IP and s.external_traffic_policy is TrafficPolicy.LOCAL
+        and s.load_balancer_source_ranges for s in c.cluster.services),
+    "ipMode Proxy": lambda c: any(i.ip_mode == "Proxy" for s in c.cluster.services for i in s.load_balancer_ingress),
+    "externalIP at a node's address": lambda c: any(set(s.external_ips) & _nodes(c) for s in c.cluster.services),
+    "LB IP at a node's address": lambda c: any(i.ip in _nodes(c) for s in c.cluster.services
+                                               for i in s.load_balancer_ingress),
+    "host-network endpoint": lambda c: bool(_endpoints(c) & _nodes(c)),
+    "endpoint at a clusterIP": lambda c: bool(_endpoints(c) & {cluster_ip(i, False) for i in range(3)}),
+    "terminating-only endpoints": lambda c: any(
+        s.endpoints and all(e.conditions.terminating for e in s.endpoints) for s in c.cluster.endpoint_slices),
+    "named target ports, per slice": lambda c: any(
+        isinstance(p.target_port, str) for s in c.cluster.services for p in s.ports)
+        and len({p.port for s in c.cluster.endpoint_slices for p in s.ports}) > 2,
+    "one port number, two protocols": lambda c: any(
+        len({p.protocol for p in s.ports if p.port == 80}) == 2 for s in c.cluster.services),
+    "iTP Local, no endpoint on node1": lambda c: any(
+        s.internal_traffic_policy is TrafficPolicy.LOCAL and not any(
+            e.node_name == "node1" for sl in c.cluster.endpoint_slices if sl.service_name == s.name
+            for e in sl.endpoints) for s in c.cluster.services),
+    "masqueradeAll, NodeCIDR": lambda c: c.config.masquerade_all
+        and c.config.detect_local_mode is DetectLocalMode.NODE_CIDR,
+    "--nodeport-addresses of node1 only, NodePort on two nodes": lambda c: c.config.nodeport_addresses == (
+        "192.168.0.10/32",) and len(c.cluster.nodes) > 1 and any(
+        s.type is ServiceType.NODE_PORT for s in c.cluster.services),
+    "localhost NodePorts off": lambda c: not c.config.localhost_nodeports,
+}
+
+
+def test_each_combination_is_drawn() -> None:
+    """150 derandomized draws hold every combination (none is so rare that CI's few examples are all it gets)."""
+    seen: set[str] = set()
+
+    @settings(max_examples=150, derandomize=True, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(case=wide_clusters())
+    def draw(case: ClusterCase) -> None:
+        seen.update(name for name, holds in WANTED.items() if holds(case))
+
+    draw()
+    assert sorted(set(WANTED) - seen) == []
+
+
+@settings(max_examples=5, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(case=wide_clusters())
+def test_every_flow_is_predicted(case: ClusterCase) -> None:
+    """The simulator side predicts each flow (the derived and the extra ones) with shares summing to 1."""
+    from kubeproxy_sim.kernel.differential import SimulatorSide, kernel_cluster
+
+    full, _, _ = kernel_cluster(case.cluster, case.config)
+    sims = SimulatorSide(full, case.config)
+    for flow in wide_flows(case, 40):
+        assert sum(sims.predict(flow).shares.values()) == 1, flow.label
+        assert not flow.src.startswith("external:") or flow.src == f"external:{OTHER_CLIENT}"
