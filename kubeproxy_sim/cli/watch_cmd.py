@@ -357,15 +357,12 @@ class Printer:
 
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None,
-        sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] | None = None) -> int:
+        sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> int:
     """Watch until Ctrl-C or --once/--max-syncs: exit 1 if invalid objects were reported, else 0; 130 when
-    Ctrl-C came before the first sync. ``clock`` (default: watch.sync_loop.unix_clock) paces the syncs and
-    stamps the last-sync timestamp metric."""
+    Ctrl-C came before the first sync. ``clock`` paces the syncs (the last-sync timestamp metric is the wall
+    clock's: see watch.sync_loop.SyncLoop)."""
     _check_source(args)
     from kubeproxy_sim.cli.options import check_node_settings, with_config_read
-    from kubeproxy_sim.watch.sync_loop import unix_clock
-
-    clock = clock if clock is not None else unix_clock()
 
     args = with_config_read(args)  # kube-proxy reads its --config file once, at start (main read it: kept)
     check_node_settings(args)  # a node setting kube-proxy refuses stops the command before it connects

@@ -16,7 +16,8 @@ before the initial lists of the kinds the proxier needs are complete, nor,
 given a :class:`NodeWait`, before kube-proxy's wait at start for its own Node
 object is over.
 
-:class:`SyncLoop` is that loop as an object with an injected clock and timer:
+:class:`SyncLoop` is that loop as an object with an injected clock (monotonic:
+the pacing), wall clock (the last-sync timestamp metric) and timer:
 ``feed(batch)`` folds a source's batch, ``sync_if_due()`` runs a sync when one
 is due and returns its :class:`SyncReport`, and :func:`drive` strings them
 together over a source. The node's tables are kept by applying each restore
@@ -200,14 +201,6 @@ def _has_ips(node: Node | None) -> bool:
     return node is not None and bool(node.host_ips)
 
 
-def unix_clock() -> Callable[[], float]:
-    """A monotonic clock that reads as Unix time (anchored to the wall clock once): kube-proxy paces its syncs by
-    the monotonic reading of Go's time.Now() and stamps sync_proxy_rules_last_timestamp_seconds with its wall
-    reading, so one clock gives both, and a step of the wall clock cannot upset the pacing."""
-    offset = time.time() - time.monotonic()
-    return lambda: time.monotonic() + offset
-
-
 def _fixed(config: ProxyConfig) -> Configure:
     return lambda _cluster: (config, ())
 
@@ -216,11 +209,14 @@ class SyncLoop:
     """Watch events in, kube-proxy syncs out; see the module docstring for the scheduling rules."""
 
     def __init__(self, config: ProxyConfig | Configure, *, clock: Callable[[], float] = time.monotonic,
-                 timer: Callable[[], float] = time.perf_counter, timing: LoopTiming = LoopTiming(),
-                 node: Ruleset | None = None, wait_for: frozenset[Kind] = DEFAULT_WAIT_FOR,
-                 node_wait: NodeWait | None = None) -> None:
+                 wall: Callable[[], float] = time.time, timer: Callable[[], float] = time.perf_counter,
+                 timing: LoopTiming = LoopTiming(), node: Ruleset | None = None,
+                 wait_for: frozenset[Kind] = DEFAULT_WAIT_FOR, node_wait: NodeWait | None = None) -> None:
         self._configure = _fixed(config) if isinstance(config, ProxyConfig) else config
-        self._clock = clock
+        # kube-proxy paces its syncs by the monotonic reading of Go's time.Now() (``clock``), and stamps
+        # sync_proxy_rules_last_timestamp_seconds with SetToCurrentTime, the wall clock's Unix time (``wall``):
+        # a step of the wall clock moves the stamp, never the pacing
+        self._clock, self._wall = clock, wall
         self._timer = timer
         self.timing = timing
         self._wait_for = wait_for
@@ -382,7 +378,7 @@ class SyncLoop:
             # the runner's maximum interval ran out: upstream's sync finds more than an hour since its last full
             # one (the timer starts when the previous sync ends, after that sync took its start time)
             self.sync_state = self.sync_state.forcing_full()
-        start = began = self._timer()
+        start = self._timer()
         config = self.config  # first: the trackers read its family, and its refresh sets the nodes seen
         services, slices = self.services.apply(), self.slices.apply()
         changed = services.changed | slices.changed
@@ -396,7 +392,7 @@ class SyncLoop:
         overlaps = self.overlaps.check(services.objects, slices.by_service, changed, config.ipv6)
         start = self._timer()
         # (stamped as the restore is handed over: the emulated restore's time is not the kernel's)
-        step = apply_outcome(self.node, outcome, now + (start - began))
+        step = apply_outcome(self.node, outcome, self._wall())
         apply_duration = self._timer() - start
         self.node, self.sync_state, outcome, error = step.node, step.state, step.outcome, step.error
         self.number += 1

@@ -17,7 +17,7 @@ from kubeproxy_sim.proxier.naming import is_kube_proxy_chain, is_service_chain
 from kubeproxy_sim.proxier.partial import apply_restore
 from kubeproxy_sim.watch import ApiServerSource, Batch, Kind, MemorySource
 from kubeproxy_sim.watch.events import added, bookmark, deleted, modified
-from kubeproxy_sim.watch.sync_loop import Exited, LoopTiming, NodeWait, SyncLoop, SyncReason, drive, unix_clock
+from kubeproxy_sim.watch.sync_loop import Exited, LoopTiming, NodeWait, SyncLoop, SyncReason, drive
 
 from ._objects import eps, node_json, slice_json, svc, svc_json
 
@@ -564,21 +564,24 @@ def test_durations_come_from_the_injected_timer():
     assert report.duration == pytest.approx(0.005) and report.apply_duration == pytest.approx(0.005)
 
 
-def test_the_last_sync_timestamp_is_the_loops_clock_as_the_restore_goes_in():
-    """sync_proxy_rules_last_timestamp_seconds: the clock at the sync's start plus the timer's time to the
-    restore (kube-proxy reads time.Now() after it), unset until a restore is applied."""
-    ticks = iter(range(0, 1000, 5))
+def test_the_last_sync_timestamp_is_the_wall_clock_as_the_restore_goes_in_and_the_pacing_is_the_monotonic_one():
+    """sync_proxy_rules_last_timestamp_seconds: kube-proxy's SetToCurrentTime reads the wall clock (Unix time) once
+    iptables-restore succeeded, unset until then; its syncs are paced by the monotonic clock, which a step of the
+    wall clock (here: back an hour) does not move. The loop read its one clock for both, anchored to Unix time
+    once."""
+    walls = iter([1_700_000_000.25, 1_699_996_400.5])
     source = MemorySource(BASE)
-    loop = SyncLoop(CONFIG, clock=Clock(1_700_000_000.0), timer=lambda: next(ticks) / 1000)
+    clock = Clock(5.0)
+    loop = SyncLoop(CONFIG, clock=clock, wall=lambda: next(walls), timing=LoopTiming(min_sync_period=1.0))
     assert loop.sync_state.last_applied is None
-    report = step(source, loop)  # the timer: 0 at the start, 5 after the sync, 10 as the restore goes in
-    assert report.metrics.last_timestamp_seconds == loop.sync_state.last_applied == 1_700_000_000.010
-
-
-def test_the_unix_clock_reads_as_unix_time_and_never_goes_back():
-    clock = unix_clock()
-    first = clock()
-    assert abs(first - time.time()) < 1.0 and clock() >= first
+    first = step(source, loop)
+    assert (first.at, first.metrics.last_timestamp_seconds, loop.sync_state.last_applied) == (
+        5.0, 1_700_000_000.25, 1_700_000_000.25)
+    source.apply(svc("a", "10.0.0.1", port=81))
+    loop.feed(source.poll())
+    clock.now += 1.0
+    second = loop.sync_if_due()
+    assert second is not None and (second.at, second.metrics.last_timestamp_seconds) == (6.0, 1_699_996_400.5)
 
 
 # --------------------------------------------------------------------------- drive
