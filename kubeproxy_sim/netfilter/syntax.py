@@ -1415,6 +1415,15 @@ class _Interpreter:
                 raise self.error("-m multiport needs a protocol with ports", "multiport",
                                  "-p tcp, udp, udplite, sctp or dccp in the rule (not negated)")
 
+    def check_multiport_protocol(self, flag: str) -> None:
+        """Refuse multiport's ports before the rule's -p of a protocol with ports, as libxt_multiport reads the
+        protocol given so far when it reads them (iptables-legacy-restore and iptables-nft-restore v1.8.9:
+        ``-m multiport --dports 80 -p tcp`` is "multiport needs `-p tcp', ...", ``-m multiport -p tcp --dports 80``
+        is taken)."""
+        if protocol_number(_protocol_asked(self.options)) not in _MULTIPORT_PROTOCOLS:
+            raise self.error("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp' before its "
+                             "ports", flag, f"-p tcp, udp, udplite, sctp or dccp (not negated) before {flag}")
+
     def check_nat_ports(self) -> None:
         """Refuse a NAT target's port in a rule whose -p has none, as iptables does (a placeholder's value is
         checked rule by rule: :func:`value_holes`)."""
@@ -1466,6 +1475,8 @@ class _Interpreter:
             if owner in MODULE_FLAGS:  # a modelled match: its options' values are known (others are kept as written)
                 name = FLAG_ALIASES.get(flag, flag)
                 self.once(flag, name, owner, instance)
+                if owner == "multiport" and name in ("--sports", "--dports", "--ports"):
+                    self.check_multiport_protocol(flag)
                 args = self.check_values(flag, owner, args, 0 if flag in ZERO_ARG_FLAGS else VALUE_COUNTS.get(name, 1))
                 if owner == "recent":
                     self.recent.setdefault(-1 if instance is None else instance, {})[name] = args

@@ -931,8 +931,19 @@ INTERFACES = [
          line=8),
 ]
 
+# multiport reads the rule's protocol when it reads its ports: -p after them is too late ("multiport needs `-p
+# tcp', ...", at the rule, both); the parser judged the protocol of the whole rule
+MULTIPORT_ORDER = [
+    *(Case(f"multiport {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5)
+      for rule in ("-m multiport --dports 80 -p tcp", "-m multiport ! --sports 80 -p udp",
+                   "! -p tcp -m multiport --ports 80", "-m multiport --destination-ports 80 --protocol sctp")),
+    *(Case(f"multiport {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"),
+           saved=("[0:0] -A INPUT -p tcp -m multiport --dports 80 -j ACCEPT",))
+      for rule in ("-m multiport -p tcp --dports 80", "-p 6 -m multiport --dports http")),
+]
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
              *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE, *CIRCLES,
-             *IPV6_EXTENSIONS, *INTERFACES]
+             *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER]
