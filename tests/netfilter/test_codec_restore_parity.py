@@ -396,3 +396,21 @@ def test_mh_types_are_saved_and_read_as_numbers() -> None:
         "[0:0] -A INPUT -p mobility-header -m mh --mh-type 5 -j ACCEPT",
         "[0:0] -A INPUT -p mobility-header -m mh --mh-type 1:2 -j DROP"]
     assert syntax.mh_type_range("B") == (0, 0) and syntax.mh_type_range("be:") == (7, 255)
+
+
+@pytest.mark.parametrize(("rule", "message"), [
+    ("-A INPUT -o eth0 -j ACCEPT", "node.rules:5: Can't use -o with INPUT at '-o'; expected -o only in FORWARD, "
+     "OUTPUT, POSTROUTING or a user-defined chain (-i here)"),
+    ("-A OUTPUT --in-interface eth0 -j ACCEPT", "node.rules:5: Can't use -i with OUTPUT at '-i'; expected -i only in "
+     "PREROUTING, INPUT, FORWARD or a user-defined chain (-o here)"),
+    ("-A FORWARD -i abcdefghijklmnop -j ACCEPT", "node.rules:5: interface name `abcdefghijklmnop' must be shorter than "
+     "IFNAMSIZ (15) at 'abcdefghijklmnop'; expected an interface name of at most 15 bytes"),
+    ("-A INPUT -m multiport --dports 80 -p tcp -j ACCEPT", "node.rules:5: multiport needs `-p tcp', `-p udp', "
+     "`-p udplite', `-p sctp' or `-p dccp' before its ports at '--dports'; expected -p tcp, udp, udplite, sctp or "
+     "dccp (not negated) before --dports"),
+])
+def test_interfaces_and_multiport_s_protocol_are_refused_in_iptables_words(rule: str, message: str) -> None:
+    """iptables-legacy-restore and iptables-nft-restore v1.8.9 refuse each at line 5 ("Can't use -o with INPUT",
+    "interface name `...' must be shorter than IFNAMSIZ (15)", "multiport needs `-p tcp', ..."); the parser took
+    them."""
+    assert str(refusal(filter_with(rule))) == message
