@@ -30,6 +30,7 @@ from kubeproxy_sim.objects.model import Cluster, IPFamily, Node
 from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, ProxyConfig
 
 if TYPE_CHECKING:  # the model is imported by the commands that build rules, not at start-up
+    from kubeproxy_sim.cli.config_file import ReadFailure
     from kubeproxy_sim.netfilter.model import Ruleset
     from kubeproxy_sim.objects.load import PathNames
 
@@ -565,8 +566,17 @@ def with_config_read(args: argparse.Namespace, again: bool = False) -> argparse.
     fields = {key: value for key, value in vars(args).items() if key != "config_text"}  # (a restart reads anew)
     from kubeproxy_sim.cli.config_file import read_file
 
-    # (as on disk, newline="": the watch compares it)
-    return argparse.Namespace(**fields, config_text=read_file(args.config, newline=""))
+    read = read_file(args.config, newline="")  # (as on disk, newline="": the watch compares it)
+    # (a failure is kept without its traceback: the frames it holds, and their locals, would live as long as args)
+    return argparse.Namespace(**fields, config_text=read if isinstance(read, str) else read.with_traceback(None))
+
+
+def config_text(args: argparse.Namespace) -> str | ReadFailure | None:
+    """The --config file's content as :func:`with_config_read` read it, or why that reading failed; None when it
+    was not read (no --config, or a caller that reads the file where it uses it). The one reader of
+    ``args.config_text``, which argparse's Namespace types as anything."""
+    found: str | ReadFailure | None = vars(args).get("config_text")
+    return found
 
 
 def config_file_settings(args: argparse.Namespace) -> tuple[dict[str, object], list[Diagnostic]]:
@@ -574,7 +584,7 @@ def config_file_settings(args: argparse.Namespace) -> tuple[dict[str, object], l
     (:func:`with_config_read`) when there is one."""
     from kubeproxy_sim.cli.config_file import read_config_file
 
-    return read_config_file(args.config, getattr(args, "config_text", None))
+    return read_config_file(args.config, config_text(args))
 
 
 def check_node_settings(args: argparse.Namespace) -> None:
@@ -634,7 +644,7 @@ def _sync_period_problems(args: argparse.Namespace, min_flag: str | None = None,
     if getattr(args, "config", None):
         from kubeproxy_sim.cli.config_file import read_sync_periods
 
-        found, diags = read_sync_periods(args.config, getattr(args, "config_text", None))
+        found, diags = read_sync_periods(args.config, config_text(args))
         values.update(found)
         sources.update({key: (args.config, f"iptables.{key}") for key in found})
     for key, name, flag in (("minSyncPeriod", "min_sync_period", min_flag),

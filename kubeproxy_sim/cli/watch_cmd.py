@@ -19,6 +19,7 @@ from kubeproxy_sim.cli.replay_cmd import add_sync_period_flags, check_not_negati
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, cannot_read
 
 if TYPE_CHECKING:
+    from kubeproxy_sim.cli.config_file import ReadFailure
     from kubeproxy_sim.netfilter.model import Ruleset, Table
     from kubeproxy_sim.watch.events import Batch
     from kubeproxy_sim.watch.sync_loop import SyncLoop, SyncReport
@@ -440,7 +441,7 @@ class ConfigFileWatch:
     is no regular file (``--config <(...)``, a named FIFO) is not watched, and a note says so once: its bytes
     cannot be read again to compare (a pipe cannot seek; a FIFO gives them once)."""
 
-    def __init__(self, path: str, clock: Callable[[], float], debounce: float, read: str | None) -> None:
+    def __init__(self, path: str, clock: Callable[[], float], debounce: float, read: str | ReadFailure | None) -> None:
         self.path = path
         self._clock = clock
         self._debounce = debounce
@@ -451,9 +452,10 @@ class ConfigFileWatch:
         self._unwatched: Diagnostic | None = None  # the note that the file is not watched, until said
         self.restart(read)
 
-    def restart(self, read: str | None) -> None:
+    def restart(self, read: str | ReadFailure | None) -> None:
         """Watch the file now at the path, as the restarted kube-proxy does after reading ``read`` from it
-        (:func:`~kubeproxy_sim.cli.options.with_config_read`): a write between the two is acted on."""
+        (:func:`~kubeproxy_sim.cli.options.config_text`): a write between the two is acted on. (A reading that
+        failed does not get here: the (re)start refuses the file first.)"""
         from kubeproxy_sim.objects.load import special_kind
 
         self.close()
@@ -468,7 +470,7 @@ class ConfigFileWatch:
                 f"the --config file is {special}, not a regular file: the watch does not follow it for writes "
                 "(it finds one by reading a regular file's bytes again)", file=self.path, severity=Severity.NOTE)
             return
-        self._content = read.encode("utf-8") if read is not None else b""
+        self._content = read.encode("utf-8") if isinstance(read, str) else b""
         now, self._read = self._contents()
         if now != self._content:
             self._read = (-1, -1)  # written since it was read: the next look sees a change
@@ -580,10 +582,10 @@ def _follow(args: argparse.Namespace, source: Source, out: TextIO, clock: Callab
     import dataclasses
     import gc
 
-    from kubeproxy_sim.cli.options import with_config_read
+    from kubeproxy_sim.cli.options import config_text, with_config_read
     from kubeproxy_sim.watch.sync_loop import Exited, drive
 
-    watch = (ConfigFileWatch(args.config, clock, args.debounce, getattr(args, "config_text", None))
+    watch = (ConfigFileWatch(args.config, clock, args.debounce, config_text(args))
              if getattr(args, "config", None) else None)
 
     def watched_poll(timeout: float) -> Batch:
@@ -607,7 +609,7 @@ def _follow(args: argparse.Namespace, source: Source, out: TextIO, clock: Callab
             if cause:
                 gc.collect()  # (it holds reference cycles) before the new loop's full sync freezes what is left
                 if watch is not None:
-                    watch.restart(getattr(current, "config_text", None))
+                    watch.restart(config_text(current))
             try:
                 for sync in drive(running[0], watched_poll, clock=clock, poll_interval=args.poll_interval,
                                   max_syncs=None if limit is None else limit - done, on_diagnostics=report):

@@ -92,3 +92,19 @@ def test_a_config_given_by_process_substitution_that_cannot_be_read_says_why(cap
     assert (status, out) == (1, "")
     assert err == (f"kubeproxy-sim: {fifo}: --config: cannot read it: not UTF-8 text (invalid start byte at byte 6); "
                    "expected a KubeProxyConfiguration file\n")
+
+
+def test_a_config_that_cannot_be_read_is_kept_as_its_reason_without_a_traceback(tmp_path) -> None:
+    """with_config_read keeps why the --config file could not be read, for where it is used: without its traceback
+    (whose frames, and their locals, would live as long as the arguments), read through the one typed accessor."""
+    from kubeproxy_sim.cli.main import build_parser
+    from kubeproxy_sim.cli.options import config_text, with_config_read
+
+    config = tmp_path / "kp.yaml"
+    config.write_bytes(b"kind: \xff\n")
+    args = with_config_read(build_parser().parse_args(["rules", "-f", str(tmp_path), "--config", str(config)]))
+    failure = config_text(args)
+    assert isinstance(failure, UnicodeDecodeError) and failure.__traceback__ is None
+    config.write_text("kind: KubeProxyConfiguration\n")
+    assert config_text(with_config_read(args, again=True)) == "kind: KubeProxyConfiguration\n"
+    assert config_text(build_parser().parse_args(["rules", "-f", str(tmp_path)])) is None
