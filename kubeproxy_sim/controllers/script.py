@@ -408,6 +408,8 @@ _UNCLOSED_QUOTE = "No closing quotation"  # shlex's error for a quote with no cl
 
 def parse_line(line: int, text: str) -> Step | None:
     """One script line as a step; None for blank and comment lines."""
+    if "\0" in text:  # no shell word can hold one, and the OS refuses it in a file name (`apply -f a<NUL>b`)
+        raise ScriptError(line, "the line holds a NUL character; expected a line of text, as a shell reads it")
     try:
         tokens = shlex.split(text, comments=True)
     except ValueError as exc:

@@ -197,6 +197,7 @@ def test_label_takes_several_pods_as_kubectl_does() -> None:
     ("label pods web-1 app=x web-2", "all resources must be specified before label changes: web-2"),
     ("label pods web-1 pods/web-2 app=x", "there is no need to specify a resource type as a separate argument"),
     ("label pods/web-1 deploy/web app=x", "'deploy': only pods can be labelled here"),
+    ("apply -f a\0b.yaml", "the line holds a NUL character; expected a line of text, as a shell reads it"),
 ])
 def test_bad_lines_say_what_was_expected(line: str, message: str) -> None:
     with pytest.raises(ScriptError) as caught:
