@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from kubeproxy_sim.errors import Diagnostic
-from kubeproxy_sim.objects.report import described, not_a_string
+from kubeproxy_sim.objects.report import WrittenNumber, described, not_a_string, quote
 
 STRING, BOOLEAN, BYTES, PATH = "string", "boolean", "bytes", "path"
 Spec = Union[str, "ListOf", "MapOf", dict[str, Any]]
@@ -67,8 +67,28 @@ def kubeconfig_problems(data: dict[str, Any], kubeconfig: str) -> list[Diagnosti
     """Every field of the kubeconfig ``data`` (read from the file ``kubeconfig``) that client-go would refuse to
     decode, each said by its field path (null is any field's zero value, as in Go), and every user of a removed
     auth-provider plugin."""
-    problems = _problems(data, CONFIG, "") or _removed_providers(data)
+    problems = _not_json(data) or _problems(data, CONFIG, "") or _removed_providers(data)
     return [Diagnostic(text, file=kubeconfig, field=path) for path, text in problems]
+
+
+def _not_json(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every ``.inf``, ``-.inf`` or ``.nan`` in the kubeconfig, wherever it is (an extension, a field client-go does
+    not know): client-go turns the whole file into JSON before it decodes it (sigs.k8s.io/yaml's YAMLToJSON), and
+    JSON has no such number, so the file is refused ("json: unsupported value: +Inf") before any field is read.
+    (Walked without recursion: a file may nest deeper than Python's stack.)"""
+    found = []
+    pending: list[tuple[str, Any]] = [("", data)]
+    while pending:  # (in the file's order: a value's items go first)
+        path, value = pending.pop()
+        if type(value) is WrittenNumber and not value.whole:  # (a whole 1e30 is an ordinary float to Go)
+            found.append((path, f"{value.text} is a number JSON cannot hold, and client-go reads a kubeconfig as "
+                                "JSON (it refuses the file: json: unsupported value); expected a finite number, or "
+                                "a string in quotes"))
+        elif isinstance(value, dict):
+            pending.extend(reversed([(_field(path, key), item) for key, item in value.items()]))
+        elif isinstance(value, list):
+            pending.extend(reversed([(f"{path}[{i}]", item) for i, item in enumerate(value)]))
+    return found
 
 
 def _removed_providers(data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -97,9 +117,16 @@ def _problems(value: Any, spec: Spec, path: str) -> list[tuple[str, str]]:
     if not isinstance(value, dict):
         return [(path, f"expected a mapping, got {described(value)}")]
     if isinstance(spec, MapOf):
-        return [p for key, item in value.items() for p in _problems(item, spec.item, f"{path}.{key}")]
+        return [p for key, item in value.items() for p in _problems(item, spec.item, _field(path, key))]
     return [p for key, item_spec in spec.items() if key in value
             for p in _problems(value[key], item_spec, f"{path}.{key}" if path else key)]
+
+
+def _field(path: str, key: object) -> str:
+    """The field path of ``key`` in the mapping at ``path``; a key that is no string as YAML writes it (``null``,
+    not Python's ``None``)."""
+    name = key if isinstance(key, str) else quote(key)
+    return f"{path}.{name}" if path else name
 
 
 def _scalar_problem(value: Any, spec: str) -> str | None:

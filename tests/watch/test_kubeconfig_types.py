@@ -68,3 +68,21 @@ def test_a_list_entry_of_the_wrong_type_is_named_and_the_others_still_checked(tm
     with pytest.raises(InputError) as caught:
         connect(str(path))
     assert [d.field for d in caught.value.diagnostics] == ["users[0]"]
+
+
+def test_a_number_json_cannot_hold_is_refused_wherever_it_is(tmp_path: Path) -> None:
+    """client-go turns the whole kubeconfig into JSON before it decodes it (sigs.k8s.io/yaml), and JSON has no
+    .inf or .nan: the file is refused ("json: unsupported value: +Inf") even where the value sits in an extension
+    or a field client-go does not know, which the types' check took (a key .inf is made a string: no problem)."""
+    from kubeproxy_sim.watch.apiserver import connect
+
+    path = tmp_path / "kc.yaml"
+    text = KUBECONFIG.format(cluster="extensions: [{name: e, extension: {a: [1, .NaN]}}]", user="token: t")
+    path.write_text(f"{text}unknown: -.inf\n.inf: 1\n")
+    with pytest.raises(InputError) as caught:
+        connect(str(path))
+    expected = "is a number JSON cannot hold, and client-go reads a kubeconfig as JSON (it refuses the file: json: " \
+               "unsupported value); expected a finite number, or a string in quotes"
+    assert [str(d).replace(str(path), "kc.yaml") for d in caught.value.diagnostics] == [
+        f"kc.yaml: clusters[0].cluster.extensions[0].extension.a[1]: .NaN {expected}",
+        f"kc.yaml: unknown: -.inf {expected}"]

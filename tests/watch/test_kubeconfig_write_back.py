@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.watch.apiserver import connect
 
 pytest.importorskip("kubernetes")
@@ -54,20 +55,26 @@ def provider_config(path: Path) -> dict[str, str]:
 
 
 def test_every_value_the_reader_keeps_is_written_back_as_kubectl_reads_it(tmp_path: Path) -> None:
-    """A .inf the reader keeps as written (a WrittenNumber) made the dump fail after the file was opened for
-    writing: the kubeconfig was left empty. It is written as go-yaml writes it; a string go-yaml would read as a
-    boolean stays quoted."""
+    """A string go-yaml would read as a boolean stays quoted, a float stays a float. (A .inf the reader keeps as
+    written made the dump fail after the file was opened for writing, which left the kubeconfig empty; such a file
+    is now refused before the client is built, as client-go refuses it: JSON cannot hold it.)"""
     from kubeproxy_sim.objects.load import safe_load
-    from kubeproxy_sim.objects.report import WrittenNumber
 
     config = tmp_path / "config"
     config.write_text(kubeconfig_text(
-        "preferences:\n  extensions:\n  - name: e\n    extension: {limit: -.Inf, rate: .NaN, answer: 'n'}\n"))
+        "preferences:\n  extensions:\n  - name: e\n    extension: {limit: 1e30, answer: 'n'}\n"))
     connect(str(config))
     data, _ = safe_load(config.read_text(encoding="utf-8"))
-    assert data["preferences"]["extensions"][0]["extension"] == {
-        "limit": WrittenNumber("-.inf"), "rate": WrittenNumber(".nan"), "answer": "n"}
+    assert data["preferences"]["extensions"][0]["extension"] == {"limit": 1e30, "answer": "n"}
     assert provider_config(config)["refresh-token"] == "rotated"
+
+
+def test_a_kubeconfig_json_cannot_hold_is_refused_and_not_written(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text(kubeconfig_text("preferences:\n  extensions:\n  - name: e\n    extension: {limit: -.Inf}\n"))
+    with pytest.raises(InputError, match=r"preferences\.extensions\[0\]\.extension\.limit: -\.Inf is a number JSON"):
+        connect(str(config))
+    assert provider_config(config)["refresh-token"] == "first"
 
 
 def test_a_write_back_stopped_while_rendering_leaves_the_kubeconfig_as_it_was(tmp_path: Path, monkeypatch) -> None:
