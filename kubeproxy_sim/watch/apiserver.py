@@ -42,6 +42,7 @@ import logging
 import os
 import queue
 import random
+import re
 import socket
 import threading
 import time
@@ -233,6 +234,11 @@ def _connected(kubeconfig: str, context: str | None) -> tuple[Any, dict[str, Any
         return client, data, said
     except InputError:
         raise
+    except ImportError as exc:
+        if exc.name != "socks":
+            raise
+        raise EnvironmentMissing(f"{kubeconfig}: the cluster's socks5 proxy-url needs PySocks, through which the "
+                                 "kubernetes client reaches a SOCKS proxy: pip install pysocks") from None
     except Exception as exc:  # ConfigException, YAML errors, bad certificates ...
         raise InputError(Diagnostic(f"cannot use this kubeconfig: {_first_line(exc)}", file=kubeconfig)) from None
 
@@ -380,22 +386,50 @@ def _check_shape(kubeconfig: str) -> dict[str, Any]:
 
 
 def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) -> None:
-    """The server URL of the cluster the context uses is said by its field path when it does not parse: the
-    client says only urllib's words ("Invalid IPv6 URL"), naming neither the field nor which cluster. A context
-    or cluster that is not there is left to the client, which names it."""
+    """The server URL and the proxy-url of the cluster the context uses are said by their field path when they do
+    not parse: the client says only urllib's or urllib3's words ("Invalid IPv6 URL", "Failed to parse: Host '  '"),
+    naming neither the field nor which cluster. A context or cluster that is not there is left to the client, which
+    names it."""
     name = context or data.get("current-context")
     ctx = next((c.get("context") for c in data["contexts"] if isinstance(c, dict) and c.get("name") == name), None)
     wanted = ctx.get("cluster") if isinstance(ctx, dict) else None
     for i, entry in enumerate(data["clusters"]):
         cluster = entry.get("cluster") if isinstance(entry, dict) and entry.get("name") == wanted else None
-        server = cluster.get("server") if isinstance(cluster, dict) else None
-        if isinstance(server, str):
-            problem = _server_problem(server)
-            if problem is not None:
-                raise InputError(Diagnostic(f"{quoted(server)} is not a URL ({problem}); expected "
-                                            "http(s)://HOST[:PORT]", file=kubeconfig,
-                                            field=f"clusters[{i}].cluster.server"))
-            return
+        if not isinstance(cluster, dict):
+            continue
+        server, proxy = cluster.get("server"), cluster.get("proxy-url")
+        if isinstance(server, str) and (problem := _server_problem(server)) is not None:
+            raise InputError(Diagnostic(f"{quoted(server)} is not a URL ({problem}); expected http(s)://HOST[:PORT]",
+                                        file=kubeconfig, field=f"clusters[{i}].cluster.server"))
+        if proxy and isinstance(proxy, str) and (problem := _proxy_problem(proxy)) is not None:
+            raise InputError(Diagnostic(f"{quoted(proxy)} is not a proxy URL ({problem}); expected "
+                                        "http://, https:// or socks5://HOST[:PORT]", file=kubeconfig,
+                                        field=f"clusters[{i}].cluster.proxy-url"))
+        return
+
+
+_GO_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=:)")
+"""A URL's scheme as Go's url.Parse finds it (getScheme): a letter, then letters, digits, +, - or ., up to a colon;
+a URL that starts otherwise (a space) has none."""
+
+PROXY_SCHEMES = ("http", "https", "socks5")
+"""The proxy-url schemes client-go takes (clientcmd's parseProxyURL; the others are refused)."""
+
+
+def _proxy_problem(proxy: str) -> str | None:
+    """Why client-go refuses a cluster's proxy-url, or None: clientcmd parses it with Go's url.Parse and takes
+    only the schemes of :data:`PROXY_SCHEMES` (its ConfirmUsable refuses the kubeconfig: "invalid 'proxy-url'");
+    a proxy without a scheme is no host to it, as a server is. A host Go's url.Parse refuses is said as for the
+    server (:func:`_server_problem`)."""
+    if proxy.startswith(":"):
+        return "missing protocol scheme"
+    found = _GO_SCHEME.match(proxy)
+    if found is None and ":" in proxy.partition("/")[0]:
+        return "first path segment in URL cannot contain colon"  # (Go's words: 127.0.0.1:3128 has no scheme)
+    scheme = found.group().lower() if found else ""
+    if scheme not in PROXY_SCHEMES:
+        return f"unsupported scheme {json.dumps(scheme)}, client-go takes http, https and socks5"
+    return _server_problem(proxy)
 
 
 _HOST_PUNCTUATION = frozenset("-_.~!$&'()*+,;=:[]<>\"%")

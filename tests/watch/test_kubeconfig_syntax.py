@@ -64,3 +64,46 @@ def test_a_server_url_that_does_not_parse_names_its_cluster_field(tmp_path: Path
         connect(str(path))
     assert [str(d) for d in caught.value.diagnostics] == [
         f"{path}: clusters[1].cluster.server: {server} is not a URL ({reason}); expected http(s)://HOST[:PORT]"]
+
+
+@pytest.mark.parametrize(("proxy", "reason"), [
+    ("'  '", 'unsupported scheme "", client-go takes http, https and socks5'),
+    ("127.0.0.1:3128", "first path segment in URL cannot contain colon"),
+    ("proxy:3128", 'unsupported scheme "proxy", client-go takes http, https and socks5'),
+    ("ftp://proxy:21", 'unsupported scheme "ftp", client-go takes http, https and socks5'),
+    ("'://proxy'", "missing protocol scheme"),
+    ("'http://a proxy:3128'", 'invalid character " " in host name'),
+])
+def test_a_proxy_url_client_go_refuses_names_its_cluster_field(tmp_path: Path, proxy: str, reason: str) -> None:
+    """Fuzzing (session 19): proxy-url '  ' gave urllib3's "Failed to parse: Host '  '...", naming no field.
+    clientcmd parses proxy-url with Go's url.Parse and takes http, https and socks5 only (ConfirmUsable refuses
+    the kubeconfig, "invalid 'proxy-url'"); Go finds a scheme only at a letter, so '  ' and 127.0.0.1:3128 have
+    none it takes."""
+    from kubeproxy_sim.watch.apiserver import connect
+
+    path = tmp_path / "kubeconfig"
+    path.write_text(KUBECONFIG.format(server='"https://127.0.0.1:1"').replace(
+        'cluster: {server: "https://127.0.0.1:1"', f'cluster: {{proxy-url: {proxy}, server: "https://127.0.0.1:1"'))
+    with pytest.raises(InputError) as caught:
+        connect(str(path))
+    assert [str(d) for d in caught.value.diagnostics] == [
+        f"{path}: clusters[1].cluster.proxy-url: {proxy.strip(chr(39))!r} is not a proxy URL ({reason}); expected "
+        "http://, https:// or socks5://HOST[:PORT]".replace("'", '"')]
+
+
+@pytest.mark.filterwarnings("ignore:SOCKS support in urllib3 requires")
+def test_a_socks5_proxy_without_pysocks_says_what_to_install(tmp_path: Path, monkeypatch) -> None:
+    """The kubernetes client reaches a SOCKS proxy through PySocks, which it does not require: it said
+    "cannot use this kubeconfig: No module named 'socks'"."""
+    import sys
+
+    from kubeproxy_sim.errors import EnvironmentMissing
+    from kubeproxy_sim.watch.apiserver import connect
+
+    monkeypatch.setitem(sys.modules, "socks", None)
+    path = tmp_path / "kubeconfig"
+    path.write_text(KUBECONFIG.format(server='"https://127.0.0.1:1"').replace(
+        'cluster: {server: "https://127.0.0.1:1"', 'cluster: {proxy-url: "socks5://127.0.0.1:1080", '
+        'server: "https://127.0.0.1:1", insecure-skip-tls-verify: true'))
+    with pytest.raises(EnvironmentMissing, match=r"socks5 proxy-url needs PySocks, .*: pip install pysocks$"):
+        connect(str(path))
