@@ -366,7 +366,7 @@ def _check_shape(kubeconfig: str) -> dict[str, Any]:
     from kubeproxy_sim.objects.aliases import AliasingError
     from kubeproxy_sim.objects.load import safe_load, yaml_syntax_error
     from kubeproxy_sim.objects.stdin import read_text
-    from kubeproxy_sim.watch.kubeconfig_types import kubeconfig_problems
+    from kubeproxy_sim.watch.kubeconfig_types import go_decoded, kubeconfig_problems
 
     try:
         data, _ = safe_load(read_text(kubeconfig))
@@ -382,30 +382,31 @@ def _check_shape(kubeconfig: str) -> dict[str, Any]:
     problems = kubeconfig_problems(data, kubeconfig)  # (client-go's decoding refuses them; the client trips later)
     if problems:
         raise InputError(problems)
-    return data
+    return go_decoded(data)
 
 
 def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) -> None:
-    """The server URL and the proxy-url of the cluster the context uses are said by their field path when they do
-    not parse: the client says only urllib's or urllib3's words ("Invalid IPv6 URL", "Failed to parse: Host '  '"),
-    naming neither the field nor which cluster. A context or cluster that is not there is left to the client, which
-    names it."""
-    name = context or data.get("current-context")
-    ctx = next((c.get("context") for c in data["contexts"] if isinstance(c, dict) and c.get("name") == name), None)
-    wanted = ctx.get("cluster") if isinstance(ctx, dict) else None
-    for i, entry in enumerate(data["clusters"]):
-        cluster = entry.get("cluster") if isinstance(entry, dict) and entry.get("name") == wanted else None
-        if not isinstance(cluster, dict):
-            continue
-        server, proxy = cluster.get("server"), cluster.get("proxy-url")
-        if isinstance(server, str) and (problem := _server_problem(server)) is not None:
-            raise InputError(Diagnostic(f"{quoted(server)} is not a URL ({problem}); expected http(s)://HOST[:PORT]",
-                                        file=kubeconfig, field=f"clusters[{i}].cluster.server"))
-        if proxy and isinstance(proxy, str) and (problem := _proxy_problem(proxy)) is not None:
-            raise InputError(Diagnostic(f"{quoted(proxy)} is not a proxy URL ({problem}); expected "
-                                        "http://, https:// or socks5://HOST[:PORT]", file=kubeconfig,
-                                        field=f"clusters[{i}].cluster.proxy-url"))
-        return
+    """What client-go refuses in the context and cluster the kubeconfig (``data``: as :func:`_check_shape` gives
+    it) chooses is said by its field path (kubeconfig_types.choice_problems: a context or cluster that is not
+    there, a cluster without a server), and so are the server URL and proxy-url of that cluster when they do not
+    parse: the client says only its own, urllib's or urllib3's words ("Expected object with name x in
+    kube-config/contexts list", "Invalid IPv6 URL", "Failed to parse: Host '  '"), naming no field."""
+    from kubeproxy_sim.watch.kubeconfig_types import choice_problems
+
+    chosen = choice_problems(data, context)
+    if chosen:
+        raise InputError([Diagnostic(text, file=kubeconfig, field=path) for path, text in chosen])
+    name = context or data["current-context"]
+    wanted = next(entry["context"]["cluster"] for entry in data["contexts"] if entry["name"] == name)
+    i, cluster = next((i, entry["cluster"]) for i, entry in enumerate(data["clusters"]) if entry["name"] == wanted)
+    server, proxy = cluster["server"], cluster.get("proxy-url")
+    if (problem := _server_problem(server)) is not None:
+        raise InputError(Diagnostic(f"{quoted(server)} is not a URL ({problem}); expected http(s)://HOST[:PORT]",
+                                    file=kubeconfig, field=f"clusters[{i}].cluster.server"))
+    if proxy and (problem := _proxy_problem(proxy)) is not None:
+        raise InputError(Diagnostic(f"{quoted(proxy)} is not a proxy URL ({problem}); expected "
+                                    "http://, https:// or socks5://HOST[:PORT]", file=kubeconfig,
+                                    field=f"clusters[{i}].cluster.proxy-url"))
 
 
 _GO_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=:)")

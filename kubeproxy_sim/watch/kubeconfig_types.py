@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Union
 
-from kubeproxy_sim.errors import Diagnostic
+from kubeproxy_sim.errors import Diagnostic, quoted
 from kubeproxy_sim.objects.report import WrittenNumber, described, not_a_string, quote
 
 STRING, BOOLEAN, BYTES, PATH = "string", "boolean", "bytes", "path"
@@ -23,9 +24,11 @@ Spec = Union[str, "ListOf", "MapOf", dict[str, Any]]
 
 @dataclass(frozen=True, slots=True)
 class ListOf:
-    """A JSON array of ``item``."""
+    """A JSON array of ``item``; ``keyed``: client-go makes it a map by each item's name (clusters, users,
+    contexts, extensions), and refuses a name twice."""
 
     item: Spec
+    keyed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +38,7 @@ class MapOf:
     item: Spec
 
 
-_EXTENSIONS = ListOf({"name": STRING})  # (each extension's ``extension`` is raw JSON: any value)
+_EXTENSIONS = ListOf({"name": STRING}, keyed=True)  # (each extension's ``extension`` is raw JSON: any value)
 _CLUSTER = {"server": STRING, "tls-server-name": STRING, "insecure-skip-tls-verify": BOOLEAN,
             "certificate-authority": PATH, "certificate-authority-data": BYTES, "proxy-url": STRING,
             "disable-compression": BOOLEAN, "extensions": _EXTENSIONS}
@@ -48,10 +51,10 @@ _USER = {"client-certificate": PATH, "client-certificate-data": BYTES, "client-k
 CONFIG: dict[str, Any] = {
     "kind": STRING, "apiVersion": STRING, "current-context": STRING, "extensions": _EXTENSIONS,
     "preferences": {"colors": BOOLEAN, "extensions": _EXTENSIONS},
-    "clusters": ListOf({"name": STRING, "cluster": _CLUSTER}),
-    "users": ListOf({"name": STRING, "user": _USER}),
+    "clusters": ListOf({"name": STRING, "cluster": _CLUSTER}, keyed=True),
+    "users": ListOf({"name": STRING, "user": _USER}, keyed=True),
     "contexts": ListOf({"name": STRING, "context": {"cluster": STRING, "user": STRING, "namespace": STRING,
-                                                    "extensions": _EXTENSIONS}}),
+                                                    "extensions": _EXTENSIONS}}, keyed=True),
 }
 """client-go's clientcmd/api/v1 Config (types.go), by JSON name; fields not listed are ignored, as
 client-go's decoding ignores unknown fields. PATH is a string naming a file (or the exec plugin's command)."""
@@ -67,7 +70,7 @@ def kubeconfig_problems(data: dict[str, Any], kubeconfig: str) -> list[Diagnosti
     """Every field of the kubeconfig ``data`` (read from the file ``kubeconfig``) that client-go would refuse to
     decode, each said by its field path (null is any field's zero value, as in Go), and every user of a removed
     auth-provider plugin."""
-    problems = _not_json(data) or _problems(data, CONFIG, "") or _removed_providers(data)
+    problems = _not_json(data) or _problems(data) or _names_twice(data) or _removed_providers(data)
     return [Diagnostic(text, file=kubeconfig, field=path) for path, text in problems]
 
 
@@ -104,22 +107,88 @@ def _removed_providers(data: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
-def _problems(value: Any, spec: Spec, path: str) -> list[tuple[str, str]]:
-    if value is None:
-        return []
+def _nodes(value: Any, spec: Spec, path: str) -> Iterator[tuple[Any, Spec, str]]:
+    """Every value of the kubeconfig that has a type in :data:`CONFIG`, with it and its field path, going down
+    wherever the value is of the container its type says."""
+    yield value, spec, path
+    if isinstance(spec, ListOf) and isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _nodes(item, spec.item, f"{path}[{i}]")
+    elif isinstance(spec, MapOf) and isinstance(value, dict):
+        for key, item in value.items():
+            yield from _nodes(item, spec.item, _field(path, key))
+    elif isinstance(spec, dict) and isinstance(value, dict):
+        for key, item_spec in spec.items():
+            if key in value:
+                yield from _nodes(value[key], item_spec, _field(path, key))
+
+
+def _problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every value of the wrong type (null is any field's zero value, as in Go)."""
+    found = [(path, _type_problem(value, spec)) for value, spec, path in _nodes(data, CONFIG, "") if value is not None]
+    return [(path, problem) for path, problem in found if problem is not None]
+
+
+def _type_problem(value: Any, spec: Spec) -> str | None:
     if isinstance(spec, str):
-        problem = _scalar_problem(value, spec)
-        return [(path, problem)] if problem else []
+        return _scalar_problem(value, spec)
     if isinstance(spec, ListOf):
-        if not isinstance(value, list):
-            return [(path, f"expected a list, got {described(value)}")]
-        return [p for i, item in enumerate(value) for p in _problems(item, spec.item, f"{path}[{i}]")]
-    if not isinstance(value, dict):
-        return [(path, f"expected a mapping, got {described(value)}")]
-    if isinstance(spec, MapOf):
-        return [p for key, item in value.items() for p in _problems(item, spec.item, _field(path, key))]
-    return [p for key, item_spec in spec.items() if key in value
-            for p in _problems(value[key], item_spec, f"{path}.{key}" if path else key)]
+        return None if isinstance(value, list) else f"expected a list, got {described(value)}"
+    return None if isinstance(value, dict) else f"expected a mapping, got {described(value)}"
+
+
+def _names_twice(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every entry of a keyed list (:class:`ListOf`) whose name an entry before it has: client-go's conversion
+    makes each such list a map by name and refuses the file (duplicate name "c" in list). A null entry, or
+    one without a name, is named "" there (Go decodes null as the zero value)."""
+    found = []
+    for value, spec, path in _nodes(data, CONFIG, ""):
+        if isinstance(spec, ListOf) and spec.keyed and isinstance(value, list):
+            first: dict[str, int] = {}
+            for i, entry in enumerate(value):
+                name = (entry or {}).get("name") or ""
+                if name in first:
+                    nameless = " (a null entry, or one without a name, is named \"\" there)" if not name else ""
+                    found.append((f"{path}[{i}].name", f"{quoted(name)} is the name of {path}[{first[name]}] too, "
+                                                       f"which client-go refuses{nameless}; expected each name once"))
+                first.setdefault(name, i)
+    return found
+
+
+def go_decoded(data: dict[str, Any]) -> dict[str, Any]:
+    """The kubeconfig ``data`` (of the right types: :func:`kubeconfig_problems` found none) as client-go decodes
+    it, in the shape the Python client reads: a null field is its zero value (absent, as the client reads an
+    unset one), a null list item the zero value of its type (a null cluster, user or context an entry named ""),
+    every cluster, user and context entry has its name and its inner mapping, every context a cluster name and
+    the file a current-context ("" when unset). The client tripped over each of these in Python's words
+    ("argument of type 'NoneType' is not iterable") or its own ("Expected key current-context")."""
+    decoded = _zeroed(data, CONFIG)
+    decoded.setdefault("current-context", "")
+    for key, inner in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
+        for entry in decoded.get(key) or []:
+            entry.setdefault("name", "")
+            entry.setdefault(inner, {})
+    for entry in decoded["contexts"]:
+        entry["context"].setdefault("cluster", "")
+    return decoded
+
+
+def _zeroed(value: Any, spec: Spec) -> Any:
+    if isinstance(spec, ListOf) and isinstance(value, list):
+        return [_zero(spec.item) if item is None else _zeroed(item, spec.item) for item in value]
+    if isinstance(spec, MapOf) and isinstance(value, dict):
+        return {key: _zero(spec.item) if item is None else _zeroed(item, spec.item) for key, item in value.items()}
+    if isinstance(spec, dict) and isinstance(value, dict):
+        return {key: _zeroed(item, spec[key]) if key in spec else item for key, item in value.items()
+                if item is not None or key not in spec}
+    return value
+
+
+def _zero(spec: Spec) -> Any:
+    """Go's zero value of a field of type ``spec``, as JSON's null decodes into a list item or a map value."""
+    if isinstance(spec, str):
+        return False if spec == BOOLEAN else ""
+    return [] if isinstance(spec, ListOf) else {}
 
 
 def _field(path: str, key: object) -> str:
@@ -142,3 +211,41 @@ def _scalar_problem(value: Any, spec: str) -> str | None:
         except (binascii.Error, ValueError) as exc:
             return f"not base64 ({exc}); expected the PEM data base64-encoded, as `kubectl config view --raw` prints it"
     return None
+
+
+def choice_problems(data: dict[str, Any], context: str | None) -> list[tuple[str, str]]:
+    """What client-go refuses in the context and cluster the kubeconfig ``data`` (:func:`go_decoded`) chooses, by
+    field path, as clientcmd's DirectClientConfig.ClientConfig does (kube-proxy builds its client so): a context
+    ``--context`` names that is not there ("context "x" does not exist"), a current-context naming none ("context
+    was not found for specified context"), or a cluster without a server, as a context naming no cluster, or one
+    that is not there, leaves it ("no configuration has been provided", "no server found for cluster"). The user
+    is not checked: one that is not there is no user, as in client-go. The client said these in its own words
+    ("Invalid kube-config file. Expected object with name x in kube-config/contexts list"), naming no field."""
+    contexts = {entry["name"]: (i, entry["context"]) for i, entry in enumerate(data["contexts"])}
+    clusters = {entry["name"]: (i, entry["cluster"]) for i, entry in enumerate(data["clusters"])}
+    name = context or data["current-context"]
+    if name not in contexts:
+        where = "--context" if context else "current-context"
+        said = f"{quoted(name)} names no context of the kubeconfig" if name else \
+            "empty: the kubeconfig chooses no context, so client-go finds no server (no configuration has been " \
+            "provided)"
+        return [(where, f"{said}; expected the name of one of its contexts{_among(contexts)}")]
+    i, chosen = contexts[name]
+    wanted = chosen["cluster"]
+    if wanted not in clusters:
+        said = f"{quoted(wanted)} names no cluster of the kubeconfig" if wanted else \
+            "empty: the context names no cluster"
+        return [(f"contexts[{i}].context.cluster", f"{said}, so client-go finds no server (no configuration has been "
+                                                   f"provided); expected the name of one of its clusters"
+                                                   f"{_among(clusters)}")]
+    j, cluster = clusters[wanted]
+    if not cluster.get("server"):
+        return [(f"clusters[{j}].cluster.server", f"missing or empty: client-go finds no server for the cluster "
+                                                  f"{quoted(wanted)}; expected http(s)://HOST[:PORT]")]
+    return []
+
+
+def _among(named: dict[str, Any]) -> str:
+    """The names a choice could have named, for "expected one of" (none when the list is empty)."""
+    shown = [quoted(name) for name in list(named)[:10]]
+    return f": {', '.join(shown)}{', ...' if len(named) > 10 else ''}" if shown else " (it has none)"

@@ -86,3 +86,75 @@ def test_a_number_json_cannot_hold_is_refused_wherever_it_is(tmp_path: Path) -> 
     assert [str(d).replace(str(path), "kc.yaml") for d in caught.value.diagnostics] == [
         f"kc.yaml: clusters[0].cluster.extensions[0].extension.a[1]: .NaN {expected}",
         f"kc.yaml: unknown: -.inf {expected}"]
+
+
+def _connected_or_said(tmp_path: Path, text: str, context: str | None = None) -> list[str]:
+    from kubeproxy_sim.watch.apiserver import connect
+
+    path = tmp_path / "kc.yaml"
+    path.write_text(text)
+    try:
+        connect(str(path), context)
+    except InputError as exc:
+        return [str(d).replace(str(path), "kc.yaml") for d in exc.diagnostics]
+    return []
+
+
+PLAIN = KUBECONFIG.format(cluster="insecure-skip-tls-verify: true", user="token: t")
+NO_CONTEXT = 'expected the name of one of its contexts: "x"'
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("contexts:\n", "contexts:\n- null\n"),
+    ("clusters:\n", "clusters:\n- null\n"),
+    ("users:\n", "users:\n- null\n- {name: v}\n"),
+    ("user: {token: t}", "user: null"),
+    ("current-context: x\n", ""),  # (with the nameless context below: Go's name "" is current-context's zero value)
+])
+def test_a_null_entry_or_field_is_go_s_zero_value_and_the_rest_still_used(tmp_path: Path, old: str,
+                                                                         new: str) -> None:
+    """Fuzzing (session 19): contexts: [null] ended in "cannot use this kubeconfig: argument of type 'NoneType' is
+    not iterable" (users: [null], clusters: [null] alike), user: null in "Expected key user". Go's decoder makes a
+    null list item an entry named "" and a null field its zero value, and clientcmd goes on with what is chosen."""
+    text = PLAIN.replace(old, new)
+    if not new:
+        text = text.replace("contexts:\n", "contexts:\n- {context: {cluster: c, user: u}}\n")
+    assert _connected_or_said(tmp_path, text) == []
+
+
+@pytest.mark.parametrize(("old", "new", "context", "expected"), [
+    ("contexts:\n", "contexts:\n- null\n- {}\n", None,
+     'contexts[1].name: "" is the name of contexts[0] too, which client-go refuses (a null entry, or one without a '
+     'name, is named "" there); expected each name once'),
+    ("- {name: u,", "- {name: u, user: {}}\n- {name: u,", None,
+     'users[1].name: "u" is the name of users[0] too, which client-go refuses; expected each name once'),
+    ("insecure-skip-tls-verify: true", "extensions: [{name: e}, {name: e}]", None,
+     'clusters[0].cluster.extensions[1].name: "e" is the name of clusters[0].cluster.extensions[0] too, which '
+     "client-go refuses; expected each name once"),
+    ("current-context: x", 'current-context: ""', None,
+     "current-context: empty: the kubeconfig chooses no context, so client-go finds no server (no configuration "
+     f"has been provided); {NO_CONTEXT}"),
+    ("current-context: x", "current-context: null", None,
+     "current-context: empty: the kubeconfig chooses no context, so client-go finds no server (no configuration "
+     f"has been provided); {NO_CONTEXT}"),
+    ("current-context: x", "current-context: z", None,
+     f'current-context: "z" names no context of the kubeconfig; {NO_CONTEXT}'),
+    ("current-context: x", "current-context: x", "nosuch",
+     f'--context: "nosuch" names no context of the kubeconfig; {NO_CONTEXT}'),
+    ("context: {cluster: c, user: u}", "context: null", None,
+     "contexts[0].context.cluster: empty: the context names no cluster, so client-go finds no server (no "
+     'configuration has been provided); expected the name of one of its clusters: "c"'),
+    ("context: {cluster: c,", "context: {cluster: d,", None,
+     'contexts[0].context.cluster: "d" names no cluster of the kubeconfig, so client-go finds no server (no '
+     'configuration has been provided); expected the name of one of its clusters: "c"'),
+    ('server: "https://127.0.0.1:1"', "server: null", None,
+     'clusters[0].cluster.server: missing or empty: client-go finds no server for the cluster "c"; expected '
+     "http(s)://HOST[:PORT]"),
+])
+def test_what_clientcmd_refuses_in_the_chosen_context_is_named_by_its_field(
+        tmp_path: Path, old: str, new: str, context: str | None, expected: str) -> None:
+    """The client said these in its own words ("Invalid kube-config file. Expected object with name y in
+    kube-config/contexts list", "Expected all values in kube-config/contexts list to have 'name' key"), naming no
+    field; client-go's conversion (duplicate names) and DirectClientConfig.ClientConfig decided each."""
+    assert old in PLAIN
+    assert _connected_or_said(tmp_path, PLAIN.replace(old, new), context) == [f"kc.yaml: {expected}"]
