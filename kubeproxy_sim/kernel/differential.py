@@ -519,9 +519,11 @@ class SimulatorSide:
             if hop is not None:
                 self._follow(client, entry, hop[0], hop[1], p, proto, out, depth + 1)
                 continue
-            out[self._leaf(entry, node, value, ip, port, proto, src)] += p
+            translated = node if (ip, port) != (packet.dst_text, packet.dport) else None
+            out[self._leaf(entry, node, value, ip, port, proto, src, translated)] += p
 
-    def _leaf(self, entry: str, node: str, value: int, ip: str, port: int, proto: str, src: str) -> Key:
+    def _leaf(self, entry: str, node: str, value: int, ip: str, port: int, proto: str, src: str,
+              translated: str | None) -> Key:
         """Who the packet ends at on ``node`` (whose loopback addresses are its own): an answering workload
         (mapped later), or why nobody answers. An outside client's address is a host there too, whose stack refuses
         what nothing listens for (the stage's client namespace, as ``send`` takes it), heard only from a source
@@ -539,8 +541,9 @@ class SimulatorSide:
             return ("target", served[0], entry)
         # no host has the address: the router's answer comes back, to a pod too, on whichever node the packet
         # left (its egress is masqueraded to that node's address, see fail_class), but not to a source the outside
-        # has no route to (a node's pod bridge address)
-        reason = sim.unowned_reason(value, parse_address(src)[1])
+        # has no route to (a node's pod bridge address), nor to one it routes by another way than ``translated``,
+        # the node that DNATed it (Simulator.answered_from_outside)
+        reason = sim.unowned_reason(value, parse_address(src)[1], translated)
         return ("fail", fail_class(reason, proto, sent_locally=False, hook=None))
 
     def _connect(self, sim: Any, client: Any, target: Any, proto: str) -> Any:

@@ -762,6 +762,7 @@ class Simulator:
             hop = ("node", self.runtimes[where], None, None, False)  # type: ignore[index]
         else:
             hop = ("router",)
+        translated: str | None = None  # the node the packet last left with its destination changed
         for _ in range(MAX_HOPS):
             if hop[0] == "node":
                 rt, in_iface, bport = hop[1], hop[2], hop[3]
@@ -770,17 +771,19 @@ class Simulator:
                 moved = self._through_node(rt, pkt, in_iface, bport, in_iface is None, flags)
                 if isinstance(moved, Failure) or moved[0] != "next":
                     return moved
+                translated = rt.name if moved[1][4:6] != pkt[4:6] else None
                 pkt, hop = moved[1], moved[2]
             else:
-                routed = self._router(pkt, flags)
+                routed = self._router(pkt, flags, translated)
                 if isinstance(routed, Failure) or routed[0] != "next":
                     return routed
                 hop = routed[2]
         reason = circles_reason(pkt[0])
         return Failure(reason, IN_CIRCLES + ("" if reason == NO_ROUTE else CIRCLES_UNHEARD.format(pkt[0].upper())))
 
-    def _router(self, pkt: Tuple, flags: str):
-        """The outside network: node addresses, the balancer, externalIPs, outside hosts."""
+    def _router(self, pkt: Tuple, flags: str, translated: str | None = None):
+        """The outside network: node addresses, the balancer, externalIPs, outside hosts. ``translated``: the node
+        the packet came from, when that node changed its destination (see :meth:`answered_from_outside`)."""
         self._note("router", pkt, flags)
         dst, proto, dport = pkt[4], pkt[0], pkt[5]
         assert dport is not None  # the simulator's connections are TCP/UDP/SCTP: always a port
@@ -809,19 +812,31 @@ class Simulator:
                "route pod or service addresses)")
         if not self.answered_from_outside(pkt[2]):
             return Failure(TIMEOUT, f"{why}, nor back to {self._text(pkt[2])}{NO_WAY_BACK}")
+        if not self.answered_from_outside(pkt[2], translated):
+            return Failure(TIMEOUT, f"{why}; its ICMP net unreachable goes to {self._text(pkt[2])} straight, not by "
+                           f"{translated}, whose conntrack alone undoes the DNAT: the client's socket does not know "
+                           "the connection it names, and hears nothing")
         return Failure(NO_ROUTE, why)
 
     def outside_host(self, address: int) -> bool:
         """Whether a host outside has the address: a client's, or one of ``hosts`` (the router delivers to it)."""
         return address in self.clients or address in self.external_at
 
-    def answered_from_outside(self, source: int) -> bool:
+    def answered_from_outside(self, source: int, translated: str | None = None) -> bool:
         """Whether an outside host's answer (a reply, its RST or ICMP port unreachable) to a packet that left the
         cluster from ``source``, as the nodes' rules leave it, finds its way back: the router (:meth:`_router`)
         routes node addresses and outside hosts, and a pod's packet leaving the cluster is masqueraded to its
         node's (:meth:`_new_entry`); a node's pod bridge address, which nothing masquerades, it has no route to.
         The one home of that fact for a prediction that sends nothing (the differential's tracer leaves); a
-        connection finds the same by sending the answer back (:meth:`_refusal`)."""
+        connection finds the same by sending the answer back (:meth:`_refusal`).
+
+        ``translated``: the node that DNATed the packet before it left (None: it left as the client sent it). The
+        answer names the translated destination, which only that node's conntrack maps back; it passes there only
+        from that node's own address (masqueraded there) or a pod's (the CNI masquerades it on the node it leaves
+        by), not from an outside host or another node, as the kernel showed: an eTP Local NodePort whose endpoint
+        nobody has is silence from outside and from another node, unreachable from a pod (netns verify)."""
+        if translated is not None and source not in self.pod_at and self.node_at.get(source) != translated:
+            return False
         return source in self.node_at or source in self.pod_at or self.outside_host(source)
 
     def host_node(self, address: int) -> str | None:
@@ -833,13 +848,13 @@ class Simulator:
         """Whether the address is inside a node's pod subnet (a pod may have it, or nobody: no ARP answer)."""
         return any(address & mask == net for rt in self.runtimes.values() for net, mask in rt.own_nets)
 
-    def unowned_reason(self, address: int, source: int | None = None) -> str:
+    def unowned_reason(self, address: int, source: int | None = None, translated: str | None = None) -> str:
         """Why a packet to an address no pod, node or outside host has gets no answer: inside a node's pod subnet
         the nodes route it (to a pod nobody is, or to the peer node owning the subnet) and nobody answers ARP
         (TIMEOUT); anywhere else it goes out to the router, which has no route (NO_ROUTE), and whose answer
         finds no way back to a ``source`` (as the nodes' rules leave it) :meth:`answered_from_outside` does not
-        answer (TIMEOUT, as :meth:`_router` says it)."""
-        if self.in_pod_subnet(address) or (source is not None and not self.answered_from_outside(source)):
+        answer (TIMEOUT, as :meth:`_router` says it); ``translated`` as there."""
+        if self.in_pod_subnet(address) or (source is not None and not self.answered_from_outside(source, translated)):
             return TIMEOUT
         return NO_ROUTE
 

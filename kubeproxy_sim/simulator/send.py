@@ -526,16 +526,17 @@ def _router_entries(sim: Simulator, src: str, dst: str, port: int, proto: str) -
     return [], None
 
 
-def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None = None, src: str | None = None) -> str:
+def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None = None, src: str | None = None,
+               translated: str | None = None) -> str:
     """Who answers at ip:port when the packet ends there, else the failure's reason: a host with nothing
     listening refuses (a TCP RST or an ICMP port unreachable: REJECT; a client's host too), a balancer's
     address without this port stays silent, an address nobody has is NO_ROUTE (as TCP hears it, :func:`.heard`;
-    silence when the router's answer has no way back to ``src``, the source as the rules leave it). Loopback is
-    ``node`` itself."""
+    silence when the router's answer has no way back to ``src``, the source as the rules leave it, through
+    ``translated``, the node that DNATed it: ``Simulator.answered_from_outside``). Loopback is ``node`` itself."""
     served = sim.server_at(ip, port, proto, node=node, senders=True)
     if served is None:
         source = None if src is None else parse_address(src)[1]
-        return heard(sim.unowned_reason(parse_address(ip)[1], source), proto)
+        return heard(sim.unowned_reason(parse_address(ip)[1], source, translated), proto)
     return served.reason if isinstance(served, Failure) else served[0]
 
 
@@ -585,7 +586,8 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
                 if ended:
                     shares[ended] += p
                 continue
-        target = _target_of(sim, ip, port, proto, node, src)
+        target = _target_of(sim, ip, port, proto, node, src, node if (ip, port) != (packet.dst_text, packet.dport)
+                            else None)
         shares[target] += p
         if evidence is not None and outcome.verdict == "DNAT":
             evidence.dnat_targets.add((target, ip, port))

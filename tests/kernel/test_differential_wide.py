@@ -15,13 +15,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from kubeproxy_sim.kernel.differential import (
+    SILENCE,
+    UNREACHABLE,
     Flow,
     SimulatorSide,
     derive_flows,
     differential,
     kernel_cluster,
+    outcome_text,
     round_robin,
 )
+from kubeproxy_sim.objects.model import TrafficPolicy
 from tests.kernel.test_differential import _check, _ours
 from tests.kernel.wide_strategies import extra_flows, wide_clusters
 from tests.strategies import ClusterCase
@@ -52,4 +56,26 @@ def test_wide_cluster_agrees_with_kernel(kernel: None, run_tag: str, state_dir: 
     report = differential(case.cluster, case.config, state_dir, name=name, flows=wide_flows(case, MAX_FLOWS),
                           alpha=ALPHA)
     _check(report, f"wide cluster {case.cluster} {case.config}")
+    assert not _ours(name)
+
+
+@pytest.mark.parametrize("etp", [TrafficPolicy.LOCAL, TrafficPolicy.CLUSTER])
+def test_the_router_s_answer_after_a_dnat_agrees_with_kernel(kernel: None, run_tag: str, state_dir: Path,
+                                                             etp: TrafficPolicy) -> None:
+    """Found by the wide strategy: node2's NodePort DNATs to an address the router has no route to. With eTP Local
+    nothing masquerades the outside client's or node1's packet, so the router's ICMP goes to them straight, not
+    by node2 whose conntrack alone maps it back: silence (the simulator said unreachable); a pod's packet is
+    masqueraded by the CNI on node2 and hears it, as every client does with eTP Cluster."""
+    from tests.simulator.test_router_answer import CONFIG, nowhere
+
+    cluster = nowhere(etp)
+    _, clients, _ = kernel_cluster(cluster, CONFIG)
+    flows = [Flow("external", "node/node2:30002"), Flow("node/node1", "192.168.0.11:30002"),
+             Flow(f"pod/{clients['node1']}", "192.168.0.11:30002")]
+    name = f"{run_tag}-wr{etp.value[0].lower()}"
+    report = differential(cluster, CONFIG, state_dir, name=name, flows=flows, alpha=ALPHA)
+    _check(report, "router's answer after a DNAT")
+    silent = etp is TrafficPolicy.LOCAL
+    assert [[r.outcome for r in f.rows] for f in report.flows] == [
+        [outcome_text(("fail", SILENCE if silent else UNREACHABLE))]] * 2 + [[outcome_text(("fail", UNREACHABLE))]]
     assert not _ours(name)

@@ -1,0 +1,80 @@
+"""Where the router's "no route" answer goes after a node DNATed the packet: to the source as the packet left,
+straight; only the node that DNATed it can map it back to the client's connection (its conntrack), so a client
+whose packet was not masqueraded there hears nothing (the kernel: tests/kernel/test_differential_wide.py)."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+import pytest
+
+from kubeproxy_sim.kernel.differential import SILENCE, UNREACHABLE, Flow, SimulatorSide, kernel_cluster
+from kubeproxy_sim.objects.model import (
+    AddressType,
+    Cluster,
+    Endpoint,
+    EndpointConditions,
+    EndpointPort,
+    EndpointSlice,
+    IPFamily,
+    Node,
+    NodeAddress,
+    Protocol,
+    Service,
+    ServicePort,
+    ServiceType,
+    TrafficPolicy,
+)
+from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.simulator.network import Simulator
+from kubeproxy_sim.simulator.send import send
+
+CONFIG = ProxyConfig(node_name="node1", node_ips=("192.168.0.10/32",), cluster_cidrs=("10.244.0.0/16",),
+                     node_pod_cidrs=("10.244.1.0/24",))
+
+
+def nowhere(etp: TrafficPolicy) -> Cluster:
+    """NodePort 30002 whose one endpoint, on node2, is another Service's clusterIP (no pod: the nodes route it to
+    the router, which has no route to service addresses)."""
+    web = Service("default", "web", ServiceType.NODE_PORT, ("10.96.0.10",), (IPFamily.IPV4,),
+                  (ServicePort("p", Protocol.TCP, 82, 8082, node_port=30002),), selector=(("app", "web"),),
+                  external_traffic_policy=etp)
+    other = Service("default", "other", ServiceType.CLUSTER_IP, ("10.96.0.11",), (IPFamily.IPV4,),
+                    (ServicePort("p", Protocol.TCP, 81, 8081),), selector=(("app", "other"),))
+    slice_ = EndpointSlice("default", "web-0", "web", AddressType.IPV4,
+                           (Endpoint(("10.96.0.11",), EndpointConditions(True, True, False), node_name="node2"),),
+                           (EndpointPort("p", 8082, Protocol.TCP),))
+    nodes = tuple(Node(f"node{i}", (NodeAddress("InternalIP", f"192.168.0.{9 + i}"),), (f"10.244.{i}.0/24",))
+                  for i in (1, 2))
+    return Cluster((web, other), (slice_,), nodes)
+
+
+# client -> (eTP Local, eTP Cluster): with Local nothing masquerades an outside client's or another node's packet
+HEARD = {"external": (False, True), "node/node1": (False, True), "node/node2": (True, True)}
+
+
+@pytest.mark.parametrize("client", sorted(HEARD))
+@pytest.mark.parametrize("etp", [TrafficPolicy.LOCAL, TrafficPolicy.CLUSTER])
+def test_the_router_s_answer_is_heard_only_by_way_of_the_node_that_dnated(client: str, etp: TrafficPolicy) -> None:
+    sim = Simulator(nowhere(etp), CONFIG, rng=random.Random(1))
+    heard = HEARD[client][etp is TrafficPolicy.CLUSTER]
+    result = send(sim, client, "192.168.0.11:30002", count=3)
+    assert [(f.reason, f.count, f.expected) for f in result.failed] == [
+        ("NO_ROUTE" if heard else "TIMEOUT", 3, 1.0)]
+    if not heard:
+        assert "goes to " in result.failed[0].detail and "not by node2" in result.failed[0].detail
+
+
+@pytest.mark.parametrize("etp", [TrafficPolicy.LOCAL, TrafficPolicy.CLUSTER])
+def test_the_differential_predicts_it_so(etp: TrafficPolicy) -> None:
+    """The prediction alike; a pod's packet is masqueraded by the CNI on the node it leaves by (node2), so the
+    answer comes back through node2 either way."""
+    full, clients, _ = kernel_cluster(nowhere(etp), CONFIG)
+    sims = SimulatorSide(full, CONFIG)
+    local = etp is TrafficPolicy.LOCAL
+    expected = {Flow("external", "node/node2:30002"): SILENCE if local else UNREACHABLE,
+                Flow("node/node1", "192.168.0.11:30002"): SILENCE if local else UNREACHABLE,
+                Flow(f"pod/{clients['node1']}", "192.168.0.11:30002"): UNREACHABLE}
+    for flow, outcome in expected.items():
+        assert sims.predict(flow).shares == {("fail", outcome): Fraction(1)}, flow.label
