@@ -100,8 +100,9 @@ class LoadResult:
     file by file mirrors them once it holds every Service: see :func:`mirror_one`)."""
     unparsed: tuple[Diagnostic, ...] = ()
     """The messages of :func:`load_text`'s documents that did not parse (a syntax error, YAML or JSON nested too
-    deep, an anchor holding itself, an iptables-save dump), also in ``diagnostics``: with ``whole_file``, what
-    holds the file back. Known by where they arose, not by their words, which an object's value may quote."""
+    deep, an iptables-save dump), also in ``diagnostics``: with ``whole_file``, what holds the file back (a
+    document refused over its aliases parses: it is skipped, as in a one-shot load). Known by where they arose,
+    not by their words, which an object's value may quote."""
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -1067,7 +1068,12 @@ def _read_recorded(text: str, file: str, first_line: int, ending: str = SKIPPED)
         while loader.check_node():
             node = loader.get_node()
             loader.duplicates, loader.collisions, loader.bad_values = [], [], []
-            document = loader.construct_document(node)
+            try:
+                document = loader.construct_document(node)
+            except AliasingError as exc:  # the text parses (kubectl's reader refuses it): this document alone is
+                # lost, in the watch too: a document that parsed (_Judged) holds no file back (LoadResult.unparsed)
+                documents.append(_Judged((_yaml_problem(exc, file, first_line, text, SKIPPED),)))
+                continue
             found = [*(_duplicate(repeat, first_line) for repeat in loader.duplicates),
                      *(_collision(repeat, first_line) for repeat in loader.collisions),
                      *(_bad_value(node, problem, key) for node, problem, key in loader.bad_values)]

@@ -220,16 +220,16 @@ class DirectorySource:
         state = self._files.setdefault(file, _FileState())
         special = special_file(file)
         if special is not None:  # (opening a FIFO would stop the watch until something writes to it)
-            return self._not_ready(state, signature, [Diagnostic(
+            return self._not_ready(state, file, signature, [Diagnostic(
                 f"{special}, not a regular file; the watch reads regular files (it polls them for changes)",
                 file=file)], problems, "not readable")
         try:
             with open(file, "rb") as handle:
                 text, undecodable = decode_text(handle.read(), file)
         except OSError as exc:
-            return self._not_ready(state, signature, [manifest_unreadable(file, exc)], problems, "not readable")
+            return self._not_ready(state, file, signature, [manifest_unreadable(file, exc)], problems, "not readable")
         if undecodable is not None:
-            return self._not_ready(state, signature, [undecodable], problems)
+            return self._not_ready(state, file, signature, [undecodable], problems)
         revisions: dict[str, str] = {}
         raw_objects: list[dict[str, Any]] = []
         # mirror=False: the Service of an Endpoints may be in another file
@@ -237,15 +237,16 @@ class DirectorySource:
         result = load_text(text, file, mirror=False, whole_file=True,
                            on_object=_object_recorder(raw_objects, slice_recorder(revisions)))
         if result.unparsed:  # a document that does not parse: the sign a file is not completely written yet
-            # (said with the file's other documents that are no object; never empty: result.unparsed is in it)
-            unparsed = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
-            return self._not_ready(state, signature, unparsed, problems)
+            # (said with the file's other documents that are no object)
+            unparsed = [d for d in result.diagnostics
+                        if d.severity is Severity.ERROR and (d.kind is None or d in result.unparsed)]
+            return self._not_ready(state, file, signature, unparsed, problems)
         objects = _cluster_objects(result.cluster)
         broken = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
         if broken and not objects and not result.endpoints and (state.objects or state.endpoints):
             # parses, but as no object at all (a stray line of text, a missing kind): an edit gone wrong, not
             # the removal of everything the file held (an emptied file says that), so it is treated as unready
-            return self._not_ready(state, signature, broken, problems)
+            return self._not_ready(state, file, signature, broken, problems)
         endpoints = {e.key: e for e in result.endpoints}
         said = []
         for d in result.diagnostics:
@@ -282,7 +283,7 @@ class DirectorySource:
             return keep_previous(key, state.endpoints, endpoints) is not None
         return keep_previous((Kind(kind), key), state.objects, objects) is not None
 
-    def _not_ready(self, state: _FileState, signature: Signature, found: list[Diagnostic],
+    def _not_ready(self, state: _FileState, file: str, signature: Signature, found: list[Diagnostic],
                    problems: list[Diagnostic], what: str = "file not usable yet (half-written?)") -> bool:
         """Report a file that does not parse, or cannot be read (``what`` it is then), once per version of it;
         its previous objects stay."""
@@ -292,7 +293,7 @@ class DirectorySource:
             held = (f"; its {count} object{'s' if count > 1 else ''} read before {'are' if count > 1 else 'is'} kept"
                     if count else "")
             problems.extend(found)
-            problems.append(Diagnostic(f"{what}; will read it again{held}", file=found[0].file,
+            problems.append(Diagnostic(f"{what}; will read it again{held}", file=file,
                                        severity=Severity.WARNING))
         return False
 

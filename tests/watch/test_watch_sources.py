@@ -194,17 +194,45 @@ def test_directory_parses_a_changed_file_once(setup, monkeypatch) -> None:
     assert (parsed.count(edited), parsed.count(written)) == (1, 1)
 
 
-def test_directory_holds_back_a_file_whose_anchor_holds_itself_as_its_message_says(setup) -> None:
-    """The loader refuses an anchor whose value holds an alias to itself (kubectl's YAML reader does) and says the
-    whole file is held back: the watch does hold it back (its objects read before stay, the others wait too)."""
+def test_directory_skips_a_document_whose_anchor_holds_itself_and_reads_the_file_s_others(setup) -> None:
+    """An anchor whose value holds an alias to itself is refused as kubectl's YAML reader refuses it, but the text
+    parses: the file is complete, so only that document is lost (as in a one-shot load), not the whole file held
+    back as half-written."""
     d, clock, src = setup
     src.poll()
     d.write("a.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=81) + "---\nloop: &a [*a]\n")
     src.poll()
     clock.now += 1.0
     batch = src.poll()
-    assert summary(batch) == []
-    assert any("anchor" in x.message and x.message.endswith("held back until it parses") for x in batch.diagnostics)
+    assert summary(batch) == [("MODIFIED", "Service", "default/a")]
+    assert [(x.line, "anchor" in x.message, x.message.endswith("this document is skipped"))
+            for x in batch.diagnostics] == [(8, True, True)]
+
+
+ALIASED = ("apiVersion: v1\nkind: Service\nmetadata: &m {name: a, labels: {x: *m}}\n"
+           "spec: {clusterIP: 10.0.0.2, ports: [{port: 80}]}\n")
+
+
+LAUGHS = "".join(f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 10)}]\n" for i in range(1, 31)).join(
+    ["x0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n", "apiVersion: v1\nkind: Service\n"
+     "metadata: {name: a}\nspec: {clusterIP: 10.0.0.2, ports: [{port: 80}]}\n"])  # (a billion laughs, and more)
+
+
+@pytest.mark.parametrize("aliased", [ALIASED, LAUGHS])
+def test_directory_keeps_the_previous_version_of_an_object_refused_over_its_aliases(setup, aliased) -> None:
+    """A named object refused over its aliases (an anchor holding itself; a billion laughs) is that object's
+    error: its previous version stays, as for any invalid object, and the file's other objects flow. It raised
+    IndexError ('internal error' in watch -f DIR --once): its message, which names the object, was taken for no
+    document-level error, so the hold-back had nothing to say."""
+    d, clock, src = setup
+    src.poll()
+    d.write("a.yaml", aliased + "---\n" + SERVICE.format(name="b", ip="10.0.0.3", port=80))
+    src.poll()
+    clock.now += 1.0
+    batch = src.poll()
+    assert summary(batch) == [("ADDED", "Service", "default/b")]
+    assert [(x.object, x.severity) for x in batch.diagnostics] == [("default/a", Severity.ERROR),
+                                                                    ("default/a", Severity.NOTE)]
 
 
 QUOTED = "x the whole file is held back until it parses"  # (a user's value in the loader's own words)
