@@ -386,19 +386,19 @@ def _check_shape(kubeconfig: str) -> dict[str, Any]:
 
 
 def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) -> None:
-    """What client-go refuses in the context and cluster the kubeconfig (``data``: as :func:`_check_shape` gives
-    it) chooses is said by its field path (kubeconfig_types.choice_problems: a context or cluster that is not
-    there, a cluster without a server), and so are the server URL and proxy-url of that cluster when they do not
-    parse: the client says only its own, urllib's or urllib3's words ("Expected object with name x in
-    kube-config/contexts list", "Invalid IPv6 URL", "Failed to parse: Host '  '"), naming no field."""
-    from kubeproxy_sim.watch.kubeconfig_types import choice_problems
+    """What client-go refuses in the context, cluster and user the kubeconfig (``data``: as :func:`_check_shape`
+    gives it) chooses is said by its field path (kubeconfig_types.choice_problems: a context or cluster that is not
+    there, a cluster without a server; usable_problems: what ConfirmUsable refuses besides files; then the files
+    :func:`_file_problems`), and so are the server URL and proxy-url of that cluster when they do not parse: the
+    client says only its own, urllib's or urllib3's words ("Expected object with name x in kube-config/contexts
+    list", "Invalid IPv6 URL", "Failed to parse: Host '  '", "File does not exist: ca.crt"), naming no field."""
+    from kubeproxy_sim.watch.kubeconfig_types import choice_problems, chosen, usable_problems
 
-    chosen = choice_problems(data, context)
-    if chosen:
-        raise InputError([Diagnostic(text, file=kubeconfig, field=path) for path, text in chosen])
-    name = context or data["current-context"]
-    wanted = next(entry["context"]["cluster"] for entry in data["contexts"] if entry["name"] == name)
-    i, cluster = next((i, entry["cluster"]) for i, entry in enumerate(data["clusters"]) if entry["name"] == wanted)
+    found = choice_problems(data, context) or usable_problems(data, context)
+    if found:
+        raise InputError([Diagnostic(text, file=kubeconfig, field=path) for path, text in found])
+    i, user_at = chosen(data, context)
+    cluster = data["clusters"][i]["cluster"]
     server, proxy = cluster["server"], cluster.get("proxy-url")
     if (problem := _server_problem(server)) is not None:
         raise InputError(Diagnostic(f"{quoted(server)} is not a URL ({problem}); expected http(s)://HOST[:PORT]",
@@ -407,6 +407,59 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) ->
         raise InputError(Diagnostic(f"{quoted(proxy)} is not a proxy URL ({problem}); expected "
                                     "http://, https:// or socks5://HOST[:PORT]", file=kubeconfig,
                                     field=f"clusters[{i}].cluster.proxy-url"))
+    user = (f"users[{user_at}].user", data["users"][user_at]["user"]) if user_at is not None else None
+    unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([user] if user else [])])
+    missing = _exec_command_problem(kubeconfig, *user) if user else None
+    if unreadable or missing:
+        raise InputError(unreadable + ([missing] if missing else []))
+
+
+def _exec_command_problem(kubeconfig: str, at: str, user: dict[str, Any]) -> Diagnostic | None:
+    """The user's exec credential plugin command when there is no such program, by its field path: client-go
+    looks a bare name up in PATH and takes a path with a slash from the kubeconfig's directory (its ResolvePaths),
+    and fails the client ("exec: executable x not found", with the plugin's installHint); the Python client said
+    "[Errno 2] No such file or directory: 'x'"."""
+    import shutil
+
+    command = (user.get("exec") or {}).get("command")
+    if not command:
+        return None
+    path = os.path.join(os.path.dirname(os.path.abspath(kubeconfig)), command) if os.sep in command else command
+    if shutil.which(path) is not None:
+        return None
+    where = "taken from the kubeconfig's directory" if os.sep in command else "looked up in PATH"
+    hint = user["exec"].get("installHint")
+    return Diagnostic(f"{quoted(command)}: executable not found ({where}); expected the credential plugin's command"
+                      f"{f' ({hint})' if hint else ''}", file=kubeconfig, field=f"{at}.exec.command")
+
+
+FILE_CONTENTS = {"certificate-authority": "the PEM certificate of the cluster's certificate authority",
+                 "client-certificate": "the user's PEM client certificate", "client-key": "the user's PEM client key",
+                 "tokenFile": "a file holding the user's bearer token"}
+"""The files a cluster or user names that are read as the client is built, and what each should hold."""
+
+
+def _file_problems(kubeconfig: str, entries: list[tuple[str, dict[str, Any]]]) -> list[Diagnostic]:
+    """Each file of :data:`FILE_CONTENTS` the chosen cluster or user (``entries``: field path, mapping) names that
+    cannot be read, by its field path, as client-go's ConfirmUsable refuses a certificate-authority, client
+    certificate or key it cannot open ("unable to read client-cert ... due to open ...: no such file or
+    directory"), and its reading a tokenFile (not read beside a token) fails; a relative path is taken from the
+    kubeconfig's directory, as both clients take it. The client said "File does not exist: ca.crt" or "[Errno 2]
+    No such file or directory: 'token'", naming no field."""
+    base = os.path.dirname(os.path.abspath(kubeconfig))
+    found = []
+    for at, entry in entries:
+        for key, contents in FILE_CONTENTS.items():
+            name = entry.get(key)
+            if not name or (key == "tokenFile" and entry.get("token")):
+                continue
+            try:
+                with open(os.path.join(base, name), "rb", buffering=0) as stream:
+                    stream.read(1)  # (a directory opens, and fails here)
+            except OSError as exc:
+                found.append(Diagnostic(f"{quoted(name)}: {cannot_read(exc, contents)}", file=kubeconfig,
+                                        field=f"{at}.{key}"))
+    return found
 
 
 _GO_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=:)")

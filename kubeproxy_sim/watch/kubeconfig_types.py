@@ -159,9 +159,10 @@ def go_decoded(data: dict[str, Any]) -> dict[str, Any]:
     """The kubeconfig ``data`` (of the right types: :func:`kubeconfig_problems` found none) as client-go decodes
     it, in the shape the Python client reads: a null field is its zero value (absent, as the client reads an
     unset one), a null list item the zero value of its type (a null cluster, user or context an entry named ""),
-    every cluster, user and context entry has its name and its inner mapping, every context a cluster name and
-    the file a current-context ("" when unset). The client tripped over each of these in Python's words
-    ("argument of type 'NoneType' is not iterable") or its own ("Expected key current-context")."""
+    every cluster, user and context entry has its name and its inner mapping, every context a cluster name, every
+    exec env variable a value and the file a current-context ("" when unset). The client tripped over each of
+    these in Python's words ("argument of type 'NoneType' is not iterable") or its own ("Expected key
+    current-context")."""
     decoded = _zeroed(data, CONFIG)
     decoded.setdefault("current-context", "")
     for key, inner in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
@@ -170,6 +171,9 @@ def go_decoded(data: dict[str, Any]) -> dict[str, Any]:
             entry.setdefault(inner, {})
     for entry in decoded["contexts"]:
         entry["context"].setdefault("cluster", "")
+    for entry in decoded.get("users") or []:
+        for variable in (entry["user"].get("exec") or {}).get("env") or []:
+            variable.setdefault("value", "")
     return decoded
 
 
@@ -249,3 +253,68 @@ def _among(named: dict[str, Any]) -> str:
     """The names a choice could have named, for "expected one of" (none when the list is empty)."""
     shown = [quoted(name) for name in list(named)[:10]]
     return f": {', '.join(shown)}{', ...' if len(named) > 10 else ''}" if shown else " (it has none)"
+
+
+def chosen(data: dict[str, Any], context: str | None) -> tuple[int, int | None]:
+    """The indexes of the cluster and of the user the kubeconfig ``data`` (:func:`go_decoded`, of which
+    :func:`choice_problems` said nothing) chooses; None for a user that is not there (no user, as in client-go)."""
+    name = context or data["current-context"]
+    ctx = next(entry["context"] for entry in data["contexts"] if entry["name"] == name)
+    cluster = next(i for i, entry in enumerate(data["clusters"]) if entry["name"] == ctx["cluster"])
+    user = next((i for i, entry in enumerate(data.get("users") or []) if entry["name"] == ctx.get("user", "")), None)
+    return cluster, user
+
+
+INTERACTIVE_MODES = ("Never", "IfAvailable", "Always")
+"""An exec plugin's interactiveMode values client-go takes (v1 gives an unset one IfAvailable)."""
+
+
+def usable_problems(data: dict[str, Any], context: str | None) -> list[tuple[str, str]]:
+    """What clientcmd's ConfirmUsable refuses in the chosen cluster and user of ``data`` besides their files, by
+    field path: a -data field and its file both set, a client certificate without its key, a token with a
+    username or password, impersonation details without a user to impersonate, and an exec plugin without a
+    command or apiVersion, with an auth-provider, a nameless env variable or an interactiveMode it does not know
+    (validateClusterInfo, validateAuthInfo). kube-proxy refuses the kubeconfig for each; the Python client took
+    some and failed on others in its own words ("Expected key name in .../exec/env/0")."""
+    cluster_at, user_at = chosen(data, context)
+    found = _both(data["clusters"][cluster_at]["cluster"], f"clusters[{cluster_at}].cluster", "certificate-authority")
+    if user_at is None:
+        return found
+    user, at = data["users"][user_at]["user"], f"users[{user_at}].user"
+    found += _both(user, at, "client-certificate") + _both(user, at, "client-key")
+    if (user.get("client-certificate") or user.get("client-certificate-data")) and not (
+            user.get("client-key") or user.get("client-key-data")):
+        found.append((at, "a client certificate without its key, which client-go refuses; expected client-key or "
+                          "client-key-data beside it"))
+    if user.get("token") and (user.get("username") or user.get("password")):
+        found.append((at, "token and username/password both set, which client-go refuses (more than one "
+                          "authentication method); expected one of them"))
+    if not user.get("as") and any(user.get(k) for k in ("as-uid", "as-groups", "as-user-extra")):
+        found.append((f"{at}.as", "missing or empty beside as-uid, as-groups or as-user-extra, which client-go "
+                                  "refuses; expected the user to impersonate"))
+    return found + _exec_problems(user, at)
+
+
+def _both(entry: dict[str, Any], at: str, key: str) -> list[tuple[str, str]]:
+    if entry.get(key) and entry.get(f"{key}-data"):
+        return [(f"{at}.{key}-data", f"{key} and {key}-data both set, which client-go refuses; expected one of them")]
+    return []
+
+
+def _exec_problems(user: dict[str, Any], at: str) -> list[tuple[str, str]]:
+    plugin = user.get("exec")
+    if plugin is None:
+        return []
+    found = [(f"{at}.auth-provider", "set beside exec, which client-go refuses; expected one of them")] \
+        if user.get("auth-provider") is not None else []
+    for key, what in (("command", "the credential plugin's command"), ("apiVersion", "its API version, as "
+                      "client.authentication.k8s.io/v1")):
+        if not plugin.get(key):
+            found.append((f"{at}.exec.{key}", f"missing or empty, which client-go refuses; expected {what}"))
+    found += [(f"{at}.exec.env[{i}].name", "missing or empty, which client-go refuses; expected the variable's name")
+              for i, variable in enumerate(plugin.get("env") or []) if not variable.get("name")]
+    mode = plugin.get("interactiveMode")
+    if mode and mode not in INTERACTIVE_MODES:
+        found.append((f"{at}.exec.interactiveMode", f"{quoted(mode)} is no mode client-go knows; expected "
+                                                    f"{', '.join(INTERACTIVE_MODES[:-1])} or {INTERACTIVE_MODES[-1]}"))
+    return found

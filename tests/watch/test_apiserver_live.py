@@ -511,6 +511,7 @@ def test_a_server_without_a_scheme(fake, tmp_path, sleeps) -> None:
     assert [w for w in caught if "scheme" in str(w.message)] == []  # no urllib3 FutureWarning
     assert seen.said(Severity.NOTE) == [f"{kubeconfig}: note: the server '{bare}' has no scheme; using "
                                         f"http://{bare}, as kubectl does without TLS settings"]
+    (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")  # (read before: one that is not there is said)
     with_ca = _tls_kubeconfig(tmp_path / "bare-ca", bare, f"    certificate-authority: {tmp_path}/ca.crt\n")
     with pytest.raises(InputError) as err:
         ApiServerSource(with_ca)

@@ -158,3 +158,61 @@ def test_what_clientcmd_refuses_in_the_chosen_context_is_named_by_its_field(
     field; client-go's conversion (duplicate names) and DirectClientConfig.ClientConfig decided each."""
     assert old in PLAIN
     assert _connected_or_said(tmp_path, PLAIN.replace(old, new), context) == [f"kc.yaml: {expected}"]
+
+
+@pytest.mark.parametrize(("cluster", "user", "expected"), [
+    ("certificate-authority: ca.crt", "token: t",
+     ['clusters[0].cluster.certificate-authority: "ca.crt": cannot read it: No such file or directory; expected the '
+      "PEM certificate of the cluster's certificate authority"]),
+    ("insecure-skip-tls-verify: true", "{client-certificate: /, client-key: key.pem}",
+     ['users[0].user.client-certificate: "/": cannot read it: Is a directory; expected the user\'s PEM client '
+      "certificate",
+      'users[0].user.client-key: "key.pem": cannot read it: No such file or directory; expected the user\'s PEM '
+      "client key"]),
+    ("insecure-skip-tls-verify: true", "tokenFile: token",
+     ['users[0].user.tokenFile: "token": cannot read it: No such file or directory; expected a file holding the '
+      "user's bearer token"]),
+    ("insecure-skip-tls-verify: true", "{exec: {command: no-such-plugin, apiVersion: v1, installHint: get it}}",
+     ['users[0].user.exec.command: "no-such-plugin": executable not found (looked up in PATH); expected the '
+      "credential plugin's command (get it)"]),
+])
+def test_a_file_the_chosen_cluster_or_user_names_that_cannot_be_read_is_named_by_its_field(
+        tmp_path: Path, cluster: str, user: str, expected: list[str]) -> None:
+    """Fuzzing (session 19): the client said "cannot use this kubeconfig: File does not exist: ca.crt", "[Errno 2]
+    No such file or directory: 'token'" or "cannot get the kubeconfig's credentials: [Errno 2] ...", naming no
+    field; client-go's ConfirmUsable refuses a certificate or key it cannot open, its token reading and its exec
+    plugin fail alike. Relative paths are taken from the kubeconfig's directory (tmp_path, where none is)."""
+    text = KUBECONFIG.format(cluster=cluster, user=user).replace("user: {{", "user: {").replace("}}}", "}}")
+    assert _connected_or_said(tmp_path, text) == [f"kc.yaml: {e}" for e in expected]
+
+
+def test_a_token_beside_a_token_file_is_used_without_reading_the_file(tmp_path: Path) -> None:
+    assert _connected_or_said(tmp_path, PLAIN.replace("token: t", "token: t, tokenFile: nowhere")) == []
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("insecure-skip-tls-verify: true", "certificate-authority: a, certificate-authority-data: Y2VydA==",
+     "clusters[0].cluster.certificate-authority-data: certificate-authority and certificate-authority-data both "
+     "set, which client-go refuses; expected one of them"),
+    ("token: t", "client-certificate-data: Y2VydA==",
+     "users[0].user: a client certificate without its key, which client-go refuses; expected client-key or "
+     "client-key-data beside it"),
+    ("token: t", "token: t, username: a",
+     "users[0].user: token and username/password both set, which client-go refuses (more than one authentication "
+     "method); expected one of them"),
+    ("token: t", "as-groups: [g]",
+     "users[0].user.as: missing or empty beside as-uid, as-groups or as-user-extra, which client-go refuses; "
+     "expected the user to impersonate"),
+    ("token: t", "exec: {command: 'true', env: [null]}",
+     "users[0].user.exec.apiVersion: missing or empty, which client-go refuses; expected its API version, as "
+     "client.authentication.k8s.io/v1"),
+    ("token: t", "exec: {command: 'true', apiVersion: v1, env: [{value: x}], interactiveMode: Sometimes}",
+     "users[0].user.exec.env[0].name: missing or empty, which client-go refuses; expected the variable's name"),
+])
+def test_what_confirm_usable_refuses_in_the_chosen_user_or_cluster_is_named_by_its_field(
+        tmp_path: Path, old: str, new: str, expected: str) -> None:
+    """clientcmd's ConfirmUsable (validateClusterInfo, validateAuthInfo) refuses each; the client took some and
+    said others in its own words ("Expected key name in kube-config/users[name=u]/user/exec/env/0")."""
+    assert old in PLAIN
+    said = _connected_or_said(tmp_path, PLAIN.replace(old, new))
+    assert said[0] == f"kc.yaml: {expected}"
