@@ -198,8 +198,8 @@ class ControllerSync:
     events: tuple[ServiceEvent, ...] = ()
     populated: frozenset[str] = frozenset()
     own: tuple[EndpointSlice, ...] = ()
-    # (managed-by label, namespace, Service) of the loaded slices deleted: see :func:`_deleted_slices`
-    deleted: frozenset[tuple[str, str, str]] = frozenset()
+    # the loaded slices (these objects, of world.user_slices) the controllers have deleted: see :func:`_deleted_slices`
+    deleted: tuple[EndpointSlice, ...] = ()
 
 
 def topology_view(world: World, populated: frozenset[str] = frozenset()) -> TopologyView:
@@ -227,9 +227,9 @@ def controller_sync(world: World, before: ControllerSync | None = None) -> Contr
     done = reconcile_all(world.services, pods, world.nodes, view=topology_view(world, populated))
     managed = {(s.namespace, s.name) for s in world.services
                if s.selector is not None and s.type is not ServiceType.EXTERNAL_NAME}
-    deleted = _deleted_slices(world, managed, before.deleted if before is not None else frozenset())
-    kept = tuple(s for s in world.user_slices
-                 if (dict(s.labels).get(MANAGED_BY_LABEL, ""), s.namespace, s.service_name) not in deleted)
+    deleted = _deleted_slices(world, managed, before.deleted if before is not None else ())
+    gone = {id(s) for s in deleted}
+    kept = tuple(s for s in world.user_slices if id(s) not in gone)
     present = {(s.namespace, s.name) for s in world.services}
     frozen = tuple(s for s in (before.own if before is not None else ())
                    if (s.namespace, s.service_name) in present - managed)
@@ -239,18 +239,23 @@ def controller_sync(world: World, before: ControllerSync | None = None) -> Contr
 
 
 def _deleted_slices(world: World, managed: Collection[tuple[str, str]],
-                    before: frozenset[tuple[str, str, str]]) -> frozenset[tuple[str, str, str]]:
-    """(managed-by label, namespace, Service) of the loaded slices the controllers have deleted by now, for good
-    even when the Service later loses its selector: the EndpointSlice controller's, once it has reconciled the
-    Service (``managed``: a selector, not ExternalName; it deletes the slices of its label it did not write), and
-    the mirroring controller's, once the Service has a selector (endpointslicemirroring_controller.go: "Service now
-    has selector, cleaning up any mirrored EndpointSlices"; the endpoints controller then takes the Endpoints over,
-    labelled skip-mirror, so they are not mirrored again). ``before``: those of the previous sync; a deleted
-    Service's are dropped with it (:func:`delete_services`), so they are not carried."""
-    present = {(s.namespace, s.name) for s in world.services}
+                    before: tuple[EndpointSlice, ...]) -> tuple[EndpointSlice, ...]:
+    """The loaded slices the controllers have deleted by now, for good even when the Service later loses its
+    selector: the EndpointSlice controller's, once it has reconciled the Service (``managed``: a selector, not
+    ExternalName; it deletes the slices of its label it did not write), and the mirroring controller's, once the
+    Service has a selector (endpointslicemirroring_controller.go: "Service now has selector, cleaning up any
+    mirrored EndpointSlices"; the endpoints controller then takes the Endpoints over, labelled skip-mirror, so they
+    are not mirrored again). ``before``: those of the previous sync, still in ``world.user_slices``.
+
+    Known as these objects (by identity), not by their label and Service: a slice applied later is a new object,
+    which a Service that has lost its selector keeps (its syncService returns before reconciling), where one
+    applied while the Service is managed is deleted in turn; a deleted Service's go with it
+    (:func:`delete_services`)."""
     now = {(CONTROLLER_NAME, namespace, name) for namespace, name in managed}
     now |= {(MIRROR_CONTROLLER, s.namespace, s.name) for s in world.services if s.selector is not None}
-    return frozenset(now | {key for key in before if key[1:] in present})
+    earlier = {id(s) for s in before}
+    return tuple(s for s in world.user_slices
+                 if id(s) in earlier or (dict(s.labels).get(MANAGED_BY_LABEL, ""), s.namespace, s.service_name) in now)
 
 
 def cluster_of(world: World) -> Cluster:

@@ -1006,3 +1006,30 @@ def test_mirrored_slices_go_when_their_service_gets_a_selector_or_is_deleted(
     steps = _steps(capsys.readouterr().out)
     assert not [line for _, body in steps for line in body if "10.9.9.9" in line]
     assert steps[-1][1][-1] == "default/web (no endpoints)"
+
+
+HAND_SLICE = ("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: by-hand\n  namespace: default\n"
+              "  labels: {endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io,\n"
+              "           kubernetes.io/service-name: kubernetes-bootcamp}\n"
+              "addressType: IPv4\nendpoints: [{addresses: [10.9.9.9], conditions: {ready: true}}]\n"
+              "ports: [{port: 8080, protocol: TCP}]\n")
+
+
+@pytest.mark.parametrize(("script", "shown"), [
+    ("apply -f nosel.yaml\napply -f hand.yaml\n", True),
+    ("apply -f hand.yaml\n", False),  # (the Service still has its selector: the controller deletes it)
+])
+def test_a_controller_labelled_slice_applied_after_the_service_lost_its_selector_is_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], script: str,
+        shown: bool) -> None:
+    """The controller deleted the file's slice of its label when it reconciled the Service; a slice of that label
+    applied after the Service lost its selector is a new object the controller leaves alone (its syncService
+    returns before reconciling a selectorless Service), so its endpoint is used. It was hidden: what was deleted
+    was known by label and Service, not by the slices deleted."""
+    objects = REPO / "rulesets" / "bootcamp" / "objects.yaml"
+    (tmp_path / "nosel.yaml").write_text(BOOTCAMP_NO_SELECTOR)
+    (tmp_path / "hand.yaml").write_text(HAND_SLICE)
+    assert run_cli(["scenario", _script(tmp_path, script), "-f", str(objects), "--show", "endpoints"],
+                   monkeypatch) == 0
+    steps = _steps(capsys.readouterr().out)
+    assert any("10.9.9.9" in line for line in steps[-1][1]) is shown
