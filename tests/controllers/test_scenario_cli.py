@@ -973,7 +973,9 @@ def test_the_loaded_controller_slices_do_not_come_back_when_the_service_loses_it
     """The bootcamp objects' slice (4 endpoints, the controller's label) was replaced by the controller's own once
     it reconciled the Service: when the Service then loses its selector, the slices the controller last wrote
     stay (the 2 pods left), not the file's; a Service deleted takes its slices with it (their owner), so one made
-    again without a selector has none."""
+    again without a selector has none. (The selector goes because the scenario's apply replaces an object whole;
+    kubectl apply's merge would keep the selector of bootcamp's Service, which kubectl expose made, with no
+    last-applied configuration to tell it the selector was removed.)"""
     objects = REPO / "rulesets" / "bootcamp" / "objects.yaml"
     (tmp_path / "nosel.yaml").write_text(BOOTCAMP_NO_SELECTOR)
     assert run_cli(["scenario", _script(tmp_path, script), "-f", str(objects), "--show", "endpoints"],
