@@ -200,14 +200,17 @@ def _flow_error(file: str, index: int, key: str, message: str) -> InputError:
 def _flow_entry(file: str, index: int, entry: Any, node_ip: str) -> Flow:
     if not isinstance(entry, dict):
         raise _flow_error(file, index, "from", "expected a mapping with from, to, proto and count")
+    family = family_of(node_ip)
+    shape = "IPv4:PORT" if family == 4 else "[IPv6]:PORT"
+    for key, expected in (("from", "pod, node or external"), ("to", f"{shape} or node:PORT")):
+        if key not in entry:  # (said as missing: an absent key is no null a user wrote)
+            raise _flow_error(file, index, key, f"missing; expected {expected}")
     origin = entry.get("from")
     if not isinstance(origin, str) or origin not in {o.value for o in Origin}:
         raise _flow_error(file, index, "from", f"{quote(origin)} is not a source; expected pod, node or external")
     to = entry.get("to")
     host, _, port = (to if isinstance(to, str) else "").rpartition(":")
     host = node_ip if host == "node" else host
-    family = family_of(node_ip)
-    shape = "IPv4:PORT" if family == 4 else "[IPv6]:PORT"
     if family == 6 and host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     elif family == 6 and host != node_ip:
@@ -216,7 +219,7 @@ def _flow_entry(file: str, index: int, entry: Any, node_ip: str) -> Flow:
         address = str(netaddr.IPAddress(host, family))
     except (netaddr.AddrFormatError, ValueError):
         raise _flow_error(file, index, "to", f"{quote(to)}: expected {shape} or node:PORT") from None
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:  # (int() reads "٨٠" as 80)
         raise _flow_error(file, index, "to", f"{quote(to)}: the port is not 1-65535")
     proto = entry.get("proto", "tcp")
     if not isinstance(proto, str) or proto.lower() not in ("tcp", "udp"):
@@ -225,7 +228,9 @@ def _flow_entry(file: str, index: int, entry: Any, node_ip: str) -> Flow:
     count = entry.get("count")
     if count is not None and (type(count) is not int or count < 1):  # (a boolean is no count)
         raise _flow_error(file, index, "count", f"{quote(count)}: expected a whole number, 1 or more")
-    return Flow(Origin(origin), address, int(port), proto.lower(), str(entry.get("kind", "given")), "", count)
+    kind = entry.get("kind", "given")  # (only a label: any value, said in YAML's words if it is no string)
+    return Flow(Origin(origin), address, int(port), proto.lower(), kind if isinstance(kind, str) else quote(kind), "",
+                count)
 
 
 def load_flows(path: str, node_ip: str) -> list[Flow]:

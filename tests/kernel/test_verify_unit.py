@@ -125,6 +125,8 @@ def test_flows_file_errors_name_file_and_field(tmp_path: Path) -> None:
         load_flows(str(path), "192.168.0.2")
     path.write_text("- {from: node, to: 'node:30080', proto: udp, count: 7}\n")
     assert load_flows(str(path), "192.168.0.2") == [Flow(Origin.NODE, "192.168.0.2", 30080, "udp", "given", "", 7)]
+    path.write_text("- {from: pod, to: 10.0.0.1:80, kind: [a, 1]}\n- {from: pod, to: 10.0.0.1:80, kind: .inf}\n")
+    assert [f.kind for f in load_flows(str(path), "192.168.0.2")] == ['["a", 1]', ".inf"]  # (YAML's words)
     path.write_text("- {from: pod, to: 10.0.0.1:80, proto: sctp}\n")
     with pytest.raises(InputError, match="no SCTP sockets"):
         load_flows(str(path), "192.168.0.2")
@@ -137,6 +139,12 @@ def test_flows_file_errors_name_file_and_field(tmp_path: Path) -> None:
     ("{from: pod, to: 10.0.0.1:80, proto: [tcp]}", 'flows[0].proto: ["tcp"]: expected tcp or udp'),
     ("{from: pod, to: 10.0.0.1:80, count: .nan}", "flows[0].count: .nan: expected a whole number, 1 or more"),
     ("{from: pod, to: 10.0.0.1:80, count: true}", "flows[0].count: true: expected a whole number, 1 or more"),
+    # (review r6: a port of digits Python's int() reads but no ASCII digits raised ValueError or was taken; an
+    # absent key was said as a null)
+    ("{from: pod, to: '10.0.0.1:\u00b2'}", 'flows[0].to: "10.0.0.1:\u00b2": the port is not 1-65535'),
+    ("{from: pod, to: '10.0.0.1:\u0668\u0660'}", 'flows[0].to: "10.0.0.1:\u0668\u0660": the port is not 1-65535'),
+    ("{to: 10.0.0.1:80}", "flows[0].from: missing; expected pod, node or external"),
+    ("{from: pod}", "flows[0].to: missing; expected IPv4:PORT or node:PORT"),
 ])
 def test_a_flows_entry_of_the_wrong_type_is_said_in_yaml_s_words(tmp_path: Path, entry: str, expected: str) -> None:
     """Fuzzed (session 19): values were shown as Python's repr ("WrittenNumber(text='.inf', whole=False)",
