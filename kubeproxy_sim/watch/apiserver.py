@@ -492,22 +492,38 @@ encodeHost mode; a byte past ASCII is taken too)."""
 
 
 def _server_problem(server: str) -> str | None:
-    """Why client-go could not make a URL of a kubeconfig's server, or None. A server without a scheme is a host
-    to client-go (it puts https:// before it, or http://), so ``not a url`` is the host "not a url", which Go's
-    url.Parse refuses for its space; a host that is empty or that Go refuses never connects, and the watch would
-    retry it for ever."""
+    """Why client-go could not make a URL of a kubeconfig's server, or reach it, or None, in Go's words. A server
+    without a scheme is a host to client-go (it puts https:// before it, or http://), so ``not a url`` is the host
+    "not a url", which Go's url.Parse refuses for its space; a host that is empty, or that Go refuses or cannot
+    dial (an IPv6 address without brackets), never connects, and the watch would retry it for ever."""
     if any(c < " " or c == "\x7f" for c in server):  # (urlsplit drops a tab or a newline; Go refuses them)
         return "invalid control character in URL"
-    try:
-        parts = urlsplit(server if "://" in server else f"https://{server}")
-        _ = parts.port  # (a port that is not a number raises here)
-    except ValueError as exc:
-        return str(exc)
-    host = parts.netloc.rpartition("@")[2]
-    bad = next((c for c in host if c < "\x80" and not c.isalnum() and c not in _HOST_PUNCTUATION), None)
-    if bad is not None:
-        return f"invalid character {json.dumps(bad)} in host name"
-    return None if parts.hostname else "no host"
+    rest = server.partition("://")[2] if "://" in server else server
+    name, port, problem = _host_and_port(re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2])
+    if problem is None:
+        bad = next((c for c in name if c < "\x80" and not c.isalnum() and c not in _HOST_PUNCTUATION), None)
+        problem = f"invalid character {json.dumps(bad)} in host name" if bad is not None else \
+            f"port {port} is past 65535" if port and int(port) > 65535 else None if name else "no host"
+    return problem
+
+
+def _host_and_port(host: str) -> tuple[str, str, str | None]:
+    """A URL's host and port, as Go's url.Parse splits them (parseHost: a bracketed IPv6 address, or the part
+    after the last colon), and its refusal, in its words ("missing ']' in host", "invalid port ":64x" after
+    host"), or Go's dial's for an IPv6 address without brackets."""
+    if host.startswith("["):
+        end = host.rfind("]")
+        if end < 0:
+            return "", "", "missing ']' in host"
+        name, rest = host[1:end], host[end + 1:]
+    else:
+        colon = host.rfind(":")
+        name, rest = (host[:colon], host[colon:]) if colon >= 0 else (host, "")
+        if ":" in name:  # (Go's url.Parse takes it; dialing it fails)
+            return name, "", "too many colons in address (an IPv6 address goes in brackets: [ADDRESS]:PORT)"
+    if rest and not (rest[0] == ":" and all("0" <= c <= "9" for c in rest[1:])):
+        return name, "", f"invalid port {json.dumps(rest)} after host"
+    return name, rest[1:], None
 
 
 CLIENT_CERTIFICATE_KEYS = ("client-certificate", "client-certificate-data")

@@ -43,8 +43,10 @@ users:
 
 
 @pytest.mark.parametrize(("server", "reason"), [
-    ('"https://[::1:6443"', "Invalid IPv6 URL"),
-    ('"https://10.0.0.1:64x"', "Port could not be cast to integer value as '64x'"),
+    ('"https://[::1:6443"', "missing ']' in host"),
+    ('"https://10.0.0.1:64x"', 'invalid port ":64x" after host'),
+    ('"::1"', "too many colons in address (an IPv6 address goes in brackets: [ADDRESS]:PORT)"),
+    ('"https://10.0.0.1:65536"', "port 65536 is past 65535"),
     ('"not a url"', 'invalid character " " in host name'),
     ('"https://api server:6443"', 'invalid character " " in host name'),
     ('"https://a{b}"', 'invalid character "{" in host name'),
@@ -55,7 +57,9 @@ users:
 def test_a_server_url_that_does_not_parse_names_its_cluster_field(tmp_path: Path, server: str, reason: str) -> None:
     """QA-errors: the client said only "cannot use this kubeconfig: Invalid IPv6 URL"; the server of the cluster
     the context uses is named by its path (clusters[0] is not used, and not checked). A host Go's url.Parse refuses
-    (a space, a control character) or an empty one was retried for ever (reviewer)."""
+    (a space, a control character) or an empty one was retried for ever (reviewer). The reasons are Go's (its
+    url.Parse, or its dial for an IPv6 address without brackets), not urllib's ("Port could not be cast to
+    integer value as '64x'", re-fuzz of session 19)."""
     from kubeproxy_sim.watch.apiserver import connect
 
     path = tmp_path / "kubeconfig"
@@ -73,6 +77,7 @@ def test_a_server_url_that_does_not_parse_names_its_cluster_field(tmp_path: Path
     ("ftp://proxy:21", 'unsupported scheme "ftp", client-go takes http, https and socks5'),
     ("'://proxy'", "missing protocol scheme"),
     ("'http://a proxy:3128'", 'invalid character " " in host name'),
+    ("'http://proxy:x'", 'invalid port ":x" after host'),
 ])
 def test_a_proxy_url_client_go_refuses_names_its_cluster_field(tmp_path: Path, proxy: str, reason: str) -> None:
     """Fuzzing (session 19): proxy-url '  ' gave urllib3's "Failed to parse: Host '  '...", naming no field.
