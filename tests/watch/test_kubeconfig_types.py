@@ -42,8 +42,8 @@ def _problems(tmp_path: Path, *, cluster: str = "insecure-skip-tls-verify: true"
      ["clusters[0].cluster.certificate-authority: expected a string, got an integer 5",
       'users[0].user.token: expected a string, got a list ["t"]']),
     ("certificate-authority-data: '!!!'", "exec: {command: x, args: a}",
-     ["clusters[0].cluster.certificate-authority-data: not base64 (Only base64 data is allowed); expected the PEM "
-      "data base64-encoded, as `kubectl config view --raw` prints it",
+     ["clusters[0].cluster.certificate-authority-data: not base64 (illegal base64 data at input byte 0); expected "
+      "the PEM data base64-encoded, as `kubectl config view --raw` prints it",
       'users[0].user.exec.args: expected a list, got a string "a"']),
     ("certificate-authority: \"a\\0b\"", "token: t",
      ['clusters[0].cluster.certificate-authority: a string "a\\x00b" holds a NUL character, which no file name can; '
@@ -216,3 +216,17 @@ def test_what_confirm_usable_refuses_in_the_chosen_user_or_cluster_is_named_by_i
     assert old in PLAIN
     said = _connected_or_said(tmp_path, PLAIN.replace(old, new))
     assert said[0] == f"kc.yaml: {expected}"
+
+
+@pytest.mark.parametrize(("data", "offset"), [
+    ("Y2VydA==", None), ("Y2Vy\ndA==\n", None), ("YWI=", None), ("", None),
+    ("Y2VydA", 4), ("Y2VydA=", 7), ("Y2VydA==x", 8), ("ab=c", 2), ("a===", 1), ("Y2V\u00e9", 3),
+])
+def test_base64_is_judged_as_go_decodes_a_byte_field(data: str, offset: int | None) -> None:
+    """The re-fuzz of session 19 found Python's words ("Incorrect padding", "number of data characters (5) cannot
+    be 1 more than a multiple of 4"); encoding/json decodes a []byte field with base64.StdEncoding, whose error
+    says the byte offset where it stopped (decodeQuantum: an incomplete quantum at its start, a "=" too early at
+    itself, a missing second "=" at the end)."""
+    from kubeproxy_sim.watch.kubeconfig_types import go_base64_error
+
+    assert go_base64_error(data) == offset
