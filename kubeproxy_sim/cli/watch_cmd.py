@@ -358,10 +358,11 @@ class Printer:
 
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None,
-        sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> int:
+        sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time) -> int:
     """Watch until Ctrl-C or --once/--max-syncs: exit 1 if invalid objects were reported, else 0; 130 when
-    Ctrl-C came before the first sync. ``clock`` paces the syncs (the last-sync timestamp metric is the wall
-    clock's: see watch.sync_loop.SyncLoop)."""
+    Ctrl-C came before the first sync. ``clock`` paces the syncs, ``wall`` stamps them (the last-sync timestamp
+    metric, Unix time: see watch.sync_loop.SyncLoop)."""
     _check_source(args)
     from kubeproxy_sim.cli.options import check_node_settings, with_config_read
 
@@ -374,7 +375,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     source = Source(args, sleep, clock)
     synced = [False]  # a flag _follow sets: a sync was done
     try:
-        _follow(args, source, out, clock, report, synced)
+        _follow(args, source, out, clock, wall, report, synced)
     except KeyboardInterrupt:
         # Ctrl-C is how a watch ends: the status says, as with --once, whether invalid objects were seen;
         # before the first sync nothing was done, and the status is the interrupted command's (main's)
@@ -528,7 +529,7 @@ class ConfigFileWatch:
         return ()  # a touch: kube-proxy sees a Chmod event and ignores it
 
 
-def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
+def _restart_loop(args: argparse.Namespace, clock: Callable[[], float], wall: Callable[[], float],
                   previous: tuple[SyncLoop, NodeConfigs] | None,
                   report: Callable[[tuple[Diagnostic, ...]], None],
                   cause: str = "written", source: Source | None = None) -> tuple[SyncLoop, NodeConfigs]:
@@ -536,9 +537,10 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
     start: :func:`~kubeproxy_sim.cli.options.with_config_read`); after ``previous`` (kube-proxy exited as its
     --config file was ``cause``, or "exited" on a Node change), on the node's tables as that one left them, with
     the objects it held, as the restarted kube-proxy's informers list them again, and as the same node (its
-    hostname); what that first batch brings (the new file's problems, with the config it builds) goes to
-    ``report``. A config file the restart refuses ends the watch; one it takes is followed by ``source``, opened
-    anew for another node (:meth:`Source.restarted`), which then lists the objects itself."""
+    hostname); paced by ``clock`` and stamped by ``wall`` (:func:`run`'s); what that first batch brings (the new
+    file's problems, with the config it builds) goes to ``report``. A config file the restart refuses ends the
+    watch; one it takes is followed by ``source``, opened anew for another node (:meth:`Source.restarted`), which
+    then lists the objects itself."""
     from kubeproxy_sim.cli.options import check_node_settings, sync_periods
     from kubeproxy_sim.watch.events import Batch, bookmark, diff_events
     from kubeproxy_sim.watch.sync_loop import LoopTiming, SyncLoop
@@ -561,7 +563,7 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
     timing = LoopTiming(min_sync_period=low, sync_period=period)
     # the node's name is fixed at the first sync
     configs = NodeConfigs(args, exits=True) if previous is None else previous[1].restarted(args)
-    loop = SyncLoop(configs, timing=timing, clock=clock, node=None if previous is None else previous[0].node,
+    loop = SyncLoop(configs, timing=timing, clock=clock, wall=wall, node=None if previous is None else previous[0].node,
                     node_wait=configs.node_wait())
     if previous is not None and not relisted:
         state = previous[0].state
@@ -574,8 +576,8 @@ def _restart_loop(args: argparse.Namespace, clock: Callable[[], float],
     return loop, configs
 
 
-def _follow(args: argparse.Namespace, source: Source, out: TextIO, clock: Callable[[], float], report: Reporter,
-            synced: list[bool]) -> None:
+def _follow(args: argparse.Namespace, source: Source, out: TextIO, clock: Callable[[], float],
+            wall: Callable[[], float], report: Reporter, synced: list[bool]) -> None:
     """Sync as the source changes; ``synced[0]`` turns True when the first sync is done, before it is printed.
     A write to the --config file (see :class:`ConfigFileWatch`), or a Node change kube-proxy exits on, restarts the
     loop as kube-proxy restarts; the sync numbers go on."""
@@ -605,7 +607,7 @@ def _follow(args: argparse.Namespace, source: Source, out: TextIO, clock: Callab
             current = with_config_read(args, again=True) if cause else args  # the restart reads the file once
             if cause:
                 report.restarted()
-            running = _restart_loop(current, clock, running, report, cause, source)
+            running = _restart_loop(current, clock, wall, running, report, cause, source)
             if cause:
                 gc.collect()  # (it holds reference cycles) before the new loop's full sync freezes what is left
                 if watch is not None:

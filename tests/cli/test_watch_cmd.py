@@ -198,6 +198,20 @@ def test_json_lines(manifests: Path):
     assert records[1]["metrics"]["ip_family"] == "IPv4"  # the same metrics object replay -o json prints
 
 
+def test_the_last_sync_timestamp_is_the_injected_wall_clock_s(manifests: Path):
+    """run's ``wall`` stamps each sync (sync_proxy_rules_last_timestamp_seconds, Unix time), its ``clock`` paces
+    them: a wall clock stepped back between two syncs moves the stamp back, and nothing else."""
+    walls = iter([1764523456.5, 1000.25])
+    actions = [lambda: write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", [], 80, "p80"))]
+    args = build_parser().parse_args(["watch", "-f", str(manifests), *NODE_FLAGS, *FAST, "--max-syncs", "2",
+                                      "-o", "json"])
+    out, err, clock = ScriptedOut(list(actions)), io.StringIO(), Clock()
+    status = watch_cmd.run(args, out=out, err=err, sleep=clock.sleep, clock=clock, wall=lambda: next(walls))
+    assert status == 0, err.getvalue()
+    assert [json.loads(line)["metrics"]["last_timestamp_seconds"] for line in out.getvalue().splitlines()] == [
+        1764523456.5, 1000.25]
+
+
 def zoned_slice(endpoints: list[tuple[str, str]]) -> str:
     """svc1's slice with each endpoint's zone and the controller's matching hint."""
     lines = "".join(f"- {{addresses: [{ip}], conditions: {{ready: true}}, zone: {zone}, "
