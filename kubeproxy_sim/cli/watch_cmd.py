@@ -460,11 +460,15 @@ class ConfigFileWatch:
         from kubeproxy_sim.objects.load import special_kind
 
         self.close()
-        try:  # (O_NONBLOCK: a FIFO opens without waiting for a writer; a regular file reads as ever)
-            self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        try:  # a FIFO is not opened: opening it, then closing it, would let a writer waiting for a reader on to
+            # EPIPE; only a regular file is, O_NONBLOCK should a FIFO take its place in between (not to wait for
+            # a writer), and looked at again once open
+            special = special_kind(os.stat(self.path).st_mode)
+            if special is None:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+                special = special_kind(os.fstat(self._fd).st_mode)
         except OSError:
             return  # (the restart refused a missing file before this)
-        special = special_kind(os.fstat(self._fd).st_mode)
         if special is not None:
             self.close()
             self._unwatched = Diagnostic(

@@ -1415,6 +1415,29 @@ def test_a_config_given_by_process_substitution_is_not_watched_and_a_note_says_s
         "it for writes (it finds one by reading a regular file's bytes again)"]
 
 
+def test_the_config_watch_does_not_open_a_named_fifo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FIFO is known by its path's status and never opened: opening it for reading and closing it at once let a
+    writer that waited for a reader on, into EPIPE (review r6). A regular file is opened, and watched."""
+    fifo, regular = tmp_path / "kp.conf", tmp_path / "regular.conf"
+    os.mkfifo(fifo)
+    regular.write_text("kind: KubeProxyConfiguration\n")
+    opened: list[str] = []
+    real_open = os.open
+
+    def spied_open(path: Any, *args: Any, **kwargs: Any) -> int:
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spied_open)
+    watches = [watch_cmd.ConfigFileWatch(str(path), Clock(), 0.5, "kind: KubeProxyConfiguration\n")
+               for path in (fifo, regular)]
+    monkeypatch.undo()
+    assert opened == [str(regular)]
+    assert [len(w.check()) for w in watches] == [1, 0]  # (the FIFO's note; the regular file unchanged)
+    for watch in watches:
+        watch.close()
+
+
 def test_the_config_watch_does_not_wait_for_a_writer_of_a_named_fifo(tmp_path: Path) -> None:
     """Watching a named FIFO opened it for reading, which waits for a writer: a restart onto one hung for ever."""
     import threading
