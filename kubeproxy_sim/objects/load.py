@@ -613,6 +613,7 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_NULL = "tag:yaml.org,2002:null"
 _BINARY = "tag:yaml.org,2002:binary"
 _NUMBER = "tag:kubeproxy-sim,2026:go-number"
 """The tag our resolvers give a plain scalar go-yaml v2 reads as a number (:data:`_GO_NUMBER`); its constructor
@@ -637,6 +638,10 @@ _GO_BOOLS = {**dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TR
 """go-yaml v2's booleans (resolve.go's resolveMapList): YAML 1.1's, which PyYAML reads, and ``y``, ``Y``, ``n`` and
 ``N`` besides (so ``name: n`` is false to kubectl, no string)."""
 _UINT64 = 1 << 64
+_GO_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_GO_TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
+                           r"(?:([Tt])| ([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,][0-9]{1,9})?$)?")
+_GO_ZONED_TIME = re.compile(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,][0-9]{1,9})?(?:Z|[-+][0-9]{2}:[0-9]{2})")
 _BASES = {"b": 2, "B": 2, "o": 8, "O": 8, "x": 16, "X": 16}
 
 
@@ -675,13 +680,38 @@ def _ranged(magnitude: int, plain: str) -> int | None:
     return None
 
 
+def go_timestamp(text: str) -> bool:
+    """Whether go-yaml v2's parseTimestamp reads the text: Go's time.Parse with one of its four layouts
+    (``2006-1-2T15:4:5.999999999Z07:00``, the same with ``t``, ``2006-1-2 15:4:5.999999999``, ``2006-1-2``), a
+    real date and time of day (``2001-02-30`` and ``25:00:00`` are none). What ``!!timestamp`` takes."""
+    import datetime
+
+    date = _GO_TIMESTAMP.match(text)
+    if date is None:
+        return False
+    clock = date.groups()[4:] if date.group(5) else ("0", "0", "0")
+    if date.group(4):  # (T or t: a time with a zone must follow)
+        zoned = _GO_ZONED_TIME.fullmatch(text, date.end())
+        if zoned is None:
+            return False
+        clock = zoned.groups()
+    elif date.end() != len(text):
+        return False
+    try:
+        year, month, day, hour, minute, second = map(int, (*date.groups()[:3], *clock))
+        datetime.datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return False
+    return True
+
+
 def go_scalar(text: str) -> object:
     """A scalar under an explicit ``!!int``, ``!!float`` or ``!!bool`` as go-yaml v2's resolve reads it before
     checking it against the tag: a boolean, null, a float (``.inf``, ``.nan``), a number (:func:`go_number`), or the
     text (YAML 1.1's ``1:30``, ``yEs``: go-yaml refuses either under a tag)."""
     if text in _GO_BOOLS:
         return _GO_BOOLS[text]
-    if text in ("", "~", "null", "Null", "NULL"):
+    if text in _GO_NULLS:
         return None
     if _SPECIAL_FLOAT.match(text):
         return float(text.replace(".", ""))  # (inf, -Inf, +INF, nan: Python's float reads them in any case)
@@ -691,11 +721,12 @@ def go_scalar(text: str) -> object:
 @functools.cache
 def go_resolvers() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
     """PyYAML's implicit resolvers with its YAML 1.1 integers and floats replaced by go-yaml v2's numbers
-    (:data:`_GO_NUMBER`, YAML's ``.inf`` and ``.nan`` kept) and ``y``, ``Y``, ``n`` and ``N`` added to its booleans:
+    (:data:`_GO_NUMBER`, YAML's ``.inf`` and ``.nan`` kept), ``y``, ``Y``, ``n`` and ``N`` added to its booleans,
+    and no timestamps (go-yaml hands a plain one on as its text, a string; so ``!!timestamp`` alone is checked):
     plain scalars resolved as go-yaml v2 resolves them, for every YAML this reads (manifests, and the config,
     kubeconfig, scenario and flows files, which Go's sigs.k8s.io/yaml or our own readers take)."""
     yaml = _yaml()
-    resolvers = {first: [(tag, regexp) for tag, regexp in entries if tag not in (_INT, _FLOAT)]
+    resolvers = {first: [(tag, regexp) for tag, regexp in entries if tag not in (_INT, _FLOAT, _TIMESTAMP)]
                  for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items()}
     for first in "-+.0123456789":
         resolvers.setdefault(first, []).append((_NUMBER, _GO_NUMBER))
@@ -757,7 +788,9 @@ def manifest_loader() -> Any:
 
 _VALUE = "tag:yaml.org,2002:value"
 _SCALARS = {_INT: ("an integer", ""), _FLOAT: ("a number", ""), _BOOL: ("a boolean", "; true/false, yes/no, "
-                                                                        "on/off or y/n")}
+                                                                        "on/off or y/n"),
+            _NULL: ("null", "; ~, null or nothing"),
+            _TIMESTAMP: ("a timestamp", "; 2001-12-14, 2001-12-14T21:59:43.1Z or 2001-12-14 21:59:43.1")}
 """The tags go-yaml checks a scalar against (resolve: "cannot decode !!str `x` as a !!int"), and what each
 expects."""
 
@@ -772,9 +805,11 @@ def scalar_constructors() -> dict[str, Any]:
     ``!!int``, so ``!!int 18446744073709551616`` is refused; an integer of an int64, or a float, for ``!!float``;
     one of its booleans for ``!!bool``, ``!!bool y`` too); one that fails is a ConstructorError at the value's
     mark, reported where a syntax error is (PyYAML's own raised ValueError, KeyError or IndexError out of the
-    loader, a crash, and took ``!!int 1:30`` as 90). A timestamp stays the text it is written as and ``!!binary``
-    the text it decodes to (go-yaml, decoding into an interface{}, hands neither on as a date or bytes); a lone
-    ``=`` (YAML 1.1's value key, which PyYAML had no constructor for) is the string it is in go-yaml.
+    loader, a crash, and took ``!!int 1:30`` as 90); ``!!null`` takes only go-yaml's nulls and ``!!timestamp``
+    only what Go reads as one (:func:`go_timestamp`), as go-yaml checks them too (``!!null y``: "cannot decode
+    !!bool `y` as a !!null"). A timestamp stays the text it is written as and ``!!binary`` the text it decodes to
+    (go-yaml, decoding into an interface{}, hands neither on as a date or bytes); a lone ``=`` (YAML 1.1's value
+    key, which PyYAML had no constructor for) is the string it is in go-yaml.
     """
     yaml = _yaml()
 
@@ -804,6 +839,16 @@ def scalar_constructors() -> dict[str, Any]:
             raise refused(_BOOL, node)
         return value
 
+    def construct_null(self: Any, node: Any) -> None:
+        if self.construct_scalar(node) not in _GO_NULLS:  # (``!!null y``: go-yaml's "cannot decode !!bool")
+            raise refused(_NULL, node)
+
+    def construct_timestamp(self: Any, node: Any) -> str:
+        text: str = self.construct_scalar(node)  # (only a tagged one: go_resolvers resolves none)
+        if not go_timestamp(text):
+            raise refused(_TIMESTAMP, node)
+        return text
+
     def construct_number(self: Any, node: Any) -> int | float | str:
         return go_number(self.construct_scalar(node))
 
@@ -828,7 +873,8 @@ def scalar_constructors() -> dict[str, Any]:
         return self.construct_scalar(node)
 
     return {_INT: construct_int, _FLOAT: construct_float, _BOOL: construct_bool, _NUMBER: construct_number,
-            _BINARY: construct_binary, _TIMESTAMP: construct_text, _VALUE: construct_text}
+            _BINARY: construct_binary, _TIMESTAMP: construct_timestamp, _NULL: construct_null,
+            _VALUE: construct_text}
 
 
 class DuplicateKeyError(Exception):

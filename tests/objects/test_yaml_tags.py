@@ -143,3 +143,33 @@ def test_a_config_files_merge_key_applies_where_it_stands_as_go_yaml_applies_it(
     """go-yaml v2 (the oracle: {"c":{"x":1,"z":2}}): the merged x overrides the x before the merge key, the z after
     it overrides the merged one; PyYAML's own keys always win (x 0)."""
     assert safe_load("b: &b {x: 1, z: 1}\nc: {x: 0, <<: *b, z: 2}\n")[0]["c"] == {"x": 1, "z": 2}
+
+
+@pytest.mark.parametrize(("tagged", "problem"), [
+    ("!!null y", "'y' is not null (tagged !!null; ~, null or nothing)"),  # go: cannot decode !!bool `y` as a !!null
+    ("!!null x", "'x' is not null (tagged !!null; ~, null or nothing)"),
+    ("!!timestamp y", "'y' is not a timestamp (tagged !!timestamp; 2001-12-14, 2001-12-14T21:59:43.1Z or "
+                      "2001-12-14 21:59:43.1)"),
+    ("!!timestamp 2001-02-29", "'2001-02-29' is not a timestamp (tagged !!timestamp; 2001-12-14, "
+                               "2001-12-14T21:59:43.1Z or 2001-12-14 21:59:43.1)"),
+    ("!!timestamp 2001-12-14T1:2:3", "'2001-12-14T1:2:3' is not a timestamp (tagged !!timestamp; 2001-12-14, "
+                                     "2001-12-14T21:59:43.1Z or 2001-12-14 21:59:43.1)")])
+def test_a_null_or_timestamp_tag_on_what_go_yaml_reads_otherwise_is_refused_by_both_readers(tagged: str,
+                                                                                           problem: str) -> None:
+    """(Both were taken: ``!!null y`` as null, ``!!timestamp y`` as "y".) go-yaml v2.4.0 (the r3 oracle) refuses
+    each: "cannot decode !!bool `y` as a !!null", "cannot decode !!str `2001-02-29` as a !!timestamp"."""
+    [(_, _, found)] = load.text_documents(f"a: {tagged}\n", "m.yaml")
+    assert str(found) == f"m.yaml:1: syntax error: {problem} at column 4; this document is skipped"
+    with pytest.raises(yaml.YAMLError, match="tagged !!"):
+        safe_load(f"a: {tagged}\n")
+
+
+def test_what_go_yaml_takes_as_null_or_a_timestamp_is_read_as_it_reads_it() -> None:
+    """go-yaml v2.4.0 (the r3 oracle): the nulls as null, a timestamp Go's time.Parse reads as its text."""
+    text = ("a: [!!null ~, !!null '', !!null NULL, !!timestamp 2001-1-2, "
+            "!!timestamp 2001-12-14t21:59:43.123456789Z, !!timestamp 2001-12-14 1:2:3, !!timestamp '2004-02-29', "
+            "2001-02-30]\n")
+    expected = {"a": [None, None, None, "2001-1-2", "2001-12-14t21:59:43.123456789Z", "2001-12-14 1:2:3",
+                      "2004-02-29", "2001-02-30"]}
+    [(_, _, manifest)] = load.text_documents(text, "m.yaml")
+    assert manifest == safe_load(text)[0] == expected
