@@ -809,7 +809,8 @@ def scalar_constructors() -> dict[str, Any]:
     only what Go reads as one (:func:`go_timestamp`), as go-yaml checks them too (``!!null y``: "cannot decode
     !!bool `y` as a !!null"). A timestamp stays the text it is written as and ``!!binary`` the text it decodes to
     (go-yaml, decoding into an interface{}, hands neither on as a date or bytes); a lone ``=`` (YAML 1.1's value
-    key, which PyYAML had no constructor for) is the string it is in go-yaml.
+    key) and a ``<<`` that is no mapping's key (``a: <<``, ``[<<]``), which PyYAML had no constructor for, are the
+    strings they are in go-yaml.
     """
     yaml = _yaml()
 
@@ -874,7 +875,7 @@ def scalar_constructors() -> dict[str, Any]:
 
     return {_INT: construct_int, _FLOAT: construct_float, _BOOL: construct_bool, _NUMBER: construct_number,
             _BINARY: construct_binary, _TIMESTAMP: construct_timestamp, _NULL: construct_null,
-            _VALUE: construct_text}
+            _VALUE: construct_text, _MERGE: construct_text}
 
 
 class DuplicateKeyError(Exception):

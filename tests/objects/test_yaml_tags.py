@@ -64,6 +64,14 @@ def test_a_bare_equals_sign_is_a_string_as_in_go_yaml(load) -> None:
     assert safe_load("a: =\n")[0] == {"a": "="}
 
 
+def test_a_merge_key_that_is_a_value_is_the_string_it_is_in_go_yaml(load) -> None:
+    """(Both readers said 'could not determine a constructor for the tag ...merge'.) go-yaml v2.4.0 (the r3
+    oracle): ``a: <<`` is {"a": "<<"}, ``[<<]`` is ["<<"]."""
+    result = load(_SERVICE.format(value="<<"))
+    assert result.errors == () and result.cluster.services[0].labels == (("a", "<<"),)
+    assert safe_load("a: <<\nb: [<<]\n")[0] == {"a": "<<", "b": ["<<"]}
+
+
 def _config_problems(tmp_path, text: str) -> list[str]:
     path = tmp_path / "kp.yaml"
     path.write_text(_CONFIG + text)
