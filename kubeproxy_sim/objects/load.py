@@ -1038,7 +1038,10 @@ def _go_yaml_pairs(node: Any) -> list[tuple[Any, Any]]:
     after it overrides it, and a key the merged mapping has twice keeps its last value. PyYAML puts the merged
     pairs first wherever the merge key stands, and its 6.0.4 leaves out a merged pair whose key's text is the same
     object as an earlier one's (a one-character key, which Python shares), keeping the first. The merged nodes are
-    left as they are (each flattens itself when built)."""
+    left as they are (each flattens itself when built). A list merged through an alias (``<<: *list``) is refused,
+    at the merge key, as go-yaml refuses it ("map merge requires map or sequence of maps as the value": it takes
+    an alias of a mapping only); the composer shares the anchored node with its aliases, so an alias is a node
+    that starts before its merge key (an anchor comes before its aliases)."""
     _retag_merge_keys(node)
     flat = []
     for key_node, value_node in node.value:
@@ -1051,6 +1054,11 @@ def _go_yaml_pairs(node: Any) -> list[tuple[Any, Any]]:
             raise _yaml().constructor.ConstructorError(
                 "while constructing a mapping", node.start_mark, "expected a mapping or list of mappings for "
                 f"merging, but found {value_node.id}", value_node.start_mark)
+        if value_node.id == "sequence" and value_node.start_mark.index < key_node.start_mark.index:
+            raise _yaml().constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark, "expected a mapping or list of mappings for "
+                "merging, but found an alias of a list (go-yaml merges a list only written in place)",
+                key_node.start_mark)
         for sub in merged:
             flat.extend(_go_yaml_pairs(sub))
     return flat

@@ -181,3 +181,16 @@ def test_what_go_yaml_takes_as_null_or_a_timestamp_is_read_as_it_reads_it() -> N
                       "2004-02-29", "2001-02-30"]}
     [(_, _, manifest)] = load.text_documents(text, "m.yaml")
     assert manifest == safe_load(text)[0] == expected
+
+
+@pytest.mark.parametrize("text", ["x: &x [{a: 1}]\nb:\n  <<: *x\n", "x: {<<: &y [{a: 1}]}\nb: {<<: *y}\n"])
+def test_a_list_merged_through_an_alias_is_refused_at_the_merge_key(text: str) -> None:
+    """go-yaml v2.4.0 (the r3 oracle): "map merge requires map or sequence of maps as the value" (its merge takes
+    an alias of a mapping only); both readers merged the list. Written in place, the list merges."""
+    line = text.count("\n", 0, text.rindex("<<")) + 1
+    [(_, _, found)] = load.text_documents(text, "m.yaml")
+    assert str(found).startswith(f"m.yaml:{line}: syntax error: expected a mapping or list of mappings for merging, "
+                                 "but found an alias of a list (go-yaml merges a list only written in place)")
+    with pytest.raises(yaml.YAMLError, match="an alias of a list"):
+        safe_load(text)
+    assert safe_load("b:\n  <<: &x [{a: 1}]\n")[0] == {"b": {"a": 1}}
