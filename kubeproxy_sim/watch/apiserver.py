@@ -294,7 +294,7 @@ def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str |
         if isinstance(found, dict) and isinstance(found.get("auth-provider"), dict):
             found["auth-provider"]["config"] = dict(provider.get("config") or {})
             try:
-                _write_whole(kubeconfig, _kubeconfig_text(current))
+                _write_in_place(kubeconfig, _kubeconfig_text(current))
             except OSError as exc:
                 said.append(Diagnostic(f"cannot write the refreshed auth-provider token back to {kubeconfig}: "
                                        f"{exc.strerror or exc}; going on with it, as kubectl does (the file keeps "
@@ -312,24 +312,21 @@ def _kubeconfig_text(data: dict[str, Any]) -> str:
     return str(yaml.dump(data, Dumper=go_safe_dumper(), default_flow_style=False, sort_keys=True))
 
 
-def _write_whole(path: str, text: str) -> None:
-    """Replace the file ``path`` names (a symbolic link's target: the link stays) with ``text``, whole or not at
-    all: written to a new file beside it, given the file's permission bits, then renamed over it, so an error or
-    an interrupt while writing leaves the file as it was (opening it for writing first emptied it)."""
-    import tempfile
-
-    target = os.path.realpath(path)
-    mode = os.stat(target).st_mode & 0o7777
-    handle, written = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", dir=os.path.dirname(target))
+def _write_in_place(path: str, text: str) -> None:
+    """Write ``text`` over the file ``path`` names, in place, as client-go's WriteToFile does (os.WriteFile:
+    O_WRONLY|O_CREATE|O_TRUNC, 0600 for a file it makes): the file keeps its inode, owner, permission bits and
+    the symbolic link or bind mount it is reached by (a rename over a single-file bind mount fails with EBUSY, and
+    a file renamed into place by root became root's). The text is made before the file is opened (opening it
+    first emptied it when the making failed); fsync'ed, so a crash after the write does not lose it."""
+    data = text.encode("utf-8")
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(written, mode)
-        os.replace(written, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(written)
-        raise
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view):]
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 class _LoggedErrors(logging.Handler):

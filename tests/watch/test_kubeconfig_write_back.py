@@ -1,6 +1,7 @@
 """An auth-provider token the client refreshes, written back to the kubeconfig it came from
-(watch.apiserver._persist_auth_provider), as client-go's persister writes it: whole or not at all, the file's
-permission bits and symbolic link kept, every value read written back as kubectl reads it."""
+(watch.apiserver._persist_auth_provider), as client-go's persister writes it: made whole before the file is
+touched, then written in place (its inode, owner, permission bits and symbolic link kept), every value read written
+back as kubectl reads it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import base64
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,20 +96,19 @@ def test_a_write_back_stopped_while_rendering_leaves_the_kubeconfig_as_it_was(tm
     assert os.listdir(tmp_path) == ["config"]
 
 
-def test_a_write_back_stopped_before_the_rename_leaves_the_kubeconfig_and_no_other_file(tmp_path: Path,
-                                                                                        monkeypatch) -> None:
-    """The new text goes to a file beside the kubeconfig, renamed over it: stopped before that, the kubeconfig is
-    as it was and the new file is gone."""
-    def interrupted(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "replace", interrupted)
+def test_the_write_back_writes_the_file_in_place(tmp_path: Path, monkeypatch) -> None:
+    """As client-go's WriteToFile (os.WriteFile): the file keeps its inode, hence its owner and a bind mount it is
+    reached by (a new file renamed over it was root's when root wrote it, and a rename over a single-file bind
+    mount fails with EBUSY); nothing is renamed and no other file is left."""
+    renamed: list[object] = []
+    monkeypatch.setattr(os, "replace", lambda *given: renamed.append(given))
+    monkeypatch.setattr(os, "rename", lambda *given: renamed.append(given))
     config = tmp_path / "config"
     config.write_text(kubeconfig_text())
-    with pytest.raises(KeyboardInterrupt):
-        connect(str(config))
-    assert config.read_text() == kubeconfig_text()
-    assert os.listdir(tmp_path) == ["config"]
+    inode = config.stat().st_ino
+    connect(str(config))
+    assert (config.stat().st_ino, renamed, os.listdir(tmp_path)) == (inode, [], ["config"])
+    assert provider_config(config)["refresh-token"] == "rotated"
 
 
 def test_the_write_back_keeps_the_file_s_permission_bits_and_its_symbolic_link(tmp_path: Path) -> None:
@@ -166,16 +167,19 @@ def test_a_kubeconfig_that_cannot_be_written_is_a_warning_and_the_watch_goes_on(
     """client-go's Persist drops ModifyConfig's error (kubectl goes on with the new token in memory); the watch
     does too, saying why the file keeps its tokens (a read-only mount refused to start with a bare errno)."""
     import errno
-    import tempfile
 
     from kubeproxy_sim.errors import Severity
     from kubeproxy_sim.watch import ApiServerSource, Kind
 
-    def read_only(*_: object, **__: object) -> None:
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
-
-    monkeypatch.setattr(tempfile, "mkstemp", read_only)
     config = tmp_path / "config"
+    real_open = os.open
+
+    def read_only(path: Any, flags: int, *args: Any) -> int:
+        if str(path) == str(config) and flags & (os.O_WRONLY | os.O_RDWR):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", read_only)
     config.write_text(kubeconfig_text())
     assert connect(str(config)).configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
     source = ApiServerSource(str(config), kinds=[Kind.SERVICE])
