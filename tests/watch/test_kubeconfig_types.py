@@ -230,3 +230,13 @@ def test_base64_is_judged_as_go_decodes_a_byte_field(data: str, offset: int | No
     from kubeproxy_sim.watch.kubeconfig_types import go_base64_error
 
     assert go_base64_error(data) == offset
+
+
+def test_an_oidc_user_without_an_id_token_is_named_by_its_field(tmp_path: Path) -> None:
+    """The re-fuzz of session 19: the client said "cannot use this kubeconfig: Invalid kube-config file. Expected
+    key id-token in kube-config/users[name=u]/user/auth-provider/config", naming no field."""
+    text = PLAIN.replace("token: t", "auth-provider: {name: oidc, config: {client-id: k, refresh-token: r}}")
+    assert _connected_or_said(tmp_path, text) == [
+        "kc.yaml: users[0].user.auth-provider.config.id-token: no id-token, which the Python client this watch uses "
+        "needs to start from (kubectl would get one with the refresh-token); expected the user's OIDC id-token, as "
+        "`kubectl config view --raw` shows it after a kubectl command"]
