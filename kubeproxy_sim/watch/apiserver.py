@@ -405,10 +405,26 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) ->
                                     "http://, https:// or socks5://HOST[:PORT]", file=kubeconfig,
                                     field=f"clusters[{i}].cluster.proxy-url"))
     user = (f"users[{user_at}].user", data["users"][user_at]["user"]) if user_at is not None else None
+    if user and (missing_token := _oidc_without_token(kubeconfig, *user)) is not None:
+        raise InputError(missing_token)
     unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([user] if user else [])])
     missing = _exec_command_problem(kubeconfig, *user) if user else None
     if unreadable or missing:
         raise InputError(unreadable + ([missing] if missing else []))
+
+
+def _oidc_without_token(kubeconfig: str, at: str, user: dict[str, Any]) -> Diagnostic | None:
+    """An oidc auth-provider config without an id-token, which the Python client cannot start from (it said
+    "Invalid kube-config file. Expected key id-token in .../auth-provider/config", naming no field), where
+    kubectl's oidc plugin would get one with the config's refresh-token."""
+    provider = user.get("auth-provider") or {}
+    config = provider.get("config")
+    if provider.get("name") != "oidc" or config is None or "id-token" in config:
+        return None
+    return Diagnostic("no id-token, which the Python client this watch uses needs to start from (kubectl would "
+                      "get one with the refresh-token); expected the user's OIDC id-token, as `kubectl config view "
+                      "--raw` shows it after a kubectl command", file=kubeconfig,
+                      field=f"{at}.auth-provider.config.id-token")
 
 
 def _exec_command_problem(kubeconfig: str, at: str, user: dict[str, Any]) -> Diagnostic | None:
