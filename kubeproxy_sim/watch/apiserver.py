@@ -275,13 +275,36 @@ def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str |
     (Persist drops ModifyConfig's error: kubectl goes on with the new token in memory), said here in ``said``
     rather than kept quiet. A pipe or a FIFO (``--kubeconfig <(...)``) is not read again: it gave its text once,
     and reading it again would wait for a writer that never comes."""
-    from kubeproxy_sim.objects.load import safe_load, special_file
-    from kubeproxy_sim.objects.stdin import read_text
+    from kubeproxy_sim.objects.load import special_file
 
     _, user_name, user = _entries(data, context)
     provider = user.get("auth-provider")
     if user_name is None or not isinstance(provider, dict) or special_file(kubeconfig) is not None:
         return
+    lock = f"{kubeconfig}.lock"
+    try:  # client-go's ModifyConfig takes <file>.lock around its read-modify-write (lockFile: O_CREATE|O_EXCL)
+        os.close(os.open(lock, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+    except FileNotFoundError:
+        return  # (its directory is gone, and the file with it: nothing to write to)
+    except OSError as exc:
+        why = (f"{lock} exists (another kubectl writing the file, or one that stopped before removing it)"
+               if isinstance(exc, FileExistsError) else f"cannot make {lock}: {exc.strerror or exc}")
+        said.append(_not_written_back(kubeconfig, why))
+        return
+    try:
+        _replace_provider_config(kubeconfig, user_name, dict(provider.get("config") or {}), said)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+
+
+def _replace_provider_config(kubeconfig: str, user_name: str, config: dict[str, Any],
+                             said: list[Diagnostic]) -> None:
+    """Read the kubeconfig again, give ``user_name``'s auth-provider ``config``, and write it back (see
+    :func:`_persist_auth_provider`, which holds the file's lock meanwhile)."""
+    from kubeproxy_sim.objects.load import safe_load
+    from kubeproxy_sim.objects.stdin import read_text
+
     try:
         current, _ = safe_load(read_text(kubeconfig))
     except FileNotFoundError:
@@ -292,14 +315,17 @@ def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str |
     for entry in users if isinstance(users, list) else []:
         found = entry.get("user") if isinstance(entry, dict) and entry.get("name") == user_name else None
         if isinstance(found, dict) and isinstance(found.get("auth-provider"), dict):
-            found["auth-provider"]["config"] = dict(provider.get("config") or {})
+            found["auth-provider"]["config"] = config
             try:
                 _write_in_place(kubeconfig, _kubeconfig_text(current))
             except OSError as exc:
-                said.append(Diagnostic(f"cannot write the refreshed auth-provider token back to {kubeconfig}: "
-                                       f"{exc.strerror or exc}; going on with it, as kubectl does (the file keeps "
-                                       "the tokens it had)", severity=Severity.WARNING))
+                said.append(_not_written_back(kubeconfig, str(exc.strerror or exc)))
             return
+
+
+def _not_written_back(kubeconfig: str, why: str) -> Diagnostic:
+    return Diagnostic(f"cannot write the refreshed auth-provider token back to {kubeconfig}: {why}; going on with "
+                      "it, as kubectl does (the file keeps the tokens it had)", severity=Severity.WARNING)
 
 
 def _kubeconfig_text(data: dict[str, Any]) -> str:

@@ -187,3 +187,39 @@ def test_a_kubeconfig_that_cannot_be_written_is_a_warning_and_the_watch_goes_on(
         Severity.WARNING, f"warning: cannot write the refreshed auth-provider token back to {config}: Read-only "
         "file system; going on with it, as kubectl does (the file keeps the tokens it had)")]
     assert config.read_text() == kubeconfig_text()
+
+
+def test_the_write_back_holds_the_kubeconfig_s_lock_file_and_removes_it(tmp_path: Path, monkeypatch) -> None:
+    """client-go's ModifyConfig makes <file>.lock (O_CREATE|O_EXCL) around its read-modify-write, so two writers
+    (kubectl, the watch) do not write over each other; the lock is removed afterwards, and after an error too (the
+    render-interrupted test above)."""
+    config = tmp_path / "config"
+    config.write_text(kubeconfig_text())
+    held: list[bool] = []
+    fsync = os.fsync
+
+    def seen(handle: int) -> None:
+        held.append(os.path.exists(f"{config}.lock"))
+        fsync(handle)
+
+    monkeypatch.setattr(os, "fsync", seen)
+    connect(str(config))
+    assert (held, os.listdir(tmp_path)) == ([True], ["config"])
+    assert provider_config(config)["refresh-token"] == "rotated"
+
+
+def test_a_kubeconfig_locked_by_another_writer_is_not_written_and_its_lock_stays(tmp_path: Path) -> None:
+    """A lock file already there is another writer's (or one a stopped kubectl left): the token is not written
+    back, which a warning says, and the lock, not ours, is left as it is."""
+    from kubeproxy_sim.errors import Severity
+    from kubeproxy_sim.watch import ApiServerSource, Kind
+
+    config = tmp_path / "config"
+    config.write_text(kubeconfig_text())
+    (tmp_path / "config.lock").write_text("")
+    source = ApiServerSource(str(config), kinds=[Kind.SERVICE])
+    assert [(d.severity, str(d)) for d in source.poll().diagnostics] == [(
+        Severity.WARNING, f"warning: cannot write the refreshed auth-provider token back to {config}: {config}.lock "
+        "exists (another kubectl writing the file, or one that stopped before removing it); going on with it, as "
+        "kubectl does (the file keeps the tokens it had)")]
+    assert (config.read_text(), sorted(os.listdir(tmp_path))) == (kubeconfig_text(), ["config", "config.lock"])
