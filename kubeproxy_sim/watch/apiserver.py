@@ -209,9 +209,12 @@ def kubeconfig_unreadable(kubeconfig: str, exc: OSError | UnicodeDecodeError) ->
     return Diagnostic(cannot_read(exc, KUBECONFIG_EXPECTED), file=kubeconfig, field="--kubeconfig")
 
 
-def connect(kubeconfig: str, context: str | None = None) -> Any:
-    """An ApiClient for a kubeconfig; the user sees what is wrong with the file, not a traceback."""
-    return _connected(kubeconfig, context)[0]
+def connect(kubeconfig: str, context: str | None = None) -> tuple[Any, list[Diagnostic]]:
+    """An ApiClient for a kubeconfig, and the warnings of writing a refreshed token back to the file (for the
+    caller to say: see :func:`_persist_auth_provider`); the user sees what is wrong with the file, not a
+    traceback."""
+    client, _, said = _connected(kubeconfig, context)
+    return client, said
 
 
 def _connected(kubeconfig: str, context: str | None) -> tuple[Any, dict[str, Any], list[Diagnostic]]:

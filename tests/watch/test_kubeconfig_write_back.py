@@ -140,7 +140,7 @@ def test_a_kubeconfig_given_through_a_pipe_is_not_read_again(tmp_path: Path, mon
 
     monkeypatch.setattr(stdin, "read_text", counted)
     with fifo_giving(config, kubeconfig_text()):
-        client = connect(str(config))
+        client, _ = connect(str(config))
     assert reads == [str(config)]
     assert client.configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
 
@@ -159,7 +159,7 @@ def test_a_kubeconfig_gone_before_the_write_back_is_nothing_to_write_to(tmp_path
 
     monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", removed_meanwhile)
     config.write_text(kubeconfig_text())
-    assert connect(str(config)).configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
+    assert connect(str(config))[0].configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
     assert os.listdir(tmp_path) == []
 
 
@@ -181,11 +181,13 @@ def test_a_kubeconfig_that_cannot_be_written_is_a_warning_and_the_watch_goes_on(
 
     monkeypatch.setattr(os, "open", read_only)
     config.write_text(kubeconfig_text())
-    assert connect(str(config)).configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
+    client, said = connect(str(config))  # (connect dropped the warning: review r6)
+    assert client.configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
+    warning = (Severity.WARNING, f"warning: cannot write the refreshed auth-provider token back to {config}: Read-only "
+               "file system; going on with it, as kubectl does (the file keeps the tokens it had)")
+    assert [(d.severity, str(d)) for d in said] == [warning]
     source = ApiServerSource(str(config), kinds=[Kind.SERVICE])
-    assert [(d.severity, str(d)) for d in source.poll().diagnostics] == [(
-        Severity.WARNING, f"warning: cannot write the refreshed auth-provider token back to {config}: Read-only "
-        "file system; going on with it, as kubectl does (the file keeps the tokens it had)")]
+    assert [(d.severity, str(d)) for d in source.poll().diagnostics] == [warning]
     assert config.read_text() == kubeconfig_text()
 
 
