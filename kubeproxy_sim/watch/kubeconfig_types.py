@@ -155,8 +155,9 @@ def _names_twice(data: dict[str, Any]) -> list[tuple[str, str]]:
 
 def go_decoded(data: dict[str, Any]) -> dict[str, Any]:
     """The kubeconfig ``data`` (of the right types: :func:`kubeconfig_problems` found none) as client-go decodes
-    it, in the shape the Python client reads: a null field is its zero value (absent, as the client reads an
-    unset one), a null list item the zero value of its type (a null cluster, user or context an entry named ""),
+    it, in the shape the Python client reads: a field that is null or "" is absent, as client-go takes its zero
+    value for unset (the client took certificate-authority: "" for the kubeconfig's directory: "File does not
+    exist"), a null list item is the zero value of its type (a null cluster, user or context an entry named ""),
     every cluster, user and context entry has its name and its inner mapping, every context a cluster name, every
     exec env variable a value and the file a current-context ("" when unset). The client tripped over each of
     these in Python's words ("argument of type 'NoneType' is not iterable") or its own ("Expected key
@@ -182,7 +183,7 @@ def _zeroed(value: Any, spec: Spec) -> Any:
         return {key: _zero(spec.item) if item is None else _zeroed(item, spec.item) for key, item in value.items()}
     if isinstance(spec, dict) and isinstance(value, dict):
         return {key: _zeroed(item, spec[key]) if key in spec else item for key, item in value.items()
-                if item is not None or key not in spec}
+                if key not in spec or item not in (None, "")}  # (types checked: "" is a string field's)
     return value
 
 

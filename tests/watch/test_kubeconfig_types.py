@@ -240,3 +240,13 @@ def test_an_oidc_user_without_an_id_token_is_named_by_its_field(tmp_path: Path) 
         "kc.yaml: users[0].user.auth-provider.config.id-token: no id-token, which the Python client this watch uses "
         "needs to start from (kubectl would get one with the refresh-token); expected the user's OIDC id-token, as "
         "`kubectl config view --raw` shows it after a kubectl command"]
+
+
+@pytest.mark.parametrize("empty", ["certificate-authority: ''", "certificate-authority-data: ''",
+                                   "proxy-url: ''", "tls-server-name: ''"])
+def test_an_empty_string_field_is_unset_as_in_client_go(tmp_path: Path, empty: str) -> None:
+    """The re-fuzz of session 19: client-key: '' (certificate-authority: '' alike) said "cannot use this
+    kubeconfig: File does not exist: DIR", the client taking the kubeconfig's directory for the file; client-go
+    takes a field of its zero value for unset."""
+    text = PLAIN.replace("insecure-skip-tls-verify: true", f"insecure-skip-tls-verify: true, {empty}")
+    assert _connected_or_said(tmp_path, text.replace("token: t", "token: t, client-key: ''")) == []
