@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeproxy_sim.cli.builtin_names import plain_name
 from kubeproxy_sim.cli.options import (
@@ -30,6 +30,15 @@ from kubeproxy_sim.cli.output import report as report_diagnostics
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, cannot_read
 from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
 from kubeproxy_sim.objects.stdin import StdinUnreadable, read_stdin, read_text
+
+if TYPE_CHECKING:  # (the controllers, the proxier and netfilter are imported when the command runs)
+    from kubeproxy_sim.controllers.model import World
+    from kubeproxy_sim.controllers.script import Loader, Played, Step
+    from kubeproxy_sim.controllers.world import ControllerSync
+    from kubeproxy_sim.netfilter.model import Ruleset
+    from kubeproxy_sim.objects.model import Cluster
+    from kubeproxy_sim.proxier.config import ProxyConfig
+    from kubeproxy_sim.watch.overlaps import OverlapWarnings
 
 DEFAULT_NODES = REPO_RULESETS / "bootcamp"
 SCRIPT_FILE = "scenario"  # a built-in scenario's kubectl script, rulesets/NAME/scenario: `scenario NAME` plays it
@@ -706,70 +715,87 @@ def _script_errors(name: str) -> Iterator[None]:
         raise InputError(Diagnostic(exc.message, file=name, line=exc.line)) from None
 
 
-class _Playing:
-    """A script being played: what carries from one step to the next (see :func:`run`), the world, the
-    controller's memory of it (hints populated, its slices), the overlap warnings in force (said once while they
-    hold, as a watch says them) and the previous step's rules (for ``--show diff``). Mutable on purpose, and
-    local to one run; made, it has said what the starting objects gave rise to."""
+@dataclass(frozen=True, slots=True)
+class _Carry:
+    """What carries from one step of a script to the next (see :func:`run`), each the size of one state: the
+    world (the cluster as it is now), the controller's memory of it (``sync``: hints populated, its slices), the
+    overlap warnings in force (said once while they hold, as a watch says them: the one mutable part, which
+    :func:`overlap_diagnostics` updates as it says them) and the previous step's rules (for ``--show diff``)."""
 
-    __slots__ = ("args", "con", "name", "overlaps", "previous", "rng", "sync", "unposted", "world")
+    world: World
+    sync: ControllerSync
+    overlaps: OverlapWarnings
+    previous: str
 
-    def __init__(self, args: argparse.Namespace, name: str, rng: random.Random, world: Any,
-                 unposted: UnpostedNodes) -> None:
-        from kubeproxy_sim.controllers.world import controller_sync
-        from kubeproxy_sim.watch.overlaps import OverlapWarnings
 
-        self.args, self.name, self.rng, self.unposted = args, name, rng, unposted
-        self.sync = controller_sync(world)
-        self.overlaps = OverlapWarnings()
-        self.world, unschedulable = scheduling_diagnostics(world)  # the same: pods no node takes
-        self.previous = ""
-        self.con = console(args)
-        _report([*event_diagnostics(self.sync.events, ()), *unposted.note(self.sync.events, ()), *unschedulable,
-                 *overlap_diagnostics(self.overlaps, self.sync.cluster, build_config(args, self.sync.cluster)[0])],
-                args)
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """A step as played, with all :func:`run` says and writes of it: what ``play`` gave (its notes, kubectl's
+    error), the cluster and the node's config it leaves (with that config's diagnostics, which run says at the
+    first step only), the step's own diagnostics (said after its output), and its rules when ``--show`` shows
+    them (``ruleset``, its text and, for ``--show diff``, the diff against the previous step's)."""
 
-    def play(self, number: int, step: Any, load: Any, document: Any) -> tuple[Any, list[Diagnostic]]:
-        """Play one step and show it (:meth:`_show`); (what was played, the diagnostics it gave rise to, which the
-        caller says after the step's output). The node's config diagnostics are said once, at the first step."""
-        from kubeproxy_sim.controllers.script import play
-        from kubeproxy_sim.controllers.world import controller_sync
+    played: Played
+    cluster: Cluster
+    config: ProxyConfig
+    config_diagnostics: list[Diagnostic]
+    events: list[Diagnostic]
+    ruleset: Ruleset | None
+    rules: str
+    diff: str | None
 
-        args, name = self.args, self.name
-        played = play(self.world, step, self.rng, load)
-        self.world = played.world
-        before, self.sync = self.sync, controller_sync(self.world, self.sync)
-        cluster = self.sync.cluster
-        config, diagnostics = build_config(args, cluster)
-        if number == 1:
-            _report(diagnostics, args)
-        seen = set(before.events)
-        events = [*event_diagnostics(self.sync.events, seen, name, step.line),
-                  *self.unposted.note(self.sync.events, seen, name, step.line)]
-        self.world, unschedulable = scheduling_diagnostics(self.world, name, step.line)
-        events += [*port_conflict_diagnostics(played.port_conflicts, name, step.line), *unschedulable,
-                   *sandbox_diagnostics(self.world, name, step.line)]
-        events += overlap_diagnostics(self.overlaps, cluster, config, name, step.line)
-        self._show(document, number, step, played.notes, cluster, config)
-        return played, events
 
-    def _show(self, document: Any, number: int, step: Any, notes: Any, cluster: Any, config: Any) -> None:
-        """A step's output, written as soon as it is made: its item of the -o json|yaml ``document``, or its text
-        flushed (no document); the rules are rendered only when shown, and kept for the next step's diff."""
-        from kubeproxy_sim.netfilter.render import render_ruleset
+def _first_carry(args: argparse.Namespace, world: World, unposted: UnpostedNodes) -> tuple[_Carry, list[Diagnostic]]:
+    """The carry before the first step, and what the starting objects gave rise to (the controller's events, the
+    pods no node takes, the overlaps), for :func:`run` to say before any step."""
+    from kubeproxy_sim.controllers.world import controller_sync
+    from kubeproxy_sim.watch.overlaps import OverlapWarnings
 
-        show = self.args.show
-        ruleset = _ruleset(cluster, config) if show != "endpoints" else None
-        rules = render_ruleset(ruleset) if ruleset is not None else ""
-        diff = _diff(self.previous, rules, number) if show == "diff" else None
-        self.previous = rules or self.previous
-        if document is not None:
-            document.add(step_data(number, step, notes, cluster, config, show, ruleset, diff))
-        else:
-            out = [f"# step {number}: {step.text}\n", *(f"# {note}\n" for note in notes)]
-            out.append(endpoints_text(cluster, config) if show == "endpoints" else (diff or rules))
-            sys.stdout.write(colour_step("".join(out), self.con))
-            sys.stdout.flush()
+    sync = controller_sync(world)
+    overlaps = OverlapWarnings()
+    world, unschedulable = scheduling_diagnostics(world)  # the same: pods no node takes
+    said = [*event_diagnostics(sync.events, ()), *unposted.note(sync.events, ()), *unschedulable,
+            *overlap_diagnostics(overlaps, sync.cluster, build_config(args, sync.cluster)[0])]
+    return _Carry(world, sync, overlaps, ""), said
+
+
+def _play_step(carry: _Carry, number: int, step: Step, args: argparse.Namespace, name: str, rng: random.Random,
+               load: Loader, unposted: UnpostedNodes) -> tuple[_Carry, _Shown]:
+    """Play step ``number`` of the script ``name`` on ``carry``: the carry it leaves, and the step as
+    :func:`run` says and writes it. Says and writes nothing itself. The rules are rendered only when shown."""
+    from kubeproxy_sim.controllers.script import play
+    from kubeproxy_sim.controllers.world import controller_sync
+    from kubeproxy_sim.netfilter.render import render_ruleset
+
+    played = play(carry.world, step, rng, load)
+    sync = controller_sync(played.world, carry.sync)
+    cluster = sync.cluster
+    config, config_diagnostics = build_config(args, cluster)
+    seen = set(carry.sync.events)
+    events = [*event_diagnostics(sync.events, seen, name, step.line),
+              *unposted.note(sync.events, seen, name, step.line)]
+    world, unschedulable = scheduling_diagnostics(played.world, name, step.line)
+    events += [*port_conflict_diagnostics(played.port_conflicts, name, step.line), *unschedulable,
+               *sandbox_diagnostics(world, name, step.line)]
+    events += overlap_diagnostics(carry.overlaps, cluster, config, name, step.line)
+    ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None
+    rules = render_ruleset(ruleset) if ruleset is not None else ""
+    diff = _diff(carry.previous, rules, number) if args.show == "diff" else None
+    carry = _Carry(world, sync, carry.overlaps, rules or carry.previous)
+    return carry, _Shown(played, cluster, config, config_diagnostics, events, ruleset, rules, diff)
+
+
+def _write_step(shown: _Shown, number: int, step: Step, show: str, document: Any, con: Console) -> None:
+    """A step's output, written as soon as it is made: its item of the -o json|yaml ``document``, or its text
+    flushed (no document)."""
+    cluster, config, notes = shown.cluster, shown.config, shown.played.notes
+    if document is not None:
+        document.add(step_data(number, step, notes, cluster, config, show, shown.ruleset, shown.diff))
+    else:
+        out = [f"# step {number}: {step.text}\n", *(f"# {note}\n" for note in notes)]
+        out.append(endpoints_text(cluster, config) if show == "endpoints" else (shown.diff or shown.rules))
+        sys.stdout.write(colour_step("".join(out), con))
+        sys.stdout.flush()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -794,9 +820,11 @@ def run(args: argparse.Namespace) -> int:
     text = _read_script(script, name)
     rng = random.Random(args.seed)
     unposted = UnpostedNodes()
-    playing = _Playing(args, name, rng, _initial_world(args, rng, service_cidrs(args), unposted), unposted)
+    carry, said = _first_carry(args, _initial_world(args, rng, service_cidrs(args), unposted), unposted)
+    _report(said, args)
     line_holder = [0]
     load = _script_loader(script, name, line_holder, stdin_readers, unposted)
+    con = console(args)
     lines = text.splitlines()
     number = 0
     with (item_stream("steps", args.output) as document, progress("playing the script", total=len(lines)) as tick,
@@ -808,10 +836,13 @@ def run(args: argparse.Namespace) -> int:
                 continue
             number += 1
             line_holder[0] = step.line
-            played, events = playing.play(number, step, load, document)
-            _report(events, args)  # the controller's events on Services, after the step they came with
-            if played.error is not None:  # kubectl exits 1 (a rollout past its deadline): the script stops
-                raise ScriptError(step.line, f"{step.verb}: {played.error}")
+            carry, shown = _play_step(carry, number, step, args, name, rng, load, unposted)
+            if number == 1:
+                _report(shown.config_diagnostics, args)  # the node's config, said once, before any step's output
+            _write_step(shown, number, step, args.show, document, con)
+            _report(shown.events, args)  # the controller's events on Services, after the step they came with
+            if shown.played.error is not None:  # kubectl exits 1 (a rollout past its deadline): the script stops
+                raise ScriptError(step.line, f"{step.verb}: {shown.played.error}")
     if not number:  # comments and blank lines only: nothing was played, and nothing would be shown
         _report([Diagnostic("no steps in this script; expected kubectl lines such as `create deployment ...`",
                             file=name, severity=Severity.WARNING)], args)
