@@ -233,7 +233,7 @@ def _connected(kubeconfig: str, context: str | None) -> tuple[Any, dict[str, Any
         with _client_errors_logged() as logged:
             client = _client(data, kubeconfig, context, said)
         if logged:  # the client logs an exec plugin's failure and carries on without credentials
-            raise InputError(Diagnostic(f"cannot get the kubeconfig's credentials: {logged[0]}", file=kubeconfig))
+            raise InputError(_exec_failed(kubeconfig, data, context, logged[0]))
         return client, data, said
     except InputError:
         raise
@@ -244,6 +244,23 @@ def _connected(kubeconfig: str, context: str | None) -> tuple[Any, dict[str, Any
                                  "kubernetes client reaches a SOCKS proxy: pip install pysocks") from None
     except Exception as exc:  # ConfigException, YAML errors, bad certificates ...
         raise InputError(Diagnostic(f"cannot use this kubeconfig: {_first_line(exc)}", file=kubeconfig)) from None
+
+
+_EXEC_NOT_JSON = "exec: failed to decode process output: "
+"""How the client says an exec plugin's output is no JSON, followed by Python's json error."""
+
+
+def _exec_failed(kubeconfig: str, data: dict[str, Any], context: str | None, logged: str) -> Diagnostic:
+    """The exec credential plugin's failure the client logged, by the user's exec field path (the only
+    credentials the client logs a failure of), its output that is no JSON said without Python's json error
+    ("Expecting value: line 1 column 1 (char 0)"): client-go fails alike ("decoding stdout: ...")."""
+    from kubeproxy_sim.watch.kubeconfig_types import chosen
+
+    _, user_at = chosen(data, context)
+    if logged.startswith(_EXEC_NOT_JSON):
+        logged = "exec: the plugin's output is not JSON; expected an ExecCredential on its stdout"
+    return Diagnostic(f"cannot get the kubeconfig's credentials: {logged}", file=kubeconfig,
+                      field=f"users[{user_at}].user.exec" if user_at is not None else None)
 
 
 def _client(data: dict[str, Any], kubeconfig: str, context: str | None, said: list[Diagnostic]) -> Any:

@@ -250,3 +250,12 @@ def test_an_empty_string_field_is_unset_as_in_client_go(tmp_path: Path, empty: s
     takes a field of its zero value for unset."""
     text = PLAIN.replace("insecure-skip-tls-verify: true", f"insecure-skip-tls-verify: true, {empty}")
     assert _connected_or_said(tmp_path, text.replace("token: t", "token: t, client-key: ''")) == []
+
+
+def test_an_exec_plugin_whose_output_is_no_json_is_said_without_python_s_json_error(tmp_path: Path) -> None:
+    """The re-fuzz of session 19 (exec command true): "cannot get the kubeconfig's credentials: exec: failed to
+    decode process output: Expecting value: line 1 column 1 (char 0)", naming no field."""
+    text = PLAIN.replace("token: t", "exec: {command: 'true', apiVersion: client.authentication.k8s.io/v1}")
+    assert _connected_or_said(tmp_path, text) == [
+        "kc.yaml: users[0].user.exec: cannot get the kubeconfig's credentials: exec: the plugin's output is not "
+        "JSON; expected an ExecCredential on its stdout"]
