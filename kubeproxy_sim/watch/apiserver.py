@@ -142,7 +142,8 @@ class Failure:
 
 
 def classify(exc: BaseException, server: str) -> Failure:
-    """A one-line account of a failed request (``server`` is HOST:PORT), instead of the client's 330 characters."""
+    """A one-line account of a failed request (``server`` is HOST:PORT), instead of the client's 330 characters; a
+    connection the cluster's proxy-url's proxy refused, or that could not be made to it, names the proxy."""
     import ssl
 
     if isinstance(exc, HttpStatusError):
@@ -158,13 +159,18 @@ def classify(exc: BaseException, server: str) -> Failure:
             "EOF OCCURRED", "UNEXPECTED_EOF", "CERTIFICATE_REQUIRED", "HANDSHAKE_FAILURE"))
         return Failure(f"TLS with {server} failed: {text}", verification, True, closed)
     names = {type(c).__name__ for c in causes}
+    peer, hint = server, "is the API server running there?"
+    if "ProxyError" in names:  # (urllib3's: the proxy-url's proxy failed, not the server)
+        conn = next((conn for conn in (getattr(c, "conn", None) for c in causes) if conn is not None), None)
+        peer = f"the proxy {conn.host}:{conn.port}" if conn is not None else "the proxy"
+        hint = "the cluster's proxy-url: is a proxy running there?"
     if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in str(exc).lower():
-        return Failure(f"connection refused by {server} (is the API server running there?)", server_wide=True)
+        return Failure(f"connection refused by {peer} ({hint})", server_wide=True)
     if "ConnectTimeoutError" in names:
-        return Failure(f"no connection to {server} within {CONNECT_TIMEOUT:g}s", server_wide=True)
+        return Failure(f"no connection to {peer} within {CONNECT_TIMEOUT:g}s", server_wide=True)
     if "NewConnectionError" in names or "NameResolutionError" in names:
         errno_text = next((c.strerror for c in causes if isinstance(c, OSError) and c.strerror), None)
-        return Failure(f"cannot connect to {server}: {errno_text or _first_line(exc)}", server_wide=True)
+        return Failure(f"cannot connect to {peer}: {errno_text or _first_line(exc)}", server_wide=True)
     if "ReadTimeoutError" in names:
         return Failure(f"{server} stopped answering (read timed out)")
     if "ProtocolError" in names:

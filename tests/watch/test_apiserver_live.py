@@ -361,6 +361,21 @@ def test_failures_are_described_in_one_line() -> None:
     assert broken.text == "the connection to k8s:6443 broke (Connection broken: IncompleteRead(0 bytes read))"
 
 
+def test_a_proxy_that_refuses_is_named_not_the_server() -> None:
+    """The re-fuzz of session 19: with a proxy-url whose proxy was not running, the watch said "connection
+    refused by 127.0.0.1:37011 (is the API server running there?)", naming the server that was running."""
+    import urllib3
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ProxyError
+
+    refused = NewConnectionError(urllib3.connection.HTTPConnection("127.0.0.1", 3128),
+                                 "Failed to establish a new connection: [Errno 111] Connection refused")
+    refused.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    wrapped = MaxRetryError(urllib3.HTTPConnectionPool("127.0.0.1", 6443), "/api/v1/nodes",
+                            ProxyError("Unable to connect to proxy", refused))
+    assert classify(wrapped, "127.0.0.1:6443").text == (
+        "connection refused by the proxy 127.0.0.1:3128 (the cluster's proxy-url: is a proxy running there?)")
+
+
 def test_a_status_body_gives_its_message() -> None:
     body = json.dumps(status(403, "Forbidden", FORBIDDEN)).encode()
     refused = HttpStatusError(403, "Forbidden", _status_message(body))  # what a refused request raises
