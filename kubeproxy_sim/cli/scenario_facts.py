@@ -1,0 +1,221 @@
+"""What ``scenario``'s ``apply -f`` reads of the raw documents beside the object model (cli.scenario_cmd's
+:func:`~kubeproxy_sim.cli.scenario_cmd.load_manifests`): the facts the model does not carry, which the controllers
+need, and the Deployments it does not read. Imported when a script applies manifests, never at CLI start-up, so
+the decoders it uses are imported here once, not in the command's module."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kubeproxy_sim.controllers.decode import (
+    HOST_PORT_DROPPED,
+    NOTHING_WRITTEN,
+    WrittenIPFields,
+    decode_deployment,
+    family_policy,
+    family_policy_problem,
+    is_deployment,
+    read_deletion_cost,
+    read_tolerations,
+    written_ip_fields,
+)
+from kubeproxy_sim.controllers.model import Deployment, LastApplied
+from kubeproxy_sim.controllers.script import Manifests
+from kubeproxy_sim.controllers.topology import ANNOTATIONS, cpu_millis
+from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.objects.load import STDIN, read_documents
+from kubeproxy_sim.objects.report import Report, described
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.objects.model import Cluster
+
+
+def raw_documents(paths: list[str]) -> list[tuple[str, Any]]:
+    """(file, document) for every parseable document, read as the object loader reads them (encodings, JSON
+    streams, YAML as kubectl's library reads it); problems are the object loader's to report."""
+    out: list[tuple[str, Any]] = []
+    for file, _, document in read_documents([p for p in paths if p != STDIN]):  # stdin was read already
+        if isinstance(document, Diagnostic):
+            continue
+        items = document.get("items") if isinstance(document, dict) else None
+        out.extend((file, item) for item in (items if isinstance(items, list) else [document]))
+    return out
+
+
+_CONDITION_STATUSES = ("True", "False", "Unknown")
+
+
+def _ready_status(doc: dict[str, Any]) -> tuple[int, object]:
+    """A Node's Ready condition: its index in status.conditions and its status ("True", "False", "Unknown", ...);
+    (-1, None) without one: no taint (nodeConditionToTaintKeyStatusMap maps only conditions present), and not
+    ready for Topology Aware Routing (the topology cache's isNodeReady wants a Ready condition of True)."""
+    status = doc.get("status")
+    if not isinstance(status, dict):
+        status = {}
+    conditions = status.get("conditions")
+    for index, condition in enumerate(conditions if isinstance(conditions, list) else []):
+        if isinstance(condition, dict) and condition.get("type") == "Ready":
+            return index, condition.get("status")
+    return -1, None
+
+
+def _odd_ready(file: str, name: str, index: int, value: object) -> Diagnostic:
+    """The warning on a Ready status none of True, False and Unknown, and what the controllers make of it."""
+    hint = " (YAML reads an unquoted true as a boolean: write 'True')" if isinstance(value, bool) else ""
+    return Diagnostic(f"expected True, False or Unknown, got {described(value)}{hint}; the node lifecycle controller "
+                      "taints no Node for such a status (so pods are scheduled there), and Topology Aware Routing "
+                      "counts it not ready", file=file, kind="Node", object=name,
+                      field=f"status.conditions[{index}].status", severity=Severity.WARNING)
+
+
+_ALLOCATABLE = {"cpu": 'a CPU quantity; expected e.g. "4" or "3500m"', "pods": 'a pod count; expected e.g. "110"'}
+
+
+def _allocatable(doc: dict[str, Any], file: str, name: str, resource: str) -> tuple[int | None, Diagnostic | None]:
+    """A Node's status.allocatable.RESOURCE in thousandths (cpu: millicores; None when unset), or the error the
+    API server gives a value that is not a quantity."""
+    status = doc.get("status")
+    allocatable = status.get("allocatable") if isinstance(status, dict) else None
+    value = allocatable.get(resource) if isinstance(allocatable, dict) else None
+    if value is None:
+        return None, None
+    millis = cpu_millis(value)
+    if millis is None or millis < 0:
+        return None, Diagnostic(f"{value!r} is not {_ALLOCATABLE[resource]}", file=file,
+                                kind="Node", object=name, field=f"status.allocatable.{resource}")
+    return millis, None
+
+
+def _dropped_host_ports(doc: dict[str, Any], file: str, key: str) -> list[Diagnostic]:
+    """A warning at each hostPort of a Pod without hostNetwork: the scheduler model and the kubelet model
+    reserve no port for it (a host-network pod's container ports are its host ports, and those are modelled)."""
+    spec = doc.get("spec")
+    if not isinstance(spec, dict) or spec.get("hostNetwork") is True or not isinstance(spec.get("containers"), list):
+        return []
+    found = []
+    for i, container in enumerate(spec["containers"]):
+        ports = container.get("ports") if isinstance(container, dict) else None
+        for j, port in enumerate(ports if isinstance(ports, list) else []):
+            if isinstance(port, dict) and port.get("hostPort"):
+                found.append(Diagnostic(HOST_PORT_DROPPED, file=file, kind="Pod", object=key,
+                                        field=f"spec.containers[{i}].ports[{j}].hostPort", severity=Severity.WARNING))
+    return found
+
+
+def _pod_applied(doc: dict[str, Any], meta: dict[str, Any], file: str, key: str,
+                 diagnostics: list[Diagnostic]) -> LastApplied:
+    """What a Pod manifest writes of the fields apply merges (controllers.model.LastApplied): its spec.tolerations
+    (controllers.decode.read_tolerations) and pod-deletion-cost annotation (read_deletion_cost; None: none) as
+    written, the refused ones reported."""
+    report = Report(file, "Pod", key)
+    spec = doc.get("spec")
+    tolerations = read_tolerations(report, spec, "spec.tolerations") if isinstance(spec, dict) else ()
+    applied = LastApplied(tolerations, read_deletion_cost(report, meta, "metadata"))
+    diagnostics.extend(report.diagnostics)
+    return applied
+
+
+def _topology_annotations(meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    annotations = meta.get("annotations")
+    if not isinstance(annotations, dict):
+        return ()
+    return tuple(sorted((k, v) for k, v in annotations.items() if k in ANNOTATIONS and isinstance(v, str)))
+
+
+class RawFacts:
+    """What ``apply -f`` reads of the raw documents, kind by kind (:meth:`add`; one method per kind): the facts
+    the object model does not carry (the controllers need them) and the Deployments it does not read. Mutable on
+    purpose, and local to one load; :meth:`manifests` gives them as the frozen result, in key order."""
+
+    __slots__ = ("annotations", "deployments", "diagnostics", "ip_fields", "node_cpu", "node_max_pods", "not_ready",
+                 "pod_applied", "policies", "unposted", "unreachable", "untainted")
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        self.deployments: list[Deployment] = []
+        self.not_ready: set[str] = set()
+        self.unreachable: set[str] = set()
+        self.untainted: set[str] = set()
+        self.unposted: set[str] = set()
+        self.node_cpu: dict[str, int] = {}
+        self.node_max_pods: dict[str, int] = {}
+        self.annotations: dict[str, tuple[tuple[str, str], ...]] = {}
+        self.policies: dict[str, str] = {}
+        self.ip_fields: dict[str, WrittenIPFields] = {}
+        self.pod_applied: dict[str, LastApplied] = {}
+
+    def add(self, file: str, doc: dict[str, Any]) -> None:
+        """One document's facts, by its kind (a document of any other kind has none)."""
+        raw_meta = doc.get("metadata")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+        kind = doc.get("kind")
+        if is_deployment(doc):
+            self._deployment(file, doc)
+        elif kind == "Node" and isinstance(meta.get("name"), str):
+            self._node(file, doc, meta["name"])
+        elif kind == "Pod":
+            self._pod(file, doc, meta)
+        elif kind == "Service":
+            self._service(file, doc, meta)
+
+    def _deployment(self, file: str, doc: dict[str, Any]) -> None:
+        """A Deployment, which the object model does not read (the controllers play it), or why it is unusable."""
+        deployment, found = decode_deployment(doc, file)
+        self.diagnostics.extend(found)
+        if deployment is not None:
+            self.deployments.append(deployment)
+
+    def _node(self, file: str, doc: dict[str, Any], name: str) -> None:
+        """A Node's readiness, as the taints the node lifecycle controller gives it and Topology Aware Routing
+        read it, and its allocatable CPU and pods, which the scheduler model fills."""
+        index, ready = _ready_status(doc)
+        if ready != "True":
+            self.not_ready.add(name)
+        if ready == "Unknown":  # the node lifecycle controller's unreachable taint, not its not-ready one
+            self.unreachable.add(name)
+        elif ready not in _CONDITION_STATUSES:  # no taint at all (nodeConditionToTaintKeyStatusMap)
+            self.untainted.add(name)
+            if index >= 0:
+                self.diagnostics.append(_odd_ready(file, name, index, ready))
+            else:
+                self.unposted.add(name)
+        millis, problem = _allocatable(doc, file, name, "cpu")
+        pods, pods_problem = _allocatable(doc, file, name, "pods")
+        self.diagnostics.extend(p for p in (problem, pods_problem) if p is not None)
+        if millis is not None:
+            self.node_cpu[name] = millis
+        if pods is not None:
+            self.node_max_pods[name] = -(-pods // 1000)  # Quantity.Value() rounds up
+
+    def _pod(self, file: str, doc: dict[str, Any], meta: dict[str, Any]) -> None:
+        """A Pod's host ports the models drop (warned) and what its manifest writes of the fields apply merges."""
+        key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+        self.diagnostics += _dropped_host_ports(doc, file, key)
+        self.pod_applied[key] = _pod_applied(doc, meta, file, key, self.diagnostics)  # written twice: the last's
+
+    def _service(self, file: str, doc: dict[str, Any], meta: dict[str, Any]) -> None:
+        """A Service's topology annotations and its IP fields as written (ipFamilyPolicy, clusterIPs,
+        ipFamilies), which the model's defaulted Service no longer tells from the API server's defaults."""
+        key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+        if found_annotations := _topology_annotations(meta):
+            self.annotations[key] = found_annotations
+        if (written := written_ip_fields(doc)) != NOTHING_WRITTEN:
+            self.ip_fields[key] = written
+        if (policy := family_policy(doc)) is not None:
+            self.policies[key] = policy
+        elif (refusal := family_policy_problem(doc)) is not None:  # refused, as the API server's validation does
+            self.diagnostics.append(Diagnostic(refusal, file=file, kind="Service", object=key,
+                                               field="spec.ipFamilyPolicy"))
+
+    def manifests(self, cluster: Cluster) -> Manifests:
+        """The facts with the loaded ``cluster``, as the frozen :class:`~kubeproxy_sim.controllers.script.Manifests`
+        the script plays."""
+        return Manifests(cluster, deployments=tuple(self.deployments), not_ready_nodes=frozenset(self.not_ready),
+                         unreachable_nodes=frozenset(self.unreachable), untainted_nodes=frozenset(self.untainted),
+                         unposted_nodes=frozenset(self.unposted), diagnostics=tuple(self.diagnostics),
+                         node_cpu=tuple(sorted(self.node_cpu.items())),
+                         node_max_pods=tuple(sorted(self.node_max_pods.items())),
+                         service_annotations=tuple(sorted(self.annotations.items())),
+                         family_policies=tuple(sorted(self.policies.items())),
+                         ip_fields=tuple(sorted(self.ip_fields.items())),
+                         pod_applied=tuple(sorted(self.pod_applied.items())))
