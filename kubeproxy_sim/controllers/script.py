@@ -531,7 +531,7 @@ def _merged(running: SimPod | None, written: LastApplied) -> tuple[tuple[Tolerat
     return tolerations, cost
 
 
-def _apply_manifests(world: World, step: Step, manifests: Manifests, rng: random.Random) -> Played:
+def _apply_manifests(world: World, manifests: Manifests, rng: random.Random) -> Played:
     """``kubectl apply -f``: each kind's objects put into the world in turn, with kubectl's word for each; a pod
     update the API server refuses leaves the other objects applied, and its refusal is the step's error."""
     world, notes = _apply_nodes(world, manifests, rng)
@@ -712,7 +712,7 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
     if verb == "delete":
         return _play_delete(world, step, rng)
     if verb == "apply":
-        return _apply_manifests(world, step, load(step.paths), rng)
+        return _apply_manifests(world, load(step.paths), rng)
     return Played(W.advance(world, step.seconds, rng), (f"t={_format_time(world.now + step.seconds)}",))
 
 
