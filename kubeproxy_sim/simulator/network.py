@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 import netaddr
 
 from kubeproxy_sim.netfilter.compile import CompiledRuleset, Kind, PathStep, RuleMemo, compile_ruleset
-from kubeproxy_sim.netfilter.evaluate import ACCEPT, Engine, NodeContext, Sampler
+from kubeproxy_sim.netfilter.evaluate import ACCEPT, Branch, Engine, NodeContext, Sampler
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.packet import (
     CtState,
@@ -884,7 +884,7 @@ class Simulator:
         rt.sampler.now = now
         if self.record is not None:
             self._note(f"{rt.name} {in_iface or 'local'} in", pkt, flags)
-        found, state, dst, dport = self._tracked(rt, pkt, flags, now)
+        found, state, dst, dport = self._conntrack_in(rt, pkt, flags, now)
         proto, family, src, sport = pkt[0], pkt[1], pkt[2], pkt[3]
         packet = Packet(proto, family, src, dst, sport, dport, in_iface, None, 0, state, frozenset(), bport)
         walked = walk_node(rt.engine, packet, local_origin=local_origin, nat=found is None and state is CtState.NEW,
@@ -904,12 +904,14 @@ class Simulator:
         return self._deliver(rt, out, iface, kind, target, flags)
 
     @staticmethod
-    def _tracked(rt: NodeRuntime, pkt: Tuple, flags: str,
-                 now: float) -> tuple[tuple[Entry, bool] | None, CtState, int, int | None]:
-        """(conntrack's entry and whether the packet is its reply, the ctstate, the destination address and port)
-        as the node's hooks see the packet: conntrack runs before them, so a packet of a known connection arrives
-        with its entry's translation already applied (the nat table never sees it), and its state is what the
-        filter rules match on."""
+    def _conntrack_in(rt: NodeRuntime, pkt: Tuple, flags: str,
+                      now: float) -> tuple[tuple[Entry, bool] | None, CtState, int, int | None]:
+        """Conntrack on the packet's arrival (nf_conntrack_in, before the hooks): (its entry and whether the packet
+        is its reply, the ctstate, the destination address and port) as the hooks see the packet. A packet of a
+        known connection arrives with its entry's translation already applied (the nat table never sees it), and
+        its state is what the filter rules match on. The one change it makes to conntrack: a SYN on a closed
+        entry's tuple removes that entry (:meth:`Conntrack.reopen`) and starts a new connection, as
+        nf_conntrack_tcp_packet kills a closed connection a SYN reopens."""
         found = rt.conntrack.lookup(pkt, now)
         if found is not None and flags == "S" and found[0].closed:
             rt.conntrack.reopen(found[0])  # a new SYN on a closed connection's tuple: a new connection
@@ -928,7 +930,7 @@ class Simulator:
             return None, CtState.INVALID, pkt[4], pkt[5]
         return None, CtState.NEW, pkt[4], pkt[5]
 
-    def _leaving(self, rt: NodeRuntime, pkt: Tuple, found: tuple[Entry, bool] | None, state: CtState, b,
+    def _leaving(self, rt: NodeRuntime, pkt: Tuple, found: tuple[Entry, bool] | None, state: CtState, b: Branch,
                  kind: str, local_origin: bool, flags: str, now: float) -> Tuple | Failure:
         """The tuple an accepted packet leaves the node with, and conntrack brought up to date by it: a known
         connection's packet takes its entry's translation (and moves its state on), an INVALID one leaves
@@ -966,7 +968,8 @@ class Simulator:
     def _iface_for(self, rt: NodeRuntime) -> Callable[[int], str]:
         return lambda dst: self._next_hop(rt, dst)[0]
 
-    def _new_entry(self, rt: NodeRuntime, pkt: Tuple, b, kind: str, local_origin: bool, now: float) -> Tuple | None:
+    def _new_entry(self, rt: NodeRuntime, pkt: Tuple, b: Branch, kind: str, local_origin: bool,
+                   now: float) -> Tuple | None:
         """Confirm a new connection: its source NAT as nf_nat's get_unique_tuple makes it, then the entry.
 
         Every new connection passes a nat hook: a SNAT or MASQUERADE rule's binding, the CNI's masquerade of pod
