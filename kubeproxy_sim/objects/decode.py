@@ -209,7 +209,7 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
     raw_external = report.seq(spec, "externalIPs", "spec.externalIPs")
     external_ips = _lenient_ips(report, raw_external, "spec.externalIPs") if raw_external else ()
     source_ranges = _source_ranges(report, spec) if spec.get("loadBalancerSourceRanges") else ()
-    ingress = _typed_lb_ingress(report, status, svc_type) if status.get("loadBalancer") else ()
+    ingress = _lb_ingress_if_load_balancer(report, status, svc_type) if status.get("loadBalancer") else ()
     affinity, timeout = _affinity(report, spec) if "sessionAffinity" in spec or "sessionAffinityConfig" in spec \
         else (SessionAffinity.NONE, DEFAULT_AFFINITY_TIMEOUT)
     external_policy = _external_policy(report, spec, svc_type, bool(raw_external))
@@ -247,8 +247,8 @@ def _check_external_name(report: Report, external_name: str) -> None:
                     "(kube-proxy ignores ExternalName services; cluster DNS answers with this CNAME)")
 
 
-def _typed_lb_ingress(report: Report, status: dict[str, Any],
-                      svc_type: ServiceType) -> tuple[LoadBalancerIngress, ...]:
+def _lb_ingress_if_load_balancer(report: Report, status: dict[str, Any],
+                                 svc_type: ServiceType) -> tuple[LoadBalancerIngress, ...]:
     """status.loadBalancer.ingress, kept only on a LoadBalancer Service: the API server refuses it on any other
     type since 1.29, and an older one left there is no address kube-proxy serves."""
     ingress = _lb_ingress(report, status)
@@ -262,7 +262,11 @@ def _typed_lb_ingress(report: Report, status: dict[str, Any],
 def _health_check_node_port(report: Report, spec: dict[str, Any], svc_type: ServiceType,
                             external_policy: TrafficPolicy) -> int:
     """spec.healthCheckNodePort, 0 when unset; a LoadBalancer Service with eTP Local is warned about when it
-    lacks one, because the API server would have allocated it and its rule is then missing from ours."""
+    lacks one, because the API server would have allocated it and its rule is then missing from ours.
+
+    Without the field, on a Service other than a LoadBalancer, this is 0 and says nothing: :func:`decode_service`
+    calls it only when the field is there or the type is LoadBalancer, to save the call for most of a large
+    cluster's Services. A condition added here that needs neither must be added to that guard too."""
     if spec.get("healthCheckNodePort") is not None:
         return report.port_number(report.integer(spec, "healthCheckNodePort", "spec.healthCheckNodePort"),
                                   "spec.healthCheckNodePort") or 0
