@@ -576,7 +576,8 @@ def _kept_fields(previous: Service | None, service: Service, before: tuple[str, 
 def _policy_checked(service: Service, policy: str, kept: bool, ips: list[str], requested: list[IPFamily],
                     before: tuple[str, ...]) -> tuple[list[str], list[IPFamily]]:
     """The addresses and families the ipFamilyPolicy allows, or the API server's refusal of them: only
-    SingleStack releases a secondary address, and it allows one of each (an update's kept second one goes)."""
+    SingleStack releases a secondary address, and it allows one cluster IP and one IP family (an update's kept
+    second address and family go)."""
     problems: list[Problem] = []
     if policy != SINGLE_STACK and 0 < len(ips) < len(before):
         problems.append(("spec.ipFamilyPolicy", policy, "must be 'SingleStack' to release the secondary cluster IP"))
