@@ -6,13 +6,19 @@ import argparse
 import dataclasses
 import os
 import re
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 from kubeproxy_sim.cli.node_configs import NodeConfigs
 from kubeproxy_sim.cli.options import add_node_flags
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, item_stream, progress, report
 from kubeproxy_sim.durations import parse_duration
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, literal
+
+if TYPE_CHECKING:  # (the model and the proxier are imported when the command runs)
+    from kubeproxy_sim.objects.model import Cluster
+    from kubeproxy_sim.proxier.config import ProxyConfig
+    from kubeproxy_sim.proxier.partial import Step
 
 EXAMPLES = """examples:
   kubeproxy-sim replay \\
@@ -157,7 +163,7 @@ def _report(diagnostics, seen: set[str], args: argparse.Namespace | None = None)
     report(fresh, args)
 
 
-def _empty(cluster: Any) -> bool:
+def _empty(cluster: Cluster) -> bool:
     return not (cluster.services or cluster.endpoint_slices or cluster.nodes or cluster.pods)
 
 
@@ -169,7 +175,7 @@ def nothing_usable(number: int, path: str) -> str:
             "a state without objects it would delete every service's rules)")
 
 
-def sync_data(number: int, path: str, step: Any, config: Any) -> dict[str, object]:
+def sync_data(number: int, path: str, step: Step, config: ProxyConfig) -> dict[str, object]:
     """One sync as data: what the text shows, with the restore input's tables as ``rules -o json`` has them."""
     restore = step.outcome.restore
     metrics = step.outcome.metrics
@@ -184,7 +190,7 @@ def sync_data(number: int, path: str, step: Any, config: Any) -> dict[str, objec
     }
 
 
-def sync_text(number: int, step: Any, config: Any, metrics: bool, con: Console) -> str:
+def sync_text(number: int, step: Step, config: ProxyConfig, metrics: bool, con: Console) -> str:
     """One sync as the text shows it: a header line, the restore input, (--metrics) '#' metric lines."""
     from kubeproxy_sim.netfilter.codec import render_ruleset
 
@@ -206,7 +212,7 @@ def _load_state(path: str) -> tuple[Any, dict[str, str]]:
     return load_paths([path], on_object=slice_recorder(revisions), flag="STATE"), revisions
 
 
-def _revised(before: dict[str, str], after: dict[str, str], cluster: Any, ipv6: bool) -> set[str]:
+def _revised(before: dict[str, str], after: dict[str, str], cluster: Cluster, ipv6: bool) -> set[str]:
     """The Services of the slices the proxier sees whose document changed where the model does not look (an
     annotation, a targetRef's uid): kube-proxy's slice cache compares whole slices, so they are changed too."""
     keys = {key for key, revision in after.items() if before.get(key, revision) != revision}
@@ -230,8 +236,8 @@ def _kept_revisions(revisions: dict[str, str], before: dict[str, str], kept: tup
     return revisions
 
 
-def _read_state(number: int, path: str, previous: Any, previous_revisions: dict[str, str], seen: set[str],
-                args: argparse.Namespace) -> tuple[Any, dict[str, str], tuple[Diagnostic, ...]] | None:
+def _read_state(number: int, path: str, previous: Cluster, previous_revisions: dict[str, str], seen: set[str],
+                args: argparse.Namespace) -> tuple[Cluster, dict[str, str], tuple[Diagnostic, ...]] | None:
     """(objects, slice revision tokens, what reading them found) of the state at ``path``, each refused object
     keeping its version of the ``previous`` state, as kube-proxy's informers keep the last one the API server
     accepted. None, its reasons said, when nothing in it could be read: synced, such a state would delete every
@@ -249,11 +255,10 @@ def _read_state(number: int, path: str, previous: Any, previous_revisions: dict[
     return objects, revisions, (*loaded.diagnostics, *refused)
 
 
-def _write_sync(document: Any, number: int, path: str, step: Any, config: Any, metrics: bool, con: Console) -> None:
+def _write_sync(document: Any, number: int, path: str, step: Step, config: ProxyConfig, metrics: bool,
+                con: Console) -> None:
     """One sync's output, written as soon as it is made: its item of the -o json|yaml ``document``, or its text
     flushed (no document), so a long replay shows each sync as it comes."""
-    import sys
-
     if document is not None:
         document.add(sync_data(number, path, step, config))
     else:
@@ -317,4 +322,3 @@ def run(args: argparse.Namespace) -> int:
             now += step_seconds
             tick()
     return 1 if failed else 0
-
