@@ -638,6 +638,10 @@ _GO_BOOLS = {**dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TR
 """go-yaml v2's booleans (resolve.go's resolveMapList): YAML 1.1's, which PyYAML reads, and ``y``, ``Y``, ``n`` and
 ``N`` besides (so ``name: n`` is false to kubectl, no string)."""
 _UINT64 = 1 << 64
+_NON_SPECIFIC = re.compile(r"(?:&\S+\s+)?!(?=\s|\Z)")
+"""A node's properties that start with the non-specific tag ``!`` (an anchor before it or not), matched where its
+node starts: go-yaml keeps such a scalar its text (resolve leaves a tag it does not know, ``!``, as it is), where
+both parsers hand it to the resolver as a plain scalar (libyaml's ``plain_implicit`` is set for it too)."""
 _GO_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
 _GO_TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
                            r"(?:([Tt])| ([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,][0-9]{1,9})?$)?")
@@ -810,9 +814,15 @@ def scalar_constructors() -> dict[str, Any]:
     !!bool `y` as a !!null"). A timestamp stays the text it is written as and ``!!binary`` the text it decodes to
     (go-yaml, decoding into an interface{}, hands neither on as a date or bytes); a lone ``=`` (YAML 1.1's value
     key) and a ``<<`` that is no mapping's key (``a: <<``, ``[<<]``), which PyYAML had no constructor for, are the
-    strings they are in go-yaml.
-    """
+    strings they are in go-yaml. A scalar tagged ``!`` is its text (``! y``, ``! 0o17``: go-yaml's strings), known
+    by the loader's ``tagged`` text (:func:`strict_loader`'s; "" when the text has no ``!``)."""
     yaml = _yaml()
+
+    def as_written(self: Any, node: Any) -> bool:
+        """Whether a scalar resolved as a plain one is tagged ``!`` (:data:`_NON_SPECIFIC`): then go-yaml's string.
+        A text with no ``!`` costs a look at one attribute per resolved scalar."""
+        text = self.tagged
+        return bool(text) and _NON_SPECIFIC.match(text, node.start_mark.index) is not None
 
     def refused(tag: str, node: Any) -> Exception:
         expected, forms = _SCALARS[tag]
@@ -826,7 +836,9 @@ def scalar_constructors() -> dict[str, Any]:
             raise refused(_INT, node)
         return value
 
-    def construct_float(self: Any, node: Any) -> float | WrittenNumber:
+    def construct_float(self: Any, node: Any) -> float | WrittenNumber | str:
+        if self.tagged and as_written(self, node):  # (``! .inf``)
+            return node.value
         value = go_scalar(self.construct_scalar(node))
         if type(value) is int and -INT64 <= value < INT64:  # (a uint64 go-yaml does not make a float)
             value = float(value)
@@ -834,15 +846,20 @@ def scalar_constructors() -> dict[str, Any]:
             raise refused(_FLOAT, node)
         return value if math.isfinite(value) else WrittenNumber(node.value)  # (its message names it so)
 
-    def construct_bool(self: Any, node: Any) -> bool:
+    def construct_bool(self: Any, node: Any) -> bool | str:
+        if self.tagged and as_written(self, node):
+            return node.value
         value = _GO_BOOLS.get(self.construct_scalar(node))
         if value is None:
             raise refused(_BOOL, node)
         return value
 
-    def construct_null(self: Any, node: Any) -> None:
+    def construct_null(self: Any, node: Any) -> str | None:
+        if self.tagged and as_written(self, node):
+            return node.value
         if self.construct_scalar(node) not in _GO_NULLS:  # (``!!null y``: go-yaml's "cannot decode !!bool")
             raise refused(_NULL, node)
+        return None
 
     def construct_timestamp(self: Any, node: Any) -> str:
         text: str = self.construct_scalar(node)  # (only a tagged one: go_resolvers resolves none)
@@ -851,6 +868,8 @@ def scalar_constructors() -> dict[str, Any]:
         return text
 
     def construct_number(self: Any, node: Any) -> int | float | str:
+        if self.tagged and as_written(self, node):
+            return node.value
         return go_number(self.construct_scalar(node))
 
     def construct_binary(self: Any, node: Any) -> str:
@@ -991,6 +1010,7 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
         base.__init__(self, stream)
         # the text whose documents may hold an alias (None: any may), or "" when none can (no anchor, no alias)
         self.anchored = (stream if may_alias(stream) else "") if isinstance(stream, str) else None
+        self.tagged = stream if isinstance(stream, str) and "!" in stream else ""  # (see scalar_constructors)
 
     def construct_document(self: Any, node: Any) -> Any:
         # anchors are the document's own (an alias refers to an anchor before it in its document), so only a

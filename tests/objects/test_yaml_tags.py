@@ -194,3 +194,13 @@ def test_a_list_merged_through_an_alias_is_refused_at_the_merge_key(text: str) -
     with pytest.raises(yaml.YAMLError, match="an alias of a list"):
         safe_load(text)
     assert safe_load("b:\n  <<: &x [{a: 1}]\n")[0] == {"b": {"a": 1}}
+
+
+def test_a_scalar_tagged_with_a_bare_exclamation_mark_is_its_text_in_both_readers() -> None:
+    """go-yaml v2.4.0 (the r3 oracle) keeps a ``!``-tagged scalar the string it is written as (resolve leaves a
+    tag it does not know alone), a key too; libyaml hands it to the resolver as a plain scalar, so both readers
+    read ``! y`` as true and ``! 0o17`` as 15."""
+    text = "a: [! y, ! 0o17, ! yes, ! ~, ! .inf, &x ! 5, *x, !!bool y, y]\nb: !\n! n: 1\n"
+    expected = {"a": ["y", "0o17", "yes", "~", ".inf", "5", "5", True, True], "b": "", "n": 1}
+    [(_, _, manifest)] = load.text_documents(text, "m.yaml")
+    assert manifest == safe_load(text)[0] == expected
