@@ -215,7 +215,7 @@ def _description(name: str) -> str:
     from kubeproxy_sim.objects.load import safe_load  # (every scenario.yaml is read as go-yaml reads YAML)
 
     try:
-        data = safe_load((scenario_dir(name) / "scenario.yaml").read_text())[0] or {}
+        data = safe_load((scenario_dir(name) / "scenario.yaml").read_text(), single=True)[0] or {}
     except (OSError, yaml.YAMLError):
         return ""
     return str(data.get("description") or "")

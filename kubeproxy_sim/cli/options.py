@@ -356,7 +356,7 @@ def _scenario_mapping(directory: Path) -> dict[object, object]:
 
     file = str(directory / "scenario.yaml")
     try:
-        data, _ = safe_load(read_text(directory / "scenario.yaml"))
+        data, _ = safe_load(read_text(directory / "scenario.yaml"), single=True)
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(Diagnostic(cannot_read(exc, SCENARIO_FILE_EXPECTED["scenario.yaml"]), file=file,
                                     field="--scenario")) from None

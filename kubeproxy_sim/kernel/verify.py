@@ -247,7 +247,7 @@ def read_flow_entries(path: str) -> list[Any]:
     from kubeproxy_sim.objects.stdin import read_text
 
     try:
-        data, _ = safe_load(read_text(path))  # (the commands' one reader: /dev/zero there is refused)
+        data, _ = safe_load(read_text(path), single=True)  # (the commands' one reader: /dev/zero refused)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(Diagnostic(cannot_read(exc, "a YAML file of flows: [...]"), file=path,
                                     field="--flows")) from None

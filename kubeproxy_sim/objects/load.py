@@ -1087,9 +1087,13 @@ def _go_yaml_pairs(node: Any) -> list[tuple[Any, Any]]:
 _STRINGS = itertools.repeat(str)  # (``all(map(isinstance, keys, _STRINGS))``: a C loop over the keys)
 
 
-def safe_load(text: str) -> tuple[Any, list[tuple[Any, Any, Any]]]:
-    """One YAML document as go-yaml v2 reads it (:func:`_config_loader`; a key given twice: the last one wins),
-    and each key given twice as (mark, key, first mark); a document kubectl's YAML reader refuses over its
+def safe_load(text: str, *, single: bool = False) -> tuple[Any, list[tuple[Any, Any, Any]]]:
+    """The first YAML document as go-yaml v2 reads it (:func:`_config_loader`; a key given twice: the last one
+    wins), and each key given twice as (mark, key, first mark). What follows it is not read, as go-yaml's
+    Unmarshal (sigs.k8s.io/yaml's, which kube-proxy's --config codec and clientcmd's kubeconfig reading use) reads
+    none of it, however broken; ``single``: another document is a ``yaml.YAMLError`` ("expected a single document
+    in the stream"), for our own files (a scenario.yaml, a flows file), where it is a mistake to be said. A
+    document kubectl's YAML reader refuses over its
     aliases (objects.aliases) raises a ``yaml.YAMLError`` naming its line and field instead of being built. The
     one reader of the YAML files that are no manifests (a scenario.yaml, a KubeProxyConfiguration, a kubeconfig, a
     flows file): a billion laughs in any of them would hang whatever walks it. A document nested deeper than
@@ -1099,7 +1103,8 @@ def safe_load(text: str) -> tuple[Any, list[tuple[Any, Any, Any]]]:
     loader = strict_loader(record=True, base=_config_loader())(text)
     try:
         loader.duplicates = []
-        data = loader.get_single_data()
+        data = loader.get_single_data() if single else \
+            loader.construct_document(loader.get_node()) if loader.check_node() else None
         return data, [(key_node.start_mark, key, first.start_mark) for key_node, key, first in loader.duplicates]
     except RecursionError:
         raise yaml.YAMLError(f"exceeded maximum nesting depth (the YAML reader follows fewer than "
