@@ -449,7 +449,7 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) ->
     i, user_at = chosen(data, context)
     cluster = data["clusters"][i]["cluster"]
     server, proxy = cluster["server"], cluster.get("proxy-url")
-    if (problem := _server_problem(server)) is not None:
+    if (problem := _scheme_problem(server) or _server_problem(server)) is not None:
         raise InputError(Diagnostic(f"{quoted(server)} is not a URL ({problem}); expected http(s)://HOST[:PORT]",
                                     file=kubeconfig, field=f"clusters[{i}].cluster.server"))
     if proxy and (problem := _proxy_problem(proxy)) is not None:
@@ -554,6 +554,18 @@ def _proxy_problem(proxy: str) -> str | None:
 _HOST_PUNCTUATION = frozenset("-_.~!$&'()*+,;=:[]<>\"%")
 """The ASCII characters other than letters and digits Go's url.Parse takes in a host (net/url's shouldEscape in
 encodeHost mode; a byte past ASCII is taken too)."""
+
+
+def _scheme_problem(server: str) -> str | None:
+    """A server's scheme other than http and https, in the words of Go's HTTP client, which refuses every request
+    to it (client-go takes the URL as it is): the Python client said "URLSchemeUnknown: Not supported URL scheme
+    socks5" at each list, and the watch retried for ever. A :// after something Go takes for no scheme (``1x://a``,
+    ``a b://c``) is refused by Go's url.Parse, and so by client-go."""
+    found = _GO_SCHEME.match(server)
+    if found is None or not server[found.end():].startswith("://"):  # (no scheme: a host to client-go)
+        return "first path segment in URL cannot contain colon" if "://" in server else None
+    scheme = found.group().lower()
+    return None if scheme in ("http", "https") else f"unsupported protocol scheme {json.dumps(scheme)}"
 
 
 def _server_problem(server: str) -> str | None:
