@@ -98,11 +98,13 @@ def test_a_config_keeps_a_timestamp_and_binary_as_text_as_go_yaml_does(tmp_path)
 _GO_TABLE = ("a: [y, Y, n, N, 0o17, 0O17, 0B101, 0X1F, -_1, 0_x1F, 0b-101, 1:30, 1e3, 080, .5_0, 9223372036854775808, "
              "+9223372036854775808, 18446744073709551616, 0x1_0000_0000_0000_0000, 1e400, 0x_, yEs]\n"
              "k: {y: 1, N: 2, 0o17: 3, 0X1F: 4}\nt: [!!int 0B101, !!bool y, !!float 0o17]\n")
-_GO_JSON = {"a": [True, True, False, False, 15, 15, 5, 31, -1, 31, -5, "1:30", 1000, 80, 0.5, 9223372036854775808,
+_GO_JSON = {"a": [True, True, False, False, 15, 15, 5, 31, -1, 31, -5, "1:30", 1000.0, 80.0, 0.5, 9223372036854775808,
                   9.223372036854776e18, 1.8446744073709552e19, "0x1_0000_0000_0000_0000", "1e400", "0x_", "yEs"],
-            "k": {"15": 3, "31": 4, "false": 2, "true": 1}, "t": [5, True, 15]}
+            "k": {"15": 3, "31": 4, "false": 2, "true": 1}, "t": [5, True, 15.0]}
 """What kubectl reads _GO_TABLE as: go-yaml v2.4.0's Unmarshal, then sigs.k8s.io/yaml's JSON (its output, run
-here; 9223372036854776000 and 18446744073709552000 there are float64s written shortest). resolve.go: y/n are
+here; 9223372036854776000 and 18446744073709552000 there are float64s written shortest), each value of the type
+go-yaml v2.4.0 gives it (Debian's golang-gopkg-yaml.v2-dev 2.4.0, printing %T: float64(1000) for 1e3, float64(80)
+for 080, float64(15) for !!float 0o17, uint64 for 9223372036854775808, int for the others). resolve.go: y/n are
 booleans, an integer is strconv.ParseInt's with base 0 once underscores are dropped, there are no base-60 numbers,
 an integer past int64 is a uint64 when unsigned, else a float, and a hexadecimal one past uint64 the text."""
 
@@ -110,8 +112,17 @@ an integer past int64 is a uint64 when unsigned, else a float, and a hexadecimal
 def test_plain_scalars_read_as_go_yaml_v2_reads_them_in_manifests_and_config_files() -> None:
     [(_, _, manifest)] = load.text_documents(_GO_TABLE, "m.yaml")
     config, _ = safe_load(_GO_TABLE)
-    assert _plain(manifest) == _GO_JSON  # (a whole float past 2**53 is kept as written, for a message)
-    assert config == {**_GO_JSON, "k": {15: 3, 31: 4, False: 2, True: 1}}  # (a config's keys are not made JSON's)
+    assert _typed(_plain(manifest)) == _typed(_GO_JSON)  # (a whole float past 2**53 kept as written, for a message)
+    assert _typed(config) == _typed({**_GO_JSON, "k": {15: 3, 31: 4, False: 2, True: 1}})  # (keys not made JSON's)
+
+
+def _typed(value: object) -> object:
+    """A value with each scalar paired with its type, so that == tells 1000 from 1000.0 and True from 1."""
+    if isinstance(value, dict):
+        return {_typed(k): _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return type(value).__name__, value
 
 
 def _plain(value: object) -> object:
@@ -203,7 +214,7 @@ def test_a_scalar_tagged_with_a_bare_exclamation_mark_is_its_text_in_both_reader
     text = "a: [! y, ! 0o17, ! yes, ! ~, ! .inf, &x ! 5, *x, !!bool y, y]\nb: !\n! n: 1\n"
     expected = {"a": ["y", "0o17", "yes", "~", ".inf", "5", "5", True, True], "b": "", "n": 1}
     [(_, _, manifest)] = load.text_documents(text, "m.yaml")
-    assert manifest == safe_load(text)[0] == expected
+    assert _typed(manifest) == _typed(safe_load(text)[0]) == _typed(expected)
 
 
 def test_a_config_file_is_its_first_document_as_go_yaml_unmarshal_reads_it(tmp_path) -> None:
