@@ -58,11 +58,19 @@ def described(value: object) -> str:
 
 
 def not_a_string(value: object) -> str:
-    """"expected a string, got ...", saying for a boolean how YAML made it one: go-yaml v2, kubectl's YAML reader,
-    reads a bare ``n`` (or ``no``, ``off``, ``y`` ...) as a boolean, so a name ``n`` needs quotes."""
-    hint = f" (YAML reads a bare {'y, yes, on' if value else 'n, no, off'} or {str(value).lower()} as a boolean: " \
-        "quote it)" if type(value) is bool else ""
-    return f"expected a string, got {described(value)}{hint}"
+    """"expected a string, got ...", saying for a boolean how it became one (:func:`quoting_hint`)."""
+    return f"expected a string, got {described(value)}{quoting_hint(value)}"
+
+
+def quoting_hint(value: object) -> str:
+    """For a boolean where a string is expected, how YAML or JSON made it one: go-yaml v2, kubectl's and
+    kube-proxy's YAML reader, reads a bare ``n`` (or ``no``, ``off``, ``y`` ...) as a boolean, so a name ``n`` needs
+    quotes; worded to be true of a JSON file too (whose reader knows only ``true`` and ``false``). "" for any other
+    value."""
+    if type(value) is not bool:
+        return ""
+    words = "y, yes, on and true" if value else "n, no, off and false"
+    return f" (unquoted, {words} are booleans in YAML, {str(value).lower()} in JSON: quote a string)"
 
 
 _WRITTEN_BITS = 664

@@ -150,12 +150,20 @@ def test_a_bare_n_where_a_name_is_expected_refuses_the_object_and_says_to_quote_
     result = load_text(text, "m.yaml")
     assert result.cluster.services == ()
     assert {str(d) for d in result.diagnostics} >= {
-        "m.yaml: Service default/web: spec.ports[0].name: expected a string, got a boolean false (YAML reads a bare "
-        "n, no, off or false as a boolean: quote it)",
-        "m.yaml: Service default/web: spec.ports[1].name: expected a string, got a boolean true (YAML reads a bare "
-        "y, yes, on or true as a boolean: quote it)"}
+        "m.yaml: Service default/web: spec.ports[0].name: expected a string, got a boolean false (unquoted, n, no, "
+        "off and false are booleans in YAML, false in JSON: quote a string)",
+        "m.yaml: Service default/web: spec.ports[1].name: expected a string, got a boolean true (unquoted, y, yes, "
+        "on and true are booleans in YAML, true in JSON: quote a string)"}
     assert [p.name for p in load_text(text.replace("name: n,", "name: 'n',").replace("name: y,", "name: 'y',"),
                                       "m.yaml").cluster.services[0].ports] == ["n", "y"]
+
+
+def test_the_quoting_hint_is_true_of_a_json_file_too() -> None:
+    """(It said only "YAML reads a bare n, no, off or false as a boolean: quote it" for a JSON file's false.)"""
+    text = '{"apiVersion": "v1", "kind": "Service", "metadata": {"name": false}, "spec": {"ports": [{"port": 80}]}}'
+    assert [str(d) for d in load_text(text, "m.json").errors] == [
+        "m.json: Service default/(unnamed): metadata.name: expected a string, got a boolean false (unquoted, n, no, "
+        "off and false are booleans in YAML, false in JSON: quote a string)"]
 
 
 def test_a_config_files_merge_key_applies_where_it_stands_as_go_yaml_applies_it() -> None:
