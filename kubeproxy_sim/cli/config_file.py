@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from kubeproxy_sim.durations import GO_MAX_SECONDS
 from kubeproxy_sim.errors import Diagnostic, Severity, cannot_read, literal, shortened
 from kubeproxy_sim.objects.addr import parse_cidr
-from kubeproxy_sim.objects.report import WrittenNumber, described, number, quote, type_name
+from kubeproxy_sim.objects.report import WrittenNumber, described, number, quote, quoting_hint, type_name
 from kubeproxy_sim.objects.stdin import read_text
 from kubeproxy_sim.proxier.config import DetectLocalMode
 
@@ -229,7 +229,8 @@ class _Reader:
         if value is None:
             return None
         if type(value) is not want:
-            self.error(dotted, f"expected {expected}, got {described(value)}")
+            hint = quoting_hint(value) if want is str else ""  # (a bare n: see objects.report.not_a_string)
+            self.error(dotted, f"expected {expected}, got {described(value)}{hint}")
             return None
         return value
 

@@ -38,7 +38,7 @@ from kubeproxy_sim.objects.model import (
     Origin,
 )
 from kubeproxy_sim.objects.overlap import repeated_addresses
-from kubeproxy_sim.objects.report import Report, described, quote
+from kubeproxy_sim.objects.report import Report, described, not_a_string, quote
 
 _ADDRESS_TYPES = {t.value: t for t in AddressType}
 _TRI = (None, True, False)
@@ -156,7 +156,7 @@ def _endpoint(report: Report, raw: Any, index: int, address_type: AddressType | 
     for key in ("hostname", "nodeName", "zone"):
         value = raw.get(key)
         if not (value is None or type(value) is str):
-            _wrong_string(report, f"endpoints[{index}].{key}", value)
+            report.error(f"endpoints[{index}].{key}", not_a_string(value))
             value = None
         names.append(value or None)
     zones, nodes = _hints(report, raw, index) if raw.get("hints") is not None else (None, None)
@@ -165,10 +165,6 @@ def _endpoint(report: Report, raw: Any, index: int, address_type: AddressType | 
     if addresses is None or conditions is None:
         return None
     return Endpoint(addresses, conditions, names[0], names[1], names[2], zones, nodes, target_ref)
-
-
-def _wrong_string(report: Report, path: str, value: Any) -> None:
-    report.error(path, f"expected a string, got {described(value)}")
 
 
 def _endpoint_addresses(report: Report, raw: Any, index: int,

@@ -166,6 +166,20 @@ def test_the_quoting_hint_is_true_of_a_json_file_too() -> None:
         "off and false are booleans in YAML, false in JSON: quote a string)"]
 
 
+def test_a_bare_n_in_a_config_or_an_endpoint_slice_string_field_says_to_quote_it(tmp_path) -> None:
+    """(--config's hostnameOverride: n said only "expected a node name, got a boolean false", and an
+    EndpointSlice's endpoint nodeName: n "expected a string, got a boolean false".)"""
+    assert _config_problems(tmp_path, "hostnameOverride: n\n") == [
+        "kp.yaml: hostnameOverride: expected a node name, got a boolean false (unquoted, n, no, off and false are "
+        "booleans in YAML, false in JSON: quote a string)"]
+    text = ("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: s, labels: "
+            "{kubernetes.io/service-name: web}}\naddressType: IPv4\n"
+            "endpoints: [{addresses: [10.1.0.1], nodeName: y}]\n")
+    assert [d.message for d in load_text(text, "m.yaml").errors] == [
+        "expected a string, got a boolean true (unquoted, y, yes, on and true are booleans in YAML, true in JSON: "
+        "quote a string)"]
+
+
 def test_a_config_files_merge_key_applies_where_it_stands_as_go_yaml_applies_it() -> None:
     """go-yaml v2 (the oracle: {"c":{"x":1,"z":2}}): the merged x overrides the x before the merge key, the z after
     it overrides the merged one; PyYAML's own keys always win (x 0)."""
