@@ -148,6 +148,8 @@ def classify(exc: BaseException, server: str) -> Failure:
 
     if isinstance(exc, HttpStatusError):
         return Failure(str(exc), exc.status in PERMANENT_STATUSES, exc.status in SERVER_WIDE_STATUSES)
+    if isinstance(exc, PersistFailed):  # a token the client refreshed before a request (gcp's), not written back
+        return Failure("; ".join(str(d) for d in exc.diagnostics), server_wide=True)
     causes = list(_causes(exc))
     tls = next((c for c in causes if _is_tls(c)), None)
     if tls is not None:
@@ -215,18 +217,15 @@ def kubeconfig_unreadable(kubeconfig: str, exc: OSError | UnicodeDecodeError) ->
     return Diagnostic(cannot_read(exc, KUBECONFIG_EXPECTED), file=kubeconfig, field="--kubeconfig")
 
 
-def connect(kubeconfig: str, context: str | None = None) -> tuple[Any, list[Diagnostic]]:
-    """An ApiClient for a kubeconfig, and the warnings of writing a refreshed token back to the file (for the
-    caller to say: see :func:`_persist_auth_provider`); the user sees what is wrong with the file, not a
-    traceback."""
-    client, _, said = _connected(kubeconfig, context)
-    return client, said
+def connect(kubeconfig: str, context: str | None = None) -> Any:
+    """An ApiClient for a kubeconfig; the user sees what is wrong with the file (or with writing a refreshed token
+    back to it: :func:`_persist_auth_provider`), not a traceback."""
+    return _connected(kubeconfig, context)[0]
 
 
-def _connected(kubeconfig: str, context: str | None) -> tuple[Any, dict[str, Any], list[Diagnostic]]:
-    """:func:`connect`'s client, the kubeconfig as it read it (once: what else is asked of the file is asked
-    of that, as a pipe gives its text once), and the warnings of writing a refreshed token back to the file
-    (:func:`_persist_auth_provider`), for the watch to say."""
+def _connected(kubeconfig: str, context: str | None) -> tuple[Any, dict[str, Any]]:
+    """:func:`connect`'s client, and the kubeconfig as it read it (once: what else is asked of the file is asked
+    of that, as a pipe gives its text once)."""
     try:
         import kubernetes  # noqa: F401  (here: said before the file is read)
     except ImportError:
@@ -235,12 +234,11 @@ def _connected(kubeconfig: str, context: str | None) -> tuple[Any, dict[str, Any
     data = _check_shape(kubeconfig)
     _check_server(kubeconfig, data, context)
     try:
-        said: list[Diagnostic] = []
         with _client_errors_logged() as logged:
-            client = _client(data, kubeconfig, context, said)
+            client = _client(data, kubeconfig, context)
         if logged:  # the client logs an exec plugin's failure and carries on without credentials
             raise InputError(_exec_failed(kubeconfig, data, context, logged[0]))
-        return client, data, said
+        return client, data
     except InputError:
         raise
     except ImportError as exc:
@@ -269,25 +267,33 @@ def _exec_failed(kubeconfig: str, data: dict[str, Any], context: str | None, log
                       field=f"users[{user_at}].user.exec" if user_at is not None else None)
 
 
-def _client(data: dict[str, Any], kubeconfig: str, context: str | None, said: list[Diagnostic]) -> Any:
+def _client(data: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
     """The client for the kubeconfig as read once (:func:`_check_shape`): the client's own reading of the file was
     a second one, which a pipe (``--kubeconfig <(...)``) answers with nothing ("Invalid kube-config ... file is
     empty"). Relative paths in it (``certificate-authority: ca.crt``) are taken from the kubeconfig's directory,
     as the client's reading of the file takes them; an auth-provider token it refreshes is written back to the
-    file (:func:`_persist_auth_provider`, whose warnings go to ``said``)."""
+    file (:func:`_persist_auth_provider`), or fails the client as kubectl's request fails."""
     from kubernetes.client import ApiClient, Configuration
     from kubernetes.config.kube_config import KubeConfigLoader
 
     configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
     KubeConfigLoader(config_dict=data, active_context=context,
                      config_base_path=os.path.abspath(os.path.dirname(kubeconfig)),
-                     config_persister=lambda: _persist_auth_provider(kubeconfig, data, context, said),
+                     config_persister=lambda: _persist_auth_provider(kubeconfig, data, context),
                      ).load_and_set(configuration)
     return ApiClient(configuration=configuration)
 
 
-def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str | None,
-                           said: list[Diagnostic]) -> None:
+class PersistFailed(InputError):
+    """A refreshed auth-provider token could not be written back to the kubeconfig (:func:`_persist_auth_provider`):
+    the connection fails, as kubectl's request fails."""
+
+
+class _NotPersisted(Exception):
+    """Why the write-back failed, in Go's words for the step that failed (``open FILE.lock: file exists``)."""
+
+
+def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str | None) -> None:
     """Write the context's user's auth-provider settings, as the client refreshed them in ``data`` (the Python
     client refreshes an expired oidc id-token, and a gcp token), back to the kubeconfig, as client-go's persister
     does (531be81208e2, clientcmd.PersisterForUser: the file read again, that user's auth-provider config
@@ -296,36 +302,54 @@ def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str |
     client-go refuses such a user there, 'no Auth Provider found for name'.)
 
     As client-go's Persist: a file no longer there is nothing to write to (its GetStartingConfig reads a missing
-    file as an empty config, which has no such user); one that cannot be read again fails the connection (its
-    error fails kubectl's request, "could not persist new tokens"); one that cannot be written is no failure
-    (Persist drops ModifyConfig's error: kubectl goes on with the new token in memory), said here in ``said``
-    rather than kept quiet. A pipe or a FIFO (``--kubeconfig <(...)``) is not read again: it gave its text once,
-    and reading it again would wait for a writer that never comes."""
+    file as an empty config, which has no such user); any other failure, to read the file again, to take its lock
+    (one there already is another writer's) or to write it, is :class:`PersistFailed`, as Persist returns
+    ModifyConfig's error and the oidc plugin fails kubectl's request with it ("could not persist new tokens").
+    A pipe or a FIFO (``--kubeconfig <(...)``) is not read again: it gave its text once, and reading it again
+    would wait for a writer that never comes."""
     from kubeproxy_sim.objects.load import special_file
+    from kubeproxy_sim.watch.kubeconfig_types import chosen
 
     _, user_name, user = _entries(data, context)
     provider = user.get("auth-provider")
     if user_name is None or not isinstance(provider, dict) or special_file(kubeconfig) is not None:
         return
     lock = f"{kubeconfig}.lock"
-    try:  # client-go's ModifyConfig takes <file>.lock around its read-modify-write (lockFile: O_CREATE|O_EXCL)
+    try:
+        if _locked(lock):
+            try:
+                _replace_provider_config(kubeconfig, user_name, dict(provider.get("config") or {}))
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(lock)
+    except _NotPersisted as exc:
+        user_at = chosen(data, context)[1]
+        raise PersistFailed(Diagnostic(f"could not persist new tokens: {exc}", file=kubeconfig,
+                                       field=f"users[{user_at}].user.auth-provider")) from None
+
+
+def _locked(lock: str) -> bool:
+    """Make the kubeconfig's lock file as client-go's ModifyConfig does around its read-modify-write (lockFile:
+    O_CREATE|O_EXCL); False when its directory is gone, and the file with it: nothing to write to."""
+    try:
         os.close(os.open(lock, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
     except FileNotFoundError:
-        return  # (its directory is gone, and the file with it: nothing to write to)
+        return False
     except OSError as exc:
-        why = (f"{lock} exists (another kubectl writing the file, or one that stopped before removing it)"
-               if isinstance(exc, FileExistsError) else f"cannot make {lock}: {exc.strerror or exc}")
-        said.append(_not_written_back(kubeconfig, why))
-        return
-    try:
-        _replace_provider_config(kubeconfig, user_name, dict(provider.get("config") or {}), said)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(lock)
+        held = (" (another kubectl is writing the file, or one stopped before removing its lock)"
+                if isinstance(exc, FileExistsError) else "")
+        raise _NotPersisted(f"{_go_path_error('open', lock, exc)}{held}") from None
+    return True
 
 
-def _replace_provider_config(kubeconfig: str, user_name: str, config: dict[str, Any],
-                             said: list[Diagnostic]) -> None:
+def _go_path_error(op: str, path: str, exc: OSError) -> str:
+    """An OSError as Go's os.PathError says it ("open /k/config: read-only file system"): Go's text for an errno is
+    the C library's with a small first letter."""
+    text = exc.strerror or type(exc).__name__
+    return f"{op} {path}: {text[:1].lower()}{text[1:]}"
+
+
+def _replace_provider_config(kubeconfig: str, user_name: str, config: dict[str, Any]) -> None:
     """Read the kubeconfig again, give ``user_name``'s auth-provider ``config``, and write it back (see
     :func:`_persist_auth_provider`, which holds the file's lock meanwhile)."""
     from kubeproxy_sim.objects.load import safe_load
@@ -336,22 +360,14 @@ def _replace_provider_config(kubeconfig: str, user_name: str, config: dict[str, 
     except FileNotFoundError:
         return
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(kubeconfig_unreadable(kubeconfig, exc)) from None
+        raise PersistFailed(kubeconfig_unreadable(kubeconfig, exc)) from None
     users = current.get("users") if isinstance(current, dict) else None
     for entry in users if isinstance(users, list) else []:
         found = entry.get("user") if isinstance(entry, dict) and entry.get("name") == user_name else None
         if isinstance(found, dict) and isinstance(found.get("auth-provider"), dict):
             found["auth-provider"]["config"] = config
-            try:
-                _write_in_place(kubeconfig, _kubeconfig_text(current))
-            except OSError as exc:
-                said.append(_not_written_back(kubeconfig, str(exc.strerror or exc)))
+            _write_in_place(kubeconfig, _kubeconfig_text(current))
             return
-
-
-def _not_written_back(kubeconfig: str, why: str) -> Diagnostic:
-    return Diagnostic(f"cannot write the refreshed auth-provider token back to {kubeconfig}: {why}; going on with "
-                      "it, as kubectl does (the file keeps the tokens it had)", severity=Severity.WARNING)
 
 
 def _kubeconfig_text(data: dict[str, Any]) -> str:
@@ -369,16 +385,27 @@ def _write_in_place(path: str, text: str) -> None:
     O_WRONLY|O_CREATE|O_TRUNC, 0600 for a file it makes): the file keeps its inode, owner, permission bits and
     the symbolic link or bind mount it is reached by (a rename over a single-file bind mount fails with EBUSY, and
     a file renamed into place by root became root's). The text is made before the file is opened (opening it
-    first emptied it when the making failed); fsync'ed, so a crash after the write does not lose it."""
+    first emptied it when the making failed); fsync'ed, so a crash after the write does not lose it. A step that
+    fails is :class:`_NotPersisted`, in Go's words for it."""
     data = text.encode("utf-8")
-    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    step = "open"
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(handle, view):]
-        os.fsync(handle)
-    finally:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            step = "write"
+            view = memoryview(data)
+            while view:
+                view = view[os.write(handle, view):]
+            step = "sync"
+            os.fsync(handle)
+        except BaseException:
+            with contextlib.suppress(OSError):  # (its own error would hide the first)
+                os.close(handle)
+            raise
+        step = "close"
         os.close(handle)
+    except OSError as exc:
+        raise _NotPersisted(_go_path_error(step, path, exc)) from None
 
 
 class _LoggedErrors(logging.Handler):
@@ -716,7 +743,7 @@ class ApiServerSource:
                  sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None, backoff: Backoff = Backoff(), watch_timeout: int = 300,
                  read_timeout: float | None = None, page_size: int = 500) -> None:
-        self._api, self._data, written = _connected(kubeconfig, context)
+        self._api, self._data = _connected(kubeconfig, context)
         configuration = self._api.configuration
         self._auth = configuration  # where request headers come from; replaced when a 401 says they went stale
         self._kubeconfig, self._context = kubeconfig, context
@@ -754,7 +781,6 @@ class ApiServerSource:
                            self._note_connection)
         if scheme_note:
             self._emit([Diagnostic(scheme_note, file=kubeconfig, severity=Severity.NOTE)])
-        self._emit(written)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -863,11 +889,13 @@ class ApiServerSource:
                 return
             self._auth_loaded = time.monotonic()
         try:
-            fresh, self._data, written = _connected(self._kubeconfig, self._context)
+            fresh, self._data = _connected(self._kubeconfig, self._context)
+        except PersistFailed as exc:  # said (the client logs an exec plugin's failure itself: ``_logged``)
+            for diagnostic in exc.diagnostics:
+                self._say(self.host, replace(diagnostic, severity=Severity.WARNING))
+            return
         except Exception:  # the kubeconfig itself went bad meanwhile: keep what works for the TLS part
             return
-        for diagnostic in written:
-            self._say(self.host, diagnostic)
         self._auth = fresh.configuration
 
     # -- saying things once -----------------------------------------------------------------------

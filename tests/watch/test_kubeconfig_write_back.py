@@ -1,7 +1,8 @@
 """An auth-provider token the client refreshes, written back to the kubeconfig it came from
 (watch.apiserver._persist_auth_provider), as client-go's persister writes it: made whole before the file is
 touched, then written in place (its inode, owner, permission bits and symbolic link kept), every value read written
-back as kubectl reads it."""
+back as kubectl reads it. A write-back that fails fails the connection, as client-go's Persist returns
+ModifyConfig's error and its oidc plugin fails the request with it ("could not persist new tokens")."""
 
 from __future__ import annotations
 
@@ -140,7 +141,7 @@ def test_a_kubeconfig_given_through_a_pipe_is_not_read_again(tmp_path: Path, mon
 
     monkeypatch.setattr(stdin, "read_text", counted)
     with fifo_giving(config, kubeconfig_text()):
-        client, _ = connect(str(config))
+        client = connect(str(config))
     assert reads == [str(config)]
     assert client.configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
 
@@ -159,36 +160,78 @@ def test_a_kubeconfig_gone_before_the_write_back_is_nothing_to_write_to(tmp_path
 
     monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", removed_meanwhile)
     config.write_text(kubeconfig_text())
-    assert connect(str(config))[0].configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
+    assert connect(str(config)).configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
     assert os.listdir(tmp_path) == []
 
 
-def test_a_kubeconfig_that_cannot_be_written_is_a_warning_and_the_watch_goes_on(tmp_path: Path, monkeypatch) -> None:
-    """client-go's Persist drops ModifyConfig's error (kubectl goes on with the new token in memory); the watch
-    does too, saying why the file keeps its tokens (a read-only mount refused to start with a bare errno)."""
+def refusing(monkeypatch, path: Path, flags: int, error: int, call: str = "open") -> None:
+    """``os.<call>`` fails with ``error`` for ``path`` (opened with any of ``flags``), as a read-only mount or a full
+    disk makes it fail."""
     import errno
 
-    from kubeproxy_sim.errors import Severity
+    real_open, real = os.open, getattr(os, call)
+    refused: set[int] = set()
+
+    def opening(name: Any, given: int, *args: Any) -> int:
+        if str(name) == str(path) and given & flags:
+            if call == "open":
+                raise OSError(error, os.strerror(error))
+            handle = real_open(name, given, *args)
+            refused.add(handle)
+            return handle
+        return real_open(name, given, *args)
+
+    def failing(handle: int, *args: Any) -> Any:
+        if handle in refused:
+            raise OSError(error, os.strerror(error))
+        return real(handle, *args)
+
+    assert error in (errno.EROFS, errno.ENOSPC)
+    monkeypatch.setattr(os, "open", opening)
+    if call != "open":
+        monkeypatch.setattr(os, call, failing)
+
+
+def refused_write_back(config: Path, reason: str) -> str:
+    return f"{config}: users[0].user.auth-provider: could not persist new tokens: {reason}"
+
+
+def test_a_kubeconfig_that_cannot_be_written_fails_the_connection(tmp_path: Path, monkeypatch) -> None:
+    """client-go's Persist returns ModifyConfig's error, and the oidc plugin fails kubectl's request with it; the
+    connection fails alike, in Go's words for the open that failed, and our lock file is removed."""
+    import errno
+
     from kubeproxy_sim.watch import ApiServerSource, Kind
+    from kubeproxy_sim.watch.apiserver import PersistFailed
 
     config = tmp_path / "config"
-    real_open = os.open
-
-    def read_only(path: Any, flags: int, *args: Any) -> int:
-        if str(path) == str(config) and flags & (os.O_WRONLY | os.O_RDWR):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
-        return real_open(path, flags, *args)
-
-    monkeypatch.setattr(os, "open", read_only)
+    refusing(monkeypatch, config, os.O_WRONLY | os.O_RDWR, errno.EROFS)
     config.write_text(kubeconfig_text())
-    client, said = connect(str(config))  # (connect dropped the warning: review r6)
-    assert client.configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
-    warning = (Severity.WARNING, f"warning: cannot write the refreshed auth-provider token back to {config}: Read-only "
-               "file system; going on with it, as kubectl does (the file keeps the tokens it had)")
-    assert [(d.severity, str(d)) for d in said] == [warning]
-    source = ApiServerSource(str(config), kinds=[Kind.SERVICE])
-    assert [(d.severity, str(d)) for d in source.poll().diagnostics] == [warning]
-    assert config.read_text() == kubeconfig_text()
+    expected = refused_write_back(config, f"open {config}: read-only file system")
+    with pytest.raises(PersistFailed) as refused:
+        connect(str(config))
+    assert [str(d) for d in refused.value.diagnostics] == [expected]
+    with pytest.raises(InputError) as refused:
+        ApiServerSource(str(config), kinds=[Kind.SERVICE])
+    assert [str(d) for d in refused.value.diagnostics] == [expected]
+    assert (config.read_text(), os.listdir(tmp_path)) == (kubeconfig_text(), ["config"])
+
+
+def test_a_write_that_fails_midway_fails_the_connection_and_removes_the_lock(tmp_path: Path, monkeypatch) -> None:
+    """A full disk: the file was opened (and emptied, as os.WriteFile empties it) and the write failed; said as
+    Go says a failed write."""
+    import errno
+
+    from kubeproxy_sim.watch.apiserver import PersistFailed
+
+    config = tmp_path / "config"
+    refusing(monkeypatch, config, os.O_WRONLY, errno.ENOSPC, call="write")
+    config.write_text(kubeconfig_text())
+    with pytest.raises(PersistFailed) as refused:
+        connect(str(config))
+    assert [str(d) for d in refused.value.diagnostics] == [
+        refused_write_back(config, f"write {config}: no space left on device")]
+    assert os.listdir(tmp_path) == ["config"]
 
 
 def test_the_write_back_holds_the_kubeconfig_s_lock_file_and_removes_it(tmp_path: Path, monkeypatch) -> None:
@@ -210,18 +253,49 @@ def test_the_write_back_holds_the_kubeconfig_s_lock_file_and_removes_it(tmp_path
     assert provider_config(config)["refresh-token"] == "rotated"
 
 
-def test_a_kubeconfig_locked_by_another_writer_is_not_written_and_its_lock_stays(tmp_path: Path) -> None:
-    """A lock file already there is another writer's (or one a stopped kubectl left): the token is not written
-    back, which a warning says, and the lock, not ours, is left as it is."""
-    from kubeproxy_sim.errors import Severity
+def test_a_kubeconfig_locked_by_another_writer_fails_the_connection_and_its_lock_stays(tmp_path: Path) -> None:
+    """A lock file already there is another writer's (or one a stopped kubectl left): ModifyConfig's lockFile
+    fails, and so does the connection; the lock, not ours, is left as it is, and the file is not touched."""
     from kubeproxy_sim.watch import ApiServerSource, Kind
 
     config = tmp_path / "config"
     config.write_text(kubeconfig_text())
     (tmp_path / "config.lock").write_text("")
-    source = ApiServerSource(str(config), kinds=[Kind.SERVICE])
-    assert [(d.severity, str(d)) for d in source.poll().diagnostics] == [(
-        Severity.WARNING, f"warning: cannot write the refreshed auth-provider token back to {config}: {config}.lock "
-        "exists (another kubectl writing the file, or one that stopped before removing it); going on with it, as "
-        "kubectl does (the file keeps the tokens it had)")]
+    with pytest.raises(InputError) as refused:
+        ApiServerSource(str(config), kinds=[Kind.SERVICE])
+    assert [str(d) for d in refused.value.diagnostics] == [refused_write_back(
+        config, f"open {config}.lock: file exists (another kubectl is writing the file, or one stopped before "
+        "removing its lock)")]
     assert (config.read_text(), sorted(os.listdir(tmp_path))) == (kubeconfig_text(), ["config", "config.lock"])
+
+
+def test_a_write_back_failing_when_credentials_are_read_again_is_a_warning(tmp_path: Path, monkeypatch) -> None:
+    """After a 401 the watch reads the kubeconfig's credentials again and goes on with those it had when that fails;
+    a write-back that failed there is said (the 401 alone did not say why the new token was not taken)."""
+    from kubeproxy_sim.errors import Severity
+    from kubeproxy_sim.watch import ApiServerSource, Kind
+
+    monkeypatch.setattr("kubeproxy_sim.watch.apiserver.CREDENTIALS_RELOAD_GAP", 0.0)
+    config = tmp_path / "config"
+    config.write_text(kubeconfig_text())
+    source = ApiServerSource(str(config), kinds=[Kind.SERVICE])
+    before = source._auth
+    config.write_text(kubeconfig_text())  # its id-token expired again
+    (tmp_path / "config.lock").write_text("")
+    source._reload_credentials()
+    assert source._auth is before
+    assert [(d.severity, str(d)) for d in source.poll().diagnostics] == [(Severity.WARNING, refused_write_back(
+        config, f"open {config}.lock: file exists (another kubectl is writing the file, or one stopped before "
+        "removing its lock)").replace("could not", "warning: could not"))]
+
+
+def test_a_write_back_failing_before_a_request_is_that_request_s_failure() -> None:
+    """A token refreshed as a request is made (the client does so for gcp's) fails that request, as client-go's
+    round tripper fails it, for every kind alike."""
+    from kubeproxy_sim.errors import Diagnostic
+    from kubeproxy_sim.watch.apiserver import PersistFailed, classify
+
+    failure = classify(PersistFailed(Diagnostic("could not persist new tokens: open k.lock: file exists", file="k",
+                                                field="users[0].user.auth-provider")), "127.0.0.1:6443")
+    assert (failure.text, failure.permanent, failure.server_wide) == (
+        "k: users[0].user.auth-provider: could not persist new tokens: open k.lock: file exists", False, True)
