@@ -1,7 +1,9 @@
 """The types of a kubeconfig's fields, checked as client-go decodes the file (clientcmd/api/v1's structs).
 
 client-go refuses a kubeconfig whose field has the wrong JSON type ("json: cannot unmarshal number into Go struct
-field NamedCluster.clusters.name of type string"), and a ``-data`` field that is not base64, before it connects.
+field NamedCluster.clusters.name of type string"), and a ``-data`` field that is not base64, before it connects;
+what it refuses only in the context, cluster and user it chooses (a file name with a NUL, a removed auth-provider,
+what ConfirmUsable refuses) is checked there alone: a stale user beside the chosen one is no matter to kubectl.
 The Python client takes such a file as it comes and trips over it later in Python's own words ("'int' object is
 not subscriptable", "expected str, bytes or os.PathLike object, not ConfigNode"), naming no field. This walks the
 file once and says every such field by its path, what it holds and what the field takes.
@@ -66,9 +68,9 @@ instead"), with the exec plugin that replaces each; the Python client's gcp prov
 
 def kubeconfig_problems(data: dict[str, Any], kubeconfig: str) -> list[Diagnostic]:
     """Every field of the kubeconfig ``data`` (read from the file ``kubeconfig``) that client-go would refuse to
-    decode, each said by its field path (null is any field's zero value, as in Go), and every user of a removed
-    auth-provider plugin."""
-    problems = _not_json(data) or _problems(data) or _names_twice(data) or _removed_providers(data)
+    decode, each said by its field path (null is any field's zero value, as in Go): types, base64, .inf/.nan
+    and names twice, file-wide as client-go's decoding refuses them."""
+    problems = _not_json(data) or _problems(data) or _names_twice(data)
     return [Diagnostic(text, file=kubeconfig, field=path) for path, text in problems]
 
 
@@ -92,17 +94,23 @@ def _not_json(data: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
-def _removed_providers(data: dict[str, Any]) -> list[tuple[str, str]]:
-    """The users whose auth-provider client-go no longer has (``data`` of the right types: each user a mapping)."""
-    found = []
-    for i, entry in enumerate(data.get("users") or []):
-        provider = ((entry or {}).get("user") or {}).get("auth-provider") or {}
-        plugin = REMOVED_AUTH_PROVIDERS.get(provider.get("name") or "")
-        if plugin:
-            found.append((f"users[{i}].user.auth-provider.name",
-                          f"the {provider['name']} auth plugin was removed from client-go and kubectl (1.26); expected "
-                          f"the {plugin} exec credential plugin (users[{i}].user.exec)"))
-    return found
+def _removed_provider(user: dict[str, Any], at: str) -> list[tuple[str, str]]:
+    """The chosen user's auth-provider when client-go no longer has it (its stub refuses only the user a context
+    chooses: kubectl 1.27 to 1.33 connect with a stale gcp user beside the chosen one)."""
+    provider = user.get("auth-provider") or {}
+    plugin = REMOVED_AUTH_PROVIDERS.get(provider.get("name") or "")
+    if not plugin:
+        return []
+    return [(f"{at}.auth-provider.name", f"the {provider['name']} auth plugin was removed from client-go and kubectl "
+                                         f"(1.26); expected the {plugin} exec credential plugin ({at}.exec)")]
+
+
+def _nul_in_paths(entry: dict[str, Any], spec: dict[str, Any], at: str) -> list[tuple[str, str]]:
+    """Each file name of the chosen cluster or user (``entry``, of type ``spec`` at ``at``) with a NUL in it, which
+    Go's open or exec refuses (invalid argument) when client-go reads it; a file name no context chooses is never
+    opened, and kubectl connects."""
+    return [(path, f"{described(value)} holds a NUL character, which no file name can; expected a file name")
+            for value, kind, path in _nodes(entry, spec, at) if kind == PATH and "\0" in value]
 
 
 def _nodes(value: Any, spec: Spec, path: str) -> Iterator[tuple[Any, Spec, str]]:
@@ -206,8 +214,6 @@ def _scalar_problem(value: Any, spec: str) -> str | None:
         return None if type(value) is bool else f"expected a boolean (true or false), got {described(value)}"
     if not isinstance(value, str):
         return not_a_string(value)
-    if spec == PATH and "\0" in value:  # (Go's open or exec refuses it: invalid argument)
-        return f"{described(value)} holds a NUL character, which no file name can; expected a file name"
     if spec == BYTES and (offset := go_base64_error(value)) is not None:
         return f"not base64 (illegal base64 data at input byte {offset}); expected the PEM data base64-encoded, as " \
             "`kubectl config view --raw` prints it"
@@ -303,17 +309,21 @@ INTERACTIVE_MODES = ("Never", "IfAvailable", "Always")
 
 
 def usable_problems(data: dict[str, Any], context: str | None) -> list[tuple[str, str]]:
-    """What clientcmd's ConfirmUsable refuses in the chosen cluster and user of ``data`` besides their files, by
-    field path: a -data field and its file both set, a client certificate without its key, a token with a
-    username or password, impersonation details without a user to impersonate, and an exec plugin without a
-    command or apiVersion, with an auth-provider, a nameless env variable or an interactiveMode it does not know
-    (validateClusterInfo, validateAuthInfo). kube-proxy refuses the kubeconfig for each; the Python client took
-    some and failed on others in its own words ("Expected key name in .../exec/env/0")."""
+    """What client-go refuses in the chosen cluster and user of ``data`` besides their files, by field path: a file
+    name with a NUL, a removed auth-provider (:data:`REMOVED_AUTH_PROVIDERS`; neither is refused in a cluster or
+    user no context chooses), and what clientcmd's ConfirmUsable refuses: a -data field and its file both set, a
+    client certificate without its key, a token with a username or password, impersonation details without a
+    user to impersonate, and an exec plugin without a command or apiVersion, with an auth-provider, a nameless env
+    variable or an interactiveMode it does not know (validateClusterInfo, validateAuthInfo). kube-proxy refuses the
+    kubeconfig for each; the Python client took some and failed on others in its own words ("Expected key name in
+    .../exec/env/0")."""
     cluster_at, user_at = chosen(data, context)
-    found = _both(data["clusters"][cluster_at]["cluster"], f"clusters[{cluster_at}].cluster", "certificate-authority")
+    cluster, cluster_path = data["clusters"][cluster_at]["cluster"], f"clusters[{cluster_at}].cluster"
+    found = _nul_in_paths(cluster, _CLUSTER, cluster_path) + _both(cluster, cluster_path, "certificate-authority")
     if user_at is None:
         return found
     user, at = data["users"][user_at]["user"], f"users[{user_at}].user"
+    found += _nul_in_paths(user, _USER, at) + _removed_provider(user, at)
     found += _both(user, at, "client-certificate") + _both(user, at, "client-key")
     if (user.get("client-certificate") or user.get("client-certificate-data")) and not (
             user.get("client-key") or user.get("client-key-data")):

@@ -1,5 +1,5 @@
-"""watch --kubeconfig: a field of the wrong type, a ``-data`` field that is not base64, a file name with a NUL and
-a removed auth-provider plugin are said by their field path, as client-go refuses them when it decodes the file
+"""watch --kubeconfig: a field of the wrong type, a ``-data`` field that is not base64, and (in the chosen cluster or
+user) a file name with a NUL or a removed auth-provider plugin are said by their field path, as client-go refuses them
 (fuzzed, session 19: the Python client went on and said "cannot use this kubeconfig: 'int' object is not
 subscriptable", "... 'NoneType' object has no attribute 'token'" or "... embedded null byte", naming no field)."""
 
@@ -57,6 +57,20 @@ def _problems(tmp_path: Path, *, cluster: str = "insecure-skip-tls-verify: true"
 def test_a_field_client_go_would_not_decode_is_named_by_its_path(tmp_path: Path, cluster: str, user: str,
                                                                  expected: list[str]) -> None:
     assert _problems(tmp_path, cluster=cluster, user=user) == [f"kc.yaml: {e}" for e in expected]
+
+
+@pytest.mark.parametrize("stale", [
+    "auth-provider: {name: gcp, config: {access-token: ya29.old}}",
+    'client-certificate: "/tmp/a\\0b", client-key: /tmp/k',
+    'exec: {command: "a\\0b", apiVersion: client.authentication.k8s.io/v1beta1}',
+])
+def test_a_removed_auth_provider_or_a_nul_in_a_user_no_context_chooses_is_no_matter(tmp_path: Path,
+                                                                                     stale: str) -> None:
+    """Review r8 (kubectl 1.27 to 1.33 the oracle): a stale GKE user (auth-provider gcp) or one naming a file with a
+    NUL beside the chosen kind user connects, as client-go looks only at the user its context chooses; both were
+    refused file-wide."""
+    text = KUBECONFIG.format(cluster="insecure-skip-tls-verify: true", user="token: t")
+    assert _connected_or_said(tmp_path, f"{text}- {{name: old, user: {{{stale}}}}}\n") == []
 
 
 def test_a_list_entry_of_the_wrong_type_is_named_and_the_others_still_checked(tmp_path: Path) -> None:
